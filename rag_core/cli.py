@@ -1,0 +1,339 @@
+"""The ``rag-core`` command. Thin: it parses arguments, builds Settings, and calls the package."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rag_core.config import Settings
+from rag_core.errors import RagError, UserError
+
+EXAMPLES = """\
+examples:
+  rag-core services up                       start embedded PostgreSQL+pgvector and Redis
+  rag-core ingest golden/notes/amara --user amara
+  rag-core ask "What did my notes say about forgiveness?" --user amara --json
+  rag-core search "Micah 6:8" --user amara --top-k 5
+  rag-core serve --port 8000 --workers 2
+  rag-core mock-llm --port 8100 --latency-ms 3500
+
+environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DIR), RAG_PROFILE
+(dev|prod|ci), RAG_LLM (extractive|hf), RAG_LLM_BASE_URL, HF_TOKEN, and every setting as RAG_<NAME>.
+"""
+
+
+def _settings() -> Settings:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return Settings()
+
+
+def _pipeline(settings: Settings) -> Any:
+    from rag_core.pipeline import Pipeline
+
+    return Pipeline.from_settings(settings)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from rag_core import services
+
+    settings = _settings()
+    if args.action == "up":
+        ends = services.ensure_services(settings)
+        print(f"postgres ({ends.postgres}): {services._mask(ends.database_url)}")
+        print(f"redis    ({ends.redis}): {ends.redis_url}")
+        print(f"state dir: {Path(settings.state_dir).resolve()}")
+    elif args.action == "down":
+        stopped = services.stop_all(settings)
+        for name, done in stopped.items():
+            print(f"{name}: {'stopped' if done else 'was not running (or is external)'}")
+    else:
+        _print_json(services.status(settings))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag_core.ingest import ingest_path
+
+    pipe = _pipeline(_settings())
+    try:
+        report = ingest_path(pipe.store, pipe.embedder, pipe.counter, pipe.settings, args.user,
+                             Path(args.path), progress=not args.quiet, prune=args.prune)
+    finally:
+        pipe.close()
+    data = report.__dict__ if hasattr(report, "__dict__") else dict(report)
+    if args.json:
+        _print_json(data)
+    else:
+        print(", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in data.items()))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from rag_core.errors import NotFound
+
+    pipe = _pipeline(_settings())
+    try:
+        if not pipe.store.delete_note(args.user, args.note_id):
+            raise NotFound(f"User {args.user!r} has no note {args.note_id!r}.")
+    finally:
+        pipe.close()
+    print(f"deleted {args.note_id} of {args.user}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.top_k:
+        settings = settings.with_overrides(top_k=args.top_k)
+    pipe = _pipeline(settings)
+    try:
+        answer = pipe.ask(args.user, args.question, top_k=args.top_k)
+    finally:
+        pipe.close()
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    print(answer.answer)
+    if answer.stale:
+        print("\n(stale: served from cache while the language model is unavailable)")
+    for c in answer.citations:
+        print(f"  [{c.n}] {c.title} ({c.note_id}, score {c.score:.2f})")
+    layers = " ".join(f"{k}={v}" for k, v in answer.cache.items())
+    print(f"\ncache: {layers} | cost ${answer.cost_usd:.6f} | "
+          f"{answer.timings_ms.get('total', 0):.0f} ms | request {answer.request_id}")
+    return 0
+
+
+def _result_row(chunk: Any) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk.chunk_id,
+        "note_id": chunk.note_id,
+        "title": chunk.title,
+        "score": round(float(chunk.score), 4),
+        "dense_rank": chunk.dense_rank,
+        "lexical_rank": chunk.lexical_rank,
+        "fused_score": chunk.fused_score,
+    }
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.mode:
+        settings = settings.with_overrides(retrieval_mode=args.mode)
+    pipe = _pipeline(settings)
+    try:
+        if args.queries:
+            return _search_many(pipe, args)
+        if not args.query:
+            raise UserError("Give a QUERY or --queries FILE.")
+        rows = [_result_row(c) for c in pipe.search(args.user, args.query, args.top_k)]
+    finally:
+        pipe.close()
+    if args.json:
+        _print_json({"query": args.query, "results": rows})
+        return 0
+    for i, row in enumerate(rows, start=1):
+        ranks = f"dense #{row['dense_rank']} lexical #{row['lexical_rank']}" \
+            if row["fused_score"] is not None else ""
+        print(f"{i:>2}. {row['score']:.3f}  {row['title']}  ({row['chunk_id']}) {ranks}")
+    if not rows:
+        print("no results")
+    return 0
+
+
+def _search_many(pipe: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag_core.errors import InvalidQuery
+
+    path = Path(args.queries)
+    if not path.exists():
+        raise UserError(f"No such file: {path}")
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    out = open(args.output, "w") if args.output else sys.stdout
+    try:
+        for n, line in enumerate(tqdm(lines, desc="search", disable=args.quiet or
+                                      out is sys.stdout), start=1):
+            try:
+                item = json.loads(line)
+                qid, text = item["id"], item["text"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidQuery(f"{path}:{n}: each line needs JSON with 'id' and 'text'") \
+                    from exc
+            user = item.get("user_id", args.user)
+            if not user:
+                raise UserError("Give --user or a user_id on every line.")
+            rows = [_result_row(c) for c in pipe.search(user, text, args.top_k)]
+            out.write(json.dumps({"id": qid, "results": rows}) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_mock_llm(args: argparse.Namespace) -> int:
+    from rag_core.llm.mock_server import config_from_args, serve_mock
+
+    serve_mock(args.port, host=args.host, **config_from_args(args))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rag_core import services
+
+    settings = _settings()
+    services.ensure_services(settings)  # start once, before the workers arrive
+    uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
+                log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from rag_core.auth import issue_token
+
+    print(issue_token(_settings(), args.user, ttl_s=args.ttl))
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    pipe = _pipeline(_settings())
+    try:
+        if args.action == "clear":
+            removed = pipe.caches.clear(args.user)
+            print(f"removed {removed} entries" + (f" of {args.user}" if args.user else ""))
+            return 0
+        stats = {name: s.to_dict() for name, s in pipe.caches.stats().items()}
+    finally:
+        pipe.close()
+    _print_json(stats)
+    return 0
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    pipe = _pipeline(_settings())
+    try:
+        report = pipe.ledger.report(day=args.day, top=args.top)
+    finally:
+        pipe.close()
+    _print_json(report)
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag-core",
+        description="A RAG service for sermon notes: ingest notes, ask questions, serve the API.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> Any:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("services", cmd_services, "Start, inspect or stop the embedded PostgreSQL and Redis.")
+    p.add_argument("action", choices=["up", "status", "down"])
+
+    p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown or JSON lines).")
+    p.add_argument("path", help="folder of .md / .jsonl notes, or one file")
+    p.add_argument("--user", required=True, help="the user who owns these notes")
+    p.add_argument("--prune", action="store_true",
+                   help="also delete this user's notes that are not in PATH")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("delete", cmd_delete, "Delete one note of a user.")
+    p.add_argument("note_id")
+    p.add_argument("--user", required=True)
+
+    p = add("ask", cmd_ask, "Answer a question from a user's notes.")
+    p.add_argument("question")
+    p.add_argument("--user", required=True)
+    p.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (default 5)")
+    p.add_argument("--json", action="store_true", help="print the full answer object as JSON")
+
+    p = add("search", cmd_search, "Show the retrieved chunks for a query, without generating.")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
+                   help="retrieval mode (default: RAG_RETRIEVAL)")
+    p.add_argument("--queries", help="JSON lines file with id and text; one result line each")
+    p.add_argument("--output", help="with --queries: write results here instead of stdout")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("mock-llm", cmd_mock_llm, "Run the mock OpenAI-compatible LLM server.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8100)
+    try:
+        from rag_core.llm.mock_server import add_mock_args
+
+        add_mock_args(p)
+    except ImportError:
+        pass
+
+    p = add("serve", cmd_serve, "Run the HTTP API with uvicorn.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+
+    p = add("token", cmd_token, "Print a signed JWT for a user (local use and load tests).")
+    p.add_argument("--user", required=True)
+    p.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+
+    p = add("cache", cmd_cache, "Cache statistics, or clear the caches.")
+    p.add_argument("action", choices=["stats", "clear"])
+    p.add_argument("--user", help="with clear: only this user's entries")
+
+    p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month.")
+    p.add_argument("action", choices=["report"])
+    p.add_argument("--day", help="YYYY-MM-DD (default today, UTC)")
+    p.add_argument("--top", type=int, default=10)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RagError as exc:
+        print(f"error {exc.code}: {exc.message}", file=sys.stderr)
+        if exc.retry_after:
+            print(f"retry after {exc.retry_after:.0f} s", file=sys.stderr)
+        return 2 if isinstance(exc, UserError) else 3
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        print(f"error INVALID_SETTINGS: {where}: {first.get('msg')}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
