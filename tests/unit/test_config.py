@@ -1,0 +1,56 @@
+import pytest
+from pydantic import ValidationError
+
+from rag_core.config import Settings
+
+
+def test_spec_defaults() -> None:
+    s = Settings()
+    assert (s.query_token_budget, s.context_token_budget, s.output_token_budget) == (150, 1200, 400)
+    assert (s.query_cache_ttl_s, s.embedding_cache_ttl_s, s.context_cache_ttl_s) == (
+        86_400, 604_800, 3_600)
+    assert s.cache_max_entries == 10_000
+    assert (s.breaker_fail_max, s.breaker_reset_timeout_s) == (5, 30.0)
+    assert (s.price_input_per_token_usd, s.price_output_per_token_usd) == (2e-7, 6e-7)
+    assert (s.user_daily_budget_usd, s.global_daily_budget_usd) == (5.0, 100.0)
+    assert s.top_k == 5 and s.embedding_dim == 384
+
+
+def test_dev_profile_changes_ttls_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_PROFILE", "dev")
+    s = Settings()
+    assert (s.query_cache_ttl_s, s.embedding_cache_ttl_s, s.context_cache_ttl_s) == (
+        3_600, 86_400, 600)
+    monkeypatch.setenv("RAG_QUERY_CACHE_TTL_S", "42")
+    assert Settings().query_cache_ttl_s == 42
+
+
+def test_env_names_of_the_issue(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/x")
+    monkeypatch.setenv("REDIS_URL", "redis://r:6379/0")
+    monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("RAG_LLM", "hf")
+    monkeypatch.setenv("RAG_LLM_BASE_URL", "http://127.0.0.1:8100")
+    monkeypatch.setenv("HF_TOKEN", "hf_secretvalue")
+    monkeypatch.setenv("RAG_RETRIEVAL", "hybrid")
+    s = Settings()
+    assert s.database_url == "postgresql://u:p@db/x" and s.redis_url == "redis://r:6379/0"
+    assert s.state_dir == tmp_path and s.llm == "hf"
+    assert s.llm_base_url == "http://127.0.0.1:8100" and s.retrieval_mode == "hybrid"
+    assert s.hf_token is not None and "hf_secretvalue" not in repr(s)
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(top_k=0)
+    with pytest.raises(ValidationError):
+        Settings(chunk_tokens=64, chunk_overlap_tokens=64)
+    with pytest.raises(ValidationError):
+        Settings(profile="staging")
+
+
+def test_with_overrides_validates() -> None:
+    s = Settings().with_overrides(top_k=3)
+    assert s.top_k == 3
+    with pytest.raises(ValidationError):
+        Settings().with_overrides(top_k=-1)
