@@ -1,0 +1,1 @@
+"""The harness: runner, profiles, metrics, gates and the report writer (see evals/cli.py)."""

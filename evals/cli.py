@@ -1,0 +1,114 @@
+"""``python -m evals``: run the harness, or list what it would run.
+
+    python -m evals run --profile ci                      # every notebook of the profile
+    python -m evals run --profile ci --only quality       # one notebook; other gates skipped
+    python -m evals run --profile ci --param top_k=1      # override a notebook parameter
+    python -m evals run --profile full --baseline path/to/summary.json
+    python -m evals list                                  # profiles, notebooks, gates
+
+Exit codes: 0 all gates passed, 1 a gate or a notebook failed, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evals import gates as gates_mod
+from evals import profiles
+from evals.paths import GATES_FILE, REPORTS_DIR
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` with VALUE read as YAML: ``1`` -> 1, ``false`` -> False, ``[1,3]``."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read the value of {name}: {exc}") from exc
+    return name.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the notebooks of a profile and apply the gates")
+    run.add_argument("--profile", choices=profiles.PROFILES, default="ci")
+    run.add_argument("--only", action="append", default=[], metavar="NAME",
+                     help="run only this notebook (results name or file stem); repeatable")
+    run.add_argument("--param", action="append", default=[], type=parse_param,
+                     metavar="NAME=VALUE", help="override a notebook parameter; repeatable")
+    run.add_argument("--baseline", default="default", metavar="PATH",
+                     help="summary.json to compare with (default: "
+                          "reports/baseline/<profile>/summary.json when present)")
+    run.add_argument("--no-baseline", action="store_true", help="do not compare")
+    run.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
+    run.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
+    run.add_argument("--list", action="store_true", help="show what would run, run nothing")
+    sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
+    return parser
+
+
+def describe(profile: str | None = None, only: Sequence[str] = ()) -> str:
+    lines: list[str] = []
+    for name in [profile] if profile else list(profiles.PROFILES):
+        lines.append(f"profile {name}:")
+        for spec in profiles.notebooks_for(name, only):
+            params = ", ".join(f"{k}={v}" for k, v in spec.params[name].items())
+            lines.append(f"  {spec.name:10} {spec.path}  {params}")
+    lines.append("gates (evals/gates.toml):")
+    for gate in gates_mod.load_gates(GATES_FILE):
+        scope = f" [{', '.join(gate.profiles)}]" if gate.profiles else ""
+        lines.append(f"  {gate.name} {gates_mod.OPS[gate.op][0]} {gate.threshold:g}{scope}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from evals.runner import RunOptions, run
+
+    if args.list:
+        print(describe(args.profile, args.only))
+        return 0
+    options = RunOptions(
+        profile=args.profile, only=args.only, overrides=dict(args.param),
+        baseline=None if args.no_baseline else args.baseline,
+        reports_dir=args.reports_dir, gates_file=args.gates,
+    )
+    result = run(options)
+    print()
+    print(gates_mod.format_table(result.gates, with_notes=False))
+    failing = [g for g in result.gates if g.status == "failed"]
+    if failing:
+        print(f"\n{len(failing)} gate(s) FAILED:\n")
+        print(gates_mod.format_table(failing, with_notes=False))
+        print()
+        for gate in failing:
+            print(f"  {gate.name}: {gate.note}")
+    for outcome in result.notebooks:
+        if not outcome.ok:
+            print(f"\nnotebook {outcome.name} FAILED: {outcome.error}\n"
+                  f"  see {outcome.executed}")
+    print(f"\nreport: {result.paths['markdown']}")
+    return result.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from evals.runner import UsageError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            print(describe())
+            return 0
+        return _run(args)
+    except UsageError as exc:
+        print(f"evals: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,149 @@
+"""The golden set: sermon notes per user and the QA items, with pandas and with ``datasets``.
+
+``ensure_ingested`` puts every user's library into the pipeline's store; ingestion upserts by
+content hash, so a second call writes nothing and bumps no notes version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from evals.paths import GOLDEN_DIR
+
+SCENARIOS = ("factual", "synthesis", "metadata", "no_context", "adversarial")
+ATTACKS = ("injection", "leak", "cross_user")
+QA_COLUMNS = (
+    "id", "user_id", "question", "scenario", "reference_answer", "reference_note_ids",
+    "reference_chunk_texts", "attack", "expect_no_context",
+)
+
+
+def _dir(golden_dir: str | Path | None) -> Path:
+    return Path(golden_dir) if golden_dir else GOLDEN_DIR
+
+
+def qa_files(golden_dir: str | Path | None = None) -> list[Path]:
+    return sorted((_dir(golden_dir) / "qa").glob("*.jsonl"))
+
+
+def parse_note(path: Path) -> dict[str, Any]:
+    """Front matter fields plus ``body``, ``user_id`` (the folder) and ``path``."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        raise ValueError(f"{path}: no YAML front matter")
+    _, front, body = text.split("---", 2)
+    meta = yaml.safe_load(front) or {}
+    meta["date"] = str(meta["date"]) if meta.get("date") is not None else None
+    return {**meta, "body": body.strip(), "user_id": path.parent.name, "path": str(path)}
+
+
+def load_notes(golden_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per note: id, title, date, speaker, series, tags, scripture, body, user_id."""
+    paths = sorted((_dir(golden_dir) / "notes").glob("*/*.md"))
+    return pd.DataFrame([parse_note(p) for p in paths])
+
+
+def users(notes: pd.DataFrame) -> list[str]:
+    return sorted(notes["user_id"].unique())
+
+
+def owner_map(notes: pd.DataFrame) -> dict[str, str]:
+    """note id -> the user whose library holds it."""
+    return dict(zip(notes["id"], notes["user_id"], strict=True))
+
+
+def _normalise_qa(frame: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in QA_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"QA items lack the columns {missing}")
+    frame = frame.copy()
+    frame["attack"] = frame["attack"].astype(object).where(frame["attack"].notna(), None)
+    frame["expect_no_context"] = frame["expect_no_context"].astype(bool)
+    for column in ("reference_note_ids", "reference_chunk_texts"):
+        frame[column] = frame[column].apply(lambda v: list(v) if v is not None else [])
+    return frame.reset_index(drop=True)
+
+
+def load_qa(golden_dir: str | Path | None = None) -> pd.DataFrame:
+    """All QA items of ``golden/qa/*.jsonl`` with pandas, in file order."""
+    files = qa_files(golden_dir)
+    if not files:
+        raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
+    frame = pd.concat([pd.read_json(p, lines=True, dtype=False) for p in files],
+                      ignore_index=True)
+    return _normalise_qa(frame)
+
+
+def load_qa_dataset(golden_dir: str | Path | None = None) -> Any:
+    """The same items as a ``datasets.Dataset`` (``load_dataset("json", ...)``)."""
+    import datasets
+
+    files = [str(p) for p in qa_files(golden_dir)]
+    if not files:
+        raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
+    return datasets.load_dataset("json", data_files=files, split="train")
+
+
+def scenario_counts(qa: pd.DataFrame) -> pd.DataFrame:
+    """Items per scenario and attack, in a fixed order (a regression reference for nbval)."""
+    attack = qa["attack"].fillna("-")
+    counts = (qa.assign(attack=attack).groupby(["scenario", "attack"]).size()
+              .rename("items").reset_index())
+    order = {s: i for i, s in enumerate(SCENARIOS)}
+    counts["_o"] = counts["scenario"].map(order).fillna(len(order))
+    return (counts.sort_values(["_o", "attack"]).drop(columns="_o")
+            .reset_index(drop=True))
+
+
+def sample_qa(qa: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` items stratified by scenario (every scenario keeps at least one); 0 = all."""
+    if n <= 0 or n >= len(qa):
+        return qa.reset_index(drop=True)
+    groups = list(qa.groupby("scenario", sort=True))
+    n = max(n, len(groups))
+    exact = {name: n * len(g) / len(qa) for name, g in groups}
+    share = {name: max(1, int(v)) for name, v in exact.items()}
+    by_remainder = sorted(exact, key=lambda k: exact[k] - int(exact[k]), reverse=True)
+    while sum(share.values()) < n:  # largest remainders first
+        for name in by_remainder:
+            if sum(share.values()) < n:
+                share[name] += 1
+    while sum(share.values()) > n:
+        share[max(share, key=lambda k: share[k])] -= 1
+    parts = [g.sample(n=min(share[name], len(g)), random_state=seed) for name, g in groups]
+    picked = pd.concat(parts)
+    return qa.loc[sorted(picked.index)].reset_index(drop=True)
+
+
+def ensure_ingested(pipeline: Any, golden_dir: str | Path | None = None,
+                    progress: bool = False) -> pd.DataFrame:
+    """Ingest every user's library into ``pipeline.store``; one row per user with the result."""
+    from rag_core.ingest import ingest_path
+
+    rows = []
+    for user_dir in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):
+        result = ingest_path(pipeline.store, pipeline.embedder, pipeline.counter,
+                             pipeline.settings, user_dir.name, user_dir, progress=progress)
+        rows.append({"user_id": user_dir.name, **_as_row(result)})
+    return pd.DataFrame(rows)
+
+
+def _as_row(result: Any) -> dict[str, Any]:
+    """Whatever ``ingest_path`` returns, as flat columns for a table."""
+    if result is None:
+        return {}
+    if isinstance(result, dict):
+        return {k: v for k, v in result.items() if not isinstance(v, list | dict)}
+    if hasattr(result, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return _as_row(asdict(result))
+    if isinstance(result, list):
+        statuses = [getattr(r, "status", None) for r in result]
+        return {s: statuses.count(s) for s in sorted({s for s in statuses if s})} | {
+            "notes": len(result)}
+    return {"result": str(result)}

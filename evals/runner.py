@@ -1,0 +1,187 @@
+"""Run the notebooks of a profile with papermill, collect their results, apply the gates and
+write ``reports/<profile>/``.
+
+Each notebook gets its own folder ``reports/<profile>/<name>/`` as ``output_dir`` (plots and
+its ``<name>.results.json``); the executed notebook lands beside it. The notebooks' stderr
+(progress bars) is streamed to the terminal while they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from evals import gates as gates_mod
+from evals import profiles, record, report
+from evals.paths import GATES_FILE, REPO_ROOT, REPORTS_DIR
+
+KERNEL = "python3"
+
+
+class UsageError(ValueError):
+    """A mistake in the command line (exit code 2)."""
+
+
+@dataclass
+class RunOptions:
+    profile: str
+    only: Sequence[str] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    baseline: str | Path | None = "default"  # "default": reports/baseline/<profile>/summary.json
+    reports_dir: Path = REPORTS_DIR
+    gates_file: Path = GATES_FILE
+    notebooks: Sequence[profiles.NotebookSpec] = profiles.NOTEBOOKS
+    stream: TextIO | None = None  # where notebooks' stderr goes (None: sys.stderr)
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    summary: dict[str, Any]
+    gates: list[gates_mod.GateResult]
+    notebooks: list[report.NotebookOutcome]
+    paths: dict[str, Path]
+
+
+def ensure_kernel(name: str = KERNEL) -> str:
+    """Make sure a Jupyter kernel ``name`` exists that runs this interpreter; return its argv0.
+
+    ipykernel's own ``python3`` spec (``argv[0] == "python"``) is started by jupyter_client with
+    ``sys.executable``; if no such kernel is found it is installed into ``sys.prefix``.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        from ipykernel.kernelspec import install
+
+        install(prefix=sys.prefix, kernel_name=name)
+        spec = KernelSpecManager().get_kernel_spec(name)
+    argv0 = spec.argv[0]
+    generic = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
+    if argv0 not in generic and Path(argv0).resolve() != Path(sys.executable).resolve():
+        print(f"evals: warning: kernel {name!r} runs {argv0}, not {sys.executable}; "
+              f"run `{sys.executable} -m ipykernel install --sys-prefix --name {name}`",
+              file=sys.stderr)
+    return argv0
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The parameters cell of a notebook: name -> {inferred_type_name, default, help}."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(path)))
+
+
+def split_overrides(specs: Sequence[profiles.NotebookSpec], overrides: Mapping[str, Any]
+                    ) -> dict[str, dict[str, Any]]:
+    """Per notebook, the overrides its parameters cell declares; unknown names are an error."""
+    per: dict[str, dict[str, Any]] = {s.name: {} for s in specs}
+    used: set[str] = set()
+    for spec in specs:
+        declared = notebook_parameters(spec.file)
+        for key, value in overrides.items():
+            if key in declared:
+                per[spec.name][key] = value
+                used.add(key)
+    unknown = sorted(set(overrides) - used)
+    if unknown:
+        names = ", ".join(s.name for s in specs)
+        raise UsageError(f"no selected notebook ({names}) has the parameter(s) {unknown}")
+    if "output_dir" in overrides:
+        raise UsageError("output_dir is set by the runner")
+    return per
+
+
+def _execute(spec: profiles.NotebookSpec, params: dict[str, Any], executed: Path,
+             out_dir: Path, stream: TextIO) -> report.NotebookOutcome:
+    import papermill
+
+    start = time.perf_counter()
+    ok, error = True, ""
+    try:
+        papermill.execute_notebook(
+            str(spec.file), str(executed), parameters=params, kernel_name=KERNEL,
+            cwd=str(REPO_ROOT), progress_bar=False, stderr_file=stream, log_output=False,
+        )
+    except papermill.PapermillExecutionError as exc:
+        ok, error = False, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+    except Exception as exc:  # kernel died, timeout, bad notebook: all mean "notebook failed"
+        ok, error = False, "".join(traceback.format_exception_only(exc)).strip()
+    seconds = time.perf_counter() - start
+    outcome = report.NotebookOutcome(name=spec.name, path=spec.path, executed=str(executed),
+                                     seconds=round(seconds, 1), ok=ok, error=error)
+    for result in record.load_results(out_dir):
+        outcome.artifacts += [str(out_dir / a) for a in result.get("artifacts", [])]
+        outcome.notes.update(result.get("notes", {}))
+    return outcome
+
+
+def _baseline_path(option: str | Path | None, reports_dir: Path, profile: str) -> Path | None:
+    if option is None:
+        return None
+    if option == "default":
+        path = reports_dir / "baseline" / profile / "summary.json"
+        return path if path.is_file() else None
+    path = Path(option)
+    if not path.is_file():
+        raise UsageError(f"baseline {path} does not exist")
+    return path
+
+
+def run(options: RunOptions) -> RunResult:
+    """The whole run; returns the exit code (0 ok, 1 a gate or a notebook failed)."""
+    stream = options.stream or sys.stderr
+    try:
+        specs = profiles.notebooks_for(options.profile, options.only, options.notebooks)
+        per_overrides = split_overrides(specs, options.overrides)
+        baseline_path = _baseline_path(options.baseline, options.reports_dir, options.profile)
+        baseline = report.load_baseline(baseline_path)
+        gate_list = gates_mod.load_gates(options.gates_file, options.profile)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ensure_kernel()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    out_root = options.reports_dir / options.profile
+    out_root.mkdir(parents=True, exist_ok=True)
+    print(f"evals: profile {options.profile}: {len(specs)} notebook(s) -> {out_root}",
+          file=stream)
+
+    outcomes: list[report.NotebookOutcome] = []
+    metrics: dict[str, Any] = {}
+    for i, spec in enumerate(specs, start=1):
+        out_dir = out_root / spec.name
+        out_dir.mkdir(parents=True, exist_ok=True)
+        record.clear_results(out_dir)
+        params = profiles.parameters(spec, options.profile, out_dir, per_overrides[spec.name])
+        shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "output_dir")
+        print(f"[{i}/{len(specs)}] {spec.name} ({spec.path}) {shown}", file=stream, flush=True)
+        outcome = _execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream)
+        outcomes.append(outcome)
+        for result in record.load_results(out_dir):
+            metrics.update(result.get("metrics", {}))
+        state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
+              file=stream, flush=True)
+
+    results = gates_mod.evaluate(gate_list, metrics, ran=[o.name for o in outcomes],
+                                 failed=[o.name for o in outcomes if not o.ok])
+    summary = report.build_summary(options.profile, started_at, report.git_commit(), results,
+                                   metrics)
+    paths = report.write_report(out_root, summary, results, outcomes, baseline,
+                                str(baseline_path) if baseline_path else None)
+    failed = gates_mod.any_failed(results) or not all(o.ok for o in outcomes)
+    return RunResult(1 if failed else 0, summary, results, outcomes, paths)

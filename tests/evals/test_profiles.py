@@ -1,0 +1,58 @@
+import papermill
+import pytest
+
+from evals import profiles
+from evals.profiles import NotebookSpec
+
+SPECS = [(spec, profile) for spec in profiles.NOTEBOOKS for profile in spec.params]
+
+
+@pytest.mark.parametrize("spec,profile", SPECS, ids=[f"{s.name}-{p}" for s, p in SPECS])
+def test_every_profile_parameter_exists_in_the_notebook(spec, profile):
+    declared = papermill.inspect_notebook(str(spec.file))
+    assert "output_dir" in declared, "the runner always passes output_dir"
+    unknown = set(spec.params[profile]) - set(declared)
+    assert not unknown, f"{spec.path} has no parameters {sorted(unknown)}"
+
+
+def test_profiles_name_only_known_profiles_and_unique_notebooks():
+    for spec in profiles.NOTEBOOKS:
+        assert set(spec.params) <= set(profiles.PROFILES)
+        assert spec.file.is_file()
+    names = [s.name for s in profiles.NOTEBOOKS]
+    assert len(names) == len(set(names))
+
+
+def test_the_quality_notebook_runs_in_both_profiles():
+    for profile in profiles.PROFILES:
+        assert "quality" in [s.name for s in profiles.notebooks_for(profile)]
+
+
+def test_quality_notebook_declares_the_issue_parameters():
+    declared = papermill.inspect_notebook(str(profiles.find("quality").file))
+    assert {"top_k", "context_budget", "generator", "similarity_threshold", "retrieval_mode",
+            "sample", "sanitiser", "sweep_top_k", "sweep_context_budget", "output_dir",
+            "seed"} <= set(declared)
+
+
+FAKE = (
+    NotebookSpec("a", "notebooks/a.ipynb", {"ci": {"x": 1}, "full": {"x": 2}}),
+    NotebookSpec("b", "notebooks/02_b.ipynb", {"full": {}}),
+)
+
+
+def test_selection_by_profile_and_only():
+    assert [s.name for s in profiles.notebooks_for("ci", notebooks=FAKE)] == ["a"]
+    assert [s.name for s in profiles.notebooks_for("full", notebooks=FAKE)] == ["a", "b"]
+    assert [s.name for s in profiles.notebooks_for("full", ["02_b"], FAKE)] == ["b"]
+    with pytest.raises(ValueError, match="not in profile"):
+        profiles.notebooks_for("ci", ["b"], FAKE)
+    with pytest.raises(ValueError, match="no notebook named"):
+        profiles.notebooks_for("ci", ["zzz"], FAKE)
+    with pytest.raises(ValueError, match="unknown profile"):
+        profiles.notebooks_for("nightly", notebooks=FAKE)
+
+
+def test_parameters_add_output_dir_and_overrides(tmp_path):
+    params = profiles.parameters(FAKE[0], "full", tmp_path, {"x": 9, "y": True})
+    assert params == {"x": 9, "y": True, "output_dir": str(tmp_path)}

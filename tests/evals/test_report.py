@@ -1,0 +1,76 @@
+import json
+
+from evals import gates as g
+from evals import report
+
+
+def _results():
+    gates = [g.Gate("quality.recall_at_5", "ge", 0.8, "r"), g.Gate("quality.leak_rate", "eq",
+                                                                   0.0, "r"),
+             g.Gate("cache.hit_rate", "ge", 0.3, "r")]
+    metrics = {"quality.recall_at_5": 0.89, "quality.leak_rate": 0.0, "quality.n": 226}
+    return metrics, g.evaluate(gates, metrics, ran=["quality"])
+
+
+def test_summary_json_has_exactly_the_specified_shape(tmp_path):
+    metrics, results = _results()
+    summary = report.build_summary("ci", "2026-11-22T10:00:00+00:00", "abc123", results,
+                                   metrics)
+    nb = report.NotebookOutcome("quality", "notebooks/01.ipynb", str(tmp_path / "01.ipynb"),
+                                12.3, True)
+    paths = report.write_report(tmp_path, summary, results, [nb], None, None)
+    data = json.loads(paths["json"].read_text())
+    assert list(data) == ["profile", "started_at", "git_commit", "gates", "metrics"]
+    assert data["profile"] == "ci"
+    assert data["git_commit"] == "abc123"
+    assert data["metrics"] == metrics
+    for row in data["gates"]:
+        assert list(row) == ["name", "value", "threshold", "op", "passed"]
+    by = {row["name"]: row for row in data["gates"]}
+    assert by["quality.recall_at_5"]["passed"] is True
+    assert by["cache.hit_rate"] == {"name": "cache.hit_rate", "value": None,
+                                    "threshold": 0.3, "op": "ge", "passed": None}
+
+
+def test_deltas_show_a_drop_of_one_recall_point():
+    baseline = {"metrics": {"quality.recall_at_5": 0.90, "quality.mrr": 0.8}}
+    rows = report.deltas({"quality.recall_at_5": 0.89, "quality.new": 1.0}, baseline)
+    by = {r["name"]: r for r in rows}
+    assert report.fmt_delta(by["quality.recall_at_5"]["delta"]) == "-0.0100"
+    assert by["quality.new"]["baseline"] is None
+    assert report.fmt_delta(by["quality.new"]["delta"]) == "new"
+    assert report.fmt_delta(0.0) == "0"
+    assert report.fmt_delta(0.02) == "+0.0200"
+
+
+def test_markdown_has_the_gate_table_deltas_and_plots(tmp_path):
+    metrics, results = _results()
+    summary = report.build_summary("ci", "t", "c", results, metrics)
+    plot = tmp_path / "quality" / "sweep.png"
+    nb = report.NotebookOutcome("quality", "nb", str(tmp_path / "01.ipynb"), 1.0, True,
+                                artifacts=[str(plot)], notes={"llm_judge": "skipped: x"})
+    baseline = {"metrics": {"quality.recall_at_5": 0.90}}
+    paths = report.write_report(tmp_path, summary, results, [nb], baseline, "base.json")
+    text = paths["markdown"].read_text()
+    assert "(PASSED)" in text
+    assert "| `quality.recall_at_5` | 0.8900 | >= | 0.8000 | 0.9000 | -0.0100 | passed |" in text
+    assert "![sweep](quality/sweep.png)" in text
+    assert "skipped: x" in text
+    assert "notebook 'cache' not run" in text
+
+
+def test_markdown_says_failed(tmp_path):
+    results = g.evaluate([g.Gate("quality.leak_rate", "eq", 0.0, "must be zero")],
+                         {"quality.leak_rate": 0.1}, ran=["quality"])
+    summary = report.build_summary("ci", "t", "c", results, {"quality.leak_rate": 0.1})
+    paths = report.write_report(tmp_path, summary, results, [], None, None)
+    text = paths["markdown"].read_text()
+    assert "(FAILED)" in text and "**FAILED**" in text and "must be zero" in text
+
+
+def test_load_baseline(tmp_path):
+    assert report.load_baseline(None) is None
+    assert report.load_baseline(tmp_path / "absent.json") is None
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"metrics": {"a": 1}}))
+    assert report.load_baseline(path) == {"metrics": {"a": 1}}
