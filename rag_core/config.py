@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "RAG_REDIS_URL")
     )
 
+    # --- PostgreSQL connection pool (short timeouts: a dead database must fail fast) ----
+    db_pool_max_size: int = Field(4, ge=1, le=100)
+    db_pool_timeout_s: float = Field(3.0, gt=0)
+    db_connect_timeout_s: int = Field(3, ge=1)
+    db_reconnect_timeout_s: float = Field(10.0, gt=0)
+    db_statement_timeout_ms: int = Field(10_000, ge=0)
+
     # --- token budgets (spec: 150 / 1,200 / 400) ----------------------------------------
     query_token_budget: int = Field(150, ge=8, le=2_000)
     context_token_budget: int = Field(1_200, ge=50, le=32_000)
@@ -80,6 +87,7 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(60, ge=1)
     candidate_multiplier: int = Field(4, ge=1, le=20)
+    hnsw_max_scan_tuples: int = Field(20_000, ge=1)
 
     # --- caches (spec: 24 h / 7 d / 1 h, 10,000 entries) ---------------------------------
     cache_enabled: bool = True
