@@ -85,3 +85,8 @@ class LLMUnavailable(DependencyError):
 class ServiceNotReady(DependencyError):
     code = "NOT_READY"
     default_message = "The service is starting or a dependency is down."
+
+
+class SchemaMismatch(RagError):
+    code = "SCHEMA_MISMATCH"
+    default_message = "The database schema does not match the settings."
