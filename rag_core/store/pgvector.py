@@ -1,0 +1,393 @@
+"""PostgreSQL + pgvector implementation of the Store protocol.
+
+One ``psycopg_pool.ConnectionPool`` per store, opened lazily on first use (after
+``ensure_schema`` has created the ``vector`` extension that ``register_vector`` needs).  Every
+connection is checked when it leaves the pool, so the connections that a PostgreSQL restart
+killed are replaced and the same store object keeps working once the server is back.  Any
+connection-level failure surfaces as ``VectorSearchFailed`` (503) with a plain message.
+
+All SQL lives in ``rag_core.store.sql``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from rag_core.config import Settings
+from rag_core.errors import SchemaMismatch, VectorSearchFailed
+from rag_core.store import sql as q
+from rag_core.store.base import ChunkDraft, RetrievalMode, UpsertResult
+from rag_core.types import Chunk, Note
+
+log = logging.getLogger("rag_core.store")
+
+_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+_MODES = ("dense", "lexical", "hybrid")
+
+
+def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -> str:
+    """``{note_id}:{ordinal}:{hash}``, deterministic, and unique across users.
+
+    The hash covers the user id too: two users may both have a note "welcome" with the same
+    text, and ``chunk_id`` is the table's primary key.
+    """
+    digest = hashlib.sha256(
+        "\x1f".join((user_id, note_id, str(ordinal), content_hash)).encode()
+    ).hexdigest()[:16]
+    return f"{note_id}:{ordinal}:{digest}"
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    register_vector(conn)
+    conn.commit()  # the type lookups opened a transaction; the pool wants the connection idle
+
+
+class PgVectorStore:
+    """Notes, chunks and vectors of many users in PostgreSQL, always read per user."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.database_url:
+            raise ValueError("PgVectorStore needs settings.database_url (see services.resolve)")
+        self.settings = settings
+        self._url = settings.database_url
+        self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._lock = threading.Lock()
+
+    # --- connections ----------------------------------------------------------------------
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"connect_timeout": self.settings.db_connect_timeout_s}
+        if self.settings.db_statement_timeout_ms:
+            kwargs["options"] = f"-c statement_timeout={self.settings.db_statement_timeout_ms}"
+        return kwargs
+
+    def _pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        with self._lock:
+            if self._pool_obj is None:
+                pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                    self._url,
+                    min_size=1,
+                    max_size=self.settings.db_pool_max_size,
+                    timeout=self.settings.db_pool_timeout_s,
+                    reconnect_timeout=self.settings.db_reconnect_timeout_s,
+                    kwargs=self._connect_kwargs(),
+                    configure=_configure,
+                    check=ConnectionPool.check_connection,
+                    reconnect_failed=lambda _pool: log.warning(
+                        "PostgreSQL unreachable; the pool retries on the next request"
+                    ),
+                    name="rag_core",
+                    open=False,
+                )
+                pool.open(wait=False)
+                self._pool_obj = pool
+            return self._pool_obj
+
+    @contextmanager
+    def _db(self, action: str) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection inside one transaction; connection failures become 503s."""
+        try:
+            with self._pool().connection() as conn:
+                yield conn
+        except _DB_ERRORS as exc:
+            log.warning("database failure during %s: %s", action, exc.__class__.__name__)
+            raise VectorSearchFailed(
+                f"The notes database is not reachable right now ({action} failed); "
+                "please try again shortly."
+            ) from exc
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def ensure_schema(self) -> list[int]:
+        """Apply the migrations not applied yet; returns the versions applied by this call.
+
+        All migrations run in one transaction behind a transaction-level advisory lock, so two
+        processes starting together apply them once: the second waits, then finds them done.
+        """
+        s = self.settings
+        pending = q.migrations(s.embedding_dim, s.hnsw_m, s.hnsw_ef_construction)
+        applied_now: list[int] = []
+        try:
+            with psycopg.connect(self._url, **self._connect_kwargs()) as conn:
+                conn.execute(q.NO_STATEMENT_TIMEOUT)
+                conn.execute(q.LOCK_MIGRATIONS, (q.MIGRATION_LOCK_KEY,))
+                conn.execute(q.CREATE_MIGRATIONS_TABLE)
+                done = {row[0] for row in conn.execute(q.APPLIED_MIGRATIONS)}
+                for migration in pending:
+                    if migration.version in done:
+                        continue
+                    for statement in migration.statements:
+                        conn.execute(statement)
+                    conn.execute(q.RECORD_MIGRATION, (migration.version, migration.name))
+                    applied_now.append(migration.version)
+                row = conn.execute(q.EMBEDDING_TYPE).fetchone()
+        except _DB_ERRORS as exc:
+            raise VectorSearchFailed(
+                "The notes database is not reachable, so its schema could not be checked."
+            ) from exc
+        expected = f"vector({s.embedding_dim})"
+        if row is None or row[0] != expected:
+            found = row[0] if row else "nothing"
+            raise SchemaMismatch(
+                f"chunks.embedding is {found} but the settings say {expected}; "
+                "use a fresh database or the embedding model the data was built with."
+            )
+        if applied_now:
+            log.info("applied schema migrations %s", applied_now)
+        return applied_now
+
+    def rebuild_vector_index(
+        self, m: int | None = None, ef_construction: int | None = None
+    ) -> None:
+        """Drop and rebuild the HNSW index with other build parameters (benchmarks use it)."""
+        m = m or self.settings.hnsw_m
+        ef_construction = ef_construction or self.settings.hnsw_ef_construction
+        with self._db("index rebuild") as conn:
+            conn.execute(q.NO_STATEMENT_TIMEOUT)
+            conn.execute(q.DROP_HNSW_INDEX)
+            conn.execute(q.create_hnsw_index(m, ef_construction))
+
+    # --- notes ----------------------------------------------------------------------------
+
+    def note_hash(self, user_id: str, note_id: str) -> str | None:
+        with self._db("note lookup") as conn:
+            row = conn.execute(q.NOTE_HASH, (user_id, note_id)).fetchone()
+        return None if row is None else str(row[0])
+
+    def upsert_note(
+        self,
+        user_id: str,
+        note: Note,
+        note_hash: str,
+        chunks: Sequence[ChunkDraft],
+        embeddings: np.ndarray,
+    ) -> UpsertResult:
+        """Store a note and its chunks in one transaction, or nothing if its hash is unchanged."""
+        vectors = self._matrix(embeddings, len(chunks))
+        metadata = Jsonb(note.metadata())
+        with self._db("note upsert") as conn:
+            conn.execute(q.LOCK_NOTE, (q.NOTE_LOCK_NAMESPACE, f"{user_id}\x1f{note.id}"))
+            row = conn.execute(q.NOTE_HASH, (user_id, note.id)).fetchone()
+            if row is not None and row[0] == note_hash:
+                return UpsertResult(note.id, "unchanged", 0)
+            conn.execute(q.UPSERT_NOTE, (user_id, note.id, note_hash, metadata))
+            if row is not None:
+                conn.execute(q.DELETE_NOTE_CHUNKS, (user_id, note.id))
+            params = [
+                {
+                    "chunk_id": make_chunk_id(user_id, note.id, c.ordinal, c.content_hash),
+                    "user_id": user_id,
+                    "note_id": note.id,
+                    "ordinal": c.ordinal,
+                    "text": c.text,
+                    "content_hash": c.content_hash,
+                    "metadata": metadata,
+                    "embedding": vectors[i],
+                }
+                for i, c in enumerate(chunks)
+            ]
+            if params:
+                with conn.cursor() as cur:
+                    cur.executemany(q.INSERT_CHUNK, params)
+            conn.execute(q.BUMP_VERSION, (user_id,))
+        return UpsertResult(note.id, "updated" if row is not None else "inserted", len(chunks))
+
+    def delete_note(self, user_id: str, note_id: str) -> bool:
+        """Delete a note and its chunks (cascade); False when the user has no such note."""
+        with self._db("note delete") as conn:
+            conn.execute(q.LOCK_NOTE, (q.NOTE_LOCK_NAMESPACE, f"{user_id}\x1f{note_id}"))
+            if conn.execute(q.DELETE_NOTE, (user_id, note_id)).fetchone() is None:
+                return False
+            conn.execute(q.BUMP_VERSION, (user_id,))
+        return True
+
+    def notes_version(self, user_id: str) -> int:
+        with self._db("version lookup") as conn:
+            row = conn.execute(q.NOTES_VERSION, (user_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def list_notes(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's notes, by id: note_id, title, content_hash, metadata, updated_at, chunks."""
+        with self._db("note listing") as conn:
+            rows = conn.execute(q.LIST_NOTES, (user_id,)).fetchall()
+        return [
+            {
+                "note_id": r[0],
+                "title": (r[2] or {}).get("title"),
+                "content_hash": r[1],
+                "metadata": r[2],
+                "updated_at": r[3],
+                "chunks": int(r[4]),
+            }
+            for r in rows
+        ]
+
+    def count_chunks(self, user_id: str | None = None) -> int:
+        with self._db("chunk count") as conn:
+            if user_id is None:
+                row = conn.execute(q.COUNT_CHUNKS).fetchone()
+            else:
+                row = conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def users(self) -> list[str]:
+        """Every user id that has at least one note."""
+        with self._db("user listing") as conn:
+            return [str(r[0]) for r in conn.execute(q.USERS)]
+
+    # --- search ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        user_id: str,
+        embedding: np.ndarray | None,
+        top_k: int,
+        *,
+        query_text: str | None = None,
+        mode: RetrievalMode = "dense",
+        ef_search: int | None = None,
+    ) -> list[Chunk]:
+        """The user's best chunks, best first.
+
+        ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
+        lexical-only hits (in lexical mode without an embedding it is the ts_rank_cd value).
+        ``ef_search`` overrides Settings.hnsw_ef_search for this call; it is never set below
+        the number of rows the index scan must return.
+        """
+        if mode not in _MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; expected one of {_MODES}")
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        if embedding is None and mode != "lexical":
+            raise ValueError(f"{mode} search needs a query embedding")
+        vector = None if embedding is None else self._vector(embedding)
+        s = self.settings
+        depth = top_k * s.candidate_multiplier
+        params: dict[str, Any] = {"user_id": user_id, "top_k": top_k, "embedding": vector}
+        if mode == "dense":
+            query, scan_rows = q.SEARCH_DENSE, top_k
+        elif mode == "lexical":
+            query, scan_rows = q.SEARCH_LEXICAL, 0
+            params.update(query=query_text or "", has_embedding=vector is not None)
+        else:
+            query, scan_rows = q.SEARCH_HYBRID, depth
+            params.update(query=query_text or "", depth=depth, rrf_k=s.rrf_k)
+        ef = max(ef_search or s.hnsw_ef_search, scan_rows)
+        with self._db("vector search") as conn:
+            conn.execute(
+                q.SET_SEARCH_PARAMS,
+                (str(ef), s.iterative_scan, str(max(s.hnsw_max_scan_tuples, ef))),
+            )
+            rows = conn.execute(query, params).fetchall()
+        return [
+            Chunk(
+                chunk_id=r[0],
+                note_id=r[1],
+                user_id=r[2],
+                ordinal=int(r[3]),
+                text=r[4],
+                metadata=dict(r[5] or {}),
+                score=float(r[6]),
+                dense_rank=None if r[7] is None else int(r[7]),
+                lexical_rank=None if r[8] is None else int(r[8]),
+                fused_score=None if r[9] is None else float(r[9]),
+            )
+            for r in rows
+        ]
+
+    # --- costs ----------------------------------------------------------------------------
+
+    def add_cost(
+        self,
+        day: date,
+        user_id: str,
+        cost_usd: float,
+        input_tokens: int,
+        output_tokens: int,
+        requests: int = 1,
+    ) -> dict[str, Any]:
+        """Add to the user's row of that day atomically; returns the row's new totals."""
+        with self._db("cost update") as conn:
+            row = conn.execute(
+                q.ADD_COST, (day, user_id, cost_usd, input_tokens, output_tokens, requests)
+            ).fetchone()
+        assert row is not None
+        return _cost_row(row)
+
+    def costs_for_day(self, day: date) -> list[dict[str, Any]]:
+        """Every user's totals of that day, most expensive first."""
+        with self._db("cost listing") as conn:
+            return [_cost_row(r) for r in conn.execute(q.COSTS_FOR_DAY, (day,))]
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """True when PostgreSQL answers within a short time; never raises."""
+        try:
+            timeout = min(1.0, self.settings.db_pool_timeout_s)
+            with self._pool().connection(timeout=timeout) as conn:
+                conn.execute(q.PING)
+            return True
+        except Exception:  # readiness probes want a yes or no, not an error
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool_obj is not None:
+                self._pool_obj.close()
+                self._pool_obj = None
+
+    def __enter__(self) -> PgVectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _vector(self, embedding: np.ndarray) -> np.ndarray:
+        vec = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        if vec.shape[0] != self.settings.embedding_dim:
+            raise ValueError(
+                f"query embedding has {vec.shape[0]} dimensions, expected "
+                f"{self.settings.embedding_dim}"
+            )
+        if not np.all(np.isfinite(vec)):
+            raise ValueError("query embedding contains NaN or infinity")
+        return vec
+
+    def _matrix(self, embeddings: np.ndarray, n: int) -> np.ndarray:
+        mat = np.asarray(embeddings, dtype=np.float32)
+        if n == 0:
+            return mat.reshape(0, self.settings.embedding_dim)
+        if mat.ndim != 2 or mat.shape != (n, self.settings.embedding_dim):
+            raise ValueError(
+                f"expected embeddings of shape ({n}, {self.settings.embedding_dim}), "
+                f"got {mat.shape}"
+            )
+        if not np.all(np.isfinite(mat)):
+            raise ValueError("embeddings contain NaN or infinity")
+        return mat
+
+
+def _cost_row(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "day": row[0],
+        "user_id": row[1],
+        "cost_usd": float(row[2]),
+        "input_tokens": int(row[3]),
+        "output_tokens": int(row[4]),
+        "requests": int(row[5]),
+    }
