@@ -1,0 +1,220 @@
+"""Reading sermon notes from disk: Markdown with YAML front matter, or JSON lines.
+
+Markdown (``.md``, ``.markdown``)::
+
+    ---
+    id: grace-2024-03
+    title: Grace that teaches
+    date: 2024-03-10
+    speaker: Ruth Okafor
+    series: Titus
+    tags: [grace, discipleship]
+    scripture: Titus 2:11-14, Ephesians 2:8
+    ---
+    The body, in paragraphs.
+
+JSON lines (``.jsonl``, ``.ndjson``): one object per line with the same fields plus ``body``.
+``tags`` and ``scripture`` may be a list or a comma-separated string; ``date`` may be a YAML date
+(stored as an ISO string).  A Markdown note without front-matter ``title`` may give it as a first
+``# heading`` line.  A note without ``id`` gets one from its file name (JSON lines: file name and
+line number), which stays the same from one run to the next.
+
+Anything wrong raises ``InvalidNote`` naming the file, the line and the problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag_core.errors import InvalidNote
+from rag_core.types import Note
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")
+MAX_ID_CHARS = 200
+
+_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
+_HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
+_SLUG = re.compile(r"[^a-z0-9._-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def load_notes(path: str | Path) -> list[Note]:
+    """The notes of one file, or of every note file under a folder (recursively, sorted).
+
+    Hidden files and folders are skipped.  Two notes with the same id are an error.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise InvalidNote(f"{root}: no such file or folder")
+    if root.is_dir():
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in MARKDOWN_SUFFIXES + JSONL_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+    else:
+        files = [root]
+    notes: list[Note] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        for note, where in _load_file(file):
+            if note.id in seen:
+                raise InvalidNote(
+                    f"{where}: duplicate note id {note.id!r} (first seen in {seen[note.id]})"
+                )
+            seen[note.id] = where
+            notes.append(note)
+    return notes
+
+
+def note_hash(note: Note) -> str:
+    """sha256 over the body and every metadata field, stable across runs and platforms."""
+    payload = {"v": 1, "id": note.id, "body": note.body, **note.metadata()}
+    data = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def parse_markdown(text: str, name: str = "<text>") -> Note:
+    """One note from Markdown with optional YAML front matter (``name`` is for messages)."""
+    meta: dict[str, Any] = {}
+    body_line = 1
+    match = _FRONT.match(text)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 2 if mark is not None else 1  # +1 for "---", +1 for 1-based
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InvalidNote(f"{name}:{line}: bad YAML front matter: {problem}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InvalidNote(f"{name}:2: front matter must be a mapping of fields")
+        meta = dict(loaded or {})
+        body_line = text[: match.end()].count("\n") + 1
+        text = text[match.end():]
+    elif text.lstrip("\ufeff").startswith("---"):
+        raise InvalidNote(f"{name}:1: front matter is not closed by a '---' line")
+    if not meta.get("title"):
+        heading = _HEADING.match(text)
+        if heading:
+            meta["title"] = heading.group(1)
+            text = text[heading.end():]
+            body_line += 1
+    return _build(meta, text, name, line=1, body_line=body_line, default_id=_stem_id(name))
+
+
+def _load_file(file: Path) -> Iterable[tuple[Note, str]]:
+    suffix = file.suffix.lower()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidNote(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise InvalidNote(f"{file}: cannot be read ({exc.strerror})") from exc
+    if suffix in JSONL_SUFFIXES:
+        yield from _parse_jsonl(text, file)
+    elif suffix in MARKDOWN_SUFFIXES or not suffix:
+        yield parse_markdown(text, str(file)), str(file)
+    else:
+        raise InvalidNote(f"{file}: unknown note format {suffix!r} (use .md or .jsonl)")
+
+
+def _parse_jsonl(text: str, file: Path) -> Iterable[tuple[Note, str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{file}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidNote(f"{where}: bad JSON: {exc.msg} (column {exc.colno})") from exc
+        if not isinstance(record, dict):
+            raise InvalidNote(f"{where}: each line must be a JSON object")
+        body = record.pop("body", None)
+        if body is not None and not isinstance(body, str):
+            raise InvalidNote(f"{where}: 'body' must be a string")
+        note = _build(record, body or "", str(file), line=number, body_line=number,
+                      default_id=f"{_stem_id(str(file))}-{number}")
+        yield note, where
+
+
+def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: int,
+           default_id: str) -> Note:
+    where = f"{name}:{line}"
+    title = _text(meta.get("title"), "title", where)
+    if not title:
+        raise InvalidNote(f"{where}: missing title")
+    body = body.replace("\r\n", "\n").strip()
+    if not body:
+        raise InvalidNote(f"{name}:{body_line}: empty body")
+    note_id = _text(meta.get("id"), "id", where) or default_id
+    if len(note_id) > MAX_ID_CHARS:
+        raise InvalidNote(f"{where}: id is longer than {MAX_ID_CHARS} characters")
+    if _CONTROL.search(note_id):
+        raise InvalidNote(f"{where}: id contains control characters")
+    return Note(
+        id=note_id,
+        title=title,
+        body=body,
+        date=_date(meta.get("date"), where),
+        speaker=_text(meta.get("speaker"), "speaker", where),
+        series=_text(meta.get("series"), "series", where),
+        tags=_list(meta.get("tags"), "tags", where),
+        scripture=_list(meta.get("scripture"), "scripture", where),
+    )
+
+
+def _text(value: Any, field: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, list, dict)):
+        raise InvalidNote(f"{where}: {field} must be text, not {type(value).__name__}")
+    text = str(value).strip()
+    return text or None
+
+
+def _date(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.strip() or None
+    raise InvalidNote(f"{where}: date must be a date or text, not {type(value).__name__}")
+
+
+def _list(value: Any, field: str, where: str) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = re.split(r"[;,]", value)
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise InvalidNote(f"{where}: {field} must be a list or a comma-separated string")
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, (list, dict)) or item is None:
+            raise InvalidNote(f"{where}: every item of {field} must be text")
+        text = str(item).strip()
+        if text and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _stem_id(name: str) -> str:
+    stem = Path(name).stem.lower()
+    return _SLUG.sub("-", stem).strip("-") or "note"
