@@ -1,0 +1,191 @@
+"""Ingestion: notes → chunks → embeddings → store, doing no work for notes that did not change.
+
+A note is skipped *before* chunking and embedding when the hash stored for it equals
+``stored_hash(note, settings)``.  That hash covers the note (body and metadata) and everything
+that shapes its chunks and vectors (embedding model, dimension, chunk budget, overlap, header
+format), so changing the chunking settings and ingesting again rebuilds the notes, while
+ingesting an unchanged folder again embeds nothing and writes nothing.
+
+New and changed notes are embedded in batches of ``Settings.embedding_batch_size`` chunks and
+written note by note as their batch completes, each note in one transaction of the store, so
+an interrupted run keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from rag_core.chunking import chunk_note, embedding_text
+from rag_core.config import Settings
+from rag_core.embedding import Embedder
+from rag_core.errors import InvalidNote
+from rag_core.notes import load_notes, note_hash
+from rag_core.observability import hash_id, span
+from rag_core.store.base import ChunkDraft, Store
+from rag_core.tokens import TokenCounter
+from rag_core.types import Note
+
+# Bump when embedding_text() or chunk_note() change what they produce for the same input.
+PIPELINE_VERSION = "chunks-v1"
+
+
+@dataclass
+class IngestReport:
+    notes_seen: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks_written: int = 0
+    seconds: float = 0.0
+    chunks_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Pending:
+    note: Note
+    hash: str
+    chunks: list[ChunkDraft]
+
+
+def stored_hash(note: Note, settings: Settings) -> str:
+    """The hash stored with a note: its content plus the settings that shape its chunks."""
+    parts = (
+        PIPELINE_VERSION,
+        note_hash(note),
+        settings.embedding_model,
+        str(settings.embedding_dim),
+        str(settings.chunk_tokens),
+        str(settings.chunk_overlap_tokens),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def ingest_notes(
+    store: Store,
+    embedder: Embedder,
+    counter: TokenCounter,
+    settings: Settings,
+    user_id: str,
+    notes: Sequence[Note],
+    progress: bool = True,
+    *,
+    prune: bool = False,
+) -> IngestReport:
+    """Store the user's notes; with ``prune`` also delete the user's notes not in ``notes``.
+
+    ``prune`` needs a store with ``list_notes`` (``PgVectorStore`` has it).
+    """
+    if not user_id:
+        raise ValueError("user_id must not be empty")
+    start = time.perf_counter()
+    report = IngestReport(notes_seen=len(notes))
+    _check_unique(notes)
+    with span("assistant.ingest", **{"user.id_hash": hash_id(user_id), "notes": len(notes)}):
+        pending: list[_Pending] = []
+        for note in notes:
+            digest = stored_hash(note, settings)
+            if store.note_hash(user_id, note.id) == digest:
+                report.unchanged += 1
+                continue
+            drafts = chunk_note(note, counter, settings.chunk_tokens,
+                                settings.chunk_overlap_tokens)
+            if not drafts:
+                raise InvalidNote(f"note {note.id!r}: empty body")
+            pending.append(_Pending(note, digest, drafts))
+
+        total = sum(len(p.chunks) for p in pending)
+        with tqdm(total=total, disable=not progress or total == 0, unit="chunk",
+                  desc=f"embedding notes of {user_id}") as bar:
+            group: list[_Pending] = []
+            size = 0
+            for item in pending:
+                group.append(item)
+                size += len(item.chunks)
+                if size >= settings.embedding_batch_size:
+                    _write(store, embedder, settings, user_id, group, report, bar)
+                    group, size = [], 0
+            if group:
+                _write(store, embedder, settings, user_id, group, report, bar)
+
+        if prune:
+            report.deleted = _prune(store, user_id, {n.id for n in notes})
+    report.seconds = time.perf_counter() - start
+    report.chunks_per_s = report.chunks_written / report.seconds if report.seconds > 0 else 0.0
+    return report
+
+
+def ingest_path(
+    store: Store,
+    embedder: Embedder,
+    counter: TokenCounter,
+    settings: Settings,
+    user_id: str,
+    path: str | Path,
+    progress: bool = True,
+    *,
+    prune: bool = False,
+) -> IngestReport:
+    """Load a folder (recursively) or a file of notes and ingest it.
+
+    Pruning with a folder that holds no notes is refused: it would delete every note of the
+    user, which is far more often a wrong path than an intention.
+    """
+    notes = load_notes(path)
+    if prune and not notes:
+        raise InvalidNote(f"{path}: no notes found; refusing to prune every note of {user_id!r}")
+    return ingest_notes(store, embedder, counter, settings, user_id, notes, progress,
+                        prune=prune)
+
+
+def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
+           group: list[_Pending], report: IngestReport, bar: tqdm[Any]) -> None:
+    texts = [embedding_text(p.note, c.text) for p in group for c in p.chunks]
+    parts = []
+    step = settings.embedding_batch_size
+    for i in range(0, len(texts), step):
+        parts.append(np.asarray(embedder.embed(texts[i:i + step], progress=False)))
+        bar.update(min(step, len(texts) - i))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, settings.embedding_dim))
+    offset = 0
+    for p in group:
+        n = len(p.chunks)
+        result = store.upsert_note(user_id, p.note, p.hash, p.chunks, vectors[offset:offset + n])
+        offset += n
+        if result.status == "inserted":
+            report.inserted += 1
+        elif result.status == "updated":
+            report.updated += 1
+        else:
+            report.unchanged += 1
+        report.chunks_written += result.chunks_written
+
+
+def _prune(store: Store, user_id: str, keep: set[str]) -> int:
+    list_notes = getattr(store, "list_notes", None)
+    if list_notes is None:
+        raise TypeError(f"{type(store).__name__} cannot list notes, so it cannot prune")
+    deleted = 0
+    for row in list_notes(user_id):
+        if row["note_id"] not in keep and store.delete_note(user_id, row["note_id"]):
+            deleted += 1
+    return deleted
+
+
+def _check_unique(notes: Sequence[Note]) -> None:
+    seen: set[str] = set()
+    for note in notes:
+        if note.id in seen:
+            raise InvalidNote(f"two notes have the id {note.id!r}")
+        seen.add(note.id)
