@@ -16,7 +16,8 @@ Lexical search relies on three SQL objects that the first migration creates:
   ``simple`` parser so that they get positions: ``ts_rank_cd`` ignores lexemes without one.
 - ``rag_or_tsquery(text)``: the question's lexemes (english stemming, stop words dropped) and
   reference lexemes joined with OR, built lexeme by lexeme so that no user text is ever parsed
-  as tsquery syntax.
+  as tsquery syntax.  Bare numbers of one to three digits are left out of the OR: alone they
+  match any chunk with a "6" in it; within a reference the compound lexemes carry them.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ _FUNCTIONS = (
             SELECT rag_tsquery_or_agg(plainto_tsquery('simple', lex))
             FROM unnest(tsvector_to_array(to_tsvector('english', coalesce(q, '')))
                         || rag_scripture_refs(q)) AS lex
+            WHERE lex !~ '^[0-9]{1,3}$'
         $fn$
         """
     ),

@@ -243,6 +243,10 @@ def test_scripture_references_match_lexically(store: PgVectorStore, rng: np.rand
     assert top("Hebrews 11:1") == "faith"
     assert top("Psalms 23") == "psalm"  # metadata, and "Psalms" meets "Psalm"
     assert store.search("ann", None, 3, query_text="the of and", mode="lexical") == []
+    # bare numbers alone are noise, not a match
+    assert store.search("ann", None, 3, query_text="6 8", mode="lexical") == []
+    assert [c.note_id for c in store.search("ann", None, 3, query_text="Micah 6:8",
+                                            mode="lexical")] == ["micah"]
 
 
 def test_lexical_uses_or_semantics_and_metadata(store: PgVectorStore, rng: np.random.Generator
