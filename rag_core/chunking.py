@@ -79,7 +79,7 @@ def _is_abbreviation(text: str, begin: int, dot: int) -> bool:
     if text[dot] != ".":
         return False
     word = re.search(r"([A-Za-z.]+)$", text[begin:dot])
-    return bool(word) and word.group(1).lower().strip(".") in _ABBREVIATIONS
+    return word is not None and word.group(1).lower().strip(".") in _ABBREVIATIONS
 
 
 def _token_pieces(counter: TokenCounter, text: str, start: int, end: int,

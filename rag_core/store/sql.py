@@ -36,7 +36,7 @@ NOTE_LOCK_NAMESPACE = 0x72616701
 class Migration:
     version: int
     name: str
-    statements: tuple[sql.Composable, ...]
+    statements: tuple[sql.SQL | sql.Composed, ...]
 
 
 # --- schema -------------------------------------------------------------------------------
