@@ -1,7 +1,8 @@
 """The golden set: sermon notes per user and the QA items, with pandas and with ``datasets``.
 
-``ensure_ingested`` puts every user's library into the pipeline's store; ingestion upserts by
-content hash, so a second call writes nothing and bumps no notes version.
+``ensure_ingested`` makes every golden user's library in the pipeline's store exactly the
+golden notes: ingestion upserts by content hash (a second call writes nothing and bumps no notes
+version) and prunes notes of those users that the golden set does not have.
 """
 
 from __future__ import annotations
@@ -120,14 +121,19 @@ def sample_qa(qa: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def ensure_ingested(pipeline: Any, golden_dir: str | Path | None = None,
-                    progress: bool = False) -> pd.DataFrame:
-    """Ingest every user's library into ``pipeline.store``; one row per user with the result."""
+                    progress: bool = False, prune: bool = True) -> pd.DataFrame:
+    """Ingest every user's library into ``pipeline.store``; one row per user with the result.
+
+    With ``prune`` (the default) notes of the golden users that are not golden are deleted, so
+    that notes added by hand cannot change the evaluation.
+    """
     from rag_core.ingest import ingest_path
 
     rows = []
     for user_dir in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):
         result = ingest_path(pipeline.store, pipeline.embedder, pipeline.counter,
-                             pipeline.settings, user_dir.name, user_dir, progress=progress)
+                             pipeline.settings, user_dir.name, user_dir, progress=progress,
+                             prune=prune)
         rows.append({"user_id": user_dir.name, **_as_row(result)})
     return pd.DataFrame(rows)
 
@@ -138,6 +144,8 @@ def _as_row(result: Any) -> dict[str, Any]:
         return {}
     if isinstance(result, dict):
         return {k: v for k, v in result.items() if not isinstance(v, list | dict)}
+    if hasattr(result, "to_dict"):
+        return _as_row(result.to_dict())
     if hasattr(result, "__dataclass_fields__"):
         from dataclasses import asdict
 
