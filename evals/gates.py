@@ -98,6 +98,7 @@ def evaluate(gates: Iterable[Gate], metrics: Mapping[str, Any], *,
     out: list[GateResult] = []
     for gate in gates:
         value = metrics.get(gate.name)
+        status: Status
         if gate.prefix in failed_set:
             status, note = "failed", f"notebook '{gate.prefix}' failed"
             value = value if isinstance(value, int | float) else None

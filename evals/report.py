@@ -71,9 +71,10 @@ def deltas(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None
     rows = []
     for name in sorted(metrics):
         value, old = metrics[name], base.get(name)
-        both = isinstance(value, int | float) and isinstance(old, int | float)
-        rows.append({"name": name, "value": value, "baseline": old,
-                     "delta": (float(value) - float(old)) if both else None})
+        delta = None
+        if isinstance(value, int | float) and isinstance(old, int | float):
+            delta = float(value) - float(old)
+        rows.append({"name": name, "value": value, "baseline": old, "delta": delta})
     return rows
 
 

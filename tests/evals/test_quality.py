@@ -26,7 +26,7 @@ def answer(text="Abraham was seventy-five [1].", retrieved=(("c1", "amara-001"),
             "dense_rank": i + 1, "lexical_rank": None, "fused_score": None}
            for i, (c, n) in enumerate(retrieved)]
     by_chunk = {r["chunk_id"]: r for r in ret}
-    cits = [Citation(n=i + 1, chunk_id=c, note_id=by_chunk.get(c, {}).get("note_id", "x"),
+    cits = [Citation(n=i + 1, chunk_id=c, note_id=by_chunk.get(c, {}).get("note_id", "amara-001"),
                      title="t", score=0.5) for i, c in enumerate(cited)]
     return Answer(answer=text, citations=cits, no_context=no_context, generator="extractive",
                   cache={}, usage=TokenUsage(300, 40), cost_usd=0.0,
