@@ -5,6 +5,7 @@
     python -m evals run --profile ci --param top_k=1      # override a notebook parameter
     python -m evals run --profile full --baseline path/to/summary.json
     python -m evals list                                  # profiles, notebooks, gates
+    python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
 
 Exit codes: 0 all gates passed, 1 a gate or a notebook failed, 2 a usage error.
 """
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
     run.add_argument("--list", action="store_true", help="show what would run, run nothing")
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
+    refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
+                                                "store only the nbval reference outputs")
+    refs.add_argument("notebooks", nargs="+", type=Path)
     return parser
 
 
@@ -107,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             print(describe())
+            return 0
+        if args.command == "refresh-refs":
+            from evals.nbrefs import refresh
+
+            for path in args.notebooks:
+                print(f"refreshed {refresh(path)}")
             return 0
         return _run(args)
     except UsageError as exc:

@@ -107,3 +107,21 @@ def test_cli_prints_failing_rows(tiny, capsys, monkeypatch):
     failing = out.split("1 gate(s) FAILED:")[1]
     assert "tiny.score  0.2    >=  0.5        FAILED" in failing
     assert "tiny notebooks score 0.9" in failing
+
+
+def test_refresh_refs_keeps_only_checked_outputs(tmp_path):
+    from evals import nbrefs
+
+    nb = new_notebook(cells=[
+        new_code_cell("n = 2", metadata={"tags": ["parameters"]}),
+        new_code_cell("print('noise', n)"),
+        new_code_cell("print('reference', n * 21)", metadata={"tags": ["nbval-check-output"]}),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+    path = tmp_path / "refs.ipynb"
+    nbformat.write(nb, path)
+    nbrefs.refresh(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[1].outputs == [] and cells[1].execution_count is None
+    assert cells[2].outputs[0]["text"] == "reference 42\n"
+    assert "papermill" not in cells[2].metadata

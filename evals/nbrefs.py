@@ -1,0 +1,47 @@
+"""Keep a notebook's nbval references current: execute it with its default parameters and store
+only the outputs of the cells tagged ``nbval-check-output`` (the rest stays empty, so the
+committed notebook is small and its diffs show only reference changes).
+
+    python -m evals refresh-refs notebooks/01_quality_eval.ipynb
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from evals.paths import REPO_ROOT
+
+CHECK_TAG = "nbval-check-output"
+
+
+def strip_unchecked(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Outputs and execution counts only on checked cells; papermill metadata removed."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if CHECK_TAG not in tags:
+            cell.outputs = []
+            cell.execution_count = None
+    nb.metadata.pop("papermill", None)
+    return nb
+
+
+def refresh(path: str | Path, kernel: str = "python3") -> Path:
+    """Execute ``path`` in place with its defaults and keep only the reference outputs."""
+    import papermill
+
+    from evals.runner import ensure_kernel
+
+    path = Path(path)
+    ensure_kernel(kernel)
+    executed = papermill.execute_notebook(str(path), None, kernel_name=kernel,
+                                          cwd=str(REPO_ROOT), progress_bar=False)
+    clean = strip_unchecked(nbformat.from_dict(dict(executed)))
+    # papermill adds an "injected-parameters" cell only when parameters are given: none here
+    nbformat.write(clean, path)
+    return path
