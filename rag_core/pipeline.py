@@ -340,14 +340,14 @@ class Pipeline:
             obs.COST.inc(cost)
             obs.TOKENS.labels(kind="input").inc(generation.usage.input_tokens)
             obs.TOKENS.labels(kind="output").inc(generation.usage.output_tokens)
-            answer = self._finish(run, text, no_context=False, outcome="generated",
-                                  citations=citations, usage=generation.usage, cost=cost)
-            payload = codec.pack(answer.to_dict())
-            self.caches.query.set(run.key, payload, self.settings.query_cache_ttl_s)
-            self.caches.stale.put(run.key, payload)
-            if self.caches.semantic_enabled and run.vector is not None and run.query:
-                self.caches.semantic.store(run.user_id, run.version, run.query.text, run.vector,
-                                           payload, self.settings.query_cache_ttl_s)
+        answer = self._finish(run, text, no_context=False, outcome="generated",
+                              citations=citations, usage=generation.usage, cost=cost)
+        payload = codec.pack(answer.to_dict())
+        self.caches.query.set(run.key, payload, self.settings.query_cache_ttl_s)
+        self.caches.stale.put(run.key, payload)
+        if self.caches.semantic_enabled and run.vector is not None and run.query:
+            self.caches.semantic.store(run.user_id, run.version, run.query.text, run.vector,
+                                       payload, self.settings.query_cache_ttl_s)
         return answer
 
     def _stale_or_raise(self, run: _Run) -> Answer:

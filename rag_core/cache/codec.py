@@ -1,0 +1,27 @@
+"""Compact values for the caches: msgpack for structures, raw float32 bytes for vectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import numpy as np
+
+
+def pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpack(raw: bytes) -> Any:
+    return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+
+
+def pack_vector(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def unpack_vector(raw: bytes, dim: int) -> np.ndarray:
+    vector = np.frombuffer(raw, dtype="<f4")
+    if vector.shape[0] != dim:
+        raise ValueError(f"cached vector has {vector.shape[0]} dimensions, expected {dim}")
+    return vector.copy()
