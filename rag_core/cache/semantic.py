@@ -35,6 +35,26 @@ _NEGATIONS = {"not", "never", "no", "without", "nor", "neither", "none", "nothin
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december", "spring", "summer", "autumn",
            "fall", "winter", "easter", "christmas", "advent", "lent", "pentecost"}
+_NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "thousand",
+                 "twice", "thrice", "double", "triple", "half", "dozen", "once"}
+# Words that turn a question into another one when swapped for a member of the same group.
+_OPPOSITES = [
+    {"start", "starts", "begin", "begins", "end", "ends", "finish", "stop", "stops"},
+    {"came", "come", "comes", "arrive", "arrived", "left", "leave", "leaves", "depart"},
+    {"much", "little", "more", "less", "most", "least", "many", "few"},
+    {"born", "died", "diagnosed", "married", "baptized", "baptised", "buried"},
+    {"passed", "stopped", "helped", "ignored"},
+    {"give", "gave", "receive", "received", "take", "took"},
+    {"open", "opened", "close", "closed"},
+    {"read", "wrote", "write", "said", "do", "did"},
+    {"father", "mother", "brother", "sister", "son", "daughter", "husband", "wife",
+     "grandfather", "grandmother"},
+    {"priest", "levite", "samaritan", "king", "servant", "fellow"},
+    {"time", "room", "place", "day", "year"},
+]
+_WH = ("how many", "how much", "how long", "how old", "who", "what", "when", "where", "why",
+       "which", "how", "did", "does", "is", "was")
 _ORDINALS = {"first", "second", "third", "fourth", "fifth", "last", "previous", "next",
              "older", "younger", "before", "after", "earlier", "later"}
 # Capitalised words that are not names of a particular person, book or place.
@@ -64,6 +84,11 @@ def _marked(text: str, vocabulary: set[str]) -> set[str]:
     return {w.lower() for w in _WORD.findall(text) if w.lower() in vocabulary}
 
 
+def _wh(text: str) -> str:
+    lowered = " ".join(w.lower() for w in _WORD.findall(text))
+    return next((w for w in _WH if lowered.startswith(w + " ")), "")
+
+
 def guard_ok(query_a: str, query_b: str) -> bool:
     """False when the two questions differ in what makes them different questions."""
     if set(_NUMBER.findall(query_a)) != set(_NUMBER.findall(query_b)):
@@ -75,6 +100,14 @@ def guard_ok(query_a: str, query_b: str) -> bool:
     if _marked(query_a, _MONTHS) != _marked(query_b, _MONTHS):
         return False
     if _marked(query_a, _ORDINALS) != _marked(query_b, _ORDINALS):
+        return False
+    if _marked(query_a, _NUMBER_WORDS) != _marked(query_b, _NUMBER_WORDS):
+        return False
+    for group in _OPPOSITES:
+        in_a, in_b = _marked(query_a, group), _marked(query_b, group)
+        if in_a and in_b and in_a != in_b:
+            return False
+    if _wh(query_a) != _wh(query_b):
         return False
     quoted_a = {q.lower() for q in _QUOTED.findall(query_a)}
     return quoted_a == {q.lower() for q in _QUOTED.findall(query_b)}

@@ -1,0 +1,84 @@
+"""Cache layers against the real Redis: hits, TTLs, isolation, fail-open and recovery."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import redis
+
+from rag_core import observability as obs
+from rag_core.cache.keys import query_key, user_prefix
+from rag_core.cache.layers import CacheLayers
+from rag_core.cache.redis_cache import RedisCache, make_redis_client
+from rag_core.cache.semantic import SemanticCache
+from rag_core.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=384).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
+    cache = RedisCache("query", make_redis_client(redis_url, settings))
+    assert cache.get("rag:query:k") is None
+    cache.set("rag:query:k", b"value", ttl_s=1)
+    assert cache.get("rag:query:k") == b"value"
+    time.sleep(1.6)
+    assert cache.get("rag:query:k") is None
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.sets) == (1, 2, 1)
+
+
+def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
+    layers = CacheLayers.from_settings(settings, make_redis_client(redis_url, settings))
+    ka = query_key(settings, "amara", 1, "faith", 5)
+    kb = query_key(settings, "ben", 1, "faith", 5)
+    assert ka != kb and ka.startswith(user_prefix("query", "amara"))
+    layers.query.set(ka, b"a", 60)
+    layers.query.set(kb, b"b", 60)
+    assert layers.clear("amara") >= 1
+    assert layers.query.get(ka) is None and layers.query.get(kb) == b"b"
+
+
+def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
+                                                        settings: Settings) -> None:
+    client = make_redis_client(redis_url, settings)
+    semantic = SemanticCache(client, settings)
+    vec = unit(1)
+    semantic.store("amara", 3, "What did Okafor say about prayer?", vec, b"answer", 60)
+    near = vec + 0.01 * unit(2)
+    near /= np.linalg.norm(near)
+    hit = semantic.lookup("amara", 3, "What did Okafor teach about prayer?", near)
+    assert hit is not None and hit.answer == b"answer" and hit.similarity > 0.99
+    assert semantic.lookup("ben", 3, "What did Okafor teach about prayer?", near) is None
+    assert semantic.lookup("amara", 4, "What did Okafor teach about prayer?", near) is None
+    # Close embeddings but a different year: the guard refuses.
+    semantic.store("amara", 3, "What did Okafor say about prayer in 2023?", vec, b"x", 60)
+    assert semantic.lookup("amara", 3, "What did Okafor say about prayer in 2024?", vec) is None
+
+
+def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Settings) -> None:
+    server = redis_factory()
+    client = redis.Redis.from_url(server.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    layers = CacheLayers.from_settings(settings, client)
+    key = query_key(settings, "amara", 1, "faith", 5)
+    layers.query.set(key, b"v", 60)
+    assert layers.query.get(key) == b"v"
+    errors_before = obs.CACHE_ERRORS.labels(layer="query")._value.get()
+    server.stop()
+    assert layers.query.get(key) is None  # a miss, not an exception
+    layers.query.set(key, b"w", 60)  # silent
+    assert layers.semantic.lookup("amara", 1, "faith", unit(3)) is None
+    assert layers.ping() is False
+    assert obs.CACHE_ERRORS.labels(layer="query")._value.get() > errors_before
+    server.start()  # same port, empty data: the same client object works again
+    deadline = time.monotonic() + 5
+    while not layers.ping() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    layers.query.set(key, b"again", 60)
+    assert layers.query.get(key) == b"again"
