@@ -130,7 +130,7 @@ class Settings(BaseSettings):
 
     # --- app -----------------------------------------------------------------------------
     auth_enabled: bool = True
-    jwt_secret: SecretStr = SecretStr("dev-insecure-secret-change-me")
+    jwt_secret: SecretStr = SecretStr("dev-only-insecure-secret-set-RAG_JWT_SECRET")
     jwt_public_key: str | None = None
     jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
     otel_exporter: Literal["none", "console", "otlp"] = "none"
