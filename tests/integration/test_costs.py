@@ -1,0 +1,72 @@
+"""The cost ledger on the real Redis and PostgreSQL: atomic budgets under concurrency."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from rag_core.cache.redis_cache import make_redis_client
+from rag_core.config import Settings
+from rag_core.costs import CostLedger, price, today
+from rag_core.errors import BudgetExceeded
+from rag_core.store import PgVectorStore
+from rag_core.types import TokenUsage
+
+pytestmark = pytest.mark.integration
+
+
+def test_price_from_settings() -> None:
+    s = Settings()
+    assert price(TokenUsage(1000, 400), s) == pytest.approx(1000 * 2e-7 + 400 * 6e-7)
+
+
+def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Settings) -> None:
+    settings = live_settings.with_overrides(user_daily_budget_usd=0.05)
+    store = PgVectorStore(settings)
+    store.ensure_schema()
+    ledger = CostLedger(make_redis_client(settings.redis_url, settings), settings, store=store)
+    estimate, actual = 0.003, 0.0025  # worst case reserved, real cost a little less
+
+    def one_request(_: int) -> str:
+        try:
+            reservation = ledger.reserve("amara", estimate)
+        except BudgetExceeded:
+            return "refused"
+        ledger.commit(reservation, actual, TokenUsage(100, 50))
+        return reservation.state
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(one_request, range(60)))
+    spent = ledger.spend("amara")
+    assert spent <= 0.05 + estimate  # never more than one request over the cap
+    assert outcomes.count("refused") > 0 and "tightened" in outcomes
+    served = len(outcomes) - outcomes.count("refused")
+    assert spent == pytest.approx(served * actual)
+    rows = {r["user_id"]: r for r in store.costs_for_day(today())}
+    assert float(rows["amara"]["cost_usd"]) == pytest.approx(spent)  # Redis and PostgreSQL agree
+    assert int(rows["amara"]["requests"]) == served
+    report = ledger.report()
+    assert report["top"][0]["user_id"] == "amara" and report["projected_month_usd"] > 0
+    store.close()
+
+
+def test_global_cap_and_release(live_settings: Settings) -> None:
+    settings = live_settings.with_overrides(global_daily_budget_usd=0.01)
+    ledger = CostLedger(make_redis_client(settings.redis_url, settings), settings)
+    first = ledger.reserve("amara", 0.006)
+    with pytest.raises(BudgetExceeded):
+        ledger.reserve("ben", 0.006)  # amara's reservation counts against the global cap
+    ledger.release(first)
+    ledger.reserve("ben", 0.006)  # released: room again
+
+
+def test_alert_then_tightened_states(live_settings: Settings) -> None:
+    settings = live_settings.with_overrides(user_daily_budget_usd=1.0)
+    ledger = CostLedger(make_redis_client(settings.redis_url, settings), settings)
+    states = []
+    for _ in range(9):
+        r = ledger.reserve("chloe", 0.1)
+        ledger.commit(r, 0.1, TokenUsage(1, 1))
+        states.append(r.state)
+    assert states[:7] == ["ok"] * 7 and states[7] == "alert" and states[8] == "tightened"
