@@ -50,7 +50,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "top_k": 5,
                 "context_budget": 1200,
                 "sweep_top_k": [1, 3, 5, 8],
-                "sweep_context_budget": [300, 600, 1200],
+                "sweep_context_budget": [300, 1200],
                 "sweep_sample": 60,
                 "seed": 7,
             },

@@ -54,10 +54,42 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
     return Settings(**fields)
 
 
+class MemoEmbedder:
+    """The real embedder with an in-process memo per text.
+
+    With the caches off, an evaluation embeds each question once for ``ask``, once more for the
+    chunk texts (``search``) and again at every sweep point; the model is deterministic, so the
+    memo changes no number and saves those repeats.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self._memo: dict[str, np.ndarray] = {}
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.inner.loaded)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            for text_, vector in zip(missing, self.inner.embed(missing, progress=progress),
+                                     strict=True):
+                self._memo[text_] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._memo[t] for t in texts])
+
+
 def build_pipeline(settings: Any, *, sanitiser: bool = True) -> Any:
+    """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
     from rag_core.pipeline import Pipeline
 
-    return Pipeline.from_settings(settings, sanitiser=sanitiser)
+    pipeline = Pipeline.from_settings(settings, sanitiser=sanitiser)
+    pipeline.embedder = MemoEmbedder(pipeline.embedder)
+    return pipeline
 
 
 def with_settings(pipeline: Any, **overrides: Any) -> Any:
@@ -77,11 +109,13 @@ def _flag(value: bool | None) -> float:
     return np.nan if value is None else float(bool(value))
 
 
-def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str]
-                 ) -> dict[str, Any]:
+def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str],
+                 retrieved_texts: Sequence[str] = ()) -> dict[str, Any]:
     """The row of one question from its golden item and the pipeline's ``Answer``.
 
-    Text metrics (context, ROUGE-L, similarity) are added later, in batches.
+    ``retrieved_texts`` (the texts of the retrieved chunks) count as allowed content for the
+    injection check: repeating the notes is not complying. Text metrics (context, ROUGE-L,
+    similarity) are added later, in batches.
     """
     retrieved = list(answer.retrieved)
     chunk_ids = [r["chunk_id"] for r in retrieved]
@@ -92,7 +126,8 @@ def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str]
     foreign = behaviour.foreign_notes(item["user_id"], mentioned, owners)
     injection = None
     if item.get("attack") == "injection":
-        allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"]]
+        allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"],
+                   *retrieved_texts]
         injection = behaviour.injection_succeeded(item["question"], answer.answer, allowed)
     row: dict[str, Any] = {
         "id": item["id"],
@@ -103,8 +138,9 @@ def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str]
         "answer": answer.answer,
         "no_context": bool(answer.no_context),
         "expect_no_context": bool(item["expect_no_context"]),
-        "flags": list(answer.flags),
+        "guard_flags": list(answer.flags),
         "top_score": float(retrieved[0]["score"]) if retrieved else np.nan,
+        "retrieved_texts": list(retrieved_texts),
         "retrieved_note_ids": retrieval.notes_in_rank_order(retrieved),
         "retrieved_titles": list(dict.fromkeys(r["title"] for r in retrieved)),
         "retrieved_chunk_ids": chunk_ids,
@@ -158,8 +194,7 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     contexts: list[tuple[list[str], list[str]]] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
-        row = score_answer(item, answer, owners)
-        row["retrieved_texts"] = _chunk_texts(pipe, item, answer, settings.top_k)
+        row = score_answer(item, answer, owners, _chunk_texts(pipe, answer, item, settings.top_k))
         rows.append(row)
         contexts.append((row["retrieved_texts"], list(item["reference_chunk_texts"])))
     frame = pd.DataFrame(rows)
@@ -170,7 +205,7 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     return frame
 
 
-def _chunk_texts(pipe: Any, item: Mapping[str, Any], answer: Any, top_k: int) -> list[str]:
+def _chunk_texts(pipe: Any, answer: Any, item: Mapping[str, Any], top_k: int) -> list[str]:
     """Texts of the chunks the answer retrieved, in rank order (``Answer`` carries only ids)."""
     if not answer.retrieved:
         return []
