@@ -34,7 +34,7 @@ class RunOptions:
     profile: str
     only: Sequence[str] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
-    baseline: str | Path | None = "default"  # "default": reports/baseline/<profile>/summary.json
+    baseline: str | Path | None = "default"  # reports/baseline/<profile>/summary.json if present
     reports_dir: Path = REPORTS_DIR
     gates_file: Path = GATES_FILE
     notebooks: Sequence[profiles.NotebookSpec] = profiles.NOTEBOOKS
@@ -126,11 +126,12 @@ def _execute(spec: profiles.NotebookSpec, params: dict[str, Any], executed: Path
     return outcome
 
 
-def _baseline_path(option: str | Path | None, reports_dir: Path, profile: str) -> Path | None:
+def _baseline_path(option: str | Path | None, profile: str) -> Path | None:
+    """The committed baseline of the repository (whatever ``--reports-dir`` says)."""
     if option is None:
         return None
     if option == "default":
-        path = reports_dir / "baseline" / profile / "summary.json"
+        path = REPORTS_DIR / "baseline" / profile / "summary.json"
         return path if path.is_file() else None
     path = Path(option)
     if not path.is_file():
@@ -144,7 +145,7 @@ def run(options: RunOptions) -> RunResult:
     try:
         specs = profiles.notebooks_for(options.profile, options.only, options.notebooks)
         per_overrides = split_overrides(specs, options.overrides)
-        baseline_path = _baseline_path(options.baseline, options.reports_dir, options.profile)
+        baseline_path = _baseline_path(options.baseline, options.profile)
         baseline = report.load_baseline(baseline_path)
         gate_list = gates_mod.load_gates(options.gates_file, options.profile)
     except ValueError as exc:
