@@ -113,12 +113,17 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(2, ge=0, le=10)
     llm_backoff_base_s: float = Field(0.2, ge=0)
     llm_temperature: float = Field(0.2, ge=0.0, le=2.0)
+    llm_backoff_max_s: float = Field(2.0, ge=0)  # cap of one backoff sleep
+    llm_retry_after_max_s: float = Field(5.0, ge=0)  # a longer 429 Retry-After: no retry
+    llm_retry_budget_s: float = Field(20.0, gt=0)  # no retry starts after this long
     prompt_version: str = "v1"
 
     # --- circuit breaker (spec: 5 failures, 30 s) ----------------------------------------
     breaker_fail_max: int = Field(5, ge=1)
     breaker_reset_timeout_s: float = Field(30.0, gt=0)
     breaker_success_threshold: int = Field(1, ge=1)
+    breaker_namespace: str = "rag:breaker"  # Redis key prefix of the shared state
+    breaker_redis_retry_s: float = Field(5.0, gt=0)  # Redis down: in-process state this long
 
     # --- cost (spec prices and budgets) --------------------------------------------------
     price_input_per_token_usd: float = Field(0.0000002, ge=0)

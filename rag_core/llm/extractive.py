@@ -1,28 +1,53 @@
 """The offline generator: answers with the best sentences of the retrieved notes, cited.
 
-Deterministic, no model, no network. It says in its answer that it is extractive, so nobody
-mistakes it for a language model's summary.
+Deterministic, no model, no network. Every answer starts with :data:`PREFIX`, which says that
+it is an extractive summary, so nobody mistakes it for a language model's answer.
+
+How it picks: the prompt's chunks are split into sentences (Markdown list items and hard-wrapped
+lines handled); each sentence is scored by the question's content words it shares (lowercased,
+stop words removed, crude stemming, each word weighted by how rare it is among the candidate
+sentences), plus a small bonus for the chunk's rank and the sentence's position. For questions
+about who / when / which series, each chunk's metadata line (title, speaker, date, series,
+scripture) is a candidate too. The best 2 to 4 sentences that fit the output budget are kept,
+put back in reading order, and each is followed by ``[n]``, the chunk's number in the prompt.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 
 from rag_core.llm.base import Generation, Prompt
 from rag_core.tokens import TokenCounter, default_counter
-from rag_core.types import TokenUsage
+from rag_core.types import Chunk, TokenUsage
 
-PREFIX = "From your notes (extractive answer, no language model):"
-NOTHING = "Your notes don't seem to cover this."
+PREFIX = "From your notes (extractive summary, no language model):"
+NOTHING = f"{PREFIX} none of your notes seem to answer this."
 
-_SENTENCE = re.compile(r"[^.!?]+[.!?]+[\"')\]]*|[^.!?]+$")
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = set("""a an and are as at be but by did do does for from had has have he her his how i
-in is it its me my of on or our she so that the their them they this to was we were what when
-where which who why will with you your about say said says tell notes note sermon sermons
-preached preach speaker pastor there these those than then into also can could would should
-""".split())
+_STOP = frozenset(re.findall(r"\S+", """
+a about after again all also am an and any are as at be been before being but by can could did
+do does doing for from had has have he her here hers him his how i if in into is it its just me
+more most my no nor not of on once only or other our ours out over own same she should so some
+such than that the their theirs them then there these they this those through to too under until
+up very was we were what when where which while who whom why will with would you your yours
+yourself tell say said says notes note sermon sermons talk message according mention mentioned
+"""))
+# A question about who / when / which sermon: the chunks' metadata lines become candidates.
+_META_CUE = re.compile(r"^\W*(who|when|which)\b|\b(and|or|but) (who|when|which)\b|"
+                       r"\b(preach\w*|spoke|speaker|series|date|what year|which year)\b",
+                       re.IGNORECASE)
+_ABBREV = frozenset(re.findall(r"\S+", "dr mr mrs ms st rev fr sr jr vs v vv ch cf eg ie no pp"))
+_LIST_MARK = re.compile(r"^\s*(?:[-*+\u2022>]+|\d{1,3}[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9]|\s*$)")
+_BRACKET_NUMBER = re.compile(r"\[(\d{1,3})\]")
+_MIN_CHARS = 20
+_MIN_SENTENCES, _MAX_SENTENCES = 2, 4
+_EXTRA_RATIO = 0.6  # a 3rd or 4th sentence must score at least this share of the best
 
 
 def _stem(word: str) -> str:
@@ -33,18 +58,100 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
+    """Lowercased, stemmed words of ``text`` without stop words."""
     return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def _paragraph_lines(text: str) -> Iterator[str]:
+    """Logical lines: list items and headings stand alone, wrapped lines are joined."""
+    for paragraph in re.split(r"\n\s*\n", text):
+        current: list[str] = []
+        for raw in paragraph.splitlines():
+            if not raw.strip():
+                continue
+            if _LIST_MARK.match(raw) or _HEADING.match(raw):
+                if current:
+                    yield " ".join(current)
+                current = [] if _HEADING.match(raw) else [_LIST_MARK.sub("", raw).strip()]
+                continue
+            current.append(raw.strip())
+        if current:
+            yield " ".join(current)
+
+
+def _is_abbreviation(word: str, after: str) -> bool:
+    """"Dr." or "v." or a book before a reference ("Jn. 3:16", "Rom. 8") ends no sentence."""
+    bare = word.replace(".", "")
+    if bare.lower() in _ABBREV:
+        return True
+    return bare[:1].isupper() and len(bare) <= 5 and after.lstrip()[:1].isdigit()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a note's text; abbreviations such as "Dr." and "v." do not end one."""
+    sentences: list[str] = []
+    for line in _paragraph_lines(text):
+        start = 0
+        for match in _END.finditer(line):
+            before = line[start:match.start()].split()
+            last = before[-1].strip("(\"'") if before else ""
+            if match.group(0).startswith(".") and _is_abbreviation(last, line[match.end():]):
+                continue
+            piece = line[start:match.end()].strip()
+            if piece:
+                sentences.append(piece)
+            start = match.end()
+        rest = line[start:].strip()
+        if rest:
+            sentences.append(rest)
+    return sentences
+
+
+def _human_date(value: object) -> str:
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def metadata_sentence(chunk: Chunk) -> str | None:
+    """The chunk's metadata as one sentence, e.g. '"Title" by X, March 3, 2024, in the series
+    Y, on Z.'"""
+    meta = chunk.metadata
+    title = str(meta.get("title") or "").strip()
+    if not title:
+        return None
+    parts = [f'"{title}"']
+    if meta.get("speaker"):
+        parts.append(f"by {meta['speaker']}")
+    text = " ".join(parts)
+    if meta.get("date"):
+        text += f", {_human_date(meta['date'])}"
+    if meta.get("series"):
+        text += f", in the series {meta['series']}"
+    scripture = [str(s) for s in meta.get("scripture") or []]
+    if scripture:
+        text += ", on " + ", ".join(scripture)
+    return text + "."
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    n: int  # the chunk's number in the prompt
+    pos: int  # the sentence's position in the chunk (-1: the metadata line)
+    text: str
+    words: frozenset[str]
 
 
 class ExtractiveGenerator:
     name = "extractive"
 
-    def __init__(self, counter: TokenCounter | None = None, max_sentences: int = 3) -> None:
+    def __init__(self, counter: TokenCounter | None = None) -> None:
         self.counter = counter or default_counter()
-        self.max_sentences = max_sentences
 
     def generate(self, prompt: Prompt) -> Generation:
-        text = self._answer(prompt)
+        text = self.answer(prompt)
         usage = TokenUsage(
             input_tokens=sum(self.counter.count(m["content"]) for m in prompt.messages),
             output_tokens=self.counter.count(text),
@@ -52,42 +159,79 @@ class ExtractiveGenerator:
         return Generation(text=text, usage=usage, model="extractive")
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
-        text = self.generate(prompt).text
-        for piece in re.findall(r"\S+\s*", text):
-            yield piece
+        yield from re.findall(r"\S+\s*", self.answer(prompt))
 
-    def _answer(self, prompt: Prompt) -> str:
-        if not prompt.chunks:
-            return NOTHING
-        wanted = content_words(prompt.question)
-        scored: list[tuple[float, int, int, str]] = []
+    def answer(self, prompt: Prompt) -> str:
+        candidates = self._candidates(prompt)
+        if not candidates:
+            return self._fit(NOTHING, prompt.max_tokens)
+        ranked = self._rank(prompt.question, candidates)
+        picked = self._pick(ranked)
+        return self._render(picked, prompt.max_tokens)
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _candidates(self, prompt: Prompt) -> list[_Candidate]:
+        cued = bool(_META_CUE.search(prompt.question))
+        seen: set[str] = set()
+        out: list[_Candidate] = []
         for n, chunk in enumerate(prompt.chunks, start=1):
-            for pos, sentence in enumerate(_SENTENCE.findall(chunk.text)):
-                sentence = sentence.strip()
-                if len(sentence) < 20:
-                    continue
-                words = content_words(sentence)
-                overlap = len(wanted & words)
-                score = overlap / (1 + len(wanted)) + 0.15 / n + 0.02 / (1 + pos)
-                scored.append((score, n, pos, sentence))
-        if not scored:
-            return NOTHING
-        scored.sort(key=lambda s: (-s[0], s[1], s[2]))
-        budget = prompt.max_tokens - self.counter.count(PREFIX) - 2
-        picked: list[tuple[int, int, str]] = []
-        used = 0
-        for _, n, pos, sentence in scored[: self.max_sentences * 3]:
-            piece = f"{sentence} [{n}]"
-            cost = self.counter.count(piece) + 1
-            if used + cost > budget:
-                continue
-            picked.append((n, pos, piece))
-            used += cost
-            if len(picked) >= self.max_sentences:
+            texts = [(pos, s) for pos, s in enumerate(split_sentences(chunk.text))]
+            meta = metadata_sentence(chunk) if cued else None
+            if meta:
+                texts.insert(0, (-1, meta))
+            for pos, sentence in texts:
+                key = " ".join(_WORD.findall(sentence.lower()))
+                if len(sentence) < _MIN_CHARS or key in seen:
+                    continue  # fragments, and sentences repeated by overlapping chunks
+                seen.add(key)
+                # a "[7]" in a note would read as a citation: only ours may look like one
+                sentence = _BRACKET_NUMBER.sub(r"(\1)", sentence)
+                out.append(_Candidate(n, pos, sentence, frozenset(content_words(sentence))))
+        return out
+
+    def _rank(self, question: str, candidates: list[_Candidate]
+              ) -> list[tuple[float, _Candidate]]:
+        wanted = content_words(question)
+        total = len(candidates)
+        df = {w: sum(1 for c in candidates if w in c.words) for w in wanted}
+        idf = {w: math.log(1 + total / df[w]) if df[w] else math.log(1 + total) for w in wanted}
+        norm = sum(idf.values()) or 1.0
+        scored = []
+        for c in candidates:
+            overlap = sum(idf[w] for w in wanted & c.words) / norm
+            bonus = 0.08 / c.n + 0.02 / (2 + c.pos)
+            scored.append((overlap + bonus, c))
+        scored.sort(key=lambda item: (-item[0], item[1].n, item[1].pos))
+        return scored
+
+    @staticmethod
+    def _pick(ranked: list[tuple[float, _Candidate]]) -> list[tuple[float, _Candidate]]:
+        best = ranked[0][0]
+        picked = ranked[:_MIN_SENTENCES]
+        for score, cand in ranked[_MIN_SENTENCES:_MAX_SENTENCES]:
+            if score >= _EXTRA_RATIO * best:
+                picked.append((score, cand))
+        return picked
+
+    def _render(self, picked: list[tuple[float, _Candidate]], max_tokens: int) -> str:
+        """Reading order, each sentence cited; the weakest dropped until the budget holds."""
+        picked = list(picked)
+        while True:
+            ordered = sorted((c for _, c in picked), key=lambda c: (c.n, c.pos))
+            text = " ".join([PREFIX] + [f"{c.text} [{c.n}]" for c in ordered])
+            if self.counter.count(text) <= max_tokens or len(picked) == 1:
                 break
-        if not picked:
-            n, _, sentence = scored[0][1], 0, scored[0][3]
-            cut, _ = self.counter.truncate(sentence, max(budget - 4, 1))
-            picked = [(n, 0, f"{cut} [{n}]")]
-        picked.sort()
-        return PREFIX + " " + " ".join(p for _, _, p in picked)
+            picked.pop()  # sorted best first: the last is the weakest
+        if self.counter.count(text) <= max_tokens:
+            return text
+        only = picked[0][1]
+        tail = f" [{only.n}]"
+        room = max_tokens - self.counter.count(f"{PREFIX} ... {tail}")
+        if room < 1:
+            return self._fit(text, max_tokens)
+        cut, _ = self.counter.truncate(only.text, room)
+        return self._fit(f"{PREFIX} {cut} ...{tail}", max_tokens)
+
+    def _fit(self, text: str, max_tokens: int) -> str:
+        return self.counter.truncate(text, max_tokens)[0]

@@ -1,62 +1,69 @@
 """The ``hf`` generator: chat completion through ``huggingface_hub.InferenceClient``.
 
 With ``Settings.llm_base_url`` it talks to any OpenAI-compatible server (TGI, vLLM, llama.cpp,
-or the repo's mock); without, to the Hugging Face Inference API with ``HF_TOKEN``.
+or the repo's mock); without, to Hugging Face inference with ``HF_TOKEN`` and ``llm_model``.
 
-huggingface_hub shares one HTTP client per process (connection reuse). Its default client
-refuses every request when ``HF_HUB_OFFLINE=1``, which this project sets so that nothing is
-downloaded from the hub; ``_install_session`` keeps that refusal for hub hosts only, so a
-self-hosted server on the local network still answers, and sets connect/read timeouts.
+Transport, as huggingface_hub 1.x/2.x does it: every InferenceClient sends through ONE shared
+``httpx2.Client`` per process (``huggingface_hub.get_session()``), so connections are reused
+whatever the number of InferenceClient objects. Two details needed care:
+
+* Timeouts. ``InferenceClient(timeout=...)`` is documented as one float, and it is passed
+  unchanged as ``timeout=`` of every request, where ``None`` means *no timeout at all* (the
+  session's own default is overridden). We pass an ``httpx2.Timeout`` with
+  ``llm_connect_timeout_s`` for connecting and ``llm_read_timeout_s`` for reading (and writing
+  and waiting for a pooled connection), which httpx accepts there; a streamed answer gets the
+  read timeout between two pieces, not for the whole answer.
+* Offline mode. The project sets ``HF_HUB_OFFLINE=1`` so that nothing is downloaded from the
+  hub, and the default session then refuses every request, even to a server on the local
+  network. ``_install_session`` installs a session whose request hook applies huggingface_hub's
+  own checks (offline refusal, request ids) to hub hosts only.
+
+Streaming: ``InferenceClient`` keeps each streamed response in the client's ``ExitStack`` until
+the client is closed. A shared client would therefore keep every stream (and, for a stream the
+caller abandoned, its connection) forever, so each stream gets a throw-away InferenceClient,
+closed when the stream ends or is abandoned; the connection pool is still the shared one.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from rag_core.config import Settings
 from rag_core.llm.base import Generation, Prompt
+from rag_core.llm.resilience import PermanentLLMError, TransientLLMError
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
 _HUB_HOSTS = ("huggingface.co", "hf.co")
-_session_lock = threading.Lock()
+_lock = threading.Lock()
 _session_installed = False
+_clients: dict[tuple[Any, ...], Any] = {}
 
 
-class TransientLLMError(Exception):
-    """Worth a retry: timeout, connection error, 429 or 5xx."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentLLMError(Exception):
-    """Not worth a retry: a 4xx other than 429, or a malformed answer."""
-
-
-def _install_session(settings: Settings) -> None:
+def _install_session() -> None:
+    """One shared httpx2 client for huggingface_hub; hub checks only for hub hosts."""
     global _session_installed
-    with _session_lock:
+    with _lock:
         if _session_installed:
             return
         import httpx2
-        from huggingface_hub import constants, set_client_factory
+        from huggingface_hub import set_client_factory
+        from huggingface_hub.utils._http import hf_request_event_hook
 
         def hook(request: Any) -> None:
             host = request.url.host or ""
-            if constants.is_offline_mode() and host.endswith(_HUB_HOSTS):
-                raise ConnectionError(f"offline mode: not calling {host}")
+            if host.endswith(_HUB_HOSTS):
+                hf_request_event_hook(request)
 
         def factory() -> Any:
             return httpx2.Client(
                 event_hooks={"request": [hook]},
                 follow_redirects=True,
-                timeout=httpx2.Timeout(settings.llm_read_timeout_s,
-                                       connect=settings.llm_connect_timeout_s),
                 limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
             )
 
@@ -64,87 +71,130 @@ def _install_session(settings: Settings) -> None:
         _session_installed = True
 
 
-def _retry_after(response: Any) -> float | None:
+def _timeout(settings: Settings) -> Any:
+    import httpx2
+
+    return httpx2.Timeout(settings.llm_read_timeout_s, connect=settings.llm_connect_timeout_s)
+
+
+def _new_client(settings: Settings) -> Any:
+    from huggingface_hub import InferenceClient
+
+    token = settings.hf_token.get_secret_value() if settings.hf_token else None
+    target = {"base_url": settings.llm_base_url} if settings.llm_base_url \
+        else {"model": settings.llm_model}
+    return InferenceClient(token=token, timeout=_timeout(settings), **target)
+
+
+def shared_client(settings: Settings) -> Any:
+    """The process's InferenceClient for these settings (non-streaming calls)."""
+    _install_session()
+    key = (settings.llm_base_url, settings.llm_model, settings.hf_token,
+           settings.llm_connect_timeout_s, settings.llm_read_timeout_s)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _new_client(settings)
+        return client
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
     try:
-        value = response.headers.get("retry-after")
-        return float(value) if value is not None else None
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    return max(0.0, when.timestamp() - time.time())
 
 
-def _classify(exc: Exception) -> Exception:
-    """Map a client exception to transient or permanent."""
-    from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+def classify(exc: BaseException) -> TransientLLMError | PermanentLLMError:
+    """Map an exception of the client to transient (retry, counts for the breaker) or
+    permanent (no retry, does not count)."""
+    import httpx2
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        OverloadedError,
+        TextGenerationError,
+        ValidationError,
+    )
 
-    if isinstance(exc, InferenceTimeoutError | TimeoutError):
-        return TransientLLMError(f"timeout: {exc}")
-    if isinstance(exc, HfHubHTTPError) and getattr(exc, "response", None) is not None:
-        status = exc.response.status_code
-        if status == 429 or status >= 500:
-            return TransientLLMError(f"HTTP {status}", _retry_after(exc.response))
-        return PermanentLLMError(f"HTTP {status}")
-    if isinstance(exc, ConnectionError | OSError):
-        return TransientLLMError(f"connection: {exc}")
-    name = type(exc).__name__
-    if "Timeout" in name or "Connect" in name or "Network" in name or "Protocol" in name:
-        return TransientLLMError(f"{name}: {exc}")
-    return PermanentLLMError(f"{name}: {exc}")
+    response = getattr(exc, "response", None)
+    if isinstance(exc, HfHubHTTPError) and response is not None:
+        status = int(response.status_code)
+        if status in (408, 429) or (status >= 500 and status != 501):
+            return TransientLLMError(f"HTTP {status}", status=status,
+                                     retry_after=parse_retry_after(
+                                         response.headers.get("retry-after")))
+        return PermanentLLMError(f"HTTP {status}", status=status)
+    if isinstance(exc, OfflineModeIsEnabled):
+        return PermanentLLMError(str(exc))
+    if isinstance(exc, TimeoutError | httpx2.TimeoutException):
+        return TransientLLMError(f"timeout: {type(exc).__name__}")
+    if isinstance(exc, ValidationError):
+        return PermanentLLMError(f"rejected by the server: {exc}")
+    if isinstance(exc, OverloadedError | TextGenerationError):
+        return TransientLLMError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx2.TransportError | ConnectionError):
+        return TransientLLMError(f"connection: {type(exc).__name__}: {exc}")
+    if isinstance(exc, json.JSONDecodeError | KeyError | IndexError | AttributeError | TypeError):
+        return PermanentLLMError(f"malformed answer: {type(exc).__name__}")
+    if isinstance(exc, OSError):
+        return TransientLLMError(f"{type(exc).__name__}: {exc}")
+    return PermanentLLMError(f"{type(exc).__name__}: {exc}")
 
 
 class HFGenerator:
+    """Chat completion with ``huggingface_hub.InferenceClient`` (see the module docstring)."""
+
     name = "hf"
 
     def __init__(self, settings: Settings) -> None:
-        from huggingface_hub import InferenceClient
-
-        _install_session(settings)
         self.settings = settings
-        token = settings.hf_token.get_secret_value() if settings.hf_token else None
-        if settings.llm_base_url:
-            self.client = InferenceClient(base_url=settings.llm_base_url, token=token)
-        else:
-            self.client = InferenceClient(model=settings.llm_model, token=token)
+        self.client = shared_client(settings)
         self.model = settings.llm_model
+
+    def _kwargs(self, prompt: Prompt) -> dict[str, Any]:
+        # With a base URL the model id goes in the payload (vLLM and TGI check it).
+        return {"max_tokens": prompt.max_tokens, "temperature": self.settings.llm_temperature,
+                "model": self.model if self.settings.llm_base_url else None}
 
     def generate(self, prompt: Prompt) -> Generation:
         try:
-            out = self.client.chat_completion(
-                prompt.messages, max_tokens=prompt.max_tokens,
-                temperature=self.settings.llm_temperature, stream=False,
-                model=self.model if self.settings.llm_base_url else None,
-            )
-        except Exception as exc:
-            raise _classify(exc) from exc
-        try:
+            out = self.client.chat_completion(prompt.messages, stream=False, **self._kwargs(prompt))
             text = out.choices[0].message.content or ""
-        except (AttributeError, IndexError) as exc:
-            raise PermanentLLMError("malformed completion") from exc
-        usage = getattr(out, "usage", None)
-        if usage and getattr(usage, "prompt_tokens", None) is not None:
-            tokens = TokenUsage(int(usage.prompt_tokens), int(usage.completion_tokens or 0))
-        else:
-            counter = default_counter()
-            tokens = TokenUsage(sum(counter.count(m["content"]) for m in prompt.messages),
-                                counter.count(text))
-        return Generation(text=text, usage=tokens, model=str(getattr(out, "model", self.model)))
+        except Exception as exc:
+            raise classify(exc) from exc
+        return Generation(text=text, usage=self._usage(prompt, text, getattr(out, "usage", None)),
+                          model=str(getattr(out, "model", None) or self.model))
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
+        client = _new_client(self.settings)
         try:
-            chunks = self.client.chat_completion(
-                prompt.messages, max_tokens=prompt.max_tokens,
-                temperature=self.settings.llm_temperature, stream=True,
-                model=self.model if self.settings.llm_base_url else None,
-            )
-            for chunk in chunks:
+            for chunk in client.chat_completion(prompt.messages, stream=True,
+                                                **self._kwargs(prompt)):
                 choices = getattr(chunk, "choices", None) or []
                 delta = choices[0].delta.content if choices else None
                 if delta:
                     yield delta
-        except (TransientLLMError, PermanentLLMError):
+        except GeneratorExit:
             raise
-        except json.JSONDecodeError as exc:
-            raise PermanentLLMError("malformed stream") from exc
         except Exception as exc:
-            raise _classify(exc) from exc
+            raise classify(exc) from exc
+        finally:
+            client.close()
 
-
+    @staticmethod
+    def _usage(prompt: Prompt, text: str, usage: Any) -> TokenUsage:
+        """The server's token counts; our tokenizer's when it sends none."""
+        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
+            return TokenUsage(int(usage.prompt_tokens), int(usage.completion_tokens or 0))
+        counter = default_counter()
+        return TokenUsage(sum(counter.count(m["content"]) for m in prompt.messages),
+                          counter.count(text))

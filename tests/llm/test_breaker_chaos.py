@@ -1,0 +1,326 @@
+"""Chaos: the circuit breaker and retries with the real Redis and the mock LLM over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pybreaker
+import pytest
+import redis
+from llm_helpers import configure, stats
+
+from rag_core.config import Settings
+from rag_core.errors import LLMUnavailable
+from rag_core.llm import build_generator
+from rag_core.llm.hf import HFGenerator
+from rag_core.llm.prompt import build_prompt
+from rag_core.llm.resilience import ResilientGenerator
+from rag_core.observability import REGISTRY
+from rag_core.types import Chunk
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+MakeSettings = Callable[..., Settings]
+
+
+class Tally(pybreaker.CircuitBreakerListener):
+    """Counts what the breaker saw."""
+
+    def __init__(self) -> None:
+        self.successes = 0
+        self.failures = 0
+
+    def success(self, cb: pybreaker.CircuitBreaker) -> None:
+        self.successes += 1
+
+    def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
+        self.failures += 1
+
+
+def resilient(settings: Settings, client: redis.Redis | None = None,
+              **kwargs: Any) -> tuple[ResilientGenerator, Tally]:
+    gen = ResilientGenerator(HFGenerator(settings), settings, client, **kwargs)
+    tally = Tally()
+    gen.breaker.add_listener(tally)
+    return gen, tally
+
+
+def outage(url: str, seconds: float) -> None:
+    httpx.post(f"{url}/admin/outage", json={"seconds": seconds}, timeout=5).raise_for_status()
+
+
+def gauge() -> float | None:
+    return REGISTRY.get_sample_value("circuit_breaker_state", {"name": "llm"})
+
+
+def test_outage_opens_after_fail_max_then_a_probe_closes_it(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
+    gen, tally = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    prompt = build_prompt("Q?", chunks, 100)
+    outage(mock_llm, 60)
+    for _ in range(3):
+        assert gen.state == "closed"
+        with pytest.raises(LLMUnavailable):
+            gen.generate(prompt)
+    assert gen.state == "open" and stats(mock_llm)["requests"] == 3 and tally.failures == 3
+    assert gauge() == 2
+    for _ in range(5):
+        start = time.perf_counter()
+        with pytest.raises(LLMUnavailable) as info:
+            gen.generate(prompt)
+        assert time.perf_counter() - start < 0.1  # refused at once, no wait on the dead LLM
+    assert info.value.retry_after is not None and 0 < info.value.retry_after <= 1.0
+    assert info.value.status == 503 and stats(mock_llm)["requests"] == 3  # not called
+    outage(mock_llm, 0)  # the LLM is back
+    time.sleep(gen.retry_after() + 0.05)
+    assert gen.state == "half-open"
+    assert "[1]" in gen.generate(prompt).text  # the probe
+    assert gen.state == "closed" and stats(mock_llm)["requests"] == 4 and gauge() == 0
+
+
+def test_failed_probe_opens_it_again(mock_llm: str, chunks: list[Chunk],
+                                     hf_settings: MakeSettings, redis_url: str) -> None:
+    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    prompt = build_prompt("Q?", chunks, 100)
+    configure(mock_llm, error_rate=1.0, error_status=502)
+    for _ in range(3):
+        with pytest.raises(LLMUnavailable):
+            gen.generate(prompt)
+    time.sleep(gen.retry_after() + 0.05)
+    with pytest.raises(LLMUnavailable):
+        gen.generate(prompt)  # the probe fails
+    assert gen.state == "open" and stats(mock_llm)["requests"] == 4
+    assert gen.retry_after() > 0.5  # a fresh reset timeout
+
+
+def test_only_one_probe_at_a_time(mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings,
+                                  redis_url: str) -> None:
+    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    prompt = build_prompt("Q?", chunks, 100)
+    outage(mock_llm, 60)
+    for _ in range(3):
+        with pytest.raises(LLMUnavailable):
+            gen.generate(prompt)
+    outage(mock_llm, 0)
+    configure(mock_llm, latency_ms=600)
+    time.sleep(gen.retry_after() + 0.05)
+    probe = threading.Thread(target=gen.generate, args=(prompt,))
+    probe.start()
+    time.sleep(0.2)
+    start = time.perf_counter()
+    with pytest.raises(LLMUnavailable):
+        gen.generate(prompt)  # the probe is still out: refused
+    assert time.perf_counter() - start < 0.1
+    probe.join()
+    assert gen.state == "closed" and stats(mock_llm)["requests"] == 4
+
+
+def test_calls_are_not_serialised_by_the_breaker(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
+    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    configure(mock_llm, latency_ms=400)
+    threads = [threading.Thread(target=gen.generate, args=(build_prompt("Q?", chunks, 50),))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert stats(mock_llm)["completed"] == 4 and stats(mock_llm)["max_in_flight"] >= 2
+
+
+CHILD = """
+import sys, time, redis
+from rag_core.config import Settings
+from rag_core.errors import LLMUnavailable
+from rag_core.llm import build_generator
+from rag_core.llm.prompt import build_prompt
+s = Settings(profile="ci", llm="hf", llm_base_url="{url}/v1", llm_max_retries=0,
+             breaker_fail_max=3, breaker_reset_timeout_s={reset})
+g = build_generator(s, redis.Redis.from_url("{redis_url}"))
+for _ in range(int(sys.argv[1])):
+    try:
+        g.generate(build_prompt("Q?", [], 50))
+    except LLMUnavailable:
+        pass
+print(g.state)
+"""
+
+
+def run_child(url: str, redis_url: str, calls: int, reset: float) -> str:
+    script = textwrap.dedent(CHILD).format(url=url, redis_url=redis_url, reset=reset)
+    out = subprocess.run([sys.executable, "-c", script, str(calls)], capture_output=True,
+                         text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_processes_share_the_breaker_through_redis(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
+    settings = hf_settings(mock_llm, breaker_reset_timeout_s=3.0)
+    gen, _ = resilient(settings, redis.Redis.from_url(redis_url))
+    assert gen.state == "closed"
+    outage(mock_llm, 60)
+    assert run_child(mock_llm, redis_url, 3, 3.0) == "open"  # process A opened it
+    assert stats(mock_llm)["requests"] == 3
+    start = time.perf_counter()
+    with pytest.raises(LLMUnavailable):  # process B (this one) sees it open
+        gen.generate(build_prompt("Q?", chunks, 50))
+    assert time.perf_counter() - start < 0.1
+    assert stats(mock_llm)["requests"] == 3 and gen.state == "open" and gauge() == 2
+    outage(mock_llm, 0)
+    time.sleep(gen.retry_after() + 0.05)
+    gen.generate(build_prompt("Q?", chunks, 50))  # B's probe closes it for everyone
+    assert run_child(mock_llm, redis_url, 0, 3.0) == "closed"
+
+
+def test_retry_after_a_503_is_one_breaker_success(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    configure(mock_llm, fail_next=1, error_status=503, retry_after_s=None)
+    gen, tally = resilient(hf_settings(mock_llm, llm_max_retries=2, llm_backoff_base_s=0.01))
+    assert "[1]" in gen.generate(build_prompt("Q?", chunks, 100)).text
+    assert stats(mock_llm)["requests"] == 2
+    assert (tally.successes, tally.failures) == (1, 0) and gen.breaker.fail_counter == 0
+
+
+def test_exhausted_retries_are_one_breaker_failure(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    configure(mock_llm, error_rate=1.0, error_status=503, retry_after_s=None)
+    gen, tally = resilient(hf_settings(mock_llm, llm_max_retries=2, llm_backoff_base_s=0.01))
+    with pytest.raises(LLMUnavailable):
+        gen.generate(build_prompt("Q?", chunks, 100))
+    assert stats(mock_llm)["requests"] == 3  # one try and two retries
+    assert tally.failures == 1 and gen.breaker.fail_counter == 1 and gen.state == "closed"
+
+
+def test_a_400_is_not_retried_and_not_an_outage(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    configure(mock_llm, error_rate=1.0, error_status=400)
+    gen, tally = resilient(hf_settings(mock_llm, llm_max_retries=3, llm_backoff_base_s=0.01))
+    for _ in range(5):
+        with pytest.raises(LLMUnavailable):
+            gen.generate(build_prompt("Q?", chunks, 100))
+    assert stats(mock_llm)["requests"] == 5 and tally.failures == 0 and gen.state == "closed"
+
+
+def test_429_retry_after_is_honoured(mock_llm: str, chunks: list[Chunk],
+                                     hf_settings: MakeSettings) -> None:
+    configure(mock_llm, fail_next=1, error_status=429, retry_after_s=2)
+    slept: list[float] = []
+    gen, _ = resilient(hf_settings(mock_llm, llm_max_retries=1, llm_backoff_base_s=0.01),
+                       sleep=slept.append)
+    gen.generate(build_prompt("Q?", chunks, 100))
+    assert slept == [2.0] and stats(mock_llm)["requests"] == 2
+
+
+def test_429_with_a_long_retry_after_is_not_retried(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    configure(mock_llm, error_rate=1.0, error_status=429, retry_after_s=30)
+    gen, _ = resilient(hf_settings(mock_llm, llm_max_retries=3, llm_retry_after_max_s=5))
+    with pytest.raises(LLMUnavailable) as info:
+        gen.generate(build_prompt("Q?", chunks, 100))
+    assert info.value.retry_after == 30 and stats(mock_llm)["requests"] == 1
+
+
+def test_429_retry_after_really_waits(mock_llm: str, chunks: list[Chunk],
+                                      hf_settings: MakeSettings) -> None:
+    configure(mock_llm, fail_next=1, error_status=429, retry_after_s=1)
+    gen, _ = resilient(hf_settings(mock_llm, llm_max_retries=1, llm_backoff_base_s=0.01))
+    start = time.perf_counter()
+    gen.generate(build_prompt("Q?", chunks, 100))
+    assert time.perf_counter() - start >= 1.0
+
+
+def test_stream_start_is_guarded_and_retried(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
+    settings = hf_settings(mock_llm, llm_max_retries=1, llm_backoff_base_s=0.01)
+    gen, tally = resilient(settings, redis.Redis.from_url(redis_url))
+    prompt = build_prompt("Q?", chunks, 100)
+    configure(mock_llm, fail_next=1, retry_after_s=None)
+    assert "[1]" in "".join(gen.stream(prompt))
+    assert stats(mock_llm)["requests"] == 2 and tally.failures == 0
+    outage(mock_llm, 60)
+    for _ in range(3):
+        with pytest.raises(LLMUnavailable):
+            next(gen.stream(prompt))
+    assert gen.state == "open" and stats(mock_llm)["requests"] == 8
+    with pytest.raises(LLMUnavailable):
+        next(gen.stream(prompt))
+    assert stats(mock_llm)["requests"] == 8
+
+
+def test_stream_failure_midway_counts_and_abandoning_does_not(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
+    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    prompt = build_prompt("Q?", chunks, 100)
+    configure(mock_llm, tokens_per_s=100)
+    stream = gen.stream(prompt)
+    next(stream)
+    stream.close()  # the client went away: not the LLM's fault
+    assert gen.breaker.fail_counter == 0
+    configure(mock_llm, stream_error_after=2, tokens_per_s=0)
+    pieces: list[str] = []
+    with pytest.raises(LLMUnavailable):
+        for piece in gen.stream(prompt):
+            pieces.append(piece)
+    assert len(pieces) == 2 and gen.breaker.fail_counter == 1
+
+
+def test_redis_down_the_breaker_still_works_in_process(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings,
+        redis_factory: Callable[[], Any]) -> None:
+    server = redis_factory()
+    client = redis.Redis.from_url(server.url, socket_timeout=0.3, socket_connect_timeout=0.3)
+    gen, _ = resilient(hf_settings(mock_llm, breaker_redis_retry_s=0.3), client)
+    prompt = build_prompt("Q?", chunks, 100)
+    gen.generate(prompt)
+    assert gen.storage.shared and client.get("rag:breaker:hf:state") == b"closed"
+    server.stop()
+    outage(mock_llm, 60)
+    for _ in range(3):
+        with pytest.raises(LLMUnavailable):  # never a Redis error
+            gen.generate(prompt)
+    assert gen.state == "open" and not gen.storage.shared
+    start = time.perf_counter()
+    with pytest.raises(LLMUnavailable):
+        gen.generate(prompt)
+    assert time.perf_counter() - start < 0.1 and stats(mock_llm)["requests"] == 4
+    server.start()  # Redis is back: the state this process kept is shared again
+    time.sleep(0.35)
+    assert gen.state == "open" and gen.storage.shared
+    assert client.get("rag:breaker:hf:state") == b"open"
+
+
+def test_redis_down_from_the_start(mock_llm: str, chunks: list[Chunk],
+                                   hf_settings: MakeSettings) -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    gen, _ = resilient(hf_settings(mock_llm), dead)
+    assert "[1]" in gen.generate(build_prompt("Q?", chunks, 100)).text
+    assert not gen.storage.shared
+
+
+def test_decoded_responses_client_shares_state(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
+    settings = hf_settings(mock_llm)
+    first, _ = resilient(settings, redis.Redis.from_url(redis_url, decode_responses=True))
+    second, _ = resilient(settings, redis.Redis.from_url(redis_url))
+    outage(mock_llm, 60)
+    for _ in range(3):
+        with pytest.raises(LLMUnavailable):
+            first.generate(build_prompt("Q?", chunks, 100))
+    assert first.state == second.state == "open"
+    assert abs(first.retry_after() - second.retry_after()) < 0.05
+
+
+def test_build_generator_wraps_the_named_generator(settings: Settings, redis_url: str) -> None:
+    gen = build_generator(settings, redis.Redis.from_url(redis_url))
+    assert isinstance(gen, ResilientGenerator) and gen.name == "extractive"
+    out = gen.generate(build_prompt("What is faith?", [], 100))
+    assert "extractive" in out.text and gen.state == "closed"

@@ -1,0 +1,120 @@
+"""The hf generator (huggingface_hub.InferenceClient) against the mock LLM over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+from llm_helpers import configure, stats
+
+from rag_core.config import Settings
+from rag_core.llm.hf import HFGenerator, parse_retry_after, shared_client
+from rag_core.llm.prompt import build_prompt
+from rag_core.llm.resilience import PermanentLLMError, TransientLLMError
+from rag_core.tokens import default_counter
+from rag_core.types import Chunk
+
+pytestmark = pytest.mark.integration
+MakeSettings = Callable[..., Settings]
+
+
+def test_generate_with_the_servers_usage(mock_llm: str, chunks: list[Chunk],
+                                         hf_settings: MakeSettings) -> None:
+    gen = HFGenerator(hf_settings(mock_llm))
+    prompt = build_prompt("What did they do?", chunks, 200)
+    out = gen.generate(prompt)
+    assert out.text.startswith("According to your notes:") and "[1]" in out.text
+    counter = default_counter()
+    assert out.usage.input_tokens == sum(counter.count(m["content"]) for m in prompt.messages)
+    assert out.usage.output_tokens == counter.count(out.text)
+    assert out.model == "meta-llama/Llama-3.2-3B-Instruct"  # the payload carried the model id
+    assert stats(mock_llm)["completed"] == 1
+
+
+def test_usage_counted_locally_when_the_server_sends_none(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    configure(mock_llm, send_usage=False)
+    prompt = build_prompt("What did they do?", chunks, 200)
+    out = HFGenerator(hf_settings(mock_llm)).generate(prompt)
+    counter = default_counter()
+    assert out.usage.output_tokens == counter.count(out.text) > 0
+    assert out.usage.input_tokens == sum(counter.count(m["content"]) for m in prompt.messages)
+
+
+def test_stream_yields_deltas_that_join_to_the_answer(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    gen = HFGenerator(hf_settings(mock_llm))
+    prompt = build_prompt("What did they do?", chunks, 200)
+    pieces = list(gen.stream(prompt))
+    assert len(pieces) > 5 and "".join(pieces) == gen.generate(prompt).text
+    assert stats(mock_llm)["streams"] == 1
+
+
+def test_abandoned_stream_is_closed(mock_llm: str, chunks: list[Chunk],
+                                    hf_settings: MakeSettings) -> None:
+    configure(mock_llm, tokens_per_s=50)
+    stream = HFGenerator(hf_settings(mock_llm)).stream(build_prompt("Q?", chunks, 200))
+    assert next(stream)
+    stream.close()  # the caller went away: the HTTP response must not stay open
+    time.sleep(1.5)  # an open response would have received the whole answer (~1 s) by now
+    assert stats(mock_llm)["completed"] == 0
+
+
+def test_one_shared_client_per_settings(mock_llm: str, hf_settings: MakeSettings) -> None:
+    settings = hf_settings(mock_llm)
+    assert HFGenerator(settings).client is HFGenerator(settings).client is shared_client(settings)
+
+
+@pytest.mark.parametrize("status,kind", [(500, TransientLLMError), (503, TransientLLMError),
+                                         (429, TransientLLMError), (400, PermanentLLMError),
+                                         (404, PermanentLLMError)])
+def test_http_errors_are_classified(mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings,
+                                    status: int, kind: type[Exception]) -> None:
+    configure(mock_llm, error_rate=1.0, error_status=status, retry_after_s=3)
+    gen = HFGenerator(hf_settings(mock_llm))
+    prompt = build_prompt("Q?", chunks, 100)
+    for call in (gen.generate, lambda p: list(gen.stream(p))):
+        with pytest.raises(kind) as info:
+            call(prompt)
+        assert info.value.status == status
+        if status == 429:
+            assert isinstance(info.value, TransientLLMError) and info.value.retry_after == 3
+
+
+def test_read_timeout_is_transient(mock_llm: str, chunks: list[Chunk],
+                                   hf_settings: MakeSettings) -> None:
+    configure(mock_llm, timeout_rate=1.0, hang_s=10)
+    gen = HFGenerator(hf_settings(mock_llm, llm_read_timeout_s=0.4))
+    start = time.perf_counter()
+    with pytest.raises(TransientLLMError, match="timeout"):
+        gen.generate(build_prompt("Q?", chunks, 100))
+    assert time.perf_counter() - start < 5  # the read timeout of Settings, not the hang
+
+
+def test_stream_error_midway_is_transient(mock_llm: str, chunks: list[Chunk],
+                                          hf_settings: MakeSettings) -> None:
+    configure(mock_llm, stream_error_after=3)
+    pieces: list[str] = []
+    with pytest.raises(TransientLLMError):
+        for piece in HFGenerator(hf_settings(mock_llm)).stream(build_prompt("Q?", chunks, 100)):
+            pieces.append(piece)
+    assert len(pieces) == 3
+
+
+def test_connection_refused_is_transient(chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    gen = HFGenerator(hf_settings(f"http://127.0.0.1:{port}"))
+    with pytest.raises(TransientLLMError, match="connection"):
+        gen.generate(build_prompt("Q?", chunks, 100))
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    value = parse_retry_after(later)
+    assert value is not None and 25 <= value <= 31
