@@ -19,15 +19,17 @@ CHECK_TAG = "nbval-check-output"
 def strip_unchecked(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Outputs and execution counts only on checked cells; papermill metadata removed."""
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        tags = cell.get("metadata", {}).get("tags", [])
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
-        if CHECK_TAG not in tags:
+        if not cell.metadata.get("tags", True):
+            del cell.metadata["tags"]
+        if cell.cell_type != "code":
+            continue
+        if CHECK_TAG not in cell.metadata.get("tags", []):
             cell.outputs = []
             cell.execution_count = None
     nb.metadata.pop("papermill", None)
+    nb.metadata["language_info"] = {"name": "python"}
     return nb
 
 

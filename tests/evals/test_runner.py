@@ -125,3 +125,4 @@ def test_refresh_refs_keeps_only_checked_outputs(tmp_path):
     assert cells[1].outputs == [] and cells[1].execution_count is None
     assert cells[2].outputs[0]["text"] == "reference 42\n"
     assert "papermill" not in cells[2].metadata
+    assert cells[1].metadata == {}
