@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 LABELS = {
     "recall_at_5": "recall@5 (notes)",
     "mrr": "MRR",
+    "ndcg_at_10": "nDCG@10",
     "context_recall": "context recall",
     "rouge_l": "ROUGE-L",
     "semantic_similarity": "semantic similarity",
@@ -57,5 +58,30 @@ def plot_scores(frame: pd.DataFrame, threshold: float, path: str | Path) -> Path
     ax.set_ylabel("questions")
     ax.set_title("Where the no-context threshold cuts")
     ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_modes(table: pd.DataFrame, path: str | Path,
+               metrics: Sequence[str] = ("recall_at_5", "mrr", "ndcg_at_10")) -> Path:
+    """One panel per metric: a bar per retrieval mode for each scenario and overall."""
+    path = Path(path)
+    fig = Figure(figsize=(4.6 * len(metrics), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        view = table.pivot(index="scenario", columns="mode", values=metric)
+        order = ["overall", *[s for s in view.index if s != "overall"]]
+        view = view.reindex(order)
+        modes = list(view.columns)
+        width = 0.8 / max(len(modes), 1)
+        for i, mode in enumerate(modes):
+            xs = [x + (i - (len(modes) - 1) / 2) * width for x in range(len(view))]
+            ax.bar(xs, view[mode].astype(float), width=width, label=mode)
+        ax.set_xticks(range(len(view)), view.index, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(LABELS.get(metric, metric))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Dense, lexical and hybrid retrieval on the golden questions")
     fig.savefig(path, dpi=110)
     return path

@@ -28,7 +28,7 @@ SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_si
 
 
 def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str = "extractive",
-                  similarity_threshold: float | None = None, retrieval_mode: str = "dense",
+                  similarity_threshold: float | None = None, retrieval_mode: str = "hybrid",
                   state_dir: str | Path | None = None, **extra: Any) -> Any:
     """Settings of an evaluation run: ci profile, embedded services, caches off.
 

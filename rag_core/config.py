@@ -82,8 +82,10 @@ class Settings(BaseSettings):
     hnsw_ef_construction: int = Field(64, ge=4, le=1_000)
     hnsw_ef_search: int = Field(40, ge=1, le=1_000)
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
+    # hybrid by measurement (golden set, 176 answerable questions): nDCG@10 0.929 against
+    # lexical 0.930 and dense 0.883, and it keeps dense's reach for paraphrases.
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
-        "dense", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
+        "hybrid", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
     )
     rrf_k: int = Field(60, ge=1)
     candidate_multiplier: int = Field(4, ge=1, le=20)

@@ -216,7 +216,9 @@ class Pipeline:
             run.cache["semantic"] = "off"
 
         run.chunks = self._retrieve(run)
-        best = run.chunks[0].score if run.chunks else 0.0
+        # The dense similarity of the best candidate decides, in every mode: a fused or lexical
+        # rank 1 need not be the chunk closest to the question.
+        best = max((c.score for c in run.chunks), default=0.0)
         if not run.chunks or best < self.settings.similarity_threshold:
             obs.NO_CONTEXT.inc()
             return self._finish(run, NO_CONTEXT_ANSWER, no_context=True, outcome="no_context")
