@@ -58,20 +58,41 @@ def _with_db(url: str, dbname: str) -> str:
     return f"{root}/{dbname}" + (f"?{query}" if query else "")
 
 
+def _create_database(server_url: str, prefix: str = "t") -> str:
+    """A new database with pgvector on the test server; returns its URL."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_db(server_url, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return url
+
+
+def _drop_database(server_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def database_url(pg_server_url: str) -> Iterator[str]:
     """A fresh database with pgvector, dropped after the test."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(pg_server_url, name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    url = _create_database(pg_server_url)
     yield url
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop_database(pg_server_url, url)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(pg_server_url: str) -> Iterator[str]:
+    """A database shared by the tests of one module (for data that is costly to load)."""
+    url = _create_database(pg_server_url, "m")
+    yield url
+    _drop_database(pg_server_url, url)
 
 
 def free_port() -> int:

@@ -11,18 +11,26 @@ from evals import golden, quality, runner
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture
-def pipeline(live_settings):
-    settings = quality.eval_settings(database_url=live_settings.database_url,
-                                     redis_url=live_settings.redis_url,
-                                     state_dir=live_settings.state_dir)
+@pytest.fixture(scope="module")
+def golden_db(module_database_url, redis_server, short_tmp):
+    """One database with the golden notes ingested, shared by this module's tests (ingesting
+    the corpus costs more than the tests themselves)."""
+    url = module_database_url
+    settings = quality.eval_settings(database_url=url, redis_url=redis_server.url,
+                                     state_dir=short_tmp / "quality-state")
     pipe = quality.build_pipeline(settings)
-    yield pipe
+    first = golden.ensure_ingested(pipe)
+    yield pipe, first
     pipe.close()
 
 
-def test_ingestion_is_idempotent_and_scoped(pipeline):
-    first = golden.ensure_ingested(pipeline)
+@pytest.fixture
+def pipeline(golden_db):
+    return golden_db[0]
+
+
+def test_ingestion_is_idempotent_and_scoped(golden_db):
+    pipeline, first = golden_db
     assert first["user_id"].tolist() == ["amara", "ben", "chloe", "david"]
     versions = {u: pipeline.store.notes_version(u) for u in first["user_id"]}
     golden.ensure_ingested(pipeline)
@@ -30,7 +38,6 @@ def test_ingestion_is_idempotent_and_scoped(pipeline):
 
 
 def test_quality_eval_on_a_sample(pipeline):
-    golden.ensure_ingested(pipeline)
     qa = golden.load_qa()
     df = quality.run_quality_eval(pipeline.settings, qa, 12, seed=3, pipeline=pipeline,
                                   progress=False)
@@ -49,7 +56,6 @@ def test_quality_eval_on_a_sample(pipeline):
 
 
 def test_sweep_changes_top_k(pipeline):
-    golden.ensure_ingested(pipeline)
     qa = golden.load_qa()
     swept = quality.sweep(pipeline.settings, qa, [1, 5], [300], sample=8, seed=1,
                           pipeline=pipeline, progress=False)
@@ -57,8 +63,10 @@ def test_sweep_changes_top_k(pipeline):
     assert (swept["recall_at_5"].iloc[1] >= swept["recall_at_5"].iloc[0])
 
 
-def test_the_quality_notebook_through_the_runner(live_settings, monkeypatch, tmp_path):
-    """`python -m evals run --only quality` with tiny parameters, services from the fixtures."""
+def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path):
+    """`python -m evals run --only quality` with tiny parameters, services from the fixtures
+    (the golden notes are already in the database: the notebook's ingestion writes nothing)."""
+    live_settings = pipeline.settings
     monkeypatch.setenv("DATABASE_URL", live_settings.database_url)
     monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
     options = runner.RunOptions(
