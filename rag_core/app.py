@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter
 from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -164,7 +164,7 @@ def create_app(settings: Settings | None = None, pipeline: Any = None) -> FastAP
 
     @app.get("/metrics", tags=["ops"])
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(obs.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(obs.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/v1/query", tags=["assistant"], responses={
         401: {"description": "missing or invalid token"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -166,8 +167,8 @@ def _search_many(pipe: Any, args: argparse.Namespace) -> int:
     if not path.exists():
         raise UserError(f"No such file: {path}")
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    out = open(args.output, "w") if args.output else sys.stdout
-    try:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "w")) if args.output else sys.stdout
         for n, line in enumerate(tqdm(lines, desc="search", disable=args.quiet or
                                       out is sys.stdout), start=1):
             try:
@@ -179,11 +180,13 @@ def _search_many(pipe: Any, args: argparse.Namespace) -> int:
             user = item.get("user_id", args.user)
             if not user:
                 raise UserError("Give --user or a user_id on every line.")
-            rows = [_result_row(c) for c in pipe.search(user, text, args.top_k)]
+            try:
+                rows = [_result_row(c) for c in pipe.search(user, text, args.top_k)]
+            except UserError as exc:  # one bad question does not end the batch
+                out.write(json.dumps({"id": qid, "results": [],
+                                      "error": {"code": exc.code, "message": exc.message}}) + "\n")
+                continue
             out.write(json.dumps({"id": qid, "results": rows}) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
     return 0
 
 
@@ -201,9 +204,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     services.ensure_services(settings)  # start once, before the workers arrive
+    if args.workers > 1:
+        _multiprocess_metrics(settings, args.port)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False)
     return 0
+
+
+def _multiprocess_metrics(settings: Settings, port: int) -> None:
+    """Workers write their metrics to a shared folder so that /metrics sums over all of them
+    (prometheus_client's multiprocess mode); a folder already named by the operator is kept."""
+    import shutil
+
+    from rag_core.observability import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    folder = Path(settings.state_dir).resolve() / f"prometheus-{port}"
+    shutil.rmtree(folder, ignore_errors=True)  # counts of an earlier run would add up
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -37,15 +37,19 @@ CACHE_HITS = Counter("cache_hits_total", "Cache hits", ["layer"], registry=REGIS
 CACHE_MISSES = Counter("cache_misses_total", "Cache misses", ["layer"], registry=REGISTRY)
 CACHE_ERRORS = Counter("cache_errors_total", "Cache backend failures (served uncached)",
                        ["layer"], registry=REGISTRY)
-CACHE_SIZE = Gauge("cache_size", "Entries per cache layer", ["layer"], registry=REGISTRY)
-COST = Counter("api_cost_total_dollars", "Money spent on the LLM", registry=REGISTRY)
+CACHE_SIZE = Gauge("cache_size", "Entries per cache layer", ["layer"], registry=REGISTRY,
+                   multiprocess_mode="mostrecent")
+# A gauge that only goes up: a Counter would be exposed as api_cost_total_dollars_total, and
+# the seeds' dashboards query api_cost_total_dollars.
+COST = Gauge("api_cost_total_dollars", "Money spent on the LLM (only increases)",
+             registry=REGISTRY, multiprocess_mode="sum")
 TOKENS = Counter("api_tokens_used_total", "LLM tokens", ["kind"], registry=REGISTRY)
 NO_CONTEXT = Counter("no_context_responses_total", "Answers without relevant notes",
                      registry=REGISTRY)
 TRUNCATIONS = Counter("assistant_truncations_total", "Questions cut to the query budget",
                       registry=REGISTRY)
 BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open", ["name"],
-                      registry=REGISTRY)
+                      registry=REGISTRY, multiprocess_mode="mostrecent")
 VECTOR_SEARCH = Histogram("vector_search_duration_seconds", "Time of the store search",
                           buckets=STEP_BUCKETS, registry=REGISTRY)
 RELEVANCE = Histogram("context_relevance_score", "Best similarity of the retrieved chunks",
@@ -55,6 +59,26 @@ BUDGET_ALERTS = Counter("budget_alerts_total", "Budget thresholds crossed", ["sc
                         registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_text() -> bytes:
+    """The Prometheus exposition: of this process, or summed over every worker process when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set (``rag-core serve --workers N`` sets it), so that one
+    scrape of any worker sees the whole service."""
+    import os
+
+    from prometheus_client import generate_latest
+
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
 
 
 def hash_id(value: str) -> str:
@@ -103,16 +127,35 @@ def tracer() -> Any:
 
 
 @contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Any]:
-    """An OpenTelemetry span with the request id and the given attributes."""
-    with tracer().start_as_current_span(name) as current:
-        rid = request_id_var.get()
-        if rid:
-            current.set_attribute("request.id", rid)
-        for key, value in attributes.items():
-            if value is not None:
-                current.set_attribute(key, value)
+def span(name: str, *, end_on_exit: bool = True, **attributes: Any) -> Iterator[Any]:
+    """An OpenTelemetry span with the request id and the given attributes.
+
+    ``end_on_exit=False`` leaves it open after the block (a streamed answer ends its root span
+    when the stream ends).
+    """
+    with tracer().start_as_current_span(name, end_on_exit=end_on_exit) as current:
+        _describe(current, attributes)
         yield current
+
+
+def child_span(name: str, parent: Any, **attributes: Any) -> Any:
+    """A started span under ``parent`` that is never made current: for work that happens
+    between the yields of a generator, where attaching a context would leak across requests.
+    The caller ends it."""
+    from opentelemetry import trace
+
+    current = tracer().start_span(name, context=trace.set_span_in_context(parent))
+    _describe(current, attributes)
+    return current
+
+
+def _describe(current: Any, attributes: dict[str, Any]) -> None:
+    rid = request_id_var.get()
+    if rid:
+        current.set_attribute("request.id", rid)
+    for key, value in attributes.items():
+        if value is not None:
+            current.set_attribute(key, value)
 
 
 # --- logging ------------------------------------------------------------------------------
@@ -132,6 +175,22 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+_SECRET_KEY = re.compile(r"(?i)authorization|token|secret|password|passwd|api[_-]?key|cookie")
+
+
+def _mask_field(key: str, value: Any) -> Any:
+    """A log field with secrets masked: by its name, in strings, and inside dicts and lists."""
+    if _SECRET_KEY.search(key) and isinstance(value, str | bytes) and value:
+        return "***"
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {k: _mask_field(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_mask_field(key, v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -143,8 +202,7 @@ class JsonFormatter(logging.Formatter):
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            data.update({k: mask_secrets(str(v)) if isinstance(v, str) else v
-                         for k, v in extra.items()})
+            data.update({k: _mask_field(k, v) for k, v in extra.items()})
         if record.exc_info:
             data["exc"] = mask_secrets(self.formatException(record.exc_info))
         return json.dumps(data, default=str)

@@ -125,14 +125,18 @@ class Pipeline:
         ``{"type": "answer", **Answer.to_dict()}``. Errors raise before the first event when
         they can; a failure mid-stream ends with ``{"type": "error", ...}``."""
         run = self._new_run(user_id, top_k, request_id)
-        with self._request(run, question) as ctx:
+        with self._request(run, question, keep_open=True) as ctx:
             done = self._prepare(run, question)
             ctx["answer"] = done
-        if done is not None:
-            yield {"type": "delta", "text": done.answer}
-            yield {"type": "answer", **done.to_dict()}
-            return
-        yield from self._stream_generate(run)
+        root = ctx["root"]
+        try:
+            if done is not None:
+                yield {"type": "delta", "text": done.answer}
+                yield {"type": "answer", **done.to_dict()}
+                return
+            yield from self._stream_generate(run, root)
+        finally:
+            root.end()  # also when the client goes away mid-stream
 
     def search(self, user_id: str, query: str, top_k: int | None = None) -> list[Chunk]:
         """Retrieval only (``rag-core search``): validate, embed, retrieve."""
@@ -160,20 +164,33 @@ class Pipeline:
         return _Run(request_id=rid, user_id=user_id, top_k=top_k or self.settings.top_k)
 
     @contextmanager
-    def _request(self, run: _Run, question: object) -> Iterator[dict[str, Any]]:
+    def _request(self, run: _Run, question: object,
+                 keep_open: bool = False) -> Iterator[dict[str, Any]]:
+        """The root span ``assistant.query`` around steps 1-5 (and 6-7 for ``ask``).
+
+        With ``keep_open`` the span outlives the block when it succeeds (``ctx["root"]``): a
+        stream ends it after its last event.
+        """
         ctx: dict[str, Any] = {}
         token = obs.request_id_var.set(run.request_id)
         try:
-            with obs.span("assistant.query", **{
+            with obs.span("assistant.query", end_on_exit=not keep_open, **{
                 "user.id_hash": obs.hash_id(run.user_id),
                 "query.hash": obs.hash_id(str(question)),
             }) as root, obs.REQUEST_DURATION.time():
+                ctx["root"] = root
                 try:
                     yield ctx
                 except RagError as exc:
                     obs.ERRORS.labels(type=exc.code).inc()
                     obs.REQUESTS.labels(outcome="error").inc()
                     root.set_attribute("error.code", exc.code)
+                    if keep_open:
+                        root.end()
+                    raise
+                except BaseException:
+                    if keep_open:
+                        root.end()
                     raise
                 answer: Answer | None = ctx.get("answer")
                 if answer is not None:
@@ -301,16 +318,19 @@ class Pipeline:
             raise
         return self._complete(run, generation, reservation)
 
-    def _stream_generate(self, run: _Run) -> Iterator[dict[str, Any]]:
+    def _stream_generate(self, run: _Run, root: Any) -> Iterator[dict[str, Any]]:
         assert run.prompt is not None
         reservation = self._reserve(run)
         pieces: list[str] = []
         start = time.perf_counter()
+        generate = obs.child_span("assistant.generate", root, **{"llm.name": self.generator.name})
         try:
             for piece in self.generator.stream(run.prompt):
                 pieces.append(piece)
                 yield {"type": "delta", "text": piece}
         except LLMUnavailable as exc:
+            generate.set_attribute("error.code", exc.code)
+            generate.end()
             self.ledger.release(reservation)
             if not pieces:
                 try:
@@ -324,14 +344,24 @@ class Pipeline:
                 return
             yield {"type": "error", **exc.to_dict(run.request_id)["error"]}
             return
-        run.timings["generate"] = round((time.perf_counter() - start) * 1000, 3)
+        except BaseException:  # the client went away, or the generator broke
+            generate.end()
+            self.ledger.release(reservation)
+            raise
+        seconds = time.perf_counter() - start
+        run.timings["generate"] = round(seconds * 1000, 3)
+        obs.STEP_DURATION.labels(step="generate").observe(seconds)
         text = "".join(pieces)
         usage = TokenUsage(
             sum(self.counter.count(m["content"]) for m in run.prompt.messages),
             self.counter.count(text),
         )
+        generate.set_attribute("tokens.input", usage.input_tokens)
+        generate.set_attribute("tokens.output", usage.output_tokens)
+        generate.end()
         generation = Generation(text=text, usage=usage, model=self.generator.name)
         answer = self._complete(run, generation, reservation)
+        self._annotate(root, answer)
         yield {"type": "answer", **answer.to_dict()}
 
     def _complete(self, run: _Run, generation: Generation, reservation: Any) -> Answer:

@@ -24,7 +24,8 @@ def app_settings(pg_server_url: str, redis_server: Any,
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     yield Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"), database_url=url,
-                   redis_url=redis_server.url, jwt_secret="test-secret-for-the-app-tests-0123456789")
+                   redis_url=redis_server.url,
+                   jwt_secret="test-secret-for-the-app-tests-0123456789")
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -48,8 +48,8 @@ async def test_bad_tokens_get_401_with_code(client: httpx.AsyncClient, app_setti
     secret = app_settings.jwt_secret.get_secret_value()
     tokens = {
         "expired": jwt.encode({"sub": "amara", "exp": now - 3600}, secret, algorithm="HS256"),
-        "forged": jwt.encode({"sub": "amara", "exp": now + 3600}, "not-the-secret-but-long-enough-for-hs256-keys",
-                             algorithm="HS256"),
+        "forged": jwt.encode({"sub": "amara", "exp": now + 3600},
+                             "not-the-secret-but-long-enough-for-hs256-keys", algorithm="HS256"),
         "garbage": "abc.def.ghi",
         "bad_sub": jwt.encode({"sub": "a b!", "exp": now + 3600}, secret, algorithm="HS256"),
     }

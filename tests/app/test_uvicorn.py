@@ -1,0 +1,451 @@
+"""The app as operators run it: ``rag-core serve --workers 2`` (real uvicorn, two processes) on a
+loopback port, wired by environment to this module's own PostgreSQL database and Redis, with the
+``hf`` generator talking to the repo's mock LLM so that answers cost money.
+
+One server for the whole module (starting uvicorn workers and loading the model is the slow
+part); the tests run in file order and the Redis outage comes last. The Redis server is this
+module's own, restartable on the same port, like ``redis_factory`` in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import psycopg
+import pytest
+import redis
+
+from rag_core.auth import issue_token
+from rag_core.config import Settings
+from rag_core.costs import today
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTES = ROOT / "golden" / "notes" / "amara"
+SECRET = "uvicorn-test-secret-0123456789-abcdefghij"
+USER = "amara"
+TOPICS = ["faith that moves before it sees", "Abraham leaving Haran", "Mama Ngozi's mango trees",
+          "running with endurance", "the great cloud of witnesses", "Hebrews 12:1-3",
+          "a high priest who understands", "approaching the throne of grace", "Hebrews 4:14-16",
+          "Noah building under a clear sky", "faith that waits", "laying aside every weight",
+          "Jesus interceding for us", "Hebrews 11:1-8", "steps of obedience", "perseverance",
+          "prayer and comfort", "fixing our eyes on Jesus", "sympathy in weakness",
+          "the promises greeted from far away"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Redis:
+    """A redis-server this module may stop and start again on the same port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir, self.port = data_dir, _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        from rag_core.services import spawn_redis
+
+        self.proc = spawn_redis(self.data_dir, self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+
+@dataclass
+class Served:
+    url: str
+    redis: _Redis
+    mock_url: str
+    mock_app: Any
+    settings: Settings
+    log_path: Path
+
+    def token(self, user: str = USER) -> str:
+        return issue_token(self.settings, user)
+
+    def auth(self, user: str = USER) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def ask(self, question: str, **extra: Any) -> httpx.Response:
+        """One request on a fresh connection (so that either worker may take it)."""
+        return httpx.post(f"{self.url}/v1/query", json={"query": question, **extra},
+                          headers=self.auth(), timeout=30)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def served(pg_server_url: str, short_tmp: Path) -> Iterator[Served]:
+    from rag_core.ingest import ingest_path
+    from rag_core.llm.mock_server import start_mock
+    from rag_core.pipeline import Pipeline
+
+    name = f"u_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = pg_server_url.partition("?")
+    db_url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    work = short_tmp / f"uv{uuid.uuid4().hex[:6]}"
+    notes = work / "notes"
+    notes.mkdir(parents=True)
+    for i in (1, 2, 3):  # a couple of notes, through the package
+        shutil.copy(NOTES / f"amara-00{i}.md", notes)
+    rd = _Redis(work / "redis")
+    rd.start()
+    mock_url, stop_mock, mock_app = start_mock()
+    settings = Settings(profile="ci", state_dir=work / "state", database_url=db_url,
+                        redis_url=rd.url, jwt_secret=SECRET, semantic_cache_enabled=False)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("RAG_") and k not in ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")}
+    env.update({
+        "DATABASE_URL": db_url, "REDIS_URL": rd.url, "RAG_PROFILE": "ci",
+        "RAG_STATE_DIR": str(work / "state"), "RAG_JWT_SECRET": SECRET,
+        "RAG_SEMANTIC_CACHE_ENABLED": "false",  # exact L1 hits only, for a clear test
+        "RAG_LLM": "hf", "RAG_LLM_BASE_URL": f"{mock_url}/v1", "RAG_LLM_MAX_RETRIES": "0",
+        "RAG_BREAKER_FAIL_MAX": "1", "RAG_BREAKER_RESET_TIMEOUT_S": "60",
+        "RAG_DB_POOL_MAX_SIZE": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
+    })
+    log_path = work / "serve.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (closed in the finally below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag_core", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "2"],
+        cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # ingest while the workers start (their startup is the slow part of this module)
+        pipeline = Pipeline.from_settings(settings)
+        ingest_path(pipeline.store, pipeline.embedder, pipeline.counter, settings, USER, notes,
+                    progress=False)
+        pipeline.close()
+        deadline = time.monotonic() + 150  # a loaded 2-core machine is slow here
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not become ready:\n"
+                                   + log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        yield Served(url, rd, mock_url, mock_app, settings, log_path)
+    finally:
+        _kill_group(proc)
+        log.close()
+        stop_mock()
+        rd.stop()
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def until_both_workers(call: Callable[[], httpx.Response], tries: int = 80
+                       ) -> list[httpx.Response]:
+    """Repeat ``call`` (fresh connections) until responses came from two worker pids."""
+    out: list[httpx.Response] = []
+    for _ in range(tries):
+        out.append(call())
+        if len({r.headers["x-worker-pid"] for r in out}) >= 2:
+            return out
+    pytest.fail(f"all {tries} requests went to one worker: {out[0].headers['x-worker-pid']}")
+
+
+def _questions() -> Iterator[str]:
+    for round_ in range(10):
+        for topic in TOPICS:
+            yield f"What did Pastor Okafor say about {topic}?" + (f" ({round_})" if round_
+                                                                   else "")
+
+
+# --- (a) auth -------------------------------------------------------------------------------
+
+
+def test_auth_accepted_expired_and_forged(served: Served) -> None:
+    r = served.ask("What did Pastor Okafor say about faith?")
+    assert r.status_code == 200, r.text
+    assert r.json()["citations"] and r.json()["generator"] == "hf"
+    now = int(time.time())
+    bad = {
+        "expired": jwt.encode({"sub": USER, "iat": now - 7200, "exp": now - 3600}, SECRET,
+                              algorithm="HS256"),
+        "forged": jwt.encode({"sub": USER, "exp": now + 3600},
+                             "someone-elses-secret-0123456789-abcdefghij", algorithm="HS256"),
+        "alg_none": jwt.encode({"sub": USER, "exp": now + 3600}, None, algorithm="none"),
+    }
+    for kind, token in bad.items():
+        r = httpx.post(f"{served.url}/v1/query", json={"query": "faith"},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.status_code == 401, kind
+        assert r.json()["error"]["code"] == "UNAUTHORIZED", kind
+        assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
+        assert r.headers["www-authenticate"] == "Bearer"
+    assert "expired" in httpx.post(f"{served.url}/v1/query", json={"query": "faith"}, headers={
+        "Authorization": f"Bearer {bad['expired']}"}, timeout=10).json()["error"]["message"]
+    r = httpx.get(f"{served.url}/v1/stats", timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+# --- (b) request id, and the JSON log line that carries it ----------------------------------
+
+
+def test_request_id_round_trip_and_json_logs(served: Served) -> None:
+    rid = f"rt-{uuid.uuid4().hex[:12]}"
+    token = served.token()
+    r = httpx.post(f"{served.url}/v1/query", json={"query": "What is faith, per Hebrews 11?"},
+                   headers={"Authorization": f"Bearer {token}", "X-Request-ID": rid},
+                   timeout=30)
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == rid and r.json()["request_id"] == rid
+    r = httpx.get(f"{served.url}/healthz", headers={"X-Request-ID": "bad id!"}, timeout=5)
+    made = r.headers["x-request-id"]
+    assert made and made != "bad id!"
+    time.sleep(0.3)  # let the worker flush its log line
+    lines = [json.loads(line) for line in served.log_path.read_text().splitlines()
+             if line.startswith("{")]
+    assert any(entry.get("request_id") == rid and entry.get("message") == "request"
+               and entry.get("status") == 200 for entry in lines)
+    assert token not in served.log_path.read_text()
+
+
+# --- (c) Server-Sent Events -----------------------------------------------------------------
+
+
+def test_sse_stream_ends_cleanly_with_the_answer(served: Served) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    with httpx.stream("POST", f"{served.url}/v1/query", headers=served.auth(), timeout=30,
+                      json={"query": "What did Okafor say about endurance?", "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line.removeprefix("data: "))))
+    # the body ended (iter_lines returned) and the last event is the answer, nothing after it
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "answer" and set(kinds[:-1]) == {"delta"}, kinds
+    final = events[-1][1]
+    text = "".join(data["text"] for k, data in events[:-1])
+    assert final["answer"].replace(" ", "") == text.replace(" ", "")
+    assert final["citations"] and final["generator"] == "hf" and final["cost_usd"] > 0
+
+
+# --- (e) metrics ----------------------------------------------------------------------------
+
+
+# The seed names as PromQL sees them (sample names).
+SEED_SAMPLES = ("assistant_requests_total", "assistant_request_duration_seconds_bucket",
+                "assistant_errors_total", "cache_hits_total", "cache_misses_total",
+                "cache_size", "api_cost_total_dollars", "api_tokens_used_total",
+                "circuit_breaker_state", "vector_search_duration_seconds_bucket",
+                "context_relevance_score_bucket", "assistant_truncations_total",
+                "no_context_responses_total")
+
+
+def _samples(text: str) -> dict[str, float]:
+    """Sample name (with labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            out[f"{sample.name}{{{labels}}}"] = sample.value
+    return out
+
+
+def _total(texts: list[str], name: str, **labels: str) -> float:
+    want = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return sum(v for t in texts for k, v in _samples(t).items()
+               if k.split("{")[0] == name and (not want or want in k))
+
+
+def test_metrics_after_traffic(served: Served) -> None:
+    for q in ("What did Okafor say about prayer?", "What did Okafor say about prayer?",
+              "   ", "What did Okafor say about the stock market in 1850 Peru?"):
+        served.ask(q)
+    # cache_size{layer} is refreshed when a worker counts its caches (GET /v1/stats)
+    until_both_workers(lambda: httpx.get(f"{served.url}/v1/stats", headers=served.auth(),
+                                         timeout=10))
+    scrapes = until_both_workers(lambda: httpx.get(f"{served.url}/metrics", timeout=10))
+    by_pid = {r.headers["x-worker-pid"]: r.text for r in scrapes}
+    assert len(by_pid) == 2
+    # multiprocess mode: a scrape of either worker shows the traffic of both
+    for text in by_pid.values():
+        names = {k.split("{")[0] for k in _samples(text)}
+        missing = [n for n in SEED_SAMPLES if n not in names]
+        assert not missing, missing
+        texts = [text]
+        assert _total(texts, "assistant_requests_total") >= 6
+        assert _total(texts, "cache_hits_total", layer="query") >= 1
+        assert _total(texts, "cache_misses_total", layer="query") >= 1
+        assert _total(texts, "api_cost_total_dollars") > 0
+        assert _total(texts, "api_tokens_used_total", kind="output") > 0
+        assert _total(texts, "assistant_errors_total", type="INVALID_QUERY") >= 1
+    texts = list(by_pid.values())
+    assert all("user" not in k for t in texts for k in _samples(t))  # no per-user labels
+
+
+# --- (f) two workers share caches, cost counters and breaker state through Redis -----------
+
+
+def test_l1_answer_of_one_worker_is_a_hit_on_the_other(served: Served) -> None:
+    question = "Why did Mama Ngozi plant mango trees at seventy-nine?"
+    responses = until_both_workers(lambda: served.ask(question))
+    assert all(r.status_code == 200 for r in responses)
+    first = responses[0].json()
+    assert first["cache"]["query"] == "miss" and first["generator"] == "hf"
+    producer = responses[0].headers["x-worker-pid"]
+    other = next(r for r in responses if r.headers["x-worker-pid"] != producer)
+    body = other.json()
+    assert body["cache"]["query"] == "hit" and body["answer"] == first["answer"]
+    assert body["cost_usd"] == 0.0 and body["usage"] == {"input_tokens": 0, "output_tokens": 0}
+    assert all(r.json()["cache"]["query"] == "hit" for r in responses[1:])
+
+
+def test_cost_counters_add_up_across_workers(served: Served) -> None:
+    client = redis.Redis.from_url(served.redis.url)
+    key = f"rag:cost:{today()}:u:{USER}"
+    before = client.hgetall(key)
+    spent0 = float(before.get(b"spent", 0))
+    requests0 = int(before.get(b"requests", 0))
+    paid: dict[str, list[float]] = {}
+    for question in _questions():
+        r = served.ask(question)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if body["usage"]["output_tokens"] > 0:  # generated now (a cache hit has no usage)
+            paid.setdefault(r.headers["x-worker-pid"], []).append(body["cost_usd"])
+        if len(paid) == 2 and sum(len(v) for v in paid.values()) >= 6:
+            break
+    assert len(paid) == 2, "every generated answer came from one worker"
+    after = client.hgetall(key)
+    total = sum(sum(v) for v in paid.values())
+    assert total > 0
+    assert float(after[b"spent"]) - spent0 == pytest.approx(total, rel=1e-6)
+    assert int(after[b"requests"]) - requests0 == sum(len(v) for v in paid.values())
+    assert float(after.get(b"reserved", 0)) == pytest.approx(0.0, abs=1e-9)
+    # every worker reports the same spend: the one in Redis, not its own
+    stats = until_both_workers(lambda: httpx.get(f"{served.url}/v1/stats", headers=served.auth(),
+                                                 timeout=10))
+    assert {r.json()["cost"]["spent_today_usd"] for r in stats} == {round(float(after[b"spent"]),
+                                                                          6)}
+    client.close()
+
+
+def test_breaker_opened_by_one_worker_is_open_on_the_other(served: Served) -> None:
+    from rag_core.llm.mock_server import configure_mock, mock_stats
+
+    client = redis.Redis.from_url(served.redis.url)
+    questions = (f"What did Okafor teach about {t}? (breaker)" for t in TOPICS)
+    configure_mock(served.mock_url, error_rate=1.0, retry_after_s=None)
+    try:
+        calls_before = mock_stats(served.mock_url)
+        r = served.ask(next(questions))
+        assert r.status_code == 503 and r.json()["error"]["code"] == "LLM_UNAVAILABLE"
+        opener = r.headers["x-worker-pid"]
+        # breaker_fail_max=1: that failure opened the breaker, and the state is in Redis
+        assert client.get("rag:breaker:hf:state") == b"open"
+        calls_opened = mock_stats(served.mock_url)
+        # now a request on the other worker is refused at once, without calling the LLM
+        refused = None
+        for question in questions:
+            r = served.ask(question)
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "LLM_UNAVAILABLE"
+            assert 1 <= int(r.headers["retry-after"]) <= 60
+            if r.headers["x-worker-pid"] != opener:
+                refused = r
+                break
+        assert refused is not None, "no request reached the second worker"
+        assert mock_stats(served.mock_url) == calls_opened
+        assert calls_opened != calls_before
+        ready = until_both_workers(lambda: httpx.get(f"{served.url}/readyz", timeout=10))
+        assert {r.json()["checks"]["breaker"] for r in ready} == {"open"}
+    finally:
+        configure_mock(served.mock_url, error_rate=0.0, retry_after_s=1.0)
+        for key in client.scan_iter("rag:breaker:hf:*"):  # close it again for the next tests
+            name = key.decode().rsplit(":", 1)[1]
+            if name == "state":
+                client.set(key, "closed")
+            elif name in ("fail_counter", "success_counter"):
+                client.set(key, 0)
+        client.close()
+    # each worker reads the closed state from Redis (and keeps it in its in-process mirror,
+    # which is what it falls back to if Redis goes away later)
+    ready = until_both_workers(lambda: httpx.get(f"{served.url}/readyz", timeout=10))
+    assert {r.json()["checks"]["breaker"] for r in ready} == {"closed"}
+    r = served.ask("What did Okafor teach about grace? (after the breaker)")
+    assert r.status_code == 200 and r.json()["generator"] == "hf"
+
+
+# --- (d) readiness follows Redis, without restarting the app (last: it empties Redis) ------
+
+
+def test_readyz_follows_redis_without_restart(served: Served) -> None:
+    pids_before = {r.headers["x-worker-pid"] for r in until_both_workers(
+        lambda: httpx.get(f"{served.url}/healthz", timeout=5))}
+    served.redis.stop()
+    try:
+        r = httpx.get(f"{served.url}/readyz", timeout=10)
+        assert r.status_code == 503
+        assert r.json()["checks"]["redis"] is False and r.json()["checks"]["postgres"] is True
+        assert r.headers["retry-after"] == "5"
+        # the service still answers (caches fail open) while Redis is down
+        r = served.ask("What did Okafor say about faith that waits? (redis down)")
+        assert r.status_code == 200, r.text
+    finally:
+        served.redis.start()
+    deadline = time.monotonic() + 20
+    ok: list[httpx.Response] = []
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{served.url}/readyz", timeout=10)
+        ok = ok + [r] if r.status_code == 200 else []
+        if len({x.headers["x-worker-pid"] for x in ok}) == 2:
+            break
+        time.sleep(0.1)
+    assert len({x.headers["x-worker-pid"] for x in ok}) == 2, "not ready again on both workers"
+    assert {x.headers["x-worker-pid"] for x in ok} == pids_before  # same processes
