@@ -18,7 +18,8 @@ from rag_core.tokens import TokenCounter
 from rag_core.types import Query
 
 USER_ID = re.compile(r"^[A-Za-z0-9_.@:\-]{1,128}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+                      r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
 
 _I = re.IGNORECASE
@@ -31,23 +32,25 @@ PATTERN_FAMILIES: dict[str, list[re.Pattern[str]]] = {
     ],
     "prompt_leak": [
         re.compile(r"\b(show|reveal|print|repeat|display|output|dump|tell|give|share|list|recite|"
-                   r"write out|spell out|copy|leak|expose)\b[^.?!\n]{0,40}?\b(system|initial|original|"
-                   r"hidden|secret|internal|developer|base)\s+(prompt|instructions?|rules?|message|"
+                   r"write out|spell out|copy|leak|expose)\b[^.?!\n]{0,40}?\b"
+                   r"(system|initial|original|hidden|secret|internal|developer|base)\s+(prompt|instructions?|rules?|message|"
                    r"directives?|configuration)", _I),
         re.compile(r"\bwhat\s+(are|were|is)\s+your\s+(system\s+|hidden\s+|secret\s+|"
                    r"original\s+|initial\s+)?(instructions?|rules|prompt|directives?|guidelines)\b",
                    _I),
         re.compile(r"\bwhat\s+(are|were|is)\s+the\s+(system|hidden|secret|original|initial)\s+"
                    r"(instructions?|rules|prompt|directives?|guidelines)\b", _I),
-        re.compile(r"\b(everything|all the text|the text|words?)\s+(above|before)\s+(this|my)\b", _I),
+        re.compile(r"\b(everything|all the text|the text|words?)\s+(above|before)\s+"
+                   r"(this|my)\b", _I),
         re.compile(r"\bsystem\s+prompt\b", _I),
     ],
     "role_override": [
         re.compile(r"\byou are (now|no longer)\b[^.?!\n]{0,60}", _I),
         re.compile(r"\bfrom now on,? (you|your)\b[^.?!\n]{0,60}", _I),
         re.compile(r"\b(pretend|imagine) (to be|you are|that you are|you're)\b[^.?!\n]{0,60}", _I),
-        re.compile(r"\b(act|behave|respond) as (an? |my |the )?(unrestricted |unfiltered |different "
-                   r"|new |evil |rogue )?(ai|assistant|model|chatbot|bot|gpt|llm|system|"
+        re.compile(r"\b(act|behave|respond) as (an? |my |the )?"
+                   r"(unrestricted |unfiltered |different |new |evil |rogue )?"
+                   r"(ai|assistant|model|chatbot|bot|gpt|llm|system|"
                    r"admin(istrator)?|developer|root)\b", _I),
         re.compile(r"\brole-?play as\b[^.?!\n]{0,60}", _I),
     ],
@@ -72,7 +75,8 @@ PATTERN_FAMILIES: dict[str, list[re.Pattern[str]]] = {
     ],
     "cross_user": [
         re.compile(r"\b(other|another|all|every|different|someone else'?s?)\s+(users?|members?|"
-                   r"people|persons?|accounts?)('s|')?\s+(notes?|sermons?|data|library|files)\b", _I),
+                   r"people|persons?|accounts?)('s|')?\s+"
+                   r"(notes?|sermons?|data|library|files)\b", _I),
         re.compile(r"\b(user_?id|tenant|account)\s*[=:]\s*\S+", _I),
         re.compile(r"\bnotes?\s+(of|from|belonging to)\s+(user|account)\s+\S+", _I),
     ],
@@ -139,10 +143,7 @@ def validate_query(user_id: str, text: object, counter: TokenCounter, settings: 
         raise InvalidQuery(
             f"The question is {len(text)} characters long; the limit is {settings.max_query_chars}."
         )
-    if sanitiser:
-        clean = sanitise(text)
-    else:
-        clean = Sanitised(normalise(text), ())
+    clean = sanitise(text) if sanitiser else Sanitised(normalise(text), ())
     limited, truncated = counter.truncate(clean.text, settings.query_token_budget)
     return Query(
         user_id=user_id,

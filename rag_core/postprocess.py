@@ -7,7 +7,9 @@ import re
 from rag_core.llm.prompt import leaks_system_prompt
 from rag_core.types import Chunk, Citation
 
-LEAK_REPLACEMENT = "I can't share my instructions, but I'm glad to answer questions about your notes."
+LEAK_REPLACEMENT = (
+    "I can't share my instructions, but I'm glad to answer questions about your notes."
+)
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _BLANKS = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t]+")

@@ -63,7 +63,7 @@ _COMMON = {"i", "what", "who", "when", "where", "why", "how", "which", "did", "d
            "summarise", "summarize", "explain", "describe", "list", "remind", "my", "the", "a",
            "an", "in", "on", "about", "pastor", "rev", "reverend", "dr", "elder", "god", "jesus",
            "lord", "christ", "bible", "scripture", "sermon", "sermons", "notes", "please", "and",
-           "according", "from", "any", "according", "whats", "what's", "was"}
+           "according", "from", "any", "whats", "what's"}
 
 
 def _negations(text: str) -> int:
