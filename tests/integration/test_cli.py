@@ -1,0 +1,93 @@
+"""The `rag-core` command as a user runs it, in process, against the real test PostgreSQL and
+Redis: ingest, ask --json, search (one query and --queries), delete, error codes and exits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag_core import cli
+
+pytestmark = pytest.mark.integration
+AMARA = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"
+
+
+@pytest.fixture
+def env(live_settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", live_settings.database_url)
+    monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
+    monkeypatch.setenv("RAG_STATE_DIR", str(live_settings.state_dir))
+    monkeypatch.setenv("RAG_PROFILE", "ci")
+    return live_settings
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_ask_search_delete(env, capsys, tmp_path):
+    code, out, _ = run(capsys, "ingest", str(AMARA), "--user", "amara", "--json", "--quiet")
+    first = json.loads(out)
+    assert code == 0 and first["chunks_written"] > 0
+    code, out, _ = run(capsys, "ingest", str(AMARA), "--user", "amara", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["chunks_written"] == 0
+
+    code, out, _ = run(capsys, "ask", "Who rebuilt the wall of Jerusalem?", "--user", "amara",
+                       "--json")
+    answer = json.loads(out)
+    assert code == 0
+    assert {"answer", "citations", "no_context", "generator", "cache", "usage", "cost_usd",
+            "timings_ms", "request_id"} <= set(answer)
+    assert answer["generator"] == "extractive" and not answer["no_context"]
+    assert {"chunk_id", "note_id", "title", "score"} <= set(answer["citations"][0])
+    assert set(answer["usage"]) >= {"input_tokens", "output_tokens"}
+    assert answer["cache"]["query"] == "miss"
+    code, out, _ = run(capsys, "ask", "Who rebuilt the wall of Jerusalem?", "--user", "amara",
+                       "--json")
+    assert json.loads(out)["cache"]["query"] == "hit"
+
+    code, out, _ = run(capsys, "search", "Nehemiah", "--user", "amara", "--top-k", "3",
+                       "--json")
+    rows = json.loads(out)["results"]
+    assert code == 0 and 1 <= len(rows) <= 3
+    assert {"chunk_id", "note_id", "title", "score"} <= set(rows[0])
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "q1", "text": "Who rebuilt the wall?"},
+        {"id": "q2", "text": "   "},  # rejected: an error line, the batch goes on
+        {"id": "q3", "text": "forgiveness", "user_id": "amara"},
+    ]) + "\n")
+    output = tmp_path / "r.jsonl"
+    code, _, _ = run(capsys, "search", "--queries", str(queries), "--user", "amara",
+                     "--top-k", "2", "--output", str(output), "--quiet")
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 0 and [line["id"] for line in lines] == ["q1", "q2", "q3"]
+    assert len(lines[0]["results"]) == 2 and lines[2]["results"]
+    assert lines[1]["results"] == [] and lines[1]["error"]["code"] == "INVALID_QUERY"
+
+    note_id = rows[0]["note_id"]
+    code, out, _ = run(capsys, "delete", note_id, "--user", "amara")
+    assert code == 0 and note_id in out
+    code, _, err = run(capsys, "delete", note_id, "--user", "amara")
+    assert code == 2 and err.startswith("error NOT_FOUND:")
+
+
+def test_user_mistakes_print_a_code_and_exit_2(env, capsys):
+    code, out, err = run(capsys, "ask", "", "--user", "amara")
+    assert code == 2 and out == "" and err.startswith("error INVALID_QUERY:")
+    assert "Traceback" not in err
+    code, _, err = run(capsys, "search", "--user", "amara")
+    assert code == 2 and err.startswith("error ")
+    code, _, err = run(capsys, "ingest", "/no/such/folder", "--user", "amara", "--quiet")
+    assert code == 2 and err.startswith("error ")
+
+
+def test_bad_settings_are_a_usage_error(env, capsys, monkeypatch):
+    monkeypatch.setenv("RAG_TOP_K", "-3")
+    code, _, err = run(capsys, "search", "x", "--user", "amara")
+    assert code == 2 and err.startswith("error INVALID_SETTINGS: top_k")
