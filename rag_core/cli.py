@@ -76,7 +76,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                              Path(args.path), progress=not args.quiet, prune=args.prune)
     finally:
         pipe.close()
-    data = report.__dict__ if hasattr(report, "__dict__") else dict(report)
+    data = dict(report.__dict__)
     if args.json:
         _print_json(data)
     else:

@@ -6,6 +6,8 @@ errors that a client should retry later.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RagError(Exception):
     code = "INTERNAL"
@@ -17,7 +19,7 @@ class RagError(Exception):
         self.message = message or self.default_message
         self.retry_after = retry_after
 
-    def to_dict(self, request_id: str | None = None) -> dict[str, object]:
+    def to_dict(self, request_id: str | None = None) -> dict[str, dict[str, Any]]:
         return {"error": {"code": self.code, "message": self.message, "request_id": request_id}}
 
 

@@ -92,7 +92,8 @@ def ingest_notes(
     start = time.perf_counter()
     report = IngestReport(notes_seen=len(notes))
     _check_unique(notes)
-    with span("assistant.ingest", **{"user.id_hash": hash_id(user_id), "notes": len(notes)}):
+    attrs: dict[str, Any] = {"user.id_hash": hash_id(user_id), "notes": len(notes)}
+    with span("assistant.ingest", **attrs):
         pending: list[_Pending] = []
         for note in notes:
             digest = stored_hash(note, settings)

@@ -174,7 +174,7 @@ def spawn_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 def start_redis(settings: Settings) -> str:
     registry = _read_registry(settings)
     entry = registry.get("redis", {})
-    port = int(entry.get("port", 0) or 0)
+    port = int(str(entry.get("port", 0) or 0))
     if port and _port_open("127.0.0.1", port):
         return f"redis://127.0.0.1:{port}/0"
     port = _free_port()
@@ -235,7 +235,7 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
         out["redis"] = {"mode": "external", "url": _mask(settings.redis_url)}
     else:
         entry = _read_registry(settings).get("redis", {})
-        port = int(entry.get("port", 0) or 0)
+        port = int(str(entry.get("port", 0) or 0))
         out["redis"] = {
             "mode": "embedded",
             "data_dir": str(_state(settings) / "redis"),

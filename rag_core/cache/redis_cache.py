@@ -76,7 +76,7 @@ class RedisCache:
             return None
         self._stats.hits += 1
         obs.CACHE_HITS.labels(layer=self.layer).inc()
-        return bytes(value)
+        return value.encode() if isinstance(value, str) else bytes(value)
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
         try:

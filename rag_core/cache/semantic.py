@@ -10,10 +10,11 @@ their embeddings are ("... in 2023?" against "... in 2024?").
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,9 +127,11 @@ class SemanticHit:
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process."""
 
-    def __init__(self, client: redis.Redis | None, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis | None, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.settings = settings
+        self.clock = clock  # each entry expires on its own, at its TTL after it was stored
         self.threshold = settings.semantic_cache_threshold
         self._local: dict[str, dict[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -141,7 +144,9 @@ class SemanticCache:
 
     def lookup(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray) -> SemanticHit | None:
-        entries = self._entries(self.scope(user_id, notes_version))
+        now = self.clock()
+        entries = [e for e in self._entries(self.scope(user_id, notes_version))
+                   if e.get("e", math.inf) > now]
         best: SemanticHit | None = None
         if entries:
             matrix = np.stack([codec.unpack_vector(e["v"], len(embedding)) for e in entries])
@@ -162,8 +167,9 @@ class SemanticCache:
               answer: bytes, ttl_s: int) -> None:
         scope = self.scope(user_id, notes_version)
         field = hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
+        now = self.clock()
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
-                 "t": time.time()}
+                 "t": now, "e": now + ttl_s}
         if self.client is None:
             with self._lock:
                 bucket = self._local.setdefault(scope, {})
@@ -206,12 +212,12 @@ class SemanticCache:
         except redis.RedisError as exc:
             warn(LAYER, exc)
             return []
-        return [codec.unpack(r) for r in raw]
+        return [codec.unpack(_as_bytes(r)) for r in raw]
 
     def _trim(self, scope: str) -> None:
         assert self.client is not None
         items = self.client.hgetall(scope)
-        ordered = sorted(items.items(), key=lambda kv: codec.unpack(kv[1])["t"])
+        ordered = sorted(items.items(), key=lambda kv: codec.unpack(_as_bytes(kv[1]))["t"])
         excess = len(ordered) - MAX_ENTRIES_PER_SCOPE
         if excess > 0:
             self.client.hdel(scope, *[k for k, _ in ordered[:excess]])
@@ -253,3 +259,8 @@ def pair_similarities(pairs: Sequence[dict[str, Any]], embedder: Any) -> list[fl
 def sweep(pairs: Sequence[dict[str, Any]], sims: Sequence[float],
           thresholds: Iterable[float]) -> list[dict[str, float]]:
     return [evaluate_pairs(pairs, sims, t) for t in thresholds]
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    """Redis answers bytes, or str from a client made with ``decode_responses``."""
+    return value.encode() if isinstance(value, str) else value

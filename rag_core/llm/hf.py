@@ -81,9 +81,10 @@ def _new_client(settings: Settings) -> Any:
     from huggingface_hub import InferenceClient
 
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    target = {"base_url": settings.llm_base_url} if settings.llm_base_url \
-        else {"model": settings.llm_model}
-    return InferenceClient(token=token, timeout=_timeout(settings), **target)
+    if settings.llm_base_url:
+        return InferenceClient(base_url=settings.llm_base_url, token=token,
+                               timeout=_timeout(settings))
+    return InferenceClient(model=settings.llm_model, token=token, timeout=_timeout(settings))
 
 
 def shared_client(settings: Settings) -> Any:

@@ -62,6 +62,23 @@ def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
     assert semantic.lookup("amara", 3, "What did Okafor say about prayer in 2024?", vec) is None
 
 
+@pytest.mark.parametrize("backend", ["redis", "in-process"])
+def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
+                                                  settings: Settings) -> None:
+    """A later entry of the same user renews the Redis hash, not the older entries in it."""
+    now = [1000.0]
+    client = make_redis_client(redis_url, settings) if backend == "redis" else None
+    semantic = SemanticCache(client, settings, clock=lambda: now[0])
+    vec = unit(1)
+    semantic.store("amara", 1, "What did Okafor say about prayer?", vec, b"old", 60)
+    now[0] += 50
+    semantic.store("amara", 1, "Who preached on Ruth?", unit(5), b"new", 60)
+    assert semantic.lookup("amara", 1, "What did Okafor say about prayer?", vec) is not None
+    now[0] += 20  # 70 s after the first store, 20 s after the second
+    assert semantic.lookup("amara", 1, "What did Okafor say about prayer?", vec) is None
+    assert semantic.lookup("amara", 1, "Who preached on Ruth?", unit(5)).answer == b"new"
+
+
 def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Settings) -> None:
     server = redis_factory()
     client = redis.Redis.from_url(server.url, socket_timeout=0.2, socket_connect_timeout=0.2)

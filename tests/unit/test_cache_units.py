@@ -47,7 +47,7 @@ def test_normalize_query() -> None:
 @pytest.mark.parametrize("field,value", [
     ("embedding_model", "other-model"), ("llm", "hf"), ("llm_model", "x/y"),
     ("prompt_version", "v2"), ("query_token_budget", 100), ("context_token_budget", 800),
-    ("output_token_budget", 200), ("similarity_threshold", 0.5), ("retrieval_mode", "hybrid"),
+    ("output_token_budget", 200), ("similarity_threshold", 0.5), ("retrieval_mode", "dense"),
     ("hnsw_ef_search", 100),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
