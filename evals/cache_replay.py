@@ -1,0 +1,510 @@
+"""Replay a query log (``evals.querylog``) through the real pipeline and its real cache layers,
+then turn the measured hit rates and token counts into a monthly cost projection.
+
+Simulated time runs on a :class:`SimClock` instead of the wall clock: before each event the clock
+moves to the event's time, and moving it ages every entry of the replay's Redis database by the
+simulated seconds that passed (one Lua script: ``PTTL`` minus the step, ``PEXPIRE``, or delete
+when nothing is left), so Redis itself expires L1, L2 and semantic entries at the simulated
+times with the TTLs of Settings unchanged. The in-process L3 context cache takes the clock as
+its ``clock``. No sleeping: a simulated week replays as fast as the pipeline answers, whatever
+the machine's load. (Pacing the replay in wall time with TTLs divided by a time scale was tried
+first: a cache miss costs 0.2-0.5 s on a busy 2-core machine, so the replay fell hours of
+simulated time behind and expiry came out wrong.) The clock moves in steps of ``quantum_s``
+simulated seconds (default 300 s), so an entry may live up to one step longer than its TTL.
+
+Edits go through real ingestion, so the notes version moves and the user's cached answers
+become unreachable. Each synthetic user gets a copy of its golden library under its own user
+id in a PostgreSQL database of the replay (:data:`REPLAY_DATABASE`), and the replay's caches
+live in a Redis database of their own (:data:`REPLAY_REDIS_DB`): edits never touch the golden
+users' notes, and other runs on the same servers neither see nor disturb the replay (two
+replays at the same time would share both: run one at a time).
+
+The arithmetic (:func:`classify`, :func:`layer_rates`, :func:`project_costs`, ...) is pure and
+tested alone; :func:`run_replay` and :func:`sweep` drive the pipeline.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evals import querylog
+from evals.paths import GOLDEN_DIR
+
+REPLAY_REDIS_DB = 11
+REPLAY_DATABASE = "rag_cache_replay"
+SCALES = (100, 1_000, 10_000)
+DAYS_PER_MONTH = 30
+OUTCOMES = ("l1", "semantic", "llm", "no_context")
+
+
+# --- pure arithmetic ----------------------------------------------------------------------
+
+
+def classify(cache: Mapping[str, str], generator: str) -> str:
+    """Which part answered a request: ``l1``, ``semantic``, ``llm`` or ``no_context``
+    (no-context answers and guard refusals: no LLM call, and not cached)."""
+    if cache.get("query") == "hit":
+        return "l1"
+    if cache.get("query") == "semantic_hit" or cache.get("semantic") == "semantic_hit":
+        return "semantic"
+    if generator not in ("", "none"):
+        return "llm"
+    return "no_context"
+
+
+def _share(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def layer_rates(rows: pd.DataFrame) -> dict[str, Any]:
+    """Hit rates per layer and LLM calls of a replay (one row per event, ``outcome`` column).
+
+    ``hit_rate`` is the share of requests answered from a cache (L1 or semantic), i.e. without
+    an LLM call that would otherwise have been made; no-context answers are neither. L2
+    (embeddings) and L3 (retrieved context) rates are per lookup: a request answered by L1
+    never reaches them.
+    """
+    req = rows[rows["outcome"] != "edit"] if "outcome" in rows else rows
+    n = len(req)
+    counts = {o: int((req["outcome"] == o).sum()) for o in OUTCOMES} if n else \
+        dict.fromkeys(OUTCOMES, 0)
+    hits = counts["l1"] + counts["semantic"]
+
+    def per_lookup(column: str) -> float | None:
+        if column not in req:
+            return None
+        looked = req[column].isin(["hit", "miss"])
+        return _share(float((req.loc[looked, column] == "hit").sum()), float(looked.sum()))
+
+    return {
+        "requests": n,
+        "hit_rate": _share(hits, n),
+        "l1_hit_rate": _share(counts["l1"], n),
+        "semantic_hit_rate": _share(counts["semantic"], n),
+        "semantic_share_of_l1_misses": _share(counts["semantic"], n - counts["l1"]),
+        "l2_hit_rate": per_lookup("embedding"),
+        "l3_hit_rate": per_lookup("context"),
+        "no_context_rate": _share(counts["no_context"], n),
+        "llm_calls": counts["llm"],
+        "llm_calls_without_cache": counts["llm"] + hits,
+        "llm_calls_saved": hits,
+        "edits": int((rows["outcome"] == "edit").sum()) if "outcome" in rows else 0,
+    }
+
+
+def rates_over_time(rows: pd.DataFrame, bucket_s: float) -> pd.DataFrame:
+    """Share of requests per outcome in each time bucket of ``bucket_s`` simulated seconds."""
+    req = rows[rows["outcome"] != "edit"]
+    if req.empty:
+        return pd.DataFrame(columns=["bucket_start_h", "requests", *OUTCOMES])
+    bucket = (req["t"] // bucket_s).astype(int)
+    table = pd.crosstab(bucket, req["outcome"]).reindex(columns=list(OUTCOMES), fill_value=0)
+    total = table.sum(axis=1)
+    out = table.div(total, axis=0)
+    out.insert(0, "requests", total)
+    out.insert(0, "bucket_start_h", out.index * bucket_s / 3600)
+    return out.reset_index(drop=True)
+
+
+def outcome_by_kind(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows = request kinds (repeat, paraphrase, novel), columns = share per outcome."""
+    req = rows[rows["outcome"] != "edit"]
+    table = pd.crosstab(req["kind"], req["outcome"], normalize="index")
+    table = table.reindex(columns=list(OUTCOMES), fill_value=0.0)
+    table.insert(0, "requests", req["kind"].value_counts())
+    return table
+
+
+def mean_tokens(rows: pd.DataFrame) -> tuple[float, float]:
+    """Mean input and output tokens of the answers that were generated."""
+    gen = rows[rows["outcome"] == "llm"]
+    if gen.empty:
+        return 0.0, 0.0
+    return float(gen["input_tokens"].mean()), float(gen["output_tokens"].mean())
+
+
+def cost_per_call(input_tokens: float, output_tokens: float, settings: Any) -> float:
+    """Dollars of one generation with these token counts, from the Settings price table."""
+    from rag_core.costs import price
+    from rag_core.types import TokenUsage
+
+    return price(TokenUsage(input_tokens, output_tokens), settings)  # type: ignore[arg-type]
+
+
+def project_costs(rates: Mapping[str, Any], call_cost_usd: float,
+                  scales: Iterable[int] = SCALES, requests_per_user_per_day: float = 10,
+                  days: int = DAYS_PER_MONTH) -> pd.DataFrame:
+    """Monthly LLM cost per scale with and without caches.
+
+    Per request, ``llm_calls / requests`` calls with caches and ``llm_calls_without_cache /
+    requests`` without, each at ``call_cost_usd`` (the mean generated answer's price).
+    """
+    n = rates["requests"]
+    with_rate = rates["llm_calls"] / n if n else 0.0
+    without_rate = rates["llm_calls_without_cache"] / n if n else 0.0
+    rows = []
+    for users in scales:
+        requests = users * requests_per_user_per_day * days
+        cost_with = requests * with_rate * call_cost_usd
+        cost_without = requests * without_rate * call_cost_usd
+        rows.append({
+            "users": users,
+            "requests_per_month": requests,
+            "llm_calls_without_cache": requests * without_rate,
+            "llm_calls_with_cache": requests * with_rate,
+            "cost_without_cache_usd": cost_without,
+            "cost_with_cache_usd": cost_with,
+            "saved_usd": cost_without - cost_with,
+        })
+    return pd.DataFrame(rows)
+
+
+def cost_reduction(costs: pd.DataFrame) -> float | None:
+    """``1 - cost with caches / cost without`` (the same at every scale)."""
+    without = float(costs["cost_without_cache_usd"].sum())
+    return 1 - float(costs["cost_with_cache_usd"].sum()) / without if without else None
+
+
+def costs_metrics(costs: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``{"users_1000": {"with_cache_usd": ..., "without_cache_usd": ...}, ...}`` for record."""
+    return {f"users_{int(r.users)}": {"with_cache_usd": float(r.cost_with_cache_usd),
+                                      "without_cache_usd": float(r.cost_without_cache_usd)}
+            for r in costs.itertuples()}
+
+
+def to_metrics(rates: Mapping[str, Any], costs: pd.DataFrame, pairs: Mapping[str, float],
+               tokens: tuple[float, float], call_cost_usd: float) -> dict[str, Any]:
+    """The metrics the notebook records (``cache.hit_rate``, ``cache.cost_reduction``, ...)."""
+    keep = ("requests", "hit_rate", "l1_hit_rate", "semantic_hit_rate",
+            "semantic_share_of_l1_misses", "l2_hit_rate", "l3_hit_rate", "no_context_rate",
+            "llm_calls", "llm_calls_without_cache", "llm_calls_saved", "edits")
+    return {
+        **{k: rates[k] for k in keep},
+        "cost_reduction": cost_reduction(costs),
+        "semantic_precision": pairs["precision"],
+        "semantic_recall": pairs["recall"],
+        "semantic_false_hit_rate": pairs["false_hit_rate"],
+        "mean_input_tokens": tokens[0],
+        "mean_output_tokens": tokens[1],
+        "cost_per_call_usd": call_cost_usd,
+        "monthly_cost": costs_metrics(costs),
+    }
+
+
+def with_main_point(swept: pd.DataFrame, rows: pd.DataFrame, users: Iterable[str],
+                    query_ttl_s: float, semantic_threshold: float) -> pd.DataFrame:
+    """The sweep table plus the main replay's point, measured on the sweep's users only."""
+    keep = set(users)
+    main = sweep_row(query_ttl_s, semantic_threshold, layer_rates(rows[rows["user"].isin(keep)]))
+    table = pd.concat([pd.DataFrame([main]), swept], ignore_index=True)
+    return table.sort_values(["semantic_threshold", "query_ttl_s"]).reset_index(drop=True)
+
+
+# --- settings and users ----------------------------------------------------------------------
+
+
+def redis_db_url(url: str, db: int) -> str:
+    """``url`` pointing at logical database ``db``."""
+    base, _, query = url.partition("?")
+    scheme, _, rest = base.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{host}/{db}" + (f"?{query}" if query else "")
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """``server_url`` with database ``name``, created with pgvector when missing."""
+    import contextlib
+
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not found:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a racing creator
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(server_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return url
+
+
+def cache_settings(*, query_ttl_s: int, semantic_threshold: float,
+                   state_dir: str | Path | None = None, redis_db: int | None = REPLAY_REDIS_DB,
+                   database: str | None = REPLAY_DATABASE, base: Any = None,
+                   **overrides: Any) -> Any:
+    """Settings of a replay: caches on, the given query TTL and semantic threshold, services
+    resolved, and the replay's own PostgreSQL database (``database``: the library copies stay
+    there between runs, so a second run embeds nothing) and Redis database (``redis_db``).
+    ``base`` defaults to the evaluation settings of ``evals.quality`` (ci profile, embedded
+    services, extractive generator); ``overrides`` are further Settings fields."""
+    from evals import quality
+    from rag_core.services import resolve
+
+    settings = base if base is not None else quality.eval_settings(state_dir=state_dir)
+    settings = settings.with_overrides(
+        cache_enabled=True, semantic_cache_enabled=True, query_cache_ttl_s=int(query_ttl_s),
+        semantic_cache_threshold=semantic_threshold, **overrides)
+    settings = resolve(settings)
+    server, redis_url = settings.database_url, settings.redis_url
+    assert server and redis_url
+    if database is not None:
+        settings = settings.with_overrides(database_url=ensure_database(server, database))
+    if redis_db is not None:
+        settings = settings.with_overrides(redis_url=redis_db_url(redis_url, redis_db))
+    return settings
+
+
+def single_threaded() -> None:
+    """One torch thread for the embedding model: on a small shared machine two threads that
+    fight other processes for the cores make a query embedding 5-10x slower (measured 350 ms
+    against 48 ms at a load average of 9 on 2 cores)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def library_notes(golden_dir: str | Path | None = None) -> dict[str, list[Any]]:
+    """The golden notes per library as ``rag_core.types.Note``."""
+    from rag_core.notes import load_notes
+
+    folder = Path(golden_dir) if golden_dir else GOLDEN_DIR
+    return {p.name: load_notes(p) for p in sorted((folder / "notes").iterdir()) if p.is_dir()}
+
+
+def log_users(events: Sequence[querylog.Event]) -> dict[str, str]:
+    """user -> library of the users in a log."""
+    return {e.user: e.library for e in events}
+
+
+def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, Sequence[Any]],
+                  ) -> pd.DataFrame:
+    """Give every user an exact copy of its library (undoing earlier edits) and empty caches."""
+    from rag_core.cache.keys import user_prefix
+    from rag_core.ingest import ingest_notes
+
+    rows = []
+    for user, lib in users.items():
+        report = ingest_notes(pipeline.store, pipeline.embedder, pipeline.counter,
+                              pipeline.settings, user, list(notes[lib]), progress=False,
+                              prune=True)
+        pipeline.caches.clear(user)
+        rows.append({"user": user, "library": lib, "inserted": report.inserted,
+                     "updated": report.updated, "unchanged": report.unchanged})
+    pipeline.caches.embedding.clear(user_prefix("embedding", None))
+    return pd.DataFrame(rows)
+
+
+def remove_users(pipeline: Any, users: Iterable[str]) -> int:
+    """Delete the synthetic users' notes and cached entries (leave the shared store clean)."""
+    removed = 0
+    for user in users:
+        for row in pipeline.store.list_notes(user):
+            removed += bool(pipeline.store.delete_note(user, row["note_id"]))
+        pipeline.caches.clear(user)
+    return removed
+
+
+class SimClock:
+    """Simulated seconds for the replay's caches.
+
+    ``advance_to(t)`` ages every ``rag:*`` entry of the Redis database of ``client`` by the
+    simulated time that passed minus the wall time that passed meanwhile (Redis has aged them
+    by that already), in one Lua script. Calling the clock gives the simulated time, which is
+    what the in-process :class:`~rag_core.cache.memory.MemoryCache` wants as ``clock``. The
+    Redis database must be the replay's own: every entry in it gets older.
+    """
+
+    _AGE = """
+local n = 0
+for _, key in ipairs(redis.call('KEYS', 'rag:*')) do
+  local left = redis.call('PTTL', key)
+  if left > 0 then
+    left = left - tonumber(ARGV[1])
+    if left <= 0 then
+      redis.call('DEL', key)
+      n = n + 1
+    else
+      redis.call('PEXPIRE', key, left)
+    end
+  end
+end
+return n
+"""
+
+    def __init__(self, client: Any, quantum_s: float = 300.0) -> None:
+        self.client = client
+        self.quantum_s = quantum_s
+        self.now_s = 0.0
+        self.expired = 0
+        self.steps = 0
+        self._wall = time.monotonic()
+        self._script = client.register_script(self._AGE) if client is not None else None
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance_to(self, t: float) -> None:
+        """Move to simulated time ``t`` (in whole quanta; never backwards)."""
+        step = t - self.now_s
+        if self.quantum_s > 0:
+            step = (step // self.quantum_s) * self.quantum_s
+        if step <= 0:
+            return
+        wall = time.monotonic()
+        age_ms = int(step * 1000 - (wall - self._wall) * 1000)
+        if self._script is not None and age_ms > 0:
+            self.expired += int(self._script(args=[age_ms]))
+        self._wall = wall
+        self.now_s += step
+        self.steps += 1
+
+
+def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any:
+    """The parts of ``base`` (store, model, generator) with fresh cache layers of ``settings``;
+    with ``clock``, the in-process context cache and the semantic entries run on simulated
+    time."""
+    from rag_core.cache.layers import CacheLayers
+    from rag_core.cache.memory import MemoryCache
+    from rag_core.cache.redis_cache import make_redis_client
+    from rag_core.costs import CostLedger
+    from rag_core.pipeline import Pipeline
+
+    client = make_redis_client(settings.redis_url, settings) if settings.redis_url else None
+    caches = CacheLayers.from_settings(settings, client)
+    if clock is not None and settings.cache_enabled:
+        caches.context = MemoryCache("context", settings.cache_max_entries,
+                                     settings.context_cache_max_bytes, clock=clock)
+        caches.semantic.clock = clock  # its entries expire on simulated time too
+    return Pipeline(settings, store=base.store, embedder=base.embedder, caches=caches,
+                    generator=base.generator, ledger=CostLedger(client, settings),
+                    counter=base.counter, sanitiser=base.sanitiser)
+
+
+# --- the replay ------------------------------------------------------------------------------
+
+
+def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
+    from rag_core.ingest import ingest_notes
+
+    key = (event.user, event.source)
+    note = state[key]
+    edited = replace(note, body=f"{note.body}\n\n{event.text}")
+    state[key] = edited
+    ingest_notes(pipeline.store, pipeline.embedder, pipeline.counter, pipeline.settings,
+                 event.user, [edited], progress=False)
+    return int(pipeline.store.notes_version(event.user))
+
+
+def replay(pipeline: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
+           clock: SimClock, *, progress: bool = False, label: str = "replay") -> pd.DataFrame:
+    """Ask every request of ``events`` (and apply every edit) in simulated time order, moving
+    ``clock`` to each event's time first. One row per event."""
+    state = {(u, n.id): n for u, lib in log_users(events).items() for n in notes[lib]}
+    rows: list[dict[str, Any]] = []
+    items: Iterable[querylog.Event] = events
+    if progress:
+        from tqdm.std import tqdm
+
+        items = tqdm(events, desc=label, file=sys.stderr, mininterval=5.0, ncols=90)
+    for event in items:
+        clock.advance_to(event.t)
+        began = time.perf_counter()
+        row: dict[str, Any] = {"t": event.t, "user": event.user, "kind": event.kind,
+                               "seen": event.seen}
+        if event.kind == "edit":
+            row.update(outcome="edit", notes_version=_edit(pipeline, state, event))
+        else:
+            answer = pipeline.ask(event.user, event.text)
+            row.update(outcome=classify(answer.cache, answer.generator),
+                       query=answer.cache.get("query", "off"),
+                       semantic=answer.cache.get("semantic", "off"),
+                       embedding=answer.cache.get("embedding", "off"),
+                       context=answer.cache.get("context", "off"),
+                       input_tokens=answer.usage.input_tokens,
+                       output_tokens=answer.usage.output_tokens)
+        row["ms"] = (time.perf_counter() - began) * 1000
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_replay(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
+               *, query_ttl_s: int, semantic_threshold: float, quantum_s: float = 300.0,
+               progress: bool = False, label: str = "replay") -> pd.DataFrame:
+    """One replay from cold caches and fresh library copies, with the given query TTL (also
+    the semantic cache's) and semantic threshold; the other TTLs are ``base``'s.
+
+    ``base`` is a pipeline whose settings came from :func:`cache_settings` (its databases and
+    state folder are kept).
+    """
+    settings = base.settings.with_overrides(semantic_cache_threshold=semantic_threshold,
+                                            query_cache_ttl_s=int(query_ttl_s))
+    client = None
+    if settings.redis_url:
+        from rag_core.cache.redis_cache import make_redis_client
+
+        client = make_redis_client(settings.redis_url, settings)
+    clock = SimClock(client, quantum_s)
+    pipe = pipeline_for(base, settings, clock)
+    prepare_users(pipe, log_users(events), notes)
+    rows = replay(pipe, events, notes, clock, progress=progress, label=label)
+    rows.attrs.update(clock_steps=clock.steps, expired=clock.expired)
+    return rows
+
+
+def sweep(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
+          points: Iterable[Mapping[str, float]], *, quantum_s: float = 300.0,
+          progress: bool = False) -> pd.DataFrame:
+    """One replay per point (``query_ttl_s``, ``semantic_threshold``): one row of rates each."""
+    out = []
+    for point in points:
+        ttl, threshold = int(point["query_ttl_s"]), float(point["semantic_threshold"])
+        rows = run_replay(base, events, notes, query_ttl_s=ttl, semantic_threshold=threshold,
+                          quantum_s=quantum_s, progress=progress,
+                          label=f"ttl={ttl} threshold={threshold:g}")
+        out.append(sweep_row(ttl, threshold, layer_rates(rows)))
+    return pd.DataFrame(out)
+
+
+def sweep_row(ttl_s: float, threshold: float, rates: Mapping[str, Any]) -> dict[str, Any]:
+    """The row of one sweep point (the main replay's row is made the same way). No L2 rate:
+    embeddings are shared by all users, so it depends on how many users a replay has."""
+    return {"query_ttl_s": ttl_s, "query_ttl_h": ttl_s / 3600, "semantic_threshold": threshold,
+            **{k: rates[k] for k in ("requests", "hit_rate", "l1_hit_rate",
+                                     "semantic_hit_rate", "llm_calls")}}
+
+
+def sweep_points(ttls: Iterable[float], thresholds: Iterable[float], query_ttl_s: float,
+                 semantic_threshold: float) -> list[dict[str, float]]:
+    """TTL points at the chosen threshold, then threshold points at the chosen TTL (the
+    chosen pair itself is left out: the main replay measured it)."""
+    points = [{"query_ttl_s": float(t), "semantic_threshold": semantic_threshold}
+              for t in ttls if float(t) != float(query_ttl_s)]
+    points += [{"query_ttl_s": query_ttl_s, "semantic_threshold": float(s)}
+               for s in thresholds if float(s) != float(semantic_threshold)]
+    return points
+
+
+# --- the semantic cache on labelled pairs ---------------------------------------------------
+
+
+def semantic_pairs_eval(embedder: Any, threshold: float, thresholds: Iterable[float] = (),
+                        pairs: Sequence[Mapping[str, Any]] | None = None
+                        ) -> tuple[dict[str, float], pd.DataFrame]:
+    """Precision, recall and false-hit rate of the semantic cache's rule (similarity at or
+    above ``threshold`` and the guard passes) on ``golden/semantic_pairs``, plus a sweep."""
+    from rag_core.cache import semantic
+
+    rows = [dict(p) for p in pairs] if pairs is not None else querylog.load_semantic_pairs()
+    sims = semantic.pair_similarities(rows, embedder)
+    at = semantic.evaluate_pairs(rows, sims, threshold)
+    swept = pd.DataFrame(semantic.sweep(rows, sims, sorted({*thresholds, threshold})))
+    return at, swept
