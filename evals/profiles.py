@@ -65,6 +65,82 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
             },
         },
     ),
+    NotebookSpec(
+        name="retrieval",
+        path="notebooks/02_retrieval_benchmark.ipynb",
+        description="pgvector HNSW recall and latency, ef_search sweep, filtered and hybrid search",
+        params={
+            "ci": {
+                "corpus_size": 4000,
+                "n_queries": 400,
+                "ef_search_values": [10, 20, 40, 80, 160],
+                "hnsw_params": [[16, 64], [8, 32], [32, 128]],
+                "users": 20,
+                "seed": 7,
+                "hybrid_chunks": 2000,
+                "scale_sizes": [],
+            },
+            "full": {
+                "corpus_size": 100000,
+                "n_queries": 1000,
+                "ef_search_values": [10, 20, 40, 60, 80, 120, 200, 400],
+                "hnsw_params": [[16, 64], [8, 32], [24, 128]],
+                "users": 200,
+                "seed": 7,
+                "hybrid_chunks": 10000,
+                "scale_sizes": [10000],
+            },
+        },
+    ),
+    NotebookSpec(
+        name="cache",
+        path="notebooks/03_cache_cost_projection.ipynb",
+        description="a synthetic query log replayed through the real caches: hit rate per "
+                    "layer, TTL and threshold sweeps, monthly LLM cost with and without caches",
+        params={
+            "ci": {"users": 8, "days": 2, "requests_per_user_per_day": 10, "zipf_s": 1.1,
+                   "paraphrase_share": 0.15, "novel_share": 0.15, "edit_rate": 0.2,
+                   "query_ttl_s": 86400, "semantic_threshold": 0.92,
+                   "ttl_sweep": [3600, 86400], "threshold_sweep": [0.85, 0.92],
+                   "sweep_users": 4, "time_bucket_h": 6, "seed": 7},
+            "full": {"users": 100, "days": 7, "requests_per_user_per_day": 10, "zipf_s": 1.1,
+                     "paraphrase_share": 0.15, "novel_share": 0.15, "edit_rate": 0.2,
+                     "query_ttl_s": 86400, "semantic_threshold": 0.92,
+                     "ttl_sweep": [3600, 21600, 86400, 604800],
+                     "threshold_sweep": [0.85, 0.9, 0.92, 0.95],
+                     "sweep_users": 12, "time_bucket_h": 24, "seed": 7},
+        },
+    ),
+    NotebookSpec(
+        name="load",
+        path="notebooks/04_load_test.ipynb",
+        description="Locust against the app + mock LLM: RPS, p50/p95/p99, errors, cache mix, cost",
+        params={
+            "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 30, "mix": "mixed",
+                   "shape": "sustained", "workers": 2, "mock_latency_ms": 300.0,
+                   "spike_users": 0, "seed": 7},
+            "full": {"users": 1000, "spawn_rate": 50.0, "duration_s": 600, "mix": "mixed",
+                     "shape": "sustained", "wait_s": [5.0, 10.0], "workers": 2,
+                     "mock_latency_ms": 3500.0,
+                     "spike_users": 1500, "spike_duration_s": 120, "seed": 7},
+        },
+    ),
+    NotebookSpec(
+        name="chaos",
+        path="notebooks/05_chaos.ipynb",
+        description="an LLM outage under load: stale/refused share, breaker recovery time",
+        params={
+            "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 40, "mix": "mixed",
+                   "workers": 2, "mock_latency_ms": 300.0, "chaos": True,
+                   "outage_start_s": 12.0, "outage_s": 10.0,
+                   "breaker_reset_timeout_s": 5.0, "seed": 7},
+            "full": {"users": 200, "spawn_rate": 20.0, "duration_s": 180, "mix": "mixed",
+                     "workers": 2, "mock_latency_ms": 3500.0, "chaos": True,
+                     "outage_start_s": 45.0, "outage_s": 60.0,
+                     "breaker_reset_timeout_s": 30.0, "seed": 7},
+        },
+    ),
+
 )
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, pipeline: Any = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         obs.setup_logging(settings)
         obs.setup_tracing(settings)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.app_threads
         if not settings.auth_enabled:
             obs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
                           "comes from the X-User-ID header")

@@ -207,7 +207,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         _multiprocess_metrics(settings, args.port)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False,
+                timeout_keep_alive=args.keep_alive or settings.keep_alive_s)
     return 0
 
 
@@ -319,7 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "Run the HTTP API with uvicorn.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes; they share caches, breaker and costs through Redis")
+    p.add_argument("--keep-alive", type=int, default=None,
+                   help="idle keep-alive in seconds (default RAG_KEEP_ALIVE_S, 75)")
 
     p = add("token", cmd_token, "Print a signed JWT for a user (local use and load tests).")
     p.add_argument("--user", required=True)

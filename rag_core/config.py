@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
 
     # --- PostgreSQL connection pool (short timeouts: a dead database must fail fast) ----
-    db_pool_max_size: int = Field(4, ge=1, le=100)
+    db_pool_max_size: int = Field(10, ge=1, le=100)
     db_pool_timeout_s: float = Field(3.0, gt=0)
     db_connect_timeout_s: int = Field(3, ge=1)
     db_reconnect_timeout_s: float = Field(10.0, gt=0)
@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     budget_tighten_ratio: float = Field(0.9, gt=0, le=1)
 
     # --- app -----------------------------------------------------------------------------
+    # Threads per worker for the blocking pipeline: a miss holds one for the whole LLM call
+    # (3.5 s in the seeds), so the default 40 queues cache hits behind misses under load.
+    app_threads: int = Field(128, ge=1, le=4096)
+    # Idle keep-alive of the server; longer than the gateway's (uvicorn's 5 s closes
+    # connections that a gateway or a thinking client still holds).
+    keep_alive_s: int = Field(75, ge=1)
     auth_enabled: bool = True
     jwt_secret: SecretStr = SecretStr("dev-only-insecure-secret-set-RAG_JWT_SECRET")
     jwt_public_key: str | None = None

@@ -1,0 +1,41 @@
+"""Load shapes for Locust; the numbers come from :func:`loadtests.traffic.shape_target`.
+
+Pick one with ``RAG_LOAD_SHAPE=ramp|sustained|spike`` (the locustfile then exposes exactly
+that class); ``-u``, ``-r`` and ``-t`` still give the peak users, the spawn rate and the
+duration (``use_common_options``). Without ``RAG_LOAD_SHAPE`` Locust runs its plain
+``-u``/``-r``/``-t`` load.
+"""
+
+from __future__ import annotations
+
+from locust import LoadTestShape
+
+from loadtests.traffic import shape_target
+
+
+class _GoldenShape(LoadTestShape):
+    abstract = True
+    use_common_options = True
+    shape = "sustained"
+
+    def tick(self) -> tuple[int, float] | None:
+        options = self.runner.environment.parsed_options  # type: ignore[union-attr]
+        duration = float(options.run_time or 60)
+        return shape_target(self.shape, self.get_run_time(), int(options.num_users or 1),
+                            float(options.spawn_rate or 1), duration)
+
+
+class RampShape(_GoldenShape):
+    shape = "ramp"
+
+
+class SustainedShape(_GoldenShape):
+    shape = "sustained"
+
+
+class SpikeShape(_GoldenShape):
+    shape = "spike"
+
+
+SHAPE_CLASSES: dict[str, type[LoadTestShape]] = {
+    "ramp": RampShape, "sustained": SustainedShape, "spike": SpikeShape}

@@ -1,0 +1,253 @@
+"""What the load test's users ask and how an answer is classified; plain Python, no Locust.
+
+The locustfile only wires these into Locust users, so that everything that decides a number of
+the report (which questions, which request name an answer gets, which answers count as the
+service's documented refusals) is importable and tested without gevent.
+
+Request names: every answer of ``POST /v1/query`` is reported under ``/v1/query <outcome>``
+with outcome one of :data:`OUTCOMES`. ``503 documented`` is a 503 with ``Retry-After`` and the
+code ``LLM_UNAVAILABLE`` (the breaker is open and no stale answer exists): the spec's way to
+refuse, so it is reported as a success under its own name, never mixed with real failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+QA_GLOB = "golden/qa/*.jsonl"
+QUERY_PATH = "/v1/query"
+MIXES = ("repeat", "novel", "adversarial", "mixed")
+# outcome labels; the first four are answers with a body, the rest refusals and failures
+ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale")
+DOCUMENTED = ("503 documented",)
+OUTCOMES = ANSWERED + DOCUMENTED + ("error",)
+CACHE_HITS = ("hit", "semantic_hit")
+# weights of the user classes in the "mixed" mix: repeat, novel, adversarial
+MIXED_WEIGHTS = {"repeat": 6, "novel": 3, "adversarial": 1}
+
+
+def request_name(outcome: str) -> str:
+    return f"{QUERY_PATH} {outcome}"
+
+
+def outcome_of_name(name: str) -> str | None:
+    """The outcome label of a request name written by :func:`request_name` (else None)."""
+    prefix = f"{QUERY_PATH} "
+    return name[len(prefix):] if name.startswith(prefix) else None
+
+
+# --- questions -----------------------------------------------------------------------------
+
+
+def load_items(root: str | Path = ROOT) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for path in sorted(Path(root).glob(QA_GLOB)):
+        items += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return items
+
+
+@dataclass(frozen=True)
+class QuestionBank:
+    """Golden questions per user: popular (answerable), all answerable, adversarial."""
+
+    popular: Mapping[str, Sequence[str]]
+    answerable: Mapping[str, Sequence[str]]
+    adversarial: Mapping[str, Sequence[str]]
+
+    @property
+    def users(self) -> list[str]:
+        return sorted(self.answerable)
+
+    @classmethod
+    def from_items(cls, items: Sequence[Mapping[str, Any]], popular_per_user: int = 8,
+                   seed: int = 7, only: Sequence[str] = ()) -> QuestionBank:
+        answerable: dict[str, list[str]] = {}
+        adversarial: dict[str, list[str]] = {}
+        for item in items:
+            user, question = str(item["user_id"]), str(item["question"])
+            if only and user not in only:
+                continue
+            if item.get("scenario") == "adversarial":
+                adversarial.setdefault(user, []).append(question)
+            elif not item.get("expect_no_context"):
+                answerable.setdefault(user, []).append(question)
+        rng = random.Random(seed)
+        popular = {u: rng.sample(qs, min(popular_per_user, len(qs)))
+                   for u, qs in sorted(answerable.items())}
+        return cls(popular, answerable, adversarial)
+
+
+def user_list(text: str | None) -> list[str]:
+    """``"amara,ben"`` (``RAG_LOAD_USERS``) as a list; empty: all users."""
+    return [u.strip() for u in (text or "").split(",") if u.strip()]
+
+
+def popular_question(bank: QuestionBank, user: str, rng: random.Random) -> str:
+    """A popular question of ``user``, the first ones far more often (Zipf-like, s = 1)."""
+    pool = bank.popular[user]
+    weights = [1.0 / (rank + 1) for rank in range(len(pool))]
+    return rng.choices(pool, weights=weights)[0]
+
+
+_FOLLOW_UPS = (
+    "How does that connect with {q}?",
+    "Compare it with what was said here: {q}",
+    "Also, {q} Answer both briefly.",
+    "In two sentences: {q} And what should I take from it this week ({n})?",
+)
+
+
+def novel_question(bank: QuestionBank, user: str, rng: random.Random) -> str:
+    """A question not asked before: two of the user's questions joined by a random frame and a
+    random number, so that neither the exact nor (usually) the semantic cache has it."""
+    pool = bank.answerable[user]
+    first, second = rng.sample(pool, 2) if len(pool) > 1 else (pool[0], pool[0])
+    frame = rng.choice(_FOLLOW_UPS).format(q=second.rstrip("?") + "?", n=rng.randint(1, 10**6))
+    return f"{first} {frame}"[:990]
+
+
+def adversarial_question(bank: QuestionBank, user: str, rng: random.Random) -> str:
+    pool = bank.adversarial.get(user) or [q for qs in bank.adversarial.values() for q in qs]
+    return rng.choice(pool)
+
+
+def question_for(kind: str, bank: QuestionBank, user: str, rng: random.Random) -> str:
+    pick = {"repeat": popular_question, "novel": novel_question,
+            "adversarial": adversarial_question}[kind]
+    return pick(bank, user, rng)
+
+
+def user_classes_for(mix: str) -> dict[str, int]:
+    """User kinds and their weights for a mix (``RAG_LOAD_MIX``)."""
+    if mix not in MIXES:
+        raise ValueError(f"unknown mix {mix!r}; choose one of {', '.join(MIXES)}")
+    return dict(MIXED_WEIGHTS) if mix == "mixed" else {mix: 1}
+
+
+def wait_range(text: str, default: tuple[float, float] = (0.5, 1.5)) -> tuple[float, float]:
+    """``"min,max"`` seconds of think time (``RAG_LOAD_WAIT``); empty: ``default``."""
+    if not text.strip():
+        return default
+    low, high = (float(x) for x in text.split(","))
+    if not 0 <= low <= high:
+        raise ValueError(f"RAG_LOAD_WAIT must be min,max with 0 <= min <= max, got {text!r}")
+    return low, high
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def tokens_for(users: Sequence[str], path: str | Path | None = None,
+               ttl_s: int = 6 * 3600) -> dict[str, str]:
+    """A JWT per user: from the JSON file the orchestrator wrote, else issued here with
+    ``rag_core.auth`` and the ``RAG_JWT_SECRET`` of the environment (as ``rag-core token``)."""
+    if path and Path(path).is_file():
+        given = json.loads(Path(path).read_text())
+        return {u: given[u] for u in users}
+    from rag_core.auth import issue_token
+    from rag_core.config import Settings
+
+    settings = Settings()
+    return {u: issue_token(settings, u, ttl_s=ttl_s) for u in users}
+
+
+def write_tokens(tokens: Mapping[str, str], path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(dict(tokens)))
+    path.chmod(0o600)
+    return path
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str
+    failure: str | None = None  # why this is a real failure; None: a success
+    cost_usd: float = 0.0
+    stale: bool = False
+
+
+def classify(status: int, headers: Mapping[str, str], body: Any,
+             error: object = None) -> Outcome:
+    """The outcome of one ``POST /v1/query`` from its status, headers and parsed JSON body
+    (``error``: the client's exception when there was no response)."""
+    lower = {str(k).lower(): v for k, v in headers.items()}
+    if status == 200 and isinstance(body, Mapping) and "answer" in body:
+        cost = float(body.get("cost_usd") or 0.0)
+        if body.get("stale"):
+            return Outcome("stale", cost_usd=cost, stale=True)
+        query = str((body.get("cache") or {}).get("query", ""))
+        if query in CACHE_HITS:
+            return Outcome(query, cost_usd=cost)
+        if body.get("no_context"):
+            return Outcome("no_context", cost_usd=cost)
+        return Outcome("miss", cost_usd=cost)
+    code = ""
+    if isinstance(body, Mapping):
+        code = str((body.get("error") or {}).get("code", ""))
+    if status == 503 and lower.get("retry-after") and code == "LLM_UNAVAILABLE":
+        return Outcome("503 documented")
+    if status == 200:
+        return Outcome("error", failure="200 without an answer body")
+    if status == 0:
+        why = f": {type(error).__name__}" if error is not None else ""
+        return Outcome("error", failure=f"no response (connection refused, reset or timed "
+                                        f"out){why}")
+    return Outcome("error", failure=f"HTTP {status} {code}".strip())
+
+
+def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,
+               status: int) -> str:
+    """One JSON line of the per-request log (``RAG_LOAD_EVENTS``) that the chaos analysis
+    and the cost figure read; Locust's CSVs have no per-request rows."""
+    return json.dumps({"t": round(started, 4), "ms": round(elapsed_ms, 2), "kind": kind,
+                       "outcome": outcome.label, "status": status, "failure": outcome.failure,
+                       "cost_usd": outcome.cost_usd, "stale": outcome.stale})
+
+
+def events_path(base: str | None) -> str | None:
+    """Where this process writes its per-request lines (one file per process, so that
+    distributed workers never share one)."""
+    if not base:
+        return None
+    return f"{base}.{os.getpid()}.jsonl"
+
+
+# --- load shapes (the arithmetic; loadtests/shapes.py wraps it for Locust) ------------------
+
+SHAPES = ("ramp", "sustained", "spike")
+SPIKE_WINDOW = (0.4, 0.6)  # the spike runs over this share of the run
+SPIKE_BASE_SHARE = 0.2  # users outside the spike, as a share of the peak
+
+
+def shape_target(shape: str, t: float, users: int, spawn_rate: float,
+                 duration_s: float) -> tuple[int, float] | None:
+    """(users, spawn rate) that ``shape`` wants ``t`` seconds into the run; None ends it.
+
+    ramp: linear from 1 user to ``users`` over the run; sustained: ``users`` (reached at
+    ``spawn_rate``) for the whole run; spike: a fifth of ``users``, then all of them at once
+    (spawned within a second) for the middle fifth of the run, then back.
+    """
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+    if t >= duration_s:
+        return None
+    users = max(1, int(users))
+    if shape == "ramp":
+        return max(1, round(users * t / duration_s)), spawn_rate
+    if shape == "sustained":
+        return users, spawn_rate
+    start, end = (duration_s * share for share in SPIKE_WINDOW)
+    base = max(1, round(users * SPIKE_BASE_SHARE))
+    if start <= t < end:
+        return users, float(max(spawn_rate, users))
+    return base, float(max(spawn_rate, users))

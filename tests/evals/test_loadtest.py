@@ -1,0 +1,289 @@
+"""The load test: CSV parsing and summary arithmetic on small fixtures, the traffic helpers,
+and one short real Locust run against the app and the mock LLM."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evals import loadtest
+from loadtests import traffic
+
+STATS_HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,"
+                "Average Response Time,Min Response Time,Max Response Time,Average Content Size,"
+                "Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%")
+HISTORY_HEADER = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,"
+                  "95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,"
+                  "Total Median Response Time,Total Average Response Time,"
+                  "Total Min Response Time,Total Max Response Time,Total Average Content Size")
+
+
+def _stats_row(name: str, n: int, fails: int, p50: int, p95: int, p99: int, rps: float,
+               kind: str = "POST") -> str:
+    return (f"{kind},{name},{n},{fails},{p50},{p50 + 1.5},1.0,{p99 + 10},2000,{rps},0.0,"
+            f"{p50},{p50},{p50},{p50},{p95},{p95},{p99},{p99},{p99},{p99},{p99 + 10}")
+
+
+@pytest.fixture
+def locust_csv(tmp_path: Path) -> Path:
+    """A run of 100 requests: 50 hits, 10 semantic hits, 20 misses, 10 no-context, 5
+    documented 503s, 5 real errors."""
+    prefix = tmp_path / "run"
+    rows = [
+        _stats_row("/v1/query hit", 50, 0, 20, 40, 60, 5.0),
+        _stats_row("/v1/query semantic_hit", 10, 0, 30, 50, 70, 1.0),
+        _stats_row("/v1/query miss", 20, 0, 400, 700, 900, 2.0),
+        _stats_row("/v1/query no_context", 10, 0, 50, 80, 90, 1.0),
+        _stats_row("/v1/query 503 documented", 5, 0, 5, 8, 9, 0.5),
+        _stats_row("/v1/query error", 5, 5, 10, 20, 30, 0.5),
+        _stats_row("Aggregated", 100, 5, 30, 600, 850, 10.0, kind=""),
+    ]
+    Path(f"{prefix}_stats.csv").write_text("\n".join([STATS_HEADER, *rows]) + "\n")
+    tail = ",0,0,0,0.0,0,0,0"
+    history = [
+        f"1000,0,,Aggregated,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A{tail}",
+        f"1001,5,POST,/v1/query 503 documented,2.0,0.0,5,5,5,5,5,5,5,5,5,5,5{tail}",
+        f"1001,5,,Aggregated,8.0,1.0,30,40,50,60,70,600,700,800,850,850,900{tail}",
+        f"1002,10,,Aggregated,12.0,0.0,25,40,50,60,70,500,700,800,850,850,900{tail}",
+    ]
+    Path(f"{prefix}_stats_history.csv").write_text("\n".join([HISTORY_HEADER, *history]) + "\n")
+    Path(f"{prefix}_failures.csv").write_text(
+        "Method,Name,Error,Occurrences\nPOST,/v1/query error,HTTP 500 INTERNAL,5\n")
+    return prefix
+
+
+def _events(rows: list[tuple[float, float, str, float, bool]]) -> pd.DataFrame:
+    return pd.DataFrame([{"t": t, "ms": ms, "kind": "repeat", "outcome": outcome,
+                          "status": 503 if outcome == "503 documented" else 200,
+                          "failure": "HTTP 500" if outcome == "error" else None,
+                          "cost_usd": cost, "stale": stale}
+                         for t, ms, outcome, cost, stale in rows])
+
+
+# --- parsing and the load summary ------------------------------------------------------------
+
+
+def test_outcome_table_splits_request_names(locust_csv):
+    table = loadtest.outcome_table(loadtest.read_stats(locust_csv))
+    assert list(table["outcome"])[:2] == ["hit", "miss"]
+    assert table["requests"].sum() == 100
+    assert table.set_index("outcome").loc["503 documented", "share"] == pytest.approx(0.05)
+    assert "Aggregated" not in set(table["outcome"])
+
+
+def test_summary_keeps_documented_503s_out_of_errors(locust_csv):
+    events = _events([(0.0, 10.0, "miss", 0.0003, False), (1.0, 5.0, "hit", 0.0, False),
+                      (2.0, 5.0, "hit", 0.0, False), (3.0, 5.0, "hit", 0.0, False)])
+    out = loadtest.summarise_load(loadtest.read_stats(locust_csv), events, llm_latency_ms=300)
+    assert out["requests"] == 100
+    assert out["rps"] == 10.0
+    assert (out["p50_ms"], out["p95_ms"], out["p99_ms"]) == (30.0, 600.0, 850.0)
+    assert out["p99_over_llm_ms"] == 550.0
+    assert out["error_rate"] == pytest.approx(0.05)  # the 5 real errors only
+    assert out["documented_503_rate"] == pytest.approx(0.05)
+    assert out["cache_hit_share"] == pytest.approx(60 / 90)  # hits of the answered 90
+    assert out["usd_per_1k_requests"] == pytest.approx(1000 * 0.0003 / 4)
+
+
+def test_summary_without_events_has_no_cost(locust_csv):
+    out = loadtest.summarise_load(loadtest.read_stats(locust_csv))
+    assert math.isnan(out["usd_per_1k_requests"])
+    assert "p99_over_llm_ms" not in out
+
+
+def test_summary_of_an_empty_run_says_so(tmp_path):
+    Path(f"{tmp_path / 'x'}_stats.csv").write_text(STATS_HEADER + "\n")
+    with pytest.raises(ValueError, match="no Aggregated row"):
+        loadtest.summarise_load(loadtest.read_stats(tmp_path / "x"))
+    assert loadtest.read_stats(tmp_path / "missing").empty
+
+
+def test_history_timeline_per_second(locust_csv):
+    timeline = loadtest.history_timeline(loadtest.read_history(locust_csv))
+    assert list(timeline["t"]) == [0, 1, 2]
+    assert list(timeline["rps"]) == [0.0, 8.0, 12.0]
+    assert list(timeline["documented_s"]) == [0.0, 2.0, 0.0]
+    assert math.isnan(timeline["p95_ms"].iloc[0])  # Locust writes N/A before any request
+    assert timeline["p95_ms"].iloc[1] == 600
+
+
+def test_failures_and_events_are_read(locust_csv, tmp_path):
+    assert loadtest.read_failures(locust_csv)["Occurrences"].sum() == 5
+    outcome = traffic.Outcome("hit")
+    a, b = tmp_path / "e.1.jsonl", tmp_path / "e.2.jsonl"
+    a.write_text(traffic.event_line(5.0, 12.0, "repeat", outcome, 200) + "\n{cut")
+    b.write_text(traffic.event_line(1.0, 30.0, "novel", traffic.Outcome("miss", cost_usd=0.1),
+                                    200) + "\n")
+    events = loadtest.read_events([a, b])
+    assert list(events["t"]) == [1.0, 5.0]
+    assert list(events["outcome"]) == ["miss", "hit"]
+
+
+def test_outcome_rates_bin_per_second():
+    events = _events([(10.0, 1, "hit", 0, False), (10.5, 1, "hit", 0, False),
+                      (11.2, 1, "miss", 0, False)])
+    rates = loadtest.outcome_rates(events, start=10.0)
+    assert rates.loc[0.0, "hit"] == 2 and rates.loc[1.0, "miss"] == 1
+    assert loadtest.outcome_rates(events.iloc[0:0]).empty
+
+
+# --- chaos arithmetic ---------------------------------------------------------------------
+
+
+def _breaker(states: list[tuple[float, str]]) -> pd.DataFrame:
+    return loadtest.breaker_timeline(states)
+
+
+def test_chaos_summary_shares_open_and_recovery():
+    # outage 10..20; breaker opens at 12, half-open at 17, open again, closed at 22.5
+    breaker = _breaker([(9, "closed", 40), (11, "closed", 45), (12, "open", 47),
+                        (17, "half-open", 47), (18, "open", 50), (20, "open", 50),
+                        (21, "open", 50), (22.5, "closed", 51), (25, "closed", 60)])
+    events = _events([
+        (5, 400, "miss", 0.0003, False),
+        (10.5, 2100, "503 documented", 0, False),  # retried on the dead LLM before opening
+        (11, 20, "hit", 0, False),
+        (12.5, 3, "503 documented", 0, False),
+        (13, 15, "stale", 0, True),
+        (17.2, 2400, "503 documented", 0, False),  # the half-open probe
+        (19, 10, "error", 0, False),
+        (23, 450, "miss", 0.0003, False),
+    ])
+    out = loadtest.chaos_summary(events, breaker, 10.0, 20.0, reset_timeout_s=5.0)
+    assert out["outage_requests"] == 6
+    assert out["refused_share"] == pytest.approx(3 / 6)
+    assert out["stale_share"] == pytest.approx(1 / 6)
+    assert out["cached_share"] == pytest.approx(1 / 6)
+    assert out["error_share"] == pytest.approx(1 / 6)
+    assert out["opened"] and out["open_after_s"] == 2.0
+    assert out["max_wait_after_open_ms"] == 2400 and out["slow_after_open"] == 1
+    assert out["llm_calls_while_open"] == 3  # the probe and its two retries
+    assert out["recovered"] and out["recovery_s"] == pytest.approx(2.5)
+    assert out["recovery_beyond_reset_s"] == pytest.approx(-2.5)
+    assert out["answers_flow_s"] == pytest.approx(3.45)
+
+
+def test_chaos_summary_when_the_breaker_never_opens_or_never_closes():
+    events = _events([(11, 20, "hit", 0, False)])
+    calm = loadtest.chaos_summary(events, _breaker([(9, "closed"), (15, "closed")]), 10, 20)
+    assert not calm["opened"] and calm["recovery_s"] == 0.0 and calm["recovered"]
+    assert calm["llm_calls_while_open"] == 0.0
+    assert math.isnan(calm["answers_flow_s"])
+    stuck = loadtest.chaos_summary(events, _breaker([(12, "open"), (30, "half-open")]), 10, 20)
+    assert stuck["opened"] and not stuck["recovered"] and math.isnan(stuck["recovery_s"])
+    assert math.isnan(stuck["llm_calls_while_open"])  # the mock was not sampled
+
+
+def test_breaker_timeline_levels():
+    frame = _breaker([(1, "closed"), (2, "half-open"), (3, "open"), (4, "unknown", 7)])
+    assert list(frame["level"][:3]) == [0, 1, 2] and math.isnan(frame["level"].iloc[3])
+    assert frame["llm_requests"].iloc[3] == 7 and math.isnan(frame["llm_requests"].iloc[0])
+
+
+# --- traffic helpers -------------------------------------------------------------------------
+
+
+def test_classify_answers_and_refusals():
+    ok = {"answer": "x", "cache": {"query": "hit"}, "cost_usd": 0.0, "stale": False}
+    assert traffic.classify(200, {}, ok).label == "hit"
+    assert traffic.classify(200, {}, {**ok, "cache": {"query": "semantic_hit"}}).label == \
+        "semantic_hit"
+    miss = traffic.classify(200, {}, {**ok, "cache": {"query": "miss"}, "cost_usd": 0.0004})
+    assert (miss.label, miss.cost_usd, miss.failure) == ("miss", 0.0004, None)
+    assert traffic.classify(200, {}, {**ok, "cache": {"query": "miss"},
+                                      "no_context": True}).label == "no_context"
+    assert traffic.classify(200, {}, {**ok, "stale": True}).stale
+    refusal = {"error": {"code": "LLM_UNAVAILABLE", "message": "down"}}
+    documented = traffic.classify(503, {"Retry-After": "5"}, refusal)
+    assert documented.label == "503 documented" and documented.failure is None
+    assert traffic.classify(503, {}, refusal).failure  # no Retry-After: not as documented
+    assert traffic.classify(503, {"retry-after": "1"},
+                            {"error": {"code": "EMBEDDING_FAILED"}}).failure
+    assert traffic.classify(500, {}, None).failure == "HTTP 500"
+    assert "no response" in str(traffic.classify(0, {}, None).failure)
+    assert "TimeoutError" in str(traffic.classify(0, {}, None, TimeoutError()).failure)
+    assert traffic.classify(200, {}, None).failure
+
+
+def test_request_names_round_trip():
+    for outcome in traffic.OUTCOMES:
+        assert traffic.outcome_of_name(traffic.request_name(outcome)) == outcome
+    assert traffic.outcome_of_name("Aggregated") is None
+
+
+def test_question_bank_from_the_golden_set():
+    bank = traffic.QuestionBank.from_items(traffic.load_items())
+    assert bank.users == ["amara", "ben", "chloe", "david"]
+    rng = random.Random(1)
+    for user in bank.users:
+        assert 0 < len(bank.popular[user]) <= 8
+        assert traffic.question_for("repeat", bank, user, rng) in bank.popular[user]
+        assert traffic.question_for("adversarial", bank, user, rng) in \
+            [q for qs in bank.adversarial.values() for q in qs]
+    assert traffic.QuestionBank.from_items(traffic.load_items(), only=["ben"]).users == ["ben"]
+    assert traffic.user_list(" amara, ben,") == ["amara", "ben"] and traffic.user_list(None) == []
+    novel = {traffic.novel_question(bank, "amara", rng) for _ in range(50)}
+    assert len(novel) == 50 and all(len(q) <= 1000 for q in novel)
+
+
+def test_mixes_shapes_and_wait():
+    assert traffic.user_classes_for("mixed") == {"repeat": 6, "novel": 3, "adversarial": 1}
+    assert traffic.user_classes_for("novel") == {"novel": 1}
+    with pytest.raises(ValueError):
+        traffic.user_classes_for("chaos")
+    assert traffic.shape_target("sustained", 5, 100, 10, 60) == (100, 10)
+    assert traffic.shape_target("sustained", 60, 100, 10, 60) is None
+    assert traffic.shape_target("ramp", 30, 100, 10, 60) == (50, 10)
+    assert traffic.shape_target("spike", 5, 100, 10, 60) == (20, 100.0)
+    assert traffic.shape_target("spike", 30, 100, 10, 60) == (100, 100.0)
+    assert traffic.shape_target("spike", 50, 100, 10, 60) == (20, 100.0)
+    assert traffic.wait_range("") == (0.5, 1.5) and traffic.wait_range("5,10") == (5.0, 10.0)
+    with pytest.raises(ValueError):
+        traffic.wait_range("3,1")
+
+
+def test_tokens_are_issued_or_read(tmp_path, monkeypatch):
+    import jwt
+
+    monkeypatch.setenv("RAG_JWT_SECRET", "s" * 32)
+    issued = traffic.tokens_for(["amara"])
+    assert jwt.decode(issued["amara"], "s" * 32, algorithms=["HS256"])["sub"] == "amara"
+    path = traffic.write_tokens({"amara": "t1", "ben": "t2"}, tmp_path / "tokens.json")
+    assert traffic.tokens_for(["ben"], path) == {"ben": "t2"}
+    assert json.loads(path.read_text())["amara"] == "t1"
+
+
+def test_locust_command_is_bounded(tmp_path):
+    config = loadtest.LoadConfig(users=7, spawn_rate=3, duration_s=12)
+    cmd = loadtest.locust_command(config, "http://127.0.0.1:1", tmp_path / "p")
+    assert cmd[cmd.index("-u") + 1] == "7" and cmd[cmd.index("-t") + 1] == "12s"
+    assert "--headless" in cmd and "--csv-full-history" in cmd
+
+
+# --- one real run ----------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path):
+    config = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=10, mix="mixed",
+                                 shape="sustained", workers=1, mock_latency_ms=50,
+                                 state_dir=str(tmp_path / "state"),
+                                 output_dir=str(tmp_path / "out"), label="it",
+                                 golden_users=("amara",),
+                                 stop_services=True)
+    run = loadtest.run_load(config)
+    summary = run.summary()
+    assert summary["requests"] > 5
+    assert summary["error_rate"] == 0.0
+    assert summary["rps"] > 0 and summary["p99_ms"] >= summary["p50_ms"] > 0
+    assert set(loadtest.outcome_table(run.stats)["outcome"]) <= set(traffic.OUTCOMES)
+    assert len(run.events) >= summary["requests"] - 5
+    assert run.mock_stats["requests"] > 0  # misses reached the mock LLM
+    assert set(run.breaker["state"]) == {"closed"}
+    assert not run.timeline().empty
