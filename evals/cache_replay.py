@@ -36,6 +36,7 @@ import pandas as pd
 
 from evals import querylog
 from evals.paths import GOLDEN_DIR
+from rag_core import services
 
 REPLAY_REDIS_DB = 11
 REPLAY_DATABASE = "rag_cache_replay"
@@ -218,25 +219,6 @@ def redis_db_url(url: str, db: int) -> str:
     return f"{scheme}://{host}/{db}" + (f"?{query}" if query else "")
 
 
-def ensure_database(server_url: str, name: str) -> str:
-    """``server_url`` with database ``name``, created with pgvector when missing."""
-    import contextlib
-
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not found:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a racing creator
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(server_url, dbname=name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    return url
-
-
 def cache_settings(*, query_ttl_s: int, semantic_threshold: float,
                    state_dir: str | Path | None = None, redis_db: int | None = REPLAY_REDIS_DB,
                    database: str | None = REPLAY_DATABASE, base: Any = None,
@@ -257,7 +239,8 @@ def cache_settings(*, query_ttl_s: int, semantic_threshold: float,
     server, redis_url = settings.database_url, settings.redis_url
     assert server and redis_url
     if database is not None:
-        settings = settings.with_overrides(database_url=ensure_database(server, database))
+        settings = settings.with_overrides(
+            database_url=services.ensure_database(server, database))
     if redis_db is not None:
         settings = settings.with_overrides(redis_url=redis_db_url(redis_url, redis_db))
     return settings

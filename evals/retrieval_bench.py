@@ -17,7 +17,6 @@ latency at a given recall) are small functions tested alone in
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,7 @@ import pandas as pd
 from psycopg import sql
 
 from evals.corpus import Corpus, Queries
+from rag_core import services
 
 K = 10  # neighbours fetched per query: recall@5 and recall@10 from the same run
 RECALL_TARGET = 0.98
@@ -140,27 +140,10 @@ def bench_settings(state_dir: str | Path | None = None, **extra: Any) -> Any:
 
 def server_url(state_dir: str | Path | None = None) -> str:
     """The URL of the (embedded, started if needed) PostgreSQL, as the quality notebook's."""
-    from rag_core import services
 
     settings = services.resolve(bench_settings(state_dir))
     assert settings.database_url
     return settings.database_url
-
-
-def database_url(server: str, name: str = BENCH_DB) -> str:
-    """``server`` with database ``name``, created (with pgvector) when missing."""
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    with psycopg.connect(server, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a racing creator
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(server, dbname=name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    return url
 
 
 def connect(url: str) -> Any:
@@ -450,7 +433,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                   keep_tables: bool = False, target: float = RECALL_TARGET) -> BenchResult:
     """Everything the notebook shows, on ``corpus`` (embedded) and ``queries`` (embedded)."""
     assert corpus.vectors is not None and queries.vectors is not None
-    url = url or database_url(server_url(state_dir))
+    url = url or services.ensure_database(server_url(state_dir), BENCH_DB)
     ef_values = sorted({int(e) for e in ef_values})
     m0, efc0 = (int(x) for x in hnsw_params[0])
     n = len(corpus)
@@ -490,8 +473,9 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
     notes = {"filtered_foreign_rows": str(foreign)}
     if hybrid_chunks:
         chunks = min(hybrid_chunks, n)
-        store = store_for(database_url(_server_of(url), f"rag_bench_store_{corpus.digest[:10]}"
-                                       f"_{chunks}"), state_dir, corpus.vectors.shape[1])
+        name = f"rag_bench_store_{corpus.digest[:10]}_{chunks}"
+        store = store_for(services.ensure_database(_server_of(url), name), state_dir,
+                          corpus.vectors.shape[1])
         try:
             ingest_corpus(store, corpus, chunks)
             present = set(corpus.user_ids[:chunks].tolist())

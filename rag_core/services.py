@@ -261,3 +261,23 @@ def _mask(url: str) -> str:
     creds, host = rest.rsplit("@", 1)
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}"
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """``server_url`` with database ``name``, created with pgvector when missing (the harness
+    keeps its benchmark data apart from the notes of the service)."""
+    import contextlib
+
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not found:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a racing creator
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(server_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return url

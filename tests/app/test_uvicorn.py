@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 import jwt
-import psycopg
 import pytest
 import redis
 
@@ -112,18 +111,12 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(pg_server_url: str, short_tmp: Path) -> Iterator[Served]:
+def served(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
     from rag_core.ingest import ingest_path
     from rag_core.llm.mock_server import start_mock
     from rag_core.pipeline import Pipeline
 
-    name = f"u_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = pg_server_url.partition("?")
-    db_url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    db_url = module_database_url
     work = short_tmp / f"uv{uuid.uuid4().hex[:6]}"
     notes = work / "notes"
     notes.mkdir(parents=True)
@@ -177,8 +170,6 @@ def served(pg_server_url: str, short_tmp: Path) -> Iterator[Served]:
         log.close()
         stop_mock()
         rd.stop()
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def until_both_workers(call: Callable[[], httpx.Response], tries: int = 80
