@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import httpx
 import numpy as np
 
 from rag_core.config import Settings
+from rag_core.procs import free_port, wait_http
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes" / "amara"
 QUESTION = "What did Pastor Okafor say about faith and Abraham?"
@@ -95,7 +95,7 @@ async def bench_asgi(settings: Settings, pipe: Any, headers: dict[str, str], n: 
                      repeats: int) -> Rounds:
     from rag_core.app import create_app
 
-    app = create_app(settings, pipeline=pipe)
+    app = create_app(settings, parts=pipe.parts)
     rounds = Rounds()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -121,15 +121,9 @@ async def bench_asgi(settings: Settings, pipe: Any, headers: dict[str, str], n: 
     return rounds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def bench_uvicorn(settings: Settings, headers: dict[str, str], n: int, repeats: int,
                   workdir: Path) -> Rounds:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update({"DATABASE_URL": str(settings.database_url), "REDIS_URL": str(settings.redis_url),
                 "RAG_PROFILE": "ci", "RAG_JWT_SECRET": SECRET, "RAG_STATE_DIR": str(workdir),
@@ -143,16 +137,7 @@ def bench_uvicorn(settings: Settings, headers: dict[str, str], n: int, repeats: 
     url = f"http://127.0.0.1:{port}"
     rounds = Rounds()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("uvicorn did not start:\n" + log_path.read_text()[-2000:])
-            time.sleep(0.2)
+        wait_http(f"{url}/readyz", 120, proc=proc, log=log_path)
         with httpx.Client(base_url=url, timeout=10) as client:  # one keep-alive connection
             client.post("/v1/query", json={"query": QUESTION}, headers=headers).raise_for_status()
             for _ in range(50):
@@ -195,7 +180,7 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
     encode_us = per_call_us(lambda: json.dumps(answer.to_dict()).encode())
     from fastapi.encoders import jsonable_encoder
 
-    from rag_core.app import QueryIn
+    from rag_core.api.schemas import QueryIn
 
     walk_us = per_call_us(lambda: jsonable_encoder(answer.to_dict()))
     body = json.dumps({"query": QUESTION}).encode()
@@ -243,15 +228,16 @@ def main() -> None:
     from rag_core import services
     from rag_core.auth import issue_token
     from rag_core.ingest import ingest_path
+    from rag_core.parts import build_parts
     from rag_core.pipeline import Pipeline
 
     state = Path(tempfile.mkdtemp(prefix="ragba", dir="/tmp"))
     settings = services.resolve(Settings(profile="ci", state_dir=state, jwt_secret=SECRET))
-    pipe = Pipeline.from_settings(settings)
+    parts = build_parts(settings)
+    pipe = Pipeline(parts)
     try:
-        pipe.embedder.load()
-        ingest_path(pipe.store, pipe.embedder, pipe.counter, settings, "amara", GOLDEN,
-                    progress=False)
+        parts.embedder.load()
+        ingest_path(parts, "amara", GOLDEN, progress=False)
         token = issue_token(settings, "amara")
         headers = {"Authorization": f"Bearer {token}"}
         gaps: dict[str, float] = {}
@@ -263,7 +249,7 @@ def main() -> None:
                 "uvicorn on loopback, 1 worker, keep-alive client")
         breakdown(settings, pipe, token, gaps)
     finally:
-        pipe.close()
+        parts.close()
         services.stop_all(settings.with_overrides(database_url=None, redis_url=None))
         shutil.rmtree(state, ignore_errors=True)
 

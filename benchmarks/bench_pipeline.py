@@ -19,6 +19,7 @@ import numpy as np
 from rag_core.config import Settings
 from rag_core.ingest import ingest_path
 from rag_core.notes import load_notes
+from rag_core.parts import parts_for
 from rag_core.pipeline import Pipeline
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes"
@@ -33,24 +34,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="ragb", dir="/tmp"))
-    pipe = Pipeline.from_settings(Settings(profile="ci", state_dir=state))
-    pipe.embedder.load()
+    parts = parts_for(Settings(profile="ci", state_dir=state))
+    pipe = Pipeline(parts)
+    parts.embedder.load()
 
     # 1. ingestion of the golden corpus against raw SentenceTransformer.encode of the same texts
     from rag_core.chunking import chunk_note, embedding_text
 
     notes = [n for user in sorted(GOLDEN.iterdir()) for n in load_notes(user)]
     texts = [embedding_text(n, c.text) for n in notes
-             for c in chunk_note(n, pipe.counter, pipe.settings.chunk_tokens,
-                                 pipe.settings.chunk_overlap_tokens)]
+             for c in chunk_note(n, parts.counter, parts.settings.chunk_tokens,
+                                 parts.settings.chunk_overlap_tokens)]
     start = time.perf_counter()
-    pipe.embedder.embed(texts)
+    parts.embedder.embed(texts)
     raw = time.perf_counter() - start
     start = time.perf_counter()
     total = 0
     for user in sorted(GOLDEN.iterdir()):
-        total += ingest_path(pipe.store, pipe.embedder, pipe.counter, pipe.settings, user.name,
-                             user, progress=False).chunks_written
+        total += ingest_path(parts, user.name, user, progress=False).chunks_written
     full = time.perf_counter() - start
     print(f"ingestion: {total} chunks in {full:.2f} s = {total / full:.0f} chunks/s; raw encode "
           f"of the same {len(texts)} texts {len(texts) / raw:.0f} chunks/s; "
@@ -67,9 +68,7 @@ def main() -> None:
             answer = pipe.ask("amara", q)
             timings[label].append((time.perf_counter() - start) * 1000)
             steps[label].append(answer.timings_ms)
-        pipe.caches.query.clear("rag:query:")
-        pipe.caches.context.clear("rag:context:")
-        pipe.caches.semantic.clear()
+        parts.caches.forget_notes("amara")  # answers, contexts, semantic: not embeddings
         start = time.perf_counter()
         answer = pipe.ask("amara", q)
         timings["l2_hit"].append((time.perf_counter() - start) * 1000)
@@ -82,10 +81,10 @@ def main() -> None:
         keys = sorted({k for s in steps[label] for k in s if k != "total"})
         print("   steps (median ms): " + ", ".join(
             f"{k} {statistics.median(s.get(k, 0.0) for s in steps[label]):.2f}" for k in keys))
-    pipe.close()
+    parts.close()
     from rag_core import services
 
-    services.stop_all(pipe.settings.with_overrides(database_url=None, redis_url=None))
+    services.stop_all(parts.settings.with_overrides(database_url=None, redis_url=None))
 
 
 if __name__ == "__main__":

@@ -276,13 +276,12 @@ def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, S
 
     rows = []
     for user, lib in users.items():
-        report = ingest_notes(pipeline.store, pipeline.embedder, pipeline.counter,
-                              pipeline.settings, user, list(notes[lib]), progress=False,
+        report = ingest_notes(pipeline.parts, user, list(notes[lib]), progress=False,
                               prune=True)
-        pipeline.caches.clear(user)
+        pipeline.parts.caches.clear(user)
         rows.append({"user": user, "library": lib, "inserted": report.inserted,
                      "updated": report.updated, "unchanged": report.unchanged})
-    pipeline.caches.embedding.clear(user_prefix("embedding", None))
+    pipeline.parts.caches.embedding.clear(user_prefix("embedding", None))
     return pd.DataFrame(rows)
 
 
@@ -290,9 +289,9 @@ def remove_users(pipeline: Any, users: Iterable[str]) -> int:
     """Delete the synthetic users' notes and cached entries (leave the shared store clean)."""
     removed = 0
     for user in users:
-        for row in pipeline.store.list_notes(user):
-            removed += bool(pipeline.store.delete_note(user, row["note_id"]))
-        pipeline.caches.clear(user)
+        for row in pipeline.parts.store.list_notes(user):
+            removed += bool(pipeline.parts.store.delete_note(user, row["note_id"]))
+        pipeline.parts.caches.clear(user)
     return removed
 
 
@@ -356,20 +355,13 @@ def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any
     with ``clock``, the in-process context cache and the semantic entries run on simulated
     time."""
     from rag_core.cache.layers import CacheLayers
-    from rag_core.cache.memory import MemoryCache
-    from rag_core.cache.redis_cache import make_redis_client
-    from rag_core.costs import CostLedger
+    from rag_core.parts import build_ledger, build_redis
     from rag_core.pipeline import Pipeline
 
-    client = make_redis_client(settings.redis_url, settings) if settings.redis_url else None
-    caches = CacheLayers.from_settings(settings, client)
-    if clock is not None and settings.cache_enabled:
-        caches.context = MemoryCache("context", settings.cache_max_entries,
-                                     settings.context_cache_max_bytes, clock=clock)
-        caches.semantic.clock = clock  # its entries expire on simulated time too
-    return Pipeline(settings, store=base.store, embedder=base.embedder, caches=caches,
-                    generator=base.generator, ledger=CostLedger(client, settings),
-                    counter=base.counter, sanitiser=base.sanitiser)
+    client = build_redis(settings)
+    caches = CacheLayers.from_settings(settings, client, clock=clock)
+    return Pipeline(replace(base.parts, settings=settings, caches=caches,
+                            ledger=build_ledger(settings, client, None)))
 
 
 # --- the replay ------------------------------------------------------------------------------
@@ -382,9 +374,8 @@ def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Even
     note = state[key]
     edited = replace(note, body=f"{note.body}\n\n{event.text}")
     state[key] = edited
-    ingest_notes(pipeline.store, pipeline.embedder, pipeline.counter, pipeline.settings,
-                 event.user, [edited], progress=False)
-    return int(pipeline.store.notes_version(event.user))
+    ingest_notes(pipeline.parts, event.user, [edited], progress=False)
+    return int(pipeline.parts.store.notes_version(event.user))
 
 
 def replay(pipeline: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
@@ -428,7 +419,7 @@ def run_replay(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, 
     ``base`` is a pipeline whose settings came from :func:`cache_settings` (its databases and
     state folder are kept).
     """
-    settings = base.settings.with_overrides(semantic_cache_threshold=semantic_threshold,
+    settings = base.parts.settings.with_overrides(semantic_cache_threshold=semantic_threshold,
                                             query_cache_ttl_s=int(query_ttl_s))
     client = None
     if settings.redis_url:

@@ -122,7 +122,7 @@ def sample_qa(qa: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
 
 def ensure_ingested(pipeline: Any, golden_dir: str | Path | None = None,
                     progress: bool = False, prune: bool = True) -> pd.DataFrame:
-    """Ingest every user's library into ``pipeline.store``; one row per user with the result.
+    """Ingest every user's library into the pipeline's store; one row per user with the result.
 
     With ``prune`` (the default) notes of the golden users that are not golden are deleted, so
     that notes added by hand cannot change the evaluation.
@@ -131,8 +131,7 @@ def ensure_ingested(pipeline: Any, golden_dir: str | Path | None = None,
 
     rows = []
     for user_dir in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):
-        result = ingest_path(pipeline.store, pipeline.embedder, pipeline.counter,
-                             pipeline.settings, user_dir.name, user_dir, progress=progress,
+        result = ingest_path(pipeline.parts, user_dir.name, user_dir, progress=progress,
                              prune=prune)
         rows.append({"user_id": user_dir.name, **_as_row(result)})
     return pd.DataFrame(rows)

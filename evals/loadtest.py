@@ -17,7 +17,6 @@ import math
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ import pandas as pd
 
 from evals.paths import REPO_ROOT, STATE_DIR
 from loadtests import traffic
+from rag_core.procs import free_port, wait_http
 
 LOAD_STATE_DIR = STATE_DIR / "loadtest"  # its own servers: the load test's spend and cache
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
@@ -313,12 +313,6 @@ class LoadRun:
         return rates, self.breaker.assign(t=self.breaker["t"] - self.origin)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _state_dir(config: LoadConfig) -> Path:
     return Path(config.state_dir) if config.state_dir else LOAD_STATE_DIR
 
@@ -335,6 +329,7 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     from evals.paths import GOLDEN_DIR
     from rag_core.config import Settings
     from rag_core.ingest import ingest_path
+    from rag_core.parts import parts_for
     from rag_core.pipeline import Pipeline
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -344,20 +339,20 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     # the caller's stdout (a pipe held open by a server would block whoever reads it)
     _spawn([sys.executable, "-m", "rag_core", "services", "up"], env, log).wait(timeout=120)
     settings = Settings(profile="ci", state_dir=state_dir, llm="extractive")
-    pipeline = Pipeline.from_settings(settings)
+    parts = parts_for(settings)
     try:
         if users:
             for user in users:
-                ingest_path(pipeline.store, pipeline.embedder, pipeline.counter, settings, user,
-                            GOLDEN_DIR / "notes" / user, progress=False, prune=True)
+                ingest_path(parts, user, GOLDEN_DIR / "notes" / user, progress=False,
+                            prune=True)
         else:
-            users = list(golden.ensure_ingested(pipeline)["user_id"])
+            users = list(golden.ensure_ingested(Pipeline(parts))["user_id"])
         if clear_caches:
             for user in users:
-                pipeline.caches.clear(user)
-            _clear_breaker(pipeline.settings)
+                parts.caches.clear(user)
+            _clear_breaker(parts.settings)
     finally:
-        pipeline.close()
+        parts.close()
     return {"users": len(users), "state_dir": str(state_dir)}
 
 
@@ -365,10 +360,11 @@ def _clear_breaker(settings: Any) -> None:
     import redis
 
     from rag_core import services
+    from rag_core.cache.keys import breaker_prefix
 
     client = redis.Redis.from_url(services.resolve(settings).redis_url or "")
     try:
-        keys = list(client.scan_iter(f"{settings.breaker_namespace}:*"))
+        keys = list(client.scan_iter(breaker_prefix("") + "*"))
         if keys:
             client.delete(*keys)
     finally:
@@ -397,21 +393,6 @@ def _stop(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float, log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited ({proc.returncode}); see {log}:\n"
-                               + log.read_text()[-2000:])
-        with suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout_s:.0f} s; see {log}")
 
 
 def breaker_state(app_url: str) -> str:
@@ -483,11 +464,11 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
                        "--latency-jitter-ms", str(config.mock_jitter_ms),
                        "--latency-dist", "uniform" if config.mock_jitter_ms else "fixed",
                        "--seed", str(config.seed)], env, out / f"{config.label}_mock.log")
-        _wait_http(f"{mock_url}/health", mock, 60, out / f"{config.label}_mock.log")
+        wait_http(f"{mock_url}/health", 60, proc=mock, log=out / f"{config.label}_mock.log")
         app = _spawn([py, "-m", "rag_core", "serve", "--port", str(app_port),
                       "--workers", str(config.workers)], env, out / f"{config.label}_app.log")
-        _wait_http(f"{app_url}/readyz", app, config.ready_timeout_s,
-                   out / f"{config.label}_app.log")
+        wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
+                  log=out / f"{config.label}_app.log")
         yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens}
     finally:
         _stop(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,21 +86,19 @@ class MemoEmbedder:
 
 def build_pipeline(settings: Any, *, sanitiser: bool = True) -> Any:
     """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
+    from rag_core.parts import parts_for
     from rag_core.pipeline import Pipeline
 
-    pipeline = Pipeline.from_settings(settings, sanitiser=sanitiser)
-    pipeline.embedder = MemoEmbedder(pipeline.embedder)
-    return pipeline
+    parts = parts_for(settings)
+    return Pipeline(replace(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
 
 
 def with_settings(pipeline: Any, **overrides: Any) -> Any:
     """The same parts (store, model, caches, generator) under changed settings."""
+    from rag_core.parts import with_settings as changed
     from rag_core.pipeline import Pipeline
 
-    return Pipeline(pipeline.settings.with_overrides(**overrides), store=pipeline.store,
-                    embedder=pipeline.embedder, caches=pipeline.caches,
-                    generator=pipeline.generator, ledger=pipeline.ledger,
-                    counter=pipeline.counter, sanitiser=pipeline.sanitiser)
+    return Pipeline(changed(pipeline.parts, **overrides))
 
 
 # --- one question --------------------------------------------------------------------------
@@ -200,7 +199,7 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    for column, values in _text_columns(pipe.embedder, frame, items, contexts).items():
+    for column, values in _text_columns(pipe.parts.embedder, frame, items, contexts).items():
         frame[column] = values
     return frame
 
@@ -300,7 +299,7 @@ def sweep(settings: Any, qa: pd.DataFrame, top_ks: Sequence[int],
     for k in top_ks:
         for budget in context_budgets:
             pipe = with_settings(base, top_k=k, context_token_budget=budget)
-            frame = run_quality_eval(pipe.settings, qa, sample, seed=seed, pipeline=pipe,
+            frame = run_quality_eval(pipe.parts.settings, qa, sample, seed=seed, pipeline=pipe,
                                      owners=owners, progress=progress,
                                      label=f"top_k={k} budget={budget}")
             overall = aggregate(frame)

@@ -382,13 +382,16 @@ def store_dense_vs_hybrid(store: Any, queries: Queries, top_k: int, ef_search: i
                           ) -> list[dict[str, Any]]:
     """Dense and hybrid searches of the same queries, interleaved; one row per mode."""
     assert queries.vectors is not None
+    from rag_core.store.base import SearchParams
+
     times: dict[str, list[float]] = {"dense": [], "hybrid": []}
+    params = {m: SearchParams(mode=m, ef_search=ef_search) for m in ("dense", "hybrid")}
     for warm in (True, False):
         for text, vec, user in zip(queries.texts, queries.vectors, queries.user_ids, strict=True):
             for mode in ("dense", "hybrid"):
                 start = time.perf_counter()
-                store.search(f"u{int(user)}", vec, top_k, query_text=text, mode=mode,
-                             ef_search=ef_search)
+                store.search(f"u{int(user)}", vec, top_k, query_text=text,
+                             params=params[mode])
                 if not warm:
                     times[mode].append(time.perf_counter() - start)
     return [{"mode": m, "ef_search": ef_search, **latency_stats(t)} for m, t in times.items()]

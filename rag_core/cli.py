@@ -7,14 +7,17 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
 from rag_core.config import Settings
 from rag_core.errors import RagError, UserError
+
+if TYPE_CHECKING:
+    from rag_core.parts import Parts
 
 EXAMPLES = """\
 examples:
@@ -30,16 +33,23 @@ environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DI
 """
 
 
-def _settings() -> Settings:
+def _settings(**overrides: Any) -> Settings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return Settings()
+    settings = Settings()
+    return settings.with_overrides(**overrides) if overrides else settings
 
 
-def _pipeline(settings: Settings) -> Any:
-    from rag_core.pipeline import Pipeline
+@contextlib.contextmanager
+def _parts(settings: Settings) -> Iterator[Parts]:
+    """Every part, with the embedded servers started first when Settings name none."""
+    from rag_core.parts import parts_for
 
-    return Pipeline.from_settings(settings)
+    parts = parts_for(settings)
+    try:
+        yield parts
+    finally:
+        parts.close()
 
 
 def _print_json(data: Any) -> None:
@@ -68,14 +78,13 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag_core.guard import validate_user
     from rag_core.ingest import ingest_path
 
-    pipe = _pipeline(_settings())
-    try:
-        report = ingest_path(pipe.store, pipe.embedder, pipe.counter, pipe.settings, args.user,
-                             Path(args.path), progress=not args.quiet, prune=args.prune)
-    finally:
-        pipe.close()
+    validate_user(args.user)
+    with _parts(_settings()) as parts:
+        report = ingest_path(parts, args.user, Path(args.path), progress=not args.quiet,
+                             prune=args.prune)
     data = dict(report.__dict__)
     if args.json:
         _print_json(data)
@@ -87,26 +96,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     from rag_core.errors import NotFound
+    from rag_core.ingest import delete_note
 
-    pipe = _pipeline(_settings())
-    try:
-        if not pipe.store.delete_note(args.user, args.note_id):
+    with _parts(_settings()) as parts:
+        if not delete_note(parts, args.user, args.note_id):
             raise NotFound(f"User {args.user!r} has no note {args.note_id!r}.")
-    finally:
-        pipe.close()
     print(f"deleted {args.note_id} of {args.user}")
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    settings = _settings()
-    if args.top_k:
-        settings = settings.with_overrides(top_k=args.top_k)
-    pipe = _pipeline(settings)
-    try:
-        answer = pipe.ask(args.user, args.question, top_k=args.top_k)
-    finally:
-        pipe.close()
+    from rag_core.pipeline import Pipeline
+
+    with _parts(_settings()) as parts:
+        answer = Pipeline(parts).ask(args.user, args.question, top_k=args.top_k)
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -134,18 +137,18 @@ def _result_row(chunk: Any) -> dict[str, Any]:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    settings = _settings()
-    if args.mode:
-        settings = settings.with_overrides(retrieval_mode=args.mode)
-    pipe = _pipeline(settings)
-    try:
+    from rag_core.pipeline import Pipeline
+
+    if not args.queries and not args.query:
+        raise UserError("Give a QUERY or --queries FILE.")
+    if not args.queries and not args.user:
+        raise UserError("Give --user: whose notes to search.")
+    settings = _settings(**({"retrieval_mode": args.mode} if args.mode else {}))
+    with _parts(settings) as parts:
+        pipe = Pipeline(parts)
         if args.queries:
             return _search_many(pipe, args)
-        if not args.query:
-            raise UserError("Give a QUERY or --queries FILE.")
         rows = [_result_row(c) for c in pipe.search(args.user, args.query, args.top_k)]
-    finally:
-        pipe.close()
     if args.json:
         _print_json({"query": args.query, "results": rows})
         return 0
@@ -235,25 +238,30 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    pipe = _pipeline(_settings())
-    try:
-        if args.action == "clear":
-            removed = pipe.caches.clear(args.user)
-            print(f"removed {removed} entries" + (f" of {args.user}" if args.user else ""))
-            return 0
-        stats = {name: s.to_dict() for name, s in pipe.caches.stats().items()}
-    finally:
-        pipe.close()
-    _print_json(stats)
+    from rag_core import services
+    from rag_core.parts import build_caches, build_redis
+
+    settings = services.resolve(_settings(), postgres=False)  # Redis only
+    caches = build_caches(settings, build_redis(settings))
+    if args.action == "clear":
+        removed = caches.clear(args.user)
+        print(f"removed {removed} entries" + (f" of {args.user}" if args.user else ""))
+        return 0
+    _print_json({name: s.to_dict() for name, s in caches.stats().items()})
     return 0
 
 
 def cmd_costs(args: argparse.Namespace) -> int:
-    pipe = _pipeline(_settings())
+    from rag_core import services
+    from rag_core.parts import build_ledger, build_redis, build_store
+
+    settings = services.resolve(_settings())
+    store = build_store(settings)
     try:
-        report = pipe.ledger.report(day=args.day, top=args.top)
+        report = build_ledger(settings, build_redis(settings), store).report(day=args.day,
+                                                                              top=args.top)
     finally:
-        pipe.close()
+        store.close()
     _print_json(report)
     return 0
 
@@ -261,14 +269,48 @@ def cmd_costs(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes end like every other user error: a code, a sentence, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error INVALID_ARGUMENT: {message}\n")
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _day(text: str) -> str:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
+TOP_K = _int_between(1, 50)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rag-core",
         description="A RAG service for sermon notes: ingest notes, ask questions, serve the API.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> Any:
         p = sub.add_parser(name, help=help, description=help)
@@ -293,13 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "Answer a question from a user's notes.")
     p.add_argument("question")
     p.add_argument("--user", required=True)
-    p.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (default 5)")
+    p.add_argument("--top-k", type=TOP_K, default=None,
+                   help="chunks to retrieve, 1-50 (default RAG_TOP_K, 5)")
     p.add_argument("--json", action="store_true", help="print the full answer object as JSON")
 
     p = add("search", cmd_search, "Show the retrieved chunks for a query, without generating.")
     p.add_argument("query", nargs="?")
     p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=TOP_K, default=5, help="chunks to show, 1-50")
     p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
     p.add_argument("--queries", help="JSON lines file with id and text; one result line each")
@@ -309,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("mock-llm", cmd_mock_llm, "Run the mock OpenAI-compatible LLM server.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--port", type=_int_between(1, 65535), default=8100)
     try:
         from rag_core.llm.mock_server import add_mock_args
 
@@ -319,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("serve", cmd_serve, "Run the HTTP API with uvicorn.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--port", type=_int_between(1, 65535), default=8000)
+    p.add_argument("--workers", type=_int_between(1, 64), default=1,
                    help="worker processes; they share caches, breaker and costs through Redis")
     p.add_argument("--keep-alive", type=int, default=None,
                    help="idle keep-alive in seconds (default RAG_KEEP_ALIVE_S, 75)")
@@ -335,8 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month.")
     p.add_argument("action", choices=["report"])
-    p.add_argument("--day", help="YYYY-MM-DD (default today, UTC)")
-    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--day", type=_day, help="YYYY-MM-DD (default today, UTC)")
+    p.add_argument("--top", type=_int_between(1, 10_000), default=10)
     return parser
 
 

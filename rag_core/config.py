@@ -118,13 +118,14 @@ class Settings(BaseSettings):
     llm_backoff_max_s: float = Field(2.0, ge=0)  # cap of one backoff sleep
     llm_retry_after_max_s: float = Field(5.0, ge=0)  # a longer 429 Retry-After: no retry
     llm_retry_budget_s: float = Field(20.0, gt=0)  # no retry starts after this long
-    prompt_version: str = "v1"
+    # A stream sends text only once the output checks saw this many characters beyond it
+    # (an echo of the instructions is recognised only when enough of it has arrived).
+    stream_holdback_chars: int = Field(160, ge=0, le=4_000)
 
     # --- circuit breaker (spec: 5 failures, 30 s) ----------------------------------------
     breaker_fail_max: int = Field(5, ge=1)
     breaker_reset_timeout_s: float = Field(30.0, gt=0)
     breaker_success_threshold: int = Field(1, ge=1)
-    breaker_namespace: str = "rag:breaker"  # Redis key prefix of the shared state
     breaker_redis_retry_s: float = Field(5.0, gt=0)  # Redis down: in-process state this long
 
     # --- cost (spec prices and budgets) --------------------------------------------------

@@ -1,51 +1,58 @@
-"""Step 5 of the pipeline: fit the best chunks, with their metadata, into the context budget."""
+"""Step 5 of the pipeline: fit the best chunks, with their metadata, into the context budget.
+
+The budget counts the very text the model is sent: each source rendered once by
+``prompt.format_note_block``, and those rendered blocks are what the prompt carries.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from rag_core.llm.prompt import format_note_block
 from rag_core.tokens import TokenCounter
 from rag_core.types import Chunk
 
 
-def source_header(n: int, chunk: Chunk) -> str:
-    """The line that introduces source ``[n]`` in the prompt: title and metadata."""
-    meta = chunk.metadata
-    parts = [f"[{n}] {meta.get('title') or 'Untitled note'}"]
-    for label, key in (("speaker", "speaker"), ("date", "date"), ("series", "series")):
-        if meta.get(key):
-            parts.append(f"{label}: {meta[key]}")
-    scripture = meta.get("scripture") or []
-    if scripture:
-        parts.append("scripture: " + ", ".join(str(s) for s in scripture))
-    tags = meta.get("tags") or []
-    if tags:
-        parts.append("tags: " + ", ".join(str(t) for t in tags))
-    return " | ".join(parts)
+@dataclass(frozen=True)
+class Context:
+    """The chunks that fit, the blocks they were rendered to, and what those cost in tokens."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)
+    tokens: int = 0
 
 
-def format_source(n: int, chunk: Chunk) -> str:
-    return f"{source_header(n, chunk)}\n{chunk.text}"
-
-
-def select_context(chunks: list[Chunk], counter: TokenCounter, budget: int) -> list[Chunk]:
-    """Best chunks first, each whole with its header, while the budget lasts.
+def select_context(chunks: list[Chunk], counter: TokenCounter, budget: int) -> Context:
+    """Best chunks first, each whole with its metadata, while the budget lasts.
 
     A chunk that does not fit is skipped (a shorter one further down may still fit). If not even
-    the best chunk fits, it is cut to the budget so that the answer still has a source.
+    the best chunk fits, its text is cut so that its block fits, so that the answer still has a
+    source.
     """
     selected: list[Chunk] = []
+    blocks: list[str] = []
     used = 0
     for chunk in chunks:
-        cost = counter.count(format_source(len(selected) + 1, chunk))
+        block = format_note_block(len(selected) + 1, chunk)
+        cost = counter.count(block)
         if used + cost <= budget:
             selected.append(chunk)
+            blocks.append(block)
             used += cost
     if not selected and chunks:
         best = chunks[0]
-        room = budget - counter.count(source_header(1, best)) - 1
-        text, _ = counter.truncate(best.text, max(room, 1))
-        selected.append(Chunk(**{**best.__dict__, "text": text}))
-    return selected
+        room = budget - counter.count(format_note_block(1, _with_text(best, "")))
+        for _ in range(8):  # token counts of joined text are nearly, not exactly, additive
+            text, _ = counter.truncate(best.text, max(room, 1))
+            cut = _with_text(best, text)
+            block = format_note_block(1, cut)
+            tokens = counter.count(block)
+            if tokens <= budget or room <= 1:
+                break
+            room -= tokens - budget
+        return Context([cut], [block], tokens)
+    return Context(selected, blocks, used)
 
 
-def context_tokens(chunks: list[Chunk], counter: TokenCounter) -> int:
-    return sum(counter.count(format_source(i, c)) for i, c in enumerate(chunks, start=1))
+def _with_text(chunk: Chunk, text: str) -> Chunk:
+    return Chunk(**{**chunk.__dict__, "text": text})

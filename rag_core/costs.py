@@ -27,8 +27,10 @@ from typing import Any
 import redis
 
 from rag_core import observability as obs
+from rag_core.cache.keys import cost_keys, cost_user_of, cost_user_pattern
 from rag_core.config import Settings
 from rag_core.errors import BudgetExceeded
+from rag_core.store.base import CostStore
 from rag_core.types import TokenUsage
 
 log = logging.getLogger("rag_core.costs")
@@ -86,20 +88,21 @@ class Reservation:
 
 
 class CostLedger:
-    def __init__(self, client: redis.Redis | None, settings: Settings, store: Any = None):
+    def __init__(self, client: redis.Redis | None, settings: Settings,
+                 store: CostStore | None = None):
         self.client = client
         self.settings = settings
         self.store = store
         self._lock = threading.Lock()
         self._local: dict[str, dict[str, float]] = {}
-        self._alerted: set[tuple[str, str]] = set()
+        self._alerted: set[tuple[str, str, str]] = set()
         if client is not None:
             self._reserve_script = client.register_script(_RESERVE)
             self._commit_script = client.register_script(_COMMIT)
 
     @staticmethod
     def _keys(day: str, user_id: str) -> list[str]:
-        return [f"rag:cost:{day}:u:{user_id}", f"rag:cost:{day}:global"]
+        return list(cost_keys(day, user_id))
 
     # --- the three steps of a paid request --------------------------------------------------
 
@@ -126,8 +129,10 @@ class CostLedger:
             raise BudgetExceeded(f"This request would pass {which} budget; it resets at 00:00 UTC.")
         share = max(values[0] / user_cap, values[1] / global_cap)
         state = self._state(share)
-        if state != "ok" and (user_id, day) not in self._alerted:
-            self._alerted.add((user_id, day))
+        if state != "ok" and (user_id, day, state) not in self._alerted:
+            # each stage (alert at 80 %, tightened at 90 %) is counted and logged once per
+            # user and day
+            self._alerted.add((user_id, day, state))
             obs.BUDGET_ALERTS.labels(scope="user" if values[0] / user_cap >= values[1] /
                                      global_cap else "global", level=state).inc()
             obs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
@@ -208,8 +213,8 @@ class CostLedger:
         rows = []
         if self.client is not None:
             try:
-                for key in self.client.scan_iter(match=f"rag:cost:{day}:u:*", count=500):
-                    name = key.decode().split(":u:", 1)[1]
+                for key in self.client.scan_iter(match=cost_user_pattern(day), count=500):
+                    name = cost_user_of(key.decode())
                     data = self.client.hgetall(key)
                     rows.append({"user_id": name, "cost_usd": float(data.get(b"spent", 0)),
                                  "requests": int(data.get(b"requests", 0))})

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -30,8 +30,10 @@ from rag_core.errors import InvalidNote
 from rag_core.notes import load_notes, note_hash
 from rag_core.observability import hash_id, span
 from rag_core.store.base import ChunkDraft, Store
-from rag_core.tokens import TokenCounter
 from rag_core.types import Note
+
+if TYPE_CHECKING:
+    from rag_core.parts import Parts
 
 # Bump when embedding_text() or chunk_note() change what they produce for the same input.
 PIPELINE_VERSION = "chunks-v1"
@@ -73,10 +75,7 @@ def stored_hash(note: Note, settings: Settings) -> str:
 
 
 def ingest_notes(
-    store: Store,
-    embedder: Embedder,
-    counter: TokenCounter,
-    settings: Settings,
+    parts: Parts,
     user_id: str,
     notes: Sequence[Note],
     progress: bool = True,
@@ -85,10 +84,12 @@ def ingest_notes(
 ) -> IngestReport:
     """Store the user's notes; with ``prune`` also delete the user's notes not in ``notes``.
 
-    ``prune`` needs a store with ``list_notes`` (``PgVectorStore`` has it).
+    When anything changed, the user's cached answers of older notes versions are purged.
     """
     if not user_id:
         raise ValueError("user_id must not be empty")
+    store, embedder, counter, settings = parts.store, parts.embedder, parts.counter, \
+        parts.settings
     start = time.perf_counter()
     report = IngestReport(notes_seen=len(notes))
     _check_unique(notes)
@@ -122,16 +123,15 @@ def ingest_notes(
 
         if prune:
             report.deleted = _prune(store, user_id, {n.id for n in notes})
+    if report.inserted or report.updated or report.deleted:
+        parts.caches.forget_notes(user_id)
     report.seconds = time.perf_counter() - start
     report.chunks_per_s = report.chunks_written / report.seconds if report.seconds > 0 else 0.0
     return report
 
 
 def ingest_path(
-    store: Store,
-    embedder: Embedder,
-    counter: TokenCounter,
-    settings: Settings,
+    parts: Parts,
     user_id: str,
     path: str | Path,
     progress: bool = True,
@@ -146,8 +146,15 @@ def ingest_path(
     notes = load_notes(path)
     if prune and not notes:
         raise InvalidNote(f"{path}: no notes found; refusing to prune every note of {user_id!r}")
-    return ingest_notes(store, embedder, counter, settings, user_id, notes, progress,
-                        prune=prune)
+    return ingest_notes(parts, user_id, notes, progress, prune=prune)
+
+
+def delete_note(parts: Parts, user_id: str, note_id: str) -> bool:
+    """Delete one note; its user's cached answers of older versions go with it."""
+    deleted = parts.store.delete_note(user_id, note_id)
+    if deleted:
+        parts.caches.forget_notes(user_id)
+    return deleted
 
 
 def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
@@ -174,11 +181,8 @@ def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
 
 
 def _prune(store: Store, user_id: str, keep: set[str]) -> int:
-    list_notes = getattr(store, "list_notes", None)
-    if list_notes is None:
-        raise TypeError(f"{type(store).__name__} cannot list notes, so it cannot prune")
     deleted = 0
-    for row in list_notes(user_id):
+    for row in store.list_notes(user_id):
         if row["note_id"] not in keep and store.delete_note(user_id, row["note_id"]):
             deleted += 1
     return deleted

@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from rag_core.config import Settings
+
+disable_created_metrics()  # no ``*_created`` series next to every counter and histogram
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -32,7 +34,10 @@ REQUEST_DURATION = Histogram("assistant_request_duration_seconds", "End-to-end p
                              buckets=STEP_BUCKETS, registry=REGISTRY)
 STEP_DURATION = Histogram("assistant_step_duration_seconds", "Time per pipeline step", ["step"],
                           buckets=STEP_BUCKETS, registry=REGISTRY)
-ERRORS = Counter("assistant_errors_total", "Errors by code", ["type"], registry=REGISTRY)
+# Counted once per error served, where the error response (or SSE error event) is rendered.
+ERRORS = Counter("assistant_errors_total", "Errors served, by code", ["type"], registry=REGISTRY)
+CONCURRENT = Gauge("assistant_concurrent_queries", "Questions being answered right now",
+                   registry=REGISTRY, multiprocess_mode="livesum")
 CACHE_HITS = Counter("cache_hits_total", "Cache hits", ["layer"], registry=REGISTRY)
 CACHE_MISSES = Counter("cache_misses_total", "Cache misses", ["layer"], registry=REGISTRY)
 CACHE_ERRORS = Counter("cache_errors_total", "Cache backend failures (served uncached)",
@@ -82,8 +87,9 @@ def metrics_text() -> bytes:
 
 
 def hash_id(value: str) -> str:
-    """A short stable hash for span attributes and logs (never the raw id or query)."""
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
+    """A short stable hash for span attributes and logs (never the raw id or query). Any
+    string hashes, lone surrogates included."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 # --- tracing ------------------------------------------------------------------------------
@@ -138,19 +144,46 @@ def span(name: str, *, end_on_exit: bool = True, **attributes: Any) -> Iterator[
         yield current
 
 
-def child_span(name: str, parent: Any, **attributes: Any) -> Any:
+def start_span(name: str, **attributes: Any) -> Any:
+    """A started span that is not made current (a request's root span, which lives across
+    the yields of a stream); the caller ends it. It continues the trace that is current when
+    it starts (an incoming ``traceparent``)."""
+    current = tracer().start_span(name)
+    _describe(current, attributes)
+    return current
+
+
+def use_span(current: Any) -> Any:
+    """Make ``current`` the active span for a block that does not yield (never ends it)."""
+    from opentelemetry import trace
+
+    return trace.use_span(current, end_on_exit=False)
+
+
+def child_span(name: str, parent: Any, *, request_id: str | None = None,
+               **attributes: Any) -> Any:
     """A started span under ``parent`` that is never made current: for work that happens
     between the yields of a generator, where attaching a context would leak across requests.
     The caller ends it."""
     from opentelemetry import trace
 
     current = tracer().start_span(name, context=trace.set_span_in_context(parent))
-    _describe(current, attributes)
+    _describe(current, attributes, request_id)
     return current
 
 
-def _describe(current: Any, attributes: dict[str, Any]) -> None:
-    rid = request_id_var.get()
+def annotate(root: Any, answer: Any) -> None:
+    """The answer's figures on the request's root span."""
+    root.set_attribute("tokens.input", answer.usage.input_tokens)
+    root.set_attribute("tokens.output", answer.usage.output_tokens)
+    root.set_attribute("cost.usd", answer.cost_usd)
+    root.set_attribute("no_context", answer.no_context)
+    for layer, outcome in answer.cache.items():
+        root.set_attribute(f"cache.{layer}", outcome)
+
+
+def _describe(current: Any, attributes: dict[str, Any], request_id: str | None = None) -> None:
+    rid = request_id or request_id_var.get()
     if rid:
         current.set_attribute("request.id", rid)
     for key, value in attributes.items():

@@ -1,8 +1,15 @@
-"""Step 7 of the pipeline: tidy the generated text, filter leaks, map citations to chunks."""
+"""Step 7 of the pipeline: tidy the generated text, filter leaks, map citations to chunks.
+
+A whole answer goes through ``finish_text``. A streamed answer goes through ``OutputGuard``,
+which applies the very same function to what has arrived so far and lets out only text that
+passed it, holding back the last ``holdback`` characters (an echo of the instructions can only
+be recognised once enough of it has arrived).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from rag_core.llm.prompt import leaks_system_prompt
 from rag_core.types import Chunk, Citation
@@ -42,8 +49,67 @@ def map_citations(text: str, sources: list[Chunk]) -> tuple[str, list[Citation]]
     return cleaned, [citations[n] for n in sorted(citations)]
 
 
-def finish_text(text: str, sources: list[Chunk]) -> tuple[str, list[Citation]]:
+@dataclass(frozen=True)
+class Finished:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    leaked: bool = False
+
+
+def finish(text: str, sources: list[Chunk]) -> Finished:
+    """The answer as it may leave: tidy, no echo of the instructions, only real citations."""
     text = tidy(text)
     if leaks_system_prompt(text):
-        return LEAK_REPLACEMENT, []
-    return map_citations(text, sources)
+        return Finished(LEAK_REPLACEMENT, [], leaked=True)
+    cleaned, citations = map_citations(text, sources)
+    return Finished(cleaned, citations)
+
+
+def finish_text(text: str, sources: list[Chunk]) -> tuple[str, list[Citation]]:
+    done = finish(text, sources)
+    return done.text, done.citations
+
+
+class OutputGuard:
+    """Step 7 for a stream: ``feed`` each piece as it arrives and send on what it returns;
+    ``close`` gives the final answer and the last text to send.
+
+    What leaves is always a prefix of ``finish`` applied to the text so far, cut at a blank and
+    ``holdback`` characters short of the end, so that every delta passed the same checks as the
+    whole answer. Once an echo of the instructions is seen nothing more leaves, and the final
+    answer is the replacement.
+    """
+
+    def __init__(self, sources: list[Chunk], holdback: int) -> None:
+        self.sources = sources
+        self.holdback = holdback
+        self.raw = ""
+        self.sent = ""
+        self.leaked = False
+
+    def feed(self, piece: str) -> str:
+        self.raw += piece
+        if self.leaked:
+            return ""
+        cut = max(self.raw.rfind(" ", 0, max(0, len(self.raw) - self.holdback) + 1), 0)
+        return self._advance(self.raw[:cut])
+
+    def close(self) -> tuple[Finished, str]:
+        done = finish(self.raw, self.sources)
+        if done.leaked:
+            self.leaked = True
+            return done, ""
+        rest = done.text[len(self.sent):] if done.text.startswith(self.sent) else ""
+        self.sent += rest
+        return done, rest
+
+    def _advance(self, prefix: str) -> str:
+        if finish(self.raw, self.sources).leaked:
+            self.leaked = True
+            return ""
+        text = finish(prefix, self.sources).text if prefix else ""
+        if not text.startswith(self.sent) or len(text) <= len(self.sent):
+            return ""  # wait: the text so far renders differently than what was sent
+        new = text[len(self.sent):]
+        self.sent = text
+        return new

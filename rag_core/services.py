@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from rag_core.config import Settings
 from rag_core.errors import DependencyError
+from rag_core.procs import free_port, port_open, wait_until
 
 
 class ServiceStartFailed(DependencyError):
@@ -74,20 +74,6 @@ def _write_registry(settings: Settings, data: dict[str, dict[str, object]]) -> N
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2))
     tmp.replace(path)
-
-
-def _port_open(host: str, port: int, timeout: float = 0.3) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -161,23 +147,22 @@ def spawn_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "--logfile", str(data_dir / "redis.log"),
     ]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(200):
-        if _port_open("127.0.0.1", port):
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.025)
-    proc.kill()
-    raise ServiceStartFailed(f"embedded Redis did not start on port {port}")
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), 30, f"redis-server on port {port}",
+                   alive=lambda: proc.poll() is None)
+    except (TimeoutError, RuntimeError) as exc:
+        proc.kill()
+        raise ServiceStartFailed(f"embedded Redis did not start: {exc}") from exc
+    return proc
 
 
 def start_redis(settings: Settings) -> str:
     registry = _read_registry(settings)
     entry = registry.get("redis", {})
     port = int(str(entry.get("port", 0) or 0))
-    if port and _port_open("127.0.0.1", port):
+    if port and port_open("127.0.0.1", port):
         return f"redis://127.0.0.1:{port}/0"
-    port = _free_port()
+    port = free_port()
     proc = spawn_redis(_state(settings) / "redis", port)
     registry["redis"] = {"port": port, "pid": proc.pid}
     _write_registry(settings, registry)
@@ -200,11 +185,13 @@ def stop_redis(settings: Settings) -> bool:
 # --- both ---------------------------------------------------------------------------------
 
 
-def ensure_services(settings: Settings) -> Endpoints:
-    """The URLs to use: the configured ones, else the embedded servers (started if needed)."""
+def ensure_services(settings: Settings, *, postgres: bool = True,
+                    redis: bool = True) -> Endpoints:
+    """The URLs to use: the configured ones, else the embedded servers (started if needed).
+    ``postgres=False`` / ``redis=False`` leave that server alone (its URL stays empty)."""
     with _locked(_state(settings) / "services.lock"):
-        db = settings.database_url or start_postgres(settings)
-        rd = settings.redis_url or start_redis(settings)
+        db = settings.database_url or (start_postgres(settings) if postgres else "")
+        rd = settings.redis_url or (start_redis(settings) if redis else "")
     return Endpoints(
         database_url=db,
         redis_url=rd,
@@ -213,12 +200,17 @@ def ensure_services(settings: Settings) -> Endpoints:
     )
 
 
-def resolve(settings: Settings) -> Settings:
-    """Settings with ``database_url`` and ``redis_url`` filled in (starting embedded servers)."""
-    if settings.database_url and settings.redis_url:
+def resolve(settings: Settings, *, postgres: bool = True, redis: bool = True) -> Settings:
+    """Settings with ``database_url`` and ``redis_url`` filled in, starting the embedded
+    servers that are needed and not running: the edges call this, visibly, before they build
+    their parts (``rag_core.parts``)."""
+    need_db = postgres and not settings.database_url
+    need_redis = redis and not settings.redis_url
+    if not need_db and not need_redis:
         return settings
-    ends = ensure_services(settings)
-    return settings.with_overrides(database_url=ends.database_url, redis_url=ends.redis_url)
+    ends = ensure_services(settings, postgres=need_db, redis=need_redis)
+    return settings.with_overrides(database_url=ends.database_url or settings.database_url,
+                                   redis_url=ends.redis_url or settings.redis_url)
 
 
 def status(settings: Settings) -> dict[str, dict[str, object]]:
@@ -240,7 +232,7 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
             "mode": "embedded",
             "data_dir": str(_state(settings) / "redis"),
             "port": port or None,
-            "running": bool(port) and _port_open("127.0.0.1", port),
+            "running": bool(port) and port_open("127.0.0.1", port),
         }
     return out
 

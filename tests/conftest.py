@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,9 +21,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from servers import RedisProcess  # noqa: E402
+
 from rag_core.config import Settings  # noqa: E402
 
 ENV_NAMES = ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")
+SERVER_FIXTURES = {"pg_server_url", "redis_server", "redis_factory"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reaches a real PostgreSQL or Redis (through any fixture) is an integration
+    test: ``make test-fast`` (``-m "not integration and not slow"``) runs the rest, with no
+    server started."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)
@@ -95,37 +106,6 @@ def module_database_url(pg_server_url: str) -> Iterator[str]:
     _drop_database(pg_server_url, url)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisProcess:
-    """A redis-server of one test, which the test may stop and start again on the same port."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisProcess:
-        from rag_core.services import spawn_redis
-
-        self.proc = spawn_redis(self.data_dir, self.port)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        self.proc = None
-
-
 @pytest.fixture
 def redis_factory(short_tmp: Path) -> Iterator[Callable[[], RedisProcess]]:
     made: list[RedisProcess] = []
@@ -168,3 +148,30 @@ def settings(tmp_path: Path) -> Settings:
 def live_settings(settings: Settings, database_url: str, redis_url: str) -> Settings:
     """Settings wired to the real test PostgreSQL database and Redis."""
     return settings.with_overrides(database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture
+def live_parts(live_settings: Settings) -> Iterator[Any]:
+    """Every real part on the test PostgreSQL database and Redis (the real embedding model)."""
+    from rag_core.parts import build_parts
+
+    parts = build_parts(live_settings)
+    yield parts
+    parts.close()
+
+
+@pytest.fixture
+def memory_parts(settings: Settings) -> Any:
+    """The fast lane: an in-process store and caches, the hash embedder, the extractive
+    generator and a ledger in process. For the pipeline's logic, never for storage or caching
+    behaviour (those run on the real servers)."""
+    from fakes import HashEmbedder
+
+    from rag_core.parts import Parts, build_caches, build_generator, build_ledger
+    from rag_core.store.memory import MemoryStore
+    from rag_core.tokens import default_counter
+
+    store = MemoryStore(settings.embedding_dim)
+    return Parts(settings=settings, store=store, embedder=HashEmbedder(settings.embedding_dim),
+                 caches=build_caches(settings, None), generator=build_generator(settings, None),
+                 ledger=build_ledger(settings, None, store), counter=default_counter())

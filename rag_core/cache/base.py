@@ -32,6 +32,7 @@ class Cache(Protocol):
     """A cache layer. Implementations never raise to the caller: a failing backend is a miss."""
 
     layer: str
+    enabled: bool  # False for a layer switched off (its outcomes read "off")
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -43,3 +44,6 @@ class Cache(Protocol):
         """Delete the entries whose key starts with ``prefix``; return how many."""
 
     def stats(self) -> CacheStats: ...
+
+    def ping(self) -> bool:
+        """True when the backend answers; never raises."""

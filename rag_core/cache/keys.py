@@ -1,8 +1,13 @@
-"""Cache keys. One function builds every key; the helpers below name what changes an answer.
+"""Redis and cache keys: the one module that spells the ``rag:`` key format.
 
-A key reads ``rag:<layer>:u:<user hash>:v<notes version>:<hash of the parts>`` so that one
+A cache key reads ``rag:<layer>:u:<user hash>:v<notes version>:<hash of the parts>`` so that one
 user's entries share a prefix (``clear --user``) and a new notes version makes old keys
 unreachable at once: an edit, add or delete of a note invalidates that user's answers only.
+``cache_key`` builds every cache key; the helpers below name what changes an answer. The other
+keys of the service (cost ledger, breaker state) are spelled here too.
+
+Keys that a Lua script or a MULTI touches together carry one hash tag (``{...}``), so that they
+live in one slot of a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import asdict
 
 from rag_core.config import Settings
+from rag_core.llm.prompt import prompt_id
+from rag_core.store.base import SearchParams
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:]+$")
@@ -29,8 +37,23 @@ def normalize_query(text: str) -> str:
     return _TRAILING.sub("", _SPACES.sub(" ", text).strip())
 
 
+ROOT = "rag"
+
+
+def layer_prefix(layer: str) -> str:
+    """The prefix of every key of one layer (``rag:query:``)."""
+    return f"{ROOT}:{layer}:"
+
+
 def user_prefix(layer: str, user_id: str | None) -> str:
-    return f"rag:{layer}:" + (f"u:{_h(user_id)}:" if user_id is not None else "")
+    return layer_prefix(layer) + (f"u:{_h(user_id)}:" if user_id is not None else "")
+
+
+def rename_layer(key: str, old: str, new: str) -> str:
+    """The same key in another layer (a query key's stale twin)."""
+    if not key.startswith(layer_prefix(old)):
+        raise ValueError(f"{key!r} is not a key of layer {old!r}")
+    return layer_prefix(new) + key[len(layer_prefix(old)):]
 
 
 def cache_key(layer: str, *, user_id: str | None, notes_version: int | None,
@@ -41,44 +64,60 @@ def cache_key(layer: str, *, user_id: str | None, notes_version: int | None,
     return f"{user_prefix(layer, user_id)}{version}{_h(canonical, 32)}"
 
 
-def _answer_parts(settings: Settings) -> dict[str, object]:
+def _answer_parts(settings: Settings, params: SearchParams) -> dict[str, object]:
     return {
         "embedding_model": settings.embedding_model,
         "llm": settings.llm,
         "llm_model": settings.llm_model,
-        "prompt_version": settings.prompt_version,
+        "prompt": prompt_id(),
         "budgets": [settings.query_token_budget, settings.context_token_budget,
                     settings.output_token_budget],
         "threshold": settings.similarity_threshold,
-        **_retrieval_parts(settings),
+        **_retrieval_parts(params),
     }
 
 
-def _retrieval_parts(settings: Settings) -> dict[str, object]:
-    return {
-        "mode": settings.retrieval_mode,
-        "ef_search": settings.hnsw_ef_search,
-        "iterative_scan": settings.iterative_scan,
-        "rrf_k": settings.rrf_k,
-        "candidates": settings.candidate_multiplier,
-        "embedding_model": settings.embedding_model,
-    }
+def _retrieval_parts(params: SearchParams) -> dict[str, object]:
+    """Every knob of the search that was run (the same object the store received)."""
+    return {"search": asdict(params)}
 
 
-def query_key(settings: Settings, user_id: str, notes_version: int, normalized_query: str,
-              top_k: int) -> str:
-    parts = {**_answer_parts(settings), "top_k": top_k, "q": normalized_query}
+def query_key(settings: Settings, params: SearchParams, user_id: str, notes_version: int,
+              normalized_query: str, top_k: int) -> str:
+    parts = {**_answer_parts(settings, params), "top_k": top_k, "q": normalized_query}
     return cache_key("query", user_id=user_id, notes_version=notes_version, parts=parts)
 
 
-def context_key(settings: Settings, user_id: str, notes_version: int, normalized_query: str,
+def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,
                 top_k: int) -> str:
-    parts = {**_retrieval_parts(settings), "top_k": top_k, "q": normalized_query}
+    parts = {**_retrieval_parts(params), "top_k": top_k, "q": normalized_query}
     return cache_key("context", user_id=user_id, notes_version=notes_version, parts=parts)
 
 
-def embedding_key(settings: Settings, normalized_text: str) -> str:
-    """Embeddings depend on the text and the model only, so users share them."""
+def embedding_key(settings: Settings, user_id: str, normalized_text: str) -> str:
+    """Per user: a shared entry would tell one user that another asked the same words."""
     parts = {"model": settings.embedding_model, "dim": settings.embedding_dim,
              "t": normalized_text}
-    return cache_key("embedding", user_id=None, notes_version=None, parts=parts)
+    return cache_key("embedding", user_id=user_id, notes_version=None, parts=parts)
+
+
+# --- keys that are not cache layers ---------------------------------------------------------
+
+
+def cost_keys(day: str, user_id: str) -> tuple[str, str]:
+    """The ledger of one user and the global ledger of a day, in one hash slot."""
+    return f"{ROOT}:cost:{{{day}}}:u:{user_id}", f"{ROOT}:cost:{{{day}}}:global"
+
+
+def cost_user_pattern(day: str) -> str:
+    """A SCAN pattern that matches every user's ledger of a day."""
+    return f"{ROOT}:cost:{{{day}}}:u:*"
+
+
+def cost_user_of(key: str) -> str:
+    return key.split(":u:", 1)[1]
+
+
+def breaker_prefix(name: str) -> str:
+    """The prefix of a circuit breaker's shared state (``rag:breaker:hf``)."""
+    return f"{ROOT}:breaker:{name}"

@@ -3,76 +3,139 @@
 L1 query result and L2 embedding live in Redis (shared by every worker), L3 context in process
 (bounded in bytes), plus the semantic cache and the stale store. Without a Redis client every
 layer is in process, which suits unit tests and a single process.
+
+Each layer owns its key, its codec and its TTL: the pipeline asks for an answer, a vector or a
+list of chunks (read-through helpers below) and never sees bytes or key formats.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
+import numpy as np
 import redis
 
-from rag_core.cache.base import CacheStats
-from rag_core.cache.keys import user_prefix
+from rag_core.cache import codec
+from rag_core.cache.base import Cache, CacheStats
+from rag_core.cache.keys import (
+    context_key,
+    embedding_key,
+    normalize_query,
+    query_key,
+    rename_layer,
+    user_prefix,
+)
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.redis_cache import RedisCache
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
+from rag_core.store.base import SearchParams
+from rag_core.types import Answer, CacheOutcome, Chunk
 
 
-class StaleStore:
-    """The last good answer per query key, kept longer than its TTL for the breaker's fallback.
-
-    Keys embed the notes version, so a stale answer is never one built from older notes than
-    the user has now.
-    """
-
-    def __init__(self, backend: Any, ttl_s: int) -> None:
-        self.backend = backend
-        self.ttl_s = ttl_s
-
-    @staticmethod
-    def _key(query_key: str) -> str:
-        return query_key.replace("rag:query:", "rag:stale:", 1)
-
-    def put(self, query_key: str, answer: bytes) -> None:
-        self.backend.set(self._key(query_key), answer, self.ttl_s)
-
-    def get(self, query_key: str) -> bytes | None:
-        return self.backend.get(self._key(query_key))  # type: ignore[no-any-return]
+def outcome(cache: Cache, value: object) -> CacheOutcome:
+    if not cache.enabled:
+        return "off"
+    return "hit" if value is not None else "miss"
 
 
 @dataclass
 class CacheLayers:
-    query: Any
-    embedding: Any
-    context: Any
+    settings: Settings
+    query: Cache
+    embedding: Cache
+    context: Cache
     semantic: SemanticCache
-    stale: StaleStore
-    semantic_enabled: bool
+    stale: Cache
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: redis.Redis | None) -> CacheLayers:
-        def shared(layer: str) -> Any:
+    def from_settings(cls, settings: Settings, client: redis.Redis | None, *,
+                      clock: Callable[[], float] | None = None) -> CacheLayers:
+        """``clock`` (seconds) drives the expiry of the in-process context cache and of the
+        semantic entries: the harness replays a month of traffic on simulated time."""
+        def shared(layer: str) -> Cache:
             if not settings.cache_enabled:
                 return NullCache(layer)
             if client is not None:
                 return RedisCache(layer, client)
             return MemoryCache(layer, settings.cache_max_entries, settings.context_cache_max_bytes)
 
-        context: Any = (MemoryCache("context", settings.cache_max_entries,
-                                    settings.context_cache_max_bytes)
-                        if settings.cache_enabled else NullCache("context"))
-        stale_backend = (RedisCache("stale", client) if client is not None
-                         else MemoryCache("stale", settings.cache_max_entries))
-        return cls(
-            query=shared("query"),
-            embedding=shared("embedding"),
-            context=context,
-            semantic=SemanticCache(client, settings),
-            stale=StaleStore(stale_backend, settings.stale_ttl_s),
-            semantic_enabled=settings.cache_enabled and settings.semantic_cache_enabled,
-        )
+        context: Cache = (MemoryCache("context", settings.cache_max_entries,
+                                      settings.context_cache_max_bytes,
+                                      **({"clock": clock} if clock else {}))
+                          if settings.cache_enabled else NullCache("context"))
+        stale: Cache = (RedisCache("stale", client) if client is not None
+                        else MemoryCache("stale", settings.cache_max_entries))
+        return cls(settings=settings, query=shared("query"), embedding=shared("embedding"),
+                   context=context, stale=stale,
+                   semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {})))
+
+    @property
+    def semantic_enabled(self) -> bool:
+        return self.settings.cache_enabled and self.settings.semantic_cache_enabled
+
+    # --- L1: answers -----------------------------------------------------------------------
+
+    def answer_key(self, params: SearchParams, user_id: str, notes_version: int,
+                   question: str, top_k: int) -> str:
+        return query_key(self.settings, params, user_id, notes_version,
+                         normalize_query(question), top_k)
+
+    def get_answer(self, key: str) -> tuple[Answer | None, CacheOutcome]:
+        raw = self.query.get(key)
+        return (_answer(raw) if raw is not None else None), outcome(self.query, raw)
+
+    def put_answer(self, key: str, answer: Answer, *, user_id: str, notes_version: int,
+                   question: str, vector: np.ndarray | None) -> None:
+        """Write a generated answer to L1, to the stale store and to the semantic cache."""
+        payload = codec.pack(answer.to_dict())
+        self.query.set(key, payload, self.settings.query_cache_ttl_s)
+        self.stale.set(rename_layer(key, "query", "stale"), payload, self.settings.stale_ttl_s)
+        if self.semantic_enabled and vector is not None:
+            self.semantic.store(user_id, notes_version, question, vector, payload,
+                                self.settings.query_cache_ttl_s)
+
+    def stale_answer(self, key: str) -> Answer | None:
+        """The last good answer for this key, kept past its TTL for the breaker's fallback.
+        Keys embed the notes version: never an answer built from older notes."""
+        raw = self.stale.get(rename_layer(key, "query", "stale"))
+        return _answer(raw) if raw is not None else None
+
+    def similar_answer(self, user_id: str, notes_version: int, question: str,
+                       vector: np.ndarray) -> Answer | None:
+        found = self.semantic.lookup(user_id, notes_version, question, vector)
+        return _answer(found.answer) if found is not None else None
+
+    # --- L2: embeddings --------------------------------------------------------------------
+
+    def embedding_for(self, user_id: str, text: str, dim: int,
+                      embed: Callable[[str], np.ndarray]) -> tuple[np.ndarray, CacheOutcome]:
+        """The question's vector, from L2 or from ``embed`` (then stored). Keys are per user:
+        whether someone else asked the same words stays unknowable."""
+        key = embedding_key(self.settings, user_id, normalize_query(text))
+        raw = self.embedding.get(key)
+        if raw is not None:
+            return codec.unpack_vector(raw, dim), outcome(self.embedding, raw)
+        vector = embed(text)
+        self.embedding.set(key, codec.pack_vector(vector), self.settings.embedding_cache_ttl_s)
+        return vector, outcome(self.embedding, raw)
+
+    # --- L3: retrieved chunks --------------------------------------------------------------
+
+    def chunks_for(self, params: SearchParams, user_id: str, notes_version: int,
+                   question: str, top_k: int,
+                   search: Callable[[], list[Chunk]]) -> tuple[list[Chunk], CacheOutcome]:
+        key = context_key(params, user_id, notes_version, normalize_query(question), top_k)
+        raw = self.context.get(key)
+        if raw is not None:
+            return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.context, raw)
+        chunks = search()
+        self.context.set(key, codec.pack([asdict(c) for c in chunks]),
+                         self.settings.context_cache_ttl_s)
+        return chunks, outcome(self.context, raw)
+
+    # --- housekeeping ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, CacheStats]:
         out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
@@ -80,16 +143,28 @@ class CacheLayers:
                                      misses=self.semantic.misses)
         return out
 
-    def clear(self, user_id: str | None) -> int:
-        """Every layer, or one user's entries (embeddings are not per user and stay)."""
+    def forget_notes(self, user_id: str) -> int:
+        """After a user's notes changed: drop that user's answers, stale answers, semantic
+        entries and contexts of older versions (they are unreachable already; this also takes
+        their text out of Redis). The user's question embeddings stay: they do not depend on
+        notes."""
         removed = 0
-        for name in ("query", "context"):
-            removed += getattr(self, name).clear(user_prefix(name, user_id))
+        for cache in (self.query, self.context, self.stale):
+            removed += cache.clear(user_prefix(cache.layer, user_id))
         removed += self.semantic.clear(user_prefix("semantic", user_id))
-        removed += self.stale.backend.clear(user_prefix("stale", user_id))
-        if user_id is None:
-            removed += self.embedding.clear(user_prefix("embedding", None))
         return removed
+
+    def clear(self, user_id: str | None) -> int:
+        """Every layer, or every entry of one user."""
+        removed = self.forget_notes(user_id) if user_id is not None else sum(
+            cache.clear(user_prefix(cache.layer, None))
+            for cache in (self.query, self.context, self.stale)) + self.semantic.clear()
+        return removed + self.embedding.clear(user_prefix("embedding", user_id))
 
     def ping(self) -> bool:
         return bool(self.query.ping())
+
+
+def _answer(raw: bytes) -> Answer:
+    return Answer.from_dict(codec.unpack(raw))
+

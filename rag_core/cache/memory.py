@@ -12,6 +12,8 @@ from rag_core.cache.base import CacheStats
 
 
 class MemoryCache:
+    enabled = True
+
     def __init__(self, layer: str, max_entries: int = 10_000, max_bytes: int = 64 << 20,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.layer = layer
@@ -82,7 +84,7 @@ class MemoryCache:
 class NullCache:
     """A layer that is switched off: every outcome is "off"."""
 
-    disabled = True
+    enabled = False
 
     def __init__(self, layer: str) -> None:
         self.layer = layer

@@ -58,6 +58,8 @@ warn = _WarnOnce()
 
 
 class RedisCache:
+    enabled = True
+
     def __init__(self, layer: str, client: redis.Redis) -> None:
         self.layer = layer
         self.client = client

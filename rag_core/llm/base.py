@@ -33,3 +33,15 @@ class Generator(Protocol):
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         """Yield text pieces; implementations that cannot stream yield the whole text once."""
+
+
+class GuardedGenerator(Generator, Protocol):
+    """A Generator behind a circuit breaker (``ResilientGenerator``): what the pipeline and the
+    readiness check use. Every failure reaches the caller as ``LLMUnavailable``."""
+
+    @property
+    def state(self) -> str:
+        """"closed", "open" or "half-open"."""
+
+    def retry_after(self) -> float:
+        """Seconds until the breaker lets a probe through (0 when closed)."""

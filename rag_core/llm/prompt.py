@@ -10,13 +10,13 @@ section and pose as instructions.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
+from functools import cache
 
-from rag_core.context import source_header
 from rag_core.llm.base import Prompt
 from rag_core.types import Chunk
-
-PROMPT_VERSION = "v2"
 
 # An honest answer may say this, so it never counts as an echo of the prompt.
 REFUSAL = "your notes do not seem to cover it"
@@ -63,30 +63,64 @@ def defuse_tags(text: str) -> str:
     return _TAG.sub(lambda m: f"[{m.group(1)}{m.group(2).lower()}]", text)
 
 
+def source_header(n: int, chunk: Chunk) -> str:
+    """The line that introduces source ``[n]``: title and metadata."""
+    meta = chunk.metadata
+    parts = [f"[{n}] {meta.get('title') or 'Untitled note'}"]
+    for label, key in (("speaker", "speaker"), ("date", "date"), ("series", "series")):
+        if meta.get(key):
+            parts.append(f"{label}: {meta[key]}")
+    scripture = meta.get("scripture") or []
+    if scripture:
+        parts.append("scripture: " + ", ".join(str(s) for s in scripture))
+    tags = meta.get("tags") or []
+    if tags:
+        parts.append("tags: " + ", ".join(str(t) for t in tags))
+    return " | ".join(parts)
+
+
 def format_note_block(n: int, chunk: Chunk) -> str:
-    """One numbered source: its metadata line (title, speaker, date, series, scripture, tags)
-    and its text, between ``<note n="n">`` and ``</note>``."""
+    """One numbered source as the model sees it: its metadata line (title, speaker, date,
+    series, scripture, tags) and its text, between ``<note n="n">`` and ``</note>``. The
+    context budget counts exactly this text (``context.select_context``)."""
     header = defuse_tags(source_header(n, chunk))
     return f'<note n="{n}">\n{header}\n{defuse_tags(chunk.text.strip())}\n</note>'
 
 
-def build_user_message(question: str, chunks: list[Chunk]) -> str:
-    blocks = "\n".join(format_note_block(n, c) for n, c in enumerate(chunks, start=1))
-    notes = blocks if blocks else "(no notes were found for this question)"
+def build_user_message(question: str, blocks: Sequence[str]) -> str:
+    notes = "\n".join(blocks) if blocks else "(no notes were found for this question)"
     return (f"<notes>\n{notes}\n</notes>\n\n"
             f"<question>\n{defuse_tags(question.strip())}\n</question>\n\n{REMINDER}")
 
 
-def build_prompt(question: str, chunks: list[Chunk], max_tokens: int) -> Prompt:
+def build_prompt(question: str, chunks: Sequence[Chunk], max_tokens: int, *,
+                 blocks: Sequence[str] | None = None) -> Prompt:
     """Chat messages (system, user) for the question and its sources, numbered [1]..[n] in the
-    order given (best first); ``max_tokens`` is the output budget."""
+    order given (best first); ``max_tokens`` is the output budget. ``blocks`` are the sources
+    as ``context.select_context`` rendered and counted them (rendered here when not given)."""
+    if blocks is None:
+        blocks = [format_note_block(n, c) for n, c in enumerate(chunks, start=1)]
+    if len(blocks) != len(chunks):
+        raise ValueError("one rendered block per chunk")
     return Prompt(
         messages=[{"role": "system", "content": SYSTEM_PROMPT},
-                  {"role": "user", "content": build_user_message(question, chunks)}],
+                  {"role": "user", "content": build_user_message(question, blocks)}],
         question=question,
         chunks=list(chunks),
         max_tokens=max_tokens,
     )
+
+
+@cache
+def prompt_id() -> str:
+    """A fingerprint of everything fixed that the model is sent (system prompt, reminder, the
+    note-block layout): part of every answer's cache key, so editing the prompt invalidates
+    cached answers without anyone bumping a version by hand."""
+    sample = Chunk(chunk_id="c", note_id="n", user_id="u", ordinal=0, text="t",
+                   metadata={"title": "T", "speaker": "S", "date": "D", "series": "R",
+                             "scripture": ["X 1:1"], "tags": ["g"]})
+    parts = (SYSTEM_PROMPT, REMINDER, build_user_message("q", [format_note_block(1, sample)]))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
 
 
 def _words(text: str) -> list[str]:

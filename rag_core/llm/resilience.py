@@ -43,6 +43,7 @@ import pybreaker
 import redis
 
 from rag_core import observability as obs
+from rag_core.cache.keys import breaker_prefix
 from rag_core.config import Settings
 from rag_core.errors import LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
@@ -256,7 +257,7 @@ class ResilientGenerator:
         self._rng = rng or random.Random()
         self._probe = threading.Lock()
         self.storage = SharedBreakerStorage(
-            redis_client, f"{settings.breaker_namespace}:{inner.name}",
+            redis_client, breaker_prefix(inner.name),
             settings.breaker_redis_retry_s)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.breaker_fail_max,

@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from datetime import date
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from rag_core.config import Settings
 from rag_core.types import Chunk, Note
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
+MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Every knob of one search, passed by the caller on each call: the same object goes into
+    the cache key, so a sweep that changes a knob changes both the search and the key."""
+
+    mode: RetrievalMode = "hybrid"
+    ef_search: int = 40
+    iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
+    max_scan_tuples: int = 20_000
+    rrf_k: int = 60
+    candidate_multiplier: int = 4
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {self.mode!r}; expected one of {MODES}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SearchParams:
+        return cls(mode=settings.retrieval_mode, ef_search=settings.hnsw_ef_search,
+                   iterative_scan=settings.iterative_scan,
+                   max_scan_tuples=settings.hnsw_max_scan_tuples, rrf_k=settings.rrf_k,
+                   candidate_multiplier=settings.candidate_multiplier)
 
 
 @dataclass(frozen=True)
@@ -29,8 +56,17 @@ class UpsertResult:
     chunks_written: int
 
 
-class Store(Protocol):
-    def ensure_schema(self) -> None: ...
+class CostStore(Protocol):
+    """Durable cost rows (the ledger's record; Redis holds only the running totals)."""
+
+    def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
+                 output_tokens: int) -> object: ...
+
+    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]: ...
+
+
+class Store(CostStore, Protocol):
+    def ensure_schema(self) -> Any: ...
 
     def note_hash(self, user_id: str, note_id: str) -> str | None:
         """The content hash of a stored note, or None when the user has no such note."""
@@ -49,6 +85,9 @@ class Store(Protocol):
     def notes_version(self, user_id: str) -> int:
         """A counter bumped by every add, edit and delete of this user's notes."""
 
+    def list_notes(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's notes: ``note_id``, ``title``, ``content_hash``, ``updated_at``."""
+
     def search(
         self,
         user_id: str,
@@ -56,7 +95,7 @@ class Store(Protocol):
         top_k: int,
         *,
         query_text: str | None = None,
-        mode: RetrievalMode = "dense",
+        params: SearchParams | None = None,
     ) -> list[Chunk]:
         """The user's best chunks, best first; ``Chunk.score`` is cosine similarity."""
 

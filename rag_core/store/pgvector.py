@@ -28,13 +28,12 @@ from psycopg_pool import ConnectionPool
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
-from rag_core.store.base import ChunkDraft, RetrievalMode, UpsertResult
+from rag_core.store.base import ChunkDraft, SearchParams, UpsertResult
 from rag_core.types import Chunk, Note
 
 log = logging.getLogger("rag_core.store")
 
 _DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-_MODES = ("dense", "lexical", "hybrid")
 
 
 def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -> str:
@@ -256,41 +255,38 @@ class PgVectorStore:
         top_k: int,
         *,
         query_text: str | None = None,
-        mode: RetrievalMode = "dense",
-        ef_search: int | None = None,
+        params: SearchParams | None = None,
     ) -> list[Chunk]:
-        """The user's best chunks, best first.
+        """The user's best chunks, best first, searched with ``params`` (defaults when None).
 
         ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
         lexical-only hits (in lexical mode without an embedding it is the ts_rank_cd value).
-        ``ef_search`` overrides Settings.hnsw_ef_search for this call; it is never set below
-        the number of rows the index scan must return.
+        ``ef_search`` is never set below the number of rows the index scan must return.
         """
-        if mode not in _MODES:
-            raise ValueError(f"unknown retrieval mode {mode!r}; expected one of {_MODES}")
+        p = params or SearchParams()
+        mode = p.mode
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         if embedding is None and mode != "lexical":
             raise ValueError(f"{mode} search needs a query embedding")
         vector = None if embedding is None else self._vector(embedding)
-        s = self.settings
-        depth = top_k * s.candidate_multiplier
-        params: dict[str, Any] = {"user_id": user_id, "top_k": top_k, "embedding": vector}
+        depth = top_k * p.candidate_multiplier
+        args: dict[str, Any] = {"user_id": user_id, "top_k": top_k, "embedding": vector}
         if mode == "dense":
             query, scan_rows = q.SEARCH_DENSE, top_k
         elif mode == "lexical":
             query, scan_rows = q.SEARCH_LEXICAL, 0
-            params.update(query=query_text or "", has_embedding=vector is not None)
+            args.update(query=query_text or "", has_embedding=vector is not None)
         else:
             query, scan_rows = q.SEARCH_HYBRID, depth
-            params.update(query=query_text or "", depth=depth, rrf_k=s.rrf_k)
-        ef = max(ef_search or s.hnsw_ef_search, scan_rows)
+            args.update(query=query_text or "", depth=depth, rrf_k=p.rrf_k)
+        ef = max(p.ef_search, scan_rows)
         with self._db("vector search") as conn:
             conn.execute(
                 q.SET_SEARCH_PARAMS,
-                (str(ef), s.iterative_scan, str(max(s.hnsw_max_scan_tuples, ef))),
+                (str(ef), p.iterative_scan, str(max(p.max_scan_tuples, ef))),
             )
-            rows = conn.execute(query, params).fetchall()
+            rows = conn.execute(query, args).fetchall()
         return [
             Chunk(
                 chunk_id=r[0],
@@ -311,7 +307,7 @@ class PgVectorStore:
 
     def add_cost(
         self,
-        day: date,
+        day: date | str,
         user_id: str,
         cost_usd: float,
         input_tokens: int,
@@ -326,7 +322,7 @@ class PgVectorStore:
         assert row is not None
         return _cost_row(row)
 
-    def costs_for_day(self, day: date) -> list[dict[str, Any]]:
+    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
         """Every user's totals of that day, most expensive first."""
         with self._db("cost listing") as conn:
             return [_cost_row(r) for r in conn.execute(q.COSTS_FOR_DAY, (day,))]

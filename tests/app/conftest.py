@@ -31,13 +31,12 @@ def app_settings(pg_server_url: str, redis_server: Any,
 
 
 @pytest.fixture(scope="module")
-def app_pipeline(app_settings: Settings) -> Iterator[Any]:
+def app_parts(app_settings: Settings) -> Iterator[Any]:
     from rag_core.ingest import ingest_path
-    from rag_core.pipeline import Pipeline
+    from rag_core.parts import build_parts
 
-    pipeline = Pipeline.from_settings(app_settings)
-    ingest_path(pipeline.store, pipeline.embedder, pipeline.counter, app_settings, "amara",
-                GOLDEN / "notes" / "amara", progress=False)
-    pipeline.embedder.load()
-    yield pipeline
-    pipeline.close()
+    parts = build_parts(app_settings)
+    ingest_path(parts, "amara", GOLDEN / "notes" / "amara", progress=False)
+    parts.embedder.load()
+    yield parts
+    parts.close()

@@ -23,8 +23,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def client(app_settings: Settings, app_pipeline: Any) -> httpx.AsyncClient:
-    app = create_app(app_settings, pipeline=app_pipeline)
+def client(app_settings: Settings, app_parts: Any) -> httpx.AsyncClient:
+    app = create_app(app_settings, parts=app_parts)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

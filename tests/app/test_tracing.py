@@ -37,19 +37,17 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def paid_pipeline(app_settings: Settings, app_pipeline: Any) -> Iterator[Any]:
-    """The module's pipeline with the ``hf`` generator talking to the mock LLM."""
+def paid_parts(app_settings: Settings, app_parts: Any) -> Iterator[Any]:
+    """The module's parts with the ``hf`` generator talking to the mock LLM."""
+    from dataclasses import replace
+
     from rag_core.llm import build_generator
     from rag_core.llm.mock_server import MockLLM
-    from rag_core.pipeline import Pipeline
 
     with MockLLM() as (url, _):
         generator = build_generator(app_settings.with_overrides(
             llm="hf", llm_base_url=f"{url}/v1", llm_max_retries=0))
-        yield Pipeline(app_pipeline.settings, store=app_pipeline.store,
-                       embedder=app_pipeline.embedder, caches=app_pipeline.caches,
-                       generator=generator, ledger=app_pipeline.ledger,
-                       counter=app_pipeline.counter)
+        yield replace(app_parts, generator=generator)
 
 
 @pytest.fixture
@@ -62,8 +60,8 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def client(app_settings: Settings, paid_pipeline: Any) -> httpx.AsyncClient:
-    app = create_app(app_settings, pipeline=paid_pipeline)
+def client(app_settings: Settings, paid_parts: Any) -> httpx.AsyncClient:
+    app = create_app(app_settings, parts=paid_parts)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

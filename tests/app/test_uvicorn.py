@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,10 +27,13 @@ import httpx
 import jwt
 import pytest
 import redis
+from servers import RedisProcess
 
 from rag_core.auth import issue_token
 from rag_core.config import Settings
+from rag_core.cache.keys import cost_keys
 from rag_core.costs import today
+from rag_core.procs import free_port, wait_http, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,39 +50,10 @@ TOPICS = ["faith that moves before it sees", "Abraham leaving Haran", "Mama Ngoz
           "the promises greeted from far away"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Redis:
-    """A redis-server this module may stop and start again on the same port."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir, self.port = data_dir, _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        from rag_core.services import spawn_redis
-
-        self.proc = spawn_redis(self.data_dir, self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        self.proc = None
-
-
 @dataclass
 class Served:
     url: str
-    redis: _Redis
+    redis: RedisProcess
     mock_url: str
     mock_app: Any
     settings: Settings
@@ -114,7 +87,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 def served(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
     from rag_core.ingest import ingest_path
     from rag_core.llm.mock_server import start_mock
-    from rag_core.pipeline import Pipeline
+    from rag_core.parts import build_parts
 
     db_url = module_database_url
     work = short_tmp / f"uv{uuid.uuid4().hex[:6]}"
@@ -122,12 +95,11 @@ def served(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
     notes.mkdir(parents=True)
     for i in (1, 2, 3):  # a couple of notes, through the package
         shutil.copy(NOTES / f"amara-00{i}.md", notes)
-    rd = _Redis(work / "redis")
-    rd.start()
+    rd = RedisProcess(work / "redis").start()
     mock_url, stop_mock, mock_app = start_mock()
     settings = Settings(profile="ci", state_dir=work / "state", database_url=db_url,
                         redis_url=rd.url, jwt_secret=SECRET, semantic_cache_enabled=False)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("RAG_") and k not in ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")}
     env.update({
@@ -149,21 +121,10 @@ def served(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
     url = f"http://127.0.0.1:{port}"
     try:
         # ingest while the workers start (their startup is the slow part of this module)
-        pipeline = Pipeline.from_settings(settings)
-        ingest_path(pipeline.store, pipeline.embedder, pipeline.counter, settings, USER, notes,
-                    progress=False)
-        pipeline.close()
-        deadline = time.monotonic() + 150  # a loaded 2-core machine is slow here
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not become ready:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
+        parts = build_parts(settings)
+        ingest_path(parts, USER, notes, progress=False)
+        parts.close()
+        wait_http(f"{url}/readyz", 150, proc=proc, log=log_path)  # slow on a loaded machine
         yield Served(url, rd, mock_url, mock_app, settings, log_path)
     finally:
         _kill_group(proc)
@@ -232,11 +193,14 @@ def test_request_id_round_trip_and_json_logs(served: Served) -> None:
     r = httpx.get(f"{served.url}/healthz", headers={"X-Request-ID": "bad id!"}, timeout=5)
     made = r.headers["x-request-id"]
     assert made and made != "bad id!"
-    time.sleep(0.3)  # let the worker flush its log line
-    lines = [json.loads(line) for line in served.log_path.read_text().splitlines()
-             if line.startswith("{")]
-    assert any(entry.get("request_id") == rid and entry.get("message") == "request"
-               and entry.get("status") == 200 for entry in lines)
+
+    def logged() -> bool:  # the worker writes its log line after the response went out
+        lines = [json.loads(line) for line in served.log_path.read_text().splitlines()
+                 if line.startswith("{")]
+        return any(entry.get("request_id") == rid and entry.get("message") == "request"
+                   and entry.get("status") == 200 for entry in lines)
+
+    wait_until(logged, 30, "the request's JSON log line")
     assert token not in served.log_path.read_text()
 
 
@@ -339,7 +303,7 @@ def test_l1_answer_of_one_worker_is_a_hit_on_the_other(served: Served) -> None:
 
 def test_cost_counters_add_up_across_workers(served: Served) -> None:
     client = redis.Redis.from_url(served.redis.url)
-    key = f"rag:cost:{today()}:u:{USER}"
+    key = cost_keys(today(), USER)[0]
     before = client.hgetall(key)
     spent0 = float(before.get(b"spent", 0))
     requests0 = int(before.get(b"requests", 0))

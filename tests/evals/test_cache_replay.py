@@ -300,7 +300,7 @@ def test_replay_hits_l1_and_an_edit_invalidates(live_settings, tmp_path):
         assert again["outcome"].tolist()[0] != "l1" and again.loc[2, "outcome"] == "l1"
     finally:
         assert cr.remove_users(base, [u, v]) == 10
-        base.close()
+        base.parts.close()
 
 
 def test_first_users_and_main_point():

@@ -21,7 +21,7 @@ def golden_db(module_database_url, redis_server, short_tmp):
     pipe = quality.build_pipeline(settings)
     first = golden.ensure_ingested(pipe)
     yield pipe, first
-    pipe.close()
+    pipe.parts.close()
 
 
 @pytest.fixture
@@ -32,14 +32,14 @@ def pipeline(golden_db):
 def test_ingestion_is_idempotent_and_scoped(golden_db):
     pipeline, first = golden_db
     assert first["user_id"].tolist() == ["amara", "ben", "chloe", "david"]
-    versions = {u: pipeline.store.notes_version(u) for u in first["user_id"]}
+    versions = {u: pipeline.parts.store.notes_version(u) for u in first["user_id"]}
     golden.ensure_ingested(pipeline)
-    assert {u: pipeline.store.notes_version(u) for u in versions} == versions
+    assert {u: pipeline.parts.store.notes_version(u) for u in versions} == versions
 
 
 def test_quality_eval_on_a_sample(pipeline):
     qa = golden.load_qa()
-    df = quality.run_quality_eval(pipeline.settings, qa, 12, seed=3, pipeline=pipeline,
+    df = quality.run_quality_eval(pipeline.parts.settings, qa, 12, seed=3, pipeline=pipeline,
                                   progress=False)
     assert len(df) == 12
     assert set(df["scenario"]) == set(golden.SCENARIOS)
@@ -57,7 +57,7 @@ def test_quality_eval_on_a_sample(pipeline):
 
 def test_sweep_changes_top_k(pipeline):
     qa = golden.load_qa()
-    swept = quality.sweep(pipeline.settings, qa, [1, 5], [300], sample=8, seed=1,
+    swept = quality.sweep(pipeline.parts.settings, qa, [1, 5], [300], sample=8, seed=1,
                           pipeline=pipeline, progress=False)
     assert swept[["top_k", "context_budget"]].values.tolist() == [[1, 300], [5, 300]]
     assert (swept["recall_at_5"].iloc[1] >= swept["recall_at_5"].iloc[0])
@@ -66,7 +66,7 @@ def test_sweep_changes_top_k(pipeline):
 def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path):
     """`python -m evals run --only quality` with tiny parameters, services from the fixtures
     (the golden notes are already in the database: the notebook's ingestion writes nothing)."""
-    live_settings = pipeline.settings
+    live_settings = pipeline.parts.settings
     monkeypatch.setenv("DATABASE_URL", live_settings.database_url)
     monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
     options = runner.RunOptions(

@@ -14,6 +14,7 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
+from rag_core.store.base import SearchParams
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,9 @@ def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
 
 def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
     layers = CacheLayers.from_settings(settings, make_redis_client(redis_url, settings))
-    ka = query_key(settings, "amara", 1, "faith", 5)
-    kb = query_key(settings, "ben", 1, "faith", 5)
+    params = SearchParams.from_settings(settings)
+    ka = query_key(settings, params, "amara", 1, "faith", 5)
+    kb = query_key(settings, params, "ben", 1, "faith", 5)
     assert ka != kb and ka.startswith(user_prefix("query", "amara"))
     layers.query.set(ka, b"a", 60)
     layers.query.set(kb, b"b", 60)
@@ -83,7 +85,7 @@ def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Setting
     server = redis_factory()
     client = redis.Redis.from_url(server.url, socket_timeout=0.2, socket_connect_timeout=0.2)
     layers = CacheLayers.from_settings(settings, client)
-    key = query_key(settings, "amara", 1, "faith", 5)
+    key = query_key(settings, SearchParams.from_settings(settings), "amara", 1, "faith", 5)
     layers.query.set(key, b"v", 60)
     assert layers.query.get(key) == b"v"
     errors_before = obs.CACHE_ERRORS.labels(layer="query")._value.get()

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag_core.cache.keys import user_prefix
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.mock_server import MockLLM
 from rag_core.pipeline import Pipeline
@@ -17,22 +18,23 @@ GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 
 def test_stale_answer_while_llm_is_down(live_settings) -> None:
     from rag_core.ingest import ingest_path
+    from rag_core.parts import build_parts
 
     with MockLLM() as (url, _):
         settings = live_settings.with_overrides(llm="hf", llm_base_url=f"{url}/v1",
                                                 llm_max_retries=0, breaker_fail_max=2)
-        pipe = Pipeline.from_settings(settings)
-        ingest_path(pipe.store, pipe.embedder, pipe.counter, settings, "amara",
-                    GOLDEN / "notes" / "amara", progress=False)
+        parts = build_parts(settings)
+        pipe = Pipeline(parts)
+        ingest_path(parts, "amara", GOLDEN / "notes" / "amara", progress=False)
         question = "Who rebuilt the wall of Jerusalem?"
         fresh = pipe.ask("amara", question)
         assert fresh.generator == "hf" and fresh.cost_usd > 0 and not fresh.stale
-        pipe.caches.query.clear("rag:query:")  # the L1 entry expired
-        pipe.caches.semantic.clear()
+        parts.caches.query.clear(user_prefix("query", None))  # the L1 entry expired
+        parts.caches.semantic.clear()
         httpx.post(f"{url}/admin/outage", json={"seconds": 60})
         stale = pipe.ask("amara", question)
         assert stale.stale and stale.answer == fresh.answer and stale.cost_usd == 0
         with pytest.raises(LLMUnavailable) as info:
             pipe.ask("amara", "What did Castellanos say about exile?")
         assert info.value.retry_after is not None and info.value.status == 503
-        pipe.close()
+        parts.close()

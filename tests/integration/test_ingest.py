@@ -13,11 +13,15 @@ from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote
 from rag_core.ingest import IngestReport, ingest_notes, ingest_path, stored_hash
 from rag_core.notes import load_notes
+from rag_core.parts import Parts
 from rag_core.store import PgVectorStore
+from rag_core.store.base import SearchParams
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
+
+LEXICAL, DENSE, HYBRID = (SearchParams(mode=m) for m in ("lexical", "dense", "hybrid"))
 
 
 class CountingEmbedder(SentenceTransformerEmbedder):
@@ -130,9 +134,19 @@ def library(tmp_path: Path) -> Path:
     return root
 
 
+def parts_of(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,
+             cfg: Settings) -> Parts:
+    """The ingestion's parts: the real store, the counting model, in-process caches."""
+    from rag_core.parts import build_caches, build_generator, build_ledger
+
+    return Parts(settings=cfg, store=store, embedder=embedder,  # type: ignore[arg-type]
+                 caches=build_caches(cfg, None), generator=build_generator(cfg, None),
+                 ledger=build_ledger(cfg, None, store), counter=counter)
+
+
 def ingest(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,
            cfg: Settings, root: Path, user: str = "ann", **kw: object) -> IngestReport:
-    return ingest_path(store, embedder, counter, cfg, user, root, progress=False,
+    return ingest_path(parts_of(store, embedder, counter, cfg), user, root, progress=False,
                        **kw)  # type: ignore[arg-type]
 
 
@@ -175,8 +189,8 @@ def test_edit_replaces_chunks_and_bumps_version(store: PgVectorStore, embedder: 
     assert store.notes_version("ann") == version + 1
     texts = " ".join(c.text for c in store.search("ann", embedder.embed(["faith"])[0], 50))
     assert "Sarah laughed" in texts and "Abraham" not in texts
-    assert store.search("ann", None, 5, query_text="Abraham", mode="lexical") == []
-    hits = store.search("ann", None, 5, query_text="Sarah laughed", mode="lexical")
+    assert store.search("ann", None, 5, query_text="Abraham", params=LEXICAL) == []
+    hits = store.search("ann", None, 5, query_text="Sarah laughed", params=LEXICAL)
     assert hits and hits[0].note_id == "faith"
 
 
@@ -193,7 +207,7 @@ def test_prune_deletes_notes_gone_from_the_folder(store: PgVectorStore,
     assert (pruned.deleted, pruned.unchanged) == (1, 7)
     assert "meals" not in {n["note_id"] for n in store.list_notes("ann")}
     assert store.notes_version("ann") == version + 1
-    assert store.search("ann", None, 5, query_text="Tomasz", mode="lexical") == []
+    assert store.search("ann", None, 5, query_text="Tomasz", params=LEXICAL) == []
     empty = library.parent / "empty"
     empty.mkdir()
     with pytest.raises(InvalidNote, match="refusing to prune"):
@@ -204,10 +218,11 @@ def test_changed_chunk_settings_rebuild_notes(store: PgVectorStore, embedder: Co
                                               counter: TokenCounter, cfg: Settings,
                                               library: Path) -> None:
     notes = load_notes(library)
-    ingest_notes(store, embedder, counter, cfg, "ann", notes, progress=False)
+    ingest_notes(parts_of(store, embedder, counter, cfg), "ann", notes, progress=False)
     smaller = cfg.with_overrides(chunk_tokens=48, chunk_overlap_tokens=8)
     assert stored_hash(notes[0], smaller) != stored_hash(notes[0], cfg)
-    report = ingest_notes(store, embedder, counter, smaller, "ann", notes, progress=False)
+    report = ingest_notes(parts_of(store, embedder, counter, smaller), "ann", notes,
+                          progress=False)
     assert report.updated == 8
     assert store.count_chunks("ann") == report.chunks_written > 8
     assert all(counter.count(c.text) <= 48
@@ -218,14 +233,15 @@ def test_duplicate_ids_are_refused(store: PgVectorStore, embedder: CountingEmbed
                                    counter: TokenCounter, cfg: Settings) -> None:
     notes = [Note(id="a", title="A", body="x"), Note(id="a", title="B", body="y")]
     with pytest.raises(InvalidNote, match="'a'"):
-        ingest_notes(store, embedder, counter, cfg, "ann", notes, progress=False)
+        ingest_notes(parts_of(store, embedder, counter, cfg), "ann", notes, progress=False)
     assert store.notes_version("ann") == 0
 
 
 def test_progress_bar_runs(store: PgVectorStore, embedder: CountingEmbedder,
                            counter: TokenCounter, cfg: Settings, library: Path,
                            capsys: pytest.CaptureFixture[str]) -> None:
-    report = ingest_path(store, embedder, counter, cfg, "ann", library, progress=True)
+    report = ingest_path(parts_of(store, embedder, counter, cfg), "ann", library,
+                         progress=True)
     assert report.inserted == 8
     assert "chunk" in capsys.readouterr().err
 
@@ -238,7 +254,7 @@ def test_users_are_kept_apart(store: PgVectorStore, embedder: CountingEmbedder,
     query = "What does Micah 6:8 teach?"
     vector = embedder.embed([query])[0]
     for mode in ("dense", "lexical", "hybrid"):
-        got = store.search("bob", vector, 10, query_text=query, mode=mode)  # type: ignore[arg-type]
+        got = store.search("bob", vector, 10, query_text=query, params=SearchParams(mode=mode))  # type: ignore[arg-type]
         assert got and all(c.user_id == "bob" for c in got)
 
 
@@ -248,10 +264,10 @@ def test_hybrid_finds_what_dense_ranks_low(store: PgVectorStore, embedder: Count
                                            query: str) -> None:
     ingest(store, embedder, counter, cfg, library)
     vector = embedder.embed([query])[0]
-    dense = store.search("ann", vector, 8, query_text=query, mode="dense")
+    dense = store.search("ann", vector, 8, query_text=query, params=DENSE)
     dense_rank = next(c.dense_rank for c in dense if c.note_id == "meals")
     assert dense_rank is not None and dense_rank >= 4
-    hybrid = store.search("ann", vector, 5, query_text=query, mode="hybrid")
+    hybrid = store.search("ann", vector, 5, query_text=query, params=HYBRID)
     assert hybrid[0].note_id == "meals"
     assert hybrid[0].lexical_rank == 1 and hybrid[0].dense_rank == dense_rank
     assert hybrid[0].score == pytest.approx(
@@ -262,10 +278,10 @@ def test_metadata_is_searchable(store: PgVectorStore, embedder: CountingEmbedder
                                 counter: TokenCounter, cfg: Settings, library: Path) -> None:
     ingest(store, embedder, counter, cfg, library)
     # the speaker is only in the metadata, never in a body
-    hits = store.search("ann", None, 10, query_text="Grace Adeyemi", mode="lexical")
+    hits = store.search("ann", None, 10, query_text="Grace Adeyemi", params=LEXICAL)
     assert {c.note_id for c in hits[:2]} == {"kindness", "advocate"}
-    assert store.search("ann", None, 1, query_text="Hebrews 11", mode="lexical")[0].note_id \
+    assert store.search("ann", None, 1, query_text="Hebrews 11", params=LEXICAL)[0].note_id \
         == "faith"
     vector = embedder.embed(["sermons by Grace Adeyemi"])[0]
-    dense = store.search("ann", vector, 3, mode="dense")
+    dense = store.search("ann", vector, 3, params=DENSE)
     assert {"kindness", "advocate"} & {c.note_id for c in dense}

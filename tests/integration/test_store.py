@@ -22,12 +22,15 @@ import pytest
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.store import ChunkDraft, PgVectorStore, Store, UpsertResult
+from rag_core.store.base import SearchParams
 from rag_core.store.pgvector import make_chunk_id
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
 DIM = 384
+
+LEXICAL, DENSE, HYBRID = (SearchParams(mode=m) for m in ("lexical", "dense", "hybrid"))
 
 
 def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
@@ -173,12 +176,12 @@ def test_edit_replaces_chunks_and_lexical_index(store: PgVectorStore, rng: np.ra
                                                 ) -> None:
     n = note("n1")
     put(store, "ann", n, ["The harvest is plentiful but the labourers are few."], unit(rng))
-    assert store.search("ann", None, 5, query_text="labourers", mode="lexical")
+    assert store.search("ann", None, 5, query_text="labourers", params=LEXICAL)
     put(store, "ann", n, ["Consider the lilies of the field."], unit(rng), digest="v2")
     texts = [c.text for c in store.search("ann", unit(rng)[0], 5)]
     assert texts == ["Consider the lilies of the field."]
-    assert store.search("ann", None, 5, query_text="labourers", mode="lexical") == []
-    assert [c.text for c in store.search("ann", None, 5, query_text="lilies", mode="lexical")] \
+    assert store.search("ann", None, 5, query_text="labourers", params=LEXICAL) == []
+    assert [c.text for c in store.search("ann", None, 5, query_text="lilies", params=LEXICAL)] \
         == ["Consider the lilies of the field."]
 
 
@@ -202,7 +205,7 @@ def test_bad_embeddings_are_rejected(store: PgVectorStore, rng: np.random.Genera
     with pytest.raises(ValueError, match="dimensions"):
         store.search("ann", np.ones(10, dtype=np.float32), 5)
     with pytest.raises(ValueError, match="embedding"):
-        store.search("ann", None, 5, mode="hybrid", query_text="x")
+        store.search("ann", None, 5, params=HYBRID, query_text="x")
     assert store.notes_version("ann") == 0
 
 
@@ -235,18 +238,18 @@ def test_scripture_references_match_lexically(store: PgVectorStore, rng: np.rand
         ["The Lord is my shepherd."], unit(rng))
 
     def top(text: str) -> str:
-        return store.search("ann", None, 3, query_text=text, mode="lexical")[0].note_id
+        return store.search("ann", None, 3, query_text=text, params=LEXICAL)[0].note_id
 
     assert top("Micah 6:8") == "micah"
     assert top("what does micah 6:8 say about justice") == "micah"
     assert top("Hebrews 11") == "faith"
     assert top("Hebrews 11:1") == "faith"
     assert top("Psalms 23") == "psalm"  # metadata, and "Psalms" meets "Psalm"
-    assert store.search("ann", None, 3, query_text="the of and", mode="lexical") == []
+    assert store.search("ann", None, 3, query_text="the of and", params=LEXICAL) == []
     # bare numbers alone are noise, not a match
-    assert store.search("ann", None, 3, query_text="6 8", mode="lexical") == []
+    assert store.search("ann", None, 3, query_text="6 8", params=LEXICAL) == []
     assert [c.note_id for c in store.search("ann", None, 3, query_text="Micah 6:8",
-                                            mode="lexical")] == ["micah"]
+                                            params=LEXICAL)] == ["micah"]
 
 
 def test_lexical_uses_or_semantics_and_metadata(store: PgVectorStore, rng: np.random.Generator
@@ -254,7 +257,7 @@ def test_lexical_uses_or_semantics_and_metadata(store: PgVectorStore, rng: np.ra
     put(store, "ann", note("a", speaker="Ruth Okafor", series="Advent"),
         ["Waiting in the dark for the light."], unit(rng))
     put(store, "ann", note("b"), ["A garden, a gardener, and weeds."], unit(rng))
-    got = store.search("ann", None, 5, query_text="gardening with Okafor", mode="lexical")
+    got = store.search("ann", None, 5, query_text="gardening with Okafor", params=LEXICAL)
     assert {c.note_id for c in got} == {"a", "b"}
     assert all(c.lexical_rank is not None and c.dense_rank is None for c in got)
 
@@ -267,7 +270,7 @@ def test_hybrid_fuses_ranks_and_scores_every_chunk(store: PgVectorStore,
     for i in range(12):
         put(store, "ann", note(f"n{i}"), [texts[i]], vectors[i:i + 1])
     query = -vectors[7]  # dense ranks the Zacchaeus chunk last
-    got = store.search("ann", query, 3, query_text="Zacchaeus", mode="hybrid")
+    got = store.search("ann", query, 3, query_text="Zacchaeus", params=HYBRID)
     assert got[0].note_id == "n7"
     assert got[0].lexical_rank == 1 and got[0].dense_rank == 12
     assert got[0].score == pytest.approx(float(query @ vectors[7]), abs=1e-5)
@@ -298,10 +301,10 @@ def test_tenant_isolation_in_every_mode(store: PgVectorStore, rng: np.random.Gen
         text = " ".join(rng.choice(words, size=3))
         for mode in ("dense", "lexical", "hybrid"):
             for user in ("ann", "bob"):
-                got = store.search(user, query, 8, query_text=text, mode=mode)  # type: ignore[arg-type]
+                got = store.search(user, query, 8, query_text=text, params=SearchParams(mode=mode))  # type: ignore[arg-type]
                 assert all(c.user_id == user for c in got)
                 assert {c.chunk_id for c in got} <= owned[user]
-    assert store.search("carol", base[0], 5, query_text="grace", mode="hybrid") == []
+    assert store.search("carol", base[0], 5, query_text="grace", params=HYBRID) == []
 
 
 # --- costs -------------------------------------------------------------------------------

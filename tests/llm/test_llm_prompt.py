@@ -7,7 +7,6 @@ import re
 import pytest
 
 from rag_core.llm.prompt import (
-    PROMPT_VERSION,
     SYSTEM_PROMPT,
     build_prompt,
     defuse_tags,
@@ -24,7 +23,6 @@ def test_system_prompt_has_the_five_rules() -> None:
     assert "if the notes do not contain the answer" in text
     assert "[n]" in text
     assert re.findall(r"^\d\. ", SYSTEM_PROMPT, re.M) == ["1. ", "2. ", "3. ", "4. ", "5. "]
-    assert PROMPT_VERSION
 
 
 def test_prompt_messages_and_numbered_blocks_with_metadata(chunks: list[Chunk]) -> None:

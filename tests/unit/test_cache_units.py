@@ -6,6 +6,7 @@ from rag_core.cache.keys import context_key, embedding_key, normalize_query, que
 from rag_core.cache.memory import MemoryCache
 from rag_core.cache.semantic import evaluate_pairs, guard_ok
 from rag_core.config import Settings
+from rag_core.store.base import SearchParams
 
 
 class Clock:
@@ -44,26 +45,61 @@ def test_normalize_query() -> None:
     assert normalize_query("  What ABOUT   Faith?? ") == "what about faith"
 
 
+def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5) -> str:
+    return query_key(settings, SearchParams.from_settings(settings), user, version, "q", top_k)
+
+
 @pytest.mark.parametrize("field,value", [
     ("embedding_model", "other-model"), ("llm", "hf"), ("llm_model", "x/y"),
-    ("prompt_version", "v2"), ("query_token_budget", 100), ("context_token_budget", 800),
+    ("query_token_budget", 100), ("context_token_budget", 800),
     ("output_token_budget", 200), ("similarity_threshold", 0.5), ("retrieval_mode", "dense"),
-    ("hnsw_ef_search", 100),
+    ("hnsw_ef_search", 100), ("rrf_k", 10), ("candidate_multiplier", 8),
+    ("iterative_scan", "off"),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
     base = Settings()
-    assert query_key(base, "u", 1, "q", 5) != query_key(base.with_overrides(**{field: value}),
-                                                         "u", 1, "q", 5)
+    assert _qkey(base) != _qkey(base.with_overrides(**{field: value}))
+
+
+def test_query_key_follows_the_prompt_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key named ``Settings.prompt_version = "v1"`` while the prompt module said "v2":
+    editing the prompt left cached answers in place. The key part is now the prompt's own
+    fingerprint."""
+    from rag_core.llm import prompt
+
+    before = _qkey(Settings())
+    prompt.prompt_id.cache_clear()
+    monkeypatch.setattr(prompt, "SYSTEM_PROMPT", prompt.SYSTEM_PROMPT + " Be brief.")
+    try:
+        assert _qkey(Settings()) != before
+    finally:
+        monkeypatch.undo()
+        prompt.prompt_id.cache_clear()
+    assert _qkey(Settings()) == before
+
+
+def test_search_knobs_reach_the_key_through_the_params_the_store_gets() -> None:
+    """One object carries the knobs to the store and into the key: a sweep that changes the
+    search changes the key (the store used to read rrf_k and ef_search from its own copy)."""
+    s = Settings()
+    params = SearchParams.from_settings(s)
+    key = query_key(s, params, "u", 1, "q", 5)
+    assert key != query_key(s, SearchParams(**{**params.__dict__, "ef_search": 80}),
+                            "u", 1, "q", 5)
+    assert context_key(params, "u", 1, "q", 5) != context_key(
+        SearchParams(**{**params.__dict__, "rrf_k": 5}), "u", 1, "q", 5)
 
 
 def test_keys_differ_by_user_version_top_k_and_layer() -> None:
     s = Settings()
-    keys = {query_key(s, "u", 1, "q", 5), query_key(s, "v", 1, "q", 5),
-            query_key(s, "u", 2, "q", 5), query_key(s, "u", 1, "q", 3),
-            context_key(s, "u", 1, "q", 5)}
+    p = SearchParams.from_settings(s)
+    keys = {_qkey(s), _qkey(s, user="v"), _qkey(s, version=2), _qkey(s, top_k=3),
+            context_key(p, "u", 1, "q", 5)}
     assert len(keys) == 5
-    assert embedding_key(s, "q") == embedding_key(s, "q")
-    assert embedding_key(s, "q") != embedding_key(s.with_overrides(embedding_model="m2"), "q")
+    assert embedding_key(s, "u", "q") == embedding_key(s, "u", "q")
+    assert embedding_key(s, "u", "q") != embedding_key(s, "v", "q")  # no shared entries
+    assert embedding_key(s, "u", "q") != embedding_key(s.with_overrides(embedding_model="m2"),
+                                                       "u", "q")
 
 
 @pytest.mark.parametrize("a,b", [

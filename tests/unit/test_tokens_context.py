@@ -1,4 +1,5 @@
-from rag_core.context import context_tokens, format_source, select_context
+from rag_core.context import select_context
+from rag_core.llm.prompt import build_prompt, format_note_block
 from rag_core.tokens import default_counter
 from rag_core.types import Chunk
 
@@ -29,27 +30,40 @@ def test_truncate_cuts_at_token_boundary() -> None:
 def test_context_respects_budget_and_order() -> None:
     counter = default_counter()
     chunks = [chunk(i, 150, score=1 - i / 10) for i in range(1, 8)]
-    selected = select_context(chunks, counter, 1200)
-    assert context_tokens(selected, counter) <= 1200
-    assert [c.note_id for c in selected] == [c.note_id for c in chunks[: len(selected)]]
-    assert 1 <= len(selected) < len(chunks)
+    context = select_context(chunks, counter, 1200)
+    assert context.tokens <= 1200
+    assert [c.note_id for c in context.chunks] == [c.note_id for c in chunks[: len(context.chunks)]]
+    assert 1 <= len(context.chunks) < len(chunks)
 
 
 def test_context_includes_metadata() -> None:
-    text = format_source(1, chunk(1, 5))
+    text = format_note_block(1, chunk(1, 5))
     for part in ("[1] Note 1", "Pastor A", "2024-01-07", "John 3:16"):
         assert part in text
 
 
 def test_oversized_best_chunk_is_cut_not_dropped() -> None:
     counter = default_counter()
-    selected = select_context([chunk(1, 3000)], counter, 200)
-    assert len(selected) == 1
-    assert context_tokens(selected, counter) <= 200
+    context = select_context([chunk(1, 3000)], counter, 200)
+    assert len(context.chunks) == 1
+    assert context.tokens == counter.count(context.blocks[0]) <= 200
 
 
 def test_skips_a_chunk_that_does_not_fit_but_keeps_smaller_ones() -> None:
     counter = default_counter()
     chunks = [chunk(1, 100), chunk(2, 500), chunk(3, 50)]
-    selected = select_context(chunks, counter, 220)
-    assert [c.note_id for c in selected] == ["n1", "n3"]
+    context = select_context(chunks, counter, 260)
+    assert [c.note_id for c in context.chunks] == ["n1", "n3"]
+
+
+def test_budget_counts_exactly_the_blocks_the_prompt_sends() -> None:
+    """Two owners of one rendering: the budget counted ``format_source`` while the prompt sent
+    ``format_note_block`` (longer: the note tags), so a full context overran its budget."""
+    counter = default_counter()
+    chunks = [chunk(i, 60, score=1 - i / 10) for i in range(1, 9)]
+    context = select_context(chunks, counter, 400)
+    prompt = build_prompt("What about grace?", context.chunks, 100, blocks=context.blocks)
+    user_message = prompt.messages[1]["content"]
+    for block in context.blocks:
+        assert block in user_message
+    assert context.tokens == sum(counter.count(b) for b in context.blocks) <= 400

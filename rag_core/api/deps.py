@@ -1,0 +1,63 @@
+"""FastAPI dependencies: how a route gets the Settings, the parts, the pipeline and the user.
+
+Routes declare what they need with the ``Annotated`` aliases below; the parts are built once at
+startup (``app.state.parts``) and a route never reaches into ``app.state`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from rag_core.auth import bearer, verify_token
+from rag_core.config import Settings
+from rag_core.errors import ServiceNotReady
+from rag_core.parts import Parts
+from rag_core.pipeline import Pipeline
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="A JWT whose `sub` is the user id (HS256 with the service's secret, or "
+                "RS256/ES256 issued by the gateway).")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_parts(request: Request) -> Parts:
+    parts: Parts | None = request.app.state.parts
+    if parts is None:
+        raise ServiceNotReady()
+    return parts
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    pipeline: Pipeline | None = request.app.state.pipeline
+    if pipeline is None:
+        raise ServiceNotReady()
+    return pipeline
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PartsDep = Annotated[Parts, Depends(get_parts)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+
+
+def current_user(
+    request: Request,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
+    """The caller's user id: the token's ``sub`` (or, with auth off in dev, ``X-User-ID``)."""
+    if not settings.auth_enabled:
+        return request.headers.get("x-user-id", "dev")
+    token = credentials.credentials if credentials else bearer(
+        request.headers.get("authorization"))
+    return verify_token(settings, token)
+
+
+UserDep = Annotated[str, Depends(current_user)]

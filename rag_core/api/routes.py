@@ -1,0 +1,104 @@
+"""The routes of the question side of the API: health, readiness, metrics, query, stats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from rag_core import observability as obs
+from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
+from rag_core.api.errors import error_event
+from rag_core.api.schemas import AnswerOut, QueryIn, StatsOut, error_responses
+
+router = APIRouter()
+
+SSE_DOC = ("With `stream: true`: `text/event-stream` with `delta` events (`{\"text\"}`, text "
+           "that passed the output checks), then one `answer` event (the JSON of a "
+           "non-streamed answer), or an `error` event (`{\"code\", \"message\", "
+           "\"request_id\", \"retry_after\"}`) when the model fails after text was sent.")
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"],
+            responses={503: {"description": "a dependency is down (Retry-After)"}})
+async def readyz(parts: PartsDep) -> JSONResponse:
+    checks = await run_in_threadpool(parts.ready)
+    ready = all(checks[k] for k in ("postgres", "redis", "model_loaded"))
+    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503,
+                        headers={} if ready else {"Retry-After": "5"})
+
+
+@router.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+async def metrics() -> PlainTextResponse:
+    return PlainTextResponse(obs.metrics_text(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/v1/query", tags=["assistant"], response_model=AnswerOut,
+             responses={200: {"description": "The answer (JSON), or " + SSE_DOC,
+                              "content": {"text/event-stream": {}}},
+                        **error_responses(400, 401, 422, 429, 503)})
+async def query(body: QueryIn, request: Request, user: UserDep,
+                pipeline: PipelineDep) -> Any:
+    rid = request.state.request_id
+    if not body.stream:
+        answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
+                                         request_id=rid)
+        return answer.to_dict()
+    events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid)
+    # run to the first event now, so that validation, budget and LLM refusals answer with
+    # their status code before the 200 of the event stream is sent
+    first = await run_in_threadpool(next, events)
+    return StreamingResponse(_sse_body(first, events), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
+
+
+async def _sse_body(first: dict[str, Any],
+                    events: Generator[dict[str, Any], None, None]) -> AsyncIterator[str]:
+    """The events as SSE. When the client goes away the stream is closed at once (in a
+    shielded scope, after the event being produced): the pipeline then bills the work done and
+    releases what it reserved, instead of waiting for the garbage collector."""
+    try:
+        event: dict[str, Any] | None = first
+        while event is not None:
+            yield _sse(event)
+            event = await run_in_threadpool(next, events, None)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(events.close)
+
+
+def _sse(event: dict[str, Any]) -> str:
+    kind = event.get("type", "message")
+    data = {k: v for k, v in event.items() if k != "type"}
+    if kind == "error":
+        error_event(data)
+    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@router.get("/v1/stats", tags=["assistant"], response_model=StatsOut,
+            responses=error_responses(401, 503))
+async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[str, Any]:
+    def gather() -> dict[str, Any]:
+        spent = parts.ledger.spend(user)
+        return {
+            "user_id": user,
+            "cache": {k: v.to_dict() for k, v in parts.caches.stats().items()},
+            "cost": {"spent_today_usd": round(spent, 6),
+                     "budget_usd": settings.user_daily_budget_usd,
+                     "remaining_usd": round(max(0.0, settings.user_daily_budget_usd - spent),
+                                            6)},
+        }
+
+    return await run_in_threadpool(gather)

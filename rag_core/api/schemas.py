@@ -1,0 +1,91 @@
+"""What the API takes and returns, as pydantic models: the OpenAPI document shows these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+CacheOutcomeOut = Literal["hit", "miss", "semantic_hit", "off", "error"]
+
+
+class QueryIn(BaseModel):
+    query: str = Field(description="The question, 1 to 1,000 characters")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="Chunks to retrieve")
+    stream: bool = Field(default=False, description="Answer as Server-Sent Events")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number used in the answer text, as [n]")
+    chunk_id: str
+    note_id: str
+    title: str
+    score: float
+
+
+class UsageOut(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class RetrievedOut(BaseModel):
+    chunk_id: str
+    note_id: str
+    title: str
+    score: float = Field(description="Cosine similarity to the question")
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    fused_score: float | None = None
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    no_context: bool = Field(description="True when the notes hold nothing on the question "
+                                         "(or it was refused); no model was called")
+    generator: str = Field(description="The generator that wrote the answer, or 'none'")
+    cache: dict[str, CacheOutcomeOut] = Field(description="Outcome per cache layer")
+    usage: UsageOut
+    cost_usd: float
+    timings_ms: dict[str, float]
+    request_id: str
+    stale: bool = Field(False, description="Served from the stale store while the model is "
+                                           "unavailable")
+    query_truncated: bool = False
+    flags: list[str] = Field(default_factory=list, description="Sanitiser and output flags")
+    retrieved: list[RetrievedOut] = Field(default_factory=list)
+    budget_state: Literal["ok", "alert", "tightened"] = "ok"
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable code such as INVALID_QUERY or LLM_UNAVAILABLE")
+    message: str
+    request_id: str | None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class CostOut(BaseModel):
+    spent_today_usd: float
+    budget_usd: float
+    remaining_usd: float
+
+
+class StatsOut(BaseModel):
+    user_id: str
+    cache: dict[str, dict[str, float | int | str]]
+    cost: CostOut
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error statuses a route can answer with."""
+    text = {400: "malformed request (INVALID_REQUEST)",
+            401: "missing or invalid token (UNAUTHORIZED)",
+            404: "not found (NOT_FOUND)",
+            413: "body too large (TOO_LARGE)",
+            422: "invalid input (INVALID_QUERY, INVALID_REQUEST, INVALID_NOTE)",
+            429: "daily budget used up (BUDGET_EXCEEDED)",
+            503: "a dependency is down; retry after Retry-After seconds"}
+    return {code: {"model": ErrorOut, "description": text[code]} for code in codes}

@@ -1,0 +1,70 @@
+"""The bill of one generation: reserve before the model is called, settle exactly once after.
+
+``Bill.open`` reserves the worst case (prompt tokens plus the whole output budget) with the
+ledger, which refuses a request that would pass a budget. ``settle`` commits what the model
+really did (its reported usage, else the tokens of the text that arrived) or, when it did
+nothing, releases the reservation. A second ``settle`` changes nothing, so every way out of a
+generation (answer, LLM failure, a client that hung up) can settle without double-charging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rag_core import observability as obs
+from rag_core.costs import CostLedger, Reservation, price
+from rag_core.llm.base import Prompt
+from rag_core.tokens import TokenCounter
+from rag_core.types import TokenUsage
+
+if TYPE_CHECKING:
+    from rag_core.config import Settings
+    from rag_core.parts import Parts
+
+FREE_GENERATORS = frozenset({"extractive"})  # nothing was paid for
+
+
+@dataclass
+class Bill:
+    ledger: CostLedger
+    settings: Settings
+    counter: TokenCounter
+    reservation: Reservation
+    prompt_tokens: int
+    free: bool
+    cost: float = 0.0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    settled: bool = False
+
+    @classmethod
+    def open(cls, parts: Parts, user_id: str, prompt: Prompt) -> Bill:
+        counter = parts.counter
+        prompt_tokens = sum(counter.count(m["content"]) for m in prompt.messages)
+        free = parts.generator.name in FREE_GENERATORS
+        worst = TokenUsage(prompt_tokens, prompt.max_tokens)
+        estimate = 0.0 if free else price(worst, parts.settings)
+        reservation = parts.ledger.reserve(user_id, estimate)
+        return cls(parts.ledger, parts.settings, counter, reservation, prompt_tokens, free)
+
+    @property
+    def state(self) -> str:
+        """The budget state at reservation: ok, alert or tightened."""
+        return self.reservation.state
+
+    def settle(self, text: str, usage: TokenUsage | None = None) -> TokenUsage:
+        """Commit the work done (``usage`` as the model reported it, else counted on ``text``)
+        or release the reservation when nothing came back; returns the usage billed."""
+        if self.settled:
+            return self.usage
+        self.settled = True
+        if usage is None and not text:
+            self.ledger.release(self.reservation)
+            return self.usage
+        self.usage = usage or TokenUsage(self.prompt_tokens, self.counter.count(text))
+        self.cost = 0.0 if self.free else price(self.usage, self.settings)
+        self.ledger.commit(self.reservation, self.cost, self.usage)
+        obs.COST.inc(self.cost)
+        obs.TOKENS.labels(kind="input").inc(self.usage.input_tokens)
+        obs.TOKENS.labels(kind="output").inc(self.usage.output_tokens)
+        return self.usage

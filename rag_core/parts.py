@@ -1,0 +1,136 @@
+"""The parts of the service in one typed, frozen container, and the one place that builds them.
+
+Every edge (the app, the CLI, the harness, benchmarks, tests) builds a ``Parts`` once and hands
+it to whatever needs it: ``Pipeline(parts)`` answers questions, ``ingest_path(parts, ...)``
+writes notes. A part is swapped with ``dataclasses.replace(parts, generator=...)``, never by
+assignment.
+
+Embedded servers are started by the edge, visibly, with ``services.resolve(settings)`` before
+``build_parts``: nothing here starts a process. A CLI command that needs only one part calls
+that part's builder (``build_store``, ``build_caches``, ...) and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import redis
+
+from rag_core.cache.layers import CacheLayers
+from rag_core.config import Settings
+from rag_core.costs import CostLedger
+from rag_core.embedding import Embedder
+from rag_core.errors import RagError
+from rag_core.llm.base import GuardedGenerator
+from rag_core.store.base import Store
+from rag_core.tokens import TokenCounter, default_counter
+
+
+class ServicesNotResolved(RagError):
+    code = "SERVICES_NOT_RESOLVED"
+    default_message = ("Settings name no database or Redis: call services.resolve(settings) at "
+                       "the edge first, or set DATABASE_URL and REDIS_URL.")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the pipeline and ingestion work with. Frozen: swap a part with ``replace``."""
+
+    settings: Settings
+    store: Store
+    embedder: Embedder
+    caches: CacheLayers
+    generator: GuardedGenerator
+    ledger: CostLedger
+    counter: TokenCounter
+    sanitiser: bool = True  # the harness turns it off to measure what it stops
+
+    def ready(self) -> dict[str, Any]:
+        """The readiness checks, cheap enough for every probe."""
+        return {
+            "postgres": self.store.ping(),
+            "redis": self.caches.ping(),
+            "model_loaded": self.embedder.loaded,
+            "breaker": self.generator.state,
+        }
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _require_database(settings: Settings) -> str:
+    if not settings.database_url:
+        raise ServicesNotResolved()
+    return settings.database_url
+
+
+def build_store(settings: Settings) -> Store:
+    """The pgvector store, with its schema applied (idempotent)."""
+    from rag_core.store import PgVectorStore
+
+    _require_database(settings)
+    store = PgVectorStore(settings)
+    store.ensure_schema()
+    return store
+
+
+def build_redis(settings: Settings) -> redis.Redis | None:
+    """The shared Redis client of this process, or None when Settings name no Redis (then every
+    layer, the breaker and the ledger live in process)."""
+    from rag_core.cache.redis_cache import make_redis_client
+
+    return make_redis_client(settings.redis_url, settings) if settings.redis_url else None
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    from rag_core.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_dim,
+                                       settings.embedding_batch_size)
+
+
+def build_caches(settings: Settings, client: redis.Redis | None) -> CacheLayers:
+    return CacheLayers.from_settings(settings, client)
+
+
+def build_generator(settings: Settings, client: redis.Redis | None) -> GuardedGenerator:
+    from rag_core.llm import build_generator as build
+
+    return build(settings, client)
+
+
+def build_ledger(settings: Settings, client: redis.Redis | None,
+                 store: Store | None) -> CostLedger:
+    return CostLedger(client, settings, store=store)
+
+
+def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> Parts:
+    """Every part, from Settings whose ``database_url`` is set (``services.resolve``)."""
+    store = build_store(settings)
+    client = build_redis(settings)
+    return Parts(
+        settings=settings,
+        store=store,
+        embedder=build_embedder(settings),
+        caches=build_caches(settings, client),
+        generator=build_generator(settings, client),
+        ledger=build_ledger(settings, client, store),
+        counter=counter or default_counter(),
+    )
+
+
+def parts_for(settings: Settings) -> Parts:
+    """``build_parts`` after starting (or finding) the embedded servers that Settings need:
+    the one call for an edge that wants everything."""
+    from rag_core import services
+
+    return build_parts(services.resolve(settings))
+
+
+def with_settings(parts: Parts, **overrides: Any) -> Parts:
+    """The same parts (store, model, caches, generator, ledger) under changed pipeline
+    settings (budgets, top_k, retrieval mode, thresholds): what a sweep of the harness varies.
+    Connections and loaded models are shared, nothing is rebuilt."""
+    settings = parts.settings.with_overrides(**overrides)
+    return replace(parts, settings=settings, caches=replace(parts.caches, settings=settings))

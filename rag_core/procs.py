@@ -1,0 +1,67 @@
+"""Local servers: a free loopback port, and waiting until a server answers.
+
+Every place that starts a process or a thread serving HTTP (embedded Redis, the mock and local
+LLM servers, uvicorn in tests, the load-test orchestration) uses these, so that "ready" means
+the same thing everywhere: a condition checked until a generous deadline, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+POLL_S = 0.05
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str, *,
+               alive: Callable[[], bool] | None = None, poll_s: float = POLL_S) -> None:
+    """Call ``check`` until it returns True; ``TimeoutError`` after ``timeout_s``, or
+    ``RuntimeError`` as soon as ``alive`` says the process behind it is gone."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if alive is not None and not alive():
+            raise RuntimeError(f"{what}: the process stopped before it was ready")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """True when ``GET url`` answers 200."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_http(url: str, timeout_s: float, *, proc: subprocess.Popen[bytes] | None = None,
+              log: Path | None = None) -> None:
+    """Wait until ``GET url`` answers 200; with ``proc``, fail at once when it exits, showing
+    the end of its ``log``."""
+    try:
+        wait_until(lambda: http_ok(url), timeout_s, url,
+                   alive=(lambda: proc.poll() is None) if proc is not None else None,
+                   poll_s=0.2)
+    except (TimeoutError, RuntimeError) as exc:
+        tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+        raise type(exc)(f"{exc}" + (f"; the end of {log}:\n{tail}" if tail else "")) from None

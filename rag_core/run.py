@@ -1,0 +1,83 @@
+"""What one request has gathered so far, and how its steps are timed and traced."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rag_core import observability as obs
+from rag_core.context import Context
+from rag_core.llm.base import Prompt
+from rag_core.types import CacheOutcome, Chunk, Query
+
+LAYERS = ("query", "embedding", "context")
+
+
+@dataclass
+class Run:
+    request_id: str
+    user_id: str
+    top_k: int
+    started: float = field(default_factory=time.perf_counter)
+    root: Any = None  # the request's root span (``assistant.query``)
+    timings: dict[str, float] = field(default_factory=dict)
+    cache: dict[str, CacheOutcome] = field(default_factory=dict)
+    query: Query | None = None
+    version: int = 0
+    key: str = ""
+    vector: np.ndarray | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    context: Context | None = None
+    prompt: Prompt | None = None
+    budget_state: str = "ok"
+
+    @contextmanager
+    def within(self) -> Iterator[None]:
+        """The request id and the root span are current for this block (which must not
+        yield: a stream resumes in other threads, where the context would not be ours)."""
+        token = obs.request_id_var.set(self.request_id)
+        try:
+            with obs.use_span(self.root):
+                yield
+        finally:
+            obs.request_id_var.reset(token)
+
+    @contextmanager
+    def step(self, name: str, **attrs: Any) -> Iterator[Any]:
+        """A timed step with its span ``assistant.<name>`` under the root (no yields inside)."""
+        with self.within(), self._timed(name), obs.span(f"assistant.{name}", **attrs) as current:
+            yield current
+
+    @contextmanager
+    def child(self, name: str, **attrs: Any) -> Iterator[Any]:
+        """A timed step whose block may yield: its span hangs on the root without ever
+        becoming current."""
+        current = obs.child_span(f"assistant.{name}", self.root, request_id=self.request_id,
+                                 **attrs)
+        try:
+            with self._timed(name):
+                yield current
+        finally:
+            current.end()
+
+    @contextmanager
+    def _timed(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - start
+            self.timings[name] = round(self.timings.get(name, 0.0) + seconds * 1000, 3)
+            obs.STEP_DURATION.labels(step=name).observe(seconds)
+
+    def finish_timings(self) -> dict[str, float]:
+        self.timings["total"] = round((time.perf_counter() - self.started) * 1000, 3)
+        return dict(self.timings)
+
+    def cache_outcomes(self) -> dict[str, CacheOutcome]:
+        return {**{layer: "off" for layer in LAYERS}, **self.cache}

@@ -1,0 +1,142 @@
+"""An in-process Store: exact cosine in numpy and a plain term-overlap lexical match.
+
+It keeps the Store contract (per-user isolation, idempotent upserts, a notes version bumped by
+every change, the three retrieval modes with reciprocal-rank fusion) so that tests of the
+pipeline's logic (step order, budgets, refusals, cache outcomes) run without PostgreSQL. It is
+not a vector database: storage behaviour is tested on the real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+
+from rag_core.store.base import ChunkDraft, SearchParams, UpsertResult
+from rag_core.types import Chunk, Note
+
+_TERM = re.compile(r"[^\W_]+")
+
+
+def _terms(text: str) -> set[str]:
+    return {t.casefold() for t in _TERM.findall(text) if len(t) > 2}
+
+
+@dataclass
+class _Note:
+    note_hash: str
+    metadata: dict[str, Any]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    updated_at: datetime
+
+
+class MemoryStore:
+    def __init__(self, dim: int = 384) -> None:
+        self.dim = dim
+        self._notes: dict[str, dict[str, _Note]] = defaultdict(dict)
+        self._versions: dict[str, int] = defaultdict(int)
+        self._costs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def ensure_schema(self) -> list[int]:
+        return []
+
+    def note_hash(self, user_id: str, note_id: str) -> str | None:
+        note = self._notes[user_id].get(note_id)
+        return None if note is None else note.note_hash
+
+    def upsert_note(self, user_id: str, note: Note, note_hash: str,
+                    chunks: Sequence[ChunkDraft], embeddings: np.ndarray) -> UpsertResult:
+        vectors = np.asarray(embeddings, dtype=np.float32).reshape(len(chunks), self.dim)
+        with self._lock:
+            old = self._notes[user_id].get(note.id)
+            if old is not None and old.note_hash == note_hash:
+                return UpsertResult(note.id, "unchanged", 0)
+            meta = note.metadata()
+            stored = [Chunk(chunk_id=f"{note.id}:{c.ordinal}:{c.content_hash[:12]}",
+                            note_id=note.id, user_id=user_id, ordinal=c.ordinal, text=c.text,
+                            metadata=dict(meta)) for c in chunks]
+            self._notes[user_id][note.id] = _Note(note_hash, meta, stored, vectors,
+                                                  datetime.now(UTC))
+            self._versions[user_id] += 1
+        return UpsertResult(note.id, "updated" if old else "inserted", len(chunks))
+
+    def delete_note(self, user_id: str, note_id: str) -> bool:
+        with self._lock:
+            if self._notes[user_id].pop(note_id, None) is None:
+                return False
+            self._versions[user_id] += 1
+            return True
+
+    def notes_version(self, user_id: str) -> int:
+        return self._versions[user_id]
+
+    def list_notes(self, user_id: str) -> list[dict[str, Any]]:
+        return [{"note_id": nid, "title": n.metadata.get("title"), "content_hash": n.note_hash,
+                 "metadata": n.metadata, "updated_at": n.updated_at, "chunks": len(n.chunks)}
+                for nid, n in sorted(self._notes[user_id].items())]
+
+    def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
+               query_text: str | None = None,
+               params: SearchParams | None = None) -> list[Chunk]:
+        p = params or SearchParams()
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        if embedding is None and p.mode != "lexical":
+            raise ValueError(f"{p.mode} search needs a query embedding")
+        chunks = [c for n in self._notes[user_id].values() for c in n.chunks]
+        if not chunks:
+            return []
+        matrix = np.concatenate([n.vectors for n in self._notes[user_id].values()])
+        cosine = (matrix @ np.asarray(embedding, dtype=np.float32) if embedding is not None
+                  else np.zeros(len(chunks), dtype=np.float32))
+        words = _terms(query_text or "")
+        overlap = np.array([len(words & _terms(c.text)) for c in chunks], dtype=np.float32)
+        dense = [int(i) for i in np.argsort(-cosine, kind="stable")]
+        lexical = [int(i) for i in np.argsort(-overlap, kind="stable") if overlap[i] > 0]
+        if p.mode == "dense":
+            order, ranks = dense[:top_k], {}
+        elif p.mode == "lexical":
+            order, ranks = lexical[:top_k], {}
+        else:
+            depth = top_k * p.candidate_multiplier
+            d_rank = {i: r for r, i in enumerate(dense[:depth], start=1)}
+            l_rank = {i: r for r, i in enumerate(lexical[:depth], start=1)}
+            fused = {i: sum(1.0 / (p.rrf_k + rank[i]) for rank in (d_rank, l_rank) if i in rank)
+                     for i in set(d_rank) | set(l_rank)}
+            order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
+            ranks = {i: (d_rank.get(i), l_rank.get(i), round(fused[i], 6)) for i in order}
+        return [Chunk(**{**chunks[i].__dict__, "score": float(cosine[i]),
+                         "dense_rank": ranks.get(i, (None,))[0],
+                         "lexical_rank": ranks.get(i, (None, None))[1],
+                         "fused_score": ranks.get(i, (None, None, None))[2]})
+                for i in order]
+
+    def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
+                 output_tokens: int, requests: int = 1) -> dict[str, Any]:
+        with self._lock:
+            row = self._costs.setdefault((str(day), user_id), {
+                "day": str(day), "user_id": user_id, "cost_usd": 0.0, "input_tokens": 0,
+                "output_tokens": 0, "requests": 0})
+            row["cost_usd"] += cost_usd
+            row["input_tokens"] += input_tokens
+            row["output_tokens"] += output_tokens
+            row["requests"] += requests
+            return dict(row)
+
+    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
+        rows = [dict(r) for (d, _), r in self._costs.items() if d == str(day)]
+        return sorted(rows, key=lambda r: -r["cost_usd"])
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
