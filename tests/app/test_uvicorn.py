@@ -30,8 +30,8 @@ import redis
 from servers import RedisProcess
 
 from rag_core.auth import issue_token
-from rag_core.config import Settings
 from rag_core.cache.keys import cost_keys
+from rag_core.config import Settings
 from rag_core.costs import today
 from rag_core.procs import free_port, wait_http, wait_until
 
