@@ -22,7 +22,8 @@ from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
-from rag_core.api import errors, routes
+from rag_core.api import errors, notes, routes
+from rag_core.api.limits import BodyLimit, route_limits
 from rag_core.config import Settings
 from rag_core.parts import Parts
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         loader = getattr(app.state.parts.embedder, "load", None)
         if loader is not None:
             await run_in_threadpool(loader)
+        if settings.metrics_port:
+            obs.serve_metrics(settings.metrics_host, settings.metrics_port)
         yield
         if owned:
             app.state.parts.close()
@@ -70,6 +73,10 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         app.state.pipeline = Pipeline(parts)
     errors.install(app)
     app.include_router(routes.router)
+    for prefix, router in notes.routers():
+        app.include_router(router, prefix=prefix)
+    app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request-id middleware
+        settings.max_body_bytes, settings.max_note_body_bytes, settings.max_bulk_body_bytes))
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Any) -> Any:

@@ -27,6 +27,18 @@ def issue_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
 
 def verify_token(settings: Settings, token: str) -> str:
     """The user id of a valid token; ``Unauthorized`` with a plain reason otherwise."""
+    return str(verify_claims(settings, token)["sub"])
+
+
+def scopes(claims: dict[str, object]) -> set[str]:
+    """The token's scopes: ``scope`` as a space-separated string (RFC 8693) or a list."""
+    value = claims.get("scope") or claims.get("scp") or ""
+    items = value.split() if isinstance(value, str) else value
+    return {str(s) for s in items} if isinstance(items, list | tuple | set) else set()
+
+
+def verify_claims(settings: Settings, token: str) -> dict[str, object]:
+    """The claims of a valid token (``sub`` checked); ``Unauthorized`` otherwise."""
     key = (settings.jwt_public_key if settings.jwt_algorithm != "HS256"
            else settings.jwt_secret.get_secret_value())
     if not key:
@@ -39,9 +51,9 @@ def verify_token(settings: Settings, token: str) -> str:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("The token is not valid.") from exc
     user = claims.get("sub")
-    if not isinstance(user, str) or not USER_ID.match(user):
+    if not isinstance(user, str) or not USER_ID.fullmatch(user):
         raise Unauthorized("The token's subject is not a valid user id.")
-    return user
+    return dict(claims)
 
 
 def bearer(header: str | None) -> str:

@@ -85,7 +85,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with _parts(_settings()) as parts:
         report = ingest_path(parts, args.user, Path(args.path), progress=not args.quiet,
                              prune=args.prune)
-    data = dict(report.__dict__)
+    data = report.to_dict() if args.json else report.counts()
     if args.json:
         _print_json(data)
     else:

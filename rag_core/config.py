@@ -143,6 +143,17 @@ class Settings(BaseSettings):
     # Idle keep-alive of the server; longer than the gateway's (uvicorn's 5 s closes
     # connections that a gateway or a thinking client still holds).
     keep_alive_s: int = Field(75, ge=1)
+    # Request bodies are refused over these sizes (413) before they are read or the token is
+    # checked: the question routes, the single-note routes, the bulk route.
+    max_body_bytes: int = Field(64 * 1024, ge=1_024)
+    max_note_body_bytes: int = Field(512 * 1024, ge=1_024)
+    max_bulk_body_bytes: int = Field(16 * 1024 * 1024, ge=1_024)
+    # /metrics: on the API port, behind ``metrics_token`` when one is set; with
+    # ``metrics_port`` it is served on that port only (and 404 on the API port). The prod
+    # profile serves no metrics on the API port without a token.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(None, ge=1, le=65_535)
+    metrics_host: str = "127.0.0.1"  # where the metrics port listens (0.0.0.0 in a container)
     auth_enabled: bool = True
     jwt_secret: SecretStr = SecretStr("dev-only-insecure-secret-set-RAG_JWT_SECRET")
     jwt_public_key: str | None = None

@@ -180,6 +180,10 @@ class CostLedger:
     def spend(self, user_id: str, day: str | None = None) -> float:
         return self._read(self._keys(day or today(), user_id)[0])
 
+    def reserved(self, user_id: str, day: str | None = None) -> float:
+        """Dollars held by generations of this user that have not settled yet."""
+        return self._read(self._keys(day or today(), user_id)[0], "reserved")
+
     def global_spend(self, day: str | None = None) -> float:
         return self._read(self._keys(day or today(), "-")[1])
 
@@ -222,15 +226,15 @@ class CostLedger:
                 pass
         return sorted(rows, key=lambda r: -r["cost_usd"])
 
-    def _read(self, key: str) -> float:
+    def _read(self, key: str, field: str = "spent") -> float:
         try:
             if self.client is None:
                 raise redis.ConnectionError("no redis configured")
-            value = self.client.hget(key, "spent")
+            value = self.client.hget(key, field)
             return float(value) if value is not None else 0.0
         except redis.RedisError:
             with self._lock:
-                return self._local.get(key, {}).get("spent", 0.0)
+                return self._local.get(key, {}).get(field, 0.0)
 
     def _reserve_local(self, day: str, user_id: str, estimate: float,
                        exc: Exception) -> tuple[int, str, list[float]]:

@@ -53,6 +53,12 @@ class Unauthorized(UserError):
     default_message = "A valid bearer token is required."
 
 
+class Forbidden(UserError):
+    code = "FORBIDDEN"
+    status = 403
+    default_message = "This credential may not do that."
+
+
 class BudgetExceeded(UserError):
     code = "BUDGET_EXCEEDED"
     status = 429

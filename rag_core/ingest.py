@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +49,14 @@ class IngestReport:
     chunks_written: int = 0
     seconds: float = 0.0
     chunks_per_s: float = 0.0
+    statuses: dict[str, str] = field(default_factory=dict)  # note id -> what happened to it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def counts(self) -> dict[str, Any]:
+        """The figures without the per-note statuses."""
+        return {k: v for k, v in self.to_dict().items() if k != "statuses"}
 
 
 @dataclass
@@ -100,6 +105,7 @@ def ingest_notes(
             digest = stored_hash(note, settings)
             if store.note_hash(user_id, note.id) == digest:
                 report.unchanged += 1
+                report.statuses[note.id] = "unchanged"
                 continue
             drafts = chunk_note(note, counter, settings.chunk_tokens,
                                 settings.chunk_overlap_tokens)
@@ -122,7 +128,9 @@ def ingest_notes(
                 _write(store, embedder, settings, user_id, group, report, bar)
 
         if prune:
-            report.deleted = _prune(store, user_id, {n.id for n in notes})
+            gone = _prune(store, user_id, {n.id for n in notes})
+            report.deleted = len(gone)
+            report.statuses.update(dict.fromkeys(gone, "deleted"))
     if report.inserted or report.updated or report.deleted:
         parts.caches.forget_notes(user_id)
     report.seconds = time.perf_counter() - start
@@ -171,6 +179,7 @@ def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
         n = len(p.chunks)
         result = store.upsert_note(user_id, p.note, p.hash, p.chunks, vectors[offset:offset + n])
         offset += n
+        report.statuses[p.note.id] = result.status
         if result.status == "inserted":
             report.inserted += 1
         elif result.status == "updated":
@@ -180,11 +189,11 @@ def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
         report.chunks_written += result.chunks_written
 
 
-def _prune(store: Store, user_id: str, keep: set[str]) -> int:
-    deleted = 0
+def _prune(store: Store, user_id: str, keep: set[str]) -> list[str]:
+    deleted = []
     for row in store.list_notes(user_id):
         if row["note_id"] not in keep and store.delete_note(user_id, row["note_id"]):
-            deleted += 1
+            deleted.append(row["note_id"])
     return deleted
 
 

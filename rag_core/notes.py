@@ -46,6 +46,7 @@ _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?",
 _HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
 _SLUG = re.compile(r"[^a-z0-9._-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what a note may not carry
 
 
 def load_notes(path: str | Path) -> list[Note]:
@@ -141,12 +142,22 @@ def _parse_jsonl(text: str, file: Path) -> Iterable[tuple[Note, str]]:
             raise InvalidNote(f"{where}: bad JSON: {exc.msg} (column {exc.colno})") from exc
         if not isinstance(record, dict):
             raise InvalidNote(f"{where}: each line must be a JSON object")
-        body = record.pop("body", None)
-        if body is not None and not isinstance(body, str):
-            raise InvalidNote(f"{where}: 'body' must be a string")
-        note = _build(record, body or "", str(file), line=number, body_line=number,
-                      default_id=f"{_stem_id(str(file))}-{number}")
+        note = note_from_record(record, str(file), line=number,
+                                default_id=f"{_stem_id(str(file))}-{number}")
         yield note, where
+
+
+def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
+                     default_id: str = "") -> Note:
+    """One note from a JSON object with ``body`` and the front-matter fields: a line of a
+    JSON-lines file, or a note sent to the HTTP API (same rules, same errors)."""
+    record = dict(record)
+    body = record.pop("body", None)
+    if body is not None and not isinstance(body, str):
+        raise InvalidNote(f"{name}:{line}: 'body' must be a string")
+    if not default_id and not record.get("id"):
+        raise InvalidNote(f"{name}:{line}: missing id")
+    return _build(record, body or "", name, line=line, body_line=line, default_id=default_id)
 
 
 def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: int,
@@ -163,7 +174,7 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
         raise InvalidNote(f"{where}: id is longer than {MAX_ID_CHARS} characters")
     if _CONTROL.search(note_id):
         raise InvalidNote(f"{where}: id contains control characters")
-    return Note(
+    note = Note(
         id=note_id,
         title=title,
         body=body,
@@ -173,6 +184,14 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
         tags=_list(meta.get("tags"), "tags", where),
         scripture=_list(meta.get("scripture"), "scripture", where),
     )
+    for field, value in note.metadata().items():
+        for text in (value if isinstance(value, list) else [value]):
+            if isinstance(text, str) and _C0.search(text):
+                raise InvalidNote(f"{where}: {field} contains a control character")
+    if _C0.search(body):
+        raise InvalidNote(f"{name}:{body_line}: the body contains a control character "
+                          "(NUL or another C0 character other than tab and line breaks)")
+    return note
 
 
 def _text(value: Any, field: str, where: str) -> str | None:

@@ -86,6 +86,35 @@ def metrics_text() -> bytes:
     return generate_latest(REGISTRY)
 
 
+def serve_metrics(host: str, port: int) -> bool:
+    """Serve ``metrics_text`` on its own port from a daemon thread. With several workers the
+    first to bind serves the sum over all of them; the others find the port taken and skip."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+            ok = self.path.split("?")[0] in ("/metrics", "/")
+            body = metrics_text() if ok else b"not found\n"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST if ok else "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError:
+        return False
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return True
+
+
 def hash_id(value: str) -> str:
     """A short stable hash for span attributes and logs (never the raw id or query). Any
     string hashes, lone surrogates included."""

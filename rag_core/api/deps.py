@@ -6,16 +6,19 @@ startup (``app.state.parts``) and a route never reaches into ``app.state`` itsel
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from rag_core.auth import bearer, verify_token
+from rag_core.auth import bearer, scopes, verify_claims
 from rag_core.config import Settings
 from rag_core.errors import ServiceNotReady
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
+
+NOTES_WRITE = "notes:write"  # the scope of a service that manages any user's notes
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -47,17 +50,34 @@ PartsDep = Annotated[Parts, Depends(get_parts)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 
 
-def current_user(
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the token's subject (a user id, or a service's name) and its scopes."""
+
+    subject: str
+    scopes: frozenset[str] = frozenset()
+
+
+def current_caller(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> str:
-    """The caller's user id: the token's ``sub`` (or, with auth off in dev, ``X-User-ID``)."""
+) -> Caller:
+    """The verified caller (with auth off, in dev only: ``X-User-ID``, every scope)."""
     if not settings.auth_enabled:
-        return request.headers.get("x-user-id", "dev")
+        return Caller(request.headers.get("x-user-id", "dev"), frozenset({NOTES_WRITE}))
     token = credentials.credentials if credentials else bearer(
         request.headers.get("authorization"))
-    return verify_token(settings, token)
+    claims = verify_claims(settings, token)
+    return Caller(str(claims["sub"]), frozenset(scopes(claims)))
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def current_user(caller: CallerDep) -> str:
+    """The caller's user id: the token's ``sub``."""
+    return caller.subject
 
 
 UserDep = Annotated[str, Depends(current_user)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import AsyncIterator, Generator
 from typing import Any
@@ -16,6 +17,7 @@ from rag_core import observability as obs
 from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
 from rag_core.api.schemas import AnswerOut, QueryIn, StatsOut, error_responses
+from rag_core.errors import Forbidden, NotFound, Unauthorized
 
 router = APIRouter()
 
@@ -40,8 +42,22 @@ async def readyz(parts: PartsDep) -> JSONResponse:
                         headers={} if ready else {"Retry-After": "5"})
 
 
-@router.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-async def metrics() -> PlainTextResponse:
+@router.get("/metrics", tags=["ops"], response_class=PlainTextResponse,
+            responses=error_responses(401, 403, 404))
+async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
+    """Prometheus text. With ``RAG_METRICS_TOKEN`` set: ``Authorization: Bearer <token>``;
+    with ``RAG_METRICS_PORT``: on that port only. The prod profile serves nothing here
+    without a token."""
+    if settings.metrics_port:
+        raise NotFound(f"Metrics are served on port {settings.metrics_port}.")
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if token:
+        given = request.headers.get("authorization", "").partition(" ")[2].strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Unauthorized("The metrics token is missing or wrong.")
+    elif settings.profile == "prod":
+        raise Forbidden("Metrics are off on the API port in prod: set RAG_METRICS_TOKEN (and "
+                        "give Prometheus the token) or RAG_METRICS_PORT.")
     return PlainTextResponse(obs.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -90,15 +106,18 @@ def _sse(event: dict[str, Any]) -> str:
 @router.get("/v1/stats", tags=["assistant"], response_model=StatsOut,
             responses=error_responses(401, 503))
 async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[str, Any]:
+    """The caller's notes and spend. Service-wide figures (cache hit rates, total cost) are
+    for operators: ``/metrics`` and ``rag-core cache stats``."""
     def gather() -> dict[str, Any]:
-        spent = parts.ledger.spend(user)
+        spent, reserved = parts.ledger.spend(user), parts.ledger.reserved(user)
+        budget = settings.user_daily_budget_usd
         return {
             "user_id": user,
-            "cache": {k: v.to_dict() for k, v in parts.caches.stats().items()},
-            "cost": {"spent_today_usd": round(spent, 6),
-                     "budget_usd": settings.user_daily_budget_usd,
-                     "remaining_usd": round(max(0.0, settings.user_daily_budget_usd - spent),
-                                            6)},
+            "notes": {"count": len(parts.store.list_notes(user)),
+                      "version": parts.store.notes_version(user)},
+            "cost": {"spent_today_usd": round(spent, 6), "reserved_usd": round(reserved, 6),
+                     "budget_usd": budget,
+                     "remaining_usd": round(max(0.0, budget - spent - reserved), 6)},
         }
 
     return await run_in_threadpool(gather)

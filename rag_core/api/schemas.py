@@ -68,14 +68,22 @@ class ErrorOut(BaseModel):
 
 
 class CostOut(BaseModel):
-    spent_today_usd: float
+    spent_today_usd: float = Field(description="Settled spend of the caller today (UTC)")
+    reserved_usd: float = Field(description="Held by the caller's answers in progress")
     budget_usd: float
     remaining_usd: float
 
 
+class NotesOut(BaseModel):
+    count: int
+    version: int = Field(description="Bumped by every change to the caller's notes")
+
+
 class StatsOut(BaseModel):
+    """The caller's own figures only: nothing about other users or the whole service."""
+
     user_id: str
-    cache: dict[str, dict[str, float | int | str]]
+    notes: NotesOut
     cost: CostOut
 
 
@@ -83,6 +91,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI entries for the error statuses a route can answer with."""
     text = {400: "malformed request (INVALID_REQUEST)",
             401: "missing or invalid token (UNAUTHORIZED)",
+            403: "the token may not do this (FORBIDDEN)",
             404: "not found (NOT_FOUND)",
             413: "body too large (TOO_LARGE)",
             422: "invalid input (INVALID_QUERY, INVALID_REQUEST, INVALID_NOTE)",

@@ -45,6 +45,11 @@ def layer_prefix(layer: str) -> str:
     return f"{ROOT}:{layer}:"
 
 
+def layer_index(layer: str) -> str:
+    """The sorted set that indexes one Redis layer's keys by expiry time (its size)."""
+    return f"{ROOT}:index:{layer}"
+
+
 def user_prefix(layer: str, user_id: str | None) -> str:
     return layer_prefix(layer) + (f"u:{_h(user_id)}:" if user_id is not None else "")
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import redis
 
+from rag_core import observability as obs
 from rag_core.cache import codec
 from rag_core.cache.base import Cache, CacheStats
 from rag_core.cache.keys import (
@@ -105,6 +106,8 @@ class CacheLayers:
     def similar_answer(self, user_id: str, notes_version: int, question: str,
                        vector: np.ndarray) -> Answer | None:
         found = self.semantic.lookup(user_id, notes_version, question, vector)
+        counter = obs.CACHE_HITS if found is not None else obs.CACHE_MISSES
+        counter.labels(layer="semantic").inc()
         return _answer(found.answer) if found is not None else None
 
     # --- L2: embeddings --------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 The client uses short socket timeouts (``Settings.redis_timeout_s``) so that a dead Redis costs
 a request a fraction of a second, and redis-py reconnects by itself when Redis returns.
+
+Each layer keeps an index of its keys (a sorted set scored by expiry time), so that its size is
+one ZCARD away: ``cache_size{layer}`` is refreshed as entries are written (at most every
+``SIZE_EVERY_S`` seconds per process), never by scanning the keyspace.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
+from rag_core.cache.keys import layer_index, layer_prefix
 from rag_core.config import Settings
 
 log = logging.getLogger("rag_core.cache")
@@ -57,13 +63,20 @@ class _WarnOnce:
 warn = _WarnOnce()
 
 
+SIZE_EVERY_S = 10.0
+
+
 class RedisCache:
     enabled = True
 
-    def __init__(self, layer: str, client: redis.Redis) -> None:
+    def __init__(self, layer: str, client: redis.Redis,
+                 clock: Callable[[], float] = time.time) -> None:
         self.layer = layer
         self.client = client
+        self.index = layer_index(layer)
+        self._clock = clock
         self._stats = CacheStats(layer)
+        self._sized_at = -SIZE_EVERY_S
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -81,43 +94,69 @@ class RedisCache:
         return value.encode() if isinstance(value, str) else bytes(value)
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
+        ttl = max(1, int(ttl_s))
         try:
-            self.client.set(key, value, ex=max(1, int(ttl_s)))
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(key, value, ex=ttl)
+            pipe.zadd(self.index, {key: self._clock() + ttl})
+            pipe.execute()
             self._stats.sets += 1
         except redis.RedisError as exc:
             self._stats.errors += 1
             warn(self.layer, exc)
+            return
+        if self._clock() - self._sized_at >= SIZE_EVERY_S:
+            self.size()
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete(key)
+            self.client.zrem(self.index, key)
         except redis.RedisError as exc:
             warn(self.layer, exc)
 
+    def size(self) -> int:
+        """Live entries of the layer (the index trimmed of expired keys); sets the gauge."""
+        self._sized_at = self._clock()
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zremrangebyscore(self.index, "-inf", self._clock())
+            pipe.zcard(self.index)
+            entries = int(pipe.execute()[-1])
+        except redis.RedisError as exc:
+            warn(self.layer, exc)
+            return 0
+        obs.CACHE_SIZE.labels(layer=self.layer).set(entries)
+        return entries
+
     def clear(self, prefix: str = "") -> int:
-        pattern = (prefix or f"rag:{self.layer}:") + "*"
+        pattern = (prefix or layer_prefix(self.layer)) + "*"
         removed = 0
         try:
             batch: list[bytes] = []
             for key in self.client.scan_iter(match=pattern, count=500):
                 batch.append(key)
                 if len(batch) >= 500:
-                    removed += int(self.client.unlink(*batch))
+                    removed += self._unlink(batch)
                     batch = []
             if batch:
-                removed += int(self.client.unlink(*batch))
+                removed += self._unlink(batch)
         except redis.RedisError as exc:
             warn(self.layer, exc)
+        self.size()
         return removed
+
+    def _unlink(self, keys: list[bytes]) -> int:
+        # one key per call: in a Redis Cluster the keys of a batch live in different slots
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.unlink(key)
+        pipe.zrem(self.index, *keys)
+        return sum(int(n) for n in pipe.execute()[:-1])
 
     def stats(self) -> CacheStats:
         out = CacheStats(**self._stats.__dict__)
-        try:
-            out.entries = sum(1 for _ in self.client.scan_iter(match=f"rag:{self.layer}:*",
-                                                               count=1000))
-            obs.CACHE_SIZE.labels(layer=self.layer).set(out.entries)
-        except redis.RedisError as exc:
-            warn(self.layer, exc)
+        out.entries = self.size()
         return out
 
     def ping(self) -> bool:

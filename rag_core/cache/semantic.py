@@ -22,7 +22,7 @@ import numpy as np
 import redis
 
 from rag_core.cache import codec
-from rag_core.cache.keys import normalize_query, user_prefix
+from rag_core.cache.keys import layer_prefix, normalize_query, user_prefix
 from rag_core.cache.redis_cache import warn
 from rag_core.config import Settings
 
@@ -191,13 +191,14 @@ class SemanticCache:
     def clear(self, prefix: str = "") -> int:
         if self.client is None:
             with self._lock:
-                doomed = [k for k in self._local if k.startswith(prefix or "rag:semantic:")]
+                doomed = [k for k in self._local if k.startswith(prefix or layer_prefix(LAYER))]
                 for key in doomed:
                     del self._local[key]
                 return len(doomed)
         removed = 0
         try:
-            for key in self.client.scan_iter(match=(prefix or "rag:semantic:") + "*", count=500):
+            pattern = (prefix or layer_prefix(LAYER)) + "*"
+            for key in self.client.scan_iter(match=pattern, count=500):
                 removed += int(self.client.unlink(key))
         except redis.RedisError as exc:
             warn(LAYER, exc)

@@ -85,8 +85,10 @@ class Store(CostStore, Protocol):
     def notes_version(self, user_id: str) -> int:
         """A counter bumped by every add, edit and delete of this user's notes."""
 
-    def list_notes(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's notes: ``note_id``, ``title``, ``content_hash``, ``updated_at``."""
+    def list_notes(self, user_id: str, *, after: str = "",
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's notes in id order, those after ``after``, at most ``limit``:
+        ``note_id``, ``title``, ``content_hash``, ``updated_at`` (and more)."""
 
     def search(
         self,

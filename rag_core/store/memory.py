@@ -78,10 +78,12 @@ class MemoryStore:
     def notes_version(self, user_id: str) -> int:
         return self._versions[user_id]
 
-    def list_notes(self, user_id: str) -> list[dict[str, Any]]:
-        return [{"note_id": nid, "title": n.metadata.get("title"), "content_hash": n.note_hash,
+    def list_notes(self, user_id: str, *, after: str = "",
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        rows = [{"note_id": nid, "title": n.metadata.get("title"), "content_hash": n.note_hash,
                  "metadata": n.metadata, "updated_at": n.updated_at, "chunks": len(n.chunks)}
-                for nid, n in sorted(self._notes[user_id].items())]
+                for nid, n in sorted(self._notes[user_id].items()) if nid > after]
+        return rows[:limit] if limit is not None else rows
 
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
                query_text: str | None = None,
@@ -100,11 +102,12 @@ class MemoryStore:
         words = _terms(query_text or "")
         overlap = np.array([len(words & _terms(c.text)) for c in chunks], dtype=np.float32)
         dense = [int(i) for i in np.argsort(-cosine, kind="stable")]
+        ranks: dict[int, tuple[int | None, int | None, float]] = {}
         lexical = [int(i) for i in np.argsort(-overlap, kind="stable") if overlap[i] > 0]
         if p.mode == "dense":
-            order, ranks = dense[:top_k], {}
+            order = dense[:top_k]
         elif p.mode == "lexical":
-            order, ranks = lexical[:top_k], {}
+            order = lexical[:top_k]
         else:
             depth = top_k * p.candidate_multiplier
             d_rank = {i: r for r, i in enumerate(dense[:depth], start=1)}
@@ -113,10 +116,10 @@ class MemoryStore:
                      for i in set(d_rank) | set(l_rank)}
             order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
             ranks = {i: (d_rank.get(i), l_rank.get(i), round(fused[i], 6)) for i in order}
+        none: tuple[None, None, None] = (None, None, None)
         return [Chunk(**{**chunks[i].__dict__, "score": float(cosine[i]),
-                         "dense_rank": ranks.get(i, (None,))[0],
-                         "lexical_rank": ranks.get(i, (None, None))[1],
-                         "fused_score": ranks.get(i, (None, None, None))[2]})
+                         **dict(zip(("dense_rank", "lexical_rank", "fused_score"),
+                                    ranks.get(i, none), strict=True))})
                 for i in order]
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,

@@ -217,10 +217,13 @@ class PgVectorStore:
             row = conn.execute(q.NOTES_VERSION, (user_id,)).fetchone()
         return 0 if row is None else int(row[0])
 
-    def list_notes(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's notes, by id: note_id, title, content_hash, metadata, updated_at, chunks."""
+    def list_notes(self, user_id: str, *, after: str = "",
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's notes by id (those after ``after``, at most ``limit``): note_id, title,
+        content_hash, metadata, updated_at, chunks."""
         with self._db("note listing") as conn:
-            rows = conn.execute(q.LIST_NOTES, (user_id,)).fetchall()
+            rows = conn.execute(q.LIST_NOTES, {"user_id": user_id, "after": after,
+                                               "limit": limit}).fetchall()
         return [
             {
                 "note_id": r[0],

@@ -250,7 +250,8 @@ LIST_NOTES = sql.SQL(
     SELECT n.note_id, n.content_hash, n.metadata, n.updated_at,
            (SELECT count(*) FROM chunks c
             WHERE c.user_id = n.user_id AND c.note_id = n.note_id) AS chunks
-    FROM notes n WHERE n.user_id = %s ORDER BY n.note_id
+    FROM notes n WHERE n.user_id = %(user_id)s AND n.note_id > %(after)s
+    ORDER BY n.note_id LIMIT %(limit)s
     """
 )
 COUNT_CHUNKS = sql.SQL("SELECT count(*) FROM chunks")

@@ -258,30 +258,44 @@ def _total(texts: list[str], name: str, **labels: str) -> float:
                if k.split("{")[0] == name and (not want or want in k))
 
 
-def test_metrics_after_traffic(served: Served) -> None:
-    for q in ("What did Okafor say about prayer?", "What did Okafor say about prayer?",
-              "   ", "What did Okafor say about the stock market in 1850 Peru?"):
-        served.ask(q)
-    # cache_size{layer} is refreshed when a worker counts its caches (GET /v1/stats)
-    until_both_workers(lambda: httpx.get(f"{served.url}/v1/stats", headers=served.auth(),
-                                         timeout=10))
-    scrapes = until_both_workers(lambda: httpx.get(f"{served.url}/metrics", timeout=10))
-    by_pid = {r.headers["x-worker-pid"]: r.text for r in scrapes}
-    assert len(by_pid) == 2
-    # multiprocess mode: a scrape of either worker shows the traffic of both
-    for text in by_pid.values():
-        names = {k.split("{")[0] for k in _samples(text)}
-        missing = [n for n in SEED_SAMPLES if n not in names]
-        assert not missing, missing
-        texts = [text]
-        assert _total(texts, "assistant_requests_total") >= 6
-        assert _total(texts, "cache_hits_total", layer="query") >= 1
-        assert _total(texts, "cache_misses_total", layer="query") >= 1
-        assert _total(texts, "api_cost_total_dollars") > 0
-        assert _total(texts, "api_tokens_used_total", kind="output") > 0
-        assert _total(texts, "assistant_errors_total", type="INVALID_QUERY") >= 1
-    texts = list(by_pid.values())
-    assert all("user" not in k for t in texts for k in _samples(t))  # no per-user labels
+def _scrape(served: Served) -> list[str]:
+    return [httpx.get(f"{served.url}/metrics", timeout=10).text]
+
+
+def test_metric_values_after_a_scripted_sequence(served: Served) -> None:
+    """Exact deltas, summed over both workers (multiprocess mode), for: a new question, the
+    same question again (an L1 hit, maybe on the other worker), an empty question."""
+    before = _scrape(served)
+    question = f"What did Okafor say about prayer and waiting? ({uuid.uuid4().hex[:8]})"
+    first = served.ask(question)
+    second = served.ask(question)
+    empty = served.ask("   ")
+    assert (first.status_code, second.status_code, empty.status_code) == (200, 200, 422)
+    answer = first.json()
+    assert answer["cache"]["query"] == "miss" and second.json()["cache"]["query"] == "hit"
+    after = _scrape(served)
+
+    def delta(name: str, **labels: str) -> float:
+        return _total(after, name, **labels) - _total(before, name, **labels)
+
+    assert delta("assistant_requests_total", outcome="generated") == 1
+    assert delta("assistant_requests_total", outcome="cached") == 1
+    assert delta("assistant_requests_total", outcome="error") == 1
+    assert delta("assistant_errors_total", type="INVALID_QUERY") == 1  # was 2: app + pipeline
+    assert delta("assistant_errors_total") == 1
+    assert delta("cache_misses_total", layer="query") == 1
+    assert delta("cache_hits_total", layer="query") == 1
+    assert delta("cache_misses_total", layer="embedding") == 1
+    assert delta("api_tokens_used_total", kind="output") == answer["usage"]["output_tokens"]
+    assert delta("api_tokens_used_total", kind="input") == answer["usage"]["input_tokens"]
+    assert delta("api_cost_total_dollars") == pytest.approx(answer["cost_usd"], rel=1e-9)
+    assert delta("assistant_request_duration_seconds_count") == 3
+    assert _total(after, "assistant_concurrent_queries") == 0
+    names = {k.split("{")[0] for k in _samples(after[0])}
+    assert not [n for n in SEED_SAMPLES if n not in names]
+    assert not [n for n in names if n.endswith("_created")]
+    assert _total(after, "cache_size", layer="query") >= 1  # refreshed as entries are written
+    assert all("user" not in k for t in after for k in _samples(t))  # no per-user labels
 
 
 # --- (f) two workers share caches, cost counters and breaker state through Redis -----------

@@ -1,0 +1,108 @@
+"""Request-body limits, enforced before anything reads the body or checks the token.
+
+A pure ASGI middleware: a declared ``Content-Length`` over the route's limit is answered 413 at
+once; a body without one (chunked) is counted as it arrives and cut off at the limit. Either way
+no more than the limit is ever read into memory, whoever sends it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a body without Content-Length passes its limit: an
+    HTTPException, so that FastAPI's body reader lets it through to the 413 handler."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is over the {limit:,} bytes this route "
+                              "accepts.")
+
+
+class BodyLimit:
+    """``limit_for(path)`` gives the most bytes a body of that path may have."""
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(send, limit)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    from rag_core import observability as obs
+
+    obs.ERRORS.labels(type="TOO_LARGE").inc()
+    rid = obs.request_id_var.get()  # set by the app's request middleware, outside this one
+    body = json.dumps({"error": {"code": "TOO_LARGE", "request_id": rid,
+                                 "message": f"The request body is over the {limit:,} bytes "
+                                            "this route accepts."}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def route_limits(default: int, note: int, bulk: int) -> Callable[[str], int]:
+    """The limits of this API: bulk note uploads, single notes, everything else."""
+
+    def limit_for(path: str) -> int:
+        if path.endswith("/notes:bulk"):
+            return bulk
+        if "/notes" in path:
+            return note
+        return default
+
+    return limit_for

@@ -1,0 +1,203 @@
+"""The notes API: a user adds, edits, lists and deletes their own notes over HTTP.
+
+The same routes exist twice: under ``/v1/notes`` for the caller's own notes, and under
+``/v1/users/{user_id}/notes`` for a service whose token carries the ``notes:write`` scope and
+acts for any user (every such call is audit-logged with the service and the user). Notes are
+validated and chunked exactly as ``rag-core ingest`` does (``rag_core.notes``,
+``rag_core.ingest``); a write is idempotent by content hash, and every change bumps that user's
+notes version, so their cached answers go (and only theirs).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from rag_core import observability as obs
+from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
+from rag_core.api.schemas import error_responses
+from rag_core.errors import Forbidden, InvalidNote, NotFound
+from rag_core.guard import validate_user
+from rag_core.ingest import delete_note, ingest_notes
+from rag_core.notes import note_from_record
+from rag_core.types import Note
+
+log = logging.getLogger("rag_core.audit")
+NoteStatus = Literal["inserted", "updated", "unchanged", "deleted"]
+NOTE_ID = Path(min_length=1, max_length=200, description="The note's id (unique per user)")
+
+
+class NoteIn(BaseModel):
+    """One note, in the fields of a line of ``rag-core ingest``'s JSON-lines format."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, description="Optional; when given it must match the path")
+    title: str
+    body: str
+    date: str | None = Field(None, description="ISO date, e.g. 2024-03-10")
+    speaker: str | None = None
+    series: str | None = None
+    tags: list[str] | str | None = Field(None, description="A list or a comma-separated string")
+    scripture: list[str] | str | None = Field(None, description="References, e.g. Micah 6:8")
+
+
+class BulkNoteIn(NoteIn):
+    id: str = Field(min_length=1, max_length=200)  # type: ignore[assignment]
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: list[BulkNoteIn] = Field(max_length=5_000)
+    prune: bool = Field(False, description="Also delete the user's notes that are not listed")
+
+
+class NoteChange(BaseModel):
+    note_id: str
+    status: NoteStatus
+    notes_version: int
+
+
+class BulkOut(BaseModel):
+    results: list[dict[str, str]] = Field(description='[{"note_id", "status"}] per note')
+    notes_version: int
+
+
+class NoteRow(BaseModel):
+    note_id: str
+    title: str | None
+    content_hash: str
+    updated_at: str
+
+
+class NoteList(BaseModel):
+    notes: list[NoteRow]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
+
+
+def _note(record: dict[str, Any], where: str) -> Note:
+    note = note_from_record({k: v for k, v in record.items() if v is not None}, where)
+    if note.id != record.get("id"):  # the reader strips blanks: an id must not have any
+        raise InvalidNote(f"{where}: a note id may not be blank or start or end with blanks")
+    return note
+
+
+def _cursor(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        padded = value.encode() + b"=" * (-len(value) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidNote("The cursor is not one this API gave out.") from None
+
+
+def make_router(owner: Callable[..., str]) -> APIRouter:
+    """The notes routes for the notes of ``owner`` (a dependency giving a user id)."""
+    router = APIRouter(tags=["notes"])
+    whose = Depends(owner)  # a default, not an alias: annotations here are strings
+
+    @router.put("/notes/{note_id}", response_model=NoteChange,
+                responses=error_responses(401, 403, 413, 422, 503))
+    async def put_note(note_id: Annotated[str, NOTE_ID], body: NoteIn, parts: PartsDep,
+                       user: str = whose) -> dict[str, Any]:
+        """Add or replace one note; ``unchanged`` when its content is the same."""
+        if body.id is not None and body.id != note_id:
+            raise InvalidNote(f"The body's id {body.id!r} is not the path's {note_id!r}.")
+        note = _note({**body.model_dump(), "id": note_id}, f"note {note_id}")
+
+        def write() -> dict[str, Any]:
+            report = ingest_notes(parts, user, [note], progress=False)
+            return {"note_id": note_id, "status": report.statuses[note_id],
+                    "notes_version": parts.store.notes_version(user)}
+
+        return await run_in_threadpool(write)
+
+    @router.delete("/notes/{note_id}", response_model=NoteChange,
+                   responses=error_responses(401, 403, 404, 503))
+    async def remove_note(note_id: Annotated[str, NOTE_ID], parts: PartsDep,
+                          user: str = whose) -> dict[str, Any]:
+        def remove() -> dict[str, Any]:
+            if not delete_note(parts, user, note_id):
+                raise NotFound(f"There is no note {note_id!r}.")
+            return {"note_id": note_id, "status": "deleted",
+                    "notes_version": parts.store.notes_version(user)}
+
+        return await run_in_threadpool(remove)
+
+    @router.get("/notes", response_model=NoteList, responses=error_responses(401, 403, 503))
+    async def list_notes(parts: PartsDep,
+                         limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+                         cursor: Annotated[str | None, Query(max_length=400)] = None,
+                         user: str = whose) -> dict[str, Any]:
+        after = _cursor(cursor)
+
+        def page() -> dict[str, Any]:
+            rows = parts.store.list_notes(user, after=after, limit=limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            last = rows[-1]["note_id"] if more and rows else None
+            return {
+                "notes": [{"note_id": r["note_id"], "title": r["title"],
+                           "content_hash": r["content_hash"],
+                           "updated_at": r["updated_at"].isoformat()} for r in rows],
+                "next_cursor": base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
+                if last else None,
+            }
+
+        return await run_in_threadpool(page)
+
+    @router.post("/notes:bulk", response_model=BulkOut,
+                 responses=error_responses(401, 403, 413, 422, 503))
+    async def bulk(body: BulkIn, parts: PartsDep, user: str = whose) -> dict[str, Any]:
+        """Write many notes: all are validated first, and nothing is written when any is bad
+        (the 422 names every bad note). With ``prune``, the user's other notes are deleted."""
+        notes, bad = [], []
+        for i, item in enumerate(body.notes):
+            try:
+                notes.append(_note(item.model_dump(), f"notes[{i}] ({item.id})"))
+            except InvalidNote as exc:
+                bad.append(exc.message)
+        ids = [n.id for n in notes]
+        bad += [f"the id {i!r} appears more than once" for i in sorted({i for i in ids
+                                                                         if ids.count(i) > 1})]
+        if bad:
+            raise InvalidNote(f"{len(bad)} problem(s), nothing was written: " + "; ".join(bad))
+
+        def write() -> dict[str, Any]:
+            report = ingest_notes(parts, user, notes, progress=False, prune=body.prune)
+            return {"results": [{"note_id": k, "status": v} for k, v in report.statuses.items()],
+                    "notes_version": parts.store.notes_version(user)}
+
+        return await run_in_threadpool(write)
+
+    return router
+
+
+def own_notes(caller: CallerDep) -> str:
+    """The caller's own notes."""
+    return validate_user(caller.subject)
+
+
+def users_notes(user_id: Annotated[str, Path(min_length=1, max_length=128)],
+                caller: CallerDep, request: Request) -> str:
+    """Another user's notes: only for a service token with the ``notes:write`` scope. Every
+    call is audit-logged (logger ``rag_core.audit``) with the service and the user."""
+    if NOTES_WRITE not in caller.scopes:
+        raise Forbidden(f"Acting for another user needs a token with the {NOTES_WRITE!r} "
+                        "scope.")
+    validate_user(user_id)
+    obs.log_event(log, logging.INFO, "notes call for a user", service=caller.subject,
+                  user_id=user_id, method=request.method, path=request.url.path)
+    return user_id
+
+
+def routers() -> list[tuple[str, APIRouter]]:
+    return [("/v1", make_router(own_notes)), ("/v1/users/{user_id}", make_router(users_notes))]
+

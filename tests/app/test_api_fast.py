@@ -1,0 +1,217 @@
+"""The API in process (httpx.ASGITransport) on the fast lane's parts: the notes routes, body
+limits, the caller-only stats, metrics access and error counting. The same behaviour through
+real uvicorn on PostgreSQL and Redis is in test_uvicorn.py."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from rag_core import observability as obs
+from rag_core.app import create_app
+from rag_core.auth import issue_token
+from rag_core.config import Settings
+from rag_core.parts import Parts
+
+pytestmark = pytest.mark.anyio
+SECRET = "fast-api-test-secret-0123456789-abcdefgh"
+NOTE = {"title": "Walls and Gates", "body": "Nehemiah rebuilt the wall of Jerusalem in 52 "
+        "days, with a sword in one hand and a trowel in the other.", "date": "2024-05-05",
+        "speaker": "Pastor Okafor", "tags": ["rebuilding"], "scripture": "Nehemiah 4:17"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def app_settings(memory_parts: Parts) -> Settings:
+    # the hash embedder's cosines are lower than a real model's
+    return memory_parts.settings.with_overrides(jwt_secret=SECRET, similarity_threshold=0.1)
+
+
+@pytest.fixture
+def client(app_settings: Settings, memory_parts: Parts) -> httpx.AsyncClient:
+    from dataclasses import replace
+
+    app = create_app(app_settings, parts=replace(memory_parts, settings=app_settings))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def auth(user: str = "amara", **claims: Any) -> dict[str, str]:
+    if claims:
+        now = int(time.time())
+        token = jwt.encode({"sub": user, "iat": now, "exp": now + 600, **claims}, SECRET,
+                           algorithm="HS256")
+    else:
+        token = issue_token(Settings(jwt_secret=SECRET), user)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def errors_of(code: str) -> float:
+    return obs.ERRORS.labels(type=code)._value.get()
+
+
+async def test_notes_crud_and_versions(client: httpx.AsyncClient) -> None:
+    r = await client.put("/v1/notes/wall-1", json=NOTE, headers=auth())
+    assert r.status_code == 200 and r.json()["status"] == "inserted"
+    version = r.json()["notes_version"]
+    r = await client.put("/v1/notes/wall-1", json=NOTE, headers=auth())
+    assert r.json() == {"note_id": "wall-1", "status": "unchanged", "notes_version": version}
+    r = await client.put("/v1/notes/wall-1", json={**NOTE, "body": NOTE["body"] + " Again."},
+                         headers=auth())
+    assert r.json()["status"] == "updated" and r.json()["notes_version"] == version + 1
+    r = await client.get("/v1/notes", headers=auth())
+    assert [n["note_id"] for n in r.json()["notes"]] == ["wall-1"]
+    assert set(r.json()["notes"][0]) == {"note_id", "title", "content_hash", "updated_at"}
+    r = await client.delete("/v1/notes/wall-1", headers=auth())
+    assert r.json()["status"] == "deleted"
+    r = await client.delete("/v1/notes/wall-1", headers=auth())
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_notes_are_the_callers_own(client: httpx.AsyncClient) -> None:
+    await client.put("/v1/notes/mine", json=NOTE, headers=auth("amara"))
+    r = await client.get("/v1/notes", headers=auth("ben"))
+    assert r.json()["notes"] == []
+    r = await client.delete("/v1/notes/mine", headers=auth("ben"))
+    assert r.status_code == 404
+    r = await client.put("/v1/users/amara/notes/x", json=NOTE, headers=auth("ben"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
+
+
+async def test_a_service_token_acts_for_any_user(client: httpx.AsyncClient) -> None:
+    import logging
+
+    class Keep(logging.Handler):
+        records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    keep = Keep()
+    audit = logging.getLogger("rag_core.audit")
+    audit.addHandler(keep)
+    audit.setLevel(logging.INFO)  # as setup_logging leaves it in the served app
+    service = auth("sync-service", scope="notes:write")
+    r = await client.put("/v1/users/chloe/notes/n1", json=NOTE, headers=service)
+    assert r.status_code == 200 and r.json()["status"] == "inserted"
+    r = await client.get("/v1/notes", headers=auth("chloe"))
+    assert [n["note_id"] for n in r.json()["notes"]] == ["n1"]
+    audit.removeHandler(keep)
+    audit.setLevel(logging.NOTSET)
+    fields = getattr(keep.records[-1], "fields", {})
+    assert fields["service"] == "sync-service" and fields["user_id"] == "chloe"
+    assert fields["method"] == "PUT"
+
+
+async def test_listing_pages_with_a_cursor(client: httpx.AsyncClient) -> None:
+    notes = [{"id": f"n{i:02d}", **NOTE, "body": f"{NOTE['body']} ({i})"} for i in range(7)]
+    r = await client.post("/v1/notes:bulk", json={"notes": notes}, headers=auth())
+    assert r.status_code == 200
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/notes", params=params, headers=auth())).json()
+        seen += [n["note_id"] for n in page["notes"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [n["id"] for n in notes]
+    r = await client.get("/v1/notes", params={"cursor": "%%%"}, headers=auth())
+    assert r.status_code == 422
+
+
+async def test_bulk_is_validated_whole_before_anything_is_written(
+        client: httpx.AsyncClient) -> None:
+    bad = [{"id": "ok", **NOTE}, {"id": "no-title", **NOTE, "title": ""},
+           {"id": "ok", **NOTE}, {"id": "nul", **NOTE, "body": ""}]
+    r = await client.post("/v1/notes:bulk", json={"notes": bad}, headers=auth())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_NOTE"
+    message = r.json()["error"]["message"]
+    assert "no-title" in message and "'ok'" in message and "nul" in message
+    assert (await client.get("/v1/notes", headers=auth())).json()["notes"] == []
+    good = [{"id": "a", **NOTE}, {"id": "b", **NOTE, "title": "Other"}]
+    r = await client.post("/v1/notes:bulk", json={"notes": good}, headers=auth())
+    assert r.json()["results"] == [{"note_id": "a", "status": "inserted"},
+                                   {"note_id": "b", "status": "inserted"}]
+    r = await client.post("/v1/notes:bulk", json={"notes": good[:1], "prune": True},
+                          headers=auth())
+    assert r.json()["results"] == [{"note_id": "a", "status": "unchanged"},
+                                   {"note_id": "b", "status": "deleted"}]
+
+
+async def test_a_note_edit_invalidates_that_users_answers_only(
+        client: httpx.AsyncClient) -> None:
+    question = {"query": "How long did the rebuilding of the wall take?"}
+    await client.put("/v1/notes/wall", json=NOTE, headers=auth("amara"))
+    await client.put("/v1/notes/wall", json=NOTE, headers=auth("ben"))
+    first = (await client.post("/v1/query", json=question, headers=auth("amara"))).json()
+    await client.post("/v1/query", json=question, headers=auth("ben"))
+    assert "52" in first["answer"]
+    edited = {**NOTE, "body": NOTE["body"].replace("52", "fifty-two")}
+    await client.put("/v1/notes/wall", json=edited, headers=auth("amara"))
+    after = (await client.post("/v1/query", json=question, headers=auth("amara"))).json()
+    assert after["cache"]["query"] == "miss" and "fifty-two" in after["answer"]
+    other = (await client.post("/v1/query", json=question, headers=auth("ben"))).json()
+    assert other["cache"]["query"] == "hit"
+
+
+async def test_bodies_over_the_limit_are_refused_before_auth(
+        client: httpx.AsyncClient, app_settings: Settings) -> None:
+    big = b'{"query": "' + b"x" * (app_settings.max_body_bytes + 10) + b'"}'
+    r = await client.post("/v1/query", content=big,
+                          headers={"Content-Type": "application/json"})  # no token at all
+    assert r.status_code == 413 and r.json()["error"]["code"] == "TOO_LARGE"
+    assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
+
+    async def chunks() -> Any:  # no Content-Length: counted as it arrives
+        for _ in range(100):
+            yield b"x" * 1024
+
+    r = await client.post("/v1/query", content=chunks(), headers=auth())
+    assert r.status_code == 413
+    note = {**NOTE, "body": "y" * (app_settings.max_body_bytes * 2)}
+    r = await client.put("/v1/notes/big", json=note, headers=auth())
+    assert r.status_code == 200  # a note may be larger than a question
+
+
+async def test_stats_show_the_callers_figures_only(client: httpx.AsyncClient) -> None:
+    await client.put("/v1/notes/n", json=NOTE, headers=auth("amara"))
+    r = await client.get("/v1/stats", headers=auth("amara"))
+    body = r.json()
+    assert set(body) == {"user_id", "notes", "cost"} and body["notes"]["count"] == 1
+    assert (await client.get("/v1/stats", headers=auth("ben"))).json()["notes"]["count"] == 0
+
+
+async def test_every_error_served_is_counted_once(client: httpx.AsyncClient) -> None:
+    """assistant_errors_total was counted by the pipeline and again by the app."""
+    before = errors_of("INVALID_QUERY")
+    r = await client.post("/v1/query", json={"query": " "}, headers=auth())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_QUERY"
+    assert errors_of("INVALID_QUERY") - before == 1
+    before = errors_of("UNAUTHORIZED")
+    await client.post("/v1/query", json={"query": "faith"})
+    assert errors_of("UNAUTHORIZED") - before == 1
+
+
+@pytest.mark.parametrize("profile,token,status", [
+    ("ci", None, 200), ("prod", None, 403), ("prod", "m-token", 401), ("ci", "m-token", 401)])
+async def test_metrics_access(memory_parts: Parts, profile: str, token: str | None,
+                              status: int) -> None:
+    from dataclasses import replace
+
+    settings = memory_parts.settings.with_overrides(profile=profile, metrics_token=token,
+                                                    jwt_secret=SECRET)
+    app = create_app(settings, parts=replace(memory_parts, settings=settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        assert (await client.get("/metrics")).status_code == status
+        if token:
+            r = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and "assistant_requests_total" in r.text

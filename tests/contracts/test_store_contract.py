@@ -1,0 +1,123 @@
+"""The Store contract, run by every implementation: the in-process MemoryStore (the fast
+lane's store) and PgVectorStore on the real PostgreSQL. PostgreSQL-only behaviour (schema
+migrations, HNSW settings, outages) stays in tests/integration/test_store.py."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from rag_core.config import Settings
+from rag_core.store.base import ChunkDraft, SearchParams, Store
+from rag_core.store.memory import MemoryStore
+from rag_core.types import Note
+
+DIM = 384
+
+
+def vectors(*seeds: int) -> np.ndarray:
+    out = np.stack([np.random.default_rng(s).normal(size=DIM) for s in seeds]).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def drafts(*texts: str) -> list[ChunkDraft]:
+    return [ChunkDraft(i, t, hashlib.sha256(t.encode()).hexdigest()) for i, t in enumerate(texts)]
+
+
+def note(note_id: str, title: str = "A note") -> Note:
+    return Note(id=note_id, title=title, body="unused by the store", speaker="Pastor Okafor")
+
+
+class StoreContract:
+    """Subclasses provide a fixture ``store`` with an empty store."""
+
+    def test_upsert_is_idempotent_and_bumps_the_version(self, store: Store) -> None:
+        assert store.notes_version("ann") == 0 and store.note_hash("ann", "a") is None
+        first = store.upsert_note("ann", note("a"), "h1", drafts("Grace upon grace."),
+                                  vectors(1))
+        assert (first.status, first.chunks_written) == ("inserted", 1)
+        assert store.note_hash("ann", "a") == "h1" and store.notes_version("ann") == 1
+        same = store.upsert_note("ann", note("a"), "h1", drafts("Grace upon grace."),
+                                 vectors(1))
+        assert (same.status, same.chunks_written) == ("unchanged", 0)
+        assert store.notes_version("ann") == 1
+        changed = store.upsert_note("ann", note("a"), "h2", drafts("One.", "Two."),
+                                    vectors(2, 3))
+        assert (changed.status, changed.chunks_written) == ("updated", 2)
+        assert store.notes_version("ann") == 2
+        texts = {c.text for c in store.search("ann", vectors(2)[0], 10)}
+        assert texts == {"One.", "Two."}  # the old chunk is gone
+
+    def test_delete_and_list(self, store: Store) -> None:
+        store.upsert_note("ann", note("a", "First"), "h", drafts("x"), vectors(1))
+        store.upsert_note("ann", note("b", "Second"), "h", drafts("y"), vectors(2))
+        listed = store.list_notes("ann")
+        assert [r["note_id"] for r in listed] == ["a", "b"]
+        assert {r["title"] for r in listed} == {"First", "Second"}
+        assert all({"content_hash", "updated_at"} <= set(r) for r in listed)
+        assert store.delete_note("ann", "a") is True and store.delete_note("ann", "a") is False
+        assert [r["note_id"] for r in store.list_notes("ann")] == ["b"]
+        assert store.notes_version("ann") == 3
+
+    @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+    def test_search_is_scoped_to_the_user(self, store: Store, mode: str) -> None:
+        store.upsert_note("ann", note("a"), "h", drafts("Mercy in the storm."), vectors(1))
+        store.upsert_note("bob", note("b"), "h", drafts("Mercy in the storm."), vectors(1))
+        got = store.search("ann", vectors(1)[0], 5, query_text="mercy storm",
+                           params=SearchParams(mode=mode))  # type: ignore[arg-type]
+        assert got and {c.user_id for c in got} == {"ann"}
+        assert store.search("carol", vectors(1)[0], 5, query_text="mercy",
+                            params=SearchParams(mode=mode)) == []  # type: ignore[arg-type]
+
+    def test_dense_search_is_best_first_with_cosine_scores(self, store: Store) -> None:
+        vecs = vectors(1, 2, 3, 4)
+        store.upsert_note("ann", note("a"), "h", drafts("w", "x", "y", "z"), vecs)
+        got = store.search("ann", vecs[2], 3, params=SearchParams(mode="dense"))
+        assert len(got) == 3 and got[0].text == "y"
+        assert got[0].score == pytest.approx(1.0, abs=1e-4)
+        scores = [c.score for c in got]
+        assert scores == sorted(scores, reverse=True)
+        assert got[0].metadata["title"] == "A note"
+
+    def test_hybrid_reports_both_ranks(self, store: Store) -> None:
+        vecs = vectors(1, 2)
+        store.upsert_note("ann", note("a"), "h", drafts("Zacchaeus climbed a tree.",
+                                                        "Unrelated words."), vecs)
+        got = store.search("ann", vecs[0], 2, query_text="Zacchaeus",
+                           params=SearchParams(mode="hybrid"))
+        top = got[0]
+        assert top.text.startswith("Zacchaeus")
+        assert top.dense_rank == 1 and top.lexical_rank == 1 and top.fused_score
+
+    def test_cost_rows_add_up_per_user_and_day(self, store: Store) -> None:
+        store.add_cost("2026-11-22", "ann", 0.25, 100, 10)
+        store.add_cost("2026-11-22", "ann", 0.5, 50, 5)
+        store.add_cost("2026-11-22", "bob", 0.1, 1, 1)
+        store.add_cost("2026-11-21", "ann", 9.0, 1, 1)
+        rows = {r["user_id"]: r for r in store.costs_for_day("2026-11-22")}
+        assert rows["ann"]["cost_usd"] == pytest.approx(0.75)
+        assert rows["ann"]["requests"] == 2 and rows["ann"]["input_tokens"] == 150
+        assert [r["user_id"] for r in store.costs_for_day("2026-11-22")] == ["ann", "bob"]
+
+    def test_ping(self, store: Store) -> None:
+        assert store.ping() is True
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self) -> Store:
+        return MemoryStore(DIM)
+
+
+class TestPgVectorStore(StoreContract):
+    @pytest.fixture
+    def store(self, settings: Settings, database_url: str) -> Iterator[Store]:
+        from rag_core.store.pgvector import PgVectorStore
+
+        st = PgVectorStore(settings.with_overrides(database_url=database_url))
+        st.ensure_schema()
+        yield st
+        st.close()
