@@ -57,6 +57,9 @@ RELEVANCE = Histogram("context_relevance_score", "Best similarity of the retriev
                       registry=REGISTRY)
 BUDGET_ALERTS = Counter("budget_alerts_total", "Budget thresholds crossed", ["scope", "level"],
                         registry=REGISTRY)
+LLM_MISCONFIGURED = Counter("llm_misconfigured_total",
+                            "LLM calls refused for a configuration reason (token, model, URL)",
+                            ["reason"], registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
 

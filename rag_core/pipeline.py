@@ -152,6 +152,8 @@ class Pipeline:
             "redis": self.caches.ping(),
             "model_loaded": self.embedder.loaded,
             "breaker": getattr(self.generator, "state", "closed"),
+            "llm": self.generator.check_config() if hasattr(self.generator, "check_config")
+            else {"ok": True},
         }
 
     def close(self) -> None:

@@ -44,8 +44,9 @@ import redis
 
 from rag_core import observability as obs
 from rag_core.config import Settings
-from rag_core.errors import LLMUnavailable, RagError
+from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
+from rag_core.llm.health import LLMHealth, Problem
 
 log = logging.getLogger("rag_core.llm")
 T = TypeVar("T")
@@ -70,6 +71,14 @@ class PermanentLLMError(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MisconfiguredLLMError(PermanentLLMError):
+    """Permanent, and the operator's to fix: a refused token, a missing model, a bad URL."""
+
+    def __init__(self, reason: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.problem = Problem(reason, message)
 
 
 # --- shared state ---------------------------------------------------------------------------
@@ -268,6 +277,29 @@ class ResilientGenerator:
             name=inner.name,
         )
         obs.BREAKER_STATE.labels(name=GAUGE_NAME).set(STATE_VALUE.get(self.state, 0))
+        self.health = LLMHealth(inner.name, settings.llm_recheck_s, verify=self._verify)
+
+    # --- configuration health (readiness) ---------------------------------------------------
+
+    def check_config(self) -> dict[str, Any]:
+        """The ``llm`` check of ``/readyz``: ``{"ok": True}``, or the remembered
+        ``LLM_MISCONFIGURED`` with its reason and message. Never calls the model per probe."""
+        return self.health.check()
+
+    def startup_check(self) -> Problem | None:
+        """The generator's cheap configuration probe, once at startup (nothing generated)."""
+        return self.health.startup(getattr(self.inner, "probe", None))
+
+    def _verify(self) -> Problem | None:
+        """Re-verify a remembered misconfiguration with one tiny generation (at most once per
+        ``llm_recheck_s``, only while one is remembered). Transient failures re-raise: they
+        say nothing about the configuration."""
+        try:
+            self.inner.generate(Prompt(messages=[{"role": "user", "content": "ping"}],
+                                       question="ping", max_tokens=1))
+        except MisconfiguredLLMError as exc:
+            return exc.problem
+        return None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -338,6 +370,10 @@ class ResilientGenerator:
         try:
             with self.breaker.calling():
                 yield
+            self.health.clear()
+        except MisconfiguredLLMError as exc:
+            self.health.report(exc.problem)
+            raise LLMMisconfigured() from exc  # the detail is in the log and /readyz
         except pybreaker.CircuitBreakerError as exc:  # this call's failure opened it
             raise LLMUnavailable(retry_after=self.retry_after()) from exc
         except TransientLLMError as exc:
