@@ -27,7 +27,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag_core import observability as obs
-from rag_core.auth import bearer, verify_token
+from rag_core.auth import bearer, check_auth_settings, verify_token
 from rag_core.config import Settings
 from rag_core.errors import RagError, ServiceNotReady
 
@@ -64,8 +64,7 @@ def _sse(event: dict[str, Any]) -> str:
 
 def create_app(settings: Settings | None = None, pipeline: Any = None) -> FastAPI:
     settings = settings or Settings()
-    if not settings.auth_enabled and settings.profile != "dev":
-        raise ValueError("auth_enabled=false is only allowed in the dev profile")
+    check_auth_settings(settings)  # InvalidSettings: no start with a forgeable identity
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +82,9 @@ def create_app(settings: Settings | None = None, pipeline: Any = None) -> FastAP
         loader = getattr(app.state.pipeline.embedder, "load", None)
         if loader is not None:
             await run_in_threadpool(loader)
+        startup_check = getattr(app.state.pipeline.generator, "startup_check", None)
+        if startup_check is not None:  # the LLM's configuration, once (GET <base>/models)
+            await run_in_threadpool(startup_check)
         yield
         if app.state.owns_pipeline:
             app.state.pipeline.close()
@@ -159,7 +161,8 @@ def create_app(settings: Settings | None = None, pipeline: Any = None) -> FastAP
              responses={503: {"description": "a dependency is down (Retry-After)"}})
     async def readyz(request: Request) -> JSONResponse:
         checks = await run_in_threadpool(pipe(request).ready)
-        ready = all(checks[k] for k in ("postgres", "redis", "model_loaded"))
+        ready = all(checks[k] for k in ("postgres", "redis", "model_loaded")) \
+            and checks.get("llm", {}).get("ok", True)
         body = {"status": "ready" if ready else "not_ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503,
                             headers={} if ready else {"Retry-After": "5"})
@@ -228,9 +231,25 @@ def _primed(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 def _module_app() -> FastAPI:
     try:
         return create_app()
-    except ValueError as exc:  # misconfiguration: say so plainly when uvicorn imports us
+    except RagError as exc:  # misconfiguration: say so plainly when uvicorn imports us
+        raise SystemExit(f"error {exc.code}: {exc.message}") from exc
+    except ValueError as exc:
         raise SystemExit(f"error INVALID_SETTINGS: {exc}") from exc
 
 
-app = _module_app()
-__all__ = ["app", "create_app"]
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``rag_core.app:app`` is built when first asked for (uvicorn asks at start), not when the
+    module is imported: its settings come from the environment, and the prod profile refuses an
+    unsafe identity set-up there with a clear message (``error INVALID_SETTINGS: ...``)."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = _module_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["app", "create_app"]  # noqa: F822 (app: built on first access)

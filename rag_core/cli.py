@@ -31,7 +31,6 @@ environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DI
 
 
 def _settings() -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return Settings()
 
@@ -201,8 +200,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag_core import services
+    from rag_core.auth import check_auth_settings
 
     settings = _settings()
+    check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
     services.ensure_services(settings)  # start once, before the workers arrive
     if args.workers > 1:
         _multiprocess_metrics(settings, args.port)

@@ -15,6 +15,8 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["dev", "prod", "ci"]
+# Published in the code, so worthless as a secret: the prod profile refuses it (rag_core.auth).
+DEFAULT_JWT_SECRET = "dev-only-insecure-secret-set-RAG_JWT_SECRET"
 
 # Defaults that differ per profile. Anything not listed keeps its field default.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -107,6 +109,10 @@ class Settings(BaseSettings):
     llm: Literal["extractive", "hf"] = "extractive"
     llm_model: str = "meta-llama/Llama-3.2-3B-Instruct"
     llm_base_url: str | None = None
+    # Without llm_base_url: Hugging Face's inference router (OpenAI-compatible, provider chosen
+    # server-side). A setting so that a test or a private proxy can stand in for it.
+    llm_router_url: str = "https://router.huggingface.co/v1"
+    llm_recheck_s: float = Field(60.0, gt=0)  # a remembered misconfiguration: re-verify period
     hf_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("HF_TOKEN", "RAG_HF_TOKEN")
     )
@@ -143,9 +149,15 @@ class Settings(BaseSettings):
     # connections that a gateway or a thinking client still holds).
     keep_alive_s: int = Field(75, ge=1)
     auth_enabled: bool = True
-    jwt_secret: SecretStr = SecretStr("dev-only-insecure-secret-set-RAG_JWT_SECRET")
-    jwt_public_key: str | None = None
+    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_public_key: str | None = None  # PEM text, or the path of a PEM file
+    jwt_jwks_url: str | None = None  # the gateway's JWKS (RS256/ES256 keys by "kid")
+    jwt_jwks_cache_s: int = Field(300, ge=1)  # how long fetched keys are kept
     jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    jwt_issuer: str | None = None  # required "iss" when set
+    jwt_audience: str | None = None  # required "aud" when set (comma-separated: any of them)
+    jwt_max_ttl_s: int = Field(86_400, ge=60)  # tokens living longer (exp - iat) are refused
+    jwt_leeway_s: int = Field(10, ge=0, le=300)  # clock skew allowed on exp / iat / nbf
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     log_level: str = "INFO"
@@ -167,6 +179,10 @@ class Settings(BaseSettings):
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
         if self.budget_alert_ratio > self.budget_tighten_ratio:
             raise ValueError("budget_alert_ratio must not exceed budget_tighten_ratio")
+        for name in ("llm_base_url", "llm_router_url", "jwt_jwks_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
         return self
 
     @property

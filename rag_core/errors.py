@@ -53,6 +53,20 @@ class Unauthorized(UserError):
     default_message = "A valid bearer token is required."
 
 
+class InvalidArgument(UserError):
+    code = "INVALID_ARGUMENT"
+    status = 400
+    default_message = "An argument is not valid."
+
+
+class InvalidSettings(UserError):
+    """The operator's settings cannot work (or are unsafe); the service refuses to start."""
+
+    code = "INVALID_SETTINGS"
+    status = 500
+    default_message = "The service's settings are not valid."
+
+
 class BudgetExceeded(UserError):
     code = "BUDGET_EXCEEDED"
     status = 429
@@ -82,6 +96,20 @@ class VectorSearchFailed(DependencyError):
 class LLMUnavailable(DependencyError):
     code = "LLM_UNAVAILABLE"
     default_message = "The language model is temporarily unavailable."
+
+
+class AuthUnavailable(DependencyError):
+    code = "AUTH_UNAVAILABLE"
+    default_message = "The identity provider's keys cannot be fetched right now."
+
+
+class LLMMisconfigured(DependencyError):
+    """The LLM refused the service's credentials or does not know the model: the operator must
+    fix the settings (also shown by ``/readyz`` as the ``llm`` check)."""
+
+    code = "LLM_MISCONFIGURED"
+    default_message = "The language model is misconfigured; the operator has been alerted."
+    default_retry_after = 60.0
 
 
 class ServiceNotReady(DependencyError):
