@@ -95,7 +95,8 @@ def check_auth_settings(settings: Settings) -> None:
     if settings.profile == "prod" and not (settings.jwt_issuer and settings.jwt_audience):
         raise InvalidSettings("tokens signed elsewhere need RAG_JWT_ISSUER and RAG_JWT_AUDIENCE "
                               "in the prod profile (a token for another service must not pass)")
-    _public_key(settings)  # a missing key file is a startup error, not a 401 per request
+    if settings.jwt_public_key and not settings.jwt_jwks_url:
+        _public_key(settings)  # a missing key file is a startup error, not a 401 per request
 
 
 def _public_key(settings: Settings) -> str:
