@@ -19,6 +19,7 @@ from rag_core.errors import RagError, UserError
 EXAMPLES = """\
 examples:
   rag-core services up                       start embedded PostgreSQL+pgvector and Redis
+  rag-core migrate                           apply the schema (a deploy step)
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
   rag-core search "Micah 6:8" --user amara --top-k 5
@@ -28,6 +29,19 @@ examples:
 environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DIR), RAG_PROFILE
 (dev|prod|ci), RAG_LLM (extractive|hf), RAG_LLM_BASE_URL, HF_TOKEN, and every setting as RAG_<NAME>.
 """
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1. ``--top-k 0`` is refused with a coded
+    message (argparse exits 2), never silently replaced by the default."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"INVALID_ARGUMENT: {text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"INVALID_ARGUMENT: must be at least 1, not {value}")
+    return value
 
 
 def _settings() -> Settings:
@@ -66,6 +80,22 @@ def cmd_services(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the schema (a deploy step, before the app starts): idempotent, safe to race."""
+    from rag_core import services
+    from rag_core.store import PgVectorStore
+
+    settings = _settings()
+    store = PgVectorStore(settings.with_overrides(database_url=services.database_url(settings)))
+    try:
+        applied = store.ensure_schema()
+    finally:
+        store.close()
+    print(f"applied migrations {', '.join(map(str, applied))}" if applied
+          else "schema already up to date")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag_core.ingest import ingest_path
 
@@ -99,7 +129,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings()
-    if args.top_k:
+    if args.top_k is not None:
         settings = settings.with_overrides(top_k=args.top_k)
     pipe = _pipeline(settings)
     try:
@@ -279,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("services", cmd_services, "Start, inspect or stop the embedded PostgreSQL and Redis.")
     p.add_argument("action", choices=["up", "status", "down"])
 
+    add("migrate", cmd_migrate, "Apply the database schema (a deploy step; idempotent).")
+
     p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown or JSON lines).")
     p.add_argument("path", help="folder of .md / .jsonl notes, or one file")
     p.add_argument("--user", required=True, help="the user who owns these notes")
@@ -294,13 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "Answer a question from a user's notes.")
     p.add_argument("question")
     p.add_argument("--user", required=True)
-    p.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (default 5)")
+    p.add_argument("--top-k", type=positive_int, default=None,
+                   help="chunks to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer object as JSON")
 
     p = add("search", cmd_search, "Show the retrieved chunks for a query, without generating.")
     p.add_argument("query", nargs="?")
     p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
     p.add_argument("--queries", help="JSON lines file with id and text; one result line each")
@@ -328,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("token", cmd_token, "Print a signed JWT for a user (local use and load tests).")
     p.add_argument("--user", required=True)
-    p.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    p.add_argument("--ttl", type=positive_int, default=3600,
+                   help="seconds until it expires (at most RAG_JWT_MAX_TTL_S, default 86400)")
 
     p = add("cache", cmd_cache, "Cache statistics, or clear the caches.")
     p.add_argument("action", choices=["stats", "clear"])

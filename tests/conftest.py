@@ -102,10 +102,15 @@ def free_port() -> int:
 
 
 class RedisProcess:
-    """A redis-server of one test, which the test may stop and start again on the same port."""
+    """A redis-server of one test, which the test may stop and start again on the same port.
 
-    def __init__(self, data_dir: Path) -> None:
+    Without persistence (``persist=False``): a restart gives an empty Redis, the worst case that
+    the degradation tests reproduce. The embedded Redis of ``rag-core`` persists (append-only
+    file); tests/integration/test_embedded_services.py covers that."""
+
+    def __init__(self, data_dir: Path, persist: bool = False) -> None:
         self.data_dir = data_dir
+        self.persist = persist
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -116,7 +121,7 @@ class RedisProcess:
     def start(self) -> RedisProcess:
         from rag_core.services import spawn_redis
 
-        self.proc = spawn_redis(self.data_dir, self.port)
+        self.proc = spawn_redis(self.data_dir, self.port, persist=self.persist)
         return self
 
     def stop(self) -> None:
