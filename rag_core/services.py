@@ -151,12 +151,13 @@ def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
                 binary: str | None = None) -> subprocess.Popen[bytes]:
     """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly).
 
-    ``persist``: append-only file, fsync'd every second, so that the cost ledger (spend and
-    reservations of the day) survives a restart of the server; tests that need a Redis which
-    forgets pass False; ``binary``: another redis-server (tests run Debian's 7.x too). The
-    server never inherits the caller's stdout or stderr: a server
-    holding them would keep ``rag-core ask ... | tail`` (or ``subprocess.run(...,
-    capture_output=True)``) waiting for an end of file that never comes."""
+    ``persist``: an append-only file, fsync'd every second, so that the cost ledger (the day's
+    spend and reservations) survives a restart or a crash; tests that need a Redis which forgets
+    pass False. ``binary``: another redis-server (the tests also run Debian's 7.x).
+
+    The server never inherits the caller's stdout or stderr (they go to ``redis.out``): a
+    server holding them would keep ``rag-core ask ... | tail`` or ``subprocess.run(...,
+    capture_output=True)`` waiting for an end of file that never comes."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         binary or redis_server_binary(),
