@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +55,29 @@ def test_postgres_image_is_the_tested_postgres_and_pgvector(database_url: str) -
 BINARIES = ["embedded", "system"]
 
 
+@dataclass
+class AnyRedis:
+    binary: str
+    data: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = spawn_redis(self.data, self.port, binary=self.binary)
+
+    def crash(self) -> None:
+        """SIGKILL, and wait until it is gone (its port free again)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
 @pytest.fixture(params=BINARIES)
-def any_redis(request: pytest.FixtureRequest, short_tmp: Path) -> Iterator[tuple[str, Path,
-                                                                                  int, str]]:
+def any_redis(request: pytest.FixtureRequest, short_tmp: Path) -> Iterator[AnyRedis]:
     """A redis-server of each kind the suite knows: the embedded 6.2 and Debian's 7.x."""
     binary = redis_server_binary() if request.param == "embedded" else system_redis()
     if binary is None:
@@ -65,15 +85,12 @@ def any_redis(request: pytest.FixtureRequest, short_tmp: Path) -> Iterator[tuple
         if _ci():
             pytest.fail(message)
         pytest.skip(message)
-    data = short_tmp / f"rv{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    proc = spawn_redis(data, port, binary=binary)
+    server = AnyRedis(binary, short_tmp / f"rv{uuid.uuid4().hex[:6]}", free_port())
+    server.start()
     try:
-        yield f"redis://127.0.0.1:{port}/0", data, port, binary
+        yield server
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
+        server.crash()
 
 
 def test_compose_redis_major_is_one_the_tests_run() -> None:
@@ -94,9 +111,8 @@ def unit(seed: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def test_the_apps_redis_paths_on_each_redis(any_redis: tuple[str, Path, int, str],
-                                            settings: Settings) -> None:
-    url, data, port, binary = any_redis
+def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Settings) -> None:
+    url = any_redis.url
     s = settings.with_overrides(redis_url=url, user_daily_budget_usd=1.0)
     client = make_redis_client(url, s)
     # the ledger's Lua scripts: reserve, commit, the cap
@@ -119,13 +135,9 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: tuple[str, Path, int, str
     storage.increment_counter()
     assert storage.state == "open" and storage.counter == 1 and storage.shared
     # persistence: a crash keeps the day's spend
-    os.kill(int(client.info("server")["process_id"]), signal.SIGKILL)
+    any_redis.crash()
     client.close()
-    proc = spawn_redis(data, port, binary=binary)
-    try:
-        again = CostLedger(make_redis_client(url, s), s)
-        assert again.spend("amara") == pytest.approx(0.4)
-        assert redis.Redis.from_url(url).get("rag:breaker:t:state") == b"open"
-    finally:
-        proc.kill()
-        proc.wait(timeout=5)
+    any_redis.start()
+    again = CostLedger(make_redis_client(url, s), s)
+    assert again.spend("amara") == pytest.approx(0.4)
+    assert redis.Redis.from_url(url).get("rag:breaker:t:state") == b"open"
