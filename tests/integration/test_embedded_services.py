@@ -67,3 +67,42 @@ def test_embedded_redis_keeps_the_spend_of_the_day_after_a_crash(short_tmp: Path
         assert again.global_spend() == pytest.approx(0.2)
     finally:
         services.stop_redis(settings)
+
+
+def test_embedding_model_loads_offline_without_the_global_switch(tmp_path: Path) -> None:
+    """No HF_HUB_OFFLINE in the process (it would also refuse the LLM's router): the model
+    loads from its folder and asks the hub nothing (HF_ENDPOINT points at a recorder)."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    env = {k: v for k, v in _env(tmp_path).items()
+           if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{hub.server_port}"
+    code = ("import os; from huggingface_hub import constants as c; "
+            "from rag_core.embedding import SentenceTransformerEmbedder as E; "
+            "v = E().embed(['faith']); "
+            "print(v.shape, c.HF_HUB_OFFLINE, os.environ.get('HF_HUB_OFFLINE'))")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=600, stdin=subprocess.DEVNULL)
+    finally:
+        hub.shutdown()
+        hub.server_close()
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[0] == "(1, 384) False None"
+    assert asked == []
