@@ -14,8 +14,9 @@ RUN pip install .
 FROM python:3.11-slim AS runtime
 RUN useradd --create-home --uid 10001 rag
 COPY --from=build /opt/venv /opt/venv
+# No HF_HUB_OFFLINE: the embedding model loads from its folder with local_files_only, and the
+# LLM (RAG_LLM=hf) must reach the inference router or RAG_LLM_BASE_URL.
 ENV PATH=/opt/venv/bin:$PATH \
-    HF_HUB_OFFLINE=1 \
     TOKENIZERS_PARALLELISM=false \
     RAG_PROFILE=prod \
     RAG_STATE_DIR=/home/rag/state

@@ -6,9 +6,22 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup test harness harness-full lint clean-state
+.PHONY: setup tools rules test harness harness-full lint clean-state
 
-setup: $(VENV)/.installed
+setup: tools $(VENV)/.installed
+
+# Debian's prometheus (promtool and the server: alert-rule tests and the live alert test) and
+# redis-server 7 (the Redis version of docker-compose.yml, tested beside the embedded 6.2).
+# Installed where this machine can (root with apt-get); elsewhere the tests that need them are
+# skipped, except under CI=true (.ci/run), where a missing tool fails them.
+tools:
+	@if command -v promtool >/dev/null && command -v prometheus >/dev/null \
+	    && [ -x /usr/bin/redis-server ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends prometheus redis-server >/dev/null; \
+	else echo "note: install Debian's prometheus and redis-server packages for the deploy tests"; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +39,10 @@ harness: setup
 
 harness-full: setup
 	$(PY) -m evals run --profile full
+
+rules: tools
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 lint: setup
 	$(VENV)/bin/ruff check rag_core evals tests loadtests

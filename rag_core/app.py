@@ -24,7 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from rag_core import observability as obs
 from rag_core.api import errors, notes, routes
 from rag_core.api.limits import BodyLimit, route_limits
+from rag_core.auth import check_auth_settings
 from rag_core.config import Settings
+from rag_core.errors import RagError
 from rag_core.parts import Parts
 
 log = logging.getLogger("rag_core.app")
@@ -35,8 +37,7 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "metho
 
 def create_app(settings: Settings | None = None, parts: Parts | None = None) -> FastAPI:
     settings = settings or Settings()
-    if not settings.auth_enabled and settings.profile != "dev":
-        raise ValueError("auth_enabled=false is only allowed in the dev profile")
+    check_auth_settings(settings)  # InvalidSettings: no start with a forgeable identity
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             await run_in_threadpool(loader)
         if settings.metrics_port:
             obs.serve_metrics(settings.metrics_host, settings.metrics_port)
+        startup_check = getattr(app.state.parts.generator, "startup_check", None)
+        if startup_check is not None:  # the LLM's configuration, once (GET <base>/models)
+            await run_in_threadpool(startup_check)
         yield
         if owned:
             app.state.parts.close()
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         rid = given if _RID.fullmatch(given) else uuid.uuid4().hex
         request.state.request_id = rid
         token = obs.request_id_var.set(rid)
+        trace = obs.continue_trace(request.headers)  # an incoming traceparent
         start = time.perf_counter()
         try:
             response = await call_next(request)
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             response = errors.error_response(500, "INTERNAL", "An unexpected error occurred.",
                                               rid)
         finally:
+            obs.end_trace(trace)
             obs.request_id_var.reset(token)
         response.headers["X-Request-ID"] = rid
         response.headers["X-Worker-PID"] = str(os.getpid())
@@ -110,9 +116,25 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
 def _module_app() -> FastAPI:
     try:
         return create_app()
-    except ValueError as exc:  # misconfiguration: say so plainly when uvicorn imports us
+    except RagError as exc:  # misconfiguration: say so plainly when uvicorn imports us
+        raise SystemExit(f"error {exc.code}: {exc.message}") from exc
+    except ValueError as exc:
         raise SystemExit(f"error INVALID_SETTINGS: {exc}") from exc
 
 
-app = _module_app()
-__all__ = ["app", "create_app"]
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``rag_core.app:app`` is built when first asked for (uvicorn asks at start), not when the
+    module is imported: its settings come from the environment, and the prod profile refuses an
+    unsafe identity set-up there with a clear message (``error INVALID_SETTINGS: ...``)."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = _module_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["app", "create_app"]  # noqa: F822 (app: built on first access)

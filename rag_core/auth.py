@@ -1,59 +1,241 @@
-"""Identity: a bearer JWT whose ``sub`` is the user id (HS256 secret or a public key)."""
+"""Identity: a bearer JWT whose ``sub`` is the user id.
+
+Three ways to verify a token, chosen by Settings:
+
+* ``HS256`` with ``RAG_JWT_SECRET``: tokens this service issues (``rag-core token``), for local
+  use and load tests. The ``prod`` profile refuses the built-in secret (it is published in the
+  code) and any secret weaker than :data:`MIN_SECRET_CHARS` characters and
+  :data:`MIN_SECRET_BITS` bits (see :func:`secret_bits`).
+* ``RS256`` / ``ES256`` with ``RAG_JWT_PUBLIC_KEY``: the gateway's public key (PEM text or the
+  path of a PEM file).
+* ``RS256`` / ``ES256`` with ``RAG_JWT_JWKS_URL``: the gateway's key set, fetched with PyJWT's
+  ``PyJWKClient`` (keys cached ``RAG_JWT_JWKS_CACHE_S``; an unknown ``kid`` refetches at most
+  once per cooldown, so forged key ids cannot make us hammer the identity provider).
+
+Every token must carry ``exp`` and ``sub``; ``iss`` and ``aud`` are checked when
+``RAG_JWT_ISSUER`` / ``RAG_JWT_AUDIENCE`` are set (the prod profile requires both for keys issued
+elsewhere); a lifetime above ``RAG_JWT_MAX_TTL_S`` is refused (``exp`` measured from ``iat``,
+and from now); ``sub`` must be a whole user id (``re.fullmatch``: ``"amara\\n"`` is not
+``amara``). :func:`user_dependency` is the FastAPI dependency (``HTTPBearer``, so ``/docs``
+shows the scheme).
+"""
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import jwt
 
-from rag_core.config import Settings
-from rag_core.errors import Unauthorized, UserError
+from rag_core.config import DEFAULT_JWT_SECRET, Settings
+from rag_core.errors import AuthUnavailable, InvalidArgument, InvalidSettings, Unauthorized
 from rag_core.guard import USER_ID
 
-LEEWAY_S = 10
+MIN_SECRET_CHARS = 32
+MIN_SECRET_BITS = 128.0
+JWKS_TIMEOUT_S = 5.0
+SECRET_HELP = ("generate one with `openssl rand -hex 32` or "
+               "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+
+
+# --- settings checks (at startup) --------------------------------------------------------------
+
+
+def secret_bits(secret: str) -> float:
+    """A rough, conservative strength of a secret in bits: the smaller of its length times the
+    Shannon entropy of its characters, and eight times its zlib-compressed size (which catches
+    repetition that character counts miss: ``"password" * 6`` has 132 bits by characters but
+    compresses to 11 bytes). Random hex of 64 characters scores ~240, ``token_urlsafe(48)``
+    ~330; a human phrase or a repeated word stays far below 128."""
+    if not secret:
+        return 0.0
+    n = len(secret)
+    by_chars = -sum(c * math.log2(c / n) for c in Counter(secret).values())
+    data = secret.encode()
+    compressed = len(zlib.compress(data, 9)) - len(zlib.compress(b"", 9))
+    return min(by_chars, 8.0 * compressed)
+
+
+def weak_secret_reason(secret: str) -> str | None:
+    """Why a secret is not good enough for prod, or None."""
+    if secret == DEFAULT_JWT_SECRET:
+        return "RAG_JWT_SECRET is the built-in development secret, which is published in the code"
+    if len(secret) < MIN_SECRET_CHARS:
+        return (f"RAG_JWT_SECRET has {len(secret)} characters; the prod profile needs at least "
+                f"{MIN_SECRET_CHARS}")
+    bits = secret_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        return (f"RAG_JWT_SECRET is too predictable (about {bits:.0f} bits by its characters and "
+                f"repetitions; the prod profile needs {MIN_SECRET_BITS:.0f})")
+    return None
+
+
+def check_auth_settings(settings: Settings) -> None:
+    """Refuse to start with an identity set-up that anyone could forge (``InvalidSettings``)."""
+    if not settings.auth_enabled:
+        if settings.profile != "dev":
+            raise InvalidSettings("RAG_AUTH_ENABLED=false is only allowed in the dev profile")
+        return
+    if settings.jwt_algorithm == "HS256":
+        reason = weak_secret_reason(settings.jwt_secret.get_secret_value())
+        if reason and settings.profile == "prod":
+            raise InvalidSettings(f"{reason}; {SECRET_HELP}")
+        return
+    if not settings.jwt_public_key and not settings.jwt_jwks_url:
+        raise InvalidSettings(f"RAG_JWT_ALGORITHM={settings.jwt_algorithm} needs "
+                              "RAG_JWT_PUBLIC_KEY or RAG_JWT_JWKS_URL")
+    if settings.profile == "prod" and not (settings.jwt_issuer and settings.jwt_audience):
+        raise InvalidSettings("tokens signed elsewhere need RAG_JWT_ISSUER and RAG_JWT_AUDIENCE "
+                              "in the prod profile (a token for another service must not pass)")
+    if settings.jwt_public_key and not settings.jwt_jwks_url:
+        _public_key(settings)  # a missing key file is a startup error, not a 401 per request
+
+
+def _public_key(settings: Settings) -> str:
+    value = (settings.jwt_public_key or "").strip()
+    if value.startswith("-----BEGIN"):
+        return value
+    try:
+        return Path(value).read_text()
+    except OSError as exc:
+        raise InvalidSettings(f"RAG_JWT_PUBLIC_KEY is neither PEM text nor a readable file: "
+                              f"{exc.strerror}") from exc
+
+
+# --- issuing (local use) -----------------------------------------------------------------------
 
 
 def issue_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
-    """A signed HS256 token for local use and load tests."""
+    """A signed HS256 token for local use and load tests, living at most ``jwt_max_ttl_s``."""
     if settings.jwt_algorithm != "HS256":
-        raise UserError("Tokens can only be issued with an HS256 secret; this service verifies "
-                        f"{settings.jwt_algorithm} tokens issued elsewhere.")
-    if not USER_ID.match(user_id):
-        raise UserError("The user id must be 1-128 letters, digits or . _ @ : -")
+        raise InvalidArgument("Tokens can only be issued with an HS256 secret; this service "
+                              f"verifies {settings.jwt_algorithm} tokens issued elsewhere.")
+    if not USER_ID.fullmatch(user_id):
+        raise InvalidArgument("The user id must be 1-128 letters, digits or . _ @ : -")
+    if not 1 <= ttl_s <= settings.jwt_max_ttl_s:
+        raise InvalidArgument(f"--ttl must be between 1 and {settings.jwt_max_ttl_s} seconds "
+                              "(RAG_JWT_MAX_TTL_S); the service refuses longer-lived tokens.")
     now = int(time.time())
-    claims = {"sub": user_id, "iat": now, "exp": now + int(ttl_s)}
+    claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + int(ttl_s)}
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = _audiences(settings)[0]
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
 
 
+# --- verifying ---------------------------------------------------------------------------------
+
+
+def _audiences(settings: Settings) -> list[str]:
+    return [a.strip() for a in (settings.jwt_audience or "").split(",") if a.strip()]
+
+
+class TokenVerifier:
+    """Verifies tokens for one Settings; holds the JWKS client (and its key cache)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+        self._key: Any = None
+        if settings.jwt_algorithm == "HS256":
+            self._key = settings.jwt_secret.get_secret_value()
+        elif settings.jwt_jwks_url:
+            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True,
+                                         lifespan=settings.jwt_jwks_cache_s,
+                                         timeout=JWKS_TIMEOUT_S)
+        elif settings.jwt_public_key:
+            self._key = _public_key(settings)
+
+    def _signing_key(self, token: str) -> Any:
+        if self._jwks is None:
+            if not self._key:
+                raise Unauthorized("The service has no key to verify tokens with.")
+            return self._key
+        try:
+            return self._jwks.get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientConnectionError as exc:
+            raise AuthUnavailable("The identity provider's keys cannot be fetched right now.") \
+                from exc
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise Unauthorized("The token is not signed by a known key.") from exc
+
+    def verify(self, token: str) -> str:
+        """The user id of a valid token; ``Unauthorized`` with a plain reason otherwise."""
+        return str(self.claims(token)["sub"])
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of a valid token (signature, expiry, issuer, audience, lifetime and
+        ``sub`` checked); ``Unauthorized`` with a plain reason otherwise."""
+        s = self.settings
+        require = ["exp", "sub"] + (["iss"] if s.jwt_issuer else []) \
+            + (["aud"] if s.jwt_audience else [])
+        key = self._signing_key(token)
+        try:
+            claims = jwt.decode(token, key, algorithms=[s.jwt_algorithm], leeway=s.jwt_leeway_s,
+                                issuer=s.jwt_issuer or None, audience=_audiences(s) or None,
+                                options={"require": require, "verify_aud": bool(s.jwt_audience)})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired.") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized("The token was issued by someone this service does not trust.") \
+                from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("The token is meant for another service (audience).") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("The token is not valid.") from exc
+        self._check_lifetime(claims)
+        user = claims.get("sub")
+        if not isinstance(user, str) or not USER_ID.fullmatch(user):
+            raise Unauthorized("The token's subject is not a valid user id.")
+        return dict(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        cap = self.settings.jwt_max_ttl_s + self.settings.jwt_leeway_s
+        exp = float(claims["exp"])
+        now = time.time()
+        iat = claims.get("iat")
+        start = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else now
+        if max(exp - start, exp - now) > cap:
+            raise Unauthorized(f"The token lives longer than this service accepts "
+                               f"({self.settings.jwt_max_ttl_s} s).")
+
+
+_verifiers: dict[tuple[Any, ...], TokenVerifier] = {}
+_lock = threading.Lock()
+
+
+def verifier_for(settings: Settings) -> TokenVerifier:
+    """One verifier (and one JWKS key cache) per process and auth configuration."""
+    key = (settings.jwt_algorithm, settings.jwt_secret.get_secret_value(),
+           settings.jwt_public_key, settings.jwt_jwks_url, settings.jwt_jwks_cache_s,
+           settings.jwt_issuer, settings.jwt_audience, settings.jwt_max_ttl_s,
+           settings.jwt_leeway_s)
+    with _lock:
+        verifier = _verifiers.get(key)
+        if verifier is None:
+            verifier = _verifiers[key] = TokenVerifier(settings)
+        return verifier
+
+
 def verify_token(settings: Settings, token: str) -> str:
-    """The user id of a valid token; ``Unauthorized`` with a plain reason otherwise."""
-    return str(verify_claims(settings, token)["sub"])
+    return verifier_for(settings).verify(token)
 
 
-def scopes(claims: dict[str, object]) -> set[str]:
+def verify_claims(settings: Settings, token: str) -> dict[str, Any]:
+    return verifier_for(settings).claims(token)
+
+
+def scopes(claims: dict[str, Any]) -> set[str]:
     """The token's scopes: ``scope`` as a space-separated string (RFC 8693) or a list."""
     value = claims.get("scope") or claims.get("scp") or ""
     items = value.split() if isinstance(value, str) else value
     return {str(s) for s in items} if isinstance(items, list | tuple | set) else set()
-
-
-def verify_claims(settings: Settings, token: str) -> dict[str, object]:
-    """The claims of a valid token (``sub`` checked); ``Unauthorized`` otherwise."""
-    key = (settings.jwt_public_key if settings.jwt_algorithm != "HS256"
-           else settings.jwt_secret.get_secret_value())
-    if not key:
-        raise Unauthorized("The service has no key to verify tokens with.")
-    try:
-        claims = jwt.decode(token, key, algorithms=[settings.jwt_algorithm], leeway=LEEWAY_S,
-                            options={"require": ["exp", "sub"]})
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired.") from exc
-    except jwt.InvalidTokenError as exc:
-        raise Unauthorized("The token is not valid.") from exc
-    user = claims.get("sub")
-    if not isinstance(user, str) or not USER_ID.fullmatch(user):
-        raise Unauthorized("The token's subject is not a valid user id.")
-    return dict(claims)
 
 
 def bearer(header: str | None) -> str:

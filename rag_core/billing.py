@@ -32,6 +32,7 @@ class Bill:
     counter: TokenCounter
     reservation: Reservation
     prompt_tokens: int
+    max_tokens: int
     free: bool
     cost: float = 0.0
     usage: TokenUsage = field(default_factory=TokenUsage)
@@ -45,22 +46,28 @@ class Bill:
         worst = TokenUsage(prompt_tokens, prompt.max_tokens)
         estimate = 0.0 if free else price(worst, parts.settings)
         reservation = parts.ledger.reserve(user_id, estimate)
-        return cls(parts.ledger, parts.settings, counter, reservation, prompt_tokens, free)
+        return cls(parts.ledger, parts.settings, counter, reservation, prompt_tokens,
+                   prompt.max_tokens, free)
 
     @property
     def state(self) -> str:
         """The budget state at reservation: ok, alert or tightened."""
         return self.reservation.state
 
-    def settle(self, text: str, usage: TokenUsage | None = None) -> TokenUsage:
+    def settle(self, text: str, usage: TokenUsage | None = None, *,
+               abandoned: bool = False) -> TokenUsage:
         """Commit the work done (``usage`` as the model reported it, else counted on ``text``)
-        or release the reservation when nothing came back; returns the usage billed."""
+        or release the reservation when nothing came back. ``abandoned``: the call timed out
+        after the model got it, so it may have worked in vain: billed at the estimate.
+        Returns the usage billed."""
         if self.settled:
             return self.usage
         self.settled = True
         if usage is None and not text:
-            self.ledger.release(self.reservation)
-            return self.usage
+            if not abandoned:
+                self.ledger.release(self.reservation)
+                return self.usage
+            usage = TokenUsage(self.prompt_tokens, self.max_tokens)
         self.usage = usage or TokenUsage(self.prompt_tokens, self.counter.count(text))
         self.cost = 0.0 if self.free else price(self.usage, self.settings)
         self.ledger.commit(self.reservation, self.cost, self.usage)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 EXAMPLES = """\
 examples:
   rag-core services up                       start embedded PostgreSQL+pgvector and Redis
+  rag-core migrate                           apply the schema (a deploy step)
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
   rag-core search "Micah 6:8" --user amara --top-k 5
@@ -34,7 +35,6 @@ environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DI
 
 
 def _settings(**overrides: Any) -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     settings = Settings()
     return settings.with_overrides(**overrides) if overrides else settings
@@ -74,6 +74,21 @@ def cmd_services(args: argparse.Namespace) -> int:
             print(f"{name}: {'stopped' if done else 'was not running (or is external)'}")
     else:
         _print_json(services.status(settings))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the schema (a deploy step, before the app starts): idempotent, safe to race."""
+    from rag_core import services
+    from rag_core.store import PgVectorStore
+
+    store = PgVectorStore(services.resolve(_settings(), redis=False))
+    try:
+        applied = store.ensure_schema()
+    finally:
+        store.close()
+    print(f"applied migrations {', '.join(map(str, applied))}" if applied
+          else "schema already up to date")
     return 0
 
 
@@ -204,8 +219,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag_core import services
+    from rag_core.auth import check_auth_settings
 
     settings = _settings()
+    check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
     services.ensure_services(settings)  # start once, before the workers arrive
     if args.workers > 1:
         _multiprocess_metrics(settings, args.port)
@@ -320,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("services", cmd_services, "Start, inspect or stop the embedded PostgreSQL and Redis.")
     p.add_argument("action", choices=["up", "status", "down"])
 
+    add("migrate", cmd_migrate, "Apply the database schema (a deploy step; idempotent).")
+
     p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown or JSON lines).")
     p.add_argument("path", help="folder of .md / .jsonl notes, or one file")
     p.add_argument("--user", required=True, help="the user who owns these notes")
@@ -370,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("token", cmd_token, "Print a signed JWT for a user (local use and load tests).")
     p.add_argument("--user", required=True)
-    p.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    p.add_argument("--ttl", type=_int_between(1, 10 ** 9), default=3600,
+                   help="seconds until it expires (at most RAG_JWT_MAX_TTL_S, default 86400)")
 
     p = add("cache", cmd_cache, "Cache statistics, or clear the caches.")
     p.add_argument("action", choices=["stats", "clear"])

@@ -11,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["dev", "prod", "ci"]
+# Published in the code, so worthless as a secret: the prod profile refuses it (rag_core.auth).
+DEFAULT_JWT_SECRET = "dev-only-insecure-secret-set-RAG_JWT_SECRET"
 
 # Defaults that differ per profile. Anything not listed keeps its field default.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -107,6 +109,10 @@ class Settings(BaseSettings):
     llm: Literal["extractive", "hf"] = "extractive"
     llm_model: str = "meta-llama/Llama-3.2-3B-Instruct"
     llm_base_url: str | None = None
+    # Without llm_base_url: Hugging Face's inference router (OpenAI-compatible, provider chosen
+    # server-side). A setting so that a test or a private proxy can stand in for it.
+    llm_router_url: str = "https://router.huggingface.co/v1"
+    llm_recheck_s: float = Field(60.0, gt=0)  # a remembered misconfiguration: re-verify period
     hf_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("HF_TOKEN", "RAG_HF_TOKEN")
     )
@@ -135,6 +141,10 @@ class Settings(BaseSettings):
     global_daily_budget_usd: float = Field(100.0, gt=0)
     budget_alert_ratio: float = Field(0.8, gt=0, le=1)
     budget_tighten_ratio: float = Field(0.9, gt=0, le=1)
+    # While Redis (the shared ledger) is unreachable, each process may spend this share of
+    # what is left of a budget (from PostgreSQL's record); without PostgreSQL either, paid
+    # generation pauses (BUDGET_UNAVAILABLE).
+    budget_outage_share: float = Field(0.1, gt=0, le=1)
 
     # --- app -----------------------------------------------------------------------------
     # Threads per worker for the blocking pipeline: a miss holds one for the whole LLM call
@@ -155,9 +165,15 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=1, le=65_535)
     metrics_host: str = "127.0.0.1"  # where the metrics port listens (0.0.0.0 in a container)
     auth_enabled: bool = True
-    jwt_secret: SecretStr = SecretStr("dev-only-insecure-secret-set-RAG_JWT_SECRET")
-    jwt_public_key: str | None = None
+    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_public_key: str | None = None  # PEM text, or the path of a PEM file
+    jwt_jwks_url: str | None = None  # the gateway's JWKS (RS256/ES256 keys by "kid")
+    jwt_jwks_cache_s: int = Field(300, ge=1)  # how long fetched keys are kept
     jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    jwt_issuer: str | None = None  # required "iss" when set
+    jwt_audience: str | None = None  # required "aud" when set (comma-separated: any of them)
+    jwt_max_ttl_s: int = Field(86_400, ge=60)  # tokens living longer (exp - iat) are refused
+    jwt_leeway_s: int = Field(10, ge=0, le=300)  # clock skew allowed on exp / iat / nbf
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     log_level: str = "INFO"
@@ -173,12 +189,23 @@ class Settings(BaseSettings):
             data.setdefault(name, value)
         return data
 
+    @field_validator("llm_base_url", "jwt_public_key", "jwt_jwks_url", "jwt_issuer",
+                     "jwt_audience", "otel_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``RAG_LLM_BASE_URL=`` (as compose's ``${VAR:-}`` gives) means unset, not ''."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
         if self.budget_alert_ratio > self.budget_tighten_ratio:
             raise ValueError("budget_alert_ratio must not exceed budget_tighten_ratio")
+        for name in ("llm_base_url", "llm_router_url", "jwt_jwks_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
         return self
 
     @property

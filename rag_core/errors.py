@@ -59,6 +59,20 @@ class Forbidden(UserError):
     default_message = "This credential may not do that."
 
 
+class InvalidArgument(UserError):
+    code = "INVALID_ARGUMENT"
+    status = 400
+    default_message = "An argument is not valid."
+
+
+class InvalidSettings(UserError):
+    """The operator's settings cannot work (or are unsafe); the service refuses to start."""
+
+    code = "INVALID_SETTINGS"
+    status = 500
+    default_message = "The service's settings are not valid."
+
+
 class BudgetExceeded(UserError):
     code = "BUDGET_EXCEEDED"
     status = 429
@@ -88,6 +102,29 @@ class VectorSearchFailed(DependencyError):
 class LLMUnavailable(DependencyError):
     code = "LLM_UNAVAILABLE"
     default_message = "The language model is temporarily unavailable."
+    # True when a call timed out after the model had it: it may have worked (and billed)
+    abandoned = False
+
+
+class AuthUnavailable(DependencyError):
+    code = "AUTH_UNAVAILABLE"
+    default_message = "The identity provider's keys cannot be fetched right now."
+
+
+class LLMMisconfigured(LLMUnavailable):
+    """The LLM refused the service's credentials or does not know the model: the operator must
+    fix the settings (also shown by ``/readyz`` as the ``llm`` check). Cached answers are still
+    served stale meanwhile."""
+
+    code = "LLM_MISCONFIGURED"
+    default_message = "The language model is misconfigured; the operator has been alerted."
+    default_retry_after = 60.0
+
+
+class BudgetUnavailable(DependencyError):
+    code = "BUDGET_UNAVAILABLE"
+    default_message = ("Spending cannot be checked right now, so paid answers are paused; "
+                       "cached answers still work.")
 
 
 class ServiceNotReady(DependencyError):

@@ -23,6 +23,7 @@ from rag_core.config import Settings
 disable_created_metrics()  # no ``*_created`` series next to every counter and histogram
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+user_hash_var: ContextVar[str | None] = ContextVar("user_hash", default=None)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -62,6 +63,9 @@ RELEVANCE = Histogram("context_relevance_score", "Best similarity of the retriev
                       registry=REGISTRY)
 BUDGET_ALERTS = Counter("budget_alerts_total", "Budget thresholds crossed", ["scope", "level"],
                         registry=REGISTRY)
+LLM_MISCONFIGURED = Counter("llm_misconfigured_total",
+                            "LLM calls refused for a configuration reason (token, model, URL)",
+                            ["reason"], registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
 
@@ -173,6 +177,37 @@ def span(name: str, *, end_on_exit: bool = True, **attributes: Any) -> Iterator[
         yield current
 
 
+def continue_trace(headers: Any) -> Any:
+    """Attach the trace of an incoming W3C ``traceparent`` (if any) to the current context;
+    returns the token for ``end_trace``."""
+    from opentelemetry import context, propagate
+
+    return context.attach(propagate.extract(headers))
+
+
+def end_trace(token: Any) -> None:
+    from opentelemetry import context
+
+    context.detach(token)
+
+
+def inject_trace(headers: Any) -> None:
+    """Write the current span as ``traceparent`` into outgoing request headers."""
+    from opentelemetry import propagate
+
+    propagate.inject(headers)
+
+
+def trace_ids() -> tuple[str | None, str | None]:
+    """The current trace and span id (hex), or None outside a recorded span."""
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None, None
+    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+
 def start_span(name: str, **attributes: Any) -> Any:
     """A started span that is not made current (a request's root span, which lives across
     the yields of a stream); the caller ends it. It continues the trace that is current when
@@ -262,6 +297,11 @@ class JsonFormatter(logging.Formatter):
             "message": mask_secrets(record.getMessage()),
             "request_id": request_id_var.get(),
         }
+        trace_id, span_id = trace_ids()
+        if trace_id:
+            data["trace_id"], data["span_id"] = trace_id, span_id
+        if user_hash_var.get():
+            data["user_hash"] = user_hash_var.get()
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             data.update({k: _mask_field(k, v) for k, v in extra.items()})

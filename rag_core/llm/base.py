@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from rag_core.types import Chunk, TokenUsage
 
@@ -45,3 +45,6 @@ class GuardedGenerator(Generator, Protocol):
 
     def retry_after(self) -> float:
         """Seconds until the breaker lets a probe through (0 when closed)."""
+
+    def check_config(self) -> dict[str, Any]:
+        """``{"ok": True}``, or the remembered misconfiguration (``LLM_MISCONFIGURED``)."""

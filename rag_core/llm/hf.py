@@ -1,7 +1,10 @@
 """The ``hf`` generator: chat completion through ``huggingface_hub.InferenceClient``.
 
 With ``Settings.llm_base_url`` it talks to any OpenAI-compatible server (TGI, vLLM, llama.cpp,
-or the repo's mock); without, to Hugging Face inference with ``HF_TOKEN`` and ``llm_model``.
+or the repo's mock); without, to the Hugging Face inference router (``llm_router_url``, itself
+OpenAI-compatible: ``/v1/chat/completions`` with the model id in the payload, the provider chosen
+server-side) with ``HF_TOKEN`` and ``llm_model``. Both go the same way: no provider-mapping
+lookup on the hub before the call.
 
 Transport, as huggingface_hub 1.x/2.x does it: every InferenceClient sends through ONE shared
 ``httpx2.Client`` per process (``huggingface_hub.get_session()``), so connections are reused
@@ -13,10 +16,16 @@ whatever the number of InferenceClient objects. Two details needed care:
   ``llm_connect_timeout_s`` for connecting and ``llm_read_timeout_s`` for reading (and writing
   and waiting for a pooled connection), which httpx accepts there; a streamed answer gets the
   read timeout between two pieces, not for the whole answer.
-* Offline mode. The project sets ``HF_HUB_OFFLINE=1`` so that nothing is downloaded from the
-  hub, and the default session then refuses every request, even to a server on the local
-  network. ``_install_session`` installs a session whose request hook applies huggingface_hub's
-  own checks (offline refusal, request ids) to hub hosts only.
+* Offline mode. ``HF_HUB_OFFLINE=1`` (which an operator may still set, to forbid downloads)
+  makes huggingface_hub's default session refuse every request, including the inference router
+  (``router.huggingface.co`` is a hub host) and servers on the local network. Offline mode is
+  about downloads, never about the LLM: ``_install_session`` installs a session whose request
+  hook applies the hub's own checks (offline refusal, request ids) to hub hosts only, and never
+  to the hosts of the configured LLM endpoints (``_llm_hosts``).
+* Misconfiguration. 401, 403 and 404 answers, and a URL the client cannot use, are
+  :class:`MisconfiguredLLMError`: permanent, and remembered by the generator's health
+  (``rag_core.llm.health``) so that ``/readyz`` shows them. :meth:`HFGenerator.probe` is the
+  cheap check at startup (``GET <base>/models``, no generation).
 
 Streaming: ``InferenceClient`` keeps each streamed response in the client's ``ExitStack`` until
 the client is closed. A shared client would therefore keep every stream (and, for a stream the
@@ -30,19 +39,60 @@ import email.utils
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from rag_core import observability as obs
 from rag_core.config import Settings
 from rag_core.llm.base import Generation, Prompt
-from rag_core.llm.resilience import PermanentLLMError, TransientLLMError
+from rag_core.llm.health import Problem
+from rag_core.llm.resilience import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
 _HUB_HOSTS = ("huggingface.co", "hf.co")
+_MISCONFIGURED = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
 _lock = threading.Lock()
 _session_installed = False
 _clients: dict[tuple[Any, ...], Any] = {}
+_llm_hosts: set[str] = set()  # hosts of configured LLM endpoints: never the hub's offline check
+
+
+def endpoint(settings: Settings) -> str:
+    """The OpenAI-compatible base URL the generator talks to."""
+    return (settings.llm_base_url or settings.llm_router_url).rstrip("/")
+
+
+def _register_llm_host(settings: Settings) -> None:
+    host = urllib.parse.urlsplit(endpoint(settings)).hostname
+    if host:
+        _llm_hosts.add(host.lower())  # set.add is atomic; _lock may be held by shared_client
+
+
+def hub_checks_apply(host: str) -> bool:
+    """Whether huggingface_hub's request checks (offline refusal included) apply to a host:
+    hub hosts only, and never the host of a configured LLM endpoint."""
+    host = host.lower()
+    return host.endswith(_HUB_HOSTS) and host not in _llm_hosts
+
+
+def _hook(request: Any) -> None:
+    from huggingface_hub.utils._http import hf_request_event_hook
+
+    if hub_checks_apply(request.url.host or ""):
+        hf_request_event_hook(request)
+    else:
+        obs.inject_trace(request.headers)  # the LLM server continues the request's trace
+
+
+def make_session(transport: Any = None) -> Any:
+    """The httpx2 client that huggingface_hub shares (``transport``: tests hand in their own)."""
+    import httpx2
+
+    return httpx2.Client(event_hooks={"request": [_hook]}, follow_redirects=True,
+                         transport=transport,
+                         limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20))
 
 
 def _install_session() -> None:
@@ -51,23 +101,9 @@ def _install_session() -> None:
     with _lock:
         if _session_installed:
             return
-        import httpx2
         from huggingface_hub import set_client_factory
-        from huggingface_hub.utils._http import hf_request_event_hook
 
-        def hook(request: Any) -> None:
-            host = request.url.host or ""
-            if host.endswith(_HUB_HOSTS):
-                hf_request_event_hook(request)
-
-        def factory() -> Any:
-            return httpx2.Client(
-                event_hooks={"request": [hook]},
-                follow_redirects=True,
-                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
-            )
-
-        set_client_factory(factory)
+        set_client_factory(make_session)
         _session_installed = True
 
 
@@ -77,20 +113,22 @@ def _timeout(settings: Settings) -> Any:
     return httpx2.Timeout(settings.llm_read_timeout_s, connect=settings.llm_connect_timeout_s)
 
 
+def _token(settings: Settings) -> str | None:
+    return settings.hf_token.get_secret_value() if settings.hf_token else None
+
+
 def _new_client(settings: Settings) -> Any:
     from huggingface_hub import InferenceClient
 
-    token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    if settings.llm_base_url:
-        return InferenceClient(base_url=settings.llm_base_url, token=token,
-                               timeout=_timeout(settings))
-    return InferenceClient(model=settings.llm_model, token=token, timeout=_timeout(settings))
+    _register_llm_host(settings)
+    return InferenceClient(base_url=endpoint(settings), token=_token(settings),
+                           timeout=_timeout(settings))
 
 
 def shared_client(settings: Settings) -> Any:
     """The process's InferenceClient for these settings (non-streaming calls)."""
     _install_session()
-    key = (settings.llm_base_url, settings.llm_model, settings.hf_token,
+    key = (endpoint(settings), settings.llm_model, settings.hf_token,
            settings.llm_connect_timeout_s, settings.llm_read_timeout_s)
     with _lock:
         client = _clients.get(key)
@@ -133,11 +171,18 @@ def classify(exc: BaseException) -> TransientLLMError | PermanentLLMError:
             return TransientLLMError(f"HTTP {status}", status=status,
                                      retry_after=parse_retry_after(
                                          response.headers.get("retry-after")))
+        if status in _MISCONFIGURED:
+            return MisconfiguredLLMError(_MISCONFIGURED[status], _status_message(status),
+                                         status=status)
         return PermanentLLMError(f"HTTP {status}", status=status)
+    if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
+        return MisconfiguredLLMError("bad_url", f"the LLM URL cannot be used: {exc}")
     if isinstance(exc, OfflineModeIsEnabled):
         return PermanentLLMError(str(exc))
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+        return TransientLLMError(f"timeout: {type(exc).__name__}")  # never reached the model
     if isinstance(exc, TimeoutError | httpx2.TimeoutException):
-        return TransientLLMError(f"timeout: {type(exc).__name__}")
+        return TransientLLMError(f"timeout: {type(exc).__name__}", timed_out=True)
     if isinstance(exc, ValidationError):
         return PermanentLLMError(f"rejected by the server: {exc}")
     if isinstance(exc, OverloadedError | TextGenerationError):
@@ -151,6 +196,44 @@ def classify(exc: BaseException) -> TransientLLMError | PermanentLLMError:
     return PermanentLLMError(f"{type(exc).__name__}: {exc}")
 
 
+def _status_message(status: int) -> str:
+    return {401: "HTTP 401: the LLM server refused the token (check HF_TOKEN)",
+            403: "HTTP 403: the token may not use this model or endpoint (check HF_TOKEN and "
+                 "RAG_LLM_MODEL)",
+            404: "HTTP 404: the model or the endpoint does not exist (check RAG_LLM_MODEL and "
+                 "RAG_LLM_BASE_URL)"}[status]
+
+
+def probe(settings: Settings) -> Problem | None:
+    """A cheap check of the configuration, made once at startup: ``GET <base>/models`` (no
+    generation, nothing billed). A refused token or an unusable URL is a :class:`Problem`;
+    anything else (no listing, a 5xx, a timeout) says nothing about the configuration, which
+    the calls themselves and the circuit breaker then judge."""
+    import httpx2
+
+    if not settings.llm_base_url and not _token(settings):
+        return Problem("no_token", "the Hugging Face router needs HF_TOKEN (or set "
+                       "RAG_LLM_BASE_URL to a server that needs none)")
+    _install_session()
+    _register_llm_host(settings)
+    from huggingface_hub import get_session
+
+    token = _token(settings)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{endpoint(settings)}/models"
+    try:
+        response = get_session().get(url, headers=headers, timeout=httpx2.Timeout(
+            min(5.0, settings.llm_read_timeout_s), connect=settings.llm_connect_timeout_s))
+    except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
+        return Problem("bad_url", f"the LLM URL cannot be used: {exc}")
+    except (httpx2.HTTPError, OSError):
+        return None
+    if response.status_code in (401, 403):
+        return Problem(_MISCONFIGURED[response.status_code],
+                       _status_message(response.status_code))
+    return None
+
+
 class HFGenerator:
     """Chat completion with ``huggingface_hub.InferenceClient`` (see the module docstring)."""
 
@@ -161,10 +244,13 @@ class HFGenerator:
         self.client = shared_client(settings)
         self.model = settings.llm_model
 
+    def probe(self) -> Problem | None:
+        return probe(self.settings)
+
     def _kwargs(self, prompt: Prompt) -> dict[str, Any]:
-        # With a base URL the model id goes in the payload (vLLM and TGI check it).
+        # The model id goes in the payload (the router routes by it; vLLM and TGI check it).
         return {"max_tokens": prompt.max_tokens, "temperature": self.settings.llm_temperature,
-                "model": self.model if self.settings.llm_base_url else None}
+                "model": self.model}
 
     def generate(self, prompt: Prompt) -> Generation:
         try:

@@ -58,6 +58,8 @@ class MockConfig:
     outage_duration_s: float = 0.0
     stream_error_after: int | None = None  # streams send an error event after this many pieces
     send_usage: bool = True  # usage in answers (streams: also when stream_options asks)
+    api_key: str | None = None  # when set, other bearer tokens get 401 (a misconfigured token)
+    strict_model: bool = False  # 404 for a payload model other than `model` (as vLLM does)
     seed: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -76,6 +78,8 @@ def _convert(default: Any, key: str, value: Any) -> Any:
     if value is None:
         return None
     optional_float = ("retry_after_s", "outage_after_s")
+    if key == "api_key":
+        return str(value)
     if isinstance(default, bool):
         return bool(value)
     if isinstance(default, int) or key == "stream_error_after":
@@ -100,7 +104,8 @@ class MockState:
             self.outage_until = 0.0
             self.counts = {k: 0 for k in ("requests", "completed", "errors", "streams",
                                            "timeouts", "outage_errors", "bad_requests",
-                                           "in_flight", "max_in_flight", "completion_tokens")}
+                                           "in_flight", "max_in_flight", "completion_tokens",
+                                           "unauthorized", "model_listings")}
 
     def bump(self, name: str, by: int = 1) -> None:
         with self.lock:
@@ -167,12 +172,19 @@ def create_mock_app(config: MockConfig | None = None) -> FastAPI:
         while time.monotonic() < end and not await request.is_disconnected():
             await asyncio.sleep(0.05)
 
+    def refused(request: Request) -> JSONResponse | None:
+        key = state.config.api_key
+        if key is not None and request.headers.get("authorization") != f"Bearer {key}":
+            state.bump("unauthorized")
+            return error(401, "invalid credentials", "authentication_error")
+        return None
+
     @app.post("/v1/chat/completions")
     async def completions(request: Request) -> Any:
         state.bump("requests")
         state.bump("in_flight")
         try:
-            return await answer(request)
+            return refused(request) or await answer(request)
         finally:
             state.bump("in_flight", -1)
 
@@ -185,6 +197,9 @@ def create_mock_app(config: MockConfig | None = None) -> FastAPI:
             state.bump("bad_requests")
             return error(400, "the body must be JSON with a list of messages", "invalid_request")
         c = state.config
+        if c.strict_model and body.get("model") not in (None, c.model):
+            state.bump("bad_requests")
+            return error(404, f"model {body.get('model')!r} does not exist", "not_found")
         with state.lock:
             roll_timeout, roll_error = state.rng.random(), state.rng.random()
             forced = c.fail_next > 0
@@ -222,9 +237,11 @@ def create_mock_app(config: MockConfig | None = None) -> FastAPI:
             media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": state.config.model, "object": "model",
-                                            "created": 0, "owned_by": "rag_core"}]}
+    async def models(request: Request) -> Any:
+        state.bump("model_listings")
+        listing = {"object": "list", "data": [{"id": state.config.model, "object": "model",
+                                               "created": 0, "owned_by": "rag_core"}]}
+        return refused(request) or listing
 
     @app.get("/health")
     async def health() -> dict[str, str]:

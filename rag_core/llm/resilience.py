@@ -45,8 +45,9 @@ import redis
 from rag_core import observability as obs
 from rag_core.cache.keys import breaker_prefix
 from rag_core.config import Settings
-from rag_core.errors import LLMUnavailable, RagError
+from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
+from rag_core.llm.health import LLMHealth, Problem
 
 log = logging.getLogger("rag_core.llm")
 T = TypeVar("T")
@@ -56,13 +57,15 @@ GAUGE_NAME = "llm"
 
 
 class TransientLLMError(Exception):
-    """Worth a retry: a timeout, a connection error, a 5xx or a 429."""
+    """Worth a retry: a timeout, a connection error, a 5xx or a 429. ``timed_out``: the
+    request reached the model and no answer came in time (it may have done the work)."""
 
     def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, timed_out: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class PermanentLLMError(Exception):
@@ -71,6 +74,14 @@ class PermanentLLMError(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MisconfiguredLLMError(PermanentLLMError):
+    """Permanent, and the operator's to fix: a refused token, a missing model, a bad URL."""
+
+    def __init__(self, reason: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.problem = Problem(reason, message)
 
 
 # --- shared state ---------------------------------------------------------------------------
@@ -269,6 +280,29 @@ class ResilientGenerator:
             name=inner.name,
         )
         obs.BREAKER_STATE.labels(name=GAUGE_NAME).set(STATE_VALUE.get(self.state, 0))
+        self.health = LLMHealth(inner.name, settings.llm_recheck_s, verify=self._verify)
+
+    # --- configuration health (readiness) ---------------------------------------------------
+
+    def check_config(self) -> dict[str, Any]:
+        """The ``llm`` check of ``/readyz``: ``{"ok": True}``, or the remembered
+        ``LLM_MISCONFIGURED`` with its reason and message. Never calls the model per probe."""
+        return self.health.check()
+
+    def startup_check(self) -> Problem | None:
+        """The generator's cheap configuration probe, once at startup (nothing generated)."""
+        return self.health.startup(getattr(self.inner, "probe", None))
+
+    def _verify(self) -> Problem | None:
+        """Re-verify a remembered misconfiguration with one tiny generation (at most once per
+        ``llm_recheck_s``, only while one is remembered). Transient failures re-raise: they
+        say nothing about the configuration."""
+        try:
+            self.inner.generate(Prompt(messages=[{"role": "user", "content": "ping"}],
+                                       question="ping", max_tokens=1))
+        except MisconfiguredLLMError as exc:
+            return exc.problem
+        return None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -339,11 +373,17 @@ class ResilientGenerator:
         try:
             with self.breaker.calling():
                 yield
+            self.health.clear()
+        except MisconfiguredLLMError as exc:
+            self.health.report(exc.problem)
+            raise LLMMisconfigured() from exc  # the detail is in the log and /readyz
         except pybreaker.CircuitBreakerError as exc:  # this call's failure opened it
             raise LLMUnavailable(retry_after=self.retry_after()) from exc
         except TransientLLMError as exc:
-            raise LLMUnavailable(f"The language model failed: {exc}",
-                                 retry_after=exc.retry_after or self.retry_after()) from exc
+            err = LLMUnavailable(f"The language model failed: {exc}",
+                                 retry_after=exc.retry_after or self.retry_after())
+            err.abandoned = exc.timed_out
+            raise err from exc
         except PermanentLLMError as exc:
             raise LLMUnavailable(f"The language model refused the request: {exc}",
                                  retry_after=self.retry_after()) from exc
@@ -387,10 +427,13 @@ class ResilientGenerator:
         s = self.settings
         deadline = time.monotonic() + s.llm_retry_budget_s
         attempt = 0
+        timed_out = False
         while True:
             try:
                 return func(*args)
             except TransientLLMError as exc:
+                timed_out = timed_out or exc.timed_out
+                exc.timed_out = timed_out  # an earlier attempt that timed out counts too
                 delay = self._backoff(attempt, exc)
                 if (attempt >= s.llm_max_retries or delay is None
                         or time.monotonic() + delay > deadline):

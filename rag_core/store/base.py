@@ -64,6 +64,9 @@ class CostStore(Protocol):
 
     def costs_for_day(self, day: date | str) -> list[dict[str, Any]]: ...
 
+    def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
+        """The user's and everyone's recorded spend of that day (dollars)."""
+
 
 class Store(CostStore, Protocol):
     def ensure_schema(self) -> Any: ...

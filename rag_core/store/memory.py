@@ -134,6 +134,11 @@ class MemoryStore:
             row["requests"] += requests
             return dict(row)
 
+    def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
+        rows = [r for (d, _), r in self._costs.items() if d == str(day)]
+        mine = sum(r["cost_usd"] for r in rows if r["user_id"] == user_id)
+        return mine, sum(r["cost_usd"] for r in rows)
+
     def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
         rows = [dict(r) for (d, _), r in self._costs.items() if d == str(day)]
         return sorted(rows, key=lambda r: -r["cost_usd"])

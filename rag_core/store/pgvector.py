@@ -325,6 +325,12 @@ class PgVectorStore:
         assert row is not None
         return _cost_row(row)
 
+    def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
+        """The user's and everyone's recorded spend of that day."""
+        with self._db("cost totals") as conn:
+            row = conn.execute(q.DAY_TOTALS, {"day": day, "user_id": user_id}).fetchone()
+        return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
+
     def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
         """Every user's totals of that day, most expensive first."""
         with self._db("cost listing") as conn:

@@ -361,6 +361,13 @@ ADD_COST = sql.SQL(
     RETURNING day, user_id, cost_usd::float8, input_tokens, output_tokens, requests
     """
 )
+DAY_TOTALS = sql.SQL(
+    """
+    SELECT coalesce(sum(cost_usd) FILTER (WHERE user_id = %(user_id)s), 0)::float8,
+           coalesce(sum(cost_usd), 0)::float8
+    FROM user_api_costs WHERE day = %(day)s
+    """
+)
 COSTS_FOR_DAY = sql.SQL(
     """
     SELECT day, user_id, cost_usd::float8, input_tokens, output_tokens, requests

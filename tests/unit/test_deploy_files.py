@@ -1,15 +1,19 @@
-"""No Docker engine runs here: check the compose file and Dockerfile against Settings."""
+"""No Docker engine runs here: check the compose file and Dockerfile against Settings and the
+operator's rules (localhost ports, restart policies, limits, a persistent Redis that does not
+evict the ledger, the mock model only on request)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from rag_core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+_VAR = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 
 
 def env_names_known_to_settings() -> set[str]:
@@ -22,24 +26,85 @@ def env_names_known_to_settings() -> set[str]:
     return names
 
 
+def defaults(value: str) -> str:
+    """A compose value as it reads with nothing set: ``${X:-d}`` is d, ``${X:?m}`` is <X>."""
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        return rest if kind == "-" else f"<{name}>" if kind == "?" else ""
+
+    return _VAR.sub(one, value)
+
+
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
 def test_compose_services_healthchecks_and_wiring() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
-    assert services["postgres"]["image"].startswith("pgvector/pgvector")
-    assert services["redis"]["image"].startswith("redis:")
+    services = compose()["services"]
+    assert re.fullmatch(r"pgvector/pgvector:\d+\.\d+\.\d+-pg\d+", services["postgres"]["image"])
+    assert re.fullmatch(r"redis:\d+\.\d+-alpine", services["redis"]["image"])
     for name in ("postgres", "redis", "app", "mock-llm"):
         assert "healthcheck" in services[name], name
     app = services["app"]
-    for dep in ("postgres", "redis"):
-        assert app["depends_on"][dep]["condition"] == "service_healthy"
+    assert app["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert app["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"] == ["rag-core", "migrate"]
     known = env_names_known_to_settings()
     for key in app["environment"]:
         assert key in known, f"{key} is not a Settings field or alias"
     assert "postgres:5432" in app["environment"]["DATABASE_URL"]
     assert app["environment"]["REDIS_URL"].startswith("redis://redis:")
-    assert "observability" in services["prometheus"]["profiles"]
-    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    assert "/var/lib/postgresql" in services["postgres"]["volumes"][0]  # PostgreSQL 18 layout
+
+
+def test_mock_model_only_on_request() -> None:
+    services = compose()["services"]
+    assert set(services["mock-llm"]["profiles"]) <= {"dev", "loadtest"}
+    app = services["app"]
+    assert "mock-llm" not in app["depends_on"] and "profiles" not in app
+    env = {k: defaults(str(v)) for k, v in app["environment"].items()}
+    assert env["RAG_LLM"] == "hf" and env["RAG_LLM_BASE_URL"] == ""  # the real router
+    settings = Settings(llm=env["RAG_LLM"], llm_base_url=env["RAG_LLM_BASE_URL"])
+    assert settings.llm_base_url is None  # an empty value is unset, not an invalid URL
+    assert env["RAG_JWT_SECRET"] == "<RAG_JWT_SECRET>"  # required, no default
+
+
+def test_restart_policies_limits_and_localhost_ports() -> None:
+    for name, service in compose()["services"].items():
+        expected = "no" if name == "migrate" else "unless-stopped"
+        assert service.get("restart") == expected, name
+        limits = service["deploy"]["resources"]["limits"]
+        assert limits["memory"] and float(limits["cpus"]) > 0, name
+        for port in service.get("ports", []):
+            host = defaults(port).split(":")[0]
+            assert host == "127.0.0.1", f"{name} publishes {port} beyond localhost"
+    assert not compose()["services"]["postgres"].get("ports")
+    assert not compose()["services"]["redis"].get("ports")
+
+
+def test_redis_persists_and_never_evicts_the_ledger() -> None:
+    redis = compose()["services"]["redis"]
+    args = redis["command"]
+    option = {args[i]: args[i + 1] for i in range(1, len(args) - 1, 2)}
+    assert option["--appendonly"] == "yes" and option["--appendfsync"] == "everysec"
+    assert option["--maxmemory-policy"] == "noeviction" \
+        or option["--maxmemory-policy"].startswith("volatile-")
+    volume = redis["volumes"][0].split(":")
+    assert volume[1] == "/data" and volume[0] in compose()["volumes"]
+
+
+def test_observability_profile_mounts_what_exists() -> None:
+    services = compose()["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["observability"]
+        for mount in services[name]["volumes"]:
+            source = mount.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), mount
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["app:8000"]
+    assert scrape["rule_files"] == ["alerts.yml"]
 
 
 def test_dockerfile_is_multistage_non_root_with_healthcheck_and_cpu_torch() -> None:
@@ -48,3 +113,4 @@ def test_dockerfile_is_multistage_non_root_with_healthcheck_and_cpu_torch() -> N
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "download.pytorch.org/whl/cpu" in text and "torch==2.13.0" in text
+    assert "HF_HUB_OFFLINE=1" not in text  # offline mode would refuse the LLM's router

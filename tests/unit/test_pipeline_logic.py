@@ -15,7 +15,7 @@ from rag_core.errors import InvalidQuery, LLMUnavailable
 from rag_core.ingest import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.prompt import SYSTEM_PROMPT
-from rag_core.llm.resilience import ResilientGenerator
+from rag_core.llm.resilience import ResilientGenerator, TransientLLMError
 from rag_core.parts import Parts, build_ledger
 from rag_core.pipeline import NO_CONTEXT_ANSWER, REFUSAL_ANSWER, Pipeline
 from rag_core.postprocess import LEAK_REPLACEMENT
@@ -208,3 +208,29 @@ def test_a_model_failing_before_any_text_raises_and_reserves_nothing(parts: Part
     with pytest.raises(LLMUnavailable):
         events(pipe)
     assert parts.ledger.spend("amara") == 0 and parts.ledger.reserved("amara") == 0
+
+
+class TimesOut(Scripted):
+    """The model got the request and no answer came in time."""
+
+    def generate(self, prompt: Prompt) -> Generation:
+        self.calls += 1
+        raise TransientLLMError("timeout: ReadTimeout", timed_out=True)
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        self.calls += 1
+        raise TransientLLMError("connection refused")  # never reached the model
+        yield ""  # pragma: no cover
+
+
+def test_finding4_a_call_that_timed_out_is_billed_at_its_estimate(parts: Parts) -> None:
+    settings = parts.settings.with_overrides(llm_max_retries=0)
+    pipe = Pipeline(with_generator(replace(parts, settings=settings), TimesOut("x")))
+    with pytest.raises(LLMUnavailable) as info:
+        pipe.ask("amara", QUESTION)
+    assert info.value.abandoned
+    assert parts.ledger.spend("amara") > 0 and parts.ledger.reserved("amara") == 0
+    spent = parts.ledger.spend("amara")
+    with pytest.raises(LLMUnavailable) as info:  # refused before the model: nothing billed
+        events(Pipeline(with_generator(replace(parts, settings=settings), TimesOut("x"))))
+    assert not info.value.abandoned and parts.ledger.spend("amara") == spent

@@ -1,0 +1,65 @@
+"""Operator commands of ``rag-core``: migrate as a deploy step, coded refusals of bad numbers
+(``--top-k 0`` is not silently replaced) and of long-lived tokens."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from rag_core import cli
+from rag_core.auth import verify_token
+from rag_core.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse refuses before any command runs
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_migrate_applies_the_schema_once(database_url: str, settings: Settings,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RAG_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("RAG_PROFILE", "ci")
+    code, out, _ = run(capsys, "migrate")
+    assert code == 0 and out.startswith("applied migrations 1")
+    with psycopg.connect(database_url) as conn:
+        tables = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"notes", "chunks"} <= tables
+    code, out, _ = run(capsys, "migrate")
+    assert code == 0 and out.strip() == "schema already up to date"
+    assert not (settings.state_dir / "redis").exists()  # a schema step starts no Redis
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["ask", "faith", "--user", "amara", "--top-k", "0"], "must be at least 1, not 0"),
+    (["search", "faith", "--user", "amara", "--top-k", "-3"], "must be at least 1, not -3"),
+    (["ask", "faith", "--user", "amara", "--top-k", "five"], "'five' is not a whole number"),
+    (["token", "--user", "amara", "--ttl", "0"], "must be at least 1, not 0"),
+])
+def test_bad_numbers_are_refused_with_a_code(capsys: pytest.CaptureFixture[str],
+                                             argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert f"INVALID_ARGUMENT: {message}" in err and "Traceback" not in err
+
+
+def test_token_ttl_above_the_cap_is_refused(capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_PROFILE", "ci")
+    monkeypatch.setenv("RAG_JWT_MAX_TTL_S", "7200")
+    code, out, err = run(capsys, "token", "--user", "amara", "--ttl", str(10**10))
+    assert code == 2 and out == ""
+    assert err.startswith("error INVALID_ARGUMENT: --ttl must be between 1 and 7200 seconds")
+    code, out, _ = run(capsys, "token", "--user", "amara", "--ttl", "7200")
+    assert code == 0
+    settings = Settings(profile="ci", jwt_max_ttl_s=7200)
+    assert verify_token(settings, out.strip()) == "amara"

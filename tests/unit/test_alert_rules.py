@@ -1,0 +1,131 @@
+"""The operator's kit: alert rules checked and unit-tested with promtool at their real windows,
+every rule and dashboard panel on metrics the app really exports, a runbook section per alert."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from promtool import DEPLOY, ROOT, exported_names, metric_names, promtool
+
+RULES = DEPLOY / "prometheus" / "alerts.yml"
+RULE_TESTS = DEPLOY / "prometheus" / "alerts_test.yml"
+DASHBOARD = DEPLOY / "grafana" / "rag_core.json"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+# The seeds' alerts (SPEC.md, issue 13), by the name each has in alerts.yml.
+SEED_ALERTS = {"RagCoreHighErrorRate", "RagCoreSlowAnswers", "LLMCircuitBreakerOpen",
+               "DailyLLMCostHigh", "CacheHitRateLow", "QueryTruncationHigh",
+               "UserDailyBudgetExceeded"}
+PROMETHEUS_SERIES = {"up"}  # made by Prometheus itself
+
+
+def alerts() -> list[dict[str, object]]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def panel_exprs() -> list[tuple[str, str]]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [(panel["title"], target["expr"]) for panel in dashboard["panels"]
+            for target in panel["targets"]]
+
+
+def test_promtool_check_rules() -> None:
+    out = promtool("check", "rules", str(RULES))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"SUCCESS: {len(alerts())} rules found" in out.stdout
+
+
+def test_promtool_check_config() -> None:
+    out = promtool("check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_promtool_test_rules() -> None:
+    out = promtool("test", "rules", RULE_TESTS.name, cwd=RULE_TESTS.parent)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SUCCESS" in out.stdout
+
+
+def test_every_alert_is_unit_tested_firing_and_silent() -> None:
+    fired: set[str] = set()
+    silent: set[str] = set()
+    for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        for check in case["alert_rule_test"]:
+            (fired if check["exp_alerts"] else silent).add(check["alertname"])
+    names = {str(rule["alert"]) for rule in alerts()}
+    assert names >= SEED_ALERTS
+    assert fired == names and silent == names
+
+
+def test_rules_use_exported_metrics_and_no_user_label() -> None:
+    exported = exported_names() | PROMETHEUS_SERIES
+    for rule in alerts():
+        expr = str(rule["expr"])
+        assert metric_names(expr), rule["alert"]
+        assert metric_names(expr) <= exported, (rule["alert"], metric_names(expr) - exported)
+        assert "user" not in re.findall(r"\b(\w+)\s*=~?", expr)
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    headings = {line[3:].strip() for line in RUNBOOK.read_text().splitlines()
+                if line.startswith("## ")}
+    for rule in alerts():
+        name = str(rule["alert"])
+        assert name in headings, name
+        annotations = rule["annotations"]
+        assert isinstance(annotations, dict)
+        assert annotations["runbook_url"] == f"docs/runbook.md#{name.lower()}"
+        assert rule["labels"]["severity"] in ("page", "ticket")  # type: ignore[index]
+
+
+def test_metric_names_reads_promql() -> None:
+    assert metric_names('sum by (le) (rate(a_bucket{route=~"/v1/.*", x="y"}[5m])) > 0.05') \
+        == {"a_bucket"}
+    assert metric_names("max by (name) (b) >= 1 and on(job) up == 0") == {"b", "up"}
+    assert metric_names("histogram_quantile(0.99, c_bucket) offset 5m") == {"c_bucket"}
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+SEED_PANELS = {  # what the seeds ask for, and a metric each such panel must show
+    "latency percentiles": "assistant_request_duration_seconds_bucket",
+    "throughput": "assistant_requests_total",
+    "hit rate per layer": "cache_hits_total",
+    "errors": "assistant_errors_total",
+    "cost per hour": "api_cost_total_dollars",
+    "tokens": "api_tokens_used_total",
+    "breaker state": "circuit_breaker_state",
+}
+
+
+def test_dashboard_has_the_seeds_panels() -> None:
+    used = set().union(*(metric_names(expr) for _, expr in panel_exprs()))
+    for panel, metric in SEED_PANELS.items():
+        assert metric in used, panel
+    titles = [panel["title"] for panel in json.loads(DASHBOARD.read_text())["panels"]]
+    assert len(titles) == len(set(titles))
+
+
+def test_dashboard_expressions_parse_and_use_exported_metrics(tmp_path: Path) -> None:
+    exported = exported_names()
+    rules = []
+    for n, (title, expr) in enumerate(panel_exprs()):
+        assert metric_names(expr) <= exported, (title, metric_names(expr) - exported)
+        rules.append({"record": f"dashboard:panel_{n}",
+                      "expr": expr.replace("$__rate_interval", "5m")})
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    out = promtool("check", "rules", str(path))  # promtool parses every expression
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("bad", ["sum(rate(x[5m])", "rate(x)"])
+def test_promtool_refuses_bad_expressions(tmp_path: Path, bad: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [
+        {"record": "r", "expr": bad}]}]}))
+    assert promtool("check", "rules", str(path)).returncode != 0
