@@ -300,8 +300,10 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, not {value}")
         return value
 
     return parse
@@ -389,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("token", cmd_token, "Print a signed JWT for a user (local use and load tests).")
     p.add_argument("--user", required=True)
-    p.add_argument("--ttl", type=_int_between(1, 10 ** 9), default=3600,
+    p.add_argument("--ttl", type=_int_between(1, sys.maxsize), default=3600,
                    help="seconds until it expires (at most RAG_JWT_MAX_TTL_S, default 86400)")
 
     p = add("cache", cmd_cache, "Cache statistics, or clear the caches.")

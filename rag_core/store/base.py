@@ -21,7 +21,7 @@ class SearchParams:
     """Every knob of one search, passed by the caller on each call: the same object goes into
     the cache key, so a sweep that changes a knob changes both the search and the key."""
 
-    mode: RetrievalMode = "hybrid"
+    mode: RetrievalMode = "dense"  # the service's mode comes from Settings (from_settings)
     ef_search: int = 40
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
     max_scan_tuples: int = 20_000

@@ -40,16 +40,21 @@ def test_migrate_applies_the_schema_once(database_url: str, settings: Settings,
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["ask", "faith", "--user", "amara", "--top-k", "0"], "must be at least 1, not 0"),
-    (["search", "faith", "--user", "amara", "--top-k", "-3"], "must be at least 1, not -3"),
-    (["ask", "faith", "--user", "amara", "--top-k", "five"], "'five' is not a whole number"),
-    (["token", "--user", "amara", "--ttl", "0"], "must be at least 1, not 0"),
+    (["ask", "faith", "--user", "amara", "--top-k", "0"], "--top-k: must be at least 1, not 0"),
+    (["search", "faith", "--user", "amara", "--top-k", "-3"],
+     "--top-k: must be at least 1, not -3"),
+    (["ask", "faith", "--user", "amara", "--top-k", "five"],
+     "--top-k: 'five' is not a whole number"),
+    (["ask", "faith", "--user", "amara", "--top-k", "51"], "--top-k: must be at most 50, not 51"),
+    (["token", "--user", "amara", "--ttl", "0"], "--ttl: must be at least 1, not 0"),
+    (["costs", "report", "--day", "2024-13-99"], "--day: '2024-13-99' is not a date"),
 ])
 def test_bad_numbers_are_refused_with_a_code(capsys: pytest.CaptureFixture[str],
                                              argv: list[str], message: str) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
-    assert f"INVALID_ARGUMENT: {message}" in err and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("error INVALID_ARGUMENT: argument ")
+    assert message in err and "Traceback" not in err
 
 
 def test_token_ttl_above_the_cap_is_refused(capsys: pytest.CaptureFixture[str],
