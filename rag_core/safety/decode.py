@@ -20,8 +20,8 @@ import urllib.parse
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
 _BINARY = re.compile(r"(?:[01]{8}[ ,]?){4,}")
-_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}){3,}")
 _ESCAPES = re.compile(r"\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}")
+_PLUS = re.compile(r"(?:[\w.~-]+\+)+[\w.~%-]+|\S*%[0-9A-Fa-f]{2}\S*")
 _ENTITY = re.compile(r"&#x?[0-9A-Fa-f]{2,6};|&[a-z]{2,8};")
 _MORSE = re.compile(r"(?:[.\-]{1,7}[ /]+){5,}[.\-]{1,7}")
 MORSE = dict(zip(
@@ -89,9 +89,9 @@ def _morse(token: str) -> str | None:
 
 
 def inline(text: str) -> str:
-    """``text`` with percent-encoding, ``\\x``/``\\u`` escapes and HTML character references
+    """``text`` with percent-encoding (form style too: ``+`` for a space), ``\\x``/``\\u`` escapes and HTML character references
     decoded in place (the rest of the text kept around them)."""
-    text = _PERCENT.sub(lambda m: urllib.parse.unquote(m.group(0)), text)
+    text = _PLUS.sub(lambda m: urllib.parse.unquote_plus(m.group(0)), text)
     text = _ESCAPES.sub(_escape, text)
     return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
 

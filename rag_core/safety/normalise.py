@@ -54,8 +54,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _LEET_TOKEN = re.compile(r"[\w@$!|+€]*(?:[a-z][\w@$!|+€]*[0-9@$!|+€]|[0-9@$!|+€][\w@$!|+€]*"
                          r"[a-z])[\w@$!|+€]*")
 # Single characters joined by one and the same separator: "i g n o r e", "i.g.n.o.r.e", "a-s".
-_SPELLED = re.compile(r"(?<![\w])\w([ .\-_*·/|~])(?:\w\1)*\w(?![\w])")
-_WORD = re.compile(r"[a-z]{6,}")
+_SPELLED = re.compile(r"(?<![^\W_])[^\W_]([ .\-_*·/|~])(?:[^\W_]\1)*[^\W_](?![^\W_])")
+_WORD = re.compile(r"[a-z]{4,}")
 
 
 def is_invisible(ch: str) -> bool:
@@ -142,9 +142,10 @@ def _distance(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
-def correct_spelling(text: str, vocabulary: frozenset[str]) -> str:
+def correct_spelling(text: str, vocabulary: frozenset[str], min_length: int = 6) -> str:
     """Near misses of the words in ``vocabulary`` (``instrutcions``, ``sytsem``) spelled right:
-    one edit (an adjacent swap counts one) for words under nine letters, two from nine on."""
+    words of ``min_length`` letters or more, one edit (an adjacent swap counts one) under nine
+    letters, two from nine on, first letter kept."""
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         if word in vocabulary:
@@ -157,7 +158,7 @@ def correct_spelling(text: str, vocabulary: frozenset[str]) -> str:
                 if d < score:
                     best, score = known, d
         return best
-    return _WORD.sub(fix, text)
+    return _WORD.sub(lambda m: fix(m) if len(m.group(0)) >= min_length else m.group(0), text)
 
 
 def squash(text: str) -> str:
@@ -165,12 +166,13 @@ def squash(text: str) -> str:
     return "".join(c for c in text if c.isalpha())
 
 
-def views(text: str, vocabulary: frozenset[str] = frozenset()) -> list[str]:
+def views(text: str, vocabulary: frozenset[str] = frozenset(), min_length: int = 6) -> list[str]:
     """The detection views of ``clean`` text, most literal first, without repeats;
-    ``vocabulary`` holds the words worth correcting when misspelled."""
+    ``vocabulary`` holds the words worth correcting when misspelled (``min_length`` letters or
+    more)."""
     plain = text.casefold()
     folded = fold(text)
     leet = unleet(folded)
     joined = join_spelled(leet)
-    fixed = correct_spelling(joined, vocabulary)
+    fixed = correct_spelling(joined, vocabulary, min_length)
     return list(dict.fromkeys((plain, folded, leet, joined, fixed)))
