@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from rag_core.config import Settings
 from rag_core.errors import InvalidQuery
-from rag_core.safety.normalise import clean, one_line
+from rag_core.safety.normalise import bad_code_point, clean, one_line
 from rag_core.safety.sanitiser import FAMILIES, scan_question
 from rag_core.tokens import TokenCounter
 from rag_core.types import Query
@@ -47,17 +47,6 @@ def sanitise(text: str) -> Sanitised:
     (empty when nothing answerable is left). See the module docstring."""
     scan = scan_question(text)
     return Sanitised(scan.text, scan.flags)
-
-
-def bad_code_point(text: str) -> str | None:
-    """A description of the first lone surrogate or non-character in ``text``, if any."""
-    for i, ch in enumerate(text):
-        cp = ord(ch)
-        if 0xD800 <= cp <= 0xDFFF:
-            return f"a lone surrogate (U+{cp:04X}) at position {i}"
-        if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE:
-            return f"a Unicode non-character (U+{cp:04X}) at position {i}"
-    return None
 
 
 def has_substance(text: str) -> bool:

@@ -1,10 +1,18 @@
-"""Step 7 of the pipeline: tidy the generated text, filter leaks, map citations to chunks."""
+"""Step 7 of the pipeline: tidy the generated text, filter leaks, escape markup, map citations to
+chunks.
+
+An answer that echoes the system prompt (``leaks_system_prompt``: verbatim, paraphrased,
+translated, encoded or disguised) is replaced whole by ``LEAK_REPLACEMENT``. Markdown images
+and links are defused and HTML tags escaped (``rag_core.safety.markup.escape_markup``), so the
+answer is safe text for any client.
+"""
 
 from __future__ import annotations
 
 import re
 
 from rag_core.llm.prompt import leaks_system_prompt
+from rag_core.safety.markup import escape_markup
 from rag_core.types import Chunk, Citation
 
 LEAK_REPLACEMENT = (
@@ -46,4 +54,4 @@ def finish_text(text: str, sources: list[Chunk]) -> tuple[str, list[Citation]]:
     text = tidy(text)
     if leaks_system_prompt(text):
         return LEAK_REPLACEMENT, []
-    return map_citations(text, sources)
+    return map_citations(escape_markup(text), sources)

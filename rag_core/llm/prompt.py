@@ -3,21 +3,22 @@
 The user message holds the numbered sources, each wrapped in ``<note n="k">`` ... ``</note>``
 inside ``<notes>``, then the question inside ``<question>``, then a one-line reminder of the
 task (a short "sandwich": small instruction-tuned models such as Llama-3.2-3B-Instruct follow
-the rules better when the task is restated after the untrusted text). Any of our delimiter tags
-that a note or a question carries is defused first, so that user text cannot close the data
-section and pose as instructions.
+the rules better when the task is restated after the untrusted text). Sources are rendered by
+``rag_core.context.render_source`` and the question by ``rag_core.safety.markup.note_text``:
+special tokens removed, delimiter tags defused, role lines and forged ``[n]`` headers quoted,
+so that user text cannot close the data section and pose as instructions.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 
-from rag_core.context import source_header
+from rag_core.context import render_source
 from rag_core.llm.base import Prompt
 from rag_core.safety.leak import EchoDetector
+from rag_core.safety.markup import defuse_tags as defuse_tags  # re-exported
+from rag_core.safety.markup import note_text
 from rag_core.types import Chunk
-
-PROMPT_VERSION = "v2"
 
 # An honest answer may say this, so it never counts as an echo of the prompt.
 REFUSAL = "your notes do not seem to cover it"
@@ -42,27 +43,21 @@ Reply in a few plain sentences, in the language of the question."""
 REMINDER = ("Answer the question from the notes above only, citing them as [n]. If they do "
             "not cover it, say so.")
 
-# Our own delimiter tags, in any case and spacing, when they appear inside user text.
-_TAG = re.compile(r"<\s*(/?)\s*(notes?|question)\b[^>]*>", re.IGNORECASE)
-
-
-def defuse_tags(text: str) -> str:
-    """Turn ``</notes>``, ``<question>`` and the like inside user text into inert ``[/notes]``."""
-    return _TAG.sub(lambda m: f"[{m.group(1)}{m.group(2).lower()}]", text)
+# Derived from the text itself, so that no edit of the prompt can leave it stale.
+PROMPT_VERSION = hashlib.sha256(f"{SYSTEM_PROMPT}\n{REMINDER}".encode()).hexdigest()[:12]
 
 
 def format_note_block(n: int, chunk: Chunk) -> str:
-    """One numbered source: its metadata line (title, speaker, date, series, scripture, tags)
-    and its text, between ``<note n="n">`` and ``</note>``."""
-    header = defuse_tags(source_header(n, chunk))
-    return f'<note n="{n}">\n{header}\n{defuse_tags(chunk.text.strip())}\n</note>'
+    """One numbered source, as ``rag_core.context.render_source`` renders it (the budget counts
+    the same text)."""
+    return render_source(n, chunk)
 
 
 def build_user_message(question: str, chunks: list[Chunk]) -> str:
     blocks = "\n".join(format_note_block(n, c) for n, c in enumerate(chunks, start=1))
     notes = blocks if blocks else "(no notes were found for this question)"
     return (f"<notes>\n{notes}\n</notes>\n\n"
-            f"<question>\n{defuse_tags(question.strip())}\n</question>\n\n{REMINDER}")
+            f"<question>\n{note_text(question).strip()}\n</question>\n\n{REMINDER}")
 
 
 def build_prompt(question: str, chunks: list[Chunk], max_tokens: int) -> Prompt:

@@ -68,6 +68,18 @@ def is_invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cf", "Cc", "Cs", "Co")
 
 
+def bad_code_point(text: str) -> str | None:
+    """A description of the first lone surrogate or Unicode non-character in ``text``, if any
+    (valid JSON can carry either; PostgreSQL and UTF-8 cannot)."""
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        if 0xD800 <= cp <= 0xDFFF:
+            return f"a lone surrogate (U+{cp:04X}) at position {i}"
+        if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE:
+            return f"a Unicode non-character (U+{cp:04X}) at position {i}"
+    return None
+
+
 def tag_text(text: str) -> str:
     """The ASCII hidden in Unicode tag characters (U+E0020-E007E), outside flag emoji."""
     out: list[str] = []

@@ -51,5 +51,6 @@ def test_oversized_best_chunk_is_cut_not_dropped() -> None:
 def test_skips_a_chunk_that_does_not_fit_but_keeps_smaller_ones() -> None:
     counter = default_counter()
     chunks = [chunk(1, 100), chunk(2, 500), chunk(3, 50)]
-    selected = select_context(chunks, counter, 220)
+    # 250: the two small ones as rendered for the prompt (header, text, <note> wrapper)
+    selected = select_context(chunks, counter, 250)
     assert [c.note_id for c in selected] == ["n1", "n3"]
