@@ -240,8 +240,9 @@ def smart_quotes(text: str, rng: random.Random) -> str:
 
 
 def emoji(text: str, rng: random.Random) -> str:
-    return rng.choice(("\U0001f64f ", "\u2764\ufe0f ", "\U0001f468\u200d\U0001f469\u200d\U0001f467 ")
-                      ) + text + rng.choice((" \U0001f914", " \u271d\ufe0f", " \U0001f4d6"))
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467 "
+    start = rng.choice(("\U0001f64f ", "\u2764\ufe0f ", family))
+    return start + text + rng.choice((" \U0001f914", " \u271d\ufe0f", " \U0001f4d6"))
 
 
 def shouted(text: str, rng: random.Random) -> str:

@@ -5,7 +5,8 @@ and neutralising note text and answer markup.
   families run on (``views``);
 - ``decode``: encoded payloads (base64, hex, percent-encoding, binary, rot13, reversed) made
   readable for the pattern families;
-- ``families`` and ``languages``: the sanitiser's pattern families;
+- ``families`` (wording), ``families_syntax`` (tokens, role lines, markup, data access) and
+  ``languages`` (other languages): the sanitiser's pattern families;
 - ``sanitiser``: flags a question sentence by sentence (``scan_question``);
 - ``leak``: does a model output echo the system prompt, however disguised (``Echo``);
 - ``markup``: note text and metadata made inert for the prompt; HTML and Markdown images and

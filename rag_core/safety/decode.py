@@ -2,10 +2,10 @@
 
 ``decodings(text)`` returns the readable texts hidden in ``text``: base64 and hex runs, runs of
 8-bit binary and of Morse code, the text with percent-encoding, ``\\x``/``\\u`` escapes and HTML
-character references decoded in place, and the whole text read in rot13 and backwards. A decoding counts only when it is mostly
-printable text with letters (random base64-looking words decode to noise and are dropped).
-rot13 and reversal always "decode"; on an honest question they give gibberish that no pattern
-matches.
+character references decoded in place, and the whole text read in rot13 and backwards. A
+decoding counts only when it is mostly printable text with letters (random base64-looking
+words decode to noise and are dropped). rot13 and reversal always "decode"; on an honest
+question they give gibberish that no pattern matches.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ _ESCAPES = re.compile(r"\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}")
 _PLUS = re.compile(r"(?:[\w.~-]+\+)+[\w.~%-]+|\S*%[0-9A-Fa-f]{2}\S*")
 _ENTITY = re.compile(r"&#x?[0-9A-Fa-f]{2,6};|&[a-z]{2,8};")
 _MORSE = re.compile(r"(?:[.\-]{1,7}[ /]+){5,}[.\-]{1,7}")
-MORSE = dict(zip(
-    ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- ...- "
-    ".-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----.".split(),
-    "abcdefghijklmnopqrstuvwxyz0123456789", strict=True))
+_MORSE_CODES = (".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - "
+                "..- ...- .-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... "
+                "---.. ----.")
+MORSE = dict(zip(_MORSE_CODES.split(), "abcdefghijklmnopqrstuvwxyz0123456789", strict=True))
 MIN_PRINTABLE = 0.9
 
 
@@ -89,8 +89,8 @@ def _morse(token: str) -> str | None:
 
 
 def inline(text: str) -> str:
-    """``text`` with percent-encoding (form style too: ``+`` for a space), ``\\x``/``\\u`` escapes and HTML character references
-    decoded in place (the rest of the text kept around them)."""
+    """``text`` with percent-encoding (form style too: ``+`` for a space), ``\\x``/``\\u``
+    escapes and HTML character references decoded in place (the rest of the text kept)."""
     text = _PLUS.sub(lambda m: urllib.parse.unquote_plus(m.group(0)), text)
     text = _ESCAPES.sub(_escape, text)
     return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)

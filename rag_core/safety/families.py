@@ -44,7 +44,8 @@ GIVEN = (r"(?:you\s+(?:were|have\s+been|got|had\s+been)\s+(?:given|told|handed|s
          r"programmed|configured|trained)|you\s+(?:received|operate\s+under|run\s+with|are\s+"
          r"running\s+with))")
 USE = r"(?:you\s+(?:follow|have|obey|use|must\s+follow|are\s+following|are\s+using))"
-PERSONA = (r"(?:ai|a\.i\.|assistant|bot|chatbot|(?:ai|language)\s+model|llm|gpt|chatgpt|dan|persona|"
+PERSONA = (r"(?:ai|a\.i\.|assistant|bot|chatbot|(?:ai|language)\s+model|llm|gpt|chatgpt|dan|"
+           r"persona|"
            r"hacker|terminal|shell|console|admin|administrator|developer|jailbroken|unrestricted|"
            r"unfiltered|uncensored|unbound|evil\s+\w+|rogue\s+\w+|villain|"
            r"free(?:bot|\s+ai|\s+assistant|\s+model)|free\s+from\s+(?:all\s+|your\s+|any\s+)?"
@@ -100,16 +101,16 @@ FAMILIES: dict[str, list[re.Pattern[str]]] = {
         rf"{ORDER}(?:treat|consider|regard|deem)\s+(?:{MINE}\s+|everything\s+|all\s+|anything\s+|"
         rf"the\s+)(?:{W}\s+){{0,5}}?(?:as\s+)?(?:void|cancel+ed|deleted|null|invalid|obsolete|"
         rf"erased|gone|irrelevant|not\s+applicable)",
-        rf"\bwhatever\s+(?:you\s+were|you'?ve\s+been|was)\s+(?:told|instructed|given|said)\b",
-        rf"\bnew\s+(?:session|conversation|context|chat)\b[^.!?\n]{{0,40}}\b(?:reset|cleared|"
-        rf"wiped|erased|forgotten)",
+        r"\bwhatever\s+(?:you\s+were|you'?ve\s+been|was)\s+(?:told|instructed|given|said)\b",
+        r"\bnew\s+(?:session|conversation|context|chat)\b[^.!?\n]{0,40}\b(?:reset|cleared|"
+        r"wiped|erased|forgotten)",
         rf"{ORDER}(?:answer|respond|reply|use|rely\s+on|draw\s+on|go\s+with|tell\s+me|explain)\b"
         rf"[^.!?\n]{{0,30}}?\b(?:your\s+|the\s+)?(?:general|own|outside|world|internet|prior|"
         rf"background|training|common)\s+(?:knowledge|data|information|memory|sources?)\b",
-        rf"\b(?:without|instead\s+of|rather\s+than|beyond|outside(?:\s+of)?|not\s+from|apart\s+"
-        rf"from)\s+(?:using\s+|looking\s+at\s+|consulting\s+|checking\s+|relying\s+on\s+)?(?:the|"
-        rf"my|your|these)\s+(?:sermon\s+)?notes\b(?=[^?]*(?:\b(?:tell|explain|answer|give|"
-        rf"recommend|describe|write|chat|list)\b|\?))",
+        r"\b(?:without|instead\s+of|rather\s+than|beyond|outside(?:\s+of)?|not\s+from|apart\s+"
+        r"from)\s+(?:using\s+|looking\s+at\s+|consulting\s+|checking\s+|relying\s+on\s+)?(?:the|"
+        r"my|your|these)\s+(?:sermon\s+)?notes\b(?=[^?]*(?:\b(?:tell|explain|answer|give|"
+        r"recommend|describe|write|chat|list)\b|\?))",
         rf"{ORDER}(?:forget|ignore|skip|drop|leave|abandon)\s+(?:the|my|your)\s+(?:sermon\s+)?"
         rf"(?:library|sources|notes\s+library)\b",
         r"\b(?:usual|normal|standard|regular)\s+(?:limits|rules|restrictions|constraints|"

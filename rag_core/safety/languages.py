@@ -14,7 +14,8 @@ import re
 
 # (imperative "ignore / forget / disregard", "instructions / rules")
 ORDERS: dict[str, tuple[str, str]] = {
-    "fr": (r"ignore[zr]|ignore\s+(?:toutes|tous|les|tes|vos|mes)|oublie[zr]?|ne\s+tiens?\s+(?:pas\s+)?compte|fais\s+abstraction|"
+    "fr": (r"ignore[zr]|ignore\s+(?:toutes|tous|les|tes|vos|mes)|oublie[zr]?|"
+           r"ne\s+tiens?\s+(?:pas\s+)?compte|fais\s+abstraction|"
            r"n'?ob[eé]is\s+plus", r"instructions?|consignes?|r[eè]gles?|directives?|prompts?"),
     "es": (r"ignora|ign[oó]rel[ao]s|olvida|olv[ií]dal[ao]s|omite|desatiende|descarta|no\s+sigas",
            r"instrucciones|instrucci[oó]n|reglas|indicaciones|directrices|[oó]rdenes|prompt"),
@@ -22,7 +23,8 @@ ORDERS: dict[str, tuple[str, str]] = {
            r"verwirf", r"anweisungen?|regeln|vorgaben|richtlinien|befehle|prompt|instruktionen"),
     "it": (r"ignora|dimentica|tralascia|non\s+seguire|scarta",
            r"istruzion[ei]|regole|direttive|prompt|indicazioni"),
-    "pt": (r"ignore\s+(?:todas|todos|as|os|suas|seus)|ignora|esque[cç]a|esquece|desconsidere|n[aã]o\s+siga|descarte",
+    "pt": (r"ignore\s+(?:todas|todos|as|os|suas|seus)|ignora|esque[cç]a|esquece|desconsidere|"
+           r"n[aã]o\s+siga|descarte",
            r"instru[cç][oõ]es|regras|diretrizes|orienta[cç][oõ]es|prompt"),
     "nl": (r"negeer|vergeet|laat\s+(?:alle\s+)?\w+\s+los", r"instructies|regels|richtlijnen|"
            r"prompt|opdrachten"),
@@ -96,7 +98,8 @@ REVEAL = (
 _F = re.IGNORECASE
 
 
-_UNBOUNDED = ("zh", "ja", "ko", "th", "bn", "hi")  # no spaces between words: no word boundaries either
+# Scripts without spaces between words, or whose marks \w does not cover: no word boundaries.
+_UNBOUNDED = ("zh", "ja", "ko", "th", "bn", "hi")
 
 
 def _near(a: str, b: str, gap: int = 50, bounded: bool = True) -> str:

@@ -38,8 +38,8 @@ _F = re.IGNORECASE
 
 # What the system prompt says, statement by statement, in English words other than its own.
 RULE_CONCEPTS: dict[str, re.Pattern[str]] = {name: re.compile(p, _F) for name, p in {
-    "identity": r"\b(?:notes?|sermon[- ]notes?)\s+(?:assistant|helper|app)\b|\bassistant\s+(?:of|for|"
-                r"inside|in)\s+(?:a|the)\s+sermon|\bhelp\w*\s+(?:one|a\s+single)\s+(?:person|user)\b",
+    "identity": r"\b(?:notes?|sermon[- ]notes?)\s+(?:assistant|helper|app)\b|\bassistant\s+"
+                r"(?:of|for|inside|in)\s+(?:a|the)\s+sermon|\bhelp\w*\s+(?:one|a\s+single)\s+(?:person|user)\b",
     "notes_only": r"\b(?:answer|respond|reply|use|rely|stick|draw|work|keep)\w*\s+(?:\w+\s+){0,3}?"
                   r"(?:only|solely|exclusively|strictly)\s+(?:from|on|with|to|using|inside)\b|"
                   r"\bnotes?[- ]only\b|\b(?:only|solely|exclusively|strictly)\s+(?:use|rely\s+on|"
@@ -47,19 +47,23 @@ RULE_CONCEPTS: dict[str, re.Pattern[str]] = {name: re.compile(p, _F) for name, p
                   r"\b(?:keep|stick|stay)\w*\s+(?:to|with|within|inside)\s+(?:the|your)\s+notes\b|"
                   r"\bi\s+(?:only\s+)?answer\s+(?:only\s+)?from\s+(?:your|the)\s+notes\b|\bnotes\s+"
                   r"between\s+the\b|\bsupplied\s+(?:sermon\s+)?notes\b",
-    "no_outside": r"\b(?:outside|external|general|world|background)\s+(?:knowledge|facts|info\w*)\b|"
+    "no_outside": r"\b(?:outside|external|general|world|background)\s+(?:knowledge|facts|"
+                  r"info\w*)\b|"
                   r"\bno\s+guess\w*|\bavoid\w*\s+guess\w*|\bbring\s+in\s+nothing\b|\bnothing\s+from"
                   r"\s+outside\b|\bpull\s+in\s+anything\s+from\s+outside\b",
-    "secrecy": r"\b(?:never|not|don'?t|do\s+not|can'?t|cannot|won'?t|mustn'?t|must\s+not|refuse\s+to|"
+    "secrecy": r"\b(?:never|not|don'?t|do\s+not|can'?t|cannot|won'?t|mustn'?t|must\s+not|"
+               r"refuse\s+to|"
                r"decline\s+to|forbid\w*|prohibit\w*|supposed\s+to|allowed\s+to)\s+(?:\w+\s+){0,3}?"
                r"(?:reveal|repeat|share|disclose|discuss|summari[sz]e|paraphrase|translate|quote|"
                r"leak|tell|rephrase)\w*\b|\b(?:keep|kept|stay|remain)\w*\s+(?:\w+\s+){0,3}?(?:secret|"
                r"private|confidential|to\s+myself)\b|\bconfidential\w*\b|\bsecrecy\b|\basks?\s+(?:me\s+)?"
                r"to\s+(?:repeat|reveal|summari[sz]e|paraphrase|translate|share|disclose)\b",
-    "secrecy_detail": r"\beven\s+(?:when|if|as\s+part\s+of|with|though)\b|\btold\s+it'?s?\s+(?:is\s+)?"
+    "secrecy_detail": r"\beven\s+(?:when|if|as\s+part\s+of|with|though)\b|\btold\s+it'?s?\s+"
+                      r"(?:is\s+)?"
                       r"allowed|\bwith\s+permission\b|\bas\s+(?:part\s+of\s+)?a\s+game\b|"
                       r"\brole-?\s?play",
-    "data_not_orders": r"\b(?:treat|consider|handle|regard|count)\w*\s+.{0,60}?\bas\s+(?:\w+\s+){0,2}?"
+    "data_not_orders": r"\b(?:treat|consider|handle|regard|count)\w*\s+.{0,60}?\bas\s+"
+                       r"(?:\w+\s+){0,2}?"
                        r"(?:data|information)\b|\b(?:data|information),?\s+not\s+(?:as\s+)?"
                        r"(?:instructions|commands|orders|directions)\b|\b(?:user|untrusted)\s+"
                        r"(?:data|text|content|input)\b",
@@ -78,7 +82,8 @@ RULE_CONCEPTS: dict[str, re.Pattern[str]] = {name: re.compile(p, _F) for name, p
                     r"\bnumbered\s+citations?\b|\bwith\s+citations\b|\bcite\s+(?:each|every|all)\s+"
                     r"(?:statement|sentence|claim)",
     "only_shown": r"\bnumbers?\s+(?:that\s+are\s+)?(?:shown|given)\b|\bonly\s+the\s+numbers\b",
-    "style": r"\bfew\s+(?:plain|short)?\s*sentences\b|\blanguage\s+(?:of|the)\s+(?:the\s+)?question\b|"
+    "style": r"\bfew\s+(?:plain|short)?\s*sentences\b|\blanguage\s+(?:of|the)\s+(?:the\s+)?"
+             r"question\b|"
              r"\b(?:same|user'?s|question'?s)\s+language\b|\bplain\s+sentences\b",
     "persistence": r"\bwhatever\s+(?:any\s+)?(?:later\s+)?(?:text|message|you\s+say)|\b(?:later|"
                    r"subsequent)\s+(?:text|messages?)\b|\bno\s+(?:later\s+)?(?:message|text)\s+can\s+"
@@ -118,7 +123,8 @@ FOREIGN_WORDS: dict[str, re.Pattern[str]] = {name: re.compile(p, _F) for name, p
     "cite": r"citer|citar|belegen|zitieren|citare|vermeld|указыва|引用|付け|인용|cytuj|belirt|taja|"
             r"kutip|اذكر|ανέφερε",
     "number": r"num[eé]ro|nummer|номер|编号|番号|번호|numer|numara|namba|nomor|رقم|αριθμό",
-    "assistant": r"assistant[ea]?|asistente|assistent|ассистент|助手|アシスタント|어시스턴트|asystent|"
+    "assistant": r"assistant[ea]?|asistente|assistent|ассистент|助手|アシスタント|어시스턴트|"
+                 r"asystent|"
                  r"asistan|msaidizi|asisten|مساعد|βοηθός",
     "always": r"toujours|siempre|immer|sempre|altijd|всегда|始终|常に|항상|zawsze|her\s+zaman|"
               r"kila\s+wakati|selalu|دائم|πάντα",

@@ -51,7 +51,14 @@ def defuse_tags(text: str) -> str:
 
 
 def strip_special_tokens(text: str) -> str:
-    return _SPECIAL.sub(" ", text)
+    """Special tokens out; each leaves a line break, so that the role name a chat template
+    puts between them (``<|start_header_id|>system<|end_header_id|>``) stands on a line of its
+    own and is quoted like any role line."""
+    text, removed = _SPECIAL.subn("\n", text)
+    if not removed:
+        return text
+    text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
 def note_text(text: str) -> str:
@@ -62,7 +69,7 @@ def note_text(text: str) -> str:
 
 def note_field(value: object) -> str:
     """One metadata value as the prompt's source header shows it: one line, no separators."""
-    text = defuse_tags(strip_special_tokens(clean(str(value))))
+    text = defuse_tags(_SPECIAL.sub(" ", clean(str(value))))
     return re.sub(r"\s+", " ", text.replace("|", "/")).strip()
 
 

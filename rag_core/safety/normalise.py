@@ -2,8 +2,9 @@
 
 ``clean`` is what the rest of the service sees: NFKC, invisible and control characters deleted
 (zero-width characters, soft hyphens, bidi controls, Unicode tag characters, variation
-selectors, C0/C1 controls other than tab and line breaks), line breaks kept as ``\\n`` so that
-patterns anchored at a line start still find a ``SYSTEM:`` line in the middle of a question.
+selectors, C0/C1 controls other than tab and line breaks), line breaks kept as ``\\n`` (at most
+one blank line in a row) so that patterns anchored at a line start still find a ``SYSTEM:``
+line in the middle of a question, and a note keeps its paragraphs.
 Deleting (not replacing with a space) is what undoes ``ig\\u200bnore``.
 
 ``views`` are for detection only, never shown or sent on: case-folded, accents and other
@@ -29,8 +30,16 @@ _TAG_START, _TAG_END = 0xE0000, 0xE007F
 _SPACES = re.compile(r"[^\S\n]+")
 _WIDE = re.compile(r"[^\S\n]{2,}")
 _ONE = re.compile(r"[^\S\n ]")
-_BLANK_LINES = re.compile(r" *\n[ \n]*")
+_LINE_ENDS = re.compile(r" *\n *")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
+# Capitals first (Greek capital nu looks like N, its small letter like v).
+_CAPITALS = str.maketrans({
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "А": "A", "В": "B", "Е": "E", "К": "K",
+    "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "Х": "X", "У": "Y", "І": "I",
+    "Ј": "J", "Ѕ": "S",
+})
 _CONFUSABLES = str.maketrans({
     # Cyrillic
     "а": "a", "в": "b", "г": "r", "д": "d", "е": "e", "ё": "e", "з": "3", "и": "u", "й": "u",
@@ -99,13 +108,14 @@ def tag_text(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """NFKC, invisible characters deleted, spaces single, line breaks kept as ``\\n``."""
+    """NFKC, invisible characters deleted, runs of spaces at most two wide, line breaks kept as
+    ``\\n`` with at most one blank line in a row."""
     text = _NEWLINES.sub("\n", text)
     text = "".join(" " if ord(c) in _BLANKS else c for c in text if not is_invisible(c))
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if not is_invisible(c))  # NFKC can expose new ones
     text = _WIDE.sub("  ", _ONE.sub(" ", text))  # a double space may separate spelled words
-    return _BLANK_LINES.sub("\n", text).strip()
+    return _BLANK_LINES.sub("\n\n", _LINE_ENDS.sub("\n", text)).strip()
 
 
 def one_line(text: str) -> str:
@@ -119,10 +129,11 @@ _REGIONAL = {cp: chr(ord("a") + cp - 0x1F1E6) for cp in range(0x1F1E6, 0x1F200)}
 def fold(text: str) -> str:
     """Case-folded, combining marks dropped, look-alike letters (and the regional indicator
     letters that flags are made of) read as Latin."""
-    decomposed = unicodedata.normalize("NFD", text)  # marks out before case folding, which
-    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")  # makes U+0345 a letter
-    return unicodedata.normalize("NFC", bare.casefold()).translate(_CONFUSABLES).translate(
-        _REGIONAL)
+    # marks out before case folding, which would make U+0345 a letter
+    decomposed = unicodedata.normalize("NFD", text)
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    folded = unicodedata.normalize("NFC", bare.translate(_CAPITALS).casefold())
+    return folded.translate(_CONFUSABLES).translate(_REGIONAL)
 
 
 def unleet(text: str) -> str:
