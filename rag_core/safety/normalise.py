@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 LINE_BREAKS = "\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _NEWLINES = re.compile("\r\n|\r|[" + LINE_BREAKS[1:] + "]")
@@ -165,23 +166,36 @@ def _distance(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
+@lru_cache(maxsize=16)
+def _by_initial(vocabulary: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for word in vocabulary:
+        index.setdefault(word[0], []).append(word)
+    return {k: tuple(sorted(v)) for k, v in index.items()}
+
+
+@lru_cache(maxsize=65536)
+def _nearest(word: str, vocabulary: frozenset[str]) -> str:
+    if word in vocabulary:
+        return word
+    limit = 1 if len(word) < 9 else 2
+    best, score = word, limit + 1
+    for known in _by_initial(vocabulary).get(word[0], ()):
+        if abs(len(known) - len(word)) <= limit:
+            d = _distance(word, known, limit)
+            if d < score:
+                best, score = known, d
+    return best
+
+
 def correct_spelling(text: str, vocabulary: frozenset[str], min_length: int = 6) -> str:
     """Near misses of the words in ``vocabulary`` (``instrutcions``, ``sytsem``) spelled right:
     words of ``min_length`` letters or more, one edit (an adjacent swap counts one) under nine
     letters, two from nine on, first letter kept."""
-    def fix(match: re.Match[str]) -> str:
-        word = match.group(0)
-        if word in vocabulary:
-            return word
-        limit = 1 if len(word) < 9 else 2
-        best, score = word, limit + 1
-        for known in vocabulary:
-            if abs(len(known) - len(word)) <= limit and known[0] == word[0]:
-                d = _distance(word, known, limit)
-                if d < score:
-                    best, score = known, d
-        return best
-    return _WORD.sub(lambda m: fix(m) if len(m.group(0)) >= min_length else m.group(0), text)
+    if not vocabulary:
+        return text
+    return _WORD.sub(lambda m: _nearest(m.group(0), vocabulary)
+                     if len(m.group(0)) >= min_length else m.group(0), text)
 
 
 def squash(text: str) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag_core.safety import decode
 from rag_core.safety.families import FAMILIES as WORDING
@@ -41,6 +42,18 @@ _ASKS = re.compile(r"\?|^\W*(?:(?:and|then|also|now|please|first|but|so)\s+)*(?:
                    r"give\s+me|show\s+me|list)\b", re.IGNORECASE)
 _SPELLED_RUN = re.compile(r"(?:\b\w[ .\-_*·/|~]+){6,}\w\b")
 FAMILIES = {**WORDING, **SYNTAX}
+
+
+def _combined(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
+    """One alternation of a family's patterns: one search per view instead of one per pattern
+    (the same matches; a leading ``(?s)`` becomes a scoped ``(?s:...)``)."""
+    parts = [f"(?s:{p.pattern[4:]})" if p.pattern.startswith("(?s)") else f"(?:{p.pattern})"
+             for p in patterns]
+    return re.compile("|".join(parts), patterns[0].flags)
+
+
+_FAST = {family: _combined(patterns) for family, patterns in FAMILIES.items()}
+_OTHER_LANGUAGE = _combined(OTHER_LANGUAGE)
 FAMILY_NAMES = (*FAMILIES, "other_language", "hidden_text")
 # Words of six letters or more that the English patterns spell out: misspellings of these are
 # corrected in the last detection view (``normalise.correct_spelling``).
@@ -66,17 +79,21 @@ def segments(text: str) -> list[str]:
 def _match_views(texts: Iterable[str]) -> list[str]:
     found: list[str] = []
     for text in texts:
-        for family, patterns in FAMILIES.items():
-            if family not in found and any(p.search(text) for p in patterns):
+        for family, pattern in _FAST.items():
+            if family not in found and pattern.search(text):
                 found.append(family)
-        if "other_language" not in found and any(p.search(text) for p in OTHER_LANGUAGE):
+        if "other_language" not in found and _OTHER_LANGUAGE.search(text):
             found.append("other_language")
     return found
 
 
 def families_in(text: str, *, decode_payloads: bool = True) -> list[str]:
-    """Families matched by ``clean`` text through its views and, optionally, its decodings."""
-    found = _match_views(views(text, VOCABULARY))
+    """Families matched by ``clean`` text through its views and, optionally, its decodings
+    (a decoding is looked at plain and folded only: rot13 and reversal of an honest question
+    are gibberish, and reading gibberish as leetspeak or correcting its spelling only costs
+    time)."""
+    all_views = views(text, VOCABULARY) if decode_payloads else views(text)[:2]
+    found = _match_views(all_views)
     if DAN.search(text) and "jailbreak" not in found:
         found.append("jailbreak")
     squashed = squash(fold(text))
@@ -91,8 +108,10 @@ def families_in(text: str, *, decode_payloads: bool = True) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=4096)
 def scan_question(text: str) -> Scan:
-    """Flag ``text`` by family and keep what is safe to answer (see the module docstring)."""
+    """Flag ``text`` by family and keep what is safe to answer (see the module docstring).
+    Memoised: a repeated question (the common case behind a cache hit) costs a lookup."""
     hidden = tag_text(text)
     body = clean(text)
     flags: list[str] = []
