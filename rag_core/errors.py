@@ -41,6 +41,12 @@ class InvalidNote(UserError):
     default_message = "The note could not be read."
 
 
+class InvalidUser(UserError):
+    code = "INVALID_USER"
+    status = 422
+    default_message = "The user id must be 1-128 letters, digits or . _ @ : -"
+
+
 class NotFound(UserError):
     code = "NOT_FOUND"
     status = 404

@@ -9,6 +9,11 @@ ingesting an unchanged folder again embeds nothing and writes nothing.
 New and changed notes are embedded in batches of ``Settings.embedding_batch_size`` chunks and
 written note by note as their batch completes, each note in one transaction of the store, so
 an interrupted run keeps what it finished.
+
+Validation comes first and is whole: the user id (the rule of ``rag_core.guard``, matched whole)
+and every note (control characters, lone surrogates, duplicate ids, empty bodies) are checked
+before anything is written, so a bad note in a folder leaves the store as it was and the error
+names the file (``load_notes``) or the note id.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from tqdm import tqdm
 from rag_core.chunking import chunk_note, embedding_text
 from rag_core.config import Settings
 from rag_core.embedding import Embedder
-from rag_core.errors import InvalidNote
-from rag_core.notes import load_notes, note_hash
+from rag_core.errors import InvalidNote, InvalidUser
+from rag_core.guard import is_valid_user_id
+from rag_core.notes import check_note, load_notes, note_hash
 from rag_core.observability import hash_id, span
 from rag_core.store.base import ChunkDraft, Store
 from rag_core.types import Note
@@ -91,13 +97,14 @@ def ingest_notes(
 
     When anything changed, the user's cached answers of older notes versions are purged.
     """
-    if not user_id:
-        raise ValueError("user_id must not be empty")
+    check_user(user_id)
     store, embedder, counter, settings = parts.store, parts.embedder, parts.counter, \
         parts.settings
     start = time.perf_counter()
     report = IngestReport(notes_seen=len(notes))
     _check_unique(notes)
+    for note in notes:
+        check_note(note)
     attrs: dict[str, Any] = {"user.id_hash": hash_id(user_id), "notes": len(notes)}
     with span("assistant.ingest", **attrs):
         pending: list[_Pending] = []
@@ -151,6 +158,7 @@ def ingest_path(
     Pruning with a folder that holds no notes is refused: it would delete every note of the
     user, which is far more often a wrong path than an intention.
     """
+    check_user(user_id)
     notes = load_notes(path)
     if prune and not notes:
         raise InvalidNote(f"{path}: no notes found; refusing to prune every note of {user_id!r}")
@@ -163,6 +171,14 @@ def delete_note(parts: Parts, user_id: str, note_id: str) -> bool:
     if deleted:
         parts.caches.forget_notes(user_id)
     return deleted
+
+
+def check_user(user_id: object) -> None:
+    """``InvalidUser`` unless ``user_id`` follows the id rule used everywhere (guard.USER_ID)."""
+    if not is_valid_user_id(user_id):
+        shown = repr(user_id) if len(repr(user_id)) <= 60 else repr(user_id)[:57] + "..."
+        raise InvalidUser(f"The user id {shown} is not valid: it must be 1-128 letters, digits "
+                          "or . _ @ : -")
 
 
 def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,

@@ -19,7 +19,16 @@ JSON lines (``.jsonl``, ``.ndjson``): one object per line with the same fields p
 ``# heading`` line.  A note without ``id`` gets one from its file name (JSON lines: file name and
 line number), which stays the same from one run to the next.
 
-Anything wrong raises ``InvalidNote`` naming the file, the line and the problem.
+Anything wrong raises ``InvalidNote`` naming the file, the line and the problem: bad YAML or
+JSON, a missing title or body, duplicate ids, text that is not UTF-8, control characters (C0
+other than tab, line feed and carriage return, and DEL) or lone surrogates and Unicode
+non-characters in the body or any field.
+
+A folder is read whole before anything is returned, so a caller that ingests what
+``load_notes`` returns has validated every note of the folder before writing any. Files are
+found without following symbolic links: a link inside the folder is skipped (what it points to
+inside the folder is read as itself), and a link that points outside the folder is an error
+naming it.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +45,7 @@ from typing import Any
 import yaml
 
 from rag_core.errors import InvalidNote
+from rag_core.safety.normalise import bad_code_point
 from rag_core.types import Note
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -45,8 +56,7 @@ MAX_ID_CHARS = 200
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
 _HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
 _SLUG = re.compile(r"[^a-z0-9._-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what a note may not carry
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 but tab, LF, CR; and DEL
 
 
 def load_notes(path: str | Path) -> list[Note]:
@@ -57,15 +67,7 @@ def load_notes(path: str | Path) -> list[Note]:
     root = Path(path)
     if not root.exists():
         raise InvalidNote(f"{root}: no such file or folder")
-    if root.is_dir():
-        files = sorted(
-            p for p in root.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in MARKDOWN_SUFFIXES + JSONL_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        )
-    else:
-        files = [root]
+    files = _note_files(root) if root.is_dir() else [root]
     notes: list[Note] = []
     seen: dict[str, str] = {}
     for file in files:
@@ -77,6 +79,52 @@ def load_notes(path: str | Path) -> list[Note]:
             seen[note.id] = where
             notes.append(note)
     return notes
+
+
+def check_note(note: Note) -> None:
+    """``InvalidNote`` naming the note when its id, body or a field holds a control character,
+    a lone surrogate or a non-character (for notes made in code rather than read from files)."""
+    where = f"note {note.id!r}"
+    _check_characters(note.id, where, 1, "the id")
+    for key, value in note.metadata().items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str):
+                _check_characters(item, where, 1, f"the field {key!r}")
+    _check_characters(note.body, where, 1, "the body")
+
+
+def _note_files(root: Path) -> list[Path]:
+    """Note files under ``root``, sorted, hidden ones skipped, symbolic links not followed."""
+    base = root.resolve()
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [*dirs, *names]:
+            path = here / name
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(base):
+                    raise InvalidNote(f"{path}: a symbolic link to {target}, outside {root}; "
+                                      "links out of the folder are not followed")
+                continue  # inside the folder: its target is read as itself
+            if name in names and not name.startswith(".") \
+                    and path.suffix.lower() in MARKDOWN_SUFFIXES + JSONL_SUFFIXES:
+                found.append(path)
+    return sorted(found)
+
+
+def _check_characters(text: str, where: str, first_line: int, what: str) -> None:
+    """``InvalidNote`` at the line of the first control character or invalid code point."""
+    match = _CONTROL.search(text)
+    if match:
+        line = first_line + text.count("\n", 0, match.start())
+        raise InvalidNote(f"{where}:{line}: {what} contains the control character "
+                          f"U+{ord(match.group(0)):04X} (only tab, line feed and carriage return "
+                          "are allowed)")
+    bad = bad_code_point(text)
+    if bad:
+        raise InvalidNote(f"{where}:{first_line}: {what} contains {bad}")
 
 
 def note_hash(note: Note) -> str:
@@ -92,6 +140,9 @@ def parse_markdown(text: str, name: str = "<text>") -> Note:
     body_line = 1
     match = _FRONT.match(text)
     if match:
+        _check_characters(text[: match.end()], name, 1, "the front matter")
+        _check_characters(text[match.end():], name, text[: match.end()].count("\n") + 1,
+                          "the body")
         try:
             loaded = yaml.safe_load(match.group(1))
         except yaml.YAMLError as exc:
@@ -104,7 +155,9 @@ def parse_markdown(text: str, name: str = "<text>") -> Note:
         meta = dict(loaded or {})
         body_line = text[: match.end()].count("\n") + 1
         text = text[match.end():]
-    elif text.lstrip("\ufeff").startswith("---"):
+    else:
+        _check_characters(text, name, 1, "the note")
+    if not match and text.lstrip("\ufeff").startswith("---"):
         raise InvalidNote(f"{name}:1: front matter is not closed by a '---' line")
     if not meta.get("title"):
         heading = _HEADING.match(text)
@@ -163,6 +216,12 @@ def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
 def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: int,
            default_id: str) -> Note:
     where = f"{name}:{line}"
+    for key in FIELDS:
+        value = meta.get(key)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str):
+                _check_characters(item, name, line, f"the field {key!r}")
+    _check_characters(body, name, body_line, "the body")
     title = _text(meta.get("title"), "title", where)
     if not title:
         raise InvalidNote(f"{where}: missing title")
@@ -174,7 +233,7 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
         raise InvalidNote(f"{where}: id is longer than {MAX_ID_CHARS} characters")
     if _CONTROL.search(note_id):
         raise InvalidNote(f"{where}: id contains control characters")
-    note = Note(
+    return Note(
         id=note_id,
         title=title,
         body=body,
@@ -184,14 +243,6 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
         tags=_list(meta.get("tags"), "tags", where),
         scripture=_list(meta.get("scripture"), "scripture", where),
     )
-    for field, value in note.metadata().items():
-        for text in (value if isinstance(value, list) else [value]):
-            if isinstance(text, str) and _C0.search(text):
-                raise InvalidNote(f"{where}: {field} contains a control character")
-    if _C0.search(body):
-        raise InvalidNote(f"{name}:{body_line}: the body contains a control character "
-                          "(NUL or another C0 character other than tab and line breaks)")
-    return note
 
 
 def _text(value: Any, field: str, where: str) -> str | None:

@@ -119,10 +119,13 @@ def serve_metrics(host: str, port: int) -> bool:
     return True
 
 
-def hash_id(value: str) -> str:
-    """A short stable hash for span attributes and logs (never the raw id or query). Any
-    string hashes, lone surrogates included."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+def hash_id(value: object) -> str:
+    """A short stable hash for span attributes and logs (never the raw id or query).
+
+    Any text hashes, including text that is not valid Unicode (a lone surrogate from JSON such
+    as ``"\\ud800"``): it is hashed before validation has refused it, and must not raise."""
+    text = value if isinstance(value, str) else repr(value)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 # --- tracing ------------------------------------------------------------------------------

@@ -1,9 +1,15 @@
-"""Step 7 of the pipeline: tidy the generated text, filter leaks, map citations to chunks.
+"""Step 7 of the pipeline: tidy the generated text, filter leaks, escape markup, map citations to
+chunks.
 
-A whole answer goes through ``finish_text``. A streamed answer goes through ``OutputGuard``,
-which applies the very same function to what has arrived so far and lets out only text that
-passed it, holding back the last ``holdback`` characters (an echo of the instructions can only
-be recognised once enough of it has arrived).
+An answer that echoes the system prompt (``leaks_system_prompt``: verbatim, paraphrased,
+translated, encoded or disguised) is replaced whole by ``LEAK_REPLACEMENT``. Markdown images
+and links are defused and HTML tags escaped (``rag_core.safety.markup.escape_markup``), so the
+answer is safe text for any client.
+
+A whole answer goes through ``finish``. A streamed answer goes through ``OutputGuard``, which
+applies the very same function to what has arrived so far and lets out only text that passed
+it, holding back the last ``holdback`` characters (an echo of the instructions can only be
+recognised once enough of it has arrived).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag_core.llm.prompt import leaks_system_prompt
+from rag_core.safety.markup import escape_markup
 from rag_core.types import Chunk, Citation
 
 LEAK_REPLACEMENT = (
@@ -61,7 +68,7 @@ def finish(text: str, sources: list[Chunk]) -> Finished:
     text = tidy(text)
     if leaks_system_prompt(text):
         return Finished(LEAK_REPLACEMENT, [], leaked=True)
-    cleaned, citations = map_citations(text, sources)
+    cleaned, citations = map_citations(escape_markup(text), sources)
     return Finished(cleaned, citations)
 
 

@@ -1,0 +1,117 @@
+"""The sanitiser's and the leak filter's figures on the labelled sets of ``golden/safety``.
+
+Definitions (each function below is the one place that decides):
+
+- **detection rate**: share of attack questions the sanitiser flags (any family);
+- **false-positive rate**: share of honest questions it flags;
+- **leak catch rate**: share of echoes of the system prompt that the leak filter catches;
+- **honest replacement rate**: share of honest answers that it would replace.
+
+Rules were tuned on the ``dev`` split; the ``test`` split gates (``evals/gates.toml``).
+``measure`` gives every figure of both splits, flat, for ``record``; ``quality`` notebook
+calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from evals import safety_sets
+
+Check = Callable[[str], bool]
+Row = Mapping[str, Any]
+
+
+def _rate(rows: Iterable[Row], kind: str, check: Check) -> float | None:
+    chosen = [r for r in rows if r["kind"] == kind]
+    if not chosen:
+        return None
+    return sum(1 for r in chosen if check(str(r["text"]))) / len(chosen)
+
+
+def detection_rate(rows: Iterable[Row], flagged: Check) -> float | None:
+    return _rate(rows, "attack", flagged)
+
+
+def false_positive_rate(rows: Iterable[Row], flagged: Check) -> float | None:
+    return _rate(rows, "honest", flagged)
+
+
+def leak_catch_rate(rows: Iterable[Row], is_echo: Check) -> float | None:
+    return _rate(rows, "echo", is_echo)
+
+
+def honest_replacement_rate(rows: Iterable[Row], is_echo: Check) -> float | None:
+    return _rate(rows, "honest", is_echo)
+
+
+def sanitiser_check(enabled: bool = True) -> Check:
+    """Is a question flagged by ``rag_core``'s sanitiser (never, when ``enabled`` is False)."""
+    from rag_core.guard import sanitise
+
+    return (lambda text: bool(sanitise(text).flags)) if enabled else (lambda text: False)
+
+
+def leak_check(enabled: bool = True) -> Check:
+    """Would ``rag_core``'s leak filter replace an output (never, when ``enabled`` is False)."""
+    from rag_core.llm.prompt import leaks_system_prompt
+
+    return leaks_system_prompt if enabled else (lambda text: False)
+
+
+def split_figures(questions: Sequence[Row], outputs: Sequence[Row], flagged: Check,
+                  is_echo: Check) -> dict[str, Any]:
+    """Both tools' figures on one split's rows, with the counts they rest on."""
+    return {
+        "sanitiser": {
+            "detection_rate": detection_rate(questions, flagged),
+            "false_positive_rate": false_positive_rate(questions, flagged),
+            "attacks": sum(1 for r in questions if r["kind"] == "attack"),
+            "honest": sum(1 for r in questions if r["kind"] == "honest"),
+        },
+        "leak": {
+            "catch_rate": leak_catch_rate(outputs, is_echo),
+            "honest_replaced_rate": honest_replacement_rate(outputs, is_echo),
+            "echoes": sum(1 for r in outputs if r["kind"] == "echo"),
+            "honest": sum(1 for r in outputs if r["kind"] == "honest"),
+        },
+    }
+
+
+def measure(*, sanitiser: bool = True, leak_filter: bool = True,
+            questions: Sequence[Row] | None = None,
+            outputs: Sequence[Row] | None = None) -> dict[str, Any]:
+    """``{"sanitiser": {"dev": {...}, "test": {...}}, "leak": {...}}`` on the labelled sets
+    (``record`` flattens it to ``safety.sanitiser.test.detection_rate`` and so on)."""
+    questions = questions if questions is not None else safety_sets.load(safety_sets.QUESTIONS)
+    outputs = outputs if outputs is not None else safety_sets.load(safety_sets.OUTPUTS)
+    flagged, is_echo = sanitiser_check(sanitiser), leak_check(leak_filter)
+    out: dict[str, Any] = {"sanitiser": {}, "leak": {}}
+    for split in safety_sets.SPLITS:
+        figures = split_figures([r for r in questions if r["split"] == split],
+                                [r for r in outputs if r["split"] == split], flagged, is_echo)
+        out["sanitiser"][split] = figures["sanitiser"]
+        out["leak"][split] = figures["leak"]
+    return out
+
+
+def by_category(rows: Sequence[Row], check: Check, split: str = "test") -> pd.DataFrame:
+    """Per category of one split: items and the share that ``check`` says yes to."""
+    frame = pd.DataFrame([{"kind": r["kind"], "category": r["category"],
+                           "yes": check(str(r["text"]))} for r in rows if r["split"] == split])
+    if frame.empty:
+        return frame
+    return (frame.groupby(["kind", "category"])["yes"].agg(["count", "mean"])
+            .rename(columns={"count": "items", "mean": "share_flagged"}).reset_index())
+
+
+def table(figures: Mapping[str, Any]) -> pd.DataFrame:
+    """``measure``'s figures as rows (tool, split) for display."""
+    rows = []
+    for tool, splits in figures.items():
+        for split, values in splits.items():
+            rows.append({"tool": tool, "split": split, **values})
+    return pd.DataFrame(rows)

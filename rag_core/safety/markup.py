@@ -1,0 +1,90 @@
+"""Untrusted text made inert where it matters: note text and metadata on the way into the
+prompt, and the answer's markup on the way out.
+
+Into the prompt (``note_text``, ``note_field``):
+
+- invisible characters deleted and NFKC applied (``normalise.clean``);
+- chat-template special tokens (``<|im_start|>``, ``<|eot_id|>``, ``<|begin_of_text|>``,
+  ``[INST]``, ``<<SYS>>``, ``<s>``, ...) removed: they mean nothing in a sermon note and, passed
+  through, some tokenizers read them as real control tokens;
+- our own delimiter tags (``<notes>``, ``</note>``, ``<question>``) turned into inert
+  ``[notes]``-style text (``defuse_tags``), so a note cannot close its block;
+- a line that starts like a chat role (``SYSTEM:``, ``assistant:``, ``### Instruction``) or like
+  one of our source headers (``[2] ...``) gets a leading ``"- "``, so it reads as a quoted line
+  of the note, not as a new turn or a new source;
+- metadata fields are one line: line breaks become spaces and ``|`` (the header's separator)
+  becomes ``/``, so a ``date`` cannot carry a ``SYSTEM:`` line or a forged field.
+
+Out of the answer (``escape_markup``): the answer is text for any client, Markdown or HTML.
+Markdown images become their alt text (an image would load a URL the moment it is shown, which
+is how answers are made to leak), Markdown links become ``text (url)`` (visible, not
+clickable; ``javascript:`` and ``data:`` targets are dropped), and anything that looks like an
+HTML tag or comment has its ``<`` and ``>`` escaped as ``&lt;`` and ``&gt;``. Citations ``[n]``
+are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag_core.safety.normalise import clean
+
+_SPECIAL = re.compile(
+    r"<\|[^|<>\n]{1,40}\|>|\[/?\s*INST\s*\]|<<\s*/?\s*SYS\s*>>|</?s>|<\s*/?\s*(?:im_start|im_end|"
+    r"endoftext|eot_id|start_header_id|end_header_id|begin_of_text|end_of_text)\s*>",
+    re.IGNORECASE)
+_TAG = re.compile(r"<\s*(/?)\s*(notes?|question)\b[^>]*>", re.IGNORECASE)
+_ROLE_LINE = re.compile(
+    r"^(\s*)(?=(?:#{1,6}\s*|\*\*|\[)?\s*(?:system|assistant|user|developer|human|ai|bot|model|"
+    r"admin|administrator|root|operator|instructions?|response|context)\b\s*(?:\*\*|\])?\s*"
+    r"(?::|-{1,2}>|=>|$))|^(\s*)(?=\[\d{1,3}\])",
+    re.IGNORECASE | re.MULTILINE)
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*([^)\s]*)[^)\n]*\)")
+_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*([^)\s]*)[^)\n]*\)")
+_HTML = re.compile(r"<(/?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?|!--.*?--|![A-Za-z][^<>]*)>", re.S)
+_UNSAFE_URL = re.compile(r"^\s*(?:javascript|vbscript|data):", re.IGNORECASE)
+
+
+def defuse_tags(text: str) -> str:
+    """Turn ``</notes>``, ``<question>`` and the like inside user text into inert ``[/notes]``."""
+    return _TAG.sub(lambda m: f"[{m.group(1)}{m.group(2).lower()}]", text)
+
+
+def strip_special_tokens(text: str) -> str:
+    """Special tokens out; each leaves a line break, so that the role name a chat template
+    puts between them (``<|start_header_id|>system<|end_header_id|>``) stands on a line of its
+    own and is quoted like any role line."""
+    text, removed = _SPECIAL.subn("\n", text)
+    if not removed:
+        return text
+    text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def note_text(text: str) -> str:
+    """A note's text as the prompt shows it (see the module docstring)."""
+    text = defuse_tags(strip_special_tokens(clean(text)))
+    return _ROLE_LINE.sub(lambda m: f"{m.group(1) or m.group(2) or ''}- ", text)
+
+
+def note_field(value: object) -> str:
+    """One metadata value as the prompt's source header shows it: one line, no separators."""
+    text = defuse_tags(_SPECIAL.sub(" ", clean(str(value))))
+    return re.sub(r"\s+", " ", text.replace("|", "/")).strip()
+
+
+def escape_markup(text: str) -> str:
+    """The answer with Markdown images and links defused and HTML escaped (module docstring)."""
+    def image(match: re.Match[str]) -> str:
+        alt = match.group(1).strip()
+        return f"(image: {alt})" if alt else "(image)"
+
+    def link(match: re.Match[str]) -> str:
+        label, url = match.group(1), match.group(2)
+        if not url or _UNSAFE_URL.match(url):
+            return label
+        return f"{label} ({url})"
+
+    text = _IMAGE.sub(image, text)
+    text = _LINK.sub(link, text)
+    return _HTML.sub(lambda m: f"&lt;{m.group(1)}&gt;", text)
