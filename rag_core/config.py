@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     semantic_cache_threshold: float = Field(0.92, ge=0.0, le=1.0)
     stale_ttl_s: int = Field(7 * 86_400, ge=1)
     redis_timeout_s: float = Field(0.25, gt=0)
+    # A user's notes version, read from Redis on every question (an L1 hit then touches no
+    # PostgreSQL); re-read from PostgreSQL at least this often, and whenever Redis lost it.
+    notes_version_ttl_s: int = Field(300, ge=1)
 
     # --- generation ----------------------------------------------------------------------
     llm: Literal["extractive", "hf"] = "extractive"

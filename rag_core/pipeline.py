@@ -123,7 +123,7 @@ class Pipeline:
             return self._finish(run, REFUSAL_ANSWER, outcome="refused")
 
         with run.step("query_cache"):
-            run.version = p.store.notes_version(run.user_id)
+            run.version = p.caches.notes_version(run.user_id, p.store.notes_version)
             run.key = p.caches.answer_key(self.params, run.user_id, run.version,
                                           run.query.text, run.top_k)
             cached, run.cache["query"] = p.caches.get_answer(run.key)

@@ -32,15 +32,23 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"],
-            responses={503: {"description": "a dependency is down (Retry-After)"}})
+@router.get("/readyz", tags=["ops"], responses={
+    200: {"description": '`"ready"`, or `"degraded"` with the failing checks named in '
+                         '`failing`: PostgreSQL is down but Redis is up, so cached answers are '
+                         'still served (new questions get 503 VECTOR_SEARCH_FAILED)'},
+    503: {"description": "not ready: Redis, the model or the LLM's configuration (Retry-After)"}})
 async def readyz(parts: PartsDep) -> JSONResponse:
+    """Readiness for the gateway. An instance stays in rotation while it can still serve
+    cached answers: a PostgreSQL outage alone is ``degraded``, not ``not_ready``."""
     checks = await run_in_threadpool(parts.ready)
-    ready = all(checks[k] for k in ("postgres", "redis", "model_loaded")) \
-        and checks["llm"].get("ok", True)
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
-    return JSONResponse(body, status_code=200 if ready else 503,
-                        headers={} if ready else {"Retry-After": "5"})
+    failing = [k for k in ("postgres", "redis", "model_loaded") if not checks[k]]
+    if not checks["llm"].get("ok", True):
+        failing.append("llm")
+    status = "ready" if not failing else "degraded" if failing == ["postgres"] else "not_ready"
+    body = {"status": status, "checks": checks, "failing": failing}
+    ok = status != "not_ready"
+    return JSONResponse(body, status_code=200 if ok else 503,
+                        headers={} if ok else {"Retry-After": "5"})
 
 
 @router.get("/metrics", tags=["ops"], response_class=PlainTextResponse,

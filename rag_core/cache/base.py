@@ -38,6 +38,9 @@ class Cache(Protocol):
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None: ...
 
+    def add(self, key: str, value: bytes, ttl_s: int) -> bool:
+        """Set only when the key is absent; True when this call set it."""
+
     def delete(self, key: str) -> None: ...
 
     def clear(self, prefix: str = "") -> int:

@@ -106,6 +106,11 @@ def embedding_key(settings: Settings, user_id: str, normalized_text: str) -> str
     return cache_key("embedding", user_id=user_id, notes_version=None, parts=parts)
 
 
+def notes_version_key(user_id: str) -> str:
+    """Where Redis keeps a user's notes version (PostgreSQL is the truth)."""
+    return f"{user_prefix('version', user_id)}notes"
+
+
 # --- keys that are not cache layers ---------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from rag_core.cache.keys import (
     context_key,
     embedding_key,
     normalize_query,
+    notes_version_key,
     query_key,
     rename_layer,
     user_prefix,
@@ -49,6 +50,7 @@ class CacheLayers:
     context: Cache
     semantic: SemanticCache
     stale: Cache
+    versions: Cache
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis | None, *,
@@ -68,13 +70,36 @@ class CacheLayers:
                           if settings.cache_enabled else NullCache("context"))
         stale: Cache = (RedisCache("stale", client) if client is not None
                         else MemoryCache("stale", settings.cache_max_entries))
+        versions: Cache = (RedisCache("version", client) if client is not None
+                           else MemoryCache("version", settings.cache_max_entries))
         return cls(settings=settings, query=shared("query"), embedding=shared("embedding"),
-                   context=context, stale=stale,
+                   context=context, stale=stale, versions=versions,
                    semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {})))
 
     @property
     def semantic_enabled(self) -> bool:
         return self.settings.cache_enabled and self.settings.semantic_cache_enabled
+
+    # --- the notes version: what every key of a user's answers names ----------------------
+
+    def notes_version(self, user_id: str, read: Callable[[str], int]) -> int:
+        """The user's notes version from Redis; from PostgreSQL (``read``) when Redis does not
+        have it (new, expired, evicted, restarted, failed over), written back only if nobody
+        wrote a newer one meanwhile. An L1 hit therefore needs no database."""
+        key = notes_version_key(user_id)
+        raw = self.versions.get(key)
+        if raw is not None:
+            return int(raw)
+        version = read(user_id)
+        self.versions.add(key, str(version).encode(), self.settings.notes_version_ttl_s)
+        return version
+
+    def notes_changed(self, user_id: str, version: int) -> int:
+        """After a change of the user's notes (``version`` read from PostgreSQL after it):
+        the new version for everyone at once, and the older entries purged."""
+        self.versions.set(notes_version_key(user_id), str(version).encode(),
+                          self.settings.notes_version_ttl_s)
+        return self.forget_notes(user_id)
 
     # --- L1: answers -----------------------------------------------------------------------
 

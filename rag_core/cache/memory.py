@@ -55,6 +55,14 @@ class MemoryCache:
                 self._stats.evictions += 1
             obs.CACHE_SIZE.labels(layer=self.layer).set(len(self._data))
 
+    def add(self, key: str, value: bytes, ttl_s: int) -> bool:
+        with self._lock:
+            item = self._data.get(key)
+            if item is not None and item[0] > self._clock():
+                return False
+        self.set(key, value, ttl_s)
+        return True
+
     def delete(self, key: str) -> None:
         with self._lock:
             if key in self._data:
@@ -94,6 +102,9 @@ class NullCache:
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
         return None
+
+    def add(self, key: str, value: bytes, ttl_s: int) -> bool:
+        return False
 
     def delete(self, key: str) -> None:
         return None

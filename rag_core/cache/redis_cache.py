@@ -108,6 +108,18 @@ class RedisCache:
         if self._clock() - self._sized_at >= SIZE_EVERY_S:
             self.size()
 
+    def add(self, key: str, value: bytes, ttl_s: int) -> bool:
+        ttl = max(1, int(ttl_s))
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(key, value, ex=ttl, nx=True)
+            pipe.zadd(self.index, {key: self._clock() + ttl})
+            return bool(pipe.execute()[0])
+        except redis.RedisError as exc:
+            self._stats.errors += 1
+            warn(self.layer, exc)
+            return False
+
     def delete(self, key: str) -> None:
         try:
             self.client.delete(key)

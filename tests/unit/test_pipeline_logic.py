@@ -234,3 +234,31 @@ def test_finding4_a_call_that_timed_out_is_billed_at_its_estimate(parts: Parts) 
     with pytest.raises(LLMUnavailable) as info:  # refused before the model: nothing billed
         events(Pipeline(with_generator(replace(parts, settings=settings), TimesOut("x"))))
     assert not info.value.abandoned and parts.ledger.spend("amara") == spent
+
+
+def test_an_l1_hit_reads_no_database(parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notes version comes from the cache layer (Redis in production): once known, a
+    repeated question is answered with the database gone."""
+    pipe = Pipeline(parts)
+    first = pipe.ask("amara", QUESTION)
+
+    def down(user_id: str) -> int:
+        raise AssertionError("the database was read")
+
+    monkeypatch.setattr(parts.store, "notes_version", down)
+    again = pipe.ask("amara", QUESTION)
+    assert again.cache["query"] == "hit" and again.answer == first.answer
+
+
+def test_a_lost_version_is_read_again_and_a_change_overrides_it(parts: Parts) -> None:
+    from rag_core.cache.keys import notes_version_key
+
+    pipe = Pipeline(parts)
+    pipe.ask("amara", QUESTION)
+    key = notes_version_key("amara")
+    parts.caches.versions.delete(key)  # evicted, or a Redis that restarted
+    assert pipe.ask("amara", QUESTION).cache["query"] == "hit"  # same version from the store
+    assert int(parts.caches.versions.get(key) or 0) == parts.store.notes_version("amara")
+    assert delete_note(parts, "amara", "n2")
+    assert int(parts.caches.versions.get(key) or 0) == parts.store.notes_version("amara")
+    assert pipe.ask("amara", QUESTION).cache["query"] == "miss"
