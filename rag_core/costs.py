@@ -90,12 +90,15 @@ class CostLedger:
     def reserve(self, user_id: str, estimate_usd: float) -> Reservation:
         day = today()
         caps = (self.settings.user_daily_budget_usd, self.settings.global_daily_budget_usd)
-        local = False
-        try:
-            ok, scope, values = self._reserve_redis(day, user_id, estimate_usd, caps)
-        except redis.RedisError as exc:
-            ok, scope, values = self._reserve_local(day, user_id, estimate_usd, caps, exc)
-            local = True
+        local = self.client is None  # no Redis configured: one process, counting in process
+        if not local:
+            try:
+                ok, scope, values = self._reserve_redis(day, user_id, estimate_usd, caps)
+            except redis.RedisError as exc:
+                self._warn_outage(exc)
+                local = True
+        if local:
+            ok, scope, values = self._reserve_local(day, user_id, estimate_usd, caps)
         if not ok:
             obs.BUDGET_ALERTS.labels(scope=scope, level="exceeded").inc()
             which = "your daily" if scope == "user" else "the service's daily"
@@ -112,7 +115,7 @@ class CostLedger:
                 self._script("COMMIT", keys, reservation.estimate, actual_usd, 1,
                              usage.input_tokens, usage.output_tokens)
                 return
-            except redis.RedisError:
+            except redis.RedisError:  # settled in process, merged back when Redis returns
                 pass
         self._settle_local(reservation, actual_usd)
 
@@ -163,15 +166,11 @@ class CostLedger:
     # --- Redis -----------------------------------------------------------------------------
 
     def _script(self, name: str, keys: tuple[str, str], *args: Any) -> Any:
-        if self.client is None:
-            raise redis.ConnectionError("no redis configured")
         return self._scripts[name](keys=list(keys), args=[repr(a) if isinstance(a, float)
                                                           else a for a in args])
 
     def _reserve_redis(self, day: str, user_id: str, estimate: float,
                        caps: tuple[float, float]) -> tuple[bool, str, list[float]]:
-        if self.client is None:
-            raise redis.ConnectionError("no redis configured")  # in process, for good
         keys = cost_keys(day, user_id)
         self._merge_back()
         result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S)
@@ -210,21 +209,23 @@ class CostLedger:
 
     # --- in process, while Redis is unreachable --------------------------------------------
 
-    def _reserve_local(self, day: str, user_id: str, estimate: float, caps: tuple[float, float],
-                       exc: Exception) -> tuple[bool, str, list[float]]:
-        keys = cost_keys(day, user_id)
-        share = 1.0 if self.client is None else self.settings.budget_outage_share
-        if self.client is not None and time.monotonic() - self._warned >= 10:
+    def _warn_outage(self, exc: Exception) -> None:
+        if time.monotonic() - self._warned >= 10:  # once per 10 s, not per request
             self._warned = time.monotonic()
             obs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
                           "process on a share of what is left", error=type(exc).__name__,
-                          share=share)
+                          share=self.settings.budget_outage_share)
+
+    def _reserve_local(self, day: str, user_id: str, estimate: float,
+                       caps: tuple[float, float]) -> tuple[bool, str, list[float]]:
+        keys = cost_keys(day, user_id)
+        share = 1.0 if self.client is None else self.settings.budget_outage_share
         with self._lock:
             missing = [k for k in keys if k not in self._base]
         if missing:
             recorded = self._recorded(day, user_id)
             if recorded is None:
-                raise BudgetUnavailable() from exc
+                raise BudgetUnavailable()
             with self._lock:
                 for key, value in zip(keys, recorded, strict=True):
                     self._base.setdefault(key, value)
@@ -256,18 +257,19 @@ class CostLedger:
                     pending[1] += reservation.estimate
 
     def _read(self, key: str, field: str) -> float:
-        try:
-            if self.client is None:
-                raise redis.ConnectionError("no redis configured")
-            value = self.client.hget(key, field)
-            remote = float(value) if value is not None else 0.0
-        except redis.RedisError:
-            with self._lock:
-                base = self._base.get(key, 0.0) if field == "spent" else 0.0
-                return base + self._local.get(key, {}).get(field, 0.0)
-        if field == "reserved":
-            return max(0.0, remote)
-        return remote
+        if self.client is not None:
+            try:
+                value = self.client.hget(key, field)
+                remote = float(value) if value is not None else 0.0
+            except redis.RedisError:
+                return self._read_local(key, field)
+            return max(0.0, remote) if field == "reserved" else remote
+        return self._read_local(key, field)
+
+    def _read_local(self, key: str, field: str) -> float:
+        with self._lock:
+            base = self._base.get(key, 0.0) if field == "spent" else 0.0
+            return base + self._local.get(key, {}).get(field, 0.0)
 
     # --- PostgreSQL ------------------------------------------------------------------------
 
