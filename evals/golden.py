@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from evals.paths import GOLDEN_DIR
 
@@ -31,21 +30,17 @@ def qa_files(golden_dir: str | Path | None = None) -> list[Path]:
     return sorted((_dir(golden_dir) / "qa").glob("*.jsonl"))
 
 
-def parse_note(path: Path) -> dict[str, Any]:
-    """Front matter fields plus ``body``, ``user_id`` (the folder) and ``path``."""
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        raise ValueError(f"{path}: no YAML front matter")
-    _, front, body = text.split("---", 2)
-    meta = yaml.safe_load(front) or {}
-    meta["date"] = str(meta["date"]) if meta.get("date") is not None else None
-    return {**meta, "body": body.strip(), "user_id": path.parent.name, "path": str(path)}
-
-
 def load_notes(golden_dir: str | Path | None = None) -> pd.DataFrame:
-    """One row per note: id, title, date, speaker, series, tags, scripture, body, user_id."""
-    paths = sorted((_dir(golden_dir) / "notes").glob("*/*.md"))
-    return pd.DataFrame([parse_note(p) for p in paths])
+    """One row per note: id, title, date, speaker, series, tags, scripture, body, user_id, path
+    (read by the service's own reader, ``rag_core.notes``)."""
+    from rag_core.notes import load_notes as read_folder
+
+    rows = []
+    for folder in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):
+        for note in read_folder(folder):
+            rows.append({"id": note.id, **note.metadata(), "body": note.body,
+                         "user_id": folder.name, "path": str(folder / f"{note.id}.md")})
+    return pd.DataFrame(rows).sort_values("path", ignore_index=True)
 
 
 def users(notes: pd.DataFrame) -> list[str]:
