@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     embedding_dim: int = 384
     embedding_batch_size: int = Field(64, ge=1)
+    # The runtime that runs the model (benchmarks/README.md: chunks/s and query latency of each
+    # on this machine). onnx and openvino run a graph exported once from the PyTorch model and
+    # cached under ``model_cache_dir``; torch is sentence-transformers as it ships.
+    embedding_backend: Literal["torch", "onnx", "openvino"] = "openvino"
+    # OpenVINO's inference precision on CPU: bf16 where the CPU has bf16 instructions (else
+    # OpenVINO computes in f32 anyway); cosine to f32 >= 0.9999 on the golden chunks.
+    openvino_precision: Literal["bf16", "f32"] = "bf16"
+    embedding_threads: int = Field(0, ge=0, le=256)  # 0: the runtime's own default
+    model_cache_dir: Path | None = None  # exported models; None: <state_dir>/models
 
     # --- chunking ------------------------------------------------------------------------
     chunk_tokens: int = Field(200, ge=32, le=512)
@@ -176,6 +185,11 @@ class Settings(BaseSettings):
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def model_cache_path(self) -> Path:
+        """Where exported embedding models are cached (shared by every process of a host)."""
+        return self.model_cache_dir or self.state_dir / "models"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated again (notebooks and tests use it)."""

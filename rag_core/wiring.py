@@ -16,7 +16,7 @@ def build_parts(settings: Settings, *, start_services: bool = True) -> dict[str,
     from rag_core.cache.layers import CacheLayers
     from rag_core.cache.redis_cache import make_redis_client
     from rag_core.costs import CostLedger
-    from rag_core.embedding import SentenceTransformerEmbedder
+    from rag_core.embedding import build_embedder
     from rag_core.llm import build_generator
     from rag_core.store import PgVectorStore
 
@@ -27,9 +27,7 @@ def build_parts(settings: Settings, *, start_services: bool = True) -> dict[str,
     redis_client = make_redis_client(settings.redis_url, settings) if settings.redis_url else None
     return {
         "store": store,
-        "embedder": SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embedding_dim, settings.embedding_batch_size
-        ),
+        "embedder": build_embedder(settings),
         "caches": CacheLayers.from_settings(settings, redis_client),
         "generator": build_generator(settings, redis_client),
         "ledger": CostLedger(redis_client, settings, store=store),

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from rag_core.config import Settings
+from rag_core.embedding import vector_numerics
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:]+$")
@@ -54,8 +55,15 @@ def _answer_parts(settings: Settings) -> dict[str, object]:
     }
 
 
+def _numerics(settings: Settings) -> dict[str, object]:
+    """The vectors' numerics when they differ from f32 beyond noise (f32 keys stay as they were)."""
+    numerics = vector_numerics(settings)
+    return {} if numerics == "f32" else {"numerics": numerics}
+
+
 def _retrieval_parts(settings: Settings) -> dict[str, object]:
     return {
+        **_numerics(settings),
         "mode": settings.retrieval_mode,
         "ef_search": settings.hnsw_ef_search,
         "iterative_scan": settings.iterative_scan,
@@ -78,7 +86,11 @@ def context_key(settings: Settings, user_id: str, notes_version: int, normalized
 
 
 def embedding_key(settings: Settings, normalized_text: str) -> str:
-    """Embeddings depend on the text and the model only, so users share them."""
+    """Embeddings depend on the text, the model and its numerics only, so users share them.
+
+    PyTorch and ONNX Runtime (both f32) share keys; bf16 vectors have their own
+    (:func:`rag_core.embedding.vector_numerics`).
+    """
     parts = {"model": settings.embedding_model, "dim": settings.embedding_dim,
-             "t": normalized_text}
+             **_numerics(settings), "t": normalized_text}
     return cache_key("embedding", user_id=None, notes_version=None, parts=parts)
