@@ -25,13 +25,13 @@ from rag_core.errors import EmbeddingFailed
 class Tokens:
     """The export's tokenizer, truncating at the model's max length; batches padded here."""
 
-    def __init__(self, exported: ExportedModel) -> None:
+    def __init__(self, exported: ExportedModel, max_length: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.names = exported.input_names
         self.pad_id = exported.pad_id
         self.tokenizer = Tokenizer.from_file(str(exported.tokenizer))
-        self.tokenizer.enable_truncation(max_length=exported.max_seq_length)
+        self.tokenizer.enable_truncation(max_length=max_length or exported.max_seq_length)
         self.tokenizer.no_padding()
 
     def encode(self, texts: Sequence[str]) -> list[Any]:
@@ -79,7 +79,8 @@ class RuntimeEmbedder:
     variant: Variant = "raw"
 
     def __init__(self, model_id: str, dim: int, batch_size: int, cache_dir: Path, *,
-                 model_path: str | None = None, threads: int = 0) -> None:
+                 model_path: str | None = None, threads: int = 0,
+                 max_seq_length: int | None = None) -> None:
         from rag_core.embedding import resolve_model_path
 
         self.model_id = model_id
@@ -88,9 +89,11 @@ class RuntimeEmbedder:
         self.cache_dir = Path(cache_dir)
         self.model_path = model_path or resolve_model_path(model_id)
         self.threads = threads
+        self.max_seq_length = max_seq_length  # None: the model's (a lever of the benchmark)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.backend, self.model_id, str(self.cache_dir), self.threads)
+        return (self.backend, self.variant, self.model_id, str(self.cache_dir), self.threads,
+                self.max_seq_length)
 
     @property
     def loaded(self) -> bool:
@@ -109,7 +112,8 @@ class RuntimeEmbedder:
                     raise EmbeddingFailed(f"model {self.model_id!r} gives {exported.dim} "
                                           f"dimensions, settings say {self.dim}")
                 try:
-                    _runtimes[key] = (Tokens(exported), self._open(exported))
+                    _runtimes[key] = (Tokens(exported, self.max_seq_length),
+                                      self._open(exported))
                 except ImportError as exc:
                     raise EmbeddingFailed(
                         f"the {self.backend} embedding backend needs a package that is not "
@@ -168,9 +172,9 @@ class OpenVinoEmbedder(RuntimeEmbedder):
 
     def __init__(self, model_id: str, dim: int, batch_size: int, cache_dir: Path, *,
                  model_path: str | None = None, threads: int = 0,
-                 precision: str = "bf16") -> None:
+                 max_seq_length: int | None = None, precision: str = "bf16") -> None:
         super().__init__(model_id, dim, batch_size, cache_dir, model_path=model_path,
-                         threads=threads)
+                         threads=threads, max_seq_length=max_seq_length)
         self.precision = precision
 
     def _key(self) -> tuple[Any, ...]:
