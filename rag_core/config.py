@@ -74,8 +74,9 @@ class Settings(BaseSettings):
     # on this machine). onnx and openvino run a graph exported once from the PyTorch model and
     # cached under ``model_cache_dir``; torch is sentence-transformers as it ships.
     embedding_backend: Literal["torch", "onnx", "openvino"] = "openvino"
-    # OpenVINO's inference precision on CPU: bf16 where the CPU has bf16 instructions (else
-    # OpenVINO computes in f32 anyway); cosine to f32 >= 0.9999 on the golden chunks.
+    # OpenVINO's inference precision hint on CPU. bf16 pays where the CPU has native bf16
+    # (this machine: avx512_bf16); cosine to f32 >= 0.9999 on the golden chunks, and its vectors
+    # get cache keys of their own (rag_core.embedding.vector_numerics).
     openvino_precision: Literal["bf16", "f32"] = "bf16"
     embedding_threads: int = Field(0, ge=0, le=256)  # 0: the runtime's own default
     model_cache_dir: Path | None = None  # exported models; None: <state_dir>/models
