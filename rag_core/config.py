@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     embedding_dim: int = 384
     embedding_batch_size: int = Field(64, ge=1)
+    # The runtime that runs the model (benchmarks/README.md: chunks/s and query latency of each
+    # on this machine). onnx and openvino run a graph exported once from the PyTorch model and
+    # cached under ``model_cache_dir``; torch is sentence-transformers as it ships.
+    embedding_backend: Literal["torch", "onnx", "openvino"] = "openvino"
+    # OpenVINO's inference precision hint on CPU. bf16 pays where the CPU has native bf16
+    # (this machine: avx512_bf16); cosine to f32 >= 0.9999 on the golden chunks, and its vectors
+    # get cache keys of their own (rag_core.embedding.vector_numerics).
+    openvino_precision: Literal["bf16", "f32"] = "bf16"
+    embedding_threads: int = Field(0, ge=0, le=256)  # 0: the runtime's own default
+    model_cache_dir: Path | None = None  # exported models; None: <state_dir>/models
 
     # --- chunking ------------------------------------------------------------------------
     chunk_tokens: int = Field(200, ge=32, le=512)
@@ -218,6 +228,11 @@ class Settings(BaseSettings):
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def model_cache_path(self) -> Path:
+        """Where exported embedding models are cached (shared by every process of a host)."""
+        return self.model_cache_dir or self.state_dir / "models"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated again (notebooks and tests use it)."""

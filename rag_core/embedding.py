@@ -1,7 +1,11 @@
-"""Embedders: the Embedder protocol and the sentence-transformers implementation.
+"""Embedders: the Embedder protocol, the PyTorch implementation and the factory.
 
-The model is loaded lazily, once per process (a load takes seconds; an embedding of a short
-query takes milliseconds), and shared by every pipeline of the process.
+``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND``: ``torch``
+(sentence-transformers as it ships), ``onnx`` (ONNX Runtime) or ``openvino`` (both in
+:mod:`rag_core.embed_runtimes`, on a graph exported once per host by
+:mod:`rag_core.embed_export`). The model is loaded lazily, once per process (a load takes
+seconds; an embedding of a short query takes milliseconds), and shared by every pipeline of the
+process.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag_core.config import Settings
 from rag_core.errors import EmbeddingFailed
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -28,6 +33,37 @@ class Embedder(Protocol):
 
     @property
     def loaded(self) -> bool: ...
+
+    def load(self) -> None:
+        """Load the model now (else the first ``embed`` does)."""
+
+
+def vector_numerics(settings: Settings) -> str:
+    """What the vectors of these settings are computed in, for cache keys.
+
+    PyTorch and ONNX Runtime compute in f32 and agree to float noise (cosine > 0.99999 on the
+    golden chunks), so their vectors are interchangeable and share cached embeddings;
+    OpenVINO in bf16 moves them by ~3e-5 in cosine, which is beyond noise, so those vectors get
+    keys of their own.
+    """
+    if settings.embedding_backend == "openvino" and settings.openvino_precision == "bf16":
+        return "openvino-bf16"
+    return "f32"
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder of ``settings.embedding_backend`` (the one place that knows them all)."""
+    common = (settings.embedding_model, settings.embedding_dim, settings.embedding_batch_size)
+    if settings.embedding_backend == "torch":
+        return SentenceTransformerEmbedder(*common, threads=settings.embedding_threads)
+    from rag_core.embed_runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
+
+    if settings.embedding_backend == "onnx":
+        return OnnxRuntimeEmbedder(*common, settings.model_cache_path,
+                                   threads=settings.embedding_threads)
+    return OpenVinoEmbedder(*common, settings.model_cache_path,
+                            threads=settings.embedding_threads,
+                            precision=settings.openvino_precision)
 
 
 def resolve_model_path(name: str) -> str:
@@ -62,22 +98,34 @@ def _load_model(name: str) -> object:
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, model_id: str = DEFAULT_MODEL, dim: int = 384, batch_size: int = 64):
+    backend = "torch"
+
+    def __init__(self, model_id: str = DEFAULT_MODEL, dim: int = 384, batch_size: int = 64,
+                 threads: int = 0):
         self.model_id = model_id
         self.dim = dim
         self.batch_size = batch_size
+        self.threads = threads
 
     @property
     def loaded(self) -> bool:
         return self.model_id in _models
 
     def load(self) -> None:
-        _load_model(self.model_id)
+        self._model()
+
+    def _model(self) -> object:
+        model = _load_model(self.model_id)
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)  # process-wide: torch has one intra-op pool
+        return model
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = _load_model(self.model_id)
+        model = self._model()
         try:
             vectors = model.encode(  # type: ignore[attr-defined]
                 list(texts),

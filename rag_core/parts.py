@@ -86,10 +86,10 @@ def build_redis(settings: Settings) -> redis.Redis | None:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    from rag_core.embedding import SentenceTransformerEmbedder
+    """The embedding runtime of ``RAG_EMBEDDING_BACKEND`` (loaded lazily, once per process)."""
+    from rag_core.embedding import build_embedder as build
 
-    return SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_dim,
-                                       settings.embedding_batch_size)
+    return build(settings)
 
 
 def build_caches(settings: Settings, client: redis.Redis | None) -> CacheLayers:

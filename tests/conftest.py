@@ -38,12 +38,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+# Exported embedding models (onnx/openvino backends) are made once and shared by every test
+# (and by the notebooks): an export takes seconds, and each test has a state folder of its own.
+SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / ".rag_state" / "models"
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test depends on the caller's environment."""
     for name in list(os.environ):
         if name.startswith("RAG_") or name in ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(SHARED_MODEL_CACHE))
 
 
 @pytest.fixture(scope="session")

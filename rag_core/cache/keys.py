@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 
 from rag_core.config import Settings
+from rag_core.embedding import vector_numerics
 from rag_core.llm.prompt import prompt_id
 from rag_core.store.base import SearchParams
 
@@ -82,6 +83,12 @@ def _answer_parts(settings: Settings, params: SearchParams) -> dict[str, object]
     }
 
 
+def _numerics(settings: Settings) -> dict[str, object]:
+    """The vectors' numerics when they differ from f32 beyond noise (f32 keys stay as they were)."""
+    numerics = vector_numerics(settings)
+    return {} if numerics == "f32" else {"numerics": numerics}
+
+
 def _retrieval_parts(params: SearchParams) -> dict[str, object]:
     """Every knob of the search that was run (the same object the store received)."""
     return {"search": asdict(params)}
@@ -100,9 +107,11 @@ def context_key(params: SearchParams, user_id: str, notes_version: int, normaliz
 
 
 def embedding_key(settings: Settings, user_id: str, normalized_text: str) -> str:
-    """Per user: a shared entry would tell one user that another asked the same words."""
+    """Per user: a shared entry would tell one user that another asked the same words. The
+    text, the model and its numerics name the vector (PyTorch and ONNX Runtime, both f32,
+    share keys; bf16 vectors have their own: :func:`rag_core.embedding.vector_numerics`)."""
     parts = {"model": settings.embedding_model, "dim": settings.embedding_dim,
-             "t": normalized_text}
+             **_numerics(settings), "t": normalized_text}
     return cache_key("embedding", user_id=user_id, notes_version=None, parts=parts)
 
 

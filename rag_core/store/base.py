@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from rag_core.config import Settings
+from rag_core.embedding import vector_numerics
 from rag_core.types import Chunk, Note
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
@@ -27,6 +28,7 @@ class SearchParams:
     max_scan_tuples: int = 20_000
     rrf_k: int = 60
     candidate_multiplier: int = 4
+    numerics: str = "f32"  # of the query vector (rag_core.embedding.vector_numerics)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -37,7 +39,8 @@ class SearchParams:
         return cls(mode=settings.retrieval_mode, ef_search=settings.hnsw_ef_search,
                    iterative_scan=settings.iterative_scan,
                    max_scan_tuples=settings.hnsw_max_scan_tuples, rrf_k=settings.rrf_k,
-                   candidate_multiplier=settings.candidate_multiplier)
+                   candidate_multiplier=settings.candidate_multiplier,
+                   numerics=vector_numerics(settings))
 
 
 @dataclass(frozen=True)

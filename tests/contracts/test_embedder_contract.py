@@ -1,5 +1,6 @@
-"""The Embedder contract, run by the real sentence-transformers model and by the hash embedder
-that stands in for it in the fast lane."""
+"""The Embedder contract, run by every runtime of the real model (PyTorch through
+sentence-transformers, ONNX Runtime, OpenVINO) and by the hash embedder that stands in for it
+in the fast lane. The export cache of the optimised runtimes: tests/unit/test_embedders.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 from fakes import HashEmbedder
 
-from rag_core.embedding import Embedder, SentenceTransformerEmbedder
+from rag_core.config import Settings
+from rag_core.embedding import Embedder, build_embedder
 
 TEXTS = ["Grace upon grace.", "Abraham left Haran at seventy-five.", "Grace upon grace."]
 
@@ -43,7 +45,8 @@ class TestHashEmbedder(EmbedderContract):
 
 
 @pytest.mark.slow
-class TestSentenceTransformerEmbedder(EmbedderContract):
-    @pytest.fixture(scope="class")
-    def embedder(self) -> Embedder:
-        return SentenceTransformerEmbedder()
+@pytest.mark.parametrize("backend", ["torch", "onnx", "openvino"])
+class TestModelRuntimes(EmbedderContract):
+    @pytest.fixture
+    def embedder(self, backend: str) -> Embedder:
+        return build_embedder(Settings(profile="ci", embedding_backend=backend))

@@ -1,0 +1,70 @@
+"""The pure parts of the embedder quality check: loading, ranking, graded nDCG, the table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.embed_quality import BeirSet, load_beir, mean_ndcg, ndcg_at_k, quality_table, top_k
+
+
+def test_ndcg_graded_and_bounds() -> None:
+    gains = {"a": 2, "b": 1}
+    assert ndcg_at_k(["a", "b", "c"], gains) == pytest.approx(1.0)
+    swapped = (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    assert ndcg_at_k(["b", "a"], gains) == pytest.approx(swapped)
+    assert ndcg_at_k(["x", "y"], gains) == 0.0
+    assert ndcg_at_k(["a"], {}) == 0.0
+    # only the first k count
+    assert ndcg_at_k(["x", "a"], {"a": 1}, k=1) == 0.0
+
+
+def test_top_k_is_exact_cosine_order() -> None:
+    rng = np.random.default_rng(3)
+    docs = rng.normal(size=(50, 8)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    queries = docs[[7, 19]] + 0.01
+    ranked = top_k(queries, docs, 5)
+    assert ranked.shape == (2, 5) and list(ranked[:, 0]) == [7, 19]
+    full = np.argsort(-(queries @ docs.T), axis=1)[:, :5]
+    assert np.array_equal(ranked, full)
+    assert top_k(queries, docs[:3], 10).shape == (2, 3)
+
+
+def _tiny() -> BeirSet:
+    return BeirSet(doc_ids=["d0", "d1", "d2"], doc_texts=["x", "y", "z"],
+                   query_ids=["q0", "q1"], query_texts=["qx", "qy"],
+                   qrels={"q0": {"d0": 1}, "q1": {"d1": 2}})
+
+
+def test_quality_table_deltas_against_the_reference() -> None:
+    data = _tiny()
+    docs = np.eye(3, dtype=np.float32)
+    good_q = np.eye(3, dtype=np.float32)[:2]
+    bad_q = np.eye(3, dtype=np.float32)[[2, 0]]  # both queries rank a wrong doc first
+    assert mean_ndcg(data, good_q, docs) == pytest.approx(1.0)
+    table = quality_table(data, {"torch": (docs, good_q, 1.0), "other": (docs, bad_q, 0.5)})
+    rows = table.set_index("backend")
+    assert rows.loc["torch", "delta"] == 0.0 and bool(rows.loc["torch", "within_tolerance"])
+    assert rows.loc["other", "delta"] < -0.3 and not bool(rows.loc["other", "within_tolerance"])
+    assert rows.loc["other", "query_cosine_min"] == 0.0
+    assert rows.loc["other", "docs_per_s"] == 6.0
+
+
+def test_load_beir_keeps_judged_queries_and_titles(tmp_path: Path) -> None:
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text(
+        json.dumps({"_id": "d1", "title": "T", "text": "body"}) + "\n"
+        + json.dumps({"_id": "d2", "text": "plain"}) + "\n")
+    (tmp_path / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "judged"}) + "\n"
+        + json.dumps({"_id": "q2", "text": "unjudged"}) + "\n")
+    (tmp_path / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t2\nq2\td2\t0\n")
+    data = load_beir(tmp_path)
+    assert data.doc_texts == ["T\n\nbody", "plain"]
+    assert data.query_ids == ["q1"] and data.qrels == {"q1": {"d1": 2}}
