@@ -246,13 +246,12 @@ def _next_novel(reserve: list[str], asked: set[str], rng: np.random.Generator) -
 # --- from the golden set --------------------------------------------------------------------
 
 
-def load_semantic_pairs(golden_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every labelled pair of ``golden/semantic_pairs/*.jsonl`` (id, user_id, a, b, label)."""
-    folder = Path(golden_dir) if golden_dir else GOLDEN_DIR
-    rows = []
-    for path in sorted((folder / "semantic_pairs").glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+def load_semantic_pairs(golden_dir: str | Path | None = None,
+                        split: str | None = None) -> list[dict[str, Any]]:
+    """Every labelled pair of ``golden/semantic_pairs/*.jsonl`` (``evals.golden``)."""
+    from evals import golden
+
+    return golden.load_semantic_pairs(golden_dir, split)
 
 
 def libraries_from_golden(qa: pd.DataFrame, notes: pd.DataFrame,

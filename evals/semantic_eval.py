@@ -1,0 +1,154 @@
+"""The semantic-cache decision measured on labelled question pairs, split by dev and test.
+
+``collect`` asks the real store what each side of a pair retrieves (the user's own notes,
+hybrid retrieval, as the pipeline does) and the real model how close the two questions are;
+``decide_all`` runs one :class:`~rag_core.cache.semantic_rules.Policy` on every pair, keeping
+each decision's recorded reasons; ``score`` gives recall (paraphrases reused), false hits (near
+misses reused) and precision. ``ALTERNATIVES`` are the designs that were compared on the dev
+split; the chosen one is ``Settings``' default. Test figures of the alternatives are measured
+once, for the table of the note, never to choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rag_core.cache import semantic_rules as rules
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    pair: Mapping[str, Any]
+    similarity: float
+    a: rules.Evidence
+    b: rules.Evidence
+
+
+def collect(pipeline: Any, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
+            mode: str | None = None) -> list[PairEvidence]:
+    """Similarity and retrieved evidence of both sides of every pair (``pipeline.store`` must
+    hold the pairs' users' notes)."""
+    texts = list(dict.fromkeys([p["a"] for p in pairs] + [p["b"] for p in pairs]))
+    vectors = dict(zip(texts, pipeline.embedder.embed(texts), strict=True))
+    retrieval = mode or pipeline.settings.retrieval_mode
+    found: dict[tuple[str, str], rules.Evidence] = {}
+    for pair in pairs:
+        for text in (pair["a"], pair["b"]):
+            key = (str(pair["user_id"]), text)
+            if key not in found:
+                chunks = pipeline.store.search(key[0], vectors[text], pipeline.settings.top_k,
+                                               query_text=text, mode=retrieval)
+                found[key] = rules.Evidence.of(chunks, depth)
+    return [PairEvidence(p, float(np.dot(vectors[p["a"]], vectors[p["b"]])),
+                         found[(str(p["user_id"]), p["a"])], found[(str(p["user_id"]), p["b"])])
+            for p in pairs]
+
+
+def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy) -> pd.DataFrame:
+    """One row per pair: its label, kind, split, the decision and why (the cached question is
+    ``a``, the new one ``b``)."""
+    out = []
+    for row in rows:
+        d = rules.decide(row.pair["b"], row.pair["a"], row.similarity, policy, row.b, row.a)
+        out.append({"id": row.pair["id"], "user_id": row.pair["user_id"],
+                    "split": row.pair.get("split", "test"), "label": row.pair["label"],
+                    "kind": row.pair.get("kind") or "", "a": row.pair["a"],
+                    "b": row.pair["b"], "similarity": row.similarity, "hit": d.hit,
+                    "reason": d.reason, "failed": d.failed(),
+                    "explanation": "; ".join(f"{c.rule}: {c.detail}" for c in d.checks
+                                             if not c.passed)})
+    return pd.DataFrame(out)
+
+
+def score(frame: pd.DataFrame) -> dict[str, float | int]:
+    """Recall, false hits and precision of a set of decided pairs."""
+    para = frame[frame["label"] == "paraphrase"]
+    near = frame[frame["label"] == "near_miss"]
+    tp, fp = int(para["hit"].sum()), int(near["hit"].sum())
+    return {"paraphrases": len(para), "near_misses": len(near), "hits": tp + fp,
+            "recall": tp / len(para) if len(para) else 0.0,
+            "false_hits": fp, "false_hit_rate": fp / len(near) if len(near) else 0.0,
+            "precision": tp / (tp + fp) if tp + fp else 1.0}
+
+
+def by_split(frame: pd.DataFrame) -> dict[str, dict[str, float | int]]:
+    """``{"dev": {...}, "test": {...}}`` (splits present only)."""
+    return {s: score(frame[frame["split"] == s]) for s in ("dev", "test")
+            if (frame["split"] == s).any()}
+
+
+def refusals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Which rule refused how many paraphrases and near misses (first refusing rule)."""
+    refused = frame[~frame["hit"]]
+    table = pd.crosstab(refused["reason"], refused["label"])
+    return table.reindex(columns=["paraphrase", "near_miss"], fill_value=0)
+
+
+def false_hits(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["label"] == "near_miss") & frame["hit"]][
+        ["id", "split", "kind", "a", "b", "similarity"]]
+
+
+# --- the alternatives ------------------------------------------------------------------------
+
+BASE = rules.Policy()
+ALTERNATIVES: dict[str, rules.Policy] = {
+    "cosine only, 0.92": replace(BASE, threshold=0.92, facts=False, evidence="off",
+                                 detail=False),
+    "cosine only, 0.80": replace(BASE, threshold=0.80, facts=False, evidence="off",
+                                 detail=False),
+    "facts (spaCy, pythonbible)": replace(BASE, evidence="off", detail=False),
+    "facts + same best chunk": replace(BASE, evidence="chunk", detail=False),
+    "facts + same best note": replace(BASE, evidence="note", detail=False),
+    "facts + same note + detail": BASE,
+    "facts + same chunk + detail": replace(BASE, evidence="chunk"),
+}
+
+
+def legacy_rows(rows: Sequence[PairEvidence], threshold: float = 0.92) -> pd.DataFrame:
+    """The former rule (cosine >= 0.92 and the word-list guard) for the comparison table."""
+    from rag_core.cache import semantic
+
+    out = []
+    for row in rows:
+        hit = row.similarity >= threshold and semantic.guard_ok(row.pair["a"], row.pair["b"])
+        out.append({"split": row.pair.get("split", "test"), "label": row.pair["label"],
+                    "hit": hit})
+    return pd.DataFrame(out)
+
+
+def threshold_sweep(rows: Sequence[PairEvidence], policy: rules.Policy,
+                    thresholds: Iterable[float]) -> pd.DataFrame:
+    """Recall and false hits of ``policy`` at each threshold, per split."""
+    out = []
+    for t in thresholds:
+        frame = decide_all(rows, replace(policy, threshold=float(t)))
+        for split, values in by_split(frame).items():
+            out.append({"threshold": float(t), "split": split, **values})
+    return pd.DataFrame(out)
+
+
+def alternatives_table(rows: Sequence[PairEvidence],
+                       alternatives: Mapping[str, rules.Policy] | None = None,
+                       splits: Sequence[str] = ("dev", "test")) -> pd.DataFrame:
+    """One row per design, recall and false hits per split."""
+    out = []
+    designs: dict[str, pd.DataFrame] = {"word lists, 0.92 (before)": legacy_rows(rows)}
+    for name, policy in (alternatives or ALTERNATIVES).items():
+        designs[name] = decide_all(rows, policy)
+    for name, frame in designs.items():
+        row: dict[str, Any] = {"design": name}
+        for split in splits:
+            part = frame[frame["split"] == split]
+            if part.empty:
+                continue
+            values = score(part)
+            row[f"{split}_recall"] = round(float(values["recall"]), 3)
+            row[f"{split}_false_hits"] = f"{values['false_hits']}/{values['near_misses']}"
+        out.append(row)
+    return pd.DataFrame(out)
