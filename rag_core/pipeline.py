@@ -32,6 +32,7 @@ from rag_core.guard import has_substance, validate_query
 from rag_core.llm.base import Generation, Generator, Prompt
 from rag_core.llm.prompt import build_prompt
 from rag_core.postprocess import finish_text
+from rag_core.relevance import decide_relevance
 from rag_core.store.base import Store
 from rag_core.tokens import TokenCounter, default_counter
 from rag_core.types import Answer, CacheOutcome, Chunk, Query, TokenUsage
@@ -62,6 +63,8 @@ class _Run:
     selected: list[Chunk] = field(default_factory=list)
     prompt: Prompt | None = None
     budget_state: str = "ok"
+    chunks_done: bool = False
+    decisions: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
     def step(self, name: str, **attrs: Any) -> Iterator[Any]:
@@ -223,8 +226,10 @@ class Pipeline:
 
         if self.caches.semantic_enabled:
             with run.step("semantic_cache"):
-                found = self.caches.semantic.lookup(run.user_id, run.version, run.query.text,
-                                                    run.vector)
+                lookup = self.caches.semantic.decide(run.user_id, run.version, run.query.text,
+                                                     run.vector, lambda: self._chunks(run))
+                found = lookup.hit
+                run.decisions["semantic"] = lookup.explain()
                 run.cache["semantic"] = "semantic_hit" if found else "miss"
             if found is not None:
                 run.cache["query"] = "semantic_hit"
@@ -232,11 +237,10 @@ class Pipeline:
         else:
             run.cache["semantic"] = "off"
 
-        run.chunks = self._retrieve(run)
-        # The dense similarity of the best candidate decides, in every mode: a fused or lexical
-        # rank 1 need not be the chunk closest to the question.
-        best = max((c.score for c in run.chunks), default=0.0)
-        if not run.chunks or best < self.settings.similarity_threshold:
+        run.chunks = self._chunks(run)
+        relevant = decide_relevance(run.query.text, run.chunks, self.settings)
+        run.decisions["relevance"] = relevant.to_dict()
+        if not relevant.answer:
             obs.NO_CONTEXT.inc()
             return self._finish(run, NO_CONTEXT_ANSWER, no_context=True, outcome="no_context")
 
@@ -248,6 +252,13 @@ class Pipeline:
             current.set_attribute("context.tokens", context_tokens(run.selected, self.counter))
             current.set_attribute("context.chunks", len(run.selected))
         return None
+
+    def _chunks(self, run: _Run) -> list[Chunk]:
+        """The run's retrieved chunks, retrieved once (the semantic cache may ask first)."""
+        if run.chunks_done is False:
+            run.chunks = self._retrieve(run)
+            run.chunks_done = True
+        return run.chunks
 
     def _embed(self, run: _Run) -> np.ndarray:
         assert run.query is not None
@@ -379,7 +390,7 @@ class Pipeline:
         self.caches.stale.put(run.key, payload)
         if self.caches.semantic_enabled and run.vector is not None and run.query:
             self.caches.semantic.store(run.user_id, run.version, run.query.text, run.vector,
-                                       payload, self.settings.query_cache_ttl_s)
+                                       payload, self.settings.query_cache_ttl_s, run.chunks)
         return answer
 
     def _stale_or_raise(self, run: _Run) -> Answer:
@@ -411,6 +422,7 @@ class Pipeline:
         cached.cache = {**{k: "off" for k in ("query", "embedding", "context")}, **run.cache}
         cached.usage = TokenUsage()
         cached.cost_usd = 0.0
+        cached.decisions = dict(run.decisions)
         if run.query:
             cached.flags = list(run.query.flags)
             cached.query_truncated = run.query.truncated
@@ -437,6 +449,7 @@ class Pipeline:
             flags=list(query.flags) if query else [],
             retrieved=[_retrieved(c) for c in run.chunks],
             budget_state=run.budget_state,
+            decisions=dict(run.decisions),
         )
 
     def _annotate(self, root: Any, answer: Answer) -> None:

@@ -146,7 +146,7 @@ def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
               _fmt(a.answer_type, b.answer_type)),
         Check("negation", a.negations == b.negations, _fmt(a.negations, b.negations)),
         Check("numbers", a.numbers == b.numbers, _fmt(a.numbers, b.numbers)),
-        Check("dates", not _conflict(a.dates, b.dates), _fmt(a.dates, b.dates)),
+        Check("dates", a.dates == b.dates, _fmt(a.dates, b.dates)),
         Check("scripture", not _conflict(a.scripture, b.scripture),
               _fmt(a.scripture, b.scripture)),
         Check("sequence", not _conflict(a.sequence, b.sequence)
