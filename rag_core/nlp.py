@@ -91,6 +91,7 @@ class Facts:
     sequence: frozenset[str] = frozenset()
     degree: frozenset[str] = frozenset()
     content: tuple[str, ...] = ()  # lemmas of content words, in order
+    nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
     def summary(self) -> dict[str, Any]:
@@ -257,10 +258,12 @@ def facts(text: str) -> Facts:
                     and t.tag_ not in ("WDT", "WP", "WP$", "WRB") and t.i not in in_ref
                     and not _is_name(t, in_ref))
     tokens = tuple(t.lemma_.lower() for t in doc if not t.is_punct)
+    nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
+                  and not t.is_stop and not _is_name(t, in_ref))
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
                  numbers=frozenset(numbers), dates=frozenset(dates), scripture=refs,
                  negations=negations, sequence=frozenset(sequence),
-                 degree=frozenset(degree), content=content, tokens=tokens)
+                 degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns)
 
 
 @lru_cache(maxsize=8192)

@@ -36,11 +36,12 @@ RULES = ("retrieved", "similarity", "names", "coverage")
 @dataclass(frozen=True)
 class RelevancePolicy:
     floor: float = 0.30
-    min_coverage: float = 0.5
-    confident: float = 0.55
+    min_coverage: float = 0.66
+    confident: float = 0.45
     names: bool = True
     coverage: bool = True
     depth: int = 3  # best chunks (by dense score) whose words count
+    nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
@@ -60,8 +61,14 @@ class RelevanceDecision:
         return {"answer": self.answer, "reason": self.reason, "checks": self.checks}
 
 
+# What every note is, by its schema (front matter fields and what a note records): a question
+# about "the sermon", "the series" or "the speaker" is about any note's metadata.
+SCHEMA_WORDS = frozenset({"sermon", "message", "note", "series", "speaker", "preacher",
+                          "title", "date", "scripture", "passage", "verse", "tag", "topic"})
+
+
 def _chunk_words(chunks: Sequence[Chunk]) -> set[str]:
-    words: set[str] = set()
+    words: set[str] = set(SCHEMA_WORDS)
     for chunk in chunks:
         meta = chunk.metadata or {}
         extra = " ".join(str(v) for k in ("title", "speaker", "series", "date")
@@ -94,7 +101,7 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                            "detail": f"not in the notes found: {missing}" if missing
                            else f"all of {sorted(facts.names)} found"}
     if policy.coverage:
-        content = [w for w in dict.fromkeys(facts.content)]
+        content = list(dict.fromkeys(facts.nouns if policy.nouns_only else facts.content))
         found = [w for w in content if w in words]
         share = len(found) / len(content) if content else 1.0
         ok = share >= policy.min_coverage or best >= policy.confident
