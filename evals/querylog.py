@@ -19,7 +19,6 @@ user's notes. Everything here is pure: the same libraries, config and seed give 
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,8 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from evals.paths import GOLDEN_DIR
 
 KINDS = ("repeat", "paraphrase", "novel", "edit")
 DAY_S = 86_400

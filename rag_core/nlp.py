@@ -53,9 +53,10 @@ _WH_NOUN_TYPES = {
     "reason": ("reason", "purpose", "cause"),
 }
 _NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen", "twenty")
+_NUMBER_WORDS: dict[str, float] = {w: float(i) for i, w in enumerate(_SMALL)}
 _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
                       "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
                       "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3, "dozen": 12,
@@ -86,6 +87,7 @@ class Facts:
     names: frozenset[str] = frozenset()
     numbers: frozenset[str] = frozenset()
     dates: frozenset[str] = frozenset()
+    has_time: bool = False  # a time expression at all (spaCy DATE/TIME), anchored or not
     scripture: frozenset[str] = frozenset()
     negations: int = 0
     sequence: frozenset[str] = frozenset()
@@ -244,8 +246,12 @@ def facts(text: str) -> Facts:
     names = {t.lower_ for t in doc if _is_name(t, in_ref)}
     numbers = {n for t in doc if t.i not in in_ref and (n := _number(t)) is not None
                and t.ent_type_ not in TIME_LABELS}
-    dates = {t.lower_ for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
-             and t.i not in in_ref}
+    timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
+             and t.i not in in_ref]
+    # the anchors of a time expression: numbers, named days and months, "this/last/next year"
+    dates = {t.lower_ for t in timed if t.like_num or t.pos_ == "PROPN"}
+    dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
+              if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
     negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in ("never", "nothing",
                                                                         "nobody", "none"))
     sequence = {_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
@@ -261,7 +267,8 @@ def facts(text: str) -> Facts:
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
-                 numbers=frozenset(numbers), dates=frozenset(dates), scripture=refs,
+                 numbers=frozenset(numbers), dates=frozenset(dates),
+                 has_time=bool(timed), scripture=refs,
                  negations=negations, sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns)
 

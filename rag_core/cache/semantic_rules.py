@@ -66,7 +66,7 @@ class Evidence:
 class Policy:
     """Which rules run, and their parameters (``Settings.semantic_*`` give the defaults)."""
 
-    threshold: float = 0.80
+    threshold: float = 0.45
     facts: bool = True
     # off | chunk (same best chunk) | note (best chunks from the same note) | overlap (each
     # best chunk among the other's two best)
@@ -115,7 +115,11 @@ class Decision:
 
 
 def _answer_types_agree(a: str, b: str) -> bool:
-    if a == b or "typed" in (a, b):
+    if a == b:
+        return True
+    if "yes_no" in (a, b):
+        return False  # yes or no against anything else
+    if "typed" in (a, b):
         return True
     return a in OPEN_TYPES and b in OPEN_TYPES
 
@@ -146,7 +150,9 @@ def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
               _fmt(a.answer_type, b.answer_type)),
         Check("negation", a.negations == b.negations, _fmt(a.negations, b.negations)),
         Check("numbers", a.numbers == b.numbers, _fmt(a.numbers, b.numbers)),
-        Check("dates", a.dates == b.dates, _fmt(a.dates, b.dates)),
+        Check("dates", a.dates == b.dates and a.has_time == b.has_time,
+              _fmt(a.dates, b.dates) + ("" if a.has_time == b.has_time
+                                        else "; a time on one side only")),
         Check("scripture", not _conflict(a.scripture, b.scripture),
               _fmt(a.scripture, b.scripture)),
         Check("sequence", not _conflict(a.sequence, b.sequence)
