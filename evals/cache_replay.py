@@ -315,3 +315,11 @@ def sweep(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Seque
                           label=f"ttl={ttl} threshold={threshold:g}")
         out.append(sweep_row(ttl, threshold, layer_rates(rows)))
     return pd.DataFrame(out)
+
+
+def semantic_policy(settings: Any) -> Any:
+    """The semantic-cache decision's rules and threshold as the pipeline of ``settings`` uses
+    them (for scoring the labelled pairs with exactly that policy)."""
+    from rag_core.cache.semantic import policy_from
+
+    return policy_from(settings)

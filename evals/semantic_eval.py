@@ -29,6 +29,60 @@ class PairEvidence:
     b: rules.Evidence
 
 
+def same_note_pairs(qa: pd.DataFrame) -> list[dict[str, Any]]:
+    """Negatives that traffic has plenty of: two different golden questions of one user about
+    the same single reference note (both orders), labelled ``near_miss`` of kind
+    ``same_note``; each keeps the split of its items (pairs across splits are left out).
+    Injection and leak items are left out: their wording is not a question about the note."""
+    items = qa[(qa["reference_note_ids"].apply(len) == 1) & qa["attack"].isna()]
+    out = []
+    key = items["reference_note_ids"].apply(lambda v: v[0])
+    for _, group in items.groupby(key):
+        rows = group.to_dict("records")
+        for x in rows:
+            for y in rows:
+                if x["id"] == y["id"] or x.get("split") != y.get("split"):
+                    continue
+                if x["question"].strip().lower() == y["question"].strip().lower():
+                    continue
+                out.append({"id": f"{x['id']}~{y['id']}", "user_id": x["user_id"],
+                            "a": x["question"], "b": y["question"], "label": "near_miss",
+                            "kind": "same_note", "split": x.get("split") or "test"})
+    return out
+
+
+def figures(pairs: pd.DataFrame, same_note: pd.DataFrame | None = None,
+            split: str = "test") -> dict[str, Any]:
+    """The recorded figures: ``split``'s under plain names, the other part's under ``dev.``
+    (or ``test.``): recall, false hits (count and rate) and precision on the labelled pairs,
+    false hits among the same-note negatives."""
+    out: dict[str, Any] = {}
+    for part in ("dev", "test"):
+        rows = pairs[pairs["split"] == part]
+        if rows.empty:
+            continue
+        prefix = "" if part == split else f"{part}."
+        values = score(rows)
+        out.update({f"{prefix}semantic_recall": values["recall"],
+                    f"{prefix}semantic_false_hits": values["false_hits"],
+                    f"{prefix}semantic_false_hit_rate": values["false_hit_rate"],
+                    f"{prefix}semantic_precision": values["precision"],
+                    f"{prefix}semantic_pairs": len(rows)})
+        if same_note is not None:
+            neg = same_note[same_note["split"] == part]
+            out[f"{prefix}semantic_same_note_false_hits"] = int(neg["hit"].sum())
+            out[f"{prefix}semantic_same_note_pairs"] = len(neg)
+    return out
+
+
+def by_kind(frame: pd.DataFrame) -> pd.DataFrame:
+    """Near misses per kind (speaker, year, ...) and split: how many, how many reused."""
+    near = frame[frame["label"] == "near_miss"].assign(
+        kind=lambda f: f["kind"].replace("", "unlabelled"))
+    return (near.groupby(["split", "kind"])["hit"].agg(pairs="size", false_hits="sum")
+            .reset_index())
+
+
 def collect(pipeline: Any, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
             mode: str | None = None) -> list[PairEvidence]:
     """Similarity and retrieved evidence of both sides of every pair (``pipeline.store`` must
@@ -110,18 +164,6 @@ ALTERNATIVES: dict[str, rules.Policy] = {
 }
 
 
-def legacy_rows(rows: Sequence[PairEvidence], threshold: float = 0.92) -> pd.DataFrame:
-    """The former rule (cosine >= 0.92 and the word-list guard) for the comparison table."""
-    from rag_core.cache import semantic
-
-    out = []
-    for row in rows:
-        hit = row.similarity >= threshold and semantic.guard_ok(row.pair["a"], row.pair["b"])
-        out.append({"split": row.pair.get("split", "test"), "label": row.pair["label"],
-                    "hit": hit})
-    return pd.DataFrame(out)
-
-
 def threshold_sweep(rows: Sequence[PairEvidence], policy: rules.Policy,
                     thresholds: Iterable[float]) -> pd.DataFrame:
     """Recall and false hits of ``policy`` at each threshold, per split."""
@@ -138,7 +180,7 @@ def alternatives_table(rows: Sequence[PairEvidence],
                        splits: Sequence[str] = ("dev", "test")) -> pd.DataFrame:
     """One row per design, recall and false hits per split."""
     out = []
-    designs: dict[str, pd.DataFrame] = {"word lists, 0.92 (before)": legacy_rows(rows)}
+    designs: dict[str, pd.DataFrame] = {}
     for name, policy in (alternatives or ALTERNATIVES).items():
         designs[name] = decide_all(rows, policy)
     for name, frame in designs.items():

@@ -8,7 +8,8 @@ import pytest
 
 from evals import cache_replay as cr
 from evals import querylog as ql
-from rag_core.cache.semantic import guard_ok
+from rag_core.cache import semantic_rules
+from rag_core.nlp import facts
 
 # --- the query log -------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ def test_novel_questions_are_never_repeats_and_paraphrases_differ():
         assert e.text != questions[e.source]
 
 
-def test_own_rewordings_pass_the_semantic_guard():
+def test_own_rewordings_keep_the_facts_the_semantic_rules_compare():
     rng = np.random.default_rng(0)
     for question in ("What did Pastor Okafor say about the sermon on Mark 2?",
                      "How many years did Mateo not talk to his sister?",
@@ -94,7 +95,8 @@ def test_own_rewordings_pass_the_semantic_guard():
         for _ in range(10):
             text = ql.reword(question, rng)
             assert text != question
-            assert guard_ok(question, text), text
+            checks = semantic_rules.fact_checks(facts(question), facts(text))
+            assert all(c.passed for c in checks), (text, checks)
 
 
 def test_edits_name_a_note_of_the_users_library():
@@ -318,13 +320,16 @@ def test_first_users_and_main_point():
 def test_to_metrics_carries_the_gated_names():
     rates = cr.layer_rates(_rows())
     costs = cr.project_costs(rates, 0.001)
-    pairs = {"precision": 1.0, "recall": 0.5, "false_hit_rate": 0.0}
-    metrics = cr.to_metrics(rates, costs, pairs, (500.0, 60.0), 0.001)
+    pairs = {"semantic_precision": 1.0, "semantic_recall": 0.5,
+             "semantic_false_hit_rate": 0.0, "dev.semantic_recall": 0.6}
+    metrics = cr.to_metrics(rates, costs, pairs, (500.0, 60.0), 0.001, ceiling=0.25)
     for name in ("hit_rate", "l1_hit_rate", "semantic_hit_rate", "l2_hit_rate",
                  "cost_reduction", "llm_calls_saved", "semantic_false_hit_rate",
                  "semantic_precision", "semantic_recall"):
         assert name in metrics
     assert metrics["cost_reduction"] == pytest.approx(0.5)
+    assert metrics["exact_match_ceiling"] == 0.25 and metrics["dev.semantic_recall"] == 0.6
+    assert metrics["hit_rate_over_ceiling"] == pytest.approx(metrics["hit_rate"] - 0.25)
     assert set(metrics["monthly_cost"]) == {"users_100", "users_1000", "users_10000"}
 
 
