@@ -160,7 +160,8 @@ def test_each_rule_refuses_its_near_miss_and_records_it(pipe: Pipeline, rule: st
 
 def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
     first = pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?")
-    again = pipe.ask(USER, "For how long did aunt Beatrice keep a lamp burning in her front window?")
+    again = pipe.ask(USER,
+                     "For how long did aunt Beatrice keep a lamp burning in her front window?")
     assert again.answer == first.answer
     assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
 
