@@ -106,6 +106,7 @@ ALTERNATIVES: dict[str, RelevancePolicy] = {
     "noun coverage >= 0.66 or cosine >= 0.45": replace(BASE, names=False),
     "names": replace(BASE, coverage=False),
     "names + noun coverage >= 0.5 or cosine >= 0.45": replace(BASE, min_coverage=0.5),
+    "names + noun coverage (best 3 chunks) >= 0.66 or cosine >= 0.45": replace(BASE, depth=3),
     "names + noun coverage >= 0.66 or cosine >= 0.45 (chosen)": BASE,
     "names + noun coverage >= 0.66 or cosine >= 0.50": replace(BASE, confident=0.50),
     "names + all-noun coverage or cosine >= 0.45": replace(BASE, min_coverage=1.0),

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # the no-context decision beyond the cosine floor (rag_core/relevance.py; dev split)
     relevance_names: bool = True
     relevance_coverage: bool = True
-    relevance_min_coverage: float = Field(0.66, ge=0.0, le=1.0)
+    relevance_min_coverage: float = Field(0.66, ge=0.0, le=1.0)  # of the nouns, all chunks
     relevance_confident: float = Field(0.45, ge=-1.0, le=1.0)
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1_000)

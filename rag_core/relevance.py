@@ -8,9 +8,9 @@ looks at three things, all from the retrieval the pipeline did anyway, without t
 ``similarity``  the best dense cosine of the chunks reaches ``Settings.similarity_threshold``
                 (a floor: below it nothing is close);
 ``names``       every proper name of the question (spaCy: a person, place, book or event) occurs
-                in the best chunks or their metadata: a question about "Nehemiah" is not
+                in the retrieved chunks or their metadata: a question about "Nehemiah" is not
                 answered by notes that never name him;
-``coverage``    the share of the question's content words (lemmas) found in the best chunks
+``coverage``    the share of the question's nouns (lemmas) found in the retrieved chunks
                 reaches ``relevance_min_coverage``, unless the best cosine is at least
                 ``relevance_confident`` (a close paraphrase may share few words).
 
@@ -40,7 +40,7 @@ class RelevancePolicy:
     confident: float = 0.45
     names: bool = True
     coverage: bool = True
-    depth: int = 3  # best chunks (by dense score) whose words count
+    depth: int = 0  # best chunks (by dense score) whose words count; 0: all retrieved
     nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
 
     @classmethod
@@ -92,9 +92,9 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
     best = max((c.score for c in chunks), default=0.0)
     checks["similarity"] = {"passed": best >= policy.floor,
                             "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
-    top = sorted(chunks, key=lambda c: c.score, reverse=True)[:policy.depth]
+    ranked = sorted(chunks, key=lambda c: c.score, reverse=True)
     facts = nlp.facts(query)
-    words = _chunk_words(top) if top else set()
+    words = _chunk_words(ranked[:policy.depth] if policy.depth else ranked)
     if policy.names:
         missing = sorted(n for n in facts.names if not _named(n, words))
         checks["names"] = {"passed": not missing,
