@@ -186,9 +186,9 @@ def _answer_type(doc: Any) -> str:
         else:
             break
     nouns = [w for w in run if w.pos_ in ("NOUN", "PROPN")]
-    if not nouns and len(after) >= 4 and after[0].pos_ == "AUX" \
-            and after[1].lower_ in ("the", "a") and after[3].lower_ == "of":
-        nouns = [after[2]]
+    if not nouns and len(after) >= 3 and after[0].lemma_ == "be" \
+            and after[1].lower_ in ("the", "a") and after[2].pos_ == "NOUN":
+        nouns = [after[2]]  # "what was the name of ...", "what is the reason ..."
     for w in nouns:
         kind = _NOUN_TO_TYPE.get(w.lemma_.lower())
         if kind:
