@@ -95,3 +95,16 @@ def test_read_log_says_what_is_wrong(tmp_path: Path, line: str) -> None:
     log.write_text(line + "\n")
     with pytest.raises(ValueError, match="line 1"):
         traffic.read_log(log)
+
+
+def test_summary_shows_the_dev_figure_beside_a_gated_test_figure(tmp_path: Path) -> None:
+    from evals import report
+    from evals.gates import GateResult
+
+    summary = report.build_summary("ci", "now", None, [], {
+        "quality.no_context_accuracy": 0.8, "quality.dev.no_context_accuracy": 0.9})
+    result = GateResult("quality.no_context_accuracy", 0.8, 0.7, "ge", "passed")
+    text = report.render_markdown(summary, [result], report.deltas(summary["metrics"], None),
+                                  [], baseline_path=None, out_dir=tmp_path)
+    assert "| `quality.no_context_accuracy` | 0.8000 | 0.9000 | >= | 0.7000 |" in text
+    assert report.dev_name("cache.semantic_recall") == "cache.dev.semantic_recall"
