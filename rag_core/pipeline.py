@@ -255,7 +255,7 @@ class Pipeline:
 
     def _chunks(self, run: _Run) -> list[Chunk]:
         """The run's retrieved chunks, retrieved once (the semantic cache may ask first)."""
-        if run.chunks_done is False:
+        if not run.chunks_done:
             run.chunks = self._retrieve(run)
             run.chunks_done = True
         return run.chunks
