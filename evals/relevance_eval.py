@@ -100,16 +100,16 @@ def by_scenario(frame: pd.DataFrame) -> pd.DataFrame:
 
 BASE = RelevancePolicy()
 ALTERNATIVES: dict[str, RelevancePolicy] = {
-    "cosine >= 0.30 (before)": replace(BASE, names=False, coverage=False),
+    "cosine >= 0.30 (before)": replace(BASE, floor=0.30, names=False, coverage=False),
     "cosine >= 0.40": replace(BASE, floor=0.40, names=False, coverage=False),
     "cosine >= 0.45": replace(BASE, floor=0.45, names=False, coverage=False),
-    "noun coverage >= 0.66 or cosine >= 0.45": replace(BASE, names=False),
-    "names": replace(BASE, coverage=False),
-    "names + noun coverage >= 0.5 or cosine >= 0.45": replace(BASE, min_coverage=0.5),
-    "names + noun coverage (best 3 chunks) >= 0.66 or cosine >= 0.45": replace(BASE, depth=3),
-    "names + noun coverage >= 0.66 or cosine >= 0.45 (chosen)": BASE,
-    "names + noun coverage >= 0.66 or cosine >= 0.50": replace(BASE, confident=0.50),
-    "names + all-noun coverage or cosine >= 0.45": replace(BASE, min_coverage=1.0),
+    "names, floor 0.30": replace(BASE, floor=0.30, coverage=False),
+    "noun coverage >= 0.66 or cosine >= 0.45, floor 0.25": replace(BASE, names=False),
+    "names + noun coverage (best 3 chunks), floor 0.30": replace(BASE, floor=0.30, depth=3),
+    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.30": replace(BASE, floor=0.30),
+    "names + noun coverage >= 0.5 or cosine >= 0.45, floor 0.25": replace(BASE, min_coverage=0.5),
+    "names + noun coverage >= 0.66 or cosine >= 0.50, floor 0.25": replace(BASE, confident=0.50),
+    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.25 (chosen)": BASE,
 }
 
 

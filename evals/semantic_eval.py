@@ -156,11 +156,13 @@ ALTERNATIVES: dict[str, rules.Policy] = {
                                  detail=False),
     "cosine only, 0.80": replace(BASE, threshold=0.80, facts=False, evidence="off",
                                  detail=False),
-    "facts (spaCy, pythonbible)": replace(BASE, evidence="off", detail=False),
+    "facts (spaCy, pythonbible), 0.55": replace(BASE, evidence="off", detail=False),
     "facts + same best chunk": replace(BASE, evidence="chunk", detail=False),
     "facts + same best note": replace(BASE, evidence="note", detail=False),
-    "facts + same note + detail": BASE,
+    "facts + same note + detail (grounded swaps only)": replace(BASE, strict_nouns=False),
     "facts + same chunk + detail": replace(BASE, evidence="chunk"),
+    "facts + same note + detail, 0.45": replace(BASE, threshold=0.45),
+    "facts + same note + detail, 0.55 (chosen)": BASE,
 }
 
 

@@ -124,7 +124,7 @@ def scripture_refs(text: str) -> frozenset[str]:
 
 def _number(token: Any) -> str | None:
     text = token.text.lower().replace(",", "")
-    if _DIGITS.match(text):
+    if _DIGITS.match(text) or (text[:1].isdigit() and text.isalnum()):  # 40, 3rd, 1990s
         return text.rstrip(".")
     if text == "one" and token.dep_ == "nummod":
         return None  # "one talent" is "a talent"; "one" against "two" still differs
@@ -249,7 +249,8 @@ def facts(text: str) -> Facts:
     timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
              and t.i not in in_ref]
     # the anchors of a time expression: numbers, named days and months, "this/last/next year"
-    dates = {t.lower_ for t in timed if t.like_num or t.pos_ == "PROPN"}
+    dates = {t.lemma_.lower() for t in timed if t.like_num or t.pos_ == "PROPN"
+             or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
     dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
     negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in ("never", "nothing",

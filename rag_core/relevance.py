@@ -35,7 +35,7 @@ RULES = ("retrieved", "similarity", "names", "coverage")
 
 @dataclass(frozen=True)
 class RelevancePolicy:
-    floor: float = 0.30
+    floor: float = 0.25
     min_coverage: float = 0.66
     confident: float = 0.45
     names: bool = True

@@ -31,7 +31,7 @@ from rag_core.config import Settings
 LAYER = "semantic"
 MAX_ENTRIES_PER_SCOPE = 200
 MAX_CANDIDATES = 3  # closest cached questions that get a full decision
-EVIDENCE_DEPTH = 3  # best chunks kept as an entry's evidence
+EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
 
 
 def policy_from(settings: Settings) -> Policy:

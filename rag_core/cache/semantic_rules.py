@@ -66,14 +66,15 @@ class Evidence:
 class Policy:
     """Which rules run, and their parameters (``Settings.semantic_*`` give the defaults)."""
 
-    threshold: float = 0.45
+    threshold: float = 0.55
     facts: bool = True
     # off | chunk (same best chunk) | note (best chunks from the same note) | overlap (each
     # best chunk among the other's two best)
     evidence: str = "note"
     detail: bool = True
     detail_min_ratio: float = 0.5  # how alike the two questions' word sequences must be
-    evidence_depth: int = 3  # chunks whose words the detail rule looks in
+    evidence_depth: int = 5  # chunks whose words the detail rule looks in
+    strict_nouns: bool = True  # a noun swapped for another noun is a change, in the notes or not
 
     def rules(self) -> tuple[str, ...]:
         on = {"similarity"}
@@ -150,9 +151,7 @@ def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
               _fmt(a.answer_type, b.answer_type)),
         Check("negation", a.negations == b.negations, _fmt(a.negations, b.negations)),
         Check("numbers", a.numbers == b.numbers, _fmt(a.numbers, b.numbers)),
-        Check("dates", a.dates == b.dates and a.has_time == b.has_time,
-              _fmt(a.dates, b.dates) + ("" if a.has_time == b.has_time
-                                        else "; a time on one side only")),
+        Check("dates", a.dates == b.dates, _fmt(a.dates, b.dates)),
         Check("scripture", not _conflict(a.scripture, b.scripture),
               _fmt(a.scripture, b.scripture)),
         Check("sequence", not _conflict(a.sequence, b.sequence)
@@ -203,17 +202,20 @@ def _variant(word: str, others: Sequence[str]) -> bool:
 
 
 def detail_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
-                 min_ratio: float) -> Check:
+                 min_ratio: float, strict_nouns: bool = True) -> Check:
     ratio, pairs = swapped_words(a, b)
     if ratio < min_ratio or not pairs:
         return Check("detail", True, f"word overlap {ratio:.2f}, no aligned swap")
     words: set[str] = set()
     for text in (*new.texts, *cached.texts):
         words |= nlp.lemmas(text)
+    nouns = set(a.nouns) | set(b.nouns)
     if a.answer_type == b.answer_type == "yes_no":
         grounded = pairs  # a yes/no question asks about exactly its words
-    else:  # a word added to a near-identical question, or both sides of a swap in the notes
-        grounded = [(x, y) for x, y in pairs if not x or not y or (x in words and y in words)]
+    else:  # a word added to a near-identical question, a noun for another noun, or both sides
+        # of a swap in the notes
+        grounded = [(x, y) for x, y in pairs if not x or not y or (x in words and y in words)
+                    or (strict_nouns and x in nouns and y in nouns)]
     if grounded:
         shown = ", ".join(f"{x or '(none)'} -> {y or '(none)'}" for x, y in grounded[:3])
         return Check("detail", False, f"changed detail: {shown}")
@@ -233,7 +235,7 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
         checks.append(evidence_check(policy.evidence, new or Evidence(), cached or Evidence()))
     if "detail" in rules:
         checks.append(detail_check(a, b, new or Evidence(), cached or Evidence(),
-                                   policy.detail_min_ratio))
+                                   policy.detail_min_ratio, policy.strict_nouns))
     failed = [c.rule for c in checks if not c.passed]
     return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
                     similarity=float(similarity), matched_query=cached_query,
