@@ -358,3 +358,41 @@ def test_plots_write_pngs(tmp_path):
                           {"threshold": 0.92, "false_hit_rate": 0.0, "recall": 0.0}])
     path = cache_plots.plot_sweeps(swept, pairs, 86_400, 0.92, tmp_path / "s.png")
     assert path.stat().st_size > 1000
+
+
+@pytest.mark.integration
+def test_replay_of_an_own_log_and_notes_folder(live_settings, tmp_path):
+    """``--param query_log=PATH --param notes=PATH``: a JSON-lines log and a folder per user."""
+    import json
+    import shutil
+
+    from evals import quality, traffic
+    from evals.paths import GOLDEN_DIR
+
+    folder = tmp_path / "notes" / "kim"
+    folder.mkdir(parents=True)
+    for name in ("amara-001.md", "amara-002.md"):
+        shutil.copy(GOLDEN_DIR / "notes" / "amara" / name, folder / name)
+    question = "How old was Abraham when he left Haran?"
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"ts": "2026-03-01T08:00:00Z", "user": "kim", "question": question},
+        {"ts": "2026-03-01T08:05:00Z", "user": "kim", "question": question.lower()},
+        {"ts": 1772352600, "user": "kim", "note_id": "amara-001", "event": "edit"},
+        {"ts": "2026-03-01T08:15:00Z", "user": "kim", "question": question},
+    ]))
+    events = traffic.read_log(log)
+    notes = cr.library_notes(notes_dir=tmp_path / "notes")
+    traffic.check_notes(events, notes)
+    assert ql.repeat_ceiling(events, 86_400) == pytest.approx(2 / 3)
+    settings = cr.cache_settings(query_ttl_s=86_400, semantic_threshold=0.55,
+                                 base=live_settings.with_overrides(state_dir=tmp_path),
+                                 database=None, redis_db=11)
+    base = quality.build_pipeline(settings)
+    try:
+        rows = cr.run_replay(base, events, notes, query_ttl_s=86_400, semantic_threshold=0.55)
+        assert rows["outcome"].tolist() == ["llm", "l1", "edit", "llm"]
+        assert cr.layer_rates(rows)["hit_rate"] == pytest.approx(1 / 3)
+    finally:
+        assert cr.remove_users(base, ["kim"]) == 2
+        base.close()
