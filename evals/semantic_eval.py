@@ -161,6 +161,8 @@ ALTERNATIVES: dict[str, rules.Policy] = {
     "facts + same best note": replace(BASE, evidence="note", detail=False),
     "facts + same note + detail (grounded swaps only)": replace(BASE, strict_nouns=False),
     "facts + same chunk + detail": replace(BASE, evidence="chunk"),
+    "facts + chunk when reworded, note when near-identical + detail":
+        replace(BASE, evidence="adaptive"),
     "facts + same note + detail, 0.45": replace(BASE, threshold=0.45),
     "facts + same note + detail, 0.55 (chosen)": BASE,
 }

@@ -69,7 +69,8 @@ class Policy:
     threshold: float = 0.55
     facts: bool = True
     # off | chunk (same best chunk) | note (best chunks from the same note) | overlap (each
-    # best chunk among the other's two best)
+    # best chunk among the other's two best) | adaptive (chunk when the wording differs too
+    # much for the detail rule, note otherwise)
     evidence: str = "note"
     detail: bool = True
     detail_min_ratio: float = 0.5  # how alike the two questions' word sequences must be
@@ -232,7 +233,11 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
     if policy.facts:
         checks += fact_checks(a, b)
     if "evidence" in rules:
-        checks.append(evidence_check(policy.evidence, new or Evidence(), cached or Evidence()))
+        mode = policy.evidence
+        if mode == "adaptive":  # reworded beyond the swap analysis: the same best chunk
+            ratio, _ = swapped_words(a, b)
+            mode = "note" if ratio >= policy.detail_min_ratio else "chunk"
+        checks.append(evidence_check(mode, new or Evidence(), cached or Evidence()))
     if "detail" in rules:
         checks.append(detail_check(a, b, new or Evidence(), cached or Evidence(),
                                    policy.detail_min_ratio, policy.strict_nouns))
