@@ -225,9 +225,12 @@ class Pipeline:
         run.vector = self._embed(run)
 
         if self.caches.semantic_enabled:
+            # a candidate is judged on the evidence this question retrieves, and a miss needs
+            # the chunks anyway: retrieve first (its own span, not one inside the lookup)
+            self._chunks(run)
             with run.step("semantic_cache"):
                 lookup = self.caches.semantic.decide(run.user_id, run.version, run.query.text,
-                                                     run.vector, lambda: self._chunks(run))
+                                                     run.vector, lambda: run.chunks)
                 found = lookup.hit
                 run.decisions["semantic"] = lookup.explain()
                 run.cache["semantic"] = "semantic_hit" if found else "miss"
