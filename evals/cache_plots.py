@@ -63,9 +63,9 @@ def plot_sweeps(swept: pd.DataFrame, pairs: pd.DataFrame, query_ttl_s: float,
                marker="o", label="replay: semantic hits")
     if not pairs.empty:
         right.plot(pairs["threshold"], pairs["false_hit_rate"], marker="s", linestyle="--",
-                   color="#d62728", label="pairs: false-hit rate")
+                   color="#d62728", label="dev pairs: false-hit rate")
         right.plot(pairs["threshold"], pairs["recall"], marker="s", linestyle="--",
-                   color="#2ca02c", label="pairs: recall")
+                   color="#2ca02c", label="dev pairs: recall")
     right.axvline(semantic_threshold, color="black", linestyle=":", linewidth=1)
     right.set_xlabel("semantic cache threshold (cosine)")
     right.set_ylim(0, 1)

@@ -7,12 +7,14 @@ version) and prunes notes of those users that the golden set does not have.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from evals.paths import GOLDEN_DIR
+from evals.split import SPLITS, select
 
 SCENARIOS = ("factual", "synthesis", "metadata", "no_context", "adversarial")
 ATTACKS = ("injection", "leak", "cross_user")
@@ -20,6 +22,7 @@ QA_COLUMNS = (
     "id", "user_id", "question", "scenario", "reference_answer", "reference_note_ids",
     "reference_chunk_texts", "attack", "expect_no_context",
 )
+OPTIONAL_QA_COLUMNS = ("split",)
 
 
 def _dir(golden_dir: str | Path | None) -> Path:
@@ -57,6 +60,9 @@ def _normalise_qa(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"QA items lack the columns {missing}")
     frame = frame.copy()
+    if "split" not in frame.columns:
+        frame["split"] = None
+    frame["split"] = frame["split"].astype(object).where(frame["split"].notna(), None)
     frame["attack"] = frame["attack"].astype(object).where(frame["attack"].notna(), None)
     frame["expect_no_context"] = frame["expect_no_context"].astype(bool)
     for column in ("reference_note_ids", "reference_chunk_texts"):
@@ -64,24 +70,47 @@ def _normalise_qa(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def load_qa(golden_dir: str | Path | None = None) -> pd.DataFrame:
-    """All QA items of ``golden/qa/*.jsonl`` with pandas, in file order."""
+def load_qa(golden_dir: str | Path | None = None, split: str | None = None) -> pd.DataFrame:
+    """The QA items of ``golden/qa/*.jsonl`` with pandas, in file order: all of them, or the
+    ``dev`` or ``test`` part (``evals.split``; tune on dev, report on test)."""
     files = qa_files(golden_dir)
     if not files:
         raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
     frame = pd.concat([pd.read_json(p, lines=True, dtype=False) for p in files],
                       ignore_index=True)
-    return _normalise_qa(frame)
+    frame = _normalise_qa(frame)
+    if split in (None, "all"):
+        return frame
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS} or 'all'")
+    return frame[frame["split"] == split].reset_index(drop=True)
 
 
-def load_qa_dataset(golden_dir: str | Path | None = None) -> Any:
-    """The same items as a ``datasets.Dataset`` (``load_dataset("json", ...)``)."""
+def load_qa_dataset(golden_dir: str | Path | None = None, split: str | None = None) -> Any:
+    """The same items as a ``datasets.Dataset`` (``load_dataset("json", ...)``), optionally
+    filtered to one split."""
     import datasets
 
     files = [str(p) for p in qa_files(golden_dir)]
     if not files:
         raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
-    return datasets.load_dataset("json", data_files=files, split="train")
+    ds = datasets.load_dataset("json", data_files=files, split="train")
+    if split in (None, "all"):
+        return ds
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS} or 'all'")
+    return ds.filter(lambda row: row.get("split") == split)
+
+
+def load_semantic_pairs(golden_dir: str | Path | None = None,
+                        split: str | None = None) -> list[dict[str, Any]]:
+    """The labelled pairs of ``golden/semantic_pairs/*.jsonl`` (id, user_id, a, b, label,
+    optional kind, split), all of them or one split."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((_dir(golden_dir) / "semantic_pairs").glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    return select(rows, split)
 
 
 def scenario_counts(qa: pd.DataFrame) -> pd.DataFrame:

@@ -133,6 +133,7 @@ def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str]
         "user_id": item["user_id"],
         "scenario": item["scenario"],
         "attack": item.get("attack"),
+        "split": item.get("split") or "test",
         "question": item["question"],
         "answer": answer.answer,
         "no_context": bool(answer.no_context),
@@ -277,6 +278,42 @@ def to_metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
     for scenario, values in summary["by_scenario"].items():
         out.update({f"{scenario}.{k}": v for k, v in values.items() if v is not None})
     return out
+
+
+def split_metrics(frame: pd.DataFrame, split: str = "test") -> dict[str, Any]:
+    """The recorded metrics: those of ``split`` (the test part: gates read it) under the plain
+    names, per scenario and for cross-user probes, and the other part's under ``dev.`` (or
+    ``test.``) for comparison. Rows without a split count as test."""
+    splits = frame["split"].fillna("test") if "split" in frame else pd.Series(
+        ["test"] * len(frame), index=frame.index)
+    out: dict[str, Any] = {}
+    for part in ("dev", "test"):
+        rows = frame[splits == part]
+        if rows.empty:
+            continue
+        values = to_metrics(summarise(rows))
+        probes = rows[rows["attack"].fillna("") == "cross_user"]
+        if not probes.empty:
+            values.update({f"cross_user.{k}": v for k, v in aggregate(probes).items()
+                           if v is not None})
+        prefix = "" if part == split else f"{part}."
+        out.update({f"{prefix}{k}": v for k, v in values.items()})
+    return out
+
+
+def split_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows = the decision metrics, columns = dev and test, overall and per scenario."""
+    keep = ("n", "recall_at_5", "no_context_accuracy", "wrong_no_context_rate")
+    columns = {}
+    for part in ("dev", "test"):
+        rows = frame[frame["split"].fillna("test") == part]
+        if rows.empty:
+            continue
+        summary = summarise(rows)
+        columns[f"{part} overall"] = {k: summary["overall"].get(k) for k in keep}
+        for scenario, values in summary["by_scenario"].items():
+            columns[f"{part} {scenario}"] = {k: values.get(k) for k in keep}
+    return pd.DataFrame(columns)
 
 
 def metrics_table(summary: Mapping[str, Any]) -> pd.DataFrame:

@@ -19,7 +19,6 @@ user's notes. Everything here is pure: the same libraries, config and seed give 
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,8 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from evals.paths import GOLDEN_DIR
 
 KINDS = ("repeat", "paraphrase", "novel", "edit")
 DAY_S = 86_400
@@ -246,13 +243,12 @@ def _next_novel(reserve: list[str], asked: set[str], rng: np.random.Generator) -
 # --- from the golden set --------------------------------------------------------------------
 
 
-def load_semantic_pairs(golden_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every labelled pair of ``golden/semantic_pairs/*.jsonl`` (id, user_id, a, b, label)."""
-    folder = Path(golden_dir) if golden_dir else GOLDEN_DIR
-    rows = []
-    for path in sorted((folder / "semantic_pairs").glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+def load_semantic_pairs(golden_dir: str | Path | None = None,
+                        split: str | None = None) -> list[dict[str, Any]]:
+    """Every labelled pair of ``golden/semantic_pairs/*.jsonl`` (``evals.golden``)."""
+    from evals import golden
+
+    return golden.load_semantic_pairs(golden_dir, split)
 
 
 def libraries_from_golden(qa: pd.DataFrame, notes: pd.DataFrame,

@@ -120,9 +120,14 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
         "",
         "## Gates",
         "",
+        "Gated figures of the golden set are those of its test split; `dev` is the same metric "
+        "on the dev split, where rules and thresholds were tuned (`-`: not split).",
+        "",
         _md_table(
-            ["gate", "value", "op", "threshold", "baseline", "delta", "status", "note"],
-            [[f"`{r.name}`", fmt_number(r.value), OPS[r.op][0], fmt_number(r.threshold),
+            ["gate", "value", "dev", "op", "threshold", "baseline", "delta", "status", "note"],
+            [[f"`{r.name}`", fmt_number(r.value),
+              fmt_number(summary["metrics"].get(dev_name(r.name))), OPS[r.op][0],
+              fmt_number(r.threshold),
               fmt_number(by_name.get(r.name, {}).get("baseline")),
               fmt_delta(by_name.get(r.name, {}).get("delta")) if r.value is not None else "-",
               ("**FAILED**" if r.status == "failed" else r.status),
@@ -157,6 +162,12 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
         "",
     ]
     return "\n".join(parts)
+
+
+def dev_name(name: str) -> str:
+    """The dev split's metric beside a gated one: ``quality.x`` -> ``quality.dev.x``."""
+    prefix, _, rest = name.partition(".")
+    return f"{prefix}.dev.{rest}"
 
 
 def _rel(path: str | Path, base: Path) -> str:

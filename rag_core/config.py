@@ -89,7 +89,13 @@ class Settings(BaseSettings):
 
     # --- retrieval -----------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50)
-    similarity_threshold: float = Field(0.30, ge=-1.0, le=1.0)
+    # the floor of the no-context decision (rag_core/relevance.py): 0.25 from the dev split
+    similarity_threshold: float = Field(0.25, ge=-1.0, le=1.0)
+    # the no-context decision beyond the cosine floor (rag_core/relevance.py; dev split)
+    relevance_names: bool = True
+    relevance_coverage: bool = True
+    relevance_min_coverage: float = Field(0.66, ge=0.0, le=1.0)  # of the nouns, all chunks
+    relevance_confident: float = Field(0.45, ge=-1.0, le=1.0)
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1_000)
     hnsw_ef_search: int = Field(40, ge=1, le=1_000)
@@ -111,7 +117,10 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(10_000, ge=1)
     context_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1_024)
     semantic_cache_enabled: bool = True
-    semantic_cache_threshold: float = Field(0.92, ge=0.0, le=1.0)
+    # cosine floor of a semantic-cache candidate; the rules of rag_core.cache.semantic_rules
+    # decide the rest. 0.55 from the dev split (evals/semantic_eval.py; gate reasons).
+    semantic_cache_threshold: float = Field(0.55, ge=0.0, le=1.0)
+    semantic_evidence: Literal["off", "chunk", "note", "overlap", "adaptive"] = "note"
     stale_ttl_s: int = Field(7 * 86_400, ge=1)
     redis_timeout_s: float = Field(0.25, gt=0)
     # A user's notes version, read from Redis on every question (an L1 hit then touches no

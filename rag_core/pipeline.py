@@ -1,6 +1,7 @@
 """The seven steps, in order:
 
-    1 validate -> 2 query cache (L1 exact, then semantic) -> 3 embed (L2) -> 4 retrieve (L3)
+    1 validate -> 2 query cache (L1 exact) -> 3 embed (L2) -> 4 retrieve (L3), then the
+    semantic cache and the no-context decision, both judged on what was retrieved
     -> 5 build context -> 6 generate (budget, breaker, stale fallback) -> 7 post-process
 
 ``Pipeline(parts).ask`` answers one question; ``stream`` runs the very same steps and yields
@@ -25,6 +26,7 @@ from rag_core.guard import has_substance, validate_query
 from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
+from rag_core.relevance import decide_relevance
 from rag_core.run import Run
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Chunk, TokenUsage
@@ -136,25 +138,25 @@ class Pipeline:
                 lambda text: p.embedder.embed([text])[0])
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
-        run.cache["semantic"] = "off"
-        if p.caches.semantic_enabled:
-            with run.step("semantic_cache"):
-                similar = p.caches.similar_answer(run.user_id, run.version, run.query.text,
-                                                  run.vector)
-                run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
-            if similar is not None:
-                run.cache["query"] = "semantic_hit"
-                return self._from_cache(run, similar, "cached")
-
         with run.step("retrieve") as current:
             run.chunks, run.cache["context"] = p.caches.chunks_for(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
                 lambda: self._search_store(run))
             current.set_attribute("cache.context", run.cache["context"])
-        # The dense similarity of the best candidate decides, in every mode: a fused or lexical
-        # rank 1 need not be the chunk closest to the question.
-        best = max((c.score for c in run.chunks), default=0.0)
-        if not run.chunks or best < p.settings.similarity_threshold:
+
+        run.cache["semantic"] = "off"
+        if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
+            with run.step("semantic_cache"):
+                similar, run.decisions["semantic"] = p.caches.similar_answer(
+                    run.user_id, run.version, run.query.text, run.vector, run.chunks)
+                run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
+            if similar is not None:
+                run.cache["query"] = "semantic_hit"
+                return self._from_cache(run, similar, "cached")
+
+        relevant = decide_relevance(run.query.text, run.chunks, p.settings)
+        run.decisions["relevance"] = relevant.to_dict()
+        if not relevant.answer:  # "nothing in your notes", without the model
             obs.NO_CONTEXT.inc()
             return self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
 
@@ -253,7 +255,7 @@ class Pipeline:
         with run.within():
             p.caches.put_answer(run.key, answer, user_id=run.user_id, notes_version=run.version,
                                 question=run.query.text if run.query else "",
-                                vector=run.vector)
+                                vector=run.vector, evidence=run.chunks)
         if rest and streaming:
             yield rest
         return answer
@@ -273,6 +275,7 @@ class Pipeline:
         obs.REQUESTS.labels(outcome=outcome).inc()
         return replace(cached, request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
+                       decisions=dict(run.decisions),
                        flags=list(run.query.flags) if run.query else [],
                        query_truncated=bool(run.query and run.query.truncated))
 
@@ -294,6 +297,7 @@ class Pipeline:
             flags=list(query.flags) if query else [],
             retrieved=[_retrieved(c) for c in run.chunks],
             budget_state=run.budget_state,
+            decisions=dict(run.decisions),
         )
 
 

@@ -35,6 +35,7 @@ class Run:
     context: Context | None = None
     prompt: Prompt | None = None
     budget_state: str = "ok"
+    decisions: dict[str, Any] = field(default_factory=dict)  # why: semantic, relevance
 
     @contextmanager
     def within(self) -> Iterator[None]:

@@ -101,6 +101,9 @@ class Answer:
     flags: list[str] = field(default_factory=list)
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     budget_state: str = "ok"
+    # why the semantic cache reused an answer or not, and why no context was found: the rules
+    # and what each saw (rag_core.cache.semantic_rules, rag_core.relevance)
+    decisions: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -127,4 +130,5 @@ class Answer:
             flags=list(data.get("flags", [])),
             retrieved=list(data.get("retrieved", [])),
             budget_state=data.get("budget_state", "ok"),
+            decisions=dict(data.get("decisions") or {}),
         )

@@ -10,8 +10,9 @@ list of chunks (read-through helpers below) and never sees bytes or key formats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import redis
@@ -113,14 +114,16 @@ class CacheLayers:
         return (_answer(raw) if raw is not None else None), outcome(self.query, raw)
 
     def put_answer(self, key: str, answer: Answer, *, user_id: str, notes_version: int,
-                   question: str, vector: np.ndarray | None) -> None:
-        """Write a generated answer to L1, to the stale store and to the semantic cache."""
+                   question: str, vector: np.ndarray | None,
+                   evidence: Sequence[Chunk] = ()) -> None:
+        """Write a generated answer to L1, to the stale store and to the semantic cache (with
+        the chunks it was built from, for later decisions)."""
         payload = codec.pack(answer.to_dict())
         self.query.set(key, payload, self.settings.query_cache_ttl_s)
         self.stale.set(rename_layer(key, "query", "stale"), payload, self.settings.stale_ttl_s)
         if self.semantic_enabled and vector is not None:
             self.semantic.store(user_id, notes_version, question, vector, payload,
-                                self.settings.query_cache_ttl_s)
+                                self.settings.query_cache_ttl_s, evidence)
 
     def stale_answer(self, key: str) -> Answer | None:
         """The last good answer for this key, kept past its TTL for the breaker's fallback.
@@ -129,11 +132,16 @@ class CacheLayers:
         return _answer(raw) if raw is not None else None
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
-                       vector: np.ndarray) -> Answer | None:
-        found = self.semantic.lookup(user_id, notes_version, question, vector)
+                       vector: np.ndarray, evidence: Sequence[Chunk]
+                       ) -> tuple[Answer | None, dict[str, Any]]:
+        """The answer of a cached paraphrase that passed every rule (``cache.semantic_rules``,
+        judged on ``evidence``: the chunks this question retrieves), and the decision."""
+        lookup = self.semantic.decide(user_id, notes_version, question, vector,
+                                      lambda: list(evidence))
+        found = lookup.hit
         counter = obs.CACHE_HITS if found is not None else obs.CACHE_MISSES
         counter.labels(layer="semantic").inc()
-        return _answer(found.answer) if found is not None else None
+        return (_answer(found.answer) if found is not None else None), lookup.explain()
 
     # --- L2: embeddings --------------------------------------------------------------------
 

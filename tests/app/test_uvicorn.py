@@ -387,7 +387,7 @@ def test_breaker_opened_by_one_worker_is_open_on_the_other(served: Served) -> No
     # which is what it falls back to if Redis goes away later)
     ready = until_both_workers(lambda: httpx.get(f"{served.url}/readyz", timeout=10))
     assert {r.json()["checks"]["breaker"] for r in ready} == {"closed"}
-    r = served.ask("What did Okafor teach about grace? (after the breaker)")
+    r = served.ask("What did Okafor teach about grace? (7)")  # not asked before: generated
     assert r.status_code == 200 and r.json()["generator"] == "hf"
 
 

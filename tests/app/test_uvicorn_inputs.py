@@ -6,13 +6,6 @@ sentence of each note, cited, so note text reaches the answer as a model would c
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from served_app import clean_env, serve
 
 from rag_core.auth import issue_token
 from rag_core.config import Settings
@@ -56,17 +50,13 @@ class Served:
         return httpx.post(f"{self.url}/v1/query", json=body, headers=headers, timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(module_database_url: str, redis_server: Any, short_tmp: Path) -> Iterator[Served]:
     from rag_core.ingest import ingest_path
     from rag_core.llm.mock_server import start_mock
-    from rag_core.pipeline import Pipeline
+    from rag_core.parts import build_parts
 
     work = short_tmp / f"in{uuid.uuid4().hex[:6]}"
     (work / "notes").mkdir(parents=True)
@@ -75,47 +65,17 @@ def served(module_database_url: str, redis_server: Any, short_tmp: Path) -> Iter
     settings = Settings(profile="ci", state_dir=work / "state", database_url=module_database_url,
                         redis_url=redis_server.url, jwt_secret=SECRET, cache_enabled=False,
                         semantic_cache_enabled=False)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("RAG_") and k not in ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")}
-    env.update({"DATABASE_URL": module_database_url, "REDIS_URL": redis_server.url,
-                "RAG_PROFILE": "ci", "RAG_STATE_DIR": str(work / "state"),
-                "RAG_JWT_SECRET": SECRET, "RAG_CACHE_ENABLED": "false",
-                "RAG_SEMANTIC_CACHE_ENABLED": "false", "RAG_LLM": "hf",
-                "RAG_LLM_BASE_URL": f"{mock_url}/v1", "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                "OMP_NUM_THREADS": "1"})
-    port = _free_port()
-    log_path = work / "serve.log"
-    log = open(log_path, "wb")  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag_core", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"], cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    env = clean_env(DATABASE_URL=module_database_url, REDIS_URL=redis_server.url,
+                    RAG_PROFILE="ci", RAG_STATE_DIR=str(work / "state"), RAG_JWT_SECRET=SECRET,
+                    RAG_CACHE_ENABLED="false", RAG_SEMANTIC_CACHE_ENABLED="false",
+                    RAG_LLM="hf", RAG_LLM_BASE_URL=f"{mock_url}/v1")
+    parts = build_parts(settings)
+    ingest_path(parts, USER, work / "notes", progress=False)
+    parts.close()
     try:
-        pipeline = Pipeline.from_settings(settings)
-        ingest_path(pipeline.store, pipeline.embedder, pipeline.counter, settings, USER,
-                    work / "notes", progress=False)
-        pipeline.close()
-        deadline = time.monotonic() + 150
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not become ready:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
-        yield Served(url, settings)
+        with serve(work, env, ready=lambda s: s.get("/readyz").status_code == 200) as app:
+            yield Served(app.url, settings)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
         stop_mock()
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from evals import cache_replay as cr
 from evals import querylog as ql
-from rag_core.cache.semantic import guard_ok
+from rag_core.cache import semantic_rules
+from rag_core.nlp import facts
 
 # --- the query log -------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ def test_novel_questions_are_never_repeats_and_paraphrases_differ():
         assert e.text != questions[e.source]
 
 
-def test_own_rewordings_pass_the_semantic_guard():
+def test_own_rewordings_keep_the_facts_the_semantic_rules_compare():
     rng = np.random.default_rng(0)
     for question in ("What did Pastor Okafor say about the sermon on Mark 2?",
                      "How many years did Mateo not talk to his sister?",
@@ -94,7 +95,8 @@ def test_own_rewordings_pass_the_semantic_guard():
         for _ in range(10):
             text = ql.reword(question, rng)
             assert text != question
-            assert guard_ok(question, text), text
+            checks = semantic_rules.fact_checks(facts(question), facts(text))
+            assert all(c.passed for c in checks), (text, checks)
 
 
 def test_edits_name_a_note_of_the_users_library():
@@ -318,13 +320,16 @@ def test_first_users_and_main_point():
 def test_to_metrics_carries_the_gated_names():
     rates = cr.layer_rates(_rows())
     costs = cr.project_costs(rates, 0.001)
-    pairs = {"precision": 1.0, "recall": 0.5, "false_hit_rate": 0.0}
-    metrics = cr.to_metrics(rates, costs, pairs, (500.0, 60.0), 0.001)
+    pairs = {"semantic_precision": 1.0, "semantic_recall": 0.5,
+             "semantic_false_hit_rate": 0.0, "dev.semantic_recall": 0.6}
+    metrics = cr.to_metrics(rates, costs, pairs, (500.0, 60.0), 0.001, ceiling=0.25)
     for name in ("hit_rate", "l1_hit_rate", "semantic_hit_rate", "l2_hit_rate",
                  "cost_reduction", "llm_calls_saved", "semantic_false_hit_rate",
                  "semantic_precision", "semantic_recall"):
         assert name in metrics
     assert metrics["cost_reduction"] == pytest.approx(0.5)
+    assert metrics["exact_match_ceiling"] == 0.25 and metrics["dev.semantic_recall"] == 0.6
+    assert metrics["hit_rate_over_ceiling"] == pytest.approx(metrics["hit_rate"] - 0.25)
     assert set(metrics["monthly_cost"]) == {"users_100", "users_1000", "users_10000"}
 
 
@@ -353,3 +358,41 @@ def test_plots_write_pngs(tmp_path):
                           {"threshold": 0.92, "false_hit_rate": 0.0, "recall": 0.0}])
     path = cache_plots.plot_sweeps(swept, pairs, 86_400, 0.92, tmp_path / "s.png")
     assert path.stat().st_size > 1000
+
+
+@pytest.mark.integration
+def test_replay_of_an_own_log_and_notes_folder(live_settings, tmp_path):
+    """``--param query_log=PATH --param notes=PATH``: a JSON-lines log and a folder per user."""
+    import json
+    import shutil
+
+    from evals import quality, traffic
+    from evals.paths import GOLDEN_DIR
+
+    folder = tmp_path / "notes" / "kim"
+    folder.mkdir(parents=True)
+    for name in ("amara-001.md", "amara-002.md"):
+        shutil.copy(GOLDEN_DIR / "notes" / "amara" / name, folder / name)
+    question = "How old was Abraham when he left Haran?"
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"ts": "2026-03-01T08:00:00Z", "user": "kim", "question": question},
+        {"ts": "2026-03-01T08:05:00Z", "user": "kim", "question": question.lower()},
+        {"ts": 1772352600, "user": "kim", "note_id": "amara-001", "event": "edit"},
+        {"ts": "2026-03-01T08:15:00Z", "user": "kim", "question": question},
+    ]))
+    events = traffic.read_log(log)
+    notes = cr.library_notes(notes_dir=tmp_path / "notes")
+    traffic.check_notes(events, notes)
+    assert ql.repeat_ceiling(events, 86_400) == pytest.approx(2 / 3)
+    settings = cr.cache_settings(query_ttl_s=86_400, semantic_threshold=0.55,
+                                 base=live_settings.with_overrides(state_dir=tmp_path),
+                                 database=None, redis_db=11)
+    base = quality.build_pipeline(settings)
+    try:
+        rows = cr.run_replay(base, events, notes, query_ttl_s=86_400, semantic_threshold=0.55)
+        assert rows["outcome"].tolist() == ["llm", "l1", "edit", "llm"]
+        assert cr.layer_rates(rows)["hit_rate"] == pytest.approx(1 / 3)
+    finally:
+        assert cr.remove_users(base, ["kim"]) == 2
+        base.parts.close()

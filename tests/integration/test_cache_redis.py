@@ -15,6 +15,7 @@ from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
 from rag_core.store.base import SearchParams
+from rag_core.types import Chunk
 
 pytestmark = pytest.mark.integration
 
@@ -47,21 +48,41 @@ def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
     assert layers.query.get(ka) is None and layers.query.get(kb) == b"b"
 
 
+def _chunk(note_id: str, ordinal: int = 0) -> Chunk:
+    return Chunk(chunk_id=f"{note_id}:{ordinal}:h", note_id=note_id, user_id="amara",
+                 ordinal=ordinal, text="Pastor Okafor taught that prayer is asking like a child.",
+                 score=0.6)
+
+
 def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
     client = make_redis_client(redis_url, settings)
     semantic = SemanticCache(client, settings)
     vec = unit(1)
-    semantic.store("amara", 3, "What did Okafor say about prayer?", vec, b"answer", 60)
+    evidence = [_chunk("amara-005")]
+    semantic.store("amara", 3, "What did Okafor say about prayer?", vec, b"answer", 60,
+                   evidence)
     near = vec + 0.01 * unit(2)
     near /= np.linalg.norm(near)
-    hit = semantic.lookup("amara", 3, "What did Okafor teach about prayer?", near)
+    hit = semantic.lookup("amara", 3, "What did Okafor teach about prayer?", near,
+                          lambda: evidence)
     assert hit is not None and hit.answer == b"answer" and hit.similarity > 0.99
-    assert semantic.lookup("ben", 3, "What did Okafor teach about prayer?", near) is None
-    assert semantic.lookup("amara", 4, "What did Okafor teach about prayer?", near) is None
-    # Close embeddings but a different year: the guard refuses.
-    semantic.store("amara", 3, "What did Okafor say about prayer in 2023?", vec, b"x", 60)
-    assert semantic.lookup("amara", 3, "What did Okafor say about prayer in 2024?", vec) is None
+    assert hit.decision is not None and hit.decision.reason == "reuse"
+    assert semantic.lookup("ben", 3, "What did Okafor teach about prayer?", near,
+                           lambda: evidence) is None
+    assert semantic.lookup("amara", 4, "What did Okafor teach about prayer?", near,
+                           lambda: evidence) is None
+    # Close embeddings but a different year: refused, and the decision says why.
+    semantic.store("amara", 3, "What did Okafor say about prayer in 2023?", vec, b"x", 60,
+                   evidence)
+    outcome = semantic.decide("amara", 3, "What did Okafor say about prayer in 2024?", vec,
+                              lambda: evidence)
+    assert outcome.hit is None and outcome.decision is not None
+    assert outcome.decision.reason == "dates"
+    # Other evidence (another note retrieved first): refused as such.
+    other = semantic.decide("amara", 3, "What did Okafor teach about prayer?", near,
+                            lambda: [_chunk("amara-011")])
+    assert other.hit is None and "evidence" in other.decision.failed()  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("backend", ["redis", "in-process"])
@@ -72,13 +93,17 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
     client = make_redis_client(redis_url, settings) if backend == "redis" else None
     semantic = SemanticCache(client, settings, clock=lambda: now[0])
     vec = unit(1)
-    semantic.store("amara", 1, "What did Okafor say about prayer?", vec, b"old", 60)
+    ev_a, ev_b = [_chunk("amara-005")], [_chunk("amara-011")]
+    semantic.store("amara", 1, "What did Okafor say about prayer?", vec, b"old", 60, ev_a)
     now[0] += 50
-    semantic.store("amara", 1, "Who preached on Ruth?", unit(5), b"new", 60)
-    assert semantic.lookup("amara", 1, "What did Okafor say about prayer?", vec) is not None
+    semantic.store("amara", 1, "Who preached on Ruth?", unit(5), b"new", 60, ev_b)
+    assert semantic.lookup("amara", 1, "What did Okafor say about prayer?", vec,
+                           lambda: ev_a) is not None
     now[0] += 20  # 70 s after the first store, 20 s after the second
-    assert semantic.lookup("amara", 1, "What did Okafor say about prayer?", vec) is None
-    assert semantic.lookup("amara", 1, "Who preached on Ruth?", unit(5)).answer == b"new"
+    assert semantic.lookup("amara", 1, "What did Okafor say about prayer?", vec,
+                           lambda: ev_a) is None
+    hit = semantic.lookup("amara", 1, "Who preached on Ruth?", unit(5), lambda: ev_b)
+    assert hit is not None and hit.answer == b"new"
 
 
 def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Settings) -> None:

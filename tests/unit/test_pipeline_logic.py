@@ -79,9 +79,10 @@ def events(pipe: Pipeline, question: str = QUESTION) -> list[dict[str, Any]]:
 def test_steps_run_in_order_and_a_repeat_is_an_l1_hit(parts: Parts) -> None:
     pipe = Pipeline(parts)
     first = pipe.ask("amara", QUESTION)
-    assert list(first.timings_ms) == ["validate", "query_cache", "embed", "semantic_cache",
-                                      "retrieve", "build_context", "generate", "postprocess",
-                                      "total"]
+    assert list(first.timings_ms) == ["validate", "query_cache", "embed", "retrieve",
+                                      "semantic_cache", "build_context", "generate",
+                                      "postprocess", "total"]
+    assert set(first.decisions) == {"semantic", "relevance"}
     assert first.cache == {"query": "miss", "embedding": "miss", "semantic": "miss",
                            "context": "miss"}
     assert first.citations and {c.note_id for c in first.citations} <= {"n1", "n2"}

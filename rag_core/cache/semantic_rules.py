@@ -1,0 +1,247 @@
+"""When may the answer of a cached question be reused for a new one? A decision with reasons.
+
+A candidate is a cached question of the same user and notes version whose embedding is close to
+the new question's. It is reused only when every rule passes; each rule records what it saw, so
+that a reuse (or a refusal) can be explained afterwards (``Decision.to_dict``, shown in the
+answer's ``cache_decision`` and in the eval tables):
+
+``similarity``   cosine of the two question embeddings >= the calibrated threshold;
+``answer_type``  the same kind of answer (who / when / where / how many ...; a bare "what" or
+                 "tell me about" is compatible with the other open kinds, "which X" with all);
+``negation``     as many negations on both sides;
+``numbers``      the same numbers (digits and number words), none added or dropped;
+``dates``        no date on one side that conflicts with a date on the other;
+``scripture``    no reference (book, chapter, verse) on one side that the other contradicts;
+``sequence``     the same order words (first, last, next ...) and comparatives / superlatives;
+``names``        no proper name on one side replaced by another on the other side;
+``evidence``     both questions retrieve the same best chunk of the user's notes (the answer is
+                 built from the same evidence);
+``detail``       no content word swapped for another one where the notes contain both (the
+                 "robe" of a story asked about instead of its "sandals").
+
+The facts come from ``rag_core.nlp`` (spaCy, pythonbible), the evidence from the retrieval the
+pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
+extra dev pairs (see ``evals/semantic_eval.py`` and the gate reasons).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag_core import nlp
+
+RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
+         "names", "evidence", "detail")
+OPEN_TYPES = frozenset({"thing", "manner", "description"})
+NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The chunks a question retrieved, best first (texts only where known)."""
+
+    chunk_ids: tuple[str, ...] = ()
+    note_ids: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, chunks: Sequence[Any], depth: int) -> Evidence:
+        top = list(chunks)[:depth]
+        return cls(tuple(c.chunk_id for c in top), tuple(c.note_id for c in top),
+                   tuple(c.text for c in top))
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"c": list(self.chunk_ids), "n": list(self.note_ids), "t": list(self.texts)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Evidence:
+        data = data or {}
+        return cls(tuple(data.get("c", ())), tuple(data.get("n", ())), tuple(data.get("t", ())))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which rules run, and their parameters (``Settings.semantic_*`` give the defaults)."""
+
+    threshold: float = 0.55
+    facts: bool = True
+    # off | chunk (same best chunk) | note (best chunks from the same note) | overlap (each
+    # best chunk among the other's two best) | adaptive (chunk when the wording differs too
+    # much for the detail rule, note otherwise)
+    evidence: str = "note"
+    detail: bool = True
+    detail_min_ratio: float = 0.5  # how alike the two questions' word sequences must be
+    evidence_depth: int = 5  # chunks whose words the detail rule looks in
+    strict_nouns: bool = True  # a noun swapped for another noun is a change, in the notes or not
+
+    def rules(self) -> tuple[str, ...]:
+        on = {"similarity"}
+        if self.facts:
+            on |= set(RULES[1:8])
+        if self.evidence != "off":
+            on.add("evidence")
+        if self.detail:
+            on.add("detail")
+        return tuple(r for r in RULES if r in on)
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    hit: bool
+    reason: str  # "reuse" or the first rule that refused
+    similarity: float
+    matched_query: str
+    checks: tuple[Check, ...] = field(default=())
+
+    def failed(self) -> list[str]:
+        return [c.rule for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hit": self.hit, "reason": self.reason, "similarity": round(self.similarity, 4),
+                "matched_query": self.matched_query,
+                "checks": {c.rule: {"passed": c.passed, "detail": c.detail}
+                           for c in self.checks}}
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def _answer_types_agree(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if "yes_no" in (a, b):
+        return False  # yes or no against anything else
+    if "typed" in (a, b):
+        return True
+    return a in OPEN_TYPES and b in OPEN_TYPES
+
+
+def _same_name(x: str, y: str) -> bool:
+    """One name, spelt with or without a plural/possessive s (Quinlan, Quinlans)."""
+    return x == y or x.rstrip("s") == y.rstrip("s")
+
+
+def _unmatched(side: frozenset[str], other: frozenset[str]) -> list[str]:
+    return sorted(x for x in side if not any(_same_name(x, y) for y in other))
+
+
+def _conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both sides say something the other does not (an addition on one side is no conflict)."""
+    return bool(a - b) and bool(b - a)
+
+
+def _fmt(a: Any, b: Any) -> str:
+    return f"{sorted(a) if isinstance(a, frozenset) else a} vs " \
+           f"{sorted(b) if isinstance(b, frozenset) else b}"
+
+
+def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
+    names_a, names_b = _unmatched(a.names, b.names), _unmatched(b.names, a.names)
+    return [
+        Check("answer_type", _answer_types_agree(a.answer_type, b.answer_type),
+              _fmt(a.answer_type, b.answer_type)),
+        Check("negation", a.negations == b.negations, _fmt(a.negations, b.negations)),
+        Check("numbers", a.numbers == b.numbers, _fmt(a.numbers, b.numbers)),
+        Check("dates", a.dates == b.dates, _fmt(a.dates, b.dates)),
+        Check("scripture", not _conflict(a.scripture, b.scripture),
+              _fmt(a.scripture, b.scripture)),
+        Check("sequence", not _conflict(a.sequence, b.sequence)
+              and not _conflict(a.degree, b.degree),
+              _fmt(a.sequence | a.degree, b.sequence | b.degree)),
+        Check("names", not (names_a and names_b), f"{names_a} vs {names_b}"),
+    ]
+
+
+def evidence_check(mode: str, new: Evidence, cached: Evidence) -> Check:
+    if not new.chunk_ids or not cached.chunk_ids:
+        return Check("evidence", False, "no retrieved chunks to compare")
+    if mode == "chunk":
+        ok = new.chunk_ids[0] == cached.chunk_ids[0]
+    elif mode == "note":  # each best note among the other's two best chunks' notes
+        ok = new.note_ids[0] in cached.note_ids[:2] and cached.note_ids[0] in new.note_ids[:2]
+    else:  # overlap: each best chunk among the other's two best
+        ok = new.chunk_ids[0] in cached.chunk_ids[:2] and cached.chunk_ids[0] in new.chunk_ids[:2]
+    return Check("evidence", ok, f"best chunk {new.chunk_ids[0]} vs {cached.chunk_ids[0]}")
+
+
+def swapped_words(a: nlp.Facts, b: nlp.Facts) -> tuple[float, list[tuple[str, str]]]:
+    """How alike the word sequences are, and the content words replaced one for another."""
+    matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)
+    content_a, content_b = set(a.content), set(b.content)
+    pairs = []
+    near_identical = matcher.ratio() >= NEAR_IDENTICAL
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        left = [w for w in a.tokens[i1:i2] if w in content_a]
+        right = [w for w in b.tokens[j1:j2] if w in content_b]
+        if op == "replace":
+            pairs += [(x, y) for x in left for y in right
+                      if not _variant(x, b.tokens) and not _variant(y, a.tokens)]
+        elif near_identical and op in ("insert", "delete"):
+            # one word added to an otherwise identical question ("refuse to go" / "go")
+            pairs += [(x, "") for x in left] + [("", y) for y in right]
+    return matcher.ratio(), pairs
+
+
+def _variant(word: str, others: Sequence[str]) -> bool:
+    """The other question has a form of ``word`` (pray / prayer, forgive / forgiveness)."""
+    def related(x: str, y: str) -> bool:
+        short, long_ = sorted((x, y), key=len)
+        return len(short) >= 4 and (long_.startswith(short) or short[:6] == long_[:6]
+                                    and len(short) >= 6)
+
+    return any(o != word and related(word, o) for o in others)
+
+
+def detail_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
+                 min_ratio: float, strict_nouns: bool = True) -> Check:
+    ratio, pairs = swapped_words(a, b)
+    if ratio < min_ratio or not pairs:
+        return Check("detail", True, f"word overlap {ratio:.2f}, no aligned swap")
+    words: set[str] = set()
+    for text in (*new.texts, *cached.texts):
+        words |= nlp.lemmas(text)
+    nouns = set(a.nouns) | set(b.nouns)
+    if a.answer_type == b.answer_type == "yes_no":
+        grounded = pairs  # a yes/no question asks about exactly its words
+    else:  # a word added to a near-identical question, a noun for another noun, or both sides
+        # of a swap in the notes
+        grounded = [(x, y) for x, y in pairs if not x or not y or (x in words and y in words)
+                    or (strict_nouns and x in nouns and y in nouns)]
+    if grounded:
+        shown = ", ".join(f"{x or '(none)'} -> {y or '(none)'}" for x, y in grounded[:3])
+        return Check("detail", False, f"changed detail: {shown}")
+    return Check("detail", True, f"word overlap {ratio:.2f}, swaps not both in the notes")
+
+
+def decide(query: str, cached_query: str, similarity: float, policy: Policy,
+           new: Evidence | None = None, cached: Evidence | None = None) -> Decision:
+    """Every rule of ``policy`` on one candidate; a hit when all pass."""
+    checks = [Check("similarity", similarity >= policy.threshold,
+                    f"{similarity:.3f} vs threshold {policy.threshold:.3f}")]
+    rules = policy.rules()
+    a, b = nlp.facts(cached_query), nlp.facts(query)
+    if policy.facts:
+        checks += fact_checks(a, b)
+    if "evidence" in rules:
+        mode = policy.evidence
+        if mode == "adaptive":  # reworded beyond the swap analysis: the same best chunk
+            ratio, _ = swapped_words(a, b)
+            mode = "note" if ratio >= policy.detail_min_ratio else "chunk"
+        checks.append(evidence_check(mode, new or Evidence(), cached or Evidence()))
+    if "detail" in rules:
+        checks.append(detail_check(a, b, new or Evidence(), cached or Evidence(),
+                                   policy.detail_min_ratio, policy.strict_nouns))
+    failed = [c.rule for c in checks if not c.passed]
+    return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
+                    similarity=float(similarity), matched_query=cached_query,
+                    checks=tuple(checks))

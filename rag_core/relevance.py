@@ -1,0 +1,114 @@
+"""Do the retrieved notes answer the question at all? The no-context decision of step 4.
+
+One cosine is not enough: a question about another user's sermon (or about something no note
+mentions) still finds the asker's notes on the same theme at cosine 0.35-0.50. So the decision
+looks at three things, all from the retrieval the pipeline did anyway, without the LLM:
+
+``retrieved``   at least one chunk came back;
+``similarity``  the best dense cosine of the chunks reaches ``Settings.similarity_threshold``
+                (a floor: below it nothing is close);
+``names``       every proper name of the question (spaCy: a person, place, book or event) occurs
+                in the retrieved chunks or their metadata: a question about "Nehemiah" is not
+                answered by notes that never name him;
+``coverage``    the share of the question's nouns (lemmas) found in the retrieved chunks
+                reaches ``relevance_min_coverage``, unless the best cosine is at least
+                ``relevance_confident`` (a close paraphrase may share few words).
+
+The decision takes the chunks with their dense scores (``Chunk.score``) and ranks, whatever
+retrieval mode or lexical ranking produced them. It records what every rule saw
+(``RelevanceDecision.to_dict``, shown in the answer's ``decisions``). Thresholds were chosen on
+the dev split (``evals/relevance_eval.py``; gate reasons in ``evals/gates.toml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag_core import nlp
+from rag_core.config import Settings
+from rag_core.types import Chunk
+
+RULES = ("retrieved", "similarity", "names", "coverage")
+
+
+@dataclass(frozen=True)
+class RelevancePolicy:
+    floor: float = 0.25
+    min_coverage: float = 0.66
+    confident: float = 0.45
+    names: bool = True
+    coverage: bool = True
+    depth: int = 0  # best chunks (by dense score) whose words count; 0: all retrieved
+    nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RelevancePolicy:
+        return cls(floor=settings.similarity_threshold,
+                   min_coverage=settings.relevance_min_coverage,
+                   confident=settings.relevance_confident,
+                   names=settings.relevance_names, coverage=settings.relevance_coverage)
+
+
+@dataclass(frozen=True)
+class RelevanceDecision:
+    answer: bool
+    reason: str  # "relevant" or the first rule that refused
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, "reason": self.reason, "checks": self.checks}
+
+
+# What every note is, by its schema (front matter fields and what a note records): a question
+# about "the sermon", "the series" or "the speaker" is about any note's metadata.
+SCHEMA_WORDS = frozenset({"sermon", "message", "note", "series", "speaker", "preacher",
+                          "title", "date", "scripture", "passage", "verse", "tag", "topic"})
+
+
+def _chunk_words(chunks: Sequence[Chunk]) -> set[str]:
+    words: set[str] = set(SCHEMA_WORDS)
+    for chunk in chunks:
+        meta = chunk.metadata or {}
+        extra = " ".join(str(v) for k in ("title", "speaker", "series", "date")
+                         if (v := meta.get(k)))
+        extra += " " + " ".join(str(v) for k in ("tags", "scripture") for v in meta.get(k) or [])
+        words |= nlp.lemmas(chunk.text) | nlp.lemmas(extra)
+    return words
+
+
+def _named(name: str, words: set[str]) -> bool:
+    return name in words or name.rstrip("s") in words or name + "s" in words
+
+
+def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | None = None,
+                     policy: RelevancePolicy | None = None) -> RelevanceDecision:
+    """Answer from these chunks, or say that the notes have nothing on it (and why)."""
+    policy = policy or (RelevancePolicy.from_settings(settings) if settings else
+                        RelevancePolicy())
+    checks: dict[str, dict[str, Any]] = {}
+    checks["retrieved"] = {"passed": bool(chunks), "detail": f"{len(chunks)} chunks"}
+    best = max((c.score for c in chunks), default=0.0)
+    checks["similarity"] = {"passed": best >= policy.floor,
+                            "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
+    ranked = sorted(chunks, key=lambda c: c.score, reverse=True)
+    facts = nlp.facts(query)
+    words = _chunk_words(ranked[:policy.depth] if policy.depth else ranked)
+    if policy.names:
+        missing = sorted(n for n in facts.names if not _named(n, words))
+        checks["names"] = {"passed": not missing,
+                           "detail": f"not in the notes found: {missing}" if missing
+                           else f"all of {sorted(facts.names)} found"}
+    if policy.coverage:
+        content = list(dict.fromkeys(facts.nouns if policy.nouns_only else facts.content))
+        found = [w for w in content if w in words]
+        share = len(found) / len(content) if content else 1.0
+        ok = share >= policy.min_coverage or best >= policy.confident
+        checks["coverage"] = {"passed": ok, "detail": (
+            f"{len(found)}/{len(content)} content words in the best chunks ({share:.2f} vs "
+            f"{policy.min_coverage:.2f}); best cosine {best:.3f} vs confident "
+            f"{policy.confident:.3f}")}
+    failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
+    return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
+                             checks=checks)

@@ -1,0 +1,197 @@
+"""Each rule of the semantic-cache decision and of the no-context decision, through the real
+pipeline on the real embedded PostgreSQL and Redis, with the explanation the answer records.
+
+The notes are written here (a small library of one user), not taken from the golden set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from rag_core.cache import codec
+from rag_core.config import Settings
+from rag_core.pipeline import Pipeline
+from rag_core.types import Note
+
+pytestmark = pytest.mark.integration
+
+USER = "tess"
+NOTES = [
+    Note(id="tess-001", title="The Lamp in the Window", date="2022-05-08",
+         speaker="Pastor Ruth Quill", series="Lanterns", tags=("hope",),
+         scripture=("Psalm 119:105",),
+         body=(
+             "Pastor Quill opened the Lanterns series with Psalm 119:105, the word as a lamp "
+             "for the feet. She said a lamp shows the next step, not the whole road.\n\n"
+             "Her story was about her aunt Beatrice, who kept a green lamp burning in the "
+             "front window of her farmhouse in Wexford every night for eleven years while her "
+             "son was at sea. The door was painted blue so that he could find it in the fog.\n\n"
+             "Application: light a candle at dinner on Friday and name one step of obedience "
+             "you can take this week.")),
+    Note(id="tess-002", title="Bread for the Fair", date="2022-06-12",
+         speaker="Pastor Ruth Quill", series="Lanterns", tags=("generosity",),
+         scripture=("2 Corinthians 9:7",),
+         body=(
+             "Pastor Quill preached on cheerful giving from 2 Corinthians 9:7. She said giving "
+             "that is squeezed out of us is not the giving God loves.\n\n"
+             "The church bakers made two hundred loaves for the harvest fair and raised 400 "
+             "dollars for the shelter on Mill Street. Mr Okonjo, the head baker, did not sell "
+             "the last loaves; he gave them to the shelter's cook.\n\n"
+             "Application: give one thing away this week without telling anyone.")),
+    Note(id="tess-003", title="Stopping on Purpose", date="2022-07-03",
+         speaker="Elder Simon Vale", series="Lanterns", tags=("sabbath", "rest"),
+         scripture=("Exodus 20:8-11",),
+         body=(
+             "Elder Vale taught on Sabbath rest from Exodus 20:8-11. Rest is a command, not a "
+             "reward for finishing.\n\n"
+             "He told how his grandfather closed the hardware shop every Sunday from 1961 "
+             "until he retired, even in the busy spring weeks, and took the family walking on "
+             "the cliffs.\n\n"
+             "Application: choose four hours this weekend with no work and no screens.")),
+]
+
+
+@pytest.fixture(scope="module")
+def module_db(pg_server_url: str) -> Iterator[str]:
+    name = f"d_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = pg_server_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    yield url
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def pipe(module_db: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Pipeline]:
+    from rag_core.ingest import ingest_notes
+    from rag_core.parts import build_parts
+
+    settings = Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
+                        database_url=module_db, redis_url=redis_server.url,
+                        cache_enabled=True, semantic_cache_enabled=True)
+    parts = build_parts(settings)
+    ingest_notes(parts, USER, NOTES, progress=False)
+    yield Pipeline(parts)
+    parts.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(pipe: Pipeline) -> None:
+    pipe.parts.caches.clear(USER)
+
+
+def _cached_then(pipe: Pipeline, first: str, second: str) -> Any:
+    answer = pipe.ask(USER, first)
+    assert answer.cache["query"] == "miss" and not answer.no_context, answer.decisions
+    return pipe.ask(USER, second)
+
+
+def test_a_paraphrase_is_reused_and_says_why(pipe: Pipeline) -> None:
+    answer = _cached_then(pipe, "How long did Beatrice keep the lamp burning in the window?",
+                          "For how long did aunt Beatrice keep a lamp burning in her front window?")
+    semantic = answer.decisions["semantic"]
+    assert answer.cache["semantic"] == "semantic_hit", semantic
+    assert semantic["reason"] == "reuse" and semantic["hit"] is True
+    assert all(check["passed"] for check in semantic["checks"].values())
+    assert semantic["matched_query"].startswith("How long did Beatrice")
+    assert "tess-001" in semantic["checks"]["evidence"]["detail"]
+
+
+def test_the_entry_keeps_the_evidence_it_was_built_from(pipe: Pipeline) -> None:
+    pipe.ask(USER, "What colour was the door of the farmhouse?")
+    scope = pipe.parts.caches.semantic.scope(USER, pipe.parts.store.notes_version(USER))
+    client = pipe.parts.caches.semantic.client
+    assert client is not None
+    entries = [codec.unpack(v) for v in client.hvals(scope)]
+    assert len(entries) == 1
+    assert entries[0]["x"]["n"][0] == "tess-001"
+    assert entries[0]["x"]["c"] and entries[0]["x"]["t"]
+
+
+NEAR_MISSES = [
+    ("numbers", "Did the bakers raise 400 dollars for the shelter?",
+     "Did the bakers raise 900 dollars for the shelter?"),
+    ("dates", "What did Pastor Quill preach on in May 2022?",
+     "What did Pastor Quill preach on in June 2022?"),
+    ("scripture", "What did the sermon say about Psalm 119:105?",
+     "What did the sermon say about Psalm 23:1?"),
+    ("sequence", "What was the first sermon in the Lanterns series?",
+     "What was the last sermon in the Lanterns series?"),
+    ("names", "What did Pastor Quill say about her aunt Beatrice?",
+     "What did Pastor Quill say about her aunt Margaret?"),
+    ("negation", "Why did Mr Okonjo sell the last loaves?",
+     "Why did Mr Okonjo not sell the last loaves?"),
+    ("answer_type", "When did the grandfather close the hardware shop?",
+     "Why did the grandfather close the hardware shop?"),
+    ("evidence", "What did the sermon on cheerful giving ask us to do this week?",
+     "What did the sermon on Sabbath rest ask us to do this week?"),
+    ("detail", "What colour was the lamp in the farmhouse window?",
+     "What colour was the door of the farmhouse?"),
+    ("similarity", "How many loaves did the bakers make for the fair?",
+     "Who taught on rest from the book of Exodus?"),
+]
+
+
+@pytest.mark.parametrize(("rule", "cached", "new"), NEAR_MISSES,
+                         ids=[r[0] for r in NEAR_MISSES])
+def test_each_rule_refuses_its_near_miss_and_records_it(pipe: Pipeline, rule: str,
+                                                         cached: str, new: str) -> None:
+    answer = _cached_then(pipe, cached, new)
+    semantic = answer.decisions["semantic"]
+    assert answer.cache["semantic"] == "miss", semantic
+    if rule == "similarity":
+        assert semantic["reason"] in ("similarity", "no cached question close enough")
+        return
+    assert semantic["reason"] == rule, semantic
+    assert semantic["checks"][rule]["passed"] is False
+    assert semantic["checks"][rule]["detail"]
+    assert semantic["matched_query"] == cached
+
+
+def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
+    first = pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?")
+    again = pipe.ask(USER,
+                     "For how long did aunt Beatrice keep a lamp burning in her front window?")
+    assert again.answer == first.answer
+    assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
+
+
+# --- the no-context decision ------------------------------------------------------------------
+
+
+def test_a_question_the_notes_answer_is_answered_and_says_why(pipe: Pipeline) -> None:
+    answer = pipe.ask(USER, "What did Elder Vale's grandfather do every Sunday?")
+    relevance = answer.decisions["relevance"]
+    assert not answer.no_context and relevance["reason"] == "relevant", relevance
+    assert set(relevance["checks"]) == {"retrieved", "similarity", "names", "coverage"}
+
+
+def test_a_name_the_notes_never_mention_means_no_context(pipe: Pipeline) -> None:
+    answer = pipe.ask(USER, "What did Pastor Quill say about the lamp Nehemiah kept?")
+    relevance = answer.decisions["relevance"]
+    assert answer.no_context and relevance["reason"] == "names", relevance
+    assert "nehemiah" in relevance["checks"]["names"]["detail"]
+
+
+def test_a_topic_the_best_chunks_do_not_cover_means_no_context(pipe: Pipeline) -> None:
+    answer = pipe.ask(USER, "What did the sermon teach about forgiving an enemy in court?")
+    relevance = answer.decisions["relevance"]
+    assert answer.no_context and relevance["reason"] in ("coverage", "similarity"), relevance
+    assert relevance["checks"]["coverage"]["passed"] is False
+
+
+def test_nothing_close_means_no_context_at_the_floor(pipe: Pipeline) -> None:
+    answer = pipe.ask(USER, "Which graphics card should I buy for video games?")
+    relevance = answer.decisions["relevance"]
+    assert answer.no_context and relevance["reason"] == "similarity", relevance
+    assert "floor" in relevance["checks"]["similarity"]["detail"]
