@@ -247,6 +247,22 @@ def test_mixes_shapes_and_wait():
         traffic.wait_range("3,1")
 
 
+def test_seeded_users_draw_the_same_in_every_run():
+    bank = traffic.QuestionBank.from_items(traffic.load_items())
+
+    def draws(seed, kind, number):
+        rng = traffic.user_rng(seed, kind, number)
+        user = rng.choice(bank.users)
+        return user, [traffic.question_for(kind, bank, user, rng) for _ in range(5)], \
+            rng.uniform(0.5, 1.5)
+
+    assert draws(7, "repeat", 1) == draws(7, "repeat", 1)
+    assert draws(7, "repeat", 1) != draws(7, "repeat", 2)  # users of a kind differ
+    assert draws(7, "novel", 1) != draws(8, "novel", 1)  # and so do seeds
+    assert traffic.seed_of("7") == 7 and traffic.seed_of("") is None
+    assert traffic.seed_of(None) is None
+
+
 def test_tokens_are_issued_or_read(tmp_path, monkeypatch):
     import jwt
 
