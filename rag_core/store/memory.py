@@ -101,10 +101,11 @@ class MemoryStore:
         overlap = np.array([len(words & _terms(c.text)) for c in chunks], dtype=np.float32)
         dense = [int(i) for i in np.argsort(-cosine, kind="stable")]
         lexical = [int(i) for i in np.argsort(-overlap, kind="stable") if overlap[i] > 0]
+        ranks: dict[int, tuple[int | None, int | None, float]] = {}
         if p.mode == "dense":
-            order, ranks = dense[:top_k], {}
+            order = dense[:top_k]
         elif p.mode == "lexical":
-            order, ranks = lexical[:top_k], {}
+            order = lexical[:top_k]
         else:
             depth = top_k * p.candidate_multiplier
             d_rank = {i: r for r, i in enumerate(dense[:depth], start=1)}
