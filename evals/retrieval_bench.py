@@ -522,10 +522,16 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
     exact = result.exact.loc[result.exact["corpus_size"] == result.corpus_size].iloc[0]
     filt = result.filtered.set_index("iterative_scan")
     hybrid = result.hybrid.set_index("mode") if not result.hybrid.empty else None
+    default_ef = bench_settings().hnsw_ef_search  # what the service runs with by default
+    at_default = pg.loc[pg["ef_search"] == default_ef, "recall_at_5"]
     out: dict[str, Any] = {
         "corpus_size": result.corpus_size,
         "recommended_ef_search": result.recommended_ef_search,
         "recall_at_5": at["recall_at_5"], "recall_at_10": at["recall_at_10"],
+        # the gated recall figures: at the chosen ef_search recall@5 is >= the target by
+        # construction, so its value sits on the threshold; these two have a spread of their own
+        "best_recall_at_5": float(pg["recall_at_5"].max()),
+        "recall_at_5_default_ef": float(at_default.iloc[0]) if len(at_default) else None,
         "p50_ms": at["p50_ms"], "p95_ms": at["p95_ms"], "p99_ms": at["p99_ms"],
         "qps": at["qps"], "exact_p50_ms": exact["p50_ms"],
         # exact p50 / HNSW p50 at the chosen ef_search, timed interleaved (see paired_speedup)

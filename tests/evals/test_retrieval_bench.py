@@ -212,6 +212,8 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
                               url=database_url)
     metrics = rb.to_metrics(result)
     assert metrics["recall_at_5"] == 1.0 and metrics["recommended_ef_search"] == 400
+    assert metrics["best_recall_at_5"] == 1.0
+    assert metrics["recall_at_5_default_ef"] is None  # the default ef_search was not swept
     assert metrics["filtered_foreign_rows"] == 0
     assert 0 <= metrics["filtered_recall_at_5_no_iterative"] <= 1
     assert metrics["hybrid_p99_ratio"] > 0 and metrics["speedup_vs_exact"] > 0
