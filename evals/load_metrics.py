@@ -86,11 +86,18 @@ def _ratio(num: float, den: float) -> float:
 
 
 def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
-                   llm_latency_ms: float | None = None) -> dict[str, Any]:
+                   llm_latency_ms: float | None = None,
+                   offered_rps: float | None = None) -> dict[str, Any]:
     """The load metrics: throughput, latency percentiles (all requests, Locust's histogram),
     real error rate (documented 503s are successes of their own name), documented-503 rate,
     cache-hit share of the answers, dollars per 1,000 requests (from the answers' cost) and,
-    given the mock LLM's latency, how far p99 sits above it (``p99_over_llm_ms``)."""
+    given the mock LLM's latency, how far p99 sits above it (``p99_over_llm_ms``, and as a
+    ratio ``p99_over_llm``).
+
+    The ratios that gates use do not depend on how fast the machine is: ``miss_p99_over_p50``
+    (the tail of the LLM-bound answers over their own median, same run: queueing shows as a
+    tail far above the typical miss) and, given the rate the users offer (users over their mean
+    think time), ``rps_share_of_offered`` (the share of it the app served)."""
     agg = stats[stats["Name"] == AGGREGATED]
     if agg.empty:
         raise ValueError("no Aggregated row: Locust recorded no request")
@@ -111,8 +118,17 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
         "stale_share": _ratio(per.get("stale", 0), total),
         "usd_per_1k_requests": math.nan,
     }
+    misses = outcome_table(stats).set_index("outcome")
+    if "miss" in misses.index:
+        out["miss_p99_over_p50"] = _ratio(misses.loc["miss", "p99_ms"],
+                                          misses.loc["miss", "median_ms"])
+    else:
+        out["miss_p99_over_p50"] = math.nan
     if llm_latency_ms is not None:
         out["p99_over_llm_ms"] = out["p99_ms"] - float(llm_latency_ms)
+        out["p99_over_llm"] = _ratio(out["p99_ms"], float(llm_latency_ms))
+    if offered_rps is not None:
+        out["rps_share_of_offered"] = _ratio(out["rps"], offered_rps)
     if events is not None and len(events):
         out["usd_per_1k_requests"] = 1000.0 * float(events["cost_usd"].sum()) / len(events)
     return out
@@ -181,6 +197,8 @@ def chaos_summary(events: pd.DataFrame, breaker: pd.DataFrame, outage_start: flo
     it never opened; null, with ``recovered`` false, if it did not close before the run ended).
     recovery_beyond_reset_s: recovery_s minus the breaker's reset timeout; the breaker may
     have re-opened just before the outage ended, so the bound is "reset timeout + one probe".
+    recovery_over_reset: recovery_s over the reset timeout (the gated form: a ratio to the
+    run's own timer, not a time).
     answers_flow_s: from the end of the outage to the first fresh LLM answer that started after
     it.
     """
@@ -216,6 +234,7 @@ def chaos_summary(events: pd.DataFrame, breaker: pd.DataFrame, outage_start: flo
             out["recovery_s"] = max(0.0, float(closed["t"].iloc[0]) - outage_end)
     if reset_timeout_s is not None:
         out["recovery_beyond_reset_s"] = out["recovery_s"] - float(reset_timeout_s)
+        out["recovery_over_reset"] = _ratio(out["recovery_s"], float(reset_timeout_s))
     fresh = events[(events["t"] >= outage_end) & (events["outcome"] == "miss")]
     if len(fresh):
         done = fresh["t"] + fresh["ms"] / 1000.0

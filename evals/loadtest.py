@@ -50,7 +50,7 @@ from evals.paths import REPO_ROOT
 
 __all__ = ["AGGREGATED", "LOAD_STATE_DIR", "LOCUSTFILE", "PERCENTILES", "SETTLE_S", "SLOW_MS",
            "LoadConfig", "LoadRun", "breaker_state", "breaker_timeline", "chaos_summary",
-           "history_timeline", "llm_requests", "locust_command", "outcome_rates",
+           "history_timeline", "llm_requests", "locust_command", "offered_rps", "outcome_rates",
            "outcome_table", "params_of", "prepare_state", "read_events", "read_failures",
            "read_history", "read_stats", "run_load", "running_stack", "summarise_load"]
 
@@ -72,7 +72,8 @@ class LoadRun:
     seconds: float
 
     def summary(self) -> dict[str, Any]:
-        return summarise_load(self.stats, self.events, self.config.mock_latency_ms)
+        return summarise_load(self.stats, self.events, self.config.mock_latency_ms,
+                              offered_rps(self.config))
 
     def chaos(self) -> dict[str, Any]:
         if self.outage is None:
@@ -99,6 +100,12 @@ class LoadRun:
         """Outcome rates and breaker samples on the plots' time axis (seconds from origin)."""
         rates = outcome_rates(self.events, start=self.origin)
         return rates, self.breaker.assign(t=self.breaker["t"] - self.origin)
+
+
+def offered_rps(config: LoadConfig) -> float:
+    """Requests per second the users would send if every answer came at once: users over their
+    mean think time (the ceiling of a closed-loop run)."""
+    return config.users / max(1e-9, (config.wait_s[0] + config.wait_s[1]) / 2)
 
 
 def locust_command(config: LoadConfig, host: str, prefix: Path) -> list[str]:
