@@ -223,7 +223,7 @@ def test_dense_search_orders_by_cosine(store: PgVectorStore, rng: np.random.Gene
     expected = np.sort(vectors @ query)[::-1][:7]
     assert [c.dense_rank for c in got] == list(range(1, 8))
     np.testing.assert_allclose([c.score for c in got], expected, atol=1e-5)
-    more = store.search("ann", query, 7, ef_search=200)
+    more = store.search("ann", query, 7, params=SearchParams(ef_search=200))
     assert [c.chunk_id for c in more] == [c.chunk_id for c in got]
 
 
