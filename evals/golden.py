@@ -16,11 +16,14 @@ import yaml
 from evals.paths import GOLDEN_DIR
 
 SCENARIOS = ("factual", "synthesis", "metadata", "no_context", "adversarial")
-ATTACKS = ("injection", "leak", "cross_user")
+ATTACKS = ("injection", "leak", "cross_user", "indirect")
 QA_COLUMNS = (
     "id", "user_id", "question", "scenario", "reference_answer", "reference_note_ids",
     "reference_chunk_texts", "attack", "expect_no_context",
 )
+# Fields that only some QA files carry (``qa/indirect.jsonl``: the injection's channel and
+# its canaries; ``split``: dev or test). Missing ones load as None.
+OPTIONAL_COLUMNS = ("split", "channel", "canaries")
 
 
 def _dir(golden_dir: str | Path | None) -> Path:
@@ -64,9 +67,17 @@ def _normalise_qa(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame["attack"] = frame["attack"].astype(object).where(frame["attack"].notna(), None)
     frame["expect_no_context"] = frame["expect_no_context"].astype(bool)
+    for column in OPTIONAL_COLUMNS:
+        values = frame[column] if column in frame.columns else pd.Series([None] * len(frame))
+        frame[column] = pd.Series([None if _missing(v) else v for v in values],
+                                  index=frame.index, dtype=object)
     for column in ("reference_note_ids", "reference_chunk_texts"):
         frame[column] = frame[column].apply(lambda v: list(v) if v is not None else [])
     return frame.reset_index(drop=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def load_qa(golden_dir: str | Path | None = None) -> pd.DataFrame:
@@ -86,7 +97,23 @@ def load_qa_dataset(golden_dir: str | Path | None = None) -> Any:
     files = [str(p) for p in qa_files(golden_dir)]
     if not files:
         raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
-    return datasets.load_dataset("json", data_files=files, split="train")
+    return datasets.load_dataset("json", data_files=files, split="train",
+                                 features=qa_features())
+
+
+def qa_features() -> Any:
+    """The schema of a QA item for ``datasets``: given explicitly, because the files do not all
+    carry the optional fields (the json loader then fills them with None)."""
+    from datasets import Features, List, Value
+
+    text = Value("string")
+    return Features({
+        "id": text, "user_id": text, "question": text, "scenario": text,
+        "reference_answer": text, "reference_note_ids": List(text),
+        "reference_chunk_texts": List(text), "attack": text,
+        "expect_no_context": Value("bool"), "split": text, "channel": text,
+        "canaries": List({"kind": text, "value": text}),
+    })
 
 
 def scenario_counts(qa: pd.DataFrame) -> pd.DataFrame:
