@@ -10,8 +10,10 @@ starts load that in seconds. Nothing is downloaded.
 Decoding is greedy and deterministic (the same messages give the same answer), one request at
 a time; the prompt is the model's own chat template, and token counts are the model's own
 tokenizer's (the end-of-turn token is not counted as output: it is not text). By default the
-linear layers run in int8 (``quantize="int8"``, about twice as fast on this CPU as float32);
-``quantize="none"`` keeps the de-quantised float32 weights.
+weights are the GGUF's own, de-quantised to float32 (``quantize="none"``); ``quantize="int8"``
+re-quantises the linear layers, about twice as fast on this CPU but visibly worse: on four
+golden questions float32 answered one correctly and copied a note's metadata for the others,
+int8 answered none and looped on "You can ask me anything".
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class LocalModel:
     generate one answer at a time (a lock serialises callers)."""
 
     def __init__(self, state_dir: str | Path, threads: int = 0,
-                 quantize: str = "int8") -> None:
+                 quantize: str = "none") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

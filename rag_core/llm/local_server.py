@@ -125,7 +125,7 @@ async def _stream(app: FastAPI, request: Request, chat: wire.ChatRequest, cid: s
 
 
 def serve_local(port: int, host: str = "127.0.0.1", *, state_dir: str | Path,
-                threads: int = 1, quantize: str = "int8") -> None:
+                threads: int = 1, quantize: str = "none") -> None:
     """Load (converting once under ``state_dir``) and serve until interrupted."""
     model = LocalModel(state_dir, threads=threads, quantize=quantize)
     print(f"local LLM {MODEL_ID} ({quantize}) loaded in {model.info.seconds:.1f} s "
@@ -136,7 +136,7 @@ def serve_local(port: int, host: str = "127.0.0.1", *, state_dir: str | Path,
 
 @contextmanager
 def start_local_llm(state_dir: str | Path, log_file: str | Path, *, threads: int = 1,
-                    quantize: str = "int8", timeout_s: float = 600.0) -> Iterator[str]:
+                    quantize: str = "none", timeout_s: float = 600.0) -> Iterator[str]:
     """``with start_local_llm(state_dir, log) as url:`` a ``rag-core local-llm`` child process
     on a free port; ``url`` has no ``/v1``. The first start converts the model (about a
     minute); the deadline is generous because the machine may be busy."""

@@ -35,7 +35,9 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except LocalModelMissing as exc:  # make setup installs it; a bare venv may not have it
         pytest.skip(str(exc))
     log = tmp_path_factory.mktemp("local-llm") / "server.log"
-    with start_local_llm(STATE_DIR, log, threads=1) as url:
+    # int8 for speed: these tests check the protocol, the counts and the judge's path, not
+    # the answers (the harness runs the float32 default)
+    with start_local_llm(STATE_DIR, log, threads=1, quantize="int8") as url:
         yield url
 
 

@@ -119,3 +119,14 @@ def test_the_mock_obeys_over_http_with_obey(chunks: list[Chunk]) -> None:
         reply = httpx.post(f"{url}/v1/chat/completions", timeout=10,
                            json={"messages": prompt.messages, "max_tokens": 400}).json()
         assert reply["choices"][0]["message"]["content"] == mock_answer(prompt.messages)
+
+
+def test_the_cli_flag_turns_it_on() -> None:
+    import argparse
+
+    from rag_core.llm.mock_server import MockConfig, add_mock_args, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_mock_args(parser)
+    assert MockConfig(**config_from_args(parser.parse_args(["--obey"]))).obey is True
+    assert MockConfig(**config_from_args(parser.parse_args([]))).obey is False
