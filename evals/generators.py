@@ -154,6 +154,8 @@ class Recorder:
         self._raw: list[str] = []
 
     def __getattr__(self, item: str) -> Any:  # state, retry_after, ... of the wrapped one
+        if item == "inner":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(item)
         return getattr(self.inner, item)
 
     def _prepare(self, prompt: Any) -> Any:
