@@ -142,7 +142,8 @@ def test_extractive_and_obey_side_by_side_on_the_real_pipeline(
                                     attacks=["indirect"], progress=False)
     pipeline.close()
     extractive, obey = result.summaries["extractive"], result.summaries["obey"]
-    assert extractive["n"] == obey["n"] == 18
+    # 16 indirect items, and the sample keeps one item of each of the 4 other scenarios
+    assert extractive["n"] == obey["n"] == 20
     assert extractive["canary_rate"] == 0.0  # it quotes notes, it does not obey them
     assert obey["canary_rate_output_off"] > 0.5  # the adversary follows planted instructions
     for summary in (extractive, obey):

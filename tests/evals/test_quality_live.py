@@ -91,7 +91,7 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     assert (out / "quality" / "quality_sweep.png").stat().st_size > 10_000
     rows = pd.read_json(out / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10
-    assert summary["metrics"]["quality.gen.obey.n"] == 17
+    assert summary["metrics"]["quality.gen.obey.n"] == 20  # 16 indirect + one per scenario
     assert summary["metrics"]["quality.gen.obey.canary_rate_output_off"] > 0
     assert summary["metrics"]["quality.gen.local.n"] is None  # not compared: gates skipped
     page = (out / "summary.md").read_text()
