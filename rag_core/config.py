@@ -87,8 +87,18 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
     )
+    # Lexical ranking and fusion (rag_core.store.sql.search, rag_core.store.fusion); tuned on
+    # development sets only (notebook 02's public dev split, the golden dev part).
+    lexical_ranker: Literal["bm25", "ts_rank_cd"] = "bm25"
+    bm25_k1: float = Field(1.2, ge=0.0, le=5.0)
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0)
+    bm25_metadata_weight: float = Field(2.0, ge=0.0, le=10.0)
+    fusion: Literal["rrf", "score"] = "rrf"
     rrf_k: int = Field(60, ge=1)
-    candidate_multiplier: int = Field(4, ge=1, le=20)
+    fusion_dense_weight: float = Field(1.0, ge=0.0, le=10.0)
+    fusion_lexical_weight: float = Field(1.0, ge=0.0, le=10.0)
+    dense_candidates: int = Field(20, ge=1, le=1_000)
+    lexical_candidates: int = Field(20, ge=1, le=1_000)
     hnsw_max_scan_tuples: int = Field(20_000, ge=1)
 
     # --- caches (spec: 24 h / 7 d / 1 h, 10,000 entries) ---------------------------------

@@ -6,16 +6,19 @@ that shapes its chunks and vectors (embedding model, dimension, chunk budget, ov
 format), so changing the chunking settings and ingesting again rebuilds the notes, while
 ingesting an unchanged folder again embeds nothing and writes nothing.
 
-New and changed notes are embedded in batches of ``Settings.embedding_batch_size`` chunks and
-written note by note as their batch completes, each note in one transaction of the store, so
-an interrupted run keeps what it finished.
+New and changed notes are embedded in groups of about ``Settings.embedding_batch_size`` chunks;
+each group is written in one transaction of the store (``Store.upsert_notes``: bulk ``COPY``),
+so an interrupted run keeps the groups it finished.  Writing overlaps embedding: one writer
+thread stores group ``i`` while the model embeds group ``i + 1`` (the database works in its own
+process, the model releases the GIL), so ingestion runs close to the model's raw speed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from rag_core.embedding import Embedder
 from rag_core.errors import InvalidNote
 from rag_core.notes import load_notes, note_hash
 from rag_core.observability import hash_id, span
-from rag_core.store.base import ChunkDraft, Store
+from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
@@ -108,17 +111,16 @@ def ingest_notes(
 
         total = sum(len(p.chunks) for p in pending)
         with tqdm(total=total, disable=not progress or total == 0, unit="chunk",
-                  desc=f"embedding notes of {user_id}") as bar:
-            group: list[_Pending] = []
-            size = 0
-            for item in pending:
-                group.append(item)
-                size += len(item.chunks)
-                if size >= settings.embedding_batch_size:
-                    _write(store, embedder, settings, user_id, group, report, bar)
-                    group, size = [], 0
-            if group:
-                _write(store, embedder, settings, user_id, group, report, bar)
+                  desc=f"embedding notes of {user_id}") as bar, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+            in_flight: Future[list[UpsertResult]] | None = None
+            for group in _groups(pending, settings.embedding_batch_size):
+                items = _embed(embedder, settings, group, bar)
+                if in_flight is not None:
+                    _count(in_flight.result(), report)
+                in_flight = writer.submit(store.upsert_notes, user_id, items)
+            if in_flight is not None:
+                _count(in_flight.result(), report)
 
         if prune:
             report.deleted = _prune(store, user_id, {n.id for n in notes})
@@ -150,8 +152,22 @@ def ingest_path(
                         prune=prune)
 
 
-def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
-           group: list[_Pending], report: IngestReport, bar: tqdm[Any]) -> None:
+def _groups(pending: list[_Pending], size: int) -> Iterator[list[_Pending]]:
+    """Whole notes, about ``size`` chunks per group (a long note makes a group of its own)."""
+    group: list[_Pending] = []
+    chunks = 0
+    for item in pending:
+        group.append(item)
+        chunks += len(item.chunks)
+        if chunks >= size:
+            yield group
+            group, chunks = [], 0
+    if group:
+        yield group
+
+
+def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
+           bar: tqdm[Any]) -> list[NoteWrite]:
     texts = [embedding_text(p.note, c.text) for p in group for c in p.chunks]
     parts = []
     step = settings.embedding_batch_size
@@ -159,11 +175,16 @@ def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
         parts.append(np.asarray(embedder.embed(texts[i:i + step], progress=False)))
         bar.update(min(step, len(texts) - i))
     vectors = np.concatenate(parts) if parts else np.zeros((0, settings.embedding_dim))
-    offset = 0
+    items, offset = [], 0
     for p in group:
         n = len(p.chunks)
-        result = store.upsert_note(user_id, p.note, p.hash, p.chunks, vectors[offset:offset + n])
+        items.append(NoteWrite(p.note, p.hash, p.chunks, vectors[offset:offset + n]))
         offset += n
+    return items
+
+
+def _count(results: list[UpsertResult], report: IngestReport) -> None:
+    for result in results:
         if result.status == "inserted":
             report.inserted += 1
         elif result.status == "updated":

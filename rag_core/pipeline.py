@@ -32,7 +32,7 @@ from rag_core.guard import has_substance, validate_query
 from rag_core.llm.base import Generation, Generator, Prompt
 from rag_core.llm.prompt import build_prompt
 from rag_core.postprocess import finish_text
-from rag_core.store.base import Store
+from rag_core.store.base import SearchParams, Store
 from rag_core.tokens import TokenCounter, default_counter
 from rag_core.types import Answer, CacheOutcome, Chunk, Query, TokenUsage
 
@@ -286,7 +286,7 @@ class Pipeline:
         try:
             return self.store.search(run.user_id, run.vector, run.top_k,
                                      query_text=run.query.text,
-                                     mode=self.settings.retrieval_mode)
+                                     params=SearchParams.from_settings(self.settings))
         finally:
             obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
 

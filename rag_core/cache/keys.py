@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from rag_core.config import Settings
+from rag_core.store.base import SearchParams
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:]+$")
@@ -55,14 +56,8 @@ def _answer_parts(settings: Settings) -> dict[str, object]:
 
 
 def _retrieval_parts(settings: Settings) -> dict[str, object]:
-    return {
-        "mode": settings.retrieval_mode,
-        "ef_search": settings.hnsw_ef_search,
-        "iterative_scan": settings.iterative_scan,
-        "rrf_k": settings.rrf_k,
-        "candidates": settings.candidate_multiplier,
-        "embedding_model": settings.embedding_model,
-    }
+    return {**SearchParams.from_settings(settings).key_parts(),
+            "embedding_model": settings.embedding_model}
 
 
 def query_key(settings: Settings, user_id: str, notes_version: int, normalized_query: str,

@@ -3,14 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from rag_core.types import Chunk, Note
 
+if TYPE_CHECKING:
+    from rag_core.config import Settings
+
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
+LexicalRanker = Literal["bm25", "ts_rank_cd"]
+FusionMethod = Literal["rrf", "score"]
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Every knob of one search, chosen by the caller (built from Settings at the edge).
+
+    ``dense_depth`` / ``lexical_depth`` are the candidate lists' lengths in hybrid mode (never
+    fewer than ``top_k``).  ``fusion`` is reciprocal-rank fusion (``rrf``: weight / (rrf_k +
+    rank) per list) or ``score``: min-max normalised cosine and lexical scores over the
+    candidates, weighted.  ``key_parts`` is what a cache key must name.  The defaults are
+    Settings' defaults, except ``mode``: a bare ``SearchParams()`` searches dense, as the store
+    did before it took parameters.
+    """
+
+    mode: RetrievalMode = "dense"
+    ef_search: int = 40
+    iterative_scan: str = "relaxed_order"
+    max_scan_tuples: int = 20_000
+    lexical_ranker: LexicalRanker = "bm25"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    metadata_weight: float = 2.0
+    fusion: FusionMethod = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    dense_depth: int = 20
+    lexical_depth: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SearchParams:
+        s = settings
+        params = cls(
+            mode=s.retrieval_mode, ef_search=s.hnsw_ef_search, iterative_scan=s.iterative_scan,
+            max_scan_tuples=s.hnsw_max_scan_tuples, lexical_ranker=s.lexical_ranker,
+            bm25_k1=s.bm25_k1, bm25_b=s.bm25_b, metadata_weight=s.bm25_metadata_weight,
+            fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.fusion_dense_weight,
+            lexical_weight=s.fusion_lexical_weight, dense_depth=s.dense_candidates,
+            lexical_depth=s.lexical_candidates,
+        )
+        return params.with_(**overrides) if overrides else params
+
+    def with_(self, **changes: Any) -> SearchParams:
+        return replace(self, **changes)
+
+    def key_parts(self) -> dict[str, object]:
+        """Everything that changes the ranking, for cache keys."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -29,6 +82,16 @@ class UpsertResult:
     chunks_written: int
 
 
+@dataclass(frozen=True)
+class NoteWrite:
+    """One note of a bulk write: the note, its stored hash, its chunks and their vectors."""
+
+    note: Note
+    note_hash: str
+    chunks: Sequence[ChunkDraft]
+    embeddings: np.ndarray
+
+
 class Store(Protocol):
     def ensure_schema(self) -> None: ...
 
@@ -44,6 +107,9 @@ class Store(Protocol):
         embeddings: np.ndarray,
     ) -> UpsertResult: ...
 
+    def upsert_notes(self, user_id: str, items: Sequence[NoteWrite]) -> list[UpsertResult]:
+        """Several notes in one transaction (unchanged hashes skipped), results in order."""
+
     def delete_note(self, user_id: str, note_id: str) -> bool: ...
 
     def notes_version(self, user_id: str) -> int:
@@ -56,9 +122,14 @@ class Store(Protocol):
         top_k: int,
         *,
         query_text: str | None = None,
-        mode: RetrievalMode = "dense",
+        mode: RetrievalMode | None = None,
+        params: SearchParams | None = None,
     ) -> list[Chunk]:
-        """The user's best chunks, best first; ``Chunk.score`` is cosine similarity."""
+        """The user's best chunks, best first; ``Chunk.score`` is cosine similarity.
+
+        ``params`` carries every knob (default ``SearchParams()``); ``mode`` overrides its
+        mode.
+        """
 
     def ping(self) -> bool: ...
 
