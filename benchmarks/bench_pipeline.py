@@ -1,9 +1,15 @@
 """Benchmarks of the pipeline (figures, not tests): ingestion against raw encode, and `ask` on
 the cached paths against the uncached path, all in one run on the embedded services.
 
-    python benchmarks/bench_pipeline.py [--repeats 200]
+    python benchmarks/bench_pipeline.py [--repeats 200] [--ingest-chunks 10000]
 
 Prints medians and p99 and the ratios against the baselines measured in the same run.
+
+Ingestion at scale: synthetic notes (``evals.corpus``) of one user, about ``--ingest-chunks``
+chunks after the project's chunking, in blocks; each block is first encoded raw (the model on
+exactly the texts ingestion embeds), then ingested (chunking, embedding, bulk writes, BM25
+statistics, HNSW and GIN index upkeep) into a growing table.  Alternating the two puts them
+under the same machine load; throughput is chunks over summed seconds.
 """
 
 from __future__ import annotations
@@ -28,9 +34,51 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def ingestion_at_scale(pipe: Pipeline, chunks: int, blocks: int = 5) -> dict[str, float]:
+    """Chunks/s of raw encode and of ingestion of the same texts, blocks alternating."""
+    from evals.corpus import generate
+    from rag_core.chunking import chunk_note, embedding_text
+    from rag_core.ingest import ingest_notes
+    from rag_core.types import Note
+
+    corpus = generate(int(chunks * 0.8) + 1, users=1, seed=7)  # re-chunking adds about 20 %
+    notes = []
+    for note_id in sorted(set(corpus.note_ids.tolist())):
+        meta = corpus.notes[note_id]
+        body = "\n\n".join(t for t, n in zip(corpus.texts, corpus.note_ids, strict=True)
+                           if n == note_id)
+        notes.append(Note(id=f"s{note_id}", title=meta["title"], body=body,
+                          speaker=meta["speaker"], series=meta["series"],
+                          tags=tuple(meta["tags"]), scripture=tuple(meta["scripture"])))
+    s = pipe.settings
+    raw_s = ingest_s = 0.0
+    total = raw_total = 0
+    step = -(-len(notes) // blocks)
+    for i in range(0, len(notes), step):
+        part = notes[i:i + step]
+        texts = [embedding_text(n, c.text) for n in part
+                 for c in chunk_note(n, pipe.counter, s.chunk_tokens, s.chunk_overlap_tokens)]
+        start = time.perf_counter()
+        for j in range(0, len(texts), s.embedding_batch_size):
+            pipe.embedder.embed(texts[j:j + s.embedding_batch_size])
+        raw_s += time.perf_counter() - start
+        raw_total += len(texts)
+        report = ingest_notes(pipe.store, pipe.embedder, pipe.counter, s, "bulk", part,
+                              progress=False)
+        ingest_s += report.seconds
+        total += report.chunks_written
+        print(f"  block {i // step + 1}: {len(texts)} chunks, raw {len(texts) / (raw_s or 1):.0f}"
+              f" chunks/s so far, ingest {total / (ingest_s or 1):.0f} chunks/s so far")
+    return {"chunks": total, "raw_chunks_per_s": raw_total / raw_s,
+            "ingest_chunks_per_s": total / ingest_s,
+            "ratio": (total / ingest_s) / (raw_total / raw_s)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--ingest-chunks", type=int, default=10_000,
+                        help="chunks of the ingestion-at-scale run (0: skip it)")
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="ragb", dir="/tmp"))
     pipe = Pipeline.from_settings(Settings(profile="ci", state_dir=state))
@@ -55,6 +103,11 @@ def main() -> None:
     print(f"ingestion: {total} chunks in {full:.2f} s = {total / full:.0f} chunks/s; raw encode "
           f"of the same {len(texts)} texts {len(texts) / raw:.0f} chunks/s; "
           f"ingestion/raw time ratio {full / raw:.2f}")
+    if args.ingest_chunks:
+        scale = ingestion_at_scale(pipe, args.ingest_chunks)
+        print(f"ingestion at scale: {scale['chunks']} chunks, raw encode "
+              f"{scale['raw_chunks_per_s']:.1f} chunks/s, ingestion "
+              f"{scale['ingest_chunks_per_s']:.1f} chunks/s = {100 * scale['ratio']:.1f} % of raw")
 
     # 2. ask: miss (new question each time), L2 hit (embedding cached, answer not), L1 hit
     questions = [f"What did my notes say about faith and work number {i}?"

@@ -64,7 +64,11 @@ class CachedEmbedder:
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         keys = [self._key(t) for t in texts]
-        todo = sorted({k: i for i, k in enumerate(keys) if k not in self._index}.values())
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._index:
+                first.setdefault(k, i)
+        todo = sorted(first.values())
         if todo:
             fresh = np.asarray(self.inner.embed([texts[i] for i in todo], progress=progress),
                                dtype=np.float32)
@@ -217,3 +221,56 @@ def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
             pipe.close()
     return {"set": ds.describe(), "ingest": report, "per_query": frame,
             "table": mode_table(frame, ds)}
+
+
+# --- the notebook's section: every requested set that is present ------------------------------
+
+SLUGS = {"dense": "dense", "lexical (bm25)": "lexical_bm25",
+         "lexical (ts_rank_cd)": "lexical_ts_rank_cd", "hybrid (default)": "hybrid"}
+
+
+def public_metrics(table: pd.DataFrame, published: float | None) -> dict[str, Any]:
+    """Flat figures of one set for ``record``: per mode, and the comparisons the issue asks
+    for (hybrid against each half, dense against the published figure)."""
+    rows = {SLUGS.get(str(r["config"]), str(r["config"])): r for r in table.to_dict("records")}
+    out: dict[str, Any] = {
+        slug: {k: r[k] for k in (*METRICS, "p50_ms", "p99_ms")} for slug, r in rows.items()}
+    ndcg = {slug: r["ndcg_at_10"] for slug, r in rows.items()}
+    if {"hybrid", "dense", "lexical_bm25"} <= set(ndcg):
+        out["hybrid_minus_dense"] = ndcg["hybrid"] - ndcg["dense"]
+        out["hybrid_minus_bm25"] = ndcg["hybrid"] - ndcg["lexical_bm25"]
+        out["hybrid_minus_best_single"] = ndcg["hybrid"] - max(ndcg["dense"],
+                                                               ndcg["lexical_bm25"])
+    if {"lexical_bm25", "lexical_ts_rank_cd"} <= set(rows):
+        out["bm25_vs_ts_rank_cd_p50_ratio"] = (rows["lexical_bm25"]["p50_ms"]
+                                               / rows["lexical_ts_rank_cd"]["p50_ms"])
+    if published is not None and "dense" in ndcg:
+        out["dense_minus_published"] = ndcg["dense"] - published
+    return out
+
+
+def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: str = "test",
+               *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
+               pipeline: Any = None, progress: bool = True) -> dict[str, Any]:
+    """Each named set that is present under ``data_dir``: its table and flat metrics; each
+    one that is not: the reason, printed and returned (the gates on it then skip)."""
+    from evals.beir import DATA_DIR, data_status
+
+    root = Path(data_dir) if data_dir else DATA_DIR
+    tables, metrics, skipped, sets = [], {}, {}, []
+    for name in names:
+        ok, why = data_status(root / name, split)
+        if not ok:
+            print(f"public set {name} skipped: {why}")
+            skipped[name] = why
+            continue
+        result = evaluate(root / name, split, max_queries=max_queries, max_docs=max_docs,
+                          seed=seed, pipeline=pipeline, progress=progress)
+        tables.append(result["table"])
+        sets.append({**result["set"], **{f"ingest_{k}": v for k, v in result["ingest"].items()
+                                         if k in ("chunks_written", "seconds", "embedded_now")}})
+        published = result["table"]["published_dense_ndcg_at_10"].dropna()
+        metrics[name] = public_metrics(result["table"],
+                                       float(published.iloc[0]) if len(published) else None)
+    return {"table": pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
+            "sets": pd.DataFrame(sets), "metrics": metrics, "skipped": skipped}
