@@ -131,7 +131,10 @@ def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.
                 progress: bool = False) -> pd.DataFrame:
     """One row per (configuration, query): metrics and the search's latency in ms.
 
-    Configurations are interleaved query by query, so that they meet the same machine load.
+    Each query is searched twice per configuration: 10 deep, as the service searches (the
+    hybrid candidate lists keep their configured depth), for nDCG@10 and MRR@10, timed; then
+    ``depth`` deep, untimed, for recall@100.  Configurations are interleaved query by query,
+    so that they meet the same machine load.
     """
     ids, texts, vectors = inputs
     user = user_of(ds)
@@ -145,9 +148,13 @@ def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.
     for qid, text, vec in iterator:
         for label, params in configs.items():
             start = time.perf_counter()
-            chunks = store.search(user, vec, depth, query_text=text, params=params)
+            top = store.search(user, vec, 10, query_text=text, params=params)
             ms = (time.perf_counter() - start) * 1000.0
-            scores = score_query([c.note_id for c in chunks], ds.qrels[qid], qid)
+            scores = score_query([c.note_id for c in top], ds.qrels[qid], qid)
+            if depth > 10:
+                deep = store.search(user, vec, depth, query_text=text, params=params)
+                scores["recall_at_100"] = score_query(
+                    [c.note_id for c in deep], ds.qrels[qid], qid)["recall_at_100"]
             rows.append({"config": label, "query_id": qid, "latency_ms": ms, **scores})
     return pd.DataFrame(rows)
 
