@@ -39,11 +39,11 @@ class SearchParams:
     bm25_b: float = 0.75
     metadata_weight: float = 2.0
     fusion: FusionMethod = "rrf"
-    rrf_k: int = 60
+    rrf_k: int = 30
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    dense_depth: int = 20
-    lexical_depth: int = 20
+    lexical_weight: float = 1.5
+    dense_depth: int = 50
+    lexical_depth: int = 50
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SearchParams:

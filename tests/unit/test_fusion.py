@@ -34,7 +34,7 @@ def test_score_fusion_normalises_each_list_over_the_candidates() -> None:
 
 def test_fuse_orders_cuts_and_breaks_ties_deterministically() -> None:
     hits = [hit("c", None, 1), hit("a", 1, None), hit("b", 2, 2)]
-    got = fuse(hits, SearchParams(mode="hybrid", rrf_k=60), top_k=2)
+    got = fuse(hits, SearchParams(mode="hybrid", rrf_k=60, lexical_weight=1.0), top_k=2)
     assert [c.chunk_id for c in got] == ["b", "a"]  # b in both lists; a ties c, dense first
     assert got[0].fused_score == pytest.approx(1 / 62 + 1 / 62)
     lexical_first = fuse(hits, SearchParams(rrf_k=60, lexical_weight=1.5), top_k=3)
