@@ -153,3 +153,32 @@ def test_both_rankers_and_hybrid_return_explainable_hits(store: PgVectorStore) -
             assert c.lexical_rank is not None and c.lexical_score is not None
             assert c.fused_score is not None and c.dense_rank is not None
             assert set(c.matched_terms) <= {"field", "lili"} and "field" in c.matched_terms
+
+
+def test_migration_3_backfills_the_statistics_of_existing_chunks(settings: Settings,
+                                                                 database_url: str) -> None:
+    """A database written before BM25 (migrations 1-2) gets lengths, df and triggers."""
+    from rag_core.store import sql as q
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(q.CREATE_MIGRATIONS_TABLE)
+        for migration in q.migrations(DIM, 16, 64)[:2]:
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(q.RECORD_MIGRATION, (migration.version, migration.name))
+        register_vector(conn)
+        conn.execute("INSERT INTO notes (user_id, note_id, content_hash) VALUES ('ann', 'a', 'h')")
+        for i, text in enumerate(["grace grace mercy", "mercy field"]):
+            conn.execute(
+                "INSERT INTO chunks (chunk_id, user_id, note_id, ordinal, text, content_hash,"
+                " metadata, embedding, tsv) VALUES (%s, 'ann', 'a', %s, %s, 'h',"
+                " '{\"title\": \"Alpha\"}', %s, rag_chunk_tsv('{\"title\": \"Alpha\"}', %s))",
+                (f"c{i}", i, text, vectors(1, i)[0], text))
+    st = PgVectorStore(settings.with_overrides(database_url=database_url))
+    try:
+        assert st.ensure_schema() == [3]
+        assert stats(st, "ann") == (2, 7, {"alpha": 2, "field": 1, "grace": 1, "merci": 2})
+        put(st, "ann", "b", "Beta", ["grace"])  # the triggers work from now on
+        assert stats(st, "ann")[:2] == (3, 9)
+    finally:
+        st.close()
