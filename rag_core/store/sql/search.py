@@ -87,13 +87,15 @@ _BM25_CTES = _QUERY_CTE + """,
         LEFT JOIN lexeme_stats ls ON ls.user_id = %(user_id)s AND ls.lexeme = x.lexeme
     ),
     m AS (
-        SELECT c.chunk_id, c.lex_len, a.lexeme,
-               cardinality(a.positions) + (%(metadata_weight)s - 1.0)
-                   * coalesce(cardinality(x.positions), 0) AS tf
+        SELECT c.chunk_id, c.lex_len, t.lexeme, t.tf
         FROM chunks c CROSS JOIN q
-        CROSS JOIN LATERAL unnest(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}')) AS a
-        LEFT JOIN LATERAL unnest(ts_filter(setweight(ts_filter(c.tsv, '{a}'), 'D', q.lex),
-                                           '{d}')) AS x ON x.lexeme = a.lexeme
+        CROSS JOIN LATERAL (
+            SELECT a.lexeme, cardinality(a.positions) + (%(metadata_weight)s - 1.0)
+                       * coalesce(cardinality(x.positions), 0) AS tf
+            FROM unnest(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}')) AS a
+            LEFT JOIN unnest(ts_filter(setweight(ts_filter(c.tsv, '{a}'), 'D', q.lex), '{d}'))
+                AS x USING (lexeme)
+        ) AS t
         WHERE c.user_id = %(user_id)s AND c.tsv @@ q.tq
     ),
     l AS MATERIALIZED (
