@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,23 +35,37 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def ingestion_at_scale(pipe: Pipeline, chunks: int, blocks: int = 5) -> dict[str, float]:
-    """Chunks/s of raw encode and of ingestion of the same texts, blocks alternating."""
+def synthetic_notes(pipe: Pipeline, chunks: int) -> list[Any]:
+    """Synthetic notes of the golden style whose project chunking gives >= ``chunks`` chunks."""
     from evals.corpus import generate
-    from rag_core.chunking import chunk_note, embedding_text
-    from rag_core.ingest import ingest_notes
+    from rag_core.chunking import chunk_note
     from rag_core.types import Note
 
-    corpus = generate(int(chunks * 0.8) + 1, users=1, seed=7)  # re-chunking adds about 20 %
-    notes = []
-    for note_id in sorted(set(corpus.note_ids.tolist())):
-        meta = corpus.notes[note_id]
-        body = "\n\n".join(t for t, n in zip(corpus.texts, corpus.note_ids, strict=True)
-                           if n == note_id)
-        notes.append(Note(id=f"s{note_id}", title=meta["title"], body=body,
-                          speaker=meta["speaker"], series=meta["series"],
-                          tags=tuple(meta["tags"]), scripture=tuple(meta["scripture"])))
     s = pipe.settings
+    corpus = generate(2 * chunks, users=1, seed=7)  # short texts: notes re-chunk to fewer
+    bodies: dict[int, list[str]] = {}
+    for text, note_id in zip(corpus.texts, corpus.note_ids.tolist(), strict=True):
+        bodies.setdefault(note_id, []).append(text)
+    notes, total = [], 0
+    for note_id, texts in bodies.items():
+        meta = corpus.notes[note_id]
+        note = Note(id=f"s{note_id}", title=meta["title"], body="\n\n".join(texts),
+                    speaker=meta["speaker"], series=meta["series"], tags=tuple(meta["tags"]),
+                    scripture=tuple(meta["scripture"]))
+        notes.append(note)
+        total += len(chunk_note(note, pipe.counter, s.chunk_tokens, s.chunk_overlap_tokens))
+        if total >= chunks:
+            return notes
+    raise ValueError(f"the synthetic corpus gives only {total} chunks")
+
+
+def ingestion_at_scale(pipe: Pipeline, chunks: int, blocks: int = 5) -> dict[str, float]:
+    """Chunks/s of raw encode and of ingestion of the same texts, blocks alternating."""
+    from rag_core.chunking import chunk_note, embedding_text
+    from rag_core.ingest import ingest_notes
+
+    s = pipe.settings
+    notes = synthetic_notes(pipe, chunks)
     raw_s = ingest_s = 0.0
     total = raw_total = 0
     step = -(-len(notes) // blocks)
@@ -67,8 +82,9 @@ def ingestion_at_scale(pipe: Pipeline, chunks: int, blocks: int = 5) -> dict[str
                               progress=False)
         ingest_s += report.seconds
         total += report.chunks_written
-        print(f"  block {i // step + 1}: {len(texts)} chunks, raw {len(texts) / (raw_s or 1):.0f}"
-              f" chunks/s so far, ingest {total / (ingest_s or 1):.0f} chunks/s so far")
+        print(f"  block {i // step + 1}: {len(texts)} chunks; so far raw "
+              f"{raw_total / raw_s:.2f} chunks/s, ingestion {total / ingest_s:.2f} chunks/s, "
+              f"ratio {(total / ingest_s) / (raw_total / raw_s):.3f}", flush=True)
     return {"chunks": total, "raw_chunks_per_s": raw_total / raw_s,
             "ingest_chunks_per_s": total / ingest_s,
             "ratio": (total / ingest_s) / (raw_total / raw_s)}
