@@ -98,9 +98,10 @@ def ingest_notes(
     attrs: dict[str, Any] = {"user.id_hash": hash_id(user_id), "notes": len(notes)}
     with span("assistant.ingest", **attrs):
         pending: list[_Pending] = []
+        stored = store.note_hashes(user_id, [n.id for n in notes])
         for note in notes:
             digest = stored_hash(note, settings)
-            if store.note_hash(user_id, note.id) == digest:
+            if stored.get(note.id) == digest:
                 report.unchanged += 1
                 continue
             drafts = chunk_note(note, counter, settings.chunk_tokens,

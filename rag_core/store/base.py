@@ -98,6 +98,9 @@ class Store(Protocol):
     def note_hash(self, user_id: str, note_id: str) -> str | None:
         """The content hash of a stored note, or None when the user has no such note."""
 
+    def note_hashes(self, user_id: str, note_ids: Sequence[str]) -> dict[str, str]:
+        """The content hashes of those of ``note_ids`` the user has (one round trip)."""
+
     def upsert_note(
         self,
         user_id: str,

@@ -155,6 +155,11 @@ class PgVectorStore:
             row = conn.execute(q.NOTE_HASH, (user_id, note_id)).fetchone()
         return None if row is None else str(row[0])
 
+    def note_hashes(self, user_id: str, note_ids: Sequence[str]) -> dict[str, str]:
+        with self._db("note lookup") as conn:
+            rows = conn.execute(q.NOTE_HASHES, (user_id, list(note_ids))).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     def upsert_note(
         self,
         user_id: str,

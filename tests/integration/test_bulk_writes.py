@@ -40,6 +40,8 @@ def test_a_batch_is_written_with_per_note_statuses(store: PgVectorStore) -> None
                                        item("c", ["five", "six", "seven"])])
     assert [r.status for r in again] == ["unchanged", "updated", "inserted"]
     assert store.notes_version("ann") == 4
+    assert store.note_hashes("ann", ["a", "b", "zzz"]) == {"a": "v1", "b": "v2"}
+    assert store.note_hashes("bob", ["a"]) == {}
     assert store.count_chunks("ann") == 2 + 1 + 3
     texts = {c.text for c in store.search("ann", None, 10, query_text="three four",
                                           mode="lexical")}

@@ -71,8 +71,8 @@ def put(store: PgVectorStore, user: str, n: Note, texts: list[str], vectors: np.
 
 
 def test_implements_the_store_protocol() -> None:
-    for name in ("ensure_schema", "note_hash", "upsert_note", "upsert_notes", "delete_note",
-                 "notes_version", "search", "ping", "close"):
+    for name in ("ensure_schema", "note_hash", "note_hashes", "upsert_note", "upsert_notes",
+                 "delete_note", "notes_version", "search", "ping", "close"):
         assert callable(getattr(PgVectorStore, name)), name
         assert hasattr(Store, name)
 
