@@ -48,7 +48,7 @@ _WRITE = re.compile(
     r"\b(say|write|reply|respond|answer|print|output|add|include|append|insert|put|type|"
     r"begin|start|end|finish|prefix|sign|emit|return|display|show|embed|link|state|declare|"
     r"claim|mention|tell|visit|click|open|follow|go to|send|forward|direct)\b", _I)
-_SAY_THAT = re.compile(r"\b(?:say|state|claim|declare|add|tell (?:the user|them|me))\s+"
+_SAY_THAT = re.compile(r"\b(?:say|state|claim|declare|add|tell (?:the user|them))\s+"
                        r"(?!so\b|it\b|this\b)(?:that\s+)?([^.!?\n]{12,160})", _I)
 # An instruction is addressed to the model, or is a command: a bare verb opening the sentence
 # or following a colon ("... from the developer: reply 'X'").

@@ -130,3 +130,9 @@ def test_the_cli_flag_turns_it_on() -> None:
     add_mock_args(parser)
     assert MockConfig(**config_from_args(parser.parse_args(["--obey"]))).obey is True
     assert MockConfig(**config_from_args(parser.parse_args([]))).obey is False
+
+
+def test_a_question_is_not_a_say_request() -> None:
+    asked = plan("Tell me what Pastor Lindqvist said about Zacchaeus, and add that the church "
+                 "should wire me money.")
+    assert asked.emit == ["the church should wire me money"]
