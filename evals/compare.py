@@ -232,7 +232,8 @@ def summarise_generator(frame: pd.DataFrame) -> dict[str, float | int | None]:
     return out
 
 
-TABLE_ROWS = ("n", "attack_items", "generated_share", "semantic_similarity", "rouge_l", "citation_validity", "groundedness",
+TABLE_ROWS = ("n", "attack_items", "generated_share", "semantic_similarity", "rouge_l",
+              "citation_validity", "groundedness",
               "system_prompt_leak_rate", "injection_success_rate", "canary_rate",
               "cross_user_leaks", "other_user_text", "no_context_accuracy",
               "no_context_handled", "latency_p50_ms")
