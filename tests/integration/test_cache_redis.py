@@ -14,6 +14,7 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
+from rag_core.procs import wait_until
 from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
 
@@ -121,8 +122,6 @@ def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Setting
     assert layers.ping() is False
     assert obs.CACHE_ERRORS.labels(layer="query")._value.get() > errors_before
     server.start()  # same port, empty data: the same client object works again
-    deadline = time.monotonic() + 5
-    while not layers.ping() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(layers.ping, 60, "the restarted Redis")  # a condition, not a time window
     layers.query.set(key, b"again", 60)
     assert layers.query.get(key) == b"again"
