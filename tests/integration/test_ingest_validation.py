@@ -14,6 +14,7 @@ from rag_core.config import Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.ingest import ingest_notes, ingest_path
+from rag_core.parts import Parts, build_caches, build_generator, build_ledger
 from rag_core.store import PgVectorStore
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
@@ -48,6 +49,14 @@ def store(cfg: Settings) -> Iterator[PgVectorStore]:
     st.close()
 
 
+@pytest.fixture
+def parts(store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Settings) -> Parts:
+    """The real store and model; caches, generator and ledger in process (not under test)."""
+    return Parts(settings=cfg, store=store, embedder=embedder,
+                 caches=build_caches(cfg, None), generator=build_generator(cfg, None),
+                 ledger=build_ledger(cfg, None, store), counter=TokenCounter())
+
+
 def _folder(root: Path, bad_name: str, bad_text: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(3):  # good notes sorted before and after the bad one
@@ -67,11 +76,11 @@ def _folder(root: Path, bad_name: str, bad_text: str) -> Path:
      "m.jsonl:1"),
 ])
 def test_finding11_control_characters_are_invalid_note_and_nothing_is_written(
-        store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Settings,
+        parts: Parts, store: PgVectorStore,
         tmp_path: Path, bad_name: str, bad_text: str, where: str) -> None:
     root = _folder(tmp_path / "notes", bad_name, bad_text)
     with pytest.raises(InvalidNote) as info:
-        ingest_path(store, embedder, TokenCounter(), cfg, "ann", root, progress=False)
+        ingest_path(parts, "ann", root, progress=False)
     assert info.value.code == "INVALID_NOTE" and info.value.status == 422
     assert where in info.value.message and str(root) in info.value.message
     assert "U+" in info.value.message
@@ -81,34 +90,34 @@ def test_finding11_control_characters_are_invalid_note_and_nothing_is_written(
     if bad_name.endswith(".jsonl"):
         fixed = json.dumps({"id": "m", "title": "T", "body": "Faith\tis\r here."}) + "\n"
     (root / bad_name).write_text(fixed, encoding="utf-8")
-    report = ingest_path(store, embedder, TokenCounter(), cfg, "ann", root, progress=False)
+    report = ingest_path(parts, "ann", root, progress=False)
     assert report.inserted == 7 and store.count_chunks("ann") >= 7
 
 
 def test_finding11_notes_made_in_code_are_checked_before_writing(
-        store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Settings) -> None:
+        parts: Parts, store: PgVectorStore) -> None:
     good = Note(id="ok", title="Fine", body="A good body of text about grace.")
     bad = Note(id="bad", title="Fine", body="A body with a NUL \x00 inside.")
     with pytest.raises(InvalidNote, match="'bad'.*U\\+0000"):
-        ingest_notes(store, embedder, TokenCounter(), cfg, "ann", [good, bad], progress=False)
+        ingest_notes(parts, "ann", [good, bad], progress=False)
     assert store.list_notes("ann") == []
 
 
 @pytest.mark.parametrize("user", ["a b*", "x" * 9000, "", "amara\n", "ann\x00", "é"])
 def test_finding11_invalid_user_ids_are_refused_at_ingest(
-        store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Settings,
+        parts: Parts, store: PgVectorStore,
         tmp_path: Path, user: str) -> None:
     root = _folder(tmp_path / "notes", "m.md", GOOD.format(id="m"))
     with pytest.raises(InvalidUser) as info:
-        ingest_path(store, embedder, TokenCounter(), cfg, user, root, progress=False)
+        ingest_path(parts, user, root, progress=False)
     assert info.value.code == "INVALID_USER" and info.value.status == 422
     assert len(info.value.message) < 200
     with pytest.raises(InvalidUser):
-        ingest_notes(store, embedder, TokenCounter(), cfg, user, [], progress=False)
+        ingest_notes(parts, user, [], progress=False)
 
 
 def test_finding11_symlinks_out_of_the_folder_are_not_followed(
-        store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Settings,
+        parts: Parts, store: PgVectorStore,
         tmp_path: Path) -> None:
     secret = tmp_path / "outside" / "diary.md"
     secret.parent.mkdir()
@@ -116,14 +125,14 @@ def test_finding11_symlinks_out_of_the_folder_are_not_followed(
     root = _folder(tmp_path / "notes", "m.md", GOOD.format(id="m"))
     os.symlink(secret, root / "linked.md")
     with pytest.raises(InvalidNote, match="linked.md.*outside"):
-        ingest_path(store, embedder, TokenCounter(), cfg, "ann", root, progress=False)
+        ingest_path(parts, "ann", root, progress=False)
     assert store.list_notes("ann") == []
     (root / "linked.md").unlink()
     os.symlink(secret.parent, root / "linked_dir")
     with pytest.raises(InvalidNote, match="linked_dir.*outside"):
-        ingest_path(store, embedder, TokenCounter(), cfg, "ann", root, progress=False)
+        ingest_path(parts, "ann", root, progress=False)
     (root / "linked_dir").unlink()
     os.symlink(root / "a0.md", root / "again.md")  # inside the folder: skipped, not doubled
-    report = ingest_path(store, embedder, TokenCounter(), cfg, "ann", root, progress=False)
+    report = ingest_path(parts, "ann", root, progress=False)
     assert report.notes_seen == 7
     assert "diary" not in {n["note_id"] for n in store.list_notes("ann")}
