@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup tools rules test harness harness-full lint clean-state
+.PHONY: setup tools rules test test-fast harness harness-full lint clean-state
 
 setup: tools $(VENV)/.installed
 
@@ -34,6 +34,12 @@ test: setup
 	$(PY) -m pytest
 	$(PY) -m pytest --nbval-lax notebooks/
 
+# The fast lane: no PostgreSQL, no Redis, no embedding model, no subprocess servers; under a
+# minute. Tests that need any of those are marked integration (tests/conftest.py marks those
+# using the server fixtures) or slow.
+test-fast: setup
+	$(PY) -m pytest -m "not integration and not slow" -p no:cacheprovider
+
 harness: setup
 	$(PY) -m evals run --profile ci
 
@@ -45,7 +51,7 @@ rules: tools
 	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 lint: setup
-	$(VENV)/bin/ruff check rag_core evals tests loadtests
+	$(VENV)/bin/ruff check rag_core evals tests loadtests benchmarks
 	$(VENV)/bin/mypy rag_core
 
 clean-state:

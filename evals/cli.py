@@ -6,6 +6,8 @@
     python -m evals run --profile full --baseline path/to/summary.json
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
+    python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
+    python -m evals spread --from reports/a/ci/summary.json reports/b/ci/summary.json
 
 Exit codes: 0 all gates passed, 1 a gate or a notebook failed, 2 a usage error.
 """
@@ -58,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
     refs.add_argument("notebooks", nargs="+", type=Path)
+    spread = sub.add_parser("spread", help="run notebooks N times (or read summary.json files) "
+                                            "and write each figure's spread and each gate's "
+                                            "margin to reports/spread/")
+    spread.add_argument("--profile", choices=profiles.PROFILES, default="ci")
+    spread.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="a notebook to repeat (results name or file stem); repeatable")
+    spread.add_argument("--repeats", type=int, default=3, metavar="N")
+    spread.add_argument("--param", action="append", default=[], type=parse_param,
+                        metavar="NAME=VALUE", help="override a notebook parameter; repeatable")
+    spread.add_argument("--from", dest="summaries", nargs="+", type=Path, default=[],
+                        metavar="SUMMARY", help="summary.json files of runs made already")
+    spread.add_argument("--out", type=Path, default=REPORTS_DIR / "spread", metavar="DIR")
+    spread.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
     return parser
 
 
@@ -104,6 +119,46 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _spread(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import json
+
+    from evals import report, spread
+
+    summaries: list[dict[str, Any]] = []
+    failed: list[int] = []
+    if args.summaries:
+        summaries = [json.loads(p.read_text()) for p in args.summaries]
+        names = sorted({k.split(".", 1)[0] for s in summaries for k in s.get("metrics", {})})
+        profile = str(summaries[0].get("profile", args.profile)) if summaries else args.profile
+    else:
+        from evals.runner import RunOptions, UsageError, run
+
+        if not args.only:
+            raise UsageError("name the notebooks to repeat with --only (or give --from files)")
+        if args.repeats < 2:
+            raise UsageError("--repeats must be at least 2 to measure a spread")
+        names, profile = list(args.only), args.profile
+        for i in range(1, args.repeats + 1):
+            print(f"evals spread: run {i} of {args.repeats}", file=sys.stderr, flush=True)
+            result = run(RunOptions(profile=profile, only=names, overrides=dict(args.param),
+                                    baseline=None, gates_file=args.gates,
+                                    reports_dir=args.out / "runs" / f"{i}"))
+            if all(o.ok for o in result.notebooks):
+                summaries.append(result.summary)
+            else:
+                failed.append(i)
+    spreads = spread.collect(summaries)
+    checks = spread.check_gates(gates_mod.load_gates(args.gates, profile), spreads)
+    meta = spread.meta_for(profile, names, len(summaries), report.git_commit(),
+                           "python -m evals " + " ".join(argv), failed)
+    stem = f"{profile}-{'-'.join(names) or 'none'}"
+    paths = spread.write(args.out, stem, spreads, checks, meta)
+    print(spread.to_markdown({}, checks, meta))
+    print(f"spread: {paths['markdown']}")
+    inside = [c for c in checks if c.verdict in ("inside the noise", "failed in a run")]
+    return 1 if inside or failed or not summaries else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from evals.runner import UsageError
 
@@ -118,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in args.notebooks:
                 print(f"refreshed {refresh(path)}")
             return 0
+        if args.command == "spread":
+            return _spread(args, sys.argv[1:] if argv is None else argv)
         return _run(args)
     except UsageError as exc:
         print(f"evals: error: {exc}", file=sys.stderr)

@@ -38,6 +38,8 @@ class Gate:
     threshold: float
     reason: str
     profiles: tuple[str, ...] = ()  # empty: every profile
+    measured: tuple[float, ...] = ()  # the figure in repeated runs (python -m evals spread)
+    measured_on: str = ""  # when, at which commit, with which command
 
     @property
     def prefix(self) -> str:
@@ -76,9 +78,18 @@ def parse_gates(data: Mapping[str, Any]) -> list[Gate]:
             raise ValueError(f"gate {row['name']}: op must be one of {sorted(OPS)}")
         if not str(row["reason"]).strip():
             raise ValueError(f"gate {row['name']}: the reason is empty")
+        measured = row.get("measured", [])
+        if not isinstance(measured, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in measured):
+            raise ValueError(f"gate {row['name']}: measured must be a list of numbers")
+        if measured and not str(row.get("measured_on", "")).strip():
+            raise ValueError(f"gate {row['name']}: measured values need measured_on "
+                             "(date, commit, command)")
         gates.append(Gate(name=row["name"], op=row["op"], threshold=float(row["value"]),
                           reason=str(row["reason"]).strip(),
-                          profiles=tuple(row.get("profiles", ()))))
+                          profiles=tuple(row.get("profiles", ())),
+                          measured=tuple(float(v) for v in measured),
+                          measured_on=str(row.get("measured_on", "")).strip()))
     names = [g.name for g in gates]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:

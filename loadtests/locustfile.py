@@ -6,6 +6,8 @@
     RAG_LOAD_EVENTS=prefix                        per-request JSON lines (cost, stale, timing)
     RAG_LOAD_WAIT=min,max                         think time in seconds (default 0.5,1.5)
     RAG_LOAD_USERS=amara,ben                      only these golden users (default all)
+    RAG_LOAD_SEED=7                               the n-th user of a kind draws the same
+                                                  library, questions and think times every run
 
 Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_context, stale,
 ``503 documented``, error); see loadtests/traffic.py and loadtests/README.md.
@@ -14,14 +16,13 @@ Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_con
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from locust import FastHttpUser, between, events, task  # noqa: E402
+from locust import FastHttpUser, events, task  # noqa: E402
 
 from loadtests import shapes, traffic  # noqa: E402
 
@@ -31,6 +32,8 @@ TOKENS = traffic.tokens_for(BANK.users, os.environ.get("RAG_LOAD_TOKENS"))
 WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"))
 WAIT = traffic.wait_range(os.environ.get("RAG_LOAD_WAIT", ""))
 _EVENTS = traffic.events_path(os.environ.get("RAG_LOAD_EVENTS"))
+SEED = traffic.seed_of(os.environ.get("RAG_LOAD_SEED"))
+_spawned: dict[str, int] = {}  # users of each kind started so far by this process
 _log = open(_EVENTS, "a", buffering=1) if _EVENTS else None  # noqa: SIM115 (lives with the process)
 
 
@@ -45,10 +48,13 @@ class GoldenUser(FastHttpUser):
 
     abstract = True
     kind = "repeat"
-    wait_time = between(*WAIT)
+
+    def wait_time(self) -> float:  # think time, from the user's own (seeded) random source
+        return self.rng.uniform(*WAIT)
 
     def on_start(self) -> None:
-        self.rng = random.Random()
+        number = _spawned[self.kind] = _spawned.get(self.kind, 0) + 1
+        self.rng = traffic.user_rng(SEED, self.kind, number)
         self.user_id = self.rng.choice(BANK.users)
         self.headers = {"Authorization": f"Bearer {TOKENS[self.user_id]}"}
 

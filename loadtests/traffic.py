@@ -124,6 +124,22 @@ def question_for(kind: str, bank: QuestionBank, user: str, rng: random.Random) -
     return pick(bank, user, rng)
 
 
+def seed_of(text: str | None) -> int | None:
+    """``RAG_LOAD_SEED`` as an int; empty or unset: None (fresh randomness every run)."""
+    return int(text) if text and text.strip() else None
+
+
+def user_rng(seed: int | None, kind: str, number: int) -> random.Random:
+    """The random source of the ``number``-th user of ``kind`` that one Locust process spawns.
+
+    With a seed, the n-th user of a kind gets the same library, the same questions and the same
+    think times in every run (Locust spawns the classes of a mix in a fixed order), so what moves
+    between two runs is the timing, not the draw; without one, fresh randomness."""
+    if seed is None:
+        return random.Random()
+    return random.Random(f"{seed}:{kind}:{number}")
+
+
 def user_classes_for(mix: str) -> dict[str, int]:
     """User kinds and their weights for a mix (``RAG_LOAD_MIX``)."""
     if mix not in MIXES:

@@ -1,5 +1,7 @@
 """Test doubles at the edge (imported by name: tests/ has no packages).
 
+``ManualClock`` is the clock of tests about time (timeouts, TTLs, outages): they move it.
+
 ``HashEmbedder`` stands in for the embedding model where a test is about the pipeline's logic,
 not about what a model does: words hashed into a fixed number of dimensions, unit-normalised,
 so that texts that share words are close and the same text always gives the same vector. It
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,3 +44,18 @@ class HashEmbedder:
             norm = float(np.linalg.norm(out[row]))
             out[row] = out[row] / norm if norm else 1.0 / np.sqrt(self.dim)
         return out
+
+
+class ManualClock:
+    """A clock (seconds) that moves only when a test moves it: pass it as ``clock=`` where a
+    module takes one, instead of sleeping until a timeout or a TTL is over. It starts at the
+    wall clock's epoch seconds by default, so that stamps it makes look like real ones."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else float(now)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

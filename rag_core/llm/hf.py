@@ -46,8 +46,8 @@ from typing import Any
 from rag_core import observability as obs
 from rag_core.config import Settings
 from rag_core.llm.base import Generation, Prompt
+from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import Problem
-from rag_core.llm.resilience import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
@@ -137,8 +137,9 @@ def shared_client(settings: Settings) -> Any:
         return client
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date (counted from
+    ``now``, epoch seconds; the wall clock by default)."""
     if not value:
         return None
     try:
@@ -149,7 +150,7 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def classify(exc: BaseException) -> TransientLLMError | PermanentLLMError:

@@ -92,15 +92,16 @@ def _convert(default: Any, key: str, value: Any) -> Any:
 class MockState:
     """Config, counters and the clock of one mock server (used from its event loop)."""
 
-    def __init__(self, config: MockConfig) -> None:
+    def __init__(self, config: MockConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
+        self.clock = clock  # seconds; drives outages (tests pass a clock they move)
         self.lock = threading.Lock()
         self.rng = random.Random(config.seed)
         self.reset()
 
     def reset(self) -> None:
         with self.lock:
-            self.started = time.monotonic()
+            self.started = self.clock()
             self.outage_until = 0.0
             self.counts = {k: 0 for k in ("requests", "completed", "errors", "streams",
                                            "timeouts", "outage_errors", "bad_requests",
@@ -115,7 +116,7 @@ class MockState:
                                                    self.counts["in_flight"])
 
     def in_outage(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         if now < self.outage_until:
             return True
         c = self.config
@@ -153,8 +154,9 @@ def mock_answer(messages: list[dict[str, Any]]) -> str:
     return "According to your notes: " + " ".join(pieces) if pieces else NO_ANSWER
 
 
-def create_mock_app(config: MockConfig | None = None) -> FastAPI:
-    state = MockState(config or MockConfig())
+def create_mock_app(config: MockConfig | None = None, *,
+                    clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    state = MockState(config or MockConfig(), clock)
     app = FastAPI(title="rag_core mock LLM", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.mock = state
     counter = default_counter()
@@ -266,7 +268,7 @@ def create_mock_app(config: MockConfig | None = None) -> FastAPI:
             seconds = float((await request.json()).get("seconds", 10))
         except (ValueError, TypeError, AttributeError):
             return error(400, 'send {"seconds": N}', "invalid_request")
-        state.outage_until = time.monotonic() + seconds
+        state.outage_until = state.clock() + seconds
         return {"outage_s": seconds}
 
     @app.get("/admin/stats")
@@ -303,9 +305,10 @@ async def _stream(state: MockState, cid: str, model: str, text: str,
             await asyncio.sleep(1 / c.tokens_per_s)
         yield event({"content": piece})
     yield event({}, "stop", **({"usage": usage} if usage else {}))
-    yield b"data: [DONE]\n\n"
+    # counted before the last event goes out, so a client that has read [DONE] sees it counted
     state.bump("completed")
     state.bump("completion_tokens", usage["completion_tokens"] if usage else 0)
+    yield b"data: [DONE]\n\n"
 
 
 # --- running it -----------------------------------------------------------------------------
@@ -355,17 +358,19 @@ def serve_mock(port: int, host: str = "127.0.0.1", **config: Any) -> None:
                 timeout_graceful_shutdown=2)
 
 
-def start_mock(**config: Any) -> tuple[str, Callable[[], None], FastAPI]:
+def start_mock(*, clock: Callable[[], float] = time.monotonic,
+               **config: Any) -> tuple[str, Callable[[], None], FastAPI]:
     """Start the mock on a free loopback port in a daemon thread; wait until /health answers.
 
-    Returns the base URL (without ``/v1``), a function that stops it, and the app."""
+    Returns the base URL (without ``/v1``), a function that stops it, and the app. ``clock``
+    (seconds) drives its outages."""
     import httpx
     import uvicorn
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    app = create_mock_app(MockConfig(**config))
+    app = create_mock_app(MockConfig(**config), clock=clock)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, name=f"mock-llm-{port}", daemon=True)

@@ -7,23 +7,18 @@ the LLM, until ``breaker_reset_timeout_s`` has passed; then a single probe goes 
 process, and one across processes while Redis is up) and ``breaker_success_threshold`` good
 probes close it again.
 
-Retries: only for :class:`TransientLLMError` (timeouts, connection errors, 5xx, 429), at most
-``llm_max_retries``, with exponential backoff and full jitter, honouring a server's Retry-After
-up to ``llm_retry_after_max_s`` (a longer one ends the call at once), and never starting a retry
-after ``llm_retry_budget_s``. A :class:`PermanentLLMError` (4xx) is not retried and does not
-count against the LLM's health.
-
-Shared state: pybreaker's own ``CircuitRedisStorage`` swallows Redis errors and then reports
-"closed" with a zero failure count, so during a Redis outage the breaker could never open, and it
-stores ``opened_at`` in whole seconds, which makes a short reset timeout fire up to a second
-early. :class:`SharedBreakerStorage` keeps the same keys in Redis (``<namespace>:state``,
-``fail_counter``, ``success_counter``, ``opened_at`` as float epoch seconds) and mirrors them in
-process; while Redis is unreachable the mirror carries on alone (the breaker still works, per
-process) and no Redis error reaches the caller.
+The parts live beside this module: the failure kinds in ``llm/failures.py`` (a
+:class:`PermanentLLMError`, a 4xx, is not retried and does not count against the LLM's health),
+the retries in ``llm/retry.py``, the state shared through Redis in ``llm/breaker_state.py``.
+Their public names stay importable from here.
 
 Concurrency: ``pybreaker.CircuitBreaker.call`` holds the breaker's lock while the guarded function
 runs, which would let one process talk to the LLM one request at a time. The guard here uses
 ``CircuitBreaker.calling()``, which takes the lock only to decide and lets the call run outside it.
+
+Time: one ``clock`` (epoch seconds; shared state across processes needs the wall clock) stamps
+the opening and decides when the reset timeout is over; the guard moves the breaker to
+half-open itself, so pybreaker's own ``datetime.now()`` check is never the one that decides.
 """
 
 from __future__ import annotations
@@ -32,12 +27,9 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pybreaker
 import redis
@@ -47,197 +39,23 @@ from rag_core.cache.keys import breaker_prefix
 from rag_core.config import Settings
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
+from rag_core.llm.breaker_state import (
+    CLOSED,
+    GAUGE_NAME,
+    HALF_OPEN,
+    OPEN,
+    STATE_VALUE,
+    SharedBreakerStorage,
+    StateListener,
+)
+from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import LLMHealth, Problem
+from rag_core.llm.retry import Retrier
+
+__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "MisconfiguredLLMError", "PermanentLLMError",
+           "ResilientGenerator", "SharedBreakerStorage", "TransientLLMError"]
 
 log = logging.getLogger("rag_core.llm")
-T = TypeVar("T")
-CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
-STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-GAUGE_NAME = "llm"
-
-
-class TransientLLMError(Exception):
-    """Worth a retry: a timeout, a connection error, a 5xx or a 429. ``timed_out``: the
-    request reached the model and no answer came in time (it may have done the work)."""
-
-    def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-        self.timed_out = timed_out
-
-
-class PermanentLLMError(Exception):
-    """Not worth a retry: a 4xx other than 408/429, a refused request, a malformed answer."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class MisconfiguredLLMError(PermanentLLMError):
-    """Permanent, and the operator's to fix: a refused token, a missing model, a bad URL."""
-
-    def __init__(self, reason: str, message: str, *, status: int | None = None) -> None:
-        super().__init__(message, status=status)
-        self.problem = Problem(reason, message)
-
-
-# --- shared state ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Local:
-    state: str = CLOSED
-    fail: int = 0
-    success: int = 0
-    opened_at: float | None = None
-
-
-_OFF: Any = object()  # "Redis was not used": read the in-process mirror instead
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
-    """Breaker state in Redis, so that every worker sees one breaker; in process without it.
-
-    Works with clients with or without ``decode_responses``. After a Redis error the mirror is
-    used alone for ``retry_s`` seconds (one warning in the log), then Redis is tried again.
-    """
-
-    def __init__(self, client: redis.Redis | None, namespace: str, retry_s: float = 5.0) -> None:
-        super().__init__("redis" if client is not None else "memory")
-        self._client = client
-        self._namespace = namespace
-        self._retry_s = retry_s
-        self._local = _Local()
-        self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._down = False
-        self._probe_token = uuid.uuid4().hex
-
-    @property
-    def shared(self) -> bool:
-        """True while the state lives in Redis (False: no client, or Redis unreachable)."""
-        return self._client is not None and not self._down
-
-    def _key(self, name: str) -> str:
-        return f"{self._namespace}:{name}"
-
-    def _redis(self, action: Callable[[redis.Redis], Any]) -> Any:
-        client = self._client
-        if client is None or time.monotonic() < self._down_until:
-            return _OFF
-        try:
-            value = action(client)
-        except redis.RedisError as exc:
-            self._down_until = time.monotonic() + self._retry_s
-            if not self._down:
-                self._down = True
-                obs.log_event(log, logging.WARNING,
-                              "circuit breaker state kept in process: Redis unreachable",
-                              namespace=self._namespace, error=type(exc).__name__)
-            return _OFF
-        if self._down:
-            self._down = False
-            obs.log_event(log, logging.INFO, "circuit breaker state shared through Redis again",
-                          namespace=self._namespace)
-        return value
-
-    @property
-    def state(self) -> str:
-        value = self._redis(lambda r: r.get(self._key("state")))
-        if value is _OFF:
-            return self._local.state
-        if value is None:  # a fresh or flushed Redis: seed it with what this process knows
-            self._redis(lambda r: r.set(self._key("state"), self._local.state, nx=True))
-            return self._local.state
-        self._local.state = _text(value)
-        return self._local.state
-
-    @state.setter
-    def state(self, state: str) -> None:
-        self._local.state = str(state)
-        self._redis(lambda r: r.set(self._key("state"), str(state)))
-
-    def _count(self, name: str, attr: str, delta: int | None) -> None:
-        """Add ``delta`` to a counter (``None``: reset it to zero), here and in Redis."""
-        with self._lock:
-            setattr(self._local, attr, 0 if delta is None else getattr(self._local, attr) + delta)
-        if delta is None:
-            self._redis(lambda r: r.set(self._key(name), 0))
-            return
-        value = self._redis(lambda r: r.incrby(self._key(name), delta))
-        if value is not _OFF:
-            setattr(self._local, attr, int(value))
-
-    def _read(self, name: str, attr: str) -> int:
-        value = self._redis(lambda r: r.get(self._key(name)))
-        if value is not _OFF:
-            setattr(self._local, attr, int(_text(value)) if value else 0)
-        return int(getattr(self._local, attr))
-
-    def increment_counter(self) -> None:
-        self._count("fail_counter", "fail", 1)
-
-    def reset_counter(self) -> None:
-        self._count("fail_counter", "fail", None)
-
-    def increment_success_counter(self) -> None:
-        self._count("success_counter", "success", 1)
-
-    def reset_success_counter(self) -> None:
-        self._count("success_counter", "success", None)
-
-    @property
-    def counter(self) -> int:
-        return self._read("fail_counter", "fail")
-
-    @property
-    def success_counter(self) -> int:
-        return self._read("success_counter", "success")
-
-    @property
-    def opened_at(self) -> datetime | None:
-        value = self._redis(lambda r: r.get(self._key("opened_at")))
-        if value is not _OFF and value is not None:
-            self._local.opened_at = float(_text(value))
-        stamp = self._local.opened_at
-        return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
-
-    @opened_at.setter
-    def opened_at(self, when: datetime) -> None:
-        stamp = when.timestamp()
-        self._local.opened_at = stamp
-        self._redis(lambda r: r.set(self._key("opened_at"), repr(stamp)))
-
-    def claim_probe(self, ttl_s: float) -> bool:
-        """Take the one half-open probe slot across processes (always granted without Redis)."""
-        got = self._redis(lambda r: r.set(self._key("probe"), self._probe_token, nx=True,
-                                          px=max(1, int(ttl_s * 1000))))
-        return True if got is _OFF else bool(got)
-
-    def release_probe(self) -> None:
-        self._redis(lambda r: r.delete(self._key("probe")))
-
-
-class _StateListener(pybreaker.CircuitBreakerListener):
-    """Logs every state change this process sees and sets the ``circuit_breaker_state`` gauge."""
-
-    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        new = str(new_state.name)
-        old = getattr(old_state, "name", None)
-        obs.BREAKER_STATE.labels(name=GAUGE_NAME).set(STATE_VALUE.get(new, 0))
-        if old != new:
-            obs.log_event(log, logging.WARNING if new == OPEN else logging.INFO,
-                          "circuit breaker state change", breaker=cb.name, old=old, new=new)
-
-
-# --- the wrapper ----------------------------------------------------------------------------
 
 
 def _close(iterator: object) -> None:
@@ -254,28 +72,28 @@ class ResilientGenerator:
     """A Generator behind a circuit breaker (shared through Redis) and bounded retries.
 
     Every failure reaches the caller as ``LLMUnavailable`` (503, with ``retry_after``); Redis
-    errors never do. ``sleep`` and ``rng`` exist so that unit tests need not wait.
+    errors never do. ``sleep``, ``rng`` and ``clock`` exist so that tests need not wait.
     """
 
     def __init__(self, inner: Generator, settings: Settings,
                  redis_client: redis.Redis | None = None, *,
                  sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.inner = inner
         self.name = inner.name
         self.settings = settings
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self.retrier = Retrier(settings, sleep=sleep, rng=rng)
         self._probe = threading.Lock()
         self.storage = SharedBreakerStorage(
             redis_client, breaker_prefix(inner.name),
-            settings.breaker_redis_retry_s)
+            settings.breaker_redis_retry_s, clock=clock)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset_timeout_s,
             success_threshold=settings.breaker_success_threshold,
             exclude=[PermanentLLMError],
-            listeners=[_StateListener()],
+            listeners=[StateListener()],
             state_storage=self.storage,
             name=inner.name,
         )
@@ -326,16 +144,16 @@ class ResilientGenerator:
         self.breaker.close()
 
     def _open_remaining(self) -> float:
-        opened = self.storage.opened_at
+        opened = self.storage.opened_stamp()
         if opened is None:
             return 0.0
-        return opened.timestamp() + self.settings.breaker_reset_timeout_s - time.time()
+        return opened + self.settings.breaker_reset_timeout_s - self.storage.clock()
 
     # --- calls ------------------------------------------------------------------------------
 
     def generate(self, prompt: Prompt) -> Generation:
         with self._guarded():
-            return self._with_retries(self.inner.generate, prompt)
+            return self.retrier.call(self.inner.generate, prompt)
         raise AssertionError("unreachable")  # pragma: no cover (the guard never swallows)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
@@ -343,7 +161,7 @@ class ResilientGenerator:
         piece, with retries); a failure after that counts as one more breaker failure and ends
         the stream with ``LLMUnavailable``. Closing this iterator closes the HTTP stream."""
         with self._guarded():
-            rest, first = self._with_retries(self._start_stream, prompt)
+            rest, first = self.retrier.call(self._start_stream, prompt)
         try:
             if first:
                 yield first
@@ -412,6 +230,8 @@ class ResilientGenerator:
         if not self.storage.claim_probe(ttl):
             self._probe.release()
             raise LLMUnavailable(retry_after=1.0)
+        if state == OPEN:  # our clock says the reset timeout is over: this call is the probe
+            self.breaker.half_open()
         return True
 
     def _record_failure(self, exc: BaseException) -> None:
@@ -421,34 +241,3 @@ class ResilientGenerator:
         with suppress(Exception):  # the caller raises LLMUnavailable itself
             self.breaker.call(_raise, exc)
 
-    # --- retries ----------------------------------------------------------------------------
-
-    def _with_retries(self, func: Callable[..., T], *args: Any) -> T:
-        s = self.settings
-        deadline = time.monotonic() + s.llm_retry_budget_s
-        attempt = 0
-        timed_out = False
-        while True:
-            try:
-                return func(*args)
-            except TransientLLMError as exc:
-                timed_out = timed_out or exc.timed_out
-                exc.timed_out = timed_out  # an earlier attempt that timed out counts too
-                delay = self._backoff(attempt, exc)
-                if (attempt >= s.llm_max_retries or delay is None
-                        or time.monotonic() + delay > deadline):
-                    raise
-                obs.log_event(log, logging.INFO, "retrying the language model",
-                              attempt=attempt + 1, delay_s=round(delay, 3), error=str(exc))
-                self._sleep(delay)
-                attempt += 1
-
-    def _backoff(self, attempt: int, exc: TransientLLMError) -> float | None:
-        """Full jitter, capped; a Retry-After is a floor, and one above the cap means give up."""
-        s = self.settings
-        delay = self._rng.uniform(0, min(s.llm_backoff_max_s, s.llm_backoff_base_s * 2 ** attempt))
-        if exc.retry_after is not None:
-            if exc.retry_after > s.llm_retry_after_max_s:
-                return None
-            delay = max(delay, exc.retry_after)
-        return delay

@@ -95,3 +95,42 @@ def test_the_project_gates_file_is_valid_and_explains_itself():
             "quality.cross_user_leaks", "quality.citation_validity"} <= names
     raw = tomllib.loads(GATES_FILE.read_text())["gate"]
     assert all(len(row["reason"]) > 40 for row in raw), "every reason names measured values"
+
+
+# --- the gate policy (the paragraph at the top of gates.toml) ---------------------------------
+
+MEASURED = ("quality", "retrieval", "cache", "load", "chaos")  # ci gates record repeated runs
+
+
+def test_recorded_gates_sit_outside_the_noise_of_their_figure():
+    from evals.spread import Spread, check_gate
+
+    for gate in g.load_gates(GATES_FILE):
+        if not gate.measured:
+            continue
+        check = check_gate(gate, Spread(gate.name, gate.measured))
+        assert check.verdict in ("outside the noise", "deterministic"), (
+            f"{gate.name} {gate.op} {gate.threshold}: {check.verdict} of {gate.measured}")
+        assert len(gate.measured) >= 3, f"{gate.name}: a spread needs at least 3 runs"
+
+
+def test_gates_of_measured_notebooks_record_their_runs():
+    unrecorded = [x.name for x in g.load_gates(GATES_FILE, "ci")
+                  if x.prefix in MEASURED and not x.measured]
+    assert unrecorded == [], "run `python -m evals spread` and record `measured`"
+
+
+def test_no_gate_on_an_absolute_time():
+    """Timing gates are ratios (to a baseline of the same run or to its configured timer)."""
+    timed = [x.name for x in g.load_gates(GATES_FILE) if x.name.endswith(("_ms", "_s"))]
+    assert timed == []
+
+
+def test_measured_values_need_their_date_and_numbers():
+    row = {"name": "a.b", "op": "ge", "value": 1, "reason": "x", "measured": [1.0, 1.1]}
+    with pytest.raises(ValueError, match="measured_on"):
+        g.parse_gates({"gate": [row]})
+    with pytest.raises(ValueError, match="list of numbers"):
+        g.parse_gates({"gate": [{**row, "measured": ["high"], "measured_on": "today"}]})
+    [ok] = g.parse_gates({"gate": [{**row, "measured_on": "2026-11-22, abc, cmd"}]})
+    assert ok.measured == (1.0, 1.1) and ok.measured_on.startswith("2026")

@@ -79,11 +79,15 @@ def test_outcome_table_splits_request_names(locust_csv):
 def test_summary_keeps_documented_503s_out_of_errors(locust_csv):
     events = _events([(0.0, 10.0, "miss", 0.0003, False), (1.0, 5.0, "hit", 0.0, False),
                       (2.0, 5.0, "hit", 0.0, False), (3.0, 5.0, "hit", 0.0, False)])
-    out = loadtest.summarise_load(loadtest.read_stats(locust_csv), events, llm_latency_ms=300)
+    out = loadtest.summarise_load(loadtest.read_stats(locust_csv), events, llm_latency_ms=300,
+                                  offered_rps=20.0)
     assert out["requests"] == 100
     assert out["rps"] == 10.0
     assert (out["p50_ms"], out["p95_ms"], out["p99_ms"]) == (30.0, 600.0, 850.0)
     assert out["p99_over_llm_ms"] == 550.0
+    assert out["p99_over_llm"] == pytest.approx(850 / 300)
+    assert out["miss_p99_over_p50"] == pytest.approx(900 / 400)  # the miss row's own tail
+    assert out["rps_share_of_offered"] == pytest.approx(0.5)
     assert out["error_rate"] == pytest.approx(0.05)  # the 5 real errors only
     assert out["documented_503_rate"] == pytest.approx(0.05)
     assert out["cache_hit_share"] == pytest.approx(60 / 90)  # hits of the answered 90
@@ -93,7 +97,7 @@ def test_summary_keeps_documented_503s_out_of_errors(locust_csv):
 def test_summary_without_events_has_no_cost(locust_csv):
     out = loadtest.summarise_load(loadtest.read_stats(locust_csv))
     assert math.isnan(out["usd_per_1k_requests"])
-    assert "p99_over_llm_ms" not in out
+    assert "p99_over_llm_ms" not in out and "rps_share_of_offered" not in out
 
 
 def test_summary_of_an_empty_run_says_so(tmp_path):
@@ -165,6 +169,7 @@ def test_chaos_summary_shares_open_and_recovery():
     assert out["llm_calls_while_open"] == 3  # the probe and its two retries
     assert out["recovered"] and out["recovery_s"] == pytest.approx(2.5)
     assert out["recovery_beyond_reset_s"] == pytest.approx(-2.5)
+    assert out["recovery_over_reset"] == pytest.approx(0.5)
     assert out["answers_flow_s"] == pytest.approx(3.45)
 
 
@@ -247,6 +252,22 @@ def test_mixes_shapes_and_wait():
         traffic.wait_range("3,1")
 
 
+def test_seeded_users_draw_the_same_in_every_run():
+    bank = traffic.QuestionBank.from_items(traffic.load_items())
+
+    def draws(seed, kind, number):
+        rng = traffic.user_rng(seed, kind, number)
+        user = rng.choice(bank.users)
+        return user, [traffic.question_for(kind, bank, user, rng) for _ in range(5)], \
+            rng.uniform(0.5, 1.5)
+
+    assert draws(7, "repeat", 1) == draws(7, "repeat", 1)
+    assert draws(7, "repeat", 1) != draws(7, "repeat", 2)  # users of a kind differ
+    assert draws(7, "novel", 1) != draws(8, "novel", 1)  # and so do seeds
+    assert traffic.seed_of("7") == 7 and traffic.seed_of("") is None
+    assert traffic.seed_of(None) is None
+
+
 def test_tokens_are_issued_or_read(tmp_path, monkeypatch):
     import jwt
 
@@ -256,6 +277,11 @@ def test_tokens_are_issued_or_read(tmp_path, monkeypatch):
     path = traffic.write_tokens({"amara": "t1", "ben": "t2"}, tmp_path / "tokens.json")
     assert traffic.tokens_for(["ben"], path) == {"ben": "t2"}
     assert json.loads(path.read_text())["amara"] == "t1"
+
+
+def test_offered_rate_is_users_over_mean_think_time():
+    config = loadtest.LoadConfig(users=20, wait_s=(0.5, 1.5))
+    assert loadtest.offered_rps(config) == pytest.approx(20.0)
 
 
 def test_locust_command_is_bounded(tmp_path):

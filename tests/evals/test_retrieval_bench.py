@@ -205,6 +205,10 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
         plan = conn.execute("EXPLAIN SELECT id FROM tiny ORDER BY embedding <=> %s LIMIT 5",
                             (queries.vectors[0],)).fetchall()
         assert "tiny_hnsw" in " ".join(r[0] for r in plan)  # the sweep used the index
+        assert rb.index_used(conn, "tiny", queries.vectors[0], 40)
+        conn.execute("DROP INDEX tiny_hnsw")
+        assert not rb.index_used(conn, "tiny", queries.vectors[0], 40)  # a seq scan now
+        rb.build_index(conn, "tiny", 8, 32)
 
     # the whole run, hybrid store included, without touching the shared embedded server
     monkeypatch.setattr(rb, "server_url", lambda state_dir=None: database_url)
@@ -212,6 +216,8 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
                               url=database_url)
     metrics = rb.to_metrics(result)
     assert metrics["recall_at_5"] == 1.0 and metrics["recommended_ef_search"] == 400
+    assert metrics["best_recall_at_5"] == 1.0 and metrics["index_used"] == 1
+    assert metrics["recall_at_5_default_ef"] is None  # the default ef_search was not swept
     assert metrics["filtered_foreign_rows"] == 0
     assert 0 <= metrics["filtered_recall_at_5_no_iterative"] <= 1
     assert metrics["hybrid_p99_ratio"] > 0 and metrics["speedup_vs_exact"] > 0

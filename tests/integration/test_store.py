@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -19,6 +19,7 @@ from servers import OwnPostgres
 
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
+from rag_core.procs import wait_until
 from rag_core.store import ChunkDraft, PgVectorStore, Store, UpsertResult
 from rag_core.store.base import SearchParams
 from rag_core.store.pgvector import make_chunk_id
@@ -356,15 +357,16 @@ def test_pool_recovers_after_postgres_restart(own_postgres: OwnPostgres, setting
         assert st.ping() is False
 
         own_postgres.start()
-        deadline = time.monotonic() + 30
-        while True:
+        got: list[Any] = []
+
+        def searched() -> bool:
             try:
-                got = st.search("ann", vec[0], 3)
-                break
+                got[:] = st.search("ann", vec[0], 3)
             except VectorSearchFailed:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+                return False
+            return True
+
+        wait_until(searched, 60, "a search after PostgreSQL restarted", poll_s=0.2)
         assert [c.text for c in got] == ["Still here after the restart."]
         assert st.ping() is True
         assert st.notes_version("ann") == 1

@@ -37,12 +37,13 @@ def mock_llm() -> Iterator[str]:
 
 @pytest.fixture
 def hf_settings(settings: Settings) -> Callable[..., Settings]:
-    """Settings for the hf generator pointed at a mock URL, no retries unless asked."""
+    """Settings for the hf generator pointed at a mock URL, no retries unless asked. The reset
+    timeout is long: breaker tests move a clock past it (tests/fakes.ManualClock)."""
 
     def make(url: str, **changes: Any) -> Settings:
         fields: dict[str, Any] = {"llm": "hf", "llm_base_url": f"{url}/v1", "llm_max_retries": 0,
                                   "llm_read_timeout_s": 5.0, "breaker_fail_max": 3,
-                                  "breaker_reset_timeout_s": 1.0, **changes}
+                                  "breaker_reset_timeout_s": 30.0, **changes}
         return settings.with_overrides(**fields)
 
     return make

@@ -15,6 +15,7 @@ import httpx
 import pybreaker
 import pytest
 import redis
+from fakes import ManualClock
 from llm_helpers import configure, stats
 
 from rag_core.config import Settings
@@ -24,6 +25,7 @@ from rag_core.llm.hf import HFGenerator
 from rag_core.llm.prompt import build_prompt
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.observability import REGISTRY
+from rag_core.procs import wait_until
 from rag_core.types import Chunk
 
 pytestmark = pytest.mark.integration
@@ -53,6 +55,27 @@ def resilient(settings: Settings, client: redis.Redis | None = None,
     return gen, tally
 
 
+class Held:
+    """A generator that, once ``holding`` is set, waits at the door until the test opens it:
+    the test then knows a call is inside the breaker without guessing how long it takes."""
+
+    def __init__(self, inner: HFGenerator) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.holding = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def generate(self, prompt: Any) -> Any:
+        if self.holding:
+            self.entered.set()
+            assert self.release.wait(120), "the test never let the held call through"
+        return self.inner.generate(prompt)
+
+    def stream(self, prompt: Any) -> Any:
+        return self.inner.stream(prompt)
+
+
 def outage(url: str, seconds: float) -> None:
     httpx.post(f"{url}/admin/outage", json={"seconds": seconds}, timeout=5).raise_for_status()
 
@@ -63,7 +86,8 @@ def gauge() -> float | None:
 
 def test_outage_opens_after_fail_max_then_a_probe_closes_it(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
-    gen, tally = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    clock = ManualClock()
+    gen, tally = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url), clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     outage(mock_llm, 60)
     for _ in range(3):
@@ -72,15 +96,15 @@ def test_outage_opens_after_fail_max_then_a_probe_closes_it(
             gen.generate(prompt)
     assert gen.state == "open" and stats(mock_llm)["requests"] == 3 and tally.failures == 3
     assert gauge() == 2
-    for _ in range(5):
-        start = time.perf_counter()
+    for _ in range(5):  # refused at once: the dead LLM is not called (its counter stays at 3)
         with pytest.raises(LLMUnavailable) as info:
             gen.generate(prompt)
-        assert time.perf_counter() - start < 0.1  # refused at once, no wait on the dead LLM
-    assert info.value.retry_after is not None and 0 < info.value.retry_after <= 1.0
-    assert info.value.status == 503 and stats(mock_llm)["requests"] == 3  # not called
+    assert info.value.retry_after == 30.0  # the whole reset timeout: the clock has not moved
+    assert info.value.status == 503 and stats(mock_llm)["requests"] == 3
     outage(mock_llm, 0)  # the LLM is back
-    time.sleep(gen.retry_after() + 0.05)
+    clock.advance(29.9)
+    assert gen.state == "open" and gen.retry_after() == pytest.approx(0.1)
+    clock.advance(0.2)
     assert gen.state == "half-open"
     assert "[1]" in gen.generate(prompt).text  # the probe
     assert gen.state == "closed" and stats(mock_llm)["requests"] == 4 and gauge() == 0
@@ -88,52 +112,85 @@ def test_outage_opens_after_fail_max_then_a_probe_closes_it(
 
 def test_failed_probe_opens_it_again(mock_llm: str, chunks: list[Chunk],
                                      hf_settings: MakeSettings, redis_url: str) -> None:
-    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    clock = ManualClock()
+    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url), clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     configure(mock_llm, error_rate=1.0, error_status=502)
     for _ in range(3):
         with pytest.raises(LLMUnavailable):
             gen.generate(prompt)
-    time.sleep(gen.retry_after() + 0.05)
+    clock.advance(31)
     with pytest.raises(LLMUnavailable):
         gen.generate(prompt)  # the probe fails
     assert gen.state == "open" and stats(mock_llm)["requests"] == 4
-    assert gen.retry_after() > 0.5  # a fresh reset timeout
+    assert gen.retry_after() == 30.0  # a fresh reset timeout, counted from the failed probe
 
 
 def test_only_one_probe_at_a_time(mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings,
                                   redis_url: str) -> None:
-    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    settings = hf_settings(mock_llm)
+    clock = ManualClock()
+    held = Held(HFGenerator(settings))
+    gen = ResilientGenerator(held, settings, redis.Redis.from_url(redis_url),  # type: ignore[arg-type]
+                             clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     outage(mock_llm, 60)
     for _ in range(3):
         with pytest.raises(LLMUnavailable):
             gen.generate(prompt)
     outage(mock_llm, 0)
-    configure(mock_llm, latency_ms=600)
-    time.sleep(gen.retry_after() + 0.05)
-    probe = threading.Thread(target=gen.generate, args=(prompt,))
+    held.holding = True
+    clock.advance(31)
+    answers: list[Any] = []
+    probe = threading.Thread(target=lambda: answers.append(gen.generate(prompt)))
     probe.start()
-    time.sleep(0.2)
-    start = time.perf_counter()
-    with pytest.raises(LLMUnavailable):
-        gen.generate(prompt)  # the probe is still out: refused
-    assert time.perf_counter() - start < 0.1
-    probe.join()
+    try:
+        assert held.entered.wait(60), "the probe never reached the generator"
+        with pytest.raises(LLMUnavailable) as info:
+            gen.generate(prompt)  # the probe is still out: refused
+        assert info.value.retry_after == 1.0
+    finally:
+        held.release.set()
+        probe.join(60)
+    assert len(answers) == 1 and "[1]" in answers[0].text
     assert gen.state == "closed" and stats(mock_llm)["requests"] == 4
 
 
 def test_calls_are_not_serialised_by_the_breaker(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
-    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
-    configure(mock_llm, latency_ms=400)
-    threads = [threading.Thread(target=gen.generate, args=(build_prompt("Q?", chunks, 50),))
-               for _ in range(4)]
+    """Four calls meet at a barrier inside the guarded section: if the breaker let one call in
+    at a time, the barrier would break (after its timeout) instead of opening."""
+    settings = hf_settings(mock_llm)
+    barrier = threading.Barrier(4, timeout=60)
+    inner = HFGenerator(settings)
+
+    class AtTheBarrier:
+        name = inner.name
+
+        def generate(self, prompt: Any) -> Any:
+            barrier.wait()
+            return inner.generate(prompt)
+
+        def stream(self, prompt: Any) -> Any:
+            return inner.stream(prompt)
+
+    gen = ResilientGenerator(AtTheBarrier(), settings,  # type: ignore[arg-type]
+                             redis.Redis.from_url(redis_url))
+    outcomes: list[str] = []
+
+    def call() -> None:
+        try:
+            outcomes.append(gen.generate(build_prompt("Q?", chunks, 50)).text)
+        except LLMUnavailable as exc:
+            outcomes.append(f"refused: {exc}")
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert stats(mock_llm)["completed"] == 4 and stats(mock_llm)["max_in_flight"] >= 2
+        t.join(120)
+    assert len(outcomes) == 4 and all("[1]" in o for o in outcomes), outcomes
+    assert stats(mock_llm)["completed"] == 4 and not barrier.broken
 
 
 CHILD = """
@@ -164,21 +221,24 @@ def run_child(url: str, redis_url: str, calls: int, reset: float) -> str:
 
 def test_processes_share_the_breaker_through_redis(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
-    settings = hf_settings(mock_llm, breaker_reset_timeout_s=3.0)
-    gen, _ = resilient(settings, redis.Redis.from_url(redis_url))
+    # The child processes run on the wall clock; this process on a clock that starts there and
+    # that the test moves past the reset timeout instead of sleeping through it.
+    settings = hf_settings(mock_llm, breaker_reset_timeout_s=30.0)
+    clock = ManualClock()
+    gen, _ = resilient(settings, redis.Redis.from_url(redis_url), clock=clock)
     assert gen.state == "closed"
     outage(mock_llm, 60)
-    assert run_child(mock_llm, redis_url, 3, 3.0) == "open"  # process A opened it
+    assert run_child(mock_llm, redis_url, 3, 30.0) == "open"  # process A opened it
     assert stats(mock_llm)["requests"] == 3
-    start = time.perf_counter()
-    with pytest.raises(LLMUnavailable):  # process B (this one) sees it open
+    with pytest.raises(LLMUnavailable):  # process B (this one) sees it open: refused at once
         gen.generate(build_prompt("Q?", chunks, 50))
-    assert time.perf_counter() - start < 0.1
     assert stats(mock_llm)["requests"] == 3 and gen.state == "open" and gauge() == 2
     outage(mock_llm, 0)
-    time.sleep(gen.retry_after() + 0.05)
+    opened = gen.storage.opened_stamp()  # A's wall-clock stamp, read from Redis
+    assert opened is not None
+    clock.now = opened + 31
     gen.generate(build_prompt("Q?", chunks, 50))  # B's probe closes it for everyone
-    assert run_child(mock_llm, redis_url, 0, 3.0) == "closed"
+    assert run_child(mock_llm, redis_url, 0, 30.0) == "closed"
 
 
 def test_retry_after_a_503_is_one_breaker_success(
@@ -235,7 +295,7 @@ def test_429_retry_after_really_waits(mock_llm: str, chunks: list[Chunk],
     gen, _ = resilient(hf_settings(mock_llm, llm_max_retries=1, llm_backoff_base_s=0.01))
     start = time.perf_counter()
     gen.generate(build_prompt("Q?", chunks, 100))
-    assert time.perf_counter() - start >= 1.0
+    assert time.perf_counter() - start >= 1.0  # a floor: a busy machine only adds to it
 
 
 def test_stream_start_is_guarded_and_retried(
@@ -277,8 +337,10 @@ def test_redis_down_the_breaker_still_works_in_process(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings,
         redis_factory: Callable[[], Any]) -> None:
     server = redis_factory()
-    client = redis.Redis.from_url(server.url, socket_timeout=0.3, socket_connect_timeout=0.3)
-    gen, _ = resilient(hf_settings(mock_llm, breaker_redis_retry_s=0.3), client)
+    # generous timeouts: a stopped server refuses at once; a busy machine must not time out
+    client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
+    gen, _ = resilient(hf_settings(mock_llm, breaker_redis_retry_s=0.3), client,
+                       clock=ManualClock())
     prompt = build_prompt("Q?", chunks, 100)
     gen.generate(prompt)
     assert gen.storage.shared and client.get("rag:breaker:hf:state") == b"closed"
@@ -288,13 +350,12 @@ def test_redis_down_the_breaker_still_works_in_process(
         with pytest.raises(LLMUnavailable):  # never a Redis error
             gen.generate(prompt)
     assert gen.state == "open" and not gen.storage.shared
-    start = time.perf_counter()
-    with pytest.raises(LLMUnavailable):
+    with pytest.raises(LLMUnavailable):  # refused at once: the LLM is not called
         gen.generate(prompt)
-    assert time.perf_counter() - start < 0.1 and stats(mock_llm)["requests"] == 4
+    assert stats(mock_llm)["requests"] == 4
     server.start()  # Redis is back: the state this process kept is shared again
-    time.sleep(0.35)
-    assert gen.state == "open" and gen.storage.shared
+    wait_until(lambda: gen.state == "open" and gen.storage.shared, 60,
+               "the breaker's state shared through Redis again")
     assert client.get("rag:breaker:hf:state") == b"open"
 
 
@@ -309,14 +370,17 @@ def test_redis_down_from_the_start(mock_llm: str, chunks: list[Chunk],
 def test_decoded_responses_client_shares_state(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
     settings = hf_settings(mock_llm)
-    first, _ = resilient(settings, redis.Redis.from_url(redis_url, decode_responses=True))
-    second, _ = resilient(settings, redis.Redis.from_url(redis_url))
+    clock = ManualClock()
+    first, _ = resilient(settings, redis.Redis.from_url(redis_url, decode_responses=True),
+                         clock=clock)
+    second, _ = resilient(settings, redis.Redis.from_url(redis_url), clock=clock)
     outage(mock_llm, 60)
     for _ in range(3):
         with pytest.raises(LLMUnavailable):
             first.generate(build_prompt("Q?", chunks, 100))
     assert first.state == second.state == "open"
-    assert abs(first.retry_after() - second.retry_after()) < 0.05
+    assert first.storage.opened_stamp() == second.storage.opened_stamp() == clock.now
+    assert first.retry_after() == second.retry_after() == 30.0
 
 
 def test_build_generator_wraps_the_named_generator(settings: Settings, redis_url: str) -> None:

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from fakes import ManualClock
 from llm_helpers import configure, stats
 
 from rag_core.llm.mock_server import (
@@ -29,7 +30,8 @@ def body(chunks: list[Chunk], **extra: object) -> dict[str, object]:
     return {"model": "meta-llama/Llama-3.2-3B-Instruct", "messages": prompt.messages, **extra}
 
 
-def post(url: str, payload: dict[str, object], timeout: float = 10) -> httpx.Response:
+def post(url: str, payload: dict[str, object],
+         timeout: float | httpx.Timeout = 10) -> httpx.Response:
     return httpx.post(f"{url}/v1/chat/completions", json=payload, timeout=timeout)
 
 
@@ -95,29 +97,31 @@ def test_fail_next_then_heals(mock_llm: str, chunks: list[Chunk]) -> None:
 
 
 def test_outage_by_admin_and_scheduled(chunks: list[Chunk]) -> None:
-    with MockLLM(outage_after_s=0.3, outage_duration_s=0.4) as (url, _app):
+    clock = ManualClock(1000.0)  # outages run on the mock's clock: the test moves it
+    with MockLLM(clock=clock, outage_after_s=30, outage_duration_s=40) as (url, _app):
         assert post(url, body(chunks)).status_code == 200
-        time.sleep(0.35)
+        clock.advance(31)  # the scheduled outage runs from 30 s to 70 s
         assert post(url, body(chunks)).status_code == 503
         assert stats(url)["in_outage"] is True
-        time.sleep(0.45)
+        clock.advance(40)
         assert post(url, body(chunks)).status_code == 200
-        httpx.post(f"{url}/admin/outage", json={"seconds": 0.3}, timeout=5)
+        httpx.post(f"{url}/admin/outage", json={"seconds": 30}, timeout=5).raise_for_status()
         assert post(url, body(chunks)).status_code == 503
-        time.sleep(0.35)
+        clock.advance(29)
+        assert stats(url)["in_outage"] is True
+        clock.advance(2)
         assert post(url, body(chunks)).status_code == 200
         assert stats(url)["outage_errors"] == 2
 
 
 def test_latency_is_applied(chunks: list[Chunk]) -> None:
-    with MockLLM(latency_ms=300) as (url, _app):
+    with MockLLM(latency_ms=300) as (url, app):
         start = time.perf_counter()
         assert post(url, body(chunks)).status_code == 200
-        assert time.perf_counter() - start >= 0.3
+        assert time.perf_counter() - start >= 0.3  # a floor: a busy machine only adds to it
         configure(url, latency_ms=0, latency_dist="uniform", latency_jitter_ms=0)
-        start = time.perf_counter()
-        post(url, body(chunks))
-        assert time.perf_counter() - start < 0.3
+        assert app.state.mock.latency_s() == 0.0  # the admin change reached the server
+        assert post(url, body(chunks)).status_code == 200
 
 
 def test_lognormal_latency_is_seeded(mock_llm: str) -> None:
@@ -132,9 +136,9 @@ def test_lognormal_latency_is_seeded(mock_llm: str) -> None:
 
 
 def test_timeout_rate_hangs_past_the_client_timeout(mock_llm: str, chunks: list[Chunk]) -> None:
-    configure(mock_llm, timeout_rate=1.0, hang_s=5)
+    configure(mock_llm, timeout_rate=1.0, hang_s=600)  # it stops hanging when the client goes
     with pytest.raises(httpx.ReadTimeout):
-        post(mock_llm, body(chunks), timeout=0.3)
+        post(mock_llm, body(chunks), timeout=httpx.Timeout(30, read=0.3))
     assert stats(mock_llm)["timeouts"] == 1
 
 
