@@ -26,7 +26,7 @@ from rag_core.costs import CostLedger
 from rag_core.errors import BudgetExceeded
 from rag_core.llm.resilience import SharedBreakerStorage
 from rag_core.services import redis_server_binary, spawn_redis
-from rag_core.types import TokenUsage
+from rag_core.types import Chunk, TokenUsage
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,8 +126,12 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     cache.set("rag:query:k", b"v", 60)
     assert cache.get("rag:query:k") == b"v" and 0 < client.ttl("rag:query:k") <= 60
     semantic = SemanticCache(client, s)
-    semantic.store("amara", 1, "What did Okafor say about prayer?", unit(1), b"answer", 60)
-    hit = semantic.lookup("amara", 1, "What did Okafor say about prayer?", unit(1))
+    evidence = [Chunk(chunk_id="amara-005:0:h", note_id="amara-005", user_id="amara", ordinal=0,
+                      text="Pastor Okafor taught that prayer is asking like a child.", score=0.6)]
+    semantic.store("amara", 1, "What did Okafor say about prayer?", unit(1), b"answer", 60,
+                   evidence)
+    hit = semantic.lookup("amara", 1, "What did Okafor say about prayer?", unit(1),
+                          lambda: evidence)
     assert hit is not None and hit.answer == b"answer"
     # the breaker's shared state
     storage = SharedBreakerStorage(client, "rag:breaker:t")
