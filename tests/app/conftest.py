@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from rag_core.config import Settings
@@ -14,20 +12,11 @@ GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 
 
 @pytest.fixture(scope="module")
-def app_settings(pg_server_url: str, redis_server: Any,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    name = f"a_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = pg_server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    yield Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"), database_url=url,
-                   redis_url=redis_server.url,
-                   jwt_secret="test-secret-for-the-app-tests-0123456789")
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def app_settings(module_database_url: str, redis_server: Any,
+                 tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
+                    database_url=module_database_url, redis_url=redis_server.url,
+                    jwt_secret="test-secret-for-the-app-tests-0123456789")
 
 
 @pytest.fixture(scope="module")

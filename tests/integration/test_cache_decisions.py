@@ -6,11 +6,9 @@ The notes are written here (a small library of one user), not taken from the gol
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 
 from rag_core.cache import codec
@@ -57,27 +55,13 @@ NOTES = [
 
 
 @pytest.fixture(scope="module")
-def module_db(pg_server_url: str) -> Iterator[str]:
-    name = f"d_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = pg_server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    yield url
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def pipe(module_db: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+def pipe(module_database_url: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Pipeline]:
     from rag_core.ingest import ingest_notes
     from rag_core.parts import build_parts
 
     settings = Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
-                        database_url=module_db, redis_url=redis_server.url,
+                        database_url=module_database_url, redis_url=redis_server.url,
                         cache_enabled=True, semantic_cache_enabled=True)
     parts = build_parts(settings)
     ingest_notes(parts, USER, NOTES, progress=False)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from rag_core.config import Settings
@@ -51,27 +49,13 @@ class CountingGenerator:
 
 
 @pytest.fixture(scope="module")
-def module_db(pg_server_url: str) -> Iterator[str]:
-    name = f"m_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = pg_server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    yield url
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def pipe(module_db: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+def pipe(module_database_url: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Pipeline]:
     from rag_core.ingest import ingest_path
     from rag_core.parts import build_parts
 
     settings = Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
-                        database_url=module_db, redis_url=redis_server.url)
+                        database_url=module_database_url, redis_url=redis_server.url)
     parts = build_parts(settings)
     parts = replace(parts, generator=CountingGenerator(parts.generator))
     for user in USERS:
