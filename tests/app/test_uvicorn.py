@@ -9,11 +9,9 @@ module's own, restartable on the same port, like ``redis_factory`` in tests/conf
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ import httpx
 import jwt
 import pytest
 import redis
+from served_app import kill_group
 from servers import RedisProcess
 
 from rag_core.auth import issue_token
@@ -69,18 +68,6 @@ class Served:
         """One request on a fresh connection (so that either worker may take it)."""
         return httpx.post(f"{self.url}/v1/query", json={"query": question, **extra},
                           headers=self.auth(), timeout=30)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +114,7 @@ def served(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
         wait_http(f"{url}/readyz", 150, proc=proc, log=log_path)  # slow on a loaded machine
         yield Served(url, rd, mock_url, mock_app, settings, log_path)
     finally:
-        _kill_group(proc)
+        kill_group(proc)
         log.close()
         stop_mock()
         rd.stop()
