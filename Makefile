@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 
 test: setup
 	$(PY) -m pytest
-	$(PY) -m pytest --nbval-lax notebooks/
+	$(PY) -m pytest --nbval-lax --timeout 1800 notebooks/
 
 # The fast lane: no PostgreSQL, no Redis, no embedding model, no subprocess servers; under a
 # minute. Tests that need any of those are marked integration (tests/conftest.py marks those
