@@ -25,7 +25,7 @@ examples:
   rag-core migrate                           apply the schema (a deploy step)
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
-  rag-core search "Micah 6:8" --user amara --top-k 5
+  rag-core search "Micah 6:8" --user amara --top-k 5 --explain
   rag-core serve --port 8000 --workers 2
   rag-core mock-llm --port 8100 --latency-ms 3500
 
@@ -147,8 +147,23 @@ def _result_row(chunk: Any) -> dict[str, Any]:
         "score": round(float(chunk.score), 4),
         "dense_rank": chunk.dense_rank,
         "lexical_rank": chunk.lexical_rank,
+        "lexical_score": chunk.lexical_score,
+        "matched_terms": list(chunk.matched_terms),
         "fused_score": chunk.fused_score,
     }
+
+
+def _explain(i: int, row: dict[str, Any], ranker: str) -> str:
+    """Three lines per hit: fused score, the dense side, the lexical side with its terms."""
+    def rank(r: Any) -> str:
+        return f"#{r}" if r is not None else "-"
+
+    fused = f"{row['fused_score']:.4f}" if row["fused_score"] is not None else "-"
+    lexical = f"{row['lexical_score']:.3f}" if row["lexical_score"] is not None else "-"
+    terms = ", ".join(row["matched_terms"]) or "(none)"
+    return (f"{i:>2}. fused {fused}  {row['title']}  ({row['chunk_id']})\n"
+            f"    dense    cosine {row['score']:.3f}  rank {rank(row['dense_rank'])}\n"
+            f"    lexical  {ranker} {lexical}  rank {rank(row['lexical_rank'])}  terms: {terms}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -168,6 +183,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         _print_json({"query": args.query, "results": rows})
         return 0
     for i, row in enumerate(rows, start=1):
+        if args.explain:
+            print(_explain(i, row, settings.lexical_ranker))
+            continue
         ranks = f"dense #{row['dense_rank']} lexical #{row['lexical_rank']}" \
             if row["fused_score"] is not None else ""
         print(f"{i:>2}. {row['score']:.3f}  {row['title']}  ({row['chunk_id']}) {ranks}")
@@ -366,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=TOP_K, default=5, help="chunks to show, 1-50")
     p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
+    p.add_argument("--explain", action="store_true",
+                   help="per hit: dense score and rank, lexical score and rank with the matched "
+                        "terms, fused score")
     p.add_argument("--queries", help="JSON lines file with id and text; one result line each")
     p.add_argument("--output", help="with --queries: write results here instead of stdout")
     p.add_argument("--json", action="store_true")
