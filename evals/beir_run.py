@@ -26,6 +26,7 @@ import pandas as pd
 
 from evals.beir import BeirSet, score_query, to_notes
 from evals.bench_stats import latency_stats
+from rag_core.embedding import vector_numerics
 from rag_core.store.base import SearchParams
 
 METRICS = ("ndcg_at_10", "recall_at_100", "mrr_at_10")
@@ -37,13 +38,16 @@ DEPTH = 200
 
 class CachedEmbedder:
     """An Embedder that keeps every vector it computed in ``folder`` (one ``.npy`` of vectors
-    and a JSON list of text hashes per model), and computes only texts it has not seen."""
+    and a JSON list of text hashes per model and numerics), and computes only texts it has not
+    seen.  ``numerics`` is ``rag_core.embedding.vector_numerics`` of the settings: f32 runtimes
+    (torch, ONNX Runtime) share files, OpenVINO bf16 vectors get their own."""
 
-    def __init__(self, inner: Any, folder: str | Path) -> None:
+    def __init__(self, inner: Any, folder: str | Path, numerics: str = "f32") -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
-        tag = hashlib.sha256(self.model_id.encode()).hexdigest()[:12]
+        name = self.model_id if numerics == "f32" else f"{self.model_id}:{numerics}"
+        tag = hashlib.sha256(name.encode()).hexdigest()[:12]
         self._vectors_path = Path(folder) / f"vectors-{tag}.npy"
         self._keys_path = Path(folder) / f"keys-{tag}.json"
         self._index: dict[str, int] = {}
@@ -108,7 +112,7 @@ def ingest(parts: Any, ds: BeirSet, cache_dir: str | Path, progress: bool = True
 
     from rag_core.ingest import ingest_notes
 
-    embedder = CachedEmbedder(parts.embedder, cache_dir)
+    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
     try:
         report = ingest_notes(replace(parts, embedder=embedder), user_of(ds), to_notes(ds),
                               progress, prune=True)
@@ -125,7 +129,7 @@ def query_inputs(parts: Any, ds: BeirSet, cache_dir: str | Path
     ids = sorted(ds.queries)
     texts = [validate_query(user_of(ds), ds.queries[q], parts.counter, parts.settings,
                             sanitiser=parts.sanitiser).text for q in ids]
-    embedder = CachedEmbedder(parts.embedder, cache_dir)
+    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
     vectors = embedder.embed(texts)
     embedder.save()
     return ids, texts, vectors

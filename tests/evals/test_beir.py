@@ -120,6 +120,8 @@ def test_cached_embedder_embeds_each_text_once_across_runs(tmp_path: Path) -> No
     assert second.embed(["bb", "ccc"])[:, 0].tolist() == [2, 3]
     assert inner.seen == ["a", "bb", "ccc"] and second.computed == 1
     assert second.embed([]).shape == (0, 3)
+    bf16 = beir_run.CachedEmbedder(inner, tmp_path, "openvino-bf16")  # other numerics: own files
+    assert bf16.embed(["a"])[:, 0].tolist() == [1] and bf16.computed == 1
 
 
 def test_public_metrics_compare_hybrid_with_each_half() -> None:
