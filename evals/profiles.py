@@ -79,6 +79,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "seed": 7,
                 "hybrid_chunks": 2000,
                 "scale_sizes": [],
+                "public_sets": ["nfcorpus"],  # runs where data/beir/nfcorpus is present
             },
             "full": {
                 "corpus_size": 100000,
@@ -89,6 +90,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "seed": 7,
                 "hybrid_chunks": 10000,
                 "scale_sizes": [10000],
+                "public_sets": ["nfcorpus", "fiqa", "arguana", "scidocs", "trec-covid"],
             },
         },
     ),

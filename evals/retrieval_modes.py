@@ -3,7 +3,9 @@
 ``compare_modes`` runs retrieval only (no generation) for every answerable golden question in
 each mode and scores the ranked notes against the reference notes; ``mode_table`` averages per
 mode and scenario; ``mode_metrics`` gives the flat figures that the quality notebook records,
-including how far hybrid stands above the better of the two single modes.
+including how far hybrid stands above the better of the two single modes (``hybrid_gain``) and
+above dense (``hybrid_vs_dense``).  ``split`` keeps the items of one part of the golden set
+(``dev`` for tuning, ``test`` for the gates) where the QA items carry a ``split`` field.
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ def answerable(qa: pd.DataFrame) -> pd.DataFrame:
     return qa[has_refs & ~qa["expect_no_context"].astype(bool)]
 
 
+def select_split(qa: pd.DataFrame, split: str | None) -> tuple[pd.DataFrame, str]:
+    """The items of ``split`` (None: all), and a line saying what was kept."""
+    if split is None:
+        return qa, f"all {len(qa)} items"
+    if "split" not in qa.columns:
+        return qa, f"no split field in the QA items yet: all {len(qa)} items, not only {split}"
+    part = qa[qa["split"] == split].reset_index(drop=True)
+    if part.empty:
+        raise ValueError(f"no QA items in split {split!r}")
+    return part, f"{len(part)} {split} items of {len(qa)}"
+
+
 def score_ranking(note_ids: Sequence[str], relevant: Sequence[str]) -> dict[str, float | None]:
     """recall@5, MRR and nDCG@10 of one ranked list of note ids (duplicates removed)."""
     ranked = retrieval.notes_in_rank_order(note_ids)
@@ -37,11 +51,14 @@ def score_ranking(note_ids: Sequence[str], relevant: Sequence[str]) -> dict[str,
 
 
 def compare_modes(pipeline: Any, qa: pd.DataFrame, modes: Sequence[str] = MODES, *,
-                  depth: int = 10, sample: int = 0, seed: int = 0,
+                  depth: int = 10, sample: int = 0, seed: int = 0, split: str | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """One row per (mode, question): the scores of that mode's top ``depth`` chunks."""
     from evals.quality import _progress, with_settings
 
+    qa, kept = select_split(qa, split)
+    if progress:
+        print(f"retrieval modes on {kept}")
     items = answerable(golden.sample_qa(qa, sample, seed)).to_dict("records")
     rows: list[dict[str, Any]] = []
     for mode in modes:
@@ -98,6 +115,10 @@ def mode_metrics(table: pd.DataFrame) -> dict[str, Any]:
                                                    overall.loc["lexical", m]))
             for m in MODE_METRICS
         }
+    if {"dense", "hybrid"} <= present:
+        overall = table[table["scenario"] == "overall"].set_index("mode")
+        out["hybrid_vs_dense"] = {
+            m: float(overall.loc["hybrid", m] - overall.loc["dense", m]) for m in MODE_METRICS}
     return out
 
 

@@ -25,7 +25,7 @@ examples:
   rag-core migrate                           apply the schema (a deploy step)
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
-  rag-core search "Micah 6:8" --user amara --top-k 5
+  rag-core search "Micah 6:8" --user amara --top-k 5 --explain
   rag-core serve --port 8000 --workers 2
   rag-core mock-llm --port 8100 --latency-ms 3500
 
@@ -139,20 +139,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _result_row(chunk: Any) -> dict[str, Any]:
-    return {
-        "chunk_id": chunk.chunk_id,
-        "note_id": chunk.note_id,
-        "title": chunk.title,
-        "score": round(float(chunk.score), 4),
-        "dense_rank": chunk.dense_rank,
-        "lexical_rank": chunk.lexical_rank,
-        "fused_score": chunk.fused_score,
-    }
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from rag_core.pipeline import Pipeline
+    from rag_core.search_output import explain, result_row, search_many
 
     if not args.queries and not args.query:
         raise UserError("Give a QUERY or --queries FILE.")
@@ -162,49 +151,20 @@ def cmd_search(args: argparse.Namespace) -> int:
     with _parts(settings) as parts:
         pipe = Pipeline(parts)
         if args.queries:
-            return _search_many(pipe, args)
-        rows = [_result_row(c) for c in pipe.search(args.user, args.query, args.top_k)]
+            return search_many(pipe, args)
+        rows = [result_row(c) for c in pipe.search(args.user, args.query, args.top_k)]
     if args.json:
         _print_json({"query": args.query, "results": rows})
         return 0
     for i, row in enumerate(rows, start=1):
+        if args.explain:
+            print(explain(i, row, settings.lexical_ranker))
+            continue
         ranks = f"dense #{row['dense_rank']} lexical #{row['lexical_rank']}" \
             if row["fused_score"] is not None else ""
         print(f"{i:>2}. {row['score']:.3f}  {row['title']}  ({row['chunk_id']}) {ranks}")
     if not rows:
         print("no results")
-    return 0
-
-
-def _search_many(pipe: Any, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from rag_core.errors import InvalidQuery
-
-    path = Path(args.queries)
-    if not path.exists():
-        raise UserError(f"No such file: {path}")
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(open(args.output, "w")) if args.output else sys.stdout
-        for n, line in enumerate(tqdm(lines, desc="search", disable=args.quiet or
-                                      out is sys.stdout), start=1):
-            try:
-                item = json.loads(line)
-                qid, text = item["id"], item["text"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InvalidQuery(f"{path}:{n}: each line needs JSON with 'id' and 'text'") \
-                    from exc
-            user = item.get("user_id", args.user)
-            if not user:
-                raise UserError("Give --user or a user_id on every line.")
-            try:
-                rows = [_result_row(c) for c in pipe.search(user, text, args.top_k)]
-            except UserError as exc:  # one bad question does not end the batch
-                out.write(json.dumps({"id": qid, "results": [],
-                                      "error": {"code": exc.code, "message": exc.message}}) + "\n")
-                continue
-            out.write(json.dumps({"id": qid, "results": rows}) + "\n")
     return 0
 
 
@@ -366,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=TOP_K, default=5, help="chunks to show, 1-50")
     p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
+    p.add_argument("--explain", action="store_true",
+                   help="per hit: dense score and rank, lexical score and rank with the matched "
+                        "terms, fused score")
     p.add_argument("--queries", help="JSON lines file with id and text; one result line each")
     p.add_argument("--output", help="with --queries: write results here instead of stdout")
     p.add_argument("--json", action="store_true")

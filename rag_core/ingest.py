@@ -6,9 +6,11 @@ that shapes its chunks and vectors (embedding model, dimension, chunk budget, ov
 format), so changing the chunking settings and ingesting again rebuilds the notes, while
 ingesting an unchanged folder again embeds nothing and writes nothing.
 
-New and changed notes are embedded in batches of ``Settings.embedding_batch_size`` chunks and
-written note by note as their batch completes, each note in one transaction of the store, so
-an interrupted run keeps what it finished.
+New and changed notes are embedded in groups of about ``Settings.embedding_batch_size`` chunks;
+each group is written in one transaction of the store (``Store.upsert_notes``: bulk ``COPY``),
+so an interrupted run keeps the groups it finished.  Writing overlaps embedding: one writer
+thread stores group ``i`` while the model embeds group ``i + 1`` (the database works in its own
+process, the model releases the GIL), so ingestion runs close to the model's raw speed.
 
 Validation comes first and is whole: the user id (the rule of ``rag_core.guard``, matched whole)
 and every note (control characters, lone surrogates, duplicate ids, empty bodies) are checked
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +38,7 @@ from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.guard import is_valid_user_id
 from rag_core.notes import check_note, load_notes, note_hash
 from rag_core.observability import hash_id, span
-from rag_core.store.base import ChunkDraft, Store
+from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
 from rag_core.types import Note
 
 if TYPE_CHECKING:
@@ -108,9 +111,10 @@ def ingest_notes(
     attrs: dict[str, Any] = {"user.id_hash": hash_id(user_id), "notes": len(notes)}
     with span("assistant.ingest", **attrs):
         pending: list[_Pending] = []
+        stored = store.note_hashes(user_id, [n.id for n in notes])
         for note in notes:
             digest = stored_hash(note, settings)
-            if store.note_hash(user_id, note.id) == digest:
+            if stored.get(note.id) == digest:
                 report.unchanged += 1
                 report.statuses[note.id] = "unchanged"
                 continue
@@ -122,17 +126,16 @@ def ingest_notes(
 
         total = sum(len(p.chunks) for p in pending)
         with tqdm(total=total, disable=not progress or total == 0, unit="chunk",
-                  desc=f"embedding notes of {user_id}") as bar:
-            group: list[_Pending] = []
-            size = 0
-            for item in pending:
-                group.append(item)
-                size += len(item.chunks)
-                if size >= settings.embedding_batch_size:
-                    _write(store, embedder, settings, user_id, group, report, bar)
-                    group, size = [], 0
-            if group:
-                _write(store, embedder, settings, user_id, group, report, bar)
+                  desc=f"embedding notes of {user_id}") as bar, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+            in_flight: Future[list[UpsertResult]] | None = None
+            for group in _groups(pending, settings.embedding_batch_size):
+                items = _embed(embedder, settings, group, bar)
+                if in_flight is not None:
+                    _count(in_flight.result(), report)
+                in_flight = writer.submit(store.upsert_notes, user_id, items)
+            if in_flight is not None:
+                _count(in_flight.result(), report)
 
         if prune:
             gone = _prune(store, user_id, {n.id for n in notes})
@@ -181,21 +184,40 @@ def check_user(user_id: object) -> None:
                           "or . _ @ : -")
 
 
-def _write(store: Store, embedder: Embedder, settings: Settings, user_id: str,
-           group: list[_Pending], report: IngestReport, bar: tqdm[Any]) -> None:
+def _groups(pending: list[_Pending], size: int) -> Iterator[list[_Pending]]:
+    """Whole notes, about ``size`` chunks per group (a long note makes a group of its own)."""
+    group: list[_Pending] = []
+    chunks = 0
+    for item in pending:
+        group.append(item)
+        chunks += len(item.chunks)
+        if chunks >= size:
+            yield group
+            group, chunks = [], 0
+    if group:
+        yield group
+
+
+def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
+           bar: tqdm[Any]) -> list[NoteWrite]:
     texts = [embedding_text(p.note, c.text) for p in group for c in p.chunks]
-    parts = []
+    blocks = []
     step = settings.embedding_batch_size
     for i in range(0, len(texts), step):
-        parts.append(np.asarray(embedder.embed(texts[i:i + step], progress=False)))
+        blocks.append(np.asarray(embedder.embed(texts[i:i + step], progress=False)))
         bar.update(min(step, len(texts) - i))
-    vectors = np.concatenate(parts) if parts else np.zeros((0, settings.embedding_dim))
-    offset = 0
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, settings.embedding_dim))
+    items, offset = [], 0
     for p in group:
         n = len(p.chunks)
-        result = store.upsert_note(user_id, p.note, p.hash, p.chunks, vectors[offset:offset + n])
+        items.append(NoteWrite(p.note, p.hash, p.chunks, vectors[offset:offset + n]))
         offset += n
-        report.statuses[p.note.id] = result.status
+    return items
+
+
+def _count(results: list[UpsertResult], report: IngestReport) -> None:
+    for result in results:
+        report.statuses[result.note_id] = result.status
         if result.status == "inserted":
             report.inserted += 1
         elif result.status == "updated":

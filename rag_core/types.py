@@ -46,6 +46,8 @@ class Chunk:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     fused_score: float | None = None
+    lexical_score: float | None = None
+    matched_terms: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:

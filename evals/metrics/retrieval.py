@@ -83,3 +83,17 @@ def retrieval_scores(retrieved: Iterable[Mapping[str, Any] | str],
         "mrr": reciprocal_rank(ranked, wanted),
         "ndcg_at_10": ndcg_at_k(ranked, wanted, 10),
     }
+
+
+def graded_ndcg_at_k(ranked: Sequence[str], gains: Mapping[str, float], k: int = 10
+                     ) -> float | None:
+    """nDCG with graded relevance as trec_eval and BEIR compute it: gain = the judged grade
+    (linear), discount log2(rank + 1); None when nothing is judged relevant."""
+    _check_k(k)
+    positive = sorted((g for g in gains.values() if g > 0), reverse=True)
+    if not positive:
+        return None
+    dcg = sum(gains.get(doc, 0.0) / math.log2(rank + 1)
+              for rank, doc in enumerate(ranked[:k], start=1) if gains.get(doc, 0.0) > 0)
+    ideal = sum(g / math.log2(rank + 1) for rank, g in enumerate(positive[:k], start=1))
+    return dcg / ideal

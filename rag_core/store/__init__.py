@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rag_core.store.base import ChunkDraft, RetrievalMode, Store, UpsertResult
+from rag_core.store.base import (
+    ChunkDraft,
+    NoteWrite,
+    RetrievalMode,
+    SearchParams,
+    Store,
+    UpsertResult,
+)
 
 if TYPE_CHECKING:
     from rag_core.store.pgvector import PgVectorStore
 
-__all__ = ["ChunkDraft", "PgVectorStore", "RetrievalMode", "Store", "UpsertResult"]
+__all__ = ["ChunkDraft", "NoteWrite", "PgVectorStore", "RetrievalMode", "SearchParams", "Store",
+           "UpsertResult"]
 
 
 def __getattr__(name: str) -> object:

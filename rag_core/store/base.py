@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal, Protocol
 
@@ -15,19 +15,37 @@ from rag_core.types import Chunk, Note
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
 MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
+LexicalRanker = Literal["bm25", "ts_rank_cd"]
+FusionMethod = Literal["rrf", "score"]
 
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Every knob of one search, passed by the caller on each call: the same object goes into
-    the cache key, so a sweep that changes a knob changes both the search and the key."""
+    """Every knob of one search, passed by the caller on each call (built from Settings at the
+    edge): the same object goes into the cache key, so a sweep that changes a knob changes both
+    the search and the key.
 
-    mode: RetrievalMode = "dense"  # the service's mode comes from Settings (from_settings)
+    ``dense_depth`` / ``lexical_depth`` are the candidate lists' lengths in hybrid mode (never
+    fewer than ``top_k``).  ``fusion`` is reciprocal-rank fusion (``rrf``: weight / (rrf_k +
+    rank) per list) or ``score``: min-max normalised cosine and lexical scores over the
+    candidates, weighted.  The defaults are Settings' defaults, except ``mode``: a bare
+    ``SearchParams()`` searches dense; the service's mode comes from Settings (from_settings).
+    """
+
+    mode: RetrievalMode = "dense"
     ef_search: int = 40
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
     max_scan_tuples: int = 20_000
-    rrf_k: int = 60
-    candidate_multiplier: int = 4
+    lexical_ranker: LexicalRanker = "bm25"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    metadata_weight: float = 2.0
+    fusion: FusionMethod = "rrf"
+    rrf_k: int = 30
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.5
+    dense_depth: int = 50
+    lexical_depth: int = 50
     numerics: str = "f32"  # of the query vector (rag_core.embedding.vector_numerics)
 
     def __post_init__(self) -> None:
@@ -35,12 +53,20 @@ class SearchParams:
             raise ValueError(f"unknown retrieval mode {self.mode!r}; expected one of {MODES}")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SearchParams:
-        return cls(mode=settings.retrieval_mode, ef_search=settings.hnsw_ef_search,
-                   iterative_scan=settings.iterative_scan,
-                   max_scan_tuples=settings.hnsw_max_scan_tuples, rrf_k=settings.rrf_k,
-                   candidate_multiplier=settings.candidate_multiplier,
-                   numerics=vector_numerics(settings))
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SearchParams:
+        s = settings
+        params = cls(
+            mode=s.retrieval_mode, ef_search=s.hnsw_ef_search, iterative_scan=s.iterative_scan,
+            max_scan_tuples=s.hnsw_max_scan_tuples, lexical_ranker=s.lexical_ranker,
+            bm25_k1=s.bm25_k1, bm25_b=s.bm25_b, metadata_weight=s.bm25_metadata_weight,
+            fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.fusion_dense_weight,
+            lexical_weight=s.fusion_lexical_weight, dense_depth=s.dense_candidates,
+            lexical_depth=s.lexical_candidates, numerics=vector_numerics(s),
+        )
+        return params.with_(**overrides) if overrides else params
+
+    def with_(self, **changes: Any) -> SearchParams:
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -57,6 +83,16 @@ class UpsertResult:
     note_id: str
     status: Literal["inserted", "updated", "unchanged"]
     chunks_written: int
+
+
+@dataclass(frozen=True)
+class NoteWrite:
+    """One note of a bulk write: the note, its stored hash, its chunks and their vectors."""
+
+    note: Note
+    note_hash: str
+    chunks: Sequence[ChunkDraft]
+    embeddings: np.ndarray
 
 
 class CostStore(Protocol):
@@ -77,6 +113,9 @@ class Store(CostStore, Protocol):
     def note_hash(self, user_id: str, note_id: str) -> str | None:
         """The content hash of a stored note, or None when the user has no such note."""
 
+    def note_hashes(self, user_id: str, note_ids: Sequence[str]) -> dict[str, str]:
+        """The content hashes of those of ``note_ids`` the user has (one round trip)."""
+
     def upsert_note(
         self,
         user_id: str,
@@ -85,6 +124,9 @@ class Store(CostStore, Protocol):
         chunks: Sequence[ChunkDraft],
         embeddings: np.ndarray,
     ) -> UpsertResult: ...
+
+    def upsert_notes(self, user_id: str, items: Sequence[NoteWrite]) -> list[UpsertResult]:
+        """Several notes in one transaction (unchanged hashes skipped), results in order."""
 
     def delete_note(self, user_id: str, note_id: str) -> bool: ...
 
@@ -105,7 +147,9 @@ class Store(CostStore, Protocol):
         query_text: str | None = None,
         params: SearchParams | None = None,
     ) -> list[Chunk]:
-        """The user's best chunks, best first; ``Chunk.score`` is cosine similarity."""
+        """The user's best chunks, best first; ``Chunk.score`` is cosine similarity.
+
+        ``params`` carries every knob (default ``SearchParams()``, dense)."""
 
     def ping(self) -> bool: ...
 

@@ -1,13 +1,14 @@
 """An in-process Store: exact cosine in numpy and a plain term-overlap lexical match.
 
-It keeps the Store contract (per-user isolation, idempotent upserts, a notes version bumped by
-every change, the three retrieval modes with reciprocal-rank fusion) so that tests of the
-pipeline's logic (step order, budgets, refusals, cache outcomes) run without PostgreSQL. It is
+It keeps the Store contract (per-user isolation, idempotent and bulk upserts, a notes version
+bumped by every change, the three retrieval modes with the store's own fusion) so that tests of
+the pipeline's logic (step order, budgets, refusals, cache outcomes) run without PostgreSQL. It is
 not a vector database: storage behaviour is tested on the real PostgreSQL.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections import defaultdict
@@ -18,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from rag_core.store.base import ChunkDraft, SearchParams, UpsertResult
+from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
+from rag_core.store.fusion import fuse
 from rag_core.types import Chunk, Note
 
 _TERM = re.compile(r"[^\W_]+")
@@ -52,21 +54,49 @@ class MemoryStore:
         note = self._notes[user_id].get(note_id)
         return None if note is None else note.note_hash
 
+    def note_hashes(self, user_id: str, note_ids: Sequence[str]) -> dict[str, str]:
+        notes = self._notes[user_id]
+        return {nid: notes[nid].note_hash for nid in note_ids if nid in notes}
+
     def upsert_note(self, user_id: str, note: Note, note_hash: str,
                     chunks: Sequence[ChunkDraft], embeddings: np.ndarray) -> UpsertResult:
-        vectors = np.asarray(embeddings, dtype=np.float32).reshape(len(chunks), self.dim)
+        return self.upsert_notes(user_id, [NoteWrite(note, note_hash, chunks, embeddings)])[0]
+
+    def upsert_notes(self, user_id: str, items: Sequence[NoteWrite]) -> list[UpsertResult]:
+        """All of ``items`` or none: every note's vectors are checked before anything is kept."""
+        ids = [it.note.id for it in items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a bulk write names the same note twice")
+        vectors = [self._matrix(it.embeddings, len(it.chunks)) for it in items]
+        results = []
         with self._lock:
-            old = self._notes[user_id].get(note.id)
-            if old is not None and old.note_hash == note_hash:
-                return UpsertResult(note.id, "unchanged", 0)
-            meta = note.metadata()
-            stored = [Chunk(chunk_id=f"{note.id}:{c.ordinal}:{c.content_hash[:12]}",
-                            note_id=note.id, user_id=user_id, ordinal=c.ordinal, text=c.text,
-                            metadata=dict(meta)) for c in chunks]
-            self._notes[user_id][note.id] = _Note(note_hash, meta, stored, vectors,
-                                                  datetime.now(UTC))
-            self._versions[user_id] += 1
-        return UpsertResult(note.id, "updated" if old else "inserted", len(chunks))
+            for it, matrix in zip(items, vectors, strict=True):
+                results.append(self._upsert(user_id, it, matrix))
+        return results
+
+    def _matrix(self, embeddings: np.ndarray, n: int) -> np.ndarray:
+        mat = np.asarray(embeddings, dtype=np.float32)
+        if n == 0:
+            return mat.reshape(0, self.dim)
+        if mat.shape != (n, self.dim):
+            raise ValueError(f"expected embeddings of shape ({n}, {self.dim}), got {mat.shape}")
+        if not np.all(np.isfinite(mat)):
+            raise ValueError("embeddings contain NaN or infinity")
+        return mat
+
+    def _upsert(self, user_id: str, item: NoteWrite, vectors: np.ndarray) -> UpsertResult:
+        note = item.note
+        old = self._notes[user_id].get(note.id)
+        if old is not None and old.note_hash == item.note_hash:
+            return UpsertResult(note.id, "unchanged", 0)
+        meta = note.metadata()
+        stored = [Chunk(chunk_id=f"{note.id}:{c.ordinal}:{c.content_hash[:12]}",
+                        note_id=note.id, user_id=user_id, ordinal=c.ordinal, text=c.text,
+                        metadata=dict(meta)) for c in item.chunks]
+        self._notes[user_id][note.id] = _Note(item.note_hash, meta, stored, vectors,
+                                              datetime.now(UTC))
+        self._versions[user_id] += 1
+        return UpsertResult(note.id, "updated" if old else "inserted", len(item.chunks))
 
     def delete_note(self, user_id: str, note_id: str) -> bool:
         with self._lock:
@@ -100,27 +130,25 @@ class MemoryStore:
         cosine = (matrix @ np.asarray(embedding, dtype=np.float32) if embedding is not None
                   else np.zeros(len(chunks), dtype=np.float32))
         words = _terms(query_text or "")
-        overlap = np.array([len(words & _terms(c.text)) for c in chunks], dtype=np.float32)
+        matched = [tuple(sorted(words & _terms(c.text))) for c in chunks]
+        overlap = np.array([len(m) for m in matched], dtype=np.float32)
         dense = [int(i) for i in np.argsort(-cosine, kind="stable")]
-        ranks: dict[int, tuple[int | None, int | None, float]] = {}
         lexical = [int(i) for i in np.argsort(-overlap, kind="stable") if overlap[i] > 0]
+        d_rank: dict[int, int] = {}
+        l_rank: dict[int, int] = {}
         if p.mode == "dense":
             order = dense[:top_k]
         elif p.mode == "lexical":
             order = lexical[:top_k]
         else:
-            depth = top_k * p.candidate_multiplier
-            d_rank = {i: r for r, i in enumerate(dense[:depth], start=1)}
-            l_rank = {i: r for r, i in enumerate(lexical[:depth], start=1)}
-            fused = {i: sum(1.0 / (p.rrf_k + rank[i]) for rank in (d_rank, l_rank) if i in rank)
-                     for i in set(d_rank) | set(l_rank)}
-            order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
-            ranks = {i: (d_rank.get(i), l_rank.get(i), round(fused[i], 6)) for i in order}
-        none: tuple[None, None, None] = (None, None, None)
-        return [Chunk(**{**chunks[i].__dict__, "score": float(cosine[i]),
-                         **dict(zip(("dense_rank", "lexical_rank", "fused_score"),
-                                    ranks.get(i, none), strict=True))})
-                for i in order]
+            d_rank = {i: r for r, i in enumerate(dense[:max(top_k, p.dense_depth)], start=1)}
+            l_rank = {i: r for r, i in enumerate(lexical[:max(top_k, p.lexical_depth)], start=1)}
+            order = sorted(set(d_rank) | set(l_rank))
+        found = [dataclasses.replace(
+            chunks[i], score=float(cosine[i]), dense_rank=d_rank.get(i),
+            lexical_rank=l_rank.get(i), matched_terms=matched[i],
+            lexical_score=float(overlap[i]) if overlap[i] > 0 else None) for i in order]
+        return fuse(found, p, top_k) if p.mode == "hybrid" else found
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1) -> dict[str, Any]:

@@ -11,7 +11,6 @@ All SQL lives in ``rag_core.store.sql``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,30 +21,21 @@ from typing import Any
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
-from rag_core.store.base import ChunkDraft, SearchParams, UpsertResult
+from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
+from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
+from rag_core.store.searching import run_search
 from rag_core.types import Chunk, Note
+
+__all__ = ["PgVectorStore", "make_chunk_id"]
 
 log = logging.getLogger("rag_core.store")
 
 _DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -> str:
-    """``{note_id}:{ordinal}:{hash}``, deterministic, and unique across users.
-
-    The hash covers the user id too: two users may both have a note "welcome" with the same
-    text, and ``chunk_id`` is the table's primary key.
-    """
-    digest = hashlib.sha256(
-        "\x1f".join((user_id, note_id, str(ordinal), content_hash)).encode()
-    ).hexdigest()[:16]
-    return f"{note_id}:{ordinal}:{digest}"
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -165,6 +155,11 @@ class PgVectorStore:
             row = conn.execute(q.NOTE_HASH, (user_id, note_id)).fetchone()
         return None if row is None else str(row[0])
 
+    def note_hashes(self, user_id: str, note_ids: Sequence[str]) -> dict[str, str]:
+        with self._db("note lookup") as conn:
+            rows = conn.execute(q.NOTE_HASHES, (user_id, list(note_ids))).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     def upsert_note(
         self,
         user_id: str,
@@ -174,42 +169,23 @@ class PgVectorStore:
         embeddings: np.ndarray,
     ) -> UpsertResult:
         """Store a note and its chunks in one transaction, or nothing if its hash is unchanged."""
-        vectors = self._matrix(embeddings, len(chunks))
-        metadata = Jsonb(note.metadata())
+        return self.upsert_notes(user_id, [NoteWrite(note, note_hash, chunks, embeddings)])[0]
+
+    def upsert_notes(self, user_id: str, items: Sequence[NoteWrite]) -> list[UpsertResult]:
+        """Store several notes in one transaction (bulk ``COPY``); unchanged hashes skipped."""
+        vectors = [self._matrix(it.embeddings, len(it.chunks)) for it in items]
+        if not items:
+            return []
         with self._db("note upsert") as conn:
-            conn.execute(q.LOCK_NOTE, (q.NOTE_LOCK_NAMESPACE, f"{user_id}\x1f{note.id}"))
-            row = conn.execute(q.NOTE_HASH, (user_id, note.id)).fetchone()
-            if row is not None and row[0] == note_hash:
-                return UpsertResult(note.id, "unchanged", 0)
-            conn.execute(q.UPSERT_NOTE, (user_id, note.id, note_hash, metadata))
-            if row is not None:
-                conn.execute(q.DELETE_NOTE_CHUNKS, (user_id, note.id))
-            params = [
-                {
-                    "chunk_id": make_chunk_id(user_id, note.id, c.ordinal, c.content_hash),
-                    "user_id": user_id,
-                    "note_id": note.id,
-                    "ordinal": c.ordinal,
-                    "text": c.text,
-                    "content_hash": c.content_hash,
-                    "metadata": metadata,
-                    "embedding": vectors[i],
-                }
-                for i, c in enumerate(chunks)
-            ]
-            if params:
-                with conn.cursor() as cur:
-                    cur.executemany(q.INSERT_CHUNK, params)
-            conn.execute(q.BUMP_VERSION, (user_id,))
-        return UpsertResult(note.id, "updated" if row is not None else "inserted", len(chunks))
+            return write_notes(conn, user_id, items, vectors)
 
     def delete_note(self, user_id: str, note_id: str) -> bool:
         """Delete a note and its chunks (cascade); False when the user has no such note."""
         with self._db("note delete") as conn:
-            conn.execute(q.LOCK_NOTE, (q.NOTE_LOCK_NAMESPACE, f"{user_id}\x1f{note_id}"))
+            lock_user(conn, user_id)
             if conn.execute(q.DELETE_NOTE, (user_id, note_id)).fetchone() is None:
                 return False
-            conn.execute(q.BUMP_VERSION, (user_id,))
+            conn.execute(q.BUMP_VERSION, (user_id, 1))
         return True
 
     def notes_version(self, user_id: str) -> int:
@@ -263,48 +239,35 @@ class PgVectorStore:
         """The user's best chunks, best first, searched with ``params`` (defaults when None).
 
         ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
-        lexical-only hits (in lexical mode without an embedding it is the ts_rank_cd value).
-        ``ef_search`` is never set below the number of rows the index scan must return.
+        lexical-only hits (in lexical mode without an embedding it is the lexical score).
+        Every knob comes from ``params`` (the caller builds it, e.g.
+        ``SearchParams.from_settings``; default ``SearchParams()``, dense).  ``ef_search`` is
+        never set below the number of rows the index scan must return.
         """
-        p = params or SearchParams()
-        mode = p.mode
+        params = params or SearchParams()
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
-        if embedding is None and mode != "lexical":
-            raise ValueError(f"{mode} search needs a query embedding")
+        if embedding is None and params.mode != "lexical":
+            raise ValueError(f"{params.mode} search needs a query embedding")
         vector = None if embedding is None else self._vector(embedding)
-        depth = top_k * p.candidate_multiplier
-        args: dict[str, Any] = {"user_id": user_id, "top_k": top_k, "embedding": vector}
-        if mode == "dense":
-            query, scan_rows = q.SEARCH_DENSE, top_k
-        elif mode == "lexical":
-            query, scan_rows = q.SEARCH_LEXICAL, 0
-            args.update(query=query_text or "", has_embedding=vector is not None)
-        else:
-            query, scan_rows = q.SEARCH_HYBRID, depth
-            args.update(query=query_text or "", depth=depth, rrf_k=p.rrf_k)
-        ef = max(p.ef_search, scan_rows)
         with self._db("vector search") as conn:
-            conn.execute(
-                q.SET_SEARCH_PARAMS,
-                (str(ef), p.iterative_scan, str(max(p.max_scan_tuples, ef))),
-            )
-            rows = conn.execute(query, args).fetchall()
-        return [
-            Chunk(
-                chunk_id=r[0],
-                note_id=r[1],
-                user_id=r[2],
-                ordinal=int(r[3]),
-                text=r[4],
-                metadata=dict(r[5] or {}),
-                score=float(r[6]),
-                dense_rank=None if r[7] is None else int(r[7]),
-                lexical_rank=None if r[8] is None else int(r[8]),
-                fused_score=None if r[9] is None else float(r[9]),
-            )
-            for r in rows
-        ]
+            return run_search(conn, user_id, vector, top_k, query_text, params)
+
+    def lexical_stats(self, user_id: str, terms: Sequence[str] = ()) -> dict[str, Any]:
+        """The user's BM25 statistics: ``chunks``, ``avg_length`` and ``df`` of ``terms``."""
+        with self._db("statistics lookup") as conn:
+            row = conn.execute(q.USER_LEXICAL_STATS, (user_id,)).fetchone()
+            dfs = dict(conn.execute(q.LEXEME_DFS, (user_id, list(terms))).fetchall())
+        chunks, total = (int(row[0]), int(row[1])) if row else (0, 0)
+        return {"chunks": chunks, "total_length": total,
+                "avg_length": total / chunks if chunks else 0.0,
+                "df": {t: int(dfs.get(t, 0)) for t in terms}}
+
+    def query_lexemes(self, text: str) -> list[str]:
+        """The lexemes the lexical search looks for in ``text`` (stemmed, references added)."""
+        with self._db("lexeme lookup") as conn:
+            row = conn.execute(q.QUERY_LEXEMES, (text,)).fetchone()
+        return list(row[0]) if row and row[0] else []
 
     # --- costs ----------------------------------------------------------------------------
 

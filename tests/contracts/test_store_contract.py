@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rag_core.config import Settings
-from rag_core.store.base import ChunkDraft, SearchParams, Store
+from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, Store
 from rag_core.store.memory import MemoryStore
 from rag_core.types import Note
 
@@ -29,6 +29,11 @@ def drafts(*texts: str) -> list[ChunkDraft]:
 
 def note(note_id: str, title: str = "A note") -> Note:
     return Note(id=note_id, title=title, body="unused by the store", speaker="Pastor Okafor")
+
+
+def write(note_id: str, texts: list[str], digest: str = "v1", seed: int = 0) -> NoteWrite:
+    return NoteWrite(note(note_id), digest, drafts(*texts),
+                     vectors(*range(seed, seed + len(texts))))
 
 
 class StoreContract:
@@ -91,6 +96,51 @@ class StoreContract:
         top = got[0]
         assert top.text.startswith("Zacchaeus")
         assert top.dense_rank == 1 and top.lexical_rank == 1 and top.fused_score
+
+    def test_a_bulk_write_reports_each_note_in_order(self, store: Store) -> None:
+        first = store.upsert_notes("ann", [write("a", ["one", "two"]), write("b", ["three"])])
+        assert [(r.note_id, r.status, r.chunks_written) for r in first] == [
+            ("a", "inserted", 2), ("b", "inserted", 1)]
+        assert store.notes_version("ann") == 2  # one bump per note changed
+        again = store.upsert_notes("ann", [write("a", ["one", "two"]),
+                                           write("b", ["four"], "v2", seed=5),
+                                           write("c", ["five", "six"], seed=7)])
+        assert [(r.status, r.chunks_written) for r in again] == [
+            ("unchanged", 0), ("updated", 1), ("inserted", 2)]
+        assert store.notes_version("ann") == 4
+        texts = {c.text for c in store.search("ann", vectors(5)[0], 10)}
+        assert texts == {"one", "two", "four", "five", "six"}  # "three" was replaced
+        assert store.upsert_notes("ann", []) == []
+
+    def test_note_hashes_names_only_the_users_known_notes(self, store: Store) -> None:
+        store.upsert_notes("ann", [write("a", ["x"]), write("b", ["y"], "v2")])
+        store.upsert_notes("bob", [write("c", ["z"], "v3")])
+        assert store.note_hashes("ann", ["a", "b", "c", "zzz"]) == {"a": "v1", "b": "v2"}
+        assert store.note_hashes("bob", ["a", "c"]) == {"c": "v3"}
+        assert store.note_hashes("ann", []) == {}
+
+    def test_a_bad_bulk_write_keeps_nothing(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="twice"):
+            store.upsert_notes("ann", [write("a", ["one"]), write("a", ["two"])])
+        bad = write("b", ["x", "y"])
+        with pytest.raises(ValueError, match="shape"):
+            store.upsert_notes("ann", [write("a", ["one"]),
+                                       NoteWrite(bad.note, "v1", bad.chunks, bad.embeddings[:1])])
+        assert store.notes_version("ann") == 0 and store.list_notes("ann") == []
+
+    def test_hybrid_explains_each_hit(self, store: Store) -> None:
+        vecs = vectors(1, 2)
+        store.upsert_note("ann", note("a"), "h", drafts("Zacchaeus climbed a tree.",
+                                                        "Unrelated words."), vecs)
+        got = store.search("ann", vecs[1], 2, query_text="Zacchaeus tree",
+                           params=SearchParams(mode="hybrid"))
+        by_text = {c.text: c for c in got}
+        lexical = by_text["Zacchaeus climbed a tree."]
+        assert lexical.lexical_rank == 1 and lexical.lexical_score and lexical.matched_terms
+        assert by_text["Unrelated words."].lexical_rank is None
+        assert by_text["Unrelated words."].dense_rank == 1
+        assert [c.fused_score for c in got] == sorted((c.fused_score or 0.0 for c in got),
+                                                      reverse=True)
 
     def test_cost_rows_add_up_per_user_and_day(self, store: Store) -> None:
         store.add_cost("2026-11-22", "ann", 0.25, 100, 10)

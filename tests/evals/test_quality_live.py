@@ -84,6 +84,7 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
             "quality.no_context_accuracy", "quality.leak_rate", "quality.cross_user_leaks",
             "quality.citation_validity", "quality.context_recall", "quality.rouge_l",
             "quality.semantic_similarity", "quality.hybrid_gain.ndcg_at_10",
+            "quality.hybrid_vs_dense.ndcg_at_10",
             "quality.modes.lexical.recall_at_5"} <= set(summary["metrics"])
     assert (out / "quality" / "quality_sweep.png").stat().st_size > 10_000
     rows = pd.read_json(out / "quality" / "quality.rows.jsonl", lines=True)

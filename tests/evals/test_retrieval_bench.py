@@ -223,7 +223,9 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
     assert metrics["hybrid_p99_ratio"] > 0 and metrics["speedup_vs_exact"] > 0
     assert result.paired["speedup"] == metrics["speedup_vs_exact"]
     assert result.paired["exact_p50_ms"] > 0 and result.paired["ef_search"] == 400
-    assert set(result.hybrid["mode"]) == {"dense", "hybrid"}
+    assert set(result.hybrid["mode"]) == {"dense", "hybrid", "hybrid_ts_rank_cd",
+                                          "lexical_bm25", "lexical_ts_rank_cd"}
+    assert metrics["bm25_vs_ts_rank_cd_p50_ratio"] > 0
     assert set(result.sweep["engine"]) == {"pgvector", "hnswlib"}
     with psycopg.connect(make_conninfo(database_url, dbname="postgres"),
                          autocommit=True) as conn:

@@ -42,6 +42,8 @@ def test_table_and_gain_against_the_better_single_mode():
     assert metrics["hybrid_gain"]["ndcg_at_10"] == pytest.approx(0.0)
     assert metrics["hybrid_gain"]["recall_at_5"] == pytest.approx(0.0)
     assert metrics["hybrid_gain"]["mrr"] == pytest.approx(0.0)
+    assert metrics["hybrid_vs_dense"]["ndcg_at_10"] == pytest.approx(0.8 - 0.5)
+    assert metrics["hybrid_vs_dense"]["recall_at_5"] == pytest.approx(0.5)
     assert rm.best_single(table) == ("lexical", pytest.approx(0.8))
     wide = rm.wide(table, "mrr")
     assert wide.index.tolist() == ["overall", "factual", "metadata"]
@@ -59,3 +61,14 @@ def test_a_worse_hybrid_has_a_negative_gain_and_one_mode_has_none():
 
 def test_empty_frame_gives_an_empty_table():
     assert rm.mode_table(pd.DataFrame()).empty
+
+
+def test_split_keeps_one_part_or_says_why_it_cannot():
+    qa = pd.DataFrame({"id": ["a", "b", "c"], "split": ["dev", "test", "test"]})
+    part, kept = rm.select_split(qa, "test")
+    assert part["id"].tolist() == ["b", "c"] and kept == "2 test items of 3"
+    assert rm.select_split(qa, None)[0]["id"].tolist() == ["a", "b", "c"]
+    whole, why = rm.select_split(qa.drop(columns="split"), "test")
+    assert len(whole) == 3 and why.startswith("no split field")
+    with pytest.raises(ValueError):
+        rm.select_split(qa, "train")

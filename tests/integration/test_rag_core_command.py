@@ -56,6 +56,15 @@ def test_ingest_ask_search_delete(env, capsys, tmp_path):
     assert code == 0 and 1 <= len(rows) <= 3
     assert {"chunk_id", "note_id", "title", "score"} <= set(rows[0])
 
+    code, out, _ = run(capsys, "search", "Nehemiah rebuilt the wall", "--user", "amara",
+                       "--top-k", "3", "--mode", "hybrid", "--explain")
+    blocks = [out.splitlines()[i:i + 3] for i in range(0, len(out.splitlines()), 3)]
+    assert code == 0 and 1 <= len(blocks) <= 3
+    for head, dense, lexical in blocks:
+        assert " fused 0." in head and dense.strip().startswith("dense    cosine ")
+        assert lexical.strip().startswith("lexical  bm25 ") and "terms: " in lexical
+    assert any("nehemiah" in block[2] for block in blocks)  # the matched lexeme is shown
+
     queries = tmp_path / "q.jsonl"
     queries.write_text("\n".join(json.dumps(q) for q in [
         {"id": "q1", "text": "Who rebuilt the wall?"},

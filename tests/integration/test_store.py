@@ -20,8 +20,7 @@ from servers import OwnPostgres
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.procs import wait_until
-from rag_core.store import ChunkDraft, PgVectorStore, Store, UpsertResult
-from rag_core.store.base import SearchParams
+from rag_core.store import ChunkDraft, PgVectorStore, SearchParams, Store, UpsertResult
 from rag_core.store.pgvector import make_chunk_id
 from rag_core.types import Note
 
@@ -73,8 +72,8 @@ def put(store: PgVectorStore, user: str, n: Note, texts: list[str], vectors: np.
 
 
 def test_implements_the_store_protocol() -> None:
-    for name in ("ensure_schema", "note_hash", "upsert_note", "delete_note", "notes_version",
-                 "search", "ping", "close"):
+    for name in ("ensure_schema", "note_hash", "note_hashes", "upsert_note", "upsert_notes",
+                 "delete_note", "notes_version", "search", "ping", "close"):
         assert callable(getattr(PgVectorStore, name)), name
         assert hasattr(Store, name)
 
@@ -82,7 +81,7 @@ def test_implements_the_store_protocol() -> None:
 def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url: str) -> None:
     st = PgVectorStore(db_settings)
     try:
-        assert st.ensure_schema() == [1, 2]
+        assert st.ensure_schema() == [1, 2, 3]
         assert st.ensure_schema() == []
     finally:
         st.close()
@@ -92,8 +91,9 @@ def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url:
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'").fetchall())
         tables = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert versions == [1, 2]
-    assert {"notes", "chunks", "notes_versions", "user_api_costs"} <= tables
+    assert versions == [1, 2, 3]
+    assert {"notes", "chunks", "notes_versions", "user_api_costs", "lexeme_stats",
+            "user_lexical_stats"} <= tables
     hnsw = indexes["chunks_embedding_hnsw_idx"]
     assert "hnsw" in hnsw and "vector_cosine_ops" in hnsw
     assert f"m='{db_settings.hnsw_m}'" in hnsw.replace(" ", "")
@@ -123,9 +123,9 @@ def test_schema_from_two_threads_at_once(db_settings: Settings, database_url: st
     for st in stores:
         st.close()
     assert errors == []
-    assert sorted(results) == [[], [], [1, 2]]
+    assert sorted(results) == [[], [], [1, 2, 3]]
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (3,)
 
 
 def test_dimension_mismatch_is_reported(store: PgVectorStore, db_settings: Settings) -> None:

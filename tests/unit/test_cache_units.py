@@ -52,8 +52,10 @@ def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5)
     ("embedding_model", "other-model"), ("llm", "hf"), ("llm_model", "x/y"),
     ("query_token_budget", 100), ("context_token_budget", 800),
     ("output_token_budget", 200), ("similarity_threshold", 0.5), ("retrieval_mode", "dense"),
-    ("hnsw_ef_search", 100), ("rrf_k", 10), ("candidate_multiplier", 8),
-    ("iterative_scan", "off"),
+    ("hnsw_ef_search", 100), ("rrf_k", 10), ("dense_candidates", 8),
+    ("lexical_candidates", 8), ("fusion", "score"), ("fusion_dense_weight", 2.0),
+    ("fusion_lexical_weight", 1.0), ("lexical_ranker", "ts_rank_cd"), ("bm25_k1", 0.9),
+    ("bm25_b", 0.5), ("bm25_metadata_weight", 1.0), ("iterative_scan", "off"),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
     base = Settings()

@@ -1,0 +1,100 @@
+"""The real store in the retrieval benchmark: the synthetic corpus with text as notes of a
+``PgVectorStore``, then its searches timed mode by mode.
+
+``store_modes`` times dense, hybrid and lexical search with each lexical ranker (BM25 and
+PostgreSQL's ``ts_rank_cd``) query by query in turn, so every configuration meets the same
+machine load; its rows feed ``hybrid_p99_ratio`` and the BM25 against ``ts_rank_cd`` latency.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.bench_stats import latency_stats
+from evals.corpus import Corpus, Queries
+from evals.retrieval_pg import bench_settings
+from rag_core.store.base import SearchParams
+
+# label -> (mode, lexical ranker); "dense" and "hybrid" are the headline pair.
+MODES = {
+    "dense": ("dense", "bm25"),
+    "hybrid": ("hybrid", "bm25"),
+    "hybrid_ts_rank_cd": ("hybrid", "ts_rank_cd"),
+    "lexical_bm25": ("lexical", "bm25"),
+    "lexical_ts_rank_cd": ("lexical", "ts_rank_cd"),
+}
+
+
+def store_for(url: str, state_dir: str | Path | None = None, dim: int = 384) -> Any:
+    from rag_core.store.pgvector import PgVectorStore
+
+    store = PgVectorStore(bench_settings(state_dir, database_url=url, embedding_dim=dim))
+    store.ensure_schema()
+    return store
+
+
+def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
+                  batch_chunks: int = 256) -> int:
+    """The first ``n`` chunks as notes of the store, written in bulk (``upsert_notes``, one
+    transaction per user and batch); idempotent: unchanged notes are skipped."""
+    from rag_core.chunking import content_hash
+    from rag_core.store.base import ChunkDraft, NoteWrite
+    from rag_core.types import Note
+
+    assert corpus.vectors is not None
+    note_ids = corpus.note_ids[:n]
+    starts = np.flatnonzero(np.r_[True, note_ids[1:] != note_ids[:-1]])
+    bounds = list(zip(starts, np.r_[starts[1:], len(note_ids)], strict=True))
+    by_user: dict[str, list[Any]] = {}
+    for lo, hi in bounds:
+        meta = corpus.notes[int(note_ids[lo])]
+        texts = corpus.texts[lo:hi]
+        note = Note(id=f"n{int(note_ids[lo])}", title=meta["title"], body="\n\n".join(texts),
+                    speaker=meta["speaker"], series=meta["series"], tags=tuple(meta["tags"]),
+                    scripture=tuple(meta["scripture"]))
+        drafts = [ChunkDraft(i, t, content_hash(t)) for i, t in enumerate(texts)]
+        by_user.setdefault(f"u{meta['user']}", []).append(NoteWrite(
+            note, content_hash(note.body + repr(meta)), drafts, corpus.vectors[lo:hi]))
+    batches = []
+    for user, items in by_user.items():
+        batch: list[Any] = []
+        for item in items:
+            batch.append(item)
+            if sum(len(it.chunks) for it in batch) >= batch_chunks:
+                batches.append((user, batch))
+                batch = []
+        if batch:
+            batches.append((user, batch))
+    iterator: Any = batches
+    if progress:
+        from tqdm.std import tqdm
+
+        iterator = tqdm(batches, desc="store ingest", file=sys.stderr, mininterval=5.0, ncols=90)
+    written = 0
+    for user, batch in iterator:
+        written += sum(r.chunks_written for r in store.upsert_notes(user, batch))
+    return written
+
+
+def store_modes(store: Any, queries: Queries, top_k: int, ef_search: int,
+                base: SearchParams | None = None) -> list[dict[str, Any]]:
+    """Every configuration of ``MODES`` on the same queries, interleaved; one row each."""
+    assert queries.vectors is not None
+    base = (base or SearchParams()).with_(ef_search=ef_search)
+    params = {label: base.with_(mode=mode, lexical_ranker=ranker)
+              for label, (mode, ranker) in MODES.items()}
+    times: dict[str, list[float]] = {label: [] for label in MODES}
+    for warm in (True, False):
+        for text, vec, user in zip(queries.texts, queries.vectors, queries.user_ids, strict=True):
+            for label, p in params.items():
+                start = time.perf_counter()
+                store.search(f"u{int(user)}", vec, top_k, query_text=text, params=p)
+                if not warm:
+                    times[label].append(time.perf_counter() - start)
+    return [{"mode": label, "lexical_ranker": MODES[label][1], "ef_search": ef_search,
+             **latency_stats(t)} for label, t in times.items()]

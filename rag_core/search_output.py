@@ -1,0 +1,72 @@
+"""What ``rag-core search`` prints: one row per hit, the ``--explain`` lines, and the
+``--queries`` batch (one JSON line per question)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag_core.errors import UserError
+
+
+def result_row(chunk: Any) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk.chunk_id,
+        "note_id": chunk.note_id,
+        "title": chunk.title,
+        "score": round(float(chunk.score), 4),
+        "dense_rank": chunk.dense_rank,
+        "lexical_rank": chunk.lexical_rank,
+        "lexical_score": chunk.lexical_score,
+        "matched_terms": list(chunk.matched_terms),
+        "fused_score": chunk.fused_score,
+    }
+
+
+def explain(i: int, row: dict[str, Any], ranker: str) -> str:
+    """Three lines per hit: fused score, the dense side, the lexical side with its terms."""
+    def rank(r: Any) -> str:
+        return f"#{r}" if r is not None else "-"
+
+    fused = f"{row['fused_score']:.4f}" if row["fused_score"] is not None else "-"
+    lexical = f"{row['lexical_score']:.3f}" if row["lexical_score"] is not None else "-"
+    terms = ", ".join(row["matched_terms"]) or "(none)"
+    return (f"{i:>2}. fused {fused}  {row['title']}  ({row['chunk_id']})\n"
+            f"    dense    cosine {row['score']:.3f}  rank {rank(row['dense_rank'])}\n"
+            f"    lexical  {ranker} {lexical}  rank {rank(row['lexical_rank'])}  terms: {terms}")
+
+
+def search_many(pipe: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag_core.errors import InvalidQuery
+
+    path = Path(args.queries)
+    if not path.exists():
+        raise UserError(f"No such file: {path}")
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "w")) if args.output else sys.stdout
+        for n, line in enumerate(tqdm(lines, desc="search", disable=args.quiet or
+                                      out is sys.stdout), start=1):
+            try:
+                item = json.loads(line)
+                qid, text = item["id"], item["text"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidQuery(f"{path}:{n}: each line needs JSON with 'id' and 'text'") \
+                    from exc
+            user = item.get("user_id", args.user)
+            if not user:
+                raise UserError("Give --user or a user_id on every line.")
+            try:
+                rows = [result_row(c) for c in pipe.search(user, text, args.top_k)]
+            except UserError as exc:  # one bad question does not end the batch
+                out.write(json.dumps({"id": qid, "results": [],
+                                      "error": {"code": exc.code, "message": exc.message}}) + "\n")
+                continue
+            out.write(json.dumps({"id": qid, "results": rows}) + "\n")
+    return 0

@@ -1,0 +1,14 @@
+"""Every SQL statement of the project, in one package.
+
+Queries are ``psycopg.sql`` objects with bind parameters; values never enter the text.  The few
+numbers that DDL needs (vector dimension, HNSW ``m`` / ``ef_construction``) are validated
+integers from Settings and enter as ``sql.Literal``.
+
+- ``schema``: migrations, the lexical SQL functions and the BM25 statistics triggers;
+- ``writes``: notes, chunks (bulk), versions, statistics reads and API costs;
+- ``search``: the dense scan, the lexical rankers and the three searches.
+"""
+
+from rag_core.store.sql.schema import *  # noqa: F403
+from rag_core.store.sql.search import *  # noqa: F403
+from rag_core.store.sql.writes import *  # noqa: F403

@@ -1,0 +1,187 @@
+"""Search statements: the dense scan, the two lexical rankers, and the candidate lists.
+
+Every store search returns the same columns::
+
+    chunk_id, note_id, user_id, ordinal, text, metadata,
+    score, dense_rank, lexical_rank, lexical_score, terms
+
+``score`` is the cosine similarity to the query vector (the lexical score when a lexical search
+has no vector); ``terms`` are the question's lexemes found in the chunk.  Hybrid search returns
+the union of both candidate lists; fusing them is ``rag_core.store.fusion``'s job.
+
+The dense scan is built by ``knn_scan`` for any table with ``embedding`` and ``user_id``
+columns, so the retrieval benchmark times exactly the store's scan on its own tables.
+
+Lexical ranking (``Settings.lexical_ranker``):
+
+- ``bm25``: Okapi BM25 per user.  For each of the question's lexemes ``t`` found in chunk ``c``
+  ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(c) / avglen))`` summed, with
+  ``idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))`` (never negative), ``N`` the user's chunks,
+  ``df`` from ``lexeme_stats`` and ``avglen`` from ``user_lexical_stats``.  ``tf`` counts the
+  lexeme's positions in the stored tsvector, a metadata (weight A) position counting
+  ``metadata_weight`` times; ``len(c)`` is ``chunks.lex_len``.  The stored tsvectors carry
+  weights A and B only, so ``setweight(tsv, 'D', lexemes)`` then ``ts_filter(.., '{d}')``
+  leaves exactly the question's lexemes with their positions: each candidate unnests a few
+  lexemes instead of all of them (2-3x faster than filtering ``unnest(tsv)``).
+- ``ts_rank_cd``: PostgreSQL's cover density (kept for comparison; no document frequencies).
+
+Candidates are the chunks whose tsvector matches the OR of the question's lexemes (GIN index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg import sql
+
+LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
+
+# set_config(..., true) is SET LOCAL with bind parameters: it ends with the transaction.
+SET_SEARCH_PARAMS = sql.SQL(
+    """
+    SELECT set_config('hnsw.ef_search', %s, true),
+           set_config('hnsw.iterative_scan', %s, true),
+           set_config('hnsw.max_scan_tuples', %s, true)
+    """
+)
+
+CHUNK_COLUMNS = ("chunk_id", "note_id", "user_id", "ordinal", "text", "metadata")
+
+
+def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
+             per_user: bool = True) -> sql.Composed:
+    """The k rows nearest to ``%(embedding)s`` by cosine distance (``%(k)s`` of them), of
+    ``%(user_id)s`` when ``per_user``; the index scan that every dense search runs."""
+    where = sql.SQL("WHERE user_id = %(user_id)s ") if per_user else sql.SQL("")
+    return sql.SQL(
+        "SELECT {cols}, embedding <=> %(embedding)s AS distance FROM {table} {where}"
+        "ORDER BY distance LIMIT %(k)s"
+    ).format(cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+             table=sql.Identifier(table), where=where)
+
+
+def knn_ids(table: str, id_column: str, *, per_user: bool) -> sql.Composed:
+    """Ids of ``knn_scan``, nearest first, with the materialised CTE pgvector recommends for
+    iterative scans (the benchmark's form of the dense search)."""
+    return sql.SQL(
+        "WITH d AS MATERIALIZED ({scan}) SELECT {id} FROM d ORDER BY distance"
+    ).format(scan=knn_scan(table, (id_column,), per_user=per_user), id=sql.Identifier(id_column))
+
+
+# --- lexical candidate lists: CTEs q (tsquery, lexemes) and l (chunk_id, rank) ---------------
+
+_QUERY_CTE = """
+    q AS MATERIALIZED (
+        SELECT rag_or_tsquery(%(query)s) AS tq, rag_query_lexemes(%(query)s) AS lex
+    )"""
+
+_BM25_CTES = _QUERY_CTE + """,
+    st AS MATERIALIZED (
+        SELECT s.chunks::float8 AS n, s.total_length::float8 / greatest(s.chunks, 1) AS avglen
+        FROM user_lexical_stats s WHERE s.user_id = %(user_id)s
+    ),
+    w AS MATERIALIZED (
+        SELECT x.lexeme,
+               ln(1 + (st.n - coalesce(ls.df, 0) + 0.5) / (coalesce(ls.df, 0) + 0.5)) AS idf
+        FROM q CROSS JOIN st CROSS JOIN LATERAL unnest(q.lex) AS x(lexeme)
+        LEFT JOIN lexeme_stats ls ON ls.user_id = %(user_id)s AND ls.lexeme = x.lexeme
+    ),
+    m AS (
+        SELECT c.chunk_id, c.lex_len, t.lexeme, t.tf
+        FROM chunks c CROSS JOIN q
+        CROSS JOIN LATERAL (
+            SELECT a.lexeme, cardinality(a.positions) + (%(metadata_weight)s - 1.0)
+                       * coalesce(cardinality(x.positions), 0) AS tf
+            FROM unnest(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}')) AS a
+            LEFT JOIN unnest(ts_filter(setweight(ts_filter(c.tsv, '{a}'), 'D', q.lex), '{d}'))
+                AS x USING (lexeme)
+        ) AS t
+        WHERE c.user_id = %(user_id)s AND c.tsv @@ q.tq
+    ),
+    l AS MATERIALIZED (
+        SELECT m.chunk_id,
+               sum(w.idf * m.tf * (%(k1)s + 1.0)
+                   / (m.tf + %(k1)s * (1.0 - %(b)s + %(b)s * m.lex_len / st.avglen))) AS rank
+        FROM m JOIN w ON w.lexeme = m.lexeme CROSS JOIN st
+        GROUP BY m.chunk_id
+        ORDER BY rank DESC, m.chunk_id
+        LIMIT %(lexical_depth)s
+    )"""
+
+_TS_RANK_CD_CTES = _QUERY_CTE + """,
+    l AS MATERIALIZED (
+        SELECT c.chunk_id, ts_rank_cd(c.tsv, q.tq, 33)::float8 AS rank
+        FROM chunks c CROSS JOIN q
+        WHERE c.user_id = %(user_id)s AND c.tsv @@ q.tq
+        ORDER BY rank DESC, c.chunk_id
+        LIMIT %(lexical_depth)s
+    )"""
+
+_LEXICAL_CTES = {"bm25": _BM25_CTES, "ts_rank_cd": _TS_RANK_CD_CTES}
+
+# The question's lexemes found in chunk c (for --explain), computed on the few returned rows.
+_TERMS = "tsvector_to_array(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}'))"
+
+# --- the three searches ---------------------------------------------------------------------
+
+# The materialised CTE keeps the (possibly index-driven, relaxed-order) scan separate from the
+# final exact ordering, as pgvector recommends for iterative scans.
+SEARCH_DENSE = sql.SQL(
+    """
+    WITH d AS MATERIALIZED ({scan})
+    SELECT chunk_id, note_id, user_id, ordinal, text, metadata,
+           1 - distance AS score,
+           row_number() OVER (ORDER BY distance, chunk_id) AS dense_rank,
+           NULL::bigint AS lexical_rank, NULL::float8 AS lexical_score, NULL::text[] AS terms
+    FROM d
+    ORDER BY distance, chunk_id
+    """
+).format(scan=knn_scan("chunks", CHUNK_COLUMNS))
+
+
+def _lexical(ranker: str) -> sql.Composed:
+    # Without a query vector the score is the lexical score (there is no cosine to give).
+    return sql.SQL(
+        """
+        WITH {ctes}
+        SELECT c.chunk_id, c.note_id, c.user_id, c.ordinal, c.text, c.metadata,
+               CASE WHEN %(has_embedding)s THEN 1 - (c.embedding <=> %(embedding)s)
+                    ELSE l.rank END AS score,
+               NULL::bigint AS dense_rank,
+               row_number() OVER (ORDER BY l.rank DESC, l.chunk_id) AS lexical_rank,
+               l.rank AS lexical_score, {terms} AS terms
+        FROM l JOIN chunks c ON c.chunk_id = l.chunk_id AND c.user_id = %(user_id)s
+        CROSS JOIN q
+        ORDER BY l.rank DESC, l.chunk_id
+        """
+    ).format(ctes=sql.SQL(_LEXICAL_CTES[ranker]), terms=sql.SQL(_TERMS))
+
+
+def _hybrid(ranker: str) -> sql.Composed:
+    # Both candidate lists, each with its own depth; every row gets its cosine similarity.
+    return sql.SQL(
+        """
+        WITH {ctes},
+        d AS MATERIALIZED ({scan}),
+        dr AS (SELECT chunk_id, row_number() OVER (ORDER BY distance, chunk_id) AS rnk FROM d),
+        lr AS (
+            SELECT chunk_id, rank, row_number() OVER (ORDER BY rank DESC, chunk_id) AS rnk
+            FROM l
+        ),
+        f AS (
+            SELECT coalesce(dr.chunk_id, lr.chunk_id) AS chunk_id, dr.rnk AS dense_rank,
+                   lr.rnk AS lexical_rank, lr.rank AS lexical_score
+            FROM dr FULL OUTER JOIN lr ON dr.chunk_id = lr.chunk_id
+        )
+        SELECT c.chunk_id, c.note_id, c.user_id, c.ordinal, c.text, c.metadata,
+               1 - (c.embedding <=> %(embedding)s) AS score,
+               f.dense_rank, f.lexical_rank, f.lexical_score, {terms} AS terms
+        FROM f JOIN chunks c ON c.chunk_id = f.chunk_id AND c.user_id = %(user_id)s
+        CROSS JOIN q
+        """
+    ).format(ctes=sql.SQL(_LEXICAL_CTES[ranker]), scan=knn_scan("chunks", ("chunk_id",)),
+             terms=sql.SQL(_TERMS))
+
+
+SEARCH_LEXICAL = {ranker: _lexical(ranker) for ranker in LEXICAL_RANKERS}
+SEARCH_HYBRID = {ranker: _hybrid(ranker) for ranker in LEXICAL_RANKERS}
