@@ -188,7 +188,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _multiprocess_metrics(settings, args.port)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False,
-                timeout_keep_alive=args.keep_alive or settings.keep_alive_s)
+                timeout_keep_alive=args.keep_alive or settings.keep_alive_s,
+                timeout_worker_healthcheck=settings.worker_healthcheck_s)
     return 0
 
 

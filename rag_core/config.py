@@ -191,6 +191,10 @@ class Settings(BaseSettings):
     # Idle keep-alive of the server; longer than the gateway's (uvicorn's 5 s closes
     # connections that a gateway or a thinking client still holds).
     keep_alive_s: int = Field(75, ge=1)
+    # uvicorn's supervisor kills a worker that does not answer its ping within this many seconds
+    # (uvicorn's default 5 s kills a worker busy embedding on a loaded machine, with every
+    # request it holds: seen as 100 % HTTPConnectionClosed at load average 100+).
+    worker_healthcheck_s: int = Field(60, ge=1)
     # Request bodies are refused over these sizes (413) before they are read or the token is
     # checked: the question routes, the single-note routes, the bulk route.
     max_body_bytes: int = Field(64 * 1024, ge=1_024)
