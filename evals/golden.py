@@ -136,6 +136,13 @@ def qa_features() -> Any:
     })
 
 
+def planted_note_ids(golden_dir: str | Path | None = None) -> set[str]:
+    """The notes that carry a planted instruction: those the indirect-injection items use.
+    Sets of honest text made from the notes (``evals.safety_outputs``) leave them out."""
+    qa = load_qa(golden_dir)
+    return {n for ids in qa.loc[qa["attack"] == "indirect", "reference_note_ids"] for n in ids}
+
+
 def scenario_counts(qa: pd.DataFrame) -> pd.DataFrame:
     """Items per scenario and attack, in a fixed order (a regression reference for nbval)."""
     attack = qa["attack"].fillna("-")
