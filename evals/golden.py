@@ -17,12 +17,14 @@ from evals.paths import GOLDEN_DIR
 from evals.split import SPLITS, select
 
 SCENARIOS = ("factual", "synthesis", "metadata", "no_context", "adversarial")
-ATTACKS = ("injection", "leak", "cross_user")
+ATTACKS = ("injection", "leak", "cross_user", "indirect")
 QA_COLUMNS = (
     "id", "user_id", "question", "scenario", "reference_answer", "reference_note_ids",
     "reference_chunk_texts", "attack", "expect_no_context",
 )
-OPTIONAL_QA_COLUMNS = ("split",)
+# Fields that only some QA files carry (``qa/indirect.jsonl``: the injection's channel and
+# its canaries; ``split``: dev or test). Missing ones load as None.
+OPTIONAL_COLUMNS = ("split", "channel", "canaries")
 
 
 def _dir(golden_dir: str | Path | None) -> Path:
@@ -60,14 +62,19 @@ def _normalise_qa(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"QA items lack the columns {missing}")
     frame = frame.copy()
-    if "split" not in frame.columns:
-        frame["split"] = None
-    frame["split"] = frame["split"].astype(object).where(frame["split"].notna(), None)
     frame["attack"] = frame["attack"].astype(object).where(frame["attack"].notna(), None)
     frame["expect_no_context"] = frame["expect_no_context"].astype(bool)
+    for column in OPTIONAL_COLUMNS:
+        values = frame[column] if column in frame.columns else pd.Series([None] * len(frame))
+        frame[column] = pd.Series([None if _missing(v) else v for v in values],
+                                  index=frame.index, dtype=object)
     for column in ("reference_note_ids", "reference_chunk_texts"):
         frame[column] = frame[column].apply(lambda v: list(v) if v is not None else [])
     return frame.reset_index(drop=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def load_qa(golden_dir: str | Path | None = None, split: str | None = None) -> pd.DataFrame:
@@ -94,7 +101,8 @@ def load_qa_dataset(golden_dir: str | Path | None = None, split: str | None = No
     files = [str(p) for p in qa_files(golden_dir)]
     if not files:
         raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
-    ds = datasets.load_dataset("json", data_files=files, split="train")
+    ds = datasets.load_dataset("json", data_files=files, split="train",
+                               features=qa_features())
     if split in (None, "all"):
         return ds
     if split not in SPLITS:
@@ -111,6 +119,28 @@ def load_semantic_pairs(golden_dir: str | Path | None = None,
         rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                  if line.strip()]
     return select(rows, split)
+
+
+def qa_features() -> Any:
+    """The schema of a QA item for ``datasets``: given explicitly, because the files do not all
+    carry the optional fields (the json loader then fills them with None)."""
+    from datasets import Features, List, Value
+
+    text = Value("string")
+    return Features({
+        "id": text, "user_id": text, "question": text, "scenario": text,
+        "reference_answer": text, "reference_note_ids": List(text),
+        "reference_chunk_texts": List(text), "attack": text,
+        "expect_no_context": Value("bool"), "split": text, "channel": text,
+        "canaries": List({"kind": text, "value": text}),
+    })
+
+
+def planted_note_ids(golden_dir: str | Path | None = None) -> set[str]:
+    """The notes that carry a planted instruction: those the indirect-injection items use.
+    Sets of honest text made from the notes (``evals.safety_outputs``) leave them out."""
+    qa = load_qa(golden_dir)
+    return {n for ids in qa.loc[qa["attack"] == "indirect", "reference_note_ids"] for n in ids}
 
 
 def scenario_counts(qa: pd.DataFrame) -> pd.DataFrame:

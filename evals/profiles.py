@@ -52,6 +52,12 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "sweep_top_k": [1, 3, 5, 8],
                 "sweep_context_budget": [300, 1200],
                 "sweep_sample": 60,
+                "compare_generators": ["extractive", "local", "obey"],
+                "compare_sample": 6,
+                "compare_max_tokens": 48,
+                # the real model skips the cross-user probes in ci (retrieval is what they
+                # test, and extractive and obey answer them); full gives it everything
+                "real_model_attacks": ["injection", "leak", "indirect"],
                 "seed": 7,
             },
             "full": {
@@ -61,6 +67,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "sweep_top_k": [1, 2, 3, 5, 8, 10],
                 "sweep_context_budget": [200, 400, 800, 1200, 2000],
                 "sweep_sample": 0,
+                "compare_generators": ["extractive", "local", "obey"],
+                "compare_sample": 0,
+                "compare_max_tokens": 160,
                 "seed": 7,
             },
         },

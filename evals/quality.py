@@ -8,7 +8,7 @@ question with every metric column; ``summarise`` aggregates overall and per scen
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from evals import golden
 from evals.metrics import behaviour, retrieval, text
 from evals.paths import STATE_DIR
 
+ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
 RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
                 "ndcg_at_10")
 TEXT_COLUMNS = ("context_recall", "context_precision", "rouge_l", "semantic_similarity")
@@ -181,11 +182,14 @@ def _progress(items: Sequence[Any], label: str, enabled: bool) -> Iterable[Any]:
 def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: int = 0,
                      sanitiser: bool = True, pipeline: Any | None = None,
                      owners: Mapping[str, str] | None = None, progress: bool = True,
-                     label: str = "questions") -> pd.DataFrame:
+                     label: str = "questions", extra: ExtraColumns | None = None
+                     ) -> pd.DataFrame:
     """Ask every (sampled) golden question; one row per question with all metric columns.
 
     ``pipeline`` defaults to one built from ``settings`` (the golden notes must be ingested:
     ``golden.ensure_ingested``); ``owners`` defaults to the golden notes' owner map.
+    ``extra(item, answer, texts)`` adds columns to a row right after its question was asked
+    (``texts``: chunk id -> text of the retrieved chunks); the generator comparison uses it.
     """
     pipe = pipeline or build_pipeline(settings, sanitiser=sanitiser)
     owners = owners if owners is not None else golden.owner_map(golden.load_notes())
@@ -194,7 +198,12 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     contexts: list[tuple[list[str], list[str]]] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
-        row = score_answer(item, answer, owners, _chunk_texts(pipe, answer, item, settings.top_k))
+        texts = chunk_texts(pipe, answer, item, settings.top_k)
+        row = score_answer(item, answer, owners,
+                           [texts[r["chunk_id"]] for r in answer.retrieved
+                            if r["chunk_id"] in texts])
+        if extra is not None:
+            row.update(extra(item, answer, texts))
         rows.append(row)
         contexts.append((row["retrieved_texts"], list(item["reference_chunk_texts"])))
     frame = pd.DataFrame(rows)
@@ -205,12 +214,11 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     return frame
 
 
-def _chunk_texts(pipe: Any, answer: Any, item: Mapping[str, Any], top_k: int) -> list[str]:
-    """Texts of the chunks the answer retrieved, in rank order (``Answer`` carries only ids)."""
+def chunk_texts(pipe: Any, answer: Any, item: Mapping[str, Any], top_k: int) -> dict[str, str]:
+    """Chunk id -> text of the chunks the answer retrieved (``Answer`` carries only ids)."""
     if not answer.retrieved:
-        return []
-    found = {c.chunk_id: c.text for c in pipe.search(item["user_id"], item["question"], top_k)}
-    return [found[r["chunk_id"]] for r in answer.retrieved if r["chunk_id"] in found]
+        return {}
+    return {c.chunk_id: c.text for c in pipe.search(item["user_id"], item["question"], top_k)}
 
 
 def _text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, Any]],

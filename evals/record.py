@@ -56,11 +56,13 @@ def flatten(prefix: str, nested: Mapping[str, Any]) -> dict[str, float | int | b
 
 def record(name: str, metrics: Mapping[str, Any], output_dir: str | Path | None = None, *,
            artifacts: Iterable[str | Path] = (), params: Mapping[str, Any] | None = None,
-           notes: Mapping[str, str] | None = None) -> Path:
+           notes: Mapping[str, str] | None = None,
+           tables: Mapping[str, str] | None = None) -> Path:
     """Write the results of notebook ``name``; metric names get the prefix ``name.``.
 
     ``artifacts`` are files (plots) for the summary page; ``notes`` are short remarks shown
-    there, such as why an optional metric was skipped.
+    there, such as why an optional metric was skipped; ``tables`` are Markdown tables (title ->
+    table) that the summary page shows as they are.
     """
     folder = output_dir_for(output_dir, name)
     flat = flatten(name, metrics)
@@ -73,6 +75,7 @@ def record(name: str, metrics: Mapping[str, Any], output_dir: str | Path | None 
                       for a in artifacts],
         "params": dict(params or {}),
         "notes": {str(k): str(v) for k, v in (notes or {}).items()},
+        "tables": {str(k): str(v) for k, v in (tables or {}).items()},
     }
     path = folder / f"{name}{SUFFIX}"
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")

@@ -30,6 +30,7 @@ class NotebookOutcome:
     error: str = ""
     artifacts: list[str] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 def git_commit(cwd: Path = REPO_ROOT) -> str | None:
@@ -145,6 +146,9 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
     notes = [(n.name, k, v) for n in notebooks for k, v in n.notes.items()]
     if notes:
         parts += ["", "## Notes", ""] + [f"- {name} / {key}: {text}" for name, key, text in notes]
+    tables = [(n.name, title, table) for n in notebooks for title, table in n.tables.items()]
+    for name, title, table in tables:
+        parts += ["", f"## {name}: {title}", "", table]
     plots = [(n.name, a) for n in notebooks for a in n.artifacts if a.endswith(".png")]
     if plots:
         parts += ["", "## Plots", ""]

@@ -123,6 +123,7 @@ def _execute(spec: profiles.NotebookSpec, params: dict[str, Any], executed: Path
     for result in record.load_results(out_dir):
         outcome.artifacts += [str(out_dir / a) for a in result.get("artifacts", [])]
         outcome.notes.update(result.get("notes", {}))
+        outcome.tables.update(result.get("tables", {}))
     return outcome
 
 

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from evals import safety_transforms as tf
-from evals.golden import load_notes
+from evals.golden import load_notes, planted_note_ids
 from evals.safety_sets import SEED, SPLITS, _pick, _written, assign_splits
 
 LEAD_INS = ("", "Sure, here it is: ", "Decoded: ", "Here you go:\n", "As requested: ",
@@ -64,7 +64,10 @@ def _note_answers(rng: random.Random) -> list[dict[str, Any]]:
     """Honest answers built from golden note sentences, one note per group."""
     rows = []
     notes = load_notes().sort_values("id")
+    planted = planted_note_ids()  # not honest text: they carry instructions for the model
     for note in notes.itertuples():
+        if note.id in planted:
+            continue
         sentences = [s.strip() for s in _SENTENCE.findall(str(note.body)) if len(s) > 40]
         if len(sentences) < 3:
             continue

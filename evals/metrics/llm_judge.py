@@ -1,5 +1,8 @@
 """LLM-judged metrics (ragas faithfulness and answer relevancy), only with a real endpoint.
 
+A judge is only as good as its model: pointed at ``rag-core local-llm`` (SmolLM2-135M) the
+whole path runs, but a 135M judge's scores are not quality figures.
+
 They run only when the environment configures an LLM endpoint the way the service does:
 ``RAG_LLM=hf`` and a ``RAG_LLM_BASE_URL`` (any OpenAI-compatible server) or an ``HF_TOKEN``
 (the Hugging Face router). Otherwise the judge is skipped and the report says so; nothing is
@@ -24,6 +27,7 @@ class JudgeConfig:
     model: str
     base_url: str
     api_key: str
+    max_tokens: int | None = None  # None: ragas' default (1,024) per judge call
 
 
 @dataclass
@@ -79,8 +83,12 @@ def ragas_embeddings(embedder: Any) -> Any:
 
 
 def judge(rows: pd.DataFrame, embedder: Any, config: JudgeConfig | None,
-          contexts: Sequence[Sequence[str]] | None = None) -> JudgeOutcome:
-    """Score generated answers: needs columns question, answer, no_context (+ ``contexts``)."""
+          contexts: Sequence[Sequence[str]] | None = None,
+          relevancy_questions: int = 3) -> JudgeOutcome:
+    """Score generated answers: needs columns question, answer, no_context (+ ``contexts``).
+
+    ``relevancy_questions`` is AnswerRelevancy's strictness (questions generated per answer).
+    A judge reply that does not parse scores None for that answer, never an error."""
     if config is None:
         return JudgeOutcome("skipped", "no LLM endpoint configured (RAG_LLM=hf with "
                                        "RAG_LLM_BASE_URL or HF_TOKEN)")
@@ -89,9 +97,11 @@ def judge(rows: pd.DataFrame, embedder: Any, config: JudgeConfig | None,
     from ragas.metrics.collections import AnswerRelevancy, Faithfulness
 
     client = AsyncOpenAI(base_url=config.base_url, api_key=config.api_key)
-    llm = llm_factory(config.model, client=client)
+    limits = {"max_tokens": config.max_tokens} if config.max_tokens else {}
+    llm = llm_factory(config.model, client=client, **limits)
     faithfulness = Faithfulness(llm=llm)
-    relevancy = AnswerRelevancy(llm=llm, embeddings=ragas_embeddings(embedder))
+    relevancy = AnswerRelevancy(llm=llm, embeddings=ragas_embeddings(embedder),
+                                strictness=relevancy_questions)
     ctx = list(contexts) if contexts is not None else [[] for _ in range(len(rows))]
 
     async def score_all() -> list[dict[str, float | None]]:

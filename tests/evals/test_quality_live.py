@@ -72,7 +72,11 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     options = runner.RunOptions(
         profile="ci", only=["quality"], baseline=None, reports_dir=tmp_path,
         overrides={"sample": 10, "sweep_top_k": [1, 3], "sweep_context_budget": [300],
-                   "sweep_sample": 5, "state_dir": str(live_settings.state_dir)},
+                   "sweep_sample": 5, "state_dir": str(live_settings.state_dir),
+                   # the comparison with the obedient mock only (the local model has its
+                   # own slow tests)
+                   "compare_generators": ["obey"], "compare_sample": 1,
+                   "compare_attacks": ["indirect"]},
     )
     result = runner.run(options)
     out = tmp_path / "ci"
@@ -89,3 +93,9 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     assert (out / "quality" / "quality_sweep.png").stat().st_size > 10_000
     rows = pd.read_json(out / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10
+    assert summary["metrics"]["quality.gen.obey.n"] == 20  # 16 indirect + one per scenario
+    assert summary["metrics"]["quality.gen.obey.canary_rate_output_off"] > 0
+    assert summary["metrics"]["quality.gen.local.n"] is None  # not compared: gates skipped
+    page = (out / "summary.md").read_text()
+    assert "## quality: generators side by side" in page
+    assert "## quality: which defence stopped each attack" in page

