@@ -154,20 +154,25 @@ def false_hits(frame: pd.DataFrame) -> pd.DataFrame:
 # --- the alternatives ------------------------------------------------------------------------
 
 BASE = rules.Policy()
+EQUAL = replace(BASE, slots="equal", sentences=False, threshold=0.55)  # issue 16's first design
+ALIGNED = replace(BASE, sentences=False, threshold=0.55)
 ALTERNATIVES: dict[str, rules.Policy] = {
-    "cosine only, 0.92": replace(BASE, threshold=0.92, facts=False, evidence="off",
+    "cosine only, 0.92": replace(EQUAL, threshold=0.92, facts=False, evidence="off",
                                  detail=False),
-    "cosine only, 0.80": replace(BASE, threshold=0.80, facts=False, evidence="off",
+    "cosine only, 0.80": replace(EQUAL, threshold=0.80, facts=False, evidence="off",
                                  detail=False),
-    "facts (spaCy, pythonbible), 0.55": replace(BASE, evidence="off", detail=False),
-    "facts + same best chunk": replace(BASE, evidence="chunk", detail=False),
-    "facts + same best note": replace(BASE, evidence="note", detail=False),
-    "facts + same note + detail (grounded swaps only)": replace(BASE, strict_nouns=False),
-    "facts + same chunk + detail": replace(BASE, evidence="chunk"),
-    "facts + chunk when reworded, note when near-identical + detail":
-        replace(BASE, evidence="adaptive"),
-    "facts + same note + detail, 0.45": replace(BASE, threshold=0.45),
-    "facts + same note + detail, 0.55 (chosen)": BASE,
+    "slots equal + same note + detail, 0.55 (before)": EQUAL,
+    "aligned/reworded slots + same note + detail, 0.55": ALIGNED,
+    "aligned/reworded, no names found in the other's evidence, 0.55":
+        replace(ALIGNED, grounded_names=False),
+    "aligned/reworded + same best chunk, 0.55": replace(ALIGNED, evidence="chunk"),
+    "aligned/reworded + best chunks overlap, 0.55": replace(ALIGNED, evidence="overlap"),
+    "aligned/reworded, 0.60": replace(ALIGNED, threshold=0.6),
+    "aligned/reworded + same best sentence always, 0.55":
+        replace(BASE, threshold=0.55, sentences_always=True),
+    "aligned/reworded + same best sentence when kinds differ, 0.55": replace(BASE,
+                                                                             threshold=0.55),
+    "aligned/reworded + same best sentence when kinds differ, 0.60 (chosen)": BASE,
 }
 
 

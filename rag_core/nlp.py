@@ -90,6 +90,7 @@ class Facts:
     has_time: bool = False  # a time expression at all (spaCy DATE/TIME), anchored or not
     scripture: frozenset[str] = frozenset()
     negations: int = 0
+    negated: frozenset[str] = frozenset()  # lemmas of the content words a negation applies to
     sequence: frozenset[str] = frozenset()
     degree: frozenset[str] = frozenset()
     content: tuple[str, ...] = ()  # lemmas of content words, in order
@@ -102,6 +103,14 @@ class Facts:
                 "numbers": sorted(self.numbers), "dates": sorted(self.dates),
                 "scripture": sorted(self.scripture), "negations": self.negations,
                 "sequence": sorted(self.sequence), "degree": sorted(self.degree)}
+
+
+def quantity(text: str) -> str:
+    """A number or number word as one canonical value ("twelve" and "12" are both "12")."""
+    low = text.lower().replace(",", "")
+    if low in _NUMBER_WORDS:
+        return f"{_NUMBER_WORDS[low]:g}"
+    return low.rstrip(".")
 
 
 def scripture_refs(text: str) -> frozenset[str]:
@@ -168,6 +177,9 @@ def _answer_type(doc: Any) -> str:
     if t.lower_ == "why":
         return "reason"
     if t.lower_ == "how":
+        if nxt == "many" and len(after) > 1 and after[1].lemma_.lower() != "time" \
+                and _NOUN_TO_TYPE.get(after[1].lemma_.lower()) == "time":
+            return "duration"  # "how many years" asks what "how long" asks
         if nxt in ("many", "often"):
             return "count"
         if nxt in ("much", "far"):
@@ -177,6 +189,8 @@ def _answer_type(doc: Any) -> str:
         if nxt == "long":
             return "duration"
         return "manner"
+    if t.lower_ == "what" and after and after[0].lemma_.lower() in ("make", "cause", "lead"):
+        return "reason"  # "what made him ..." asks why
     # what / which: typed by the nouns right after it ("which ferry terminal", "what year"),
     # or by the noun of "what is the name / the amount of ..."
     run: list[Any] = []
@@ -255,6 +269,8 @@ def facts(text: str) -> Facts:
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
     negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in ("never", "nothing",
                                                                         "nobody", "none"))
+    negated = {t.head.lemma_.lower() for t in doc if t.dep_ == "neg"
+               and t.head.pos_ in CONTENT_POS and not t.head.is_stop}
     sequence = {_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
                 if (t.lower_ in SEQUENCE or t.ent_type_ == "ORDINAL")
                 and not (t.i > 0 and t.text[:1].isupper())}  # not inside a name
@@ -270,7 +286,8 @@ def facts(text: str) -> Facts:
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
                  numbers=frozenset(numbers), dates=frozenset(dates),
                  has_time=bool(timed), scripture=refs,
-                 negations=negations, sequence=frozenset(sequence),
+                 negations=negations, negated=frozenset(negated),
+                 sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns)
 
 

@@ -5,19 +5,25 @@ the new question's. It is reused only when every rule passes; each rule records 
 that a reuse (or a refusal) can be explained afterwards (``Decision.to_dict``, shown in the
 answer's ``cache_decision`` and in the eval tables):
 
-``similarity``   cosine of the two question embeddings >= the calibrated threshold;
-``answer_type``  the same kind of answer (who / when / where / how many ...; a bare "what" or
-                 "tell me about" is compatible with the other open kinds, "which X" with all);
-``negation``     as many negations on both sides;
-``numbers``      the same numbers (digits and number words), none added or dropped;
+``similarity``   cosine of the two question embeddings >= the calibrated floor;
+``answer_type``  the same kind of answer. Two questions worded alike (``aligned``: most of their
+                 words in the same order) must ask with the same kind (who / when / where /
+                 how many ...); reworded ones with a compatible kind ("how many years" and "how
+                 long" are both a quantity, "how old" and "at what age" too; a bare "what" or
+                 "which X" goes with any kind but yes/no);
+``negation``     aligned: as many negations on both sides; reworded: no word negated on one side
+                 and asserted on the other;
+``numbers``      numbers, number words and dates: aligned, the same values; reworded, no value
+                 on one side that conflicts with one on the other (an addition is no conflict);
 ``dates``        no date on one side that conflicts with a date on the other;
 ``scripture``    no reference (book, chapter, verse) on one side that the other contradicts;
 ``sequence``     the same order words (first, last, next ...) and comparatives / superlatives;
-``names``        no proper name on one side replaced by another on the other side;
-``evidence``     both questions retrieve the same best chunk of the user's notes (the answer is
-                 built from the same evidence);
-``detail``       no content word swapped for another one where the notes contain both (the
-                 "robe" of a story asked about instead of its "sandals").
+``names``        no proper name on one side replaced by another on the other side, unless
+                 (reworded) each such name is found in the other question's evidence (a
+                 grandmother named in the speaker's note);
+``evidence``     both questions retrieve the same evidence (best chunk or best note, by policy);
+``detail``       aligned: no content word changed, added or dropped; reworded: no content word
+                 swapped for another one where the notes contain both.
 
 The facts come from ``rag_core.nlp`` (spaCy, pythonbible), the evidence from the retrieval the
 pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
@@ -32,11 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core import nlp
+from rag_core.cache.sentences import same_best_sentence
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
-         "names", "evidence", "detail")
+         "names", "evidence", "sentence", "detail")
 OPEN_TYPES = frozenset({"thing", "manner", "description"})
 NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
+# The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
+TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
+                        "reason", "yes_no"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ class Evidence:
 class Policy:
     """Which rules run, and their parameters (``Settings.semantic_*`` give the defaults)."""
 
-    threshold: float = 0.55
+    threshold: float = 0.6
     facts: bool = True
     # off | chunk (same best chunk) | note (best chunks from the same note) | overlap (each
     # best chunk among the other's two best) | adaptive (chunk when the wording differs too
@@ -76,6 +86,15 @@ class Policy:
     detail_min_ratio: float = 0.5  # how alike the two questions' word sequences must be
     evidence_depth: int = 5  # chunks whose words the detail rule looks in
     strict_nouns: bool = True  # a noun swapped for another noun is a change, in the notes or not
+    # "aligned": questions worded alike are compared slot by slot, reworded ones by conflicts
+    # (see the module doc); "equal": every question compared as the aligned ones were before
+    slots: str = "aligned"
+    aligned_ratio: float = 0.5  # word-sequence ratio from which two questions are aligned
+    grounded_names: bool = True  # reworded: a name found in the other's evidence is no swap
+    sentences: bool = True  # reworded: the same best sentence of the evidence (sentence_check)
+    sentences_always: bool = False  # False: only when the kinds of answer differ (open / typed)
+    sentence_depth: int = 1  # best chunks of each side whose sentences are ranked
+    sentence_top: int = 3  # each best sentence among the other's this many best
 
     def rules(self) -> tuple[str, ...]:
         on = {"similarity"}
@@ -85,6 +104,8 @@ class Policy:
             on.add("evidence")
         if self.detail:
             on.add("detail")
+        if self.sentences and self.slots == "aligned":
+            on.add("sentence")
         return tuple(r for r in RULES if r in on)
 
 
@@ -146,6 +167,7 @@ def _fmt(a: Any, b: Any) -> str:
 
 
 def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
+    """The slots compared for equality (the ``equal`` policy, and aligned questions)."""
     names_a, names_b = _unmatched(a.names, b.names), _unmatched(b.names, a.names)
     return [
         Check("answer_type", _answer_types_agree(a.answer_type, b.answer_type),
@@ -162,6 +184,87 @@ def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
     ]
 
 
+def _values(f: nlp.Facts) -> frozenset[str]:
+    return f.numbers | {nlp.quantity(d) for d in f.dates}
+
+
+def value_checks(a: nlp.Facts, b: nlp.Facts, strict: bool) -> list[Check]:
+    """Numbers and dates compared together ("seventy-seven" may be a number on one side and
+    a date on the other): ``strict``, the same values; else no value on each side that the
+    other lacks. A failure is reported as ``dates`` when only date values differ."""
+    va, vb = _values(a), _values(b)
+    only_a, only_b = va - vb, vb - va
+    ok = not (only_a or only_b) if strict else not (only_a and only_b)
+    dated = {nlp.quantity(d) for d in a.dates | b.dates}
+    rule = "dates" if (only_a | only_b) and (only_a | only_b) <= dated else "numbers"
+    other = "dates" if rule == "numbers" else "numbers"
+    return [Check(rule, ok, _fmt(va, vb)), Check(other, True, f"compared under {rule}")]
+
+
+def _kinds_compatible(a: str, b: str) -> bool:
+    """Reworded questions: the same kind of answer, or an open question ("what ...", "tell me
+    about", "how did", "which X" of no known kind) against any kind but yes/no."""
+    if a == b:
+        return True
+    if "yes_no" in (a, b):
+        return False
+    return a not in TYPE_KINDS or b not in TYPE_KINDS
+
+
+def _negation_conflict(a: nlp.Facts, b: nlp.Facts) -> list[str]:
+    """Words negated on one side and said without negation on the other."""
+    return sorted((a.negated - b.negated) & set(b.tokens) | (b.negated - a.negated)
+                  & set(a.tokens))
+
+
+def _in_evidence(name: str, evidence: Evidence) -> bool:
+    words: set[str] = set()
+    for text in evidence.texts:
+        words |= nlp.lemmas(text)
+    return nlp_named(name, words)
+
+
+def nlp_named(name: str, words: set[str] | frozenset[str]) -> bool:
+    return name in words or name.rstrip("s") in words or name + "s" in words
+
+
+def reworded_checks(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
+                    grounded_names: bool = True) -> list[Check]:
+    """The slots of two questions worded differently: compatible kinds, no conflict."""
+    names_a, names_b = _unmatched(a.names, b.names), _unmatched(b.names, a.names)
+    swapped = bool(names_a and names_b)
+    if swapped and grounded_names:  # each side's names in the other side's evidence
+        swapped = not (all(_in_evidence(n, new) for n in names_a)
+                       and all(_in_evidence(n, cached) for n in names_b))
+    negated = _negation_conflict(a, b)
+    return [
+        Check("answer_type", _kinds_compatible(a.answer_type, b.answer_type),
+              f"reworded: {_fmt(a.answer_type, b.answer_type)}"),
+        Check("negation", not negated, f"reworded: negated on one side only: {negated}"),
+        *value_checks(a, b, strict=False),
+        Check("scripture", not _conflict(a.scripture, b.scripture),
+              _fmt(a.scripture, b.scripture)),
+        Check("sequence", not _conflict(a.sequence, b.sequence)
+              and not _conflict(a.degree, b.degree),
+              _fmt(a.sequence | a.degree, b.sequence | b.degree)),
+        Check("names", not swapped, f"{names_a} vs {names_b}"
+              + (" (found in the other's evidence)" if (names_a and names_b and not swapped)
+                 else "")),
+    ]
+
+
+def aligned_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
+    """Two questions worded alike: every slot the same (the words that differ are the point)."""
+    values = {c.rule: c for c in value_checks(a, b, strict=True)}
+    out = []
+    for c in fact_checks(a, b):
+        if c.rule == "answer_type":
+            c = Check("answer_type", a.answer_type == b.answer_type,
+                      f"aligned: {_fmt(a.answer_type, b.answer_type)}")
+        out.append(values.get(c.rule, c))
+    return out
+
+
 def evidence_check(mode: str, new: Evidence, cached: Evidence) -> Check:
     if not new.chunk_ids or not cached.chunk_ids:
         return Check("evidence", False, "no retrieved chunks to compare")
@@ -174,12 +277,21 @@ def evidence_check(mode: str, new: Evidence, cached: Evidence) -> Check:
     return Check("evidence", ok, f"best chunk {new.chunk_ids[0]} vs {cached.chunk_ids[0]}")
 
 
-def swapped_words(a: nlp.Facts, b: nlp.Facts) -> tuple[float, list[tuple[str, str]]]:
-    """How alike the word sequences are, and the content words replaced one for another."""
+def sentence_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
+                   depth: int = 1, top: int = 3) -> Check:
+    """Both questions rest on the same sentence of their best chunks (``sentences``)."""
+    ok, detail = same_best_sentence(a, b, (*cached.texts[:depth], *new.texts[:depth]), top)
+    return Check("sentence", ok, detail)
+
+
+def swapped_words(a: nlp.Facts, b: nlp.Facts, near: float = NEAR_IDENTICAL
+                  ) -> tuple[float, list[tuple[str, str]]]:
+    """How alike the word sequences are, and the content words replaced one for another (and,
+    from a ratio of ``near``, added or dropped)."""
     matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)
     content_a, content_b = set(a.content), set(b.content)
     pairs = []
-    near_identical = matcher.ratio() >= NEAR_IDENTICAL
+    near_identical = matcher.ratio() >= near
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         left = [w for w in a.tokens[i1:i2] if w in content_a]
         right = [w for w in b.tokens[j1:j2] if w in content_b]
@@ -223,6 +335,31 @@ def detail_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
     return Check("detail", True, f"word overlap {ratio:.2f}, swaps not both in the notes")
 
 
+def changed_words(a: nlp.Facts, b: nlp.Facts) -> tuple[float, list[tuple[str, str]]]:
+    """Every content word replaced, added or dropped (forms of one word aside)."""
+    matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)
+    content_a, content_b = set(a.content), set(b.content)
+    pairs: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        left = [w for w in a.tokens[i1:i2] if w in content_a and not _variant(w, b.tokens)
+                and w not in b.tokens]
+        right = [w for w in b.tokens[j1:j2] if w in content_b and not _variant(w, a.tokens)
+                 and w not in a.tokens]
+        pairs += [(x, "") for x in left] + [("", y) for y in right]
+    return matcher.ratio(), pairs
+
+
+def changed_words_check(a: nlp.Facts, b: nlp.Facts) -> Check:
+    """Aligned questions: any content word replaced, added or dropped is a changed detail."""
+    ratio, pairs = changed_words(a, b)
+    if not pairs:
+        return Check("detail", True, f"aligned ({ratio:.2f}): no content word changed")
+    shown = ", ".join(f"{x or '(none)'} -> {y or '(none)'}" for x, y in pairs[:3])
+    return Check("detail", False, f"aligned ({ratio:.2f}): changed {shown}")
+
+
 def decide(query: str, cached_query: str, similarity: float, policy: Policy,
            new: Evidence | None = None, cached: Evidence | None = None) -> Decision:
     """Every rule of ``policy`` on one candidate; a hit when all pass."""
@@ -230,17 +367,28 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
                     f"{similarity:.3f} vs threshold {policy.threshold:.3f}")]
     rules = policy.rules()
     a, b = nlp.facts(cached_query), nlp.facts(query)
+    new, cached = new or Evidence(), cached or Evidence()
+    ratio = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio()
+    aligned = policy.slots == "aligned" and ratio >= policy.aligned_ratio
     if policy.facts:
-        checks += fact_checks(a, b)
+        if policy.slots == "aligned":
+            checks += aligned_checks(a, b) if aligned else reworded_checks(
+                a, b, new, cached, policy.grounded_names)
+        else:
+            checks += fact_checks(a, b)
     if "evidence" in rules:
         mode = policy.evidence
         if mode == "adaptive":  # reworded beyond the swap analysis: the same best chunk
-            ratio, _ = swapped_words(a, b)
             mode = "note" if ratio >= policy.detail_min_ratio else "chunk"
-        checks.append(evidence_check(mode, new or Evidence(), cached or Evidence()))
+        checks.append(evidence_check(mode, new, cached))
+    if "sentence" in rules and not aligned and (policy.sentences_always
+                                                or a.answer_type != b.answer_type):
+        checks.append(sentence_check(a, b, new, cached, policy.sentence_depth,
+                                     policy.sentence_top))
     if "detail" in rules:
-        checks.append(detail_check(a, b, new or Evidence(), cached or Evidence(),
-                                   policy.detail_min_ratio, policy.strict_nouns))
+        checks.append(changed_words_check(a, b) if aligned else
+                      detail_check(a, b, new, cached, policy.detail_min_ratio,
+                                   policy.strict_nouns))
     failed = [c.rule for c in checks if not c.passed]
     return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
                     similarity=float(similarity), matched_query=cached_query,

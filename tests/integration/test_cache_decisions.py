@@ -82,7 +82,7 @@ def _cached_then(pipe: Pipeline, first: str, second: str) -> Any:
 
 def test_a_paraphrase_is_reused_and_says_why(pipe: Pipeline) -> None:
     answer = _cached_then(pipe, "How long did Beatrice keep the lamp burning in the window?",
-                          "For how long did aunt Beatrice keep a lamp burning in her front window?")
+                          "For how long did Beatrice keep the lamp burning in the window?")
     semantic = answer.decisions["semantic"]
     assert answer.cache["semantic"] == "semantic_hit", semantic
     assert semantic["reason"] == "reuse" and semantic["hit"] is True
@@ -144,13 +144,23 @@ def test_each_rule_refuses_its_near_miss_and_records_it(pipe: Pipeline, rule: st
 
 def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
     first = pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?")
-    again = pipe.ask(USER,
-                     "For how long did aunt Beatrice keep a lamp burning in her front window?")
+    again = pipe.ask(USER, "For how long did Beatrice keep the lamp burning in the window?")
     assert again.answer == first.answer
     assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
 
 
 # --- the no-context decision ------------------------------------------------------------------
+
+
+def test_an_aligned_paraphrase_that_adds_words_is_refused_with_the_words(pipe: Pipeline
+                                                                        ) -> None:
+    # a known cost of the aligned rule: added modifiers count as a changed detail
+    answer = _cached_then(pipe, "How long did Beatrice keep the lamp burning in the window?",
+                          "For how long did aunt Beatrice keep a lamp burning in her front "
+                          "window?")
+    semantic = answer.decisions["semantic"]
+    assert answer.cache["semantic"] != "semantic_hit" and semantic["reason"] == "detail"
+    assert "front" in semantic["checks"]["detail"]["detail"]
 
 
 def test_a_question_the_notes_answer_is_answered_and_says_why(pipe: Pipeline) -> None:

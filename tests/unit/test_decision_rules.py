@@ -91,3 +91,64 @@ def test_relevance_rules() -> None:
     assert confident.answer
     off = RelevancePolicy(names=False, coverage=False)
     assert decide_relevance("What did Okafor say about Nehemiah?", chunks, policy=off).answer
+
+
+# --- aligned and reworded questions (issue 16, second design) --------------------------------
+
+TEXT = ("Elder Mbeki spent a summer at sixteen helping his uncle herd cattle outside Gwanda. "
+        "His uncle refused to move the herd in the midday heat. Rhoda answered the door.")
+ONE = sr.Evidence(("m1:0:h",), ("m1",), (TEXT,))
+
+
+def _decide(cached: str, new: str, evidence: sr.Evidence = ONE) -> sr.Decision:
+    return sr.decide(new, cached, 0.9, sr.Policy(), evidence, evidence)
+
+
+def test_reworded_question_words_map_to_one_kind_of_answer() -> None:
+    d = _decide("How old was Mbeki when he herded cattle with his uncle?",
+                "At what age did Elder Mbeki help his uncle with the herd?")
+    assert d.hit, d.to_dict()
+    assert "reworded" in d.to_dict()["checks"]["answer_type"]["detail"]
+
+
+def test_aligned_questions_with_another_question_word_are_refused() -> None:
+    d = _decide("When did Mbeki's uncle refuse to move the herd?",
+                "Why did Mbeki's uncle refuse to move the herd?")
+    assert not d.hit and d.reason == "answer_type", d.to_dict()
+    assert "aligned" in d.to_dict()["checks"]["answer_type"]["detail"]
+
+
+def test_aligned_questions_with_an_added_content_word_are_refused() -> None:
+    d = _decide("How long did Mbeki herd cattle?", "How long did Mbeki herd cattle in the heat?")
+    assert not d.hit and d.reason == "detail", d.to_dict()
+    assert "heat" in d.to_dict()["checks"]["detail"]["detail"]
+
+
+def test_reworded_negation_of_an_asserted_word_is_refused() -> None:
+    d = _decide("Which cars stopped for her on the road?",
+                "On the interstate, which drivers did not stop to help?")
+    assert not d.hit and "negation" in d.failed(), d.to_dict()
+    assert "stop" in d.to_dict()["checks"]["negation"]["detail"]
+
+
+def test_reworded_name_found_in_the_others_evidence_is_no_swap() -> None:
+    grounded = _decide("What did Mbeki's uncle refuse to do at midday?",
+                       "In Gwanda, what would the elder's uncle not do in the heat of the day?")
+    assert grounded.to_dict()["checks"]["names"]["passed"], grounded.to_dict()
+    swapped = _decide("What did Mbeki's uncle refuse to do at midday?",
+                      "In Bulawayo, what would Tanaka's uncle not do in the heat of the day?")
+    assert not swapped.to_dict()["checks"]["names"]["passed"], swapped.to_dict()
+
+
+def test_other_kinds_on_one_chunk_need_the_same_best_sentence() -> None:
+    d = _decide("Who answered the door?", "What did the uncle refuse to move in the heat?")
+    assert not d.hit and "sentence" in d.failed(), d.to_dict()
+    assert "best sentences" in d.to_dict()["checks"]["sentence"]["detail"]
+
+
+def test_another_number_word_is_refused() -> None:
+    other = _decide("Was Mbeki sixteen that summer?", "Was Mbeki twelve that summer?")
+    # spaCy reads "sixteen that summer" as a date: numbers and dates are one comparison, the
+    # refusal named after the kind of value that differs
+    assert not other.hit and other.reason == "dates", other.to_dict()
+    assert "16" in other.to_dict()["checks"]["dates"]["detail"]
