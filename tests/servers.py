@@ -88,6 +88,8 @@ class RedisClusterProcesses:
                 "--cluster-config-file", str(node / "nodes.conf"),
                 "--cluster-node-timeout", str(self.node_timeout_ms),
                 "--cluster-replica-validity-factor", "0",  # any replica may take over
+                # the other shards keep serving while one master is being replaced
+                "--cluster-require-full-coverage", "no",
             ])
         try:
             self._cli("--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
