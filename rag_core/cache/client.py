@@ -28,6 +28,7 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from rag_core.config import Settings
+from rag_core.errors import DependencyError
 
 RedisClient: TypeAlias = redis.Redis | RedisCluster
 RedisMode = Literal["standalone", "cluster"]
@@ -36,6 +37,15 @@ REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterExcep
 # A failover is seconds of refused or redirected commands: retry a little, then fail open.
 CLUSTER_RETRIES = 2
 
+
+
+class RedisClusterUnreachable(DependencyError):
+    code = "REDIS_CLUSTER_UNREACHABLE"
+    default_message = ("RAG_REDIS_MODE=cluster, but no Redis Cluster node answered at REDIS_URL "
+                       "(down, or a server without cluster mode: then set "
+                       "RAG_REDIS_MODE=standalone).")
+
+
 _clients: dict[tuple[str, str], RedisClient] = {}
 _clients_lock = threading.Lock()
 
@@ -43,12 +53,16 @@ _clients_lock = threading.Lock()
 def connect(url: str, mode: RedisMode = "standalone", *, timeout_s: float = 0.25,
             decode_responses: bool = False) -> RedisClient:
     """A new client of ``url`` in ``mode`` with short socket timeouts (a dead Redis must cost a
-    request a fraction of a second). A cluster client asks ``url`` for the slot map at once."""
+    request a fraction of a second). A cluster client asks ``url`` for the slot map at once:
+    without an answer, :class:`RedisClusterUnreachable` (a coded error, not a traceback)."""
     common = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
               "health_check_interval": 5, "decode_responses": decode_responses}
     if mode == "cluster":
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=CLUSTER_RETRIES)
-        return RedisCluster.from_url(url, retry=retry, **common)  # type: ignore[arg-type]
+        try:
+            return RedisCluster.from_url(url, retry=retry, **common)  # type: ignore[arg-type]
+        except REDIS_ERRORS as exc:
+            raise RedisClusterUnreachable() from exc
     return redis.Redis.from_url(url, retry_on_timeout=False, **common)  # type: ignore[arg-type]
 
 

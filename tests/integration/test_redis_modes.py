@@ -31,6 +31,14 @@ def test_the_mode_setting_selects_the_client(redis_url: str, settings: Settings,
     assert client is not None and client.ping()
 
 
+def test_cluster_mode_on_a_single_server_is_a_coded_error(redis_server) -> None:
+    from rag_core.cache.client import RedisClusterUnreachable, connect
+
+    with pytest.raises(RedisClusterUnreachable) as info:
+        connect(redis_server.url, "cluster")
+    assert info.value.code == "REDIS_CLUSTER_UNREACHABLE" and "standalone" in info.value.message
+
+
 def test_clear_and_sizes_cover_every_master(redis_url: str, redis_client, redis_mode: str,
                                             settings: Settings) -> None:
     layers = CacheLayers.from_settings(settings, build_redis(
