@@ -97,16 +97,14 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
 
 
 def _clear_breaker(settings: Any) -> None:
-    import redis
-
     from rag_core import services
+    from rag_core.cache.client import connect
     from rag_core.cache.keys import breaker_prefix
 
-    client = redis.Redis.from_url(services.resolve(settings).redis_url or "")
+    client = connect(services.resolve(settings).redis_url or "", settings.redis_mode)
     try:
-        keys = list(client.scan_iter(breaker_prefix("") + "*"))
-        if keys:
-            client.delete(*keys)
+        for key in list(client.scan_iter(breaker_prefix("") + "*")):  # every master
+            client.delete(key)
     finally:
         client.close()
 

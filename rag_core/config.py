@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "RAG_REDIS_URL")
     )
+    # standalone: REDIS_URL is one server. cluster: REDIS_URL names any node of a Redis Cluster
+    # and redis-py's RedisCluster finds the rest (docs/runbook.md: what a failover does).
+    redis_mode: Literal["standalone", "cluster"] = "standalone"
 
     # --- PostgreSQL connection pool (short timeouts: a dead database must fail fast) ----
     db_pool_max_size: int = Field(10, ge=1, le=100)

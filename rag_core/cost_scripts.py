@@ -2,13 +2,16 @@
 user's ledger and the global one, in one hash slot).
 
 A day key carries ``seeded`` once its ``spent`` was taken from PostgreSQL (the durable record):
-a Redis that restarted empty, or evicted the key, must not start the day at $0.
+a Redis that restarted empty, or evicted the key, must not start the day at $0. ``seeded`` holds
+a mark of the master that seeded it (``1`` on a single server, ``host:port`` in a cluster:
+``rag_core.cache.client.slot_owner``): after a failover the promoted replica may lack the last
+commits, so a key seeded through another master is seeded again (never lowered).
 ``reserved`` never goes below 0 (a restart loses reservations whose commits still arrive).
 """
 
 RESERVE = """
-if redis.call('HEXISTS', KEYS[1], 'seeded') == 0
-    or redis.call('HEXISTS', KEYS[2], 'seeded') == 0 then
+if redis.call('HGET', KEYS[1], 'seeded') ~= ARGV[5]
+    or redis.call('HGET', KEYS[2], 'seeded') ~= ARGV[5] then
   return {-1}
 end
 local us = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
@@ -29,13 +32,14 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return {1, tostring(us + ur + est), tostring(gs + gr + est)}
 """
 
-# ARGV: the user's and everyone's recorded spend of the day (PostgreSQL), the key TTL. A key
-# that counted commits before it was seeded keeps the larger figure.
+# ARGV: the user's and everyone's recorded spend of the day (PostgreSQL), the key TTL, the
+# master's mark. A key that counted commits before it was seeded keeps the larger figure.
 SEED = """
 for i, key in ipairs(KEYS) do
-  if redis.call('HEXISTS', key, 'seeded') == 0 then
+  if redis.call('HGET', key, 'seeded') ~= ARGV[4] then
     local now = tonumber(redis.call('HGET', key, 'spent') or '0')
-    redis.call('HSET', key, 'spent', tostring(math.max(now, tonumber(ARGV[i]))), 'seeded', '1')
+    redis.call('HSET', key, 'spent', tostring(math.max(now, tonumber(ARGV[i]))), 'seeded',
+               ARGV[4])
     redis.call('EXPIRE', key, ARGV[3])
   end
 end

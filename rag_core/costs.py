@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from rag_core import cost_scripts
 from rag_core import observability as obs
+from rag_core.cache.client import REDIS_ERRORS, RedisClient, slot_owner
 from rag_core.cache.keys import cost_keys, cost_user_of, cost_user_pattern
 from rag_core.config import Settings
 from rag_core.cost_queue import CostQueue
@@ -67,7 +66,7 @@ class Reservation:
 
 
 class CostLedger:
-    def __init__(self, client: redis.Redis | None, settings: Settings,
+    def __init__(self, client: RedisClient | None, settings: Settings,
                  store: CostStore | None = None, queue: CostQueue | None = None):
         self.client = client
         self.settings = settings
@@ -94,7 +93,7 @@ class CostLedger:
         if not local:
             try:
                 ok, scope, values = self._reserve_redis(day, user_id, estimate_usd, caps)
-            except redis.RedisError as exc:
+            except REDIS_ERRORS as exc:
                 self._warn_outage(exc)
                 local = True
         if local:
@@ -115,7 +114,7 @@ class CostLedger:
                 self._script("COMMIT", keys, reservation.estimate, actual_usd, 1,
                              usage.input_tokens, usage.output_tokens)
                 return
-            except redis.RedisError:  # settled in process, merged back when Redis returns
+            except REDIS_ERRORS:  # settled in process, merged back when Redis returns
                 pass
         self._settle_local(reservation, actual_usd)
 
@@ -126,7 +125,7 @@ class CostLedger:
                 self._script("RELEASE", cost_keys(reservation.day, reservation.user_id),
                              reservation.estimate)
                 return
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 pass
         self._settle_local(reservation, 0.0)
 
@@ -173,17 +172,23 @@ class CostLedger:
                        caps: tuple[float, float]) -> tuple[bool, str, list[float]]:
         keys = cost_keys(day, user_id)
         self._merge_back()
-        result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S)
-        if int(result[0]) == -1:  # the day is not in Redis (new, or Redis forgot it): seed
+        mark = self._mark(keys[0])
+        result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S, mark)
+        if int(result[0]) == -1:  # the day is not in Redis (new, forgotten, failed over): seed
             recorded = self._recorded(day, user_id)
             if recorded is None:
                 raise BudgetUnavailable()
-            self._script("SEED", keys, recorded[0], recorded[1], KEY_TTL_S)
-            result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S)
+            mark = self._mark(keys[0])  # the slot map may have moved on meanwhile
+            self._script("SEED", keys, recorded[0], recorded[1], KEY_TTL_S, mark)
+            result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S, mark)
         if int(result[0]) == 1:  # [1, user total, global total]
             return True, "", [float(result[1]), float(result[2])]
         scope = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
         return False, scope, [float(result[2])]  # [0, scope, total of that scope]
+
+    def _mark(self, key: str) -> str:
+        """Who seeds a day key: ``1`` on a single server, the slot's master in a cluster."""
+        return slot_owner(self.client, key) or "1"  # type: ignore[arg-type]
 
     def _merge_back(self) -> None:
         """Add what was counted in process during an outage to Redis (once it answers)."""
@@ -197,7 +202,7 @@ class CostLedger:
         for keys, (spent, reserved) in pending.items():
             try:
                 self._script("MERGE", keys, spent, reserved)
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 with self._lock:  # still down: keep it for the next time
                     row = self._unmerged[keys]
                     row[0] += spent
@@ -261,7 +266,7 @@ class CostLedger:
             try:
                 value = self.client.hget(key, field)
                 remote = float(value) if value is not None else 0.0
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 return self._read_local(key, field)
             return max(0.0, remote) if field == "reserved" else remote
         return self._read_local(key, field)
@@ -311,7 +316,7 @@ class CostLedger:
                     rows.append({"user_id": cost_user_of(key.decode()),
                                  "cost_usd": float(data.get(b"spent", 0)),
                                  "requests": int(data.get(b"requests", 0))})
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 pass
         return sorted(rows, key=lambda r: -r["cost_usd"])
 

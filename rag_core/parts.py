@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import redis
-
+from rag_core.cache.client import RedisClient
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
 from rag_core.costs import CostLedger
@@ -77,12 +76,13 @@ def build_store(settings: Settings) -> Store:
     return store
 
 
-def build_redis(settings: Settings) -> redis.Redis | None:
-    """The shared Redis client of this process, or None when Settings name no Redis (then every
-    layer, the breaker and the ledger live in process)."""
-    from rag_core.cache.redis_cache import make_redis_client
+def build_redis(settings: Settings) -> RedisClient | None:
+    """The shared Redis client of this process (``redis.Redis``, or ``RedisCluster`` when
+    ``RAG_REDIS_MODE=cluster``), or None when Settings name no Redis (then every layer, the
+    breaker and the ledger live in process)."""
+    from rag_core.cache.client import client_for
 
-    return make_redis_client(settings.redis_url, settings) if settings.redis_url else None
+    return client_for(settings)
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -92,17 +92,17 @@ def build_embedder(settings: Settings) -> Embedder:
     return build(settings)
 
 
-def build_caches(settings: Settings, client: redis.Redis | None) -> CacheLayers:
+def build_caches(settings: Settings, client: RedisClient | None) -> CacheLayers:
     return CacheLayers.from_settings(settings, client)
 
 
-def build_generator(settings: Settings, client: redis.Redis | None) -> GuardedGenerator:
+def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
     from rag_core.llm import build_generator as build
 
     return build(settings, client)
 
 
-def build_ledger(settings: Settings, client: redis.Redis | None,
+def build_ledger(settings: Settings, client: RedisClient | None,
                  store: Store | None) -> CostLedger:
     return CostLedger(client, settings, store=store)
 

@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,12 +134,13 @@ def redis_server_binary() -> str:
 
 
 def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
-                binary: str | None = None) -> subprocess.Popen[bytes]:
+                binary: str | None = None, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly).
 
     ``persist``: an append-only file, fsync'd every second, so that the cost ledger (the day's
     spend and reservations) survives a restart or a crash; tests that need a Redis which forgets
-    pass False. ``binary``: another redis-server (the tests also run Debian's 7.x).
+    pass False. ``binary``: another redis-server (the tests also run Debian's 7.x). ``extra``:
+    more configuration (``--cluster-enabled yes ...`` for the nodes of a test cluster).
 
     The server never inherits the caller's stdout or stderr (they go to ``redis.out``): a
     server holding them would keep ``rag-core ask ... | tail`` or ``subprocess.run(...,
@@ -155,6 +156,7 @@ def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
         "--appendfsync", "everysec",
         "--daemonize", "no",
         "--logfile", str(data_dir / "redis.log"),
+        *extra,
     ]
     with open(data_dir / "redis.out", "ab") as out:  # output before the log file is open
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,

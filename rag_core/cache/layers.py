@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import redis
 
 from rag_core import observability as obs
 from rag_core.cache import codec
 from rag_core.cache.base import Cache, CacheStats
+from rag_core.cache.client import RedisClient
 from rag_core.cache.keys import (
     context_key,
     embedding_key,
@@ -30,7 +30,7 @@ from rag_core.cache.keys import (
     user_prefix,
 )
 from rag_core.cache.memory import MemoryCache, NullCache
-from rag_core.cache.redis_cache import RedisCache
+from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
 from rag_core.store.base import SearchParams
@@ -54,7 +54,7 @@ class CacheLayers:
     versions: Cache
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: redis.Redis | None, *,
+    def from_settings(cls, settings: Settings, client: RedisClient | None, *,
                       clock: Callable[[], float] | None = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
         semantic entries: the harness replays a month of traffic on simulated time."""
@@ -71,7 +71,7 @@ class CacheLayers:
                           if settings.cache_enabled else NullCache("context"))
         stale: Cache = (RedisCache("stale", client) if client is not None
                         else MemoryCache("stale", settings.cache_max_entries))
-        versions: Cache = (RedisCache("version", client) if client is not None
+        versions: Cache = (OwnedRedisCache("version", client) if client is not None
                            else MemoryCache("version", settings.cache_max_entries))
         return cls(settings=settings, query=shared("query"), embedding=shared("embedding"),
                    context=context, stale=stale, versions=versions,
@@ -85,7 +85,8 @@ class CacheLayers:
 
     def notes_version(self, user_id: str, read: Callable[[str], int]) -> int:
         """The user's notes version from Redis; from PostgreSQL (``read``) when Redis does not
-        have it (new, expired, evicted, restarted, failed over), written back only if nobody
+        have it (new, expired, evicted, restarted, or written through a master that a failover
+        replaced: ``OwnedRedisCache``), written back only if nobody
         wrote a newer one meanwhile. An L1 hit therefore needs no database."""
         key = notes_version_key(user_id)
         raw = self.versions.get(key)

@@ -11,37 +11,21 @@ one ZCARD away: ``cache_size{layer}`` is refreshed as entries are written (at mo
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
-import redis
-
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
+from rag_core.cache.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
 from rag_core.cache.keys import layer_index, layer_prefix
 from rag_core.config import Settings
 
 log = logging.getLogger("rag_core.cache")
 
-_clients: dict[str, redis.Redis] = {}
-_clients_lock = threading.Lock()
 
-
-def make_redis_client(url: str, settings: Settings) -> redis.Redis:
-    """One shared client (and connection pool) per URL per process; values stay bytes."""
-    with _clients_lock:
-        client = _clients.get(url)
-        if client is None:
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=settings.redis_timeout_s,
-                socket_connect_timeout=settings.redis_timeout_s,
-                health_check_interval=5,
-                retry_on_timeout=False,
-            )
-            _clients[url] = client
-        return client
+def make_redis_client(url: str, settings: Settings) -> RedisClient:
+    """The shared client of ``url`` in ``settings.redis_mode`` (:mod:`rag_core.cache.client`)."""
+    return shared_client(url, settings)
 
 
 class _WarnOnce:
@@ -69,7 +53,7 @@ SIZE_EVERY_S = 10.0
 class RedisCache:
     enabled = True
 
-    def __init__(self, layer: str, client: redis.Redis,
+    def __init__(self, layer: str, client: RedisClient,
                  clock: Callable[[], float] = time.time) -> None:
         self.layer = layer
         self.client = client
@@ -79,19 +63,27 @@ class RedisCache:
         self._sized_at = -SIZE_EVERY_S
 
     def get(self, key: str) -> bytes | None:
+        return self._counted(self._fetch(key))
+
+    def _fetch(self, key: str) -> bytes | None:
         try:
             value = self.client.get(key)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             self._stats.errors += 1
             warn(self.layer, exc)
-            value = None
+            return None
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
+
+    def _counted(self, value: bytes | None) -> bytes | None:
         if value is None:
             self._stats.misses += 1
             obs.CACHE_MISSES.labels(layer=self.layer).inc()
             return None
         self._stats.hits += 1
         obs.CACHE_HITS.labels(layer=self.layer).inc()
-        return value.encode() if isinstance(value, str) else bytes(value)
+        return value
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
         ttl = max(1, int(ttl_s))
@@ -101,7 +93,7 @@ class RedisCache:
             pipe.zadd(self.index, {key: self._clock() + ttl})
             pipe.execute()
             self._stats.sets += 1
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             self._stats.errors += 1
             warn(self.layer, exc)
             return
@@ -115,7 +107,7 @@ class RedisCache:
             pipe.set(key, value, ex=ttl, nx=True)
             pipe.zadd(self.index, {key: self._clock() + ttl})
             return bool(pipe.execute()[0])
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             self._stats.errors += 1
             warn(self.layer, exc)
             return False
@@ -124,7 +116,7 @@ class RedisCache:
         try:
             self.client.delete(key)
             self.client.zrem(self.index, key)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             warn(self.layer, exc)
 
     def size(self) -> int:
@@ -135,7 +127,7 @@ class RedisCache:
             pipe.zremrangebyscore(self.index, "-inf", self._clock())
             pipe.zcard(self.index)
             entries = int(pipe.execute()[-1])
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             warn(self.layer, exc)
             return 0
         obs.CACHE_SIZE.labels(layer=self.layer).set(entries)
@@ -153,7 +145,7 @@ class RedisCache:
                     batch = []
             if batch:
                 removed += self._unlink(batch)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             warn(self.layer, exc)
         self.size()
         return removed
@@ -174,5 +166,54 @@ class RedisCache:
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return False
+
+
+# Deletes a key only while it still holds the value that was read (a newer write stays).
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class OwnedRedisCache(RedisCache):
+    """A layer whose values name the master that took them (``value@host:port`` in a cluster;
+    the bare value on a single server, where :func:`slot_owner` is ``""``).
+
+    A replica promoted by a failover may lack the master's last writes: a value it holds could
+    be older than the truth without looking missing. A value written through another master
+    than the one serving its slot now is therefore a miss (and deleted, unless rewritten in the
+    meantime), so the caller reads it again from the source of truth. The notes version uses it
+    (``CacheLayers.versions``).
+    """
+
+    def __init__(self, layer: str, client: RedisClient,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(layer, client, clock)
+        self._delete_if = client.register_script(_DELETE_IF)
+
+    def get(self, key: str) -> bytes | None:
+        raw = self._fetch(key)
+        if raw is None:
+            return self._counted(None)
+        value, sep, owner = raw.rpartition(b"@")
+        if not sep:
+            value, owner = raw, b""
+        if owner.decode() == slot_owner(self.client, key):
+            return self._counted(value)
+        try:
+            self._delete_if(keys=[key], args=[raw])
+        except REDIS_ERRORS as exc:
+            warn(self.layer, exc)
+        return self._counted(None)
+
+    def _owned(self, key: str, value: bytes) -> bytes:
+        owner = slot_owner(self.client, key)
+        return value + b"@" + owner.encode() if owner else value
+
+    def set(self, key: str, value: bytes, ttl_s: int) -> None:
+        super().set(key, self._owned(key, value), ttl_s)
+
+    def add(self, key: str, value: bytes, ttl_s: int) -> bool:
+        return super().add(key, self._owned(key, value), ttl_s)

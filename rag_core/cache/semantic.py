@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import redis
 
 from rag_core.cache import codec
+from rag_core.cache.client import REDIS_ERRORS, RedisClient
 from rag_core.cache.keys import layer_prefix, normalize_query, user_prefix
 from rag_core.cache.redis_cache import warn
 from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
@@ -71,7 +71,7 @@ EvidenceSource = Callable[[], Sequence[Any]]
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process."""
 
-    def __init__(self, client: redis.Redis | None, settings: Settings,
+    def __init__(self, client: RedisClient | None, settings: Settings,
                  clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.settings = settings
@@ -145,14 +145,14 @@ class SemanticCache:
                     bucket.pop(min(bucket, key=lambda k: bucket[k]["t"]))
             return
         try:
-            pipe = self.client.pipeline()
+            pipe = self.client.pipeline(transaction=True)  # one key: one slot
             pipe.hset(scope, field, codec.pack(entry))
             pipe.expire(scope, max(1, int(ttl_s)))
             pipe.hlen(scope)
             size = pipe.execute()[-1]
             if int(size) > MAX_ENTRIES_PER_SCOPE:
                 self._trim(scope)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             warn(LAYER, exc)
 
     def clear(self, prefix: str = "") -> int:
@@ -167,7 +167,7 @@ class SemanticCache:
             pattern = (prefix or layer_prefix(LAYER)) + "*"
             for key in self.client.scan_iter(match=pattern, count=500):
                 removed += int(self.client.unlink(key))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             warn(LAYER, exc)
         return removed
 
@@ -177,7 +177,7 @@ class SemanticCache:
                 return list(self._local.get(scope, {}).values())
         try:
             raw = self.client.hvals(scope)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return []
         return [codec.unpack(_as_bytes(r)) for r in raw]

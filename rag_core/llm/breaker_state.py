@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pybreaker
-import redis
 
 from rag_core import observability as obs
+from rag_core.cache.client import REDIS_ERRORS, RedisClient
 
 log = logging.getLogger("rag_core.llm")
 CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
@@ -60,7 +60,7 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
     used alone for ``retry_s`` seconds (one warning in the log), then Redis is tried again.
     """
 
-    def __init__(self, client: redis.Redis | None, namespace: str, retry_s: float = 5.0, *,
+    def __init__(self, client: RedisClient | None, namespace: str, retry_s: float = 5.0, *,
                  clock: Clock = time.time) -> None:
         super().__init__("redis" if client is not None else "memory")
         self._client = client
@@ -81,13 +81,13 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
     def _key(self, name: str) -> str:
         return f"{self._namespace}:{name}"
 
-    def _redis(self, action: Callable[[redis.Redis], Any]) -> Any:
+    def _redis(self, action: Callable[[RedisClient], Any]) -> Any:
         client = self._client
         if client is None or time.monotonic() < self._down_until:
             return _OFF
         try:
             value = action(client)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             self._down_until = time.monotonic() + self._retry_s
             if not self._down:
                 self._down = True

@@ -32,9 +32,9 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import pybreaker
-import redis
 
 from rag_core import observability as obs
+from rag_core.cache.client import RedisClient
 from rag_core.cache.keys import breaker_prefix
 from rag_core.config import Settings
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
@@ -76,7 +76,7 @@ class ResilientGenerator:
     """
 
     def __init__(self, inner: Generator, settings: Settings,
-                 redis_client: redis.Redis | None = None, *,
+                 redis_client: RedisClient | None = None, *,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None,
                  clock: Callable[[], float] = time.time) -> None:

@@ -55,6 +55,7 @@ class TestMemoryCache(CacheContract):
         return MemoryCache("query", 100)
 
 
+@pytest.mark.both_redis
 class TestRedisCache(CacheContract):
     @pytest.fixture
     def cache(self, redis_url: str, settings: Settings) -> Cache:

@@ -1,4 +1,5 @@
-"""Cache layers against the real Redis: hits, TTLs, isolation, fail-open and recovery."""
+"""Cache layers against the real Redis: hits, TTLs, isolation, fail-open and recovery (on a
+single server and on a three-master Redis Cluster: ``both_redis``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rag_core.procs import wait_until
 from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
 
 
 def unit(seed: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The cost ledger on the real Redis and PostgreSQL: atomic budgets under concurrency."""
+"""The cost ledger on the real Redis and PostgreSQL: atomic budgets under concurrency (on a
+single server and on a Redis Cluster, where its Lua scripts run on one hash slot)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rag_core.errors import BudgetExceeded
 from rag_core.store import PgVectorStore
 from rag_core.types import TokenUsage
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
 
 
 def test_price_from_settings() -> None:

@@ -108,15 +108,15 @@ def test_finding3_no_redis_and_no_database_pauses_paid_answers(
         st.close()
 
 
+@pytest.mark.both_redis
 def test_finding4_a_cost_row_the_database_refused_is_queued_and_recorded_later(
-        settings, own_postgres: OwnPostgres, redis_url: str, tmp_path: Path) -> None:
+        settings, own_postgres: OwnPostgres, redis_client, tmp_path: Path) -> None:
     db = settings.with_overrides(database_url=own_postgres.url, db_connect_timeout_s=1,
                                  db_pool_timeout_s=1.0, db_reconnect_timeout_s=2.0)
     st = build_store(db)
     now = [0.0]
     queue = CostQueue(tmp_path / "queue", clock=lambda: now[0])
-    client = redis.Redis.from_url(redis_url)
-    ledger = CostLedger(client, db, store=st, queue=queue)
+    ledger = CostLedger(redis_client, db, store=st, queue=queue)
     try:
         pay(ledger, "amara", 0.25)
         own_postgres.stop()

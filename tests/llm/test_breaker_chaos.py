@@ -18,6 +18,7 @@ import redis
 from fakes import ManualClock
 from llm_helpers import configure, stats
 
+from rag_core.cache.client import connect
 from rag_core.config import Settings
 from rag_core.errors import LLMUnavailable
 from rag_core.llm import build_generator
@@ -28,7 +29,7 @@ from rag_core.observability import REGISTRY
 from rag_core.procs import wait_until
 from rag_core.types import Chunk
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
 ROOT = Path(__file__).resolve().parents[2]
 MakeSettings = Callable[..., Settings]
 
@@ -47,7 +48,7 @@ class Tally(pybreaker.CircuitBreakerListener):
         self.failures += 1
 
 
-def resilient(settings: Settings, client: redis.Redis | None = None,
+def resilient(settings: Settings, client: Any = None,
               **kwargs: Any) -> tuple[ResilientGenerator, Tally]:
     gen = ResilientGenerator(HFGenerator(settings), settings, client, **kwargs)
     tally = Tally()
@@ -76,6 +77,11 @@ class Held:
         return self.inner.stream(prompt)
 
 
+def client_of(url: str, settings: Settings, **kwargs: Any) -> Any:
+    """A client of the test's Redis of the kind ``settings.redis_mode`` names."""
+    return connect(url, settings.redis_mode, timeout_s=5.0, **kwargs)
+
+
 def outage(url: str, seconds: float) -> None:
     httpx.post(f"{url}/admin/outage", json={"seconds": seconds}, timeout=5).raise_for_status()
 
@@ -87,7 +93,8 @@ def gauge() -> float | None:
 def test_outage_opens_after_fail_max_then_a_probe_closes_it(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
     clock = ManualClock()
-    gen, tally = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url), clock=clock)
+    settings = hf_settings(mock_llm)
+    gen, tally = resilient(settings, client_of(redis_url, settings), clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     outage(mock_llm, 60)
     for _ in range(3):
@@ -113,7 +120,8 @@ def test_outage_opens_after_fail_max_then_a_probe_closes_it(
 def test_failed_probe_opens_it_again(mock_llm: str, chunks: list[Chunk],
                                      hf_settings: MakeSettings, redis_url: str) -> None:
     clock = ManualClock()
-    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url), clock=clock)
+    settings = hf_settings(mock_llm)
+    gen, _ = resilient(settings, client_of(redis_url, settings), clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     configure(mock_llm, error_rate=1.0, error_status=502)
     for _ in range(3):
@@ -131,7 +139,7 @@ def test_only_one_probe_at_a_time(mock_llm: str, chunks: list[Chunk], hf_setting
     settings = hf_settings(mock_llm)
     clock = ManualClock()
     held = Held(HFGenerator(settings))
-    gen = ResilientGenerator(held, settings, redis.Redis.from_url(redis_url),  # type: ignore[arg-type]
+    gen = ResilientGenerator(held, settings, client_of(redis_url, settings),  # type: ignore[arg-type]
                              clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     outage(mock_llm, 60)
@@ -175,7 +183,7 @@ def test_calls_are_not_serialised_by_the_breaker(
             return inner.stream(prompt)
 
     gen = ResilientGenerator(AtTheBarrier(), settings,  # type: ignore[arg-type]
-                             redis.Redis.from_url(redis_url))
+                             client_of(redis_url, settings))
     outcomes: list[str] = []
 
     def call() -> None:
@@ -194,14 +202,15 @@ def test_calls_are_not_serialised_by_the_breaker(
 
 
 CHILD = """
-import sys, time, redis
+import sys, time
+from rag_core.cache.client import connect
 from rag_core.config import Settings
 from rag_core.errors import LLMUnavailable
 from rag_core.llm import build_generator
 from rag_core.llm.prompt import build_prompt
 s = Settings(profile="ci", llm="hf", llm_base_url="{url}/v1", llm_max_retries=0,
              breaker_fail_max=3, breaker_reset_timeout_s={reset})
-g = build_generator(s, redis.Redis.from_url("{redis_url}"))
+g = build_generator(s, connect("{redis_url}", "{mode}"))
 for _ in range(int(sys.argv[1])):
     try:
         g.generate(build_prompt("Q?", [], 50))
@@ -211,8 +220,8 @@ print(g.state)
 """
 
 
-def run_child(url: str, redis_url: str, calls: int, reset: float) -> str:
-    script = textwrap.dedent(CHILD).format(url=url, redis_url=redis_url, reset=reset)
+def run_child(url: str, redis_url: str, calls: int, reset: float, mode: str) -> str:
+    script = textwrap.dedent(CHILD).format(url=url, redis_url=redis_url, reset=reset, mode=mode)
     out = subprocess.run([sys.executable, "-c", script, str(calls)], capture_output=True,
                          text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
@@ -225,10 +234,11 @@ def test_processes_share_the_breaker_through_redis(
     # that the test moves past the reset timeout instead of sleeping through it.
     settings = hf_settings(mock_llm, breaker_reset_timeout_s=30.0)
     clock = ManualClock()
-    gen, _ = resilient(settings, redis.Redis.from_url(redis_url), clock=clock)
+    gen, _ = resilient(settings, client_of(redis_url, settings), clock=clock)
     assert gen.state == "closed"
     outage(mock_llm, 60)
-    assert run_child(mock_llm, redis_url, 3, 30.0) == "open"  # process A opened it
+    mode = settings.redis_mode
+    assert run_child(mock_llm, redis_url, 3, 30.0, mode) == "open"  # process A opened it
     assert stats(mock_llm)["requests"] == 3
     with pytest.raises(LLMUnavailable):  # process B (this one) sees it open: refused at once
         gen.generate(build_prompt("Q?", chunks, 50))
@@ -238,7 +248,7 @@ def test_processes_share_the_breaker_through_redis(
     assert opened is not None
     clock.now = opened + 31
     gen.generate(build_prompt("Q?", chunks, 50))  # B's probe closes it for everyone
-    assert run_child(mock_llm, redis_url, 0, 30.0) == "closed"
+    assert run_child(mock_llm, redis_url, 0, 30.0, mode) == "closed"
 
 
 def test_retry_after_a_503_is_one_breaker_success(
@@ -301,7 +311,7 @@ def test_429_retry_after_really_waits(mock_llm: str, chunks: list[Chunk],
 def test_stream_start_is_guarded_and_retried(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
     settings = hf_settings(mock_llm, llm_max_retries=1, llm_backoff_base_s=0.01)
-    gen, tally = resilient(settings, redis.Redis.from_url(redis_url))
+    gen, tally = resilient(settings, client_of(redis_url, settings))
     prompt = build_prompt("Q?", chunks, 100)
     configure(mock_llm, fail_next=1, retry_after_s=None)
     assert "[1]" in "".join(gen.stream(prompt))
@@ -318,7 +328,7 @@ def test_stream_start_is_guarded_and_retried(
 
 def test_stream_failure_midway_counts_and_abandoning_does_not(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
-    gen, _ = resilient(hf_settings(mock_llm), redis.Redis.from_url(redis_url))
+    gen, _ = resilient(hf_settings(mock_llm), client_of(redis_url, hf_settings(mock_llm)))
     prompt = build_prompt("Q?", chunks, 100)
     configure(mock_llm, tokens_per_s=100)
     stream = gen.stream(prompt)
@@ -371,9 +381,9 @@ def test_decoded_responses_client_shares_state(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings, redis_url: str) -> None:
     settings = hf_settings(mock_llm)
     clock = ManualClock()
-    first, _ = resilient(settings, redis.Redis.from_url(redis_url, decode_responses=True),
+    first, _ = resilient(settings, client_of(redis_url, settings, decode_responses=True),
                          clock=clock)
-    second, _ = resilient(settings, redis.Redis.from_url(redis_url), clock=clock)
+    second, _ = resilient(settings, client_of(redis_url, settings), clock=clock)
     outage(mock_llm, 60)
     for _ in range(3):
         with pytest.raises(LLMUnavailable):
@@ -384,7 +394,7 @@ def test_decoded_responses_client_shares_state(
 
 
 def test_build_generator_wraps_the_named_generator(settings: Settings, redis_url: str) -> None:
-    gen = build_generator(settings, redis.Redis.from_url(redis_url))
+    gen = build_generator(settings, client_of(redis_url, settings))
     assert isinstance(gen, ResilientGenerator) and gen.name == "extractive"
     out = gen.generate(build_prompt("What is faith?", [], 100))
     assert "extractive" in out.text and gen.state == "closed"

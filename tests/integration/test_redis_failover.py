@@ -1,0 +1,174 @@
+"""A Redis Cluster master fails over mid-run (scale-out issue): three masters with one replica
+each, real processes; the master that holds the user's ledger and notes version is killed while
+the pipeline keeps answering, and its replica is promoted.
+
+What must hold: cached answers on the other shards and free answers keep flowing (fail-open);
+paid generation never passes the user's cap (the ledger counts in process on PostgreSQL's
+figure while its shard is away, and re-seeds from PostgreSQL on the promoted replica); the notes
+version is read again from PostgreSQL after the failover; and PostgreSQL's ``user_api_costs``
+holds exactly the answers that were paid for (nothing charged twice, nothing lost).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import RedisClusterProcesses
+
+from rag_core.cache.client import connect
+from rag_core.cache.keys import cost_keys, notes_version_key
+from rag_core.config import Settings
+from rag_core.costs import today
+from rag_core.errors import BudgetExceeded
+from rag_core.llm.mock_server import MockLLM
+from rag_core.pipeline import Pipeline
+from rag_core.procs import wait_until
+from rag_core.types import Answer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+CAP_USD = 0.004  # room for a handful of paid answers: the run presses against it
+NO_CONTEXT = "What is the airspeed of an unladen swallow over the Andes?"
+
+
+@pytest.fixture
+def ha_cluster(short_tmp: Path, pg_server_url: str) -> Iterator[RedisClusterProcesses]:
+    """Three masters, one replica each (this test only)."""
+    cluster = RedisClusterProcesses(short_tmp / f"ha{uuid.uuid4().hex[:6]}", masters=3,
+                                    replicas=1).start()
+    yield cluster
+    cluster.stop()
+
+
+class CountingStore:
+    """The real store, counting the notes-version reads that reach PostgreSQL."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.version_reads = 0
+
+    def notes_version(self, user_id: str) -> int:
+        self.version_reads += 1
+        return int(self.inner.notes_version(user_id))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def questions() -> list[str]:
+    rows = [json.loads(line) for line in
+            (GOLDEN / "qa" / "amara_ben.jsonl").read_text().splitlines() if line.strip()]
+    return [r["question"] for r in rows if r["user_id"] == "amara" and r["split"] == "dev"
+            and not r["expect_no_context"] and r.get("attack") is None]
+
+
+def one_shard_user(cluster: RedisClusterProcesses) -> str:
+    """A user whose ledger and notes version live on the same master (the one to kill)."""
+    for i in range(500):
+        user = f"amara{i}"
+        if cluster.master_of(notes_version_key(user)) == cluster.master_of(
+                cost_keys(today(), user)[0]):
+            return user
+    raise AssertionError("no user id maps both keys to one master")
+
+
+def ask(pipe: Pipeline, user: str, question: str, served: list[Answer]) -> Answer | None:
+    """One question; a refusal for budget is the only error a user may see here."""
+    try:
+        answer = pipe.ask(user, question)
+    except BudgetExceeded:
+        return None
+    served.append(answer)
+    return answer
+
+
+def paid(answer: Answer) -> bool:
+    return answer.generator == "hf" and answer.cost_usd > 0
+
+
+def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_url: str,
+                                   tmp_path: Path) -> None:
+    from rag_core.ingest import ingest_path
+    from rag_core.parts import build_parts
+
+    user = one_shard_user(ha_cluster)
+    pool = questions()
+    served: list[Answer] = []
+    with MockLLM() as (url, _):
+        settings = Settings(profile="ci", state_dir=tmp_path / "state",
+                            database_url=database_url, redis_url=ha_cluster.url,
+                            redis_mode="cluster", llm="hf", llm_base_url=f"{url}/v1",
+                            llm_max_retries=0, user_daily_budget_usd=CAP_USD,
+                            budget_outage_share=0.5)
+        parts = build_parts(settings)
+        store = CountingStore(parts.store)
+        parts = replace(parts, store=store)  # type: ignore[arg-type]
+        pipe = Pipeline(parts)
+        ingest_path(parts, user, GOLDEN / "notes" / "amara", progress=False)
+        raw = connect(ha_cluster.url, "cluster", timeout_s=5.0)
+
+        # Warm: a few paid answers; keep one whose cached entry lives on another shard.
+        doomed = ha_cluster.master_of(cost_keys(today(), user)[0])
+        replica = ha_cluster.replica_of(doomed)
+        cached_q = None
+        for question in pool[:4]:
+            first = ask(pipe, user, question, served)
+            assert first is not None and paid(first)
+            key = parts.caches.answer_key(pipe.params, user, store.inner.notes_version(user),
+                                          question, settings.top_k)
+            if cached_q is None and ha_cluster.master_of(key) != doomed:
+                cached_q = question
+        assert cached_q is not None, "every warmed answer landed on the doomed shard"
+        rest = iter(pool[4:])
+        assert raw.get(notes_version_key(user)).endswith(f"@127.0.0.1:{doomed}".encode())
+
+        # The failover, with the pipeline answering throughout.
+        ha_cluster.kill(doomed)
+        during: list[tuple[str, Answer | None]] = []
+        deadline = time.monotonic() + 180
+        while not (ha_cluster.is_master(replica) and ha_cluster.healthy()) or len(during) < 6:
+            assert time.monotonic() < deadline, "the replica was never promoted"
+            during.append(("cached", ask(pipe, user, cached_q, served)))
+            during.append(("free", ask(pipe, user, NO_CONTEXT, served)))
+            during.append(("paid", ask(pipe, user, next(rest), served)))
+        cached = [a for kind, a in during if kind == "cached"]
+        assert all(a is not None and a.cache["query"] == "hit" for a in cached), cached
+        free = [a for kind, a in during if kind == "free"]
+        assert all(a is not None and a.no_context and a.cost_usd == 0 for a in free)
+        # paid answers too, on the ledger's conservative share while its shard was away
+        assert any(a is not None and paid(a) for kind, a in during if kind == "paid")
+
+        # After it: the notes version comes from PostgreSQL once, then Redis again.
+        wait_until(lambda: ha_cluster.master_of(notes_version_key(user)) == replica, 60,
+                   "the slot map names the promoted replica")
+        reads = store.version_reads
+        again = ask(pipe, user, cached_q, served)
+        assert again is not None and store.version_reads == reads + 1
+        assert raw.get(notes_version_key(user)).endswith(f"@127.0.0.1:{replica}".encode())
+        hit = ask(pipe, user, cached_q, served)
+        assert hit is not None and hit.cache["query"] == "hit"
+        assert store.version_reads == reads + 1  # an L1 hit touches no PostgreSQL
+
+        # Paid generation until the cap refuses: never above it.
+        refused = False
+        for question in rest:
+            if ask(pipe, user, question, served) is None:
+                refused = True
+                break
+        assert refused, "the run never reached the cap"
+        rows = {r["user_id"]: r for r in store.costs_for_day(today())}
+        bills = [a for a in served if paid(a)]
+        assert rows[user]["cost_usd"] <= CAP_USD + 1e-9
+        assert rows[user]["requests"] == len(bills)  # one row per paid answer, no more
+        assert rows[user]["cost_usd"] == pytest.approx(sum(a.cost_usd for a in bills))
+        assert parts.ledger.spend(user) == pytest.approx(rows[user]["cost_usd"])
+        assert parts.ledger.reserved(user) == pytest.approx(0.0, abs=1e-12)
+        raw.close()
+        parts.close()
