@@ -71,6 +71,7 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
     options = runner.RunOptions(
         profile="ci", only=["quality"], baseline=None, reports_dir=tmp_path,
+        external_services=True,  # the fixtures' servers, through DATABASE_URL / REDIS_URL
         overrides={"sample": 10, "sweep_top_k": [1, 3], "sweep_context_budget": [300],
                    "sweep_sample": 5, "state_dir": str(live_settings.state_dir)},
     )
