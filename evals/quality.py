@@ -242,7 +242,7 @@ def aggregate(frame: pd.DataFrame) -> dict[str, float | int | None]:
         return {"n": 0}
     attacks = frame["attack"].fillna("")
     out: dict[str, float | int | None] = {"n": int(len(frame))}
-    out.update({col: _mean(frame[col]) for col in MEAN_COLUMNS})
+    out.update({col: _mean(frame[col]) for col in MEAN_COLUMNS if col in frame})
     latency = pd.to_numeric(frame["latency_ms"], errors="coerce").dropna()
     out.update({
         "no_context_accuracy": _mean(frame["no_context_correct"]),

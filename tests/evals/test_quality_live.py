@@ -86,6 +86,9 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
             "quality.citation_validity", "quality.context_recall", "quality.rouge_l",
             "quality.semantic_similarity", "quality.hybrid_gain.ndcg_at_10",
             "quality.modes.lexical.recall_at_5"} <= set(summary["metrics"])
-    assert (out / "quality" / "quality_sweep.png").stat().st_size > 10_000
-    rows = pd.read_json(out / "quality" / "quality.rows.jsonl", lines=True)
+    run_dir = out / "runs" / summary["run"]["id"]  # the run's own folder
+    assert (run_dir / "quality" / "quality_sweep.png").stat().st_size > 10_000
+    assert summary["settings"]["quality"]["database_url"]["source"] == "env"
+    assert any("DATABASE_URL" in w for w in summary["environment"]["warnings"])
+    rows = pd.read_json(run_dir / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10

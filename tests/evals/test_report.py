@@ -104,4 +104,4 @@ def test_the_header_names_the_change_against_the_previous_run_and_targets_missed
     text = "\n".join(lines)
     assert "context_token_budget=600 (param)" in text
     assert "- `quality.wrong_no_context_rate`: 8.6 %, target <= 5.0 %" in text
-    assert "| `quality.cost_usd` | $0.0001 | $0.0002 | -$0.0001 |" in text
+    assert "| `quality.cost_usd` | $0.000100 | $0.000200 | -$0.000100 |" in text
