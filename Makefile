@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup tools rules test test-fast harness harness-full lint clean-state
+.PHONY: setup tools rules test test-fast harness harness-full lint clean-state lab
 
 setup: tools $(VENV)/.installed
 
@@ -46,6 +46,16 @@ harness: setup
 
 harness-full: setup
 	$(PY) -m evals run --profile full
+
+# JupyterLab on notebooks/ with the kernel `python3` of this venv (installed by setup). Tune a
+# knob by editing the parameters cell, then record it: `python -m evals run --param ...`.
+# LAB_PORT=0 picks a free port; LAB_ARGS passes more options (e.g. --IdentityProvider.token=...).
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+lab: $(VENV)/.installed
+	$(PY) -m jupyterlab --no-browser --ServerApp.root_dir=notebooks \
+	    --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=0 \
+	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 rules: tools
 	promtool check rules deploy/prometheus/alerts.yml

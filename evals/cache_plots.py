@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from evals.plots import fit_axis
+
 OUTCOME_LABELS = {"l1": "L1 query cache", "semantic": "semantic cache", "llm": "LLM call",
                   "no_context": "no context (no LLM)"}
 OUTCOME_COLORS = {"l1": "#2b8cbe", "semantic": "#7bccc4", "llm": "#f03b20",
@@ -52,7 +54,10 @@ def plot_sweeps(swept: pd.DataFrame, pairs: pd.DataFrame, query_ttl_s: float,
     left.set_xscale("log")
     left.set_xlabel("query cache TTL (simulated hours, log)")
     left.set_ylabel("share of requests")
-    left.set_ylim(0, 1)
+    left.axvline(query_ttl_s / 3600, color="black", linestyle=":", linewidth=1,
+                 label=f"this run ({query_ttl_s / 3600:g} h)")
+    shown = [by_ttl[c].astype(float) for c in ("hit_rate", "l1_hit_rate", "semantic_hit_rate")]
+    fit_axis(left, [v for col in shown for v in col], [v for col in shown for v in col])
     left.set_title(f"Hit rate against TTL (threshold {semantic_threshold:g})")
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
@@ -66,9 +71,12 @@ def plot_sweeps(swept: pd.DataFrame, pairs: pd.DataFrame, query_ttl_s: float,
                    color="#d62728", label="dev pairs: false-hit rate")
         right.plot(pairs["threshold"], pairs["recall"], marker="s", linestyle="--",
                    color="#2ca02c", label="dev pairs: recall")
-    right.axvline(semantic_threshold, color="black", linestyle=":", linewidth=1)
+    values = [v for line in right.get_lines() for v in np.asarray(line.get_ydata(), float)]
+    right.axvline(semantic_threshold, color="black", linestyle=":", linewidth=1,
+                  label=f"this run ({semantic_threshold:g})")
     right.set_xlabel("semantic cache threshold (cosine)")
-    right.set_ylim(0, 1)
+    right.set_ylabel("share (requests or pairs)")
+    fit_axis(right, values, values)
     right.set_title(f"Against the semantic threshold (TTL {query_ttl_s / 3600:g} h)")
     right.grid(alpha=0.3)
     right.legend(fontsize=8)

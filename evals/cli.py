@@ -4,6 +4,8 @@
     python -m evals run --profile ci --only quality       # one notebook; other gates skipped
     python -m evals run --profile ci --param top_k=1      # override a notebook parameter
     python -m evals run --profile full --baseline path/to/summary.json
+    python -m evals run --profile ci --only quality --param settings='{"context_token_budget": 600}'
+    python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
     python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
@@ -56,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
     run.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
     run.add_argument("--list", action="store_true", help="show what would run, run nothing")
+    run.add_argument("--external-services", action="store_true",
+                     help="use an inherited DATABASE_URL / REDIS_URL (recorded in the report) "
+                          "instead of refusing to run")
+    compare = sub.add_parser("compare", help="two runs side by side: what changed in their "
+                                              "parameters and Settings, gates, metrics")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -100,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         profile=args.profile, only=args.only, overrides=dict(args.param),
         baseline=None if args.no_baseline else args.baseline,
         reports_dir=args.reports_dir, gates_file=args.gates,
+        external_services=args.external_services,
     )
     result = run(options)
     print()
@@ -172,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             for path in args.notebooks:
                 print(f"refreshed {refresh(path)}")
+            return 0
+        if args.command == "compare":
+            from evals.run_compare import compare_runs
+
+            try:
+                print(compare_runs(args.run_a, args.run_b, args.reports_dir))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
             return 0
         if args.command == "spread":
             return _spread(args, sys.argv[1:] if argv is None else argv)

@@ -40,6 +40,7 @@ class Gate:
     profiles: tuple[str, ...] = ()  # empty: every profile
     measured: tuple[float, ...] = ()  # the figure in repeated runs (python -m evals spread)
     measured_on: str = ""  # when, at which commit, with which command
+    target: float | None = None  # the issue's target when the threshold is looser (same op)
 
     @property
     def prefix(self) -> str:
@@ -89,7 +90,8 @@ def parse_gates(data: Mapping[str, Any]) -> list[Gate]:
                           reason=str(row["reason"]).strip(),
                           profiles=tuple(row.get("profiles", ())),
                           measured=tuple(float(v) for v in measured),
-                          measured_on=str(row.get("measured_on", "")).strip()))
+                          measured_on=str(row.get("measured_on", "")).strip(),
+                          target=float(row["target"]) if "target" in row else None))
     names = [g.name for g in gates]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -125,6 +127,20 @@ def evaluate(gates: Iterable[Gate], metrics: Mapping[str, Any], *,
             status, note = ("passed", "") if ok else ("failed", gate.reason)
         out.append(GateResult(gate.name, None if value is None else float(value),
                               gate.threshold, gate.op, status, note))
+    return out
+
+
+def targets_missed(gates: Iterable[Gate], results: Iterable[GateResult]
+                   ) -> list[tuple[Gate, GateResult]]:
+    """Gates with a ``target`` that their value does not meet (the gate itself may pass)."""
+    by_name = {r.name: r for r in results}
+    out = []
+    for gate in gates:
+        result = by_name.get(gate.name)
+        if gate.target is None or result is None or result.value is None:
+            continue
+        if not OPS[gate.op][1](result.value, gate.target):
+            out.append((gate, result))
     return out
 
 

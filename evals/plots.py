@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 LABELS = {
@@ -17,28 +19,70 @@ LABELS = {
     "rouge_l": "ROUGE-L",
     "semantic_similarity": "semantic similarity",
     "no_context_accuracy": "no-context accuracy",
+    "context_tokens": "packed context (tokens)",
+    "cost_usd": "dollars per answer",
 }
+
+
+def fit_axis(ax: Axes, lows: Sequence[float], highs: Sequence[float], *,
+             bounds: tuple[float, float] | None = (0.0, 1.0)) -> None:
+    """The y axis around the data (intervals included) with a 10 % margin, kept inside
+    ``bounds`` when given: a 0-1 axis hides a difference of two points."""
+    values = [float(v) for v in [*lows, *highs] if v is not None and np.isfinite(v)]
+    if not values:
+        return
+    low, high = min(values), max(values)
+    pad = max((high - low) * 0.1, 0.01 * max(abs(high), 1e-9), 1e-6)
+    low, high = low - pad, high + pad
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1] + 0.02 * (bounds[1] - bounds[0]))
+    ax.set_ylim(low, high)
 
 
 def plot_sweep(frame: pd.DataFrame, path: str | Path,
                metrics: Sequence[str] = ("recall_at_5", "context_recall", "rouge_l",
-                                         "semantic_similarity")) -> Path:
-    """One panel per metric: the metric against the context budget, one line per top_k."""
+                                         "context_tokens"),
+               chosen: tuple[int, int] | None = None) -> Path:
+    """One panel per metric: the metric against the context budget, one line per top_k, with
+    its 95 % bootstrap interval (``<metric>_ci_low/high`` columns) as a band; the run's own
+    (top_k, budget) ``chosen`` is ringed."""
     path = Path(path)
+    sweep_figure(frame, metrics, chosen).savefig(path, dpi=110)
+    return path
+
+
+def sweep_figure(frame: pd.DataFrame, metrics: Sequence[str],
+                 chosen: tuple[int, int] | None = None) -> Figure:
+    """The figure of :func:`plot_sweep`."""
     fig = Figure(figsize=(4.2 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
+        lows, highs = [], []
         for k, group in frame.sort_values("context_budget").groupby("top_k"):
-            ax.plot(group["context_budget"], group[metric].astype(float), marker="o",
-                    label=f"top_k={k}")
+            xs, ys = group["context_budget"], group[metric].astype(float)
+            line = ax.plot(xs, ys, marker="o", label=f"top_k={k}")[0]
+            lows += list(ys)
+            highs += list(ys)
+            if f"{metric}_ci_low" in group:
+                lo = group[f"{metric}_ci_low"].astype(float)
+                hi = group[f"{metric}_ci_high"].astype(float)
+                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15)
+                lows += list(lo)
+                highs += list(hi)
+            if chosen is not None and k == chosen[0]:
+                at = group[group["context_budget"] == chosen[1]]
+                ax.scatter(at["context_budget"], at[metric].astype(float), s=160,
+                           facecolors="none", edgecolors="black", zorder=5,
+                           label="this run" if metric == metrics[0] else None)
         ax.set_title(LABELS.get(metric, metric))
         ax.set_xlabel("context budget (tokens)")
-        ax.set_ylim(0, 1.02)
+        ax.set_ylabel(LABELS.get(metric, metric))
+        fit_axis(ax, lows, highs, bounds=None if metric in ("context_tokens", "cost_usd")
+                 else (0.0, 1.0))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Quality against context budget and top_k")
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
 def plot_scores(frame: pd.DataFrame, threshold: float, path: str | Path) -> Path:
@@ -78,7 +122,9 @@ def plot_modes(table: pd.DataFrame, path: str | Path,
             xs = [x + (i - (len(modes) - 1) / 2) * width for x in range(len(view))]
             ax.bar(xs, view[mode].astype(float), width=width, label=mode)
         ax.set_xticks(range(len(view)), view.index, rotation=30, ha="right", fontsize=8)
-        ax.set_ylim(0, 1.05)
+        values = view.astype(float).to_numpy().ravel().tolist()
+        fit_axis(ax, values, values)
+        ax.set_ylabel(LABELS.get(metric, metric))
         ax.set_title(LABELS.get(metric, metric))
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)

@@ -26,6 +26,9 @@ class NotebookSpec:
     path: str
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
+    # notebook parameters that stand for a Settings field (parameter -> field): setting both
+    # the parameter and settings.<field> is a usage error (evals/knobs.py)
+    settings_params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def file(self) -> Path:
@@ -44,6 +47,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         name="quality",
         path="notebooks/01_quality_eval.ipynb",
         description="answer and retrieval quality on the golden QA set, guard behaviour",
+        settings_params={"top_k": "top_k", "context_budget": "context_token_budget",
+                         "similarity_threshold": "similarity_threshold",
+                         "retrieval_mode": "retrieval_mode", "state_dir": "state_dir"},
         params={
             "ci": {
                 "sample": 0,
@@ -108,6 +114,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         path="notebooks/03_cache_cost_projection.ipynb",
         description="a synthetic query log replayed through the real caches: hit rate per "
                     "layer, TTL and threshold sweeps, monthly LLM cost with and without caches",
+        settings_params={"query_ttl_s": "query_cache_ttl_s",
+                         "semantic_threshold": "semantic_cache_threshold",
+                         "state_dir": "state_dir"},
         params={
             "ci": {"users": 8, "days": 2, "requests_per_user_per_day": 10, "zipf_s": 1.1,
                    "paraphrase_share": 0.15, "novel_share": 0.15, "edit_rate": 0.2,
@@ -126,6 +135,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         name="load",
         path="notebooks/04_load_test.ipynb",
         description="Locust against the app + mock LLM: RPS, p50/p95/p99, errors, cache mix, cost",
+        settings_params={"breaker_reset_timeout_s": "breaker_reset_timeout_s"},
         params={
             "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 30, "mix": "mixed",
                    "shape": "sustained", "workers": 2, "mock_latency_ms": 300.0,
@@ -140,6 +150,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         name="chaos",
         path="notebooks/05_chaos.ipynb",
         description="an LLM outage under load: stale/refused share, breaker recovery time",
+        settings_params={"breaker_reset_timeout_s": "breaker_reset_timeout_s"},
         params={
             "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 40, "mix": "mixed",
                    "workers": 2, "mock_latency_ms": 300.0, "chaos": True,
@@ -186,7 +197,16 @@ def notebooks_for(profile: str, only: Iterable[str] = (),
 
 def parameters(spec: NotebookSpec, profile: str, output_dir: str | Path,
                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The papermill parameters of one notebook run (``overrides`` already filtered)."""
-    params = {**spec.params[profile], **dict(overrides or {})}
+    """The papermill parameters of one notebook run (``overrides`` already filtered).
+
+    A parameter that stands for a Settings field named in the ``settings`` override is passed
+    as ``None``: the field comes from ``settings`` (both given as overrides: the runner's
+    usage error)."""
+    given = dict(overrides or {})
+    params = {**spec.params[profile], **given}
+    chosen = given.get("settings") or {}
+    for param, name in spec.settings_params.items():
+        if name in chosen and param not in given:
+            params[param] = None
     params["output_dir"] = str(output_dir)
     return params

@@ -17,16 +17,23 @@ import numpy as np
 import pandas as pd
 
 from evals import golden
-from evals.metrics import behaviour, retrieval, text
-from evals.paths import STATE_DIR
+from evals.answer_figures import packed, retrieved_chunks, usage_columns
+from evals.knobs import harness_state_dir
+from evals.metrics import behaviour, bootstrap, retrieval, text
 
 ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
 RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
                 "ndcg_at_10")
 TEXT_COLUMNS = ("context_recall", "context_precision", "rouge_l", "semantic_similarity")
-MEAN_COLUMNS = RANK_COLUMNS + TEXT_COLUMNS
+# per answer: packed context tokens, generation tokens and dollars (evals/answer_figures.py)
+COST_COLUMNS = ("context_tokens", "tokens_in", "tokens_out", "cost_usd")
+MEAN_COLUMNS = RANK_COLUMNS + TEXT_COLUMNS + COST_COLUMNS
+# the harness's fixed choices for an evaluation (evals/knobs.py records them as "harness")
+EVAL_HARNESS = {"profile": "ci", "llm": "extractive", "retrieval_mode": "hybrid",
+                "cache_enabled": False, "semantic_cache_enabled": False}
 SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_similarity",
-                 "no_context_accuracy", "citation_validity", "prompt_tokens")
+                 "no_context_accuracy", "citation_validity", "prompt_tokens", "context_tokens",
+                 "cost_usd")
 
 
 def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str = "extractive",
@@ -36,19 +43,17 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
 
     Caches are off so that every question is answered afresh: a semantic-cache hit would
     return another question's answer and retrieval. An empty ``state_dir`` means the
-    project's shared ``.rag_state``.
+    harness's state folder (``$RAG_STATE_DIR``, else the project's ``.rag_state``).
     """
     from rag_core.config import Settings
 
     fields: dict[str, Any] = {
-        "profile": "ci",
-        "state_dir": Path(state_dir) if state_dir else STATE_DIR,
+        **EVAL_HARNESS,
+        "state_dir": Path(state_dir) if state_dir else harness_state_dir(),
         "top_k": top_k,
         "context_token_budget": context_budget,
         "llm": generator,
         "retrieval_mode": retrieval_mode,
-        "cache_enabled": False,
-        "semantic_cache_enabled": False,
         **extra,
     }
     if similarity_threshold is not None:
@@ -198,27 +203,20 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     contexts: list[tuple[list[str], list[str]]] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
-        texts = chunk_texts(pipe, answer, item, settings.top_k)
-        row = score_answer(item, answer, owners,
-                           [texts[r["chunk_id"]] for r in answer.retrieved
-                            if r["chunk_id"] in texts])
+        chunks = retrieved_chunks(pipe, answer, item, settings.top_k)
+        row = score_answer(item, answer, owners, [c.text for c in chunks])
+        row["packed_texts"], row["context_tokens"] = packed(pipe, answer, chunks)
+        row.update(usage_columns(answer, pipe.parts.settings))
         if extra is not None:
-            row.update(extra(item, answer, texts))
+            row.update(extra(item, answer, {c.chunk_id: c.text for c in chunks}))
         rows.append(row)
-        contexts.append((row["retrieved_texts"], list(item["reference_chunk_texts"])))
+        contexts.append((row["packed_texts"], list(item["reference_chunk_texts"])))
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
     for column, values in _text_columns(pipe.parts.embedder, frame, items, contexts).items():
         frame[column] = values
     return frame
-
-
-def chunk_texts(pipe: Any, answer: Any, item: Mapping[str, Any], top_k: int) -> dict[str, str]:
-    """Chunk id -> text of the chunks the answer retrieved (``Answer`` carries only ids)."""
-    if not answer.retrieved:
-        return {}
-    return {c.chunk_id: c.text for c in pipe.search(item["user_id"], item["question"], top_k)}
 
 
 def _text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, Any]],
@@ -250,7 +248,7 @@ def aggregate(frame: pd.DataFrame) -> dict[str, float | int | None]:
         return {"n": 0}
     attacks = frame["attack"].fillna("")
     out: dict[str, float | int | None] = {"n": int(len(frame))}
-    out.update({col: _mean(frame[col]) for col in MEAN_COLUMNS})
+    out.update({col: _mean(frame[col]) for col in MEAN_COLUMNS if col in frame})
     latency = pd.to_numeric(frame["latency_ms"], errors="coerce").dropna()
     out.update({
         "no_context_accuracy": _mean(frame["no_context_correct"]),
@@ -348,9 +346,12 @@ def sweep(settings: Any, qa: pd.DataFrame, top_ks: Sequence[int],
                                      owners=owners, progress=progress,
                                      label=f"top_k={k} budget={budget}")
             overall = aggregate(frame)
+            cis = bootstrap.table(frame, ("context_recall", "rouge_l", "recall_at_5"), seed=seed)
             rows.append({"top_k": k, "context_budget": budget, "n": overall["n"],
                          "prompt_tokens": _mean(frame["prompt_tokens"]),
-                         **{m: overall.get(m) for m in SWEEP_METRICS if m != "prompt_tokens"}})
+                         **{m: overall.get(m) for m in SWEEP_METRICS if m != "prompt_tokens"},
+                         **{f"{m}_ci_{e}": cis.loc[m, f"ci_{e}"] for m in cis.index
+                            for e in ("low", "high")}})
     return pd.DataFrame(rows)
 
 

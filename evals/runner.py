@@ -1,8 +1,11 @@
 """Run the notebooks of a profile with papermill, collect their results, apply the gates and
 write ``reports/<profile>/``.
 
-Each notebook gets its own folder ``reports/<profile>/<name>/`` as ``output_dir`` (plots and
-its ``<name>.results.json``); the executed notebook lands beside it. The notebooks' stderr
+A run is kept in ``reports/<profile>/runs/<id>/`` (the id is its start time): each notebook
+gets its own folder ``<name>/`` there as ``output_dir`` (plots, ``<name>.results.json`` and
+``<name>.settings.json``); the executed notebook lands beside it, and the report
+(``summary.json``, ``summary.md``, compared with the previous run and the baseline) is written
+there and copied to ``reports/<profile>/``. The notebooks' stderr
 (progress bars) is streamed to the terminal while they run.
 """
 
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evals import gates as gates_mod
-from evals import profiles, record, report
+from evals import knobs, profiles, record, report, run_compare
 from evals.paths import GATES_FILE, REPO_ROOT, REPORTS_DIR
 
 KERNEL = "python3"
@@ -39,6 +42,8 @@ class RunOptions:
     gates_file: Path = GATES_FILE
     notebooks: Sequence[profiles.NotebookSpec] = profiles.NOTEBOOKS
     stream: TextIO | None = None  # where notebooks' stderr goes (None: sys.stderr)
+    external_services: bool = False  # allow (and record) an inherited DATABASE_URL / REDIS_URL
+    run_id: str | None = None  # default: the start time, reports/<profile>/runs/<id>/
 
 
 @dataclass
@@ -82,9 +87,50 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return dict(papermill.inspect_notebook(str(path)))
 
 
+def check_settings_override(specs: Sequence[profiles.NotebookSpec],
+                            overrides: Mapping[str, Any]) -> None:
+    """``--param settings=...``: known fields, valid values, no field also set by a
+    notebook parameter given on the command line."""
+    from evals.knobs import KnobError, check_overrides
+
+    try:
+        chosen = check_overrides(overrides.get("settings"))
+    except KnobError as exc:
+        raise UsageError(str(exc)) from None
+    for spec in specs:
+        for param, name in spec.settings_params.items():
+            if name in chosen and param in overrides:
+                raise UsageError(f"{name} is set twice: --param {param}={overrides[param]!r} "
+                                 f"and settings.{name}={chosen[name]!r} ({spec.name}); "
+                                 "give one of them")
+
+
+SERVICE_VARS = ("DATABASE_URL", "RAG_DATABASE_URL", "REDIS_URL", "RAG_REDIS_URL")
+
+
+def check_environment(external: bool) -> list[str]:
+    """Refuse an inherited service URL (the golden ingestion prunes the golden users' notes
+    wherever it points), or with ``external`` return loud warnings for the report."""
+    found = {name: os.environ[name] for name in SERVICE_VARS if os.environ.get(name)}
+    if found and not external:
+        names = ", ".join(found)
+        raise UsageError(
+            f"{names} set in the environment: the harness would ingest the golden notes there "
+            "and prune the golden users' other notes. Unset it (the harness starts its own "
+            "embedded servers), or pass --external-services to use it (recorded in the report)")
+    return [f"{name} inherited from the environment and used: {_redact(url)}"
+            for name, url in found.items()]
+
+
+def _redact(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    return f"{head.split('//')[0]}//***@{tail}" if at else url
+
+
 def split_overrides(specs: Sequence[profiles.NotebookSpec], overrides: Mapping[str, Any]
                     ) -> dict[str, dict[str, Any]]:
     """Per notebook, the overrides its parameters cell declares; unknown names are an error."""
+    check_settings_override(specs, overrides)
     per: dict[str, dict[str, Any]] = {s.name: {} for s in specs}
     used: set[str] = set()
     for spec in specs:
@@ -140,11 +186,32 @@ def _baseline_path(option: str | Path | None, profile: str) -> Path | None:
     return path
 
 
+def _settings_of(out_dir: Path) -> dict[str, Any]:
+    """field -> {value, source} recorded by the notebook (evals/knobs.py), and its warnings."""
+    fields: dict[str, Any] = {}
+    warnings: list[str] = []
+    for rec in knobs.load_recorded(out_dir):
+        fields.update({k: {"value": v, "source": rec["sources"].get(k, "default")}
+                       for k, v in rec["settings"].items()})
+        warnings += rec.get("warnings", [])
+    return {"fields": fields, "warnings": warnings}
+
+
+def new_run_id(root: Path) -> str:
+    base = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id, n = base, 1
+    while (root / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
 def run(options: RunOptions) -> RunResult:
     """The whole run; returns the exit code (0 ok, 1 a gate or a notebook failed)."""
     stream = options.stream or sys.stderr
     try:
         specs = profiles.notebooks_for(options.profile, options.only, options.notebooks)
+        warnings = check_environment(options.external_services)
         per_overrides = split_overrides(specs, options.overrides)
         baseline_path = _baseline_path(options.baseline, options.profile)
         baseline = report.load_baseline(baseline_path)
@@ -157,33 +224,54 @@ def run(options: RunOptions) -> RunResult:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ensure_kernel()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    out_root = options.reports_dir / options.profile
+    profile_root = options.reports_dir / options.profile
+    runs = run_compare.runs_dir(options.profile, options.reports_dir)
+    run_id = options.run_id or new_run_id(runs)
+    out_root = runs / run_id
     out_root.mkdir(parents=True, exist_ok=True)
+    prev = run_compare.previous_run(options.profile, run_id, options.reports_dir)
+    for text in warnings:
+        print(f"evals: WARNING: {text}", file=stream)
     print(f"evals: profile {options.profile}: {len(specs)} notebook(s) -> {out_root}",
           file=stream)
 
     outcomes: list[report.NotebookOutcome] = []
     metrics: dict[str, Any] = {}
+    parameters: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     for i, spec in enumerate(specs, start=1):
         out_dir = out_root / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)
         record.clear_results(out_dir)
+        knobs.clear_recorded(out_dir)
         params = profiles.parameters(spec, options.profile, out_dir, per_overrides[spec.name])
+        parameters[spec.name] = {k: v for k, v in params.items() if k != "output_dir"}
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "output_dir")
         print(f"[{i}/{len(specs)}] {spec.name} ({spec.path}) {shown}", file=stream, flush=True)
         outcome = _execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream)
         outcomes.append(outcome)
         for result in record.load_results(out_dir):
             metrics.update(result.get("metrics", {}))
+        recorded = _settings_of(out_dir)
+        if recorded["fields"]:
+            settings[spec.name] = recorded["fields"]
+        warnings += [w for w in recorded["warnings"] if w not in warnings]
         state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
               file=stream, flush=True)
 
     results = gates_mod.evaluate(gate_list, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
+    run_info = {"id": run_id, "folder": str(out_root), "previous": prev[0] if prev else None,
+                "baseline": str(baseline_path) if baseline_path else None}
+    environment = {"state_dir": str(knobs.harness_state_dir()), "warnings": warnings}
     summary = report.build_summary(options.profile, started_at, report.git_commit(), results,
-                                   metrics)
-    paths = report.write_report(out_root, summary, results, outcomes, baseline,
-                                str(baseline_path) if baseline_path else None)
+                                   metrics, run=run_info, parameters=parameters,
+                                   settings=settings, environment=environment)
+    previous = prev[1] if prev else None
+    for folder in (out_root, profile_root):  # the run, and the latest run's copy
+        paths = report.write_report(folder, summary, results, outcomes, baseline,
+                                    str(baseline_path) if baseline_path else None,
+                                    previous=previous, gates=gate_list)
     failed = gates_mod.any_failed(results) or not all(o.ok for o in outcomes)
     return RunResult(1 if failed else 0, summary, results, outcomes, paths)

@@ -71,6 +71,7 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
     options = runner.RunOptions(
         profile="ci", only=["quality"], baseline=None, reports_dir=tmp_path,
+        external_services=True,  # the fixtures' servers, through DATABASE_URL / REDIS_URL
         overrides={"sample": 10, "sweep_top_k": [1, 3], "sweep_context_budget": [300],
                    "sweep_sample": 5, "state_dir": str(live_settings.state_dir),
                    # the comparison with the obedient mock only (the local model has its
@@ -90,8 +91,11 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
             "quality.semantic_similarity", "quality.hybrid_gain.ndcg_at_10",
             "quality.hybrid_vs_dense.ndcg_at_10",
             "quality.modes.lexical.recall_at_5"} <= set(summary["metrics"])
-    assert (out / "quality" / "quality_sweep.png").stat().st_size > 10_000
-    rows = pd.read_json(out / "quality" / "quality.rows.jsonl", lines=True)
+    run_dir = out / "runs" / summary["run"]["id"]  # the run's own folder
+    assert (run_dir / "quality" / "quality_sweep.png").stat().st_size > 10_000
+    assert summary["settings"]["quality"]["database_url"]["source"] == "env"
+    assert any("DATABASE_URL" in w for w in summary["environment"]["warnings"])
+    rows = pd.read_json(run_dir / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10
     assert summary["metrics"]["quality.gen.obey.n"] == 20  # 16 indirect + one per scenario
     assert summary["metrics"]["quality.gen.obey.canary_rate_output_off"] > 0

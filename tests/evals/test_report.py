@@ -20,7 +20,8 @@ def test_summary_json_has_exactly_the_specified_shape(tmp_path):
                                 12.3, True)
     paths = report.write_report(tmp_path, summary, results, [nb], None, None)
     data = json.loads(paths["json"].read_text())
-    assert list(data) == ["profile", "started_at", "git_commit", "gates", "metrics"]
+    assert list(data) == ["profile", "started_at", "git_commit", "run", "parameters",
+                          "settings", "environment", "gates", "metrics"]
     assert data["profile"] == "ci"
     assert data["git_commit"] == "abc123"
     assert data["metrics"] == metrics
@@ -33,14 +34,16 @@ def test_summary_json_has_exactly_the_specified_shape(tmp_path):
 
 
 def test_deltas_show_a_drop_of_one_recall_point():
+    from evals.units import fmt_delta
+
     baseline = {"metrics": {"quality.recall_at_5": 0.90, "quality.mrr": 0.8}}
     rows = report.deltas({"quality.recall_at_5": 0.89, "quality.new": 1.0}, baseline)
     by = {r["name"]: r for r in rows}
-    assert report.fmt_delta(by["quality.recall_at_5"]["delta"]) == "-0.0100"
+    assert fmt_delta("quality.recall_at_5", by["quality.recall_at_5"]["delta"]) == "-0.0100"
     assert by["quality.new"]["baseline"] is None
-    assert report.fmt_delta(by["quality.new"]["delta"]) == "new"
-    assert report.fmt_delta(0.0) == "0"
-    assert report.fmt_delta(0.02) == "+0.0200"
+    assert fmt_delta("quality.new", by["quality.new"]["delta"]) == "new"
+    assert fmt_delta("quality.mrr", 0.0) == "0"
+    assert fmt_delta("quality.mrr", 0.02) == "+0.0200"
 
 
 def test_markdown_has_the_gate_table_deltas_and_plots(tmp_path):
@@ -53,11 +56,15 @@ def test_markdown_has_the_gate_table_deltas_and_plots(tmp_path):
     paths = report.write_report(tmp_path, summary, results, [nb], baseline, "base.json")
     text = paths["markdown"].read_text()
     assert "(PASSED)" in text
-    row = "| `quality.recall_at_5` | 0.8900 | - | >= | 0.8000 | 0.9000 | -0.0100 | passed |"
+    row = ("| `quality.recall_at_5` | 0.8900 | - | >= | 0.8000 | - | - | 0.9000 | -0.0100 "
+           "| passed |")
     assert row in text
     assert "![sweep](quality/sweep.png)" in text
     assert "skipped: x" in text
-    assert "notebook 'cache' not run" in text
+    # the gates of a notebook that did not run are one line, not one row each
+    assert "1 gates of notebooks that did not run (cache): skipped." in text
+    gates_section = text.split("## Gates")[1].split("## Notebooks")[0]
+    assert "| `cache.hit_rate`" not in gates_section
 
 
 def test_markdown_says_failed(tmp_path):
@@ -75,3 +82,26 @@ def test_load_baseline(tmp_path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"metrics": {"a": 1}}))
     assert report.load_baseline(path) == {"metrics": {"a": 1}}
+
+
+def test_the_header_names_the_change_against_the_previous_run_and_targets_missed(tmp_path):
+    gate = g.Gate("quality.wrong_no_context_rate", "le", 0.12, "r", target=0.05)
+    results = g.evaluate([gate], {"quality.wrong_no_context_rate": 0.086}, ran=["quality"])
+    params = {"quality": {"top_k": 5, "settings": {}}}
+    fields = {"quality": {"context_token_budget": {"value": 1200, "source": "default"}}}
+    previous = report.build_summary("ci", "t0", "c", results, {"quality.cost_usd": 0.0002},
+                                    run={"id": "r1"}, parameters=params, settings=fields)
+    fields_now = {"quality": {"context_token_budget": {"value": 600, "source": "param"}}}
+    params_now = {"quality": {"top_k": 5, "settings": {"context_token_budget": 600}}}
+    summary = report.build_summary("ci", "t1", "c", results, {"quality.cost_usd": 0.0001},
+                                   run={"id": "r2", "previous": "r1"}, parameters=params_now,
+                                   settings=fields_now)
+    paths = report.write_report(tmp_path, summary, results, [], None, None,
+                                previous=previous, gates=[gate])
+    lines = paths["markdown"].read_text().splitlines()
+    assert lines[2] == ("- changed against the previous run `r1`: quality: "
+                        "settings.context_token_budget 1200 -> 600")
+    text = "\n".join(lines)
+    assert "context_token_budget=600 (param)" in text
+    assert "- `quality.wrong_no_context_rate`: 8.6 %, target <= 5.0 %" in text
+    assert "| `quality.cost_usd` | $0.000100 | $0.000200 | -$0.000100 |" in text

@@ -62,8 +62,27 @@ def test_a_passing_run_writes_the_report(tiny):
     assert summary["metrics"] == {"tiny.score": 0.9}
     status = {row["name"]: row["passed"] for row in summary["gates"]}
     assert status == {"tiny.score": True, "other.rate": None}
-    assert (out / "tiny.ipynb").is_file()
+    run_dir = out / "runs" / summary["run"]["id"]
+    assert (run_dir / "tiny.ipynb").is_file()  # the run is kept in its own folder
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
+    assert summary["parameters"] == {"tiny": {"score": 0.9}}
     assert (out / "summary.md").read_text().startswith("# Harness report: profile `ci`")
+
+
+def test_a_second_run_compares_with_the_first(tiny, capsys):
+    first, _, out = _run(tiny, baseline=None)
+    second, _, _ = _run(tiny, overrides={"score": 0.8}, baseline=None)
+    assert second.summary["run"]["previous"] == first.summary["run"]["id"]
+    text = (out / "summary.md").read_text().splitlines()
+    assert text[2] == (f"- changed against the previous run `{first.summary['run']['id']}`: "
+                       "tiny: score 0.9 -> 0.8")
+    assert "| `tiny.score` | 0.8000 | 0.9000 | -0.1000 |" in "\n".join(text)
+    code = cli.main(["compare", first.summary["run"]["id"], second.summary["run"]["id"],
+                     "--reports-dir", str(out.parent)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "- tiny: score 0.9 -> 0.8" in printed
+    assert "| `tiny.score` | 0.9000 | 0.8000 | -0.1000 |" in printed
 
 
 def test_a_parameter_override_that_breaks_a_gate_exits_1(tiny):
@@ -87,7 +106,8 @@ def test_deltas_against_a_baseline(tiny):
     base = out.parent / "base.json"
     base.write_text(json.dumps({"metrics": {"tiny.score": 0.91}}))
     result, _, out = _run(tiny, baseline=str(base))
-    assert "| `tiny.score` | 0.9000 | 0.9100 | -0.0100 |" in (out / "summary.md").read_text()
+    assert "| `tiny.score` | 0.9000 | 0.9000 | 0 | 0.9100 | -0.0100 |" in (
+        out / "summary.md").read_text()
 
 
 def test_cli_prints_failing_rows(tiny, capsys, monkeypatch):

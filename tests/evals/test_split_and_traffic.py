@@ -106,13 +106,13 @@ def test_read_log_says_what_is_wrong(tmp_path: Path, line: str) -> None:
 
 
 def test_summary_shows_the_dev_figure_beside_a_gated_test_figure(tmp_path: Path) -> None:
-    from evals import report
+    from evals import report, report_md
     from evals.gates import GateResult
 
     summary = report.build_summary("ci", "now", None, [], {
         "quality.no_context_accuracy": 0.8, "quality.dev.no_context_accuracy": 0.9})
     result = GateResult("quality.no_context_accuracy", 0.8, 0.7, "ge", "passed")
-    text = report.render_markdown(summary, [result], report.deltas(summary["metrics"], None),
-                                  [], baseline_path=None, out_dir=tmp_path)
-    assert "| `quality.no_context_accuracy` | 0.8000 | 0.9000 | >= | 0.7000 |" in text
-    assert report.dev_name("cache.semantic_recall") == "cache.dev.semantic_recall"
+    text = report_md.render_markdown(summary, [result], [], baseline=None, baseline_path=None,
+                                     previous=None, gates=[], out_dir=tmp_path)
+    assert "| `quality.no_context_accuracy` | 80.0 % | 90.0 % | >= | 70.0 % |" in text
+    assert report_md.dev_name("cache.semantic_recall") == "cache.dev.semantic_recall"

@@ -1,0 +1,39 @@
+"""Seeded bootstrap intervals and the per-answer cost columns."""
+
+import numpy as np
+import pandas as pd
+
+from evals.answer_figures import usage_columns
+from evals.metrics import bootstrap
+from rag_core.config import Settings
+from rag_core.types import TokenUsage
+
+
+def test_intervals_are_seeded_hold_the_mean_and_narrow_with_more_questions():
+    rng = np.random.default_rng(1)
+    small = rng.binomial(1, 0.8, size=40).astype(float)
+    large = rng.binomial(1, 0.8, size=400).astype(float)
+    lo, hi = bootstrap.interval(small, seed=7)
+    assert (lo, hi) == bootstrap.interval(small, seed=7)
+    assert lo < small.mean() < hi
+    lo2, hi2 = bootstrap.interval(large, seed=7)
+    assert hi2 - lo2 < (hi - lo) * 0.6
+    assert bootstrap.interval([np.nan]) == (None, None)
+    assert bootstrap.interval([0.5, 0.5]) == (0.5, 0.5)
+
+
+def test_metrics_read_the_chosen_split_only():
+    frame = pd.DataFrame({"split": ["test"] * 3 + ["dev"] * 3,
+                          "context_recall": [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]})
+    test = bootstrap.metrics(frame, "test")
+    dev = bootstrap.metrics(frame, "dev")
+    assert test["context_recall_ci_low"] == 1.0 and dev["context_recall_ci_high"] == 0.0
+
+
+def test_cost_columns_price_the_tokens_with_the_settings_table():
+    class Answer:
+        usage = TokenUsage(input_tokens=1000, output_tokens=100)
+
+    settings = Settings(price_input_per_token_usd=1e-6, price_output_per_token_usd=2e-6)
+    row = usage_columns(Answer(), settings)
+    assert row == {"tokens_in": 1000.0, "tokens_out": 100.0, "cost_usd": 1000e-6 + 200e-6}
