@@ -70,13 +70,13 @@ def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                    evidence)
     near = vec + 0.01 * unit(2)
     near /= np.linalg.norm(near)
-    hit = semantic.lookup("amara", 3, "What did Okafor teach about prayer?", near,
+    hit = semantic.lookup("amara", 3, "According to Okafor, what is prayer?", near,
                           lambda: evidence)
     assert hit is not None and hit.answer == b"answer" and hit.similarity > 0.99
     assert hit.decision is not None and hit.decision.reason == "reuse"
-    assert semantic.lookup("ben", 3, "What did Okafor teach about prayer?", near,
+    assert semantic.lookup("ben", 3, "According to Okafor, what is prayer?", near,
                            lambda: evidence) is None
-    assert semantic.lookup("amara", 4, "What did Okafor teach about prayer?", near,
+    assert semantic.lookup("amara", 4, "According to Okafor, what is prayer?", near,
                            lambda: evidence) is None
     # Close embeddings but a different year: refused, and the decision says why.
     semantic.store("amara", 3, "What did Okafor say about prayer in 2023?", vec, b"x", 60,
@@ -86,7 +86,7 @@ def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
     assert outcome.hit is None and outcome.decision is not None
     assert outcome.decision.reason == "dates"
     # Other evidence (another note retrieved first): refused as such.
-    other = semantic.decide("amara", 3, "What did Okafor teach about prayer?", near,
+    other = semantic.decide("amara", 3, "According to Okafor, what is prayer?", near,
                             lambda: [_chunk("amara-011")])
     assert other.hit is None and "evidence" in other.decision.failed()  # type: ignore[union-attr]
 
