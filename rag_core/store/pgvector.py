@@ -29,6 +29,7 @@ from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
 from rag_core.store.base import ChunkDraft, SearchParams, UpsertResult
+from rag_core.store.replica import ReplicaReads
 from rag_core.types import Chunk, Note
 
 log = logging.getLogger("rag_core.store")
@@ -63,6 +64,7 @@ class PgVectorStore:
         self._url = settings.database_url
         self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
+        self.reads = ReplicaReads(settings, self._db)  # searches and statistics (may lag)
 
     # --- connections ----------------------------------------------------------------------
 
@@ -237,17 +239,18 @@ class PgVectorStore:
         ]
 
     def count_chunks(self, user_id: str | None = None) -> int:
-        with self._db("chunk count") as conn:
+        def read(conn: psycopg.Connection[Any]) -> Any:
             if user_id is None:
-                row = conn.execute(q.COUNT_CHUNKS).fetchone()
-            else:
-                row = conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
+                return conn.execute(q.COUNT_CHUNKS).fetchone()
+            return conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
+
+        row = self.reads.run("chunk count", read)
         return int(row[0]) if row else 0
 
     def users(self) -> list[str]:
         """Every user id that has at least one note."""
-        with self._db("user listing") as conn:
-            return [str(r[0]) for r in conn.execute(q.USERS)]
+        return self.reads.run("user listing",
+                              lambda conn: [str(r[0]) for r in conn.execute(q.USERS)])
 
     # --- search ---------------------------------------------------------------------------
 
@@ -259,8 +262,10 @@ class PgVectorStore:
         *,
         query_text: str | None = None,
         params: SearchParams | None = None,
+        min_version: int | None = None,
     ) -> list[Chunk]:
-        """The user's best chunks, best first, searched with ``params`` (defaults when None).
+        """The user's best chunks, best first, searched with ``params`` (defaults when None),
+        on the read replica when it has the user's notes version ``min_version`` (replica.py).
 
         ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
         lexical-only hits (in lexical mode without an embedding it is the ts_rank_cd value).
@@ -284,12 +289,15 @@ class PgVectorStore:
             query, scan_rows = q.SEARCH_HYBRID, depth
             args.update(query=query_text or "", depth=depth, rrf_k=p.rrf_k)
         ef = max(p.ef_search, scan_rows)
-        with self._db("vector search") as conn:
+
+        def read(conn: psycopg.Connection[Any]) -> list[Any]:
             conn.execute(
                 q.SET_SEARCH_PARAMS,
                 (str(ef), p.iterative_scan, str(max(p.max_scan_tuples, ef))),
             )
-            rows = conn.execute(query, args).fetchall()
+            return conn.execute(query, args).fetchall()
+
+        rows = self.reads.run("vector search", read, user_id=user_id, min_version=min_version)
         return [
             Chunk(
                 chunk_id=r[0],
@@ -348,7 +356,11 @@ class PgVectorStore:
         except Exception:  # readiness probes want a yes or no, not an error
             return False
 
+    def replica_status(self) -> dict[str, Any] | None:
+        return self.reads.status()
+
     def close(self) -> None:
+        self.reads.close()
         with self._lock:
             if self._pool_obj is not None:
                 self._pool_obj.close()
