@@ -51,7 +51,11 @@ def main() -> None:
                 shape="sustained", wait_s=wait, workers=workers,  # type: ignore[arg-type]
                 locust_workers=locust_workers, mock_latency_ms=300.0, seed=7,
                 output_dir=str(out / f"r{r}"), label=f"w{workers}l{locust_workers}")
-            summary = loadtest.run_load(config).summary()
+            try:
+                summary = loadtest.run_load(config).summary()
+            except (RuntimeError, TimeoutError) as exc:  # a run that could not start
+                print(name, "failed:", str(exc).splitlines()[0], flush=True)
+                continue
             results[name].append({k: float(summary[k]) for k in KEYS})
             print(name, {k: round(float(summary[k]), 3) for k in KEYS}, flush=True)
     offered = args.users / (sum(wait) / 2)
@@ -60,6 +64,9 @@ def main() -> None:
     print("| variant | req/s | p50 ms | p99 ms | errors | Locust cores | app cores |")
     print("|---|---|---|---|---|---|---|")
     for name, rows in results.items():
+        if not rows:
+            print(f"| {name} | no run finished | | | | | |")
+            continue
         med = {k: statistics.median(row[k] for row in rows) for k in KEYS}
         print(f"| {name} | {med['rps']:.1f} | {med['p50_ms']:.0f} | {med['p99_ms']:.0f} | "
               f"{med['error_rate']:.3f} | {med['loadgen_cores']:.2f} | {med['app_cores']:.2f} |")
