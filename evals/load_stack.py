@@ -36,6 +36,7 @@ class LoadConfig:
     shape: str = "sustained"  # ramp | sustained | spike | "" (plain -u/-r/-t)
     wait_s: tuple[float, float] = (0.5, 1.5)  # think time of a user between two questions
     workers: int = 2  # uvicorn workers of the app
+    locust_workers: int = 0  # 0: Locust in one process; N: one master and N worker processes
     mock_latency_ms: float = 3500.0
     mock_jitter_ms: float = 0.0
     breaker_reset_timeout_s: float = 30.0
@@ -207,7 +208,8 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
                       "--workers", str(config.workers)], env, out / f"{config.label}_app.log")
         wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
                   log=out / f"{config.label}_app.log")
-        yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens}
+        yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
+               "app_pid": app.pid}
     finally:
         stop(app)
         stop(mock)

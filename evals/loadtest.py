@@ -6,19 +6,27 @@ headless Locust (``loadtests/locustfile.py``) for a bounded time, optionally sta
 the mock in the middle while it samples the breaker state from ``/readyz``, and always tears the
 processes down. What the run measured is computed by the pure functions of
 ``evals.load_metrics``; their names stay importable from here, as the notebooks use them.
+
+With ``locust_workers`` = N > 0, Locust runs distributed: one master (``--master
+--expect-workers N``: it spreads the users, runs the load shape and writes the aggregated CSVs)
+and N ``--worker`` processes; each worker writes its own per-request events file. Either way the
+CPU time of the load generator and of the app is sampled during the run (``evals.load_cpu``)
+and reported with the summary: how many cores Locust took from the app.
 """
 
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from evals.load_cpu import CpuSampler
 from evals.load_metrics import (
     AGGREGATED,
     PERCENTILES,
@@ -47,14 +55,17 @@ from evals.load_stack import (
     stop,
 )
 from evals.paths import REPO_ROOT
+from rag_core.procs import free_port
 
 __all__ = ["AGGREGATED", "LOAD_STATE_DIR", "LOCUSTFILE", "PERCENTILES", "SETTLE_S", "SLOW_MS",
            "LoadConfig", "LoadRun", "breaker_state", "breaker_timeline", "chaos_summary",
            "history_timeline", "llm_requests", "locust_command", "offered_rps", "outcome_rates",
            "outcome_table", "params_of", "prepare_state", "read_events", "read_failures",
-           "read_history", "read_stats", "run_load", "running_stack", "summarise_load"]
+           "read_history", "read_stats", "run_load", "running_stack", "summarise_load",
+           "worker_command"]
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+WORKERS_MAX_WAIT_S = 120  # the master gives up when the workers have not all connected by then
 
 
 @dataclass
@@ -70,10 +81,14 @@ class LoadRun:
     locust_returncode: int | None
     mock_stats: dict[str, Any]
     seconds: float
+    cpu: dict[str, Any] = field(default_factory=dict)  # CpuSampler.summary()
+    # per-request event lines written by each Locust process (pid -> lines)
+    events_by_process: dict[int, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return summarise_load(self.stats, self.events, self.config.mock_latency_ms,
-                              offered_rps(self.config))
+        return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
+                                 offered_rps(self.config)),
+                "locust_workers": self.config.locust_workers, **self.cpu}
 
     def chaos(self) -> dict[str, Any]:
         if self.outage is None:
@@ -108,13 +123,31 @@ def offered_rps(config: LoadConfig) -> float:
     return config.users / max(1e-9, (config.wait_s[0] + config.wait_s[1]) / 2)
 
 
-def locust_command(config: LoadConfig, host: str, prefix: Path) -> list[str]:
-    locust = str(Path(sys.executable).with_name("locust"))
-    return [locust, "-f", str(LOCUSTFILE), "--headless", "-u", str(config.users),
-            "-r", str(config.spawn_rate), "-t", f"{int(config.duration_s)}s", "--host", host,
-            "--csv", str(prefix), "--csv-full-history", "--only-summary",
-            "--stop-timeout", str(max(5, math.ceil(config.mock_latency_ms / 1000) + 3)),
-            "--loglevel", "WARNING"]
+def _locust() -> str:
+    return str(Path(sys.executable).with_name("locust"))
+
+
+def locust_command(config: LoadConfig, host: str, prefix: Path,
+                   master_port: int | None = None) -> list[str]:
+    """The headless run (the master of a distributed one when ``config.locust_workers``)."""
+    cmd = [_locust(), "-f", str(LOCUSTFILE), "--headless", "-u", str(config.users),
+           "-r", str(config.spawn_rate), "-t", f"{int(config.duration_s)}s", "--host", host,
+           "--csv", str(prefix), "--csv-full-history", "--only-summary",
+           "--stop-timeout", str(max(5, math.ceil(config.mock_latency_ms / 1000) + 3)),
+           "--loglevel", "WARNING"]
+    if config.locust_workers:
+        if master_port is None:
+            raise ValueError("a distributed run needs the master's port")
+        cmd += ["--master", "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", str(master_port),
+                "--expect-workers", str(config.locust_workers),
+                "--expect-workers-max-wait", str(WORKERS_MAX_WAIT_S)]
+    return cmd
+
+
+def worker_command(master_port: int) -> list[str]:
+    return [_locust(), "-f", str(LOCUSTFILE), "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(master_port), "--loglevel", "WARNING"]
 
 
 def run_load(config: LoadConfig) -> LoadRun:
@@ -141,7 +174,13 @@ def run_load(config: LoadConfig) -> LoadRun:
         sampler = Sampler(stack["app_url"], stack["mock_url"])
         sampler.start()
         log = out / f"{config.label}_locust.log"
-        proc = spawn(locust_command(config, stack["app_url"], prefix), env, log)
+        port = free_port() if config.locust_workers else None
+        proc = spawn(locust_command(config, stack["app_url"], prefix, port), env, log)
+        workers = [spawn(worker_command(port), env, out / f"{config.label}_locust_w{i}.log")
+                   for i in range(config.locust_workers) if port is not None]
+        cpu = CpuSampler({"loadgen": [proc.pid, *(w.pid for w in workers)],
+                          "app": [stack["app_pid"]]})
+        cpu.start()
         code: int | None = None
         try:
             if config.chaos:
@@ -151,12 +190,20 @@ def run_load(config: LoadConfig) -> LoadRun:
                 outage = (t0, t0 + config.outage_s)
             code = proc.wait(timeout=config.duration_s + 90)
         finally:
+            cpu.stop()
             stop(proc)
+            for worker in workers:  # they quit with the master; stopped if they did not
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    stop(worker)
             time.sleep(1.0)  # one more breaker sample after the last request
             sampler.done.set()
             sampler.join(timeout=5)
         mocked = mock_stats(stack["mock_url"])
-    events = read_events(sorted(out.glob(f"{events_base.name}.*.jsonl")))
+    event_files = sorted(out.glob(f"{events_base.name}.*.jsonl"))
+    events = read_events(event_files)
+    by_process = {int(f.name.split(".")[-2]): _lines(f) for f in event_files}
     stats = read_stats(prefix)
     if stats.empty:
         raise RuntimeError(f"Locust wrote no statistics; see {log}:\n{log.read_text()[-2000:]}")
@@ -164,7 +211,12 @@ def run_load(config: LoadConfig) -> LoadRun:
     breaker.to_csv(out / f"{config.label}_breaker.csv", index=False)
     return LoadRun(config, prefix, stats, read_history(prefix), read_failures(prefix), events,
                    breaker, outage, code, mocked,
-                   round(time.perf_counter() - started, 1))
+                   round(time.perf_counter() - started, 1), cpu.summary(), by_process)
+
+
+def _lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
 
 
 def params_of(config: LoadConfig) -> dict[str, Any]:

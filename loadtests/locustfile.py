@@ -19,10 +19,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from locust import FastHttpUser, events, task  # noqa: E402
+from locust.runners import MasterRunner  # noqa: E402
 
 from loadtests import shapes, traffic  # noqa: E402
 
@@ -43,6 +45,23 @@ def _close_log(**_: object) -> None:
         _log.close()
 
 
+@events.init.add_listener
+def _stop_workers_before_quitting(environment: Any, **_: object) -> None:
+    """A distributed run's master quits at the end of ``-t`` (or of a shape) without first
+    asking its workers to stop, and writes its report half a second later: the requests still
+    in flight then finish after the report and are missing from it. Stopping first makes the
+    master wait (``--stop-timeout``) for the workers to finish and send their last stats."""
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        quit_now = runner.quit
+
+        def stop_then_quit() -> None:
+            runner.stop()
+            quit_now()
+
+        runner.quit = stop_then_quit  # type: ignore[method-assign]
+
+
 class GoldenUser(FastHttpUser):
     """One golden user (JWT ``sub``) asking questions of one kind; subclasses set ``kind``."""
 
@@ -54,7 +73,8 @@ class GoldenUser(FastHttpUser):
 
     def on_start(self) -> None:
         number = _spawned[self.kind] = _spawned.get(self.kind, 0) + 1
-        self.rng = traffic.user_rng(SEED, self.kind, number)
+        worker = max(0, int(getattr(self.environment.runner, "worker_index", 0) or 0))
+        self.rng = traffic.user_rng(SEED, self.kind, number, worker)
         self.user_id = self.rng.choice(BANK.users)
         self.headers = {"Authorization": f"Bearer {TOKENS[self.user_id]}"}
 

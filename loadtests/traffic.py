@@ -129,14 +129,19 @@ def seed_of(text: str | None) -> int | None:
     return int(text) if text and text.strip() else None
 
 
-def user_rng(seed: int | None, kind: str, number: int) -> random.Random:
-    """The random source of the ``number``-th user of ``kind`` that one Locust process spawns.
+def user_rng(seed: int | None, kind: str, number: int, worker: int = 0) -> random.Random:
+    """The random source of the ``number``-th user of ``kind`` that one Locust process spawns
+    (``worker``: the index the master gave that process in a distributed run; 0 alone).
 
     With a seed, the n-th user of a kind gets the same library, the same questions and the same
     think times in every run (Locust spawns the classes of a mix in a fixed order), so what moves
-    between two runs is the timing, not the draw; without one, fresh randomness."""
+    between two runs is the timing, not the draw; the users of worker 0 draw what a single
+    process draws, and other workers draw users of their own. Without a seed, fresh
+    randomness."""
     if seed is None:
         return random.Random()
+    if worker:
+        return random.Random(f"{seed}:w{worker}:{kind}:{number}")
     return random.Random(f"{seed}:{kind}:{number}")
 
 

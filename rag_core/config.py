@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     db_reconnect_timeout_s: float = Field(10.0, gt=0)
     db_statement_timeout_ms: int = Field(10_000, ge=0)
 
+    # --- a streaming read replica (rag_core/store/replica.py) ----------------------------
+    # Searches and statistics go there while it is at most ``replica_max_lag_s`` behind the
+    # primary (checked every ``replica_check_interval_s``, not per query); lagging or down, they
+    # go to the primary, and a dead replica is tried again after ``replica_retry_s``.
+    database_replica_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_REPLICA_URL", "RAG_DATABASE_REPLICA_URL"),
+    )
+    replica_max_lag_s: float = Field(5.0, gt=0)
+    replica_check_interval_s: float = Field(1.0, gt=0)
+    replica_retry_s: float = Field(10.0, gt=0)
+
     # --- token budgets (spec: 150 / 1,200 / 400) ----------------------------------------
     query_token_budget: int = Field(150, ge=8, le=2_000)
     context_token_budget: int = Field(1_200, ge=50, le=32_000)
@@ -234,8 +246,8 @@ class Settings(BaseSettings):
             data.setdefault(name, value)
         return data
 
-    @field_validator("llm_base_url", "jwt_public_key", "jwt_jwks_url", "jwt_issuer",
-                     "jwt_audience", "otel_endpoint", mode="before")
+    @field_validator("database_replica_url", "llm_base_url", "jwt_public_key", "jwt_jwks_url",
+                     "jwt_issuer", "jwt_audience", "otel_endpoint", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """``RAG_LLM_BASE_URL=`` (as compose's ``${VAR:-}`` gives) means unset, not ''."""

@@ -50,6 +50,7 @@ class Parts:
         remembered misconfiguration; it never calls the model)."""
         return {
             "postgres": self.store.ping(),
+            "postgres_replica": self.store.replica_status(),  # informative: never not-ready
             "redis": self.caches.ping(),
             "model_loaded": self.embedder.loaded,
             "breaker": self.generator.state,

@@ -183,7 +183,8 @@ class Pipeline:
         start = time.perf_counter()
         try:
             chunks = self.parts.store.search(run.user_id, run.vector, run.top_k,
-                                             query_text=run.query.text, params=self.params)
+                                             query_text=run.query.text, params=self.params,
+                                             min_version=run.version)
         finally:
             obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
         if chunks:

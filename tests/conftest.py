@@ -30,7 +30,7 @@ from servers import OwnPostgres, RedisClusterProcesses, RedisProcess  # noqa: E4
 
 from rag_core.config import Settings  # noqa: E402
 
-ENV_NAMES = ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")
+ENV_NAMES = ("DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL", "HF_TOKEN")
 SERVER_FIXTURES = {"pg_server_url", "redis_server", "redis_factory", "redis_cluster"}
 REDIS_MODES = ("standalone", "cluster")
 

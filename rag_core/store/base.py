@@ -146,11 +146,17 @@ class Store(CostStore, Protocol):
         *,
         query_text: str | None = None,
         params: SearchParams | None = None,
+        min_version: int | None = None,
     ) -> list[Chunk]:
         """The user's best chunks, best first; ``Chunk.score`` is cosine similarity.
 
-        ``params`` carries every knob (default ``SearchParams()``, dense)."""
+        ``params`` carries every knob (default ``SearchParams()``, dense). ``min_version``: the
+        user's notes version the answer must reflect (a read replica that has not replayed it
+        yet is skipped)."""
 
     def ping(self) -> bool: ...
+
+    def replica_status(self) -> dict[str, Any] | None:
+        """The read replica's state for readiness, or None without one."""
 
     def close(self) -> None: ...

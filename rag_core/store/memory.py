@@ -116,8 +116,8 @@ class MemoryStore:
         return rows[:limit] if limit is not None else rows
 
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
-               query_text: str | None = None,
-               params: SearchParams | None = None) -> list[Chunk]:
+               query_text: str | None = None, params: SearchParams | None = None,
+               min_version: int | None = None) -> list[Chunk]:
         p = params or SearchParams()
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
@@ -173,6 +173,9 @@ class MemoryStore:
 
     def ping(self) -> bool:
         return True
+
+    def replica_status(self) -> dict[str, Any] | None:
+        return None
 
     def close(self) -> None:
         return None

@@ -28,6 +28,7 @@ from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
+from rag_core.store.replica import ReplicaReads
 from rag_core.store.searching import run_search
 from rag_core.types import Chunk, Note
 
@@ -53,6 +54,7 @@ class PgVectorStore:
         self._url = settings.database_url
         self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
+        self.reads = ReplicaReads(settings, self._db)  # searches and statistics (may lag)
 
     # --- connections ----------------------------------------------------------------------
 
@@ -213,17 +215,18 @@ class PgVectorStore:
         ]
 
     def count_chunks(self, user_id: str | None = None) -> int:
-        with self._db("chunk count") as conn:
+        def read(conn: psycopg.Connection[Any]) -> Any:
             if user_id is None:
-                row = conn.execute(q.COUNT_CHUNKS).fetchone()
-            else:
-                row = conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
+                return conn.execute(q.COUNT_CHUNKS).fetchone()
+            return conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
+
+        row = self.reads.run("chunk count", read)
         return int(row[0]) if row else 0
 
     def users(self) -> list[str]:
         """Every user id that has at least one note."""
-        with self._db("user listing") as conn:
-            return [str(r[0]) for r in conn.execute(q.USERS)]
+        return self.reads.run("user listing",
+                              lambda conn: [str(r[0]) for r in conn.execute(q.USERS)])
 
     # --- search ---------------------------------------------------------------------------
 
@@ -235,8 +238,10 @@ class PgVectorStore:
         *,
         query_text: str | None = None,
         params: SearchParams | None = None,
+        min_version: int | None = None,
     ) -> list[Chunk]:
-        """The user's best chunks, best first, searched with ``params`` (defaults when None).
+        """The user's best chunks, best first, searched with ``params`` (defaults when None),
+        on the read replica when it has the user's notes version ``min_version`` (replica.py).
 
         ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
         lexical-only hits (in lexical mode without an embedding it is the lexical score).
@@ -250,8 +255,12 @@ class PgVectorStore:
         if embedding is None and params.mode != "lexical":
             raise ValueError(f"{params.mode} search needs a query embedding")
         vector = None if embedding is None else self._vector(embedding)
-        with self._db("vector search") as conn:
-            return run_search(conn, user_id, vector, top_k, query_text, params)
+        search = params
+
+        def read(conn: psycopg.Connection[Any]) -> list[Chunk]:
+            return run_search(conn, user_id, vector, top_k, query_text, search)
+
+        return self.reads.run("vector search", read, user_id=user_id, min_version=min_version)
 
     def lexical_stats(self, user_id: str, terms: Sequence[str] = ()) -> dict[str, Any]:
         """The user's BM25 statistics: ``chunks``, ``avg_length`` and ``df`` of ``terms``."""
@@ -311,7 +320,11 @@ class PgVectorStore:
         except Exception:  # readiness probes want a yes or no, not an error
             return False
 
+    def replica_status(self) -> dict[str, Any] | None:
+        return self.reads.status()
+
     def close(self) -> None:
+        self.reads.close()
         with self._lock:
             if self._pool_obj is not None:
                 self._pool_obj.close()

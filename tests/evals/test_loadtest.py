@@ -289,6 +289,24 @@ def test_locust_command_is_bounded(tmp_path):
     cmd = loadtest.locust_command(config, "http://127.0.0.1:1", tmp_path / "p")
     assert cmd[cmd.index("-u") + 1] == "7" and cmd[cmd.index("-t") + 1] == "12s"
     assert "--headless" in cmd and "--csv-full-history" in cmd
+    assert "--master" not in cmd
+
+
+def test_a_distributed_run_has_a_master_that_waits_for_its_workers(tmp_path):
+    config = loadtest.LoadConfig(users=7, locust_workers=3)
+    cmd = loadtest.locust_command(config, "http://127.0.0.1:1", tmp_path / "p", master_port=5599)
+    assert "--master" in cmd and cmd[cmd.index("--expect-workers") + 1] == "3"
+    assert cmd[cmd.index("--master-bind-port") + 1] == "5599"
+    worker = loadtest.worker_command(5599)
+    assert "--worker" in worker and worker[worker.index("--master-port") + 1] == "5599"
+    with pytest.raises(ValueError):
+        loadtest.locust_command(config, "http://127.0.0.1:1", tmp_path / "p")
+
+
+def test_workers_other_than_the_first_draw_users_of_their_own():
+    first = traffic.user_rng(7, "repeat", 1, worker=0).random()
+    assert first == traffic.user_rng(7, "repeat", 1).random()  # worker 0: the single process
+    assert traffic.user_rng(7, "repeat", 1, worker=1).random() != first
 
 
 # --- one real run ----------------------------------------------------------------------------
@@ -313,3 +331,30 @@ def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path):
     assert run.mock_stats["requests"] > 0  # misses reached the mock LLM
     assert set(run.breaker["state"]) == {"closed"}
     assert not run.timeline().empty
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_distributed_run_one_master_two_workers(tmp_path):
+    """1 master + 2 workers, headless: the master's aggregated report counts the requests that
+    both workers made (each worker writes its own events file), and the CPU of the load
+    generator (3 processes) and of the app is measured."""
+    config = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=20, mix="mixed",
+                                 shape="sustained", workers=1, mock_latency_ms=50,
+                                 locust_workers=2, state_dir=str(tmp_path / "state"),
+                                 output_dir=str(tmp_path / "out"), label="dist",
+                                 golden_users=("amara",), stop_services=True)
+    run = loadtest.run_load(config)
+    summary = run.summary()
+    assert run.locust_returncode == 0
+    busy = {pid: n for pid, n in run.events_by_process.items() if n > 0}
+    assert len(busy) == 2, run.events_by_process  # both workers sent requests, the master none
+    assert len(run.events_by_process) == 3
+    assert summary["error_rate"] == 0.0
+    # the master's aggregated report holds the requests the workers finished (they are
+    # stopped before the master quits: loadtests/locustfile.py); a request that ends as the
+    # workers stop may miss the last stats message, at most one per user
+    assert sum(busy.values()) - config.users <= summary["requests"] <= sum(busy.values())
+    assert summary["requests"] > 0
+    assert summary["locust_workers"] == 2 and summary["loadgen_processes"] == 3
+    assert summary["loadgen_cpu_s"] > 0 and summary["app_cpu_s"] > 0
