@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from servers import RedisClusterProcesses
 
-from rag_core.cache.client import connect
+from rag_core.cache.client import REDIS_ERRORS, connect
 from rag_core.cache.keys import cost_keys, notes_version_key
 from rag_core.config import Settings
 from rag_core.costs import today
@@ -148,13 +148,24 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
         # After it: the notes version comes from PostgreSQL once, then Redis again.
         wait_until(lambda: ha_cluster.master_of(notes_version_key(user)) == replica, 60,
                    "the slot map names the promoted replica")
+        # While the cluster settles, a write of the version may still fail (fail-open: read
+        # from PostgreSQL again); the condition is that it ends up marked by the new master.
         reads = store.version_reads
-        again = ask(pipe, user, cached_q, served)
-        assert again is not None and store.version_reads == reads + 1
-        assert raw.get(notes_version_key(user)).endswith(f"@127.0.0.1:{replica}".encode())
+        mark = f"@127.0.0.1:{replica}".encode()
+
+        def written_back() -> bool:
+            assert ask(pipe, user, cached_q, served) is not None
+            try:
+                return bool((raw.get(notes_version_key(user)) or b"").endswith(mark))
+            except REDIS_ERRORS:
+                return False
+
+        wait_until(written_back, 60, "the notes version written through the promoted master")
+        assert store.version_reads > reads  # read again from PostgreSQL after the failover
+        settled = store.version_reads
         hit = ask(pipe, user, cached_q, served)
         assert hit is not None and hit.cache["query"] == "hit"
-        assert store.version_reads == reads + 1  # an L1 hit touches no PostgreSQL
+        assert store.version_reads == settled  # an L1 hit touches no PostgreSQL
 
         # Paid generation until the cap refuses: never above it.
         refused = False
