@@ -63,10 +63,12 @@ class CountingStore:
 
 
 def questions() -> list[str]:
-    rows = [json.loads(line) for line in
-            (GOLDEN / "qa" / "amara_ben.jsonl").read_text().splitlines() if line.strip()]
-    return [r["question"] for r in rows if r["user_id"] == "amara" and r["split"] == "dev"
-            and not r["expect_no_context"] and r.get("attack") is None]
+    """Every answerable golden question of amara (all files, both splits): each paid once."""
+    rows = [json.loads(line) for path in sorted((GOLDEN / "qa").glob("*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
+    seen = dict.fromkeys(r["question"] for r in rows if r["user_id"] == "amara"
+                         and not r.get("expect_no_context") and r.get("attack") is None)
+    return list(seen)
 
 
 def one_shard_user(cluster: RedisClusterProcesses) -> str:
@@ -130,6 +132,7 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
         assert raw.get(notes_version_key(user)).endswith(f"@127.0.0.1:{doomed}".encode())
 
         # The failover, with the pipeline answering throughout.
+        before_kill = store.version_reads
         ha_cluster.kill(doomed)
         during: list[tuple[str, Answer | None]] = []
         deadline = time.monotonic() + 180
@@ -137,7 +140,9 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
             assert time.monotonic() < deadline, "the replica was never promoted"
             during.append(("cached", ask(pipe, user, cached_q, served)))
             during.append(("free", ask(pipe, user, NO_CONTEXT, served)))
-            during.append(("paid", ask(pipe, user, next(rest), served)))
+            question = next(rest, None)  # a slow promotion may outlast the pool: then no paid
+            if question is not None:
+                during.append(("paid", ask(pipe, user, question, served)))
         cached = [a for kind, a in during if kind == "cached"]
         assert all(a is not None and a.cache["query"] == "hit" for a in cached), cached
         free = [a for kind, a in during if kind == "free"]
@@ -150,7 +155,6 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
                    "the slot map names the promoted replica")
         # While the cluster settles, a write of the version may still fail (fail-open: read
         # from PostgreSQL again); the condition is that it ends up marked by the new master.
-        reads = store.version_reads
         mark = f"@127.0.0.1:{replica}".encode()
 
         def written_back() -> bool:
@@ -161,7 +165,8 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
                 return False
 
         wait_until(written_back, 60, "the notes version written through the promoted master")
-        assert store.version_reads > reads  # read again from PostgreSQL after the failover
+        # the version the new master holds was read again from PostgreSQL (during or after it)
+        assert store.version_reads > before_kill
         settled = store.version_reads
         hit = ask(pipe, user, cached_q, served)
         assert hit is not None and hit.cache["query"] == "hit"
