@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evals.paths import REPO_ROOT, STATE_DIR
 from loadtests import traffic
-from rag_core.procs import free_port, wait_http
+from rag_core.procs import free_port, stop_group, wait_http
 
 LOAD_STATE_DIR = STATE_DIR / "loadtest"  # its own servers: the load test's spend and cache
 
@@ -122,16 +121,7 @@ def spawn(args: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.
 
 def stop(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
     """SIGTERM to the process group, SIGKILL after ``grace_s``."""
-    if proc is None or proc.poll() is not None:
-        return
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+    stop_group(proc, grace_s)
 
 
 def breaker_state(app_url: str) -> str:

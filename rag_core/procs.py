@@ -7,10 +7,13 @@ the same thing everywhere: a condition checked until a generous deadline, never 
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 POLL_S = 0.05
@@ -65,3 +68,18 @@ def wait_http(url: str, timeout_s: float, *, proc: subprocess.Popen[bytes] | Non
     except (TimeoutError, RuntimeError) as exc:
         tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
         raise type(exc)(f"{exc}" + (f"; the end of {log}:\n{tail}" if tail else "")) from None
+
+
+def stop_group(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
+    """SIGTERM to the process group of ``proc`` (started with ``start_new_session``), SIGKILL
+    after ``grace_s``."""
+    if proc is None or proc.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)

@@ -17,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from rag_core.llm import openai_protocol as wire
 from rag_core.llm.local_model import MODEL_ID, Completion, LocalModel, gguf_path
 from rag_core.llm.serving import run_foreground
-from rag_core.procs import free_port, wait_http
+from rag_core.procs import free_port, stop_group, wait_http
 
 _END = object()
 
@@ -157,17 +156,6 @@ def start_local_llm(state_dir: str | Path, log_file: str | Path, *, threads: int
         wait_http(f"{url}/health", timeout_s, proc=proc, log=log_path)
         yield url
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
-def _stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
