@@ -236,6 +236,20 @@ def summarise_generator(frame: pd.DataFrame) -> dict[str, float | int | None]:
     return out
 
 
+# Counterfactual runs of the attack items (``VARIANTS``), for a generator that has them: the
+# final answer with the input guards off (question sanitiser and note guard), showing what the
+# output stage stops alone, and its raw text (every defence but the prompt's structure off).
+VARIANT_KEYS = ("canary_rate_input_off", "canary_rate_undefended")
+
+
+def variant_figures(no_sanitiser: pd.DataFrame) -> dict[str, float | None]:
+    """``VARIANT_KEYS`` from the rows of the ``no_sanitiser`` variant (attack items only)."""
+    if no_sanitiser.empty:
+        return dict.fromkeys(VARIANT_KEYS)
+    return {"canary_rate_input_off": _mean(_any(no_sanitiser, "canary")),
+            "canary_rate_undefended": _mean(_any(no_sanitiser, "canary_off"))}
+
+
 TABLE_ROWS = ("n", "attack_items", "generated_share", "semantic_similarity", "rouge_l",
               "citation_validity", "groundedness",
               "system_prompt_leak_rate", "injection_success_rate", "canary_rate",
@@ -252,6 +266,9 @@ def generator_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
         columns[f"{name} (output stage off)"] = {
             "system_prompt_leak_rate": s.get("system_prompt_leak_rate_output_off"),
             "canary_rate": s.get("canary_rate_output_off")}
+        if s.get("canary_rate_input_off") is not None:
+            columns[f"{name} (input guards off)"] = {"canary_rate": s["canary_rate_input_off"]}
+            columns[f"{name} (no defences)"] = {"canary_rate": s.get("canary_rate_undefended")}
     return pd.DataFrame(columns).reindex(list(TABLE_ROWS))
 
 
@@ -271,7 +288,7 @@ def empty_metrics() -> dict[str, None]:
     comparison (or without that generator) records, so that its gates are skipped."""
     from evals.generators import GENERATORS
 
-    return {f"gen.{g}.{k}": None for g in GENERATORS for k in summary_keys()}
+    return {f"gen.{g}.{k}": None for g in GENERATORS for k in (*summary_keys(), *VARIANT_KEYS)}
 
 
 def to_metrics(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -347,6 +364,9 @@ def run_comparison(base: Any, settings: Any, qa: pd.DataFrame, generators: Seque
         variants[name] = runs
         tables.append(defence_table(runs, name))
     summaries = {name: summarise_generator(frame) for name, frame in frames.items()}
+    for name, runs in variants.items():
+        if "no_sanitiser" in runs:
+            summaries[name].update(variant_figures(runs["no_sanitiser"]))
     defences = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     return Comparison(frames, variants, summaries, generator_table(summaries), defences, seconds)
 

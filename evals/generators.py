@@ -123,22 +123,31 @@ def running(name: str, settings: Any, **options: Any) -> Iterator[GeneratorSessi
 def flat_messages(prompt: Any) -> list[dict[str, str]]:
     """The prompt's messages without its structure: the same system message, then the notes
     and the question as plain text (no delimiter tags, no defused tags, no closing
-    reminder). The counterfactual of "prompt structure off"."""
-    notes = "\n\n".join(plain_source(n, c) for n, c in enumerate(prompt.chunks, start=1))
+    reminder). The counterfactual of "prompt structure off": the note guard still applies,
+    as it does in the defended run."""
+    notes = "\n\n".join(plain_source(n, c, guard=True)
+                         for n, c in enumerate(prompt.chunks, start=1))
     system = [m for m in prompt.messages if m["role"] == "system"]
     return [*system, {"role": "user",
                       "content": f"Notes:\n{notes or '(none)'}\n\nQuestion: {prompt.question}"}]
 
 
-def plain_source(n: int, chunk: Any) -> str:
+def plain_source(n: int, chunk: Any, *, guard: bool = False) -> str:
     """Source ``[n]`` as plain text: its metadata as stored (not neutralised the way
-    ``rag_core.llm.prompt.source_header`` does it) and its text as stored (not defused)."""
+    ``rag_core.llm.prompt.source_header`` does it) and its text as stored (not defused);
+    with ``guard``, planted instructions left out (``rag_core.safety.note_guard``)."""
+    from rag_core.safety.note_guard import guard_field, guard_text
+
+    def field(value: Any) -> str:
+        return guard_field(str(value)) if guard else str(value)
+
     meta = chunk.metadata
-    parts = [f"[{n}] {meta.get('title') or 'Untitled note'}"]
-    parts += [f"{key}: {meta[key]}" for key in ("speaker", "date", "series") if meta.get(key)]
-    parts += [f"{key}: " + ", ".join(str(v) for v in meta[key]) for key in ("scripture", "tags")
+    parts = [f"[{n}] {field(meta.get('title') or 'Untitled note') or 'Untitled note'}"]
+    parts += [f"{key}: {field(meta[key])}" for key in ("speaker", "date", "series")
               if meta.get(key)]
-    return " | ".join(parts) + "\n" + chunk.text
+    parts += [f"{key}: " + ", ".join(field(v) for v in meta[key]) for key in ("scripture", "tags")
+              if meta.get(key)]
+    return " | ".join(parts) + "\n" + (guard_text(chunk.text) if guard else chunk.text)
 
 
 def plant_token(messages: list[dict[str, str]], sentence: str = CANARY_SENTENCE

@@ -22,18 +22,19 @@ class Context:
     tokens: int = 0
 
 
-def select_context(chunks: list[Chunk], counter: TokenCounter, budget: int) -> Context:
+def select_context(chunks: list[Chunk], counter: TokenCounter, budget: int, *,
+                   guard: bool = True) -> Context:
     """Best chunks first, each whole with its metadata, while the budget lasts.
 
     A chunk that does not fit is skipped (a shorter one further down may still fit). If not even
     the best chunk fits, its text is cut so that its block fits, so that the answer still has a
-    source.
+    source. ``guard``: planted instructions left out of the blocks (``format_note_block``).
     """
     selected: list[Chunk] = []
     blocks: list[str] = []
     used = 0
     for chunk in chunks:
-        block = format_note_block(len(selected) + 1, chunk)
+        block = format_note_block(len(selected) + 1, chunk, guard=guard)
         cost = counter.count(block)
         if used + cost <= budget:
             selected.append(chunk)
@@ -41,11 +42,11 @@ def select_context(chunks: list[Chunk], counter: TokenCounter, budget: int) -> C
             used += cost
     if not selected and chunks:
         best = chunks[0]
-        room = budget - counter.count(format_note_block(1, _with_text(best, "")))
+        room = budget - counter.count(format_note_block(1, _with_text(best, ""), guard=guard))
         for _ in range(8):  # token counts of joined text are nearly, not exactly, additive
             text, _ = counter.truncate(best.text, max(room, 1))
             cut = _with_text(best, text)
-            block = format_note_block(1, cut)
+            block = format_note_block(1, cut, guard=guard)
             tokens = counter.count(block)
             if tokens <= budget or room <= 1:
                 break

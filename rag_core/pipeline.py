@@ -161,7 +161,8 @@ class Pipeline:
             return self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
 
         with run.step("build_context") as current:
-            run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget)
+            run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget,
+                                         guard=p.sanitiser)
             run.prompt = build_prompt(run.query.text, run.context.chunks,
                                       p.settings.output_token_budget, blocks=run.context.blocks)
             current.set_attribute("context.tokens", run.context.tokens)
@@ -207,7 +208,8 @@ class Pipeline:
         run.budget_state = bill.state
         if bill.state == "tightened":
             run.prompt = replace(run.prompt, max_tokens=max(16, run.prompt.max_tokens // 2))
-        guard = OutputGuard(run.context.chunks, p.settings.stream_holdback_chars)
+        guard = OutputGuard(run.context.chunks, p.settings.stream_holdback_chars,
+                            question=run.prompt.question)
         usage: TokenUsage | None = None
         with run.child("generate", **{"llm.name": p.generator.name}) as current:
             try:

@@ -4,7 +4,9 @@ chunks.
 An answer that echoes the system prompt (``leaks_system_prompt``: verbatim, paraphrased,
 translated, encoded or disguised) is replaced whole by ``LEAK_REPLACEMENT``. Markdown images
 and links are defused and HTML tags escaped (``rag_core.safety.markup.escape_markup``), so the
-answer is safe text for any client.
+answer is safe text for any client. Web and e-mail addresses are dropped unless the question asks
+for a link (``markup.asks_for_link``): a link an injected note asked for is how a deployment is
+made to phish its own users.
 
 A whole answer goes through ``finish``. A streamed answer goes through ``OutputGuard``, which
 applies the very same function to what has arrived so far and lets out only text that passed
@@ -18,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag_core.llm.prompt import leaks_system_prompt
-from rag_core.safety.markup import escape_markup
+from rag_core.safety.markup import asks_for_link, drop_links, escape_markup
 from rag_core.types import Chunk, Citation
 
 LEAK_REPLACEMENT = (
@@ -63,17 +65,23 @@ class Finished:
     leaked: bool = False
 
 
-def finish(text: str, sources: list[Chunk]) -> Finished:
-    """The answer as it may leave: tidy, no echo of the instructions, only real citations."""
+def finish(text: str, sources: list[Chunk], question: str | None = None) -> Finished:
+    """The answer as it may leave: tidy, no echo of the instructions, only real citations, and
+    no web address that ``question`` did not ask for (``None``: no question to judge by, as
+    for a library caller formatting text; the pipeline always passes it)."""
     text = tidy(text)
     if leaks_system_prompt(text):
         return Finished(LEAK_REPLACEMENT, [], leaked=True)
-    cleaned, citations = map_citations(escape_markup(text), sources)
+    text = escape_markup(text)
+    if question is not None and not asks_for_link(question):
+        text = drop_links(text)
+    cleaned, citations = map_citations(text, sources)
     return Finished(cleaned, citations)
 
 
-def finish_text(text: str, sources: list[Chunk]) -> tuple[str, list[Citation]]:
-    done = finish(text, sources)
+def finish_text(text: str, sources: list[Chunk],
+                question: str | None = None) -> tuple[str, list[Citation]]:
+    done = finish(text, sources, question)
     return done.text, done.citations
 
 
@@ -87,8 +95,9 @@ class OutputGuard:
     answer is the replacement.
     """
 
-    def __init__(self, sources: list[Chunk], holdback: int) -> None:
+    def __init__(self, sources: list[Chunk], holdback: int, question: str | None = None) -> None:
         self.sources = sources
+        self.question = question
         self.holdback = holdback
         self.raw = ""
         self.sent = ""
@@ -102,7 +111,7 @@ class OutputGuard:
         return self._advance(self.raw[:cut])
 
     def close(self) -> tuple[Finished, str]:
-        done = finish(self.raw, self.sources)
+        done = finish(self.raw, self.sources, self.question)
         if done.leaked:
             self.leaked = True
             return done, ""
@@ -111,10 +120,10 @@ class OutputGuard:
         return done, rest
 
     def _advance(self, prefix: str) -> str:
-        if finish(self.raw, self.sources).leaked:
+        if finish(self.raw, self.sources, self.question).leaked:
             self.leaked = True
             return ""
-        text = finish(prefix, self.sources).text if prefix else ""
+        text = finish(prefix, self.sources, self.question).text if prefix else ""
         if not text.startswith(self.sent) or len(text) <= len(self.sent):
             return ""  # wait: the text so far renders differently than what was sent
         new = text[len(self.sent):]

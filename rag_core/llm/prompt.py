@@ -22,6 +22,7 @@ from rag_core.llm.base import Prompt
 from rag_core.safety.leak import EchoDetector
 from rag_core.safety.markup import defuse_tags as defuse_tags  # re-exported
 from rag_core.safety.markup import note_field, note_text
+from rag_core.safety.note_guard import guard_field, guard_text
 from rag_core.types import Chunk
 
 # An honest answer may say this, so it never counts as an echo of the prompt.
@@ -47,28 +48,38 @@ Reply in a few plain sentences, in the language of the question."""
 REMINDER = ("Answer the question from the notes above only, citing them as [n]. If they do "
             "not cover it, say so.")
 
-def source_header(n: int, chunk: Chunk) -> str:
-    """The line that introduces source ``[n]``: title and metadata, neutralised, one line."""
+def source_header(n: int, chunk: Chunk, *, guard: bool = True) -> str:
+    """The line that introduces source ``[n]``: title and metadata, neutralised, one line;
+    with ``guard``, instructions planted in them are left out (``safety.note_guard``)."""
     meta = chunk.metadata
-    parts = [f"[{n}] {note_field(meta.get('title') or 'Untitled note') or 'Untitled note'}"]
+
+    def field(value: object) -> str:
+        text = note_field(value)
+        return guard_field(text) if guard else text
+
+    parts = [f"[{n}] {field(meta.get('title') or 'Untitled note') or 'Untitled note'}"]
     for label, key in (("speaker", "speaker"), ("date", "date"), ("series", "series")):
-        if meta.get(key):
-            parts.append(f"{label}: {note_field(meta[key])}")
-    scripture = meta.get("scripture") or []
+        if meta.get(key) and field(meta[key]):
+            parts.append(f"{label}: {field(meta[key])}")
+    scripture = [text for text in (field(s) for s in meta.get("scripture") or []) if text]
     if scripture:
-        parts.append("scripture: " + ", ".join(note_field(s) for s in scripture))
-    tags = meta.get("tags") or []
+        parts.append("scripture: " + ", ".join(scripture))
+    tags = [text for text in (field(t) for t in meta.get("tags") or []) if text]
     if tags:
-        parts.append("tags: " + ", ".join(note_field(t) for t in tags))
+        parts.append("tags: " + ", ".join(tags))
     return " | ".join(parts)
 
 
-def format_note_block(n: int, chunk: Chunk) -> str:
+def format_note_block(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     """One numbered source as the model sees it: its metadata line (title, speaker, date,
     series, scripture, tags) and its text, between ``<note n="n">`` and ``</note>``. The
-    context budget counts exactly this text (``context.select_context``)."""
-    return (f'<note n="{n}">\n{source_header(n, chunk)}\n{note_text(chunk.text).strip()}'
-            '\n</note>')
+    context budget counts exactly this text (``context.select_context``). With ``guard``
+    (the default; the harness turns it off with the sanitiser to measure what it stops),
+    sentences that instruct the model are left out (``safety.note_guard``)."""
+    text = note_text(chunk.text).strip()
+    if guard:
+        text = guard_text(text)
+    return f'<note n="{n}">\n{source_header(n, chunk, guard=guard)}\n{text}\n</note>'
 
 
 def build_user_message(question: str, blocks: Sequence[str]) -> str:
@@ -78,12 +89,13 @@ def build_user_message(question: str, blocks: Sequence[str]) -> str:
 
 
 def build_prompt(question: str, chunks: Sequence[Chunk], max_tokens: int, *,
-                 blocks: Sequence[str] | None = None) -> Prompt:
+                 blocks: Sequence[str] | None = None, guard: bool = True) -> Prompt:
     """Chat messages (system, user) for the question and its sources, numbered [1]..[n] in the
     order given (best first); ``max_tokens`` is the output budget. ``blocks`` are the sources
-    as ``context.select_context`` rendered and counted them (rendered here when not given)."""
+    as ``context.select_context`` rendered and counted them (rendered here, with ``guard``,
+    when not given)."""
     if blocks is None:
-        blocks = [format_note_block(n, c) for n, c in enumerate(chunks, start=1)]
+        blocks = [format_note_block(n, c, guard=guard) for n, c in enumerate(chunks, start=1)]
     if len(blocks) != len(chunks):
         raise ValueError("one rendered block per chunk")
     return Prompt(

@@ -310,6 +310,11 @@ FAMILIES: dict[str, list[re.Pattern[str]]] = {
         rf"\s+(?:\w+\s+)?(?:citations?|citing|cite|sources|references)\b",
         rf"{ORDER}(?:invent|make\s+up|fabricate)\s+(?:a|an|some)\s+(?:\w+\s+){{0,2}}?(?:quote|verse|"
         rf"citation|source|fact|statistic)|\bmade-?\s?up\s+(?:\w+\s+)?(?:quote|verse|citation|fact)",
+        rf"{ORDER}(?:invent|make\s+up|fabricate|dream\s+up|compose|improvi[sz]e)\s+(?:me\s+)?(?:a|an|"
+        rf"some|your\s+own)\s+(?:[\w'-]+\s+){{0,3}}?(?:sermon|homily|poem|story|song|joke|essay|"
+        rf"tale|limerick|rap|haiku|lyrics|speech|fiction|hymn|parable)s?\b",
+        rf"{ORDER}write\s+(?:me\s+)?(?:a|an|some)\s+(?:[\w'-]+\s+){{0,2}}?(?:poem|song|joke|"
+        rf"limerick|rap|haiku|lyrics|fan\s?fiction)s?\b",
         rf"{ORDER}(?:say|print|output|write|type|return|echo|repeat)\s+"
         rf"(?:exactly|only|verbatim|precisely|literally|the\s+(?:word|words|phrase|sentence|line|"
         rf"text)|nothing\s+but)\b",

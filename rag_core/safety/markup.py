@@ -21,6 +21,11 @@ is how answers are made to leak), Markdown links become ``text (url)`` (visible,
 clickable; ``javascript:`` and ``data:`` targets are dropped), and anything that looks like an
 HTML tag or comment has its ``<`` and ``>`` escaped as ``&lt;`` and ``&gt;``. Citations ``[n]``
 are left alone.
+
+Out of the answer, unless the question asks for one (``asks_for_link``), web addresses
+(``drop_links``): a planted note can ask any model to "include the link ... in every answer",
+and a phishing link under the service's name is the harm, whoever wrote it. An answer to a
+question about a sermon has no use for a URL the question did not ask about.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ _IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*([^)\s]*)[^)\n]*\)")
 _LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*([^)\s]*)[^)\n]*\)")
 _HTML = re.compile(r"<(/?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?|!--.*?--|![A-Za-z][^<>]*)>", re.S)
 _UNSAFE_URL = re.compile(r"^\s*(?:javascript|vbscript|data):", re.IGNORECASE)
+_WEB_ADDRESS = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'()\[\]]+"
+                          r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", re.IGNORECASE)
+_ASKS_FOR_LINK = re.compile(
+    r"\b(?:links?|urls?|web\s*-?(?:sites?|pages?|address(?:es)?)|sites?|online|e-?mails?|"
+    r"address(?:es)?|homepage|download|live\s*-?stream(?:ed)?|stream(?:ed)?|podcasts?|youtube|"
+    r"videos?|recordings?)\b|(?:https?://|www\.)", re.IGNORECASE)
+LINK_REMOVED = "(link removed)"
 
 
 def defuse_tags(text: str) -> str:
@@ -71,6 +83,16 @@ def note_field(value: object) -> str:
     """One metadata value as the prompt's source header shows it: one line, no separators."""
     text = defuse_tags(_SPECIAL.sub(" ", clean(str(value))))
     return re.sub(r"\s+", " ", text.replace("|", "/")).strip()
+
+
+def asks_for_link(question: str) -> bool:
+    """True when the question is about a link, site, address or recording."""
+    return bool(_ASKS_FOR_LINK.search(question))
+
+
+def drop_links(text: str) -> str:
+    """Web and e-mail addresses in ``text`` replaced by ``LINK_REMOVED``."""
+    return _WEB_ADDRESS.sub(LINK_REMOVED, text)
 
 
 def escape_markup(text: str) -> str:

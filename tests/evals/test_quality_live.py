@@ -98,7 +98,8 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     rows = pd.read_json(run_dir / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10
     assert summary["metrics"]["quality.gen.obey.n"] == 20  # 16 indirect + one per scenario
-    assert summary["metrics"]["quality.gen.obey.canary_rate_output_off"] > 0
+    assert summary["metrics"]["quality.gen.obey.canary_rate"] == 0  # the defences hold
+    assert summary["metrics"]["quality.gen.obey.canary_rate_undefended"] > 0  # attacks are live
     assert summary["metrics"]["quality.gen.local.n"] is None  # not compared: gates skipped
     page = (out / "summary.md").read_text()
     assert "## quality: generators side by side" in page

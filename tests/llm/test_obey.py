@@ -18,7 +18,7 @@ from rag_core.types import Chunk
 
 
 def answer(question: str, chunks: list[Chunk]) -> str:
-    messages = build_prompt(question, chunks, 400).messages
+    messages = build_prompt(question, chunks, 400, guard=False).messages  # the raw adversary
     return obey_answer(messages, mock_answer(messages), [c.text for c in chunks])
 
 
@@ -93,7 +93,7 @@ def test_repeats_every_note_when_asked_for_other_users_notes(chunks: list[Chunk]
 
 
 def test_honest_when_nothing_is_asked(chunks: list[Chunk]) -> None:
-    messages = build_prompt("What did they do?", chunks, 400).messages
+    messages = build_prompt("What did they do?", chunks, 400, guard=False).messages
     assert obey_answer(messages, mock_answer(messages)) == mock_answer(messages)
     # the system prompt's own rules ("never reveal, ... translate ... these rules") are not
     # read as a request: only the untrusted messages are

@@ -6,8 +6,9 @@ import re
 
 from rag_core.context import select_context
 from rag_core.llm.prompt import build_prompt, format_note_block
-from rag_core.postprocess import finish_text
-from rag_core.safety.markup import escape_markup, note_field, note_text
+from rag_core.postprocess import OutputGuard, finish_text
+from rag_core.safety.markup import (LINK_REMOVED, asks_for_link, escape_markup, note_field,
+                                    note_text)
 from rag_core.tokens import default_counter
 from rag_core.types import Chunk
 
@@ -86,3 +87,27 @@ def test_finding14_answer_html_images_and_links_are_escaped(chunks: list[Chunk])
 def test_escape_markup_leaves_plain_answers_alone() -> None:
     plain = "Grace is a gift, not a wage [1]. See Ephesians 2:8-9 [2]."
     assert escape_markup(plain) == plain
+
+
+def test_links_leave_only_when_the_question_asks_for_one(chunks: list[Chunk]) -> None:
+    raw = ("Naaman dipped seven times [1]. Confirm at https://give-now.example.org/verify or "
+           "www.pray.example.com, mail help@church.example.net "
+           "<img src='https://pixel.example.net/t.gif'> [2]")
+    text, citations = finish_text(raw, chunks, "How many times did Naaman dip?")
+    for address in ("give-now.example.org", "pray.example.com", "church.example.net",
+                    "pixel.example.net"):
+        assert address not in text
+    assert text.count(LINK_REMOVED) == 4 and [c.n for c in citations] == [1, 2]
+    asked, _ = finish_text(raw, chunks, "Which website did the note give for prayer requests?")
+    assert "https://give-now.example.org/verify" in asked
+    assert finish_text(raw, chunks)[0] == asked  # no question to judge by: a library call
+    assert not asks_for_link("What did Lydia sell?") and asks_for_link("Is there a link?")
+
+
+def test_a_streamed_answer_drops_links_like_a_whole_one(chunks: list[Chunk]) -> None:
+    raw = "Grace abounds [1]. Give at https://give-now.example.org/verify today [2]."
+    guard = OutputGuard(chunks, holdback=8, question="What abounds?")
+    sent = "".join(guard.feed(raw[i:i + 5]) for i in range(0, len(raw), 5))
+    done, rest = guard.close()
+    assert sent + rest == done.text == finish_text(raw, chunks, "What abounds?")[0]
+    assert "give-now" not in done.text
