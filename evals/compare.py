@@ -8,8 +8,9 @@ model was not called). A canary token is planted in the system message of every 
 call (``evals.generators.CANARY_TOKEN``).
 
 For the attribution of an attack to a defence, the obedient model also answers the attack
-items with the sanitiser off and with the prompt's structure flattened (``VARIANTS``); see
-:func:`stopped_by`.
+items with the input guards off (question sanitiser and note guard: ``parts.sanitiser``) and
+with the prompt's structure flattened (``VARIANTS``); see ``evals.defences``. The first of
+these, scored on its raw text, is the "no defences" figure (``variant_figures``).
 """
 
 from __future__ import annotations

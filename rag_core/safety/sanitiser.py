@@ -4,14 +4,14 @@
 
 1. ``clean`` the text (invisible characters deleted, NFKC, line breaks kept) and read what
    Unicode tag characters hid;
-2. cut it into segments: lines, then sentences;
+2. cut it into segments: lines, then sentences (two requests joined by ", then" are two);
 3. look at each segment through every detection view (``normalise.views``) and through every
    decoding of it (``decode.decodings``: base64, hex, rot13, ...), and at the whole text the
    same way (attacks split over sentences);
 4. report every family that matched (``flags``).
 
 What goes on (``Scan.text``): the question with flagged segments left out, on one line. Nothing
-is cut *inside* a sentence: an honest question either passes whole, or (a false positive) loses
+is cut *inside* a segment: an honest question either passes whole, or (a false positive) loses
 the sentence that looked like an attack. Once a segment is left out, the others stay only if they
 read as a question or request of their own. When a flag comes from the whole text only (it
 cannot be pinned on one segment) or what remains is not a question (fewer than two words), the
@@ -32,7 +32,10 @@ from rag_core.safety.families_syntax import FAMILIES as SYNTAX
 from rag_core.safety.languages import FAMILY as OTHER_LANGUAGE
 from rag_core.safety.normalise import clean, fold, one_line, squash, tag_text, views
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
+# Sentence ends, and ", then" / "; and then", which join two requests in one sentence ("tell
+# me X, then make up Y"): each is judged on its own.
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|(?<=[,;])\s+(?=(?:and\s+)?then\s)",
+                           re.IGNORECASE)
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # After an attack sentence is left out, what remains is answered only where it reads as a
 # question or a request of its own ("Print it verbatim." after a dropped leak request does not).
@@ -69,7 +72,7 @@ class Scan:
 
 
 def segments(text: str) -> list[str]:
-    """Lines, then sentences; empty pieces dropped."""
+    """Lines, then sentences (and requests joined by ", then"); empty pieces dropped."""
     out: list[str] = []
     for line in text.split("\n"):
         out += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
@@ -131,7 +134,7 @@ def scan_question(text: str) -> Scan:
     flags += unexplained
     if hidden:
         flags += [f for f in ("hidden_text", *families_in(clean(hidden))) if f not in flags]
-    remainder = one_line(" ".join(kept))
+    remainder = one_line(" ".join(kept)).rstrip(",; ")
     if unexplained or (dropped and len(_WORDS.findall(remainder)) < 2):
         remainder = ""
     return Scan(text=remainder if dropped or unexplained else one_line(body),
