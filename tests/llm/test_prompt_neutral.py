@@ -7,8 +7,7 @@ import re
 from rag_core.context import select_context
 from rag_core.llm.prompt import build_prompt, format_note_block
 from rag_core.postprocess import OutputGuard, finish_text
-from rag_core.safety.markup import (LINK_REMOVED, asks_for_link, escape_markup, note_field,
-                                    note_text)
+from rag_core.safety.markup import LINK_REMOVED, asks_for_link, escape_markup, note_field, note_text
 from rag_core.tokens import default_counter
 from rag_core.types import Chunk
 
