@@ -55,6 +55,7 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _TAG = re.compile(r"<[^<>\n]*>")
 
 
+@lru_cache(maxsize=65536)
 def is_instruction(segment: str) -> bool:
     """True when ``segment`` (one sentence or phrase) asks the model to do something."""
     text = clean(segment)
