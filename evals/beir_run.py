@@ -206,14 +206,17 @@ def best_config(table: pd.DataFrame, metric: str = "ndcg_at_10") -> pd.Series:
     return table.sort_values([metric, "config"], ascending=[False, True]).iloc[0]
 
 
-def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir",
-               **overrides: Any) -> Any:
-    """The parts (ci profile, caches off) on their own database of the embedded PostgreSQL."""
+def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", *,
+               base: Any = None, **overrides: Any) -> Any:
+    """The parts (ci profile, caches off; or ``base``, the notebook's Settings) on their own
+    database of the embedded PostgreSQL."""
     from evals.retrieval_pg import bench_settings, server_url
     from rag_core import services
     from rag_core.parts import parts_for
 
     url = services.ensure_database(server_url(state_dir), database)
+    if base is not None:
+        return parts_for(base.model_copy(update={"database_url": url, **overrides}))
     return parts_for(bench_settings(state_dir, database_url=url, **overrides))
 
 
@@ -268,12 +271,28 @@ def public_metrics(table: pd.DataFrame, published: float | None) -> dict[str, An
 
 def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: str = "test",
                *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
-               parts: Any = None, progress: bool = True) -> dict[str, Any]:
+               parts: Any = None, progress: bool = True, settings: Any = None) -> dict[str, Any]:
     """Each named set that is present under ``data_dir``: its table and flat metrics; each
-    one that is not: the reason, printed and returned (the gates on it then skip)."""
+    one that is not: the reason, printed and returned (the gates on it then skip).
+    ``settings``: the notebook's Settings, for the parts when ``parts`` is not given."""
     from evals.beir import DATA_DIR, data_status
 
     root = Path(data_dir) if data_dir else DATA_DIR
+    own = parts is None and settings is not None and any(
+        data_status(root / name, split)[0] for name in names)
+    if own:
+        parts = beir_parts(settings.state_dir, base=settings)
+    try:
+        return _run_sets(names, root, split, max_queries, max_docs, seed, parts, progress)
+    finally:
+        if own:
+            parts.close()
+
+
+def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
+              seed: int, parts: Any, progress: bool) -> dict[str, Any]:
+    from evals.beir import data_status
+
     tables, metrics, skipped, sets = [], {}, {}, []
     for name in names:
         ok, why = data_status(root / name, split)

@@ -109,6 +109,7 @@ class BenchResult:
     corpus_size: int
     paired: dict[str, float] = field(default_factory=dict)  # interleaved HNSW vs exact
     notes: dict[str, str] = field(default_factory=dict)
+    default_ef_search: int = 40  # Settings.hnsw_ef_search of the run: what the service uses
 
 
 def measure_size(conn: Any, table: str, base: np.ndarray, queries: np.ndarray,
@@ -129,9 +130,14 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                   hnsw_params: Sequence[Sequence[int]], *, seed: int = 0,
                   state_dir: str | Path | None = None, hybrid_chunks: int = 0,
                   scale_sizes: Sequence[int] = (), url: str | None = None,
-                  keep_tables: bool = False, target: float = RECALL_TARGET) -> BenchResult:
-    """Everything the notebook shows, on ``corpus`` (embedded) and ``queries`` (embedded)."""
+                  keep_tables: bool = False, target: float = RECALL_TARGET,
+                  settings: Any = None) -> BenchResult:
+    """Everything the notebook shows, on ``corpus`` (embedded) and ``queries`` (embedded).
+    ``settings``: the notebook's effective Settings (``evals.knobs.resolve``; default: the
+    bench's ci Settings): the real store of the dense/hybrid comparison runs with them, and
+    their ``hnsw_ef_search`` is the "default" the recall is also reported at."""
     assert corpus.vectors is not None and queries.vectors is not None
+    settings = settings or bench_settings(state_dir)
     url = url or services.ensure_database(server_url(state_dir), BENCH_DB)
     ef_values = sorted({int(e) for e in ef_values})
     m0, efc0 = (int(x) for x in hnsw_params[0])
@@ -175,7 +181,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
         chunks = min(hybrid_chunks, n)
         name = f"rag_bench_store_{corpus.digest[:10]}_{chunks}"
         store = store_for(services.ensure_database(_server_of(url), name), state_dir,
-                          corpus.vectors.shape[1])
+                          corpus.vectors.shape[1], base=settings)
         try:
             ingest_corpus(store, corpus, chunks)
             present = set(corpus.user_ids[:chunks].tolist())
@@ -191,7 +197,8 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
     return BenchResult(builds=builds, sweep=sweep, exact=pd.DataFrame(exact),
                        filtered=pd.DataFrame(filt), hybrid=hybrid,
                        scale=pd.DataFrame(scale_rows), recommended_ef_search=ef,
-                       main_pair=(m0, efc0), corpus_size=n, paired=paired, notes=notes)
+                       main_pair=(m0, efc0), corpus_size=n, paired=paired, notes=notes,
+                       default_ef_search=int(settings.hnsw_ef_search))
 
 
 def _server_of(url: str) -> str:
@@ -219,7 +226,7 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
     exact = result.exact.loc[result.exact["corpus_size"] == result.corpus_size].iloc[0]
     filt = result.filtered.set_index("iterative_scan")
     hybrid = result.hybrid.set_index("mode") if not result.hybrid.empty else None
-    default_ef = bench_settings().hnsw_ef_search  # what the service runs with by default
+    default_ef = result.default_ef_search  # what the service runs with by default
     at_default = pg.loc[pg["ef_search"] == default_ef, "recall_at_5"]
     out: dict[str, Any] = {
         "corpus_size": result.corpus_size,

@@ -23,14 +23,18 @@ from rag_core.store import sql as q
 BENCH_DB = "rag_bench"
 
 
+# What the retrieval notebook fixes (its ``settings`` parameter changes any other field).
+BENCH_HARNESS = {"profile": "ci", "cache_enabled": False, "semantic_cache_enabled": False}
+
+
 def bench_settings(state_dir: str | Path | None = None, **extra: Any) -> Any:
     """ci-profile Settings on the project's state folder, as the quality notebook builds them
     (built here: importing ``evals.quality`` pulls in ragas, seconds of import)."""
     from evals.paths import STATE_DIR
     from rag_core.config import Settings
 
-    return Settings(profile="ci", state_dir=Path(state_dir) if state_dir else STATE_DIR,
-                    cache_enabled=False, semantic_cache_enabled=False, **extra)
+    return Settings(**{**BENCH_HARNESS, "state_dir": Path(state_dir) if state_dir else STATE_DIR,
+                       **extra})
 
 
 def server_url(state_dir: str | Path | None = None) -> str:

@@ -30,10 +30,14 @@ MODES = {
 }
 
 
-def store_for(url: str, state_dir: str | Path | None = None, dim: int = 384) -> Any:
+def store_for(url: str, state_dir: str | Path | None = None, dim: int = 384, *,
+              base: Any = None) -> Any:
+    """The real store on database ``url``; ``base``: Settings to start from (the notebook's)."""
     from rag_core.store.pgvector import PgVectorStore
 
-    store = PgVectorStore(bench_settings(state_dir, database_url=url, embedding_dim=dim))
+    settings = (base.model_copy(update={"database_url": url, "embedding_dim": dim}) if base
+                else bench_settings(state_dir, database_url=url, embedding_dim=dim))
+    store = PgVectorStore(settings)
     store.ensure_schema()
     return store
 

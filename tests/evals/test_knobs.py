@@ -122,3 +122,8 @@ def test_every_mapped_parameter_is_declared_by_its_notebook():
             assert field in knobs._fields()
         if spec.settings_params:
             assert "settings" in declared, spec.name
+
+
+def test_every_notebook_takes_a_settings_mapping():
+    for spec in profiles.NOTEBOOKS:
+        assert runner.notebook_parameters(spec.file)["settings"]["default"] == "{}", spec.name

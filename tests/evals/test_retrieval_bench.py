@@ -227,6 +227,10 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
                                           "lexical_bm25", "lexical_ts_rank_cd"}
     assert metrics["bm25_vs_ts_rank_cd_p50_ratio"] > 0
     assert set(result.sweep["engine"]) == {"pgvector", "hnswlib"}
+    # the notebook's `settings`: their ef_search is the default the recall is reported at
+    tuned = rb.run_benchmark(corpus, queries, [400], [[8, 32]], seed=1, url=database_url,
+                             settings=rb.bench_settings(hnsw_ef_search=400))
+    assert rb.to_metrics(tuned)["recall_at_5_default_ef"] == 1.0
     with psycopg.connect(make_conninfo(database_url, dbname="postgres"),
                          autocommit=True) as conn:
         for (name,) in conn.execute(
