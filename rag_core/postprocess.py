@@ -72,6 +72,12 @@ def finish(text: str, sources: list[Chunk], question: str | None = None) -> Fini
     text = tidy(text)
     if leaks_system_prompt(text):
         return Finished(LEAK_REPLACEMENT, [], leaked=True)
+    return render(text, sources, question)
+
+
+def render(text: str, sources: list[Chunk], question: str | None = None) -> Finished:
+    """``finish`` after its leak check: markup escaped, links the question did not ask for
+    dropped, citations mapped (``text`` already tidy)."""
     text = escape_markup(text)
     if question is not None and not asks_for_link(question):
         text = drop_links(text)
@@ -91,23 +97,31 @@ class OutputGuard:
 
     What leaves is always a prefix of ``finish`` applied to the text so far, cut at a blank and
     ``holdback`` characters short of the end, so that every delta passed the same checks as the
-    whole answer. Once an echo of the instructions is seen nothing more leaves, and the final
+    whole answer. The checks read the whole text, so they run once ``step`` more characters
+    have arrived, not at every piece (a token at a time made a 600-character answer cost a
+    second of CPU). Once an echo of the instructions is seen nothing more leaves, and the final
     answer is the replacement.
     """
 
-    def __init__(self, sources: list[Chunk], holdback: int, question: str | None = None) -> None:
+    def __init__(self, sources: list[Chunk], holdback: int, question: str | None = None, *,
+                 step: int = 40) -> None:
         self.sources = sources
         self.question = question
         self.holdback = holdback
+        self.step = step  # characters of new text between two checks
         self.raw = ""
         self.sent = ""
         self.leaked = False
+        self._checked = 0  # where the text that was last checked ended
 
     def feed(self, piece: str) -> str:
         self.raw += piece
         if self.leaked:
             return ""
         cut = max(self.raw.rfind(" ", 0, max(0, len(self.raw) - self.holdback) + 1), 0)
+        if cut - self._checked < self.step:
+            return ""  # too little new text to be worth a check (each one reads it all)
+        self._checked = cut
         return self._advance(self.raw[:cut])
 
     def close(self) -> tuple[Finished, str]:
@@ -123,7 +137,8 @@ class OutputGuard:
         if finish(self.raw, self.sources, self.question).leaked:
             self.leaked = True
             return ""
-        text = finish(prefix, self.sources, self.question).text if prefix else ""
+        # the whole text so far passed the leak check: its prefix needs the rest of step 7 only
+        text = render(tidy(prefix), self.sources, self.question).text if prefix else ""
         if not text.startswith(self.sent) or len(text) <= len(self.sent):
             return ""  # wait: the text so far renders differently than what was sent
         new = text[len(self.sent):]

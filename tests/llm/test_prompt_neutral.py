@@ -110,3 +110,19 @@ def test_a_streamed_answer_drops_links_like_a_whole_one(chunks: list[Chunk]) -> 
     done, rest = guard.close()
     assert sent + rest == done.text == finish_text(raw, chunks, "What abounds?")[0]
     assert "give-now" not in done.text
+
+
+def test_a_stream_is_checked_every_step_characters_not_at_every_piece(
+        chunks: list[Chunk], monkeypatch) -> None:  # noqa: ANN001
+    import rag_core.postprocess as post
+
+    calls: list[int] = []
+    real = post.leaks_system_prompt
+    monkeypatch.setattr(post, "leaks_system_prompt", lambda t: calls.append(len(t)) or real(t))
+    raw = "Grace abounds in every season of the year, and the notes say so plainly [1]. " * 8
+    guard = OutputGuard(chunks, holdback=160, question="What abounds?", step=40)
+    sent = "".join(guard.feed(raw[i:i + 4]) for i in range(0, len(raw), 4))
+    done, rest = guard.close()
+    assert sent + rest == done.text == finish_text(raw, chunks, "What abounds?")[0]
+    assert sent  # text left before the end
+    assert len(calls) <= len(raw) // 40 + 2 < len(raw) // 4  # not once per piece
