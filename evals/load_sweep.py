@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 GENERATED = "miss"  # the outcome of an answer the LLM generated
-MIN_GAIN = 0.5  # a step's added users must add at least half their share of throughput
-LATENCY_FACTOR = 2.0  # ... and keep the median request time within 2x the lightest step's
+PLATEAU = 0.1  # steps within 10 % of the sweep's highest throughput are on its plateau
+LATENCY_FACTOR = 2.0  # a median request time over 2x the lightest step's: users queue
 
 
 def _pct(values: Sequence[float] | np.ndarray, q: float) -> float:
@@ -112,37 +112,46 @@ class Knee:
 
 
 def find_knee(users: Sequence[int], rps: Sequence[float], p50_ms: Sequence[float],
-              p99_ms: Sequence[float] | None = None, *, min_gain: float = MIN_GAIN,
+              p99_ms: Sequence[float] | None = None, *, tolerance: float = PLATEAU,
               latency_factor: float = LATENCY_FACTOR) -> Knee:
-    """Walk the steps in order of users. Going from step ``i`` to ``i + 1`` the added users
-    should add throughput in proportion: ``gain = (rps[i+1] - rps[i]) / (rps[i] / users[i] *
-    (users[i+1] - users[i]))`` is 1 for perfect scaling, 0 when nothing is added. The knee is
-    the last step before the first one whose gain falls under ``min_gain`` or whose median
-    latency exceeds ``latency_factor`` times the lightest step's."""
+    """The knee of a sweep, in order of users; two signs, the earlier wins:
+
+    - throughput: the first step that reaches the sweep's plateau, ``(1 - tolerance)`` of its
+      highest throughput, when a step with more users follows it (the users added after it
+      did not add throughput beyond the tolerance; a single noisy step cannot move it, as a
+      step-to-step gain would);
+    - latency: the step before the first whose median request time exceeds
+      ``latency_factor`` times the lightest step's (users queue instead of being served).
+
+    Neither: the sweep never saturated; the knee is its last step, ``reached`` false."""
     n = len(users)
     if n == 0 or not (len(rps) == len(p50_ms) == n):
         raise ValueError("users, rps and p50_ms must be non-empty and of one length")
     tail = list(p99_ms) if p99_ms is not None else [math.nan] * n
     order = sorted(range(n), key=lambda i: users[i])
-    base_latency = float(p50_ms[order[0]])
-
-    def knee(at: int, reached: bool, reason: str) -> Knee:
-        return Knee(at, int(users[at]), float(rps[at]), float(p50_ms[at]), float(tail[at]),
-                    reached, reason)
-
-    for here, nxt in zip(order, order[1:], strict=False):
-        per_user = float(rps[here]) / max(1, users[here])
-        added = users[nxt] - users[here]
-        if per_user > 0 and added > 0:
-            gain = (float(rps[nxt]) - float(rps[here])) / (per_user * added)
-            if gain < min_gain:
-                return knee(here, True, f"{users[nxt]} users added {gain:.2f} of their share "
-                                        f"of throughput (< {min_gain})")
-        if math.isfinite(base_latency) and float(p50_ms[nxt]) > latency_factor * base_latency:
-            return knee(here, True, f"median latency at {users[nxt]} users "
-                                    f"{float(p50_ms[nxt]):.0f} ms > {latency_factor} x "
-                                    f"{base_latency:.0f} ms")
-    return knee(order[-1], False, "throughput still grew at the last step")
+    top = max(float(rps[i]) for i in order)
+    candidates: list[tuple[int, str]] = []  # (position in order, reason)
+    plateau = next(k for k, i in enumerate(order) if float(rps[i]) >= (1 - tolerance) * top)
+    if plateau < n - 1:
+        share = 100 * (1 - tolerance)
+        candidates.append((plateau, f"{users[order[plateau]]} users reach {share:.0f} % of "
+                                    f"the highest throughput ({top:.2f}/s); more users did "
+                                    "not add more"))
+    base = float(p50_ms[order[0]])
+    for k, i in enumerate(order[1:], start=1):
+        if math.isfinite(base) and float(p50_ms[i]) > latency_factor * base:
+            candidates.append((k - 1, f"the median request time at {users[i]} users, "
+                                      f"{float(p50_ms[i]):,.0f} ms, is over {latency_factor:g} x "
+                                      f"the {base:,.0f} ms of {users[order[0]]}"))
+            break
+    if not candidates:
+        at, reached, reason = n - 1, False, "throughput still grew at the last step"
+    else:
+        at, reason = min(candidates)
+        reached = True
+    i = order[at]
+    return Knee(i, int(users[i]), float(rps[i]), float(p50_ms[i]), float(tail[i]), reached,
+                reason)
 
 
 def knee_figures(steps: pd.DataFrame, knee: Knee) -> dict[str, Any]:
@@ -150,3 +159,21 @@ def knee_figures(steps: pd.DataFrame, knee: Knee) -> dict[str, Any]:
     return {"knee_users": knee.users, "knee_rps": knee.rps, "knee_p50_ms": knee.p50_ms,
             "knee_p99_ms": knee.p99_ms, "knee_reached": knee.reached,
             "sweep_max_rps": float(steps["rps"].max()) if len(steps) else math.nan}
+
+
+def steps_markdown(steps: pd.DataFrame, knee: Knee) -> str:
+    """The sweep as a Markdown table for summary.md, the knee's row marked."""
+    from evals.report_md import md_table
+
+    def ms(value: float, form: str = ",.0f") -> str:
+        return "-" if not math.isfinite(value) else format(value, form)
+
+    rows = [[f"**{int(r.users)}** (knee)" if int(r.step) == knee.index else str(int(r.users)),
+             str(int(r.requests)), f"{r.rps:.2f}", ms(r.p50_ms), ms(r.p99_ms),
+             ms(r.ttft_p50_ms), ms(r.ttft_p99_ms), ms(r.itl_p50_ms),
+             ms(r.tokens_per_second_p50, ".1f"),
+             str(int(r.failures))]
+            for r in steps.itertuples()]
+    table = md_table(["users", "requests", "answers/s", "p50 ms", "p99 ms", "TTFT p50 ms",
+                      "TTFT p99 ms", "ITL p50 ms", "tokens/s p50", "failures"], rows)
+    return f"{table}\n\nKnee: {knee.users} users ({knee.reason})."

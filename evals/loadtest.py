@@ -90,7 +90,7 @@ class LoadRun:
 
     def summary(self) -> dict[str, Any]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
-                                 offered_rps(self.config), warmup_s=self.config.warmup_s,
+                                 offered_rps(self.config), warmup_s=self.config.warmup_s or None,
                                  duration_s=self.config.duration_s),
                 "locust_workers": self.config.locust_workers, **self.cpu}
 

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from evals import load_metrics, loadtest
-from evals.load_sweep import find_knee, knee_figures, stream_summary, sweep_steps
+from evals.load_sweep import (
+    find_knee,
+    knee_figures,
+    steps_markdown,
+    stream_summary,
+    sweep_steps,
+)
 from loadtests import streaming, traffic
 
 
@@ -171,25 +177,35 @@ def test_sweep_steps_cut_each_step_after_its_warmup():
     assert list(steps["p50_ms"]) == [200.0, 400.0, 800.0]  # the slow ones are left out
     assert steps["rps"].iloc[0] == pytest.approx(16 / 8.0, abs=0.15)
     assert steps["ttft_p50_ms"].iloc[0] == 50.0
+    table = steps_markdown(steps, find_knee(steps["users"], steps["rps"], steps["p50_ms"]))
+    assert "| **2** (knee) |" in table and table.count("\n|") == 4  # header rule + 3 steps
     with pytest.raises(ValueError):
         sweep_steps(events, [1], step_s=2.0, warmup_s=2.0)
 
 
 def test_knee_where_added_users_stop_adding_throughput():
-    knee = find_knee([1, 2, 4, 8, 16], [1.0, 2.0, 3.9, 4.5, 4.6], [100, 100, 110, 150, 300])
-    assert knee.users == 4 and knee.reached and "share of throughput" in knee.reason
+    knee = find_knee([1, 2, 4, 8, 16], [1.0, 2.0, 3.9, 4.2, 4.3], [100, 100, 110, 150, 190])
+    assert knee.users == 4 and knee.reached and "highest throughput" in knee.reason
     assert knee.rps == 3.9
+
+
+def test_one_noisy_step_does_not_move_the_knee():
+    """8 users measured no more than 4 (a noisy step), 16 then more: the plateau starts at
+    16, and latency doubling at 32 puts the knee at 16."""
+    knee = find_knee([2, 4, 8, 16, 32], [1.1, 2.6, 2.6, 3.7, 3.6],
+                     [1000, 1000, 1300, 1900, 2500])
+    assert knee.users == 16 and knee.reached
 
 
 def test_knee_where_latency_climbs_first():
     knee = find_knee([2, 4, 8], [2.0, 4.0, 7.9], [100, 120, 260], [150, 200, 900])
-    assert knee.users == 4 and knee.reached and "median latency" in knee.reason
+    assert knee.users == 4 and knee.reached and "median request time" in knee.reason
     assert knee.p99_ms == 200
 
 
 def test_no_knee_when_throughput_keeps_growing_and_order_does_not_matter():
     knee = find_knee([8, 2, 4], [8.0, 2.0, 4.0], [100, 100, 100])
-    assert knee.users == 8 and not knee.reached
+    assert knee.users == 8 and not knee.reached and knee.index == 0
     figures = knee_figures(pd.DataFrame({"rps": [8.0, 2.0, 4.0]}), knee)
     assert figures["sweep_max_rps"] == 8.0 and figures["knee_reached"] is False
     with pytest.raises(ValueError):
