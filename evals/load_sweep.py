@@ -4,8 +4,9 @@
 - ``stream_summary``: over the streamed answers the LLM generated (outcome ``miss``; cached
   answers arrive as one chunk and say nothing about the model), time to first token p50/p95/p99,
   inter-token latency p50/p99 (every gap between two text chunks of every answer, pooled) and
-  the median of the per-request output tokens/s; the rows come from the per-request log that
-  ``loadtests/streaming.py`` fills.
+  the median of the per-request output tokens/s, and the median share of a request's time
+  spent before its first text (``ttft_over_total_p50``, a ratio within the run); the rows
+  come from the per-request log that ``loadtests/streaming.py`` fills.
 - ``sweep_steps``: a ``steps`` run (``RAG_LOAD_STEPS``) cut into its steps; per step, after the
   step's own warm-up, the throughput (answers completed per second), p50/p99 of the request
   time, and the streaming figures.
@@ -50,6 +51,7 @@ def stream_summary(events: pd.DataFrame, prefix: str = "stream_") -> dict[str, A
             if isinstance(value, list | tuple) for g in value]
     ttft = rows["ttft_ms"].to_numpy(dtype=float) if len(rows) else np.array([])
     rate = rows["tokens_per_s"].to_numpy(dtype=float) if len(rows) else np.array([])
+    whole = rows["ms"].to_numpy(dtype=float) if len(rows) else np.array([])
     return {
         f"{prefix}requests": int(len(rows)),
         f"{prefix}ttft_p50_ms": _pct(ttft, 50),
@@ -58,6 +60,10 @@ def stream_summary(events: pd.DataFrame, prefix: str = "stream_") -> dict[str, A
         f"{prefix}itl_p50_ms": _pct(gaps, 50),
         f"{prefix}itl_p99_ms": _pct(gaps, 99),
         f"{prefix}tokens_per_second_p50": _pct(rate, 50),
+        # the first text's share of each request's time (same requests, so machine speed
+        # cancels): near 1 when the answer arrives in one piece at the end, i.e. not streamed
+        f"{prefix}ttft_over_total_p50": _pct(ttft / np.where(whole > 0, whole, np.nan), 50)
+        if len(rows) else math.nan,
     }
 
 

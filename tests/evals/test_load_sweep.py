@@ -109,6 +109,7 @@ def test_stream_summary_pools_gaps_and_keeps_only_generated_streams():
     assert out["stream_ttft_p99_ms"] == pytest.approx(298.0)
     assert out["stream_itl_p50_ms"] == pytest.approx(20.0)
     assert out["stream_tokens_per_second_p50"] == pytest.approx(30.0)
+    assert out["stream_ttft_over_total_p50"] == pytest.approx(200 / 900)
     empty = stream_summary(rows.iloc[2:])
     assert empty["stream_requests"] == 0 and math.isnan(empty["stream_ttft_p50_ms"])
 
