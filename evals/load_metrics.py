@@ -133,11 +133,12 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
     tail far above the typical miss) and, given the rate the users offer (users over their mean
     think time), ``rps_share_of_offered`` (the share of it the app served).
 
-    Given ``warmup_s`` and the per-request ``events``, the timing figures (rps, p50/p95/p99,
-    max, the misses' tail) come from the requests started after the warm-up
-    (:func:`after_warmup`, rps over ``duration_s - warmup_s``), and Locust's whole-run
-    percentile is kept as ``p99_ms_with_warmup``; the counts and rates (errors, documented
-    503s, cache hits, cost) stay over every request."""
+    Given ``warmup_s`` and the per-request ``events``, the latency percentiles (p50/p95/p99,
+    max, the misses' tail, p99 over the LLM's latency) come from the requests started after
+    the warm-up (:func:`after_warmup`), Locust's whole-run p99 kept as ``p99_ms_with_warmup``;
+    the steady rate is ``rps_after_warmup`` (over ``duration_s - warmup_s``). ``rps`` and
+    ``rps_share_of_offered`` stay Locust's whole-run rate, and the counts and rates (errors,
+    documented 503s, cache hits, cost) stay over every request."""
     agg = stats[stats["Name"] == AGGREGATED]
     if agg.empty:
         raise ValueError("no Aggregated row: Locust recorded no request")
@@ -168,7 +169,9 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
         steady = after_warmup(events, warmup_s)
         window = (float(duration_s) - float(warmup_s)) if duration_s else None
         out["p99_ms_with_warmup"] = out["p99_ms"]
-        out.update(timing_figures(steady, window if window and window > 0 else None))
+        timing = timing_figures(steady, window if window and window > 0 else None)
+        out["rps_after_warmup"] = timing.pop("rps")
+        out.update(timing)
         out["warmup_s"] = float(warmup_s)
         out["warmup_requests"] = int(len(events) - len(steady))
     if llm_latency_ms is not None:
