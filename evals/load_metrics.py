@@ -135,7 +135,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
 
     Given ``warmup_s`` and the per-request ``events``, the latency percentiles (p50/p95/p99,
     max, the misses' tail, p99 over the LLM's latency) come from the requests started after
-    the warm-up (:func:`after_warmup`), Locust's whole-run p99 kept as ``p99_ms_with_warmup``;
+    the warm-up (:func:`after_warmup`), Locust's whole-run p99 kept as ``p99_with_warmup_ms``;
     the steady rate is ``rps_after_warmup`` (over ``duration_s - warmup_s``). ``rps`` and
     ``rps_share_of_offered`` stay Locust's whole-run rate, and the counts and rates (errors,
     documented 503s, cache hits, cost) stay over every request."""
@@ -168,7 +168,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
     if warmup_s is not None and events is not None and len(events):
         steady = after_warmup(events, warmup_s)
         window = (float(duration_s) - float(warmup_s)) if duration_s else None
-        out["p99_ms_with_warmup"] = out["p99_ms"]
+        out["p99_with_warmup_ms"] = out["p99_ms"]
         timing = timing_figures(steady, window if window and window > 0 else None)
         out["rps_after_warmup"] = timing.pop("rps")
         out.update(timing)
