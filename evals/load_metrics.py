@@ -21,6 +21,9 @@ from loadtests import traffic
 
 AGGREGATED = "Aggregated"
 PERCENTILES = {"p50_ms": "50%", "p95_ms": "95%", "p99_ms": "99%"}
+# the per-request log: every request, and a streamed answer's figures (loadtests/streaming.py)
+EVENT_COLUMNS = ["t", "ms", "kind", "outcome", "status", "failure", "cost_usd", "stale",
+                 "stream", "ttft_ms", "itl_ms", "chunks", "out_tokens", "tokens_per_s"]
 SETTLE_S = 3.0  # after opening: in-flight calls end their retries (see chaos_summary)
 SLOW_MS = 1000.0  # a request after the breaker opened that took longer waited on the LLM
 
@@ -58,9 +61,39 @@ def read_events(paths: Sequence[str | Path]) -> pd.DataFrame:
             if line.strip():
                 with suppress(ValueError):  # a line cut by a killed process
                     rows.append(json.loads(line))
-    columns = ["t", "ms", "kind", "outcome", "status", "failure", "cost_usd", "stale"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     return frame.sort_values("t").reset_index(drop=True)
+
+
+def after_warmup(events: pd.DataFrame, warmup_s: float,
+                 origin: float | None = None) -> pd.DataFrame:
+    """The requests started ``warmup_s`` or more after ``origin`` (default: the first
+    request's start): what the timing figures are computed from, so that connection set-up,
+    the users' ramp and cold caches of the first seconds do not count."""
+    if events.empty:
+        return events
+    start = float(events["t"].min()) if origin is None else float(origin)
+    return events[events["t"] >= start + float(warmup_s)]
+
+
+def timing_figures(events: pd.DataFrame, window_s: float | None = None) -> dict[str, float]:
+    """Throughput and latency percentiles of the given per-request rows (after the warm-up):
+    ``rps`` over ``window_s`` (default: first to last start), p50/p95/p99/max of the whole
+    request time, and the misses' tail over their median (``miss_p99_over_p50``)."""
+    out = {"rps": math.nan, **{k: math.nan for k in PERCENTILES}, "max_ms": math.nan,
+           "miss_p99_over_p50": math.nan}
+    if events.empty:
+        return out
+    span = window_s if window_s is not None else float(events["t"].max() - events["t"].min())
+    out["rps"] = _ratio(len(events), span)
+    ms = events["ms"].to_numpy(dtype=float)
+    for key, q in zip(PERCENTILES, (50, 95, 99), strict=True):
+        out[key] = float(np.percentile(ms, q))
+    out["max_ms"] = float(ms.max())
+    misses = events[events["outcome"] == "miss"]["ms"].to_numpy(dtype=float)
+    if len(misses):
+        out["miss_p99_over_p50"] = _ratio(np.percentile(misses, 99), np.median(misses))
+    return out
 
 
 def outcome_table(stats: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +120,8 @@ def _ratio(num: float, den: float) -> float:
 
 def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
                    llm_latency_ms: float | None = None,
-                   offered_rps: float | None = None) -> dict[str, Any]:
+                   offered_rps: float | None = None, warmup_s: float | None = None,
+                   duration_s: float | None = None) -> dict[str, Any]:
     """The load metrics: throughput, latency percentiles (all requests, Locust's histogram),
     real error rate (documented 503s are successes of their own name), documented-503 rate,
     cache-hit share of the answers, dollars per 1,000 requests (from the answers' cost) and,
@@ -97,7 +131,14 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
     The ratios that gates use do not depend on how fast the machine is: ``miss_p99_over_p50``
     (the tail of the LLM-bound answers over their own median, same run: queueing shows as a
     tail far above the typical miss) and, given the rate the users offer (users over their mean
-    think time), ``rps_share_of_offered`` (the share of it the app served)."""
+    think time), ``rps_share_of_offered`` (the share of it the app served).
+
+    Given ``warmup_s`` and the per-request ``events``, the latency percentiles (p50/p95/p99,
+    max, the misses' tail, p99 over the LLM's latency) come from the requests started after
+    the warm-up (:func:`after_warmup`), Locust's whole-run p99 kept as ``p99_with_warmup_ms``;
+    the steady rate is ``rps_after_warmup`` (over ``duration_s - warmup_s``). ``rps`` and
+    ``rps_share_of_offered`` stay Locust's whole-run rate, and the counts and rates (errors,
+    documented 503s, cache hits, cost) stay over every request."""
     agg = stats[stats["Name"] == AGGREGATED]
     if agg.empty:
         raise ValueError("no Aggregated row: Locust recorded no request")
@@ -124,6 +165,15 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
                                           misses.loc["miss", "median_ms"])
     else:
         out["miss_p99_over_p50"] = math.nan
+    if warmup_s is not None and events is not None and len(events):
+        steady = after_warmup(events, warmup_s)
+        window = (float(duration_s) - float(warmup_s)) if duration_s else None
+        out["p99_with_warmup_ms"] = out["p99_ms"]
+        timing = timing_figures(steady, window if window and window > 0 else None)
+        out["rps_after_warmup"] = timing.pop("rps")
+        out.update(timing)
+        out["warmup_s"] = float(warmup_s)
+        out["warmup_requests"] = int(len(events) - len(steady))
     if llm_latency_ms is not None:
         out["p99_over_llm_ms"] = out["p99_ms"] - float(llm_latency_ms)
         out["p99_over_llm"] = _ratio(out["p99_ms"], float(llm_latency_ms))

@@ -67,3 +67,33 @@ def plot_chaos(rates: pd.DataFrame, breaker: pd.DataFrame, path: str | Path,
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
     return path
+
+
+def plot_sweep(steps: pd.DataFrame, path: str | Path, knee_users: int | None = None,
+               title: str = "Concurrency sweep") -> Path:
+    """Throughput (left) and p50/p99 request time and time to first token (right) against the
+    users of each step, the knee marked. Axes fit the data (matplotlib's own limits)."""
+    path = Path(path)
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax_rps, ax_lat = fig.subplots(1, 2, sharex=True)
+    users = steps["users"]
+    ax_rps.plot(users, steps["rps"], marker="o", color="tab:blue", label="answers/s")
+    ax_rps.set_ylabel("answers completed per second")
+    ax_lat.plot(users, steps["p50_ms"], marker="o", label="p50 request")
+    ax_lat.plot(users, steps["p99_ms"], marker="o", label="p99 request")
+    if steps["ttft_p50_ms"].notna().any():
+        ax_lat.plot(users, steps["ttft_p50_ms"], marker="s", ls="--", label="p50 first token")
+    ax_lat.set_ylabel("ms")
+    for ax in (ax_rps, ax_lat):
+        if knee_users is not None:
+            ax.axvline(knee_users, color="tab:red", ls=":", label=f"knee: {knee_users} users")
+        ax.set_xlabel("concurrent users")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    if len(users) > 1 and users.min() > 0 and users.max() / users.min() >= 8:
+        for ax in (ax_rps, ax_lat):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(list(users), [str(u) for u in users])
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    return path

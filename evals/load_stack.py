@@ -38,6 +38,11 @@ class LoadConfig:
     locust_workers: int = 0  # 0: Locust in one process; N: one master and N worker processes
     mock_latency_ms: float = 3500.0
     mock_jitter_ms: float = 0.0
+    mock_tokens_per_s: float = 0.0  # the mock's streaming pace (0: as fast as it can)
+    warmup_s: float = 0.0  # requests started this soon after the start (or a step) are left
+    # out of the figures computed from the per-request log (evals.load_metrics.after_warmup)
+    steps: tuple[int, ...] = ()  # shape "steps": users per step of a concurrency sweep
+    step_s: float = 10.0  # seconds per step
     breaker_reset_timeout_s: float = 30.0
     chaos: bool = False
     outage_start_s: float = 10.0  # after Locust starts
@@ -192,6 +197,7 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
                        "--latency-ms", str(config.mock_latency_ms),
                        "--latency-jitter-ms", str(config.mock_jitter_ms),
                        "--latency-dist", "uniform" if config.mock_jitter_ms else "fixed",
+                       "--tokens-per-s", str(config.mock_tokens_per_s),
                        "--seed", str(config.seed)], env, out / f"{config.label}_mock.log")
         wait_http(f"{mock_url}/health", 60, proc=mock, log=out / f"{config.label}_mock.log")
         app = spawn([py, "-m", "rag_core", "serve", "--port", str(app_port),

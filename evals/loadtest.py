@@ -20,7 +20,8 @@ import math
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from evals.load_metrics import (
     PERCENTILES,
     SETTLE_S,
     SLOW_MS,
+    after_warmup,
     breaker_timeline,
     chaos_summary,
     history_timeline,
@@ -54,6 +56,7 @@ from evals.load_stack import (
     spawn,
     stop,
 )
+from evals.load_sweep import Knee, find_knee, stream_summary, sweep_steps
 from evals.paths import REPO_ROOT
 from rag_core.procs import free_port
 
@@ -61,8 +64,8 @@ __all__ = ["AGGREGATED", "LOAD_STATE_DIR", "LOCUSTFILE", "PERCENTILES", "SETTLE_
            "LoadConfig", "LoadRun", "breaker_state", "breaker_timeline", "chaos_summary",
            "history_timeline", "llm_requests", "locust_command", "offered_rps", "outcome_rates",
            "outcome_table", "params_of", "prepare_state", "read_events", "read_failures",
-           "read_history", "read_stats", "run_load", "running_stack", "summarise_load",
-           "worker_command"]
+           "read_history", "read_stats", "run_load", "run_loads", "running_stack",
+           "summarise_load", "sweep_config", "worker_command"]
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 WORKERS_MAX_WAIT_S = 120  # the master gives up when the workers have not all connected by then
@@ -87,7 +90,8 @@ class LoadRun:
 
     def summary(self) -> dict[str, Any]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
-                                 offered_rps(self.config)),
+                                 offered_rps(self.config), warmup_s=self.config.warmup_s or None,
+                                 duration_s=self.config.duration_s),
                 "locust_workers": self.config.locust_workers, **self.cpu}
 
     def chaos(self) -> dict[str, Any]:
@@ -98,6 +102,18 @@ class LoadRun:
 
     def timeline(self) -> pd.DataFrame:
         return history_timeline(self.history)
+
+    def streaming(self) -> dict[str, Any]:
+        """TTFT, inter-token latency and tokens/s of the streamed answers after the warm-up."""
+        return stream_summary(after_warmup(self.events, self.config.warmup_s))
+
+    def sweep(self) -> tuple[pd.DataFrame, Knee]:
+        """A ``steps`` run per step (after each step's warm-up) and its knee."""
+        if self.config.shape != "steps":
+            raise ValueError("this run was not a concurrency sweep (shape='steps')")
+        steps = sweep_steps(self.events, self.config.steps, self.config.step_s,
+                            self.config.warmup_s)
+        return steps, find_knee(steps["users"], steps["rps"], steps["p50_ms"], steps["p99_ms"])
 
     @property
     def origin(self) -> float:
@@ -115,6 +131,22 @@ class LoadRun:
         """Outcome rates and breaker samples on the plots' time axis (seconds from origin)."""
         rates = outcome_rates(self.events, start=self.origin)
         return rates, self.breaker.assign(t=self.breaker["t"] - self.origin)
+
+
+def sweep_config(config: LoadConfig, steps: Sequence[int], step_s: float, *,
+                 tokens_per_s: float, wait_s: tuple[float, float] | None = None,
+                 label: str = "sweep") -> LoadConfig:
+    """The concurrency sweep beside a load run (same stack, see ``run_loads``): streaming
+    users (``mix="stream"``) in the ``steps`` shape, the mock streaming ``tokens_per_s``."""
+    if not steps:
+        raise ValueError("a sweep needs at least one step")
+    peak = max(int(u) for u in steps)
+    return replace(config, users=peak, spawn_rate=float(peak), mix="stream", shape="steps",
+                   steps=tuple(int(u) for u in steps), step_s=float(step_s),
+                   duration_s=math.ceil(len(steps) * step_s) + 1, chaos=False,
+                   mock_tokens_per_s=float(tokens_per_s),
+                   wait_s=tuple(wait_s) if wait_s is not None else config.wait_s,  # type: ignore[arg-type]
+                   label=label)
 
 
 def offered_rps(config: LoadConfig) -> float:
@@ -152,55 +184,95 @@ def worker_command(master_port: int) -> list[str]:
 
 def run_load(config: LoadConfig) -> LoadRun:
     """One bounded Locust run against a fresh app + mock (and an outage if ``chaos``)."""
-    from rag_core.llm.mock_server import mock_stats, start_outage
+    return run_loads([config])[0]
 
+
+def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
+    """Locust runs one after the other against one stack (started for the first config: its
+    workers, state and app settings hold for all). Before each run the mock's latency and
+    streaming pace are set to that config's and its counters reset, so ``mock_stats`` is the
+    run's own; the answer caches stay as the runs before left them."""
+    from rag_core.llm.mock_server import configure_mock, reset_mock
+
+    if not configs:
+        return []
+    first = configs[0]
+    out = _output_dir(first)
+    started = time.perf_counter()
+    runs: list[LoadRun] = []
+    with running_stack(first, out) as stack:
+        for config in configs:
+            configure_mock(stack["mock_url"], latency_ms=config.mock_latency_ms,
+                           latency_jitter_ms=config.mock_jitter_ms,
+                           tokens_per_s=config.mock_tokens_per_s)
+            reset_mock(stack["mock_url"])
+            runs.append(_locust_run(config, stack, _output_dir(config), started))
+            started = time.perf_counter()
+    return runs
+
+
+def _output_dir(config: LoadConfig) -> Path:
     out = Path(config.output_dir) if config.output_dir else REPO_ROOT / "reports" / "dev" / \
         config.label
     out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def locust_env(config: LoadConfig, stack: dict[str, Any], events_base: Path) -> dict[str, str]:
+    """The ``RAG_LOAD_*`` variables of the locustfile for ``config``."""
+    env = {**stack["env"], "RAG_LOAD_MIX": config.mix, "RAG_LOAD_SHAPE": config.shape,
+           "RAG_LOAD_WAIT": ",".join(str(float(w)) for w in config.wait_s),
+           "RAG_LOAD_USERS": ",".join(config.golden_users),
+           "RAG_LOAD_TOKENS": str(stack["tokens"]), "RAG_LOAD_EVENTS": str(events_base),
+           "RAG_LOAD_SEED": str(config.seed)}
+    if config.shape == "steps":
+        env["RAG_LOAD_STEPS"] = ",".join(str(int(u)) for u in config.steps)
+        env["RAG_LOAD_STEP_S"] = str(float(config.step_s))
+    return env
+
+
+def _locust_run(config: LoadConfig, stack: dict[str, Any], out: Path,
+                started: float) -> LoadRun:
+    from rag_core.llm.mock_server import mock_stats, start_outage
+
     prefix = out / config.label
     for old in out.glob(f"{config.label}_*.csv"):
         old.unlink()
     events_base = out / f"{config.label}_events"
     for old in out.glob(f"{events_base.name}.*.jsonl"):
         old.unlink()
-    started = time.perf_counter()
     outage: tuple[float, float] | None = None
-    with running_stack(config, out) as stack:
-        env = {**stack["env"], "RAG_LOAD_MIX": config.mix, "RAG_LOAD_SHAPE": config.shape,
-               "RAG_LOAD_WAIT": ",".join(str(float(w)) for w in config.wait_s),
-               "RAG_LOAD_USERS": ",".join(config.golden_users),
-               "RAG_LOAD_TOKENS": str(stack["tokens"]), "RAG_LOAD_EVENTS": str(events_base),
-               "RAG_LOAD_SEED": str(config.seed)}
-        sampler = Sampler(stack["app_url"], stack["mock_url"])
-        sampler.start()
-        log = out / f"{config.label}_locust.log"
-        port = free_port() if config.locust_workers else None
-        proc = spawn(locust_command(config, stack["app_url"], prefix, port), env, log)
-        workers = [spawn(worker_command(port), env, out / f"{config.label}_locust_w{i}.log")
-                   for i in range(config.locust_workers) if port is not None]
-        cpu = CpuSampler({"loadgen": [proc.pid, *(w.pid for w in workers)],
-                          "app": [stack["app_pid"]]})
-        cpu.start()
-        code: int | None = None
-        try:
-            if config.chaos:
-                time.sleep(config.outage_start_s)
-                t0 = time.time()
-                start_outage(stack["mock_url"], config.outage_s)
-                outage = (t0, t0 + config.outage_s)
-            code = proc.wait(timeout=config.duration_s + 90)
-        finally:
-            cpu.stop()
-            stop(proc)
-            for worker in workers:  # they quit with the master; stopped if they did not
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    stop(worker)
-            time.sleep(1.0)  # one more breaker sample after the last request
-            sampler.done.set()
-            sampler.join(timeout=5)
-        mocked = mock_stats(stack["mock_url"])
+    env = locust_env(config, stack, events_base)
+    sampler = Sampler(stack["app_url"], stack["mock_url"])
+    sampler.start()
+    log = out / f"{config.label}_locust.log"
+    port = free_port() if config.locust_workers else None
+    proc = spawn(locust_command(config, stack["app_url"], prefix, port), env, log)
+    workers = [spawn(worker_command(port), env, out / f"{config.label}_locust_w{i}.log")
+               for i in range(config.locust_workers) if port is not None]
+    cpu = CpuSampler({"loadgen": [proc.pid, *(w.pid for w in workers)],
+                      "app": [stack["app_pid"]]})
+    cpu.start()
+    code: int | None = None
+    try:
+        if config.chaos:
+            time.sleep(config.outage_start_s)
+            t0 = time.time()
+            start_outage(stack["mock_url"], config.outage_s)
+            outage = (t0, t0 + config.outage_s)
+        code = proc.wait(timeout=config.duration_s + 90)
+    finally:
+        cpu.stop()
+        stop(proc)
+        for worker in workers:  # they quit with the master; stopped if they did not
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stop(worker)
+        time.sleep(1.0)  # one more breaker sample after the last request
+        sampler.done.set()
+        sampler.join(timeout=5)
+    mocked = mock_stats(stack["mock_url"])
     event_files = sorted(out.glob(f"{events_base.name}.*.jsonl"))
     events = read_events(event_files)
     by_process = {int(f.name.split(".")[-2]): _lines(f) for f in event_files}

@@ -134,17 +134,24 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec(
         name="load",
         path="notebooks/04_load_test.ipynb",
-        description="Locust against the app + mock LLM: RPS, p50/p95/p99, errors, cache mix, cost",
+        description="Locust against the app + mock LLM: RPS, p50/p95/p99 after warm-up, errors, "
+                    "cache mix, cost; streaming users' TTFT, inter-token latency, tokens/s and "
+                    "the knee of a concurrency sweep",
         settings_params={"breaker_reset_timeout_s": "breaker_reset_timeout_s"},
         params={
             "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 30, "mix": "mixed",
                    "shape": "sustained", "workers": 2, "locust_workers": 0,
-                   "mock_latency_ms": 300.0, "spike_users": 0, "seed": 7},
+                   "mock_latency_ms": 300.0, "spike_users": 0, "seed": 7, "warmup_s": 3.0,
+                   # streaming users on the same app after the main run: 5 x 10 s
+                   "sweep_users": [2, 4, 8, 16, 32], "sweep_step_s": 10.0,
+                   "sweep_wait_s": [0.2, 0.5], "stream_tokens_per_s": 100.0},
             # 1,000 users: a Locust master and two worker processes (one process is one core)
             "full": {"users": 1000, "spawn_rate": 50.0, "duration_s": 600, "mix": "mixed",
                      "shape": "sustained", "wait_s": [5.0, 10.0], "workers": 2,
                      "locust_workers": 2, "mock_latency_ms": 3500.0,
-                     "spike_users": 1500, "spike_duration_s": 120, "seed": 7},
+                     "spike_users": 1500, "spike_duration_s": 120, "seed": 7, "warmup_s": 30.0,
+                     "sweep_users": [25, 50, 100, 200, 400, 800], "sweep_step_s": 60.0,
+                     "sweep_wait_s": [0.5, 1.5], "stream_tokens_per_s": 50.0},
         },
     ),
     NotebookSpec(

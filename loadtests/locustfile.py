@@ -1,7 +1,9 @@
 """Locust users for rag_core: golden users asking POST /v1/query.
 
-    RAG_LOAD_MIX=repeat|novel|adversarial|mixed   which user classes run (default mixed)
-    RAG_LOAD_SHAPE=ramp|sustained|spike           a load shape (default: plain -u/-r/-t)
+    RAG_LOAD_MIX=repeat|novel|adversarial|stream|mixed   which user classes run (default mixed;
+                                                  stream: StreamingUser alone)
+    RAG_LOAD_SHAPE=ramp|sustained|spike|steps     a load shape (default: plain -u/-r/-t)
+    RAG_LOAD_STEPS=1,2,4,8 RAG_LOAD_STEP_S=10     the user counts of the steps shape
     RAG_LOAD_TOKENS=file.json                     {"user": "jwt"}; else issued with RAG_JWT_SECRET
     RAG_LOAD_EVENTS=prefix                        per-request JSON lines (cost, stale, timing)
     RAG_LOAD_WAIT=min,max                         think time in seconds (default 0.5,1.5)
@@ -10,7 +12,9 @@
                                                   library, questions and think times every run
 
 Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_context, stale,
-``503 documented``, error); see loadtests/traffic.py and loadtests/README.md.
+``503 documented``, error); see loadtests/traffic.py and loadtests/README.md. Streamed answers
+(``StreamingUser``) are timed to their last byte and also log time to first token, the gaps
+between text chunks and output tokens/s (loadtests/streaming.py).
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from locust import FastHttpUser, events, task  # noqa: E402
+from locust import FastHttpUser, HttpUser, events, task  # noqa: E402
 from locust.runners import MasterRunner  # noqa: E402
 
-from loadtests import shapes, traffic  # noqa: E402
+from loadtests import shapes, streaming, traffic  # noqa: E402
 
 BANK = traffic.QuestionBank.from_items(traffic.load_items(),
                                       only=traffic.user_list(os.environ.get("RAG_LOAD_USERS")))
@@ -62,11 +66,11 @@ def _stop_workers_before_quitting(environment: Any, **_: object) -> None:
         runner.quit = stop_then_quit  # type: ignore[method-assign]
 
 
-class GoldenUser(FastHttpUser):
-    """One golden user (JWT ``sub``) asking questions of one kind; subclasses set ``kind``."""
+class _Golden:
+    """What every golden user has: a JWT ``sub``, a seeded random source, think time."""
 
-    abstract = True
     kind = "repeat"
+    environment: Any
 
     def wait_time(self) -> float:  # think time, from the user's own (seeded) random source
         return self.rng.uniform(*WAIT)
@@ -77,6 +81,12 @@ class GoldenUser(FastHttpUser):
         self.rng = traffic.user_rng(SEED, self.kind, number, worker)
         self.user_id = self.rng.choice(BANK.users)
         self.headers = {"Authorization": f"Bearer {TOKENS[self.user_id]}"}
+
+
+class GoldenUser(_Golden, FastHttpUser):
+    """One golden user (JWT ``sub``) asking questions of one kind; subclasses set ``kind``."""
+
+    abstract = True
 
     @task
     def ask(self) -> None:
@@ -124,6 +134,54 @@ class AdversarialUser(GoldenUser):
     kind = "adversarial"
     abstract = "adversarial" not in WEIGHTS  # only the classes of RAG_LOAD_MIX run
     weight = WEIGHTS.get("adversarial", 1)
+
+
+class StreamingUser(_Golden, HttpUser):
+    """Novel questions with ``"stream": true``: the LLM streams every answer. Each request is
+    timed to its last byte (Locust's figure) and logs, with ``RAG_LOAD_EVENTS``, its time to
+    first text chunk, the gaps between chunks and output tokens/s. An ``HttpUser``: requests
+    hands over each chunk of the event stream as it arrives."""
+
+    kind = streaming.STREAM_KIND
+    abstract = streaming.STREAM_KIND not in WEIGHTS  # only the classes of RAG_LOAD_MIX run
+    weight = WEIGHTS.get(streaming.STREAM_KIND, 1)
+
+    @task
+    def ask_streaming(self) -> None:
+        question = traffic.question_for(self.kind, BANK, self.user_id, self.rng)
+        started, t0 = time.time(), time.perf_counter()
+        timer = streaming.SseTimer(t0)
+        with self.client.post(traffic.QUERY_PATH, json={"query": question, "stream": True},
+                              headers=self.headers, name=traffic.request_name(self.kind),
+                              stream=True, catch_response=True) as resp:
+            status = int(resp.status_code or 0)
+            headers = dict(resp.headers or {})
+            error = getattr(resp, "error", None)
+            if status == 200 and "event-stream" in headers.get("content-type", ""):
+                try:
+                    for chunk in resp.iter_content(chunk_size=None):
+                        timer.feed(chunk, time.perf_counter())
+                except Exception as exc:  # cut in the middle: a failure of its own
+                    error = exc
+                outcome = timer.outcome(status, headers)
+                if error is not None and outcome.failure is None:
+                    outcome = traffic.Outcome("error", failure=f"stream cut: {error!r}"[:200])
+            else:  # refused before the stream began: a JSON error, classified as usual
+                try:
+                    body = resp.json()
+                except Exception:
+                    body = None
+                outcome = traffic.classify(status, headers, body, error)
+            elapsed_ms = (time.perf_counter() - t0) * 1000
+            resp.request_meta["response_time"] = elapsed_ms
+            resp.request_meta["name"] = traffic.request_name(outcome.label)
+            if outcome.failure:
+                resp.failure(outcome.failure)
+            else:
+                resp.success()
+        if _log is not None:
+            _log.write(traffic.event_line(started, elapsed_ms, self.kind, outcome, status,
+                                          streaming.stream_fields(timer)) + "\n")
 
 
 if os.environ.get("RAG_LOAD_SHAPE"):

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 QA_GLOB = "golden/qa/*.jsonl"
 QUERY_PATH = "/v1/query"
-MIXES = ("repeat", "novel", "adversarial", "mixed")
+MIXES = ("repeat", "novel", "adversarial", "stream", "mixed")
 # outcome labels; the first four are answers with a body, the rest refusals and failures
 ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale")
 DOCUMENTED = ("503 documented",)
@@ -119,7 +119,9 @@ def adversarial_question(bank: QuestionBank, user: str, rng: random.Random) -> s
 
 
 def question_for(kind: str, bank: QuestionBank, user: str, rng: random.Random) -> str:
-    pick = {"repeat": popular_question, "novel": novel_question,
+    # streaming users ask novel questions: the LLM streams every answer (their own random
+    # source, so they never repeat what the novel users of the same seed asked)
+    pick = {"repeat": popular_question, "novel": novel_question, "stream": novel_question,
             "adversarial": adversarial_question}[kind]
     return pick(bank, user, rng)
 
@@ -227,12 +229,13 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
 
 
 def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,
-               status: int) -> str:
-    """One JSON line of the per-request log (``RAG_LOAD_EVENTS``) that the chaos analysis
-    and the cost figure read; Locust's CSVs have no per-request rows."""
+               status: int, extra: Mapping[str, Any] | None = None) -> str:
+    """One JSON line of the per-request log (``RAG_LOAD_EVENTS``) that the chaos analysis,
+    the warm-up cut and the cost figure read; Locust's CSVs have no per-request rows.
+    ``extra``: a streamed answer's figures (``loadtests.streaming.stream_fields``)."""
     return json.dumps({"t": round(started, 4), "ms": round(elapsed_ms, 2), "kind": kind,
                        "outcome": outcome.label, "status": status, "failure": outcome.failure,
-                       "cost_usd": outcome.cost_usd, "stale": outcome.stale})
+                       "cost_usd": outcome.cost_usd, "stale": outcome.stale, **(extra or {})})
 
 
 def events_path(base: str | None) -> str | None:
@@ -272,3 +275,20 @@ def shape_target(shape: str, t: float, users: int, spawn_rate: float,
     if start <= t < end:
         return users, float(max(spawn_rate, users))
     return base, float(max(spawn_rate, users))
+
+
+def step_list(text: str | None) -> list[int]:
+    """``"1,2,4,8"`` (``RAG_LOAD_STEPS``): the user counts of a concurrency sweep."""
+    steps = [int(x) for x in (text or "").split(",") if x.strip()]
+    if not steps or min(steps) < 1:
+        raise ValueError(f"RAG_LOAD_STEPS must be user counts >= 1, got {text!r}")
+    return steps
+
+
+def steps_target(steps: Sequence[int], step_s: float, t: float) -> tuple[int, float] | None:
+    """(users, spawn rate) of a concurrency sweep ``t`` seconds in: ``steps[i]`` users for
+    ``step_s`` seconds each, every change made at once; None after the last step."""
+    index = int(t // step_s)
+    if index >= len(steps):
+        return None
+    return int(steps[index]), float(max(steps))

@@ -358,3 +358,30 @@ def test_a_distributed_run_one_master_two_workers(tmp_path):
     assert summary["requests"] > 0
     assert summary["locust_workers"] == 2 and summary["loadgen_processes"] == 3
     assert summary["loadgen_cpu_s"] > 0 and summary["app_cpu_s"] > 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_sweep_of_streaming_users_after_a_run_on_the_same_stack(tmp_path):
+    """run_loads: a plain run, then a steps sweep of StreamingUsers against the same app; the
+    streamed answers log their first text and the gaps between chunks, the mock counts their
+    streams (its counters are reset between the runs)."""
+    from evals.load_sweep import streamed
+
+    base = loadtest.LoadConfig(users=2, spawn_rate=2, duration_s=6, mix="novel",
+                               shape="sustained", workers=1, mock_latency_ms=50,
+                               warmup_s=1.0, state_dir=str(tmp_path / "state"),
+                               output_dir=str(tmp_path / "out"), label="plain",
+                               golden_users=("amara",), stop_services=True)
+    sweep = loadtest.sweep_config(base, [1, 2], 5.0, tokens_per_s=200.0, wait_s=(0.1, 0.2))
+    plain, swept = loadtest.run_loads([base, sweep])
+    assert plain.mock_stats["streams"] == 0 and plain.mock_stats["requests"] > 0
+    assert swept.locust_returncode == 0 and swept.mock_stats["streams"] > 0
+    rows = streamed(swept.events)
+    assert len(rows) > 0 and rows["failure"].isna().all()
+    assert (rows["ttft_ms"] > 0).all() and (rows["ttft_ms"] < rows["ms"]).all()
+    assert any(len(gaps) > 0 for gaps in rows["itl_ms"])  # answers came in several chunks
+    figures = swept.streaming()
+    assert figures["stream_requests"] > 0 and figures["stream_tokens_per_second_p50"] > 0
+    steps, knee = swept.sweep()
+    assert list(steps["users"]) == [1, 2] and knee.users in (1, 2)
