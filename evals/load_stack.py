@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.paths import REPO_ROOT, STATE_DIR
+from evals.paths import REPO_ROOT
 from loadtests import traffic
 from rag_core.procs import free_port, stop_group, wait_http
-
-LOAD_STATE_DIR = STATE_DIR / "loadtest"  # its own servers: the load test's spend and cache
 
 
 @dataclass
@@ -48,7 +46,7 @@ class LoadConfig:
     outage_start_s: float = 10.0  # after Locust starts
     outage_s: float = 10.0
     seed: int = 7
-    state_dir: str = ""  # empty: .rag_state/loadtest
+    state_dir: str = ""  # empty: loadtest/ in the harness's state folder ($RAG_STATE_DIR)
     output_dir: str = ""
     label: str = "load"  # file prefix of the CSVs
     golden_users: tuple[str, ...] = ()  # only these users' notes and questions (empty: all)
@@ -59,7 +57,11 @@ class LoadConfig:
 
 
 def _state_dir(config: LoadConfig) -> Path:
-    return Path(config.state_dir) if config.state_dir else LOAD_STATE_DIR
+    """The load test's own state folder: ``config.state_dir``, else ``loadtest/`` in the
+    harness's state folder (``$RAG_STATE_DIR`` when set, like every other notebook)."""
+    from evals.knobs import harness_state_dir
+
+    return Path(config.state_dir) if config.state_dir else harness_state_dir() / "loadtest"
 
 
 def prepare_state(state_dir: Path, users: Sequence[str] = (), *,

@@ -46,7 +46,6 @@ from evals.load_metrics import (
     summarise_load,
 )
 from evals.load_stack import (
-    LOAD_STATE_DIR,
     LoadConfig,
     Sampler,
     breaker_state,
@@ -60,7 +59,7 @@ from evals.load_sweep import Knee, find_knee, stream_summary, sweep_steps
 from evals.paths import REPO_ROOT
 from rag_core.procs import free_port
 
-__all__ = ["AGGREGATED", "LOAD_STATE_DIR", "LOCUSTFILE", "PERCENTILES", "SETTLE_S", "SLOW_MS",
+__all__ = ["AGGREGATED", "LOCUSTFILE", "PERCENTILES", "SETTLE_S", "SLOW_MS",
            "LoadConfig", "LoadRun", "breaker_state", "breaker_timeline", "chaos_summary",
            "history_timeline", "llm_requests", "locust_command", "offered_rps", "outcome_rates",
            "outcome_table", "params_of", "prepare_state", "read_events", "read_failures",

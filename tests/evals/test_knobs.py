@@ -127,3 +127,13 @@ def test_every_mapped_parameter_is_declared_by_its_notebook():
 def test_every_notebook_takes_a_settings_mapping():
     for spec in profiles.NOTEBOOKS:
         assert runner.notebook_parameters(spec.file)["settings"]["default"] == "{}", spec.name
+
+
+def test_the_load_stack_lives_in_the_harness_state_folder(clean_env, tmp_path):
+    from evals import load_stack
+
+    assert load_stack._state_dir(load_stack.LoadConfig()) == knobs.STATE_DIR / "loadtest"
+    clean_env.setenv("RAG_STATE_DIR", str(tmp_path))
+    assert load_stack._state_dir(load_stack.LoadConfig()) == tmp_path / "loadtest"
+    given = load_stack.LoadConfig(state_dir=str(tmp_path / "mine"))
+    assert load_stack._state_dir(given) == tmp_path / "mine"
