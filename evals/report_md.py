@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals import units
+from evals import noise, units
 from evals.gates import OPS, Gate, GateResult, targets_missed
 from evals.report import NotebookOutcome
 from evals.run_compare import changes, delta
@@ -143,22 +143,37 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
             parts += [f"### {name}: {Path(artifact).stem}", "",
                       f"![{Path(artifact).stem}]({rel(artifact, out_dir)})", ""]
     parts += ["", "## Metrics (against the previous run and the baseline)", "",
-              metrics_table(summary["metrics"], previous, baseline), ""]
+              "A delta marked `~` is inside the noise: no larger than the range of repeated runs "
+              "of the same code (`python -m evals spread`, reports/spread/).", "",
+              metrics_table(summary["metrics"], previous, baseline,
+                            noise.bands(str(summary.get("profile", "")))), ""]
     return "\n".join(parts)
 
 
 def metrics_table(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None,
-                  baseline: Mapping[str, Any] | None) -> str:
+                  baseline: Mapping[str, Any] | None,
+                  bands: Mapping[str, float] | None = None) -> str:
+    """Each metric against the previous run and the baseline; ``bands`` (``evals.noise``):
+    the range of repeated runs, shown beside the deltas, a delta inside it marked ``~``."""
     prev = (previous or {}).get("metrics", {})
     base = (baseline or {}).get("metrics", {})
+    bands = bands or {}
     rows = []
     for name in sorted(metrics):
         value = metrics[name]
+        band = bands.get(name)
+
+        def shown(old: Any, name: str = name, value: Any = value, band: Any = band) -> str:
+            change = delta(value, old)
+            text = units.fmt_delta(name, change, value)
+            return f"~{text}" if noise.within(change, band) and text != "0" else text
+
         rows.append([f"`{name}`", units.fmt_value(name, value),
                      units.fmt_value(name, prev.get(name)),
-                     units.fmt_delta(name, delta(value, prev.get(name)), value)
-                     if value is not None and previous is not None else "-",
+                     shown(prev.get(name)) if value is not None and previous is not None
+                     else "-",
                      units.fmt_value(name, base.get(name)),
-                     units.fmt_delta(name, delta(value, base.get(name)), value)
-                     if value is not None else "-"])
-    return md_table(["metric", "value", "prev", "Δ prev", "baseline", "Δ baseline"], rows)
+                     shown(base.get(name)) if value is not None else "-",
+                     units.fmt_delta(name, band, value).lstrip("+") if band else "-"])
+    return md_table(["metric", "value", "prev", "Δ prev", "baseline", "Δ baseline",
+                     "noise (range of repeats)"], rows)
