@@ -112,6 +112,43 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
     assert hit is not None and hit.answer == b"new"
 
 
+def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
+        redis_url: str, settings: Settings, monkeypatch) -> None:  # noqa: ANN001
+    """A full scope costs a lookup its index (vectors) plus MAX_CANDIDATES entries, not every
+    answer and evidence text; trimming keeps the index and the entries in step."""
+    from rag_core.cache import codec
+    from rag_core.cache import semantic as sem
+
+    client = make_redis_client(redis_url, settings)
+    cache = SemanticCache(client, settings)
+    client.delete(cache.scope("amara", 7), cache.index_key(cache.scope("amara", 7)))
+    monkeypatch.setattr(sem, "MAX_ENTRIES_PER_SCOPE", 30)
+    monkeypatch.setattr(sem, "TRIM_SLACK", 5)
+    base = unit(11)
+    for i in range(40):  # near-duplicates of one question: all above the threshold
+        vec = base + 0.01 * unit(100 + i)
+        cache.store("amara", 7, f"What did Okafor say about prayer, take {i}?",
+                    vec / np.linalg.norm(vec), b"answer %d" % i + b" " * 2000, 600,
+                    [_chunk("amara-005")])
+    cache.store("amara", 7, "What did Okafor say about prayer?", base, b"the one", 600,
+                [_chunk("amara-005")])
+    scope = cache.scope("amara", 7)
+    index = client.hgetall(cache.index_key(scope))
+    assert set(index) == set(client.hkeys(scope)) and 30 <= len(index) <= 35  # trimmed
+    assert all(set(codec.unpack(v)) == {"v", "t", "e"} for v in index.values())
+    fetched: list[int] = []
+    real = client.hmget
+    monkeypatch.setattr(client, "hmget", lambda key, fields: fetched.append(len(fields))
+                        or real(key, fields))
+    hit = cache.lookup("amara", 7, "What did Okafor say about prayer?", base,
+                       lambda: [_chunk("amara-005")])
+    assert hit is not None and hit.answer == b"the one"
+    assert fetched == [sem.MAX_CANDIDATES]  # three entries read in full, of 30 or more
+    client.hdel(scope, *client.hkeys(scope))  # entries gone, index lines left: a miss
+    assert cache.lookup("amara", 7, "What did Okafor say about prayer?", base,
+                        lambda: [_chunk("amara-005")]) is None
+
+
 def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Settings) -> None:
     server = redis_factory()
     # generous timeouts: a stopped server refuses at once; a busy machine must not time out
