@@ -97,10 +97,10 @@ class OutputGuard:
 
     What leaves is always a prefix of ``finish`` applied to the text so far, cut at a blank and
     ``holdback`` characters short of the end, so that every delta passed the same checks as the
-    whole answer. The checks read the whole text, so they run once ``step`` more characters
-    have arrived, not at every piece (a token at a time made a 600-character answer cost a
-    second of CPU). Once an echo of the instructions is seen nothing more leaves, and the final
-    answer is the replacement.
+    whole answer. The checks read the whole text, so after the first text has gone out they run
+    once ``step`` more characters have arrived, not at every piece (a token at a time made a
+    600-character answer cost a second of CPU). Once an echo of the instructions is seen nothing
+    more leaves, and the final answer is the replacement.
     """
 
     def __init__(self, sources: list[Chunk], holdback: int, question: str | None = None, *,
@@ -119,8 +119,9 @@ class OutputGuard:
         if self.leaked:
             return ""
         cut = max(self.raw.rfind(" ", 0, max(0, len(self.raw) - self.holdback) + 1), 0)
-        if cut - self._checked < self.step:
-            return ""  # too little new text to be worth a check (each one reads it all)
+        if cut <= self._checked or (self.sent and cut - self._checked < self.step):
+            return ""  # nothing new, or too little to be worth a check (each reads it all);
+            # the first text goes out as soon as there is any: time to first token
         self._checked = cut
         return self._advance(self.raw[:cut])
 
