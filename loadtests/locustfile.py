@@ -66,6 +66,22 @@ def _stop_workers_before_quitting(environment: Any, **_: object) -> None:
         runner.quit = stop_then_quit  # type: ignore[method-assign]
 
 
+def _settle(resp: Any, outcome: traffic.Outcome) -> None:
+    """Name the request by its outcome and mark it a success or a failure for Locust."""
+    resp.request_meta["name"] = traffic.request_name(outcome.label)
+    if outcome.failure:
+        resp.failure(outcome.failure)
+    else:
+        resp.success()
+
+
+def _log_event(started: float, ms: float, kind: str, outcome: traffic.Outcome, status: int,
+               extra: dict[str, Any] | None = None) -> None:
+    """One line of the per-request event log (``RAG_LOAD_EVENTS``), when it is on."""
+    if _log is not None:
+        _log.write(traffic.event_line(started, ms, kind, outcome, status, extra) + "\n")
+
+
 class _Golden:
     """What every golden user has: a JWT ``sub``, a seeded random source, think time."""
 
@@ -102,14 +118,8 @@ class GoldenUser(_Golden, FastHttpUser):
             status = int(resp.status_code or 0)
             outcome = traffic.classify(status, dict(resp.headers or {}), body,
                                        getattr(resp, "error", None))
-            resp.request_meta["name"] = traffic.request_name(outcome.label)
-            if outcome.failure:
-                resp.failure(outcome.failure)
-            else:
-                resp.success()
-        if _log is not None:
-            _log.write(traffic.event_line(started, (time.time() - started) * 1000, self.kind,
-                                          outcome, status) + "\n")
+            _settle(resp, outcome)
+        _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status)
 
 
 class RepeatHeavyUser(GoldenUser):
@@ -174,14 +184,9 @@ class StreamingUser(_Golden, HttpUser):
                 outcome = traffic.classify(status, headers, body, error)
             elapsed_ms = (time.perf_counter() - t0) * 1000
             resp.request_meta["response_time"] = elapsed_ms
-            resp.request_meta["name"] = traffic.request_name(outcome.label)
-            if outcome.failure:
-                resp.failure(outcome.failure)
-            else:
-                resp.success()
-        if _log is not None:
-            _log.write(traffic.event_line(started, elapsed_ms, self.kind, outcome, status,
-                                          streaming.stream_fields(timer)) + "\n")
+            _settle(resp, outcome)
+        _log_event(started, elapsed_ms, self.kind, outcome, status,
+                   streaming.stream_fields(timer))
 
 
 if os.environ.get("RAG_LOAD_SHAPE"):
