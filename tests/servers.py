@@ -94,7 +94,8 @@ class RedisClusterProcesses:
         try:
             self._cli("--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
                       "--cluster-replicas", str(self.replicas), "--cluster-yes")
-            wait_until(self.healthy, timeout_s, "Redis Cluster state ok on every node")
+            wait_until(lambda: self.healthy() and self.replicas_joined(), timeout_s,
+                       "Redis Cluster state ok and every replica attached, on every node")
         except BaseException:
             self.stop()
             raise
@@ -139,6 +140,21 @@ class RedisClusterProcesses:
                 return False
         return True
 
+    def replicas_joined(self) -> bool:
+        """Every live node sees each master with its ``replicas`` replicas. ``--cluster create``
+        returns before the replicas' roles have spread by gossip, and a node asked too early
+        still lists a replica as a master without slots."""
+        wanted = self.masters * self.replicas
+        for port in self.alive():
+            try:
+                table = self.nodes(port)
+            except Exception:  # noqa: BLE001 - a node still starting: not joined yet
+                return False
+            attached = [n for n in table if n["role"] == "replica" and n["master"] not in ("", "-")]
+            if len(attached) < wanted:
+                return False
+        return True
+
     def nodes(self, port: int | None = None) -> list[dict[str, str]]:
         """``CLUSTER NODES`` as seen from a live node: id, address, role, master id, flags."""
         import redis
@@ -164,10 +180,18 @@ class RedisClusterProcesses:
                     return int(master[1])
         raise RuntimeError(f"no master serves {key!r}")
 
-    def replica_of(self, master_port: int) -> int:
-        nodes = self.nodes()
-        master_id = next(n["id"] for n in nodes if int(n["port"]) == master_port)
-        return next(int(n["port"]) for n in nodes if n["master"] == master_id)
+    def replica_of(self, master_port: int, timeout_s: float = 60.0) -> int:
+        """The port of a replica of ``master_port``, once gossip has told the node we ask."""
+        found: list[int] = []
+
+        def seen() -> bool:
+            nodes = self.nodes()
+            master_id = next(n["id"] for n in nodes if int(n["port"]) == master_port)
+            found[:] = [int(n["port"]) for n in nodes if n["master"] == master_id]
+            return bool(found)
+
+        wait_until(seen, timeout_s, f"a replica of the master on port {master_port}")
+        return found[0]
 
     def kill(self, port: int) -> None:
         """SIGKILL one node (a crashed master): its replica is promoted after the node
