@@ -97,12 +97,46 @@ class Facts:
     nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain lists and values (msgpack/JSON), stamped with ``FACTS_VERSION``:
+        kept beside a cached question so that another process need not parse it again."""
+        out: dict[str, Any] = {"version": FACTS_VERSION}
+        for name in Facts.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = sorted(value) if isinstance(value, frozenset) else (
+                list(value) if isinstance(value, tuple) else value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Facts | None:
+        """The facts ``to_dict`` wrote; None when they are missing, malformed or were written by
+        another version of the extraction (the caller parses the text again)."""
+        if not isinstance(data, dict) or data.get("version") != FACTS_VERSION:
+            return None
+        try:
+            values = {name: data[name] for name in cls.__dataclass_fields__}
+        except KeyError:
+            return None
+        for name, kind in _COLLECTIONS.items():
+            if not isinstance(values[name], list):
+                return None
+            values[name] = kind(values[name])
+        return cls(**values)
+
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly view (for the recorded reasons)."""
         return {"answer_type": self.answer_type, "names": sorted(self.names),
                 "numbers": sorted(self.numbers), "dates": sorted(self.dates),
                 "scripture": sorted(self.scripture), "negations": self.negations,
                 "sequence": sorted(self.sequence), "degree": sorted(self.degree)}
+
+
+# Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
+FACTS_VERSION = 1
+_COLLECTIONS: dict[str, Any] = {
+    name: frozenset if "frozenset" in str(f.type) else tuple
+    for name, f in Facts.__dataclass_fields__.items()
+    if "frozenset" in str(f.type) or "tuple" in str(f.type)}
 
 
 def quantity(text: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rag_core import nlp
 from rag_core.cache import codec
 from rag_core.cache.client import REDIS_ERRORS, RedisClient
 from rag_core.cache.keys import layer_prefix, normalize_query, user_prefix
@@ -134,7 +135,8 @@ class SemanticCache:
                 chunks = list(evidence()) if evidence is not None else []
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
-            decision = decide(query_text, entry["q"], sim, self.policy, new, cached)
+            decision = decide(query_text, entry["q"], sim, self.policy, new, cached,
+                              nlp.Facts.from_dict(entry.get("f")))
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry["a"], sim, entry["q"], decision), decision, above)
@@ -147,8 +149,11 @@ class SemanticCache:
         field = hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
+        # the question's facts go with it: a lookup in another process compares them without
+        # running spaCy again (this process has them memoised from the no-context decision)
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
-                 "x": kept.to_dict(), "t": now, "e": now + ttl_s}
+                 "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
+                 "e": now + ttl_s}
         if self.client is None:
             with self._lock:
                 bucket = self._local.setdefault(scope, {})

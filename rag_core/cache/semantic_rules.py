@@ -361,12 +361,16 @@ def changed_words_check(a: nlp.Facts, b: nlp.Facts) -> Check:
 
 
 def decide(query: str, cached_query: str, similarity: float, policy: Policy,
-           new: Evidence | None = None, cached: Evidence | None = None) -> Decision:
-    """Every rule of ``policy`` on one candidate; a hit when all pass."""
+           new: Evidence | None = None, cached: Evidence | None = None,
+           cached_facts: nlp.Facts | None = None) -> Decision:
+    """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts``: the
+    cached question's facts as stored with it (else it is parsed here)."""
     checks = [Check("similarity", similarity >= policy.threshold,
                     f"{similarity:.3f} vs threshold {policy.threshold:.3f}")]
     rules = policy.rules()
-    a, b = nlp.facts(cached_query), nlp.facts(query)
+    known = cached_facts is not None and cached_facts.text == cached_query
+    a = cached_facts if known and cached_facts is not None else nlp.facts(cached_query)
+    b = nlp.facts(query)
     new, cached = new or Evidence(), cached or Evidence()
     ratio = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio()
     aligned = policy.slots == "aligned" and ratio >= policy.aligned_ratio

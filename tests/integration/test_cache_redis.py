@@ -112,6 +112,40 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
     assert hit is not None and hit.answer == b"new"
 
 
+def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Settings,
+                                               monkeypatch) -> None:  # noqa: ANN001
+    """The cached question's facts come stored with it: a process that did not store it (here:
+    an emptied memo) runs spaCy on the new question only; entries without stored facts (or of
+    another extraction version) are parsed as before."""
+    from rag_core import nlp
+
+    client = make_redis_client(redis_url, settings)
+    cache = SemanticCache(client, settings)
+    client.delete(cache.scope("amara", 8), cache.index_key(cache.scope("amara", 8)))
+    cached_q, new_q = "What did Okafor say about prayer?", "What did Okafor say about prayer??"
+    ev = [_chunk("amara-005")]
+    cache.store("amara", 8, cached_q, unit(21), b"the one", 600, ev)
+    parsed: list[str] = []
+    real = nlp.nlp()
+    monkeypatch.setattr(nlp, "nlp", lambda: lambda text, **kw: parsed.append(text)
+                        or real(text, **kw))
+    nlp.facts.cache_clear()
+    hit = cache.lookup("amara", 8, new_q, unit(21), lambda: ev)
+    assert hit is not None and hit.answer == b"the one"
+    assert parsed == [new_q]
+    scope = cache.scope("amara", 8)
+    from rag_core.cache import codec
+
+    for field_, raw in client.hgetall(scope).items():  # as written by an older version
+        entry = codec.unpack(raw)
+        entry["f"]["version"] = -1
+        client.hset(scope, field_, codec.pack(entry))
+    nlp.facts.cache_clear()
+    parsed.clear()
+    assert cache.lookup("amara", 8, new_q, unit(21), lambda: ev) is not None
+    assert sorted(parsed) == sorted([cached_q, new_q])
+
+
 def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
         redis_url: str, settings: Settings, monkeypatch) -> None:  # noqa: ANN001
     """A full scope costs a lookup its index (vectors) plus MAX_CANDIDATES entries, not every

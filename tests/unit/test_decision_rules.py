@@ -20,6 +20,18 @@ def test_facts_of_a_question() -> None:
     assert nlp.facts("Why did she not forgive him?").negations == 1
 
 
+def test_facts_survive_a_round_trip_through_the_cache_codec() -> None:
+    from rag_core.cache import codec
+
+    f = nlp.facts("Did Pastor Amara say in March 2019 that Ruth gathered 3 ephahs, not two?")
+    assert nlp.Facts.from_dict(codec.unpack(codec.pack(f.to_dict()))) == f
+    stale = {**f.to_dict(), "version": nlp.FACTS_VERSION + 1}
+    assert nlp.Facts.from_dict(stale) is None  # another extraction: parse again
+    assert nlp.Facts.from_dict({**f.to_dict(), "names": "amara"}) is None
+    assert nlp.Facts.from_dict({"version": nlp.FACTS_VERSION}) is None
+    assert nlp.Facts.from_dict(None) is None
+
+
 @pytest.mark.parametrize(("question", "kind"), [
     ("Who preached on Ruth?", "person"), ("When did the series start?", "time"),
     ("Where did the story happen?", "place"), ("Why did he stop?", "reason"),
