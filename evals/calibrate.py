@@ -38,17 +38,27 @@ def main(argv: list[str] | None = None) -> None:
                                           [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8])
     print(sweep[sweep["split"].isin(splits)].round(3).to_string(index=False))
     retrieved = relevance_eval.collect(pipeline, qa)
+    matcher = pipeline.words
     print("## No context: alternatives")
-    print(relevance_eval.alternatives_table(retrieved, splits=splits).round(3)
+    print(relevance_eval.alternatives_table(retrieved, splits=splits, matcher=matcher).round(3)
           .to_string(index=False))
     print("## No context: dev curve of the chosen design (coverage share)")
     out = []
     for share in (0.5, 0.6, 0.66, 0.75, 0.8, 0.9):
-        frame = relevance_eval.decide_all(retrieved,
-                                          replace(relevance_eval.BASE, min_coverage=share))
+        frame = relevance_eval.decide_all(
+            retrieved, replace(relevance_eval.BASE, min_coverage=share), matcher)
         for split, values in relevance_eval.by_split(frame).items():
             if split in splits:
                 out.append({"min_coverage": share, "split": split, **values})
+    print(pd.DataFrame(out).round(3).to_string(index=False))
+    print("## No context: dev curve of the chosen design (near-word cosine)")
+    out = []
+    for cosine in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01):
+        frame = relevance_eval.decide_all(
+            retrieved, replace(relevance_eval.BASE, word_similarity=cosine), matcher)
+        for split, values in relevance_eval.by_split(frame).items():
+            if split in splits:
+                out.append({"word_similarity": cosine, "split": split, **values})
     print(pd.DataFrame(out).round(3).to_string(index=False))
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from rag_core.relevance import RelevancePolicy, decide_relevance
 from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
+from rag_core.word_match import WordMatcher
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,13 @@ def collect(pipeline: Any, qa: pd.DataFrame, mode: str | None = None,
     return out
 
 
-def decide_all(rows: Sequence[Retrieved], policy: RelevancePolicy) -> pd.DataFrame:
+def decide_all(rows: Sequence[Retrieved], policy: RelevancePolicy,
+               matcher: WordMatcher | None = None) -> pd.DataFrame:
+    """``matcher``: near words for the coverage rule, as the pipeline has them (None: exact
+    lemmas only, whatever the policy says)."""
     out = []
     for row in rows:
-        d = decide_relevance(row.item["question"], row.chunks, policy=policy)
+        d = decide_relevance(row.item["question"], row.chunks, policy=policy, matcher=matcher)
         refs = set(row.item["reference_note_ids"])
         notes = list(dict.fromkeys(c.note_id for c in row.chunks))[:5]
         out.append({
@@ -102,26 +106,33 @@ def by_scenario(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 BASE = RelevancePolicy()
+LEXICAL = replace(BASE, word_similarity=1.01)  # exact lemmas only
 ALTERNATIVES: dict[str, RelevancePolicy] = {
-    "cosine >= 0.30 (before)": replace(BASE, floor=0.30, names=False, coverage=False),
-    "cosine >= 0.40": replace(BASE, floor=0.40, names=False, coverage=False),
-    "cosine >= 0.45": replace(BASE, floor=0.45, names=False, coverage=False),
-    "names, floor 0.30": replace(BASE, floor=0.30, coverage=False),
-    "noun coverage >= 0.66 or cosine >= 0.45, floor 0.25": replace(BASE, names=False),
-    "names + noun coverage (best 3 chunks), floor 0.30": replace(BASE, floor=0.30, depth=3),
-    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.30": replace(BASE, floor=0.30),
-    "names + noun coverage >= 0.5 or cosine >= 0.45, floor 0.25": replace(BASE, min_coverage=0.5),
-    "names + noun coverage >= 0.66 or cosine >= 0.50, floor 0.25": replace(BASE, confident=0.50),
-    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.25 (chosen)": BASE,
+    "cosine >= 0.30 (before)": replace(LEXICAL, floor=0.30, names=False, coverage=False),
+    "cosine >= 0.40": replace(LEXICAL, floor=0.40, names=False, coverage=False),
+    "cosine >= 0.45": replace(LEXICAL, floor=0.45, names=False, coverage=False),
+    "names, floor 0.30": replace(LEXICAL, floor=0.30, coverage=False),
+    "noun coverage >= 0.66 or cosine >= 0.45, floor 0.25": replace(LEXICAL, names=False),
+    "names + noun coverage (best 3 chunks), floor 0.30": replace(LEXICAL, floor=0.30, depth=3),
+    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.30": replace(LEXICAL, floor=0.30),
+    "names + noun coverage >= 0.5 or cosine >= 0.45, floor 0.25": replace(LEXICAL,
+                                                                           min_coverage=0.5),
+    "names + noun coverage >= 0.66 or cosine >= 0.50, floor 0.25": replace(LEXICAL,
+                                                                           confident=0.50),
+    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.25 (exact words)": LEXICAL,
+    "... + near words at cosine >= 0.70": replace(BASE, word_similarity=0.70),
+    "... + near words at cosine >= 0.55": replace(BASE, word_similarity=0.55),
+    "... + near words at cosine >= 0.60 (chosen)": BASE,
 }
 
 
 def alternatives_table(rows: Sequence[Retrieved],
                        alternatives: Mapping[str, RelevancePolicy] | None = None,
-                       splits: Sequence[str] = ("dev", "test")) -> pd.DataFrame:
+                       splits: Sequence[str] = ("dev", "test"),
+                       matcher: WordMatcher | None = None) -> pd.DataFrame:
     out = []
     for name, policy in (alternatives or ALTERNATIVES).items():
-        frame = decide_all(rows, policy)
+        frame = decide_all(rows, policy, matcher)
         row: dict[str, Any] = {"design": name}
         for split, values in by_split(frame).items():
             if split not in splits:

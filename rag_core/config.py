@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     relevance_coverage: bool = True
     relevance_min_coverage: float = Field(0.66, ge=0.0, le=1.0)  # of the nouns, all chunks
     relevance_confident: float = Field(0.45, ge=-1.0, le=1.0)
+    # a noun the chunks lack is covered by a word of theirs at this word-vector cosine
+    # (rag_core/word_match.py; dev split); above 1 turns the near-word match off
+    relevance_word_similarity: float = Field(0.6, ge=0.0, le=1.01)
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1_000)
     hnsw_ef_search: int = Field(40, ge=1, le=1_000)

@@ -325,6 +325,12 @@ def facts(text: str) -> Facts:
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns)
 
 
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """spaCy's English stop words (lower case)."""
+    return frozenset(nlp().Defaults.stop_words)
+
+
 @lru_cache(maxsize=8192)
 def lemmas(text: str) -> frozenset[str]:
     """Lower-case lemmas (and forms) of the words of a longer text (a chunk), for coverage

@@ -30,6 +30,7 @@ from rag_core.relevance import decide_relevance
 from rag_core.run import Run
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Chunk, TokenUsage
+from rag_core.word_match import WordMatcher
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 REFUSAL_ANSWER = (
@@ -43,6 +44,7 @@ class Pipeline:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.params = SearchParams.from_settings(parts.settings)
+        self.words = WordMatcher(parts.embedder)  # near words for the no-context decision
 
     # --- public API ------------------------------------------------------------------------
 
@@ -154,7 +156,8 @@ class Pipeline:
                 run.cache["query"] = "semantic_hit"
                 return self._from_cache(run, similar, "cached")
 
-        relevant = decide_relevance(run.query.text, run.chunks, p.settings)
+        relevant = decide_relevance(run.query.text, run.chunks, p.settings,
+                                    matcher=self.words)
         run.decisions["relevance"] = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             obs.NO_CONTEXT.inc()

@@ -12,7 +12,10 @@ looks at three things, all from the retrieval the pipeline did anyway, without t
                 answered by notes that never name him;
 ``coverage``    the share of the question's nouns (lemmas) found in the retrieved chunks
                 reaches ``relevance_min_coverage``, unless the best cosine is at least
-                ``relevance_confident`` (a close paraphrase may share few words).
+                ``relevance_confident`` (a close paraphrase may share few words). A noun the
+                chunks lack counts as found when a word of theirs means nearly the same: word
+                vectors at cosine >= ``relevance_word_similarity`` (``rag_core.word_match``;
+                "sibling" for "niece", "rock" for "stone").
 
 The decision takes the chunks with their dense scores (``Chunk.score``) and ranks, whatever
 retrieval mode or lexical ranking produced them. It records what every rule saw
@@ -29,6 +32,7 @@ from typing import Any
 from rag_core import nlp
 from rag_core.config import Settings
 from rag_core.types import Chunk
+from rag_core.word_match import WordMatcher
 
 RULES = ("retrieved", "similarity", "names", "coverage")
 
@@ -42,13 +46,15 @@ class RelevancePolicy:
     coverage: bool = True
     depth: int = 0  # best chunks (by dense score) whose words count; 0: all retrieved
     nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
+    word_similarity: float = 0.6  # a missing noun matched by a near word; > 1 turns it off
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
         return cls(floor=settings.similarity_threshold,
                    min_coverage=settings.relevance_min_coverage,
                    confident=settings.relevance_confident,
-                   names=settings.relevance_names, coverage=settings.relevance_coverage)
+                   names=settings.relevance_names, coverage=settings.relevance_coverage,
+                   word_similarity=settings.relevance_word_similarity)
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,17 @@ def _named(name: str, words: set[str]) -> bool:
     return name in words or name.rstrip("s") in words or name + "s" in words
 
 
+def _candidates(words: set[str]) -> list[str]:
+    """The chunks' words worth comparing a missing noun with (no stop words, no fragments)."""
+    stop = nlp.stop_words()
+    return sorted(w for w in words if len(w) > 2 and w.isalpha() and w not in stop)
+
+
 def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | None = None,
-                     policy: RelevancePolicy | None = None) -> RelevanceDecision:
-    """Answer from these chunks, or say that the notes have nothing on it (and why)."""
+                     policy: RelevancePolicy | None = None,
+                     matcher: WordMatcher | None = None) -> RelevanceDecision:
+    """Answer from these chunks, or say that the notes have nothing on it (and why).
+    ``matcher``: near words for the coverage rule (without it, exact lemmas only)."""
     policy = policy or (RelevancePolicy.from_settings(settings) if settings else
                         RelevancePolicy())
     checks: dict[str, dict[str, Any]] = {}
@@ -101,14 +115,29 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                            "detail": f"not in the notes found: {missing}" if missing
                            else f"all of {sorted(facts.names)} found"}
     if policy.coverage:
-        content = list(dict.fromkeys(facts.nouns if policy.nouns_only else facts.content))
-        found = [w for w in content if w in words]
-        share = len(found) / len(content) if content else 1.0
-        ok = share >= policy.min_coverage or best >= policy.confident
-        checks["coverage"] = {"passed": ok, "detail": (
-            f"{len(found)}/{len(content)} content words in the best chunks ({share:.2f} vs "
-            f"{policy.min_coverage:.2f}); best cosine {best:.3f} vs confident "
-            f"{policy.confident:.3f}")}
+        checks["coverage"] = _coverage(facts, words, best, policy, matcher)
     failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
     return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
                              checks=checks)
+
+
+def _coverage(facts: nlp.Facts, words: set[str], best: float, policy: RelevancePolicy,
+              matcher: WordMatcher | None) -> dict[str, Any]:
+    content = list(dict.fromkeys(facts.nouns if policy.nouns_only else facts.content))
+    found = [w for w in content if w in words]
+    near: dict[str, tuple[float, str]] = {}
+
+    def share() -> float:
+        return (len(found) + len(near)) / len(content) if content else 1.0
+
+    if (matcher is not None and policy.word_similarity <= 1.0 and share() < policy.min_coverage
+            and best < policy.confident):
+        missing = [w for w in content if w not in words]
+        near = {w: m for w, m in matcher.closest(missing, _candidates(words)).items()
+                if m[0] >= policy.word_similarity}
+    ok = share() >= policy.min_coverage or best >= policy.confident
+    shown = "".join(f"; {w}~{m} {sim:.2f}" for w, (sim, m) in near.items())
+    return {"passed": ok, "detail": (
+        f"{len(found) + len(near)}/{len(content)} content words in the best chunks "
+        f"({share():.2f} vs {policy.min_coverage:.2f}{shown}); best cosine {best:.3f} vs "
+        f"confident {policy.confident:.3f}")}
