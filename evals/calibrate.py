@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     sweep = semantic_eval.threshold_sweep(rows, semantic_eval.BASE,
                                           [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8])
     print(sweep[sweep["split"].isin(splits)].round(3).to_string(index=False))
+    print("## Semantic cache: dev curve of the corroborated band's floor (pairs, same-note)")
+    bands = {f"band from {f:.2f}": replace(semantic_eval.BASE, corroborated=f)
+             for f in (0.30, 0.35, 0.40, 0.45, 0.50, 0.60)}
+    print(semantic_eval.alternatives_table(rows, bands, splits=splits).to_string(index=False))
+    print(semantic_eval.alternatives_table(negatives, bands, splits=splits)
+          .to_string(index=False))
     retrieved = relevance_eval.collect(pipeline, qa)
     matcher = pipeline.words
     print("## No context: alternatives")

@@ -14,6 +14,7 @@ The model loads once per process, lazily (about a second); one question takes ~1
 
 from __future__ import annotations
 
+import calendar
 import re
 import threading
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
                       "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
                       "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3, "dozen": 12,
                       "half": 0.5, "double": 2, "triple": 3})
+# Day and month names (the calendar module's), so that "Sundays" anchors what "Sunday" does
+_CALENDAR = frozenset(n.lower() for n in (*calendar.day_name, *calendar.month_name) if n)
 _DIGITS = re.compile(r"^\d[\d.,:]*$")
 
 _lock = threading.Lock()
@@ -132,7 +135,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -163,6 +166,11 @@ def scripture_refs(text: str) -> frozenset[str]:
         end = f"{ref.end_chapter}" + (f":{ref.end_verse}" if ref.end_verse else "")
         out.add(f"{ref.book.name} {start}" + (f"-{end}" if end != start else ""))
     return frozenset(out)
+
+
+def _calendar_name(word: str) -> str:
+    """A plural day or month name as the name ("sundays" -> "sunday"); other words as given."""
+    return word[:-1] if word.endswith("s") and word[:-1] in _CALENDAR else word
 
 
 def _number(token: Any) -> str | None:
@@ -297,7 +305,7 @@ def facts(text: str) -> Facts:
     timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
              and t.i not in in_ref]
     # the anchors of a time expression: numbers, named days and months, "this/last/next year"
-    dates = {t.lemma_.lower() for t in timed if t.like_num or t.pos_ == "PROPN"
+    dates = {_calendar_name(t.lemma_.lower()) for t in timed if t.like_num or t.pos_ == "PROPN"
              or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
     dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}

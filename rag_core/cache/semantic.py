@@ -3,7 +3,8 @@
 Entries live per (user, notes version): a paraphrase can only ever reuse an answer built from
 the same user's current notes. Each entry keeps the question, its embedding, the answer and the
 evidence the answer was built from (the best retrieved chunks). A lookup takes the cached
-questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
+questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` (or the lower
+``semantic_corroborated_floor``, where the evidence must agree more closely) and asks
 :func:`rag_core.cache.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
@@ -45,6 +46,7 @@ EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
 
 def policy_from(settings: Settings) -> Policy:
     return Policy(threshold=settings.semantic_cache_threshold,
+                  corroborated=settings.semantic_corroborated_floor,
                   evidence=settings.semantic_evidence, evidence_depth=EVIDENCE_DEPTH)
 
 
@@ -102,7 +104,7 @@ class SemanticCache:
 
     def decide(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None) -> Lookup:
-        """The closest cached questions at or above the threshold, decided in order of
+        """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
         now = self.clock()
@@ -112,7 +114,7 @@ class SemanticCache:
         if index:
             matrix = np.stack([codec.unpack_vector(e["v"], len(embedding)) for _, e in index])
             sims = matrix @ np.asarray(embedding, dtype=np.float32)
-            order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.threshold]
+            order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.floor]
             closest = order[:MAX_CANDIDATES]
             full = self._fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest

@@ -5,7 +5,11 @@ the new question's. It is reused only when every rule passes; each rule records 
 that a reuse (or a refusal) can be explained afterwards (``Decision.to_dict``, shown in the
 answer's ``cache_decision`` and in the eval tables):
 
-``similarity``   cosine of the two question embeddings >= the calibrated floor;
+``similarity``   cosine of the two question embeddings >= the calibrated threshold, or in the
+                 corroborated band below it (>= ``corroborated``) where the evidence must say
+                 more: the same best chunk, the same best sentence of it whatever the kinds of
+                 answer, and no ``grounded`` difference (each side naming a noun of the best
+                 chunk that the other lacks; ``rag_core.cache.semantic_evidence``);
 ``answer_type``  the same kind of answer. Two questions worded alike (``aligned``: most of their
                  words in the same order) must ask with the same kind (who / when / where /
                  how many ...); reworded ones with a compatible kind ("how many years" and "how
@@ -33,43 +37,26 @@ extra dev pairs (see ``evals/semantic_eval.py`` and the gate reasons).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core import nlp
-from rag_core.cache.sentences import same_best_sentence
+from rag_core.cache.semantic_evidence import (
+    Check,
+    Evidence,
+    evidence_check,
+    grounded_check,
+    sentence_check,
+)
+from rag_core.cache.semantic_evidence import word_variant as _variant
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
-         "names", "evidence", "sentence", "detail")
+         "names", "evidence", "sentence", "grounded", "detail")
 OPEN_TYPES = frozenset({"thing", "manner", "description"})
 NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
                         "reason", "yes_no"})
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """The chunks a question retrieved, best first (texts only where known)."""
-
-    chunk_ids: tuple[str, ...] = ()
-    note_ids: tuple[str, ...] = ()
-    texts: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, chunks: Sequence[Any], depth: int) -> Evidence:
-        top = list(chunks)[:depth]
-        return cls(tuple(c.chunk_id for c in top), tuple(c.note_id for c in top),
-                   tuple(c.text for c in top))
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return {"c": list(self.chunk_ids), "n": list(self.note_ids), "t": list(self.texts)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Evidence:
-        data = data or {}
-        return cls(tuple(data.get("c", ())), tuple(data.get("n", ())), tuple(data.get("t", ())))
 
 
 @dataclass(frozen=True)
@@ -95,6 +82,17 @@ class Policy:
     sentences_always: bool = False  # False: only when the kinds of answer differ (open / typed)
     sentence_depth: int = 1  # best chunks of each side whose sentences are ranked
     sentence_top: int = 3  # each best sentence among the other's this many best
+    # floor of the corroborated band [corroborated, threshold); >= threshold: no band
+    corroborated: float = 0.40
+    grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
+
+    @property
+    def floor(self) -> float:
+        """The lowest cosine at which a candidate is decided at all."""
+        return min(self.threshold, self.corroborated)
+
+    def in_band(self, similarity: float) -> bool:
+        return self.corroborated <= similarity < self.threshold
 
     def rules(self) -> tuple[str, ...]:
         on = {"similarity"}
@@ -107,13 +105,6 @@ class Policy:
         if self.sentences and self.slots == "aligned":
             on.add("sentence")
         return tuple(r for r in RULES if r in on)
-
-
-@dataclass(frozen=True)
-class Check:
-    rule: str
-    passed: bool
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,25 +256,6 @@ def aligned_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
     return out
 
 
-def evidence_check(mode: str, new: Evidence, cached: Evidence) -> Check:
-    if not new.chunk_ids or not cached.chunk_ids:
-        return Check("evidence", False, "no retrieved chunks to compare")
-    if mode == "chunk":
-        ok = new.chunk_ids[0] == cached.chunk_ids[0]
-    elif mode == "note":  # each best note among the other's two best chunks' notes
-        ok = new.note_ids[0] in cached.note_ids[:2] and cached.note_ids[0] in new.note_ids[:2]
-    else:  # overlap: each best chunk among the other's two best
-        ok = new.chunk_ids[0] in cached.chunk_ids[:2] and cached.chunk_ids[0] in new.chunk_ids[:2]
-    return Check("evidence", ok, f"best chunk {new.chunk_ids[0]} vs {cached.chunk_ids[0]}")
-
-
-def sentence_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
-                   depth: int = 1, top: int = 3) -> Check:
-    """Both questions rest on the same sentence of their best chunks (``sentences``)."""
-    ok, detail = same_best_sentence(a, b, (*cached.texts[:depth], *new.texts[:depth]), top)
-    return Check("sentence", ok, detail)
-
-
 def swapped_words(a: nlp.Facts, b: nlp.Facts, near: float = NEAR_IDENTICAL
                   ) -> tuple[float, list[tuple[str, str]]]:
     """How alike the word sequences are, and the content words replaced one for another (and,
@@ -302,16 +274,6 @@ def swapped_words(a: nlp.Facts, b: nlp.Facts, near: float = NEAR_IDENTICAL
             # one word added to an otherwise identical question ("refuse to go" / "go")
             pairs += [(x, "") for x in left] + [("", y) for y in right]
     return matcher.ratio(), pairs
-
-
-def _variant(word: str, others: Sequence[str]) -> bool:
-    """The other question has a form of ``word`` (pray / prayer, forgive / forgiveness)."""
-    def related(x: str, y: str) -> bool:
-        short, long_ = sorted((x, y), key=len)
-        return len(short) >= 4 and (long_.startswith(short) or short[:6] == long_[:6]
-                                    and len(short) >= 6)
-
-    return any(o != word and related(word, o) for o in others)
 
 
 def detail_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
@@ -365,8 +327,10 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
            cached_facts: nlp.Facts | None = None) -> Decision:
     """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts``: the
     cached question's facts as stored with it (else it is parsed here)."""
-    checks = [Check("similarity", similarity >= policy.threshold,
-                    f"{similarity:.3f} vs threshold {policy.threshold:.3f}")]
+    band = policy.in_band(similarity)
+    checks = [Check("similarity", similarity >= policy.threshold or band,
+                    f"{similarity:.3f} vs threshold {policy.threshold:.3f}" + (
+                        f" (corroborated band from {policy.corroborated:.3f})" if band else ""))]
     rules = policy.rules()
     known = cached_facts is not None and cached_facts.text == cached_query
     a = cached_facts if known and cached_facts is not None else nlp.facts(cached_query)
@@ -380,15 +344,17 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
                 a, b, new, cached, policy.grounded_names)
         else:
             checks += fact_checks(a, b)
-    if "evidence" in rules:
-        mode = policy.evidence
+    if "evidence" in rules or band:
+        mode = "chunk" if band else policy.evidence
         if mode == "adaptive":  # reworded beyond the swap analysis: the same best chunk
             mode = "note" if ratio >= policy.detail_min_ratio else "chunk"
         checks.append(evidence_check(mode, new, cached))
-    if "sentence" in rules and not aligned and (policy.sentences_always
-                                                or a.answer_type != b.answer_type):
+    if ("sentence" in rules or band) and not aligned and (
+            band or policy.sentences_always or a.answer_type != b.answer_type):
         checks.append(sentence_check(a, b, new, cached, policy.sentence_depth,
                                      policy.sentence_top))
+    if band and policy.grounded:
+        checks.append(grounded_check(a, b, new, cached, policy.sentence_depth))
     if "detail" in rules:
         checks.append(changed_words_check(a, b) if aligned else
                       detail_check(a, b, new, cached, policy.detail_min_ratio,

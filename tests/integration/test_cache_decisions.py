@@ -149,6 +149,29 @@ def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
     assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
 
 
+def test_a_paraphrase_in_the_corroborated_band_is_reused_and_says_why(pipe: Pipeline) -> None:
+    # cosine 0.47: below the threshold, reused on the same best chunk and sentence
+    answer = _cached_then(pipe, "What did Mr Okonjo do with the last loaves?",
+                          "Who got the bread that was not sold?")
+    semantic = answer.decisions["semantic"]
+    assert answer.cache["semantic"] == "semantic_hit", semantic
+    assert semantic["similarity"] < pipe.parts.settings.semantic_cache_threshold
+    assert "corroborated band" in semantic["checks"]["similarity"]["detail"]
+    assert semantic["checks"]["grounded"]["passed"] is True
+    assert "tess-002" in semantic["checks"]["evidence"]["detail"]
+
+
+def test_the_band_refuses_a_question_about_other_words_of_the_evidence(pipe: Pipeline) -> None:
+    # cosine 0.41, the same chunk: one asks about the loaves, the other about the cook
+    answer = _cached_then(pipe, "What did Mr Okonjo do with the last loaves?",
+                          "What did the shelter's cook make with the flour?")
+    semantic = answer.decisions["semantic"]
+    assert answer.cache["semantic"] == "miss", semantic
+    assert semantic["reason"] == "grounded", semantic
+    assert "cook" in semantic["checks"]["grounded"]["detail"]
+    assert "loaf" in semantic["checks"]["grounded"]["detail"]
+
+
 # --- the no-context decision ------------------------------------------------------------------
 
 

@@ -164,3 +164,45 @@ def test_another_number_word_is_refused() -> None:
     # refusal named after the kind of value that differs
     assert not other.hit and other.reason == "dates", other.to_dict()
     assert "16" in other.to_dict()["checks"]["dates"]["detail"]
+
+
+# --- the corroborated band, calendar names (issue 16, third round) ------------
+
+BAKERY = ("The church bakers made two hundred loaves for the fair. Mr Okonjo, the head baker, "
+          "did not sell the last loaves; he gave them to the shelter's cook.")
+BREAD = sr.Evidence(("b1:0:h",), ("b1",), (BAKERY,))
+
+
+def test_the_corroborated_band_reuses_on_the_same_sentence_and_says_so() -> None:
+    a, b = "What did Mr Okonjo do with the last loaves?", "Who got the loaves Okonjo kept back?"
+    d = sr.decide(b, a, 0.47, sr.Policy(), BREAD, BREAD)
+    checks = d.to_dict()["checks"]
+    assert d.hit, checks
+    assert "corroborated band" in checks["similarity"]["detail"]
+    assert checks["grounded"]["passed"] and checks["evidence"]["passed"]
+    below = sr.decide(b, a, 0.39, sr.Policy(), BREAD, BREAD)
+    assert not below.hit and below.reason == "similarity"
+    assert not sr.decide(b, a, 0.47, sr.Policy(corroborated=0.6), BREAD, BREAD).hit
+
+
+def test_the_band_refuses_two_questions_about_different_words_of_the_evidence() -> None:
+    a, b = "What did Mr Okonjo do with the last loaves?", "What did the shelter's cook get?"
+    d = sr.decide(b, a, 0.45, sr.Policy(), BREAD, BREAD)
+    assert not d.hit and d.reason == "grounded", d.to_dict()
+    detail = d.to_dict()["checks"]["grounded"]["detail"]
+    assert "loaf" in detail and "cook" in detail
+    # above the threshold the grounded rule is not asked
+    assert "grounded" not in sr.decide(b, a, 0.95, sr.Policy(), BREAD, BREAD).to_dict()["checks"]
+
+
+def test_the_band_needs_the_same_best_chunk() -> None:
+    a, b = "What did Mr Okonjo do with the last loaves?", "Who got the loaves Okonjo kept back?"
+    other = sr.Evidence(("b1:1:h",), ("b1",), (BAKERY,))
+    d = sr.decide(b, a, 0.47, sr.Policy(), other, BREAD)
+    assert not d.hit and d.reason == "evidence"
+
+
+def test_plural_day_and_month_names_are_the_same_date() -> None:
+    assert nlp.facts("What soup was served on Sundays?").dates == {"sunday"}
+    assert nlp.facts("What soup was served on Sunday evenings?").dates == {"sunday"}
+    assert nlp.facts("What did they sing in the 1990s?").dates == {"1990s"}  # not a name
