@@ -154,25 +154,32 @@ def false_hits(frame: pd.DataFrame) -> pd.DataFrame:
 # --- the alternatives ------------------------------------------------------------------------
 
 BASE = rules.Policy()
-EQUAL = replace(BASE, slots="equal", sentences=False, threshold=0.55)  # issue 16's first design
-ALIGNED = replace(BASE, sentences=False, threshold=0.55)
+# the second round's choice: the same best sentence only when the kinds of answer differ
+SECOND = replace(BASE, sentences_always=False, sentence_top=3)
+EQUAL = replace(SECOND, slots="equal", sentences=False, threshold=0.55)  # the first design
+ALIGNED = replace(SECOND, sentences=False, threshold=0.55)
 ALTERNATIVES: dict[str, rules.Policy] = {
     "cosine only, 0.92": replace(EQUAL, threshold=0.92, facts=False, evidence="off",
                                  detail=False),
     "cosine only, 0.80": replace(EQUAL, threshold=0.80, facts=False, evidence="off",
                                  detail=False),
-    "slots equal + same note + detail, 0.55 (before)": EQUAL,
+    "slots equal + same note + detail, 0.55 (first round)": EQUAL,
     "aligned/reworded slots + same note + detail, 0.55": ALIGNED,
     "aligned/reworded, no names found in the other's evidence, 0.55":
         replace(ALIGNED, grounded_names=False),
     "aligned/reworded + same best chunk, 0.55": replace(ALIGNED, evidence="chunk"),
     "aligned/reworded + best chunks overlap, 0.55": replace(ALIGNED, evidence="overlap"),
     "aligned/reworded, 0.60": replace(ALIGNED, threshold=0.6),
-    "aligned/reworded + same best sentence always, 0.55":
-        replace(BASE, threshold=0.55, sentences_always=True),
-    "aligned/reworded + same best sentence when kinds differ, 0.55": replace(BASE,
-                                                                             threshold=0.55),
-    "aligned/reworded + same best sentence when kinds differ, 0.60 (chosen)": BASE,
+    "aligned/reworded + same best sentence when kinds differ, 0.55":
+        replace(SECOND, threshold=0.55),
+    "aligned/reworded + same best sentence when kinds differ, 0.60 (second round)": SECOND,
+    "+ corroborated band from 0.40": replace(SECOND, corroborated=0.40),
+    "+ corroborated band from 0.40, without the grounded rule":
+        replace(SECOND, corroborated=0.40, grounded=False),
+    "band from 0.40 + same best sentence always": replace(BASE, corroborated=0.40,
+                                                          sentence_top=3),
+    "same best sentence always, among the other's best 3": replace(BASE, sentence_top=3),
+    "same best sentence always, among the other's best 2 (chosen)": BASE,
 }
 
 

@@ -136,4 +136,6 @@ def with_settings(parts: Parts, **overrides: Any) -> Parts:
     settings (budgets, top_k, retrieval mode, thresholds): what a sweep of the harness varies.
     Connections and loaded models are shared, nothing is rebuilt."""
     settings = parts.settings.with_overrides(**overrides)
-    return replace(parts, settings=settings, caches=replace(parts.caches, settings=settings))
+    caches = replace(parts.caches, settings=settings,
+                     semantic=parts.caches.semantic.with_settings(settings))
+    return replace(parts, settings=settings, caches=caches)

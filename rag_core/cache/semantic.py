@@ -19,6 +19,7 @@ the full load profile.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import threading
@@ -92,6 +93,13 @@ class SemanticCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def with_settings(self, settings: Settings) -> SemanticCache:
+        """The same entries (Redis client or in-process store, shared) decided under the
+        policy of ``settings``: what a sweep of the thresholds changes."""
+        twin = copy.copy(self)
+        twin.settings, twin.policy = settings, policy_from(settings)
+        return twin
 
     @staticmethod
     def scope(user_id: str, notes_version: int) -> str:

@@ -79,11 +79,11 @@ class Policy:
     aligned_ratio: float = 0.5  # word-sequence ratio from which two questions are aligned
     grounded_names: bool = True  # reworded: a name found in the other's evidence is no swap
     sentences: bool = True  # reworded: the same best sentence of the evidence (sentence_check)
-    sentences_always: bool = False  # False: only when the kinds of answer differ (open / typed)
+    sentences_always: bool = True  # False: only when the kinds of answer differ (open / typed)
     sentence_depth: int = 1  # best chunks of each side whose sentences are ranked
-    sentence_top: int = 3  # each best sentence among the other's this many best
+    sentence_top: int = 2  # each best sentence among the other's this many best
     # floor of the corroborated band [corroborated, threshold); >= threshold: no band
-    corroborated: float = 0.40
+    corroborated: float = 1.0  # off: measured, not chosen (evals/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
 
     @property

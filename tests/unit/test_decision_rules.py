@@ -67,7 +67,12 @@ def test_each_rule_refuses_with_its_reason(cached: str, new: str, rule: str) -> 
 
 def test_a_paraphrase_passes_every_rule_and_the_threshold_still_counts() -> None:
     a, b = "How old was Abraham when he left Haran?", "At what age did Abraham set out from Haran?"
-    assert sr.decide(b, a, 0.90, sr.Policy(), EV, EV).hit
+    haran = sr.Evidence(("n1:0:h",), ("n1",), ("Abraham was seventy-five when he left Haran. "
+                                              "The lamp was green and the door blue.",))
+    assert sr.decide(b, a, 0.90, sr.Policy(), haran, haran).hit
+    # the same best sentence is asked of every reworded pair: an evidence that has none
+    off = sr.decide(b, a, 0.90, sr.Policy(), EV, EV)
+    assert not off.hit and off.reason == "sentence"
     low = sr.decide(b, a, 0.30, sr.Policy(threshold=0.45), EV, EV)
     assert not low.hit and low.reason == "similarity"
 
@@ -171,34 +176,35 @@ def test_another_number_word_is_refused() -> None:
 BAKERY = ("The church bakers made two hundred loaves for the fair. Mr Okonjo, the head baker, "
           "did not sell the last loaves; he gave them to the shelter's cook.")
 BREAD = sr.Evidence(("b1:0:h",), ("b1",), (BAKERY,))
+BAND = sr.Policy(corroborated=0.40)  # measured, not the default (golden/README.md)
 
 
 def test_the_corroborated_band_reuses_on_the_same_sentence_and_says_so() -> None:
     a, b = "What did Mr Okonjo do with the last loaves?", "Who got the loaves Okonjo kept back?"
-    d = sr.decide(b, a, 0.47, sr.Policy(), BREAD, BREAD)
+    d = sr.decide(b, a, 0.47, BAND, BREAD, BREAD)
     checks = d.to_dict()["checks"]
     assert d.hit, checks
     assert "corroborated band" in checks["similarity"]["detail"]
     assert checks["grounded"]["passed"] and checks["evidence"]["passed"]
-    below = sr.decide(b, a, 0.39, sr.Policy(), BREAD, BREAD)
+    below = sr.decide(b, a, 0.39, BAND, BREAD, BREAD)
     assert not below.hit and below.reason == "similarity"
-    assert not sr.decide(b, a, 0.47, sr.Policy(corroborated=0.6), BREAD, BREAD).hit
+    assert not sr.decide(b, a, 0.47, sr.Policy(), BREAD, BREAD).hit  # the default: no band
 
 
 def test_the_band_refuses_two_questions_about_different_words_of_the_evidence() -> None:
     a, b = "What did Mr Okonjo do with the last loaves?", "What did the shelter's cook get?"
-    d = sr.decide(b, a, 0.45, sr.Policy(), BREAD, BREAD)
+    d = sr.decide(b, a, 0.45, BAND, BREAD, BREAD)
     assert not d.hit and d.reason == "grounded", d.to_dict()
     detail = d.to_dict()["checks"]["grounded"]["detail"]
     assert "loaf" in detail and "cook" in detail
     # above the threshold the grounded rule is not asked
-    assert "grounded" not in sr.decide(b, a, 0.95, sr.Policy(), BREAD, BREAD).to_dict()["checks"]
+    assert "grounded" not in sr.decide(b, a, 0.95, BAND, BREAD, BREAD).to_dict()["checks"]
 
 
 def test_the_band_needs_the_same_best_chunk() -> None:
     a, b = "What did Mr Okonjo do with the last loaves?", "Who got the loaves Okonjo kept back?"
     other = sr.Evidence(("b1:1:h",), ("b1",), (BAKERY,))
-    d = sr.decide(b, a, 0.47, sr.Policy(), other, BREAD)
+    d = sr.decide(b, a, 0.47, BAND, other, BREAD)
     assert not d.hit and d.reason == "evidence"
 
 
