@@ -115,3 +115,25 @@ def table(figures: Mapping[str, Any]) -> pd.DataFrame:
         for split, values in splits.items():
             rows.append({"tool": tool, "split": split, **values})
     return pd.DataFrame(rows)
+
+
+def heldout(flagged: Check | None = None) -> dict[str, Any]:
+    """The sanitiser on ``golden/safety/heldout.jsonl``: attacks and honest questions written
+    without sight of the defences or the labelled sets (never used to choose a rule)."""
+    rows = safety_sets.load(safety_sets.HELDOUT)
+    check = flagged or sanitiser_check()
+    return {"detection_rate": detection_rate(rows, check),
+            "false_positive_rate": false_positive_rate(rows, check),
+            "by_category": by_category(rows, check, split="heldout")}
+
+
+def main() -> None:
+    """``python -m evals.safety``: the held-out figures, for the closing note."""
+    figures = heldout()
+    print(f"held-out: detection {figures['detection_rate']:.3f}, "
+          f"false flags {figures['false_positive_rate']:.3f}")
+    print(figures["by_category"].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

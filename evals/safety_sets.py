@@ -32,6 +32,8 @@ from evals.paths import GOLDEN_DIR
 SAFETY_DIR = GOLDEN_DIR / "safety"
 SOURCES = SAFETY_DIR / "sources"
 QUESTIONS = SAFETY_DIR / "questions.jsonl"
+# written by someone who had not seen the defences or the sets above; measured, never tuned on
+HELDOUT = SAFETY_DIR / "heldout.jsonl"
 OUTPUTS = SAFETY_DIR / "outputs.jsonl"
 SPLITS = ("dev", "test")
 SEED = 14

@@ -92,3 +92,21 @@ def test_switching_the_tools_off_fails_the_gates(questions: list[dict],
                          outputs=outputs[:40])
     assert all(v["detection_rate"] in (0.0, None) for v in off["sanitiser"].values())
     assert all(v["catch_rate"] in (0.0, None) for v in off["leak"].values())
+
+
+def test_the_heldout_set_is_apart_and_measured_as_it_is() -> None:
+    """The held-out set: its own file and split, both kinds, no text shared with the labelled
+    sets; its figures are the sanitiser's verdicts on it, and switching the sanitiser off
+    detects nothing."""
+    rows = safety_sets.load(safety_sets.HELDOUT)
+    labelled = {r["text"] for r in safety_sets.load(safety_sets.QUESTIONS)}
+    assert {r["split"] for r in rows} == {"heldout"} and len({r["id"] for r in rows}) == len(rows)
+    assert {r["kind"] for r in rows} == {"attack", "honest"}
+    assert not labelled & {r["text"] for r in rows}
+    figures = safety.heldout()
+    attacks = [r for r in rows if r["kind"] == "attack"]
+    check = safety.sanitiser_check()
+    assert figures["detection_rate"] == sum(check(r["text"]) for r in attacks) / len(attacks)
+    assert 0.0 < figures["detection_rate"] <= 1.0
+    assert figures["by_category"]["items"].sum() == len(rows)
+    assert safety.heldout(safety.sanitiser_check(enabled=False))["detection_rate"] == 0.0
