@@ -312,7 +312,7 @@ class Comparison:
     def metrics(self) -> dict[str, Any]:
         from evals.defences import defence_counts
 
-        out = empty_metrics()  # generators not in this run: null ("nothing to measure")
+        out: dict[str, Any] = dict(empty_metrics())  # generators not in this run: null
         out.update(to_metrics(self.summaries))
         for name in self.variants:
             table = self.defences[self.defences["generator"] == name] \

@@ -79,6 +79,9 @@ class MemoEmbedder:
     def loaded(self) -> bool:
         return bool(self.inner.loaded)
 
+    def load(self) -> None:
+        self.inner.load()
+
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if missing:

@@ -97,7 +97,7 @@ def judge(rows: pd.DataFrame, embedder: Any, config: JudgeConfig | None,
     from ragas.metrics.collections import AnswerRelevancy, Faithfulness
 
     client = AsyncOpenAI(base_url=config.base_url, api_key=config.api_key)
-    limits = {"max_tokens": config.max_tokens} if config.max_tokens else {}
+    limits: dict[str, Any] = {"max_tokens": config.max_tokens} if config.max_tokens else {}
     llm = llm_factory(config.model, client=client, **limits)
     faithfulness = Faithfulness(llm=llm)
     relevancy = AnswerRelevancy(llm=llm, embeddings=ragas_embeddings(embedder),
