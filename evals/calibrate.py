@@ -9,7 +9,9 @@ only: choose on dev, never on these.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 
@@ -48,25 +50,25 @@ def main(argv: list[str] | None = None) -> None:
     print("## No context: alternatives")
     print(relevance_eval.alternatives_table(retrieved, splits=splits, matcher=matcher).round(3)
           .to_string(index=False))
-    print("## No context: dev curve of the chosen design (coverage share)")
-    out = []
-    for share in (0.5, 0.6, 0.66, 0.75, 0.8, 0.9):
-        frame = relevance_eval.decide_all(
-            retrieved, replace(relevance_eval.BASE, min_coverage=share), matcher)
-        for split, values in relevance_eval.by_split(frame).items():
-            if split in splits:
-                out.append({"min_coverage": share, "split": split, **values})
-    print(pd.DataFrame(out).round(3).to_string(index=False))
-    print("## No context: dev curve of the chosen design (near-word cosine)")
-    out = []
-    for cosine in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01):
-        frame = relevance_eval.decide_all(
-            retrieved, replace(relevance_eval.BASE, word_similarity=cosine), matcher)
-        for split, values in relevance_eval.by_split(frame).items():
-            if split in splits:
-                out.append({"word_similarity": cosine, "split": split, **values})
-    print(pd.DataFrame(out).round(3).to_string(index=False))
+    for field, values in (("min_coverage", (0.5, 0.6, 0.66, 0.75, 0.8, 0.9)),
+                          ("word_similarity", (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01))):
+        print(f"## No context: dev curve of the chosen design ({field})")
+        print(relevance_curve(retrieved, field, values, matcher, splits).round(3)
+              .to_string(index=False))
 
+
+def relevance_curve(retrieved: Any, field: str, values: Sequence[float], matcher: Any,
+                    splits: Sequence[str]) -> pd.DataFrame:
+    """The chosen no-context policy with one field swept: the figures of each split."""
+    out = []
+    for value in values:
+        change: dict[str, Any] = {field: value}
+        frame = relevance_eval.decide_all(
+            retrieved, replace(relevance_eval.BASE, **change), matcher)
+        for split, figures in relevance_eval.by_split(frame).items():
+            if split in splits:
+                out.append({field: value, "split": split, **figures})
+    return pd.DataFrame(out)
 
 if __name__ == "__main__":
     main()
