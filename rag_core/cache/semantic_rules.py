@@ -5,11 +5,11 @@ the new question's. It is reused only when every rule passes; each rule records 
 that a reuse (or a refusal) can be explained afterwards (``Decision.to_dict``, shown in the
 answer's ``cache_decision`` and in the eval tables):
 
-``similarity``   cosine of the two question embeddings >= the calibrated threshold, or in the
-                 corroborated band below it (>= ``corroborated``) where the evidence must say
-                 more: the same best chunk, the same best sentence of it whatever the kinds of
-                 answer, and no ``grounded`` difference (each side naming a noun of the best
-                 chunk that the other lacks; ``rag_core.cache.semantic_evidence``);
+``similarity``   cosine of the two question embeddings >= the calibrated threshold, or (when
+                 the policy has one; off by default) in the corroborated band below it where
+                 the evidence must say more: the same best chunk, the same best sentence, and
+                 no ``grounded`` difference (each side naming a noun of the best chunk that the
+                 other lacks; ``rag_core.cache.semantic_evidence``);
 ``answer_type``  the same kind of answer. Two questions worded alike (``aligned``: most of their
                  words in the same order) must ask with the same kind (who / when / where /
                  how many ...); reworded ones with a compatible kind ("how many years" and "how
@@ -26,6 +26,9 @@ answer's ``cache_decision`` and in the eval tables):
                  (reworded) each such name is found in the other question's evidence (a
                  grandmother named in the speaker's note);
 ``evidence``     both questions retrieve the same evidence (best chunk or best note, by policy);
+``sentence``     reworded: each question's best sentence of its best chunk is among the other's
+                 ``sentence_top`` best (by default for every reworded pair, not only when the
+                 kinds of answer differ: golden/README.md, third round);
 ``detail``       aligned: no content word changed, added or dropped; reworded: no content word
                  swapped for another one where the notes contain both.
 
@@ -333,7 +336,7 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
                         f" (corroborated band from {policy.corroborated:.3f})" if band else ""))]
     rules = policy.rules()
     known = cached_facts is not None and cached_facts.text == cached_query
-    a = cached_facts if known and cached_facts is not None else nlp.facts(cached_query)
+    a = cached_facts if cached_facts is not None and known else nlp.facts(cached_query)
     b = nlp.facts(query)
     new, cached = new or Evidence(), cached or Evidence()
     ratio = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio()
