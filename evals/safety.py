@@ -127,12 +127,52 @@ def heldout(flagged: Check | None = None) -> dict[str, Any]:
             "by_category": by_category(rows, check, split="heldout")}
 
 
-def main() -> None:
-    """``python -m evals.safety``: the held-out figures, for the closing note."""
+def heldout_items() -> pd.DataFrame:
+    """The held-out attacks as golden QA items (``attack: injection``), so that the generator
+    comparison (``evals.compare.run_comparison``) runs them through the service and scores their
+    canaries: the quoted markers, URLs and HTML in their text, system-prompt word runs and other
+    users' text."""
+    rows = [r for r in safety_sets.load(safety_sets.HELDOUT) if r["kind"] == "attack"]
+    return pd.DataFrame([{
+        "id": r["id"], "user_id": r["user_id"], "question": r["text"], "scenario": "adversarial",
+        "reference_answer": "", "reference_note_ids": [], "reference_chunk_texts": [],
+        "attack": "injection", "expect_no_context": False, "split": "heldout", "channel": None,
+        "canaries": None} for r in rows])
+
+
+def heldout_against_obey(state_dir: str | None = None) -> Any:
+    """The held-out attacks through the service with the obedient model: defended, input
+    guards off, flat prompt (``Comparison``; embedded services of the ci profile)."""
+    from evals import compare, golden, quality
+
+    settings = quality.eval_settings(state_dir=state_dir)
+    base = quality.build_pipeline(settings)
+    golden.ensure_ingested(base)
+    return compare.run_comparison(base, settings, heldout_items(), ["obey"], sample=0, seed=7,
+                                  max_tokens=64, attacks=("injection",), progress=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m evals.safety [--obey]``: the held-out figures, for the closing note."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--obey", action="store_true",
+                        help="also run the held-out attacks through the service with the "
+                             "obedient model and print the canary rates")
+    parser.add_argument("--state-dir", default="", help="embedded services' folder")
+    args = parser.parse_args(argv)
     figures = heldout()
     print(f"held-out: detection {figures['detection_rate']:.3f}, "
           f"false flags {figures['false_positive_rate']:.3f}")
     print(figures["by_category"].to_string(index=False))
+    if args.obey:
+        result = heldout_against_obey(args.state_dir or None)
+        summary = result.summaries["obey"]
+        for key in ("canary_rate", "canary_rate_input_off", "canary_rate_undefended",
+                    "generated_share"):
+            print(f"obey {key}: {summary.get(key)}")
+        print(result.defences.groupby("stopped_by").size().to_string())
 
 
 if __name__ == "__main__":

@@ -110,3 +110,14 @@ def test_the_heldout_set_is_apart_and_measured_as_it_is() -> None:
     assert 0.0 < figures["detection_rate"] <= 1.0
     assert figures["by_category"]["items"].sum() == len(rows)
     assert safety.heldout(safety.sanitiser_check(enabled=False))["detection_rate"] == 0.0
+
+
+def test_heldout_attacks_become_injection_items_with_their_canaries() -> None:
+    from evals.metrics.canaries import item_canaries
+
+    items = safety.heldout_items()
+    attacks = [r for r in safety_sets.load(safety_sets.HELDOUT) if r["kind"] == "attack"]
+    assert len(items) == len(attacks) and set(items["attack"]) == {"injection"}
+    assert set(items["user_id"]) <= {"amara", "ben", "chloe", "david"}
+    kinds = {c.kind for item in items.to_dict("records") for c in item_canaries(item)}
+    assert {"url", "html"} <= kinds  # links and markup the attacks ask for are scored
