@@ -194,13 +194,17 @@ class OpenVinoEmbedder(RuntimeEmbedder):
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = self.threads
         compiled = ov.Core().compile_model(str(exported.graph), "CPU", config)
-        local = threading.local()  # an infer request serves one thread at a time
+        # One infer request behind one lock. With a request per thread, requests created while
+        # another thread's request changed its input shape deadlocked a cold app: four first
+        # questions at once, two threads in create_infer_request, two in infer's set_shape,
+        # the process frozen with the GIL held (py-spy, 2026-11-23). One inference already
+        # uses every core (PERFORMANCE_HINT LATENCY), so serialising costs little.
+        lock = threading.Lock()
+        request = compiled.create_infer_request()
 
         def run(feed: dict[str, np.ndarray]) -> np.ndarray:
-            request = getattr(local, "request", None)
-            if request is None:
-                request = local.request = compiled.create_infer_request()
-            result = request.infer(feed)
-            return np.array(result[0], dtype=np.float32, copy=True)
+            with lock:
+                result = request.infer(feed)
+                return np.array(result[0], dtype=np.float32, copy=True)
 
         return run

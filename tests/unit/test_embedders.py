@@ -161,6 +161,33 @@ def test_concurrent_first_starts_build_one_export(tmp_path: Path) -> None:
     assert read_export(_graph_of(cache, "raw").parent) is not None
 
 
+def test_a_cold_openvino_embedder_serves_concurrent_first_calls() -> None:
+    """Eight threads embed texts of different lengths at once in a fresh process (a cold app
+    whose first questions arrive together): every call returns, with the vectors a serial call
+    gives. With an infer request per thread this froze the process (create_infer_request in
+    some threads while another's infer changed its input shape)."""
+    code = (
+        "import json, threading\n"
+        "from rag_core.embedding import build_embedder\n"
+        "from rag_core.config import Settings\n"
+        "e = build_embedder(Settings(embedding_backend='openvino'))\n"
+        "e.load()\n"
+        "texts = [('grace ' * (i * 7 + 1)).strip() for i in range(8)]\n"
+        "out = {}\n"
+        "def one(i): out[i] = e.embed([texts[i]])[0][:4].tolist()\n"
+        "ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "serial = [e.embed([t])[0][:4].tolist() for t in texts]\n"
+        "print(json.dumps({'threads': [out[i] for i in range(8)], 'serial': serial}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=600, check=False)  # generous: a hang is the failure
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert np.allclose(result["threads"], result["serial"], atol=1e-3)
+
+
 @pytest.fixture
 def built_cache(tmp_path: Path) -> Path:
     """A cache holding a valid raw export (copied from the shared one, or built)."""
