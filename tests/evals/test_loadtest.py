@@ -315,9 +315,8 @@ def test_workers_other_than_the_first_draw_users_of_their_own():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path):
-    # 30 s, not 10: a fresh-clone CI run saw the whole machine stall for about 10 s (Locust's
-    # own history and the app's /readyz sampler both skipped 10 s) and count 0 requests; the
-    # run must outlast such a stall for "some requests were served" to mean anything
+    # This run found a deadlock: a cold app whose first four questions came together froze in
+    # OpenVINO (infer requests per thread; fixed in rag_core/embed_runtimes.py), 0 requests
     config = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=30, mix="mixed",
                                  shape="sustained", workers=1, mock_latency_ms=50,
                                  state_dir=str(tmp_path / "state"),
