@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 LINE_BREAKS = "\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -78,6 +79,29 @@ def is_invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cf", "Cc", "Cs", "Co")
 
 
+class _CharTable(dict[int, int | str | None]):
+    """A ``str.translate`` table filled on first sight of each character by ``rule`` (the
+    character itself, a replacement, or None to delete it): the rule runs once per distinct
+    character instead of once per character of every text. Characters past the first 64k
+    distinct ones are looked up every time (the table stays bounded under hostile input)."""
+
+    def __init__(self, rule: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, cp: int) -> int | str | None:
+        out = self._rule(chr(cp))
+        value = cp if out == chr(cp) else out
+        if len(self) < 65536:
+            self[cp] = value
+        return value
+
+
+_CLEAN_TABLE = _CharTable(lambda c: None if is_invisible(c) else " " if ord(c) in _BLANKS else c)
+_INVISIBLE_TABLE = _CharTable(lambda c: None if is_invisible(c) else c)
+_MARKS_TABLE = _CharTable(lambda c: None if unicodedata.category(c) == "Mn" else c)
+
+
 def bad_code_point(text: str) -> str | None:
     """A description of the first lone surrogate or Unicode non-character in ``text``, if any
     (valid JSON can carry either; PostgreSQL and UTF-8 cannot)."""
@@ -111,10 +135,9 @@ def tag_text(text: str) -> str:
 def clean(text: str) -> str:
     """NFKC, invisible characters deleted, runs of spaces at most two wide, line breaks kept as
     ``\\n`` with at most one blank line in a row."""
-    text = _NEWLINES.sub("\n", text)
-    text = "".join(" " if ord(c) in _BLANKS else c for c in text if not is_invisible(c))
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if not is_invisible(c))  # NFKC can expose new ones
+    text = _NEWLINES.sub("\n", text).translate(_CLEAN_TABLE)
+    # NFKC can expose new invisible characters
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE_TABLE)
     text = _WIDE.sub("  ", _ONE.sub(" ", text))  # a double space may separate spelled words
     return _BLANK_LINES.sub("\n\n", _LINE_ENDS.sub("\n", text)).strip()
 
@@ -132,7 +155,7 @@ def fold(text: str) -> str:
     letters that flags are made of) read as Latin."""
     # marks out before case folding, which would make U+0345 a letter
     decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    bare = decomposed.translate(_MARKS_TABLE)
     folded = unicodedata.normalize("NFC", bare.translate(_CAPITALS).casefold())
     return folded.translate(_CONFUSABLES).translate(_REGIONAL)
 
