@@ -27,6 +27,16 @@ def _load(path: str) -> Tokenizer:
     return tok
 
 
+# Texts up to this long have their counts memoised: a chunk's block is counted for every
+# context it enters, and a prompt's fixed parts for every prompt.
+_MEMO_CHARS = 8192
+
+
+@lru_cache(maxsize=16384)
+def _count(path: str, text: str) -> int:
+    return len(_load(path).encode(text, add_special_tokens=False).ids)
+
+
 class TokenCounter:
     """Counts and truncates text in tokens of one tokenizer."""
 
@@ -40,6 +50,8 @@ class TokenCounter:
     def count(self, text: str) -> int:
         if not text:
             return 0
+        if len(text) <= _MEMO_CHARS:
+            return _count(self._path, text)
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def count_many(self, texts: list[str]) -> list[int]:

@@ -67,3 +67,13 @@ def test_budget_counts_exactly_the_blocks_the_prompt_sends() -> None:
     for block in context.blocks:
         assert block in user_message
     assert context.tokens == sum(counter.count(b) for b in context.blocks) <= 400
+
+
+def test_memoised_and_long_counts_are_the_tokenizers_counts() -> None:
+    counter = default_counter()
+    short = "Ruth gleaned barley in the fields of Boaz until the end of the harvest."
+    long = short * 200  # past the memoised length
+    for text in (short, short, long):
+        assert counter.count(text) == len(
+            counter.tokenizer.encode(text, add_special_tokens=False).ids)
+    assert counter.count(long) > 200 * counter.count(short) - 200
