@@ -29,6 +29,7 @@ from collections.abc import Iterable
 
 from rag_core.safety import decode
 from rag_core.safety.normalise import clean, views
+from rag_core.safety.prefilter import Prefilter, squeeze
 
 RUN_WORDS = 7
 CONCEPTS = 3
@@ -131,6 +132,11 @@ FOREIGN_WORDS: dict[str, re.Pattern[str]] = {name: re.compile(p, _F) for name, p
 }.items()}
 
 
+# the searches that cannot match an ASCII view are skipped (``prefilter``)
+_CONCEPTS = Prefilter({name: [p] for name, p in RULE_CONCEPTS.items()})
+_FOREIGN = Prefilter({name: [p] for name, p in FOREIGN_WORDS.items()})
+
+
 def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
@@ -184,10 +190,13 @@ class EchoDetector:
         for view in views(text, self.vocabulary, min_length=5):
             if _runs(_words(view), RUN_WORDS) & self.runs:
                 return "verbatim"
-            concepts = sum(1 for p in RULE_CONCEPTS.values() if p.search(view))
+            squeezed = squeeze(view)
+            concepts = sum(1 for name, p in RULE_CONCEPTS.items()
+                           if _CONCEPTS.may_match(name, squeezed) and p.search(view))
             if concepts >= CONCEPTS or (concepts >= 2 and SELF_REFERENCE.search(view)):
                 return "paraphrase"
-            groups = sum(1 for p in FOREIGN_WORDS.values() if p.search(view))
+            groups = sum(1 for name, p in FOREIGN_WORDS.items()
+                         if _FOREIGN.may_match(name, squeezed) and p.search(view))
             if groups >= FOREIGN_GROUPS or (groups >= 2 and "[n]" in view):
                 return "translation"
         return None

@@ -31,6 +31,7 @@ from rag_core.safety.families_syntax import DAN, SQUASHED, SQUASHED_ALWAYS
 from rag_core.safety.families_syntax import FAMILIES as SYNTAX
 from rag_core.safety.languages import FAMILY as OTHER_LANGUAGE
 from rag_core.safety.normalise import clean, fold, one_line, squash, tag_text, views
+from rag_core.safety.prefilter import Prefilter, squeeze
 
 # Sentence ends, and ", then" / "; and then", which join two requests in one sentence ("tell
 # me X, then make up Y"): each is judged on its own.
@@ -56,7 +57,9 @@ def _combined(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
 
 
 _FAST = {family: _combined(patterns) for family, patterns in FAMILIES.items()}
-_OTHER_LANGUAGE = _combined(OTHER_LANGUAGE)
+# what each view is searched for, in order, and the searches that cannot match (ASCII views)
+_SEARCHED = {**_FAST, "other_language": _combined(OTHER_LANGUAGE)}
+_PREFILTER = Prefilter({**FAMILIES, "other_language": OTHER_LANGUAGE})
 FAMILY_NAMES = (*FAMILIES, "other_language", "hidden_text")
 # Words of six letters or more that the English patterns spell out: misspellings of these are
 # corrected in the last detection view (``normalise.correct_spelling``).
@@ -82,11 +85,12 @@ def segments(text: str) -> list[str]:
 def _match_views(texts: Iterable[str]) -> list[str]:
     found: list[str] = []
     for text in texts:
-        for family, pattern in _FAST.items():
-            if family not in found and pattern.search(text):
+        squeezed = squeeze(text)
+        for family, pattern in _SEARCHED.items():
+            if family in found or not _PREFILTER.may_match(family, squeezed):
+                continue
+            if pattern.search(text):
                 found.append(family)
-        if "other_language" not in found and _OTHER_LANGUAGE.search(text):
-            found.append("other_language")
     return found
 
 
