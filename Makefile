@@ -63,7 +63,7 @@ rules: tools
 
 lint: setup
 	$(VENV)/bin/ruff check rag_core evals tests loadtests benchmarks
-	$(VENV)/bin/mypy rag_core evals
+	$(VENV)/bin/mypy rag_core evals loadtests
 
 clean-state:
 	-$(VENV)/bin/rag-core services down

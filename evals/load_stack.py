@@ -28,7 +28,8 @@ from rag_core.procs import free_port, stop_group, wait_http
 class LoadConfig:
     users: int = 20
     spawn_rate: float = 10.0
-    duration_s: int = 30
+    duration_s: int = 30  # with stop_after_requests: a deadline
+    stop_after_requests: int = 0  # N > 0: the run ends once N requests have finished
     mix: str = "mixed"
     shape: str = "sustained"  # ramp | sustained | spike | "" (plain -u/-r/-t)
     wait_s: tuple[float, float] = (0.5, 1.5)  # think time of a user between two questions

@@ -10,6 +10,8 @@
     RAG_LOAD_USERS=amara,ben                      only these golden users (default all)
     RAG_LOAD_SEED=7                               the n-th user of a kind draws the same
                                                   library, questions and think times every run
+    RAG_LOAD_STOP_AFTER=20                        quit once 20 requests have finished (all
+                                                  workers together); -t is then a deadline
 
 Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_context, stale,
 ``503 documented``, error); see loadtests/traffic.py and loadtests/README.md. Streamed answers
@@ -27,8 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import gevent  # noqa: E402
 from locust import FastHttpUser, HttpUser, events, task  # noqa: E402
-from locust.runners import MasterRunner  # noqa: E402
+from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import shapes, streaming, traffic  # noqa: E402
 
@@ -39,6 +42,7 @@ WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"))
 WAIT = traffic.wait_range(os.environ.get("RAG_LOAD_WAIT", ""))
 _EVENTS = traffic.events_path(os.environ.get("RAG_LOAD_EVENTS"))
 SEED = traffic.seed_of(os.environ.get("RAG_LOAD_SEED"))
+STOP_AFTER = int(os.environ.get("RAG_LOAD_STOP_AFTER") or 0)  # 0: run to the end of -t
 _spawned: dict[str, int] = {}  # users of each kind started so far by this process
 _log = open(_EVENTS, "a", buffering=1) if _EVENTS else None  # noqa: SIM115 (lives with the process)
 
@@ -64,6 +68,30 @@ def _stop_workers_before_quitting(environment: Any, **_: object) -> None:
             quit_now()
 
         runner.quit = stop_then_quit  # type: ignore[method-assign]
+
+
+@events.test_start.add_listener
+def _quit_after_enough_requests(environment: Any, **_: object) -> None:
+    """With ``RAG_LOAD_STOP_AFTER``, the run ends on a condition (that many requests finished,
+    counted by the master in a distributed run) rather than at the end of a time window; the
+    run time stays the deadline."""
+    runner = environment.runner
+    if STOP_AFTER <= 0 or isinstance(runner, WorkerRunner):
+        return
+
+    def watch() -> None:
+        while runner.stats.total.num_requests < STOP_AFTER:
+            gevent.sleep(0.25)
+        # Locust rewrites its --csv files every second and not at the end: wait (bounded)
+        # until they hold the requests counted, so that the report has them too
+        prefix = getattr(environment.parsed_options, "csv_prefix", None)
+        deadline = time.monotonic() + 30
+        while prefix and time.monotonic() < deadline \
+                and traffic.csv_request_count(f"{prefix}_stats.csv") < STOP_AFTER:
+            gevent.sleep(0.25)
+        runner.quit()
+
+    gevent.spawn(watch)
 
 
 def _settle(resp: Any, outcome: traffic.Outcome) -> None:

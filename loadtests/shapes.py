@@ -23,6 +23,8 @@ class _GoldenShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         options = self.runner.environment.parsed_options  # type: ignore[union-attr]
+        if options is None:  # a shape runs under the locust command, which parses options
+            raise RuntimeError("a load shape needs Locust's parsed options")
         duration = float(options.run_time or 60)
         return shape_target(self.shape, self.get_run_time(), int(options.num_users or 1),
                             float(options.spawn_rate or 1), duration)

@@ -126,6 +126,20 @@ def question_for(kind: str, bank: QuestionBank, user: str, rng: random.Random) -
     return pick(bank, user, rng)
 
 
+def csv_request_count(path: str | Path) -> int:
+    """The Aggregated request count of a Locust ``*_stats.csv`` (0 when not written yet)."""
+    import csv
+
+    try:
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("Name") == "Aggregated":
+                    return int(row.get("Request Count") or 0)
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
 def seed_of(text: str | None) -> int | None:
     """``RAG_LOAD_SEED`` as an int; empty or unset: None (fresh randomness every run)."""
     return int(text) if text and text.strip() else None
