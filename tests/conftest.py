@@ -208,6 +208,24 @@ def settings(tmp_path: Path, redis_mode: str) -> Settings:
 
 
 @pytest.fixture
+def db_settings(settings: Settings, database_url: str) -> Settings:
+    """Settings wired to a fresh real PostgreSQL database (no Redis)."""
+    return settings.with_overrides(database_url=database_url)
+
+
+@pytest.fixture
+def store(db_settings: Settings) -> Iterator[Any]:
+    """The real pgvector store on a fresh database, schema in place (a module may define its
+    own ``store`` for other settings)."""
+    from rag_core.store.pgvector import PgVectorStore
+
+    st = PgVectorStore(db_settings)
+    st.ensure_schema()
+    yield st
+    st.close()
+
+
+@pytest.fixture
 def live_settings(settings: Settings, database_url: str, redis_url: str) -> Settings:
     """Settings wired to the real test PostgreSQL database and Redis."""
     return settings.with_overrides(database_url=database_url, redis_url=redis_url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import psycopg
@@ -27,14 +26,6 @@ LEXICAL = SearchParams(mode="lexical")
 
 DIM = 384
 TERMS = ["alpha", "beta", "field", "grace", "lili", "merci"]
-
-
-@pytest.fixture
-def store(settings: Settings, database_url: str) -> Iterator[PgVectorStore]:
-    st = PgVectorStore(settings.with_overrides(database_url=database_url))
-    st.ensure_schema()
-    yield st
-    st.close()
 
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from rag_core.config import Settings
 from rag_core.store import ChunkDraft, NoteWrite, PgVectorStore, SearchParams
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
 LEXICAL = SearchParams(mode="lexical")
-
-
-@pytest.fixture
-def store(settings: Settings, database_url: str) -> Iterator[PgVectorStore]:
-    st = PgVectorStore(settings.with_overrides(database_url=database_url))
-    st.ensure_schema()
-    yield st
-    st.close()
 
 
 def item(note_id: str, texts: list[str], digest: str = "v1", seed: int = 0) -> NoteWrite:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,16 +36,8 @@ def embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture
-def cfg(settings: Settings, database_url: str) -> Settings:
-    return settings.with_overrides(database_url=database_url)
-
-
-@pytest.fixture
-def store(cfg: Settings) -> Iterator[PgVectorStore]:
-    st = PgVectorStore(cfg)
-    st.ensure_schema()
-    yield st
-    st.close()
+def cfg(db_settings: Settings) -> Settings:
+    return db_settings
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,19 +42,6 @@ def drafts(*texts: str) -> list[ChunkDraft]:
 def note(note_id: str, body: str = "body", **meta: object) -> Note:
     return Note(id=note_id, title=str(meta.pop("title", f"Title {note_id}")), body=body,
                 **meta)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def db_settings(settings: Settings, database_url: str) -> Settings:
-    return settings.with_overrides(database_url=database_url)
-
-
-@pytest.fixture
-def store(db_settings: Settings) -> Iterator[PgVectorStore]:
-    st = PgVectorStore(db_settings)
-    st.ensure_schema()
-    yield st
-    st.close()
 
 
 @pytest.fixture
