@@ -97,6 +97,15 @@ def truth_lists(ids: np.ndarray) -> list[list[int]]:
     return [[int(i) for i in row if i >= 0] for row in ids]
 
 
+def recommendation_note(recall: float, where: str, target: float = RECALL_TARGET) -> str:
+    """Why ``choose_ef_search`` chose its value: the smallest that reaches ``target``, or (when
+    none does) the one of best recall, said plainly so that nobody reads it as the target."""
+    if recall >= target:
+        return f"smallest ef_search with recall@5 >= {target} {where}"
+    return (f"NO swept ef_search reached recall@5 >= {target} {where}; this one has the best "
+            f"recall@5, {recall:.4f} (build with a larger m / ef_construction)")
+
+
 def recommended_env(ef_search: int, note: str = "") -> str:
     """The text of ``recommended_settings.env`` (read by Settings as RAG_HNSW_EF_SEARCH)."""
     head = f"# recommended by the retrieval benchmark{': ' + note if note else ''}\n"

@@ -37,6 +37,7 @@ from evals.bench_stats import (  # noqa: F401 (re-exported)
     latency_stats,
     pareto_front,
     recall_at_k,
+    recommendation_note,
     recommended_env,
     truth_lists,
 )
@@ -267,10 +268,10 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
 
 
 def write_recommended(output_dir: str | Path, result: BenchResult) -> Path:
+    """``recommended_settings.env``, with a comment that says whether the target was reached."""
     m0, efc0 = result.main_pair
+    note = recommendation_note(float(to_metrics(result)["recall_at_5"]),
+                               f"on {result.corpus_size} chunks, m={m0}, ef_construction={efc0}")
     path = Path(output_dir) / "recommended_settings.env"
-    path.write_text(recommended_env(
-        result.recommended_ef_search,
-        f"smallest ef_search with recall@5 >= {RECALL_TARGET} on {result.corpus_size} chunks, "
-        f"m={m0}, ef_construction={efc0}"))
+    path.write_text(recommended_env(result.recommended_ef_search, note))
     return path

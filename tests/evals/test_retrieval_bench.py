@@ -46,6 +46,14 @@ def test_choose_ef_search_takes_the_smallest_reaching_the_target_else_the_best()
         rb.choose_ef_search(_sweep([]))
 
 
+def test_the_recommendation_says_when_no_ef_search_reached_the_target():
+    reached = rb.recommendation_note(0.981, "on 10 chunks")
+    assert reached.startswith("smallest ef_search with recall@5 >= 0.98 on 10 chunks")
+    missed = rb.recommendation_note(0.9568, "on 100000 chunks")
+    assert missed.startswith("NO swept ef_search reached recall@5 >= 0.98") and "0.9568" in missed
+    assert "NO" in rb.recommended_env(400, missed).splitlines()[0]
+
+
 def test_pareto_front_drops_dominated_points():
     frame = pd.DataFrame({"p50_ms": [1.0, 2.0, 1.5, 3.0, 2.5],
                           "recall_at_5": [0.8, 0.95, 0.7, 0.99, 0.9]})
