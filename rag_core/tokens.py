@@ -28,11 +28,12 @@ def _load(path: str) -> Tokenizer:
 
 
 # Texts up to this long have their counts memoised: a chunk's block is counted for every
-# context it enters, and a prompt's fixed parts for every prompt.
-_MEMO_CHARS = 8192
+# context it enters. Whole prompts (unique, several KB) are not: they would fill the memo
+# (at most 8192 x 2 KB here) without ever being asked for again.
+_MEMO_CHARS = 2048
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=8192)
 def _count(path: str, text: str) -> int:
     return len(_load(path).encode(text, add_special_tokens=False).ids)
 

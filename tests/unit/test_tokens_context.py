@@ -72,7 +72,7 @@ def test_budget_counts_exactly_the_blocks_the_prompt_sends() -> None:
 def test_memoised_and_long_counts_are_the_tokenizers_counts() -> None:
     counter = default_counter()
     short = "Ruth gleaned barley in the fields of Boaz until the end of the harvest."
-    long = short * 200  # past the memoised length
+    long = short * 200  # past the memoised length (2048 characters)
     for text in (short, short, long):
         assert counter.count(text) == len(
             counter.tokenizer.encode(text, add_special_tokens=False).ids)
