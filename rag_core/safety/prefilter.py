@@ -35,9 +35,13 @@ def squeeze(text: str) -> str | None:
 
 
 # The most frequent English words: a required string made of them alone filters little.
-_COMMON = frozenset("""a an the and or but if then so of to in on at by for from with as is are
-was were be been it its this that these those i you he she we they me my your his her our their
-what which who when where why how do does did not no all any can will would should""".split())
+_COMMON = frozenset({
+    "a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "at",
+    "by", "for", "from", "with", "as", "is", "are", "was", "were", "be", "been", "it", "its",
+    "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "my",
+    "your", "his", "her", "our", "their", "what", "which", "who", "when", "where", "why",
+    "how", "do", "does", "did", "not", "no", "all", "any", "can", "will", "would", "should",
+})
 
 
 def _chance(text: str) -> float:
