@@ -8,21 +8,17 @@ before it reports ready. ``create_app(settings, parts=...)`` lets tests hand in 
 from __future__ import annotations
 
 import logging
-import os
-import re
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
-from prometheus_client import Counter
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
 from rag_core.api import errors, notes, routes
+from rag_core.api.context import RequestContext
 from rag_core.api.limits import BodyLimit, route_limits
 from rag_core.auth import check_auth_settings
 from rag_core.config import Settings
@@ -30,9 +26,6 @@ from rag_core.errors import RagError
 from rag_core.parts import Parts
 
 log = logging.getLogger("rag_core.app")
-_RID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"],
-                        registry=obs.REGISTRY)
 
 
 def create_app(settings: Settings | None = None, parts: Parts | None = None) -> FastAPI:
@@ -79,37 +72,10 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.include_router(routes.router)
     for prefix, router in notes.routers():
         app.include_router(router, prefix=prefix)
-    app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request-id middleware
+    app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
         settings.max_body_bytes, settings.max_note_body_bytes, settings.max_bulk_body_bytes))
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Any:
-        given = request.headers.get("x-request-id", "")
-        rid = given if _RID.fullmatch(given) else uuid.uuid4().hex
-        request.state.request_id = rid
-        token = obs.request_id_var.set(rid)
-        trace = obs.continue_trace(request.headers)  # an incoming traceparent
-        start = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:  # a bug: answer with a coded body, keep the traceback in the log
-            log.exception("unhandled error")
-            response = errors.error_response(500, "INTERNAL", "An unexpected error occurred.",
-                                              rid)
-        finally:
-            obs.end_trace(trace)
-            obs.request_id_var.reset(token)
-        response.headers["X-Request-ID"] = rid
-        response.headers["X-Worker-PID"] = str(os.getpid())
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(route=path, method=request.method,
-                             status=f"{response.status_code // 100}xx").inc()
-        obs.log_event(log, logging.INFO, "request", method=request.method, route=path,
-                      status=response.status_code, request_id=rid,
-                      ms=round((time.perf_counter() - start) * 1000, 2))
-        return response
-
+    app.add_middleware(RequestContext)  # outermost: ids, trace, metric, log line
     return app
 
 

@@ -2,6 +2,11 @@
 
 Routes declare what they need with the ``Annotated`` aliases below; the parts are built once at
 startup (``app.state.parts``) and a route never reaches into ``app.state`` itself.
+
+Every dependency here is ``async def``: FastAPI runs a plain ``def`` dependency in the thread
+pool, and a hop there (a thread woken, the GIL handed over and back) cost more than the work of
+a cached answer; with a hundred threads busy under load, each hop also waits its turn. Only a
+token check that may fetch keys (JWKS) goes to a thread.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from rag_core.auth import bearer, scopes, verify_claims
 from rag_core.config import Settings
@@ -27,19 +33,19 @@ bearer_scheme = HTTPBearer(
                 "RS256/ES256 issued by the gateway).")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_parts(request: Request) -> Parts:
+async def get_parts(request: Request) -> Parts:
     parts: Parts | None = request.app.state.parts
     if parts is None:
         raise ServiceNotReady()
     return parts
 
 
-def get_pipeline(request: Request) -> Pipeline:
+async def get_pipeline(request: Request) -> Pipeline:
     pipeline: Pipeline | None = request.app.state.pipeline
     if pipeline is None:
         raise ServiceNotReady()
@@ -59,7 +65,7 @@ class Caller:
     scopes: frozenset[str] = frozenset()
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -72,14 +78,15 @@ def current_caller(
         return Caller(user, frozenset({NOTES_WRITE}))
     token = credentials.credentials if credentials else bearer(
         request.headers.get("authorization"))
-    claims = verify_claims(settings, token)
+    claims = (await run_in_threadpool(verify_claims, settings, token) if settings.jwt_jwks_url
+              else verify_claims(settings, token))  # a key fetch must not block the loop
     return Caller(str(claims["sub"]), frozenset(scopes(claims)))
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def current_user(caller: CallerDep) -> str:
+async def current_user(caller: CallerDep) -> str:
     """The caller's user id: the token's ``sub``."""
     return caller.subject
 

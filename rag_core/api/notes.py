@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -98,7 +98,7 @@ def _cursor(value: str | None) -> str:
         raise InvalidNote("The cursor is not one this API gave out.") from None
 
 
-def make_router(owner: Callable[..., str]) -> APIRouter:
+def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     """The notes routes for the notes of ``owner`` (a dependency giving a user id)."""
     router = APIRouter(tags=["notes"])
     whose = Depends(owner)  # a default, not an alias: annotations here are strings
@@ -180,12 +180,12 @@ def make_router(owner: Callable[..., str]) -> APIRouter:
     return router
 
 
-def own_notes(caller: CallerDep) -> str:
+async def own_notes(caller: CallerDep) -> str:
     """The caller's own notes."""
     return validate_user(caller.subject)
 
 
-def users_notes(user_id: Annotated[str, Path(min_length=1, max_length=128)],
+async def users_notes(user_id: Annotated[str, Path(min_length=1, max_length=128)],
                 caller: CallerDep, request: Request) -> str:
     """Another user's notes: only for a service token with the ``notes:write`` scope. Every
     call is audit-logged (logger ``rag_core.audit``) with the service and the user."""
