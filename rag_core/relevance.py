@@ -74,14 +74,14 @@ SCHEMA_WORDS = frozenset({"sermon", "message", "note", "series", "speaker", "pre
 
 
 def _chunk_words(chunks: Sequence[Chunk]) -> set[str]:
-    words: set[str] = set(SCHEMA_WORDS)
+    texts: list[str] = []
     for chunk in chunks:
         meta = chunk.metadata or {}
         extra = " ".join(str(v) for k in ("title", "speaker", "series", "date")
                          if (v := meta.get(k)))
         extra += " " + " ".join(str(v) for k in ("tags", "scripture") for v in meta.get(k) or [])
-        words |= nlp.lemmas(chunk.text) | nlp.lemmas(extra)
-    return words
+        texts += [chunk.text, extra]
+    return set(SCHEMA_WORDS) | nlp.lemmas_of(texts)
 
 
 def _named(name: str, words: set[str]) -> bool:

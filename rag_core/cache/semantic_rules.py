@@ -212,10 +212,7 @@ def _negation_conflict(a: nlp.Facts, b: nlp.Facts) -> list[str]:
 
 
 def _in_evidence(name: str, evidence: Evidence) -> bool:
-    words: set[str] = set()
-    for text in evidence.texts:
-        words |= nlp.lemmas(text)
-    return nlp_named(name, words)
+    return nlp_named(name, nlp.lemmas_of(evidence.texts))
 
 
 def nlp_named(name: str, words: set[str] | frozenset[str]) -> bool:
@@ -284,9 +281,7 @@ def detail_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
     ratio, pairs = swapped_words(a, b)
     if ratio < min_ratio or not pairs:
         return Check("detail", True, f"word overlap {ratio:.2f}, no aligned swap")
-    words: set[str] = set()
-    for text in (*new.texts, *cached.texts):
-        words |= nlp.lemmas(text)
+    words = set(nlp.lemmas_of((*new.texts, *cached.texts)))
     nouns = set(a.nouns) | set(b.nouns)
     if a.answer_type == b.answer_type == "yes_no":
         grounded = pairs  # a yes/no question asks about exactly its words
