@@ -56,18 +56,48 @@ def _close_log(**_: object) -> None:
 @events.init.add_listener
 def _stop_workers_before_quitting(environment: Any, **_: object) -> None:
     """A distributed run's master quits at the end of ``-t`` (or of a shape) without first
-    asking its workers to stop, and writes its report half a second later: the requests still
-    in flight then finish after the report and are missing from it. Stopping first makes the
-    master wait (``--stop-timeout``) for the workers to finish and send their last stats."""
+    asking its workers to stop, and writes its report half a second later; a worker also sends
+    its figures only every few seconds (Locust's ``WORKER_REPORT_INTERVAL``), and not when it
+    is stopped. So the requests of a run's last seconds could be missing from the report.
+    Here the master stops the workers first (``--stop-timeout``), then waits, on conditions
+    with a generous deadline, until each worker has sent a report after it stopped and the
+    ``--csv`` file holds every request counted, and only then quits."""
     runner = environment.runner
-    if isinstance(runner, MasterRunner):
-        quit_now = runner.quit
+    if not isinstance(runner, MasterRunner):
+        return
+    quit_now = runner.quit
+    reported: dict[str, float] = {}
 
-        def stop_then_quit() -> None:
-            runner.stop()
-            quit_now()
+    @events.worker_report.add_listener
+    def _seen(client_id: str, **_: object) -> None:
+        reported[client_id] = time.monotonic()
 
-        runner.quit = stop_then_quit  # type: ignore[method-assign]
+    def stop_then_quit() -> None:
+        workers = set(runner.clients.keys())
+        runner.stop()  # returns once every worker said it stopped (its users are gone)
+        stopped = time.monotonic()
+        # a worker's messages arrive in order: a report after its "stopped" has every request
+        _wait_for(lambda: all(reported.get(w, 0.0) > stopped for w in workers))
+        _wait_for(lambda: _csv_count(environment) >= runner.stats.total.num_requests)
+        quit_now()
+
+    runner.quit = stop_then_quit  # type: ignore[method-assign]
+
+
+def _wait_for(condition: Any, deadline_s: float = 60.0) -> None:
+    """Sleep (cooperatively) until ``condition()`` holds or the deadline passes."""
+    end = time.monotonic() + deadline_s
+    while not condition() and time.monotonic() < end:
+        gevent.sleep(0.25)
+
+
+def _csv_count(environment: Any) -> int:
+    """Requests in the ``--csv`` report (Locust rewrites it every second, not at the end);
+    without ``--csv``, there is nothing to wait for."""
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if not prefix:
+        return 1 << 62
+    return traffic.csv_request_count(f"{prefix}_stats.csv")
 
 
 @events.test_start.add_listener
@@ -82,13 +112,8 @@ def _quit_after_enough_requests(environment: Any, **_: object) -> None:
     def watch() -> None:
         while runner.stats.total.num_requests < STOP_AFTER:
             gevent.sleep(0.25)
-        # Locust rewrites its --csv files every second and not at the end: wait (bounded)
-        # until they hold the requests counted, so that the report has them too
-        prefix = getattr(environment.parsed_options, "csv_prefix", None)
-        deadline = time.monotonic() + 30
-        while prefix and time.monotonic() < deadline \
-                and traffic.csv_request_count(f"{prefix}_stats.csv") < STOP_AFTER:
-            gevent.sleep(0.25)
+        # the --csv report must hold the requests counted, so that the report has them too
+        _wait_for(lambda: _csv_count(environment) >= STOP_AFTER, deadline_s=30)
         runner.quit()
 
     gevent.spawn(watch)
