@@ -215,3 +215,21 @@ async def test_metrics_access(memory_parts: Parts, profile: str, token: str | No
         if token:
             r = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 200 and "assistant_requests_total" in r.text
+
+
+async def test_an_answer_carries_the_documented_fields_as_json_and_as_an_event(
+        client: httpx.AsyncClient) -> None:
+    from rag_core.api.schemas import AnswerOut
+
+    await client.put("/v1/notes/wall", json=NOTE, headers=auth())
+    question = "How long did the rebuilding of the wall take?"
+    plain = await client.post("/v1/query", json={"query": question}, headers=auth())
+    assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
+    body = plain.json()
+    assert set(body) == set(AnswerOut.model_fields)  # no internal field (decisions) leaks
+    assert AnswerOut.model_validate(body).model_dump(mode="json") == body
+    streamed = await client.post("/v1/query", json={"query": question, "stream": True},
+                                 headers=auth())
+    data = streamed.text.split("event: answer\ndata: ", 1)[1].split("\n", 1)[0]
+    event = AnswerOut.model_validate_json(data).model_dump(mode="json")
+    assert set(event) == set(body) and event["answer"] == body["answer"]
