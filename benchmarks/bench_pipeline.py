@@ -127,27 +127,39 @@ def main() -> None:
               f"{scale['raw_chunks_per_s']:.1f} chunks/s, ingestion "
               f"{scale['ingest_chunks_per_s']:.1f} chunks/s = {100 * scale['ratio']:.1f} % of raw")
 
-    # 2. ask: miss (new question each time), L2 hit (embedding cached, answer not), L1 hit
+    # 2. ask: miss (new question each time), L2 hit (embedding cached, answer not), L1 hit;
+    # and a question the notes do not cover: decided ("no_context"), then asked again (L1)
     questions = [f"What did my notes say about faith and work number {i}?"
                  for i in range(args.repeats)]
-    timings: dict[str, list[float]] = {"miss": [], "l2_hit": [], "l1_hit": []}
+    off_topic = [f"Which graphics card should I buy for gaming rig number {i}?"
+                 for i in range(args.repeats)]
+    timings: dict[str, list[float]] = {"miss": [], "l2_hit": [], "l1_hit": [],
+                                       "no_context": [], "no_context_again": []}
     steps: dict[str, list[dict[str, float]]] = {k: [] for k in timings}
-    for q in questions:
-        for label in ("miss", "l1_hit"):
-            start = time.perf_counter()
-            answer = pipe.ask("amara", q)
-            timings[label].append((time.perf_counter() - start) * 1000)
-            steps[label].append(answer.timings_ms)
-        parts.caches.forget_notes("amara")  # answers, contexts, semantic: not embeddings
+    outcomes: dict[str, set[str]] = {k: set() for k in timings}
+
+    def timed(label: str, question: str) -> None:
         start = time.perf_counter()
-        answer = pipe.ask("amara", q)
-        timings["l2_hit"].append((time.perf_counter() - start) * 1000)
-        steps["l2_hit"].append(answer.timings_ms)
+        answer = pipe.ask("amara", question)
+        timings[label].append((time.perf_counter() - start) * 1000)
+        steps[label].append(answer.timings_ms)
+        outcomes[label].add(f"{answer.cache['query']}{' no_context' * answer.no_context}")
+
+    for q, other in zip(questions, off_topic, strict=True):
+        timed("miss", q)
+        timed("l1_hit", q)
+        timed("no_context", other)
+        timed("no_context_again", other)
+        parts.caches.forget_notes("amara")  # answers, contexts, semantic: not embeddings
+        timed("l2_hit", q)
     base = statistics.median(timings["miss"])
+    again = statistics.median(timings["no_context_again"]) / statistics.median(
+        timings["no_context"])
+    print(f"a no-context question asked again costs {again:.3f} of its first decision")
     for label, values in timings.items():
         med = statistics.median(values)
-        print(f"ask {label:7s}: median {med:7.2f} ms  p99 {pct(values, 99):7.2f} ms  "
-              f"ratio to miss {med / base:.3f}")
+        print(f"ask {label:16s}: median {med:7.2f} ms  p99 {pct(values, 99):7.2f} ms  "
+              f"ratio to miss {med / base:.3f}  (answers: {', '.join(sorted(outcomes[label]))})")
         keys = sorted({k for s in steps[label] for k in s if k != "total"})
         print("   steps (median ms): " + ", ".join(
             f"{k} {statistics.median(s.get(k, 0.0) for s in steps[label]):.2f}" for k in keys))

@@ -132,6 +132,8 @@ class Pipeline:
                                           run.query.text, run.top_k)
             cached, run.cache["query"] = p.caches.get_answer(run.key)
         if cached is not None:
+            if cached.no_context:  # a remembered "nothing in your notes" is still one
+                obs.NO_CONTEXT.inc()
             return self._from_cache(run, cached, "cached")
 
         with run.step("embed") as current:
@@ -154,6 +156,7 @@ class Pipeline:
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
+                p.caches.put_reused(run.key, similar, run.decisions["semantic"])
                 return self._from_cache(run, similar, "cached")
 
         relevant = decide_relevance(run.query.text, run.chunks, p.settings,
@@ -161,7 +164,9 @@ class Pipeline:
         run.decisions["relevance"] = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             obs.NO_CONTEXT.inc()
-            return self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
+            answer = self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
+            p.caches.put_no_context(run.key, answer)
+            return answer
 
         with run.step("build_context") as current:
             run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget,
@@ -281,7 +286,7 @@ class Pipeline:
         obs.REQUESTS.labels(outcome=outcome).inc()
         return replace(cached, request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
-                       decisions=dict(run.decisions),
+                       decisions=dict(run.decisions) or _kept_decisions(cached),
                        flags=list(run.query.flags) if run.query else [],
                        query_truncated=bool(run.query and run.query.truncated))
 
@@ -305,6 +310,19 @@ class Pipeline:
             budget_state=run.budget_state,
             decisions=dict(run.decisions),
         )
+
+
+def _kept_decisions(cached: Answer) -> dict[str, Any]:
+    """What an exact hit still explains: why this question got another question's answer (the
+    semantic decision that reused it) or why the notes have nothing (the relevance decision).
+    A generated answer's own decisions stay behind."""
+    kept: dict[str, Any] = {}
+    semantic = cached.decisions.get("semantic")
+    if isinstance(semantic, dict) and semantic.get("hit"):
+        kept["semantic"] = semantic
+    if cached.no_context and "relevance" in cached.decisions:
+        kept["relevance"] = cached.decisions["relevance"]
+    return kept
 
 
 def _retrieved(chunk: Chunk) -> dict[str, Any]:

@@ -79,6 +79,10 @@ def _answer_parts(settings: Settings, params: SearchParams) -> dict[str, object]
         "budgets": [settings.query_token_budget, settings.context_token_budget,
                     settings.output_token_budget],
         "threshold": settings.similarity_threshold,
+        # the no-context decision: its answers are cached too
+        "relevance": [settings.relevance_names, settings.relevance_coverage,
+                      settings.relevance_min_coverage, settings.relevance_confident,
+                      settings.relevance_word_similarity],
         **_retrieval_parts(params),
     }
 

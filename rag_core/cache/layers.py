@@ -11,7 +11,7 @@ list of chunks (read-through helpers below) and never sees bytes or key formats.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -125,6 +125,22 @@ class CacheLayers:
         if self.semantic_enabled and vector is not None:
             self.semantic.store(user_id, notes_version, question, vector, payload,
                                 self.settings.query_cache_ttl_s, evidence)
+
+    def put_no_context(self, key: str, answer: Answer) -> None:
+        """A "nothing in your notes" answer in L1 (the key names the notes version and every
+        setting of the decision): asked again, it costs a lookup instead of a search and a
+        parse. Not kept as a stale answer (no model was involved) nor as a semantic entry (a
+        paraphrase is decided on its own retrieval)."""
+        self.query.set(key, codec.pack(answer.to_dict()), self.settings.query_cache_ttl_s)
+
+    def put_reused(self, key: str, answer: Answer, decision: dict[str, Any]) -> None:
+        """A paraphrase's reused answer under the new question's own L1 key (and in the stale
+        store), with the decision that reused it: asked again, the new question is an exact
+        hit instead of another semantic decision. Not added to the semantic index, so that
+        reuse never chains from one paraphrase to the next."""
+        payload = codec.pack(replace(answer, decisions={"semantic": decision}).to_dict())
+        self.query.set(key, payload, self.settings.query_cache_ttl_s)
+        self.stale.set(rename_layer(key, "query", "stale"), payload, self.settings.stale_ttl_s)
 
     def stale_answer(self, key: str) -> Answer | None:
         """The last good answer for this key, kept past its TTL for the breaker's fallback.

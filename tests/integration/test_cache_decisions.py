@@ -149,6 +149,25 @@ def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
     assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
 
 
+def test_a_reused_paraphrase_asked_again_is_an_exact_hit_that_keeps_its_reason(
+        pipe: Pipeline) -> None:
+    first = pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?")
+    reused = pipe.ask(USER, "For how long did Beatrice keep the lamp burning in the window?")
+    assert reused.cache["query"] == "semantic_hit"
+    again = pipe.ask(USER, "For how long did Beatrice keep the lamp burning in the window?")
+    assert again.cache["query"] == "hit" and again.answer == first.answer
+    assert again.decisions["semantic"]["hit"] is True
+    assert again.decisions["semantic"]["matched_query"].startswith("How long did Beatrice")
+    assert "semantic_cache" not in again.timings_ms  # no second decision
+    # only the generated answer is a semantic candidate: reuse never chains
+    scope = pipe.parts.caches.semantic.scope(USER, pipe.parts.store.notes_version(USER))
+    client = pipe.parts.caches.semantic.client
+    assert client is not None and len(client.hvals(scope)) == 1
+    # a generated answer asked again shows no decision of its first run
+    assert pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?"
+                    ).decisions == {}
+
+
 def _band(pipe: Pipeline) -> Pipeline:
     """The corroborated band from 0.40 (measured on dev, not the default)."""
     from rag_core.parts import with_settings
@@ -219,3 +238,35 @@ def test_nothing_close_means_no_context_at_the_floor(pipe: Pipeline) -> None:
     relevance = answer.decisions["relevance"]
     assert answer.no_context and relevance["reason"] == "similarity", relevance
     assert "floor" in relevance["checks"]["similarity"]["detail"]
+
+
+def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
+        pipe: Pipeline) -> None:
+    from dataclasses import replace
+
+    from rag_core.ingest import ingest_notes
+    from rag_core.parts import with_settings
+
+    question = "What did Pastor Quill say about the lamp Nehemiah kept?"
+    first = pipe.ask(USER, question)
+    assert first.no_context and first.cache["query"] == "miss"
+    again = pipe.ask(USER, question)
+    assert again.no_context and again.cache["query"] == "hit"
+    assert again.answer == first.answer and again.generator == "none"
+    assert again.decisions["relevance"] == first.decisions["relevance"]  # still explained
+    assert "retrieve" not in again.timings_ms
+    # a setting of the decision names the key: a looser policy decides afresh
+    looser = Pipeline(with_settings(pipe.parts, relevance_names=False))
+    assert looser.ask(USER, question).cache["query"] == "miss"
+    # a new note bumps the notes version: the question is decided again, and answered
+    note = replace(NOTES[0], id="tess-004", title="The Governor's Lamp",
+                   body="Pastor Quill said Nehemiah kept a lamp burning on the wall at night "
+                        "while the builders slept.")
+    ingest_notes(pipe.parts, USER, [note], progress=False)
+    pipe.parts.caches.notes_changed(USER, pipe.parts.store.notes_version(USER))
+    try:
+        after = pipe.ask(USER, question)
+        assert after.cache["query"] == "miss" and not after.no_context, after.decisions
+    finally:
+        pipe.parts.store.delete_note(USER, "tess-004")
+        pipe.parts.caches.notes_changed(USER, pipe.parts.store.notes_version(USER))
