@@ -17,14 +17,16 @@ OUTCOMES = ("l1", "semantic", "llm", "no_context")
 
 def classify(cache: Mapping[str, str], generator: str) -> str:
     """Which part answered a request: ``l1``, ``semantic``, ``llm`` or ``no_context``
-    (no-context answers and guard refusals: no LLM call, and not cached)."""
+    (no-context answers and guard refusals: no LLM call). A "nothing in your notes" answer
+    that L1 remembered (its generator is ``none``) stays ``no_context``: it saved no LLM call,
+    so counting it as a hit would inflate the saving."""
+    if generator in ("", "none"):
+        return "no_context"
     if cache.get("query") == "hit":
         return "l1"
     if cache.get("query") == "semantic_hit" or cache.get("semantic") == "semantic_hit":
         return "semantic"
-    if generator not in ("", "none"):
-        return "llm"
-    return "no_context"
+    return "llm"
 
 
 def _share(num: float, den: float) -> float | None:

@@ -155,6 +155,7 @@ def test_sim_clock_moves_in_quanta_and_drives_the_memory_cache():
     ({"query": "miss", "semantic": "miss"}, "extractive", "llm"),
     ({"query": "miss", "semantic": "miss"}, "none", "no_context"),
     ({}, "none", "no_context"),
+    ({"query": "hit", "embedding": "off"}, "none", "no_context"),  # remembered by L1
 ])
 def test_classify(cache, generator, expected):
     assert cr.classify(cache, generator) == expected
