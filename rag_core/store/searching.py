@@ -2,6 +2,15 @@
 
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
 the rest on that connection.  Every knob comes from the caller's ``SearchParams``.
+
+A user with at most ``user_scan_max_chunks`` chunks is searched on their own rows (the
+``user_id`` index: an exact dense scan, the lexical match row by row); a larger one through the
+HNSW and GIN indexes of every user's chunks.  Left to the planner, a small user's lexical
+search matches the question's lexemes in every user's chunks through the GIN index first, and
+a dense search goes through HNSW and filters row by row whenever the table's statistics are
+off (right after a bulk ingest: 6.4 ms median at 10,000 chunks of 200 users against 0.9 ms).
+Measured on that store, analysed, interleaved (README "Retrieval"): hybrid p50 2.41 -> 1.59 ms,
+p99 11.1 -> 6.9 ms; dense p99 4.9 -> 2.3 ms.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from opentelemetry import trace
 
 from rag_core.store import sql as q
 from rag_core.store.base import SearchParams
@@ -18,9 +28,19 @@ from rag_core.store.fusion import fuse
 from rag_core.types import Chunk
 
 
+def index_rows(params: SearchParams, top_k: int) -> int:
+    """The rows the dense scan must return: ``ef_search`` is never set below it."""
+    if params.mode == "dense":
+        return top_k
+    return max(top_k, params.dense_depth) if params.mode == "hybrid" else 0
+
+
 def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray | None,
-              query_text: str | None) -> tuple[Any, dict[str, Any], int]:
-    """The statement of ``params.mode``, its bind values, and the rows its index scan needs."""
+              query_text: str | None, *, user_rows: bool = False
+              ) -> tuple[Any, dict[str, Any]]:
+    """The statement of ``params.mode`` and its bind values; ``user_rows``: read the user's
+    own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
+    of every user's chunks."""
     if params.lexical_ranker not in q.LEXICAL_RANKERS:
         raise ValueError(f"unknown lexical ranker {params.lexical_ranker!r}; expected one of "
                          f"{q.LEXICAL_RANKERS}")
@@ -29,23 +49,35 @@ def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray
                "metadata_weight": float(params.metadata_weight)}
     if params.mode == "dense":
         values["k"] = top_k
-        return q.SEARCH_DENSE, values, top_k
+        return q.SEARCH_DENSE[user_rows], values
     if params.mode == "lexical":
         values.update(lexical, lexical_depth=top_k, has_embedding=vector is not None)
-        return q.SEARCH_LEXICAL[params.lexical_ranker], values, 0
-    dense_depth = max(top_k, params.dense_depth)
-    values.update(lexical, k=dense_depth, lexical_depth=max(top_k, params.lexical_depth))
-    return q.SEARCH_HYBRID[params.lexical_ranker], values, dense_depth
+        return q.SEARCH_LEXICAL[(params.lexical_ranker, user_rows)], values
+    values.update(lexical, k=index_rows(params, top_k),
+                  lexical_depth=max(top_k, params.lexical_depth))
+    return q.SEARCH_HYBRID[(params.lexical_ranker, user_rows)], values
 
 
 def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
                top_k: int, query_text: str | None, params: SearchParams) -> list[Chunk]:
-    query, values, scan_rows = statement(params, top_k, user_id, vector, query_text)
-    ef = max(params.ef_search, scan_rows)  # never fewer candidates than rows to return
-    conn.execute(q.SET_SEARCH_PARAMS,
-                 (str(ef), params.iterative_scan, str(max(params.max_scan_tuples, ef))))
+    ef = max(params.ef_search, index_rows(params, top_k))
+    row = conn.execute(q.SET_SEARCH_PARAMS, (str(ef), params.iterative_scan,
+                                             str(max(params.max_scan_tuples, ef)), user_id)
+                       ).fetchone()
+    user_chunks = int(row[3] or 0) if row is not None else 0
+    rows = reads_user_rows(params, user_chunks)
+    trace.get_current_span().set_attributes({"search.user_chunks": user_chunks,
+                                             "search.user_rows": rows})
+    query, values = statement(params, top_k, user_id, vector, query_text, user_rows=rows)
     chunks = to_chunks(conn.execute(query, values).fetchall())
     return fuse(chunks, params, top_k) if params.mode == "hybrid" else chunks
+
+
+def reads_user_rows(params: SearchParams, user_chunks: int) -> bool:
+    """Whether a user with ``user_chunks`` chunks is searched on their own rows: at most
+    ``params.user_scan_max_chunks`` of them (recorded on the current span as
+    ``search.user_rows`` and ``search.user_chunks``)."""
+    return user_chunks <= params.user_scan_max_chunks
 
 
 def to_chunks(rows: Sequence[Sequence[Any]]) -> list[Chunk]:

@@ -37,11 +37,14 @@ from psycopg import sql
 LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
 
 # set_config(..., true) is SET LOCAL with bind parameters: it ends with the transaction.
+# It also reads the user's number of chunks, which decides between the exact and the HNSW
+# dense scan (``knn_scan``), in the same round trip.
 SET_SEARCH_PARAMS = sql.SQL(
     """
     SELECT set_config('hnsw.ef_search', %s, true),
            set_config('hnsw.iterative_scan', %s, true),
-           set_config('hnsw.max_scan_tuples', %s, true)
+           set_config('hnsw.max_scan_tuples', %s, true),
+           (SELECT s.chunks FROM user_lexical_stats s WHERE s.user_id = %s)
     """
 )
 
@@ -49,15 +52,30 @@ CHUNK_COLUMNS = ("chunk_id", "note_id", "user_id", "ordinal", "text", "metadata"
 
 
 def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
-             per_user: bool = True) -> sql.Composed:
+             per_user: bool = True, user_rows: bool = False) -> sql.Composed:
     """The k rows nearest to ``%(embedding)s`` by cosine distance (``%(k)s`` of them), of
-    ``%(user_id)s`` when ``per_user``; the index scan that every dense search runs."""
+    ``%(user_id)s`` when ``per_user``; the scan that every dense search runs.
+
+    ``user_rows`` (per user only): the user's rows by the ``user_id`` index, then sorted by
+    distance: exact. The ``OFFSET 0`` keeps the ordering out of the subquery, so the planner
+    cannot turn it into an HNSW index scan; it would otherwise pick the HNSW scan for a small
+    user (its row estimate is global) and filter it row by row, scanning thousands of other
+    users' rows to find k of this one's.
+    """
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    if user_rows:
+        if not per_user:
+            raise ValueError("a scan of the user's rows is per user")
+        return sql.SQL(
+            "SELECT {cols}, embedding <=> %(embedding)s AS distance FROM "
+            "(SELECT {cols}, embedding FROM {table} WHERE user_id = %(user_id)s OFFSET 0) "
+            "AS mine ORDER BY distance LIMIT %(k)s"
+        ).format(cols=cols, table=sql.Identifier(table))
     where = sql.SQL("WHERE user_id = %(user_id)s ") if per_user else sql.SQL("")
     return sql.SQL(
         "SELECT {cols}, embedding <=> %(embedding)s AS distance FROM {table} {where}"
         "ORDER BY distance LIMIT %(k)s"
-    ).format(cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-             table=sql.Identifier(table), where=where)
+    ).format(cols=cols, table=sql.Identifier(table), where=where)
 
 
 def knn_ids(table: str, id_column: str, *, per_user: bool) -> sql.Composed:
@@ -119,6 +137,20 @@ _TS_RANK_CD_CTES = _QUERY_CTE + """,
 
 _LEXICAL_CTES = {"bm25": _BM25_CTES, "ts_rank_cd": _TS_RANK_CD_CTES}
 
+# The user's rows by the user_id index; the OFFSET 0 keeps the planner from matching the
+# tsquery through the GIN index of every user's chunks first (see ``knn_scan``).
+_USER_ROWS = ("(SELECT chunk_id, user_id, lex_len, tsv FROM chunks "
+              "WHERE user_id = %(user_id)s OFFSET 0) AS c")
+
+
+def _lexical_ctes(ranker: str, user_rows: bool) -> sql.SQL:
+    """The CTEs q and l of ``ranker``; ``user_rows``: candidates matched row by row among the
+    user's chunks instead of through the GIN index."""
+    ctes = _LEXICAL_CTES[ranker]
+    if user_rows:
+        ctes = ctes.replace("FROM chunks c CROSS JOIN q", f"FROM {_USER_ROWS} CROSS JOIN q")
+    return sql.SQL(ctes)
+
 # The question's lexemes found in chunk c (for --explain), computed on the few returned rows.
 _TERMS = "tsvector_to_array(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}'))"
 
@@ -126,20 +158,21 @@ _TERMS = "tsvector_to_array(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}'))"
 
 # The materialised CTE keeps the (possibly index-driven, relaxed-order) scan separate from the
 # final exact ordering, as pgvector recommends for iterative scans.
-SEARCH_DENSE = sql.SQL(
-    """
-    WITH d AS MATERIALIZED ({scan})
-    SELECT chunk_id, note_id, user_id, ordinal, text, metadata,
-           1 - distance AS score,
-           row_number() OVER (ORDER BY distance, chunk_id) AS dense_rank,
-           NULL::bigint AS lexical_rank, NULL::float8 AS lexical_score, NULL::text[] AS terms
-    FROM d
-    ORDER BY distance, chunk_id
-    """
-).format(scan=knn_scan("chunks", CHUNK_COLUMNS))
+def _dense(user_rows: bool) -> sql.Composed:
+    return sql.SQL(
+        """
+        WITH d AS MATERIALIZED ({scan})
+        SELECT chunk_id, note_id, user_id, ordinal, text, metadata,
+               1 - distance AS score,
+               row_number() OVER (ORDER BY distance, chunk_id) AS dense_rank,
+               NULL::bigint AS lexical_rank, NULL::float8 AS lexical_score, NULL::text[] AS terms
+        FROM d
+        ORDER BY distance, chunk_id
+        """
+    ).format(scan=knn_scan("chunks", CHUNK_COLUMNS, user_rows=user_rows))
 
 
-def _lexical(ranker: str) -> sql.Composed:
+def _lexical(ranker: str, user_rows: bool) -> sql.Composed:
     # Without a query vector the score is the lexical score (there is no cosine to give).
     return sql.SQL(
         """
@@ -154,10 +187,10 @@ def _lexical(ranker: str) -> sql.Composed:
         CROSS JOIN q
         ORDER BY l.rank DESC, l.chunk_id
         """
-    ).format(ctes=sql.SQL(_LEXICAL_CTES[ranker]), terms=sql.SQL(_TERMS))
+    ).format(ctes=_lexical_ctes(ranker, user_rows), terms=sql.SQL(_TERMS))
 
 
-def _hybrid(ranker: str) -> sql.Composed:
+def _hybrid(ranker: str, user_rows: bool) -> sql.Composed:
     # Both candidate lists, each with its own depth; every row gets its cosine similarity.
     return sql.SQL(
         """
@@ -179,9 +212,15 @@ def _hybrid(ranker: str) -> sql.Composed:
         FROM f JOIN chunks c ON c.chunk_id = f.chunk_id AND c.user_id = %(user_id)s
         CROSS JOIN q
         """
-    ).format(ctes=sql.SQL(_LEXICAL_CTES[ranker]), scan=knn_scan("chunks", ("chunk_id",)),
+    ).format(ctes=_lexical_ctes(ranker, user_rows),
+             scan=knn_scan("chunks", ("chunk_id",), user_rows=user_rows),
              terms=sql.SQL(_TERMS))
 
 
-SEARCH_LEXICAL = {ranker: _lexical(ranker) for ranker in LEXICAL_RANKERS}
-SEARCH_HYBRID = {ranker: _hybrid(ranker) for ranker in LEXICAL_RANKERS}
+# Keyed by user_rows: True searches the user's own rows (a small user: exact dense scan,
+# lexical match row by row), False the HNSW and GIN indexes of all users' chunks.
+SEARCH_DENSE = {rows: _dense(rows) for rows in (False, True)}
+SEARCH_LEXICAL = {(ranker, rows): _lexical(ranker, rows)
+                  for ranker in LEXICAL_RANKERS for rows in (False, True)}
+SEARCH_HYBRID = {(ranker, rows): _hybrid(ranker, rows)
+                 for ranker in LEXICAL_RANKERS for rows in (False, True)}

@@ -1,0 +1,128 @@
+"""A small user is searched on their own rows, a large one through the shared indexes
+(``rag_core.store.searching``), on a real PostgreSQL + pgvector.
+
+The two ways must find the same chunks (the own-rows dense scan is exact; on a few rows HNSW
+at ef_search 40 is too), the choice must follow the user's chunk count in every mode, and the
+own-rows statements must not read the HNSW or GIN index of every user's chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pgvector.psycopg import register_vector
+
+from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
+from rag_core.store.searching import reads_user_rows, statement
+from rag_core.types import Note
+
+pytestmark = pytest.mark.integration
+
+DIM = 384
+MODES = ("dense", "lexical", "hybrid")
+WORDS = ("grace", "covenant", "harvest", "shepherd", "jordan", "manna", "exile", "vineyard")
+QUESTION = "What was said about the shepherd and the harvest?"
+
+
+def texts(n: int) -> list[str]:
+    return [f"Notes on {WORDS[i % len(WORDS)]} and {WORDS[(i * 3 + 1) % len(WORDS)]}, part {i}."
+            for i in range(n)]
+
+
+def ingest(store: PgVectorStore, user: str, n: int, rng: np.random.Generator) -> None:
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for i, text in enumerate(texts(n)):
+        note = Note(id=f"{user}-{i}", title=f"Sermon {i}", body=text)
+        store.upsert_note(user, note, f"d{i}", [ChunkDraft(0, text, hashlib.sha1(
+            text.encode()).hexdigest())], vectors[i:i + 1])
+
+
+@pytest.fixture
+def users(store: PgVectorStore) -> PgVectorStore:
+    rng = np.random.default_rng(7)
+    ingest(store, "small", 4, rng)
+    ingest(store, "large", 12, rng)
+    return store
+
+
+@pytest.fixture
+def spans() -> Iterator[tuple[Any, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider.get_tracer("test"), exporter
+    provider.shutdown()
+
+
+def query_vector() -> np.ndarray:
+    v = np.random.default_rng(11).normal(size=DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_the_choice_follows_the_users_chunk_count_in_every_mode(
+        users: PgVectorStore, spans: tuple[Any, InMemorySpanExporter]) -> None:
+    tracer, exporter = spans
+    for mode in MODES:
+        params = SearchParams(mode=mode, user_scan_max_chunks=5)
+        for user in ("small", "large"):
+            with tracer.start_as_current_span(f"{mode}-{user}"):
+                users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
+    seen = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
+    for mode in MODES:
+        assert seen[f"{mode}-small"] == {"search.user_chunks": 4, "search.user_rows": True}
+        assert seen[f"{mode}-large"] == {"search.user_chunks": 12, "search.user_rows": False}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_own_rows_and_shared_indexes_find_the_same_chunks(users: PgVectorStore,
+                                                          mode: str) -> None:
+    for user in ("small", "large"):
+        found = {}
+        for cap in (0, 1_000):  # 0: every user through the indexes; 1,000: on own rows
+            params = SearchParams(mode=mode, user_scan_max_chunks=cap)
+            hits = users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
+            assert hits and all(c.user_id == user for c in hits)
+            found[cap] = [(c.chunk_id, round(c.score, 5)) for c in hits]
+        assert found[0] == found[1_000], (mode, user)
+
+
+def test_dense_on_own_rows_is_the_exact_nearest(users: PgVectorStore) -> None:
+    params = SearchParams(mode="dense", user_scan_max_chunks=1_000)
+    hits = users.search("large", query_vector(), 12, params=params)
+    scores = [c.score for c in hits]
+    assert len(hits) == 12 and scores == sorted(scores, reverse=True)
+
+
+def plan_of(url: str, mode: str, user_rows: bool) -> str:
+    query, values = statement(SearchParams(mode=mode), 5, "large", query_vector(), QUESTION,
+                              user_rows=user_rows)
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        # Indexes made as attractive as they can be: a plan on own rows still avoids them.
+        conn.execute("SET LOCAL enable_seqscan = off")
+        rows = conn.execute(psycopg.sql.SQL("EXPLAIN (FORMAT JSON) ") + query, values)
+        return json.dumps(rows.fetchone()[0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_own_rows_statements_never_read_the_shared_indexes(users: PgVectorStore,
+                                                           database_url: str, mode: str) -> None:
+    plan = plan_of(database_url, mode, user_rows=True)
+    assert "chunks_embedding_hnsw_idx" not in plan and "chunks_tsv_idx" not in plan
+    assert "chunks_user_note_idx" in plan
+
+
+def test_the_threshold_is_inclusive() -> None:
+    params = SearchParams(user_scan_max_chunks=5)
+    assert reads_user_rows(params, 0) and reads_user_rows(params, 5)
+    assert not reads_user_rows(params, 6)
