@@ -137,10 +137,11 @@ _TS_RANK_CD_CTES = _QUERY_CTE + """,
 
 _LEXICAL_CTES = {"bm25": _BM25_CTES, "ts_rank_cd": _TS_RANK_CD_CTES}
 
-# The user's rows by the user_id index; the OFFSET 0 keeps the planner from matching the
-# tsquery through the GIN index of every user's chunks first (see ``knn_scan``).
-_USER_ROWS = ("(SELECT chunk_id, user_id, lex_len, tsv FROM chunks "
-              "WHERE user_id = %(user_id)s OFFSET 0) AS c")
+# The user's rows that match the question, by the user_id index. ``ts_match_vq`` is the
+# function of ``@@``: unlike the operator, the GIN index of every user's chunks cannot serve
+# it, and the OFFSET 0 keeps the match before the per-row term frequencies.
+_USER_ROWS = ("(SELECT x.chunk_id, x.user_id, x.lex_len, x.tsv FROM chunks x CROSS JOIN q "
+              "WHERE x.user_id = %(user_id)s AND ts_match_vq(x.tsv, q.tq) OFFSET 0) AS c")
 
 
 def _lexical_ctes(ranker: str, user_rows: bool) -> sql.SQL:
