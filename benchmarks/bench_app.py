@@ -9,8 +9,9 @@ For each way in it warms one question into L1, then measures ``--requests`` requ
 drift hits both), ``--repeats`` times. It prints the median and p99 of each, the ratio
 L1/healthz (issue 18's target: at most 2x) as the median over the repeats with its range (the
 noise), and a breakdown of the L1 hit: the pipeline's own ``timings_ms`` (validate,
-query_cache = notes version and answer, two Redis GETs) and, timed apart, the JWT check, the
-thread-pool hop, the answer's JSON encoding and one JSON log line.
+query_cache = notes version and answer: one Redis round trip on a single server, two GETs on a
+cluster) and, timed apart, the JWT check, the thread-pool hop, the answer's JSON encoding and
+one JSON log line.
 """
 
 from __future__ import annotations

@@ -127,10 +127,8 @@ class Pipeline:
             return self._finish(run, REFUSAL_ANSWER, outcome="refused")
 
         with run.step("query_cache"):
-            run.version = p.caches.notes_version(run.user_id, p.store.notes_version)
-            run.key = p.caches.answer_key(self.params, run.user_id, run.version,
-                                          run.query.text, run.top_k)
-            cached, run.cache["query"] = p.caches.get_answer(run.key)
+            run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
+                self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version)
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
                 obs.NO_CONTEXT.inc()

@@ -17,7 +17,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
@@ -65,9 +65,29 @@ def rename_layer(key: str, old: str, new: str) -> str:
 def cache_key(layer: str, *, user_id: str | None, notes_version: int | None,
               parts: Mapping[str, object]) -> str:
     """The only function that makes a cache key."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    version = f"v{notes_version}:" if notes_version is not None else ""
-    return f"{user_prefix(layer, user_id)}{version}{_h(canonical, 32)}"
+    if notes_version is not None:
+        return version_slot(layer, user_id, parts).key(notes_version)
+    return f"{user_prefix(layer, user_id)}{_parts_hash(parts)}"
+
+
+def _parts_hash(parts: Mapping[str, object]) -> str:
+    return _h(json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str), 32)
+
+
+@dataclass(frozen=True)
+class VersionSlot:
+    """A key with its notes version left open: ``head + str(version) + tail``. A Lua script
+    that reads the version first fills it in on the server (one round trip for both)."""
+
+    head: str
+    tail: str
+
+    def key(self, notes_version: int) -> str:
+        return f"{self.head}{notes_version}{self.tail}"
+
+
+def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -> VersionSlot:
+    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{_parts_hash(parts)}")
 
 
 def _answer_parts(settings: Settings, params: SearchParams) -> dict[str, object]:
@@ -100,8 +120,21 @@ def _retrieval_parts(params: SearchParams) -> dict[str, object]:
 
 def query_key(settings: Settings, params: SearchParams, user_id: str, notes_version: int,
               normalized_query: str, top_k: int) -> str:
-    parts = {**_answer_parts(settings, params), "top_k": top_k, "q": normalized_query}
-    return cache_key("query", user_id=user_id, notes_version=notes_version, parts=parts)
+    return query_slot(answer_parts(settings, params), user_id, normalized_query,
+                      top_k).key(notes_version)
+
+
+def answer_parts(settings: Settings, params: SearchParams) -> Mapping[str, object]:
+    """What names an answer besides the user, the notes version, the question and top_k: the
+    same for every question of one Settings and SearchParams (a caller may keep it)."""
+    return _answer_parts(settings, params)
+
+
+def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_query: str,
+               top_k: int) -> VersionSlot:
+    """The L1 key of a question with its notes version left open (``query_key``)."""
+    parts = {**answer_parts, "top_k": top_k, "q": normalized_query}
+    return version_slot("query", user_id, parts)
 
 
 def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,

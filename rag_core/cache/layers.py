@@ -10,8 +10,8 @@ list of chunks (read-through helpers below) and never sees bytes or key formats.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,16 +21,18 @@ from rag_core.cache import codec
 from rag_core.cache.base import Cache, CacheStats
 from rag_core.cache.client import RedisClient
 from rag_core.cache.keys import (
+    VersionSlot,
+    answer_parts,
     context_key,
     embedding_key,
     normalize_query,
     notes_version_key,
-    query_key,
+    query_slot,
     rename_layer,
     user_prefix,
 )
 from rag_core.cache.memory import MemoryCache, NullCache
-from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache
+from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
 from rag_core.store.base import SearchParams
@@ -52,6 +54,12 @@ class CacheLayers:
     semantic: SemanticCache
     stale: Cache
     versions: Cache
+    # the notes version and the answer it names in one round trip (single Redis server only)
+    versioned: VersionedRead | None = None
+    # the answer key's parts that do not change per question, by params (for ``settings``;
+    # not passed on by ``dataclasses.replace``: a copy under other settings starts empty)
+    _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
+        default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: RedisClient | None, *,
@@ -73,8 +81,11 @@ class CacheLayers:
                         else MemoryCache("stale", settings.cache_max_entries))
         versions: Cache = (OwnedRedisCache("version", client) if client is not None
                            else MemoryCache("version", settings.cache_max_entries))
-        return cls(settings=settings, query=shared("query"), embedding=shared("embedding"),
-                   context=context, stale=stale, versions=versions,
+        query = shared("query")
+        versioned = (VersionedRead(versions, query) if isinstance(versions, OwnedRedisCache)
+                     and isinstance(query, RedisCache) else None)
+        return cls(settings=settings, query=query, embedding=shared("embedding"),
+                   context=context, stale=stale, versions=versions, versioned=versioned,
                    semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {})))
 
     @property
@@ -88,12 +99,15 @@ class CacheLayers:
         have it (new, expired, evicted, restarted, or written through a master that a failover
         replaced: ``OwnedRedisCache``), written back only if nobody
         wrote a newer one meanwhile. An L1 hit therefore needs no database."""
-        key = notes_version_key(user_id)
-        raw = self.versions.get(key)
+        raw = self.versions.get(notes_version_key(user_id))
         if raw is not None:
             return int(raw)
+        return self._version_from_store(user_id, read)
+
+    def _version_from_store(self, user_id: str, read: Callable[[str], int]) -> int:
         version = read(user_id)
-        self.versions.add(key, str(version).encode(), self.settings.notes_version_ttl_s)
+        self.versions.add(notes_version_key(user_id), str(version).encode(),
+                          self.settings.notes_version_ttl_s)
         return version
 
     def notes_changed(self, user_id: str, version: int) -> int:
@@ -107,8 +121,35 @@ class CacheLayers:
 
     def answer_key(self, params: SearchParams, user_id: str, notes_version: int,
                    question: str, top_k: int) -> str:
-        return query_key(self.settings, params, user_id, notes_version,
-                         normalize_query(question), top_k)
+        return self._slot(params, user_id, question, top_k).key(notes_version)
+
+    def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int
+              ) -> VersionSlot:
+        parts = self._answer_parts.get(params)
+        if parts is None:  # the same for every question of these settings and params
+            if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
+                self._answer_parts.clear()
+            parts = self._answer_parts[params] = answer_parts(self.settings, params)
+        return query_slot(parts, user_id, normalize_query(question), top_k)
+
+    def lookup_answer(self, params: SearchParams, user_id: str, question: str, top_k: int,
+                      read: Callable[[str], int]
+                      ) -> tuple[int, str, Answer | None, CacheOutcome]:
+        """Step 2: the user's notes version (as ``notes_version`` finds it), the question's L1
+        key under that version, and the answer kept there with its outcome. On a single Redis
+        server the version and the answer come in one round trip (``VersionedRead``); without
+        a version in Redis, or elsewhere, the version first and then the answer."""
+        slot = self._slot(params, user_id, question, top_k)
+        found = (self.versioned.get(notes_version_key(user_id), slot.head, slot.tail)
+                 if self.versioned is not None else None)
+        if found is not None and found[0] is not None:
+            version, raw = int(found[0]), found[1]
+            return (version, slot.key(version), _answer(raw) if raw is not None else None,
+                    outcome(self.query, raw))
+        version = (self._version_from_store(user_id, read) if found is not None
+                   else self.notes_version(user_id, read))
+        key = slot.key(version)
+        return (version, key, *self.get_answer(key))
 
     def get_answer(self, key: str) -> tuple[Answer | None, CacheOutcome]:
         raw = self.query.get(key)
