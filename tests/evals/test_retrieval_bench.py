@@ -232,7 +232,13 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
     assert result.paired["speedup"] == metrics["speedup_vs_exact"]
     assert result.paired["exact_p50_ms"] > 0 and result.paired["ef_search"] == 400
     assert set(result.hybrid["mode"]) == {"dense", "hybrid", "hybrid_ts_rank_cd",
-                                          "lexical_bm25", "lexical_ts_rank_cd"}
+                                          "lexical_bm25", "lexical_ts_rank_cd",
+                                          "dense_shared_indexes", "hybrid_shared_indexes",
+                                          "lexical_bm25_shared_indexes"}
+    small = result.hybrid.set_index("mode")["small_users"]
+    assert small["hybrid"].startswith("own rows") and small["dense_shared_indexes"] == (
+        "shared indexes")
+    assert metrics["hybrid_own_rows_p99_speedup"] > 0
     assert metrics["bm25_vs_ts_rank_cd_p50_ratio"] > 0
     assert set(result.sweep["engine"]) == {"pgvector", "hnswlib"}
     # the notebook's `settings`: their ef_search is the default the recall is reported at
