@@ -25,7 +25,9 @@ Lexical ranking (``Settings.lexical_ranker``):
   lexemes instead of all of them (2-3x faster than filtering ``unnest(tsv)``).
 - ``ts_rank_cd``: PostgreSQL's cover density (kept for comparison; no document frequencies).
 
-Candidates are the chunks whose tsvector matches the OR of the question's lexemes (GIN index).
+Candidates are the chunks whose tsvector matches the OR of the question's lexemes: through the
+GIN index of every user's chunks, or, for a user with few chunks, row by row among that user's
+own rows (``user_rows``; ``knn_scan`` likewise reads them for an exact dense scan).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from psycopg import sql
 LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
 
 # set_config(..., true) is SET LOCAL with bind parameters: it ends with the transaction.
-# It also reads the user's number of chunks, which decides between the exact and the HNSW
-# dense scan (``knn_scan``), in the same round trip.
+# It also reads the user's number of chunks, which decides between the user's own rows and
+# the shared HNSW and GIN indexes (``rag_core.store.searching``), in the same round trip.
 SET_SEARCH_PARAMS = sql.SQL(
     """
     SELECT set_config('hnsw.ef_search', %s, true),
