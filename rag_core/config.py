@@ -144,9 +144,10 @@ class Settings(BaseSettings):
     hnsw_max_scan_tuples: int = Field(20_000, ge=1)
     # A user with at most this many chunks is searched on their own rows (by the user_id
     # index: exact dense distances, lexical match row by row), a larger one through the HNSW
-    # and GIN indexes of all users' chunks (rag_core.store.searching). An exact scan measured
-    # about 0.1 ms + 0.19 ms per 1,000 rows here: 5,000 rows cost about 1 ms.
-    user_scan_max_chunks: int = Field(5_000, ge=0)
+    # and GIN indexes of all users' chunks (rag_core.store.searching). Users of 250, 500,
+    # 1,000, 2,000 and 6,250 chunks in one table: own rows faster at 250, about even at 500,
+    # slower from 1,000 (README "Retrieval").
+    user_scan_max_chunks: int = Field(500, ge=0)
 
     # --- caches (spec: 24 h / 7 d / 1 h, 10,000 entries) ---------------------------------
     cache_enabled: bool = True

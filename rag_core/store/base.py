@@ -36,7 +36,7 @@ class SearchParams:
     ef_search: int = 40
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
     max_scan_tuples: int = 20_000
-    user_scan_max_chunks: int = 5_000
+    user_scan_max_chunks: int = 500
     lexical_ranker: LexicalRanker = "bm25"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
