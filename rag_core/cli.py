@@ -24,6 +24,7 @@ EXAMPLES = """\
 examples:
   rag-core services up                       start embedded PostgreSQL+pgvector and Redis
   rag-core migrate                           apply the schema (a deploy step)
+  rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
   rag-core search "Micah 6:8" --user amara --top-k 5 --explain
@@ -88,10 +89,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     store = PgVectorStore(services.resolve(_settings(), redis=False))
     try:
         applied = store.ensure_schema()
+        print(f"applied migrations {', '.join(map(str, applied))}" if applied
+              else "schema already up to date")
+        if args.reindex:
+            print("rebuilding the HNSW index (searches keep using the old one until it is done)",
+                  flush=True)
+            done = store.reindex()
+            print(f"HNSW index rebuilt as {done['vector_type']} (m {done['m']}, "
+                  f"ef_construction {done['ef_construction']}) in {done['seconds']:.1f} s")
     finally:
         store.close()
-    print(f"applied migrations {', '.join(map(str, applied))}" if applied
-          else "schema already up to date")
     return 0
 
 
@@ -278,7 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("services", cmd_services, "Start, inspect or stop the embedded PostgreSQL and Redis.")
     p.add_argument("action", choices=["up", "status", "down"])
 
-    add("migrate", cmd_migrate, "Apply the database schema (a deploy step; idempotent).")
+    p = add("migrate", cmd_migrate, "Apply the database schema (a deploy step; idempotent).")
+    p.add_argument("--reindex", action="store_true",
+                   help="then rebuild the HNSW index with RAG_HNSW_VECTOR_TYPE, RAG_HNSW_M and "
+                        "RAG_HNSW_EF_CONSTRUCTION, concurrently (searches and writes go on)")
 
     p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown or JSON lines).")
     p.add_argument("path", help="folder of .md / .jsonl notes, or one file")

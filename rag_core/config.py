@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1_000)
     hnsw_ef_search: int = Field(40, ge=1, le=1_000)
+    # What the HNSW index holds: the vectors, or their half-precision copies (an expression
+    # index; the column stays vector). It applies when the index is built: by the first
+    # migration of a new database, or by `rag-core migrate --reindex`.
+    hnsw_vector_type: Literal["vector", "halfvec"] = "halfvec"
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
     # hybrid by measurement: NFCorpus test nDCG@10 0.353 against BM25 0.329 and dense 0.299;
     # golden test split (116 answerable questions) 0.925 against BM25 0.926 and dense 0.867,

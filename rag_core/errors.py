@@ -149,3 +149,11 @@ class LocalModelMissing(RagError):
 class SchemaMismatch(RagError):
     code = "SCHEMA_MISMATCH"
     default_message = "The database schema does not match the settings."
+
+
+class ReindexRunning(RagError):
+    """``rag-core migrate --reindex`` while another rebuild holds the database's lock."""
+
+    code = "REINDEX_RUNNING"
+    status = 409
+    default_message = "Another HNSW rebuild is running on this database."

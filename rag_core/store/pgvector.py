@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -24,7 +25,7 @@ from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
 from rag_core.config import Settings
-from rag_core.errors import SchemaMismatch, VectorSearchFailed
+from rag_core.errors import ReindexRunning, SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
@@ -108,7 +109,8 @@ class PgVectorStore:
         processes starting together apply them once: the second waits, then finds them done.
         """
         s = self.settings
-        pending = q.migrations(s.embedding_dim, s.hnsw_m, s.hnsw_ef_construction)
+        pending = q.migrations(s.embedding_dim, s.hnsw_m, s.hnsw_ef_construction,
+                               s.hnsw_vector_type)
         applied_now: list[int] = []
         try:
             with psycopg.connect(self._url, **self._connect_kwargs()) as conn:
@@ -124,6 +126,7 @@ class PgVectorStore:
                     conn.execute(q.RECORD_MIGRATION, (migration.version, migration.name))
                     applied_now.append(migration.version)
                 row = conn.execute(q.EMBEDDING_TYPE).fetchone()
+                indexes = self._hnsw_indexes(conn)
         except _DB_ERRORS as exc:
             raise VectorSearchFailed(
                 "The notes database is not reachable, so its schema could not be checked."
@@ -137,18 +140,62 @@ class PgVectorStore:
             )
         if applied_now:
             log.info("applied schema migrations %s", applied_now)
+        definition = indexes.get(q.HNSW_INDEXES[s.hnsw_vector_type], "").replace(" ", "")
+        wanted = (f"{s.hnsw_vector_type}_cosine_ops", f"m='{s.hnsw_m}'",
+                  f"ef_construction='{s.hnsw_ef_construction}'")
+        if not all(part in definition for part in wanted):
+            log.warning("the HNSW index (%s) is not the one of the settings (%s, m %d, "
+                        "ef_construction %d): searches use the index in place; "
+                        "`rag-core migrate --reindex` rebuilds it",
+                        "; ".join(indexes.values()) or "missing", s.hnsw_vector_type, s.hnsw_m,
+                        s.hnsw_ef_construction)
         return applied_now
 
-    def rebuild_vector_index(
-        self, m: int | None = None, ef_construction: int | None = None
-    ) -> None:
-        """Drop and rebuild the HNSW index with other build parameters (benchmarks use it)."""
-        m = m or self.settings.hnsw_m
-        ef_construction = ef_construction or self.settings.hnsw_ef_construction
-        with self._db("index rebuild") as conn:
-            conn.execute(q.NO_STATEMENT_TIMEOUT)
-            conn.execute(q.DROP_HNSW_INDEX)
-            conn.execute(q.create_hnsw_index(m, ef_construction))
+    @staticmethod
+    def _hnsw_indexes(conn: psycopg.Connection[Any]) -> dict[str, str]:
+        """The valid HNSW indexes of ``chunks`` by name: their definitions."""
+        names = [*q.HNSW_INDEXES.values(), q.HNSW_BUILDING]
+        return {str(r[0]): str(r[1]) for r in conn.execute(q.HNSW_INDEX_STATE, (names,)) if r[2]}
+
+    def hnsw_index(self) -> dict[str, str]:
+        """The valid HNSW indexes of ``chunks`` (name: definition); one outside a rebuild."""
+        with self._db("index lookup") as conn:
+            return self._hnsw_indexes(conn)
+
+    def reindex(self, vector_type: str | None = None, m: int | None = None,
+                ef_construction: int | None = None) -> dict[str, Any]:
+        """Build the HNSW index again with these parameters (default: the Settings'), without
+        blocking searches or writes: ``CREATE INDEX CONCURRENTLY`` under a temporary name, then,
+        in one short transaction, drop the old index and give the new one its type's name.
+        Searches use the old index until then (they read which index exists on every search).
+        One rebuild at a time: a second one raises while the first holds its advisory lock.
+        """
+        s = self.settings
+        vector_type = vector_type or s.hnsw_vector_type
+        m, efc = m or s.hnsw_m, ef_construction or s.hnsw_ef_construction
+        build = q.create_hnsw_index(m, efc, vector_type, s.embedding_dim,
+                                    name=q.HNSW_BUILDING, concurrently=True)
+        start = time.perf_counter()
+        try:
+            with psycopg.connect(self._url, autocommit=True, **self._connect_kwargs()) as conn:
+                locked = conn.execute(q.TRY_REINDEX_LOCK, (q.REINDEX_LOCK_KEY,)).fetchone()
+                if not (locked and locked[0]):
+                    raise ReindexRunning("another HNSW rebuild is running on this database; "
+                                         "wait for it to finish")
+                conn.execute(q.REINDEX_SESSION)
+                conn.execute(q.DROP_BUILDING)
+                conn.execute(build)
+                with conn.transaction():
+                    for drop in q.DROP_HNSW_INDEXES:
+                        conn.execute(drop)
+                    conn.execute(q.rename_building(vector_type))
+                conn.execute(q.UNLOCK_REINDEX, (q.REINDEX_LOCK_KEY,))
+        except _DB_ERRORS as exc:
+            raise VectorSearchFailed(
+                "The notes database is not reachable, so the HNSW index was not rebuilt."
+            ) from exc
+        return {"vector_type": vector_type, "m": m, "ef_construction": efc,
+                "seconds": time.perf_counter() - start}
 
     # --- notes ----------------------------------------------------------------------------
 

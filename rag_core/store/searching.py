@@ -5,10 +5,12 @@ the rest on that connection.  Every knob comes from the caller's ``SearchParams`
 
 A user with at most ``user_scan_max_chunks`` chunks is searched on their own rows (the
 ``user_id`` index: an exact dense scan, the lexical match row by row); a larger one through the
-HNSW and GIN indexes of every user's chunks.  Left to the planner, a small user's lexical
-search matches the question's lexemes in every user's chunks through the GIN index first, and
-a dense search goes through HNSW and filters row by row whenever the table's statistics are
-off (right after a bulk ingest: 6.4 ms median at 10,000 chunks of 200 users against 0.9 ms).
+HNSW and GIN indexes of every user's chunks, ordered by the expression of whichever HNSW index
+exists (``vector`` or ``halfvec``: ``sql.schema.HNSW_INDEXES``).  Left to the planner, a small
+user's lexical search matches the question's lexemes in every user's chunks through the GIN
+index first, and a dense search goes through HNSW and filters row by row whenever the table's
+statistics are off (right after a bulk ingest: 6.4 ms median at 10,000 chunks of 200 users
+against 0.9 ms).
 The figures of both ways are in the README ("A small user is searched on their own rows").
 """
 
@@ -35,26 +37,24 @@ def index_rows(params: SearchParams, top_k: int) -> int:
 
 
 def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray | None,
-              query_text: str | None, *, user_rows: bool = False
+              query_text: str | None, *, user_rows: bool = False, halfvec: bool = False
               ) -> tuple[Any, dict[str, Any]]:
     """The statement of ``params.mode`` and its bind values; ``user_rows``: read the user's
     own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
-    of every user's chunks."""
-    if params.lexical_ranker not in q.LEXICAL_RANKERS:
-        raise ValueError(f"unknown lexical ranker {params.lexical_ranker!r}; expected one of "
-                         f"{q.LEXICAL_RANKERS}")
+    of every user's chunks; ``halfvec``: the HNSW index is the halfvec one."""
+    dim = len(vector) if halfvec and vector is not None else None
+    query = q.search_statement(params.mode, params.lexical_ranker, user_rows, dim)
     values: dict[str, Any] = {"user_id": user_id, "embedding": vector}
     lexical = {"query": query_text or "", "k1": float(params.bm25_k1), "b": float(params.bm25_b),
                "metadata_weight": float(params.metadata_weight)}
     if params.mode == "dense":
         values["k"] = top_k
-        return q.SEARCH_DENSE[user_rows], values
-    if params.mode == "lexical":
+    elif params.mode == "lexical":
         values.update(lexical, lexical_depth=top_k, has_embedding=vector is not None)
-        return q.SEARCH_LEXICAL[(params.lexical_ranker, user_rows)], values
-    values.update(lexical, k=index_rows(params, top_k),
-                  lexical_depth=max(top_k, params.lexical_depth))
-    return q.SEARCH_HYBRID[(params.lexical_ranker, user_rows)], values
+    else:
+        values.update(lexical, k=index_rows(params, top_k),
+                      lexical_depth=max(top_k, params.lexical_depth))
+    return query, values
 
 
 def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
@@ -64,10 +64,13 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                                              str(max(params.max_scan_tuples, ef)), user_id)
                        ).fetchone()
     user_chunks = int(row[3] or 0) if row is not None else 0
+    halfvec = bool(row[4]) if row is not None else False
     rows = reads_user_rows(params, user_chunks)
     trace.get_current_span().set_attributes({"search.user_chunks": user_chunks,
-                                             "search.user_rows": rows})
-    query, values = statement(params, top_k, user_id, vector, query_text, user_rows=rows)
+                                             "search.user_rows": rows,
+                                             "search.halfvec_index": halfvec})
+    query, values = statement(params, top_k, user_id, vector, query_text, user_rows=rows,
+                              halfvec=halfvec)
     chunks = to_chunks(conn.execute(query, values).fetchall())
     return fuse(chunks, params, top_k) if params.mode == "hybrid" else chunks
 

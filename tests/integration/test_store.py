@@ -80,8 +80,9 @@ def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url:
     assert versions == [1, 2, 3]
     assert {"notes", "chunks", "notes_versions", "user_api_costs", "lexeme_stats",
             "user_lexical_stats"} <= tables
-    hnsw = indexes["chunks_embedding_hnsw_idx"]
-    assert "hnsw" in hnsw and "vector_cosine_ops" in hnsw
+    hnsw = indexes["chunks_embedding_halfvec_idx"]  # the default RAG_HNSW_VECTOR_TYPE
+    assert "hnsw" in hnsw and "halfvec_cosine_ops" in hnsw
+    assert "chunks_embedding_hnsw_idx" not in indexes
     assert f"m='{db_settings.hnsw_m}'" in hnsw.replace(" ", "")
     assert f"ef_construction='{db_settings.hnsw_ef_construction}'" in hnsw.replace(" ", "")
     assert "gin" in indexes["chunks_tsv_idx"]

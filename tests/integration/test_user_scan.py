@@ -79,8 +79,10 @@ def test_the_choice_follows_the_users_chunk_count_in_every_mode(
                 users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
     seen = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
     for mode in MODES:
-        assert seen[f"{mode}-small"] == {"search.user_chunks": 4, "search.user_rows": True}
-        assert seen[f"{mode}-large"] == {"search.user_chunks": 12, "search.user_rows": False}
+        assert seen[f"{mode}-small"] == {"search.user_chunks": 4, "search.user_rows": True,
+                                         "search.halfvec_index": True}
+        assert seen[f"{mode}-large"] == {"search.user_chunks": 12, "search.user_rows": False,
+                                         "search.halfvec_index": True}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -118,7 +120,7 @@ def plan_of(url: str, mode: str, user_rows: bool) -> str:
 def test_own_rows_statements_never_read_the_shared_indexes(users: PgVectorStore,
                                                            database_url: str, mode: str) -> None:
     plan = plan_of(database_url, mode, user_rows=True)
-    assert "chunks_embedding_hnsw_idx" not in plan and "chunks_tsv_idx" not in plan
+    assert "chunks_embedding_" not in plan and "chunks_tsv_idx" not in plan
     assert "chunks_user_note_idx" in plan
 
 

@@ -32,29 +32,35 @@ own rows (``user_rows``; ``knn_scan`` likewise reads them for an exact dense sca
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from psycopg import sql
+
+from rag_core.store.sql.schema import HNSW_INDEXES
 
 LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
 
 # set_config(..., true) is SET LOCAL with bind parameters: it ends with the transaction.
 # It also reads the user's number of chunks, which decides between the user's own rows and
-# the shared HNSW and GIN indexes (``rag_core.store.searching``), in the same round trip.
+# the shared HNSW and GIN indexes (``rag_core.store.searching``), and whether the HNSW index is
+# the halfvec one (``schema.HNSW_INDEXES``), in the same round trip.
 SET_SEARCH_PARAMS = sql.SQL(
     """
     SELECT set_config('hnsw.ef_search', %s, true),
            set_config('hnsw.iterative_scan', %s, true),
            set_config('hnsw.max_scan_tuples', %s, true),
-           (SELECT s.chunks FROM user_lexical_stats s WHERE s.user_id = %s)
+           (SELECT s.chunks FROM user_lexical_stats s WHERE s.user_id = %s),
+           to_regclass({halfvec_index}) IS NOT NULL
     """
-)
+).format(halfvec_index=sql.Literal(HNSW_INDEXES["halfvec"]))
 
 CHUNK_COLUMNS = ("chunk_id", "note_id", "user_id", "ordinal", "text", "metadata")
 
 
 def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
-             per_user: bool = True, user_rows: bool = False) -> sql.Composed:
+             per_user: bool = True, user_rows: bool = False,
+             halfvec_dim: int | None = None) -> sql.Composed:
     """The k rows nearest to ``%(embedding)s`` by cosine distance (``%(k)s`` of them), of
     ``%(user_id)s`` when ``per_user``; the scan that every dense search runs.
 
@@ -63,6 +69,11 @@ def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
     cannot turn it into an HNSW index scan; it would otherwise pick the HNSW scan for a small
     user (its row estimate is global) and filter it row by row, scanning thousands of other
     users' rows to find k of this one's.
+
+    ``halfvec_dim``: the scan orders by the half-precision distance, the expression of the
+    ``halfvec`` HNSW index (``hnsw_index``), so that the planner can use that index. The
+    ``distance`` column is still the full-precision one, so callers that order by it re-rank
+    the k rows exactly.
     """
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     if user_rows:
@@ -74,18 +85,23 @@ def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
             "AS mine ORDER BY distance LIMIT %(k)s"
         ).format(cols=cols, table=sql.Identifier(table))
     where = sql.SQL("WHERE user_id = %(user_id)s ") if per_user else sql.SQL("")
+    order = sql.SQL("distance") if halfvec_dim is None else sql.SQL(
+        "embedding::halfvec({d}) <=> %(embedding)s::halfvec({d})").format(
+        d=sql.Literal(int(halfvec_dim)))
     return sql.SQL(
         "SELECT {cols}, embedding <=> %(embedding)s AS distance FROM {table} {where}"
-        "ORDER BY distance LIMIT %(k)s"
-    ).format(cols=cols, table=sql.Identifier(table), where=where)
+        "ORDER BY {order} LIMIT %(k)s"
+    ).format(cols=cols, table=sql.Identifier(table), where=where, order=order)
 
 
-def knn_ids(table: str, id_column: str, *, per_user: bool) -> sql.Composed:
+def knn_ids(table: str, id_column: str, *, per_user: bool, user_rows: bool = False,
+            halfvec_dim: int | None = None) -> sql.Composed:
     """Ids of ``knn_scan``, nearest first, with the materialised CTE pgvector recommends for
     iterative scans (the benchmark's form of the dense search)."""
-    return sql.SQL(
-        "WITH d AS MATERIALIZED ({scan}) SELECT {id} FROM d ORDER BY distance"
-    ).format(scan=knn_scan(table, (id_column,), per_user=per_user), id=sql.Identifier(id_column))
+    scan = knn_scan(table, (id_column,), per_user=per_user, user_rows=user_rows,
+                    halfvec_dim=halfvec_dim)
+    return sql.SQL("WITH d AS MATERIALIZED ({scan}) SELECT {id} FROM d ORDER BY distance"
+                   ).format(scan=scan, id=sql.Identifier(id_column))
 
 
 # --- lexical candidate lists: CTEs q (tsquery, lexemes) and l (chunk_id, rank) ---------------
@@ -161,7 +177,7 @@ _TERMS = "tsvector_to_array(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}'))"
 
 # The materialised CTE keeps the (possibly index-driven, relaxed-order) scan separate from the
 # final exact ordering, as pgvector recommends for iterative scans.
-def _dense(user_rows: bool) -> sql.Composed:
+def _dense(user_rows: bool, halfvec_dim: int | None) -> sql.Composed:
     return sql.SQL(
         """
         WITH d AS MATERIALIZED ({scan})
@@ -172,7 +188,8 @@ def _dense(user_rows: bool) -> sql.Composed:
         FROM d
         ORDER BY distance, chunk_id
         """
-    ).format(scan=knn_scan("chunks", CHUNK_COLUMNS, user_rows=user_rows))
+    ).format(scan=knn_scan("chunks", CHUNK_COLUMNS, user_rows=user_rows,
+                           halfvec_dim=halfvec_dim))
 
 
 def _lexical(ranker: str, user_rows: bool) -> sql.Composed:
@@ -193,7 +210,7 @@ def _lexical(ranker: str, user_rows: bool) -> sql.Composed:
     ).format(ctes=_lexical_ctes(ranker, user_rows), terms=sql.SQL(_TERMS))
 
 
-def _hybrid(ranker: str, user_rows: bool) -> sql.Composed:
+def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None) -> sql.Composed:
     # Both candidate lists, each with its own depth; every row gets its cosine similarity.
     return sql.SQL(
         """
@@ -216,14 +233,24 @@ def _hybrid(ranker: str, user_rows: bool) -> sql.Composed:
         CROSS JOIN q
         """
     ).format(ctes=_lexical_ctes(ranker, user_rows),
-             scan=knn_scan("chunks", ("chunk_id",), user_rows=user_rows),
+             scan=knn_scan("chunks", ("chunk_id",), user_rows=user_rows,
+                           halfvec_dim=halfvec_dim),
              terms=sql.SQL(_TERMS))
 
 
-# Keyed by user_rows: True searches the user's own rows (a small user: exact dense scan,
-# lexical match row by row), False the HNSW and GIN indexes of all users' chunks.
-SEARCH_DENSE = {rows: _dense(rows) for rows in (False, True)}
-SEARCH_LEXICAL = {(ranker, rows): _lexical(ranker, rows)
-                  for ranker in LEXICAL_RANKERS for rows in (False, True)}
-SEARCH_HYBRID = {(ranker, rows): _hybrid(ranker, rows)
-                 for ranker in LEXICAL_RANKERS for rows in (False, True)}
+@functools.lru_cache(maxsize=64)
+def search_statement(mode: str, ranker: str, user_rows: bool,
+                     halfvec_dim: int | None = None) -> sql.Composed:
+    """The statement of a search. ``user_rows``: the user's own rows (a small user: exact
+    dense scan, lexical match row by row) instead of the HNSW and GIN indexes of all users'
+    chunks; ``halfvec_dim``: the HNSW index is the ``halfvec`` one (``hnsw_index``)."""
+    if ranker not in LEXICAL_RANKERS:
+        raise ValueError(f"unknown lexical ranker {ranker!r}; expected one of {LEXICAL_RANKERS}")
+    dim = None if user_rows else halfvec_dim  # an own-rows scan is exact in full precision
+    if mode == "dense":
+        return _dense(user_rows, dim)
+    if mode == "lexical":
+        return _lexical(ranker, user_rows)
+    if mode == "hybrid":
+        return _hybrid(ranker, user_rows, dim)
+    raise ValueError(f"unknown retrieval mode {mode!r}")
