@@ -50,6 +50,7 @@ from evals.retrieval_pg import (  # noqa: F401 (re-exported)
     connect,
     drop_table,
     exact_mode,
+    halfvec_dim,
     hnsw_mode,
     index_used,
     load_table,
@@ -59,7 +60,9 @@ from evals.retrieval_pg import (  # noqa: F401 (re-exported)
     pg_sweep,
     server_url,
     set_option,
+    store_filtered,
     time_queries,
+    vector_type_sweep,
 )
 from evals.retrieval_store import ingest_corpus, store_for, store_modes
 from rag_core import services
@@ -111,19 +114,27 @@ class BenchResult:
     paired: dict[str, float] = field(default_factory=dict)  # interleaved HNSW vs exact
     notes: dict[str, str] = field(default_factory=dict)
     default_ef_search: int = 40  # Settings.hnsw_ef_search of the run: what the service uses
+    # both HNSW index types at the first pair, interleaved (retrieval_pg.vector_type_sweep)
+    vector_types: pd.DataFrame = field(default_factory=pd.DataFrame)
+    vector_type_builds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    vector_type: str = "vector"  # of the headline index: Settings.hnsw_vector_type
 
 
 def measure_size(conn: Any, table: str, base: np.ndarray, queries: np.ndarray,
                  user_ids: np.ndarray, pairs: Sequence[Sequence[int]], ef_values: Sequence[int],
+                 vector_type: str = "vector",
                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[list[int]]]:
-    """Load, and per pair build + sweep; the index of the first pair is left in place."""
+    """Load, and per pair build (an index of ``vector_type``) + sweep; the index of the first
+    pair is left in place."""
     truth = truth_lists(exact_neighbours(base, queries))
     load_table(conn, table, base, user_ids)
     builds, rows = [], []
+    dim = halfvec_dim(vector_type, base)
     for m, efc in reversed([tuple(p) for p in pairs]):  # first pair last: its index stays
-        builds.append({**build_index(conn, table, m, efc), "engine": "pgvector"})
-        rows += pg_sweep(conn, table, queries, truth, ef_values, m=m, ef_construction=efc,
-                         corpus_size=len(base))
+        builds.append({**build_index(conn, table, m, efc, vector_type, dim),
+                       "engine": "pgvector"})
+        rows += pg_sweep(conn, table, queries, truth, ef_values, dim, m=m,
+                         ef_construction=efc, corpus_size=len(base), vector_type=vector_type)
     return pd.DataFrame(builds[::-1]), pd.DataFrame(rows), truth
 
 
@@ -145,27 +156,33 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
     n = len(corpus)
     qv, qu = queries.vectors, queries.user_ids
     table = f"bench_{n}_{seed}"
+    kind = settings.hnsw_vector_type  # the headline index is the service's
+    dim = halfvec_dim(kind, qv)
     with connect(url) as conn:
         builds, sweep, truth = measure_size(conn, table, corpus.vectors, qv, corpus.user_ids,
-                                            hnsw_params, ef_values)
+                                            hnsw_params, ef_values, kind)
         main = sweep[(sweep["m"] == m0) & (sweep["ef_construction"] == efc0)]
         ef = choose_ef_search(main, target)
-        uses_index = index_used(conn, table, qv[0], ef)
+        uses_index = index_used(conn, table, qv[0], ef, dim)
         exact = [pg_exact(conn, table, qv, truth, corpus_size=n)]
-        paired = paired_speedup(url, table, qv, ef)
+        paired = paired_speedup(url, table, qv, ef, dim)
         masks = [corpus.user_ids == u for u in qu]
         user_truth = truth_lists(exact_neighbours(corpus.vectors, qv, allowed=masks))
-        filt, found = pg_filtered(conn, table, qv, qu, user_truth, ef)
+        filt, found = pg_filtered(conn, table, qv, qu, user_truth, ef, dim=dim)
         foreign = sum(int(corpus.user_ids[i] != u) for ids, u in zip(found, qu, strict=True)
                       for i in ids)
         filt.append({**pg_exact(conn, table, qv, user_truth, users=qu), "iterative_scan": "-"})
+        filt.append(store_filtered(conn, table, qv, qu, user_truth, ef,
+                                   np.bincount(corpus.user_ids), settings.user_scan_max_chunks,
+                                   dim))
+        types, type_builds = vector_type_sweep(url, table, qv, truth, ef_values, m0, efc0)
         scale_rows = [_scale_row(main, exact[0], ef, n)]
         for size in sorted(set(scale_sizes) - {n}):
             if size > n:
                 raise ValueError(f"scale size {size} is larger than the corpus ({n})")
             t_small = f"bench_{size}_{seed}"
             _, sw, tr = measure_size(conn, t_small, corpus.vectors[:size], qv,
-                                     corpus.user_ids[:size], [(m0, efc0)], ef_values)
+                                     corpus.user_ids[:size], [(m0, efc0)], ef_values, kind)
             ex = pg_exact(conn, t_small, qv, tr, corpus_size=size)
             scale_rows.append(_scale_row(sw, ex, choose_ef_search(sw, target), size))
             exact.append(ex)
@@ -197,6 +214,8 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
         notes["hybrid"] = "hybrid_chunks = 0: dense vs hybrid not measured"
     return BenchResult(builds=builds, sweep=sweep, exact=pd.DataFrame(exact),
                        filtered=pd.DataFrame(filt), hybrid=hybrid,
+                       vector_types=pd.DataFrame(types), vector_type_builds=pd.DataFrame(
+                           type_builds), vector_type=kind,
                        scale=pd.DataFrame(scale_rows), recommended_ef_search=ef,
                        main_pair=(m0, efc0), corpus_size=n, paired=paired, notes=notes,
                        default_ef_search=int(settings.hnsw_ef_search))
@@ -248,11 +267,16 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
         "filtered_recall_at_5": filt.loc["relaxed_order", "recall_at_5"],
         "filtered_recall_at_5_no_iterative": filt.loc["off", "recall_at_5"],
         "filtered_p99_ms": filt.loc["relaxed_order", "p99_ms"],
+        # as the store runs it: small users on their own rows (exact), the others by HNSW
+        "filtered_recall_at_5_store": filt.loc["store", "recall_at_5"],
+        "filtered_p99_ms_store": filt.loc["store", "p99_ms"],
+        "filtered_own_rows_share": filt.loc["store", "own_rows_share"],
         "filtered_foreign_rows": int(result.notes.get("filtered_foreign_rows", 0)),
         "index_used": int(result.notes.get("index_used", 0)),
         "index_build_s": result.builds.iloc[0]["build_s"],
         "index_mb": result.builds.iloc[0]["index_mb"],
     }
+    out.update(vector_type_metrics(result))
     if hybrid is not None:
         out.update(dense_p99_ms=hybrid.loc["dense", "p99_ms"],
                    hybrid_p99_ms=hybrid.loc["hybrid", "p99_ms"],
@@ -270,6 +294,22 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
     else:
         out["hybrid_p99_ratio"] = None
     return out
+
+
+def vector_type_metrics(result: BenchResult) -> dict[str, Any]:
+    """Half precision against full at the recommended ef_search, timed interleaved."""
+    types, builds = result.vector_types, result.vector_type_builds
+    if types.empty:
+        return {}
+    at = types[types["ef_search"] == result.recommended_ef_search].set_index("vector_type")
+    size = builds.set_index("vector_type")["index_mb"]
+    half, full = at.loc["halfvec"], at.loc["vector"]
+    return {"halfvec_recall_at_5": half["recall_at_5"], "vector_recall_at_5": full["recall_at_5"],
+            "halfvec_p50_ms": half["p50_ms"], "vector_p50_ms": full["p50_ms"],
+            "halfvec_p99_ms": half["p99_ms"], "vector_p99_ms": full["p99_ms"],
+            "halfvec_p50_speedup": full["p50_ms"] / half["p50_ms"],
+            "halfvec_p99_speedup": full["p99_ms"] / half["p99_ms"],
+            "halfvec_index_mb": size["halfvec"], "vector_index_mb": size["vector"]}
 
 
 def write_recommended(output_dir: str | Path, result: BenchResult) -> Path:

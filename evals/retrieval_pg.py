@@ -76,30 +76,37 @@ def drop_table(conn: Any, table: str) -> None:
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
 
-def build_index(conn: Any, table: str, m: int, ef_construction: int) -> dict[str, Any]:
-    """Drop any HNSW index of ``table``, build one; its build seconds and size in MB."""
-    index = f"{table}_hnsw"
+def halfvec_dim(vector_type: str, vectors: np.ndarray) -> int | None:
+    """What ``knn_scan`` needs to order by the index of ``vector_type`` (``halfvec``: the
+    dimension of its expression)."""
+    return int(vectors.shape[-1]) if vector_type == "halfvec" else None
+
+
+def build_index(conn: Any, table: str, m: int, ef_construction: int,
+                vector_type: str = "vector", dim: int | None = None,
+                index: str | None = None) -> dict[str, Any]:
+    """Drop ``index`` (default ``<table>_hnsw``) and build it again with the store's DDL
+    (``rag_core.store.sql.create_hnsw_index``); its build seconds and size in MB."""
+    index = index or f"{table}_hnsw"
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index)))
     set_option(conn, "maintenance_work_mem", "1GB")
     set_option(conn, "max_parallel_maintenance_workers", 0)  # one core: others share the box
     start = time.perf_counter()
-    conn.execute(sql.SQL(
-        "CREATE INDEX {} ON {} USING hnsw (embedding vector_cosine_ops) "
-        "WITH (m = {}, ef_construction = {})").format(
-        sql.Identifier(index), sql.Identifier(table), sql.Literal(int(m)),
-        sql.Literal(int(ef_construction))))
+    conn.execute(q.create_hnsw_index(m, ef_construction, vector_type, dim, name=index,
+                                     table=table))
     seconds = time.perf_counter() - start
     size = conn.execute("SELECT pg_relation_size(%s::regclass)", (index,)).fetchone()[0]
-    return {"m": m, "ef_construction": ef_construction, "build_s": seconds,
-            "index_mb": size / 2**20}
+    return {"m": m, "ef_construction": ef_construction, "vector_type": vector_type,
+            "build_s": seconds, "index_mb": size / 2**20}
 
 
-def _knn_sql(table: str, filtered: bool) -> sql.Composed:
+def _knn_sql(table: str, filtered: bool, dim: int | None = None) -> sql.Composed:
     """The store's own dense scan (``rag_core.store.sql.knn_scan``) on a benchmark table: per
-    user with the store's materialised CTE, or over the whole table (the raw index)."""
+    user with the store's materialised CTE, or over the whole table (the raw index); ``dim``:
+    ordered by the halfvec index's expression."""
     if filtered:
-        return q.knn_ids(table, "id", per_user=True)
-    return q.knn_scan(table, ("id",), per_user=False)
+        return q.knn_ids(table, "id", per_user=True, halfvec_dim=dim)
+    return q.knn_scan(table, ("id",), per_user=False, halfvec_dim=dim)
 
 
 def time_queries(conn: Any, statement: sql.Composed, vectors: np.ndarray,
@@ -142,8 +149,9 @@ def exact_mode(conn: Any) -> None:
 
 
 def pg_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
-             ef_values: Iterable[int], **extra: Any) -> list[dict[str, Any]]:
-    stmt = _knn_sql(table, filtered=False)
+             ef_values: Iterable[int], dim: int | None = None, **extra: Any
+             ) -> list[dict[str, Any]]:
+    stmt = _knn_sql(table, filtered=False, dim=dim)
     hnsw_mode(conn, max(ef_values))
     time_queries(conn, stmt, queries)  # warm-up: index pages into the caches
     rows = []
@@ -154,11 +162,12 @@ def pg_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
     return rows
 
 
-def index_used(conn: Any, table: str, query: np.ndarray, ef_search: int) -> bool:
+def index_used(conn: Any, table: str, query: np.ndarray, ef_search: int,
+               dim: int | None = None) -> bool:
     """Whether the plan of the timed HNSW query (same session settings) scans the table's HNSW
     index: the deterministic form of what ``speedup_vs_exact`` measures with a clock."""
     hnsw_mode(conn, ef_search)
-    plan = conn.execute(sql.SQL("EXPLAIN ") + _knn_sql(table, filtered=False),
+    plan = conn.execute(sql.SQL("EXPLAIN ") + _knn_sql(table, filtered=False, dim=dim),
                         {"embedding": query, "k": K}).fetchall()
     return f"{table}_hnsw" in " ".join(str(row[0]) for row in plan)
 
@@ -173,14 +182,15 @@ def pg_exact(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
     return _row(found, truth, secs, engine="pgvector-exact", **extra)
 
 
-def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int
-                   ) -> dict[str, float]:
+def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int,
+                   dim: int | None = None) -> dict[str, float]:
     """HNSW and exact latency measured query by query in turn, on two connections.
 
     Interleaving puts both under the same load at the same moments, so their ratio holds on a
     shared machine where two separate passes would each meet different load.
     """
-    stmt = _knn_sql(table, filtered=False)
+    stmts = {"hnsw": _knn_sql(table, filtered=False, dim=dim),
+             "exact": _knn_sql(table, filtered=False)}  # exact: in full precision
     with connect(url) as ch, connect(url) as ce:
         hnsw_mode(ch, ef_search)
         exact_mode(ce)
@@ -189,7 +199,7 @@ def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int
             for vec in queries[: 20 if warm else len(queries)]:
                 for key, conn in (("hnsw", ch), ("exact", ce)):
                     start = time.perf_counter()
-                    conn.execute(stmt, {"embedding": vec, "k": K}, prepare=True).fetchall()
+                    conn.execute(stmts[key], {"embedding": vec, "k": K}, prepare=True).fetchall()
                     if not warm:
                         times[key].append(time.perf_counter() - start)
     hnsw, exact = latency_stats(times["hnsw"]), latency_stats(times["exact"])
@@ -199,10 +209,10 @@ def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int
 
 
 def pg_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
-                truth: list[list[int]], ef_search: int, max_scan_tuples: int = 20_000
-                ) -> tuple[list[dict[str, Any]], list[list[int]]]:
+                truth: list[list[int]], ef_search: int, max_scan_tuples: int = 20_000,
+                dim: int | None = None) -> tuple[list[dict[str, Any]], list[list[int]]]:
     """Per-user search at ``ef_search`` with iterative scans off and relaxed_order."""
-    stmt = _knn_sql(table, filtered=True)
+    stmt = _knn_sql(table, filtered=True, dim=dim)
     rows: list[dict[str, Any]] = []
     last: list[list[int]] = []
     for mode in ("off", "relaxed_order"):
@@ -212,3 +222,79 @@ def pg_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
                          ef_search=ef_search))
         last = found
     return rows, last
+
+
+def store_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
+                   truth: list[list[int]], ef_search: int, user_chunks: np.ndarray,
+                   max_chunks: int, dim: int | None = None) -> dict[str, Any]:
+    """Per-user search as the store runs it (``rag_core.store.searching``): a user with at
+    most ``max_chunks`` chunks on their own rows (exact), a larger one by the store's shared
+    statement, planned as the store's is (seq scans allowed, a ``user_id`` index beside HNSW,
+    relaxed_order iterative scans). ``user_chunks[u]``: user u's number of chunks."""
+    stmts = {own: q.knn_ids(table, "id", per_user=True, user_rows=own,
+                            halfvec_dim=None if own else dim) for own in (True, False)}
+    index = sql.Identifier(f"{table}_user_idx")
+    conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (user_id)").format(
+        index, sql.Identifier(table)))
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    hnsw_mode(conn, ef_search, "relaxed_order")
+    set_option(conn, "enable_seqscan", "on")
+    found, seconds, own = [], np.empty(len(queries)), 0
+    try:
+        for i, (vec, user) in enumerate(zip(queries, users, strict=True)):
+            small = bool(user_chunks[int(user)] <= max_chunks)
+            own += small
+            start = time.perf_counter()
+            rows = conn.execute(stmts[small], {"embedding": vec, "k": K, "user_id": int(user)},
+                                prepare=True).fetchall()
+            seconds[i] = time.perf_counter() - start
+            found.append([r[0] for r in rows])
+    finally:
+        conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(index))
+    return _row(found, truth, seconds, engine="pgvector", iterative_scan="store",
+                ef_search=ef_search, own_rows_share=own / max(len(queries), 1))
+
+
+def vector_type_sweep(url: str, table: str, queries: np.ndarray, truth: list[list[int]],
+                      ef_values: Iterable[int], m: int, ef_construction: int
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One HNSW index of each type on the same table (its ``<table>_hnsw`` index is dropped
+    first, and both are dropped at the end: the table's last step), timed query by query in
+    turn on two connections at each ``ef_search``: recall@5 and latency per type, and the
+    builds."""
+    builds, rows = [], []
+    names = {t: f"{table}_hnsw_{t}" for t in q.VECTOR_TYPES}
+    with connect(url) as conns:
+        conns.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(
+            sql.Identifier(f"{table}_hnsw")))
+        for kind in q.VECTOR_TYPES:
+            builds.append({**build_index(conns, table, m, ef_construction, kind,
+                                         halfvec_dim("halfvec", queries), names[kind]),
+                           "engine": "pgvector"})
+    try:
+        with connect(url) as cv, connect(url) as ch:
+            pair = {"vector": cv, "halfvec": ch}
+            stmts = {t: _knn_sql(table, False, halfvec_dim(t, queries)) for t in pair}
+            for ef in ef_values:
+                for conn in pair.values():
+                    hnsw_mode(conn, ef)
+                times: dict[str, list[float]] = {t: [] for t in pair}
+                found: dict[str, list[list[int]]] = {t: [] for t in pair}
+                for warm in (True, False):
+                    for vec in queries[: 20 if warm else len(queries)]:
+                        for kind, conn in pair.items():
+                            start = time.perf_counter()
+                            got = conn.execute(stmts[kind], {"embedding": vec, "k": K},
+                                               prepare=True).fetchall()
+                            if not warm:
+                                times[kind].append(time.perf_counter() - start)
+                                found[kind].append([r[0] for r in got])
+                for kind in pair:
+                    rows.append(_row(found[kind], truth, np.array(times[kind]),
+                                     vector_type=kind, ef_search=ef, m=m,
+                                     ef_construction=ef_construction))
+    finally:
+        with connect(url) as conn:
+            for name in names.values():
+                conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+    return rows, builds

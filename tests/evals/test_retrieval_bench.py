@@ -216,7 +216,17 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
         assert rb.index_used(conn, "tiny", queries.vectors[0], 40)
         conn.execute("DROP INDEX tiny_hnsw")
         assert not rb.index_used(conn, "tiny", queries.vectors[0], 40)  # a seq scan now
+        half = rb.build_index(conn, "tiny", 8, 32, "halfvec", 32)
+        assert half["vector_type"] == "halfvec" and half["index_mb"] <= build["index_mb"]
+        assert rb.index_used(conn, "tiny", queries.vectors[0], 40, dim=32)
+        assert not rb.index_used(conn, "tiny", queries.vectors[0], 40)  # vector: no index
         rb.build_index(conn, "tiny", 8, 32)
+        # as the store searches: a user at or under the cap on own rows, exact; above, HNSW
+        chunks = np.bincount(corpus.user_ids)
+        for cap, share in ((10_000, 1.0), (0, 0.0)):
+            row = rb.store_filtered(conn, "tiny", queries.vectors, queries.user_ids, user_truth,
+                                    400, chunks, cap)
+            assert row["own_rows_share"] == share and row["recall_at_5"] == 1.0
 
     # the whole run, hybrid store included, without touching the shared embedded server
     monkeypatch.setattr(rb, "server_url", lambda state_dir=None: database_url)
@@ -227,6 +237,15 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
     assert metrics["best_recall_at_5"] == 1.0 and metrics["index_used"] == 1
     assert metrics["recall_at_5_default_ef"] is None  # the default ef_search was not swept
     assert metrics["filtered_foreign_rows"] == 0
+    assert metrics["filtered_recall_at_5_store"] == 1.0  # ~75 chunks a user: own rows, exact
+    assert metrics["filtered_own_rows_share"] == 1.0
+    # the headline index is the Settings' type; both types side by side at every ef_search
+    assert result.vector_type == "halfvec" and set(result.builds["vector_type"].dropna()) == {
+        "halfvec"}
+    assert sorted(result.vector_types["vector_type"]) == ["halfvec", "vector"]
+    assert metrics["vector_recall_at_5"] == 1.0 and metrics["halfvec_recall_at_5"] >= 0.95
+    assert 0 < metrics["halfvec_index_mb"] <= metrics["vector_index_mb"]
+    assert metrics["halfvec_p99_speedup"] > 0
     assert 0 <= metrics["filtered_recall_at_5_no_iterative"] <= 1
     assert metrics["hybrid_p99_ratio"] > 0 and metrics["speedup_vs_exact"] > 0
     assert result.paired["speedup"] == metrics["speedup_vs_exact"]
