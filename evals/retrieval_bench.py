@@ -114,7 +114,7 @@ class BenchResult:
     paired: dict[str, float] = field(default_factory=dict)  # interleaved HNSW vs exact
     notes: dict[str, str] = field(default_factory=dict)
     default_ef_search: int = 40  # Settings.hnsw_ef_search of the run: what the service uses
-    # both HNSW index types at the first pair, interleaved (retrieval_pg.vector_type_sweep)
+    # both HNSW index types at the first pair, each alone (retrieval_pg.vector_type_sweep)
     vector_types: pd.DataFrame = field(default_factory=pd.DataFrame)
     vector_type_builds: pd.DataFrame = field(default_factory=pd.DataFrame)
     vector_type: str = "vector"  # of the headline index: Settings.hnsw_vector_type
@@ -175,7 +175,12 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
         filt.append(store_filtered(conn, table, qv, qu, user_truth, ef,
                                    np.bincount(corpus.user_ids), settings.user_scan_max_chunks,
                                    dim))
-        types, type_builds = vector_type_sweep(url, table, qv, truth, ef_values, m0, efc0)
+        # the other index type at the first pair, in place of the headline index
+        other = next(t for t in ("vector", "halfvec") if t != kind)
+        other_rows, other_build = vector_type_sweep(conn, table, qv, truth, ef_values, m0,
+                                                    efc0, other)
+        types = [*main.to_dict("records"), *other_rows]
+        type_builds = [builds.iloc[0].to_dict(), other_build]
         scale_rows = [_scale_row(main, exact[0], ef, n)]
         for size in sorted(set(scale_sizes) - {n}):
             if size > n:
@@ -297,7 +302,8 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
 
 
 def vector_type_metrics(result: BenchResult) -> dict[str, Any]:
-    """Half precision against full at the recommended ef_search, timed interleaved."""
+    """Half precision against full at the recommended ef_search (separate passes, each index
+    alone on the table)."""
     types, builds = result.vector_types, result.vector_type_builds
     if types.empty:
         return {}

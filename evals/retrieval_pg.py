@@ -255,46 +255,18 @@ def store_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray
                 ef_search=ef_search, own_rows_share=own / max(len(queries), 1))
 
 
-def vector_type_sweep(url: str, table: str, queries: np.ndarray, truth: list[list[int]],
-                      ef_values: Iterable[int], m: int, ef_construction: int
-                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One HNSW index of each type on the same table (its ``<table>_hnsw`` index is dropped
-    first, and both are dropped at the end: the table's last step), timed query by query in
-    turn on two connections at each ``ef_search``: recall@5 and latency per type, and the
-    builds."""
-    builds, rows = [], []
-    names = {t: f"{table}_hnsw_{t}" for t in q.VECTOR_TYPES}
-    with connect(url) as conns:
-        conns.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(
-            sql.Identifier(f"{table}_hnsw")))
-        for kind in q.VECTOR_TYPES:
-            builds.append({**build_index(conns, table, m, ef_construction, kind,
-                                         halfvec_dim("halfvec", queries), names[kind]),
-                           "engine": "pgvector"})
-    try:
-        with connect(url) as cv, connect(url) as ch:
-            pair = {"vector": cv, "halfvec": ch}
-            stmts = {t: _knn_sql(table, False, halfvec_dim(t, queries)) for t in pair}
-            for ef in ef_values:
-                for conn in pair.values():
-                    hnsw_mode(conn, ef)
-                times: dict[str, list[float]] = {t: [] for t in pair}
-                found: dict[str, list[list[int]]] = {t: [] for t in pair}
-                for warm in (True, False):
-                    for vec in queries[: 20 if warm else len(queries)]:
-                        for kind, conn in pair.items():
-                            start = time.perf_counter()
-                            got = conn.execute(stmts[kind], {"embedding": vec, "k": K},
-                                               prepare=True).fetchall()
-                            if not warm:
-                                times[kind].append(time.perf_counter() - start)
-                                found[kind].append([r[0] for r in got])
-                for kind in pair:
-                    rows.append(_row(found[kind], truth, np.array(times[kind]),
-                                     vector_type=kind, ef_search=ef, m=m,
-                                     ef_construction=ef_construction))
-    finally:
-        with connect(url) as conn:
-            for name in names.values():
-                conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
-    return rows, builds
+def vector_type_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
+                      ef_values: Iterable[int], m: int, ef_construction: int, vector_type: str
+                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The sweep on an index of ``vector_type`` in place of the table's ``<table>_hnsw`` (the
+    table's last step: its index is dropped), alone: two indexes at once would compete for
+    shared_buffers, which at 100k chunks made both two to three times slower than alone.
+    The rows and the build; the index is dropped at the end."""
+    conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"{table}_hnsw")))
+    dim = halfvec_dim(vector_type, queries)
+    build = {**build_index(conn, table, m, ef_construction, vector_type, dim),
+             "engine": "pgvector"}
+    rows = pg_sweep(conn, table, queries, truth, ef_values, dim, vector_type=vector_type, m=m,
+                    ef_construction=ef_construction)
+    conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"{table}_hnsw")))
+    return rows, build
