@@ -66,6 +66,8 @@ from evals.retrieval_pg import (  # noqa: F401 (re-exported)
 )
 from evals.retrieval_store import ingest_corpus, store_for, store_modes
 from rag_core import services
+from rag_core.store.base import SearchParams
+from rag_core.store.searching import user_rows_limit
 
 # --- hnswlib, the in-process reference -----------------------------------------------------
 
@@ -172,9 +174,9 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
         foreign = sum(int(corpus.user_ids[i] != u) for ids, u in zip(found, qu, strict=True)
                       for i in ids)
         filt.append({**pg_exact(conn, table, qv, user_truth, users=qu), "iterative_scan": "-"})
+        limit = user_rows_limit(SearchParams.from_settings(settings), n)
         filt.append(store_filtered(conn, table, qv, qu, user_truth, ef,
-                                   np.bincount(corpus.user_ids), settings.user_scan_max_chunks,
-                                   dim))
+                                   np.bincount(corpus.user_ids), limit, dim))
         # the other index type at the first pair, in place of the headline index
         other = next(t for t in ("vector", "halfvec") if t != kind)
         other_rows, other_build = vector_type_sweep(conn, table, qv, truth, ef_values, m0,
@@ -211,7 +213,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
             keep = [i for i, u in enumerate(qu) if int(u) in present]
             sub = Queries([queries.texts[i] for i in keep], [queries.kinds[i] for i in keep],
                           qu[keep], qv[keep])
-            hybrid = pd.DataFrame(store_modes(store, sub, 5, ef))
+            hybrid = pd.DataFrame(store_modes(store, sub, 5, ef, table_chunks=chunks))
             hybrid["chunks"] = chunks
         finally:
             store.close()

@@ -21,11 +21,13 @@ from evals.bench_stats import latency_stats
 from evals.corpus import Corpus, Queries
 from evals.retrieval_pg import bench_settings
 from rag_core.store.base import SearchParams
+from rag_core.store.searching import user_rows_limit
 
 # label -> (mode, lexical ranker, shared indexes); "dense" and "hybrid" are the headline pair.
-# Shared indexes (``user_scan_max_chunks`` 0): every user through the HNSW and GIN indexes of
-# all users' chunks, the way before small users were searched on their own rows (the lever's
-# baseline, measured in the same run).
+# Shared indexes (``SHARED``): every user through the HNSW and GIN indexes of all users'
+# chunks, the way before small users were searched on their own rows (the lever's baseline,
+# measured in the same run).
+SHARED = {"user_scan_max_chunks": 0, "user_scan_scale": 0.0}
 MODES = {
     "dense": ("dense", "bm25", False),
     "hybrid": ("hybrid", "bm25", False),
@@ -90,16 +92,28 @@ def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
     written = 0
     for user, batch in iterator:
         written += sum(r.chunks_written for r in store.upsert_notes(user, batch))
+    analyze(store.settings.database_url)
     return written
 
 
+def analyze(url: str) -> None:
+    """ANALYZE the store's tables, as autovacuum would a little later: a search reads the
+    table's size from the planner's statistics (``rag_core.store.searching.user_rows_limit``)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def store_modes(store: Any, queries: Queries, top_k: int, ef_search: int,
-                base: SearchParams | None = None) -> list[dict[str, Any]]:
-    """Every configuration of ``MODES`` on the same queries, interleaved; one row each."""
+                base: SearchParams | None = None, table_chunks: int = 0
+                ) -> list[dict[str, Any]]:
+    """Every configuration of ``MODES`` on the same queries, interleaved; one row each.
+    ``table_chunks``: the store's chunks, for the label of the own-rows limit."""
     assert queries.vectors is not None
     base = (base or SearchParams()).with_(ef_search=ef_search)
     params = {label: base.with_(mode=mode, lexical_ranker=ranker,
-                                **({"user_scan_max_chunks": 0} if shared else {}))
+                                **(SHARED if shared else {}))
               for label, (mode, ranker, shared) in MODES.items()}
     times: dict[str, list[float]] = {label: [] for label in MODES}
     for warm in (True, False):
@@ -111,5 +125,5 @@ def store_modes(store: Any, queries: Queries, top_k: int, ef_search: int,
                     times[label].append(time.perf_counter() - start)
     return [{"mode": label, "lexical_ranker": MODES[label][1], "ef_search": ef_search,
              "small_users": "shared indexes" if MODES[label][2] else
-             f"own rows (<= {params[label].user_scan_max_chunks} chunks)",
+             f"own rows (<= {user_rows_limit(params[label], table_chunks)} chunks)",
              **latency_stats(t)} for label, t in times.items()]

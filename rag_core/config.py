@@ -146,12 +146,16 @@ class Settings(BaseSettings):
     dense_candidates: int = Field(50, ge=1, le=1_000)
     lexical_candidates: int = Field(50, ge=1, le=1_000)
     hnsw_max_scan_tuples: int = Field(20_000, ge=1)
-    # A user with at most this many chunks is searched on their own rows (by the user_id
-    # index: exact dense distances, lexical match row by row), a larger one through the HNSW
-    # and GIN indexes of all users' chunks (rag_core.store.searching). Users of 250, 500,
-    # 1,000, 2,000 and 6,250 chunks in one table: own rows faster at 250, about even at 500,
-    # slower from 1,000 (README "Retrieval").
+    # A user with at most max(user_scan_max_chunks, sqrt(user_scan_scale x the table's
+    # chunks)) chunks is searched on their own rows (by the user_id index: exact dense
+    # distances, lexical match row by row), a larger one through the HNSW and GIN indexes of
+    # all users' chunks (rag_core.store.searching). A filtered index scan costs more the
+    # smaller the user's share of the table, a scan of own rows more the more rows: their
+    # break-even grows with the square root of the table. Measured (README "Retrieval"): near
+    # 500 chunks in a 10k-chunk table; in a 100k one own rows won up to 1,500 (dense) and past
+    # 3,500 (hybrid). Both 0: every user through the shared indexes.
     user_scan_max_chunks: int = Field(500, ge=0)
+    user_scan_scale: float = Field(25.0, ge=0.0)
 
     # --- caches (spec: 24 h / 7 d / 1 h, 10,000 entries) ---------------------------------
     cache_enabled: bool = True

@@ -37,6 +37,7 @@ class SearchParams:
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
     max_scan_tuples: int = 20_000
     user_scan_max_chunks: int = 500
+    user_scan_scale: float = 25.0
     lexical_ranker: LexicalRanker = "bm25"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
@@ -59,7 +60,8 @@ class SearchParams:
         params = cls(
             mode=s.retrieval_mode, ef_search=s.hnsw_ef_search, iterative_scan=s.iterative_scan,
             max_scan_tuples=s.hnsw_max_scan_tuples,
-            user_scan_max_chunks=s.user_scan_max_chunks, lexical_ranker=s.lexical_ranker,
+            user_scan_max_chunks=s.user_scan_max_chunks, user_scan_scale=s.user_scan_scale,
+            lexical_ranker=s.lexical_ranker,
             bm25_k1=s.bm25_k1, bm25_b=s.bm25_b, metadata_weight=s.bm25_metadata_weight,
             fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.fusion_dense_weight,
             lexical_weight=s.fusion_lexical_weight, dense_depth=s.dense_candidates,

@@ -3,19 +3,20 @@
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
 the rest on that connection.  Every knob comes from the caller's ``SearchParams``.
 
-A user with at most ``user_scan_max_chunks`` chunks is searched on their own rows (the
-``user_id`` index: an exact dense scan, the lexical match row by row); a larger one through the
-HNSW and GIN indexes of every user's chunks, ordered by the expression of whichever HNSW index
-exists (``vector`` or ``halfvec``: ``sql.schema.HNSW_INDEXES``).  Left to the planner, a small
-user's lexical search matches the question's lexemes in every user's chunks through the GIN
-index first, and a dense search goes through HNSW and filters row by row whenever the table's
-statistics are off (right after a bulk ingest: 6.4 ms median at 10,000 chunks of 200 users
-against 0.9 ms).
+A user with at most ``user_rows_limit`` chunks (``user_scan_max_chunks``, more in a large
+table) is searched on their own rows (the ``user_id`` index: an exact dense scan, the lexical
+match row by row); a larger one through the HNSW and GIN indexes of every user's chunks,
+ordered by the expression of whichever HNSW index exists (``vector`` or ``halfvec``:
+``sql.schema.HNSW_INDEXES``).  Left to the planner, a small user's lexical search matches the
+question's lexemes in every user's chunks through the GIN index first, and a dense search goes
+through HNSW and filters row by row whenever the table's statistics are off (right after a bulk
+ingest: 6.4 ms median at 10,000 chunks of 200 users against 0.9 ms).
 The figures of both ways are in the README ("A small user is searched on their own rows").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,9 +66,11 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                        ).fetchone()
     user_chunks = int(row[3] or 0) if row is not None else 0
     halfvec = bool(row[4]) if row is not None else False
-    rows = reads_user_rows(params, user_chunks)
+    limit = user_rows_limit(params, float(row[5] or 0.0) if row is not None else 0.0)
+    rows = user_chunks <= limit
     trace.get_current_span().set_attributes({"search.user_chunks": user_chunks,
                                              "search.user_rows": rows,
+                                             "search.user_rows_limit": limit,
                                              "search.halfvec_index": halfvec})
     query, values = statement(params, top_k, user_id, vector, query_text, user_rows=rows,
                               halfvec=halfvec)
@@ -75,11 +78,21 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
     return fuse(chunks, params, top_k) if params.mode == "hybrid" else chunks
 
 
-def reads_user_rows(params: SearchParams, user_chunks: int) -> bool:
-    """Whether a user with ``user_chunks`` chunks is searched on their own rows: at most
-    ``params.user_scan_max_chunks`` of them (recorded on the current span as
-    ``search.user_rows`` and ``search.user_chunks``)."""
-    return user_chunks <= params.user_scan_max_chunks
+def user_rows_limit(params: SearchParams, table_chunks: float) -> int:
+    """The most chunks a user may have to be searched on their own rows:
+    ``max(user_scan_max_chunks, sqrt(user_scan_scale * table_chunks))``. A filtered index scan
+    visits about ``ef_search / share`` rows to find the user's nearest, a scan of own rows
+    reads each of the user's rows once, so their break-even grows with the square root of the
+    table (recorded on the span as ``search.user_rows_limit``)."""
+    grown = math.isqrt(int(max(params.user_scan_scale, 0.0) * max(table_chunks, 0.0)))
+    return max(params.user_scan_max_chunks, grown)
+
+
+def reads_user_rows(params: SearchParams, user_chunks: int, table_chunks: float = 0.0) -> bool:
+    """Whether a user with ``user_chunks`` chunks, in a table of ``table_chunks``, is searched on
+    their own rows (``user_rows_limit``; recorded on the current span as ``search.user_rows``
+    and ``search.user_chunks``)."""
+    return user_chunks <= user_rows_limit(params, table_chunks)
 
 
 def to_chunks(rows: Sequence[Sequence[Any]]) -> list[Chunk]:

@@ -33,7 +33,8 @@ from rag_core.types import Note
 pytestmark = pytest.mark.integration
 
 DIM = 384
-SHARED = SearchParams(mode="dense", user_scan_max_chunks=0)  # every user through the index
+# every user through the index
+SHARED = SearchParams(mode="dense", user_scan_max_chunks=0, user_scan_scale=0.0)
 QUESTION = "What was said about the harvest?"
 
 

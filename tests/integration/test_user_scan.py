@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pgvector.psycopg import register_vector
 
 from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
-from rag_core.store.searching import reads_user_rows, statement
+from rag_core.store.searching import reads_user_rows, statement, user_rows_limit
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
@@ -73,16 +73,34 @@ def test_the_choice_follows_the_users_chunk_count_in_every_mode(
         users: PgVectorStore, spans: tuple[Any, InMemorySpanExporter]) -> None:
     tracer, exporter = spans
     for mode in MODES:
-        params = SearchParams(mode=mode, user_scan_max_chunks=5)
+        params = SearchParams(mode=mode, user_scan_max_chunks=5, user_scan_scale=0.0)
         for user in ("small", "large"):
             with tracer.start_as_current_span(f"{mode}-{user}"):
                 users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
     seen = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
     for mode in MODES:
         assert seen[f"{mode}-small"] == {"search.user_chunks": 4, "search.user_rows": True,
+                                         "search.user_rows_limit": 5,
                                          "search.halfvec_index": True}
         assert seen[f"{mode}-large"] == {"search.user_chunks": 12, "search.user_rows": False,
+                                         "search.user_rows_limit": 5,
                                          "search.halfvec_index": True}
+
+
+def test_the_limit_grows_with_the_analysed_table(users: PgVectorStore, database_url: str,
+                                                 spans: tuple[Any, InMemorySpanExporter]) -> None:
+    tracer, exporter = spans
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ANALYZE chunks")  # 16 rows: the planner's estimate the search reads
+    # sqrt(10 * 16) = 12: the large user (12 chunks) now reads its own rows; 9 * 16: 12 too,
+    # isqrt(8 * 16) = 11: it does not
+    for scale in (10.0, 9.0, 8.0):
+        params = SearchParams(mode="hybrid", user_scan_max_chunks=5, user_scan_scale=scale)
+        with tracer.start_as_current_span(f"s{scale}"):
+            users.search("large", query_vector(), 3, query_text=QUESTION, params=params)
+    seen = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
+    assert [seen[f"s{x}"]["search.user_rows"] for x in (10.0, 9.0, 8.0)] == [True, True, False]
+    assert [seen[f"s{x}"]["search.user_rows_limit"] for x in (10.0, 9.0, 8.0)] == [12, 12, 11]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -91,7 +109,7 @@ def test_own_rows_and_shared_indexes_find_the_same_chunks(users: PgVectorStore,
     for user in ("small", "large"):
         found = {}
         for cap in (0, 1_000):  # 0: every user through the indexes; 1,000: on own rows
-            params = SearchParams(mode=mode, user_scan_max_chunks=cap)
+            params = SearchParams(mode=mode, user_scan_max_chunks=cap, user_scan_scale=0.0)
             hits = users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
             assert hits and all(c.user_id == user for c in hits)
             found[cap] = [(c.chunk_id, round(c.score, 5)) for c in hits]
@@ -128,3 +146,14 @@ def test_the_threshold_is_inclusive() -> None:
     params = SearchParams(user_scan_max_chunks=5)
     assert reads_user_rows(params, 0) and reads_user_rows(params, 5)
     assert not reads_user_rows(params, 6)
+
+
+def test_the_limit_is_the_floor_or_the_square_root_of_scale_times_the_table() -> None:
+    params = SearchParams(user_scan_max_chunks=500, user_scan_scale=25.0)
+    assert user_rows_limit(params, 0) == 500 and user_rows_limit(params, 10_000) == 500
+    assert user_rows_limit(params, 100_000) == 1_581  # isqrt(2,500,000)
+    assert user_rows_limit(params, 1_000_000) == 5_000
+    assert reads_user_rows(params, 1_581, 100_000) and not reads_user_rows(params, 1_582, 100_000)
+    off = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
+    assert user_rows_limit(off, 10**9) == 0 and not reads_user_rows(off, 1, 10**9)
+    assert reads_user_rows(off, 0, 10**9)  # a user without chunks: nothing to search either way

@@ -56,7 +56,7 @@ def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5)
     ("lexical_candidates", 8), ("fusion", "score"), ("fusion_dense_weight", 2.0),
     ("fusion_lexical_weight", 1.0), ("lexical_ranker", "ts_rank_cd"), ("bm25_k1", 0.9),
     ("bm25_b", 0.5), ("bm25_metadata_weight", 1.0), ("iterative_scan", "off"),
-    ("user_scan_max_chunks", 0),
+    ("user_scan_max_chunks", 0), ("user_scan_scale", 0.0),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
     base = Settings()

@@ -42,16 +42,19 @@ from rag_core.store.sql.schema import HNSW_INDEXES
 LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
 
 # set_config(..., true) is SET LOCAL with bind parameters: it ends with the transaction.
-# It also reads the user's number of chunks, which decides between the user's own rows and
-# the shared HNSW and GIN indexes (``rag_core.store.searching``), and whether the HNSW index is
-# the halfvec one (``schema.HNSW_INDEXES``), in the same round trip.
+# It also reads the user's number of chunks and the table's (the planner's estimate: no scan),
+# which decide between the user's own rows and the shared HNSW and GIN indexes
+# (``rag_core.store.searching``), and whether the HNSW index is the halfvec one
+# (``schema.HNSW_INDEXES``), in the same round trip.
 SET_SEARCH_PARAMS = sql.SQL(
     """
     SELECT set_config('hnsw.ef_search', %s, true),
            set_config('hnsw.iterative_scan', %s, true),
            set_config('hnsw.max_scan_tuples', %s, true),
            (SELECT s.chunks FROM user_lexical_stats s WHERE s.user_id = %s),
-           to_regclass({halfvec_index}) IS NOT NULL
+           to_regclass({halfvec_index}) IS NOT NULL,
+           (SELECT greatest(c.reltuples, 0)::float8 FROM pg_class c
+            WHERE c.oid = 'chunks'::regclass)
     """
 ).format(halfvec_index=sql.Literal(HNSW_INDEXES["halfvec"]))
 
