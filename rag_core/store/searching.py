@@ -88,13 +88,6 @@ def user_rows_limit(params: SearchParams, table_chunks: float) -> int:
     return max(params.user_scan_max_chunks, grown)
 
 
-def reads_user_rows(params: SearchParams, user_chunks: int, table_chunks: float = 0.0) -> bool:
-    """Whether a user with ``user_chunks`` chunks, in a table of ``table_chunks``, is searched on
-    their own rows (``user_rows_limit``; recorded on the current span as ``search.user_rows``
-    and ``search.user_chunks``)."""
-    return user_chunks <= user_rows_limit(params, table_chunks)
-
-
 def to_chunks(rows: Sequence[Sequence[Any]]) -> list[Chunk]:
     return [
         Chunk(

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pgvector.psycopg import register_vector
 
 from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
-from rag_core.store.searching import reads_user_rows, statement, user_rows_limit
+from rag_core.store.searching import statement, user_rows_limit
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
@@ -142,18 +142,11 @@ def test_own_rows_statements_never_read_the_shared_indexes(users: PgVectorStore,
     assert "chunks_user_note_idx" in plan
 
 
-def test_the_threshold_is_inclusive() -> None:
-    params = SearchParams(user_scan_max_chunks=5)
-    assert reads_user_rows(params, 0) and reads_user_rows(params, 5)
-    assert not reads_user_rows(params, 6)
-
-
 def test_the_limit_is_the_floor_or_the_square_root_of_scale_times_the_table() -> None:
     params = SearchParams(user_scan_max_chunks=500, user_scan_scale=25.0)
     assert user_rows_limit(params, 0) == 500 and user_rows_limit(params, 10_000) == 500
     assert user_rows_limit(params, 100_000) == 1_581  # isqrt(2,500,000)
     assert user_rows_limit(params, 1_000_000) == 5_000
-    assert reads_user_rows(params, 1_581, 100_000) and not reads_user_rows(params, 1_582, 100_000)
+    assert user_rows_limit(params, -1) == 500  # reltuples of a table never analysed
     off = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
-    assert user_rows_limit(off, 10**9) == 0 and not reads_user_rows(off, 1, 10**9)
-    assert reads_user_rows(off, 0, 10**9)  # a user without chunks: nothing to search either way
+    assert user_rows_limit(off, 10**9) == 0
