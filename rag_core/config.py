@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     # all users' chunks (rag_core.store.searching). A filtered index scan costs more the
     # smaller the user's share of the table, a scan of own rows more the more rows: their
     # break-even grows with the square root of the table. Measured (README "Retrieval"): near
-    # 500 chunks in a 10k-chunk table; in a 100k one own rows won up to 1,500 (dense) and past
-    # 3,500 (hybrid). Both 0: every user through the shared indexes.
+    # 500 chunks in a 10k-chunk table; in a 100k one own rows were faster or close under 1,500
+    # chunks and twice as fast in hybrid search above. Both 0: every user through the shared
+    # indexes.
     user_scan_max_chunks: int = Field(500, ge=0)
     user_scan_scale: float = Field(25.0, ge=0.0)
 
