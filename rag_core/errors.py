@@ -157,3 +157,10 @@ class ReindexRunning(RagError):
     code = "REINDEX_RUNNING"
     status = 409
     default_message = "Another HNSW rebuild is running on this database."
+
+
+class ReindexFailed(RagError):
+    """``rag-core migrate --reindex`` refused by the database; the old index stays in place."""
+
+    code = "REINDEX_FAILED"
+    default_message = "The HNSW index was not rebuilt; the old one stays in place."

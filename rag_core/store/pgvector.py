@@ -25,7 +25,7 @@ from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
 from rag_core.config import Settings
-from rag_core.errors import ReindexRunning, SchemaMismatch, VectorSearchFailed
+from rag_core.errors import ReindexFailed, ReindexRunning, SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
@@ -194,6 +194,9 @@ class PgVectorStore:
             raise VectorSearchFailed(
                 "The notes database is not reachable, so the HNSW index was not rebuilt."
             ) from exc
+        except psycopg.Error as exc:  # the swap is one transaction: the old index stays
+            raise ReindexFailed(f"The HNSW index was not rebuilt ({exc.__class__.__name__}: "
+                                f"{str(exc).strip()}); the old one stays in place.") from exc
         return {"vector_type": vector_type, "m": m, "ef_construction": efc,
                 "seconds": time.perf_counter() - start}
 

@@ -24,7 +24,7 @@ from pgvector.psycopg import register_vector
 
 from rag_core import cli
 from rag_core.config import Settings
-from rag_core.errors import ReindexRunning
+from rag_core.errors import ReindexFailed, ReindexRunning
 from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
 from rag_core.store import sql as q
 from rag_core.store.searching import statement
@@ -166,6 +166,27 @@ def test_reindex_drops_what_an_interrupted_build_left(typed_store: PgVectorStore
         left = conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s",
                             (q.HNSW_BUILDING,)).fetchone()
     assert left == (0,)
+
+
+def test_a_refused_rebuild_is_a_coded_error_and_keeps_the_index(
+        typed_store: PgVectorStore, database_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    before = indexes(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the build's name, taken
+        conn.execute(f"CREATE TABLE {q.HNSW_BUILDING} (x int)")
+    with pytest.raises(ReindexFailed) as err:
+        typed_store.reindex()
+    assert err.value.code == "REINDEX_FAILED" and "old one stays" in err.value.message
+    assert indexes(database_url) == before
+    assert dense(typed_store)[0]  # searches go on with the old index
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("RAG_PROFILE", "ci")
+    assert cli.main(["migrate", "--reindex"]) == 3
+    assert "error REINDEX_FAILED: The HNSW index was not rebuilt" in capsys.readouterr().err
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {q.HNSW_BUILDING}")
+    typed_store.reindex()  # the lock went with the failed session
 
 
 def test_one_reindex_at_a_time(typed_store: PgVectorStore, database_url: str) -> None:
