@@ -1,7 +1,8 @@
 """One search of the store: parameters, the statement of the mode, rows to chunks, fusion.
 
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
-the rest on that connection.  Every knob comes from the caller's ``SearchParams``.
+the rest on that connection, in one statement (a hybrid search fuses its two candidate lists
+in SQL and returns the ``top_k`` best).  Every knob comes from the caller's ``SearchParams``.
 
 A user with at most ``user_rows_limit`` chunks (``user_scan_max_chunks``, more in a large
 table) is searched on their own rows (the ``user_id`` index: an exact dense scan, the lexical
@@ -26,7 +27,6 @@ from opentelemetry import trace
 
 from rag_core.store import sql as q
 from rag_core.store.base import SearchParams
-from rag_core.store.fusion import fuse
 from rag_core.types import Chunk
 
 
@@ -44,7 +44,8 @@ def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray
     own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
     of every user's chunks; ``halfvec``: the HNSW index is the halfvec one."""
     dim = len(vector) if halfvec and vector is not None else None
-    query = q.search_statement(params.mode, params.lexical_ranker, user_rows, dim)
+    query = q.search_statement(params.mode, params.lexical_ranker, user_rows, dim,
+                               params.fusion)
     values: dict[str, Any] = {"user_id": user_id, "embedding": vector}
     lexical = {"query": query_text or "", "k1": float(params.bm25_k1), "b": float(params.bm25_b),
                "metadata_weight": float(params.metadata_weight)}
@@ -54,7 +55,9 @@ def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray
         values.update(lexical, lexical_depth=top_k, has_embedding=vector is not None)
     else:
         values.update(lexical, k=index_rows(params, top_k),
-                      lexical_depth=max(top_k, params.lexical_depth))
+                      lexical_depth=max(top_k, params.lexical_depth), top_k=top_k,
+                      rrf_k=int(params.rrf_k), dense_weight=float(params.dense_weight),
+                      lexical_weight=float(params.lexical_weight))
     return query, values
 
 
@@ -74,8 +77,7 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                                              "search.halfvec_index": halfvec})
     query, values = statement(params, top_k, user_id, vector, query_text, user_rows=rows,
                               halfvec=halfvec)
-    chunks = to_chunks(conn.execute(query, values).fetchall())
-    return fuse(chunks, params, top_k) if params.mode == "hybrid" else chunks
+    return to_chunks(conn.execute(query, values).fetchall())
 
 
 def user_rows_limit(params: SearchParams, table_chunks: float) -> int:
@@ -102,6 +104,7 @@ def to_chunks(rows: Sequence[Sequence[Any]]) -> list[Chunk]:
             lexical_rank=None if r[8] is None else int(r[8]),
             lexical_score=None if r[9] is None else float(r[9]),
             matched_terms=tuple(r[10] or ()),
+            fused_score=float(r[11]) if len(r) > 11 else None,
         )
         for r in rows
     ]
