@@ -1,8 +1,10 @@
 """Fusion of the dense and lexical candidate lists of a hybrid search (pure functions).
 
-The store hands over every candidate with its cosine similarity (``Chunk.score``), its rank in
-the dense list and in the lexical list (``None`` when absent from that list) and its lexical
-score.  Two methods:
+The in-memory store hands over every candidate with its cosine similarity (``Chunk.score``),
+its rank in the dense list and in the lexical list (``None`` when absent from that list) and
+its lexical score.  ``PgVectorStore`` applies the same rule in its statement
+(``rag_core.store.sql.search._FUSED``), so that only the ``top_k`` rows leave PostgreSQL;
+tests/integration/test_fusion_sql.py holds the two equal.  Two methods:
 
 - ``rrf``: reciprocal-rank fusion, ``dense_weight / (rrf_k + dense_rank) + lexical_weight /
   (rrf_k + lexical_rank)``, a list the chunk is absent from adding nothing;

@@ -1,4 +1,5 @@
-"""One search of the store: parameters, the statement of the mode, rows to chunks, fusion.
+"""One search of the store: parameters, the statement of the mode (hybrid search fuses in it),
+rows to chunks.
 
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
 the rest on that connection, in one statement (a hybrid search fuses its two candidate lists
