@@ -100,9 +100,10 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "corpus_size": 100000,
                 "n_queries": 1000,
                 "ef_search_values": [10, 20, 40, 80, 120, 160, 200, 320],
-                # ef_construction 200: at 100k chunks 64 tops out at recall@5 0.95
-                # (benchmarks/README.md)
-                "hnsw_params": [[16, 200], [16, 64], [24, 128]],
+                # ef_construction 400: at 100k chunks it reaches recall@5 0.98 at ef_search
+                # 80-120 (p99 2-3 ms), 200 at 160-200 and 64 tops out at 0.95
+                # (benchmarks/README.md); the three side by side
+                "hnsw_params": [[16, 400], [16, 200], [16, 64]],
                 "users": 200,
                 "seed": 7,
                 "hybrid_chunks": 10000,
