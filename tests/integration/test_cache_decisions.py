@@ -115,6 +115,8 @@ NEAR_MISSES = [
      "What did Pastor Quill say about her aunt Margaret?"),
     ("negation", "Why did Mr Okonjo sell the last loaves?",
      "Why did Mr Okonjo not sell the last loaves?"),
+    ("roles", "What did Mr Okonjo give the shelter's cook?",
+     "What did the shelter's cook give Mr Okonjo?"),
     ("answer_type", "When did the grandfather close the hardware shop?",
      "Why did the grandfather close the hardware shop?"),
     ("evidence", "What should we do this week after the sermon on cheerful giving?",

@@ -176,7 +176,10 @@ def test_another_number_word_is_refused() -> None:
 BAKERY = ("The church bakers made two hundred loaves for the fair. Mr Okonjo, the head baker, "
           "did not sell the last loaves; he gave them to the shelter's cook.")
 BREAD = sr.Evidence(("b1:0:h",), ("b1",), (BAKERY,))
-BAND = sr.Policy(corroborated=0.40)  # measured, not the default (golden/README.md)
+# measured, not the default (golden/README.md); as in the third round, without the roles rule,
+# which refuses the pair below (the parser reads "the loaves Okonjo kept back" with the loaves as
+# the subject of "kept": a doer on one side, named in another role on the other)
+BAND = sr.Policy(corroborated=0.40, roles="off")
 
 
 def test_the_corroborated_band_reuses_on_the_same_sentence_and_says_so() -> None:
