@@ -102,7 +102,7 @@ class Facts:
     degree: frozenset[str] = frozenset()
     content: tuple[str, ...] = ()  # lemmas of content words, in order
     nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
-    # who does what (``_roles``): the noun phrases the question names (head lemma with its
+    # who does what (``nlp_roles.roles``): the noun phrases the question names (head lemma with its
     # compound and adjective modifiers, "fellow servant"), those that are a subject, those
     # that do something in the main clause, whether anyone (or a pronoun) does, and whether a
     # subject is "he", "she" or "they"
@@ -347,8 +347,6 @@ def facts(text: str) -> Facts:
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
                  mentions=mentions, subjects=subjects, doers=doers, acting=acting,
                  referring=referring)
-
-
 
 
 @lru_cache(maxsize=1)

@@ -39,9 +39,6 @@ def demoted(a: nlp.Facts, b: nlp.Facts) -> list[str]:
                   and not any(same_party(x, s) for s in b.subjects))
 
 
-MODES = ("off", "acting", "any", "both")
-
-
 def role_check(a: nlp.Facts, b: nlp.Facts, mode: str = "acting") -> Check:
     """Refuse when a doer of one question is named in the other in another role while someone
     else does something there (``acting``, the rule; the variants measured beside it: ``any``
@@ -51,7 +48,9 @@ def role_check(a: nlp.Facts, b: nlp.Facts, mode: str = "acting") -> Check:
         ok = not (only_a or only_b)
     elif mode == "both":
         ok = not (only_a and only_b)
-    else:
+    elif mode == "acting":
         ok = not ((only_a and b.acting) or (only_b and a.acting))
+    else:
+        raise ValueError(f"unknown roles mode {mode!r}; expected acting, any or both")
     return Check("roles", ok, f"doers named in another role on the other side: {only_a} vs "
                               f"{only_b}" if only_a or only_b else "no doer in another role")

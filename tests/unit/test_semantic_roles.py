@@ -83,6 +83,8 @@ def test_a_demoted_doer_needs_someone_else_acting_to_refuse() -> None:
     assert demoted(a, b) == ["ingrid"] and not b.acting  # named as a possessor, nobody acts
     assert role_check(a, b).passed
     assert not role_check(a, b, mode="any").passed  # the stricter variant measured beside it
+    with pytest.raises(ValueError, match="roles mode"):
+        role_check(a, b, mode="strict")
 
 
 def test_the_decision_names_roles_as_its_reason_and_the_policy_can_turn_it_off() -> None:
