@@ -247,6 +247,10 @@ def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
 
 SLUGS = {"dense": "dense", "lexical (bm25)": "lexical_bm25",
          "lexical (ts_rank_cd)": "lexical_ts_rank_cd", "hybrid (default)": "hybrid"}
+# the comparisons of a set (``public_metrics``); a set that is absent records them as None, so
+# that the gates on them say "nothing to measure in this run" instead of failing
+COMPARISONS = ("hybrid_minus_dense", "hybrid_minus_bm25", "hybrid_minus_best_single",
+               "dense_minus_published")
 
 
 def public_metrics(table: pd.DataFrame, published: float | None) -> dict[str, Any]:
@@ -273,7 +277,8 @@ def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: 
                *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
                parts: Any = None, progress: bool = True, settings: Any = None) -> dict[str, Any]:
     """Each named set that is present under ``data_dir``: its table and flat metrics; each
-    one that is not: the reason, printed and returned (the gates on it then skip).
+    one that is not: the reason, printed and returned, and its comparisons as None (the gates
+    on them then skip).
     ``settings``: the notebook's Settings, for the parts when ``parts`` is not given."""
     from evals.beir import DATA_DIR, data_status
 
@@ -299,6 +304,7 @@ def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, ma
         if not ok:
             print(f"public set {name} skipped: {why}")
             skipped[name] = why
+            metrics[name] = dict.fromkeys(COMPARISONS)
             continue
         result = evaluate(root / name, split, max_queries=max_queries, max_docs=max_docs,
                           seed=seed, parts=parts, progress=progress)

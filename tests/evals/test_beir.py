@@ -150,10 +150,19 @@ def test_grid_names_every_combination() -> None:
 
 
 def test_run_public_skips_absent_sets_with_a_reason(tmp_path: Path, capsys) -> None:
+    from evals import gates, record
+
     got = beir_run.run_public(["nfcorpus", "scifact"], tmp_path)
-    assert set(got["skipped"]) == {"nfcorpus", "scifact"} and got["metrics"] == {}
+    assert set(got["skipped"]) == {"nfcorpus", "scifact"}
+    assert got["metrics"]["nfcorpus"] == dict.fromkeys(beir_run.COMPARISONS)
     assert "held out" in got["skipped"]["scifact"]
     assert "public set nfcorpus skipped" in capsys.readouterr().out
+    # the full profile's gates on an absent set skip: the notebook ran, nothing was measured
+    flat = record.flatten("retrieval", {"public": got["metrics"]})
+    checked = [g for g in gates.load_gates(profile="full") if ".public.nfcorpus." in g.name]
+    assert checked
+    results = gates.evaluate(checked, flat, ran=["retrieval"])
+    assert {r.status for r in results} == {"skipped"}
 
 
 @pytest.mark.integration
