@@ -8,6 +8,7 @@ before it reports ready. ``create_app(settings, parts=...)`` lets tests hand in 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         obs.setup_logging(settings)
         obs.setup_tracing(settings)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.app_threads
+        switch = sys.getswitchinterval()
+        if settings.switch_interval_ms is not None:
+            sys.setswitchinterval(settings.switch_interval_ms / 1000)
         if not settings.auth_enabled:
             obs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
                           "comes from the X-User-ID header")
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         yield
         if owned:
             app.state.parts.close()
+        sys.setswitchinterval(switch)
 
     app = FastAPI(title="rag_core", version="0.1.0", lifespan=lifespan,
                   description="Questions about your own sermon notes, answered from them.")

@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     # Threads per worker for the blocking pipeline: a miss holds one for the whole LLM call
     # (3.5 s in the seeds), so the default 40 queues cache hits behind misses under load.
     app_threads: int = Field(128, ge=1, le=4096)
+    # How long a thread of the app may hold the GIL while others wait (sys.setswitchinterval;
+    # None leaves Python's 5 ms). See README "Serving".
+    switch_interval_ms: float | None = Field(None, gt=0, le=100)
     # Idle keep-alive of the server; longer than the gateway's (uvicorn's 5 s closes
     # connections that a gateway or a thinking client still holds).
     keep_alive_s: int = Field(75, ge=1)
