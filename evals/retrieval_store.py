@@ -3,7 +3,8 @@
 
 ``store_modes`` times dense, hybrid and lexical search with each lexical ranker (BM25 and
 PostgreSQL's ``ts_rank_cd``), and dense, hybrid and BM25 with every user through the shared
-indexes, query by query in turn, so every configuration meets the same machine load; its rows
+indexes, in turn, so every configuration meets the same machine load (``staggered``: never two
+searches of one question in a row); its rows
 feed ``hybrid_p99_ratio``, the BM25 against ``ts_rank_cd`` latency and what searching small
 users on their own rows moved.
 """
@@ -105,24 +106,38 @@ def analyze(url: str) -> None:
         conn.execute("ANALYZE")
 
 
+def staggered(n: int, labels: list[str]) -> list[tuple[int, str]]:
+    """The order of ``store_modes``' searches: every label on every one of ``n`` questions,
+    labels in turn, label ``j`` ``j * n // len(labels)`` questions ahead of the first.
+
+    A search that follows another of the same vector finds what the first one read in the
+    CPU's caches: an HNSW search looked twice as fast that way (benchmarks/bench_pg_search.py).
+    Staggered, neighbours are different questions. For these modes at 10,000 chunks the two
+    orders measured the same hybrid / dense p99 within their noise (benchmarks/README.md).
+    """
+    stride = max(1, n // max(1, len(labels)))
+    return [((i + j * stride) % n, label) for i in range(n) for j, label in enumerate(labels)]
+
+
 def store_modes(store: Any, queries: Queries, top_k: int, ef_search: int,
                 base: SearchParams | None = None, table_chunks: int = 0
                 ) -> list[dict[str, Any]]:
-    """Every configuration of ``MODES`` on the same queries, interleaved; one row each.
-    ``table_chunks``: the store's chunks, for the label of the own-rows limit."""
+    """Every configuration of ``MODES`` on the same queries, in turn (``staggered``); one row
+    each. ``table_chunks``: the store's chunks, for the label of the own-rows limit."""
     assert queries.vectors is not None
     base = (base or SearchParams()).with_(ef_search=ef_search)
     params = {label: base.with_(mode=mode, lexical_ranker=ranker,
                                 **(SHARED if shared else {}))
               for label, (mode, ranker, shared) in MODES.items()}
     times: dict[str, list[float]] = {label: [] for label in MODES}
+    order = staggered(len(queries.texts), list(MODES))
     for warm in (True, False):
-        for text, vec, user in zip(queries.texts, queries.vectors, queries.user_ids, strict=True):
-            for label, p in params.items():
-                start = time.perf_counter()
-                store.search(f"u{int(user)}", vec, top_k, query_text=text, params=p)
-                if not warm:
-                    times[label].append(time.perf_counter() - start)
+        for k, label in order:
+            start = time.perf_counter()
+            store.search(f"u{int(queries.user_ids[k])}", queries.vectors[k], top_k,
+                         query_text=queries.texts[k], params=params[label])
+            if not warm:
+                times[label].append(time.perf_counter() - start)
     return [{"mode": label, "lexical_ranker": MODES[label][1], "ef_search": ef_search,
              "small_users": "shared indexes" if MODES[label][2] else
              f"own rows (<= {user_rows_limit(params[label], table_chunks)} chunks)",

@@ -226,7 +226,7 @@ class Settings(BaseSettings):
     # (3.5 s in the seeds), so the default 40 queues cache hits behind misses under load.
     app_threads: int = Field(128, ge=1, le=4096)
     # How long a thread of the app may hold the GIL while others wait (sys.setswitchinterval;
-    # None leaves Python's 5 ms). See README "Serving".
+    # None leaves Python's 5 ms). Measured under load in docs/scaling.md: shorter is worse.
     switch_interval_ms: float | None = Field(None, gt=0, le=100)
     # Idle keep-alive of the server; longer than the gateway's (uvicorn's 5 s closes
     # connections that a gateway or a thinking client still holds).

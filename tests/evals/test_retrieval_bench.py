@@ -107,6 +107,16 @@ TEMPLATES = [
 ]
 
 
+@pytest.mark.parametrize("n,labels", [(1000, 8), (10, 3), (7, 2)])
+def test_staggered_searches_every_question_once_per_label_never_twice_in_a_row(n, labels):
+    from evals.retrieval_store import staggered
+
+    names = [f"mode{j}" for j in range(labels)]
+    order = staggered(n, names)
+    assert sorted(order) == sorted((k, name) for k in range(n) for name in names)
+    assert all(a[0] != b[0] for a, b in zip(order, order[1:], strict=False))
+
+
 def test_sentence_and_reference_helpers():
     body = "First sentence is here, long enough. Second one too, said she!\n\nA new paragraph."
     assert corpus_mod.split_sentences(body) == [
