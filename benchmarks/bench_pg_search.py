@@ -66,7 +66,7 @@ def one_repeat(conn: Any, statements: dict[str, tuple[sql.Composable, bool]], in
     """One pass over the queries per variant, in an order rotated by ``turn``.
 
     Passes, not query by query: a search that follows another of the same vector finds the
-    nodes it visits in the CPU's caches, and would look several times faster than it is.
+    nodes it visits in the CPU's caches and looked twice as fast as it is (benchmarks/README).
     """
     runs: dict[str, Callable[[np.ndarray], list[int] | None]] = {
         "round trip": lambda v: conn.execute("SELECT 1", prepare=True).fetchall() and None,
