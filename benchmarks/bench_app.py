@@ -173,7 +173,7 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
     import anyio
 
     from rag_core import observability as obs
-    from rag_core.auth import verify_token
+    from rag_core.api.auth import verify_token
 
     jwt_us = per_call_us(lambda: verify_token(settings, token))
     answer = pipe.ask("amara", QUESTION)
@@ -224,8 +224,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     from rag_core import services
-    from rag_core.auth import issue_token
-    from rag_core.ingest import ingest_path
+    from rag_core.api.auth import issue_token
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
     from rag_core.pipeline import Pipeline
 

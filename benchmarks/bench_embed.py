@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 
 from rag_core.config import Settings
-from rag_core.embed_runtimes import OnnxRuntimeEmbedder, onnxruntime_session
 from rag_core.embedding import Embedder, build_embedder
+from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, onnxruntime_session
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def golden_texts(settings: Settings) -> tuple[list[str], list[str]]:
     from evals.golden import load_qa
-    from rag_core.chunking import chunk_note, embedding_text
-    from rag_core.notes import load_notes
+    from rag_core.ingest.chunking import chunk_note, embedding_text
+    from rag_core.ingest.notes import load_notes
     from rag_core.tokens import TokenCounter
 
     counter = TokenCounter()
@@ -89,7 +89,7 @@ def variants(base: Settings, levers: bool) -> dict[str, Embedder]:
                                                       embedding_batch_size=batch)
         out["openvino-bf16-1thread"] = make(embedding_backend="openvino", embedding_threads=1)
         out["onnx-1thread"] = make(embedding_backend="onnx", embedding_threads=1)
-        from rag_core.embed_runtimes import OpenVinoEmbedder
+        from rag_core.embedding.runtimes import OpenVinoEmbedder
 
         out["openvino-bf16-maxlen128"] = OpenVinoEmbedder(*common, max_seq_length=128)
     return out

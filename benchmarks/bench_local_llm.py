@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from rag_core.config import Settings
-    from rag_core.llm.local_model import LocalModel, ensure_converted
+    from rag_core.devservers.local_model import LocalModel, ensure_converted
 
     state = Settings().state_dir
     figures: dict[str, Any] = {"load": {}, "speed": []}

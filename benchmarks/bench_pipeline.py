@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from rag_core.config import Settings
-from rag_core.ingest import ingest_path
-from rag_core.notes import load_notes
+from rag_core.ingest.ingestion import ingest_path
+from rag_core.ingest.notes import load_notes
 from rag_core.parts import Parts, parts_for
 from rag_core.pipeline import Pipeline
 
@@ -39,7 +39,7 @@ def pct(values: list[float], q: float) -> float:
 def synthetic_notes(parts: Parts, chunks: int) -> list[Any]:
     """Synthetic notes of the golden style whose project chunking gives >= ``chunks`` chunks."""
     from evals.corpus import generate
-    from rag_core.chunking import chunk_note
+    from rag_core.ingest.chunking import chunk_note
     from rag_core.types import Note
 
     s = parts.settings
@@ -63,8 +63,8 @@ def synthetic_notes(parts: Parts, chunks: int) -> list[Any]:
 def ingestion_at_scale(parts: Parts, chunks: int, blocks: int = 0) -> dict[str, float]:
     """Chunks/s of raw encode and of ingestion of the same texts, blocks alternating (about
     400 chunks a block by default: on a shared machine the load moves within minutes)."""
-    from rag_core.chunking import chunk_note, embedding_text
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.chunking import chunk_note, embedding_text
+    from rag_core.ingest.ingestion import ingest_notes
 
     s = parts.settings
     notes = synthetic_notes(parts, chunks)
@@ -104,7 +104,7 @@ def main() -> None:
     parts.embedder.load()
 
     # 1. ingestion of the golden corpus against raw SentenceTransformer.encode of the same texts
-    from rag_core.chunking import chunk_note, embedding_text
+    from rag_core.ingest.chunking import chunk_note, embedding_text
 
     notes = [n for user in sorted(GOLDEN.iterdir()) for n in load_notes(user)]
     texts = [embedding_text(n, c.text) for n in notes

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag_core.config import Settings
-from rag_core.costs import CostLedger
-from rag_core.ingest import ingest_path
+from rag_core.costs.ledger import CostLedger
+from rag_core.ingest.ingestion import ingest_path
 from rag_core.parts import build_parts, build_redis
 from rag_core.pipeline import Pipeline
 from rag_core.procs import free_port

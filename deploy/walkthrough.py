@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from rag_core.auth import issue_token
+from rag_core.api.auth import issue_token
 from rag_core.config import Settings
 from rag_core.procs import free_port, wait_http
 

@@ -8,7 +8,8 @@ an answer that the no-context decision refused (what the budget would have kept)
 figure isolates the budget; refusals have their own rates.
 
 Tokens in and out are the generation's usage; dollars are those tokens priced with the Settings
-price table (``rag_core.costs.price``), also for the free extractive generator, priced as if it
+price table (``rag_core.costs.ledger.price``), also for the free extractive generator, priced as if
+it
 were the configured model, as the cache notebook does.
 """
 
@@ -40,7 +41,7 @@ def packed(pipe: Any, answer: Any, chunks: list[Any]) -> tuple[list[str], int]:
 def usage_columns(answer: Any, settings: Any) -> dict[str, float]:
     """``tokens_in``, ``tokens_out`` and ``cost_usd`` of one answer (0 when nothing was
     generated)."""
-    from rag_core.costs import price
+    from rag_core.costs.ledger import price
 
     usage = answer.usage
     return {"tokens_in": float(usage.input_tokens), "tokens_out": float(usage.output_tokens),

@@ -1,6 +1,6 @@
 """A BEIR set through the project's own ingest and search, per retrieval mode.
 
-Every document becomes a note of one user (``beir-<set>``) through ``rag_core.ingest``
+Every document becomes a note of one user (``beir-<set>``) through ``rag_core.ingest.ingestion``
 (chunking, embedding, bulk writes, BM25 statistics); every query goes through the pipeline's
 validation (sanitising, the query token budget) and the store's ``search`` with
 ``SearchParams``, 100 chunks deep.  Embeddings are cached on disk (``CachedEmbedder``) beside
@@ -110,7 +110,7 @@ def ingest(parts: Any, ds: BeirSet, cache_dir: str | Path, progress: bool = True
     """The set's documents as the notes of ``user_of(ds)`` (notes not in the set pruned)."""
     from dataclasses import replace
 
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
 
     embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
     try:
@@ -124,7 +124,7 @@ def ingest(parts: Any, ds: BeirSet, cache_dir: str | Path, progress: bool = True
 def query_inputs(parts: Any, ds: BeirSet, cache_dir: str | Path
                  ) -> tuple[list[str], list[str], np.ndarray]:
     """Query ids, their validated text (the pipeline's step 1) and their vectors."""
-    from rag_core.guard import validate_query
+    from rag_core.safety.guard import validate_query
 
     ids = sorted(ds.queries)
     texts = [validate_query(user_of(ds), ds.queries[q], parts.counter, parts.settings,

@@ -102,7 +102,7 @@ def mean_tokens(rows: pd.DataFrame) -> tuple[float, float]:
 
 def cost_per_call(input_tokens: float, output_tokens: float, settings: Any) -> float:
     """Dollars of one generation with these token counts, from the Settings price table."""
-    from rag_core.costs import price
+    from rag_core.costs.ledger import price
     from rag_core.types import TokenUsage
 
     return price(TokenUsage(input_tokens, output_tokens), settings)  # type: ignore[arg-type]

@@ -114,7 +114,7 @@ def library_notes(golden_dir: str | Path | None = None,
                   notes_dir: str | Path | None = None) -> dict[str, list[Any]]:
     """The notes per library as ``rag_core.types.Note``: the golden ones (``golden/notes``), or
     those of ``notes_dir``, a folder per user as ``rag-core ingest`` reads them."""
-    from rag_core.notes import load_notes
+    from rag_core.ingest.notes import load_notes
 
     folder = Path(notes_dir) if notes_dir else (Path(golden_dir) if golden_dir
                                                  else GOLDEN_DIR) / "notes"
@@ -131,8 +131,8 @@ def log_users(events: Sequence[querylog.Event]) -> dict[str, str]:
 def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, Sequence[Any]],
                   ) -> pd.DataFrame:
     """Give every user an exact copy of its library (undoing earlier edits) and empty caches."""
-    from rag_core.cache.keys import user_prefix
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
+    from rag_core.redis_kv.keys import user_prefix
 
     rows = []
     for user, lib in users.items():
@@ -228,7 +228,7 @@ def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any
 
 
 def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
 
     key = (event.user, event.source)
     note = state[key]

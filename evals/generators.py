@@ -64,7 +64,7 @@ def start(name: str, settings: Any, *, max_tokens: int | None = None,
     if name == "extractive":
         return GeneratorSession(name, settings.with_overrides(llm="extractive"))
     if name == "obey":
-        from rag_core.llm.mock_server import start_mock
+        from rag_core.devservers.mock_server import start_mock
 
         url, stop, _app = start_mock(obey=True, model="mock-llm-obey")
         session = GeneratorSession(name, settings.with_overrides(
@@ -82,8 +82,8 @@ def _start_local(base: Any, log_dir: str | Path | None, threads: int,
                  quantize: str) -> GeneratorSession:
     from contextlib import ExitStack
 
-    from rag_core.llm.local_model import MODEL_ID
-    from rag_core.llm.local_server import start_local_llm
+    from rag_core.devservers.local_model import MODEL_ID
+    from rag_core.devservers.local_server import start_local_llm
 
     log = Path(log_dir or Path(base.state_dir) / "logs") / "local-llm.log"
     stack = ExitStack()

@@ -37,8 +37,8 @@ def qa_files(golden_dir: str | Path | None = None) -> list[Path]:
 
 def load_notes(golden_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per note: id, title, date, speaker, series, tags, scripture, body, user_id, path
-    (read by the service's own reader, ``rag_core.notes``)."""
-    from rag_core.notes import load_notes as read_folder
+    (read by the service's own reader, ``rag_core.ingest.notes``)."""
+    from rag_core.ingest.notes import load_notes as read_folder
 
     rows = []
     for folder in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):
@@ -181,7 +181,7 @@ def ensure_ingested(pipeline: Any, golden_dir: str | Path | None = None,
     With ``prune`` (the default) notes of the golden users that are not golden are deleted, so
     that notes added by hand cannot change the evaluation.
     """
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
 
     rows = []
     for user_dir in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):

@@ -2,7 +2,8 @@
 "notes")``.
 
 The Markdown notes under ``golden/notes/<user>/`` are the source; ``golden/notes.jsonl`` is
-generated from them by the service's own reader (``rag_core.notes``) and kept in git so that the
+generated from them by the service's own reader (``rag_core.ingest.notes``) and kept in git so that
+the
 dataset loads without this package. ``python -m evals.golden_export`` rewrites it;
 ``tests/evals/test_golden_dataset.py`` fails when it is out of date.
 """
@@ -21,7 +22,7 @@ FIELDS = ("id", "user_id", "title", "date", "speaker", "series", "tags", "script
 
 def notes_lines(golden_dir: Path = GOLDEN_DIR) -> list[str]:
     """One JSON object a note, in path order, with the fields of :data:`FIELDS`."""
-    from rag_core.notes import load_notes
+    from rag_core.ingest.notes import load_notes
 
     lines = []
     for folder in sorted(p for p in (golden_dir / "notes").iterdir() if p.is_dir()):

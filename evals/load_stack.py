@@ -76,7 +76,7 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     from evals import golden
     from evals.paths import GOLDEN_DIR
     from rag_core.config import Settings
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import parts_for
     from rag_core.pipeline import Pipeline
 
@@ -106,8 +106,8 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
 
 def _clear_breaker(settings: Any) -> None:
     from rag_core import services
-    from rag_core.cache.client import connect
-    from rag_core.cache.keys import breaker_prefix
+    from rag_core.redis_kv.client import connect
+    from rag_core.redis_kv.keys import breaker_prefix
 
     client = connect(services.resolve(settings).redis_url or "", settings.redis_mode)
     try:
@@ -173,7 +173,7 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
     """Mock LLM and app up (state prepared first); yields URLs, env and the token file."""
     from pydantic import SecretStr
 
-    from rag_core.auth import issue_token
+    from rag_core.api.auth import issue_token
     from rag_core.config import Settings
 
     state = _state_dir(config)

@@ -191,7 +191,7 @@ def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
     workers, state and app settings hold for all). Before each run the mock's latency and
     streaming pace are set to that config's and its counters reset, so ``mock_stats`` is the
     run's own; the answer caches stay as the runs before left them."""
-    from rag_core.llm.mock_server import configure_mock, reset_mock
+    from rag_core.devservers.mock_server import configure_mock, reset_mock
 
     if not configs:
         return []
@@ -234,7 +234,7 @@ def locust_env(config: LoadConfig, stack: dict[str, Any], events_base: Path) -> 
 
 def _locust_run(config: LoadConfig, stack: dict[str, Any], out: Path,
                 started: float) -> LoadRun:
-    from rag_core.llm.mock_server import mock_stats, start_outage
+    from rag_core.devservers.mock_server import mock_stats, start_outage
 
     prefix = out / config.label
     for old in out.glob(f"{config.label}_*.csv"):

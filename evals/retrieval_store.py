@@ -57,7 +57,7 @@ def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
                   batch_chunks: int = 256) -> int:
     """The first ``n`` chunks as notes of the store, written in bulk (``upsert_notes``, one
     transaction per user and batch); idempotent: unchanged notes are skipped."""
-    from rag_core.chunking import content_hash
+    from rag_core.ingest.chunking import content_hash
     from rag_core.store.base import ChunkDraft, NoteWrite
     from rag_core.types import Note
 

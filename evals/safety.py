@@ -50,7 +50,7 @@ def honest_replacement_rate(rows: Iterable[Row], is_echo: Check) -> float | None
 
 def sanitiser_check(enabled: bool = True) -> Check:
     """Is a question flagged by ``rag_core``'s sanitiser (never, when ``enabled`` is False)."""
-    from rag_core.guard import sanitise
+    from rag_core.safety.guard import sanitise
 
     return (lambda text: bool(sanitise(text).flags)) if enabled else (lambda text: False)
 

@@ -184,11 +184,11 @@ def wait_range(text: str, default: tuple[float, float] = (0.5, 1.5)) -> tuple[fl
 def tokens_for(users: Sequence[str], path: str | Path | None = None,
                ttl_s: int = 6 * 3600) -> dict[str, str]:
     """A JWT per user: from the JSON file the orchestrator wrote, else issued here with
-    ``rag_core.auth`` and the ``RAG_JWT_SECRET`` of the environment (as ``rag-core token``)."""
+    ``rag_core.api.auth`` and the ``RAG_JWT_SECRET`` of the environment (as ``rag-core token``)."""
     if path and Path(path).is_file():
         given = json.loads(Path(path).read_text())
         return {u: given[u] for u in users}
-    from rag_core.auth import issue_token
+    from rag_core.api.auth import issue_token
     from rag_core.config import Settings
 
     settings = Settings()

@@ -7,16 +7,7 @@ from rag_core.config import Settings
 from rag_core.errors import RagError
 from rag_core.types import Answer, Chunk, Citation, Note, TokenUsage
 
-__all__ = ["Answer", "Chunk", "Citation", "Note", "Pipeline", "RagError", "Settings", "TokenUsage",
+__all__ = ["Answer", "Chunk", "Citation", "Note", "RagError", "Settings", "TokenUsage",
            "__version__"]
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str) -> object:
-    # The pipeline pulls in torch and the database drivers: import it only when asked for.
-    if name == "Pipeline":
-        from rag_core.pipeline import Pipeline
-
-        return Pipeline
-    raise AttributeError(name)

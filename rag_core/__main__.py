@@ -1,5 +1,5 @@
 import sys
 
-from rag_core.cli import main
+from rag_core.cli.main import main
 
 sys.exit(main())

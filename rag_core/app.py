@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
 from rag_core.api import errors, notes, routes
+from rag_core.api.auth import check_auth_settings
 from rag_core.api.context import RequestContext
 from rag_core.api.limits import BodyLimit, route_limits
-from rag_core.auth import check_auth_settings
 from rag_core.config import Settings
 from rag_core.errors import RagError
 from rag_core.parts import Parts

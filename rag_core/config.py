@@ -15,7 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["dev", "prod", "ci"]
-# Published in the code, so worthless as a secret: the prod profile refuses it (rag_core.auth).
+# Published in the code, so worthless as a secret: the prod profile refuses it (rag_core.api.auth).
 DEFAULT_JWT_SECRET = "dev-only-insecure-secret-set-RAG_JWT_SECRET"
 
 # Defaults that differ per profile. Anything not listed keeps its field default.

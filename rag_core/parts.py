@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rag_core.cache.client import RedisClient
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
-from rag_core.costs import CostLedger
+from rag_core.costs.ledger import CostLedger
 from rag_core.embedding import Embedder
 from rag_core.errors import RagError
 from rag_core.llm.base import GuardedGenerator
+from rag_core.redis_kv.client import RedisClient
 from rag_core.store.base import Store
 from rag_core.tokens import TokenCounter, default_counter
 
@@ -69,7 +69,7 @@ def _require_database(settings: Settings) -> str:
 
 def build_store(settings: Settings) -> Store:
     """The pgvector store, with its schema applied (idempotent)."""
-    from rag_core.store import PgVectorStore
+    from rag_core.store.pgvector import PgVectorStore
 
     _require_database(settings)
     store = PgVectorStore(settings)
@@ -81,7 +81,7 @@ def build_redis(settings: Settings) -> RedisClient | None:
     """The shared Redis client of this process (``redis.Redis``, or ``RedisCluster`` when
     ``RAG_REDIS_MODE=cluster``), or None when Settings name no Redis (then every layer, the
     breaker and the ledger live in process)."""
-    from rag_core.cache.client import client_for
+    from rag_core.redis_kv.client import client_for
 
     return client_for(settings)
 

@@ -19,15 +19,15 @@ from dataclasses import replace
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.billing import Bill
 from rag_core.context import select_context
+from rag_core.costs.billing import Bill
 from rag_core.errors import LLMUnavailable, RagError
-from rag_core.guard import has_substance, validate_query
 from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.relevance import decide_relevance
 from rag_core.run import Run
+from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Chunk, TokenUsage
 from rag_core.word_match import WordMatcher
@@ -210,7 +210,8 @@ class Pipeline:
         p = self.parts
         assert run.prompt is not None and run.context is not None
         with run.within():
-            bill = Bill.open(p, run.user_id, run.prompt)
+            bill = Bill.open(p.ledger, p.settings, p.counter, generator=p.generator.name,
+                             user_id=run.user_id, prompt=run.prompt)
         run.budget_state = bill.state
         if bill.state == "tightened":
             run.prompt = replace(run.prompt, max_tokens=max(16, run.prompt.max_tokens // 2))

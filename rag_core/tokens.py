@@ -7,6 +7,7 @@ that generates may count a few tokens more or fewer, which is why budgets keep a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,6 +55,11 @@ class TokenCounter:
         if len(text) <= _MEMO_CHARS:
             return _count(self._path, text)
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_messages(self, messages: Iterable[Mapping[str, object]]) -> int:
+        """Prompt tokens of chat messages: the tokens of each message's content, summed (the one
+        rule for what a prompt costs, shared by billing, the generators and the mock LLM)."""
+        return sum(self.count(str(m.get("content") or "")) for m in messages)
 
     def count_many(self, texts: list[str]) -> list[int]:
         if not texts:

@@ -193,7 +193,7 @@ def redis_url(request: pytest.FixtureRequest, redis_mode: str) -> Iterator[str]:
 def redis_client(redis_url: str, redis_mode: str) -> Any:
     """A client of ``redis_url`` of the kind ``redis_mode`` needs (``redis.Redis`` or
     ``RedisCluster``), from the service's one builder."""
-    from rag_core.cache.client import connect
+    from rag_core.redis_kv.client import connect
 
     client = connect(redis_url, redis_mode, timeout_s=5.0)  # type: ignore[arg-type]
     yield client

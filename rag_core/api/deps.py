@@ -18,12 +18,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from rag_core.auth import bearer, scopes, verify_claims
+from rag_core.api.auth import bearer, scopes, verify_claims
 from rag_core.config import Settings
 from rag_core.errors import ServiceNotReady, Unauthorized
-from rag_core.guard import USER_ID
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
+from rag_core.safety.guard import USER_ID
 
 NOTES_WRITE = "notes:write"  # the scope of a service that manages any user's notes
 

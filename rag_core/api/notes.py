@@ -3,8 +3,9 @@
 The same routes exist twice: under ``/v1/notes`` for the caller's own notes, and under
 ``/v1/users/{user_id}/notes`` for a service whose token carries the ``notes:write`` scope and
 acts for any user (every such call is audit-logged with the service and the user). Notes are
-validated and chunked exactly as ``rag-core ingest`` does (``rag_core.notes``,
-``rag_core.ingest``); a write is idempotent by content hash, and every change bumps that user's
+validated and chunked exactly as ``rag-core ingest`` does (``rag_core.ingest.notes``,
+``rag_core.ingest.ingestion``); a write is idempotent by content hash, and every change bumps that
+user's
 notes version, so their cached answers go (and only theirs).
 """
 
@@ -24,9 +25,9 @@ from rag_core import observability as obs
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.schemas import error_responses
 from rag_core.errors import Forbidden, InvalidNote, NotFound
-from rag_core.guard import validate_user
-from rag_core.ingest import delete_note, ingest_notes
-from rag_core.notes import note_from_record
+from rag_core.ingest.ingestion import delete_note, ingest_notes
+from rag_core.ingest.notes import note_from_record
+from rag_core.safety.guard import validate_user
 from rag_core.types import Note
 
 log = logging.getLogger("rag_core.audit")

@@ -17,10 +17,15 @@ from typing import Any
 import numpy as np
 
 from rag_core import observability as obs
-from rag_core.cache import codec
 from rag_core.cache.base import Cache, CacheStats
-from rag_core.cache.client import RedisClient
-from rag_core.cache.keys import (
+from rag_core.cache.memory import MemoryCache, NullCache
+from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
+from rag_core.cache.semantic import SemanticCache
+from rag_core.config import Settings
+from rag_core.llm.prompt import prompt_id
+from rag_core.redis_kv import codec
+from rag_core.redis_kv.client import RedisClient
+from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
     context_key,
@@ -31,10 +36,6 @@ from rag_core.cache.keys import (
     rename_layer,
     user_prefix,
 )
-from rag_core.cache.memory import MemoryCache, NullCache
-from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
-from rag_core.cache.semantic import SemanticCache
-from rag_core.config import Settings
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, CacheOutcome, Chunk
 
@@ -129,7 +130,7 @@ class CacheLayers:
         if parts is None:  # the same for every question of these settings and params
             if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
                 self._answer_parts.clear()
-            parts = self._answer_parts[params] = answer_parts(self.settings, params)
+            parts = self._answer_parts[params] = answer_parts(self.settings, params, prompt_id())
         return query_slot(parts, user_id, normalize_query(question), top_k)
 
     def lookup_answer(self, params: SearchParams, user_id: str, question: str, top_k: int,

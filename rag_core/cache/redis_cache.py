@@ -19,15 +19,15 @@ from redis.cluster import RedisCluster
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
-from rag_core.cache.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
-from rag_core.cache.keys import layer_index, layer_prefix
 from rag_core.config import Settings
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
+from rag_core.redis_kv.keys import layer_index, layer_prefix
 
 log = logging.getLogger("rag_core.cache")
 
 
 def make_redis_client(url: str, settings: Settings) -> RedisClient:
-    """The shared client of ``url`` in ``settings.redis_mode`` (:mod:`rag_core.cache.client`)."""
+    """The shared client of ``url`` in ``settings.redis_mode`` (:mod:`rag_core.redis_kv.client`)."""
     return shared_client(url, settings)
 
 

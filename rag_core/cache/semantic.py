@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 
 from rag_core import nlp
-from rag_core.cache import codec
-from rag_core.cache.client import REDIS_ERRORS, RedisClient
-from rag_core.cache.keys import layer_prefix, normalize_query, user_prefix
 from rag_core.cache.redis_cache import warn
 from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
 from rag_core.config import Settings
+from rag_core.redis_kv import codec
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.redis_kv.keys import layer_prefix, normalize_query, user_prefix
 
 LAYER = "semantic"
 MAX_ENTRIES_PER_SCOPE = 200

@@ -29,7 +29,7 @@ from typing import Any
 import pybreaker
 
 from rag_core import observability as obs
-from rag_core.cache.client import REDIS_ERRORS, RedisClient
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 
 log = logging.getLogger("rag_core.llm")
 CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN

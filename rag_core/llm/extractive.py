@@ -153,7 +153,7 @@ class ExtractiveGenerator:
     def generate(self, prompt: Prompt) -> Generation:
         text = self.answer(prompt)
         usage = TokenUsage(
-            input_tokens=sum(self.counter.count(m["content"]) for m in prompt.messages),
+            input_tokens=self.counter.count_messages(prompt.messages),
             output_tokens=self.counter.count(text),
         )
         return Generation(text=text, usage=usage, model="extractive")

@@ -284,5 +284,5 @@ class HFGenerator:
         if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
             return TokenUsage(int(usage.prompt_tokens), int(usage.completion_tokens or 0))
         counter = default_counter()
-        return TokenUsage(sum(counter.count(m["content"]) for m in prompt.messages),
+        return TokenUsage(counter.count_messages(prompt.messages),
                           counter.count(text))

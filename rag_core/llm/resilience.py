@@ -34,8 +34,6 @@ from typing import Any
 import pybreaker
 
 from rag_core import observability as obs
-from rag_core.cache.client import RedisClient
-from rag_core.cache.keys import breaker_prefix
 from rag_core.config import Settings
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
@@ -51,6 +49,8 @@ from rag_core.llm.breaker_state import (
 from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import LLMHealth, Problem
 from rag_core.llm.retry import Retrier
+from rag_core.redis_kv.client import RedisClient
+from rag_core.redis_kv.keys import breaker_prefix
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "MisconfiguredLLMError", "PermanentLLMError",
            "ResilientGenerator", "SharedBreakerStorage", "TransientLLMError"]

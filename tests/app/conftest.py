@@ -21,7 +21,7 @@ def app_settings(module_database_url: str, redis_server: Any,
 
 @pytest.fixture(scope="module")
 def app_parts(app_settings: Settings) -> Iterator[Any]:
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     parts = build_parts(app_settings)

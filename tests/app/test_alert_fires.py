@@ -28,9 +28,9 @@ import yaml
 from promtool import DEPLOY, tool
 from served_app import ServedApp, clean_env, free_port, kill_group, serve, wait_for
 
-from rag_core.auth import issue_token
-from rag_core.cache.keys import breaker_prefix
+from rag_core.api.auth import issue_token
 from rag_core.config import Settings
+from rag_core.redis_kv.keys import breaker_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -102,8 +102,8 @@ test_rules.__test__ = False  # type: ignore[attr-defined]  # a helper, not a tes
 
 @pytest.fixture(scope="module")
 def stack(module_database_url: str, redis_server: Any, short_tmp: Path) -> Iterator[Stack]:
-    from rag_core.ingest import ingest_path
-    from rag_core.llm.mock_server import start_mock
+    from rag_core.devservers.mock_server import start_mock
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     prometheus_bin = tool("prometheus")

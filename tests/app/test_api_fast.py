@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from rag_core import observability as obs
+from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.auth import issue_token
 from rag_core.config import Settings
 from rag_core.parts import Parts
 

@@ -10,8 +10,8 @@ import httpx
 import jwt
 import pytest
 
+from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.auth import issue_token
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

@@ -14,7 +14,7 @@ import pytest
 from served_app import clean_env, serve, wait_for
 from servers import OwnPostgres
 
-from rag_core.auth import issue_token
+from rag_core.api.auth import issue_token
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -25,7 +25,7 @@ QUESTION = "How old was Abraham when he left Haran?"
 
 def test_cached_answers_while_postgres_is_down(own_postgres: OwnPostgres, redis_factory: Any,
                                                short_tmp: Path) -> None:
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     redis_server = redis_factory()

@@ -23,8 +23,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.auth import issue_token
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -77,8 +77,8 @@ class Gateway:
 
 @pytest.fixture(scope="module")
 def gateway(module_database_url: str, redis_server: Any, short_tmp: Path) -> Iterator[Gateway]:
-    from rag_core.ingest import ingest_path
-    from rag_core.llm.mock_server import start_mock
+    from rag_core.devservers.mock_server import start_mock
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     work = short_tmp / "gw"

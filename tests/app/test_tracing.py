@@ -22,8 +22,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from rag_core import observability as obs
+from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.auth import issue_token
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -41,8 +41,8 @@ def paid_parts(app_settings: Settings, app_parts: Any) -> Iterator[Any]:
     """The module's parts with the ``hf`` generator talking to the mock LLM."""
     from dataclasses import replace
 
+    from rag_core.devservers.mock_server import MockLLM
     from rag_core.llm import build_generator
-    from rag_core.llm.mock_server import MockLLM
 
     with MockLLM() as (url, _):
         generator = build_generator(app_settings.with_overrides(

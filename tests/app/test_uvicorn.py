@@ -28,11 +28,11 @@ import redis
 from served_app import kill_group
 from servers import RedisProcess
 
-from rag_core.auth import issue_token
-from rag_core.cache.keys import cost_keys
+from rag_core.api.auth import issue_token
 from rag_core.config import Settings
-from rag_core.costs import today
+from rag_core.costs.ledger import today
 from rag_core.procs import free_port, wait_http, wait_until
+from rag_core.redis_kv.keys import cost_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,8 +72,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
-    from rag_core.ingest import ingest_path
-    from rag_core.llm.mock_server import start_mock
+    from rag_core.devservers.mock_server import start_mock
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     db_url = module_database_url
@@ -333,7 +333,7 @@ def test_cost_counters_add_up_across_workers(served: Served) -> None:
 
 
 def test_breaker_opened_by_one_worker_is_open_on_the_other(served: Served) -> None:
-    from rag_core.llm.mock_server import configure_mock, mock_stats
+    from rag_core.devservers.mock_server import configure_mock, mock_stats
 
     client = redis.Redis.from_url(served.redis.url)
     questions = (f"What did Okafor teach about {t}? (breaker)" for t in TOPICS)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from served_app import clean_env, serve
 
-from rag_core.auth import issue_token
+from rag_core.api.auth import issue_token
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,8 +57,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(module_database_url: str, redis_server: Any, short_tmp: Path) -> Iterator[Served]:
-    from rag_core.ingest import ingest_path
-    from rag_core.llm.mock_server import start_mock
+    from rag_core.devservers.mock_server import start_mock
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     work = short_tmp / f"in{uuid.uuid4().hex[:6]}"

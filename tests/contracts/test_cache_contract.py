@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from rag_core.cache.base import Cache
-from rag_core.cache.keys import user_prefix
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.config import Settings
+from rag_core.redis_kv.keys import user_prefix
 
 
 class CacheContract:

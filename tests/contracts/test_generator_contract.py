@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from rag_core.config import Settings
+from rag_core.devservers.mock_server import MockLLM
 from rag_core.llm.base import Generator
 from rag_core.llm.extractive import ExtractiveGenerator
-from rag_core.llm.mock_server import MockLLM
 from rag_core.llm.prompt import build_prompt
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.types import Chunk

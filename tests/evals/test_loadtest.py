@@ -316,7 +316,7 @@ def test_workers_other_than_the_first_draw_users_of_their_own():
 @pytest.mark.slow
 def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path):
     # This run found a deadlock: a cold app whose first four questions came together froze in
-    # OpenVINO (infer requests per thread; fixed in rag_core/embed_runtimes.py), 0 requests.
+    # OpenVINO (infer requests per thread; fixed in rag_core/embedding/runtimes.py), 0 requests.
     # It ends on a condition (20 requests finished), with a generous deadline, not on a window.
     config = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=300, stop_after_requests=20,
                                  mix="mixed", shape="sustained", workers=1, mock_latency_ms=50,

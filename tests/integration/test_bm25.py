@@ -16,8 +16,9 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from rag_core.config import Settings
-from rag_core.store import ChunkDraft, NoteWrite, PgVectorStore, SearchParams
+from rag_core.store import ChunkDraft, NoteWrite, SearchParams
 from rag_core.store.bulk import write_notes
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from rag_core.store import ChunkDraft, NoteWrite, PgVectorStore, SearchParams
+from rag_core.store import ChunkDraft, NoteWrite, SearchParams
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration

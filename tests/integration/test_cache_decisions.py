@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from rag_core.cache import codec
 from rag_core.config import Settings
 from rag_core.pipeline import Pipeline
+from rag_core.redis_kv import codec
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ NOTES = [
 @pytest.fixture(scope="module")
 def pipe(module_database_url: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Pipeline]:
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
     from rag_core.parts import build_parts
 
     settings = Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
@@ -246,7 +246,7 @@ def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
         pipe: Pipeline) -> None:
     from dataclasses import replace
 
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
     from rag_core.parts import with_settings
 
     question = "What did Pastor Quill say about the lamp Nehemiah kept?"

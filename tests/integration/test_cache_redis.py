@@ -8,12 +8,13 @@ import pytest
 import redis
 
 from rag_core import observability as obs
-from rag_core.cache.keys import query_key, user_prefix
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
+from rag_core.llm.prompt import prompt_id
 from rag_core.procs import wait_until
+from rag_core.redis_kv.keys import query_key, user_prefix
 from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
 
@@ -45,8 +46,8 @@ def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
 def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
     layers = CacheLayers.from_settings(settings, make_redis_client(redis_url, settings))
     params = SearchParams.from_settings(settings)
-    ka = query_key(settings, params, "amara", 1, "faith", 5)
-    kb = query_key(settings, params, "ben", 1, "faith", 5)
+    ka = query_key(settings, params, "amara", 1, "faith", 5, prompt=prompt_id())
+    kb = query_key(settings, params, "ben", 1, "faith", 5, prompt=prompt_id())
     assert ka != kb and ka.startswith(user_prefix("query", "amara"))
     layers.query.set(ka, b"a", 60)
     layers.query.set(kb, b"b", 60)
@@ -134,7 +135,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     assert hit is not None and hit.answer == b"the one"
     assert parsed == [new_q]
     scope = cache.scope("amara", 8)
-    from rag_core.cache import codec
+    from rag_core.redis_kv import codec
 
     for field_, raw in client.hgetall(scope).items():  # as written by an older version
         entry = codec.unpack(raw)
@@ -150,8 +151,8 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
         redis_url: str, settings: Settings, monkeypatch) -> None:  # noqa: ANN001
     """A full scope costs a lookup its index (vectors) plus MAX_CANDIDATES entries, not every
     answer and evidence text; trimming keeps the index and the entries in step."""
-    from rag_core.cache import codec
     from rag_core.cache import semantic as sem
+    from rag_core.redis_kv import codec
 
     client = make_redis_client(redis_url, settings)
     cache = SemanticCache(client, settings)
@@ -188,7 +189,8 @@ def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Setting
     # generous timeouts: a stopped server refuses at once; a busy machine must not time out
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
     layers = CacheLayers.from_settings(settings, client)
-    key = query_key(settings, SearchParams.from_settings(settings), "amara", 1, "faith", 5)
+    key = query_key(settings, SearchParams.from_settings(settings), "amara", 1, "faith", 5,
+                    prompt=prompt_id())
     layers.query.set(key, b"v", 60)
     assert layers.query.get(key) == b"v"
     errors_before = obs.CACHE_ERRORS.labels(layer="query")._value.get()

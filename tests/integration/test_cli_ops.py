@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from rag_core import cli
-from rag_core.auth import verify_token
+from rag_core.api.auth import verify_token
+from rag_core.cli import main as cli
 from rag_core.config import Settings
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def test_token_ttl_above_the_cap_is_refused(capsys: pytest.CaptureFixture[str],
 def test_local_llm_without_its_weights_is_a_coded_error(capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         tmp_path) -> None:
-    from rag_core.llm import local_model
+    from rag_core.devservers import local_model
 
     monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
     monkeypatch.setattr(local_model, "PACKAGE", "no_such_weights_package")

@@ -9,9 +9,9 @@ import pytest
 
 from rag_core.cache.redis_cache import make_redis_client
 from rag_core.config import Settings
-from rag_core.costs import CostLedger, price, today
+from rag_core.costs.ledger import CostLedger, price, today
 from rag_core.errors import BudgetExceeded
-from rag_core.store import PgVectorStore
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.types import TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]

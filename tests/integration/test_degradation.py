@@ -7,17 +7,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag_core.cache.keys import user_prefix
+from rag_core.devservers.mock_server import MockLLM
 from rag_core.errors import LLMUnavailable
-from rag_core.llm.mock_server import MockLLM
 from rag_core.pipeline import Pipeline
+from rag_core.redis_kv.keys import user_prefix
 
 pytestmark = pytest.mark.integration
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 
 
 def test_stale_answer_while_llm_is_down(live_settings) -> None:
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     with MockLLM() as (url, _):

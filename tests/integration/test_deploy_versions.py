@@ -22,7 +22,7 @@ from served_app import free_port
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
-from rag_core.costs import CostLedger
+from rag_core.costs.ledger import CostLedger
 from rag_core.errors import BudgetExceeded
 from rag_core.llm.resilience import SharedBreakerStorage
 from rag_core.services import redis_server_binary, spawn_redis

@@ -16,7 +16,7 @@ import redis
 
 from rag_core import services
 from rag_core.config import Settings
-from rag_core.costs import CostLedger
+from rag_core.costs.ledger import CostLedger
 from rag_core.types import TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,8 +13,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
+from rag_core.store import ChunkDraft, SearchParams
 from rag_core.store.fusion import fuse
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.sql.search import search_statement
 from rag_core.types import Chunk, Note
 

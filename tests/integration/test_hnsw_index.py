@@ -22,11 +22,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pgvector.psycopg import register_vector
 
-from rag_core import cli
+from rag_core.cli import main as cli
 from rag_core.config import Settings
 from rag_core.errors import ReindexFailed, ReindexRunning
-from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
+from rag_core.store import ChunkDraft, SearchParams
 from rag_core.store import sql as q
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.searching import statement
 from rag_core.types import Note
 

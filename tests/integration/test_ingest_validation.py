@@ -12,9 +12,9 @@ import pytest
 from rag_core.config import Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote, InvalidUser
-from rag_core.ingest import ingest_notes, ingest_path
+from rag_core.ingest.ingestion import ingest_notes, ingest_path
 from rag_core.parts import Parts, build_caches, build_generator, build_ledger
-from rag_core.store import PgVectorStore
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 

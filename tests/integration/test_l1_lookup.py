@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import redis
 
-from rag_core.cache import codec
-from rag_core.cache.keys import normalize_query, notes_version_key, query_key
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
+from rag_core.llm.prompt import prompt_id
 from rag_core.parts import build_redis
+from rag_core.redis_kv import codec
+from rag_core.redis_kv.keys import normalize_query, notes_version_key, query_key
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, TokenUsage
 
@@ -75,7 +76,8 @@ def test_a_hit_is_one_round_trip_on_a_single_server(redis_url: str, redis_mode: 
     truth = Truth(amara=7)
     version, key, answer, outcome = _lookup(layers, params, truth)  # version from PostgreSQL
     assert (version, answer, outcome, truth.reads) == (7, None, "miss", 1)
-    assert key == query_key(settings, params, USER, 7, normalize_query(QUESTION), 5)
+    assert key == query_key(settings, params, USER, 7, normalize_query(QUESTION), 5,
+                            prompt=prompt_id())
     assert key == layers.answer_key(params, USER, 7, QUESTION, 5)
     layers.put_answer(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
                       question=QUESTION, vector=None)

@@ -12,8 +12,8 @@ import pytest
 import redis
 from servers import CutProxy, OwnPostgres
 
-from rag_core.cost_queue import RETRY_EVERY_S, CostQueue
-from rag_core.costs import CostLedger, today
+from rag_core.costs.ledger import CostLedger, today
+from rag_core.costs.queue import RETRY_EVERY_S, CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.parts import build_store
 from rag_core.store.base import Store
@@ -84,7 +84,7 @@ def test_finding3_an_outage_is_conservative_and_merged_back(
 
 
 def ledger_key(user: str) -> str:
-    from rag_core.cache.keys import cost_keys
+    from rag_core.redis_kv.keys import cost_keys
 
     return cost_keys(today(), user)[0]
 

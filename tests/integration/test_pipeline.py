@@ -51,7 +51,7 @@ class CountingGenerator:
 @pytest.fixture(scope="module")
 def pipe(module_database_url: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Pipeline]:
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     settings = Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
@@ -161,7 +161,7 @@ def test_second_ask_is_an_l1_hit_with_no_cost(pipe: Pipeline) -> None:
 
 
 def test_edit_invalidates_that_users_answers_only(pipe: Pipeline, tmp_path: Path) -> None:
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
 
     question = "What did my notes say about the widow's two coins?"
     pipe.ask("amara", question)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_core import cli
+from rag_core.cli import main as cli
 
 pytestmark = pytest.mark.integration
 AMARA = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"

@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 from servers import RedisClusterProcesses
 
-from rag_core.cache.client import REDIS_ERRORS, connect
-from rag_core.cache.keys import cost_keys, notes_version_key
 from rag_core.config import Settings
-from rag_core.costs import today
+from rag_core.costs.ledger import today
+from rag_core.devservers.mock_server import MockLLM
 from rag_core.errors import BudgetExceeded
-from rag_core.llm.mock_server import MockLLM
 from rag_core.pipeline import Pipeline
 from rag_core.procs import wait_until
+from rag_core.redis_kv.client import REDIS_ERRORS, connect
+from rag_core.redis_kv.keys import cost_keys, notes_version_key
 from rag_core.types import Answer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,7 +97,7 @@ def paid(answer: Answer) -> bool:
 
 def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_url: str,
                                    tmp_path: Path) -> None:
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
     user = one_shard_user(ha_cluster)

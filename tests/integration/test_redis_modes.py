@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from redis.cluster import RedisCluster
 
-from rag_core.cache.client import slot_owner
-from rag_core.cache.keys import cost_keys, notes_version_key, user_prefix
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
-from rag_core.cost_queue import CostQueue
-from rag_core.costs import CostLedger, today
+from rag_core.costs.ledger import CostLedger, today
+from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded
 from rag_core.parts import build_redis, build_store
+from rag_core.redis_kv.client import slot_owner
+from rag_core.redis_kv.keys import cost_keys, notes_version_key, user_prefix
 from rag_core.types import TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
@@ -32,7 +32,7 @@ def test_the_mode_setting_selects_the_client(redis_url: str, settings: Settings,
 
 
 def test_cluster_mode_on_a_single_server_is_a_coded_error(redis_server) -> None:
-    from rag_core.cache.client import RedisClusterUnreachable, connect
+    from rag_core.redis_kv.client import RedisClusterUnreachable, connect
 
     with pytest.raises(RedisClusterUnreachable) as info:
         connect(redis_server.url, "cluster")

@@ -48,7 +48,7 @@ def pair(pg_server_url: str) -> Iterator[StreamingReplica]:
 
 @pytest.fixture
 def routed(pair: StreamingReplica, settings: Settings) -> Iterator[tuple[Parts, ManualClock, str]]:
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
 
     name = pair.create_database()
     s = settings.with_overrides(database_url=pair.primary_url(name),
@@ -103,7 +103,7 @@ def test_search_reads_the_replica_and_writes_stay_on_the_primary(
     # the reads that must see the caller's writes go to the primary: a note written now is
     # listed and counted in the version at once, although the replica is paused
     version = parts.store.notes_version(USER)
-    from rag_core.ingest import ingest_notes
+    from rag_core.ingest.ingestion import ingest_notes
 
     ingest_notes(parts, USER, [Note(id="n3", title="New", body="Written while paused.")],
                  progress=False)

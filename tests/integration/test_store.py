@@ -19,8 +19,8 @@ from servers import OwnPostgres
 from rag_core.config import Settings
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.procs import wait_until
-from rag_core.store import ChunkDraft, PgVectorStore, SearchParams, Store, UpsertResult
-from rag_core.store.pgvector import make_chunk_id
+from rag_core.store import ChunkDraft, SearchParams, Store, UpsertResult
+from rag_core.store.pgvector import PgVectorStore, make_chunk_id
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pgvector.psycopg import register_vector
 
-from rag_core.store import ChunkDraft, PgVectorStore, SearchParams
+from rag_core.store import ChunkDraft, SearchParams
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.searching import statement, user_rows_limit
 from rag_core.types import Note
 

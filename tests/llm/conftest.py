@@ -9,7 +9,7 @@ import pytest
 from llm_helpers import make_chunk
 
 from rag_core.config import Settings
-from rag_core.llm.mock_server import MockLLM
+from rag_core.devservers.mock_server import MockLLM
 from rag_core.types import Chunk
 
 

@@ -18,7 +18,6 @@ import redis
 from fakes import ManualClock
 from llm_helpers import configure, stats
 
-from rag_core.cache.client import connect
 from rag_core.config import Settings
 from rag_core.errors import LLMUnavailable
 from rag_core.llm import build_generator
@@ -27,6 +26,7 @@ from rag_core.llm.prompt import build_prompt
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.observability import REGISTRY
 from rag_core.procs import wait_until
+from rag_core.redis_kv.client import connect
 from rag_core.types import Chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
@@ -203,7 +203,7 @@ def test_calls_are_not_serialised_by_the_breaker(
 
 CHILD = """
 import sys, time
-from rag_core.cache.client import connect
+from rag_core.redis_kv.client import connect
 from rag_core.config import Settings
 from rag_core.errors import LLMUnavailable
 from rag_core.llm import build_generator

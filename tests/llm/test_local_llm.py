@@ -18,8 +18,8 @@ import pytest
 
 from evals.paths import STATE_DIR
 from rag_core.config import Settings
+from rag_core.devservers.local_model import MODEL_ID, cache_dir, gguf_path
 from rag_core.errors import LocalModelMissing
-from rag_core.llm.local_model import MODEL_ID, cache_dir, gguf_path
 from rag_core.llm.prompt import build_prompt
 from rag_core.types import Chunk
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 @pytest.fixture(scope="session")
 def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The local model server, started once per session; yields its base URL (no /v1)."""
-    from rag_core.llm.local_server import start_local_llm
+    from rag_core.devservers.local_server import start_local_llm
 
     try:
         gguf_path()

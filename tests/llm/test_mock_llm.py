@@ -11,7 +11,7 @@ import pytest
 from fakes import ManualClock
 from llm_helpers import configure, stats
 
-from rag_core.llm.mock_server import (
+from rag_core.devservers.mock_server import (
     MockConfig,
     MockLLM,
     add_mock_args,
@@ -125,7 +125,7 @@ def test_latency_is_applied(chunks: list[Chunk]) -> None:
 
 
 def test_lognormal_latency_is_seeded(mock_llm: str) -> None:
-    from rag_core.llm.mock_server import MockState
+    from rag_core.devservers.mock_server import MockState
 
     draws = []
     for _ in range(2):

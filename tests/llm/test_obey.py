@@ -10,9 +10,9 @@ import httpx
 import pytest
 from llm_helpers import make_chunk
 
-from rag_core.llm.mock_app import mock_answer
-from rag_core.llm.mock_server import MockLLM
-from rag_core.llm.obey import obey_answer, plan, transform, untrusted_text
+from rag_core.devservers.mock_app import mock_answer
+from rag_core.devservers.mock_server import MockLLM
+from rag_core.devservers.obey import obey_answer, plan, transform, untrusted_text
 from rag_core.llm.prompt import SYSTEM_PROMPT, build_prompt
 from rag_core.types import Chunk
 
@@ -124,7 +124,7 @@ def test_the_mock_obeys_over_http_with_obey(chunks: list[Chunk]) -> None:
 def test_the_cli_flag_turns_it_on() -> None:
     import argparse
 
-    from rag_core.llm.mock_server import MockConfig, add_mock_args, config_from_args
+    from rag_core.devservers.mock_server import MockConfig, add_mock_args, config_from_args
 
     parser = argparse.ArgumentParser()
     add_mock_args(parser)

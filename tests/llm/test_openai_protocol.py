@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag_core.llm import openai_protocol as wire
+from rag_core.devservers import openai_protocol as wire
 
 
 def test_parse_request_reads_what_servers_need() -> None:

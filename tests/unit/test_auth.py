@@ -14,8 +14,7 @@ import pytest
 from fastapi import FastAPI
 from jwks_server import JWKSServer, Key
 
-from rag_core.api.deps import UserDep
-from rag_core.auth import (
+from rag_core.api.auth import (
     MIN_SECRET_BITS,
     TokenVerifier,
     check_auth_settings,
@@ -23,6 +22,7 @@ from rag_core.auth import (
     secret_bits,
     verify_token,
 )
+from rag_core.api.deps import UserDep
 from rag_core.config import DEFAULT_JWT_SECRET, Settings
 from rag_core.errors import AuthUnavailable, InvalidArgument, InvalidSettings, Unauthorized
 

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from rag_core.cache import codec
-from rag_core.cache.keys import context_key, embedding_key, normalize_query, query_key
 from rag_core.cache.memory import MemoryCache
 from rag_core.config import Settings
+from rag_core.llm.prompt import prompt_id
+from rag_core.redis_kv import codec
+from rag_core.redis_kv.keys import context_key, embedding_key, normalize_query, query_key
 from rag_core.store.base import SearchParams
 
 
@@ -45,7 +46,8 @@ def test_normalize_query() -> None:
 
 
 def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5) -> str:
-    return query_key(settings, SearchParams.from_settings(settings), user, version, "q", top_k)
+    return query_key(settings, SearchParams.from_settings(settings), user, version, "q", top_k,
+                     prompt=prompt_id())
 
 
 @pytest.mark.parametrize("field,value", [
@@ -85,9 +87,9 @@ def test_search_knobs_reach_the_key_through_the_params_the_store_gets() -> None:
     search changes the key (the store used to read rrf_k and ef_search from its own copy)."""
     s = Settings()
     params = SearchParams.from_settings(s)
-    key = query_key(s, params, "u", 1, "q", 5)
+    key = query_key(s, params, "u", 1, "q", 5, prompt=prompt_id())
     assert key != query_key(s, SearchParams(**{**params.__dict__, "ef_search": 80}),
-                            "u", 1, "q", 5)
+                            "u", 1, "q", 5, prompt=prompt_id())
     assert context_key(params, "u", 1, "q", 5) != context_key(
         SearchParams(**{**params.__dict__, "rrf_k": 5}), "u", 1, "q", 5)
 

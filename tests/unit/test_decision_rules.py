@@ -21,7 +21,7 @@ def test_facts_of_a_question() -> None:
 
 
 def test_facts_survive_a_round_trip_through_the_cache_codec() -> None:
-    from rag_core.cache import codec
+    from rag_core.redis_kv import codec
 
     f = nlp.facts("Did Pastor Amara say in March 2019 that Ruth gathered 3 ephahs, not two?")
     assert nlp.Facts.from_dict(codec.unpack(codec.pack(f.to_dict()))) == f

@@ -14,10 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_core import embed_export, embed_runtimes
-from rag_core.cache.keys import embedding_key, query_key
 from rag_core.config import Settings
-from rag_core.embed_export import MANIFEST, ensure_export, export_count, read_export
 from rag_core.embedding import (
     DEFAULT_MODEL,
     SentenceTransformerEmbedder,
@@ -25,7 +22,13 @@ from rag_core.embedding import (
     resolve_model_path,
     vector_numerics,
 )
+from rag_core.embedding import export as embed_export
+from rag_core.embedding import runtimes as embed_runtimes
+from rag_core.embedding import session as embed_session
+from rag_core.embedding.export import MANIFEST, ensure_export, export_count, read_export
 from rag_core.errors import EmbeddingFailed
+from rag_core.llm.prompt import prompt_id
+from rag_core.redis_kv.keys import embedding_key, query_key
 from rag_core.store.base import SearchParams
 
 pytestmark = pytest.mark.slow
@@ -83,7 +86,7 @@ def test_cache_keys_name_the_numerics_only_when_vectors_differ() -> None:
     assert embedding_key(bf16, "u", "grace") != embedding_key(f32[0], "u", "grace")
 
     def qkey(s: Settings) -> str:
-        return query_key(s, SearchParams.from_settings(s), "u", 1, "grace", 5)
+        return query_key(s, SearchParams.from_settings(s), "u", 1, "grace", 5, prompt=prompt_id())
 
     assert qkey(bf16) != qkey(f32[0]) and qkey(f32[0]) == qkey(f32[1])
 
@@ -104,7 +107,7 @@ def test_a_missing_runtime_package_is_a_coded_error(monkeypatch: pytest.MonkeyPa
 MODEL_PATH = resolve_model_path(DEFAULT_MODEL)
 
 
-def _graph_of(cache: Path, variant: embed_export.Variant) -> Path:
+def _graph_of(cache: Path, variant: embed_session.Variant) -> Path:
     return embed_export.export_folder(cache, DEFAULT_MODEL, MODEL_PATH, variant) / "model.onnx"
 
 
@@ -112,7 +115,7 @@ def _child(cache: Path, backend: str) -> dict[str, object]:
     """Load ``backend`` from ``cache`` in a new process; what it exported and embedded."""
     code = (
         "import json, sys; from pathlib import Path\n"
-        "from rag_core import embed_export; from rag_core.embedding import build_embedder\n"
+        "from rag_core.embedding import build_embedder, export as embed_export\n"
         "from rag_core.config import Settings\n"
         f"s = Settings(embedding_backend={backend!r}, model_cache_dir=Path({str(cache)!r}))\n"
         "v = build_embedder(s).embed(['grace and peace'])\n"
@@ -142,7 +145,7 @@ def test_concurrent_first_starts_build_one_export(tmp_path: Path) -> None:
     cache = tmp_path / "models"
     code = (
         "import json; from pathlib import Path\n"
-        "from rag_core import embed_export; from rag_core.embedding import build_embedder\n"
+        "from rag_core.embedding import build_embedder, export as embed_export\n"
         "from rag_core.config import Settings\n"
         f"s = Settings(embedding_backend='openvino', model_cache_dir=Path({str(cache)!r}))\n"
         "v = build_embedder(s).embed(['grace and peace'])\n"

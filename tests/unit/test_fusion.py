@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.cache.keys import context_key
 from rag_core.config import Settings
+from rag_core.redis_kv.keys import context_key
 from rag_core.store.base import SearchParams
 from rag_core.store.fusion import fuse, rrf_scores, score_fusion
 from rag_core.types import Chunk

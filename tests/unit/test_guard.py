@@ -1,7 +1,7 @@
 import pytest
 
 from rag_core.errors import InvalidQuery
-from rag_core.guard import (
+from rag_core.safety.guard import (
     PATTERN_FAMILIES,
     has_substance,
     is_valid_user_id,

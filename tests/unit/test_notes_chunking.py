@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag_core.chunking import chunk_note, embedding_text, sentence_spans, split_paragraphs
 from rag_core.errors import InvalidNote
-from rag_core.notes import load_notes, note_hash, parse_markdown
+from rag_core.ingest.chunking import chunk_note, embedding_text, sentence_spans, split_paragraphs
+from rag_core.ingest.notes import load_notes, note_hash, parse_markdown
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 

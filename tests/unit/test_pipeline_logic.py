@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rag_core.errors import InvalidQuery, LLMUnavailable
-from rag_core.ingest import delete_note, ingest_notes
+from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.prompt import SYSTEM_PROMPT
 from rag_core.llm.resilience import ResilientGenerator, TransientLLMError
@@ -252,7 +252,7 @@ def test_an_l1_hit_reads_no_database(parts: Parts, monkeypatch: pytest.MonkeyPat
 
 
 def test_a_lost_version_is_read_again_and_a_change_overrides_it(parts: Parts) -> None:
-    from rag_core.cache.keys import notes_version_key
+    from rag_core.redis_kv.keys import notes_version_key
 
     pipe = Pipeline(parts)
     pipe.ask("amara", QUESTION)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from rag_core import cli, services
+from rag_core import services
+from rag_core.cli import main as cli
 
 
 @pytest.fixture

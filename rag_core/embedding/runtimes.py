@@ -18,59 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from rag_core.embed_export import ExportedModel, Variant, ensure_export
+from rag_core.embedding.base import resolve_model_path
+from rag_core.embedding.export import ensure_export
+from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
 from rag_core.errors import EmbeddingFailed
-
-
-class Tokens:
-    """The export's tokenizer, truncating at the model's max length; batches padded here."""
-
-    def __init__(self, exported: ExportedModel, max_length: int | None = None) -> None:
-        from tokenizers import Tokenizer
-
-        self.names = exported.input_names
-        self.pad_id = exported.pad_id
-        self.tokenizer = Tokenizer.from_file(str(exported.tokenizer))
-        self.tokenizer.enable_truncation(max_length=max_length or exported.max_seq_length)
-        self.tokenizer.no_padding()
-
-    def encode(self, texts: Sequence[str]) -> list[Any]:
-        return list(self.tokenizer.encode_batch(list(texts)))
-
-    def batch(self, encodings: Sequence[Any]) -> dict[str, np.ndarray]:
-        """Model inputs of one batch, padded to its longest text."""
-        width = max(len(e.ids) for e in encodings)
-        shape = (len(encodings), width)
-        ids = np.full(shape, self.pad_id, dtype=np.int64)
-        mask = np.zeros(shape, dtype=np.int64)
-        types = np.zeros(shape, dtype=np.int64)
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n] = enc.ids
-            mask[row, :n] = 1
-            types[row, :n] = enc.type_ids
-        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return {name: arrays[name] for name in self.names}
-
-    def feed(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        return self.batch(self.encode(texts))
-
-
-def onnxruntime_session(graph: Path, threads: int) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Every batch has another shape: the arena and memory patterns keep buffers per shape (RSS
-    # grew from 0.3 to 1.6 GB over 40 batches of mixed lengths); without them it stays ~0.4 GB.
-    options.enable_cpu_mem_arena = False
-    options.enable_mem_pattern = False
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-
 
 _runtimes: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
@@ -85,8 +36,6 @@ class RuntimeEmbedder:
     def __init__(self, model_id: str, dim: int, batch_size: int, cache_dir: Path, *,
                  model_path: str | None = None, threads: int = 0,
                  max_seq_length: int | None = None) -> None:
-        from rag_core.embedding import resolve_model_path
-
         self.model_id = model_id
         self.dim = dim
         self.batch_size = batch_size

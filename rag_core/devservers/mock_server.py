@@ -2,7 +2,7 @@
 
 Its answer is deterministic: the first sentence of each numbered note in the prompt, each cited
 ``[n]``, so RAG tests see real citations; usage is counted with the project's tokenizer. With
-``--obey`` it is the obedient adversary instead (``rag_core.llm.obey``): it does what any
+``--obey`` it is the obedient adversary instead (``rag_core.devservers.obey``): it does what any
 instruction anywhere in its messages asks, which measures what the service's own defences stop.
 Faults are settable at start (``rag-core mock-llm --latency-ms 3500 --error-rate 0.1``) and at
 run time (``POST /admin/config`` with a partial config, ``POST /admin/outage {"seconds": 20}``);
@@ -25,9 +25,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rag_core.llm.mock_app import NO_ANSWER, create_mock_app, mock_answer
-from rag_core.llm.mock_config import MockConfig, MockState
-from rag_core.llm.serving import run_foreground, start_in_thread
+from rag_core.devservers.mock_app import NO_ANSWER, create_mock_app, mock_answer
+from rag_core.devservers.mock_config import MockConfig, MockState
+from rag_core.devservers.serving import run_foreground, start_in_thread
 
 __all__ = ["NO_ANSWER", "MockConfig", "MockLLM", "MockState", "add_mock_args",
            "config_from_args", "configure_mock", "create_mock_app", "mock_answer", "mock_stats",

@@ -31,17 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag_core import cost_scripts
 from rag_core import observability as obs
-from rag_core.cache.client import REDIS_ERRORS, RedisClient, slot_owner
-from rag_core.cache.keys import cost_keys, cost_user_of, cost_user_pattern
 from rag_core.config import Settings
-from rag_core.cost_queue import CostQueue
+from rag_core.costs import scripts as cost_scripts
+from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, slot_owner
+from rag_core.redis_kv.keys import cost_keys, cost_user_of, cost_user_pattern
 from rag_core.store.base import CostStore
 from rag_core.types import TokenUsage
 
-log = logging.getLogger("rag_core.costs")
+log = logging.getLogger("rag_core.costs.ledger")
 
 KEY_TTL_S = 3 * 86_400
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from rag_core.cli_args import TOP_K, Parser, int_between, iso_day
+from rag_core.cli.args import TOP_K, Parser, int_between, iso_day
 from rag_core.config import Settings
 from rag_core.errors import RagError, UserError
 
@@ -84,7 +84,7 @@ def cmd_services(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply the schema (a deploy step, before the app starts): idempotent, safe to race."""
     from rag_core import services
-    from rag_core.store import PgVectorStore
+    from rag_core.store.pgvector import PgVectorStore
 
     store = PgVectorStore(services.resolve(_settings(), redis=False))
     try:
@@ -103,8 +103,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag_core.guard import validate_user
-    from rag_core.ingest import ingest_path
+    from rag_core.ingest.ingestion import ingest_path
+    from rag_core.safety.guard import validate_user
 
     validate_user(args.user)
     with _parts(_settings()) as parts:
@@ -121,7 +121,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     from rag_core.errors import NotFound
-    from rag_core.ingest import delete_note
+    from rag_core.ingest.ingestion import delete_note
 
     with _parts(_settings()) as parts:
         if not delete_note(parts, args.user, args.note_id):
@@ -150,8 +150,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from rag_core.cli.search_output import explain, result_row, search_many
     from rag_core.pipeline import Pipeline
-    from rag_core.search_output import explain, result_row, search_many
 
     if not args.queries and not args.query:
         raise UserError("Give a QUERY or --queries FILE.")
@@ -179,14 +179,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_mock_llm(args: argparse.Namespace) -> int:
-    from rag_core.llm.mock_server import config_from_args, serve_mock
+    from rag_core.devservers.mock_server import config_from_args, serve_mock
 
     serve_mock(args.port, host=args.host, **config_from_args(args))
     return 0
 
 
 def cmd_local_llm(args: argparse.Namespace) -> int:
-    from rag_core.llm.local_server import serve_local
+    from rag_core.devservers.local_server import serve_local
 
     serve_local(args.port, host=args.host, state_dir=_settings().state_dir, threads=args.threads,
                 quantize=args.quantize)
@@ -197,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag_core import services
-    from rag_core.auth import check_auth_settings
+    from rag_core.api.auth import check_auth_settings
 
     settings = _settings()
     check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
@@ -227,7 +227,7 @@ def _multiprocess_metrics(settings: Settings, port: int) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from rag_core.auth import issue_token
+    from rag_core.api.auth import issue_token
 
     print(issue_token(_settings(), args.user, ttl_s=args.ttl))
     return 0
@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int_between(1, 65535), default=8100)
     try:
-        from rag_core.llm.mock_server import add_mock_args
+        from rag_core.devservers.mock_server import add_mock_args
 
         add_mock_args(p)
     except ImportError:

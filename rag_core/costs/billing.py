@@ -10,17 +10,13 @@ generation (answer, LLM failure, a client that hung up) can settle without doubl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from rag_core import observability as obs
-from rag_core.costs import CostLedger, Reservation, price
+from rag_core.config import Settings
+from rag_core.costs.ledger import CostLedger, Reservation, price
 from rag_core.llm.base import Prompt
 from rag_core.tokens import TokenCounter
 from rag_core.types import TokenUsage
-
-if TYPE_CHECKING:
-    from rag_core.config import Settings
-    from rag_core.parts import Parts
 
 FREE_GENERATORS = frozenset({"extractive"})  # nothing was paid for
 
@@ -39,15 +35,16 @@ class Bill:
     settled: bool = False
 
     @classmethod
-    def open(cls, parts: Parts, user_id: str, prompt: Prompt) -> Bill:
-        counter = parts.counter
-        prompt_tokens = sum(counter.count(m["content"]) for m in prompt.messages)
-        free = parts.generator.name in FREE_GENERATORS
+    def open(cls, ledger: CostLedger, settings: Settings, counter: TokenCounter, *,
+             generator: str, user_id: str, prompt: Prompt) -> Bill:
+        """Reserve the worst case of ``prompt`` for ``user_id``; ``generator`` is the name of
+        the generator that will answer (a free one reserves nothing)."""
+        prompt_tokens = counter.count_messages(prompt.messages)
+        free = generator in FREE_GENERATORS
         worst = TokenUsage(prompt_tokens, prompt.max_tokens)
-        estimate = 0.0 if free else price(worst, parts.settings)
-        reservation = parts.ledger.reserve(user_id, estimate)
-        return cls(parts.ledger, parts.settings, counter, reservation, prompt_tokens,
-                   prompt.max_tokens, free)
+        estimate = 0.0 if free else price(worst, settings)
+        reservation = ledger.reserve(user_id, estimate)
+        return cls(ledger, settings, counter, reservation, prompt_tokens, prompt.max_tokens, free)
 
     @property
     def state(self) -> str:

@@ -33,19 +33,18 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
 from rag_core.errors import EmbeddingFailed
 
 EXPORT_FORMAT = 1
 MANIFEST = "manifest.json"
 GRAPH = "model.onnx"
 TOKENIZER = "tokenizer.json"
-Variant = Literal["raw", "ort"]
 # Texts of different lengths that every export is checked on (cosine to PyTorch).
 _CHECK_TEXTS = (
     "Grace.",
@@ -59,20 +58,6 @@ _exports_made = 0  # builds in this process; tests read it through export_count(
 
 def export_count() -> int:
     return _exports_made
-
-
-@dataclass(frozen=True)
-class ExportedModel:
-    """A cached, checked export: the graph, its tokenizer and how to feed it."""
-
-    folder: Path
-    graph: Path
-    tokenizer: Path
-    input_names: tuple[str, ...]
-    max_seq_length: int
-    dim: int
-    pad_id: int
-    pad_token: str
 
 
 def _slug(model_id: str) -> str:
@@ -196,7 +181,6 @@ def _read_meta(folder: Path) -> dict[str, Any]:
 
 def _check(graph: Path, exported: ExportedModel, reference: np.ndarray) -> None:
     """The new graph must give the reference vectors (cosine) on the check texts."""
-    from rag_core.embed_runtimes import Tokens, onnxruntime_session
 
     session = onnxruntime_session(graph, threads=0)
     tokens = Tokens(exported)
@@ -253,7 +237,6 @@ def _build_ort(raw: ExportedModel, out: Path) -> None:
     global _exports_made
     from onnxruntime.transformers import optimizer
 
-    from rag_core.embed_runtimes import Tokens, onnxruntime_session
 
     heads, hidden = _bert_shape(raw)
     with warnings.catch_warnings():

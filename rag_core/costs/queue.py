@@ -26,7 +26,7 @@ from typing import Any
 from rag_core import observability as obs
 from rag_core.store.base import CostStore
 
-log = logging.getLogger("rag_core.costs")
+log = logging.getLogger("rag_core.costs.ledger")
 RETRY_EVERY_S = 5.0
 
 

@@ -12,7 +12,8 @@ so an interrupted run keeps the groups it finished.  Writing overlaps embedding:
 thread stores group ``i`` while the model embeds group ``i + 1`` (the database works in its own
 process, the model releases the GIL), so ingestion runs close to the model's raw speed.
 
-Validation comes first and is whole: the user id (the rule of ``rag_core.guard``, matched whole)
+Validation comes first and is whole: the user id (the rule of ``rag_core.safety.guard``, matched
+whole)
 and every note (control characters, lone surrogates, duplicate ids, empty bodies) are checked
 before anything is written, so a bad note in a folder leaves the store as it was and the error
 names the file (``load_notes``) or the note id.
@@ -31,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from rag_core.chunking import chunk_note, embedding_text
 from rag_core.config import Settings
 from rag_core.embedding import Embedder
 from rag_core.errors import InvalidNote, InvalidUser
-from rag_core.guard import is_valid_user_id
-from rag_core.notes import check_note, load_notes, note_hash
+from rag_core.ingest.chunking import chunk_note, embedding_text
+from rag_core.ingest.notes import check_note, load_notes, note_hash
 from rag_core.observability import hash_id, span
+from rag_core.safety.guard import is_valid_user_id
 from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
 from rag_core.types import Note
 

@@ -34,7 +34,7 @@ import jwt
 
 from rag_core.config import DEFAULT_JWT_SECRET, Settings
 from rag_core.errors import AuthUnavailable, InvalidArgument, InvalidSettings, Unauthorized
-from rag_core.guard import USER_ID
+from rag_core.safety.guard import USER_ID
 
 MIN_SECRET_CHARS = 32
 MIN_SECRET_BITS = 128.0

@@ -2,7 +2,7 @@
 
 The default answer is deterministic: the first sentence of each numbered note in the prompt,
 each cited ``[n]``, so RAG tests see real citations. With ``obey`` the answer comes from
-:func:`rag_core.llm.obey.obey_answer` instead: it does what any instruction in the messages
+:func:`rag_core.devservers.obey.obey_answer` instead: it does what any instruction in the messages
 asks. Usage is counted with the project's tokenizer.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from rag_core.llm import openai_protocol as wire
-from rag_core.llm.mock_config import MockConfig, MockState
-from rag_core.llm.obey import obey_answer
+from rag_core.devservers import openai_protocol as wire
+from rag_core.devservers.mock_config import MockConfig, MockState
+from rag_core.devservers.obey import obey_answer
 from rag_core.tokens import default_counter
 
 _NOTE = re.compile(r'<note n="(\d+)">\s*\n[^\n]*\n(.*?)\n?</note>', re.S)
@@ -110,7 +110,7 @@ def create_mock_app(config: MockConfig | None = None, *,
             notes = [text for _, text in note_blocks(chat.messages)]
             raw = obey_answer(chat.messages, raw, notes)
         text, _ = counter.truncate(raw, chat.max_tokens)
-        prompt_tokens = sum(counter.count(str(m.get("content", ""))) for m in chat.messages)
+        prompt_tokens = counter.count_messages(chat.messages)
         usage = wire.usage_dict(prompt_tokens, counter.count(text))
         model = chat.model or c.model
         cid = wire.new_completion_id()

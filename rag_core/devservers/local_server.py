@@ -1,8 +1,8 @@
 """``rag-core local-llm``: a real instruction-tuned model behind the OpenAI protocol, offline.
 
 Serves ``/v1/chat/completions`` (plain and streamed), ``/v1/models`` and ``/health`` with
-SmolLM2-135M-Instruct on CPU (``rag_core.llm.local_model``), in the same wire shapes as the
-mock LLM (``rag_core.llm.openai_protocol``). The ``hf`` generator reaches it through
+SmolLM2-135M-Instruct on CPU (``rag_core.devservers.local_model``), in the same wire shapes as the
+mock LLM (``rag_core.devservers.openai_protocol``). The ``hf`` generator reaches it through
 ``RAG_LLM_BASE_URL=http://host:port/v1`` exactly as it would reach TGI or vLLM.
 
 The model loads before the server accepts connections, so ``/health`` answering means ready.
@@ -28,9 +28,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
-from rag_core.llm import openai_protocol as wire
-from rag_core.llm.local_model import MODEL_ID, Completion, LocalModel, gguf_path
-from rag_core.llm.serving import run_foreground
+from rag_core.devservers import openai_protocol as wire
+from rag_core.devservers.local_model import MODEL_ID, Completion, LocalModel, gguf_path
+from rag_core.devservers.serving import run_foreground
 from rag_core.procs import free_port, stop_group, wait_http
 
 _END = object()

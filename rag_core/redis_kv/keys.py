@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 
 from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
-from rag_core.llm.prompt import prompt_id
 from rag_core.store.base import SearchParams
 
 _SPACES = re.compile(r"\s+")
@@ -90,12 +89,12 @@ def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -
     return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{_parts_hash(parts)}")
 
 
-def _answer_parts(settings: Settings, params: SearchParams) -> dict[str, object]:
+def _answer_parts(settings: Settings, params: SearchParams, prompt: str) -> dict[str, object]:
     return {
         "embedding_model": settings.embedding_model,
         "llm": settings.llm,
         "llm_model": settings.llm_model,
-        "prompt": prompt_id(),
+        "prompt": prompt,
         "budgets": [settings.query_token_budget, settings.context_token_budget,
                     settings.output_token_budget],
         "threshold": settings.similarity_threshold,
@@ -119,15 +118,15 @@ def _retrieval_parts(params: SearchParams) -> dict[str, object]:
 
 
 def query_key(settings: Settings, params: SearchParams, user_id: str, notes_version: int,
-              normalized_query: str, top_k: int) -> str:
-    return query_slot(answer_parts(settings, params), user_id, normalized_query,
+              normalized_query: str, top_k: int, *, prompt: str) -> str:
+    return query_slot(answer_parts(settings, params, prompt), user_id, normalized_query,
                       top_k).key(notes_version)
 
 
-def answer_parts(settings: Settings, params: SearchParams) -> Mapping[str, object]:
+def answer_parts(settings: Settings, params: SearchParams, prompt: str) -> Mapping[str, object]:
     """What names an answer besides the user, the notes version, the question and top_k: the
     same for every question of one Settings and SearchParams (a caller may keep it)."""
-    return _answer_parts(settings, params)
+    return _answer_parts(settings, params, prompt)
 
 
 def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_query: str,

@@ -1,0 +1,1 @@
+"""The command line: `rag-core` and its subcommands."""

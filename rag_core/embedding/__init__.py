@@ -1,0 +1,34 @@
+"""Embedders: the Embedder protocol, the PyTorch implementation and the factory.
+
+``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND``: ``torch``
+(sentence-transformers as it ships), ``onnx`` (ONNX Runtime) or ``openvino`` (both in
+:mod:`rag_core.embedding.runtimes`, on a graph exported once per host by
+:mod:`rag_core.embedding.export`). The model is loaded lazily, once per process (a load takes
+seconds; an embedding of a short query takes milliseconds), and shared by every pipeline of the
+process.
+"""
+
+from __future__ import annotations
+
+from rag_core.config import Settings
+from rag_core.embedding.base import DEFAULT_MODEL, Embedder, resolve_model_path, vector_numerics
+from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
+from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
+
+__all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "build_embedder",
+           "resolve_model_path", "vector_numerics"]
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder of ``settings.embedding_backend`` (the one place that knows them all)."""
+    common = (settings.embedding_model, settings.embedding_dim, settings.embedding_batch_size)
+    if settings.embedding_backend == "torch":
+        return SentenceTransformerEmbedder(*common, threads=settings.embedding_threads)
+    if settings.embedding_backend == "onnx":
+        return OnnxRuntimeEmbedder(*common, settings.model_cache_path,
+                                   threads=settings.embedding_threads)
+    return OpenVinoEmbedder(*common, settings.model_cache_path,
+                            threads=settings.embedding_threads,
+                            precision=settings.openvino_precision)
+
+

@@ -1,0 +1,1 @@
+"""Notes in, chunks and vectors out: parsing, chunking and the ingest run."""

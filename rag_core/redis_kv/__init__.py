@@ -1,0 +1,1 @@
+"""The process's Redis: the client, every key format and the codec."""
