@@ -30,7 +30,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def golden_texts(settings: Settings) -> tuple[list[str], list[str]]:
-    from evals.golden import load_qa
+    from evals.datasets.golden import load_qa
     from rag_core.ingest.chunking import chunk_note, embedding_text
     from rag_core.ingest.notes import load_notes
     from rag_core.tokens import TokenCounter

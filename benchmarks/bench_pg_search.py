@@ -3,7 +3,8 @@ tests): the benchmark corpus of notebook 02, one index, one ef_search, one clien
 
     python benchmarks/bench_pg_search.py [--corpus-size 100000] [--ef-search 120] [--repeats 3]
 
-The corpus and queries are notebook 02's (``evals.corpus``, seed 7, 200 users); their vectors
+The corpus and queries are notebook 02's (``evals.datasets.corpus``, seed 7, 200 users); their
+vectors
 come from ``<state>/bench/`` when the full profile has embedded them, and are embedded first
 otherwise (100,000 chunks take about half an hour here). The table gets the service's default
 index type (``halfvec``) with ``--m`` / ``--ef-construction``. Each repeat times every variant
@@ -33,9 +34,9 @@ from typing import Any
 import numpy as np
 from psycopg import sql
 
-from evals import corpus as bench_corpus
-from evals import retrieval_pg as pg
-from evals.bench_stats import K, exact_neighbours, recall_at_k, truth_lists
+from evals.datasets import corpus as bench_corpus
+from evals.retrieval import pg as pg
+from evals.retrieval.stats import K, exact_neighbours, recall_at_k, truth_lists
 from rag_core import services
 from rag_core.store.sql import search as q
 

@@ -5,7 +5,8 @@ the cached paths against the uncached path, all in one run on the embedded servi
 
 Prints medians and p99 and the ratios against the baselines measured in the same run.
 
-Ingestion at scale: synthetic notes (``evals.corpus``) of one user, about ``--ingest-chunks``
+Ingestion at scale: synthetic notes (``evals.datasets.corpus``) of one user, about
+``--ingest-chunks``
 chunks after the project's chunking, in blocks of about 400; each block is first encoded raw (the
 model on exactly the texts ingestion embeds), then ingested (chunking, embedding, bulk writes, BM25
 statistics, HNSW and GIN index upkeep) into a growing table.  Alternating the two puts them
@@ -38,7 +39,7 @@ def pct(values: list[float], q: float) -> float:
 
 def synthetic_notes(parts: Parts, chunks: int) -> list[Any]:
     """Synthetic notes of the golden style whose project chunking gives >= ``chunks`` chunks."""
-    from evals.corpus import generate
+    from evals.datasets.corpus import generate
     from rag_core.ingest.chunking import chunk_note
     from rag_core.types import Note
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the replica builder of the tests
 
 from pg_replica import StreamingReplica  # noqa: E402
 
-from evals import golden  # noqa: E402
+from evals.datasets import golden  # noqa: E402
 from rag_core.config import Settings  # noqa: E402
 from rag_core.ingest.ingestion import ingest_path  # noqa: E402
 from rag_core.observability import REGISTRY  # noqa: E402

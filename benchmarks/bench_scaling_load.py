@@ -4,7 +4,7 @@ one run on one machine.
 
     python benchmarks/bench_scaling_load.py [--repeats 2] [--users 20] [--duration 30]
 
-Each run is ``evals.loadtest.run_load`` (embedded PostgreSQL and Redis of
+Each run is ``evals.load.loadtest.run_load`` (embedded PostgreSQL and Redis of
 ``.rag_state/loadtest``, the mock LLM, ``rag-core serve --workers N``, headless Locust) with
 empty answer caches at its start. Prints per variant the medians over the repeats of
 throughput, p50 and p99, the error rate, and the cores (CPU seconds over the run window) that
@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from evals import loadtest
+from evals.load import loadtest
 
 VARIANTS = {  # name: (uvicorn workers, Locust workers)
     "app x1, locust 1 process": (1, 0),

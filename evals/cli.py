@@ -133,7 +133,8 @@ def _run(args: argparse.Namespace) -> int:
 def _spread(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import json
 
-    from evals import report, spread
+    from evals.report import spread
+    from evals.report import summary as report
 
     summaries: list[dict[str, Any]] = []
     failed: list[int] = []
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"refreshed {refresh(path)}")
             return 0
         if args.command == "compare":
-            from evals.run_compare import compare_runs
+            from evals.report.run_compare import compare_runs
 
             try:
                 print(compare_runs(args.run_a, args.run_b, args.reports_dir))

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evals import gates as gates_mod
-from evals import knobs, profiles, record, report, run_compare
+from evals import knobs, profiles
 from evals.paths import GATES_FILE, REPO_ROOT, REPORTS_DIR
+from evals.report import record, run_compare
+from evals.report import summary as report
 
 KERNEL = "python3"
 

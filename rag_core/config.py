@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     context_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1_024)
     semantic_cache_enabled: bool = True
     # cosine floor of a semantic-cache candidate; the rules of rag_core.cache.semantic_rules
-    # decide the rest. 0.60 from the dev split (evals/semantic_eval.py; gate reasons).
+    # decide the rest. 0.60 from the dev split (evals/cache/semantic_eval.py; gate reasons).
     semantic_cache_threshold: float = Field(0.6, ge=0.0, le=1.0)
     # below the threshold, down to this floor, a candidate needs the same best chunk, the same
     # best sentence and no grounded difference (semantic_rules). 1.0: off. Measured on the dev

@@ -20,7 +20,7 @@ looks at three things, all from the retrieval the pipeline did anyway, without t
 The decision takes the chunks with their dense scores (``Chunk.score``) and ranks, whatever
 retrieval mode or lexical ranking produced them. It records what every rule saw
 (``RelevanceDecision.to_dict``, shown in the answer's ``decisions``). Thresholds were chosen on
-the dev split (``evals/relevance_eval.py``; gate reasons in ``evals/gates.toml``).
+the dev split (``evals/quality/relevance_eval.py``; gate reasons in ``evals/gates.toml``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ its topic missing and is refused, although the notes answer it. ``WordMatcher`` 
 words with the service's own embedder and finds, for each word the notes lack, the closest word
 that they contain (cosine of the two word vectors). The relevance policy counts a noun as
 covered when that cosine reaches ``Settings.relevance_word_similarity`` (chosen on the dev
-split, ``evals/relevance_eval.py``).
+split, ``evals/quality/relevance_eval.py``).
 
 Word vectors are memoised per process (``MAX_WORDS``, least recently used out): the words of a
 user's notes repeat from one question to the next, so a warm process embeds only the words it

@@ -37,7 +37,7 @@ answer's ``cache_decision`` and in the eval tables):
 
 The facts come from ``rag_core.nlp`` (spaCy, pythonbible), the evidence from the retrieval the
 pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
-extra dev pairs (see ``evals/semantic_eval.py`` and the gate reasons).
+extra dev pairs (see ``evals/cache/semantic_eval.py`` and the gate reasons).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class Policy:
     sentence_depth: int = 1  # best chunks of each side whose sentences are ranked
     sentence_top: int = 2  # each best sentence among the other's this many best
     # floor of the corroborated band [corroborated, threshold); >= threshold: no band
-    corroborated: float = 1.0  # off: measured, not chosen (evals/semantic_eval.py)
+    corroborated: float = 1.0  # off: measured, not chosen (evals/cache/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
     # off | acting (no doer of one question named in another role by the other while someone
     # else acts there) | any | both (variants measured; rag_core.cache.semantic_roles)

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evals import beir, beir_run
+from evals.datasets import beir
 from evals.metrics.retrieval import graded_ndcg_at_k
+from evals.retrieval import beir_run
 from rag_core.store.base import SearchParams
 
 DOCS = {
@@ -150,7 +151,8 @@ def test_grid_names_every_combination() -> None:
 
 
 def test_run_public_skips_absent_sets_with_a_reason(tmp_path: Path, capsys) -> None:
-    from evals import gates, record
+    from evals import gates
+    from evals.report import record
 
     got = beir_run.run_public(["nfcorpus", "scifact"], tmp_path)
     assert set(got["skipped"]) == {"nfcorpus", "scifact"}

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from evals.answer_figures import usage_columns
 from evals.metrics import bootstrap
+from evals.quality.answer_figures import usage_columns
 from rag_core.config import Settings
 from rag_core.types import TokenUsage
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evals import cache_replay as cr
-from evals import querylog as ql
+from evals.cache import replay as cr
+from evals.datasets import querylog as ql
 from rag_core.cache import semantic_rules
 from rag_core.nlp import facts
 
@@ -244,7 +244,8 @@ def test_redis_db_url():
 
 @pytest.mark.integration
 def test_replay_hits_l1_and_an_edit_invalidates(live_settings, tmp_path):
-    from evals import golden, quality
+    from evals.datasets import golden
+    from evals.quality import evaluate as quality
 
     cr.single_threaded()
     # five notes a library keep the ingestion (embedding) short
@@ -346,7 +347,7 @@ def test_repeat_ceiling_counts_repeats_inside_the_ttl():
 
 
 def test_plots_write_pngs(tmp_path):
-    from evals import cache_plots
+    from evals.cache import plots as cache_plots
 
     rows = _rows()
     over = cr.rates_over_time(rows, 3600)
@@ -367,8 +368,9 @@ def test_replay_of_an_own_log_and_notes_folder(live_settings, tmp_path):
     import json
     import shutil
 
-    from evals import quality, traffic
+    from evals.datasets import traffic
     from evals.paths import GOLDEN_DIR
+    from evals.quality import evaluate as quality
 
     folder = tmp_path / "notes" / "kim"
     folder.mkdir(parents=True)

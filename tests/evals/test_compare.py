@@ -9,8 +9,11 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from evals import compare, generators, golden, quality
-from evals.defences import GOT_THROUGH
+from evals.datasets import golden
+from evals.quality import compare_generators as compare
+from evals.quality import evaluate as quality
+from evals.quality import generators
+from evals.quality.defences import GOT_THROUGH
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.prompt import build_prompt
 from rag_core.types import Answer, Chunk, Citation, TokenUsage

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from evals import defences as d
+from evals.quality import defences as d
 
 
 def row(final: float | None, raw: float | None, generated: bool = True,

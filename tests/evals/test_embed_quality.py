@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.embed_quality import BeirSet, load_beir, mean_ndcg, ndcg_at_k, quality_table, top_k
+from evals.retrieval.embed_quality import (
+    BeirSet,
+    load_beir,
+    mean_ndcg,
+    ndcg_at_k,
+    quality_table,
+    top_k,
+)
 
 
 def test_ndcg_graded_and_bounds() -> None:

@@ -103,7 +103,7 @@ MEASURED = ("quality", "retrieval", "cache", "load", "chaos")  # ci gates record
 
 
 def test_recorded_gates_sit_outside_the_noise_of_their_figure():
-    from evals.spread import Spread, check_gate
+    from evals.report.spread import Spread, check_gate
 
     for gate in g.load_gates(GATES_FILE):
         if not gate.measured:

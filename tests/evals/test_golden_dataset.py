@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from evals import golden, golden_export
+from evals.datasets import golden, golden_export
 from evals.paths import GOLDEN_DIR, REPO_ROOT
 
 CARD = GOLDEN_DIR / "README.md"
@@ -45,7 +45,7 @@ def test_card_declares_configs_licence_version_and_size():
 
 
 def test_notes_file_is_in_sync_with_the_markdown_notes(tmp_path):
-    assert golden_export.in_sync(), "run python -m evals.golden_export"
+    assert golden_export.in_sync(), "run python -m evals.datasets.golden_export"
     # and the check can fail: a copy with one note edited is out of sync
     copy = tmp_path / "golden"
     (copy / "notes").mkdir(parents=True)

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from evals import golden
+from evals.datasets import golden
 
 
 def test_notes_load_with_owners():

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from evals import knobs, profiles, quality, runner
+from evals import knobs, profiles, runner
+from evals.quality import evaluate as quality
 
 PARAMS = {"top_k": 5, "context_budget": 1200, "generator": "extractive",
           "similarity_threshold": None, "retrieval_mode": "hybrid", "state_dir": None}
@@ -130,7 +131,7 @@ def test_every_notebook_takes_a_settings_mapping():
 
 
 def test_the_load_stack_lives_in_the_harness_state_folder(clean_env, tmp_path):
-    from evals import load_stack
+    from evals.load import stack as load_stack
 
     assert load_stack._state_dir(load_stack.LoadConfig()) == knobs.STATE_DIR / "loadtest"
     clean_env.setenv("RAG_STATE_DIR", str(tmp_path))

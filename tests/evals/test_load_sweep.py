@@ -1,5 +1,5 @@
 """LLM-native load figures, the warm-up cut and the concurrency sweep, on rows built by hand
-(no servers): loadtests/streaming.py, evals/load_sweep.py, evals.load_metrics.after_warmup."""
+(no servers): loadtests/streaming.py, evals/load/sweep.py, evals.load.metrics.after_warmup."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals import load_metrics, loadtest
-from evals.load_sweep import (
+from evals.load import loadtest
+from evals.load import metrics as load_metrics
+from evals.load.sweep import (
     find_knee,
     knee_figures,
     steps_markdown,

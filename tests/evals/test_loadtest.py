@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals import loadtest
+from evals.load import loadtest
 from loadtests import traffic
 
 STATS_HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,"
@@ -372,7 +372,7 @@ def test_a_sweep_of_streaming_users_after_a_run_on_the_same_stack(tmp_path):
     """run_loads: a plain run, then a steps sweep of StreamingUsers against the same app; the
     streamed answers log their first text and the gaps between chunks, the mock counts their
     streams (its counters are reset between the runs)."""
-    from evals.load_sweep import streamed
+    from evals.load.sweep import streamed
 
     base = loadtest.LoadConfig(users=2, spawn_rate=2, duration_s=6, mix="novel",
                                shape="sustained", workers=1, mock_latency_ms=50,

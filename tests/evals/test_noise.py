@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evals import noise, report_md
+from evals.report import markdown as report_md
+from evals.report import noise
 
 
 def _spread(path: Path, rows: list[dict]) -> None:

@@ -3,7 +3,7 @@
 import pandas as pd
 from matplotlib.figure import Figure
 
-from evals import plots
+from evals.report import plots
 
 
 def test_fit_axis_zooms_on_close_values_and_stays_inside_bounds():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evals import quality
+from evals.quality import evaluate as quality
 from rag_core.types import Answer, Citation, TokenUsage
 
 OWNERS = {"amara-001": "amara", "amara-002": "amara", "ben-001": "ben"}

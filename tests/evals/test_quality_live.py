@@ -6,7 +6,9 @@ import json
 import pandas as pd
 import pytest
 
-from evals import golden, quality, runner
+from evals import runner
+from evals.datasets import golden
+from evals.quality import evaluate as quality
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

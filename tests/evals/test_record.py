@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from evals import record
+from evals.report import record
 
 
 def test_record_writes_flat_prefixed_metrics(tmp_path):

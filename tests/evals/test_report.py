@@ -1,7 +1,7 @@
 import json
 
 from evals import gates as g
-from evals import report
+from evals.report import summary as report
 
 
 def _results():

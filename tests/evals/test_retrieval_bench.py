@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evals import corpus as corpus_mod
-from evals import retrieval_bench as rb
-from evals.corpus import Corpus, Queries, Template
+from evals.datasets import corpus as corpus_mod
+from evals.datasets.corpus import Corpus, Queries, Template
+from evals.retrieval import bench as rb
 
 # --- pure functions of the benchmark ----------------------------------------------------------
 
@@ -109,7 +109,7 @@ TEMPLATES = [
 
 @pytest.mark.parametrize("n,labels", [(1000, 8), (10, 3), (7, 2)])
 def test_staggered_searches_every_question_once_per_label_never_twice_in_a_row(n, labels):
-    from evals.retrieval_store import staggered
+    from evals.retrieval.store import staggered
 
     names = [f"mode{j}" for j in range(labels)]
     order = staggered(n, names)
@@ -282,7 +282,7 @@ def test_benchmark_measurements_are_sane_on_a_tiny_corpus(database_url, monkeypa
 
 
 def test_bench_plots_write_pngs(tmp_path):
-    from evals import bench_plots
+    from evals.retrieval import plots as bench_plots
 
     rows = []
     for engine, m, efc, base in (("pgvector", 16, 64, 0.3), ("pgvector", 8, 32, 0.2),

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from evals import retrieval_modes as rm
+from evals.retrieval import modes as rm
 
 
 def rows(mode, scores):

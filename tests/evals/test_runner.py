@@ -34,7 +34,7 @@ def tiny(tmp_path):
                       metadata={"tags": ["parameters"]}),
         new_code_cell("import sys\nprint('working', file=sys.stderr)\n"
                       "assert not fail, 'asked to fail'\n"
-                      "from evals import record\n"
+                      "from evals.report import record\n"
                       "record.record('tiny', {'score': score}, output_dir)"),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                 "language": "python"}})

@@ -1,4 +1,5 @@
-"""The labelled safety sets (golden/safety) and the figures evals/safety.py computes on them."""
+"""The labelled safety sets (golden/safety) and the figures evals/safety/evaluate.py computes on
+them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evals import safety, safety_sets
 from evals.gates import load_gates
+from evals.safety import evaluate as safety
+from evals.safety import sets as safety_sets
 
 PROBE = Path("/work/shared/redteam/questions.jsonl")
 
@@ -66,10 +68,10 @@ def test_the_probe_is_folded_in_with_its_ids(questions: list[dict]) -> None:
 
 
 def test_the_sets_are_what_the_builder_makes(questions: list[dict], outputs: list[dict]) -> None:
-    """Edit the sources (or the system prompt), then rebuild: python -m evals.safety_sets."""
+    """Edit the sources (or the system prompt), then rebuild: python -m evals.safety.outputs."""
     keys = ("id", "kind", "category", "split", "source", "group", "text")
     assert [{k: r[k] for k in keys} for r in safety_sets.build_questions()] == questions
-    from evals.safety_outputs import build_outputs
+    from evals.safety.outputs import build_outputs
 
     assert [{k: r[k] for k in keys} for r in build_outputs()] == outputs
 

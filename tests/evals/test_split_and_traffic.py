@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals import golden, semantic_eval, split, traffic
+from evals.cache import semantic_eval
+from evals.datasets import golden, split, traffic
 from evals.paths import GOLDEN_DIR
 from rag_core.types import Note
 
@@ -106,8 +107,9 @@ def test_read_log_says_what_is_wrong(tmp_path: Path, line: str) -> None:
 
 
 def test_summary_shows_the_dev_figure_beside_a_gated_test_figure(tmp_path: Path) -> None:
-    from evals import report, report_md
     from evals.gates import GateResult
+    from evals.report import markdown as report_md
+    from evals.report import summary as report
 
     summary = report.build_summary("ci", "now", None, [], {
         "quality.no_context_accuracy": 0.8, "quality.dev.no_context_accuracy": 0.9})

@@ -1,11 +1,13 @@
-"""The spread tool (evals/spread.py): pure parts on made-up summaries, and the CLI on files."""
+"""The spread tool (evals/report/spread.py): pure parts on made-up summaries, and the CLI on
+files."""
 
 import json
 
 import pytest
 
-from evals import cli, spread
+from evals import cli
 from evals.gates import Gate
+from evals.report import spread
 
 
 def summary(**metrics):

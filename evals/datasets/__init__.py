@@ -1,0 +1,2 @@
+"""Data sets the harness reads: the golden set, public BEIR collections, the synthetic corpus, query
+logs, and the dev/test split."""

@@ -1,0 +1,297 @@
+"""The Locust load test and the chaos run that ``notebooks/04_load_test.ipynb`` and
+``notebooks/05_chaos.ipynb`` show.
+
+``run_load(LoadConfig(...))`` starts everything on loopback (``evals.load.stack``), runs
+headless Locust (``loadtests/locustfile.py``) for a bounded time, optionally starts an outage of
+the mock in the middle while it samples the breaker state from ``/readyz``, and always tears the
+processes down. What the run measured is computed by the pure functions of
+``evals.load.metrics``; their names stay importable from here, as the notebooks use them.
+
+With ``locust_workers`` = N > 0, Locust runs distributed: one master (``--master
+--expect-workers N``: it spreads the users, runs the load shape and writes the aggregated CSVs)
+and N ``--worker`` processes; each worker writes its own per-request events file. Either way the
+CPU time of the load generator and of the app is sampled during the run (``evals.load.cpu``)
+and reported with the summary: how many cores Locust took from the app.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evals.load.cpu import CpuSampler
+from evals.load.metrics import (
+    AGGREGATED,
+    PERCENTILES,
+    SETTLE_S,
+    SLOW_MS,
+    after_warmup,
+    breaker_timeline,
+    chaos_summary,
+    history_timeline,
+    outcome_rates,
+    outcome_table,
+    read_events,
+    read_failures,
+    read_history,
+    read_stats,
+    summarise_load,
+)
+from evals.load.stack import (
+    LoadConfig,
+    Sampler,
+    breaker_state,
+    llm_requests,
+    prepare_state,
+    running_stack,
+    spawn,
+    stop,
+)
+from evals.load.sweep import Knee, find_knee, stream_summary, sweep_steps
+from evals.paths import REPO_ROOT
+from rag_core.procs import free_port
+
+__all__ = ["AGGREGATED", "LOCUSTFILE", "PERCENTILES", "SETTLE_S", "SLOW_MS",
+           "LoadConfig", "LoadRun", "breaker_state", "breaker_timeline", "chaos_summary",
+           "history_timeline", "llm_requests", "locust_command", "offered_rps", "outcome_rates",
+           "outcome_table", "params_of", "prepare_state", "read_events", "read_failures",
+           "read_history", "read_stats", "run_load", "run_loads", "running_stack",
+           "summarise_load", "sweep_config", "worker_command"]
+
+LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+WORKERS_MAX_WAIT_S = 120  # the master gives up when the workers have not all connected by then
+
+
+@dataclass
+class LoadRun:
+    config: LoadConfig
+    prefix: Path
+    stats: pd.DataFrame
+    history: pd.DataFrame
+    failures: pd.DataFrame
+    events: pd.DataFrame
+    breaker: pd.DataFrame
+    outage: tuple[float, float] | None
+    locust_returncode: int | None
+    mock_stats: dict[str, Any]
+    seconds: float
+    cpu: dict[str, Any] = field(default_factory=dict)  # CpuSampler.summary()
+    # per-request event lines written by each Locust process (pid -> lines)
+    events_by_process: dict[int, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
+                                 offered_rps(self.config), warmup_s=self.config.warmup_s or None,
+                                 duration_s=self.config.duration_s),
+                "locust_workers": self.config.locust_workers, **self.cpu}
+
+    def chaos(self) -> dict[str, Any]:
+        if self.outage is None:
+            raise ValueError("this run had no outage (chaos=False)")
+        return chaos_summary(self.events, self.breaker, *self.outage,
+                             reset_timeout_s=self.config.breaker_reset_timeout_s)
+
+    def timeline(self) -> pd.DataFrame:
+        return history_timeline(self.history)
+
+    def streaming(self) -> dict[str, Any]:
+        """TTFT, inter-token latency and tokens/s of the streamed answers after the warm-up."""
+        return stream_summary(after_warmup(self.events, self.config.warmup_s))
+
+    def sweep(self) -> tuple[pd.DataFrame, Knee]:
+        """A ``steps`` run per step (after each step's warm-up) and its knee."""
+        if self.config.shape != "steps":
+            raise ValueError("this run was not a concurrency sweep (shape='steps')")
+        steps = sweep_steps(self.events, self.config.steps, self.config.step_s,
+                            self.config.warmup_s)
+        return steps, find_knee(steps["users"], steps["rps"], steps["p50_ms"], steps["p99_ms"])
+
+    @property
+    def origin(self) -> float:
+        """Epoch second of Locust's first history row (the plots' zero)."""
+        if not self.history.empty:
+            return float(self.history["Timestamp"].min())
+        return float(self.events["t"].min()) if len(self.events) else 0.0
+
+    def relative_outage(self) -> tuple[float, float] | None:
+        if self.outage is None:
+            return None
+        return self.outage[0] - self.origin, self.outage[1] - self.origin
+
+    def chaos_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Outcome rates and breaker samples on the plots' time axis (seconds from origin)."""
+        rates = outcome_rates(self.events, start=self.origin)
+        return rates, self.breaker.assign(t=self.breaker["t"] - self.origin)
+
+
+def sweep_config(config: LoadConfig, steps: Sequence[int], step_s: float, *,
+                 tokens_per_s: float, wait_s: tuple[float, float] | None = None,
+                 label: str = "sweep") -> LoadConfig:
+    """The concurrency sweep beside a load run (same stack, see ``run_loads``): streaming
+    users (``mix="stream"``) in the ``steps`` shape, the mock streaming ``tokens_per_s``."""
+    if not steps:
+        raise ValueError("a sweep needs at least one step")
+    peak = max(int(u) for u in steps)
+    return replace(config, users=peak, spawn_rate=float(peak), mix="stream", shape="steps",
+                   steps=tuple(int(u) for u in steps), step_s=float(step_s),
+                   duration_s=math.ceil(len(steps) * step_s) + 1, chaos=False,
+                   mock_tokens_per_s=float(tokens_per_s),
+                   wait_s=tuple(wait_s) if wait_s is not None else config.wait_s,  # type: ignore[arg-type]
+                   label=label)
+
+
+def offered_rps(config: LoadConfig) -> float:
+    """Requests per second the users would send if every answer came at once: users over their
+    mean think time (the ceiling of a closed-loop run)."""
+    return config.users / max(1e-9, (config.wait_s[0] + config.wait_s[1]) / 2)
+
+
+def _locust() -> str:
+    return str(Path(sys.executable).with_name("locust"))
+
+
+def locust_command(config: LoadConfig, host: str, prefix: Path,
+                   master_port: int | None = None) -> list[str]:
+    """The headless run (the master of a distributed one when ``config.locust_workers``)."""
+    cmd = [_locust(), "-f", str(LOCUSTFILE), "--headless", "-u", str(config.users),
+           "-r", str(config.spawn_rate), "-t", f"{int(config.duration_s)}s", "--host", host,
+           "--csv", str(prefix), "--csv-full-history", "--only-summary",
+           "--stop-timeout", str(max(5, math.ceil(config.mock_latency_ms / 1000) + 3)),
+           "--loglevel", "WARNING"]
+    if config.locust_workers:
+        if master_port is None:
+            raise ValueError("a distributed run needs the master's port")
+        cmd += ["--master", "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", str(master_port),
+                "--expect-workers", str(config.locust_workers),
+                "--expect-workers-max-wait", str(WORKERS_MAX_WAIT_S)]
+    return cmd
+
+
+def worker_command(master_port: int) -> list[str]:
+    return [_locust(), "-f", str(LOCUSTFILE), "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(master_port), "--loglevel", "WARNING"]
+
+
+def run_load(config: LoadConfig) -> LoadRun:
+    """One bounded Locust run against a fresh app + mock (and an outage if ``chaos``)."""
+    return run_loads([config])[0]
+
+
+def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
+    """Locust runs one after the other against one stack (started for the first config: its
+    workers, state and app settings hold for all). Before each run the mock's latency and
+    streaming pace are set to that config's and its counters reset, so ``mock_stats`` is the
+    run's own; the answer caches stay as the runs before left them."""
+    from rag_core.devservers.mock_server import configure_mock, reset_mock
+
+    if not configs:
+        return []
+    first = configs[0]
+    out = _output_dir(first)
+    started = time.perf_counter()
+    runs: list[LoadRun] = []
+    with running_stack(first, out) as stack:
+        for config in configs:
+            configure_mock(stack["mock_url"], latency_ms=config.mock_latency_ms,
+                           latency_jitter_ms=config.mock_jitter_ms,
+                           tokens_per_s=config.mock_tokens_per_s)
+            reset_mock(stack["mock_url"])
+            runs.append(_locust_run(config, stack, _output_dir(config), started))
+            started = time.perf_counter()
+    return runs
+
+
+def _output_dir(config: LoadConfig) -> Path:
+    out = Path(config.output_dir) if config.output_dir else REPO_ROOT / "reports" / "dev" / \
+        config.label
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def locust_env(config: LoadConfig, stack: dict[str, Any], events_base: Path) -> dict[str, str]:
+    """The ``RAG_LOAD_*`` variables of the locustfile for ``config``."""
+    env = {**stack["env"], "RAG_LOAD_MIX": config.mix, "RAG_LOAD_SHAPE": config.shape,
+           "RAG_LOAD_WAIT": ",".join(str(float(w)) for w in config.wait_s),
+           "RAG_LOAD_USERS": ",".join(config.golden_users),
+           "RAG_LOAD_TOKENS": str(stack["tokens"]), "RAG_LOAD_EVENTS": str(events_base),
+           "RAG_LOAD_SEED": str(config.seed)}
+    if config.stop_after_requests > 0:
+        env["RAG_LOAD_STOP_AFTER"] = str(int(config.stop_after_requests))
+    if config.shape == "steps":
+        env["RAG_LOAD_STEPS"] = ",".join(str(int(u)) for u in config.steps)
+        env["RAG_LOAD_STEP_S"] = str(float(config.step_s))
+    return env
+
+
+def _locust_run(config: LoadConfig, stack: dict[str, Any], out: Path,
+                started: float) -> LoadRun:
+    from rag_core.devservers.mock_server import mock_stats, start_outage
+
+    prefix = out / config.label
+    for old in out.glob(f"{config.label}_*.csv"):
+        old.unlink()
+    events_base = out / f"{config.label}_events"
+    for old in out.glob(f"{events_base.name}.*.jsonl"):
+        old.unlink()
+    outage: tuple[float, float] | None = None
+    env = locust_env(config, stack, events_base)
+    sampler = Sampler(stack["app_url"], stack["mock_url"])
+    sampler.start()
+    log = out / f"{config.label}_locust.log"
+    port = free_port() if config.locust_workers else None
+    proc = spawn(locust_command(config, stack["app_url"], prefix, port), env, log)
+    workers = [spawn(worker_command(port), env, out / f"{config.label}_locust_w{i}.log")
+               for i in range(config.locust_workers) if port is not None]
+    cpu = CpuSampler({"loadgen": [proc.pid, *(w.pid for w in workers)],
+                      "app": [stack["app_pid"]]})
+    cpu.start()
+    code: int | None = None
+    try:
+        if config.chaos:
+            time.sleep(config.outage_start_s)
+            t0 = time.time()
+            start_outage(stack["mock_url"], config.outage_s)
+            outage = (t0, t0 + config.outage_s)
+        code = proc.wait(timeout=config.duration_s + 90)
+    finally:
+        cpu.stop()
+        stop(proc)
+        for worker in workers:  # they quit with the master; stopped if they did not
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stop(worker)
+        time.sleep(1.0)  # one more breaker sample after the last request
+        sampler.done.set()
+        sampler.join(timeout=5)
+    mocked = mock_stats(stack["mock_url"])
+    event_files = sorted(out.glob(f"{events_base.name}.*.jsonl"))
+    events = read_events(event_files)
+    by_process = {int(f.name.split(".")[-2]): _lines(f) for f in event_files}
+    stats = read_stats(prefix)
+    if stats.empty:
+        raise RuntimeError(f"Locust wrote no statistics; see {log}:\n{log.read_text()[-2000:]}")
+    breaker = breaker_timeline(sampler.samples)
+    breaker.to_csv(out / f"{config.label}_breaker.csv", index=False)
+    return LoadRun(config, prefix, stats, read_history(prefix), read_failures(prefix), events,
+                   breaker, outage, code, mocked,
+                   round(time.perf_counter() - started, 1), cpu.summary(), by_process)
+
+
+def _lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def params_of(config: LoadConfig) -> dict[str, Any]:
+    """The config as plain values for ``record(..., params=...)``."""
+    return {k: v for k, v in asdict(config).items() if k != "extra_env"}

@@ -1,0 +1,219 @@
+"""The processes of a load test, on loopback: the embedded PostgreSQL and Redis of a state
+dir with the golden notes, the mock LLM, and the app with N uvicorn workers talking to the mock
+through the ``hf`` generator (``running_stack``); a sampler of the breaker state and of the
+mock's request counter; and the teardown of all of them. ``evals.load.loadtest`` runs Locust
+against it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.paths import REPO_ROOT
+from loadtests import traffic
+from rag_core.procs import free_port, stop_group, wait_http
+
+
+@dataclass
+class LoadConfig:
+    users: int = 20
+    spawn_rate: float = 10.0
+    duration_s: int = 30  # with stop_after_requests: a deadline
+    stop_after_requests: int = 0  # N > 0: the run ends once N requests have finished
+    mix: str = "mixed"
+    shape: str = "sustained"  # ramp | sustained | spike | "" (plain -u/-r/-t)
+    wait_s: tuple[float, float] = (0.5, 1.5)  # think time of a user between two questions
+    workers: int = 2  # uvicorn workers of the app
+    locust_workers: int = 0  # 0: Locust in one process; N: one master and N worker processes
+    mock_latency_ms: float = 3500.0
+    mock_jitter_ms: float = 0.0
+    mock_tokens_per_s: float = 0.0  # the mock's streaming pace (0: as fast as it can)
+    warmup_s: float = 0.0  # requests started this soon after the start (or a step) are left
+    # out of the figures computed from the per-request log (evals.load.metrics.after_warmup)
+    steps: tuple[int, ...] = ()  # shape "steps": users per step of a concurrency sweep
+    step_s: float = 10.0  # seconds per step
+    breaker_reset_timeout_s: float = 30.0
+    chaos: bool = False
+    outage_start_s: float = 10.0  # after Locust starts
+    outage_s: float = 10.0
+    seed: int = 7
+    state_dir: str = ""  # empty: loadtest/ in the harness's state folder ($RAG_STATE_DIR)
+    output_dir: str = ""
+    label: str = "load"  # file prefix of the CSVs
+    golden_users: tuple[str, ...] = ()  # only these users' notes and questions (empty: all)
+    clear_caches: bool = True  # start from empty answer caches and a closed breaker
+    ready_timeout_s: float = 180.0
+    stop_services: bool = False  # stop the embedded servers afterwards (tests' temp dirs)
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _state_dir(config: LoadConfig) -> Path:
+    """The load test's own state folder: ``config.state_dir``, else ``loadtest/`` in the
+    harness's state folder (``$RAG_STATE_DIR`` when set, like every other notebook)."""
+    from evals.knobs import harness_state_dir
+
+    return Path(config.state_dir) if config.state_dir else harness_state_dir() / "loadtest"
+
+
+def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
+                  clear_caches: bool = True) -> dict[str, Any]:
+    """Embedded PostgreSQL and Redis of ``state_dir`` up, and the golden notes ingested there
+    (idempotent: unchanged notes are skipped); ``users``: only those libraries.
+
+    ``clear_caches``: every run starts from the same point: the golden users' query, semantic,
+    context and stale entries are deleted (embeddings stay), and so is the shared breaker
+    state, which a run stopped in the middle of an outage would leave open."""
+    from evals.datasets import golden
+    from evals.paths import GOLDEN_DIR
+    from rag_core.config import Settings
+    from rag_core.ingest.ingestion import ingest_path
+    from rag_core.parts import parts_for
+    from rag_core.pipeline import Pipeline
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / "services_up.log"
+    env = {**os.environ, "RAG_STATE_DIR": str(state_dir), "HF_HUB_OFFLINE": "1"}
+    # started from a child whose output goes to a file: the servers inherit that file, not
+    # the caller's stdout (a pipe held open by a server would block whoever reads it)
+    spawn([sys.executable, "-m", "rag_core", "services", "up"], env, log).wait(timeout=120)
+    settings = Settings(profile="ci", state_dir=state_dir, llm="extractive")
+    parts = parts_for(settings)
+    try:
+        if users:
+            for user in users:
+                ingest_path(parts, user, GOLDEN_DIR / "notes" / user, progress=False,
+                            prune=True)
+        else:
+            users = list(golden.ensure_ingested(Pipeline(parts))["user_id"])
+        if clear_caches:
+            for user in users:
+                parts.caches.clear(user)
+            _clear_breaker(parts.settings)
+    finally:
+        parts.close()
+    return {"users": len(users), "state_dir": str(state_dir)}
+
+
+def _clear_breaker(settings: Any) -> None:
+    from rag_core import services
+    from rag_core.redis_kv.client import connect
+    from rag_core.redis_kv.keys import breaker_prefix
+
+    client = connect(services.resolve(settings).redis_url or "", settings.redis_mode)
+    try:
+        for key in list(client.scan_iter(breaker_prefix("") + "*")):  # every master
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def spawn(args: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = open(log, "ab")  # noqa: SIM115 (closed by the child's exit; we keep no handle)
+    try:
+        return subprocess.Popen(list(args), env=dict(env), cwd=REPO_ROOT, stdout=handle,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    finally:
+        handle.close()
+
+
+def stop(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
+    """SIGTERM to the process group, SIGKILL after ``grace_s``."""
+    stop_group(proc, grace_s)
+
+
+def breaker_state(app_url: str) -> str:
+    import httpx
+
+    try:
+        body = httpx.get(f"{app_url}/readyz", timeout=2).json()
+        return str(body.get("checks", {}).get("breaker", "unknown"))
+    except (httpx.HTTPError, ValueError):
+        return "unknown"
+
+
+def llm_requests(mock_url: str) -> int | None:
+    import httpx
+
+    try:
+        return int(httpx.get(f"{mock_url}/admin/stats", timeout=2).json()["requests"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+
+
+class Sampler(threading.Thread):
+    """Samples the breaker state from ``/readyz`` and the mock LLM's request counter every
+    ``every_s`` until stopped."""
+
+    def __init__(self, app_url: str, mock_url: str, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True, name="breaker-sampler")
+        self.app_url, self.mock_url, self.every_s = app_url, mock_url, every_s
+        self.samples: list[tuple[float, str, int | None]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            now = time.time()
+            self.samples.append((now, breaker_state(self.app_url), llm_requests(self.mock_url)))
+            self.done.wait(self.every_s)
+
+
+@contextmanager
+def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
+    """Mock LLM and app up (state prepared first); yields URLs, env and the token file."""
+    from pydantic import SecretStr
+
+    from rag_core.api.auth import issue_token
+    from rag_core.config import Settings
+
+    state = _state_dir(config)
+    prepare_state(state, config.golden_users, clear_caches=config.clear_caches)
+    secret = secrets.token_hex(32)
+    mock_port, app_port = free_port(), free_port()
+    mock_url, app_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{app_port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "RAG_STATE_DIR": str(state), "RAG_JWT_SECRET": secret, "RAG_LLM": "hf",
+           "RAG_LLM_BASE_URL": f"{mock_url}/v1",
+           "RAG_BREAKER_RESET_TIMEOUT_S": str(config.breaker_reset_timeout_s),
+           # the load test measures throughput, not the budget stop
+           "RAG_USER_DAILY_BUDGET_USD": "1000000", "RAG_GLOBAL_DAILY_BUDGET_USD": "1000000",
+           "RAG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO_ROOT),
+           **dict(config.extra_env)}
+    users = traffic.QuestionBank.from_items(traffic.load_items()).users
+    settings = Settings(jwt_secret=SecretStr(secret))
+    tokens = traffic.write_tokens({u: issue_token(settings, u, ttl_s=6 * 3600) for u in users},
+                                  out / f"{config.label}_tokens.json")
+    py = sys.executable
+    mock = app = None
+    try:
+        mock = spawn([py, "-m", "rag_core", "mock-llm", "--port", str(mock_port),
+                       "--latency-ms", str(config.mock_latency_ms),
+                       "--latency-jitter-ms", str(config.mock_jitter_ms),
+                       "--latency-dist", "uniform" if config.mock_jitter_ms else "fixed",
+                       "--tokens-per-s", str(config.mock_tokens_per_s),
+                       "--seed", str(config.seed)], env, out / f"{config.label}_mock.log")
+        wait_http(f"{mock_url}/health", 60, proc=mock, log=out / f"{config.label}_mock.log")
+        app = spawn([py, "-m", "rag_core", "serve", "--port", str(app_port),
+                      "--workers", str(config.workers)], env, out / f"{config.label}_app.log")
+        wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
+                  log=out / f"{config.label}_app.log")
+        yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
+               "app_pid": app.pid}
+    finally:
+        stop(app)
+        stop(mock)
+        tokens.unlink(missing_ok=True)
+        if config.stop_services:
+            from rag_core import services
+
+            services.stop_all(Settings(state_dir=state))

@@ -1,0 +1,175 @@
+"""``summary.md``: what changed first, then the run's parameters and Settings, the gates, the
+targets not met, the notebooks, notes, plots and every metric against the previous run and the
+baseline, each in its unit (``evals/units.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evals import units
+from evals.gates import OPS, Gate, GateResult, targets_missed
+from evals.report import noise
+from evals.report.record import NotebookOutcome
+from evals.report.run_compare import changes, delta
+from evals.report.tables import md_table
+
+
+def dev_name(name: str) -> str:
+    """The dev split's metric beside a gated one: ``quality.x`` -> ``quality.dev.x``."""
+    prefix, _, rest = name.partition(".")
+    return f"{prefix}.dev.{rest}"
+
+
+def rel(path: str | Path, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _settings_lines(summary: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for notebook, params in summary.get("parameters", {}).items():
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "output_dir")
+        lines.append(f"- `{notebook}` parameters: {shown or '-'}")
+        fields = summary.get("settings", {}).get(notebook, {})
+        set_ = [f"{k}={v['value']!r} ({v['source']})" for k, v in sorted(fields.items())
+                if v["source"] != "default"]
+        if fields:
+            lines.append(f"- `{notebook}` Settings not at their default: "
+                         f"{', '.join(set_) or 'none'} ({len(fields) - len(set_)} more at "
+                         "their defaults: summary.json)")
+    return lines
+
+
+def _header(summary: Mapping[str, Any], results: Sequence[GateResult], verdict: str,
+            previous: Mapping[str, Any] | None, baseline_path: str | None) -> list[str]:
+    run = summary.get("run", {})
+    failed = sum(r.status == "failed" for r in results)
+    prev_id = run.get("previous")
+    change = changes(previous, summary) if previous else []
+    lines = [f"# Harness report: profile `{summary['profile']}` ({verdict})", ""]
+    if previous is None:
+        lines.append("- changed: no previous run to compare with")
+    else:
+        lines.append(f"- changed against the previous run `{prev_id}`: "
+                     + ("; ".join(change) if change else "nothing in parameters or Settings"))
+    lines += [
+        f"- run: `{run.get('id', '-')}` started {summary['started_at']}, git commit "
+        f"`{summary['git_commit']}`",
+        f"- baseline: `{baseline_path}`" if baseline_path else "- baseline: none",
+        f"- gates: {sum(r.status == 'passed' for r in results)} passed, {failed} failed, "
+        f"{sum(r.status == 'skipped' for r in results)} skipped",
+    ]
+    for warning in summary.get("environment", {}).get("warnings", []):
+        lines.append(f"- **WARNING**: {warning}")
+    state = summary.get("environment", {}).get("state_dir")
+    if state:
+        lines.append(f"- state folder: `{state}`")
+    return lines + _settings_lines(summary)
+
+
+def _gate_rows(summary: Mapping[str, Any], results: Sequence[GateResult],
+               previous: Mapping[str, Any] | None, baseline: Mapping[str, Any] | None
+               ) -> list[list[str]]:
+    metrics = summary["metrics"]
+    rows = []
+    for r in results:
+        old = (previous or {}).get("metrics", {}).get(r.name)
+        base = (baseline or {}).get("metrics", {}).get(r.name)
+        rows.append([
+            f"`{r.name}`", units.fmt_value(r.name, r.value),
+            units.fmt_value(r.name, metrics.get(dev_name(r.name))), OPS[r.op][0],
+            units.fmt_value(r.name, r.threshold), units.fmt_value(r.name, old),
+            units.fmt_delta(r.name, delta(r.value, old))
+            if r.value is not None and previous is not None else "-",
+            units.fmt_value(r.name, base),
+            units.fmt_delta(r.name, delta(r.value, base)) if r.value is not None else "-",
+            "**FAILED**" if r.status == "failed" else r.status,
+            r.note if r.status != "passed" else ""])
+    return rows
+
+
+def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
+                    notebooks: Sequence[NotebookOutcome], *,
+                    baseline: Mapping[str, Any] | None, baseline_path: str | None,
+                    previous: Mapping[str, Any] | None, gates: Sequence[Gate],
+                    out_dir: Path) -> str:
+    failed = [r for r in results if r.status == "failed"]
+    verdict = "FAILED" if failed or not all(n.ok for n in notebooks) else "PASSED"
+    not_run = [r for r in results if r.status == "skipped" and r.note.endswith("not run")]
+    shown = [r for r in results if r not in not_run]
+    parts = _header(summary, results, verdict, previous, baseline_path)
+    parts += [
+        "", "## Gates", "",
+        "Gated figures of the golden set are those of its test split; `dev` is the same metric "
+        "on the dev split, where rules and thresholds were tuned (`-`: not split). `prev`: the "
+        "previous run.", "",
+        md_table(["gate", "value", "dev", "op", "threshold", "prev", "Δ prev", "baseline",
+                  "Δ baseline", "status", "note"],
+                 _gate_rows(summary, shown, previous, baseline)),
+    ]
+    if not_run:
+        names = sorted({r.name.split(".", 1)[0] for r in not_run})
+        parts += ["", f"{len(not_run)} gates of notebooks that did not run "
+                      f"({', '.join(names)}): skipped."]
+    missed = targets_missed(gates, results)
+    if missed:
+        parts += ["", "## Targets not met (the gate passes; the issue's target does not)", ""]
+        parts += [f"- `{g.name}`: {units.fmt_value(g.name, r.value)}, target "
+                  f"{OPS[g.op][0]} {units.fmt_value(g.name, g.target)}" for g, r in missed]
+    parts += [
+        "", "## Notebooks", "",
+        md_table(["notebook", "status", "seconds", "executed"],
+                 [[n.name, "ok" if n.ok else f"**failed**: {n.error[:200]}", f"{n.seconds:.1f}",
+                   f"[{Path(n.executed).name}]({rel(n.executed, out_dir)})"] for n in notebooks]),
+    ]
+    notes = [(n.name, k, v) for n in notebooks for k, v in n.notes.items()]
+    if notes:
+        parts += ["", "## Notes", ""] + [f"- {name} / {key}: {text}" for name, key, text in notes]
+    tables = [(n.name, title, table) for n in notebooks for title, table in n.tables.items()]
+    for name, title, table in tables:
+        parts += ["", f"## {name}: {title}", "", table]
+    plots = [(n.name, a) for n in notebooks for a in n.artifacts if a.endswith(".png")]
+    if plots:
+        parts += ["", "## Plots", ""]
+        for name, artifact in plots:
+            parts += [f"### {name}: {Path(artifact).stem}", "",
+                      f"![{Path(artifact).stem}]({rel(artifact, out_dir)})", ""]
+    parts += ["", "## Metrics (against the previous run and the baseline)", "",
+              "A delta marked `~` is inside the noise: no larger than the range of repeated runs "
+              "of the same code (`python -m evals spread`, reports/spread/).", "",
+              metrics_table(summary["metrics"], previous, baseline,
+                            noise.bands(str(summary.get("profile", "")))), ""]
+    return "\n".join(parts)
+
+
+def metrics_table(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None,
+                  baseline: Mapping[str, Any] | None,
+                  bands: Mapping[str, float] | None = None) -> str:
+    """Each metric against the previous run and the baseline; ``bands`` (``evals.report.noise``):
+    the range of repeated runs, shown beside the deltas, a delta inside it marked ``~``."""
+    prev = (previous or {}).get("metrics", {})
+    base = (baseline or {}).get("metrics", {})
+    bands = bands or {}
+    rows = []
+    for name in sorted(metrics):
+        value = metrics[name]
+        band = bands.get(name)
+
+        def shown(old: Any, name: str = name, value: Any = value, band: Any = band) -> str:
+            change = delta(value, old)
+            text = units.fmt_delta(name, change, value)
+            return f"~{text}" if noise.within(change, band) and text != "0" else text
+
+        rows.append([f"`{name}`", units.fmt_value(name, value),
+                     units.fmt_value(name, prev.get(name)),
+                     shown(prev.get(name)) if value is not None and previous is not None
+                     else "-",
+                     units.fmt_value(name, base.get(name)),
+                     shown(base.get(name)) if value is not None else "-",
+                     units.fmt_delta(name, band, value).lstrip("+") if band else "-"])
+    return md_table(["metric", "value", "prev", "Δ prev", "baseline", "Δ baseline",
+                     "noise (range of repeats)"], rows)

@@ -1,0 +1,114 @@
+"""Two harness runs side by side: what changed in their parameters and Settings, and every
+metric and gate of both with the difference (``python -m evals compare RUN_A RUN_B``).
+
+A run is named by its id (``reports/<profile>/runs/<id>/``), its folder, or a ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evals import units
+from evals.paths import REPORTS_DIR
+
+
+def delta(value: Any, old: Any) -> float | None:
+    if isinstance(value, bool) or isinstance(old, bool):
+        return None
+    if isinstance(value, int | float) and isinstance(old, int | float):
+        return float(value) - float(old)
+    return None
+
+
+def runs_dir(profile: str, reports_dir: Path = REPORTS_DIR) -> Path:
+    return reports_dir / profile / "runs"
+
+
+def previous_run(profile: str, before: str | None = None,
+                 reports_dir: Path = REPORTS_DIR) -> tuple[str, dict[str, Any]] | None:
+    """The latest run of ``profile`` with a summary (ids sort by time), older than ``before``."""
+    folder = runs_dir(profile, reports_dir)
+    if not folder.is_dir():
+        return None
+    ids = sorted(p.name for p in folder.iterdir() if (p / "summary.json").is_file())
+    ids = [i for i in ids if before is None or i < before]
+    if not ids:
+        return None
+    return ids[-1], json.loads((folder / ids[-1] / "summary.json").read_text())
+
+
+def resolve_run(ref: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
+    """The ``summary.json`` of a run id, run folder or summary file."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    if (path / "summary.json").is_file():
+        return path / "summary.json"
+    found = sorted(reports_dir.glob(f"*/runs/{ref}/summary.json"))
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise ValueError(f"run id {ref} is in several profiles: {[str(f) for f in found]}")
+    raise ValueError(f"no run {ref!r}: not a summary.json, a run folder, or an id under "
+                     f"{reports_dir}/<profile>/runs/")
+
+
+def _flat_knobs(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """``notebook param`` and ``notebook settings.field`` -> value."""
+    out: dict[str, Any] = {}
+    for notebook, params in summary.get("parameters", {}).items():
+        for key, value in params.items():
+            if key not in ("output_dir", "settings"):
+                out[f"{notebook}: {key}"] = value
+    for notebook, fields in summary.get("settings", {}).items():
+        for key, row in fields.items():
+            out[f"{notebook}: settings.{key}"] = row.get("value")
+    return out
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``quality: settings.context_token_budget 1200 -> 600`` for every parameter or Settings
+    value that differs between two runs (of notebooks both ran); ``state_dir`` ignored."""
+    a, b = _flat_knobs(old), _flat_knobs(new)
+    out = []
+    for key in sorted(set(a) & set(b)):
+        ignored = ("settings.state_dir", "settings.model_cache_dir")
+        if a[key] != b[key] and not key.endswith(ignored):
+            out.append(f"{key} {a[key]!r} -> {b[key]!r}")
+    notebooks_a, notebooks_b = set(old.get("parameters", {})), set(new.get("parameters", {}))
+    if notebooks_a != notebooks_b:
+        out.append(f"notebooks {sorted(notebooks_a)} -> {sorted(notebooks_b)}")
+    return out
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "A",
+            name_b: str = "B") -> str:
+    """Markdown: the changes from A to B, the gates whose status differs, every metric."""
+    from evals.report.tables import md_table
+
+    lines = [f"# Run {name_b} against run {name_a}", ""]
+    change = changes(a, b)
+    lines += ["## What changed", ""] + ([f"- {c}" for c in change] or ["- nothing"])
+    status_a = {g["name"]: g["passed"] for g in a.get("gates", [])}
+    flips = [(g["name"], status_a.get(g["name"]), g["passed"]) for g in b.get("gates", [])
+             if g["name"] in status_a and status_a[g["name"]] != g["passed"]]
+    word = {True: "passed", False: "FAILED", None: "skipped"}
+    lines += ["", "## Gates whose status changed", ""]
+    lines += [f"- `{n}`: {word[x]} -> {word[y]}" for n, x, y in flips] or ["- none"]
+    ma, mb = a.get("metrics", {}), b.get("metrics", {})
+    rows = []
+    for name in sorted(set(ma) | set(mb)):
+        va, vb = ma.get(name), mb.get(name)
+        rows.append([f"`{name}`", units.fmt_value(name, va), units.fmt_value(name, vb),
+                     units.fmt_delta(name, delta(vb, va), vb) if vb is not None else "-"])
+    lines += ["", "## Metrics", "", md_table(["metric", name_a, name_b, "Δ"], rows), ""]
+    return "\n".join(lines)
+
+
+def compare_runs(ref_a: str | Path, ref_b: str | Path, reports_dir: Path = REPORTS_DIR) -> str:
+    path_a, path_b = resolve_run(ref_a, reports_dir), resolve_run(ref_b, reports_dir)
+    return compare(json.loads(path_a.read_text()), json.loads(path_b.read_text()),
+                   path_a.parent.name, path_b.parent.name)

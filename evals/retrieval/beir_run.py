@@ -1,0 +1,318 @@
+"""A BEIR set through the project's own ingest and search, per retrieval mode.
+
+Every document becomes a note of one user (``beir-<set>``) through ``rag_core.ingest.ingestion``
+(chunking, embedding, bulk writes, BM25 statistics); every query goes through the pipeline's
+validation (sanitising, the query token budget) and the store's ``search`` with
+``SearchParams``, 100 chunks deep.  Embeddings are cached on disk (``CachedEmbedder``) beside
+the data, so a second run, or a run on a fresh database, embeds nothing it embedded before.
+
+``run_configs`` times each search (client side, the store call only: the same query vector for
+every configuration) and scores the ranked documents with ``evals.datasets.beir.score_query``;
+``mode_table`` averages per configuration, with the published dense figure beside the dense row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evals.datasets.beir import BeirSet, score_query, to_notes
+from evals.retrieval.stats import latency_stats
+from rag_core.embedding import vector_numerics
+from rag_core.store.base import SearchParams
+
+METRICS = ("ndcg_at_10", "recall_at_100", "mrr_at_10")
+# Chunks per search: the top 10 documents need more than 10 chunks (a document may have several,
+# and the ranking is of documents, each at its best chunk); about 1.7 chunks per NFCorpus doc.
+TOP_CHUNKS = 20
+DEPTH = 200
+
+
+class CachedEmbedder:
+    """An Embedder that keeps every vector it computed in ``folder`` (one ``.npy`` of vectors
+    and a JSON list of text hashes per model and numerics), and computes only texts it has not
+    seen.  ``numerics`` is ``rag_core.embedding.vector_numerics`` of the settings: f32 runtimes
+    (torch, ONNX Runtime) share files, OpenVINO bf16 vectors get their own."""
+
+    def __init__(self, inner: Any, folder: str | Path, numerics: str = "f32") -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        name = self.model_id if numerics == "f32" else f"{self.model_id}:{numerics}"
+        tag = hashlib.sha256(name.encode()).hexdigest()[:12]
+        self._vectors_path = Path(folder) / f"vectors-{tag}.npy"
+        self._keys_path = Path(folder) / f"keys-{tag}.json"
+        self._index: dict[str, int] = {}
+        self._rows: list[np.ndarray] = []
+        self._unsaved = 0
+        if self._vectors_path.is_file() and self._keys_path.is_file():
+            keys = json.loads(self._keys_path.read_text())
+            matrix = np.load(self._vectors_path)
+            if len(keys) == len(matrix):
+                self._index = {k: i for i, k in enumerate(keys)}
+                self._rows = list(matrix)
+        self.computed = 0
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.inner.loaded)
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._index:
+                first.setdefault(k, i)
+        todo = sorted(first.values())
+        if todo:
+            fresh = np.asarray(self.inner.embed([texts[i] for i in todo], progress=progress),
+                               dtype=np.float32)
+            for i, vec in zip(todo, fresh, strict=True):
+                self._index[keys[i]] = len(self._rows)
+                self._rows.append(vec)
+            self.computed += len(todo)
+            self._unsaved += len(todo)
+            if self._unsaved >= 2_000:
+                self.save()
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._rows[self._index[k]] for k in keys])
+
+    def save(self) -> None:
+        if not self._unsaved and self._vectors_path.is_file():
+            return
+        self._vectors_path.parent.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self._index, key=self._index.__getitem__)
+        np.save(self._vectors_path, np.stack(self._rows) if self._rows
+                else np.zeros((0, self.dim), np.float32))
+        self._keys_path.write_text(json.dumps(keys))
+        self._unsaved = 0
+
+
+def user_of(ds: BeirSet) -> str:
+    return f"beir-{ds.name}"
+
+
+def ingest(parts: Any, ds: BeirSet, cache_dir: str | Path, progress: bool = True
+           ) -> dict[str, Any]:
+    """The set's documents as the notes of ``user_of(ds)`` (notes not in the set pruned)."""
+    from dataclasses import replace
+
+    from rag_core.ingest.ingestion import ingest_notes
+
+    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
+    try:
+        report = ingest_notes(replace(parts, embedder=embedder), user_of(ds), to_notes(ds),
+                              progress, prune=True)
+    finally:
+        embedder.save()
+    return {**report.to_dict(), "embedded_now": embedder.computed}
+
+
+def query_inputs(parts: Any, ds: BeirSet, cache_dir: str | Path
+                 ) -> tuple[list[str], list[str], np.ndarray]:
+    """Query ids, their validated text (the pipeline's step 1) and their vectors."""
+    from rag_core.safety.guard import validate_query
+
+    ids = sorted(ds.queries)
+    texts = [validate_query(user_of(ds), ds.queries[q], parts.counter, parts.settings,
+                            sanitiser=parts.sanitiser).text for q in ids]
+    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
+    vectors = embedder.embed(texts)
+    embedder.save()
+    return ids, texts, vectors
+
+
+def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.ndarray],
+                configs: Mapping[str, SearchParams], depth: int = DEPTH,
+                progress: bool = False) -> pd.DataFrame:
+    """One row per (configuration, query): metrics and the search's latency in ms.
+
+    Each query is searched twice per configuration: ``TOP_CHUNKS`` deep, close to how the
+    service searches (the hybrid candidate lists keep their configured depth), for nDCG@10 and
+    MRR@10 of the documents in chunk order, timed; then ``depth`` chunks deep, untimed, for
+    recall@100.  Configurations are interleaved query by query, so that they meet the same
+    machine load.
+    """
+    ids, texts, vectors = inputs
+    user = user_of(ds)
+    rows: list[dict[str, Any]] = []
+    iterator: Any = zip(ids, texts, vectors, strict=True)
+    if progress:
+        from tqdm.std import tqdm
+
+        iterator = tqdm(list(iterator), desc=f"{ds.name} queries", file=sys.stderr,
+                        mininterval=5.0, ncols=90)
+    for qid, text, vec in iterator:
+        for label, params in configs.items():
+            start = time.perf_counter()
+            top = store.search(user, vec, TOP_CHUNKS, query_text=text, params=params)
+            ms = (time.perf_counter() - start) * 1000.0
+            scores = score_query([c.note_id for c in top], ds.qrels[qid], qid)
+            if depth > TOP_CHUNKS:
+                deep = store.search(user, vec, depth, query_text=text, params=params)
+                scores["recall_at_100"] = score_query(
+                    [c.note_id for c in deep], ds.qrels[qid], qid)["recall_at_100"]
+            rows.append({"config": label, "query_id": qid, "latency_ms": ms, **scores})
+    return pd.DataFrame(rows)
+
+
+def mode_table(frame: pd.DataFrame, ds: BeirSet) -> pd.DataFrame:
+    """Mean metrics and latency percentiles per configuration, published dense beside."""
+    out = []
+    for label, group in frame.groupby("config", sort=False):
+        lat = latency_stats(group["latency_ms"].to_numpy() / 1000.0)
+        out.append({"set": ds.name, "split": ds.split, "config": label, "queries": len(group),
+                    **{m: float(group[m].mean()) for m in METRICS},
+                    "p50_ms": lat["p50_ms"], "p95_ms": lat["p95_ms"], "p99_ms": lat["p99_ms"]})
+    table = pd.DataFrame(out)
+    table["published_dense_ndcg_at_10"] = [
+        ds.published_dense if str(c).startswith("dense") else np.nan for c in table["config"]]
+    return table
+
+
+def standard_configs(base: SearchParams) -> dict[str, SearchParams]:
+    """The modes the issue compares: dense, both lexical rankers, and the default hybrid."""
+    return {
+        "dense": base.with_(mode="dense"),
+        "lexical (bm25)": base.with_(mode="lexical", lexical_ranker="bm25"),
+        "lexical (ts_rank_cd)": base.with_(mode="lexical", lexical_ranker="ts_rank_cd"),
+        "hybrid (default)": base.with_(mode="hybrid"),
+    }
+
+
+def grid(base: SearchParams, **axes: Sequence[Any]) -> dict[str, SearchParams]:
+    """Every combination of the given parameter values (labels name the changed knobs)."""
+    configs = {"": base}
+    for name, values in axes.items():
+        configs = {f"{label} {name}={v}".strip(): params.with_(**{name: v})
+                   for label, params in configs.items() for v in values}
+    return configs
+
+
+def best_config(table: pd.DataFrame, metric: str = "ndcg_at_10") -> pd.Series:
+    return table.sort_values([metric, "config"], ascending=[False, True]).iloc[0]
+
+
+def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", *,
+               base: Any = None, **overrides: Any) -> Any:
+    """The parts (ci profile, caches off; or ``base``, the notebook's Settings) on their own
+    database of the embedded PostgreSQL."""
+    from evals.retrieval.pg import bench_settings, server_url
+    from rag_core import services
+    from rag_core.parts import parts_for
+
+    url = services.ensure_database(server_url(state_dir), database)
+    if base is not None:
+        return parts_for(base.model_copy(update={"database_url": url, **overrides}))
+    return parts_for(bench_settings(state_dir, database_url=url, **overrides))
+
+
+def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
+             max_docs: int = 0, seed: int = 0, configs: Mapping[str, SearchParams] | None = None,
+             parts: Any = None, progress: bool = True) -> dict[str, Any]:
+    """Load (and cut) a set, ingest it, run every configuration; tables for the notebook."""
+    from evals.datasets.beir import load_beir, subset
+
+    ds = subset(load_beir(folder, split), max_queries, max_docs, seed)
+    own = parts is None
+    used = parts or beir_parts()
+    try:
+        cache = Path(folder) / ".embeddings"
+        report = ingest(used, ds, cache, progress)
+        inputs = query_inputs(used, ds, cache)
+        base = SearchParams.from_settings(used.settings)
+        frame = run_configs(used.store, ds, inputs, configs or standard_configs(base),
+                            progress=progress)
+    finally:
+        if own:
+            used.close()
+    return {"set": ds.describe(), "ingest": report, "per_query": frame,
+            "table": mode_table(frame, ds)}
+
+
+# --- the notebook's section: every requested set that is present ------------------------------
+
+SLUGS = {"dense": "dense", "lexical (bm25)": "lexical_bm25",
+         "lexical (ts_rank_cd)": "lexical_ts_rank_cd", "hybrid (default)": "hybrid"}
+# the comparisons of a set (``public_metrics``); a set that is absent records them as None, so
+# that the gates on them say "nothing to measure in this run" instead of failing
+COMPARISONS = ("hybrid_minus_dense", "hybrid_minus_bm25", "hybrid_minus_best_single",
+               "dense_minus_published")
+
+
+def public_metrics(table: pd.DataFrame, published: float | None) -> dict[str, Any]:
+    """Flat figures of one set for ``record``: per mode, and the comparisons the issue asks
+    for (hybrid against each half, dense against the published figure)."""
+    rows = {SLUGS.get(str(r["config"]), str(r["config"])): r for r in table.to_dict("records")}
+    out: dict[str, Any] = {
+        slug: {k: r[k] for k in (*METRICS, "p50_ms", "p99_ms")} for slug, r in rows.items()}
+    ndcg = {slug: r["ndcg_at_10"] for slug, r in rows.items()}
+    if {"hybrid", "dense", "lexical_bm25"} <= set(ndcg):
+        out["hybrid_minus_dense"] = ndcg["hybrid"] - ndcg["dense"]
+        out["hybrid_minus_bm25"] = ndcg["hybrid"] - ndcg["lexical_bm25"]
+        out["hybrid_minus_best_single"] = ndcg["hybrid"] - max(ndcg["dense"],
+                                                               ndcg["lexical_bm25"])
+    if {"lexical_bm25", "lexical_ts_rank_cd"} <= set(rows):
+        out["bm25_vs_ts_rank_cd_p50_ratio"] = (rows["lexical_bm25"]["p50_ms"]
+                                               / rows["lexical_ts_rank_cd"]["p50_ms"])
+    if published is not None and "dense" in ndcg:
+        out["dense_minus_published"] = ndcg["dense"] - published
+    return out
+
+
+def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: str = "test",
+               *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
+               parts: Any = None, progress: bool = True, settings: Any = None) -> dict[str, Any]:
+    """Each named set that is present under ``data_dir``: its table and flat metrics; each
+    one that is not: the reason, printed and returned, and its comparisons as None (the gates
+    on them then skip).
+    ``settings``: the notebook's Settings, for the parts when ``parts`` is not given."""
+    from evals.datasets.beir import DATA_DIR, data_status
+
+    root = Path(data_dir) if data_dir else DATA_DIR
+    own = parts is None and settings is not None and any(
+        data_status(root / name, split)[0] for name in names)
+    if own:
+        parts = beir_parts(settings.state_dir, base=settings)
+    try:
+        return _run_sets(names, root, split, max_queries, max_docs, seed, parts, progress)
+    finally:
+        if own:
+            parts.close()
+
+
+def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
+              seed: int, parts: Any, progress: bool) -> dict[str, Any]:
+    from evals.datasets.beir import data_status
+
+    tables, metrics, skipped, sets = [], {}, {}, []
+    for name in names:
+        ok, why = data_status(root / name, split)
+        if not ok:
+            print(f"public set {name} skipped: {why}")
+            skipped[name] = why
+            metrics[name] = dict.fromkeys(COMPARISONS)
+            continue
+        result = evaluate(root / name, split, max_queries=max_queries, max_docs=max_docs,
+                          seed=seed, parts=parts, progress=progress)
+        tables.append(result["table"])
+        sets.append({**result["set"], **{f"ingest_{k}": v for k, v in result["ingest"].items()
+                                         if k in ("chunks_written", "seconds", "embedded_now")}})
+        published = result["table"]["published_dense_ndcg_at_10"].dropna()
+        metrics[name] = public_metrics(result["table"],
+                                       float(published.iloc[0]) if len(published) else None)
+    return {"table": pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
+            "sets": pd.DataFrame(sets), "metrics": metrics, "skipped": skipped}

@@ -1,0 +1,1 @@
+"""Safety sets and their evaluation: prompt-injection, leak and planted-note attacks."""
