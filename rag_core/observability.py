@@ -66,6 +66,12 @@ BUDGET_ALERTS = Counter("budget_alerts_total", "Budget thresholds crossed", ["sc
 LLM_MISCONFIGURED = Counter("llm_misconfigured_total",
                             "LLM calls refused for a configuration reason (token, model, URL)",
                             ["reason"], registry=REGISTRY)
+# What a cache hit saved: the model call it replaced, priced like spend (0 for an answer the
+# free extractive generator made). Beside api_cost_total_dollars: spent vs saved.
+SAVED = Counter("cache_saved_dollars", "Dollars the caches saved (the model calls they "
+                "replaced)", ["layer"], registry=REGISTRY)
+FEEDBACK = Counter("answer_feedback", "Verdicts of users on their answers",
+                   ["verdict", "source"], registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
 

@@ -156,7 +156,7 @@ class SemanticCache:
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
         """Keep an answer with the chunks it was built from (``evidence``, best first)."""
         scope = self.scope(user_id, notes_version)
-        field = hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
+        field = self.field_of(query_text)
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
         # the question's facts go with it: a lookup in another process compares them without
@@ -186,6 +186,26 @@ class SemanticCache:
                 self._trim(scope)
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
+
+    @staticmethod
+    def field_of(query_text: str) -> str:
+        """The field of a question's entry in its scope (one entry per normalised question)."""
+        return hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
+
+    def forget(self, user_id: str, notes_version: int, field: str) -> int:
+        """Drop one entry (a verdict said its answer was wrong): no paraphrase reuses it."""
+        scope = self.scope(user_id, notes_version)
+        if self.client is None:
+            with self._lock:
+                return 1 if self._local.get(scope, {}).pop(field, None) is not None else 0
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.index_key(scope), field)
+            pipe.hdel(scope, field)
+            return int(pipe.execute()[-1])
+        except REDIS_ERRORS as exc:
+            warn(LAYER, exc)
+            return 0
 
     def clear(self, prefix: str = "") -> int:
         if self.client is None:

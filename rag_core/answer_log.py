@@ -1,0 +1,126 @@
+"""What is kept about each answer served: its record (the answer id a verdict names), what a
+cache hit saved, and, opt-in, the query log line.
+
+An answer the service made (generated, a semantic reuse, "nothing in your notes", a refusal)
+gets a new id and a record in PostgreSQL (``rag_core.store.records``), written after the answer
+is cached and before it is sent. A cache hit gives back the id of the entry that served it with
+its layer: ``<id>.query`` (L1) or ``<id>.stale``. Nothing of this is kept in Redis beyond the
+cache entries themselves, which carry their id.
+
+Everything here fails open: a database that cannot take a record costs the answer its verdict
+(an unknown id later), never the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rag_core import observability as obs
+from rag_core.billing import FREE_GENERATORS
+from rag_core.cache.semantic import SemanticCache
+from rag_core.costs import price
+from rag_core.store.records import AnswerRecord, LoggedQuery
+from rag_core.types import Answer
+
+if TYPE_CHECKING:
+    from rag_core.parts import Parts
+    from rag_core.run import Run
+
+log = logging.getLogger("rag_core.answers")
+
+SERVED_LAYERS = ("query", "stale")  # suffixes of an id served from a cache entry
+SOURCES = ("llm", "semantic", "query", "stale", "none")  # answer_feedback_total{source}
+ID_PATTERN = re.compile(r"([0-9a-f]{32})(?:\.(query|stale))?")
+PRUNE_EVERY_S = 3600.0
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def served_id(stored: str, layer: str) -> str:
+    """The id of an answer served from a cache entry whose own id is ``stored``."""
+    return f"{stored}.{layer}" if stored else ""
+
+
+def parse_id(answer_id: str) -> tuple[str, str | None] | None:
+    """(record id, cache layer or None), or None for text that is no answer id."""
+    found = ID_PATTERN.fullmatch(answer_id)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def source_of(run: Run, answer: Answer) -> str:
+    """Who served ``answer``: a cache layer, the model (``llm``) or neither (``none``)."""
+    if answer.stale:
+        return "stale"
+    outcome = run.cache.get("query")
+    if outcome == "semantic_hit":
+        return "semantic"
+    if outcome == "hit":
+        return "query"
+    return "llm" if answer.generator != "none" else "none"
+
+
+def saved_by(parts: Parts, user_id: str, cached: Answer, layer: str) -> float:
+    """A hit on ``cached``: the model call it replaced, priced with the table of spend (an
+    answer of a free generator, or one without a model, saved nothing). Counted in
+    ``cache_saved_dollars_total{layer}`` and in the user's day (``/v1/stats``)."""
+    if cached.no_context or cached.generator in FREE_GENERATORS or cached.generator == "none":
+        return 0.0
+    saved = price(cached.usage, parts.settings)
+    if saved > 0:
+        obs.SAVED.labels(layer=layer).inc(saved)
+        parts.ledger.add_saved(user_id, saved)
+    return saved
+
+
+class _Pruner:
+    """Old records and query-log lines out, at most once per ``PRUNE_EVERY_S`` per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = -PRUNE_EVERY_S
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._at < PRUNE_EVERY_S:
+                return False
+            self._at = now
+            return True
+
+
+_pruner = _Pruner()
+
+
+def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None) -> None:
+    """After an answer is made: its record when its id is new (``run.answer_id``), and the
+    query log line when ``RAG_QUERY_LOG`` is on."""
+    source = source_of(run, answer)
+    settings = parts.settings
+    try:
+        if answer.answer_id and answer.answer_id == run.answer_id:
+            matched = origin.question if origin is not None else ""
+            question = matched or (run.query.text if run.query else "")
+            parts.records.add_answer(AnswerRecord(
+                answer_id=answer.answer_id, user_id=run.user_id, source=source,
+                cache_key=run.key, notes_version=run.version,
+                semantic_field=(SemanticCache.field_of(question)
+                                if question and source in ("llm", "semantic") else None),
+                origin_id=(parse_id(origin.answer_id) or (None, None))[0]
+                if origin is not None else None))
+        if settings.query_log and run.query is not None:
+            parts.records.log_query(LoggedQuery(
+                at=datetime.now(UTC), user_hash=obs.hash_id(run.user_id),
+                question=run.query.text, outcome=source, cost_usd=answer.cost_usd))
+        if _pruner.due():
+            parts.records.prune(settings.answer_record_days, settings.query_log_days)
+    except Exception as exc:  # a record lost costs a verdict later, never this answer
+        obs.log_event(log, logging.WARNING, "answer record not kept",
+                      error=type(exc).__name__)
