@@ -222,7 +222,10 @@ class Pipeline:
         guard = OutputGuard(run.context.chunks, p.settings.stream_holdback_chars,
                             question=run.prompt.question)
         usage: TokenUsage | None = None
-        with run.child("generate", **{"llm.name": p.generator.name}) as current:
+        # the model and server are the generator's own settings (a harness swaps generators)
+        own = getattr(getattr(p.generator, "inner", None), "settings", None) or p.settings
+        genai = obs.genai_request(p.generator.name, own, run.prompt.max_tokens)
+        with run.child("generate", **{"llm.name": p.generator.name}, **genai) as current:
             try:
                 if streaming:
                     pieces = p.generator.stream(run.prompt)
@@ -260,6 +263,7 @@ class Pipeline:
                 usage = bill.settle(guard.raw, usage)
             current.set_attribute("tokens.input", usage.input_tokens)
             current.set_attribute("tokens.output", usage.output_tokens)
+            obs.genai_usage(current, usage.input_tokens, usage.output_tokens)
         with run.step("postprocess"):
             done, rest = guard.close()
         answer = self._finish(run, done.text, outcome="generated", citations=done.citations,
