@@ -13,19 +13,21 @@ Everything here fails open: a database that cannot take a record costs the answe
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag_core import observability as obs
 from rag_core.billing import FREE_GENERATORS
 from rag_core.cache.semantic import SemanticCache
 from rag_core.costs import price
-from rag_core.store.records import AnswerRecord, LoggedQuery
+from rag_core.store.records import AnswerRecord, LoggedQuery, Records
 from rag_core.types import Answer
 
 if TYPE_CHECKING:
@@ -124,3 +126,16 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         obs.log_event(log, logging.WARNING, "answer record not kept",
                       error=type(exc).__name__)
+
+
+def export_query_log(records: Records, out: str | Path, days: int) -> int:
+    """The query log of the last ``days`` days as the JSON lines that notebook 03's replay
+    reads (``evals.traffic.read_log``: ``ts``, ``user``, ``question``; the user is the hash
+    kept, so the notes given to the replay are a folder per user hash), with the outcome and
+    the cost of each request beside them. Returns the number of lines written."""
+    rows = records.queries(days)
+    Path(out).write_text("".join(json.dumps({
+        "ts": r.at.astimezone(UTC).isoformat(), "user": r.user_hash, "question": r.question,
+        "outcome": r.outcome, "cost_usd": r.cost_usd}, ensure_ascii=False) + "\n"
+        for r in rows), encoding="utf-8")
+    return len(rows)

@@ -75,6 +75,8 @@ class Records(Protocol):
 
     def prune(self, answer_days: int, query_days: int) -> None: ...
 
+    def purge_queries(self) -> int: ...
+
 
 Connect = Callable[[str], AbstractContextManager[Any]]
 
@@ -126,6 +128,11 @@ class PgRecords:
             conn.execute(q.PRUNE_ANSWERS, (answer_days,))
             conn.execute(q.PRUNE_QUERIES, (query_days,))
 
+    def purge_queries(self) -> int:
+        """Every query-log line out (``rag-core querylog purge``); returns how many."""
+        with self._db("query log purge") as conn:
+            return int(conn.execute(q.PURGE_QUERIES).rowcount)
+
 
 class MemoryRecords:
     """The same in process (a store without PostgreSQL, unit tests)."""
@@ -176,6 +183,11 @@ class MemoryRecords:
                              or r.created_at >= now - timedelta(days=answer_days)}
             self._queries = [e for e in self._queries
                              if e.at >= now - timedelta(days=query_days)]
+
+    def purge_queries(self) -> int:
+        with self._lock:
+            removed, self._queries = len(self._queries), []
+            return removed
 
 
 def _now() -> datetime:

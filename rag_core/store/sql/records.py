@@ -117,3 +117,4 @@ LIST_QUERIES = sql.SQL(
     """
 )
 PRUNE_QUERIES = sql.SQL("DELETE FROM query_log WHERE at < now() - make_interval(days => %s)")
+PURGE_QUERIES = sql.SQL("DELETE FROM query_log")
