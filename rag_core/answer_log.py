@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import threading
 import time
@@ -99,29 +100,85 @@ class _Pruner:
 
 
 _pruner = _Pruner()
+QUEUE_MAX = 10_000
+
+
+class _QueryLogWriter:
+    """Query-log lines written by a daemon thread, off the request's path: a cache hit must
+    not wait for PostgreSQL (nor hang on it while it is down, when cached answers are all the
+    service can give). A full queue drops the line, and says so in the log."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self.queue: queue.Queue[LoggedQuery] = queue.Queue(maxsize=QUEUE_MAX)
+        self._warned = -1e9
+        threading.Thread(target=self._run, name="query-log", daemon=True).start()
+
+    def put(self, entry: LoggedQuery) -> None:
+        try:
+            self.queue.put_nowait(entry)
+        except queue.Full:
+            self._warn("query log queue full; line dropped")
+
+    def _run(self) -> None:
+        while True:
+            entry = self.queue.get()
+            try:
+                self.records.log_query(entry)
+            except Exception as exc:  # PostgreSQL down: the line is lost, the answer was not
+                self._warn("query log line not written", type(exc).__name__)
+            finally:
+                self.queue.task_done()
+
+    def _warn(self, message: str, error: str = "") -> None:
+        now = time.monotonic()
+        if now - self._warned >= 60:
+            self._warned = now
+            obs.log_event(log, logging.WARNING, message, error=error)
+
+
+_writers: dict[int, _QueryLogWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer(records: Records) -> _QueryLogWriter:
+    with _writers_lock:
+        found = _writers.get(id(records))
+        if found is None or found.records is not records:
+            found = _writers[id(records)] = _QueryLogWriter(records)
+        return found
+
+
+def flush_query_log(records: Records) -> None:
+    """Wait until every query-log line handed over so far is written (tests, exports)."""
+    with _writers_lock:
+        found = _writers.get(id(records))
+    if found is not None and found.records is records:
+        found.queue.join()
 
 
 def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None) -> None:
     """After an answer is made: its record when its id is new (``run.answer_id``), and the
-    query log line when ``RAG_QUERY_LOG`` is on."""
+    query log line when ``RAG_QUERY_LOG`` is on (written by a background thread)."""
     source = source_of(run, answer)
     settings = parts.settings
+    if settings.query_log and run.query is not None:
+        _writer(parts.records).put(LoggedQuery(
+            at=datetime.now(UTC), user_hash=obs.hash_id(run.user_id),
+            question=run.query.text, outcome=source, cost_usd=answer.cost_usd))
+    if not answer.answer_id or answer.answer_id != run.answer_id:
+        return  # a cache hit: its entry's record exists already
     try:
-        if answer.answer_id and answer.answer_id == run.answer_id:
-            matched = origin.question if origin is not None else ""
-            question = matched or (run.query.text if run.query else "")
-            parts.records.add_answer(AnswerRecord(
-                answer_id=answer.answer_id, user_id=run.user_id, source=source,
-                cache_key=run.key, notes_version=run.version,
-                semantic_field=(SemanticCache.field_of(question)
-                                if question and source in ("llm", "semantic") else None),
-                origin_id=(parse_id(origin.answer_id) or (None, None))[0]
-                if origin is not None else None))
-        if settings.query_log and run.query is not None:
-            parts.records.log_query(LoggedQuery(
-                at=datetime.now(UTC), user_hash=obs.hash_id(run.user_id),
-                question=run.query.text, outcome=source, cost_usd=answer.cost_usd))
-        if _pruner.due():
+        matched = origin.question if origin is not None else ""
+        question = matched or (run.query.text if run.query else "")
+        parts.records.add_answer(AnswerRecord(
+            answer_id=answer.answer_id, user_id=run.user_id, source=source,
+            cache_key=run.key, notes_version=run.version,
+            semantic_field=(SemanticCache.field_of(question)
+                            if question and source in ("llm", "semantic") else None),
+            origin_id=(parse_id(origin.answer_id) or (None, None))[0]
+            if origin is not None else None))
+        if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
             parts.records.prune(settings.answer_record_days, settings.query_log_days)
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         obs.log_event(log, logging.WARNING, "answer record not kept",

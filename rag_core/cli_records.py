@@ -16,7 +16,7 @@ def _records() -> tuple[Any, Any]:
     from rag_core.config import Settings
     from rag_core.parts import build_store
 
-    settings = services.resolve(Settings())
+    settings = services.resolve(Settings(), redis=False)  # PostgreSQL only
     return settings, build_store(settings)
 
 

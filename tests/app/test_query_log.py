@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from rag_core import observability as obs
-from rag_core.answer_log import export_query_log
+from rag_core.answer_log import export_query_log, flush_query_log
 from rag_core.app import create_app
 from rag_core.auth import issue_token
 from rag_core.config import Settings
@@ -45,6 +45,7 @@ async def test_the_query_log_is_off_by_default(app_settings: Settings, app_parts
     assert app_settings.query_log is False
     question = f"Who rebuilt the wall? ({uuid.uuid4().hex[:8]})"
     await _ask(create_app(app_settings, parts=app_parts), app_settings, "amara", [question])
+    flush_query_log(app_parts.records)
     assert question not in {q.question for q in app_parts.records.queries(1)}
 
 
@@ -64,6 +65,7 @@ async def test_the_query_log_is_exported_and_replayed(app_settings: Settings, ap
     answers = await _ask(create_app(logged, parts=parts), logged, user, asked)
     assert [a["cache"]["query"] for a in answers][:2] == ["miss", "hit"]
 
+    flush_query_log(app_parts.records)  # lines are written off the request's path
     out = tmp_path / "querylog.jsonl"
     assert export_query_log(app_parts.records, out, days=1) >= 3
     lines = [json.loads(line) for line in out.read_text().splitlines()]

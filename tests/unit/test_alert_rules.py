@@ -132,7 +132,6 @@ def test_promtool_refuses_bad_expressions(tmp_path: Path, bad: str) -> None:
 
 
 def test_dashboard_shows_spent_beside_saved() -> None:
-    panels = {title: metric_names(expr) for title, expr in panel_exprs()}
-    both = set().union(*(names for title, names in panels.items()
+    both = set().union(*(metric_names(expr) for title, expr in panel_exprs()
                          if title == "Spent vs saved per hour"))
     assert {"api_cost_total_dollars", "cache_saved_dollars_total"} <= both
