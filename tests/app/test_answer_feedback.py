@@ -142,12 +142,13 @@ async def test_wrong_on_a_semantic_reuse_stops_the_reuse(
         client: httpx.AsyncClient, app_settings: Settings, user: str, paid_parts: Any) -> None:
     original = await ask(client, app_settings, user, ASKED)
     assert original["generator"] == "hf"
+    saved = metric("cache_saved_dollars_total", layer="semantic")
     reused = await ask(client, app_settings, user, REWORDED)
     assert reused["cache"]["query"] == "semantic_hit", reused["cache"]
     assert reused["answer"] == original["answer"]
     assert reused["answer_id"] != original["answer_id"]
-    saved = metric("cache_saved_dollars_total", layer="semantic")
-    assert saved > 0
+    assert metric("cache_saved_dollars_total", layer="semantic") - saved == pytest.approx(
+        price(TokenUsage(**original["usage"]), app_settings))
 
     r = await verdict(client, app_settings, user, reused["answer_id"], {"verdict": "wrong"})
     assert r.status_code == 200 and r.json()["source"] == "semantic"
