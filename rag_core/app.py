@@ -25,6 +25,7 @@ from rag_core.api.limits import BodyLimit, route_limits
 from rag_core.config import Settings
 from rag_core.errors import RagError
 from rag_core.parts import Parts
+from rag_core.redis_kv.memory import MemoryWatch
 
 log = logging.getLogger("rag_core.app")
 
@@ -56,10 +57,14 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             await run_in_threadpool(loader)
         if settings.metrics_port:
             obs.serve_metrics(settings.metrics_host, settings.metrics_port)
+        redis_client = getattr(app.state.parts.caches.semantic, "client", None)
+        watch = MemoryWatch(redis_client).start() if redis_client is not None else None
         startup_check = getattr(app.state.parts.generator, "startup_check", None)
         if startup_check is not None:  # the LLM's configuration, once (GET <base>/models)
             await run_in_threadpool(startup_check)
         yield
+        if watch is not None:
+            watch.stop()
         if owned:
             app.state.parts.close()
         sys.setswitchinterval(switch)

@@ -259,6 +259,14 @@ class Settings(BaseSettings):
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     log_level: str = "INFO"
+    # --- answers, verdicts and the query log (issue 36: rag_core.answers.log, feedback) -----
+    # How long an answer id stays resolvable (its record in PostgreSQL; a verdict after that
+    # is refused as unknown).
+    answer_record_days: int = Field(30, ge=1)
+    # Opt-in: every question's text, time, user hash, cache outcome and cost in PostgreSQL
+    # (``rag-core querylog export``), kept ``query_log_days`` days.
+    query_log: bool = False
+    query_log_days: int = Field(30, ge=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -53,6 +53,12 @@ class NotFound(UserError):
     default_message = "Nothing was found with that id."
 
 
+class AnswerNotFound(NotFound):
+    code = "ANSWER_NOT_FOUND"
+    default_message = ("No answer of yours has that id (it may be older than the records "
+                       "are kept).")
+
+
 class Unauthorized(UserError):
     code = "UNAUTHORIZED"
     status = 401

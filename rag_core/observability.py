@@ -66,6 +66,26 @@ BUDGET_ALERTS = Counter("budget_alerts_total", "Budget thresholds crossed", ["sc
 LLM_MISCONFIGURED = Counter("llm_misconfigured_total",
                             "LLM calls refused for a configuration reason (token, model, URL)",
                             ["reason"], registry=REGISTRY)
+# What a cache hit saved: the model call it replaced, priced like spend (0 for an answer the
+# free extractive generator made). Beside api_cost_total_dollars: spent vs saved.
+SAVED = Counter("cache_saved_dollars", "Dollars the caches saved (the model calls they "
+                "replaced)", ["layer"], registry=REGISTRY)
+FEEDBACK = Counter("answer_feedback", "Verdicts of users on their answers",
+                   ["verdict", "source"], registry=REGISTRY)
+# Redis memory, read from INFO by the app (rag_core.redis_kv.memory), in redis_exporter's names.
+REDIS_MEMORY_USED = Gauge("redis_memory_used_bytes", "Memory Redis uses (INFO used_memory)",
+                          registry=REGISTRY, multiprocess_mode="mostrecent")
+REDIS_MEMORY_MAX = Gauge("redis_memory_max_bytes", "Redis maxmemory (0: no cap)",
+                         registry=REGISTRY, multiprocess_mode="mostrecent")
+# The semantic cache, per lookup: the similarity of the nearest cached question (what the
+# threshold is tuned from) and the decision by reason (``reuse``, the refusing rule's code,
+# ``below_floor``, ``empty_scope``): a bounded set of codes, never text.
+SEMANTIC_NEAREST = Histogram("semantic_cache_nearest_similarity",
+                             "Cosine similarity of the nearest cached question per lookup",
+                             buckets=tuple(round(0.05 * i, 2) for i in range(1, 21)),
+                             registry=REGISTRY)
+SEMANTIC_DECISIONS = Counter("semantic_cache_decisions", "Semantic cache decisions by reason",
+                             ["reason"], registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
 
@@ -247,6 +267,27 @@ def annotate(root: Any, answer: Any) -> None:
     root.set_attribute("no_context", answer.no_context)
     for layer, outcome in answer.cache.items():
         root.set_attribute(f"cache.{layer}", outcome)
+
+
+def genai_request(generator: str, settings: Settings, max_tokens: int) -> dict[str, Any]:
+    """The OpenTelemetry GenAI attributes of a generation, before the call (semantic
+    conventions for GenAI spans: operation, provider, requested model and output budget).
+    ``gen_ai.system`` is the older name of ``gen_ai.provider.name``, kept for backends that
+    still chart it. The extractive generator is no provider's model: it reports itself."""
+    if generator == "hf":
+        provider = "huggingface" if settings.llm_base_url is None else "openai_compatible"
+        model = settings.llm_model
+    else:
+        provider, model = "rag_core", generator
+    return {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
+            "gen_ai.system": provider, "gen_ai.request.model": model,
+            "gen_ai.request.max_tokens": max_tokens}
+
+
+def genai_usage(current: Any, input_tokens: int, output_tokens: int) -> None:
+    """The usage of a finished generation on its span, in the GenAI conventions' names."""
+    current.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+    current.set_attribute("gen_ai.usage.output_tokens", output_tokens)
 
 
 def _describe(current: Any, attributes: dict[str, Any], request_id: str | None = None) -> None:

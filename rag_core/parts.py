@@ -12,7 +12,7 @@ that part's builder (``build_store``, ``build_caches``, ...) and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rag_core.cache.layers import CacheLayers
@@ -23,6 +23,7 @@ from rag_core.errors import RagError
 from rag_core.llm.base import GuardedGenerator
 from rag_core.redis_kv.client import RedisClient
 from rag_core.store.base import Store
+from rag_core.store.records import MemoryRecords, Records
 from rag_core.tokens import TokenCounter, default_counter
 
 
@@ -44,6 +45,8 @@ class Parts:
     ledger: CostLedger
     counter: TokenCounter
     sanitiser: bool = True  # the harness turns it off to measure what it stops
+    # answer records, verdicts, the query log: the store's PostgreSQL, else in process
+    records: Records = field(default_factory=MemoryRecords)
 
     def ready(self) -> dict[str, Any]:
         """The readiness checks, cheap enough for every probe (the ``llm`` check reports a
@@ -120,6 +123,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
         generator=build_generator(settings, client),
         ledger=build_ledger(settings, client, store),
         counter=counter or default_counter(),
+        records=getattr(store, "records", None) or MemoryRecords(),
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from rag_core import observability as obs
+from rag_core.answers import log as answer_log
 from rag_core.context import select_context
 from rag_core.costs.billing import Bill
 from rag_core.errors import LLMUnavailable, RagError
@@ -105,6 +106,8 @@ class Pipeline:
                 answer = yield from self._generate(run, streaming)
             elif streaming:
                 yield answer.answer
+            with run.within():
+                answer_log.keep(self.parts, run, answer, origin=run.origin)
             obs.annotate(run.root, answer)
             yield answer
         except RagError as exc:
@@ -154,8 +157,10 @@ class Pipeline:
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
-                p.caches.put_reused(run.key, similar, run.decisions["semantic"])
-                return self._from_cache(run, similar, "cached")
+                run.origin = similar  # a new answer id: a verdict on the reuse is its own
+                reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
+                p.caches.put_reused(run.key, reused, run.decisions["semantic"])
+                return self._from_cache(run, reused, "cached")
 
         relevant = decide_relevance(run.query.text, run.chunks, p.settings,
                                     matcher=self.words)
@@ -218,7 +223,10 @@ class Pipeline:
         guard = OutputGuard(run.context.chunks, p.settings.stream_holdback_chars,
                             question=run.prompt.question)
         usage: TokenUsage | None = None
-        with run.child("generate", **{"llm.name": p.generator.name}) as current:
+        # the model and server are the generator's own settings (a harness swaps generators)
+        own = getattr(getattr(p.generator, "inner", None), "settings", None) or p.settings
+        genai = obs.genai_request(p.generator.name, own, run.prompt.max_tokens)
+        with run.child("generate", **{"llm.name": p.generator.name}, **genai) as current:
             try:
                 if streaming:
                     pieces = p.generator.stream(run.prompt)
@@ -256,6 +264,7 @@ class Pipeline:
                 usage = bill.settle(guard.raw, usage)
             current.set_attribute("tokens.input", usage.input_tokens)
             current.set_attribute("tokens.output", usage.output_tokens)
+            obs.genai_usage(current, usage.input_tokens, usage.output_tokens)
         with run.step("postprocess"):
             done, rest = guard.close()
         answer = self._finish(run, done.text, outcome="generated", citations=done.citations,
@@ -282,8 +291,19 @@ class Pipeline:
     # --- answers ---------------------------------------------------------------------------
 
     def _from_cache(self, run: Run, cached: Answer, outcome: str) -> Answer:
+        """A cached answer served (``outcome``: cached or stale), with the id of the entry
+        that served it; a hit also counts the model call it saved."""
         obs.REQUESTS.labels(outcome=outcome).inc()
-        return replace(cached, request_id=run.request_id, timings_ms=run.finish_timings(),
+        if outcome == "stale":
+            answer_id = answer_log.served_id(cached.answer_id, "stale")
+        elif run.cache.get("query") == "semantic_hit":
+            answer_log.saved_by(self.parts, run.user_id, cached, "semantic")
+            answer_id = cached.answer_id
+        else:
+            answer_log.saved_by(self.parts, run.user_id, cached, "query")
+            answer_id = answer_log.served_id(cached.answer_id, "query")
+        return replace(cached, answer_id=answer_id or run.answer_id,
+                       request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
                        decisions=dict(run.decisions) or _kept_decisions(cached),
                        flags=list(run.query.flags) if run.query else [],
@@ -308,6 +328,8 @@ class Pipeline:
             retrieved=[_retrieved(c) for c in run.chunks],
             budget_state=run.budget_state,
             decisions=dict(run.decisions),
+            answer_id=run.answer_id,
+            question=query.text if query else "",
         )
 
 

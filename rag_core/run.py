@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 from rag_core import observability as obs
 from rag_core.context import Context
 from rag_core.llm.base import Prompt
-from rag_core.types import CacheOutcome, Chunk, Query
+from rag_core.types import Answer, CacheOutcome, Chunk, Query
 
 LAYERS = ("query", "embedding", "context")
 
@@ -36,6 +37,10 @@ class Run:
     prompt: Prompt | None = None
     budget_state: str = "ok"
     decisions: dict[str, Any] = field(default_factory=dict)  # why: semantic, relevance
+    # the id of an answer this request makes (``rag_core.answers.log``), and the cached answer
+    # a semantic hit reused
+    answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    origin: Answer | None = None
 
     @contextmanager
     def within(self) -> Iterator[None]:

@@ -106,6 +106,11 @@ class Answer:
     # why the semantic cache reused an answer or not, and why no context was found: the rules
     # and what each saw (rag_core.cache.semantic_rules, rag_core.relevance)
     decisions: dict[str, Any] = field(default_factory=dict)
+    # the id a user gives back with a verdict (``rag_core.answers.feedback``): a record in
+    # PostgreSQL, with ``.<layer>`` when a cache served it; kept in the cache entry with the
+    # question, so that a verdict can name what was asked (the API does not echo ``question``)
+    answer_id: str = ""
+    question: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,4 +138,6 @@ class Answer:
             retrieved=list(data.get("retrieved", [])),
             budget_state=data.get("budget_state", "ok"),
             decisions=dict(data.get("decisions") or {}),
+            answer_id=str(data.get("answer_id") or ""),
+            question=str(data.get("question") or ""),
         )

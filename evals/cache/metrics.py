@@ -108,6 +108,20 @@ def cost_per_call(input_tokens: float, output_tokens: float, settings: Any) -> f
     return price(TokenUsage(input_tokens, output_tokens), settings)  # type: ignore[arg-type]
 
 
+def spent_and_saved(rows: pd.DataFrame, call_cost_usd: float) -> pd.DataFrame:
+    """The replay's dollars, as the service counts them in production: spent on its LLM calls
+    (``api_cost_total_dollars``) and saved by each cache layer (``cache_saved_dollars_total
+    {layer}``: every hit replaced one model call). Each call and each hit at
+    ``call_cost_usd``, the mean generated answer's price; no-context answers neither spend nor
+    save."""
+    req = rows[rows["outcome"] != "edit"] if "outcome" in rows else rows
+    count = {o: int((req["outcome"] == o).sum()) if len(req) else 0 for o in OUTCOMES}
+    table = [("spent", "llm", count["llm"]), ("saved", "query", count["l1"]),
+             ("saved", "semantic", count["semantic"])]
+    return pd.DataFrame([{"dollars": what, "layer": layer, "requests": n,
+                          "usd": n * call_cost_usd} for what, layer, n in table])
+
+
 def project_costs(rates: Mapping[str, Any], call_cost_usd: float,
                   scales: Iterable[int] = SCALES, requests_per_user_per_day: float = 10,
                   days: int = DAYS_PER_MONTH) -> pd.DataFrame:

@@ -51,6 +51,7 @@ from evals.cache.metrics import (  # noqa: F401  (re-exported: the notebook's on
     outcome_by_kind,
     project_costs,
     rates_over_time,
+    spent_and_saved,
     sweep_points,
     sweep_row,
     to_metrics,

@@ -17,7 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from rag_core import observability as obs
 from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
-from rag_core.api.schemas import AnswerOut, QueryIn, StatsOut, error_responses
+from rag_core.api.schemas import (
+    AnswerOut,
+    FeedbackIn,
+    FeedbackOut,
+    QueryIn,
+    StatsOut,
+    error_responses,
+)
 from rag_core.errors import Forbidden, NotFound, Unauthorized
 from rag_core.types import Answer
 
@@ -137,6 +144,7 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
     for operators: ``/metrics`` and ``rag-core cache stats``."""
     def gather() -> dict[str, Any]:
         spent, reserved = parts.ledger.spend(user), parts.ledger.reserved(user)
+        saved = parts.ledger.saved(user)
         budget = settings.user_daily_budget_usd
         return {
             "user_id": user,
@@ -144,7 +152,23 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
                       "version": parts.store.notes_version(user)},
             "cost": {"spent_today_usd": round(spent, 6), "reserved_usd": round(reserved, 6),
                      "budget_usd": budget,
-                     "remaining_usd": round(max(0.0, budget - spent - reserved), 6)},
+                     "remaining_usd": round(max(0.0, budget - spent - reserved), 6),
+                     "saved_today_usd": round(saved, 6)},
         }
 
     return await run_in_threadpool(gather)
+
+
+@router.post("/v1/answers/{answer_id}/feedback", tags=["assistant"], response_model=FeedbackOut,
+             responses=error_responses(401, 404, 422))
+async def feedback(answer_id: str, body: FeedbackIn, user: UserDep,
+                   parts: PartsDep) -> dict[str, Any]:
+    """Say that an answer you got was wrong (or right). `wrong` takes it out of every cache
+    layer of yours: asked again, the question is answered afresh, and no paraphrase reuses
+    the answer. An id that is not one of your answers: 404 `ANSWER_NOT_FOUND`."""
+    from rag_core.answers.feedback import give_verdict
+
+    kept = await run_in_threadpool(give_verdict, parts, user, answer_id, body.verdict,
+                                   body.comment)
+    return {"answer_id": answer_id, "verdict": kept.verdict, "source": kept.source,
+            "removed_from_cache": kept.verdict == "wrong"}

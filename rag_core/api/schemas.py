@@ -55,6 +55,23 @@ class AnswerOut(BaseModel):
     flags: list[str] = Field(default_factory=list, description="Sanitiser and output flags")
     retrieved: list[RetrievedOut] = Field(default_factory=list)
     budget_state: Literal["ok", "alert", "tightened"] = "ok"
+    answer_id: str = Field("", description="Give it back to POST /v1/answers/{answer_id}/"
+                                           "feedback to say the answer was wrong (or right)")
+
+
+class FeedbackIn(BaseModel):
+    verdict: Literal["wrong", "right"] = Field(description="`wrong` also takes the answer out "
+                                                           "of your caches")
+    comment: str | None = Field(None, max_length=2000, description="What was wrong (or the "
+                                                                   "right answer)")
+
+
+class FeedbackOut(BaseModel):
+    answer_id: str
+    verdict: Literal["wrong", "right"]
+    source: str = Field(description="Who served the answer: query, semantic or stale (a "
+                                    "cache layer), llm, or none")
+    removed_from_cache: bool
 
 
 class ErrorDetail(BaseModel):
@@ -72,6 +89,9 @@ class CostOut(BaseModel):
     reserved_usd: float = Field(description="Held by the caller's answers in progress")
     budget_usd: float
     remaining_usd: float
+    saved_today_usd: float = Field(0.0, description="What the caches saved the caller today: "
+                                                    "the model calls that cache hits replaced, "
+                                                    "priced like spend")
 
 
 class NotesOut(BaseModel):
@@ -92,7 +112,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     text = {400: "malformed request (INVALID_REQUEST)",
             401: "missing or invalid token (UNAUTHORIZED)",
             403: "the token may not do this (FORBIDDEN)",
-            404: "not found (NOT_FOUND)",
+            404: "not found (NOT_FOUND, ANSWER_NOT_FOUND)",
             413: "body too large (TOO_LARGE)",
             422: "invalid input (INVALID_QUERY, INVALID_REQUEST, INVALID_NOTE)",
             429: "daily budget used up (BUDGET_EXCEEDED)",

@@ -202,6 +202,23 @@ class CacheLayers:
         counter.labels(layer="semantic").inc()
         return (_answer(found.answer) if found is not None else None), lookup.explain()
 
+    def forget_answer(self, user_id: str, key: str, notes_version: int,
+                      semantic_field: str | None) -> None:
+        """One answer out of every layer of its user: its L1 entry, its stale twin and the
+        semantic entry that holds it (a verdict said it was wrong)."""
+        if key:
+            self.query.delete(key)
+            self.stale.delete(rename_layer(key, "query", "stale"))
+        if semantic_field:
+            self.semantic.forget(user_id, notes_version, semantic_field)
+
+    def peek_answer(self, key: str) -> Answer | None:
+        """The answer kept under an L1 key, else its stale twin (counted as cache reads)."""
+        if not key:
+            return None
+        raw = self.query.get(key) or self.stale.get(rename_layer(key, "query", "stale"))
+        return _answer(raw) if raw is not None else None
+
     # --- L2: embeddings --------------------------------------------------------------------
 
     def embedding_for(self, user_id: str, text: str, dim: int,

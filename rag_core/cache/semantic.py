@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from rag_core import nlp
+from rag_core import observability as obs
 from rag_core.cache.redis_cache import warn
 from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
 from rag_core.config import Settings
@@ -79,6 +81,26 @@ class Lookup:
 
 EvidenceSource = Callable[[], Sequence[Any]]
 
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def reason_code(lookup: Lookup, nearest: float | None) -> str:
+    """The label of a lookup's decision: ``reuse``, the code of the rule that refused (a
+    decision's ``code``, else its ``reason``), ``below_floor`` (cached questions, none close
+    enough) or ``empty_scope`` (nothing cached for this user and notes version). Anything that
+    is not a short code becomes ``other``: the label stays bounded."""
+    if lookup.decision is None:
+        return "empty_scope" if nearest is None else "below_floor"
+    code = str(getattr(lookup.decision, "code", None) or lookup.decision.reason)
+    return code if _CODE.fullmatch(code) else "other"
+
+
+def observe(lookup: Lookup, nearest: float | None) -> None:
+    """One lookup in the semantic cache's metrics (the layer where the decision returns)."""
+    if nearest is not None:
+        obs.SEMANTIC_NEAREST.observe(max(0.0, min(1.0, nearest)))
+    obs.SEMANTIC_DECISIONS.labels(reason=reason_code(lookup, nearest)).inc()
+
 
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process."""
@@ -119,15 +141,18 @@ class SemanticCache:
         scope = self.scope(user_id, notes_version)
         index = [(f, e) for f, e in self._index(scope) if e.get("e", math.inf) > now]
         outcome = Lookup(None)
+        nearest: float | None = None
         if index:
             matrix = np.stack([codec.unpack_vector(e["v"], len(embedding)) for _, e in index])
             sims = matrix @ np.asarray(embedding, dtype=np.float32)
+            nearest = float(sims.max())
             order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.floor]
             closest = order[:MAX_CANDIDATES]
             full = self._fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
             outcome = self._decide(query_text, candidates, len(order), evidence)
+        observe(outcome, nearest)
         if outcome.hit is None:
             self.misses += 1
         else:
@@ -156,7 +181,7 @@ class SemanticCache:
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
         """Keep an answer with the chunks it was built from (``evidence``, best first)."""
         scope = self.scope(user_id, notes_version)
-        field = hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
+        field = self.field_of(query_text)
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
         # the question's facts go with it: a lookup in another process compares them without
@@ -186,6 +211,26 @@ class SemanticCache:
                 self._trim(scope)
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
+
+    @staticmethod
+    def field_of(query_text: str) -> str:
+        """The field of a question's entry in its scope (one entry per normalised question)."""
+        return hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
+
+    def forget(self, user_id: str, notes_version: int, field: str) -> int:
+        """Drop one entry (a verdict said its answer was wrong): no paraphrase reuses it."""
+        scope = self.scope(user_id, notes_version)
+        if self.client is None:
+            with self._lock:
+                return 1 if self._local.get(scope, {}).pop(field, None) is not None else 0
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.index_key(scope), field)
+            pipe.hdel(scope, field)
+            return int(pipe.execute()[-1])
+        except REDIS_ERRORS as exc:
+            warn(LAYER, exc)
+            return 0
 
     def clear(self, prefix: str = "") -> int:
         if self.client is None:

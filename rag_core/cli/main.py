@@ -366,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["report"])
     p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC)")
     p.add_argument("--top", type=int_between(1, 10_000), default=10)
+
+    from rag_core.cli.records import add_record_commands
+
+    add_record_commands(add)
     return parser
 
 

@@ -138,6 +138,30 @@ class CostLedger:
         """Dollars held by generations of this user that have not settled yet."""
         return self._read(cost_keys(day or today(), user_id)[0], "reserved")
 
+    def add_saved(self, user_id: str, usd: float) -> None:
+        """What a cache hit saved this user today (``saved`` beside ``spent`` in the user's day
+        key: one field per user and day, never per question). Fails open: a lost figure is
+        informative only, never money."""
+        if usd <= 0:
+            return
+        key = cost_keys(today(), user_id)[0]
+        if self.client is not None:
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.hincrbyfloat(key, "saved", usd)
+                pipe.expire(key, KEY_TTL_S)
+                pipe.execute()
+                return
+            except REDIS_ERRORS:
+                pass
+        with self._lock:
+            bucket = self._local[key]
+            bucket["saved"] = bucket.get("saved", 0.0) + usd
+
+    def saved(self, user_id: str, day: str | None = None) -> float:
+        """Dollars the caches saved this user on the day (``add_saved``)."""
+        return self._read(cost_keys(day or today(), user_id)[0], "saved")
+
     def global_spend(self, day: str | None = None) -> float:
         return self._read(cost_keys(day or today(), "-")[1], "spent")
 

@@ -29,6 +29,7 @@ from rag_core.errors import ReindexFailed, ReindexRunning, SchemaMismatch, Vecto
 from rag_core.store import sql as q
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
+from rag_core.store.records import PgRecords
 from rag_core.store.replica import ReplicaReads
 from rag_core.store.searching import run_search
 from rag_core.types import Chunk, Note
@@ -56,6 +57,7 @@ class PgVectorStore:
         self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
         self.reads = ReplicaReads(settings, self._db)  # searches and statistics (may lag)
+        self.records = PgRecords(self._db)  # answer records, verdicts, the query log
 
     # --- connections ----------------------------------------------------------------------
 

@@ -214,6 +214,15 @@ def test_mean_tokens_and_price():
     assert cr.cost_per_call(500, 60, settings) == pytest.approx(500e-6 + 120e-6)
 
 
+def test_spent_beside_saved_per_layer():
+    table = cr.spent_and_saved(_rows(), 0.001).set_index("layer")
+    assert table.loc["llm", "dollars"] == "spent" and table.loc["llm", "requests"] == 2
+    assert table.loc["query", "usd"] == pytest.approx(0.001)
+    assert table.loc["semantic", "usd"] == pytest.approx(0.001)
+    assert table["requests"].sum() == 4  # the no-context answer neither spends nor saves
+    assert cr.spent_and_saved(_rows().iloc[:0], 0.001)["usd"].sum() == 0
+
+
 def test_project_costs_scale_linearly_and_reduce_by_the_saved_share():
     rates = cr.layer_rates(_rows())
     costs = cr.project_costs(rates, 0.001, scales=(100, 1000), requests_per_user_per_day=10)

@@ -129,3 +129,9 @@ def test_promtool_refuses_bad_expressions(tmp_path: Path, bad: str) -> None:
     path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [
         {"record": "r", "expr": bad}]}]}))
     assert promtool("check", "rules", str(path)).returncode != 0
+
+
+def test_dashboard_shows_spent_beside_saved() -> None:
+    both = set().union(*(metric_names(expr) for title, expr in panel_exprs()
+                         if title == "Spent vs saved per hour"))
+    assert {"api_cost_total_dollars", "cache_saved_dollars_total"} <= both

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from rag_core.store.sql.records import RECORD_TABLES
+
 # Key of the transaction-level advisory lock that serialises migrations across processes.
 MIGRATION_LOCK_KEY = 0x7261675F636F7265  # "rag_core"
 
@@ -197,6 +199,8 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         )),
         Migration(3, "bm25 statistics: chunk lengths, per-user document frequencies, triggers",
                   _BM25_STATISTICS),
+        Migration(4, "answer records, verdicts on answers, the opt-in query log",
+                  RECORD_TABLES),
     ]
 
 

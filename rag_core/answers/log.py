@@ -1,0 +1,198 @@
+"""What is kept about each answer served: its record (the answer id a verdict names), what a
+cache hit saved, and, opt-in, the query log line.
+
+An answer the service made (generated, a semantic reuse, "nothing in your notes", a refusal)
+gets a new id and a record in PostgreSQL (``rag_core.store.records``), written after the answer
+is cached and before it is sent. A cache hit gives back the id of the entry that served it with
+its layer: ``<id>.query`` (L1) or ``<id>.stale``. Nothing of this is kept in Redis beyond the
+cache entries themselves, which carry their id.
+
+Everything here fails open: a database that cannot take a record costs the answer its verdict
+(an unknown id later), never the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag_core import observability as obs
+from rag_core.cache.semantic import SemanticCache
+from rag_core.costs.billing import FREE_GENERATORS
+from rag_core.costs.ledger import price
+from rag_core.store.records import AnswerRecord, LoggedQuery, Records
+from rag_core.types import Answer
+
+if TYPE_CHECKING:
+    from rag_core.parts import Parts
+    from rag_core.run import Run
+
+log = logging.getLogger("rag_core.answers")
+
+SERVED_LAYERS = ("query", "stale")  # suffixes of an id served from a cache entry
+SOURCES = ("llm", "semantic", "query", "stale", "none")  # answer_feedback_total{source}
+ID_PATTERN = re.compile(r"([0-9a-f]{32})(?:\.(query|stale))?")
+PRUNE_EVERY_S = 3600.0
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def served_id(stored: str, layer: str) -> str:
+    """The id of an answer served from a cache entry whose own id is ``stored``."""
+    return f"{stored}.{layer}" if stored else ""
+
+
+def parse_id(answer_id: str) -> tuple[str, str | None] | None:
+    """(record id, cache layer or None), or None for text that is no answer id."""
+    found = ID_PATTERN.fullmatch(answer_id)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def source_of(run: Run, answer: Answer) -> str:
+    """Who served ``answer``: a cache layer, the model (``llm``) or neither (``none``)."""
+    if answer.stale:
+        return "stale"
+    outcome = run.cache.get("query")
+    if outcome == "semantic_hit":
+        return "semantic"
+    if outcome == "hit":
+        return "query"
+    return "llm" if answer.generator != "none" else "none"
+
+
+def saved_by(parts: Parts, user_id: str, cached: Answer, layer: str) -> float:
+    """A hit on ``cached``: the model call it replaced, priced with the table of spend (an
+    answer of a free generator, or one without a model, saved nothing). Counted in
+    ``cache_saved_dollars_total{layer}`` and in the user's day (``/v1/stats``)."""
+    if cached.no_context or cached.generator in FREE_GENERATORS or cached.generator == "none":
+        return 0.0
+    saved = price(cached.usage, parts.settings)
+    if saved > 0:
+        obs.SAVED.labels(layer=layer).inc(saved)
+        parts.ledger.add_saved(user_id, saved)
+    return saved
+
+
+class _Pruner:
+    """Old records and query-log lines out, at most once per ``PRUNE_EVERY_S`` per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = -PRUNE_EVERY_S
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._at < PRUNE_EVERY_S:
+                return False
+            self._at = now
+            return True
+
+
+_pruner = _Pruner()
+QUEUE_MAX = 10_000
+
+
+class _QueryLogWriter:
+    """Query-log lines written by a daemon thread, off the request's path: a cache hit must
+    not wait for PostgreSQL (nor hang on it while it is down, when cached answers are all the
+    service can give). A full queue drops the line, and says so in the log."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self.queue: queue.Queue[LoggedQuery] = queue.Queue(maxsize=QUEUE_MAX)
+        self._warned = -1e9
+        threading.Thread(target=self._run, name="query-log", daemon=True).start()
+
+    def put(self, entry: LoggedQuery) -> None:
+        try:
+            self.queue.put_nowait(entry)
+        except queue.Full:
+            self._warn("query log queue full; line dropped")
+
+    def _run(self) -> None:
+        while True:
+            entry = self.queue.get()
+            try:
+                self.records.log_query(entry)
+            except Exception as exc:  # PostgreSQL down: the line is lost, the answer was not
+                self._warn("query log line not written", type(exc).__name__)
+            finally:
+                self.queue.task_done()
+
+    def _warn(self, message: str, error: str = "") -> None:
+        now = time.monotonic()
+        if now - self._warned >= 60:
+            self._warned = now
+            obs.log_event(log, logging.WARNING, message, error=error)
+
+
+_writers: dict[int, _QueryLogWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer(records: Records) -> _QueryLogWriter:
+    with _writers_lock:
+        found = _writers.get(id(records))
+        if found is None or found.records is not records:
+            found = _writers[id(records)] = _QueryLogWriter(records)
+        return found
+
+
+def flush_query_log(records: Records) -> None:
+    """Wait until every query-log line handed over so far is written (tests, exports)."""
+    with _writers_lock:
+        found = _writers.get(id(records))
+    if found is not None and found.records is records:
+        found.queue.join()
+
+
+def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None) -> None:
+    """After an answer is made: its record when its id is new (``run.answer_id``), and the
+    query log line when ``RAG_QUERY_LOG`` is on (written by a background thread)."""
+    source = source_of(run, answer)
+    settings = parts.settings
+    if settings.query_log and run.query is not None:
+        _writer(parts.records).put(LoggedQuery(
+            at=datetime.now(UTC), user_hash=obs.hash_id(run.user_id),
+            question=run.query.text, outcome=source, cost_usd=answer.cost_usd))
+    if not answer.answer_id or answer.answer_id != run.answer_id:
+        return  # a cache hit: its entry's record exists already
+    try:
+        matched = origin.question if origin is not None else ""
+        question = matched or (run.query.text if run.query else "")
+        parts.records.add_answer(AnswerRecord(
+            answer_id=answer.answer_id, user_id=run.user_id, source=source,
+            cache_key=run.key, notes_version=run.version,
+            semantic_field=(SemanticCache.field_of(question)
+                            if question and source in ("llm", "semantic") else None),
+            origin_id=(parse_id(origin.answer_id) or (None, None))[0]
+            if origin is not None else None))
+        if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
+            parts.records.prune(settings.answer_record_days, settings.query_log_days)
+    except Exception as exc:  # a record lost costs a verdict later, never this answer
+        obs.log_event(log, logging.WARNING, "answer record not kept",
+                      error=type(exc).__name__)
+
+
+def export_query_log(records: Records, out: str | Path, days: int) -> int:
+    """The query log of the last ``days`` days as the JSON lines that notebook 03's replay
+    reads (``evals.datasets.traffic.read_log``: ``ts``, ``user``, ``question``; the user is the hash
+    kept, so the notes given to the replay are a folder per user hash), with the outcome and
+    the cost of each request beside them. Returns the number of lines written."""
+    rows = records.queries(days)
+    Path(out).write_text("".join(json.dumps({
+        "ts": r.at.astimezone(UTC).isoformat(), "user": r.user_hash, "question": r.question,
+        "outcome": r.outcome, "cost_usd": r.cost_usd}, ensure_ascii=False) + "\n"
+        for r in rows), encoding="utf-8")
+    return len(rows)

@@ -1,0 +1,59 @@
+"""Redis memory as the app sees it: ``redis_memory_used_bytes`` and ``redis_memory_max_bytes``
+(redis_exporter's names, so that the same alert works with either), read from ``INFO memory``
+by a daemon thread every ``interval`` seconds while the app runs.
+
+A cluster client answers per node: the figures are then those of the fullest node (by its
+share of its own cap), which is the one that refuses writes first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from rag_core import observability as obs
+from rag_core.redis_kv.client import REDIS_ERRORS
+
+log = logging.getLogger("rag_core.redis_kv.memory")
+
+
+def memory_figures(info: dict[str, Any]) -> tuple[float, float]:
+    """(used, max) bytes from ``INFO memory`` (a cluster's answer: the fullest node)."""
+    if "used_memory" in info:
+        return float(info["used_memory"]), float(info.get("maxmemory") or 0)
+    nodes = [memory_figures(v) for v in info.values() if isinstance(v, dict)]
+    if not nodes:
+        return 0.0, 0.0
+    return max(nodes, key=lambda n: n[0] / n[1] if n[1] else 0.0)
+
+
+def refresh(client: Any) -> bool:
+    """Read INFO once and set the gauges; False when Redis did not answer."""
+    try:
+        used, cap = memory_figures(client.info("memory"))
+    except REDIS_ERRORS:
+        return False
+    obs.REDIS_MEMORY_USED.set(used)
+    obs.REDIS_MEMORY_MAX.set(cap)
+    return True
+
+
+class MemoryWatch:
+    def __init__(self, client: Any, interval: float = 15.0) -> None:
+        self.client = client
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="redis-memory", daemon=True)
+
+    def start(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            refresh(self.client)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,120 @@
+"""Answer records, verdicts on answers and the opt-in query log (``rag_core.store.records``).
+
+- ``answers``: one row per answer the service made (not per cache hit): who got it, the L1 key
+  it was cached under, the semantic entry it lives in and, for a reused answer, the record it
+  was reused from. No question or answer text: that is read from the cache entry when a user
+  gives a verdict.
+- ``answer_feedback``: the verdicts, with the question and answer as they were at the verdict.
+- ``query_log``: what ``RAG_QUERY_LOG=on`` keeps (question text, time, user hash, the cache
+  outcome and the cost), pruned to ``RAG_QUERY_LOG_DAYS``.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+RECORD_TABLES = (
+    sql.SQL(
+        """
+        CREATE TABLE answers (
+            answer_id text PRIMARY KEY,
+            user_id text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            source text NOT NULL,
+            cache_key text NOT NULL DEFAULT '',
+            notes_version bigint NOT NULL DEFAULT 0,
+            semantic_field text,
+            origin_id text
+        )
+        """
+    ),
+    sql.SQL("CREATE INDEX answers_origin_idx ON answers (origin_id) "
+            "WHERE origin_id IS NOT NULL"),
+    sql.SQL("CREATE INDEX answers_created_idx ON answers (created_at)"),
+    sql.SQL(
+        """
+        CREATE TABLE answer_feedback (
+            id bigserial PRIMARY KEY,
+            answer_id text NOT NULL,
+            user_id text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            verdict text NOT NULL CHECK (verdict IN ('wrong', 'right')),
+            source text NOT NULL,
+            comment text,
+            question text NOT NULL DEFAULT '',
+            answer text NOT NULL DEFAULT '',
+            matched_question text,
+            no_context boolean NOT NULL DEFAULT false,
+            note_ids jsonb NOT NULL DEFAULT '[]'::jsonb
+        )
+        """
+    ),
+    sql.SQL("CREATE INDEX answer_feedback_created_idx ON answer_feedback (created_at)"),
+    sql.SQL(
+        """
+        CREATE TABLE query_log (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            user_hash text NOT NULL,
+            question text NOT NULL,
+            outcome text NOT NULL,
+            cost_usd double precision NOT NULL DEFAULT 0
+        )
+        """
+    ),
+    sql.SQL("CREATE INDEX query_log_at_idx ON query_log (at)"),
+)
+
+ADD_ANSWER = sql.SQL(
+    """
+    INSERT INTO answers (answer_id, user_id, source, cache_key, notes_version, semantic_field,
+                         origin_id)
+    VALUES (%(answer_id)s, %(user_id)s, %(source)s, %(cache_key)s, %(notes_version)s,
+            %(semantic_field)s, %(origin_id)s)
+    """
+)
+GET_ANSWER = sql.SQL(
+    """
+    SELECT answer_id, user_id, source, cache_key, notes_version, semantic_field, origin_id,
+           created_at
+    FROM answers WHERE answer_id = %s
+    """
+)
+REUSES_OF = sql.SQL(
+    """
+    SELECT answer_id, user_id, source, cache_key, notes_version, semantic_field, origin_id,
+           created_at
+    FROM answers WHERE origin_id = %s AND user_id = %s
+    """
+)
+PRUNE_ANSWERS = sql.SQL("DELETE FROM answers WHERE created_at < now() - make_interval(days => %s)")
+ADD_FEEDBACK = sql.SQL(
+    """
+    INSERT INTO answer_feedback (answer_id, user_id, verdict, source, comment, question, answer,
+                                 matched_question, no_context, note_ids)
+    VALUES (%(answer_id)s, %(user_id)s, %(verdict)s, %(source)s, %(comment)s, %(question)s,
+            %(answer)s, %(matched_question)s, %(no_context)s, %(note_ids)s)
+    RETURNING id, created_at
+    """
+)
+LIST_FEEDBACK = sql.SQL(
+    """
+    SELECT id, answer_id, user_id, created_at, verdict, source, comment, question, answer,
+           matched_question, no_context, note_ids
+    FROM answer_feedback ORDER BY id
+    """
+)
+ADD_QUERY = sql.SQL(
+    """
+    INSERT INTO query_log (user_hash, question, outcome, cost_usd)
+    VALUES (%(user_hash)s, %(question)s, %(outcome)s, %(cost_usd)s)
+    """
+)
+LIST_QUERIES = sql.SQL(
+    """
+    SELECT at, user_hash, question, outcome, cost_usd FROM query_log
+    WHERE at >= now() - make_interval(days => %s) ORDER BY at, id
+    """
+)
+PRUNE_QUERIES = sql.SQL("DELETE FROM query_log WHERE at < now() - make_interval(days => %s)")
+PURGE_QUERIES = sql.SQL("DELETE FROM query_log")
