@@ -196,14 +196,18 @@ def cmd_local_llm(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rag_core import services
+    from rag_core import announce, services
+    from rag_core import observability as obs
     from rag_core.auth import check_auth_settings
 
     settings = _settings()
     check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
+    obs.setup_logging(settings)
+    url = announce.announce_start(args.host, args.port, args.workers, settings.profile)
     services.ensure_services(settings)  # start once, before the workers arrive
     if args.workers > 1:
         _multiprocess_metrics(settings, args.port)
+    announce.watch_ready(url)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False,
                 timeout_keep_alive=args.keep_alive or settings.keep_alive_s,
