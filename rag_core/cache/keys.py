@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 
 from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
-from rag_core.llm.prompt import prompt_id
 from rag_core.store.base import SearchParams
 
 _SPACES = re.compile(r"\s+")
@@ -49,6 +48,11 @@ def layer_prefix(layer: str) -> str:
 def layer_index(layer: str) -> str:
     """The sorted set that indexes one Redis layer's keys by expiry time (its size)."""
     return f"{ROOT}:index:{layer}"
+
+
+def cache_counters_key() -> str:
+    """The one hash of every process's cache counts (``cache.counters``)."""
+    return f"{ROOT}:stats:cache"
 
 
 def user_prefix(layer: str, user_id: str | None) -> str:
@@ -91,6 +95,10 @@ def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -
 
 
 def _answer_parts(settings: Settings, params: SearchParams) -> dict[str, object]:
+    # imported here: the prompt pulls in the sanitiser (its patterns compile on import),
+    # which commands that only read the caches (``rag-core cache stats``) do not need
+    from rag_core.llm.prompt import prompt_id
+
     return {
         "embedding_model": settings.embedding_model,
         "llm": settings.llm,

@@ -20,9 +20,11 @@ from rag_core import observability as obs
 from rag_core.cache import codec
 from rag_core.cache.base import Cache, CacheStats
 from rag_core.cache.client import RedisClient
+from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.keys import (
     VersionSlot,
     answer_parts,
+    cache_counters_key,
     context_key,
     embedding_key,
     normalize_query,
@@ -56,6 +58,8 @@ class CacheLayers:
     versions: Cache
     # the notes version and the answer it names in one round trip (single Redis server only)
     versioned: VersionedRead | None = None
+    # hits, misses, ... of every process, in Redis (None without Redis: this process's own)
+    counters: SharedCounters | None = None
     # the answer key's parts that do not change per question, by params (for ``settings``;
     # not passed on by ``dataclasses.replace``: a copy under other settings starts empty)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
@@ -66,16 +70,19 @@ class CacheLayers:
                       clock: Callable[[], float] | None = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
         semantic entries: the harness replays a month of traffic on simulated time."""
+        counters = (SharedCounters(client, cache_counters_key()) if client is not None
+                    else None)
+
         def shared(layer: str) -> Cache:
             if not settings.cache_enabled:
                 return NullCache(layer)
             if client is not None:
-                return RedisCache(layer, client)
+                return RedisCache(layer, client, counters=counters)
             return MemoryCache(layer, settings.cache_max_entries, settings.context_cache_max_bytes)
 
         context: Cache = (MemoryCache("context", settings.cache_max_entries,
                                       settings.context_cache_max_bytes,
-                                      **({"clock": clock} if clock else {}))
+                                      **({"clock": clock} if clock else {}), counters=counters)
                           if settings.cache_enabled else NullCache("context"))
         stale: Cache = (RedisCache("stale", client) if client is not None
                         else MemoryCache("stale", settings.cache_max_entries))
@@ -86,7 +93,9 @@ class CacheLayers:
                      and isinstance(query, RedisCache) else None)
         return cls(settings=settings, query=query, embedding=shared("embedding"),
                    context=context, stale=stale, versions=versions, versioned=versioned,
-                   semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {})))
+                   semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {}),
+                                          counters=counters),
+                   counters=counters)
 
     @property
     def semantic_enabled(self) -> bool:
@@ -232,10 +241,23 @@ class CacheLayers:
     # --- housekeeping ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, CacheStats]:
+        """Per layer: the counts of every process that shares this Redis (this process's own
+        without Redis); ``entries`` and ``bytes`` as this process sees them (the context
+        layer lives in each process)."""
         out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
         out["semantic"] = CacheStats("semantic", hits=self.semantic.hits,
                                      misses=self.semantic.misses)
+        if self.counters is not None:
+            shared = self.counters.read()
+            for name, stats in out.items():
+                counts = shared.get(name, {})
+                out[name] = replace(stats, **{c: counts.get(c, 0) for c in COUNTS})
         return out
+
+    def close(self) -> None:
+        """Send this process's last counts."""
+        if self.counters is not None:
+            self.counters.close()
 
     def forget_notes(self, user_id: str) -> int:
         """After a user's notes changed: drop that user's answers, stale answers, semantic
