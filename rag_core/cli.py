@@ -27,7 +27,7 @@ examples:
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
-  rag-core search "Micah 6:8" --user amara --top-k 5 --explain
+  rag-core search "Micah 6:8" --user ben --top-k 5 --explain
   rag-core serve --port 8000 --workers 2
   rag-core mock-llm --port 8100 --latency-ms 3500
   rag-core mock-llm --port 8100 --obey       the obedient adversary (follows every instruction)
@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int_between(1, 65535), default=8100)
     try:
-        from rag_core.llm.mock_server import add_mock_args
+        from rag_core.llm.mock_config import add_mock_args
 
         add_mock_args(p)
     except ImportError:
