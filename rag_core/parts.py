@@ -61,6 +61,7 @@ class Parts:
         }
 
     def close(self) -> None:
+        self.caches.close()
         self.store.close()
 
 

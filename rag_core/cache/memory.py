@@ -9,13 +9,15 @@ from collections.abc import Callable
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
+from rag_core.cache.counters import SharedCounters
 
 
 class MemoryCache:
     enabled = True
 
     def __init__(self, layer: str, max_entries: int = 10_000, max_bytes: int = 64 << 20,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 counters: SharedCounters | None = None) -> None:
         self.layer = layer
         self.max_entries = max_entries
         self.max_bytes = max_bytes
@@ -24,6 +26,12 @@ class MemoryCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self._stats = CacheStats(layer)
+        self.counters = counters  # counts shared by every process (``cache stats``)
+
+    def _count(self, what: str) -> None:
+        setattr(self._stats, what, getattr(self._stats, what) + 1)
+        if self.counters is not None:
+            self.counters.add(self.layer, what)
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -32,11 +40,11 @@ class MemoryCache:
                 self._drop(key)
                 item = None
             if item is None:
-                self._stats.misses += 1
+                self._count("misses")
                 obs.CACHE_MISSES.labels(layer=self.layer).inc()
                 return None
             self._data.move_to_end(key)
-            self._stats.hits += 1
+            self._count("hits")
             obs.CACHE_HITS.labels(layer=self.layer).inc()
             return item[1]
 
@@ -48,11 +56,11 @@ class MemoryCache:
                 self._drop(key)
             self._data[key] = (self._clock() + ttl_s, value)
             self._bytes += len(value)
-            self._stats.sets += 1
+            self._count("sets")
             while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
                 oldest = next(iter(self._data))
                 self._drop(oldest)
-                self._stats.evictions += 1
+                self._count("evictions")
             obs.CACHE_SIZE.labels(layer=self.layer).set(len(self._data))
 
     def add(self, key: str, value: bytes, ttl_s: int) -> bool:

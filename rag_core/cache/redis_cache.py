@@ -19,6 +19,7 @@ from redis.cluster import RedisCluster
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
+from rag_core.cache.counters import SharedCounters
 from rag_core.config import Settings
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
 from rag_core.redis_kv.keys import layer_index, layer_prefix
@@ -57,13 +58,20 @@ class RedisCache:
     enabled = True
 
     def __init__(self, layer: str, client: RedisClient,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 counters: SharedCounters | None = None) -> None:
         self.layer = layer
         self.client = client
         self.index = layer_index(layer)
         self._clock = clock
         self._stats = CacheStats(layer)
+        self.counters = counters  # counts shared by every process (``cache stats``)
         self._sized_at = -SIZE_EVERY_S
+
+    def _count(self, what: str) -> None:
+        setattr(self._stats, what, getattr(self._stats, what) + 1)
+        if self.counters is not None:
+            self.counters.add(self.layer, what)
 
     def get(self, key: str) -> bytes | None:
         return self._counted(self._fetch(key))
@@ -72,7 +80,7 @@ class RedisCache:
         try:
             value = self.client.get(key)
         except REDIS_ERRORS as exc:
-            self._stats.errors += 1
+            self._count("errors")
             warn(self.layer, exc)
             return None
         if value is None:
@@ -81,10 +89,10 @@ class RedisCache:
 
     def _counted(self, value: bytes | None) -> bytes | None:
         if value is None:
-            self._stats.misses += 1
+            self._count("misses")
             obs.CACHE_MISSES.labels(layer=self.layer).inc()
             return None
-        self._stats.hits += 1
+        self._count("hits")
         obs.CACHE_HITS.labels(layer=self.layer).inc()
         return value
 
@@ -95,9 +103,9 @@ class RedisCache:
             pipe.set(key, value, ex=ttl)
             pipe.zadd(self.index, {key: self._clock() + ttl})
             pipe.execute()
-            self._stats.sets += 1
+            self._count("sets")
         except REDIS_ERRORS as exc:
-            self._stats.errors += 1
+            self._count("errors")
             warn(self.layer, exc)
             return
         if self._clock() - self._sized_at >= SIZE_EVERY_S:
@@ -111,7 +119,7 @@ class RedisCache:
             pipe.zadd(self.index, {key: self._clock() + ttl})
             return bool(pipe.execute()[0])
         except REDIS_ERRORS as exc:
-            self._stats.errors += 1
+            self._count("errors")
             warn(self.layer, exc)
             return False
 
@@ -192,8 +200,9 @@ class OwnedRedisCache(RedisCache):
     """
 
     def __init__(self, layer: str, client: RedisClient,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(layer, client, clock)
+                 clock: Callable[[], float] = time.time,
+                 counters: SharedCounters | None = None) -> None:
+        super().__init__(layer, client, clock, counters)
         self._delete_if = client.register_script(_DELETE_IF)
 
     def get(self, key: str) -> bytes | None:
@@ -270,7 +279,7 @@ class VersionedRead:
                           error=type(exc).__name__)
             return None
         except REDIS_ERRORS as exc:
-            self.versions._stats.errors += 1
+            self.versions._count("errors")
             warn(self.versions.layer, exc)
             return self.versions._counted(None), None
         if raw_version is not None and not _integer(raw_version):

@@ -33,6 +33,7 @@ import numpy as np
 
 from rag_core import nlp
 from rag_core import observability as obs
+from rag_core.cache.counters import SharedCounters
 from rag_core.cache.redis_cache import warn
 from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
 from rag_core.config import Settings
@@ -106,7 +107,8 @@ class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process."""
 
     def __init__(self, client: RedisClient | None, settings: Settings,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 counters: SharedCounters | None = None) -> None:
         self.client = client
         self.settings = settings
         self.clock = clock  # each entry expires on its own, at its TTL after it was stored
@@ -115,6 +117,7 @@ class SemanticCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.counters = counters  # counts shared by every process (``cache stats``)
 
     def with_settings(self, settings: Settings) -> SemanticCache:
         """The same entries (Redis client or in-process store, shared) decided under the
@@ -157,6 +160,8 @@ class SemanticCache:
             self.misses += 1
         else:
             self.hits += 1
+        if self.counters is not None:
+            self.counters.add(LAYER, "misses" if outcome.hit is None else "hits")
         return outcome
 
     def _decide(self, query_text: str, candidates: list[tuple[dict[str, Any], float]],

@@ -27,7 +27,7 @@ examples:
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
-  rag-core search "Micah 6:8" --user amara --top-k 5 --explain
+  rag-core search "Micah 6:8" --user ben --top-k 5 --explain
   rag-core serve --port 8000 --workers 2
   rag-core mock-llm --port 8100 --latency-ms 3500
   rag-core mock-llm --port 8100 --obey       the obedient adversary (follows every instruction)
@@ -196,14 +196,19 @@ def cmd_local_llm(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from rag_core import observability as obs
     from rag_core import services
     from rag_core.api.auth import check_auth_settings
+    from rag_core.cli import announce
 
     settings = _settings()
     check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
+    obs.setup_logging(settings)
+    url = announce.announce_start(args.host, args.port, args.workers, settings.profile)
     services.ensure_services(settings)  # start once, before the workers arrive
     if args.workers > 1:
         _multiprocess_metrics(settings, args.port)
+    announce.watch_ready(url)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False,
                 timeout_keep_alive=args.keep_alive or settings.keep_alive_s,
@@ -327,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int_between(1, 65535), default=8100)
     try:
-        from rag_core.devservers.mock_server import add_mock_args
+        from rag_core.devservers.mock_config import add_mock_args
 
         add_mock_args(p)
     except ImportError:

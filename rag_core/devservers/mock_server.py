@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from rag_core.devservers.mock_app import NO_ANSWER, create_mock_app, mock_answer
-from rag_core.devservers.mock_config import MockConfig, MockState
+from rag_core.devservers.mock_config import MockConfig, MockState, add_mock_args
 from rag_core.devservers.serving import run_foreground, start_in_thread
 
 __all__ = ["NO_ANSWER", "MockConfig", "MockLLM", "MockState", "add_mock_args",
@@ -35,38 +35,6 @@ __all__ = ["NO_ANSWER", "MockConfig", "MockLLM", "MockState", "add_mock_args",
 
 
 # --- running it -----------------------------------------------------------------------------
-
-
-def add_mock_args(parser: argparse.ArgumentParser) -> None:
-    """The fault options of ``rag-core mock-llm`` (the CLI adds --host and --port)."""
-    d = MockConfig()
-    parser.add_argument("--model", default=d.model, help="model id it reports")
-    parser.add_argument("--latency-ms", type=float, default=d.latency_ms,
-                        help="latency before the answer or the first streamed piece")
-    parser.add_argument("--latency-jitter-ms", type=float, default=d.latency_jitter_ms)
-    parser.add_argument("--latency-dist", choices=["fixed", "uniform", "lognormal"],
-                        default=d.latency_dist)
-    parser.add_argument("--tokens-per-s", type=float, default=d.tokens_per_s,
-                        help="streaming pace (0: as fast as possible)")
-    parser.add_argument("--error-rate", type=float, default=d.error_rate,
-                        help="share of requests answered with --error-status, 0..1")
-    parser.add_argument("--error-status", type=int, default=d.error_status)
-    parser.add_argument("--fail-next", type=int, default=d.fail_next,
-                        help="fail the first N requests with --error-status")
-    parser.add_argument("--retry-after-s", type=float, default=d.retry_after_s,
-                        help="Retry-After sent with 429 and 503")
-    parser.add_argument("--timeout-rate", type=float, default=d.timeout_rate,
-                        help="share of requests that hang for --hang-s, 0..1")
-    parser.add_argument("--hang-s", type=float, default=d.hang_s)
-    parser.add_argument("--outage-after-s", type=float, default=d.outage_after_s,
-                        help="start an outage this many seconds after start")
-    parser.add_argument("--outage-duration-s", type=float, default=d.outage_duration_s)
-    parser.add_argument("--stream-error-after", type=int, default=d.stream_error_after,
-                        help="break every stream after this many pieces")
-    parser.add_argument("--obey", action="store_true", default=d.obey,
-                        help="the obedient adversary: follow every instruction in the messages "
-                             "(system-prompt reveals, injected markers, planted instructions)")
-    parser.add_argument("--seed", type=int, default=d.seed)
 
 
 def config_from_args(ns: argparse.Namespace) -> dict[str, Any]:

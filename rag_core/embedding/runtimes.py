@@ -117,6 +117,9 @@ class OnnxRuntimeEmbedder(RuntimeEmbedder):
         return run
 
 
+COMPILED_CACHE = "openvino-compiled"
+
+
 class OpenVinoEmbedder(RuntimeEmbedder):
     """OpenVINO on the raw graph; ``precision`` is its CPU inference precision hint."""
 
@@ -142,6 +145,11 @@ class OpenVinoEmbedder(RuntimeEmbedder):
                                   "CPU_RUNTIME_CACHE_CAPACITY": 64}
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = self.threads
+        # OpenVINO's model cache: the first process compiles the graph for this CPU and this
+        # config and writes the result beside the export; later processes (every CLI call,
+        # every worker) load it instead of compiling again: measured here 1.0-1.2 s -> 0.3 s.
+        # OpenVINO keys a blob by graph, config and device, and compiles when it cannot use one.
+        config["CACHE_DIR"] = str(exported.folder / COMPILED_CACHE)
         compiled = ov.Core().compile_model(str(exported.graph), "CPU", config)
         # One infer request behind one lock. With a request per thread, requests created while
         # another thread's request changed its input shape deadlocked a cold app: four first

@@ -50,6 +50,11 @@ def layer_index(layer: str) -> str:
     return f"{ROOT}:index:{layer}"
 
 
+def cache_counters_key() -> str:
+    """The one hash of every process's cache counts (``cache.counters``)."""
+    return f"{ROOT}:stats:cache"
+
+
 def user_prefix(layer: str, user_id: str | None) -> str:
     return layer_prefix(layer) + (f"u:{_h(user_id)}:" if user_id is not None else "")
 

@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from rag_core.config import Settings
 from rag_core.errors import InvalidQuery
 from rag_core.safety.normalise import bad_code_point, clean, one_line
-from rag_core.safety.sanitiser import FAMILIES, scan_question
 from rag_core.tokens import TokenCounter
 from rag_core.types import Query
 
 USER_ID = re.compile(r"^[A-Za-z0-9_.@:\-]{1,128}$")
-PATTERN_FAMILIES = FAMILIES  # the families of English patterns, by name
 _WORD = re.compile(r"[^\W_]")
 
 
@@ -45,8 +43,20 @@ def normalise(text: str) -> str:
 def sanitise(text: str) -> Sanitised:
     """Normalise ``text`` and flag it by family; flagged sentences are left out of ``text``
     (empty when nothing answerable is left). See the module docstring."""
+    from rag_core.safety.sanitiser import scan_question
+
     scan = scan_question(text)
     return Sanitised(scan.text, scan.flags)
+
+
+def __getattr__(name: str) -> object:
+    # The sanitiser compiles its pattern families on import (a few tenths of a second): only
+    # what sanitises pays it, not ``rag-core token`` or the user-id check.
+    if name == "PATTERN_FAMILIES":  # the families of English patterns, by name
+        from rag_core.safety.sanitiser import FAMILIES
+
+        return FAMILIES
+    raise AttributeError(name)
 
 
 def has_substance(text: str) -> bool:

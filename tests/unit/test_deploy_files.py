@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from rag_core.config import Settings
@@ -114,3 +115,33 @@ def test_dockerfile_is_multistage_non_root_with_healthcheck_and_cpu_torch() -> N
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "download.pytorch.org/whl/cpu" in text and "torch==2.13.0" in text
     assert "HF_HUB_OFFLINE=1" not in text  # offline mode would refuse the LLM's router
+
+
+def test_metrics_token_reaches_prometheus_as_a_file() -> None:
+    """The prod app serves /metrics only with its token; Prometheus must send that token, read
+    from the secret compose makes of the same variable."""
+    spec = compose()
+    app = spec["services"]["app"]
+    env = {k: defaults(str(v)) for k, v in app["environment"].items()}
+    assert env["RAG_METRICS_TOKEN"] == "<RAG_METRICS_TOKEN>"  # required, no default
+    assert spec["secrets"]["metrics_token"] == {"environment": "RAG_METRICS_TOKEN"}
+    assert "metrics_token" in spec["services"]["prometheus"]["secrets"]
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = scrape["scrape_configs"][0]
+    assert job["authorization"].get("type", "Bearer") == "Bearer"
+    assert job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+
+
+def test_env_example_names_every_variable_compose_reads() -> None:
+    from compose_env import MissingVariable, interpolate, read_dotenv, variables
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = read_dotenv(ROOT / ".env.example")
+    assert variables(text) <= set(example), variables(text) - set(example)
+    required = {"POSTGRES_PASSWORD", "RAG_JWT_SECRET", "RAG_METRICS_TOKEN"}
+    for name in required:  # left empty in the example: compose refuses to start without them
+        assert example[name] == ""
+        with pytest.raises(MissingVariable, match=name):
+            interpolate(text, {**example, **{n: "x" for n in required - {name}}})
+    filled = interpolate(text, {**example, **{n: "0123abcd" * 8 for n in required}})
+    assert "${" not in filled

