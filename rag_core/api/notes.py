@@ -26,7 +26,7 @@ from rag_core.api.schemas import error_responses
 from rag_core.errors import Forbidden, InvalidNote, NotFound
 from rag_core.guard import validate_user
 from rag_core.ingest import delete_note, ingest_notes
-from rag_core.notes import note_from_record
+from rag_core.notes import check_note_id, note_from_record, note_id_from_raw_path
 from rag_core.types import Note
 
 log = logging.getLogger("rag_core.audit")
@@ -56,6 +56,8 @@ class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     notes: list[BulkNoteIn] = Field(max_length=5_000)
     prune: bool = Field(False, description="Also delete the user's notes that are not listed")
+    confirm_prune_all: bool = Field(False, description="Required with `prune` and an empty "
+                                    "`notes`: that deletes every note of the user")
 
 
 class NoteChange(BaseModel):
@@ -89,13 +91,28 @@ def _note(record: dict[str, Any], where: str) -> Note:
 
 
 def _cursor(value: str | None) -> str:
+    """The note id a cursor names (a cursor is the last id of a page, base64url-encoded); one
+    that does not decode to a valid note id (``AA`` is a NUL) is not one this API gave out."""
     if not value:
         return ""
     try:
         padded = value.encode() + b"=" * (-len(value) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return check_note_id(base64.b64decode(padded, altchars=b"-_", validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidNote):
         raise InvalidNote("The cursor is not one this API gave out.") from None
+
+
+async def path_note_id(request: Request, note_id: Annotated[str, NOTE_ID]) -> str:
+    """The note id of the path, by the one note-id rule (``rag_core.notes.note_id_problem``),
+    decoded from the raw path strictly: bytes that are not UTF-8 are refused (422), where the
+    server's decoding would have made them U+FFFD (two paths, one note)."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return note_id_from_raw_path(raw.split(b"?", 1)[0].rsplit(b"/", 1)[-1])
+    return check_note_id(note_id)
+
+
+NoteIdDep = Annotated[str, Depends(path_note_id)]
 
 
 def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
@@ -105,7 +122,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
 
     @router.put("/notes/{note_id}", response_model=NoteChange,
                 responses=error_responses(401, 403, 413, 422, 503))
-    async def put_note(note_id: Annotated[str, NOTE_ID], body: NoteIn, parts: PartsDep,
+    async def put_note(note_id: NoteIdDep, body: NoteIn, parts: PartsDep,
                        user: str = whose) -> dict[str, Any]:
         """Add or replace one note; ``unchanged`` when its content is the same."""
         if body.id is not None and body.id != note_id:
@@ -120,8 +137,8 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         return await run_in_threadpool(write)
 
     @router.delete("/notes/{note_id}", response_model=NoteChange,
-                   responses=error_responses(401, 403, 404, 503))
-    async def remove_note(note_id: Annotated[str, NOTE_ID], parts: PartsDep,
+                   responses=error_responses(401, 403, 404, 422, 503))
+    async def remove_note(note_id: NoteIdDep, parts: PartsDep,
                           user: str = whose) -> dict[str, Any]:
         def remove() -> dict[str, Any]:
             if not delete_note(parts, user, note_id):
@@ -169,6 +186,9 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
                                                                          if ids.count(i) > 1})]
         if bad:
             raise InvalidNote(f"{len(bad)} problem(s), nothing was written: " + "; ".join(bad))
+        if body.prune and not notes and not body.confirm_prune_all:
+            raise InvalidNote("prune with an empty notes list would delete every note of the "
+                              "user; send confirm_prune_all: true if that is what you mean")
 
         def write() -> dict[str, Any]:
             report = ingest_notes(parts, user, notes, progress=False, prune=body.prune)
