@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import unicodedata
 import urllib.parse
 from collections.abc import Iterable
@@ -54,6 +55,8 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")
 MAX_ID_CHARS = 200
+# A note file larger than this is refused before it is read (the bulk API's body limit too).
+MAX_NOTE_FILE_BYTES = 16 * 1024 * 1024
 
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
 _HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
@@ -70,6 +73,8 @@ def load_notes(path: str | Path) -> list[Note]:
     if not root.exists():
         raise InvalidNote(f"{root}: no such file or folder")
     files = _note_files(root) if root.is_dir() else [root]
+    for file in files:  # all of them before reading any: a FIFO would hang, /dev/zero never end
+        check_note_file(file)
     notes: list[Note] = []
     seen: dict[str, str] = {}
     for file in files:
@@ -146,6 +151,20 @@ def check_note(note: Note) -> None:
             if isinstance(item, str):
                 _check_characters(item, where, 1, f"the field {key!r}")
     _check_characters(note.body, where, 1, "the body")
+
+
+def check_note_file(file: Path, limit: int = MAX_NOTE_FILE_BYTES) -> None:
+    """``InvalidNote`` unless ``file`` is a regular file of at most ``limit`` bytes, checked
+    before it is opened: a device (``/dev/zero``), a FIFO or a socket is refused, not read."""
+    try:
+        info = file.stat()
+    except OSError as exc:
+        raise InvalidNote(f"{file}: cannot be read ({exc.strerror})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidNote(f"{file}: not a regular file (a device, FIFO or socket is not read)")
+    if info.st_size > limit:
+        raise InvalidNote(f"{file}: {info.st_size:,} bytes; a note file may have at most "
+                          f"{limit:,} bytes")
 
 
 def _note_files(root: Path) -> list[Path]:
