@@ -8,9 +8,9 @@ Three ways to verify a token, chosen by Settings:
   :data:`MIN_SECRET_BITS` bits (see :func:`secret_bits`).
 * ``RS256`` / ``ES256`` with ``RAG_JWT_PUBLIC_KEY``: the gateway's public key (PEM text or the
   path of a PEM file).
-* ``RS256`` / ``ES256`` with ``RAG_JWT_JWKS_URL``: the gateway's key set, fetched with PyJWT's
-  ``PyJWKClient`` (keys cached ``RAG_JWT_JWKS_CACHE_S``; an unknown ``kid`` refetches at most
-  once per cooldown, so forged key ids cannot make us hammer the identity provider).
+* ``RS256`` / ``ES256`` with ``RAG_JWT_JWKS_URL``: the gateway's key set (``rag_core.jwks``:
+  keys cached ``RAG_JWT_JWKS_CACHE_S``, one fetch at a time, a failed fetch remembered for
+  ``RAG_JWT_JWKS_COOLDOWN_S``, 503 at once rather than a wait behind a fetch in flight).
 
 Every token must carry ``exp`` and ``sub``; ``iss`` and ``aud`` are checked when
 ``RAG_JWT_ISSUER`` / ``RAG_JWT_AUDIENCE`` are set (the prod profile requires both for keys issued
@@ -33,8 +33,9 @@ from typing import Any
 import jwt
 
 from rag_core.config import DEFAULT_JWT_SECRET, Settings
-from rag_core.errors import AuthUnavailable, InvalidArgument, InvalidSettings, Unauthorized
+from rag_core.errors import InvalidArgument, InvalidSettings, Unauthorized
 from rag_core.guard import USER_ID
+from rag_core.jwks import JwksKeys
 
 MIN_SECRET_CHARS = 32
 MIN_SECRET_BITS = 128.0
@@ -171,29 +172,23 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._jwks: jwt.PyJWKClient | None = None
+        self.jwks: JwksKeys | None = None
         self._key: Any = None
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True,
-                                         lifespan=settings.jwt_jwks_cache_s,
-                                         timeout=JWKS_TIMEOUT_S)
+            self.jwks = JwksKeys(settings.jwt_jwks_url, lifespan_s=settings.jwt_jwks_cache_s,
+                                 cooldown_s=settings.jwt_jwks_cooldown_s,
+                                 timeout_s=JWKS_TIMEOUT_S)
         elif settings.jwt_public_key:
             self._key = _public_key(settings)
 
     def _signing_key(self, token: str) -> Any:
-        if self._jwks is None:
+        if self.jwks is None:
             if not self._key:
                 raise Unauthorized("The service has no key to verify tokens with.")
             return self._key
-        try:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthUnavailable("The identity provider's keys cannot be fetched right now.") \
-                from exc
-        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
-            raise Unauthorized("The token is not signed by a known key.") from exc
+        return self.jwks.key_for(token)  # AuthUnavailable (503) or Unauthorized
 
     def verify(self, token: str) -> str:
         """The user id of a valid token; ``Unauthorized`` with a plain reason otherwise."""
@@ -244,6 +239,7 @@ def verifier_for(settings: Settings) -> TokenVerifier:
     """One verifier (and one JWKS key cache) per process and auth configuration."""
     key = (settings.jwt_algorithm, settings.jwt_secret.get_secret_value(),
            settings.jwt_public_key, settings.jwt_jwks_url, settings.jwt_jwks_cache_s,
+           settings.jwt_jwks_cooldown_s,
            settings.jwt_issuer, settings.jwt_audience, settings.jwt_max_ttl_s,
            settings.jwt_leeway_s)
     with _lock:

@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     log_level: str = "INFO"
 
+    # --- input and identity hardening (issue 35) ---
+    # After a failed JWKS fetch, tokens with an unknown key get 503 at once for this long (and
+    # an unknown kid refetches at most once per this long after a good fetch).
+    jwt_jwks_cooldown_s: int = Field(30, ge=1)
+
     @model_validator(mode="before")
     @classmethod
     def _apply_profile(cls, data: Any) -> Any:
