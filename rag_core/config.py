@@ -264,6 +264,11 @@ class Settings(BaseSettings):
     # After a failed JWKS fetch, tokens with an unknown key get 503 at once for this long (and
     # an unknown kid refetches at most once per this long after a good fetch).
     jwt_jwks_cooldown_s: int = Field(30, ge=1)
+    # /docs, /redoc and /openapi.json: None = on in every profile but prod (404 there).
+    api_docs: bool | None = None
+    # A request body's next part must arrive within this many seconds, else 408 and the
+    # connection is closed (a client that declares more body than it sends).
+    body_read_timeout_s: float = Field(15.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
