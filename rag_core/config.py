@@ -269,6 +269,10 @@ class Settings(BaseSettings):
     # A request body's next part must arrive within this many seconds, else 408 and the
     # connection is closed (a client that declares more body than it sends).
     body_read_timeout_s: float = Field(15.0, gt=0)
+    # Per-user write quota of the notes API: bytes of notes (each note at least 4 KiB) per
+    # window; 2 MiB a minute is 512 short notes. 0: no quota.
+    write_quota_bytes: int = Field(2 * 1024 * 1024, ge=0)
+    write_quota_window_s: int = Field(60, ge=1)
 
     @model_validator(mode="before")
     @classmethod
