@@ -18,8 +18,10 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
+from rag_core.api import docs as api_docs
 from rag_core.api import errors, notes, routes
 from rag_core.api.auth import check_auth_settings
+from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
 from rag_core.api.limits import BodyLimit, route_limits
 from rag_core.config import Settings
@@ -69,8 +71,12 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             app.state.parts.close()
         sys.setswitchinterval(switch)
 
+    docs = api_docs.docs_enabled(settings)  # off in prod unless RAG_API_DOCS=true
     app = FastAPI(title="rag_core", version="0.1.0", lifespan=lifespan,
-                  description="Questions about your own sermon notes, answered from them.")
+                  description="Questions about your own sermon notes, answered from them.",
+                  docs_url=None, redoc_url=None, openapi_url=api_docs.OPENAPI if docs else None)
+    if docs:
+        api_docs.install(app)  # Swagger UI and ReDoc from packaged files, no CDN
     app.state.settings = settings
     app.state.parts = parts
     app.state.pipeline = None
@@ -82,8 +88,10 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.include_router(routes.router)
     for prefix, router in notes.routers():
         app.include_router(router, prefix=prefix)
+    app.add_middleware(AuthFirst, settings=settings)  # the token before any body is read
     app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
-        settings.max_body_bytes, settings.max_note_body_bytes, settings.max_bulk_body_bytes))
+        settings.max_body_bytes, settings.max_note_body_bytes, settings.max_bulk_body_bytes),
+        read_timeout_s=settings.body_read_timeout_s)
 
     app.add_middleware(RequestContext)  # outermost: ids, trace, metric, log line
     return app

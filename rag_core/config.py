@@ -268,6 +268,20 @@ class Settings(BaseSettings):
     query_log: bool = False
     query_log_days: int = Field(30, ge=1)
 
+    # --- input and identity hardening (issue 35) ---
+    # After a failed JWKS fetch, tokens with an unknown key get 503 at once for this long (and
+    # an unknown kid refetches at most once per this long after a good fetch).
+    jwt_jwks_cooldown_s: int = Field(30, ge=1)
+    # /docs, /redoc and /openapi.json: None = on in every profile but prod (404 there).
+    api_docs: bool | None = None
+    # A request body's next part must arrive within this many seconds, else 408 and the
+    # connection is closed (a client that declares more body than it sends).
+    body_read_timeout_s: float = Field(15.0, gt=0)
+    # Per-user write quota of the notes API: bytes of notes (each note at least 4 KiB) per
+    # window; 2 MiB a minute is 512 short notes. 0: no quota.
+    write_quota_bytes: int = Field(2 * 1024 * 1024, ge=0)
+    write_quota_window_s: int = Field(60, ge=1)
+
     @model_validator(mode="before")
     @classmethod
     def _apply_profile(cls, data: Any) -> Any:

@@ -91,6 +91,14 @@ class BudgetExceeded(UserError):
     default_message = "The daily spending budget is used up; try again tomorrow."
 
 
+class WriteQuotaExceeded(UserError):
+    """A user wrote more notes than the per-user write quota allows in its window."""
+
+    code = "WRITE_QUOTA_EXCEEDED"
+    status = 429
+    default_message = "Too many notes written in a short time; retry after Retry-After seconds."
+
+
 class DependencyError(RagError):
     """A dependency failed: 503 with Retry-After."""
 

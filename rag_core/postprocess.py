@@ -70,7 +70,7 @@ def finish(text: str, sources: list[Chunk], question: str | None = None) -> Fini
     no web address that ``question`` did not ask for (``None``: no question to judge by, as
     for a library caller formatting text; the pipeline always passes it)."""
     text = tidy(text)
-    if leaks_system_prompt(text):
+    if leaks_system_prompt(text, [c.text for c in sources]):
         return Finished(LEAK_REPLACEMENT, [], leaked=True)
     return render(text, sources, question)
 

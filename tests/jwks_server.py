@@ -47,11 +47,30 @@ class Key:
 
 @dataclass
 class JWKSServer:
-    """Serves ``keys`` at ``/.well-known/jwks.json`` and counts the fetches."""
+    """Serves ``keys`` at ``/.well-known/jwks.json`` and counts the fetches. ``hang()`` makes
+    every request wait (counted in ``started`` as it arrives) until ``release()``, then answer
+    503: an identity provider that stalls and then fails."""
 
     keys: list[Key]
     fetches: int = 0
+    started: int = 0
     server: http.server.ThreadingHTTPServer | None = field(default=None, repr=False)
+    _hanging: bool = field(default=False, repr=False)
+    _released: threading.Event = field(default_factory=threading.Event, repr=False)
+    _arrived: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def hang(self) -> None:
+        self._released.clear()
+        self._hanging = True
+
+    def release(self) -> None:
+        self._hanging = False
+        self._released.set()
+
+    def wait_started(self, count: int, timeout_s: float = 60.0) -> bool:
+        """Wait (on a condition) until ``count`` requests have arrived in all."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self.started >= count, timeout_s)
 
     @property
     def url(self) -> str:
@@ -65,6 +84,15 @@ class JWKSServer:
             def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
                 if self.path != "/.well-known/jwks.json":
                     self.send_response(404)
+                    self.end_headers()
+                    return
+                with outer._arrived:
+                    outer.started += 1
+                    outer._arrived.notify_all()
+                if outer._hanging:
+                    outer._released.wait(120)
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 outer.fetches += 1
@@ -83,6 +111,7 @@ class JWKSServer:
         return self
 
     def stop(self) -> None:
+        self.release()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

@@ -8,9 +8,9 @@ Three ways to verify a token, chosen by Settings:
   :data:`MIN_SECRET_BITS` bits (see :func:`secret_bits`).
 * ``RS256`` / ``ES256`` with ``RAG_JWT_PUBLIC_KEY``: the gateway's public key (PEM text or the
   path of a PEM file).
-* ``RS256`` / ``ES256`` with ``RAG_JWT_JWKS_URL``: the gateway's key set, fetched with PyJWT's
-  ``PyJWKClient`` (keys cached ``RAG_JWT_JWKS_CACHE_S``; an unknown ``kid`` refetches at most
-  once per cooldown, so forged key ids cannot make us hammer the identity provider).
+* ``RS256`` / ``ES256`` with ``RAG_JWT_JWKS_URL``: the gateway's key set (``rag_core.api.jwks``:
+  keys cached ``RAG_JWT_JWKS_CACHE_S``, one fetch at a time, a failed fetch remembered for
+  ``RAG_JWT_JWKS_COOLDOWN_S``, 503 at once rather than a wait behind a fetch in flight).
 
 Every token must carry ``exp`` and ``sub``; ``iss`` and ``aud`` are checked when
 ``RAG_JWT_ISSUER`` / ``RAG_JWT_AUDIENCE`` are set (the prod profile requires both for keys issued
@@ -32,12 +32,17 @@ from typing import Any
 
 import jwt
 
+from rag_core.api.jwks import JwksKeys
 from rag_core.config import DEFAULT_JWT_SECRET, Settings
-from rag_core.errors import AuthUnavailable, InvalidArgument, InvalidSettings, Unauthorized
+from rag_core.errors import InvalidArgument, InvalidSettings, Unauthorized
 from rag_core.safety.guard import USER_ID
 
 MIN_SECRET_CHARS = 32
 MIN_SECRET_BITS = 128.0
+# What must be left of a secret once its runs are left out (``surprising_part``): 20,000 random
+# 64-character hex secrets kept at least 136 bits, token_urlsafe(48) at least 168; sequences and
+# keyboard walks keep under 40.
+MIN_SURPRISE_BITS = 96.0
 JWKS_TIMEOUT_S = 5.0
 SECRET_HELP = ("generate one with `openssl rand -hex 32` or "
                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
@@ -61,6 +66,27 @@ def secret_bits(secret: str) -> float:
     return min(by_chars, 8.0 * compressed)
 
 
+# Orders a person types without thinking: the alphabet, digits, hex, the keyboard's rows and
+# columns (US layout). A character next to the one before it in one of these (either way), or
+# equal to it, carries almost no surprise.
+RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789abcdef", "1234567890-=", "qwertyuiop[]",
+        "asdfghjkl;'", "zxcvbnm,./", "1qaz", "2wsx", "3edc", "4rfv", "5tgb", "6yhn", "7ujm",
+        "8ik,", "9ol.", "0p;/")
+_NEIGHBOURS = frozenset(pair for run in RUNS for a, b in zip(run, run[1:], strict=False)
+                        for pair in ((a, b), (b, a)))
+
+
+def surprising_part(secret: str) -> str:
+    """``secret`` without the characters that continue a run (the next or previous one in an
+    alphabet, the digits, hex or along a keyboard row or column, or a repeat), case folded:
+    ``"0123456789abcdef" * 2`` keeps ``"00"``, ``"1qaz2wsx..."`` keeps ``"12..."``. A random
+    64-character hex secret keeps about three quarters of its characters."""
+    text = secret.lower()
+    kept = [c for i, c in enumerate(text)
+            if i == 0 or not (c == text[i - 1] or (text[i - 1], c) in _NEIGHBOURS)]
+    return "".join(kept)
+
+
 def weak_secret_reason(secret: str) -> str | None:
     """Why a secret is not good enough for prod, or None."""
     if secret == DEFAULT_JWT_SECRET:
@@ -72,6 +98,11 @@ def weak_secret_reason(secret: str) -> str | None:
     if bits < MIN_SECRET_BITS:
         return (f"RAG_JWT_SECRET is too predictable (about {bits:.0f} bits by its characters and "
                 f"repetitions; the prod profile needs {MIN_SECRET_BITS:.0f})")
+    surprise = secret_bits(surprising_part(secret))
+    if surprise < MIN_SURPRISE_BITS:
+        return (f"RAG_JWT_SECRET is too predictable: it follows sequences or keyboard runs "
+                f"(about {surprise:.0f} bits once those are left out; the prod profile needs "
+                f"{MIN_SURPRISE_BITS:.0f})")
     return None
 
 
@@ -141,29 +172,23 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._jwks: jwt.PyJWKClient | None = None
+        self.jwks: JwksKeys | None = None
         self._key: Any = None
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True,
-                                         lifespan=settings.jwt_jwks_cache_s,
-                                         timeout=JWKS_TIMEOUT_S)
+            self.jwks = JwksKeys(settings.jwt_jwks_url, lifespan_s=settings.jwt_jwks_cache_s,
+                                 cooldown_s=settings.jwt_jwks_cooldown_s,
+                                 timeout_s=JWKS_TIMEOUT_S)
         elif settings.jwt_public_key:
             self._key = _public_key(settings)
 
     def _signing_key(self, token: str) -> Any:
-        if self._jwks is None:
+        if self.jwks is None:
             if not self._key:
                 raise Unauthorized("The service has no key to verify tokens with.")
             return self._key
-        try:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthUnavailable("The identity provider's keys cannot be fetched right now.") \
-                from exc
-        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
-            raise Unauthorized("The token is not signed by a known key.") from exc
+        return self.jwks.key_for(token)  # AuthUnavailable (503) or Unauthorized
 
     def verify(self, token: str) -> str:
         """The user id of a valid token; ``Unauthorized`` with a plain reason otherwise."""
@@ -214,6 +239,7 @@ def verifier_for(settings: Settings) -> TokenVerifier:
     """One verifier (and one JWKS key cache) per process and auth configuration."""
     key = (settings.jwt_algorithm, settings.jwt_secret.get_secret_value(),
            settings.jwt_public_key, settings.jwt_jwks_url, settings.jwt_jwks_cache_s,
+           settings.jwt_jwks_cooldown_s,
            settings.jwt_issuer, settings.jwt_audience, settings.jwt_max_ttl_s,
            settings.jwt_leeway_s)
     with _lock:

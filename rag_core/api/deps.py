@@ -79,10 +79,13 @@ async def current_caller(request: Request, credentials: Credentials) -> Caller:
         if not USER_ID.fullmatch(user):
             raise Unauthorized("X-User-ID is not a valid user id.")
         return Caller(user, frozenset({NOTES_WRITE}))
-    token = credentials.credentials if credentials else bearer(
-        request.headers.get("authorization"))
-    claims = (await run_in_threadpool(verify_claims, settings, token) if settings.jwt_jwks_url
-              else verify_claims(settings, token))  # a key fetch must not block the loop
+    claims = getattr(request.state, "verified_claims", None)  # api.auth_first, before the body
+    if claims is None:
+        token = credentials.credentials if credentials else bearer(
+            request.headers.get("authorization"))
+        claims = (await run_in_threadpool(verify_claims, settings, token)
+                  if settings.jwt_jwks_url
+                  else verify_claims(settings, token))  # a key fetch must not block the loop
     return Caller(str(claims["sub"]), frozenset(scopes(claims)))
 
 

@@ -20,7 +20,8 @@ from rag_core.errors import RagError
 log = logging.getLogger("rag_core.app")
 
 STATUS_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND",
-                405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+                405: "METHOD_NOT_ALLOWED", 408: "REQUEST_TIMEOUT", 413: "TOO_LARGE",
+                415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 def error_response(status: int, code: str, message: str, request_id: str | None,
@@ -66,4 +67,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
-        return error_response(exc.status_code, code, str(exc.detail), _rid(request))
+        response = error_response(exc.status_code, code, str(exc.detail), _rid(request))
+        response.headers.update(exc.headers or {})  # e.g. Connection: close after a 408
+        return response

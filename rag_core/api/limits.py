@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
 from starlette.exceptions import HTTPException
 
 Scope = MutableMapping[str, Any]
@@ -29,12 +30,24 @@ class BodyTooLarge(HTTPException):
                               "accepts.")
 
 
-class BodyLimit:
-    """``limit_for(path)`` gives the most bytes a body of that path may have."""
+class BodyReadTimeout(HTTPException):
+    """Raised from ``receive`` when the next part of a body does not arrive in time (a client
+    that declared more body than it sends): 408, and the connection is closed."""
 
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int]) -> None:
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(408, f"The request body did not arrive within {timeout_s:g} s.",
+                         headers={"Connection": "close"})
+
+
+class BodyLimit:
+    """``limit_for(path)`` gives the most bytes a body of that path may have; each wait for
+    the next part of a body lasts at most ``read_timeout_s`` (None: no limit)."""
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int],
+                 read_timeout_s: float | None = None) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,7 +63,13 @@ class BodyLimit:
 
         async def counted() -> Message:
             nonlocal seen
-            message = await receive()
+            if self.read_timeout_s is None:
+                message = await receive()
+            else:
+                with anyio.move_on_after(self.read_timeout_s) as waited:
+                    message = await receive()
+                if waited.cancelled_caught:
+                    raise BodyReadTimeout(self.read_timeout_s)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:

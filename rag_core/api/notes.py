@@ -18,15 +18,17 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.schemas import error_responses
+from rag_core.api.write_quota import WriteQuota
 from rag_core.errors import Forbidden, InvalidNote, NotFound
 from rag_core.ingest.ingestion import delete_note, ingest_notes
-from rag_core.ingest.notes import note_from_record
+from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_raw_path
 from rag_core.safety.guard import validate_user
 from rag_core.types import Note
 
@@ -57,6 +59,8 @@ class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     notes: list[BulkNoteIn] = Field(max_length=5_000)
     prune: bool = Field(False, description="Also delete the user's notes that are not listed")
+    confirm_prune_all: bool = Field(False, description="Required with `prune` and an empty "
+                                    "`notes`: that deletes every note of the user")
 
 
 class NoteChange(BaseModel):
@@ -90,13 +94,88 @@ def _note(record: dict[str, Any], where: str) -> Note:
 
 
 def _cursor(value: str | None) -> str:
+    """The note id a cursor names (a cursor is the last id of a page, base64url-encoded); one
+    that does not decode to a valid note id (``AA`` is a NUL) is not one this API gave out."""
     if not value:
         return ""
     try:
         padded = value.encode() + b"=" * (-len(value) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return check_note_id(base64.b64decode(padded, altchars=b"-_", validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidNote):
         raise InvalidNote("The cursor is not one this API gave out.") from None
+
+
+async def path_note_id(request: Request, note_id: Annotated[str, NOTE_ID]) -> str:
+    """The note id of the path, by the one note-id rule (``rag_core.notes.note_id_problem``),
+    decoded from the raw path strictly: bytes that are not UTF-8 are refused (422), where the
+    server's decoding would have made them U+FFFD (two paths, one note)."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return note_id_from_raw_path(raw.split(b"?", 1)[0].rsplit(b"/", 1)[-1])
+    return check_note_id(note_id)
+
+
+NoteIdDep = Annotated[str, Depends(path_note_id)]
+
+
+async def write_quota(request: Request, parts: PartsDep) -> WriteQuota:
+    """The app's one write quota (``api.write_quota``), made on first use."""
+    quota: WriteQuota | None = getattr(request.app.state, "write_quota", None)
+    if quota is None:
+        from rag_core.parts import build_redis
+
+        settings = request.app.state.settings
+        quota = request.app.state.write_quota = WriteQuota(settings, build_redis(settings))
+    return quota
+
+
+QuotaDep = Annotated[WriteQuota, Depends(write_quota)]
+
+
+def parse_bulk(raw: bytes) -> tuple[BulkIn, list[Note]]:
+    """The bulk body validated whole (JSON, schema, every note, duplicate ids): run in a worker
+    thread, since 5,000 notes took 0.54 s of the event loop. ``InvalidNote`` names every bad
+    note; a schema error is the API's usual 422."""
+    try:
+        body = BulkIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    notes, bad = [], []
+    for i, item in enumerate(body.notes):
+        try:
+            notes.append(_note(item.model_dump(), f"notes[{i}] ({item.id})"))
+        except InvalidNote as exc:
+            bad.append(exc.message)
+    ids = [n.id for n in notes]
+    bad += [f"the id {i!r} appears more than once" for i in sorted({i for i in ids
+                                                                     if ids.count(i) > 1})]
+    if bad:
+        raise InvalidNote(f"{len(bad)} problem(s), nothing was written: " + "; ".join(bad))
+    if body.prune and not notes and not body.confirm_prune_all:
+        raise InvalidNote("prune with an empty notes list would delete every note of the "
+                          "user; send confirm_prune_all: true if that is what you mean")
+    return body, notes
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` put in place (for ``openapi_extra``)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return dict(walk(schema))
+
+
+BULK_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _inline_refs(BulkIn.model_json_schema())}}}}
 
 
 def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
@@ -105,8 +184,8 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     whose = Depends(owner)  # a default, not an alias: annotations here are strings
 
     @router.put("/notes/{note_id}", response_model=NoteChange,
-                responses=error_responses(401, 403, 413, 422, 503))
-    async def put_note(note_id: Annotated[str, NOTE_ID], body: NoteIn, parts: PartsDep,
+                responses=error_responses(401, 403, 413, 422, 429, 503))
+    async def put_note(note_id: NoteIdDep, body: NoteIn, parts: PartsDep, quota: QuotaDep,
                        user: str = whose) -> dict[str, Any]:
         """Add or replace one note; ``unchanged`` when its content is the same."""
         if body.id is not None and body.id != note_id:
@@ -114,6 +193,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         note = _note({**body.model_dump(), "id": note_id}, f"note {note_id}")
 
         def write() -> dict[str, Any]:
+            quota.charge(user, [note])  # 429 WRITE_QUOTA_EXCEEDED before any embedding
             report = ingest_notes(parts, user, [note], progress=False)
             return {"note_id": note_id, "status": report.statuses[note_id],
                     "notes_version": parts.store.notes_version(user)}
@@ -121,8 +201,8 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         return await run_in_threadpool(write)
 
     @router.delete("/notes/{note_id}", response_model=NoteChange,
-                   responses=error_responses(401, 403, 404, 503))
-    async def remove_note(note_id: Annotated[str, NOTE_ID], parts: PartsDep,
+                   responses=error_responses(401, 403, 404, 422, 503))
+    async def remove_note(note_id: NoteIdDep, parts: PartsDep,
                           user: str = whose) -> dict[str, Any]:
         def remove() -> dict[str, Any]:
             if not delete_note(parts, user, note_id):
@@ -154,24 +234,18 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
 
         return await run_in_threadpool(page)
 
-    @router.post("/notes:bulk", response_model=BulkOut,
-                 responses=error_responses(401, 403, 413, 422, 503))
-    async def bulk(body: BulkIn, parts: PartsDep, user: str = whose) -> dict[str, Any]:
-        """Write many notes: all are validated first, and nothing is written when any is bad
-        (the 422 names every bad note). With ``prune``, the user's other notes are deleted."""
-        notes, bad = [], []
-        for i, item in enumerate(body.notes):
-            try:
-                notes.append(_note(item.model_dump(), f"notes[{i}] ({item.id})"))
-            except InvalidNote as exc:
-                bad.append(exc.message)
-        ids = [n.id for n in notes]
-        bad += [f"the id {i!r} appears more than once" for i in sorted({i for i in ids
-                                                                         if ids.count(i) > 1})]
-        if bad:
-            raise InvalidNote(f"{len(bad)} problem(s), nothing was written: " + "; ".join(bad))
+    @router.post("/notes:bulk", response_model=BulkOut, openapi_extra=BULK_BODY,
+                 responses=error_responses(401, 403, 413, 422, 429, 503))
+    async def bulk(request: Request, parts: PartsDep, quota: QuotaDep,
+                   user: str = whose) -> dict[str, Any]:
+        """Write many notes (body: ``BulkIn``): all are validated first, off the event loop,
+        and nothing is written when any is bad (the 422 names every bad note). With
+        ``prune``, the user's other notes are deleted (with an empty list only when
+        ``confirm_prune_all`` says so)."""
+        body, notes = await run_in_threadpool(parse_bulk, await request.body())
 
         def write() -> dict[str, Any]:
+            quota.charge(user, notes)
             report = ingest_notes(parts, user, notes, progress=False, prune=body.prune)
             return {"results": [{"note_id": k, "status": v} for k, v in report.statuses.items()],
                     "notes_version": parts.store.notes_version(user)}

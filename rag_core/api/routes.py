@@ -25,6 +25,7 @@ from rag_core.api.schemas import (
     StatsOut,
     error_responses,
 )
+from rag_core.config import Settings
 from rag_core.errors import Forbidden, NotFound, Unauthorized
 from rag_core.types import Answer
 
@@ -41,20 +42,35 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def operator_may_see(request: Request, settings: Settings) -> bool:
+    """Whether the caller may read operational detail on the API port: the rule of
+    ``/metrics`` (the metrics token when one is set; without one, every profile but prod)."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if not token:
+        return settings.profile != "prod"
+    given = request.headers.get("authorization", "").partition(" ")[2].strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
 @router.get("/readyz", tags=["ops"], responses={
-    200: {"description": '`"ready"`, or `"degraded"` with the failing checks named in '
-                         '`failing`: PostgreSQL is down but Redis is up, so cached answers are '
-                         'still served (new questions get 503 VECTOR_SEARCH_FAILED)'},
+    200: {"description": '`"ready"`, or `"degraded"`: PostgreSQL is down but Redis is up, so '
+                         'cached answers are still served (new questions get 503 '
+                         'VECTOR_SEARCH_FAILED). Only `status` for the public; `checks` and '
+                         '`failing` with the metrics token (as `/metrics`)'},
     503: {"description": "not ready: Redis, the model or the LLM's configuration (Retry-After)"}})
-async def readyz(parts: PartsDep) -> JSONResponse:
+async def readyz(request: Request, parts: PartsDep, settings: SettingsDep) -> JSONResponse:
     """Readiness for the gateway. An instance stays in rotation while it can still serve
-    cached answers: a PostgreSQL outage alone is ``degraded``, not ``not_ready``."""
+    cached answers: a PostgreSQL outage alone is ``degraded``, not ``not_ready``. The public
+    body is the status alone: which dependency fails and the breaker's state are for operators
+    (``operator_may_see``)."""
     checks = await run_in_threadpool(parts.ready)
     failing = [k for k in ("postgres", "redis", "model_loaded") if not checks[k]]
     if not checks["llm"].get("ok", True):
         failing.append("llm")
     status = "ready" if not failing else "degraded" if failing == ["postgres"] else "not_ready"
-    body = {"status": status, "checks": checks, "failing": failing}
+    body: dict[str, Any] = {"status": status}
+    if operator_may_see(request, settings):
+        body.update(checks=checks, failing=failing)
     ok = status != "not_ready"
     return JSONResponse(body, status_code=200 if ok else 503,
                         headers={} if ok else {"Retry-After": "5"})
@@ -70,8 +86,7 @@ async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
         raise NotFound(f"Metrics are served on port {settings.metrics_port}.")
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
     if token:
-        given = request.headers.get("authorization", "").partition(" ")[2].strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not operator_may_see(request, settings):
             raise Unauthorized("The metrics token is missing or wrong.")
     elif settings.profile == "prod":
         raise Forbidden("Metrics are off on the API port in prod: set RAG_METRICS_TOKEN (and "

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from rag_core.cli.args import TOP_K, Parser, int_between, iso_day
 from rag_core.config import Settings
-from rag_core.errors import RagError, UserError
+from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -103,13 +103,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag_core.ingest.ingestion import ingest_path
-    from rag_core.safety.guard import validate_user
+    from rag_core.ingest.ingestion import check_user, ingest_notes
+    from rag_core.ingest.notes import load_notes
 
-    validate_user(args.user)
+    check_user(args.user)
+    notes = load_notes(args.path)  # every file checked and read before a service starts
+    if args.prune and not notes:
+        raise InvalidNote(f"{args.path}: no notes found; refusing to prune every note of "
+                          f"{args.user!r}")
     with _parts(_settings()) as parts:
-        report = ingest_path(parts, args.user, Path(args.path), progress=not args.quiet,
-                             prune=args.prune)
+        report = ingest_notes(parts, args.user, notes, progress=not args.quiet,
+                              prune=args.prune)
     data = report.to_dict() if args.json else report.counts()
     if args.json:
         _print_json(data)
@@ -121,8 +125,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     from rag_core.errors import NotFound
-    from rag_core.ingest.ingestion import delete_note
+    from rag_core.ingest.ingestion import check_user, delete_note
+    from rag_core.ingest.notes import check_note_id
 
+    check_user(args.user)
+    check_note_id(args.note_id)  # the rule of bulk and the HTTP path (not UTF-8: refused)
     with _parts(_settings()) as parts:
         if not delete_note(parts, args.user, args.note_id):
             raise NotFound(f"User {args.user!r} has no note {args.note_id!r}.")
@@ -154,9 +161,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rag_core.pipeline import Pipeline
 
     if not args.queries and not args.query:
-        raise UserError("Give a QUERY or --queries FILE.")
+        raise InvalidArgument("Give a QUERY or --queries FILE.")
     if not args.queries and not args.user:
-        raise UserError("Give --user: whose notes to search.")
+        raise InvalidArgument("Give --user: whose notes to search.")
+    if args.queries and not Path(args.queries).is_file():
+        raise InvalidArgument(f"--queries {args.queries}: no such file")
     settings = _settings(**({"retrieval_mode": args.mode} if args.mode else {}))
     with _parts(settings) as parts:
         pipe = Pipeline(parts)
@@ -242,6 +251,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from rag_core import services
     from rag_core.parts import build_caches, build_redis
 
+    if args.user is not None:
+        from rag_core.ingest.ingestion import check_user
+
+        check_user(args.user)  # a user id, never a pattern ('*' would reach every key)
     settings = services.resolve(_settings(), postgres=False)  # Redis only
     caches = build_caches(settings, build_redis(settings))
     if args.action == "clear":

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag_core.errors import UserError
+from rag_core.errors import InvalidArgument, UserError
 
 
 def result_row(chunk: Any) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def search_many(pipe: Any, args: argparse.Namespace) -> int:
 
     path = Path(args.queries)
     if not path.exists():
-        raise UserError(f"No such file: {path}")
+        raise InvalidArgument(f"--queries {path}: no such file")
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.output, "w")) if args.output else sys.stdout
@@ -61,7 +61,7 @@ def search_many(pipe: Any, args: argparse.Namespace) -> int:
                     from exc
             user = item.get("user_id", args.user)
             if not user:
-                raise UserError("Give --user or a user_id on every line.")
+                raise InvalidArgument("Give --user or a user_id on every line.")
             try:
                 rows = [result_row(c) for c in pipe.search(user, text, args.top_k)]
             except UserError as exc:  # one bad question does not end the batch

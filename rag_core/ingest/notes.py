@@ -38,6 +38,9 @@ import hashlib
 import json
 import os
 import re
+import stat
+import unicodedata
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,8 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")
 MAX_ID_CHARS = 200
+# A note file larger than this is refused before it is read (the bulk API's body limit too).
+MAX_NOTE_FILE_BYTES = 16 * 1024 * 1024
 
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
 _HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
@@ -68,6 +73,8 @@ def load_notes(path: str | Path) -> list[Note]:
     if not root.exists():
         raise InvalidNote(f"{root}: no such file or folder")
     files = _note_files(root) if root.is_dir() else [root]
+    for file in files:  # all of them before reading any: a FIFO would hang, /dev/zero never end
+        check_note_file(file)
     notes: list[Note] = []
     seen: dict[str, str] = {}
     for file in files:
@@ -81,16 +88,83 @@ def load_notes(path: str | Path) -> list[Note]:
     return notes
 
 
+# Categories a note id may not hold: controls, format characters (bidi controls, zero-width
+# joiners and spaces, soft hyphen), line and paragraph separators, private use, surrogates and
+# unassigned code points.
+_BAD_ID_CATEGORIES = {"Cc": "a control character", "Cf": "an invisible formatting character",
+                      "Zl": "a line separator", "Zp": "a paragraph separator",
+                      "Co": "a private-use character", "Cs": "a lone surrogate (not UTF-8)",
+                      "Cn": "an unassigned code point"}
+
+
+def note_id_problem(note_id: object) -> str | None:
+    """Why ``note_id`` breaks the one note-id rule (the CLI, bulk uploads and the HTTP path
+    share it), or None. An id is 1-200 characters of printable Unicode in NFKC form (so no
+    fullwidth or other compatibility forms that look like another id), without ``/`` (a path
+    segment could never reach it), without blanks at either end, and without U+FFFD (what a
+    decoder puts where bytes were not UTF-8)."""
+    if not isinstance(note_id, str) or not note_id:
+        return "a note id must be non-empty text"
+    if len(note_id) > MAX_ID_CHARS:
+        return f"a note id has at most {MAX_ID_CHARS} characters, not {len(note_id)}"
+    for char in note_id:
+        kind = _BAD_ID_CATEGORIES.get(unicodedata.category(char))
+        if kind:
+            return f"a note id may not contain {kind} (U+{ord(char):04X})"
+    if "/" in note_id:
+        return "a note id may not contain '/'"
+    if "\ufffd" in note_id:
+        return "a note id may not contain U+FFFD (bytes that were not UTF-8)"
+    if note_id != note_id.strip():
+        return "a note id may not start or end with blanks"
+    if unicodedata.normalize("NFKC", note_id) != note_id:
+        return ("a note id must be in Unicode NFKC form (no fullwidth or other compatibility "
+                f"characters): {unicodedata.normalize('NFKC', note_id)!r} instead")
+    return None
+
+
+def check_note_id(note_id: object, where: str = "note id") -> str:
+    """``note_id`` when it follows the rule of :func:`note_id_problem`, else ``InvalidNote``."""
+    problem = note_id_problem(note_id)
+    if problem:
+        raise InvalidNote(f"{where}: {problem}")
+    return str(note_id)
+
+
+def note_id_from_raw_path(raw_segment: bytes) -> str:
+    """A note id from the raw (still percent-encoded) path segment, decoded strictly as UTF-8:
+    invalid bytes are refused, never turned into U+FFFD."""
+    try:
+        text = urllib.parse.unquote_to_bytes(raw_segment).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidNote("note id: the path is not valid UTF-8 once percent-decoded") from None
+    return check_note_id(text)
+
+
 def check_note(note: Note) -> None:
     """``InvalidNote`` naming the note when its id, body or a field holds a control character,
     a lone surrogate or a non-character (for notes made in code rather than read from files)."""
     where = f"note {note.id!r}"
-    _check_characters(note.id, where, 1, "the id")
+    check_note_id(note.id, where)
     for key, value in note.metadata().items():
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, str):
                 _check_characters(item, where, 1, f"the field {key!r}")
     _check_characters(note.body, where, 1, "the body")
+
+
+def check_note_file(file: Path, limit: int = MAX_NOTE_FILE_BYTES) -> None:
+    """``InvalidNote`` unless ``file`` is a regular file of at most ``limit`` bytes, checked
+    before it is opened: a device (``/dev/zero``), a FIFO or a socket is refused, not read."""
+    try:
+        info = file.stat()
+    except OSError as exc:
+        raise InvalidNote(f"{file}: cannot be read ({exc.strerror})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidNote(f"{file}: not a regular file (a device, FIFO or socket is not read)")
+    if info.st_size > limit:
+        raise InvalidNote(f"{file}: {info.st_size:,} bytes; a note file may have at most "
+                          f"{limit:,} bytes")
 
 
 def _note_files(root: Path) -> list[Path]:
@@ -229,10 +303,7 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
     if not body:
         raise InvalidNote(f"{name}:{body_line}: empty body")
     note_id = _text(meta.get("id"), "id", where) or default_id
-    if len(note_id) > MAX_ID_CHARS:
-        raise InvalidNote(f"{where}: id is longer than {MAX_ID_CHARS} characters")
-    if _CONTROL.search(note_id):
-        raise InvalidNote(f"{where}: id contains control characters")
+    check_note_id(note_id, where)
     return Note(
         id=note_id,
         title=title,

@@ -15,7 +15,7 @@ so that user text cannot close the data section and pose as instructions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 from rag_core.llm.base import Prompt
@@ -125,9 +125,10 @@ HONEST_PHRASES = (REFUSAL, "the notes do not contain the answer")
 _DETECTOR = EchoDetector(SYSTEM_PROMPT, HONEST_PHRASES)
 
 
-def leaks_system_prompt(text: str) -> bool:
+def leaks_system_prompt(text: str, sources: Iterable[str] = ()) -> bool:
     """True when ``text`` echoes the system prompt: copied (any seven words in a row), put in
     other words, summarised, translated, encoded (base64, hex, rot13, reversed, ...) or
     disguised (look-alike letters, zero-width padding, leetspeak, letters spelled apart); see
-    ``rag_core.safety.leak``."""
-    return _DETECTOR(text)
+    ``rag_core.safety.leak``. Words that the answer shares with ``sources`` (the notes it was
+    made from) are the notes quoted, not the prompt."""
+    return _DETECTOR.reason(text, sources) is not None

@@ -2,7 +2,9 @@
 
 ``decodings(text)`` returns the readable texts hidden in ``text``: base64 and hex runs, runs of
 8-bit binary and of Morse code, the text with percent-encoding, ``\\x``/``\\u`` escapes and HTML
-character references decoded in place, and the whole text read in rot13 and backwards. A
+character references decoded in place, and the whole text read in rot13, backwards letter by
+letter, and with its words in reverse order (an obedient model asked for "the words above
+backwards" writes them last word first). A
 decoding counts only when it is mostly printable text with letters (random base64-looking
 words decode to noise and are dropped). rot13 and reversal always "decode"; on an honest
 question they give gibberish that no pattern matches.
@@ -106,4 +108,5 @@ def decodings(text: str) -> list[str]:
     found.append(inline(text))
     found.append(codecs.encode(text, "rot13"))
     found.append(text[::-1])
+    found.append(" ".join(reversed(text.split())))
     return list(dict.fromkeys(t for t in found if t and t != text))

@@ -133,6 +133,15 @@ FAMILIES: dict[str, list[re.Pattern[str]]] = {
         r"my|your)\s+notes\b",
     ),
     "prompt_leak": _c(
+        # "share / recite / repeat the words above" asks for what precedes the text, which for
+        # a model is its instructions: a reveal request wherever it stands, in any tense
+        rf"\b(?:share|recite|repeat|reveal|print|output|echo|copy|dump|disclose|leak|spell\s+"
+        rf"out|read\s+out|type\s+out|write\s+out)(?:s|es|d|ed|ing)?\b\s+(?:me\s+|us\s+|back\s+|"
+        rf"out\s+|aloud\s+)?(?:all\s+(?:of\s+)?|every\s+one\s+of\s+)?(?:the|these|those)\s+"
+        rf"(?:{W}\s+)?(?:words|text|lines|sentences|instructions|messages?|paragraphs?|prompt|"
+        rf"rules)\s+(?:(?:written|printed|shown|given|placed)\s+|that\s+(?:are|is|were|was|"
+        rf"came|come|stand|sit)\s+)?(?:above(?!\s+all\b)|before\s+(?:this|these|the\s+notes|"
+        rf"my|your)|preceding)\b",
         rf"\b{SHOW}\b\s+(?:me\s+|us\s+|back\s+|out\s+|down\s+|aloud\s+|to\s+me\s+)?(?:{W}\s+)"
         rf"{{0,4}}?{YOUR}\s+(?:{W}\s+){{0,2}}?{CONFIG}\b",
         rf"\b{SHOW}\b\s+(?:me\s+|us\s+|back\s+|out\s+|down\s+|aloud\s+|to\s+me\s+)?(?:{W}\s+)"

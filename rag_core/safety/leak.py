@@ -171,24 +171,29 @@ class EchoDetector:
     def __call__(self, text: str) -> bool:
         return self.reason(text) is not None
 
-    def reason(self, text: str) -> str | None:
+    def reason(self, text: str, sources: Iterable[str] = ()) -> str | None:
         """Why ``text`` counts as an echo (``verbatim``, ``paraphrase``, ``translation``, each
-        with ``:decoded`` when found in a decoding), or None."""
+        with ``:decoded`` when found in a decoding), or None. A run of words that also stands
+        in ``sources`` (the user's notes the answer was made from) is the answer quoting those
+        notes, not the prompt: "your notes say to treat everyone as data written by users, not
+        as instructions" is honest when a note says so."""
         body = clean(text)
         if not body:
             return None
-        found = self._check(body)
+        quoted = self.runs & set().union(*(_runs(_words(clean(s)), RUN_WORDS) for s in sources))
+        runs = self.runs - quoted if quoted else self.runs
+        found = self._check(body, runs)
         if found:
             return found
         for hidden in decode.decodings(body):
-            found = self._check(clean(hidden))
+            found = self._check(clean(hidden), runs)
             if found:
                 return f"{found}:decoded"
         return None
 
-    def _check(self, text: str) -> str | None:
+    def _check(self, text: str, runs: set[tuple[str, ...]]) -> str | None:
         for view in views(text, self.vocabulary, min_length=5):
-            if _runs(_words(view), RUN_WORDS) & self.runs:
+            if _runs(_words(view), RUN_WORDS) & runs:
                 return "verbatim"
             squeezed = squeeze(view)
             concepts = sum(1 for name, p in RULE_CONCEPTS.items()

@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 ALERT = "RagCoreHighErrorRate"
 TEST_FOR = "10s"
-SECRET = "alert-test-secret-0123456789-abcdefghijklmnop"
+SECRET = "alert-test-secret-8f229f1d8ea34c598189687873015d1b94da7ebf4e46fc46"
 
 
 @dataclass

@@ -18,7 +18,7 @@ from rag_core.config import Settings
 from rag_core.parts import Parts
 
 pytestmark = pytest.mark.anyio
-SECRET = "fast-api-test-secret-0123456789-abcdefgh"
+SECRET = "fast-api-test-secret-258d535c6d2c6ed4715b74e8941b9469e3408ae540bea398"
 NOTE = {"title": "Walls and Gates", "body": "Nehemiah rebuilt the wall of Jerusalem in 52 "
         "days, with a sword in one hand and a trowel in the other.", "date": "2024-05-05",
         "speaker": "Pastor Okafor", "tags": ["rebuilding"], "scripture": "Nehemiah 4:17"}

@@ -19,7 +19,7 @@ from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "degraded-postgres-test-secret-0123456789"
+SECRET = "degraded-postgres-test-secret-03a6771b982e4c56caa313f1eb972f9611ac52c588cf206f"
 QUESTION = "How old was Abraham when he left Haran?"
 
 

@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 ISS, AUD = "https://gateway.example", "rag-core"
 METRICS_TOKEN = "scrape-token-for-the-identity-tests"
+OPERATOR = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # readiness details, as /metrics
 QUESTION = "What did Pastor Okafor say about faith that moves before it sees?"
 
 
@@ -101,8 +102,8 @@ def gateway(module_database_url: str, redis_server: Any, short_tmp: Path) -> Ite
         RAG_LLM_MAX_RETRIES="0", RAG_LLM_RECHECK_S="1", RAG_SEMANTIC_CACHE_ENABLED="false",
         RAG_DB_POOL_MAX_SIZE="2", RAG_METRICS_TOKEN=METRICS_TOKEN)
     try:
-        with serve(work, env, ready=lambda s: s.get("/readyz").json()["checks"]["model_loaded"]
-                   ) as app:
+        with serve(work, env, ready=lambda s: s.get("/readyz", headers=OPERATOR).json()
+                   ["checks"]["model_loaded"]) as app:
             yield Gateway(app, jwks.keys[0], jwks, mock_url)
     finally:
         jwks.stop()
@@ -140,6 +141,8 @@ def test_forged_or_foreign_tokens_are_refused(gateway: Gateway, kind: str) -> No
 
 def test_a_refused_llm_token_is_a_coded_error_and_a_readiness_check(gateway: Gateway) -> None:
     r = gateway.app.get("/readyz")
+    assert r.status_code == 503 and r.json() == {"status": "not_ready"}  # prod: terse
+    r = gateway.app.get("/readyz", headers=OPERATOR)
     assert r.status_code == 503
     checks = r.json()["checks"]
     assert checks["postgres"] and checks["redis"] and checks["model_loaded"]

@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTES = ROOT / "golden" / "notes" / "amara"
-SECRET = "uvicorn-test-secret-0123456789-abcdefghij"
+SECRET = "uvicorn-test-secret-8195958b80816c4cc6fe27bf806784d2af6182323f6c1fc8"
 USER = "amara"
 TOPICS = ["faith that moves before it sees", "Abraham leaving Haran", "Mama Ngozi's mango trees",
           "running with endurance", "the great cloud of witnesses", "Hebrews 12:1-3",

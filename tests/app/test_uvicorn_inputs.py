@@ -21,7 +21,7 @@ from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SECRET = "inputs-test-secret-0123456789-abcdefghij"
+SECRET = "inputs-test-secret-039fc9a50a428151641b51d4c800108b073eec9a840d9cca"
 USER = "amara"
 NOTE = """---
 id: amara-evil

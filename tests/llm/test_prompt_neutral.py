@@ -128,7 +128,8 @@ def test_a_stream_is_checked_every_step_characters_not_at_every_piece(
 
     calls: list[int] = []
     real = post.leaks_system_prompt
-    monkeypatch.setattr(post, "leaks_system_prompt", lambda t: calls.append(len(t)) or real(t))
+    monkeypatch.setattr(post, "leaks_system_prompt",
+                        lambda t, s=(): calls.append(len(t)) or real(t, s))
     raw = "Grace abounds in every season of the year, and the notes say so plainly [1]. " * 8
     guard = OutputGuard(chunks, holdback=160, question="What abounds?", step=40)
     sent = "".join(guard.feed(raw[i:i + 4]) for i in range(0, len(raw), 4))
