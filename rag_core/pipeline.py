@@ -154,7 +154,8 @@ class Pipeline:
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
-                p.caches.put_reused(run.key, similar, run.decisions["semantic"])
+                p.caches.put_reused(run.key, similar, run.decisions["semantic"],
+                                    user_id=run.user_id, notes_version=run.version)
                 return self._from_cache(run, similar, "cached")
 
         relevant = decide_relevance(run.query.text, run.chunks, p.settings,
@@ -163,7 +164,8 @@ class Pipeline:
         if not relevant.answer:  # "nothing in your notes", without the model
             obs.NO_CONTEXT.inc()
             answer = self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
-            p.caches.put_no_context(run.key, answer)
+            p.caches.put_no_context(run.key, answer, user_id=run.user_id,
+                                    notes_version=run.version)
             return answer
 
         with run.step("build_context") as current:
