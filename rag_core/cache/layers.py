@@ -302,7 +302,7 @@ class CacheLayers:
     def stats(self) -> dict[str, CacheStats]:
         out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
         out["semantic"] = CacheStats("semantic", hits=self.semantic.hits,
-                                     misses=self.semantic.misses)
+                                     misses=self.semantic.misses, entries=self.semantic.size())
         return out
 
     def forget_notes(self, user_id: str) -> int:
