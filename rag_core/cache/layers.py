@@ -10,6 +10,7 @@ list of chunks (read-through helpers below) and never sees bytes or key formats.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -80,7 +81,8 @@ class CacheLayers:
             if not settings.cache_enabled:
                 return NullCache(layer)
             if client is not None:
-                return RedisCache(layer, client, max_entries=settings.layer_bound(layer))
+                return RedisCache(layer, client, clock or time.time,
+                                  max_entries=settings.layer_bound(layer))
             return MemoryCache(layer, settings.layer_bound(layer),
                                settings.context_cache_max_bytes)
 
@@ -88,7 +90,8 @@ class CacheLayers:
                                       settings.context_cache_max_bytes,
                                       **({"clock": clock} if clock else {}))
                           if settings.cache_enabled else NullCache("context"))
-        stale: Cache = (RedisCache("stale", client, max_entries=settings.layer_bound("stale"))
+        stale: Cache = (RedisCache("stale", client, clock or time.time,
+                                   max_entries=settings.layer_bound("stale"))
                         if client is not None
                         else MemoryCache("stale", settings.layer_bound("stale")))
         versions: Cache = (OwnedRedisCache("version", client) if client is not None

@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,10 @@ class Reservation:
 
 class CostLedger:
     def __init__(self, client: RedisClient | None, settings: Settings,
-                 store: CostStore | None = None, queue: CostQueue | None = None):
+                 store: CostStore | None = None, queue: CostQueue | None = None,
+                 day: Callable[[], str] = today):
         self.client = client
+        self.day = day  # the UTC day whose budget applies (a simulation passes its own)
         self.settings = settings
         self.store = store
         self.queue = queue or CostQueue(Path(settings.state_dir).resolve() / "cost-queue")
@@ -90,7 +93,7 @@ class CostLedger:
     # --- the three steps of a paid request --------------------------------------------------
 
     def reserve(self, user_id: str, estimate_usd: float) -> Reservation:
-        day = today()
+        day = self.day()
         caps = (self.settings.user_daily_budget_usd, self.settings.global_daily_budget_usd)
         local = self.client is None  # no Redis configured: one process, counting in process
         if not local:

@@ -120,8 +120,10 @@ class Writer:
         self.apart = isinstance(client, RedisCluster)
         self._script = client.register_script(_WRITE)
 
-    def write(self, puts: Sequence[Put], now: float,
-              condition: Condition | None = None) -> Outcome:
+    def write(self, puts: Sequence[Put], now: float, condition: Condition | None = None,
+              *, pipe: Any = None) -> Outcome:
+        """One script run. ``pipe``: a pipeline of this client (single server) to queue the
+        run on instead (its outcome is then in the pipeline's results: 1 or 0)."""
         if not puts:
             return "written"
         if self.apart:
@@ -132,7 +134,9 @@ class Writer:
             lines = semantic_line_key(put.key) if put.field else put.key
             keys += [put.key, lines, put.index]
             args += [put.field, put.value, _ttl(put), put.bound, put.line]
-        done = self._script(keys=keys, args=args)
+        done = self._script(keys=keys, args=args, client=pipe)
+        if pipe is not None:
+            return "written"
         return "written" if int(done) == 1 else "not_current"
 
     def _write_apart(self, puts: Sequence[Put], now: float,
