@@ -18,12 +18,14 @@ import pytest
 import redis
 from servers import RedisProcess
 
+from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
 from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline
 from rag_core.procs import wait_until
+from rag_core.redis_kv.client import connect
 from rag_core.types import Answer, Note
 
 USER = "amara"
@@ -137,9 +139,13 @@ def test_an_answer_generated_across_a_delete_is_not_stored(
 def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
         parts: Parts, own_redis: RedisProcess) -> None:
     pipe = Pipeline(parts)
+    # another process of the service: its own Redis client, and it never sees the delete
+    other = Pipeline(replace(parts, caches=CacheLayers.from_settings(
+        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s))))
     first = pipe.ask(USER, QUESTION)
     assert cites(first, "bread")
     assert pipe.ask(USER, QUESTION).cache["query"] == "hit"  # cached under the old version
+    assert other.ask(USER, QUESTION).cache["query"] == "hit"
     assert own_redis.proc is not None
     aof = redis.Redis.from_url(own_redis.url)
     wait_until(lambda: aof.info("persistence")["aof_rewrite_in_progress"] == 0, 60, "aof")
@@ -153,6 +159,9 @@ def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
     own_redis.start()  # same port, from its append-only file: the old version is back
     wait_until(lambda: _version_back(own_redis.url), 60, "Redis restored its old keys")
 
+    # the other process first: it owes nothing, but it meets a Redis with a new run_id
+    for _ in range(3):
+        assert not cites(other.ask(USER, QUESTION), "bread")
     for _ in range(5):  # answered meanwhile, and never from the deleted note
         answer = pipe.ask(USER, QUESTION)
         assert not cites(answer, "bread")
