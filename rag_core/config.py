@@ -282,6 +282,16 @@ class Settings(BaseSettings):
     write_quota_bytes: int = Field(2 * 1024 * 1024, ge=0)
     write_quota_window_s: int = Field(60, ge=1)
 
+    # --- Redis write path and cache bounds (deletes that stay deleted; a Redis that cannot
+    # fill). ``cache_max_entries`` caps every cache layer, across all users, in Redis as in
+    # process; a layer named here gets a tighter bound of its own (``{"semantic": 5000}``).
+    cache_layer_max_entries: dict[str, int] = Field(default_factory=dict)
+
+    def layer_bound(self, layer: str) -> int:
+        """The most entries the cache layer ``layer`` may hold, across all users."""
+        own = self.cache_layer_max_entries.get(layer)
+        return self.cache_max_entries if own is None else max(1, min(own, self.cache_max_entries))
+
     @model_validator(mode="before")
     @classmethod
     def _apply_profile(cls, data: Any) -> Any:

@@ -159,7 +159,8 @@ class Pipeline:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions["semantic"])
+                p.caches.put_reused(run.key, reused, run.decisions["semantic"],
+                                    user_id=run.user_id, notes_version=run.version)
                 return self._from_cache(run, reused, "cached")
 
         relevant = decide_relevance(run.query.text, run.chunks, p.settings,
@@ -168,7 +169,8 @@ class Pipeline:
         if not relevant.answer:  # "nothing in your notes", without the model
             obs.NO_CONTEXT.inc()
             answer = self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
-            p.caches.put_no_context(run.key, answer)
+            p.caches.put_no_context(run.key, answer, user_id=run.user_id,
+                                    notes_version=run.version)
             return answer
 
         with run.step("build_context") as current:

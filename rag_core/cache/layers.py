@@ -10,6 +10,7 @@ list of chunks (read-through helpers below) and never sees bytes or key formats.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -22,6 +23,7 @@ from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
+from rag_core.cache.versions import NotesVersions
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
@@ -37,6 +39,8 @@ from rag_core.redis_kv.keys import (
     rename_layer,
     user_prefix,
 )
+from rag_core.redis_kv.restarts import watch_of
+from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, CacheOutcome, Chunk
 
@@ -64,6 +68,12 @@ class CacheLayers:
     # not passed on by ``dataclasses.replace``: a copy under other settings starts empty)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
+    # the notes version in Redis held to PostgreSQL's (failed writes redone, restarts noticed)
+    truth: NotesVersions = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.truth = NotesVersions(self.versions, self.settings.notes_version_ttl_s,
+                                   self.purge_user)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: RedisClient | None, *,
@@ -77,25 +87,33 @@ class CacheLayers:
             if not settings.cache_enabled:
                 return NullCache(layer)
             if client is not None:
-                return RedisCache(layer, client, counters=counters)
-            return MemoryCache(layer, settings.cache_max_entries, settings.context_cache_max_bytes)
+                return RedisCache(layer, client, clock or time.time,
+                                  max_entries=settings.layer_bound(layer), counters=counters)
+            return MemoryCache(layer, settings.layer_bound(layer),
+                               settings.context_cache_max_bytes)
 
-        context: Cache = (MemoryCache("context", settings.cache_max_entries,
+        context: Cache = (MemoryCache("context", settings.layer_bound("context"),
                                       settings.context_cache_max_bytes,
                                       **({"clock": clock} if clock else {}), counters=counters)
                           if settings.cache_enabled else NullCache("context"))
-        stale: Cache = (RedisCache("stale", client) if client is not None
-                        else MemoryCache("stale", settings.cache_max_entries))
+        stale: Cache = (RedisCache("stale", client, clock or time.time,
+                                   max_entries=settings.layer_bound("stale"), counters=counters)
+                        if client is not None
+                        else MemoryCache("stale", settings.layer_bound("stale")))
         versions: Cache = (OwnedRedisCache("version", client) if client is not None
                            else MemoryCache("version", settings.cache_max_entries))
         query = shared("query")
         versioned = (VersionedRead(versions, query) if isinstance(versions, OwnedRedisCache)
                      and isinstance(query, RedisCache) else None)
-        return cls(settings=settings, query=query, embedding=shared("embedding"),
-                   context=context, stale=stale, versions=versions, versioned=versioned,
-                   semantic=SemanticCache(client, settings, **({"clock": clock} if clock else {}),
-                                          counters=counters),
-                   counters=counters)
+        layers = cls(settings=settings, query=query, embedding=shared("embedding"),
+                     context=context, stale=stale, versions=versions, versioned=versioned,
+                     semantic=SemanticCache(client, settings,
+                                            **({"clock": clock} if clock else {}),
+                                            counters=counters),
+                     counters=counters)
+        layers.truth = NotesVersions(versions, settings.notes_version_ttl_s, layers.purge_user,
+                                     watch_of(client) if client is not None else None)
+        return layers
 
     @property
     def semantic_enabled(self) -> bool:
@@ -119,12 +137,20 @@ class CacheLayers:
                           self.settings.notes_version_ttl_s)
         return version
 
-    def notes_changed(self, user_id: str, version: int) -> int:
+    def notes_changed(self, user_id: str, version: int) -> bool:
         """After a change of the user's notes (``version`` read from PostgreSQL after it):
-        the new version for everyone at once, and the older entries purged."""
-        self.versions.set(notes_version_key(user_id), str(version).encode(),
-                          self.settings.notes_version_ttl_s)
-        return self.forget_notes(user_id)
+        the new version for everyone at once, and the older entries purged. False when Redis
+        did not take both: they are redone before Redis answers for that user again
+        (``cache.versions``), and meanwhile the version comes from PostgreSQL."""
+        return self.truth.changed(user_id, version)
+
+    def purge_user(self, user_id: str) -> int:
+        """``forget_notes`` that raises when Redis fails (so that it is retried)."""
+        removed = 0
+        for cache in (self.query, self.context, self.stale):
+            purge = getattr(cache, "purge", cache.clear)
+            removed += purge(user_prefix(cache.layer, user_id))
+        return removed + self.semantic.purge(user_prefix("semantic", user_id))
 
     # --- L1: answers -----------------------------------------------------------------------
 
@@ -153,14 +179,24 @@ class CacheLayers:
         server the version and the answer come in one round trip (``VersionedRead``); without
         a version in Redis, or elsewhere, the version first and then the answer."""
         slot = self._slot(params, user_id, question, top_k)
+        epoch = self.truth.epoch()
+        if not self.truth.trusted(user_id):  # Redis's copy may be older: PostgreSQL's
+            version = read(user_id)
+            return (version, slot.key(version), *self.get_answer(slot.key(version)))
         found = (self.versioned.get(notes_version_key(user_id), slot.head, slot.tail)
                  if self.versioned is not None else None)
-        if found is not None and found[0] is not None:
+        if found is not None and found[0] is not None and self.truth.epoch() == epoch:
             version, raw = int(found[0]), found[1]
             return (version, slot.key(version), _answer(raw) if raw is not None else None,
                     outcome(self.query, raw))
-        version = (self._version_from_store(user_id, read) if found is not None
-                   else self.notes_version(user_id, read))
+        if self.truth.epoch() != epoch:  # the read met a restarted Redis: not trusted
+            version = read(user_id)
+            self.truth.trusted(user_id)  # its versions dropped, when it answers
+        else:
+            version = (self._version_from_store(user_id, read) if found is not None
+                       else self.notes_version(user_id, read))
+            if self.truth.epoch() != epoch:
+                version = read(user_id)
         key = slot.key(version)
         return (version, key, *self.get_answer(key))
 
@@ -174,27 +210,61 @@ class CacheLayers:
         """Write a generated answer to L1, to the stale store and to the semantic cache (with
         the chunks it was built from, for later decisions)."""
         payload = codec.pack(answer.to_dict())
-        self.query.set(key, payload, self.settings.query_cache_ttl_s)
-        self.stale.set(rename_layer(key, "query", "stale"), payload, self.settings.stale_ttl_s)
-        if self.semantic_enabled and vector is not None:
-            self.semantic.store(user_id, notes_version, question, vector, payload,
-                                self.settings.query_cache_ttl_s, evidence)
+        writes: list[tuple[Cache, str, bytes, int]] = [
+            (self.query, key, payload, self.settings.query_cache_ttl_s),
+            (self.stale, rename_layer(key, "query", "stale"), payload,
+             self.settings.stale_ttl_s)]
+        semantic = (self.semantic.entry(user_id, notes_version, question, vector, payload,
+                                        self.settings.query_cache_ttl_s, evidence)
+                    if self.semantic_enabled and vector is not None else None)
+        self._store_if_current(user_id, notes_version, writes, semantic)
 
-    def put_no_context(self, key: str, answer: Answer) -> None:
+    def put_no_context(self, key: str, answer: Answer, *, user_id: str,
+                       notes_version: int) -> None:
         """A "nothing in your notes" answer in L1 (the key names the notes version and every
         setting of the decision): asked again, it costs a lookup instead of a search and a
         parse. Not kept as a stale answer (no model was involved) nor as a semantic entry (a
         paraphrase is decided on its own retrieval)."""
-        self.query.set(key, codec.pack(answer.to_dict()), self.settings.query_cache_ttl_s)
+        self._store_if_current(user_id, notes_version, [
+            (self.query, key, codec.pack(answer.to_dict()), self.settings.query_cache_ttl_s)])
 
-    def put_reused(self, key: str, answer: Answer, decision: dict[str, Any]) -> None:
+    def put_reused(self, key: str, answer: Answer, decision: dict[str, Any], *,
+                   user_id: str, notes_version: int) -> None:
         """A paraphrase's reused answer under the new question's own L1 key (and in the stale
         store), with the decision that reused it: asked again, the new question is an exact
         hit instead of another semantic decision. Not added to the semantic index, so that
         reuse never chains from one paraphrase to the next."""
         payload = codec.pack(replace(answer, decisions={"semantic": decision}).to_dict())
-        self.query.set(key, payload, self.settings.query_cache_ttl_s)
-        self.stale.set(rename_layer(key, "query", "stale"), payload, self.settings.stale_ttl_s)
+        self._store_if_current(user_id, notes_version, [
+            (self.query, key, payload, self.settings.query_cache_ttl_s),
+            (self.stale, rename_layer(key, "query", "stale"), payload,
+             self.settings.stale_ttl_s)])
+
+    def _store_if_current(self, user_id: str, notes_version: int,
+                          writes: list[tuple[Cache, str, bytes, int]],
+                          semantic: Put | None = None) -> bool:
+        """Write an answer's entries only while ``notes_version`` is still the user's version
+        in Redis (one script: ``redis_kv.writes``): an answer made from notes that changed
+        meanwhile is never stored. In process (no Redis), the same check, then the writes."""
+        version_key = notes_version_key(user_id)
+        expected = str(notes_version).encode()
+        redis_writes = [w for w in writes if isinstance(w[0], RedisCache)]
+        if isinstance(self.versions, OwnedRedisCache) and (redis_writes or semantic):
+            puts = [cache.entry(k, v, ttl) for cache, k, v, ttl in redis_writes
+                    if isinstance(cache, RedisCache)]
+            puts += [semantic] if semantic is not None else []
+            layer = (redis_writes[0][0] if redis_writes else self.semantic.layer)
+            assert isinstance(layer, RedisCache)
+            done = layer.write(puts, Condition(version_key,
+                                               self.versions.stored(version_key, expected)))
+            if done == "written" and semantic is not None:
+                self.semantic.trimmed(semantic)
+            return done == "written"
+        if self.versions.get(version_key) != expected:
+            return False
+        for cache, k, v, ttl in writes:
+            cache.set(k, v, ttl)
+        return True
 
     def stale_answer(self, key: str) -> Answer | None:
         """The last good answer for this key, kept past its TTL for the breaker's fallback.
@@ -267,7 +337,7 @@ class CacheLayers:
         layer lives in each process)."""
         out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
         out["semantic"] = CacheStats("semantic", hits=self.semantic.hits,
-                                     misses=self.semantic.misses)
+                                     misses=self.semantic.misses, entries=self.semantic.size())
         if self.counters is not None:
             shared = self.counters.read()
             for name, stats in out.items():

@@ -23,6 +23,7 @@ from rag_core.cache.counters import SharedCounters
 from rag_core.config import Settings
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
 from rag_core.redis_kv.keys import layer_index, layer_prefix
+from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
 
 log = logging.getLogger("rag_core.cache")
 
@@ -58,11 +59,13 @@ class RedisCache:
     enabled = True
 
     def __init__(self, layer: str, client: RedisClient,
-                 clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.time, *, max_entries: int = 0,
                  counters: SharedCounters | None = None) -> None:
         self.layer = layer
         self.client = client
         self.index = layer_index(layer)
+        self.max_entries = max_entries  # 0: bounded by time only
+        self.writer = Writer(client)
         self._clock = clock
         self._stats = CacheStats(layer)
         self.counters = counters  # counts shared by every process (``cache stats``)
@@ -97,19 +100,33 @@ class RedisCache:
         return value
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
-        ttl = max(1, int(ttl_s))
+        self.put(key, value, ttl_s)
+
+    def put(self, key: str, value: bytes, ttl_s: int) -> bool:
+        """``set`` through the one write path (:mod:`rag_core.redis_kv.writes`, the layer's
+        bound applied); False when Redis did not take it."""
+        return self.write([self.entry(key, value, ttl_s)]) == "written"
+
+    def entry(self, key: str, value: bytes, ttl_s: int, *, field: str = "",
+              line: bytes = b"") -> Put:
+        """One write of this layer, for :meth:`write` (alone or with other layers' writes)."""
+        return Put(key, value, ttl_s, self.index, self.max_entries, field, line)
+
+    def write(self, puts: list[Put], condition: Condition | None = None
+              ) -> Outcome | None:
+        """Writes of this and other layers on this client in one script (all or none:
+        ``not_current`` when ``condition`` fails). None when Redis failed (counted, warned)."""
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.set(key, value, ex=ttl)
-            pipe.zadd(self.index, {key: self._clock() + ttl})
-            pipe.execute()
-            self._count("sets")
+            done = self.writer.write(puts, self._clock(), condition)
         except REDIS_ERRORS as exc:
             self._count("errors")
             warn(self.layer, exc)
-            return
+            return None
+        if done == "written":
+            self._count("sets")
         if self._clock() - self._sized_at >= SIZE_EVERY_S:
             self.size()
+        return done
 
     def add(self, key: str, value: bytes, ttl_s: int) -> bool:
         ttl = max(1, int(ttl_s))
@@ -133,11 +150,8 @@ class RedisCache:
     def size(self) -> int:
         """Live entries of the layer (the index trimmed of expired keys); sets the gauge."""
         self._sized_at = self._clock()
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zremrangebyscore(self.index, "-inf", self._clock())
-            pipe.zcard(self.index)
-            entries = int(pipe.execute()[-1])
+        try:  # the write script drops passed lines with their entries; here only counted
+            entries = int(self.client.zcount(self.index, f"({self._clock()}", "+inf"))
         except REDIS_ERRORS as exc:
             warn(self.layer, exc)
             return 0
@@ -145,19 +159,24 @@ class RedisCache:
         return entries
 
     def clear(self, prefix: str = "") -> int:
-        pattern = (prefix or layer_prefix(self.layer)) + "*"
-        removed = 0
         try:
-            batch: list[bytes] = []
-            for key in self.client.scan_iter(match=pattern, count=500):
-                batch.append(key)
-                if len(batch) >= 500:
-                    removed += self._unlink(batch)
-                    batch = []
-            if batch:
-                removed += self._unlink(batch)
+            return self.purge(prefix)
         except REDIS_ERRORS as exc:
             warn(self.layer, exc)
+            return 0
+
+    def purge(self, prefix: str = "") -> int:
+        """``clear`` that raises when Redis fails (a purge that must be retried)."""
+        pattern = (prefix or layer_prefix(self.layer)) + "*"
+        removed = 0
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                removed += self._unlink(batch)
+                batch = []
+        if batch:
+            removed += self._unlink(batch)
         self.size()
         return removed
 
@@ -202,7 +221,7 @@ class OwnedRedisCache(RedisCache):
     def __init__(self, layer: str, client: RedisClient,
                  clock: Callable[[], float] = time.time,
                  counters: SharedCounters | None = None) -> None:
-        super().__init__(layer, client, clock, counters)
+        super().__init__(layer, client, clock, counters=counters)
         self._delete_if = client.register_script(_DELETE_IF)
 
     def get(self, key: str) -> bytes | None:
@@ -224,8 +243,12 @@ class OwnedRedisCache(RedisCache):
         owner = slot_owner(self.client, key)
         return value + b"@" + owner.encode() if owner else value
 
-    def set(self, key: str, value: bytes, ttl_s: int) -> None:
-        super().set(key, self._owned(key, value), ttl_s)
+    def put(self, key: str, value: bytes, ttl_s: int) -> bool:
+        return super().put(key, self._owned(key, value), ttl_s)
+
+    def stored(self, key: str, value: bytes) -> bytes:
+        """``value`` as this layer stores it under ``key`` (what a write condition expects)."""
+        return self._owned(key, value)
 
     def add(self, key: str, value: bytes, ttl_s: int) -> bool:
         return super().add(key, self._owned(key, value), ttl_s)

@@ -34,12 +34,13 @@ import numpy as np
 from rag_core import nlp
 from rag_core import observability as obs
 from rag_core.cache.counters import SharedCounters
-from rag_core.cache.redis_cache import warn
+from rag_core.cache.redis_cache import RedisCache, warn
 from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
-from rag_core.redis_kv.keys import layer_prefix, normalize_query, user_prefix
+from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
+from rag_core.redis_kv.writes import Put
 
 LAYER = "semantic"
 MAX_ENTRIES_PER_SCOPE = 200
@@ -118,6 +119,9 @@ class SemanticCache:
         self.hits = 0
         self.misses = 0
         self.counters = counters  # counts shared by every process (``cache stats``)
+        # the Redis side of the layer: its index, bound and the one write path
+        self.layer = (RedisCache(LAYER, client, clock, max_entries=settings.layer_bound(LAYER))
+                      if client is not None else None)
 
     def with_settings(self, settings: Settings) -> SemanticCache:
         """The same entries (Redis client or in-process store, shared) decided under the
@@ -185,6 +189,15 @@ class SemanticCache:
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
         """Keep an answer with the chunks it was built from (``evidence``, best first)."""
+        put = self.entry(user_id, notes_version, query_text, embedding, answer, ttl_s, evidence)
+        if put is not None and self.layer is not None:
+            self.layer.write([put])
+            self.trimmed(put)
+
+    def entry(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
+              answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> Put | None:
+        """The Redis write of one entry (for :mod:`rag_core.redis_kv.writes`, alone or with
+        the answer's other layers); None in process, where it is stored at once."""
         scope = self.scope(user_id, notes_version)
         field = self.field_of(query_text)
         now = self.clock()
@@ -194,26 +207,24 @@ class SemanticCache:
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
                  "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
                  "e": now + ttl_s}
-        if self.client is None:
+        if self.layer is None:
             with self._lock:
                 bucket = self._local.setdefault(scope, {})
                 bucket[field] = entry
                 while len(bucket) > MAX_ENTRIES_PER_SCOPE:
                     bucket.pop(min(bucket, key=lambda k: bucket[k]["t"]))
+            return None
+        # the entry and its index line are written by one script (the line names the entry)
+        return self.layer.entry(scope, codec.pack(entry), ttl_s, field=field,
+                                line=codec.pack({k: entry[k] for k in ("v", "t", "e")}))
+
+    def trimmed(self, put: Put) -> None:
+        """After ``put`` was written: a scope past its own bound loses its oldest entries."""
+        if self.client is None:
             return
-        index = self.index_key(scope)
         try:
-            # the entry before its index line: a reader who finds the line finds the entry
-            # (the two keys may sit on different cluster slots, so no transaction)
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hset(scope, field, codec.pack(entry))
-            pipe.expire(scope, max(1, int(ttl_s)))
-            pipe.hset(index, field, codec.pack({k: entry[k] for k in ("v", "t", "e")}))
-            pipe.expire(index, max(1, int(ttl_s)))
-            pipe.hlen(index)
-            size = pipe.execute()[-1]
-            if int(size) > MAX_ENTRIES_PER_SCOPE + TRIM_SLACK:
-                self._trim(scope)
+            if int(self.client.hlen(self.index_key(put.key))) > MAX_ENTRIES_PER_SCOPE + TRIM_SLACK:
+                self._trim(put.key)
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
 
@@ -237,6 +248,11 @@ class SemanticCache:
             warn(LAYER, exc)
             return 0
 
+    def size(self) -> int:
+        """Live entries in Redis across every user (its index); sets ``cache_size``."""
+        return self.layer.size() if self.layer is not None else sum(
+            len(b) for b in self._local.values())
+
     def clear(self, prefix: str = "") -> int:
         if self.client is None:
             with self._lock:
@@ -244,19 +260,30 @@ class SemanticCache:
                 for key in doomed:
                     del self._local[key]
                 return len(doomed)
-        removed = 0
         try:
-            pattern = (prefix or layer_prefix(LAYER)) + "*"
-            for key in self.client.scan_iter(match=pattern, count=500):
-                removed += int(self.client.unlink(key))
+            return self.purge(prefix)
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
+            return 0
+
+    def purge(self, prefix: str = "") -> int:
+        """``clear`` that raises when Redis fails (a purge that must be retried)."""
+        if self.client is None:
+            return self.clear(prefix)
+        removed = 0
+        pattern = (prefix or layer_prefix(LAYER)) + "*"
+        for key in self.client.scan_iter(match=pattern, count=500):
+            removed += int(self.client.unlink(key))
+        if self.layer is not None:  # and their lines in the layer's index
+            lines = [m for m, _ in self.client.zscan_iter(self.layer.index, match=pattern)]
+            for start in range(0, len(lines), 500):
+                self.client.zrem(self.layer.index, *lines[start:start + 500])
         return removed
 
     @staticmethod
     def index_key(scope: str) -> str:
         """The hash beside a scope's entries that holds their vectors and times only."""
-        return f"{scope}:idx"
+        return semantic_line_key(scope)
 
     def _index(self, scope: str) -> list[tuple[str, dict[str, Any]]]:
         """(field, {"v", "t", "e"}) of every entry of ``scope``."""

@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,10 @@ class Reservation:
 
 class CostLedger:
     def __init__(self, client: RedisClient | None, settings: Settings,
-                 store: CostStore | None = None, queue: CostQueue | None = None):
+                 store: CostStore | None = None, queue: CostQueue | None = None,
+                 day: Callable[[], str] = today):
         self.client = client
+        self.day = day  # the UTC day whose budget applies (a simulation passes its own)
         self.settings = settings
         self.store = store
         self.queue = queue or CostQueue(Path(settings.state_dir).resolve() / "cost-queue")
@@ -78,6 +81,9 @@ class CostLedger:
         self._local: dict[str, dict[str, float]] = defaultdict(lambda: {"spent": 0.0,
                                                                         "reserved": 0.0})
         self._unmerged: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        # this process's reservations held in Redis and not settled yet, per ledger key: a
+        # Redis that loses them (restart, failover) is seeded with them again (``SEED``)
+        self._open: dict[str, float] = defaultdict(float)
         self._alerted: set[tuple[str, str, str]] = set()
         self._warned = -1e9
         if client is not None:
@@ -87,7 +93,7 @@ class CostLedger:
     # --- the three steps of a paid request --------------------------------------------------
 
     def reserve(self, user_id: str, estimate_usd: float) -> Reservation:
-        day = today()
+        day = self.day()
         caps = (self.settings.user_daily_budget_usd, self.settings.global_daily_budget_usd)
         local = self.client is None  # no Redis configured: one process, counting in process
         if not local:
@@ -103,13 +109,27 @@ class CostLedger:
             which = "your daily" if scope == "user" else "the service's daily"
             raise BudgetExceeded(f"This request would pass {which} budget; it resets at 00:00 UTC.")
         state = self._note_state(user_id, day, values, caps)
+        if not local:
+            self._hold(cost_keys(day, user_id), estimate_usd)
         return Reservation(user_id, day, estimate_usd, state, local)
+
+    def _hold(self, keys: tuple[str, str], estimate: float) -> None:
+        with self._lock:
+            for key in keys:
+                self._open[key] += estimate
+                if self._open[key] <= 1e-12:
+                    del self._open[key]
+
+    def _held(self, keys: tuple[str, str]) -> tuple[float, float]:
+        with self._lock:
+            return self._open.get(keys[0], 0.0), self._open.get(keys[1], 0.0)
 
     def commit(self, reservation: Reservation, actual_usd: float, usage: TokenUsage) -> None:
         """Record the real cost: PostgreSQL (or the durable queue) first, then the totals."""
         self._record(reservation, actual_usd, usage)
         keys = cost_keys(reservation.day, reservation.user_id)
         if not reservation.local:
+            self._hold(keys, -reservation.estimate)
             try:
                 self._script("COMMIT", keys, reservation.estimate, actual_usd, 1,
                              usage.input_tokens, usage.output_tokens)
@@ -121,6 +141,7 @@ class CostLedger:
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation whose generation produced nothing."""
         if not reservation.local:
+            self._hold(cost_keys(reservation.day, reservation.user_id), -reservation.estimate)
             try:
                 self._script("RELEASE", cost_keys(reservation.day, reservation.user_id),
                              reservation.estimate)
@@ -203,7 +224,8 @@ class CostLedger:
             if recorded is None:
                 raise BudgetUnavailable()
             mark = self._mark(keys[0])  # the slot map may have moved on meanwhile
-            self._script("SEED", keys, recorded[0], recorded[1], KEY_TTL_S, mark)
+            self._script("SEED", keys, recorded[0], recorded[1], KEY_TTL_S, mark,
+                         *self._held(keys))
             result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S, mark)
         if int(result[0]) == 1:  # [1, user total, global total]
             return True, "", [float(result[1]), float(result[2])]

@@ -33,13 +33,17 @@ return {1, tostring(us + ur + est), tostring(gs + gr + est)}
 """
 
 # ARGV: the user's and everyone's recorded spend of the day (PostgreSQL), the key TTL, the
-# master's mark. A key that counted commits before it was seeded keeps the larger figure.
+# master's mark, then the user's and everyone's reservations that the seeding process holds
+# open (made in a Redis that then lost them: their commits are still to come, so they count).
+# A key that counted commits before it was seeded keeps the larger figure.
 SEED = """
 for i, key in ipairs(KEYS) do
   if redis.call('HGET', key, 'seeded') ~= ARGV[4] then
     local now = tonumber(redis.call('HGET', key, 'spent') or '0')
+    local held = math.max(tonumber(redis.call('HGET', key, 'reserved') or '0'),
+                          tonumber(ARGV[4 + i] or '0'))
     redis.call('HSET', key, 'spent', tostring(math.max(now, tonumber(ARGV[i]))), 'seeded',
-               ARGV[4])
+               ARGV[4], 'reserved', tostring(held))
     redis.call('EXPIRE', key, ARGV[3])
   end
 end

@@ -29,6 +29,7 @@ from redis.retry import Retry
 
 from rag_core.config import Settings
 from rag_core.errors import DependencyError
+from rag_core.redis_kv.restarts import RunIdWatch, register
 
 RedisClient: TypeAlias = redis.Redis | RedisCluster
 RedisMode = Literal["standalone", "cluster"]
@@ -63,7 +64,11 @@ def connect(url: str, mode: RedisMode = "standalone", *, timeout_s: float = 0.25
             return RedisCluster.from_url(url, retry=retry, **common)  # type: ignore[arg-type]
         except REDIS_ERRORS as exc:
             raise RedisClusterUnreachable() from exc
-    return redis.Redis.from_url(url, retry_on_timeout=False, **common)  # type: ignore[arg-type]
+    watch = RunIdWatch()  # a restarted server is noticed by the first new connection
+    client = redis.Redis.from_url(url, retry_on_timeout=False,  # type: ignore[arg-type]
+                                  redis_connect_func=watch.on_connect, **common)
+    register(client, watch)
+    return client
 
 
 def shared_client(url: str, settings: Settings) -> RedisClient:

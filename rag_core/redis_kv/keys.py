@@ -156,6 +156,17 @@ def embedding_key(settings: Settings, user_id: str, normalized_text: str) -> str
     return cache_key("embedding", user_id=user_id, notes_version=None, parts=parts)
 
 
+def semantic_line_key(scope: str) -> str:
+    """The hash beside a semantic scope's entries that holds their index lines (vectors and
+    times only); the write script (``redis_kv.writes``) spells the same suffix."""
+    return f"{scope}:idx"
+
+
+def version_pattern() -> str:
+    """A SCAN pattern that matches every user's notes version key."""
+    return f"{user_prefix('version', None)}*"
+
+
 def notes_version_key(user_id: str) -> str:
     """Where Redis keeps a user's notes version (PostgreSQL is the truth)."""
     return f"{user_prefix('version', user_id)}notes"

@@ -1,0 +1,298 @@
+"""A Redis that cannot fill: the seeds' load written into a Redis with the compose cap.
+
+10,000 users asking 10 questions a day for a simulated week (a clock this script controls),
+80 % of them new (the rest are L1 hits: nothing written). Each new question writes what the
+pipeline writes after a generation, through the layers' own write code (``CacheLayers``:
+``RedisCache.entry`` / ``SemanticCache.entry`` and the one write script of
+``rag_core.redis_kv.writes``, the notes-version condition included) and the cost ledger's own
+``reserve`` + ``commit``; no embedding, no retrieval, no generation. Entry sizes are the ones
+measured through the prod app (issue 36): an answer of ~3.5 KB in ``rag:query`` and again in
+``rag:stale``, a semantic entry of ~8 KB (question, vector, answer, five evidence chunks), a
+384-float question vector (1.5 KB). Writes are pipelined, 500 questions a round trip.
+
+Redis is a real ``redis-server`` started as compose runs it (``--maxmemory 512mb
+--maxmemory-policy noeviction``). Entries expire on the simulated clock: the write script drops
+the lines whose (simulated) time has passed; the ledger's day keys older than its TTL are
+dropped at each new simulated day (what their real TTL does). The last line is JSON:
+``users``, ``simulated_days``, ``maxmemory_bytes``, ``peak_used_memory_bytes``, ``entries`` per
+layer, ``cache_writes_refused``, ``ledger_writes_refused``, and ``bytes_per_entry`` per layer
+(``MEMORY USAGE`` of a sample; the sizing table of docs/scaling.md is made from it).
+
+    python benchmarks/bench_redis_capacity.py [--users 10000] [--days 7] [--per-day 10]
+        [--max-entries N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rag_core.costs.ledger.ledger import KEY_TTL_S, CostLedger
+from rag_core.costs.ledger.queue import CostQueue
+
+from rag_core.cache.layers import CacheLayers
+from rag_core.config import Settings
+from rag_core.procs import free_port
+from rag_core.redis_kv import codec
+from rag_core.redis_kv.client import REDIS_ERRORS, connect
+from rag_core.redis_kv.keys import (
+    cost_keys,
+    embedding_key,
+    layer_index,
+    notes_version_key,
+    rename_layer,
+)
+from rag_core.redis_kv.writes import Condition
+from rag_core.services import spawn_redis
+from rag_core.store.base import SearchParams
+
+DAY_S = 86_400
+START = 1_800_000_000.0  # the simulated clock's first second (a fixed, later date)
+BATCH = 500
+LAYERS = ("query", "stale", "semantic", "embedding")
+WORDS = ["grace", "faith", "hope", "covenant", "mercy", "prayer", "psalm", "shepherd", "valley",
+         "bread", "wall", "Jerusalem", "Nehemiah", "Abraham", "Ruth", "Okafor", "sermon",
+         "series", "Hebrews", "promise", "lament", "rest"]
+
+
+class SimClock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def text(rng: random.Random, chars: int) -> str:
+    out: list[str] = []
+    size = 0
+    while size < chars:
+        word = rng.choice(WORDS)
+        out.append(word)
+        size += len(word) + 1
+    return " ".join(out)[:chars]
+
+
+class Payloads:
+    """Entries of realistic sizes (a pool of texts, each entry made distinct by its question)."""
+
+    def __init__(self, seed: int = 7) -> None:
+        rng = random.Random(seed)
+        self.answers = [text(rng, 3_300) for _ in range(32)]
+        self.chunks = [text(rng, 500) for _ in range(64)]
+        self.rng = rng
+
+    def answer(self, question: str, i: int) -> bytes:
+        return codec.pack({"answer": question + " " + self.answers[i % 32],
+                           "citations": [{"n": k, "chunk_id": f"c{i}-{k}", "note_id": f"n{k}",
+                                          "title": "A sermon", "score": 0.71} for k in range(3)],
+                           "no_context": False, "generator": "hf", "cost_usd": 0.0003})
+
+    def semantic(self, question: str, vector: bytes, answer: bytes, now: float, ttl: int,
+                 i: int) -> tuple[bytes, bytes]:
+        chunks = [self.chunks[(i + k) % 64] for k in range(5)]
+        entry = {"q": question, "v": vector, "a": answer,
+                 "x": {"c": [f"c{i}-{k}" for k in range(5)], "n": [f"n{k}" for k in range(5)],
+                       "t": chunks},
+                 "f": {"names": ["okafor"], "numbers": [], "refs": [], "neg": False},
+                 "t": now, "e": now + ttl}
+        return codec.pack(entry), codec.pack({"v": vector, "t": now, "e": now + ttl})
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="rcap-"))
+    port = free_port()
+    proc = spawn_redis(tmp / "redis", port, persist=False, extra=[
+        "--maxmemory", args.maxmemory, "--maxmemory-policy", "noeviction"])
+    try:
+        return _load(args, f"redis://127.0.0.1:{port}/0", tmp)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"profile": "prod", "redis_url": url, "state_dir": tmp / "state",
+                                 "jwt_secret": "b" * 64, "database_url": "postgresql://unused"}
+    if args.max_entries:
+        overrides["cache_max_entries"] = args.max_entries
+    settings = Settings(**overrides)
+    clock = SimClock()
+    client = connect(url, timeout_s=30.0)
+    caches = CacheLayers.from_settings(settings, client, clock=clock)
+    day = {"name": ""}
+    ledger = CostLedger(client, settings, store=None, queue=CostQueue(tmp / "queue"),
+                        day=lambda: day["name"])
+    params = SearchParams.from_settings(settings)
+    paying = LedgerLoad(ledger, settings)
+    payloads = Payloads()
+    vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
+                                                       dtype=np.float32)
+    users = [f"user-{n:05d}" for n in range(args.users)]
+    for user in users:  # every user's notes version, as the first lookup leaves it
+        caches.versions.set(notes_version_key(user), b"1", 10 * 365 * DAY_S)
+    maxmemory = int(str(client.config_get("maxmemory")["maxmemory"]))
+    peak = 0
+    refused = {"cache": 0, "ledger": 0}
+    questions = 0
+    started = time.perf_counter()
+    per_day = args.users * args.per_day
+    step = DAY_S / per_day
+    rng = random.Random(11)
+    for d in range(args.days):
+        day["name"] = time.strftime("%Y-%m-%d", time.gmtime(START + d * DAY_S))
+        _expire_ledger_days(client, START + d * DAY_S, KEY_TTL_S, users)
+        pipe = client.pipeline(transaction=False)
+        for user in users:
+            paying.seed(pipe, day["name"], user)
+        refused["ledger"] += sum(isinstance(r, Exception)
+                                 for r in pipe.execute(raise_on_error=False))
+        order = [u for u in users for _ in range(args.per_day)]
+        rng.shuffle(order)
+        for start in range(0, len(order), BATCH):
+            pipe = client.pipeline(transaction=False)
+            kinds: list[str] = []
+            batch = order[start:start + BATCH]
+            for k, user in enumerate(batch):
+                clock.now = START + d * DAY_S + (start + k) * step
+                questions += 1
+                if rng.random() >= args.new_share:
+                    continue  # asked before: an L1 hit writes nothing
+                _queue_question(caches, settings, params, payloads, vectors, pipe, user,
+                                questions, clock.now)
+                kinds += ["cache", "cache"]
+                paying.pay(pipe, day["name"], user)
+                kinds += ["ledger", "ledger"]
+            for kind, result in zip(kinds, pipe.execute(raise_on_error=False), strict=True):
+                if isinstance(result, Exception) or (kind == "ledger"
+                                                     and LedgerLoad.refused(result)):
+                    refused[kind] += 1
+            peak = max(peak, int(client.info("memory")["used_memory"]))
+        print(f"day {d + 1}: {questions} questions, used {peak / 2**20:.0f} MiB peak, "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    info = client.info("memory")
+    peak = max(peak, int(info["used_memory_peak"]))
+    entries = {layer: int(client.zcount(layer_index(layer), f"({clock.now}", "+inf"))
+               for layer in LAYERS}
+    return {"users": args.users, "simulated_days": args.days, "questions": questions,
+            "new_share": args.new_share, "cache_max_entries": settings.cache_max_entries,
+            "maxmemory_bytes": maxmemory, "peak_used_memory_bytes": peak,
+            "used_memory_bytes": int(info["used_memory"]), "entries": entries,
+            "bytes_per_entry": _bytes_per_entry(client),
+            "cache_writes_refused": refused["cache"], "ledger_writes_refused": refused["ledger"],
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParams,
+                    payloads: Payloads, vectors: np.ndarray, pipe: Any, user: str, n: int,
+                    now: float) -> None:
+    question = f"What did the sermon say about {WORDS[n % len(WORDS)]}, question {n}?"
+    vector = codec.pack_vector(vectors[n % 64])
+    query = caches.query
+    assert hasattr(query, "entry") and hasattr(query, "writer")
+    query.writer.write([caches.embedding.entry(  # type: ignore[attr-defined]
+        embedding_key(settings, user, question), vector, settings.embedding_cache_ttl_s)],
+        now, pipe=pipe)
+    key = caches.answer_key(params, user, 1, question, settings.top_k)
+    answer = payloads.answer(question, n)
+    semantic_value, line = payloads.semantic(question, vector, answer, now,
+                                             settings.query_cache_ttl_s, n)
+    layer = caches.semantic.layer
+    assert layer is not None
+    scope = caches.semantic.scope(user, 1)
+    puts = [query.entry(key, answer, settings.query_cache_ttl_s),
+            caches.stale.entry(rename_layer(key, "query", "stale"),  # type: ignore[attr-defined]
+                               answer, settings.stale_ttl_s),
+            layer.entry(scope, semantic_value, settings.query_cache_ttl_s,
+                        field=f"{n:016x}", line=line)]
+    version_key = notes_version_key(user)
+    query.writer.write(puts, now, Condition(version_key, b"1"), pipe=pipe)
+
+
+class LedgerLoad:
+    """The cost ledger's own scripts (``CostLedger``'s RESERVE, SEED, COMMIT: what
+    ``reserve`` and ``commit`` run), queued on the batch's pipeline: a day key is seeded at the
+    day's start, then every generation reserves its worst case and commits its cost."""
+
+    ESTIMATE, ACTUAL = 0.0006, 0.0003
+
+    def __init__(self, ledger: CostLedger, settings: Settings) -> None:
+        self.scripts = ledger._scripts
+        self.caps = (settings.user_daily_budget_usd, settings.global_daily_budget_usd)
+        self.reserves = 0
+
+    def seed(self, pipe: Any, day: str, user: str) -> None:
+        self.scripts["SEED"](keys=list(cost_keys(day, user)),
+                             args=[0.0, 0.0, KEY_TTL_S, "1", 0.0, 0.0], client=pipe)
+
+    def pay(self, pipe: Any, day: str, user: str) -> None:
+        keys = list(cost_keys(day, user))
+        self.scripts["RESERVE"](keys=keys, args=[repr(self.ESTIMATE), repr(self.caps[0]),
+                                                 repr(self.caps[1]), KEY_TTL_S, "1"],
+                                client=pipe)
+        self.scripts["COMMIT"](keys=keys, args=[repr(self.ESTIMATE), repr(self.ACTUAL), 1,
+                                                1_450, 180], client=pipe)
+
+    @staticmethod
+    def refused(result: Any) -> bool:
+        """A RESERVE that did not admit (a seeded key under its caps always does)."""
+        return isinstance(result, list) and int(result[0]) != 1
+
+
+def _expire_ledger_days(client: Any, now: float, ttl_s: int, users: list[str]) -> None:
+    """The ledger's day keys whose TTL has passed on the simulated clock."""
+    old = time.strftime("%Y-%m-%d", time.gmtime(now - ttl_s - DAY_S))
+    try:
+        pipe = client.pipeline(transaction=False)
+        for user in users:
+            pipe.unlink(*cost_keys(old, user))
+        pipe.execute()
+    except REDIS_ERRORS:
+        pass
+
+
+def _bytes_per_entry(client: Any) -> dict[str, int]:
+    """``MEMORY USAGE`` of up to 200 entries per layer, with their index line, averaged."""
+    out: dict[str, int] = {}
+    for layer in LAYERS:
+        members = client.zrange(layer_index(layer), -200, -1)
+        sizes = []
+        for member in members:
+            key, _, field = member.partition(b"\n")
+            usage = client.memory_usage(key) or 0
+            if field:  # a semantic scope: its hash and the line hash, per field
+                fields = max(1, int(client.hlen(key)))
+                usage = (usage + (client.memory_usage(key + b":idx") or 0)) / fields
+            sizes.append(usage + len(member) + 32)  # the index line: member + score + node
+        out[layer] = int(sum(sizes) / len(sizes)) if sizes else 0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=10_000)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--per-day", type=int, default=10)
+    ap.add_argument("--new-share", type=float, default=0.8)
+    ap.add_argument("--max-entries", type=int, default=0,
+                    help="RAG_CACHE_MAX_ENTRIES (default: the Settings default)")
+    ap.add_argument("--maxmemory", default="512mb")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    result = run(args)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

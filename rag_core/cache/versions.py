@@ -1,0 +1,121 @@
+"""The notes version Redis keeps, held to what PostgreSQL holds now.
+
+Every answer key names the user's notes version, so an answer is only ever served for the
+version read first. That read comes from Redis (an L1 hit needs no database), which is safe
+only while Redis's copy is the truth. Two things break that, and this module repairs both
+before Redis answers for that user again:
+
+- **a version write that failed** (Redis frozen or down while a note changed): the change is
+  remembered (``debts``) and redone, with the purge of the user's older entries, at the next
+  lookup that finds Redis answering; until then that user's version is read from PostgreSQL
+  (and nothing is stored: the write condition finds Redis's older version);
+- **a Redis that restarted** (a new ``run_id``, seen by ``redis_kv.restarts``): it may have come
+  back from its append-only file with versions older than writes it never ran, so every version
+  key is dropped (each is read again from PostgreSQL); until that succeeds, versions come from
+  PostgreSQL. A read of the version that met the restart itself is not trusted either.
+
+The service keeps answering throughout: PostgreSQL's truth, uncached when it must.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from rag_core import observability as obs
+from rag_core.cache.base import Cache
+from rag_core.cache.redis_cache import RedisCache
+from rag_core.redis_kv.client import REDIS_ERRORS
+from rag_core.redis_kv.keys import notes_version_key, version_pattern
+from rag_core.redis_kv.restarts import RunIdWatch
+
+log = logging.getLogger("rag_core.cache")
+
+MAX_DEBTS_PER_CALL = 16  # debts of other users settled on the way (the asker's always is)
+
+
+class NotesVersions:
+    def __init__(self, versions: Cache, ttl_s: int, purge: Callable[[str], object],
+                 watch: RunIdWatch | None = None) -> None:
+        self.versions = versions
+        self.ttl_s = ttl_s
+        self.purge = purge  # drops a user's entries of every version; raises when Redis fails
+        self.watch = watch
+        self.debts: dict[str, int] = {}  # user -> the version Redis failed to take
+        self._seen = watch.changes if watch is not None else 0
+        self._lock = threading.Lock()
+
+    def epoch(self) -> int:
+        """Changes of the server's run_id seen so far (compare before and after a read)."""
+        return self.watch.changes if self.watch is not None else 0
+
+    def trusted(self, user_id: str) -> bool:
+        """True when Redis's copy of ``user_id``'s version may be read: a restart has been
+        dealt with and no failed write of that user is pending (both are settled here first
+        when Redis answers)."""
+        if self.epoch() != self._seen and not self._drop_all():
+            return False
+        if self.debts:
+            self._settle(user_id)
+        return user_id not in self.debts
+
+    def changed(self, user_id: str, version: int) -> bool:
+        """A user's notes changed (``version`` read from PostgreSQL after it): the version
+        for everyone at once, then the older entries purged. False when Redis did not take
+        both: the debt is kept and redone later."""
+        with self._lock:
+            self.debts[user_id] = max(version, self.debts.get(user_id, version))
+        return self._redo(user_id)
+
+    def _settle(self, user_id: str) -> None:
+        others = [u for u in list(self.debts)[:MAX_DEBTS_PER_CALL] if u != user_id]
+        for user in ([user_id] if user_id in self.debts else []) + others:
+            if not self._redo(user):
+                return  # Redis is not answering: the rest wait too
+
+    def _redo(self, user_id: str) -> bool:
+        version = self.debts.get(user_id)
+        if version is None:
+            return True
+        key = notes_version_key(user_id)
+        try:
+            if isinstance(self.versions, RedisCache):
+                if not self.versions.put(key, str(version).encode(), self.ttl_s):
+                    return False
+            else:
+                self.versions.set(key, str(version).encode(), self.ttl_s)
+            self.purge(user_id)
+        except REDIS_ERRORS as exc:
+            obs.log_event(log, logging.WARNING, "notes version not written to Redis yet; "
+                          "reading it from PostgreSQL", error=type(exc).__name__)
+            return False
+        with self._lock:
+            if self.debts.get(user_id) == version:
+                del self.debts[user_id]
+        return True
+
+    def _drop_all(self) -> bool:
+        """After a restart: every version key dropped, so each is read again from PostgreSQL."""
+        seen = self.epoch()
+        client = getattr(self.versions, "client", None)
+        if client is None:
+            self._seen = seen
+            return True
+        try:
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=version_pattern(), count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    client.unlink(*batch)
+                    batch = []
+            if batch:
+                client.unlink(*batch)
+        except REDIS_ERRORS as exc:
+            obs.log_event(log, logging.WARNING, "Redis restarted; its notes versions are not "
+                          "dropped yet, reading them from PostgreSQL", error=type(exc).__name__)
+            return False
+        obs.log_event(log, logging.WARNING, "Redis restarted; every notes version key "
+                      "dropped (read again from PostgreSQL)")
+        self._seen = seen
+        return True

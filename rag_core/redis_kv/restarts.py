@@ -1,0 +1,51 @@
+"""Notice a Redis server that restarted: its ``run_id`` changes.
+
+A Redis that restarts from its append-only file comes back with the values it had written to
+that file, which may be older than writes it was sent and never ran (a notes version written
+while it was frozen, then killed). Whoever keeps a copy of PostgreSQL's truth in Redis must
+then re-check it. Every new connection of a client made by ``client.connect`` asks the server
+its ``run_id`` (one ``INFO server``, only when a connection is opened) and :class:`RunIdWatch`
+counts the changes it has seen (``changes``): a caller compares the count before and after a
+read to know whether the read may have met a restarted server.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class RunIdWatch:
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.changes = 0
+        self._lock = threading.Lock()
+
+    def seen(self, run_id: str) -> None:
+        with self._lock:
+            if self.run_id is not None and run_id != self.run_id:
+                self.changes += 1
+            self.run_id = run_id
+
+    def on_connect(self, connection: Any) -> None:
+        """redis-py's ``redis_connect_func``: the usual handshake, then the server's run_id."""
+        connection.on_connect()
+        connection.send_command("INFO", "server")
+        info = connection.read_response()
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        for line in text.splitlines():
+            if line.startswith("run_id:"):
+                self.seen(line.split(":", 1)[1].strip())
+                return
+
+
+_watches: dict[int, RunIdWatch] = {}
+
+
+def watch_of(client: object) -> RunIdWatch | None:
+    """The watch of a client made by ``client.connect`` (None for a cluster or another)."""
+    return _watches.get(id(client))
+
+
+def register(client: object, watch: RunIdWatch) -> None:
+    _watches[id(client)] = watch

@@ -1,0 +1,190 @@
+"""The one write path of the Redis cache layers: store-if-current and the bound, in one script.
+
+Every cache write (an answer in ``rag:query`` and ``rag:stale``, a semantic entry, a question's
+embedding) goes through :meth:`Writer.write`, which runs one Lua script on a single Redis
+server:
+
+1. **store only if current**: when the write names a notes version key and the version it was
+   made from, nothing is written unless that key still holds that version. A generation that
+   read a note before its DELETE and finishes after it finds the new version there and stores
+   nothing (the DELETE writes the version before it purges, so an answer written before that
+   is purged and one written after it is refused).
+2. **the bound**: each layer keeps an index (a sorted set scored by expiry time,
+   ``keys.layer_index``); after each write the script drops the index lines whose time has
+   passed (and their entries), then the oldest lines past the layer's bound (and their
+   entries). A layer therefore never holds more than its bound, whatever the traffic, and the
+   ledger (which no script here touches) never meets an eviction.
+
+A Redis Cluster refuses a script whose keys live in different slots: there the same steps run
+as separate commands (:meth:`Writer._write_apart`), version check first; the check and the
+write are then not one atomic step, which a single server gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.cluster import RedisCluster
+
+from rag_core.redis_kv.client import RedisClient
+from rag_core.redis_kv.keys import semantic_line_key
+
+Outcome = Literal["written", "not_current"]
+
+# KEYS[1]: the notes version key (ignored when ARGV[1] is '').
+# Per write i (0-based): KEYS[2+3i] the entry's key (a string, or the hash of a semantic scope),
+# KEYS[3+3i] the hash of its index lines (semantic) or the entry's key again, KEYS[4+3i] the
+# layer's index. ARGV[1]: the expected version ('' = unconditional); ARGV[2]: now (seconds).
+# Per write: ARGV[3+5i] the hash field ('' = a string key), ARGV[4+5i] the value,
+# ARGV[5+5i] the TTL (s), ARGV[6+5i] the layer's bound (<= 0: none), ARGV[7+5i] the line.
+# An index member is the key itself, or ``scope .. "\n" .. field`` for a hash field.
+_WRITE = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local now = tonumber(ARGV[2])
+local function drop(member)
+  local sep = string.find(member, '\\n', 1, true)
+  if sep then
+    local scope = string.sub(member, 1, sep - 1)
+    local field = string.sub(member, sep + 1)
+    redis.call('HDEL', scope, field)
+    redis.call('HDEL', scope .. ':idx', field)
+  else
+    redis.call('UNLINK', member)
+  end
+end
+local writes = (#KEYS - 1) / 3
+for i = 0, writes - 1 do
+  local key, lines, index = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local field, value = ARGV[3 + 5 * i], ARGV[4 + 5 * i]
+  local ttl, bound, line = tonumber(ARGV[5 + 5 * i]), tonumber(ARGV[6 + 5 * i]), ARGV[7 + 5 * i]
+  local member = key
+  if field == '' then
+    redis.call('SET', key, value, 'EX', ttl)
+  else
+    redis.call('HSET', key, field, value)
+    redis.call('EXPIRE', key, ttl)
+    redis.call('HSET', lines, field, line)
+    redis.call('EXPIRE', lines, ttl)
+    member = key .. '\\n' .. field
+  end
+  redis.call('ZADD', index, now + ttl, member)
+  local gone = redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, 64)
+  for _, m in ipairs(gone) do drop(m) end
+  if #gone > 0 then redis.call('ZREM', index, unpack(gone)) end
+  if bound > 0 then
+    local over = redis.call('ZCARD', index) - bound
+    if over > 0 then
+      local popped = redis.call('ZPOPMIN', index, over)
+      for j = 1, #popped, 2 do drop(popped[j]) end
+    end
+  end
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Put:
+    """One entry to write: a string key, or a field of a semantic scope's hash (with its
+    index line beside it). ``bound``: the most entries ``index`` may hold (0: no bound)."""
+
+    key: str
+    value: bytes
+    ttl_s: int
+    index: str
+    bound: int
+    field: str = ""
+    line: bytes = b""
+
+    @property
+    def member(self) -> str:
+        return f"{self.key}\n{self.field}" if self.field else self.key
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Write only while ``version_key`` holds exactly ``expected`` (as stored)."""
+
+    version_key: str
+    expected: bytes
+
+
+class Writer:
+    """Runs the write script on one Redis (or its steps one by one on a cluster). Errors of
+    the client propagate: the caller fails open and counts them."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self.client = client
+        self.apart = isinstance(client, RedisCluster)
+        self._script = client.register_script(_WRITE)
+
+    def write(self, puts: Sequence[Put], now: float, condition: Condition | None = None,
+              *, pipe: Any = None) -> Outcome:
+        """One script run. ``pipe``: a pipeline of this client (single server) to queue the
+        run on instead (its outcome is then in the pipeline's results: 1 or 0)."""
+        if not puts:
+            return "written"
+        if self.apart:
+            return self._write_apart(puts, now, condition)
+        keys: list[str] = [condition.version_key if condition else puts[0].key]
+        args: list[bytes | str | int | float] = [condition.expected if condition else b"", now]
+        for put in puts:
+            lines = semantic_line_key(put.key) if put.field else put.key
+            keys += [put.key, lines, put.index]
+            args += [put.field, put.value, _ttl(put), put.bound, put.line]
+        done = self._script(keys=keys, args=args, client=pipe)
+        if pipe is not None:
+            return "written"
+        return "written" if int(done) == 1 else "not_current"
+
+    def _write_apart(self, puts: Sequence[Put], now: float,
+                     condition: Condition | None) -> Outcome:
+        if condition is not None and self.client.get(condition.version_key) != condition.expected:
+            return "not_current"
+        for put in puts:
+            pipe = self.client.pipeline(transaction=False)
+            if put.field:
+                lines = semantic_line_key(put.key)
+                pipe.hset(put.key, put.field, put.value)
+                pipe.expire(put.key, _ttl(put))
+                pipe.hset(lines, put.field, put.line)
+                pipe.expire(lines, _ttl(put))
+            else:
+                pipe.set(put.key, put.value, ex=_ttl(put))
+            pipe.zadd(put.index, {put.member: now + _ttl(put)})
+            pipe.execute()
+            self._trim_apart(put, now)
+        return "written"
+
+    def _trim_apart(self, put: Put, now: float) -> None:
+        found: Any = self.client.zrangebyscore(put.index, "-inf", now, 0, 64)
+        gone = [_text(m) for m in found]
+        if gone:
+            self.client.zrem(put.index, *gone)
+        doomed = gone
+        if put.bound > 0:
+            over = int(self.client.zcard(put.index)) - put.bound  # type: ignore[arg-type]
+            if over > 0:
+                popped: Any = self.client.zpopmin(put.index, over)
+                doomed = doomed + [_text(m) for m, _ in popped]
+        for member in doomed:
+            _drop_apart(self.client.delete, self.client.hdel, member)
+
+
+def _drop_apart(delete: Callable[..., object], hdel: Callable[..., object], member: str) -> None:
+    scope, sep, field = member.partition("\n")
+    if sep:
+        hdel(scope, field)
+        hdel(semantic_line_key(scope), field)
+    else:
+        delete(member)
+
+
+def _ttl(put: Put) -> int:
+    return max(1, int(put.ttl_s))
+
+
+def _text(member: bytes | str) -> str:
+    return member.decode() if isinstance(member, bytes) else member

@@ -1,0 +1,86 @@
+"""A Redis that cannot fill: every Redis cache layer holds at most ``RAG_CACHE_MAX_ENTRIES``
+entries across all users (oldest out first) while the real app answers, ``cache_size{layer}``
+reports them, and the cost ledger is never among what a bound removes. Real PostgreSQL, Redis,
+embedding model; the extractive generator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from rag_core.ingest.ingestion.ingestion import ingest_path
+
+from rag_core import observability as obs
+from rag_core.api.auth import issue_token
+from rag_core.app import create_app
+from rag_core.config import Settings
+from rag_core.parts import Parts, build_parts
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+BOUND = 3
+QUESTIONS = [
+    "Who rebuilt the wall of Jerusalem?",
+    "What did Pastor Okafor say about faith?",
+    "What did Abraham do when he was called?",
+    "What is the series Hebrews: Better Things about?",
+    "How did Noah show his faith?",
+    "What does Hebrews 11 say about Abel?",
+    "Why did Nehemiah pray before he spoke to the king?",
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def bounded(settings: Settings, database_url: str, redis_url: str) -> Iterator[Parts]:
+    live = settings.with_overrides(database_url=database_url, redis_url=redis_url,
+                                   cache_max_entries=BOUND, llm="extractive",
+                                   jwt_secret="test-secret-for-the-bound-tests-0123456789")
+    parts = build_parts(live)
+    for user in ("amara", "ben"):
+        ingest_path(parts, user, GOLDEN / "notes" / "amara", progress=False)
+    yield parts
+    parts.close()
+
+
+def live_entries(client: redis.Redis, layer: str) -> int:
+    """Entries that Redis really holds for a layer (keys, or fields of semantic scopes)."""
+    if layer != "semantic":
+        return sum(1 for _ in client.scan_iter(match=f"rag:{layer}:*", count=1000))
+    return sum(int(client.hlen(k)) for k in client.scan_iter(match="rag:semantic:*", count=1000)
+               if not k.endswith(b":idx"))
+
+
+async def test_every_redis_cache_layer_stays_under_its_bound_while_answering(
+        bounded: Parts, redis_url: str) -> None:
+    settings = bounded.settings
+    app = create_app(settings, parts=bounded)
+    asked = 0
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test", timeout=120) as client:
+        for user in ("amara", "ben"):
+            headers = {"Authorization": f"Bearer {issue_token(settings, user)}"}
+            for question in QUESTIONS:
+                r = await client.post("/v1/query", json={"query": question}, headers=headers)
+                assert r.status_code == 200, r.text
+                asked += 1
+    assert asked > 4 * BOUND
+    raw = redis.Redis.from_url(redis_url)
+    for layer in ("query", "stale", "semantic", "embedding"):
+        held = live_entries(raw, layer)
+        assert 0 < held <= BOUND, (layer, held)
+        assert raw.zcard(f"rag:index:{layer}") <= BOUND
+    bounded.caches.semantic.size()  # the semantic layer's gauge, as a write refreshes it
+    for layer in ("query", "embedding", "semantic"):
+        assert 0 < obs.CACHE_SIZE.labels(layer=layer)._value.get() <= BOUND
+    # the ledger is no layer's entry: nothing a bound drops
+    for layer in ("query", "stale", "semantic", "embedding"):
+        assert not [m for m in raw.zrange(f"rag:index:{layer}", 0, -1)
+                    if m.startswith(b"rag:cost:")]

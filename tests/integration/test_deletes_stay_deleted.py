@@ -1,0 +1,175 @@
+"""A deleted note is never answered again: not by an answer generated from it while it was being
+deleted (JSON or streaming), not after a Redis that missed the delete restarts from its
+append-only file. Real PostgreSQL, a real Redis of each test (``persist=True``: the append-only
+file, as the probe ran it), frozen with SIGSTOP and killed; the real embedding model and the
+extractive generator, held at the edge by a gate so that a generation can straddle a delete."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rag_core.ingest.ingestion.ingestion import delete_note, ingest_notes
+from servers import RedisProcess
+
+from rag_core.cache.layers import CacheLayers
+from rag_core.config import Settings
+from rag_core.llm.base import Generation, Prompt
+from rag_core.parts import Parts, build_parts
+from rag_core.pipeline import Pipeline
+from rag_core.procs import wait_until
+from rag_core.redis_kv.client import connect
+from rag_core.types import Answer, Note
+
+USER = "amara"
+SECRET = "Deacon Ezekiel Marlowe baked rye bread for the night shelter every Thursday."
+QUESTION = "Who baked rye bread for the night shelter?"
+NOTES = [
+    Note(id="bread", title="Bread for the shelter", body=f"{SECRET} He said bread is a sermon "
+         "you can eat, and he asked the youth group to help him knead the dough."),
+    Note(id="psalm", title="Psalm 23 at the hospital",
+         body="Pastor Okafor read Psalm 23 at the hospital chapel and spoke about the valley "
+              "of the shadow of death as a place that is walked through, not lived in."),
+]
+
+
+class Gate:
+    """The real generator, held before it answers until the test opens the gate."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, prompt: Prompt) -> Generation:
+        self.entered.set()
+        assert self.open.wait(120)
+        return self.inner.generate(prompt)
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        self.entered.set()
+        assert self.open.wait(120)
+        yield from self.inner.stream(prompt)
+
+
+@pytest.fixture
+def own_redis(short_tmp: Path, request: pytest.FixtureRequest) -> Iterator[RedisProcess]:
+    server = RedisProcess(short_tmp / f"del-{os.getpid()}-{request.node.name[-20:]}",
+                          persist=True).start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    server.stop()
+
+
+@pytest.fixture
+def parts(settings: Settings, database_url: str, own_redis: RedisProcess) -> Iterator[Parts]:
+    live = settings.with_overrides(database_url=database_url, redis_url=own_redis.url,
+                                   llm="extractive")
+    built = build_parts(live)
+    ingest_notes(built, USER, NOTES, progress=False)
+    yield built
+    built.close()
+
+
+def cites(answer: Answer, note_id: str) -> bool:
+    return note_id in {c.note_id for c in answer.citations} or SECRET[:30] in answer.answer
+
+
+def redis_texts(url: str) -> list[bytes]:
+    """Every key of the cache layers whose value holds the deleted note's text."""
+    client = redis.Redis.from_url(url)
+    found = []
+    for key in client.scan_iter(match="rag:*", count=1000):
+        kind = client.type(key)
+        raw = (client.get(key) if kind == b"string"
+               else b"".join(client.hvals(key)) if kind == b"hash" else b"")
+        if SECRET[:30].encode() in (raw or b""):
+            found.append(key)
+    return found
+
+
+def ask_during_delete(parts: Parts, streaming: bool) -> Answer:
+    """An ask whose generation read the note before its DELETE and ends after it."""
+    gate = Gate(parts.generator)
+    pipe = Pipeline(replace(parts, generator=gate))
+    result: list[Answer] = []
+
+    def ask() -> None:
+        if streaming:
+            for event in pipe.stream(USER, QUESTION):
+                if event["type"] == "answer":
+                    result.append(Answer.from_dict(
+                        {k: v for k, v in event.items() if k != "type"}))
+        else:
+            result.append(pipe.ask(USER, QUESTION))
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    assert gate.entered.wait(120), "the generation never started"
+    assert delete_note(parts, USER, "bread")
+    gate.open.set()
+    worker.join(120)
+    assert result, "the ask ended without an answer"
+    return result[0]
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["json", "stream"])
+def test_an_answer_generated_across_a_delete_is_not_stored(
+        parts: Parts, own_redis: RedisProcess, streaming: bool) -> None:
+    straddling = ask_during_delete(parts, streaming)
+    assert cites(straddling, "bread")  # it was made from the note: fine to send, not to keep
+    assert redis_texts(own_redis.url) == []  # nothing of it in rag:query/stale/semantic
+    again = Pipeline(parts).ask(USER, QUESTION)
+    assert not cites(again, "bread")
+    assert again.cache["query"] != "hit"
+
+
+def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
+        parts: Parts, own_redis: RedisProcess) -> None:
+    pipe = Pipeline(parts)
+    # another process of the service: its own Redis client, and it never sees the delete
+    other = Pipeline(replace(parts, caches=CacheLayers.from_settings(
+        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s))))
+    first = pipe.ask(USER, QUESTION)
+    assert cites(first, "bread")
+    assert pipe.ask(USER, QUESTION).cache["query"] == "hit"  # cached under the old version
+    assert other.ask(USER, QUESTION).cache["query"] == "hit"
+    assert own_redis.proc is not None
+    aof = redis.Redis.from_url(own_redis.url)
+    wait_until(lambda: aof.info("persistence")["aof_rewrite_in_progress"] == 0, 60, "aof")
+
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)  # frozen: every write of the delete times out
+    try:
+        assert delete_note(parts, USER, "bread")  # PostgreSQL moved on; DELETE answers 200
+    finally:
+        own_redis.proc.kill()  # killed while frozen: the writes sent to it never ran
+        own_redis.proc.wait(30)
+    own_redis.start()  # same port, from its append-only file: the old version is back
+    wait_until(lambda: _version_back(own_redis.url), 60, "Redis restored its old keys")
+
+    # the other process first: it owes nothing, but it meets a Redis with a new run_id
+    for _ in range(3):
+        assert not cites(other.ask(USER, QUESTION), "bread")
+    for _ in range(5):  # answered meanwhile, and never from the deleted note
+        answer = pipe.ask(USER, QUESTION)
+        assert not cites(answer, "bread")
+    assert redis_texts(own_redis.url) == []  # the purge that failed was redone
+
+
+def _version_back(url: str) -> bool:
+    try:
+        return any(True for _ in redis.Redis.from_url(url).scan_iter(match="rag:version:*"))
+    except redis.RedisError:
+        return False
