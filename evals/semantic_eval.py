@@ -2,7 +2,7 @@
 
 ``collect`` asks the real store what each side of a pair retrieves (the user's own notes,
 hybrid retrieval, as the pipeline does) and the real model how close the two questions are;
-``decide_all`` runs one :class:`~rag_core.cache.semantic_rules.Policy` on every pair, keeping
+``decide_all`` runs one :class:`~rag_core.decisions.semantic_rules.Policy` on every pair, keeping
 each decision's recorded reasons; ``score`` gives recall (paraphrases reused), false hits (near
 misses reused) and precision. ``ALTERNATIVES`` are the designs that were compared on the dev
 split; the chosen one is ``Settings``' default. Test figures of the alternatives are measured
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rag_core.cache import semantic_rules as rules
+from rag_core.decisions import semantic_rules as rules
 from rag_core.store.base import SearchParams
 
 

@@ -26,11 +26,11 @@ from rag_core.guard import has_substance, validate_query
 from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
-from rag_core.relevance import decide_relevance
+from rag_core.decisions.relevance import decide_relevance
 from rag_core.run import Run
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Chunk, TokenUsage
-from rag_core.word_match import WordMatcher
+from rag_core.decisions.word_match import WordMatcher
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 REFUSAL_ANSWER = (

@@ -192,7 +192,7 @@ class CacheLayers:
     def similar_answer(self, user_id: str, notes_version: int, question: str,
                        vector: np.ndarray, evidence: Sequence[Chunk]
                        ) -> tuple[Answer | None, dict[str, Any]]:
-        """The answer of a cached paraphrase that passed every rule (``cache.semantic_rules``,
+        """The answer of a cached paraphrase that passed every rule (``decisions.semantic_rules``,
         judged on ``evidence``: the chunks this question retrieves), and the decision."""
         lookup = self.semantic.decide(user_id, notes_version, question, vector,
                                       lambda: list(evidence))

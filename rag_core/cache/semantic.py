@@ -5,7 +5,7 @@ the same user's current notes. Each entry keeps the question, its embedding, the
 evidence the answer was built from (the best retrieved chunks). A lookup takes the cached
 questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` (or the lower
 ``semantic_corroborated_floor``, where the evidence must agree more closely) and asks
-:func:`rag_core.cache.semantic_rules.decide` about the closest few: names, numbers, dates,
+:func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from rag_core import nlp
+from rag_core.decisions import nlp
 from rag_core.cache import codec
 from rag_core.cache.client import REDIS_ERRORS, RedisClient
 from rag_core.cache.keys import layer_prefix, normalize_query, user_prefix
 from rag_core.cache.redis_cache import warn
-from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
+from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, decide
 from rag_core.config import Settings
 
 LAYER = "semantic"

@@ -117,7 +117,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     """The cached question's facts come stored with it: a process that did not store it (here:
     an emptied memo) runs spaCy on the new question only; entries without stored facts (or of
     another extraction version) are parsed as before."""
-    from rag_core import nlp
+    from rag_core.decisions import nlp
 
     client = make_redis_client(redis_url, settings)
     cache = SemanticCache(client, settings)

