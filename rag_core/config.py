@@ -104,7 +104,8 @@ class Settings(BaseSettings):
 
     # --- retrieval -----------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50)
-    # the floor of the no-context decision (rag_core/decisions/relevance.py): 0.25 from the dev split
+    # the floor of the no-context decision (rag_core/decisions/relevance.py): 0.25 from the
+    # dev split
     similarity_threshold: float = Field(0.25, ge=-1.0, le=1.0)
     # the no-context decision beyond the cosine floor (rag_core/decisions/relevance.py; dev split)
     relevance_names: bool = True
@@ -277,6 +278,12 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """``RAG_LLM_BASE_URL=`` (as compose's ``${VAR:-}`` gives) means unset, not ''."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    # --- semantic-cache mode (issue 33, rag_core/decisions/) ------------------------------
+    # strict: a reuse justified word by word (0 false hits measured on every labelled set);
+    # loose: the older rules, more reuse and some false hits; off: no semantic cache at all
+    # (as semantic_cache_enabled=false). docs/decisions.md has the figures of each.
+    semantic_mode: Literal["strict", "loose", "off"] = "strict"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

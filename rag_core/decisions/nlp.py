@@ -1,7 +1,8 @@
 """What a question is about, extracted with spaCy and pythonbible instead of word lists.
 
 The semantic-cache decision (``rag_core.decisions.semantic_rules``) and the no-context decision
-(``rag_core.decisions.relevance``) compare questions, and questions with notes, by the parts that make a
+(``rag_core.decisions.relevance``) compare questions, and questions with notes, by the parts
+that make a
 question a different question: names, numbers, dates, scripture references, negation, order
 and degree words, and what kind of answer it asks for. Everything comes from a maintained
 library: spaCy's English pipeline (``en_core_web_sm``, tagger, parser, NER, lemmatizer; the
@@ -111,6 +112,8 @@ class Facts:
     doers: frozenset[str] = frozenset()
     acting: bool = False
     referring: bool = False
+    # prepositions and subordinators (spaCy ADP, SCONJ): where from / to, before / after
+    relations: frozenset[str] = frozenset()
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,7 +151,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -322,8 +325,8 @@ def facts(text: str) -> Facts:
              or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
     dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
-    negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in ("never", "nothing",
-                                                                        "nobody", "none"))
+    negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in (
+        "not", "n't", "never", "nothing", "nobody", "none"))
     negated = {t.head.lemma_.lower() for t in doc if t.dep_ == "neg"
                and t.head.pos_ in CONTENT_POS and not t.head.is_stop}
     sequence = {_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
@@ -339,6 +342,8 @@ def facts(text: str) -> Facts:
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
     mentions, subjects, doers, acting, referring = nlp_roles.roles(doc, in_ref)
+    relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
+                          and t.tag_ not in ("WDT", "WP", "WP$", "WRB"))
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
                  numbers=frozenset(numbers), dates=frozenset(dates),
                  has_time=bool(timed), scripture=refs,
@@ -346,7 +351,7 @@ def facts(text: str) -> Facts:
                  sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
                  mentions=mentions, subjects=subjects, doers=doers, acting=acting,
-                 referring=referring)
+                 referring=referring, relations=relations)
 
 
 @lru_cache(maxsize=1)

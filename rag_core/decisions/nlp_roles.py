@@ -1,4 +1,5 @@
-"""Who does what in a question, from spaCy's dependency parse (``rag_core.decisions.nlp.facts`` keeps the
+"""Who does what in a question, from spaCy's dependency parse
+(``rag_core.decisions.nlp.facts`` keeps the
 result; the semantic cache's ``roles`` rule compares two questions by it,
 ``rag_core.decisions.semantic_roles``)."""
 

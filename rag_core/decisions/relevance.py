@@ -14,7 +14,8 @@ looks at three things, all from the retrieval the pipeline did anyway, without t
                 reaches ``relevance_min_coverage``, unless the best cosine is at least
                 ``relevance_confident`` (a close paraphrase may share few words). A noun the
                 chunks lack counts as found when a word of theirs means nearly the same: word
-                vectors at cosine >= ``relevance_word_similarity`` (``rag_core.decisions.word_match``;
+                vectors at cosine >= ``relevance_word_similarity``
+                (``rag_core.decisions.word_match``;
                 "sibling" for "niece", "rock" for "stone").
 
 The decision takes the chunks with their dense scores (``Chunk.score``) and ranks, whatever
@@ -29,10 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core.decisions import nlp
 from rag_core.config import Settings
-from rag_core.types import Chunk
+from rag_core.decisions import nlp
 from rag_core.decisions.word_match import WordMatcher
+from rag_core.types import Chunk
 
 RULES = ("retrieved", "similarity", "names", "coverage")
 

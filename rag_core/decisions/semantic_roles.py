@@ -3,7 +3,8 @@
 Two questions about one passage often name the same people with the roles exchanged: "What did
 Mateo say to Castellanos?" and "What did Castellanos say back to Mateo?" share every word, their
 best chunk and their best sentence, and still have different answers. spaCy's dependency parse
-says who is the subject; ``rag_core.decisions.nlp.facts`` keeps, for each question, the noun phrases it
+says who is the subject; ``rag_core.decisions.nlp.facts`` keeps, for each question, the noun
+phrases it
 names (``mentions``), those that are a subject anywhere (``subjects``), those that do something
 in its main clause (``doers``) and whether anyone, named or not, does something there
 (``acting``).
