@@ -74,6 +74,20 @@ def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
     return pd.DataFrame(rows)
 
 
+def external_pair_figures(pipeline: Any, policy: rules.Policy,
+                          similar: rules.Similar | None = None) -> dict[str, Any]:
+    """The external set's figures under ``policy``, named for the cache notebook's record
+    (``external.semantic_false_hits`` ...); values None where the set is absent, so that its
+    gates skip on machines without ``shared/``."""
+    names = ("reuse", "false_hits", "near_misses", "false_hit_upper95", "precision")
+    if not external.available():
+        return {f"external.semantic_{n}": None for n in names}
+    external.ensure_ingested(pipeline)
+    rows = semantic_eval.collect(pipeline, external.load_semantic_pairs(), depth=5)
+    values = semantic_eval.reuse_figures(semantic_eval.decide_all(rows, policy, similar))
+    return {f"external.semantic_{n}": values[n] for n in names}
+
+
 def mode_policies(settings: Any) -> dict[str, rules.Policy]:
     """The policy of each mode that reuses at all (``off`` reuses nothing)."""
     from rag_core.cache.semantic import policy_for

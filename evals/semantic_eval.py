@@ -67,6 +67,8 @@ def figures(pairs: pd.DataFrame, same_note: pd.DataFrame | None = None,
         out.update({f"{prefix}semantic_recall": values["recall"],
                     f"{prefix}semantic_false_hits": values["false_hits"],
                     f"{prefix}semantic_false_hit_rate": values["false_hit_rate"],
+                    f"{prefix}semantic_false_hit_upper95": wilson_upper(
+                        int(values["false_hits"]), int(values["near_misses"])),
                     f"{prefix}semantic_precision": values["precision"],
                     f"{prefix}semantic_pairs": len(rows)})
         if same_note is not None:
