@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.config import Settings
-from rag_core.decisions import nlp
+from rag_core.decisions import front_matter, nlp
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.types import Chunk
 
-RULES = ("retrieved", "similarity", "names", "coverage")
+RULES = ("retrieved", "similarity", "front_matter", "names", "coverage")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class RelevancePolicy:
     depth: int = 0  # best chunks (by dense score) whose words count; 0: all retrieved
     nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
     word_similarity: float = 0.6  # a missing noun matched by a near word; > 1 turns it off
+    front_matter: bool = True  # a year, month or speaker named: a note whose front matter says so
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
@@ -109,6 +110,14 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                             "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
     ranked = sorted(chunks, key=lambda c: c.score, reverse=True)
     facts = nlp.facts(query)
+    if policy.front_matter:
+        wanted = front_matter.filters(facts, ranked)
+        if wanted:
+            kept = front_matter.matching(ranked, wanted)
+            checks["front_matter"] = {
+                "passed": bool(kept),
+                "detail": f"{len(kept)} of {len(ranked)} chunks from notes of {wanted.describe()}"
+                if kept else f"no note found of {wanted.describe()}"}
     words = _chunk_words(ranked[:policy.depth] if policy.depth else ranked)
     if policy.names:
         missing = sorted(n for n in facts.names if not _named(n, words))

@@ -95,7 +95,7 @@ def test_the_external_set_loads_in_the_golden_shapes(tmp_path: Path) -> None:
     (tmp_path / "notes" / "u1").mkdir(parents=True)
     pair = {"id": "p1", "user_id": "u1", "a": "Who?", "b": "Who then?", "label": "paraphrase",
             "kind": "shorter", "answer_a": "x", "answer_b": "x", "note_ids": ["u1-001"]}
-    qa = {"id": "q1", "user_id": "u1", "question": "Who?", "relevant_notes": [],
+    qa: dict[str, object] = {"id": "q1", "user_id": "u1", "question": "Who?", "relevant_notes": [],
           "answer": None, "kind": "absent_topic", "expect_no_context": True}
     (tmp_path / "semantic_pairs.jsonl").write_text(json.dumps(pair) + "\n")
     (tmp_path / "qa.jsonl").write_text(json.dumps(qa) + "\n")
