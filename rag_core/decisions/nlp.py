@@ -59,6 +59,12 @@ _WH_NOUN_TYPES = {
     "reason": ("reason", "purpose", "cause"),
 }
 _NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
+
+
+def noun_type(lemma: str) -> str | None:
+    """The kind of answer a noun asks for after "what" ("year": time), or None."""
+    return _NOUN_TO_TYPE.get(lemma)
+
 _SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
           "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
           "eighteen", "nineteen", "twenty")
@@ -68,6 +74,7 @@ _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
                       "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3, "dozen": 12,
                       "half": 0.5, "double": 2, "triple": 3})
 # Day and month names (the calendar module's), so that "Sundays" anchors what "Sunday" does
+NUMBER_WORDS = frozenset(_NUMBER_WORDS)
 _CALENDAR = frozenset(n.lower() for n in (*calendar.day_name, *calendar.month_name) if n)
 _DIGITS = re.compile(r"^\d[\d.,:]*$")
 

@@ -32,10 +32,11 @@ from typing import Any
 
 from rag_core.config import Settings
 from rag_core.decisions import front_matter, nlp
+from rag_core.decisions.answer_value import value_check
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.types import Chunk
 
-RULES = ("retrieved", "similarity", "front_matter", "names", "coverage")
+RULES = ("retrieved", "similarity", "front_matter", "names", "coverage", "value")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class RelevancePolicy:
     nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
     word_similarity: float = 0.6  # a missing noun matched by a near word; > 1 turns it off
     front_matter: bool = True  # a year, month or speaker named: a note whose front matter says so
+    value: bool = True  # an age, duration or count asked: a sentence on its subject holds one
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
@@ -126,6 +128,8 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                            else f"all of {sorted(facts.names)} found"}
     if policy.coverage:
         checks["coverage"] = _coverage(facts, words, best, policy, matcher)
+    if policy.value and (verdict := value_check(facts, [c.text for c in ranked])):
+        checks["value"] = verdict
     failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
     return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
                              checks=checks)

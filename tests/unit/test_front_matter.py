@@ -48,3 +48,18 @@ def test_a_year_named_in_the_text_of_a_note_of_another_year_matches() -> None:
 
 def test_filters_are_empty_without_a_year_month_or_speaker() -> None:
     assert not front_matter.filters(nlp.facts("What is grace?"), NOTES)
+
+
+def test_an_age_asked_needs_a_sentence_that_gives_one() -> None:
+    policy = RelevancePolicy(coverage=False, names=False, front_matter=False)
+    notes = [chunk("2021-09-12", "Pastor Ines Okoro",
+                   "Marguerite Oyelaran gives away sixty loaves every Friday. In 2015 "
+                   "Marguerite Oyelaran opened the bakery.")]
+    d = decide_relevance("How old is Marguerite Oyelaran?", notes, policy=policy)
+    assert not d.answer and d.reason == "value"
+    aged = [chunk("2021-09-12", "Pastor Ines Okoro",
+                  "Marguerite Oyelaran is 71 and still bakes every Friday.")]
+    assert decide_relevance("How old is Marguerite Oyelaran?", aged, policy=policy).answer
+    counted = [chunk("2021-09-12", "Pastor Ines Okoro", "She wrote him forty letters.")]
+    assert decide_relevance("How many letters did Marguerite write?", counted,
+                            policy=policy).answer
