@@ -62,6 +62,7 @@ def _chunk(note_id: str, ordinal: int = 0) -> Chunk:
 
 def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
+    settings = settings.with_overrides(semantic_mode="loose")  # its evidence rule, below
     client = make_redis_client(redis_url, settings)
     semantic = SemanticCache(client, settings)
     vec = unit(1)
