@@ -24,11 +24,14 @@ def _time_noun(token: Any) -> bool:
 
 def _fits(t: Any, kind: str) -> bool:
     """A number token of the shape an age, duration or count takes: never a year, a sum of
-    money, a time of day, a percentage or an ordinal (spaCy's entity labels); for an age, a
-    number that counts nothing ("is 71", "Leo, 6,") or years that make someone old ("71 years
-    old"); for a duration, a number of time units; for a count, any other number."""
-    if t.ent_type_ in ("MONEY", "TIME", "PERCENT", "ORDINAL") or (
+    money, a percentage or an ordinal, nor a time (spaCy's TIME) but for a duration (spaCy's
+    entity labels); for an age, a number that counts nothing ("is 71", "Leo, 6,") or years
+    that make someone old ("71 years old"); for a duration, a number of time units; for a
+    count, any other number."""
+    if t.ent_type_ in ("MONEY", "PERCENT", "ORDINAL") or (
             len(t.text) == 4 and t.text.isdigit()):
+        return False
+    if t.ent_type_ == "TIME" and kind != "duration":  # "5 hours" is a duration
         return False
     counted = t.head if t.dep_ == "nummod" else None
     if kind == "age":

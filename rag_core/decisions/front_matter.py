@@ -1,9 +1,11 @@
 """Filters read from the question and matched against the notes' front matter (the
 self-querying step of the no-context decision, ``rag_core.decisions.relevance``).
 
-A question that names a year or a month ("in 2019", "in September 2025"), or a speaker of the
-user's notes ("what did Rev. Nwosu preach ..."), asks about the notes whose front matter says
-so. ``matching`` keeps the retrieved chunks of such notes: a chunk matches a year when its
+A question that names a year or a month ("in 2019", "in September 2025"), a speaker of the
+user's notes ("what did Rev. Nwosu preach ..."), or a chapter of scripture ("Hebrews 13"), asks
+about the notes whose front matter says so (for a chapter: the note's ``scripture`` or its
+text names a passage of that book whose chapters overlap it). ``matching`` keeps the
+retrieved chunks of such notes: a chunk matches a year when its
 note's ``date`` is in that year or its text names the year (a story dated inside a sermon of
 another year); a month when the note's date is in that month; a speaker when a name of the
 question is a word of the note's ``speaker``. When the question names none of these, every
@@ -30,19 +32,41 @@ class Filters:
     years: frozenset[str] = frozenset()
     months: frozenset[int] = frozenset()
     speakers: frozenset[str] = frozenset()  # names of the question that name a speaker
+    passages: frozenset[tuple[str, int, int]] = frozenset()  # (book, first, last chapter)
 
     def __bool__(self) -> bool:
-        return bool(self.years or self.months or self.speakers)
+        return bool(self.years or self.months or self.speakers or self.passages)
 
     def describe(self) -> str:
         parts = [*(sorted(self.years)), *(calendar.month_name[m] for m in sorted(self.months)),
-                 *(f"speaker {s}" for s in sorted(self.speakers))]
+                 *(f"speaker {s}" for s in sorted(self.speakers)),
+                 *(f"{b.title()} {a}" + (f"-{z}" if z != a else "")
+                   for b, a, z in sorted(self.passages))]
         return ", ".join(parts)
 
 
 def _speaker_words(chunks: Sequence[Chunk]) -> set[str]:
     return {w for c in chunks for w in _WORD.findall(str((c.metadata or {}).get("speaker",
                                                                                  "")).lower())}
+
+
+_REF = re.compile(r"^(.+?) (\d+)(?::\d+)?(?:-(\d+)(?::\d+)?)?$")
+
+
+def passages(refs: frozenset[str]) -> frozenset[tuple[str, int, int]]:
+    """(book, first chapter, last chapter) of normalised references (``nlp.scripture_refs``)."""
+    out = set()
+    for ref in refs:
+        m = _REF.match(ref)
+        if m:
+            first = int(m.group(2))
+            out.add((m.group(1), first, int(m.group(3) or first)))
+    return frozenset(out)
+
+
+def _chunk_passages(chunk: Chunk) -> frozenset[tuple[str, int, int]]:
+    listed = (chunk.metadata or {}).get("scripture") or []
+    return passages(nlp.scripture_refs("; ".join(map(str, listed)) + "\n" + chunk.text))
 
 
 def filters(facts: nlp.Facts, chunks: Sequence[Chunk]) -> Filters:
@@ -52,7 +76,8 @@ def filters(facts: nlp.Facts, chunks: Sequence[Chunk]) -> Filters:
     years = frozenset(d for d in facts.dates | facts.numbers if _YEAR.match(d))
     months = frozenset(_MONTHS[d] for d in facts.dates if d in _MONTHS)
     speakers = frozenset(facts.names & _speaker_words(chunks))
-    return Filters(years, months if years else frozenset(), speakers)
+    return Filters(years, months if years else frozenset(), speakers,
+                   passages(facts.scripture))
 
 
 def _matches(chunk: Chunk, f: Filters) -> bool:
@@ -67,6 +92,11 @@ def _matches(chunk: Chunk, f: Filters) -> bool:
     if f.speakers:
         words = set(_WORD.findall(str(meta.get("speaker", "")).lower()))
         if not f.speakers & words:
+            return False
+    if f.passages:
+        held = _chunk_passages(chunk)
+        if not any(b == hb and a <= hz and ha <= z for b, a, z in f.passages
+                   for hb, ha, hz in held):
             return False
     return True
 

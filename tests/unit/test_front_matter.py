@@ -63,3 +63,14 @@ def test_an_age_asked_needs_a_sentence_that_gives_one() -> None:
     counted = [chunk("2021-09-12", "Pastor Ines Okoro", "She wrote him forty letters.")]
     assert decide_relevance("How many letters did Marguerite write?", counted,
                             policy=policy).answer
+
+
+def test_a_chapter_no_retrieved_note_preaches_on_is_refused() -> None:
+    notes = [Chunk("n:0", "n", "u", 0, "Faith moves your feet.",
+                   {"date": "2024-03-10", "speaker": "Pastor Ines Okoro",
+                    "scripture": ["Hebrews 11:1-8", "Genesis 12:1-4"]}, score=0.6)]
+    refused = decide_relevance("What did the sermon say about Hebrews 13?", notes,
+                               policy=POLICY)
+    assert not refused.answer and "Hebrews 13" in refused.checks["front_matter"]["detail"]
+    assert decide_relevance("What did the sermon say about Hebrews 11:6?", notes,
+                            policy=POLICY).answer
