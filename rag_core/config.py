@@ -104,15 +104,16 @@ class Settings(BaseSettings):
 
     # --- retrieval -----------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50)
-    # the floor of the no-context decision (rag_core/relevance.py): 0.25 from the dev split
+    # the floor of the no-context decision (rag_core/decisions/relevance.py): 0.25 from the
+    # dev split
     similarity_threshold: float = Field(0.25, ge=-1.0, le=1.0)
-    # the no-context decision beyond the cosine floor (rag_core/relevance.py; dev split)
+    # the no-context decision beyond the cosine floor (rag_core/decisions/relevance.py; dev split)
     relevance_names: bool = True
     relevance_coverage: bool = True
     relevance_min_coverage: float = Field(0.66, ge=0.0, le=1.0)  # of the nouns, all chunks
     relevance_confident: float = Field(0.45, ge=-1.0, le=1.0)
     # a noun the chunks lack is covered by a word of theirs at this word-vector cosine
-    # (rag_core/word_match.py; dev split); above 1 turns the near-word match off
+    # (rag_core/decisions/word_match.py; dev split); above 1 turns the near-word match off
     relevance_word_similarity: float = Field(0.6, ge=0.0, le=1.01)
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1_000)
@@ -166,7 +167,7 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(10_000, ge=1)
     context_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1_024)
     semantic_cache_enabled: bool = True
-    # cosine floor of a semantic-cache candidate; the rules of rag_core.cache.semantic_rules
+    # cosine floor of a semantic-cache candidate; the rules of rag_core.decisions.semantic_rules
     # decide the rest. 0.60 from the dev split (evals/cache/semantic_eval.py; gate reasons).
     semantic_cache_threshold: float = Field(0.6, ge=0.0, le=1.0)
     # below the threshold, down to this floor, a candidate needs the same best chunk, the same
@@ -309,6 +310,12 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """``RAG_LLM_BASE_URL=`` (as compose's ``${VAR:-}`` gives) means unset, not ''."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    # --- semantic-cache mode (issue 33, rag_core/decisions/) ------------------------------
+    # strict: a reuse justified word by word (0 false hits measured on every labelled set);
+    # loose: the older rules, more reuse and some false hits; off: no semantic cache at all
+    # (as semantic_cache_enabled=false). docs/decisions.md has the figures of each.
+    semantic_mode: Literal["strict", "loose", "off"] = "strict"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

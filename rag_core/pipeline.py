@@ -22,16 +22,16 @@ from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.context import select_context
 from rag_core.costs.billing import Bill
+from rag_core.decisions.relevance import decide_relevance
+from rag_core.decisions.word_match import WordMatcher
 from rag_core.errors import LLMUnavailable, RagError
 from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
-from rag_core.relevance import decide_relevance
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Chunk, TokenUsage
-from rag_core.word_match import WordMatcher
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 REFUSAL_ANSWER = (
@@ -153,7 +153,8 @@ class Pipeline:
         if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
                 similar, run.decisions["semantic"] = p.caches.similar_answer(
-                    run.user_id, run.version, run.query.text, run.vector, run.chunks)
+                    run.user_id, run.version, run.query.text, run.vector, run.chunks,
+                    self.words.closest)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"

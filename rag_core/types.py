@@ -104,7 +104,7 @@ class Answer:
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     budget_state: str = "ok"
     # why the semantic cache reused an answer or not, and why no context was found: the rules
-    # and what each saw (rag_core.cache.semantic_rules, rag_core.relevance)
+    # and what each saw (rag_core.decisions.semantic_rules, rag_core.decisions.relevance)
     decisions: dict[str, Any] = field(default_factory=dict)
     # the id a user gives back with a verdict (``rag_core.answers.feedback``): a record in
     # PostgreSQL, with ``.<layer>`` when a cache served it; kept in the cache entry with the

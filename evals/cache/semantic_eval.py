@@ -2,7 +2,7 @@
 
 ``collect`` asks the real store what each side of a pair retrieves (the user's own notes,
 hybrid retrieval, as the pipeline does) and the real model how close the two questions are;
-``decide_all`` runs one :class:`~rag_core.cache.semantic_rules.Policy` on every pair, keeping
+``decide_all`` runs one :class:`~rag_core.decisions.semantic_rules.Policy` on every pair, keeping
 each decision's recorded reasons; ``score`` gives recall (paraphrases reused), false hits (near
 misses reused) and precision. ``ALTERNATIVES`` are the designs that were compared on the dev
 split; the chosen one is ``Settings``' default. Test figures of the alternatives are measured
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rag_core.cache import semantic_rules as rules
+from rag_core.decisions import semantic_rules as rules
 from rag_core.store.base import SearchParams
 
 
@@ -67,6 +67,8 @@ def figures(pairs: pd.DataFrame, same_note: pd.DataFrame | None = None,
         out.update({f"{prefix}semantic_recall": values["recall"],
                     f"{prefix}semantic_false_hits": values["false_hits"],
                     f"{prefix}semantic_false_hit_rate": values["false_hit_rate"],
+                    f"{prefix}semantic_false_hit_upper95": wilson_upper(
+                        int(values["false_hits"]), int(values["near_misses"])),
                     f"{prefix}semantic_precision": values["precision"],
                     f"{prefix}semantic_pairs": len(rows)})
         if same_note is not None:
@@ -106,12 +108,16 @@ def collect(pipeline: Any, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3
             for p in pairs]
 
 
-def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy) -> pd.DataFrame:
+def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy,
+               similar: rules.Similar | None = None) -> pd.DataFrame:
     """One row per pair: its label, kind, split, the decision and why (the cached question is
-    ``a``, the new one ``b``)."""
+    ``a``, the new one ``b``: a user whose cache was cleared asks ``a``, then ``b``, so ``a``
+    is the only donor). ``similar``: near words for the coverage rule, as the pipeline has
+    them (``pipeline.words.closest``)."""
     out = []
     for row in rows:
-        d = rules.decide(row.pair["b"], row.pair["a"], row.similarity, policy, row.b, row.a)
+        d = rules.decide(row.pair["b"], row.pair["a"], row.similarity, policy, row.b, row.a,
+                         similar=similar)
         out.append({"id": row.pair["id"], "user_id": row.pair["user_id"],
                     "split": row.pair.get("split", "test"), "label": row.pair["label"],
                     "kind": row.pair.get("kind") or "", "a": row.pair["a"],
@@ -131,6 +137,28 @@ def score(frame: pd.DataFrame) -> dict[str, float | int]:
             "recall": tp / len(para) if len(para) else 0.0,
             "false_hits": fp, "false_hit_rate": fp / len(near) if len(near) else 0.0,
             "precision": tp / (tp + fp) if tp + fp else 1.0}
+
+
+def wilson_upper(k: int, n: int, z: float = 1.96) -> float:
+    """The upper end of the Wilson score interval of a rate ``k / n`` (95 % with z = 1.96):
+    what a rate of 0 of 50 still allows."""
+    if n == 0:
+        return 1.0
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5)
+    return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
+def reuse_figures(frame: pd.DataFrame) -> dict[str, float | int]:
+    """Reuse (paraphrases reused), false hits (near misses reused) with the 95 % Wilson upper
+    bound of their rate, and precision, of one set of decided pairs."""
+    values = score(frame)
+    return {"reuse": values["recall"], "paraphrases": values["paraphrases"],
+            "false_hits": values["false_hits"], "near_misses": values["near_misses"],
+            "false_hit_upper95": wilson_upper(int(values["false_hits"]),
+                                              int(values["near_misses"])),
+            "precision": values["precision"]}
 
 
 def by_split(frame: pd.DataFrame) -> dict[str, dict[str, float | int]]:

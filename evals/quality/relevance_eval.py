@@ -1,4 +1,5 @@
-"""The no-context decision (``rag_core.relevance``) measured on golden QA items, dev and test.
+"""The no-context decision (``rag_core.decisions.relevance``) measured on golden QA items,
+dev and test.
 
 ``collect`` retrieves each item's chunks from the real store as step 4 does (the user's notes,
 the pipeline's retrieval mode and top_k); ``decide_all`` applies one policy and keeps why;
@@ -17,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from rag_core.relevance import RelevancePolicy, decide_relevance
+from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
+from rag_core.decisions.word_match import WordMatcher
 from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
-from rag_core.word_match import WordMatcher
 
 
 @dataclass(frozen=True)

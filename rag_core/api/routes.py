@@ -26,6 +26,7 @@ from rag_core.api.schemas import (
     error_responses,
 )
 from rag_core.config import Settings
+from rag_core.decisions.reasons import cache_reason
 from rag_core.errors import Forbidden, NotFound, Unauthorized
 from rag_core.types import Answer
 
@@ -121,7 +122,9 @@ def answer_response(answer: Answer) -> Response:
     pydantic's compiled schema in one step. Returning a dict would make FastAPI validate it,
     walk the result with ``jsonable_encoder`` and encode it again: 0.4 ms, more than the rest
     of a cached answer's path (benchmarks/bench_app.py)."""
-    body = _ANSWER_OUT.dump_json(_ANSWER_OUT.validate_python(answer, from_attributes=True))
+    out = _ANSWER_OUT.validate_python(answer, from_attributes=True)
+    out.cache = {**out.cache, "reason": cache_reason(answer.cache, answer.decisions)}
+    body = _ANSWER_OUT.dump_json(out)
     return Response(body, media_type="application/json")
 
 
@@ -146,7 +149,10 @@ def _sse(event: dict[str, Any]) -> str:
     if kind == "error":
         error_event(data)
     if kind == "answer":  # the same fields as a non-streamed answer
-        text = _ANSWER_OUT.dump_json(_ANSWER_OUT.validate_python(data)).decode()
+        out = _ANSWER_OUT.validate_python(data)
+        out.cache = {**out.cache, "reason": cache_reason(data.get("cache") or {},
+                                                         data.get("decisions") or {})}
+        text = _ANSWER_OUT.dump_json(out).decode()
     else:
         text = json.dumps(data, default=str)
     return f"event: {kind}\ndata: {text}\n\n"

@@ -44,7 +44,11 @@ class AnswerOut(BaseModel):
     no_context: bool = Field(description="True when the notes hold nothing on the question "
                                          "(or it was refused); no model was called")
     generator: str = Field(description="The generator that wrote the answer, or 'none'")
-    cache: dict[str, CacheOutcomeOut] = Field(description="Outcome per cache layer")
+    cache: dict[str, CacheOutcomeOut | str] = Field(
+        description="Outcome per cache layer (query, embedding, context, semantic: hit, miss, "
+                    "semantic_hit, off, error), and `reason`: a short code and a phrase for the "
+                    "outcome (exact_hit, semantic_reuse, semantic_refused, no_candidate, "
+                    "semantic_off, miss)")
     usage: UsageOut
     cost_usd: float
     timings_ms: dict[str, float]

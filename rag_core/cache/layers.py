@@ -25,6 +25,7 @@ from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRea
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.versions import NotesVersions
 from rag_core.config import Settings
+from rag_core.decisions.semantic_coverage import Similar
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import (
@@ -117,7 +118,8 @@ class CacheLayers:
 
     @property
     def semantic_enabled(self) -> bool:
-        return self.settings.cache_enabled and self.settings.semantic_cache_enabled
+        return (self.settings.cache_enabled and self.settings.semantic_cache_enabled
+                and self.settings.semantic_mode != "off")
 
     # --- the notes version: what every key of a user's answers names ----------------------
 
@@ -273,12 +275,14 @@ class CacheLayers:
         return _answer(raw) if raw is not None else None
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
-                       vector: np.ndarray, evidence: Sequence[Chunk]
+                       vector: np.ndarray, evidence: Sequence[Chunk],
+                       similar: Similar | None = None
                        ) -> tuple[Answer | None, dict[str, Any]]:
-        """The answer of a cached paraphrase that passed every rule (``cache.semantic_rules``,
-        judged on ``evidence``: the chunks this question retrieves), and the decision."""
+        """The answer of a cached paraphrase that passed every rule (``decisions.semantic_rules``,
+        judged on ``evidence``: the chunks this question retrieves; ``similar``: near words from
+        the embedder's word vectors, for the strict mode's coverage), and the decision."""
         lookup = self.semantic.decide(user_id, notes_version, question, vector,
-                                      lambda: list(evidence))
+                                      lambda: list(evidence), similar)
         found = lookup.hit
         counter = obs.CACHE_HITS if found is not None else obs.CACHE_MISSES
         counter.labels(layer="semantic").inc()

@@ -5,7 +5,7 @@ the same user's current notes. Each entry keeps the question, its embedding, the
 evidence the answer was built from (the best retrieved chunks). A lookup takes the cached
 questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` (or the lower
 ``semantic_corroborated_floor``, where the evidence must agree more closely) and asks
-:func:`rag_core.cache.semantic_rules.decide` about the closest few: names, numbers, dates,
+:func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
@@ -26,17 +26,17 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from rag_core import nlp
 from rag_core import observability as obs
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.redis_cache import RedisCache, warn
-from rag_core.cache.semantic_rules import Decision, Evidence, Policy, decide
 from rag_core.config import Settings
+from rag_core.decisions import nlp
+from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar, decide
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
@@ -49,10 +49,30 @@ MAX_CANDIDATES = 3  # closest cached questions that get a full decision
 EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
 
 
+def policy_for(settings: Settings, mode: str | None = None) -> Policy:
+    """The decision of a mode (``Settings.semantic_mode`` unless given). ``loose``: the rules
+    of the rounds before issue 33 (``semantic_rules``); ``strict``: a reuse justified word by
+    word (``semantic_coverage``); ``off`` decides like ``strict`` but is never asked."""
+    loose = Policy(threshold=settings.semantic_cache_threshold,
+                   corroborated=settings.semantic_corroborated_floor,
+                   evidence=settings.semantic_evidence, evidence_depth=EVIDENCE_DEPTH)
+    if (mode or settings.semantic_mode) == "loose":
+        return loose
+    return strict_policy(loose)
+
+
+def strict_policy(loose: Policy) -> Policy:
+    """The fact rules of loose (names, numbers, dates, negation, scripture, order words, kind
+    of answer), its roles rule (the same words with the parties exchanged) and the
+    word-by-word ``focus`` and ``coverage`` rules; loose's detail, sentence and evidence rules
+    are left out: with coverage on, leaving them out changed no figure on the golden test
+    split or the external set (docs/decisions.md, ablation)."""
+    return replace(loose, coverage=True, detail=False, sentences=False, relation=False,
+                   evidence="off", word_similarity=0.6, evidence_words=False)
+
+
 def policy_from(settings: Settings) -> Policy:
-    return Policy(threshold=settings.semantic_cache_threshold,
-                  corroborated=settings.semantic_corroborated_floor,
-                  evidence=settings.semantic_evidence, evidence_depth=EVIDENCE_DEPTH)
+    return policy_for(settings)
 
 
 @dataclass(frozen=True)
@@ -76,8 +96,8 @@ class Lookup:
 
     def explain(self) -> dict[str, Any]:
         if self.decision is None:
-            return {"hit": False, "reason": "no cached question close enough",
-                    "candidates": self.candidates}
+            return {"hit": False, "reason": "no_candidate",
+                    "why": "no cached question close enough", "candidates": self.candidates}
         return {**self.decision.to_dict(), "candidates": self.candidates}
 
 
@@ -140,7 +160,8 @@ class SemanticCache:
         return self.decide(user_id, notes_version, query_text, embedding, evidence).hit
 
     def decide(self, user_id: str, notes_version: int, query_text: str,
-               embedding: np.ndarray, evidence: EvidenceSource | None = None) -> Lookup:
+               embedding: np.ndarray, evidence: EvidenceSource | None = None,
+               similar: Similar | None = None) -> Lookup:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
@@ -158,7 +179,7 @@ class SemanticCache:
             full = self._fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
-            outcome = self._decide(query_text, candidates, len(order), evidence)
+            outcome = self._decide(query_text, candidates, len(order), evidence, similar)
         observe(outcome, nearest)
         if outcome.hit is None:
             self.misses += 1
@@ -169,7 +190,8 @@ class SemanticCache:
         return outcome
 
     def _decide(self, query_text: str, candidates: list[tuple[dict[str, Any], float]],
-                above: int, evidence: EvidenceSource | None) -> Lookup:
+                above: int, evidence: EvidenceSource | None,
+                similar: Similar | None = None) -> Lookup:
         """The closest ``candidates`` (entry, similarity), in order; ``above``: how many cached
         questions reached the threshold."""
         new: Evidence | None = None
@@ -180,7 +202,7 @@ class SemanticCache:
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
             decision = decide(query_text, entry["q"], sim, self.policy, new, cached,
-                              nlp.Facts.from_dict(entry.get("f")))
+                              nlp.Facts.from_dict(entry.get("f")), similar)
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry["a"], sim, entry["q"], decision), decision, above)

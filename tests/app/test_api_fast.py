@@ -162,6 +162,20 @@ async def test_a_note_edit_invalidates_that_users_answers_only(
     assert other["cache"]["query"] == "hit"
 
 
+async def test_an_answer_says_why_in_cache_reason(client: httpx.AsyncClient) -> None:
+    await client.put("/v1/notes/wall", json=NOTE, headers=auth())
+    question = {"query": "How long did the rebuilding of the wall take?"}
+    first = (await client.post("/v1/query", json=question, headers=auth())).json()
+    assert first["cache"]["query"] == "miss" and first["cache"]["semantic"] == "miss"
+    assert first["cache"]["reason"].split(":")[0] in ("no_candidate", "miss")
+    again = (await client.post("/v1/query", json=question, headers=auth())).json()
+    assert again["cache"]["query"] == "hit" and again["cache"]["reason"].startswith("exact_hit")
+    other = {"query": "How long did the rebuilding of the wall take in 1990?"}
+    refused = (await client.post("/v1/query", json=other, headers=auth())).json()
+    assert refused["cache"]["semantic"] == "miss"
+    assert refused["cache"]["reason"].startswith("semantic_refused")
+
+
 async def test_bodies_over_the_limit_are_refused_before_auth(
         client: httpx.AsyncClient, app_settings: Settings) -> None:
     big = b'{"query": "' + b"x" * (app_settings.max_body_bytes + 10) + b'"}'

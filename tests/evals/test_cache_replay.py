@@ -8,8 +8,8 @@ import pytest
 
 from evals.cache import replay as cr
 from evals.datasets import querylog as ql
-from rag_core.cache import semantic_rules
-from rag_core.nlp import facts
+from rag_core.decisions import semantic_rules
+from rag_core.decisions.nlp import facts
 
 # --- the query log -------------------------------------------------------------------------
 

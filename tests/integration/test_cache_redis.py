@@ -63,6 +63,7 @@ def _chunk(note_id: str, ordinal: int = 0) -> Chunk:
 
 def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
+    settings = settings.with_overrides(semantic_mode="loose")  # its evidence rule, below
     client = make_redis_client(redis_url, settings)
     semantic = SemanticCache(client, settings)
     vec = unit(1)
@@ -118,7 +119,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     """The cached question's facts come stored with it: a process that did not store it (here:
     an emptied memo) runs spaCy on the new question only; entries without stored facts (or of
     another extraction version) are parsed as before."""
-    from rag_core import nlp
+    from rag_core.decisions import nlp
 
     client = make_redis_client(redis_url, settings)
     cache = SemanticCache(client, settings)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core import nlp
-from rag_core.cache import semantic_rules as sr
-from rag_core.relevance import RelevancePolicy, decide_relevance
+from rag_core.decisions import nlp
+from rag_core.decisions import semantic_rules as sr
+from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.types import Chunk
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag_core import nlp
-from rag_core.cache.sentences import split_sentences
+from rag_core.decisions import nlp
+from rag_core.decisions.sentences import split_sentences
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "notes"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core import nlp
-from rag_core.cache import semantic_rules as sr
-from rag_core.cache.semantic_roles import demoted, role_check, same_party
+from rag_core.decisions import nlp
+from rag_core.decisions import semantic_rules as sr
+from rag_core.decisions.semantic_roles import demoted, role_check, same_party
 
 
 def test_the_subject_of_the_main_verb_is_its_doer() -> None:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from rag_core.config import Settings
+from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
+from rag_core.decisions.word_match import WordMatcher
 from rag_core.embedding import Embedder, build_embedder
-from rag_core.relevance import RelevancePolicy, decide_relevance
 from rag_core.types import Chunk
-from rag_core.word_match import WordMatcher
 
 
 class Counting:

@@ -3,7 +3,8 @@
 Two questions about one passage often name the same people with the roles exchanged: "What did
 Mateo say to Castellanos?" and "What did Castellanos say back to Mateo?" share every word, their
 best chunk and their best sentence, and still have different answers. spaCy's dependency parse
-says who is the subject; ``rag_core.nlp.facts`` keeps, for each question, the noun phrases it
+says who is the subject; ``rag_core.decisions.nlp.facts`` keeps, for each question, the noun
+phrases it
 names (``mentions``), those that are a subject anywhere (``subjects``), those that do something
 in its main clause (``doers``) and whether anyone, named or not, does something there
 (``acting``).
@@ -19,8 +20,8 @@ resolved).
 
 from __future__ import annotations
 
-from rag_core import nlp
-from rag_core.cache.semantic_evidence import Check
+from rag_core.decisions import nlp
+from rag_core.decisions.semantic_evidence import Check
 
 
 def same_party(x: str, y: str) -> bool:

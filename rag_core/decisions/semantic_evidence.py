@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core import nlp
-from rag_core.cache.sentences import same_best_sentence
+from rag_core.decisions import nlp
+from rag_core.decisions.sentences import same_best_sentence
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Words that mean nearly the same: the no-context decision's answer to synonyms.
 
-The coverage rule of ``rag_core.relevance`` looks for a question's nouns in the retrieved notes.
+The coverage rule of ``rag_core.decisions.relevance`` looks for a question's nouns in the
+retrieved notes.
 A question in other words ("sibling" for the note's "niece", "rock" for "stone") then finds
 its topic missing and is refused, although the notes answer it. ``WordMatcher`` embeds single
 words with the service's own embedder and finds, for each word the notes lack, the closest word

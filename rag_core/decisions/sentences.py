@@ -10,17 +10,17 @@ sentences); the best sentence of each question must be among the other's best fe
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
-from rag_core import nlp
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+from rag_core.decisions import nlp
+from rag_core.llm import extractive
 
 
 def split_sentences(texts: Sequence[str]) -> list[str]:
+    """The sentences of ``texts``, once each, by the service's one splitter (the extractive
+    generator's: abbreviations such as "Dr." end no sentence)."""
     return list(dict.fromkeys(s.strip() for t in dict.fromkeys(texts)
-                              for s in _SENTENCE_END.split(t) if s.strip()))
+                              for s in extractive.split_sentences(t) if s.strip()))
 
 
 def terms(f: nlp.Facts) -> set[str]:

@@ -1,6 +1,7 @@
-"""Who does what in a question, from spaCy's dependency parse (``rag_core.nlp.facts`` keeps the
+"""Who does what in a question, from spaCy's dependency parse
+(``rag_core.decisions.nlp.facts`` keeps the
 result; the semantic cache's ``roles`` rule compares two questions by it,
-``rag_core.cache.semantic_roles``)."""
+``rag_core.decisions.semantic_roles``)."""
 
 from __future__ import annotations
 

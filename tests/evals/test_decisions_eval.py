@@ -1,0 +1,60 @@
+"""The measuring side of issue 33: per-set tables, ablations and the modes plot (spaCy only; the
+pairs and questions are written here, no data set is read)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evals.cache import decisions_eval, decisions_plots, semantic_eval
+from evals.quality import relevance_eval
+from rag_core.cache.semantic import policy_for
+from rag_core.config import Settings
+from rag_core.decisions import semantic_rules as rules
+from rag_core.decisions.relevance import RelevancePolicy
+from rag_core.types import Chunk
+
+EVIDENCE = rules.Evidence(("n1:0",), ("n1",), ("Odile gives away sixty loaves on Fridays.",))
+
+
+def pair(pid: str, a: str, b: str, label: str) -> semantic_eval.PairEvidence:
+    return semantic_eval.PairEvidence({"id": pid, "user_id": "u", "a": a, "b": b,
+                                       "label": label, "split": "test"}, 0.9,
+                                      EVIDENCE, EVIDENCE)
+
+
+PAIRS = [pair("p1", "How many loaves does Odile give away on Fridays?",
+              "On Fridays, how many loaves does Odile give away?", "paraphrase"),
+         pair("n1", "How many loaves did Odile give away in 2019?",
+              "How many loaves did Odile give away in 2021?", "near_miss")]
+
+
+def test_the_mode_table_and_the_dates_rule_in_the_ablation() -> None:
+    collected = {"s": decisions_eval.Collected("s", PAIRS)}
+    table = decisions_eval.semantic_table(collected, decisions_eval.mode_policies(Settings()))
+    strict = table[table["mode"] == "strict"].iloc[0]
+    assert strict["reuse"] == 1.0 and strict["false_hits"] == 0
+    assert strict["false_hit_upper95"] == semantic_eval.wilson_upper(0, 1)
+    ablation = decisions_eval.semantic_ablation(collected, policy_for(Settings(), "strict"))
+    rows = ablation.set_index("left out")
+    assert rows.loc["(none)", "s false hits"] == "0/1"
+    assert rows.loc["dates", "s false hits"] == "1/1"  # only the dates rule refused it
+
+
+def test_the_relevance_ablation_answers_what_only_the_rule_refused() -> None:
+    chunk = Chunk("n1:0", "n1", "u", 0, "Odile gives away sixty loaves on Fridays.",
+                  {"date": "2021-05-02", "speaker": "Pastor Ines Okoro"}, score=0.6)
+    items = [{"id": "q1", "user_id": "u", "question": "What did Odile give away in 2018?",
+              "expect_no_context": True, "reference_note_ids": [], "scenario": "x"}]
+    collected = {"s": decisions_eval.Collected("s", [], [relevance_eval.Retrieved(
+        items[0], (chunk,))])}
+    table = decisions_eval.relevance_ablation(collected, RelevancePolicy()).set_index("left out")
+    assert table.loc["(none)", "s no-context accuracy"] == 1.0
+    assert table.loc["front_matter", "s no-context accuracy"] == 0.0
+
+
+def test_the_modes_plot_is_written(tmp_path: Path) -> None:
+    collected = {"s": decisions_eval.Collected("s", PAIRS)}
+    table = decisions_eval.semantic_table(collected, decisions_eval.mode_policies(Settings()))
+    path = decisions_plots.plot_modes(table, tmp_path / "modes.png")
+    assert path.stat().st_size > 1000
+    assert decisions_plots.wilson_lower(0, 10) == 0.0

@@ -1,0 +1,107 @@
+"""The semantic cache's modes, the strict mode's word-by-word rules, ``cache.reason`` and the
+measuring helpers (no services: spaCy only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.cache import semantic_eval
+from evals.datasets import external
+from rag_core.cache.layers import CacheLayers
+from rag_core.cache.semantic import policy_for
+from rag_core.config import Settings
+from rag_core.decisions import semantic_rules as sr
+from rag_core.decisions.reasons import cache_reason
+from rag_core.decisions.semantic_coverage import misspelt
+
+NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
+                   texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "
+                          "Aunt Wren kept an extra plate at her table for whoever came.",))
+
+
+def strict_decision(cached: str, new: str, similar: sr.Similar | None = None) -> sr.Decision:
+    return sr.decide(new, cached, 0.9, policy_for(Settings(), "strict"), NOTE, NOTE,
+                     similar=similar)
+
+
+def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
+    assert Settings().semantic_mode == "strict"
+    assert CacheLayers.from_settings(Settings(), None).semantic_enabled
+    assert not CacheLayers.from_settings(Settings(semantic_mode="off"), None).semantic_enabled
+    assert not CacheLayers.from_settings(Settings(semantic_cache_enabled=False),
+                                         None).semantic_enabled
+    assert policy_for(Settings(), "strict").coverage
+    assert not policy_for(Settings(), "loose").coverage
+
+
+def test_strict_reuses_a_reordered_question() -> None:
+    d = strict_decision("How many loaves does Odile give away every Friday?",
+                        "Every Friday, how many loaves does Odile give away?")
+    assert d.hit and d.reason == "reuse"
+
+
+@pytest.mark.parametrize(("cached", "new", "rule"), [
+    # the donor asked for more than the new question: its answer is about the plate
+    ("Who ate at Aunt Wren's extra plate?", "Who was Aunt Wren?", "coverage"),
+    ("What did Odile do for a living?", "Where did Odile live?", "focus"),
+    ("According to the baker, what is joy?", "According to the baker, what is joy not?",
+     "negation"),
+])
+def test_strict_refuses_with_the_rule_that_saw_the_difference(cached: str, new: str,
+                                                             rule: str) -> None:
+    d = strict_decision(cached, new)
+    assert not d.hit and rule in d.failed()
+
+
+def test_near_words_come_from_the_similarity_given() -> None:
+    cached, new = "What did Odile sell at the quay?", "What did Odile sell at the wharf?"
+    assert not strict_decision(cached, new).hit
+    def close(words: object, candidates: object) -> dict[str, tuple[float, str]]:
+        return {"wharf": (0.9, "quay"), "quay": (0.9, "wharf")}
+    d = strict_decision(cached, new, close)
+    assert d.hit and "wharf~quay" in dict((c.rule, c.detail) for c in d.checks)["coverage"]
+
+
+def test_misspelt_words_are_one_slip_apart_in_long_words_only() -> None:
+    assert misspelt("kessler", "kesler") and misspelt("appeal", "apeal")
+    assert not misspelt("amira", "samir") and not misspelt("hail", "hial")
+
+
+def test_cache_reason_names_the_outcome() -> None:
+    refused = {"hit": False, "reason": "coverage",
+               "checks": {"coverage": {"passed": False, "detail": "new ['plate']"}}}
+    assert cache_reason({"query": "miss", "semantic": "miss"}, {"semantic": refused}) \
+        .startswith("semantic_refused: coverage")
+    assert cache_reason({"query": "miss", "semantic": "off"}, {}).startswith("semantic_off")
+    hit = {"hit": True, "reason": "reuse", "matched_query": "q", "similarity": 0.9}
+    assert cache_reason({"query": "semantic_hit"}, {"semantic": hit}).startswith(
+        "semantic_reuse")
+    assert cache_reason({"query": "hit"}, {}).startswith("exact_hit")
+    assert cache_reason({"query": "miss", "semantic": "miss"},
+                        {"semantic": {"hit": False, "reason": "no_candidate"}}
+                        ).startswith("no_candidate")
+
+
+def test_wilson_upper_bound_of_a_rate() -> None:
+    assert semantic_eval.wilson_upper(0, 50) == pytest.approx(0.0713, abs=1e-3)
+    assert semantic_eval.wilson_upper(5, 50) == pytest.approx(0.2136, abs=1e-3)
+    assert semantic_eval.wilson_upper(0, 0) == 1.0
+
+
+def test_the_external_set_loads_in_the_golden_shapes(tmp_path: Path) -> None:
+    assert not external.available(tmp_path)
+    (tmp_path / "notes" / "u1").mkdir(parents=True)
+    pair = {"id": "p1", "user_id": "u1", "a": "Who?", "b": "Who then?", "label": "paraphrase",
+            "kind": "shorter", "answer_a": "x", "answer_b": "x", "note_ids": ["u1-001"]}
+    qa: dict[str, object] = {"id": "q1", "user_id": "u1", "question": "Who?", "relevant_notes": [],
+          "answer": None, "kind": "absent_topic", "expect_no_context": True}
+    (tmp_path / "semantic_pairs.jsonl").write_text(json.dumps(pair) + "\n")
+    (tmp_path / "qa.jsonl").write_text(json.dumps(qa) + "\n")
+    assert external.available(tmp_path) and external.users(tmp_path) == ["u1"]
+    [loaded] = external.load_semantic_pairs(tmp_path)
+    assert loaded["split"] == "external" and "answer_a" not in loaded
+    frame = external.load_qa(tmp_path)
+    assert frame.loc[0, "reference_note_ids"] == [] and bool(frame.loc[0, "expect_no_context"])
