@@ -39,8 +39,20 @@ def test_promtool_check_rules() -> None:
     assert f"SUCCESS: {len(alerts())} rules found" in out.stdout
 
 
-def test_promtool_check_config() -> None:
-    out = promtool("check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
+def test_promtool_check_config(tmp_path: Path) -> None:
+    """The shipped config, with the secret's path (mounted by compose) pointing at a file here:
+    promtool checks that the credentials file exists."""
+    folder = DEPLOY / "prometheus"
+    config = (folder / "prometheus.yml").read_text()
+    assert "/run/secrets/metrics_token" in config
+    secret = tmp_path / "metrics_token"
+    secret.write_text("a-token\n")
+    for extra in folder.iterdir():
+        if extra.name != "prometheus.yml" and extra.is_file():
+            (tmp_path / extra.name).write_text(extra.read_text())
+    copy = tmp_path / "prometheus.yml"
+    copy.write_text(config.replace("/run/secrets/metrics_token", str(secret)))
+    out = promtool("check", "config", str(copy))
     assert out.returncode == 0, out.stdout + out.stderr
 
 
