@@ -1,6 +1,7 @@
 """Public retrieval benchmarks in the BEIR layout, loaded from a local folder.
 
-A set lives in ``data/beir/<name>/`` (kept out of git; the README says how to get one)::
+A set lives in ``data/beir/<name>/`` or in the team's shared folder ``../shared/beir/<name>/``
+beside the checkout (``find_data_dir``; kept out of git)::
 
     corpus.jsonl     {"_id": ..., "title": ..., "text": ...}
     queries.jsonl    {"_id": ..., "text": ...}
@@ -32,6 +33,11 @@ from rag_core.types import Note
 DATA_DIR = REPO_ROOT / "data" / "beir"
 HELD_OUT = frozenset({"scifact"})
 
+# The plain BM25 reference of ../shared/beir/README.md (nDCG@10 on the test qrels: lowercase,
+# split on non-alphanumerics, no stemming, 33 stop words, k1 0.9, b 0.4): a floor to be at or
+# above, shown beside the BM25 row (the gates hold the same figures in evals/gates.toml).
+BM25_REFERENCE_NDCG10 = {"cranfield": 0.331, "cisi": 0.311, "medline": 0.663, "npl": 0.381}
+
 # nDCG@10 of sentence-transformers/all-MiniLM-L6-v2 on the MTEB leaderboard (BEIR test splits,
 # whole corpora, title + text embedded, 256-token truncation).
 PUBLISHED_DENSE_NDCG10 = {
@@ -60,6 +66,22 @@ class BeirSet:
         judged = sum(len(v) for v in self.qrels.values())
         return {"set": self.name, "split": self.split, "documents": len(self.corpus),
                 "queries": len(self.queries), "judgements": judged, **self.notes}
+
+
+def data_dirs() -> list[Path]:
+    """Where sets are looked for, in order: ``data/beir`` of the checkout, then ``shared/beir``
+    beside it or beside the folder that holds it (a git worktree one level down)."""
+    return [DATA_DIR, *(up / "shared" / "beir" for up in REPO_ROOT.parents[:2])]
+
+
+def find_data_dir(names: Sequence[str] = ()) -> Path:
+    """The first of ``data_dirs()`` holding any of ``names`` (any set when empty); ``DATA_DIR``
+    when none does (the sets then skip with the reason)."""
+    for root in data_dirs():
+        if root.is_dir() and any((root / n).is_dir() for n in names or
+                                 [p.name for p in root.iterdir()]):
+            return root
+    return DATA_DIR
 
 
 def check_name(name: str) -> None:

@@ -6,6 +6,8 @@ validation (sanitising, the query token budget) and the store's ``search`` with
 ``SearchParams``, 100 chunks deep.  Embeddings are cached on disk (``CachedEmbedder``) beside
 the data, so a second run, or a run on a fresh database, embeds nothing it embedded before.
 
+The notebook's section over several sets is ``evals.beir_public``.
+
 ``run_configs`` times each search (client side, the store call only: the same query vector for
 every configuration) and scores the ranked documents with ``evals.datasets.beir.score_query``;
 ``mode_table`` averages per configuration, with the published dense figure beside the dense row.
@@ -121,14 +123,26 @@ def ingest(parts: Any, ds: BeirSet, cache_dir: str | Path, progress: bool = True
     return {**report.to_dict(), "embedded_now": embedder.computed}
 
 
+def fit_query(text: str, limit: int) -> str:
+    """``text`` cut to the service's ``max_query_chars`` at a word boundary, as a user would
+    cut it (a few CISI queries are longer; the query token budget cuts them further anyway)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit + 1]
+    cut = head.rstrip().rfind(" ")
+    return (head[:cut] if cut > 0 else text[:limit]).rstrip()
+
+
 def query_inputs(parts: Any, ds: BeirSet, cache_dir: str | Path
                  ) -> tuple[list[str], list[str], np.ndarray]:
-    """Query ids, their validated text (the pipeline's step 1) and their vectors."""
+    """Query ids, their validated text (the pipeline's step 1, after ``fit_query``) and their
+    vectors."""
     from rag_core.safety.guard import validate_query
 
     ids = sorted(ds.queries)
-    texts = [validate_query(user_of(ds), ds.queries[q], parts.counter, parts.settings,
-                            sanitiser=parts.sanitiser).text for q in ids]
+    limit = parts.settings.max_query_chars
+    texts = [validate_query(user_of(ds), fit_query(ds.queries[q], limit), parts.counter,
+                            parts.settings, sanitiser=parts.sanitiser).text for q in ids]
     embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
     vectors = embedder.embed(texts)
     embedder.save()
@@ -183,14 +197,19 @@ def mode_table(frame: pd.DataFrame, ds: BeirSet) -> pd.DataFrame:
     return table
 
 
+# mode slug -> the changes to the service's SearchParams that search that way
+MODES: dict[str, dict[str, str]] = {
+    "dense": {"mode": "dense"},
+    "bm25": {"mode": "lexical", "lexical_ranker": "bm25"},
+    "ts_rank_cd": {"mode": "lexical", "lexical_ranker": "ts_rank_cd"},
+    "hybrid": {"mode": "hybrid"},
+}
+
+
 def standard_configs(base: SearchParams) -> dict[str, SearchParams]:
-    """The modes the issue compares: dense, both lexical rankers, and the default hybrid."""
-    return {
-        "dense": base.with_(mode="dense"),
-        "lexical (bm25)": base.with_(mode="lexical", lexical_ranker="bm25"),
-        "lexical (ts_rank_cd)": base.with_(mode="lexical", lexical_ranker="ts_rank_cd"),
-        "hybrid (default)": base.with_(mode="hybrid"),
-    }
+    """The modes the issue compares, on the service's other knobs: dense, both lexical
+    rankers, hybrid (labels: the slugs of ``MODES``)."""
+    return {slug: base.with_(**changes) for slug, changes in MODES.items()}
 
 
 def grid(base: SearchParams, **axes: Sequence[Any]) -> dict[str, SearchParams]:
@@ -220,6 +239,12 @@ def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", 
     return parts_for(bench_settings(state_dir, database_url=url, **overrides))
 
 
+def cache_dir_for(parts: Any, folder: str | Path) -> Path:
+    """Where a set's vectors are cached: ``<state_dir>/beir/<set>`` (the shared sets are
+    read-only, and a fresh clone's run embeds each text once, the next runs none)."""
+    return Path(parts.settings.state_dir) / "beir" / Path(folder).name
+
+
 def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
              max_docs: int = 0, seed: int = 0, configs: Mapping[str, SearchParams] | None = None,
              parts: Any = None, progress: bool = True) -> dict[str, Any]:
@@ -230,89 +255,18 @@ def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
     own = parts is None
     used = parts or beir_parts()
     try:
-        cache = Path(folder) / ".embeddings"
+        cache = cache_dir_for(used, folder)
+        start = time.perf_counter()
         report = ingest(used, ds, cache, progress)
         inputs = query_inputs(used, ds, cache)
+        report["ingest_and_embed_s"] = time.perf_counter() - start
         base = SearchParams.from_settings(used.settings)
+        start = time.perf_counter()
         frame = run_configs(used.store, ds, inputs, configs or standard_configs(base),
                             progress=progress)
+        report["search_s"] = time.perf_counter() - start
     finally:
         if own:
             used.close()
     return {"set": ds.describe(), "ingest": report, "per_query": frame,
             "table": mode_table(frame, ds)}
-
-
-# --- the notebook's section: every requested set that is present ------------------------------
-
-SLUGS = {"dense": "dense", "lexical (bm25)": "lexical_bm25",
-         "lexical (ts_rank_cd)": "lexical_ts_rank_cd", "hybrid (default)": "hybrid"}
-# the comparisons of a set (``public_metrics``); a set that is absent records them as None, so
-# that the gates on them say "nothing to measure in this run" instead of failing
-COMPARISONS = ("hybrid_minus_dense", "hybrid_minus_bm25", "hybrid_minus_best_single",
-               "dense_minus_published")
-
-
-def public_metrics(table: pd.DataFrame, published: float | None) -> dict[str, Any]:
-    """Flat figures of one set for ``record``: per mode, and the comparisons the issue asks
-    for (hybrid against each half, dense against the published figure)."""
-    rows = {SLUGS.get(str(r["config"]), str(r["config"])): r for r in table.to_dict("records")}
-    out: dict[str, Any] = {
-        slug: {k: r[k] for k in (*METRICS, "p50_ms", "p99_ms")} for slug, r in rows.items()}
-    ndcg = {slug: r["ndcg_at_10"] for slug, r in rows.items()}
-    if {"hybrid", "dense", "lexical_bm25"} <= set(ndcg):
-        out["hybrid_minus_dense"] = ndcg["hybrid"] - ndcg["dense"]
-        out["hybrid_minus_bm25"] = ndcg["hybrid"] - ndcg["lexical_bm25"]
-        out["hybrid_minus_best_single"] = ndcg["hybrid"] - max(ndcg["dense"],
-                                                               ndcg["lexical_bm25"])
-    if {"lexical_bm25", "lexical_ts_rank_cd"} <= set(rows):
-        out["bm25_vs_ts_rank_cd_p50_ratio"] = (rows["lexical_bm25"]["p50_ms"]
-                                               / rows["lexical_ts_rank_cd"]["p50_ms"])
-    if published is not None and "dense" in ndcg:
-        out["dense_minus_published"] = ndcg["dense"] - published
-    return out
-
-
-def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: str = "test",
-               *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
-               parts: Any = None, progress: bool = True, settings: Any = None) -> dict[str, Any]:
-    """Each named set that is present under ``data_dir``: its table and flat metrics; each
-    one that is not: the reason, printed and returned, and its comparisons as None (the gates
-    on them then skip).
-    ``settings``: the notebook's Settings, for the parts when ``parts`` is not given."""
-    from evals.datasets.beir import DATA_DIR, data_status
-
-    root = Path(data_dir) if data_dir else DATA_DIR
-    own = parts is None and settings is not None and any(
-        data_status(root / name, split)[0] for name in names)
-    if own:
-        parts = beir_parts(settings.state_dir, base=settings)
-    try:
-        return _run_sets(names, root, split, max_queries, max_docs, seed, parts, progress)
-    finally:
-        if own:
-            parts.close()
-
-
-def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
-              seed: int, parts: Any, progress: bool) -> dict[str, Any]:
-    from evals.datasets.beir import data_status
-
-    tables, metrics, skipped, sets = [], {}, {}, []
-    for name in names:
-        ok, why = data_status(root / name, split)
-        if not ok:
-            print(f"public set {name} skipped: {why}")
-            skipped[name] = why
-            metrics[name] = dict.fromkeys(COMPARISONS)
-            continue
-        result = evaluate(root / name, split, max_queries=max_queries, max_docs=max_docs,
-                          seed=seed, parts=parts, progress=progress)
-        tables.append(result["table"])
-        sets.append({**result["set"], **{f"ingest_{k}": v for k, v in result["ingest"].items()
-                                         if k in ("chunks_written", "seconds", "embedded_now")}})
-        published = result["table"]["published_dense_ndcg_at_10"].dropna()
-        metrics[name] = public_metrics(result["table"],
-                                       float(published.iloc[0]) if len(published) else None)
-    return {"table": pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
-            "sets": pd.DataFrame(sets), "metrics": metrics, "skipped": skipped}

@@ -42,3 +42,6 @@ def iso_day(text: str) -> str:
 
 
 TOP_K = int_between(1, 50)
+# `rag-core search` reaches deeper than the service's answers: a benchmark needs recall@100
+# (@1000); the store raises each candidate list and ef_search to top_k (store/searching.py)
+SEARCH_TOP_K = int_between(1, 1_000)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from rag_core.cli.args import TOP_K, Parser, int_between, iso_day
+from rag_core.cli.args import SEARCH_TOP_K, TOP_K, Parser, int_between, iso_day
 from rag_core.config import Settings
 from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
 
@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("search", cmd_search, "Show the retrieved chunks for a query, without generating.")
     p.add_argument("query", nargs="?")
     p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
-    p.add_argument("--top-k", type=TOP_K, default=5, help="chunks to show, 1-50")
+    p.add_argument("--top-k", type=SEARCH_TOP_K, default=5,
+                   help="chunks to show, 1-1000 (the API and `ask` keep 1-50)")
     p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
     p.add_argument("--explain", action="store_true",

@@ -7,12 +7,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from evals.datasets import beir
 from evals.metrics.retrieval import graded_ndcg_at_k
-from evals.retrieval import beir_run
+from evals.retrieval import beir_public, beir_run
 from rag_core.store.base import SearchParams
 
 DOCS = {
@@ -125,46 +124,10 @@ def test_cached_embedder_embeds_each_text_once_across_runs(tmp_path: Path) -> No
     assert bf16.embed(["a"])[:, 0].tolist() == [1] and bf16.computed == 1
 
 
-def test_public_metrics_compare_hybrid_with_each_half() -> None:
-    table = pd.DataFrame([
-        {"config": "dense", "ndcg_at_10": 0.30, "recall_at_100": 0.2, "mrr_at_10": 0.5,
-         "p50_ms": 2.0, "p99_ms": 4.0},
-        {"config": "lexical (bm25)", "ndcg_at_10": 0.32, "recall_at_100": 0.2,
-         "mrr_at_10": 0.5, "p50_ms": 3.0, "p99_ms": 6.0},
-        {"config": "lexical (ts_rank_cd)", "ndcg_at_10": 0.25, "recall_at_100": 0.2,
-         "mrr_at_10": 0.5, "p50_ms": 2.0, "p99_ms": 3.0},
-        {"config": "hybrid (default)", "ndcg_at_10": 0.35, "recall_at_100": 0.3,
-         "mrr_at_10": 0.6, "p50_ms": 5.0, "p99_ms": 9.0},
-    ])
-    got = beir_run.public_metrics(table, published=0.31)
-    assert got["hybrid_minus_dense"] == pytest.approx(0.05)
-    assert got["hybrid_minus_best_single"] == pytest.approx(0.03)
-    assert got["dense_minus_published"] == pytest.approx(-0.01)
-    assert got["bm25_vs_ts_rank_cd_p50_ratio"] == pytest.approx(1.5)
-    assert got["hybrid"]["recall_at_100"] == 0.3
-
-
 def test_grid_names_every_combination() -> None:
     configs = beir_run.grid(SearchParams(mode="hybrid"), rrf_k=[10, 60], lexical_weight=[1.0])
     assert list(configs) == ["rrf_k=10 lexical_weight=1.0", "rrf_k=60 lexical_weight=1.0"]
     assert configs["rrf_k=10 lexical_weight=1.0"].rrf_k == 10
-
-
-def test_run_public_skips_absent_sets_with_a_reason(tmp_path: Path, capsys) -> None:
-    from evals import gates
-    from evals.report import record
-
-    got = beir_run.run_public(["nfcorpus", "scifact"], tmp_path)
-    assert set(got["skipped"]) == {"nfcorpus", "scifact"}
-    assert got["metrics"]["nfcorpus"] == dict.fromkeys(beir_run.COMPARISONS)
-    assert "held out" in got["skipped"]["scifact"]
-    assert "public set nfcorpus skipped" in capsys.readouterr().out
-    # the full profile's gates on an absent set skip: the notebook ran, nothing was measured
-    flat = record.flatten("retrieval", {"public": got["metrics"]})
-    checked = [g for g in gates.load_gates(profile="full") if ".public.nfcorpus." in g.name]
-    assert checked
-    results = gates.evaluate(checked, flat, ran=["retrieval"])
-    assert {r.status for r in results} == {"skipped"}
 
 
 @pytest.mark.integration
@@ -174,16 +137,24 @@ def test_a_tiny_set_through_ingest_and_every_mode(tmp_path: Path, live_settings)
     write_set(tmp_path / "tiny")
     parts = build_parts(live_settings)
     try:
-        got = beir_run.run_public(["tiny"], tmp_path, parts=parts, progress=False)
+        got = beir_public.run_public(["tiny"], tmp_path, parts=parts, progress=False)
         again = beir_run.evaluate(tmp_path / "tiny", parts=parts, progress=False)
     finally:
         parts.close()
     table = got["table"].set_index("config")
-    assert list(table.index) == ["dense", "lexical (bm25)", "lexical (ts_rank_cd)",
-                                 "hybrid (default)"]
+    assert list(table.index) == ["dense", "bm25", "ts_rank_cd", "hybrid"]
+    assert table["default"].tolist() == [False, False, False, True]  # the service's mode
     assert table["queries"].tolist() == [3, 3, 3, 3]
     assert table.loc["dense", "ndcg_at_10"] == pytest.approx(1.0)  # plain paraphrases
-    assert table.loc["hybrid (default)", "recall_at_100"] == 1.0
+    assert table.loc["hybrid", "recall_at_100"] == 1.0
     assert (table["p50_ms"] > 0).all()
     assert again["ingest"]["chunks_written"] == 0 and again["ingest"]["embedded_now"] == 0
-    assert set(got["metrics"]["tiny"]) >= {"dense", "hybrid", "hybrid_minus_dense"}
+    assert set(got["metrics"]["tiny"]) >= {"dense", "hybrid", "default_minus_best_single"}
+    assert got["metrics"]["tiny"]["bm25_minus_reference"] is None  # no reference for it
+
+
+def test_a_query_over_the_service_limit_is_cut_at_a_word_boundary() -> None:
+    assert beir_run.fit_query("short question", 1000) == "short question"
+    cut = beir_run.fit_query("alpha beta gamma delta", 12)
+    assert cut == "alpha beta" and len(cut) <= 12
+    assert beir_run.fit_query("x" * 30, 10) == "x" * 10  # one long word: cut inside it
