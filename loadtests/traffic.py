@@ -46,9 +46,13 @@ def outcome_of_name(name: str) -> str | None:
 # --- questions -----------------------------------------------------------------------------
 
 
-def load_items(root: str | Path = ROOT) -> list[dict[str, Any]]:
+def load_items(root: str | Path = ROOT, qa_file: str | Path | None = None
+               ) -> list[dict[str, Any]]:
+    """The golden QA items, or those of ``qa_file`` (``RAG_LOAD_QA``: a dataset's items in
+    the golden columns, written by the harness)."""
     items: list[dict[str, Any]] = []
-    for path in sorted(Path(root).glob(QA_GLOB)):
+    paths = [Path(qa_file)] if qa_file else sorted(Path(root).glob(QA_GLOB))
+    for path in paths:
         items += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return items
 
