@@ -52,7 +52,8 @@ def merge(old: Mapping[str, Any], old_notebooks: Sequence[Mapping[str, Any]],
         if _prefix(result.name) in rerun or row is None:
             gates.append(result)
             continue
-        status: Status = {True: "passed", False: "failed", None: "skipped"}[row.get("passed")]
+        words: dict[bool | None, Status] = {True: "passed", False: "failed", None: "skipped"}
+        status = words[row.get("passed")]
         gates.append(GateResult(row["name"], row.get("value"), row["threshold"], row["op"],
                                 status, f"from run {old_id}"))
     order = [r["name"] for r in old.get("gates", [])]

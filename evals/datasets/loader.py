@@ -16,7 +16,8 @@ ragas items name their evidence by text, not by note: a reference context is map
 asking user's notes whose body holds it (whitespace and case aside). ``user_id`` may be left
 out when the dataset has one user. Items without ``split`` are all evaluated (they count as the
 test part, which the gates read: ``split`` is set to ``test``). Semantic pairs keep ``id``,
-``user_id``, ``a``, ``b``, ``label`` (``paraphrase`` | ``near_miss``) and optional ``kind`` / ``split``.
+``user_id``, ``a``, ``b``, ``label`` (``paraphrase`` | ``near_miss``) and optional ``kind``,
+``split``.
 """
 
 from __future__ import annotations
