@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", metavar="PATH",
                      help="a dataset folder (notes/<user>/, qa.jsonl, ...) or hub id: run the "
                           "notebooks on it into reports/<its name>/")
+    run.add_argument("--keep-services", action="store_true",
+                     help="leave the embedded PostgreSQL/Redis this run started running "
+                          "(faster repeated runs; stop them with `rag-core services down`)")
     run.add_argument("--name", metavar="NAME",
                      help="the report folder reports/NAME/ (default: the dataset's name, "
                           "else the profile)")
@@ -133,6 +136,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         baseline=None if args.no_baseline else args.baseline,
         reports_dir=args.reports_dir, gates_file=args.gates,
         external_services=args.external_services, dataset=args.dataset, name=args.name,
+        keep_services=args.keep_services,
         command=command,
     )
     result = run(options)

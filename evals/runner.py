@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evals import gates as gates_mod
-from evals import knobs, merge, profiles, record, report, report_plots, run_compare
+from evals import knobs, merge, profiles, record, report, report_plots, run_compare, servers
 from evals.paths import GATES_FILE, REPO_ROOT, REPORTS_DIR
 
 KERNEL = "python3"
@@ -43,6 +43,7 @@ class RunOptions:
     notebooks: Sequence[profiles.NotebookSpec] = profiles.NOTEBOOKS
     stream: TextIO | None = None  # where notebooks' stderr goes (None: sys.stderr)
     external_services: bool = False  # allow (and record) an inherited DATABASE_URL / REDIS_URL
+    keep_services: bool = False  # leave the embedded servers this run started running
     command: str = ""  # the command line, shown in the report (reproduce a gate alone)
     run_id: str | None = None  # default: the start time, reports/<profile>/runs/<id>/
     dataset: str | None = None  # a dataset folder or hub id: notebooks run on it (reports/<name>/)
@@ -272,6 +273,10 @@ def run(options: RunOptions) -> RunResult:
     print(f"evals: profile {options.profile}{on}: {len(specs)} notebook(s) -> {out_root}",
           file=stream)
 
+    dirs = servers.state_dirs(knobs.harness_state_dir(),
+                              [v for v in [options.overrides.get("state_dir")]
+                               if isinstance(v, str)])
+    before = servers.running(dirs)
     outcomes: list[report.NotebookOutcome] = []
     metrics: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
@@ -297,6 +302,10 @@ def run(options: RunOptions) -> RunResult:
         print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
               file=stream, flush=True)
 
+    if not options.keep_services:  # a run stops every embedded server it started
+        for name in servers.stop_started(before, dirs):
+            print(f"evals: stopped {_rel(Path(name.split(' of ', 1)[1]))}: "
+                  f"{name.split(' ', 1)[0]} (started by this run)", file=stream)
     results = gates_mod.evaluate(gate_list, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
     run_info = {"id": run_id, "folder": _rel(out_root), "report": folder_name,
