@@ -28,6 +28,15 @@ reason = "the second notebook scores 0.9 by default"
 """
 
 
+MISSING = """
+[[gate]]
+name = "first.probes"
+op = "ge"
+value = 1.0
+reason = "a figure the tiny notebook never records"
+"""
+
+
 def _notebook(path, name):
     nb = new_notebook(cells=[
         new_code_cell("score = 0.9\ndataset = ''\noutput_dir = ''",
@@ -94,7 +103,8 @@ def test_a_dev_run_writes_its_own_folder_and_leaves_ci_alone(two):
 def test_a_dataset_run_reports_under_the_dataset_name(two, tmp_path):
     from evals.datasets.example import write_example
 
-    _, _, reports = two
+    _, gates, reports = two
+    gates.write_text(gates.read_text() + MISSING)
     data = write_example(tmp_path / "bike-coop")
     result = _run(two, dataset=str(data))
     assert result.paths["json"] == reports / "bike-coop" / "summary.json"
@@ -102,6 +112,15 @@ def test_a_dataset_run_reports_under_the_dataset_name(two, tmp_path):
     assert summary["metrics"]["first.on_dataset"] is True  # the notebooks got the dataset
     assert summary["run"]["dataset"]["name"] == "bike-coop"
     assert not (reports / "ci").exists()
+    # a figure the dataset has nothing for is skipped there, and fails the golden run
+    status = {g.name: (g.status, g.note) for g in result.gates}
+    assert status["first.probes"] == ("skipped", "nothing to measure on dataset bike-coop")
+    golden_run = _run(two)
+    assert {g.name: g.status for g in golden_run.gates}["first.probes"] == "failed"
+    # the gates of the dataset's gates.toml are applied, each with its source
+    sources = summary["run"]["gate_sources"]
+    assert set(sources) == {"quality.recall_at_5", "quality.no_context_accuracy"}
+    assert all(path.endswith("bike-coop/gates.toml") for path in sources.values())
 
 
 def test_compare_defaults_to_the_two_latest_runs_and_shows_what_moved(two, capsys):
