@@ -1,8 +1,8 @@
 """``python -m evals init-dataset DIR``: a small dataset of another domain to start from.
 
 The example (``evals/datasets/example/``) is a community bike co-op's notes: a workshop lead's
-repair-night notes and a chair's board minutes, 6 notes each, 30 questions (18 answerable
-across factual, metadata and synthesis; 12 the notes cannot answer), 10 semantic pairs, a
+repair-night notes and a chair's board minutes, 6 notes each, 30 questions (22 answerable
+across factual, metadata and synthesis; 8 the notes cannot answer), 10 semantic pairs, a
 three-day query log with one note edit, and a ``gates.toml`` that sets thresholds for a set this
 small. Every file is in the format the harness reads (``evals.datasets.loader``).
 """
