@@ -309,7 +309,9 @@ def run(options: RunOptions) -> RunResult:
     results = gates_mod.evaluate(gate_list, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
     if dataset is not None and not dataset.is_golden:
-        results = _not_measured_on(results, dataset.name)
+        results = _not_measured(results, f"nothing to measure on dataset {dataset.name}")
+    elif options.profile == "tune":
+        results = _not_measured(results, "not measured: the tune profile skips this part")
     run_info = {"id": run_id, "folder": _rel(out_root), "report": folder_name,
                 "dataset": dataset.describe() if dataset else None,
                 "command": options.command,
@@ -337,14 +339,15 @@ def run(options: RunOptions) -> RunResult:
     return RunResult(1 if failed else 0, summary, results, outcomes, paths)
 
 
-def _not_measured_on(results: list[gates_mod.GateResult], name: str
-                     ) -> list[gates_mod.GateResult]:
-    """On a dataset of one's own, a gate whose notebook ran but recorded no such metric (no
-    cross-user probes, no injection items, ...) is skipped, not failed: the data has nothing
-    for it to measure. A failed notebook still fails its gates."""
+def _not_measured(results: list[gates_mod.GateResult], why: str
+                  ) -> list[gates_mod.GateResult]:
+    """On a dataset of one's own (or in the tune profile), a gate whose notebook ran but
+    recorded no such metric (no cross-user probes, no injection items, a part tune skips) is
+    skipped, not failed: there was nothing for it to measure. A failed notebook still fails
+    its gates."""
     from dataclasses import replace
 
-    return [replace(r, status="skipped", note=f"nothing to measure on dataset {name}")
+    return [replace(r, status="skipped", note=why)
             if r.status == "failed" and r.note == "metric not recorded" else r
             for r in results]
 

@@ -195,3 +195,14 @@ def test_a_query_logs_own_rate_is_requests_per_user_per_whole_day():
                (2 * day + 7300, "b")]] + [Event(day, "a", "a", "edit", "x", "n-1")]
     # 6 requests, 2 users, spanning into the third day: one per user per day
     assert observed_rate(events) == pytest.approx(1.0)
+
+
+def test_a_hub_id_is_named_by_its_last_part_and_refused_when_it_cannot_be_fetched(monkeypatch):
+    from evals.datasets.loader import name_of
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert name_of("someone/team-notes") == "team-notes"
+    with pytest.raises(DatasetError) as err:
+        load_dataset("someone/absent-notes-set")
+    assert err.value.code == "DATASET_NOT_FOUND"
+    assert "could not be fetched" in str(err.value)
