@@ -34,13 +34,21 @@ def rel(path: str | Path, base: Path) -> str:
         return str(path)
 
 
+def _local(value: Any) -> Any:
+    """A path inside the checkout, repository-relative (a report shows no machine's paths)."""
+    text = str(value)
+    if isinstance(value, str | Path) and text.startswith(str(REPO_ROOT) + "/"):
+        return rel(text, REPO_ROOT)
+    return value
+
+
 def _settings_lines(summary: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     for notebook, params in summary.get("parameters", {}).items():
-        shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "output_dir")
+        shown = ", ".join(f"{k}={_local(v)!r}" for k, v in params.items() if k != "output_dir")
         lines.append(f"- `{notebook}` parameters: {shown or '-'}")
         fields = summary.get("settings", {}).get(notebook, {})
-        set_ = [f"{k}={v['value']!r} ({v['source']})" for k, v in sorted(fields.items())
+        set_ = [f"{k}={_local(v['value'])!r} ({v['source']})" for k, v in sorted(fields.items())
                 if v["source"] != "default"]
         if fields:
             lines.append(f"- `{notebook}` Settings not at their default: "

@@ -115,3 +115,19 @@ def test_the_header_names_the_change_against_the_previous_run_and_targets_missed
     assert "context_token_budget=600 (param)" in text
     assert "- `quality.wrong_no_context_rate`: 8.6 %, target <= 5.0 %" in text
     assert "| `quality.cost_usd` | $0.000100 | $0.000200 | -$0.000100 |" in text
+
+
+def test_the_markdown_shows_paths_inside_the_checkout_relative_to_it(tmp_path):
+    from evals.paths import REPO_ROOT
+
+    results = g.evaluate([g.Gate("quality.mrr", "ge", 0.5, "r")], {"quality.mrr": 0.9},
+                         ran=["quality"])
+    params = {"quality": {"dataset": str(REPO_ROOT / "golden"), "top_k": 5}}
+    fields = {"quality": {"state_dir": {"value": str(REPO_ROOT / ".rag_state"),
+                                        "source": "param"}}}
+    summary = report.build_summary("ci", "t", "c", results, {"quality.mrr": 0.9},
+                                   parameters=params, settings=fields,
+                                   environment={"state_dir": str(REPO_ROOT / ".rag_state")})
+    text = report.write_report(tmp_path, summary, results, [], None, None)["markdown"].read_text()
+    assert str(REPO_ROOT) not in text
+    assert "dataset='golden'" in text and "state_dir='.rag_state' (param)" in text
