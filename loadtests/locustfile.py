@@ -40,7 +40,7 @@ from loadtests import shapes, streaming, traffic  # noqa: E402
 BANK = traffic.QuestionBank.from_items(traffic.load_items(qa_file=os.environ.get("RAG_LOAD_QA")),
                                       only=traffic.user_list(os.environ.get("RAG_LOAD_USERS")))
 TOKENS = traffic.tokens_for(BANK.users, os.environ.get("RAG_LOAD_TOKENS"))
-WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"))
+WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"), BANK)
 WAIT = traffic.wait_range(os.environ.get("RAG_LOAD_WAIT", ""))
 _EVENTS = traffic.events_path(os.environ.get("RAG_LOAD_EVENTS"))
 SEED = traffic.seed_of(os.environ.get("RAG_LOAD_SEED"))

@@ -165,11 +165,18 @@ def user_rng(seed: int | None, kind: str, number: int, worker: int = 0) -> rando
     return random.Random(f"{seed}:{kind}:{number}")
 
 
-def user_classes_for(mix: str) -> dict[str, int]:
-    """User kinds and their weights for a mix (``RAG_LOAD_MIX``)."""
+def user_classes_for(mix: str, bank: QuestionBank | None = None) -> dict[str, int]:
+    """User kinds and their weights for a mix (``RAG_LOAD_MIX``). A ``bank`` without
+    adversarial questions (a dataset with no attack items) leaves the adversarial users out
+    of the mixed mix: they would have nothing to ask."""
     if mix not in MIXES:
         raise ValueError(f"unknown mix {mix!r}; choose one of {', '.join(MIXES)}")
-    return dict(MIXED_WEIGHTS) if mix == "mixed" else {mix: 1}
+    if mix == "adversarial" and bank is not None and not any(bank.adversarial.values()):
+        raise ValueError("the adversarial mix needs adversarial QA items; these have none")
+    weights = dict(MIXED_WEIGHTS) if mix == "mixed" else {mix: 1}
+    if bank is not None and not any(bank.adversarial.values()):
+        weights.pop("adversarial", None)
+    return weights
 
 
 def wait_range(text: str, default: tuple[float, float] = (0.5, 1.5)) -> tuple[float, float]:
