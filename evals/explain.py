@@ -108,7 +108,9 @@ def explain_lines(gate: GateResult, summary: Mapping[str, Any],
         lines.append(f"  - measures: {what}")
     why = reason or gate.note
     if why:
-        lines.append(f"  - why this threshold: {' '.join(why.split())[:400]}")
+        text = " ".join(why.split())
+        short = text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0] + " ..."
+        lines.append(f"  - why this threshold: {short}")
     lines.append(f"  - threshold from: {threshold_source(gate, summary, gates_file)}")
     cause = CAUSES.get(gate.name.split(".", 1)[0])
     if cause:

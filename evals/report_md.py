@@ -202,7 +202,8 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
               "of the same code (`python -m evals spread`, reports/spread/).", "",
               metrics_table(summary["metrics"], previous, baseline,
                             noise.bands(str(summary.get("profile", "")))), ""]
-    return "\n".join(parts)
+    # notes and errors written by notebooks may name files of the checkout: relative, too
+    return "\n".join(parts).replace(str(REPO_ROOT) + "/", "")
 
 
 def metrics_table(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None,

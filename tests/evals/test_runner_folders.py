@@ -119,7 +119,7 @@ def test_a_dataset_run_reports_under_the_dataset_name(two, tmp_path):
     assert {g.name: g.status for g in golden_run.gates}["first.probes"] == "failed"
     # the gates of the dataset's gates.toml are applied, each with its source
     sources = summary["run"]["gate_sources"]
-    assert set(sources) == {"quality.recall_at_5", "quality.no_context_accuracy"}
+    assert set(sources) == {"quality.recall_at_5"}
     assert all(path.endswith("bike-coop/gates.toml") for path in sources.values())
 
 
