@@ -122,15 +122,22 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "A",
     lines = [f"# Run {name_b} against run {name_a}", ""]
     change = changes(a, b)
     lines += ["## What changed", ""] + ([f"- {c}" for c in change] or ["- nothing"])
+    # without --all, only notebooks both runs ran are compared (an --only run is no regression)
+    both = set(a.get("parameters", {})) & set(b.get("parameters", {}))
+
+    def shared(name: str) -> bool:
+        return show_all or not both or name.split(".", 1)[0] in both
+
     status_a = {g["name"]: g["passed"] for g in a.get("gates", [])}
     flips = [(g["name"], status_a.get(g["name"]), g["passed"]) for g in b.get("gates", [])
-             if g["name"] in status_a and status_a[g["name"]] != g["passed"]]
+             if g["name"] in status_a and status_a[g["name"]] != g["passed"]
+             and shared(g["name"])]
     word = {True: "passed", False: "FAILED", None: "skipped"}
     lines += ["", "## Gates whose status changed", ""]
     lines += [f"- `{n}`: {word[x]} -> {word[y]}" for n, x, y in flips] or ["- none"]
     ma, mb = a.get("metrics", {}), b.get("metrics", {})
     rows = []
-    names = sorted(set(ma) | set(mb))
+    names = sorted(n for n in set(ma) | set(mb) if shared(n))
     for name in names:
         va, vb = ma.get(name), mb.get(name)
         if not show_all and not moved(name, va, vb, bands or {}):
@@ -138,8 +145,9 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "A",
         rows.append([f"`{name}`", units.fmt_value(name, va), units.fmt_value(name, vb),
                      units.fmt_delta(name, delta(vb, va), vb) if vb is not None else "-"])
     title = "Metrics" if show_all else (
-        f"Metrics that moved beyond their noise band ({len(rows)} of {len(names)}; "
-        "`--all` shows every one)")
+        f"Metrics that moved beyond their noise band ({len(rows)} of {len(names)}"
+        + (f" of the notebooks both ran: {', '.join(sorted(both))}" if both else "")
+        + "; `--all` shows every one)")
     table = md_table(["metric", name_a, name_b, "Δ"], rows) if rows else "- none"
     lines += ["", f"## {title}", "", table, ""]
     return "\n".join(lines)
