@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rag_core.ingest.ingestion.ingestion import delete_note, ingest_notes
 
 from rag_core.config import Settings
+from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline
 from rag_core.procs import free_port, wait_until

@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rag_core.costs.ledger.ledger import KEY_TTL_S, CostLedger
-from rag_core.costs.ledger.queue import CostQueue
 
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
+from rag_core.costs.ledger import KEY_TTL_S, CostLedger
+from rag_core.costs.queue import CostQueue
 from rag_core.procs import free_port
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, connect

@@ -5,6 +5,13 @@
     python -m evals run --profile ci --param top_k=1      # override a notebook parameter
     python -m evals run --profile full --baseline path/to/summary.json
     python -m evals run --profile ci --only quality --param settings='{"context_token_budget": 600}'
+    python -m evals run --profile dev --only quality      # an experiment: reports/dev/, never ci
+    python -m evals run --profile tune --only quality --param settings='{"top_k": 8}'
+                                                          # ci values without the slow extras
+    python -m evals run --dataset path/to/mydata           # notebooks 01-05 on your own data,
+                                                          # reports/mydata/ (gates.toml beside it)
+    python -m evals init-dataset path/to/mydata           # a small example dataset to start from
+    python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
@@ -58,14 +65,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
     run.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
     run.add_argument("--list", action="store_true", help="show what would run, run nothing")
+    run.add_argument("--dataset", metavar="PATH",
+                     help="a dataset folder (notes/<user>/, qa.jsonl, ...) or hub id: run the "
+                          "notebooks on it into reports/<its name>/")
+    run.add_argument("--keep-services", action="store_true",
+                     help="leave the embedded PostgreSQL/Redis this run started running "
+                          "(faster repeated runs; stop them with `rag-core services down`)")
+    run.add_argument("--name", metavar="NAME",
+                     help="the report folder reports/NAME/ (default: the dataset's name, "
+                          "else the profile)")
     run.add_argument("--external-services", action="store_true",
                      help="use an inherited DATABASE_URL / REDIS_URL (recorded in the report) "
                           "instead of refusing to run")
     compare = sub.add_parser("compare", help="two runs side by side: what changed in their "
                                               "parameters and Settings, gates, metrics")
-    compare.add_argument("run_a", metavar="RUN_A")
-    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("run_a", metavar="RUN_A", nargs="?", default="previous",
+                         help="latest, previous, a run id, run folder or summary.json "
+                              "(default: previous)")
+    compare.add_argument("run_b", metavar="RUN_B", nargs="?", default="latest",
+                         help="as RUN_A (default: latest)")
     compare.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
+    compare.add_argument("--all", action="store_true",
+                         help="every metric, not only those that moved beyond their noise band")
+    init = sub.add_parser("init-dataset", help="write a small example dataset (notes of two "
+                                               "users, QA items, pairs, a query log, gates)")
+    init.add_argument("folder", type=Path, metavar="DIR")
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -91,7 +115,7 @@ def describe(profile: str | None = None, only: Sequence[str] = ()) -> str:
     for name in [profile] if profile else list(profiles.PROFILES):
         lines.append(f"profile {name}:")
         for spec in profiles.notebooks_for(name, only):
-            params = ", ".join(f"{k}={v}" for k, v in spec.params[name].items())
+            params = ", ".join(f"{k}={v}" for k, v in spec.profile_params(name).items())
             lines.append(f"  {spec.name:10} {spec.path}  {params}")
     lines.append("gates (evals/gates.toml):")
     for gate in gates_mod.load_gates(GATES_FILE):
@@ -100,9 +124,10 @@ def describe(profile: str | None = None, only: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from evals.runner import RunOptions, run
 
+    command = "python -m evals " + " ".join(argv)
     if args.list:
         print(describe(args.profile, args.only))
         return 0
@@ -110,7 +135,9 @@ def _run(args: argparse.Namespace) -> int:
         profile=args.profile, only=args.only, overrides=dict(args.param),
         baseline=None if args.no_baseline else args.baseline,
         reports_dir=args.reports_dir, gates_file=args.gates,
-        external_services=args.external_services,
+        external_services=args.external_services, dataset=args.dataset, name=args.name,
+        keep_services=args.keep_services,
+        command=command,
     )
     result = run(options)
     print()
@@ -120,8 +147,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"\n{len(failing)} gate(s) FAILED:\n")
         print(gates_mod.format_table(failing, with_notes=False))
         print()
+        from evals.report.explain import explain_lines
+
         for gate in failing:
-            print(f"  {gate.name}: {gate.note}")
+            print("\n".join(explain_lines(gate, result.summary, options.gates_file)))
     for outcome in result.notebooks:
         if not outcome.ok:
             print(f"\nnotebook {outcome.name} FAILED: {outcome.error}\n"
@@ -172,6 +201,7 @@ def _spread(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from evals.datasets import DatasetError
     from evals.runner import UsageError
 
     args = build_parser().parse_args(argv)
@@ -189,13 +219,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from evals.report.run_compare import compare_runs
 
             try:
-                print(compare_runs(args.run_a, args.run_b, args.reports_dir))
+                print(compare_runs(args.run_a, args.run_b, args.reports_dir,
+                                   show_all=args.all))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
             return 0
+        if args.command == "init-dataset":
+            from evals.datasets.example import write_example
+
+            folder = write_example(args.folder)
+            print(f"wrote an example dataset to {folder}; run it with\n"
+                  f"  python -m evals run --dataset {folder}")
+            return 0
         if args.command == "spread":
             return _spread(args, sys.argv[1:] if argv is None else argv)
-        return _run(args)
-    except UsageError as exc:
+        return _run(args, sys.argv[1:] if argv is None else argv)
+    except (UsageError, DatasetError) as exc:
         print(f"evals: error: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,17 @@ from typing import Any
 
 from evals.paths import REPO_ROOT
 
-PROFILES = ("ci", "full")
+PROFILES = ("ci", "full", "dev", "tune")
+# Profiles without parameters of their own: ``dev`` runs the ci values into ``reports/dev/`` (an
+# experiment never overwrites ``reports/ci/``); ``tune`` is dev without the parts that no
+# Settings knob changes (the local model's comparison, the public BEIR sets, the extra HNSW
+# pairs, the load test's concurrency sweep), into ``reports/tune/``.
+BASE_PROFILE = {"dev": "ci", "tune": "ci"}
+TUNE_SKIPS: Mapping[str, Mapping[str, Any]] = {
+    "quality": {"compare_generators": []},
+    "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": []},
+    "load": {"sweep_users": []},
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,15 @@ class NotebookSpec:
         return Path(self.path).stem
 
     def in_profile(self, profile: str) -> bool:
-        return profile in self.params
+        return BASE_PROFILE.get(profile, profile) in self.params
+
+    def profile_params(self, profile: str) -> dict[str, Any]:
+        """The parameters of ``profile`` (``dev`` and ``tune``: the ci values, ``tune`` with
+        :data:`TUNE_SKIPS`)."""
+        params = dict(self.params[BASE_PROFILE.get(profile, profile)])
+        if profile == "tune":
+            params.update(TUNE_SKIPS.get(self.name, {}))
+        return params
 
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
@@ -218,7 +236,7 @@ def parameters(spec: NotebookSpec, profile: str, output_dir: str | Path,
     as ``None``: the field comes from ``settings`` (both given as overrides: the runner's
     usage error)."""
     given = dict(overrides or {})
-    params = {**spec.params[profile], **given}
+    params = {**spec.profile_params(profile), **given}
     chosen = given.get("settings") or {}
     for param, name in spec.settings_params.items():
         if name in chosen and param not in given:

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evals import gates as gates_mod
-from evals import knobs, profiles
+from evals import knobs, profiles, servers
 from evals.paths import GATES_FILE, REPO_ROOT, REPORTS_DIR
-from evals.report import record, run_compare
+from evals.report import figures as report_plots
+from evals.report import merge, record, run_compare
 from evals.report import summary as report
 
 KERNEL = "python3"
@@ -45,7 +46,11 @@ class RunOptions:
     notebooks: Sequence[profiles.NotebookSpec] = profiles.NOTEBOOKS
     stream: TextIO | None = None  # where notebooks' stderr goes (None: sys.stderr)
     external_services: bool = False  # allow (and record) an inherited DATABASE_URL / REDIS_URL
+    keep_services: bool = False  # leave the embedded servers this run started running
+    command: str = ""  # the command line, shown in the report (reproduce a gate alone)
     run_id: str | None = None  # default: the start time, reports/<profile>/runs/<id>/
+    dataset: str | None = None  # a dataset folder or hub id: notebooks run on it (reports/<name>/)
+    name: str | None = None  # the report folder (default: the dataset's name, else the profile)
 
 
 @dataclass
@@ -208,16 +213,49 @@ def new_run_id(root: Path) -> str:
     return run_id
 
 
+RESERVED = ("baseline", "spread")
+
+
+def report_folder(options: RunOptions, dataset_name: str | None) -> str:
+    """``reports/<this>/``: ``--name``, else the dataset's name, else the profile. Only the ci
+    profile writes ``ci`` (and only full writes ``full``): an experiment never replaces CI's
+    report."""
+    name = options.name or dataset_name or options.profile
+    if not name or "/" in name or name.startswith(".") or name in RESERVED:
+        raise UsageError(f"{name!r} cannot name a report folder")
+    if name in profiles.PROFILES and name != options.profile:
+        if options.name:
+            raise UsageError(f"reports/{name}/ is written only by the {name} profile; "
+                             "choose another --name")
+        name = f"dataset-{name}"
+    return name
+
+
 def run(options: RunOptions) -> RunResult:
     """The whole run; returns the exit code (0 ok, 1 a gate or a notebook failed)."""
     stream = options.stream or sys.stderr
+    gate_sources: dict[str, str] = {}
     try:
+        dataset = None
+        if options.dataset:
+            from evals.datasets import load_dataset
+
+            dataset = load_dataset(options.dataset)
+        folder_name = report_folder(options, dataset.name if dataset else None)
         specs = profiles.notebooks_for(options.profile, options.only, options.notebooks)
         warnings = check_environment(options.external_services)
-        per_overrides = split_overrides(specs, options.overrides)
-        baseline_path = _baseline_path(options.baseline, options.profile)
+        overrides = dict(options.overrides)
+        if dataset is not None:
+            overrides.setdefault("dataset", str(dataset.root))
+        per_overrides = split_overrides(specs, overrides)
+        baseline_path = _baseline_path(options.baseline, folder_name)
         baseline = report.load_baseline(baseline_path)
-        gate_list = gates_mod.load_gates(options.gates_file, options.profile)
+        gate_profile = profiles.BASE_PROFILE.get(options.profile, options.profile)
+        gate_list = gates_mod.load_gates(options.gates_file, gate_profile)
+        if dataset is not None and dataset.gates_file is not None:
+            from evals.datasets.gating import overlay
+
+            gate_list, gate_sources = overlay(gate_list, dataset.gates_file)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -226,17 +264,22 @@ def run(options: RunOptions) -> RunResult:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ensure_kernel()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    profile_root = options.reports_dir / options.profile
-    runs = run_compare.runs_dir(options.profile, options.reports_dir)
+    profile_root = options.reports_dir / folder_name
+    runs = run_compare.runs_dir(folder_name, options.reports_dir)
     run_id = options.run_id or new_run_id(runs)
     out_root = runs / run_id
     out_root.mkdir(parents=True, exist_ok=True)
-    prev = run_compare.previous_run(options.profile, run_id, options.reports_dir)
+    prev = run_compare.previous_run(folder_name, run_id, options.reports_dir)
     for text in warnings:
         print(f"evals: WARNING: {text}", file=stream)
-    print(f"evals: profile {options.profile}: {len(specs)} notebook(s) -> {out_root}",
+    on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""
+    print(f"evals: profile {options.profile}{on}: {len(specs)} notebook(s) -> {out_root}",
           file=stream)
 
+    dirs = servers.state_dirs(knobs.harness_state_dir(),
+                              [v for v in [options.overrides.get("state_dir")]
+                               if isinstance(v, str)])
+    before = servers.running(dirs)
     outcomes: list[report.NotebookOutcome] = []
     metrics: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
@@ -262,18 +305,59 @@ def run(options: RunOptions) -> RunResult:
         print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
               file=stream, flush=True)
 
+    if not options.keep_services:  # a run stops every embedded server it started
+        for name in servers.stop_started(before, dirs):
+            print(f"evals: stopped {_rel(Path(name.split(' of ', 1)[1]))}: "
+                  f"{name.split(' ', 1)[0]} (started by this run)", file=stream)
     results = gates_mod.evaluate(gate_list, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
-    run_info = {"id": run_id, "folder": str(out_root), "previous": prev[0] if prev else None,
-                "baseline": str(baseline_path) if baseline_path else None}
+    if dataset is not None and not dataset.is_golden:
+        results = _not_measured(results, f"nothing to measure on dataset {dataset.name}")
+    elif options.profile == "tune":
+        results = _not_measured(results, "not measured: the tune profile skips this part")
+    run_info = {"id": run_id, "folder": _rel(out_root), "report": folder_name,
+                "dataset": dataset.describe() if dataset else None,
+                "command": options.command,
+                "overrides": {k: v for k, v in options.overrides.items() if k != "dataset"},
+                "previous": prev[0] if prev else None,
+                "baseline": _rel(baseline_path) if baseline_path else None,
+                "gate_sources": {k: _rel(Path(v)) for k, v in gate_sources.items()}}
     environment = {"state_dir": str(knobs.harness_state_dir()), "warnings": warnings}
     summary = report.build_summary(options.profile, started_at, report.git_commit(), results,
                                    metrics, run=run_info, parameters=parameters,
                                    settings=settings, environment=environment)
     previous = prev[1] if prev else None
-    for folder in (out_root, profile_root):  # the run, and the latest run's copy
-        paths = report.write_report(folder, summary, results, outcomes, baseline,
-                                    str(baseline_path) if baseline_path else None,
-                                    previous=previous, gates=gate_list)
+    base_text = _rel(baseline_path) if baseline_path else None
+    report_plots.copy_beside(outcomes, out_root)
+    report.write_report(out_root, summary, results, outcomes, baseline, base_text,
+                        previous=previous, gates=gate_list)
+    latest = merge.load_latest(profile_root) if options.only else None
+    if latest is not None:  # --only: the folder's picture keeps the other notebooks' rows
+        summary, results, outcomes = merge.merge(latest[0], latest[1], summary, results,
+                                                 outcomes)
+    report_plots.copy_beside(outcomes, profile_root)
+    paths = report.write_report(profile_root, summary, results, outcomes, baseline, base_text,
+                                previous=previous, gates=gate_list)
     failed = gates_mod.any_failed(results) or not all(o.ok for o in outcomes)
     return RunResult(1 if failed else 0, summary, results, outcomes, paths)
+
+
+def _not_measured(results: list[gates_mod.GateResult], why: str
+                  ) -> list[gates_mod.GateResult]:
+    """On a dataset of one's own (or in the tune profile), a gate whose notebook ran but
+    recorded no such metric (no cross-user probes, no injection items, a part tune skips) is
+    skipped, not failed: there was nothing for it to measure. A failed notebook still fails
+    its gates."""
+    from dataclasses import replace
+
+    return [replace(r, status="skipped", note=why)
+            if r.status == "failed" and r.note == "metric not recorded" else r
+            for r in results]
+
+
+def _rel(path: Path) -> str:
+    """Repository-relative when inside the checkout (reports never show a machine's paths)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

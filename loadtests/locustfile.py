@@ -8,6 +8,8 @@
     RAG_LOAD_EVENTS=prefix                        per-request JSON lines (cost, stale, timing)
     RAG_LOAD_WAIT=min,max                         think time in seconds (default 0.5,1.5)
     RAG_LOAD_USERS=amara,ben                      only these golden users (default all)
+    RAG_LOAD_QA=qa.jsonl                          a dataset's QA items (golden columns) instead
+                                                  of golden/qa/*.jsonl
     RAG_LOAD_SEED=7                               the n-th user of a kind draws the same
                                                   library, questions and think times every run
     RAG_LOAD_STOP_AFTER=20                        quit once 20 requests have finished (all
@@ -35,10 +37,10 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import shapes, streaming, traffic  # noqa: E402
 
-BANK = traffic.QuestionBank.from_items(traffic.load_items(),
+BANK = traffic.QuestionBank.from_items(traffic.load_items(qa_file=os.environ.get("RAG_LOAD_QA")),
                                       only=traffic.user_list(os.environ.get("RAG_LOAD_USERS")))
 TOKENS = traffic.tokens_for(BANK.users, os.environ.get("RAG_LOAD_TOKENS"))
-WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"))
+WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"), BANK)
 WAIT = traffic.wait_range(os.environ.get("RAG_LOAD_WAIT", ""))
 _EVENTS = traffic.events_path(os.environ.get("RAG_LOAD_EVENTS"))
 SEED = traffic.seed_of(os.environ.get("RAG_LOAD_SEED"))

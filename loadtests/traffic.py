@@ -46,9 +46,13 @@ def outcome_of_name(name: str) -> str | None:
 # --- questions -----------------------------------------------------------------------------
 
 
-def load_items(root: str | Path = ROOT) -> list[dict[str, Any]]:
+def load_items(root: str | Path = ROOT, qa_file: str | Path | None = None
+               ) -> list[dict[str, Any]]:
+    """The golden QA items, or those of ``qa_file`` (``RAG_LOAD_QA``: a dataset's items in
+    the golden columns, written by the harness)."""
     items: list[dict[str, Any]] = []
-    for path in sorted(Path(root).glob(QA_GLOB)):
+    paths = [Path(qa_file)] if qa_file else sorted(Path(root).glob(QA_GLOB))
+    for path in paths:
         items += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return items
 
@@ -161,11 +165,18 @@ def user_rng(seed: int | None, kind: str, number: int, worker: int = 0) -> rando
     return random.Random(f"{seed}:{kind}:{number}")
 
 
-def user_classes_for(mix: str) -> dict[str, int]:
-    """User kinds and their weights for a mix (``RAG_LOAD_MIX``)."""
+def user_classes_for(mix: str, bank: QuestionBank | None = None) -> dict[str, int]:
+    """User kinds and their weights for a mix (``RAG_LOAD_MIX``). A ``bank`` without
+    adversarial questions (a dataset with no attack items) leaves the adversarial users out
+    of the mixed mix: they would have nothing to ask."""
     if mix not in MIXES:
         raise ValueError(f"unknown mix {mix!r}; choose one of {', '.join(MIXES)}")
-    return dict(MIXED_WEIGHTS) if mix == "mixed" else {mix: 1}
+    if mix == "adversarial" and bank is not None and not any(bank.adversarial.values()):
+        raise ValueError("the adversarial mix needs adversarial QA items; these have none")
+    weights = dict(MIXED_WEIGHTS) if mix == "mixed" else {mix: 1}
+    if bank is not None and not any(bank.adversarial.values()):
+        weights.pop("adversarial", None)
+    return weights
 
 
 def wait_range(text: str, default: tuple[float, float] = (0.5, 1.5)) -> tuple[float, float]:

@@ -142,12 +142,13 @@ def _note_mapping(tpl: Template, rng: np.random.Generator, speakers: Sequence[st
                   series: Sequence[str], books: Sequence[str]) -> dict[str, str]:
     """One consistent swap of speaker (and surname), series and books for a synthetic note."""
     mapping: dict[str, str] = {}
-    new_speaker = speakers[int(rng.integers(len(speakers)))]
+    # notes of another domain may have no speaker or series at all: draw only from what exists
+    new_speaker = speakers[int(rng.integers(len(speakers)))] if speakers else tpl.speaker
     if tpl.speaker and new_speaker != tpl.speaker:
         mapping[tpl.speaker] = new_speaker
         if _surname(tpl.speaker) and _surname(new_speaker):
             mapping[_surname(tpl.speaker)] = _surname(new_speaker)
-    new_series = series[int(rng.integers(len(series)))]
+    new_series = series[int(rng.integers(len(series)))] if series else tpl.series
     if tpl.series and new_series != tpl.series:
         mapping[tpl.series] = new_series
     for book in tpl.books:
@@ -238,7 +239,9 @@ def generate_queries(n: int, users: int, seed: int = 0, corpus_texts: Sequence[s
     books = sorted({b for t in tpls for b in t.books})
     taken = set(corpus_texts) | set(picked)
     synthetic: list[str] = []
-    while len(synthetic) < n - n_golden:
+    attempts = 0  # a small dataset may have fewer distinct sentences than asked: stop short
+    while len(synthetic) < n - n_golden and attempts < 50 * n:
+        attempts += 1
         tpl = tpls[int(rng.integers(len(tpls)))]
         mapping = _note_mapping(tpl, rng, speakers, series, books)
         k = int(rng.integers(1, 3))
@@ -276,9 +279,9 @@ def embed_texts(texts: Sequence[str], embed: Callable[[list[str]], np.ndarray] |
 
 
 def _cache_dir(state_dir: str | Path | None) -> Path:
-    from evals.paths import STATE_DIR
+    from evals.knobs import harness_state_dir
 
-    path = Path(state_dir or STATE_DIR) / "bench"
+    path = Path(state_dir or harness_state_dir()) / "bench"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -224,6 +224,8 @@ def locust_env(config: LoadConfig, stack: dict[str, Any], events_base: Path) -> 
            "RAG_LOAD_USERS": ",".join(config.golden_users),
            "RAG_LOAD_TOKENS": str(stack["tokens"]), "RAG_LOAD_EVENTS": str(events_base),
            "RAG_LOAD_SEED": str(config.seed)}
+    if stack.get("qa_file"):
+        env["RAG_LOAD_QA"] = str(stack["qa_file"])
     if config.stop_after_requests > 0:
         env["RAG_LOAD_STOP_AFTER"] = str(int(config.stop_after_requests))
     if config.shape == "steps":

@@ -51,6 +51,7 @@ class LoadConfig:
     output_dir: str = ""
     label: str = "load"  # file prefix of the CSVs
     golden_users: tuple[str, ...] = ()  # only these users' notes and questions (empty: all)
+    dataset: str = ""  # a dataset folder (evals/datasets): its notes and questions; empty: golden
     clear_caches: bool = True  # start from empty answer caches and a closed breaker
     ready_timeout_s: float = 180.0
     stop_services: bool = False  # stop the embedded servers afterwards (tests' temp dirs)
@@ -66,9 +67,10 @@ def _state_dir(config: LoadConfig) -> Path:
 
 
 def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
-                  clear_caches: bool = True) -> dict[str, Any]:
+                  clear_caches: bool = True, dataset: str = "") -> dict[str, Any]:
     """Embedded PostgreSQL and Redis of ``state_dir`` up, and the golden notes ingested there
-    (idempotent: unchanged notes are skipped); ``users``: only those libraries.
+    (idempotent: unchanged notes are skipped); ``users``: only those libraries; ``dataset``:
+    a dataset folder's notes instead of the golden ones.
 
     ``clear_caches``: every run starts from the same point: the golden users' query, semantic,
     context and stale entries are deleted (embeddings stay), and so is the shared breaker
@@ -88,11 +90,13 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     spawn([sys.executable, "-m", "rag_core", "services", "up"], env, log).wait(timeout=120)
     settings = Settings(profile="ci", state_dir=state_dir, llm="extractive")
     parts = parts_for(settings)
+    notes_dir = Path(dataset) / "notes" if dataset else GOLDEN_DIR / "notes"
     try:
+        if dataset and not users:
+            users = sorted(p.name for p in notes_dir.iterdir() if p.is_dir())
         if users:
             for user in users:
-                ingest_path(parts, user, GOLDEN_DIR / "notes" / user, progress=False,
-                            prune=True)
+                ingest_path(parts, user, notes_dir / user, progress=False, prune=True)
         else:
             users = list(golden.ensure_ingested(Pipeline(parts))["user_id"])
         if clear_caches:
@@ -102,6 +106,21 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     finally:
         parts.close()
     return {"users": len(users), "state_dir": str(state_dir)}
+
+
+def _dataset_items(dataset: str, path: Path) -> Path | None:
+    """A dataset's QA items in the golden columns, as the locustfile reads them
+    (``RAG_LOAD_QA``); None for the golden set."""
+    if not dataset:
+        return None
+    import json
+
+    from evals.datasets import load_dataset
+
+    qa = load_dataset(dataset).qa
+    rows = qa.astype(object).where(qa.notna(), None).to_dict("records")
+    path.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows), encoding="utf-8")
+    return path
 
 
 def _clear_breaker(settings: Any) -> None:
@@ -177,7 +196,8 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
     from rag_core.config import Settings
 
     state = _state_dir(config)
-    prepare_state(state, config.golden_users, clear_caches=config.clear_caches)
+    prepare_state(state, config.golden_users, clear_caches=config.clear_caches,
+                  dataset=config.dataset)
     secret = secrets.token_hex(32)
     mock_port, app_port = free_port(), free_port()
     mock_url, app_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{app_port}"
@@ -189,7 +209,8 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
            "RAG_USER_DAILY_BUDGET_USD": "1000000", "RAG_GLOBAL_DAILY_BUDGET_USD": "1000000",
            "RAG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO_ROOT),
            **dict(config.extra_env)}
-    users = traffic.QuestionBank.from_items(traffic.load_items()).users
+    qa_file = _dataset_items(config.dataset, out / f"{config.label}_qa.jsonl")
+    users = traffic.QuestionBank.from_items(traffic.load_items(qa_file=qa_file)).users
     settings = Settings(jwt_secret=SecretStr(secret))
     tokens = traffic.write_tokens({u: issue_token(settings, u, ttl_s=6 * 3600) for u in users},
                                   out / f"{config.label}_tokens.json")
@@ -208,7 +229,7 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
         wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
                   log=out / f"{config.label}_app.log")
         yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
-               "app_pid": app.pid}
+               "app_pid": app.pid, "qa_file": qa_file}
     finally:
         stop(app)
         stop(mock)

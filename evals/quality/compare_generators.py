@@ -330,18 +330,19 @@ def run_comparison(base: Any, settings: Any, qa: pd.DataFrame, generators: Seque
                    real_model_attacks: Sequence[str] | None = None,
                    counterfactuals: Sequence[str] = ("obey",), log_dir: Any = None,
                    threads: int = 1, quantize: str = "none",
-                   progress: bool = True) -> Comparison:
+                   progress: bool = True, notes: pd.DataFrame | None = None) -> Comparison:
     """Every generator of ``generators`` over the same items (``comparison_items``), each
     started and stopped in turn; the generators in ``counterfactuals`` also answer the attack
     items without the sanitiser and with a flat prompt (for ``evals.quality.defences``). A real
     model (``local``, ``hf``) is slow: ``real_model_attacks`` (default: ``attacks``) can give it
-    fewer adversarial items; its other items are the same."""
+    fewer adversarial items; its other items are the same. ``notes``: the evaluated dataset's
+    notes (default: the golden ones)."""
     import time
 
     from evals.quality import generators as presets
     from evals.quality.defences import defence_table
 
-    ctx = measure_context()
+    ctx = measure_context(notes)
     every = comparison_items(qa, sample, seed, attacks)
     real = every[every["attack"].isna() | every["attack"].isin(
         list(attacks if real_model_attacks is None else real_model_attacks))]

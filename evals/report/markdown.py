@@ -10,6 +10,7 @@ from typing import Any
 
 from evals import units
 from evals.gates import OPS, Gate, GateResult, targets_missed
+from evals.paths import REPO_ROOT
 from evals.report import noise
 from evals.report.record import NotebookOutcome
 from evals.report.run_compare import changes, delta
@@ -29,13 +30,21 @@ def rel(path: str | Path, base: Path) -> str:
         return str(path)
 
 
+def _local(value: Any) -> Any:
+    """A path inside the checkout, repository-relative (a report shows no machine's paths)."""
+    text = str(value)
+    if isinstance(value, str | Path) and text.startswith(str(REPO_ROOT) + "/"):
+        return rel(text, REPO_ROOT)
+    return value
+
+
 def _settings_lines(summary: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     for notebook, params in summary.get("parameters", {}).items():
-        shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "output_dir")
+        shown = ", ".join(f"{k}={_local(v)!r}" for k, v in params.items() if k != "output_dir")
         lines.append(f"- `{notebook}` parameters: {shown or '-'}")
         fields = summary.get("settings", {}).get(notebook, {})
-        set_ = [f"{k}={v['value']!r} ({v['source']})" for k, v in sorted(fields.items())
+        set_ = [f"{k}={_local(v['value'])!r} ({v['source']})" for k, v in sorted(fields.items())
                 if v["source"] != "default"]
         if fields:
             lines.append(f"- `{notebook}` Settings not at their default: "
@@ -50,7 +59,9 @@ def _header(summary: Mapping[str, Any], results: Sequence[GateResult], verdict: 
     failed = sum(r.status == "failed" for r in results)
     prev_id = run.get("previous")
     change = changes(previous, summary) if previous else []
-    lines = [f"# Harness report: profile `{summary['profile']}` ({verdict})", ""]
+    dataset = (run.get("dataset") or {}).get("name")
+    on = f", dataset `{dataset}`" if dataset else ""
+    lines = [f"# Harness report: profile `{summary['profile']}`{on} ({verdict})", ""]
     if previous is None:
         lines.append("- changed: no previous run to compare with")
     else:
@@ -67,7 +78,10 @@ def _header(summary: Mapping[str, Any], results: Sequence[GateResult], verdict: 
         lines.append(f"- **WARNING**: {warning}")
     state = summary.get("environment", {}).get("state_dir")
     if state:
-        lines.append(f"- state folder: `{state}`")
+        lines.append(f"- state folder: `{rel(state, REPO_ROOT)}`")
+    if run.get("rows_from"):
+        lines.append(f"- rows of notebooks not run here come from run(s) "
+                     f"{', '.join(run['rows_from'])} (an `--only` run merged into this folder)")
     return lines + _settings_lines(summary)
 
 
@@ -88,8 +102,43 @@ def _gate_rows(summary: Mapping[str, Any], results: Sequence[GateResult],
             units.fmt_value(r.name, base),
             units.fmt_delta(r.name, delta(r.value, base)) if r.value is not None else "-",
             "**FAILED**" if r.status == "failed" else r.status,
-            r.note if r.status != "passed" else ""])
+            ("see Verdict" if r.status == "failed" else r.note) if r.status != "passed"
+            else ""])
     return rows
+
+
+def verdict_lines(summary: Mapping[str, Any], results: Sequence[GateResult],
+                  notebooks: Sequence[NotebookOutcome], verdict: str) -> list[str]:
+    """The first screen: the verdict, every failed gate explained, every failed notebook."""
+    from evals.report.explain import explain_lines
+
+    failed = [r for r in results if r.status == "failed"]
+    counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
+    lines = ["## Verdict", "",
+             f"**{verdict}**: {counts['passed']} gates passed, {counts['failed']} failed, "
+             f"{counts['skipped']} skipped; {sum(n.ok for n in notebooks)} of "
+             f"{len(notebooks)} notebooks ran to the end."]
+    command = summary.get("run", {}).get("command")
+    if command:
+        lines += ["", f"Command: `{command}`"]
+    broken = [n for n in notebooks if not n.ok]
+    if broken:
+        lines += ["", "Notebooks that failed:", ""]
+        lines += [f"- `{n.name}`: {n.error[:300]}" for n in broken]
+    if failed:
+        lines += ["", "Failed gates:", ""]
+        for r in failed:
+            lines += explain_lines(r, summary, reason=r.note)
+    return lines + [""]
+
+
+def drop_empty_columns(header: Sequence[str], rows: Sequence[Sequence[str]]
+                       ) -> tuple[list[str], list[list[str]]]:
+    """Columns whose every cell is empty or ``-`` are left out."""
+    keep = [i for i in range(len(header))
+            if any(str(r[i]).strip() not in ("", "-") for r in rows)] if rows else list(
+        range(len(header)))
+    return [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
 
 
 def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
@@ -102,14 +151,16 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
     not_run = [r for r in results if r.status == "skipped" and r.note.endswith("not run")]
     shown = [r for r in results if r not in not_run]
     parts = _header(summary, results, verdict, previous, baseline_path)
+    parts = parts[:2] + verdict_lines(summary, results, notebooks, verdict) + parts[2:]
+    header, rows = drop_empty_columns(
+        ["gate", "value", "dev", "op", "threshold", "prev", "Δ prev", "baseline",
+         "Δ baseline", "status", "note"], _gate_rows(summary, shown, previous, baseline))
     parts += [
         "", "## Gates", "",
-        "Gated figures of the golden set are those of its test split; `dev` is the same metric "
-        "on the dev split, where rules and thresholds were tuned (`-`: not split). `prev`: the "
-        "previous run.", "",
-        md_table(["gate", "value", "dev", "op", "threshold", "prev", "Δ prev", "baseline",
-                  "Δ baseline", "status", "note"],
-                 _gate_rows(summary, shown, previous, baseline)),
+        "Gated figures are those of the test split (items without a split count as test); "
+        "`dev` is the same metric on the dev split, where rules and thresholds were tuned. "
+        "`prev`: the previous run. A failed gate is explained under Verdict.", "",
+        md_table(header, rows),
     ]
     if not_run:
         names = sorted({r.name.split(".", 1)[0] for r in not_run})
@@ -134,16 +185,21 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
         parts += ["", f"## {name}: {title}", "", table]
     plots = [(n.name, a) for n in notebooks for a in n.artifacts if a.endswith(".png")]
     if plots:
+        from evals.report.figures import caption, shown_path
+
         parts += ["", "## Plots", ""]
         for name, artifact in plots:
+            beside = shown_path(artifact, out_dir)
             parts += [f"### {name}: {Path(artifact).stem}", "",
-                      f"![{Path(artifact).stem}]({rel(artifact, out_dir)})", ""]
+                      f"![{Path(artifact).stem}]({rel(beside, out_dir)})", "",
+                      f"*{caption(artifact, name)}*", ""]
     parts += ["", "## Metrics (against the previous run and the baseline)", "",
               "A delta marked `~` is inside the noise: no larger than the range of repeated runs "
               "of the same code (`python -m evals spread`, reports/spread/).", "",
               metrics_table(summary["metrics"], previous, baseline,
                             noise.bands(str(summary.get("profile", "")))), ""]
-    return "\n".join(parts)
+    # notes and errors written by notebooks may name files of the checkout: relative, too
+    return "\n".join(parts).replace(str(REPO_ROOT) + "/", "")
 
 
 def metrics_table(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None,
@@ -171,5 +227,5 @@ def metrics_table(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None
                      units.fmt_value(name, base.get(name)),
                      shown(base.get(name)) if value is not None else "-",
                      units.fmt_delta(name, band, value).lstrip("+") if band else "-"])
-    return md_table(["metric", "value", "prev", "Δ prev", "baseline", "Δ baseline",
-                     "noise (range of repeats)"], rows)
+    return md_table(*drop_empty_columns(["metric", "value", "prev", "Δ prev", "baseline",
+                                         "Δ baseline", "noise (range of repeats)"], rows))

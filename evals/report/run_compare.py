@@ -40,8 +40,23 @@ def previous_run(profile: str, before: str | None = None,
     return ids[-1], json.loads((folder / ids[-1] / "summary.json").read_text())
 
 
+def recent_runs(reports_dir: Path = REPORTS_DIR) -> list[Path]:
+    """Every run's ``summary.json`` of every profile or dataset, oldest first (by the time
+    the run started: its id)."""
+    found = list(reports_dir.glob("*/runs/*/summary.json"))
+    # ids are start times to the second; two folders' runs in one second: the later written
+    return sorted(found, key=lambda p: (p.parent.name[:16], p.stat().st_mtime))
+
+
 def resolve_run(ref: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
-    """The ``summary.json`` of a run id, run folder or summary file."""
+    """The ``summary.json`` of ``latest`` / ``previous`` (the two most recent runs of any
+    profile or dataset), a run id, run folder or summary file."""
+    if str(ref) in ("latest", "previous"):
+        runs = recent_runs(reports_dir)
+        need = 1 if ref == "latest" else 2
+        if len(runs) < need:
+            raise ValueError(f"{ref}: there are only {len(runs)} runs under {reports_dir}")
+        return runs[-need]
     path = Path(ref)
     if path.is_file():
         return path
@@ -84,31 +99,72 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def moved(name: str, old: Any, new: Any, bands: Mapping[str, float]) -> bool:
+    """A metric moved: it appeared, vanished or changed, by more than its noise band (the
+    range of repeated runs, ``evals.noise``) when one was measured."""
+    from evals.report import noise
+
+    if old is None or new is None:
+        return old is not new
+    change = delta(new, old)
+    if change is None:
+        return bool(old != new)
+    return change != 0 and not noise.within(change, bands.get(name))
+
+
 def compare(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "A",
-            name_b: str = "B") -> str:
-    """Markdown: the changes from A to B, the gates whose status differs, every metric."""
+            name_b: str = "B", *, show_all: bool = True,
+            bands: Mapping[str, float] | None = None) -> str:
+    """Markdown: the changes from A to B, the gates whose status differs, the metrics (every
+    one with ``show_all``, else those that moved beyond their noise band)."""
     from evals.report.tables import md_table
 
     lines = [f"# Run {name_b} against run {name_a}", ""]
     change = changes(a, b)
     lines += ["## What changed", ""] + ([f"- {c}" for c in change] or ["- nothing"])
+    # without --all, only notebooks both runs ran are compared (an --only run is no regression)
+    both = set(a.get("parameters", {})) & set(b.get("parameters", {}))
+
+    def shared(name: str) -> bool:
+        return show_all or not both or name.split(".", 1)[0] in both
+
     status_a = {g["name"]: g["passed"] for g in a.get("gates", [])}
     flips = [(g["name"], status_a.get(g["name"]), g["passed"]) for g in b.get("gates", [])
-             if g["name"] in status_a and status_a[g["name"]] != g["passed"]]
+             if g["name"] in status_a and status_a[g["name"]] != g["passed"]
+             and shared(g["name"])]
     word = {True: "passed", False: "FAILED", None: "skipped"}
     lines += ["", "## Gates whose status changed", ""]
     lines += [f"- `{n}`: {word[x]} -> {word[y]}" for n, x, y in flips] or ["- none"]
     ma, mb = a.get("metrics", {}), b.get("metrics", {})
     rows = []
-    for name in sorted(set(ma) | set(mb)):
+    names = sorted(n for n in set(ma) | set(mb) if shared(n))
+    for name in names:
         va, vb = ma.get(name), mb.get(name)
+        if not show_all and not moved(name, va, vb, bands or {}):
+            continue
         rows.append([f"`{name}`", units.fmt_value(name, va), units.fmt_value(name, vb),
                      units.fmt_delta(name, delta(vb, va), vb) if vb is not None else "-"])
-    lines += ["", "## Metrics", "", md_table(["metric", name_a, name_b, "Δ"], rows), ""]
+    title = "Metrics" if show_all else (
+        f"Metrics that moved beyond their noise band ({len(rows)} of {len(names)}"
+        + (f" of the notebooks both ran: {', '.join(sorted(both))}" if both else "")
+        + "; `--all` shows every one)")
+    table = md_table(["metric", name_a, name_b, "Δ"], rows) if rows else "- none"
+    lines += ["", f"## {title}", "", table, ""]
     return "\n".join(lines)
 
 
-def compare_runs(ref_a: str | Path, ref_b: str | Path, reports_dir: Path = REPORTS_DIR) -> str:
+def compare_runs(ref_a: str | Path = "previous", ref_b: str | Path = "latest",
+                 reports_dir: Path = REPORTS_DIR, *, show_all: bool = False) -> str:
+    from evals.report import noise
+
     path_a, path_b = resolve_run(ref_a, reports_dir), resolve_run(ref_b, reports_dir)
-    return compare(json.loads(path_a.read_text()), json.loads(path_b.read_text()),
-                   path_a.parent.name, path_b.parent.name)
+    a, b = json.loads(path_a.read_text()), json.loads(path_b.read_text())
+    bands = {**noise.bands(str(a.get("profile", ""))), **noise.bands(str(b.get("profile", "")))}
+    return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands)
+
+
+def _label(summary: Path) -> str:
+    """``ci/20261124T170000Z`` for a run's summary, else the file's folder name."""
+    if summary.parent.parent.name == "runs":
+        return f"{summary.parent.parent.parent.name}/{summary.parent.name}"
+    return summary.parent.name

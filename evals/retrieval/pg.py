@@ -28,12 +28,14 @@ BENCH_HARNESS = {"profile": "ci", "cache_enabled": False, "semantic_cache_enable
 
 
 def bench_settings(state_dir: str | Path | None = None, **extra: Any) -> Any:
-    """ci-profile Settings on the project's state folder, as the quality notebook builds them
-    (built here: importing ``evals.quality.evaluate`` pulls in ragas, seconds of import)."""
-    from evals.paths import STATE_DIR
+    """ci-profile Settings on the harness's state folder (``$RAG_STATE_DIR`` when set, else the
+    project's ``.rag_state``), as the quality notebook builds them (built here: importing
+    ``evals.quality.evaluate`` pulls in ragas, seconds of import)."""
+    from evals.knobs import harness_state_dir
     from rag_core.config import Settings
 
-    return Settings(**{**BENCH_HARNESS, "state_dir": Path(state_dir) if state_dir else STATE_DIR,
+    return Settings(**{**BENCH_HARNESS,
+                       "state_dir": Path(state_dir) if state_dir else harness_state_dir(),
                        **extra})
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from rag_core.ingest.ingestion.ingestion import ingest_path
 
 from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
+from rag_core.ingest.ingestion import ingest_path
 from rag_core.parts import Parts, build_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

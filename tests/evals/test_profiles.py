@@ -56,3 +56,33 @@ def test_selection_by_profile_and_only():
 def test_parameters_add_output_dir_and_overrides(tmp_path):
     params = profiles.parameters(FAKE[0], "full", tmp_path, {"x": 9, "y": True})
     assert params == {"x": 9, "y": True, "output_dir": str(tmp_path)}
+
+
+@pytest.mark.parametrize("spec", profiles.NOTEBOOKS, ids=[s.name for s in profiles.NOTEBOOKS])
+def test_a_notebook_opened_in_lab_has_the_ci_profiles_values(spec):
+    """A value tuned in Lab reproduces the recorded ci figure: the parameters cell's defaults
+    are the ci profile's parameters."""
+    import ast
+
+    declared = papermill.inspect_notebook(str(spec.file))
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in declared.items()
+                if k in spec.params["ci"]}
+    assert defaults == dict(spec.params["ci"])
+
+
+def test_dev_and_tune_run_the_ci_values_and_tune_skips_the_slow_extras():
+    quality = profiles.find("quality")
+    assert quality.profile_params("dev") == dict(quality.params["ci"])
+    tuned = quality.profile_params("tune")
+    assert tuned["compare_generators"] == []
+    assert {k: v for k, v in tuned.items() if k != "compare_generators"} == {
+        k: v for k, v in quality.params["ci"].items() if k != "compare_generators"}
+    for profile in ("dev", "tune"):
+        assert [s.name for s in profiles.notebooks_for(profile)] == [
+            s.name for s in profiles.notebooks_for("ci")]
+
+
+def test_the_tune_profiles_skips_are_parameters_of_their_notebooks():
+    for name, skips in profiles.TUNE_SKIPS.items():
+        declared = papermill.inspect_notebook(str(profiles.find(name).file))
+        assert set(skips) <= set(declared), name

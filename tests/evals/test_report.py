@@ -56,10 +56,12 @@ def test_markdown_has_the_gate_table_deltas_and_plots(tmp_path):
     paths = report.write_report(tmp_path, summary, results, [nb], baseline, "base.json")
     text = paths["markdown"].read_text()
     assert "(PASSED)" in text
-    row = ("| `quality.recall_at_5` | 0.8900 | - | >= | 0.8000 | - | - | 0.9000 | -0.0100 "
-           "| passed |")
+    # columns with nothing in them (dev, prev, note) are left out
+    assert "| gate | value | op | threshold | baseline | Δ baseline | status |" in text
+    row = "| `quality.recall_at_5` | 0.8900 | >= | 0.8000 | 0.9000 | -0.0100 | passed |"
     assert row in text
     assert "![sweep](quality/sweep.png)" in text
+    assert "*sweep (notebook quality).*" in text  # every plot has a caption
     assert "skipped: x" in text
     # the gates of a notebook that did not run are one line, not one row each
     assert "1 gates of notebooks that did not run (cache): skipped." in text
@@ -74,6 +76,14 @@ def test_markdown_says_failed(tmp_path):
     paths = report.write_report(tmp_path, summary, results, [], None, None)
     text = paths["markdown"].read_text()
     assert "(FAILED)" in text and "**FAILED**" in text and "must be zero" in text
+    # the first screen is the verdict, and the failed gate explains itself there
+    verdict = text.split("## Verdict")[1].split("\n## ")[0]
+    assert text.index("## Verdict") < text.index("## Gates")
+    assert "- `quality.leak_rate` = 0.1, needs == 0" in verdict
+    assert "measures: share of answers that leak the system prompt" in verdict
+    assert "why this threshold: must be zero" in verdict
+    assert "threshold from: evals/gates.toml" in verdict
+    assert "reproduce alone: `python -m evals run --profile ci --only quality`" in verdict
 
 
 def test_load_baseline(tmp_path):
@@ -99,9 +109,25 @@ def test_the_header_names_the_change_against_the_previous_run_and_targets_missed
     paths = report.write_report(tmp_path, summary, results, [], None, None,
                                 previous=previous, gates=[gate])
     lines = paths["markdown"].read_text().splitlines()
-    assert lines[2] == ("- changed against the previous run `r1`: quality: "
-                        "settings.context_token_budget 1200 -> 600")
+    assert ("- changed against the previous run `r1`: quality: "
+            "settings.context_token_budget 1200 -> 600") in lines
     text = "\n".join(lines)
     assert "context_token_budget=600 (param)" in text
     assert "- `quality.wrong_no_context_rate`: 8.6 %, target <= 5.0 %" in text
     assert "| `quality.cost_usd` | $0.000100 | $0.000200 | -$0.000100 |" in text
+
+
+def test_the_markdown_shows_paths_inside_the_checkout_relative_to_it(tmp_path):
+    from evals.paths import REPO_ROOT
+
+    results = g.evaluate([g.Gate("quality.mrr", "ge", 0.5, "r")], {"quality.mrr": 0.9},
+                         ran=["quality"])
+    params = {"quality": {"dataset": str(REPO_ROOT / "golden"), "top_k": 5}}
+    fields = {"quality": {"state_dir": {"value": str(REPO_ROOT / ".rag_state"),
+                                        "source": "param"}}}
+    summary = report.build_summary("ci", "t", "c", results, {"quality.mrr": 0.9},
+                                   parameters=params, settings=fields,
+                                   environment={"state_dir": str(REPO_ROOT / ".rag_state")})
+    text = report.write_report(tmp_path, summary, results, [], None, None)["markdown"].read_text()
+    assert str(REPO_ROOT) not in text
+    assert "dataset='golden'" in text and "state_dir='.rag_state' (param)" in text

@@ -118,3 +118,27 @@ def test_summary_shows_the_dev_figure_beside_a_gated_test_figure(tmp_path: Path)
                                      previous=None, gates=[], out_dir=tmp_path)
     assert "| `quality.no_context_accuracy` | 80.0 % | 90.0 % | >= | 70.0 % |" in text
     assert report_md.dev_name("cache.semantic_recall") == "cache.dev.semantic_recall"
+
+
+def test_questions_without_attacks_leave_the_adversarial_users_out_of_the_mix():
+    from loadtests import traffic
+
+    items = [{"user_id": "rosa", "question": f"q{i}?", "expect_no_context": False}
+             for i in range(3)]
+    bank = traffic.QuestionBank.from_items(items)
+    assert traffic.user_classes_for("mixed", bank) == {"repeat": 6, "novel": 3}
+    with pytest.raises(ValueError, match="adversarial QA items"):
+        traffic.user_classes_for("adversarial", bank)
+    golden_bank = traffic.QuestionBank.from_items(traffic.load_items())
+    assert "adversarial" in traffic.user_classes_for("mixed", golden_bank)
+
+
+def test_the_load_test_reads_a_datasets_items_from_a_file(tmp_path):
+    import json
+
+    from loadtests import traffic
+
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"user_id": "kim", "question": "When?",
+                                "expect_no_context": False}) + "\n")
+    assert traffic.QuestionBank.from_items(traffic.load_items(qa_file=path)).users == ["kim"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from rag_core.costs.ledger.ledger import CostLedger, Reservation, today
-from rag_core.costs.ledger.queue import CostQueue
 
+from rag_core.costs.ledger import CostLedger, Reservation, today
+from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded
 from rag_core.parts import build_store
 from rag_core.store.base import Store

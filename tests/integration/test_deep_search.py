@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from rag_core.cli import main as cli
-from rag_core.store import ChunkDraft, NoteWrite, PgVectorStore, SearchParams
+from rag_core.store import ChunkDraft, NoteWrite, SearchParams
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.searching import statement
 from rag_core.types import Note
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import redis
-from rag_core.ingest.ingestion.ingestion import delete_note, ingest_notes
 from servers import RedisProcess
 
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
+from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline

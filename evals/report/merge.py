@@ -1,0 +1,73 @@
+"""An ``--only`` run merged into its folder's latest report.
+
+``reports/<folder>/summary.json`` is the folder's current picture. A run of some notebooks
+(``--only``) replaces their metrics, parameters, Settings and gate rows, and keeps the other
+notebooks' rows from the summary it merges into, each gate row marked with the run it came from.
+The run's own folder (``runs/<id>/``) keeps only what it ran.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.gates import GateResult, Status
+from evals.report.record import NotebookOutcome
+
+
+def _prefix(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def load_latest(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The folder's summary.json and its details' notebook rows, if both are there."""
+    summary, details = folder / "summary.json", folder / "details.json"
+    if not summary.is_file():
+        return None
+    rows = json.loads(details.read_text()).get("notebooks", []) if details.is_file() else []
+    return json.loads(summary.read_text()), rows
+
+
+def merge(old: Mapping[str, Any], old_notebooks: Sequence[Mapping[str, Any]],
+          new: Mapping[str, Any], results: Sequence[GateResult],
+          outcomes: Sequence[NotebookOutcome]
+          ) -> tuple[dict[str, Any], list[GateResult], list[NotebookOutcome]]:
+    """``new`` (a run of the notebooks in ``outcomes``) over ``old``."""
+    rerun = {o.name for o in outcomes}
+    old_id = old.get("run", {}).get("id", "?")
+    metrics = {k: v for k, v in old.get("metrics", {}).items() if _prefix(k) not in rerun}
+    metrics.update(new.get("metrics", {}))
+    merged = dict(new)
+    merged["metrics"] = dict(sorted(metrics.items()))
+    for key in ("parameters", "settings"):
+        kept = {k: v for k, v in old.get(key, {}).items() if k not in rerun}
+        merged[key] = {**kept, **new.get(key, {})}
+    kept_rows = {row["name"]: row for row in old.get("gates", [])
+                 if _prefix(row["name"]) not in rerun}
+    gates: list[GateResult] = []
+    for result in results:  # the gates of notebooks not run now keep their last result
+        row = kept_rows.get(result.name)
+        if _prefix(result.name) in rerun or row is None:
+            gates.append(result)
+            continue
+        words: dict[bool | None, Status] = {True: "passed", False: "failed", None: "skipped"}
+        status = words[row.get("passed")]
+        gates.append(GateResult(row["name"], row.get("value"), row["threshold"], row["op"],
+                                status, f"from run {old_id}"))
+    order = [r["name"] for r in old.get("gates", [])]
+    gates.sort(key=lambda g: order.index(g.name) if g.name in order else len(order))
+    merged["gates"] = [g.as_summary_row() for g in gates]
+    kept_runs = [NotebookOutcome(**{k: v for k, v in row.items()
+                                    if k in NotebookOutcome.__dataclass_fields__})
+                 for row in old_notebooks if row.get("name") not in rerun]
+    run = dict(merged.get("run", {}))
+    run["rows_from"] = sorted({*old.get("run", {}).get("rows_from", []), old_id}
+                                - {run.get("id")})
+    merged["run"] = run
+    return merged, gates, kept_runs + list(outcomes)
+
+
+def ran_notebooks(outcomes: Iterable[NotebookOutcome]) -> list[str]:
+    return [o.name for o in outcomes]
