@@ -101,7 +101,7 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 def moved(name: str, old: Any, new: Any, bands: Mapping[str, float]) -> bool:
     """A metric moved: it appeared, vanished or changed, by more than its noise band (the
-    range of repeated runs, ``evals.noise``) when one was measured."""
+    range of repeated runs, ``evals.report.noise``) when one was measured."""
     from evals.report import noise
 
     if old is None or new is None:

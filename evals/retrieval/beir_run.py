@@ -6,7 +6,7 @@ validation (sanitising, the query token budget) and the store's ``search`` with
 ``SearchParams``, 100 chunks deep.  Embeddings are cached on disk (``CachedEmbedder``) beside
 the data, so a second run, or a run on a fresh database, embeds nothing it embedded before.
 
-The notebook's section over several sets is ``evals.beir_public``.
+The notebook's section over several sets is ``evals.retrieval.beir_public``.
 
 ``run_configs`` times each search (client side, the store call only: the same query vector for
 every configuration) and scores the ranked documents with ``evals.datasets.beir.score_query``;

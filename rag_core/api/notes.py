@@ -106,7 +106,7 @@ def _cursor(value: str | None) -> str:
 
 
 async def path_note_id(request: Request, note_id: Annotated[str, NOTE_ID]) -> str:
-    """The note id of the path, by the one note-id rule (``rag_core.notes.note_id_problem``),
+    """The note id of the path, by the one note-id rule (``rag_core.ingest.notes.note_id_problem``),
     decoded from the raw path strictly: bytes that are not UTF-8 are refused (422), where the
     server's decoding would have made them U+FFFD (two paths, one note)."""
     raw = request.scope.get("raw_path")
