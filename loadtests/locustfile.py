@@ -181,6 +181,7 @@ class _Golden:
     """What every golden user has: a JWT ``sub``, a seeded random source, think time."""
 
     kind = "repeat"
+    weight: float  # Locust's, set from the mix when the run starts (_read_settings)
     environment: Any
 
     def wait_time(self) -> float:  # think time, from the user's own (seeded) random source
