@@ -1,8 +1,13 @@
 """Locust users for rag_core: golden users asking POST /v1/query.
 
-    RAG_LOAD_MIX=repeat|novel|adversarial|stream|mixed   which user classes run (default mixed;
+Settings (loadtests/config.py): each is an option of ``locust`` whose default is the
+environment variable the scripts set, read once when the run starts (``events.init``):
+
+    --rag-load-mix / RAG_LOAD_MIX=repeat|novel|adversarial|stream|mixed
+                                                  which user classes run (default mixed;
                                                   stream: StreamingUser alone)
-    RAG_LOAD_SHAPE=ramp|sustained|spike|steps     a load shape (default: plain -u/-r/-t)
+    --rag-load-shape / RAG_LOAD_SHAPE=ramp|sustained|spike|steps
+                                                  a load shape (default: plain -u/-r/-t)
     RAG_LOAD_STEPS=1,2,4,8 RAG_LOAD_STEP_S=10     the user counts of the steps shape
     RAG_LOAD_TOKENS=file.json                     {"user": "jwt"}; else issued with RAG_JWT_SECRET
     RAG_LOAD_EVENTS=prefix                        per-request JSON lines (cost, stale, timing)
@@ -23,11 +28,11 @@ between text chunks and output tokens/s (loadtests/streaming.py).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,23 +41,61 @@ from locust import FastHttpUser, HttpUser, events, task  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import shapes, streaming, traffic  # noqa: E402
+from loadtests.config import LoadConfig, add_arguments  # noqa: E402
 
-BANK = traffic.QuestionBank.from_items(traffic.load_items(qa_file=os.environ.get("RAG_LOAD_QA")),
-                                      only=traffic.user_list(os.environ.get("RAG_LOAD_USERS")))
-TOKENS = traffic.tokens_for(BANK.users, os.environ.get("RAG_LOAD_TOKENS"))
-WEIGHTS = traffic.user_classes_for(os.environ.get("RAG_LOAD_MIX", "mixed"), BANK)
-WAIT = traffic.wait_range(os.environ.get("RAG_LOAD_WAIT", ""))
-_EVENTS = traffic.events_path(os.environ.get("RAG_LOAD_EVENTS"))
-SEED = traffic.seed_of(os.environ.get("RAG_LOAD_SEED"))
-STOP_AFTER = int(os.environ.get("RAG_LOAD_STOP_AFTER") or 0)  # 0: run to the end of -t
+
+@dataclass(frozen=True)
+class _Run:
+    """What the users of this process share, built once when the run starts."""
+
+    config: LoadConfig
+    bank: traffic.QuestionBank
+    tokens: dict[str, str]
+    log: IO[str] | None
+
+
+_run: _Run | None = None
 _spawned: dict[str, int] = {}  # users of each kind started so far by this process
-_log = open(_EVENTS, "a", buffering=1) if _EVENTS else None  # noqa: SIM115 (lives with the process)
+
+
+def run_state() -> _Run:
+    if _run is None:
+        raise RuntimeError("the locustfile's settings are read in events.init; run it with locust")
+    return _run
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _read_settings(environment: Any, **_: object) -> None:
+    """Read the settings once, then keep the user classes of the mix (with their weights) and
+    make the named shape the run's shape."""
+    global _run
+    config = LoadConfig.from_options(environment.parsed_options)
+    bank = traffic.QuestionBank.from_items(traffic.load_items(qa_file=config.qa_file),
+                                           only=list(config.users))
+    # a dataset without attack items: the mixed mix leaves the adversarial users out
+    weights = traffic.user_classes_for(config.mix, bank)
+    events_file = traffic.events_path(config.events_base)
+    _run = _Run(config, bank, traffic.tokens_for(bank.users, config.tokens_file),
+                open(events_file, "a", buffering=1) if events_file else None)  # noqa: SIM115
+    for user_class in USER_CLASSES:
+        user_class.weight = weights.get(user_class.kind, 0)
+    environment.user_classes[:] = [u for u in environment.user_classes
+                                   if getattr(u, "kind", None) in weights]
+    shape = shapes.shape_for(config)
+    if shape is not None:
+        environment.shape_class = shape
+        shape.runner = environment.runner
 
 
 @events.quitting.add_listener
 def _close_log(**_: object) -> None:
-    if _log is not None:
-        _log.close()
+    if _run is not None and _run.log is not None:
+        _run.log.close()
 
 
 @events.init.add_listener
@@ -104,18 +147,19 @@ def _csv_count(environment: Any) -> int:
 
 @events.test_start.add_listener
 def _quit_after_enough_requests(environment: Any, **_: object) -> None:
-    """With ``RAG_LOAD_STOP_AFTER``, the run ends on a condition (that many requests finished,
-    counted by the master in a distributed run) rather than at the end of a time window; the
-    run time stays the deadline."""
+    """With ``RAG_LOAD_STOP_AFTER`` (``--rag-load-stop-after``), the run ends on a condition
+    (that many requests finished, counted by the master in a distributed run) rather than at
+    the end of a time window; the run time stays the deadline."""
     runner = environment.runner
-    if STOP_AFTER <= 0 or isinstance(runner, WorkerRunner):
+    stop_after = run_state().config.stop_after
+    if stop_after <= 0 or isinstance(runner, WorkerRunner):
         return
 
     def watch() -> None:
-        while runner.stats.total.num_requests < STOP_AFTER:
+        while runner.stats.total.num_requests < stop_after:
             gevent.sleep(0.25)
         # the --csv report must hold the requests counted, so that the report has them too
-        _wait_for(lambda: _csv_count(environment) >= STOP_AFTER, deadline_s=30)
+        _wait_for(lambda: _csv_count(environment) >= stop_after, deadline_s=30)
         runner.quit()
 
     gevent.spawn(watch)
@@ -133,25 +177,28 @@ def _settle(resp: Any, outcome: traffic.Outcome) -> None:
 def _log_event(started: float, ms: float, kind: str, outcome: traffic.Outcome, status: int,
                extra: dict[str, Any] | None = None) -> None:
     """One line of the per-request event log (``RAG_LOAD_EVENTS``), when it is on."""
-    if _log is not None:
-        _log.write(traffic.event_line(started, ms, kind, outcome, status, extra) + "\n")
+    log = run_state().log
+    if log is not None:
+        log.write(traffic.event_line(started, ms, kind, outcome, status, extra) + "\n")
 
 
 class _Golden:
     """What every golden user has: a JWT ``sub``, a seeded random source, think time."""
 
     kind = "repeat"
+    weight: float  # Locust's, set from the mix when the run starts (_read_settings)
     environment: Any
 
     def wait_time(self) -> float:  # think time, from the user's own (seeded) random source
-        return self.rng.uniform(*WAIT)
+        return self.rng.uniform(*run_state().config.wait)
 
     def on_start(self) -> None:
         number = _spawned[self.kind] = _spawned.get(self.kind, 0) + 1
         worker = max(0, int(getattr(self.environment.runner, "worker_index", 0) or 0))
-        self.rng = traffic.user_rng(SEED, self.kind, number, worker)
-        self.user_id = self.rng.choice(BANK.users)
-        self.headers = {"Authorization": f"Bearer {TOKENS[self.user_id]}"}
+        run = run_state()
+        self.rng = traffic.user_rng(run.config.seed, self.kind, number, worker)
+        self.user_id = self.rng.choice(run.bank.users)
+        self.headers = {"Authorization": f"Bearer {run.tokens[self.user_id]}"}
 
 
 class GoldenUser(_Golden, FastHttpUser):
@@ -161,7 +208,7 @@ class GoldenUser(_Golden, FastHttpUser):
 
     @task
     def ask(self) -> None:
-        question = traffic.question_for(self.kind, BANK, self.user_id, self.rng)
+        question = traffic.question_for(self.kind, run_state().bank, self.user_id, self.rng)
         started = time.time()
         with self.client.post(traffic.QUERY_PATH, json={"query": question},
                               headers=self.headers, name=traffic.request_name(self.kind),
@@ -181,24 +228,18 @@ class RepeatHeavyUser(GoldenUser):
     """Popular golden questions again and again: mostly query-cache hits."""
 
     kind = "repeat"
-    abstract = "repeat" not in WEIGHTS  # only the classes of RAG_LOAD_MIX run
-    weight = WEIGHTS.get("repeat", 1)
 
 
 class NovelUser(GoldenUser):
     """Questions nobody asked before: cache misses, so retrieval and the LLM every time."""
 
     kind = "novel"
-    abstract = "novel" not in WEIGHTS  # only the classes of RAG_LOAD_MIX run
-    weight = WEIGHTS.get("novel", 1)
 
 
 class AdversarialUser(GoldenUser):
     """The golden prompt-injection, prompt-leak and cross-user probes."""
 
     kind = "adversarial"
-    abstract = "adversarial" not in WEIGHTS  # only the classes of RAG_LOAD_MIX run
-    weight = WEIGHTS.get("adversarial", 1)
 
 
 class StreamingUser(_Golden, HttpUser):
@@ -208,12 +249,10 @@ class StreamingUser(_Golden, HttpUser):
     hands over each chunk of the event stream as it arrives."""
 
     kind = streaming.STREAM_KIND
-    abstract = streaming.STREAM_KIND not in WEIGHTS  # only the classes of RAG_LOAD_MIX run
-    weight = WEIGHTS.get(streaming.STREAM_KIND, 1)
 
     @task
     def ask_streaming(self) -> None:
-        question = traffic.question_for(self.kind, BANK, self.user_id, self.rng)
+        question = traffic.question_for(self.kind, run_state().bank, self.user_id, self.rng)
         started, t0 = time.time(), time.perf_counter()
         timer = streaming.SseTimer(t0)
         with self.client.post(traffic.QUERY_PATH, json={"query": question, "stream": True},
@@ -244,5 +283,6 @@ class StreamingUser(_Golden, HttpUser):
                    streaming.stream_fields(timer))
 
 
-if os.environ.get("RAG_LOAD_SHAPE"):
-    SelectedShape = shapes.SHAPE_CLASSES[os.environ["RAG_LOAD_SHAPE"]]
+# the classes that run are those of the mix, weighted by it (_read_settings)
+USER_CLASSES: tuple[type[_Golden], ...] = (RepeatHeavyUser, NovelUser, AdversarialUser,
+                                           StreamingUser)

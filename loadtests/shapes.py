@@ -1,19 +1,19 @@
 """Load shapes for Locust; the numbers come from :func:`loadtests.traffic.shape_target`.
 
-Pick one with ``RAG_LOAD_SHAPE=ramp|sustained|spike|steps`` (the locustfile then exposes
-exactly that class); ``-u``, ``-r`` and ``-t`` still give the peak users, the spawn rate and the
-duration (``use_common_options``). ``steps`` is a concurrency sweep: the user counts of
-``RAG_LOAD_STEPS`` (``1,2,4,8``), ``RAG_LOAD_STEP_S`` seconds each. Without ``RAG_LOAD_SHAPE``
-Locust runs its plain ``-u``/``-r``/``-t`` load.
+Pick one with ``RAG_LOAD_SHAPE=ramp|sustained|spike|steps`` (or ``--rag-load-shape``; the
+locustfile makes it the run's shape when the run starts, :func:`shape_for`); ``-u``, ``-r`` and
+``-t`` still give the peak users, the spawn rate and the duration (``use_common_options``).
+``steps`` is a concurrency sweep: the user counts of ``RAG_LOAD_STEPS`` (``1,2,4,8``),
+``RAG_LOAD_STEP_S`` seconds each. Without a shape Locust runs its plain ``-u``/``-r``/``-t``
+load.
 """
 
 from __future__ import annotations
 
-import os
-
 from locust import LoadTestShape
 
-from loadtests.traffic import shape_target, step_list, steps_target
+from loadtests.config import LoadConfig
+from loadtests.traffic import shape_target, steps_target
 
 
 class _GoldenShape(LoadTestShape):
@@ -43,12 +43,12 @@ class SpikeShape(_GoldenShape):
 
 
 class StepsShape(LoadTestShape):
-    """A concurrency sweep: ``RAG_LOAD_STEPS`` users, ``RAG_LOAD_STEP_S`` seconds per step."""
+    """A concurrency sweep: ``steps`` users, ``step_s`` seconds per step."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps: tuple[int, ...] = (1,), step_s: float = 10.0) -> None:
         super().__init__()
-        self.steps = step_list(os.environ.get("RAG_LOAD_STEPS"))
-        self.step_s = float(os.environ.get("RAG_LOAD_STEP_S") or 10)
+        self.steps = list(steps)
+        self.step_s = step_s
 
     def tick(self) -> tuple[int, float] | None:
         return steps_target(self.steps, self.step_s, self.get_run_time())
@@ -56,3 +56,12 @@ class StepsShape(LoadTestShape):
 
 SHAPE_CLASSES: dict[str, type[LoadTestShape]] = {
     "ramp": RampShape, "sustained": SustainedShape, "spike": SpikeShape, "steps": StepsShape}
+
+
+def shape_for(config: LoadConfig) -> LoadTestShape | None:
+    """The load shape the run's config names, or None (plain ``-u``/``-r``/``-t``)."""
+    if config.shape is None:
+        return None
+    if config.shape == "steps":
+        return StepsShape(config.steps, config.step_s)
+    return SHAPE_CLASSES[config.shape]()

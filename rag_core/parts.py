@@ -102,9 +102,15 @@ def build_caches(settings: Settings, client: RedisClient | None) -> CacheLayers:
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
+    """The generator of ``settings.llm``; for ``hf``, with the HTTP client of the hosted model
+    built here, once, and passed in."""
     from rag_core.llm import build_generator as build
 
-    return build(settings, client)
+    if settings.llm != "hf":
+        return build(settings, client)
+    from rag_core.llm.hf import make_client
+
+    return build(settings, client, llm_client=make_client(settings))
 
 
 def build_ledger(settings: Settings, client: RedisClient | None,

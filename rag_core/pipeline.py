@@ -31,7 +31,7 @@ from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.base import SearchParams
-from rag_core.types import Answer, Chunk, TokenUsage
+from rag_core.types import Answer, AnswerDebug, Chunk, TokenUsage
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 REFUSAL_ANSWER = (
@@ -308,7 +308,7 @@ class Pipeline:
         return replace(cached, answer_id=answer_id or run.answer_id,
                        request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
-                       decisions=dict(run.decisions) or _kept_decisions(cached),
+                       decisions=dict(run.decisions) or _kept_decisions(cached), debug=None,
                        flags=list(run.query.flags) if run.query else [],
                        query_truncated=bool(run.query and run.query.truncated))
 
@@ -333,6 +333,7 @@ class Pipeline:
             decisions=dict(run.decisions),
             answer_id=run.answer_id,
             question=query.text if query else "",
+            debug=_debug(run),
         )
 
 
@@ -347,6 +348,17 @@ def _kept_decisions(cached: Answer) -> dict[str, Any]:
     if cached.no_context and "relevance" in cached.decisions:
         kept["relevance"] = cached.decisions["relevance"]
     return kept
+
+
+def _debug(run: Run) -> AnswerDebug:
+    """What this request retrieved and, when the model was called, the context it was sent."""
+    texts = {c.chunk_id: c.text for c in run.chunks}
+    if run.context is None:
+        return AnswerDebug(retrieved_texts=texts)
+    return AnswerDebug(retrieved_texts=texts,
+                       packed_chunk_ids=tuple(c.chunk_id for c in run.context.chunks),
+                       packed_texts=tuple(c.text for c in run.context.chunks),
+                       context_tokens=int(run.context.tokens), context_sent=True)
 
 
 def _retrieved(chunk: Chunk) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
@@ -85,6 +85,26 @@ class Citation:
     score: float
 
 
+@dataclass(frozen=True)
+class AnswerDebug:
+    """What one freshly computed answer was built from, for the evaluation harness.
+
+    Never part of ``Answer.to_dict`` (so not in ``ask --json``, the API or a cached answer).
+    ``retrieved_texts``: chunk id -> text of the retrieved chunks, in rank order.
+    ``packed_chunk_ids`` / ``packed_texts``: the chunks the context budget kept, in the order
+    they were sent (a best chunk cut to fit carries its cut text). ``context_tokens``: the
+    tokens of the rendered note blocks that were sent (with or without the note guard, as the
+    pipeline ran). ``context_sent``: False when no model was called (a refusal or a no-context
+    answer): nothing was packed, and the packed fields are empty.
+    """
+
+    retrieved_texts: dict[str, str] = field(default_factory=dict)
+    packed_chunk_ids: tuple[str, ...] = ()
+    packed_texts: tuple[str, ...] = ()
+    context_tokens: int = 0
+    context_sent: bool = False
+
+
 @dataclass
 class Answer:
     """What the pipeline returns; ``to_dict`` is the shape of ``ask --json`` and the API."""
@@ -111,9 +131,13 @@ class Answer:
     # question, so that a verdict can name what was asked (the API does not echo ``question``)
     answer_id: str = ""
     question: str = ""
+    # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
+    # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
+    debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, debug=None))
+        del data["debug"]
         data["usage"] = {
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,

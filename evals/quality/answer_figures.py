@@ -1,48 +1,79 @@
-"""Per answer: the context the generator was given, and what the answer cost.
+"""Per answer: the context the generator was given, what the answer cost, and the text metrics
+scored on them (``text_columns``).
 
-The pipeline retrieves ``top_k`` chunks and then packs them into the context token budget
-(``rag_core.context.select_context``); context recall and precision are measured on what was
-packed, so that the budget moves them. The packing is recomputed with the pipeline's own
-function, counter and budget on the same retrieved chunks (the search is deterministic), also for
-an answer that the no-context decision refused (what the budget would have kept), so that the
-figure isolates the budget; refusals have their own rates.
+The pipeline retrieves ``top_k`` chunks and packs them into the context token budget
+(``rag_core.context.select_context``); every freshly computed ``Answer`` carries what it retrieved
+and what it packed in ``answer.debug`` (``rag_core.types.AnswerDebug``, never in the API or
+``ask --json``). Context recall, precision and tokens are read from that record, so they are
+measured on the rendering that was really sent: with the note guard off too, for the
+no-sanitiser variant.
+
+An answer that called no model (a refusal, or the no-context decision) was sent no context: its
+context tokens are 0 and its context recall and precision are not measured (NaN; the refusal
+rates count those questions). An answer taken from a cache carries no record; the evaluation runs
+with the caches off, and such an answer is an error here.
 
 Tokens in and out are the generation's usage; dollars are those tokens priced with the Settings
 price table (``rag_core.costs.ledger.price``), also for the free extractive generator, priced as if
-it
-were the configured model, as the cache notebook does.
+it were the configured model, as the cache notebook does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 
-def retrieved_chunks(pipe: Any, answer: Any, item: Mapping[str, Any], top_k: int) -> list[Any]:
-    """The chunks the answer retrieved, in rank order (``Answer`` carries only their ids)."""
-    if not answer.retrieved:
-        return []
-    found = {c.chunk_id: c for c in pipe.search(item["user_id"], item["question"], top_k)}
-    return [found[r["chunk_id"]] for r in answer.retrieved if r["chunk_id"] in found]
-
-
-def packed(pipe: Any, answer: Any, chunks: list[Any]) -> tuple[list[str], int]:
-    """Texts and token count of the context the generator was given."""
-    from rag_core.context import select_context
-
-    if not chunks:
-        return [], 0
-    settings = pipe.parts.settings
-    context = select_context(chunks, pipe.parts.counter, settings.context_token_budget)
-    return [c.text for c in context.chunks], int(context.tokens)
+from evals.metrics import text
+from rag_core.config import Settings
+from rag_core.costs.ledger import price
+from rag_core.types import Answer, AnswerDebug
 
 
-def usage_columns(answer: Any, settings: Any) -> dict[str, float]:
+def debug_record(answer: Answer) -> AnswerDebug:
+    """The answer's record of what it retrieved and sent (an error for a cached answer)."""
+    if answer.debug is None:
+        raise ValueError(f"answer {answer.request_id} came from a cache ({answer.cache}): it "
+                         "carries no record of a context; evaluate with the caches off")
+    return answer.debug
+
+
+def retrieved_texts(answer: Answer) -> dict[str, str]:
+    """Chunk id -> text of the chunks the answer retrieved, in rank order."""
+    return dict(debug_record(answer).retrieved_texts)
+
+
+def packed(answer: Answer) -> tuple[list[str], int, bool]:
+    """Texts and token count of the context the generator was sent, and whether one was."""
+    record = debug_record(answer)
+    return list(record.packed_texts), int(record.context_tokens), record.context_sent
+
+
+def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
     """``tokens_in``, ``tokens_out`` and ``cost_usd`` of one answer (0 when nothing was
     generated)."""
-    from rag_core.costs.ledger import price
-
     usage = answer.usage
     return {"tokens_in": float(usage.input_tokens), "tokens_out": float(usage.output_tokens),
             "cost_usd": float(price(usage, settings))}
+
+
+def text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, Any]],
+                 contexts: Sequence[tuple[list[str], list[str]] | None]
+                 ) -> dict[str, list[Any]]:
+    """Context recall and precision of each question on the context it was sent (None: sent
+    nothing, NaN), and ROUGE-L and semantic similarity of its answer against the reference."""
+    refs = [str(i["reference_answer"]) if row else None
+            for i, row in zip(items, frame["answerable"], strict=True)]
+    pairs = list(zip(frame["answer"].astype(str), refs, strict=True))
+    scored = iter(text.context_scores([c for c in contexts if c is not None]))
+    unsent: dict[str, float | None] = {"context_recall": None, "context_precision": None}
+    ctx = [unsent if c is None else next(scored) for c in contexts]
+    nan = lambda v: np.nan if v is None else v  # noqa: E731
+    return {
+        "context_recall": [nan(c["context_recall"]) for c in ctx],
+        "context_precision": [nan(c["context_precision"]) for c in ctx],
+        "rouge_l": [nan(v) for v in text.rouge_l(pairs)],
+        "semantic_similarity": [nan(v) for v in text.semantic_similarity(embedder, pairs)],
+    }

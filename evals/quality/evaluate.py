@@ -18,14 +18,14 @@ import pandas as pd
 
 from evals.datasets import golden
 from evals.knobs import harness_state_dir
-from evals.metrics import behaviour, bootstrap, retrieval, text
-from evals.quality.answer_figures import packed, retrieved_chunks, usage_columns
+from evals.metrics import behaviour, bootstrap, retrieval
+from evals.quality import answer_figures as figures
 
 ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
 RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
                 "ndcg_at_10")
 TEXT_COLUMNS = ("context_recall", "context_precision", "rouge_l", "semantic_similarity")
-# per answer: packed context tokens, generation tokens and dollars (evals/quality/answer_figures.py)
+# per answer: context tokens sent, generation tokens and dollars (evals/quality/answer_figures.py)
 COST_COLUMNS = ("context_tokens", "tokens_in", "tokens_out", "cost_usd")
 MEAN_COLUMNS = RANK_COLUMNS + TEXT_COLUMNS + COST_COLUMNS
 # the harness's fixed choices for an evaluation (evals/knobs.py records them as "harness")
@@ -64,9 +64,9 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
 class MemoEmbedder:
     """The real embedder with an in-process memo per text.
 
-    With the caches off, an evaluation embeds each question once for ``ask``, once more for the
-    chunk texts (``search``) and again at every sweep point; the model is deterministic, so the
-    memo changes no number and saves those repeats.
+    With the caches off, an evaluation embeds each question again at every sweep point and in
+    every variant run; the model is deterministic, so the memo changes no number and saves those
+    repeats.
     """
 
     def __init__(self, inner: Any) -> None:
@@ -198,43 +198,33 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     ``golden.ensure_ingested``); ``owners`` defaults to the golden notes' owner map.
     ``extra(item, answer, texts)`` adds columns to a row right after its question was asked
     (``texts``: chunk id -> text of the retrieved chunks); the generator comparison uses it.
+    Context figures come from the answer's own record of what it sent (``answer.debug``;
+    evals/quality/answer_figures.py): nothing is searched or packed again.
     """
     pipe = pipeline or build_pipeline(settings, sanitiser=sanitiser)
     owners = owners if owners is not None else golden.owner_map(golden.load_notes())
     items = golden.sample_qa(qa, sample, seed).to_dict("records")
     rows: list[dict[str, Any]] = []
-    contexts: list[tuple[list[str], list[str]]] = []
+    contexts: list[tuple[list[str], list[str]] | None] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
-        chunks = retrieved_chunks(pipe, answer, item, settings.top_k)
-        row = score_answer(item, answer, owners, [c.text for c in chunks])
-        row["packed_texts"], row["context_tokens"] = packed(pipe, answer, chunks)
-        row.update(usage_columns(answer, pipe.parts.settings))
+        texts = figures.retrieved_texts(answer)  # what the answer retrieved and sent: answer.debug
+        row = score_answer(item, answer, owners, list(texts.values()))
+        row["packed_texts"], row["context_tokens"], sent = figures.packed(answer)
+        row.update(figures.usage_columns(answer, pipe.parts.settings))
         if extra is not None:
-            row.update(extra(item, answer, {c.chunk_id: c.text for c in chunks}))
+            row.update(extra(item, answer, texts))
         rows.append(row)
-        contexts.append((row["packed_texts"], list(item["reference_chunk_texts"])))
+        # a refusal was sent no context: its context recall and precision are not measured
+        contexts.append((row["packed_texts"], list(item["reference_chunk_texts"]))
+                        if sent else None)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    for column, values in _text_columns(pipe.parts.embedder, frame, items, contexts).items():
+    for column, values in figures.text_columns(pipe.parts.embedder, frame, items,
+                                                 contexts).items():
         frame[column] = values
     return frame
-
-
-def _text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, Any]],
-                  contexts: Sequence[tuple[list[str], list[str]]]) -> dict[str, list[Any]]:
-    refs = [str(i["reference_answer"]) if row else None
-            for i, row in zip(items, frame["answerable"], strict=True)]
-    pairs = list(zip(frame["answer"].astype(str), refs, strict=True))
-    ctx = text.context_scores(contexts)
-    nan = lambda v: np.nan if v is None else v  # noqa: E731
-    return {
-        "context_recall": [nan(c["context_recall"]) for c in ctx],
-        "context_precision": [nan(c["context_precision"]) for c in ctx],
-        "rouge_l": [nan(v) for v in text.rouge_l(pairs)],
-        "semantic_similarity": [nan(v) for v in text.semantic_similarity(embedder, pairs)],
-    }
 
 
 # --- aggregation -----------------------------------------------------------------------

@@ -8,16 +8,21 @@ from rag_core.config import Settings
 from rag_core.llm.base import Generation, Generator, Prompt
 
 if TYPE_CHECKING:
+    from huggingface_hub import InferenceClient
+
     from rag_core.llm.resilience import ResilientGenerator
 
 __all__ = ["Generation", "Generator", "Prompt", "build_generator"]
 
 
-def build_generator(settings: Settings, redis_client: Any = None) -> ResilientGenerator:
+def build_generator(settings: Settings, redis_client: Any = None, *,
+                    llm_client: InferenceClient | None = None) -> ResilientGenerator:
     """The generator that ``settings.llm`` names, behind the circuit breaker and retries.
 
     ``redis_client`` (a ``redis.Redis``, bytes or decoded responses) shares the breaker's state
-    between worker processes; without it the state lives in this process.
+    between worker processes; without it the state lives in this process. ``llm_client``: the
+    ``InferenceClient`` of the hosted model (``rag_core.llm.hf.make_client``), built at the edge;
+    without one, the ``hf`` generator builds its own.
     """
     from rag_core.llm.resilience import ResilientGenerator
 
@@ -25,7 +30,7 @@ def build_generator(settings: Settings, redis_client: Any = None) -> ResilientGe
     if settings.llm == "hf":
         from rag_core.llm.hf import HFGenerator
 
-        inner = HFGenerator(settings)
+        inner = HFGenerator(settings, llm_client)
     else:
         from rag_core.llm.extractive import ExtractiveGenerator
 

@@ -6,6 +6,11 @@ OpenAI-compatible: ``/v1/chat/completions`` with the model id in the payload, th
 server-side) with ``HF_TOKEN`` and ``llm_model``. Both go the same way: no provider-mapping
 lookup on the hub before the call.
 
+The client is passed in, as httpx's transports are: ``HFGenerator(settings, client)`` with an
+``InferenceClient`` that the edge built once (``rag_core.parts.build_generator`` with
+:func:`make_client`); without one, the generator builds its own from its settings. Nothing is
+cached per process here.
+
 Transport, as huggingface_hub 1.x/2.x does it: every InferenceClient sends through ONE shared
 ``httpx2.Client`` per process (``huggingface_hub.get_session()``), so connections are reused
 whatever the number of InferenceClient objects. Two details needed care:
@@ -30,7 +35,8 @@ whatever the number of InferenceClient objects. Two details needed care:
 Streaming: ``InferenceClient`` keeps each streamed response in the client's ``ExitStack`` until
 the client is closed. A shared client would therefore keep every stream (and, for a stream the
 caller abandoned, its connection) forever, so each stream gets a throw-away InferenceClient,
-closed when the stream ends or is abandoned; the connection pool is still the shared one.
+closed when the stream ends or is abandoned, made with the passed client's endpoint, token,
+timeout and headers; the connection pool is still the shared one.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
 from rag_core.config import Settings
@@ -51,11 +57,13 @@ from rag_core.llm.health import Problem
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
+if TYPE_CHECKING:
+    from huggingface_hub import InferenceClient
+
 _HUB_HOSTS = ("huggingface.co", "hf.co")
 _MISCONFIGURED = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
 _lock = threading.Lock()
 _session_installed = False
-_clients: dict[tuple[Any, ...], Any] = {}
 _llm_hosts: set[str] = set()  # hosts of configured LLM endpoints: never the hub's offline check
 
 
@@ -67,7 +75,7 @@ def endpoint(settings: Settings) -> str:
 def _register_llm_host(settings: Settings) -> None:
     host = urllib.parse.urlsplit(endpoint(settings)).hostname
     if host:
-        _llm_hosts.add(host.lower())  # set.add is atomic; _lock may be held by shared_client
+        _llm_hosts.add(host.lower())  # set.add is atomic
 
 
 def hub_checks_apply(host: str) -> bool:
@@ -117,24 +125,23 @@ def _token(settings: Settings) -> str | None:
     return settings.hf_token.get_secret_value() if settings.hf_token else None
 
 
-def _new_client(settings: Settings) -> Any:
+def make_client(settings: Settings) -> InferenceClient:
+    """An InferenceClient for the endpoint, token and timeouts of ``settings`` (the edge builds
+    one and passes it to :class:`HFGenerator`); its host is exempt from the hub's offline check."""
     from huggingface_hub import InferenceClient
 
+    _install_session()
     _register_llm_host(settings)
     return InferenceClient(base_url=endpoint(settings), token=_token(settings),
                            timeout=_timeout(settings))
 
 
-def shared_client(settings: Settings) -> Any:
-    """The process's InferenceClient for these settings (non-streaming calls)."""
-    _install_session()
-    key = (endpoint(settings), settings.llm_model, settings.hf_token,
-           settings.llm_connect_timeout_s, settings.llm_read_timeout_s)
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = _new_client(settings)
-        return client
+def _stream_client(client: InferenceClient) -> InferenceClient:
+    """A throw-away client for one stream, configured as ``client`` (see the module docstring)."""
+    from huggingface_hub import InferenceClient
+
+    return InferenceClient(base_url=client.model, token=client.token, timeout=client.timeout,
+                           headers=client.headers)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -240,9 +247,9 @@ class HFGenerator:
 
     name = "hf"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: InferenceClient | None = None) -> None:
         self.settings = settings
-        self.client = shared_client(settings)
+        self.client = client if client is not None else make_client(settings)
         self.model = settings.llm_model
 
     def probe(self) -> Problem | None:
@@ -263,7 +270,7 @@ class HFGenerator:
                           model=str(getattr(out, "model", None) or self.model))
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
-        client = _new_client(self.settings)
+        client = _stream_client(self.client)
         try:
             for chunk in client.chat_completion(prompt.messages, stream=True,
                                                 **self._kwargs(prompt)):

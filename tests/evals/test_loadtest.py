@@ -3,9 +3,7 @@ and one short real Locust run against the app and the mock LLM."""
 
 from __future__ import annotations
 
-import json
 import math
-import random
 from pathlib import Path
 
 import pandas as pd
@@ -190,95 +188,6 @@ def test_breaker_timeline_levels():
     assert frame["llm_requests"].iloc[3] == 7 and math.isnan(frame["llm_requests"].iloc[0])
 
 
-# --- traffic helpers -------------------------------------------------------------------------
-
-
-def test_classify_answers_and_refusals():
-    ok = {"answer": "x", "cache": {"query": "hit"}, "cost_usd": 0.0, "stale": False}
-    assert traffic.classify(200, {}, ok).label == "hit"
-    assert traffic.classify(200, {}, {**ok, "cache": {"query": "semantic_hit"}}).label == \
-        "semantic_hit"
-    miss = traffic.classify(200, {}, {**ok, "cache": {"query": "miss"}, "cost_usd": 0.0004})
-    assert (miss.label, miss.cost_usd, miss.failure) == ("miss", 0.0004, None)
-    assert traffic.classify(200, {}, {**ok, "cache": {"query": "miss"},
-                                      "no_context": True}).label == "no_context"
-    assert traffic.classify(200, {}, {**ok, "stale": True}).stale
-    refusal = {"error": {"code": "LLM_UNAVAILABLE", "message": "down"}}
-    documented = traffic.classify(503, {"Retry-After": "5"}, refusal)
-    assert documented.label == "503 documented" and documented.failure is None
-    assert traffic.classify(503, {}, refusal).failure  # no Retry-After: not as documented
-    assert traffic.classify(503, {"retry-after": "1"},
-                            {"error": {"code": "EMBEDDING_FAILED"}}).failure
-    assert traffic.classify(500, {}, None).failure == "HTTP 500"
-    assert "no response" in str(traffic.classify(0, {}, None).failure)
-    assert "TimeoutError" in str(traffic.classify(0, {}, None, TimeoutError()).failure)
-    assert traffic.classify(200, {}, None).failure
-
-
-def test_request_names_round_trip():
-    for outcome in traffic.OUTCOMES:
-        assert traffic.outcome_of_name(traffic.request_name(outcome)) == outcome
-    assert traffic.outcome_of_name("Aggregated") is None
-
-
-def test_question_bank_from_the_golden_set():
-    bank = traffic.QuestionBank.from_items(traffic.load_items())
-    assert bank.users == ["amara", "ben", "chloe", "david"]
-    rng = random.Random(1)
-    for user in bank.users:
-        assert 0 < len(bank.popular[user]) <= 8
-        assert traffic.question_for("repeat", bank, user, rng) in bank.popular[user]
-        assert traffic.question_for("adversarial", bank, user, rng) in \
-            [q for qs in bank.adversarial.values() for q in qs]
-    assert traffic.QuestionBank.from_items(traffic.load_items(), only=["ben"]).users == ["ben"]
-    assert traffic.user_list(" amara, ben,") == ["amara", "ben"] and traffic.user_list(None) == []
-    novel = {traffic.novel_question(bank, "amara", rng) for _ in range(50)}
-    assert len(novel) == 50 and all(len(q) <= 1000 for q in novel)
-
-
-def test_mixes_shapes_and_wait():
-    assert traffic.user_classes_for("mixed") == {"repeat": 6, "novel": 3, "adversarial": 1}
-    assert traffic.user_classes_for("novel") == {"novel": 1}
-    with pytest.raises(ValueError):
-        traffic.user_classes_for("chaos")
-    assert traffic.shape_target("sustained", 5, 100, 10, 60) == (100, 10)
-    assert traffic.shape_target("sustained", 60, 100, 10, 60) is None
-    assert traffic.shape_target("ramp", 30, 100, 10, 60) == (50, 10)
-    assert traffic.shape_target("spike", 5, 100, 10, 60) == (20, 100.0)
-    assert traffic.shape_target("spike", 30, 100, 10, 60) == (100, 100.0)
-    assert traffic.shape_target("spike", 50, 100, 10, 60) == (20, 100.0)
-    assert traffic.wait_range("") == (0.5, 1.5) and traffic.wait_range("5,10") == (5.0, 10.0)
-    with pytest.raises(ValueError):
-        traffic.wait_range("3,1")
-
-
-def test_seeded_users_draw_the_same_in_every_run():
-    bank = traffic.QuestionBank.from_items(traffic.load_items())
-
-    def draws(seed, kind, number):
-        rng = traffic.user_rng(seed, kind, number)
-        user = rng.choice(bank.users)
-        return user, [traffic.question_for(kind, bank, user, rng) for _ in range(5)], \
-            rng.uniform(0.5, 1.5)
-
-    assert draws(7, "repeat", 1) == draws(7, "repeat", 1)
-    assert draws(7, "repeat", 1) != draws(7, "repeat", 2)  # users of a kind differ
-    assert draws(7, "novel", 1) != draws(8, "novel", 1)  # and so do seeds
-    assert traffic.seed_of("7") == 7 and traffic.seed_of("") is None
-    assert traffic.seed_of(None) is None
-
-
-def test_tokens_are_issued_or_read(tmp_path, monkeypatch):
-    import jwt
-
-    monkeypatch.setenv("RAG_JWT_SECRET", "s" * 32)
-    issued = traffic.tokens_for(["amara"])
-    assert jwt.decode(issued["amara"], "s" * 32, algorithms=["HS256"])["sub"] == "amara"
-    path = traffic.write_tokens({"amara": "t1", "ben": "t2"}, tmp_path / "tokens.json")
-    assert traffic.tokens_for(["ben"], path) == {"ben": "t2"}
-    assert json.loads(path.read_text())["amara"] == "t1"
-
-
 def test_offered_rate_is_users_over_mean_think_time():
     config = loadtest.LoadConfig(users=20, wait_s=(0.5, 1.5))
     assert loadtest.offered_rps(config) == pytest.approx(20.0)
@@ -301,12 +210,6 @@ def test_a_distributed_run_has_a_master_that_waits_for_its_workers(tmp_path):
     assert "--worker" in worker and worker[worker.index("--master-port") + 1] == "5599"
     with pytest.raises(ValueError):
         loadtest.locust_command(config, "http://127.0.0.1:1", tmp_path / "p")
-
-
-def test_workers_other_than_the_first_draw_users_of_their_own():
-    first = traffic.user_rng(7, "repeat", 1, worker=0).random()
-    assert first == traffic.user_rng(7, "repeat", 1).random()  # worker 0: the single process
-    assert traffic.user_rng(7, "repeat", 1, worker=1).random() != first
 
 
 # --- one real run ----------------------------------------------------------------------------
@@ -391,12 +294,3 @@ def test_a_sweep_of_streaming_users_after_a_run_on_the_same_stack(tmp_path):
     assert figures["stream_requests"] > 0 and figures["stream_tokens_per_second_p50"] > 0
     steps, knee = swept.sweep()
     assert list(steps["users"]) == [1, 2] and knee.users in (1, 2)
-
-
-def test_the_request_count_of_a_locust_stats_csv(tmp_path):
-    path = tmp_path / "x_stats.csv"
-    assert traffic.csv_request_count(path) == 0  # not written yet
-    path.write_text("Type,Name,Request Count\nPOST,/v1/query hit,3\n,Aggregated,7\n")
-    assert traffic.csv_request_count(path) == 7
-    path.write_text("Type,Name,Request Count\n")  # the header alone, before any request
-    assert traffic.csv_request_count(path) == 0

@@ -28,7 +28,7 @@ def test_the_quality_notebook_runs_in_both_profiles():
         assert "quality" in [s.name for s in profiles.notebooks_for(profile)]
 
 
-def test_quality_notebook_declares_the_issue_parameters():
+def test_quality_notebook_declares_every_tuning_parameter():
     declared = papermill.inspect_notebook(str(profiles.find("quality").file))
     assert {"top_k", "context_budget", "generator", "similarity_threshold", "retrieval_mode",
             "sample", "sanitiser", "sweep_top_k", "sweep_context_budget", "output_dir",

@@ -66,7 +66,7 @@ def _folder(root: Path, bad_name: str, bad_text: str) -> Path:
     ("m.jsonl", json.dumps({"id": "m", "title": "T", "body": "Text \ud800 here."}) + "\n",
      "m.jsonl:1"),
 ])
-def test_finding11_control_characters_are_invalid_note_and_nothing_is_written(
+def test_control_characters_are_invalid_note_and_nothing_is_written(
         parts: Parts, store: PgVectorStore,
         tmp_path: Path, bad_name: str, bad_text: str, where: str) -> None:
     root = _folder(tmp_path / "notes", bad_name, bad_text)
@@ -85,7 +85,7 @@ def test_finding11_control_characters_are_invalid_note_and_nothing_is_written(
     assert report.inserted == 7 and store.count_chunks("ann") >= 7
 
 
-def test_finding11_notes_made_in_code_are_checked_before_writing(
+def test_notes_made_in_code_are_checked_before_writing(
         parts: Parts, store: PgVectorStore) -> None:
     good = Note(id="ok", title="Fine", body="A good body of text about grace.")
     bad = Note(id="bad", title="Fine", body="A body with a NUL \x00 inside.")
@@ -95,7 +95,7 @@ def test_finding11_notes_made_in_code_are_checked_before_writing(
 
 
 @pytest.mark.parametrize("user", ["a b*", "x" * 9000, "", "amara\n", "ann\x00", "é"])
-def test_finding11_invalid_user_ids_are_refused_at_ingest(
+def test_invalid_user_ids_are_refused_at_ingest(
         parts: Parts, store: PgVectorStore,
         tmp_path: Path, user: str) -> None:
     root = _folder(tmp_path / "notes", "m.md", GOOD.format(id="m"))
@@ -107,7 +107,7 @@ def test_finding11_invalid_user_ids_are_refused_at_ingest(
         ingest_notes(parts, user, [], progress=False)
 
 
-def test_finding11_symlinks_out_of_the_folder_are_not_followed(
+def test_symlinks_out_of_the_folder_are_not_followed(
         parts: Parts, store: PgVectorStore,
         tmp_path: Path) -> None:
     secret = tmp_path / "outside" / "diary.md"

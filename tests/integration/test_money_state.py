@@ -40,7 +40,7 @@ def pay(ledger: CostLedger, user: str, dollars: float) -> None:
     ledger.commit(ledger.reserve(user, dollars), dollars, USAGE)
 
 
-def test_finding3_a_restarted_empty_redis_does_not_lift_the_cap(
+def test_a_restarted_empty_redis_does_not_lift_the_cap(
         redis_factory, store: Store, live_settings, tmp_path: Path) -> None:
     server = redis_factory()
     ledger = ledger_on(live_settings, server.url, store, tmp_path, user_daily_budget_usd=1.0)
@@ -58,7 +58,7 @@ def test_finding3_a_restarted_empty_redis_does_not_lift_the_cap(
     assert store.day_totals(today(), "amara")[0] == pytest.approx(0.7)
 
 
-def test_finding3_an_outage_is_conservative_and_merged_back(
+def test_an_outage_is_conservative_and_merged_back(
         redis_server, store: Store, live_settings, tmp_path: Path) -> None:
     proxy = CutProxy(redis_server.port)
     redis.Redis.from_url(redis_server.url).flushall()
@@ -89,7 +89,7 @@ def ledger_key(user: str) -> str:
     return cost_keys(today(), user)[0]
 
 
-def test_finding3_no_redis_and_no_database_pauses_paid_answers(
+def test_no_redis_and_no_database_pauses_paid_answers(
         settings, own_postgres: OwnPostgres, redis_server, tmp_path: Path) -> None:
     db = settings.with_overrides(database_url=own_postgres.url, db_connect_timeout_s=1,
                                  db_pool_timeout_s=1.0, redis_url=redis_server.url)
@@ -109,7 +109,7 @@ def test_finding3_no_redis_and_no_database_pauses_paid_answers(
 
 
 @pytest.mark.both_redis
-def test_finding4_a_cost_row_the_database_refused_is_queued_and_recorded_later(
+def test_a_cost_row_the_database_refused_is_queued_and_recorded_later(
         settings, own_postgres: OwnPostgres, redis_client, tmp_path: Path) -> None:
     db = settings.with_overrides(database_url=own_postgres.url, db_connect_timeout_s=1,
                                  db_pool_timeout_s=1.0, db_reconnect_timeout_s=2.0)

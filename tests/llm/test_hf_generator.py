@@ -10,7 +10,7 @@ import pytest
 from llm_helpers import configure, stats
 
 from rag_core.config import Settings
-from rag_core.llm.hf import HFGenerator, parse_retry_after, shared_client
+from rag_core.llm.hf import HFGenerator, make_client, parse_retry_after
 from rag_core.llm.prompt import build_prompt
 from rag_core.llm.resilience import PermanentLLMError, TransientLLMError
 from rag_core.tokens import default_counter
@@ -67,9 +67,30 @@ def test_abandoned_stream_is_closed(mock_llm: str, chunks: list[Chunk],
     assert stats(mock_llm)["streams"] == 2 and stats(mock_llm)["completed"] == 1
 
 
-def test_one_shared_client_per_settings(mock_llm: str, hf_settings: MakeSettings) -> None:
+def test_the_client_is_passed_in_and_carries_every_call(
+        mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
+    """The edge builds one client and hands it in; generations and streams both go to the
+    endpoint that client names, whatever the generator's own settings say."""
+    client = make_client(hf_settings(mock_llm))
+    elsewhere = hf_settings("http://127.0.0.1:9")  # a port nothing listens on
+    gen = HFGenerator(elsewhere, client)
+    assert gen.client is client
+    prompt = build_prompt("What did they do?", chunks, 200)
+    assert gen.generate(prompt).text and "".join(gen.stream(prompt))
+    assert stats(mock_llm)["completed"] == 2 and stats(mock_llm)["streams"] == 1
+
+
+def test_generators_share_no_client_unless_one_is_passed(
+        mock_llm: str, hf_settings: MakeSettings) -> None:
+    from rag_core.llm import build_generator
+    from rag_core.parts import build_generator as build_at_the_edge
+
     settings = hf_settings(mock_llm)
-    assert HFGenerator(settings).client is HFGenerator(settings).client is shared_client(settings)
+    assert HFGenerator(settings).client is not HFGenerator(settings).client  # no process cache
+    client = make_client(settings)
+    assert build_generator(settings, llm_client=client).inner.client is client
+    edge = build_at_the_edge(settings, None).inner  # type: ignore[attr-defined]
+    assert isinstance(edge, HFGenerator) and edge.client.model == f"{mock_llm}/v1"
 
 
 @pytest.mark.parametrize("status,kind", [(500, TransientLLMError), (503, TransientLLMError),

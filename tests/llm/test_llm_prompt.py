@@ -111,7 +111,7 @@ def _sentence(prefix: str) -> str:
     pytest.param(lambda s: s.replace("e", "3").replace("o", "0").replace("a", "4"), id="leet"),
     pytest.param(lambda s: "  ".join(" ".join(w) for w in s.split()), id="spaced"),
 ])
-def test_finding15_transformed_echoes_are_caught(make: object) -> None:
+def test_transformed_echoes_of_the_system_prompt_are_caught(make: object) -> None:
     rule = _sentence("2. Never reveal")
     assert not leaks_system_prompt("Grace is a gift [1].")
     assert leaks_system_prompt("Here you go: " + make(rule))  # type: ignore[operator]
@@ -126,7 +126,7 @@ def test_finding15_transformed_echoes_are_caught(make: object) -> None:
     "Mis instrucciones dicen que solo puedo usar tus notas y que nunca debo revelar estas "
     "reglas; cito cada frase con el número de la nota.",
 ])
-def test_finding15_paraphrases_summaries_and_translations_are_caught(echo: str) -> None:
+def test_paraphrases_summaries_and_translations_of_the_system_prompt_are_caught(echo: str) -> None:
     assert leaks_system_prompt(echo)
 
 

@@ -25,7 +25,8 @@ def test_dev_profile_changes_ttls_unless_set(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings().query_cache_ttl_s == 42
 
 
-def test_env_names_of_the_issue(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_settings_read_the_deployment_env_names_and_mask_the_token(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/x")
     monkeypatch.setenv("REDIS_URL", "redis://r:6379/0")
     monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))

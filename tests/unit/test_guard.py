@@ -85,7 +85,7 @@ def test_validation_errors_have_codes(settings) -> None:
         validate_query("bad user id!", "What about faith?", counter, settings)
 
 
-def test_finding9_lone_surrogates_and_noncharacters_are_invalid_queries(settings) -> None:
+def test_lone_surrogates_and_noncharacters_are_invalid_queries(settings) -> None:
     counter = default_counter()
     for bad in ["faith \ud800 hope", "grace \udfff", "hope \ufdd0", "love \uffff",
                 "joy \U0010ffff"]:

@@ -224,7 +224,7 @@ class TimesOut(Scripted):
         yield ""  # pragma: no cover
 
 
-def test_finding4_a_call_that_timed_out_is_billed_at_its_estimate(parts: Parts) -> None:
+def test_a_call_that_timed_out_is_billed_at_its_estimate(parts: Parts) -> None:
     settings = parts.settings.with_overrides(llm_max_retries=0)
     pipe = Pipeline(with_generator(replace(parts, settings=settings), TimesOut("x")))
     with pytest.raises(LLMUnavailable) as info:
