@@ -4,9 +4,12 @@ ends like every other user error, with a code, a sentence and exit status 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
+
+from rag_core.config import Settings
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,3 +48,11 @@ TOP_K = int_between(1, 50)
 # `rag-core search` reaches deeper than the service's answers: a benchmark needs recall@100
 # (@1000); the store raises each candidate list and ef_search to top_k (store/searching.py)
 SEARCH_TOP_K = int_between(1, 1_000)
+
+
+def env_settings(**overrides: object) -> Settings:
+    """The Settings of the environment (``RAG_*``), with ``overrides``: what every command
+    starts from."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    settings = Settings()
+    return settings.with_overrides(**overrides) if overrides else settings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -13,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from rag_core.cli.args import SEARCH_TOP_K, TOP_K, Parser, int_between, iso_day
+from rag_core.cli.args import SEARCH_TOP_K, TOP_K, Parser, env_settings, int_between, iso_day
+from rag_core.cli.servers import cmd_local_llm, cmd_mock_llm, cmd_serve
 from rag_core.config import Settings
 from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
 
@@ -38,10 +38,7 @@ environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DI
 """
 
 
-def _settings(**overrides: Any) -> Settings:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    settings = Settings()
-    return settings.with_overrides(**overrides) if overrides else settings
+_settings = env_settings
 
 
 @contextlib.contextmanager
@@ -185,59 +182,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not rows:
         print("no results")
     return 0
-
-
-def cmd_mock_llm(args: argparse.Namespace) -> int:
-    from rag_core.devservers.mock_server import config_from_args, serve_mock
-
-    serve_mock(args.port, host=args.host, **config_from_args(args))
-    return 0
-
-
-def cmd_local_llm(args: argparse.Namespace) -> int:
-    from rag_core.devservers.local_server import serve_local
-
-    serve_local(args.port, host=args.host, state_dir=_settings().state_dir, threads=args.threads,
-                quantize=args.quantize)
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from rag_core import observability as obs
-    from rag_core import services
-    from rag_core.api.auth import check_auth_settings
-    from rag_core.cli import announce
-
-    settings = _settings()
-    check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
-    obs.setup_logging(settings)
-    url = announce.announce_start(args.host, args.port, args.workers, settings.profile)
-    services.ensure_services(settings)  # start once, before the workers arrive
-    if args.workers > 1:
-        _multiprocess_metrics(settings, args.port)
-    announce.watch_ready(url)
-    uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="warning", access_log=False,
-                timeout_keep_alive=args.keep_alive or settings.keep_alive_s,
-                timeout_worker_healthcheck=settings.worker_healthcheck_s)
-    return 0
-
-
-def _multiprocess_metrics(settings: Settings, port: int) -> None:
-    """Workers write their metrics to a shared folder so that /metrics sums over all of them
-    (prometheus_client's multiprocess mode); a folder already named by the operator is kept."""
-    import shutil
-
-    from rag_core.observability import MULTIPROC_ENV
-
-    if os.environ.get(MULTIPROC_ENV):
-        return
-    folder = Path(settings.state_dir).resolve() / f"prometheus-{port}"
-    shutil.rmtree(folder, ignore_errors=True)  # counts of an earlier run would add up
-    folder.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(folder)
 
 
 def cmd_token(args: argparse.Namespace) -> int:

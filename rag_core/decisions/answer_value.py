@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rag_core.decisions import nlp
+from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.sentences import split_sentences
 
 KINDS = frozenset({"age", "duration", "count"})
@@ -54,7 +54,7 @@ def value_check(facts: nlp.Facts, texts: Sequence[str]) -> dict[str, Any] | None
     if not anchors:
         return None
     sentences = [s for s in split_sentences(texts)
-                 if anchors & nlp.lemmas(s)]
+                 if anchors & lemma_sets.lemmas(s)]
     for doc in nlp.nlp().pipe(sentences):
         found = _values(doc, facts.answer_type)
         if found:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.config import Settings
-from rag_core.decisions import front_matter, nlp
+from rag_core.decisions import front_matter, lemma_sets, nlp
 from rag_core.decisions.answer_value import value_check
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.types import Chunk
@@ -85,7 +85,7 @@ def _chunk_words(chunks: Sequence[Chunk]) -> set[str]:
                          if (v := meta.get(k)))
         extra += " " + " ".join(str(v) for k in ("tags", "scripture") for v in meta.get(k) or [])
         texts += [chunk.text, extra]
-    return set(SCHEMA_WORDS) | nlp.lemmas_of(texts)
+    return set(SCHEMA_WORDS) | lemma_sets.lemmas_of(texts)
 
 
 def _named(name: str, words: set[str]) -> bool:
@@ -94,7 +94,7 @@ def _named(name: str, words: set[str]) -> bool:
 
 def _candidates(words: set[str]) -> list[str]:
     """The chunks' words worth comparing a missing noun with (no stop words, no fragments)."""
-    stop = nlp.stop_words()
+    stop = lemma_sets.stop_words()
     return sorted(w for w in words if len(w) > 2 and w.isalpha() and w not in stop)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 
-from rag_core.decisions import nlp
+from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.semantic_evidence import Check, Evidence, word_variant
 
 # kinds of answer that name no particular kind ("what ...", "what + a noun of no known kind")
@@ -78,7 +78,7 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
         cached.answer_type in OPEN and new.answer_type in OPEN)
     ra, rb = cached.relations, new.relations
     relation_ok = not (ra - rb and rb - ra)
-    extra = nlp.lemmas_of(evidence.texts[:1]) if evidence_words and evidence.texts else \
+    extra = lemma_sets.lemmas_of(evidence.texts[:1]) if evidence_words and evidence.texts else \
         frozenset()
     new_missing, new_near = uncovered(new, cached, extra, similar, threshold)
     old_missing, old_near = uncovered(cached, new, frozenset(), similar, threshold)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core.decisions import nlp
+from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.sentences import same_best_sentence
 
 
@@ -89,7 +89,7 @@ def grounded_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
                    depth: int = 1) -> Check:
     """Refuse when each question names a noun of the best chunks that the other lacks: both
     ask about the evidence, about different things in it."""
-    words = nlp.lemmas_of((*cached.texts[:depth], *new.texts[:depth]))
+    words = lemma_sets.lemmas_of((*cached.texts[:depth], *new.texts[:depth]))
     only_a, only_b = grounded_nouns(a, b, words), grounded_nouns(b, a, words)
     ok = not (only_a and only_b)
     return Check("grounded", ok, f"nouns of the evidence on one side only: {only_a} vs {only_b}")

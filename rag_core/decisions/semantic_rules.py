@@ -47,7 +47,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core.decisions import nlp
+from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.semantic_coverage import Similar, coverage_checks, misspelt
 from rag_core.decisions.semantic_evidence import (
     Check,
@@ -234,7 +234,7 @@ def _negation_conflict(a: nlp.Facts, b: nlp.Facts) -> list[str]:
 
 
 def _in_evidence(name: str, evidence: Evidence) -> bool:
-    return nlp_named(name, nlp.lemmas_of(evidence.texts))
+    return nlp_named(name, lemma_sets.lemmas_of(evidence.texts))
 
 
 def nlp_named(name: str, words: set[str] | frozenset[str]) -> bool:
@@ -303,7 +303,7 @@ def detail_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
     ratio, pairs = swapped_words(a, b)
     if ratio < min_ratio or not pairs:
         return Check("detail", True, f"word overlap {ratio:.2f}, no aligned swap")
-    words = set(nlp.lemmas_of((*new.texts, *cached.texts)))
+    words = set(lemma_sets.lemmas_of((*new.texts, *cached.texts)))
     nouns = set(a.nouns) | set(b.nouns)
     if a.answer_type == b.answer_type == "yes_no":
         grounded = pairs  # a yes/no question asks about exactly its words

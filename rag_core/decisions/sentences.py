@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from rag_core.decisions import nlp
+from rag_core.decisions import lemma_sets, nlp
 from rag_core.llm import extractive
 
 
@@ -32,7 +32,7 @@ def best_sentences(f: nlp.Facts, sentences: Sequence[str], top: int) -> list[int
     """Indexes of the ``top`` sentences sharing the most rare words with the question (a word
     weighs log((n + 1) / (0.5 + sentences holding it))), best first; none without a shared
     word."""
-    words = nlp.lemmas_each(sentences)
+    words = lemma_sets.lemmas_each(sentences)
     wanted = terms(f)
     n = len(sentences)
     idf = {t: math.log((n + 1) / (0.5 + sum(t in w for w in words))) for t in wanted}

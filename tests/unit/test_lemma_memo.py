@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag_core.decisions import nlp
+from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.sentences import split_sentences
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "notes"
@@ -18,9 +18,10 @@ def _golden_sentences() -> list[str]:
 def test_batched_lemmas_equal_one_parse_per_text_on_every_golden_sentence() -> None:
     sentences = _golden_sentences()
     assert len(sentences) > 1000
-    memo = nlp._LemmaMemo(len(sentences))
+    memo = lemma_sets._LemmaMemo(len(sentences))
     batched = memo.many(sentences)
-    one_by_one = [nlp.lemma_set(nlp.nlp()(s, disable=nlp.LEMMA_SKIPS)) for s in sentences]
+    one_by_one = [lemma_sets.lemma_set(nlp.nlp()(s, disable=lemma_sets.LEMMA_SKIPS))
+                  for s in sentences]
     assert batched == one_by_one
 
 
@@ -33,7 +34,7 @@ def test_the_memo_parses_only_new_texts_and_drops_the_least_recent() -> None:
             parsed.extend(texts)
             return real.pipe(texts, **kwargs)
 
-    memo = nlp._LemmaMemo(2)
+    memo = lemma_sets._LemmaMemo(2)
     original = nlp._nlp
     nlp._nlp = Counting()
     try:
@@ -51,6 +52,6 @@ def test_the_memo_parses_only_new_texts_and_drops_the_least_recent() -> None:
 
 def test_lemmas_of_is_the_union_of_each() -> None:
     texts = ["The widows wept at the well.", "She was gathering sheaves."]
-    each = nlp.lemmas_each(texts)
-    assert nlp.lemmas_of(texts) == each[0] | each[1]
-    assert {"widow", "weep", "gather", "sheaf"} <= nlp.lemmas_of(texts)
+    each = lemma_sets.lemmas_each(texts)
+    assert lemma_sets.lemmas_of(texts) == each[0] | each[1]
+    assert {"widow", "weep", "gather", "sheaf"} <= lemma_sets.lemmas_of(texts)
