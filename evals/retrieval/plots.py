@@ -44,8 +44,12 @@ def plot_pareto(sweep: pd.DataFrame, path: str | Path, latency: str = "p50_ms") 
     return path
 
 
-def plot_recall_vs_ef(sweep: pd.DataFrame, path: str | Path, recommended: int) -> Path:
-    """recall@5 and recall@10 against ef_search per build pair, the chosen ef_search marked."""
+def plot_recall_vs_ef(sweep: pd.DataFrame, path: str | Path, recommended: int,
+                      default: int | None = None) -> Path:
+    """recall@5 and recall@10 against ef_search per build pair, with the recommended ef_search
+    (the smallest reaching the recall target on this corpus) and the service's default
+    (``RAG_HNSW_EF_SEARCH``) marked: they differ when the corpus differs from the one the
+    default was chosen on."""
     path = Path(path)
     fig = Figure(figsize=(9, 3.8), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
@@ -54,7 +58,11 @@ def plot_recall_vs_ef(sweep: pd.DataFrame, path: str | Path, recommended: int) -
             style = "--" if label.startswith("hnswlib") else "-"
             ax.plot(group["ef_search"], group[metric], style, marker="o", label=label)
         ax.axhline(RECALL_TARGET, color="grey", linestyle=":")
-        ax.axvline(recommended, color="black", linewidth=1, label=f"chosen {recommended}")
+        ax.axvline(recommended, color="black", linewidth=1,
+                   label=f"recommended here {recommended} (recall@5 >= {RECALL_TARGET})")
+        if default is not None and default != recommended:
+            ax.axvline(default, color="tab:red", linewidth=1, linestyle="--",
+                       label=f"service default {default}")
         ax.set_xscale("log")
         ax.set_xlabel("hnsw.ef_search (log)")
         ax.set_title(metric.replace("_at_", "@"))
