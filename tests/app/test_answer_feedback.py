@@ -43,7 +43,12 @@ def paid_parts(app_settings: Settings, app_parts: Any) -> Iterator[Any]:
     with MockLLM() as (url, _):
         generator = build_generator(app_settings.with_overrides(
             llm="hf", llm_base_url=f"{url}/v1", llm_max_retries=0))
-        yield replace(app_parts, generator=generator)
+        # the loose semantic mode: these tests need a reuse to happen (strict, the default,
+        # reuses none of the golden paraphrases); what a verdict does to it is the same
+        loose = app_parts.caches.semantic.with_settings(
+            app_parts.caches.settings.with_overrides(semantic_mode="loose"))
+        yield replace(app_parts, generator=generator,
+                      caches=replace(app_parts.caches, semantic=loose))
 
 
 @pytest.fixture(scope="module")

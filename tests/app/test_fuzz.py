@@ -35,6 +35,9 @@ BUDGET = {
     ("POST", "/v1/query", "positive"): 1200,
     ("POST", "/v1/query", "negative"): 900,
     ("GET", "/v1/stats", "positive"): 400,
+    # verdicts on answers: made-up ids must answer 404 with a code, never 500
+    ("POST", "/v1/answers/{answer_id}/feedback", "positive"): 150,
+    ("POST", "/v1/answers/{answer_id}/feedback", "negative"): 100,
     ("GET", "/healthz", "positive"): 300,
     ("GET", "/readyz", "positive"): 300,
     ("GET", "/metrics", "positive"): 200,
