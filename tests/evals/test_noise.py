@@ -36,8 +36,13 @@ def test_the_metrics_table_marks_deltas_inside_the_noise():
                             "quality.recall_at_5": 0.92}}
     table = report_md.metrics_table(metrics, previous, None,
                                     {"load.p99_ms": 300.0, "load.rps": 0.5})
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in table.splitlines()[2:]}
-    assert rows["`load.p99_ms`"][2] == "~+200 ms" and rows["`load.p99_ms`"][5] == "300 ms"
-    assert rows["`load.rps`"][2].startswith("+3") and not rows["`load.rps`"][2].startswith("~")
-    assert rows["`quality.recall_at_5`"][5] == "-"  # no band: deterministic or not repeated
+    lines = table.splitlines()
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = {line.split("|")[1].strip(): dict(zip(header, (c.strip() for c in line.split("|")[1:-1]),
+                                                 strict=True))
+            for line in lines[2:]}
+    delta, band = "Δ prev", "noise (range of repeats)"
+    assert rows["`load.p99_ms`"][delta] == "~+200 ms" and rows["`load.p99_ms`"][band] == "300 ms"
+    assert rows["`load.rps`"][delta].startswith("+3")
+    assert not rows["`load.rps`"][delta].startswith("~")
+    assert rows["`quality.recall_at_5`"][band] == "-"  # no band: deterministic or not repeated
