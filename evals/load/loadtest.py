@@ -246,7 +246,7 @@ def _locust_run(config: LoadConfig, stack: dict[str, Any], out: Path,
         old.unlink()
     outage: tuple[float, float] | None = None
     env = locust_env(config, stack, events_base)
-    sampler = Sampler(stack["app_url"], stack["mock_url"])
+    sampler = Sampler(stack["app_url"], stack["mock_url"], metrics_token=stack["metrics_token"])
     sampler.start()
     log = out / f"{config.label}_locust.log"
     port = free_port() if config.locust_workers else None

@@ -151,11 +151,14 @@ def stop(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
     stop_group(proc, grace_s)
 
 
-def breaker_state(app_url: str) -> str:
+def breaker_state(app_url: str, metrics_token: str = "") -> str:
+    """The breaker's state from ``/readyz``'s details, which the app shows to the holder of
+    its metrics token (the public body is the status alone)."""
     import httpx
 
+    headers = {"Authorization": f"Bearer {metrics_token}"} if metrics_token else {}
     try:
-        body = httpx.get(f"{app_url}/readyz", timeout=2).json()
+        body = httpx.get(f"{app_url}/readyz", headers=headers, timeout=2).json()
         return str(body.get("checks", {}).get("breaker", "unknown"))
     except (httpx.HTTPError, ValueError):
         return "unknown"
@@ -174,16 +177,19 @@ class Sampler(threading.Thread):
     """Samples the breaker state from ``/readyz`` and the mock LLM's request counter every
     ``every_s`` until stopped."""
 
-    def __init__(self, app_url: str, mock_url: str, every_s: float = 0.5) -> None:
+    def __init__(self, app_url: str, mock_url: str, every_s: float = 0.5,
+                 metrics_token: str = "") -> None:
         super().__init__(daemon=True, name="breaker-sampler")
         self.app_url, self.mock_url, self.every_s = app_url, mock_url, every_s
+        self.metrics_token = metrics_token
         self.samples: list[tuple[float, str, int | None]] = []
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
             now = time.time()
-            self.samples.append((now, breaker_state(self.app_url), llm_requests(self.mock_url)))
+            self.samples.append((now, breaker_state(self.app_url, self.metrics_token),
+                                 llm_requests(self.mock_url)))
             self.done.wait(self.every_s)
 
 
@@ -199,10 +205,12 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
     prepare_state(state, config.golden_users, clear_caches=config.clear_caches,
                   dataset=config.dataset)
     secret = secrets.token_hex(32)
+    metrics_token = secrets.token_hex(16)  # the harness reads /readyz's details as an operator
     mock_port, app_port = free_port(), free_port()
     mock_url, app_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{app_port}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "RAG_STATE_DIR": str(state), "RAG_JWT_SECRET": secret, "RAG_LLM": "hf",
+           "RAG_METRICS_TOKEN": metrics_token,
            "RAG_LLM_BASE_URL": f"{mock_url}/v1",
            "RAG_BREAKER_RESET_TIMEOUT_S": str(config.breaker_reset_timeout_s),
            # the load test measures throughput, not the budget stop
@@ -229,7 +237,7 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
         wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
                   log=out / f"{config.label}_app.log")
         yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
-               "app_pid": app.pid, "qa_file": qa_file}
+               "app_pid": app.pid, "qa_file": qa_file, "metrics_token": metrics_token}
     finally:
         stop(app)
         stop(mock)

@@ -170,7 +170,7 @@ def test_migration_3_backfills_the_statistics_of_existing_chunks(settings: Setti
                 (f"c{i}", i, text, vectors(1, i)[0], text))
     st = PgVectorStore(settings.with_overrides(database_url=database_url))
     try:
-        assert st.ensure_schema() == [3]
+        assert st.ensure_schema()[0] == 3  # and the migrations after it
         assert stats(st, "ann") == (2, 7, {"alpha": 2, "field": 1, "grace": 1, "merci": 2})
         put(st, "ann", "b", "Beta", ["grace"])  # the triggers work from now on
         assert stats(st, "ann")[:2] == (3, 9)
