@@ -236,7 +236,15 @@ def start_prometheus(project: Path, port: int, token: str
 
 
 def scraped_targets(prom_url: str) -> dict[str, dict[str, Any]] | None:
-    r = httpx.get(f"{prom_url}/api/v1/targets", timeout=5).json()
+    """Both jobs once scraped; None while Prometheus is not up yet (no answer, or its "not
+    ready" page, which is not JSON, while it loads)."""
+    try:
+        response = httpx.get(f"{prom_url}/api/v1/targets", timeout=5)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    r = response.json()
     targets = {t["labels"]["job"]: t for t in r["data"]["activeTargets"]}
     done = len(targets) == 2 and all(t["health"] != "unknown" for t in targets.values())
     return targets if done else None

@@ -9,8 +9,12 @@ from rag_core.config import Settings
 pytestmark = pytest.mark.integration
 
 
-def test_servers_started_during_a_run_are_stopped_and_earlier_ones_kept(tmp_path):
-    earlier, fresh = tmp_path / "earlier", tmp_path / "fresh"
+def test_servers_started_during_a_run_are_stopped_and_earlier_ones_kept(short_tmp):
+    # short_tmp, not tmp_path: the embedded PostgreSQL (run as its own user under root) must
+    # reach the folder, and its socket path must stay short
+    base = short_tmp / "servers-test"
+    earlier, fresh = base / "earlier", base / "fresh"
+    base.mkdir()
     earlier.mkdir()
     fresh.mkdir()
     keep = Settings(profile="ci", state_dir=earlier, database_url=None, redis_url=None)
