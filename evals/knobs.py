@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.paths import STATE_DIR
+from rag_core.config import Settings
 
 SETTINGS_SUFFIX = ".settings.json"
 SERVICE_URLS = ("database_url", "redis_url")
@@ -44,7 +45,6 @@ def harness_state_dir() -> Path:
 
 
 def _fields() -> dict[str, Any]:
-    from rag_core.config import Settings
 
     return dict(Settings.model_fields)
 
@@ -82,7 +82,6 @@ def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
                         f"{type(overrides).__name__}: {overrides!r}")
     from pydantic import ValidationError
 
-    from rag_core.config import Settings
 
     known = _fields()
     unknown = sorted(k for k in overrides if k not in known)
@@ -129,7 +128,7 @@ def merge(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, A
     return values, how
 
 
-def sources(settings: Any, asked: Mapping[str, Any], harness: Mapping[str, Any],
+def sources(settings: Settings, asked: Mapping[str, Any], harness: Mapping[str, Any],
             environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Where each field of ``settings`` came from (see the module docstring)."""
     from rag_core.config import PROFILE_DEFAULTS
@@ -151,7 +150,7 @@ def sources(settings: Any, asked: Mapping[str, Any], harness: Mapping[str, Any],
     return out
 
 
-def plain(settings: Any) -> dict[str, Any]:
+def plain(settings: Settings) -> dict[str, Any]:
     """JSON-safe values of every field; secrets masked."""
     from pydantic import SecretStr
 
@@ -166,7 +165,7 @@ def plain(settings: Any) -> dict[str, Any]:
     return out
 
 
-def warnings_for(settings: Any, source: Mapping[str, str],
+def warnings_for(settings: Settings, source: Mapping[str, str],
                  environ: Mapping[str, str] | None = None) -> list[str]:
     """Loud remarks: a service URL inherited from the environment."""
     out = []
@@ -178,7 +177,7 @@ def warnings_for(settings: Any, source: Mapping[str, str],
     return out
 
 
-def record_settings(name: str, settings: Any, source: Mapping[str, str],
+def record_settings(name: str, settings: Settings, source: Mapping[str, str],
                     how: Mapping[str, str], output_dir: str | Path | None,
                     warnings: list[str]) -> Path | None:
     """``<output_dir>/<name>.settings.json`` for the runner (nothing without ``output_dir``)."""
@@ -200,7 +199,6 @@ def resolve(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str,
     from pydantic import ValidationError
 
     from evals import profiles
-    from rag_core.config import Settings
 
     fields = dict(profiles.find(name).settings_params)
     asked, how = merge(name, overrides, params, fields)
@@ -224,7 +222,6 @@ def server_env(name: str, overrides: Mapping[str, Any] | None, params: Mapping[s
     Settings the asked fields give (recorded with sources) and those fields as ``RAG_*``
     variables for the servers' environment. Raises :class:`KnobError`."""
     from evals import profiles
-    from rag_core.config import Settings
 
     asked, how = merge(name, overrides, params, dict(profiles.find(name).settings_params))
     env = as_env(asked)

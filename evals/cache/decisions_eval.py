@@ -21,8 +21,10 @@ import pandas as pd
 from evals.cache import semantic_eval
 from evals.datasets import external, golden
 from evals.quality import relevance_eval
+from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
+from rag_core.pipeline import Pipeline
 
 GOLDEN = "golden_test"
 EXTERNAL = "external"
@@ -37,7 +39,7 @@ class Collected:
     qa: list[relevance_eval.Retrieved] = field(default_factory=list)
 
 
-def collect(pipeline: Any, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dict[str, Collected]:
+def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dict[str, Collected]:
     """Ingest and retrieve every set asked for (the external one only where it is present)."""
     out: dict[str, Collected] = {}
     if GOLDEN in sets:
@@ -76,7 +78,7 @@ def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
     return pd.DataFrame(rows)
 
 
-def external_rows(pipeline: Any) -> dict[str, list[semantic_eval.PairEvidence]]:
+def external_rows(pipeline: Pipeline) -> dict[str, list[semantic_eval.PairEvidence]]:
     """``{"external": pairs with their evidence}``, or {} where the set is absent."""
     if not external.available():
         return {}
@@ -155,7 +157,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
     return pd.DataFrame(out)
 
 
-def mode_policies(settings: Any) -> dict[str, rules.Policy]:
+def mode_policies(settings: Settings) -> dict[str, rules.Policy]:
     """The policy of each mode that reuses at all (``off`` reuses nothing)."""
     from rag_core.cache.semantic import policy_for
 

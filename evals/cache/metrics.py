@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from rag_core.config import Settings
+
 SCALES = (100, 1_000, 10_000)
 DAYS_PER_MONTH = 30
 OUTCOMES = ("l1", "semantic", "llm", "no_context")
@@ -100,7 +102,7 @@ def mean_tokens(rows: pd.DataFrame) -> tuple[float, float]:
     return float(gen["input_tokens"].mean()), float(gen["output_tokens"].mean())
 
 
-def cost_per_call(input_tokens: float, output_tokens: float, settings: Any) -> float:
+def cost_per_call(input_tokens: float, output_tokens: float, settings: Settings) -> float:
     """Dollars of one generation with these token counts, from the Settings price table."""
     from rag_core.costs.ledger import price
     from rag_core.types import TokenUsage

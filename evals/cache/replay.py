@@ -60,6 +60,8 @@ from evals.cache.metrics import (  # noqa: F401  (re-exported: the notebook's on
 from evals.datasets import querylog
 from evals.paths import GOLDEN_DIR
 from rag_core import services
+from rag_core.config import Settings
+from rag_core.pipeline import Pipeline
 
 REPLAY_REDIS_DB = 11
 REPLAY_DATABASE = "rag_cache_replay"
@@ -130,7 +132,7 @@ def log_users(events: Sequence[querylog.Event]) -> dict[str, str]:
     return {e.user: e.library for e in events}
 
 
-def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, Sequence[Any]],
+def prepare_users(pipeline: Pipeline, users: Mapping[str, str], notes: Mapping[str, Sequence[Any]],
                   ) -> pd.DataFrame:
     """Give every user an exact copy of its library (undoing earlier edits) and empty caches."""
     from rag_core.ingest.ingestion import ingest_notes
@@ -147,7 +149,7 @@ def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, S
     return pd.DataFrame(rows)
 
 
-def remove_users(pipeline: Any, users: Iterable[str]) -> int:
+def remove_users(pipeline: Pipeline, users: Iterable[str]) -> int:
     """Delete the synthetic users' notes and cached entries (leave the shared store clean)."""
     removed = 0
     for user in users:
@@ -212,13 +214,12 @@ return n
         self.steps += 1
 
 
-def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any:
+def pipeline_for(base: Any, settings: Settings, clock: SimClock | None = None) -> Any:
     """The parts of ``base`` (store, model, generator) with fresh cache layers of ``settings``;
     with ``clock``, the in-process context cache and the semantic entries run on simulated
     time."""
     from rag_core.cache.layers import CacheLayers
     from rag_core.parts import build_ledger, build_redis
-    from rag_core.pipeline import Pipeline
 
     client = build_redis(settings)
     caches = CacheLayers.from_settings(settings, client, clock=clock)
@@ -229,7 +230,7 @@ def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any
 # --- the replay ------------------------------------------------------------------------------
 
 
-def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
+def _edit(pipeline: Pipeline, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
     from rag_core.ingest.ingestion import ingest_notes
 
     key = (event.user, event.source)
@@ -240,7 +241,7 @@ def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Even
     return int(pipeline.parts.store.notes_version(event.user))
 
 
-def replay(pipeline: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
+def replay(pipeline: Pipeline, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
            clock: SimClock, *, progress: bool = False, label: str = "replay") -> pd.DataFrame:
     """Ask every request of ``events`` (and apply every edit) in simulated time order, moving
     ``clock`` to each event's time first. One row per event."""
@@ -310,7 +311,7 @@ def sweep(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Seque
     return pd.DataFrame(out)
 
 
-def semantic_policy(settings: Any) -> Any:
+def semantic_policy(settings: Settings) -> Any:
     """The semantic-cache decision's rules and threshold as the pipeline of ``settings`` uses
     them (for scoring the labelled pairs with exactly that policy)."""
     from rag_core.cache.semantic import policy_from

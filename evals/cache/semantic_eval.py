@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rag_core.decisions import semantic_rules as rules
+from rag_core.pipeline import Pipeline
 from rag_core.store.base import SearchParams
 
 
@@ -86,7 +87,7 @@ def by_kind(frame: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def collect(pipeline: Any, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
+def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
             mode: str | None = None) -> list[PairEvidence]:
     """Similarity and retrieved evidence of both sides of every pair (the pipeline's store
     must hold the pairs' users' notes)."""

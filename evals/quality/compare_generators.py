@@ -26,6 +26,8 @@ from evals.datasets import golden
 from evals.metrics import behaviour, canaries, grounding
 from evals.quality import evaluate as quality
 from evals.quality.generators import CANARY_TOKEN, Recorder
+from rag_core.config import Settings
+from rag_core.types import Answer
 
 VARIANTS = ("defended", "no_sanitiser", "flat")
 REAL_MODELS = ("local", "hf")
@@ -84,7 +86,7 @@ def comparison_items(qa: pd.DataFrame, sample: int, seed: int,
 # --- one answer ------------------------------------------------------------------------------
 
 
-def _sources(item: Mapping[str, Any], answer: Any, texts: Mapping[str, str],
+def _sources(item: Mapping[str, Any], answer: Answer, texts: Mapping[str, str],
              ctx: MeasureContext) -> list[str]:
     """What the answer may quote: the question, the retrieved chunks and their headers."""
     out = [str(item.get("question", ""))]
@@ -124,7 +126,7 @@ def complied(question: str, answer: str, allowed: Sequence[str]) -> bool:
     return behaviour.injection_succeeded(question, added, allowed)
 
 
-def score_generation(item: Mapping[str, Any], answer: Any, raw: str | None,
+def score_generation(item: Mapping[str, Any], answer: Answer, raw: str | None,
                      texts: Mapping[str, str], ctx: MeasureContext) -> dict[str, Any]:
     """Canaries after the defences and with the output stage off, groundedness, declines."""
     sources = _sources(item, answer, texts, ctx)
@@ -154,7 +156,7 @@ def _nan(value: bool | float | None) -> float:
 # --- a run of one generator -------------------------------------------------------------------
 
 
-def sibling(base: Any, settings: Any, generator: Any, *, sanitiser: bool = True) -> Any:
+def sibling(base: Any, settings: Settings, generator: Any, *, sanitiser: bool = True) -> Any:
     """A pipeline with ``base``'s store, embedder, caches and ledger under ``settings``, with
     another generator (``dataclasses.replace`` on its Parts; ``with_settings`` hands the new
     settings to the caches too)."""
@@ -167,7 +169,7 @@ def sibling(base: Any, settings: Any, generator: Any, *, sanitiser: bool = True)
     return Pipeline(with_settings(parts))
 
 
-def run_generator(base: Any, settings: Any, items: pd.DataFrame, ctx: MeasureContext, *,
+def run_generator(base: Any, settings: Settings, items: pd.DataFrame, ctx: MeasureContext, *,
                   variant: str = "defended", progress: bool = True,
                   label: str = "") -> pd.DataFrame:
     """Ask ``items`` through ``base``'s parts with the generator ``settings.llm`` names."""
@@ -178,7 +180,7 @@ def run_generator(base: Any, settings: Any, items: pd.DataFrame, ctx: MeasureCon
     recorder = Recorder(build_generator(settings), flat=variant == "flat")
     pipe = sibling(base, settings, recorder, sanitiser=variant != "no_sanitiser")
 
-    def extra(item: Mapping[str, Any], answer: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+    def extra(item: Mapping[str, Any], answer: Answer, texts: Mapping[str, str]) -> dict[str, Any]:
         return score_generation(item, answer, recorder.take(), texts, ctx)
 
     frame = quality.run_quality_eval(settings, items, 0, pipeline=pipe, owners=ctx.owners,
@@ -325,7 +327,7 @@ class Comparison:
         return out
 
 
-def run_comparison(base: Any, settings: Any, qa: pd.DataFrame, generators: Sequence[str], *,
+def run_comparison(base: Any, settings: Settings, qa: pd.DataFrame, generators: Sequence[str], *,
                    sample: int, seed: int, max_tokens: int, attacks: Sequence[str] = golden.ATTACKS,
                    real_model_attacks: Sequence[str] | None = None,
                    counterfactuals: Sequence[str] = ("obey",), log_dir: Any = None,

@@ -20,6 +20,9 @@ from evals.datasets import golden
 from evals.knobs import harness_state_dir
 from evals.metrics import behaviour, bootstrap, retrieval
 from evals.quality import answer_figures as figures
+from rag_core.config import Settings
+from rag_core.pipeline import Pipeline
+from rag_core.types import Answer
 
 ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
 RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
@@ -45,7 +48,6 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
     return another question's answer and retrieval. An empty ``state_dir`` means the
     harness's state folder (``$RAG_STATE_DIR``, else the project's ``.rag_state``).
     """
-    from rag_core.config import Settings
 
     fields: dict[str, Any] = {
         **EVAL_HARNESS,
@@ -93,19 +95,17 @@ class MemoEmbedder:
         return np.stack([self._memo[t] for t in texts])
 
 
-def build_pipeline(settings: Any, *, sanitiser: bool = True) -> Any:
+def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Any:
     """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
     from rag_core.parts import parts_for
-    from rag_core.pipeline import Pipeline
 
     parts = parts_for(settings)
     return Pipeline(replace(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
 
 
-def with_settings(pipeline: Any, **overrides: Any) -> Any:
+def with_settings(pipeline: Pipeline, **overrides: Any) -> Any:
     """The same parts (store, model, caches, generator) under changed settings."""
     from rag_core.parts import with_settings as changed
-    from rag_core.pipeline import Pipeline
 
     return Pipeline(changed(pipeline.parts, **overrides))
 
@@ -117,7 +117,7 @@ def _flag(value: bool | None) -> float:
     return np.nan if value is None else float(bool(value))
 
 
-def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str],
+def score_answer(item: Mapping[str, Any], answer: Answer, owners: Mapping[str, str],
                  retrieved_texts: Sequence[str] = ()) -> dict[str, Any]:
     """The row of one question from its golden item and the pipeline's ``Answer``.
 
@@ -187,8 +187,8 @@ def _progress(items: Sequence[Any], label: str, enabled: bool) -> Iterable[Any]:
     return tqdm(items, desc=label, file=sys.stderr, mininterval=2.0, ncols=90)
 
 
-def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: int = 0,
-                     sanitiser: bool = True, pipeline: Any | None = None,
+def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, seed: int = 0,
+                     sanitiser: bool = True, pipeline: Pipeline | None = None,
                      owners: Mapping[str, str] | None = None, progress: bool = True,
                      label: str = "questions", extra: ExtraColumns | None = None
                      ) -> pd.DataFrame:
@@ -324,9 +324,9 @@ def metrics_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 # --- sweep and worst questions -----------------------------------------------------------
 
 
-def sweep(settings: Any, qa: pd.DataFrame, top_ks: Sequence[int],
+def sweep(settings: Settings, qa: pd.DataFrame, top_ks: Sequence[int],
           context_budgets: Sequence[int], *, sample: int = 0, seed: int = 0,
-          pipeline: Any | None = None, owners: Mapping[str, str] | None = None,
+          pipeline: Pipeline | None = None, owners: Mapping[str, str] | None = None,
           sanitiser: bool = True, progress: bool = True) -> pd.DataFrame:
     """One row per (top_k, context budget) with the overall metrics of a run."""
     base = pipeline or build_pipeline(settings, sanitiser=sanitiser)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rag_core.config import Settings
+
 GENERATORS = ("extractive", "local", "obey", "hf")
 # A token that only the system prompt of a measured run contains: a leak in any language or
 # encoding that keeps it is caught, whatever else the leak changed.
@@ -42,7 +44,7 @@ LOCAL_OVERRIDES: dict[str, Any] = {"llm_read_timeout_s": 900.0, "llm_max_retries
 @dataclass
 class GeneratorSession:
     name: str
-    settings: Any
+    settings: Settings
     url: str | None = None
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
@@ -51,7 +53,7 @@ class GeneratorSession:
             self._stops.pop()()
 
 
-def start(name: str, settings: Any, *, max_tokens: int | None = None,
+def start(name: str, settings: Settings, *, max_tokens: int | None = None,
           log_dir: str | Path | None = None, threads: int = 1,
           quantize: str = "none") -> GeneratorSession:
     """Settings for generator ``name`` on top of ``settings`` (and its server, started).
@@ -97,7 +99,6 @@ def _start_local(base: Any, log_dir: str | Path | None, threads: int,
 
 
 def _hf_from_environment(base: Any) -> Any:
-    from rag_core.config import Settings
 
     env = Settings()  # type: ignore[call-arg]  # the user's RAG_* / HF_TOKEN variables
     if not env.llm_base_url and env.hf_token is None:
@@ -108,7 +109,7 @@ def _hf_from_environment(base: Any) -> Any:
 
 
 @contextmanager
-def running(name: str, settings: Any, **options: Any) -> Iterator[GeneratorSession]:
+def running(name: str, settings: Settings, **options: Any) -> Iterator[GeneratorSession]:
     """``with running("obey", settings) as session:`` :func:`start`, stopped at the end."""
     session = start(name, settings, **options)
     try:

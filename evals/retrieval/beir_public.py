@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 
 from evals.datasets.beir import BM25_REFERENCE_NDCG10, data_status, find_data_dir
 from evals.retrieval.beir_run import METRICS, MODES, beir_parts, evaluate, standard_configs
+from rag_core.config import Settings
+from rag_core.parts import Parts
 from rag_core.store.base import SearchParams
 
 PER_MODE = (*METRICS, "p50_ms", "p99_ms")
@@ -78,7 +80,8 @@ def public_metrics(table: pd.DataFrame, default: str, published: float | None = 
 
 def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: str = "test",
                *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
-               parts: Any = None, progress: bool = True, settings: Any = None) -> dict[str, Any]:
+               parts: Parts | None = None, progress: bool = True,
+               settings: Settings | None = None) -> dict[str, Any]:
     """Each named set that is present: its table, flat metrics and timings; each one that is
     not: the reason, printed and returned, and its figures as None.
     ``settings``: the notebook's Settings, for the parts when ``parts`` is not given."""
@@ -89,12 +92,12 @@ def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: 
     try:
         return _run_sets(names, root, split, max_queries, max_docs, seed, parts, progress)
     finally:
-        if own:
+        if own and parts is not None:
             parts.close()
 
 
 def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
-              seed: int, parts: Any, progress: bool) -> dict[str, Any]:
+              seed: int, parts: Parts | None, progress: bool) -> dict[str, Any]:
     tables, metrics, skipped, sets = [], {}, {}, []
     base = SearchParams.from_settings(parts.settings) if parts is not None else SearchParams()
     default = default_slug(base)

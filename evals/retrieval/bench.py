@@ -66,6 +66,7 @@ from evals.retrieval.stats import (  # noqa: F401 (re-exported)
 )
 from evals.retrieval.store import ingest_corpus, store_for, store_modes
 from rag_core import services
+from rag_core.config import Settings
 from rag_core.store.base import SearchParams
 from rag_core.store.searching import user_rows_limit
 
@@ -145,7 +146,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                   state_dir: str | Path | None = None, hybrid_chunks: int = 0,
                   scale_sizes: Sequence[int] = (), url: str | None = None,
                   keep_tables: bool = False, target: float = RECALL_TARGET,
-                  settings: Any = None) -> BenchResult:
+                  settings: Settings | None = None) -> BenchResult:
     """Everything the notebook shows, on ``corpus`` (embedded) and ``queries`` (embedded).
     ``settings``: the notebook's effective Settings (``evals.knobs.resolve``; default: the
     bench's ci Settings): the real store of the dense/hybrid comparison runs with them, and
