@@ -69,7 +69,7 @@ def from_env(field: str, environ: Mapping[str, str] | None = None) -> str | None
     return next((n for n in env_names(field) if n in env), None)
 
 
-def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_overrides(overrides: Mapping[str, object] | None) -> dict[str, Any]:
     """``overrides`` as a plain dict; unknown fields and invalid values are a KnobError that
     names the field."""
     if overrides is None:
@@ -104,7 +104,7 @@ def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return data
 
 
-def merge(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, Any],
+def merge(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object],
           fields: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The Settings values asked for by notebook ``name``: its parameters that stand for a
     field (``fields``: parameter -> field; ``None`` = not set) and its ``settings`` mapping.
@@ -128,7 +128,7 @@ def merge(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, A
     return values, how
 
 
-def sources(settings: Settings, asked: Mapping[str, Any], harness: Mapping[str, Any],
+def sources(settings: Settings, asked: Mapping[str, object], harness: Mapping[str, object],
             environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Where each field of ``settings`` came from (see the module docstring)."""
     from rag_core.config import PROFILE_DEFAULTS
@@ -191,8 +191,8 @@ def record_settings(name: str, settings: Settings, source: Mapping[str, str],
     return path
 
 
-def resolve(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, Any], *,
-            harness: Mapping[str, Any], output_dir: str | Path | None = None) -> Any:
+def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
+            harness: Mapping[str, object], output_dir: str | Path | None = None) -> Any:
     """The effective Settings of notebook ``name``: ``harness`` choices, then its parameters
     (``params``: notebook parameter -> value) and its ``settings`` mapping (``overrides``);
     recorded with sources in ``output_dir``. Raises :class:`KnobError`."""
@@ -216,7 +216,7 @@ def resolve(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str,
     return settings
 
 
-def server_env(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, Any], *,
+def server_env(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
                output_dir: str | Path | None = None) -> tuple[Any, dict[str, str]]:
     """For notebooks whose Settings live in server processes (the load test's app): the
     Settings the asked fields give (recorded with sources) and those fields as ``RAG_*``
@@ -241,7 +241,7 @@ def clear_recorded(folder: str | Path) -> None:
         path.unlink()
 
 
-def as_env(overrides: Mapping[str, Any]) -> dict[str, str]:
+def as_env(overrides: Mapping[str, object]) -> dict[str, str]:
     """A checked ``settings`` mapping as ``RAG_<FIELD>`` variables for a server process."""
     out = {}
     for field, value in check_overrides(overrides).items():

@@ -59,7 +59,7 @@ def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
             "cost_usd": float(price(usage, settings))}
 
 
-def text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, Any]],
+def text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],
                  contexts: Sequence[tuple[list[str], list[str]] | None]
                  ) -> dict[str, list[Any]]:
     """Context recall and precision of each question on the context it was sent (None: sent
