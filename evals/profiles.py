@@ -51,7 +51,7 @@ class NotebookSpec:
     def in_profile(self, profile: str) -> bool:
         return BASE_PROFILE.get(profile, profile) in self.params
 
-    def profile_params(self, profile: str) -> dict[str, Any]:
+    def profile_params(self, profile: str) -> dict[str, object]:
         """The parameters of ``profile`` (``dev`` and ``tune``: the ci values, ``tune`` with
         :data:`TUNE_SKIPS`)."""
         params = dict(self.params[BASE_PROFILE.get(profile, profile)])
@@ -229,7 +229,7 @@ def notebooks_for(profile: str, only: Iterable[str] = (),
 
 
 def parameters(spec: NotebookSpec, profile: str, output_dir: str | Path,
-               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               overrides: Mapping[str, Any] | None = None) -> dict[str, object]:
     """The papermill parameters of one notebook run (``overrides`` already filtered).
 
     A parameter that stands for a Settings field named in the ``settings`` override is passed

@@ -88,7 +88,7 @@ def external_rows(pipeline: Pipeline) -> dict[str, list[semantic_eval.PairEviden
 
 def external_pair_figures(rows: Mapping[str, Sequence[semantic_eval.PairEvidence]],
                           policy: rules.Policy,
-                          similar: rules.Similar | None = None) -> dict[str, Any]:
+                          similar: rules.Similar | None = None) -> dict[str, object]:
     """The external set's figures under ``policy``, named for the cache notebook's record
     (``external.semantic_false_hits`` ...); values None where the set is absent, so that its
     gates skip on machines without ``shared/``."""
@@ -119,7 +119,7 @@ def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
                    - {"similarity"})
     rows = []
     for rule in ["(none)", *ruled]:
-        row: dict[str, Any] = {"left out": rule}
+        row: dict[str, object] = {"left out": rule}
         for s, f in frames.items():
             hit = f["failed"].apply(lambda fails, r=rule: not [x for x in fails if x != r])
             values = semantic_eval.score(f.assign(hit=hit))
@@ -145,7 +145,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
     ruled = sorted({r for rows in failed.values() for _, fails in rows for r in fails})
     out = []
     for rule in ["(none)", *ruled]:
-        row_out: dict[str, Any] = {"left out": rule}
+        row_out: dict[str, object] = {"left out": rule}
         for s, rows in failed.items():
             answered = [(nc, not [x for x in fails if x != rule]) for nc, fails in rows]
             nc = [a for n, a in answered if n]

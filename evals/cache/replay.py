@@ -246,7 +246,7 @@ def replay(pipeline: Pipeline, events: Sequence[querylog.Event], notes: Mapping[
     """Ask every request of ``events`` (and apply every edit) in simulated time order, moving
     ``clock`` to each event's time first. One row per event."""
     state = {(u, n.id): n for u, lib in log_users(events).items() for n in notes[lib]}
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     items: Iterable[querylog.Event] = events
     if progress:
         from tqdm.std import tqdm
@@ -255,7 +255,7 @@ def replay(pipeline: Pipeline, events: Sequence[querylog.Event], notes: Mapping[
     for event in items:
         clock.advance_to(event.t)
         began = time.perf_counter()
-        row: dict[str, Any] = {"t": event.t, "user": event.user, "kind": event.kind,
+        row: dict[str, object] = {"t": event.t, "user": event.user, "kind": event.kind,
                                "seen": event.seen}
         if event.kind == "edit":
             row.update(outcome="edit", notes_version=_edit(pipeline, state, event))

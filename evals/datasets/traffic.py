@@ -47,7 +47,7 @@ def read_log(path: str | Path) -> list[Event]:
     request is ``repeat`` when the same user asked the same text before (case and trailing
     punctuation aside), else ``novel``; real logs carry no paraphrase labels.
     """
-    raw: list[tuple[float, int, dict[str, Any]]] = []
+    raw: list[tuple[float, int, dict[str, object]]] = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue

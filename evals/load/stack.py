@@ -68,7 +68,7 @@ def _state_dir(config: LoadConfig) -> Path:
 
 
 def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
-                  clear_caches: bool = True, dataset: str = "") -> dict[str, Any]:
+                  clear_caches: bool = True, dataset: str = "") -> dict[str, object]:
     """Embedded PostgreSQL and Redis of ``state_dir`` up, and the golden notes ingested there
     (idempotent: unchanged notes are skipped); ``users``: only those libraries; ``dataset``:
     a dataset folder's notes instead of the golden ones.

@@ -37,7 +37,7 @@ GENERATORS = ("extractive", "local", "obey", "hf")
 CANARY_TOKEN = "ZX-ORCHID-5512"
 CANARY_SENTENCE = f"Internal reference code: {CANARY_TOKEN}."
 # A slow CPU model: one call may take minutes on a loaded machine; never retry it.
-LOCAL_OVERRIDES: dict[str, Any] = {"llm_read_timeout_s": 900.0, "llm_max_retries": 0,
+LOCAL_OVERRIDES: dict[str, object] = {"llm_read_timeout_s": 900.0, "llm_max_retries": 0,
                                    "breaker_fail_max": 1000, "llm_temperature": 0.0}
 
 

@@ -135,7 +135,7 @@ def alternatives_table(rows: Sequence[Retrieved],
     out = []
     for name, policy in (alternatives or ALTERNATIVES).items():
         frame = decide_all(rows, policy, matcher)
-        row: dict[str, Any] = {"design": name}
+        row: dict[str, object] = {"design": name}
         for split, values in by_split(frame).items():
             if split not in splits:
                 continue

@@ -57,7 +57,7 @@ class Spread:
     def range(self) -> float:
         return self.max - self.min
 
-    def as_row(self) -> dict[str, Any]:
+    def as_row(self) -> dict[str, object]:
         return {"metric": self.metric, "n": self.n, "min": self.min, "median": self.median,
                 "max": self.max, "range": self.range, "values": list(self.values)}
 
@@ -189,7 +189,7 @@ def to_markdown(spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
 
 
 def to_json(spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
-            meta: Mapping[str, Any]) -> dict[str, Any]:
+            meta: Mapping[str, Any]) -> dict[str, object]:
     return {**dict(meta),
             "gates": [{"name": c.gate.name, "op": c.gate.op, "threshold": c.gate.threshold,
                        "margin": c.margin, "margin_in_spreads": c.margin_in_spreads,
@@ -209,7 +209,7 @@ def write(out_dir: Path, stem: str, spreads: Mapping[str, Spread], checks: Seque
 
 
 def meta_for(profile: str, notebooks: Sequence[str], repeats: int, commit: str | None,
-             command: str, failed_runs: Sequence[int] = ()) -> dict[str, Any]:
+             command: str, failed_runs: Sequence[int] = ()) -> dict[str, object]:
     import os
 
     try:

@@ -42,7 +42,7 @@ def build_summary(profile: str, started_at: str, commit: str | None,
                   run: Mapping[str, Any] | None = None,
                   parameters: Mapping[str, Any] | None = None,
                   settings: Mapping[str, Any] | None = None,
-                  environment: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  environment: Mapping[str, Any] | None = None) -> dict[str, object]:
     """``run``: id, previous run and baseline; ``parameters``: per notebook, the papermill
     parameters; ``settings``: per notebook, field -> {value, source} (evals/knobs.py);
     ``environment``: the state folder and warnings such as an inherited DATABASE_URL."""
@@ -59,7 +59,7 @@ def build_summary(profile: str, started_at: str, commit: str | None,
     }
 
 
-def load_baseline(path: str | Path | None) -> dict[str, Any] | None:
+def load_baseline(path: str | Path | None) -> dict[str, object] | None:
     if path is None or not Path(path).is_file():
         return None
     data = json.loads(Path(path).read_text())
@@ -69,7 +69,7 @@ def load_baseline(path: str | Path | None) -> dict[str, Any] | None:
 
 
 def deltas(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None
-           ) -> list[dict[str, Any]]:
+           ) -> list[dict[str, object]]:
     """One row per metric of this run: value, baseline value and the difference."""
     base = (baseline or {}).get("metrics", {}) if baseline else {}
     rows = []

@@ -112,7 +112,7 @@ def user_of(ds: BeirSet) -> str:
 
 
 def ingest(parts: Parts, ds: BeirSet, cache_dir: str | Path, progress: bool = True
-           ) -> dict[str, Any]:
+           ) -> dict[str, object]:
     """The set's documents as the notes of ``user_of(ds)`` (notes not in the set pruned)."""
     from dataclasses import replace
 
@@ -166,7 +166,7 @@ def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.
     """
     ids, texts, vectors = inputs
     user = user_of(ds)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     iterator: Any = zip(ids, texts, vectors, strict=True)
     if progress:
         from tqdm.std import tqdm

@@ -86,7 +86,7 @@ def halfvec_dim(vector_type: str, vectors: np.ndarray) -> int | None:
 
 def build_index(conn: Any, table: str, m: int, ef_construction: int,
                 vector_type: str = "vector", dim: int | None = None,
-                index: str | None = None) -> dict[str, Any]:
+                index: str | None = None) -> dict[str, object]:
     """Drop ``index`` (default ``<table>_hnsw``) and build it again with the store's DDL
     (``rag_core.store.sql.create_hnsw_index``); its build seconds and size in MB."""
     index = index or f"{table}_hnsw"
@@ -117,7 +117,7 @@ def time_queries(conn: Any, statement: sql.Composed, vectors: np.ndarray,
     """Run the statement once per query vector; ids found and seconds per query."""
     found, seconds = [], np.empty(len(vectors))
     for i, vec in enumerate(vectors):
-        params: dict[str, Any] = {"embedding": vec, "k": k}
+        params: dict[str, object] = {"embedding": vec, "k": k}
         if users is not None:
             params["user_id"] = int(users[i])
         start = time.perf_counter()
@@ -128,7 +128,7 @@ def time_queries(conn: Any, statement: sql.Composed, vectors: np.ndarray,
 
 
 def _row(found: list[list[int]], truth: list[list[int]], seconds: np.ndarray,
-         **extra: Any) -> dict[str, Any]:
+         **extra: Any) -> dict[str, object]:
     return {**extra, "recall_at_5": recall_at_k(found, truth, 5),
             "recall_at_10": recall_at_k(found, truth, 10), **latency_stats(seconds)}
 
@@ -152,7 +152,7 @@ def exact_mode(conn: Any) -> None:
 
 def pg_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
              ef_values: Iterable[int], dim: int | None = None, **extra: Any
-             ) -> list[dict[str, Any]]:
+             ) -> list[dict[str, object]]:
     stmt = _knn_sql(table, filtered=False, dim=dim)
     hnsw_mode(conn, max(ef_values))
     time_queries(conn, stmt, queries)  # warm-up: index pages into the caches
@@ -175,7 +175,7 @@ def index_used(conn: Any, table: str, query: np.ndarray, ef_search: int,
 
 
 def pg_exact(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
-             users: np.ndarray | None = None, **extra: Any) -> dict[str, Any]:
+             users: np.ndarray | None = None, **extra: Any) -> dict[str, object]:
     exact_mode(conn)
     stmt = _knn_sql(table, filtered=users is not None)
     found, secs = time_queries(conn, stmt, queries, users)
@@ -212,10 +212,10 @@ def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int,
 
 def pg_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
                 truth: list[list[int]], ef_search: int, max_scan_tuples: int = 20_000,
-                dim: int | None = None) -> tuple[list[dict[str, Any]], list[list[int]]]:
+                dim: int | None = None) -> tuple[list[dict[str, object]], list[list[int]]]:
     """Per-user search at ``ef_search`` with iterative scans off and relaxed_order."""
     stmt = _knn_sql(table, filtered=True, dim=dim)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     last: list[list[int]] = []
     for mode in ("off", "relaxed_order"):
         hnsw_mode(conn, ef_search, mode, max_scan_tuples)
@@ -228,7 +228,7 @@ def pg_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
 
 def store_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
                    truth: list[list[int]], ef_search: int, user_chunks: np.ndarray,
-                   max_chunks: int, dim: int | None = None) -> dict[str, Any]:
+                   max_chunks: int, dim: int | None = None) -> dict[str, object]:
     """Per-user search as the store runs it (``rag_core.store.searching``): a user with at
     most ``max_chunks`` chunks on their own rows (exact), a larger one by the store's shared
     statement, planned as the store's is (seq scans allowed, a ``user_id`` index beside HNSW,
@@ -259,7 +259,7 @@ def store_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray
 
 def vector_type_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
                       ef_values: Iterable[int], m: int, ef_construction: int, vector_type: str
-                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                      ) -> tuple[list[dict[str, object]], dict[str, object]]:
     """The sweep on an index of ``vector_type`` in place of the table's ``<table>_hnsw`` (the
     table's last step: its index is dropped), alone: two indexes at once would compete for
     shared_buffers, which at 100k chunks made both two to three times slower than alone.
