@@ -30,6 +30,7 @@ import pandas as pd
 from evals.datasets.corpus import Corpus, Queries
 from evals.retrieval.pg import (  # noqa: F401 (re-exported)
     BENCH_DB,
+    Conn,
     _row,
     bench_settings,
     build_index,
@@ -123,7 +124,7 @@ class BenchResult:
     vector_type: str = "vector"  # of the headline index: Settings.hnsw_vector_type
 
 
-def measure_size(conn: Any, table: str, base: np.ndarray, queries: np.ndarray,
+def measure_size(conn: Conn, table: str, base: np.ndarray, queries: np.ndarray,
                  user_ids: np.ndarray, pairs: Sequence[Sequence[int]], ef_values: Sequence[int],
                  vector_type: str = "vector",
                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[list[int]]]:
