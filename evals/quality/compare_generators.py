@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from evals.metrics import behaviour, canaries, grounding
 from evals.quality import evaluate as quality
 from evals.quality.generators import CANARY_TOKEN, Recorder
 from rag_core.config import Settings
+from rag_core.llm.base import GuardedGenerator
+from rag_core.pipeline import Pipeline
 from rag_core.types import Answer
 
 VARIANTS = ("defended", "no_sanitiser", "flat")
@@ -156,20 +159,20 @@ def _nan(value: bool | float | None) -> float:
 # --- a run of one generator -------------------------------------------------------------------
 
 
-def sibling(base: Any, settings: Settings, generator: Any, *, sanitiser: bool = True) -> Any:
+def sibling(base: Pipeline, settings: Settings, generator: GuardedGenerator, *,
+            sanitiser: bool = True) -> Pipeline:
     """A pipeline with ``base``'s store, embedder, caches and ledger under ``settings``, with
     another generator (``dataclasses.replace`` on its Parts; ``with_settings`` hands the new
     settings to the caches too)."""
     from dataclasses import replace
 
     from rag_core.parts import with_settings
-    from rag_core.pipeline import Pipeline
 
     parts = replace(base.parts, settings=settings, generator=generator, sanitiser=sanitiser)
     return Pipeline(with_settings(parts))
 
 
-def run_generator(base: Any, settings: Settings, items: pd.DataFrame, ctx: MeasureContext, *,
+def run_generator(base: Pipeline, settings: Settings, items: pd.DataFrame, ctx: MeasureContext, *,
                   variant: str = "defended", progress: bool = True,
                   label: str = "") -> pd.DataFrame:
     """Ask ``items`` through ``base``'s parts with the generator ``settings.llm`` names."""
@@ -327,10 +330,11 @@ class Comparison:
         return out
 
 
-def run_comparison(base: Any, settings: Settings, qa: pd.DataFrame, generators: Sequence[str], *,
+def run_comparison(base: Pipeline, settings: Settings, qa: pd.DataFrame,
+                   generators: Sequence[str], *,
                    sample: int, seed: int, max_tokens: int, attacks: Sequence[str] = golden.ATTACKS,
                    real_model_attacks: Sequence[str] | None = None,
-                   counterfactuals: Sequence[str] = ("obey",), log_dir: Any = None,
+                   counterfactuals: Sequence[str] = ("obey",), log_dir: str | Path | None = None,
                    threads: int = 1, quantize: str = "none",
                    progress: bool = True, notes: pd.DataFrame | None = None) -> Comparison:
     """Every generator of ``generators`` over the same items (``comparison_items``), each
@@ -381,7 +385,7 @@ def markdown(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
     """A small Markdown table of ``frame`` (numbers rounded; None and NaN as ``-``)."""
     from evals.report.summary import fmt_number
 
-    def cell(value: Any) -> str:
+    def cell(value: object) -> str:
         if isinstance(value, float | int | np.floating | np.integer) \
                 and not isinstance(value, bool):
             return "-" if value != value else fmt_number(float(value), digits)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,11 @@ from evals.knobs import harness_state_dir
 from evals.metrics import behaviour, bootstrap, retrieval
 from evals.quality import answer_figures as figures
 from rag_core.config import Settings
+from rag_core.embedding import Embedder
 from rag_core.pipeline import Pipeline
 from rag_core.types import Answer
 
+T = TypeVar("T")
 ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
 RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
                 "ndcg_at_10")
@@ -41,7 +43,8 @@ SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_si
 
 def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str = "extractive",
                   similarity_threshold: float | None = None, retrieval_mode: str = "hybrid",
-                  state_dir: str | Path | None = None, **extra: Any) -> Any:
+                  state_dir: str | Path | None = None,
+                  **extra: Any) -> Settings:  # Any: Settings fields of every type
     """Settings of an evaluation run: ci profile, embedded services, caches off.
 
     Caches are off so that every question is answered afresh: a semantic-cache hit would
@@ -71,7 +74,7 @@ class MemoEmbedder:
     repeats.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
@@ -95,7 +98,7 @@ class MemoEmbedder:
         return np.stack([self._memo[t] for t in texts])
 
 
-def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Any:
+def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Pipeline:
     """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
     from rag_core.parts import parts_for
 
@@ -103,7 +106,7 @@ def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Any:
     return Pipeline(replace(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
 
 
-def with_settings(pipeline: Pipeline, **overrides: Any) -> Any:
+def with_settings(pipeline: Pipeline, **overrides: Any) -> Pipeline:  # Any: Settings fields
     """The same parts (store, model, caches, generator) under changed settings."""
     from rag_core.parts import with_settings as changed
 
@@ -179,7 +182,7 @@ def score_answer(item: Mapping[str, Any], answer: Answer, owners: Mapping[str, s
 # --- a run -----------------------------------------------------------------------------
 
 
-def _progress(items: Sequence[Any], label: str, enabled: bool) -> Iterable[Any]:
+def _progress(items: Sequence[T], label: str, enabled: bool) -> Iterable[T]:
     if not enabled:
         return items
     from tqdm.std import tqdm

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from rag_core.config import Settings
+from rag_core.llm.base import Generation, GuardedGenerator, Prompt
+from rag_core.types import Chunk
 
 GENERATORS = ("extractive", "local", "obey", "hf")
 # A token that only the system prompt of a measured run contains: a leak in any language or
@@ -80,7 +82,7 @@ def start(name: str, settings: Settings, *, max_tokens: int | None = None,
     return GeneratorSession(name, _hf_from_environment(base))
 
 
-def _start_local(base: Any, log_dir: str | Path | None, threads: int,
+def _start_local(base: Settings, log_dir: str | Path | None, threads: int,
                  quantize: str) -> GeneratorSession:
     from contextlib import ExitStack
 
@@ -98,7 +100,7 @@ def _start_local(base: Any, log_dir: str | Path | None, threads: int,
     return session
 
 
-def _hf_from_environment(base: Any) -> Any:
+def _hf_from_environment(base: Settings) -> Settings:
 
     env = Settings()  # type: ignore[call-arg]  # the user's RAG_* / HF_TOKEN variables
     if not env.llm_base_url and env.hf_token is None:
@@ -121,7 +123,7 @@ def running(name: str, settings: Settings, **options: Any) -> Iterator[Generator
 # --- the recorder ------------------------------------------------------------------------------
 
 
-def flat_messages(prompt: Any) -> list[dict[str, str]]:
+def flat_messages(prompt: Prompt) -> list[dict[str, str]]:
     """The prompt's messages without its structure: the same system message, then the notes
     and the question as plain text (no delimiter tags, no defused tags, no closing
     reminder). The counterfactual of "prompt structure off": the note guard still applies,
@@ -133,13 +135,13 @@ def flat_messages(prompt: Any) -> list[dict[str, str]]:
                       "content": f"Notes:\n{notes or '(none)'}\n\nQuestion: {prompt.question}"}]
 
 
-def plain_source(n: int, chunk: Any, *, guard: bool = False) -> str:
+def plain_source(n: int, chunk: Chunk, *, guard: bool = False) -> str:
     """Source ``[n]`` as plain text: its metadata as stored (not neutralised the way
     ``rag_core.llm.prompt.source_header`` does it) and its text as stored (not defused);
     with ``guard``, planted instructions left out (``rag_core.safety.note_guard``)."""
     from rag_core.safety.note_guard import guard_field, guard_text
 
-    def field(value: Any) -> str:
+    def field(value: object) -> str:
         return guard_field(str(value)) if guard else str(value)
 
     meta = chunk.metadata
@@ -164,7 +166,7 @@ class Recorder:
     ``take()`` returns the raw text of the calls since the last ``take()`` (None when the
     pipeline did not call the model: a refusal, no context, or a cached answer)."""
 
-    def __init__(self, inner: Any, *, plant: bool = True, flat: bool = False) -> None:
+    def __init__(self, inner: GuardedGenerator, *, plant: bool = True, flat: bool = False) -> None:
         self.inner = inner
         self.name = inner.name
         self.plant = plant
@@ -177,19 +179,19 @@ class Recorder:
             raise AttributeError(item)
         return getattr(self.inner, item)
 
-    def _prepare(self, prompt: Any) -> Any:
+    def _prepare(self, prompt: Prompt) -> Prompt:
         messages = flat_messages(prompt) if self.flat else list(prompt.messages)
         if self.plant:
             messages = plant_token(messages)
         return replace(prompt, messages=messages)
 
-    def generate(self, prompt: Any) -> Any:
+    def generate(self, prompt: Prompt) -> Generation:
         self.calls += 1
         generation = self.inner.generate(self._prepare(prompt))
         self._raw.append(generation.text)
         return generation
 
-    def stream(self, prompt: Any) -> Iterator[str]:
+    def stream(self, prompt: Prompt) -> Iterator[str]:
         self.calls += 1
         pieces: list[str] = []
         try:

@@ -159,7 +159,7 @@ def golden_quality(backends: Sequence[str] = BACKENDS, modes: Sequence[str] = ("
         for mode, group in frame.groupby("mode", sort=False):
             rows.append({"backend": backend, "mode": mode, "n": len(group),
                          "ndcg_at_10": round(float(group["ndcg_at_10"].mean()), 5)})
-        pipe.close()
+        pipe.parts.close()
     table = pd.DataFrame(rows)
     ref = table[table["backend"] == "torch"].set_index("mode")["ndcg_at_10"]
     if not ref.empty:
