@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
@@ -24,6 +23,7 @@ from evals.quality import relevance_eval
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
+from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
 
 GOLDEN = "golden_test"
@@ -68,7 +68,7 @@ def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, ru
 
 
 def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                    matcher: Any = None) -> pd.DataFrame:
+                    matcher: WordMatcher | None = None) -> pd.DataFrame:
     """One row per set: no-context accuracy, answerable refused, recall@5."""
     rows = []
     for set_name, data in collected.items():
@@ -130,7 +130,7 @@ def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
 
 
 def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                       matcher: Any = None) -> pd.DataFrame:
+                       matcher: WordMatcher | None = None) -> pd.DataFrame:
     """Each no-context rule left out in turn: accuracy, answerable refused, per set."""
     from rag_core.decisions.relevance import decide_relevance
 
