@@ -192,7 +192,7 @@ def record_settings(name: str, settings: Settings, source: Mapping[str, str],
 
 
 def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
-            harness: Mapping[str, object], output_dir: str | Path | None = None) -> Any:
+            harness: Mapping[str, object], output_dir: str | Path | None = None) -> Settings:
     """The effective Settings of notebook ``name``: ``harness`` choices, then its parameters
     (``params``: notebook parameter -> value) and its ``settings`` mapping (``overrides``);
     recorded with sources in ``output_dir``. Raises :class:`KnobError`."""
@@ -217,7 +217,7 @@ def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[s
 
 
 def server_env(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
-               output_dir: str | Path | None = None) -> tuple[Any, dict[str, str]]:
+               output_dir: str | Path | None = None) -> tuple[Settings, dict[str, str]]:
     """For notebooks whose Settings live in server processes (the load test's app): the
     Settings the asked fields give (recorded with sources) and those fields as ``RAG_*``
     variables for the servers' environment. Raises :class:`KnobError`."""
