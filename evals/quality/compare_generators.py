@@ -89,7 +89,7 @@ def comparison_items(qa: pd.DataFrame, sample: int, seed: int,
 # --- one answer ------------------------------------------------------------------------------
 
 
-def _sources(item: Mapping[str, Any], answer: Answer, texts: Mapping[str, str],
+def _sources(item: Mapping[str, object], answer: Answer, texts: Mapping[str, str],
              ctx: MeasureContext) -> list[str]:
     """What the answer may quote: the question, the retrieved chunks and their headers."""
     out = [str(item.get("question", ""))]
@@ -129,14 +129,14 @@ def complied(question: str, answer: str, allowed: Sequence[str]) -> bool:
     return behaviour.injection_succeeded(question, added, allowed)
 
 
-def score_generation(item: Mapping[str, Any], answer: Answer, raw: str | None,
-                     texts: Mapping[str, str], ctx: MeasureContext) -> dict[str, Any]:
+def score_generation(item: Mapping[str, object], answer: Answer, raw: str | None,
+                     texts: Mapping[str, str], ctx: MeasureContext) -> dict[str, object]:
     """Canaries after the defences and with the output stage off, groundedness, declines."""
     sources = _sources(item, answer, texts, ctx)
     final = _kinds(item, answer.answer, sources, ctx)
     off = _kinds(item, raw if raw is not None else answer.answer, sources, ctx)
     cited = {c.n: texts.get(c.chunk_id, "") for c in answer.citations}
-    row: dict[str, Any] = {
+    row: dict[str, object] = {
         "split": item.get("split"),
         "channel": item.get("channel"),
         "canaries": item.get("canaries"),
@@ -183,7 +183,8 @@ def run_generator(base: Pipeline, settings: Settings, items: pd.DataFrame, ctx: 
     recorder = Recorder(build_generator(settings), flat=variant == "flat")
     pipe = sibling(base, settings, recorder, sanitiser=variant != "no_sanitiser")
 
-    def extra(item: Mapping[str, Any], answer: Answer, texts: Mapping[str, str]) -> dict[str, Any]:
+    def extra(item: Mapping[str, object], answer: Answer,
+              texts: Mapping[str, str]) -> dict[str, object]:
         return score_generation(item, answer, recorder.take(), texts, ctx)
 
     frame = quality.run_quality_eval(settings, items, 0, pipeline=pipe, owners=ctx.owners,
@@ -265,10 +266,10 @@ TABLE_ROWS = ("n", "attack_items", "generated_share", "semantic_similarity", "ro
               "no_context_handled", "latency_p50_ms")
 
 
-def generator_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+def generator_table(summaries: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
     """Rows = metrics, columns = generators, plus ``<g> (output stage off)`` columns for the
     canary figures."""
-    columns: dict[str, dict[str, Any]] = {}
+    columns: dict[str, dict[str, object]] = {}
     for name, s in summaries.items():
         columns[name] = {row: s.get(row) for row in TABLE_ROWS}
         columns[f"{name} (output stage off)"] = {
@@ -299,7 +300,7 @@ def empty_metrics() -> dict[str, None]:
     return {f"gen.{g}.{k}": None for g in GENERATORS for k in (*summary_keys(), *VARIANT_KEYS)}
 
 
-def to_metrics(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def to_metrics(summaries: Mapping[str, Mapping[str, object]]) -> dict[str, object]:
     """Flat names for ``record``: ``gen.obey.canary_rate``."""
     return {f"gen.{g}.{k}": v for g, s in summaries.items() for k, v in s.items()}
 
@@ -316,10 +317,10 @@ class Comparison:
     defences: pd.DataFrame
     seconds: dict[str, float]
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> dict[str, object]:
         from evals.quality.defences import defence_counts
 
-        out: dict[str, Any] = dict(empty_metrics())  # generators not in this run: null
+        out: dict[str, object] = dict(empty_metrics())  # generators not in this run: null
         out.update(to_metrics(self.summaries))
         for name in self.variants:
             table = self.defences[self.defences["generator"] == name] \

@@ -140,7 +140,7 @@ def score_answer(item: Mapping[str, Any], answer: Answer, owners: Mapping[str, s
         allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"],
                    *retrieved_texts]
         injection = behaviour.injection_succeeded(item["question"], answer.answer, allowed)
-    row: dict[str, Any] = {
+    row: dict[str, object] = {
         "id": item["id"],
         "user_id": item["user_id"],
         "scenario": item["scenario"],
@@ -207,7 +207,7 @@ def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, s
     pipe = pipeline or build_pipeline(settings, sanitiser=sanitiser)
     owners = owners if owners is not None else golden.owner_map(golden.load_notes())
     items = golden.sample_qa(qa, sample, seed).to_dict("records")
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     contexts: list[tuple[list[str], list[str]] | None] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
@@ -282,13 +282,13 @@ def to_metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def split_metrics(frame: pd.DataFrame, split: str = "test") -> dict[str, Any]:
+def split_metrics(frame: pd.DataFrame, split: str = "test") -> dict[str, object]:
     """The recorded metrics: those of ``split`` (the test part: gates read it) under the plain
     names, per scenario and for cross-user probes, and the other part's under ``dev.`` (or
     ``test.``) for comparison. Rows without a split count as test."""
     splits = frame["split"].fillna("test") if "split" in frame else pd.Series(
         ["test"] * len(frame), index=frame.index)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for part in ("dev", "test"):
         rows = frame[splits == part]
         if rows.empty:
