@@ -27,16 +27,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from evals import gates as gates_mod
 from evals import profiles
+from evals.jsonish import mapping
 from evals.paths import GATES_FILE, REPORTS_DIR
 
 
-def parse_param(text: str) -> tuple[str, Any]:
+def parse_param(text: str) -> tuple[str, object]:
     """``NAME=VALUE`` with VALUE read as YAML: ``1`` -> 1, ``false`` -> False, ``[1,3]``."""
     name, sep, raw = text.partition("=")
     if not sep or not name.strip().isidentifier():
@@ -165,11 +165,11 @@ def _spread(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from evals.report import spread
     from evals.report import summary as report
 
-    summaries: list[dict[str, Any]] = []
+    summaries: list[dict[str, object]] = []
     failed: list[int] = []
     if args.summaries:
         summaries = [json.loads(p.read_text()) for p in args.summaries]
-        names = sorted({k.split(".", 1)[0] for s in summaries for k in s.get("metrics", {})})
+        names = sorted({k.split(".", 1)[0] for s in summaries for k in mapping(s.get("metrics"))})
         profile = str(summaries[0].get("profile", args.profile)) if summaries else args.profile
     else:
         from evals.runner import RunOptions, UsageError, run

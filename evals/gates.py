@@ -63,7 +63,7 @@ class GateResult:
     def passed(self) -> bool | None:
         return None if self.status == "skipped" else self.status == "passed"
 
-    def as_summary_row(self) -> dict[str, Any]:
+    def as_summary_row(self) -> dict[str, object]:
         """The row of ``summary.json``: name, value, threshold, op, passed (null if skipped)."""
         return {"name": self.name, "value": self.value, "threshold": self.threshold,
                 "op": self.op, "passed": self.passed}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.paths import STATE_DIR
+from rag_core.config import Settings
 
 SETTINGS_SUFFIX = ".settings.json"
 SERVICE_URLS = ("database_url", "redis_url")
@@ -44,7 +45,6 @@ def harness_state_dir() -> Path:
 
 
 def _fields() -> dict[str, Any]:
-    from rag_core.config import Settings
 
     return dict(Settings.model_fields)
 
@@ -69,7 +69,7 @@ def from_env(field: str, environ: Mapping[str, str] | None = None) -> str | None
     return next((n for n in env_names(field) if n in env), None)
 
 
-def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_overrides(overrides: Mapping[str, object] | None) -> dict[str, Any]:
     """``overrides`` as a plain dict; unknown fields and invalid values are a KnobError that
     names the field."""
     if overrides is None:
@@ -82,7 +82,6 @@ def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
                         f"{type(overrides).__name__}: {overrides!r}")
     from pydantic import ValidationError
 
-    from rag_core.config import Settings
 
     known = _fields()
     unknown = sorted(k for k in overrides if k not in known)
@@ -105,7 +104,7 @@ def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return data
 
 
-def merge(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, Any],
+def merge(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object],
           fields: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The Settings values asked for by notebook ``name``: its parameters that stand for a
     field (``fields``: parameter -> field; ``None`` = not set) and its ``settings`` mapping.
@@ -129,7 +128,7 @@ def merge(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, A
     return values, how
 
 
-def sources(settings: Any, asked: Mapping[str, Any], harness: Mapping[str, Any],
+def sources(settings: Settings, asked: Mapping[str, object], harness: Mapping[str, object],
             environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Where each field of ``settings`` came from (see the module docstring)."""
     from rag_core.config import PROFILE_DEFAULTS
@@ -151,7 +150,7 @@ def sources(settings: Any, asked: Mapping[str, Any], harness: Mapping[str, Any],
     return out
 
 
-def plain(settings: Any) -> dict[str, Any]:
+def plain(settings: Settings) -> dict[str, Any]:
     """JSON-safe values of every field; secrets masked."""
     from pydantic import SecretStr
 
@@ -166,7 +165,7 @@ def plain(settings: Any) -> dict[str, Any]:
     return out
 
 
-def warnings_for(settings: Any, source: Mapping[str, str],
+def warnings_for(settings: Settings, source: Mapping[str, str],
                  environ: Mapping[str, str] | None = None) -> list[str]:
     """Loud remarks: a service URL inherited from the environment."""
     out = []
@@ -178,7 +177,7 @@ def warnings_for(settings: Any, source: Mapping[str, str],
     return out
 
 
-def record_settings(name: str, settings: Any, source: Mapping[str, str],
+def record_settings(name: str, settings: Settings, source: Mapping[str, str],
                     how: Mapping[str, str], output_dir: str | Path | None,
                     warnings: list[str]) -> Path | None:
     """``<output_dir>/<name>.settings.json`` for the runner (nothing without ``output_dir``)."""
@@ -192,15 +191,14 @@ def record_settings(name: str, settings: Any, source: Mapping[str, str],
     return path
 
 
-def resolve(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, Any], *,
-            harness: Mapping[str, Any], output_dir: str | Path | None = None) -> Any:
+def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
+            harness: Mapping[str, object], output_dir: str | Path | None = None) -> Settings:
     """The effective Settings of notebook ``name``: ``harness`` choices, then its parameters
     (``params``: notebook parameter -> value) and its ``settings`` mapping (``overrides``);
     recorded with sources in ``output_dir``. Raises :class:`KnobError`."""
     from pydantic import ValidationError
 
     from evals import profiles
-    from rag_core.config import Settings
 
     fields = dict(profiles.find(name).settings_params)
     asked, how = merge(name, overrides, params, fields)
@@ -218,13 +216,12 @@ def resolve(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str,
     return settings
 
 
-def server_env(name: str, overrides: Mapping[str, Any] | None, params: Mapping[str, Any], *,
-               output_dir: str | Path | None = None) -> tuple[Any, dict[str, str]]:
+def server_env(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
+               output_dir: str | Path | None = None) -> tuple[Settings, dict[str, str]]:
     """For notebooks whose Settings live in server processes (the load test's app): the
     Settings the asked fields give (recorded with sources) and those fields as ``RAG_*``
     variables for the servers' environment. Raises :class:`KnobError`."""
     from evals import profiles
-    from rag_core.config import Settings
 
     asked, how = merge(name, overrides, params, dict(profiles.find(name).settings_params))
     env = as_env(asked)
@@ -244,7 +241,7 @@ def clear_recorded(folder: str | Path) -> None:
         path.unlink()
 
 
-def as_env(overrides: Mapping[str, Any]) -> dict[str, str]:
+def as_env(overrides: Mapping[str, object]) -> dict[str, str]:
     """A checked ``settings`` mapping as ``RAG_<FIELD>`` variables for a server process."""
     out = {}
     for field, value in check_overrides(overrides).items():

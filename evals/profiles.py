@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from evals.jsonish import mapping
 from evals.paths import REPO_ROOT
 
 PROFILES = ("ci", "full", "dev", "tune")
@@ -23,7 +23,7 @@ PROFILES = ("ci", "full", "dev", "tune")
 # Settings knob changes (the local model's comparison, the public BEIR sets, the extra HNSW
 # pairs, the load test's concurrency sweep), into ``reports/tune/``.
 BASE_PROFILE = {"dev": "ci", "tune": "ci"}
-TUNE_SKIPS: Mapping[str, Mapping[str, Any]] = {
+TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
     "quality": {"compare_generators": []},
     "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": []},
     "load": {"sweep_users": []},
@@ -34,7 +34,7 @@ TUNE_SKIPS: Mapping[str, Mapping[str, Any]] = {
 class NotebookSpec:
     name: str
     path: str
-    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    params: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     description: str = ""
     # notebook parameters that stand for a Settings field (parameter -> field): setting both
     # the parameter and settings.<field> is a usage error (evals/knobs.py)
@@ -51,7 +51,7 @@ class NotebookSpec:
     def in_profile(self, profile: str) -> bool:
         return BASE_PROFILE.get(profile, profile) in self.params
 
-    def profile_params(self, profile: str) -> dict[str, Any]:
+    def profile_params(self, profile: str) -> dict[str, object]:
         """The parameters of ``profile`` (``dev`` and ``tune``: the ci values, ``tune`` with
         :data:`TUNE_SKIPS`)."""
         params = dict(self.params[BASE_PROFILE.get(profile, profile)])
@@ -229,7 +229,7 @@ def notebooks_for(profile: str, only: Iterable[str] = (),
 
 
 def parameters(spec: NotebookSpec, profile: str, output_dir: str | Path,
-               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               overrides: Mapping[str, object] | None = None) -> dict[str, object]:
     """The papermill parameters of one notebook run (``overrides`` already filtered).
 
     A parameter that stands for a Settings field named in the ``settings`` override is passed
@@ -237,7 +237,7 @@ def parameters(spec: NotebookSpec, profile: str, output_dir: str | Path,
     usage error)."""
     given = dict(overrides or {})
     params = {**spec.profile_params(profile), **given}
-    chosen = given.get("settings") or {}
+    chosen = mapping(given.get("settings"))
     for param, name in spec.settings_params.items():
         if name in chosen and param not in given:
             params[param] = None

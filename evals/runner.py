@@ -39,7 +39,7 @@ class UsageError(ValueError):
 class RunOptions:
     profile: str
     only: Sequence[str] = ()
-    overrides: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, object] = field(default_factory=dict)
     baseline: str | Path | None = "default"  # reports/baseline/<profile>/summary.json if present
     reports_dir: Path = REPORTS_DIR
     gates_file: Path = GATES_FILE
@@ -56,7 +56,7 @@ class RunOptions:
 @dataclass
 class RunResult:
     exit_code: int
-    summary: dict[str, Any]
+    summary: dict[str, object]
     gates: list[gates_mod.GateResult]
     notebooks: list[report.NotebookOutcome]
     paths: dict[str, Path]
@@ -87,7 +87,7 @@ def ensure_kernel(name: str = KERNEL) -> str:
     return argv0
 
 
-def notebook_parameters(path: Path) -> dict[str, Any]:
+def notebook_parameters(path: Path) -> dict[str, object]:
     """The parameters cell of a notebook: name -> {inferred_type_name, default, help}."""
     import papermill
 
@@ -134,11 +134,11 @@ def _redact(url: str) -> str:
     return f"{head.split('//')[0]}//***@{tail}" if at else url
 
 
-def split_overrides(specs: Sequence[profiles.NotebookSpec], overrides: Mapping[str, Any]
-                    ) -> dict[str, dict[str, Any]]:
+def split_overrides(specs: Sequence[profiles.NotebookSpec], overrides: Mapping[str, object]
+                    ) -> dict[str, dict[str, object]]:
     """Per notebook, the overrides its parameters cell declares; unknown names are an error."""
     check_settings_override(specs, overrides)
-    per: dict[str, dict[str, Any]] = {s.name: {} for s in specs}
+    per: dict[str, dict[str, object]] = {s.name: {} for s in specs}
     used: set[str] = set()
     for spec in specs:
         declared = notebook_parameters(spec.file)
@@ -155,7 +155,7 @@ def split_overrides(specs: Sequence[profiles.NotebookSpec], overrides: Mapping[s
     return per
 
 
-def _execute(spec: profiles.NotebookSpec, params: dict[str, Any], executed: Path,
+def _execute(spec: profiles.NotebookSpec, params: dict[str, object], executed: Path,
              out_dir: Path, stream: TextIO) -> report.NotebookOutcome:
     import papermill
 
@@ -195,7 +195,7 @@ def _baseline_path(option: str | Path | None, profile: str) -> Path | None:
 
 def _settings_of(out_dir: Path) -> dict[str, Any]:
     """field -> {value, source} recorded by the notebook (evals/knobs.py), and its warnings."""
-    fields: dict[str, Any] = {}
+    fields: dict[str, object] = {}
     warnings: list[str] = []
     for rec in knobs.load_recorded(out_dir):
         fields.update({k: {"value": v, "source": rec["sources"].get(k, "default")}
@@ -281,9 +281,9 @@ def run(options: RunOptions) -> RunResult:
                                if isinstance(v, str)])
     before = servers.running(dirs)
     outcomes: list[report.NotebookOutcome] = []
-    metrics: dict[str, Any] = {}
-    parameters: dict[str, Any] = {}
-    settings: dict[str, Any] = {}
+    metrics: dict[str, object] = {}
+    parameters: dict[str, object] = {}
+    settings: dict[str, object] = {}
     for i, spec in enumerate(specs, start=1):
         out_dir = out_root / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
 Kind = Literal["usd", "pct", "ms", "s", "count", "plain"]
 RATE_ENDINGS = ("_rate", "rate", "_share", "accuracy", "validity", "coverage", "reduction")
 COUNT_ENDINGS = ("_leaks", "_calls", "requests", "_count", "_errors")
 
 
-def kind(name: str, value: Any = None) -> Kind:
+def kind(name: str, value: object = None) -> Kind:
     last = name.rsplit(".", 1)[-1]
     if last.endswith("_usd"):
         return "usd"
@@ -49,7 +49,7 @@ def _usd(value: float, signed: bool = False) -> str:
     return f"{sign}${text}"
 
 
-def fmt_value(name: str, value: Any) -> str:
+def fmt_value(name: str, value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -72,7 +72,7 @@ def fmt_value(name: str, value: Any) -> str:
     return f"{value:.4f}"
 
 
-def fmt_delta(name: str, delta: float | None, value: Any = None) -> str:
+def fmt_delta(name: str, delta: float | None, value: object = None) -> str:
     """The signed difference in the unit of the metric; ``0`` when it is too small to show."""
     if delta is None:
         return "new"

@@ -14,15 +14,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from evals.cache import semantic_eval
 from evals.datasets import external, golden
 from evals.quality import relevance_eval
+from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
+from rag_core.decisions.word_match import WordMatcher
+from rag_core.pipeline import Pipeline
 
 GOLDEN = "golden_test"
 EXTERNAL = "external"
@@ -37,7 +39,7 @@ class Collected:
     qa: list[relevance_eval.Retrieved] = field(default_factory=list)
 
 
-def collect(pipeline: Any, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dict[str, Collected]:
+def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dict[str, Collected]:
     """Ingest and retrieve every set asked for (the external one only where it is present)."""
     out: dict[str, Collected] = {}
     if GOLDEN in sets:
@@ -66,7 +68,7 @@ def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, ru
 
 
 def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                    matcher: Any = None) -> pd.DataFrame:
+                    matcher: WordMatcher | None = None) -> pd.DataFrame:
     """One row per set: no-context accuracy, answerable refused, recall@5."""
     rows = []
     for set_name, data in collected.items():
@@ -76,7 +78,7 @@ def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
     return pd.DataFrame(rows)
 
 
-def external_rows(pipeline: Any) -> dict[str, list[semantic_eval.PairEvidence]]:
+def external_rows(pipeline: Pipeline) -> dict[str, list[semantic_eval.PairEvidence]]:
     """``{"external": pairs with their evidence}``, or {} where the set is absent."""
     if not external.available():
         return {}
@@ -86,7 +88,7 @@ def external_rows(pipeline: Any) -> dict[str, list[semantic_eval.PairEvidence]]:
 
 def external_pair_figures(rows: Mapping[str, Sequence[semantic_eval.PairEvidence]],
                           policy: rules.Policy,
-                          similar: rules.Similar | None = None) -> dict[str, Any]:
+                          similar: rules.Similar | None = None) -> dict[str, object]:
     """The external set's figures under ``policy``, named for the cache notebook's record
     (``external.semantic_false_hits`` ...); values None where the set is absent, so that its
     gates skip on machines without ``shared/``."""
@@ -117,7 +119,7 @@ def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
                    - {"similarity"})
     rows = []
     for rule in ["(none)", *ruled]:
-        row: dict[str, Any] = {"left out": rule}
+        row: dict[str, object] = {"left out": rule}
         for s, f in frames.items():
             hit = f["failed"].apply(lambda fails, r=rule: not [x for x in fails if x != r])
             values = semantic_eval.score(f.assign(hit=hit))
@@ -128,7 +130,7 @@ def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
 
 
 def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                       matcher: Any = None) -> pd.DataFrame:
+                       matcher: WordMatcher | None = None) -> pd.DataFrame:
     """Each no-context rule left out in turn: accuracy, answerable refused, per set."""
     from rag_core.decisions.relevance import decide_relevance
 
@@ -143,7 +145,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
     ruled = sorted({r for rows in failed.values() for _, fails in rows for r in fails})
     out = []
     for rule in ["(none)", *ruled]:
-        row_out: dict[str, Any] = {"left out": rule}
+        row_out: dict[str, object] = {"left out": rule}
         for s, rows in failed.items():
             answered = [(nc, not [x for x in fails if x != rule]) for nc, fails in rows]
             nc = [a for n, a in answered if n]
@@ -155,7 +157,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
     return pd.DataFrame(out)
 
 
-def mode_policies(settings: Any) -> dict[str, rules.Policy]:
+def mode_policies(settings: Settings) -> dict[str, rules.Policy]:
     """The policy of each mode that reuses at all (``off`` reuses nothing)."""
     from rag_core.cache.semantic import policy_for
 

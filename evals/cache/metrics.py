@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from rag_core.config import Settings
+
 SCALES = (100, 1_000, 10_000)
 DAYS_PER_MONTH = 30
 OUTCOMES = ("l1", "semantic", "llm", "no_context")
@@ -33,7 +35,7 @@ def _share(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def layer_rates(rows: pd.DataFrame) -> dict[str, Any]:
+def layer_rates(rows: pd.DataFrame) -> dict[str, object]:
     """Hit rates per layer and LLM calls of a replay (one row per event, ``outcome`` column).
 
     ``hit_rate`` is the share of requests answered from a cache (L1 or semantic), i.e. without
@@ -100,7 +102,7 @@ def mean_tokens(rows: pd.DataFrame) -> tuple[float, float]:
     return float(gen["input_tokens"].mean()), float(gen["output_tokens"].mean())
 
 
-def cost_per_call(input_tokens: float, output_tokens: float, settings: Any) -> float:
+def cost_per_call(input_tokens: float, output_tokens: float, settings: Settings) -> float:
     """Dollars of one generation with these token counts, from the Settings price table."""
     from rag_core.costs.ledger import price
     from rag_core.types import TokenUsage
@@ -165,14 +167,14 @@ def costs_metrics(costs: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 def to_metrics(rates: Mapping[str, Any], costs: pd.DataFrame, semantic: Mapping[str, Any],
                tokens: tuple[float, float], call_cost_usd: float,
-               ceiling: float | None = None) -> dict[str, Any]:
+               ceiling: float | None = None) -> dict[str, object]:
     """The metrics the notebook records (``cache.hit_rate``, ``cache.cost_reduction``, ...);
     ``semantic`` holds the semantic decision's figures on the labelled pairs (already named),
     ``ceiling`` the exact-match ceiling of the log (what an L1 with perfect memory would get)."""
     keep = ("requests", "hit_rate", "l1_hit_rate", "semantic_hit_rate",
             "semantic_share_of_l1_misses", "l2_hit_rate", "l3_hit_rate", "no_context_rate",
             "llm_calls", "llm_calls_without_cache", "llm_calls_saved", "edits")
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         **{k: rates[k] for k in keep},
         "cost_reduction": cost_reduction(costs),
         **dict(semantic),
@@ -197,7 +199,7 @@ def with_main_point(swept: pd.DataFrame, rows: pd.DataFrame, users: Iterable[str
     return table.sort_values(["semantic_threshold", "query_ttl_s"]).reset_index(drop=True)
 
 
-def sweep_row(ttl_s: float, threshold: float, rates: Mapping[str, Any]) -> dict[str, Any]:
+def sweep_row(ttl_s: float, threshold: float, rates: Mapping[str, Any]) -> dict[str, object]:
     """The row of one sweep point (the main replay's row is made the same way). No L2 rate:
     embeddings are shared by all users, so it depends on how many users a replay has."""
     return {"query_ttl_s": ttl_s, "query_ttl_h": ttl_s / 3600, "semantic_threshold": threshold,

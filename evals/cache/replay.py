@@ -60,6 +60,11 @@ from evals.cache.metrics import (  # noqa: F401  (re-exported: the notebook's on
 from evals.datasets import querylog
 from evals.paths import GOLDEN_DIR
 from rag_core import services
+from rag_core.cache.semantic import Policy
+from rag_core.config import Settings
+from rag_core.pipeline import Pipeline
+from rag_core.redis_kv.client import RedisClient
+from rag_core.types import Note
 
 REPLAY_REDIS_DB = 11
 REPLAY_DATABASE = "rag_cache_replay"
@@ -78,8 +83,8 @@ def redis_db_url(url: str, db: int) -> str:
 
 def cache_settings(*, query_ttl_s: int, semantic_threshold: float,
                    state_dir: str | Path | None = None, redis_db: int | None = REPLAY_REDIS_DB,
-                   database: str | None = REPLAY_DATABASE, base: Any = None,
-                   **overrides: Any) -> Any:
+                   database: str | None = REPLAY_DATABASE, base: Settings | None = None,
+                   **overrides: Any) -> Settings:  # Any: Settings fields of every type
     """Settings of a replay: caches on, the given query TTL and semantic threshold, services
     resolved, and the replay's own PostgreSQL database (``database``: the library copies stay
     there between runs, so a second run embeds nothing) and Redis database (``redis_db``).
@@ -113,7 +118,7 @@ def single_threaded() -> None:
 
 
 def library_notes(golden_dir: str | Path | None = None,
-                  notes_dir: str | Path | None = None) -> dict[str, list[Any]]:
+                  notes_dir: str | Path | None = None) -> dict[str, list[Note]]:
     """The notes per library as ``rag_core.types.Note``: the golden ones (``golden/notes``), or
     those of ``notes_dir``, a folder per user as ``rag-core ingest`` reads them."""
     from rag_core.ingest.notes import load_notes
@@ -130,7 +135,7 @@ def log_users(events: Sequence[querylog.Event]) -> dict[str, str]:
     return {e.user: e.library for e in events}
 
 
-def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, Sequence[Any]],
+def prepare_users(pipeline: Pipeline, users: Mapping[str, str], notes: Mapping[str, Sequence[Note]],
                   ) -> pd.DataFrame:
     """Give every user an exact copy of its library (undoing earlier edits) and empty caches."""
     from rag_core.ingest.ingestion import ingest_notes
@@ -147,7 +152,7 @@ def prepare_users(pipeline: Any, users: Mapping[str, str], notes: Mapping[str, S
     return pd.DataFrame(rows)
 
 
-def remove_users(pipeline: Any, users: Iterable[str]) -> int:
+def remove_users(pipeline: Pipeline, users: Iterable[str]) -> int:
     """Delete the synthetic users' notes and cached entries (leave the shared store clean)."""
     removed = 0
     for user in users:
@@ -184,7 +189,7 @@ end
 return n
 """
 
-    def __init__(self, client: Any, quantum_s: float = 300.0) -> None:
+    def __init__(self, client: RedisClient | None, quantum_s: float = 300.0) -> None:
         self.client = client
         self.quantum_s = quantum_s
         self.now_s = 0.0
@@ -212,13 +217,13 @@ return n
         self.steps += 1
 
 
-def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any:
+def pipeline_for(base: Pipeline, settings: Settings, clock: SimClock | None = None
+                 ) -> Pipeline:
     """The parts of ``base`` (store, model, generator) with fresh cache layers of ``settings``;
     with ``clock``, the in-process context cache and the semantic entries run on simulated
     time."""
     from rag_core.cache.layers import CacheLayers
     from rag_core.parts import build_ledger, build_redis
-    from rag_core.pipeline import Pipeline
 
     client = build_redis(settings)
     caches = CacheLayers.from_settings(settings, client, clock=clock)
@@ -229,7 +234,7 @@ def pipeline_for(base: Any, settings: Any, clock: SimClock | None = None) -> Any
 # --- the replay ------------------------------------------------------------------------------
 
 
-def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
+def _edit(pipeline: Pipeline, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
     from rag_core.ingest.ingestion import ingest_notes
 
     key = (event.user, event.source)
@@ -240,12 +245,13 @@ def _edit(pipeline: Any, state: dict[tuple[str, str], Any], event: querylog.Even
     return int(pipeline.parts.store.notes_version(event.user))
 
 
-def replay(pipeline: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
-           clock: SimClock, *, progress: bool = False, label: str = "replay") -> pd.DataFrame:
+def replay(pipeline: Pipeline, events: Sequence[querylog.Event],
+           notes: Mapping[str, Sequence[Note]], clock: SimClock, *, progress: bool = False,
+           label: str = "replay") -> pd.DataFrame:
     """Ask every request of ``events`` (and apply every edit) in simulated time order, moving
     ``clock`` to each event's time first. One row per event."""
     state = {(u, n.id): n for u, lib in log_users(events).items() for n in notes[lib]}
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     items: Iterable[querylog.Event] = events
     if progress:
         from tqdm.std import tqdm
@@ -254,7 +260,7 @@ def replay(pipeline: Any, events: Sequence[querylog.Event], notes: Mapping[str, 
     for event in items:
         clock.advance_to(event.t)
         began = time.perf_counter()
-        row: dict[str, Any] = {"t": event.t, "user": event.user, "kind": event.kind,
+        row: dict[str, object] = {"t": event.t, "user": event.user, "kind": event.kind,
                                "seen": event.seen}
         if event.kind == "edit":
             row.update(outcome="edit", notes_version=_edit(pipeline, state, event))
@@ -272,8 +278,9 @@ def replay(pipeline: Any, events: Sequence[querylog.Event], notes: Mapping[str, 
     return pd.DataFrame(rows)
 
 
-def run_replay(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
-               *, query_ttl_s: int, semantic_threshold: float, quantum_s: float = 300.0,
+def run_replay(base: Pipeline, events: Sequence[querylog.Event],
+               notes: Mapping[str, Sequence[Note]], *, query_ttl_s: int,
+               semantic_threshold: float, quantum_s: float = 300.0,
                progress: bool = False, label: str = "replay") -> pd.DataFrame:
     """One replay from cold caches and fresh library copies, with the given query TTL (also
     the semantic cache's) and semantic threshold; the other TTLs are ``base``'s.
@@ -296,7 +303,7 @@ def run_replay(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, 
     return rows
 
 
-def sweep(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Any]],
+def sweep(base: Pipeline, events: Sequence[querylog.Event], notes: Mapping[str, Sequence[Note]],
           points: Iterable[Mapping[str, float]], *, quantum_s: float = 300.0,
           progress: bool = False) -> pd.DataFrame:
     """One replay per point (``query_ttl_s``, ``semantic_threshold``): one row of rates each."""
@@ -310,7 +317,7 @@ def sweep(base: Any, events: Sequence[querylog.Event], notes: Mapping[str, Seque
     return pd.DataFrame(out)
 
 
-def semantic_policy(settings: Any) -> Any:
+def semantic_policy(settings: Settings) -> Policy:
     """The semantic-cache decision's rules and threshold as the pipeline of ``settings`` uses
     them (for scoring the labelled pairs with exactly that policy)."""
     from rag_core.cache.semantic import policy_from

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rag_core.decisions import semantic_rules as rules
+from rag_core.pipeline import Pipeline
 from rag_core.store.base import SearchParams
 
 
@@ -30,7 +31,7 @@ class PairEvidence:
     b: rules.Evidence
 
 
-def same_note_pairs(qa: pd.DataFrame) -> list[dict[str, Any]]:
+def same_note_pairs(qa: pd.DataFrame) -> list[dict[str, object]]:
     """Negatives that traffic has plenty of: two different golden questions of one user about
     the same single reference note (both orders), labelled ``near_miss`` of kind
     ``same_note``; each keeps the split of its items (pairs across splits are left out).
@@ -53,11 +54,11 @@ def same_note_pairs(qa: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def figures(pairs: pd.DataFrame, same_note: pd.DataFrame | None = None,
-            split: str = "test") -> dict[str, Any]:
+            split: str = "test") -> dict[str, object]:
     """The recorded figures: ``split``'s under plain names, the other part's under ``dev.``
     (or ``test.``): recall, false hits (count and rate) and precision on the labelled pairs,
     false hits among the same-note negatives."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for part in ("dev", "test"):
         rows = pairs[pairs["split"] == part]
         if rows.empty:
@@ -86,7 +87,7 @@ def by_kind(frame: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def collect(pipeline: Any, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
+def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
             mode: str | None = None) -> list[PairEvidence]:
     """Similarity and retrieved evidence of both sides of every pair (the pipeline's store
     must hold the pairs' users' notes)."""
@@ -240,7 +241,7 @@ def alternatives_table(rows: Sequence[PairEvidence],
     for name, policy in (alternatives or ALTERNATIVES).items():
         designs[name] = decide_all(rows, policy)
     for name, frame in designs.items():
-        row: dict[str, Any] = {"design": name}
+        row: dict[str, object] = {"design": name}
         for split in splits:
             part = frame[frame["split"] == split]
             if part.empty:

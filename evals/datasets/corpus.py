@@ -69,7 +69,7 @@ class Queries:
     user_ids: np.ndarray  # the asking user of each query (for filtered search)
     vectors: np.ndarray | None = None
     source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 # --- pure helpers ----------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def build_queries(n: int, users: int, seed: int, corpus: Corpus,
     return queries
 
 
-def describe(corpus: Corpus, queries: Queries) -> dict[str, Any]:
+def describe(corpus: Corpus, queries: Queries) -> dict[str, object]:
     """Counts that only depend on the generator and the golden notes (an nbval reference)."""
     per_user = np.bincount(corpus.user_ids)
     return {

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from evals.paths import external_dir
+from rag_core.pipeline import Pipeline
 
 SPLIT = "external"
 
@@ -55,7 +56,7 @@ def users(folder: str | Path | None = None) -> list[str]:
     return sorted(p.name for p in (_dir(folder) / "notes").iterdir() if p.is_dir())
 
 
-def ensure_ingested(pipeline: Any, folder: str | Path | None = None) -> list[str]:
+def ensure_ingested(pipeline: Pipeline, folder: str | Path | None = None) -> list[str]:
     """Every user's notes of the set into the pipeline's store (as ``rag-core ingest`` does);
     the users ingested."""
     from rag_core.ingest.ingestion import ingest_path

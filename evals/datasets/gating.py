@@ -13,16 +13,16 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from evals.gates import Gate, parse_gates
+from evals.jsonish import records
 
 
 def overlay(base: Iterable[Gate], path: Path) -> tuple[list[Gate], dict[str, str]]:
     """``base`` with the rows of ``path`` applied; returns the gates and gate -> source file
     of the gates that ``path`` set."""
-    data: Mapping[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    rows = list(data.get("gate", []))
+    data: Mapping[str, object] = tomllib.loads(path.read_text(encoding="utf-8"))
+    rows = records(data.get("gate"))
     skipped = {str(r.get("name")) for r in rows if r.get("skip")}
     for row in rows:
         if row.get("skip") and not str(row.get("reason", "")).strip():

@@ -15,6 +15,7 @@ import pandas as pd
 
 from evals.datasets.split import SPLITS, select
 from evals.paths import GOLDEN_DIR
+from rag_core.pipeline import Pipeline
 
 SCENARIOS = ("factual", "synthesis", "metadata", "no_context", "adversarial")
 ATTACKS = ("injection", "leak", "cross_user", "indirect")
@@ -174,7 +175,7 @@ def sample_qa(qa: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     return qa.loc[sorted(picked.index)].reset_index(drop=True)
 
 
-def ensure_ingested(pipeline: Any, golden_dir: str | Path | None = None,
+def ensure_ingested(pipeline: Pipeline, golden_dir: str | Path | None = None,
                     progress: bool = False, prune: bool = True) -> pd.DataFrame:
     """Ingest every user's library into the pipeline's store; one row per user with the result.
 

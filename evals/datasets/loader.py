@@ -25,11 +25,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from evals.paths import GOLDEN_DIR
+
+if TYPE_CHECKING:
+    import datasets
+
 
 PAIR_LABELS = ("paraphrase", "near_miss")
 # an item without ``split`` is evaluated with the test part, the part the gates read
@@ -77,7 +81,7 @@ class EvalDataset:
 
         return golden.load_notes(self.root)
 
-    def to_hf(self) -> Any:
+    def to_hf(self) -> datasets.Dataset:
         """The QA items as a ``datasets.Dataset`` (the golden features)."""
         import datasets
 
@@ -89,7 +93,7 @@ class EvalDataset:
         return datasets.Dataset.from_list(frame.to_dict("records"),
                                           features=golden.qa_features())
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         return {"name": self.name, "root": str(self.root), "users": self.users,
                 "qa_items": len(self.qa), "pairs": len(self.pairs),
                 "query_log": str(self.query_log) if self.query_log else None,

@@ -110,7 +110,7 @@ class Event:
     source: str = ""  # pool question id (repeat, paraphrase), note id (edit)
     seen: bool = False  # the user asked this exact text before
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -244,7 +244,7 @@ def _next_novel(reserve: list[str], asked: set[str], rng: np.random.Generator) -
 
 
 def load_semantic_pairs(golden_dir: str | Path | None = None,
-                        split: str | None = None) -> list[dict[str, Any]]:
+                        split: str | None = None) -> list[dict[str, object]]:
     """Every labelled pair of ``golden/semantic_pairs/*.jsonl`` (``evals.datasets.golden``)."""
     from evals.datasets import golden
 

@@ -36,12 +36,12 @@ def _order(item_id: str) -> str:
     return hashlib.sha256((SALT + item_id).encode()).hexdigest()
 
 
-def stratum_keys(item: Mapping[str, Any]) -> tuple[str, ...]:
+def stratum_keys(item: Mapping[str, object]) -> tuple[str, ...]:
     """The fields that define an item's stratum: a QA item has ``scenario``, a pair ``label``."""
     return QA_STRATUM if "scenario" in item else PAIR_STRATUM
 
 
-def assign(items: Sequence[Mapping[str, Any]], dev_share: float = DEV_SHARE) -> dict[str, str]:
+def assign(items: Sequence[Mapping[str, object]], dev_share: float = DEV_SHARE) -> dict[str, str]:
     """item id -> ``dev`` or ``test``, stratified as the module docstring says."""
     strata: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for item in items:
@@ -56,7 +56,7 @@ def assign(items: Sequence[Mapping[str, Any]], dev_share: float = DEV_SHARE) -> 
     return out
 
 
-def select(rows: Iterable[Mapping[str, Any]], split: str | None) -> list[dict[str, Any]]:
+def select(rows: Iterable[Mapping[str, object]], split: str | None) -> list[dict[str, Any]]:
     """The rows of one split (``None`` or ``"all"``: every row)."""
     if split in (None, "all"):
         return [dict(r) for r in rows]

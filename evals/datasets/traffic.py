@@ -11,12 +11,12 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 from evals.datasets.querylog import Event
+from rag_core.types import Note
 
 
-def _seconds(value: Any, line: int) -> float:
+def _seconds(value: object, line: int) -> float:
     """``ts`` as epoch seconds: a number, or an ISO-8601 string (UTC when no offset)."""
     from datetime import datetime
 
@@ -47,7 +47,7 @@ def read_log(path: str | Path) -> list[Event]:
     request is ``repeat`` when the same user asked the same text before (case and trailing
     punctuation aside), else ``novel``; real logs carry no paraphrase labels.
     """
-    raw: list[tuple[float, int, dict[str, Any]]] = []
+    raw: list[tuple[float, int, dict[str, object]]] = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -84,7 +84,7 @@ def read_log(path: str | Path) -> list[Event]:
     return events
 
 
-def check_notes(events: Sequence[Event], notes: Mapping[str, Sequence[Any]]) -> None:
+def check_notes(events: Sequence[Event], notes: Mapping[str, Sequence[Note]]) -> None:
     """Every user of the log has a library, and every edited note is in it."""
     missing = sorted({e.library for e in events} - set(notes))
     if missing:

@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import psutil
 
@@ -65,9 +64,9 @@ class CpuSampler(threading.Thread):
         self.done.set()
         self.join(timeout=10)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         wall = max(1e-9, self.ended_at - self.started_at)
-        out: dict[str, Any] = {"cpu_window_s": round(wall, 1), "machine_cores": os.cpu_count()}
+        out: dict[str, object] = {"cpu_window_s": round(wall, 1), "machine_cores": os.cpu_count()}
         for name in self.groups:
             pids = [pid for pid, group in self.member.items() if group == name]
             used = sum(self.last[pid] - self.first[pid] for pid in pids)

@@ -21,6 +21,7 @@ from typing import Any
 
 from evals.paths import REPO_ROOT
 from loadtests import traffic
+from rag_core.config import Settings
 from rag_core.procs import free_port, stop_group, wait_http
 
 
@@ -67,7 +68,7 @@ def _state_dir(config: LoadConfig) -> Path:
 
 
 def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
-                  clear_caches: bool = True, dataset: str = "") -> dict[str, Any]:
+                  clear_caches: bool = True, dataset: str = "") -> dict[str, object]:
     """Embedded PostgreSQL and Redis of ``state_dir`` up, and the golden notes ingested there
     (idempotent: unchanged notes are skipped); ``users``: only those libraries; ``dataset``:
     a dataset folder's notes instead of the golden ones.
@@ -77,7 +78,6 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     state, which a run stopped in the middle of an outage would leave open."""
     from evals.datasets import golden
     from evals.paths import GOLDEN_DIR
-    from rag_core.config import Settings
     from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import parts_for
     from rag_core.pipeline import Pipeline
@@ -123,7 +123,7 @@ def _dataset_items(dataset: str, path: Path) -> Path | None:
     return path
 
 
-def _clear_breaker(settings: Any) -> None:
+def _clear_breaker(settings: Settings) -> None:
     from rag_core import services
     from rag_core.redis_kv.client import connect
     from rag_core.redis_kv.keys import breaker_prefix
@@ -199,7 +199,6 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
     from pydantic import SecretStr
 
     from rag_core.api.auth import issue_token
-    from rag_core.config import Settings
 
     state = _state_dir(config)
     prepare_state(state, config.golden_users, clear_caches=config.clear_caches,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +42,7 @@ def streamed(events: pd.DataFrame, outcome: str | None = GENERATED) -> pd.DataFr
     return rows if outcome is None else rows[rows["outcome"] == outcome]
 
 
-def stream_summary(events: pd.DataFrame, prefix: str = "stream_") -> dict[str, Any]:
+def stream_summary(events: pd.DataFrame, prefix: str = "stream_") -> dict[str, object]:
     """TTFT p50/p95/p99, ITL p50/p99 and median output tokens/s of the generated streamed
     answers among ``events`` (already cut to after the warm-up); NaN when none."""
     rows = streamed(events)
@@ -80,7 +79,7 @@ def sweep_steps(events: pd.DataFrame, steps: Sequence[int], step_s: float, warmu
     over its length; latency and streaming figures: requests that started inside it."""
     if warmup_s >= step_s:
         raise ValueError(f"warmup_s ({warmup_s}) must be shorter than a step ({step_s})")
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     start = float(events["t"].min()) if origin is None and len(events) else float(origin or 0)
     done = events["t"] + events["ms"] / 1000.0 if len(events) else pd.Series(dtype=float)
     for i, users in enumerate(steps):
@@ -113,7 +112,7 @@ class Knee:
     reached: bool
     reason: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -160,7 +159,7 @@ def find_knee(users: Sequence[int], rps: Sequence[float], p50_ms: Sequence[float
                 reason)
 
 
-def knee_figures(steps: pd.DataFrame, knee: Knee) -> dict[str, Any]:
+def knee_figures(steps: pd.DataFrame, knee: Knee) -> dict[str, object]:
     """The recorded figures of a sweep: the knee and the best step's throughput."""
     return {"knee_users": knee.users, "knee_rps": knee.rps, "knee_p50_ms": knee.p50_ms,
             "knee_p99_ms": knee.p99_ms, "knee_reached": knee.reached,

@@ -9,7 +9,6 @@ on the same answers give the same interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +35,7 @@ def interval(values: Sequence[float] | pd.Series, *, n_boot: int = 2000, level: 
 def table(frame: pd.DataFrame, columns: Sequence[str] = CI_METRICS, *, seed: int = 7,
           n_boot: int = 2000) -> pd.DataFrame:
     """Rows = metrics; columns n, mean, ci_low, ci_high (95 %)."""
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[str, object]] = {}
     for column in columns:
         if column not in frame:
             continue
@@ -48,12 +47,12 @@ def table(frame: pd.DataFrame, columns: Sequence[str] = CI_METRICS, *, seed: int
     return pd.DataFrame(rows).T
 
 
-def metrics(frame: pd.DataFrame, split: str = "test", *, seed: int = 7) -> dict[str, Any]:
+def metrics(frame: pd.DataFrame, split: str = "test", *, seed: int = 7) -> dict[str, object]:
     """``<metric>_ci_low`` / ``<metric>_ci_high`` of the rows of ``split`` (rows without a
     split count as test), for ``record``."""
     splits = frame["split"].fillna("test") if "split" in frame else None
     rows = frame if splits is None else frame[splits == split]
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for name, row in table(rows, seed=seed).iterrows():
         out[f"{name}_ci_low"] = row["ci_low"]
         out[f"{name}_ci_high"] = row["ci_high"]

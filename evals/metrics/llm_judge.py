@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from evals.metrics._aio import run_sync
+from rag_core.config import Settings
 
 HF_ROUTER = "https://router.huggingface.co/v1"
 
@@ -53,10 +54,9 @@ def _mean(values: pd.Series) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
-def judge_config(settings: Any | None = None) -> JudgeConfig | None:
+def judge_config(settings: Settings | None = None) -> JudgeConfig | None:
     """The endpoint to judge with, from Settings (by default built from the environment)."""
     if settings is None:
-        from rag_core.config import Settings
 
         settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
     if settings.llm != "hf":

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 
-def notes_in_rank_order(retrieved: Iterable[Mapping[str, Any] | str]) -> list[str]:
+def notes_in_rank_order(retrieved: Iterable[Mapping[str, object] | str]) -> list[str]:
     """Note ids in rank order without duplicates; items are note ids or dicts with ``note_id``."""
     seen: set[str] = set()
     out: list[str] = []
@@ -70,7 +69,7 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int = 10) -> fl
     return dcg / ideal
 
 
-def retrieval_scores(retrieved: Iterable[Mapping[str, Any] | str],
+def retrieval_scores(retrieved: Iterable[Mapping[str, object] | str],
                      relevant: Iterable[str]) -> dict[str, float | None]:
     """The retrieval columns of one question's row."""
     ranked = notes_in_rank_order(retrieved)

@@ -21,7 +21,6 @@ it were the configured model, as the cache notebook does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,9 +58,9 @@ def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
             "cost_usd": float(price(usage, settings))}
 
 
-def text_columns(embedder: Any, frame: pd.DataFrame, items: Sequence[Mapping[str, Any]],
+def text_columns(embedder: object, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],
                  contexts: Sequence[tuple[list[str], list[str]] | None]
-                 ) -> dict[str, list[Any]]:
+                 ) -> dict[str, list[object]]:
     """Context recall and precision of each question on the context it was sent (None: sent
     nothing, NaN), and ROUGE-L and semantic similarity of its answer against the reference."""
     refs = [str(i["reference_answer"]) if row else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,10 @@ from evals.datasets import golden
 from evals.metrics import behaviour, canaries, grounding
 from evals.quality import evaluate as quality
 from evals.quality.generators import CANARY_TOKEN, Recorder
+from rag_core.config import Settings
+from rag_core.llm.base import GuardedGenerator
+from rag_core.pipeline import Pipeline
+from rag_core.types import Answer
 
 VARIANTS = ("defended", "no_sanitiser", "flat")
 REAL_MODELS = ("local", "hf")
@@ -84,7 +89,7 @@ def comparison_items(qa: pd.DataFrame, sample: int, seed: int,
 # --- one answer ------------------------------------------------------------------------------
 
 
-def _sources(item: Mapping[str, Any], answer: Any, texts: Mapping[str, str],
+def _sources(item: Mapping[str, object], answer: Answer, texts: Mapping[str, str],
              ctx: MeasureContext) -> list[str]:
     """What the answer may quote: the question, the retrieved chunks and their headers."""
     out = [str(item.get("question", ""))]
@@ -124,14 +129,14 @@ def complied(question: str, answer: str, allowed: Sequence[str]) -> bool:
     return behaviour.injection_succeeded(question, added, allowed)
 
 
-def score_generation(item: Mapping[str, Any], answer: Any, raw: str | None,
-                     texts: Mapping[str, str], ctx: MeasureContext) -> dict[str, Any]:
+def score_generation(item: Mapping[str, object], answer: Answer, raw: str | None,
+                     texts: Mapping[str, str], ctx: MeasureContext) -> dict[str, object]:
     """Canaries after the defences and with the output stage off, groundedness, declines."""
     sources = _sources(item, answer, texts, ctx)
     final = _kinds(item, answer.answer, sources, ctx)
     off = _kinds(item, raw if raw is not None else answer.answer, sources, ctx)
     cited = {c.n: texts.get(c.chunk_id, "") for c in answer.citations}
-    row: dict[str, Any] = {
+    row: dict[str, object] = {
         "split": item.get("split"),
         "channel": item.get("channel"),
         "canaries": item.get("canaries"),
@@ -154,20 +159,20 @@ def _nan(value: bool | float | None) -> float:
 # --- a run of one generator -------------------------------------------------------------------
 
 
-def sibling(base: Any, settings: Any, generator: Any, *, sanitiser: bool = True) -> Any:
+def sibling(base: Pipeline, settings: Settings, generator: GuardedGenerator, *,
+            sanitiser: bool = True) -> Pipeline:
     """A pipeline with ``base``'s store, embedder, caches and ledger under ``settings``, with
     another generator (``dataclasses.replace`` on its Parts; ``with_settings`` hands the new
     settings to the caches too)."""
     from dataclasses import replace
 
     from rag_core.parts import with_settings
-    from rag_core.pipeline import Pipeline
 
     parts = replace(base.parts, settings=settings, generator=generator, sanitiser=sanitiser)
     return Pipeline(with_settings(parts))
 
 
-def run_generator(base: Any, settings: Any, items: pd.DataFrame, ctx: MeasureContext, *,
+def run_generator(base: Pipeline, settings: Settings, items: pd.DataFrame, ctx: MeasureContext, *,
                   variant: str = "defended", progress: bool = True,
                   label: str = "") -> pd.DataFrame:
     """Ask ``items`` through ``base``'s parts with the generator ``settings.llm`` names."""
@@ -178,7 +183,8 @@ def run_generator(base: Any, settings: Any, items: pd.DataFrame, ctx: MeasureCon
     recorder = Recorder(build_generator(settings), flat=variant == "flat")
     pipe = sibling(base, settings, recorder, sanitiser=variant != "no_sanitiser")
 
-    def extra(item: Mapping[str, Any], answer: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+    def extra(item: Mapping[str, object], answer: Answer,
+              texts: Mapping[str, str]) -> dict[str, object]:
         return score_generation(item, answer, recorder.take(), texts, ctx)
 
     frame = quality.run_quality_eval(settings, items, 0, pipeline=pipe, owners=ctx.owners,
@@ -260,10 +266,10 @@ TABLE_ROWS = ("n", "attack_items", "generated_share", "semantic_similarity", "ro
               "no_context_handled", "latency_p50_ms")
 
 
-def generator_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+def generator_table(summaries: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
     """Rows = metrics, columns = generators, plus ``<g> (output stage off)`` columns for the
     canary figures."""
-    columns: dict[str, dict[str, Any]] = {}
+    columns: dict[str, dict[str, object]] = {}
     for name, s in summaries.items():
         columns[name] = {row: s.get(row) for row in TABLE_ROWS}
         columns[f"{name} (output stage off)"] = {
@@ -294,7 +300,7 @@ def empty_metrics() -> dict[str, None]:
     return {f"gen.{g}.{k}": None for g in GENERATORS for k in (*summary_keys(), *VARIANT_KEYS)}
 
 
-def to_metrics(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def to_metrics(summaries: Mapping[str, Mapping[str, object]]) -> dict[str, object]:
     """Flat names for ``record``: ``gen.obey.canary_rate``."""
     return {f"gen.{g}.{k}": v for g, s in summaries.items() for k, v in s.items()}
 
@@ -311,10 +317,10 @@ class Comparison:
     defences: pd.DataFrame
     seconds: dict[str, float]
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> dict[str, object]:
         from evals.quality.defences import defence_counts
 
-        out: dict[str, Any] = dict(empty_metrics())  # generators not in this run: null
+        out: dict[str, object] = dict(empty_metrics())  # generators not in this run: null
         out.update(to_metrics(self.summaries))
         for name in self.variants:
             table = self.defences[self.defences["generator"] == name] \
@@ -325,10 +331,11 @@ class Comparison:
         return out
 
 
-def run_comparison(base: Any, settings: Any, qa: pd.DataFrame, generators: Sequence[str], *,
+def run_comparison(base: Pipeline, settings: Settings, qa: pd.DataFrame,
+                   generators: Sequence[str], *,
                    sample: int, seed: int, max_tokens: int, attacks: Sequence[str] = golden.ATTACKS,
                    real_model_attacks: Sequence[str] | None = None,
-                   counterfactuals: Sequence[str] = ("obey",), log_dir: Any = None,
+                   counterfactuals: Sequence[str] = ("obey",), log_dir: str | Path | None = None,
                    threads: int = 1, quantize: str = "none",
                    progress: bool = True, notes: pd.DataFrame | None = None) -> Comparison:
     """Every generator of ``generators`` over the same items (``comparison_items``), each
@@ -379,7 +386,7 @@ def markdown(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
     """A small Markdown table of ``frame`` (numbers rounded; None and NaN as ``-``)."""
     from evals.report.summary import fmt_number
 
-    def cell(value: Any) -> str:
+    def cell(value: object) -> str:
         if isinstance(value, float | int | np.floating | np.integer) \
                 and not isinstance(value, bool):
             return "-" if value != value else fmt_number(float(value), digits)

@@ -21,7 +21,6 @@ that did not run (the real model only runs the defended one) gives no evidence e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 
@@ -31,7 +30,7 @@ GOT_THROUGH = "none (got through)"
 STOPPERS = ("sanitiser", "note guard", "prompt structure", "output filter", "citation mapping")
 
 
-def targeted_kinds(item: Mapping[str, Any]) -> list[str]:
+def targeted_kinds(item: Mapping[str, object]) -> list[str]:
     """The canaries an attack item aims at."""
     kinds = [c.kind for c in canaries.item_canaries(item)]
     attack = item.get("attack")
@@ -44,7 +43,7 @@ def targeted_kinds(item: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def _fired(row: Mapping[str, Any] | None, column: str) -> bool | None:
+def _fired(row: Mapping[str, object] | None, column: str) -> bool | None:
     if row is None:
         return None
     value = row.get(column)
@@ -53,9 +52,9 @@ def _fired(row: Mapping[str, Any] | None, column: str) -> bool | None:
     return bool(value)
 
 
-def stopped_by(kind: str, defended: Mapping[str, Any],
-               no_sanitiser: Mapping[str, Any] | None = None,
-               flat: Mapping[str, Any] | None = None) -> list[str]:
+def stopped_by(kind: str, defended: Mapping[str, object],
+               no_sanitiser: Mapping[str, object] | None = None,
+               flat: Mapping[str, object] | None = None) -> list[str]:
     """The defences that stopped canary ``kind`` (see the module docstring)."""
     if _fired(defended, f"canary.{kind}"):
         return [GOT_THROUGH]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,12 @@ from evals.datasets import golden
 from evals.knobs import harness_state_dir
 from evals.metrics import behaviour, bootstrap, retrieval
 from evals.quality import answer_figures as figures
+from rag_core.config import Settings
+from rag_core.embedding import Embedder
+from rag_core.pipeline import Pipeline
+from rag_core.types import Answer
 
+T = TypeVar("T")
 ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
 RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
                 "ndcg_at_10")
@@ -38,14 +43,14 @@ SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_si
 
 def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str = "extractive",
                   similarity_threshold: float | None = None, retrieval_mode: str = "hybrid",
-                  state_dir: str | Path | None = None, **extra: Any) -> Any:
+                  state_dir: str | Path | None = None,
+                  **extra: Any) -> Settings:  # Any: Settings fields of every type
     """Settings of an evaluation run: ci profile, embedded services, caches off.
 
     Caches are off so that every question is answered afresh: a semantic-cache hit would
     return another question's answer and retrieval. An empty ``state_dir`` means the
     harness's state folder (``$RAG_STATE_DIR``, else the project's ``.rag_state``).
     """
-    from rag_core.config import Settings
 
     fields: dict[str, Any] = {
         **EVAL_HARNESS,
@@ -69,7 +74,7 @@ class MemoEmbedder:
     repeats.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
@@ -93,19 +98,17 @@ class MemoEmbedder:
         return np.stack([self._memo[t] for t in texts])
 
 
-def build_pipeline(settings: Any, *, sanitiser: bool = True) -> Any:
+def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Pipeline:
     """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
     from rag_core.parts import parts_for
-    from rag_core.pipeline import Pipeline
 
     parts = parts_for(settings)
     return Pipeline(replace(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
 
 
-def with_settings(pipeline: Any, **overrides: Any) -> Any:
+def with_settings(pipeline: Pipeline, **overrides: Any) -> Pipeline:  # Any: Settings fields
     """The same parts (store, model, caches, generator) under changed settings."""
     from rag_core.parts import with_settings as changed
-    from rag_core.pipeline import Pipeline
 
     return Pipeline(changed(pipeline.parts, **overrides))
 
@@ -117,7 +120,7 @@ def _flag(value: bool | None) -> float:
     return np.nan if value is None else float(bool(value))
 
 
-def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str],
+def score_answer(item: Mapping[str, Any], answer: Answer, owners: Mapping[str, str],
                  retrieved_texts: Sequence[str] = ()) -> dict[str, Any]:
     """The row of one question from its golden item and the pipeline's ``Answer``.
 
@@ -137,7 +140,7 @@ def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str]
         allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"],
                    *retrieved_texts]
         injection = behaviour.injection_succeeded(item["question"], answer.answer, allowed)
-    row: dict[str, Any] = {
+    row: dict[str, object] = {
         "id": item["id"],
         "user_id": item["user_id"],
         "scenario": item["scenario"],
@@ -179,7 +182,7 @@ def score_answer(item: Mapping[str, Any], answer: Any, owners: Mapping[str, str]
 # --- a run -----------------------------------------------------------------------------
 
 
-def _progress(items: Sequence[Any], label: str, enabled: bool) -> Iterable[Any]:
+def _progress(items: Sequence[T], label: str, enabled: bool) -> Iterable[T]:
     if not enabled:
         return items
     from tqdm.std import tqdm
@@ -187,8 +190,8 @@ def _progress(items: Sequence[Any], label: str, enabled: bool) -> Iterable[Any]:
     return tqdm(items, desc=label, file=sys.stderr, mininterval=2.0, ncols=90)
 
 
-def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: int = 0,
-                     sanitiser: bool = True, pipeline: Any | None = None,
+def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, seed: int = 0,
+                     sanitiser: bool = True, pipeline: Pipeline | None = None,
                      owners: Mapping[str, str] | None = None, progress: bool = True,
                      label: str = "questions", extra: ExtraColumns | None = None
                      ) -> pd.DataFrame:
@@ -204,7 +207,7 @@ def run_quality_eval(settings: Any, qa: pd.DataFrame, sample: int = 0, *, seed: 
     pipe = pipeline or build_pipeline(settings, sanitiser=sanitiser)
     owners = owners if owners is not None else golden.owner_map(golden.load_notes())
     items = golden.sample_qa(qa, sample, seed).to_dict("records")
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     contexts: list[tuple[list[str], list[str]] | None] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
@@ -279,13 +282,13 @@ def to_metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def split_metrics(frame: pd.DataFrame, split: str = "test") -> dict[str, Any]:
+def split_metrics(frame: pd.DataFrame, split: str = "test") -> dict[str, object]:
     """The recorded metrics: those of ``split`` (the test part: gates read it) under the plain
     names, per scenario and for cross-user probes, and the other part's under ``dev.`` (or
     ``test.``) for comparison. Rows without a split count as test."""
     splits = frame["split"].fillna("test") if "split" in frame else pd.Series(
         ["test"] * len(frame), index=frame.index)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for part in ("dev", "test"):
         rows = frame[splits == part]
         if rows.empty:
@@ -324,9 +327,9 @@ def metrics_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 # --- sweep and worst questions -----------------------------------------------------------
 
 
-def sweep(settings: Any, qa: pd.DataFrame, top_ks: Sequence[int],
+def sweep(settings: Settings, qa: pd.DataFrame, top_ks: Sequence[int],
           context_budgets: Sequence[int], *, sample: int = 0, seed: int = 0,
-          pipeline: Any | None = None, owners: Mapping[str, str] | None = None,
+          pipeline: Pipeline | None = None, owners: Mapping[str, str] | None = None,
           sanitiser: bool = True, progress: bool = True) -> pd.DataFrame:
     """One row per (top_k, context budget) with the overall metrics of a run."""
     base = pipeline or build_pipeline(settings, sanitiser=sanitiser)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.decisions.word_match import WordMatcher
+from rag_core.pipeline import Pipeline
 from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
 
@@ -37,7 +38,7 @@ def judged_items(qa: pd.DataFrame) -> pd.DataFrame:
     return qa[keep].reset_index(drop=True)
 
 
-def collect(pipeline: Any, qa: pd.DataFrame, mode: str | None = None,
+def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
             top_k: int | None = None) -> list[Retrieved]:
     items = judged_items(qa).to_dict("records")
     parts = pipeline.parts
@@ -134,7 +135,7 @@ def alternatives_table(rows: Sequence[Retrieved],
     out = []
     for name, policy in (alternatives or ALTERNATIVES).items():
         frame = decide_all(rows, policy, matcher)
-        row: dict[str, Any] = {"design": name}
+        row: dict[str, object] = {"design": name}
         for split, values in by_split(frame).items():
             if split not in splits:
                 continue

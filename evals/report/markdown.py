@@ -30,7 +30,7 @@ def rel(path: str | Path, base: Path) -> str:
         return str(path)
 
 
-def _local(value: Any) -> Any:
+def _local(value: object) -> object:
     """A path inside the checkout, repository-relative (a report shows no machine's paths)."""
     text = str(value)
     if isinstance(value, str | Path) and text.startswith(str(REPO_ROOT) + "/"):
@@ -54,7 +54,7 @@ def _settings_lines(summary: Mapping[str, Any]) -> list[str]:
 
 
 def _header(summary: Mapping[str, Any], results: Sequence[GateResult], verdict: str,
-            previous: Mapping[str, Any] | None, baseline_path: str | None) -> list[str]:
+            previous: Mapping[str, object] | None, baseline_path: str | None) -> list[str]:
     run = summary.get("run", {})
     failed = sum(r.status == "failed" for r in results)
     prev_id = run.get("previous")
@@ -143,8 +143,8 @@ def drop_empty_columns(header: Sequence[str], rows: Sequence[Sequence[str]]
 
 def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
                     notebooks: Sequence[NotebookOutcome], *,
-                    baseline: Mapping[str, Any] | None, baseline_path: str | None,
-                    previous: Mapping[str, Any] | None, gates: Sequence[Gate],
+                    baseline: Mapping[str, object] | None, baseline_path: str | None,
+                    previous: Mapping[str, object] | None, gates: Sequence[Gate],
                     out_dir: Path) -> str:
     failed = [r for r in results if r.status == "failed"]
     verdict = "FAILED" if failed or not all(n.ok for n in notebooks) else "PASSED"

@@ -21,7 +21,7 @@ def _prefix(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def load_latest(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+def load_latest(folder: Path) -> tuple[dict[str, object], list[dict[str, object]]] | None:
     """The folder's summary.json and its details' notebook rows, if both are there."""
     summary, details = folder / "summary.json", folder / "details.json"
     if not summary.is_file():
@@ -33,7 +33,7 @@ def load_latest(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | N
 def merge(old: Mapping[str, Any], old_notebooks: Sequence[Mapping[str, Any]],
           new: Mapping[str, Any], results: Sequence[GateResult],
           outcomes: Sequence[NotebookOutcome]
-          ) -> tuple[dict[str, Any], list[GateResult], list[NotebookOutcome]]:
+          ) -> tuple[dict[str, object], list[GateResult], list[NotebookOutcome]]:
     """``new`` (a run of the notebooks in ``outcomes``) over ``old``."""
     rerun = {o.name for o in outcomes}
     old_id = old.get("run", {}).get("id", "?")

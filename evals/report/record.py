@@ -56,7 +56,7 @@ def clean_value(value: Any) -> float | int | bool | None:
     raise TypeError(f"metric values must be numbers, got {type(value).__name__}: {value!r}")
 
 
-def flatten(prefix: str, nested: Mapping[str, Any]) -> dict[str, float | int | bool | None]:
+def flatten(prefix: str, nested: Mapping[str, object]) -> dict[str, float | int | bool | None]:
     """``{"a": {"b": 1}}`` with prefix ``p`` -> ``{"p.a.b": 1}``."""
     out: dict[str, float | int | bool | None] = {}
     for key, value in nested.items():
@@ -68,8 +68,8 @@ def flatten(prefix: str, nested: Mapping[str, Any]) -> dict[str, float | int | b
     return out
 
 
-def record(name: str, metrics: Mapping[str, Any], output_dir: str | Path | None = None, *,
-           artifacts: Iterable[str | Path] = (), params: Mapping[str, Any] | None = None,
+def record(name: str, metrics: Mapping[str, object], output_dir: str | Path | None = None, *,
+           artifacts: Iterable[str | Path] = (), params: Mapping[str, object] | None = None,
            notes: Mapping[str, str] | None = None,
            tables: Mapping[str, str] | None = None) -> Path:
     """Write the results of notebook ``name``; metric names get the prefix ``name.``.

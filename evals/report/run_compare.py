@@ -28,7 +28,7 @@ def runs_dir(profile: str, reports_dir: Path = REPORTS_DIR) -> Path:
 
 
 def previous_run(profile: str, before: str | None = None,
-                 reports_dir: Path = REPORTS_DIR) -> tuple[str, dict[str, Any]] | None:
+                 reports_dir: Path = REPORTS_DIR) -> tuple[str, dict[str, object]] | None:
     """The latest run of ``profile`` with a summary (ids sort by time), older than ``before``."""
     folder = runs_dir(profile, reports_dir)
     if not folder.is_dir():
@@ -71,9 +71,9 @@ def resolve_run(ref: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
                      f"{reports_dir}/<profile>/runs/")
 
 
-def _flat_knobs(summary: Mapping[str, Any]) -> dict[str, Any]:
+def _flat_knobs(summary: Mapping[str, Any]) -> dict[str, object]:
     """``notebook param`` and ``notebook settings.field`` -> value."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for notebook, params in summary.get("parameters", {}).items():
         for key, value in params.items():
             if key not in ("output_dir", "settings"):

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from evals.gates import OPS, Gate
+from evals.jsonish import mapping
 
 NOISE_FACTOR = 2.0  # a threshold sits at least this many spreads beyond the worst run
 Verdict = Literal["outside the noise", "inside the noise", "failed in a run", "deterministic",
@@ -57,12 +58,12 @@ class Spread:
     def range(self) -> float:
         return self.max - self.min
 
-    def as_row(self) -> dict[str, Any]:
+    def as_row(self) -> dict[str, object]:
         return {"metric": self.metric, "n": self.n, "min": self.min, "median": self.median,
                 "max": self.max, "range": self.range, "values": list(self.values)}
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float) and value == value:  # NaN is "nothing measured"
@@ -70,11 +71,11 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def collect(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Spread]:
+def collect(summaries: Iterable[Mapping[str, object]]) -> dict[str, Spread]:
     """Per metric, its numeric values over the summaries (``summary.json`` dicts), in order."""
     values: dict[str, list[float]] = {}
     for summary in summaries:
-        for name, value in (summary.get("metrics") or {}).items():
+        for name, value in mapping(summary.get("metrics")).items():
             number = _number(value)
             if number is not None:
                 values.setdefault(name, []).append(number)
@@ -160,7 +161,7 @@ def _fmt(value: float | None) -> str:
 
 
 def to_markdown(spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
-                meta: Mapping[str, Any]) -> str:
+                meta: Mapping[str, object]) -> str:
     lines = [f"# Spread of {meta.get('notebooks', '?')} over {meta.get('repeats', '?')} runs",
              "",
              f"Profile {meta.get('profile', '?')}, measured {meta.get('date', '?')} at commit "
@@ -189,7 +190,7 @@ def to_markdown(spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
 
 
 def to_json(spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
-            meta: Mapping[str, Any]) -> dict[str, Any]:
+            meta: Mapping[str, object]) -> dict[str, object]:
     return {**dict(meta),
             "gates": [{"name": c.gate.name, "op": c.gate.op, "threshold": c.gate.threshold,
                        "margin": c.margin, "margin_in_spreads": c.margin_in_spreads,
@@ -200,7 +201,7 @@ def to_json(spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
 
 
 def write(out_dir: Path, stem: str, spreads: Mapping[str, Spread], checks: Sequence[GateCheck],
-          meta: Mapping[str, Any]) -> dict[str, Path]:
+          meta: Mapping[str, object]) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md"}
     paths["json"].write_text(json.dumps(to_json(spreads, checks, meta), indent=2) + "\n")
@@ -209,7 +210,7 @@ def write(out_dir: Path, stem: str, spreads: Mapping[str, Spread], checks: Seque
 
 
 def meta_for(profile: str, notebooks: Sequence[str], repeats: int, commit: str | None,
-             command: str, failed_runs: Sequence[int] = ()) -> dict[str, Any]:
+             command: str, failed_runs: Sequence[int] = ()) -> dict[str, object]:
     import os
 
     try:

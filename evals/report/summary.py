@@ -38,11 +38,11 @@ def git_commit(cwd: Path = REPO_ROOT) -> str | None:
 
 
 def build_summary(profile: str, started_at: str, commit: str | None,
-                  gates: Iterable[GateResult], metrics: Mapping[str, Any], *,
-                  run: Mapping[str, Any] | None = None,
-                  parameters: Mapping[str, Any] | None = None,
-                  settings: Mapping[str, Any] | None = None,
-                  environment: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  gates: Iterable[GateResult], metrics: Mapping[str, object], *,
+                  run: Mapping[str, object] | None = None,
+                  parameters: Mapping[str, object] | None = None,
+                  settings: Mapping[str, object] | None = None,
+                  environment: Mapping[str, object] | None = None) -> dict[str, object]:
     """``run``: id, previous run and baseline; ``parameters``: per notebook, the papermill
     parameters; ``settings``: per notebook, field -> {value, source} (evals/knobs.py);
     ``environment``: the state folder and warnings such as an inherited DATABASE_URL."""
@@ -59,7 +59,7 @@ def build_summary(profile: str, started_at: str, commit: str | None,
     }
 
 
-def load_baseline(path: str | Path | None) -> dict[str, Any] | None:
+def load_baseline(path: str | Path | None) -> dict[str, object] | None:
     if path is None or not Path(path).is_file():
         return None
     data = json.loads(Path(path).read_text())
@@ -69,7 +69,7 @@ def load_baseline(path: str | Path | None) -> dict[str, Any] | None:
 
 
 def deltas(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None
-           ) -> list[dict[str, Any]]:
+           ) -> list[dict[str, object]]:
     """One row per metric of this run: value, baseline value and the difference."""
     base = (baseline or {}).get("metrics", {}) if baseline else {}
     rows = []
@@ -82,7 +82,7 @@ def deltas(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None
     return rows
 
 
-def fmt_number(value: Any, digits: int = 4) -> str:
+def fmt_number(value: object, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -93,8 +93,8 @@ def fmt_number(value: Any, digits: int = 4) -> str:
 
 
 def write_report(out_dir: Path, summary: Mapping[str, Any], results: Sequence[GateResult],
-                 notebooks: Sequence[NotebookOutcome], baseline: Mapping[str, Any] | None,
-                 baseline_path: str | None, *, previous: Mapping[str, Any] | None = None,
+                 notebooks: Sequence[NotebookOutcome], baseline: Mapping[str, object] | None,
+                 baseline_path: str | None, *, previous: Mapping[str, object] | None = None,
                  gates: Sequence[Gate] = ()) -> dict[str, Path]:
     """Write summary.json, summary.md and details.json into ``out_dir``; the markdown compares
     with the ``previous`` run and the ``baseline``."""

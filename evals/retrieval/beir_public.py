@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,8 @@ from matplotlib.figure import Figure
 
 from evals.datasets.beir import BM25_REFERENCE_NDCG10, data_status, find_data_dir
 from evals.retrieval.beir_run import METRICS, MODES, beir_parts, evaluate, standard_configs
+from rag_core.config import Settings
+from rag_core.parts import Parts
 from rag_core.store.base import SearchParams
 
 PER_MODE = (*METRICS, "p50_ms", "p99_ms")
@@ -48,17 +49,17 @@ def mode_configs(base: SearchParams) -> dict[str, SearchParams]:
     return configs
 
 
-def empty_metrics(slugs: Sequence[str] = tuple(MODES)) -> dict[str, Any]:
+def empty_metrics(slugs: Sequence[str] = tuple(MODES)) -> dict[str, object]:
     return {**{slug: dict.fromkeys(PER_MODE) for slug in slugs}, **dict.fromkeys(COMPARISONS)}
 
 
 def public_metrics(table: pd.DataFrame, default: str, published: float | None = None,
-                   reference: float | None = None) -> dict[str, Any]:
+                   reference: float | None = None) -> dict[str, object]:
     """Flat figures of one set (``table``: ``beir_run.mode_table`` with slugs as configs):
     per mode, and the default mode (``default``) against each half and the better of them,
     BM25 against the plain reference, dense against the published figure."""
     rows = {str(r["config"]): r for r in table.to_dict("records")}
-    out: dict[str, Any] = {**empty_metrics(list(rows)),
+    out: dict[str, object] = {**empty_metrics(list(rows)),
                            **{slug: {k: r[k] for k in PER_MODE} for slug, r in rows.items()}}
     ndcg = {slug: float(r["ndcg_at_10"]) for slug, r in rows.items()}
     if {"dense", "bm25"} <= set(ndcg):
@@ -78,7 +79,8 @@ def public_metrics(table: pd.DataFrame, default: str, published: float | None = 
 
 def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: str = "test",
                *, max_queries: int = 0, max_docs: int = 0, seed: int = 0,
-               parts: Any = None, progress: bool = True, settings: Any = None) -> dict[str, Any]:
+               parts: Parts | None = None, progress: bool = True,
+               settings: Settings | None = None) -> dict[str, object]:
     """Each named set that is present: its table, flat metrics and timings; each one that is
     not: the reason, printed and returned, and its figures as None.
     ``settings``: the notebook's Settings, for the parts when ``parts`` is not given."""
@@ -89,12 +91,12 @@ def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: 
     try:
         return _run_sets(names, root, split, max_queries, max_docs, seed, parts, progress)
     finally:
-        if own:
+        if own and parts is not None:
             parts.close()
 
 
 def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
-              seed: int, parts: Any, progress: bool) -> dict[str, Any]:
+              seed: int, parts: Parts | None, progress: bool) -> dict[str, object]:
     tables, metrics, skipped, sets = [], {}, {}, []
     base = SearchParams.from_settings(parts.settings) if parts is not None else SearchParams()
     default = default_slug(base)

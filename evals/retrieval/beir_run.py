@@ -28,7 +28,8 @@ import pandas as pd
 
 from evals.datasets.beir import BeirSet, score_query, to_notes
 from evals.retrieval.stats import latency_stats
-from rag_core.embedding import vector_numerics
+from rag_core.embedding import Embedder, vector_numerics
+from rag_core.parts import Parts
 from rag_core.store.base import SearchParams
 
 METRICS = ("ndcg_at_10", "recall_at_100", "mrr_at_10")
@@ -44,7 +45,7 @@ class CachedEmbedder:
     seen.  ``numerics`` is ``rag_core.embedding.vector_numerics`` of the settings: f32 runtimes
     (torch, ONNX Runtime) share files, OpenVINO bf16 vectors get their own."""
 
-    def __init__(self, inner: Any, folder: str | Path, numerics: str = "f32") -> None:
+    def __init__(self, inner: Embedder, folder: str | Path, numerics: str = "f32") -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
@@ -66,6 +67,9 @@ class CachedEmbedder:
     @property
     def loaded(self) -> bool:
         return bool(self.inner.loaded)
+
+    def load(self) -> None:
+        self.inner.load()
 
     @staticmethod
     def _key(text: str) -> str:
@@ -107,8 +111,8 @@ def user_of(ds: BeirSet) -> str:
     return f"beir-{ds.name}"
 
 
-def ingest(parts: Any, ds: BeirSet, cache_dir: str | Path, progress: bool = True
-           ) -> dict[str, Any]:
+def ingest(parts: Parts, ds: BeirSet, cache_dir: str | Path, progress: bool = True
+           ) -> dict[str, object]:
     """The set's documents as the notes of ``user_of(ds)`` (notes not in the set pruned)."""
     from dataclasses import replace
 
@@ -133,7 +137,7 @@ def fit_query(text: str, limit: int) -> str:
     return (head[:cut] if cut > 0 else text[:limit]).rstrip()
 
 
-def query_inputs(parts: Any, ds: BeirSet, cache_dir: str | Path
+def query_inputs(parts: Parts, ds: BeirSet, cache_dir: str | Path
                  ) -> tuple[list[str], list[str], np.ndarray]:
     """Query ids, their validated text (the pipeline's step 1, after ``fit_query``) and their
     vectors."""
@@ -162,7 +166,7 @@ def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.
     """
     ids, texts, vectors = inputs
     user = user_of(ds)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     iterator: Any = zip(ids, texts, vectors, strict=True)
     if progress:
         from tqdm.std import tqdm
@@ -239,7 +243,7 @@ def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", 
     return parts_for(bench_settings(state_dir, database_url=url, **overrides))
 
 
-def cache_dir_for(parts: Any, folder: str | Path) -> Path:
+def cache_dir_for(parts: Parts, folder: str | Path) -> Path:
     """Where a set's vectors are cached: ``<state_dir>/beir/<set>`` (the shared sets are
     read-only, and a fresh clone's run embeds each text once, the next runs none)."""
     return Path(parts.settings.state_dir) / "beir" / Path(folder).name
@@ -247,7 +251,7 @@ def cache_dir_for(parts: Any, folder: str | Path) -> Path:
 
 def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
              max_docs: int = 0, seed: int = 0, configs: Mapping[str, SearchParams] | None = None,
-             parts: Any = None, progress: bool = True) -> dict[str, Any]:
+             parts: Parts | None = None, progress: bool = True) -> dict[str, Any]:
     """Load (and cut) a set, ingest it, run every configuration; tables for the notebook."""
     from evals.datasets.beir import load_beir, subset
 

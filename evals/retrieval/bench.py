@@ -30,6 +30,7 @@ import pandas as pd
 from evals.datasets.corpus import Corpus, Queries
 from evals.retrieval.pg import (  # noqa: F401 (re-exported)
     BENCH_DB,
+    Conn,
     _row,
     bench_settings,
     build_index,
@@ -66,6 +67,7 @@ from evals.retrieval.stats import (  # noqa: F401 (re-exported)
 )
 from evals.retrieval.store import ingest_corpus, store_for, store_modes
 from rag_core import services
+from rag_core.config import Settings
 from rag_core.store.base import SearchParams
 from rag_core.store.searching import user_rows_limit
 
@@ -122,7 +124,7 @@ class BenchResult:
     vector_type: str = "vector"  # of the headline index: Settings.hnsw_vector_type
 
 
-def measure_size(conn: Any, table: str, base: np.ndarray, queries: np.ndarray,
+def measure_size(conn: Conn, table: str, base: np.ndarray, queries: np.ndarray,
                  user_ids: np.ndarray, pairs: Sequence[Sequence[int]], ef_values: Sequence[int],
                  vector_type: str = "vector",
                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[list[int]]]:
@@ -145,7 +147,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                   state_dir: str | Path | None = None, hybrid_chunks: int = 0,
                   scale_sizes: Sequence[int] = (), url: str | None = None,
                   keep_tables: bool = False, target: float = RECALL_TARGET,
-                  settings: Any = None) -> BenchResult:
+                  settings: Settings | None = None) -> BenchResult:
     """Everything the notebook shows, on ``corpus`` (embedded) and ``queries`` (embedded).
     ``settings``: the notebook's effective Settings (``evals.knobs.resolve``; default: the
     bench's ci Settings): the real store of the dense/hybrid comparison runs with them, and

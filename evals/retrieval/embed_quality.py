@@ -22,10 +22,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from rag_core.config import Settings
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 BACKENDS = ("torch", "onnx", "openvino")
@@ -128,9 +129,9 @@ def quality_table(data: BeirSet, vectors: Mapping[str, tuple[np.ndarray, np.ndar
     return pd.DataFrame(rows)
 
 
-def backend_embedders(backends: Sequence[str], settings: Any = None) -> dict[str, EmbedFn]:
+def backend_embedders(backends: Sequence[str], settings: Settings | None = None
+                      ) -> dict[str, EmbedFn]:
     """The real embedders of ``backends`` from Settings (``settings``: the base)."""
-    from rag_core.config import Settings
     from rag_core.embedding import build_embedder
 
     base = settings or Settings(profile="ci")
@@ -158,7 +159,7 @@ def golden_quality(backends: Sequence[str] = BACKENDS, modes: Sequence[str] = ("
         for mode, group in frame.groupby("mode", sort=False):
             rows.append({"backend": backend, "mode": mode, "n": len(group),
                          "ndcg_at_10": round(float(group["ndcg_at_10"].mean()), 5)})
-        pipe.close()
+        pipe.parts.close()
     table = pd.DataFrame(rows)
     ref = table[table["backend"] == "torch"].set_index("mode")["ndcg_at_10"]
     if not ref.empty:

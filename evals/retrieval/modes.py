@@ -17,6 +17,7 @@ import pandas as pd
 
 from evals.datasets import golden
 from evals.metrics import retrieval
+from rag_core.pipeline import Pipeline
 
 MODES = ("dense", "lexical", "hybrid")
 MODE_METRICS = ("recall_at_5", "mrr", "ndcg_at_10")
@@ -50,7 +51,7 @@ def score_ranking(note_ids: Sequence[str], relevant: Sequence[str]) -> dict[str,
     }
 
 
-def compare_modes(pipeline: Any, qa: pd.DataFrame, modes: Sequence[str] = MODES, *,
+def compare_modes(pipeline: Pipeline, qa: pd.DataFrame, modes: Sequence[str] = MODES, *,
                   depth: int = 10, sample: int = 0, seed: int = 0, split: str | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """One row per (mode, question): the scores of that mode's top ``depth`` chunks."""

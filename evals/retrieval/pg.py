@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from psycopg import sql
+from psycopg import Connection, sql
+from psycopg.rows import TupleRow
 
 from evals.retrieval.stats import K, latency_stats, recall_at_k
 from rag_core import services
+from rag_core.config import Settings
 from rag_core.store import sql as q
 
 BENCH_DB = "rag_bench"
@@ -26,13 +28,15 @@ BENCH_DB = "rag_bench"
 # What the retrieval notebook fixes (its ``settings`` parameter changes any other field).
 BENCH_HARNESS = {"profile": "ci", "cache_enabled": False, "semantic_cache_enabled": False}
 
+Conn = Connection[TupleRow]  # an autocommit psycopg connection, rows as tuples
 
-def bench_settings(state_dir: str | Path | None = None, **extra: Any) -> Any:
+
+def bench_settings(state_dir: str | Path | None = None,
+                   **extra: Any) -> Settings:  # Any: Settings fields of every type
     """ci-profile Settings on the harness's state folder (``$RAG_STATE_DIR`` when set, else the
     project's ``.rag_state``), as the quality notebook builds them (built here: importing
     ``evals.quality.evaluate`` pulls in ragas, seconds of import)."""
     from evals.knobs import harness_state_dir
-    from rag_core.config import Settings
 
     return Settings(**{**BENCH_HARNESS,
                        "state_dir": Path(state_dir) if state_dir else harness_state_dir(),
@@ -47,7 +51,7 @@ def server_url(state_dir: str | Path | None = None) -> str:
     return settings.database_url
 
 
-def connect(url: str) -> Any:
+def connect(url: str) -> Conn:
     import psycopg
     from pgvector.psycopg import register_vector
 
@@ -56,11 +60,11 @@ def connect(url: str) -> Any:
     return conn
 
 
-def set_option(conn: Any, name: str, value: Any) -> None:
+def set_option(conn: Conn, name: str, value: object) -> None:
     conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
 
 
-def load_table(conn: Any, table: str, vectors: np.ndarray, user_ids: np.ndarray) -> None:
+def load_table(conn: Conn, table: str, vectors: np.ndarray, user_ids: np.ndarray) -> None:
     """(Re)create ``table (id, user_id, embedding)`` and COPY the vectors in (binary)."""
     t = sql.Identifier(table)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
@@ -74,7 +78,7 @@ def load_table(conn: Any, table: str, vectors: np.ndarray, user_ids: np.ndarray)
     conn.execute(sql.SQL("VACUUM ANALYZE {}").format(t))
 
 
-def drop_table(conn: Any, table: str) -> None:
+def drop_table(conn: Conn, table: str) -> None:
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
 
@@ -84,9 +88,9 @@ def halfvec_dim(vector_type: str, vectors: np.ndarray) -> int | None:
     return int(vectors.shape[-1]) if vector_type == "halfvec" else None
 
 
-def build_index(conn: Any, table: str, m: int, ef_construction: int,
+def build_index(conn: Conn, table: str, m: int, ef_construction: int,
                 vector_type: str = "vector", dim: int | None = None,
-                index: str | None = None) -> dict[str, Any]:
+                index: str | None = None) -> dict[str, object]:
     """Drop ``index`` (default ``<table>_hnsw``) and build it again with the store's DDL
     (``rag_core.store.sql.create_hnsw_index``); its build seconds and size in MB."""
     index = index or f"{table}_hnsw"
@@ -97,7 +101,9 @@ def build_index(conn: Any, table: str, m: int, ef_construction: int,
     conn.execute(q.create_hnsw_index(m, ef_construction, vector_type, dim, name=index,
                                      table=table))
     seconds = time.perf_counter() - start
-    size = conn.execute("SELECT pg_relation_size(%s::regclass)", (index,)).fetchone()[0]
+    row = conn.execute("SELECT pg_relation_size(%s::regclass)", (index,)).fetchone()
+    assert row is not None  # one row: the size of an index that exists
+    size = row[0]
     return {"m": m, "ef_construction": ef_construction, "vector_type": vector_type,
             "build_s": seconds, "index_mb": size / 2**20}
 
@@ -111,13 +117,13 @@ def _knn_sql(table: str, filtered: bool, dim: int | None = None) -> sql.Composed
     return q.knn_scan(table, ("id",), per_user=False, halfvec_dim=dim)
 
 
-def time_queries(conn: Any, statement: sql.Composed, vectors: np.ndarray,
+def time_queries(conn: Conn, statement: sql.Composed, vectors: np.ndarray,
                  users: np.ndarray | None = None, k: int = K
                  ) -> tuple[list[list[int]], np.ndarray]:
     """Run the statement once per query vector; ids found and seconds per query."""
     found, seconds = [], np.empty(len(vectors))
     for i, vec in enumerate(vectors):
-        params: dict[str, Any] = {"embedding": vec, "k": k}
+        params: dict[str, object] = {"embedding": vec, "k": k}
         if users is not None:
             params["user_id"] = int(users[i])
         start = time.perf_counter()
@@ -128,12 +134,12 @@ def time_queries(conn: Any, statement: sql.Composed, vectors: np.ndarray,
 
 
 def _row(found: list[list[int]], truth: list[list[int]], seconds: np.ndarray,
-         **extra: Any) -> dict[str, Any]:
+         **extra: object) -> dict[str, object]:
     return {**extra, "recall_at_5": recall_at_k(found, truth, 5),
             "recall_at_10": recall_at_k(found, truth, 10), **latency_stats(seconds)}
 
 
-def hnsw_mode(conn: Any, ef_search: int, iterative: str = "off",
+def hnsw_mode(conn: Conn, ef_search: int, iterative: str = "off",
               max_scan_tuples: int = 20_000) -> None:
     """Session settings of an index search (seq scans off so that the index is always used)."""
     set_option(conn, "enable_seqscan", "off")
@@ -143,16 +149,16 @@ def hnsw_mode(conn: Any, ef_search: int, iterative: str = "off",
     set_option(conn, "hnsw.max_scan_tuples", max(max_scan_tuples, ef_search))
 
 
-def exact_mode(conn: Any) -> None:
+def exact_mode(conn: Conn) -> None:
     """Session settings of an exact search: no index scans, a sequential scan and a sort."""
     set_option(conn, "enable_seqscan", "on")
     set_option(conn, "enable_indexscan", "off")
     set_option(conn, "enable_bitmapscan", "off")
 
 
-def pg_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
-             ef_values: Iterable[int], dim: int | None = None, **extra: Any
-             ) -> list[dict[str, Any]]:
+def pg_sweep(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]],
+             ef_values: Iterable[int], dim: int | None = None, **extra: object
+             ) -> list[dict[str, object]]:
     stmt = _knn_sql(table, filtered=False, dim=dim)
     hnsw_mode(conn, max(ef_values))
     time_queries(conn, stmt, queries)  # warm-up: index pages into the caches
@@ -164,7 +170,7 @@ def pg_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
     return rows
 
 
-def index_used(conn: Any, table: str, query: np.ndarray, ef_search: int,
+def index_used(conn: Conn, table: str, query: np.ndarray, ef_search: int,
                dim: int | None = None) -> bool:
     """Whether the plan of the timed HNSW query (same session settings) scans the table's HNSW
     index: the deterministic form of what ``speedup_vs_exact`` measures with a clock."""
@@ -174,8 +180,8 @@ def index_used(conn: Any, table: str, query: np.ndarray, ef_search: int,
     return f"{table}_hnsw" in " ".join(str(row[0]) for row in plan)
 
 
-def pg_exact(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
-             users: np.ndarray | None = None, **extra: Any) -> dict[str, Any]:
+def pg_exact(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]],
+             users: np.ndarray | None = None, **extra: object) -> dict[str, object]:
     exact_mode(conn)
     stmt = _knn_sql(table, filtered=users is not None)
     found, secs = time_queries(conn, stmt, queries, users)
@@ -210,12 +216,12 @@ def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int,
             "speedup": exact["p50_ms"] / hnsw["p50_ms"]}
 
 
-def pg_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
+def pg_filtered(conn: Conn, table: str, queries: np.ndarray, users: np.ndarray,
                 truth: list[list[int]], ef_search: int, max_scan_tuples: int = 20_000,
-                dim: int | None = None) -> tuple[list[dict[str, Any]], list[list[int]]]:
+                dim: int | None = None) -> tuple[list[dict[str, object]], list[list[int]]]:
     """Per-user search at ``ef_search`` with iterative scans off and relaxed_order."""
     stmt = _knn_sql(table, filtered=True, dim=dim)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     last: list[list[int]] = []
     for mode in ("off", "relaxed_order"):
         hnsw_mode(conn, ef_search, mode, max_scan_tuples)
@@ -226,9 +232,9 @@ def pg_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
     return rows, last
 
 
-def store_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray,
+def store_filtered(conn: Conn, table: str, queries: np.ndarray, users: np.ndarray,
                    truth: list[list[int]], ef_search: int, user_chunks: np.ndarray,
-                   max_chunks: int, dim: int | None = None) -> dict[str, Any]:
+                   max_chunks: int, dim: int | None = None) -> dict[str, object]:
     """Per-user search as the store runs it (``rag_core.store.searching``): a user with at
     most ``max_chunks`` chunks on their own rows (exact), a larger one by the store's shared
     statement, planned as the store's is (seq scans allowed, a ``user_id`` index beside HNSW,
@@ -257,9 +263,9 @@ def store_filtered(conn: Any, table: str, queries: np.ndarray, users: np.ndarray
                 ef_search=ef_search, own_rows_share=own / max(len(queries), 1))
 
 
-def vector_type_sweep(conn: Any, table: str, queries: np.ndarray, truth: list[list[int]],
+def vector_type_sweep(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]],
                       ef_values: Iterable[int], m: int, ef_construction: int, vector_type: str
-                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                      ) -> tuple[list[dict[str, object]], dict[str, object]]:
     """The sweep on an index of ``vector_type`` in place of the table's ``<table>_hnsw`` (the
     table's last step: its index is dropped), alone: two indexes at once would compete for
     shared_buffers, which at 100k chunks made both two to three times slower than alone.

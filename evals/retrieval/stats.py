@@ -7,7 +7,6 @@ Tested alone in ``tests/evals/test_retrieval_bench.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,8 @@ ENV_NAME = "RAG_HNSW_EF_SEARCH"  # rag_core.config.Settings.hnsw_ef_search
 
 
 
-def recall_at_k(found: Sequence[Sequence[Any]], truth: Sequence[Sequence[Any]], k: int) -> float:
+def recall_at_k(found: Sequence[Sequence[object]], truth: Sequence[Sequence[object]],
+                k: int) -> float:
     """Mean over queries of |found[:k] & truth[:k]| / |truth[:k]| (queries without truth skip)."""
     scores = []
     for got, want in zip(found, truth, strict=True):

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evals.datasets.corpus import Corpus, Queries
 from evals.retrieval.pg import bench_settings
 from evals.retrieval.stats import latency_stats
-from rag_core.store.base import SearchParams
+from rag_core.config import Settings
+from rag_core.store.base import SearchParams, Store
 from rag_core.store.searching import user_rows_limit
+
+if TYPE_CHECKING:
+    from rag_core.store.pgvector import PgVectorStore
 
 # label -> (mode, lexical ranker, shared indexes); "dense" and "hybrid" are the headline pair.
 # Shared indexes (``SHARED``): every user through the HNSW and GIN indexes of all users'
@@ -42,7 +47,7 @@ MODES = {
 
 
 def store_for(url: str, state_dir: str | Path | None = None, dim: int = 384, *,
-              base: Any = None) -> Any:
+              base: Settings | None = None) -> PgVectorStore:
     """The real store on database ``url``; ``base``: Settings to start from (the notebook's)."""
     from rag_core.store.pgvector import PgVectorStore
 
@@ -53,7 +58,7 @@ def store_for(url: str, state_dir: str | Path | None = None, dim: int = 384, *,
     return store
 
 
-def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
+def ingest_corpus(store: PgVectorStore, corpus: Corpus, n: int, progress: bool = True,
                   batch_chunks: int = 256) -> int:
     """The first ``n`` chunks as notes of the store, written in bulk (``upsert_notes``, one
     transaction per user and batch); idempotent: unchanged notes are skipped."""
@@ -65,7 +70,7 @@ def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
     note_ids = corpus.note_ids[:n]
     starts = np.flatnonzero(np.r_[True, note_ids[1:] != note_ids[:-1]])
     bounds = list(zip(starts, np.r_[starts[1:], len(note_ids)], strict=True))
-    by_user: dict[str, list[Any]] = {}
+    by_user: dict[str, list[NoteWrite]] = {}
     for lo, hi in bounds:
         meta = corpus.notes[int(note_ids[lo])]
         texts = corpus.texts[lo:hi]
@@ -77,7 +82,7 @@ def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
             note, content_hash(note.body + repr(meta)), drafts, corpus.vectors[lo:hi]))
     batches = []
     for user, items in by_user.items():
-        batch: list[Any] = []
+        batch: list[NoteWrite] = []
         for item in items:
             batch.append(item)
             if sum(len(it.chunks) for it in batch) >= batch_chunks:
@@ -85,7 +90,7 @@ def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
                 batch = []
         if batch:
             batches.append((user, batch))
-    iterator: Any = batches
+    iterator: Iterable[tuple[str, list[NoteWrite]]] = batches
     if progress:
         from tqdm.std import tqdm
 
@@ -93,6 +98,7 @@ def ingest_corpus(store: Any, corpus: Corpus, n: int, progress: bool = True,
     written = 0
     for user, batch in iterator:
         written += sum(r.chunks_written for r in store.upsert_notes(user, batch))
+    assert store.settings.database_url is not None  # the store was built on a URL
     analyze(store.settings.database_url)
     return written
 
@@ -119,9 +125,9 @@ def staggered(n: int, labels: list[str]) -> list[tuple[int, str]]:
     return [((i + j * stride) % n, label) for i in range(n) for j, label in enumerate(labels)]
 
 
-def store_modes(store: Any, queries: Queries, top_k: int, ef_search: int,
+def store_modes(store: Store, queries: Queries, top_k: int, ef_search: int,
                 base: SearchParams | None = None, table_chunks: int = 0
-                ) -> list[dict[str, Any]]:
+                ) -> list[dict[str, object]]:
     """Every configuration of ``MODES`` on the same queries, in turn (``staggered``); one row
     each. ``table_chunks``: the store's chunks, for the label of the own-rows limit."""
     assert queries.vectors is not None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
 
 from evals.datasets.golden import load_notes, planted_note_ids
 from evals.safety import sets
@@ -53,7 +52,7 @@ def prompt_sentences(prompt: str | None = None) -> list[str]:
             if len(s.split()) >= MIN_SENTENCE_WORDS]
 
 
-def _prompt_rows() -> list[dict[str, Any]]:
+def _prompt_rows() -> list[dict[str, str]]:
     rows = []
     for i, sentence in enumerate(prompt_sentences(), start=1):
         rows.append({"id": f"prompt-{i:02d}", "kind": "echo", "category": "prompt-sentence",
@@ -61,7 +60,7 @@ def _prompt_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _note_answers(rng: random.Random) -> list[dict[str, Any]]:
+def _note_answers(rng: random.Random) -> list[dict[str, str]]:
     """Honest answers built from golden note sentences, one note per group."""
     rows = []
     notes = load_notes().sort_values("id")
@@ -83,7 +82,7 @@ def _note_answers(rng: random.Random) -> list[dict[str, Any]]:
     return rows
 
 
-def build_outputs() -> list[dict[str, Any]]:
+def build_outputs() -> list[dict[str, object]]:
     rng = random.Random(SEED + 1)
     echoes = written("echo", "echoes.txt", "echo")
     honest = written("honest", "answers.txt", "ans")
@@ -91,7 +90,7 @@ def build_outputs() -> list[dict[str, Any]]:
     notes = _note_answers(rng)
     assign_splits(echoes + honest + sentences + notes)
     written_echoes = [r for r in echoes if r["category"] in ("paraphrase", "summary")]
-    variants: list[dict[str, Any]] = []
+    variants: list[dict[str, object]] = []
     for name, transform in tf.ECHO_TRANSFORMS.items():
         for split in SPLITS:
             picked = pick(sentences, split, ECHOES_PER_SPLIT - 1, rng)
@@ -108,7 +107,8 @@ def build_outputs() -> list[dict[str, Any]]:
     return echoes + honest + notes + variants
 
 
-def _variant(base: dict[str, Any], row_id: str, category: str, text: str) -> dict[str, Any]:
+def _variant(base: dict[str, object], row_id: str, category: str,
+             text: str) -> dict[str, object]:
     return {"id": row_id, "kind": "echo", "category": category, "text": text,
             "source": "generated", "group": base["group"], "split": base["split"]}
 

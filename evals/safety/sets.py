@@ -91,7 +91,7 @@ def written(kind: str, source: str, prefix: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _probe() -> list[dict[str, Any]]:
+def _probe() -> list[dict[str, object]]:
     rows = []
     for line in (SOURCES / "redteam_probe.jsonl").read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
@@ -107,7 +107,7 @@ def pick(rows: Sequence[dict[str, Any]], split: str, n: int,
     return rng.sample(pool, min(n, len(pool)))
 
 
-def build_questions() -> list[dict[str, Any]]:
+def build_questions() -> list[dict[str, object]]:
     """The sanitiser's labelled set: written attacks and honest questions, the probe, and
     disguised variants of both."""
     rng = random.Random(SEED)
@@ -122,7 +122,7 @@ def build_questions() -> list[dict[str, Any]]:
     assign_splits(attacks + honest + wave2)
     cores = [r for r in attacks if r["category"] in DISGUISABLE]
     plain = [r for r in honest if r["category"] in ("plain", "trigger-words")]
-    variants: list[dict[str, Any]] = []
+    variants: list[dict[str, object]] = []
     for name, transform in tf.ATTACK_TRANSFORMS.items():
         for split in SPLITS:
             for i, core in enumerate(pick(cores, split, VARIANTS_PER_SPLIT, rng)):
@@ -143,19 +143,19 @@ def build_questions() -> list[dict[str, Any]]:
     return _probe() + attacks + honest + wave2 + variants
 
 
-def _variant(base: dict[str, Any], row_id: str, category: str, text: str) -> dict[str, Any]:
+def _variant(base: dict[str, object], row_id: str, category: str, text: str) -> dict[str, object]:
     return {"id": row_id, "kind": base["kind"], "category": category, "text": text,
             "source": "generated", "group": base["group"], "split": base["split"]}
 
 
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+def write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> int:
     keys = ("id", "kind", "category", "split", "source", "group", "text")
     lines = [json.dumps({k: row[k] for k in keys}, ensure_ascii=False) for row in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(lines)
 
 
-def load(path: Path | str, split: str | None = None) -> list[dict[str, Any]]:
+def load(path: Path | str, split: str | None = None) -> list[dict[str, object]]:
     """Rows of a safety set, optionally one split."""
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
             if line.strip()]
