@@ -135,7 +135,7 @@ def read_export(folder: Path) -> ExportedModel | None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """An exclusive lock between processes (released by the kernel if the holder dies)."""
     with path.open("a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -162,7 +162,7 @@ def ensure_export(model_id: str, model_path: str, cache_dir: Path,
         return found
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(cache_dir / f".{folder.name}.lock"):
+        with locked(cache_dir / f".{folder.name}.lock"):
             found = read_export(folder)  # another process may have built it while we waited
             if found is not None:
                 return found

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rag_core.embedding.base import resolve_model_path
-from rag_core.embedding.export import ensure_export
+from rag_core.embedding.export import ensure_export, locked
 from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
 from rag_core.errors import EmbeddingFailed
 
@@ -149,8 +149,18 @@ class OpenVinoEmbedder(RuntimeEmbedder):
         # config and writes the result beside the export; later processes (every CLI call,
         # every worker) load it instead of compiling again: measured here 1.0-1.2 s -> 0.3 s.
         # OpenVINO keys a blob by graph, config and device, and compiles when it cannot use one.
+        # Processes that start together (uvicorn's workers) would write the same blob at once,
+        # and OpenVINO fails on a blob another process is replacing ("cannot set
+        # permissions"): one process compiles and writes it under a file lock, the others wait
+        # and load it. Should the cache still fail, the graph is compiled without it.
         config["CACHE_DIR"] = str(exported.folder / COMPILED_CACHE)
-        compiled = ov.Core().compile_model(str(exported.graph), "CPU", config)
+        core = ov.Core()
+        try:
+            with locked(exported.folder / f".{COMPILED_CACHE}.lock"):
+                compiled = core.compile_model(str(exported.graph), "CPU", config)
+        except RuntimeError:
+            del config["CACHE_DIR"]
+            compiled = core.compile_model(str(exported.graph), "CPU", config)
         # One infer request behind one lock. With a request per thread, requests created while
         # another thread's request changed its input shape deadlocked a cold app: four first
         # questions at once, two threads in create_infer_request, two in infer's set_shape,
