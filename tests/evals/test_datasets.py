@@ -10,9 +10,9 @@ from evals.datasets import DatasetError, golden, load_dataset
 from evals.datasets.example import EXAMPLE_DIR, write_example
 from evals.datasets.gating import overlay
 from evals.gates import Gate
-from evals.paths import GOLDEN_DIR
+from evals.paths import GOLDEN_DIR, shared_dir
 
-EXTERNAL = Path("/work/shared/eval-external")
+EXTERNAL = shared_dir() / "eval-external"
 
 NOTE = """---
 id: {id}

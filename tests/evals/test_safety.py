@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
 
 from evals.gates import load_gates
+from evals.paths import shared_dir
 from evals.safety import evaluate as safety
 from evals.safety import sets as safety_sets
 
-PROBE = Path("/work/shared/redteam/questions.jsonl")
+PROBE = shared_dir() / "redteam" / "questions.jsonl"
 
 
 @pytest.fixture(scope="module")
