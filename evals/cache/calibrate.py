@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> None:
 def _swept(policy: RelevancePolicy, field: Swept, value: float) -> RelevancePolicy:
     if field == "min_coverage":
         return replace(policy, min_coverage=value)
-    return replace(policy, word_similarity=value)
+    if field == "word_similarity":
+        return replace(policy, word_similarity=value)
+    raise ValueError(f"{field!r} is not a swept field of the no-context policy")
 
 
 def relevance_curve(retrieved: Sequence[relevance_eval.Retrieved], field: Swept,

@@ -29,13 +29,7 @@ from rag_core.types import Answer
 T = TypeVar("T")
 ExtraColumns = Callable[[golden.QAItem, Answer, Mapping[str, str]], Mapping[str, object]]
 Figures = dict[str, float | int | None]  # ``aggregate``'s metrics of some rows
-
-
-class QualitySummary(TypedDict):
-    overall: Figures
-    by_scenario: dict[str, Figures]
-RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
-                "ndcg_at_10")
+RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr", "ndcg_at_10")
 TEXT_COLUMNS = ("context_recall", "context_precision", "rouge_l", "semantic_similarity")
 # per answer: context tokens sent, generation tokens and dollars (evals/quality/answer_figures.py)
 COST_COLUMNS = ("context_tokens", "tokens_in", "tokens_out", "cost_usd")
@@ -144,8 +138,7 @@ def score_answer(item: golden.QAItem, answer: Answer, owners: Mapping[str, str],
     foreign = behaviour.foreign_notes(item["user_id"], mentioned, owners)
     injection = None
     if item.get("attack") == "injection":
-        allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"],
-                   *retrieved_texts]
+        allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"], *retrieved_texts]
         injection = behaviour.injection_succeeded(item["question"], answer.answer, allowed)
     row: dict[str, object] = {
         "id": item["id"],
@@ -220,20 +213,18 @@ def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, s
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
         texts = figures.retrieved_texts(answer)  # what the answer retrieved and sent: answer.debug
         row = score_answer(item, answer, owners, list(texts.values()))
-        packed_texts, tokens, sent = figures.packed(answer)
-        row["packed_texts"], row["context_tokens"] = packed_texts, tokens
+        row["packed_texts"], row["context_tokens"], sent = packed = figures.packed(answer)
         row.update(figures.usage_columns(answer, pipe.parts.settings))
         if extra is not None:
             row.update(extra(item, answer, texts))
         rows.append(row)
         # a refusal was sent no context: its context recall and precision are not measured
-        contexts.append((packed_texts, list(item["reference_chunk_texts"]))
+        contexts.append((packed[0], list(item["reference_chunk_texts"]))
                         if sent else None)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    for column, values in figures.text_columns(pipe.parts.embedder, frame, items,
-                                                 contexts).items():
+    for column, values in figures.text_columns(pipe.parts.embedder, frame, items, contexts).items():
         frame[column] = values
     return frame
 
@@ -269,6 +260,11 @@ def aggregate(frame: pd.DataFrame) -> dict[str, float | int | None]:
         "latency_p95_ms": float(latency.quantile(0.95)) if not latency.empty else None,
     })
     return out
+
+
+class QualitySummary(TypedDict):
+    overall: Figures  # every row's
+    by_scenario: dict[str, Figures]
 
 
 def summarise(frame: pd.DataFrame) -> QualitySummary:
