@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evals.datasets.arrays import Ids, Vectors
 from rag_core.config import Settings
 
-EmbedFn = Callable[[list[str]], np.ndarray]
+EmbedFn = Callable[[list[str]], Vectors]
 BACKENDS = ("torch", "onnx", "openvino")
 TOLERANCE = 0.005  # the issue's bound on |nDCG@10 delta| against torch
 
@@ -75,7 +76,7 @@ def ndcg_at_k(ranked: Sequence[str], gains: Mapping[str, int], k: int = 10) -> f
     return dcg / ideal if ideal > 0 else 0.0
 
 
-def top_k(queries: np.ndarray, docs: np.ndarray, k: int) -> np.ndarray:
+def top_k(queries: Vectors, docs: Vectors, k: int) -> Ids:
     """Indices of the ``k`` most similar docs per query, best first (unit vectors: dot)."""
     k = min(k, docs.shape[0])
     scores = queries @ docs.T
@@ -84,7 +85,7 @@ def top_k(queries: np.ndarray, docs: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def mean_ndcg(data: BeirSet, query_vecs: np.ndarray, doc_vecs: np.ndarray, k: int = 10
+def mean_ndcg(data: BeirSet, query_vecs: Vectors, doc_vecs: Vectors, k: int = 10
               ) -> float:
     ranked = top_k(query_vecs, doc_vecs, k)
     scores = [ndcg_at_k([data.doc_ids[i] for i in row], data.qrels[qid], k)
@@ -92,7 +93,7 @@ def mean_ndcg(data: BeirSet, query_vecs: np.ndarray, doc_vecs: np.ndarray, k: in
     return float(np.mean(scores)) if scores else float("nan")
 
 
-def _timed(embed: EmbedFn, texts: list[str]) -> tuple[np.ndarray, float]:
+def _timed(embed: EmbedFn, texts: list[str]) -> tuple[Vectors, float]:
     start = time.perf_counter()
     vectors = np.asarray(embed(texts), dtype=np.float32)
     return vectors, time.perf_counter() - start
@@ -101,7 +102,7 @@ def _timed(embed: EmbedFn, texts: list[str]) -> tuple[np.ndarray, float]:
 def public_quality(data: BeirSet, embedders: Mapping[str, EmbedFn], k: int = 10,
                    reference: str = "torch") -> pd.DataFrame:
     """nDCG@k per embedder on ``data``, its delta and its cosines to ``reference``."""
-    vectors: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    vectors: dict[str, tuple[Vectors, Vectors, float]] = {}
     for name, embed in embedders.items():
         docs, seconds = _timed(embed, data.doc_texts)
         queries, _ = _timed(embed, data.query_texts)
@@ -109,7 +110,7 @@ def public_quality(data: BeirSet, embedders: Mapping[str, EmbedFn], k: int = 10,
     return quality_table(data, vectors, k, reference)
 
 
-def quality_table(data: BeirSet, vectors: Mapping[str, tuple[np.ndarray, np.ndarray, float]],
+def quality_table(data: BeirSet, vectors: Mapping[str, tuple[Vectors, Vectors, float]],
                   k: int = 10, reference: str = "torch") -> pd.DataFrame:
     """The table of :func:`public_quality` from vectors already computed (pure)."""
     ref_docs, ref_queries, _ = vectors[reference]
