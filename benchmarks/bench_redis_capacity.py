@@ -8,7 +8,9 @@ pipeline writes after a generation, through the layers' own write code (``CacheL
 ``reserve`` + ``commit``; no embedding, no retrieval, no generation. Entry sizes are the ones
 measured through the prod app (issue 36): an answer of ~3.5 KB in ``rag:query`` and again in
 ``rag:stale``, a semantic entry of ~8 KB (question, vector, answer, five evidence chunks), a
-384-float question vector (1.5 KB). Writes are pipelined, 500 questions a round trip.
+384-float question vector (1.5 KB). Writes are pipelined, 500 questions a round trip, by
+``--workers`` processes (default 2, each its own connection, as app processes are) that take the
+day's batches in order: while Redis runs one batch's scripts, the next one is being packed.
 
 Redis is a real ``redis-server`` started as compose runs it (``--maxmemory 512mb
 --maxmemory-policy noeviction``). Entries expire on the simulated clock: the write script drops
@@ -19,14 +21,16 @@ layer, ``cache_writes_refused``, ``ledger_writes_refused``, and ``bytes_per_entr
 (``MEMORY USAGE`` of a sample; the sizing table of docs/scaling.md is made from it).
 
     python benchmarks/bench_redis_capacity.py [--users 10000] [--days 7] [--per-day 10]
-        [--max-entries N] [--json out.json]
+        [--max-entries N] [--workers 2] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -61,6 +65,9 @@ LAYERS = ("query", "stale", "semantic", "embedding")
 WORDS = ["grace", "faith", "hope", "covenant", "mercy", "prayer", "psalm", "shepherd", "valley",
          "bread", "wall", "Jerusalem", "Nehemiah", "Abraham", "Ruth", "Okafor", "sermon",
          "series", "Hebrews", "promise", "lament", "rest"]
+
+
+Task = tuple[str, float, float, int, list[str | None]]
 
 
 class SimClock:
@@ -120,23 +127,67 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+def _settings(args: argparse.Namespace, url: str, tmp: Path) -> Settings:
     overrides: dict[str, Any] = {"profile": "prod", "redis_url": url, "state_dir": tmp / "state",
                                  "jwt_secret": "b" * 64, "database_url": "postgresql://unused"}
     if args.max_entries:
         overrides["cache_max_entries"] = args.max_entries
-    settings = Settings(**overrides)
-    clock = SimClock()
-    client = connect(url, timeout_s=30.0)
-    caches = CacheLayers.from_settings(settings, client, clock=clock)
-    day = {"name": ""}
-    ledger = CostLedger(client, settings, store=None, queue=CostQueue(tmp / "queue"),
-                        day=lambda: day["name"])
-    params = SearchParams.from_settings(settings)
-    paying = LedgerLoad(ledger, settings)
-    payloads = Payloads()
-    vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
-                                                       dtype=np.float32)
+    return Settings(**overrides)
+
+
+class LoadWriter:
+    """One process's share of the load: its own connection, layers, ledger and clock."""
+
+    def __init__(self, args: argparse.Namespace, url: str, tmp: Path) -> None:
+        self.settings = settings = _settings(args, url, tmp)
+        self.clock = SimClock()
+        self.client = connect(url, timeout_s=30.0)
+        self.caches = CacheLayers.from_settings(settings, self.client, clock=self.clock)
+        self.ledger = LedgerLoad(CostLedger(self.client, settings, store=None,
+                                            queue=CostQueue(tmp / "queue")), settings)
+        self.params = SearchParams.from_settings(settings)
+        self.payloads = Payloads()
+        self.vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
+                                                                dtype=np.float32)
+
+    def batch(self, task: Task) -> tuple[int, int, int]:
+        """One pipeline of new questions (``task``: day name, first time, time step, number
+        of the first question, its users, None for an L1 hit). Returns the refused cache
+        and ledger writes and Redis's ``used_memory`` after it."""
+        day, first, step, number, users = task
+        pipe = self.client.pipeline(transaction=False)
+        kinds: list[str] = []
+        for k, user in enumerate(users):
+            if user is None:
+                continue  # asked before: an L1 hit writes nothing
+            self.clock.now = first + k * step
+            _queue_question(self.caches, self.settings, self.params, self.payloads,
+                            self.vectors, pipe, user, number + k, self.clock.now)
+            self.ledger.pay(pipe, day, user)
+            kinds += ["cache", "cache", "ledger", "ledger"]
+        refused = {"cache": 0, "ledger": 0}
+        for kind, result in zip(kinds, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(result, Exception) or (kind == "ledger" and LedgerLoad.refused(result)):
+                refused[kind] += 1
+        return refused["cache"], refused["ledger"], int(self.client.info("memory")["used_memory"])
+
+
+_worker: LoadWriter | None = None
+
+
+def _start_worker(args: argparse.Namespace, url: str, tmp: Path) -> None:
+    global _worker
+    _worker = LoadWriter(args, url, tmp)
+
+
+def _run_batch(task: Task) -> tuple[int, int, int]:
+    assert _worker is not None
+    return _worker.batch(task)
+
+
+def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+    main = LoadWriter(args, url, tmp)
+    settings, client, caches = main.settings, main.client, main.caches
     users = [f"user-{n:05d}" for n in range(args.users)]
     for user in users:  # every user's notes version, as the first lookup leaves it
         caches.versions.set(notes_version_key(user), b"1", 10 * 365 * DAY_S)
@@ -148,40 +199,38 @@ def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     per_day = args.users * args.per_day
     step = DAY_S / per_day
     rng = random.Random(11)
-    for d in range(args.days):
-        day["name"] = time.strftime("%Y-%m-%d", time.gmtime(START + d * DAY_S))
-        _expire_ledger_days(client, START + d * DAY_S, KEY_TTL_S, users)
-        pipe = client.pipeline(transaction=False)
-        for user in users:
-            paying.seed(pipe, day["name"], user)
-        refused["ledger"] += sum(isinstance(r, Exception)
-                                 for r in pipe.execute(raise_on_error=False))
-        order = [u for u in users for _ in range(args.per_day)]
-        rng.shuffle(order)
-        for start in range(0, len(order), BATCH):
+    # Batches go to the worker processes in order (one at a time each): concurrent batches are
+    # minutes apart on the simulated clock, as several app processes would write them.
+    pool = multiprocessing.get_context("fork").Pool(args.workers, _start_worker,
+                                                    (args, url, tmp))
+    try:
+        for d in range(args.days):
+            day = time.strftime("%Y-%m-%d", time.gmtime(START + d * DAY_S))
+            _expire_ledger_days(client, START + d * DAY_S, KEY_TTL_S, users)
             pipe = client.pipeline(transaction=False)
-            kinds: list[str] = []
-            batch = order[start:start + BATCH]
-            for k, user in enumerate(batch):
-                clock.now = START + d * DAY_S + (start + k) * step
-                questions += 1
-                if rng.random() >= args.new_share:
-                    continue  # asked before: an L1 hit writes nothing
-                _queue_question(caches, settings, params, payloads, vectors, pipe, user,
-                                questions, clock.now)
-                kinds += ["cache", "cache"]
-                paying.pay(pipe, day["name"], user)
-                kinds += ["ledger", "ledger"]
-            for kind, result in zip(kinds, pipe.execute(raise_on_error=False), strict=True):
-                if isinstance(result, Exception) or (kind == "ledger"
-                                                     and LedgerLoad.refused(result)):
-                    refused[kind] += 1
-            peak = max(peak, int(client.info("memory")["used_memory"]))
-        print(f"day {d + 1}: {questions} questions, used {peak / 2**20:.0f} MiB peak, "
-              f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+            for user in users:
+                main.ledger.seed(pipe, day, user)
+            refused["ledger"] += sum(isinstance(r, Exception)
+                                     for r in pipe.execute(raise_on_error=False))
+            order = [u for u in users for _ in range(args.per_day)]
+            rng.shuffle(order)
+            asked = [u if rng.random() < args.new_share else None for u in order]
+            tasks = [(day, START + d * DAY_S + start * step, step, questions + start + 1,
+                      asked[start:start + BATCH]) for start in range(0, len(asked), BATCH)]
+            for cache, ledger, used in pool.imap(_run_batch, tasks):
+                refused["cache"] += cache
+                refused["ledger"] += ledger
+                peak = max(peak, used)
+            questions += len(order)
+            print(f"day {d + 1}: {questions} questions, used {peak / 2**20:.0f} MiB peak, "
+                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        pool.close()
+        pool.join()
+    now = START + args.days * DAY_S - step
     info = client.info("memory")
     peak = max(peak, int(info["used_memory_peak"]))
-    entries = {layer: int(client.zcount(layer_index(layer), f"({clock.now}", "+inf"))
+    entries = {layer: int(client.zcount(layer_index(layer), f"({now}", "+inf"))
                for layer in LAYERS}
     return {"users": args.users, "simulated_days": args.days, "questions": questions,
             "new_share": args.new_share, "cache_max_entries": settings.cache_max_entries,
@@ -189,7 +238,8 @@ def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
             "used_memory_bytes": int(info["used_memory"]), "entries": entries,
             "bytes_per_entry": _bytes_per_entry(client),
             "cache_writes_refused": refused["cache"], "ledger_writes_refused": refused["ledger"],
-            "seconds": round(time.perf_counter() - started, 1)}
+            "seconds": round(time.perf_counter() - started, 1), "cpu_seconds": _cpu(client),
+            "workers": args.workers}
 
 
 def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParams,
@@ -260,6 +310,15 @@ def _expire_ledger_days(client: Any, now: float, ttl_s: int, users: list[str]) -
         pass
 
 
+def _cpu(client: Any) -> dict[str, float]:
+    """CPU seconds spent by this process and its finished workers, and by the Redis server
+    (``INFO cpu``; the server is still running, so it is not among the children counted)."""
+    own = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = client.info("cpu")
+    return {"benchmark": round(sum(r.ru_utime + r.ru_stime for r in own), 1),
+            "redis": round(float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), 1)}
+
+
 def _bytes_per_entry(client: Any) -> dict[str, int]:
     """``MEMORY USAGE`` of up to 200 entries per layer, with their index line, averaged."""
     out: dict[str, int] = {}
@@ -286,6 +345,8 @@ def main() -> None:
     ap.add_argument("--max-entries", type=int, default=0,
                     help="RAG_CACHE_MAX_ENTRIES (default: the Settings default)")
     ap.add_argument("--maxmemory", default="512mb")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="processes writing batches side by side (each its own connection)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     result = run(args)

@@ -17,8 +17,9 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from evals.jsonish import array, number, records
 from evals.paths import GATES_FILE
 
 OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
@@ -69,9 +70,9 @@ class GateResult:
                 "op": self.op, "passed": self.passed}
 
 
-def parse_gates(data: Mapping[str, Any]) -> list[Gate]:
+def parse_gates(data: Mapping[str, object]) -> list[Gate]:
     gates: list[Gate] = []
-    for i, row in enumerate(data.get("gate", [])):
+    for i, row in enumerate(records(data.get("gate", []))):
         missing = [k for k in ("name", "op", "value", "reason") if k not in row]
         if missing:
             raise ValueError(f"gate #{i + 1} lacks {missing}")
@@ -86,12 +87,12 @@ def parse_gates(data: Mapping[str, Any]) -> list[Gate]:
         if measured and not str(row.get("measured_on", "")).strip():
             raise ValueError(f"gate {row['name']}: measured values need measured_on "
                              "(date, commit, command)")
-        gates.append(Gate(name=row["name"], op=row["op"], threshold=float(row["value"]),
+        gates.append(Gate(name=str(row["name"]), op=row["op"], threshold=number(row["value"]),
                           reason=str(row["reason"]).strip(),
-                          profiles=tuple(row.get("profiles", ())),
+                          profiles=tuple(str(p) for p in array(row.get("profiles"))),
                           measured=tuple(float(v) for v in measured),
                           measured_on=str(row.get("measured_on", "")).strip(),
-                          target=float(row["target"]) if "target" in row else None))
+                          target=number(row["target"]) if "target" in row else None))
     names = [g.name for g in gates]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -104,7 +105,7 @@ def load_gates(path: str | Path = GATES_FILE, profile: str | None = None) -> lis
     return [g for g in gates if profile is None or g.applies_to(profile)]
 
 
-def evaluate(gates: Iterable[Gate], metrics: Mapping[str, Any], *,
+def evaluate(gates: Iterable[Gate], metrics: Mapping[str, object], *,
              ran: Iterable[str] = (), failed: Iterable[str] = ()) -> list[GateResult]:
     """Apply ``gates`` to ``metrics``; ``ran`` / ``failed`` are result prefixes of notebooks."""
     ran_set, failed_set = set(ran), set(failed)
@@ -123,9 +124,9 @@ def evaluate(gates: Iterable[Gate], metrics: Mapping[str, Any], *,
         elif value is None:
             status, note = "skipped", "nothing to measure in this run"
         else:
-            ok = OPS[gate.op][1](float(value), gate.threshold)
+            ok = OPS[gate.op][1](number(value), gate.threshold)
             status, note = ("passed", "") if ok else ("failed", gate.reason)
-        out.append(GateResult(gate.name, None if value is None else float(value),
+        out.append(GateResult(gate.name, None if value is None else number(value),
                               gate.threshold, gate.op, status, note))
     return out
 

@@ -6,7 +6,7 @@ shape is trusted (a cast, no conversion): a missing or empty value reads as empt
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import cast
+from typing import SupportsFloat, cast
 
 
 def mapping(value: object) -> Mapping[str, object]:
@@ -17,3 +17,17 @@ def mapping(value: object) -> Mapping[str, object]:
 def records(value: object) -> list[Mapping[str, object]]:
     """``value``, a JSON array of objects, as a list of mappings (``[]`` for None or empty)."""
     return list(cast("Iterable[Mapping[str, object]]", value or []))
+
+
+def number(value: object) -> float:
+    """``float(value)`` of a JSON number (or numeric string, or numpy scalar); a ``TypeError``
+    as ``float`` raises for anything else."""
+    if isinstance(value, str | SupportsFloat):
+        return float(value)
+    raise TypeError(f"float() argument must be a string or a real number, not "
+                    f"'{type(value).__name__}'")
+
+
+def array(value: object) -> list[object]:
+    """``value``, a JSON array, as a list (``[]`` for None or empty)."""
+    return list(cast("Iterable[object]", value or []))

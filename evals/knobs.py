@@ -23,14 +23,27 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from evals.paths import STATE_DIR
 from rag_core.config import Settings
 
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
 SETTINGS_SUFFIX = ".settings.json"
 SERVICE_URLS = ("database_url", "redis_url")
 SOURCES = ("param", "harness", "env", "profile", "default")
+
+
+class Recorded(TypedDict):
+    """A ``<name>.settings.json`` file, as ``record_settings`` writes it."""
+
+    name: str
+    settings: dict[str, object]  # field -> JSON-safe value (``plain``)
+    sources: dict[str, str]  # field -> param, env, harness, profile or default
+    set_by: dict[str, str]  # field -> the spelling that set it
+    warnings: list[str]
 
 
 class KnobError(ValueError):
@@ -44,7 +57,7 @@ def harness_state_dir() -> Path:
     return Path(value) if value else STATE_DIR
 
 
-def _fields() -> dict[str, Any]:
+def _fields() -> dict[str, FieldInfo]:
 
     return dict(Settings.model_fields)
 
@@ -69,7 +82,7 @@ def from_env(field: str, environ: Mapping[str, str] | None = None) -> str | None
     return next((n for n in env_names(field) if n in env), None)
 
 
-def check_overrides(overrides: Mapping[str, object] | None) -> dict[str, Any]:
+def check_overrides(overrides: object) -> dict[str, object]:
     """``overrides`` as a plain dict; unknown fields and invalid values are a KnobError that
     names the field."""
     if overrides is None:
@@ -105,12 +118,12 @@ def check_overrides(overrides: Mapping[str, object] | None) -> dict[str, Any]:
 
 
 def merge(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object],
-          fields: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+          fields: Mapping[str, str]) -> tuple[dict[str, object], dict[str, str]]:
     """The Settings values asked for by notebook ``name``: its parameters that stand for a
     field (``fields``: parameter -> field; ``None`` = not set) and its ``settings`` mapping.
     Returns ``(values, how)`` where ``how`` says which spelling set each field."""
     chosen = check_overrides(overrides)
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     how: dict[str, str] = {}
     for param, value in params.items():
         field = fields.get(param, param)
@@ -150,11 +163,11 @@ def sources(settings: Settings, asked: Mapping[str, object], harness: Mapping[st
     return out
 
 
-def plain(settings: Settings) -> dict[str, Any]:
+def plain(settings: Settings) -> dict[str, object]:
     """JSON-safe values of every field; secrets masked."""
     from pydantic import SecretStr
 
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for field in _fields():
         value = getattr(settings, field)
         if isinstance(value, SecretStr):
@@ -185,7 +198,7 @@ def record_settings(name: str, settings: Settings, source: Mapping[str, str],
         return None
     path = Path(output_dir) / f"{name}{SETTINGS_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"name": name, "settings": plain(settings), "sources": dict(source),
+    payload: Recorded = {"name": name, "settings": plain(settings), "sources": dict(source),
                "set_by": dict(how), "warnings": warnings}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
@@ -204,7 +217,7 @@ def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[s
     asked, how = merge(name, overrides, params, fields)
     base = {"state_dir": harness_state_dir(), **harness}
     try:
-        settings = Settings(**{**base, **asked})
+        settings = Settings.from_fields({**base, **asked})
     except ValidationError as exc:
         raise KnobError(f"{name}: {exc.errors()[0]['msg']} "
                         f"(fields {', '.join(sorted(asked))})") from None
@@ -225,13 +238,13 @@ def server_env(name: str, overrides: Mapping[str, object] | None, params: Mappin
 
     asked, how = merge(name, overrides, params, dict(profiles.find(name).settings_params))
     env = as_env(asked)
-    settings = Settings(**asked)
+    settings = Settings.from_fields(asked)
     source = sources(settings, asked, {})
     record_settings(name, settings, source, how, output_dir, warnings_for(settings, source))
     return settings, env
 
 
-def load_recorded(folder: str | Path) -> list[dict[str, Any]]:
+def load_recorded(folder: str | Path) -> list[Recorded]:
     """Every ``*.settings.json`` of a notebook's output folder."""
     return [json.loads(p.read_text()) for p in sorted(Path(folder).glob(f"*{SETTINGS_SUFFIX}"))]
 

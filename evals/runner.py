@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO, TypedDict
 
 from evals import gates as gates_mod
 from evals import knobs, profiles, servers
@@ -95,7 +95,7 @@ def notebook_parameters(path: Path) -> dict[str, object]:
 
 
 def check_settings_override(specs: Sequence[profiles.NotebookSpec],
-                            overrides: Mapping[str, Any]) -> None:
+                            overrides: Mapping[str, object]) -> None:
     """``--param settings=...``: known fields, valid values, no field also set by a
     notebook parameter given on the command line."""
     from evals.knobs import KnobError, check_overrides
@@ -193,9 +193,14 @@ def _baseline_path(option: str | Path | None, profile: str) -> Path | None:
     return path
 
 
-def _settings_of(out_dir: Path) -> dict[str, Any]:
+class RecordedSettings(TypedDict):
+    fields: dict[str, dict[str, object]]  # field -> {value, source}
+    warnings: list[str]
+
+
+def _settings_of(out_dir: Path) -> RecordedSettings:
     """field -> {value, source} recorded by the notebook (evals/knobs.py), and its warnings."""
-    fields: dict[str, object] = {}
+    fields: dict[str, dict[str, object]] = {}
     warnings: list[str] = []
     for rec in knobs.load_recorded(out_dir):
         fields.update({k: {"value": v, "source": rec["sources"].get(k, "default")}

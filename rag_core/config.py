@@ -8,6 +8,7 @@ but never a value that was set explicitly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -347,3 +348,10 @@ class Settings(BaseSettings):
         data = self.model_dump()
         data.update(changes)
         return Settings(**data)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object]) -> Settings:
+        """``Settings(**fields)`` for values known only as ``object`` (a notebook's ``settings``
+        mapping, a harness's choices): validation checks each against its field's type."""
+        values: dict[str, Any] = dict(fields)
+        return cls(**values)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Literal
 
 import pandas as pd
 
@@ -20,6 +20,10 @@ from evals.cache import semantic_eval
 from evals.datasets import golden
 from evals.quality import evaluate as quality
 from evals.quality import relevance_eval
+from rag_core.decisions.relevance import RelevancePolicy
+from rag_core.decisions.word_match import WordMatcher
+
+Swept = Literal["min_coverage", "word_similarity"]  # the no-context policy's swept fields
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,21 +58,31 @@ def main(argv: list[str] | None = None) -> None:
     print("## No context: alternatives")
     print(relevance_eval.alternatives_table(retrieved, splits=splits, matcher=matcher).round(3)
           .to_string(index=False))
-    for field, values in (("min_coverage", (0.5, 0.6, 0.66, 0.75, 0.8, 0.9)),
-                          ("word_similarity", (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01))):
+    curves: tuple[tuple[Swept, tuple[float, ...]], ...] = (
+        ("min_coverage", (0.5, 0.6, 0.66, 0.75, 0.8, 0.9)),
+        ("word_similarity", (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01)))
+    for field, values in curves:
         print(f"## No context: dev curve of the chosen design ({field})")
         print(relevance_curve(retrieved, field, values, matcher, splits).round(3)
               .to_string(index=False))
 
 
-def relevance_curve(retrieved: Any, field: str, values: Sequence[float], matcher: Any,
+def _swept(policy: RelevancePolicy, field: Swept, value: float) -> RelevancePolicy:
+    if field == "min_coverage":
+        return replace(policy, min_coverage=value)
+    if field == "word_similarity":
+        return replace(policy, word_similarity=value)
+    raise ValueError(f"{field!r} is not a swept field of the no-context policy")
+
+
+def relevance_curve(retrieved: Sequence[relevance_eval.Retrieved], field: Swept,
+                    values: Sequence[float], matcher: WordMatcher | None,
                     splits: Sequence[str]) -> pd.DataFrame:
     """The chosen no-context policy with one field swept: the figures of each split."""
     out = []
     for value in values:
-        change: dict[str, Any] = {field: value}
         frame = relevance_eval.decide_all(
-            retrieved, replace(relevance_eval.BASE, **change), matcher)
+            retrieved, _swept(relevance_eval.BASE, field, value), matcher)
         for split, figures in relevance_eval.by_split(frame).items():
             if split in splits:
                 out.append({field: value, "split": split, **figures})

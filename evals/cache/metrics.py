@@ -6,10 +6,10 @@ replay's rows (``evals.cache.replay`` produces them), tested alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import pandas as pd
 
+from evals.jsonish import number
 from rag_core.config import Settings
 
 SCALES = (100, 1_000, 10_000)
@@ -35,7 +35,7 @@ def _share(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def layer_rates(rows: pd.DataFrame) -> dict[str, object]:
+def layer_rates(rows: pd.DataFrame) -> dict[str, float | None]:
     """Hit rates per layer and LLM calls of a replay (one row per event, ``outcome`` column).
 
     ``hit_rate`` is the share of requests answered from a cache (L1 or semantic), i.e. without
@@ -124,7 +124,7 @@ def spent_and_saved(rows: pd.DataFrame, call_cost_usd: float) -> pd.DataFrame:
                           "usd": n * call_cost_usd} for what, layer, n in table])
 
 
-def project_costs(rates: Mapping[str, Any], call_cost_usd: float,
+def project_costs(rates: Mapping[str, float | None], call_cost_usd: float,
                   scales: Iterable[int] = SCALES, requests_per_user_per_day: float = 10,
                   days: int = DAYS_PER_MONTH) -> pd.DataFrame:
     """Monthly LLM cost per scale with and without caches.
@@ -132,9 +132,9 @@ def project_costs(rates: Mapping[str, Any], call_cost_usd: float,
     Per request, ``llm_calls / requests`` calls with caches and ``llm_calls_without_cache /
     requests`` without, each at ``call_cost_usd`` (the mean generated answer's price).
     """
-    n = rates["requests"]
-    with_rate = rates["llm_calls"] / n if n else 0.0
-    without_rate = rates["llm_calls_without_cache"] / n if n else 0.0
+    n = number(rates["requests"])
+    with_rate = number(rates["llm_calls"]) / n if n else 0.0
+    without_rate = number(rates["llm_calls_without_cache"]) / n if n else 0.0
     rows = []
     for users in scales:
         requests = users * requests_per_user_per_day * days
@@ -165,8 +165,8 @@ def costs_metrics(costs: pd.DataFrame) -> dict[str, dict[str, float]]:
             for r in costs.itertuples()}
 
 
-def to_metrics(rates: Mapping[str, Any], costs: pd.DataFrame, semantic: Mapping[str, Any],
-               tokens: tuple[float, float], call_cost_usd: float,
+def to_metrics(rates: Mapping[str, float | None], costs: pd.DataFrame,
+               semantic: Mapping[str, object], tokens: tuple[float, float], call_cost_usd: float,
                ceiling: float | None = None) -> dict[str, object]:
     """The metrics the notebook records (``cache.hit_rate``, ``cache.cost_reduction``, ...);
     ``semantic`` holds the semantic decision's figures on the labelled pairs (already named),
@@ -199,7 +199,8 @@ def with_main_point(swept: pd.DataFrame, rows: pd.DataFrame, users: Iterable[str
     return table.sort_values(["semantic_threshold", "query_ttl_s"]).reset_index(drop=True)
 
 
-def sweep_row(ttl_s: float, threshold: float, rates: Mapping[str, Any]) -> dict[str, object]:
+def sweep_row(ttl_s: float, threshold: float, rates: Mapping[str, float | None]
+              ) -> dict[str, object]:
     """The row of one sweep point (the main replay's row is made the same way). No L2 rate:
     embeddings are shared by all users, so it depends on how many users a replay has."""
     return {"query_ttl_s": ttl_s, "query_ttl_h": ttl_s / 3600, "semantic_threshold": threshold,

@@ -34,7 +34,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -84,7 +83,7 @@ def redis_db_url(url: str, db: int) -> str:
 def cache_settings(*, query_ttl_s: int, semantic_threshold: float,
                    state_dir: str | Path | None = None, redis_db: int | None = REPLAY_REDIS_DB,
                    database: str | None = REPLAY_DATABASE, base: Settings | None = None,
-                   **overrides: Any) -> Settings:  # Any: Settings fields of every type
+                   **overrides: object) -> Settings:  # Settings fields of every type
     """Settings of a replay: caches on, the given query TTL and semantic threshold, services
     resolved, and the replay's own PostgreSQL database (``database``: the library copies stay
     there between runs, so a second run embeds nothing) and Redis database (``redis_db``).
@@ -234,7 +233,7 @@ def pipeline_for(base: Pipeline, settings: Settings, clock: SimClock | None = No
 # --- the replay ------------------------------------------------------------------------------
 
 
-def _edit(pipeline: Pipeline, state: dict[tuple[str, str], Any], event: querylog.Event) -> int:
+def _edit(pipeline: Pipeline, state: dict[tuple[str, str], Note], event: querylog.Event) -> int:
     from rag_core.ingest.ingestion import ingest_notes
 
     key = (event.user, event.source)

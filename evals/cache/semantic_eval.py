@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,7 @@ from rag_core.store.base import SearchParams
 
 @dataclass(frozen=True)
 class PairEvidence:
-    pair: Mapping[str, Any]
+    pair: Mapping[str, object]
     similarity: float
     a: rules.Evidence
     b: rules.Evidence
@@ -87,25 +86,26 @@ def by_kind(frame: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, Any]], *, depth: int = 3,
+def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, object]], *, depth: int = 3,
             mode: str | None = None) -> list[PairEvidence]:
     """Similarity and retrieved evidence of both sides of every pair (the pipeline's store
     must hold the pairs' users' notes)."""
-    texts = list(dict.fromkeys([p["a"] for p in pairs] + [p["b"] for p in pairs]))
+    texts = list(dict.fromkeys([str(p["a"]) for p in pairs] + [str(p["b"]) for p in pairs]))
     vectors = dict(zip(texts, pipeline.parts.embedder.embed(texts), strict=True))
     settings = pipeline.parts.settings
     params = SearchParams.from_settings(settings if mode is None
                                         else settings.with_overrides(retrieval_mode=mode))
     found: dict[tuple[str, str], rules.Evidence] = {}
     for pair in pairs:
-        for text in (pair["a"], pair["b"]):
+        for text in (str(pair["a"]), str(pair["b"])):
             key = (str(pair["user_id"]), text)
             if key not in found:
                 chunks = pipeline.parts.store.search(key[0], vectors[text], settings.top_k,
                                                      query_text=text, params=params)
                 found[key] = rules.Evidence.of(chunks, depth)
-    return [PairEvidence(p, float(np.dot(vectors[p["a"]], vectors[p["b"]])),
-                         found[(str(p["user_id"]), p["a"])], found[(str(p["user_id"]), p["b"])])
+    return [PairEvidence(p, float(np.dot(vectors[str(p["a"])], vectors[str(p["b"])])),
+                         found[(str(p["user_id"]), str(p["a"]))],
+                         found[(str(p["user_id"]), str(p["b"]))])
             for p in pairs]
 
 
@@ -117,8 +117,8 @@ def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy,
     them (``pipeline.words.closest``)."""
     out = []
     for row in rows:
-        d = rules.decide(row.pair["b"], row.pair["a"], row.similarity, policy, row.b, row.a,
-                         similar=similar)
+        d = rules.decide(str(row.pair["b"]), str(row.pair["a"]), row.similarity, policy, row.b,
+                         row.a, similar=similar)
         out.append({"id": row.pair["id"], "user_id": row.pair["user_id"],
                     "split": row.pair.get("split", "test"), "label": row.pair["label"],
                     "kind": row.pair.get("kind") or "", "a": row.pair["a"],

@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
+
+from evals.datasets.arrays import Bytes, Embed, Ids, Vectors, Weights
 
 GENERATOR_VERSION = "1"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
@@ -42,16 +44,25 @@ class Template:
     sentences: tuple[str, ...]
 
 
+class NoteFields(TypedDict):  # a synthetic note besides its chunks' text
+    title: str
+    speaker: str
+    series: str
+    tags: list[str]
+    scripture: list[str]
+    user: int
+
+
 @dataclass
 class Corpus:
     """Chunk texts with their synthetic note and user, and (once embedded) their vectors."""
 
     texts: list[str]
-    note_ids: np.ndarray  # int, one per chunk
-    user_ids: np.ndarray  # int, one per chunk
-    notes: list[dict[str, Any]]  # per note id: title, speaker, series, tags, scripture, user
+    note_ids: Ids  # one per chunk
+    user_ids: Ids  # one per chunk
+    notes: list[NoteFields]  # per note id
     seed: int
-    vectors: np.ndarray | None = None
+    vectors: Vectors | None = None
     source: str = ""  # "cache", "cache-prefix" or "embedded"
 
     def __len__(self) -> int:
@@ -66,8 +77,8 @@ class Corpus:
 class Queries:
     texts: list[str]
     kinds: list[str]  # "golden" or "synthetic"
-    user_ids: np.ndarray  # the asking user of each query (for filtered search)
-    vectors: np.ndarray | None = None
+    user_ids: Ids  # the asking user of each query (for filtered search)
+    vectors: Vectors | None = None
     source: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -107,7 +118,7 @@ def substitute(text: str, mapping: dict[str, str]) -> str:
     return pattern.sub(lambda m: mapping[m.group(1)], text)
 
 
-def user_weights(users: int, skew: float = 0.5) -> np.ndarray:
+def user_weights(users: int, skew: float = 0.5) -> Weights:
     """Zipf-like weights ``1 / rank**skew``, normalised: a few heavy users, a long tail."""
     w = 1.0 / np.arange(1, users + 1, dtype=float) ** skew
     return w / w.sum()
@@ -187,18 +198,16 @@ def generate(n: int, users: int = 20, seed: int = 0,
     seen: set[str] = set()
     note_ids: list[int] = []
     user_ids: list[int] = []
-    notes: list[dict[str, Any]] = []
+    notes: list[NoteFields] = []
     while len(texts) < n:
         tpl = tpls[int(rng.integers(len(tpls)))]
         mapping = _note_mapping(tpl, rng, speakers, series, books)
         user = int(rng.choice(users, p=weights))
         note_id = len(notes)
-        notes.append({
-            "title": substitute(tpl.title, mapping), "speaker": mapping.get(tpl.speaker,
-                                                                            tpl.speaker),
-            "series": mapping.get(tpl.series, tpl.series), "tags": list(tpl.tags),
-            "scripture": [substitute(s, mapping) for s in tpl.scripture], "user": user,
-        })
+        notes.append(NoteFields(
+            title=substitute(tpl.title, mapping), speaker=mapping.get(tpl.speaker, tpl.speaker),
+            series=mapping.get(tpl.series, tpl.series), tags=list(tpl.tags),
+            scripture=[substitute(s, mapping) for s in tpl.scripture], user=user))
         for _ in range(int(rng.integers(4, 9))):
             for _attempt in range(20):
                 text = _chunk_text(tpl, rng, tpls, mapping)
@@ -258,8 +267,8 @@ def generate_queries(n: int, users: int, seed: int = 0, corpus_texts: Sequence[s
 # --- embedding and the cache -----------------------------------------------------------------
 
 
-def embed_texts(texts: Sequence[str], embed: Callable[[list[str]], np.ndarray] | None = None,
-                batch: int = 512, progress: bool = True, label: str = "embedding") -> np.ndarray:
+def embed_texts(texts: Sequence[str], embed: Embed | None = None,
+                batch: int = 512, progress: bool = True, label: str = "embedding") -> Vectors:
     """Unit vectors of ``texts`` in batches (tqdm on stderr); the real model by default."""
     if embed is None:
         from rag_core.embedding import SentenceTransformerEmbedder
@@ -286,23 +295,23 @@ def _cache_dir(state_dir: str | Path | None) -> Path:
     return path
 
 
-def _pack(texts: Sequence[str]) -> np.ndarray:
+def _pack(texts: Sequence[str]) -> Bytes:
     return np.frombuffer("\x1e".join(texts).encode("utf-8"), dtype=np.uint8)
 
 
-def _unpack(blob: np.ndarray) -> list[str]:
+def _unpack(blob: Bytes) -> list[str]:
     text = blob.tobytes().decode("utf-8")
     return text.split("\x1e") if text else []
 
 
-def save_vectors(path: Path, texts: Sequence[str], vectors: np.ndarray) -> None:
+def save_vectors(path: Path, texts: Sequence[str], vectors: Vectors) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, texts=_pack(texts), vectors=vectors.astype(np.float32),
              version=np.array(GENERATOR_VERSION))
     tmp.replace(path)
 
 
-def _read(path: Path) -> tuple[list[str], np.ndarray] | None:
+def _read(path: Path) -> tuple[list[str], Vectors] | None:
     try:
         with np.load(path) as data:
             if str(data["version"]) != GENERATOR_VERSION:
@@ -322,7 +331,7 @@ def common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
     return n
 
 
-def load_vectors(path: Path, texts: Sequence[str]) -> np.ndarray | None:
+def load_vectors(path: Path, texts: Sequence[str]) -> Vectors | None:
     """The cached vectors of ``texts`` if ``path`` holds them (or a longer run starting so)."""
     got = _read(path)
     if got is None or common_prefix(got[0], texts) < len(texts):
@@ -331,8 +340,8 @@ def load_vectors(path: Path, texts: Sequence[str]) -> np.ndarray | None:
 
 
 def cached_embed(texts: Sequence[str], name: str, state_dir: str | Path | None = None,
-                 embed: Callable[[list[str]], np.ndarray] | None = None,
-                 progress: bool = True) -> tuple[np.ndarray, str]:
+                 embed: Embed | None = None,
+                 progress: bool = True) -> tuple[Vectors, str]:
     """Vectors of ``texts`` from ``<state>/bench/<family>_*_<seed>.npz``, else embedded.
 
     ``name`` is ``<family>_<n>_<seed>``. Any cached file of the family and seed that shares
@@ -343,7 +352,7 @@ def cached_embed(texts: Sequence[str], name: str, state_dir: str | Path | None =
     path = folder / f"{name}.npz"
     family, _, seed = name.rpartition("_")
     prefix = family.rsplit("_", 1)[0]
-    best: tuple[int, np.ndarray] = (0, np.zeros((0, 0), dtype=np.float32))
+    best: tuple[int, Vectors] = (0, np.zeros((0, 0), dtype=np.float32))
     for other in [path, *sorted(folder.glob(f"{prefix}_*_{seed}.npz"))]:
         got = _read(other) if other.exists() else None
         if got is not None and (shared := common_prefix(got[0], texts)) > best[0]:
@@ -358,7 +367,7 @@ def cached_embed(texts: Sequence[str], name: str, state_dir: str | Path | None =
 
 
 def build_corpus(n: int, users: int, seed: int, state_dir: str | Path | None = None,
-                 embed: Callable[[list[str]], np.ndarray] | None = None,
+                 embed: Embed | None = None,
                  progress: bool = True, corpus: Corpus | None = None) -> Corpus:
     """The corpus with its vectors (``corpus``: the already generated texts of these args)."""
     corpus = corpus if corpus is not None else generate(n, users, seed)
@@ -369,7 +378,7 @@ def build_corpus(n: int, users: int, seed: int, state_dir: str | Path | None = N
 
 def build_queries(n: int, users: int, seed: int, corpus: Corpus,
                   state_dir: str | Path | None = None,
-                  embed: Callable[[list[str]], np.ndarray] | None = None,
+                  embed: Embed | None = None,
                   progress: bool = True, queries: Queries | None = None) -> Queries:
     queries = queries if queries is not None else generate_queries(n, users, seed, corpus.texts)
     queries.vectors, queries.source = cached_embed(queries.texts, f"queries_{n}_{seed}",

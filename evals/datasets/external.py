@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from evals.jsonish import array
 from evals.paths import external_dir
 from rag_core.pipeline import Pipeline
 
@@ -30,12 +30,12 @@ def available(folder: str | Path | None = None) -> bool:
     return (root / "semantic_pairs.jsonl").is_file() and (root / "qa.jsonl").is_file()
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
+def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
 
 
-def load_semantic_pairs(folder: str | Path | None = None) -> list[dict[str, Any]]:
+def load_semantic_pairs(folder: str | Path | None = None) -> list[dict[str, object]]:
     """id, user_id, a, b, label, kind, with ``split`` "external"."""
     return [{k: row[k] for k in ("id", "user_id", "a", "b", "label", "kind")} | {"split": SPLIT}
             for row in _lines(_dir(folder) / "semantic_pairs.jsonl")]
@@ -45,7 +45,7 @@ def load_qa(folder: str | Path | None = None) -> pd.DataFrame:
     """The QA items in the golden columns (``scenario`` is the set's ``kind``)."""
     rows = [{"id": r["id"], "user_id": r["user_id"], "question": r["question"],
              "scenario": r["kind"], "reference_answer": r.get("answer"),
-             "reference_note_ids": list(r.get("relevant_notes") or []),
+             "reference_note_ids": array(r.get("relevant_notes")),
              "reference_chunk_texts": [], "attack": None,
              "expect_no_context": bool(r["expect_no_context"]), "split": SPLIT}
             for r in _lines(_dir(folder) / "qa.jsonl")]

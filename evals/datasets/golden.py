@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import pandas as pd
 
 from evals.datasets.split import SPLITS, select
 from evals.paths import GOLDEN_DIR
 from rag_core.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    import datasets
+
+    from rag_core.ingest.ingestion import IngestReport
 
 SCENARIOS = ("factual", "synthesis", "metadata", "no_context", "adversarial")
 ATTACKS = ("injection", "leak", "cross_user", "indirect")
@@ -26,6 +31,28 @@ QA_COLUMNS = (
 # Fields that only some QA files carry (``qa/indirect.jsonl``: the injection's channel and
 # its canaries; ``split``: dev or test). Missing ones load as None.
 OPTIONAL_COLUMNS = ("split", "channel", "canaries")
+
+
+class Canary(TypedDict):
+    kind: str  # marker, url, ...
+    value: str
+
+
+class QAItem(TypedDict):
+    """One QA item (a row of ``load_qa``): the ``QA_COLUMNS`` and the optional ones."""
+
+    id: str
+    user_id: str
+    question: str
+    scenario: str
+    reference_answer: str | None
+    reference_note_ids: list[str]
+    reference_chunk_texts: list[str]
+    attack: str | None
+    expect_no_context: bool
+    split: NotRequired[str | None]
+    channel: NotRequired[str | None]
+    canaries: NotRequired[list[Canary] | None]
 
 
 def _dir(golden_dir: str | Path | None) -> Path:
@@ -74,7 +101,7 @@ def _normalise_qa(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _missing(value: Any) -> bool:
+def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
@@ -94,7 +121,8 @@ def load_qa(golden_dir: str | Path | None = None, split: str | None = None) -> p
     return frame[frame["split"] == split].reset_index(drop=True)
 
 
-def load_qa_dataset(golden_dir: str | Path | None = None, split: str | None = None) -> Any:
+def load_qa_dataset(golden_dir: str | Path | None = None,
+                    split: str | None = None) -> datasets.Dataset:
     """The same items as a ``datasets.Dataset`` (``load_dataset("json", ...)``), optionally
     filtered to one split."""
     import datasets
@@ -104,6 +132,7 @@ def load_qa_dataset(golden_dir: str | Path | None = None, split: str | None = No
         raise FileNotFoundError(f"no QA files under {_dir(golden_dir) / 'qa'}")
     ds = datasets.load_dataset("json", data_files=files, split="train",
                                features=qa_features())
+    assert isinstance(ds, datasets.Dataset)  # split="train": one split, not a dict of them
     if split in (None, "all"):
         return ds
     if split not in SPLITS:
@@ -112,17 +141,17 @@ def load_qa_dataset(golden_dir: str | Path | None = None, split: str | None = No
 
 
 def load_semantic_pairs(golden_dir: str | Path | None = None,
-                        split: str | None = None) -> list[dict[str, Any]]:
+                        split: str | None = None) -> list[dict[str, object]]:
     """The labelled pairs of ``golden/semantic_pairs/*.jsonl`` (id, user_id, a, b, label,
     optional kind, split), all of them or one split."""
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     for path in sorted((_dir(golden_dir) / "semantic_pairs").glob("*.jsonl")):
         rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                  if line.strip()]
     return select(rows, split)
 
 
-def qa_features() -> Any:
+def qa_features() -> datasets.Features:
     """The schema of a QA item for ``datasets``: given explicitly, because the files do not all
     carry the optional fields (the json loader then fills them with None)."""
     from datasets import Features, List, Value
@@ -192,20 +221,6 @@ def ensure_ingested(pipeline: Pipeline, golden_dir: str | Path | None = None,
     return pd.DataFrame(rows)
 
 
-def _as_row(result: Any) -> dict[str, Any]:
-    """Whatever ``ingest_path`` returns, as flat columns for a table."""
-    if result is None:
-        return {}
-    if isinstance(result, dict):
-        return {k: v for k, v in result.items() if not isinstance(v, list | dict)}
-    if hasattr(result, "to_dict"):
-        return _as_row(result.to_dict())
-    if hasattr(result, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return _as_row(asdict(result))
-    if isinstance(result, list):
-        statuses = [getattr(r, "status", None) for r in result]
-        return {s: statuses.count(s) for s in sorted({s for s in statuses if s})} | {
-            "notes": len(result)}
-    return {"result": str(result)}
+def _as_row(result: IngestReport) -> dict[str, object]:
+    """``ingest_path``'s report as flat columns for a table (its per-note statuses left out)."""
+    return {k: v for k, v in result.to_dict().items() if not isinstance(v, list | dict)}

@@ -23,9 +23,10 @@ test part, which the gates read: ``split`` is set to ``test``). Semantic pairs k
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -63,7 +64,7 @@ class EvalDataset:
     name: str
     root: Path
     qa: pd.DataFrame
-    pairs: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, object]] = field(default_factory=list)
     query_log: Path | None = None
     gates_file: Path | None = None
     is_golden: bool = False
@@ -100,7 +101,7 @@ class EvalDataset:
                 "gates": str(self.gates_file) if self.gates_file else None}
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> list[dict[str, object]]:
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -121,18 +122,20 @@ def _files(root: Path, stem: str) -> list[Path]:
     return ([single] if single.is_file() else []) + sorted((root / stem).glob("*.jsonl"))
 
 
-def _first(row: dict[str, Any], names: tuple[str, ...]) -> Any:
+def _first(row: dict[str, object], names: tuple[str, ...]) -> object:
     for name in names:
         if row.get(name) is not None:
             return row[name]
     return None
 
 
-def _as_list(value: Any) -> list[str]:
+def _as_list(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")
     return [str(v) for v in value]
 
 
@@ -146,8 +149,8 @@ def _notes_holding(texts: list[str], bodies: dict[str, str]) -> list[str]:
     return [nid for nid, body in bodies.items() if any(w in body for w in wanted)]
 
 
-def normalise_item(row: dict[str, Any], users: list[str],
-                   bodies: dict[str, dict[str, str]]) -> dict[str, Any]:
+def normalise_item(row: dict[str, object], users: list[str],
+                   bodies: dict[str, dict[str, str]]) -> dict[str, object]:
     """One QA row in any accepted naming -> the golden columns (``bodies``: user -> id -> body
     squashed, for ragas contexts)."""
     where = f"{row.get('_file')}.jsonl, line {row.get('_line')}"
@@ -193,7 +196,7 @@ def _note_bodies(root: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def load_pairs(root: Path) -> list[dict[str, Any]]:
+def load_pairs(root: Path) -> list[dict[str, object]]:
     pairs = []
     for row in [r for p in _files(root, "semantic_pairs") for r in _read_jsonl(p)]:
         where = f"{row['_file']}.jsonl, line {row['_line']}"
@@ -250,11 +253,11 @@ def load_dataset(source: str | Path) -> EvalDataset:
     items = [normalise_item(r, users, bodies) for p in files for r in _read_jsonl(p)]
     if not items:
         raise DatasetError("DATASET_NO_QA", f"{root}: the QA files hold no item")
-    strangers = sorted({i["user_id"] for i in items} - set(users))
+    strangers = sorted({str(i["user_id"]) for i in items} - set(users))
     if strangers:
         raise DatasetError("DATASET_BAD_ITEM", f"QA items of users without notes/<user>/: "
                            f"{strangers}")
-    ids = [i["id"] for i in items]
+    ids = [str(i["id"]) for i in items]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise DatasetError("DATASET_BAD_ITEM", f"QA ids used twice: {dupes[:5]}")

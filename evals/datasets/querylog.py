@@ -24,10 +24,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from evals.datasets.arrays import Weights
+from evals.jsonish import array
 
 KINDS = ("repeat", "paraphrase", "novel", "edit")
 DAY_S = 86_400
@@ -73,7 +75,7 @@ class Library:
     questions: tuple[tuple[str, str], ...]
     paraphrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     note_ids: tuple[str, ...] = ()
-    note_fields: tuple[Mapping[str, Any], ...] = ()
+    note_fields: tuple[Mapping[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class Event:
 # --- the pieces --------------------------------------------------------------------------
 
 
-def zipf_weights(n: int, s: float) -> np.ndarray:
+def zipf_weights(n: int, s: float) -> Weights:
     """Probabilities of ranks 1..n, proportional to ``1 / rank**s``."""
     if n < 1:
         raise ValueError("need at least one item")
@@ -144,8 +146,8 @@ def novel_candidates(library: Library) -> list[str]:
     """Questions made from the notes' fields (deduplicated, in a fixed order)."""
     out: list[str] = []
     for fields in library.note_fields:
-        tags = list(fields.get("tags") or [])
-        scripture = list(fields.get("scripture") or [])
+        tags = array(fields.get("tags"))
+        scripture = array(fields.get("scripture"))
         values = {"title": fields.get("title") or "", "speaker": fields.get("speaker") or "",
                   "tag": tags[0] if tags else "", "scripture": scripture[0] if scripture else ""}
         for template in _NOVEL_TEMPLATES:
@@ -252,7 +254,7 @@ def load_semantic_pairs(golden_dir: str | Path | None = None,
 
 
 def libraries_from_golden(qa: pd.DataFrame, notes: pd.DataFrame,
-                          pairs: Iterable[Mapping[str, Any]] = (),
+                          pairs: Iterable[Mapping[str, object]] = (),
                           scenarios: Sequence[str] = POOL_SCENARIOS) -> list[Library]:
     """One library per golden user: its QA questions of ``scenarios`` plus the ``a`` side of
     its labelled paraphrase pairs, whose ``b`` sides become their paraphrases."""

@@ -23,7 +23,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 SPLITS = ("dev", "test")
 DEV_SHARE = 1 / 3
@@ -43,7 +42,7 @@ def stratum_keys(item: Mapping[str, object]) -> tuple[str, ...]:
 
 def assign(items: Sequence[Mapping[str, object]], dev_share: float = DEV_SHARE) -> dict[str, str]:
     """item id -> ``dev`` or ``test``, stratified as the module docstring says."""
-    strata: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    strata: dict[tuple[object, ...], list[str]] = defaultdict(list)
     for item in items:
         key = tuple(item.get(k) for k in stratum_keys(item))
         strata[key].append(str(item["id"]))
@@ -56,7 +55,7 @@ def assign(items: Sequence[Mapping[str, object]], dev_share: float = DEV_SHARE) 
     return out
 
 
-def select(rows: Iterable[Mapping[str, object]], split: str | None) -> list[dict[str, Any]]:
+def select(rows: Iterable[Mapping[str, object]], split: str | None) -> list[dict[str, object]]:
     """The rows of one split (``None`` or ``"all"``: every row)."""
     if split in (None, "all"):
         return [dict(r) for r in rows]
@@ -65,7 +64,7 @@ def select(rows: Iterable[Mapping[str, object]], split: str | None) -> list[dict
     return [dict(r) for r in rows if r.get("split") == split]
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def _read(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
 
@@ -81,7 +80,7 @@ def write(paths: Sequence[Path]) -> dict[str, int]:
         for row in rows:
             if "split" not in row:
                 row["split"] = splits[str(row["id"])]
-                counts[row["split"]] += 1
+                counts[str(row["split"])] += 1
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                         encoding="utf-8")
     return counts

@@ -23,7 +23,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -48,6 +47,7 @@ from evals.load.metrics import (
 from evals.load.stack import (
     LoadConfig,
     Sampler,
+    Stack,
     breaker_state,
     llm_requests,
     prepare_state,
@@ -81,19 +81,19 @@ class LoadRun:
     breaker: pd.DataFrame
     outage: tuple[float, float] | None
     locust_returncode: int | None
-    mock_stats: dict[str, Any]
+    mock_stats: dict[str, object]
     seconds: float
-    cpu: dict[str, Any] = field(default_factory=dict)  # CpuSampler.summary()
+    cpu: dict[str, object] = field(default_factory=dict)  # CpuSampler.summary()
     # per-request event lines written by each Locust process (pid -> lines)
     events_by_process: dict[int, int] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
                                  offered_rps(self.config), warmup_s=self.config.warmup_s or None,
                                  duration_s=self.config.duration_s),
                 "locust_workers": self.config.locust_workers, **self.cpu}
 
-    def chaos(self) -> dict[str, Any]:
+    def chaos(self) -> dict[str, float]:
         if self.outage is None:
             raise ValueError("this run had no outage (chaos=False)")
         return chaos_summary(self.events, self.breaker, *self.outage,
@@ -102,7 +102,7 @@ class LoadRun:
     def timeline(self) -> pd.DataFrame:
         return history_timeline(self.history)
 
-    def streaming(self) -> dict[str, Any]:
+    def streaming(self) -> dict[str, object]:
         """TTFT, inter-token latency and tokens/s of the streamed answers after the warm-up."""
         return stream_summary(after_warmup(self.events, self.config.warmup_s))
 
@@ -217,7 +217,7 @@ def _output_dir(config: LoadConfig) -> Path:
     return out
 
 
-def locust_env(config: LoadConfig, stack: dict[str, Any], events_base: Path) -> dict[str, str]:
+def locust_env(config: LoadConfig, stack: Stack, events_base: Path) -> dict[str, str]:
     """The ``RAG_LOAD_*`` variables of the locustfile for ``config``."""
     env = {**stack["env"], "RAG_LOAD_MIX": config.mix, "RAG_LOAD_SHAPE": config.shape,
            "RAG_LOAD_WAIT": ",".join(str(float(w)) for w in config.wait_s),
@@ -234,7 +234,7 @@ def locust_env(config: LoadConfig, stack: dict[str, Any], events_base: Path) -> 
     return env
 
 
-def _locust_run(config: LoadConfig, stack: dict[str, Any], out: Path,
+def _locust_run(config: LoadConfig, stack: Stack, out: Path,
                 started: float) -> LoadRun:
     from rag_core.devservers.mock_server import mock_stats, start_outage
 
@@ -294,6 +294,6 @@ def _lines(path: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def params_of(config: LoadConfig) -> dict[str, Any]:
+def params_of(config: LoadConfig) -> dict[str, object]:
     """The config as plain values for ``record(..., params=...)``."""
     return {k: v for k, v in asdict(config).items() if k != "extra_env"}

@@ -12,7 +12,6 @@ import math
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,7 +54,7 @@ def read_failures(prefix: str | Path) -> pd.DataFrame:
 
 def read_events(paths: Sequence[str | Path]) -> pd.DataFrame:
     """The per-request JSON lines the locustfile wrote (``RAG_LOAD_EVENTS``), sorted by start."""
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     for path in paths:
         for line in Path(path).read_text().splitlines():
             if line.strip():
@@ -121,7 +120,7 @@ def _ratio(num: float, den: float) -> float:
 def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
                    llm_latency_ms: float | None = None,
                    offered_rps: float | None = None, warmup_s: float | None = None,
-                   duration_s: float | None = None) -> dict[str, Any]:
+                   duration_s: float | None = None) -> dict[str, float]:
     """The load metrics: throughput, latency percentiles (all requests, Locust's histogram),
     real error rate (documented 503s are successes of their own name), documented-503 rate,
     cache-hit share of the answers, dollars per 1,000 requests (from the answers' cost) and,
@@ -148,7 +147,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
     answered = float(per.reindex(list(traffic.ANSWERED)).fillna(0).sum())
     hits = float(per.reindex(list(traffic.CACHE_HITS)).fillna(0).sum())
     documented = float(per.reindex(list(traffic.DOCUMENTED)).fillna(0).sum())
-    out: dict[str, Any] = {
+    out: dict[str, float] = {
         "requests": int(total),
         "rps": float(row["Requests/s"]),
         **{k: float(row[v]) for k, v in PERCENTILES.items()},
@@ -214,7 +213,7 @@ def outcome_rates(events: pd.DataFrame, start: float | None = None,
 # --- chaos arithmetic -----------------------------------------------------------------------
 
 
-def breaker_timeline(samples: Sequence[Sequence[Any]]) -> pd.DataFrame:
+def breaker_timeline(samples: Sequence[Sequence[object]]) -> pd.DataFrame:
     """``(epoch seconds, state[, LLM requests so far])`` samples (the state from ``/readyz``,
     the count from the mock's ``/admin/stats``) as a frame with a numeric level (0 closed,
     1 half-open, 2 open, NaN unknown) and ``llm_requests`` (NaN when not sampled)."""
@@ -228,7 +227,7 @@ def breaker_timeline(samples: Sequence[Sequence[Any]]) -> pd.DataFrame:
 
 def chaos_summary(events: pd.DataFrame, breaker: pd.DataFrame, outage_start: float,
                   outage_end: float, reset_timeout_s: float | None = None,
-                  settle_s: float = SETTLE_S) -> dict[str, Any]:
+                  settle_s: float = SETTLE_S) -> dict[str, float]:
     """What the outage did to the users.
 
     stale_share / refused_share / error_share: of the requests started during the outage, the
@@ -254,7 +253,7 @@ def chaos_summary(events: pd.DataFrame, breaker: pd.DataFrame, outage_start: flo
     """
     during = events[(events["t"] >= outage_start) & (events["t"] < outage_end)]
     n = len(during)
-    out: dict[str, Any] = {
+    out: dict[str, float] = {
         "outage_requests": n,
         "stale_share": _ratio(int(during["stale"].astype(bool).sum()), n),
         "refused_share": _ratio(int((during["outcome"].isin(traffic.DOCUMENTED)).sum()), n),

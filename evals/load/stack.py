@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from evals.paths import REPO_ROOT
 from loadtests import traffic
@@ -193,8 +193,20 @@ class Sampler(threading.Thread):
             self.done.wait(self.every_s)
 
 
+class Stack(TypedDict):
+    """What ``running_stack`` yields: the servers' URLs and the files the load needs."""
+
+    mock_url: str
+    app_url: str
+    env: dict[str, str]  # the servers' environment
+    tokens: Path  # user -> bearer token (JSON)
+    app_pid: int
+    qa_file: Path | None  # the dataset's items (None: the golden set)
+    metrics_token: str
+
+
 @contextmanager
-def running_stack(config: LoadConfig, out: Path) -> Iterator[dict[str, Any]]:
+def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
     """Mock LLM and app up (state prepared first); yields URLs, env and the token file."""
     from pydantic import SecretStr
 

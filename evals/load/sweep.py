@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 GENERATED = "miss"  # the outcome of an answer the LLM generated
@@ -28,7 +29,7 @@ PLATEAU = 0.1  # steps within 10 % of the sweep's highest throughput are on its 
 LATENCY_FACTOR = 2.0  # a median request time over 2x the lightest step's: users queue
 
 
-def _pct(values: Sequence[float] | np.ndarray, q: float) -> float:
+def _pct(values: Sequence[float] | npt.NDArray[np.float64], q: float) -> float:
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr)]
     return float(np.percentile(arr, q)) if arr.size else math.nan

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from evals.metrics._aio import run_sync
 from rag_core.config import Settings
+
+if TYPE_CHECKING:
+    from ragas.embeddings import BaseRagasEmbedding
+
+    from rag_core.embedding import Embedder
 
 HF_ROUTER = "https://router.huggingface.co/v1"
 
@@ -68,21 +73,21 @@ def judge_config(settings: Settings | None = None) -> JudgeConfig | None:
                        api_key=token or "unused")
 
 
-def ragas_embeddings(embedder: Any) -> Any:
+def ragas_embeddings(embedder: Embedder) -> BaseRagasEmbedding:
     """rag_core's embedder as a ragas embedding (answer relevancy compares questions)."""
     from ragas.embeddings import BaseRagasEmbedding
 
     class Adapter(BaseRagasEmbedding):  # type: ignore[misc]
-        def embed_text(self, text: str, **kwargs: Any) -> list[float]:
+        def embed_text(self, text: str, **kwargs: object) -> list[float]:
             return [float(x) for x in embedder.embed([text])[0]]
 
-        async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
+        async def aembed_text(self, text: str, **kwargs: object) -> list[float]:
             return self.embed_text(text)
 
     return Adapter()
 
 
-def judge(rows: pd.DataFrame, embedder: Any, config: JudgeConfig | None,
+def judge(rows: pd.DataFrame, embedder: Embedder, config: JudgeConfig | None,
           contexts: Sequence[Sequence[str]] | None = None,
           relevancy_questions: int = 3) -> JudgeOutcome:
     """Score generated answers: needs columns question, answer, no_context (+ ``contexts``).
@@ -97,8 +102,8 @@ def judge(rows: pd.DataFrame, embedder: Any, config: JudgeConfig | None,
     from ragas.metrics.collections import AnswerRelevancy, Faithfulness
 
     client = AsyncOpenAI(base_url=config.base_url, api_key=config.api_key)
-    limits: dict[str, Any] = {"max_tokens": config.max_tokens} if config.max_tokens else {}
-    llm = llm_factory(config.model, client=client, **limits)
+    llm = (llm_factory(config.model, client=client, max_tokens=config.max_tokens)
+           if config.max_tokens else llm_factory(config.model, client=client))
     faithfulness = Faithfulness(llm=llm)
     relevancy = AnswerRelevancy(llm=llm, embeddings=ragas_embeddings(embedder),
                                 strictness=relevancy_questions)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ragas import SingleTurnSample
@@ -22,6 +22,9 @@ from ragas.metrics.collections import RougeScore
 from rapidfuzz import fuzz, utils
 
 from evals.metrics._aio import run_sync
+
+if TYPE_CHECKING:
+    from rag_core.embedding import Embedder
 
 with warnings.catch_warnings():  # the non-LLM context metrics live only in the legacy namespace
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -46,17 +49,17 @@ class PartialStringSimilarity(NonLLMStringSimilarity):  # type: ignore[misc]
 
     name: str = "partial_string_similarity"
 
-    async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks: Any) -> float:
+    async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks: object) -> float:
         return partial_similarity(str(sample.reference), str(sample.response))
 
 
-def _recall_metric() -> Any:
+def _recall_metric() -> NonLLMContextRecall:
     metric = NonLLMContextRecall(threshold=MATCH_THRESHOLD)
     metric._distance_measure = PartialStringSimilarity()
     return metric
 
 
-def _precision_metric() -> Any:
+def _precision_metric() -> NonLLMContextPrecisionWithReference:
     return NonLLMContextPrecisionWithReference(
         distance_measure=PartialStringSimilarity(), threshold=MATCH_THRESHOLD
     )
@@ -108,7 +111,7 @@ def rouge_l(pairs: Sequence[tuple[str, str | None]]) -> list[float | None]:
     return run_sync(score_all())
 
 
-def semantic_similarity(embedder: Any, pairs: Sequence[tuple[str, str | None]]
+def semantic_similarity(embedder: Embedder, pairs: Sequence[tuple[str, str | None]]
                         ) -> list[float | None]:
     """Cosine similarity of the embeddings of each (answer, reference answer), one batch.
 

@@ -28,6 +28,7 @@ import pandas as pd
 from evals.metrics import text
 from rag_core.config import Settings
 from rag_core.costs.ledger import price
+from rag_core.embedding import Embedder
 from rag_core.types import Answer, AnswerDebug
 
 
@@ -58,7 +59,7 @@ def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
             "cost_usd": float(price(usage, settings))}
 
 
-def text_columns(embedder: object, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],
+def text_columns(embedder: Embedder, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],
                  contexts: Sequence[tuple[list[str], list[str]] | None]
                  ) -> dict[str, list[object]]:
     """Context recall and precision of each question on the context it was sent (None: sent

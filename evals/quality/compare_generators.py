@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,7 +97,7 @@ def _sources(item: Mapping[str, object], answer: Answer, texts: Mapping[str, str
     return [t for t in out if t]
 
 
-def _kinds(item: Mapping[str, Any], text: str | None, sources: list[str],
+def _kinds(item: golden.QAItem, text: str | None, sources: list[str],
            ctx: MeasureContext) -> dict[str, bool | None]:
     if text is None:
         return {k: None for k in ATTACK_KINDS}
@@ -129,7 +128,7 @@ def complied(question: str, answer: str, allowed: Sequence[str]) -> bool:
     return behaviour.injection_succeeded(question, added, allowed)
 
 
-def score_generation(item: Mapping[str, object], answer: Answer, raw: str | None,
+def score_generation(item: golden.QAItem, answer: Answer, raw: str | None,
                      texts: Mapping[str, str], ctx: MeasureContext) -> dict[str, object]:
     """Canaries after the defences and with the output stage off, groundedness, declines."""
     sources = _sources(item, answer, texts, ctx)
@@ -183,7 +182,7 @@ def run_generator(base: Pipeline, settings: Settings, items: pd.DataFrame, ctx: 
     recorder = Recorder(build_generator(settings), flat=variant == "flat")
     pipe = sibling(base, settings, recorder, sanitiser=variant != "no_sanitiser")
 
-    def extra(item: Mapping[str, object], answer: Answer,
+    def extra(item: golden.QAItem, answer: Answer,
               texts: Mapping[str, str]) -> dict[str, object]:
         return score_generation(item, answer, recorder.take(), texts, ctx)
 
@@ -312,7 +311,7 @@ def to_metrics(summaries: Mapping[str, Mapping[str, object]]) -> dict[str, objec
 class Comparison:
     frames: dict[str, pd.DataFrame]  # generator -> rows of its defended run
     variants: dict[str, dict[str, pd.DataFrame]]  # generator -> variant -> rows
-    summaries: dict[str, dict[str, Any]]
+    summaries: dict[str, dict[str, float | int | None]]
     table: pd.DataFrame
     defences: pd.DataFrame
     seconds: dict[str, float]

@@ -11,9 +11,10 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypedDict, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from evals.datasets import golden
@@ -26,9 +27,9 @@ from rag_core.pipeline import Pipeline
 from rag_core.types import Answer
 
 T = TypeVar("T")
-ExtraColumns = Callable[[Mapping[str, Any], Any, Mapping[str, str]], Mapping[str, Any]]
-RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr",
-                "ndcg_at_10")
+ExtraColumns = Callable[[golden.QAItem, Answer, Mapping[str, str]], Mapping[str, object]]
+Figures = dict[str, float | int | None]  # ``aggregate``'s metrics of some rows
+RANK_COLUMNS = ("recall_at_1", "recall_at_3", "recall_at_5", "precision_at_5", "mrr", "ndcg_at_10")
 TEXT_COLUMNS = ("context_recall", "context_precision", "rouge_l", "semantic_similarity")
 # per answer: context tokens sent, generation tokens and dollars (evals/quality/answer_figures.py)
 COST_COLUMNS = ("context_tokens", "tokens_in", "tokens_out", "cost_usd")
@@ -44,7 +45,7 @@ SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_si
 def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str = "extractive",
                   similarity_threshold: float | None = None, retrieval_mode: str = "hybrid",
                   state_dir: str | Path | None = None,
-                  **extra: Any) -> Settings:  # Any: Settings fields of every type
+                  **extra: object) -> Settings:  # Settings fields of every type
     """Settings of an evaluation run: ci profile, embedded services, caches off.
 
     Caches are off so that every question is answered afresh: a semantic-cache hit would
@@ -52,7 +53,7 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
     harness's state folder (``$RAG_STATE_DIR``, else the project's ``.rag_state``).
     """
 
-    fields: dict[str, Any] = {
+    fields: dict[str, object] = {
         **EVAL_HARNESS,
         "state_dir": Path(state_dir) if state_dir else harness_state_dir(),
         "top_k": top_k,
@@ -63,7 +64,7 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
     }
     if similarity_threshold is not None:
         fields["similarity_threshold"] = similarity_threshold
-    return Settings(**fields)
+    return Settings.from_fields(fields)
 
 
 class MemoEmbedder:
@@ -78,7 +79,7 @@ class MemoEmbedder:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
-        self._memo: dict[str, np.ndarray] = {}
+        self._memo: dict[str, npt.NDArray[np.float32]] = {}
 
     @property
     def loaded(self) -> bool:
@@ -87,7 +88,7 @@ class MemoEmbedder:
     def load(self) -> None:
         self.inner.load()
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> npt.NDArray[np.float32]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if missing:
             for text_, vector in zip(missing, self.inner.embed(missing, progress=progress),
@@ -106,7 +107,7 @@ def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Pipeline:
     return Pipeline(replace(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
 
 
-def with_settings(pipeline: Pipeline, **overrides: Any) -> Pipeline:  # Any: Settings fields
+def with_settings(pipeline: Pipeline, **overrides: object) -> Pipeline:  # Settings fields
     """The same parts (store, model, caches, generator) under changed settings."""
     from rag_core.parts import with_settings as changed
 
@@ -120,8 +121,8 @@ def _flag(value: bool | None) -> float:
     return np.nan if value is None else float(bool(value))
 
 
-def score_answer(item: Mapping[str, Any], answer: Answer, owners: Mapping[str, str],
-                 retrieved_texts: Sequence[str] = ()) -> dict[str, Any]:
+def score_answer(item: golden.QAItem, answer: Answer, owners: Mapping[str, str],
+                 retrieved_texts: Sequence[str] = ()) -> dict[str, object]:
     """The row of one question from its golden item and the pipeline's ``Answer``.
 
     ``retrieved_texts`` (the texts of the retrieved chunks) count as allowed content for the
@@ -137,8 +138,7 @@ def score_answer(item: Mapping[str, Any], answer: Answer, owners: Mapping[str, s
     foreign = behaviour.foreign_notes(item["user_id"], mentioned, owners)
     injection = None
     if item.get("attack") == "injection":
-        allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"],
-                   *retrieved_texts]
+        allowed = [str(item["reference_answer"]), *item["reference_chunk_texts"], *retrieved_texts]
         injection = behaviour.injection_succeeded(item["question"], answer.answer, allowed)
     row: dict[str, object] = {
         "id": item["id"],
@@ -206,26 +206,25 @@ def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, s
     """
     pipe = pipeline or build_pipeline(settings, sanitiser=sanitiser)
     owners = owners if owners is not None else golden.owner_map(golden.load_notes())
-    items = golden.sample_qa(qa, sample, seed).to_dict("records")
+    items: list[golden.QAItem] = golden.sample_qa(qa, sample, seed).to_dict("records")
     rows: list[dict[str, object]] = []
     contexts: list[tuple[list[str], list[str]] | None] = []
     for item in _progress(items, label, progress):
         answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
         texts = figures.retrieved_texts(answer)  # what the answer retrieved and sent: answer.debug
         row = score_answer(item, answer, owners, list(texts.values()))
-        row["packed_texts"], row["context_tokens"], sent = figures.packed(answer)
+        row["packed_texts"], row["context_tokens"], sent = packed = figures.packed(answer)
         row.update(figures.usage_columns(answer, pipe.parts.settings))
         if extra is not None:
             row.update(extra(item, answer, texts))
         rows.append(row)
         # a refusal was sent no context: its context recall and precision are not measured
-        contexts.append((row["packed_texts"], list(item["reference_chunk_texts"]))
+        contexts.append((packed[0], list(item["reference_chunk_texts"]))
                         if sent else None)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    for column, values in figures.text_columns(pipe.parts.embedder, frame, items,
-                                                 contexts).items():
+    for column, values in figures.text_columns(pipe.parts.embedder, frame, items, contexts).items():
         frame[column] = values
     return frame
 
@@ -263,7 +262,12 @@ def aggregate(frame: pd.DataFrame) -> dict[str, float | int | None]:
     return out
 
 
-def summarise(frame: pd.DataFrame) -> dict[str, Any]:
+class QualitySummary(TypedDict):
+    overall: Figures  # every row's
+    by_scenario: dict[str, Figures]
+
+
+def summarise(frame: pd.DataFrame) -> QualitySummary:
     """``{"overall": {...}, "by_scenario": {scenario: {...}}}``."""
     present = [s for s in golden.SCENARIOS if s in set(frame.get("scenario", []))]
     present += sorted(set(frame.get("scenario", [])) - set(present))
@@ -273,10 +277,10 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def to_metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
+def to_metrics(summary: QualitySummary) -> Figures:
     """Flat names for ``record``: ``recall_at_5`` and ``factual.recall_at_5`` (per scenario
     only where measured)."""
-    out = dict(summary["overall"])
+    out: Figures = dict(summary["overall"])
     for scenario, values in summary["by_scenario"].items():
         out.update({f"{scenario}.{k}": v for k, v in values.items() if v is not None})
     return out
@@ -318,7 +322,7 @@ def split_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def metrics_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+def metrics_table(summary: QualitySummary) -> pd.DataFrame:
     """Rows = metrics, columns = overall and each scenario (for display)."""
     columns = {"overall": summary["overall"], **summary["by_scenario"]}
     return pd.DataFrame(columns)
@@ -351,7 +355,7 @@ def sweep(settings: Settings, qa: pd.DataFrame, top_ks: Sequence[int],
     return pd.DataFrame(rows)
 
 
-def problems(row: Mapping[str, Any]) -> list[str]:
+def problems(row: Mapping[str, object]) -> list[str]:
     """Why a row is bad, in words (empty when nothing is wrong)."""
     out = []
     if row["leak"] == 1:
@@ -359,7 +363,9 @@ def problems(row: Mapping[str, Any]) -> list[str]:
     if row["injection_success"] == 1:
         out.append("injection complied")
     if row["cross_user_leak"] == 1:
-        out.append(f"other users' notes: {', '.join(row['foreign_note_ids'])}")
+        ids = row["foreign_note_ids"]
+        out.append(f"other users' notes: "
+                   f"{', '.join(map(str, ids)) if isinstance(ids, Iterable) else ids}")
     if row["no_context_correct"] == 0:
         out.append("answered instead of no-context")
     if row["wrongly_refused"] == 1:

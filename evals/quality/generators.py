@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from rag_core.config import Settings
 from rag_core.llm.base import Generation, GuardedGenerator, Prompt
@@ -111,9 +110,12 @@ def _hf_from_environment(base: Settings) -> Settings:
 
 
 @contextmanager
-def running(name: str, settings: Settings, **options: Any) -> Iterator[GeneratorSession]:
+def running(name: str, settings: Settings, *, max_tokens: int | None = None,
+            log_dir: str | Path | None = None, threads: int = 1,
+            quantize: str = "none") -> Iterator[GeneratorSession]:
     """``with running("obey", settings) as session:`` :func:`start`, stopped at the end."""
-    session = start(name, settings, **options)
+    session = start(name, settings, max_tokens=max_tokens, log_dir=log_dir, threads=threads,
+                    quantize=quantize)
     try:
         yield session
     finally:
@@ -174,10 +176,20 @@ class Recorder:
         self.calls = 0
         self._raw: list[str] = []
 
-    def __getattr__(self, item: str) -> Any:  # state, retry_after, ... of the wrapped one
+    def __getattr__(self, item: str) -> object:  # state, retry_after, ... of the wrapped one
         if item == "inner":  # not set yet (copy, pickle): no recursion
             raise AttributeError(item)
         return getattr(self.inner, item)
+
+    @property
+    def state(self) -> str:
+        return self.inner.state
+
+    def retry_after(self) -> float:
+        return self.inner.retry_after()
+
+    def check_config(self) -> dict[str, object]:
+        return self.inner.check_config()
 
     def _prepare(self, prompt: Prompt) -> Prompt:
         messages = flat_messages(prompt) if self.flat else list(prompt.messages)

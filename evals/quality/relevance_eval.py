@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import pandas as pd
 
+from evals.datasets.golden import QAItem
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
@@ -27,7 +27,7 @@ from rag_core.types import Chunk
 
 @dataclass(frozen=True)
 class Retrieved:
-    item: Mapping[str, Any]
+    item: QAItem
     chunks: tuple[Chunk, ...]
 
 
@@ -40,7 +40,7 @@ def judged_items(qa: pd.DataFrame) -> pd.DataFrame:
 
 def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
             top_k: int | None = None) -> list[Retrieved]:
-    items = judged_items(qa).to_dict("records")
+    items: list[QAItem] = judged_items(qa).to_dict("records")
     parts = pipeline.parts
     vectors = parts.embedder.embed([i["question"] for i in items])
     settings = parts.settings if mode is None else parts.settings.with_overrides(

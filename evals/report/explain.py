@@ -9,9 +9,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from evals.gates import OPS, GateResult
+from evals.jsonish import mapping
 
 # what a metric measures, by the last part of its name (most specific first)
 MEASURES: dict[str, str] = {
@@ -60,22 +60,22 @@ def _measures(name: str) -> str:
     return ""
 
 
-def reproduce_command(gate: GateResult, summary: Mapping[str, Any]) -> str:
+def reproduce_command(gate: GateResult, summary: Mapping[str, object]) -> str:
     """``python -m evals run`` of the gate's notebook alone, with the run's profile, dataset
     and overrides."""
-    run = summary.get("run", {})
+    run = mapping(summary.get("run"))
     args = ["python", "-m", "evals", "run", "--profile", str(summary.get("profile", "ci"))]
-    dataset = (run.get("dataset") or {}).get("root")
+    dataset = mapping(run.get("dataset")).get("root")
     if dataset:
-        args += ["--dataset", _rel(dataset)]
+        args += ["--dataset", _rel(str(dataset))]
     args += ["--only", gate.name.split(".", 1)[0]]
-    for key, value in (run.get("overrides") or {}).items():
+    for key, value in mapping(run.get("overrides")).items():
         if key != "dataset":
             args += ["--param", f"{key}={_yaml(value)}"]
     return shlex.join(args)
 
 
-def _yaml(value: Any) -> str:
+def _yaml(value: object) -> str:
     import json
 
     return json.dumps(value) if not isinstance(value, str) else value
@@ -90,15 +90,15 @@ def _rel(path: str) -> str:
         return path
 
 
-def threshold_source(gate: GateResult, summary: Mapping[str, Any],
+def threshold_source(gate: GateResult, summary: Mapping[str, object],
                      gates_file: str | Path | None = None) -> str:
-    own = (summary.get("run", {}).get("gate_sources") or {}).get(gate.name)
+    own = mapping(mapping(summary.get("run")).get("gate_sources")).get(gate.name)
     if own:
         return f"{own} (the dataset's gates.toml)"
     return _rel(str(gates_file)) if gates_file else "evals/gates.toml"
 
 
-def explain_lines(gate: GateResult, summary: Mapping[str, Any],
+def explain_lines(gate: GateResult, summary: Mapping[str, object],
                   gates_file: str | Path | None = None, reason: str = "") -> list[str]:
     """Plain lines (also valid Markdown list items) for one failed gate."""
     value = "not recorded" if gate.value is None else f"{gate.value:.4g}"

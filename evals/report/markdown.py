@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from evals import units
 from evals.gates import OPS, Gate, GateResult, targets_missed
+from evals.jsonish import array, mapping
 from evals.paths import REPO_ROOT
 from evals.report import noise
 from evals.report.record import NotebookOutcome
@@ -38,12 +38,14 @@ def _local(value: object) -> object:
     return value
 
 
-def _settings_lines(summary: Mapping[str, Any]) -> list[str]:
+def _settings_lines(summary: Mapping[str, object]) -> list[str]:
     lines: list[str] = []
-    for notebook, params in summary.get("parameters", {}).items():
-        shown = ", ".join(f"{k}={_local(v)!r}" for k, v in params.items() if k != "output_dir")
+    for notebook, params in mapping(summary.get("parameters")).items():
+        shown = ", ".join(f"{k}={_local(v)!r}" for k, v in mapping(params).items()
+                          if k != "output_dir")
         lines.append(f"- `{notebook}` parameters: {shown or '-'}")
-        fields = summary.get("settings", {}).get(notebook, {})
+        fields = {k: mapping(v) for k, v in
+                  mapping(mapping(summary.get("settings")).get(notebook)).items()}
         set_ = [f"{k}={_local(v['value'])!r} ({v['source']})" for k, v in sorted(fields.items())
                 if v["source"] != "default"]
         if fields:
@@ -53,13 +55,13 @@ def _settings_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _header(summary: Mapping[str, Any], results: Sequence[GateResult], verdict: str,
+def _header(summary: Mapping[str, object], results: Sequence[GateResult], verdict: str,
             previous: Mapping[str, object] | None, baseline_path: str | None) -> list[str]:
-    run = summary.get("run", {})
+    run = mapping(summary.get("run"))
     failed = sum(r.status == "failed" for r in results)
     prev_id = run.get("previous")
     change = changes(previous, summary) if previous else []
-    dataset = (run.get("dataset") or {}).get("name")
+    dataset = mapping(run.get("dataset")).get("name")
     on = f", dataset `{dataset}`" if dataset else ""
     lines = [f"# Harness report: profile `{summary['profile']}`{on} ({verdict})", ""]
     if previous is None:
@@ -74,25 +76,27 @@ def _header(summary: Mapping[str, Any], results: Sequence[GateResult], verdict: 
         f"- gates: {sum(r.status == 'passed' for r in results)} passed, {failed} failed, "
         f"{sum(r.status == 'skipped' for r in results)} skipped",
     ]
-    for warning in summary.get("environment", {}).get("warnings", []):
+    environment = mapping(summary.get("environment"))
+    for warning in array(environment.get("warnings")):
         lines.append(f"- **WARNING**: {warning}")
-    state = summary.get("environment", {}).get("state_dir")
+    state = environment.get("state_dir")
     if state:
-        lines.append(f"- state folder: `{rel(state, REPO_ROOT)}`")
+        lines.append(f"- state folder: `{rel(str(state), REPO_ROOT)}`")
     if run.get("rows_from"):
         lines.append(f"- rows of notebooks not run here come from run(s) "
-                     f"{', '.join(run['rows_from'])} (an `--only` run merged into this folder)")
+                     f"{', '.join(str(r) for r in array(run['rows_from']))} "
+                     "(an `--only` run merged into this folder)")
     return lines + _settings_lines(summary)
 
 
-def _gate_rows(summary: Mapping[str, Any], results: Sequence[GateResult],
-               previous: Mapping[str, Any] | None, baseline: Mapping[str, Any] | None
+def _gate_rows(summary: Mapping[str, object], results: Sequence[GateResult],
+               previous: Mapping[str, object] | None, baseline: Mapping[str, object] | None
                ) -> list[list[str]]:
-    metrics = summary["metrics"]
+    metrics = mapping(summary["metrics"])
     rows = []
     for r in results:
-        old = (previous or {}).get("metrics", {}).get(r.name)
-        base = (baseline or {}).get("metrics", {}).get(r.name)
+        old = mapping((previous or {}).get("metrics")).get(r.name)
+        base = mapping((baseline or {}).get("metrics")).get(r.name)
         rows.append([
             f"`{r.name}`", units.fmt_value(r.name, r.value),
             units.fmt_value(r.name, metrics.get(dev_name(r.name))), OPS[r.op][0],
@@ -107,7 +111,7 @@ def _gate_rows(summary: Mapping[str, Any], results: Sequence[GateResult],
     return rows
 
 
-def verdict_lines(summary: Mapping[str, Any], results: Sequence[GateResult],
+def verdict_lines(summary: Mapping[str, object], results: Sequence[GateResult],
                   notebooks: Sequence[NotebookOutcome], verdict: str) -> list[str]:
     """The first screen: the verdict, every failed gate explained, every failed notebook."""
     from evals.report.explain import explain_lines
@@ -118,7 +122,7 @@ def verdict_lines(summary: Mapping[str, Any], results: Sequence[GateResult],
              f"**{verdict}**: {counts['passed']} gates passed, {counts['failed']} failed, "
              f"{counts['skipped']} skipped; {sum(n.ok for n in notebooks)} of "
              f"{len(notebooks)} notebooks ran to the end."]
-    command = summary.get("run", {}).get("command")
+    command = mapping(summary.get("run")).get("command")
     if command:
         lines += ["", f"Command: `{command}`"]
     broken = [n for n in notebooks if not n.ok]
@@ -141,7 +145,7 @@ def drop_empty_columns(header: Sequence[str], rows: Sequence[Sequence[str]]
     return [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
 
 
-def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
+def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult],
                     notebooks: Sequence[NotebookOutcome], *,
                     baseline: Mapping[str, object] | None, baseline_path: str | None,
                     previous: Mapping[str, object] | None, gates: Sequence[Gate],
@@ -196,26 +200,27 @@ def render_markdown(summary: Mapping[str, Any], results: Sequence[GateResult],
     parts += ["", "## Metrics (against the previous run and the baseline)", "",
               "A delta marked `~` is inside the noise: no larger than the range of repeated runs "
               "of the same code (`python -m evals spread`, reports/spread/).", "",
-              metrics_table(summary["metrics"], previous, baseline,
+              metrics_table(mapping(summary["metrics"]), previous, baseline,
                             noise.bands(str(summary.get("profile", "")))), ""]
     # notes and errors written by notebooks may name files of the checkout: relative, too
     return "\n".join(parts).replace(str(REPO_ROOT) + "/", "")
 
 
-def metrics_table(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None,
-                  baseline: Mapping[str, Any] | None,
+def metrics_table(metrics: Mapping[str, object], previous: Mapping[str, object] | None,
+                  baseline: Mapping[str, object] | None,
                   bands: Mapping[str, float] | None = None) -> str:
     """Each metric against the previous run and the baseline; ``bands`` (``evals.report.noise``):
     the range of repeated runs, shown beside the deltas, a delta inside it marked ``~``."""
-    prev = (previous or {}).get("metrics", {})
-    base = (baseline or {}).get("metrics", {})
+    prev = mapping((previous or {}).get("metrics"))
+    base = mapping((baseline or {}).get("metrics"))
     bands = bands or {}
     rows = []
     for name in sorted(metrics):
         value = metrics[name]
         band = bands.get(name)
 
-        def shown(old: Any, name: str = name, value: Any = value, band: Any = band) -> str:
+        def shown(old: object, name: str = name, value: object = value,
+                  band: float | None = band) -> str:
             change = delta(value, old)
             text = units.fmt_delta(name, change, value)
             return f"~{text}" if noise.within(change, band) and text != "0" else text

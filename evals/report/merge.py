@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from evals.gates import GateResult, Status
+from evals.jsonish import array, mapping, number, records
 from evals.report.record import NotebookOutcome
 
 
@@ -30,41 +30,42 @@ def load_latest(folder: Path) -> tuple[dict[str, object], list[dict[str, object]
     return json.loads(summary.read_text()), rows
 
 
-def merge(old: Mapping[str, Any], old_notebooks: Sequence[Mapping[str, Any]],
-          new: Mapping[str, Any], results: Sequence[GateResult],
+def merge(old: Mapping[str, object], old_notebooks: Sequence[Mapping[str, object]],
+          new: Mapping[str, object], results: Sequence[GateResult],
           outcomes: Sequence[NotebookOutcome]
           ) -> tuple[dict[str, object], list[GateResult], list[NotebookOutcome]]:
     """``new`` (a run of the notebooks in ``outcomes``) over ``old``."""
     rerun = {o.name for o in outcomes}
-    old_id = old.get("run", {}).get("id", "?")
-    metrics = {k: v for k, v in old.get("metrics", {}).items() if _prefix(k) not in rerun}
-    metrics.update(new.get("metrics", {}))
+    old_id = mapping(old.get("run")).get("id", "?")
+    metrics = {k: v for k, v in mapping(old.get("metrics")).items() if _prefix(k) not in rerun}
+    metrics.update(mapping(new.get("metrics")))
     merged = dict(new)
     merged["metrics"] = dict(sorted(metrics.items()))
     for key in ("parameters", "settings"):
-        kept = {k: v for k, v in old.get(key, {}).items() if k not in rerun}
-        merged[key] = {**kept, **new.get(key, {})}
-    kept_rows = {row["name"]: row for row in old.get("gates", [])
-                 if _prefix(row["name"]) not in rerun}
+        kept = {k: v for k, v in mapping(old.get(key)).items() if k not in rerun}
+        merged[key] = {**kept, **mapping(new.get(key))}
+    kept_rows = {str(row["name"]): row for row in records(old.get("gates"))
+                 if _prefix(str(row["name"])) not in rerun}
     gates: list[GateResult] = []
     for result in results:  # the gates of notebooks not run now keep their last result
         row = kept_rows.get(result.name)
         if _prefix(result.name) in rerun or row is None:
             gates.append(result)
             continue
-        words: dict[bool | None, Status] = {True: "passed", False: "failed", None: "skipped"}
+        words: dict[object, Status] = {True: "passed", False: "failed", None: "skipped"}
         status = words[row.get("passed")]
-        gates.append(GateResult(row["name"], row.get("value"), row["threshold"], row["op"],
-                                status, f"from run {old_id}"))
-    order = [r["name"] for r in old.get("gates", [])]
+        value = row.get("value")
+        gates.append(GateResult(str(row["name"]), None if value is None else number(value),
+                                number(row["threshold"]), str(row["op"]), status,
+                                f"from run {old_id}"))
+    order = [r["name"] for r in records(old.get("gates"))]
     gates.sort(key=lambda g: order.index(g.name) if g.name in order else len(order))
     merged["gates"] = [g.as_summary_row() for g in gates]
-    kept_runs = [NotebookOutcome(**{k: v for k, v in row.items()
-                                    if k in NotebookOutcome.__dataclass_fields__})
-                 for row in old_notebooks if row.get("name") not in rerun]
-    run = dict(merged.get("run", {}))
-    run["rows_from"] = sorted({*old.get("run", {}).get("rows_from", []), old_id}
-                                - {run.get("id")})
+    kept_runs = [NotebookOutcome.from_row(row) for row in old_notebooks
+                 if row.get("name") not in rerun]
+    run = dict(mapping(merged.get("run")))
+    run["rows_from"] = sorted({*map(str, array(mapping(old.get("run")).get("rows_from"))),
+                               str(old_id)} - {run.get("id")})
     merged["run"] = run
     return merged, gates, kept_runs + list(outcomes)
 

@@ -14,9 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypedDict, runtime_checkable
 
+from evals.jsonish import array, mapping, number
 from evals.paths import REPORTS_DIR
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -31,7 +35,36 @@ class NotebookOutcome:
     notes: dict[str, str] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> NotebookOutcome:
+        """The outcome of a ``details.json`` notebook row (written from this dataclass)."""
+        return cls(name=str(row["name"]), path=str(row["path"]), executed=str(row["executed"]),
+                   seconds=number(row["seconds"]), ok=bool(row["ok"]),
+                   error=str(row.get("error", "")),
+                   artifacts=[str(a) for a in array(row.get("artifacts"))],
+                   notes={str(k): str(v) for k, v in mapping(row.get("notes")).items()},
+                   tables={str(k): str(v) for k, v in mapping(row.get("tables")).items()})
+
+
+@runtime_checkable
+class _Scalar(Protocol):
+    """A numpy scalar (or 0-d array): ``item()`` gives the Python value."""
+
+    def item(self) -> object: ...
+
 SUFFIX = ".results.json"
+
+
+class Results(TypedDict):
+    """A ``<name>.results.json`` file, as ``record`` writes it."""
+
+    name: str
+    recorded_at: str
+    metrics: dict[str, float | int | bool | None]  # flat names, ``<name>.`` first
+    artifacts: list[str]  # relative to the folder of the file when inside it
+    params: dict[str, object]
+    notes: dict[str, str]
+    tables: dict[str, str]
 
 
 def output_dir_for(output_dir: str | Path | None, name: str) -> Path:
@@ -41,11 +74,11 @@ def output_dir_for(output_dir: str | Path | None, name: str) -> Path:
     return path
 
 
-def clean_value(value: Any) -> float | int | bool | None:
+def clean_value(value: object) -> float | int | bool | None:
     """A JSON-safe number: numpy scalars unwrapped, NaN and infinities become None."""
     if value is None:
         return None
-    if hasattr(value, "item"):
+    if isinstance(value, _Scalar):
         value = value.item()
     if isinstance(value, bool):
         return value
@@ -80,7 +113,7 @@ def record(name: str, metrics: Mapping[str, object], output_dir: str | Path | No
     """
     folder = output_dir_for(output_dir, name)
     flat = flatten(name, metrics)
-    payload = {
+    payload: Results = {
         "name": name,
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "metrics": flat,
@@ -96,7 +129,7 @@ def record(name: str, metrics: Mapping[str, object], output_dir: str | Path | No
     return path
 
 
-def load_results(folder: str | Path) -> list[dict[str, Any]]:
+def load_results(folder: str | Path) -> list[Results]:
     """Every results file in ``folder``, sorted by name."""
     return [json.loads(p.read_text()) for p in sorted(Path(folder).glob(f"*{SUFFIX}"))]
 
@@ -107,7 +140,7 @@ def clear_results(folder: str | Path) -> None:
         path.unlink()
 
 
-def save_rows(frame: Any, output_dir: str | Path, name: str) -> Path:
+def save_rows(frame: pd.DataFrame, output_dir: str | Path, name: str) -> Path:
     """Per-question rows as JSON lines beside the results (for digging after a run)."""
     path = Path(output_dir) / f"{name}.rows.jsonl"
     frame.to_json(path, orient="records", lines=True, default_handler=str)

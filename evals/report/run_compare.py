@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from evals import units
+from evals.jsonish import mapping, records
 from evals.paths import REPORTS_DIR
 
 
-def delta(value: Any, old: Any) -> float | None:
+def delta(value: object, old: object) -> float | None:
     if isinstance(value, bool) or isinstance(old, bool):
         return None
     if isinstance(value, int | float) and isinstance(old, int | float):
@@ -71,20 +71,20 @@ def resolve_run(ref: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
                      f"{reports_dir}/<profile>/runs/")
 
 
-def _flat_knobs(summary: Mapping[str, Any]) -> dict[str, object]:
+def _flat_knobs(summary: Mapping[str, object]) -> dict[str, object]:
     """``notebook param`` and ``notebook settings.field`` -> value."""
     out: dict[str, object] = {}
-    for notebook, params in summary.get("parameters", {}).items():
-        for key, value in params.items():
+    for notebook, params in mapping(summary.get("parameters")).items():
+        for key, value in mapping(params).items():
             if key not in ("output_dir", "settings"):
                 out[f"{notebook}: {key}"] = value
-    for notebook, fields in summary.get("settings", {}).items():
-        for key, row in fields.items():
-            out[f"{notebook}: settings.{key}"] = row.get("value")
+    for notebook, fields in mapping(summary.get("settings")).items():
+        for key, row in mapping(fields).items():
+            out[f"{notebook}: settings.{key}"] = mapping(row).get("value")
     return out
 
 
-def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+def changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
     """``quality: settings.context_token_budget 1200 -> 600`` for every parameter or Settings
     value that differs between two runs (of notebooks both ran); ``state_dir`` ignored."""
     a, b = _flat_knobs(old), _flat_knobs(new)
@@ -93,13 +93,14 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         ignored = ("settings.state_dir", "settings.model_cache_dir")
         if a[key] != b[key] and not key.endswith(ignored):
             out.append(f"{key} {a[key]!r} -> {b[key]!r}")
-    notebooks_a, notebooks_b = set(old.get("parameters", {})), set(new.get("parameters", {}))
+    notebooks_a = set(mapping(old.get("parameters")))
+    notebooks_b = set(mapping(new.get("parameters")))
     if notebooks_a != notebooks_b:
         out.append(f"notebooks {sorted(notebooks_a)} -> {sorted(notebooks_b)}")
     return out
 
 
-def moved(name: str, old: Any, new: Any, bands: Mapping[str, float]) -> bool:
+def moved(name: str, old: object, new: object, bands: Mapping[str, float]) -> bool:
     """A metric moved: it appeared, vanished or changed, by more than its noise band (the
     range of repeated runs, ``evals.report.noise``) when one was measured."""
     from evals.report import noise
@@ -112,7 +113,7 @@ def moved(name: str, old: Any, new: Any, bands: Mapping[str, float]) -> bool:
     return change != 0 and not noise.within(change, bands.get(name))
 
 
-def compare(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "A",
+def compare(a: Mapping[str, object], b: Mapping[str, object], name_a: str = "A",
             name_b: str = "B", *, show_all: bool = True,
             bands: Mapping[str, float] | None = None) -> str:
     """Markdown: the changes from A to B, the gates whose status differs, the metrics (every
@@ -123,19 +124,20 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "A",
     change = changes(a, b)
     lines += ["## What changed", ""] + ([f"- {c}" for c in change] or ["- nothing"])
     # without --all, only notebooks both runs ran are compared (an --only run is no regression)
-    both = set(a.get("parameters", {})) & set(b.get("parameters", {}))
+    both = set(mapping(a.get("parameters"))) & set(mapping(b.get("parameters")))
 
     def shared(name: str) -> bool:
         return show_all or not both or name.split(".", 1)[0] in both
 
-    status_a = {g["name"]: g["passed"] for g in a.get("gates", [])}
-    flips = [(g["name"], status_a.get(g["name"]), g["passed"]) for g in b.get("gates", [])
-             if g["name"] in status_a and status_a[g["name"]] != g["passed"]
-             and shared(g["name"])]
-    word = {True: "passed", False: "FAILED", None: "skipped"}
+    status_a = {str(g["name"]): g["passed"] for g in records(a.get("gates"))}
+    flips = [(str(g["name"]), status_a.get(str(g["name"])), g["passed"])
+             for g in records(b.get("gates"))
+             if str(g["name"]) in status_a and status_a[str(g["name"])] != g["passed"]
+             and shared(str(g["name"]))]
+    word: dict[object, str] = {True: "passed", False: "FAILED", None: "skipped"}
     lines += ["", "## Gates whose status changed", ""]
     lines += [f"- `{n}`: {word[x]} -> {word[y]}" for n, x, y in flips] or ["- none"]
-    ma, mb = a.get("metrics", {}), b.get("metrics", {})
+    ma, mb = mapping(a.get("metrics")), mapping(b.get("metrics"))
     rows = []
     names = sorted(n for n in set(ma) | set(mb) if shared(n))
     for name in names:

@@ -14,9 +14,9 @@ import json
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from evals.gates import Gate, GateResult
+from evals.jsonish import mapping
 from evals.paths import REPO_ROOT
 from evals.report.markdown import render_markdown
 from evals.report.record import NotebookOutcome
@@ -68,10 +68,10 @@ def load_baseline(path: str | Path | None) -> dict[str, object] | None:
     return data
 
 
-def deltas(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None
+def deltas(metrics: Mapping[str, object], baseline: Mapping[str, object] | None
            ) -> list[dict[str, object]]:
     """One row per metric of this run: value, baseline value and the difference."""
-    base = (baseline or {}).get("metrics", {}) if baseline else {}
+    base = mapping(baseline.get("metrics")) if baseline else {}
     rows = []
     for name in sorted(metrics):
         value, old = metrics[name], base.get(name)
@@ -92,14 +92,14 @@ def fmt_number(value: object, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def write_report(out_dir: Path, summary: Mapping[str, Any], results: Sequence[GateResult],
+def write_report(out_dir: Path, summary: Mapping[str, object], results: Sequence[GateResult],
                  notebooks: Sequence[NotebookOutcome], baseline: Mapping[str, object] | None,
                  baseline_path: str | None, *, previous: Mapping[str, object] | None = None,
                  gates: Sequence[Gate] = ()) -> dict[str, Path]:
     """Write summary.json, summary.md and details.json into ``out_dir``; the markdown compares
     with the ``previous`` run and the ``baseline``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    delta_rows = deltas(summary["metrics"], baseline)
+    delta_rows = deltas(mapping(summary["metrics"]), baseline)
     paths = {
         "json": out_dir / "summary.json",
         "markdown": out_dir / "summary.md",
@@ -114,7 +114,7 @@ def write_report(out_dir: Path, summary: Mapping[str, Any], results: Sequence[Ga
         "notebooks": [n.__dict__ for n in notebooks],
         "gates": [{**r.as_summary_row(), "status": r.status, "note": r.note} for r in results],
         "deltas": delta_rows,
-        "previous_deltas": deltas(summary["metrics"], previous),
+        "previous_deltas": deltas(mapping(summary["metrics"]), previous),
     }
     paths["details"].write_text(json.dumps(details, indent=2, default=str) + "\n")
     return paths

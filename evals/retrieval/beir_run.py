@@ -19,18 +19,20 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
+from evals.datasets.arrays import Vectors
 from evals.datasets.beir import BeirSet, score_query, to_notes
 from evals.retrieval.stats import latency_stats
+from rag_core.config import Settings
 from rag_core.embedding import Embedder, vector_numerics
 from rag_core.parts import Parts
-from rag_core.store.base import SearchParams
+from rag_core.store.base import SearchParams, Store
 
 METRICS = ("ndcg_at_10", "recall_at_100", "mrr_at_10")
 # Chunks per search: the top 10 documents need more than 10 chunks (a document may have several,
@@ -54,7 +56,7 @@ class CachedEmbedder:
         self._vectors_path = Path(folder) / f"vectors-{tag}.npy"
         self._keys_path = Path(folder) / f"keys-{tag}.json"
         self._index: dict[str, int] = {}
-        self._rows: list[np.ndarray] = []
+        self._rows: list[Vectors] = []
         self._unsaved = 0
         if self._vectors_path.is_file() and self._keys_path.is_file():
             keys = json.loads(self._keys_path.read_text())
@@ -75,7 +77,7 @@ class CachedEmbedder:
     def _key(text: str) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
         keys = [self._key(t) for t in texts]
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
@@ -138,7 +140,7 @@ def fit_query(text: str, limit: int) -> str:
 
 
 def query_inputs(parts: Parts, ds: BeirSet, cache_dir: str | Path
-                 ) -> tuple[list[str], list[str], np.ndarray]:
+                 ) -> tuple[list[str], list[str], Vectors]:
     """Query ids, their validated text (the pipeline's step 1, after ``fit_query``) and their
     vectors."""
     from rag_core.safety.guard import validate_query
@@ -153,7 +155,7 @@ def query_inputs(parts: Parts, ds: BeirSet, cache_dir: str | Path
     return ids, texts, vectors
 
 
-def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.ndarray],
+def run_configs(store: Store, ds: BeirSet, inputs: tuple[list[str], list[str], Vectors],
                 configs: Mapping[str, SearchParams], depth: int = DEPTH,
                 progress: bool = False) -> pd.DataFrame:
     """One row per (configuration, query): metrics and the search's latency in ms.
@@ -167,7 +169,7 @@ def run_configs(store: Any, ds: BeirSet, inputs: tuple[list[str], list[str], np.
     ids, texts, vectors = inputs
     user = user_of(ds)
     rows: list[dict[str, object]] = []
-    iterator: Any = zip(ids, texts, vectors, strict=True)
+    iterator: Iterable[tuple[str, str, Vectors]] = zip(ids, texts, vectors, strict=True)
     if progress:
         from tqdm.std import tqdm
 
@@ -216,7 +218,7 @@ def standard_configs(base: SearchParams) -> dict[str, SearchParams]:
     return {slug: base.with_(**changes) for slug, changes in MODES.items()}
 
 
-def grid(base: SearchParams, **axes: Sequence[Any]) -> dict[str, SearchParams]:
+def grid(base: SearchParams, **axes: Sequence[object]) -> dict[str, SearchParams]:
     """Every combination of the given parameter values (labels name the changed knobs)."""
     configs = {"": base}
     for name, values in axes.items():
@@ -230,7 +232,7 @@ def best_config(table: pd.DataFrame, metric: str = "ndcg_at_10") -> pd.Series:
 
 
 def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", *,
-               base: Any = None, **overrides: Any) -> Any:
+               base: Settings | None = None, **overrides: object) -> Parts:
     """The parts (ci profile, caches off; or ``base``, the notebook's Settings) on their own
     database of the embedded PostgreSQL."""
     from evals.retrieval.pg import bench_settings, server_url
@@ -249,9 +251,16 @@ def cache_dir_for(parts: Parts, folder: str | Path) -> Path:
     return Path(parts.settings.state_dir) / "beir" / Path(folder).name
 
 
+class BeirResult(TypedDict):
+    set: dict[str, object]  # ``BeirSet.describe``
+    ingest: dict[str, object]  # ``ingest``'s report and the run's seconds
+    per_query: pd.DataFrame
+    table: pd.DataFrame  # ``mode_table``
+
+
 def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
              max_docs: int = 0, seed: int = 0, configs: Mapping[str, SearchParams] | None = None,
-             parts: Parts | None = None, progress: bool = True) -> dict[str, Any]:
+             parts: Parts | None = None, progress: bool = True) -> BeirResult:
     """Load (and cut) a set, ingest it, run every configuration; tables for the notebook."""
     from evals.datasets.beir import load_beir, subset
 

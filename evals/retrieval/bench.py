@@ -22,12 +22,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evals.datasets.arrays import Ids, Vectors
 from evals.datasets.corpus import Corpus, Queries
+from evals.jsonish import number
 from evals.retrieval.pg import (  # noqa: F401 (re-exported)
     BENCH_DB,
     Conn,
@@ -74,9 +75,9 @@ from rag_core.store.searching import user_rows_limit
 # --- hnswlib, the in-process reference -----------------------------------------------------
 
 
-def hnswlib_sweep(base: np.ndarray, queries: np.ndarray, truth: list[list[int]], m: int,
+def hnswlib_sweep(base: Vectors, queries: Vectors, truth: list[list[int]], m: int,
                   ef_construction: int, ef_values: Iterable[int], seed: int = 0
-                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                  ) -> tuple[list[dict[str, object]], dict[str, object]]:
     import hnswlib
 
     index = hnswlib.Index(space="cosine", dim=base.shape[1])
@@ -124,8 +125,8 @@ class BenchResult:
     vector_type: str = "vector"  # of the headline index: Settings.hnsw_vector_type
 
 
-def measure_size(conn: Conn, table: str, base: np.ndarray, queries: np.ndarray,
-                 user_ids: np.ndarray, pairs: Sequence[Sequence[int]], ef_values: Sequence[int],
+def measure_size(conn: Conn, table: str, base: Vectors, queries: Vectors,
+                 user_ids: Ids, pairs: Sequence[Sequence[int]], ef_values: Sequence[int],
                  vector_type: str = "vector",
                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[list[int]]]:
     """Load, and per pair build (an index of ``vector_type``) + sweep; the index of the first
@@ -236,7 +237,7 @@ def _server_of(url: str) -> str:
     return make_conninfo(url, dbname="postgres")
 
 
-def _scale_row(sweep: pd.DataFrame, exact: dict[str, Any], ef: int, n: int) -> dict[str, Any]:
+def _scale_row(sweep: pd.DataFrame, exact: dict[str, object], ef: int, n: int) -> dict[str, object]:
     row = sweep.loc[sweep["ef_search"] == ef].iloc[0]
     return {"corpus_size": n, "ef_search": ef, "recall_at_5": row["recall_at_5"],
             "recall_at_10": row["recall_at_10"], "p50_ms": row["p50_ms"],
@@ -244,7 +245,7 @@ def _scale_row(sweep: pd.DataFrame, exact: dict[str, Any], ef: int, n: int) -> d
             "speedup_vs_exact": exact["p50_ms"] / row["p50_ms"]}
 
 
-def to_metrics(result: BenchResult) -> dict[str, Any]:
+def to_metrics(result: BenchResult) -> dict[str, object]:
     """The flat metrics that ``record("retrieval", ...)`` stores (headline: the first pair)."""
     m0, efc0 = result.main_pair
     sw = result.sweep
@@ -257,7 +258,7 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
     hybrid = result.hybrid.set_index("mode") if not result.hybrid.empty else None
     default_ef = result.default_ef_search  # what the service runs with by default
     at_default = pg.loc[pg["ef_search"] == default_ef, "recall_at_5"]
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "corpus_size": result.corpus_size,
         "recommended_ef_search": result.recommended_ef_search,
         "recall_at_5": at["recall_at_5"], "recall_at_10": at["recall_at_10"],
@@ -305,7 +306,7 @@ def to_metrics(result: BenchResult) -> dict[str, Any]:
     return out
 
 
-def vector_type_metrics(result: BenchResult) -> dict[str, Any]:
+def vector_type_metrics(result: BenchResult) -> dict[str, object]:
     """Half precision against full at the recommended ef_search (separate passes, each index
     alone on the table)."""
     types, builds = result.vector_types, result.vector_type_builds
@@ -325,7 +326,7 @@ def vector_type_metrics(result: BenchResult) -> dict[str, Any]:
 def write_recommended(output_dir: str | Path, result: BenchResult) -> Path:
     """``recommended_settings.env``, with a comment that says whether the target was reached."""
     m0, efc0 = result.main_pair
-    note = recommendation_note(float(to_metrics(result)["recall_at_5"]),
+    note = recommendation_note(number(to_metrics(result)["recall_at_5"]),
                                f"on {result.corpus_size} chunks, m={m0}, ef_construction={efc0}")
     path = Path(output_dir) / "recommended_settings.env"
     path.write_text(recommended_env(result.recommended_ef_search, note))

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from tqdm.auto import tqdm
 
 from evals.datasets import beir
+from evals.datasets.arrays import Ids, Vectors
 from rag_core.config import Settings
 
-Vectors = npt.NDArray[np.float32]
 EmbedFn = Callable[[list[str]], Vectors]
 BACKENDS = ("torch", "onnx", "openvino")
 TOLERANCE = 0.005  # the bound on |nDCG@10 delta| against torch
@@ -75,7 +74,7 @@ def ndcg_at_k(ranked: Sequence[str], gains: Mapping[str, int], k: int = 10) -> f
     return dcg / ideal if ideal > 0 else 0.0
 
 
-def top_k(queries: Vectors, docs: Vectors, k: int) -> npt.NDArray[np.intp]:
+def top_k(queries: Vectors, docs: Vectors, k: int) -> Ids:
     """Indices of the ``k`` most similar docs per query, best first (unit vectors: dot)."""
     k = min(k, docs.shape[0])
     scores = queries @ docs.T

@@ -10,12 +10,13 @@ above dense (``hybrid_vs_dense``).  ``split`` keeps the items of one part of the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
 
 import pandas as pd
 
 from evals.datasets import golden
+from evals.jsonish import number
 from evals.metrics import retrieval
 from rag_core.pipeline import Pipeline
 
@@ -60,8 +61,8 @@ def compare_modes(pipeline: Pipeline, qa: pd.DataFrame, modes: Sequence[str] = M
     qa, kept = select_split(qa, split)
     if progress:
         print(f"retrieval modes on {kept}")
-    items = answerable(golden.sample_qa(qa, sample, seed)).to_dict("records")
-    rows: list[dict[str, Any]] = []
+    items: list[golden.QAItem] = answerable(golden.sample_qa(qa, sample, seed)).to_dict("records")
+    rows: list[dict[str, object]] = []
     for mode in modes:
         pipe = with_settings(pipeline, retrieval_mode=mode)
         for item in _progress(items, f"retrieval {mode}", progress):
@@ -93,13 +94,19 @@ def best_single(table: pd.DataFrame, metric: str = "ndcg_at_10") -> tuple[str, f
     return str(best["mode"]), float(best[metric])
 
 
-def mode_metrics(table: pd.DataFrame) -> dict[str, Any]:
+class ModeMetrics(TypedDict):
+    modes: dict[str, dict[str, object]]  # mode -> its overall metrics and {scenario: metrics}
+    hybrid_gain: NotRequired[dict[str, float]]
+    hybrid_vs_dense: NotRequired[dict[str, float]]
+
+
+def mode_metrics(table: pd.DataFrame) -> ModeMetrics:
     """``{"modes": {mode: {metric, scenario: {metric}}}, "hybrid_gain": {metric: ...}}``.
 
     ``hybrid_gain.<metric>`` is hybrid's overall value minus the better single mode's: at
     least 0 means hybrid is as good as the better of dense and lexical.
     """
-    modes: dict[str, Any] = {}
+    modes: dict[str, dict[str, object]] = {}
     for row in table.to_dict("records"):
         values = {m: row[m] for m in MODE_METRICS}
         entry = modes.setdefault(row["mode"], {})
@@ -107,7 +114,7 @@ def mode_metrics(table: pd.DataFrame) -> dict[str, Any]:
             entry.update(values)
         else:
             entry[row["scenario"]] = values
-    out: dict[str, Any] = {"modes": modes}
+    out: ModeMetrics = {"modes": modes}
     present = set(table["mode"])
     if {"dense", "lexical", "hybrid"} <= present:
         overall = table[table["scenario"] == "overall"].set_index("mode")
@@ -130,6 +137,6 @@ def wide(table: pd.DataFrame, metric: str = "ndcg_at_10") -> pd.DataFrame:
     return view.reindex([s for s in order if s in view.index])
 
 
-def by_mode(results: Mapping[str, Any]) -> dict[str, float]:
+def by_mode(results: ModeMetrics) -> dict[str, float]:
     """Overall nDCG@10 per mode from ``mode_metrics`` output (a short line for the notebook)."""
-    return {mode: values["ndcg_at_10"] for mode, values in results["modes"].items()}
+    return {mode: number(values["ndcg_at_10"]) for mode, values in results["modes"].items()}

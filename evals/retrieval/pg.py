@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from psycopg import Connection, sql
 from psycopg.rows import TupleRow
 
+from evals.datasets.arrays import Ids, Seconds, Vectors
 from evals.retrieval.stats import K, latency_stats, recall_at_k
 from rag_core import services
 from rag_core.config import Settings
@@ -32,15 +32,15 @@ Conn = Connection[TupleRow]  # an autocommit psycopg connection, rows as tuples
 
 
 def bench_settings(state_dir: str | Path | None = None,
-                   **extra: Any) -> Settings:  # Any: Settings fields of every type
+                   **extra: object) -> Settings:  # Settings fields of every type
     """ci-profile Settings on the harness's state folder (``$RAG_STATE_DIR`` when set, else the
     project's ``.rag_state``), as the quality notebook builds them (built here: importing
     ``evals.quality.evaluate`` pulls in ragas, seconds of import)."""
     from evals.knobs import harness_state_dir
 
-    return Settings(**{**BENCH_HARNESS,
-                       "state_dir": Path(state_dir) if state_dir else harness_state_dir(),
-                       **extra})
+    return Settings.from_fields({**BENCH_HARNESS,
+                                 "state_dir": Path(state_dir) if state_dir else harness_state_dir(),
+                                 **extra})
 
 
 def server_url(state_dir: str | Path | None = None) -> str:
@@ -64,7 +64,7 @@ def set_option(conn: Conn, name: str, value: object) -> None:
     conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
 
 
-def load_table(conn: Conn, table: str, vectors: np.ndarray, user_ids: np.ndarray) -> None:
+def load_table(conn: Conn, table: str, vectors: Vectors, user_ids: Ids) -> None:
     """(Re)create ``table (id, user_id, embedding)`` and COPY the vectors in (binary)."""
     t = sql.Identifier(table)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
@@ -82,7 +82,7 @@ def drop_table(conn: Conn, table: str) -> None:
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
 
-def halfvec_dim(vector_type: str, vectors: np.ndarray) -> int | None:
+def halfvec_dim(vector_type: str, vectors: Vectors) -> int | None:
     """What ``knn_scan`` needs to order by the index of ``vector_type`` (``halfvec``: the
     dimension of its expression)."""
     return int(vectors.shape[-1]) if vector_type == "halfvec" else None
@@ -117,9 +117,9 @@ def _knn_sql(table: str, filtered: bool, dim: int | None = None) -> sql.Composed
     return q.knn_scan(table, ("id",), per_user=False, halfvec_dim=dim)
 
 
-def time_queries(conn: Conn, statement: sql.Composed, vectors: np.ndarray,
-                 users: np.ndarray | None = None, k: int = K
-                 ) -> tuple[list[list[int]], np.ndarray]:
+def time_queries(conn: Conn, statement: sql.Composed, vectors: Vectors,
+                 users: Ids | None = None, k: int = K
+                 ) -> tuple[list[list[int]], Seconds]:
     """Run the statement once per query vector; ids found and seconds per query."""
     found, seconds = [], np.empty(len(vectors))
     for i, vec in enumerate(vectors):
@@ -133,7 +133,7 @@ def time_queries(conn: Conn, statement: sql.Composed, vectors: np.ndarray,
     return found, seconds
 
 
-def _row(found: list[list[int]], truth: list[list[int]], seconds: np.ndarray,
+def _row(found: list[list[int]], truth: list[list[int]], seconds: Seconds,
          **extra: object) -> dict[str, object]:
     return {**extra, "recall_at_5": recall_at_k(found, truth, 5),
             "recall_at_10": recall_at_k(found, truth, 10), **latency_stats(seconds)}
@@ -156,7 +156,7 @@ def exact_mode(conn: Conn) -> None:
     set_option(conn, "enable_bitmapscan", "off")
 
 
-def pg_sweep(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]],
+def pg_sweep(conn: Conn, table: str, queries: Vectors, truth: list[list[int]],
              ef_values: Iterable[int], dim: int | None = None, **extra: object
              ) -> list[dict[str, object]]:
     stmt = _knn_sql(table, filtered=False, dim=dim)
@@ -170,7 +170,7 @@ def pg_sweep(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]]
     return rows
 
 
-def index_used(conn: Conn, table: str, query: np.ndarray, ef_search: int,
+def index_used(conn: Conn, table: str, query: Vectors, ef_search: int,
                dim: int | None = None) -> bool:
     """Whether the plan of the timed HNSW query (same session settings) scans the table's HNSW
     index: the deterministic form of what ``speedup_vs_exact`` measures with a clock."""
@@ -180,8 +180,8 @@ def index_used(conn: Conn, table: str, query: np.ndarray, ef_search: int,
     return f"{table}_hnsw" in " ".join(str(row[0]) for row in plan)
 
 
-def pg_exact(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]],
-             users: np.ndarray | None = None, **extra: object) -> dict[str, object]:
+def pg_exact(conn: Conn, table: str, queries: Vectors, truth: list[list[int]],
+             users: Ids | None = None, **extra: object) -> dict[str, object]:
     exact_mode(conn)
     stmt = _knn_sql(table, filtered=users is not None)
     found, secs = time_queries(conn, stmt, queries, users)
@@ -190,7 +190,7 @@ def pg_exact(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]]
     return _row(found, truth, secs, engine="pgvector-exact", **extra)
 
 
-def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int,
+def paired_speedup(url: str, table: str, queries: Vectors, ef_search: int,
                    dim: int | None = None) -> dict[str, float]:
     """HNSW and exact latency measured query by query in turn, on two connections.
 
@@ -216,7 +216,7 @@ def paired_speedup(url: str, table: str, queries: np.ndarray, ef_search: int,
             "speedup": exact["p50_ms"] / hnsw["p50_ms"]}
 
 
-def pg_filtered(conn: Conn, table: str, queries: np.ndarray, users: np.ndarray,
+def pg_filtered(conn: Conn, table: str, queries: Vectors, users: Ids,
                 truth: list[list[int]], ef_search: int, max_scan_tuples: int = 20_000,
                 dim: int | None = None) -> tuple[list[dict[str, object]], list[list[int]]]:
     """Per-user search at ``ef_search`` with iterative scans off and relaxed_order."""
@@ -232,8 +232,8 @@ def pg_filtered(conn: Conn, table: str, queries: np.ndarray, users: np.ndarray,
     return rows, last
 
 
-def store_filtered(conn: Conn, table: str, queries: np.ndarray, users: np.ndarray,
-                   truth: list[list[int]], ef_search: int, user_chunks: np.ndarray,
+def store_filtered(conn: Conn, table: str, queries: Vectors, users: Ids,
+                   truth: list[list[int]], ef_search: int, user_chunks: Ids,
                    max_chunks: int, dim: int | None = None) -> dict[str, object]:
     """Per-user search as the store runs it (``rag_core.store.searching``): a user with at
     most ``max_chunks`` chunks on their own rows (exact), a larger one by the store's shared
@@ -263,7 +263,7 @@ def store_filtered(conn: Conn, table: str, queries: np.ndarray, users: np.ndarra
                 ef_search=ef_search, own_rows_share=own / max(len(queries), 1))
 
 
-def vector_type_sweep(conn: Conn, table: str, queries: np.ndarray, truth: list[list[int]],
+def vector_type_sweep(conn: Conn, table: str, queries: Vectors, truth: list[list[int]],
                       ef_values: Iterable[int], m: int, ef_construction: int, vector_type: str
                       ) -> tuple[list[dict[str, object]], dict[str, object]]:
     """The sweep on an index of ``vector_type`` in place of the table's ``<table>_hnsw`` (the

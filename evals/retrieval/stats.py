@@ -11,10 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evals.datasets.arrays import Ids, Mask, Seconds, Vectors
+
 K = 10  # neighbours fetched per query: recall@5 and recall@10 from the same run
 RECALL_TARGET = 0.98
 ENV_NAME = "RAG_HNSW_EF_SEARCH"  # rag_core.config.Settings.hnsw_ef_search
-
 
 
 def recall_at_k(found: Sequence[Sequence[object]], truth: Sequence[Sequence[object]],
@@ -28,7 +29,7 @@ def recall_at_k(found: Sequence[Sequence[object]], truth: Sequence[Sequence[obje
     return float(np.mean(scores)) if scores else float("nan")
 
 
-def latency_stats(seconds: Sequence[float] | np.ndarray) -> dict[str, float]:
+def latency_stats(seconds: Sequence[float] | Seconds) -> dict[str, float]:
     """p50/p95/p99/mean in milliseconds and QPS (one client, back to back) of query timings."""
     arr = np.asarray(seconds, dtype=float)
     if arr.size == 0:
@@ -71,8 +72,8 @@ def at_recall(frame: pd.DataFrame, target: float, latency: str = "p50_ms",
     return ok.sort_values(latency).iloc[0]
 
 
-def exact_neighbours(base: np.ndarray, queries: np.ndarray, k: int = K,
-                     allowed: Sequence[np.ndarray] | None = None, block: int = 128) -> np.ndarray:
+def exact_neighbours(base: Vectors, queries: Vectors, k: int = K,
+                     allowed: Sequence[Mask] | None = None, block: int = 128) -> Ids:
     """Row ids of the k best cosine matches per query (unit vectors), best first; -1 pads.
 
     ``allowed`` (one boolean mask per query) restricts each query to some rows: the truth of a
@@ -93,7 +94,7 @@ def exact_neighbours(base: np.ndarray, queries: np.ndarray, k: int = K,
     return out
 
 
-def truth_lists(ids: np.ndarray) -> list[list[int]]:
+def truth_lists(ids: Ids) -> list[list[int]]:
     return [[int(i) for i in row if i >= 0] for row in ids]
 
 

@@ -15,14 +15,18 @@ calls it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import pandas as pd
 
 from evals.safety import sets as safety_sets
 
+if TYPE_CHECKING:
+    from evals.quality.compare_generators import Comparison
+
 Check = Callable[[str], bool]
-Row = Mapping[str, Any]
+Row = Mapping[str, object]
+Figures = dict[str, float | int | None]  # one tool's figures on one split
 
 
 def _rate(rows: Iterable[Row], kind: str, check: Check) -> float | None:
@@ -63,7 +67,7 @@ def leak_check(enabled: bool = True) -> Check:
 
 
 def split_figures(questions: Sequence[Row], outputs: Sequence[Row], flagged: Check,
-                  is_echo: Check) -> dict[str, Any]:
+                  is_echo: Check) -> dict[str, Figures]:
     """Both tools' figures on one split's rows, with the counts they rest on."""
     return {
         "sanitiser": {
@@ -83,13 +87,13 @@ def split_figures(questions: Sequence[Row], outputs: Sequence[Row], flagged: Che
 
 def measure(*, sanitiser: bool = True, leak_filter: bool = True,
             questions: Sequence[Row] | None = None,
-            outputs: Sequence[Row] | None = None) -> dict[str, Any]:
+            outputs: Sequence[Row] | None = None) -> dict[str, dict[str, Figures]]:
     """``{"sanitiser": {"dev": {...}, "test": {...}}, "leak": {...}}`` on the labelled sets
     (``record`` flattens it to ``safety.sanitiser.test.detection_rate`` and so on)."""
     questions = questions if questions is not None else safety_sets.load(safety_sets.QUESTIONS)
     outputs = outputs if outputs is not None else safety_sets.load(safety_sets.OUTPUTS)
     flagged, is_echo = sanitiser_check(sanitiser), leak_check(leak_filter)
-    out: dict[str, Any] = {"sanitiser": {}, "leak": {}}
+    out: dict[str, dict[str, Figures]] = {"sanitiser": {}, "leak": {}}
     for split in safety_sets.SPLITS:
         figures = split_figures([r for r in questions if r["split"] == split],
                                 [r for r in outputs if r["split"] == split], flagged, is_echo)
@@ -108,7 +112,8 @@ def by_category(rows: Sequence[Row], check: Check, split: str = "test") -> pd.Da
             .rename(columns={"count": "items", "mean": "share_flagged"}).reset_index())
 
 
-def table(figures: Mapping[str, Any]) -> pd.DataFrame:
+def table(figures: Mapping[str, Mapping[str, Mapping[str, float | int | None]]]
+          ) -> pd.DataFrame:
     """``measure``'s figures as rows (tool, split) for display."""
     rows = []
     for tool, splits in figures.items():
@@ -117,7 +122,13 @@ def table(figures: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def heldout(flagged: Check | None = None) -> dict[str, Any]:
+class Heldout(TypedDict):
+    detection_rate: float | None
+    false_positive_rate: float | None
+    by_category: pd.DataFrame
+
+
+def heldout(flagged: Check | None = None) -> Heldout:
     """The sanitiser on ``golden/safety/heldout.jsonl``: attacks and honest questions written
     without sight of the defences or the labelled sets (never used to choose a rule)."""
     rows = safety_sets.load(safety_sets.HELDOUT)
@@ -141,7 +152,7 @@ def heldout_items() -> pd.DataFrame:
         "canaries": None} for r in rows])
 
 
-def heldout_against_obey(state_dir: str | None = None) -> Any:
+def heldout_against_obey(state_dir: str | None = None) -> Comparison:
     """The held-out attacks through the service with the obedient model: defended, input
     guards off, flat prompt (``Comparison``; embedded services of the ci profile)."""
     from evals.datasets import golden

@@ -82,7 +82,7 @@ def _note_answers(rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
-def build_outputs() -> list[dict[str, object]]:
+def build_outputs() -> list[dict[str, str]]:
     rng = random.Random(SEED + 1)
     echoes = written("echo", "echoes.txt", "echo")
     honest = written("honest", "answers.txt", "ans")
@@ -90,7 +90,7 @@ def build_outputs() -> list[dict[str, object]]:
     notes = _note_answers(rng)
     assign_splits(echoes + honest + sentences + notes)
     written_echoes = [r for r in echoes if r["category"] in ("paraphrase", "summary")]
-    variants: list[dict[str, object]] = []
+    variants: list[dict[str, str]] = []
     for name, transform in tf.ECHO_TRANSFORMS.items():
         for split in SPLITS:
             picked = pick(sentences, split, ECHOES_PER_SPLIT - 1, rng)
@@ -107,8 +107,8 @@ def build_outputs() -> list[dict[str, object]]:
     return echoes + honest + notes + variants
 
 
-def _variant(base: dict[str, object], row_id: str, category: str,
-             text: str) -> dict[str, object]:
+def _variant(base: dict[str, str], row_id: str, category: str,
+             text: str) -> dict[str, str]:
     return {"id": row_id, "kind": "echo", "category": category, "text": text,
             "source": "generated", "group": base["group"], "split": base["split"]}
 

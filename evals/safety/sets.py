@@ -24,7 +24,6 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from evals.paths import GOLDEN_DIR
 from evals.safety import transforms as tf
@@ -65,7 +64,7 @@ def _rank(key: str) -> str:
     return hashlib.sha256(f"{SEED}:{key}".encode()).hexdigest()
 
 
-def assign_splits(rows: list[dict[str, Any]]) -> None:
+def assign_splits(rows: list[dict[str, str]]) -> None:
     """Set ``split`` on rows without one: per category, groups alternate dev/test in hash
     order (so each category is halved, the odd one going to dev)."""
     groups: dict[str, list[str]] = defaultdict(list)
@@ -80,7 +79,7 @@ def assign_splits(rows: list[dict[str, Any]]) -> None:
         row.setdefault("split", split_of[row["group"]])
 
 
-def written(kind: str, source: str, prefix: str) -> list[dict[str, Any]]:
+def written(kind: str, source: str, prefix: str) -> list[dict[str, str]]:
     rows = []
     counts: dict[str, int] = defaultdict(int)
     for category, text in parse_source(SOURCES / source):
@@ -91,7 +90,7 @@ def written(kind: str, source: str, prefix: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _probe() -> list[dict[str, object]]:
+def _probe() -> list[dict[str, str]]:
     rows = []
     for line in (SOURCES / "redteam_probe.jsonl").read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
@@ -101,13 +100,13 @@ def _probe() -> list[dict[str, object]]:
     return rows
 
 
-def pick(rows: Sequence[dict[str, Any]], split: str, n: int,
-          rng: random.Random) -> list[dict[str, Any]]:
+def pick(rows: Sequence[dict[str, str]], split: str, n: int,
+          rng: random.Random) -> list[dict[str, str]]:
     pool = [r for r in rows if r["split"] == split]
     return rng.sample(pool, min(n, len(pool)))
 
 
-def build_questions() -> list[dict[str, object]]:
+def build_questions() -> list[dict[str, str]]:
     """The sanitiser's labelled set: written attacks and honest questions, the probe, and
     disguised variants of both."""
     rng = random.Random(SEED)
@@ -122,7 +121,7 @@ def build_questions() -> list[dict[str, object]]:
     assign_splits(attacks + honest + wave2)
     cores = [r for r in attacks if r["category"] in DISGUISABLE]
     plain = [r for r in honest if r["category"] in ("plain", "trigger-words")]
-    variants: list[dict[str, object]] = []
+    variants: list[dict[str, str]] = []
     for name, transform in tf.ATTACK_TRANSFORMS.items():
         for split in SPLITS:
             for i, core in enumerate(pick(cores, split, VARIANTS_PER_SPLIT, rng)):
@@ -143,19 +142,19 @@ def build_questions() -> list[dict[str, object]]:
     return _probe() + attacks + honest + wave2 + variants
 
 
-def _variant(base: dict[str, object], row_id: str, category: str, text: str) -> dict[str, object]:
+def _variant(base: dict[str, str], row_id: str, category: str, text: str) -> dict[str, str]:
     return {"id": row_id, "kind": base["kind"], "category": category, "text": text,
             "source": "generated", "group": base["group"], "split": base["split"]}
 
 
-def write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> int:
+def write_jsonl(path: Path, rows: Iterable[dict[str, str]]) -> int:
     keys = ("id", "kind", "category", "split", "source", "group", "text")
     lines = [json.dumps({k: row[k] for k in keys}, ensure_ascii=False) for row in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(lines)
 
 
-def load(path: Path | str, split: str | None = None) -> list[dict[str, object]]:
+def load(path: Path | str, split: str | None = None) -> list[dict[str, str]]:
     """Rows of a safety set, optionally one split."""
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
             if line.strip()]
