@@ -207,14 +207,12 @@ MODES: dict[str, dict[str, str]] = {
     "bm25": {"mode": "lexical", "lexical_ranker": "bm25"},
     "ts_rank_cd": {"mode": "lexical", "lexical_ranker": "ts_rank_cd"},
     "hybrid": {"mode": "hybrid"},
-    "hybrid_prf": {"mode": "hybrid_prf"},
 }
 
 
 def standard_configs(base: SearchParams) -> dict[str, SearchParams]:
     """The modes the issue compares, on the service's other knobs: dense, both lexical
-    rankers, hybrid and hybrid with pseudo-relevance feedback (labels: the slugs of
-    ``MODES``)."""
+    rankers, hybrid (labels: the slugs of ``MODES``)."""
     return {slug: base.with_(**changes) for slug, changes in MODES.items()}
 
 

@@ -271,8 +271,9 @@ def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str,
             weighted: bool = False) -> sql.Composed:
     """Both candidate lists, each with its own depth, fused here: only the ``top_k`` best
     rows leave the database (``weighted``: the lexical query is weighted lexemes and
-    ``%(query_embedding)s`` the vector that ``score`` is the cosine to). Returning every candidate's text and metadata and fusing them in
-    Python took 1.6 times as long at the median (README, "Retrieval")."""
+    ``%(query_embedding)s`` the vector that ``score`` is the cosine to). Returning every
+    candidate's text and metadata and fusing them in Python took 1.6 times as long at the
+    median (README, "Retrieval")."""
     return sql.SQL(
         """
         WITH {ctes},
