@@ -3,7 +3,8 @@ rows to chunks.
 
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
 the rest on that connection, in one statement (a hybrid search fuses its two candidate lists
-in SQL and returns the ``top_k`` best).  Every knob comes from the caller's ``SearchParams``.
+in SQL and returns the ``top_k`` best; ``hybrid_prf`` runs three, ``prf_search``).  Every knob
+comes from the caller's ``SearchParams``.
 
 A user with at most ``user_rows_limit`` chunks (``user_scan_max_chunks``, more in a large
 table) is searched on their own rows (the ``user_id`` index: an exact dense scan, the lexical
