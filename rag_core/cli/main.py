@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
     p.add_argument("--top-k", type=SEARCH_TOP_K, default=5,
                    help="chunks to show, 1-1000 (the API and `ask` keep 1-50)")
-    p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
+    p.add_argument("--mode", choices=["dense", "lexical", "hybrid", "hybrid_prf"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
     p.add_argument("--explain", action="store_true",
                    help="per hit: dense score and rank, lexical score and rank with the matched "
