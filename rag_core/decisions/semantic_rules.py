@@ -98,7 +98,8 @@ class Policy:
     corroborated: float = 1.0  # off: measured, not chosen (evals/cache/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
     # off | acting (no doer of one question named in another role by the other while someone
-    # else acts there) | any | both (variants measured; rag_core.decisions.semantic_roles)
+    # else acts there) | exchanged (... someone the first question names) | any | both
+    # (variants measured; rag_core.decisions.semantic_roles)
     roles: str = "acting"
     # strict mode: the same focus, no swapped preposition, every word of each question found in
     # the other (or, for the new one, in the cached answer's best evidence); near words from
