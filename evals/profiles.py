@@ -168,6 +168,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
             "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 30, "mix": "mixed",
                    "shape": "sustained", "workers": 2, "locust_workers": 0,
                    "mock_latency_ms": 300.0, "spike_users": 0, "seed": 7, "warmup_s": 3.0,
+                   # as many questions at once as users, twice, before the timed run
+                   "warm_up_requests": 20,
                    # streaming users on the same app after the main run: 5 x 10 s
                    "sweep_users": [2, 4, 8, 16, 32], "sweep_step_s": 10.0,
                    "sweep_wait_s": [0.2, 0.5], "stream_tokens_per_s": 100.0},

@@ -52,8 +52,13 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
                           "comes from the X-User-ID header")
         owned = app.state.parts is None
         if owned:
+            from rag_core.decisions.nlp import nlp
+
             app.state.parts = await run_in_threadpool(parts_for, settings)
             app.state.pipeline = Pipeline(app.state.parts)
+            # spaCy (the no-context and semantic decisions), before ready: the first question
+            # took a second or more longer than the rest (`rag-core ask --server`'s first call)
+            await run_in_threadpool(nlp)
         loader = getattr(app.state.parts.embedder, "load", None)
         if loader is not None:
             await run_in_threadpool(loader)

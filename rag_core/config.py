@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     # hybrid by measurement: NFCorpus test nDCG@10 0.353 against BM25 0.329 and dense 0.299;
     # golden test split (116 answerable questions) 0.925 against BM25 0.926 and dense 0.867,
     # recall@5 0.956 against 0.935 and 0.933 (README "Retrieval").
-    retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
+    retrieval_mode: Literal["dense", "lexical", "hybrid", "hybrid_prf"] = Field(
         "hybrid", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
     )
     # Lexical ranking and fusion (rag_core.store.sql.search, rag_core.store.fusion), tuned on
@@ -147,6 +147,15 @@ class Settings(BaseSettings):
     fusion_lexical_weight: float = Field(1.5, ge=0.0, le=10.0)
     dense_candidates: int = Field(50, ge=1, le=1_000)
     lexical_candidates: int = Field(50, ge=1, le=1_000)
+    # hybrid_prf: pseudo-relevance feedback from the first hybrid pass's best chunks (dense
+    # Rocchio and RM3 on BM25; rag_core.store.searching.prf_search), chosen on the four shared
+    # public sets together (docs/retrieval-public.md, "Pseudo-relevance feedback").
+    prf_docs: int = Field(3, ge=1, le=50)
+    prf_terms: int = Field(50, ge=0, le=500)
+    prf_query_weight: float = Field(0.5, ge=0.0, le=1.0)
+    prf_vector_weight: float = Field(0.5, ge=0.0, le=10.0)
+    prf_rrf_k: int = Field(10, ge=1)
+    prf_lexical_weight: float = Field(1.0, ge=0.0, le=10.0)
     hnsw_max_scan_tuples: int = Field(20_000, ge=1)
     # A user with at most max(user_scan_max_chunks, sqrt(user_scan_scale x the table's
     # chunks)) chunks is searched on their own rows (by the user_id index: exact dense

@@ -86,12 +86,13 @@ class LoadRun:
     cpu: dict[str, object] = field(default_factory=dict)  # CpuSampler.summary()
     # per-request event lines written by each Locust process (pid -> lines)
     events_by_process: dict[int, int] = field(default_factory=dict)
+    warm_up: dict[str, float] = field(default_factory=dict)  # stack.warm_up, before this run
 
     def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
                                  offered_rps(self.config), warmup_s=self.config.warmup_s or None,
-                                 duration_s=self.config.duration_s),
-                "locust_workers": self.config.locust_workers, **self.cpu}
+                                 duration_s=self.config.duration_s, users=self.config.users),
+                "locust_workers": self.config.locust_workers, **self.cpu, **self.warm_up}
 
     def chaos(self) -> dict[str, float]:
         if self.outage is None:
@@ -206,6 +207,8 @@ def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
                            tokens_per_s=config.mock_tokens_per_s)
             reset_mock(stack["mock_url"])
             runs.append(_locust_run(config, stack, _output_dir(config), started))
+            if len(runs) == 1:  # the stack was warmed before the first run only
+                runs[0].warm_up = dict(stack["warm_up"])
             started = time.perf_counter()
     return runs
 

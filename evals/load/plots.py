@@ -14,11 +14,37 @@ def _shade(ax: object, outage: tuple[float, float] | None) -> None:
                    label="LLM outage")
 
 
+def warmup_end(timeline: pd.DataFrame, warmup_s: float | None = None) -> float | None:
+    """Where the warm-up ends on the timeline's axis: the later of the first second with a
+    completed request (before it the app and Locust start and the users spawn: 0 requests/s
+    says nothing about throughput) and ``warmup_s`` (the warm-up the gated figures leave
+    out); None when neither is there."""
+    t = timeline["t"].astype(float)
+    if t.empty:
+        return None
+    served = t[timeline["rps"].astype(float) > 0]
+    first = float(served.iloc[0]) if not served.empty else float(t.iloc[-1])
+    end = max(first, float(t.iloc[0]) + float(warmup_s or 0))
+    return end if end > float(t.iloc[0]) else None
+
+
 def plot_timeline(timeline: pd.DataFrame, path: str | Path, title: str = "Load test",
-                  outage: tuple[float, float] | None = None) -> Path:
+                  outage: tuple[float, float] | None = None,
+                  warmup_s: float | None = None) -> Path:
     """Three panels over the run's seconds: users and RPS, p50/p95 latency, failures and
-    documented 503s per second. ``outage``: seconds since the start, shaded."""
+    documented 503s per second. ``outage``: seconds since the start, shaded red; the warm-up
+    (:func:`warmup_end`) shaded grey and labelled, so that its seconds at 0 requests/s are
+    not read as the service's throughput."""
     path = Path(path)
+    timeline_figure(timeline, title, outage, warmup_s).savefig(path, dpi=110)
+    return path
+
+
+def timeline_figure(timeline: pd.DataFrame, title: str = "Load test",
+                    outage: tuple[float, float] | None = None,
+                    warmup_s: float | None = None) -> Figure:
+    """The figure of :func:`plot_timeline`."""
+    warm = warmup_end(timeline, warmup_s)
     fig = Figure(figsize=(11, 7.5), layout="constrained")
     ax_rps, ax_lat, ax_fail = fig.subplots(3, 1, sharex=True)
     t = timeline["t"]
@@ -35,13 +61,21 @@ def plot_timeline(timeline: pd.DataFrame, path: str | Path, title: str = "Load t
                  label="documented 503/s")
     ax_fail.set_ylabel("per second")
     ax_fail.set_xlabel("seconds since start")
+    ax_fail.set_ylim(bottom=0)  # counts: a run without failures is not centred on 0
     for ax in (ax_rps, ax_lat, ax_fail):
         _shade(ax, outage)
+        if warm is not None:
+            ax.axvspan(float(t.iloc[0]), warm, color="tab:gray", alpha=0.15,
+                       label="warm-up (not gated)" if ax is ax_rps else None)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
+    if warm is not None:
+        ax_rps.annotate(f"warm-up: {warm - float(t.iloc[0]):.0f} s of start and spawn",
+                        (float(t.iloc[0]), 0.45), xycoords=("data", "axes fraction"),
+                        xytext=(4, 4), textcoords="offset points", fontsize=8,
+                        color="dimgray", ha="left", va="bottom")
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
 def plot_chaos(rates: pd.DataFrame, breaker: pd.DataFrame, path: str | Path,

@@ -54,6 +54,9 @@ class LoadConfig:
     golden_users: tuple[str, ...] = ()  # only these users' notes and questions (empty: all)
     dataset: str = ""  # a dataset folder (evals/datasets): its notes and questions; empty: golden
     clear_caches: bool = True  # start from empty answer caches and a closed breaker
+    # before the timed run, rounds of this many questions at once (0: none) wake the app's
+    # lazy parts; the warmed user's caches are cleared afterwards (warm_up)
+    warm_up_requests: int = 0
     ready_timeout_s: float = 180.0
     stop_services: bool = False  # stop the embedded servers afterwards (tests' temp dirs)
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -121,6 +124,45 @@ def _dataset_items(dataset: str, path: Path) -> Path | None:
     rows = qa.astype(object).where(qa.notna(), None).to_dict("records")
     path.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def clear_user_caches(state_dir: Path, users: Sequence[str]) -> None:
+    """The answer caches of ``users`` emptied again (as ``prepare_state`` does before a run)."""
+    from rag_core.parts import parts_for
+
+    parts = parts_for(Settings(profile="ci", state_dir=state_dir, llm="extractive"))
+    try:
+        for user in users:
+            parts.caches.clear(user)
+    finally:
+        parts.close()
+
+
+WARM_UP_ROUNDS = 2
+
+
+def warm_up(app_url: str, token: str, questions: Sequence[str], at_once: int,
+            rounds: int = WARM_UP_ROUNDS) -> dict[str, float]:
+    """``rounds`` rounds of ``at_once`` different questions sent together (so that each
+    uvicorn worker gets some), each round after the previous one is answered: a fresh app
+    loads parts of its pipeline on its first questions (seconds on a quiet machine, tens of
+    seconds on a busy one), which a timed run would otherwise count as serving time. Returns
+    each round's wall time (``warm_up_round<i>_s``); the first is the app's start-up as its
+    first users see it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    times: dict[str, float] = {}
+    with httpx.Client(timeout=300) as client, ThreadPoolExecutor(max(1, at_once)) as pool:
+        for i in range(rounds):
+            asked = [questions[(i * at_once + j) % len(questions)] for j in range(at_once)]
+            started = time.perf_counter()
+            list(pool.map(lambda q: client.post(f"{app_url}{traffic.QUERY_PATH}",
+                                                json={"query": q}, headers=headers), asked))
+            times[f"warm_up_round{i + 1}_s"] = round(time.perf_counter() - started, 3)
+    return times
 
 
 def _clear_breaker(settings: Settings) -> None:
@@ -203,6 +245,7 @@ class Stack(TypedDict):
     app_pid: int
     qa_file: Path | None  # the dataset's items (None: the golden set)
     metrics_token: str
+    warm_up: dict[str, float]  # the warm-up's round times (empty: no warm-up)
 
 
 @contextmanager
@@ -247,8 +290,17 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
                       "--workers", str(config.workers)], env, out / f"{config.label}_app.log")
         wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
                   log=out / f"{config.label}_app.log")
+        warmed: dict[str, float] = {}
+        if config.warm_up_requests > 0:
+            bank = traffic.QuestionBank.from_items(traffic.load_items(qa_file=qa_file),
+                                                   only=list(config.golden_users))
+            user = bank.users[0]
+            warmed = warm_up(app_url, issue_token(settings, user, ttl_s=600),
+                             bank.answerable[user], config.warm_up_requests)
+            clear_user_caches(state, [user])
         yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
-               "app_pid": app.pid, "qa_file": qa_file, "metrics_token": metrics_token}
+               "app_pid": app.pid, "qa_file": qa_file, "metrics_token": metrics_token,
+               "warm_up": warmed}
     finally:
         stop(app)
         stop(mock)

@@ -16,19 +16,21 @@ from evals.report.record import NotebookOutcome
 
 PLOTS_DIR = "plots"
 CAPTIONS: dict[str, str] = {
-    "quality_sweep": "Answer and retrieval metrics against top_k (x) for each context budget "
-                     "(one line each); the shaded band around a line is its 95 % bootstrap "
-                     "interval over the questions of the sweep sample; the marked point is the "
-                     "run's own top_k and budget.",
+    "quality_sweep": "Answer and retrieval metrics against the context budget (x), one line per "
+                     "top_k; the shaded band around a line is its 95 % bootstrap interval over "
+                     "the questions of the sweep sample (in the legend); the ringed point is "
+                     "the run's own top_k and budget; lines whose bands overlap differ within "
+                     "the noise.",
     "no_context_threshold": "Best retrieval similarity per question, answerable against "
                             "no-context questions; the vertical line is the similarity "
                             "threshold below which the service answers 'no relevant notes'.",
     "retrieval_modes": "recall@5, MRR and nDCG@10 of dense, lexical and hybrid retrieval on the "
-                       "same questions; the y axis is fitted to the data (it does not start at "
-                       "0), so read the values, not the bar heights.",
+                       "same questions, per scenario and overall; bars start at 0 and carry "
+                       "their value, which is where differences of a few points are read.",
     "retrieval_pareto": "Recall@5 against p50 query latency of each (m, ef_construction) build "
-                        "as ef_search grows along its line; up and left is better. Latency is "
-                        "machine-dependent and not gated.",
+                        "as ef_search grows along its line (small labels, in the line's colour; "
+                        "a label with no free place is left out); up and left is better. "
+                        "Latency is machine-dependent and not gated.",
     "retrieval_recall_vs_ef": "Recall@5 and recall@10 against exact neighbours as ef_search "
                               "grows, one line per HNSW build; the vertical line is the "
                               "ef_search this run recommends (smallest reaching recall@5 0.98, "
@@ -43,12 +45,13 @@ CAPTIONS: dict[str, str] = {
                     "with recall and false hits on the labelled pairs); the marked point is "
                     "the run's own setting.",
     "load_timeline": "Requests per second, latency percentiles and errors over the load test; "
-                     "the first seconds are the app's and Locust's start and the users' "
-                     "spawn (the warm-up, left out of the gated figures).",
+                     "the grey band is the warm-up (the app's and Locust's start and the "
+                     "users' spawn, until the first answer and at least the configured "
+                     "warm-up), left out of the gated figures.",
     "load_sweep": "Streaming users' throughput and time to first token per concurrency step; "
                   "the knee is where more users stop adding throughput.",
     "spike_timeline": "The spike run: requests per second, latency and errors while users jump "
-                      "to the spike's peak.",
+                      "to the spike's peak; grey: the start, before the first answer.",
     "chaos_timeline": "Requests per second and outcomes through the LLM outage (shaded): stale "
                       "answers and documented 503s while the breaker is open.",
     "chaos_breaker": "The breaker's state and the share of stale, refused and failed answers "

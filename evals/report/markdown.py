@@ -136,6 +136,13 @@ def verdict_lines(summary: Mapping[str, object], results: Sequence[GateResult],
     return lines + [""]
 
 
+def details(title: str, body: Sequence[str]) -> list[str]:
+    """``body`` folded under ``title`` (HTML ``<details>``, which GitHub and most Markdown
+    viewers render, Markdown inside included): the page opens on the verdict and the gates,
+    and the long tables are one click away."""
+    return ["<details>", f"<summary>{title}</summary>", "", *body, "", "</details>"]
+
+
 def drop_empty_columns(header: Sequence[str], rows: Sequence[Sequence[str]]
                        ) -> tuple[list[str], list[list[str]]]:
     """Columns whose every cell is empty or ``-`` are left out."""
@@ -164,7 +171,10 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
         "Gated figures are those of the test split (items without a split count as test); "
         "`dev` is the same metric on the dev split, where rules and thresholds were tuned. "
         "`prev`: the previous run. A failed gate is explained under Verdict.", "",
-        md_table(header, rows),
+        *details(f"{len(shown)} gates: " + ", ".join(
+            f"{sum(r.status == st for r in shown)} {st}" for st in ("passed", "failed",
+                                                                    "skipped")),
+                 [md_table(header, rows)]),
     ]
     if not_run:
         names = sorted({r.name.split(".", 1)[0] for r in not_run})
@@ -183,10 +193,13 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
     ]
     notes = [(n.name, k, v) for n in notebooks for k, v in n.notes.items()]
     if notes:
-        parts += ["", "## Notes", ""] + [f"- {name} / {key}: {text}" for name, key, text in notes]
+        parts += ["", "## Notes", "", *details(
+            f"{len(notes)} notes of the notebooks",
+            [f"- {name} / {key}: {text}" for name, key, text in notes])]
     tables = [(n.name, title, table) for n in notebooks for title, table in n.tables.items()]
     for name, title, table in tables:
-        parts += ["", f"## {name}: {title}", "", table]
+        lines = max(str(table).count("\n") - 1, 0)
+        parts += ["", f"## {name}: {title}", "", *details(f"{lines} rows", [table])]
     plots = [(n.name, a) for n in notebooks for a in n.artifacts if a.endswith(".png")]
     if plots:
         from evals.report.figures import caption, shown_path
@@ -199,9 +212,11 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
                       f"*{caption(artifact, name)}*", ""]
     parts += ["", "## Metrics (against the previous run and the baseline)", "",
               "A delta marked `~` is inside the noise: no larger than the range of repeated runs "
-              "of the same code (`python -m evals spread`, reports/spread/).", "",
-              metrics_table(mapping(summary["metrics"]), previous, baseline,
-                            noise.bands(str(summary.get("profile", "")))), ""]
+              "of the same code (`python -m evals spread`, reports/spread/). Every metric is "
+              "also in summary.json.", "",
+              *details(f"{len(mapping(summary['metrics']))} metrics", [
+                  metrics_table(mapping(summary["metrics"]), previous, baseline,
+                                noise.bands(str(summary.get("profile", ""))))]), ""]
     # notes and errors written by notebooks may name files of the checkout: relative, too
     return "\n".join(parts).replace(str(REPO_ROOT) + "/", "")
 

@@ -31,7 +31,8 @@ PER_MODE = (*METRICS, "p50_ms", "p99_ms")
 # the comparisons of a set; an absent set records them (and every per-mode figure) as None, so
 # that the gates on them say "nothing to measure in this run" instead of failing
 COMPARISONS = ("default_minus_best_single", "default_minus_dense", "default_minus_bm25",
-               "bm25_minus_reference", "hybrid_minus_best_single", "dense_minus_published")
+               "default_minus_hybrid", "bm25_minus_reference", "hybrid_minus_best_single",
+               "dense_minus_published")
 
 
 def default_slug(base: SearchParams) -> str:
@@ -56,8 +57,8 @@ def empty_metrics(slugs: Sequence[str] = tuple(MODES)) -> dict[str, object]:
 def public_metrics(table: pd.DataFrame, default: str, published: float | None = None,
                    reference: float | None = None) -> dict[str, object]:
     """Flat figures of one set (``table``: ``beir_run.mode_table`` with slugs as configs):
-    per mode, and the default mode (``default``) against each half and the better of them,
-    BM25 against the plain reference, dense against the published figure."""
+    per mode, and the default mode (``default``) against each half, the better of them and
+    hybrid, BM25 against the plain reference, dense against the published figure."""
     rows = {str(r["config"]): r for r in table.to_dict("records")}
     out: dict[str, object] = {**empty_metrics(list(rows)),
                            **{slug: {k: r[k] for k in PER_MODE} for slug, r in rows.items()}}
@@ -70,6 +71,8 @@ def public_metrics(table: pd.DataFrame, default: str, published: float | None = 
             out["default_minus_best_single"] = ndcg[default] - best
         if "hybrid" in ndcg:
             out["hybrid_minus_best_single"] = ndcg["hybrid"] - best
+    if default in ndcg and "hybrid" in ndcg:  # a default other than hybrid (hybrid_prf)
+        out["default_minus_hybrid"] = ndcg[default] - ndcg["hybrid"]
     if reference is not None and "bm25" in ndcg:
         out["bm25_minus_reference"] = ndcg["bm25"] - reference
     if published is not None and "dense" in ndcg:

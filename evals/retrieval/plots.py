@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
+from matplotlib.typing import ColorType
 
 from evals.retrieval.bench import RECALL_TARGET, pareto_front
 
@@ -25,11 +30,11 @@ def plot_pareto(sweep: pd.DataFrame, path: str | Path, latency: str = "p50_ms") 
     path = Path(path)
     fig = Figure(figsize=(7.5, 4.5), layout="constrained")
     ax = fig.subplots()
+    points: list[tuple[float, float, str, ColorType]] = []
     for label, group in _series(sweep):
-        ax.plot(group[latency], group["recall_at_5"], marker="o", label=label)
-        for _, row in group.iterrows():
-            ax.annotate(str(int(row["ef_search"])), (row[latency], row["recall_at_5"]),
-                        fontsize=6, xytext=(3, -8), textcoords="offset points")
+        (line,) = ax.plot(group[latency], group["recall_at_5"], marker="o", label=label)
+        points += [(float(r[latency]), float(r["recall_at_5"]), str(int(r["ef_search"])),
+                    line.get_color()) for _, r in group.iterrows()]
     front = pareto_front(sweep[sweep["engine"] == "pgvector"], latency, "recall_at_5")
     ax.plot(front[latency], front["recall_at_5"], "k--", linewidth=1,
             label="pgvector Pareto front")
@@ -40,8 +45,38 @@ def plot_pareto(sweep: pd.DataFrame, path: str | Path, latency: str = "p50_ms") 
     ax.set_title("Recall against latency (labels: ef_search)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    label_points(ax, points)
     fig.savefig(path, dpi=110)
     return path
+
+
+# Where a label may sit around its point (offset in points), tried in this order.
+_OFFSETS = ((4, -9), (4, 3), (-12, 3), (-12, -9), (6, -3), (-16, -3), (0, 6), (0, -13))
+
+
+def label_points(ax: Axes, points: Sequence[tuple[float, float, str, ColorType]],
+                 min_gap_px: float = 11.0) -> list[Annotation]:
+    """Label each point (x, y, text, colour) at the first offset that keeps the label
+    ``min_gap_px`` clear of every label placed so far and of every other point; a label with
+    no free place is left out (its value is the one of the same place on a neighbouring line).
+    Placed in display pixels once the axes' limits and scales are final."""
+    ax.get_xlim(), ax.get_ylim()  # settles pending autoscaling before pixels are computed
+    to_px = ax.transData.transform
+    scale = ax.figure.dpi / 72.0
+    marks = [tuple(to_px((x, y))) for x, y, _, _ in points]
+    placed: list[tuple[float, float]] = []
+    out = []
+    for (x, y, text, colour), own in zip(points, marks, strict=True):
+        for dx, dy in _OFFSETS:
+            at = (own[0] + (dx + 3 * len(text)) * scale, own[1] + (dy + 3) * scale)
+            clear = all(math.dist(at, p) >= min_gap_px * scale for p in placed) and all(
+                math.dist(at, m) >= min_gap_px * scale * 0.8 for m in marks)
+            if clear:
+                placed.append(at)
+                out.append(ax.annotate(text, (x, y), xytext=(dx, dy),
+                                       textcoords="offset points", fontsize=6, color=colour))
+                break
+    return out
 
 
 def plot_recall_vs_ef(sweep: pd.DataFrame, path: str | Path, recommended: int,

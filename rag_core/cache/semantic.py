@@ -63,12 +63,14 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
 
 def strict_policy(loose: Policy) -> Policy:
     """The fact rules of loose (names, numbers, dates, negation, scripture, order words, kind
-    of answer), its roles rule (the same words with the parties exchanged) and the
-    word-by-word ``focus`` and ``coverage`` rules; loose's detail, sentence and evidence rules
-    are left out: with coverage on, leaving them out changed no figure on the golden test
-    split or the external set (docs/decisions.md, ablation)."""
+    of answer; a number or date added on one side only when the other's evidence holds it,
+    the same order words, ``additions``), its roles rule (the same parties, their roles
+    exchanged: ``exchanged``) and the word-by-word ``focus`` and ``coverage`` rules; loose's
+    detail, sentence and evidence rules are left out: with coverage on, leaving them out
+    changed no figure on the golden test split or the external set (docs/decisions.md)."""
     return replace(loose, coverage=True, detail=False, sentences=False, relation=False,
-                   evidence="off", word_similarity=0.6, evidence_words=False)
+                   evidence="off", word_similarity=0.6, evidence_words=False, additions=True,
+                   roles="exchanged")
 
 
 def policy_from(settings: Settings) -> Policy:

@@ -27,6 +27,7 @@ examples:
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
+  rag-core ask "Who preached on Nehemiah?" --user ben --server http://127.0.0.1:8000
   rag-core search "Micah 6:8" --user ben --top-k 5 --explain
   rag-core serve --port 8000 --workers 2
   rag-core mock-llm --port 8100 --latency-ms 3500
@@ -35,6 +36,7 @@ examples:
 
 environment: DATABASE_URL, REDIS_URL (unset: embedded servers under RAG_STATE_DIR), RAG_PROFILE
 (dev|prod|ci), RAG_LLM (extractive|hf), RAG_LLM_BASE_URL, HF_TOKEN, and every setting as RAG_<NAME>.
+RAG_SERVER_URL (and RAG_SERVER_TOKEN): `ask` sends its question to that running `rag-core serve`.
 """
 
 
@@ -135,21 +137,17 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from rag_core.cli.remote import ask_server, print_answer, server_url
+
+    url = server_url(args)
+    if url:  # a running `rag-core serve` has the models loaded: no start-up cost here
+        print_answer(ask_server(url, args.user, args.question, args.top_k), args.json)
+        return 0
     from rag_core.pipeline import Pipeline
 
     with _parts(_settings()) as parts:
         answer = Pipeline(parts).ask(args.user, args.question, top_k=args.top_k)
-    if args.json:
-        _print_json(answer.to_dict())
-        return 0
-    print(answer.answer)
-    if answer.stale:
-        print("\n(stale: served from cache while the language model is unavailable)")
-    for c in answer.citations:
-        print(f"  [{c.n}] {c.title} ({c.note_id}, score {c.score:.2f})")
-    layers = " ".join(f"{k}={v}" for k, v in answer.cache.items())
-    print(f"\ncache: {layers} | cost ${answer.cost_usd:.6f} | "
-          f"{answer.timings_ms.get('total', 0):.0f} ms | request {answer.request_id}")
+    print_answer(answer.to_dict(), args.json)
     return 0
 
 
@@ -270,13 +268,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=TOP_K, default=None,
                    help="chunks to retrieve, 1-50 (default RAG_TOP_K, 5)")
     p.add_argument("--json", action="store_true", help="print the full answer object as JSON")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--server", metavar="URL", default=None,
+                       help="ask a running `rag-core serve` at URL (default RAG_SERVER_URL): "
+                            "no model to load in this process. Token: RAG_SERVER_TOKEN, or "
+                            "one minted with RAG_JWT_SECRET")
+    where.add_argument("--local", action="store_true",
+                       help="answer in this process even when RAG_SERVER_URL is set")
 
     p = add("search", cmd_search, "Show the retrieved chunks for a query, without generating.")
     p.add_argument("query", nargs="?")
     p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
     p.add_argument("--top-k", type=SEARCH_TOP_K, default=5,
                    help="chunks to show, 1-1000 (the API and `ask` keep 1-50)")
-    p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default=None,
+    p.add_argument("--mode", choices=["dense", "lexical", "hybrid", "hybrid_prf"], default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
     p.add_argument("--explain", action="store_true",
                    help="per hit: dense score and rank, lexical score and rank with the matched "

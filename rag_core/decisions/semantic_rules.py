@@ -58,6 +58,8 @@ from rag_core.decisions.semantic_evidence import (
 )
 from rag_core.decisions.semantic_evidence import word_variant as _variant
 from rag_core.decisions.semantic_roles import role_check
+from rag_core.decisions.semantic_values import fmt as _fmt
+from rag_core.decisions.semantic_values import grounded_values, value_checks
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
          "names", "roles", "evidence", "sentence", "grounded", "detail", "focus", "relation",
@@ -96,7 +98,8 @@ class Policy:
     corroborated: float = 1.0  # off: measured, not chosen (evals/cache/semantic_eval.py)
     grounded: bool = True  # in the band: no noun of the evidence on one side only (both sides)
     # off | acting (no doer of one question named in another role by the other while someone
-    # else acts there) | any | both (variants measured; rag_core.decisions.semantic_roles)
+    # else acts there) | exchanged (... someone the first question names) | any | both
+    # (variants measured; rag_core.decisions.semantic_roles)
     roles: str = "acting"
     # strict mode: the same focus, no swapped preposition, every word of each question found in
     # the other (or, for the new one, in the cached answer's best evidence); near words from
@@ -105,6 +108,10 @@ class Policy:
     word_similarity: float = 0.8
     evidence_words: bool = True
     relation: bool = True
+    # strict mode: words, numbers and dates added on one side only are context when the other
+    # question's evidence holds them (semantic_coverage.coverage_checks, grounded_values);
+    # order words must then be the same on both sides, an addition included
+    additions: bool = False
 
     @property
     def floor(self) -> float:
@@ -177,11 +184,6 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a - b) and bool(b - a)
 
 
-def _fmt(a: Any, b: Any) -> str:
-    return f"{sorted(a) if isinstance(a, frozenset) else a} vs " \
-           f"{sorted(b) if isinstance(b, frozenset) else b}"
-
-
 def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
     """The slots compared for equality (the ``equal`` policy, and aligned questions)."""
     names_a, names_b = _unmatched(a.names, b.names), _unmatched(b.names, a.names)
@@ -198,23 +200,6 @@ def fact_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
               _fmt(a.sequence | a.degree, b.sequence | b.degree)),
         Check("names", not (names_a and names_b), f"{names_a} vs {names_b}"),
     ]
-
-
-def _values(f: nlp.Facts) -> frozenset[str]:
-    return f.numbers | {nlp.quantity(d) for d in f.dates}
-
-
-def value_checks(a: nlp.Facts, b: nlp.Facts, strict: bool) -> list[Check]:
-    """Numbers and dates compared together ("seventy-seven" may be a number on one side and
-    a date on the other): ``strict``, the same values; else no value on each side that the
-    other lacks. A failure is reported as ``dates`` when only date values differ."""
-    va, vb = _values(a), _values(b)
-    only_a, only_b = va - vb, vb - va
-    ok = not (only_a or only_b) if strict else not (only_a and only_b)
-    dated = {nlp.quantity(d) for d in a.dates | b.dates}
-    rule = "dates" if (only_a | only_b) and (only_a | only_b) <= dated else "numbers"
-    other = "dates" if rule == "numbers" else "numbers"
-    return [Check(rule, ok, _fmt(va, vb)), Check(other, True, f"compared under {rule}")]
 
 
 def _kinds_compatible(a: str, b: str) -> bool:
@@ -242,7 +227,7 @@ def nlp_named(name: str, words: set[str] | frozenset[str]) -> bool:
 
 
 def reworded_checks(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
-                    grounded_names: bool = True) -> list[Check]:
+                    grounded_names: bool = True, equal: bool = False) -> list[Check]:
     """The slots of two questions worded differently: compatible kinds, no conflict."""
     names_a, names_b = _unmatched(a.names, b.names), _unmatched(b.names, a.names)
     swapped = bool(names_a and names_b)
@@ -254,11 +239,11 @@ def reworded_checks(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
         Check("answer_type", _kinds_compatible(a.answer_type, b.answer_type),
               f"reworded: {_fmt(a.answer_type, b.answer_type)}"),
         Check("negation", not negated, f"reworded: negated on one side only: {negated}"),
-        *value_checks(a, b, strict=False),
+        *(grounded_values(a, b, new, cached) if equal else value_checks(a, b, strict=False)),
         Check("scripture", not _conflict(a.scripture, b.scripture),
               _fmt(a.scripture, b.scripture)),
-        Check("sequence", not _conflict(a.sequence, b.sequence)
-              and not _conflict(a.degree, b.degree),
+        Check("sequence", (a.sequence, a.degree) == (b.sequence, b.degree) if equal else
+              not _conflict(a.sequence, b.sequence) and not _conflict(a.degree, b.degree),
               _fmt(a.sequence | a.degree, b.sequence | b.degree)),
         Check("names", not swapped, f"{names_a} vs {names_b}"
               + (" (found in the other's evidence)" if (names_a and names_b and not swapped)
@@ -266,9 +251,16 @@ def reworded_checks(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
     ]
 
 
-def aligned_checks(a: nlp.Facts, b: nlp.Facts) -> list[Check]:
-    """Two questions worded alike: every slot the same (the words that differ are the point)."""
-    values = {c.rule: c for c in value_checks(a, b, strict=True)}
+def aligned_checks(a: nlp.Facts, b: nlp.Facts, equal: bool = False,
+                   new: Evidence | None = None, cached: Evidence | None = None) -> list[Check]:
+    """Two questions worded alike: every slot the same (the words that differ are the point;
+    ``equal``: the order words too, an addition included, and values added on one side only
+    when the other's evidence holds them)."""
+    values = {c.rule: c for c in (grounded_values(a, b, new or Evidence(), cached or Evidence())
+                                  if equal else value_checks(a, b, strict=True))}
+    if equal:
+        values["sequence"] = Check("sequence", (a.sequence, a.degree) == (b.sequence, b.degree),
+                                   _fmt(a.sequence | a.degree, b.sequence | b.degree))
     out = []
     for c in fact_checks(a, b):
         if c.rule == "answer_type":
@@ -361,8 +353,8 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
     aligned = policy.slots == "aligned" and ratio >= policy.aligned_ratio
     if policy.facts:
         if policy.slots == "aligned":
-            checks += aligned_checks(a, b) if aligned else reworded_checks(
-                a, b, new, cached, policy.grounded_names)
+            checks += aligned_checks(a, b, policy.additions, new, cached) if aligned else \
+                reworded_checks(a, b, new, cached, policy.grounded_names, policy.additions)
         else:
             checks += fact_checks(a, b)
     if "roles" in rules:
@@ -384,7 +376,8 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
                                    policy.strict_nouns))
     if policy.coverage:
         checks += coverage_checks(a, b, cached, similar, policy.word_similarity,
-                                  policy.evidence_words, policy.relation)
+                                  policy.evidence_words, policy.relation,
+                                  new if policy.additions else None)
     failed = [c.rule for c in checks if not c.passed]
     return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
                     similarity=float(similarity), matched_query=cached_query,

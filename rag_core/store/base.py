@@ -13,8 +13,10 @@ from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
 from rag_core.types import Chunk, Note
 
-RetrievalMode = Literal["dense", "lexical", "hybrid"]
-MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
+RetrievalMode = Literal["dense", "lexical", "hybrid", "hybrid_prf"]
+MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid", "hybrid_prf")
+# the modes that fuse a dense and a lexical candidate list
+FUSED_MODES: tuple[RetrievalMode, ...] = ("hybrid", "hybrid_prf")
 LexicalRanker = Literal["bm25", "ts_rank_cd"]
 FusionMethod = Literal["rrf", "score"]
 
@@ -30,6 +32,13 @@ class SearchParams:
     rank) per list) or ``score``: min-max normalised cosine and lexical scores over the
     candidates, weighted.  The defaults are Settings' defaults, except ``mode``: a bare
     ``SearchParams()`` searches dense; the service's mode comes from Settings (from_settings).
+
+    ``hybrid_prf`` searches hybrid, then again with pseudo-relevance feedback from the first
+    pass's ``prf_docs`` best chunks (``rag_core.store.searching.prf_search``): the query vector
+    plus ``prf_vector_weight`` times their mean vector, and BM25 over the question's lexemes
+    and the ``prf_terms`` most probable lexemes of those chunks (RM3: the question's lexemes
+    share ``prf_query_weight``, the feedback lexemes the rest), fused with ``prf_rrf_k`` and
+    ``prf_lexical_weight``.
     """
 
     mode: RetrievalMode = "dense"
@@ -48,6 +57,12 @@ class SearchParams:
     lexical_weight: float = 1.5
     dense_depth: int = 50
     lexical_depth: int = 50
+    prf_docs: int = 3
+    prf_terms: int = 50
+    prf_query_weight: float = 0.5
+    prf_vector_weight: float = 0.5
+    prf_rrf_k: int = 10
+    prf_lexical_weight: float = 1.0
     numerics: str = "f32"  # of the query vector (rag_core.embedding.vector_numerics)
 
     def __post_init__(self) -> None:
@@ -65,7 +80,10 @@ class SearchParams:
             bm25_k1=s.bm25_k1, bm25_b=s.bm25_b, metadata_weight=s.bm25_metadata_weight,
             fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.fusion_dense_weight,
             lexical_weight=s.fusion_lexical_weight, dense_depth=s.dense_candidates,
-            lexical_depth=s.lexical_candidates, numerics=vector_numerics(s),
+            lexical_depth=s.lexical_candidates, prf_docs=s.prf_docs, prf_terms=s.prf_terms,
+            prf_query_weight=s.prf_query_weight, prf_vector_weight=s.prf_vector_weight,
+            prf_rrf_k=s.prf_rrf_k, prf_lexical_weight=s.prf_lexical_weight,
+            numerics=vector_numerics(s),
         )
         return params.with_(**overrides) if overrides else params
 

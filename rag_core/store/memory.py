@@ -1,9 +1,10 @@
 """An in-process Store: exact cosine in numpy and a plain term-overlap lexical match.
 
 It keeps the Store contract (per-user isolation, idempotent and bulk upserts, a notes version
-bumped by every change, the three retrieval modes with the store's own fusion) so that tests of
-the pipeline's logic (step order, budgets, refusals, cache outcomes) run without PostgreSQL. It is
-not a vector database: storage behaviour is tested on the real PostgreSQL.
+bumped by every change, the retrieval modes with the store's own fusion; ``hybrid_prf``
+searches as hybrid, without feedback) so that tests of the pipeline's logic (step order,
+budgets, refusals, cache outcomes) run without PostgreSQL. It is not a
+vector database: storage behaviour is tested on the real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
+from rag_core.store.base import FUSED_MODES, ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.fusion import fuse
 from rag_core.types import Chunk, Note
 
@@ -148,7 +149,7 @@ class MemoryStore:
             chunks[i], score=float(cosine[i]), dense_rank=d_rank.get(i),
             lexical_rank=l_rank.get(i), matched_terms=matched[i],
             lexical_score=float(overlap[i]) if overlap[i] > 0 else None) for i in order]
-        return fuse(found, p, top_k) if p.mode == "hybrid" else found
+        return fuse(found, p, top_k) if p.mode in FUSED_MODES else found
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1) -> dict[str, Any]:

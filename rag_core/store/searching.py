@@ -3,7 +3,8 @@ rows to chunks.
 
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
 the rest on that connection, in one statement (a hybrid search fuses its two candidate lists
-in SQL and returns the ``top_k`` best).  Every knob comes from the caller's ``SearchParams``.
+in SQL and returns the ``top_k`` best; ``hybrid_prf`` runs three, ``prf_search``).  Every knob
+comes from the caller's ``SearchParams``.
 
 A user with at most ``user_rows_limit`` chunks (``user_scan_max_chunks``, more in a large
 table) is searched on their own rows (the ``user_id`` index: an exact dense scan, the lexical
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ import psycopg
 from opentelemetry import trace
 
 from rag_core.store import sql as q
-from rag_core.store.base import SearchParams
+from rag_core.store.base import FUSED_MODES, SearchParams
 from rag_core.types import Chunk
 
 
@@ -35,21 +37,25 @@ def index_rows(params: SearchParams, top_k: int) -> int:
     """The rows the dense scan must return: ``ef_search`` is never set below it."""
     if params.mode == "dense":
         return top_k
-    return max(top_k, params.dense_depth) if params.mode == "hybrid" else 0
+    return max(top_k, params.dense_depth) if params.mode in FUSED_MODES else 0
 
 
 def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray | None,
-              query_text: str | None, *, user_rows: bool = False, halfvec: bool = False
-              ) -> tuple[Any, dict[str, Any]]:
+              query_text: str | None, *, user_rows: bool = False, halfvec: bool = False,
+              weighted: Feedback | None = None) -> tuple[Any, dict[str, Any]]:
     """The statement of ``params.mode`` and its bind values; ``user_rows``: read the user's
     own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
-    of every user's chunks; ``halfvec``: the HNSW index is the halfvec one."""
+    of every user's chunks; ``halfvec``: the HNSW index is the halfvec one; ``weighted``
+    (hybrid only): the feedback pass's lexemes, their weights and the question's own vector."""
     dim = len(vector) if halfvec and vector is not None else None
     query = q.search_statement(params.mode, params.lexical_ranker, user_rows, dim,
-                               params.fusion)
+                               params.fusion, weighted is not None)
     values: dict[str, Any] = {"user_id": user_id, "embedding": vector}
     lexical = {"query": query_text or "", "k1": float(params.bm25_k1), "b": float(params.bm25_b),
                "metadata_weight": float(params.metadata_weight)}
+    if weighted is not None:
+        lexical.update(lexemes=list(weighted.lexemes), weights=list(weighted.weights),
+                       query_embedding=weighted.query_vector)
     if params.mode == "dense":
         values["k"] = top_k
     elif params.mode == "lexical":
@@ -76,8 +82,72 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                                              "search.user_rows": rows,
                                              "search.user_rows_limit": limit,
                                              "search.halfvec_index": halfvec})
-    query, values = statement(params, top_k, user_id, vector, query_text, user_rows=rows,
+    if params.mode == "hybrid_prf" and vector is not None:
+        return prf_search(conn, user_id, vector, top_k, query_text, params,
+                          user_rows=rows, halfvec=halfvec)
+    query, values = statement(params.with_(mode="hybrid") if params.mode == "hybrid_prf"
+                              else params, top_k, user_id, vector, query_text, user_rows=rows,
                               halfvec=halfvec)
+    return to_chunks(conn.execute(query, values).fetchall())
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The second pass of ``hybrid_prf``: weighted lexemes and the question's own vector."""
+
+    lexemes: tuple[str, ...]
+    weights: tuple[float, ...]
+    query_vector: np.ndarray
+
+
+def feedback_weights(question: Sequence[str], terms: Sequence[str], mass: Sequence[float],
+                     query_weight: float) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """RM3's query: the question's lexemes share ``query_weight`` equally, the feedback
+    lexemes share the rest in proportion to ``mass``; a lexeme in both adds its two parts.
+    Lexemes in code-point order (the statement finds a weight by the lexeme's place)."""
+    weights: dict[str, float] = {}
+    own = list(dict.fromkeys(question))
+    for lexeme in own:
+        weights[lexeme] = query_weight / len(own)
+    total = float(sum(mass))
+    rest = 1.0 - query_weight if own else 1.0
+    if total > 0:
+        for lexeme, m in zip(terms, mass, strict=True):
+            weights[lexeme] = weights.get(lexeme, 0.0) + rest * float(m) / total
+    order = tuple(sorted(weights))
+    return order, tuple(weights[t] for t in order)
+
+
+def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, top_k: int,
+               query_text: str | None, params: SearchParams, *, user_rows: bool,
+               halfvec: bool) -> list[Chunk]:
+    """``hybrid_prf``: a hybrid pass for the ``prf_docs`` best chunks, their feedback
+    (``sql.PRF_FEEDBACK``), then a hybrid pass with the expanded vector (the question's, unit
+    length, plus ``prf_vector_weight`` times the chunks' mean) and the RM3 lexemes, fused with
+    ``prf_rrf_k`` and ``prf_lexical_weight``: three statements in the search's transaction.
+    When the first pass finds nothing, its answer stands."""
+    first = params.with_(mode="hybrid")
+    query, values = statement(first, params.prf_docs, user_id, vector, query_text,
+                              user_rows=user_rows, halfvec=halfvec)
+    ids = [str(r[0]) for r in conn.execute(query, values).fetchall()]
+    if not ids:
+        return []
+    row = conn.execute(q.PRF_FEEDBACK, {"user_id": user_id, "ids": ids,
+                                        "terms": params.prf_terms,
+                                        "query": query_text or ""}).fetchone()
+    assert row is not None  # an aggregate-only SELECT returns one row
+    mean, terms, mass, question = row
+    lexemes, weights = feedback_weights(question or (), terms or (), mass or (),
+                                        params.prf_query_weight)
+    own = np.asarray(vector, dtype=np.float32)
+    expanded = own / max(float(np.linalg.norm(own)), 1e-12)
+    if mean is not None:
+        expanded = expanded + params.prf_vector_weight * np.asarray(
+            mean.to_numpy() if hasattr(mean, "to_numpy") else mean, dtype=np.float32)
+    second = first.with_(rrf_k=params.prf_rrf_k, lexical_weight=params.prf_lexical_weight)
+    query, values = statement(second, top_k, user_id, expanded.astype(np.float32), None,
+                              user_rows=user_rows, halfvec=halfvec,
+                              weighted=Feedback(lexemes, weights, own))
     return to_chunks(conn.execute(query, values).fetchall())
 
 

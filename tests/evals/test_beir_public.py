@@ -39,6 +39,19 @@ def test_public_metrics_compare_the_default_with_each_half_and_bm25_with_its_ref
     assert flat["retrieval.public.tiny.dense.recall_at_100"] == 0.5
 
 
+def test_a_feedback_default_is_compared_with_hybrid_too() -> None:
+    got = beir_public.public_metrics(table(dense=0.40, bm25=0.32, hybrid=0.39, hybrid_prf=0.43),
+                                     "hybrid_prf")
+    assert got["default_minus_hybrid"] == pytest.approx(0.04)
+    assert got["default_minus_best_single"] == pytest.approx(0.03)
+    assert got["hybrid_minus_best_single"] == pytest.approx(-0.01)
+    assert got["hybrid_prf"]["ndcg_at_10"] == 0.43
+    assert beir_public.default_slug(SearchParams(mode="hybrid_prf")) == "hybrid_prf"
+    configs = beir_public.mode_configs(SearchParams(mode="hybrid_prf", prf_docs=5))
+    assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid", "hybrid_prf"]
+    assert configs["hybrid_prf"].prf_docs == 5 and configs["hybrid"].mode == "hybrid"
+
+
 def test_a_default_mode_that_loses_to_a_half_shows_a_negative_margin() -> None:
     got = beir_public.public_metrics(table(dense=0.40, bm25=0.32, hybrid=0.35), "hybrid")
     assert got["default_minus_best_single"] == pytest.approx(-0.05)

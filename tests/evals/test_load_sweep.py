@@ -157,8 +157,10 @@ def test_warmup_requests_are_left_out_of_the_timing_figures(tmp_path: Path):
     assert cut["p99_ms"] < 200 and cut["p99_with_warmup_ms"] == 5000.0
     assert cut["warmup_requests"] == 10 and cut["requests"] == 110
     assert cut["rps_after_warmup"] == pytest.approx(100 / 10.0)
-    assert cut["rps"] == 8.0  # Locust's whole-run rate, and the share offered:
-    assert cut["rps_share_of_offered"] == pytest.approx(0.4)
+    assert cut["rps"] == 8.0  # Locust's whole-run rate; the share offered is the steady one
+    assert cut["rps_share_of_offered"] == pytest.approx(0.5)
+    assert cut["rps_share_of_offered_whole_run"] == pytest.approx(0.4)
+    assert cut["steady_from_s"] == 3.0 and "cold_start_s" not in cut  # users not given
     assert cut["p99_over_llm"] == pytest.approx(cut["p99_ms"] / 100.0)
     assert whole["miss_p99_over_p50"] > 30  # 5000 / 150 with the warm-up
     assert cut["miss_p99_over_p50"] == pytest.approx(198.01 / 149.5, rel=0.01)  # steady only

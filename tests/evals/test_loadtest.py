@@ -85,7 +85,9 @@ def test_summary_keeps_documented_503s_out_of_errors(locust_csv):
     assert out["p99_over_llm_ms"] == 550.0
     assert out["p99_over_llm"] == pytest.approx(850 / 300)
     assert out["miss_p99_over_p50"] == pytest.approx(900 / 400)  # the miss row's own tail
-    assert out["rps_share_of_offered"] == pytest.approx(0.5)
+    assert out["miss_p95_over_p50"] == pytest.approx(700 / 400)
+    assert out["rps_share_of_offered"] == pytest.approx(0.5)  # no warm-up: Locust's whole run
+    assert out["rps_share_of_offered_whole_run"] == pytest.approx(0.5)
     assert out["error_rate"] == pytest.approx(0.05)  # the 5 real errors only
     assert out["documented_503_rate"] == pytest.approx(0.05)
     assert out["cache_hit_share"] == pytest.approx(60 / 90)  # hits of the answered 90
@@ -272,19 +274,23 @@ def test_a_distributed_run_one_master_two_workers(tmp_path):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_sweep_of_streaming_users_after_a_run_on_the_same_stack(tmp_path):
-    """run_loads: a plain run, then a steps sweep of StreamingUsers against the same app; the
-    streamed answers log their first text and the gaps between chunks, the mock counts their
-    streams (its counters are reset between the runs)."""
+    """run_loads: a warm-up, a plain run, then a steps sweep of StreamingUsers against the same
+    app; the streamed answers log their first text and the gaps between chunks, the mock counts
+    their streams (its counters are reset between the runs); the warm-up before the first run
+    is timed per round."""
     from evals.load.sweep import streamed
 
     base = loadtest.LoadConfig(users=2, spawn_rate=2, duration_s=6, mix="novel",
                                shape="sustained", workers=1, mock_latency_ms=50,
-                               warmup_s=1.0, state_dir=str(tmp_path / "state"),
+                               warmup_s=1.0, warm_up_requests=2,
+                               state_dir=str(tmp_path / "state"),
                                output_dir=str(tmp_path / "out"), label="plain",
                                golden_users=("amara",), stop_services=True)
     sweep = loadtest.sweep_config(base, [1, 2], 5.0, tokens_per_s=200.0, wait_s=(0.1, 0.2))
     plain, swept = loadtest.run_loads([base, sweep])
     assert plain.mock_stats["streams"] == 0 and plain.mock_stats["requests"] > 0
+    assert set(plain.warm_up) == {"warm_up_round1_s", "warm_up_round2_s"} and not swept.warm_up
+    assert plain.summary()["warm_up_round1_s"] > 0
     assert swept.locust_returncode == 0 and swept.mock_stats["streams"] > 0
     rows = streamed(swept.events)
     assert len(rows) > 0 and rows["failure"].isna().all()

@@ -30,3 +30,30 @@ def test_the_sweep_plot_draws_bands_and_rings_the_chosen_point(tmp_path):
     assert 0.45 < low < 0.55 and 0.87 < high < 0.95
     assert tokens.get_ylim()[1] > 760 and tokens.get_ylim()[0] > 100  # not a 0-1 axis
     assert plots.plot_sweep(frame, tmp_path / "sweep.png", chosen=(5, 1200)).is_file()
+
+
+def test_the_sweep_legend_says_what_the_band_is():
+    frame = pd.DataFrame({"top_k": [5, 5], "context_budget": [300, 1200],
+                          "context_recall": [0.62, 0.81], "context_recall_ci_low": [0.55, 0.75],
+                          "context_recall_ci_high": [0.69, 0.87]})
+    fig = plots.sweep_figure(frame, ("context_recall",), chosen=(5, 1200))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["top_k=5", "this run", "band: 95 % bootstrap interval over the questions"]
+    assert fig.axes[0].get_legend() is None  # under the panels, not over the first one's lines
+    no_band = plots.sweep_figure(frame.drop(columns=["context_recall_ci_low",
+                                                     "context_recall_ci_high"]),
+                                 ("context_recall",))
+    assert [t.get_text() for t in no_band.legends[0].get_texts()] == ["top_k=5"]
+
+
+def test_mode_bars_start_at_zero_and_carry_their_values(tmp_path):
+    table = pd.DataFrame([{"scenario": s, "mode": m, "recall_at_5": v, "mrr": v, "ndcg_at_10": v}
+                          for s, m, v in (("overall", "dense", 0.70), ("overall", "hybrid", 0.74),
+                                          ("factual", "dense", 0.93),
+                                          ("factual", "hybrid", 1.0))])
+    fig = plots.modes_figure(table, ("recall_at_5", "mrr"))
+    for ax in fig.axes:
+        assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] > 1.0
+        values = sorted(t.get_text() for t in ax.texts)
+        assert values == ["0.70", "0.74", "0.93", "1.00"]
+    assert plots.plot_modes(table, tmp_path / "modes.png").is_file()

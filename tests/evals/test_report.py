@@ -131,3 +131,28 @@ def test_the_markdown_shows_paths_inside_the_checkout_relative_to_it(tmp_path):
     text = report.write_report(tmp_path, summary, results, [], None, None)["markdown"].read_text()
     assert str(REPO_ROOT) not in text
     assert "dataset='golden'" in text and "state_dir='.rag_state' (param)" in text
+
+
+def test_the_page_opens_on_the_verdict_and_folds_the_long_tables(tmp_path):
+    metrics, results = _results()
+    summary = report.build_summary("ci", "t", "c", results, metrics)
+    nb = report.NotebookOutcome("quality", "nb", str(tmp_path / "01.ipynb"), 1.0, True,
+                                tables={"per scenario": "| a |\n|---|\n| 1 |\n| 2 |"})
+    text = report.write_report(tmp_path, summary, results, [nb], None, None)["markdown"] \
+        .read_text()
+    assert text.index("## Verdict") < text.index("<details>")
+    folded = [block.split("</details>")[0] for block in text.split("<details>")[1:]]
+    titles = [block.strip().splitlines()[0] for block in folded]
+    shown = [r for r in results if not r.note.endswith("not run")]
+    assert titles == [
+        f"<summary>{len(shown)} gates: "
+        f"{sum(r.status == 'passed' for r in shown)} passed, "
+        f"{sum(r.status == 'failed' for r in shown)} failed, "
+        f"{sum(r.status == 'skipped' for r in shown)} skipped</summary>",
+        "<summary>2 rows</summary>",
+        f"<summary>{len(metrics)} metrics</summary>"]
+    assert "| `quality.recall_at_5` | 0.8900 |" in folded[0]  # the gate table
+    assert all(f"| `{name}` |" in folded[2] for name in metrics)  # every metric, folded
+    outside = text.split("<details>")[0] + "".join(b.split("</details>")[1] for b in
+                                                   text.split("<details>")[1:])
+    assert "| `quality.recall_at_5` |" not in outside

@@ -66,3 +66,43 @@ def test_embedded_postgres_starts_without_a_runtime_dir_warning(tmp_path: Path,
         assert "RuntimeDirWarning" not in stderr and "XDG_RUNTIME_DIR" not in stderr, stderr
     finally:
         run_cli(tmp_path, "services", "down", REDIS_URL=redis_url)
+
+
+ASK_PROBE = """
+import json, sys
+from rag_core.cli.main import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+loaded = sorted(m for m in ("torch", "spacy") if m in sys.modules)
+import thinc.compat, torch  # torch still imports afterwards; thinc recorded it as absent
+print("MODULES " + json.dumps([loaded, thinc.compat.has_torch, hasattr(torch, "tensor")]),
+      file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_ask_loads_spacy_without_torch(tmp_path: Path, database_url: str,
+                                       redis_url: str) -> None:
+    """``ask`` needs spaCy (the no-context decision) but not torch, which thinc imported on
+    the way (about 2.5 s of a cold ``ask``): spaCy is loaded, torch is not, and a later
+    ``import torch`` in the same process still works."""
+    env = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(tmp_path / "state"),
+                    DATABASE_URL=database_url, REDIS_URL=redis_url)
+    notes = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"
+
+    def cli(code: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    cli("from rag_core.cli.main import main; main()", "ingest", str(notes), "--user",
+        "amara", "--quiet")
+    out = cli(ASK_PROBE, "ask", "Who rebuilt the wall of Jerusalem?", "--user", "amara",
+              "--json")
+    assert json.loads(out.stdout)["citations"]
+    loaded, thinc_has_torch, torch_works = json.loads(
+        out.stderr.splitlines()[-1].removeprefix("MODULES "))
+    assert loaded == ["spacy"]
+    assert thinc_has_torch is False and torch_works is True

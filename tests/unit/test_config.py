@@ -41,6 +41,27 @@ def test_settings_read_the_deployment_env_names_and_mask_the_token(
     assert s.hf_token is not None and "hf_secretvalue" not in repr(s)
 
 
+def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag_core.store.base import SearchParams
+
+    monkeypatch.setenv("RAG_RETRIEVAL_MODE", "hybrid_prf")
+    monkeypatch.setenv("RAG_PRF_DOCS", "5")
+    monkeypatch.setenv("RAG_PRF_TERMS", "20")
+    monkeypatch.setenv("RAG_PRF_QUERY_WEIGHT", "0.7")
+    monkeypatch.setenv("RAG_PRF_VECTOR_WEIGHT", "1.0")
+    monkeypatch.setenv("RAG_PRF_RRF_K", "60")
+    monkeypatch.setenv("RAG_PRF_LEXICAL_WEIGHT", "0.75")
+    p = SearchParams.from_settings(Settings())
+    assert (p.mode, p.prf_docs, p.prf_terms, p.prf_query_weight, p.prf_vector_weight,
+            p.prf_rrf_k, p.prf_lexical_weight) == ("hybrid_prf", 5, 20, 0.7, 1.0, 60, 0.75)
+    for bad in ({"prf_docs": 0}, {"prf_query_weight": 1.5}, {"retrieval_mode": "prf"}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)
+    with pytest.raises(ValueError, match="unknown retrieval mode"):
+        SearchParams(mode="rm3")  # type: ignore[arg-type]
+
+
 def test_bad_values_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(top_k=0)

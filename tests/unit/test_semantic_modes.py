@@ -13,9 +13,10 @@ from evals.datasets import external
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
+from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.reasons import cache_reason
-from rag_core.decisions.semantic_coverage import misspelt
+from rag_core.decisions.semantic_coverage import misspelt, slip
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "
@@ -68,6 +69,49 @@ def test_near_words_come_from_the_similarity_given() -> None:
 def test_misspelt_words_are_one_slip_apart_in_long_words_only() -> None:
     assert misspelt("kessler", "kesler") and misspelt("appeal", "apeal")
     assert not misspelt("amira", "samir") and not misspelt("hail", "hial")
+
+
+def test_a_slip_is_one_keystroke_in_a_word_of_four_letters_or_more() -> None:
+    assert slip("hial", "hail") and slip("hom", "home") and slip("grnat", "grant")
+    assert not slip("cat", "cut") and not slip("hail", "mail") and not slip("home", "homely")
+    d = strict_decision("What did Odile say when she came home?",
+                        "What did Odile say when she came hom?")
+    assert d.hit, d.to_dict()
+
+
+def test_the_words_that_name_the_kind_of_answer_are_left_to_the_focus() -> None:
+    assert {"what", "year"} <= nlp.facts("In what year did Odile open the bakery?").asked
+    assert "loaf" not in nlp.facts("How many loaves does Odile bake?").asked
+    assert nlp.facts("What was the library book's fine?").about == "fine"
+    assert nlp.facts("Who did Odile serve first?").about == "serve"
+    d = strict_decision("In what year did Odile open the bakery?",
+                        "When did Odile open the bakery?")
+    assert d.hit, d.to_dict()
+
+
+@pytest.mark.parametrize(("cached", "new", "hit", "rule"), [
+    # a detail added on one side that the other question's evidence holds is context
+    ("How many loaves does Odile give away?",
+     "How many loaves does Odile give away at the quay every Friday?", True, ""),
+    ("How many loaves does Odile give away at the quay every Friday?",
+     "How many loaves does Odile give away?", True, ""),
+    # words on both sides that the other lacks are a swap, in the evidence or not
+    ("How many loaves does Odile give away at the quay?",
+     "How many loaves does Odile keep at the table?", False, "coverage"),
+    # an added year the evidence does not hold, an added order word
+    ("How many loaves does Odile give away?", "How many loaves did Odile give away in 2019?",
+     False, "dates"),
+    ("Who did Odile serve at the quay?", "Who did Odile serve first at the quay?", False,
+     "sequence"),
+    # what the question asks about is never context
+    ("What did Odile give away at the quay?", "What plate did Odile give away at the quay?",
+     False, "coverage"),
+])
+def test_additions_are_context_only_when_the_other_evidence_holds_them(
+        cached: str, new: str, hit: bool, rule: str) -> None:
+    d = strict_decision(cached, new)
+    assert d.hit is hit, d.to_dict()
+    assert hit or rule in d.failed()
 
 
 def test_cache_reason_names_the_outcome() -> None:

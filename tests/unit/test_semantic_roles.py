@@ -58,11 +58,20 @@ def test_a_pronoun_acts_but_is_no_party() -> None:
     ("What did Ingrid ask the ferryman at the crossing?",
      "What did the ferryman tell Ingrid at the crossing?", "ingrid"),
 ])
+@pytest.mark.parametrize("mode", ["acting", "exchanged"])
 def test_the_same_people_in_exchanged_roles_are_refused_with_them_named(
-        cached: str, new: str, shown: str) -> None:
-    check = role_check(nlp.facts(cached), nlp.facts(new))
+        cached: str, new: str, shown: str, mode: str) -> None:
+    check = role_check(nlp.facts(cached), nlp.facts(new), mode)
     assert check.rule == "roles" and not check.passed
     assert shown in check.detail
+
+
+def test_exchanged_needs_the_other_doer_named_by_the_first_question() -> None:
+    a, b = nlp.facts("What did the bishop say at the flood?"), nlp.facts(
+        "What did the mayor tell the bishop at the flood?")
+    assert demoted(a, b) == ["bishop"] and b.acting  # demoted, someone else acts
+    assert not role_check(a, b, "acting").passed
+    assert role_check(a, b, "exchanged").passed  # the mayor is no party of the first
 
 
 @pytest.mark.parametrize(("cached", "new"), [

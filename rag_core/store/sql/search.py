@@ -113,7 +113,18 @@ def knn_ids(table: str, id_column: str, *, per_user: bool, user_rows: bool = Fal
 
 _QUERY_CTE = """
     q AS MATERIALIZED (
-        SELECT rag_or_tsquery(%(query)s) AS tq, rag_query_lexemes(%(query)s) AS lex
+        SELECT rag_or_tsquery(%(query)s) AS tq, rag_query_lexemes(%(query)s) AS lex,
+               NULL::float8[] AS wt
+    )"""
+
+# The same CTE from weighted lexemes (pseudo-relevance feedback: ``rag_core.store.prf``): the
+# OR of the given lexemes, built as ``rag_or_tsquery`` builds it, and a weight per lexeme that
+# multiplies its BM25 term (an unweighted search multiplies by 1).
+_WEIGHTED_QUERY_CTE = """
+    q AS MATERIALIZED (
+        SELECT (SELECT rag_tsquery_or_agg(plainto_tsquery('simple', t))
+                FROM unnest(%(lexemes)s::text[]) AS t) AS tq,
+               %(lexemes)s::text[] AS lex, %(weights)s::float8[] AS wt
     )"""
 
 # The BM25 candidates: the user's chunks that match the question (``{match}``), each read once
@@ -151,7 +162,8 @@ _BM25_CTES = _QUERY_CTE + """,
     ),
     l AS MATERIALIZED (
         SELECT m.chunk_id,
-               sum(w.idf[array_position(q.lex, m.lexeme)] * m.tf * (%(k1)s + 1.0)
+               sum(w.idf[array_position(q.lex, m.lexeme)]
+                   * coalesce(q.wt[array_position(q.lex, m.lexeme)], 1.0) * m.tf * (%(k1)s + 1.0)
                    / (m.tf + %(k1)s * (1.0 - %(b)s + %(b)s * m.lex_len / st.avglen))) AS rank
         FROM m CROSS JOIN w CROSS JOIN st CROSS JOIN q
         GROUP BY m.chunk_id
@@ -173,15 +185,22 @@ _USER_ROWS = ("(SELECT x.chunk_id, x.user_id, x.lex_len, x.tsv FROM chunks x CRO
               "WHERE x.user_id = %(user_id)s AND ts_match_vq(x.tsv, q.tq) OFFSET 0) AS c")
 
 
-def _lexical_ctes(ranker: str, user_rows: bool) -> sql.SQL:
+def _lexical_ctes(ranker: str, user_rows: bool, weighted: bool = False) -> sql.SQL:
     """The CTEs q and l of ``ranker``; ``user_rows``: candidates matched row by row among the
-    user's chunks instead of through the GIN index."""
+    user's chunks instead of through the GIN index; ``weighted``: the query is weighted lexemes
+    (``%(lexemes)s``, ``%(weights)s``) instead of a text (BM25 weighs each term; ``ts_rank_cd``
+    matches the lexemes unweighted)."""
     if ranker == "bm25":
         # ``ts_match_vq`` is the function of ``@@``: unlike the operator, the GIN index of every
         # user's chunks cannot serve it, so the user_id index reads the user's rows.
         match = "ts_match_vq(x.tsv, q.tq)" if user_rows else "x.tsv @@ q.tq"
-        return sql.SQL(_BM25_CTES.format(match=match))
-    ctes = _TS_RANK_CD_CTES
+        ctes = _BM25_CTES.format(match=match)
+    else:
+        ctes = _TS_RANK_CD_CTES
+    if weighted:
+        ctes = ctes.replace(_QUERY_CTE, _WEIGHTED_QUERY_CTE)
+    if ranker == "bm25":
+        return sql.SQL(ctes)
     if user_rows:
         ctes = ctes.replace("FROM chunks c CROSS JOIN q", f"FROM {_USER_ROWS} CROSS JOIN q")
     return sql.SQL(ctes)
@@ -248,10 +267,13 @@ _FUSED_ORDER = ("{f}fused DESC, {t}.dense_rank NULLS LAST, {t}.lexical_rank NULL
                 '{t}.chunk_id COLLATE "C"')
 
 
-def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str) -> sql.Composed:
+def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str,
+            weighted: bool = False) -> sql.Composed:
     """Both candidate lists, each with its own depth, fused here: only the ``top_k`` best
-    rows leave the database. Returning every candidate's text and metadata and fusing them in
-    Python took 1.6 times as long at the median (README, "Retrieval")."""
+    rows leave the database (``weighted``: the lexical query is weighted lexemes and
+    ``%(query_embedding)s`` the vector that ``score`` is the cosine to). Returning every
+    candidate's text and metadata and fusing them in Python took 1.6 times as long at the
+    median (README, "Retrieval")."""
     return sql.SQL(
         """
         WITH {ctes},
@@ -275,16 +297,20 @@ def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str) 
         f AS (
             SELECT s.*, {fused} AS fused FROM s ORDER BY {order_s} LIMIT %(top_k)s
         )
-        SELECT c.chunk_id, c.note_id, c.user_id, c.ordinal, c.text, c.metadata, f.score,
+        SELECT c.chunk_id, c.note_id, c.user_id, c.ordinal, c.text, c.metadata, {score},
                f.dense_rank, f.lexical_rank, f.lexical_score, {terms} AS terms, f.fused
         FROM f JOIN chunks c ON c.chunk_id = f.chunk_id AND c.user_id = %(user_id)s
         CROSS JOIN q
         ORDER BY {order_f}
         """
-    ).format(ctes=_lexical_ctes(ranker, user_rows),
+    ).format(ctes=_lexical_ctes(ranker, user_rows, weighted),
              scan=knn_scan("chunks", ("chunk_id",), user_rows=user_rows,
                            halfvec_dim=halfvec_dim),
              fused=sql.SQL(_FUSED[fusion]),
+             # the feedback pass searches with an expanded vector; ``score`` stays the cosine
+             # similarity to the question's own vector
+             score=sql.SQL("1 - (c.embedding <=> %(query_embedding)s) AS score" if weighted
+                           else "f.score"),
              order_s=sql.SQL(_FUSED_ORDER.format(f="", t="s")),  # fused: the output column
              order_f=sql.SQL(_FUSED_ORDER.format(f="f.", t="f")),
              terms=sql.SQL(_TERMS))
@@ -292,11 +318,13 @@ def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str) 
 
 @functools.lru_cache(maxsize=64)
 def search_statement(mode: str, ranker: str, user_rows: bool,
-                     halfvec_dim: int | None = None, fusion: str = "rrf") -> sql.Composed:
+                     halfvec_dim: int | None = None, fusion: str = "rrf",
+                     weighted: bool = False) -> sql.Composed:
     """The statement of a search. ``user_rows``: the user's own rows (a small user: exact
     dense scan, lexical match row by row) instead of the HNSW and GIN indexes of all users'
     chunks; ``halfvec_dim``: the HNSW index is the ``halfvec`` one (``hnsw_index``);
-    ``fusion``: how hybrid search ranks its candidates."""
+    ``fusion``: how hybrid search ranks its candidates; ``weighted``: a hybrid search whose
+    lexical query is weighted lexemes (the second pass of ``hybrid_prf``)."""
     if ranker not in LEXICAL_RANKERS:
         raise ValueError(f"unknown lexical ranker {ranker!r}; expected one of {LEXICAL_RANKERS}")
     if fusion not in FUSIONS:
@@ -307,5 +335,38 @@ def search_statement(mode: str, ranker: str, user_rows: bool,
     if mode == "lexical":
         return _lexical(ranker, user_rows)
     if mode == "hybrid":
-        return _hybrid(ranker, user_rows, dim, fusion)
+        return _hybrid(ranker, user_rows, dim, fusion, weighted)
     raise ValueError(f"unknown retrieval mode {mode!r}")
+
+
+# --- pseudo-relevance feedback (``hybrid_prf``: rag_core.store.searching.prf_search) ---------
+
+# From the first pass's best chunks (``%(ids)s``, the user's): their mean vector, the
+# ``%(terms)s`` lexemes most probable in them (RM3's relevance model with the chunks weighted
+# alike: each lexeme's share of its chunk's positions, summed; bare numbers of one to three
+# digits left out as in ``rag_query_lexemes``) with those sums, and the question's lexemes.
+PRF_FEEDBACK = sql.SQL(
+    """
+    WITH fb AS MATERIALIZED (
+        SELECT chunk_id, tsv, embedding FROM chunks
+        WHERE user_id = %(user_id)s AND chunk_id = ANY(%(ids)s::text[])
+    ),
+    t AS (
+        SELECT fb.chunk_id, x.lexeme, greatest(cardinality(x.positions), 1)::float8 AS tf
+        FROM fb CROSS JOIN LATERAL unnest(fb.tsv) AS x
+    ),
+    p AS (
+        SELECT t.lexeme, sum(t.tf / n.total) AS p
+        FROM t JOIN (SELECT chunk_id, sum(tf) AS total FROM t GROUP BY chunk_id) AS n
+             USING (chunk_id)
+        WHERE t.lexeme !~ '^[0-9]{1,3}$'
+        GROUP BY t.lexeme
+        ORDER BY p DESC, t.lexeme COLLATE "C"
+        LIMIT %(terms)s
+    )
+    SELECT (SELECT avg(embedding) FROM fb),
+           (SELECT array_agg(lexeme ORDER BY p DESC, lexeme COLLATE "C") FROM p),
+           (SELECT array_agg(p ORDER BY p DESC, lexeme COLLATE "C") FROM p),
+           rag_query_lexemes(%(query)s)
+    """
+)
