@@ -130,6 +130,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "scale_sizes": [10000],
                 "public_sets": ["medline", "cisi", "cranfield", "npl", "nfcorpus", "fiqa",
                                 "arguana", "scidocs", "trec-covid"],
+                # every embedding runtime against torch on the four shared sets (gated)
+                "runtime_sets": ["medline", "cisi", "cranfield", "npl"],
             },
         },
     ),

@@ -1,22 +1,20 @@
-"""Retrieval quality of the optimised embedders against the PyTorch one (issue 18).
+"""Retrieval quality of the optimised embedders against the PyTorch one.
 
 Two checks, each a table with one row per backend and its nDCG@10 delta to ``torch``:
 
-- ``public_quality``: a BEIR-format set (``corpus.jsonl``, ``queries.jsonl``,
-  ``qrels/<split>.tsv``) embedded by each backend and ranked by exact cosine in numpy; no
-  database, since only the embedders differ. The loader is deliberately small so that it can be
-  swapped for ``evals/datasets/beir.py`` later. The data stays out of git
-  (``.rag_state/beir/<name>``).
+- ``public_quality``: a BEIR-layout set (read by ``evals.datasets.beir``) embedded by each
+  backend and ranked by exact cosine in numpy; no database, since only the embedders differ.
+  ``runtime_quality`` runs it on several sets for notebook 02's ``full`` profile, whose gates
+  hold every runtime within :data:`TOLERANCE` of torch on each set.
 - ``golden_quality``: the golden QA items through the real store (each backend ingests the
   golden notes into a database of its own, then retrieval is scored as in notebook 01).
 
-    python -m evals.retrieval.embed_quality --beir .rag_state/beir/nfcorpus --golden
+    python -m evals.retrieval.embed_quality --beir ../shared/beir/cisi --golden
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,42 +23,42 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
+from evals.datasets import beir
 from evals.datasets.arrays import Ids, Vectors
 from rag_core.config import Settings
 
 EmbedFn = Callable[[list[str]], Vectors]
 BACKENDS = ("torch", "onnx", "openvino")
-TOLERANCE = 0.005  # the issue's bound on |nDCG@10 delta| against torch
+TOLERANCE = 0.005  # the bound on |nDCG@10 delta| against torch
 
 
-@dataclass
-class BeirSet:
+@dataclass(frozen=True)
+class RankingSet:
+    """What the exact-cosine check reads of a BEIR set, in a fixed order: the documents (title
+    and text, as the store's ingest joins them), the queries with a positive judgement, and
+    the graded judgements above 0."""
+
     doc_ids: list[str]
     doc_texts: list[str]
     query_ids: list[str]
     query_texts: list[str]
     qrels: dict[str, dict[str, int]]  # query id -> doc id -> graded relevance (> 0)
 
+    @classmethod
+    def of(cls, ds: beir.BeirSet) -> RankingSet:
+        qrels = {q: {d: s for d, s in docs.items() if s > 0} for q, docs in ds.qrels.items()}
+        qrels = {q: docs for q, docs in qrels.items() if docs and q in ds.queries}
+        query_ids = [q for q in ds.queries if q in qrels]
+        return cls(doc_ids=list(ds.corpus),
+                   doc_texts=[doc_text(d["title"], d["text"]) for d in ds.corpus.values()],
+                   query_ids=query_ids, query_texts=[ds.queries[q] for q in query_ids],
+                   qrels=qrels)
 
-def load_beir(folder: str | Path, split: str = "test") -> BeirSet:
-    """A BEIR folder: only queries with at least one relevant document are kept."""
-    root = Path(folder)
-    qrels: dict[str, dict[str, int]] = {}
-    with (root / "qrels" / f"{split}.tsv").open() as fh:
-        next(fh)  # header
-        for line in fh:
-            qid, did, score = line.rstrip("\n").split("\t")[:3]
-            if int(score) > 0:
-                qrels.setdefault(qid, {})[did] = int(score)
-    docs = [json.loads(line) for line in (root / "corpus.jsonl").open() if line.strip()]
-    queries = [json.loads(line) for line in (root / "queries.jsonl").open() if line.strip()]
-    queries = [q for q in queries if q["_id"] in qrels]
-    return BeirSet(
-        doc_ids=[d["_id"] for d in docs],
-        doc_texts=[doc_text(d.get("title", ""), d.get("text", "")) for d in docs],
-        query_ids=[q["_id"] for q in queries], query_texts=[q["text"] for q in queries],
-        qrels=qrels)
+
+def load_beir(folder: str | Path, split: str = "test") -> RankingSet:
+    return RankingSet.of(beir.load_beir(folder, split))
 
 
 def doc_text(title: str, text: str) -> str:
@@ -85,7 +83,7 @@ def top_k(queries: Vectors, docs: Vectors, k: int) -> Ids:
     return np.take_along_axis(part, order, axis=1)
 
 
-def mean_ndcg(data: BeirSet, query_vecs: Vectors, doc_vecs: Vectors, k: int = 10
+def mean_ndcg(data: RankingSet, query_vecs: Vectors, doc_vecs: Vectors, k: int = 10
               ) -> float:
     ranked = top_k(query_vecs, doc_vecs, k)
     scores = [ndcg_at_k([data.doc_ids[i] for i in row], data.qrels[qid], k)
@@ -99,7 +97,7 @@ def _timed(embed: EmbedFn, texts: list[str]) -> tuple[Vectors, float]:
     return vectors, time.perf_counter() - start
 
 
-def public_quality(data: BeirSet, embedders: Mapping[str, EmbedFn], k: int = 10,
+def public_quality(data: RankingSet, embedders: Mapping[str, EmbedFn], k: int = 10,
                    reference: str = "torch") -> pd.DataFrame:
     """nDCG@k per embedder on ``data``, its delta and its cosines to ``reference``."""
     vectors: dict[str, tuple[Vectors, Vectors, float]] = {}
@@ -110,7 +108,7 @@ def public_quality(data: BeirSet, embedders: Mapping[str, EmbedFn], k: int = 10,
     return quality_table(data, vectors, k, reference)
 
 
-def quality_table(data: BeirSet, vectors: Mapping[str, tuple[Vectors, Vectors, float]],
+def quality_table(data: RankingSet, vectors: Mapping[str, tuple[Vectors, Vectors, float]],
                   k: int = 10, reference: str = "torch") -> pd.DataFrame:
     """The table of :func:`public_quality` from vectors already computed (pure)."""
     ref_docs, ref_queries, _ = vectors[reference]
@@ -130,13 +128,63 @@ def quality_table(data: BeirSet, vectors: Mapping[str, tuple[Vectors, Vectors, f
     return pd.DataFrame(rows)
 
 
+def runtime_quality(names: Sequence[str], embedders: Mapping[str, EmbedFn],
+                    data_dir: str | Path | None = None, progress: bool = False
+                    ) -> tuple[pd.DataFrame, dict[str, object], dict[str, str]]:
+    """:func:`public_quality` on each set of ``names`` found under ``data_dir`` (empty: where
+    ``evals.datasets.beir`` looks): the table (a ``set`` column first), its metrics
+    (:func:`runtime_metrics`) and the sets skipped with why. ``embedders`` must hold the
+    reference ``torch`` (:func:`backend_embedders` adds it)."""
+    root = Path(data_dir) if data_dir else beir.find_data_dir(names)
+    frames, skipped = [], {}
+    for name in tqdm(names, desc="runtimes x sets", disable=not progress):
+        ok, why = beir.data_status(root / name)
+        if not ok:
+            skipped[name] = why
+            continue
+        table = public_quality(load_beir(root / name), embedders)
+        table.insert(0, "set", name)
+        frames.append(table)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return table, runtime_metrics(table), skipped
+
+
+def runtime_metrics(table: pd.DataFrame) -> dict[str, object]:
+    """``<set>.<backend>.ndcg_at_10`` and ``.delta`` per row, and per backend the largest
+    |delta| over the sets (``<backend>.max_abs_delta_ndcg_at_10``: what the gates hold)."""
+    metrics: dict[str, object] = {}
+    if table.empty:
+        return metrics
+    for row in table.itertuples(index=False):
+        per_set = metrics.setdefault(str(row.set), {})
+        assert isinstance(per_set, dict)
+        per_set[str(row.backend)] = {"ndcg_at_10": float(row.ndcg_at_10),
+                                     "delta": float(row.delta)}
+    for backend, group in table.groupby("backend", sort=False):
+        metrics[str(backend)] = {
+            "max_abs_delta_ndcg_at_10": round(float(group["delta"].abs().max()), 5)}
+    return metrics
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    """The runtime table of the summary page: nDCG@10 per set and runtime, delta to torch."""
+    lines = ["| set | runtime | nDCG@10 | delta to torch | within 0.005 | docs/s |",
+             "|---|---|---|---|---|---|"]
+    for r in table.to_dict("records"):
+        lines.append(f"| {r['set']} | {r['backend']} | {r['ndcg_at_10']:.5f} | {r['delta']:+.5f} "
+                     f"| {'yes' if r['within_tolerance'] else 'NO'} | {r['docs_per_s']:.0f} |")
+    return "\n".join(lines)
+
+
 def backend_embedders(backends: Sequence[str], settings: Settings | None = None
                       ) -> dict[str, EmbedFn]:
-    """The real embedders of ``backends`` from Settings (``settings``: the base)."""
+    """The real embedders of ``backends`` and of the reference ``torch``, from Settings
+    (``settings``: the base, so a runtime is scored with its configured precision)."""
     from rag_core.embedding import build_embedder
 
     base = settings or Settings(profile="ci")
-    return {b: build_embedder(base.with_overrides(embedding_backend=b)).embed for b in backends}
+    wanted = ["torch", *(b for b in backends if b != "torch")]
+    return {b: build_embedder(base.with_overrides(embedding_backend=b)).embed for b in wanted}
 
 
 def golden_quality(backends: Sequence[str] = BACKENDS, modes: Sequence[str] = ("dense", "hybrid"),

@@ -7,14 +7,18 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from evals.retrieval.embed_quality import (
-    BeirSet,
+    TOLERANCE,
+    RankingSet,
     load_beir,
     mean_ndcg,
     ndcg_at_k,
     quality_table,
+    runtime_metrics,
+    runtime_quality,
     top_k,
 )
 
@@ -42,8 +46,8 @@ def test_top_k_is_exact_cosine_order() -> None:
     assert top_k(queries, docs[:3], 10).shape == (2, 3)
 
 
-def _tiny() -> BeirSet:
-    return BeirSet(doc_ids=["d0", "d1", "d2"], doc_texts=["x", "y", "z"],
+def _tiny() -> RankingSet:
+    return RankingSet(doc_ids=["d0", "d1", "d2"], doc_texts=["x", "y", "z"],
                    query_ids=["q0", "q1"], query_texts=["qx", "qy"],
                    qrels={"q0": {"d0": 1}, "q1": {"d1": 2}})
 
@@ -75,3 +79,57 @@ def test_load_beir_keeps_judged_queries_and_titles(tmp_path: Path) -> None:
     data = load_beir(tmp_path)
     assert data.doc_texts == ["T\n\nbody", "plain"]
     assert data.query_ids == ["q1"] and data.qrels == {"q1": {"d1": 2}}
+
+
+def _write_set(folder: Path) -> None:
+    """Three documents, two judged queries; each query's words are its document's."""
+    (folder / "qrels").mkdir(parents=True)
+    docs = {"d0": "apple orchard harvest", "d1": "river boat crossing", "d2": "mountain snow"}
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items()))
+    (folder / "queries.jsonl").write_text(
+        json.dumps({"_id": "q0", "text": "apple harvest"}) + "\n"
+        + json.dumps({"_id": "q1", "text": "boat on the river"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\t1\n")
+
+
+VOCAB = ("apple", "orchard", "harvest", "river", "boat", "crossing", "mountain", "snow")
+
+
+def _bag_of_words(texts: list[str]) -> np.ndarray:
+    vecs = np.array([[float(w in t.split()) for w in VOCAB] for t in texts], dtype=np.float32)
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+
+
+def _first_word_only(texts: list[str]) -> np.ndarray:
+    """A worse 'runtime': only the first word of each text counts, so q1 ('boat on the
+    river') no longer meets d1 ('river boat crossing') first."""
+    return _bag_of_words([t.split()[0] if t.split() else t for t in texts])
+
+
+def test_runtime_quality_scores_each_set_and_backend_against_torch(tmp_path: Path) -> None:
+    _write_set(tmp_path / "tiny")
+    table, metrics, skipped = runtime_quality(
+        ["tiny", "absent"], {"torch": _bag_of_words, "same": _bag_of_words,
+                             "worse": _first_word_only}, data_dir=tmp_path)
+    assert list(table["set"].unique()) == ["tiny"] and "absent" in skipped
+    rows = table.set_index("backend")
+    assert rows.loc["torch", "ndcg_at_10"] == pytest.approx(1.0)
+    assert rows.loc["same", "delta"] == 0.0
+    assert rows.loc["worse", "delta"] < -TOLERANCE
+    tiny = metrics["tiny"]
+    assert isinstance(tiny, dict) and tiny["same"] == {"ndcg_at_10": 1.0, "delta": 0.0}
+    assert metrics["same"] == {"max_abs_delta_ndcg_at_10": 0.0}
+    worse = metrics["worse"]
+    assert isinstance(worse, dict) and worse["max_abs_delta_ndcg_at_10"] > TOLERANCE
+
+
+def test_runtime_metrics_take_the_largest_delta_over_sets() -> None:
+    table = pd.DataFrame([
+        {"set": "a", "backend": "onnx", "ndcg_at_10": 0.5, "delta": 0.001},
+        {"set": "b", "backend": "onnx", "ndcg_at_10": 0.4, "delta": -0.004},
+    ])
+    metrics = runtime_metrics(table)
+    assert metrics["onnx"] == {"max_abs_delta_ndcg_at_10": 0.004}
+    assert runtime_metrics(pd.DataFrame()) == {}
