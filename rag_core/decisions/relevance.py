@@ -2,7 +2,7 @@
 
 One cosine is not enough: a question about another user's sermon (or about something no note
 mentions) still finds the asker's notes on the same theme at cosine 0.35-0.50. So the decision
-looks at three things, all from the retrieval the pipeline did anyway, without the LLM:
+looks at several things, all from the retrieval the pipeline did anyway, without the LLM:
 
 ``retrieved``   at least one chunk came back;
 ``similarity``  the best dense cosine of the chunks reaches ``Settings.similarity_threshold``
@@ -10,13 +10,21 @@ looks at three things, all from the retrieval the pipeline did anyway, without t
 ``names``       every proper name of the question (spaCy: a person, place, book or event) occurs
                 in the retrieved chunks or their metadata: a question about "Nehemiah" is not
                 answered by notes that never name him;
+``front_matter`` a year, month, speaker or chapter named matches a retrieved note
+                (``front_matter.py``);
+``numbers``     every number the question names ("the five thousand") is in the chunks
+                (``quantities.py``);
 ``coverage``    the share of the question's nouns (lemmas) found in the retrieved chunks
                 reaches ``relevance_min_coverage``, unless the best cosine is at least
                 ``relevance_confident`` (a close paraphrase may share few words). A noun the
                 chunks lack counts as found when a word of theirs means nearly the same: word
                 vectors at cosine >= ``relevance_word_similarity``
                 (``rag_core.decisions.word_match``;
-                "sibling" for "niece", "rock" for "stone").
+                "sibling" for "niece", "rock" for "stone"). What the question is "about"
+                (the noun after it, a gerund: "about fasting") must be found whatever the
+                cosine;
+``value``       an age, duration, count or name asked is given on its subject
+                (``answer_value.py``).
 
 The decision takes the chunks with their dense scores (``Chunk.score``) and ranks, whatever
 retrieval mode or lexical ranking produced them. It records what every rule saw
