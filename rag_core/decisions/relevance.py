@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from rag_core.config import Settings
@@ -160,6 +161,7 @@ def _texts(chunks: Sequence[Chunk]) -> str:
     return "\n".join(f"{(c.metadata or {}).get('title', '')}\n{c.text}" for c in chunks)
 
 
+@lru_cache(maxsize=1024)
 def _topic_words(query: str) -> tuple[str, ...]:
     """What the question is about: the noun after "about", a gerund after a preposition with
     no noun of its own ("about fasting": fast), and a church word spaCy tags as a name but
