@@ -359,6 +359,9 @@ def _reference_tokens(doc: Any) -> set[int]:
     return out
 
 
+reference_tokens = _reference_tokens  # public name, for the no-context decision's numbers
+
+
 @lru_cache(maxsize=4096)
 def facts(text: str) -> Facts:
     """The facts of one question (memoised: the cache compares one text with many)."""
