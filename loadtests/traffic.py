@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,10 +111,11 @@ _FOLLOW_UPS = (
 
 def novel_question(bank: QuestionBank, user: str, rng: random.Random) -> str:
     """A question not asked before: two of the user's questions joined by a random frame and a
-    random number, so that neither the exact nor (usually) the semantic cache has it."""
+    random tag, so that neither the exact nor (usually) the semantic cache has it."""
     pool = bank.answerable[user]
     first, second = rng.sample(pool, 2) if len(pool) > 1 else (pool[0], pool[0])
-    frame = rng.choice(_FOLLOW_UPS).format(q=second.rstrip("?") + "?", n=rng.randint(1, 10**6))
+    tag = "".join(rng.choices(string.ascii_lowercase, k=6))  # letters: a number is a fact
+    frame = rng.choice(_FOLLOW_UPS).format(q=second.rstrip("?") + "?", n=tag)
     return f"{first} {frame}"[:990]
 
 

@@ -26,6 +26,12 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Za-z]+")
 _YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
+# Nouns that a number counts when it shapes the answer asked for ("in two sentences", "three
+# points"), not a fact the notes must give.
+ANSWER_SHAPE = frozenset({"sentence", "word", "line", "paragraph", "point", "bullet"})
+# A word of letters and digits together ("a1b2c3", "mp3", "5th") names a code or a rank, not
+# a quantity: it is left out whole rather than read as the digits in it.
+_MIXED = re.compile(r"\b\w*(?:[A-Za-z]\d|\d[A-Za-z])\w*\b")
 # Words that make a number approximate (grammar, as spaCy attaches them: advmod or quantmod)
 APPROXIMATE = frozenset({"almost", "nearly", "about", "around", "roughly", "approximately",
                          "some", "over", "under", "more", "less", "fewer", "least", "most",
@@ -51,7 +57,7 @@ def values(text: str) -> set[float]:
     """Every number of ``text`` as a value (a run of number words is one number)."""
     out: set[float] = set()
     run: list[str] = []
-    tokens = _TOKEN.findall(text.replace("-", " "))
+    tokens = _TOKEN.findall(_MIXED.sub(" ", text).replace("-", " "))
     scaled = -1  # the scale word after digits ("5 thousand"), read with them
     for i, tok in enumerate(tokens):
         low = tok.lower()
@@ -88,9 +94,11 @@ def values(text: str) -> set[float]:
 @lru_cache(maxsize=1024)
 def question_values(text: str) -> frozenset[float]:
     """The numbers a question names as facts: not in a scripture reference, a date or a time,
-    not a year, not one."""
+    not a year, not one, not the length of the answer asked for."""
     doc = nlp.nlp()(text)
     skip = nlp.reference_tokens(doc) | {
+        t.i for t in doc if t.like_num and t.dep_ == "nummod" and t.head.lemma_.lower()
+        in ANSWER_SHAPE} | {
         t.i for t in doc if t.like_num and any(
             c.lower_ in APPROXIMATE for c in (*t.children, *t.head.children)
             if c.dep_ in ("advmod", "quantmod", "amod") and c.i < t.i)}

@@ -168,7 +168,11 @@ def _topic_words(query: str) -> tuple[str, ...]:
     ``nlp.DOMAIN_COMMON`` keeps out of the names, as the object of a verb or a preposition
     ("keeping the Sabbath", "about Jesus")."""
     out = []
-    for t in nlp.nlp()(query):
+    doc = nlp.nlp()(query)
+    refs = nlp.reference_tokens(doc)  # a scripture reference is the scripture rule's to judge
+    for t in doc:
+        if t.i in refs or any(c.isdigit() for c in t.text):
+            continue
         if t.tag_ == "VBG" and t.dep_ in ("pcomp", "pobj") and not any(
                 c.dep_ in ("dobj", "pobj", "prep") for c in t.children):
             out.append(t.lemma_.lower())

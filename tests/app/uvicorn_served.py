@@ -125,5 +125,6 @@ def until_both_workers(call: Callable[[], httpx.Response], tries: int = 80
 def question_stream() -> Iterator[str]:
     for round_ in range(10):
         for topic in TOPICS:
-            yield f"What did Pastor Okafor say about {topic}?" + (f" ({round_})" if round_
-                                                                   else "")
+            # a letter, not a number: a number is a fact the notes would have to give
+            yield f"What did Pastor Okafor say about {topic}?" + (
+                f" ({'abcdefghij'[round_]})" if round_ else "")

