@@ -8,19 +8,20 @@ word instead:
               / how many / what + its noun ...): "who" and "what" about one event differ;
 ``relation``  no preposition or subordinator on one side replaced by another on the other
               ("left from" / "went to", "before" / "after"); one added on one side is none;
-``coverage``  every content word and name of each question is found in the other: the same
-              lemma, a form of it (pray / prayer), a misspelling of it (one edit in a word of
-              five letters or more, or one keystroke, ``slip``, in a word of four or more), or
-              a word the embedder's own word vectors put at cosine ``word_similarity`` or
-              more. The words that name the kind of answer ("what *year*", "how *long*") are
-              left to ``focus`` when the kinds agree. With ``new_evidence`` (the strict mode's
-              additions), words that only one side has are context when the other question's
-              evidence holds them (the new question's in the cached answer's best chunk, the
-              donor's in the new question's): "at the harbour" added. Never when both sides
-              lack words of the other (a swap), nor for what either question asks about
-              (``Facts.about``) or who does it (a subject): a donor that asked for more than the
-              new question did is not reused ("Who was Aunt M.?" after "Who ate at Aunt M.'s
-              extra plate?").
+``coverage``  every content word and name of each question is found in the other: the same lemma, a
+              form of it (pray / prayer), a misspelling of it (one edit in a word of five letters or
+              more, or one keystroke, ``slip``, in a word of four or more), or a word the embedder's
+              own word vectors put at cosine ``word_similarity`` or more, unless the two words fill
+              the same slot of two questions worded alike (``slot_swaps``: "a yellow peg" / "a red
+              peg", near at 0.68, is the near miss's very pattern). The words that name the kind of
+              answer ("what *year*", "how *long*") are left to ``focus`` when the kinds agree. With
+              ``new_evidence`` (the strict mode's additions), words that only one side has are
+              context when the other question's evidence holds them (the new question's in the
+              cached answer's best chunk, the donor's in the new question's): "at the harbour"
+              added. Never when both sides lack words of the other (a swap), nor for what either
+              question asks about (``Facts.about``) or who does it (a subject): a donor that asked
+              for more than the new question did is not reused ("Who was Aunt M.?" after "Who ate at
+              Aunt M.'s extra plate?").
 
 Synonyms come only from the embedder's word vectors (``rag_core.decisions.word_match``), never
 from a list.
@@ -78,20 +79,37 @@ def _found(word: str, tokens: Sequence[str]) -> bool:
         misspelt(word, t) or slip(word, t) for t in tokens)
 
 
+def slot_swaps(a: nlp.Facts, b: nlp.Facts) -> frozenset[frozenset[str]]:
+    """The content words that replace each other one for one in the same place of two
+    questions' word sequences ("a *yellow* peg" / "a *red* peg")."""
+    matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)
+    content_a, content_b = set(a.content), set(b.content)
+    out = set()
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        left = [w for w in a.tokens[i1:i2] if w in content_a]
+        right = [w for w in b.tokens[j1:j2] if w in content_b]
+        if op == "replace" and len(left) == len(right) == 1:
+            out.add(frozenset((left[0], right[0])))
+    return frozenset(out)
+
+
 def uncovered(side: nlp.Facts, other: nlp.Facts, extra: frozenset[str],
               similar: Similar | None, threshold: float,
               focused: bool = False) -> tuple[list[str], list[str]]:
     """The words of ``side`` that ``other`` (or ``extra``, words of the evidence, for words
     other than names: who is asked about must be asked again) lacks, and the near-word
-    matches used (``word~match cosine``). ``focused`` (the kinds of answer agree): the words
-    naming the kind of answer are left to the focus rule."""
+    matches used (``word~match cosine``), never the other word of a slot swap. ``focused``
+    (the kinds of answer agree): the words naming the kind of answer are left to the focus
+    rule."""
     tokens = list(other.tokens)
     missing = [w for w in words_of(side, focused) if not _found(w, tokens)
                and (w in side.names or w not in extra)]
     used: list[str] = []
     candidates = words_of(other)
     if missing and similar is not None and candidates:
-        near = {w: m for w, m in similar(missing, candidates).items() if m[0] >= threshold}
+        swaps = slot_swaps(side, other)
+        near = {w: m for w, m in similar(missing, candidates).items()
+                if m[0] >= threshold and frozenset((w, m[1])) not in swaps}
         used = [f"{w}~{m} {s:.2f}" for w, (s, m) in near.items()]
         missing = [w for w in missing if w not in near]
     return missing, used

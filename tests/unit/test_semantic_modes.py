@@ -57,13 +57,28 @@ def test_strict_refuses_with_the_rule_that_saw_the_difference(cached: str, new: 
     assert not d.hit and rule in d.failed()
 
 
+def _close(words: object, candidates: object) -> dict[str, tuple[float, str]]:
+    return {"wharf": (0.9, "quay"), "quay": (0.9, "wharf"), "red": (0.68, "yellow"),
+            "yellow": (0.68, "red")}
+
+
 def test_near_words_come_from_the_similarity_given() -> None:
-    cached, new = "What did Odile sell at the quay?", "What did Odile sell at the wharf?"
+    cached, new = "What did Odile sell at the quay?", "At the wharf, what did Odile sell?"
     assert not strict_decision(cached, new).hit
-    def close(words: object, candidates: object) -> dict[str, tuple[float, str]]:
-        return {"wharf": (0.9, "quay"), "quay": (0.9, "wharf")}
-    d = strict_decision(cached, new, close)
+    d = strict_decision(cached, new, _close)
     assert d.hit and "wharf~quay" in dict((c.rule, c.detail) for c in d.checks)["coverage"]
+
+
+@pytest.mark.parametrize(("cached", "new"), [
+    ("What does a yellow peg mean on Odile's table?", "What does a red peg mean on Odile's table?"),
+    ("What did Odile sell at the quay?", "What did Odile sell at the wharf?"),
+])
+def test_a_near_word_in_the_same_slot_is_a_swap_not_a_synonym(cached: str, new: str) -> None:
+    """Word vectors put other members of a kind near each other (colours at 0.68): one word
+    for another in the same place of two questions worded alike is the near miss's pattern,
+    so there a near word never covers; the team's own example set met it as a false hit."""
+    d = strict_decision(cached, new, _close)
+    assert not d.hit and d.reason == "coverage"
 
 
 def test_misspelt_words_are_one_slip_apart_in_long_words_only() -> None:
