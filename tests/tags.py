@@ -6,7 +6,10 @@ import random
 import string
 
 
-def letters_tag(n: int = 8) -> str:
-    """``n`` random lowercase letters: no digits, which a question would name as a number the
-    notes must give (rag_core.decisions.quantities), refusing it."""
-    return "".join(random.choices(string.ascii_lowercase, k=n))
+def question_tag(pairs: int = 4) -> str:
+    """A word of alternating letters and digits ("k7q2m9x4"), which the language rules read as
+    neither a number the notes must give (rag_core.decisions.quantities) nor a word the notes
+    must cover (the coverage rule): a tag of letters alone is a content word that is in no note,
+    and the question is refused whenever the tag happens to embed far from every note."""
+    return "".join(random.choice(string.ascii_lowercase) + random.choice(string.digits)
+                   for _ in range(pairs))

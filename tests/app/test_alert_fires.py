@@ -31,7 +31,7 @@ from served_app import ServedApp, clean_env, free_port, kill_group, serve, wait_
 from rag_core.api.auth import issue_token
 from rag_core.config import Settings
 from rag_core.redis_kv.keys import breaker_prefix
-from tests.tags import letters_tag
+from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -188,7 +188,7 @@ def test_an_error_burst_makes_the_error_rate_alert_fire(stack: Stack) -> None:
 
     httpx.post(f"{stack.mock_url}/admin/config", json={"error_rate": 1.0, "error_status": 503},
                timeout=5).raise_for_status()
-    codes = [stack.ask(f"{good[n % len(good)]} (burst {letters_tag()})").status_code
+    codes = [stack.ask(f"{good[n % len(good)]} (burst {question_tag()})").status_code
              for n in range(30)]
     assert codes == [503] * 30
     timeline.mark("burst: 30 questions answered 503 (LLM_UNAVAILABLE; breaker opens after 5)")

@@ -20,7 +20,7 @@ from rag_core.app import create_app
 from rag_core.config import Settings
 from rag_core.costs.ledger import price
 from rag_core.types import TokenUsage
-from tests.tags import letters_tag
+from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
@@ -90,7 +90,7 @@ async def verdict(client: httpx.AsyncClient, settings: Settings, user: str, answ
 
 async def test_a_hit_counts_the_dollars_it_saved(client: httpx.AsyncClient,
                                                  app_settings: Settings, user: str) -> None:
-    question = f"What did Pastor Okafor say about the mango seedlings? ({letters_tag()})"
+    question = f"What did Pastor Okafor say about the mango seedlings? ({question_tag()})"
     first = await ask(client, app_settings, user, question)
     assert first["generator"] == "hf" and first["cost_usd"] > 0 and first["answer_id"]
     would_cost = price(TokenUsage(**first["usage"]), app_settings)
@@ -114,7 +114,7 @@ async def test_a_hit_on_a_free_answer_saved_nothing(app_settings: Settings,
     app = create_app(app_settings, parts=app_parts)  # the module's extractive generator
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://test") as free:
-        question = f"Who was Mama Ngozi? ({letters_tag()})"
+        question = f"Who was Mama Ngozi? ({question_tag()})"
         first = await ask(free, app_settings, user, question)
         assert first["generator"] == "extractive"
         before = metric("cache_saved_dollars_total", layer="query")
@@ -125,7 +125,7 @@ async def test_a_hit_on_a_free_answer_saved_nothing(app_settings: Settings,
 
 async def test_wrong_takes_the_answer_out_and_the_next_ask_is_fresh(
         client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
-    question = f"What did the pastor's grandmother plant? ({letters_tag()})"
+    question = f"What did the pastor's grandmother plant? ({question_tag()})"
     first = await ask(client, app_settings, user, question)
     hit = await ask(client, app_settings, user, question)
     assert hit["cache"]["query"] == "hit"
@@ -169,7 +169,7 @@ async def test_wrong_on_a_semantic_reuse_stops_the_reuse(
 
 async def test_a_verdict_on_someone_elses_answer_is_refused(
         client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
-    question = f"Who is Doris? ({letters_tag()})"
+    question = f"Who is Doris? ({question_tag()})"
     mine = await ask(client, app_settings, user, question)
     for who, answer_id in (("someone-else", mine["answer_id"]),
                            ("someone-else", f"{mine['answer_id']}.query"),
@@ -185,7 +185,7 @@ async def test_a_verdict_on_someone_elses_answer_is_refused(
 
 async def test_the_stream_ends_with_an_answer_id(client: httpx.AsyncClient,
                                                  app_settings: Settings, user: str) -> None:
-    question = f"What did the pastor say about Haran? ({letters_tag()})"
+    question = f"What did the pastor say about Haran? ({question_tag()})"
     r = await client.post("/v1/query", json={"query": question, "stream": True},
                           headers=auth(app_settings, user))
     assert r.status_code == 200
@@ -202,7 +202,7 @@ async def test_the_feedback_export_is_read_by_the_harness(
     from evals.datasets import golden
     from rag_core.answers.feedback import export_verdicts
 
-    question = f"Who held the sign at the marathon? ({letters_tag()})"
+    question = f"Who held the sign at the marathon? ({question_tag()})"
     answer = await ask(client, app_settings, user, question)
     r = await verdict(client, app_settings, user, answer["answer_id"],
                       {"verdict": "right", "comment": "yes"})

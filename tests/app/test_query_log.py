@@ -19,7 +19,7 @@ from rag_core.answers.log import export_query_log, flush_query_log
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
-from tests.tags import letters_tag
+from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
@@ -44,7 +44,7 @@ async def _ask(app: Any, settings: Settings, user: str, questions: list[str]) ->
 
 async def test_the_query_log_is_off_by_default(app_settings: Settings, app_parts: Any) -> None:
     assert app_settings.query_log is False
-    question = f"Who rebuilt the wall? ({letters_tag()})"
+    question = f"Who rebuilt the wall? ({question_tag()})"
     await _ask(create_app(app_settings, parts=app_parts), app_settings, "amara", [question])
     flush_query_log(app_parts.records)
     assert question not in {q.question for q in app_parts.records.queries(1)}

@@ -24,7 +24,7 @@ from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
-from tests.tags import letters_tag
+from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 STEPS = ("assistant.validate", "assistant.query_cache", "assistant.embed", "assistant.retrieve",
@@ -76,7 +76,7 @@ def _by_name(exporter: InMemorySpanExporter) -> dict[str, Any]:
 async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settings: Settings,
                                            spans: InMemorySpanExporter) -> None:
     # a number of its own: the semantic cache never reuses another question's answer for it
-    question = f"What did Pastor Okafor say about faith and Abraham? ({letters_tag()})"
+    question = f"What did Pastor Okafor say about faith and Abraham? ({question_tag()})"
     headers = {"Authorization": f"Bearer {issue_token(app_settings, 'amara')}",
                "X-Request-ID": "trace-1"}
     r = await client.post("/v1/query", json={"query": question}, headers=headers)
@@ -149,7 +149,7 @@ async def test_error_is_recorded_on_the_root_span(client: httpx.AsyncClient,
 
 async def test_streamed_answer_is_traced_too(client: httpx.AsyncClient, app_settings: Settings,
                                              spans: InMemorySpanExporter) -> None:
-    question = f"What did Okafor say about endurance? ({letters_tag()})"
+    question = f"What did Okafor say about endurance? ({question_tag()})"
     r = await client.post("/v1/query", json={"query": question, "stream": True}, headers={
         "Authorization": f"Bearer {issue_token(app_settings, 'amara')}"})
     assert r.status_code == 200 and "event: answer" in r.text
@@ -280,7 +280,7 @@ async def test_an_incoming_traceparent_is_continued_and_carried_to_the_llm(
     session_hooks = _session_hooks()
     session_hooks[:] = [recording]
     try:
-        question = f"What did Okafor say about Noah building? ({letters_tag()})"
+        question = f"What did Okafor say about Noah building? ({question_tag()})"
         r = await client.post("/v1/query", json={"query": question}, headers={
             "Authorization": f"Bearer {issue_token(app_settings, 'amara')}",
             "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})

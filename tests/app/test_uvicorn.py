@@ -34,7 +34,7 @@ from uvicorn_served import (
 from rag_core.costs.ledger import today
 from rag_core.procs import wait_until
 from rag_core.redis_kv.keys import cost_keys
-from tests.tags import letters_tag
+from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -161,7 +161,7 @@ def test_metric_values_after_a_scripted_sequence(served: Served) -> None:
     """Exact deltas, summed over both workers (multiprocess mode), for: a new question, the
     same question again (an L1 hit, maybe on the other worker), an empty question."""
     before = _scrape(served)
-    question = f"What did Okafor say about prayer and waiting? ({letters_tag()})"
+    question = f"What did Okafor say about prayer and waiting? ({question_tag()})"
     first = served.ask(question)
     second = served.ask(question)
     empty = served.ask("   ")
