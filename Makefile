@@ -31,9 +31,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# The notebooks under nbval run with the tune profile's values (the ci values without the local
+# model's comparison, the public sets, the extra HNSW pairs and the load sweep), injected after
+# their parameters cell: nbval checks that each runs end to end and that its reference cells
+# still print what they printed; `make harness` runs them with the full ci values and gates.
 test: setup
 	$(PY) -m pytest
-	$(PY) -m pytest --nbval-lax --timeout 1800 notebooks/
+	rm -rf build/nbval && $(PY) -m evals prepare --profile tune --out build/nbval
+	$(PY) -m pytest --nbval-lax --timeout 1800 -p no:cacheprovider build/nbval/
 
 # The fast lane: no PostgreSQL, no Redis, no embedding model, no subprocess servers; under a
 # minute. Tests that need any of those are marked integration (tests/conftest.py marks those

@@ -15,6 +15,7 @@
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
+    python -m evals prepare --profile tune --out build/nbval  # the copies make test gives nbval
     python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
     python -m evals spread --from reports/a/ci/summary.json reports/b/ci/summary.json
 
@@ -94,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
     refs.add_argument("notebooks", nargs="+", type=Path)
+    prep = sub.add_parser("prepare", help="copy the notebooks of a profile with its parameters "
+                                          "injected, unexecuted (what make test gives nbval)")
+    prep.add_argument("--profile", choices=profiles.PROFILES, default="tune")
+    prep.add_argument("--only", action="append", default=[], metavar="NAME",
+                      help="only this notebook (results name or file stem); repeatable")
+    prep.add_argument("--out", type=Path, required=True, metavar="DIR")
     spread = sub.add_parser("spread", help="run notebooks N times (or read summary.json files) "
                                             "and write each figure's spread and each gate's "
                                             "margin to reports/spread/")
@@ -214,6 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             for path in args.notebooks:
                 print(f"refreshed {refresh(path)}")
+            return 0
+        if args.command == "prepare":
+            from evals.nbrefs import prepare
+
+            try:
+                written = prepare(args.profile, args.out, args.only)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            print("\n".join(f"prepared {path}" for path in written))
             return 0
         if args.command == "compare":
             from evals.report.run_compare import compare_runs

@@ -1,12 +1,18 @@
-"""Keep a notebook's nbval references current: execute it with its default parameters and store
-only the outputs of the cells tagged ``nbval-check-output`` (the rest stays empty, so the
-committed notebook is small and its diffs show only reference changes).
+"""The notebooks under nbval.
+
+Keep a notebook's references current: execute it with its default parameters and store only the
+outputs of the cells tagged ``nbval-check-output`` (the rest stays empty, so the committed
+notebook is small and its diffs show only reference changes). And prepare the copies that
+``make test`` gives nbval: each notebook with a profile's parameters injected after its
+``parameters`` cell (papermill's ``prepare_only``), references kept, nothing executed.
 
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb
+    python -m evals prepare --profile tune --out build/nbval
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -47,3 +53,23 @@ def refresh(path: str | Path, kernel: str = "python3") -> Path:
     # papermill adds an "injected-parameters" cell only when parameters are given: none here
     nbformat.write(clean, path)
     return path
+
+
+def prepare(profile: str, out_dir: str | Path, only: Sequence[str] = ()) -> list[Path]:
+    """Write every notebook of ``profile`` (or those in ``only``) into ``out_dir`` with the
+    profile's parameters injected, to be executed elsewhere (by nbval). The copies write their
+    results where a notebook run from JupyterLab does (``reports/dev/<name>``)."""
+    import papermill
+
+    from evals import profiles
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for spec in profiles.notebooks_for(profile, only):
+        params = profiles.parameters(spec, profile, "")
+        target = out / spec.file.name
+        papermill.execute_notebook(str(spec.file), str(target), parameters=params,
+                                   prepare_only=True, progress_bar=False)
+        written.append(target)
+    return written

@@ -198,12 +198,17 @@ class RecordedSettings(TypedDict):
     warnings: list[str]
 
 
+_PATH_FIELDS = ("state_dir", "model_cache_dir")  # folders: shown repo-relative
+
+
 def _settings_of(out_dir: Path) -> RecordedSettings:
     """field -> {value, source} recorded by the notebook (evals/knobs.py), and its warnings."""
     fields: dict[str, dict[str, object]] = {}
     warnings: list[str] = []
     for rec in knobs.load_recorded(out_dir):
-        fields.update({k: {"value": v, "source": rec["sources"].get(k, "default")}
+        fields.update({k: {"value": _rel(Path(v)) if k in _PATH_FIELDS and isinstance(v, str)
+                           else v,
+                           "source": rec["sources"].get(k, "default")}
                        for k, v in rec["settings"].items()})
         warnings += rec.get("warnings", [])
     return {"fields": fields, "warnings": warnings}
@@ -327,7 +332,7 @@ def run(options: RunOptions) -> RunResult:
                 "previous": prev[0] if prev else None,
                 "baseline": _rel(baseline_path) if baseline_path else None,
                 "gate_sources": {k: _rel(Path(v)) for k, v in gate_sources.items()}}
-    environment = {"state_dir": str(knobs.harness_state_dir()), "warnings": warnings}
+    environment = {"state_dir": _rel(knobs.harness_state_dir()), "warnings": warnings}
     summary = report.build_summary(options.profile, started_at, report.git_commit(), results,
                                    metrics, run=run_info, parameters=parameters,
                                    settings=settings, environment=environment)

@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import nbformat
 import papermill
 import pytest
 
@@ -86,3 +89,32 @@ def test_the_tune_profiles_skips_are_parameters_of_their_notebooks():
     for name, skips in profiles.TUNE_SKIPS.items():
         declared = papermill.inspect_notebook(str(profiles.find(name).file))
         assert set(skips) <= set(declared), name
+
+
+def test_prepare_injects_the_profile_and_keeps_the_references(tmp_path: Path) -> None:
+    """What make test gives nbval: the tune values after each parameters cell, the committed
+    reference outputs untouched, nothing executed."""
+    from evals import cli
+
+    assert cli.main(["prepare", "--profile", "tune", "--only", "quality",
+                     "--out", str(tmp_path)]) == 0
+    original = nbformat.read(profiles.find("quality").file, as_version=4)
+    prepared = nbformat.read(tmp_path / profiles.find("quality").file.name, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in prepared.cells]
+    injected = tags.index(["injected-parameters"])
+    assert tags[injected - 1] == ["parameters"]
+    assert "compare_generators = []" in prepared.cells[injected].source
+    checked = [c for c in prepared.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert checked and [c.outputs for c in checked] == [
+        c.outputs for c in original.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert all(c.outputs == [] for c in prepared.cells
+               if c.cell_type == "code" and c not in checked)
+    assert list(tmp_path.iterdir()) == [tmp_path / "01_quality_eval.ipynb"]
+
+
+def test_prepare_names_an_unknown_notebook(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    from evals import cli
+
+    assert cli.main(["prepare", "--only", "nope", "--out", str(tmp_path)]) == 2
+    assert "no notebook named 'nope'" in capsys.readouterr().err

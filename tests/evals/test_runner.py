@@ -146,3 +146,16 @@ def test_refresh_refs_keeps_only_checked_outputs(tmp_path):
     assert cells[2].outputs[0]["text"] == "reference 42\n"
     assert "papermill" not in cells[2].metadata
     assert cells[1].metadata == {}
+
+
+def test_recorded_folders_are_shown_from_the_checkout(tmp_path):
+    """A summary committed as a baseline names no folder of the machine that ran it."""
+    from evals import knobs
+    from evals.paths import REPO_ROOT
+    from rag_core.config import Settings
+
+    settings = Settings(state_dir=REPO_ROOT / ".rag_state", model_cache_dir=tmp_path / "models")
+    knobs.record_settings("tiny", settings, {}, {}, tmp_path, [])
+    fields = runner._settings_of(tmp_path)["fields"]
+    assert fields["state_dir"]["value"] == ".rag_state"
+    assert fields["model_cache_dir"]["value"] == str(tmp_path / "models")  # outside: as it is
