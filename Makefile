@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup tools rules test test-fast harness harness-full lint clean-state lab
+.PHONY: setup tools rules test test-fast harness harness-full harness-model lint clean-state lab
 
 setup: tools $(VENV)/.installed
 
@@ -35,8 +35,12 @@ $(VENV)/.installed: pyproject.toml
 # model's comparison, the public sets, the extra HNSW pairs and the load sweep), injected after
 # their parameters cell: nbval checks that each runs end to end and that its reference cells
 # still print what they printed; `make harness` runs them with the full ci values and gates.
+# pytest runs on TEST_WORKERS processes (pytest-xdist), each test file on one of them; every
+# worker starts its own embedded PostgreSQL and Redis (tests/conftest.py), so no test shares a
+# server with a test of another worker. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 	rm -rf build/nbval && $(PY) -m evals prepare --profile tune --out build/nbval
 	$(PY) -m pytest --nbval-lax --timeout 1800 -p no:cacheprovider build/nbval/
 
@@ -51,6 +55,12 @@ harness: setup
 
 harness-full: setup
 	$(PY) -m evals run --profile full
+
+# The local model (SmolLM2 on CPU) beside extractive and obey at the ci sizes, into
+# reports/model/: 4-5 minutes of CPU, so CI leaves it out; the full profile gates it.
+harness-model: setup
+	$(PY) -m evals run --profile dev --only quality --name model \
+	    --param 'compare_generators=["extractive","local","obey"]'
 
 # JupyterLab on notebooks/ with the kernel `python3` of this venv (installed by setup). Tune a
 # knob by editing the parameters cell, then record it: `python -m evals run --param ...`.

@@ -76,12 +76,11 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "sweep_top_k": [1, 3, 5, 8],
                 "sweep_context_budget": [300, 1200],
                 "sweep_sample": 60,
-                "compare_generators": ["extractive", "local", "obey"],
+                # the local model's comparison (4-5 minutes on two cores, gated only in full)
+                # runs in `make harness-model` and the full profile, not in CI
+                "compare_generators": ["extractive", "obey"],
                 "compare_sample": 6,
                 "compare_max_tokens": 48,
-                # the real model skips the cross-user probes in ci (retrieval is what they
-                # test, and extractive and obey answer them); full gives it everything
-                "real_model_attacks": ["injection", "leak", "indirect"],
                 "seed": 7,
             },
             "full": {
