@@ -86,17 +86,24 @@ def external_rows(pipeline: Pipeline) -> dict[str, list[semantic_eval.PairEviden
     return {EXTERNAL: semantic_eval.collect(pipeline, external.load_semantic_pairs(), depth=5)}
 
 
-def external_pair_figures(rows: Mapping[str, Sequence[semantic_eval.PairEvidence]],
-                          policy: rules.Policy,
-                          similar: rules.Similar | None = None) -> dict[str, object]:
-    """The external set's figures under ``policy``, named for the cache notebook's record
+def external_decisions(rows: Mapping[str, Sequence[semantic_eval.PairEvidence]],
+                       policy: rules.Policy,
+                       similar: rules.Similar | None = None) -> pd.DataFrame | None:
+    """The external set's pairs decided under ``policy``, a row per pair with its decision and
+    why (``semantic_eval.decide_all``); None where the set is absent."""
+    if EXTERNAL not in rows:
+        return None
+    return semantic_eval.decide_all(rows[EXTERNAL], policy, similar)
+
+
+def external_pair_figures(decided: pd.DataFrame | None) -> dict[str, object]:
+    """The figures of :func:`external_decisions`, named for the cache notebook's record
     (``external.semantic_false_hits`` ...); values None where the set is absent, so that its
     gates skip on machines without ``shared/``."""
     names = ("reuse", "false_hits", "near_misses", "false_hit_upper95", "precision")
-    if EXTERNAL not in rows:
+    if decided is None:
         return {f"external.semantic_{n}": None for n in names}
-    values = semantic_eval.reuse_figures(
-        semantic_eval.decide_all(rows[EXTERNAL], policy, similar))
+    values = semantic_eval.reuse_figures(decided)
     return {f"external.semantic_{n}": values[n] for n in names}
 
 

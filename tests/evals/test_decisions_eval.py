@@ -58,3 +58,17 @@ def test_the_modes_plot_is_written(tmp_path: Path) -> None:
     path = decisions_plots.plot_modes(table, tmp_path / "modes.png")
     assert path.stat().st_size > 1000
     assert decisions_plots.wilson_lower(0, 10) == 0.0
+
+
+def test_the_external_pairs_are_decided_row_by_row_and_absent_sets_record_none() -> None:
+    strict = policy_for(Settings(), "strict")
+    assert decisions_eval.external_decisions({}, strict) is None
+    assert set(decisions_eval.external_pair_figures(None).values()) == {None}
+    decided = decisions_eval.external_decisions({decisions_eval.EXTERNAL: PAIRS}, strict)
+    assert decided is not None
+    assert list(decided["id"]) == ["p1", "n1"]
+    assert list(decided["hit"]) == [True, False]
+    assert "dates" in decided.set_index("id").loc["n1", "explanation"]
+    figures = decisions_eval.external_pair_figures(decided)
+    assert figures["external.semantic_reuse"] == 1.0
+    assert figures["external.semantic_false_hits"] == 0
