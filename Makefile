@@ -31,18 +31,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-# The notebooks under nbval run with the tune profile's values (the ci values without the local
-# model's comparison, the public sets, the extra HNSW pairs and the load sweep), injected after
-# their parameters cell: nbval checks that each runs end to end and that its reference cells
-# still print what they printed; `make harness` runs them with the full ci values and gates.
 # pytest runs on TEST_WORKERS processes (pytest-xdist), each test file on one of them; every
 # worker starts its own embedded PostgreSQL and Redis (tests/conftest.py), so no test shares a
 # server with a test of another worker. TEST_WORKERS=0 runs them in this process.
+# Then nbval (`evals nbval` prints the pytest command it runs) on copies of the notebooks with
+# the tune profile's values (the ci values without the generators side by side, the public
+# sets, the extra HNSW pairs and the load sweep) injected after their parameters cell: each
+# runs end to end and its reference cells still print what they printed; the servers the
+# notebooks started are stopped after. `make harness` runs them with the ci values and gates.
 TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
-	rm -rf build/nbval && $(PY) -m evals prepare --profile tune --out build/nbval
-	$(PY) -m pytest --nbval-lax --timeout 1800 -p no:cacheprovider build/nbval/
+	$(PY) -m evals nbval --profile tune --out build/nbval
 
 # The fast lane: no PostgreSQL, no Redis, no embedding model, no subprocess servers; under a
 # minute. Tests that need any of those are marked integration (tests/conftest.py marks those

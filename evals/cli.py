@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--only", action="append", default=[], metavar="NAME",
                       help="only this notebook (results name or file stem); repeatable")
     prep.add_argument("--out", type=Path, required=True, metavar="DIR")
+    nbval = sub.add_parser("nbval", help="prepare the notebooks of a profile into DIR, run nbval "
+                                          "on them (pytest --nbval-lax) and stop the servers "
+                                          "they started (what make test runs)")
+    nbval.add_argument("--profile", choices=profiles.PROFILES, default="tune")
+    nbval.add_argument("--only", action="append", default=[], metavar="NAME",
+                       help="only this notebook (results name or file stem); repeatable")
+    nbval.add_argument("--out", type=Path, default=Path("build/nbval"), metavar="DIR")
+    nbval.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
+                       help="more pytest options, after --")
     spread = sub.add_parser("spread", help="run notebooks N times (or read summary.json files) "
                                             "and write each figure's spread and each gate's "
                                             "margin to reports/spread/")
@@ -231,6 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(str(exc)) from None
             print("\n".join(f"prepared {path}" for path in written))
             return 0
+        if args.command == "nbval":
+            from evals.nbrefs import check
+
+            try:
+                return check(args.profile, args.out, args.only, args.pytest_args)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
         if args.command == "compare":
             from evals.report.run_compare import compare_runs
 

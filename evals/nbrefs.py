@@ -8,6 +8,7 @@ notebook is small and its diffs show only reference changes). And prepare the co
 
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb
     python -m evals prepare --profile tune --out build/nbval
+    python -m evals nbval --profile tune --out build/nbval    # prepare, nbval, stop servers
 """
 
 from __future__ import annotations
@@ -73,3 +74,29 @@ def prepare(profile: str, out_dir: str | Path, only: Sequence[str] = ()) -> list
                                    prepare_only=True, progress_bar=False)
         written.append(target)
     return written
+
+
+def check(profile: str, out_dir: str | Path, only: Sequence[str] = (),
+          pytest_args: Sequence[str] = ()) -> int:
+    """What ``make test`` runs after the tests: prepare the copies into ``out_dir`` (emptied
+    first), run nbval on them (``pytest --nbval-lax``) and stop the embedded servers that the
+    notebooks started, as a harness run does (those running before are left alone). Returns
+    pytest's exit code."""
+    import shutil
+    import subprocess
+    import sys
+
+    from evals import knobs, servers
+
+    dirs = servers.state_dirs(knobs.harness_state_dir())
+    before = servers.running(dirs)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    written = prepare(profile, out_dir, only)
+    command = [sys.executable, "-m", "pytest", "--nbval-lax", "--timeout", "1800",
+               "-p", "no:cacheprovider", *pytest_args, *(str(p) for p in written)]
+    print("evals: " + " ".join(command[1:]), flush=True)
+    try:
+        return subprocess.call(command, cwd=REPO_ROOT)
+    finally:
+        for name in servers.stop_started(before, dirs):
+            print(f"evals: stopped {name} (started by the notebooks)", flush=True)

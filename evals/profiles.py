@@ -20,7 +20,7 @@ from evals.paths import REPO_ROOT
 PROFILES = ("ci", "full", "dev", "tune")
 # Profiles without parameters of their own: ``dev`` runs the ci values into ``reports/dev/`` (an
 # experiment never overwrites ``reports/ci/``); ``tune`` is dev without the parts that no
-# Settings knob changes (the local model's comparison, the public BEIR sets, the extra HNSW
+# Settings knob changes (the generators side by side, the public BEIR sets, the extra HNSW
 # pairs, the load test's concurrency sweep), into ``reports/tune/``.
 BASE_PROFILE = {"dev": "ci", "tune": "ci"}
 TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
