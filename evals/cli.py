@@ -16,6 +16,7 @@
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
     python -m evals prepare --profile tune --out build/nbval  # the copies make test gives nbval
+    python -m evals nbval --profile tune                  # prepare them, run nbval, stop servers
     python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
     python -m evals spread --from reports/a/ci/summary.json reports/b/ci/summary.json
 
