@@ -96,21 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
     refs.add_argument("notebooks", nargs="+", type=Path)
-    prep = sub.add_parser("prepare", help="copy the notebooks of a profile with its parameters "
-                                          "injected, unexecuted (what make test gives nbval)")
-    prep.add_argument("--profile", choices=profiles.PROFILES, default="tune")
-    prep.add_argument("--only", action="append", default=[], metavar="NAME",
-                      help="only this notebook (results name or file stem); repeatable")
-    prep.add_argument("--out", type=Path, required=True, metavar="DIR")
-    nbval = sub.add_parser("nbval", help="prepare the notebooks of a profile into DIR, run nbval "
-                                          "on them (pytest --nbval-lax) and stop the servers "
-                                          "they started (what make test runs)")
-    nbval.add_argument("--profile", choices=profiles.PROFILES, default="tune")
-    nbval.add_argument("--only", action="append", default=[], metavar="NAME",
-                       help="only this notebook (results name or file stem); repeatable")
-    nbval.add_argument("--out", type=Path, default=Path("build/nbval"), metavar="DIR")
-    nbval.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
-                       help="more pytest options, after --")
+    copies = {"prepare": "copy the notebooks of a profile with its parameters injected, "
+                         "unexecuted, into DIR (what make test gives nbval)",
+              "nbval": "prepare the notebooks of a profile into DIR, run nbval on them (pytest "
+                       "--nbval-lax) and stop the servers they started (what make test runs)"}
+    for name, text in copies.items():
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--profile", choices=profiles.PROFILES, default="tune")
+        cmd.add_argument("--only", action="append", default=[], metavar="NAME",
+                         help="only this notebook (results name or file stem); repeatable")
+        cmd.add_argument("--out", type=Path, default=Path("build/nbval"), metavar="DIR")
+    sub.choices["nbval"].add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
+                                      help="more pytest options, after --")
     spread = sub.add_parser("spread", help="run notebooks N times (or read summary.json files) "
                                             "and write each figure's spread and each gate's "
                                             "margin to reports/spread/")

@@ -56,7 +56,7 @@ def test_prod_refuses_the_built_in_or_a_weak_secret(settings: Settings, secret: 
 
 
 @pytest.mark.parametrize("secret", [STRONG, secrets.token_hex(32), secrets.token_hex(16) * 2],
-                         ids=["fixed", "hex-32-bytes", "hex-16-bytes-twice"])
+                         ids=["urlsafe-48-bytes", "hex-32-bytes", "hex-16-bytes-twice"])
 def test_prod_accepts_generated_secrets(settings: Settings, secret: str) -> None:
     check_auth_settings(settings.with_overrides(profile="prod", jwt_secret=secret))
 
