@@ -174,9 +174,11 @@ def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
     """Run a redis-server on loopback with its files in ``data_dir`` (tests use it directly).
 
     ``persist``: an append-only file, fsync'd every second, so that the cost ledger (the day's
-    spend and reservations) survives a restart or a crash; tests that need a Redis which forgets
-    pass False. ``binary``: another redis-server (the tests also run Debian's 7.x). ``extra``:
-    more configuration (``--cluster-enabled yes ...`` for the nodes of a test cluster).
+    spend and reservations) survives a restart or a crash. A crash can lose the last second or
+    two of writes (Redis defers its write while an fsync is slow): their cost rows are in
+    PostgreSQL, but the day's running total in Redis counts them short. Tests that need a Redis
+    which forgets pass False. ``binary``: another redis-server (the tests also run Debian's 7.x).
+    ``extra``: more configuration (``--cluster-enabled yes ...`` for the nodes of a test cluster).
 
     The server never inherits the caller's stdout or stderr (they go to ``redis.out``): a
     server holding them would keep ``rag-core ask ... | tail`` or ``subprocess.run(...,

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import redis
+
 from rag_core.procs import free_port, port_open, wait_until
 
 
@@ -43,6 +45,16 @@ class RedisProcess:
             self.proc.kill()
             self.proc.wait(timeout=5)
         self.proc = None
+
+
+def wait_aof_written(client: redis.Redis, timeout_s: float = 120.0) -> None:
+    """Wait until Redis has handed its append-only buffer to the file.
+
+    With ``appendfsync everysec`` Redis postpones that write by up to two seconds while a
+    background fsync is still running (a busy disk), so a SIGKILL right after a write can lose
+    it. A crash test that means "what was written survives" waits for this first."""
+    wait_until(lambda: int(client.info("persistence").get("aof_buffer_length", 0)) == 0,
+               timeout_s, "redis append-only buffer written")
 
 
 def _cluster_port() -> int:

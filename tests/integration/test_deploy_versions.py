@@ -18,6 +18,7 @@ import pytest
 import redis
 import yaml
 from served_app import free_port
+from servers import wait_aof_written
 
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import SemanticCache
@@ -138,7 +139,8 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     storage.state = "open"
     storage.increment_counter()
     assert storage.state == "open" and storage.counter == 1 and storage.shared
-    # persistence: a crash keeps the day's spend
+    # persistence: a crash keeps the day's spend, once Redis has written it to its file
+    wait_aof_written(client)
     any_redis.crash()
     client.close()
     any_redis.start()

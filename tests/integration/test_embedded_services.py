@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from servers import wait_aof_written
 
 from rag_core import services
 from rag_core.config import Settings
@@ -56,6 +57,7 @@ def test_embedded_redis_keeps_the_spend_of_the_day_after_a_crash(short_tmp: Path
         ledger.commit(reservation, 0.2, TokenUsage(100, 50))
         assert client.config_get("appendonly") == {"appendonly": "yes"}
         assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+        wait_aof_written(client)  # in the file: what a crash cannot take back
         pid = int(str(services._read_registry(settings)["redis"]["pid"]))
         os.kill(pid, signal.SIGKILL)  # a crash, not a clean shutdown
         with contextlib.suppress(ChildProcessError):  # (already reaped: already gone)
