@@ -8,15 +8,15 @@ Notes are given to ``users`` synthetic users with a mild skew (a few heavy users
 
 Generation is a single seeded stream, so the first ``n`` chunks of a larger corpus are the
 corpus of size ``n``: one embedding of 100k chunks serves 10k too. Texts are cheap to make
-again; the vectors (about 180 chunks/s on two cores) are cached under
-``<state_dir>/bench/corpus_<n>_<seed>.npz`` and reused when the cached texts match.
+again; the vectors are embedded by the service's runtime (``Settings.embedding_backend``, as
+the store embeds notes) and cached under ``<state_dir>/bench/<runtime>/corpus_<n>_<seed>.npz``,
+reused when the cached texts match.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +24,12 @@ from typing import TypedDict
 
 import numpy as np
 
-from evals.datasets.arrays import Bytes, Embed, Ids, Vectors, Weights
+from evals.datasets.arrays import Embed, Ids, Vectors, Weights
+from evals.datasets.vector_cache import cached_embed
+from rag_core.config import Settings
 
 GENERATOR_VERSION = "1"
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _BOOK = re.compile(r"^((?:[1-3] )?[A-Z][a-z]+(?: of [A-Z][a-z]+)?)\s+\d")
 
@@ -264,125 +267,26 @@ def generate_queries(n: int, users: int, seed: int = 0, corpus_texts: Sequence[s
                    user_ids=rng.integers(0, users, size=len(texts)))
 
 
-# --- embedding and the cache -----------------------------------------------------------------
-
-
-def embed_texts(texts: Sequence[str], embed: Embed | None = None,
-                batch: int = 512, progress: bool = True, label: str = "embedding") -> Vectors:
-    """Unit vectors of ``texts`` in batches (tqdm on stderr); the real model by default."""
-    if embed is None:
-        from rag_core.embedding import SentenceTransformerEmbedder
-
-        model = SentenceTransformerEmbedder(batch_size=64)
-        embed = model.embed
-    parts = []
-    starts = range(0, len(texts), batch)
-    if progress:
-        from tqdm.std import tqdm
-
-        starts = tqdm(starts, desc=label, file=sys.stderr, mininterval=5.0, ncols=90,
-                      unit="batch")
-    for start in starts:
-        parts.append(np.asarray(embed(list(texts[start:start + batch])), dtype=np.float32))
-    return np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
-
-
-def _cache_dir(state_dir: str | Path | None) -> Path:
-    from evals.knobs import harness_state_dir
-
-    path = Path(state_dir or harness_state_dir()) / "bench"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _pack(texts: Sequence[str]) -> Bytes:
-    return np.frombuffer("\x1e".join(texts).encode("utf-8"), dtype=np.uint8)
-
-
-def _unpack(blob: Bytes) -> list[str]:
-    text = blob.tobytes().decode("utf-8")
-    return text.split("\x1e") if text else []
-
-
-def save_vectors(path: Path, texts: Sequence[str], vectors: Vectors) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, texts=_pack(texts), vectors=vectors.astype(np.float32),
-             version=np.array(GENERATOR_VERSION))
-    tmp.replace(path)
-
-
-def _read(path: Path) -> tuple[list[str], Vectors] | None:
-    try:
-        with np.load(path) as data:
-            if str(data["version"]) != GENERATOR_VERSION:
-                return None
-            return _unpack(data["texts"]), np.asarray(data["vectors"], dtype=np.float32)
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
-    """How many leading texts two lists share."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def load_vectors(path: Path, texts: Sequence[str]) -> Vectors | None:
-    """The cached vectors of ``texts`` if ``path`` holds them (or a longer run starting so)."""
-    got = _read(path)
-    if got is None or common_prefix(got[0], texts) < len(texts):
-        return None
-    return got[1][:len(texts)]
-
-
-def cached_embed(texts: Sequence[str], name: str, state_dir: str | Path | None = None,
-                 embed: Embed | None = None,
-                 progress: bool = True) -> tuple[Vectors, str]:
-    """Vectors of ``texts`` from ``<state>/bench/<family>_*_<seed>.npz``, else embedded.
-
-    ``name`` is ``<family>_<n>_<seed>``. Any cached file of the family and seed that shares
-    leading texts serves them: a 100k corpus serves the 10k one of the same seed, and a 4k one
-    leaves only the other 96k to embed. Returns the vectors and where they came from.
-    """
-    folder = _cache_dir(state_dir)
-    path = folder / f"{name}.npz"
-    family, _, seed = name.rpartition("_")
-    prefix = family.rsplit("_", 1)[0]
-    best: tuple[int, Vectors] = (0, np.zeros((0, 0), dtype=np.float32))
-    for other in [path, *sorted(folder.glob(f"{prefix}_*_{seed}.npz"))]:
-        got = _read(other) if other.exists() else None
-        if got is not None and (shared := common_prefix(got[0], texts)) > best[0]:
-            best = (shared, got[1][:shared])
-            if shared == len(texts):
-                return best[1], "cache" if other == path else "cache-prefix"
-    done, head = best
-    rest = embed_texts(texts[done:], embed, progress=progress, label=name)
-    vectors = np.concatenate([head, rest]) if done else rest
-    save_vectors(path, texts, vectors)
-    return vectors, f"embedded {len(texts) - done}" + (f" (cached {done})" if done else "")
-
-
 def build_corpus(n: int, users: int, seed: int, state_dir: str | Path | None = None,
                  embed: Embed | None = None,
-                 progress: bool = True, corpus: Corpus | None = None) -> Corpus:
-    """The corpus with its vectors (``corpus``: the already generated texts of these args)."""
+                 progress: bool = True, corpus: Corpus | None = None,
+                 settings: Settings | None = None) -> Corpus:
+    """The corpus with its vectors (``corpus``: the already generated texts of these args;
+    ``settings``: whose embedder, the service's default when None)."""
     corpus = corpus if corpus is not None else generate(n, users, seed)
     corpus.vectors, corpus.source = cached_embed(corpus.texts, f"corpus_{n}_{seed}", state_dir,
-                                                 embed, progress)
+                                                 embed, progress, settings)
     return corpus
 
 
 def build_queries(n: int, users: int, seed: int, corpus: Corpus,
                   state_dir: str | Path | None = None,
                   embed: Embed | None = None,
-                  progress: bool = True, queries: Queries | None = None) -> Queries:
+                  progress: bool = True, queries: Queries | None = None,
+                  settings: Settings | None = None) -> Queries:
     queries = queries if queries is not None else generate_queries(n, users, seed, corpus.texts)
     queries.vectors, queries.source = cached_embed(queries.texts, f"queries_{n}_{seed}",
-                                                   state_dir, embed, progress)
+                                                   state_dir, embed, progress, settings)
     return queries
 
 

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 
 from evals.datasets import corpus as corpus_mod
+from evals.datasets import vector_cache
 from evals.datasets.corpus import Corpus, Queries, Template
 from evals.retrieval import bench as rb
+from rag_core.config import Settings
 
 # --- pure functions of the benchmark ----------------------------------------------------------
 
@@ -87,8 +89,6 @@ def test_exact_neighbours_matches_a_full_sort_and_respects_masks():
 
 
 def test_recommended_env_uses_the_settings_variable():
-    from rag_core.config import Settings
-
     text = rb.recommended_env(60, "why")
     assert text.splitlines()[-1] == "RAG_HNSW_EF_SEARCH=60"
     name, _, value = text.splitlines()[-1].partition("=")
@@ -158,17 +158,33 @@ def test_cached_embed_reuses_and_extends_a_cached_prefix(tmp_path):
         return np.stack([np.full(4, len(t), dtype=np.float32) for t in texts])
 
     texts = [f"text {i}" * (i % 3 + 1) for i in range(50)]
-    first, src = corpus_mod.cached_embed(texts[:20], "corpus_20_1", tmp_path, fake, False)
+    first, src = vector_cache.cached_embed(texts[:20], "corpus_20_1", tmp_path, fake, False)
     assert src == "embedded 20" and calls == [20]
-    again, src = corpus_mod.cached_embed(texts[:20], "corpus_20_1", tmp_path, fake, False)
+    again, src = vector_cache.cached_embed(texts[:20], "corpus_20_1", tmp_path, fake, False)
     assert src == "cache" and calls == [20] and (again == first).all()
-    longer, src = corpus_mod.cached_embed(texts, "corpus_50_1", tmp_path, fake, False)
+    longer, src = vector_cache.cached_embed(texts, "corpus_50_1", tmp_path, fake, False)
     assert calls == [20, 30] and src.startswith("embedded 30")
     assert (longer[:20] == first).all() and longer.shape == (50, 4)
-    shorter, src = corpus_mod.cached_embed(texts[:10], "corpus_10_1", tmp_path, fake, False)
+    shorter, src = vector_cache.cached_embed(texts[:10], "corpus_10_1", tmp_path, fake, False)
     assert src == "cache-prefix" and calls == [20, 30] and (shorter == first[:10]).all()
-    _, src = corpus_mod.cached_embed(texts[:10], "corpus_10_2", tmp_path, fake, False)
+    _, src = vector_cache.cached_embed(texts[:10], "corpus_10_2", tmp_path, fake, False)
     assert src == "embedded 10"  # another seed is another family
+
+
+def test_cached_vectors_of_one_runtime_never_serve_another(tmp_path):
+    def fake(texts):
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    texts = ["grace", "mercy"]
+    vector_cache.cached_embed(texts, "corpus_2_1", tmp_path, fake, False,
+                              key=vector_cache.runtime_key(Settings(embedding_backend="torch")))
+    openvino = Settings(embedding_backend="openvino", openvino_precision="bf16")
+    assert vector_cache.runtime_key(openvino) == "all-MiniLM-L6-v2-openvino-bf16"
+    _, src = vector_cache.cached_embed(texts, "corpus_2_1", tmp_path, fake, False,
+                                       key=vector_cache.runtime_key(openvino))
+    assert src == "embedded 2"
+    assert sorted(p.name for p in (tmp_path / "bench").iterdir()) == [
+        "all-MiniLM-L6-v2-openvino-bf16", "all-MiniLM-L6-v2-torch"]
 
 
 # --- against a real PostgreSQL + pgvector ---------------------------------------------------------
