@@ -110,10 +110,11 @@ class Facts:
     nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
     # who does what (``nlp_roles.roles``): the noun phrases the question names (head lemma with its
     # compound and adjective modifiers, "fellow servant"), those that are a subject, those
-    # that do something in the main clause, whether anyone (or a pronoun) does, and whether a
-    # subject is "he", "she" or "they"
+    # that are the subject of its main clause, those that do something in the main clause,
+    # whether anyone (or a pronoun) does, and whether a subject is "he", "she" or "they"
     mentions: frozenset[str] = frozenset()
     subjects: frozenset[str] = frozenset()
+    main_subjects: frozenset[str] = frozenset()
     doers: frozenset[str] = frozenset()
     acting: bool = False
     referring: bool = False
@@ -164,7 +165,7 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 5
+FACTS_VERSION = 6
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
@@ -357,7 +358,7 @@ def facts(text: str) -> Facts:
     tokens = tuple(t.lemma_.lower() for t in doc if not t.is_punct)
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
                   and not t.is_stop and not _is_name(t, in_ref))
-    mentions, subjects, doers, acting, referring = nlp_roles.roles(doc, in_ref)
+    parties = nlp_roles.roles(doc, in_ref)
     wh = _question_word(doc)
     relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
                           and t.tag_ not in ("WDT", "WP", "WP$", "WRB"))
@@ -367,7 +368,8 @@ def facts(text: str) -> Facts:
                  negations=negations, negated=frozenset(negated),
                  sequence=frozenset(sequence),
                  degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
-                 mentions=mentions, subjects=subjects, doers=doers, acting=acting,
-                 referring=referring, relations=relations,
+                 mentions=parties.mentions, subjects=parties.subjects,
+                 main_subjects=parties.main_subjects, doers=parties.doers,
+                 acting=parties.acting, referring=parties.referring, relations=relations,
                  asked=nlp_focus.asked_words(doc, wh, noun_type),
                  about=nlp_focus.focus_word(doc, wh, noun_type))

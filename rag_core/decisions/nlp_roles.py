@@ -5,7 +5,7 @@ result; the semantic cache's ``roles`` rule compares two questions by it,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def phrase(token: Any) -> str:
@@ -36,16 +36,27 @@ def subject_of(token: Any) -> Any:
     return None
 
 
-def roles(doc: Any, in_ref: set[int]) -> tuple[frozenset[str], frozenset[str],
-                                               frozenset[str], bool, bool]:
+class Roles(NamedTuple):
+    mentions: frozenset[str]
+    subjects: frozenset[str]
+    main_subjects: frozenset[str]
+    doers: frozenset[str]
+    acting: bool
+    referring: bool
+
+
+def roles(doc: Any, in_ref: set[int]) -> Roles:
     """Who a question names and in which role: the noun phrases it names as a party (not
-    the source of an "according to"), those that are a subject anywhere, the doers (subjects
-    of a main-clause verb other than "be", or the "by" of a passive there), and whether
-    anyone, named or a pronoun ("what do you do"), does something in the main clause, and
-    whether "he", "she" or "they" is a subject (it may be someone the question names).
-    Pronouns are no party: "he" and "you" name no one in particular."""
+    the source of an "according to"), those that are a subject anywhere, those that are the
+    subject of a main-clause verb ("be" and passives included: "after its engine failed" is
+    no main clause), the doers (subjects of a main-clause verb other than "be", or the "by"
+    of a passive there), and whether anyone, named or a pronoun ("what do you do"), does
+    something in the main clause, and whether "he", "she" or "they" is a subject (it may be
+    someone the question names). Pronouns are no party: "he" and "you" name no one in
+    particular."""
     mentions: set[str] = set()
     subjects: set[str] = set()
+    main_subjects: set[str] = set()
     doers: set[str] = set()
     acting = referring = False
     for t in doc:
@@ -66,7 +77,10 @@ def roles(doc: Any, in_ref: set[int]) -> tuple[frozenset[str], frozenset[str],
         mentions.add(party)
         if verb is not None:
             subjects.add(party)
+            if main_clause(verb):
+                main_subjects.add(party)
         if does:
             doers.add(party)
             acting = True
-    return frozenset(mentions), frozenset(subjects), frozenset(doers), acting, referring
+    return Roles(frozenset(mentions), frozenset(subjects), frozenset(main_subjects),
+                 frozenset(doers), acting, referring)

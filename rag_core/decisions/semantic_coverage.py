@@ -19,7 +19,9 @@ word instead:
               context when the other question's evidence holds them (the new question's in the
               cached answer's best chunk, the donor's in the new question's): "at the harbour"
               added. Never when both sides lack words of the other (a swap), nor for what either
-              question asks about (``Facts.about``) or who does it (a subject): a donor that asked
+              question asks about (``Facts.about``) or who does it (a subject of its main clause,
+              ``Facts.main_subjects``; the subject of a clause that only sets the scene, "after
+              its engine failed", may be context): a donor that asked
               for more than the new question did is not reused ("Who was Aunt M.?" after "Who ate at
               Aunt M.'s extra plate?").
 
@@ -137,9 +139,9 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
     if new_evidence is not None and bool(new_missing) != bool(old_missing):
         # one question adds words the other lacks (context, a detail): an addition, no swap;
         # accounted for when the other question's evidence holds them and neither what a
-        # question asks about nor who does it is among them
+        # question asks about nor who does it (a subject of the main clause) is among them
         heads = {new.about, cached.about} - {""} | {
-            p.split()[-1] for p in new.subjects | cached.subjects}
+            p.split()[-1] for p in new.main_subjects | cached.main_subjects}
         side = new_missing or old_missing
         if not heads & set(side):
             words = extra_of(evidence if new_missing else new_evidence)

@@ -118,9 +118,14 @@ def test_the_words_that_name_the_kind_of_answer_are_left_to_the_focus() -> None:
      False, "dates"),
     ("Who did Odile serve at the quay?", "Who did Odile serve first at the quay?", False,
      "sequence"),
-    # what the question asks about is never context
+    # what the question asks about is never context, nor who does it; the subject of a
+    # clause that only sets the scene is
     ("What did Odile give away at the quay?", "What plate did Odile give away at the quay?",
      False, "coverage"),
+    ("How many loaves does the baker give away at the quay?",
+     "How many loaves are given away at the quay?", False, "coverage"),
+    ("How many loaves does Odile give away after the baker comes to the quay?",
+     "How many loaves does Odile give away?", True, ""),
 ])
 def test_additions_are_context_only_when_the_other_evidence_holds_them(
         cached: str, new: str, hit: bool, rule: str) -> None:
