@@ -68,6 +68,7 @@ __all__ = ["AGGREGATED", "LOCUSTFILE", "PERCENTILES", "SETTLE_S", "SLOW_MS",
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 WORKERS_MAX_WAIT_S = 120  # the master gives up when the workers have not all connected by then
+WORKERS_QUIT_S = 5.0  # after the master's exit, then a worker still running is stopped
 
 
 @dataclass
@@ -270,9 +271,14 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     finally:
         cpu.stop()
         stop(proc)
-        for worker in workers:  # they quit with the master; stopped if they did not
+        # the workers' users stopped before the master quit (loadtests/locustfile.py): a worker
+        # has nothing left to do. Most quit on the master's "quit" message; one that missed it
+        # would wait a minute for the master's heartbeat, so it gets SIGTERM instead (Locust
+        # then ends the run as on a quit, closing its events file).
+        deadline = time.monotonic() + WORKERS_QUIT_S
+        for worker in workers:
             try:
-                worker.wait(timeout=30)
+                worker.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 stop(worker)
         time.sleep(1.0)  # one more breaker sample after the last request
