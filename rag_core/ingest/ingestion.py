@@ -6,9 +6,12 @@ that shapes its chunks and vectors (embedding model, dimension, chunk budget, ov
 format), so changing the chunking settings and ingesting again rebuilds the notes, while
 ingesting an unchanged folder again embeds nothing and writes nothing.
 
-New and changed notes are embedded in groups of about ``Settings.embedding_batch_size`` chunks;
-each group is written in one transaction of the store (``Store.upsert_notes``: bulk ``COPY``),
-so an interrupted run keeps the groups it finished.  Writing overlaps embedding: one writer
+New and changed notes are embedded in groups of about ``GROUP_BATCHES`` batches of
+``Settings.embedding_batch_size`` chunks: the embedder sorts what it is given by length before
+it batches, so a group of many batches pads less than one batch at a time (MEDLINE's chunks:
+1,024 in 13 s in groups of 512, 16 s in groups of 64, OpenVINO on two cores). Each group is
+written in one transaction of the store (``Store.upsert_notes``: bulk ``COPY``), so an
+interrupted run keeps the groups it finished.  Writing overlaps embedding: one writer
 thread stores group ``i`` while the model embeds group ``i + 1`` (the database works in its own
 process, the model releases the GIL), so ingestion runs close to the model's raw speed.
 
@@ -41,6 +44,8 @@ from rag_core.observability import hash_id, span
 from rag_core.safety.guard import is_valid_user_id
 from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
 from rag_core.types import Note
+
+GROUP_BATCHES = 8  # embedder batches per group of notes embedded and written together
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -130,7 +135,7 @@ def ingest_notes(
                   desc=f"embedding notes of {user_id}") as bar, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             in_flight: Future[list[UpsertResult]] | None = None
-            for group in _groups(pending, settings.embedding_batch_size):
+            for group in _groups(pending, settings.embedding_batch_size * GROUP_BATCHES):
                 items = _embed(embedder, settings, group, bar)
                 if in_flight is not None:
                     _count(in_flight.result(), report)
@@ -202,12 +207,10 @@ def _groups(pending: list[_Pending], size: int) -> Iterator[list[_Pending]]:
 def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
            bar: tqdm[Any]) -> list[NoteWrite]:
     texts = [embedding_text(p.note, c.text) for p in group for c in p.chunks]
-    blocks = []
-    step = settings.embedding_batch_size
-    for i in range(0, len(texts), step):
-        blocks.append(np.asarray(embedder.embed(texts[i:i + step], progress=False)))
-        bar.update(min(step, len(texts) - i))
-    vectors = np.concatenate(blocks) if blocks else np.zeros((0, settings.embedding_dim))
+    # one call: the embedder sorts the group by length and batches it itself
+    vectors = np.asarray(embedder.embed(texts, progress=False)) if texts else \
+        np.zeros((0, settings.embedding_dim))
+    bar.update(len(texts))
     items, offset = [], 0
     for p in group:
         n = len(p.chunks)
