@@ -35,14 +35,15 @@ $(VENV)/.installed: pyproject.toml
 # worker starts its own embedded PostgreSQL and Redis (tests/conftest.py), so no test shares a
 # server with a test of another worker. TEST_WORKERS=0 runs them in this process.
 # Then nbval (`evals nbval` prints the pytest command it runs) on copies of the notebooks with
-# the tune profile's values (the ci values without the generators side by side, the public
-# sets, the extra HNSW pairs and the load sweep) injected after their parameters cell: each
-# runs end to end and its reference cells still print what they printed; the servers the
-# notebooks started are stopped after. `make harness` runs them with the ci values and gates.
+# the smoke profile's values (the ci values without the generators side by side, the public
+# sets, the extra HNSW pairs and the load sweep, 60 golden questions, a 10 s load run)
+# injected after their parameters cell: each runs end to end and its reference cells still
+# print what they printed; the servers the notebooks started are stopped after. `make harness`
+# runs them with the ci values and gates.
 TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
-	$(PY) -m evals nbval --profile tune --out build/nbval
+	$(PY) -m evals nbval --profile smoke --out build/nbval
 
 # The fast lane: no PostgreSQL, no Redis, no embedding model, no subprocess servers; under a
 # minute. Tests that need any of those are marked integration (tests/conftest.py marks those

@@ -15,8 +15,8 @@
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
-    python -m evals prepare --profile tune --out build/nbval  # the copies make test gives nbval
-    python -m evals nbval --profile tune                  # prepare them, run nbval, stop servers
+    python -m evals prepare --profile smoke --out build/nbval  # the copies make test gives nbval
+    python -m evals nbval --profile smoke                 # prepare them, run nbval, stop servers
     python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
     python -m evals spread --from reports/a/ci/summary.json reports/b/ci/summary.json
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "--nbval-lax) and stop the servers they started (what make test runs)"}
     for name, text in copies.items():
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("--profile", choices=profiles.PROFILES, default="tune")
+        cmd.add_argument("--profile", choices=profiles.PROFILES, default="smoke")
         cmd.add_argument("--only", action="append", default=[], metavar="NAME",
                          help="only this notebook (results name or file stem); repeatable")
         cmd.add_argument("--out", type=Path, default=Path("build/nbval"), metavar="DIR")

@@ -7,8 +7,8 @@ notebook is small and its diffs show only reference changes). And prepare the co
 ``parameters`` cell (papermill's ``prepare_only``), references kept, nothing executed.
 
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb
-    python -m evals prepare --profile tune --out build/nbval
-    python -m evals nbval --profile tune --out build/nbval    # prepare, nbval, stop servers
+    python -m evals prepare --profile smoke --out build/nbval
+    python -m evals nbval --profile smoke --out build/nbval   # prepare, nbval, stop servers
 """
 
 from __future__ import annotations

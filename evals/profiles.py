@@ -17,16 +17,22 @@ from pathlib import Path
 from evals.jsonish import mapping
 from evals.paths import REPO_ROOT
 
-PROFILES = ("ci", "full", "dev", "tune")
+PROFILES = ("ci", "full", "dev", "tune", "smoke")
 # Profiles without parameters of their own: ``dev`` runs the ci values into ``reports/dev/`` (an
 # experiment never overwrites ``reports/ci/``); ``tune`` is dev without the parts that no
 # Settings knob changes (the generators side by side, the public BEIR sets, the extra HNSW
-# pairs, the load test's concurrency sweep), into ``reports/tune/``.
-BASE_PROFILE = {"dev": "ci", "tune": "ci"}
+# pairs, the load test's concurrency sweep), into ``reports/tune/``; ``smoke`` is tune at the
+# shortest runs that still execute every cell (what ``make test``'s nbval step runs: the nbval
+# reference outputs do not depend on these sizes; the measurements belong to ``make harness``).
+BASE_PROFILE = {"dev": "ci", "tune": "ci", "smoke": "ci"}
 TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
     "quality": {"compare_generators": []},
     "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": []},
     "load": {"sweep_users": []},
+}
+SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
+    "quality": {"sample": 60},
+    "load": {"duration_s": 10, "warm_up_requests": 5},
 }
 
 
@@ -52,11 +58,13 @@ class NotebookSpec:
         return BASE_PROFILE.get(profile, profile) in self.params
 
     def profile_params(self, profile: str) -> dict[str, object]:
-        """The parameters of ``profile`` (``dev`` and ``tune``: the ci values, ``tune`` with
-        :data:`TUNE_SKIPS`)."""
+        """The parameters of ``profile`` (``dev``, ``tune`` and ``smoke``: the ci values,
+        ``tune`` and ``smoke`` with :data:`TUNE_SKIPS`, ``smoke`` with :data:`SMOKE_SIZES`)."""
         params = dict(self.params[BASE_PROFILE.get(profile, profile)])
-        if profile == "tune":
+        if profile in ("tune", "smoke"):
             params.update(TUNE_SKIPS.get(self.name, {}))
+        if profile == "smoke":
+            params.update(SMOKE_SIZES.get(self.name, {}))
         return params
 
 

@@ -323,8 +323,9 @@ def run(options: RunOptions) -> RunResult:
                                  failed=[o.name for o in outcomes if not o.ok])
     if dataset is not None and not dataset.is_golden:
         results = _not_measured(results, f"nothing to measure on dataset {dataset.name}")
-    elif options.profile == "tune":
-        results = _not_measured(results, "not measured: the tune profile skips this part")
+    elif options.profile in ("tune", "smoke"):
+        results = _not_measured(results, f"not measured: the {options.profile} profile skips "
+                                         "this part")
     run_info = {"id": run_id, "folder": _rel(out_root), "report": folder_name,
                 "dataset": dataset.describe() if dataset else None,
                 "command": options.command,

@@ -85,18 +85,30 @@ def test_dev_and_tune_run_the_ci_values_and_tune_skips_the_slow_extras():
             s.name for s in profiles.notebooks_for("ci")]
 
 
-def test_the_tune_profiles_skips_are_parameters_of_their_notebooks():
-    for name, skips in profiles.TUNE_SKIPS.items():
-        declared = papermill.inspect_notebook(str(profiles.find(name).file))
-        assert set(skips) <= set(declared), name
+def test_the_tune_and_smoke_changes_are_parameters_of_their_notebooks():
+    for changes in (profiles.TUNE_SKIPS, profiles.SMOKE_SIZES):
+        for name, values in changes.items():
+            declared = papermill.inspect_notebook(str(profiles.find(name).file))
+            assert set(values) <= set(declared), name
+
+
+def test_smoke_is_tune_at_shorter_runs_and_skips_the_same_gates():
+    for spec in profiles.NOTEBOOKS:
+        if not spec.in_profile("ci"):
+            continue
+        smoke, tune = spec.profile_params("smoke"), spec.profile_params("tune")
+        changed = {k for k in smoke if smoke[k] != tune[k]}
+        assert changed == set(profiles.SMOKE_SIZES.get(spec.name, {})), spec.name
+    assert profiles.find("quality").profile_params("smoke")["sample"] == 60
+    assert profiles.find("load").profile_params("smoke")["duration_s"] == 10
 
 
 def test_prepare_injects_the_profile_and_keeps_the_references(tmp_path: Path) -> None:
-    """What make test gives nbval: the tune values after each parameters cell, the committed
+    """What make test gives nbval: the smoke values after each parameters cell, the committed
     reference outputs untouched, nothing executed."""
     from evals import cli
 
-    assert cli.main(["prepare", "--profile", "tune", "--only", "quality",
+    assert cli.main(["prepare", "--profile", "smoke", "--only", "quality",
                      "--out", str(tmp_path)]) == 0
     original = nbformat.read(profiles.find("quality").file, as_version=4)
     prepared = nbformat.read(tmp_path / profiles.find("quality").file.name, as_version=4)
@@ -104,6 +116,7 @@ def test_prepare_injects_the_profile_and_keeps_the_references(tmp_path: Path) ->
     injected = tags.index(["injected-parameters"])
     assert tags[injected - 1] == ["parameters"]
     assert "compare_generators = []" in prepared.cells[injected].source
+    assert "sample = 60" in prepared.cells[injected].source
     checked = [c for c in prepared.cells if "nbval-check-output" in c.metadata.get("tags", [])]
     assert checked and [c.outputs for c in checked] == [
         c.outputs for c in original.cells if "nbval-check-output" in c.metadata.get("tags", [])]
