@@ -44,6 +44,15 @@ def test_fuse_orders_cuts_and_breaks_ties_deterministically() -> None:
         fuse(hits, SearchParams(fusion="other"), top_k=1)  # type: ignore[arg-type]
 
 
+def test_search_params_default_to_the_settings_defaults() -> None:
+    """One default for each ranking knob: a store searched without Settings ranks as the
+    service does (only the mode, dense for a bare store, and the vectors' numerics differ)."""
+    bare = vars(SearchParams())
+    served = vars(SearchParams.from_settings(Settings(_env_file=None)))  # type: ignore[call-arg]
+    assert {k: v for k, v in bare.items() if k not in ("mode", "numerics")} == {
+        k: v for k, v in served.items() if k not in ("mode", "numerics")}
+
+
 def test_search_params_come_from_settings_and_every_knob_changes_the_key() -> None:
     s = Settings(_env_file=None, rrf_k=30, hnsw_ef_search=80, fusion="score",  # type: ignore[call-arg]
                  fusion_lexical_weight=0.5, dense_candidates=7, lexical_candidates=9,
