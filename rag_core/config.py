@@ -124,9 +124,9 @@ class Settings(BaseSettings):
     # migration of a new database, or by `rag-core migrate --reindex`.
     hnsw_vector_type: Literal["vector", "halfvec"] = "halfvec"
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
-    # hybrid by measurement: NFCorpus test nDCG@10 0.353 against BM25 0.329 and dense 0.299;
-    # golden test split (116 answerable questions) 0.925 against BM25 0.926 and dense 0.867,
-    # recall@5 0.956 against 0.935 and 0.933 (README "Retrieval").
+    # hybrid by measurement: above the better of dense and BM25 on each of the four shared
+    # public sets (docs/retrieval-public.md); on the golden test split nDCG@10 0.919 against
+    # BM25 0.923 and dense 0.865 (README "Retrieval in brief").
     retrieval_mode: Literal["dense", "lexical", "hybrid", "hybrid_prf"] = Field(
         "hybrid", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
     )
