@@ -20,7 +20,6 @@ from rag_core.config import Settings
 FORMAT_VERSION = "1"  # of the .npz files (texts, vectors, version)
 
 
-
 def runtime_key(settings: Settings) -> str:
     """The folder of the vectors that ``settings``' embedder makes (one per runtime)."""
     precision = f"-{settings.openvino_precision}" if settings.embedding_backend == "openvino" \
@@ -92,14 +91,6 @@ def common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
             break
         n += 1
     return n
-
-
-def load_vectors(path: Path, texts: Sequence[str]) -> Vectors | None:
-    """The cached vectors of ``texts`` if ``path`` holds them (or a longer run starting so)."""
-    got = _read(path)
-    if got is None or common_prefix(got[0], texts) < len(texts):
-        return None
-    return got[1][:len(texts)]
 
 
 def cached_embed(texts: Sequence[str], name: str, state_dir: str | Path | None = None,
