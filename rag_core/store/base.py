@@ -54,7 +54,7 @@ class SearchParams:
     fusion: FusionMethod = "rrf"
     rrf_k: int = 30
     dense_weight: float = 1.0
-    lexical_weight: float = 0.75
+    lexical_weight: float = 1.5
     dense_depth: int = 50
     lexical_depth: int = 50
     prf_docs: int = 3

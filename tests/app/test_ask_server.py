@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from served_app import ServedApp, clean_env, serve
+from served_app import ServedApp, clean_env, serve, wait_for
 
 from rag_core.api.auth import issue_token
 from rag_core.cli import main as cli
@@ -71,7 +71,9 @@ def test_ask_through_the_server_prints_what_the_local_path_prints(
                        "--json", "--top-k", "1")
     answer = json.loads(out)
     assert code == 0 and answer["cache"]["reason"] and len(answer["retrieved"]) == 1
-    served_before = served.log().count('"route": "/v1/query"')
+    # the server writes a request's log line after its response: wait for both remote asks'
+    served_before = wait_for("the two remote asks in the server's log", lambda: (
+        n if (n := served.log().count('"route": "/v1/query"')) >= 2 else None))
     code, out, _ = run(capsys, "ask", QUESTION, "--user", "amara", "--local", "--json")
     assert code == 0 and "decisions" in json.loads(out)  # Answer.to_dict: the local object
     assert served.log().count('"route": "/v1/query"') == served_before
