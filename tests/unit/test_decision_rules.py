@@ -40,6 +40,8 @@ def test_facts_survive_a_round_trip_through_the_cache_codec() -> None:
     ("Did the choir sing?", "yes_no"), ("What year was it?", "time"),
     ("At which ferry terminal did they meet?", "typed"), ("What did she say?", "thing"),
     ("When Peter came to Joppa, what did the widows hold up?", "thing"),
+    # spaCy attaches "who" to "passengers" as a relative clause: the comma decides
+    ("When the ferry lost its engine with forty passengers aboard, who towed it in?", "person"),
 ])
 def test_answer_types(question: str, kind: str) -> None:
     assert nlp.facts(question).answer_type == kind
@@ -166,6 +168,13 @@ def test_other_kinds_on_one_chunk_need_the_same_best_sentence() -> None:
     d = _decide("Who answered the door?", "What did the uncle refuse to move in the heat?")
     assert not d.hit and "sentence" in d.failed(), d.to_dict()
     assert "best sentences" in d.to_dict()["checks"]["sentence"]["detail"]
+
+
+def test_number_words_with_a_hyphen_and_spans_of_time_are_counts() -> None:
+    f = nlp.facts("How many passengers, forty-six or more, were aboard for thirty-one years?")
+    assert f.numbers == {"46", "31"} and not f.dates
+    assert nlp.facts("Were there 46 passengers?").numbers == {"46"}
+    assert nlp.facts("What did she preach in March 2019?").dates == {"march", "2019"}
 
 
 def test_another_number_word_is_refused() -> None:
