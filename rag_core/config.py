@@ -124,11 +124,12 @@ class Settings(BaseSettings):
     # migration of a new database, or by `rag-core migrate --reindex`.
     hnsw_vector_type: Literal["vector", "halfvec"] = "halfvec"
     iterative_scan: Literal["off", "relaxed_order", "strict_order"] = "relaxed_order"
-    # hybrid by measurement: NFCorpus test nDCG@10 0.353 against BM25 0.329 and dense 0.299;
-    # golden test split (116 answerable questions) 0.925 against BM25 0.926 and dense 0.867,
-    # recall@5 0.956 against 0.935 and 0.933 (README "Retrieval").
-    retrieval_mode: Literal["dense", "lexical", "hybrid", "hybrid_prf"] = Field(
-        "hybrid", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
+    # auto (hybrid_prf from prf_min_chunks chunks on, hybrid below) by measurement: mean nDCG@10
+    # of the four shared public sets 0.555 against hybrid's 0.530, no set lower, every set above
+    # dense and BM25; a user of a few dozen notes is searched exactly as hybrid, which beats
+    # hybrid_prf there (golden test recall@5 0.936 against 0.896). docs/retrieval-public.md.
+    retrieval_mode: Literal["dense", "lexical", "hybrid", "hybrid_prf", "auto"] = Field(
+        "auto", validation_alias=AliasChoices("RAG_RETRIEVAL", "RAG_RETRIEVAL_MODE")
     )
     # Lexical ranking and fusion (rag_core.store.sql.search, rag_core.store.fusion), tuned on
     # the NFCorpus dev split only (324 queries; README "Retrieval"): k1 0.6-1.6 x b 0.3-0.9
@@ -156,6 +157,14 @@ class Settings(BaseSettings):
     prf_vector_weight: float = Field(0.5, ge=0.0, le=10.0)
     prf_rrf_k: int = Field(10, ge=1)
     prf_lexical_weight: float = Field(1.0, ge=0.0, le=10.0)
+    # the first pass that picks the feedback chunks: score fusion, cosine weighted 0.6 and BM25
+    # 0.4 (mean nDCG@10 of the four sets 0.555 against 0.548 with hybrid's RRF: the same doc)
+    prf_first_fusion: Literal["rrf", "score"] = "score"
+    prf_first_dense_weight: float = Field(0.6, ge=0.0, le=10.0)
+    prf_first_lexical_weight: float = Field(0.4, ge=0.0, le=10.0)
+    # auto: feedback for a user of at least this many chunks, plain hybrid below (every shared
+    # public set is above, 1,719-11,446 chunks; every golden and external user below, 30-64)
+    prf_min_chunks: int = Field(1_000, ge=0)
     hnsw_max_scan_tuples: int = Field(20_000, ge=1)
     # A user with at most max(user_scan_max_chunks, sqrt(user_scan_scale x the table's
     # chunks)) chunks is searched on their own rows (by the user_id index: exact dense

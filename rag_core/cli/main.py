@@ -16,6 +16,7 @@ from rag_core.cli.args import SEARCH_TOP_K, TOP_K, Parser, env_settings, int_bet
 from rag_core.cli.servers import cmd_local_llm, cmd_mock_llm, cmd_serve
 from rag_core.config import Settings
 from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
+from rag_core.store.base import MODES
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -281,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="whose notes to search (or user_id per line in --queries)")
     p.add_argument("--top-k", type=SEARCH_TOP_K, default=5,
                    help="chunks to show, 1-1000 (the API and `ask` keep 1-50)")
-    p.add_argument("--mode", choices=["dense", "lexical", "hybrid", "hybrid_prf"], default=None,
+    p.add_argument("--mode", choices=list(MODES), default=None,
                    help="retrieval mode (default: RAG_RETRIEVAL)")
     p.add_argument("--explain", action="store_true",
                    help="per hit: dense score and rank, lexical score and rank with the matched "

@@ -13,10 +13,10 @@ from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
 from rag_core.types import Chunk, Note
 
-RetrievalMode = Literal["dense", "lexical", "hybrid", "hybrid_prf"]
-MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid", "hybrid_prf")
+RetrievalMode = Literal["dense", "lexical", "hybrid", "hybrid_prf", "auto"]
+MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid", "hybrid_prf", "auto")
 # the modes that fuse a dense and a lexical candidate list
-FUSED_MODES: tuple[RetrievalMode, ...] = ("hybrid", "hybrid_prf")
+FUSED_MODES: tuple[RetrievalMode, ...] = ("hybrid", "hybrid_prf", "auto")
 LexicalRanker = Literal["bm25", "ts_rank_cd"]
 FusionMethod = Literal["rrf", "score"]
 
@@ -33,12 +33,14 @@ class SearchParams:
     candidates, weighted.  The defaults are Settings' defaults, except ``mode``: a bare
     ``SearchParams()`` searches dense; the service's mode comes from Settings (from_settings).
 
-    ``hybrid_prf`` searches hybrid, then again with pseudo-relevance feedback from the first
-    pass's ``prf_docs`` best chunks (``rag_core.store.searching.prf_search``): the query vector
+    ``hybrid_prf`` searches hybrid (fused by ``prf_first_fusion`` with the ``prf_first_*``
+    weights), then again with pseudo-relevance feedback from that first pass's ``prf_docs``
+    best chunks (``rag_core.store.searching.prf_search``): the query vector
     plus ``prf_vector_weight`` times their mean vector, and BM25 over the question's lexemes
     and the ``prf_terms`` most probable lexemes of those chunks (RM3: the question's lexemes
     share ``prf_query_weight``, the feedback lexemes the rest), fused with ``prf_rrf_k`` and
-    ``prf_lexical_weight``.
+    ``prf_lexical_weight``. ``auto`` searches as ``hybrid_prf`` a user with at least
+    ``prf_min_chunks`` chunks, as ``hybrid`` a smaller one.
     """
 
     mode: RetrievalMode = "dense"
@@ -63,6 +65,10 @@ class SearchParams:
     prf_vector_weight: float = 0.5
     prf_rrf_k: int = 10
     prf_lexical_weight: float = 1.0
+    prf_first_fusion: FusionMethod = "score"
+    prf_first_dense_weight: float = 0.6
+    prf_first_lexical_weight: float = 0.4
+    prf_min_chunks: int = 1_000
     numerics: str = "f32"  # of the query vector (rag_core.embedding.vector_numerics)
 
     def __post_init__(self) -> None:
@@ -83,7 +89,9 @@ class SearchParams:
             lexical_depth=s.lexical_candidates, prf_docs=s.prf_docs, prf_terms=s.prf_terms,
             prf_query_weight=s.prf_query_weight, prf_vector_weight=s.prf_vector_weight,
             prf_rrf_k=s.prf_rrf_k, prf_lexical_weight=s.prf_lexical_weight,
-            numerics=vector_numerics(s),
+            prf_first_fusion=s.prf_first_fusion, prf_first_dense_weight=s.prf_first_dense_weight,
+            prf_first_lexical_weight=s.prf_first_lexical_weight,
+            prf_min_chunks=s.prf_min_chunks, numerics=vector_numerics(s),
         )
         return params.with_(**overrides) if overrides else params
 

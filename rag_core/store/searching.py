@@ -68,6 +68,15 @@ def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray
     return query, values
 
 
+def searched_mode(params: SearchParams, user_chunks: int) -> str:
+    """The mode a search runs in: ``auto`` is ``hybrid_prf`` for a library of at least
+    ``prf_min_chunks`` chunks and ``hybrid`` below (feedback takes the first pass's best chunks
+    as relevant: in a few dozen notes the second and third best are about something else)."""
+    if params.mode != "auto":
+        return params.mode
+    return "hybrid_prf" if user_chunks >= params.prf_min_chunks else "hybrid"
+
+
 def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
                top_k: int, query_text: str | None, params: SearchParams) -> list[Chunk]:
     ef = max(params.ef_search, index_rows(params, top_k))
@@ -82,12 +91,15 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                                              "search.user_rows": rows,
                                              "search.user_rows_limit": limit,
                                              "search.halfvec_index": halfvec})
-    if params.mode == "hybrid_prf" and vector is not None:
+    mode = searched_mode(params, user_chunks)
+    if params.mode == "auto":
+        trace.get_current_span().set_attribute("search.feedback", mode == "hybrid_prf")
+    if mode == "hybrid_prf" and vector is not None:
         return prf_search(conn, user_id, vector, top_k, query_text, params,
                           user_rows=rows, halfvec=halfvec)
-    query, values = statement(params.with_(mode="hybrid") if params.mode == "hybrid_prf"
-                              else params, top_k, user_id, vector, query_text, user_rows=rows,
-                              halfvec=halfvec)
+    query, values = statement(params.with_(mode="hybrid") if mode == "hybrid_prf"
+                              else params.with_(mode=mode), top_k, user_id, vector, query_text,
+                              user_rows=rows, halfvec=halfvec)
     return to_chunks(conn.execute(query, values).fetchall())
 
 
@@ -121,12 +133,15 @@ def feedback_weights(question: Sequence[str], terms: Sequence[str], mass: Sequen
 def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, top_k: int,
                query_text: str | None, params: SearchParams, *, user_rows: bool,
                halfvec: bool) -> list[Chunk]:
-    """``hybrid_prf``: a hybrid pass for the ``prf_docs`` best chunks, their feedback
+    """``hybrid_prf``: a hybrid pass (fused by ``prf_first_fusion`` with the ``prf_first_*``
+    weights) for the ``prf_docs`` best chunks, their feedback
     (``sql.PRF_FEEDBACK``), then a hybrid pass with the expanded vector (the question's, unit
     length, plus ``prf_vector_weight`` times the chunks' mean) and the RM3 lexemes, fused with
     ``prf_rrf_k`` and ``prf_lexical_weight``: three statements in the search's transaction.
     When the first pass finds nothing, its answer stands."""
-    first = params.with_(mode="hybrid")
+    first = params.with_(mode="hybrid", fusion=params.prf_first_fusion,
+                         dense_weight=params.prf_first_dense_weight,
+                         lexical_weight=params.prf_first_lexical_weight)
     query, values = statement(first, params.prf_docs, user_id, vector, query_text,
                               user_rows=user_rows, halfvec=halfvec)
     ids = [str(r[0]) for r in conn.execute(query, values).fetchall()]
@@ -144,7 +159,8 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
     if mean is not None:
         expanded = expanded + params.prf_vector_weight * np.asarray(
             mean.to_numpy() if hasattr(mean, "to_numpy") else mean, dtype=np.float32)
-    second = first.with_(rrf_k=params.prf_rrf_k, lexical_weight=params.prf_lexical_weight)
+    second = params.with_(mode="hybrid", rrf_k=params.prf_rrf_k,
+                          lexical_weight=params.prf_lexical_weight)
     query, values = statement(second, top_k, user_id, expanded.astype(np.float32), None,
                               user_rows=user_rows, halfvec=halfvec,
                               weighted=Feedback(lexemes, weights, own))

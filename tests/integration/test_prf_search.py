@@ -99,6 +99,22 @@ def test_without_feedback_it_ranks_as_hybrid(library, own_rows: bool) -> None:
             assert p.lexical_score == pytest.approx(h.lexical_score / n, rel=1e-9)
 
 
+@pytest.mark.parametrize("own_rows", [True, False])
+def test_auto_feeds_back_only_in_a_library_above_its_size(library, own_rows: bool) -> None:
+    # the library has 20 chunks: auto feeds back from a floor of 20 on, below it is hybrid
+    store, question, _ = library
+
+    def ids(**changes: object) -> list[tuple[str, int | None, int | None]]:
+        got = store.search("ann", question, 12, query_text=QUESTION,
+                           params=params(own_rows, prf_terms=20, **changes))
+        return [(c.chunk_id, c.dense_rank, c.lexical_rank) for c in got]
+
+    hybrid, prf = ids(mode="hybrid"), ids()
+    assert hybrid != prf
+    assert ids(mode="auto", prf_min_chunks=21) == hybrid
+    assert ids(mode="auto", prf_min_chunks=20) == prf
+
+
 def test_nothing_found_stays_nothing(store: PgVectorStore) -> None:
     assert store.search("nobody", unit(np.ones(DIM)), 5, query_text=QUESTION,
                         params=params(True)) == []

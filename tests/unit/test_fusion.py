@@ -64,7 +64,7 @@ def test_search_params_come_from_settings_and_every_knob_changes_the_key() -> No
     assert SearchParams.from_settings(s, rrf_k=5).rrf_k == 5
     key = context_key(p, "u", 1, "q", 5)
     changed = {"mode": "hybrid", "iterative_scan": "off", "lexical_ranker": "bm25",
-               "fusion": "rrf", "numerics": "bf16"}
+               "fusion": "rrf", "numerics": "bf16", "prf_first_fusion": "rrf"}
     for name, value in vars(p).items():
         other = p.with_(**{name: changed.get(name, value + 1 if not isinstance(value, str)
                                              else value)})
