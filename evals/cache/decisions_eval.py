@@ -25,6 +25,7 @@ from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
+from rag_core.store.base import MODES
 
 GOLDEN = "golden_test"
 EXTERNAL = "external"
@@ -177,9 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--state-dir", default="", help="embedded services' folder")
     parser.add_argument("--ablation", action="store_true", help="each rule left out in turn")
+    parser.add_argument("--retrieval-mode", choices=list(MODES), default=None,
+                        help="retrieval mode of every search (default: the service's)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
-    settings = quality.eval_settings(state_dir=args.state_dir or None)
+    settings = quality.eval_settings(state_dir=args.state_dir or None,
+                                     **({"retrieval_mode": args.retrieval_mode}
+                                        if args.retrieval_mode else {}))
     pipeline = quality.build_pipeline(settings)
     collected = collect(pipeline)
     similar = pipeline.words.closest

@@ -35,7 +35,7 @@ TEXT_COLUMNS = ("context_recall", "context_precision", "rouge_l", "semantic_simi
 COST_COLUMNS = ("context_tokens", "tokens_in", "tokens_out", "cost_usd")
 MEAN_COLUMNS = RANK_COLUMNS + TEXT_COLUMNS + COST_COLUMNS
 # the harness's fixed choices for an evaluation (evals/knobs.py records them as "harness")
-EVAL_HARNESS = {"profile": "ci", "llm": "extractive", "retrieval_mode": "hybrid",
+EVAL_HARNESS = {"profile": "ci", "llm": "extractive", "retrieval_mode": "auto",
                 "cache_enabled": False, "semantic_cache_enabled": False}
 SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_similarity",
                  "no_context_accuracy", "citation_validity", "prompt_tokens", "context_tokens",
@@ -43,7 +43,7 @@ SWEEP_METRICS = ("recall_at_5", "mrr", "context_recall", "rouge_l", "semantic_si
 
 
 def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str = "extractive",
-                  similarity_threshold: float | None = None, retrieval_mode: str = "hybrid",
+                  similarity_threshold: float | None = None, retrieval_mode: str = "auto",
                   state_dir: str | Path | None = None,
                   **extra: object) -> Settings:  # Settings fields of every type
     """Settings of an evaluation run: ci profile, embedded services, caches off.

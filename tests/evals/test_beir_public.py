@@ -52,6 +52,19 @@ def test_a_feedback_default_is_compared_with_hybrid_too() -> None:
     assert configs["hybrid_prf"].prf_docs == 5 and configs["hybrid"].mode == "hybrid"
 
 
+def test_the_mean_gain_over_hybrid_is_over_the_sets_measured() -> None:
+    sets = {name: beir_public.public_metrics(table(dense=0.4, bm25=0.3, hybrid=h, auto=a),
+                                             "auto")
+            for name, h, a in (("one", 0.40, 0.45), ("two", 0.50, 0.49))}
+    sets["absent"] = beir_public.empty_metrics()
+    got = beir_public.mean_metrics(sets)
+    assert got == {"sets": 2, "default_minus_hybrid": pytest.approx(0.02)}
+    flat = record.flatten("retrieval", {"public": {**sets, "mean": got}})
+    assert flat["retrieval.public.mean.default_minus_hybrid"] == pytest.approx(0.02)
+    assert beir_public.mean_metrics({"absent": beir_public.empty_metrics()}) == {
+        "sets": 0, "default_minus_hybrid": None}
+
+
 def test_a_default_mode_that_loses_to_a_half_shows_a_negative_margin() -> None:
     got = beir_public.public_metrics(table(dense=0.40, bm25=0.32, hybrid=0.35), "hybrid")
     assert got["default_minus_best_single"] == pytest.approx(-0.05)

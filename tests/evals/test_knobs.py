@@ -11,7 +11,7 @@ from evals import knobs, profiles, runner
 from evals.quality import evaluate as quality
 
 PARAMS = {"top_k": 5, "context_budget": 1200, "generator": "extractive",
-          "similarity_threshold": None, "retrieval_mode": "hybrid", "state_dir": None}
+          "similarity_threshold": None, "retrieval_mode": "auto", "state_dir": None}
 
 
 @pytest.fixture
