@@ -142,9 +142,12 @@ def test_a_tiny_set_through_ingest_and_every_mode(tmp_path: Path, live_settings)
     finally:
         parts.close()
     table = got["table"].set_index("config")
-    assert list(table.index) == ["dense", "bm25", "ts_rank_cd", "hybrid"]
-    assert table["default"].tolist() == [False, False, False, True]  # the service's mode
-    assert table["queries"].tolist() == [3, 3, 3, 3]
+    assert list(table.index) == ["dense", "bm25", "ts_rank_cd", "hybrid", "auto"]
+    assert table["default"].tolist() == [False, False, False, False, True]  # the service's mode
+    assert table["queries"].tolist() == [3, 3, 3, 3, 3]
+    # a library under RAG_PRF_MIN_CHUNKS: auto searches it as hybrid
+    assert table.loc["auto", "ndcg_at_10"] == table.loc["hybrid", "ndcg_at_10"]
+    assert got["metrics"]["tiny"]["default_minus_hybrid"] == 0.0
     assert table.loc["dense", "ndcg_at_10"] == pytest.approx(1.0)  # plain paraphrases
     assert table.loc["hybrid", "recall_at_100"] == 1.0
     assert (table["p50_ms"] > 0).all()
