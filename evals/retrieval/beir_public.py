@@ -82,8 +82,8 @@ def public_metrics(table: pd.DataFrame, default: str, published: float | None = 
 
 def mean_metrics(per_set: Mapping[str, object]) -> dict[str, object]:
     """Across the sets measured, each weighted the same: the default mode's nDCG@10 minus
-    hybrid's (the issue's "+0.02 over today's hybrid"), each mode's nDCG@10, and how many sets
-    the means are over (a ci run has three sets, a full run four)."""
+    hybrid's (the issue's "+0.02 over today's hybrid"; None when no set has both), and how many
+    sets the mean is over (a ci run has three, a full run four)."""
     rows = [m for m in per_set.values() if isinstance(m, Mapping)
             and isinstance(m.get("default_minus_hybrid"), float)]
     out: dict[str, object] = {"sets": len(rows), "default_minus_hybrid": None}
