@@ -114,7 +114,7 @@ async def test_a_hit_on_a_free_answer_saved_nothing(app_settings: Settings,
     app = create_app(app_settings, parts=app_parts)  # the module's extractive generator
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://test") as free:
-        question = f"Who was Mama Ngozi? ({question_tag()})"
+        question = f"How many mango seedlings did Mama Ngozi plant? ({question_tag()})"
         first = await ask(free, app_settings, user, question)
         assert first["generator"] == "extractive", first  # the answer says why when it is not
         before = metric("cache_saved_dollars_total", layer="query")
@@ -169,7 +169,7 @@ async def test_wrong_on_a_semantic_reuse_stops_the_reuse(
 
 async def test_a_verdict_on_someone_elses_answer_is_refused(
         client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
-    question = f"Who is Doris? ({question_tag()})"
+    question = f"Who walked beside Pastor Okafor in the marathon? ({question_tag()})"
     mine = await ask(client, app_settings, user, question)
     for who, answer_id in (("someone-else", mine["answer_id"]),
                            ("someone-else", f"{mine['answer_id']}.query"),
