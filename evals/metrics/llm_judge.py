@@ -110,6 +110,12 @@ def judge(rows: pd.DataFrame, embedder: Embedder, config: JudgeConfig | None,
     ctx = list(contexts) if contexts is not None else [[] for _ in range(len(rows))]
 
     async def score_all() -> list[dict[str, float | None]]:
+        try:
+            return await score_rows()
+        finally:  # closed on this loop: left to the garbage collector, the client schedules
+            await client.close()  # its close on whichever loop runs then (a closed one's sockets)
+
+    async def score_rows() -> list[dict[str, float | None]]:
         out: list[dict[str, float | None]] = []
         for (_, row), texts in zip(rows.iterrows(), ctx, strict=True):
             if row["no_context"] or not str(row["answer"]).strip():
