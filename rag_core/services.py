@@ -176,7 +176,8 @@ def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
     ``persist``: an append-only file, fsync'd every second, so that the cost ledger (the day's
     spend and reservations) survives a restart or a crash. A crash can lose the last second or
     two of writes (Redis defers its write while an fsync is slow): their cost rows are in
-    PostgreSQL, but the day's running total in Redis counts them short. Tests that need a Redis
+    PostgreSQL, and the ledger seeds a day's totals again from there when the server's
+    ``run_id`` is not the one that seeded them (``CostLedger._mark``). Tests that need a Redis
     which forgets pass False. ``binary``: another redis-server (the tests also run Debian's 7.x).
     ``extra``: more configuration (``--cluster-enabled yes ...`` for the nodes of a test cluster).
 

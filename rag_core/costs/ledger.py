@@ -13,8 +13,9 @@ user and day.
 Money state is never forgotten:
 - PostgreSQL holds the record (``user_api_costs``), written first; a row it does not take goes
   to a durable queue (``cost_queue``) and is retried.
-- Redis holds the running totals. A day key that Redis lost (restart, eviction, failover) is
-  seeded from PostgreSQL before it admits anything.
+- Redis holds the running totals. A day key that Redis lost (restart, eviction, failover), or
+  that a restarted server read back from its file (which may lack the last writes), is seeded
+  from PostgreSQL before it admits anything (never lowered).
 - While Redis is unreachable each process counts in process, starting from PostgreSQL's figure
   and allowed only ``budget_outage_share`` of what is left; what it spent is merged back when
   Redis returns. Without PostgreSQL too, paid generation pauses (``BudgetUnavailable``).
@@ -39,6 +40,7 @@ from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, slot_owner
 from rag_core.redis_kv.keys import cost_keys, cost_user_of, cost_user_pattern
+from rag_core.redis_kv.restarts import watch_of
 from rag_core.store.base import CostStore
 from rag_core.types import TokenUsage
 
@@ -217,8 +219,14 @@ class CostLedger:
                        caps: tuple[float, float]) -> tuple[bool, str, list[float]]:
         keys = cost_keys(day, user_id)
         self._merge_back()
+        restarts = self._restarts()
         mark = self._mark(keys[0])
         result = self._script("RESERVE", keys, estimate, caps[0], caps[1], KEY_TTL_S, mark)
+        if int(result[0]) == 1 and self._restarts() != restarts:
+            # the call met a restarted server (a new connection saw a new run_id): the mark it
+            # checked was the old server's, so the day it reserved against may be short
+            self._script("RELEASE", keys, estimate)
+            result = [-1]
         if int(result[0]) == -1:  # the day is not in Redis (new, forgotten, failed over): seed
             recorded = self._recorded(day, user_id)
             if recorded is None:
@@ -232,9 +240,18 @@ class CostLedger:
         scope = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
         return False, scope, [float(result[2])]  # [0, scope, total of that scope]
 
+    def _restarts(self) -> int:
+        """Server restarts seen so far by the client's connections (``RunIdWatch``)."""
+        watch = watch_of(self.client)
+        return watch.changes if watch is not None else 0
+
     def _mark(self, key: str) -> str:
-        """Who seeds a day key: ``1`` on a single server, the slot's master in a cluster."""
-        return slot_owner(self.client, key) or "1"  # type: ignore[arg-type]
+        """Who seeds a day key: the slot's master in a cluster, a single server's ``run_id``
+        (restarted from a file that lacks the last writes, it is seeded again), else ``1``."""
+        watch = watch_of(self.client)
+        if watch is not None and watch.run_id is None:  # the first connection reads it
+            self.client.ping()  # type: ignore[union-attr]
+        return slot_owner(self.client, key) or (watch.run_id if watch else None) or "1"  # type: ignore[arg-type]
 
     def _merge_back(self) -> None:
         """Add what was counted in process during an outage to Redis (once it answers)."""

@@ -3,9 +3,10 @@ user's ledger and the global one, in one hash slot).
 
 A day key carries ``seeded`` once its ``spent`` was taken from PostgreSQL (the durable record):
 a Redis that restarted empty, or evicted the key, must not start the day at $0. ``seeded`` holds
-a mark of the master that seeded it (``1`` on a single server, ``host:port`` in a cluster:
-``rag_core.redis_kv.client.slot_owner``): after a failover the promoted replica may lack the last
-commits, so a key seeded through another master is seeded again (never lowered).
+a mark of the server that seeded it (its ``run_id`` on a single server, the master's
+``host:port`` in a cluster: ``rag_core.redis_kv.client.slot_owner``): a server restarted from its
+file, or a replica promoted after a failover, may lack the last commits, so a key seeded through
+another server is seeded again (never lowered).
 ``reserved`` never goes below 0 (a restart loses reservations whose commits still arrive).
 """
 

@@ -1,21 +1,25 @@
 """Money state that survives what an attacker's probe did to it (security issue, findings 3 and
-4): a Redis that restarts empty, a Redis that is unreachable for a while, a database that fails
-between the answer and its cost row. Real Redis and PostgreSQL; the outage is a real cut of the
+4): a Redis that restarts empty, a Redis that restarts from a file without its last writes, a
+Redis that is unreachable for a while, a database that fails between the answer and its cost
+row. Real Redis and PostgreSQL; the outage is a real cut of the
 connection (tests/servers.py ``CutProxy``)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from servers import CutProxy, OwnPostgres
+from servers import CutProxy, OwnPostgres, RedisProcess, wait_aof_written
 
 from rag_core.costs.ledger import CostLedger, today
 from rag_core.costs.queue import RETRY_EVERY_S, CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.parts import build_store
+from rag_core.redis_kv.client import connect
+from rag_core.redis_kv.keys import cost_keys
 from rag_core.store.base import Store
 from rag_core.types import TokenUsage
 
@@ -56,6 +60,37 @@ def test_a_restarted_empty_redis_does_not_lift_the_cap(
     assert ledger.reserved("amara") == 0.0  # never below zero
     assert ledger.spend("amara") == pytest.approx(0.7)
     assert store.day_totals(today(), "amara")[0] == pytest.approx(0.7)
+
+
+def test_a_redis_restarted_without_its_last_writes_is_seeded_again(
+        short_tmp: Path, store: Store, live_settings, tmp_path: Path) -> None:
+    """Redis acknowledged a commit that never reached its file (a crash inside the append-only
+    file's second): restarted, it reads back a day short of PostgreSQL's record, under the old
+    server's ``seeded`` mark. A new ``run_id`` makes the ledger seed the day again."""
+    server = RedisProcess(short_tmp / f"lost-{uuid.uuid4().hex[:6]}", persist=True).start()
+    user = f"lost-{uuid.uuid4().hex[:8]}"
+    key = cost_keys(today(), user)[0]
+    try:
+        ledger = CostLedger(connect(server.url, timeout_s=5.0),
+                            live_settings.with_overrides(user_daily_budget_usd=1.0),
+                            store=store, queue=CostQueue(tmp_path / "queue"))
+        admin = redis.Redis.from_url(server.url, socket_timeout=5)
+        pay(ledger, user, 0.5)
+        wait_aof_written(admin)
+        admin.config_set("appendonly", "no")  # what follows never reaches the file
+        pay(ledger, user, 0.3)  # acknowledged by Redis, recorded in PostgreSQL
+        assert server.proc is not None
+        server.proc.kill()
+        server.proc.wait(30)
+        server.start()  # same port and folder: the day as the file has it
+        assert float(admin.hget(key, "spent") or 0) == pytest.approx(0.5)
+        with pytest.raises(BudgetExceeded):  # 0.8 + 0.3 is over 1.0; Redis alone said 0.5
+            ledger.reserve(user, 0.3)
+        assert float(admin.hget(key, "spent") or 0) == pytest.approx(0.8)  # seeded in Redis
+        assert admin.hget(key, "seeded").decode() == admin.info("server")["run_id"]
+        assert store.day_totals(today(), user)[0] == pytest.approx(0.8)
+    finally:
+        server.stop()
 
 
 def test_an_outage_is_conservative_and_merged_back(
