@@ -135,5 +135,5 @@ def test_the_ragas_judge_runs_against_the_local_server(local_llm: str) -> None:
 
     from openai import AsyncOpenAI
 
-    left_open = [o for o in gc.get_objects() if isinstance(o, AsyncOpenAI) and not o.is_closed()]
+    left_open = [o for o in gc.get_objects() if type(o) is AsyncOpenAI and not o.is_closed()]
     assert left_open == []
