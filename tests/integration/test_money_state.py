@@ -1,8 +1,8 @@
 """Money state that survives what an attacker's probe did to it (security issue, findings 3 and
 4): a Redis that restarts empty, a Redis that restarts from a file without its last writes, a
 Redis that is unreachable for a while, a database that fails between the answer and its cost
-row. Real Redis and PostgreSQL; the outage is a real cut of the
-connection (tests/servers.py ``CutProxy``)."""
+row. Real Redis and PostgreSQL; the outage is a real cut of the connection (tests/servers.py
+``CutProxy``)."""
 
 from __future__ import annotations
 
