@@ -145,7 +145,7 @@ class LoadWriter:
         self.caches = CacheLayers.from_settings(settings, self.client, clock=self.clock)
         self.ledger = LedgerLoad(CostLedger(self.client, settings, store=None,
                                             queue=CostQueue(tmp / "queue")), settings)
-        self.params = SearchParams.from_settings(settings)
+        self.params = settings.retrieval
         self.payloads = Payloads()
         self.vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
                                                                 dtype=np.float32)

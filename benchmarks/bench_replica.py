@@ -33,7 +33,6 @@ from rag_core.config import Settings  # noqa: E402
 from rag_core.ingest.ingestion import ingest_path  # noqa: E402
 from rag_core.observability import REGISTRY  # noqa: E402
 from rag_core.parts import build_embedder, build_parts, build_store  # noqa: E402
-from rag_core.store.base import SearchParams  # noqa: E402
 
 
 def _reads(target: str) -> float:
@@ -64,9 +63,9 @@ def main() -> None:
         embedder = build_embedder(base)
         vectors = embedder.embed([q for _, q in questions])
         versions = {u: primary.notes_version(u) for u, _ in questions}
-        params = SearchParams.from_settings(base)
+        params = base.retrieval
         chunks = primary.count_chunks()
-        print(f"{chunks} chunks, {len(questions)} questions, mode {params.mode}, "
+        print(f"{chunks} chunks, {len(questions)} questions, mode {params.retrieval_mode}, "
               f"{args.threads} threads x {args.rounds} rounds")
 
         def search(store: Any, i: int) -> float:

@@ -24,7 +24,7 @@ from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
 from rag_core.api.limits import BodyLimit, route_limits
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
 from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         app.include_router(router, prefix=prefix)
     app.add_middleware(AuthFirst, settings=settings)  # the token before any body is read
     app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
-        settings.max_body_bytes, settings.max_note_body_bytes, settings.max_bulk_body_bytes),
+        settings.max_body_bytes, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
         read_timeout_s=settings.body_read_timeout_s)
 
     app.add_middleware(RequestContext)  # outermost: ids, trace, metric, log line

@@ -172,8 +172,7 @@ def setup_tracing(settings: Settings) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        exporter = OTLPSpanExporter(endpoint=settings.otel_endpoint) if settings.otel_endpoint \
-            else OTLPSpanExporter()
+        exporter = OTLPSpanExporter()  # to OTEL_EXPORTER_OTLP_ENDPOINT (the SDK reads it)
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _tracer = trace.get_tracer("rag_core")

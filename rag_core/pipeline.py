@@ -30,7 +30,6 @@ from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
-from rag_core.store.base import SearchParams
 from rag_core.types import Answer, AnswerDebug, Chunk, TokenUsage
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
@@ -44,7 +43,7 @@ Event = str | Answer  # a piece of text to send on, or the finished answer (alwa
 class Pipeline:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
-        self.params = SearchParams.from_settings(parts.settings)
+        self.params = parts.settings.retrieval
         self.words = WordMatcher(parts.embedder)  # near words for the no-context decision
 
     # --- public API ------------------------------------------------------------------------

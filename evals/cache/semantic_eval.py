@@ -19,7 +19,6 @@ import pandas as pd
 
 from rag_core.decisions import semantic_rules as rules
 from rag_core.pipeline import Pipeline
-from rag_core.store.base import SearchParams
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,8 @@ def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, object]], *, depth:
     texts = list(dict.fromkeys([str(p["a"]) for p in pairs] + [str(p["b"]) for p in pairs]))
     vectors = dict(zip(texts, pipeline.parts.embedder.embed(texts), strict=True))
     settings = pipeline.parts.settings
-    params = SearchParams.from_settings(settings if mode is None
-                                        else settings.with_overrides(retrieval_mode=mode))
+    params = (settings if mode is None
+                                        else settings.with_overrides(retrieval_mode=mode)).retrieval
     found: dict[tuple[str, str], rules.Evidence] = {}
     for pair in pairs:
         for text in (str(pair["a"]), str(pair["b"])):

@@ -21,7 +21,6 @@ from evals.datasets.golden import QAItem
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
-from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
 
 
@@ -45,7 +44,7 @@ def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
     vectors = parts.embedder.embed([i["question"] for i in items])
     settings = parts.settings if mode is None else parts.settings.with_overrides(
         retrieval_mode=mode)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     out = []
     for item, vector in zip(items, vectors, strict=True):
         chunks = parts.store.search(item["user_id"], vector, top_k or settings.top_k,

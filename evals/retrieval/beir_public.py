@@ -37,9 +37,9 @@ COMPARISONS = ("default_minus_best_single", "default_minus_dense", "default_minu
 
 def default_slug(base: SearchParams) -> str:
     """The slug of the mode that ``base`` (the service's SearchParams) searches with."""
-    if base.mode == "lexical":
+    if base.retrieval_mode == "lexical":
         return str(base.lexical_ranker)
-    return str(base.mode)
+    return str(base.retrieval_mode)
 
 
 def mode_configs(base: SearchParams) -> dict[str, SearchParams]:
@@ -113,7 +113,7 @@ def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: 
 def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
               seed: int, parts: Parts | None, progress: bool) -> dict[str, object]:
     tables, metrics, skipped, sets = [], {}, {}, []
-    base = SearchParams.from_settings(parts.settings) if parts is not None else SearchParams()
+    base = parts.settings.retrieval if parts is not None else SearchParams()
     default = default_slug(base)
     start = time.perf_counter()
     for name in names:

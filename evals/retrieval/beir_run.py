@@ -273,7 +273,7 @@ def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
         report = ingest(used, ds, cache, progress)
         inputs = query_inputs(used, ds, cache)
         report["ingest_and_embed_s"] = time.perf_counter() - start
-        base = SearchParams.from_settings(used.settings)
+        base = used.settings.retrieval
         start = time.perf_counter()
         frame = run_configs(used.store, ds, inputs, configs or standard_configs(base),
                             progress=progress)

@@ -69,7 +69,6 @@ from evals.retrieval.stats import (  # noqa: F401 (re-exported)
 from evals.retrieval.store import ingest_corpus, store_for, store_modes
 from rag_core import services
 from rag_core.config import Settings
-from rag_core.store.base import SearchParams
 from rag_core.store.searching import user_rows_limit
 
 # --- hnswlib, the in-process reference -----------------------------------------------------
@@ -177,7 +176,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
         foreign = sum(int(corpus.user_ids[i] != u) for ids, u in zip(found, qu, strict=True)
                       for i in ids)
         filt.append({**pg_exact(conn, table, qv, user_truth, users=qu), "iterative_scan": "-"})
-        limit = user_rows_limit(SearchParams.from_settings(settings), n)
+        limit = user_rows_limit(settings.retrieval, n)
         filt.append(store_filtered(conn, table, qv, qu, user_truth, ef,
                                    np.bincount(corpus.user_ids), limit, dim))
         # the other index type at the first pair, in place of the headline index

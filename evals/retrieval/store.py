@@ -131,8 +131,8 @@ def store_modes(store: Store, queries: Queries, top_k: int, ef_search: int,
     """Every configuration of ``MODES`` on the same queries, in turn (``staggered``); one row
     each. ``table_chunks``: the store's chunks, for the label of the own-rows limit."""
     assert queries.vectors is not None
-    base = (base or SearchParams()).with_(ef_search=ef_search)
-    params = {label: base.with_(mode=mode, lexical_ranker=ranker,
+    base = (base or SearchParams()).with_(hnsw_ef_search=ef_search)
+    params = {label: base.with_(retrieval_mode=mode, lexical_ranker=ranker,
                                 **(SHARED if shared else {}))
               for label, (mode, ranker, shared) in MODES.items()}
     times: dict[str, list[float]] = {label: [] for label in MODES}

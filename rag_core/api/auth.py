@@ -33,7 +33,7 @@ from typing import Any
 import jwt
 
 from rag_core.api.jwks import JwksKeys
-from rag_core.config import DEFAULT_JWT_SECRET, Settings
+from rag_core.config import DEFAULT_JWT_SECRET, Settings, fixed
 from rag_core.errors import InvalidArgument, InvalidSettings, Unauthorized
 from rag_core.safety.guard import USER_ID
 
@@ -202,7 +202,7 @@ class TokenVerifier:
             + (["aud"] if s.jwt_audience else [])
         key = self._signing_key(token)
         try:
-            claims = jwt.decode(token, key, algorithms=[s.jwt_algorithm], leeway=s.jwt_leeway_s,
+            claims = jwt.decode(token, key, algorithms=[s.jwt_algorithm], leeway=fixed.JWT_LEEWAY_S,
                                 issuer=s.jwt_issuer or None, audience=_audiences(s) or None,
                                 options={"require": require, "verify_aud": bool(s.jwt_audience)})
         except jwt.ExpiredSignatureError as exc:
@@ -221,7 +221,7 @@ class TokenVerifier:
         return dict(claims)
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
-        cap = self.settings.jwt_max_ttl_s + self.settings.jwt_leeway_s
+        cap = self.settings.jwt_max_ttl_s + fixed.JWT_LEEWAY_S
         exp = float(claims["exp"])
         now = time.time()
         iat = claims.get("iat")
@@ -241,7 +241,7 @@ def verifier_for(settings: Settings) -> TokenVerifier:
            settings.jwt_public_key, settings.jwt_jwks_url, settings.jwt_jwks_cache_s,
            settings.jwt_jwks_cooldown_s,
            settings.jwt_issuer, settings.jwt_audience, settings.jwt_max_ttl_s,
-           settings.jwt_leeway_s)
+           fixed.JWT_LEEWAY_S)
     with _lock:
         verifier = _verifiers.get(key)
         if verifier is None:

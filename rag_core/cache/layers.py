@@ -24,8 +24,9 @@ from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.versions import NotesVersions
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.decisions.semantic_coverage import Similar
+from rag_core.embedding import vector_numerics
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import (
@@ -73,7 +74,7 @@ class CacheLayers:
     truth: NotesVersions = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.truth = NotesVersions(self.versions, self.settings.notes_version_ttl_s,
+        self.truth = NotesVersions(self.versions, fixed.NOTES_VERSION_TTL_S,
                                    self.purge_user)
 
     @classmethod
@@ -91,10 +92,10 @@ class CacheLayers:
                 return RedisCache(layer, client, clock or time.time,
                                   max_entries=settings.layer_bound(layer), counters=counters)
             return MemoryCache(layer, settings.layer_bound(layer),
-                               settings.context_cache_max_bytes)
+                               fixed.CONTEXT_CACHE_MAX_BYTES)
 
         context: Cache = (MemoryCache("context", settings.layer_bound("context"),
-                                      settings.context_cache_max_bytes,
+                                      fixed.CONTEXT_CACHE_MAX_BYTES,
                                       **({"clock": clock} if clock else {}), counters=counters)
                           if settings.cache_enabled else NullCache("context"))
         stale: Cache = (RedisCache("stale", client, clock or time.time,
@@ -112,7 +113,7 @@ class CacheLayers:
                                             **({"clock": clock} if clock else {}),
                                             counters=counters),
                      counters=counters)
-        layers.truth = NotesVersions(versions, settings.notes_version_ttl_s, layers.purge_user,
+        layers.truth = NotesVersions(versions, fixed.NOTES_VERSION_TTL_S, layers.purge_user,
                                      watch_of(client) if client is not None else None)
         return layers
 
@@ -136,7 +137,7 @@ class CacheLayers:
     def _version_from_store(self, user_id: str, read: Callable[[str], int]) -> int:
         version = read(user_id)
         self.versions.add(notes_version_key(user_id), str(version).encode(),
-                          self.settings.notes_version_ttl_s)
+                          fixed.NOTES_VERSION_TTL_S)
         return version
 
     def notes_changed(self, user_id: str, version: int) -> bool:
@@ -215,7 +216,7 @@ class CacheLayers:
         writes: list[tuple[Cache, str, bytes, int]] = [
             (self.query, key, payload, self.settings.query_cache_ttl_s),
             (self.stale, rename_layer(key, "query", "stale"), payload,
-             self.settings.stale_ttl_s)]
+             fixed.STALE_TTL_S)]
         semantic = (self.semantic.entry(user_id, notes_version, question, vector, payload,
                                         self.settings.query_cache_ttl_s, evidence)
                     if self.semantic_enabled and vector is not None else None)
@@ -240,7 +241,7 @@ class CacheLayers:
         self._store_if_current(user_id, notes_version, [
             (self.query, key, payload, self.settings.query_cache_ttl_s),
             (self.stale, rename_layer(key, "query", "stale"), payload,
-             self.settings.stale_ttl_s)])
+             fixed.STALE_TTL_S)])
 
     def _store_if_current(self, user_id: str, notes_version: int,
                           writes: list[tuple[Cache, str, bytes, int]],
@@ -324,7 +325,8 @@ class CacheLayers:
     def chunks_for(self, params: SearchParams, user_id: str, notes_version: int,
                    question: str, top_k: int,
                    search: Callable[[], list[Chunk]]) -> tuple[list[Chunk], CacheOutcome]:
-        key = context_key(params, user_id, notes_version, normalize_query(question), top_k)
+        key = context_key(params, user_id, notes_version, normalize_query(question), top_k,
+                          numerics=vector_numerics(self.settings))
         raw = self.context.get(key)
         if raw is not None:
             return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.context, raw)

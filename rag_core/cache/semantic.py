@@ -34,7 +34,7 @@ import numpy as np
 from rag_core import observability as obs
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.redis_cache import RedisCache, warn
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.decisions import nlp
 from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar, decide
 from rag_core.redis_kv import codec
@@ -55,7 +55,7 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
     word (``semantic_coverage``); ``off`` decides like ``strict`` but is never asked."""
     loose = Policy(threshold=settings.semantic_cache_threshold,
                    corroborated=settings.semantic_corroborated_floor,
-                   evidence=settings.semantic_evidence, evidence_depth=EVIDENCE_DEPTH)
+                   evidence=fixed.SEMANTIC_EVIDENCE, evidence_depth=EVIDENCE_DEPTH)
     if (mode or settings.semantic_mode) == "loose":
         return loose
     return strict_policy(loose)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from rag_core.cli.args import env_settings as _settings
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 
 
 def cmd_mock_llm(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     announce.watch_ready(url)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False,
-                timeout_keep_alive=args.keep_alive or settings.keep_alive_s,
+                timeout_keep_alive=args.keep_alive or fixed.KEEP_ALIVE_S,
                 timeout_worker_healthcheck=settings.worker_healthcheck_s)
     return 0
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.costs import scripts as cost_scripts
 from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
@@ -389,8 +389,8 @@ class CostLedger:
                     caps: tuple[float, float]) -> str:
         user_share, global_share = values[0] / caps[0], values[1] / caps[1]
         share = max(user_share, global_share)
-        state = ("tightened" if share >= self.settings.budget_tighten_ratio
-                 else "alert" if share >= self.settings.budget_alert_ratio else "ok")
+        state = ("tightened" if share >= fixed.BUDGET_TIGHTEN_RATIO
+                 else "alert" if share >= fixed.BUDGET_ALERT_RATIO else "ok")
         if state != "ok" and (user_id, day, state) not in self._alerted:
             self._alerted.add((user_id, day, state))
             obs.BUDGET_ALERTS.labels(scope="user" if user_share >= global_share else "global",

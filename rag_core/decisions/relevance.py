@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.decisions import front_matter, lemma_sets, nlp, quantities
 from rag_core.decisions.answer_value import value_check
 from rag_core.decisions.word_match import WordMatcher
@@ -66,10 +66,10 @@ class RelevancePolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
         return cls(floor=settings.similarity_threshold,
-                   min_coverage=settings.relevance_min_coverage,
-                   confident=settings.relevance_confident,
-                   names=settings.relevance_names, coverage=settings.relevance_coverage,
-                   word_similarity=settings.relevance_word_similarity)
+                   min_coverage=fixed.RELEVANCE_MIN_COVERAGE,
+                   confident=fixed.RELEVANCE_CONFIDENT,
+                   names=fixed.RELEVANCE_NAMES, coverage=fixed.RELEVANCE_COVERAGE,
+                   word_similarity=fixed.RELEVANCE_WORD_SIMILARITY)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import Problem
@@ -118,7 +118,7 @@ def _install_session() -> None:
 def _timeout(settings: Settings) -> Any:
     import httpx2
 
-    return httpx2.Timeout(settings.llm_read_timeout_s, connect=settings.llm_connect_timeout_s)
+    return httpx2.Timeout(settings.llm_read_timeout_s, connect=fixed.LLM_CONNECT_TIMEOUT_S)
 
 
 def _token(settings: Settings) -> str | None:
@@ -231,7 +231,7 @@ def probe(settings: Settings) -> Problem | None:
     url = f"{endpoint(settings)}/models"
     try:
         response = get_session().get(url, headers=headers, timeout=httpx2.Timeout(
-            min(5.0, settings.llm_read_timeout_s), connect=settings.llm_connect_timeout_s))
+            min(5.0, settings.llm_read_timeout_s), connect=fixed.LLM_CONNECT_TIMEOUT_S))
     except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
         return Problem("bad_url", f"the LLM URL cannot be used: {exc}")
     except (httpx2.HTTPError, OSError):

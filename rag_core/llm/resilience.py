@@ -34,7 +34,7 @@ from typing import Any
 import pybreaker
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
 from rag_core.llm.breaker_state import (
@@ -91,7 +91,7 @@ class ResilientGenerator:
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset_timeout_s,
-            success_threshold=settings.breaker_success_threshold,
+            success_threshold=fixed.BREAKER_SUCCESS_THRESHOLD,
             exclude=[PermanentLLMError],
             listeners=[StateListener()],
             state_storage=self.storage,

@@ -27,7 +27,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import DependencyError
 from rag_core.redis_kv.restarts import RunIdWatch, register
 
@@ -78,7 +78,7 @@ def shared_client(url: str, settings: Settings) -> RedisClient:
     with _clients_lock:
         client = _clients.get((mode, url))
         if client is None:
-            client = connect(url, mode, timeout_s=settings.redis_timeout_s)
+            client = connect(url, mode, timeout_s=fixed.REDIS_TIMEOUT_S)
             _clients[(mode, url)] = client
         return client
 

@@ -17,9 +17,9 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from rag_core.config import Settings
+from rag_core.config import ANSWER_SECTIONS, Settings, fixed
 from rag_core.embedding import vector_numerics
 from rag_core.store.base import SearchParams
 
@@ -94,21 +94,20 @@ def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -
     return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{_parts_hash(parts)}")
 
 
-def _answer_parts(settings: Settings, params: SearchParams, prompt: str) -> dict[str, object]:
-    return {
-        "embedding_model": settings.embedding_model,
-        "llm": settings.llm,
-        "llm_model": settings.llm_model,
-        "prompt": prompt,
-        "budgets": [settings.query_token_budget, settings.context_token_budget,
-                    settings.output_token_budget],
-        "threshold": settings.similarity_threshold,
-        # the no-context decision: its answers are cached too
-        "relevance": [settings.relevance_names, settings.relevance_coverage,
-                      settings.relevance_min_coverage, settings.relevance_confident,
-                      settings.relevance_word_similarity],
-        **_retrieval_parts(params),
-    }
+def answer_parts(settings: Settings, params: SearchParams, prompt: str) -> Mapping[str, object]:
+    """What names an answer besides the user, the notes version, the question and top_k: every
+    section of Settings that shapes an answer, whole (``ANSWER_SECTIONS``: a field added to one
+    of them is in the key without a change here), with the search that was run (``params``,
+    the object the store received) as the retrieval section; the fixed values that shape an
+    answer; the embedding model and its numerics; and the prompt's fingerprint. Prices, money
+    budgets, timeouts, URLs and secrets live in other sections and never change a key. The same
+    for every question of one Settings and params (a caller may keep it)."""
+    sections = {name: getattr(settings, name).model_dump(mode="json")
+                for name in ANSWER_SECTIONS if name != "retrieval"}
+    return {"sections": {**sections, "retrieval": params.model_dump(mode="json")},
+            "fixed": {name: fixed.value(name) for name in fixed.SHAPES_ANSWERS},
+            "embedding": {"model": settings.embedding_model, **_numerics(settings)},
+            "prompt": prompt}
 
 
 def _numerics(settings: Settings) -> dict[str, object]:
@@ -117,21 +116,10 @@ def _numerics(settings: Settings) -> dict[str, object]:
     return {} if numerics == "f32" else {"numerics": numerics}
 
 
-def _retrieval_parts(params: SearchParams) -> dict[str, object]:
-    """Every knob of the search that was run (the same object the store received)."""
-    return {"search": asdict(params)}
-
-
 def query_key(settings: Settings, params: SearchParams, user_id: str, notes_version: int,
               normalized_query: str, top_k: int, *, prompt: str) -> str:
     return query_slot(answer_parts(settings, params, prompt), user_id, normalized_query,
                       top_k).key(notes_version)
-
-
-def answer_parts(settings: Settings, params: SearchParams, prompt: str) -> Mapping[str, object]:
-    """What names an answer besides the user, the notes version, the question and top_k: the
-    same for every question of one Settings and SearchParams (a caller may keep it)."""
-    return _answer_parts(settings, params, prompt)
 
 
 def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_query: str,
@@ -142,8 +130,10 @@ def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_quer
 
 
 def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,
-                top_k: int) -> str:
-    parts = {**_retrieval_parts(params), "top_k": top_k, "q": normalized_query}
+                top_k: int, *, numerics: str = "f32") -> str:
+    """The chunks of one search: its params, the query vector's numerics, top_k and the text."""
+    parts = {"search": params.model_dump(mode="json"), "top_k": top_k, "q": normalized_query,
+             **({} if numerics == "f32" else {"numerics": numerics})}
     return cache_key("context", user_id=user_id, notes_version=notes_version, parts=parts)
 
 

@@ -60,9 +60,10 @@ def score_fusion(chunks: Sequence[Chunk], dense_weight: float = 1.0,
 def fuse(chunks: Sequence[Chunk], params: SearchParams, top_k: int) -> list[Chunk]:
     """The ``top_k`` best candidates by ``params.fusion``, each with its ``fused_score``."""
     if params.fusion == "rrf":
-        scores = rrf_scores(chunks, params.rrf_k, params.dense_weight, params.lexical_weight)
+        scores = rrf_scores(chunks, params.rrf_k, params.fusion_dense_weight,
+                            params.fusion_lexical_weight)
     elif params.fusion == "score":
-        scores = score_fusion(chunks, params.dense_weight, params.lexical_weight)
+        scores = score_fusion(chunks, params.fusion_dense_weight, params.fusion_lexical_weight)
     else:
         raise ValueError(f"unknown fusion {params.fusion!r}; expected 'rrf' or 'score'")
     order = sorted(

@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from rag_core.store.base import FUSED_MODES, ChunkDraft, NoteWrite, SearchParams, UpsertResult
+from rag_core.store.base import (
+    DENSE,
+    FUSED_MODES,
+    ChunkDraft,
+    NoteWrite,
+    SearchParams,
+    UpsertResult,
+)
 from rag_core.store.fusion import fuse
 from rag_core.types import Chunk, Note
 
@@ -119,11 +126,11 @@ class MemoryStore:
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
                query_text: str | None = None, params: SearchParams | None = None,
                min_version: int | None = None) -> list[Chunk]:
-        p = params or SearchParams()
+        p = params or DENSE
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
-        if embedding is None and p.mode != "lexical":
-            raise ValueError(f"{p.mode} search needs a query embedding")
+        if embedding is None and p.retrieval_mode != "lexical":
+            raise ValueError(f"{p.retrieval_mode} search needs a query embedding")
         chunks = [c for n in self._notes[user_id].values() for c in n.chunks]
         if not chunks:
             return []
@@ -137,19 +144,21 @@ class MemoryStore:
         lexical = [int(i) for i in np.argsort(-overlap, kind="stable") if overlap[i] > 0]
         d_rank: dict[int, int] = {}
         l_rank: dict[int, int] = {}
-        if p.mode == "dense":
+        if p.retrieval_mode == "dense":
             order = dense[:top_k]
-        elif p.mode == "lexical":
+        elif p.retrieval_mode == "lexical":
             order = lexical[:top_k]
         else:
-            d_rank = {i: r for r, i in enumerate(dense[:max(top_k, p.dense_depth)], start=1)}
-            l_rank = {i: r for r, i in enumerate(lexical[:max(top_k, p.lexical_depth)], start=1)}
+            dense_depth = max(top_k, p.dense_candidates)
+            lexical_depth = max(top_k, p.lexical_candidates)
+            d_rank = {i: r for r, i in enumerate(dense[:dense_depth], start=1)}
+            l_rank = {i: r for r, i in enumerate(lexical[:lexical_depth], start=1)}
             order = sorted(set(d_rank) | set(l_rank))
         found = [dataclasses.replace(
             chunks[i], score=float(cosine[i]), dense_rank=d_rank.get(i),
             lexical_rank=l_rank.get(i), matched_terms=matched[i],
             lexical_score=float(overlap[i]) if overlap[i] > 0 else None) for i in order]
-        return fuse(found, p, top_k) if p.mode in FUSED_MODES else found
+        return fuse(found, p, top_k) if p.retrieval_mode in FUSED_MODES else found
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1) -> dict[str, Any]:

@@ -24,11 +24,11 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import VectorSearchFailed
 from rag_core.store import schema
 from rag_core.store import sql as q
-from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, UpsertResult
+from rag_core.store.base import DENSE, ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
 from rag_core.store.records import PgRecords
 from rag_core.store.replica import ReplicaReads
@@ -64,8 +64,8 @@ class PgVectorStore:
 
     def _connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"connect_timeout": self.settings.db_connect_timeout_s}
-        if self.settings.db_statement_timeout_ms:
-            kwargs["options"] = f"-c statement_timeout={self.settings.db_statement_timeout_ms}"
+        if fixed.DB_STATEMENT_TIMEOUT_MS:
+            kwargs["options"] = f"-c statement_timeout={fixed.DB_STATEMENT_TIMEOUT_MS}"
         return kwargs
 
     def _pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
@@ -216,15 +216,15 @@ class PgVectorStore:
 
         ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
         lexical-only hits (in lexical mode without an embedding it is the lexical score).
-        Every knob comes from ``params`` (the caller builds it, e.g.
-        ``SearchParams.from_settings``; default ``SearchParams()``, dense).  ``ef_search`` is
+        Every knob comes from ``params`` (the service passes ``settings.retrieval``; default
+        ``DENSE``).  ``ef_search`` is
         never set below the number of rows the index scan must return.
         """
-        params = params or SearchParams()
+        params = params or DENSE
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
-        if embedding is None and params.mode != "lexical":
-            raise ValueError(f"{params.mode} search needs a query embedding")
+        if embedding is None and params.retrieval_mode != "lexical":
+            raise ValueError(f"{params.retrieval_mode} search needs a query embedding")
         vector = None if embedding is None else self._vector(embedding)
         search = params
 

@@ -37,7 +37,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from prometheus_client import Counter, Gauge
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import VectorSearchFailed
 from rag_core.observability import REGISTRY
 
@@ -109,8 +109,8 @@ class ReplicaReads:
                 s = self.settings
                 kwargs: dict[str, Any] = {"connect_timeout": s.db_connect_timeout_s,
                                           "application_name": "rag_core_replica_reads"}
-                if s.db_statement_timeout_ms:
-                    kwargs["options"] = f"-c statement_timeout={s.db_statement_timeout_ms}"
+                if fixed.DB_STATEMENT_TIMEOUT_MS:
+                    kwargs["options"] = f"-c statement_timeout={fixed.DB_STATEMENT_TIMEOUT_MS}"
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     self._url, min_size=1, max_size=s.db_pool_max_size,
                     timeout=self._checkout_s, reconnect_timeout=s.db_reconnect_timeout_s,

@@ -28,6 +28,7 @@ import numpy as np
 import psycopg
 from opentelemetry import trace
 
+from rag_core.config import fixed
 from rag_core.store import sql as q
 from rag_core.store.base import FUSED_MODES, SearchParams
 from rag_core.types import Chunk
@@ -35,36 +36,36 @@ from rag_core.types import Chunk
 
 def index_rows(params: SearchParams, top_k: int) -> int:
     """The rows the dense scan must return: ``ef_search`` is never set below it."""
-    if params.mode == "dense":
+    if params.retrieval_mode == "dense":
         return top_k
-    return max(top_k, params.dense_depth) if params.mode in FUSED_MODES else 0
+    return max(top_k, params.dense_candidates) if params.retrieval_mode in FUSED_MODES else 0
 
 
 def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray | None,
               query_text: str | None, *, user_rows: bool = False, halfvec: bool = False,
               weighted: Feedback | None = None) -> tuple[Any, dict[str, Any]]:
-    """The statement of ``params.mode`` and its bind values; ``user_rows``: read the user's
-    own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
+    """The statement of ``params.retrieval_mode`` and its bind values; ``user_rows``: read the
+    user's own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
     of every user's chunks; ``halfvec``: the HNSW index is the halfvec one; ``weighted``
     (hybrid only): the feedback pass's lexemes, their weights and the question's own vector."""
     dim = len(vector) if halfvec and vector is not None else None
-    query = q.search_statement(params.mode, params.lexical_ranker, user_rows, dim,
+    query = q.search_statement(params.retrieval_mode, params.lexical_ranker, user_rows, dim,
                                params.fusion, weighted is not None)
     values: dict[str, Any] = {"user_id": user_id, "embedding": vector}
     lexical = {"query": query_text or "", "k1": float(params.bm25_k1), "b": float(params.bm25_b),
-               "metadata_weight": float(params.metadata_weight)}
+               "metadata_weight": float(fixed.BM25_METADATA_WEIGHT)}
     if weighted is not None:
         lexical.update(lexemes=list(weighted.lexemes), weights=list(weighted.weights),
                        query_embedding=weighted.query_vector)
-    if params.mode == "dense":
+    if params.retrieval_mode == "dense":
         values["k"] = top_k
-    elif params.mode == "lexical":
+    elif params.retrieval_mode == "lexical":
         values.update(lexical, lexical_depth=top_k, has_embedding=vector is not None)
     else:
         values.update(lexical, k=index_rows(params, top_k),
-                      lexical_depth=max(top_k, params.lexical_depth), top_k=top_k,
-                      rrf_k=int(params.rrf_k), dense_weight=float(params.dense_weight),
-                      lexical_weight=float(params.lexical_weight))
+                      lexical_depth=max(top_k, params.lexical_candidates), top_k=top_k,
+                      rrf_k=int(params.rrf_k), dense_weight=float(params.fusion_dense_weight),
+                      lexical_weight=float(params.fusion_lexical_weight))
     return query, values
 
 
@@ -72,16 +73,16 @@ def searched_mode(params: SearchParams, user_chunks: int) -> str:
     """The mode a search runs in: ``auto`` is ``hybrid_prf`` for a library of at least
     ``prf_min_chunks`` chunks and ``hybrid`` below (feedback takes the first pass's best chunks
     as relevant: in a few dozen notes the second and third best are about something else)."""
-    if params.mode != "auto":
-        return params.mode
+    if params.retrieval_mode != "auto":
+        return params.retrieval_mode
     return "hybrid_prf" if user_chunks >= params.prf_min_chunks else "hybrid"
 
 
 def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
                top_k: int, query_text: str | None, params: SearchParams) -> list[Chunk]:
-    ef = max(params.ef_search, index_rows(params, top_k))
+    ef = max(params.hnsw_ef_search, index_rows(params, top_k))
     row = conn.execute(q.SET_SEARCH_PARAMS, (str(ef), params.iterative_scan,
-                                             str(max(params.max_scan_tuples, ef)), user_id)
+                                             str(max(fixed.HNSW_MAX_SCAN_TUPLES, ef)), user_id)
                        ).fetchone()
     user_chunks = int(row[3] or 0) if row is not None else 0
     halfvec = bool(row[4]) if row is not None else False
@@ -92,13 +93,13 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                                              "search.user_rows_limit": limit,
                                              "search.halfvec_index": halfvec})
     mode = searched_mode(params, user_chunks)
-    if params.mode == "auto":
+    if params.retrieval_mode == "auto":
         trace.get_current_span().set_attribute("search.feedback", mode == "hybrid_prf")
     if mode == "hybrid_prf" and vector is not None:
         return prf_search(conn, user_id, vector, top_k, query_text, params,
                           user_rows=rows, halfvec=halfvec)
-    query, values = statement(params.with_(mode="hybrid") if mode == "hybrid_prf"
-                              else params.with_(mode=mode), top_k, user_id, vector, query_text,
+    searched = params.with_(retrieval_mode="hybrid" if mode == "hybrid_prf" else mode)
+    query, values = statement(searched, top_k, user_id, vector, query_text,
                               user_rows=rows, halfvec=halfvec)
     return to_chunks(conn.execute(query, values).fetchall())
 
@@ -139,9 +140,9 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
     length, plus ``prf_vector_weight`` times the chunks' mean) and the RM3 lexemes, fused with
     ``prf_rrf_k`` and ``prf_lexical_weight``: three statements in the search's transaction.
     When the first pass finds nothing, its answer stands."""
-    first = params.with_(mode="hybrid", fusion=params.prf_first_fusion,
-                         dense_weight=params.prf_first_dense_weight,
-                         lexical_weight=params.prf_first_lexical_weight)
+    first = params.with_(retrieval_mode="hybrid", fusion=params.prf_first_fusion,
+                         fusion_dense_weight=params.prf_first_dense_weight,
+                         fusion_lexical_weight=params.prf_first_lexical_weight)
     query, values = statement(first, params.prf_docs, user_id, vector, query_text,
                               user_rows=user_rows, halfvec=halfvec)
     ids = [str(r[0]) for r in conn.execute(query, values).fetchall()]
@@ -159,8 +160,8 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
     if mean is not None:
         expanded = expanded + params.prf_vector_weight * np.asarray(
             mean.to_numpy() if hasattr(mean, "to_numpy") else mean, dtype=np.float32)
-    second = params.with_(mode="hybrid", rrf_k=params.prf_rrf_k,
-                          lexical_weight=params.prf_lexical_weight)
+    second = params.with_(retrieval_mode="hybrid", rrf_k=params.prf_rrf_k,
+                          fusion_lexical_weight=params.prf_lexical_weight)
     query, values = statement(second, top_k, user_id, expanded.astype(np.float32), None,
                               user_rows=user_rows, halfvec=halfvec,
                               weighted=Feedback(lexemes, weights, own))

@@ -72,15 +72,15 @@ class StoreContract:
         store.upsert_note("ann", note("a"), "h", drafts("Mercy in the storm."), vectors(1))
         store.upsert_note("bob", note("b"), "h", drafts("Mercy in the storm."), vectors(1))
         got = store.search("ann", vectors(1)[0], 5, query_text="mercy storm",
-                           params=SearchParams(mode=mode))  # type: ignore[arg-type]
+                           params=SearchParams(retrieval_mode=mode))  # type: ignore[arg-type]
         assert got and {c.user_id for c in got} == {"ann"}
         assert store.search("carol", vectors(1)[0], 5, query_text="mercy",
-                            params=SearchParams(mode=mode)) == []  # type: ignore[arg-type]
+                            params=SearchParams(retrieval_mode=mode)) == []  # type: ignore[arg-type]
 
     def test_dense_search_is_best_first_with_cosine_scores(self, store: Store) -> None:
         vecs = vectors(1, 2, 3, 4)
         store.upsert_note("ann", note("a"), "h", drafts("w", "x", "y", "z"), vecs)
-        got = store.search("ann", vecs[2], 3, params=SearchParams(mode="dense"))
+        got = store.search("ann", vecs[2], 3, params=SearchParams(retrieval_mode="dense"))
         assert len(got) == 3 and got[0].text == "y"
         assert got[0].score == pytest.approx(1.0, abs=1e-4)
         scores = [c.score for c in got]
@@ -92,7 +92,7 @@ class StoreContract:
         store.upsert_note("ann", note("a"), "h", drafts("Zacchaeus climbed a tree.",
                                                         "Unrelated words."), vecs)
         got = store.search("ann", vecs[0], 2, query_text="Zacchaeus",
-                           params=SearchParams(mode="hybrid"))
+                           params=SearchParams(retrieval_mode="hybrid"))
         top = got[0]
         assert top.text.startswith("Zacchaeus")
         assert top.dense_rank == 1 and top.lexical_rank == 1 and top.fused_score
@@ -133,7 +133,7 @@ class StoreContract:
         store.upsert_note("ann", note("a"), "h", drafts("Zacchaeus climbed a tree.",
                                                         "Unrelated words."), vecs)
         got = store.search("ann", vecs[1], 2, query_text="Zacchaeus tree",
-                           params=SearchParams(mode="hybrid"))
+                           params=SearchParams(retrieval_mode="hybrid"))
         by_text = {c.text: c for c in got}
         lexical = by_text["Zacchaeus climbed a tree."]
         assert lexical.lexical_rank == 1 and lexical.lexical_score and lexical.matched_terms

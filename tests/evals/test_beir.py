@@ -125,8 +125,10 @@ def test_cached_embedder_embeds_each_text_once_across_runs(tmp_path: Path) -> No
 
 
 def test_grid_names_every_combination() -> None:
-    configs = beir_run.grid(SearchParams(mode="hybrid"), rrf_k=[10, 60], lexical_weight=[1.0])
-    assert list(configs) == ["rrf_k=10 lexical_weight=1.0", "rrf_k=60 lexical_weight=1.0"]
+    configs = beir_run.grid(SearchParams(retrieval_mode="hybrid"), rrf_k=[10, 60],
+                            fusion_lexical_weight=[1.0])
+    assert list(configs) == ["rrf_k=10 fusion_lexical_weight=1.0",
+                             "rrf_k=60 fusion_lexical_weight=1.0"]
     assert configs["rrf_k=10 lexical_weight=1.0"].rrf_k == 10
 
 

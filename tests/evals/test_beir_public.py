@@ -46,8 +46,8 @@ def test_a_feedback_default_is_compared_with_hybrid_too() -> None:
     assert got["default_minus_best_single"] == pytest.approx(0.03)
     assert got["hybrid_minus_best_single"] == pytest.approx(-0.01)
     assert got["hybrid_prf"]["ndcg_at_10"] == 0.43
-    assert beir_public.default_slug(SearchParams(mode="hybrid_prf")) == "hybrid_prf"
-    configs = beir_public.mode_configs(SearchParams(mode="hybrid_prf", prf_docs=5))
+    assert beir_public.default_slug(SearchParams(retrieval_mode="hybrid_prf")) == "hybrid_prf"
+    configs = beir_public.mode_configs(SearchParams(retrieval_mode="hybrid_prf", prf_docs=5))
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid", "hybrid_prf"]
     assert configs["hybrid_prf"].prf_docs == 5 and configs["hybrid"].mode == "hybrid"
 
@@ -72,15 +72,15 @@ def test_a_default_mode_that_loses_to_a_half_shows_a_negative_margin() -> None:
 
 
 def test_mode_configs_search_every_mode_on_the_service_knobs() -> None:
-    base = SearchParams(mode="hybrid", rrf_k=17, bm25_k1=0.9)
+    base = SearchParams(retrieval_mode="hybrid", rrf_k=17, bm25_k1=0.9)
     configs = beir_public.mode_configs(base)
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid"]
     assert configs["bm25"].mode == "lexical" and configs["bm25"].lexical_ranker == "bm25"
     assert {c.rrf_k for c in configs.values()} == {17}
     assert {c.bm25_k1 for c in configs.values()} == {0.9}
     assert beir_public.default_slug(base) == "hybrid"
-    assert beir_public.default_slug(base.with_(mode="lexical", lexical_ranker="ts_rank_cd")) \
-        == "ts_rank_cd"
+    lexical = base.with_(retrieval_mode="lexical", lexical_ranker="ts_rank_cd")
+    assert beir_public.default_slug(lexical) == "ts_rank_cd"
 
 
 def test_absent_sets_skip_with_a_reason_and_their_gates_skip(tmp_path: Path, capsys) -> None:

@@ -13,7 +13,7 @@ from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
-LEXICAL = SearchParams(mode="lexical")
+LEXICAL = SearchParams(retrieval_mode="lexical")
 
 
 def item(note_id: str, texts: list[str], digest: str = "v1", seed: int = 0) -> NoteWrite:

@@ -15,7 +15,6 @@ from rag_core.config import Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.procs import wait_until
 from rag_core.redis_kv.keys import query_key, user_prefix
-from rag_core.store.base import SearchParams
 from rag_core.types import Chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
@@ -45,7 +44,7 @@ def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
 
 def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
     layers = CacheLayers.from_settings(settings, make_redis_client(redis_url, settings))
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     ka = query_key(settings, params, "amara", 1, "faith", 5, prompt=prompt_id())
     kb = query_key(settings, params, "ben", 1, "faith", 5, prompt=prompt_id())
     assert ka != kb and ka.startswith(user_prefix("query", "amara"))
@@ -190,7 +189,7 @@ def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Setting
     # generous timeouts: a stopped server refuses at once; a busy machine must not time out
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
     layers = CacheLayers.from_settings(settings, client)
-    key = query_key(settings, SearchParams.from_settings(settings), "amara", 1, "faith", 5,
+    key = query_key(settings, settings.retrieval, "amara", 1, "faith", 5,
                     prompt=prompt_id())
     layers.query.set(key, b"v", 60)
     assert layers.query.get(key) == b"v"

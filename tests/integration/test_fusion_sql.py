@@ -51,10 +51,10 @@ def fused_in_python(store: PgVectorStore, params: SearchParams, top_k: int) -> l
     """Dense and lexical lists from the store's own searches (each list as deep as its depth,
     never below ``top_k``), merged and fused in Python."""
     vector = query_vector()
-    dense = store.search("ann", vector, max(top_k, params.dense_depth), query_text=QUESTION,
-                         params=params.with_(mode="dense"))
-    lexical = store.search("ann", vector, max(top_k, params.lexical_depth),
-                           query_text=QUESTION, params=params.with_(mode="lexical"))
+    dense = store.search("ann", vector, max(top_k, params.dense_candidates), query_text=QUESTION,
+                         params=params.with_(retrieval_mode="dense"))
+    lexical = store.search("ann", vector, max(top_k, params.lexical_candidates),
+                           query_text=QUESTION, params=params.with_(retrieval_mode="lexical"))
     merged: dict[str, Chunk] = {}
     for rank, c in enumerate(dense, start=1):
         merged[c.chunk_id] = replace(c, dense_rank=rank)
@@ -69,9 +69,10 @@ def fused_in_python(store: PgVectorStore, params: SearchParams, top_k: int) -> l
 @pytest.mark.parametrize("own_rows", [True, False])
 def test_sql_fusion_is_the_python_rule(library: PgVectorStore, fusion: str,
                                        weights: tuple[float, float], own_rows: bool) -> None:
-    params = SearchParams(mode="hybrid", fusion=fusion,  # type: ignore[arg-type]
-                          dense_weight=weights[0], lexical_weight=weights[1], rrf_k=10,
-                          dense_depth=8, lexical_depth=6, ef_search=100,
+    params = SearchParams(retrieval_mode="hybrid", fusion=fusion,  # type: ignore[arg-type]
+                          fusion_dense_weight=weights[0], fusion_lexical_weight=weights[1],
+                          rrf_k=10,
+                          dense_candidates=8, lexical_candidates=6, hnsw_ef_search=100,
                           user_scan_max_chunks=1_000 if own_rows else 0, user_scan_scale=0.0)
     expected = fused_in_python(library, params, top_k=7)
     got = library.search("ann", query_vector(), 7, query_text=QUESTION, params=params)
@@ -86,8 +87,9 @@ def test_sql_fusion_is_the_python_rule(library: PgVectorStore, fusion: str,
 
 def test_fused_ties_go_to_the_dense_rank_then_the_chunk_id(library: PgVectorStore) -> None:
     # equal weights: a chunk ranked r in one list only ties with one ranked r in the other only
-    params = SearchParams(mode="hybrid", dense_weight=1.0, lexical_weight=1.0, rrf_k=10,
-                          dense_depth=8, lexical_depth=8, ef_search=100)
+    params = SearchParams(retrieval_mode="hybrid", fusion_dense_weight=1.0,
+                          fusion_lexical_weight=1.0, rrf_k=10,
+                          dense_candidates=8, lexical_candidates=8, hnsw_ef_search=100)
     got = library.search("ann", query_vector(), 16, query_text=QUESTION, params=params)
     fused = [c.fused_score for c in got]
     assert fused == sorted(fused, reverse=True)
@@ -100,7 +102,7 @@ def test_fused_ties_go_to_the_dense_rank_then_the_chunk_id(library: PgVectorStor
 
 
 def test_only_top_k_rows_leave_the_database(library: PgVectorStore) -> None:
-    params = SearchParams(mode="hybrid", dense_depth=20, lexical_depth=20)
+    params = SearchParams(retrieval_mode="hybrid", dense_candidates=20, lexical_candidates=20)
     for k in (1, 3):
         assert len(library.search("ann", query_vector(), k, query_text=QUESTION,
                                   params=params)) == k

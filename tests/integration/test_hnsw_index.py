@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 DIM = 384
 # every user through the index
-SHARED = SearchParams(mode="dense", user_scan_max_chunks=0, user_scan_scale=0.0)
+SHARED = SearchParams(retrieval_mode="dense", user_scan_max_chunks=0, user_scan_scale=0.0)
 QUESTION = "What was said about the harvest?"
 
 
@@ -73,7 +73,7 @@ def indexes(url: str) -> dict[str, str]:
 
 def plan(url: str, halfvec: bool, mode: str = "dense") -> str:
     vector = unit(np.random.default_rng(5), 1)[0]
-    query, values = statement(SearchParams(mode=mode), 5, "ruth", vector, QUESTION,
+    query, values = statement(SearchParams(retrieval_mode=mode), 5, "ruth", vector, QUESTION,
                               halfvec=halfvec)
     with psycopg.connect(url) as conn:
         register_vector(conn)

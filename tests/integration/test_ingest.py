@@ -21,7 +21,7 @@ from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
-LEXICAL, DENSE, HYBRID = (SearchParams(mode=m) for m in ("lexical", "dense", "hybrid"))
+LEXICAL, DENSE, HYBRID = (SearchParams(retrieval_mode=m) for m in ("lexical", "dense", "hybrid"))
 
 
 class CountingEmbedder(SentenceTransformerEmbedder):
@@ -254,7 +254,8 @@ def test_users_are_kept_apart(store: PgVectorStore, embedder: CountingEmbedder,
     query = "What does Micah 6:8 teach?"
     vector = embedder.embed([query])[0]
     for mode in ("dense", "lexical", "hybrid"):
-        got = store.search("bob", vector, 10, query_text=query, params=SearchParams(mode=mode))  # type: ignore[arg-type]
+        got = store.search("bob", vector, 10, query_text=query,
+                           params=SearchParams(retrieval_mode=mode))  # type: ignore[arg-type]
         assert got and all(c.user_id == "bob" for c in got)
 
 

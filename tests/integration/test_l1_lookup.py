@@ -72,7 +72,7 @@ def test_a_hit_is_one_round_trip_on_a_single_server(redis_url: str, redis_mode: 
                                                      settings: Settings,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     layers = _layers(settings, redis_url)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     truth = Truth(amara=7)
     version, key, answer, outcome = _lookup(layers, params, truth)  # version from PostgreSQL
     assert (version, answer, outcome, truth.reads) == (7, None, "miss", 1)
@@ -94,7 +94,7 @@ def test_a_hit_is_one_round_trip_on_a_single_server(redis_url: str, redis_mode: 
 def test_a_new_version_names_new_keys_and_is_never_overwritten(
         redis_url: str, redis_client: Any, settings: Settings) -> None:
     layers = _layers(settings, redis_url)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     truth = Truth(amara=3)
     _, key, _, _ = _lookup(layers, params, truth)
     layers.put_answer(key, _answer("old notes"), user_id=USER, notes_version=3,
@@ -124,7 +124,7 @@ def test_a_version_the_script_cannot_name_a_key_with_is_read_the_long_way(
     owner; a value that is not ``str(int)`` never makes the script splice a key that Python
     would spell otherwise. Either way the outcome is the two GETs' outcome."""
     layers = _layers(settings, redis_url)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
 
     def outcome(read: Any) -> Any:
         redis_client.set(notes_version_key(USER), stored)
@@ -153,7 +153,7 @@ def test_a_redis_that_forbids_scripts_is_read_with_two_gets(
     url = server.url.replace("redis://", "redis://app:app-secret@")
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     layers = CacheLayers.from_settings(settings, client)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     truth = Truth(amara=2)
     key = layers.answer_key(params, USER, 2, QUESTION, 5)
     admin.set(notes_version_key(USER), b"2")
@@ -177,7 +177,7 @@ def test_a_dead_redis_is_a_miss_with_the_version_from_postgres(
     server = redis_factory()
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
     layers = CacheLayers.from_settings(settings, client)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     truth = Truth(amara=9)
     assert _lookup(layers, params, truth)[0] == 9
     server.stop()

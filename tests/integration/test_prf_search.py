@@ -50,7 +50,8 @@ def library(store: PgVectorStore) -> tuple[PgVectorStore, np.ndarray, np.ndarray
 
 
 def params(own_rows: bool, **changes: object) -> SearchParams:
-    return SearchParams(mode="hybrid_prf", ef_search=100, dense_depth=10, lexical_depth=10,
+    return SearchParams(retrieval_mode="hybrid_prf", hnsw_ef_search=100, dense_candidates=10,
+                        lexical_candidates=10,
                         user_scan_max_chunks=1_000 if own_rows else 0, user_scan_scale=0.0,
                         ).with_(**changes)
 
@@ -86,7 +87,7 @@ def test_without_feedback_it_ranks_as_hybrid(library, own_rows: bool) -> None:
     store, question, _ = library
     base = params(own_rows, rrf_k=7, lexical_weight=1.5)
     hybrid = store.search("ann", question, 12, query_text=QUESTION,
-                          params=base.with_(mode="hybrid"))
+                          params=base.with_(retrieval_mode="hybrid"))
     prf = store.search("ann", question, 12, query_text=QUESTION, params=base.with_(
         prf_terms=0, prf_vector_weight=0.0, prf_query_weight=1.0, prf_rrf_k=7,
         prf_lexical_weight=1.5))

@@ -35,7 +35,7 @@ NOTES = [Note(id="n1", title="Walls", body="Nehemiah rebuilt the wall of Jerusal
          Note(id="n2", title="Patience", body="Abraham waited many years for the promised son; "
               "faith grows in the waiting.")]
 QUERY = "who rebuilt the wall of Jerusalem"
-DENSE = SearchParams(mode="dense")
+DENSE = SearchParams(retrieval_mode="dense")
 MAX_LAG_S, CHECK_S, RETRY_S = 5.0, 1.0, 10.0
 
 

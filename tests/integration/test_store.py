@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 DIM = 384
 
-LEXICAL, DENSE, HYBRID = (SearchParams(mode=m) for m in ("lexical", "dense", "hybrid"))
+LEXICAL, DENSE, HYBRID = (SearchParams(retrieval_mode=m) for m in ("lexical", "dense", "hybrid"))
 
 
 def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
@@ -208,7 +208,7 @@ def test_dense_search_orders_by_cosine(store: PgVectorStore, rng: np.random.Gene
     expected = np.sort(vectors @ query)[::-1][:7]
     assert [c.dense_rank for c in got] == list(range(1, 8))
     np.testing.assert_allclose([c.score for c in got], expected, atol=1e-5)
-    more = store.search("ann", query, 7, params=SearchParams(ef_search=200))
+    more = store.search("ann", query, 7, params=SearchParams(hnsw_ef_search=200))
     assert [c.chunk_id for c in more] == [c.chunk_id for c in got]
 
 
@@ -287,7 +287,8 @@ def test_tenant_isolation_in_every_mode(store: PgVectorStore, rng: np.random.Gen
         text = " ".join(rng.choice(words, size=3))
         for mode in ("dense", "lexical", "hybrid"):
             for user in ("ann", "bob"):
-                got = store.search(user, query, 8, query_text=text, params=SearchParams(mode=mode))  # type: ignore[arg-type]
+                got = store.search(user, query, 8, query_text=text,
+                                   params=SearchParams(retrieval_mode=mode))  # type: ignore[arg-type]
                 assert all(c.user_id == user for c in got)
                 assert {c.chunk_id for c in got} <= owned[user]
     assert store.search("carol", base[0], 5, query_text="grace", params=HYBRID) == []

@@ -74,7 +74,7 @@ def test_the_choice_follows_the_users_chunk_count_in_every_mode(
         users: PgVectorStore, spans: tuple[Any, InMemorySpanExporter]) -> None:
     tracer, exporter = spans
     for mode in MODES:
-        params = SearchParams(mode=mode, user_scan_max_chunks=5, user_scan_scale=0.0)
+        params = SearchParams(retrieval_mode=mode, user_scan_max_chunks=5, user_scan_scale=0.0)
         for user in ("small", "large"):
             with tracer.start_as_current_span(f"{mode}-{user}"):
                 users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
@@ -96,7 +96,8 @@ def test_the_limit_grows_with_the_analysed_table(users: PgVectorStore, database_
     # sqrt(10 * 16) = 12: the large user (12 chunks) now reads its own rows; 9 * 16: 12 too,
     # isqrt(8 * 16) = 11: it does not
     for scale in (10.0, 9.0, 8.0):
-        params = SearchParams(mode="hybrid", user_scan_max_chunks=5, user_scan_scale=scale)
+        params = SearchParams(retrieval_mode="hybrid", user_scan_max_chunks=5,
+                              user_scan_scale=scale)
         with tracer.start_as_current_span(f"s{scale}"):
             users.search("large", query_vector(), 3, query_text=QUESTION, params=params)
     seen = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
@@ -110,7 +111,8 @@ def test_own_rows_and_shared_indexes_find_the_same_chunks(users: PgVectorStore,
     for user in ("small", "large"):
         found = {}
         for cap in (0, 1_000):  # 0: every user through the indexes; 1,000: on own rows
-            params = SearchParams(mode=mode, user_scan_max_chunks=cap, user_scan_scale=0.0)
+            params = SearchParams(retrieval_mode=mode, user_scan_max_chunks=cap,
+                                  user_scan_scale=0.0)
             hits = users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
             assert hits and all(c.user_id == user for c in hits)
             found[cap] = [(c.chunk_id, round(c.score, 5)) for c in hits]
@@ -118,15 +120,15 @@ def test_own_rows_and_shared_indexes_find_the_same_chunks(users: PgVectorStore,
 
 
 def test_dense_on_own_rows_is_the_exact_nearest(users: PgVectorStore) -> None:
-    params = SearchParams(mode="dense", user_scan_max_chunks=1_000)
+    params = SearchParams(retrieval_mode="dense", user_scan_max_chunks=1_000)
     hits = users.search("large", query_vector(), 12, params=params)
     scores = [c.score for c in hits]
     assert len(hits) == 12 and scores == sorted(scores, reverse=True)
 
 
 def plan_of(url: str, mode: str, user_rows: bool) -> str:
-    query, values = statement(SearchParams(mode=mode), 5, "large", query_vector(), QUESTION,
-                              user_rows=user_rows)
+    query, values = statement(SearchParams(retrieval_mode=mode), 5, "large", query_vector(),
+                              QUESTION, user_rows=user_rows)
     with psycopg.connect(url) as conn:
         register_vector(conn)
         # Indexes made as attractive as they can be: a plan on own rows still avoids them.

@@ -46,7 +46,7 @@ def test_normalize_query() -> None:
 
 
 def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5) -> str:
-    return query_key(settings, SearchParams.from_settings(settings), user, version, "q", top_k,
+    return query_key(settings, settings.retrieval, user, version, "q", top_k,
                      prompt=prompt_id())
 
 
@@ -57,7 +57,7 @@ def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5)
     ("hnsw_ef_search", 100), ("rrf_k", 10), ("dense_candidates", 8),
     ("lexical_candidates", 8), ("fusion", "score"), ("fusion_dense_weight", 2.0),
     ("fusion_lexical_weight", 1.0), ("lexical_ranker", "ts_rank_cd"), ("bm25_k1", 0.9),
-    ("bm25_b", 0.5), ("bm25_metadata_weight", 1.0), ("iterative_scan", "off"),
+    ("bm25_b", 0.5), ("iterative_scan", "off"),
     ("user_scan_max_chunks", 0), ("user_scan_scale", 0.0),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
@@ -86,9 +86,9 @@ def test_search_knobs_reach_the_key_through_the_params_the_store_gets() -> None:
     """One object carries the knobs to the store and into the key: a sweep that changes the
     search changes the key (the store used to read rrf_k and ef_search from its own copy)."""
     s = Settings()
-    params = SearchParams.from_settings(s)
+    params = s.retrieval
     key = query_key(s, params, "u", 1, "q", 5, prompt=prompt_id())
-    assert key != query_key(s, SearchParams(**{**params.__dict__, "ef_search": 80}),
+    assert key != query_key(s, SearchParams(**{**params.__dict__, "hnsw_ef_search": 80}),
                             "u", 1, "q", 5, prompt=prompt_id())
     assert context_key(params, "u", 1, "q", 5) != context_key(
         SearchParams(**{**params.__dict__, "rrf_k": 5}), "u", 1, "q", 5)
@@ -96,7 +96,7 @@ def test_search_knobs_reach_the_key_through_the_params_the_store_gets() -> None:
 
 def test_keys_differ_by_user_version_top_k_and_layer() -> None:
     s = Settings()
-    p = SearchParams.from_settings(s)
+    p = s.retrieval
     keys = {_qkey(s), _qkey(s, user="v"), _qkey(s, version=2), _qkey(s, top_k=3),
             context_key(p, "u", 1, "q", 5)}
     assert len(keys) == 5

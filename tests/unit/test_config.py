@@ -1,7 +1,11 @@
 import pytest
 from pydantic import ValidationError
 
-from rag_core.config import Settings
+from rag_core.config import FIELDS, Settings
+from rag_core.store.base import SearchParams
+
+# the project's budget of settings
+MAX_SETTINGS = 90
 
 
 def test_spec_defaults() -> None:
@@ -43,8 +47,6 @@ def test_settings_read_the_deployment_env_names_and_mask_the_token(
 
 def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from rag_core.store.base import SearchParams
-
     monkeypatch.setenv("RAG_RETRIEVAL_MODE", "hybrid_prf")
     monkeypatch.setenv("RAG_PRF_DOCS", "5")
     monkeypatch.setenv("RAG_PRF_TERMS", "20")
@@ -56,8 +58,8 @@ def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
     monkeypatch.setenv("RAG_PRF_FIRST_DENSE_WEIGHT", "1.0")
     monkeypatch.setenv("RAG_PRF_FIRST_LEXICAL_WEIGHT", "1.5")
     monkeypatch.setenv("RAG_PRF_MIN_CHUNKS", "250")
-    p = SearchParams.from_settings(Settings())
-    assert (p.mode, p.prf_docs, p.prf_terms, p.prf_query_weight, p.prf_vector_weight,
+    p = (Settings()).retrieval
+    assert (p.retrieval_mode, p.prf_docs, p.prf_terms, p.prf_query_weight, p.prf_vector_weight,
             p.prf_rrf_k, p.prf_lexical_weight) == ("hybrid_prf", 5, 20, 0.7, 1.0, 60, 0.75)
     assert (p.prf_first_fusion, p.prf_first_dense_weight, p.prf_first_lexical_weight,
             p.prf_min_chunks) == ("rrf", 1.0, 1.5, 250)
@@ -65,8 +67,8 @@ def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
                 {"prf_first_fusion": "sum"}, {"prf_min_chunks": -1}):
         with pytest.raises(ValidationError):
             Settings(**bad)
-    with pytest.raises(ValueError, match="unknown retrieval mode"):
-        SearchParams(mode="rm3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="retrieval_mode"):
+        SearchParams(retrieval_mode="rm3")  # type: ignore[arg-type]
 
 
 def test_bad_values_are_refused() -> None:
@@ -83,3 +85,51 @@ def test_with_overrides_validates() -> None:
     assert s.top_k == 3
     with pytest.raises(ValidationError):
         Settings().with_overrides(top_k=-1)
+
+
+def test_settings_are_sections_and_flat_names_read_through() -> None:
+    s = Settings(top_k=3, llm_temperature=0.5, cache_max_entries=7)
+    assert s.retrieval.top_k == s.top_k == 3
+    assert s.generation.llm_temperature == s.llm_temperature == 0.5
+    assert s.caches.cache_max_entries == s.cache_max_entries == 7
+    assert Settings(retrieval={"top_k": 4}).top_k == 4
+    assert s.with_overrides(retrieval=s.retrieval.with_(top_k=9)).top_k == 9
+    assert set(Settings.flat_fields()) == {"profile", *FIELDS}
+    with pytest.raises(AttributeError):
+        _ = s.no_such_setting
+
+
+def test_an_unknown_name_is_an_error_with_a_suggestion() -> None:
+    with pytest.raises(ValidationError, match=r"top_kk \(did you mean top_k"):
+        Settings(top_kk=1)
+    with pytest.raises(ValidationError, match="unknown settings"):
+        Settings().with_overrides(not_a_setting=1)
+    with pytest.raises(ValidationError, match="fixed at 75"):
+        Settings().with_overrides(keep_alive_s=5)
+
+
+def test_live_knobs_are_not_read_as_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RAG_LLM`` and ``RAG_RETRIEVAL`` name a generator and a retrieval mode, never the
+    sections that hold them."""
+    monkeypatch.setenv("RAG_LLM", "hf")
+    monkeypatch.setenv("RAG_RETRIEVAL", "lexical")
+    monkeypatch.setenv("RAG_GENERATION", "{}")
+    s = Settings()
+    assert s.generation.llm == "hf" and s.retrieval.retrieval_mode == "lexical"
+
+
+def test_a_retired_variable_logs_a_warning_and_reads_as_its_constant(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from rag_core.config import fixed
+    from rag_core.config import settings as module
+
+    monkeypatch.setattr(module, "_warned", set())
+    monkeypatch.setenv("RAG_KEEP_ALIVE_S", "5")
+    with caplog.at_level("WARNING", logger="rag_core.config.settings"):
+        s = Settings()
+    assert "RAG_KEEP_ALIVE_S is no longer a setting" in caplog.text
+    assert s.keep_alive_s == fixed.KEEP_ALIVE_S == 75
+
+
+def test_the_count_of_settings_stays_within_its_budget() -> None:
+    assert len(Settings.flat_fields()) <= MAX_SETTINGS

@@ -29,7 +29,6 @@ from rag_core.embedding.export import MANIFEST, ensure_export, export_count, rea
 from rag_core.errors import EmbeddingFailed
 from rag_core.llm.prompt import prompt_id
 from rag_core.redis_kv.keys import embedding_key, query_key
-from rag_core.store.base import SearchParams
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +85,7 @@ def test_cache_keys_name_the_numerics_only_when_vectors_differ() -> None:
     assert embedding_key(bf16, "u", "grace") != embedding_key(f32[0], "u", "grace")
 
     def qkey(s: Settings) -> str:
-        return query_key(s, SearchParams.from_settings(s), "u", 1, "grace", 5, prompt=prompt_id())
+        return query_key(s, s.retrieval, "u", 1, "grace", 5, prompt=prompt_id())
 
     assert qkey(bf16) != qkey(f32[0]) and qkey(f32[0]) == qkey(f32[1])
 

@@ -35,37 +35,32 @@ def test_score_fusion_normalises_each_list_over_the_candidates() -> None:
 
 def test_fuse_orders_cuts_and_breaks_ties_deterministically() -> None:
     hits = [hit("c", None, 1), hit("a", 1, None), hit("b", 2, 2)]
-    got = fuse(hits, SearchParams(mode="hybrid", rrf_k=60, lexical_weight=1.0), top_k=2)
+    got = fuse(hits, SearchParams(retrieval_mode="hybrid", rrf_k=60, fusion_lexical_weight=1.0),
+               top_k=2)
     assert [c.chunk_id for c in got] == ["b", "a"]  # b in both lists; a ties c, dense first
     assert got[0].fused_score == pytest.approx(1 / 62 + 1 / 62)
-    lexical_first = fuse(hits, SearchParams(rrf_k=60, lexical_weight=1.5), top_k=3)
+    lexical_first = fuse(hits, SearchParams(rrf_k=60, fusion_lexical_weight=1.5), top_k=3)
     assert [c.chunk_id for c in lexical_first] == ["b", "c", "a"]
     with pytest.raises(ValueError):
         fuse(hits, SearchParams(fusion="other"), top_k=1)  # type: ignore[arg-type]
 
 
-def test_search_params_default_to_the_settings_defaults() -> None:
-    """One default for each ranking knob: a store searched without Settings ranks as the
-    service does (only the mode, dense for a bare store, and the vectors' numerics differ)."""
-    bare = vars(SearchParams())
-    served = vars(SearchParams.from_settings(Settings(_env_file=None)))  # type: ignore[call-arg]
-    assert {k: v for k, v in bare.items() if k not in ("mode", "numerics")} == {
-        k: v for k, v in served.items() if k not in ("mode", "numerics")}
-
-
-def test_search_params_come_from_settings_and_every_knob_changes_the_key() -> None:
-    s = Settings(_env_file=None, rrf_k=30, hnsw_ef_search=80, fusion="score",  # type: ignore[call-arg]
-                 fusion_lexical_weight=0.5, dense_candidates=7, lexical_candidates=9,
-                 bm25_k1=0.9, bm25_b=0.4, lexical_ranker="ts_rank_cd", retrieval_mode="lexical")
-    p = SearchParams.from_settings(s)
-    assert (p.rrf_k, p.ef_search, p.fusion, p.lexical_weight, p.dense_depth, p.lexical_depth,
-            p.bm25_k1, p.bm25_b, p.lexical_ranker, p.mode) == (
+def test_the_store_receives_the_retrieval_section_and_every_knob_changes_the_key() -> None:
+    s = Settings(rrf_k=30, hnsw_ef_search=80, fusion="score", fusion_lexical_weight=0.5,
+                 dense_candidates=7, lexical_candidates=9, bm25_k1=0.9, bm25_b=0.4,
+                 lexical_ranker="ts_rank_cd", retrieval_mode="lexical")
+    p = s.retrieval
+    assert p is s.retrieval and isinstance(p, SearchParams)
+    assert (p.rrf_k, p.hnsw_ef_search, p.fusion, p.fusion_lexical_weight, p.dense_candidates,
+            p.lexical_candidates, p.bm25_k1, p.bm25_b, p.lexical_ranker, p.retrieval_mode) == (
         30, 80, "score", 0.5, 7, 9, 0.9, 0.4, "ts_rank_cd", "lexical")
-    assert SearchParams.from_settings(s, rrf_k=5).rrf_k == 5
+    assert s.retrieval.with_(rrf_k=5).rrf_k == 5
     key = context_key(p, "u", 1, "q", 5)
-    changed = {"mode": "hybrid", "iterative_scan": "off", "lexical_ranker": "bm25",
-               "fusion": "rrf", "numerics": "bf16", "prf_first_fusion": "rrf"}
-    for name, value in vars(p).items():
-        other = p.with_(**{name: changed.get(name, value + 1 if not isinstance(value, str)
-                                             else value)})
+    assert context_key(p, "u", 1, "q", 5, numerics="openvino-bf16") != key
+    changed = {"retrieval_mode": "hybrid", "iterative_scan": "off", "lexical_ranker": "bm25",
+               "fusion": "rrf", "prf_first_fusion": "rrf"}
+    for name, value in p.model_dump().items():
+        bumped = (value if isinstance(value, str) else value + 0.1 if value < 1
+                  else value - 1)
+        other = p.with_(**{name: changed.get(name, bumped)})
         assert context_key(other, "u", 1, "q", 5) != key, name

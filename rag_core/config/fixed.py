@@ -1,0 +1,91 @@
+"""Values that were settings once and are fixed now: no user, notebook or measurement changed
+them. Code reads them here at run time (``fixed.NAME``), so a test may patch one.
+
+``RETIRED`` maps each old setting name to its constant: a flat read (``settings.keep_alive_s``)
+still answers with the value, an old ``RAG_*`` variable logs a warning at start, and naming one
+in ``with_overrides`` or ``--param settings=`` is an error.
+"""
+
+from __future__ import annotations
+
+# --- services -------------------------------------------------------------------------------
+# PostgreSQL cancels a statement that runs longer (a dead or stuck database must fail fast).
+DB_STATEMENT_TIMEOUT_MS = 10_000
+# Idle keep-alive of `rag-core serve`: longer than a gateway's, so it is the gateway that closes.
+KEEP_ALIVE_S = 75
+# Request bodies above these sizes are refused (413) before they are read: one note, the bulk route.
+MAX_NOTE_BODY_BYTES = 512 * 1024
+MAX_BULK_BODY_BYTES = 16 * 1024 * 1024
+
+# --- the no-context decision (rag_core/decisions/relevance.py; chosen on the dev split) -------
+RELEVANCE_NAMES = True  # every name of the question must occur in the retrieved chunks
+RELEVANCE_COVERAGE = True  # and most of its nouns too ...
+RELEVANCE_MIN_COVERAGE = 0.66  # ... this share of them, over all chunks ...
+RELEVANCE_CONFIDENT = 0.45  # ... unless the best cosine reaches this
+# a noun the chunks lack counts as covered by a word of theirs at this word-vector cosine
+RELEVANCE_WORD_SIMILARITY = 0.6
+
+# --- the semantic cache ------------------------------------------------------------------------
+# which evidence of two questions must agree before an answer is reused (semantic_rules)
+SEMANTIC_EVIDENCE = "note"
+
+# --- caches -----------------------------------------------------------------------------------
+CONTEXT_CACHE_MAX_BYTES = 64 * 1024 * 1024  # the in-process context cache's size bound
+STALE_TTL_S = 7 * 86_400  # an answer is kept this long to be served while the model is down
+REDIS_TIMEOUT_S = 0.25  # one Redis call; past it the caches fail open
+# a user's notes version in Redis is re-read from PostgreSQL at least this often
+NOTES_VERSION_TTL_S = 300
+
+# --- calls to the model -----------------------------------------------------------------------
+LLM_CONNECT_TIMEOUT_S = 3.0  # connecting to the model's server
+BREAKER_SUCCESS_THRESHOLD = 1  # successes that close a half-open breaker
+
+# --- money ------------------------------------------------------------------------------------
+BUDGET_ALERT_RATIO = 0.8  # share of a budget spent at which an alert is logged and counted
+BUDGET_TIGHTEN_RATIO = 0.9  # share of a budget spent at which the output budget is halved
+
+# --- auth and observability -------------------------------------------------------------------
+JWT_LEEWAY_S = 10  # clock skew allowed on a token's exp, iat and nbf
+ANSWER_RECORD_DAYS = 30  # how long an answer id can still receive a verdict
+# None: the OTLP exporter reads the standard OTEL_EXPORTER_OTLP_ENDPOINT itself
+OTEL_ENDPOINT: str | None = None
+
+# --- retrieval --------------------------------------------------------------------------------
+HNSW_MAX_SCAN_TUPLES = 20_000  # pgvector's bound on an iterative index scan
+BM25_METADATA_WEIGHT = 2.0  # a title/speaker/scripture occurrence counts this often (a prior)
+
+RETIRED: dict[str, str] = {
+    "db_statement_timeout_ms": "DB_STATEMENT_TIMEOUT_MS",
+    "keep_alive_s": "KEEP_ALIVE_S",
+    "max_note_body_bytes": "MAX_NOTE_BODY_BYTES",
+    "max_bulk_body_bytes": "MAX_BULK_BODY_BYTES",
+    "relevance_names": "RELEVANCE_NAMES",
+    "relevance_coverage": "RELEVANCE_COVERAGE",
+    "relevance_min_coverage": "RELEVANCE_MIN_COVERAGE",
+    "relevance_confident": "RELEVANCE_CONFIDENT",
+    "relevance_word_similarity": "RELEVANCE_WORD_SIMILARITY",
+    "semantic_evidence": "SEMANTIC_EVIDENCE",
+    "context_cache_max_bytes": "CONTEXT_CACHE_MAX_BYTES",
+    "stale_ttl_s": "STALE_TTL_S",
+    "redis_timeout_s": "REDIS_TIMEOUT_S",
+    "notes_version_ttl_s": "NOTES_VERSION_TTL_S",
+    "llm_connect_timeout_s": "LLM_CONNECT_TIMEOUT_S",
+    "breaker_success_threshold": "BREAKER_SUCCESS_THRESHOLD",
+    "budget_alert_ratio": "BUDGET_ALERT_RATIO",
+    "budget_tighten_ratio": "BUDGET_TIGHTEN_RATIO",
+    "jwt_leeway_s": "JWT_LEEWAY_S",
+    "answer_record_days": "ANSWER_RECORD_DAYS",
+    "otel_endpoint": "OTEL_ENDPOINT",
+    "hnsw_max_scan_tuples": "HNSW_MAX_SCAN_TUPLES",
+    "bm25_metadata_weight": "BM25_METADATA_WEIGHT",
+}
+
+# the fixed values that shape an answer: the answer cache key names them
+SHAPES_ANSWERS = ("relevance_names", "relevance_coverage", "relevance_min_coverage",
+                  "relevance_confident", "relevance_word_similarity", "semantic_evidence",
+                  "bm25_metadata_weight")
+
+
+def value(name: str) -> object:
+    """The fixed value of the retired setting ``name``."""
+    return globals()[RETIRED[name]]

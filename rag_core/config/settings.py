@@ -1,0 +1,258 @@
+"""One Settings object for the whole service, built at the edges and passed down: a profile and
+one section per concern (``settings.retrieval``, ``settings.caches``, ...).
+
+Every field keeps one flat name, unique across the sections: ``RAG_<FIELD>`` in the environment
+(a few well-known names such as ``DATABASE_URL`` without prefix, and ``RAG_RETRIEVAL`` for the
+retrieval mode), ``Settings(top_k=3)``, ``with_overrides(top_k=3)`` and a flat read
+``settings.top_k`` (the same value as ``settings.retrieval.top_k``). A name that is no field is
+an error. The profile (``RAG_PROFILE`` = dev | prod | ci) changes the defaults of the fields it
+names, but never a value that was set explicitly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_origin
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rag_core.config import fixed
+from rag_core.config.answer_sections import Decisions, Generation, Retrieval, Section, Tokens
+from rag_core.config.service_sections import (
+    Auth,
+    Caches,
+    Embedding,
+    Index,
+    ModelCalls,
+    Money,
+    Observability,
+    Services,
+)
+
+Profile = Literal["dev", "prod", "ci"]
+
+# Defaults that differ per profile. Anything not listed keeps its field default.
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "prod": {},
+    "dev": {
+        "query_cache_ttl_s": 3_600,
+        "embedding_cache_ttl_s": 86_400,
+        "context_cache_ttl_s": 600,
+    },
+    "ci": {
+        "query_cache_ttl_s": 3_600,
+        "embedding_cache_ttl_s": 86_400,
+        "context_cache_ttl_s": 600,
+        "breaker_reset_timeout_s": 2.0,
+    },
+}
+
+# the sections in the order docs/configuration.md lists them
+SECTIONS: dict[str, type[Section]] = {
+    "services": Services, "generation": Generation, "model_calls": ModelCalls,
+    "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": Tokens,
+    "decisions": Decisions, "caches": Caches, "money": Money, "auth": Auth,
+    "observability": Observability,
+}
+# the sections that shape an answer: the answer cache key hashes them whole
+ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens")
+PROFILE_HELP = "`dev` (short TTLs, auth may be off, `/docs` on), `prod`, `ci`"
+
+# flat field name -> its section
+FIELDS: dict[str, str] = {name: section for section, model in SECTIONS.items()
+                          for name in model.model_fields}
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def field_info(name: str) -> FieldInfo:
+    """The definition of the flat field ``name`` (``profile`` included)."""
+    if name == "profile":
+        return Settings.model_fields["profile"]
+    return SECTIONS[FIELDS[name]].model_fields[name]
+
+
+def flat_names() -> list[str]:
+    """Every setting's flat name: the profile, then each section's fields."""
+    return ["profile", *FIELDS]
+
+
+def env_names(name: str) -> list[str]:
+    """The environment variables that set the flat field ``name``, first one first."""
+    alias = field_info(name).validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"RAG_{name.upper()}"]
+
+
+def _decode(name: str, text: str) -> object:
+    """An environment value for ``name``: JSON for a mapping or list, the text otherwise."""
+    if get_origin(field_info(name).annotation) in (dict, list):
+        return json.loads(text)
+    return text
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, object]:
+    """The flat fields that ``environ`` sets (names case-insensitive). A variable of a setting
+    that is now a constant logs a warning, once per process."""
+    upper = {key.upper(): value for key, value in environ.items()}
+    found: dict[str, object] = {}
+    for name in flat_names():
+        var = next((v for v in env_names(name) if v.upper() in upper), None)
+        if var is not None:
+            found[name] = _decode(name, upper[var.upper()])
+    for name in fixed.RETIRED:
+        var = f"RAG_{name.upper()}"
+        if var in upper and var not in _warned:
+            _warned.add(var)
+            log.warning("%s is no longer a setting and is ignored: %s is fixed at %r "
+                        "(rag_core/config/fixed.py)", var, name, fixed.value(name))
+    return found
+
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """Settings' environment: each field under its flat name, never a section's own name
+    (``RAG_RETRIEVAL`` is the retrieval mode, not the retrieval section)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(read_environment(os.environ))
+
+
+def _unknown(names: list[str]) -> str:
+    parts = []
+    for name in names:
+        if name in fixed.RETIRED:
+            parts.append(f"{name} (no longer a setting: fixed at {fixed.value(name)!r} in "
+                         f"rag_core/config/fixed.py)")
+            continue
+        near = difflib.get_close_matches(name, flat_names(), 2)
+        parts.append(f"{name} (did you mean {', '.join(near)}?)" if near else name)
+    return "unknown settings: " + "; ".join(parts)
+
+
+def compose(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat names (and whole sections) grouped into sections, the profile's defaults filled in
+    where nothing was set. Raises ValueError for a name that is no setting."""
+    nested: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    flat: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in data.items():
+        if key == "profile":
+            continue
+        if key in SECTIONS:
+            given = value.model_dump() if isinstance(value, BaseModel) else dict(value)
+            nested[key].update(given)
+        elif key in FIELDS:
+            flat[key] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(_unknown(sorted(unknown)))
+    profile = data.get("profile") or "prod"
+    for name, value in PROFILE_DEFAULTS.get(str(profile), {}).items():
+        if name not in flat and name not in nested[FIELDS[name]]:
+            flat[name] = value
+    for name, value in flat.items():
+        nested[FIELDS[name]][name] = value
+    return {"profile": profile, **nested}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    profile: Profile = Field("prod", description=PROFILE_HELP)
+    services: Services = Field(default_factory=Services)
+    generation: Generation = Field(default_factory=Generation)
+    model_calls: ModelCalls = Field(default_factory=ModelCalls)
+    retrieval: Retrieval = Field(default_factory=Retrieval)
+    index: Index = Field(default_factory=Index)
+    embedding: Embedding = Field(default_factory=Embedding)
+    tokens: Tokens = Field(default_factory=Tokens)
+    decisions: Decisions = Field(default_factory=Decisions)
+    caches: Caches = Field(default_factory=Caches)
+    money: Money = Field(default_factory=Money)
+    auth: Auth = Field(default_factory=Auth)
+    observability: Observability = Field(default_factory=Observability)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _FlatEnvironment(settings_cls)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compose(cls, data: Any) -> Any:
+        return compose(data) if isinstance(data, dict) else data
+
+    def __getattr__(self, name: str) -> Any:
+        """A flat read: ``settings.top_k`` is ``settings.retrieval.top_k``; a retired
+        setting reads as its constant."""
+        section = FIELDS.get(name)
+        if section is not None:
+            return getattr(self.__dict__[section], name)
+        if name in fixed.RETIRED:
+            return fixed.value(name)
+        parent = super().__getattr__  # pydantic's: private attributes, or raise
+        return parent(name)
+
+    @classmethod
+    def flat_fields(cls) -> dict[str, FieldInfo]:
+        """Every setting by its flat name (what ``RAG_<FIELD>`` and overrides name)."""
+        return {name: field_info(name) for name in flat_names()}
+
+    def flat_dump(self) -> dict[str, Any]:
+        """Every setting's value by its flat name (secrets stay SecretStr)."""
+        return {name: getattr(self, name) for name in flat_names()}
+
+    def layer_bound(self, layer: str) -> int:
+        """The most entries the cache layer ``layer`` may hold, across all users."""
+        return self.caches.layer_bound(layer)
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.services.embedded_postgres
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.services.embedded_redis
+
+    @property
+    def model_cache_path(self) -> Path:
+        """Where exported embedding models are cached (shared by every process of a host)."""
+        return self.embedding.model_cache_dir or self.services.state_dir / "models"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields (flat names, or whole sections) changed, validated again
+        (notebooks and tests use it). A name that is no setting is an error."""
+        data = {name: value for name, value in self.flat_dump().items()
+                if FIELDS.get(name) not in changes}
+        data.update(changes)
+        return Settings(**data)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Settings:
+        """``with_overrides`` when ``update`` names fields (validated, flat names allowed)."""
+        if update:
+            return self.with_overrides(**update)
+        return super().model_copy(deep=deep)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object]) -> Settings:
+        """``Settings(**fields)`` for values known only as ``object`` (a notebook's ``settings``
+        mapping, a harness's choices): validation checks each against its field's type."""
+        values: dict[str, Any] = dict(fields)
+        return cls(**values)
