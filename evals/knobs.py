@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from evals.paths import STATE_DIR
+from rag_core import config
 from rag_core.config import Settings
 
 if TYPE_CHECKING:
@@ -58,22 +59,13 @@ def harness_state_dir() -> Path:
 
 
 def _fields() -> dict[str, FieldInfo]:
-
-    return dict(Settings.model_fields)
+    """Every setting by its flat name (the names a ``settings`` mapping uses)."""
+    return Settings.flat_fields()
 
 
 def env_names(field: str) -> list[str]:
-    """The environment variables that set ``field`` (``RAG_<FIELD>`` and its aliases)."""
-    from pydantic import AliasChoices
-
-    info = _fields()[field]
-    names = [f"RAG_{field.upper()}"]
-    alias = info.validation_alias
-    if isinstance(alias, AliasChoices):
-        names += [str(a) for a in alias.choices if isinstance(a, str)]
-    elif isinstance(alias, str):
-        names.append(alias)
-    return list(dict.fromkeys(names))
+    """The environment variables that set ``field`` (``RAG_<FIELD>`` or its aliases)."""
+    return config.env_names(field)
 
 
 def from_env(field: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -110,8 +102,10 @@ def check_overrides(overrides: object) -> dict[str, object]:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "settings"
-            got = data.get(str(err["loc"][0])) if err["loc"] else None
+            loc = err["loc"][1:] if err["loc"] and err["loc"][0] in config.SECTIONS \
+                else err["loc"]
+            where = ".".join(str(p) for p in loc) or "settings"
+            got = data.get(str(loc[0])) if loc else None
             problems.append(f"settings.{where}: {err['msg']} (got {got!r})")
         raise KnobError("; ".join(problems)) from None
     return data
@@ -125,9 +119,10 @@ def merge(name: str, overrides: Mapping[str, object] | None, params: Mapping[str
     chosen = check_overrides(overrides)
     values: dict[str, object] = {}
     how: dict[str, str] = {}
+    known = _fields()
     for param, value in params.items():
         field = fields.get(param, param)
-        if value is None:
+        if value is None or field not in known:  # the notebook's own, not a setting
             continue
         if field in chosen:
             raise KnobError(

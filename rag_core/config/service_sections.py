@@ -131,11 +131,11 @@ class Caches(Section):
 
     cache_enabled: bool = Field(True, description="every cache layer on or off")
     query_cache_ttl_s: int = Field(86_400, ge=1, description=(
-        "how long an answer is kept (dev and ci: 3600)"))
+        "how long an answer is kept"))
     embedding_cache_ttl_s: int = Field(604_800, ge=1, description=(
-        "how long a question's vector is kept (dev and ci: 86400)"))
+        "how long a question's vector is kept"))
     context_cache_ttl_s: int = Field(3_600, ge=1, description=(
-        "how long a search's chunks are kept (dev and ci: 600)"))
+        "how long a search's chunks are kept"))
     cache_max_entries: int = Field(10_000, ge=1, description=(
         "entries of each cache layer, across all users, in Redis as in process"))
     cache_layer_max_entries: dict[str, int] = Field(default_factory=dict, description=(
@@ -175,7 +175,7 @@ class ModelCalls(Section):
         "streamed text leaves only once the output checks have seen this much beyond it"))
     breaker_fail_max: int = Field(5, ge=1, description="failures that open the breaker")
     breaker_reset_timeout_s: float = Field(30.0, gt=0, description=(
-        "how long the breaker stays open (ci: 2)"))
+        "how long the breaker stays open"))
     breaker_redis_retry_s: float = Field(5.0, gt=0, description=(
         "while Redis is down the breaker keeps its state in process this long"))
 

@@ -11,20 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from rag_core.config import Settings
+from rag_core.config import Settings, env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 _VAR = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 
 
 def env_names_known_to_settings() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        names.add(f"RAG_{name.upper()}")
-        alias = field.validation_alias
-        for choice in getattr(alias, "choices", []) or []:
-            names.add(str(choice))
-    return names
+    return {var for name in Settings.flat_fields() for var in env_names(name)}
 
 
 def defaults(value: str) -> str:

@@ -7,26 +7,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices
-
-from rag_core.config import Settings
+from rag_core.config import Settings, env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 MAX_README_LINES = 260
 
 
-def _env_names(name: str) -> list[str]:
-    alias = Settings.model_fields[name].validation_alias
-    if isinstance(alias, AliasChoices):
-        return [str(choice) for choice in alias.choices]
-    return [f"RAG_{name.upper()}"]
-
-
 def test_every_setting_is_in_the_configuration_reference() -> None:
     reference = (ROOT / "docs" / "configuration.md").read_text()
-    missing = [_env_names(field)[0] for field in Settings.model_fields
-               if not any(n in reference for n in _env_names(field))]
+    missing = [env_names(field)[0] for field in Settings.flat_fields()
+               if not any(n in reference for n in env_names(field))]
     assert missing == []
 
 
@@ -51,3 +42,10 @@ def test_the_readme_layout_names_only_paths_that_exist() -> None:
 
 def test_the_readme_is_a_guide_not_a_lab_notebook() -> None:
     assert len(README.splitlines()) <= MAX_README_LINES
+
+
+def test_the_configuration_reference_is_generated_from_the_code() -> None:
+    from rag_core.config import docs
+
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    assert docs.updated(text) == text, "run python -m rag_core.config.docs"
