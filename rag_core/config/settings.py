@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     auth: Auth = Field(default_factory=Auth)
     observability: Observability = Field(default_factory=Observability)
 
+    def __init__(self, **values: Any) -> None:
+        """Flat names (``Settings(top_k=3)``) or whole sections; the environment fills the
+        rest."""
+        super().__init__(**values)
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -206,8 +211,8 @@ class Settings(BaseSettings):
             return getattr(self.__dict__[section], name)
         if name in fixed.RETIRED:
             return fixed.value(name)
-        parent = super().__getattr__  # pydantic's: private attributes, or raise
-        return parent(name)
+        # pydantic's own: private attributes, else AttributeError
+        return super().__getattr__(name)  # type: ignore[misc]
 
     @classmethod
     def flat_fields(cls) -> dict[str, FieldInfo]:
