@@ -58,11 +58,39 @@ def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5)
     ("lexical_candidates", 8), ("fusion", "score"), ("fusion_dense_weight", 2.0),
     ("fusion_lexical_weight", 1.0), ("lexical_ranker", "ts_rank_cd"), ("bm25_k1", 0.9),
     ("bm25_b", 0.5), ("iterative_scan", "off"),
-    ("user_scan_max_chunks", 0), ("user_scan_scale", 0.0),
+    ("user_scan_max_chunks", 0), ("user_scan_scale", 0.0), ("semantic_mode", "loose"),
+    ("semantic_cache_threshold", 0.7), ("semantic_corroborated_floor", 0.4),
+    ("llm_temperature", 0.7), ("top_k", 3), ("prf_docs", 5),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
     base = Settings()
     assert _qkey(base) != _qkey(base.with_overrides(**{field: value}))
+
+
+def test_a_field_added_to_an_answer_section_is_in_the_key() -> None:
+    """The key hashes the answer-shaping sections whole: a new field needs no edit of keys.py."""
+    from rag_core.config import Decisions
+
+    class Wider(Decisions):
+        added_threshold: float = 0.5
+
+    plain, wider, moved = Settings(), Settings(), Settings()
+    wider.decisions = Wider()
+    moved.decisions = Wider(added_threshold=0.7)
+    assert len({_qkey(plain), _qkey(wider), _qkey(moved)}) == 3
+
+
+@pytest.mark.parametrize("field,value", [
+    ("price_input_per_token_usd", 0.001), ("price_output_per_token_usd", 0.002),
+    ("user_daily_budget_usd", 1.0), ("global_daily_budget_usd", 10.0),
+    ("budget_outage_share", 0.5), ("llm_read_timeout_s", 5.0), ("llm_max_retries", 0),
+    ("llm_base_url", "http://127.0.0.1:9/v1"), ("hf_token", "hf_other"),
+    ("jwt_secret", "another-secret"), ("query_cache_ttl_s", 60), ("app_threads", 4),
+])
+def test_prices_budgets_timeouts_urls_and_secrets_leave_the_key_alone(
+        field: str, value: object) -> None:
+    base = Settings()
+    assert _qkey(base) == _qkey(base.with_overrides(**{field: value}))
 
 
 def test_query_key_follows_the_prompt_text(monkeypatch: pytest.MonkeyPatch) -> None:
