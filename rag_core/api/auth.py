@@ -177,8 +177,8 @@ class TokenVerifier:
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_jwks_url:
-            self.jwks = JwksKeys(settings.jwt_jwks_url, lifespan_s=settings.jwt_jwks_cache_s,
-                                 cooldown_s=settings.jwt_jwks_cooldown_s,
+            self.jwks = JwksKeys(settings.jwt_jwks_url, lifespan_s=fixed.JWT_JWKS_CACHE_S,
+                                 cooldown_s=fixed.JWT_JWKS_COOLDOWN_S,
                                  timeout_s=JWKS_TIMEOUT_S)
         elif settings.jwt_public_key:
             self._key = _public_key(settings)
@@ -238,8 +238,8 @@ _lock = threading.Lock()
 def verifier_for(settings: Settings) -> TokenVerifier:
     """One verifier (and one JWKS key cache) per process and auth configuration."""
     key = (settings.jwt_algorithm, settings.jwt_secret.get_secret_value(),
-           settings.jwt_public_key, settings.jwt_jwks_url, settings.jwt_jwks_cache_s,
-           settings.jwt_jwks_cooldown_s,
+           settings.jwt_public_key, settings.jwt_jwks_url, fixed.JWT_JWKS_CACHE_S,
+           fixed.JWT_JWKS_COOLDOWN_S,
            settings.jwt_issuer, settings.jwt_audience, settings.jwt_max_ttl_s,
            fixed.JWT_LEEWAY_S)
     with _lock:

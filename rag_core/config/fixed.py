@@ -9,11 +9,18 @@ in ``with_overrides`` or ``--param settings=`` is an error.
 from __future__ import annotations
 
 # --- services -------------------------------------------------------------------------------
+# how long the pool tries to reconnect to PostgreSQL before it reports the database down
+DB_RECONNECT_TIMEOUT_S = 10.0
+# the read replica's lag is read this often; a dead replica is tried again after this long
+REPLICA_CHECK_INTERVAL_S = 1.0
+REPLICA_RETRY_S = 10.0
 # PostgreSQL cancels a statement that runs longer (a dead or stuck database must fail fast).
 DB_STATEMENT_TIMEOUT_MS = 10_000
 # Idle keep-alive of `rag-core serve`: longer than a gateway's, so it is the gateway that closes.
 KEEP_ALIVE_S = 75
-# Request bodies above these sizes are refused (413) before they are read: one note, the bulk route.
+# Request bodies above these sizes are refused (413) before they are read: a question, one note,
+# the bulk route.
+MAX_BODY_BYTES = 64 * 1024
 MAX_NOTE_BODY_BYTES = 512 * 1024
 MAX_BULK_BODY_BYTES = 16 * 1024 * 1024
 
@@ -39,6 +46,10 @@ NOTES_VERSION_TTL_S = 300
 # --- calls to the model -----------------------------------------------------------------------
 LLM_CONNECT_TIMEOUT_S = 3.0  # connecting to the model's server
 BREAKER_SUCCESS_THRESHOLD = 1  # successes that close a half-open breaker
+BREAKER_REDIS_RETRY_S = 5.0  # while Redis is down the breaker keeps its state in process this long
+LLM_BACKOFF_MAX_S = 2.0  # the cap of one backoff sleep between retries
+LLM_RETRY_AFTER_MAX_S = 5.0  # a 429 asking to wait longer is not retried
+LLM_RETRY_BUDGET_S = 20.0  # no retry starts after this long
 
 # --- money ------------------------------------------------------------------------------------
 BUDGET_ALERT_RATIO = 0.8  # share of a budget spent at which an alert is logged and counted
@@ -46,6 +57,10 @@ BUDGET_TIGHTEN_RATIO = 0.9  # share of a budget spent at which the output budget
 
 # --- auth and observability -------------------------------------------------------------------
 JWT_LEEWAY_S = 10  # clock skew allowed on a token's exp, iat and nbf
+JWT_JWKS_CACHE_S = 300  # how long keys fetched from the gateway's JWKS are kept
+# after a failed JWKS fetch, unknown keys get 503 at once for this long; an unknown kid
+# refetches at most this often
+JWT_JWKS_COOLDOWN_S = 30
 ANSWER_RECORD_DAYS = 30  # how long an answer id can still receive a verdict
 # None: the OTLP exporter reads the standard OTEL_EXPORTER_OTLP_ENDPOINT itself
 OTEL_ENDPOINT: str | None = None
@@ -56,6 +71,16 @@ BM25_METADATA_WEIGHT = 2.0  # a title/speaker/scripture occurrence counts this o
 
 RETIRED: dict[str, str] = {
     "db_statement_timeout_ms": "DB_STATEMENT_TIMEOUT_MS",
+    "db_reconnect_timeout_s": "DB_RECONNECT_TIMEOUT_S",
+    "replica_check_interval_s": "REPLICA_CHECK_INTERVAL_S",
+    "replica_retry_s": "REPLICA_RETRY_S",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "breaker_redis_retry_s": "BREAKER_REDIS_RETRY_S",
+    "llm_backoff_max_s": "LLM_BACKOFF_MAX_S",
+    "llm_retry_after_max_s": "LLM_RETRY_AFTER_MAX_S",
+    "llm_retry_budget_s": "LLM_RETRY_BUDGET_S",
+    "jwt_jwks_cache_s": "JWT_JWKS_CACHE_S",
+    "jwt_jwks_cooldown_s": "JWT_JWKS_COOLDOWN_S",
     "keep_alive_s": "KEEP_ALIVE_S",
     "max_note_body_bytes": "MAX_NOTE_BODY_BYTES",
     "max_bulk_body_bytes": "MAX_BULK_BODY_BYTES",

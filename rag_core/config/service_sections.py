@@ -44,18 +44,12 @@ class Services(Section):
         "how long a request waits for a connection (short: a dead database fails fast and the "
         "service degrades to cached answers)"))
     db_connect_timeout_s: int = Field(3, ge=1, description="connecting to PostgreSQL")
-    db_reconnect_timeout_s: float = Field(10.0, gt=0, description=(
-        "how long the pool tries to reconnect before it reports the database down"))
     database_replica_url: str | None = Field(None, validation_alias=_env(
         "DATABASE_REPLICA_URL", "RAG_DATABASE_REPLICA_URL"), description=(
         "a streaming replica for searches and statistics, used while at most "
         "`RAG_REPLICA_MAX_LAG_S` behind; lagging, dead or missing the user's last write: the "
         "primary (rag_core/store/replica.py, docs/scaling.md)"))
     replica_max_lag_s: float = Field(5.0, gt=0, description="the replica's allowed lag")
-    replica_check_interval_s: float = Field(1.0, gt=0, description=(
-        "how often the replica's lag is read"))
-    replica_retry_s: float = Field(10.0, gt=0, description=(
-        "when a dead replica is tried again"))
     app_threads: int = Field(128, ge=1, le=4096, description=(
         "pipeline threads per app worker (a miss holds one for the whole LLM call)"))
     switch_interval_ms: float | None = Field(None, gt=0, le=100, description=(
@@ -64,8 +58,6 @@ class Services(Section):
     worker_healthcheck_s: int = Field(60, ge=1, description=(
         "seconds uvicorn's supervisor waits for a worker's ping before it restarts it "
         "(uvicorn's own 5 s kills workers busy embedding on a loaded machine)"))
-    max_body_bytes: int = Field(64 * 1024, ge=1_024, description=(
-        "a question's request body above this is refused (413) before it is read"))
     body_read_timeout_s: float = Field(15.0, gt=0, description=(
         "the next part of a request body must arrive within this, else 408 `REQUEST_TIMEOUT`"))
     max_query_chars: int = Field(1_000, ge=1, le=100_000, description=(
@@ -166,18 +158,11 @@ class ModelCalls(Section):
     llm_read_timeout_s: float = Field(30.0, gt=0, description="the model's read timeout")
     llm_max_retries: int = Field(2, ge=0, le=10, description="retries of a failed model call")
     llm_backoff_base_s: float = Field(0.2, ge=0, description="the first retry's backoff")
-    llm_backoff_max_s: float = Field(2.0, ge=0, description="the cap of one backoff sleep")
-    llm_retry_after_max_s: float = Field(5.0, ge=0, description=(
-        "a longer 429 `Retry-After` is not retried"))
-    llm_retry_budget_s: float = Field(20.0, gt=0, description=(
-        "no retry starts after this long"))
     stream_holdback_chars: int = Field(160, ge=0, le=4_000, description=(
         "streamed text leaves only once the output checks have seen this much beyond it"))
     breaker_fail_max: int = Field(5, ge=1, description="failures that open the breaker")
     breaker_reset_timeout_s: float = Field(30.0, gt=0, description=(
         "how long the breaker stays open"))
-    breaker_redis_retry_s: float = Field(5.0, gt=0, description=(
-        "while Redis is down the breaker keeps its state in process this long"))
 
     _blank = field_validator("llm_base_url", mode="before")(empty_is_unset)
 
@@ -221,10 +206,6 @@ class Auth(Section):
     jwt_jwks_url: str | None = Field(None, description=(
         "RS256/ES256: the gateway's JWKS (takes precedence over the public key); unreachable: "
         "`AUTH_UNAVAILABLE` (503)"))
-    jwt_jwks_cache_s: int = Field(300, ge=1, description="how long fetched keys are kept")
-    jwt_jwks_cooldown_s: int = Field(30, ge=1, description=(
-        "after a failed JWKS fetch, unknown keys get 503 at once for this long; an unknown "
-        "`kid` refetches at most this often"))
     jwt_issuer: str | None = Field(None, description="the `iss` tokens must carry, when set")
     jwt_audience: str | None = Field(None, description=(
         "the `aud` tokens must carry (comma-separated: any of them), when set"))

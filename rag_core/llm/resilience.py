@@ -87,7 +87,7 @@ class ResilientGenerator:
         self._probe = threading.Lock()
         self.storage = SharedBreakerStorage(
             redis_client, breaker_prefix(inner.name),
-            settings.breaker_redis_retry_s, clock=clock)
+            fixed.BREAKER_REDIS_RETRY_S, clock=clock)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset_timeout_s,
@@ -226,7 +226,7 @@ class ResilientGenerator:
             raise LLMUnavailable(retry_after=self.retry_after())
         if not self._probe.acquire(blocking=False):
             raise LLMUnavailable(retry_after=1.0)
-        ttl = self.settings.llm_retry_budget_s + self.settings.llm_read_timeout_s
+        ttl = fixed.LLM_RETRY_BUDGET_S + self.settings.llm_read_timeout_s
         if not self.storage.claim_probe(ttl):
             self._probe.release()
             raise LLMUnavailable(retry_after=1.0)

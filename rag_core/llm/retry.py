@@ -1,8 +1,8 @@
 """Bounded retries of one generator call: exponential backoff with full jitter.
 
 Only :class:`TransientLLMError` is retried, at most ``llm_max_retries`` times; a server's
-Retry-After is a floor of the wait, and one above ``llm_retry_after_max_s`` ends the call at
-once; no retry starts after ``llm_retry_budget_s``. ``sleep``, ``rng`` and ``monotonic`` are
+Retry-After is a floor of the wait, and one above ``fixed.LLM_RETRY_AFTER_MAX_S`` ends the call at
+once; no retry starts after ``fixed.LLM_RETRY_BUDGET_S``. ``sleep``, ``rng`` and ``monotonic`` are
 parameters so that tests need not wait.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.llm.failures import TransientLLMError
 
 log = logging.getLogger("rag_core.llm")
@@ -34,7 +34,7 @@ class Retrier:
     def call(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)``, retried on transient errors; the last error is raised."""
         s = self.settings
-        deadline = self._monotonic() + s.llm_retry_budget_s
+        deadline = self._monotonic() + fixed.LLM_RETRY_BUDGET_S
         attempt = 0
         timed_out = False
         while True:
@@ -55,9 +55,10 @@ class Retrier:
     def backoff(self, attempt: int, exc: TransientLLMError) -> float | None:
         """Full jitter, capped; a Retry-After is a floor, and one above the cap means give up."""
         s = self.settings
-        delay = self._rng.uniform(0, min(s.llm_backoff_max_s, s.llm_backoff_base_s * 2 ** attempt))
+        delay = self._rng.uniform(0, min(fixed.LLM_BACKOFF_MAX_S,
+                                         s.llm_backoff_base_s * 2 ** attempt))
         if exc.retry_after is not None:
-            if exc.retry_after > s.llm_retry_after_max_s:
+            if exc.retry_after > fixed.LLM_RETRY_AFTER_MAX_S:
                 return None
             delay = max(delay, exc.retry_after)
         return delay

@@ -76,7 +76,7 @@ class PgVectorStore:
                     min_size=1,
                     max_size=self.settings.db_pool_max_size,
                     timeout=self.settings.db_pool_timeout_s,
-                    reconnect_timeout=self.settings.db_reconnect_timeout_s,
+                    reconnect_timeout=fixed.DB_RECONNECT_TIMEOUT_S,
                     kwargs=self._connect_kwargs(),
                     configure=_configure,
                     check=ConnectionPool.check_connection,

@@ -10,7 +10,7 @@
   commit (which grows on an idle primary although nothing is missing): every check reads the
   primary's ``pg_current_wal_lsn()`` and the replica's ``pg_last_wal_replay_lsn()``; the lag is
   the age of the oldest primary position that the replica has not replayed yet (0 when it has
-  replayed all of them). Checks run at most every ``replica_check_interval_s`` (one thread
+  replayed all of them). Checks run at most every ``fixed.REPLICA_CHECK_INTERVAL_S`` (one thread
   checks, the others use the last verdict), so the bound holds to within one interval.
 - **Read-your-writes for search.** A search that knows the user's notes version (the pipeline
   reads it from the primary or Redis) first reads the version on the replica, in the same
@@ -18,8 +18,8 @@
   the primary. A cached answer is keyed by that version, so it never holds a stale search.
 - **Failure.** A replica that is unreachable, not in recovery mode as expected, or fails a read
   sends reads to the primary (no error reaches the user), is marked ``down`` and tried again
-  after ``replica_retry_s`` with a fresh pool. Each change of state is logged once; the metrics
-  count reads by the server that answered them (and why) and show the measured lag.
+  after ``fixed.REPLICA_RETRY_S`` with a fresh pool. Each change of state is logged once; the
+  metrics count reads by the server that answered them (and why) and show the measured lag.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class ReplicaReads:
                     kwargs["options"] = f"-c statement_timeout={fixed.DB_STATEMENT_TIMEOUT_MS}"
                 pool: ConnectionPool[Conn] = ConnectionPool(
                     self._url, min_size=1, max_size=s.db_pool_max_size,
-                    timeout=self._checkout_s, reconnect_timeout=s.db_reconnect_timeout_s,
+                    timeout=self._checkout_s, reconnect_timeout=fixed.DB_RECONNECT_TIMEOUT_S,
                     kwargs=kwargs, configure=_configure, check=ConnectionPool.check_connection,
                     name="rag_core_replica", open=False)
                 pool.open(wait=False)
@@ -158,8 +158,7 @@ class ReplicaReads:
         return self._health
 
     def _due(self, health: ReplicaHealth) -> bool:
-        s = self.settings
-        wait = s.replica_retry_s if health.state == "down" else s.replica_check_interval_s
+        wait = fixed.REPLICA_RETRY_S if health.state == "down" else fixed.REPLICA_CHECK_INTERVAL_S
         return self.clock() - health.checked_at >= wait
 
     def _check(self) -> ReplicaHealth:

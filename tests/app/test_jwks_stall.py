@@ -50,7 +50,7 @@ async def test_a_hanging_identity_provider_does_not_stall_valid_users(
     server, key = jwks
     settings = memory_parts.settings.with_overrides(
         jwt_algorithm="RS256", jwt_jwks_url=server.url, jwt_issuer=ISS, jwt_audience=AUD,
-        jwt_jwks_cooldown_s=30, jwt_jwks_cache_s=600)
+    )
     app = create_app(settings, parts=replace(memory_parts, settings=settings))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
                                timeout=120)

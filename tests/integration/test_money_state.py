@@ -14,6 +14,7 @@ import pytest
 import redis
 from servers import CutProxy, OwnPostgres, RedisProcess, wait_aof_written
 
+from rag_core.config import fixed
 from rag_core.costs.ledger import CostLedger, today
 from rag_core.costs.queue import RETRY_EVERY_S, CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
@@ -145,9 +146,11 @@ def test_no_redis_and_no_database_pauses_paid_answers(
 
 @pytest.mark.both_redis
 def test_a_cost_row_the_database_refused_is_queued_and_recorded_later(
-        settings, own_postgres: OwnPostgres, redis_client, tmp_path: Path) -> None:
+        settings, own_postgres: OwnPostgres, redis_client, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "DB_RECONNECT_TIMEOUT_S", 2.0)
     db = settings.with_overrides(database_url=own_postgres.url, db_connect_timeout_s=1,
-                                 db_pool_timeout_s=1.0, db_reconnect_timeout_s=2.0)
+                                 db_pool_timeout_s=1.0)
     st = build_store(db)
     now = [0.0]
     queue = CostQueue(tmp_path / "queue", clock=lambda: now[0])

@@ -21,7 +21,7 @@ import pytest
 from fakes import HashEmbedder, ManualClock
 from pg_replica import StreamingReplica
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.observability import REGISTRY
 from rag_core.parts import Parts, build_caches, build_generator, build_ledger, build_store
 from rag_core.store.base import SearchParams
@@ -36,7 +36,7 @@ NOTES = [Note(id="n1", title="Walls", body="Nehemiah rebuilt the wall of Jerusal
               "faith grows in the waiting.")]
 QUERY = "who rebuilt the wall of Jerusalem"
 DENSE = SearchParams(retrieval_mode="dense")
-MAX_LAG_S, CHECK_S, RETRY_S = 5.0, 1.0, 10.0
+MAX_LAG_S, CHECK_S, RETRY_S = 5.0, fixed.REPLICA_CHECK_INTERVAL_S, fixed.REPLICA_RETRY_S
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,7 @@ def routed(pair: StreamingReplica, settings: Settings) -> Iterator[tuple[Parts, 
     name = pair.create_database()
     s = settings.with_overrides(database_url=pair.primary_url(name),
                                 database_replica_url=pair.replica_url(name),
-                                replica_max_lag_s=MAX_LAG_S, replica_check_interval_s=CHECK_S,
-                                replica_retry_s=RETRY_S, db_pool_timeout_s=1.0)
+                                replica_max_lag_s=MAX_LAG_S, db_pool_timeout_s=1.0)
     store = build_store(s)
     clock = ManualClock()
     store.reads.clock = clock  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from servers import OwnPostgres
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.procs import wait_until
 from rag_core.store import ChunkDraft, SearchParams, Store, UpsertResult
@@ -323,11 +323,11 @@ def test_costs_add_up_atomically(store: PgVectorStore) -> None:
 
 
 def test_pool_recovers_after_postgres_restart(own_postgres: OwnPostgres, settings: Settings,
-                                              rng: np.random.Generator) -> None:
+                                              rng: np.random.Generator,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "DB_RECONNECT_TIMEOUT_S", 2.0)
     quick = settings.with_overrides(
-        database_url=own_postgres.url, db_pool_timeout_s=1.0, db_connect_timeout_s=1,
-        db_reconnect_timeout_s=2.0,
-    )
+        database_url=own_postgres.url, db_pool_timeout_s=1.0, db_connect_timeout_s=1)
     st = PgVectorStore(quick)
     try:
         st.ensure_schema()

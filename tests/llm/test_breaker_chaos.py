@@ -18,7 +18,7 @@ import redis
 from fakes import ManualClock
 from llm_helpers import configure, stats
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import LLMUnavailable
 from rag_core.llm import build_generator
 from rag_core.llm.hf import HFGenerator
@@ -293,7 +293,7 @@ def test_429_retry_after_is_honoured(mock_llm: str, chunks: list[Chunk],
 def test_429_with_a_long_retry_after_is_not_retried(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings) -> None:
     configure(mock_llm, error_rate=1.0, error_status=429, retry_after_s=30)
-    gen, _ = resilient(hf_settings(mock_llm, llm_max_retries=3, llm_retry_after_max_s=5))
+    gen, _ = resilient(hf_settings(mock_llm, llm_max_retries=3))  # Retry-After over 5 s
     with pytest.raises(LLMUnavailable) as info:
         gen.generate(build_prompt("Q?", chunks, 100))
     assert info.value.retry_after == 30 and stats(mock_llm)["requests"] == 1
@@ -345,11 +345,12 @@ def test_stream_failure_midway_counts_and_abandoning_does_not(
 
 def test_redis_down_the_breaker_still_works_in_process(
         mock_llm: str, chunks: list[Chunk], hf_settings: MakeSettings,
-        redis_factory: Callable[[], Any]) -> None:
+        redis_factory: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "BREAKER_REDIS_RETRY_S", 0.3)
     server = redis_factory()
     # generous timeouts: a stopped server refuses at once; a busy machine must not time out
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
-    gen, _ = resilient(hf_settings(mock_llm, breaker_redis_retry_s=0.3), client,
+    gen, _ = resilient(hf_settings(mock_llm), client,
                        clock=ManualClock())
     prompt = build_prompt("Q?", chunks, 100)
     gen.generate(prompt)

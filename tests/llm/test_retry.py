@@ -7,7 +7,7 @@ import random
 import pytest
 from fakes import ManualClock
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.llm.failures import PermanentLLMError, TransientLLMError
 from rag_core.llm.retry import Retrier
 
@@ -39,8 +39,10 @@ def retrier(settings: Settings, clock: ManualClock | None = None, **changes: obj
     return Retrier(s, sleep=sleep, rng=random.Random(3), monotonic=clock), slept
 
 
-def test_transient_errors_are_retried_with_capped_full_jitter(settings: Settings) -> None:
-    r, slept = retrier(settings, llm_max_retries=3, llm_backoff_base_s=1.0, llm_backoff_max_s=1.5)
+def test_transient_errors_are_retried_with_capped_full_jitter(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "LLM_BACKOFF_MAX_S", 1.5)
+    r, slept = retrier(settings, llm_max_retries=3, llm_backoff_base_s=1.0)
     flaky = Flaky(*(TransientLLMError("503") for _ in range(3)))
     assert r.call(flaky) == "ok" and flaky.calls == 4
     caps = [1.0, 1.5, 1.5]  # base * 2**attempt, capped
@@ -64,21 +66,23 @@ def test_permanent_errors_are_not_retried(settings: Settings) -> None:
 
 
 def test_retry_after_is_a_floor_and_a_long_one_ends_the_call(settings: Settings) -> None:
-    r, slept = retrier(settings, llm_max_retries=1, llm_backoff_base_s=0.01,
-                       llm_retry_after_max_s=5)
+    assert fixed.LLM_RETRY_AFTER_MAX_S == 5
+    r, slept = retrier(settings, llm_max_retries=1, llm_backoff_base_s=0.01)
     assert r.call(Flaky(TransientLLMError("429", retry_after=2.0))) == "ok"
     assert slept == [2.0]
-    r, slept = retrier(settings, llm_max_retries=3, llm_retry_after_max_s=5)
+    r, slept = retrier(settings, llm_max_retries=3)
     flaky = Flaky(TransientLLMError("429", retry_after=30.0))
     with pytest.raises(TransientLLMError):
         r.call(flaky)
     assert flaky.calls == 1 and slept == []
 
 
-def test_no_retry_starts_after_the_budget(settings: Settings) -> None:
+def test_no_retry_starts_after_the_budget(settings: Settings,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "LLM_RETRY_BUDGET_S", 10.0)
+    monkeypatch.setattr(fixed, "LLM_RETRY_AFTER_MAX_S", 6.0)
     clock = ManualClock(0.0)
-    r, slept = retrier(settings, clock, llm_max_retries=5, llm_retry_budget_s=10.0,
-                       llm_backoff_base_s=0.01, llm_retry_after_max_s=6)
+    r, slept = retrier(settings, clock, llm_max_retries=5, llm_backoff_base_s=0.01)
     flaky = Flaky(*(TransientLLMError("503", retry_after=4.0) for _ in range(5)))
     with pytest.raises(TransientLLMError):
         r.call(flaky)
