@@ -205,10 +205,10 @@ def mode_table(frame: pd.DataFrame, ds: BeirSet) -> pd.DataFrame:
 
 # mode slug -> the changes to the service's SearchParams that search that way
 MODES: dict[str, dict[str, str]] = {
-    "dense": {"mode": "dense"},
-    "bm25": {"mode": "lexical", "lexical_ranker": "bm25"},
-    "ts_rank_cd": {"mode": "lexical", "lexical_ranker": "ts_rank_cd"},
-    "hybrid": {"mode": "hybrid"},
+    "dense": {"retrieval_mode": "dense"},
+    "bm25": {"retrieval_mode": "lexical", "lexical_ranker": "bm25"},
+    "ts_rank_cd": {"retrieval_mode": "lexical", "lexical_ranker": "ts_rank_cd"},
+    "hybrid": {"retrieval_mode": "hybrid"},
 }
 
 

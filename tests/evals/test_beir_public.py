@@ -49,7 +49,7 @@ def test_a_feedback_default_is_compared_with_hybrid_too() -> None:
     assert beir_public.default_slug(SearchParams(retrieval_mode="hybrid_prf")) == "hybrid_prf"
     configs = beir_public.mode_configs(SearchParams(retrieval_mode="hybrid_prf", prf_docs=5))
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid", "hybrid_prf"]
-    assert configs["hybrid_prf"].prf_docs == 5 and configs["hybrid"].mode == "hybrid"
+    assert configs["hybrid_prf"].prf_docs == 5 and configs["hybrid"].retrieval_mode == "hybrid"
 
 
 def test_the_mean_gain_over_hybrid_is_over_the_sets_measured() -> None:
@@ -75,7 +75,7 @@ def test_mode_configs_search_every_mode_on_the_service_knobs() -> None:
     base = SearchParams(retrieval_mode="hybrid", rrf_k=17, bm25_k1=0.9)
     configs = beir_public.mode_configs(base)
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid"]
-    assert configs["bm25"].mode == "lexical" and configs["bm25"].lexical_ranker == "bm25"
+    assert configs["bm25"].retrieval_mode == "lexical" and configs["bm25"].lexical_ranker == "bm25"
     assert {c.rrf_k for c in configs.values()} == {17}
     assert {c.bm25_k1 for c in configs.values()} == {0.9}
     assert beir_public.default_slug(base) == "hybrid"

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.store import ChunkDraft, NoteWrite, SearchParams
 from rag_core.store.bulk import write_notes
 from rag_core.store.pgvector import PgVectorStore
@@ -95,7 +95,8 @@ def bm25(tf: float, df: int, n: int, length: int, avglen: float, k1: float, b: f
     return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avglen))
 
 
-def test_ranking_matches_hand_computed_bm25(store: PgVectorStore) -> None:
+def test_ranking_matches_hand_computed_bm25(store: PgVectorStore,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # chunk: (title, text) -> lexemes with tf, length
     put(store, "ann", "a", "Alpha", ["grace grace grace field"])       # len 5: grace 3
     put(store, "ann", "b", "Beta", ["grace mercy mercy mercy mercy"])  # len 6: grace 1
@@ -103,8 +104,8 @@ def test_ranking_matches_hand_computed_bm25(store: PgVectorStore) -> None:
     put(store, "ann", "d", "Delta", ["lilies"])                        # len 2
     put(store, "bob", "x", "Grace", ["grace grace grace grace"])       # another user's df
     n, avglen = 4, (5 + 6 + 3 + 2) / 4
-    k1, b, wa = 1.2, 0.75, 2.0
-    params = SearchParams(retrieval_mode="lexical", bm25_k1=k1, bm25_b=b, metadata_weight=wa)
+    k1, b, wa = 1.2, 0.75, fixed.BM25_METADATA_WEIGHT
+    params = SearchParams(retrieval_mode="lexical", bm25_k1=k1, bm25_b=b)
     got = store.search("ann", None, 10, query_text="grace and lilies", params=params)
     expected = {
         "a": bm25(3, 3, n, 5, avglen, k1, b),
@@ -119,8 +120,8 @@ def test_ranking_matches_hand_computed_bm25(store: PgVectorStore) -> None:
     assert got[0].note_id == "d"  # the rare term outweighs three of a common one
     assert {c.note_id: c.matched_terms for c in got}["d"] == ("lili",)
 
-    flat = store.search("ann", None, 10, query_text="grace",
-                        params=params.with_(bm25_k1=0.0, metadata_weight=1.0))
+    monkeypatch.setattr(fixed, "BM25_METADATA_WEIGHT", 1.0)
+    flat = store.search("ann", None, 10, query_text="grace", params=params.with_(bm25_k1=0.0))
     # k1 = 0: tf and length no longer matter, every match scores the idf alone
     assert len(flat) == 3
     assert [c.lexical_score for c in flat] == pytest.approx([math.log(1 + 1.5 / 3.5)] * 3)

@@ -21,8 +21,8 @@ WORDS = ("grace", "covenant", "harvest", "shepherd", "jordan", "manna", "exile",
 QUESTION = "the shepherd at harvest"
 CHUNKS = 360
 # shallow knobs, and no user searched on their own rows: the deep search must raise them itself
-SHALLOW = dict(ef_search=10, dense_depth=10, lexical_depth=10, user_scan_max_chunks=0,
-               user_scan_scale=0.0)
+SHALLOW = dict(hnsw_ef_search=10, dense_candidates=10, lexical_candidates=10,
+               user_scan_max_chunks=0, user_scan_scale=0.0)
 
 
 def text(i: int) -> str:

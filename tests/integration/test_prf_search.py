@@ -60,7 +60,7 @@ def params(own_rows: bool, **changes: object) -> SearchParams:
 def test_feedback_finds_notes_in_the_words_of_the_best_ones(library, own_rows: bool) -> None:
     store, question, _ = library
     hybrid = store.search("ann", question, 20, query_text=QUESTION,
-                          params=params(own_rows, mode="hybrid"))
+                          params=params(own_rows, retrieval_mode="hybrid"))
     prf = store.search("ann", question, 20, query_text=QUESTION,
                        params=params(own_rows, prf_docs=3, prf_terms=20))
     lexical = {c.note_id for c in hybrid if c.lexical_rank is not None}
@@ -110,10 +110,10 @@ def test_auto_feeds_back_only_in_a_library_above_its_size(library, own_rows: boo
                            params=params(own_rows, prf_terms=20, **changes))
         return [(c.chunk_id, c.dense_rank, c.lexical_rank) for c in got]
 
-    hybrid, prf = ids(mode="hybrid"), ids()
+    hybrid, prf = ids(retrieval_mode="hybrid"), ids()
     assert hybrid != prf
-    assert ids(mode="auto", prf_min_chunks=21) == hybrid
-    assert ids(mode="auto", prf_min_chunks=20) == prf
+    assert ids(retrieval_mode="auto", prf_min_chunks=21) == hybrid
+    assert ids(retrieval_mode="auto", prf_min_chunks=20) == prf
 
 
 def test_nothing_found_stays_nothing(store: PgVectorStore) -> None:
@@ -130,7 +130,7 @@ def test_the_memory_store_searches_it_as_hybrid() -> None:
         mem.upsert_note("ann", Note(id=f"m{i}", title="", body=text), f"h{i}",
                         [ChunkDraft(0, text, f"c{i}")], vectors[i:i + 1])
     q = vectors[0]
-    hybrid = mem.search("ann", q, 4, query_text=QUESTION, params=params(True, mode="hybrid"))
+    hybrid = mem.search("ann", q, 4, query_text=QUESTION, params=params(True, retrieval_mode="hybrid"))
     prf = mem.search("ann", q, 4, query_text=QUESTION, params=params(True))
     assert [c.chunk_id for c in prf] == [c.chunk_id for c in hybrid]
 
