@@ -130,7 +130,8 @@ def test_the_memory_store_searches_it_as_hybrid() -> None:
         mem.upsert_note("ann", Note(id=f"m{i}", title="", body=text), f"h{i}",
                         [ChunkDraft(0, text, f"c{i}")], vectors[i:i + 1])
     q = vectors[0]
-    hybrid = mem.search("ann", q, 4, query_text=QUESTION, params=params(True, retrieval_mode="hybrid"))
+    hybrid = mem.search("ann", q, 4, query_text=QUESTION,
+                        params=params(True, retrieval_mode="hybrid"))
     prf = mem.search("ann", q, 4, query_text=QUESTION, params=params(True))
     assert [c.chunk_id for c in prf] == [c.chunk_id for c in hybrid]
 
