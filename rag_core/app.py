@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         if loader is not None:
             await run_in_threadpool(loader)
         if settings.metrics_port:
-            obs.serve_metrics(settings.metrics_host, settings.metrics_port)
+            obs.serve_metrics(fixed.METRICS_HOST, settings.metrics_port)
         redis_client = getattr(app.state.parts.caches.semantic, "client", None)
         watch = MemoryWatch(redis_client).start() if redis_client is not None else None
         startup_check = getattr(app.state.parts.generator, "startup_check", None)

@@ -20,6 +20,7 @@ from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
+from rag_core.config import fixed
 from rag_core.context import select_context
 from rag_core.costs.billing import Bill
 from rag_core.decisions.relevance import decide_relevance
@@ -222,7 +223,7 @@ class Pipeline:
         run.budget_state = bill.state
         if bill.state == "tightened":
             run.prompt = replace(run.prompt, max_tokens=max(16, run.prompt.max_tokens // 2))
-        guard = OutputGuard(run.context.chunks, p.settings.stream_holdback_chars,
+        guard = OutputGuard(run.context.chunks, fixed.STREAM_HOLDBACK_CHARS,
                             question=run.prompt.question)
         usage: TokenUsage | None = None
         # the model and server are the generator's own settings (a harness swaps generators)

@@ -180,7 +180,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
             origin_id=(parse_id(origin.answer_id) or (None, None))[0]
             if origin is not None else None))
         if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
-            parts.records.prune(fixed.ANSWER_RECORD_DAYS, settings.query_log_days)
+            parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS)
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         obs.log_event(log, logging.WARNING, "answer record not kept",
                       error=type(exc).__name__)

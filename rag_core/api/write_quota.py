@@ -1,6 +1,6 @@
 """A per-user write quota for the notes API: every note written costs embedding time inside
 the request (a 500 KB note took 32.6 s), so one user may write at most ``RAG_WRITE_QUOTA_BYTES``
-of notes per ``RAG_WRITE_QUOTA_WINDOW_S``; beyond it, 429 ``WRITE_QUOTA_EXCEEDED`` with
+of notes per ``fixed.WRITE_QUOTA_WINDOW_S`` (60 s); beyond it, 429 ``WRITE_QUOTA_EXCEEDED`` with
 ``Retry-After`` (the end of the window). A note counts its size in bytes (body and fields), at
 least ``MIN_NOTE_COST`` (4 KiB): the default 2 MiB a minute lets an interactive user write 512
 short notes a minute. 0 turns the quota off.
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import WriteQuotaExceeded
 from rag_core.types import Note
 
@@ -38,7 +38,7 @@ class WriteQuota:
     def __init__(self, settings: Settings, redis: Any | None,
                  clock: Callable[[], float] = time.time) -> None:
         self.limit = settings.write_quota_bytes
-        self.window_s = settings.write_quota_window_s
+        self.window_s = fixed.WRITE_QUOTA_WINDOW_S
         self.redis = redis
         self.clock = clock
         self._local: dict[tuple[str, int], int] = {}

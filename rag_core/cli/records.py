@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from rag_core.config import fixed
+
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], Any]
 
 
@@ -42,7 +44,7 @@ def cmd_querylog(args: argparse.Namespace) -> int:
             return 0
         if not args.out:
             raise SystemExit("error INVALID_ARGS: querylog export needs OUT")
-        days = args.days or settings.query_log_days
+        days = args.days or fixed.QUERY_LOG_DAYS
         written = export_query_log(store.records, args.out, days)
     finally:
         store.close()
@@ -61,4 +63,4 @@ def add_record_commands(add: Add) -> None:
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("out", nargs="?", help="with export: the JSON-lines file to write")
     p.add_argument("--days", type=int, default=None,
-                   help="the last DAYS days (default RAG_QUERY_LOG_DAYS)")
+                   help="the last DAYS days (default 30, as long as the log is kept)")

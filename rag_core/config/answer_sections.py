@@ -72,18 +72,6 @@ class Retrieval(Section):
         "candidate depth of the dense list in hybrid search (never below `top_k`)"))
     lexical_candidates: int = Field(50, ge=1, le=1_000, description=(
         "candidate depth of the lexical list in hybrid search (never below `top_k`)"))
-    prf_docs: int = Field(3, ge=1, le=50, description=(
-        "`hybrid_prf`: the first pass's best chunks taken as feedback"))
-    prf_terms: int = Field(50, ge=0, le=500, description=(
-        "`hybrid_prf`: the feedback chunks' most probable lexemes added to BM25's query (RM3)"))
-    prf_query_weight: float = Field(0.5, ge=0.0, le=1.0, description=(
-        "`hybrid_prf`: the share of the question's own lexemes in RM3's query"))
-    prf_vector_weight: float = Field(0.5, ge=0.0, le=10.0, description=(
-        "`hybrid_prf`: the second pass searches the question's unit vector plus this times the "
-        "feedback chunks' mean vector"))
-    prf_rrf_k: int = Field(10, ge=1, description="`hybrid_prf`: the second pass's RRF offset")
-    prf_lexical_weight: float = Field(1.0, ge=0.0, le=10.0, description=(
-        "`hybrid_prf`: the second pass's lexical weight"))
     prf_first_fusion: FusionMethod = Field("score", description=(
         "`hybrid_prf`: how the first pass, which picks the feedback chunks, fuses (`score` or "
         "`rrf`; mean nDCG@10 of the four public sets 0.555 against 0.548 with RRF)"))

@@ -44,6 +44,11 @@ REDIS_TIMEOUT_S = 0.25  # one Redis call; past it the caches fail open
 NOTES_VERSION_TTL_S = 300
 
 # --- calls to the model -----------------------------------------------------------------------
+# the OpenAI-compatible router used without RAG_LLM_BASE_URL (a proxy is a RAG_LLM_BASE_URL)
+LLM_ROUTER_URL = "https://router.huggingface.co/v1"
+# streamed text leaves only once the output checks have seen this many characters beyond it
+# (an echo of the instructions is recognised only when enough of it has arrived)
+STREAM_HOLDBACK_CHARS = 160
 LLM_CONNECT_TIMEOUT_S = 3.0  # connecting to the model's server
 BREAKER_SUCCESS_THRESHOLD = 1  # successes that close a half-open breaker
 BREAKER_REDIS_RETRY_S = 5.0  # while Redis is down the breaker keeps its state in process this long
@@ -54,6 +59,9 @@ LLM_RETRY_BUDGET_S = 20.0  # no retry starts after this long
 # --- money ------------------------------------------------------------------------------------
 BUDGET_ALERT_RATIO = 0.8  # share of a budget spent at which an alert is logged and counted
 BUDGET_TIGHTEN_RATIO = 0.9  # share of a budget spent at which the output budget is halved
+# while Redis (the shared ledger) is unreachable, each process may spend this share of what is
+# left of a budget (from PostgreSQL's record)
+BUDGET_OUTAGE_SHARE = 0.1
 
 # --- auth and observability -------------------------------------------------------------------
 JWT_LEEWAY_S = 10  # clock skew allowed on a token's exp, iat and nbf
@@ -62,12 +70,24 @@ JWT_JWKS_CACHE_S = 300  # how long keys fetched from the gateway's JWKS are kept
 # refetches at most this often
 JWT_JWKS_COOLDOWN_S = 30
 ANSWER_RECORD_DAYS = 30  # how long an answer id can still receive a verdict
+QUERY_LOG_DAYS = 30  # how long the opt-in query log keeps a question
+METRICS_HOST = "127.0.0.1"  # where the separate metrics port (RAG_METRICS_PORT) listens
+WRITE_QUOTA_WINDOW_S = 60  # the window of a user's note write quota (RAG_WRITE_QUOTA_BYTES)
 # None: the OTLP exporter reads the standard OTEL_EXPORTER_OTLP_ENDPOINT itself
 OTEL_ENDPOINT: str | None = None
 
 # --- retrieval --------------------------------------------------------------------------------
 HNSW_MAX_SCAN_TUPLES = 20_000  # pgvector's bound on an iterative index scan
 BM25_METADATA_WEIGHT = 2.0  # a title/speaker/scripture occurrence counts this often (a prior)
+# hybrid_prf's feedback pass (rag_core.store.searching.prf_search), chosen by a simulation in
+# Python on the four shared public sets (docs/retrieval-public.md, "How the settings were
+# chosen"; the neighbours of this point were within 0.005 nDCG@10):
+PRF_DOCS = 3  # the first pass's best chunks taken as feedback
+PRF_TERMS = 50  # the feedback chunks' most probable lexemes added to BM25's query (RM3)
+PRF_QUERY_WEIGHT = 0.5  # the share of the question's own lexemes in RM3's query
+PRF_VECTOR_WEIGHT = 0.5  # the question's unit vector plus this times the chunks' mean vector
+PRF_RRF_K = 10  # the second pass's RRF offset
+PRF_LEXICAL_WEIGHT = 1.0  # the second pass's lexical weight
 
 RETIRED: dict[str, str] = {
     "db_statement_timeout_ms": "DB_STATEMENT_TIMEOUT_MS",
@@ -103,12 +123,25 @@ RETIRED: dict[str, str] = {
     "otel_endpoint": "OTEL_ENDPOINT",
     "hnsw_max_scan_tuples": "HNSW_MAX_SCAN_TUPLES",
     "bm25_metadata_weight": "BM25_METADATA_WEIGHT",
+    "prf_docs": "PRF_DOCS",
+    "prf_terms": "PRF_TERMS",
+    "prf_query_weight": "PRF_QUERY_WEIGHT",
+    "prf_vector_weight": "PRF_VECTOR_WEIGHT",
+    "prf_rrf_k": "PRF_RRF_K",
+    "prf_lexical_weight": "PRF_LEXICAL_WEIGHT",
+    "llm_router_url": "LLM_ROUTER_URL",
+    "stream_holdback_chars": "STREAM_HOLDBACK_CHARS",
+    "budget_outage_share": "BUDGET_OUTAGE_SHARE",
+    "query_log_days": "QUERY_LOG_DAYS",
+    "metrics_host": "METRICS_HOST",
+    "write_quota_window_s": "WRITE_QUOTA_WINDOW_S",
 }
 
 # the fixed values that shape an answer: the answer cache key names them
 SHAPES_ANSWERS = ("relevance_names", "relevance_coverage", "relevance_min_coverage",
                   "relevance_confident", "relevance_word_similarity", "semantic_evidence",
-                  "bm25_metadata_weight")
+                  "bm25_metadata_weight", "prf_docs", "prf_terms", "prf_query_weight",
+                  "prf_vector_weight", "prf_rrf_k", "prf_lexical_weight")
 
 
 def value(name: str) -> object:

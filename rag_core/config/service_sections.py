@@ -147,9 +147,6 @@ class ModelCalls(Section):
     llm_base_url: str | None = Field(None, description=(
         "any OpenAI-compatible server (TGI, vLLM, llama.cpp, the mock, `rag-core local-llm`); "
         "unset: the Hugging Face router with `HF_TOKEN`"))
-    llm_router_url: str = Field("https://router.huggingface.co/v1", description=(
-        "the OpenAI-compatible router used without `RAG_LLM_BASE_URL` (a private proxy may "
-        "stand in)"))
     hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN", "RAG_HF_TOKEN"),
                                        description="the token sent to the router")
     llm_recheck_s: float = Field(60.0, gt=0, description=(
@@ -158,8 +155,6 @@ class ModelCalls(Section):
     llm_read_timeout_s: float = Field(30.0, gt=0, description="the model's read timeout")
     llm_max_retries: int = Field(2, ge=0, le=10, description="retries of a failed model call")
     llm_backoff_base_s: float = Field(0.2, ge=0, description="the first retry's backoff")
-    stream_holdback_chars: int = Field(160, ge=0, le=4_000, description=(
-        "streamed text leaves only once the output checks have seen this much beyond it"))
     breaker_fail_max: int = Field(5, ge=1, description="failures that open the breaker")
     breaker_reset_timeout_s: float = Field(30.0, gt=0, description=(
         "how long the breaker stays open"))
@@ -169,7 +164,6 @@ class ModelCalls(Section):
     @model_validator(mode="after")
     def _urls(self) -> ModelCalls:
         http_url("llm_base_url", self.llm_base_url)
-        http_url("llm_router_url", self.llm_router_url)
         return self
 
 
@@ -185,10 +179,6 @@ class Money(Section):
         "100 % `BUDGET_EXCEEDED`"))
     global_daily_budget_usd: float = Field(100.0, gt=0, description=(
         "everyone's daily spend cap, likewise"))
-    budget_outage_share: float = Field(0.1, gt=0, le=1, description=(
-        "while Redis is unreachable, each process may spend this share of what is left of a "
-        "budget (from PostgreSQL's record); without PostgreSQL too, paid answers pause with "
-        "`BUDGET_UNAVAILABLE`"))
 
 
 class Auth(Section):
@@ -214,7 +204,6 @@ class Auth(Section):
     write_quota_bytes: int = Field(2 * 1024 * 1024, ge=0, description=(
         "note bytes a user may write per window through the API (each note counts at least "
         "4 KiB); beyond it 429 `WRITE_QUOTA_EXCEEDED`; 0: no quota"))
-    write_quota_window_s: int = Field(60, ge=1, description="the write quota's window")
 
     _blank = field_validator("jwt_public_key", "jwt_jwks_url", "jwt_issuer", "jwt_audience",
                              mode="before")(empty_is_unset)
@@ -236,9 +225,6 @@ class Observability(Section):
         "one)"))
     metrics_port: int | None = Field(None, ge=1, le=65_535, description=(
         "serve `/metrics` on this port only (404 on the API port)"))
-    metrics_host: str = Field("127.0.0.1", description=(
-        "where the metrics port listens (0.0.0.0 in a container)"))
     query_log: bool = Field(False, description=(
         "store each question's text, time, a user hash, the cache outcome and the cost in "
         "PostgreSQL (docs/feedback-and-querylog.md)"))
-    query_log_days: int = Field(30, ge=1, description="how long the query log is kept")

@@ -17,7 +17,7 @@ Money state is never forgotten:
   that a restarted server read back from its file (which may lack the last writes), is seeded
   from PostgreSQL before it admits anything (never lowered).
 - While Redis is unreachable each process counts in process, starting from PostgreSQL's figure
-  and allowed only ``budget_outage_share`` of what is left; what it spent is merged back when
+  and allowed only ``fixed.BUDGET_OUTAGE_SHARE`` of what is left; what it spent is merged back when
   Redis returns. Without PostgreSQL too, paid generation pauses (``BudgetUnavailable``).
 """
 
@@ -282,12 +282,12 @@ class CostLedger:
             self._warned = time.monotonic()
             obs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
                           "process on a share of what is left", error=type(exc).__name__,
-                          share=self.settings.budget_outage_share)
+                          share=fixed.BUDGET_OUTAGE_SHARE)
 
     def _reserve_local(self, day: str, user_id: str, estimate: float,
                        caps: tuple[float, float]) -> tuple[bool, str, list[float]]:
         keys = cost_keys(day, user_id)
-        share = 1.0 if self.client is None else self.settings.budget_outage_share
+        share = 1.0 if self.client is None else fixed.BUDGET_OUTAGE_SHARE
         with self._lock:
             missing = [k for k in keys if k not in self._base]
         if missing:

@@ -1,7 +1,7 @@
 """The ``hf`` generator: chat completion through ``huggingface_hub.InferenceClient``.
 
 With ``Settings.llm_base_url`` it talks to any OpenAI-compatible server (TGI, vLLM, llama.cpp,
-or the repo's mock); without, to the Hugging Face inference router (``llm_router_url``, itself
+or the repo's mock); without, to the Hugging Face inference router (``fixed.LLM_ROUTER_URL``, itself
 OpenAI-compatible: ``/v1/chat/completions`` with the model id in the payload, the provider chosen
 server-side) with ``HF_TOKEN`` and ``llm_model``. Both go the same way: no provider-mapping
 lookup on the hub before the call.
@@ -69,7 +69,7 @@ _llm_hosts: set[str] = set()  # hosts of configured LLM endpoints: never the hub
 
 def endpoint(settings: Settings) -> str:
     """The OpenAI-compatible base URL the generator talks to."""
-    return (settings.llm_base_url or settings.llm_router_url).rstrip("/")
+    return (settings.llm_base_url or fixed.LLM_ROUTER_URL).rstrip("/")
 
 
 def _register_llm_host(settings: Settings) -> None:

@@ -135,33 +135,34 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
                query_text: str | None, params: SearchParams, *, user_rows: bool,
                halfvec: bool) -> list[Chunk]:
     """``hybrid_prf``: a hybrid pass (fused by ``prf_first_fusion`` with the ``prf_first_*``
-    weights) for the ``prf_docs`` best chunks, their feedback
-    (``sql.PRF_FEEDBACK``), then a hybrid pass with the expanded vector (the question's, unit
-    length, plus ``prf_vector_weight`` times the chunks' mean) and the RM3 lexemes, fused with
-    ``prf_rrf_k`` and ``prf_lexical_weight``: three statements in the search's transaction.
+    weights) for the ``fixed.PRF_DOCS`` best chunks, their feedback (``sql.PRF_FEEDBACK``),
+    then a hybrid pass with the expanded vector (the question's, unit length, plus
+    ``fixed.PRF_VECTOR_WEIGHT`` times the chunks' mean) and the RM3 lexemes, fused with
+    ``fixed.PRF_RRF_K`` and ``fixed.PRF_LEXICAL_WEIGHT``: three statements in the search's
+    transaction.
     When the first pass finds nothing, its answer stands."""
     first = params.with_(retrieval_mode="hybrid", fusion=params.prf_first_fusion,
                          fusion_dense_weight=params.prf_first_dense_weight,
                          fusion_lexical_weight=params.prf_first_lexical_weight)
-    query, values = statement(first, params.prf_docs, user_id, vector, query_text,
+    query, values = statement(first, fixed.PRF_DOCS, user_id, vector, query_text,
                               user_rows=user_rows, halfvec=halfvec)
     ids = [str(r[0]) for r in conn.execute(query, values).fetchall()]
     if not ids:
         return []
     row = conn.execute(q.PRF_FEEDBACK, {"user_id": user_id, "ids": ids,
-                                        "terms": params.prf_terms,
+                                        "terms": fixed.PRF_TERMS,
                                         "query": query_text or ""}).fetchone()
     assert row is not None  # an aggregate-only SELECT returns one row
     mean, terms, mass, question = row
     lexemes, weights = feedback_weights(question or (), terms or (), mass or (),
-                                        params.prf_query_weight)
+                                        fixed.PRF_QUERY_WEIGHT)
     own = np.asarray(vector, dtype=np.float32)
     expanded = own / max(float(np.linalg.norm(own)), 1e-12)
     if mean is not None:
-        expanded = expanded + params.prf_vector_weight * np.asarray(
+        expanded = expanded + fixed.PRF_VECTOR_WEIGHT * np.asarray(
             mean.to_numpy() if hasattr(mean, "to_numpy") else mean, dtype=np.float32)
-    second = params.with_(retrieval_mode="hybrid", rrf_k=params.prf_rrf_k,
-                          fusion_lexical_weight=params.prf_lexical_weight)
+    second = params.with_(retrieval_mode="hybrid", rrf_k=fixed.PRF_RRF_K,
+                          fusion_lexical_weight=fixed.PRF_LEXICAL_WEIGHT)
     query, values = statement(second, top_k, user_id, expanded.astype(np.float32), None,
                               user_rows=user_rows, halfvec=halfvec,
                               weighted=Feedback(lexemes, weights, own))

@@ -59,8 +59,7 @@ async def test_the_default_quota_lets_a_user_write_60_notes_a_minute(memory_part
 @pytest.mark.integration
 async def test_writes_beyond_the_quota_get_429_until_the_window_ends(
         app_settings: Settings, app_parts: Parts) -> None:
-    settings = app_settings.with_overrides(write_quota_bytes=5 * MIN_NOTE_COST,
-                                           write_quota_window_s=60)
+    settings = app_settings.with_overrides(write_quota_bytes=5 * MIN_NOTE_COST)
     clock = Clock(6_000_015.0)  # 15 s into a window: 45 s left
     app = app_with_clock(settings, app_parts, clock)
     auth = headers(settings, "quota-user")

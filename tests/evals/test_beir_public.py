@@ -47,9 +47,11 @@ def test_a_feedback_default_is_compared_with_hybrid_too() -> None:
     assert got["hybrid_minus_best_single"] == pytest.approx(-0.01)
     assert got["hybrid_prf"]["ndcg_at_10"] == 0.43
     assert beir_public.default_slug(SearchParams(retrieval_mode="hybrid_prf")) == "hybrid_prf"
-    configs = beir_public.mode_configs(SearchParams(retrieval_mode="hybrid_prf", prf_docs=5))
+    base = SearchParams(retrieval_mode="hybrid_prf", prf_min_chunks=5)
+    configs = beir_public.mode_configs(base)
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid", "hybrid_prf"]
-    assert configs["hybrid_prf"].prf_docs == 5 and configs["hybrid"].retrieval_mode == "hybrid"
+    assert configs["hybrid_prf"].prf_min_chunks == 5
+    assert configs["hybrid"].retrieval_mode == "hybrid"
 
 
 def test_the_mean_gain_over_hybrid_is_over_the_sets_measured() -> None:

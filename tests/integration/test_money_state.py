@@ -95,11 +95,12 @@ def test_a_redis_restarted_without_its_last_writes_is_seeded_again(
 
 
 def test_an_outage_is_conservative_and_merged_back(
-        redis_server, store: Store, live_settings, tmp_path: Path) -> None:
+        redis_server, store: Store, live_settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "BUDGET_OUTAGE_SHARE", 0.5)
     proxy = CutProxy(redis_server.port)
     redis.Redis.from_url(redis_server.url).flushall()
-    ledger = ledger_on(live_settings, proxy.url, store, tmp_path, user_daily_budget_usd=1.0,
-                       budget_outage_share=0.5)
+    ledger = ledger_on(live_settings, proxy.url, store, tmp_path, user_daily_budget_usd=1.0)
     pay(ledger, "amara", 0.4)
     proxy.cut()
     try:

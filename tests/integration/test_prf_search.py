@@ -14,6 +14,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from rag_core.config import fixed
 from rag_core.store import ChunkDraft, SearchParams
 from rag_core.store.memory import MemoryStore
 from rag_core.store.pgvector import PgVectorStore
@@ -56,13 +57,22 @@ def params(own_rows: bool, **changes: object) -> SearchParams:
                         ).with_(**changes)
 
 
+def feedback(monkeypatch: pytest.MonkeyPatch, **values: float) -> None:
+    """The feedback pass's fixed values for one test (``fixed.PRF_DOCS``, ...)."""
+    for name, value in values.items():
+        monkeypatch.setattr(fixed, f"PRF_{name.upper()}", value)
+
+
 @pytest.mark.parametrize("own_rows", [True, False])
-def test_feedback_finds_notes_in_the_words_of_the_best_ones(library, own_rows: bool) -> None:
+def test_feedback_finds_notes_in_the_words_of_the_best_ones(library, own_rows: bool,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
     store, question, _ = library
+    feedback(monkeypatch, docs=3, terms=20)
     hybrid = store.search("ann", question, 20, query_text=QUESTION,
                           params=params(own_rows, retrieval_mode="hybrid"))
     prf = store.search("ann", question, 20, query_text=QUESTION,
-                       params=params(own_rows, prf_docs=3, prf_terms=20))
+                       params=params(own_rows))
     lexical = {c.note_id for c in hybrid if c.lexical_rank is not None}
     assert lexical.isdisjoint(PASTURES)  # the question's words are not in them
     fed = {c.note_id for c in prf if c.lexical_rank is not None}
@@ -71,26 +81,28 @@ def test_feedback_finds_notes_in_the_words_of_the_best_ones(library, own_rows: b
 
 
 @pytest.mark.parametrize("own_rows", [True, False])
-def test_score_stays_the_cosine_to_the_question(library, own_rows: bool) -> None:
+def test_score_stays_the_cosine_to_the_question(library, own_rows: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     store, question, vectors = library
-    got = store.search("ann", question, 8, query_text=QUESTION,
-                       params=params(own_rows, prf_vector_weight=2.0))
+    feedback(monkeypatch, vector_weight=2.0)
+    got = store.search("ann", question, 8, query_text=QUESTION, params=params(own_rows))
     assert len(got) == 8
     for c in got:
         assert c.score == pytest.approx(float(vectors[int(c.note_id[1:])] @ question), abs=1e-5)
 
 
 @pytest.mark.parametrize("own_rows", [True, False])
-def test_without_feedback_it_ranks_as_hybrid(library, own_rows: bool) -> None:
+def test_without_feedback_it_ranks_as_hybrid(library, own_rows: bool,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # no feedback lexemes, no vector added, the question's lexemes alone (weights 1/n each,
     # the same order) and hybrid's fusion: the same chunks, ranks and cosines
     store, question, _ = library
-    base = params(own_rows, rrf_k=7, lexical_weight=1.5)
+    base = params(own_rows, rrf_k=7, fusion_lexical_weight=1.5)
     hybrid = store.search("ann", question, 12, query_text=QUESTION,
                           params=base.with_(retrieval_mode="hybrid"))
-    prf = store.search("ann", question, 12, query_text=QUESTION, params=base.with_(
-        prf_terms=0, prf_vector_weight=0.0, prf_query_weight=1.0, prf_rrf_k=7,
-        prf_lexical_weight=1.5))
+    feedback(monkeypatch, terms=0, vector_weight=0.0, query_weight=1.0, rrf_k=7,
+             lexical_weight=1.5)
+    prf = store.search("ann", question, 12, query_text=QUESTION, params=base)
     assert [c.chunk_id for c in prf] == [c.chunk_id for c in hybrid]
     n = len(store.query_lexemes(QUESTION))
     for p, h in zip(prf, hybrid, strict=True):
@@ -101,13 +113,16 @@ def test_without_feedback_it_ranks_as_hybrid(library, own_rows: bool) -> None:
 
 
 @pytest.mark.parametrize("own_rows", [True, False])
-def test_auto_feeds_back_only_in_a_library_above_its_size(library, own_rows: bool) -> None:
+def test_auto_feeds_back_only_in_a_library_above_its_size(library, own_rows: bool,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
     # the library has 20 chunks: auto feeds back from a floor of 20 on, below it is hybrid
     store, question, _ = library
+    feedback(monkeypatch, terms=20)
 
     def ids(**changes: object) -> list[tuple[str, int | None, int | None]]:
         got = store.search("ann", question, 12, query_text=QUESTION,
-                           params=params(own_rows, prf_terms=20, **changes))
+                           params=params(own_rows, **changes))
         return [(c.chunk_id, c.dense_rank, c.lexical_rank) for c in got]
 
     hybrid, prf = ids(retrieval_mode="hybrid"), ids()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from servers import RedisClusterProcesses
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.costs.ledger import today
 from rag_core.devservers.mock_server import MockLLM
 from rag_core.errors import BudgetExceeded
@@ -96,7 +96,8 @@ def paid(answer: Answer) -> bool:
 
 
 def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_url: str,
-                                   tmp_path: Path) -> None:
+                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "BUDGET_OUTAGE_SHARE", 0.5)
     from rag_core.ingest.ingestion import ingest_path
     from rag_core.parts import build_parts
 
@@ -107,8 +108,7 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
         settings = Settings(profile="ci", state_dir=tmp_path / "state",
                             database_url=database_url, redis_url=ha_cluster.url,
                             redis_mode="cluster", llm="hf", llm_base_url=f"{url}/v1",
-                            llm_max_retries=0, user_daily_budget_usd=CAP_USD,
-                            budget_outage_share=0.5)
+                            llm_max_retries=0, user_daily_budget_usd=CAP_USD)
         parts = build_parts(settings)
         store = CountingStore(parts.store)
         parts = replace(parts, store=store)  # type: ignore[arg-type]

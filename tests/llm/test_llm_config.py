@@ -18,7 +18,7 @@ from llm_helpers import configure, stats
 from pydantic import ValidationError
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.errors import LLMMisconfigured
 from rag_core.llm import build_generator, hf
 from rag_core.llm.health import LLMHealth, Problem
@@ -84,10 +84,11 @@ def test_offline_mode_still_refuses_hub_downloads(offline: None, settings: Setti
         get_session().get("https://huggingface.co/api/models/x")
 
 
-def test_router_url_setting_points_the_no_base_url_path_at_a_server(
-        offline: None, mock_llm: str, settings: Settings, chunks: list[Chunk]) -> None:
-    s = settings.with_overrides(llm="hf", llm_router_url=f"{mock_llm}/v1", hf_token="hf_x",
-                                llm_max_retries=0)
+def test_the_router_url_points_the_no_base_url_path_at_a_server(
+        offline: None, mock_llm: str, settings: Settings, chunks: list[Chunk],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixed, "LLM_ROUTER_URL", f"{mock_llm}/v1")
+    s = settings.with_overrides(llm="hf", hf_token="hf_x", llm_max_retries=0)
     gen = build_generator(s)
     assert gen.generate(build_prompt("What did they do?", chunks, 100)).text
     assert stats(mock_llm)["completed"] == 1 and gen.check_config() == {"ok": True}
@@ -164,7 +165,7 @@ def test_startup_probe_says_nothing_about_an_unreachable_server(
 
 
 def test_unusable_urls_are_refused_by_settings(settings: Settings) -> None:
-    for name in ("llm_base_url", "llm_router_url", "jwt_jwks_url"):
+    for name in ("llm_base_url", "jwt_jwks_url"):
         with pytest.raises(ValidationError, match=f"{name} must be an http"):
             settings.with_overrides(**{name: "ftp://models.example/v1"})
 

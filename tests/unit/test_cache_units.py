@@ -60,7 +60,7 @@ def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5)
     ("bm25_b", 0.5), ("iterative_scan", "off"),
     ("user_scan_max_chunks", 0), ("user_scan_scale", 0.0), ("semantic_mode", "loose"),
     ("semantic_cache_threshold", 0.7), ("semantic_corroborated_floor", 0.4),
-    ("llm_temperature", 0.7), ("top_k", 3), ("prf_docs", 5),
+    ("llm_temperature", 0.7), ("top_k", 3), ("prf_min_chunks", 5),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
     base = Settings()
@@ -83,7 +83,7 @@ def test_a_field_added_to_an_answer_section_is_in_the_key() -> None:
 @pytest.mark.parametrize("field,value", [
     ("price_input_per_token_usd", 0.001), ("price_output_per_token_usd", 0.002),
     ("user_daily_budget_usd", 1.0), ("global_daily_budget_usd", 10.0),
-    ("budget_outage_share", 0.5), ("llm_read_timeout_s", 5.0), ("llm_max_retries", 0),
+    ("llm_read_timeout_s", 5.0), ("llm_max_retries", 0),
     ("llm_base_url", "http://127.0.0.1:9/v1"), ("hf_token", "hf_other"),
     ("jwt_secret", "another-secret"), ("query_cache_ttl_s", 60), ("app_threads", 4),
 ])

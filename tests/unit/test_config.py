@@ -48,22 +48,15 @@ def test_settings_read_the_deployment_env_names_and_mask_the_token(
 def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_RETRIEVAL_MODE", "hybrid_prf")
-    monkeypatch.setenv("RAG_PRF_DOCS", "5")
-    monkeypatch.setenv("RAG_PRF_TERMS", "20")
-    monkeypatch.setenv("RAG_PRF_QUERY_WEIGHT", "0.7")
-    monkeypatch.setenv("RAG_PRF_VECTOR_WEIGHT", "1.0")
-    monkeypatch.setenv("RAG_PRF_RRF_K", "60")
-    monkeypatch.setenv("RAG_PRF_LEXICAL_WEIGHT", "0.75")
     monkeypatch.setenv("RAG_PRF_FIRST_FUSION", "rrf")
     monkeypatch.setenv("RAG_PRF_FIRST_DENSE_WEIGHT", "1.0")
     monkeypatch.setenv("RAG_PRF_FIRST_LEXICAL_WEIGHT", "1.5")
     monkeypatch.setenv("RAG_PRF_MIN_CHUNKS", "250")
-    p = (Settings()).retrieval
-    assert (p.retrieval_mode, p.prf_docs, p.prf_terms, p.prf_query_weight, p.prf_vector_weight,
-            p.prf_rrf_k, p.prf_lexical_weight) == ("hybrid_prf", 5, 20, 0.7, 1.0, 60, 0.75)
+    p = Settings().retrieval
+    assert p.retrieval_mode == "hybrid_prf"
     assert (p.prf_first_fusion, p.prf_first_dense_weight, p.prf_first_lexical_weight,
             p.prf_min_chunks) == ("rrf", 1.0, 1.5, 250)
-    for bad in ({"prf_docs": 0}, {"prf_query_weight": 1.5}, {"retrieval_mode": "prf"},
+    for bad in ({"prf_first_dense_weight": -1}, {"retrieval_mode": "prf"},
                 {"prf_first_fusion": "sum"}, {"prf_min_chunks": -1}):
         with pytest.raises(ValidationError):
             Settings(**bad)

@@ -6,7 +6,7 @@
   gives a verdict.
 - ``answer_feedback``: the verdicts, with the question and answer as they were at the verdict.
 - ``query_log``: what ``RAG_QUERY_LOG=on`` keeps (question text, time, user hash, the cache
-  outcome and the cost), pruned to ``RAG_QUERY_LOG_DAYS``.
+  outcome and the cost), pruned to ``fixed.QUERY_LOG_DAYS`` (30).
 """
 
 from __future__ import annotations
