@@ -33,7 +33,7 @@ from typing import Any
 import jwt
 
 from rag_core.api.jwks import JwksKeys
-from rag_core.config import DEFAULT_JWT_SECRET, Settings, fixed
+from rag_core.config import DEFAULT_JWT_SECRET, Auth, Settings, fixed
 from rag_core.errors import InvalidArgument, InvalidSettings, Unauthorized
 from rag_core.safety.guard import USER_ID
 
@@ -124,10 +124,10 @@ def check_auth_settings(settings: Settings) -> None:
         raise InvalidSettings("tokens signed elsewhere need RAG_JWT_ISSUER and RAG_JWT_AUDIENCE "
                               "in the prod profile (a token for another service must not pass)")
     if settings.jwt_public_key and not settings.jwt_jwks_url:
-        _public_key(settings)  # a missing key file is a startup error, not a 401 per request
+        _public_key(settings.auth)  # a missing key file is a startup error, not a 401 per request
 
 
-def _public_key(settings: Settings) -> str:
+def _public_key(settings: Auth) -> str:
     value = (settings.jwt_public_key or "").strip()
     if value.startswith("-----BEGIN"):
         return value
@@ -156,21 +156,21 @@ def issue_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:
-        claims["aud"] = _audiences(settings)[0]
+        claims["aud"] = _audiences(settings.auth)[0]
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
 
 
 # --- verifying ---------------------------------------------------------------------------------
 
 
-def _audiences(settings: Settings) -> list[str]:
+def _audiences(settings: Auth) -> list[str]:
     return [a.strip() for a in (settings.jwt_audience or "").split(",") if a.strip()]
 
 
 class TokenVerifier:
-    """Verifies tokens for one Settings; holds the JWKS client (and its key cache)."""
+    """Verifies tokens for one auth section; holds the JWKS client (and its key cache)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Auth) -> None:
         self.settings = settings
         self.jwks: JwksKeys | None = None
         self._key: Any = None
@@ -236,16 +236,15 @@ _lock = threading.Lock()
 
 
 def verifier_for(settings: Settings) -> TokenVerifier:
-    """One verifier (and one JWKS key cache) per process and auth configuration."""
-    key = (settings.jwt_algorithm, settings.jwt_secret.get_secret_value(),
-           settings.jwt_public_key, settings.jwt_jwks_url, fixed.JWT_JWKS_CACHE_S,
-           fixed.JWT_JWKS_COOLDOWN_S,
-           settings.jwt_issuer, settings.jwt_audience, settings.jwt_max_ttl_s,
-           fixed.JWT_LEEWAY_S)
+    """One verifier (and one JWKS key cache) per process and auth section."""
+    auth = settings.auth
+    key = (auth.jwt_algorithm, auth.jwt_secret.get_secret_value(), auth.jwt_public_key,
+           auth.jwt_jwks_url, auth.jwt_issuer, auth.jwt_audience, auth.jwt_max_ttl_s,
+           fixed.JWT_JWKS_CACHE_S, fixed.JWT_JWKS_COOLDOWN_S, fixed.JWT_LEEWAY_S)
     with _lock:
         verifier = _verifiers.get(key)
         if verifier is None:
-            verifier = _verifiers[key] = TokenVerifier(settings)
+            verifier = _verifiers[key] = TokenVerifier(auth)
         return verifier
 
 

@@ -125,7 +125,7 @@ async def write_quota(request: Request, parts: PartsDep) -> WriteQuota:
         from rag_core.parts import build_redis
 
         settings = request.app.state.settings
-        quota = request.app.state.write_quota = WriteQuota(settings, build_redis(settings))
+        quota = request.app.state.write_quota = WriteQuota(settings.auth, build_redis(settings))
     return quota
 
 

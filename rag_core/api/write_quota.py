@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.config import Settings, fixed
+from rag_core.config import Auth, fixed
 from rag_core.errors import WriteQuotaExceeded
 from rag_core.types import Note
 
@@ -35,7 +35,7 @@ def note_cost(note: Note) -> int:
 
 
 class WriteQuota:
-    def __init__(self, settings: Settings, redis: Any | None,
+    def __init__(self, settings: Auth, redis: Any | None,
                  clock: Callable[[], float] = time.time) -> None:
         self.limit = settings.write_quota_bytes
         self.window_s = fixed.WRITE_QUOTA_WINDOW_S

@@ -83,7 +83,7 @@ class ResilientGenerator:
         self.inner = inner
         self.name = inner.name
         self.settings = settings
-        self.retrier = Retrier(settings, sleep=sleep, rng=rng)
+        self.retrier = Retrier(settings.model_calls, sleep=sleep, rng=rng)
         self._probe = threading.Lock()
         self.storage = SharedBreakerStorage(
             redis_client, breaker_prefix(inner.name),

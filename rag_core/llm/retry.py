@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rag_core import observability as obs
-from rag_core.config import Settings, fixed
+from rag_core.config import ModelCalls, fixed
 from rag_core.llm.failures import TransientLLMError
 
 log = logging.getLogger("rag_core.llm")
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 class Retrier:
-    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, settings: ModelCalls, *, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings

@@ -57,7 +57,7 @@ class PgVectorStore:
         self._url = settings.database_url
         self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
-        self.reads = ReplicaReads(settings, self._db)  # searches and statistics (may lag)
+        self.reads = ReplicaReads(settings.services, self._db)  # searches and statistics (may lag)
         self.records = PgRecords(self._db)  # answer records, verdicts, the query log
 
     # --- connections ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from prometheus_client import Counter, Gauge
 
-from rag_core.config import Settings, fixed
+from rag_core.config import Services, fixed
 from rag_core.errors import VectorSearchFailed
 from rag_core.observability import REGISTRY
 
@@ -87,7 +87,7 @@ class ReplicaReads:
     """The replica pool and the routing decision of one store (thread-safe). Without
     ``database_replica_url`` every read simply runs on the primary."""
 
-    def __init__(self, settings: Settings, primary: PrimaryDb,
+    def __init__(self, settings: Services, primary: PrimaryDb,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._url = settings.database_replica_url or ""

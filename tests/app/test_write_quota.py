@@ -37,7 +37,7 @@ class Clock:
 
 def app_with_clock(settings: Settings, parts: Parts, clock: Clock) -> Any:
     app = create_app(settings, parts=replace(parts, settings=settings))
-    app.state.write_quota = WriteQuota(settings, build_redis(settings), clock=clock)
+    app.state.write_quota = WriteQuota(settings.auth, build_redis(settings), clock=clock)
     return app
 
 

@@ -36,7 +36,7 @@ def retrier(settings: Settings, clock: ManualClock | None = None, **changes: obj
         clock.advance(seconds)
 
     s = settings.with_overrides(**changes)
-    return Retrier(s, sleep=sleep, rng=random.Random(3), monotonic=clock), slept
+    return Retrier(s.model_calls, sleep=sleep, rng=random.Random(3), monotonic=clock), slept
 
 
 def test_transient_errors_are_retried_with_capped_full_jitter(

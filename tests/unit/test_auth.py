@@ -129,7 +129,7 @@ def test_gateway_token_with_a_public_key(settings: Settings, tmp_path: Path,
     for public in (key.public_pem(), str(pem_file)):
         s = settings.with_overrides(jwt_algorithm=algorithm, jwt_public_key=public,
                                     jwt_issuer=ISS, jwt_audience=AUD)
-        v = TokenVerifier(s)
+        v = TokenVerifier(s.auth)
         assert v.verify(key.sign(iss=ISS, aud=AUD)) == "amara"
         with pytest.raises(Unauthorized, match="not valid"):  # another key, same kid
             v.verify(Key.new("k1", algorithm).sign(iss=ISS, aud=AUD))
@@ -142,7 +142,7 @@ def test_wrong_or_missing_issuer_and_audience(settings: Settings) -> None:
     key = Key.new("k1")
     s = settings.with_overrides(jwt_algorithm="RS256", jwt_public_key=key.public_pem(),
                                 jwt_issuer=ISS, jwt_audience=f"{AUD}, other-name")
-    v = TokenVerifier(s)
+    v = TokenVerifier(s.auth)
     assert v.verify(key.sign(iss=ISS, aud="other-name")) == "amara"
     assert v.verify(key.sign(iss=ISS, aud=["x", AUD])) == "amara"
     with pytest.raises(Unauthorized, match="issued by someone"):
@@ -168,7 +168,7 @@ def jwks() -> Iterator[JWKSServer]:
 def test_jwks_keys_are_fetched_once_and_cached(settings: Settings, jwks: JWKSServer) -> None:
     s = settings.with_overrides(jwt_algorithm="RS256", jwt_jwks_url=jwks.url,
                                 jwt_issuer=ISS, jwt_audience=AUD)
-    v = TokenVerifier(s)
+    v = TokenVerifier(s.auth)
     for _ in range(5):
         assert v.verify(jwks.keys[0].sign(iss=ISS, aud=AUD)) == "amara"
     assert jwks.fetches == 1
@@ -182,13 +182,13 @@ def test_jwks_keys_are_fetched_once_and_cached(settings: Settings, jwks: JWKSSer
 
 def test_jwks_es256(settings: Settings, jwks: JWKSServer) -> None:
     s = settings.with_overrides(jwt_algorithm="ES256", jwt_jwks_url=jwks.url)
-    assert TokenVerifier(s).verify(jwks.keys[1].sign()) == "amara"
+    assert TokenVerifier(s.auth).verify(jwks.keys[1].sign()) == "amara"
 
 
 def test_identity_provider_down_is_a_coded_503(settings: Settings, jwks: JWKSServer) -> None:
     url = jwks.url
     jwks.stop()
-    v = TokenVerifier(settings.with_overrides(jwt_algorithm="RS256", jwt_jwks_url=url))
+    v = TokenVerifier(settings.with_overrides(jwt_algorithm="RS256", jwt_jwks_url=url).auth)
     with pytest.raises(AuthUnavailable) as info:
         v.verify(Key.new("rsa-1").sign())
     assert info.value.status == 503 and info.value.code == "AUTH_UNAVAILABLE"
