@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.include_router(routes.router)
     for prefix, router in notes.routers():
         app.include_router(router, prefix=prefix)
-    app.add_middleware(AuthFirst, settings=settings)  # the token before any body is read
+    app.add_middleware(AuthFirst, settings=settings.auth)  # the token before any body is read
     app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
         read_timeout_s=settings.body_read_timeout_s)

@@ -235,9 +235,8 @@ _verifiers: dict[tuple[Any, ...], TokenVerifier] = {}
 _lock = threading.Lock()
 
 
-def verifier_for(settings: Settings) -> TokenVerifier:
+def verifier_for(auth: Auth) -> TokenVerifier:
     """One verifier (and one JWKS key cache) per process and auth section."""
-    auth = settings.auth
     key = (auth.jwt_algorithm, auth.jwt_secret.get_secret_value(), auth.jwt_public_key,
            auth.jwt_jwks_url, auth.jwt_issuer, auth.jwt_audience, auth.jwt_max_ttl_s,
            fixed.JWT_JWKS_CACHE_S, fixed.JWT_JWKS_COOLDOWN_S, fixed.JWT_LEEWAY_S)
@@ -248,12 +247,12 @@ def verifier_for(settings: Settings) -> TokenVerifier:
         return verifier
 
 
-def verify_token(settings: Settings, token: str) -> str:
-    return verifier_for(settings).verify(token)
+def verify_token(auth: Auth, token: str) -> str:
+    return verifier_for(auth).verify(token)
 
 
-def verify_claims(settings: Settings, token: str) -> dict[str, Any]:
-    return verifier_for(settings).claims(token)
+def verify_claims(auth: Auth, token: str) -> dict[str, Any]:
+    return verifier_for(auth).claims(token)
 
 
 def scopes(claims: dict[str, Any]) -> set[str]:

@@ -20,7 +20,7 @@ from rag_core import observability as obs
 from rag_core.api import errors
 from rag_core.api.auth import bearer, verify_claims
 from rag_core.api.limits import ASGIApp, Receive, Scope, Send
-from rag_core.config import Settings
+from rag_core.config import Auth
 from rag_core.errors import RagError
 
 CLAIMS = "verified_claims"  # the key in the request's state
@@ -36,7 +36,7 @@ def authenticated(scope: Scope) -> bool:
 
 
 class AuthFirst:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Auth) -> None:
         self.app = app
         self.settings = settings
 

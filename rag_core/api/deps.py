@@ -83,9 +83,9 @@ async def current_caller(request: Request, credentials: Credentials) -> Caller:
     if claims is None:
         token = credentials.credentials if credentials else bearer(
             request.headers.get("authorization"))
-        claims = (await run_in_threadpool(verify_claims, settings, token)
+        claims = (await run_in_threadpool(verify_claims, settings.auth, token)
                   if settings.jwt_jwks_url
-                  else verify_claims(settings, token))  # a key fetch must not block the loop
+                  else verify_claims(settings.auth, token))  # a key fetch must not block the loop
     return Caller(str(claims["sub"]), frozenset(scopes(claims)))
 
 

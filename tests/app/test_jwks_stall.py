@@ -63,7 +63,7 @@ async def test_a_hanging_identity_provider_does_not_stall_valid_users(
     assert (await client.get("/v1/stats", headers=good)).status_code == 200  # key now cached
     assert server.started == 1
     clock = Clock()
-    keys = getattr(verifier_for(settings), "jwks", None)
+    keys = getattr(verifier_for(settings.auth), "jwks", None)
     if keys is not None:
         keys.clock = clock
     clock.now += 31  # past the refetch cooldown: an unknown kid may fetch again

@@ -71,7 +71,7 @@ def test_token_ttl_above_the_cap_is_refused(capsys: pytest.CaptureFixture[str],
     code, out, _ = run(capsys, "token", "--user", "amara", "--ttl", "7200")
     assert code == 0
     settings = Settings(profile="ci", jwt_max_ttl_s=7200)
-    assert verify_token(settings, out.strip()) == "amara"
+    assert verify_token(settings.auth, out.strip()) == "amara"
 
 
 def test_local_llm_without_its_weights_is_a_coded_error(capsys: pytest.CaptureFixture[str],

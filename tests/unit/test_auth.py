@@ -86,29 +86,29 @@ def test_prod_with_a_gateway_key_needs_issuer_and_audience(settings: Settings) -
 
 
 def test_subject_is_matched_whole(settings: Settings) -> None:
-    assert verify_token(settings, hs(settings, sub="amara")) == "amara"
+    assert verify_token(settings.auth, hs(settings, sub="amara")) == "amara"
     for sub in ("amara\n", "amara\nbola", " amara", "a b", "x" * 129):
         with pytest.raises(Unauthorized, match="subject"):
-            verify_token(settings, hs(settings, sub=sub))
+            verify_token(settings.auth, hs(settings, sub=sub))
 
 
 def test_token_lifetime_is_capped(settings: Settings) -> None:
     s = settings.with_overrides(jwt_max_ttl_s=3600)
     now = int(time.time())
-    assert verify_token(s, hs(s, exp=now + 3600)) == "amara"
+    assert verify_token(s.auth, hs(s, exp=now + 3600)) == "amara"
     for claims in ({"exp": 253402300799},  # the year 9999
                    {"exp": now + 7200},
                    {"iat": None, "exp": now + 4000},  # no iat: measured from now
                    {"iat": now - 86400, "exp": now + 600}):  # issued long ago
         with pytest.raises(Unauthorized, match="lives longer"):
-            verify_token(s, hs(s, **claims))
+            verify_token(s.auth, hs(s, **claims))
     with pytest.raises(Unauthorized, match="not valid"):  # issued in the future
-        verify_token(s, hs(s, iat=now + 600, exp=now + 900))
+        verify_token(s.auth, hs(s, iat=now + 600, exp=now + 900))
 
 
 def test_issue_token_refuses_a_ttl_above_the_cap(settings: Settings) -> None:
     s = settings.with_overrides(jwt_max_ttl_s=3600)
-    assert verify_token(s, issue_token(s, "amara", ttl_s=3600)) == "amara"
+    assert verify_token(s.auth, issue_token(s, "amara", ttl_s=3600)) == "amara"
     for ttl in (3601, 10**9, 0, -5):
         with pytest.raises(InvalidArgument, match="--ttl must be between 1 and 3600") as info:
             issue_token(s, "amara", ttl_s=ttl)
