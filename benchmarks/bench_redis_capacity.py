@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from rag_core.cache.layers import CacheLayers
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.costs.ledger import KEY_TTL_S, CostLedger
 from rag_core.costs.queue import CostQueue
 from rag_core.procs import free_port
@@ -261,7 +261,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     scope = caches.semantic.scope(user, 1)
     puts = [query.entry(key, answer, settings.query_cache_ttl_s),
             caches.stale.entry(rename_layer(key, "query", "stale"),  # type: ignore[attr-defined]
-                               answer, settings.stale_ttl_s),
+                               answer, fixed.STALE_TTL_S),
             layer.entry(scope, semantic_value, settings.query_cache_ttl_s,
                         field=f"{n:016x}", line=line)]
     version_key = notes_version_key(user)
