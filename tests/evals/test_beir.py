@@ -129,7 +129,7 @@ def test_grid_names_every_combination() -> None:
                             fusion_lexical_weight=[1.0])
     assert list(configs) == ["rrf_k=10 fusion_lexical_weight=1.0",
                              "rrf_k=60 fusion_lexical_weight=1.0"]
-    assert configs["rrf_k=10 lexical_weight=1.0"].rrf_k == 10
+    assert configs["rrf_k=10 fusion_lexical_weight=1.0"].rrf_k == 10
 
 
 @pytest.mark.integration

@@ -350,8 +350,7 @@ def test_redis_down_the_breaker_still_works_in_process(
     server = redis_factory()
     # generous timeouts: a stopped server refuses at once; a busy machine must not time out
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
-    gen, _ = resilient(hf_settings(mock_llm), client,
-                       clock=ManualClock())
+    gen, _ = resilient(hf_settings(mock_llm), client, clock=ManualClock())
     prompt = build_prompt("Q?", chunks, 100)
     gen.generate(prompt)
     assert gen.storage.shared and client.get("rag:breaker:hf:state") == b"closed"
