@@ -35,4 +35,4 @@ def build_generator(settings: Settings, redis_client: Any = None, *,
         from rag_core.llm.extractive import ExtractiveGenerator
 
         inner = ExtractiveGenerator()
-    return ResilientGenerator(inner, settings, redis_client)
+    return ResilientGenerator(inner, settings.model_calls, redis_client)

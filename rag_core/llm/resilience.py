@@ -34,7 +34,7 @@ from typing import Any
 import pybreaker
 
 from rag_core import observability as obs
-from rag_core.config import Settings, fixed
+from rag_core.config import ModelCalls, fixed
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
 from rag_core.llm.breaker_state import (
@@ -75,7 +75,7 @@ class ResilientGenerator:
     errors never do. ``sleep``, ``rng`` and ``clock`` exist so that tests need not wait.
     """
 
-    def __init__(self, inner: Generator, settings: Settings,
+    def __init__(self, inner: Generator, settings: ModelCalls,
                  redis_client: RedisClient | None = None, *,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None,
@@ -83,7 +83,7 @@ class ResilientGenerator:
         self.inner = inner
         self.name = inner.name
         self.settings = settings
-        self.retrier = Retrier(settings.model_calls, sleep=sleep, rng=rng)
+        self.retrier = Retrier(settings, sleep=sleep, rng=rng)
         self._probe = threading.Lock()
         self.storage = SharedBreakerStorage(
             redis_client, breaker_prefix(inner.name),

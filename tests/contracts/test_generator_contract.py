@@ -77,11 +77,11 @@ class TestHFAgainstTheMock(GeneratorContract):
 class TestResilientExtractive(GeneratorContract):
     @pytest.fixture
     def generator(self, settings: Settings) -> Generator:
-        return ResilientGenerator(ExtractiveGenerator(), settings, None)
+        return ResilientGenerator(ExtractiveGenerator(), settings.model_calls, None)
 
 
 class TestResilientHF(GeneratorContract):
     @pytest.fixture
     def generator(self, settings: Settings, mock_url: str) -> Generator:
         inner = _hf(settings, mock_url)
-        return ResilientGenerator(inner, settings.with_overrides(llm="hf"), None)
+        return ResilientGenerator(inner, settings.with_overrides(llm="hf").model_calls, None)

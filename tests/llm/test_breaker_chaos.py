@@ -50,7 +50,7 @@ class Tally(pybreaker.CircuitBreakerListener):
 
 def resilient(settings: Settings, client: Any = None,
               **kwargs: Any) -> tuple[ResilientGenerator, Tally]:
-    gen = ResilientGenerator(HFGenerator(settings), settings, client, **kwargs)
+    gen = ResilientGenerator(HFGenerator(settings), settings.model_calls, client, **kwargs)
     tally = Tally()
     gen.breaker.add_listener(tally)
     return gen, tally
@@ -139,7 +139,7 @@ def test_only_one_probe_at_a_time(mock_llm: str, chunks: list[Chunk], hf_setting
     settings = hf_settings(mock_llm)
     clock = ManualClock()
     held = Held(HFGenerator(settings))
-    gen = ResilientGenerator(held, settings, client_of(redis_url, settings),  # type: ignore[arg-type]
+    gen = ResilientGenerator(held, settings.model_calls, client_of(redis_url, settings),  # type: ignore[arg-type]
                              clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
     outage(mock_llm, 60)
@@ -182,7 +182,7 @@ def test_calls_are_not_serialised_by_the_breaker(
         def stream(self, prompt: Any) -> Any:
             return inner.stream(prompt)
 
-    gen = ResilientGenerator(AtTheBarrier(), settings,  # type: ignore[arg-type]
+    gen = ResilientGenerator(AtTheBarrier(), settings.model_calls,  # type: ignore[arg-type]
                              client_of(redis_url, settings))
     outcomes: list[str] = []
 

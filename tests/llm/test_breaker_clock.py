@@ -41,7 +41,7 @@ def guarded(settings: Settings) -> tuple[ResilientGenerator, Switch, ManualClock
     switch, clock = Switch(), ManualClock()
     s = settings.with_overrides(breaker_fail_max=2, breaker_reset_timeout_s=30.0,
                                 llm_max_retries=0)
-    return ResilientGenerator(switch, s, None, clock=clock), switch, clock  # type: ignore[arg-type]
+    return ResilientGenerator(switch, s.model_calls, None, clock=clock), switch, clock  # type: ignore[arg-type]
 
 
 def test_open_for_exactly_the_reset_timeout_then_one_probe(guarded) -> None:

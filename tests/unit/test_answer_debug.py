@@ -30,7 +30,8 @@ def parts(memory_parts: Parts) -> Parts:
 def _pipe(parts: Parts, scripted: Scripted, **overrides: object) -> Pipeline:
     settings = parts.settings.with_overrides(**overrides) if overrides else parts.settings
     parts = replace(parts, settings=settings)
-    return Pipeline(replace(parts, generator=ResilientGenerator(scripted, settings, None)))
+    guarded = ResilientGenerator(scripted, settings.model_calls, None)
+    return Pipeline(replace(parts, generator=guarded))
 
 
 def test_a_generated_answer_records_the_context_it_sent(parts: Parts) -> None:

@@ -63,7 +63,7 @@ class Scripted:
 
 
 def with_generator(parts: Parts, inner: Any) -> Parts:
-    return replace(parts, generator=ResilientGenerator(inner, parts.settings, None))
+    return replace(parts, generator=ResilientGenerator(inner, parts.settings.model_calls, None))
 
 
 @pytest.fixture
