@@ -1,5 +1,6 @@
-"""Values that were settings once and are fixed now: no user, notebook or measurement changed
-them. Code reads them here at run time (``fixed.NAME``), so a test may patch one.
+"""Values that were settings once and are fixed now: no user or notebook changed them, and no
+measurement behind a default varies them as settings. Code reads them here at run time
+(``fixed.NAME``), so a test may patch one.
 
 ``RETIRED`` maps each old setting name to its constant: a flat read (``settings.keep_alive_s``)
 still answers with the value, an old ``RAG_*`` variable logs a warning at start, and naming one
