@@ -107,6 +107,12 @@ def _answer_parts(settings: Settings, params: SearchParams, prompt: str) -> dict
         "relevance": [settings.relevance_names, settings.relevance_coverage,
                       settings.relevance_min_coverage, settings.relevance_confident,
                       settings.relevance_word_similarity],
+        # the semantic cache and the model: an answer reused or written under other values
+        # is not served under these
+        "semantic": [settings.semantic_mode, settings.semantic_cache_enabled,
+                     settings.semantic_cache_threshold, settings.semantic_corroborated_floor,
+                     settings.semantic_evidence],
+        "temperature": settings.llm_temperature,
         **_retrieval_parts(params),
     }
 
