@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.decisions import lemma_sets, nlp
+from rag_core.decisions.semantic_canonical import canonical_check
 from rag_core.decisions.semantic_coverage import Similar, coverage_checks, misspelt
 from rag_core.decisions.semantic_evidence import (
     Check,
@@ -63,7 +64,7 @@ from rag_core.decisions.semantic_values import grounded_values, value_checks
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
          "names", "roles", "evidence", "sentence", "grounded", "detail", "focus", "relation",
-         "coverage")
+         "coverage", "canonical")
 OPEN_TYPES = frozenset({"thing", "manner", "description"})
 NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
@@ -112,6 +113,10 @@ class Policy:
     # question's evidence holds them (semantic_coverage.coverage_checks, grounded_values);
     # order words must then be the same on both sides, an addition included
     additions: bool = False
+    # off | only (strict: the canonical forms equal, nothing else) | first (a canonical match
+    # is a reuse, else the rules above decide); rag_core.decisions.semantic_canonical
+    canonical: str = "off"
+    vocabulary: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def floor(self) -> float:
@@ -135,6 +140,8 @@ class Policy:
             on.add("sentence")
         if self.coverage:
             on |= {"focus", "relation", "coverage"}
+        if self.canonical != "off":
+            on = {"canonical"} if self.canonical == "only" else on | {"canonical"}
         return tuple(r for r in RULES if r in on)
 
 
@@ -340,6 +347,12 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
     """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts``: the
     cached question's facts as stored with it (else it is parsed here); ``similar``: near
     words from the embedder's word vectors (``WordMatcher.closest``) for the coverage rule."""
+    if policy.canonical != "off":
+        check = canonical_check(query, cached_query, policy.vocabulary)
+        if check.passed or policy.canonical == "only":
+            return Decision(hit=check.passed, reason="reuse" if check.passed else check.rule,
+                            similarity=float(similarity), matched_query=cached_query,
+                            checks=(check,))
     band = policy.in_band(similarity)
     checks = [Check("similarity", similarity >= policy.threshold or band,
                     f"{similarity:.3f} vs threshold {policy.threshold:.3f}" + (

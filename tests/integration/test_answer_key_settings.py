@@ -20,7 +20,7 @@ QUESTION = "What did Pastor Okafor say about faith?"
 VERSION = 4
 
 # (written under, read under): each pair changes one answer-shaping setting
-SWITCHES = {
+SWITCHES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "semantic mode loose -> strict": ({"semantic_mode": "loose"}, {"semantic_mode": "strict"}),
     "semantic mode strict -> off": ({"semantic_mode": "strict"}, {"semantic_mode": "off"}),
     "semantic threshold": ({"semantic_cache_threshold": 0.6},
