@@ -201,7 +201,7 @@ class SemanticCache:
             return order[:MAX_CANDIDATES]
         words, vocab = canonical(query_text), self.policy.vocabulary
         twins = [i for i, (_, e) in enumerate(index)
-                 if "c" in e and same_question(words, tuple(e["c"]), vocab)]
+                 if "c" in e and same_question(words, e["c"], vocab)]
         if self.policy.canonical == "only":
             return twins[:MAX_CANDIDATES] or order[:1]
         return (twins + [i for i in order if i not in twins])[:MAX_CANDIDATES]
@@ -219,7 +219,7 @@ class SemanticCache:
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
             decision = decide(query_text, entry["q"], sim, self.policy, new, cached,
-                              nlp.Facts.from_dict(entry.get("f")), similar)
+                              nlp.Facts.from_dict(entry.get("f")), similar, entry.get("c"))
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry["a"], sim, entry["q"], decision), decision, above)

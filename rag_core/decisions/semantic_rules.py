@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.decisions import lemma_sets, nlp
-from rag_core.decisions.semantic_canonical import canonical_check
+from rag_core.decisions.semantic_canonical import Form, canonical_check
 from rag_core.decisions.semantic_coverage import Similar, coverage_checks, misspelt
 from rag_core.decisions.semantic_evidence import (
     Check,
@@ -343,12 +343,14 @@ def changed_words_check(a: nlp.Facts, b: nlp.Facts) -> Check:
 
 def decide(query: str, cached_query: str, similarity: float, policy: Policy,
            new: Evidence | None = None, cached: Evidence | None = None,
-           cached_facts: nlp.Facts | None = None, similar: Similar | None = None) -> Decision:
-    """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts``: the
-    cached question's facts as stored with it (else it is parsed here); ``similar``: near
+           cached_facts: nlp.Facts | None = None, similar: Similar | None = None,
+           cached_form: Form | None = None) -> Decision:
+    """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts`` and
+    ``cached_form``: the cached question's facts and canonical form as stored with it (else
+    it is parsed here); ``similar``: near
     words from the embedder's word vectors (``WordMatcher.closest``) for the coverage rule."""
     if policy.canonical != "off":
-        check = canonical_check(query, cached_query, policy.vocabulary)
+        check = canonical_check(query, cached_query, policy.vocabulary, cached_form)
         if check.passed or policy.canonical == "only":
             return Decision(hit=check.passed, reason="reuse" if check.passed else check.rule,
                             similarity=float(similarity), matched_query=cached_query,

@@ -1,5 +1,6 @@
-"""The semantic cache's modes, the strict mode's word-by-word rules, ``cache.reason`` and the
-measuring helpers (no services: spaCy only)."""
+"""The semantic cache's modes, the word-by-word rules (strict before the canonical form, now a
+design of ``evals.cache.designs``), ``cache.reason`` and the measuring helpers (no services:
+spaCy only)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.cache import semantic_eval
+from evals.cache.designs import rules_policy
 from evals.datasets import external
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.semantic import policy_for
@@ -24,7 +26,7 @@ NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
 
 
 def strict_decision(cached: str, new: str, similar: sr.Similar | None = None) -> sr.Decision:
-    return sr.decide(new, cached, 0.9, policy_for(Settings(), "strict"), NOTE, NOTE,
+    return sr.decide(new, cached, 0.9, rules_policy(Settings()), NOTE, NOTE,
                      similar=similar)
 
 
@@ -34,7 +36,8 @@ def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert not CacheLayers.from_settings(Settings(semantic_mode="off"), None).semantic_enabled
     assert not CacheLayers.from_settings(Settings(semantic_cache_enabled=False),
                                          None).semantic_enabled
-    assert policy_for(Settings(), "strict").coverage
+    assert policy_for(Settings(), "strict").rules() == ("canonical",)
+    assert policy_for(Settings(), "loose").canonical == "first"
     assert not policy_for(Settings(), "loose").coverage
 
 
