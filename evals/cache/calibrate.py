@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -181,7 +182,10 @@ def write(result: Calibration, out: Path, dataset: str, limits: str) -> list[Pat
     out.write_text(env_text(result, dataset, limits), encoding="utf-8")
     table = out.with_suffix(".md")
     table.write_text(table_text(result), encoding="utf-8")
-    png = plot_curves(result, out.with_suffix(".png"))
+    floor = result.floor.values["RAG_SIMILARITY_THRESHOLD"]
+    png = plot_curves(out.with_suffix(".png"), result.relevance, result.semantic,
+                      float(floor) if isinstance(floor, int | float) else None,
+                      result.cache.values)
     return [out, table, png]
 
 
@@ -217,9 +221,15 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m evals.cache.calibrate ARGS``: the same as ``python -m evals calibrate``."""
-    from evals.cli import main as cli
+    from evals.cache.calibrate_args import HELP, add_arguments
 
-    return cli(["calibrate", *(argv if argv is not None else __import__("sys").argv[1:])])
+    parser = argparse.ArgumentParser(prog="python -m evals.cache.calibrate", description=HELP)
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except DatasetError as exc:
+        print(f"evals: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

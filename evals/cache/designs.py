@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from evals.cache import semantic_eval
+from evals.cache.coverage_rules import coverage_rules
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import nlp
@@ -23,9 +24,9 @@ from rag_core.decisions.semantic_canonical import canonical
 
 def rules_policy(settings: Settings) -> rules.Policy:
     """The strict mode before the canonical form: loose's fact rules, the roles rule (parties
-    exchanged) and the word-by-word ``focus`` and ``coverage`` rules (semantic_coverage)."""
+    exchanged) and the word-by-word ``focus`` and ``coverage`` rules (``coverage_rules``)."""
     loose = replace(policy_for(settings, "loose"), canonical="off")
-    return replace(loose, coverage=True, detail=False, sentences=False, relation=False,
+    return replace(loose, extra=coverage_rules, detail=False, sentences=False, relation=False,
                    evidence="off", word_similarity=0.6, evidence_words=False, additions=True,
                    roles="exchanged")
 

@@ -1,20 +1,22 @@
-"""The semantic cache: reuse an answer for a paraphrase of a question already answered.
+"""The semantic cache: reuse an answer for a question already answered in other words.
 
 Entries live per (user, notes version): a paraphrase can only ever reuse an answer built from
-the same user's current notes. Each entry keeps the question, its embedding, the answer and the
-evidence the answer was built from (the best retrieved chunks). A lookup takes the cached
-questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` (or the lower
-``semantic_corroborated_floor``, where the evidence must agree more closely) and asks
+the same user's current notes. Each entry keeps the question, its embedding, its canonical form
+(``rag_core.decisions.semantic_canonical``), the answer and the evidence the answer was built
+from (the best retrieved chunks). ``strict`` (the default) reuses an entry whose canonical form
+is the new question's: the same words in the same order, up to case, punctuation, articles,
+inflection and one keyboard slip. ``loose`` does that first, else takes the cached questions
+whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 :func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
 On Redis a scope is two hashes: the entries (question, vector, answer, evidence with its chunk
 texts: about 8 KB each) and an index beside them (``index_key``: vector, stored-at and
-expiry, 1.5 KB each). A lookup reads the index, and only the few closest entries
-(``MAX_CANDIDATES``) in full: reading every entry made each lookup of a full scope move
-1.6 MB out of Redis and through the decoder, which capped the app at about 40 requests/s under
-the full load profile.
+expiry, canonical form: 1.5 KB each). A lookup reads the index, and only the entries in the
+same words and (loose) the few closest (``MAX_CANDIDATES``) in full: reading every entry made
+each lookup of a full scope move 1.6 MB out of Redis and through the decoder, which capped the
+app at about 40 requests/s under the full load profile.
 """
 
 from __future__ import annotations

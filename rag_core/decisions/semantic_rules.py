@@ -33,28 +33,30 @@ answer's ``cache_decision`` and in the eval tables):
                  ``sentence_top`` best (by default for every reworded pair, not only when the
                  kinds of answer differ: golden/README.md, third round);
 ``detail``       aligned: no content word changed, added or dropped; reworded: no content word
-                 swapped for another one where the notes contain both.
+                 swapped for another one where the notes contain both;
+``canonical``    the same words in the same order (``semantic_canonical``): strict's only rule,
+                 loose's first (a match is a reuse, else the rules above decide).
 
-The facts come from ``rag_core.decisions.nlp`` (spaCy, pythonbible), the evidence from the
-retrieval the
-pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
-extra dev pairs (see ``evals/cache/semantic_eval.py`` and the gate reasons).
+Facts: ``rag_core.decisions.nlp`` (spaCy, pythonbible); evidence: the pipeline's retrieval.
+Thresholds: the golden dev pairs (``evals/cache/semantic_eval.py``, the gate reasons).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.semantic_canonical import Form, canonical_check
-from rag_core.decisions.semantic_coverage import Similar, coverage_checks, misspelt
 from rag_core.decisions.semantic_evidence import (
     Check,
     Evidence,
+    Similar,
     evidence_check,
     grounded_check,
+    misspelt,
     sentence_check,
 )
 from rag_core.decisions.semantic_evidence import word_variant as _variant
@@ -71,6 +73,10 @@ NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word i
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
                         "reason", "yes_no"})
 
+
+# (cached facts, new facts, cached evidence, new evidence, near words, policy) -> checks
+ExtraRules = Callable[[nlp.Facts, nlp.Facts, Evidence, Evidence, Similar | None, "Policy"],
+                      list[Check]]
 
 @dataclass(frozen=True)
 class Policy:
@@ -102,16 +108,13 @@ class Policy:
     # else acts there) | exchanged (... someone the first question names) | any | both
     # (variants measured; rag_core.decisions.semantic_roles)
     roles: str = "acting"
-    # strict mode: the same focus, no swapped preposition, every word of each question found in
-    # the other (or, for the new one, in the cached answer's best evidence); near words from
-    # the embedder's word vectors at this cosine (rag_core.decisions.semantic_coverage)
-    coverage: bool = False
+    # rules from outside (evals.cache.coverage_rules, with the 3 parameters after it; no mode)
+    extra: ExtraRules | None = field(default=None, compare=False)
     word_similarity: float = 0.8
     evidence_words: bool = True
     relation: bool = True
-    # strict mode: words, numbers and dates added on one side only are context when the other
-    # question's evidence holds them (semantic_coverage.coverage_checks, grounded_values);
-    # order words must then be the same on both sides, an addition included
+    # words, numbers, dates on one side only are context when the other question's evidence
+    # holds them (``extra``, grounded_values); order words then the same on both sides
     additions: bool = False
     # off | only (strict: the canonical forms equal, nothing else) | first (a canonical match
     # is a reuse, else the rules above decide); rag_core.decisions.semantic_canonical
@@ -138,7 +141,7 @@ class Policy:
             on.add("detail")
         if self.sentences and self.slots == "aligned":
             on.add("sentence")
-        if self.coverage:
+        if self.extra is not None:
             on |= {"focus", "relation", "coverage"}
         if self.canonical != "off":
             on = {"canonical"} if self.canonical == "only" else on | {"canonical"}
@@ -178,7 +181,7 @@ def _answer_types_agree(a: str, b: str) -> bool:
 
 def _same_name(x: str, y: str) -> bool:
     """One name, spelt with or without a plural/possessive s (Quinlan, Quinlans), or with a
-    slip of the keyboard (``semantic_coverage.misspelt``)."""
+    slip of the keyboard (``semantic_evidence.misspelt``)."""
     return x == y or x.rstrip("s") == y.rstrip("s") or misspelt(x, y)
 
 
@@ -389,10 +392,8 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
         checks.append(changed_words_check(a, b) if aligned else
                       detail_check(a, b, new, cached, policy.detail_min_ratio,
                                    policy.strict_nouns))
-    if policy.coverage:
-        checks += coverage_checks(a, b, cached, similar, policy.word_similarity,
-                                  policy.evidence_words, policy.relation,
-                                  new if policy.additions else None)
+    if policy.extra is not None:
+        checks += policy.extra(a, b, cached, new, similar, policy)
     failed = [c.rule for c in checks if not c.passed]
     return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
                     similarity=float(similarity), matched_query=cached_query,

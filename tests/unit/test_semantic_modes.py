@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.cache import semantic_eval
+from evals.cache.coverage_rules import slip
 from evals.cache.designs import rules_policy
 from evals.datasets import external
 from rag_core.cache.layers import CacheLayers
@@ -18,7 +19,7 @@ from rag_core.config import Settings
 from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.reasons import cache_reason
-from rag_core.decisions.semantic_coverage import misspelt, slip
+from rag_core.decisions.semantic_evidence import misspelt
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "
@@ -38,7 +39,7 @@ def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
                                          None).semantic_enabled
     assert policy_for(Settings(), "strict").rules() == ("canonical",)
     assert policy_for(Settings(), "loose").canonical == "first"
-    assert not policy_for(Settings(), "loose").coverage
+    assert policy_for(Settings(), "loose").extra is None
 
 
 def test_strict_reuses_a_reordered_question() -> None:
