@@ -204,15 +204,15 @@ def main(argv: list[str] | None = None) -> None:
     print("## Semantic cache per set and mode")
     print(semantic_table(collected, mode_policies(settings), similar).round(3)
           .to_string(index=False))
-    print("## No context per set")
     if args.designs:
         print_designs(collected, settings, similar)
+    print("## No context per set")
     relevance = RelevancePolicy.from_settings(settings)
     print(relevance_table(collected, relevance, pipeline.words).round(3).to_string(index=False))
     if args.ablation:
-        print("## Ablation: the strict semantic decision, each rule left out")
-        print(semantic_ablation(collected, mode_policies(settings)["strict"], similar)
-              .to_string(index=False))
+        for mode, policy in mode_policies(settings).items():
+            print(f"## Ablation: the {mode} semantic decision, each rule left out")
+            print(semantic_ablation(collected, policy, similar).to_string(index=False))
         print("## Ablation: the no-context decision, each rule left out")
         print(relevance_ablation(collected, relevance, pipeline.words).to_string(index=False))
 
