@@ -11,6 +11,8 @@
     python -m evals run --dataset path/to/mydata           # notebooks 01-05 on your own data,
                                                           # reports/mydata/ (gates.toml beside it)
     python -m evals init-dataset path/to/mydata           # a small example dataset to start from
+    python -m evals calibrate --dataset path/to/mydata     # the no-context floor and semantic
+                                                          # cache chosen on it: reports/mydata/
     python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
@@ -92,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init-dataset", help="write a small example dataset (notes of two "
                                                "users, QA items, pairs, a query log, gates)")
     init.add_argument("folder", type=Path, metavar="DIR")
+    from evals.cache import calibrate_args
+
+    calibrate_args.add_arguments(sub.add_parser(
+        "calibrate", help=calibrate_args.HELP, description=calibrate_args.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -261,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote an example dataset to {folder}; run it with\n"
                   f"  python -m evals run --dataset {folder}")
             return 0
+        if args.command == "calibrate":
+            from evals.cache import calibrate
+
+            return calibrate.run(args)
         if args.command == "spread":
             return _spread(args, sys.argv[1:] if argv is None else argv)
         return _run(args, sys.argv[1:] if argv is None else argv)

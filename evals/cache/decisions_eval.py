@@ -29,6 +29,7 @@ from rag_core.store.base import MODES
 
 GOLDEN = "golden_test"
 EXTERNAL = "external"
+EXAMPLE = "example"  # the init-dataset example (evals/datasets/example)
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Collected:
     qa: list[relevance_eval.Retrieved] = field(default_factory=list)
 
 
-def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dict[str, Collected]:
+def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL, EXAMPLE)
+            ) -> dict[str, Collected]:
     """Ingest and retrieve every set asked for (the external one only where it is present)."""
     out: dict[str, Collected] = {}
     if GOLDEN in sets:
@@ -54,6 +56,14 @@ def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dic
         out[EXTERNAL] = Collected(
             EXTERNAL, semantic_eval.collect(pipeline, external.load_semantic_pairs(), depth=5),
             relevance_eval.collect(pipeline, external.load_qa()))
+    if EXAMPLE in sets:
+        from evals.datasets.example import EXAMPLE_DIR
+        from evals.datasets.loader import load_dataset
+
+        data = load_dataset(EXAMPLE_DIR)
+        external.ensure_ingested(pipeline, EXAMPLE_DIR)
+        out[EXAMPLE] = Collected(EXAMPLE, semantic_eval.collect(pipeline, data.pairs, depth=5),
+                                 relevance_eval.collect(pipeline, data.qa))
     return out
 
 
@@ -178,6 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--state-dir", default="", help="embedded services' folder")
     parser.add_argument("--ablation", action="store_true", help="each rule left out in turn")
+    parser.add_argument("--designs", action="store_true",
+                        help="the semantic designs compared (evals.cache.designs), with the "
+                             "time each adds to a miss")
     parser.add_argument("--retrieval-mode", choices=list(MODES), default=None,
                         help="retrieval mode of every search (default: the service's)")
     args = parser.parse_args(argv)
@@ -191,15 +204,30 @@ def main(argv: list[str] | None = None) -> None:
     print("## Semantic cache per set and mode")
     print(semantic_table(collected, mode_policies(settings), similar).round(3)
           .to_string(index=False))
+    if args.designs:
+        print_designs(collected, settings, similar)
     print("## No context per set")
     relevance = RelevancePolicy.from_settings(settings)
     print(relevance_table(collected, relevance, pipeline.words).round(3).to_string(index=False))
     if args.ablation:
-        print("## Ablation: the strict semantic decision, each rule left out")
-        print(semantic_ablation(collected, mode_policies(settings)["strict"], similar)
-              .to_string(index=False))
+        for mode, policy in mode_policies(settings).items():
+            print(f"## Ablation: the {mode} semantic decision, each rule left out")
+            print(semantic_ablation(collected, policy, similar).to_string(index=False))
         print("## Ablation: the no-context decision, each rule left out")
         print(relevance_ablation(collected, relevance, pipeline.words).to_string(index=False))
+
+
+def print_designs(collected: Mapping[str, Collected], settings: Settings,
+                  similar: rules.Similar | None) -> None:
+    from evals.cache import designs
+
+    policies = designs.designs(settings)
+    print("## Semantic cache per set and design")
+    print(semantic_table(collected, policies, similar).round(3).to_string(index=False))
+    print("## Time a design adds to a miss (every set's pairs)")
+    rows = [r for data in collected.values() for r in data.pairs]
+    print(pd.DataFrame([{"design": name, **designs.miss_latency(rows, policy, similar)}
+                        for name, policy in policies.items()]).round(2).to_string(index=False))
 
 
 if __name__ == "__main__":

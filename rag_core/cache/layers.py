@@ -25,7 +25,7 @@ from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRea
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.versions import NotesVersions
 from rag_core.config import Settings, fixed
-from rag_core.decisions.semantic_coverage import Similar
+from rag_core.decisions.semantic_evidence import Similar
 from rag_core.embedding import vector_numerics
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient

@@ -1,20 +1,22 @@
-"""The semantic cache: reuse an answer for a paraphrase of a question already answered.
+"""The semantic cache: reuse an answer for a question already answered in other words.
 
 Entries live per (user, notes version): a paraphrase can only ever reuse an answer built from
-the same user's current notes. Each entry keeps the question, its embedding, the answer and the
-evidence the answer was built from (the best retrieved chunks). A lookup takes the cached
-questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` (or the lower
-``semantic_corroborated_floor``, where the evidence must agree more closely) and asks
+the same user's current notes. Each entry keeps the question, its embedding, its canonical form
+(``rag_core.decisions.semantic_canonical``), the answer and the evidence the answer was built
+from (the best retrieved chunks). ``strict`` (the default) reuses an entry whose canonical form
+is the new question's: the same words in the same order, up to case, punctuation, articles,
+inflection and one keyboard slip. ``loose`` does that first, else takes the cached questions
+whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 :func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
 On Redis a scope is two hashes: the entries (question, vector, answer, evidence with its chunk
 texts: about 8 KB each) and an index beside them (``index_key``: vector, stored-at and
-expiry, 1.5 KB each). A lookup reads the index, and only the few closest entries
-(``MAX_CANDIDATES``) in full: reading every entry made each lookup of a full scope move
-1.6 MB out of Redis and through the decoder, which capped the app at about 40 requests/s under
-the full load profile.
+expiry, canonical form: 1.5 KB each). A lookup reads the index, and only the entries in the
+same words and (loose) the few closest (``MAX_CANDIDATES``) in full: reading every entry made
+each lookup of a full scope move 1.6 MB out of Redis and through the decoder, which capped the
+app at about 40 requests/s under the full load profile.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rag_core.cache.counters import SharedCounters
 from rag_core.cache.redis_cache import RedisCache, warn
 from rag_core.config import Settings, fixed
 from rag_core.decisions import nlp
+from rag_core.decisions.semantic_canonical import canonical, same_question, vocabulary
 from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar, decide
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -50,27 +53,27 @@ EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
 
 
 def policy_for(settings: Settings, mode: str | None = None) -> Policy:
-    """The decision of a mode (``Settings.semantic_mode`` unless given). ``loose``: the rules
-    of the rounds before issue 33 (``semantic_rules``); ``strict``: a reuse justified word by
-    word (``semantic_coverage``); ``off`` decides like ``strict`` but is never asked."""
+    """The decision of a mode (``Settings.semantic_mode`` unless given). ``strict``: a cached
+    question whose canonical form is the new one's (``semantic_canonical``), nothing else;
+    ``loose``: that, else a candidate at cosine >= the threshold that passes the rules of
+    ``semantic_rules``; ``off`` decides like ``strict`` but is never asked."""
     loose = Policy(threshold=settings.semantic_cache_threshold,
                    corroborated=settings.semantic_corroborated_floor,
-                   evidence=fixed.SEMANTIC_EVIDENCE, evidence_depth=EVIDENCE_DEPTH)
+                   evidence=fixed.SEMANTIC_EVIDENCE, evidence_depth=EVIDENCE_DEPTH,
+                   canonical="first", vocabulary=model_words(settings.embedding_model))
     if (mode or settings.semantic_mode) == "loose":
         return loose
-    return strict_policy(loose)
+    return replace(loose, canonical="only")
 
 
-def strict_policy(loose: Policy) -> Policy:
-    """The fact rules of loose (names, numbers, dates, negation, scripture, order words, kind
-    of answer; a number or date added on one side only when the other's evidence holds it,
-    the same order words, ``additions``), its roles rule (the same parties, their roles
-    exchanged: ``exchanged``) and the word-by-word ``focus`` and ``coverage`` rules; loose's
-    detail, sentence and evidence rules are left out: with coverage on, leaving them out
-    changed no figure on the golden test split or the external set (docs/decisions.md)."""
-    return replace(loose, coverage=True, detail=False, sentences=False, relation=False,
-                   evidence="off", word_similarity=0.6, evidence_words=False, additions=True,
-                   roles="exchanged")
+def model_words(model: str) -> frozenset[str]:
+    """The whole words of the embedding model's vocabulary (what a keyboard slip is not)."""
+    from rag_core.embedding.base import resolve_model_path
+
+    try:
+        return vocabulary(resolve_model_path(model))
+    except ImportError:
+        return frozenset()
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -177,7 +180,7 @@ class SemanticCache:
             sims = matrix @ np.asarray(embedding, dtype=np.float32)
             nearest = float(sims.max())
             order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.floor]
-            closest = order[:MAX_CANDIDATES]
+            closest = self._twins(query_text, index, order)
             full = self._fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
@@ -190,6 +193,20 @@ class SemanticCache:
         if self.counters is not None:
             self.counters.add(LAYER, "misses" if outcome.hit is None else "hits")
         return outcome
+
+    def _twins(self, query_text: str, index: list[tuple[str, dict[str, Any]]],
+               order: list[int]) -> list[int]:
+        """The entries to decide: those whose canonical form (kept in the index line) is the
+        question's first, then (loose) the closest by cosine; strict decides only the twins,
+        or the closest one to explain a miss."""
+        if self.policy.canonical == "off":
+            return order[:MAX_CANDIDATES]
+        words, vocab = canonical(query_text), self.policy.vocabulary
+        twins = [i for i, (_, e) in enumerate(index)
+                 if "c" in e and same_question(words, e["c"], vocab)]
+        if self.policy.canonical == "only":
+            return twins[:MAX_CANDIDATES] or order[:1]
+        return (twins + [i for i in order if i not in twins])[:MAX_CANDIDATES]
 
     def _decide(self, query_text: str, candidates: list[tuple[dict[str, Any], float]],
                 above: int, evidence: EvidenceSource | None,
@@ -204,7 +221,7 @@ class SemanticCache:
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
             decision = decide(query_text, entry["q"], sim, self.policy, new, cached,
-                              nlp.Facts.from_dict(entry.get("f")), similar)
+                              nlp.Facts.from_dict(entry.get("f")), similar, entry.get("c"))
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry["a"], sim, entry["q"], decision), decision, above)
@@ -230,7 +247,7 @@ class SemanticCache:
         # running spaCy again (this process has them memoised from the no-context decision)
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
                  "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
-                 "e": now + ttl_s}
+                 "e": now + ttl_s, "c": list(canonical(query_text))}
         if self.layer is None:
             with self._lock:
                 bucket = self._local.setdefault(scope, {})
@@ -240,7 +257,7 @@ class SemanticCache:
             return None
         # the entry and its index line are written by one script (the line names the entry)
         return self.layer.entry(scope, codec.pack(entry), ttl_s, field=field,
-                                line=codec.pack({k: entry[k] for k in ("v", "t", "e")}))
+                                line=codec.pack({k: entry[k] for k in ("v", "t", "e", "c")}))
 
     def trimmed(self, put: Put) -> None:
         """After ``put`` was written: a scope past its own bound loses its oldest entries."""

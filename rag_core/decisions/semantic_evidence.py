@@ -11,12 +11,16 @@ same sentence of the same chunk, but on different words of it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rag_core.decisions import lemma_sets, nlp
 from rag_core.decisions.sentences import same_best_sentence
+
+# (words, candidates) -> {word: (cosine, closest candidate)}: WordMatcher.closest
+Similar = Callable[[Sequence[str], Sequence[str]], dict[str, tuple[float, str]]]
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,11 @@ def grounded_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence,
     only_a, only_b = grounded_nouns(a, b, words), grounded_nouns(b, a, words)
     ok = not (only_a and only_b)
     return Check("grounded", ok, f"nouns of the evidence on one side only: {only_a} vs {only_b}")
+
+
+def misspelt(x: str, y: str) -> bool:
+    """One word written for the other with a slip: both of five letters or more, the same first
+    letter, and at most one edit apart by sequence similarity (ratio >= 0.8)."""
+    if min(len(x), len(y)) < 5 or x[0] != y[0]:
+        return False
+    return difflib.SequenceMatcher(None, x, y).ratio() >= 0.8

@@ -33,27 +33,30 @@ answer's ``cache_decision`` and in the eval tables):
                  ``sentence_top`` best (by default for every reworded pair, not only when the
                  kinds of answer differ: golden/README.md, third round);
 ``detail``       aligned: no content word changed, added or dropped; reworded: no content word
-                 swapped for another one where the notes contain both.
+                 swapped for another one where the notes contain both;
+``canonical``    the same words in the same order (``semantic_canonical``): strict's only rule,
+                 loose's first (a match is a reuse, else the rules above decide).
 
-The facts come from ``rag_core.decisions.nlp`` (spaCy, pythonbible), the evidence from the
-retrieval the
-pipeline does anyway. Thresholds were chosen on the dev split of the golden pairs plus the
-extra dev pairs (see ``evals/cache/semantic_eval.py`` and the gate reasons).
+Facts: ``rag_core.decisions.nlp`` (spaCy, pythonbible); evidence: the pipeline's retrieval.
+Thresholds: the golden dev pairs (``evals/cache/semantic_eval.py``, the gate reasons).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.decisions import lemma_sets, nlp
-from rag_core.decisions.semantic_coverage import Similar, coverage_checks, misspelt
+from rag_core.decisions.semantic_canonical import Form, canonical_check
 from rag_core.decisions.semantic_evidence import (
     Check,
     Evidence,
+    Similar,
     evidence_check,
     grounded_check,
+    misspelt,
     sentence_check,
 )
 from rag_core.decisions.semantic_evidence import word_variant as _variant
@@ -63,13 +66,17 @@ from rag_core.decisions.semantic_values import grounded_values, value_checks
 
 RULES = ("similarity", "answer_type", "negation", "numbers", "dates", "scripture", "sequence",
          "names", "roles", "evidence", "sentence", "grounded", "detail", "focus", "relation",
-         "coverage")
+         "coverage", "canonical")
 OPEN_TYPES = frozenset({"thing", "manner", "description"})
 NEAR_IDENTICAL = 0.8  # word-sequence ratio above which one added content word is a change
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
                         "reason", "yes_no"})
 
+
+# (cached facts, new facts, cached evidence, new evidence, near words, policy) -> checks
+ExtraRules = Callable[[nlp.Facts, nlp.Facts, Evidence, Evidence, Similar | None, "Policy"],
+                      list[Check]]
 
 @dataclass(frozen=True)
 class Policy:
@@ -101,17 +108,18 @@ class Policy:
     # else acts there) | exchanged (... someone the first question names) | any | both
     # (variants measured; rag_core.decisions.semantic_roles)
     roles: str = "acting"
-    # strict mode: the same focus, no swapped preposition, every word of each question found in
-    # the other (or, for the new one, in the cached answer's best evidence); near words from
-    # the embedder's word vectors at this cosine (rag_core.decisions.semantic_coverage)
-    coverage: bool = False
+    # rules from outside (evals.cache.coverage_rules, with the 3 parameters after it; no mode)
+    extra: ExtraRules | None = field(default=None, compare=False)
     word_similarity: float = 0.8
     evidence_words: bool = True
     relation: bool = True
-    # strict mode: words, numbers and dates added on one side only are context when the other
-    # question's evidence holds them (semantic_coverage.coverage_checks, grounded_values);
-    # order words must then be the same on both sides, an addition included
+    # words, numbers, dates on one side only are context when the other question's evidence
+    # holds them (``extra``, grounded_values); order words then the same on both sides
     additions: bool = False
+    # off | only (strict: the canonical forms equal, nothing else) | first (a canonical match
+    # is a reuse, else the rules above decide); rag_core.decisions.semantic_canonical
+    canonical: str = "off"
+    vocabulary: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def floor(self) -> float:
@@ -133,8 +141,10 @@ class Policy:
             on.add("detail")
         if self.sentences and self.slots == "aligned":
             on.add("sentence")
-        if self.coverage:
+        if self.extra is not None:
             on |= {"focus", "relation", "coverage"}
+        if self.canonical != "off":
+            on = {"canonical"} if self.canonical == "only" else on | {"canonical"}
         return tuple(r for r in RULES if r in on)
 
 
@@ -171,7 +181,7 @@ def _answer_types_agree(a: str, b: str) -> bool:
 
 def _same_name(x: str, y: str) -> bool:
     """One name, spelt with or without a plural/possessive s (Quinlan, Quinlans), or with a
-    slip of the keyboard (``semantic_coverage.misspelt``)."""
+    slip of the keyboard (``semantic_evidence.misspelt``)."""
     return x == y or x.rstrip("s") == y.rstrip("s") or misspelt(x, y)
 
 
@@ -336,10 +346,18 @@ def changed_words_check(a: nlp.Facts, b: nlp.Facts) -> Check:
 
 def decide(query: str, cached_query: str, similarity: float, policy: Policy,
            new: Evidence | None = None, cached: Evidence | None = None,
-           cached_facts: nlp.Facts | None = None, similar: Similar | None = None) -> Decision:
-    """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts``: the
-    cached question's facts as stored with it (else it is parsed here); ``similar``: near
+           cached_facts: nlp.Facts | None = None, similar: Similar | None = None,
+           cached_form: Form | None = None) -> Decision:
+    """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_facts`` and
+    ``cached_form``: the cached question's facts and canonical form as stored with it (else
+    it is parsed here); ``similar``: near
     words from the embedder's word vectors (``WordMatcher.closest``) for the coverage rule."""
+    if policy.canonical != "off":
+        check = canonical_check(query, cached_query, policy.vocabulary, cached_form)
+        if check.passed or policy.canonical == "only":
+            return Decision(hit=check.passed, reason="reuse" if check.passed else check.rule,
+                            similarity=float(similarity), matched_query=cached_query,
+                            checks=(check,))
     band = policy.in_band(similarity)
     checks = [Check("similarity", similarity >= policy.threshold or band,
                     f"{similarity:.3f} vs threshold {policy.threshold:.3f}" + (
@@ -374,10 +392,8 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
         checks.append(changed_words_check(a, b) if aligned else
                       detail_check(a, b, new, cached, policy.detail_min_ratio,
                                    policy.strict_nouns))
-    if policy.coverage:
-        checks += coverage_checks(a, b, cached, similar, policy.word_similarity,
-                                  policy.evidence_words, policy.relation,
-                                  new if policy.additions else None)
+    if policy.extra is not None:
+        checks += policy.extra(a, b, cached, new, similar, policy)
     failed = [c.rule for c in checks if not c.passed]
     return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
                     similarity=float(similarity), matched_query=cached_query,

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.cache import decisions_eval, decisions_plots, semantic_eval
+from evals.cache import decisions_eval, decisions_plots, designs, semantic_eval
 from evals.quality import relevance_eval
-from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
@@ -26,15 +25,20 @@ PAIRS = [pair("p1", "How many loaves does Odile give away on Fridays?",
               "On Fridays, how many loaves does Odile give away?", "paraphrase"),
          pair("n1", "How many loaves did Odile give away in 2019?",
               "How many loaves did Odile give away in 2021?", "near_miss")]
+SAME_WORDS = pair("p2", "How many loaves does Odile give away on Fridays?",
+                  "how many loaf does odile give away on friday", "paraphrase")
 
 
 def test_the_mode_table_and_the_dates_rule_in_the_ablation() -> None:
-    collected = {"s": decisions_eval.Collected("s", PAIRS)}
+    collected = {"s": decisions_eval.Collected("s", [*PAIRS, SAME_WORDS])}
     table = decisions_eval.semantic_table(collected, decisions_eval.mode_policies(Settings()))
     strict = table[table["mode"] == "strict"].iloc[0]
-    assert strict["reuse"] == 1.0 and strict["false_hits"] == 0
+    # strict reuses the question in the same words only, not the reordered one
+    assert strict["reuse"] == 0.5 and strict["false_hits"] == 0
     assert strict["false_hit_upper95"] == semantic_eval.wilson_upper(0, 1)
-    ablation = decisions_eval.semantic_ablation(collected, policy_for(Settings(), "strict"))
+    loose = table[table["mode"] == "loose"].iloc[0]
+    assert loose["reuse"] == 1.0 and loose["false_hits"] == 0
+    ablation = decisions_eval.semantic_ablation(collected, designs.rules_policy(Settings()))
     rows = ablation.set_index("left out")
     assert rows.loc["(none)", "s false hits"] == "0/1"
     assert rows.loc["dates", "s false hits"] == "1/1"  # only the dates rule refused it
@@ -61,7 +65,7 @@ def test_the_modes_plot_is_written(tmp_path: Path) -> None:
 
 
 def test_the_external_pairs_are_decided_row_by_row_and_absent_sets_record_none() -> None:
-    strict = policy_for(Settings(), "strict")
+    strict = designs.rules_policy(Settings())
     assert decisions_eval.external_decisions({}, strict) is None
     assert set(decisions_eval.external_pair_figures(None).values()) == {None}
     decided = decisions_eval.external_decisions({decisions_eval.EXTERNAL: PAIRS}, strict)

@@ -80,16 +80,29 @@ def _cached_then(pipe: Pipeline, first: str, second: str) -> Any:
     return pipe.ask(USER, second)
 
 
+FIRST = "How long did Beatrice keep the lamp burning in the window?"
+SAME_WORDS = "how long did beatrice keep a lamp burning in the windows"  # case, article, plural
+
+
 def test_a_paraphrase_is_reused_and_says_why(pipe: Pipeline) -> None:
-    answer = _cached_then(pipe, "How long did Beatrice keep the lamp burning in the window?",
-                          "For how long did Beatrice keep the lamp burning in the window?")
+    answer = _cached_then(pipe, FIRST, SAME_WORDS)
     semantic = answer.decisions["semantic"]
     assert answer.cache["semantic"] == "semantic_hit", semantic
     assert semantic["reason"] == "reuse" and semantic["hit"] is True
     assert all(check["passed"] for check in semantic["checks"].values())
-    assert semantic["matched_query"].startswith("How long did Beatrice")
-    # strict (the default) justifies it word by word: "for" is no content word
-    assert semantic["checks"]["coverage"]["detail"].startswith("every word accounted for")
+    assert semantic["matched_query"] == FIRST
+    # strict (the default) reuses the same words in the same order only
+    assert semantic["checks"]["canonical"]["detail"].startswith("the same words")
+
+
+def test_strict_refuses_a_reworded_question_that_loose_reuses(pipe: Pipeline) -> None:
+    reworded = "For how long did Beatrice keep the lamp burning in the window?"
+    answer = _cached_then(pipe, FIRST, reworded)
+    semantic = answer.decisions["semantic"]
+    assert answer.cache["semantic"] == "miss" and semantic["reason"] == "canonical", semantic
+    pipe.parts.caches.clear(USER)
+    loose = _cached_then(_loose(pipe), FIRST, reworded)
+    assert loose.cache["semantic"] == "semantic_hit", loose.decisions["semantic"]
 
 
 def test_the_entry_keeps_the_evidence_it_was_built_from(pipe: Pipeline) -> None:
@@ -101,6 +114,11 @@ def test_the_entry_keeps_the_evidence_it_was_built_from(pipe: Pipeline) -> None:
     assert len(entries) == 1
     assert entries[0]["x"]["n"][0] == "tess-001"
     assert entries[0]["x"]["c"] and entries[0]["x"]["t"]
+    # the canonical form is in the entry and in its index line (strict reads only the index)
+    assert entries[0]["c"][0] == ["what", "what"]
+    lines = [codec.unpack(v if isinstance(v, bytes) else v.encode())
+             for v in client.hvals(pipe.parts.caches.semantic.index_key(scope))]
+    assert lines[0]["c"] == entries[0]["c"]
 
 
 NEAR_MISSES = [
@@ -157,18 +175,18 @@ def test_strict_mode_refuses_every_near_miss_and_says_why(pipe: Pipeline, rule: 
 
 
 def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
-    first = pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?")
-    again = pipe.ask(USER, "For how long did Beatrice keep the lamp burning in the window?")
+    first = pipe.ask(USER, FIRST)
+    again = pipe.ask(USER, SAME_WORDS)
     assert again.answer == first.answer
     assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
 
 
 def test_a_reused_paraphrase_asked_again_is_an_exact_hit_that_keeps_its_reason(
         pipe: Pipeline) -> None:
-    first = pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?")
-    reused = pipe.ask(USER, "For how long did Beatrice keep the lamp burning in the window?")
+    first = pipe.ask(USER, FIRST)
+    reused = pipe.ask(USER, SAME_WORDS)
     assert reused.cache["query"] == "semantic_hit"
-    again = pipe.ask(USER, "For how long did Beatrice keep the lamp burning in the window?")
+    again = pipe.ask(USER, SAME_WORDS)
     assert again.cache["query"] == "hit" and again.answer == first.answer
     assert again.decisions["semantic"]["hit"] is True
     assert again.decisions["semantic"]["matched_query"].startswith("How long did Beatrice")
@@ -178,12 +196,11 @@ def test_a_reused_paraphrase_asked_again_is_an_exact_hit_that_keeps_its_reason(
     client = pipe.parts.caches.semantic.client
     assert client is not None and len(client.hvals(scope)) == 1
     # a generated answer asked again shows no decision of its first run
-    assert pipe.ask(USER, "How long did Beatrice keep the lamp burning in the window?"
-                    ).decisions == {}
+    assert pipe.ask(USER, FIRST).decisions == {}
 
 
 def _loose(pipe: Pipeline) -> Pipeline:
-    """The loose mode (the rules of issue 16, opt-in since issue 33)."""
+    """The loose mode (a canonical match, else the rules of issue 16; opt-in)."""
     from rag_core.parts import with_settings
 
     return Pipeline(with_settings(pipe.parts, semantic_mode="loose"))

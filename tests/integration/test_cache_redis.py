@@ -115,10 +115,11 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
 
 def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Settings,
                                                monkeypatch) -> None:  # noqa: ANN001
-    """The cached question's facts come stored with it: a process that did not store it (here:
-    an emptied memo) runs spaCy on the new question only; entries without stored facts (or of
-    another extraction version) are parsed as before."""
+    """The cached question's facts and canonical form come stored with it: a process that did
+    not store it (here: emptied memos) runs spaCy on the new question only; entries without
+    stored facts (or of another extraction version) are parsed as before (loose mode)."""
     from rag_core.decisions import nlp
+    from rag_core.decisions.semantic_canonical import canonical
 
     client = make_redis_client(redis_url, settings)
     cache = SemanticCache(client, settings)
@@ -131,9 +132,14 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     monkeypatch.setattr(nlp, "nlp", lambda: lambda text, **kw: parsed.append(text)
                         or real(text, **kw))
     nlp.facts.cache_clear()
+    canonical.cache_clear()
     hit = cache.lookup("amara", 8, new_q, unit(21), lambda: ev)
     assert hit is not None and hit.answer == b"the one"
-    assert parsed == [new_q]
+    assert parsed == [new_q.casefold()]  # its canonical form (strict, the default)
+    cache = cache.with_settings(settings.with_overrides(semantic_mode="loose"))
+    parsed.clear()
+    cache.lookup("amara", 8, "What did Okafor say of prayer?", unit(21), lambda: ev)
+    assert [p.casefold() for p in parsed] == ["what did okafor say of prayer?"] * 2
     scope = cache.scope("amara", 8)
     from rag_core.redis_kv import codec
 
@@ -143,8 +149,8 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
         client.hset(scope, field_, codec.pack(entry))
     nlp.facts.cache_clear()
     parsed.clear()
-    assert cache.lookup("amara", 8, new_q, unit(21), lambda: ev) is not None
-    assert sorted(parsed) == sorted([cached_q, new_q])
+    cache.lookup("amara", 8, "What did Okafor say of prayer?", unit(21), lambda: ev)
+    assert cached_q in parsed
 
 
 def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
@@ -155,7 +161,7 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
     from rag_core.redis_kv import codec
 
     client = make_redis_client(redis_url, settings)
-    cache = SemanticCache(client, settings)
+    cache = SemanticCache(client, settings.with_overrides(semantic_mode="loose"))
     client.delete(cache.scope("amara", 7), cache.index_key(cache.scope("amara", 7)))
     monkeypatch.setattr(sem, "MAX_ENTRIES_PER_SCOPE", 30)
     monkeypatch.setattr(sem, "TRIM_SLACK", 5)
@@ -170,7 +176,7 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
     scope = cache.scope("amara", 7)
     index = client.hgetall(cache.index_key(scope))
     assert set(index) == set(client.hkeys(scope)) and 30 <= len(index) <= 35  # trimmed
-    assert all(set(codec.unpack(v)) == {"v", "t", "e"} for v in index.values())
+    assert all(set(codec.unpack(v)) == {"v", "t", "e", "c"} for v in index.values())
     fetched: list[int] = []
     real = client.hmget
     monkeypatch.setattr(client, "hmget", lambda key, fields: fetched.append(len(fields))
@@ -179,6 +185,10 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
                        lambda: [_chunk("amara-005")])
     assert hit is not None and hit.answer == b"the one"
     assert fetched == [sem.MAX_CANDIDATES]  # three entries read in full, of 30 or more
+    strict = cache.with_settings(settings)
+    assert strict.lookup("amara", 7, "What did Okafor say about prayer?", base,
+                         lambda: [_chunk("amara-005")]) is not None
+    assert fetched[-1] == 1  # strict reads the one entry in the same words
     client.hdel(scope, *client.hkeys(scope))  # entries gone, index lines left: a miss
     assert cache.lookup("amara", 7, "What did Okafor say about prayer?", base,
                         lambda: [_chunk("amara-005")]) is None

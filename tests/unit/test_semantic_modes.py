@@ -1,5 +1,6 @@
-"""The semantic cache's modes, the strict mode's word-by-word rules, ``cache.reason`` and the
-measuring helpers (no services: spaCy only)."""
+"""The semantic cache's modes, the word-by-word rules (strict before the canonical form, now a
+design of ``evals.cache.designs``), ``cache.reason`` and the measuring helpers (no services:
+spaCy only)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from evals.cache import semantic_eval
+from evals.cache.coverage_rules import slip
+from evals.cache.designs import rules_policy
 from evals.datasets import external
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.semantic import policy_for
@@ -16,7 +19,7 @@ from rag_core.config import Settings
 from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.reasons import cache_reason
-from rag_core.decisions.semantic_coverage import misspelt, slip
+from rag_core.decisions.semantic_evidence import misspelt
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "
@@ -24,7 +27,7 @@ NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
 
 
 def strict_decision(cached: str, new: str, similar: sr.Similar | None = None) -> sr.Decision:
-    return sr.decide(new, cached, 0.9, policy_for(Settings(), "strict"), NOTE, NOTE,
+    return sr.decide(new, cached, 0.9, rules_policy(Settings()), NOTE, NOTE,
                      similar=similar)
 
 
@@ -34,8 +37,9 @@ def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert not CacheLayers.from_settings(Settings(semantic_mode="off"), None).semantic_enabled
     assert not CacheLayers.from_settings(Settings(semantic_cache_enabled=False),
                                          None).semantic_enabled
-    assert policy_for(Settings(), "strict").coverage
-    assert not policy_for(Settings(), "loose").coverage
+    assert policy_for(Settings(), "strict").rules() == ("canonical",)
+    assert policy_for(Settings(), "loose").canonical == "first"
+    assert policy_for(Settings(), "loose").extra is None
 
 
 def test_strict_reuses_a_reordered_question() -> None:

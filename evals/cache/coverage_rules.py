@@ -1,8 +1,9 @@
-"""The strict mode's evidence for a reuse: the same focus, and every word accounted for.
+"""The word-by-word rules of the strict mode before the canonical form (design (a) of
+``evals.cache.designs``, no mode of the service): the same focus, and every word accounted for.
 
 Nearness of two embeddings says little about whether two questions have one answer (near misses
-of a labelled set reach cosine 0.99). A reuse in ``strict`` mode must be justified word by
-word instead:
+of a labelled set reach cosine 0.99). A reuse under these rules must be justified word by word
+instead:
 
 ``focus``     the same kind of answer asked for (``nlp.Facts.answer_type``: who / when / where
               / how many / what + its noun ...): "who" and "what" about one event differ;
@@ -32,15 +33,14 @@ from a list.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rag_core.decisions import lemma_sets, nlp
-from rag_core.decisions.semantic_evidence import Check, Evidence, word_variant
+from rag_core.decisions import semantic_rules as rules
+from rag_core.decisions.semantic_evidence import Check, Evidence, Similar, misspelt, word_variant
 
 # kinds of answer that name no particular kind ("what ...", "what + a noun of no known kind")
 OPEN = frozenset({"thing", "typed", "description"})
-# (words, candidates) -> {word: (cosine, closest candidate)}: WordMatcher.closest
-Similar = Callable[[Sequence[str], Sequence[str]], dict[str, tuple[float, str]]]
 
 
 def words_of(f: nlp.Facts, focused: bool = False) -> list[str]:
@@ -51,14 +51,6 @@ def words_of(f: nlp.Facts, focused: bool = False) -> list[str]:
     if focused:
         words = [w for w in words if w not in f.asked and len(w) > 1]
     return words
-
-
-def misspelt(x: str, y: str) -> bool:
-    """One word written for the other with a slip: both of five letters or more, the same first
-    letter, and at most one edit apart by sequence similarity (ratio >= 0.8)."""
-    if min(len(x), len(y)) < 5 or x[0] != y[0]:
-        return False
-    return difflib.SequenceMatcher(None, x, y).ratio() >= 0.8
 
 
 def slip(x: str, y: str) -> bool:
@@ -159,3 +151,11 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
     if relation:
         out.append(Check("relation", relation_ok, f"{sorted(rb)} vs {sorted(ra)}"))
     return [*out, Check("coverage", ok, detail)]
+
+
+def coverage_rules(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence, new_evidence: Evidence,
+                   similar: Similar | None, policy: rules.Policy) -> list[Check]:
+    """``coverage_checks`` with the parameters of ``policy`` (its ``extra`` rules)."""
+    return coverage_checks(cached, new, evidence, similar, policy.word_similarity,
+                           policy.evidence_words, policy.relation,
+                           new_evidence if policy.additions else None)
