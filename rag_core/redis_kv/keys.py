@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
 from rag_core.store.base import SearchParams
+from rag_core.store.filters import NO_FILTERS, Filters
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:]+$")
@@ -135,15 +136,17 @@ def answer_parts(settings: Settings, params: SearchParams, prompt: str) -> Mappi
 
 
 def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_query: str,
-               top_k: int) -> VersionSlot:
-    """The L1 key of a question with its notes version left open (``query_key``)."""
-    parts = {**answer_parts, "top_k": top_k, "q": normalized_query}
+               top_k: int, filters: Filters = NO_FILTERS) -> VersionSlot:
+    """The L1 key of a question with its notes version left open (``query_key``); the
+    question's filters name it too (nothing without filters: those keys are unchanged)."""
+    parts = {**answer_parts, "top_k": top_k, "q": normalized_query, **filters.key()}
     return version_slot("query", user_id, parts)
 
 
 def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,
-                top_k: int) -> str:
-    parts = {**_retrieval_parts(params), "top_k": top_k, "q": normalized_query}
+                top_k: int, filters: Filters = NO_FILTERS) -> str:
+    parts = {**_retrieval_parts(params), "top_k": top_k, "q": normalized_query,
+             **filters.key()}
     return cache_key("context", user_id=user_id, notes_version=notes_version, parts=parts)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from rag_core.config import Settings
 from rag_core.embedding import vector_numerics
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Chunk, Note
 
 RetrievalMode = Literal["dense", "lexical", "hybrid", "hybrid_prf", "auto"]
@@ -177,12 +178,17 @@ class Store(CostStore, Protocol):
         query_text: str | None = None,
         params: SearchParams | None = None,
         min_version: int | None = None,
+        filters: Filters = NO_FILTERS,
     ) -> list[Chunk]:
         """The user's best chunks, best first; ``Chunk.score`` is cosine similarity.
 
         ``params`` carries every knob (default ``SearchParams()``, dense). ``min_version``: the
         user's notes version the answer must reflect (a read replica that has not replayed it
-        yet is skipped)."""
+        yet is skipped). ``filters``: only the chunks of the notes that pass them are searched
+        (strict: a note without the field a filter names is left out)."""
+
+    def count_matching(self, user_id: str, filters: Filters) -> int:
+        """How many of the user's notes pass ``filters``."""
 
     def ping(self) -> bool: ...
 
