@@ -217,3 +217,20 @@ async def test_openapi_documents_the_new_fields(client: httpx.AsyncClient) -> No
     answer = AnswerOut.model_json_schema()
     assert {"no_context_reason", "decisions"} <= set(answer["properties"])
     assert "no_context_reason" in answer["properties"]["no_context"]["description"]
+
+
+async def test_a_wrong_verdict_takes_a_filtered_answer_out_of_its_filters_cache(
+        client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
+    mine = {"speaker": SPEAKER, "date_from": "2001"}  # scopes no other test of this module uses
+    first = (await ask(client, app_settings, user, "How old was Abraham when he left Haran?",
+                       filters=mine)).json()
+    assert first["cache"]["query"] == "miss" and first["answer_id"]
+    r = await client.post(f"/v1/answers/{first['answer_id']}/feedback",
+                          json={"verdict": "wrong"},
+                          headers={"Authorization": f"Bearer {issue_token(app_settings, user)}"})
+    assert r.status_code == 200 and r.json()["removed_from_cache"] is True
+    reworded = (await ask(client, app_settings, user,
+                          "At what age did Abraham set out from Haran?", filters=mine,
+                          debug=True)).json()
+    assert reworded["cache"]["query"] == "miss"
+    assert reworded["decisions"]["semantic"]["reason"] == "no_candidate"
