@@ -208,9 +208,9 @@ class Pipeline:
         return answer
 
     def _filters_match(self, run: Run) -> bool:
-        """Whether a note passes the request's filters: sure when a chunk was found, else
-        counted in the store; kept in ``decisions["filters"]``."""
-        matched = bool(run.chunks) or self.parts.store.count_matching(run.user_id, run.filters) > 0
+        """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
+        matched = bool(run.chunks) or self.parts.store.count_matching(
+            run.user_id, run.filters, min_version=run.version) > 0
         run.decisions["filters"] = {"matched": matched, "filters": run.filters.to_dict(),
                                     "described": run.filters.describe()}
         return matched

@@ -187,8 +187,9 @@ class Store(CostStore, Protocol):
         yet is skipped). ``filters``: only the chunks of the notes that pass them are searched
         (strict: a note without the field a filter names is left out)."""
 
-    def count_matching(self, user_id: str, filters: Filters) -> int:
-        """How many of the user's notes pass ``filters``."""
+    def count_matching(self, user_id: str, filters: Filters, *,
+                       min_version: int | None = None) -> int:
+        """How many of the user's notes pass ``filters`` (``min_version`` as in ``search``)."""
 
     def ping(self) -> bool: ...
 

@@ -153,7 +153,8 @@ class MemoryStore:
             lexical_score=float(overlap[i]) if overlap[i] > 0 else None) for i in order]
         return fuse(found, p, top_k) if p.mode in FUSED_MODES else found
 
-    def count_matching(self, user_id: str, filters: Filters) -> int:
+    def count_matching(self, user_id: str, filters: Filters, *,
+                       min_version: int | None = None) -> int:
         return sum(1 for n in self._notes[user_id].values() if filters.matches(n.metadata))
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,

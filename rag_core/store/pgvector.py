@@ -236,14 +236,16 @@ class PgVectorStore:
 
         return self.reads.run("vector search", read, user_id=user_id, min_version=min_version)
 
-    def count_matching(self, user_id: str, filters: Filters) -> int:
-        """How many of the user's notes pass ``filters`` (all of them without filters)."""
+    def count_matching(self, user_id: str, filters: Filters, *,
+                       min_version: int | None = None) -> int:
+        """How many of the user's notes pass ``filters`` (all of them without filters), where
+        the search reads (``min_version`` as in ``search``)."""
         def read(conn: psycopg.Connection[Any]) -> int:
             row = conn.execute(q.COUNT_MATCHING, {"user_id": user_id, **filters.binds()}
                                ).fetchone()
             return int(row[0]) if row else 0
 
-        return self.reads.run("note count", read, user_id=user_id)
+        return self.reads.run("note count", read, user_id=user_id, min_version=min_version)
 
     def lexical_stats(self, user_id: str, terms: Sequence[str] = ()) -> dict[str, Any]:
         """The user's BM25 statistics: ``chunks``, ``avg_length`` and ``df`` of ``terms``."""
