@@ -143,14 +143,15 @@ class StoreContract:
         assert [c.fused_score for c in got] == sorted((c.fused_score or 0.0 for c in got),
                                                       reverse=True)
 
-    @pytest.mark.parametrize("path", ["own_rows", "shared_index"])
+    @pytest.mark.parametrize("path", ["own_rows", "shared_index", "own_rows ts_rank_cd",
+                                      "shared_index ts_rank_cd"])
     @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid", "hybrid_prf", "auto"])
     def test_filters_narrow_the_search_itself(self, store: Store, mode: str,
                                               path: str) -> None:
         """Only the notes that pass the filters are searched: the one note that passes is
         found at top_k 1 although two others are closer (a filter applied to the results
         would find nothing), in every mode, on the user's rows and through the shared
-        indexes (PostgreSQL; the in-memory store has one path)."""
+        indexes, with either lexical ranker (PostgreSQL; the in-memory store has one path)."""
         near = vectors(1)
         store.upsert_notes("ann", [
             NoteWrite(Note("a", "Walks", "-", date="2024-03-10", speaker="Pastor Miriam Okafor",
@@ -165,8 +166,10 @@ class StoreContract:
                                                   speaker="Pastor Miriam Okafor"), "h",
                                              drafts("Mercy in the storm."), near)])
         params = SearchParams(mode=mode)  # type: ignore[arg-type]
-        if path == "shared_index":
+        if path.startswith("shared_index"):
             params = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
+        if path.endswith("ts_rank_cd"):
+            params = params.with_(lexical_ranker="ts_rank_cd")
         cases = [
             (Filters(speaker="pastor miriam OKAFOR"), {"a"}),
             (Filters(series="STORIES"), {"b"}),
