@@ -85,10 +85,10 @@ def main() -> None:
             vec /= np.linalg.norm(vec)
             text = " ".join(rng.choice(vocab, 6))
             for name, params, filters in ways:
-                start = time.perf_counter()
+                began = time.perf_counter()
                 got = store.search("bf-big", vec, args.top_k, query_text=text, params=params,
                                    filters=filters)
-                times[name].append((time.perf_counter() - start) * 1000)
+                times[name].append((time.perf_counter() - began) * 1000)
                 assert all(filters.matches(c.metadata) for c in got), name
                 short[name] += len(got) < args.top_k
         print(f"{args.chunks} chunks of one user ({args.mode}, top_k {args.top_k}, "
