@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CacheOutcomeOut = Literal["hit", "miss", "semantic_hit", "off", "error"]
 _DATE_DOC = "`YYYY`, `YYYY-MM` or `YYYY-MM-DD`, inclusive at its precision"
@@ -68,6 +68,12 @@ class CheckOut(BaseModel):
 
     passed: bool | None = None
     detail: str | None = None
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> str | None:
+        """A rule's detail is shown as text, whatever shape the rule gave it."""
+        return value if value is None or isinstance(value, str) else str(value)
 
 
 class SemanticDecisionOut(BaseModel):
