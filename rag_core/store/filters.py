@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core.errors import UserError
+from rag_core.errors import InvalidFilter
 
 # the longest values a filter takes: the longest a note's front matter holds
 MAX_FIELD_CHARS = 120
@@ -29,11 +29,7 @@ MAX_TAG_CHARS = 40
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 FIELDS = ("speaker", "series", "tags", "date_from", "date_to")
 
-
-class InvalidFilter(UserError):
-    code = "INVALID_FILTER"
-    status = 422
-    default_message = "A filter is not valid."
+__all__ = ["FIELDS", "NO_FILTERS", "Filters", "InvalidFilter"]
 
 
 def _bounds(text: str, name: str) -> tuple[dt.date, dt.date]:
