@@ -41,6 +41,12 @@ class InvalidNote(UserError):
     default_message = "The note could not be read."
 
 
+class InvalidFilter(UserError):
+    code = "INVALID_FILTER"
+    status = 422
+    default_message = "A filter is not valid."
+
+
 class InvalidUser(UserError):
     code = "INVALID_USER"
     status = 422

@@ -23,6 +23,7 @@ from rag_core.answers import log as answer_log
 from rag_core.config import fixed
 from rag_core.context import select_context
 from rag_core.costs.billing import Bill
+from rag_core.decisions.reasons import no_context_reason
 from rag_core.decisions.relevance import decide_relevance
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.errors import LLMUnavailable, RagError
@@ -31,9 +32,11 @@ from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, AnswerDebug, Chunk, TokenUsage
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
+NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
 REFUSAL_ANSWER = (
     "I can only answer questions about your own sermon notes, and I don't share my instructions."
 )
@@ -50,19 +53,20 @@ class Pipeline:
     # --- public API ------------------------------------------------------------------------
 
     def ask(self, user_id: str, question: object, *, top_k: int | None = None,
-            request_id: str | None = None) -> Answer:
-        for event in self._events(self._new_run(user_id, top_k, request_id), question,
+            request_id: str | None = None, filters: Filters = NO_FILTERS) -> Answer:
+        for event in self._events(self._new_run(user_id, top_k, request_id, filters), question,
                                   streaming=False):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
-               request_id: str | None = None) -> Generator[dict[str, Any], None, None]:
+               request_id: str | None = None, filters: Filters = NO_FILTERS
+               ) -> Generator[dict[str, Any], None, None]:
         """Events: ``{"type": "delta", "text": ...}`` while generating, then one
         ``{"type": "answer", **Answer.to_dict()}``. Errors raise before the first event; a
         failure after text was sent ends the stream with ``{"type": "error", ...}``."""
-        run = self._new_run(user_id, top_k, request_id)
+        run = self._new_run(user_id, top_k, request_id, filters)
         sent = False
         try:
             for event in self._events(run, question, streaming=True):
@@ -77,18 +81,21 @@ class Pipeline:
             yield {"type": "error", **exc.to_dict(run.request_id)["error"],
                    "retry_after": exc.retry_after}
 
-    def search(self, user_id: str, query: str, top_k: int | None = None) -> list[Chunk]:
+    def search(self, user_id: str, query: str, top_k: int | None = None,
+               filters: Filters = NO_FILTERS) -> list[Chunk]:
         """Retrieval only (``rag-core search``): validate, embed, retrieve; no caches."""
-        run = self._new_run(user_id, top_k, None)
+        run = self._new_run(user_id, top_k, None, filters)
         run.query = self._validate(run, query)
         run.vector = self.parts.embedder.embed([run.query.text])[0]
         return self._search_store(run)
 
     # --- the request -----------------------------------------------------------------------
 
-    def _new_run(self, user_id: str, top_k: int | None, request_id: str | None) -> Run:
+    def _new_run(self, user_id: str, top_k: int | None, request_id: str | None,
+                 filters: Filters = NO_FILTERS) -> Run:
         rid = request_id or obs.request_id_var.get() or uuid.uuid4().hex
-        return Run(request_id=rid, user_id=user_id, top_k=top_k or self.parts.settings.top_k)
+        return Run(request_id=rid, user_id=user_id, top_k=top_k or self.parts.settings.top_k,
+                   filters=filters)
 
     def _events(self, run: Run, question: object, *, streaming: bool) -> Iterator[Event]:
         """Steps 1-7 under the root span ``assistant.query``, which is never made current
@@ -131,7 +138,8 @@ class Pipeline:
 
         with run.step("query_cache"):
             run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
-                self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version)
+                self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version,
+                run.filters)
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
                 obs.NO_CONTEXT.inc()
@@ -146,15 +154,17 @@ class Pipeline:
         with run.step("retrieve") as current:
             run.chunks, run.cache["context"] = p.caches.chunks_for(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
-                lambda: self._search_store(run))
+                lambda: self._search_store(run), run.filters)
             current.set_attribute("cache.context", run.cache["context"])
+        if run.filters and not self._filters_match(run):  # no LLM, no charge
+            return self._no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
         if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
                 similar, run.decisions["semantic"] = p.caches.similar_answer(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
-                    self.words.closest)
+                    self.words.closest, run.filters)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
@@ -168,11 +178,7 @@ class Pipeline:
                                     matcher=self.words)
         run.decisions["relevance"] = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
-            obs.NO_CONTEXT.inc()
-            answer = self._finish(run, NO_CONTEXT_ANSWER, outcome="no_context")
-            p.caches.put_no_context(run.key, answer, user_id=run.user_id,
-                                    notes_version=run.version)
-            return answer
+            return self._no_context(run, NO_CONTEXT_ANSWER)
 
         with run.step("build_context") as current:
             run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget,
@@ -193,13 +199,29 @@ class Pipeline:
             obs.SANITISER_FLAGS.labels(family=flag).inc()
         return query
 
+    def _no_context(self, run: Run, text: str) -> Answer:
+        """ "Nothing in your notes" without the model, kept in L1 for the next time."""
+        obs.NO_CONTEXT.inc()
+        answer = self._finish(run, text, outcome="no_context")
+        self.parts.caches.put_no_context(run.key, answer, user_id=run.user_id,
+                                         notes_version=run.version)
+        return answer
+
+    def _filters_match(self, run: Run) -> bool:
+        """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
+        matched = bool(run.chunks) or self.parts.store.count_matching(
+            run.user_id, run.filters, min_version=run.version) > 0
+        run.decisions["filters"] = {"matched": matched, "filters": run.filters.to_dict(),
+                                    "described": run.filters.describe()}
+        return matched
+
     def _search_store(self, run: Run) -> list[Chunk]:
         assert run.query is not None
         start = time.perf_counter()
         try:
             chunks = self.parts.store.search(run.user_id, run.vector, run.top_k,
                                              query_text=run.query.text, params=self.params,
-                                             min_version=run.version)
+                                             min_version=run.version, filters=run.filters)
         finally:
             obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
         if chunks:
@@ -277,7 +299,8 @@ class Pipeline:
         with run.within():
             p.caches.put_answer(run.key, answer, user_id=run.user_id, notes_version=run.version,
                                 question=run.query.text if run.query else "",
-                                vector=run.vector, evidence=run.chunks)
+                                vector=run.vector, evidence=run.chunks,
+                                filters=run.filters)
         if rest and streaming:
             yield rest
         return answer
@@ -309,6 +332,8 @@ class Pipeline:
                        request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
                        decisions=dict(run.decisions) or _kept_decisions(cached), debug=None,
+                       no_context_reason=cached.no_context_reason or (
+                           no_context_reason(cached.decisions) if cached.no_context else ""),
                        flags=list(run.query.flags) if run.query else [],
                        query_truncated=bool(run.query and run.query.truncated))
 
@@ -333,6 +358,8 @@ class Pipeline:
             decisions=dict(run.decisions),
             answer_id=run.answer_id,
             question=query.text if query else "",
+            no_context_reason=(no_context_reason(run.decisions, refused=outcome == "refused")
+                               if outcome != "generated" else ""),
             debug=_debug(run),
         )
 
@@ -345,8 +372,8 @@ def _kept_decisions(cached: Answer) -> dict[str, Any]:
     semantic = cached.decisions.get("semantic")
     if isinstance(semantic, dict) and semantic.get("hit"):
         kept["semantic"] = semantic
-    if cached.no_context and "relevance" in cached.decisions:
-        kept["relevance"] = cached.decisions["relevance"]
+    kept.update({k: cached.decisions[k] for k in ("relevance", "filters")
+                 if cached.no_context and k in cached.decisions})
     return kept
 
 

@@ -131,6 +131,9 @@ class Answer:
     # question, so that a verdict can name what was asked (the API does not echo ``question``)
     answer_id: str = ""
     question: str = ""
+    # why an answer is no_context, ``code: phrase`` (rag_core.decisions.reasons); "" when the
+    # notes answered. Kept with a cached answer, so a hit explains itself the same way.
+    no_context_reason: str = ""
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
@@ -164,4 +167,5 @@ class Answer:
             decisions=dict(data.get("decisions") or {}),
             answer_id=str(data.get("answer_id") or ""),
             question=str(data.get("question") or ""),
+            no_context_reason=str(data.get("no_context_reason") or ""),
         )

@@ -175,7 +175,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
         parts.records.add_answer(AnswerRecord(
             answer_id=answer.answer_id, user_id=run.user_id, source=source,
             cache_key=run.key, notes_version=run.version,
-            semantic_field=(SemanticCache.field_of(question)
+            semantic_field=(SemanticCache.place_of(question, run.filters)
                             if question and source in ("llm", "semantic") else None),
             origin_id=(parse_id(origin.answer_id) or (None, None))[0]
             if origin is not None else None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import AsyncIterator, Generator
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -19,6 +20,7 @@ from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
 from rag_core.api.schemas import (
     AnswerOut,
+    DecisionsOut,
     FeedbackIn,
     FeedbackOut,
     QueryIn,
@@ -28,6 +30,7 @@ from rag_core.api.schemas import (
 from rag_core.config import Settings
 from rag_core.decisions.reasons import cache_reason
 from rag_core.errors import Forbidden, NotFound, Unauthorized
+from rag_core.store.filters import Filters
 from rag_core.types import Answer
 
 router = APIRouter()
@@ -99,59 +102,72 @@ async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
              responses={200: {"description": "The answer (JSON), or " + SSE_DOC,
                               "content": {"text/event-stream": {}}},
                         **error_responses(400, 401, 422, 429, 503)})
-async def query(body: QueryIn, request: Request, user: UserDep,
-                pipeline: PipelineDep) -> Any:
+async def query(body: QueryIn, request: Request, user: UserDep, pipeline: PipelineDep,
+                settings: SettingsDep) -> Any:
+    """Answer a question from your notes. `filters` narrow the search to the notes that pass
+    them; every `no_context` answer says why in `no_context_reason`; `debug: true` (or the
+    `dev` profile) adds the pipeline's `decisions`."""
     rid = request.state.request_id
+    filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
+    show = body.debug or settings.profile == "dev"
     if not body.stream:
         answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
-                                         request_id=rid)
-        return answer_response(answer)
-    events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid)
+                                         request_id=rid, filters=filters)
+        return answer_response(answer, decisions=show)
+    events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
+                             filters=filters)
     # run to the first event now, so that validation, budget and LLM refusals answer with
     # their status code before the 200 of the event stream is sent
     first = await run_in_threadpool(next, events)
-    return StreamingResponse(_sse_body(first, events), media_type="text/event-stream",
+    return StreamingResponse(_sse_body(first, events, show), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})
 
 
 _ANSWER_OUT = TypeAdapter(AnswerOut)
 
 
-def answer_response(answer: Answer) -> Response:
+def answer_response(answer: Answer, *, decisions: bool = False) -> Response:
     """The answer as ``AnswerOut`` documents it (its fields only), validated and encoded by
     pydantic's compiled schema in one step. Returning a dict would make FastAPI validate it,
     walk the result with ``jsonable_encoder`` and encode it again: 0.4 ms, more than the rest
-    of a cached answer's path (benchmarks/bench_app.py)."""
-    out = _ANSWER_OUT.validate_python(answer, from_attributes=True)
-    out.cache = {**out.cache, "reason": cache_reason(answer.cache, answer.decisions)}
+    of a cached answer's path (benchmarks/bench_app.py). ``decisions``: with the pipeline's
+    decisions (``DecisionsOut``)."""
+    out = _ANSWER_OUT.validate_python(replace(answer, decisions={}), from_attributes=True)
+    _explain(out, answer.cache, answer.decisions, decisions)
     body = _ANSWER_OUT.dump_json(out)
     return Response(body, media_type="application/json")
 
 
-async def _sse_body(first: dict[str, Any],
-                    events: Generator[dict[str, Any], None, None]) -> AsyncIterator[str]:
+def _explain(out: AnswerOut, cache: dict[str, Any], decisions: dict[str, Any],
+             show: bool) -> None:
+    """``cache.reason`` always; the typed decisions only when asked for."""
+    out.cache = {**out.cache, "reason": cache_reason(cache, decisions)}
+    out.decisions = DecisionsOut.model_validate(decisions) if show else None
+
+
+async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], None, None],
+                    decisions: bool = False) -> AsyncIterator[str]:
     """The events as SSE. When the client goes away the stream is closed at once (in a
     shielded scope, after the event being produced): the pipeline then bills the work done and
     releases what it reserved, instead of waiting for the garbage collector."""
     try:
         event: dict[str, Any] | None = first
         while event is not None:
-            yield _sse(event)
+            yield _sse(event, decisions)
             event = await run_in_threadpool(next, events, None)
     finally:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(events.close)
 
 
-def _sse(event: dict[str, Any]) -> str:
+def _sse(event: dict[str, Any], decisions: bool = False) -> str:
     kind = event.get("type", "message")
     data = {k: v for k, v in event.items() if k != "type"}
     if kind == "error":
         error_event(data)
     if kind == "answer":  # the same fields as a non-streamed answer
-        out = _ANSWER_OUT.validate_python(data)
-        out.cache = {**out.cache, "reason": cache_reason(data.get("cache") or {},
-                                                         data.get("decisions") or {})}
+        out = _ANSWER_OUT.validate_python({**data, "decisions": None})
+        _explain(out, data.get("cache") or {}, data.get("decisions") or {}, decisions)
         text = _ANSWER_OUT.dump_json(out).decode()
     else:
         text = json.dumps(data, default=str)

@@ -4,15 +4,38 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CacheOutcomeOut = Literal["hit", "miss", "semantic_hit", "off", "error"]
+_DATE_DOC = "`YYYY`, `YYYY-MM` or `YYYY-MM-DD`, inclusive at its precision"
+
+
+class FiltersIn(BaseModel):
+    """Which of your notes are searched: only those that pass every filter set (a note
+    without the field a filter names does not). A value that is not valid: 422
+    `INVALID_FILTER`; an unknown filter: 422 `INVALID_REQUEST`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str | None = Field(None, description="The note's speaker, whatever the case")
+    series: str | None = Field(None, description="The note's series, whatever the case")
+    tags: list[str] | None = Field(None, description="Any of these tags (whatever the case); "
+                                                     "at most 20 of 40 characters")
+    date_from: str | None = Field(None, description="Notes dated on or after: " + _DATE_DOC)
+    date_to: str | None = Field(None, description="Notes dated on or before: " + _DATE_DOC)
 
 
 class QueryIn(BaseModel):
     query: str = Field(description="The question, 1 to 1,000 characters")
     top_k: int | None = Field(default=None, ge=1, le=50, description="Chunks to retrieve")
     stream: bool = Field(default=False, description="Answer as Server-Sent Events")
+    filters: FiltersIn | None = Field(
+        default=None, description="Search only the notes that pass these filters (in the "
+                                  "search itself). When no note passes them the answer is "
+                                  "`no_context` with `no_context_reason` `filter_no_match`, "
+                                  "and no model is called")
+    debug: bool = Field(default=False, description="Add `decisions` to the answer (always "
+                                                   "there in the `dev` profile)")
 
 
 class CitationOut(BaseModel):
@@ -38,11 +61,73 @@ class RetrievedOut(BaseModel):
     fused_score: float | None = None
 
 
+class CheckOut(BaseModel):
+    """What one rule of a decision saw."""
+
+    model_config = ConfigDict(extra="allow")
+
+    passed: bool | None = None
+    detail: str | None = None
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> str | None:
+        """A rule's detail is shown as text, whatever shape the rule gave it."""
+        return value if value is None or isinstance(value, str) else str(value)
+
+
+class SemanticDecisionOut(BaseModel):
+    """Whether a cached answer to a reworded question was reused, and why."""
+
+    model_config = ConfigDict(extra="allow")
+
+    hit: bool = False
+    reason: str = Field("", description="`reuse`, the rule that refused, or `no_candidate`")
+    similarity: float | None = None
+    matched_query: str | None = Field(None, description="The cached question compared")
+    candidates: int | None = Field(None, description="Cached questions close enough")
+    checks: dict[str, CheckOut] = Field(default_factory=dict)
+
+
+class RelevanceDecisionOut(BaseModel):
+    """The no-context decision: whether the notes found may answer the question."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: bool = True
+    reason: str = Field("", description="`relevant`, or the first rule that refused")
+    checks: dict[str, CheckOut] = Field(default_factory=dict)
+
+
+class FiltersDecisionOut(BaseModel):
+    """The request's filters and whether any note passed them."""
+
+    matched: bool
+    filters: FiltersIn
+    described: str = Field(description="The filters in words")
+
+
+class DecisionsOut(BaseModel):
+    """Why the answer is what it is (a decision the request did not reach is absent)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    filters: FiltersDecisionOut | None = None
+    semantic: SemanticDecisionOut | None = None
+    relevance: RelevanceDecisionOut | None = None
+
+
 class AnswerOut(BaseModel):
     answer: str
     citations: list[CitationOut]
-    no_context: bool = Field(description="True when the notes hold nothing on the question "
-                                         "(or it was refused); no model was called")
+    no_context: bool = Field(description="True when no answer was made from the notes: the "
+                                         "question was refused, no note passed its filters, or "
+                                         "the notes hold nothing on it; `no_context_reason` "
+                                         "says which. No model was called")
+    no_context_reason: str = Field(
+        "", description="Why the answer is `no_context`: a short code and a phrase (refused, "
+                        "filter_no_match, not_found: with the rule and what it saw, "
+                        "no_context); empty when the notes answered")
     generator: str = Field(description="The generator that wrote the answer, or 'none'")
     cache: dict[str, CacheOutcomeOut | str] = Field(
         description="Outcome per cache layer (query, embedding, context, semantic: hit, miss, "
@@ -61,6 +146,9 @@ class AnswerOut(BaseModel):
     budget_state: Literal["ok", "alert", "tightened"] = "ok"
     answer_id: str = Field("", description="Give it back to POST /v1/answers/{answer_id}/"
                                            "feedback to say the answer was wrong (or right)")
+    decisions: DecisionsOut | None = Field(
+        None, description="With `debug: true` or in the `dev` profile: the decisions of the "
+                          "pipeline (filters, semantic cache, no context) and what each rule saw")
 
 
 class FeedbackIn(BaseModel):
@@ -118,7 +206,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
             403: "the token may not do this (FORBIDDEN)",
             404: "not found (NOT_FOUND, ANSWER_NOT_FOUND)",
             413: "body too large (TOO_LARGE)",
-            422: "invalid input (INVALID_QUERY, INVALID_REQUEST, INVALID_NOTE)",
+            422: "invalid input (INVALID_QUERY, INVALID_REQUEST, INVALID_NOTE, "
+                 "INVALID_FILTER)",
             429: "daily budget used up (BUDGET_EXCEEDED), or the per-user write quota "
                  "(WRITE_QUOTA_EXCEEDED); retry after Retry-After seconds",
             503: "a dependency is down; retry after Retry-After seconds"}

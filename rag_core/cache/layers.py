@@ -44,6 +44,7 @@ from rag_core.redis_kv.keys import (
 from rag_core.redis_kv.restarts import watch_of
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, CacheOutcome, Chunk
 
 
@@ -158,11 +159,11 @@ class CacheLayers:
     # --- L1: answers -----------------------------------------------------------------------
 
     def answer_key(self, params: SearchParams, user_id: str, notes_version: int,
-                   question: str, top_k: int) -> str:
-        return self._slot(params, user_id, question, top_k).key(notes_version)
+                   question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
+        return self._slot(params, user_id, question, top_k, filters).key(notes_version)
 
-    def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int
-              ) -> VersionSlot:
+    def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int,
+              filters: Filters = NO_FILTERS) -> VersionSlot:
         parts = self._answer_parts.get(params)
         if parts is None:  # the same for every question of these settings and params
             # imported here: the prompt pulls in the sanitiser (its patterns compile on import),
@@ -172,16 +173,16 @@ class CacheLayers:
             if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
                 self._answer_parts.clear()
             parts = self._answer_parts[params] = answer_parts(self.settings, params, prompt_id())
-        return query_slot(parts, user_id, normalize_query(question), top_k)
+        return query_slot(parts, user_id, normalize_query(question), top_k, filters)
 
     def lookup_answer(self, params: SearchParams, user_id: str, question: str, top_k: int,
-                      read: Callable[[str], int]
+                      read: Callable[[str], int], filters: Filters = NO_FILTERS
                       ) -> tuple[int, str, Answer | None, CacheOutcome]:
         """Step 2: the user's notes version (as ``notes_version`` finds it), the question's L1
         key under that version, and the answer kept there with its outcome. On a single Redis
         server the version and the answer come in one round trip (``VersionedRead``); without
         a version in Redis, or elsewhere, the version first and then the answer."""
-        slot = self._slot(params, user_id, question, top_k)
+        slot = self._slot(params, user_id, question, top_k, filters)
         epoch = self.truth.epoch()
         if not self.truth.trusted(user_id):  # Redis's copy may be older: PostgreSQL's
             version = read(user_id)
@@ -209,16 +210,17 @@ class CacheLayers:
 
     def put_answer(self, key: str, answer: Answer, *, user_id: str, notes_version: int,
                    question: str, vector: np.ndarray | None,
-                   evidence: Sequence[Chunk] = ()) -> None:
+                   evidence: Sequence[Chunk] = (), filters: Filters = NO_FILTERS) -> None:
         """Write a generated answer to L1, to the stale store and to the semantic cache (with
-        the chunks it was built from, for later decisions)."""
+        the chunks it was built from, for later decisions; among the answers of its
+        ``filters``)."""
         payload = codec.pack(answer.to_dict())
         writes: list[tuple[Cache, str, bytes, int]] = [
             (self.query, key, payload, self.settings.query_cache_ttl_s),
             (self.stale, rename_layer(key, "query", "stale"), payload,
              fixed.STALE_TTL_S)]
         semantic = (self.semantic.entry(user_id, notes_version, question, vector, payload,
-                                        self.settings.query_cache_ttl_s, evidence)
+                                        self.settings.query_cache_ttl_s, evidence, filters)
                     if self.semantic_enabled and vector is not None else None)
         self._store_if_current(user_id, notes_version, writes, semantic)
 
@@ -277,13 +279,13 @@ class CacheLayers:
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
                        vector: np.ndarray, evidence: Sequence[Chunk],
-                       similar: Similar | None = None
+                       similar: Similar | None = None, filters: Filters = NO_FILTERS
                        ) -> tuple[Answer | None, dict[str, Any]]:
         """The answer of a cached paraphrase that passed every rule (``decisions.semantic_rules``,
         judged on ``evidence``: the chunks this question retrieves; ``similar``: near words from
         the embedder's word vectors, for the strict mode's coverage), and the decision."""
         lookup = self.semantic.decide(user_id, notes_version, question, vector,
-                                      lambda: list(evidence), similar)
+                                      lambda: list(evidence), similar, filters)
         found = lookup.hit
         counter = obs.CACHE_HITS if found is not None else obs.CACHE_MISSES
         counter.labels(layer="semantic").inc()
@@ -323,10 +325,10 @@ class CacheLayers:
     # --- L3: retrieved chunks --------------------------------------------------------------
 
     def chunks_for(self, params: SearchParams, user_id: str, notes_version: int,
-                   question: str, top_k: int,
-                   search: Callable[[], list[Chunk]]) -> tuple[list[Chunk], CacheOutcome]:
+                   question: str, top_k: int, search: Callable[[], list[Chunk]],
+                   filters: Filters = NO_FILTERS) -> tuple[list[Chunk], CacheOutcome]:
         key = context_key(params, user_id, notes_version, normalize_query(question), top_k,
-                          numerics=vector_numerics(self.settings))
+                          filters, numerics=vector_numerics(self.settings))
         raw = self.context.get(key)
         if raw is not None:
             return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.context, raw)

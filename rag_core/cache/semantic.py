@@ -44,6 +44,7 @@ from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
 from rag_core.redis_kv.writes import Put
+from rag_core.store.filters import NO_FILTERS, Filters
 
 LAYER = "semantic"
 MAX_ENTRIES_PER_SCOPE = 200
@@ -156,8 +157,11 @@ class SemanticCache:
         return twin
 
     @staticmethod
-    def scope(user_id: str, notes_version: int) -> str:
-        return f"{user_prefix(LAYER, user_id)}v{notes_version}"
+    def scope(user_id: str, notes_version: int, filters: Filters = NO_FILTERS) -> str:
+        """Where the answers of one user, notes version and set of filters live: an answer
+        made under some filters is never a candidate for a question under others (or none)."""
+        base = f"{user_prefix(LAYER, user_id)}v{notes_version}"
+        return f"{base}:f{_filters_tag(filters)}" if filters else base
 
     def lookup(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None
@@ -166,12 +170,12 @@ class SemanticCache:
 
     def decide(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None,
-               similar: Similar | None = None) -> Lookup:
+               similar: Similar | None = None, filters: Filters = NO_FILTERS) -> Lookup:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
         now = self.clock()
-        scope = self.scope(user_id, notes_version)
+        scope = self.scope(user_id, notes_version, filters)
         index = [(f, e) for f, e in self._index(scope) if e.get("e", math.inf) > now]
         outcome = Lookup(None)
         nearest: float | None = None
@@ -236,10 +240,11 @@ class SemanticCache:
             self.trimmed(put)
 
     def entry(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
-              answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> Put | None:
+              answer: bytes, ttl_s: int, evidence: Sequence[Any] = (),
+              filters: Filters = NO_FILTERS) -> Put | None:
         """The Redis write of one entry (for :mod:`rag_core.redis_kv.writes`, alone or with
         the answer's other layers); None in process, where it is stored at once."""
-        scope = self.scope(user_id, notes_version)
+        scope = self.scope(user_id, notes_version, filters)
         field = self.field_of(query_text)
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
@@ -274,9 +279,19 @@ class SemanticCache:
         """The field of a question's entry in its scope (one entry per normalised question)."""
         return hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
 
+    @staticmethod
+    def place_of(query_text: str, filters: Filters = NO_FILTERS) -> str:
+        """Where a question's entry is among its user's and notes version's (what an answer
+        record keeps for ``forget``): its field, behind the tag of its filters if any."""
+        field = SemanticCache.field_of(query_text)
+        return f"{_filters_tag(filters)}/{field}" if filters else field
+
     def forget(self, user_id: str, notes_version: int, field: str) -> int:
-        """Drop one entry (a verdict said its answer was wrong): no paraphrase reuses it."""
+        """Drop one entry (a verdict said its answer was wrong): no paraphrase reuses it.
+        ``field``: as ``place_of`` gives it."""
+        tag, _, field = field.rpartition("/")
         scope = self.scope(user_id, notes_version)
+        scope = f"{scope}:f{tag}" if tag else scope
         if self.client is None:
             with self._lock:
                 return 1 if self._local.get(scope, {}).pop(field, None) is not None else 0
@@ -367,6 +382,11 @@ class SemanticCache:
             pipe.hdel(index, *doomed)
             pipe.hdel(scope, *doomed)
             pipe.execute()
+
+
+def _filters_tag(filters: Filters) -> str:
+    return hashlib.sha256(repr(sorted(filters.key()["filters"].items())).encode()
+                          ).hexdigest()[:16]
 
 
 def _as_bytes(value: bytes | str) -> bytes:

@@ -7,9 +7,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from rag_core.config import Settings
+
+if TYPE_CHECKING:
+    from rag_core.store.filters import Filters
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,3 +59,25 @@ def env_settings(**overrides: object) -> Settings:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     settings = Settings()
     return settings.with_overrides(**overrides) if overrides else settings
+
+
+def add_filter_args(p: argparse.ArgumentParser) -> None:
+    """``--speaker``, ``--series``, ``--tag`` (repeatable), ``--date-from``, ``--date-to``:
+    only the notes that pass them are searched (``rag_core.store.filters``)."""
+    group = p.add_argument_group("filters", "search only the notes that pass every filter given")
+    group.add_argument("--speaker", help="the note's speaker (whatever the case)")
+    group.add_argument("--series", help="the note's series (whatever the case)")
+    group.add_argument("--tag", action="append", dest="tags", metavar="TAG",
+                       help="a tag the note carries; repeat for any of several")
+    group.add_argument("--date-from", metavar="DATE",
+                       help="notes dated on or after YYYY, YYYY-MM or YYYY-MM-DD")
+    group.add_argument("--date-to", metavar="DATE",
+                       help="notes dated on or before YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+def filters_from(args: argparse.Namespace) -> Filters:
+    """The filters of ``add_filter_args``, checked (a bad one: ``INVALID_FILTER``, exit 2)."""
+    from rag_core.store.filters import Filters
+
+    return Filters.parse(speaker=args.speaker, series=args.series, tags=args.tags,
+                         date_from=args.date_from, date_to=args.date_to)

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from rag_core.cli.args import SEARCH_TOP_K, TOP_K, Parser, env_settings, int_between, iso_day
+from rag_core.cli.args import (
+    SEARCH_TOP_K,
+    TOP_K,
+    Parser,
+    add_filter_args,
+    env_settings,
+    filters_from,
+    int_between,
+    iso_day,
+)
 from rag_core.cli.servers import cmd_local_llm, cmd_mock_llm, cmd_serve
 from rag_core.config import Settings
 from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
@@ -141,13 +150,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag_core.cli.remote import ask_server, print_answer, server_url
 
     url = server_url(args)
+    filters = filters_from(args)
     if url:  # a running `rag-core serve` has the models loaded: no start-up cost here
-        print_answer(ask_server(url, args.user, args.question, args.top_k), args.json)
+        print_answer(ask_server(url, args.user, args.question, args.top_k, filters=filters),
+                     args.json)
         return 0
     from rag_core.pipeline import Pipeline
 
     with _parts(_settings()) as parts:
-        answer = Pipeline(parts).ask(args.user, args.question, top_k=args.top_k)
+        answer = Pipeline(parts).ask(args.user, args.question, top_k=args.top_k,
+                                     filters=filters)
     print_answer(answer.to_dict(), args.json)
     return 0
 
@@ -162,12 +174,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise InvalidArgument("Give --user: whose notes to search.")
     if args.queries and not Path(args.queries).is_file():
         raise InvalidArgument(f"--queries {args.queries}: no such file")
+    args.filters = filters_from(args)
     settings = _settings(**({"retrieval_mode": args.mode} if args.mode else {}))
     with _parts(settings) as parts:
         pipe = Pipeline(parts)
         if args.queries:
             return search_many(pipe, args)
-        rows = [result_row(c) for c in pipe.search(args.user, args.query, args.top_k)]
+        rows = [result_row(c) for c in pipe.search(args.user, args.query, args.top_k,
+                                                   filters=args.filters)]
     if args.json:
         _print_json({"query": args.query, "results": rows})
         return 0
@@ -276,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "one minted with RAG_JWT_SECRET")
     where.add_argument("--local", action="store_true",
                        help="answer in this process even when RAG_SERVER_URL is set")
+    add_filter_args(p)
 
     p = add("search", cmd_search, "Show the retrieved chunks for a query, without generating.")
     p.add_argument("query", nargs="?")
@@ -291,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="with --queries: write results here instead of stdout")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_filter_args(p)
 
     p = add("mock-llm", cmd_mock_llm, "Run the mock OpenAI-compatible LLM server.")
     p.add_argument("--host", default="127.0.0.1")

@@ -18,9 +18,12 @@ import json
 import os
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_core.errors import DependencyError, InvalidArgument, RagError, UserError
+
+if TYPE_CHECKING:
+    from rag_core.store.filters import Filters
 
 SERVER_ENV = "RAG_SERVER_URL"
 TOKEN_ENV = "RAG_SERVER_TOKEN"
@@ -80,11 +83,14 @@ def bearer_token(user: str) -> str:
 
 
 def ask_server(url: str, user: str, question: str, top_k: int | None,
-               timeout_s: float = 120.0) -> dict[str, Any]:
-    """The answer of ``POST url/v1/query`` as a dict, or the server's error raised."""
+               timeout_s: float = 120.0, *, filters: Filters | None = None) -> dict[str, Any]:
+    """The answer of ``POST url/v1/query`` as a dict, or the server's error raised;
+    ``filters``: a ``Filters`` value, sent as the request's ``filters``."""
     body: dict[str, Any] = {"query": question}
     if top_k is not None:
         body["top_k"] = top_k
+    if filters:
+        body["filters"] = filters.to_dict()
     request = urllib.request.Request(
         f"{url}/v1/query", data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json", "Accept": "application/json",
@@ -124,6 +130,8 @@ def print_answer(data: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
         return
     print(data["answer"])
+    if data.get("no_context_reason"):
+        print(f"\n(no context: {data['no_context_reason']})")
     if data.get("stale"):
         print("\n(stale: served from cache while the language model is unavailable)")
     for c in data["citations"]:

@@ -63,7 +63,8 @@ def search_many(pipe: Any, args: argparse.Namespace) -> int:
             if not user:
                 raise InvalidArgument("Give --user or a user_id on every line.")
             try:
-                rows = [result_row(c) for c in pipe.search(user, text, args.top_k)]
+                rows = [result_row(c) for c in pipe.search(user, text, args.top_k,
+                                                           filters=args.filters)]
             except UserError as exc:  # one bad question does not end the batch
                 out.write(json.dumps({"id": qid, "results": [],
                                       "error": {"code": exc.code, "message": exc.message}}) + "\n")

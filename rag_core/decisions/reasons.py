@@ -32,3 +32,35 @@ def cache_reason(cache: dict[str, Any], decisions: dict[str, Any]) -> str:
         return f"semantic_refused: {rule} ({detail})" if detail else \
             f"semantic_refused: {rule}"
     return "miss: not answered before"
+
+
+# what each rule of the no-context decision found missing, in a phrase (the rule's own detail
+# follows it); a rule not named here is shown by its name
+_NOT_FOUND = {
+    "retrieved": "nothing was retrieved from your notes",
+    "similarity": "nothing in your notes is close enough",
+    "front_matter": "no note's front matter matches what the question names",
+    "names": "a name the question uses is in none of the notes found",
+    "numbers": "a number the question names is in none of the notes found",
+    "coverage": "the notes found do not hold what the question asks about",
+    "value": "the notes found do not give the value asked for",
+}
+
+
+def no_context_reason(decisions: dict[str, Any], *, refused: bool = False) -> str:
+    """``no_context_reason`` of an answer that is no_context: ``code: phrase``; the codes:
+    refused (the question itself was refused), filter_no_match (no note passes the request's
+    filters), not_found (the no-context decision: its rule and what that rule saw), and
+    no_context (anything else)."""
+    if refused:
+        return "refused: the question holds nothing to answer once unsafe text is removed"
+    filters = decisions.get("filters")
+    if isinstance(filters, dict) and filters.get("matched") is False:
+        return f"filter_no_match: no note of yours matches {filters.get('described')}"
+    relevance = decisions.get("relevance")
+    if isinstance(relevance, dict) and not relevance.get("answer", True):
+        rule = str(relevance.get("reason", ""))
+        detail = ((relevance.get("checks") or {}).get(rule) or {}).get("detail", "")
+        phrase = _NOT_FOUND.get(rule, rule.replace("_", " "))
+        return f"not_found: {phrase} ({rule}: {detail})" if detail else f"not_found: {phrase}"
+    return "no_context: no answer was made from your notes"

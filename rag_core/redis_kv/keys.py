@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from rag_core.config import ANSWER_SECTIONS, Settings, fixed
 from rag_core.embedding import vector_numerics
 from rag_core.store.base import SearchParams
+from rag_core.store.filters import NO_FILTERS, Filters
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:]+$")
@@ -123,17 +124,19 @@ def query_key(settings: Settings, params: SearchParams, user_id: str, notes_vers
 
 
 def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_query: str,
-               top_k: int) -> VersionSlot:
-    """The L1 key of a question with its notes version left open (``query_key``)."""
-    parts = {**answer_parts, "top_k": top_k, "q": normalized_query}
+               top_k: int, filters: Filters = NO_FILTERS) -> VersionSlot:
+    """The L1 key of a question with its notes version left open (``query_key``); the
+    question's filters name it too (nothing without filters: those keys are unchanged)."""
+    parts = {**answer_parts, "top_k": top_k, "q": normalized_query, **filters.key()}
     return version_slot("query", user_id, parts)
 
 
 def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,
-                top_k: int, *, numerics: str = "f32") -> str:
-    """The chunks of one search: its params, the query vector's numerics, top_k and the text."""
+                top_k: int, filters: Filters = NO_FILTERS, *, numerics: str = "f32") -> str:
+    """The chunks of one search: its params, the query vector's numerics, top_k, the text and
+    the filters (nothing without filters)."""
     parts = {"search": params.model_dump(mode="json"), "top_k": top_k, "q": normalized_query,
-             **({} if numerics == "f32" else {"numerics": numerics})}
+             **({} if numerics == "f32" else {"numerics": numerics}), **filters.key()}
     return cache_key("context", user_id=user_id, notes_version=notes_version, parts=parts)
 
 

@@ -17,6 +17,7 @@ from rag_core.config import (  # noqa: F401  (re-exported for the store's module
     Retrieval,
     RetrievalMode,
 )
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Chunk, Note
 
 # What one search runs with is the retrieval section of Settings itself (``settings.retrieval``):
@@ -104,12 +105,18 @@ class Store(CostStore, Protocol):
         query_text: str | None = None,
         params: SearchParams | None = None,
         min_version: int | None = None,
+        filters: Filters = NO_FILTERS,
     ) -> list[Chunk]:
         """The user's best chunks, best first; ``Chunk.score`` is cosine similarity.
 
         ``params`` carries every knob (default ``DENSE``). ``min_version``: the
         user's notes version the answer must reflect (a read replica that has not replayed it
-        yet is skipped)."""
+        yet is skipped). ``filters``: only the chunks of the notes that pass them are searched
+        (strict: a note without the field a filter names is left out)."""
+
+    def count_matching(self, user_id: str, filters: Filters, *,
+                       min_version: int | None = None) -> int:
+        """How many of the user's notes pass ``filters`` (``min_version`` as in ``search``)."""
 
     def ping(self) -> bool: ...
 

@@ -28,6 +28,7 @@ from rag_core.store.base import (
     SearchParams,
     UpsertResult,
 )
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.fusion import fuse
 from rag_core.types import Chunk, Note
 
@@ -125,16 +126,17 @@ class MemoryStore:
 
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
                query_text: str | None = None, params: SearchParams | None = None,
-               min_version: int | None = None) -> list[Chunk]:
+               min_version: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:
         p = params or DENSE
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         if embedding is None and p.retrieval_mode != "lexical":
             raise ValueError(f"{p.retrieval_mode} search needs a query embedding")
-        chunks = [c for n in self._notes[user_id].values() for c in n.chunks]
+        notes = [n for n in self._notes[user_id].values() if filters.matches(n.metadata)]
+        chunks = [c for n in notes for c in n.chunks]
         if not chunks:
             return []
-        matrix = np.concatenate([n.vectors for n in self._notes[user_id].values()])
+        matrix = np.concatenate([n.vectors for n in notes])
         cosine = (matrix @ np.asarray(embedding, dtype=np.float32) if embedding is not None
                   else np.zeros(len(chunks), dtype=np.float32))
         words = _terms(query_text or "")
@@ -159,6 +161,10 @@ class MemoryStore:
             lexical_rank=l_rank.get(i), matched_terms=matched[i],
             lexical_score=float(overlap[i]) if overlap[i] > 0 else None) for i in order]
         return fuse(found, p, top_k) if p.retrieval_mode in FUSED_MODES else found
+
+    def count_matching(self, user_id: str, filters: Filters, *,
+                       min_version: int | None = None) -> int:
+        return sum(1 for n in self._notes[user_id].values() if filters.matches(n.metadata))
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1) -> dict[str, Any]:

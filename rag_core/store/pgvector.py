@@ -30,6 +30,7 @@ from rag_core.store import schema
 from rag_core.store import sql as q
 from rag_core.store.base import DENSE, ChunkDraft, NoteWrite, SearchParams, UpsertResult
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.records import PgRecords
 from rag_core.store.replica import ReplicaReads
 from rag_core.store.searching import run_search
@@ -210,9 +211,11 @@ class PgVectorStore:
         query_text: str | None = None,
         params: SearchParams | None = None,
         min_version: int | None = None,
+        filters: Filters = NO_FILTERS,
     ) -> list[Chunk]:
         """The user's best chunks, best first, searched with ``params`` (defaults when None),
-        on the read replica when it has the user's notes version ``min_version`` (replica.py).
+        on the read replica when it has the user's notes version ``min_version`` (replica.py),
+        among the chunks of the notes that pass ``filters`` (in the statement itself).
 
         ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
         lexical-only hits (in lexical mode without an embedding it is the lexical score).
@@ -229,9 +232,20 @@ class PgVectorStore:
         search = params
 
         def read(conn: psycopg.Connection[Any]) -> list[Chunk]:
-            return run_search(conn, user_id, vector, top_k, query_text, search)
+            return run_search(conn, user_id, vector, top_k, query_text, search, filters)
 
         return self.reads.run("vector search", read, user_id=user_id, min_version=min_version)
+
+    def count_matching(self, user_id: str, filters: Filters, *,
+                       min_version: int | None = None) -> int:
+        """How many of the user's notes pass ``filters`` (all of them without filters), where
+        the search reads (``min_version`` as in ``search``)."""
+        def read(conn: psycopg.Connection[Any]) -> int:
+            row = conn.execute(q.COUNT_MATCHING, {"user_id": user_id, **filters.binds()}
+                               ).fetchone()
+            return int(row[0]) if row else 0
+
+        return self.reads.run("note count", read, user_id=user_id, min_version=min_version)
 
     def lexical_stats(self, user_id: str, terms: Sequence[str] = ()) -> dict[str, Any]:
         """The user's BM25 statistics: ``chunks``, ``avg_length`` and ``df`` of ``terms``."""

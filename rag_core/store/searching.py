@@ -31,6 +31,7 @@ from opentelemetry import trace
 from rag_core.config import fixed
 from rag_core.store import sql as q
 from rag_core.store.base import FUSED_MODES, SearchParams
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Chunk
 
 
@@ -43,15 +44,19 @@ def index_rows(params: SearchParams, top_k: int) -> int:
 
 def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray | None,
               query_text: str | None, *, user_rows: bool = False, halfvec: bool = False,
-              weighted: Feedback | None = None) -> tuple[Any, dict[str, Any]]:
+              weighted: Feedback | None = None,
+              filters: Filters = NO_FILTERS) -> tuple[Any, dict[str, Any]]:
     """The statement of ``params.retrieval_mode`` and its bind values; ``user_rows``: read the
     user's own rows (exact dense scan, lexical match row by row) instead of the HNSW and GIN indexes
     of every user's chunks; ``halfvec``: the HNSW index is the halfvec one; ``weighted``
-    (hybrid only): the feedback pass's lexemes, their weights and the question's own vector."""
+    (hybrid only): the feedback pass's lexemes, their weights and the question's own vector;
+    ``filters``: only the chunks of the notes that pass them, in every candidate list."""
     dim = len(vector) if halfvec and vector is not None else None
     query = q.search_statement(params.retrieval_mode, params.lexical_ranker, user_rows, dim,
-                               params.fusion, weighted is not None)
+                               params.fusion, weighted is not None, bool(filters))
     values: dict[str, Any] = {"user_id": user_id, "embedding": vector}
+    if filters:
+        values.update(filters.binds())
     lexical = {"query": query_text or "", "k1": float(params.bm25_k1), "b": float(params.bm25_b),
                "metadata_weight": float(fixed.BM25_METADATA_WEIGHT)}
     if weighted is not None:
@@ -79,7 +84,8 @@ def searched_mode(params: SearchParams, user_chunks: int) -> str:
 
 
 def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
-               top_k: int, query_text: str | None, params: SearchParams) -> list[Chunk]:
+               top_k: int, query_text: str | None, params: SearchParams,
+               filters: Filters = NO_FILTERS) -> list[Chunk]:
     ef = max(params.hnsw_ef_search, index_rows(params, top_k))
     row = conn.execute(q.SET_SEARCH_PARAMS, (str(ef), params.iterative_scan,
                                              str(max(fixed.HNSW_MAX_SCAN_TUPLES, ef)), user_id)
@@ -91,16 +97,17 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
     trace.get_current_span().set_attributes({"search.user_chunks": user_chunks,
                                              "search.user_rows": rows,
                                              "search.user_rows_limit": limit,
-                                             "search.halfvec_index": halfvec})
+                                             "search.halfvec_index": halfvec,
+                                             "search.filtered": bool(filters)})
     mode = searched_mode(params, user_chunks)
     if params.retrieval_mode == "auto":
         trace.get_current_span().set_attribute("search.feedback", mode == "hybrid_prf")
     if mode == "hybrid_prf" and vector is not None:
         return prf_search(conn, user_id, vector, top_k, query_text, params,
-                          user_rows=rows, halfvec=halfvec)
+                          user_rows=rows, halfvec=halfvec, filters=filters)
     searched = params.with_(retrieval_mode="hybrid" if mode == "hybrid_prf" else mode)
     query, values = statement(searched, top_k, user_id, vector, query_text,
-                              user_rows=rows, halfvec=halfvec)
+                              user_rows=rows, halfvec=halfvec, filters=filters)
     return to_chunks(conn.execute(query, values).fetchall())
 
 
@@ -133,19 +140,20 @@ def feedback_weights(question: Sequence[str], terms: Sequence[str], mass: Sequen
 
 def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, top_k: int,
                query_text: str | None, params: SearchParams, *, user_rows: bool,
-               halfvec: bool) -> list[Chunk]:
+               halfvec: bool, filters: Filters = NO_FILTERS) -> list[Chunk]:
     """``hybrid_prf``: a hybrid pass (fused by ``prf_first_fusion`` with the ``prf_first_*``
     weights) for the ``fixed.PRF_DOCS`` best chunks, their feedback (``sql.PRF_FEEDBACK``),
     then a hybrid pass with the expanded vector (the question's, unit length, plus
     ``fixed.PRF_VECTOR_WEIGHT`` times the chunks' mean) and the RM3 lexemes, fused with
     ``fixed.PRF_RRF_K`` and ``fixed.PRF_LEXICAL_WEIGHT``: three statements in the search's
     transaction.
-    When the first pass finds nothing, its answer stands."""
+    When the first pass finds nothing, its answer stands. ``filters`` narrow both passes (the
+    feedback comes from the first pass's chunks, which passed them)."""
     first = params.with_(retrieval_mode="hybrid", fusion=params.prf_first_fusion,
                          fusion_dense_weight=params.prf_first_dense_weight,
                          fusion_lexical_weight=params.prf_first_lexical_weight)
     query, values = statement(first, fixed.PRF_DOCS, user_id, vector, query_text,
-                              user_rows=user_rows, halfvec=halfvec)
+                              user_rows=user_rows, halfvec=halfvec, filters=filters)
     ids = [str(r[0]) for r in conn.execute(query, values).fetchall()]
     if not ids:
         return []
@@ -165,7 +173,7 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
                           fusion_lexical_weight=fixed.PRF_LEXICAL_WEIGHT)
     query, values = statement(second, top_k, user_id, expanded.astype(np.float32), None,
                               user_rows=user_rows, halfvec=halfvec,
-                              weighted=Feedback(lexemes, weights, own))
+                              weighted=Feedback(lexemes, weights, own), filters=filters)
     return to_chunks(conn.execute(query, values).fetchall())
 
 

@@ -240,7 +240,8 @@ async def test_an_answer_carries_the_documented_fields_as_json_and_as_an_event(
     plain = await client.post("/v1/query", json={"query": question}, headers=auth())
     assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
     body = plain.json()
-    assert set(body) == set(AnswerOut.model_fields)  # no internal field (decisions) leaks
+    assert set(body) == set(AnswerOut.model_fields)  # no internal field leaks
+    assert body["decisions"] is None  # only when asked for (debug, or the dev profile)
     assert AnswerOut.model_validate(body).model_dump(mode="json") == body
     streamed = await client.post("/v1/query", json={"query": question, "stream": True},
                                  headers=auth())

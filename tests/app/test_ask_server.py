@@ -93,3 +93,27 @@ def test_the_servers_errors_keep_their_code_and_exit(
     monkeypatch.setenv("RAG_SERVER_TOKEN", issue_token(env, "amara", ttl_s=60))
     code, out, err = run(capsys, "ask", QUESTION, "--user", "amara", "--server", served.url)
     assert code == 0 and "[1]" in out, err
+
+
+def test_filters_on_the_command_line_locally_and_through_the_server(
+        served: ServedApp, env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    notes = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"
+    okafor = {p.stem for p in notes.glob("*.md")
+              if 'speaker: "Pastor Miriam Okafor"' in p.read_text(encoding="utf-8")}
+    question = "What story did Pastor Miriam Okafor tell about her grandmother?"
+    speaker = ("--speaker", "pastor miriam okafor", "--date-from", "2000", "--top-k", "10")
+    for where in (("--server", served.url), ("--local",)):
+        code, out, err = run(capsys, "ask", question, "--user", "amara", "--json", *where,
+                             *speaker)
+        got = {r["note_id"] for r in json.loads(out)["retrieved"]}
+        assert code == 0 and got and got <= okafor, (where, err)
+        code, out, err = run(capsys, "ask", question, "--user", "amara", *where,
+                             "--series", "No Such Series", "--tag", "faith", "--tag", "hope")
+        assert code == 0 and "(no context: filter_no_match: " in out, err
+        assert "series 'No Such Series', tag 'faith' or 'hope'" in out
+        code, out, err = run(capsys, "ask", question, "--user", "amara", *where,
+                             "--date-to", "2019-Se-01")
+        assert code == 2 and out == "" and err.startswith("error INVALID_FILTER:")
+    code, out, err = run(capsys, "search", question, "--user", "amara", "--json", *speaker)
+    got = {r["note_id"] for r in json.loads(out)["results"]}
+    assert code == 0 and got and got <= okafor, err

@@ -12,6 +12,7 @@ import pytest
 
 from rag_core.config import Settings
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, Store
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.memory import MemoryStore
 from rag_core.types import Note
 
@@ -141,6 +142,54 @@ class StoreContract:
         assert by_text["Unrelated words."].dense_rank == 1
         assert [c.fused_score for c in got] == sorted((c.fused_score or 0.0 for c in got),
                                                       reverse=True)
+
+    @pytest.mark.parametrize("path", ["own_rows", "shared_index", "own_rows ts_rank_cd",
+                                      "shared_index ts_rank_cd"])
+    @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid", "hybrid_prf", "auto"])
+    def test_filters_narrow_the_search_itself(self, store: Store, mode: str,
+                                              path: str) -> None:
+        """Only the notes that pass the filters are searched: the one note that passes is
+        found at top_k 1 although two others are closer (a filter applied to the results
+        would find nothing), in every mode, on the user's rows and through the shared
+        indexes, with either lexical ranker (PostgreSQL; the in-memory store has one path)."""
+        near = vectors(1)
+        store.upsert_notes("ann", [
+            NoteWrite(Note("a", "Walks", "-", date="2024-03-10", speaker="Pastor Miriam Okafor",
+                           series="Hebrews", tags=("faith", "trust")), "h",
+                      drafts("Mercy in the storm, and faith that walks."), vectors(9)),
+            NoteWrite(Note("b", "Again", "-", date="2023-11-05", speaker="Rev. Daniel Brannigan",
+                           series="Stories", tags=("mercy",)), "h",
+                      drafts("Mercy in the storm, told again."), near),
+            NoteWrite(Note("c", "Undated", "-"), "h", drafts("Mercy in the storm for all."),
+                      near)])
+        store.upsert_notes("bob", [NoteWrite(Note("z", "Bob's", "-", date="2024-03-10",
+                                                  speaker="Pastor Miriam Okafor"), "h",
+                                             drafts("Mercy in the storm."), near)])
+        params = SearchParams(retrieval_mode=mode)  # type: ignore[arg-type]
+        if path.startswith("shared_index"):
+            params = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
+        if path.endswith("ts_rank_cd"):
+            params = params.with_(lexical_ranker="ts_rank_cd")
+        cases = [
+            (Filters(speaker="pastor miriam OKAFOR"), {"a"}),
+            (Filters(series="STORIES"), {"b"}),
+            (Filters(tags=("none", "Faith")), {"a"}),
+            (Filters(date_from="2024"), {"a"}),
+            (Filters(date_to="2023-11"), {"b"}),
+            (Filters(date_from="2023-11-05", date_to="2023-11-05"), {"b"}),
+            (Filters(speaker="Pastor Miriam Okafor", date_to="2023"), set()),
+            (Filters(speaker="Nobody"), set()),
+        ]
+        for filters, expected in cases:
+            got = store.search("ann", near[0], 1, query_text="mercy storm", params=params,
+                               filters=filters)
+            assert {c.note_id for c in got} == expected, filters
+            assert {c.user_id for c in got} <= {"ann"}
+            assert store.count_matching("ann", filters) == len(expected), filters
+        every = store.search("ann", near[0], 5, query_text="mercy storm", params=params,
+                             filters=NO_FILTERS)
+        assert {c.note_id for c in every} == {"a", "b", "c"}
+        assert store.count_matching("ann", NO_FILTERS) == 3
 
     def test_cost_rows_add_up_per_user_and_day(self, store: Store) -> None:
         store.add_cost("2026-11-22", "ann", 0.25, 100, 10)

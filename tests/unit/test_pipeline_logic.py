@@ -19,6 +19,7 @@ from rag_core.llm.resilience import ResilientGenerator, TransientLLMError
 from rag_core.parts import Parts, build_ledger
 from rag_core.pipeline import NO_CONTEXT_ANSWER, REFUSAL_ANSWER, Pipeline
 from rag_core.postprocess import LEAK_REPLACEMENT
+from rag_core.store.filters import Filters
 from rag_core.types import Note, TokenUsage
 
 NOTES = [
@@ -90,6 +91,22 @@ def test_steps_run_in_order_and_a_repeat_is_an_l1_hit(parts: Parts) -> None:
     assert again.cache["query"] == "hit" and again.answer == first.answer
     assert again.usage == TokenUsage() and again.cost_usd == 0
     assert list(again.timings_ms) == ["validate", "query_cache", "total"]
+
+
+def test_filters_narrow_the_search_and_name_the_answer(parts: Parts) -> None:
+    scripted = Scripted("Seventy-five [1].")
+    pipe = Pipeline(with_generator(parts, scripted))
+    march = Filters(speaker="pastor okafor", date_from="2024-03-15")
+    narrowed = pipe.ask("amara", QUESTION, filters=march)
+    assert {r["note_id"] for r in narrowed.retrieved} == {"n2"}
+    assert narrowed.cache["query"] == "miss"
+    assert pipe.ask("amara", QUESTION).cache["query"] == "miss"  # not the filtered answer
+    assert pipe.ask("amara", QUESTION, filters=march).cache["query"] == "hit"
+    calls = scripted.calls
+    none = pipe.ask("amara", QUESTION, filters=Filters(series="Another"))
+    assert none.no_context and none.retrieved == [] and scripted.calls == calls
+    assert none.no_context_reason == "filter_no_match: no note of yours matches series 'Another'"
+    assert none.decisions["filters"]["matched"] is False and none.cost_usd == 0
 
 
 def test_a_note_change_invalidates_and_purges_that_users_answers(parts: Parts) -> None:

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
+from rag_core.store.sql.filtering import filter_predicate
 from rag_core.store.sql.schema import HNSW_INDEXES
 
 LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
@@ -65,7 +66,7 @@ CHUNK_COLUMNS = ("chunk_id", "note_id", "user_id", "ordinal", "text", "metadata"
 
 def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
              per_user: bool = True, user_rows: bool = False,
-             halfvec_dim: int | None = None) -> sql.Composed:
+             halfvec_dim: int | None = None, filtered: bool = False) -> sql.Composed:
     """The k rows nearest to ``%(embedding)s`` by cosine distance (``%(k)s`` of them), of
     ``%(user_id)s`` when ``per_user``; the scan that every dense search runs.
 
@@ -79,17 +80,25 @@ def knn_scan(table: str = "chunks", columns: Sequence[str] = ("chunk_id",), *,
     ``halfvec`` HNSW index (``hnsw_index``), so that the planner can use that index. The
     ``distance`` column is still the full-precision one, so callers that order by it re-rank
     the k rows exactly.
+
+    ``filtered`` (per user only): only the rows whose note passes the caller's filters
+    (``filter_predicate``), in the scan itself: on the user's rows, or through the HNSW index,
+    whose iterative scan goes on until it has found k such rows (or ``max_scan_tuples``).
     """
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    if filtered and not per_user:
+        raise ValueError("a filtered scan is per user")
+    only = sql.SQL(" AND " + filter_predicate() if filtered else "")
     if user_rows:
         if not per_user:
             raise ValueError("a scan of the user's rows is per user")
         return sql.SQL(
             "SELECT {cols}, embedding <=> %(embedding)s AS distance FROM "
-            "(SELECT {cols}, embedding FROM {table} WHERE user_id = %(user_id)s OFFSET 0) "
-            "AS mine ORDER BY distance LIMIT %(k)s"
-        ).format(cols=cols, table=sql.Identifier(table))
-    where = sql.SQL("WHERE user_id = %(user_id)s ") if per_user else sql.SQL("")
+            "(SELECT {cols}, embedding FROM {table} WHERE user_id = %(user_id)s{only} OFFSET 0)"
+            " AS mine ORDER BY distance LIMIT %(k)s"
+        ).format(cols=cols, table=sql.Identifier(table), only=only)
+    where = sql.SQL("WHERE user_id = %(user_id)s{only} ").format(only=only) if per_user \
+        else sql.SQL("")
     order = sql.SQL("distance") if halfvec_dim is None else sql.SQL(
         "embedding::halfvec({d}) <=> %(embedding)s::halfvec({d})").format(
         d=sql.Literal(int(halfvec_dim)))
@@ -175,28 +184,33 @@ _TS_RANK_CD_CTES = _QUERY_CTE + """,
     l AS MATERIALIZED (
         SELECT c.chunk_id, ts_rank_cd(c.tsv, q.tq, 33)::float8 AS rank
         FROM chunks c CROSS JOIN q
-        WHERE c.user_id = %(user_id)s AND c.tsv @@ q.tq
+        WHERE c.user_id = %(user_id)s AND c.tsv @@ q.tq{only}
         ORDER BY rank DESC, c.chunk_id
         LIMIT %(lexical_depth)s
     )"""
 
 # ``ts_rank_cd``'s candidates among the user's rows (see ``_lexical_ctes``).
-_USER_ROWS = ("(SELECT x.chunk_id, x.user_id, x.lex_len, x.tsv FROM chunks x CROSS JOIN q "
+_USER_ROWS = ("(SELECT x.chunk_id, x.user_id, x.lex_len, x.tsv, x.metadata FROM chunks x "
+              "CROSS JOIN q "
               "WHERE x.user_id = %(user_id)s AND ts_match_vq(x.tsv, q.tq) OFFSET 0) AS c")
 
 
-def _lexical_ctes(ranker: str, user_rows: bool, weighted: bool = False) -> sql.SQL:
+def _lexical_ctes(ranker: str, user_rows: bool, weighted: bool = False,
+                  filtered: bool = False) -> sql.SQL:
     """The CTEs q and l of ``ranker``; ``user_rows``: candidates matched row by row among the
     user's chunks instead of through the GIN index; ``weighted``: the query is weighted lexemes
     (``%(lexemes)s``, ``%(weights)s``) instead of a text (BM25 weighs each term; ``ts_rank_cd``
-    matches the lexemes unweighted)."""
+    matches the lexemes unweighted); ``filtered``: only the candidates whose note passes the
+    caller's filters (``filter_predicate``)."""
     if ranker == "bm25":
         # ``ts_match_vq`` is the function of ``@@``: unlike the operator, the GIN index of every
         # user's chunks cannot serve it, so the user_id index reads the user's rows.
         match = "ts_match_vq(x.tsv, q.tq)" if user_rows else "x.tsv @@ q.tq"
+        if filtered:
+            match += " AND " + filter_predicate("x")
         ctes = _BM25_CTES.format(match=match)
     else:
-        ctes = _TS_RANK_CD_CTES
+        ctes = _TS_RANK_CD_CTES.format(only=" AND " + filter_predicate("c") if filtered else "")
     if weighted:
         ctes = ctes.replace(_QUERY_CTE, _WEIGHTED_QUERY_CTE)
     if ranker == "bm25":
@@ -212,7 +226,7 @@ _TERMS = "tsvector_to_array(ts_filter(setweight(c.tsv, 'D', q.lex), '{d}'))"
 
 # The materialised CTE keeps the (possibly index-driven, relaxed-order) scan separate from the
 # final exact ordering, as pgvector recommends for iterative scans.
-def _dense(user_rows: bool, halfvec_dim: int | None) -> sql.Composed:
+def _dense(user_rows: bool, halfvec_dim: int | None, filtered: bool = False) -> sql.Composed:
     return sql.SQL(
         """
         WITH d AS MATERIALIZED ({scan})
@@ -224,10 +238,10 @@ def _dense(user_rows: bool, halfvec_dim: int | None) -> sql.Composed:
         ORDER BY distance, chunk_id
         """
     ).format(scan=knn_scan("chunks", CHUNK_COLUMNS, user_rows=user_rows,
-                           halfvec_dim=halfvec_dim))
+                           halfvec_dim=halfvec_dim, filtered=filtered))
 
 
-def _lexical(ranker: str, user_rows: bool) -> sql.Composed:
+def _lexical(ranker: str, user_rows: bool, filtered: bool = False) -> sql.Composed:
     # Without a query vector the score is the lexical score (there is no cosine to give).
     return sql.SQL(
         """
@@ -242,7 +256,7 @@ def _lexical(ranker: str, user_rows: bool) -> sql.Composed:
         CROSS JOIN q
         ORDER BY l.rank DESC, l.chunk_id
         """
-    ).format(ctes=_lexical_ctes(ranker, user_rows), terms=sql.SQL(_TERMS))
+    ).format(ctes=_lexical_ctes(ranker, user_rows, filtered=filtered), terms=sql.SQL(_TERMS))
 
 
 # How a hybrid search ranks its candidates (``rag_core.store.fusion`` is the same rule in Python,
@@ -268,7 +282,7 @@ _FUSED_ORDER = ("{f}fused DESC, {t}.dense_rank NULLS LAST, {t}.lexical_rank NULL
 
 
 def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str,
-            weighted: bool = False) -> sql.Composed:
+            weighted: bool = False, filtered: bool = False) -> sql.Composed:
     """Both candidate lists, each with its own depth, fused here: only the ``top_k`` best
     rows leave the database (``weighted``: the lexical query is weighted lexemes and
     ``%(query_embedding)s`` the vector that ``score`` is the cosine to). Returning every
@@ -303,9 +317,9 @@ def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str,
         CROSS JOIN q
         ORDER BY {order_f}
         """
-    ).format(ctes=_lexical_ctes(ranker, user_rows, weighted),
+    ).format(ctes=_lexical_ctes(ranker, user_rows, weighted, filtered),
              scan=knn_scan("chunks", ("chunk_id",), user_rows=user_rows,
-                           halfvec_dim=halfvec_dim),
+                           halfvec_dim=halfvec_dim, filtered=filtered),
              fused=sql.SQL(_FUSED[fusion]),
              # the feedback pass searches with an expanded vector; ``score`` stays the cosine
              # similarity to the question's own vector
@@ -319,23 +333,26 @@ def _hybrid(ranker: str, user_rows: bool, halfvec_dim: int | None, fusion: str,
 @functools.lru_cache(maxsize=64)
 def search_statement(mode: str, ranker: str, user_rows: bool,
                      halfvec_dim: int | None = None, fusion: str = "rrf",
-                     weighted: bool = False) -> sql.Composed:
+                     weighted: bool = False, filtered: bool = False) -> sql.Composed:
     """The statement of a search. ``user_rows``: the user's own rows (a small user: exact
     dense scan, lexical match row by row) instead of the HNSW and GIN indexes of all users'
     chunks; ``halfvec_dim``: the HNSW index is the ``halfvec`` one (``hnsw_index``);
     ``fusion``: how hybrid search ranks its candidates; ``weighted``: a hybrid search whose
-    lexical query is weighted lexemes (the second pass of ``hybrid_prf``)."""
+    lexical query is weighted lexemes (the second pass of ``hybrid_prf``); ``filtered``: every
+    candidate list holds only the chunks of notes that pass the caller's filters (the
+    ``f_*`` binds of ``Filters.binds``), so a filter narrows the search instead of the
+    results."""
     if ranker not in LEXICAL_RANKERS:
         raise ValueError(f"unknown lexical ranker {ranker!r}; expected one of {LEXICAL_RANKERS}")
     if fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {fusion!r}; expected 'rrf' or 'score'")
     dim = None if user_rows else halfvec_dim  # an own-rows scan is exact in full precision
     if mode == "dense":
-        return _dense(user_rows, dim)
+        return _dense(user_rows, dim, filtered)
     if mode == "lexical":
-        return _lexical(ranker, user_rows)
+        return _lexical(ranker, user_rows, filtered)
     if mode == "hybrid":
-        return _hybrid(ranker, user_rows, dim, fusion, weighted)
+        return _hybrid(ranker, user_rows, dim, fusion, weighted, filtered)
     raise ValueError(f"unknown retrieval mode {mode!r}")
 
 
