@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         settings.max_body_bytes, settings.max_note_body_bytes, settings.max_bulk_body_bytes),
         read_timeout_s=settings.body_read_timeout_s)
 
-    app.add_middleware(RequestContext)  # outermost: ids, trace, metric, log line
+    app.add_middleware(RequestContext,  # outermost: ids, trace, metric, log line
+                       worker_pid=settings.profile == "dev")
     return app
 
 

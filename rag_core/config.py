@@ -307,6 +307,12 @@ class Settings(BaseSettings):
     # process; a layer named here gets a tighter bound of its own (``{"semantic": 5000}``).
     cache_layer_max_entries: dict[str, int] = Field(default_factory=dict)
 
+    # Verdicts on answers (``answer_feedback``) are kept this many days, as the query log is.
+    feedback_days: int = Field(90, ge=1)
+    # The key of the query log's user hash (HMAC-SHA256); unset: a random key made once and
+    # kept in PostgreSQL (``rag_core.answers.log_key``).
+    query_log_key: SecretStr | None = None
+
     def layer_bound(self, layer: str) -> int:
         """The most entries the cache layer ``layer`` may hold, across all users."""
         own = self.cache_layer_max_entries.get(layer)

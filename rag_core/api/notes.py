@@ -1,4 +1,4 @@
-"""The notes API: a user adds, edits, lists and deletes their own notes over HTTP.
+"""The notes API: a user adds, edits, reads, lists and deletes their own notes over HTTP.
 
 The same routes exist twice: under ``/v1/notes`` for the caller's own notes, and under
 ``/v1/users/{user_id}/notes`` for a service whose token carries the ``notes:write`` scope and
@@ -61,6 +61,19 @@ class BulkIn(BaseModel):
     prune: bool = Field(False, description="Also delete the user's notes that are not listed")
     confirm_prune_all: bool = Field(False, description="Required with `prune` and an empty "
                                     "`notes`: that deletes every note of the user")
+
+
+class NoteOut(BaseModel):
+    """A note as ``PUT`` takes it (what it stores: fields trimmed, lists as lists)."""
+
+    id: str
+    title: str
+    body: str
+    date: str | None = None
+    speaker: str | None = None
+    series: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    scripture: list[str] = Field(default_factory=list)
 
 
 class NoteChange(BaseModel):
@@ -199,6 +212,16 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
                     "notes_version": parts.store.notes_version(user)}
 
         return await run_in_threadpool(write)
+
+    @router.get("/notes/{note_id}", response_model=NoteOut,
+                responses=error_responses(401, 403, 404, 422, 503))
+    async def read_note(note_id: NoteIdDep, parts: PartsDep,
+                        user: str = whose) -> dict[str, Any]:
+        """One note, in the body ``PUT`` takes (404 when the user has no such note)."""
+        note = await run_in_threadpool(parts.store.get_note, user, note_id)
+        if note is None:
+            raise NotFound(f"There is no note {note_id!r}.")
+        return {**note.metadata(), "id": note.id, "body": note.body}
 
     @router.delete("/notes/{note_id}", response_model=NoteChange,
                    responses=error_responses(401, 403, 404, 422, 503))
