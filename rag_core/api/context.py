@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from starlette.datastructures import Headers
 
 from rag_core import observability as obs
-from rag_core.api import errors
+from rag_core.api import audit, errors
 from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("rag_core.app")
@@ -89,3 +89,4 @@ class RequestContext:
             obs.log_event(log, logging.INFO, "request", method=method, route=route,
                           status=status, request_id=rid,
                           ms=round((self.clock() - start) * 1000, 2))
+            audit.log_attempt(scope, status or 500, rid)

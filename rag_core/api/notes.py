@@ -2,18 +2,16 @@
 
 The same routes exist twice: under ``/v1/notes`` for the caller's own notes, and under
 ``/v1/users/{user_id}/notes`` for a service whose token carries the ``notes:write`` scope and
-acts for any user (every such call is audit-logged with the service and the user). Notes are
-validated and chunked exactly as ``rag-core ingest`` does (``rag_core.ingest.notes``,
-``rag_core.ingest.ingestion``); a write is idempotent by content hash, and every change bumps that
-user's
-notes version, so their cached answers go (and only theirs).
+acts for any user (every attempt is audit-logged with its outcome: ``rag_core.api.audit``).
+Notes are validated and chunked exactly as ``rag-core ingest`` does (``rag_core.ingest.notes``,
+``rag_core.ingest.ingestion``); a write is idempotent by content hash, and every change bumps
+that user's notes version, so their cached answers go (and only theirs).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -22,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rag_core import observability as obs
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.schemas import error_responses
 from rag_core.api.write_quota import WriteQuota
@@ -32,7 +29,6 @@ from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_
 from rag_core.safety.guard import validate_user
 from rag_core.types import Note
 
-log = logging.getLogger("rag_core.audit")
 NoteStatus = Literal["inserted", "updated", "unchanged", "deleted"]
 NOTE_ID = Path(min_length=1, max_length=200, description="The note's id (unique per user)")
 
@@ -286,13 +282,12 @@ async def own_notes(caller: CallerDep) -> str:
 async def users_notes(user_id: Annotated[str, Path(min_length=1, max_length=128)],
                 caller: CallerDep, request: Request) -> str:
     """Another user's notes: only for a service token with the ``notes:write`` scope. Every
-    call is audit-logged (logger ``rag_core.audit``) with the service and the user."""
+    attempt is audit-logged with its outcome (``rag_core.api.audit``)."""
+    request.state.audit_service = caller.subject  # audit.SERVICE, for the line written after
     if NOTES_WRITE not in caller.scopes:
         raise Forbidden(f"Acting for another user needs a token with the {NOTES_WRITE!r} "
                         "scope.")
     validate_user(user_id)
-    obs.log_event(log, logging.INFO, "notes call for a user", service=caller.subject,
-                  user_id=user_id, method=request.method, path=request.url.path)
     return user_id
 
 
