@@ -202,13 +202,14 @@ def stored_note(note_id: str, metadata: dict[str, Any], body: str | None,
     (its overlap), so the text reads once."""
     if body is None:
         parts: list[str] = []
+        prev = ""
         for text in chunk_texts:
-            prev = parts[-1] if parts else ""
             cut = next((n for n in range(min(len(prev), len(text)), 0, -1)
                         if prev.endswith(text[:n])), 0)
-            rest = text[cut:].lstrip() if cut else text
+            rest = text[cut:].lstrip()
             if rest:
                 parts.append(rest)
+            prev = text
         body = "\n\n".join(parts)
     return Note(id=note_id, title=str(metadata.get("title") or ""), body=body,
                 date=metadata.get("date"), speaker=metadata.get("speaker"),
