@@ -163,3 +163,20 @@ async def test_the_worker_pid_header_is_sent_in_the_dev_profile_only(
             r = await client.get("/healthz")
             assert r.status_code == 200 and ("x-worker-pid" in r.headers) is sent, profile
             assert r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("stored", ["2019-Se-01", "2019-02-30", "Sept 2019", "2019-"])
+async def test_a_stored_date_that_is_no_date_never_fails_a_question(
+        client: httpx.AsyncClient, memory_parts: Parts, stored: str) -> None:
+    """A value kept before dates were checked (written in code, which skips the readers)."""
+    from rag_core.ingest.ingestion import ingest_notes
+    from rag_core.types import Note
+
+    user = f"dates-{uuid.uuid4().hex[:8]}"
+    ingest_notes(memory_parts, user, [Note(id="harvest", title="Harvest", date=stored,
+                                           body=NOTE["body"], speaker="Pastor Okafor")],
+                 progress=False)
+    for question in ("What did Pastor Okafor preach in September 2019?",
+                     "Who rebuilt the wall in 2019?"):
+        r = await client.post("/v1/query", json={"query": question}, headers=auth(user))
+        assert r.status_code == 200, r.text
