@@ -174,7 +174,7 @@ async def test_a_stored_date_that_is_no_date_never_fails_a_question(
 
     user = f"dates-{uuid.uuid4().hex[:8]}"
     ingest_notes(memory_parts, user, [Note(id="harvest", title="Harvest", date=stored,
-                                           body=NOTE["body"], speaker="Pastor Okafor")],
+                                           body=str(NOTE["body"]), speaker="Pastor Okafor")],
                  progress=False)
     for question in ("What did Pastor Okafor preach in September 2019?",
                      "Who rebuilt the wall in 2019?"):

@@ -13,7 +13,7 @@ import pytest
 
 from rag_core.cli import main as cli
 from rag_core.config import Settings
-from rag_core.parts import build_store
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.records import Verdict
 
 pytestmark = pytest.mark.integration
@@ -29,6 +29,12 @@ def cli_env(database_url: str, redis_server: object, settings: Settings,
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+def open_store(settings: Settings, env: dict[str, str]) -> PgVectorStore:
+    store = PgVectorStore(settings.with_overrides(database_url=env["DATABASE_URL"]))
+    store.ensure_schema()
+    return store
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -60,7 +66,7 @@ def test_ingest_refuses_a_bad_field_with_exit_2_and_stores_nothing(
     assert code == 2, err
     last = err.strip().splitlines()[-1]
     assert last.startswith("error INVALID_NOTE: ") and f"'{field}'" in last and "m.md" in last
-    store = build_store(settings.with_overrides(database_url=cli_env["DATABASE_URL"]))
+    store = open_store(settings, cli_env)
     try:
         assert store.list_notes(user) == []
     finally:
@@ -84,7 +90,7 @@ def test_exports_to_a_missing_folder_are_coded_errors(
 
 def test_feedback_purge_removes_the_verdicts(
         cli_env: dict[str, str], settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    store = build_store(settings.with_overrides(database_url=cli_env["DATABASE_URL"]))
+    store = open_store(settings, cli_env)
     try:
         store.records.add_verdict(Verdict(answer_id=uuid.uuid4().hex, user_id="purged",
                                           verdict="wrong", source="llm", question="Who?",
