@@ -67,6 +67,7 @@ _THIS = (r"th(?:is|ese)\s+(?:notes?|pages?|texts?|documents?|files?|entry|entrie
 _READS = (r"(?:reads?|reading|sees?|seeing|process(?:es)?|processing|summari[sz](?:es|e|ing)|"
           r"answers?|answering|receives?|receiving|pars(?:es|e|ing)|index(?:es)?|indexing|"
           r"finds?|finding|uses?|using|handles?|handling|opens?|opening|gets?|getting)")
+_THIS_WORD = re.compile(r"\bth(?:is|ese)\b", re.IGNORECASE)
 READER = re.compile(
     rf"\b(?:who(?:so)?ever|anyone|anybody|everyone|everybody|any\s+one|those|one|whoever)\s+"
     rf"(?:who\s+|that\s+)?(?:is\s+|are\s+)?{_READS}\s+(?:questions?\s+(?:about|on|from)\s+)?"
@@ -104,6 +105,8 @@ def is_instruction(segment: str) -> bool:
 
 def tells_the_reader(text: str) -> bool:
     """True when ``text`` tells whoever reads or answers from this text how to answer."""
+    if not _THIS_WORD.search(text):  # both rules need "this" or "these": most text has neither
+        return False
     return bool((READER.search(text) and ANSWERING.search(text))
                 or ANSWER_FROM_THIS.search(text))
 
