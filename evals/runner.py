@@ -249,7 +249,9 @@ def run(options: RunOptions) -> RunResult:
         dataset = None
         if options.dataset:
             from evals.datasets import load_dataset
+            from evals.datasets.checks import check_dataset
 
+            check_dataset(options.dataset)  # every file, before anything reads one
             dataset = load_dataset(options.dataset)
         folder_name = report_folder(options, dataset.name if dataset else None)
         specs = profiles.notebooks_for(options.profile, options.only, options.notebooks)

@@ -8,7 +8,6 @@ before it reports ready. ``create_app(settings, parts=...)`` lets tests hand in 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,9 +43,6 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         obs.setup_logging(settings)
         obs.setup_tracing(settings)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.app_threads
-        switch = sys.getswitchinterval()
-        if settings.switch_interval_ms is not None:
-            sys.setswitchinterval(settings.switch_interval_ms / 1000)
         if not settings.auth_enabled:
             obs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
                           "comes from the X-User-ID header")
@@ -74,7 +70,6 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             watch.stop()
         if owned:
             app.state.parts.close()
-        sys.setswitchinterval(switch)
 
     docs = api_docs.docs_enabled(settings)  # off in prod unless RAG_API_DOCS=true
     app = FastAPI(title="rag_core", version="0.1.0", lifespan=lifespan,
@@ -98,7 +93,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
         read_timeout_s=settings.body_read_timeout_s)
 
-    app.add_middleware(RequestContext)  # outermost: ids, trace, metric, log line
+    app.add_middleware(RequestContext,  # outermost: ids, trace, metric, log line
+                       worker_pid=settings.profile == "dev")
     return app
 
 

@@ -105,6 +105,14 @@ class WriteQuotaExceeded(UserError):
     default_message = "Too many notes written in a short time; retry after Retry-After seconds."
 
 
+class FeedbackRateLimited(UserError):
+    """A user gave more verdicts on answers than the per-user rate allows."""
+
+    code = "FEEDBACK_RATE_LIMITED"
+    status = 429
+    default_message = "Too many verdicts in a short time; retry after Retry-After seconds."
+
+
 class DependencyError(RagError):
     """A dependency failed: 503 with Retry-After."""
 

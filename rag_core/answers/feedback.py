@@ -6,7 +6,11 @@ PostgreSQL; only the user who got the answer may judge it (anyone else, or an un
 takes the answer out of every cache layer of that user: its L1 entry and stale twin, the
 semantic entry that holds it (so that no paraphrase reuses it) and the L1 entries of the
 paraphrases that already reused it. The verdict is stored with the question and the answer as
-the cache entry held them, and counted in ``answer_feedback_total{verdict, source}``.
+the cache entry held them, and counted in ``answer_feedback_total{verdict, source}``. A user
+has one verdict per answer (a new one replaces theirs) and gives at most
+``VERDICTS_PER_WINDOW`` per ``VERDICT_WINDOW`` (``FeedbackRateLimited``, 429). Verdicts are
+kept ``RAG_FEEDBACK_DAYS`` days, and a deleted note's text leaves the verdicts whose answers
+cited it (``Records.redact_note``, in the delete's transaction).
 
 ``export_verdicts`` writes them in the golden set's shape (``evals.datasets.golden``): a folder with
 ``qa/feedback.jsonl`` (each judged question as a QA item, id ``fb-<verdict>-<n>``) and
@@ -19,26 +23,37 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rag_core import observability as obs
 from rag_core.answers.log import parse_id
-from rag_core.errors import AnswerNotFound
+from rag_core.errors import AnswerNotFound, FeedbackRateLimited
 from rag_core.store.records import AnswerRecord, Records, Verdict
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
 
 VerdictName = Literal["wrong", "right"]
+# A user gives (or changes) at most this many verdicts per window: enough for someone reading
+# their answers, too few for a flood of comments into the exported labels.
+VERDICTS_PER_WINDOW = 60
+VERDICT_WINDOW = timedelta(hours=1)
 
 
 def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictName,
-                 comment: str | None = None) -> Verdict:
+                 comment: str | None = None, *, now: datetime | None = None) -> Verdict:
+    """Keep the user's verdict on one of their answers (replacing their earlier one on it)."""
     parsed = parse_id(answer_id)
     record = parts.records.answer(parsed[0]) if parsed else None
     if parsed is None or record is None or record.user_id != user_id:
         raise AnswerNotFound()
+    now = now or datetime.now(UTC)
+    if parts.records.recent_verdicts(user_id, now - VERDICT_WINDOW) >= VERDICTS_PER_WINDOW:
+        raise FeedbackRateLimited(
+            f"At most {VERDICTS_PER_WINDOW} verdicts an hour; retry after Retry-After seconds.",
+            retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
     entry = parts.caches.peek_answer(record.cache_key)
     semantic = (entry.decisions.get("semantic") if entry is not None else None) or {}

@@ -13,6 +13,8 @@ Everything here fails open: a database that cannot take a record costs the answe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import queue
@@ -20,6 +22,7 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +36,7 @@ from rag_core.store.records import AnswerRecord, LoggedQuery, Records
 from rag_core.types import Answer
 
 if TYPE_CHECKING:
+    from rag_core.config import Settings
     from rag_core.parts import Parts
     from rag_core.run import Run
 
@@ -42,6 +46,7 @@ SERVED_LAYERS = ("query", "stale")  # suffixes of an id served from a cache entr
 SOURCES = ("llm", "semantic", "query", "stale", "none")  # answer_feedback_total{source}
 ID_PATTERN = re.compile(r"([0-9a-f]{32})(?:\.(query|stale))?")
 PRUNE_EVERY_S = 3600.0
+QUERY_LOG_KEY_NAME = "query_log"  # the row of ``service_keys`` when RAG_QUERY_LOG_KEY is unset
 
 
 def new_id() -> str:
@@ -107,25 +112,32 @@ QUEUE_MAX = 10_000
 class _QueryLogWriter:
     """Query-log lines written by a daemon thread, off the request's path: a cache hit must
     not wait for PostgreSQL (nor hang on it while it is down, when cached answers are all the
-    service can give). A full queue drops the line, and says so in the log."""
+    service can give). A full queue drops the line, and says so in the log. The user's hash
+    is made here too (``user_hash``), since its key may have to be read from PostgreSQL."""
 
     def __init__(self, records: Records) -> None:
         self.records = records
-        self.queue: queue.Queue[LoggedQuery] = queue.Queue(maxsize=QUEUE_MAX)
+        self.stored_key: bytes | None = None  # read once from PostgreSQL
+        self.queue: queue.Queue[tuple[LoggedQuery, str, bytes | None]] = \
+            queue.Queue(maxsize=QUEUE_MAX)
         self._warned = -1e9
         threading.Thread(target=self._run, name="query-log", daemon=True).start()
 
-    def put(self, entry: LoggedQuery) -> None:
+    def put(self, entry: LoggedQuery, user_id: str, key: bytes | None) -> None:
         try:
-            self.queue.put_nowait(entry)
+            self.queue.put_nowait((entry, user_id, key))
         except queue.Full:
             self._warn("query log queue full; line dropped")
 
     def _run(self) -> None:
         while True:
-            entry = self.queue.get()
+            entry, user_id, key = self.queue.get()
             try:
-                self.records.log_query(entry)
+                if key is None:
+                    if self.stored_key is None:
+                        self.stored_key = self.records.service_key(QUERY_LOG_KEY_NAME)
+                    key = self.stored_key
+                self.records.log_query(replace(entry, user_hash=user_hash(key, user_id)))
             except Exception as exc:  # PostgreSQL down: the line is lost, the answer was not
                 self._warn("query log line not written", type(exc).__name__)
             finally:
@@ -150,6 +162,19 @@ def _writer(records: Records) -> _QueryLogWriter:
         return found
 
 
+def user_hash(key: bytes, user_id: str) -> str:
+    """The query log's name for a user: HMAC-SHA256 of the id under the service's key, 16 hex
+    characters. Without the key, a list of user ids does not tell whose lines are whose."""
+    return hmac.new(key, user_id.encode("utf-8", "surrogatepass"),
+                    hashlib.sha256).hexdigest()[:16]
+
+
+def query_log_key(settings: Settings) -> bytes | None:
+    """``RAG_QUERY_LOG_KEY`` as bytes, or None: then the key kept in PostgreSQL is used."""
+    given = settings.query_log_key
+    return given.get_secret_value().encode() if given is not None else None
+
+
 def flush_query_log(records: Records) -> None:
     """Wait until every query-log line handed over so far is written (tests, exports)."""
     with _writers_lock:
@@ -165,8 +190,8 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
     settings = parts.settings
     if settings.query_log and run.query is not None:
         _writer(parts.records).put(LoggedQuery(
-            at=datetime.now(UTC), user_hash=obs.hash_id(run.user_id),
-            question=run.query.text, outcome=source, cost_usd=answer.cost_usd))
+            at=datetime.now(UTC), user_hash="", question=run.query.text, outcome=source,
+            cost_usd=answer.cost_usd), run.user_id, query_log_key(settings))
     if not answer.answer_id or answer.answer_id != run.answer_id:
         return  # a cache hit: its entry's record exists already
     try:
@@ -180,7 +205,8 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
             origin_id=(parse_id(origin.answer_id) or (None, None))[0]
             if origin is not None else None))
         if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
-            parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS)
+            parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS,
+                                settings.feedback_days)
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         obs.log_event(log, logging.WARNING, "answer record not kept",
                       error=type(exc).__name__)

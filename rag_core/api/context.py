@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from starlette.datastructures import Headers
 
 from rag_core import observability as obs
-from rag_core.api import errors
+from rag_core.api import audit, errors
 from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("rag_core.app")
@@ -39,9 +39,13 @@ def request_id_of(headers: Headers) -> str:
 class RequestContext:
     """Outermost of the app's own middlewares (inside Starlette's error middleware)."""
 
-    def __init__(self, app: ASGIApp, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, app: ASGIApp, *, clock: Callable[[], float] = time.perf_counter,
+                 worker_pid: bool = False) -> None:
         self.app = app
         self.clock = clock
+        # ``X-Worker-PID`` names the serving process: a debugging aid (dev profile only), since
+        # elsewhere it tells a caller how the deployment is laid out
+        self.pid = str(os.getpid()).encode() if worker_pid else b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,13 +58,14 @@ class RequestContext:
         trace = obs.continue_trace(headers)  # an incoming traceparent
         start = self.clock()
         status = 0
-        pid = str(os.getpid()).encode()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                extra = [(b"x-request-id", rid.encode()), (b"x-worker-pid", pid)]
+                extra = [(b"x-request-id", rid.encode())]
+                if self.pid:
+                    extra.append((b"x-worker-pid", self.pid))
                 kept = [(k, v) for k, v in message.get("headers", [])
                         if k.lower() != b"x-request-id"]
                 message = {**message, "headers": kept + extra}
@@ -84,3 +89,4 @@ class RequestContext:
             obs.log_event(log, logging.INFO, "request", method=method, route=route,
                           status=status, request_id=rid,
                           ms=round((self.clock() - start) * 1000, 2))
+            audit.log_attempt(scope, status or 500, rid)

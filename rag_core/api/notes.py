@@ -1,19 +1,17 @@
-"""The notes API: a user adds, edits, lists and deletes their own notes over HTTP.
+"""The notes API: a user adds, edits, reads, lists and deletes their own notes over HTTP.
 
 The same routes exist twice: under ``/v1/notes`` for the caller's own notes, and under
 ``/v1/users/{user_id}/notes`` for a service whose token carries the ``notes:write`` scope and
-acts for any user (every such call is audit-logged with the service and the user). Notes are
-validated and chunked exactly as ``rag-core ingest`` does (``rag_core.ingest.notes``,
-``rag_core.ingest.ingestion``); a write is idempotent by content hash, and every change bumps that
-user's
-notes version, so their cached answers go (and only theirs).
+acts for any user (every attempt is audit-logged with its outcome: ``rag_core.api.audit``).
+Notes are validated and chunked exactly as ``rag-core ingest`` does (``rag_core.ingest.notes``,
+``rag_core.ingest.ingestion``); a write is idempotent by content hash, and every change bumps
+that user's notes version, so their cached answers go (and only theirs).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -22,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rag_core import observability as obs
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.schemas import error_responses
 from rag_core.api.write_quota import WriteQuota
@@ -32,7 +29,6 @@ from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_
 from rag_core.safety.guard import validate_user
 from rag_core.types import Note
 
-log = logging.getLogger("rag_core.audit")
 NoteStatus = Literal["inserted", "updated", "unchanged", "deleted"]
 NOTE_ID = Path(min_length=1, max_length=200, description="The note's id (unique per user)")
 
@@ -61,6 +57,19 @@ class BulkIn(BaseModel):
     prune: bool = Field(False, description="Also delete the user's notes that are not listed")
     confirm_prune_all: bool = Field(False, description="Required with `prune` and an empty "
                                     "`notes`: that deletes every note of the user")
+
+
+class NoteOut(BaseModel):
+    """A note as ``PUT`` takes it (what it stores: fields trimmed, lists as lists)."""
+
+    id: str
+    title: str
+    body: str
+    date: str | None = None
+    speaker: str | None = None
+    series: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    scripture: list[str] = Field(default_factory=list)
 
 
 class NoteChange(BaseModel):
@@ -200,6 +209,16 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
 
         return await run_in_threadpool(write)
 
+    @router.get("/notes/{note_id}", response_model=NoteOut,
+                responses=error_responses(401, 403, 404, 422, 503))
+    async def read_note(note_id: NoteIdDep, parts: PartsDep,
+                        user: str = whose) -> dict[str, Any]:
+        """One note, in the body ``PUT`` takes (404 when the user has no such note)."""
+        note = await run_in_threadpool(parts.store.get_note, user, note_id)
+        if note is None:
+            raise NotFound(f"There is no note {note_id!r}.")
+        return {**note.metadata(), "id": note.id, "body": note.body}
+
     @router.delete("/notes/{note_id}", response_model=NoteChange,
                    responses=error_responses(401, 403, 404, 422, 503))
     async def remove_note(note_id: NoteIdDep, parts: PartsDep,
@@ -263,13 +282,12 @@ async def own_notes(caller: CallerDep) -> str:
 async def users_notes(user_id: Annotated[str, Path(min_length=1, max_length=128)],
                 caller: CallerDep, request: Request) -> str:
     """Another user's notes: only for a service token with the ``notes:write`` scope. Every
-    call is audit-logged (logger ``rag_core.audit``) with the service and the user."""
+    attempt is audit-logged with its outcome (``rag_core.api.audit``)."""
+    request.state.audit_service = caller.subject  # audit.SERVICE, for the line written after
     if NOTES_WRITE not in caller.scopes:
         raise Forbidden(f"Acting for another user needs a token with the {NOTES_WRITE!r} "
                         "scope.")
     validate_user(user_id)
-    obs.log_event(log, logging.INFO, "notes call for a user", service=caller.subject,
-                  user_id=user_id, method=request.method, path=request.url.path)
     return user_id
 
 

@@ -197,12 +197,13 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
 
 
 @router.post("/v1/answers/{answer_id}/feedback", tags=["assistant"], response_model=FeedbackOut,
-             responses=error_responses(401, 404, 422))
+             responses=error_responses(401, 404, 422, 429, 503))
 async def feedback(answer_id: str, body: FeedbackIn, user: UserDep,
                    parts: PartsDep) -> dict[str, Any]:
     """Say that an answer you got was wrong (or right). `wrong` takes it out of every cache
     layer of yours: asked again, the question is answered afresh, and no paraphrase reuses
-    the answer. An id that is not one of your answers: 404 `ANSWER_NOT_FOUND`."""
+    the answer. An id that is not one of your answers: 404 `ANSWER_NOT_FOUND`. One verdict
+    per answer (a new one replaces yours), at most 60 an hour: 429 `FEEDBACK_RATE_LIMITED`."""
     from rag_core.answers.feedback import give_verdict
 
     kept = await run_in_threadpool(give_verdict, parts, user, answer_id, body.verdict,

@@ -208,7 +208,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
             413: "body too large (TOO_LARGE)",
             422: "invalid input (INVALID_QUERY, INVALID_REQUEST, INVALID_NOTE, "
                  "INVALID_FILTER)",
-            429: "daily budget used up (BUDGET_EXCEEDED), or the per-user write quota "
-                 "(WRITE_QUOTA_EXCEEDED); retry after Retry-After seconds",
+            429: "daily budget used up (BUDGET_EXCEEDED), the per-user write quota "
+                 "(WRITE_QUOTA_EXCEEDED) or rate of verdicts (FEEDBACK_RATE_LIMITED); retry "
+                 "after Retry-After seconds",
             503: "a dependency is down; retry after Retry-After seconds"}
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rag_core.config import fixed
+from rag_core.errors import InvalidArgument
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], Any]
 
@@ -22,12 +24,40 @@ def _records() -> tuple[Any, Any]:
     return settings, build_store(settings)
 
 
+def _check_out(out: str, *, folder: bool) -> Path:
+    """``out`` as a path an export can write, checked before the database is opened:
+    ``InvalidArgument`` (exit 2) when its folder is missing or it is the wrong kind of file."""
+    path = Path(out)
+    if folder and path.exists() and not path.is_dir():
+        raise InvalidArgument(f"{path} exists and is not a folder.")
+    if not folder and path.is_dir():
+        raise InvalidArgument(f"{path} is a folder; name a file to write.")
+    if not folder and not path.parent.is_dir():
+        raise InvalidArgument(f"The folder {path.parent} does not exist; create it first.")
+    return path
+
+
+def _written(write: Callable[[], Any], out: Path) -> Any:
+    """``write()``, with an operating-system refusal (no permission, disk full) as a coded
+    error naming ``out``."""
+    try:
+        return write()
+    except OSError as exc:
+        raise InvalidArgument(f"{out} cannot be written: {exc.strerror or exc}.") from exc
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     from rag_core.answers.feedback import export_verdicts
 
+    if args.action == "export" and not args.out:
+        raise InvalidArgument("feedback export needs OUT, the folder to write.")
+    out = _check_out(args.out, folder=True) if args.action == "export" else Path()
     _, store = _records()
     try:
-        counts = export_verdicts(store.records, args.out)
+        if args.action == "purge":
+            print(json.dumps({"removed": store.records.purge_verdicts(args.days)}))
+            return 0
+        counts = _written(lambda: export_verdicts(store.records, out), out)
     finally:
         store.close()
     print(json.dumps({"out": str(args.out), **counts}))
@@ -37,15 +67,16 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_querylog(args: argparse.Namespace) -> int:
     from rag_core.answers.log import export_query_log
 
+    if args.action == "export" and not args.out:
+        raise InvalidArgument("querylog export needs OUT, the JSON-lines file to write.")
+    out = _check_out(args.out, folder=False) if args.action == "export" else Path()
     settings, store = _records()
     try:
         if args.action == "purge":
             print(json.dumps({"removed": store.records.purge_queries()}))
             return 0
-        if not args.out:
-            raise SystemExit("error INVALID_ARGS: querylog export needs OUT")
         days = args.days or fixed.QUERY_LOG_DAYS
-        written = export_query_log(store.records, args.out, days)
+        written = _written(lambda: export_query_log(store.records, out, days), out)
     finally:
         store.close()
     print(json.dumps({"out": str(args.out), "lines": written, "days": days}))
@@ -54,9 +85,13 @@ def cmd_querylog(args: argparse.Namespace) -> int:
 
 def add_record_commands(add: Add) -> None:
     p = add("feedback", cmd_feedback, "Write users' verdicts on answers as labelled items in "
-            "the golden set's shape (OUT/qa, OUT/semantic_pairs, OUT/verdicts.jsonl).")
-    p.add_argument("action", choices=["export"])
-    p.add_argument("out", help="output folder")
+            "the golden set's shape (OUT/qa, OUT/semantic_pairs, OUT/verdicts.jsonl), or purge "
+            "them.")
+    p.add_argument("action", choices=["export", "purge"])
+    p.add_argument("out", nargs="?", help="with export: the output folder")
+    p.add_argument("--days", type=int, default=None,
+                   help="with purge: keep the verdicts of the last DAYS days (default: none kept; "
+                   "RAG_FEEDBACK_DAYS applies on its own as the service runs)")
 
     p = add("querylog", cmd_querylog, "Export the opt-in query log (RAG_QUERY_LOG=on) as the "
             "JSON lines notebook 03 replays (--param query_log=OUT), or purge it.")

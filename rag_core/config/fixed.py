@@ -90,7 +90,12 @@ PRF_VECTOR_WEIGHT = 0.5  # the question's unit vector plus this times the chunks
 PRF_RRF_K = 10  # the second pass's RRF offset
 PRF_LEXICAL_WEIGHT = 1.0  # the second pass's lexical weight
 
+# How long one app thread may hold the GIL: Python's own 5 ms (1 ms nearly doubled p99 under
+# load, 20 and 50 ms were within the noise: docs/scaling.md).
+SWITCH_INTERVAL_MS = None
+
 RETIRED: dict[str, str] = {
+    "switch_interval_ms": "SWITCH_INTERVAL_MS",
     "db_statement_timeout_ms": "DB_STATEMENT_TIMEOUT_MS",
     "db_reconnect_timeout_s": "DB_RECONNECT_TIMEOUT_S",
     "replica_check_interval_s": "REPLICA_CHECK_INTERVAL_S",

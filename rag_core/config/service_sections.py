@@ -52,9 +52,6 @@ class Services(Section):
     replica_max_lag_s: float = Field(5.0, gt=0, description="the replica's allowed lag")
     app_threads: int = Field(128, ge=1, le=4096, description=(
         "pipeline threads per app worker (a miss holds one for the whole LLM call)"))
-    switch_interval_ms: float | None = Field(None, gt=0, le=100, description=(
-        "how long one thread of an app worker may hold the GIL (unset: Python's 5 ms); 1 ms "
-        "nearly doubled p99 under load, 20 and 50 ms were within the noise (docs/scaling.md)"))
     worker_healthcheck_s: int = Field(60, ge=1, description=(
         "seconds uvicorn's supervisor waits for a worker's ping before it restarts it "
         "(uvicorn's own 5 s kills workers busy embedding on a loaded machine)"))
@@ -228,3 +225,8 @@ class Observability(Section):
     query_log: bool = Field(False, description=(
         "store each question's text, time, a user hash, the cache outcome and the cost in "
         "PostgreSQL (docs/feedback-and-querylog.md)"))
+    query_log_key: SecretStr | None = Field(None, description=(
+        "the key of the query log's user hash (HMAC-SHA256); unset: a random key made once and "
+        "kept in PostgreSQL"))
+    feedback_days: int = Field(90, ge=1, description=(
+        "how many days verdicts on answers (`answer_feedback`) are kept"))

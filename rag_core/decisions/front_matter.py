@@ -25,6 +25,7 @@ from rag_core.types import Chunk
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 _WORD = re.compile(r"[a-z]+")
+_DATE_MONTH = re.compile(r"\d{4}-(\d\d)")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,13 @@ def filters(facts: nlp.Facts, chunks: Sequence[Chunk]) -> Filters:
                    passages(facts.scripture))
 
 
+def _month(date: str) -> int | None:
+    """The month of a stored date, or None for text that names none (a value stored before
+    dates were checked must never fail a question)."""
+    found = _DATE_MONTH.match(date)
+    return int(found.group(1)) if found else None
+
+
 def _matches(chunk: Chunk, f: Filters) -> bool:
     meta = chunk.metadata or {}
     date = str(meta.get("date") or "")
@@ -87,7 +95,7 @@ def _matches(chunk: Chunk, f: Filters) -> bool:
         in_text = any(y in chunk.text for y in f.years)
         if not (date[:4] in f.years or in_text):
             return False
-        if f.months and not in_text and (len(date) < 7 or int(date[5:7]) not in f.months):
+        if f.months and not in_text and _month(date) not in f.months:
             return False
     if f.speakers:
         words = set(_WORD.findall(str(meta.get("speaker", "")).lower()))

@@ -22,7 +22,9 @@ line number), which stays the same from one run to the next.
 Anything wrong raises ``InvalidNote`` naming the file, the line and the problem: bad YAML or
 JSON, a missing title or body, duplicate ids, text that is not UTF-8, control characters (C0
 other than tab, line feed and carriage return, and DEL) or lone surrogates and Unicode
-non-characters in the body or any field.
+non-characters in the body or any field, a field over its length limit, a control or
+bidirectional character in a field, or a date that is not a real date
+(``rag_core.ingest.fields``).
 
 A folder is read whole before anything is returned, so a caller that ingests what
 ``load_notes`` returns has validated every note of the folder before writing any. Files are
@@ -48,6 +50,7 @@ from typing import Any
 import yaml
 
 from rag_core.errors import InvalidNote
+from rag_core.ingest.fields import field_problem, normal_date
 from rag_core.safety.normalise import bad_code_point
 from rag_core.types import Note
 
@@ -62,6 +65,15 @@ _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?",
 _HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
 _SLUG = re.compile(r"[^a-z0-9._-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 but tab, LF, CR; and DEL
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader with timestamps kept as text: a date is checked by the one date
+    rule (``rag_core.ingest.fields.normal_date``), not by YAML's constructor."""
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                   _FrontMatterLoader.construct_scalar)
 
 
 def load_notes(path: str | Path) -> list[Note]:
@@ -100,9 +112,9 @@ _BAD_ID_CATEGORIES = {"Cc": "a control character", "Cf": "an invisible formattin
 def note_id_problem(note_id: object) -> str | None:
     """Why ``note_id`` breaks the one note-id rule (the CLI, bulk uploads and the HTTP path
     share it), or None. An id is 1-200 characters of printable Unicode in NFKC form (so no
-    fullwidth or other compatibility forms that look like another id), without ``/`` (a path
-    segment could never reach it), without blanks at either end, and without U+FFFD (what a
-    decoder puts where bytes were not UTF-8)."""
+    fullwidth or other compatibility forms that look like another id), without ``/`` and not
+    ``.`` or ``..`` (a path segment could never reach it), without blanks at either end, and
+    without U+FFFD (what a decoder puts where bytes were not UTF-8)."""
     if not isinstance(note_id, str) or not note_id:
         return "a note id must be non-empty text"
     if len(note_id) > MAX_ID_CHARS:
@@ -113,6 +125,8 @@ def note_id_problem(note_id: object) -> str | None:
             return f"a note id may not contain {kind} (U+{ord(char):04X})"
     if "/" in note_id:
         return "a note id may not contain '/'"
+    if note_id in (".", ".."):
+        return f"a note id may not be {note_id!r} (a path segment that clients rewrite)"
     if "\ufffd" in note_id:
         return "a note id may not contain U+FFFD (bytes that were not UTF-8)"
     if note_id != note_id.strip():
@@ -218,7 +232,7 @@ def parse_markdown(text: str, name: str = "<text>") -> Note:
         _check_characters(text[match.end():], name, text[: match.end()].count("\n") + 1,
                           "the body")
         try:
-            loaded = yaml.safe_load(match.group(1))
+            loaded = yaml.load(match.group(1), Loader=_FrontMatterLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 2 if mark is not None else 1  # +1 for "---", +1 for 1-based
@@ -304,7 +318,7 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
         raise InvalidNote(f"{name}:{body_line}: empty body")
     note_id = _text(meta.get("id"), "id", where) or default_id
     check_note_id(note_id, where)
-    return Note(
+    note = Note(
         id=note_id,
         title=title,
         body=body,
@@ -314,6 +328,11 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
         tags=_list(meta.get("tags"), "tags", where),
         scripture=_list(meta.get("scripture"), "scripture", where),
     )
+    for field in ("title", "speaker", "series", "tags", "scripture"):
+        problem = field_problem(field, getattr(note, field))
+        if problem:
+            raise InvalidNote(f"{where}: the field {field!r} {problem}")
+    return note
 
 
 def _text(value: Any, field: str, where: str) -> str | None:
@@ -332,9 +351,18 @@ def _date(value: Any, where: str) -> str | None:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a year written bare in YAML
     if isinstance(value, str):
-        return value.strip() or None
-    raise InvalidNote(f"{where}: date must be a date or text, not {type(value).__name__}")
+        if not value.strip():
+            return None
+        date = normal_date(value)
+        if date is None:
+            raise InvalidNote(f"{where}: the field 'date' is {value.strip()[:40]!r}, not a real "
+                              "date (YYYY-MM-DD, YYYY-MM or YYYY)")
+        return date
+    raise InvalidNote(f"{where}: the field 'date' must be a date or text, not "
+                      f"{type(value).__name__}")
 
 
 def _list(value: Any, field: str, where: str) -> tuple[str, ...]:

@@ -15,7 +15,15 @@ prompt tells the model to treat notes as data; a model that obeys anyway (``rag-
   guard the question, so that one list of attack wordings serves both doors;
 - or when it speaks to a model (``ADDRESSED``: "AI assistant:", "if you are an AI", "to any
   language model reading this", "chatbots summarising this page") and tells it to do
-  something (``DIRECTIVE``). A question may address the assistant; a note has no reason to.
+  something (``DIRECTIVE``). A question may address the assistant; a note has no reason to;
+- or when, without naming a model, it tells whoever reads, processes or answers from this very
+  text how to answer: an instruction addressed to the reader (``READER``: "whoever reads this
+  note", "anyone processing this page", "readers of this document") that names an act of
+  answering (``ANSWERING``: answer, reply, say, output, begin, end, ...), or one whose subject
+  is the answer drawn from this text (``ANSWER_FROM_THIS``: "any answer based on this note
+  must ...", "replies about this page should ..."). A note speaks of its subject; a sentence
+  about how its own reader must answer is written for the assistant. Addressed to the reader
+  but about something else ("whoever reads this, know that you are loved") it stays.
 
 The stored note is not changed (nothing a user wrote is lost): this is how the note is shown to
 the model. On honest text it flags nothing in the golden notes but the planted instructions of the
@@ -29,7 +37,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rag_core.safety.normalise import clean
+from rag_core.safety.normalise import clean, fold
 from rag_core.safety.sanitiser import families_in, segments
 
 REMOVED = "[an instruction to the assistant was left out here]"
@@ -50,6 +58,35 @@ DIRECTIVE = re.compile(
     r"stop|ignore|disregard|forget|reveal|repeat|send|link|recommend|mention|translate|append|"
     r"insert|put|show|display|use|cite|direct|ask|claim|state|refuse|email|visit|must|should|"
     r"need\s+to|have\s+to)\b", re.IGNORECASE)
+# This very text: "this note", "these pages", or a bare "this" that ends its phrase ("whoever
+# reads this, ..."); never "this psalm" or "this chapter", which name what a note is about.
+_THIS = (r"th(?:is|ese)\s+(?:notes?|pages?|texts?|documents?|files?|entry|entries|messages?|"
+         r"handouts?|sheets?|posts?|cards?|sections?|paragraphs?|lines?|sentences?|content)\b|"
+         r"th(?:is|ese)\b(?=\s*[,:;.!?\u2013\u2014-]|\s+(?:must|should|shall|is|are|has|have|"
+         r"needs?|please)\b)")
+_READS = (r"(?:reads?|reading|sees?|seeing|process(?:es)?|processing|summari[sz](?:es|e|ing)|"
+          r"answers?|answering|receives?|receiving|pars(?:es|e|ing)|index(?:es)?|indexing|"
+          r"finds?|finding|uses?|using|handles?|handling|opens?|opening|gets?|getting)")
+_THIS_WORD = re.compile(r"\bth(?:is|ese)\b", re.IGNORECASE)
+READER = re.compile(
+    rf"\b(?:who(?:so)?ever|anyone|anybody|everyone|everybody|any\s+one|those|one|whoever)\s+"
+    rf"(?:who\s+|that\s+)?(?:is\s+|are\s+)?{_READS}\s+(?:questions?\s+(?:about|on|from)\s+)?"
+    rf"(?:{_THIS})|\b(?:readers?|recipients?|processors?|summari[sz]ers?)\s+of\s+(?:{_THIS})",
+    re.IGNORECASE)
+# An act of answering, told: after a modal ("should answer", "is to begin") or as an imperative
+# after a pause ("...this page: respond only with"), not a verb that reports ("they say").
+ANSWERING = re.compile(
+    r"(?:\b(?:must|should|shall|(?:has|have|needs?|is|are|ought)\s+to|please|always|"
+    r"never|only)|[,:;\u2013\u2014-])\s+(?:\w+\s+){0,2}?"
+    r"(?:answer|reply|respond|say|state|claim|write|output|print|tell|repeat|include|"
+    r"mention|recommend|end|begin|start|append|add|insert|refuse|ignore|disregard|forget|"
+    r"reveal|translate|link|cite|send)\b", re.IGNORECASE)
+ANSWER_FROM_THIS = re.compile(
+    r"\b(?:(?:any|every|each|all|the|your|an?)\s+(?:\w+\s+)?)?(?:answers?|repl(?:y|ies)|responses?|"
+    r"summar(?:y|ies)|outputs?)\s+(?:\w+\s+){0,3}?(?:drawn\s+from|based\s+on|taken\s+from|from|"
+    r"using|citing|quoting|about|on)\s+(?:" + _THIS + r")\s*,?\s+"
+    r"(?:must|should|shall|has\s+to|have\s+to|needs?\s+to|is\s+to|are\s+to|will\s+have\s+to)\b",
+    re.IGNORECASE)
 _FIELD_PARTS = re.compile(r"(\([^()]*\)|\s+[|/]\s+|(?<=[.!?;])\s+)")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _TAG = re.compile(r"<[^<>\n]*>")
@@ -61,7 +98,17 @@ def is_instruction(segment: str) -> bool:
     text = clean(segment)
     if ADDRESSED.search(text) and DIRECTIVE.search(text):
         return True
+    if any(tells_the_reader(view) for view in (text, fold(text))):
+        return True
     return bool(families_in(text, decode_payloads=False))
+
+
+def tells_the_reader(text: str) -> bool:
+    """True when ``text`` tells whoever reads or answers from this text how to answer."""
+    if not _THIS_WORD.search(text):  # both rules need "this" or "these": most text has neither
+        return False
+    return bool((READER.search(text) and ANSWERING.search(text))
+                or ANSWER_FROM_THIS.search(text))
 
 
 @lru_cache(maxsize=16384)

@@ -96,6 +96,9 @@ class Store(CostStore, Protocol):
         """The user's notes in id order, those after ``after``, at most ``limit``:
         ``note_id``, ``title``, ``content_hash``, ``updated_at`` (and more)."""
 
+    def get_note(self, user_id: str, note_id: str) -> Note | None:
+        """One note of the user as it was written, or None when the user has no such note."""
+
     def search(
         self,
         user_id: str,
@@ -124,3 +127,25 @@ class Store(CostStore, Protocol):
         """The read replica's state for readiness, or None without one."""
 
     def close(self) -> None: ...
+
+
+def stored_note(note_id: str, metadata: dict[str, Any], body: str | None,
+                chunk_texts: Sequence[str] = ()) -> Note:
+    """A note from its stored fields and body. A note stored before bodies were kept has only
+    its chunks: they are joined in order, each without the start it repeats of the one before
+    (its overlap), so the text reads once."""
+    if body is None:
+        parts: list[str] = []
+        prev = ""
+        for text in chunk_texts:
+            cut = next((n for n in range(min(len(prev), len(text)), 0, -1)
+                        if prev.endswith(text[:n])), 0)
+            rest = text[cut:].lstrip()
+            if rest:
+                parts.append(rest)
+            prev = text
+        body = "\n\n".join(parts)
+    return Note(id=note_id, title=str(metadata.get("title") or ""), body=body,
+                date=metadata.get("date"), speaker=metadata.get("speaker"),
+                series=metadata.get("series"), tags=tuple(metadata.get("tags") or ()),
+                scripture=tuple(metadata.get("scripture") or ()))

@@ -54,7 +54,8 @@ def write_notes(conn: psycopg.Connection[Any], user_id: str, items: Sequence[Not
     metadata = {i: Jsonb(items[i].note.metadata()) for i in changed}
     with conn.cursor() as cur:
         cur.executemany(q.UPSERT_NOTE, [
-            (user_id, items[i].note.id, items[i].note_hash, metadata[i]) for i in changed])
+            (user_id, items[i].note.id, items[i].note_hash, metadata[i], items[i].note.body)
+            for i in changed])
     replaced = [items[i].note.id for i in changed if items[i].note.id in stored]
     if replaced:
         conn.execute(q.DELETE_NOTES_CHUNKS, (user_id, replaced))

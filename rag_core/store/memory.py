@@ -27,9 +27,11 @@ from rag_core.store.base import (
     NoteWrite,
     SearchParams,
     UpsertResult,
+    stored_note,
 )
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.fusion import fuse
+from rag_core.store.records import MemoryRecords
 from rag_core.types import Chunk, Note
 
 _TERM = re.compile(r"[^\W_]+")
@@ -46,6 +48,7 @@ class _Note:
     chunks: list[Chunk]
     vectors: np.ndarray
     updated_at: datetime
+    body: str = ""
 
 
 class MemoryStore:
@@ -55,6 +58,7 @@ class MemoryStore:
         self._versions: dict[str, int] = defaultdict(int)
         self._costs: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.records = MemoryRecords()  # verdicts: a deleted note's text leaves them too
 
     def ensure_schema(self) -> list[int]:
         return []
@@ -103,7 +107,7 @@ class MemoryStore:
                         note_id=note.id, user_id=user_id, ordinal=c.ordinal, text=c.text,
                         metadata=dict(meta)) for c in item.chunks]
         self._notes[user_id][note.id] = _Note(item.note_hash, meta, stored, vectors,
-                                              datetime.now(UTC))
+                                              datetime.now(UTC), note.body)
         self._versions[user_id] += 1
         return UpsertResult(note.id, "updated" if old else "inserted", len(item.chunks))
 
@@ -112,10 +116,16 @@ class MemoryStore:
             if self._notes[user_id].pop(note_id, None) is None:
                 return False
             self._versions[user_id] += 1
-            return True
+        self.records.redact_note(user_id, note_id)
+        return True
 
     def notes_version(self, user_id: str) -> int:
         return self._versions[user_id]
+
+    def get_note(self, user_id: str, note_id: str) -> Note | None:
+        with self._lock:
+            found = self._notes[user_id].get(note_id)
+        return None if found is None else stored_note(note_id, found.metadata, found.body)
 
     def list_notes(self, user_id: str, *, after: str = "",
                    limit: int | None = None) -> list[dict[str, Any]]:

@@ -28,7 +28,14 @@ from rag_core.config import Settings, fixed
 from rag_core.errors import VectorSearchFailed
 from rag_core.store import schema
 from rag_core.store import sql as q
-from rag_core.store.base import DENSE, ChunkDraft, NoteWrite, SearchParams, UpsertResult
+from rag_core.store.base import (
+    DENSE,
+    ChunkDraft,
+    NoteWrite,
+    SearchParams,
+    UpsertResult,
+    stored_note,
+)
 from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.records import PgRecords
@@ -154,12 +161,14 @@ class PgVectorStore:
             return write_notes(conn, user_id, items, vectors)
 
     def delete_note(self, user_id: str, note_id: str) -> bool:
-        """Delete a note and its chunks (cascade); False when the user has no such note."""
+        """Delete a note and its chunks (cascade), and its text from the verdicts whose
+        answers cited it, in one transaction; False when the user has no such note."""
         with self._db("note delete") as conn:
             lock_user(conn, user_id)
             if conn.execute(q.DELETE_NOTE, (user_id, note_id)).fetchone() is None:
                 return False
             conn.execute(q.BUMP_VERSION, (user_id, 1))
+            conn.execute(q.REDACT_FEEDBACK, {"user_id": user_id, "note_id": note_id})
         return True
 
     def notes_version(self, user_id: str) -> int:
@@ -185,6 +194,11 @@ class PgVectorStore:
             }
             for r in rows
         ]
+
+    def get_note(self, user_id: str, note_id: str) -> Note | None:
+        with self._db("note lookup") as conn:
+            row = conn.execute(q.GET_NOTE, (user_id, note_id)).fetchone()
+        return None if row is None else stored_note(note_id, row[0] or {}, row[1], row[3] or ())
 
     def count_chunks(self, user_id: str | None = None) -> int:
         def read(conn: psycopg.Connection[Any]) -> Any:

@@ -7,6 +7,7 @@ connections (``PgVectorStore.records``); its SQL is in ``rag_core.store.sql.reco
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -65,17 +66,31 @@ class Records(Protocol):
 
     def reuses_of(self, answer_id: str, user_id: str) -> list[AnswerRecord]: ...
 
-    def add_verdict(self, verdict: Verdict) -> Verdict: ...
+    def add_verdict(self, verdict: Verdict) -> Verdict:
+        """Keep ``verdict``, replacing the user's earlier verdict on the same answer."""
 
     def verdicts(self) -> list[Verdict]: ...
+
+    def recent_verdicts(self, user_id: str, since: datetime) -> int:
+        """How many verdicts ``user_id`` gave (or changed) after ``since``."""
+
+    def redact_note(self, user_id: str, note_id: str) -> int:
+        """The text of the user's verdicts whose answers cited ``note_id`` blanked (the note
+        is deleted); returns how many."""
+
+    def purge_verdicts(self, keep_days: int | None = None) -> int:
+        """Every verdict out, or those older than ``keep_days``; returns how many."""
 
     def log_query(self, entry: LoggedQuery) -> None: ...
 
     def queries(self, days: int) -> list[LoggedQuery]: ...
 
-    def prune(self, answer_days: int, query_days: int) -> None: ...
+    def prune(self, answer_days: int, query_days: int, feedback_days: int) -> None: ...
 
     def purge_queries(self) -> int: ...
+
+    def service_key(self, name: str) -> bytes:
+        """The service's random key ``name`` (32 bytes), made on first use and kept."""
 
 
 Connect = Callable[[str], AbstractContextManager[Any]]
@@ -114,6 +129,22 @@ class PgRecords:
                         matched_question=r[9], no_context=bool(r[10]),
                         note_ids=list(r[11] or [])) for r in rows]
 
+    def recent_verdicts(self, user_id: str, since: datetime) -> int:
+        with self._db("verdict count") as conn:
+            row = conn.execute(q.COUNT_RECENT_FEEDBACK, (user_id, since)).fetchone()
+        return int(row[0]) if row else 0
+
+    def redact_note(self, user_id: str, note_id: str) -> int:
+        with self._db("verdict redaction") as conn:
+            return int(conn.execute(q.REDACT_FEEDBACK, {"user_id": user_id,
+                                                        "note_id": note_id}).rowcount)
+
+    def purge_verdicts(self, keep_days: int | None = None) -> int:
+        with self._db("verdict purge") as conn:
+            if keep_days is None:
+                return int(conn.execute(q.PURGE_FEEDBACK).rowcount)
+            return int(conn.execute(q.PRUNE_FEEDBACK, (keep_days,)).rowcount)
+
     def log_query(self, entry: LoggedQuery) -> None:
         with self._db("query log") as conn:
             conn.execute(q.ADD_QUERY, {"user_hash": entry.user_hash, "question": entry.question,
@@ -123,15 +154,23 @@ class PgRecords:
         with self._db("query log listing") as conn:
             return [LoggedQuery(*r) for r in conn.execute(q.LIST_QUERIES, (days,))]
 
-    def prune(self, answer_days: int, query_days: int) -> None:
+    def prune(self, answer_days: int, query_days: int, feedback_days: int) -> None:
         with self._db("record pruning") as conn:
             conn.execute(q.PRUNE_ANSWERS, (answer_days,))
             conn.execute(q.PRUNE_QUERIES, (query_days,))
+            conn.execute(q.PRUNE_FEEDBACK, (feedback_days,))
 
     def purge_queries(self) -> int:
         """Every query-log line out (``rag-core querylog purge``); returns how many."""
         with self._db("query log purge") as conn:
             return int(conn.execute(q.PURGE_QUERIES).rowcount)
+
+    def service_key(self, name: str) -> bytes:
+        with self._db("service key") as conn:
+            conn.execute(q.ADD_SERVICE_KEY, (name, secrets.token_bytes(32)))
+            row = conn.execute(q.GET_SERVICE_KEY, (name,)).fetchone()
+        assert row is not None
+        return bytes(row[0])
 
 
 class MemoryRecords:
@@ -141,6 +180,8 @@ class MemoryRecords:
         self._lock = threading.Lock()
         self._answers: dict[str, AnswerRecord] = {}
         self._verdicts: list[Verdict] = []
+        self._next_id = 0
+        self._keys: dict[str, bytes] = {}
         self._queries: list[LoggedQuery] = []
 
     def add_answer(self, record: AnswerRecord) -> None:
@@ -158,13 +199,40 @@ class MemoryRecords:
 
     def add_verdict(self, verdict: Verdict) -> Verdict:
         with self._lock:
-            kept = replace(verdict, id=len(self._verdicts) + 1, created_at=_now())
-            self._verdicts.append(kept)
+            old = next((v for v in self._verdicts if v.user_id == verdict.user_id
+                        and v.answer_id == verdict.answer_id), None)
+            self._next_id += old is None
+            kept = replace(verdict, id=old.id if old else self._next_id, created_at=_now())
+            self._verdicts = [v for v in self._verdicts if v is not old] + [kept]
             return kept
 
     def verdicts(self) -> list[Verdict]:
         with self._lock:
-            return list(self._verdicts)
+            return sorted(self._verdicts, key=lambda v: v.id)
+
+    def recent_verdicts(self, user_id: str, since: datetime) -> int:
+        with self._lock:
+            return sum(1 for v in self._verdicts if v.user_id == user_id
+                       and v.created_at is not None and v.created_at > since)
+
+    def redact_note(self, user_id: str, note_id: str) -> int:
+        with self._lock:
+            hit = [v for v in self._verdicts if v.user_id == user_id and note_id in v.note_ids]
+            self._verdicts = [v for v in self._verdicts if v not in hit] + [replace(
+                v, question="", answer="", comment=None, matched_question=None,
+                note_ids=[n for n in v.note_ids if n != note_id]) for v in hit]
+            return len(hit)
+
+    def purge_verdicts(self, keep_days: int | None = None) -> int:
+        with self._lock:
+            before = len(self._verdicts)
+            if keep_days is None:
+                self._verdicts = []
+            else:
+                since = _now() - timedelta(days=keep_days)
+                self._verdicts = [v for v in self._verdicts
+                                  if v.created_at is None or v.created_at >= since]
+            return before - len(self._verdicts)
 
     def log_query(self, entry: LoggedQuery) -> None:
         with self._lock:
@@ -175,9 +243,11 @@ class MemoryRecords:
         with self._lock:
             return [e for e in self._queries if e.at >= since]
 
-    def prune(self, answer_days: int, query_days: int) -> None:
+    def prune(self, answer_days: int, query_days: int, feedback_days: int) -> None:
         now = _now()
         with self._lock:
+            self._verdicts = [v for v in self._verdicts if v.created_at is None
+                              or v.created_at >= now - timedelta(days=feedback_days)]
             self._answers = {k: r for k, r in self._answers.items()
                              if r.created_at is None
                              or r.created_at >= now - timedelta(days=answer_days)}
@@ -188,6 +258,10 @@ class MemoryRecords:
         with self._lock:
             removed, self._queries = len(self._queries), []
             return removed
+
+    def service_key(self, name: str) -> bytes:
+        with self._lock:
+            return self._keys.setdefault(name, secrets.token_bytes(32))
 
 
 def _now() -> datetime:

@@ -248,18 +248,3 @@ async def test_an_answer_carries_the_documented_fields_as_json_and_as_an_event(
     data = streamed.text.split("event: answer\ndata: ", 1)[1].split("\n", 1)[0]
     event = AnswerOut.model_validate_json(data).model_dump(mode="json")
     assert set(event) == set(body) and event["answer"] == body["answer"]
-
-
-async def test_the_switch_interval_holds_while_the_app_runs(memory_parts: Parts) -> None:
-    """``RAG_SWITCH_INTERVAL_MS`` is the app's for as long as it runs, and no longer."""
-    import sys
-    from dataclasses import replace
-
-    before = sys.getswitchinterval()
-    settings = memory_parts.settings.with_overrides(switch_interval_ms=0.5, jwt_secret=SECRET)
-    app = create_app(settings, parts=replace(memory_parts, settings=settings))
-    async with app.router.lifespan_context(app):
-        assert sys.getswitchinterval() == pytest.approx(0.0005)
-    assert sys.getswitchinterval() == before
-    with pytest.raises(ValueError):
-        Settings(switch_interval_ms=0)

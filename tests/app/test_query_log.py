@@ -15,7 +15,12 @@ import httpx
 import pytest
 
 from rag_core import observability as obs
-from rag_core.answers.log import export_query_log, flush_query_log
+from rag_core.answers.log import (
+    QUERY_LOG_KEY_NAME,
+    export_query_log,
+    flush_query_log,
+    user_hash,
+)
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
@@ -71,7 +76,8 @@ async def test_the_query_log_is_exported_and_replayed(app_settings: Settings, ap
     out = tmp_path / "querylog.jsonl"
     assert export_query_log(app_parts.records, out, days=1) >= 3
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    mine = [x for x in lines if x["user"] == obs.hash_id(user)]
+    hashed = user_hash(app_parts.records.service_key(QUERY_LOG_KEY_NAME), user)
+    mine = [x for x in lines if x["user"] == hashed]
     assert [x["question"] for x in mine] == asked  # the text, never the user id
     assert [x["outcome"] for x in mine][:2] == ["llm", "query"]
     assert all(user not in json.dumps(x) for x in lines)
@@ -80,7 +86,7 @@ async def test_the_query_log_is_exported_and_replayed(app_settings: Settings, ap
     only_mine.write_text("".join(json.dumps(x) + "\n" for x in mine))
     events = traffic.read_log(only_mine)
     assert [e.kind for e in events] == ["novel", "repeat", "novel"]
-    folder = tmp_path / "notes" / obs.hash_id(user)  # the replay's notes: a folder per user
+    folder = tmp_path / "notes" / hashed  # the replay's notes: a folder per user
     shutil.copytree(GOLDEN / "notes" / "amara", folder)
     notes = cr.library_notes(notes_dir=tmp_path / "notes")
     traffic.check_notes(events, notes)
@@ -92,5 +98,34 @@ async def test_the_query_log_is_exported_and_replayed(app_settings: Settings, ap
         rows = cr.run_replay(base, events, notes, query_ttl_s=86_400, semantic_threshold=0.6)
         assert len(rows) == 3 and rows["outcome"].tolist()[:2] == ["llm", "l1"]
     finally:
-        cr.remove_users(base, [obs.hash_id(user)])
+        cr.remove_users(base, [hashed])
         base.parts.close()
+
+
+async def test_the_logged_user_hash_is_keyed_not_a_plain_digest(
+        app_settings: Settings, app_parts: Any) -> None:
+    """Anyone with an export and a list of user ids could match a plain SHA-256 of each id;
+    the key kept in PostgreSQL (made once, the same for every process) or RAG_QUERY_LOG_KEY
+    keys the hash instead."""
+    from rag_core.store.pgvector import PgVectorStore
+
+    user = f"ql-{uuid.uuid4().hex[:10]}"
+    questions = [f"Who rebuilt the wall? ({question_tag()})"]
+    for key in (None, "an operator's query-log key"):
+        logged = app_settings.with_overrides(query_log=True, query_log_key=key)
+        await _ask(create_app(logged, parts=replace(app_parts, settings=logged)), logged, user,
+                   questions)
+        flush_query_log(app_parts.records)
+        kept = {q.user_hash for q in app_parts.records.queries(1) if q.question == questions[0]}
+        assert kept and obs.hash_id(user) not in kept
+        if key is None:
+            other = PgVectorStore(app_settings)  # another process reads the same key
+            try:
+                stored = other.records.service_key(QUERY_LOG_KEY_NAME)
+            finally:
+                other.close()
+            assert stored == app_parts.records.service_key(QUERY_LOG_KEY_NAME)
+            assert kept == {user_hash(stored, user)}
+        else:
+            assert user_hash(key.encode(), user) in kept
+        questions = [f"Who planted the field? ({question_tag()})"]

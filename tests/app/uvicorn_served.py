@@ -81,7 +81,8 @@ def serve_app(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("RAG_") and k not in ("DATABASE_URL", "REDIS_URL", "HF_TOKEN")}
     env.update({
-        "DATABASE_URL": db_url, "REDIS_URL": rd.url, "RAG_PROFILE": "ci",
+        "DATABASE_URL": db_url, "REDIS_URL": rd.url,
+        "RAG_PROFILE": "dev",  # X-Worker-PID tells the workers apart (a dev-only header)
         "RAG_STATE_DIR": str(work / "state"), "RAG_JWT_SECRET": SECRET,
         "RAG_SEMANTIC_CACHE_ENABLED": "false",  # exact L1 hits only, for a clear test
         "RAG_LLM": "hf", "RAG_LLM_BASE_URL": f"{mock_url}/v1", "RAG_LLM_MAX_RETRIES": "0",

@@ -65,6 +65,30 @@ RECORD_TABLES = (
     sql.SQL("CREATE INDEX query_log_at_idx ON query_log (at)"),
 )
 
+# Migration 5: each note's body as written (``GET /v1/notes/{id}``), one verdict per user and
+# answer (older duplicates: the latest kept), and the service's own keys (the query log's
+# hashing key when ``RAG_QUERY_LOG_KEY`` is unset).
+PRIVACY_CHANGES = (
+    sql.SQL("ALTER TABLE notes ADD COLUMN IF NOT EXISTS body text"),
+    sql.SQL(
+        """
+        DELETE FROM answer_feedback f USING answer_feedback g
+        WHERE f.user_id = g.user_id AND f.answer_id = g.answer_id AND f.id < g.id
+        """
+    ),
+    sql.SQL("CREATE UNIQUE INDEX answer_feedback_user_answer_idx "
+            "ON answer_feedback (user_id, answer_id)"),
+    sql.SQL(
+        """
+        CREATE TABLE service_keys (
+            name text PRIMARY KEY,
+            secret bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    ),
+)
+
 ADD_ANSWER = sql.SQL(
     """
     INSERT INTO answers (answer_id, user_id, source, cache_key, notes_version, semantic_field,
@@ -94,9 +118,31 @@ ADD_FEEDBACK = sql.SQL(
                                  matched_question, no_context, note_ids)
     VALUES (%(answer_id)s, %(user_id)s, %(verdict)s, %(source)s, %(comment)s, %(question)s,
             %(answer)s, %(matched_question)s, %(no_context)s, %(note_ids)s)
+    ON CONFLICT (user_id, answer_id) DO UPDATE
+    SET created_at = now(), verdict = EXCLUDED.verdict, source = EXCLUDED.source,
+        comment = EXCLUDED.comment, question = EXCLUDED.question, answer = EXCLUDED.answer,
+        matched_question = EXCLUDED.matched_question, no_context = EXCLUDED.no_context,
+        note_ids = EXCLUDED.note_ids
     RETURNING id, created_at
     """
 )
+# A user's verdicts given since a time (the per-user rate of verdicts).
+COUNT_RECENT_FEEDBACK = sql.SQL(
+    "SELECT count(*) FROM answer_feedback WHERE user_id = %s AND created_at > %s")
+# A deleted note's text out of the verdicts whose answers cited it: the question, the answer,
+# the comment and the matched question are blanked and the note's id taken off the list; the
+# verdict itself (wrong or right, and where the answer came from) stays for the counts.
+REDACT_FEEDBACK = sql.SQL(
+    """
+    UPDATE answer_feedback
+    SET question = '', answer = '', comment = NULL, matched_question = NULL,
+        note_ids = note_ids - %(note_id)s
+    WHERE user_id = %(user_id)s AND note_ids ? %(note_id)s
+    """
+)
+PRUNE_FEEDBACK = sql.SQL(
+    "DELETE FROM answer_feedback WHERE created_at < now() - make_interval(days => %s)")
+PURGE_FEEDBACK = sql.SQL("DELETE FROM answer_feedback")
 LIST_FEEDBACK = sql.SQL(
     """
     SELECT id, answer_id, user_id, created_at, verdict, source, comment, question, answer,
@@ -118,3 +164,8 @@ LIST_QUERIES = sql.SQL(
 )
 PRUNE_QUERIES = sql.SQL("DELETE FROM query_log WHERE at < now() - make_interval(days => %s)")
 PURGE_QUERIES = sql.SQL("DELETE FROM query_log")
+# A key of the service, made once: the first process to need it stores its random bytes, every
+# later one reads them.
+ADD_SERVICE_KEY = sql.SQL(
+    "INSERT INTO service_keys (name, secret) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING")
+GET_SERVICE_KEY = sql.SQL("SELECT secret FROM service_keys WHERE name = %s")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from rag_core.store.sql.records import RECORD_TABLES
+from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES
 
 # Key of the transaction-level advisory lock that serialises migrations across processes.
 MIGRATION_LOCK_KEY = 0x7261675F636F7265  # "rag_core"
@@ -201,6 +201,8 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
                   _BM25_STATISTICS),
         Migration(4, "answer records, verdicts on answers, the opt-in query log",
                   RECORD_TABLES),
+        Migration(5, "note bodies, one verdict per user and answer, service keys",
+                  PRIVACY_CHANGES),
     ]
 
 

@@ -23,11 +23,22 @@ NOTE_HASHES = sql.SQL(
 )
 UPSERT_NOTE = sql.SQL(
     """
-    INSERT INTO notes (user_id, note_id, content_hash, metadata, updated_at)
-    VALUES (%s, %s, %s, %s, now())
+    INSERT INTO notes (user_id, note_id, content_hash, metadata, body, updated_at)
+    VALUES (%s, %s, %s, %s, %s, now())
     ON CONFLICT (user_id, note_id) DO UPDATE
     SET content_hash = EXCLUDED.content_hash, metadata = EXCLUDED.metadata,
-        updated_at = EXCLUDED.updated_at
+        body = EXCLUDED.body, updated_at = EXCLUDED.updated_at
+    """
+)
+# One note as written: its fields, its body (NULL for a note stored before bodies were kept:
+# then its chunks' texts in order), the time of its last change.
+GET_NOTE = sql.SQL(
+    """
+    SELECT n.metadata, n.body, n.updated_at,
+           CASE WHEN n.body IS NULL THEN
+               (SELECT array_agg(c.text ORDER BY c.ordinal) FROM chunks c
+                WHERE c.user_id = n.user_id AND c.note_id = n.note_id) END
+    FROM notes n WHERE n.user_id = %s AND n.note_id = %s
     """
 )
 DELETE_NOTES_CHUNKS = sql.SQL("DELETE FROM chunks WHERE user_id = %s AND note_id = ANY(%s)")
