@@ -115,7 +115,7 @@ def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGe
 
 def build_ledger(settings: Settings, client: RedisClient | None,
                  store: Store | None) -> CostLedger:
-    return CostLedger(client, settings, store=store)
+    return CostLedger(client, settings, costs=store.costs if store is not None else None)
 
 
 def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> Parts:

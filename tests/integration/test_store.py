@@ -301,21 +301,21 @@ def test_costs_add_up_atomically(store: PgVectorStore) -> None:
 
     def spend(user: str) -> None:
         for _ in range(10):
-            store.add_cost(day, user, 0.25, 100, 10)
+            store.costs.add_cost(day, user, 0.25, 100, 10)
 
     threads = [threading.Thread(target=spend, args=(u,)) for u in ("ann", "ann", "bob", "ann")]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    rows = store.costs_for_day(day)
+    rows = store.costs.costs_for_day(day)
     assert [r["user_id"] for r in rows] == ["ann", "bob"]
     assert rows[0]["cost_usd"] == pytest.approx(7.5)
     assert (rows[0]["input_tokens"], rows[0]["output_tokens"], rows[0]["requests"]) == \
         (3000, 300, 30)
     assert rows[1]["cost_usd"] == pytest.approx(2.5)
-    assert store.costs_for_day(day + dt.timedelta(days=1)) == []
-    assert store.add_cost(day, "bob", 0.5, 1, 2, requests=3)["requests"] == 13
+    assert store.costs.costs_for_day(day + dt.timedelta(days=1)) == []
+    assert store.costs.add_cost(day, "bob", 0.5, 1, 2, requests=3)["requests"] == 13
 
 
 # --- failure and recovery ----------------------------------------------------------------

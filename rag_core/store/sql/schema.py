@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from rag_core.store.sql.ledger import LEDGER_TABLES
 from rag_core.store.sql.records import RECORD_TABLES
 
 # Key of the transaction-level advisory lock that serialises migrations across processes.
@@ -201,6 +202,8 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
                   _BM25_STATISTICS),
         Migration(4, "answer records, verdicts on answers, the opt-in query log",
                   RECORD_TABLES),
+        Migration(5, "cost reservations in flight, notes versions owed to Redis",
+                  LEDGER_TABLES),
     ]
 
 
