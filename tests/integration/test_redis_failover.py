@@ -111,7 +111,7 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
                             budget_outage_share=0.5)
         parts = build_parts(settings)
         store = CountingStore(parts.store)
-        parts = replace(parts, costs=store.costs)  # type: ignore[arg-type]
+        parts = replace(parts, store=store)  # type: ignore[arg-type]
         pipe = Pipeline(parts)
         ingest_path(parts, user, GOLDEN / "notes" / "amara", progress=False)
         raw = connect(ha_cluster.url, "cluster", timeout_s=5.0)
