@@ -143,7 +143,7 @@ class LoadWriter:
         self.clock = SimClock()
         self.client = connect(url, timeout_s=30.0)
         self.caches = CacheLayers.from_settings(settings, self.client, clock=self.clock)
-        self.ledger = LedgerLoad(CostLedger(self.client, settings, store=None,
+        self.ledger = LedgerLoad(CostLedger(self.client, settings, costs=None,
                                             queue=CostQueue(tmp / "queue")), settings)
         self.params = settings.retrieval
         self.payloads = Payloads()

@@ -97,8 +97,12 @@ def build_embedder(settings: Settings) -> Embedder:
     return build(settings)
 
 
-def build_caches(settings: Settings, client: RedisClient | None) -> CacheLayers:
-    return CacheLayers.from_settings(settings, client)
+def build_caches(settings: Settings, client: RedisClient | None,
+                 store: Store | None = None) -> CacheLayers:
+    """The cache layers; with the ``store`` whose notes they cache, a note change that its
+    process could not write to Redis is redone by any other process (``cache.versions``)."""
+    return CacheLayers.from_settings(
+        settings, client, version_debts=store.version_debts if store is not None else None)
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
@@ -115,7 +119,7 @@ def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGe
 
 def build_ledger(settings: Settings, client: RedisClient | None,
                  store: Store | None) -> CostLedger:
-    return CostLedger(client, settings, store=store)
+    return CostLedger(client, settings, costs=store.costs if store is not None else None)
 
 
 def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> Parts:
@@ -126,7 +130,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
         settings=settings,
         store=store,
         embedder=build_embedder(settings),
-        caches=build_caches(settings, client),
+        caches=build_caches(settings, client, store),
         generator=build_generator(settings, client),
         ledger=build_ledger(settings, client, store),
         counter=counter or default_counter(),
@@ -149,4 +153,5 @@ def with_settings(parts: Parts, **overrides: Any) -> Parts:
     settings = parts.settings.with_overrides(**overrides)
     caches = replace(parts.caches, settings=settings,
                      semantic=parts.caches.semantic.with_settings(settings))
+    caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
     return replace(parts, settings=settings, caches=caches)

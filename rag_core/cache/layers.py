@@ -45,6 +45,7 @@ from rag_core.redis_kv.restarts import watch_of
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Answer, CacheOutcome, Chunk
 
 
@@ -80,9 +81,12 @@ class CacheLayers:
 
     @classmethod
     def from_settings(cls, settings: Settings, client: RedisClient | None, *,
-                      clock: Callable[[], float] | None = None) -> CacheLayers:
+                      clock: Callable[[], float] | None = None,
+                      version_debts: VersionDebts | None = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
-        semantic entries: the harness replays a month of traffic on simulated time."""
+        semantic entries: the harness replays a month of traffic on simulated time.
+        ``version_debts``: the notes versions PostgreSQL records as not yet in Redis (the
+        store's), so that a change whose process died is not undone by Redis's copy."""
         counters = (SharedCounters(client, cache_counters_key()) if client is not None
                     else None)
 
@@ -115,7 +119,8 @@ class CacheLayers:
                                             counters=counters),
                      counters=counters)
         layers.truth = NotesVersions(versions, fixed.NOTES_VERSION_TTL_S, layers.purge_user,
-                                     watch_of(client) if client is not None else None)
+                                     watch_of(client) if client is not None else None,
+                                     version_debts if client is not None else None)
         return layers
 
     @property
@@ -354,7 +359,8 @@ class CacheLayers:
         return out
 
     def close(self) -> None:
-        """Send this process's last counts."""
+        """Send this process's last counts; stop polling for notes version debts."""
+        self.truth.close()
         if self.counters is not None:
             self.counters.close()
 

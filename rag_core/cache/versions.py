@@ -8,7 +8,11 @@ before Redis answers for that user again:
 - **a version write that failed** (Redis frozen or down while a note changed): the change is
   remembered (``debts``) and redone, with the purge of the user's older entries, at the next
   lookup that finds Redis answering; until then that user's version is read from PostgreSQL
-  (and nothing is stored: the write condition finds Redis's older version);
+  (and nothing is stored: the write condition finds Redis's older version). PostgreSQL records
+  the debt in the note change's own transaction (``rag_core.store.version_debts``), and every
+  process polls those records (``POLL_S``): a process that dies before it wrote the version
+  leaves its debt to the others, which read that user's version from PostgreSQL and redo the
+  write once it is ``REDO_AFTER_S`` old;
 - **a Redis that restarted** (a new ``run_id``, seen by ``redis_kv.restarts``): it may have come
   back from its append-only file with versions older than writes it never ran, so every version
   key is dropped (each is read again from PostgreSQL); until that succeeds, versions come from
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable
 
 from rag_core import observability as obs
@@ -29,22 +35,34 @@ from rag_core.cache.redis_cache import RedisCache
 from rag_core.redis_kv.client import REDIS_ERRORS
 from rag_core.redis_kv.keys import notes_version_key, version_pattern
 from rag_core.redis_kv.restarts import RunIdWatch
+from rag_core.store.version_debts import VersionDebts
 
 log = logging.getLogger("rag_core.cache")
 
 MAX_DEBTS_PER_CALL = 16  # debts of other users settled on the way (the asker's always is)
+POLL_S = 1.0  # how often the debts PostgreSQL records are read
+# A recorded debt younger than this is left to the process that made it (it writes the version
+# within milliseconds unless Redis fails); it is read from PostgreSQL meanwhile all the same.
+REDO_AFTER_S = 2.0
 
 
 class NotesVersions:
     def __init__(self, versions: Cache, ttl_s: int, purge: Callable[[str], object],
-                 watch: RunIdWatch | None = None) -> None:
+                 watch: RunIdWatch | None = None, recorded: VersionDebts | None = None
+                 ) -> None:
         self.versions = versions
         self.ttl_s = ttl_s
         self.purge = purge  # drops a user's entries of every version; raises when Redis fails
         self.watch = watch
         self.debts: dict[str, int] = {}  # user -> the version Redis failed to take
+        self.recorded = recorded  # the debts of every process, in PostgreSQL
+        self.elsewhere: dict[str, int] = {}  # user -> version, as the last poll read them
         self._seen = watch.changes if watch is not None else 0
         self._lock = threading.Lock()
+        self._poller: threading.Thread | None = None
+        self._starting = threading.Lock()
+        self._warned = -1e9
+        self._stop = threading.Event()
 
     def epoch(self) -> int:
         """Changes of the server's run_id seen so far (compare before and after a read)."""
@@ -56,9 +74,47 @@ class NotesVersions:
         when Redis answers)."""
         if self.epoch() != self._seen and not self._drop_all():
             return False
+        if self.recorded is not None and self._poller is None:
+            self._start_polling()
         if self.debts:
             self._settle(user_id)
-        return user_id not in self.debts
+        return user_id not in self.debts and user_id not in self.elsewhere
+
+    def poll(self) -> None:
+        """Read the debts PostgreSQL records; redo those old enough once Redis answers."""
+        if self.recorded is None:
+            return
+        try:
+            owed = self.recorded.owed()
+        except Exception as exc:  # PostgreSQL away: keep what the last poll read
+            if time.monotonic() - self._warned >= 30:  # once per 30 s, not per poll
+                self._warned = time.monotonic()
+                obs.log_event(log, logging.WARNING, "notes version debts unreadable",
+                              error=type(exc).__name__)
+            return
+        self.elsewhere = {d.user_id: d.version for d in owed}
+        for debt in owed:
+            if debt.age_s < REDO_AFTER_S:
+                continue
+            with self._lock:
+                self.debts[debt.user_id] = max(debt.version,
+                                               self.debts.get(debt.user_id, debt.version))
+            if not self._redo(debt.user_id):
+                return  # Redis is not answering: the rest wait too
+            self.elsewhere.pop(debt.user_id, None)
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _start_polling(self) -> None:
+        with self._starting:
+            if self._poller is not None:
+                return
+            self.poll()  # the first read before the first answer
+            self._poller = threading.Thread(target=_poll_while_alive,
+                                            args=(weakref.ref(self), self._stop),
+                                            name="notes-version-debts", daemon=True)
+            self._poller.start()
 
     def changed(self, user_id: str, version: int) -> bool:
         """A user's notes changed (``version`` read from PostgreSQL after it): the version
@@ -93,6 +149,12 @@ class NotesVersions:
         with self._lock:
             if self.debts.get(user_id) == version:
                 del self.debts[user_id]
+        if self.recorded is not None:
+            try:
+                self.recorded.settle(user_id, version)
+            except Exception as exc:  # left for a poll to settle: an extra purge at worst
+                obs.log_event(log, logging.WARNING, "notes version debt not settled in "
+                              "PostgreSQL", error=type(exc).__name__)
         return True
 
     def _drop_all(self) -> bool:
@@ -119,3 +181,13 @@ class NotesVersions:
                       "dropped (read again from PostgreSQL)")
         self._seen = seen
         return True
+
+
+def _poll_while_alive(ref: weakref.ref[NotesVersions], stop: threading.Event) -> None:
+    """The poller of one ``NotesVersions``, until it is closed or gone."""
+    while not stop.wait(POLL_S):
+        versions = ref()
+        if versions is None:
+            return
+        versions.poll()
+        del versions

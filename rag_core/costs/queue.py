@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.store.base import CostStore
+from rag_core.store.costs import CostStore
 
 log = logging.getLogger("rag_core.costs.ledger")
 RETRY_EVERY_S = 5.0
@@ -68,7 +68,8 @@ class CostQueue:
                 for row in rows:
                     try:
                         store.add_cost(row["day"], row["user_id"], row["cost_usd"],
-                                       row["input_tokens"], row["output_tokens"])
+                                       row["input_tokens"], row["output_tokens"],
+                                       reservation_id=row.get("reservation_id"))
                         done += 1
                     except Exception:  # still down: keep it and the rest for later
                         left.append(row)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -17,7 +16,9 @@ from rag_core.config import (  # noqa: F401  (re-exported for the store's module
     Retrieval,
     RetrievalMode,
 )
+from rag_core.store.costs import CostStore
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Chunk, Note
 
 # What one search runs with is the retrieval section of Settings itself (``settings.retrieval``):
@@ -53,19 +54,16 @@ class NoteWrite:
     embeddings: np.ndarray
 
 
-class CostStore(Protocol):
-    """Durable cost rows (the ledger's record; Redis holds only the running totals)."""
+class Store(Protocol):
+    """Notes and search. The cost rows are a part of their own (``costs``), sharing only the
+    store's connections; ``version_debts`` is None where one process is all there is."""
 
-    def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
-                 output_tokens: int) -> object: ...
+    @property
+    def costs(self) -> CostStore: ...
 
-    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]: ...
+    @property
+    def version_debts(self) -> VersionDebts | None: ...
 
-    def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
-        """The user's and everyone's recorded spend of that day (dollars)."""
-
-
-class Store(CostStore, Protocol):
     def ensure_schema(self) -> Any: ...
 
     def note_hash(self, user_id: str, note_id: str) -> str | None:

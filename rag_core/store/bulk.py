@@ -34,6 +34,15 @@ def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -
     return f"{note_id}:{ordinal}:{digest}"
 
 
+def bump_version(conn: psycopg.Connection[Any], user_id: str, changed: int) -> int:
+    """The user's notes version after ``changed`` notes changed, owed to Redis from this
+    transaction on (``sql.ledger``: settled once a process has written it there)."""
+    row = conn.execute(q.BUMP_VERSION, (user_id, changed)).fetchone()
+    assert row is not None
+    conn.execute(q.OWE_VERSION, (user_id, row[0]))
+    return int(row[0])
+
+
 def lock_user(conn: psycopg.Connection[Any], user_id: str) -> None:
     conn.execute(q.LOCK_USER, (q.USER_LOCK_NAMESPACE, user_id))
 
@@ -71,7 +80,7 @@ def write_notes(conn: psycopg.Connection[Any], user_id: str, items: Sequence[Not
             for row in rows:
                 copy.write_row(row)
         conn.execute(q.INSERT_STAGED_CHUNKS)
-    conn.execute(q.BUMP_VERSION, (user_id, len(changed)))
+    bump_version(conn, user_id, len(changed))
     for i in changed:
         if items[i].note.id in stored:
             results[i] = UpsertResult(items[i].note.id, "updated", len(items[i].chunks))

@@ -15,7 +15,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from rag_core.store.base import (
     UpsertResult,
     stored_note,
 )
+from rag_core.store.costs import MemoryCosts
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.fusion import fuse
 from rag_core.store.records import MemoryRecords
@@ -56,7 +57,8 @@ class MemoryStore:
         self.dim = dim
         self._notes: dict[str, dict[str, _Note]] = defaultdict(dict)
         self._versions: dict[str, int] = defaultdict(int)
-        self._costs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.costs = MemoryCosts()  # the cost ledger's rows and open reservations
+        self.version_debts = None  # one process: nothing is owed to another
         self._lock = threading.Lock()
         self.records = MemoryRecords()  # verdicts: a deleted note's text leaves them too
 
@@ -175,27 +177,6 @@ class MemoryStore:
     def count_matching(self, user_id: str, filters: Filters, *,
                        min_version: int | None = None) -> int:
         return sum(1 for n in self._notes[user_id].values() if filters.matches(n.metadata))
-
-    def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
-                 output_tokens: int, requests: int = 1) -> dict[str, Any]:
-        with self._lock:
-            row = self._costs.setdefault((str(day), user_id), {
-                "day": str(day), "user_id": user_id, "cost_usd": 0.0, "input_tokens": 0,
-                "output_tokens": 0, "requests": 0})
-            row["cost_usd"] += cost_usd
-            row["input_tokens"] += input_tokens
-            row["output_tokens"] += output_tokens
-            row["requests"] += requests
-            return dict(row)
-
-    def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
-        rows = [r for (d, _), r in self._costs.items() if d == str(day)]
-        mine = sum(r["cost_usd"] for r in rows if r["user_id"] == user_id)
-        return mine, sum(r["cost_usd"] for r in rows)
-
-    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
-        rows = [dict(r) for (d, _), r in self._costs.items() if d == str(day)]
-        return sorted(rows, key=lambda r: -r["cost_usd"])
 
     def ping(self) -> bool:
         return True

@@ -16,7 +16,6 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -36,11 +35,13 @@ from rag_core.store.base import (
     UpsertResult,
     stored_note,
 )
-from rag_core.store.bulk import lock_user, make_chunk_id, write_notes
+from rag_core.store.bulk import bump_version, lock_user, make_chunk_id, write_notes
+from rag_core.store.costs import PgCosts
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.records import PgRecords
 from rag_core.store.replica import ReplicaReads
 from rag_core.store.searching import run_search
+from rag_core.store.version_debts import PgVersionDebts
 from rag_core.types import Chunk, Note
 
 __all__ = ["PgVectorStore", "make_chunk_id"]
@@ -67,6 +68,8 @@ class PgVectorStore:
         self._lock = threading.Lock()
         self.reads = ReplicaReads(settings.services, self._db)  # searches and statistics (may lag)
         self.records = PgRecords(self._db)  # answer records, verdicts, the query log
+        self.costs = PgCosts(self._db)  # the cost ledger's rows and open reservations
+        self.version_debts = PgVersionDebts(self._db)  # notes versions Redis has not taken
 
     # --- connections ----------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class PgVectorStore:
             lock_user(conn, user_id)
             if conn.execute(q.DELETE_NOTE, (user_id, note_id)).fetchone() is None:
                 return False
-            conn.execute(q.BUMP_VERSION, (user_id, 1))
+            bump_version(conn, user_id, 1)
             conn.execute(q.REDACT_FEEDBACK, {"user_id": user_id, "note_id": note_id})
         return True
 
@@ -279,34 +282,6 @@ class PgVectorStore:
 
     # --- costs ----------------------------------------------------------------------------
 
-    def add_cost(
-        self,
-        day: date | str,
-        user_id: str,
-        cost_usd: float,
-        input_tokens: int,
-        output_tokens: int,
-        requests: int = 1,
-    ) -> dict[str, Any]:
-        """Add to the user's row of that day atomically; returns the row's new totals."""
-        with self._db("cost update") as conn:
-            row = conn.execute(
-                q.ADD_COST, (day, user_id, cost_usd, input_tokens, output_tokens, requests)
-            ).fetchone()
-        assert row is not None
-        return _cost_row(row)
-
-    def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
-        """The user's and everyone's recorded spend of that day."""
-        with self._db("cost totals") as conn:
-            row = conn.execute(q.DAY_TOTALS, {"day": day, "user_id": user_id}).fetchone()
-        return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
-
-    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
-        """Every user's totals of that day, most expensive first."""
-        with self._db("cost listing") as conn:
-            return [_cost_row(r) for r in conn.execute(q.COSTS_FOR_DAY, (day,))]
-
     # --- lifecycle ------------------------------------------------------------------------
 
     def ping(self) -> bool:
@@ -360,14 +335,3 @@ class PgVectorStore:
         if not np.all(np.isfinite(mat)):
             raise ValueError("embeddings contain NaN or infinity")
         return mat
-
-
-def _cost_row(row: Sequence[Any]) -> dict[str, Any]:
-    return {
-        "day": row[0],
-        "user_id": row[1],
-        "cost_usd": float(row[2]),
-        "input_tokens": int(row[3]),
-        "output_tokens": int(row[4]),
-        "requests": int(row[5]),
-    }

@@ -12,6 +12,7 @@ import pytest
 
 from rag_core.config import Settings
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, Store
+from rag_core.store.costs import DayState
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.memory import MemoryStore
 from rag_core.types import Note
@@ -192,14 +193,25 @@ class StoreContract:
         assert store.count_matching("ann", NO_FILTERS) == 3
 
     def test_cost_rows_add_up_per_user_and_day(self, store: Store) -> None:
-        store.add_cost("2026-11-22", "ann", 0.25, 100, 10)
-        store.add_cost("2026-11-22", "ann", 0.5, 50, 5)
-        store.add_cost("2026-11-22", "bob", 0.1, 1, 1)
-        store.add_cost("2026-11-21", "ann", 9.0, 1, 1)
-        rows = {r["user_id"]: r for r in store.costs_for_day("2026-11-22")}
+        store.costs.add_cost("2026-11-22", "ann", 0.25, 100, 10)
+        store.costs.add_cost("2026-11-22", "ann", 0.5, 50, 5)
+        store.costs.add_cost("2026-11-22", "bob", 0.1, 1, 1)
+        store.costs.add_cost("2026-11-21", "ann", 9.0, 1, 1)
+        rows = {r["user_id"]: r for r in store.costs.costs_for_day("2026-11-22")}
         assert rows["ann"]["cost_usd"] == pytest.approx(0.75)
         assert rows["ann"]["requests"] == 2 and rows["ann"]["input_tokens"] == 150
-        assert [r["user_id"] for r in store.costs_for_day("2026-11-22")] == ["ann", "bob"]
+        assert [r["user_id"] for r in store.costs.costs_for_day("2026-11-22")] == ["ann", "bob"]
+
+    def test_a_reservation_counts_until_its_cost_row_closes_it(self, store: Store) -> None:
+        day = "2026-11-22"
+        store.costs.reserve("r1", day, "ann", 0.3)
+        store.costs.reserve("r2", day, "bob", 0.2)
+        store.costs.add_cost(day, "ann", 0.1, 10, 1)
+        assert store.costs.day_state(day, "ann", 600) == DayState((0.1, 0.1), (0.3, 0.5))
+        store.costs.add_cost(day, "ann", 0.25, 10, 1, reservation_id="r1")
+        store.costs.release("r2")
+        state = store.costs.day_state(day, "ann", 600)
+        assert state.spent == pytest.approx((0.35, 0.35)) and state.held == (0.0, 0.0)
 
     def test_ping(self, store: Store) -> None:
         assert store.ping() is True

@@ -60,7 +60,7 @@ def test_reservations_in_flight_still_count_after_redis_restarts_empty(
     server = redis_factory()
     client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
     ledger = CostLedger(client, live_settings.with_overrides(user_daily_budget_usd=CAP),
-                        store=store, queue=CostQueue(tmp_path / "queue"))
+                        costs=store.costs, queue=CostQueue(tmp_path / "queue"))
     in_flight: list[Reservation] = []
     for _ in range(2):  # Redis loses everything twice while streams are still generating
         in_flight += admit_all(ledger, streams=20)
@@ -72,6 +72,6 @@ def test_reservations_in_flight_still_count_after_redis_restarts_empty(
     in_flight += admit_all(ledger, streams=20)
     for held in in_flight:  # every stream finishes and pays its worst case
         ledger.commit(held, EACH, USAGE)
-    spent = store.day_totals(today(), "amara")[0]
+    spent = store.costs.day_totals(today(), "amara")[0]
     assert spent <= CAP + 1e-9, f"spent {spent:.4f} with a cap of {CAP}"
     assert spent >= CAP - 2 * EACH  # and the cap was used, not refused from the start

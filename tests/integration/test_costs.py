@@ -26,7 +26,8 @@ def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Setti
     settings = live_settings.with_overrides(user_daily_budget_usd=0.05)
     store = PgVectorStore(settings)
     store.ensure_schema()
-    ledger = CostLedger(make_redis_client(settings.redis_url, settings), settings, store=store)
+    ledger = CostLedger(make_redis_client(settings.redis_url, settings), settings,
+                        costs=store.costs)
     estimate, actual = 0.003, 0.0025  # worst case reserved, real cost a little less
 
     def one_request(_: int) -> str:
@@ -44,7 +45,7 @@ def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Setti
     assert outcomes.count("refused") > 0 and "tightened" in outcomes
     served = len(outcomes) - outcomes.count("refused")
     assert spent == pytest.approx(served * actual)
-    rows = {r["user_id"]: r for r in store.costs_for_day(today())}
+    rows = {r["user_id"]: r for r in store.costs.costs_for_day(today())}
     assert float(rows["amara"]["cost_usd"]) == pytest.approx(spent)  # Redis and PostgreSQL agree
     assert int(rows["amara"]["requests"]) == served
     report = ledger.report()

@@ -24,8 +24,9 @@ from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline
-from rag_core.procs import wait_until
+from rag_core.procs import free_port, wait_until
 from rag_core.redis_kv.client import connect
+from rag_core.redis_kv.keys import notes_version_key
 from rag_core.types import Answer, Note
 
 USER = "amara"
@@ -166,6 +167,65 @@ def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
         answer = pipe.ask(USER, QUESTION)
         assert not cites(answer, "bread")
     assert redis_texts(own_redis.url) == []  # the purge that failed was redone
+
+
+def test_a_delete_whose_process_died_during_a_redis_freeze_is_not_undone(
+        parts: Parts, own_redis: RedisProcess) -> None:
+    """The deleting process dies while Redis is frozen, so its failed version write is never
+    redone by it; Redis then resumes with the old version (same run_id: nothing looks
+    restarted). Another process reads PostgreSQL's debt record and serves the new version."""
+    pipe = Pipeline(parts)
+    other_caches = CacheLayers.from_settings(
+        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s),
+        version_debts=parts.store.version_debts)
+    other = Pipeline(replace(parts, caches=other_caches))
+    assert cites(pipe.ask(USER, QUESTION), "bread")
+    assert other.ask(USER, QUESTION).cache["query"] == "hit"  # cached under the old version
+    assert own_redis.proc is not None
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)
+    try:
+        assert delete_note(parts, USER, "bread")  # PostgreSQL moved on; Redis took nothing
+        parts.caches.close()  # the deleting process dies here: its own debt is gone with it
+        wait_until(lambda: USER in other_caches.truth.elsewhere, 60,
+                   "the other process read the debt PostgreSQL records")
+    finally:
+        os.kill(own_redis.proc.pid, signal.SIGCONT)  # back, with the old version in it
+    for _ in range(3):
+        answer = other.ask(USER, QUESTION)
+        assert not cites(answer, "bread")
+    # the frozen server may still run the dead process's version write when it resumes (it
+    # was in its socket), but never its purge: the other process redoes both
+    wait_until(lambda: redis_texts(own_redis.url) == [], 60,
+               "the deleted note's text left every cache layer")
+    version = str(parts.store.notes_version(USER)).encode()
+    assert redis.Redis.from_url(own_redis.url).get(notes_version_key(USER)) == version
+    assert not parts.store.version_debts.owed()  # type: ignore[union-attr]
+    assert not cites(other.ask(USER, QUESTION), "bread")
+    other_caches.close()
+
+
+def test_a_delete_by_a_process_cut_off_from_redis_is_served_by_the_others(
+        parts: Parts, own_redis: RedisProcess) -> None:
+    """A process that cannot reach Redis at all (a partition: its write never arrives) deletes
+    a note and dies. Redis never restarted, so nothing else tells the others their copy of the
+    version is old: PostgreSQL's debt record does, at once."""
+    other_caches = CacheLayers.from_settings(
+        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s),
+        version_debts=parts.store.version_debts)
+    other = Pipeline(replace(parts, caches=other_caches))
+    assert cites(other.ask(USER, QUESTION), "bread")
+    assert other.ask(USER, QUESTION).cache["query"] == "hit"
+    cut_off = replace(parts, caches=CacheLayers.from_settings(
+        parts.settings, connect(f"redis://127.0.0.1:{free_port()}", timeout_s=0.25),
+        version_debts=parts.store.version_debts))
+    assert delete_note(cut_off, USER, "bread")
+    cut_off.caches.close()  # and it dies
+    wait_until(lambda: USER in other_caches.truth.elsewhere, 60,
+               "the other process read the debt PostgreSQL records")
+    assert not cites(other.ask(USER, QUESTION), "bread")
+    wait_until(lambda: redis_texts(own_redis.url) == [], 60,
+               "the deleted note's text left every cache layer")
+    other_caches.close()
 
 
 def _version_back(url: str) -> bool:

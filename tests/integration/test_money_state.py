@@ -37,7 +37,7 @@ def store(live_settings) -> Iterator[Store]:  # type: ignore[no-untyped-def]
 def ledger_on(settings, url: str, store: Store | None, tmp: Path, **changes: object
               ) -> CostLedger:  # type: ignore[no-untyped-def]
     client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return CostLedger(client, settings.with_overrides(**changes), store=store,
+    return CostLedger(client, settings.with_overrides(**changes), costs=store.costs,
                       queue=CostQueue(tmp / "queue"))
 
 
@@ -60,7 +60,7 @@ def test_a_restarted_empty_redis_does_not_lift_the_cap(
     ledger.commit(held, 0.1, USAGE)  # a reservation the new Redis never saw
     assert ledger.reserved("amara") == 0.0  # never below zero
     assert ledger.spend("amara") == pytest.approx(0.7)
-    assert store.day_totals(today(), "amara")[0] == pytest.approx(0.7)
+    assert store.costs.day_totals(today(), "amara")[0] == pytest.approx(0.7)
 
 
 def test_a_redis_restarted_without_its_last_writes_is_seeded_again(
@@ -74,7 +74,7 @@ def test_a_redis_restarted_without_its_last_writes_is_seeded_again(
     try:
         ledger = CostLedger(connect(server.url, timeout_s=5.0),
                             live_settings.with_overrides(user_daily_budget_usd=1.0),
-                            store=store, queue=CostQueue(tmp_path / "queue"))
+                            costs=store.costs, queue=CostQueue(tmp_path / "queue"))
         admin = redis.Redis.from_url(server.url, socket_timeout=5)
         pay(ledger, user, 0.5)
         wait_aof_written(admin)
@@ -89,7 +89,7 @@ def test_a_redis_restarted_without_its_last_writes_is_seeded_again(
             ledger.reserve(user, 0.3)
         assert float(admin.hget(key, "spent") or 0) == pytest.approx(0.8)  # seeded in Redis
         assert admin.hget(key, "seeded").decode() == admin.info("server")["run_id"]
-        assert store.day_totals(today(), user)[0] == pytest.approx(0.8)
+        assert store.costs.day_totals(today(), user)[0] == pytest.approx(0.8)
     finally:
         server.stop()
 
@@ -155,7 +155,7 @@ def test_a_cost_row_the_database_refused_is_queued_and_recorded_later(
     st = build_store(db)
     now = [0.0]
     queue = CostQueue(tmp_path / "queue", clock=lambda: now[0])
-    ledger = CostLedger(redis_client, db, store=st, queue=queue)
+    ledger = CostLedger(redis_client, db, costs=st.costs, queue=queue)
     try:
         pay(ledger, "amara", 0.25)
         own_postgres.stop()
@@ -166,6 +166,6 @@ def test_a_cost_row_the_database_refused_is_queued_and_recorded_later(
         now[0] += RETRY_EVERY_S
         pay(ledger, "amara", 0.125)  # a later commit retries the queue
         assert queue.pending() == 0
-        assert st.day_totals(today(), "amara")[0] == pytest.approx(0.875)
+        assert st.costs.day_totals(today(), "amara")[0] == pytest.approx(0.875)
     finally:
         st.close()

@@ -184,7 +184,7 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
                 refused = True
                 break
         assert refused, "the run never reached the cap"
-        rows = {r["user_id"]: r for r in store.costs_for_day(today())}
+        rows = {r["user_id"]: r for r in store.costs.costs_for_day(today())}
         bills = [a for a in served if paid(a)]
         assert rows[user]["cost_usd"] <= CAP_USD + 1e-9
         assert rows[user]["requests"] == len(bills)  # one row per paid answer, no more

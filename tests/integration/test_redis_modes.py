@@ -84,7 +84,7 @@ def test_a_ledger_seeded_through_another_master_is_seeded_again(
     settings = live_settings.with_overrides(user_daily_budget_usd=1.0)
     store = build_store(settings)
     try:
-        ledger = CostLedger(build_redis(settings), settings, store=store,
+        ledger = CostLedger(build_redis(settings), settings, costs=store.costs,
                             queue=CostQueue(tmp_path / "queue"))
         ledger.commit(ledger.reserve("amara", 0.5), 0.5, TokenUsage(10, 10))
         user_key, global_key = cost_keys(today(), "amara")
@@ -96,6 +96,6 @@ def test_a_ledger_seeded_through_another_master_is_seeded_again(
         assert ledger.spend("amara") == pytest.approx(0.5)  # seeded again from PostgreSQL
         ledger.commit(ledger.reserve("amara", 0.4), 0.4, TokenUsage(10, 10))
         assert ledger.spend("amara") == pytest.approx(0.9)
-        assert store.day_totals(today(), "amara")[0] == pytest.approx(0.9)
+        assert store.costs.day_totals(today(), "amara")[0] == pytest.approx(0.9)
     finally:
         store.close()

@@ -67,7 +67,7 @@ def test_implements_the_store_protocol() -> None:
 def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url: str) -> None:
     st = PgVectorStore(db_settings)
     try:
-        assert st.ensure_schema() == [1, 2, 3, 4, 5]
+        assert st.ensure_schema() == [1, 2, 3, 4, 5, 6]
         assert st.ensure_schema() == []
     finally:
         st.close()
@@ -77,9 +77,10 @@ def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url:
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'").fetchall())
         tables = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert versions == [1, 2, 3, 4, 5]
+    assert versions == [1, 2, 3, 4, 5, 6]
     assert {"notes", "chunks", "notes_versions", "user_api_costs", "lexeme_stats",
-            "user_lexical_stats", "answers", "answer_feedback", "query_log"} <= tables
+            "user_lexical_stats", "answers", "answer_feedback", "query_log",
+            "cost_reservations", "notes_version_debts"} <= tables
     hnsw = indexes["chunks_embedding_halfvec_idx"]  # the default RAG_HNSW_VECTOR_TYPE
     assert "hnsw" in hnsw and "halfvec_cosine_ops" in hnsw
     assert "chunks_embedding_hnsw_idx" not in indexes
@@ -110,9 +111,9 @@ def test_schema_from_two_threads_at_once(db_settings: Settings, database_url: st
     for st in stores:
         st.close()
     assert errors == []
-    assert sorted(results) == [[], [], [1, 2, 3, 4, 5]]
+    assert sorted(results) == [[], [], [1, 2, 3, 4, 5, 6]]
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (5,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (6,)
 
 
 def test_dimension_mismatch_is_reported(store: PgVectorStore, db_settings: Settings) -> None:
@@ -302,21 +303,21 @@ def test_costs_add_up_atomically(store: PgVectorStore) -> None:
 
     def spend(user: str) -> None:
         for _ in range(10):
-            store.add_cost(day, user, 0.25, 100, 10)
+            store.costs.add_cost(day, user, 0.25, 100, 10)
 
     threads = [threading.Thread(target=spend, args=(u,)) for u in ("ann", "ann", "bob", "ann")]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    rows = store.costs_for_day(day)
+    rows = store.costs.costs_for_day(day)
     assert [r["user_id"] for r in rows] == ["ann", "bob"]
     assert rows[0]["cost_usd"] == pytest.approx(7.5)
     assert (rows[0]["input_tokens"], rows[0]["output_tokens"], rows[0]["requests"]) == \
         (3000, 300, 30)
     assert rows[1]["cost_usd"] == pytest.approx(2.5)
-    assert store.costs_for_day(day + dt.timedelta(days=1)) == []
-    assert store.add_cost(day, "bob", 0.5, 1, 2, requests=3)["requests"] == 13
+    assert store.costs.costs_for_day(day + dt.timedelta(days=1)) == []
+    assert store.costs.add_cost(day, "bob", 0.5, 1, 2, requests=3)["requests"] == 13
 
 
 # --- failure and recovery ----------------------------------------------------------------

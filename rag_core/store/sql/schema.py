@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from rag_core.store.sql.ledger import LEDGER_TABLES
 from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES
 
 # Key of the transaction-level advisory lock that serialises migrations across processes.
@@ -203,6 +204,8 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
                   RECORD_TABLES),
         Migration(5, "note bodies, one verdict per user and answer, service keys",
                   PRIVACY_CHANGES),
+        Migration(6, "cost reservations in flight, notes versions owed to Redis",
+                  LEDGER_TABLES),
     ]
 
 

@@ -1,4 +1,4 @@
-"""Writes and small reads of notes, chunks, versions, lexical statistics and API costs.
+"""Writes and small reads of notes, chunks, versions and lexical statistics.
 
 Chunks are written in bulk: the rows of a whole batch of notes are copied (binary ``COPY``) into
 a temporary staging table of the session, then moved into ``chunks`` with one ``INSERT ...
@@ -103,31 +103,3 @@ LEXEME_DFS = sql.SQL(
 )
 QUERY_LEXEMES = sql.SQL("SELECT rag_query_lexemes(%s)")
 
-# --- API costs ------------------------------------------------------------------------------
-
-ADD_COST = sql.SQL(
-    """
-    INSERT INTO user_api_costs AS u (day, user_id, cost_usd, input_tokens, output_tokens, requests)
-    VALUES (%s, %s, %s, %s, %s, %s)
-    ON CONFLICT (day, user_id) DO UPDATE SET
-        cost_usd = u.cost_usd + EXCLUDED.cost_usd,
-        input_tokens = u.input_tokens + EXCLUDED.input_tokens,
-        output_tokens = u.output_tokens + EXCLUDED.output_tokens,
-        requests = u.requests + EXCLUDED.requests
-    RETURNING day, user_id, cost_usd::float8, input_tokens, output_tokens, requests
-    """
-)
-DAY_TOTALS = sql.SQL(
-    """
-    SELECT coalesce(sum(cost_usd) FILTER (WHERE user_id = %(user_id)s), 0)::float8,
-           coalesce(sum(cost_usd), 0)::float8
-    FROM user_api_costs WHERE day = %(day)s
-    """
-)
-COSTS_FOR_DAY = sql.SQL(
-    """
-    SELECT day, user_id, cost_usd::float8, input_tokens, output_tokens, requests
-    FROM user_api_costs WHERE day = %s
-    ORDER BY cost_usd DESC, user_id
-    """
-)
