@@ -9,7 +9,9 @@
     python -m evals run --profile tune --only quality --param settings='{"top_k": 8}'
                                                           # ci values without the slow extras
     python -m evals run --dataset path/to/mydata           # notebooks 01-05 on your own data,
-                                                          # reports/mydata/ (gates.toml beside it)
+                                                          # reports/mydata/ (gates.toml beside it);
+                                                          # judged against its baseline.json
+    python -m evals run --dataset path/to/mydata --junit-xml build/evals.xml  # for CI
     python -m evals init-dataset path/to/mydata           # a small example dataset to start from
     python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
@@ -61,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--param", action="append", default=[], type=parse_param,
                      metavar="NAME=VALUE", help="override a notebook parameter; repeatable")
     run.add_argument("--baseline", default="default", metavar="PATH",
-                     help="summary.json to compare with (default: "
-                          "reports/baseline/<profile>/summary.json when present)")
+                     help="a dataset's baseline.json or a summary.json to compare with "
+                          "(default: a dataset's <reports-dir>/<name>/baseline.json, written "
+                          "by its first run; reports/baseline/<profile>/summary.json for the "
+                          "golden set)")
     run.add_argument("--no-baseline", action="store_true", help="do not compare")
     run.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
     run.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
@@ -76,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", metavar="NAME",
                      help="the report folder reports/NAME/ (default: the dataset's name, "
                           "else the profile)")
+    run.add_argument("--junit-xml", type=Path, metavar="PATH",
+                     help="also write the gates and the failing questions as JUnit XML")
     run.add_argument("--external-services", action="store_true",
                      help="use an inherited DATABASE_URL / REDIS_URL (recorded in the report) "
                           "instead of refusing to run")
@@ -150,7 +156,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         baseline=None if args.no_baseline else args.baseline,
         reports_dir=args.reports_dir, gates_file=args.gates,
         external_services=args.external_services, dataset=args.dataset, name=args.name,
-        keep_services=args.keep_services,
+        keep_services=args.keep_services, junit_xml=args.junit_xml,
         command=command,
     )
     result = run(options)
@@ -165,11 +171,17 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         for gate in failing:
             print("\n".join(explain_lines(gate, result.summary, options.gates_file)))
+    flipped = result.judged.console_lines()
+    if flipped:
+        print()
+        print("\n".join(flipped))
     for outcome in result.notebooks:
         if not outcome.ok:
             print(f"\nnotebook {outcome.name} FAILED: {outcome.error}\n"
                   f"  see {outcome.executed}")
     print(f"\nreport: {result.paths['markdown']}")
+    if "junit" in result.paths:
+        print(f"junit: {result.paths['junit']}")
     return result.exit_code
 
 
