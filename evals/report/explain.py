@@ -96,6 +96,9 @@ def _rel(path: str) -> str:
 
 def threshold_source(gate: GateResult, summary: Mapping[str, object],
                      gates_file: str | Path | None = None) -> str:
+    if gate.name.startswith("baseline."):
+        base = mapping(summary.get("run")).get("baseline")
+        return f"{base} (the dataset's baseline: what passed there must still pass)"
     own = mapping(mapping(summary.get("run")).get("gate_sources")).get(gate.name)
     if own:
         return f"{own} (the dataset's gates.toml)"
