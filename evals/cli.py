@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="two runs side by side: what changed in their "
                                               "parameters and Settings, gates, metrics")
     compare.add_argument("run_a", metavar="RUN_A", nargs="?", default="previous",
-                         help="latest, previous, a run id, run folder or summary.json "
-                              "(default: previous)")
+                         help="latest, previous, a run id, run folder, summary.json or a "
+                              "dataset's baseline.json (default: previous)")
     compare.add_argument("run_b", metavar="RUN_B", nargs="?", default="latest",
                          help="as RUN_A (default: latest)")
     compare.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")

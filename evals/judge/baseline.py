@@ -45,6 +45,7 @@ def write(path: Path, questions: Sequence[Question], summary: Mapping[str, objec
     data = {"run": {"id": run.get("id") if isinstance(run, dict) else None,
                     "git_commit": summary.get("git_commit"),
                     "started_at": summary.get("started_at"), "profile": summary.get("profile")},
+            "parameters": summary.get("parameters", {}), "settings": summary.get("settings", {}),
             "metrics": summary.get("metrics", {}),
             "questions": [q.to_json() for q in questions]}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -186,11 +186,20 @@ def compare_runs(ref_a: str | Path = "previous", ref_b: str | Path = "latest",
     path_a, path_b = resolve_run(ref_a, reports_dir), resolve_run(ref_b, reports_dir)
     a, b = json.loads(path_a.read_text()), json.loads(path_b.read_text())
     bands = {**noise.bands(str(a.get("profile", ""))), **noise.bands(str(b.get("profile", "")))}
-    from evals.judge.questions import QUESTIONS_FILE, read
-
-    judged = (read(path_a.parent / QUESTIONS_FILE), read(path_b.parent / QUESTIONS_FILE))
+    judged = (_questions(path_a, a), _questions(path_b, b))
     return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands,
                    questions=judged)
+
+
+def _questions(path: Path, data: Mapping[str, object]) -> list[Question]:
+    """A run's judged questions: ``questions.jsonl`` beside its summary, or those a dataset's
+    ``baseline.json`` holds."""
+    from evals.judge.questions import QUESTIONS_FILE, Question, read
+
+    held = data.get("questions")
+    if isinstance(held, list):
+        return [Question.from_json(q) for q in held if isinstance(q, dict)]
+    return read(path.parent / QUESTIONS_FILE)
 
 
 def _label(summary: Path) -> str:

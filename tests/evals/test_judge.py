@@ -31,8 +31,8 @@ def test_a_question_passes_when_every_check_passes():
     assert refused.failed_checks == ["not_refused"]
     both = qs.judge([row("d", refs=("n1", "n2"), retrieved=("n1",))], {})[0]
     assert both.failed_checks == ["reference_retrieved"]  # every reference note is needed
-    expected_refusal = qs.judge([row("e", refs=(), expect=True, no_context=False)], {})[0]
-    assert expected_refusal.failed_checks == ["refused"] and expected_refusal.expected == "no context"
+    answered = qs.judge([row("e", refs=(), expect=True, no_context=False)], {})[0]
+    assert answered.failed_checks == ["refused"] and answered.expected == "no context"
     leaked = qs.judge([row("f", cross_user_leak=1.0)], {})[0]
     assert leaked.failed_checks == ["no_cross_user"]
 

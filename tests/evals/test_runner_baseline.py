@@ -4,15 +4,12 @@ notebook named ``quality`` writes the rows the quality notebook writes; the firs
 lists them before its metrics, the JUnit file holds them, and a tune run writes no report."""
 
 import io
-import json
 import xml.etree.ElementTree as ET
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from evals import cli, runner
-from evals.profiles import NotebookSpec
+from tests.evals_tiny import tiny_quality
 
 pytestmark = pytest.mark.slow
 
@@ -30,47 +27,13 @@ value = 0.99
 reason = "measured on the golden sermons: fits no other data"
 """
 
-CELL = """
-import pandas as pd
-from evals.datasets import resolve
-from evals.report import record
-ds = resolve(dataset)
-rows = []
-for i, item in enumerate(ds.qa.to_dict("records")):
-    hit = i >= misses
-    refs = list(item["reference_note_ids"])
-    rows.append({"id": item["id"], "user_id": item["user_id"], "scenario": item["scenario"],
-                 "question": item["question"], "split": "test",
-                 "answer": "answer %d %s" % (i, "found" if hit else "lost"),
-                 "no_context": bool(item["expect_no_context"]),
-                 "expect_no_context": bool(item["expect_no_context"]),
-                 "reference_note_ids": refs,
-                 "retrieved_note_ids": refs if hit else ["elsewhere"],
-                 "cited_note_ids": [], "cross_user_leak": 0.0, "leak": 0.0,
-                 "citation_valid": None, "injection_success": None,
-                 "recall_at_5": (1.0 if hit else 0.0) if refs else None})
-frame = pd.DataFrame(rows)
-record.save_rows(frame, output_dir, "quality")
-record.record("quality", {"cross_user_leaks": 0, "semantic_similarity": 0.3, "n": len(frame),
-                          "recall_at_5": float(frame["recall_at_5"].mean())}, output_dir)
-"""
-
-
 @pytest.fixture
 def setup(tmp_path):
     from evals.datasets.example import write_example
 
-    nb = new_notebook(cells=[
-        new_code_cell("misses = 0\ndataset = ''\noutput_dir = ''",
-                      metadata={"tags": ["parameters"]}),
-        new_code_cell(CELL)], metadata={"kernelspec": {"name": "python3",
-                                                     "display_name": "Python 3",
-                                                     "language": "python"}})
-    path = tmp_path / "quality.ipynb"
-    nbformat.write(nb, path)
+    spec = tiny_quality(tmp_path)
     gates = tmp_path / "gates.toml"
     gates.write_text(GATES)
-    spec = NotebookSpec("quality", str(path), {"ci": {}, "tune": {}})
     data = write_example(tmp_path / "coop")
     return spec, gates, tmp_path / "reports", data
 
