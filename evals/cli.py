@@ -13,6 +13,7 @@
                                                           # judged against its baseline.json
     python -m evals run --dataset path/to/mydata --junit-xml build/evals.xml  # for CI
     python -m evals init-dataset path/to/mydata           # a small example dataset to start from
+    python -m evals generate --notes golden/notes --out data/gen   # a dataset made from notes
     python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
@@ -98,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init-dataset", help="write a small example dataset (notes of two "
                                                "users, QA items, pairs, a query log, gates)")
     init.add_argument("folder", type=Path, metavar="DIR")
+    gen = sub.add_parser("generate", help="make a dataset (questions, unanswerable questions, "
+                                          "paraphrase and near-miss pairs) from notes, offline "
+                                          "and deterministic")
+    gen.add_argument("--notes", type=Path, required=True, metavar="DIR",
+                     help="a folder with one folder of notes per user")
+    gen.add_argument("--users", nargs="+", default=[], metavar="USER",
+                     help="only these users' folders (default: every one)")
+    gen.add_argument("--out", type=Path, required=True, metavar="DATASET")
+    gen.add_argument("--seed", type=int, default=7)
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -272,6 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = write_example(args.folder)
             print(f"wrote an example dataset to {folder}; run it with\n"
                   f"  python -m evals run --dataset {folder}")
+            return 0
+        if args.command == "generate":
+            from evals.generate.write import GenerateError, generate
+
+            try:
+                made = generate(args.notes, args.out, args.users, args.seed)
+            except GenerateError as exc:
+                raise UsageError(str(exc)) from None
+            print(f"wrote {made.questions} questions ({made.unanswerable} unanswerable) and "
+                  f"{made.pairs} pairs to {made.folder}; run it with\n"
+                  f"  python -m evals run --dataset {made.folder}")
             return 0
         if args.command == "spread":
             return _spread(args, sys.argv[1:] if argv is None else argv)
