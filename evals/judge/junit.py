@@ -1,7 +1,8 @@
 """A run as JUnit XML (``--junit-xml PATH``), the file GitHub Actions, GitLab and Jenkins show
 as tests: the suite ``gates`` holds one test case per gate (failed, skipped or passed), the
-suite ``questions`` one per question that fails in this run (a failure when it passed in the
-baseline or no baseline was compared, skipped when it failed there too)."""
+suite ``questions`` one per question that fails in this run: a failure when it passed in the
+baseline, skipped when it failed there too or no baseline was compared (then it fails no run,
+and the file agrees with the exit code)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _suite(root: ET.Element, name: str, cases: int, failures: int, skipped: int)
 def write(path: Path, gates: Sequence[GateResult], failing: Sequence[Question],
           newly_failing: set[str] | None) -> Path:
     """``failing``: the questions that fail in this run; ``newly_failing``: the ids of those
-    that passed in the baseline (None: no baseline compared, every failing one fails)."""
+    that passed in the baseline (None: no baseline compared)."""
     root = ET.Element("testsuites", name="python -m evals run")
     suite = _suite(root, "gates", len(gates), sum(g.status == "failed" for g in gates),
                    sum(g.status == "skipped" for g in gates))
@@ -36,16 +37,17 @@ def write(path: Path, gates: Sequence[GateResult], failing: Sequence[Question],
             ET.SubElement(case, "failure", message=text).text = text
         elif gate.status == "skipped":
             ET.SubElement(case, "skipped", message=gate.note or "skipped")
-    new = [q for q in failing if newly_failing is None or q.id in newly_failing]
+    new = [q for q in failing if newly_failing is not None and q.id in newly_failing]
     suite = _suite(root, "questions", len(failing), len(new), len(failing) - len(new))
     for q in failing:
         case = _case(suite, f"questions.{q.user_id}", q.id)
         text = (f"{q.question}\nchecks failed: {', '.join(q.failed_checks)}\n"
                 f"expected: {q.expected}\nanswer: {q.answer}")
-        if newly_failing is None or q.id in newly_failing:
+        if q in new:
             ET.SubElement(case, "failure", message=", ".join(q.failed_checks)).text = text
         else:
-            ET.SubElement(case, "skipped", message="failed in the baseline too")
+            why = "no baseline compared" if newly_failing is None else "failed in the baseline too"
+            ET.SubElement(case, "skipped", message=f"{why}: {', '.join(q.failed_checks)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return path

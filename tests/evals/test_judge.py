@@ -116,6 +116,9 @@ def test_junit_holds_every_gate_and_each_failing_question(tmp_path):
     cases = {c.get("name"): c for c in suites["questions"]}
     assert cases["a"].find("failure") is not None
     assert cases["b"].find("skipped") is not None  # failed in the baseline too
+    first = ET.parse(junit.write(tmp_path / "first.xml", gates, failing, None)).getroot()
+    questions = [s for s in first if s.get("name") == "questions"][0]
+    assert questions.get("failures") == "0" and questions.get("skipped") == "2"
 
 
 def test_a_dataset_keeps_only_the_safety_counts_and_its_own_gates(tmp_path):
