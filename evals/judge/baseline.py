@@ -139,7 +139,8 @@ def flip_markdown(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip],
             shown = flip.after if title == "Newly failing" else flip.before
             lines += [f"- `{flip.id}` ({flip.after.user_id}): {flip.after.question}",
                       f"  - checks failed: {', '.join(shown.failed_checks) or '-'}",
-                      f"  - before: {_short(flip.before.answer)}",
-                      f"  - after: {_short(flip.after.answer)}"]
+                      f"  - expected: {_short(flip.after.expected, 400)}",
+                      f"  - before: {_short(flip.before.answer, 400)}",
+                      f"  - after: {_short(flip.after.answer, 400)}"]
         lines.append("")
     return lines
