@@ -7,5 +7,6 @@ JUnit file for a CI system's test view.
 - ``questions``: one judged row per question, flips between two runs, Wilson intervals;
 - ``paired``: a metric's change between two runs with a paired bootstrap interval;
 - ``baseline``: a dataset's ``baseline.json`` and a run judged against it;
-- ``junit``: the JUnit XML of a run.
+- ``junit``: the JUnit XML of a run;
+- ``outcome``: all of it for one run, as the runner uses it.
 """
