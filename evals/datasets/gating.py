@@ -86,7 +86,8 @@ def overlay(base: Iterable[Gate], path: Path, harness: Sequence[Gate] = ()
             for g in by_name.values()]
     set_here = {g.name for g in own} | skipped
     twins = {t.name: t for g in own for t in _twins(g, known.values(), set_here)}
-    out = [twins.get(g.name, g) for g in out]  # a twin the run gates takes the file's row
+    names = {g.name for g in out}
+    out = [twins.get(g.name, g) for g in out] + [t for t in twins.values() if t.name not in names]
     return out, {g.name: str(path) for g in out if g.name in set_here | set(twins)}
 
 

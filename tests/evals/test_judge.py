@@ -154,6 +154,10 @@ def test_an_overall_override_reaches_its_per_scenario_twin(tmp_path):
     twin = {g.name: g for g in gates}["quality.no_context.no_context_accuracy"]
     assert twin.threshold == 0.8 and "23 questions" in twin.reason
     assert set(sources) == {g.name for g in base}
+    # on a dataset the golden twin is not gated, until the file's overall row brings it along
+    gates, _ = dataset_gates(base, "trips", own)
+    assert {g.name: g.threshold for g in gates} == {
+        "quality.no_context_accuracy": 0.8, "quality.no_context.no_context_accuracy": 0.8}
 
 
 def test_a_gate_over_too_few_questions_reports_instead_of_failing():
