@@ -109,6 +109,18 @@ def _short(text: str, width: int = 160) -> str:
     return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
+def _apart(before: str, after: str, width: int = 160) -> tuple[str, str]:
+    """Two answers shortened from the word where they start to differ (a shared opening,
+    such as the generator's preamble, is left out as ``…``)."""
+    a, b = " ".join(before.split()), " ".join(after.split())
+    same = 0
+    while same < min(len(a), len(b)) and a[same] == b[same]:
+        same += 1
+    start = a.rfind(" ", 0, same) + 1 if same > width // 2 else 0
+    lead = "…" if start else ""
+    return _short(lead + a[start:], width), _short(lead + b[start:], width)
+
+
 def flip_lines(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip]) -> list[str]:
     """Console lines: ``newly failing:`` with each question's answer before and after, then
     the questions that now pass."""
@@ -116,10 +128,10 @@ def flip_lines(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip]) -> 
     if newly_failing:
         lines.append(f"newly failing: {' '.join(f.id for f in newly_failing)}")
         for flip in newly_failing:
+            before, after = _apart(flip.before.answer, flip.after.answer)
             lines += [f"  {flip.id}: {flip.after.question}",
                       f"    checks failed: {', '.join(flip.after.failed_checks)}",
-                      f"    before: {_short(flip.before.answer)}",
-                      f"    after:  {_short(flip.after.answer)}"]
+                      f"    before: {before}", f"    after:  {after}"]
     if newly_passing:
         lines.append(f"newly passing: {' '.join(f.id for f in newly_passing)}")
     return lines

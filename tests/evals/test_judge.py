@@ -66,6 +66,9 @@ def test_flips_name_the_questions_that_changed_both_ways():
     assert [f.id for f in failing] == ["a"] and [f.id for f in passing] == ["b"]
     lines = baseline.flip_lines(failing, passing)
     assert lines[0] == "newly failing: a" and "newly passing: b" in lines
+    preamble = "From your notes (extractive summary, no language model): " * 3
+    before, after = baseline._apart(preamble + "Ana leads it.", preamble + "Idris chaired.")
+    assert before == "…Ana leads it." and after == "…Idris chaired."
 
 
 def test_a_baseline_round_trips_and_judges_a_later_run(tmp_path):
