@@ -157,6 +157,7 @@ def run(options: RunOptions) -> RunResult:
     report_plots.copy_beside(outcomes, out_root)
     paths = report.write_report(out_root, summary, results, outcomes, baseline, base_text,
                                 previous=previous, gates=plan.gates, sections=sections)
+    _page(judged, out_root, f"{plan.folder}: run {run_id}", outcomes)
     if plan.writes_report:
         latest = merge.load_latest(profile_root) if options.only else None
         if latest is not None:  # --only: the folder's picture keeps the other notebooks' rows
@@ -166,6 +167,7 @@ def run(options: RunOptions) -> RunResult:
         paths = report.write_report(profile_root, summary, results, outcomes, baseline,
                                     base_text, previous=previous, gates=plan.gates,
                                     sections=sections)
+        _page(judged, profile_root, f"{plan.folder}: run {run_id}", outcomes)
     ok = all(o.ok for o in outcomes)
     if plan.write_baseline is not None and judged.questions and ok:
         from evals.judge import baseline as own
@@ -177,6 +179,18 @@ def run(options: RunOptions) -> RunResult:
         paths["junit"] = judged.write_junit(options.junit_xml, results)
     failed = gates_mod.any_failed(results) or not ok
     return RunResult(1 if failed else 0, summary, results, outcomes, paths, judged)
+
+
+def _page(judged: Judged, folder: Path, title: str,
+          outcomes: list[report.NotebookOutcome]) -> None:
+    """``index.html`` beside the report, when the run judged questions."""
+    if not judged.questions:
+        return
+    from evals.report.page import write_page
+
+    verdict = judged.verdict
+    write_page(folder, title, judged.questions, verdict.newly_failing if verdict else (),
+               verdict.newly_passing if verdict else (), report_plots.plot_files(outcomes))
 
 
 def _judge(plan: Plan, out_root: Path) -> Judged:

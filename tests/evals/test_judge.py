@@ -174,3 +174,28 @@ def test_a_gate_over_too_few_questions_reports_instead_of_failing():
     assert out["quality.recall_at_5"].status == "failed"
     assert out["quality.no_context.cross_user_leaks"].status == "failed"  # a leak is a leak
     assert not math.isnan(out["quality.recall_at_5"].value)
+
+
+def test_the_results_page_escapes_answers_and_puts_the_flips_first(tmp_path):
+    from html.parser import HTMLParser
+
+    from evals.report.page import write_page
+
+    before = qs.judge([row("a"), row("b")], {})
+    after = qs.judge([row("a", retrieved=("n9",), answer="<script>alert(1)</script>"),
+                      row("b")], {})
+    failing, passing = qs.flips(before, after)
+    path = write_page(tmp_path, "trips: run 1", after, failing, passing)
+    text = path.read_text()
+    assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+    class Rows(HTMLParser):
+        ids: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr" and dict(attrs).get("id"):
+                self.ids.append(dict(attrs)["id"])
+
+    parser = Rows()
+    parser.feed(text)
+    assert parser.ids == ["q-a", "q-a", "q-b"]  # the flip first, then every question

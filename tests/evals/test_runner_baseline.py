@@ -65,6 +65,11 @@ def test_a_dataset_is_judged_against_its_own_baseline(setup, tmp_path, capsys):
     assert "## Questions that flipped against the baseline" in text
     assert "passed every check: 27 of 30" in text
 
+    page = (reports / "coop" / "index.html").read_text()
+    flipped = page.split("<h2>Questions that flipped")[1].split("<h2>Every question")[0]
+    assert all(f'id="q-{qid}"' in flipped for qid in failing)
+    assert page.count('data-state="fail"') == 3 + 3  # the flips, then among every question
+
     suites = {s.get("name"): s for s in ET.parse(tmp_path / "junit.xml").getroot()}
     assert {c.get("name") for c in suites["questions"]} == set(failing)
     assert "baseline.newly_failing_questions" in {c.get("name") for c in suites["gates"]}
