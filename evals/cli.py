@@ -9,10 +9,13 @@
     python -m evals run --profile tune --only quality --param settings='{"top_k": 8}'
                                                           # ci values without the slow extras
     python -m evals run --dataset path/to/mydata           # notebooks 01-05 on your own data,
-                                                          # reports/mydata/ (gates.toml beside it)
+                                                          # reports/mydata/ (gates.toml beside it);
+                                                          # judged against its baseline.json
+    python -m evals run --dataset path/to/mydata --junit-xml build/evals.xml  # for CI
     python -m evals init-dataset path/to/mydata           # a small example dataset to start from
     python -m evals calibrate --dataset path/to/mydata     # the no-context floor and semantic
                                                           # cache chosen on it: reports/mydata/
+    python -m evals generate --notes golden/notes --out data/gen   # a dataset made from notes
     python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
@@ -63,8 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--param", action="append", default=[], type=parse_param,
                      metavar="NAME=VALUE", help="override a notebook parameter; repeatable")
     run.add_argument("--baseline", default="default", metavar="PATH",
-                     help="summary.json to compare with (default: "
-                          "reports/baseline/<profile>/summary.json when present)")
+                     help="a dataset's baseline.json or a summary.json to compare with "
+                          "(default: a dataset's <reports-dir>/<name>/baseline.json, written "
+                          "by its first run; reports/baseline/<profile>/summary.json for the "
+                          "golden set)")
     run.add_argument("--no-baseline", action="store_true", help="do not compare")
     run.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
     run.add_argument("--gates", type=Path, default=GATES_FILE, metavar="TOML")
@@ -78,14 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", metavar="NAME",
                      help="the report folder reports/NAME/ (default: the dataset's name, "
                           "else the profile)")
+    run.add_argument("--junit-xml", type=Path, metavar="PATH",
+                     help="also write the gates and the failing questions as JUnit XML")
     run.add_argument("--external-services", action="store_true",
                      help="use an inherited DATABASE_URL / REDIS_URL (recorded in the report) "
                           "instead of refusing to run")
     compare = sub.add_parser("compare", help="two runs side by side: what changed in their "
                                               "parameters and Settings, gates, metrics")
     compare.add_argument("run_a", metavar="RUN_A", nargs="?", default="previous",
-                         help="latest, previous, a run id, run folder or summary.json "
-                              "(default: previous)")
+                         help="latest, previous, a run id, run folder, summary.json or a "
+                              "dataset's baseline.json (default: previous)")
     compare.add_argument("run_b", metavar="RUN_B", nargs="?", default="latest",
                          help="as RUN_A (default: latest)")
     compare.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, metavar="DIR")
@@ -99,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate_args.add_arguments(sub.add_parser(
         "calibrate", help=calibrate_args.HELP, description=calibrate_args.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter))
+    gen = sub.add_parser("generate", help="make a dataset (questions, unanswerable questions, "
+                                          "paraphrase and near-miss pairs) from notes, offline "
+                                          "and deterministic")
+    gen.add_argument("--notes", type=Path, required=True, metavar="DIR",
+                     help="a folder with one folder of notes per user")
+    gen.add_argument("--users", nargs="+", default=[], metavar="USER",
+                     help="only these users' folders (default: every one)")
+    gen.add_argument("--out", type=Path, required=True, metavar="DATASET")
+    gen.add_argument("--seed", type=int, default=7)
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -157,7 +173,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         baseline=None if args.no_baseline else args.baseline,
         reports_dir=args.reports_dir, gates_file=args.gates,
         external_services=args.external_services, dataset=args.dataset, name=args.name,
-        keep_services=args.keep_services,
+        keep_services=args.keep_services, junit_xml=args.junit_xml,
         command=command,
     )
     result = run(options)
@@ -172,11 +188,17 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         for gate in failing:
             print("\n".join(explain_lines(gate, result.summary, options.gates_file)))
+    flipped = result.judged.console_lines()
+    if flipped:
+        print()
+        print("\n".join(flipped))
     for outcome in result.notebooks:
         if not outcome.ok:
             print(f"\nnotebook {outcome.name} FAILED: {outcome.error}\n"
                   f"  see {outcome.executed}")
     print(f"\nreport: {result.paths['markdown']}")
+    if "junit" in result.paths:
+        print(f"junit: {result.paths['junit']}")
     return result.exit_code
 
 
@@ -272,6 +294,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from evals.cache import calibrate
 
             return calibrate.run(args)
+        if args.command == "generate":
+            from evals.generate.write import GenerateError, generate
+
+            try:
+                made = generate(args.notes, args.out, args.users, args.seed)
+            except GenerateError as exc:
+                raise UsageError(str(exc)) from None
+            print(f"wrote {made.questions} questions ({made.unanswerable} unanswerable) and "
+                  f"{made.pairs} pairs to {made.folder}; run it with\n"
+                  f"  python -m evals run --dataset {made.folder}")
+            return 0
         if args.command == "spread":
             return _spread(args, sys.argv[1:] if argv is None else argv)
         return _run(args, sys.argv[1:] if argv is None else argv)

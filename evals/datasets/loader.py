@@ -169,6 +169,13 @@ def normalise_item(row: dict[str, object], users: list[str],
     expect = row.get("expect_no_context")
     if expect is None:
         expect = not note_ids and not contexts and not str(answer or "").strip()
+    if row.get("assert") is not None:
+        from evals.judge.assertions import parse
+
+        try:
+            parse(row["assert"])
+        except ValueError as exc:
+            raise DatasetError("DATASET_BAD_ITEM", f"{where}: {exc}") from None
     group = row.get("scenario") or row.get("kind")
     attack = row.get("attack") or None
     scenario = row.get("scenario")

@@ -14,8 +14,8 @@ rates count those questions). An answer taken from a cache carries no record; th
 with the caches off, and such an answer is an error here.
 
 Tokens in and out are the generation's usage; dollars are those tokens priced with the Settings
-price table (``rag_core.costs.ledger.price``), also for the free extractive generator, priced as if
-it were the configured model, as the cache notebook does.
+price table (``rag_core.costs.ledger.price``), as the service bills them: a free generator (the
+extractive one, ``rag_core.costs.billing.FREE_GENERATORS``) costs nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pandas as pd
 
 from evals.metrics import text
 from rag_core.config import Settings
+from rag_core.costs.billing import FREE_GENERATORS
 from rag_core.costs.ledger import price
 from rag_core.embedding import Embedder
 from rag_core.types import Answer, AnswerDebug
@@ -53,10 +54,11 @@ def packed(answer: Answer) -> tuple[list[str], int, bool]:
 
 def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
     """``tokens_in``, ``tokens_out`` and ``cost_usd`` of one answer (0 when nothing was
-    generated)."""
+    generated, or when a free generator answered)."""
     usage = answer.usage
+    free = settings.llm in FREE_GENERATORS
     return {"tokens_in": float(usage.input_tokens), "tokens_out": float(usage.output_tokens),
-            "cost_usd": float(price(usage, settings))}
+            "cost_usd": 0.0 if free else float(price(usage, settings))}
 
 
 def text_columns(embedder: Embedder, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],

@@ -157,11 +157,11 @@ def score_answer(item: golden.QAItem, answer: Answer, owners: Mapping[str, str],
         "retrieved_titles": list(dict.fromkeys(r["title"] for r in retrieved)),
         "retrieved_chunk_ids": chunk_ids,
         "cited_chunk_ids": [c.chunk_id for c in cited],
-        "reference_note_ids": refs,
+        "cited_note_ids": [c.note_id for c in cited], "reference_note_ids": refs,
         **{k: (np.nan if v is None else v)
            for k, v in retrieval.retrieval_scores(retrieved, refs).items()},
-        "no_context_correct": _flag(behaviour.no_context_correct(
-            bool(item["expect_no_context"]), bool(answer.no_context))),
+        "no_context_correct": _flag(behaviour.no_context_correct(bool(item["expect_no_context"]),
+                                                                 bool(answer.no_context))),
         "wrongly_refused": _flag(behaviour.wrongly_refused(
             bool(item["expect_no_context"]), bool(refs), bool(answer.no_context))),
         "leak": float(behaviour.leaks_prompt(answer.answer)),

@@ -48,6 +48,9 @@ CAUSES: dict[str, str] = {
     "cache": "the semantic threshold or rules, TTLs, the query log's repeat share, prices",
     "load": "a busy machine, app workers, the mock LLM's latency, cache warm-up",
     "chaos": "the breaker's thresholds and reset timeout, the outage window, retries",
+    "baseline": "a change since the baseline run (retrieval settings, relevance rules, the "
+                "generator) or an edited dataset; the flipped questions are listed with their "
+                "answers before and after",
 }
 
 
@@ -68,7 +71,8 @@ def reproduce_command(gate: GateResult, summary: Mapping[str, object]) -> str:
     dataset = mapping(run.get("dataset")).get("root")
     if dataset:
         args += ["--dataset", _rel(str(dataset))]
-    args += ["--only", gate.name.split(".", 1)[0]]
+    prefix = gate.name.split(".", 1)[0]
+    args += ["--only", "quality" if prefix == "baseline" else prefix]
     for key, value in mapping(run.get("overrides")).items():
         if key != "dataset":
             args += ["--param", f"{key}={_yaml(value)}"]
@@ -92,6 +96,9 @@ def _rel(path: str) -> str:
 
 def threshold_source(gate: GateResult, summary: Mapping[str, object],
                      gates_file: str | Path | None = None) -> str:
+    if gate.name.startswith("baseline."):
+        base = mapping(summary.get("run")).get("baseline")
+        return f"{base} (the dataset's baseline: what passed there must still pass)"
     own = mapping(mapping(summary.get("run")).get("gate_sources")).get(gate.name)
     if own:
         return f"{own} (the dataset's gates.toml)"

@@ -156,7 +156,7 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
                     notebooks: Sequence[NotebookOutcome], *,
                     baseline: Mapping[str, object] | None, baseline_path: str | None,
                     previous: Mapping[str, object] | None, gates: Sequence[Gate],
-                    out_dir: Path) -> str:
+                    out_dir: Path, sections: Sequence[str] = ()) -> str:
     failed = [r for r in results if r.status == "failed"]
     verdict = "FAILED" if failed or not all(n.ok for n in notebooks) else "PASSED"
     not_run = [r for r in results if r.status == "skipped" and r.note.endswith("not run")]
@@ -180,6 +180,8 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
         names = sorted({r.name.split(".", 1)[0] for r in not_run})
         parts += ["", f"{len(not_run)} gates of notebooks that did not run "
                       f"({', '.join(names)}): skipped."]
+    if sections:
+        parts += ["", *sections]
     missed = targets_missed(gates, results)
     if missed:
         parts += ["", "## Targets not met (the gate passes; the issue's target does not)", ""]

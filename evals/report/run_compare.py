@@ -7,12 +7,16 @@ A run is named by its id (``reports/<profile>/runs/<id>/``), its folder, or a ``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals import units
 from evals.jsonish import mapping, records
 from evals.paths import REPORTS_DIR
+
+if TYPE_CHECKING:
+    from evals.judge.questions import Question
 
 
 def delta(value: object, old: object) -> float | None:
@@ -113,11 +117,28 @@ def moved(name: str, old: object, new: object, bands: Mapping[str, float]) -> bo
     return change != 0 and not noise.within(change, bands.get(name))
 
 
+def question_lines(before: Sequence[Question], after: Sequence[Question]) -> list[str]:
+    """The questions that flipped between two runs (newly failing first), then each
+    per-question metric's change with its paired interval and whether it is within noise."""
+    from evals.judge import baseline, paired, questions
+
+    if not before or not after:
+        return []
+    failing, passing = questions.flips(before, after)
+    lines = baseline.flip_markdown(failing, passing, "the first run")
+    lines += ["## Per-question metrics (paired bootstrap, 95 % interval)", ""]
+    lines += [f"- `{c.name}`: {c.text()}" for c in paired.changes(before, after)] or ["- none"]
+    return lines + [""]
+
+
 def compare(a: Mapping[str, object], b: Mapping[str, object], name_a: str = "A",
             name_b: str = "B", *, show_all: bool = True,
-            bands: Mapping[str, float] | None = None) -> str:
-    """Markdown: the changes from A to B, the gates whose status differs, the metrics (every
-    one with ``show_all``, else those that moved beyond their noise band)."""
+            bands: Mapping[str, float] | None = None,
+            questions: tuple[Sequence[Question], Sequence[Question]] = ((), ())) -> str:
+    """Markdown: the changes from A to B, the gates whose status differs, the questions that
+    flipped (``questions``: each run's judged questions) and the per-question metrics' paired
+    intervals, then the metrics (every one with ``show_all``, else those that moved beyond
+    their noise band)."""
     from evals.report.tables import md_table
 
     lines = [f"# Run {name_b} against run {name_a}", ""]
@@ -137,6 +158,9 @@ def compare(a: Mapping[str, object], b: Mapping[str, object], name_a: str = "A",
     word: dict[object, str] = {True: "passed", False: "FAILED", None: "skipped"}
     lines += ["", "## Gates whose status changed", ""]
     lines += [f"- `{n}`: {word[x]} -> {word[y]}" for n, x, y in flips] or ["- none"]
+    flipped = question_lines(*questions)
+    if flipped:
+        lines += ["", *flipped]
     ma, mb = mapping(a.get("metrics")), mapping(b.get("metrics"))
     rows = []
     names = sorted(n for n in set(ma) | set(mb) if shared(n))
@@ -162,7 +186,20 @@ def compare_runs(ref_a: str | Path = "previous", ref_b: str | Path = "latest",
     path_a, path_b = resolve_run(ref_a, reports_dir), resolve_run(ref_b, reports_dir)
     a, b = json.loads(path_a.read_text()), json.loads(path_b.read_text())
     bands = {**noise.bands(str(a.get("profile", ""))), **noise.bands(str(b.get("profile", "")))}
-    return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands)
+    judged = (_questions(path_a, a), _questions(path_b, b))
+    return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands,
+                   questions=judged)
+
+
+def _questions(path: Path, data: Mapping[str, object]) -> list[Question]:
+    """A run's judged questions: ``questions.jsonl`` beside its summary, or those a dataset's
+    ``baseline.json`` holds."""
+    from evals.judge.questions import QUESTIONS_FILE, Question, read
+
+    held = data.get("questions")
+    if isinstance(held, list):
+        return [Question.from_json(q) for q in held if isinstance(q, dict)]
+    return read(path.parent / QUESTIONS_FILE)
 
 
 def _label(summary: Path) -> str:

@@ -95,9 +95,10 @@ def fmt_number(value: object, digits: int = 4) -> str:
 def write_report(out_dir: Path, summary: Mapping[str, object], results: Sequence[GateResult],
                  notebooks: Sequence[NotebookOutcome], baseline: Mapping[str, object] | None,
                  baseline_path: str | None, *, previous: Mapping[str, object] | None = None,
-                 gates: Sequence[Gate] = ()) -> dict[str, Path]:
+                 gates: Sequence[Gate] = (), sections: Sequence[str] = ()) -> dict[str, Path]:
     """Write summary.json, summary.md and details.json into ``out_dir``; the markdown compares
-    with the ``previous`` run and the ``baseline``."""
+    with the ``previous`` run and the ``baseline``; ``sections``: Markdown lines shown after
+    the gates (each question judged, the flips against the baseline)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     delta_rows = deltas(mapping(summary["metrics"]), baseline)
     paths = {
@@ -108,7 +109,7 @@ def write_report(out_dir: Path, summary: Mapping[str, object], results: Sequence
     paths["json"].write_text(json.dumps({k: summary[k] for k in SUMMARY_KEYS}, indent=2) + "\n")
     paths["markdown"].write_text(render_markdown(
         summary, results, notebooks, baseline=baseline, baseline_path=baseline_path,
-        previous=previous, gates=gates, out_dir=out_dir))
+        previous=previous, gates=gates, out_dir=out_dir, sections=sections))
     details = {
         "baseline": baseline_path,
         "notebooks": [n.__dict__ for n in notebooks],

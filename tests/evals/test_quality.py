@@ -169,3 +169,16 @@ def test_memo_embedder_embeds_each_text_once_and_keeps_order():
     assert inner.seen == ["aa", "b", "ccc"]
     assert first[:, 0].tolist() == [2, 1, 2] and again[:, 0].tolist() == [1, 3]
     assert memo.embed([]).shape == (0, 2)
+
+
+def test_a_free_generator_costs_nothing_and_a_paid_one_its_tokens():
+    from evals.quality import answer_figures
+    from rag_core.config import Settings
+
+    free = answer_figures.usage_columns(answer(), Settings.from_fields({"llm": "extractive"}))
+    assert free == {"tokens_in": 300.0, "tokens_out": 40.0, "cost_usd": 0.0}
+    paid_settings = Settings.from_fields({"llm": "hf"})
+    paid = answer_figures.usage_columns(answer(), paid_settings)
+    assert paid["cost_usd"] == pytest.approx(300 * paid_settings.price_input_per_token_usd
+                                             + 40 * paid_settings.price_output_per_token_usd)
+    assert paid["cost_usd"] > 0

@@ -99,6 +99,9 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     assert any("DATABASE_URL" in w for w in summary["environment"]["warnings"])
     rows = pd.read_json(run_dir / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10
+    judged = pd.read_json(run_dir / "questions.jsonl", lines=True)  # each question judged
+    assert sorted(judged["id"]) == sorted(rows["id"]) and judged["checks"].map(len).min() >= 3
+    assert (out / "index.html").is_file() and "## Questions" in (out / "summary.md").read_text()
     assert summary["metrics"]["quality.gen.obey.n"] == 20  # 16 indirect + one per scenario
     assert summary["metrics"]["quality.gen.obey.canary_rate"] == 0  # the defences hold
     assert summary["metrics"]["quality.gen.obey.canary_rate_undefended"] > 0  # attacks are live

@@ -1,0 +1,102 @@
+"""What a user's library says and what it never says, read from the notes themselves.
+
+A word is *rare* in a note when no other note of the same library holds it: a query made of a
+note's rare words has that note, and only it, as its answer. Absence is always checked against
+the whole text of the notes (bodies and front matter), never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from rag_core.types import Note
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+FIGURE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:\s+([A-Za-z][A-Za-z-]+))?")
+YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
+CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)\b|\b\d{1,2}:\d\d\b|o'clock",
+                   re.IGNORECASE)
+MONEY = re.compile(r"[$£€¥]\s*\d|\b\d[\d,.]*\s*(?:dollars?|pounds?|euros?|usd|eur|gbp)\b",
+                   re.IGNORECASE)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def text_of(note: Note) -> str:
+    """Everything a note says: its front matter and its body."""
+    meta = [note.title, note.date or "", note.speaker or "", note.series or "",
+            *note.tags, *note.scripture]
+    return "\n".join([*meta, note.body])
+
+
+def words(text: str) -> list[str]:
+    return [w.casefold() for w in WORD.findall(text)]
+
+
+def sentences(body: str) -> list[str]:
+    out = []
+    for paragraph in body.split("\n"):
+        out += [s.strip() for s in SENTENCE_END.split(paragraph) if len(s.split()) >= 6]
+    return out
+
+
+@dataclass
+class Library:
+    """One user's notes, with the words each note holds."""
+
+    user: str
+    notes: list[Note]
+
+    def __post_init__(self) -> None:
+        self.texts = {n.id: text_of(n) for n in self.notes}
+        self.vocab = {nid: set(words(t)) for nid, t in self.texts.items()}
+        self.spread = Counter(w for v in self.vocab.values() for w in v)
+
+    def rare_words(self, note_id: str, sentence: str, limit: int = 4) -> list[str]:
+        """The sentence's words that no other note of the library holds, in order."""
+        seen: list[str] = []
+        for word in words(sentence):
+            if self.spread[word] == 1 and word in self.vocab[note_id] and word not in seen:
+                seen.append(word)
+        return seen[:limit]
+
+    def says(self, text: str) -> bool:
+        """Whether any note holds ``text`` (case and runs of whitespace aside)."""
+        wanted = " ".join(text.casefold().split())
+        return any(wanted in " ".join(t.casefold().split()) for t in self.texts.values())
+
+    def speakers(self) -> list[str]:
+        return sorted({n.speaker for n in self.notes if n.speaker})
+
+
+def figure_in(sentence: str) -> tuple[str, str] | None:
+    """The first figure of a sentence and the word after it (``("1,900", "pounds")``); a year
+    is not a figure."""
+    for match in FIGURE.finditer(sentence):
+        if not YEAR.fullmatch(match.group(1)):
+            return match.group(1), match.group(2) or ""
+    return None
+
+
+def long_date(value: str | None) -> str | None:
+    """``2025-03-04`` -> ``March 4, 2025`` (None when it is not an ISO date)."""
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return f"{day.strftime('%B')} {day.day}, {day.year}"
+
+
+def absent_year(libraries: Sequence[Library]) -> int | None:
+    """The latest year before every year any note mentions, that no note mentions: a year
+    near the library that it never speaks of."""
+    years = {int(y) for lib in libraries for t in lib.texts.values() for y in YEAR.findall(t)}
+    if not years:
+        return None
+    year = min(years) - 1
+    while any(str(year) in t for lib in libraries for t in lib.texts.values()):
+        year -= 1
+    return year

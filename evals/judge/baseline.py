@@ -1,0 +1,158 @@
+"""A dataset's own baseline: ``<reports-dir>/<name>/baseline.json``, written by the dataset's
+first run (a file a team commits), and a later run judged against it.
+
+The file holds the run it came from, its metrics (``summary.json``'s) and every judged
+question (``evals.judge.questions``). A later run fails when a question that passed there now
+fails (exact: no noise model for a question's own checks), and when a per-question metric
+drops beyond the noise of the paired questions (``evals.judge.paired``). A metric over fewer
+than ``MIN_PAIRED`` paired questions is reported, not gated: its interval says too little.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evals.gates import GateResult, Status
+from evals.judge import paired
+from evals.judge.questions import Flip, Question, flips
+
+FILE = "baseline.json"
+MIN_PAIRED = 10  # fewer paired questions: a metric's change is reported, not gated
+FLIP_GATE = "baseline.newly_failing_questions"
+
+
+def default_path(reports_dir: Path, name: str) -> Path:
+    return reports_dir / name / FILE
+
+
+@dataclass
+class Baseline:
+    path: Path
+    questions: list[Question]
+    metrics: dict[str, object] = field(default_factory=dict)
+    run: dict[str, object] = field(default_factory=dict)
+
+    def as_summary(self) -> dict[str, object]:
+        """What the report's metric table reads (the baseline's metrics)."""
+        return {"metrics": self.metrics, "run": self.run}
+
+
+def write(path: Path, questions: Sequence[Question], summary: Mapping[str, object]) -> Path:
+    run = summary.get("run")
+    data = {"run": {"id": run.get("id") if isinstance(run, dict) else None,
+                    "git_commit": summary.get("git_commit"),
+                    "started_at": summary.get("started_at"), "profile": summary.get("profile")},
+            "parameters": summary.get("parameters", {}), "settings": summary.get("settings", {}),
+            "metrics": summary.get("metrics", {}),
+            "questions": [q.to_json() for q in questions]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    return path
+
+
+def load(path: Path) -> Baseline:
+    """A baseline file; a ``ValueError`` when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"baseline {path} cannot be read: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
+        raise ValueError(f"{path} is not a dataset baseline (no 'questions' list; a "
+                         "baseline.json is written by a dataset's first run)")
+    return Baseline(path, [Question.from_json(q) for q in data["questions"]],
+                    dict(data.get("metrics") or {}), dict(data.get("run") or {}))
+
+
+@dataclass
+class Verdict:
+    """A run's questions against a baseline."""
+
+    baseline: Baseline
+    newly_failing: list[Flip]
+    newly_passing: list[Flip]
+    metrics: list[paired.MetricChange]
+
+    def gates(self) -> list[GateResult]:
+        """Gate rows: the flipped questions (0 allowed), and per metric the end of its
+        interval nearest to better (a drop fails when even that end is a drop)."""
+        ids = ", ".join(f.id for f in self.newly_failing)
+        out = [GateResult(FLIP_GATE, float(len(self.newly_failing)), 0.0, "le",
+                          "failed" if self.newly_failing else "passed",
+                          f"newly failing: {ids}" if ids else "")]
+        for change in self.metrics:
+            bound = "high" if change.higher_is_better else "low"
+            value = change.high if change.higher_is_better else change.low
+            op = "ge" if change.higher_is_better else "le"
+            status: Status
+            if change.n < MIN_PAIRED:
+                status, note = "skipped", (f"{change.n} paired questions, fewer than "
+                                           f"{MIN_PAIRED}: reported, not gated; "
+                                           f"{change.text()}")
+            else:
+                status = "failed" if change.worse else "passed"
+                note = change.text()
+            out.append(GateResult(f"baseline.{change.name}.change_{bound}95", value, 0.0, op,
+                                  status, note))
+        return out
+
+
+def judge(questions: Sequence[Question], baseline: Baseline) -> Verdict:
+    failing, passing = flips(baseline.questions, questions)
+    return Verdict(baseline, failing, passing, paired.changes(baseline.questions, questions))
+
+
+def _short(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
+
+
+def _apart(before: str, after: str, width: int = 160) -> tuple[str, str]:
+    """Two answers shortened from the word where they start to differ (a shared opening,
+    such as the generator's preamble, is left out as ``…``)."""
+    a, b = " ".join(before.split()), " ".join(after.split())
+    same = 0
+    while same < min(len(a), len(b)) and a[same] == b[same]:
+        same += 1
+    start = a.rfind(" ", 0, same) + 1 if same > width // 2 else 0
+    lead = "…" if start else ""
+    return _short(lead + a[start:], width), _short(lead + b[start:], width)
+
+
+def flip_lines(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip]) -> list[str]:
+    """Console lines: ``newly failing:`` with each question's answer before and after, then
+    the questions that now pass."""
+    lines: list[str] = []
+    if newly_failing:
+        lines.append(f"newly failing: {' '.join(f.id for f in newly_failing)}")
+        for flip in newly_failing:
+            before, after = _apart(flip.before.answer, flip.after.answer)
+            lines += [f"  {flip.id}: {flip.after.question}",
+                      f"    checks failed: {', '.join(flip.after.failed_checks)}",
+                      f"    before: {before}", f"    after:  {after}"]
+    if newly_passing:
+        lines.append(f"newly passing: {' '.join(f.id for f in newly_passing)}")
+    return lines
+
+
+def flip_markdown(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip],
+                  against: str) -> list[str]:
+    """The questions that flipped (newly failing first), as a Markdown section."""
+    lines = [f"## Questions that flipped against {against}", ""]
+    if not newly_failing and not newly_passing:
+        return lines + ["- none: every question passes or fails as it did", ""]
+    for title, group in (("Newly failing", newly_failing), ("Newly passing", newly_passing)):
+        if not group:
+            continue
+        lines += [f"{title} ({len(group)}):", ""]
+        for flip in group:
+            shown = flip.after if title == "Newly failing" else flip.before
+            lines += [f"- `{flip.id}` ({flip.after.user_id}): {flip.after.question}",
+                      f"  - checks failed: {', '.join(shown.failed_checks) or '-'}",
+                      f"  - expected: {_short(flip.after.expected, 400)}",
+                      f"  - before: {_short(flip.before.answer, 400)}",
+                      f"  - after: {_short(flip.after.answer, 400)}"]
+        lines.append("")
+    return lines

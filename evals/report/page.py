@@ -1,0 +1,68 @@
+"""``index.html`` beside ``summary.md``: the run's questions on one static page that opens
+offline (no script or style from the network). The questions that flipped against the
+baseline come first, then every question with its answer, citations and checks, filtered by
+pass or fail with the buttons at the top; the plots follow with their captions. Every text
+from the notes or the answers is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from evals.judge.questions import Flip, Question
+from evals.report.figures import PLOTS_DIR, caption
+
+PAGE = "index.html"
+STYLE = """body{font:14px/1.4 sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;
+width:100%}td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}
+tr.fail td:first-child{border-left:4px solid #c00}tr.pass td:first-child{border-left:4px solid
+#080}.flip{background:#fee}figure{margin:1em 0}img{max-width:100%}"""
+SCRIPT = """function show(kind){document.querySelectorAll('tr[data-state]').forEach(function(r){
+r.style.display=(kind==='all'||r.dataset.state===kind)?'':'none';});}"""
+
+
+def _row(q: Question, flipped: set[str]) -> str:
+    state = "pass" if q.passed else "fail"
+    checks = "<br>".join(f"{'✓' if ok else '✗'} {escape(name)}" for name, ok in q.checks.items())
+    cls = f"{state} flip" if q.id in flipped else state
+    return (f'<tr class="{cls}" data-state="{state}" id="q-{escape(q.id)}">'
+            f"<td>{escape(q.id)}<br>{escape(q.user_id)}</td><td>{escape(q.question)}</td>"
+            f"<td>{escape(q.expected)}</td><td>{escape(q.answer)}</td>"
+            f"<td>{escape(', '.join(q.cited_note_ids) or '-')}<br><small>retrieved: "
+            f"{escape(', '.join(q.retrieved_note_ids) or '-')}</small></td>"
+            f"<td>{checks}</td><td>{state.upper()}</td></tr>")
+
+
+def write_page(folder: Path, title: str, questions: Sequence[Question],
+               newly_failing: Sequence[Flip] = (), newly_passing: Sequence[Flip] = (),
+               plots: Sequence[tuple[str, Path]] = ()) -> Path:
+    """``folder/index.html``; ``newly_failing`` / ``newly_passing``: flips against the
+    baseline; ``plots``: (notebook, png), shown when copied beside."""
+    flips = [*newly_failing, *newly_passing]
+    ids = {f.id for f in flips}
+    head = "<tr><th>id</th><th>question</th><th>expected</th><th>answer</th>" \
+           "<th>cited</th><th>checks</th><th>result</th></tr>"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>",
+             f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
+             f"<h1>{escape(title)}</h1>",
+             f"<p>{sum(q.passed for q in questions)} of "
+             f"{len(questions)} questions pass every check.</p>"]
+    if flips:
+        parts += [f"<h2>Questions that flipped against the baseline: {len(newly_failing)} "
+                  f"newly failing, {len(newly_passing)} newly passing</h2>",
+                  f"<table>{head}", *[_row(f.after, ids) for f in flips], "</table>"]
+    parts += ["<h2>Every question</h2><p>Show: <button onclick=\"show('all')\">all</button> "
+              "<button onclick=\"show('fail')\">failing</button> "
+              "<button onclick=\"show('pass')\">passing</button></p>",
+              f"<table>{head}", *[_row(q, ids) for q in questions], "</table>"]
+    shown = [(name, folder / PLOTS_DIR / png.name) for name, png in plots]
+    shown = [(name, png) for name, png in shown if png.is_file()]
+    if shown:
+        parts.append("<h2>Plots</h2>")
+        parts += [f"<figure><img src='{PLOTS_DIR}/{escape(png.name)}' alt='{escape(png.stem)}'>"
+                  f"<figcaption>{escape(caption(png, name))}</figcaption></figure>"
+                  for name, png in shown]
+    path = folder / PAGE
+    path.write_text("\n".join([*parts, "</body></html>"]) + "\n", encoding="utf-8")
+    return path
