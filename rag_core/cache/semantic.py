@@ -83,6 +83,7 @@ class SemanticHit:
     similarity: float
     matched_query: str
     decision: Decision | None = None
+    at: str = ""  # the key that holds the answer (an entry in Redis), read on a hit
 
     def __getitem__(self, index: int) -> Any:  # (answer, similarity, query) like a tuple
         return (self.answer, self.similarity, self.matched_query)[index]
@@ -182,6 +183,7 @@ class SemanticCache:
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
             outcome = self._decide(query_text, candidates, len(order), evidence, similar)
+            outcome = self._with_answer(outcome)
         observe(outcome, nearest)
         if outcome.hit is None:
             self.misses += 1
@@ -207,8 +209,24 @@ class SemanticCache:
                               nlp.Facts.from_dict(entry.get("f")), similar)
             first = first or decision
             if decision.hit:
-                return Lookup(SemanticHit(entry["a"], sim, entry["q"], decision), decision, above)
+                return Lookup(SemanticHit(entry.get("a", b""), sim, entry["q"], decision,
+                                          str(entry.get("r") or "")), decision, above)
         return Lookup(None, first, above)
+
+    def _with_answer(self, outcome: Lookup) -> Lookup:
+        """A hit whose entry names the key of its answer (``entry(answer_at=...)``) with that
+        answer read; a miss when the key is gone (evicted or expired before the entry)."""
+        hit = outcome.hit
+        if hit is None or not hit.at or self.client is None:
+            return outcome
+        try:
+            raw = self.client.get(hit.at)
+        except REDIS_ERRORS as exc:
+            warn(LAYER, exc)
+            raw = None
+        if raw is None:
+            return Lookup(None, outcome.decision, outcome.candidates)
+        return replace(outcome, hit=replace(hit, answer=_as_bytes(raw)))
 
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
@@ -219,9 +237,12 @@ class SemanticCache:
             self.trimmed(put)
 
     def entry(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
-              answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> Put | None:
+              answer: bytes, ttl_s: int, evidence: Sequence[Any] = (), *,
+              answer_at: str = "") -> Put | None:
         """The Redis write of one entry (for :mod:`rag_core.redis_kv.writes`, alone or with
-        the answer's other layers); None in process, where it is stored at once."""
+        the answer's other layers); None in process, where it is stored at once.
+        ``answer_at``: in Redis, the key that holds ``answer`` (written with the entry, by the
+        same script): the entry names it instead of holding the answer a second time."""
         scope = self.scope(user_id, notes_version)
         field = self.field_of(query_text)
         now = self.clock()
@@ -231,6 +252,9 @@ class SemanticCache:
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
                  "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
                  "e": now + ttl_s}
+        if answer_at and self.layer is not None:
+            del entry["a"]
+            entry["r"] = answer_at
         if self.layer is None:
             with self._lock:
                 bucket = self._local.setdefault(scope, {})

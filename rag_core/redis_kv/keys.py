@@ -91,7 +91,9 @@ class VersionSlot:
 
 
 def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -> VersionSlot:
-    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{_parts_hash(parts)}")
+    """The hash of the parts is the key's hash tag: an L1 key and its stale twin (the same key
+    in another layer) share a slot of a Redis Cluster, so that one script reads both."""
+    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{{{_parts_hash(parts)}}}")
 
 
 def _answer_parts(settings: Settings, params: SearchParams, prompt: str) -> dict[str, object]:
