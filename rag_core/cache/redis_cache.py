@@ -23,7 +23,7 @@ from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.config import Settings
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
-from rag_core.redis_kv.keys import layer_index, layer_prefix
+from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
 
 log = logging.getLogger("rag_core.cache")
@@ -169,9 +169,17 @@ class RedisCache:
     def delete(self, key: str) -> None:
         try:
             self.client.delete(key)
-            self.client.zrem(self.index, key)
+            self.writer.unindex(self.index, [key])
         except REDIS_ERRORS as exc:
             warn(self.layer, exc)
+
+    def user_entries(self, user_id: str) -> int:
+        """The entries ``user_id`` holds in this layer (0 when Redis does not answer)."""
+        try:
+            return int(self.client.zcard(user_index(self.layer, user_id)))
+        except REDIS_ERRORS as exc:
+            warn(self.layer, exc)
+            return 0
 
     def size(self) -> int:
         """Live entries of the layer (the index trimmed of expired keys); sets the gauge."""
@@ -211,8 +219,9 @@ class RedisCache:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.unlink(key)
-        pipe.zrem(self.index, *keys)
-        return sum(int(n) for n in pipe.execute()[:-1])
+        removed = sum(int(n) for n in pipe.execute())
+        self.writer.unindex(self.index, keys)
+        return removed
 
     def stats(self) -> CacheStats:
         out = CacheStats(**self._stats.__dict__)

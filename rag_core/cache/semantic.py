@@ -324,8 +324,7 @@ class SemanticCache:
             removed += int(self.client.unlink(key))
         if self.layer is not None:  # and their lines in the layer's index
             lines = [m for m, _ in self.client.zscan_iter(self.layer.index, match=pattern)]
-            for start in range(0, len(lines), 500):
-                self.client.zrem(self.layer.index, *lines[start:start + 500])
+            self.layer.writer.unindex(self.layer.index, lines)
         return removed
 
     @staticmethod

@@ -46,8 +46,26 @@ def layer_prefix(layer: str) -> str:
 
 
 def layer_index(layer: str) -> str:
-    """The sorted set that indexes one Redis layer's keys by expiry time (its size)."""
-    return f"{ROOT}:index:{layer}"
+    """The sorted set that indexes one Redis layer's keys by expiry time (its size). Its hash
+    tag puts the layer's other index keys (``user_index``, ``layer_users``) in its slot."""
+    return f"{ROOT}:index:{{{layer}}}"
+
+
+def user_index(layer: str, user_id: str | None) -> str:
+    """The sorted set of one user's keys of a layer (``key_owner`` names the user)."""
+    return f"{layer_index(layer)}:u:{_h(user_id) if user_id is not None else '-'}"
+
+
+def layer_users(layer: str) -> str:
+    """The sorted set of the users of a layer, scored by how many entries each holds."""
+    return f"{layer_index(layer)}:users"
+
+
+def key_owner(key: str) -> str:
+    """The user part of a cache key (``-`` for a key of no user); the write script reads it
+    the same way (``redis_kv.writes``)."""
+    parts = key.split(":", 4)
+    return parts[3] if len(parts) == 5 and parts[2] == "u" else "-"
 
 
 def cache_counters_key() -> str:

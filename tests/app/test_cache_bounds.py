@@ -18,6 +18,7 @@ from rag_core.app import create_app
 from rag_core.config import Settings
 from rag_core.ingest.ingestion import ingest_notes, ingest_path
 from rag_core.parts import Parts, build_parts
+from rag_core.redis_kv.keys import layer_index
 from rag_core.types import Note
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -77,7 +78,7 @@ async def test_every_redis_cache_layer_stays_under_its_bound_while_answering(
     for layer in ("query", "stale", "semantic", "embedding"):
         held = live_entries(raw, layer)
         assert 0 < held <= BOUND, (layer, held)
-        assert raw.zcard(f"rag:index:{layer}") <= BOUND
+        assert raw.zcard(layer_index(layer)) <= BOUND
     # the gauge is refreshed by a write at most every SIZE_EVERY_S, and by size(): refreshed here
     # (a test does not wait on that window)
     for layer in ("query", "embedding", "semantic"):
@@ -86,7 +87,7 @@ async def test_every_redis_cache_layer_stays_under_its_bound_while_answering(
         assert obs.CACHE_SIZE.labels(layer=layer)._value.get() == counted
     # the ledger is no layer's entry: nothing a bound drops
     for layer in ("query", "stale", "semantic", "embedding"):
-        assert not [m for m in raw.zrange(f"rag:index:{layer}", 0, -1)
+        assert not [m for m in raw.zrange(layer_index(layer), 0, -1)
                     if m.startswith(b"rag:cost:")]
 
 
