@@ -26,11 +26,12 @@ from rag_core.redis_kv.writes import Put
 # What an L1 key holds when the answer's body is its stale twin: not a msgpack map (an old
 # body), so the two never mix.
 IN_STALE = b"@stale"
-# The most bytes one answer's cache writes may hold in Redis, all layers together (the issue's
-# limit is 64 KiB of MEMORY USAGE; a margin is kept for Redis's own overhead per key, and at
-# the default bound of 10,000 entries per layer it keeps a full cache under the compose cap
-# of 512 MiB: docs/scaling.md). An answer over it is served but not kept.
-MAX_ANSWER_BYTES = 48 * 1024
+# The most bytes one answer's cache writes may hold in Redis, all layers together: under the
+# 64 KiB of MEMORY USAGE an answer may take, and low enough that at the default bound of
+# 10,000 entries per layer a cache full of the largest answers stays under the 80 % alert of
+# the compose cap of 512 MiB (48 KiB reached 98 % of the cap: docs/scaling.md). An answer over
+# it loses its semantic entry, or when still over, is served but not kept.
+MAX_ANSWER_BYTES = 40 * 1024
 # Redis's own overhead per key and per index line, as MEMORY USAGE counts it (measured: a
 # string key with a short value takes about 60 bytes more than its key and value).
 KEY_OVERHEAD = 80

@@ -9,8 +9,9 @@ questions whose cosine similarity reaches ``Settings.semantic_cache_threshold`` 
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
-On Redis a scope is two hashes: the entries (question, vector, answer, evidence with its chunk
-texts: about 8 KB each) and an index beside them (``index_key``: vector, stored-at and
+On Redis a scope is two hashes: the entries (question, vector, evidence with its chunk texts,
+and the key of the answer: the answer's body is kept once, under its stale key, by
+``CacheLayers.put_answer``) and an index beside them (``index_key``: vector, stored-at and
 expiry, 1.5 KB each). A lookup reads the index, and only the few closest entries
 (``MAX_CANDIDATES``) in full: reading every entry made each lookup of a full scope move
 1.6 MB out of Redis and through the decoder, which capped the app at about 40 requests/s under
