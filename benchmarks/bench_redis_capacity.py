@@ -103,36 +103,31 @@ class Payloads:
         self.worst = worst
         self.answers = [text(rng, 1_600 if worst else 3_300) for _ in range(32)]
         self.chunks = [text(rng, 1_000 if worst else 500) for _ in range(64)]
-        self.rng = rng
 
     def question(self, n: int) -> str:
         asked = f"What did the sermon say about {WORDS[n % len(WORDS)]}, question {n}?"
         return (asked + " " + self.chunks[n % 64])[:1_000] if self.worst else asked
 
     def _note(self, i: int, k: int) -> tuple[str, str]:
-        if not self.worst:
-            return f"n{k}", "A sermon"
-        return f"n{i}-{k}-" + "i" * 200, f"T{i}-{k} " + self.chunks[(i + k) % 64]
+        return (((f"n{i}-{k}-" + "i" * 200)[:200], (f"T{i}-{k} " + self.chunks[(i + k) % 64])[:300])
+                if self.worst else (f"n{k}", "A sermon"))
 
     def answer(self, question: str, i: int) -> bytes:
-        rows = 50 if self.worst else 0
-        notes = [self._note(i, k) for k in range(max(rows, 3))]
-        retrieved = [{"chunk_id": f"{notes[k][0][:200]}:0:abcdef012345",
-                      "note_id": notes[k][0][:200], "title": notes[k][1][:300],
-                      "score": 0.71 - k / 100, "dense_rank": k + 1, "lexical_rank": k + 2,
-                      "fused_score": 0.03} for k in range(rows)]
-        citations = [{"n": k + 1, "chunk_id": f"{notes[k][0][:200]}:0:abcdef012345",
-                      "note_id": notes[k][0][:200], "title": notes[k][1][:300], "score": 0.71}
-                     for k in range(3)]
+        cites = [{"n": k + 1, "chunk_id": f"{note}:0:abcdef012345", "note_id": note,
+                  "title": title, "score": 0.71}
+                 for k, (note, title) in enumerate(self._note(i, k) for k in range(50))]
+        rows = [{"chunk_id": c["chunk_id"], "note_id": c["note_id"], "title": c["title"],
+                 "score": 0.71 - k / 100, "dense_rank": k + 1, "lexical_rank": k + 2,
+                 "fused_score": 0.03} for k, c in enumerate(cites)] if self.worst else []
         return answer_codec.pack({"answer": question + " " + self.answers[i % 32],
-                                  "citations": citations, "retrieved": retrieved,
+                                  "citations": cites[:3], "retrieved": rows,
                                   "no_context": False, "generator": "hf", "cost_usd": 0.0003,
                                   "question": question})
 
     def semantic(self, question: str, vector: bytes, answer_at: str, now: float, ttl: int,
                  i: int) -> tuple[bytes, bytes]:
         chunks = [self.chunks[(i + k) % 64] for k in range(5)]
-        notes = [self._note(i, k)[0][:200] for k in range(5)]
+        notes = [self._note(i, k)[0] for k in range(5)]
         entry = {"q": question, "v": vector, "r": answer_at,
                  "x": {"c": [f"{n}:0:abcdef012345" for n in notes], "n": notes, "t": chunks},
                  "f": {"names": ["okafor"], "numbers": [], "refs": [], "neg": False},
@@ -369,17 +364,13 @@ def _bytes_per_entry(client: Any) -> dict[str, int]:
 
 
 def _answer_bytes(client: Any, sample: int = 200) -> int:
-    """``MEMORY USAGE`` of the newest answers' keys (L1 key, stale body, semantic field share,
-    embedding), averaged: one question's bytes across the layers (index lines excluded)."""
-    keys = [k for k in client.zrange(layer_index("query"), -sample, -1)]
-    if not keys:
-        return 0
-    total = 0
-    for key in keys:
-        stale = key.replace(b"rag:query:", b"rag:stale:", 1)
-        total += (client.memory_usage(key) or 0) + (client.memory_usage(stale) or 0)
+    """``MEMORY USAGE`` of the newest answers' L1 keys and stale bodies, averaged, plus a
+    semantic field's and an embedding's share: one question's bytes (index lines excluded)."""
+    keys = client.zrange(layer_index("query"), -sample, -1)
+    total = sum((client.memory_usage(k) or 0) + (client.memory_usage(
+        k.replace(b"rag:query:", b"rag:stale:", 1)) or 0) for k in keys)
     per = _bytes_per_entry(client)
-    return int(total / len(keys)) + per["semantic"] + per["embedding"]
+    return int(total / max(1, len(keys))) + per["semantic"] + per["embedding"]
 
 
 def main() -> None:

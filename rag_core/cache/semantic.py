@@ -292,7 +292,9 @@ class SemanticCache:
             pipe = self.client.pipeline(transaction=False)
             pipe.hdel(self.index_key(scope), field)
             pipe.hdel(scope, field)
-            return int(pipe.execute()[-1])
+            removed = int(pipe.execute()[-1])
+            self._unindex(scope, [field])
+            return removed
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return 0
@@ -374,6 +376,12 @@ class SemanticCache:
             pipe.hdel(index, *doomed)
             pipe.hdel(scope, *doomed)
             pipe.execute()
+            self._unindex(scope, [_as_bytes(f).decode() for f in doomed])
+
+    def _unindex(self, scope: str, fields: list[str]) -> None:
+        """Entries dropped from ``scope`` out of the layer's index (and their user's count)."""
+        if self.layer is not None:
+            self.layer.writer.unindex(self.layer.index, [f"{scope}\n{f}" for f in fields])
 
 
 def _as_bytes(value: bytes | str) -> bytes:
