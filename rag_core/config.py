@@ -336,8 +336,8 @@ class Settings(BaseSettings):
     # (as semantic_cache_enabled=false). docs/decisions.md has the figures of each.
     semantic_mode: Literal["strict", "loose", "off"] = "strict"
     # Per-user write quota of the notes API in embedding work: chunks embedded per
-    # ``write_quota_window_s`` (a note that did not change costs none; 1,000 lets one note of
-    # the largest body through a minute). 0: no chunk quota.
+    # ``write_quota_window_s`` (a note that did not change costs none; one note over it alone
+    # is let through as the user's first write of a window). 0: no chunk quota.
     write_quota_chunks: int = Field(1_000, ge=0)
 
     @model_validator(mode="after")

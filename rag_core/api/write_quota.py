@@ -82,12 +82,20 @@ class WriteQuota:
         if cost > 0:
             self._add(user_id, self._window()[0], -cost)
 
-    def charge_chunks(self, user_id: str, chunks: int) -> None:
+    def charge_chunks(self, user_id: str, chunks: int, *, single: bool = False) -> None:
         """Count ``chunks`` about to be embedded for ``user_id``, or ``WriteQuotaExceeded``
-        (nothing counted) when they do not fit in the window."""
+        (nothing counted) when they do not fit in the window. ``single``: the write is one
+        note, which may be over the limit alone (a note of the largest body the API takes
+        makes about 1,200 chunks) when it is the user's first write of the window; the
+        window is then used up."""
         if self.chunk_limit <= 0 or chunks <= 0:
             return
         window, retry = self._window()
+        if chunks > self.chunk_limit and single:
+            used = self._add(user_id, window, chunks, "chunks")
+            if used is None or used == chunks:
+                return
+            self._add(user_id, window, -chunks, "chunks")
         if chunks > self.chunk_limit:
             raise WriteQuotaExceeded(
                 f"These notes make {chunks:,} chunks to embed; one user may have at most "
@@ -129,7 +137,8 @@ def charged_ingest(parts: Parts, quota: WriteQuota, user_id: str, notes: Sequenc
     cost = quota.charge(user_id, notes)
     try:
         return ingest_notes(parts, user_id, notes, progress=False, prune=prune,
-                            before_embedding=lambda n: quota.charge_chunks(user_id, n))
+                            before_embedding=lambda n: quota.charge_chunks(
+                                user_id, n, single=len(notes) == 1))
     except WriteQuotaExceeded:
         quota.refund(user_id, cost)
         raise

@@ -148,6 +148,18 @@ async def test_the_quota_counts_the_chunks_to_embed_and_refuses_beyond_them(
         clock.now += 50  # the next window
         r = await client.put("/v1/notes/c1", json=LONG, headers=auth)
         assert r.status_code == 200, r.text
+        # one note over the whole limit: only as the first write of a window, which it uses up
+        small = app_settings.with_overrides(write_quota_chunks=chunks - 1)
+        app.state.write_quota = WriteQuota(small, build_redis(small), clock=clock)
+        clock.now += 60
+        r = await client.put("/v1/notes/c4", json=LONG, headers=auth)
+        assert r.status_code == 200, r.text
+        r = await client.put("/v1/notes/c5", json=NOTE, headers=auth)
+        assert r.status_code == 429
+        clock.now += 60  # a new window, but two notes: each write keeps to the limit
+        r = await client.post("/v1/notes:bulk", headers=auth, json={"notes": [
+            {**LONG, "id": "c6", "body": LONG["body"] + " again"}, {**NOTE, "id": "c7"}]})
+        assert r.status_code == 429 and "chunks" in r.json()["error"]["message"]
 
 
 class HeldEmbedder(HashEmbedder):
