@@ -175,7 +175,7 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
     from rag_core import observability as obs
     from rag_core.api.auth import verify_token
 
-    jwt_us = per_call_us(lambda: verify_token(settings, token))
+    jwt_us = per_call_us(lambda: verify_token(settings.auth, token))
     answer = pipe.ask("amara", QUESTION)
     _check_hit(answer.to_dict())
     ask_us = per_call_us(lambda: pipe.ask("amara", QUESTION), n=300)

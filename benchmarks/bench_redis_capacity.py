@@ -6,11 +6,16 @@ pipeline writes after a generation, through the layers' own write code (``CacheL
 ``RedisCache.entry`` / ``SemanticCache.entry`` and the one write script of
 ``rag_core.redis_kv.writes``, the notes-version condition included) and the cost ledger's own
 ``reserve`` + ``commit``; no embedding, no retrieval, no generation. Entry sizes are the ones
-measured through the prod app (issue 36): an answer of ~3.5 KB in ``rag:query`` and again in
-``rag:stale``, a semantic entry of ~8 KB (question, vector, answer, five evidence chunks), a
-384-float question vector (1.5 KB). Writes are pipelined, 500 questions a round trip, by
-``--workers`` processes (default 2, each its own connection, as app processes are) that take the
-day's batches in order: while Redis runs one batch's scripts, the next one is being packed.
+measured through the prod app (issue 36): an answer of ~3.5 KB kept once under ``rag:stale``
+(``rag:query`` names it), a semantic entry (question, vector, five evidence chunks, the key of
+its answer), a 384-float question vector (1.5 KB). ``--worst-case``: every answer as large as
+the write paths allow it to be at ``top_k`` 50 (50 rows from 50 notes, each with a 200-character
+id and a 300-character title; a 1,000-character question; a 1,600-character answer; five
+evidence chunks of 1,000 characters), in the compact form and under the byte limit of
+``rag_core.cache.answer_codec``, as ``CacheLayers.put_answer`` keeps it. Writes are
+pipelined, 500 questions a round trip, by ``--workers`` processes (default 2, each its own
+connection, as app processes are) that take the day's batches in order: while Redis runs one
+batch's scripts, the next one is being packed.
 
 Redis is a real ``redis-server`` started as compose runs it (``--maxmemory 512mb
 --maxmemory-policy noeviction``). Entries expire on the simulated clock: the write script drops
@@ -21,7 +26,7 @@ layer, ``cache_writes_refused``, ``ledger_writes_refused``, and ``bytes_per_entr
 (``MEMORY USAGE`` of a sample; the sizing table of docs/scaling.md is made from it).
 
     python benchmarks/bench_redis_capacity.py [--users 10000] [--days 7] [--per-day 10]
-        [--max-entries N] [--workers 2] [--json out.json]
+        [--max-entries N] [--workers 2] [--worst-case] [--json out.json]
 """
 
 from __future__ import annotations
@@ -40,10 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from rag_core.cache import answer_codec
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings, fixed
-from rag_core.costs.ledger import KEY_TTL_S, CostLedger
+from rag_core.costs.ledger import CostLedger
 from rag_core.costs.queue import CostQueue
+from rag_core.costs.totals import KEY_TTL_S
 from rag_core.procs import free_port
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, connect
@@ -89,26 +96,41 @@ def text(rng: random.Random, chars: int) -> str:
 
 
 class Payloads:
-    """Entries of realistic sizes (a pool of texts, each entry made distinct by its question)."""
+    """Entries of realistic sizes (a pool of texts, each entry made distinct by its question);
+    ``worst``: as large as the write paths allow (the module's docstring)."""
 
-    def __init__(self, seed: int = 7) -> None:
+    def __init__(self, seed: int = 7, worst: bool = False) -> None:
         rng = random.Random(seed)
-        self.answers = [text(rng, 3_300) for _ in range(32)]
-        self.chunks = [text(rng, 500) for _ in range(64)]
-        self.rng = rng
+        self.worst = worst
+        self.answers = [text(rng, 1_600 if worst else 3_300) for _ in range(32)]
+        self.chunks = [text(rng, 1_000 if worst else 500) for _ in range(64)]
+
+    def question(self, n: int) -> str:
+        asked = f"What did the sermon say about {WORDS[n % len(WORDS)]}, question {n}?"
+        return (asked + " " + self.chunks[n % 64])[:1_000] if self.worst else asked
+
+    def _note(self, i: int, k: int) -> tuple[str, str]:
+        return (((f"n{i}-{k}-" + "i" * 200)[:200], (f"T{i}-{k} " + self.chunks[(i + k) % 64])[:300])
+                if self.worst else (f"n{k}", "A sermon"))
 
     def answer(self, question: str, i: int) -> bytes:
-        return codec.pack({"answer": question + " " + self.answers[i % 32],
-                           "citations": [{"n": k, "chunk_id": f"c{i}-{k}", "note_id": f"n{k}",
-                                          "title": "A sermon", "score": 0.71} for k in range(3)],
-                           "no_context": False, "generator": "hf", "cost_usd": 0.0003})
+        cites = [{"n": k + 1, "chunk_id": f"{note}:0:abcdef012345", "note_id": note,
+                  "title": title, "score": 0.71}
+                 for k, (note, title) in enumerate(self._note(i, k) for k in range(50))]
+        rows = [{"chunk_id": c["chunk_id"], "note_id": c["note_id"], "title": c["title"],
+                 "score": 0.71 - k / 100, "dense_rank": k + 1, "lexical_rank": k + 2,
+                 "fused_score": 0.03} for k, c in enumerate(cites)] if self.worst else []
+        return answer_codec.pack({"answer": question + " " + self.answers[i % 32],
+                                  "citations": cites[:3], "retrieved": rows,
+                                  "no_context": False, "generator": "hf", "cost_usd": 0.0003,
+                                  "question": question})
 
-    def semantic(self, question: str, vector: bytes, answer: bytes, now: float, ttl: int,
+    def semantic(self, question: str, vector: bytes, answer_at: str, now: float, ttl: int,
                  i: int) -> tuple[bytes, bytes]:
         chunks = [self.chunks[(i + k) % 64] for k in range(5)]
-        entry = {"q": question, "v": vector, "a": answer,
-                 "x": {"c": [f"c{i}-{k}" for k in range(5)], "n": [f"n{k}" for k in range(5)],
-                       "t": chunks},
+        notes = [self._note(i, k)[0] for k in range(5)]
+        entry = {"q": question, "v": vector, "r": answer_at,
+                 "x": {"c": [f"{n}:0:abcdef012345" for n in notes], "n": notes, "t": chunks},
                  "f": {"names": ["okafor"], "numbers": [], "refs": [], "neg": False},
                  "t": now, "e": now + ttl}
         return codec.pack(entry), codec.pack({"v": vector, "t": now, "e": now + ttl})
@@ -146,7 +168,7 @@ class LoadWriter:
         self.ledger = LedgerLoad(CostLedger(self.client, settings, costs=None,
                                             queue=CostQueue(tmp / "queue")), settings)
         self.params = settings.retrieval
-        self.payloads = Payloads()
+        self.payloads = Payloads(worst=args.worst_case)
         self.vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
                                                                 dtype=np.float32)
 
@@ -239,13 +261,14 @@ def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
             "bytes_per_entry": _bytes_per_entry(client),
             "cache_writes_refused": refused["cache"], "ledger_writes_refused": refused["ledger"],
             "seconds": round(time.perf_counter() - started, 1), "cpu_seconds": _cpu(client),
-            "workers": args.workers}
+            "workers": args.workers, "worst_case": args.worst_case,
+            "answer_bytes": _answer_bytes(client)}
 
 
 def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParams,
                     payloads: Payloads, vectors: np.ndarray, pipe: Any, user: str, n: int,
                     now: float) -> None:
-    question = f"What did the sermon say about {WORDS[n % len(WORDS)]}, question {n}?"
+    question = payloads.question(n)
     vector = codec.pack_vector(vectors[n % 64])
     query = caches.query
     assert hasattr(query, "entry") and hasattr(query, "writer")
@@ -254,16 +277,21 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
         now, pipe=pipe)
     key = caches.answer_key(params, user, 1, question, settings.top_k)
     answer = payloads.answer(question, n)
-    semantic_value, line = payloads.semantic(question, vector, answer, now,
+    twin = rename_layer(key, "query", "stale")
+    semantic_value, line = payloads.semantic(question, vector, twin, now,
                                              settings.query_cache_ttl_s, n)
     layer = caches.semantic.layer
     assert layer is not None
     scope = caches.semantic.scope(user, 1)
-    puts = [query.entry(key, answer, settings.query_cache_ttl_s),
-            caches.stale.entry(rename_layer(key, "query", "stale"),  # type: ignore[attr-defined]
-                               answer, fixed.STALE_TTL_S),
-            layer.entry(scope, semantic_value, settings.query_cache_ttl_s,
-                        field=f"{n:016x}", line=line)]
+    # as CacheLayers.put_answer: the body once (stale), the L1 key naming it, within the limit
+    kept = answer_codec.fitting(
+        [(query, key, answer_codec.IN_STALE, settings.query_cache_ttl_s),
+         (caches.stale, twin, answer, fixed.STALE_TTL_S)],
+        layer.entry(scope, semantic_value, settings.query_cache_ttl_s, field=f"{n:016x}",
+                    line=line))
+    assert kept is not None, "an answer over the byte limit: not kept by the layers"
+    puts = [cache.entry(k, v, ttl) for cache, k, v, ttl in kept[0]] + \
+        ([kept[1]] if kept[1] is not None else [])
     version_key = notes_version_key(user)
     query.writer.write(puts, now, Condition(version_key, b"1"), pipe=pipe)
 
@@ -276,7 +304,8 @@ class LedgerLoad:
     ESTIMATE, ACTUAL = 0.0006, 0.0003
 
     def __init__(self, ledger: CostLedger, settings: Settings) -> None:
-        self.scripts = ledger._scripts
+        assert ledger.totals is not None, "the ledger needs its Redis"
+        self.scripts = ledger.totals._scripts
         self.caps = (settings.user_daily_budget_usd, settings.global_daily_budget_usd)
         self.reserves = 0
 
@@ -336,6 +365,16 @@ def _bytes_per_entry(client: Any) -> dict[str, int]:
     return out
 
 
+def _answer_bytes(client: Any, sample: int = 200) -> int:
+    """``MEMORY USAGE`` of the newest answers' L1 keys and stale bodies, averaged, plus a
+    semantic field's and an embedding's share: one question's bytes (index lines excluded)."""
+    keys = client.zrange(layer_index("query"), -sample, -1)
+    total = sum((client.memory_usage(k) or 0) + (client.memory_usage(
+        k.replace(b"rag:query:", b"rag:stale:", 1)) or 0) for k in keys)
+    per = _bytes_per_entry(client)
+    return int(total / max(1, len(keys))) + per["semantic"] + per["embedding"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=10_000)
@@ -347,6 +386,8 @@ def main() -> None:
     ap.add_argument("--maxmemory", default="512mb")
     ap.add_argument("--workers", type=int, default=2,
                     help="processes writing batches side by side (each its own connection)")
+    ap.add_argument("--worst-case", action="store_true",
+                    help="every answer as large as the write paths allow at top_k 50")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     result = run(args)

@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.schemas import error_responses
-from rag_core.api.write_quota import WriteQuota
+from rag_core.api.write_quota import WriteQuota, charged_ingest
 from rag_core.errors import Forbidden, InvalidNote, NotFound
-from rag_core.ingest.ingestion import delete_note, ingest_notes
+from rag_core.ingest.ingestion import delete_note
 from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_raw_path
 from rag_core.safety.guard import validate_user
 from rag_core.types import Note
@@ -202,8 +202,8 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         note = _note({**body.model_dump(), "id": note_id}, f"note {note_id}")
 
         def write() -> dict[str, Any]:
-            quota.charge(user, [note])  # 429 WRITE_QUOTA_EXCEEDED before any embedding
-            report = ingest_notes(parts, user, [note], progress=False)
+            # 429 WRITE_QUOTA_EXCEEDED before any embedding: bytes, then chunks
+            report = charged_ingest(parts, quota, user, [note])
             return {"note_id": note_id, "status": report.statuses[note_id],
                     "notes_version": parts.store.notes_version(user)}
 
@@ -264,8 +264,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         body, notes = await run_in_threadpool(parse_bulk, await request.body())
 
         def write() -> dict[str, Any]:
-            quota.charge(user, notes)
-            report = ingest_notes(parts, user, notes, progress=False, prune=body.prune)
+            report = charged_ingest(parts, quota, user, notes, prune=body.prune)
             return {"results": [{"note_id": k, "status": v} for k, v in report.statuses.items()],
                     "notes_version": parts.store.notes_version(user)}
 

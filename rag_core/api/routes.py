@@ -27,6 +27,7 @@ from rag_core.api.schemas import (
     StatsOut,
     error_responses,
 )
+from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.decisions.reasons import cache_reason
 from rag_core.errors import Forbidden, NotFound, Unauthorized
@@ -191,6 +192,7 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
                      "budget_usd": budget,
                      "remaining_usd": round(max(0.0, budget - spent - reserved), 6),
                      "saved_today_usd": round(saved, 6)},
+            "cache": user_shares(parts.caches, user),
         }
 
     return await run_in_threadpool(gather)

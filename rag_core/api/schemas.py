@@ -191,12 +191,21 @@ class NotesOut(BaseModel):
     version: int = Field(description="Bumped by every change to the caller's notes")
 
 
+class CacheShareOut(BaseModel):
+    entries: int = Field(description="Entries of yours this cache layer holds")
+    most_while_shared: int = Field(description="The most one user may hold while other users "
+                                               "hold entries (beyond it, your oldest go first)")
+    layer_bound: int = Field(description="The most the layer holds across all users")
+
+
 class StatsOut(BaseModel):
     """The caller's own figures only: nothing about other users or the whole service."""
 
     user_id: str
     notes: NotesOut
     cost: CostOut
+    cache: dict[str, CacheShareOut] = Field(default_factory=dict,
+                                            description="Your share of each cache layer")
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:

@@ -48,5 +48,8 @@ class Cache(Protocol):
 
     def stats(self) -> CacheStats: ...
 
+    def user_entries(self, user_id: str) -> int:
+        """The entries of one user in this layer (its share of the layer's bound)."""
+
     def ping(self) -> bool:
         """True when the backend answers; never raises."""

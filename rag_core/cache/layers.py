@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from rag_core import observability as obs
+from rag_core.cache import answer_codec
+from rag_core.cache.answer_codec import IN_STALE, fitting
+from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.base import Cache, CacheStats
 from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
@@ -38,7 +41,6 @@ from rag_core.redis_kv.keys import (
     normalize_query,
     notes_version_key,
     query_slot,
-    rename_layer,
     user_prefix,
 )
 from rag_core.redis_kv.restarts import watch_of
@@ -53,6 +55,9 @@ def outcome(cache: Cache, value: object) -> CacheOutcome:
     if not cache.enabled:
         return "off"
     return "hit" if value is not None else "miss"
+
+
+Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 
 
 @dataclass
@@ -192,7 +197,8 @@ class CacheLayers:
         if not self.truth.trusted(user_id):  # Redis's copy may be older: PostgreSQL's
             version = read(user_id)
             return (version, slot.key(version), *self.get_answer(slot.key(version)))
-        found = (self.versioned.get(notes_version_key(user_id), slot.head, slot.tail)
+        found = (self.versioned.get(notes_version_key(user_id), slot.head, slot.tail,
+                                    (_twin(slot.head), IN_STALE))
                  if self.versioned is not None else None)
         if found is not None and found[0] is not None and self.truth.epoch() == epoch:
             version, raw = int(found[0]), found[1]
@@ -210,7 +216,11 @@ class CacheLayers:
         return (version, key, *self.get_answer(key))
 
     def get_answer(self, key: str) -> tuple[Answer | None, CacheOutcome]:
-        raw = self.query.get(key)
+        if isinstance(self.query, RedisCache):  # the body is the stale twin's (answer_codec)
+            raw = self.query.get_through(key, _twin(key), IN_STALE)
+        else:
+            raw = self.query.get(key)
+            raw = self.stale.get(_twin(key)) if raw == IN_STALE else raw
         return (_answer(raw) if raw is not None else None), outcome(self.query, raw)
 
     def put_answer(self, key: str, answer: Answer, *, user_id: str, notes_version: int,
@@ -218,16 +228,20 @@ class CacheLayers:
                    evidence: Sequence[Chunk] = (), filters: Filters = NO_FILTERS) -> None:
         """Write a generated answer to L1, to the stale store and to the semantic cache (with
         the chunks it was built from, for later decisions; among the answers of its
-        ``filters``)."""
-        payload = codec.pack(answer.to_dict())
-        writes: list[tuple[Cache, str, bytes, int]] = [
-            (self.query, key, payload, self.settings.query_cache_ttl_s),
-            (self.stale, rename_layer(key, "query", "stale"), payload,
-             fixed.STALE_TTL_S)]
+        ``filters``): its body once, under the stale
+        key, which the other two name (``answer_codec``)."""
+        payload = answer_codec.pack(answer.to_dict())
+        writes = self._answer_writes(key, payload)
         semantic = (self.semantic.entry(user_id, notes_version, question, vector, payload,
-                                        self.settings.query_cache_ttl_s, evidence, filters)
+                                        self.settings.query_cache_ttl_s, evidence,
+                                        filters, answer_at=_twin(key))
                     if self.semantic_enabled and vector is not None else None)
         self._store_if_current(user_id, notes_version, writes, semantic)
+
+    def _answer_writes(self, key: str, payload: bytes) -> list[Write]:
+        """An answer's body under the stale twin of ``key``, and ``key`` naming it."""
+        return [(self.query, key, IN_STALE, self.settings.query_cache_ttl_s),
+                (self.stale, _twin(key), payload, fixed.STALE_TTL_S)]
 
     def put_no_context(self, key: str, answer: Answer, *, user_id: str,
                        notes_version: int) -> None:
@@ -236,7 +250,8 @@ class CacheLayers:
         parse. Not kept as a stale answer (no model was involved) nor as a semantic entry (a
         paraphrase is decided on its own retrieval)."""
         self._store_if_current(user_id, notes_version, [
-            (self.query, key, codec.pack(answer.to_dict()), self.settings.query_cache_ttl_s)])
+            (self.query, key, answer_codec.pack(answer.to_dict()),
+             self.settings.query_cache_ttl_s)])
 
     def put_reused(self, key: str, answer: Answer, decision: dict[str, Any], *,
                    user_id: str, notes_version: int) -> None:
@@ -244,18 +259,20 @@ class CacheLayers:
         store), with the decision that reused it: asked again, the new question is an exact
         hit instead of another semantic decision. Not added to the semantic index, so that
         reuse never chains from one paraphrase to the next."""
-        payload = codec.pack(replace(answer, decisions={"semantic": decision}).to_dict())
-        self._store_if_current(user_id, notes_version, [
-            (self.query, key, payload, self.settings.query_cache_ttl_s),
-            (self.stale, rename_layer(key, "query", "stale"), payload,
-             fixed.STALE_TTL_S)])
+        payload = answer_codec.pack(replace(answer, decisions={"semantic": decision}).to_dict())
+        self._store_if_current(user_id, notes_version, self._answer_writes(key, payload))
 
     def _store_if_current(self, user_id: str, notes_version: int,
-                          writes: list[tuple[Cache, str, bytes, int]],
+                          writes: list[Write],
                           semantic: Put | None = None) -> bool:
         """Write an answer's entries only while ``notes_version`` is still the user's version
         in Redis (one script: ``redis_kv.writes``): an answer made from notes that changed
-        meanwhile is never stored. In process (no Redis), the same check, then the writes."""
+        meanwhile is never stored. In process (no Redis), the same check, then the writes.
+        Writes over ``answer_codec.MAX_ANSWER_BYTES`` lose the semantic entry, then all."""
+        kept = fitting(writes, semantic)
+        if kept is None:
+            return False
+        writes, semantic = kept
         version_key = notes_version_key(user_id)
         expected = str(notes_version).encode()
         redis_writes = [w for w in writes if isinstance(w[0], RedisCache)]
@@ -279,7 +296,7 @@ class CacheLayers:
     def stale_answer(self, key: str) -> Answer | None:
         """The last good answer for this key, kept past its TTL for the breaker's fallback.
         Keys embed the notes version: never an answer built from older notes."""
-        raw = self.stale.get(rename_layer(key, "query", "stale"))
+        raw = self.stale.get(_twin(key))
         return _answer(raw) if raw is not None else None
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
@@ -302,7 +319,7 @@ class CacheLayers:
         semantic entry that holds it (a verdict said it was wrong)."""
         if key:
             self.query.delete(key)
-            self.stale.delete(rename_layer(key, "query", "stale"))
+            self.stale.delete(_twin(key))
         if semantic_field:
             self.semantic.forget(user_id, notes_version, semantic_field)
 
@@ -310,7 +327,9 @@ class CacheLayers:
         """The answer kept under an L1 key, else its stale twin (counted as cache reads)."""
         if not key:
             return None
-        raw = self.query.get(key) or self.stale.get(rename_layer(key, "query", "stale"))
+        raw = self.query.get(key)
+        if raw is None or raw == IN_STALE:
+            raw = self.stale.get(_twin(key))
         return _answer(raw) if raw is not None else None
 
     # --- L2: embeddings --------------------------------------------------------------------
@@ -387,5 +406,5 @@ class CacheLayers:
 
 
 def _answer(raw: bytes) -> Answer:
-    return Answer.from_dict(codec.unpack(raw))
+    return Answer.from_dict(answer_codec.unpack(raw))
 

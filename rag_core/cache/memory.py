@@ -1,4 +1,9 @@
-"""In-process caches: an LRU bounded in entries and bytes with per-entry TTL, and a null cache."""
+"""In-process caches: an LRU bounded in entries and bytes with per-entry TTL, and a null cache.
+
+The bound is shared fairly, as the Redis layers share theirs (``redis_kv.writes``): while
+other users hold entries, one user holds at most ``user_share`` of the entry bound, and a
+layer over its bound loses the oldest entry of its biggest holder (the writer when it holds as
+many as any), so that one user's flood evicts that user's own entries first."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections.abc import Callable
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
+from rag_core.redis_kv.keys import key_owner, user_prefix
+from rag_core.redis_kv.writes import user_share
 
 
 class MemoryCache:
@@ -23,6 +30,7 @@ class MemoryCache:
         self.max_bytes = max_bytes
         self._clock = clock
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._users: dict[str, OrderedDict[str, None]] = {}  # each user's keys, oldest first
         self._bytes = 0
         self._lock = threading.Lock()
         self._stats = CacheStats(layer)
@@ -44,6 +52,7 @@ class MemoryCache:
                 obs.CACHE_MISSES.labels(layer=self.layer).inc()
                 return None
             self._data.move_to_end(key)
+            self._users[key_owner(key)].move_to_end(key)
             self._count("hits")
             obs.CACHE_HITS.labels(layer=self.layer).inc()
             return item[1]
@@ -55,13 +64,27 @@ class MemoryCache:
             if key in self._data:
                 self._drop(key)
             self._data[key] = (self._clock() + ttl_s, value)
+            who = key_owner(key)
+            self._users.setdefault(who, OrderedDict())[key] = None
             self._bytes += len(value)
             self._count("sets")
+            mine, share = self._users[who], user_share(self.max_entries)
+            while len(mine) > share and len(self._data) > len(mine):
+                self._evict(next(iter(mine)))
             while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
-                oldest = next(iter(self._data))
-                self._drop(oldest)
-                self._count("evictions")
+                biggest = max(self._users, key=lambda u: len(self._users[u]))
+                victim = who if len(mine) >= len(self._users[biggest]) else biggest
+                self._evict(next(iter(self._users[victim])))
             obs.CACHE_SIZE.labels(layer=self.layer).set(len(self._data))
+
+    def _evict(self, key: str) -> None:
+        self._drop(key)
+        self._count("evictions")
+
+    def user_entries(self, user_id: str) -> int:
+        """The entries ``user_id`` holds in this layer."""
+        with self._lock:
+            return len(self._users.get(key_owner(user_prefix(self.layer, user_id)), ()))
 
     def add(self, key: str, value: bytes, ttl_s: int) -> bool:
         with self._lock:
@@ -95,6 +118,11 @@ class MemoryCache:
     def _drop(self, key: str) -> None:
         _, value = self._data.pop(key)
         self._bytes -= len(value)
+        who = key_owner(key)
+        mine = self._users[who]
+        del mine[key]
+        if not mine:
+            del self._users[who]
 
 
 class NullCache:
@@ -118,6 +146,9 @@ class NullCache:
         return None
 
     def clear(self, prefix: str = "") -> int:
+        return 0
+
+    def user_entries(self, user_id: str) -> int:
         return 0
 
     def stats(self) -> CacheStats:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
@@ -22,7 +23,7 @@ from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.config import Settings
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
-from rag_core.redis_kv.keys import layer_index, layer_prefix
+from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
 
 log = logging.getLogger("rag_core.cache")
@@ -53,6 +54,12 @@ warn = _WarnOnce()
 
 
 SIZE_EVERY_S = 10.0
+# A key's value, or its twin's when it holds ARGV[1] (``RedisCache.get_through``).
+_GET_THROUGH = """
+local value = redis.call('GET', KEYS[1])
+if value and value == ARGV[1] then return redis.call('GET', KEYS[2]) end
+return value
+"""
 
 
 class RedisCache:
@@ -70,6 +77,7 @@ class RedisCache:
         self._stats = CacheStats(layer)
         self.counters = counters  # counts shared by every process (``cache stats``)
         self._sized_at = -SIZE_EVERY_S
+        self._through: Any = client.register_script(_GET_THROUGH)
 
     def _count(self, what: str) -> None:
         setattr(self._stats, what, getattr(self._stats, what) + 1)
@@ -98,6 +106,24 @@ class RedisCache:
         self._count("hits")
         obs.CACHE_HITS.labels(layer=self.layer).inc()
         return value
+
+    def get_through(self, key: str, twin: str, marker: bytes) -> bytes | None:
+        """``get(key)``, or the value of ``twin`` when ``key`` holds ``marker``: one script
+        (the two keys share a hash tag), or two GETs where scripts may not run."""
+        try:
+            if self._through is not None:
+                try:
+                    return self._counted(_bytes(self._through(keys=[key, twin], args=[marker])))
+                except redis.ResponseError:
+                    self._through = None  # scripts forbidden here: the long way from now on
+            value = self._fetch(key)
+            if value == marker:
+                value = _bytes(self.client.get(twin))
+        except REDIS_ERRORS as exc:
+            self._count("errors")
+            warn(self.layer, exc)
+            value = None
+        return self._counted(value)
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
         self.put(key, value, ttl_s)
@@ -143,9 +169,17 @@ class RedisCache:
     def delete(self, key: str) -> None:
         try:
             self.client.delete(key)
-            self.client.zrem(self.index, key)
+            self.writer.unindex(self.index, [key])
         except REDIS_ERRORS as exc:
             warn(self.layer, exc)
+
+    def user_entries(self, user_id: str) -> int:
+        """The entries ``user_id`` holds in this layer (0 when Redis does not answer)."""
+        try:
+            return int(self.client.zcard(user_index(self.layer, user_id)))
+        except REDIS_ERRORS as exc:
+            warn(self.layer, exc)
+            return 0
 
     def size(self) -> int:
         """Live entries of the layer (the index trimmed of expired keys); sets the gauge."""
@@ -185,8 +219,9 @@ class RedisCache:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.unlink(key)
-        pipe.zrem(self.index, *keys)
-        return sum(int(n) for n in pipe.execute()[:-1])
+        removed = sum(int(n) for n in pipe.execute())
+        self.writer.unindex(self.index, keys)
+        return removed
 
     def stats(self) -> CacheStats:
         out = CacheStats(**self._stats.__dict__)
@@ -257,12 +292,17 @@ class OwnedRedisCache(RedisCache):
 # The notes version, then the value of the key that it names: one round trip instead of two.
 # The key is ``ARGV[1] .. version .. ARGV[2]`` (``keys.VersionSlot``); a version that is not a
 # bare integer (``value@owner``, written in a cluster) names nothing, and the caller reads it
-# the long way, where ``OwnedRedisCache`` judges it.
+# the long way, where ``OwnedRedisCache`` judges it. A value equal to ARGV[4] says that the
+# body lives under ``ARGV[3] .. version .. ARGV[2]`` (``answer_codec.IN_STALE``): read there.
 _GET_VERSIONED = """
 local version = redis.call('GET', KEYS[1])
 if not version then return {false, false} end
 if not string.match(version, '^%-?%d+$') then return {version, false} end
-return {version, redis.call('GET', ARGV[1] .. version .. ARGV[2])}
+local value = redis.call('GET', ARGV[1] .. version .. ARGV[2])
+if value and ARGV[3] ~= '' and value == ARGV[4] then
+  value = redis.call('GET', ARGV[3] .. version .. ARGV[2])
+end
+return {version, value}
 """
 
 
@@ -286,15 +326,17 @@ class VersionedRead:
         self.usable = not isinstance(versions.client, RedisCluster)
         self._script = versions.client.register_script(_GET_VERSIONED)
 
-    def get(self, version_key: str, head: str, tail: str
+    def get(self, version_key: str, head: str, tail: str, twin: tuple[str, bytes] = ("", b"")
             ) -> tuple[bytes | None, bytes | None] | None:
         """``(version, value)``: the version as stored when it is a bare integer (counted as a
         hit or miss of ``versions``) and the value of ``head + version + tail`` (counted in
-        ``values``; None without a version). None: read them the long way."""
+        ``values``; None without a version). ``twin``: (head, marker): a value equal to the
+        marker is read from ``head + version + tail`` instead. None: read them the long way."""
         if not self.usable:
             return None
         try:
-            raw_version, raw_value = self._script(keys=[version_key], args=[head, tail])
+            raw_version, raw_value = self._script(keys=[version_key],
+                                                  args=[head, tail, twin[0], twin[1]])
         except redis.ResponseError as exc:
             self.usable = False
             obs.log_event(log, logging.WARNING, "the one-trip L1 read cannot run on this "

@@ -11,8 +11,9 @@ whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
-On Redis a scope is two hashes: the entries (question, vector, answer, evidence with its chunk
-texts: about 8 KB each) and an index beside them (``index_key``: vector, stored-at and
+On Redis a scope is two hashes: the entries (question, vector, evidence with its chunk texts,
+and the key of the answer: the answer's body is kept once, under its stale key, by
+``CacheLayers.put_answer``) and an index beside them (``index_key``: vector, stored-at and
 expiry, canonical form: 1.5 KB each). A lookup reads the index, and only the entries in the
 same words and (loose) the few closest (``MAX_CANDIDATES``) in full: reading every entry made
 each lookup of a full scope move 1.6 MB out of Redis and through the decoder, which capped the
@@ -87,6 +88,7 @@ class SemanticHit:
     similarity: float
     matched_query: str
     decision: Decision | None = None
+    at: str = ""  # the key that holds the answer (an entry in Redis), read on a hit
 
     def __getitem__(self, index: int) -> Any:  # (answer, similarity, query) like a tuple
         return (self.answer, self.similarity, self.matched_query)[index]
@@ -189,6 +191,7 @@ class SemanticCache:
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
             outcome = self._decide(query_text, candidates, len(order), evidence, similar)
+            outcome = self._with_answer(outcome)
         observe(outcome, nearest)
         if outcome.hit is None:
             self.misses += 1
@@ -228,8 +231,24 @@ class SemanticCache:
                               nlp.Facts.from_dict(entry.get("f")), similar, entry.get("c"))
             first = first or decision
             if decision.hit:
-                return Lookup(SemanticHit(entry["a"], sim, entry["q"], decision), decision, above)
+                return Lookup(SemanticHit(entry.get("a", b""), sim, entry["q"], decision,
+                                          str(entry.get("r") or "")), decision, above)
         return Lookup(None, first, above)
+
+    def _with_answer(self, outcome: Lookup) -> Lookup:
+        """A hit whose entry names the key of its answer (``entry(answer_at=...)``) with that
+        answer read; a miss when the key is gone (evicted or expired before the entry)."""
+        hit = outcome.hit
+        if hit is None or not hit.at or self.client is None:
+            return outcome
+        try:
+            raw = self.client.get(hit.at)
+        except REDIS_ERRORS as exc:
+            warn(LAYER, exc)
+            raw = None
+        if raw is None:
+            return Lookup(None, outcome.decision, outcome.candidates)
+        return replace(outcome, hit=replace(hit, answer=_as_bytes(raw)))
 
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
@@ -241,9 +260,11 @@ class SemanticCache:
 
     def entry(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = (),
-              filters: Filters = NO_FILTERS) -> Put | None:
+              filters: Filters = NO_FILTERS, *, answer_at: str = "") -> Put | None:
         """The Redis write of one entry (for :mod:`rag_core.redis_kv.writes`, alone or with
-        the answer's other layers); None in process, where it is stored at once."""
+        the answer's other layers); None in process, where it is stored at once.
+        ``answer_at``: in Redis, the key that holds ``answer`` (written with the entry, by the
+        same script): the entry names it instead of holding the answer a second time."""
         scope = self.scope(user_id, notes_version, filters)
         field = self.field_of(query_text)
         now = self.clock()
@@ -253,6 +274,9 @@ class SemanticCache:
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
                  "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
                  "e": now + ttl_s, "c": list(canonical(query_text))}
+        if answer_at and self.layer is not None:
+            del entry["a"]
+            entry["r"] = answer_at
         if self.layer is None:
             with self._lock:
                 bucket = self._local.setdefault(scope, {})
@@ -299,7 +323,9 @@ class SemanticCache:
             pipe = self.client.pipeline(transaction=False)
             pipe.hdel(self.index_key(scope), field)
             pipe.hdel(scope, field)
-            return int(pipe.execute()[-1])
+            removed = int(pipe.execute()[-1])
+            self._unindex(scope, [field])
+            return removed
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return 0
@@ -332,8 +358,7 @@ class SemanticCache:
             removed += int(self.client.unlink(key))
         if self.layer is not None:  # and their lines in the layer's index
             lines = [m for m, _ in self.client.zscan_iter(self.layer.index, match=pattern)]
-            for start in range(0, len(lines), 500):
-                self.client.zrem(self.layer.index, *lines[start:start + 500])
+            self.layer.writer.unindex(self.layer.index, lines)
         return removed
 
     @staticmethod
@@ -382,6 +407,12 @@ class SemanticCache:
             pipe.hdel(index, *doomed)
             pipe.hdel(scope, *doomed)
             pipe.execute()
+            self._unindex(scope, [_as_bytes(f).decode() for f in doomed])
+
+    def _unindex(self, scope: str, fields: list[str]) -> None:
+        """Entries dropped from ``scope`` out of the layer's index (and their user's count)."""
+        if self.layer is not None:
+            self.layer.writer.unindex(self.layer.index, [f"{scope}\n{f}" for f in fields])
 
 
 def _filters_tag(filters: Filters) -> str:

@@ -201,6 +201,10 @@ class Auth(Section):
     write_quota_bytes: int = Field(2 * 1024 * 1024, ge=0, description=(
         "note bytes a user may write per window through the API (each note counts at least "
         "4 KiB); beyond it 429 `WRITE_QUOTA_EXCEEDED`; 0: no quota"))
+    write_quota_chunks: int = Field(1_000, ge=0, description=(
+        "chunks a user may have embedded per window through the API (the work itself; a note "
+        "that did not change costs none, one note over it alone passes as the window's first "
+        "write); beyond it 429 `WRITE_QUOTA_EXCEEDED`; 0: no chunk quota"))
 
     _blank = field_validator("jwt_public_key", "jwt_jwks_url", "jwt_issuer", "jwt_audience",
                              mode="before")(empty_is_unset)

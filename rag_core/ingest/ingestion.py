@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from tqdm import tqdm
 from rag_core.config import Settings
 from rag_core.embedding import Embedder
 from rag_core.errors import InvalidNote, InvalidUser
+from rag_core.ingest import embed_slots
 from rag_core.ingest.chunking import chunk_note, embedding_text
 from rag_core.ingest.notes import check_note, load_notes, note_hash
 from rag_core.observability import hash_id, span
@@ -101,10 +102,13 @@ def ingest_notes(
     progress: bool = True,
     *,
     prune: bool = False,
+    before_embedding: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Store the user's notes; with ``prune`` also delete the user's notes not in ``notes``.
 
     When anything changed, the user's cached answers of older notes versions are purged.
+    ``before_embedding`` is told how many chunks are to be embedded (the notes that changed)
+    before any is; what it raises stops the write with nothing stored (a write quota).
     """
     check_user(user_id)
     store, embedder, counter, settings = parts.store, parts.embedder, parts.counter, \
@@ -131,6 +135,8 @@ def ingest_notes(
             pending.append(_Pending(note, digest, drafts))
 
         total = sum(len(p.chunks) for p in pending)
+        if before_embedding is not None and total:
+            before_embedding(total)
         with tqdm(total=total, disable=not progress or total == 0, unit="chunk",
                   desc=f"embedding notes of {user_id}") as bar, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
@@ -207,9 +213,11 @@ def _groups(pending: list[_Pending], size: int) -> Iterator[list[_Pending]]:
 def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
            bar: tqdm[Any]) -> list[NoteWrite]:
     texts = [embedding_text(p.note, c.text) for p in group for c in p.chunks]
-    # one call: the embedder sorts the group by length and batches it itself
-    vectors = np.asarray(embedder.embed(texts, progress=False)) if texts else \
-        np.zeros((0, settings.embedding_dim))
+    # one call: the embedder sorts the group by length and batches it itself; one of the
+    # process's few embedding places held meanwhile (``embed_slots``)
+    with embed_slots.SLOTS.held():
+        vectors = np.asarray(embedder.embed(texts, progress=False)) if texts else \
+            np.zeros((0, settings.embedding_dim))
     bar.update(len(texts))
     items, offset = [], 0
     for p in group:

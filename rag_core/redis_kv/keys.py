@@ -47,8 +47,26 @@ def layer_prefix(layer: str) -> str:
 
 
 def layer_index(layer: str) -> str:
-    """The sorted set that indexes one Redis layer's keys by expiry time (its size)."""
-    return f"{ROOT}:index:{layer}"
+    """The sorted set that indexes one Redis layer's keys by expiry time (its size). Its hash
+    tag puts the layer's other index keys (``user_index``, ``layer_users``) in its slot."""
+    return f"{ROOT}:index:{{{layer}}}"
+
+
+def user_index(layer: str, user_id: str | None) -> str:
+    """The sorted set of one user's keys of a layer (``key_owner`` names the user)."""
+    return f"{layer_index(layer)}:u:{_h(user_id) if user_id is not None else '-'}"
+
+
+def layer_users(layer: str) -> str:
+    """The sorted set of the users of a layer, scored by how many entries each holds."""
+    return f"{layer_index(layer)}:users"
+
+
+def key_owner(key: str) -> str:
+    """The user part of a cache key (``-`` for a key of no user); the write script reads it
+    the same way (``redis_kv.writes``)."""
+    parts = key.split(":", 4)
+    return parts[3] if len(parts) == 5 and parts[2] == "u" else "-"
 
 
 def cache_counters_key() -> str:
@@ -92,7 +110,9 @@ class VersionSlot:
 
 
 def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -> VersionSlot:
-    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{_parts_hash(parts)}")
+    """The hash of the parts is the key's hash tag: an L1 key and its stale twin (the same key
+    in another layer) share a slot of a Redis Cluster, so that one script reads both."""
+    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{{{_parts_hash(parts)}}}")
 
 
 def answer_parts(settings: Settings, params: SearchParams, prompt: str) -> Mapping[str, object]:

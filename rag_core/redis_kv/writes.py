@@ -33,14 +33,73 @@ from rag_core.redis_kv.keys import semantic_line_key
 
 Outcome = Literal["written", "not_current"]
 
+# The index of a layer (KEYS or ARGV name ``index``) and, in its slot (one hash tag:
+# ``keys.layer_index``), each user's index (``index:u:<user>``, the member's user part) and
+# the users by how many entries each holds (``index:users``). ``over`` takes out of them the
+# lines whose time has passed, the writer's oldest past its share while others hold entries,
+# then, while the layer is over its bound, the oldest line of its biggest holder (the writer
+# when it holds as many as any): one user's flood evicts its own entries first. It returns
+# the members taken out; their entries are dropped by the caller.
+_INDEX = """
+local function owner(member)
+  return string.match(member, '^[^:]+:[^:]+:u:([^:]+):') or '-'
+end
+local function unindex(index, member)
+  redis.call('ZREM', index, member)
+  local who = owner(member)
+  if redis.call('ZREM', index .. ':u:' .. who, member) == 1 then
+    if tonumber(redis.call('ZINCRBY', index .. ':users', -1, who)) <= 0 then
+      redis.call('ZREM', index .. ':users', who)
+    end
+  end
+end
+local function index_add(index, member, expiry, bound)
+  redis.call('ZADD', index, expiry, member)
+  local who = owner(member)
+  if bound > 0 and redis.call('ZADD', index .. ':u:' .. who, expiry, member) == 1 then
+    redis.call('ZINCRBY', index .. ':users', 1, who)
+  end
+  return who
+end
+local function over(index, who, now, bound, share)
+  local out = {}
+  local function take(member)
+    unindex(index, member)
+    out[#out + 1] = member
+  end
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, 64)) do
+    take(m)
+  end
+  if bound <= 0 then return out end
+  local mine = index .. ':u:' .. who
+  local held = redis.call('ZCARD', mine)
+  if held > share and redis.call('ZCARD', index) > held then
+    for _, m in ipairs(redis.call('ZRANGE', mine, 0, held - share - 1)) do take(m) end
+  end
+  local rounds = 0
+  while redis.call('ZCARD', index) > bound and rounds < 1000 do
+    rounds = rounds + 1
+    local victim = who
+    local top = redis.call('ZREVRANGE', index .. ':users', 0, 0, 'WITHSCORES')
+    local own = tonumber(redis.call('ZSCORE', index .. ':users', who)) or 0
+    if top[1] and tonumber(top[2]) > own then victim = top[1] end
+    local oldest = redis.call('ZRANGE', index .. ':u:' .. victim, 0, 0)
+    if not oldest[1] then oldest = redis.call('ZRANGE', index, 0, 0) end
+    take(oldest[1])
+  end
+  return out
+end
+"""
+
 # KEYS[1]: the notes version key (ignored when ARGV[1] is '').
 # Per write i (0-based): KEYS[2+3i] the entry's key (a string, or the hash of a semantic scope),
 # KEYS[3+3i] the hash of its index lines (semantic) or the entry's key again, KEYS[4+3i] the
 # layer's index. ARGV[1]: the expected version ('' = unconditional); ARGV[2]: now (seconds).
-# Per write: ARGV[3+5i] the hash field ('' = a string key), ARGV[4+5i] the value,
-# ARGV[5+5i] the TTL (s), ARGV[6+5i] the layer's bound (<= 0: none), ARGV[7+5i] the line.
+# Per write: ARGV[3+6i] the hash field ('' = a string key), ARGV[4+6i] the value,
+# ARGV[5+6i] the TTL (s), ARGV[6+6i] the layer's bound (<= 0: none), ARGV[7+6i] the line,
+# ARGV[8+6i] the most entries one user may hold while others hold entries.
 # An index member is the key itself, or ``scope .. "\n" .. field`` for a hash field.
-_WRITE = """
+_WRITE = _INDEX + """
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local now = tonumber(ARGV[2])
 local function drop(member)
@@ -57,8 +116,9 @@ end
 local writes = (#KEYS - 1) / 3
 for i = 0, writes - 1 do
   local key, lines, index = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
-  local field, value = ARGV[3 + 5 * i], ARGV[4 + 5 * i]
-  local ttl, bound, line = tonumber(ARGV[5 + 5 * i]), tonumber(ARGV[6 + 5 * i]), ARGV[7 + 5 * i]
+  local field, value = ARGV[3 + 6 * i], ARGV[4 + 6 * i]
+  local ttl, bound, line = tonumber(ARGV[5 + 6 * i]), tonumber(ARGV[6 + 6 * i]), ARGV[7 + 6 * i]
+  local share = tonumber(ARGV[8 + 6 * i])
   local member = key
   if field == '' then
     redis.call('SET', key, value, 'EX', ttl)
@@ -69,20 +129,32 @@ for i = 0, writes - 1 do
     redis.call('EXPIRE', lines, ttl)
     member = key .. '\\n' .. field
   end
-  redis.call('ZADD', index, now + ttl, member)
-  local gone = redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, 64)
-  for _, m in ipairs(gone) do drop(m) end
-  if #gone > 0 then redis.call('ZREM', index, unpack(gone)) end
-  if bound > 0 then
-    local over = redis.call('ZCARD', index) - bound
-    if over > 0 then
-      local popped = redis.call('ZPOPMIN', index, over)
-      for j = 1, #popped, 2 do drop(popped[j]) end
-    end
-  end
+  local who = index_add(index, member, now + ttl, bound)
+  for _, m in ipairs(over(index, who, now, bound, share)) do drop(m) end
 end
 return 1
 """
+
+# A Redis Cluster: the index part alone, on the slot of the layer's index keys. KEYS[1]: the
+# index; ARGV: the member, its expiry, now, the bound, the share. Returns the members out.
+_BOUND = _INDEX + """
+local who = index_add(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]))
+return over(KEYS[1], who, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+"""
+
+# Members out of a layer's index and their users' (a delete or a purge of their entries).
+_UNINDEX = _INDEX + """
+for _, m in ipairs(ARGV) do unindex(KEYS[1], m) end
+return #ARGV
+"""
+
+# The most of a layer's bound one user may hold while other users hold entries of it.
+USER_SHARE = 0.8
+
+
+def user_share(bound: int) -> int:
+    """The entries one user may hold of a layer bounded at ``bound`` while others hold some."""
+    return max(1, int(bound * USER_SHARE)) if bound > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +191,8 @@ class Writer:
         self.client = client
         self.apart = isinstance(client, RedisCluster)
         self._script = client.register_script(_WRITE)
+        self._bound = client.register_script(_BOUND)
+        self._unindex = client.register_script(_UNINDEX)
 
     def write(self, puts: Sequence[Put], now: float, condition: Condition | None = None,
               *, pipe: Any = None) -> Outcome:
@@ -133,7 +207,8 @@ class Writer:
         for put in puts:
             lines = semantic_line_key(put.key) if put.field else put.key
             keys += [put.key, lines, put.index]
-            args += [put.field, put.value, _ttl(put), put.bound, put.line]
+            args += [put.field, put.value, _ttl(put), put.bound, put.line,
+                     user_share(put.bound)]
         done = self._script(keys=keys, args=args, client=pipe)
         if pipe is not None:
             return "written"
@@ -153,24 +228,17 @@ class Writer:
                 pipe.expire(lines, _ttl(put))
             else:
                 pipe.set(put.key, put.value, ex=_ttl(put))
-            pipe.zadd(put.index, {put.member: now + _ttl(put)})
             pipe.execute()
-            self._trim_apart(put, now)
+            doomed: Any = self._bound(keys=[put.index], args=[
+                put.member, now + _ttl(put), now, put.bound, user_share(put.bound)])
+            for member in doomed:
+                _drop_apart(self.client.delete, self.client.hdel, _text(member))
         return "written"
 
-    def _trim_apart(self, put: Put, now: float) -> None:
-        found: Any = self.client.zrangebyscore(put.index, "-inf", now, 0, 64)
-        gone = [_text(m) for m in found]
-        if gone:
-            self.client.zrem(put.index, *gone)
-        doomed = gone
-        if put.bound > 0:
-            over = int(self.client.zcard(put.index)) - put.bound  # type: ignore[arg-type]
-            if over > 0:
-                popped: Any = self.client.zpopmin(put.index, over)
-                doomed = doomed + [_text(m) for m, _ in popped]
-        for member in doomed:
-            _drop_apart(self.client.delete, self.client.hdel, member)
+    def unindex(self, index: str, members: Sequence[str | bytes]) -> None:
+        """``members`` (whose entries are gone) out of the layer's ``index`` and its users'."""
+        for start in range(0, len(members), 500):
+            self._unindex(keys=[index], args=list(members[start:start + 500]))
 
 
 def _drop_apart(delete: Callable[..., object], hdel: Callable[..., object], member: str) -> None:

@@ -1,6 +1,7 @@
 """A per-user write quota on the notes API (429 WRITE_QUOTA_EXCEEDED with Retry-After, counted
-in the real Redis, on a clock the test sets) whose default lets an interactive user write 60
-notes a minute; and a bulk body validated in a worker thread, not on the event loop."""
+in the real Redis, on a clock the test sets) in bytes and in chunks to embed, whose default lets
+an interactive user write 60 notes a minute; a bulk body validated in a worker thread, not on
+the event loop; and at most a few embeddings of notes at once per process."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import HashEmbedder
 
 from rag_core.api import notes as notes_api
 from rag_core.api.auth import issue_token
 from rag_core.api.write_quota import MIN_NOTE_COST, WriteQuota
 from rag_core.app import create_app
 from rag_core.config import Settings
+from rag_core.ingest import embed_slots
+from rag_core.ingest.chunking import chunk_note
+from rag_core.ingest.ingestion import ingest_notes
 from rag_core.parts import Parts, build_redis
+from rag_core.procs import wait_until
+from rag_core.types import Note
 
 pytestmark = pytest.mark.anyio
 NOTE = {"title": "Quota", "body": "Short notes written one after the other in a meeting."}
@@ -103,3 +110,95 @@ async def test_a_bulk_body_is_validated_off_the_event_loop(memory_parts: Parts,
         r = await client.post("/v1/notes:bulk", json=bad, headers=headers(settings, "bulk"))
         assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_REQUEST"
     assert seen == [False, False]  # the test's loop runs in the main thread
+
+
+LONG = {"title": "Quota in chunks",
+        "body": " ".join(f"Sentence {n} of a long note about grace, mercy and the covenant."
+                         for n in range(120))}
+
+
+@pytest.mark.integration
+async def test_the_quota_counts_the_chunks_to_embed_and_refuses_beyond_them(
+        app_settings: Settings, app_parts: Parts) -> None:
+    long_note = Note(id="c0", title=LONG["title"], body=LONG["body"])
+    chunks = len(chunk_note(long_note, app_parts.counter, app_settings.chunk_tokens,
+                            app_settings.chunk_overlap_tokens))
+    assert chunks >= 3
+    settings = app_settings.with_overrides(write_quota_chunks=chunks + 1,
+                                           write_quota_window_s=60)
+    clock = Clock(6_999_970.0)  # 50 s left in the window
+    app = app_with_clock(settings, app_parts, clock)
+    auth = headers(settings, "chunk-user")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        r = await client.put("/v1/notes/c0", json=LONG, headers=auth)
+        assert r.status_code == 200, r.text
+        # far under the byte quota, but as many chunks again: refused before any embedding
+        r = await client.put("/v1/notes/c1", json=LONG, headers=auth)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "WRITE_QUOTA_EXCEEDED"
+        assert "chunks" in r.json()["error"]["message"] and r.headers["retry-after"] == "50"
+        assert [n["note_id"] for n in app_parts.store.list_notes("chunk-user")] == ["c0"]
+        r = await client.put("/v1/notes/c0", json=LONG, headers=auth)
+        assert r.status_code == 200 and r.json()["status"] == "unchanged"  # nothing to embed
+        r = await client.put("/v1/notes/c2", json=NOTE, headers=auth)  # one chunk: it fits
+        assert r.status_code == 200, r.text
+        r = await client.put("/v1/notes/c3", json=NOTE, headers=auth)
+        assert r.status_code == 429
+        clock.now += 50  # the next window
+        r = await client.put("/v1/notes/c1", json=LONG, headers=auth)
+        assert r.status_code == 200, r.text
+        # one note over the whole limit: only as the first write of a window, which it uses up
+        small = app_settings.with_overrides(write_quota_chunks=chunks - 1)
+        app.state.write_quota = WriteQuota(small, build_redis(small), clock=clock)
+        clock.now += 60
+        r = await client.put("/v1/notes/c4", json=LONG, headers=auth)
+        assert r.status_code == 200, r.text
+        r = await client.put("/v1/notes/c5", json=NOTE, headers=auth)
+        assert r.status_code == 429
+        clock.now += 60  # a new window, but two notes: each write keeps to the limit
+        r = await client.post("/v1/notes:bulk", headers=auth, json={"notes": [
+            {**LONG, "id": "c6", "body": LONG["body"] + " again"}, {**NOTE, "id": "c7"}]})
+        assert r.status_code == 429 and "chunks" in r.json()["error"]["message"]
+
+
+class HeldEmbedder(HashEmbedder):
+    """Embeds only once ``go`` is set, counting the callers embedding at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def embed(self, texts: Any, *, progress: bool = False) -> Any:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            assert self.go.wait(120), "the test never let the embedders go"
+            return super().embed(texts, progress=progress)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_concurrent_writes_embed_at_most_as_many_at_once_as_the_process_has_places(
+        memory_parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert embed_slots.SLOTS.size == max(1, embed_slots.usable_cpus() - 1)
+    slots = embed_slots.EmbeddingSlots(2)
+    monkeypatch.setattr(embed_slots, "SLOTS", slots)
+    embedder = HeldEmbedder()
+    parts = replace(memory_parts, embedder=embedder)
+    writers = [threading.Thread(target=ingest_notes, args=(
+        parts, f"writer{n}", [Note(id="n", title="t", body=f"A note of writer {n}.")]),
+        kwargs={"progress": False}) for n in range(5)]
+    for writer in writers:
+        writer.start()
+    wait_until(lambda: slots.in_use == 2 and slots.waiting == 3, 60,
+               "two writers embedding and three waiting for a place")
+    assert embedder.now == 2
+    embedder.go.set()
+    for writer in writers:
+        writer.join(120)
+    assert embedder.most == 2 and slots.in_use == 0
+    assert all(len(parts.store.list_notes(f"writer{n}")) == 1 for n in range(5))  # written

@@ -1,6 +1,6 @@
 """Step 2 of an answer (the notes version, then the answer it names) in one Redis round trip
-on a single server, and the long way (two GETs) where the script cannot run: a Redis Cluster,
-an ACL that forbids scripts. On both modes (``both_redis``), against the real servers.
+on a single server, and the long way (two round trips) where the script cannot run: a Redis
+Cluster, an ACL that forbids scripts. On both modes (``both_redis``), against the real servers.
 
 The rules stay those of ``CacheLayers.notes_version``: PostgreSQL is the truth, a version that
 Redis lacks is read there and written back only if nobody wrote one meanwhile (``add``), a
@@ -87,7 +87,8 @@ def test_a_hit_is_one_round_trip_on_a_single_server(redis_url: str, redis_mode: 
     assert (version, again, outcome, truth.reads) == (7, key, "hit", 1)
     assert answer is not None and answer.answer == "Abraham believed."
     # a cluster keeps the version and the answer in different slots: two GETs there
-    assert sent == (["GET", "GET"] if redis_mode == "cluster" else ["EVALSHA"])
+    # a cluster: the version, then the L1 key and its stale twin (the body) in one slot
+    assert sent == (["GET", "EVALSHA"] if redis_mode == "cluster" else ["EVALSHA"])
     assert layers.query.stats().hits == 1 and layers.versions.stats().hits == 1
 
 
