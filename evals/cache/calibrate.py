@@ -21,9 +21,8 @@ from evals.datasets import golden
 from evals.quality import evaluate as quality
 from evals.quality import relevance_eval
 from rag_core.decisions.relevance import RelevancePolicy
-from rag_core.decisions.word_match import WordMatcher
 
-Swept = Literal["min_coverage", "word_similarity"]  # the no-context policy's swept fields
+Swept = Literal["floor"]  # the no-context policy's swept field
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,35 +53,27 @@ def main(argv: list[str] | None = None) -> None:
     print(semantic_eval.alternatives_table(negatives, bands, splits=splits)
           .to_string(index=False))
     retrieved = relevance_eval.collect(pipeline, qa)
-    matcher = pipeline.words
     print("## No context: alternatives")
-    print(relevance_eval.alternatives_table(retrieved, splits=splits, matcher=matcher).round(3)
+    print(relevance_eval.alternatives_table(retrieved, splits=splits).round(3)
           .to_string(index=False))
-    curves: tuple[tuple[Swept, tuple[float, ...]], ...] = (
-        ("min_coverage", (0.5, 0.6, 0.66, 0.75, 0.8, 0.9)),
-        ("word_similarity", (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01)))
-    for field, values in curves:
-        print(f"## No context: dev curve of the chosen design ({field})")
-        print(relevance_curve(retrieved, field, values, matcher, splits).round(3)
-              .to_string(index=False))
+    print("## No context: dev curve of the chosen design (floor)")
+    print(relevance_curve(retrieved, "floor", (0.0, 0.15, 0.2, 0.25, 0.3, 0.35), splits)
+          .round(3).to_string(index=False))
 
 
 def _swept(policy: RelevancePolicy, field: Swept, value: float) -> RelevancePolicy:
-    if field == "min_coverage":
-        return replace(policy, min_coverage=value)
-    if field == "word_similarity":
-        return replace(policy, word_similarity=value)
+    if field == "floor":
+        return replace(policy, floor=value)
     raise ValueError(f"{field!r} is not a swept field of the no-context policy")
 
 
 def relevance_curve(retrieved: Sequence[relevance_eval.Retrieved], field: Swept,
-                    values: Sequence[float], matcher: WordMatcher | None,
-                    splits: Sequence[str]) -> pd.DataFrame:
+                    values: Sequence[float], splits: Sequence[str]) -> pd.DataFrame:
     """The chosen no-context policy with one field swept: the figures of each split."""
     out = []
     for value in values:
         frame = relevance_eval.decide_all(
-            retrieved, _swept(relevance_eval.BASE, field, value), matcher)
+            retrieved, _swept(relevance_eval.BASE, field, value))
         for split, figures in relevance_eval.by_split(frame).items():
             if split in splits:
                 out.append({field: value, "split": split, **figures})

@@ -23,12 +23,12 @@ from evals.quality import relevance_eval
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
-from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
 from rag_core.store.base import MODES
 
 GOLDEN = "golden_test"
 EXTERNAL = "external"
+EXAMPLE = "example"  # the ``init-dataset`` example (evals/datasets/example)
 
 
 @dataclass
@@ -40,7 +40,8 @@ class Collected:
     qa: list[relevance_eval.Retrieved] = field(default_factory=list)
 
 
-def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dict[str, Collected]:
+def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL, EXAMPLE)
+            ) -> dict[str, Collected]:
     """Ingest and retrieve every set asked for (the external one only where it is present)."""
     out: dict[str, Collected] = {}
     if GOLDEN in sets:
@@ -54,6 +55,16 @@ def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL)) -> dic
         out[EXTERNAL] = Collected(
             EXTERNAL, semantic_eval.collect(pipeline, external.load_semantic_pairs(), depth=5),
             relevance_eval.collect(pipeline, external.load_qa()))
+    if EXAMPLE in sets:
+        from evals.datasets.example import EXAMPLE_DIR
+        from evals.datasets.loader import load_dataset
+        from rag_core.ingest.ingestion import ingest_path
+
+        data = load_dataset(EXAMPLE_DIR)
+        for user in data.users:
+            ingest_path(pipeline.parts, user, data.notes_dir / user, prune=True)
+        out[EXAMPLE] = Collected(EXAMPLE, semantic_eval.collect(pipeline, data.pairs, depth=5),
+                                 relevance_eval.collect(pipeline, data.qa))
     return out
 
 
@@ -68,12 +79,13 @@ def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, ru
     return pd.DataFrame(rows)
 
 
-def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                    matcher: WordMatcher | None = None) -> pd.DataFrame:
-    """One row per set: no-context accuracy, answerable refused, recall@5."""
+def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy
+                    ) -> pd.DataFrame:
+    """One row per set: no-context accuracy, answerable refused (each with its 95 % Wilson
+    interval), recall@5."""
     rows = []
     for set_name, data in collected.items():
-        frame = relevance_eval.decide_all(data.qa, policy, matcher)
+        frame = relevance_eval.decide_all(data.qa, policy)
         values = relevance_eval.score(frame)
         rows.append({"set": set_name, **values})
     return pd.DataFrame(rows)
@@ -137,8 +149,8 @@ def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
     return pd.DataFrame(rows)
 
 
-def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                       matcher: WordMatcher | None = None) -> pd.DataFrame:
+def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePolicy
+                       ) -> pd.DataFrame:
     """Each no-context rule left out in turn: accuracy, answerable refused, per set."""
     from rag_core.decisions.relevance import decide_relevance
 
@@ -147,7 +159,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
         failed[s] = []
         for row in data.qa:
             d = decide_relevance(row.item["question"], row.chunks, policy=policy,
-                                 matcher=matcher)
+                                 notes=row.notes)
             fails = [k for k, v in d.checks.items() if not v["passed"]]
             failed[s].append((bool(row.item["expect_no_context"]), fails))
     ruled = sorted({r for rows in failed.values() for _, fails in rows for r in fails})
@@ -193,13 +205,13 @@ def main(argv: list[str] | None = None) -> None:
           .to_string(index=False))
     print("## No context per set")
     relevance = RelevancePolicy.from_settings(settings)
-    print(relevance_table(collected, relevance, pipeline.words).round(3).to_string(index=False))
+    print(relevance_table(collected, relevance).round(3).to_string(index=False))
     if args.ablation:
         print("## Ablation: the strict semantic decision, each rule left out")
         print(semantic_ablation(collected, mode_policies(settings)["strict"], similar)
               .to_string(index=False))
         print("## Ablation: the no-context decision, each rule left out")
-        print(relevance_ablation(collected, relevance, pipeline.words).to_string(index=False))
+        print(relevance_ablation(collected, relevance).to_string(index=False))
 
 
 if __name__ == "__main__":

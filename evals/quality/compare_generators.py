@@ -235,6 +235,7 @@ def summarise_generator(frame: pd.DataFrame) -> dict[str, float | int | None]:
         "no_context_accuracy": base.get("no_context_accuracy"),
         "no_context_handled": _mean(handled.astype(float)) if expect_nc.any() else None,
         "wrong_no_context_rate": base.get("wrong_no_context_rate"),
+        "declined_rate": base.get("declined_rate"),  # answers that are the decline marker
         "generated_share": _mean(frame["generated"].astype(float)),
         "latency_p50_ms": base.get("latency_p50_ms"),
     }

@@ -41,8 +41,13 @@ class RetrievedOut(BaseModel):
 class AnswerOut(BaseModel):
     answer: str
     citations: list[CitationOut]
-    no_context: bool = Field(description="True when the notes hold nothing on the question "
-                                         "(or it was refused); no model was called")
+    no_context: bool = Field(description=(
+        "True when the answer is 'nothing in your notes', for one of two reasons: the "
+        "pre-LLM decision found nothing close enough or a name, number, date or reference "
+        "the question names in none of the notes (no model was called, `generator` is "
+        "'none', `decisions.relevance` says why), or the model read the notes and replied "
+        "with the decline marker (`generator` names it, the call is billed, "
+        "`decisions.declined` is set). Also true for a refused question."))
     generator: str = Field(description="The generator that wrote the answer, or 'none'")
     cache: dict[str, CacheOutcomeOut | str] = Field(
         description="Outcome per cache layer (query, embedding, context, semantic: hit, miss, "

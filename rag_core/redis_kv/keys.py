@@ -104,9 +104,7 @@ def _answer_parts(settings: Settings, params: SearchParams, prompt: str) -> dict
                     settings.output_token_budget],
         "threshold": settings.similarity_threshold,
         # the no-context decision: its answers are cached too
-        "relevance": [settings.relevance_names, settings.relevance_coverage,
-                      settings.relevance_min_coverage, settings.relevance_confident,
-                      settings.relevance_word_similarity],
+        "relevance": [settings.relevance_names],
         **_retrieval_parts(params),
     }
 

@@ -185,6 +185,12 @@ class PgVectorStore:
             for r in rows
         ]
 
+    def user_texts(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every chunk's text with its note's front matter, of one user."""
+        with self._db("text listing") as conn:
+            return [(str(r[0]), dict(r[1] or {}))
+                    for r in conn.execute(q.USER_TEXTS, (user_id,)).fetchall()]
+
     def count_chunks(self, user_id: str | None = None) -> int:
         def read(conn: psycopg.Connection[Any]) -> Any:
             if user_id is None:
