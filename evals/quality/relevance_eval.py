@@ -47,7 +47,8 @@ def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
     settings = parts.settings if mode is None else parts.settings.with_overrides(
         retrieval_mode=mode)
     params = SearchParams.from_settings(settings)
-    facts = {u: of_notes(parts.store.user_texts(u)) for u in {i["user_id"] for i in items}}
+    facts = {u: of_notes((t, m) for _, t, m in parts.store.user_texts(u))
+             for u in {i["user_id"] for i in items}}
     out = []
     for item, vector in zip(items, vectors, strict=True):
         chunks = parts.store.search(item["user_id"], vector, top_k or settings.top_k,

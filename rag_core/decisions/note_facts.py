@@ -17,6 +17,7 @@ Those may be worded in a hundred ways; their absence proves nothing and never re
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import re
 import threading
@@ -38,7 +39,8 @@ _REF = re.compile(r"^(.+?) (\d+)(?::\d+)?(?:-(\d+)(?::\d+)?)?$")
 MONTHS = {**{n.lower(): i for i, n in enumerate(calendar.month_name) if n},
           **{n.lower(): i for i, n in enumerate(calendar.month_abbr) if n}, "sept": 9}
 # capitals mark names only where common words go without them: in a question whose longer
-# words are mostly capitalised (a title or keyword query) no capital is read as a name
+# words are all capitalised, or mostly with a common word among them (a title or keyword
+# query), no capital is read as a name
 _TITLE_SHARE = 0.6
 # nor is a word in a run of words written wholly in capitals ("SYSTEM OVERRIDE"): emphasis
 _SHOUTED = re.compile(r"\b[A-Z]{2,}(?:\W+[A-Z]{2,}\b)+")
@@ -62,7 +64,7 @@ def passages(refs: frozenset[str]) -> frozenset[tuple[str, int, int]]:
 
 @dataclass(frozen=True)
 class NoteFacts:
-    """What a user's notes state, normalised: read once per notes version."""
+    """What some notes state, normalised (a user's: read once per notes version)."""
 
     words: frozenset[str] = frozenset()
     numbers: frozenset[float] = frozenset()
@@ -117,8 +119,11 @@ class Asked:
 
 
 def _title_case(text: str) -> bool:
-    words = [w for w in re.findall(r"[A-Za-z]+", text)[1:] if len(w) > 3]
-    return bool(words) and sum(w[0].isupper() for w in words) / len(words) >= _TITLE_SHARE
+    words = [t for t in nlp.nlp()(text)[1:] if t.is_alpha and len(t) > 3]
+    capital = [t for t in words if t.text[0].isupper()]
+    return bool(words) and (len(capital) == len(words) or (
+        len(capital) / len(words) >= _TITLE_SHARE
+        and any(t.pos_ not in ("PROPN", "NOUN") for t in capital)))
 
 
 @lru_cache(maxsize=2048)
@@ -127,17 +132,49 @@ def asked(question: str) -> Asked:
     shouted = {w.lower() for run in _SHOUTED.findall(question) for w in _WORD.findall(run)}
     names = () if _title_case(question) else tuple(sorted(
         {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 1} - shouted))
-    stamps = facts.dates | facts.numbers
-    years = {d for d in stamps if _YEAR.match(d)}
-    years |= {d for d in stamps if _DECADE.match(d)}
+    decades = set(re.findall(r"\b(?:1[5-9]|20)\d0s\b", question))
+    years = {d for d in facts.dates | facts.numbers
+             if _YEAR.match(d) and f"{d}s" not in decades} | decades
     months = {MONTHS[d.rstrip(".")] for d in facts.dates if d.rstrip(".") in MONTHS}
     return Asked(names, quantities.question_values(question), frozenset(years),
                  frozenset(months), passages(facts.scripture))
 
 
+_ENDING = re.compile(r"(?:'s|ies|es|s|ing|ed)$")
+
+
+def _stem(word: str) -> str:
+    """A word without the ending of a plural, possessive or verb form ("feeding": feed)."""
+    stem = _ENDING.sub("", word)
+    return stem if len(stem) > 2 else word
+
+
+_DERIVED = 3  # letters a name's derived form adds ("Persia": "Persian", "Israel": "Israelites")
+
+
 def _has_word(word: str, words: frozenset[str]) -> bool:
-    return word in words or word.rstrip("s") in words or word + "s" in words \
-        or word + "es" in words
+    """The word, a form of it, or (a name of four letters or more) a form derived from it or
+    that it derives from, in ``words``."""
+    if word in words or _stem(word) in _stems(words):
+        return True
+    if len(word) < 4:
+        return False
+    ordered = _sorted(words)
+    at = bisect.bisect_left(ordered, word)
+    longer = at < len(ordered) and ordered[at].startswith(word) \
+        and len(ordered[at]) - len(word) <= _DERIVED
+    return longer or any(word[:n] in words for n in range(max(4, len(word) - _DERIVED),
+                                                         len(word)))
+
+
+@lru_cache(maxsize=256)
+def _stems(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(_stem(w) for w in words)
+
+
+@lru_cache(maxsize=256)
+def _sorted(words: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(words))
 
 
 def _has_year(year: str, years: frozenset[str]) -> bool:
@@ -146,24 +183,33 @@ def _has_year(year: str, years: frozenset[str]) -> bool:
     return year in years
 
 
-def missing(question: Asked, notes: NoteFacts) -> list[str]:
-    """The facts of ``question`` that ``notes`` state nowhere, each as a short phrase."""
-    out = [f"name {n!r}" for n in question.names if not _has_word(n, notes.words)]
-    out += [f"number {v:g}" for v in sorted(question.numbers) if v not in notes.numbers]
-    out += [f"year {y}" for y in sorted(question.years) if not _has_year(y, notes.years)]
-    out += [f"month {calendar.month_name[m]}" for m in sorted(question.months)
-            if m not in notes.months]
-    out += [f"{b.title()} {a}" + (f"-{z}" if z != a else "")
-            for b, a, z in sorted(question.passages)
-            if not any(b == hb and a <= hz and ha <= z for hb, ha, hz in notes.passages)]
-    return out
+KINDS = ("names", "numbers", "dates", "scripture")
+
+
+def absent(question: Asked, notes: NoteFacts) -> dict[str, tuple[list[str], list[str]]]:
+    """Per kind of fact the question names (``KINDS``): (the facts named, those that
+    ``notes`` state nowhere), each as a short phrase."""
+    def passage(p: tuple[str, int, int]) -> str:
+        return f"{p[0].title()} {p[1]}" + (f"-{p[2]}" if p[2] != p[1] else "")
+
+    dates = [(y, _has_year(y, notes.years)) for y in sorted(question.years)]
+    dates += [(calendar.month_name[m], m in notes.months) for m in sorted(question.months)]
+    found = {
+        "names": [(n, _has_word(n, notes.words)) for n in question.names],
+        "numbers": [(f"{v:g}", v in notes.numbers) for v in sorted(question.numbers)],
+        "dates": dates,
+        "scripture": [(passage(p), any(p[0] == b and p[1] <= z and a <= p[2]
+                                       for b, a, z in notes.passages))
+                      for p in sorted(question.passages)]}
+    return {kind: ([f for f, _ in pairs], [f for f, held in pairs if not held])
+            for kind, pairs in found.items() if pairs}
 
 
 class NotesMemo:
     """The facts of each user's notes, read once per notes version (``texts``: a store's
-    ``user_texts``), the last ``size`` users kept."""
+    ``user_texts``, rows of note id, text, front matter), the last ``size`` users kept."""
 
-    def __init__(self, texts: Callable[[str], Iterable[tuple[str, Mapping[str, Any]]]],
+    def __init__(self, texts: Callable[[str], Iterable[tuple[str, str, Mapping[str, Any]]]],
                  size: int = 64) -> None:
         self.texts, self.size = texts, size
         self._facts: OrderedDict[tuple[str, int], NoteFacts] = OrderedDict()
@@ -175,7 +221,7 @@ class NotesMemo:
             if key in self._facts:
                 self._facts.move_to_end(key)
                 return self._facts[key]
-        facts = of_notes(self.texts(user_id))
+        facts = of_notes((text, meta) for _, text, meta in self.texts(user_id))
         with self._lock:
             self._facts[key] = facts
             while len(self._facts) > self.size:

@@ -7,10 +7,11 @@ only on evidence of absence that holds however the question is worded:
 ``retrieved``   at least one chunk came back;
 ``similarity``  the best dense cosine of the chunks reaches ``Settings.similarity_threshold``
                 (a floor: below it nothing is close);
-``facts``       every fact the question names (a proper name, a number, a year, a month, a
-                scripture reference) is stated somewhere in the user's notes, text or front
-                matter, after normalising both sides (``note_facts``). A question about
-                "Nehemiah" is not answered by notes that never name him.
+``names``, ``numbers``, ``dates``, ``scripture``
+                every fact of that kind the question names (a proper name; a number; a year,
+                decade or month; a scripture reference) is stated somewhere in the user's
+                notes, text or front matter, after normalising both sides (``note_facts``). A
+                question about "Nehemiah" is not answered by notes that never name him.
 
 Which nouns appear, what the question is about, or the shape of a sentence never refuse: the
 same thing is said in many words. The decision records what every rule saw
@@ -28,7 +29,7 @@ from rag_core.config import Settings
 from rag_core.decisions import note_facts
 from rag_core.types import Chunk
 
-RULES = ("retrieved", "similarity", "facts")
+RULES = ("retrieved", "similarity", *note_facts.KINDS)
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,11 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                             "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
     if policy.facts and (wanted := note_facts.asked(query)):
         held = notes() if callable(notes) else notes
-        absent = note_facts.missing(wanted, held if held is not None else chunk_facts(chunks))
-        checks["facts"] = {"passed": not absent,
-                           "detail": f"in none of your notes: {', '.join(absent)}" if absent
-                           else "every name, number, date and reference named is in the notes"}
+        held = held if held is not None else chunk_facts(chunks)
+        for kind, (named, lacking) in note_facts.absent(wanted, held).items():
+            checks[kind] = {"passed": not lacking,
+                            "detail": f"in none of your notes: {lacking}" if lacking
+                            else f"all of {named} in your notes"}
     failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
     return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
                              checks=checks)

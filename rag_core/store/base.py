@@ -168,8 +168,9 @@ class Store(CostStore, Protocol):
         """The user's notes in id order, those after ``after``, at most ``limit``:
         ``note_id``, ``title``, ``content_hash``, ``updated_at`` (and more)."""
 
-    def user_texts(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
-        """Every chunk's text with its note's front matter (the no-context decision's facts)."""
+    def user_texts(self, user_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(note id, text, the note's front matter) of every chunk: the no-context decision's
+        facts (``rag_core.decisions.note_facts``)."""
 
     def search(
         self,

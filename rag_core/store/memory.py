@@ -116,8 +116,8 @@ class MemoryStore:
                 for nid, n in sorted(self._notes[user_id].items()) if nid > after]
         return rows[:limit] if limit is not None else rows
 
-    def user_texts(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(c.text, dict(c.metadata)) for _, n in sorted(self._notes[user_id].items())
+    def user_texts(self, user_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(nid, c.text, dict(c.metadata)) for nid, n in sorted(self._notes[user_id].items())
                 for c in n.chunks]
 
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,

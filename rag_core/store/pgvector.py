@@ -185,10 +185,10 @@ class PgVectorStore:
             for r in rows
         ]
 
-    def user_texts(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
-        """Every chunk's text with its note's front matter, of one user."""
+    def user_texts(self, user_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(note id, text, the note's front matter) of every chunk of one user."""
         with self._db("text listing") as conn:
-            return [(str(r[0]), dict(r[1] or {}))
+            return [(str(r[0]), str(r[1]), dict(r[2] or {}))
                     for r in conn.execute(q.USER_TEXTS, (user_id,)).fetchall()]
 
     def count_chunks(self, user_id: str | None = None) -> int:
