@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.mock_config import MockConfig, MockState
 from rag_core.devservers.obey import obey_answer
+from rag_core.llm.extractive import content_words
 from rag_core.llm.prompt import DECLINE
 from rag_core.tokens import default_counter
 
@@ -30,7 +31,6 @@ _SENTENCE = re.compile(r".+?[.!?](?=\s|$)|.+$", re.S)
 _PIECE = re.compile(r"\S+\s*")
 NO_ANSWER = DECLINE  # the prompt's decline marker
 _QUESTION = re.compile(r"<question>\s*(.*?)\s*</question>", re.S)
-_CONTENT = re.compile(r"[a-z]{4,}")
 
 
 def note_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -41,15 +41,13 @@ def note_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def _shares_a_word(messages: list[dict[str, Any]], blocks: list[tuple[str, str]]) -> bool:
-    """Whether a note shares a word of four letters or more with the question (true when the
-    message has no question tag)."""
+    """Whether a note shares a content word with the question (the extractive generator's
+    words: no stop words, crude stems); true when the question has none or no tag."""
     user = next((str(m.get("content", "")) for m in reversed(messages)
                  if m.get("role") == "user"), "")
     asked = _QUESTION.search(user)
-    if asked is None:
-        return True
-    words = set(_CONTENT.findall(asked.group(1).lower()))
-    return any(words & set(_CONTENT.findall(text.lower())) for _, text in blocks)
+    words = content_words(asked.group(1)) if asked else set()
+    return not words or any(words & content_words(text) for _, text in blocks)
 
 
 def mock_answer(messages: list[dict[str, Any]]) -> str:
