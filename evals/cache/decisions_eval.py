@@ -68,6 +68,14 @@ def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL, EXAMPLE
     return out
 
 
+def _interval(k: int, n: int) -> str | None:
+    """The 95 % Wilson interval of ``k / n``, as "low-high"."""
+    if not n:
+        return None
+    upper = semantic_eval.wilson_upper
+    return f"{1.0 - upper(n - k, n):.2f}-{upper(k, n):.2f}"
+
+
 def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, rules.Policy],
                    similar: rules.Similar | None = None) -> pd.DataFrame:
     """One row per set and mode (or design): reuse, false hits, their Wilson bound."""
@@ -87,7 +95,10 @@ def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy
     for set_name, data in collected.items():
         frame = relevance_eval.decide_all(data.qa, policy)
         values = relevance_eval.score(frame)
-        rows.append({"set": set_name, **values})
+        nc, ans = frame[frame["expect_no_context"]], frame[~frame["expect_no_context"]]
+        rows.append({"set": set_name, **values,
+                     "no_context_95": _interval(int((~nc["answered"]).sum()), len(nc)),
+                     "refused_95": _interval(int((~ans["answered"]).sum()), len(ans))})
     return pd.DataFrame(rows)
 
 

@@ -288,7 +288,7 @@ def summary_keys() -> list[str]:
             "system_prompt_leak_rate_output_off", "injection_success_rate", "canary_rate",
             "canary_rate_output_off", "cross_user_leaks", "other_user_text",
             "no_context_accuracy", "no_context_handled", "wrong_no_context_rate",
-            "generated_share", "latency_p50_ms"]
+            "declined_rate", "generated_share", "latency_p50_ms"]
     return base + [f"{k}_rate{s}" for k in ATTACK_KINDS for s in ("", "_output_off")]
 
 

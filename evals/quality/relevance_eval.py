@@ -81,31 +81,19 @@ def decide_all(rows: Sequence[Retrieved], policy: RelevancePolicy,
     return pd.DataFrame(out)
 
 
-def score(frame: pd.DataFrame) -> dict[str, float | int | str | None]:
+def score(frame: pd.DataFrame) -> dict[str, float | int | None]:
     nc = frame[frame["expect_no_context"]]
     ans = frame[~frame["expect_no_context"]]
     recall = pd.to_numeric(ans["recall_at_5"], errors="coerce").dropna()
-    right, refused = int((~nc["answered"]).sum()), int((~ans["answered"]).sum())
     return {
         "no_context_items": len(nc), "answerable_items": len(ans),
-        "no_context_accuracy": right / len(nc) if len(nc) else None,
-        "no_context_95": _interval(right, len(nc)),
-        "wrong_refusal_rate": refused / len(ans) if len(ans) else None,
-        "refused_95": _interval(refused, len(ans)),
+        "no_context_accuracy": float((~nc["answered"]).mean()) if len(nc) else None,
+        "wrong_refusal_rate": float((~ans["answered"]).mean()) if len(ans) else None,
         "recall_at_5": float(recall.mean()) if len(recall) else None,
     }
 
 
-def _interval(k: int, n: int) -> str | None:
-    """The 95 % Wilson interval of ``k / n``, as "low-high"."""
-    from evals.cache.semantic_eval import wilson_upper
-
-    if not n:
-        return None
-    return f"{1.0 - wilson_upper(n - k, n):.2f}-{wilson_upper(k, n):.2f}"
-
-
-def by_split(frame: pd.DataFrame) -> dict[str, dict[str, float | int | str | None]]:
+def by_split(frame: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
     return {s: score(frame[frame["split"] == s]) for s in ("dev", "test")
             if (frame["split"] == s).any()}
 
