@@ -118,26 +118,35 @@ class Asked:
         return bool(self.names or self.numbers or self.years or self.months or self.passages)
 
 
-def _title_case(text: str) -> bool:
-    words = [t for t in nlp.nlp()(text)[1:] if t.is_alpha and len(t) > 3]
+def _title_case(doc: Any) -> bool:
+    words = [t for t in doc[1:] if t.is_alpha and len(t) > 3]
     capital = [t for t in words if t.text[0].isupper()]
     return bool(words) and (len(capital) == len(words) or (
         len(capital) / len(words) >= _TITLE_SHARE
         and any(t.pos_ not in ("PROPN", "NOUN") for t in capital)))
 
 
+def _amount(token: Any) -> bool:
+    """A number of a year's shape that is an amount ("1900 pounds"), not a year."""
+    return token.ent_type_ in ("MONEY", "QUANTITY", "PERCENT") or (
+        token.dep_ == "nummod" and token.head.pos_ == "NOUN" and token.ent_type_ != "DATE")
+
+
 @lru_cache(maxsize=2048)
 def asked(question: str) -> Asked:
     facts = nlp.facts(question)
+    doc = nlp.nlp()(question)
     shouted = {w.lower() for run in _SHOUTED.findall(question) for w in _WORD.findall(run)}
-    names = () if _title_case(question) else tuple(sorted(
-        {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 1} - shouted))
+    words = {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 1} - shouted
+    # a month's name or abbreviation is a date, whatever spaCy tagged it
+    months = {MONTHS[w] for w in {d.rstrip(".") for d in facts.dates} | words if w in MONTHS}
+    names = () if _title_case(doc) else tuple(sorted(w for w in words if w not in MONTHS))
     decades = set(re.findall(r"\b(?:1[5-9]|20)\d0s\b", question))
+    amounts = {t.text for t in doc if _YEAR.match(t.text) and _amount(t)}
     years = {d for d in facts.dates | facts.numbers
-             if _YEAR.match(d) and f"{d}s" not in decades} | decades
-    months = {MONTHS[d.rstrip(".")] for d in facts.dates if d.rstrip(".") in MONTHS}
-    return Asked(names, quantities.question_values(question), frozenset(years),
-                 frozenset(months), passages(facts.scripture))
+             if _YEAR.match(d) and f"{d}s" not in decades and d not in amounts} | decades
+    numbers = quantities.question_values(question) | {float(a) for a in amounts}
+    return Asked(names, numbers, frozenset(years), frozenset(months), passages(facts.scripture))
 
 
 _ENDING = re.compile(r"(?:'s|ies|es|s|ing|ed)$")

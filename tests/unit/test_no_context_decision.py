@@ -12,7 +12,7 @@ from rag_core.types import Chunk
 
 NOTES = [
     ("n1", "Marguerite Oyelaran gives away about 5,000 loaves a year from the Persian "
-           "bakery on Quay Street. She walks 3 km to the market.",
+           "bakery on Quay Street. She walks 3 km to the market. The oven cost 1,850 pounds.",
      {"title": "Bread", "date": "2021-09-12", "speaker": "Pastor Ines Okoro",
       "series": "Daily Bread", "scripture": ["John 6:1-14"]}),
     ("n2", "In 1994 the choir sang at José's wedding. He kept forty hives.",
@@ -40,6 +40,8 @@ def decide(question: str, score: float = 0.5) -> object:
     "What happened in the 1990s at the wedding?",  # a decade, by a year of it in a text
     "What did Lind preach in March?",  # a month, by a note's date
     "What did Okoro say in Sept?",  # an abbreviated month
+    "What did the Daily Bread series cover in Sep?",  # a month spaCy tags as a name
+    "Did the oven cost 1850 pounds?",  # a number of a year's shape, an amount
     "Which sermon was on John 6:5?",  # a verse inside the front matter's passage
     "What was Marguerite's bakery in Persia?",  # a name by its derived form ("Persian")
     "What did José say about the bakery on Quay Street?",  # names of two notes
