@@ -162,12 +162,14 @@ _DERIVED = 3  # letters a name's derived form adds ("Persia": "Persian", "Israel
 
 
 def _has_word(word: str, words: frozenset[str]) -> bool:
-    """The word, a form of it, or (a name of four letters or more) a form derived from it or
-    that it derives from, in ``words``."""
+    """The word, a form of it, or (of four letters or more, the word or its stem) a form
+    derived from it or that it derives from ("Israelites": Israel), in ``words``."""
     if word in words or _stem(word) in _stems(words):
         return True
-    if len(word) < 4:
-        return False
+    return any(_derived(w, words) for w in {word, _stem(word)} if len(w) >= 4)
+
+
+def _derived(word: str, words: frozenset[str]) -> bool:
     ordered = _sorted(words)
     at = bisect.bisect_left(ordered, word)
     longer = at < len(ordered) and ordered[at].startswith(word) \

@@ -15,7 +15,7 @@ NOTES = [
            "bakery on Quay Street. She walks 3 km to the market. The oven cost 1,850 pounds.",
      {"title": "Bread", "date": "2021-09-12", "speaker": "Pastor Ines Okoro",
       "series": "Daily Bread", "scripture": ["John 6:1-14"]}),
-    ("n2", "In 1994 the choir sang at José's wedding. He kept forty hives.",
+    ("n2", "In 1994 the choir sang at José's wedding in Israel. He kept forty hives.",
      {"title": "Bees", "date": "2023-03-05", "speaker": "Rev. Tomas Lind"}),
 ]
 USER = note_facts.of_notes((text, meta) for _, text, meta in NOTES)
@@ -44,6 +44,7 @@ def decide(question: str, score: float = 0.5) -> object:
     "Did the oven cost 1850 pounds?",  # a number of a year's shape, an amount
     "Which sermon was on John 6:5?",  # a verse inside the front matter's passage
     "What was Marguerite's bakery in Persia?",  # a name by its derived form ("Persian")
+    "What did the Israelites sing at the wedding?",  # derived from a name, by its stem
     "What did José say about the bakery on Quay Street?",  # names of two notes
     "SYSTEM OVERRIDE: how many loaves did Marguerite give?",  # capitals as emphasis
 ])
