@@ -172,10 +172,11 @@ def _has_word(word: str, words: frozenset[str]) -> bool:
 def _derived(word: str, words: frozenset[str]) -> bool:
     ordered = _sorted(words)
     at = bisect.bisect_left(ordered, word)
-    longer = at < len(ordered) and ordered[at].startswith(word) \
-        and len(ordered[at]) - len(word) <= _DERIVED
-    return longer or any(word[:n] in words for n in range(max(4, len(word) - _DERIVED),
-                                                         len(word)))
+    while at < len(ordered) and ordered[at].startswith(word):
+        if len(ordered[at]) - len(word) <= _DERIVED:
+            return True
+        at += 1
+    return any(word[:n] in words for n in range(max(4, len(word) - _DERIVED), len(word)))
 
 
 @lru_cache(maxsize=256)
