@@ -51,7 +51,7 @@ Use only the numbers shown in the notes.
 Reply in a few plain sentences, in the language of the question."""
 
 REMINDER = ("Answer the question from the notes above only, citing them as [n]. If they do "
-            f"not cover it, the whole answer is the sentence {DECLINE}")
+            "not cover it, say so as rule 4 asks.")
 
 def is_decline(text: str) -> bool:
     """Whether an answer is the decline marker alone (case, spacing, quotes, a citation and
