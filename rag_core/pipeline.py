@@ -23,11 +23,12 @@ from rag_core.answers import log as answer_log
 from rag_core.config import fixed
 from rag_core.context import select_context
 from rag_core.costs.billing import Bill
+from rag_core.decisions.note_facts import NotesMemo
 from rag_core.decisions.reasons import no_context_reason
 from rag_core.decisions.relevance import decide_relevance
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.errors import LLMUnavailable, RagError
-from rag_core.llm.prompt import build_prompt
+from rag_core.llm.prompt import build_prompt, is_decline
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
@@ -41,6 +42,7 @@ REFUSAL_ANSWER = (
     "I can only answer questions about your own sermon notes, and I don't share my instructions."
 )
 
+CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
 Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
 
 
@@ -48,7 +50,8 @@ class Pipeline:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.params = parts.settings.retrieval
-        self.words = WordMatcher(parts.embedder)  # near words for the no-context decision
+        self.words = WordMatcher(parts.embedder)  # near words for the semantic cache
+        self.note_facts = NotesMemo(parts.store.user_texts)  # the no-context decision's facts
 
     # --- public API ------------------------------------------------------------------------
 
@@ -174,8 +177,9 @@ class Pipeline:
                                     user_id=run.user_id, notes_version=run.version)
                 return self._from_cache(run, reused, "cached")
 
+        user, version = run.user_id, run.version
         relevant = decide_relevance(run.query.text, run.chunks, p.settings,
-                                    matcher=self.words)
+                                    notes=lambda: self.note_facts.get(user, version))
         run.decisions["relevance"] = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             return self._no_context(run, NO_CONTEXT_ANSWER)
@@ -292,8 +296,13 @@ class Pipeline:
             obs.genai_usage(current, usage.input_tokens, usage.output_tokens)
         with run.step("postprocess"):
             done, rest = guard.close()
-        answer = self._finish(run, done.text, outcome="generated", citations=done.citations,
-                              usage=usage, cost=bill.cost)
+        declined = is_decline(done.text)  # the model found nothing: "nothing in your notes"
+        if declined:
+            obs.NO_CONTEXT.inc()
+            run.decisions["declined"] = {"by": p.generator.name, "detail": "the model replied "
+                                         "with the decline marker"}
+        answer = self._finish(run, done.text, outcome="declined" if declined else "generated",
+                              citations=done.citations, usage=usage, cost=bill.cost)
         if done.leaked:
             answer.flags.append("output_leak")
         with run.within():
@@ -345,7 +354,7 @@ class Pipeline:
             answer=text,
             citations=citations or [],
             no_context=outcome != "generated",
-            generator=self.parts.generator.name if outcome == "generated" else "none",
+            generator=self.parts.generator.name if outcome in CALLED else "none",
             cache=run.cache_outcomes(),
             usage=usage or TokenUsage(),
             cost_usd=cost,

@@ -80,9 +80,7 @@ def relevance_curve(rows: Sequence[relevance_eval.Retrieved], settings: Settings
     for floor in tqdm(floors, desc="no-context floor", unit="floor"):
         policy = RelevancePolicy.from_settings(settings.with_overrides(
             similarity_threshold=floor))
-        frame = relevance_eval.decide_all(rows, policy,
-                                          pipeline.words if pipeline is not None else None)
-        values = relevance_eval.score(frame)
+        values = relevance_eval.score(relevance_eval.decide_all(rows, policy))
         out.append({"floor": floor, "no_context_accuracy": values["no_context_accuracy"],
                     "answerable_refused": values["wrong_refusal_rate"],
                     "no_context_items": values["no_context_items"],

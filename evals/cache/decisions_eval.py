@@ -23,7 +23,6 @@ from evals.quality import relevance_eval
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.relevance import RelevancePolicy
-from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
 from rag_core.store.base import MODES
 
@@ -67,6 +66,14 @@ def collect(pipeline: Pipeline, sets: Sequence[str] = (GOLDEN, EXTERNAL, EXAMPLE
     return out
 
 
+def _interval(k: int, n: int) -> str | None:
+    """The 95 % Wilson interval of ``k / n``, as "low-high"."""
+    if not n:
+        return None
+    upper = semantic_eval.wilson_upper
+    return f"{1.0 - upper(n - k, n):.2f}-{upper(k, n):.2f}"
+
+
 def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, rules.Policy],
                    similar: rules.Similar | None = None) -> pd.DataFrame:
     """One row per set and mode (or design): reuse, false hits, their Wilson bound."""
@@ -78,14 +85,18 @@ def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, ru
     return pd.DataFrame(rows)
 
 
-def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                    matcher: WordMatcher | None = None) -> pd.DataFrame:
-    """One row per set: no-context accuracy, answerable refused, recall@5."""
+def relevance_table(collected: Mapping[str, Collected], policy: RelevancePolicy
+                    ) -> pd.DataFrame:
+    """One row per set: no-context accuracy, answerable refused (each with its 95 % Wilson
+    interval), recall@5."""
     rows = []
     for set_name, data in collected.items():
-        frame = relevance_eval.decide_all(data.qa, policy, matcher)
+        frame = relevance_eval.decide_all(data.qa, policy)
         values = relevance_eval.score(frame)
-        rows.append({"set": set_name, **values})
+        nc, ans = frame[frame["expect_no_context"]], frame[~frame["expect_no_context"]]
+        rows.append({"set": set_name, **values,
+                     "no_context_95": _interval(int((~nc["answered"]).sum()), len(nc)),
+                     "refused_95": _interval(int((~ans["answered"]).sum()), len(ans))})
     return pd.DataFrame(rows)
 
 
@@ -147,8 +158,8 @@ def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
     return pd.DataFrame(rows)
 
 
-def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePolicy,
-                       matcher: WordMatcher | None = None) -> pd.DataFrame:
+def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePolicy
+                       ) -> pd.DataFrame:
     """Each no-context rule left out in turn: accuracy, answerable refused, per set."""
     from rag_core.decisions.relevance import decide_relevance
 
@@ -157,7 +168,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
         failed[s] = []
         for row in data.qa:
             d = decide_relevance(row.item["question"], row.chunks, policy=policy,
-                                 matcher=matcher)
+                                 notes=row.notes)
             fails = [k for k, v in d.checks.items() if not v["passed"]]
             failed[s].append((bool(row.item["expect_no_context"]), fails))
     ruled = sorted({r for rows in failed.values() for _, fails in rows for r in fails})
@@ -208,13 +219,13 @@ def main(argv: list[str] | None = None) -> None:
         print_designs(collected, settings, similar)
     print("## No context per set")
     relevance = RelevancePolicy.from_settings(settings)
-    print(relevance_table(collected, relevance, pipeline.words).round(3).to_string(index=False))
+    print(relevance_table(collected, relevance).round(3).to_string(index=False))
     if args.ablation:
         for mode, policy in mode_policies(settings).items():
             print(f"## Ablation: the {mode} semantic decision, each rule left out")
             print(semantic_ablation(collected, policy, similar).to_string(index=False))
         print("## Ablation: the no-context decision, each rule left out")
-        print(relevance_ablation(collected, relevance, pipeline.words).to_string(index=False))
+        print(relevance_ablation(collected, relevance).to_string(index=False))
 
 
 def print_designs(collected: Mapping[str, Collected], settings: Settings,

@@ -235,6 +235,7 @@ def summarise_generator(frame: pd.DataFrame) -> dict[str, float | int | None]:
         "no_context_accuracy": base.get("no_context_accuracy"),
         "no_context_handled": _mean(handled.astype(float)) if expect_nc.any() else None,
         "wrong_no_context_rate": base.get("wrong_no_context_rate"),
+        "model_declined_rate": base.get("model_declined_rate"),  # the decline marker (no_context)
         "generated_share": _mean(frame["generated"].astype(float)),
         "latency_p50_ms": base.get("latency_p50_ms"),
     }
@@ -287,7 +288,7 @@ def summary_keys() -> list[str]:
             "system_prompt_leak_rate_output_off", "injection_success_rate", "canary_rate",
             "canary_rate_output_off", "cross_user_leaks", "other_user_text",
             "no_context_accuracy", "no_context_handled", "wrong_no_context_rate",
-            "generated_share", "latency_p50_ms"]
+            "model_declined_rate", "generated_share", "latency_p50_ms"]
     return base + [f"{k}_rate{s}" for k in ATTACK_KINDS for s in ("", "_output_off")]
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from evals.datasets.golden import QAItem
+from rag_core.decisions.note_facts import NoteFacts, of_notes
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
-from rag_core.decisions.word_match import WordMatcher
 from rag_core.pipeline import Pipeline
 from rag_core.types import Chunk
 
@@ -28,6 +28,7 @@ from rag_core.types import Chunk
 class Retrieved:
     item: QAItem
     chunks: tuple[Chunk, ...]
+    notes: NoteFacts | None = None  # the facts of all the user's notes
 
 
 def judged_items(qa: pd.DataFrame) -> pd.DataFrame:
@@ -45,21 +46,24 @@ def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
     settings = parts.settings if mode is None else parts.settings.with_overrides(
         retrieval_mode=mode)
     params = settings.retrieval
+    facts = {u: of_notes((t, m) for _, t, m in parts.store.user_texts(u))
+             for u in {i["user_id"] for i in items}}
     out = []
     for item, vector in zip(items, vectors, strict=True):
         chunks = parts.store.search(item["user_id"], vector, top_k or settings.top_k,
                                     query_text=item["question"], params=params)
-        out.append(Retrieved(item, tuple(chunks)))
+        out.append(Retrieved(item, tuple(chunks), facts[item["user_id"]]))
     return out
 
 
 def decide_all(rows: Sequence[Retrieved], policy: RelevancePolicy,
-               matcher: WordMatcher | None = None) -> pd.DataFrame:
-    """``matcher``: near words for the coverage rule, as the pipeline has them (None: exact
-    lemmas only, whatever the policy says)."""
+               scope: str = "notes") -> pd.DataFrame:
+    """``scope``: where a named fact is looked for, all the user's notes as the pipeline does
+    ("notes") or the retrieved chunks only ("retrieved")."""
     out = []
     for row in rows:
-        d = decide_relevance(row.item["question"], row.chunks, policy=policy, matcher=matcher)
+        d = decide_relevance(row.item["question"], row.chunks, policy=policy,
+                             notes=row.notes if scope == "notes" else None)
         refs = set(row.item["reference_note_ids"])
         notes = list(dict.fromkeys(c.note_id for c in row.chunks))[:5]
         out.append({
@@ -107,33 +111,20 @@ def by_scenario(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 BASE = RelevancePolicy()
-LEXICAL = replace(BASE, word_similarity=1.01)  # exact lemmas only
-ALTERNATIVES: dict[str, RelevancePolicy] = {
-    "cosine >= 0.30 (before)": replace(LEXICAL, floor=0.30, names=False, coverage=False),
-    "cosine >= 0.40": replace(LEXICAL, floor=0.40, names=False, coverage=False),
-    "cosine >= 0.45": replace(LEXICAL, floor=0.45, names=False, coverage=False),
-    "names, floor 0.30": replace(LEXICAL, floor=0.30, coverage=False),
-    "noun coverage >= 0.66 or cosine >= 0.45, floor 0.25": replace(LEXICAL, names=False),
-    "names + noun coverage (best 3 chunks), floor 0.30": replace(LEXICAL, floor=0.30, depth=3),
-    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.30": replace(LEXICAL, floor=0.30),
-    "names + noun coverage >= 0.5 or cosine >= 0.45, floor 0.25": replace(LEXICAL,
-                                                                           min_coverage=0.5),
-    "names + noun coverage >= 0.66 or cosine >= 0.50, floor 0.25": replace(LEXICAL,
-                                                                           confident=0.50),
-    "names + noun coverage >= 0.66 or cosine >= 0.45, floor 0.25 (exact words)": LEXICAL,
-    "... + near words at cosine >= 0.70": replace(BASE, word_similarity=0.70),
-    "... + near words at cosine >= 0.55": replace(BASE, word_similarity=0.55),
-    "... + near words at cosine >= 0.60 (chosen)": BASE,
+ALTERNATIVES: dict[str, tuple[RelevancePolicy, str]] = {
+    "cosine floor 0.25 only": (replace(BASE, facts=False), "notes"),
+    "floor 0.25 + facts in the retrieved chunks": (BASE, "retrieved"),
+    "floor 0.25 + facts in all the user's notes (chosen)": (BASE, "notes"),
+    "floor 0.20 + facts in all the user's notes": (replace(BASE, floor=0.20), "notes"),
 }
 
 
 def alternatives_table(rows: Sequence[Retrieved],
-                       alternatives: Mapping[str, RelevancePolicy] | None = None,
-                       splits: Sequence[str] = ("dev", "test"),
-                       matcher: WordMatcher | None = None) -> pd.DataFrame:
+                       alternatives: Mapping[str, tuple[RelevancePolicy, str]] | None = None,
+                       splits: Sequence[str] = ("dev", "test")) -> pd.DataFrame:
     out = []
-    for name, policy in (alternatives or ALTERNATIVES).items():
-        frame = decide_all(rows, policy, matcher)
+    for name, (policy, scope) in (alternatives or ALTERNATIVES).items():
+        frame = decide_all(rows, policy, scope)
         row: dict[str, object] = {"design": name}
         for split, values in by_split(frame).items():
             if split not in splits:

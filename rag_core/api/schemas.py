@@ -120,13 +120,16 @@ class DecisionsOut(BaseModel):
 class AnswerOut(BaseModel):
     answer: str
     citations: list[CitationOut]
-    no_context: bool = Field(description="True when no answer was made from the notes: the "
-                                         "question was refused, no note passed its filters, or "
-                                         "the notes hold nothing on it; `no_context_reason` "
-                                         "says which. No model was called")
+    no_context: bool = Field(description=(
+        "True when no answer was made from the notes, for one of these reasons "
+        "(`no_context_reason` says which): the question was refused; no note passed its "
+        "filters; the decision before the model found nothing close enough, or a name, number, "
+        "date or reference the question names in none of the notes (no model was called, "
+        "`generator` is 'none'); or the model read the notes and replied with the decline "
+        "marker (`generator` names it, the call is billed, `decisions.declined` is set)"))
     no_context_reason: str = Field(
         "", description="Why the answer is `no_context`: a short code and a phrase (refused, "
-                        "filter_no_match, not_found: with the rule and what it saw, "
+                        "filter_no_match, not_found: with the rule and what it saw, declined, "
                         "no_context); empty when the notes answered")
     generator: str = Field(description="The generator that wrote the answer, or 'none'")
     cache: dict[str, CacheOutcomeOut | str] = Field(

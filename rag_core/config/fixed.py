@@ -26,12 +26,15 @@ MAX_NOTE_BODY_BYTES = 512 * 1024
 MAX_BULK_BODY_BYTES = 16 * 1024 * 1024
 
 # --- the no-context decision (rag_core/decisions/relevance.py; chosen on the dev split) -------
-RELEVANCE_NAMES = True  # every name of the question must occur in the retrieved chunks
-RELEVANCE_COVERAGE = True  # and most of its nouns too ...
-RELEVANCE_MIN_COVERAGE = 0.66  # ... this share of them, over all chunks ...
-RELEVANCE_CONFIDENT = 0.45  # ... unless the best cosine reaches this
-# a noun the chunks lack counts as covered by a word of theirs at this word-vector cosine
-RELEVANCE_WORD_SIMILARITY = 0.6
+# the facts rule: a name, number, date or scripture reference the question names must be in
+# one of the user's notes (rag_core/decisions/note_facts.py); False is the ablation
+RELEVANCE_NAMES = True
+# Rules that no longer exist (a refusal rests on a missing fact, never on which nouns appear):
+# their old variables still log a warning and change nothing.
+RELEVANCE_COVERAGE = False
+RELEVANCE_MIN_COVERAGE = 0.0
+RELEVANCE_CONFIDENT = 0.0
+RELEVANCE_WORD_SIMILARITY = 0.0
 
 # --- the semantic cache ------------------------------------------------------------------------
 # which evidence of two questions must agree before an answer is reused (semantic_rules)
@@ -144,8 +147,7 @@ RETIRED: dict[str, str] = {
 }
 
 # the fixed values that shape an answer: the answer cache key names them
-SHAPES_ANSWERS = ("relevance_names", "relevance_coverage", "relevance_min_coverage",
-                  "relevance_confident", "relevance_word_similarity", "semantic_evidence",
+SHAPES_ANSWERS = ("relevance_names", "semantic_evidence",
                   "bm25_metadata_weight", "prf_docs", "prf_terms", "prf_query_weight",
                   "prf_vector_weight", "prf_rrf_k", "prf_lexical_weight")
 

@@ -1,4 +1,4 @@
 """The decisions taken on what was retrieved, without the LLM: may a cached answer be reused
 for a new question (``semantic_rules``), and do the user's notes answer it at all
-(``relevance``); with the language helpers both share (``nlp``, ``word_match``). See the
-README beside this file for the rules."""
+(``relevance``, on the facts of ``note_facts``); with the language helpers both share
+(``nlp``). See the README beside this file for the rules."""

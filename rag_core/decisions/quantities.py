@@ -2,12 +2,13 @@
 
 "Which sermon covered the feeding of the five thousand?" names a number as a fact about what
 it asks for, as it names a person; notes that never say five thousand (or 5,000) do not hold
-that story, however close their loaves and crowds. ``values`` reads numbers written in digits
-("120,000", "$1,250", "40%") or in words, however many words ("five thousand", "twenty-seven",
-"three hundred and ten"), as one value each. ``question_values`` leaves out what other rules
-judge or what names no quantity: scripture references (``front_matter``), years and other
-dates, times of day, "one" ("no one", "one of them"), and a number given as roughly so
-("almost eighty", "about 300": the notes may say seventy-nine).
+that story, however close their loaves and crowds (``note_facts`` compares the values).
+``values`` reads numbers written in digits ("120,000", "$1,250", "40%") or in words, however
+many words ("five thousand", "twenty-seven", "three hundred and ten"), as one value each.
+``question_values`` leaves out what other rules judge or what names no quantity: scripture
+references and years (``note_facts``), other dates, times of day, "one" ("no one", "one of
+them"), and a number given as roughly so ("almost eighty", "about 300": the notes may say
+seventy-nine).
 """
 
 from __future__ import annotations

@@ -39,18 +39,18 @@ def cache_reason(cache: dict[str, Any], decisions: dict[str, Any]) -> str:
 _NOT_FOUND = {
     "retrieved": "nothing was retrieved from your notes",
     "similarity": "nothing in your notes is close enough",
-    "front_matter": "no note's front matter matches what the question names",
-    "names": "a name the question uses is in none of the notes found",
-    "numbers": "a number the question names is in none of the notes found",
-    "coverage": "the notes found do not hold what the question asks about",
-    "value": "the notes found do not give the value asked for",
+    "names": "a name the question uses is in none of your notes",
+    "numbers": "a number the question names is in none of your notes",
+    "dates": "a date the question names is in none of your notes",
+    "scripture": "a scripture reference the question names is in none of your notes",
 }
 
 
 def no_context_reason(decisions: dict[str, Any], *, refused: bool = False) -> str:
     """``no_context_reason`` of an answer that is no_context: ``code: phrase``; the codes:
     refused (the question itself was refused), filter_no_match (no note passes the request's
-    filters), not_found (the no-context decision: its rule and what that rule saw), and
+    filters), not_found (the no-context decision before the model: its rule and what that rule
+    saw), declined (the model read the notes and replied that they hold no answer), and
     no_context (anything else)."""
     if refused:
         return "refused: the question holds nothing to answer once unsafe text is removed"
@@ -63,4 +63,6 @@ def no_context_reason(decisions: dict[str, Any], *, refused: bool = False) -> st
         detail = ((relevance.get("checks") or {}).get(rule) or {}).get("detail", "")
         phrase = _NOT_FOUND.get(rule, rule.replace("_", " "))
         return f"not_found: {phrase} ({rule}: {detail})" if detail else f"not_found: {phrase}"
+    if decisions.get("declined"):
+        return "declined: the model read your notes and found no answer in them"
     return "no_context: no answer was made from your notes"

@@ -1,13 +1,9 @@
-"""Words that mean nearly the same: the no-context decision's answer to synonyms.
+"""Words that mean nearly the same, for the semantic cache's coverage rule
+(``semantic_coverage``).
 
-The coverage rule of ``rag_core.decisions.relevance`` looks for a question's nouns in the
-retrieved notes.
-A question in other words ("sibling" for the note's "niece", "rock" for "stone") then finds
-its topic missing and is refused, although the notes answer it. ``WordMatcher`` embeds single
-words with the service's own embedder and finds, for each word the notes lack, the closest word
-that they contain (cosine of the two word vectors). The relevance policy counts a noun as
-covered when that cosine reaches ``Settings.relevance_word_similarity`` (chosen on the dev
-split, ``evals/quality/relevance_eval.py``).
+``WordMatcher`` embeds single words with the service's own embedder and finds, for each word of
+one text that another lacks, the closest word that it contains (cosine of the two word
+vectors).
 
 Word vectors are memoised per process (``MAX_WORDS``, least recently used out): the words of a
 user's notes repeat from one question to the next, so a warm process embeds only the words it

@@ -21,13 +21,16 @@ from fastapi.responses import JSONResponse
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.mock_config import MockConfig, MockState
 from rag_core.devservers.obey import obey_answer
+from rag_core.llm.extractive import content_words
+from rag_core.llm.prompt import DECLINE
 from rag_core.tokens import default_counter
 
 _NOTE = re.compile(r'<note n="(\d+)">\s*\n[^\n]*\n(.*?)\n?</note>', re.S)
 _BARE = re.compile(r"^\[(\d+)\][^\n]*\n(.+?)(?=\n\s*\n|\n\[\d+\]|\n</notes>|\Z)", re.S | re.M)
 _SENTENCE = re.compile(r".+?[.!?](?=\s|$)|.+$", re.S)
 _PIECE = re.compile(r"\S+\s*")
-NO_ANSWER = "Your notes do not seem to cover it."
+NO_ANSWER = DECLINE  # the prompt's decline marker
+_QUESTION = re.compile(r"<question>\s*(.*?)\s*</question>", re.S)
 
 
 def note_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -37,10 +40,25 @@ def note_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return _NOTE.findall(user) or _BARE.findall(user)
 
 
+def _shares_a_word(messages: list[dict[str, Any]], blocks: list[tuple[str, str]]) -> bool:
+    """Whether a note shares a content word with the question (the extractive generator's
+    words: no stop words, crude stems); true when the question has none or no tag."""
+    user = next((str(m.get("content", "")) for m in reversed(messages)
+                 if m.get("role") == "user"), "")
+    asked = _QUESTION.search(user)
+    words = content_words(asked.group(1)) if asked else set()
+    return not words or any(words & content_words(text) for _, text in blocks)
+
+
 def mock_answer(messages: list[dict[str, Any]]) -> str:
-    """The first sentence of each numbered note in the last user message, cited [n]."""
+    """The first sentence of each numbered note in the last user message, cited [n]; the
+    decline marker when no note shares a word with the question, as a model that finds
+    nothing is told to reply."""
     pieces = []
-    for number, text in note_blocks(messages):
+    blocks = note_blocks(messages)
+    if not _shares_a_word(messages, blocks):
+        return NO_ANSWER
+    for number, text in blocks:
         match = _SENTENCE.search(" ".join(text.split()))
         if match:
             pieces.append(f"{match.group(0).strip()} [{number}]")

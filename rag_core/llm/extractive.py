@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from rag_core.llm.base import Generation, Prompt
+from rag_core.llm.prompt import DECLINE
 from rag_core.tokens import TokenCounter, default_counter
 from rag_core.types import Chunk, TokenUsage
 
 PREFIX = "From your notes (extractive summary, no language model):"
-NOTHING = f"{PREFIX} none of your notes seem to answer this."
+NOTHING = DECLINE  # no sentence to pick: the prompt's decline marker
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(re.findall(r"\S+", """

@@ -97,6 +97,10 @@ class Store(Protocol):
     def get_note(self, user_id: str, note_id: str) -> Note | None:
         """One note of the user as it was written, or None when the user has no such note."""
 
+    def user_texts(self, user_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(note id, text, the note's front matter) of every chunk: the no-context decision's
+        facts (``rag_core.decisions.note_facts``)."""
+
     def search(
         self,
         user_id: str,

@@ -136,6 +136,10 @@ class MemoryStore:
                 for nid, n in sorted(self._notes[user_id].items()) if nid > after]
         return rows[:limit] if limit is not None else rows
 
+    def user_texts(self, user_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(nid, c.text, dict(c.metadata)) for nid, n in sorted(self._notes[user_id].items())
+                for c in n.chunks]
+
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
                query_text: str | None = None, params: SearchParams | None = None,
                min_version: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:

@@ -203,6 +203,12 @@ class PgVectorStore:
             row = conn.execute(q.GET_NOTE, (user_id, note_id)).fetchone()
         return None if row is None else stored_note(note_id, row[0] or {}, row[1], row[3] or ())
 
+    def user_texts(self, user_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(note id, text, the note's front matter) of every chunk of one user."""
+        with self._db("text listing") as conn:
+            return [(str(r[0]), str(r[1]), dict(r[2] or {}))
+                    for r in conn.execute(q.USER_TEXTS, (user_id,)).fetchall()]
+
     def count_chunks(self, user_id: str | None = None) -> int:
         def read(conn: psycopg.Connection[Any]) -> Any:
             if user_id is None:

@@ -69,6 +69,18 @@ class StoreContract:
         assert [r["note_id"] for r in store.list_notes("ann")] == ["b"]
         assert store.notes_version("ann") == 3
 
+    def test_user_texts_are_every_chunk_of_the_user_with_its_front_matter(self, store: Store
+                                                                          ) -> None:
+        store.upsert_note("ann", note("b", "Second"), "h", drafts("Two.", "Three."),
+                          vectors(1, 2))
+        store.upsert_note("ann", note("a", "First"), "h", drafts("One."), vectors(3))
+        store.upsert_note("bob", note("c"), "h", drafts("Not Ann's."), vectors(4))
+        rows = store.user_texts("ann")
+        assert [(n, t) for n, t, _ in rows] == [("a", "One."), ("b", "Two."), ("b", "Three.")]
+        assert [m["title"] for _, _, m in rows] == ["First", "Second", "Second"]
+        assert all(m["speaker"] == "Pastor Okafor" for _, _, m in rows)
+        assert store.user_texts("nobody") == []
+
     @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
     def test_search_is_scoped_to_the_user(self, store: Store, mode: str) -> None:
         store.upsert_note("ann", note("a"), "h", drafts("Mercy in the storm."), vectors(1))

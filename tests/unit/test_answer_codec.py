@@ -8,7 +8,6 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import notes_version_key
-from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Citation, TokenUsage
 
 

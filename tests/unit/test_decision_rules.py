@@ -102,18 +102,10 @@ def test_relevance_rules() -> None:
     low = decide_relevance("How old was Abraham?", [_chunk("x", 0.1)])
     assert not low.answer and low.reason == "similarity"
     assert decide_relevance("anything", []).reason == "retrieved"
-    weak = [_chunk("Abraham left Haran.", 0.40)]
-    uncovered = decide_relevance("What about the boat and the storm and the nets?", weak)
-    assert not uncovered.answer and uncovered.reason == "coverage"
-    # a close cosine answers a question whose nouns the chunks lack ...
-    confident = decide_relevance("What happened to the boat and the storm and the nets?",
-                                 [_chunk("Abraham left Haran.", 0.60)])
-    assert confident.answer
-    # ... but not when what it is "about" is missing (issue 33)
-    about = decide_relevance("What about the boat and the storm and the nets?",
-                             [_chunk("Abraham left Haran.", 0.60)])
-    assert not about.answer and "the topic ['boat']" in about.checks["coverage"]["detail"]
-    off = RelevancePolicy(names=False, coverage=False)
+    # nouns the chunks lack never refuse on their own: the model may still decline
+    assert decide_relevance("What about the boat and the storm and the nets?",
+                            [_chunk("Abraham left Haran.", 0.40)]).answer
+    off = RelevancePolicy(facts=False)
     assert decide_relevance("What did Okafor say about Nehemiah?", chunks, policy=off).answer
 
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.decisions import front_matter
+from rag_core.decisions import note_facts
 from rag_core.errors import InvalidNote
 from rag_core.ingest.notes import load_notes, note_from_record, note_id_problem, parse_markdown
-from rag_core.types import Chunk
 
 BODY = "Grace meets us where we are and walks with us."
 TOO_LONG = [("title", "t" * 301), ("speaker", "s" * 121), ("series", "r" * 121),
@@ -100,9 +99,7 @@ def test_dot_segments_are_not_note_ids(note_id: str) -> None:
 @pytest.mark.parametrize("stored", ["2019-Se-01", "2019-02-30", "Sept 2019", "2019-", "",
                                     "2019-09-01T10:00", "x" * 50])
 def test_a_question_naming_a_month_survives_any_stored_date(stored: str) -> None:
-    chunk = Chunk(chunk_id="n:0", note_id="n", user_id="u", ordinal=0,
-                  text="Grace for the tired.", metadata={"date": stored, "title": "Grace"},
-                  score=0.6)
-    wanted = front_matter.Filters(years=frozenset({"2019"}), months=frozenset({9}))
-    kept = front_matter.matching([chunk], wanted)
-    assert kept == ([chunk] if stored.startswith("2019-09") else [])
+    facts = note_facts.of_notes([("Grace for the tired.", {"date": stored, "title": "Grace"})])
+    asked = note_facts.asked("What did the September 2019 note say about grace?")
+    missing = dict(note_facts.absent(asked, facts))["dates"][1]
+    assert ("September" in missing) is (stored not in ("2019-09-01T10:00", "Sept 2019"))

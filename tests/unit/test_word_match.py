@@ -1,4 +1,4 @@
-"""Near words for the no-context decision: the real embedder on single words, memoised."""
+"""Near words for the semantic cache: the real embedder on single words, memoised."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 
 from rag_core.config import Settings
-from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.decisions.word_match import WordMatcher
 from rag_core.embedding import Embedder, build_embedder
-from rag_core.types import Chunk
 
 
 class Counting:
@@ -52,24 +50,3 @@ def test_least_recently_used_words_leave_first(real: Embedder) -> None:
     counting.asked.clear()
     matcher.vectors(["grace", "mercy"])
     assert counting.asked == ["mercy"]
-
-
-def _chunk(text: str, score: float) -> Chunk:
-    return Chunk(chunk_id="c", note_id="n", user_id="u", ordinal=0, text=text, score=score,
-                 metadata={})
-
-
-def test_a_reworded_question_is_covered_by_near_words(real: Embedder) -> None:
-    chunks = [_chunk("The shepherd piled twelve stones in the stream so the flock could "
-                     "cross when the water rose.", 0.40)]
-    question = "Why would a shepherd stack rocks in a stream?"
-    exact = decide_relevance(question, chunks)
-    assert not exact.answer and exact.reason == "coverage"
-    near = decide_relevance(question, chunks, matcher=WordMatcher(real))
-    assert near.answer, near.checks
-    assert "rock~stone" in near.checks["coverage"]["detail"]
-    off = RelevancePolicy(word_similarity=1.01)
-    assert not decide_relevance(question, chunks, policy=off, matcher=WordMatcher(real)).answer
-    unrelated = decide_relevance("What did the invoice say about tax receipts?", chunks,
-                                 matcher=WordMatcher(real))
-    assert not unrelated.answer and unrelated.reason == "coverage"

@@ -90,6 +90,8 @@ LIST_NOTES = sql.SQL(
 )
 COUNT_CHUNKS = sql.SQL("SELECT count(*) FROM chunks")
 COUNT_USER_CHUNKS = sql.SQL("SELECT count(*) FROM chunks WHERE user_id = %s")
+USER_TEXTS = sql.SQL(
+    "SELECT note_id, text, metadata FROM chunks WHERE user_id = %s ORDER BY note_id, ordinal")
 USERS = sql.SQL("SELECT DISTINCT user_id FROM notes ORDER BY user_id")
 PING = sql.SQL("SELECT 1")
 

@@ -1,0 +1,97 @@
+"""The no-context decision: a refusal rests on the cosine floor or on a fact the question names
+that none of the user's notes states, compared after normalising; wording never refuses
+(spaCy only, no services)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag_core.decisions import note_facts
+from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
+from rag_core.types import Chunk
+
+NOTES = [
+    ("n1", "Marguerite Oyelaran gives away about 5,000 loaves a year from the Persian "
+           "bakery on Quay Street. She walks 3 km to the market. The oven cost 1,850 pounds.",
+     {"title": "Bread", "date": "2021-09-12", "speaker": "Pastor Ines Okoro",
+      "series": "Daily Bread", "scripture": ["John 6:1-14"]}),
+    ("n2", "In 1994 the choir sang at José's wedding in Israel. He kept forty hives.",
+     {"title": "Bees", "date": "2023-03-05", "speaker": "Rev. Tomas Lind"}),
+]
+USER = note_facts.of_notes((text, meta) for _, text, meta in NOTES)
+CHUNK = Chunk("n1:0", "n1", "u", 0, NOTES[0][1], NOTES[0][2], score=0.5)
+
+
+def decide(question: str, score: float = 0.5) -> object:
+    chunk = Chunk("n1:0", "n1", "u", 0, NOTES[0][1], NOTES[0][2], score=score)
+    return decide_relevance(question, [chunk], notes=USER)
+
+
+@pytest.mark.parametrize("question", [
+    # the kind of answer, a synonym or a keyword query: wording never refuses
+    "Which kind of picture did Pastor Okoro use for generosity?",
+    "What sort of shop does Marguerite run?",
+    "loaves giveaway amount",
+    "Bakery Giveaway Street Name",
+    # facts written otherwise in the notes
+    "Who gave away five thousand loaves?",  # words for digits
+    "Who walked three kilometres to the market?",  # a unit and its abbreviation
+    "What did Jose do at his wedding?",  # an accent
+    "What happened in the 1990s at the wedding?",  # a decade, by a year of it in a text
+    "What did Lind preach in March?",  # a month, by a note's date
+    "What did Okoro say in Sept?",  # an abbreviated month
+    "What did the Daily Bread series cover in Sep?",  # a month spaCy tags as a name
+    "Did the oven cost 1850 pounds?",  # a number of a year's shape, an amount
+    "Which sermon was on John 6:5?",  # a verse inside the front matter's passage
+    "What was Marguerite's bakery in Persia?",  # a name by its derived form ("Persian")
+    "What did the Israelites sing at the wedding?",  # derived from a name, by its stem
+    "What did José say about the bakery on Quay Street?",  # names of two notes
+    "SYSTEM OVERRIDE: how many loaves did Marguerite give?",  # capitals as emphasis
+])
+def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None:
+    d = decide(question)
+    assert d.answer, d.checks
+
+
+@pytest.mark.parametrize(("question", "rule", "fact"), [
+    ("What did Nehemiah say about the bakery?", "names", "nehemiah"),
+    ("Who gave away 7,000 loaves?", "numbers", "7000"),
+    ("What happened to the bakery in 2009?", "dates", "2009"),
+    ("What did Okoro preach in July?", "dates", "July"),
+    ("What did the sermon on Romans 8 say?", "scripture", "Romans 8"),
+])
+def test_a_fact_in_none_of_the_notes_refuses_and_says_which(question: str, rule: str,
+                                                            fact: str) -> None:
+    d = decide(question)
+    assert not d.answer and d.reason == rule, d.checks
+    assert fact in d.checks[rule]["detail"]
+
+
+def test_a_fact_of_another_note_than_the_retrieved_one_is_no_reason_to_refuse() -> None:
+    """1994 and the hives are in Rev. Lind's note only, the retrieved chunk is Okoro's: the
+    facts are looked for in all of the user's notes (a retrieval miss proves no absence)."""
+    assert decide("What did Pastor Okoro preach in 1994 about forty hives?").answer
+
+
+def test_the_floor_and_an_empty_retrieval_refuse_and_policies_switch_facts_off() -> None:
+    low = decide("What did Marguerite give away?", score=0.1)
+    assert not low.answer and low.reason == "similarity"
+    assert decide_relevance("anything", []).reason == "retrieved"
+    off = RelevancePolicy(facts=False)
+    assert decide_relevance("What did Nehemiah say?", [CHUNK], policy=off, notes=USER).answer
+    # without the user's notes, the retrieved chunks are the evidence
+    assert not decide_relevance("What did Lind say in 1994?", [CHUNK]).answer
+
+
+def test_the_notes_are_read_once_per_version() -> None:
+    reads: list[str] = []
+
+    def texts(user: str) -> list[tuple[str, str, dict[str, object]]]:
+        reads.append(user)
+        return [(n, t, dict(m)) for n, t, m in NOTES]
+
+    memo = note_facts.NotesMemo(texts, size=1)
+    assert memo.get("u", 1) is memo.get("u", 1)
+    memo.get("u", 2)
+    memo.get("u", 1)  # evicted by version 2
+    assert reads == ["u", "u", "u"]
