@@ -34,7 +34,7 @@ from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, AnswerDebug, Chunk, TokenUsage
+from rag_core.types import Answer, Chunk, TokenUsage
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -362,14 +362,14 @@ class Pipeline:
             request_id=run.request_id,
             query_truncated=bool(query and query.truncated),
             flags=list(query.flags) if query else [],
-            retrieved=[_retrieved(c) for c in run.chunks],
+            retrieved=run.retrieved_rows(),
             budget_state=run.budget_state,
             decisions=dict(run.decisions),
             answer_id=run.answer_id,
             question=query.text if query else "",
             no_context_reason=(no_context_reason(run.decisions, refused=outcome == "refused")
                                if outcome != "generated" else ""),
-            debug=_debug(run),
+            debug=run.debug(),
         )
 
 
@@ -384,26 +384,3 @@ def _kept_decisions(cached: Answer) -> dict[str, Any]:
     kept.update({k: cached.decisions[k] for k in ("relevance", "filters")
                  if cached.no_context and k in cached.decisions})
     return kept
-
-
-def _debug(run: Run) -> AnswerDebug:
-    """What this request retrieved and, when the model was called, the context it was sent."""
-    texts = {c.chunk_id: c.text for c in run.chunks}
-    if run.context is None:
-        return AnswerDebug(retrieved_texts=texts)
-    return AnswerDebug(retrieved_texts=texts,
-                       packed_chunk_ids=tuple(c.chunk_id for c in run.context.chunks),
-                       packed_texts=tuple(c.text for c in run.context.chunks),
-                       context_tokens=int(run.context.tokens), context_sent=True)
-
-
-def _retrieved(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "chunk_id": chunk.chunk_id,
-        "note_id": chunk.note_id,
-        "title": chunk.title,
-        "score": round(chunk.score, 4),
-        "dense_rank": chunk.dense_rank,
-        "lexical_rank": chunk.lexical_rank,
-        "fused_score": chunk.fused_score,
-    }

@@ -15,7 +15,7 @@ from rag_core import observability as obs
 from rag_core.context import Context
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, CacheOutcome, Chunk, Query
+from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Query
 
 LAYERS = ("query", "embedding", "context")
 
@@ -97,3 +97,21 @@ class Run:
 
     def cache_outcomes(self) -> dict[str, CacheOutcome]:
         return {**{layer: "off" for layer in LAYERS}, **self.cache}
+
+    def retrieved_rows(self) -> list[dict[str, Any]]:
+        """The retrieved chunks as an answer lists them (``Answer.retrieved``)."""
+        return [{"chunk_id": c.chunk_id, "note_id": c.note_id, "title": c.title,
+                 "score": round(c.score, 4), "dense_rank": c.dense_rank,
+                 "lexical_rank": c.lexical_rank, "fused_score": c.fused_score}
+                for c in self.chunks]
+
+    def debug(self) -> AnswerDebug:
+        """What this request retrieved and, when the model was called, the context it was
+        sent."""
+        texts = {c.chunk_id: c.text for c in self.chunks}
+        if self.context is None:
+            return AnswerDebug(retrieved_texts=texts)
+        return AnswerDebug(retrieved_texts=texts,
+                           packed_chunk_ids=tuple(c.chunk_id for c in self.context.chunks),
+                           packed_texts=tuple(c.text for c in self.context.chunks),
+                           context_tokens=int(self.context.tokens), context_sent=True)
