@@ -103,10 +103,6 @@ class Decisions(Section):
     semantic_cache_threshold: float = Field(0.6, ge=0.0, le=1.0, description=(
         "cosine floor of a semantic-cache candidate; the rules of "
         "rag_core/decisions/semantic_rules.py decide the rest (0.60 from the dev split)"))
-    semantic_corroborated_floor: float = Field(1.0, ge=0.0, le=1.0, description=(
-        "between this and the threshold a candidate also needs the same best chunk, the same "
-        "best sentence and no grounded difference; 1.0: off (0.40 was measured and left off: "
-        "golden/README.md)"))
 
 
 class Generation(Section):

@@ -97,7 +97,13 @@ PRF_LEXICAL_WEIGHT = 1.0  # the second pass's lexical weight
 # load, 20 and 50 ms were within the noise: docs/scaling.md).
 SWITCH_INTERVAL_MS = None
 
+# loose mode's corroborated band: between this cosine and the threshold a candidate also needs
+# the same best chunk, the same best sentence and no grounded difference; 1.0 is off (0.40 was
+# measured and left off: golden/README.md). An ablation, set on a Policy by evals/.
+SEMANTIC_CORROBORATED_FLOOR = 1.0
+
 RETIRED: dict[str, str] = {
+    "semantic_corroborated_floor": "SEMANTIC_CORROBORATED_FLOOR",
     "switch_interval_ms": "SWITCH_INTERVAL_MS",
     "db_statement_timeout_ms": "DB_STATEMENT_TIMEOUT_MS",
     "db_reconnect_timeout_s": "DB_RECONNECT_TIMEOUT_S",
@@ -147,7 +153,7 @@ RETIRED: dict[str, str] = {
 }
 
 # the fixed values that shape an answer: the answer cache key names them
-SHAPES_ANSWERS = ("relevance_names", "semantic_evidence",
+SHAPES_ANSWERS = ("relevance_names", "semantic_evidence", "semantic_corroborated_floor",
                   "bm25_metadata_weight", "prf_docs", "prf_terms", "prf_query_weight",
                   "prf_vector_weight", "prf_rrf_k", "prf_lexical_weight")
 

@@ -129,9 +129,6 @@ class Caches(Section):
         "entries of each cache layer, across all users, in Redis as in process"))
     cache_layer_max_entries: dict[str, int] = Field(default_factory=dict, description=(
         "a tighter bound for one layer, as JSON: `{\"semantic\": 5000}`"))
-    semantic_cache_enabled: bool = Field(True, description=(
-        "the semantic cache on or off (`false` means `RAG_SEMANTIC_MODE=off`)"))
-
     def layer_bound(self, layer: str) -> int:
         """The most entries the cache layer ``layer`` may hold, across all users."""
         own = self.cache_layer_max_entries.get(layer)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -109,6 +109,9 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, object]:
         var = next((v for v in env_names(name) if v.upper() in upper), None)
         if var is not None:
             found[name] = _decode(name, upper[var.upper()])
+    switch = f"RAG_{SEMANTIC_SWITCH.upper()}"
+    if switch in upper:
+        found[SEMANTIC_SWITCH] = upper[switch]
     for name in fixed.RETIRED:
         var = f"RAG_{name.upper()}"
         if var in upper and var not in _warned:
@@ -141,9 +144,25 @@ def _unknown(names: list[str]) -> str:
     return "unknown settings: " + "; ".join(parts)
 
 
+# An older name that still works, folded into the setting that now says the same thing.
+SEMANTIC_SWITCH = "semantic_cache_enabled"  # false: semantic_mode off
+
+
+def _fold(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``semantic_cache_enabled=false`` (``RAG_SEMANTIC_CACHE_ENABLED``) as
+    ``semantic_mode=off``, unless a mode is given; true changes nothing."""
+    data = dict(data)
+    switch = data.pop(SEMANTIC_SWITCH, None)
+    if switch is not None and not TypeAdapter(bool).validate_python(switch) \
+            and "semantic_mode" not in data:
+        data["semantic_mode"] = "off"
+    return data
+
+
 def compose(data: Mapping[str, Any]) -> dict[str, Any]:
     """Flat names (and whole sections) grouped into sections, the profile's defaults filled in
     where nothing was set. Raises ValueError for a name that is no setting."""
+    data = _fold(data)
     nested: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
     flat: dict[str, Any] = {}
     unknown: list[str] = []
@@ -202,6 +221,11 @@ class Settings(BaseSettings):
     @classmethod
     def _compose(cls, data: Any) -> Any:
         return compose(data) if isinstance(data, dict) else data
+
+    @property
+    def semantic_cache_enabled(self) -> bool:
+        """The semantic cache is on (``RAG_SEMANTIC_MODE`` not ``off``)."""
+        return self.semantic_mode != "off"
 
     def __getattr__(self, name: str) -> Any:
         """A flat read: ``settings.top_k`` is ``settings.retrieval.top_k``; a retired
