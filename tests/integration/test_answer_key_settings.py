@@ -10,7 +10,6 @@ import pytest
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
 from rag_core.parts import build_redis
-from rag_core.store.base import SearchParams
 from rag_core.types import Answer, TokenUsage
 
 pytestmark = pytest.mark.integration
@@ -46,7 +45,7 @@ def _layers(settings: Settings, url: str) -> CacheLayers:
 
 def _write(settings: Settings, url: str) -> None:
     layers = _layers(settings, url)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     _, key, found, _ = layers.lookup_answer(params, USER, QUESTION, 5, lambda _: VERSION)
     assert found is None
     layers.put_answer(key, _answer(), user_id=USER, notes_version=VERSION, question=QUESTION,
@@ -56,7 +55,7 @@ def _write(settings: Settings, url: str) -> None:
 def _read(settings: Settings, url: str) -> tuple[Answer | None, Answer | None]:
     """(the exact-question cache's answer, the stale store's) under ``settings``."""
     layers = _layers(settings, url)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     _, key, found, _ = layers.lookup_answer(params, USER, QUESTION, 5, lambda _: VERSION)
     return found, layers.stale_answer(key)
 

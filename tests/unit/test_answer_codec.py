@@ -8,7 +8,6 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import notes_version_key
-from rag_core.store.base import SearchParams
 from rag_core.types import Answer, Citation, TokenUsage
 
 
@@ -36,7 +35,7 @@ def test_the_compact_form_gives_back_the_same_answer_with_each_title_once() -> N
 
 def test_an_answer_over_the_byte_limit_is_served_but_not_kept(settings: Settings) -> None:
     layers = CacheLayers.from_settings(settings, None)
-    params = SearchParams.from_settings(settings)
+    params = settings.retrieval
     key = layers.answer_key(params, "ann", 1, "q", 5)
     layers.versions.set(notes_version_key("ann"), b"1", 60)
     layers.put_answer(key, answer(3), user_id="ann", notes_version=1, question="q", vector=None)
