@@ -54,8 +54,7 @@ class CacheLayers:
     versioned: VersionedRead | None = None
     # hits, misses, ... of every process, in Redis (None without Redis: this process's own)
     counters: SharedCounters | None = None
-    # one object per layer, made from the fields above (``dataclasses.replace`` makes them
-    # anew: a copy under other settings starts with an empty memo of answer key parts)
+    # one object per layer, made from the fields above (anew by ``dataclasses.replace``)
     notes: VersionLayer = field(init=False, repr=False)
     answers: AnswerLayer = field(init=False, repr=False)
     vectors: EmbeddingLayer = field(init=False, repr=False)
@@ -115,8 +114,7 @@ class CacheLayers:
 
     @property
     def truth(self) -> NotesVersions:
-        """The notes version in Redis held to PostgreSQL's (failed writes redone, restarts
-        noticed); set to share one view of it between copies under other settings."""
+        """The notes version in Redis held to PostgreSQL's (set: one view for several copies)."""
         return self.notes.truth
 
     @truth.setter
