@@ -11,19 +11,13 @@ whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
-On Redis a scope is two hashes: the entries (question, vector, evidence with its chunk texts,
-and the key of the answer: the answer's body is kept once, under its stale key, by
-``CacheLayers.put_answer``) and an index beside them (``index_key``: vector, stored-at and
-expiry, canonical form: 1.5 KB each). A lookup reads the index, and only the entries in the
-same words and (loose) the few closest (``MAX_CANDIDATES``) in full: reading every entry made
-each lookup of a full scope move 1.6 MB out of Redis and through the decoder, which capped the
-app at about 40 requests/s under the full load profile.
+Where the entries live, in Redis or in process, and how a lookup reads only the few it
+decides on in full: ``rag_core.cache.semantic_entries``.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import re
 import threading
@@ -36,20 +30,16 @@ import numpy as np
 
 from rag_core import observability as obs
 from rag_core.cache.counters import SharedCounters
-from rag_core.cache.redis_cache import RedisCache, warn
+from rag_core.cache.semantic_entries import LAYER, SemanticEntries
 from rag_core.config import Settings, fixed
 from rag_core.decisions import nlp
 from rag_core.decisions.semantic_canonical import canonical, same_question, vocabulary
 from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar, decide
 from rag_core.redis_kv import codec
-from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
-from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
+from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
 
-LAYER = "semantic"
-MAX_ENTRIES_PER_SCOPE = 200
-TRIM_SLACK = 20  # a full scope is trimmed once it holds this many more (not at every store)
 MAX_CANDIDATES = 3  # closest cached questions that get a full decision
 EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
 
@@ -133,7 +123,9 @@ def observe(lookup: Lookup, nearest: float | None) -> None:
 
 
 class SemanticCache:
-    """Per user and notes version; Redis when given a client, else in process."""
+    """Per user and notes version; Redis when given a client, else in process. The entries
+    (``SemanticEntries``) are shared by every copy ``with_settings`` makes; the policy that
+    decides on them is each copy's own."""
 
     def __init__(self, client: RedisClient | None, settings: Settings,
                  clock: Callable[[], float] = time.time,
@@ -142,14 +134,20 @@ class SemanticCache:
         self.settings = settings
         self.clock = clock  # each entry expires on its own, at its TTL after it was stored
         self.policy = policy_from(settings)
-        self._local: dict[str, dict[str, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self.entries = SemanticEntries(client, settings, clock)
+        self.layer = self.entries.layer  # the Redis side of the layer (None in process)
         self.hits = 0
         self.misses = 0
         self.counters = counters  # counts shared by every process (``cache stats``)
-        # the Redis side of the layer: its index, bound and the one write path
-        self.layer = (RedisCache(LAYER, client, clock, max_entries=settings.layer_bound(LAYER))
-                      if client is not None else None)
+
+    @property
+    def _local(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The in-process entries by scope (``shares`` counts them per user)."""
+        return self.entries.local
+
+    @property
+    def _lock(self) -> threading.Lock:
+        return self.entries.lock
 
     def with_settings(self, settings: Settings) -> SemanticCache:
         """The same entries (Redis client or in-process store, shared) decided under the
@@ -158,12 +156,10 @@ class SemanticCache:
         twin.settings, twin.policy = settings, policy_from(settings)
         return twin
 
-    @staticmethod
-    def scope(user_id: str, notes_version: int, filters: Filters = NO_FILTERS) -> str:
-        """Where the answers of one user, notes version and set of filters live: an answer
-        made under some filters is never a candidate for a question under others (or none)."""
-        base = f"{user_prefix(LAYER, user_id)}v{notes_version}"
-        return f"{base}:f{_filters_tag(filters)}" if filters else base
+    scope = staticmethod(SemanticEntries.scope)
+    field_of = staticmethod(SemanticEntries.field_of)
+    place_of = staticmethod(SemanticEntries.place_of)
+    index_key = staticmethod(SemanticEntries.index_key)
 
     def lookup(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None
@@ -178,7 +174,7 @@ class SemanticCache:
         question's retrieved chunks (called at most once, only when a candidate exists)."""
         now = self.clock()
         scope = self.scope(user_id, notes_version, filters)
-        index = [(f, e) for f, e in self._index(scope) if e.get("e", math.inf) > now]
+        index = [(f, e) for f, e in self.entries.index(scope) if e.get("e", math.inf) > now]
         outcome = Lookup(None)
         nearest: float | None = None
         if index:
@@ -187,7 +183,7 @@ class SemanticCache:
             nearest = float(sims.max())
             order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.floor]
             closest = self._twins(query_text, index, order)
-            full = self._fetch(scope, [index[i][0] for i in closest])
+            full = self.entries.fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
             outcome = self._decide(query_text, candidates, len(order), evidence, similar)
@@ -241,14 +237,10 @@ class SemanticCache:
         hit = outcome.hit
         if hit is None or not hit.at or self.client is None:
             return outcome
-        try:
-            raw = self.client.get(hit.at)
-        except REDIS_ERRORS as exc:
-            warn(LAYER, exc)
-            raw = None
+        raw = self.entries.answer_at(hit.at)
         if raw is None:
             return Lookup(None, outcome.decision, outcome.candidates)
-        return replace(outcome, hit=replace(hit, answer=_as_bytes(raw)))
+        return replace(outcome, hit=replace(hit, answer=raw))
 
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
               answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
@@ -265,8 +257,6 @@ class SemanticCache:
         the answer's other layers); None in process, where it is stored at once.
         ``answer_at``: in Redis, the key that holds ``answer`` (written with the entry, by the
         same script): the entry names it instead of holding the answer a second time."""
-        scope = self.scope(user_id, notes_version, filters)
-        field = self.field_of(query_text)
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
         # the question's facts go with it: a lookup in another process compares them without
@@ -274,152 +264,24 @@ class SemanticCache:
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
                  "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
                  "e": now + ttl_s, "c": list(canonical(query_text))}
-        if answer_at and self.layer is not None:
-            del entry["a"]
-            entry["r"] = answer_at
-        if self.layer is None:
-            with self._lock:
-                bucket = self._local.setdefault(scope, {})
-                bucket[field] = entry
-                while len(bucket) > MAX_ENTRIES_PER_SCOPE:
-                    bucket.pop(min(bucket, key=lambda k: bucket[k]["t"]))
-            return None
-        # the entry and its index line are written by one script (the line names the entry)
-        return self.layer.entry(scope, codec.pack(entry), ttl_s, field=field,
-                                line=codec.pack({k: entry[k] for k in ("v", "t", "e", "c")}))
+        return self.entries.put(self.scope(user_id, notes_version, filters),
+                                self.field_of(query_text), entry, ttl_s, answer_at)
 
     def trimmed(self, put: Put) -> None:
         """After ``put`` was written: a scope past its own bound loses its oldest entries."""
-        if self.client is None:
-            return
-        try:
-            if int(self.client.hlen(self.index_key(put.key))) > MAX_ENTRIES_PER_SCOPE + TRIM_SLACK:
-                self._trim(put.key)
-        except REDIS_ERRORS as exc:
-            warn(LAYER, exc)
-
-    @staticmethod
-    def field_of(query_text: str) -> str:
-        """The field of a question's entry in its scope (one entry per normalised question)."""
-        return hashlib.sha256(normalize_query(query_text).encode()).hexdigest()[:16]
-
-    @staticmethod
-    def place_of(query_text: str, filters: Filters = NO_FILTERS) -> str:
-        """Where a question's entry is among its user's and notes version's (what an answer
-        record keeps for ``forget``): its field, behind the tag of its filters if any."""
-        field = SemanticCache.field_of(query_text)
-        return f"{_filters_tag(filters)}/{field}" if filters else field
+        self.entries.trimmed(put)
 
     def forget(self, user_id: str, notes_version: int, field: str) -> int:
-        """Drop one entry (a verdict said its answer was wrong): no paraphrase reuses it.
-        ``field``: as ``place_of`` gives it."""
-        tag, _, field = field.rpartition("/")
-        scope = self.scope(user_id, notes_version)
-        scope = f"{scope}:f{tag}" if tag else scope
-        if self.client is None:
-            with self._lock:
-                return 1 if self._local.get(scope, {}).pop(field, None) is not None else 0
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hdel(self.index_key(scope), field)
-            pipe.hdel(scope, field)
-            removed = int(pipe.execute()[-1])
-            self._unindex(scope, [field])
-            return removed
-        except REDIS_ERRORS as exc:
-            warn(LAYER, exc)
-            return 0
+        """Drop one entry (a verdict said its answer was wrong); ``field`` as ``place_of``
+        gives it."""
+        return self.entries.forget(user_id, notes_version, field)
 
     def size(self) -> int:
-        """Live entries in Redis across every user (its index); sets ``cache_size``."""
-        return self.layer.size() if self.layer is not None else sum(
-            len(b) for b in self._local.values())
+        return self.entries.size()
 
     def clear(self, prefix: str = "") -> int:
-        if self.client is None:
-            with self._lock:
-                doomed = [k for k in self._local if k.startswith(prefix or layer_prefix(LAYER))]
-                for key in doomed:
-                    del self._local[key]
-                return len(doomed)
-        try:
-            return self.purge(prefix)
-        except REDIS_ERRORS as exc:
-            warn(LAYER, exc)
-            return 0
+        return self.entries.clear(prefix)
 
     def purge(self, prefix: str = "") -> int:
         """``clear`` that raises when Redis fails (a purge that must be retried)."""
-        if self.client is None:
-            return self.clear(prefix)
-        removed = 0
-        pattern = (prefix or layer_prefix(LAYER)) + "*"
-        for key in self.client.scan_iter(match=pattern, count=500):
-            removed += int(self.client.unlink(key))
-        if self.layer is not None:  # and their lines in the layer's index
-            lines = [m for m, _ in self.client.zscan_iter(self.layer.index, match=pattern)]
-            self.layer.writer.unindex(self.layer.index, lines)
-        return removed
-
-    @staticmethod
-    def index_key(scope: str) -> str:
-        """The hash beside a scope's entries that holds their vectors and times only."""
-        return semantic_line_key(scope)
-
-    def _index(self, scope: str) -> list[tuple[str, dict[str, Any]]]:
-        """(field, {"v", "t", "e"}) of every entry of ``scope``."""
-        if self.client is None:
-            with self._lock:
-                return list(self._local.get(scope, {}).items())
-        try:
-            raw = self.client.hgetall(self.index_key(scope))
-        except REDIS_ERRORS as exc:
-            warn(LAYER, exc)
-            return []
-        return [(_as_bytes(f).decode(), codec.unpack(_as_bytes(v))) for f, v in raw.items()]
-
-    def _fetch(self, scope: str, fields: list[str]) -> dict[str, dict[str, Any]]:
-        """The full entries of ``fields`` (an entry gone since its index line was read is left
-        out: a miss, not an error)."""
-        if not fields:
-            return {}
-        if self.client is None:
-            with self._lock:
-                bucket = self._local.get(scope, {})
-                return {f: bucket[f] for f in fields if f in bucket}
-        try:
-            raw = self.client.hmget(scope, fields)
-        except REDIS_ERRORS as exc:
-            warn(LAYER, exc)
-            return {}
-        return {f: codec.unpack(_as_bytes(v)) for f, v in zip(fields, raw, strict=True)
-                if v is not None}
-
-    def _trim(self, scope: str) -> None:
-        """Down to ``MAX_ENTRIES_PER_SCOPE``, oldest first, in the index and the entries."""
-        assert self.client is not None
-        index = self.index_key(scope)
-        items = self.client.hgetall(index)
-        ordered = sorted(items, key=lambda f: codec.unpack(_as_bytes(items[f]))["t"])
-        doomed = ordered[:len(ordered) - MAX_ENTRIES_PER_SCOPE]
-        if doomed:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hdel(index, *doomed)
-            pipe.hdel(scope, *doomed)
-            pipe.execute()
-            self._unindex(scope, [_as_bytes(f).decode() for f in doomed])
-
-    def _unindex(self, scope: str, fields: list[str]) -> None:
-        """Entries dropped from ``scope`` out of the layer's index (and their user's count)."""
-        if self.layer is not None:
-            self.layer.writer.unindex(self.layer.index, [f"{scope}\n{f}" for f in fields])
-
-
-def _filters_tag(filters: Filters) -> str:
-    return hashlib.sha256(repr(sorted(filters.key()["filters"].items())).encode()
-                          ).hexdigest()[:16]
-
-
-def _as_bytes(value: bytes | str) -> bytes:
-    """Redis answers bytes, or str from a client made with ``decode_responses``."""
-    return value.encode() if isinstance(value, str) else value
+        return self.entries.purge(prefix)

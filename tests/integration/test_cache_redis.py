@@ -158,13 +158,14 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
     """A full scope costs a lookup its index (vectors) plus MAX_CANDIDATES entries, not every
     answer and evidence text; trimming keeps the index and the entries in step."""
     from rag_core.cache import semantic as sem
+    from rag_core.cache import semantic_entries
     from rag_core.redis_kv import codec
 
     client = make_redis_client(redis_url, settings)
     cache = SemanticCache(client, settings.with_overrides(semantic_mode="loose"))
     client.delete(cache.scope("amara", 7), cache.index_key(cache.scope("amara", 7)))
-    monkeypatch.setattr(sem, "MAX_ENTRIES_PER_SCOPE", 30)
-    monkeypatch.setattr(sem, "TRIM_SLACK", 5)
+    monkeypatch.setattr(semantic_entries, "MAX_ENTRIES_PER_SCOPE", 30)
+    monkeypatch.setattr(semantic_entries, "TRIM_SLACK", 5)
     base = unit(11)
     for i in range(40):  # near-duplicates of one question: all above the threshold
         vec = base + 0.01 * unit(100 + i)

@@ -113,7 +113,7 @@ def test_a_new_version_names_new_keys_and_is_never_overwritten(
     assert layers.versions.get(notes_version_key(USER)) == b"4"
     redis_client.delete(notes_version_key(USER))
     layers.versions.add(notes_version_key(USER), b"5", 60)  # the writer, between the reads
-    assert layers._version_from_store(USER, truth) == 4
+    assert layers.notes.from_store(USER, truth) == 4
     assert layers.versions.get(notes_version_key(USER)) == b"5"
 
 

@@ -1,0 +1,69 @@
+"""The read-through layers over one plain cache: L2 (a question's embedding, in Redis) and L3
+(the chunks a search retrieved, in process), and the outcome every layer reports for a read.
+
+Each layer owns its key, its codec and its TTL: the pipeline asks for a vector or a list of
+chunks and never sees bytes or key formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rag_core.cache.base import Cache
+from rag_core.config import Settings
+from rag_core.embedding import vector_numerics
+from rag_core.redis_kv import codec
+from rag_core.redis_kv.keys import context_key, embedding_key, normalize_query
+from rag_core.store.base import SearchParams
+from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.types import CacheOutcome, Chunk
+
+
+def outcome(cache: Cache, value: object) -> CacheOutcome:
+    if not cache.enabled:
+        return "off"
+    return "hit" if value is not None else "miss"
+
+
+@dataclass
+class EmbeddingLayer:
+    """L2: question vectors, per user."""
+
+    settings: Settings
+    cache: Cache
+
+    def vector(self, user_id: str, text: str, dim: int,
+               embed: Callable[[str], np.ndarray]) -> tuple[np.ndarray, CacheOutcome]:
+        """The question's vector, from L2 or from ``embed`` (then stored). Keys are per user:
+        whether someone else asked the same words stays unknowable."""
+        key = embedding_key(self.settings, user_id, normalize_query(text))
+        raw = self.cache.get(key)
+        if raw is not None:
+            return codec.unpack_vector(raw, dim), outcome(self.cache, raw)
+        vector = embed(text)
+        self.cache.set(key, codec.pack_vector(vector), self.settings.embedding_cache_ttl_s)
+        return vector, outcome(self.cache, raw)
+
+
+@dataclass
+class ContextLayer:
+    """L3: the chunks retrieved for a question, per user and notes version."""
+
+    settings: Settings
+    cache: Cache
+
+    def chunks(self, params: SearchParams, user_id: str, notes_version: int,
+               question: str, top_k: int, search: Callable[[], list[Chunk]],
+               filters: Filters = NO_FILTERS) -> tuple[list[Chunk], CacheOutcome]:
+        key = context_key(params, user_id, notes_version, normalize_query(question), top_k,
+                          filters, numerics=vector_numerics(self.settings))
+        raw = self.cache.get(key)
+        if raw is not None:
+            return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.cache, raw)
+        chunks = search()
+        self.cache.set(key, codec.pack([asdict(c) for c in chunks]),
+                       self.settings.context_cache_ttl_s)
+        return chunks, outcome(self.cache, raw)
