@@ -24,8 +24,6 @@ SWITCHES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "semantic mode strict -> off": ({"semantic_mode": "strict"}, {"semantic_mode": "off"}),
     "semantic threshold": ({"semantic_cache_threshold": 0.6},
                            {"semantic_cache_threshold": 0.7}),
-    "corroborated floor": ({"semantic_corroborated_floor": 1.0},
-                           {"semantic_corroborated_floor": 0.4}),
     "llm temperature": ({"llm_temperature": 0.2}, {"llm_temperature": 0.7}),
     "no-context floor": ({"similarity_threshold": 0.25}, {"similarity_threshold": 0.3}),
 }
