@@ -8,6 +8,7 @@ but never a value that was set explicitly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,18 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def _default_state_dir() -> Path:
     return Path.cwd() / ".rag_state"
+
+
+def _user_model_cache() -> Path | None:
+    """The machine user's cache folder for exported models (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, then ``rag_core/models``): one export serves every state folder. None when
+    no such folder can be written (a read-only home in a container)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "rag_core" / "models"
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return folder if probe.is_dir() and os.access(probe, os.W_OK) else None
 
 
 class Settings(BaseSettings):
@@ -96,8 +109,8 @@ class Settings(BaseSettings):
     # (this machine: avx512_bf16); cosine to f32 >= 0.9999 on the golden chunks, and its vectors
     # get cache keys of their own (rag_core.embedding.vector_numerics).
     openvino_precision: Literal["bf16", "f32"] = "bf16"
-    embedding_threads: int = Field(0, ge=0, le=256)  # 0: the runtime's own default
-    model_cache_dir: Path | None = None  # exported models; None: <state_dir>/models
+    embedding_threads: int = Field(0, ge=0, le=256)  # 0: the CPUs the process may use
+    model_cache_dir: Path | None = None  # exported models; None: the user's cache folder
 
     # --- chunking ------------------------------------------------------------------------
     chunk_tokens: int = Field(200, ge=32, le=512)
@@ -358,8 +371,9 @@ class Settings(BaseSettings):
 
     @property
     def model_cache_path(self) -> Path:
-        """Where exported embedding models are cached (shared by every process of a host)."""
-        return self.model_cache_dir or self.state_dir / "models"
+        """Where exported embedding models are cached (shared by every process and state
+        folder of a machine user; ``<state_dir>/models`` when the user has no cache folder)."""
+        return self.model_cache_dir or _user_model_cache() or self.state_dir / "models"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated again (notebooks and tests use it)."""

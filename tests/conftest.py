@@ -54,6 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # Exported embedding models (onnx/openvino backends) are made once and shared by every test
 # (and by the notebooks): an export takes seconds, and each test has a state folder of its own.
 SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / ".rag_state" / "models"
+# set now too: fixtures of a module or session are made before ``_clean_env`` runs
+os.environ["RAG_MODEL_CACHE_DIR"] = str(SHARED_MODEL_CACHE)
 
 
 @pytest.fixture(autouse=True)
