@@ -94,6 +94,8 @@ OPENVINO_LEVERS: dict[str, dict[str, Any]] = {
     "unpinned": {"ENABLE_CPU_PINNING": False},
     "throughput": {"PERFORMANCE_HINT": "THROUGHPUT"},
     "1thread": {"INFERENCE_NUM_THREADS": 1},
+    "auto-partition": {"TBB_PARTITIONER": "AUTO"},
+    "unpinned-auto": {"ENABLE_CPU_PINNING": False, "TBB_PARTITIONER": "AUTO"},
 }
 
 
@@ -156,14 +158,18 @@ def _measure(embedder: Embedder, chunks: list[str], questions: list[str]) -> tup
 
 
 def run(repeats: int, n_queries: int, levers: bool, busy: bool,
-        ov_levers: tuple[str, ...] = ()) -> dict[str, Any]:
+        ov_levers: tuple[str, ...] = (), n_chunks: int = 0,
+        only: tuple[str, ...] = ()) -> dict[str, Any]:
     """Per phase (``quiet``, and ``busy`` beside a CPU hog when asked), per variant: chunks/s
     and query ms of every repeat. The phases alternate inside each repeat, and every variant
     runs in every phase of every repeat, so a change in the machine's load hits them alike."""
     base = Settings(profile="ci")
     chunks, questions = golden_texts(base)
     questions = questions[:n_queries]
-    embedders = variants(base, levers, ov_levers)
+    chunks = chunks[:n_chunks] if n_chunks else chunks
+    embedders = {name: e for name, e in variants(base, levers, ov_levers).items()
+                 if not only or name == "torch" or name in only
+                 or name.startswith("openvino-bf16-")}
     ref_chunks = embedders["torch"].embed(chunks)
     phases = ("quiet", "busy") if busy else ("quiet",)
     results: dict[str, Any] = {phase: {} for phase in phases}
@@ -211,9 +217,13 @@ def main() -> None:
                         help="add one OpenVINO property lever (repeatable)")
     parser.add_argument("--busy", action="store_true",
                         help="also measure beside a second CPU-bound job (phases interleaved)")
+    parser.add_argument("--chunks", type=int, default=0, help="the first N chunks (0: all)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="measure torch, the levers and this variant only (repeatable)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results = run(args.repeats, args.queries, args.levers, args.busy, tuple(args.ov_lever))
+    results = run(args.repeats, args.queries, args.levers, args.busy, tuple(args.ov_lever),
+                  args.chunks, tuple(args.only))
     meta = results.pop("_meta")
     print(f"{meta['chunks']} golden chunks (mean {meta['mean_chunk_tokens']} tokens), "
           f"{meta['queries']} questions one at a time, {meta['repeats']} interleaved repeats; "

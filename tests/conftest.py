@@ -67,6 +67,42 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(SHARED_MODEL_CACHE))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _free_models_after_module() -> Iterator[None]:
+    """After each test module, a worker lets go of the models that module alone loaded: the
+    PyTorch embedder, optimised runtimes other than the default's, and the heap pages freed
+    with them (glibc keeps freed pages until trimmed). Without this a worker holds every model
+    any of its modules loaded, and two workers outgrow a hosted runner's memory."""
+    yield
+    import gc
+    import sys
+
+    runtimes = sys.modules.get("rag_core.embedding.runtimes")
+    if runtimes is not None:
+        from rag_core.embedding import build_embedder
+
+        keep = build_embedder(Settings(profile="ci"))._key()  # type: ignore[attr-defined]
+        for key in [k for k in runtimes._runtimes if k != keep]:
+            del runtimes._runtimes[key]
+    torch_models = sys.modules.get("rag_core.embedding.sentence_transformer")
+    if torch_models is not None:
+        torch_models._models.clear()
+    gc.collect()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the system (glibc's ``malloc_trim``; elsewhere nothing)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 @pytest.fixture(scope="session")
 def short_tmp() -> Iterator[Path]:
     """A short temporary folder: PostgreSQL's Unix socket path must stay under 107 bytes."""
