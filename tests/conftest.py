@@ -93,14 +93,12 @@ def _free_models_after_module() -> Iterator[None]:
 
 def _trim_heap() -> None:
     """Give freed heap pages back to the system (glibc's ``malloc_trim``; elsewhere nothing)."""
+    import contextlib
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
 
 
 @pytest.fixture(scope="session")
