@@ -90,12 +90,11 @@ class UnfusedOnnxEmbedder(OnnxRuntimeEmbedder):
 
 # CPU plugin properties tried against the default's (what OpenVINO does with its threads).
 OPENVINO_LEVERS: dict[str, dict[str, Any]] = {
+    "old-default": {"ENABLE_CPU_PINNING": True, "TBB_PARTITIONER": "STATIC"},
     "pinned": {"ENABLE_CPU_PINNING": True},
-    "unpinned": {"ENABLE_CPU_PINNING": False},
+    "static-partition": {"TBB_PARTITIONER": "STATIC"},
     "throughput": {"PERFORMANCE_HINT": "THROUGHPUT"},
     "1thread": {"INFERENCE_NUM_THREADS": 1},
-    "auto-partition": {"TBB_PARTITIONER": "AUTO"},
-    "unpinned-auto": {"ENABLE_CPU_PINNING": False, "TBB_PARTITIONER": "AUTO"},
 }
 
 
