@@ -29,8 +29,9 @@ _lock = threading.Lock()
 
 
 # Padded tokens in one batch at most. A runtime keeps the buffers of the largest batch it ran:
-# OpenVINO held 1.05 GB after batches of 64 texts of up to 256 tokens against 0.6 GB with this
-# bound, at the same speed (benchmarks/README.md). Short texts still batch by batch_size.
+# OpenVINO held 1.05 GB after 60 batches of up to 64 texts of up to 256 tokens, and 0.6 GB
+# with 16 texts a batch, which was not slower in that run (benchmarks/README.md). Short texts
+# still batch by batch_size.
 MAX_BATCH_TOKENS = 4096
 
 
@@ -65,12 +66,15 @@ class RuntimeEmbedder:
         self.model_path = model_path or resolve_model_path(model_id)
         self.threads = threads
         self.max_seq_length = max_seq_length  # None: the model's (a lever of the benchmark)
+        self._source: str | None = None
 
     def _key(self) -> tuple[Any, ...]:
         """The loaded runtime's identity: the model's files, not the cache folder they were
         exported to, so that settings with other state or cache folders share one runtime."""
-        return (self.backend, self.variant, self.model_id, source_key(self.model_path),
-                self.threads, self.max_seq_length)
+        if self._source is None:  # the files' identity, read once per embedder
+            self._source = source_key(self.model_path)
+        return (self.backend, self.variant, self.model_id, self._source, self.threads,
+                self.max_seq_length)
 
     @property
     def loaded(self) -> bool:
