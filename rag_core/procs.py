@@ -3,10 +3,12 @@
 Every place that starts a process or a thread serving HTTP (embedded Redis, the mock and local
 LLM servers, uvicorn in tests, the load-test orchestration) uses these, so that "ready" means
 the same thing everywhere: a condition checked until a generous deadline, never a fixed sleep.
+And how many CPUs a process may use, which sizes every thread pool it starts.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -83,3 +85,40 @@ def stop_group(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> N
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+def _cgroup_quota_cpus(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPUs the cgroup quota allows (``cpu.max``: quota and period, v2; ``cpu.cfs_*``, v1),
+    or None without a quota."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return int(quota) / int(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may run on at once: its affinity mask, capped by the cgroup's
+    CPU quota (rounded up), never the host's core count alone. Thread pools sized past this
+    only wait on each other."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    quota = _cgroup_quota_cpus()
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return max(1, count)
+
+
+def pool_threads(configured: int) -> int:
+    """A thread pool's size: ``configured`` when set (above 0), else :func:`usable_cpus`."""
+    return configured if configured > 0 else usable_cpus()

@@ -54,6 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # Exported embedding models (onnx/openvino backends) are made once and shared by every test
 # (and by the notebooks): an export takes seconds, and each test has a state folder of its own.
 SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / ".rag_state" / "models"
+# set now too: fixtures of a module or session are made before ``_clean_env`` runs
+os.environ["RAG_MODEL_CACHE_DIR"] = str(SHARED_MODEL_CACHE)
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +65,40 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("RAG_") or name in ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(SHARED_MODEL_CACHE))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_models_after_module() -> Iterator[None]:
+    """After each test module, a worker lets go of the models that module alone loaded: the
+    PyTorch embedder, optimised runtimes other than the default's, and the heap pages freed
+    with them (glibc keeps freed pages until trimmed). Without this a worker holds every model
+    any of its modules loaded, and two workers outgrow a hosted runner's memory."""
+    yield
+    import gc
+    import sys
+
+    runtimes = sys.modules.get("rag_core.embedding.runtimes")
+    if runtimes is not None:
+        from rag_core.embedding import build_embedder
+
+        keep = build_embedder(Settings(profile="ci"))._key()  # type: ignore[attr-defined]
+        for key in [k for k in runtimes._runtimes if k != keep]:
+            del runtimes._runtimes[key]
+    torch_models = sys.modules.get("rag_core.embedding.sentence_transformer")
+    if torch_models is not None:
+        torch_models._models.clear()
+    gc.collect()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the system (glibc's ``malloc_trim``; elsewhere nothing)."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
 
 
 @pytest.fixture(scope="session")

@@ -87,9 +87,10 @@ class Embedding(Section):
     openvino_precision: Literal["bf16", "f32"] = Field("bf16", description=(
         "OpenVINO's precision on CPU (bf16 vectors get cache keys of their own)"))
     embedding_threads: int = Field(0, ge=0, le=256, description=(
-        "threads of the runtime (0: its own default)"))
+        "threads of the runtime (0: the CPUs the process may use: affinity and cgroup quota)"))
     model_cache_dir: Path | None = Field(None, description=(
-        "exported graphs and the local model, shared by every process of a host (default "
+        "exported graphs and the local model, shared by every process and state folder of a "
+        "machine user (default `$XDG_CACHE_HOME/rag_core/models`, else "
         "`<RAG_STATE_DIR>/models`)"))
     chunk_tokens: int = Field(200, ge=32, le=512, description=(
         "chunk size at ingestion (a change needs a re-ingest)"))

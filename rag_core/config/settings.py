@@ -144,6 +144,18 @@ def _unknown(names: list[str]) -> str:
     return "unknown settings: " + "; ".join(parts)
 
 
+def user_model_cache() -> Path | None:
+    """The machine user's cache folder for exported models (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, then ``rag_core/models``): one export serves every state folder. None when
+    no such folder can be written (a read-only home in a container)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "rag_core" / "models"
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return folder if probe.is_dir() and os.access(probe, os.W_OK) else None
+
+
 # An older name that still works, folded into the setting that now says the same thing.
 SEMANTIC_SWITCH = "semantic_cache_enabled"  # false: semantic_mode off
 
@@ -261,8 +273,10 @@ class Settings(BaseSettings):
 
     @property
     def model_cache_path(self) -> Path:
-        """Where exported embedding models are cached (shared by every process of a host)."""
-        return self.embedding.model_cache_dir or self.services.state_dir / "models"
+        """Where exported embedding models are cached (shared by every process and state
+        folder of a machine user; ``<state_dir>/models`` when the user has no cache folder)."""
+        return (self.embedding.model_cache_dir or user_model_cache()
+                or self.services.state_dir / "models")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields (flat names, or whole sections) changed, validated again

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_core.errors import LocalModelMissing
+from rag_core.procs import pool_threads
 
 log = logging.getLogger("rag_core.llm.local")
 
@@ -164,8 +165,7 @@ class LocalModel:
         if quantize not in QUANTIZE:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE)}")
         start = time.perf_counter()
-        if threads > 0:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(pool_threads(threads))  # the CPUs this process may use
         folder, converted = ensure_converted(state_dir)
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
         model: Any = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)

@@ -19,12 +19,35 @@ from typing import Any
 import numpy as np
 
 from rag_core.embedding.base import resolve_model_path
-from rag_core.embedding.export import ensure_export, locked
+from rag_core.embedding.export import ensure_export, locked, source_key
 from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
 from rag_core.errors import EmbeddingFailed
+from rag_core.procs import pool_threads
 
 _runtimes: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
+
+
+# Padded tokens in one batch at most. A runtime keeps the buffers of the largest batch it ran:
+# OpenVINO held 1.05 GB after 60 batches of up to 64 texts of up to 256 tokens, and 0.6 GB
+# with 16 texts a batch, which was not slower in that run (benchmarks/README.md). Short texts
+# still batch by batch_size.
+MAX_BATCH_TOKENS = 4096
+
+
+def token_batches(lengths: Sequence[int], batch_size: int,
+                  max_tokens: int = MAX_BATCH_TOKENS) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each batch over texts sorted longest first (``lengths``): at most
+    ``batch_size`` texts, and at most ``max_tokens`` once padded to the batch's first text,
+    always at least one text."""
+    out, start = [], 0
+    while start < len(lengths):
+        width = max(1, lengths[start])
+        rows = max(1, min(batch_size, max_tokens // width))
+        stop = min(len(lengths), start + rows)
+        out.append((start, stop))
+        start = stop
+    return out
 
 
 class RuntimeEmbedder:
@@ -43,9 +66,14 @@ class RuntimeEmbedder:
         self.model_path = model_path or resolve_model_path(model_id)
         self.threads = threads
         self.max_seq_length = max_seq_length  # None: the model's (a lever of the benchmark)
+        self._source: str | None = None
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.backend, self.variant, self.model_id, str(self.cache_dir), self.threads,
+        """The loaded runtime's identity: the model's files, not the cache folder they were
+        exported to, so that settings with other state or cache folders share one runtime."""
+        if self._source is None:  # the files' identity, read once per embedder
+            self._source = source_key(self.model_path)
+        return (self.backend, self.variant, self.model_id, self._source, self.threads,
                 self.max_seq_length)
 
     @property
@@ -89,13 +117,13 @@ class RuntimeEmbedder:
             encodings = tokens.encode(texts)
             order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
             out = np.empty((len(texts), self.dim), dtype=np.float32)
-            starts = range(0, len(texts), self.batch_size)
+            batches = token_batches([len(encodings[i].ids) for i in order], self.batch_size)
             if progress:
                 from tqdm.auto import tqdm
 
-                starts = tqdm(starts, desc="embedding", unit="batch")
-            for start in starts:
-                rows = order[start:start + self.batch_size]
+                batches = tqdm(batches, desc="embedding", unit="batch")
+            for start, stop in batches:
+                rows = order[start:stop]
                 out[rows] = run(tokens.batch([encodings[i] for i in rows]))
         except Exception as exc:
             raise EmbeddingFailed(f"embedding failed: {exc}") from exc
@@ -136,15 +164,25 @@ class OpenVinoEmbedder(RuntimeEmbedder):
     def _key(self) -> tuple[Any, ...]:
         return (*super()._key(), self.precision)
 
+    def ov_config(self) -> dict[str, Any]:
+        """The CPU plugin's properties."""
+        return {"INFERENCE_PRECISION_HINT": self.precision,
+                "PERFORMANCE_HINT": "LATENCY",
+                # kernels kept per input shape: bounded (RSS, as above)
+                "CPU_RUNTIME_CACHE_CAPACITY": 64,
+                "INFERENCE_NUM_THREADS": pool_threads(self.threads),
+                # On a shared host the defaults lose: threads pinned one per core cannot leave
+                # a core another job holds, and a static split of each layer makes every
+                # inference wait for its slowest thread. Unpinned threads with TBB's dynamic
+                # split measured 3.9x/4.5x torch's chunks/s quiet/busy against 2.8x/3.6x
+                # (benchmarks/README.md, "Under contention").
+                "ENABLE_CPU_PINNING": False,
+                "TBB_PARTITIONER": "AUTO"}
+
     def _open(self, exported: ExportedModel) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
         import openvino as ov
 
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": self.precision,
-                                  "PERFORMANCE_HINT": "LATENCY",
-                                  # kernels kept per input shape: bounded (RSS, as above)
-                                  "CPU_RUNTIME_CACHE_CAPACITY": 64}
-        if self.threads:
-            config["INFERENCE_NUM_THREADS"] = self.threads
+        config = self.ov_config()
         # OpenVINO's model cache: the first process compiles the graph for this CPU and this
         # config and writes the result beside the export; later processes (every CLI call,
         # every worker) load it instead of compiling again: measured here 1.0-1.2 s -> 0.3 s.

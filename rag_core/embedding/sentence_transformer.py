@@ -11,6 +11,7 @@ import numpy as np
 
 from rag_core.embedding.base import DEFAULT_MODEL, resolve_model_path
 from rag_core.errors import EmbeddingFailed
+from rag_core.procs import pool_threads
 
 _models: dict[str, object] = {}
 _lock = threading.Lock()
@@ -53,10 +54,13 @@ class SentenceTransformerEmbedder:
 
     def _model(self) -> object:
         model = _load_model(self.model_id)
-        if self.threads:
-            import torch
+        import torch
 
-            torch.set_num_threads(self.threads)  # process-wide: torch has one intra-op pool
+        # process-wide (torch has one intra-op pool): the configured size, else the CPUs this
+        # process may use, not the host's cores
+        threads = pool_threads(self.threads)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         return model
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rag_core.procs import pool_threads
+
 Variant = Literal["raw", "ort"]
 
 
@@ -70,8 +72,11 @@ def onnxruntime_session(graph: Path, threads: int) -> Any:
     # grew from 0.3 to 1.6 GB over 40 batches of mixed lengths); without them it stays ~0.4 GB.
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+    # A pool as large as the CPUs this process may use (affinity, cgroup quota), and threads
+    # that sleep when out of work instead of spinning: a spinning pool takes CPU from whatever
+    # else runs on a shared host and gains nothing when the cores are busy.
+    options.intra_op_num_threads = pool_threads(threads)
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
