@@ -7,7 +7,8 @@
 ``Pipeline(parts).ask`` answers one question; ``stream`` runs the very same steps and yields
 the answer's text as it is generated. Both consume one sequence of events (``_events``): text
 pieces that passed step 7's checks, then the finished ``Answer``. The parts come from the edge
-(``rag_core.parts``); the pipeline only answers.
+(``rag_core.parts``); the pipeline only answers. Steps 6-7 are ``rag_core.answers.generate``;
+the answers made or served from a cache are built by ``rag_core.answers.assemble``.
 """
 
 from __future__ import annotations
@@ -20,21 +21,19 @@ from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
-from rag_core.config import fixed
+from rag_core.answers.assemble import AnswerMaker
+from rag_core.answers.generate import Generation
 from rag_core.context import select_context
-from rag_core.costs.billing import Bill
 from rag_core.decisions.note_facts import NotesMemo
-from rag_core.decisions.reasons import no_context_reason
 from rag_core.decisions.relevance import decide_relevance
 from rag_core.decisions.word_match import WordMatcher
-from rag_core.errors import LLMUnavailable, RagError
-from rag_core.llm.prompt import build_prompt, is_decline
+from rag_core.errors import RagError
+from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
-from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, Chunk, TokenUsage
+from rag_core.types import Answer, Chunk
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -42,7 +41,6 @@ REFUSAL_ANSWER = (
     "I can only answer questions about your own sermon notes, and I don't share my instructions."
 )
 
-CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
 Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
 
 
@@ -52,6 +50,8 @@ class Pipeline:
         self.params = parts.settings.retrieval
         self.words = WordMatcher(parts.embedder)  # near words for the semantic cache
         self.note_facts = NotesMemo(parts.store.user_texts)  # the no-context decision's facts
+        self.answers = AnswerMaker(parts)  # an answer made or served from a cache
+        self.generation = Generation(parts, self.answers)  # steps 6-7
 
     # --- public API ------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class Pipeline:
             with run.within():
                 answer = self._prepare(run, question)
             if answer is None:
-                answer = yield from self._generate(run, streaming)
+                answer = yield from self.generation.answer(run, streaming)
             elif streaming:
                 yield answer.answer
             with run.within():
@@ -137,7 +137,7 @@ class Pipeline:
         with run.step("validate"):
             run.query = self._validate(run, question)
         if not has_substance(run.query.text):
-            return self._finish(run, REFUSAL_ANSWER, outcome="refused")
+            return self.answers.finish(run, REFUSAL_ANSWER, outcome="refused")
 
         with run.step("query_cache"):
             run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
@@ -146,7 +146,7 @@ class Pipeline:
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
                 obs.NO_CONTEXT.inc()
-            return self._from_cache(run, cached, "cached")
+            return self.answers.from_cache(run, cached, "cached")
 
         with run.step("embed") as current:
             run.vector, run.cache["embedding"] = p.caches.embedding_for(
@@ -160,7 +160,7 @@ class Pipeline:
                 lambda: self._search_store(run), run.filters)
             current.set_attribute("cache.context", run.cache["context"])
         if run.filters and not self._filters_match(run):  # no LLM, no charge
-            return self._no_context(run, NO_MATCH_ANSWER)
+            return self.answers.no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
         if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
@@ -175,14 +175,14 @@ class Pipeline:
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
                 p.caches.put_reused(run.key, reused, run.decisions["semantic"],
                                     user_id=run.user_id, notes_version=run.version)
-                return self._from_cache(run, reused, "cached")
+                return self.answers.from_cache(run, reused, "cached")
 
         user, version = run.user_id, run.version
         relevant = decide_relevance(run.query.text, run.chunks, p.settings,
                                     notes=lambda: self.note_facts.get(user, version))
         run.decisions["relevance"] = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
-            return self._no_context(run, NO_CONTEXT_ANSWER)
+            return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
         with run.step("build_context") as current:
             run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget,
@@ -202,14 +202,6 @@ class Pipeline:
         for flag in query.flags:
             obs.SANITISER_FLAGS.labels(family=flag).inc()
         return query
-
-    def _no_context(self, run: Run, text: str) -> Answer:
-        """ "Nothing in your notes" without the model, kept in L1 for the next time."""
-        obs.NO_CONTEXT.inc()
-        answer = self._finish(run, text, outcome="no_context")
-        self.parts.caches.put_no_context(run.key, answer, user_id=run.user_id,
-                                         notes_version=run.version)
-        return answer
 
     def _filters_match(self, run: Run) -> bool:
         """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
@@ -231,156 +223,3 @@ class Pipeline:
         if chunks:
             obs.RELEVANCE.observe(max(c.score for c in chunks))
         return chunks
-
-    # --- steps 6-7 -------------------------------------------------------------------------
-
-    def _generate(self, run: Run, streaming: bool) -> Generator[str, None, Answer]:
-        """Step 6 (budget, breaker, stale fallback) and step 7 as the text arrives.
-
-        Whatever ends the call (an answer, an LLM failure, a client that went away), the bill
-        is settled once: the work the model did is paid for, a reservation never outlives the
-        call.
-        """
-        p = self.parts
-        assert run.prompt is not None and run.context is not None
-        with run.within():
-            bill = Bill.open(p.ledger, p.settings, p.counter, generator=p.generator.name,
-                             user_id=run.user_id, prompt=run.prompt)
-        run.budget_state = bill.state
-        if bill.state == "tightened":
-            run.prompt = replace(run.prompt, max_tokens=max(16, run.prompt.max_tokens // 2))
-        guard = OutputGuard(run.context.chunks, fixed.STREAM_HOLDBACK_CHARS,
-                            question=run.prompt.question)
-        usage: TokenUsage | None = None
-        # the model and server are the generator's own settings (a harness swaps generators)
-        own = getattr(getattr(p.generator, "inner", None), "settings", None) or p.settings
-        genai = obs.genai_request(p.generator.name, own, run.prompt.max_tokens)
-        with run.child("generate", **{"llm.name": p.generator.name}, **genai) as current:
-            try:
-                if streaming:
-                    pieces = p.generator.stream(run.prompt)
-                    try:
-                        while True:
-                            with run.current(current):  # the LLM call carries the trace
-                                piece = next(pieces, None)
-                            if piece is None:
-                                break
-                            text = guard.feed(piece)
-                            if text:
-                                yield text
-                    finally:
-                        getattr(pieces, "close", lambda: None)()
-                else:
-                    with run.current(current):
-                        generation = p.generator.generate(run.prompt)
-                    usage = generation.usage
-                    guard.feed(generation.text)
-            except LLMUnavailable as exc:
-                current.set_attribute("error.code", exc.code)
-                with run.within():  # what came is paid; a call that timed out, at its estimate
-                    bill.settle(guard.raw, abandoned=exc.abandoned)
-                if guard.sent:
-                    raise
-                stale = self._stale_or_raise(run, exc)
-                if streaming:
-                    yield stale.answer
-                return stale
-            except BaseException:  # the client went away, or something broke
-                with run.within():
-                    bill.settle(guard.raw)
-                raise
-            with run.within():
-                usage = bill.settle(guard.raw, usage)
-            current.set_attribute("tokens.input", usage.input_tokens)
-            current.set_attribute("tokens.output", usage.output_tokens)
-            obs.genai_usage(current, usage.input_tokens, usage.output_tokens)
-        with run.step("postprocess"):
-            done, rest = guard.close()
-        declined = is_decline(done.text)  # the model found nothing: "nothing in your notes"
-        if declined:
-            obs.NO_CONTEXT.inc()
-            run.decisions["declined"] = {"by": p.generator.name, "detail": "the model replied "
-                                         "with the decline marker"}
-        answer = self._finish(run, done.text, outcome="declined" if declined else "generated",
-                              citations=done.citations, usage=usage, cost=bill.cost)
-        if done.leaked:
-            answer.flags.append("output_leak")
-        with run.within():
-            p.caches.put_answer(run.key, answer, user_id=run.user_id, notes_version=run.version,
-                                question=run.query.text if run.query else "",
-                                vector=run.vector, evidence=run.chunks,
-                                filters=run.filters)
-        if rest and streaming:
-            yield rest
-        return answer
-
-    def _stale_or_raise(self, run: Run, failure: LLMUnavailable) -> Answer:
-        """The last good answer to this question (marked stale), else the failure itself."""
-        stale = self.parts.caches.stale_answer(run.key) if run.key else None
-        if stale is None:
-            raise failure
-        answer = self._from_cache(run, stale, "stale")
-        answer.stale = True
-        return answer
-
-    # --- answers ---------------------------------------------------------------------------
-
-    def _from_cache(self, run: Run, cached: Answer, outcome: str) -> Answer:
-        """A cached answer served (``outcome``: cached or stale), with the id of the entry
-        that served it; a hit also counts the model call it saved."""
-        obs.REQUESTS.labels(outcome=outcome).inc()
-        if outcome == "stale":
-            answer_id = answer_log.served_id(cached.answer_id, "stale")
-        elif run.cache.get("query") == "semantic_hit":
-            answer_log.saved_by(self.parts, run.user_id, cached, "semantic")
-            answer_id = cached.answer_id
-        else:
-            answer_log.saved_by(self.parts, run.user_id, cached, "query")
-            answer_id = answer_log.served_id(cached.answer_id, "query")
-        return replace(cached, answer_id=answer_id or run.answer_id,
-                       request_id=run.request_id, timings_ms=run.finish_timings(),
-                       cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
-                       decisions=dict(run.decisions) or _kept_decisions(cached), debug=None,
-                       no_context_reason=cached.no_context_reason or (
-                           no_context_reason(cached.decisions) if cached.no_context else ""),
-                       flags=list(run.query.flags) if run.query else [],
-                       query_truncated=bool(run.query and run.query.truncated))
-
-    def _finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
-                usage: TokenUsage | None = None, cost: float = 0.0) -> Answer:
-        obs.REQUESTS.labels(outcome=outcome).inc()
-        query = run.query
-        return Answer(
-            answer=text,
-            citations=citations or [],
-            no_context=outcome != "generated",
-            generator=self.parts.generator.name if outcome in CALLED else "none",
-            cache=run.cache_outcomes(),
-            usage=usage or TokenUsage(),
-            cost_usd=cost,
-            timings_ms=run.finish_timings(),
-            request_id=run.request_id,
-            query_truncated=bool(query and query.truncated),
-            flags=list(query.flags) if query else [],
-            retrieved=run.retrieved_rows(),
-            budget_state=run.budget_state,
-            decisions=dict(run.decisions),
-            answer_id=run.answer_id,
-            question=query.text if query else "",
-            no_context_reason=(no_context_reason(run.decisions, refused=outcome == "refused")
-                               if outcome != "generated" else ""),
-            debug=run.debug(),
-        )
-
-
-def _kept_decisions(cached: Answer) -> dict[str, Any]:
-    """What an exact hit still explains: why this question got another question's answer (the
-    semantic decision that reused it) or why the notes have nothing (the relevance decision).
-    A generated answer's own decisions stay behind."""
-    kept: dict[str, Any] = {}
-    semantic = cached.decisions.get("semantic")
-    if isinstance(semantic, dict) and semantic.get("hit"):
-        kept["semantic"] = semantic
-    kept.update({k: cached.decisions[k] for k in ("relevance", "filters")
-                 if cached.no_context and k in cached.decisions})
-    return kept

@@ -1,10 +1,10 @@
 """PostgreSQL + pgvector implementation of the Store protocol.
 
-One ``psycopg_pool.ConnectionPool`` per store, opened lazily on first use (after
-``ensure_schema`` has created the ``vector`` extension that ``register_vector`` needs).  Every
-connection is checked when it leaves the pool, so the connections that a PostgreSQL restart
-killed are replaced and the same store object keeps working once the server is back.  Any
-connection-level failure surfaces as ``VectorSearchFailed`` (503) with a plain message.
+The store is the notes' writes and lookups on the primary; its parts borrow its connections
+(``PgPool.db``, rag_core.store.pool): the searches and statistics (``searches``,
+rag_core.store.searches, through the replica's ``reads``), the answer records, the cost rows
+and the version debts. The store answers the whole ``Store`` protocol, handing the searches
+and statistics to ``searches``.
 
 All SQL lives in ``rag_core.store.sql``; migrations and the HNSW index in
 ``rag_core.store.schema``.
@@ -12,23 +12,15 @@ All SQL lives in ``rag_core.store.sql``; migrations and the HNSW index in
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
-from psycopg_pool import ConnectionPool
 
-from rag_core.config import Settings, fixed
-from rag_core.errors import VectorSearchFailed
+from rag_core.config import Settings
 from rag_core.store import schema
 from rag_core.store import sql as q
 from rag_core.store.base import (
-    DENSE,
     ChunkDraft,
     NoteWrite,
     SearchParams,
@@ -38,87 +30,34 @@ from rag_core.store.base import (
 from rag_core.store.bulk import bump_version, lock_user, make_chunk_id, write_notes
 from rag_core.store.costs import PgCosts
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.pool import PgPool
 from rag_core.store.records import PgRecords
 from rag_core.store.replica import ReplicaReads
-from rag_core.store.searching import run_search
+from rag_core.store.searches import PgSearches
 from rag_core.store.version_debts import PgVersionDebts
 from rag_core.types import Chunk, Note
 
 __all__ = ["PgVectorStore", "make_chunk_id"]
-
-log = logging.getLogger("rag_core.store")
-
-_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    register_vector(conn)
-    conn.commit()  # the type lookups opened a transaction; the pool wants the connection idle
 
 
 class PgVectorStore:
     """Notes, chunks and vectors of many users in PostgreSQL, always read per user."""
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.database_url:
-            raise ValueError("PgVectorStore needs settings.database_url (see services.resolve)")
         self.settings = settings
-        self._url = settings.database_url
-        self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
-        self._lock = threading.Lock()
+        self.pool = PgPool(settings)  # the primary's connections, lent to every part
+        self._db = self.pool.db
         self.reads = ReplicaReads(settings.services, self._db)  # searches and statistics (may lag)
+        self.searches = PgSearches(settings.embedding_dim, self.reads, self._db)
         self.records = PgRecords(self._db)  # answer records, verdicts, the query log
         self.costs = PgCosts(self._db)  # the cost ledger's rows and open reservations
         self.version_debts = PgVersionDebts(self._db)  # notes versions Redis has not taken
-
-    # --- connections ----------------------------------------------------------------------
-
-    def _connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"connect_timeout": self.settings.db_connect_timeout_s}
-        if fixed.DB_STATEMENT_TIMEOUT_MS:
-            kwargs["options"] = f"-c statement_timeout={fixed.DB_STATEMENT_TIMEOUT_MS}"
-        return kwargs
-
-    def _pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
-        with self._lock:
-            if self._pool_obj is None:
-                pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-                    self._url,
-                    min_size=1,
-                    max_size=self.settings.db_pool_max_size,
-                    timeout=self.settings.db_pool_timeout_s,
-                    reconnect_timeout=fixed.DB_RECONNECT_TIMEOUT_S,
-                    kwargs=self._connect_kwargs(),
-                    configure=_configure,
-                    check=ConnectionPool.check_connection,
-                    reconnect_failed=lambda _pool: log.warning(
-                        "PostgreSQL unreachable; the pool retries on the next request"
-                    ),
-                    name="rag_core",
-                    open=False,
-                )
-                pool.open(wait=False)
-                self._pool_obj = pool
-            return self._pool_obj
-
-    @contextmanager
-    def _db(self, action: str) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection inside one transaction; connection failures become 503s."""
-        try:
-            with self._pool().connection() as conn:
-                yield conn
-        except _DB_ERRORS as exc:
-            log.warning("database failure during %s: %s", action, exc.__class__.__name__)
-            raise VectorSearchFailed(
-                f"The notes database is not reachable right now ({action} failed); "
-                "please try again shortly."
-            ) from exc
 
     # --- schema (rag_core.store.schema) ----------------------------------------------------
 
     def ensure_schema(self) -> list[int]:
         """Apply the migrations not applied yet; returns the versions applied by this call."""
-        return schema.ensure_schema(self._url, self._connect_kwargs(), self.settings)
+        return schema.ensure_schema(self.pool.url, self.pool.connect_kwargs(), self.settings)
 
     def hnsw_index(self) -> dict[str, str]:
         """The valid HNSW indexes of ``chunks`` (name: definition); one outside a rebuild."""
@@ -129,8 +68,8 @@ class PgVectorStore:
                 ef_construction: int | None = None) -> dict[str, Any]:
         """Build the HNSW index again without blocking searches or writes
         (:func:`rag_core.store.schema.reindex`)."""
-        return schema.reindex(self._url, self._connect_kwargs(), self.settings, vector_type, m,
-                              ef_construction)
+        return schema.reindex(self.pool.url, self.pool.connect_kwargs(), self.settings,
+                              vector_type, m, ef_construction)
 
     # --- notes ----------------------------------------------------------------------------
 
@@ -209,106 +148,43 @@ class PgVectorStore:
             return [(str(r[0]), str(r[1]), dict(r[2] or {}))
                     for r in conn.execute(q.USER_TEXTS, (user_id,)).fetchall()]
 
-    def count_chunks(self, user_id: str | None = None) -> int:
-        def read(conn: psycopg.Connection[Any]) -> Any:
-            if user_id is None:
-                return conn.execute(q.COUNT_CHUNKS).fetchone()
-            return conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
+    # --- search and statistics (rag_core.store.searches) ----------------------------------
 
-        row = self.reads.run("chunk count", read)
-        return int(row[0]) if row else 0
-
-    def users(self) -> list[str]:
-        """Every user id that has at least one note."""
-        return self.reads.run("user listing",
-                              lambda conn: [str(r[0]) for r in conn.execute(q.USERS)])
-
-    # --- search ---------------------------------------------------------------------------
-
-    def search(
-        self,
-        user_id: str,
-        embedding: np.ndarray | None,
-        top_k: int,
-        *,
-        query_text: str | None = None,
-        params: SearchParams | None = None,
-        min_version: int | None = None,
-        filters: Filters = NO_FILTERS,
-    ) -> list[Chunk]:
-        """The user's best chunks, best first, searched with ``params`` (defaults when None),
-        on the read replica when it has the user's notes version ``min_version`` (replica.py),
-        among the chunks of the notes that pass ``filters`` (in the statement itself).
-
-        ``score`` is the cosine similarity to ``embedding`` for every returned chunk, also for
-        lexical-only hits (in lexical mode without an embedding it is the lexical score).
-        Every knob comes from ``params`` (the service passes ``settings.retrieval``; default
-        ``DENSE``).  ``ef_search`` is
-        never set below the number of rows the index scan must return.
-        """
-        params = params or DENSE
-        if top_k < 1:
-            raise ValueError("top_k must be at least 1")
-        if embedding is None and params.retrieval_mode != "lexical":
-            raise ValueError(f"{params.retrieval_mode} search needs a query embedding")
-        vector = None if embedding is None else self._vector(embedding)
-        search = params
-
-        def read(conn: psycopg.Connection[Any]) -> list[Chunk]:
-            return run_search(conn, user_id, vector, top_k, query_text, search, filters)
-
-        return self.reads.run("vector search", read, user_id=user_id, min_version=min_version)
+    def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
+               query_text: str | None = None, params: SearchParams | None = None,
+               min_version: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:
+        """The user's best chunks, best first (:meth:`PgSearches.search`)."""
+        return self.searches.search(user_id, embedding, top_k, query_text=query_text,
+                                    params=params, min_version=min_version, filters=filters)
 
     def count_matching(self, user_id: str, filters: Filters, *,
                        min_version: int | None = None) -> int:
-        """How many of the user's notes pass ``filters`` (all of them without filters), where
-        the search reads (``min_version`` as in ``search``)."""
-        def read(conn: psycopg.Connection[Any]) -> int:
-            row = conn.execute(q.COUNT_MATCHING, {"user_id": user_id, **filters.binds()}
-                               ).fetchone()
-            return int(row[0]) if row else 0
+        return self.searches.count_matching(user_id, filters, min_version=min_version)
 
-        return self.reads.run("note count", read, user_id=user_id, min_version=min_version)
+    def count_chunks(self, user_id: str | None = None) -> int:
+        return self.searches.count_chunks(user_id)
+
+    def users(self) -> list[str]:
+        return self.searches.users()
 
     def lexical_stats(self, user_id: str, terms: Sequence[str] = ()) -> dict[str, Any]:
-        """The user's BM25 statistics: ``chunks``, ``avg_length`` and ``df`` of ``terms``."""
-        with self._db("statistics lookup") as conn:
-            row = conn.execute(q.USER_LEXICAL_STATS, (user_id,)).fetchone()
-            dfs = dict(conn.execute(q.LEXEME_DFS, (user_id, list(terms))).fetchall())
-        chunks, total = (int(row[0]), int(row[1])) if row else (0, 0)
-        return {"chunks": chunks, "total_length": total,
-                "avg_length": total / chunks if chunks else 0.0,
-                "df": {t: int(dfs.get(t, 0)) for t in terms}}
+        return self.searches.lexical_stats(user_id, terms)
 
     def query_lexemes(self, text: str) -> list[str]:
-        """The lexemes the lexical search looks for in ``text`` (stemmed, references added)."""
-        with self._db("lexeme lookup") as conn:
-            row = conn.execute(q.QUERY_LEXEMES, (text,)).fetchone()
-        return list(row[0]) if row and row[0] else []
-
-    # --- costs ----------------------------------------------------------------------------
+        return self.searches.query_lexemes(text)
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def ping(self) -> bool:
         """True when PostgreSQL answers within a short time; never raises."""
-        try:
-            timeout = min(1.0, self.settings.db_pool_timeout_s)
-            with self._pool().connection(timeout=timeout) as conn:
-                conn.execute(q.PING)
-            return True
-        except Exception:  # readiness probes want a yes or no, not an error
-            return False
+        return self.pool.ping()
 
     def replica_status(self) -> dict[str, Any] | None:
         return self.reads.status()
 
     def close(self) -> None:
         self.reads.close()
-        with self._lock:
-            if self._pool_obj is not None:
-                self._pool_obj.close()
-                self._pool_obj = None
+        self.pool.close()
 
     def __enter__(self) -> PgVectorStore:
         return self
@@ -317,17 +193,6 @@ class PgVectorStore:
         self.close()
 
     # --- helpers --------------------------------------------------------------------------
-
-    def _vector(self, embedding: np.ndarray) -> np.ndarray:
-        vec = np.asarray(embedding, dtype=np.float32).reshape(-1)
-        if vec.shape[0] != self.settings.embedding_dim:
-            raise ValueError(
-                f"query embedding has {vec.shape[0]} dimensions, expected "
-                f"{self.settings.embedding_dim}"
-            )
-        if not np.all(np.isfinite(vec)):
-            raise ValueError("query embedding contains NaN or infinity")
-        return vec
 
     def _matrix(self, embeddings: np.ndarray, n: int) -> np.ndarray:
         mat = np.asarray(embeddings, dtype=np.float32)

@@ -177,7 +177,7 @@ async def test_an_answer_under_one_filter_is_never_served_under_another(
 
 async def test_every_refusal_says_why_and_debug_shows_the_decisions(
         client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
-    absent = "What did the sermon say about the quantum chromodynamics of quarks?"
+    absent = "What did the sermon say about the quarks of Zebulon Arkwright?"  # no such name
     plain = (await ask(client, app_settings, user, absent)).json()
     assert plain["no_context"] and plain["no_context_reason"].startswith("not_found: ")
     assert plain["decisions"] is None  # the ci profile, no debug: not shown

@@ -1,11 +1,13 @@
 """The layout of the code holds what the README promises: no import cycle (also none hidden inside
 a function or behind ``if TYPE_CHECKING:``), packages that never import each other both ways, a
 deployed app that never imports the development servers, few modules at the top of each package
-root, and files short enough to read at once."""
+root, files short enough to read at once, and classes small enough to hold one state (a class
+near the limit is named in a warning, so that it is split before its file is trimmed)."""
 
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("rag_core", "evals", "loadtests")
 MAX_LINES = 400
 MAX_TOP_MODULES = 15
+MAX_CLASS_LINES = 200
+WARN_CLASS_LINES = 180  # a class over this is named in a warning: split it before the limit
+CLASS_PACKAGES = ("rag_core", "evals")
 
 
 def _modules() -> dict[str, Path]:
@@ -165,3 +170,33 @@ def test_files_stay_short_enough_to_read_at_once() -> None:
             if lines > MAX_LINES:
                 long[str(path.relative_to(ROOT))] = lines
     assert long == {}
+
+
+def _class_sizes(path: Path) -> Iterator[tuple[str, int]]:
+    """Every class in a file (nested ones too) and its lines, from ``class`` to its last line."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ClassDef):
+            assert node.end_lineno is not None
+            yield node.name, node.end_lineno - node.lineno + 1
+
+
+def _classes_over(lines: int) -> dict[str, int]:
+    return {f"{path.relative_to(ROOT)}:{name}": size
+            for package in CLASS_PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+            for name, size in _class_sizes(path) if size > lines}
+
+
+def test_the_class_measure_counts_from_class_to_its_last_line(tmp_path: Path) -> None:
+    source = "class A:\n    x = 1\n\n    def f(self):\n        class B:\n            pass\n"
+    (tmp_path / "m.py").write_text(source)
+    assert dict(_class_sizes(tmp_path / "m.py")) == {"A": 6, "B": 2}
+
+
+# warnings are errors in this suite; a class in the band is reported, not failed
+@pytest.mark.filterwarnings("default:.*split it by the states it holds")
+def test_classes_stay_small_enough_to_hold_one_state() -> None:
+    near = {k: v for k, v in _classes_over(WARN_CLASS_LINES).items() if v <= MAX_CLASS_LINES}
+    for name, size in sorted(near.items()):
+        warnings.warn(f"{name} has {size} lines (limit {MAX_CLASS_LINES}): split it by the "
+                      "states it holds before it grows", stacklevel=1)
+    assert _classes_over(MAX_CLASS_LINES) == {}

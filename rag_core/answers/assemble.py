@@ -1,0 +1,93 @@
+"""How a request's state (``Run``) becomes the ``Answer`` sent: a made answer (generated,
+declined, refused, "nothing in your notes") or a cached one served again (an exact hit, a
+semantic reuse, a stale fallback), with the counters and records each outcome carries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from rag_core import observability as obs
+from rag_core.answers import log as answer_log
+from rag_core.decisions.reasons import no_context_reason
+from rag_core.parts import Parts
+from rag_core.run import Run
+from rag_core.types import Answer, TokenUsage
+
+CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
+
+
+class AnswerMaker:
+    """Builds the answers of one service (its generator's name, its answer records)."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+
+    def from_cache(self, run: Run, cached: Answer, outcome: str) -> Answer:
+        """A cached answer served (``outcome``: cached or stale), with the id of the entry
+        that served it; a hit also counts the model call it saved."""
+        obs.REQUESTS.labels(outcome=outcome).inc()
+        if outcome == "stale":
+            answer_id = answer_log.served_id(cached.answer_id, "stale")
+        elif run.cache.get("query") == "semantic_hit":
+            answer_log.saved_by(self.parts, run.user_id, cached, "semantic")
+            answer_id = cached.answer_id
+        else:
+            answer_log.saved_by(self.parts, run.user_id, cached, "query")
+            answer_id = answer_log.served_id(cached.answer_id, "query")
+        return replace(cached, answer_id=answer_id or run.answer_id,
+                       request_id=run.request_id, timings_ms=run.finish_timings(),
+                       cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
+                       decisions=dict(run.decisions) or kept_decisions(cached), debug=None,
+                       no_context_reason=cached.no_context_reason or (
+                           no_context_reason(cached.decisions) if cached.no_context else ""),
+                       flags=list(run.query.flags) if run.query else [],
+                       query_truncated=bool(run.query and run.query.truncated))
+
+    def no_context(self, run: Run, text: str) -> Answer:
+        """ "Nothing in your notes" without the model, kept in L1 for the next time."""
+        obs.NO_CONTEXT.inc()
+        answer = self.finish(run, text, outcome="no_context")
+        self.parts.caches.put_no_context(run.key, answer, user_id=run.user_id,
+                                         notes_version=run.version)
+        return answer
+
+    def finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
+               usage: TokenUsage | None = None, cost: float = 0.0) -> Answer:
+        """A new answer (``outcome``: generated, declined, refused or no_context)."""
+        obs.REQUESTS.labels(outcome=outcome).inc()
+        query = run.query
+        return Answer(
+            answer=text,
+            citations=citations or [],
+            no_context=outcome != "generated",
+            generator=self.parts.generator.name if outcome in CALLED else "none",
+            cache=run.cache_outcomes(),
+            usage=usage or TokenUsage(),
+            cost_usd=cost,
+            timings_ms=run.finish_timings(),
+            request_id=run.request_id,
+            query_truncated=bool(query and query.truncated),
+            flags=list(query.flags) if query else [],
+            retrieved=run.retrieved_rows(),
+            budget_state=run.budget_state,
+            decisions=dict(run.decisions),
+            answer_id=run.answer_id,
+            question=query.text if query else "",
+            no_context_reason=(no_context_reason(run.decisions, refused=outcome == "refused")
+                               if outcome != "generated" else ""),
+            debug=run.debug(),
+        )
+
+
+def kept_decisions(cached: Answer) -> dict[str, Any]:
+    """What an exact hit still explains: why this question got another question's answer (the
+    semantic decision that reused it) or why the notes have nothing (the relevance decision).
+    A generated answer's own decisions stay behind."""
+    kept: dict[str, Any] = {}
+    semantic = cached.decisions.get("semantic")
+    if isinstance(semantic, dict) and semantic.get("hit"):
+        kept["semantic"] = semantic
+    kept.update({k: cached.decisions[k] for k in ("relevance", "filters")
+                 if cached.no_context and k in cached.decisions})
+    return kept
