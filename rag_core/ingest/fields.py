@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from rag_core.safety.normalise import character_problem
 
 
 @dataclass(frozen=True)
@@ -36,23 +37,10 @@ LIMITS = {
     "tags": Limit(40, items=20),
     "scripture": Limit(80, items=40),
 }
-# Bidirectional controls: embeddings, overrides, isolates and the implicit marks.
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                          "\u2066\u2067\u2068\u2069")
 _YEAR = re.compile(r"\d{4}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
-
-
-def character_problem(text: str) -> str | None:
-    """Why ``text`` cannot be a field's value (a control or bidi character), or None."""
-    for char in text:
-        if char in BIDI_CONTROLS:
-            return f"contains the bidirectional control U+{ord(char):04X}"
-        if unicodedata.category(char) == "Cc":
-            return f"contains the control character U+{ord(char):04X}"
-    return None
 
 
 def field_problem(name: str, value: str | tuple[str, ...] | None) -> str | None:

@@ -236,3 +236,18 @@ def views(text: str, vocabulary: frozenset[str] = frozenset(), min_length: int =
     joined = join_spelled(leet)
     fixed = correct_spelling(joined, vocabulary, min_length)
     return list(dict.fromkeys((plain, folded, leet, joined, fixed)))
+
+
+# Bidirectional controls: embeddings, overrides, isolates and the implicit marks.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
+
+
+def character_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a field's value (a control or bidi character), or None."""
+    for char in text:
+        if char in BIDI_CONTROLS:
+            return f"contains the bidirectional control U+{ord(char):04X}"
+        if unicodedata.category(char) == "Cc":
+            return f"contains the control character U+{ord(char):04X}"
+    return None

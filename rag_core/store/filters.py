@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_core.errors import InvalidFilter
+from rag_core.safety.normalise import character_problem
 
 # the longest values a filter takes: the longest a note's front matter holds
 MAX_FIELD_CHARS = 120
@@ -58,6 +59,9 @@ def _text(value: object, name: str) -> str | None:
     if not isinstance(value, str):
         raise InvalidFilter(f"filters.{name} must be text.")
     text = value.strip()
+    problem = character_problem(text)
+    if problem:
+        raise InvalidFilter(f"filters.{name} {problem}.")
     if len(text) > MAX_FIELD_CHARS:
         raise InvalidFilter(f"filters.{name} is longer than {MAX_FIELD_CHARS} characters.")
     return text or None

@@ -24,6 +24,8 @@ META = {"speaker": "Pastor Miriam Okafor", "series": "Hebrews", "tags": ["faith"
     ({"tags": [str(i) for i in range(21)]}, "tags"),
     ({"tags": ["x" * 41]}, "tags"),
     ({"speaker": 5}, "speaker"),
+    ({"tags": ["\x00"]}, "tags"),  # a NUL the database cannot take: a 422, never a 500
+    ({"series": "Hebrews\u202e"}, "series"),
 ])
 def test_a_bad_value_is_refused_with_a_code_naming_the_field(given: dict[str, object],
                                                              field: str) -> None:
