@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import replace
+from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers.assemble import AnswerMaker
@@ -45,7 +46,7 @@ class Generation:
                             question=run.prompt.question)
         usage: TokenUsage | None = None
         # the model and server are the generator's own settings (a harness swaps generators)
-        own = getattr(getattr(p.generator, "inner", None), "settings", None) or p.settings
+        own = _model_settings(p.generator) or p.settings
         genai = obs.genai_request(p.generator.name, own, run.prompt.max_tokens)
         with run.child("generate", **{"llm.name": p.generator.name}, **genai) as current:
             try:
@@ -115,3 +116,14 @@ class Generation:
         answer = self.answers.from_cache(run, stale, "stale")
         answer.stale = True
         return answer
+
+
+def _model_settings(generator: object) -> Any:
+    """The settings that name the generator's model: the first of its wrappers (``inner``)
+    whose settings have ``llm_model`` (a breaker's own section does not)."""
+    while generator is not None:
+        own = getattr(generator, "settings", None)
+        if own is not None and hasattr(own, "llm_model"):
+            return own
+        generator = getattr(generator, "inner", None)
+    return None

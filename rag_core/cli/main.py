@@ -23,7 +23,7 @@ from rag_core.cli.args import (
     iso_day,
 )
 from rag_core.cli.servers import cmd_local_llm, cmd_mock_llm, cmd_serve
-from rag_core.config import Settings
+from rag_core.config import SECTIONS, Settings
 from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
 from rag_core.store.base import MODES
 
@@ -371,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
+        where = where.split(".", 1)[1] if where.split(".", 1)[0] in SECTIONS else where
         print(f"error INVALID_SETTINGS: {where}: {first.get('msg')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

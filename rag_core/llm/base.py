@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rag_core.types import Chunk, TokenUsage
+
+# The one sentence a model that finds no answer in the notes replies with (the decline marker,
+# asked for by the prompt's rule 4: ``llm.prompt``); an answer that is this sentence counts as
+# "nothing in your notes" (``is_decline``). An honest answer may say it, so it never counts as
+# an echo of the prompt.
+DECLINE = "Your notes do not seem to cover it."
+REFUSAL = DECLINE.rstrip(".").lower()
+
+
+def is_decline(text: str) -> bool:
+    """Whether an answer is the decline marker alone (case, spacing, quotes, a citation and
+    the final stop aside)."""
+    bare = re.sub(r"\[\d+\]", " ", text).strip().strip("\"'“”").rstrip(" .!")
+    return " ".join(bare.lower().split()) == REFUSAL
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from rag_core.llm.base import Generation, Prompt
-from rag_core.llm.prompt import DECLINE
+from rag_core.llm.base import DECLINE, Generation, Prompt
 from rag_core.tokens import TokenCounter, default_counter
 from rag_core.types import Chunk, TokenUsage
 

@@ -15,22 +15,15 @@ so that user text cannot close the data section and pose as instructions.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 
-from rag_core.llm.base import Prompt
+from rag_core.llm.base import DECLINE, REFUSAL, Prompt, is_decline  # noqa: F401  (the prompt's rule 4)
 from rag_core.safety.leak import EchoDetector
 from rag_core.safety.markup import defuse_tags as defuse_tags  # re-exported
 from rag_core.safety.markup import note_field, note_text
 from rag_core.safety.note_guard import guard_field, guard_text
 from rag_core.types import Chunk
-
-# The one sentence a model that finds no answer in the notes replies with (the decline marker);
-# an answer that is this sentence counts as "nothing in your notes" (``is_decline``). An honest
-# answer may say it, so it never counts as an echo of the prompt.
-DECLINE = "Your notes do not seem to cover it."
-REFUSAL = DECLINE.rstrip(".").lower()
 
 SYSTEM_PROMPT = f"""You are the notes assistant of a sermon-notes app. You help one person \
 understand the sermon notes they wrote themselves.
@@ -52,13 +45,6 @@ Reply in a few plain sentences, in the language of the question."""
 
 REMINDER = ("Answer the question from the notes above only, citing them as [n]. If they do "
             "not cover it, say so as rule 4 asks.")
-
-def is_decline(text: str) -> bool:
-    """Whether an answer is the decline marker alone (case, spacing, quotes, a citation and
-    the final stop aside)."""
-    bare = re.sub(r"\[\d+\]", " ", text).strip().strip("\"'“”").rstrip(" .!")
-    return " ".join(bare.lower().split()) == REFUSAL
-
 
 def source_header(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     """The line that introduces source ``[n]``: title and metadata, neutralised, one line;

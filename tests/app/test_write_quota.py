@@ -124,8 +124,7 @@ async def test_the_quota_counts_the_chunks_to_embed_and_refuses_beyond_them(
     chunks = len(chunk_note(long_note, app_parts.counter, app_settings.chunk_tokens,
                             app_settings.chunk_overlap_tokens))
     assert chunks >= 3
-    settings = app_settings.with_overrides(write_quota_chunks=chunks + 1,
-                                           write_quota_window_s=60)
+    settings = app_settings.with_overrides(write_quota_chunks=chunks + 1)
     clock = Clock(6_999_970.0)  # 50 s left in the window
     app = app_with_clock(settings, app_parts, clock)
     auth = headers(settings, "chunk-user")

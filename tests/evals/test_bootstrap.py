@@ -34,6 +34,9 @@ def test_cost_columns_price_the_tokens_with_the_settings_table():
     class Answer:
         usage = TokenUsage(input_tokens=1000, output_tokens=100)
 
-    settings = Settings(price_input_per_token_usd=1e-6, price_output_per_token_usd=2e-6)
+    settings = Settings(price_input_per_token_usd=1e-6, price_output_per_token_usd=2e-6,
+                        llm="hf")
     row = usage_columns(Answer(), settings)
     assert row == {"tokens_in": 1000.0, "tokens_out": 100.0, "cost_usd": 1000e-6 + 200e-6}
+    free = usage_columns(Answer(), settings.with_overrides(llm="extractive"))
+    assert free["cost_usd"] == 0.0 and free["tokens_in"] == 1000.0  # the service bills it $0

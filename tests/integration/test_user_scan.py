@@ -82,10 +82,10 @@ def test_the_choice_follows_the_users_chunk_count_in_every_mode(
     for mode in MODES:
         assert seen[f"{mode}-small"] == {"search.user_chunks": 4, "search.user_rows": True,
                                          "search.user_rows_limit": 5,
-                                         "search.halfvec_index": True}
+                                         "search.halfvec_index": True, "search.filtered": False}
         assert seen[f"{mode}-large"] == {"search.user_chunks": 12, "search.user_rows": False,
                                          "search.user_rows_limit": 5,
-                                         "search.halfvec_index": True}
+                                         "search.halfvec_index": True, "search.filtered": False}
 
 
 def test_the_limit_grows_with_the_analysed_table(users: PgVectorStore, database_url: str,

@@ -59,7 +59,7 @@ def _qkey(settings: Settings, user: str = "u", version: int = 1, top_k: int = 5)
     ("fusion_lexical_weight", 1.0), ("lexical_ranker", "ts_rank_cd"), ("bm25_k1", 0.9),
     ("bm25_b", 0.5), ("iterative_scan", "off"),
     ("user_scan_max_chunks", 0), ("user_scan_scale", 0.0), ("semantic_mode", "loose"),
-    ("semantic_cache_threshold", 0.7), ("semantic_corroborated_floor", 0.4),
+    ("semantic_cache_threshold", 0.7),
     ("llm_temperature", 0.7), ("top_k", 3), ("prf_min_chunks", 5),
 ])
 def test_query_key_names_everything_that_changes_an_answer(field: str, value: object) -> None:
