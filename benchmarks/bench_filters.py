@@ -24,10 +24,10 @@ import time
 import numpy as np
 
 from rag_core import services
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
+from rag_core.parts import build_store
 from rag_core.store.base import ChunkDraft, NoteWrite
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.store.pgvector import PgVectorStore
 from rag_core.types import Note
 
 SPEAKERS = [f"Speaker {c}" for c in "ABCDEFGH"]
@@ -56,9 +56,9 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=5)
     ap.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
     args = ap.parse_args()
-    settings = services.resolve(Settings(db_statement_timeout_ms=0))  # a bulk load is long
-    store = PgVectorStore(settings)
-    store.ensure_schema()
+    fixed.DB_STATEMENT_TIMEOUT_MS = 0  # a bulk load is long
+    settings = services.resolve(Settings())
+    store = build_store(settings)
     rng = np.random.default_rng(7)
     vocab = [f"w{i:03d}" for i in range(300)]
     users = ["bf-big"] + [f"bf-small-{i:02d}" for i in range(20)]

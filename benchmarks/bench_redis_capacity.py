@@ -49,8 +49,8 @@ from rag_core.cache import answer_codec
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings, fixed
 from rag_core.costs.ledger import CostLedger
-from rag_core.costs.queue import CostQueue
 from rag_core.costs.totals import KEY_TTL_S
+from rag_core.parts import build_caches, build_ledger
 from rag_core.procs import free_port
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, connect
@@ -164,9 +164,8 @@ class LoadWriter:
         self.settings = settings = _settings(args, url, tmp)
         self.clock = SimClock()
         self.client = connect(url, timeout_s=30.0)
-        self.caches = CacheLayers.from_settings(settings, self.client, clock=self.clock)
-        self.ledger = LedgerLoad(CostLedger(self.client, settings, costs=None,
-                                            queue=CostQueue(tmp / "queue")), settings)
+        self.caches = build_caches(settings, self.client, clock=self.clock)
+        self.ledger = LedgerLoad(build_ledger(settings, self.client, None), settings)
         self.params = settings.retrieval
         self.payloads = Payloads(worst=args.worst_case)
         self.vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
@@ -273,7 +272,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     query = caches.query
     assert hasattr(query, "entry") and hasattr(query, "writer")
     query.writer.write([caches.embedding.entry(  # type: ignore[attr-defined]
-        embedding_key(settings, user, question), vector, settings.embedding_cache_ttl_s)],
+        embedding_key(settings.embedding, user, question), vector, settings.embedding_cache_ttl_s)],
         now, pipe=pipe)
     key = caches.answer_key(params, user, 1, question, settings.top_k)
     answer = payloads.answer(question, n)

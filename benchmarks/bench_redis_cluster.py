@@ -26,7 +26,7 @@ from pathlib import Path
 from rag_core.config import Settings
 from rag_core.costs.ledger import CostLedger
 from rag_core.ingest.ingestion import ingest_path
-from rag_core.parts import build_parts, build_redis
+from rag_core.parts import build_ledger, build_parts, build_redis
 from rag_core.pipeline import Pipeline
 from rag_core.procs import free_port
 from rag_core.services import resolve, spawn_redis, stop_postgres
@@ -64,7 +64,7 @@ def main() -> None:
         pipes = {name: Pipeline(build_parts(s)) for name, s in modes.items()}
         ingest_path(pipes["single"].parts, "amara", ROOT / "golden" / "notes" / "amara",
                     progress=False)
-        ledgers = {name: CostLedger(build_redis(s), s) for name, s in modes.items()}
+        ledgers = {name: build_ledger(s, build_redis(s), None) for name, s in modes.items()}
         for pipe in pipes.values():  # the miss that fills L1, then check it hits
             pipe.ask("amara", QUESTION)
             assert pipe.ask("amara", QUESTION).cache["query"] == "hit"

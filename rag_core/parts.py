@@ -5,6 +5,10 @@ it to whatever needs it: ``Pipeline(parts)`` answers questions, ``ingest_path(pa
 writes notes. A part is swapped with ``dataclasses.replace(parts, generator=...)``, never by
 assignment.
 
+The variants the harness, benchmarks and load tests run are made here too (``variant``: another
+generator, changed settings, fresh caches on a simulated clock, a reset breaker, injected
+judges; ``reset_breakers``): code outside the package never assembles parts of its own.
+
 Embedded servers are started by the edge, visibly, with ``services.resolve(settings)`` before
 ``build_parts``: nothing here starts a process. A CLI command that needs only one part calls
 that part's builder (``build_store``, ``build_caches``, ...) and nothing else.
@@ -12,12 +16,13 @@ that part's builder (``build_store``, ``build_caches``, ...) and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rag_core.cache.layers import CacheLayers
+from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.config import Settings
-from rag_core.costs.ledger import CostLedger
+from rag_core.costs.ledger import CostLedger, ledger_for
 from rag_core.embedding import Embedder
 from rag_core.errors import RagError
 from rag_core.llm.base import GuardedGenerator
@@ -73,10 +78,10 @@ def _require_database(settings: Settings) -> str:
 
 def build_store(settings: Settings) -> Store:
     """The pgvector store, with its schema applied (idempotent)."""
-    from rag_core.store.pgvector import PgVectorStore
+    from rag_core.store.pgvector import store_for
 
     _require_database(settings)
-    store = PgVectorStore(settings)
+    store = store_for(settings)
     store.ensure_schema()
     return store
 
@@ -98,11 +103,15 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def build_caches(settings: Settings, client: RedisClient | None,
-                 store: Store | None = None) -> CacheLayers:
+                 store: Store | None = None, *,
+                 clock: Callable[[], float] | None = None) -> CacheLayers:
     """The cache layers; with the ``store`` whose notes they cache, a note change that its
-    process could not write to Redis is redone by any other process (``cache.versions``)."""
-    return CacheLayers.from_settings(
-        settings, client, version_debts=store.version_debts if store is not None else None)
+    process could not write to Redis is redone by any other process (``cache.versions``);
+    ``clock`` (seconds): the expiry of the in-process context cache and of the semantic
+    entries runs on it (a replay on simulated time)."""
+    return layers_for(
+        settings, client, clock=clock,
+        version_debts=store.version_debts if store is not None else None)
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
@@ -114,12 +123,12 @@ def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGe
         return build(settings, client)
     from rag_core.llm.hf import make_client
 
-    return build(settings, client, llm_client=make_client(settings))
+    return build(settings, client, llm_client=make_client(settings.model_calls))
 
 
 def build_ledger(settings: Settings, client: RedisClient | None,
                  store: Store | None) -> CostLedger:
-    return CostLedger(client, settings, costs=store.costs if store is not None else None)
+    return ledger_for(client, settings, costs=store.costs if store is not None else None)
 
 
 def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> Parts:
@@ -146,12 +155,66 @@ def parts_for(settings: Settings) -> Parts:
     return build_parts(services.resolve(settings))
 
 
+def _under(parts: Parts, settings: Settings) -> Parts:
+    """``parts`` with ``settings``: the caches take the sections they hold from them."""
+    caches = parts.caches.under(settings)
+    caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
+    return replace(parts, settings=settings, caches=caches)
+
+
 def with_settings(parts: Parts, **overrides: Any) -> Parts:
     """The same parts (store, model, caches, generator, ledger) under changed pipeline
     settings (budgets, top_k, retrieval mode, thresholds): what a sweep of the harness varies.
     Connections and loaded models are shared, nothing is rebuilt."""
-    settings = parts.settings.with_overrides(**overrides)
-    caches = replace(parts.caches, settings=settings,
-                     semantic=parts.caches.semantic.with_settings(settings))
-    caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
-    return replace(parts, settings=settings, caches=caches)
+    return _under(parts, parts.settings.with_overrides(**overrides))
+
+
+def variant(parts: Parts, *, settings: Settings | None = None,
+            generator: GuardedGenerator | None = None, embedder: Embedder | None = None,
+            sanitiser: bool | None = None, fresh_caches: bool = False,
+            clock: Callable[[], float] | None = None, reset_breaker: bool = False,
+            judges: object | None = None) -> Parts:
+    """``parts`` with some of them swapped: every variant the harness, the benchmarks and the
+    load tests run. What is not named is shared (connections, loaded models, the store).
+
+    ``settings``: other Settings, whose sections the caches take (``with_settings`` for a few
+    flat names). ``generator``: another generator (a recorder, a sibling model).
+    ``embedder``: another embedder (a memo in front of the loaded one). ``sanitiser``: the
+    retrieved text's sanitiser on or off. ``fresh_caches``: new, empty cache layers and cost
+    totals of the settings on a Redis client of their own, recording no cost rows in
+    PostgreSQL (a replay); ``clock`` (seconds) then drives the expiry of the in-process
+    context cache and of the semantic entries. ``reset_breaker``: the generator's circuit
+    breaker closed, its shared state cleared. ``judges``: the decisions' judges, passed to
+    ``Parts`` as they are (``evals`` may pass experimental ones)."""
+    if clock is not None and not fresh_caches:
+        raise ValueError("a clock drives fresh caches only: pass fresh_caches=True")
+    settings = settings if settings is not None else parts.settings
+    changes: dict[str, Any] = {}
+    if generator is not None:
+        changes["generator"] = generator
+    if embedder is not None:
+        changes["embedder"] = embedder
+    if sanitiser is not None:
+        changes["sanitiser"] = sanitiser
+    if judges is not None:
+        changes["judges"] = judges
+    if fresh_caches:
+        client = build_redis(settings)
+        changes["caches"] = build_caches(settings, client, clock=clock)
+        changes["ledger"] = build_ledger(settings, client, None)
+        made = replace(parts, settings=settings, **changes)
+    else:
+        made = replace(_under(parts, settings), **changes)
+    if reset_breaker:
+        reset = getattr(made.generator, "reset", None)
+        if callable(reset):
+            reset()
+    return made
+
+
+def reset_breakers(settings: Settings) -> None:
+    """Every generator's circuit breaker in the Redis of ``settings`` closed, its shared state
+    cleared: a run stopped in the middle of an outage leaves one open for the next."""
+    from rag_core.llm import reset_breakers as reset
+
+    reset(build_redis(settings))  # the process's shared client: left open

@@ -253,9 +253,9 @@ def db_settings(settings: Settings, database_url: str) -> Settings:
 def store(db_settings: Settings) -> Iterator[Any]:
     """The real pgvector store on a fresh database, schema in place (a module may define its
     own ``store`` for other settings)."""
-    from rag_core.store.pgvector import PgVectorStore
+    from rag_core.store.pgvector import store_for
 
-    st = PgVectorStore(db_settings)
+    st = store_for(db_settings)
     st.ensure_schema()
     yield st
     st.close()

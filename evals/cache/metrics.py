@@ -107,7 +107,8 @@ def cost_per_call(input_tokens: float, output_tokens: float, settings: Settings)
     from rag_core.costs.ledger import price
     from rag_core.types import TokenUsage
 
-    return price(TokenUsage(input_tokens, output_tokens), settings)  # type: ignore[arg-type]
+    return price(TokenUsage(input_tokens, output_tokens),  # type: ignore[arg-type]
+                 settings.money)
 
 
 def spent_and_saved(rows: pd.DataFrame, call_cost_usd: float) -> pd.DataFrame:

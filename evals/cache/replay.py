@@ -220,14 +220,10 @@ def pipeline_for(base: Pipeline, settings: Settings, clock: SimClock | None = No
                  ) -> Pipeline:
     """The parts of ``base`` (store, model, generator) with fresh cache layers of ``settings``;
     with ``clock``, the in-process context cache and the semantic entries run on simulated
-    time."""
-    from rag_core.cache.layers import CacheLayers
-    from rag_core.parts import build_ledger, build_redis
+    time (``rag_core.parts.variant``)."""
+    from rag_core.parts import variant
 
-    client = build_redis(settings)
-    caches = CacheLayers.from_settings(settings, client, clock=clock)
-    return Pipeline(replace(base.parts, settings=settings, caches=caches,
-                            ledger=build_ledger(settings, client, None)))
+    return Pipeline(variant(base.parts, settings=settings, fresh_caches=True, clock=clock))
 
 
 # --- the replay ------------------------------------------------------------------------------
@@ -289,12 +285,9 @@ def run_replay(base: Pipeline, events: Sequence[querylog.Event],
     """
     settings = base.parts.settings.with_overrides(semantic_cache_threshold=semantic_threshold,
                                             query_cache_ttl_s=int(query_ttl_s))
-    client = None
-    if settings.redis_url:
-        from rag_core.cache.redis_cache import make_redis_client
+    from rag_core.parts import build_redis
 
-        client = make_redis_client(settings.redis_url, settings)
-    clock = SimClock(client, quantum_s)
+    clock = SimClock(build_redis(settings), quantum_s)
     pipe = pipeline_for(base, settings, clock)
     prepare_users(pipe, log_users(events), notes)
     rows = replay(pipe, events, notes, clock, progress=progress, label=label)

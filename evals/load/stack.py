@@ -82,7 +82,7 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
     from evals.datasets import golden
     from evals.paths import GOLDEN_DIR
     from rag_core.ingest.ingestion import ingest_path
-    from rag_core.parts import parts_for
+    from rag_core.parts import parts_for, reset_breakers
     from rag_core.pipeline import Pipeline
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
         if clear_caches:
             for user in users:
                 parts.caches.clear(user)
-            _clear_breaker(parts.settings)
+            reset_breakers(parts.settings)
     finally:
         parts.close()
     return {"users": len(users), "state_dir": str(state_dir)}
@@ -163,19 +163,6 @@ def warm_up(app_url: str, token: str, questions: Sequence[str], at_once: int,
                                                 json={"query": q}, headers=headers), asked))
             times[f"warm_up_round{i + 1}_s"] = round(time.perf_counter() - started, 3)
     return times
-
-
-def _clear_breaker(settings: Settings) -> None:
-    from rag_core import services
-    from rag_core.redis_kv.client import connect
-    from rag_core.redis_kv.keys import breaker_prefix
-
-    client = connect(services.resolve(settings).redis_url or "", settings.redis_mode)
-    try:
-        for key in list(client.scan_iter(breaker_prefix("") + "*")):  # every master
-            client.delete(key)
-    finally:
-        client.close()
 
 
 def spawn(args: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

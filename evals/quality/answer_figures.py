@@ -58,7 +58,7 @@ def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
     usage = answer.usage
     free = settings.llm in FREE_GENERATORS
     return {"tokens_in": float(usage.input_tokens), "tokens_out": float(usage.output_tokens),
-            "cost_usd": 0.0 if free else float(price(usage, settings))}
+            "cost_usd": 0.0 if free else float(price(usage, settings.money))}
 
 
 def text_columns(embedder: Embedder, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],

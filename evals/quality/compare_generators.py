@@ -161,14 +161,11 @@ def _nan(value: bool | float | None) -> float:
 def sibling(base: Pipeline, settings: Settings, generator: GuardedGenerator, *,
             sanitiser: bool = True) -> Pipeline:
     """A pipeline with ``base``'s store, embedder, caches and ledger under ``settings``, with
-    another generator (``dataclasses.replace`` on its Parts; ``with_settings`` hands the new
-    settings to the caches too)."""
-    from dataclasses import replace
+    another generator (``rag_core.parts.variant``)."""
+    from rag_core.parts import variant
 
-    from rag_core.parts import with_settings
-
-    parts = replace(base.parts, settings=settings, generator=generator, sanitiser=sanitiser)
-    return Pipeline(with_settings(parts))
+    return Pipeline(variant(base.parts, settings=settings, generator=generator,
+                            sanitiser=sanitiser))
 
 
 def run_generator(base: Pipeline, settings: Settings, items: pd.DataFrame, ctx: MeasureContext, *,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TypedDict, TypeVar
 
@@ -101,10 +100,10 @@ class MemoEmbedder:
 
 def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Pipeline:
     """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
-    from rag_core.parts import parts_for
+    from rag_core.parts import parts_for, variant
 
     parts = parts_for(settings)
-    return Pipeline(replace(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
+    return Pipeline(variant(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
 
 
 def with_settings(pipeline: Pipeline, **overrides: object) -> Pipeline:  # Settings fields

@@ -120,7 +120,7 @@ def ingest(parts: Parts, ds: BeirSet, cache_dir: str | Path, progress: bool = Tr
 
     from rag_core.ingest.ingestion import ingest_notes
 
-    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
+    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings.embedding))
     try:
         report = ingest_notes(replace(parts, embedder=embedder), user_of(ds), to_notes(ds),
                               progress, prune=True)
@@ -149,7 +149,7 @@ def query_inputs(parts: Parts, ds: BeirSet, cache_dir: str | Path
     limit = parts.settings.max_query_chars
     texts = [validate_query(user_of(ds), fit_query(ds.queries[q], limit), parts.counter,
                             parts.settings, sanitiser=parts.sanitiser).text for q in ids]
-    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings))
+    embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings.embedding))
     vectors = embedder.embed(texts)
     embedder.save()
     return ids, texts, vectors

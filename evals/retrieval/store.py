@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -49,13 +49,11 @@ MODES = {
 def store_for(url: str, state_dir: str | Path | None = None, dim: int = 384, *,
               base: Settings | None = None) -> PgVectorStore:
     """The real store on database ``url``; ``base``: Settings to start from (the notebook's)."""
-    from rag_core.store.pgvector import PgVectorStore
+    from rag_core.parts import build_store
 
     settings = (base.model_copy(update={"database_url": url, "embedding_dim": dim}) if base
                 else bench_settings(state_dir, database_url=url, embedding_dim=dim))
-    store = PgVectorStore(settings)
-    store.ensure_schema()
-    return store
+    return cast("PgVectorStore", build_store(settings))
 
 
 def ingest_corpus(store: PgVectorStore, corpus: Corpus, n: int, progress: bool = True,
@@ -98,8 +96,7 @@ def ingest_corpus(store: PgVectorStore, corpus: Corpus, n: int, progress: bool =
     written = 0
     for user, batch in iterator:
         written += sum(r.chunks_written for r in store.upsert_notes(user, batch))
-    assert store.settings.database_url is not None  # the store was built on a URL
-    analyze(store.settings.database_url)
+    analyze(store.pool.url)
     return written
 
 

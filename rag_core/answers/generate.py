@@ -37,7 +37,7 @@ class Generation:
         p = self.parts
         assert run.prompt is not None and run.context is not None
         with run.within():
-            bill = Bill.open(p.ledger, p.settings, p.counter, generator=p.generator.name,
+            bill = Bill.open(p.ledger, p.settings.money, p.counter, generator=p.generator.name,
                              user_id=run.user_id, prompt=run.prompt)
         run.budget_state = bill.state
         if bill.state == "tightened":

@@ -82,7 +82,7 @@ def saved_by(parts: Parts, user_id: str, cached: Answer, layer: str) -> float:
     ``cache_saved_dollars_total{layer}`` and in the user's day (``/v1/stats``)."""
     if cached.no_context or cached.generator in FREE_GENERATORS or cached.generator == "none":
         return 0.0
-    saved = price(cached.usage, parts.settings)
+    saved = price(cached.usage, parts.settings.money)
     if saved > 0:
         obs.SAVED.labels(layer=layer).inc(saved)
         parts.ledger.add_saved(user_id, saved)

@@ -23,7 +23,7 @@ from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
-from rag_core.config import Settings, fixed
+from rag_core.config import Caches, Decisions, fixed
 from rag_core.decisions.semantic_evidence import Similar
 from rag_core.redis_kv.keys import (
     VersionSlot,
@@ -42,21 +42,22 @@ Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 
 @dataclass
 class AnswerLayer:
-    settings: Settings
+    caches: Caches  # on or off, the TTL
+    decisions: Decisions  # whether reworded questions may reuse an answer
+    shape: Mapping[str, object]  # what names every answer of these settings (answer_shape)
     query: Cache
     stale: Cache
     semantic: SemanticCache
     notes: VersionLayer
     # the notes version and the answer it names in one round trip (single Redis server only)
     versioned: VersionedRead | None = None
-    # the answer key's parts that do not change per question, by params (for ``settings``)
+    # the answer key's parts that do not change per question, by params (for ``shape``)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
 
     @property
     def semantic_enabled(self) -> bool:
-        return (self.settings.cache_enabled and self.settings.semantic_cache_enabled
-                and self.settings.semantic_mode != "off")
+        return self.caches.cache_enabled and self.decisions.semantic_mode != "off"
 
     def key(self, params: SearchParams, user_id: str, notes_version: int,
             question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
@@ -72,7 +73,7 @@ class AnswerLayer:
 
             if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
                 self._answer_parts.clear()
-            parts = self._answer_parts[params] = answer_parts(self.settings, params, prompt_id())
+            parts = self._answer_parts[params] = answer_parts(self.shape, params, prompt_id())
         return query_slot(parts, user_id, normalize_query(question), top_k, filters)
 
     def lookup(self, params: SearchParams, user_id: str, question: str, top_k: int,
@@ -125,14 +126,14 @@ class AnswerLayer:
         payload = answer_codec.pack(answer.to_dict())
         writes = self._writes(key, payload)
         semantic = (self.semantic.entry(user_id, notes_version, question, vector, payload,
-                                        self.settings.query_cache_ttl_s, evidence,
+                                        self.caches.query_cache_ttl_s, evidence,
                                         filters, answer_at=_twin(key))
                     if self.semantic_enabled and vector is not None else None)
         self._store_if_current(user_id, notes_version, writes, semantic)
 
     def _writes(self, key: str, payload: bytes) -> list[Write]:
         """An answer's body under the stale twin of ``key``, and ``key`` naming it."""
-        return [(self.query, key, IN_STALE, self.settings.query_cache_ttl_s),
+        return [(self.query, key, IN_STALE, self.caches.query_cache_ttl_s),
                 (self.stale, _twin(key), payload, fixed.STALE_TTL_S)]
 
     def put_no_context(self, key: str, answer: Answer, *, user_id: str,
@@ -143,7 +144,7 @@ class AnswerLayer:
         paraphrase is decided on its own retrieval)."""
         self._store_if_current(user_id, notes_version, [
             (self.query, key, answer_codec.pack(answer.to_dict()),
-             self.settings.query_cache_ttl_s)])
+             self.caches.query_cache_ttl_s)])
 
     def put_reused(self, key: str, answer: Answer, decision: dict[str, Any], *,
                    user_id: str, notes_version: int) -> None:

@@ -1,5 +1,5 @@
-"""The cache layers of the pipeline, built from Settings in one place, and the one object
-that routes to them.
+"""The cache layers of the pipeline, built from Settings in one place (``layers_for``), and the
+one object that routes to them, holding only the sections of Settings it needs.
 
 L1 query result and L2 embedding live in Redis (shared by every worker), L3 context in process
 (bounded in bytes), plus the semantic cache and the stale store. Without a Redis client every
@@ -15,7 +15,7 @@ formats.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,13 +27,13 @@ from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.read_through import ContextLayer, EmbeddingLayer
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
-from rag_core.cache.semantic import SemanticCache
+from rag_core.cache.semantic import SemanticCache, policy_for, semantic_for
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versions import NotesVersions
-from rag_core.config import Settings, fixed
+from rag_core.config import Caches, Decisions, Embedding, Settings, fixed
 from rag_core.decisions.semantic_evidence import Similar
 from rag_core.redis_kv.client import RedisClient
-from rag_core.redis_kv.keys import cache_counters_key, user_prefix
+from rag_core.redis_kv.keys import answer_shape, cache_counters_key, user_prefix
 from rag_core.redis_kv.restarts import watch_of
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -41,9 +41,26 @@ from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Answer, CacheOutcome, Chunk
 
 
+@dataclass(frozen=True)
+class LayerSections:
+    """What the layers hold of Settings (never the whole): the caches section (on or off,
+    TTLs, bounds), the embedding section (what names a vector), the decisions section (whether
+    reworded questions reuse answers) and the answer key's shape (``answer_shape``)."""
+
+    caches: Caches
+    embedding: Embedding
+    decisions: Decisions
+    shape: Mapping[str, object]
+
+    @classmethod
+    def of(cls, settings: Settings) -> LayerSections:
+        return cls(settings.caches, settings.embedding, settings.decisions,
+                   answer_shape(settings))
+
+
 @dataclass
 class CacheLayers:
-    settings: Settings
+    sections: LayerSections
     query: Cache
     embedding: Cache
     context: Cache
@@ -61,56 +78,19 @@ class CacheLayers:
     chunks: ContextLayer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        held = self.sections
         self.notes = VersionLayer(self.versions, NotesVersions(
             self.versions, fixed.NOTES_VERSION_TTL_S, self.purge_user))
-        self.answers = AnswerLayer(self.settings, self.query, self.stale, self.semantic,
-                                   self.notes, self.versioned)
-        self.vectors = EmbeddingLayer(self.settings, self.embedding)
-        self.chunks = ContextLayer(self.settings, self.context)
+        self.answers = AnswerLayer(held.caches, held.decisions, held.shape, self.query,
+                                   self.stale, self.semantic, self.notes, self.versioned)
+        self.vectors = EmbeddingLayer(held.caches, held.embedding, self.embedding)
+        self.chunks = ContextLayer(held.caches, held.embedding, self.context)
 
-    @classmethod
-    def from_settings(cls, settings: Settings, client: RedisClient | None, *,
-                      clock: Callable[[], float] | None = None,
-                      version_debts: VersionDebts | None = None) -> CacheLayers:
-        """``clock`` (seconds) drives the expiry of the in-process context cache and of the
-        semantic entries: the harness replays a month of traffic on simulated time.
-        ``version_debts``: the notes versions PostgreSQL records as not yet in Redis (the
-        store's), so that a change whose process died is not undone by Redis's copy."""
-        counters = (SharedCounters(client, cache_counters_key()) if client is not None
-                    else None)
-
-        def shared(layer: str) -> Cache:
-            if not settings.cache_enabled:
-                return NullCache(layer)
-            if client is not None:
-                return RedisCache(layer, client, clock or time.time,
-                                  max_entries=settings.layer_bound(layer), counters=counters)
-            return MemoryCache(layer, settings.layer_bound(layer),
-                               fixed.CONTEXT_CACHE_MAX_BYTES)
-
-        context: Cache = (MemoryCache("context", settings.layer_bound("context"),
-                                      fixed.CONTEXT_CACHE_MAX_BYTES,
-                                      **({"clock": clock} if clock else {}), counters=counters)
-                          if settings.cache_enabled else NullCache("context"))
-        stale: Cache = (RedisCache("stale", client, clock or time.time,
-                                   max_entries=settings.layer_bound("stale"), counters=counters)
-                        if client is not None
-                        else MemoryCache("stale", settings.layer_bound("stale")))
-        versions: Cache = (OwnedRedisCache("version", client) if client is not None
-                           else MemoryCache("version", settings.cache_max_entries))
-        query = shared("query")
-        versioned = (VersionedRead(versions, query) if isinstance(versions, OwnedRedisCache)
-                     and isinstance(query, RedisCache) else None)
-        layers = cls(settings=settings, query=query, embedding=shared("embedding"),
-                     context=context, stale=stale, versions=versions, versioned=versioned,
-                     semantic=SemanticCache(client, settings,
-                                            **({"clock": clock} if clock else {}),
-                                            counters=counters),
-                     counters=counters)
-        layers.truth = NotesVersions(versions, fixed.NOTES_VERSION_TTL_S, layers.purge_user,
-                                     watch_of(client) if client is not None else None,
-                                     version_debts if client is not None else None)
-        return layers
+    def under(self, settings: Settings) -> CacheLayers:
+        """The same layers (their entries and connections shared) under other settings: the
+        answer keys and the semantic decisions of those settings."""
+        return replace(self, sections=LayerSections.of(settings),
+                       semantic=self.semantic.with_policy(policy_for(settings)))
 
     @property
     def truth(self) -> NotesVersions:
@@ -241,3 +221,46 @@ class CacheLayers:
 
     def ping(self) -> bool:
         return bool(self.query.ping())
+
+
+def layers_for(settings: Settings, client: RedisClient | None, *,
+               clock: Callable[[], float] | None = None,
+               version_debts: VersionDebts | None = None) -> CacheLayers:
+    """The cache layers of ``settings`` (built in ``rag_core.parts``). ``clock`` (seconds)
+    drives the expiry of the in-process context cache and of the semantic entries: the harness
+    replays a month of traffic on simulated time. ``version_debts``: the notes versions
+    PostgreSQL records as not yet in Redis (the store's), so that a change whose process died is
+    not undone by Redis's copy."""
+    bounds = settings.caches
+    counters = SharedCounters(client, cache_counters_key()) if client is not None else None
+
+    def shared(layer: str) -> Cache:
+        if not bounds.cache_enabled:
+            return NullCache(layer)
+        if client is not None:
+            return RedisCache(layer, client, clock or time.time,
+                              max_entries=bounds.layer_bound(layer), counters=counters)
+        return MemoryCache(layer, bounds.layer_bound(layer), fixed.CONTEXT_CACHE_MAX_BYTES)
+
+    context: Cache = (MemoryCache("context", bounds.layer_bound("context"),
+                                  fixed.CONTEXT_CACHE_MAX_BYTES,
+                                  **({"clock": clock} if clock else {}), counters=counters)
+                      if bounds.cache_enabled else NullCache("context"))
+    stale: Cache = (RedisCache("stale", client, clock or time.time,
+                               max_entries=bounds.layer_bound("stale"), counters=counters)
+                    if client is not None else MemoryCache("stale", bounds.layer_bound("stale")))
+    versions: Cache = (OwnedRedisCache("version", client) if client is not None
+                       else MemoryCache("version", bounds.cache_max_entries))
+    query = shared("query")
+    versioned = (VersionedRead(versions, query) if isinstance(versions, OwnedRedisCache)
+                 and isinstance(query, RedisCache) else None)
+    semantic = semantic_for(client, settings, **({"clock": clock} if clock else {}),
+                            counters=counters)
+    layers = CacheLayers(sections=LayerSections.of(settings), query=query,
+                         embedding=shared("embedding"), context=context, stale=stale,
+                         versions=versions, versioned=versioned, semantic=semantic,
+                         counters=counters)
+    layers.truth = NotesVersions(versions, fixed.NOTES_VERSION_TTL_S, layers.purge_user,
+                                 watch_of(client) if client is not None else None,
+                                 version_debts if client is not None else None)
+    return layers

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rag_core.cache.base import Cache
-from rag_core.config import Settings
+from rag_core.config import Caches, Embedding
 from rag_core.embedding import vector_numerics
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import context_key, embedding_key, normalize_query
@@ -32,19 +32,20 @@ def outcome(cache: Cache, value: object) -> CacheOutcome:
 class EmbeddingLayer:
     """L2: question vectors, per user."""
 
-    settings: Settings
+    caches: Caches  # the TTL
+    embedding: Embedding  # what names a vector
     cache: Cache
 
     def vector(self, user_id: str, text: str, dim: int,
                embed: Callable[[str], np.ndarray]) -> tuple[np.ndarray, CacheOutcome]:
         """The question's vector, from L2 or from ``embed`` (then stored). Keys are per user:
         whether someone else asked the same words stays unknowable."""
-        key = embedding_key(self.settings, user_id, normalize_query(text))
+        key = embedding_key(self.embedding, user_id, normalize_query(text))
         raw = self.cache.get(key)
         if raw is not None:
             return codec.unpack_vector(raw, dim), outcome(self.cache, raw)
         vector = embed(text)
-        self.cache.set(key, codec.pack_vector(vector), self.settings.embedding_cache_ttl_s)
+        self.cache.set(key, codec.pack_vector(vector), self.caches.embedding_cache_ttl_s)
         return vector, outcome(self.cache, raw)
 
 
@@ -52,18 +53,19 @@ class EmbeddingLayer:
 class ContextLayer:
     """L3: the chunks retrieved for a question, per user and notes version."""
 
-    settings: Settings
+    caches: Caches  # the TTL
+    embedding: Embedding  # the numerics of the question's vector
     cache: Cache
 
     def chunks(self, params: SearchParams, user_id: str, notes_version: int,
                question: str, top_k: int, search: Callable[[], list[Chunk]],
                filters: Filters = NO_FILTERS) -> tuple[list[Chunk], CacheOutcome]:
         key = context_key(params, user_id, notes_version, normalize_query(question), top_k,
-                          filters, numerics=vector_numerics(self.settings))
+                          filters, numerics=vector_numerics(self.embedding))
         raw = self.cache.get(key)
         if raw is not None:
             return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.cache, raw)
         chunks = search()
         self.cache.set(key, codec.pack([asdict(c) for c in chunks]),
-                       self.settings.context_cache_ttl_s)
+                       self.caches.context_cache_ttl_s)
         return chunks, outcome(self.cache, raw)

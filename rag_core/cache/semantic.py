@@ -72,6 +72,14 @@ def policy_from(settings: Settings) -> Policy:
     return policy_for(settings)
 
 
+def semantic_for(client: RedisClient | None, settings: Settings, *,
+                 clock: Callable[[], float] = time.time,
+                 counters: SharedCounters | None = None) -> SemanticCache:
+    """The semantic cache of ``settings``: their policy, and the layer's bound."""
+    return SemanticCache(client, policy_for(settings), settings.layer_bound(LAYER), clock,
+                         counters)
+
+
 @dataclass(frozen=True)
 class SemanticHit:
     answer: bytes
@@ -124,17 +132,16 @@ def observe(lookup: Lookup, nearest: float | None) -> None:
 
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process. The entries
-    (``SemanticEntries``) are shared by every copy ``with_settings`` makes; the policy that
-    decides on them is each copy's own."""
+    (``SemanticEntries``) are shared by every copy ``with_policy`` makes; the policy that
+    decides on them is each copy's own (``semantic_for`` makes one of Settings)."""
 
-    def __init__(self, client: RedisClient | None, settings: Settings,
+    def __init__(self, client: RedisClient | None, policy: Policy, max_entries: int,
                  clock: Callable[[], float] = time.time,
                  counters: SharedCounters | None = None) -> None:
         self.client = client
-        self.settings = settings
         self.clock = clock  # each entry expires on its own, at its TTL after it was stored
-        self.policy = policy_from(settings)
-        self.entries = SemanticEntries(client, settings, clock)
+        self.policy = policy
+        self.entries = SemanticEntries(client, max_entries, clock)
         self.layer = self.entries.layer  # the Redis side of the layer (None in process)
         self.hits = 0
         self.misses = 0
@@ -149,11 +156,11 @@ class SemanticCache:
     def _lock(self) -> threading.Lock:
         return self.entries.lock
 
-    def with_settings(self, settings: Settings) -> SemanticCache:
-        """The same entries (Redis client or in-process store, shared) decided under the
-        policy of ``settings``: what a sweep of the thresholds changes."""
+    def with_policy(self, policy: Policy) -> SemanticCache:
+        """The same entries (Redis client or in-process store, shared) decided under another
+        policy (``policy_for(settings)``): what a sweep of the thresholds changes."""
         twin = copy.copy(self)
-        twin.settings, twin.policy = settings, policy_from(settings)
+        twin.policy = policy
         return twin
 
     scope = staticmethod(SemanticEntries.scope)

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_core.cache.redis_cache import RedisCache, warn
-from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
@@ -32,13 +31,13 @@ TRIM_SLACK = 20  # a full scope is trimmed once it holds this many more (not at 
 
 
 class SemanticEntries:
-    def __init__(self, client: RedisClient | None, settings: Settings,
+    def __init__(self, client: RedisClient | None, max_entries: int,
                  clock: Callable[[], float]) -> None:
         self.client = client
         self.local: dict[str, dict[str, dict[str, Any]]] = {}  # scope -> field -> entry
         self.lock = threading.Lock()
         # the Redis side of the layer: its index, bound and the one write path
-        self.layer = (RedisCache(LAYER, client, clock, max_entries=settings.layer_bound(LAYER))
+        self.layer = (RedisCache(LAYER, client, clock, max_entries=max_entries)
                       if client is not None else None)
 
     @staticmethod

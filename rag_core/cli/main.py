@@ -93,9 +93,9 @@ def cmd_services(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply the schema (a deploy step, before the app starts): idempotent, safe to race."""
     from rag_core import services
-    from rag_core.store.pgvector import PgVectorStore
+    from rag_core.store.pgvector import store_for
 
-    store = PgVectorStore(services.resolve(_settings(), redis=False))
+    store = store_for(services.resolve(_settings(), redis=False))
     try:
         applied = store.ensure_schema()
         print(f"applied migrations {', '.join(map(str, applied))}" if applied

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Money
 from rag_core.costs.ledger import CostLedger, Reservation, price
 from rag_core.llm.base import Prompt
 from rag_core.tokens import TokenCounter
@@ -24,7 +24,7 @@ FREE_GENERATORS = frozenset({"extractive"})  # nothing was paid for
 @dataclass
 class Bill:
     ledger: CostLedger
-    settings: Settings
+    money: Money  # the prices
     counter: TokenCounter
     reservation: Reservation
     prompt_tokens: int
@@ -35,16 +35,16 @@ class Bill:
     settled: bool = False
 
     @classmethod
-    def open(cls, ledger: CostLedger, settings: Settings, counter: TokenCounter, *,
+    def open(cls, ledger: CostLedger, money: Money, counter: TokenCounter, *,
              generator: str, user_id: str, prompt: Prompt) -> Bill:
         """Reserve the worst case of ``prompt`` for ``user_id``; ``generator`` is the name of
         the generator that will answer (a free one reserves nothing)."""
         prompt_tokens = counter.count_messages(prompt.messages)
         free = generator in FREE_GENERATORS
         worst = TokenUsage(prompt_tokens, prompt.max_tokens)
-        estimate = 0.0 if free else price(worst, settings)
+        estimate = 0.0 if free else price(worst, money)
         reservation = ledger.reserve(user_id, estimate)
-        return cls(ledger, settings, counter, reservation, prompt_tokens, prompt.max_tokens, free)
+        return cls(ledger, money, counter, reservation, prompt_tokens, prompt.max_tokens, free)
 
     @property
     def state(self) -> str:
@@ -66,7 +66,7 @@ class Bill:
                 return self.usage
             usage = TokenUsage(self.prompt_tokens, self.max_tokens)
         self.usage = usage or TokenUsage(self.prompt_tokens, self.counter.count(text))
-        self.cost = 0.0 if self.free else price(self.usage, self.settings)
+        self.cost = 0.0 if self.free else price(self.usage, self.money)
         self.ledger.commit(self.reservation, self.cost, self.usage)
         obs.COST.inc(self.cost)
         obs.TOKENS.labels(kind="input").inc(self.usage.input_tokens)

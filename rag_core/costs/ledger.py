@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.config import Settings, fixed
+from rag_core.config import Money, Settings, fixed
 from rag_core.costs.outage import OutageBook
 from rag_core.costs.queue import CostQueue
 from rag_core.costs.records import CostRecords, new_reservation_id
@@ -48,10 +48,10 @@ from rag_core.types import TokenUsage
 log = logging.getLogger("rag_core.costs.ledger")
 
 
-def price(usage: TokenUsage, settings: Settings) -> float:
-    """Dollars for one generation, from the price table in Settings."""
-    return (usage.input_tokens * settings.price_input_per_token_usd
-            + usage.output_tokens * settings.price_output_per_token_usd)
+def price(usage: TokenUsage, money: Money) -> float:
+    """Dollars for one generation, from the price table of the money section."""
+    return (usage.input_tokens * money.price_input_per_token_usd
+            + usage.output_tokens * money.price_output_per_token_usd)
 
 
 def today() -> str:
@@ -68,15 +68,21 @@ class Reservation:
     reservation_id: str | None = None  # its row in PostgreSQL, while it is open there
 
 
+def ledger_for(client: RedisClient | None, settings: Settings, costs: CostStore | None = None,
+               queue: CostQueue | None = None, day: Callable[[], str] = today) -> CostLedger:
+    """The ledger of ``settings``: their money section, and the queue of cost rows in their
+    state folder unless ``queue`` is given."""
+    return CostLedger(client, settings.money, costs,
+                      queue or CostQueue(Path(settings.state_dir).resolve() / "cost-queue"), day)
+
+
 class CostLedger:
-    def __init__(self, client: RedisClient | None, settings: Settings,
-                 costs: CostStore | None = None, queue: CostQueue | None = None,
-                 day: Callable[[], str] = today):
+    def __init__(self, client: RedisClient | None, money: Money, costs: CostStore | None,
+                 queue: CostQueue, day: Callable[[], str] = today):
         self.client = client
         self.day = day  # the UTC day whose budget applies (a simulation passes its own)
-        self.settings = settings
-        self.records = CostRecords(
-            costs, queue or CostQueue(Path(settings.state_dir).resolve() / "cost-queue"))
+        self.money = money  # prices and budgets
+        self.records = CostRecords(costs, queue)
         self.totals = RedisTotals(client) if client is not None else None
         # without a Redis configured, one process counts everything in process
         self.outage = OutageBook(1.0 if client is None else fixed.BUDGET_OUTAGE_SHARE)
@@ -91,7 +97,7 @@ class CostLedger:
 
     def reserve(self, user_id: str, estimate_usd: float) -> Reservation:
         day = self.day()
-        caps = (self.settings.user_daily_budget_usd, self.settings.global_daily_budget_usd)
+        caps = (self.money.user_daily_budget_usd, self.money.global_daily_budget_usd)
         local = self.totals is None
         if self.totals is not None:
             try:
@@ -187,8 +193,8 @@ class CostLedger:
             "users": len(rows),
             "top": rows[:top],
             "projected_month_usd": round(total / elapsed * 30, 4),
-            "user_daily_budget_usd": self.settings.user_daily_budget_usd,
-            "global_daily_budget_usd": self.settings.global_daily_budget_usd,
+            "user_daily_budget_usd": self.money.user_daily_budget_usd,
+            "global_daily_budget_usd": self.money.global_daily_budget_usd,
             "queued_rows": self.queue.pending(),
         }
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag_core.config import Settings
+from rag_core.config import Embedding
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -27,15 +27,15 @@ class Embedder(Protocol):
         """Load the model now (else the first ``embed`` does)."""
 
 
-def vector_numerics(settings: Settings) -> str:
-    """What the vectors of these settings are computed in, for cache keys.
+def vector_numerics(embedding: Embedding) -> str:
+    """What the vectors of this embedding section are computed in, for cache keys.
 
     PyTorch and ONNX Runtime compute in f32 and agree to float noise (cosine > 0.99999 on the
     golden chunks), so their vectors are interchangeable and share cached embeddings;
     OpenVINO in bf16 moves them by ~3e-5 in cosine, which is beyond noise, so those vectors get
     keys of their own.
     """
-    if settings.embedding_backend == "openvino" and settings.openvino_precision == "bf16":
+    if embedding.embedding_backend == "openvino" and embedding.openvino_precision == "bf16":
         return "openvino-bf16"
     return "f32"
 

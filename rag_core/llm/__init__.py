@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
+from rag_core.config import Generation as Generation_
 from rag_core.config import Settings
 from rag_core.llm.base import Generation, Generator, Prompt
 
@@ -12,7 +13,12 @@ if TYPE_CHECKING:
 
     from rag_core.llm.resilience import ResilientGenerator
 
-__all__ = ["Generation", "Generator", "Prompt", "build_generator"]
+__all__ = ["GENERATORS", "Generation", "Generator", "Prompt", "build_generator",
+           "reset_breakers"]
+
+# the generators ``settings.llm`` may name (the setting owns the list); each has a circuit
+# breaker of its name
+GENERATORS: tuple[str, ...] = get_args(Generation_.model_fields["llm"].annotation)
 
 
 def build_generator(settings: Settings, redis_client: Any = None, *,
@@ -28,11 +34,23 @@ def build_generator(settings: Settings, redis_client: Any = None, *,
 
     inner: Generator
     if settings.llm == "hf":
-        from rag_core.llm.hf import HFGenerator
+        from rag_core.llm.hf import hf_generator
 
-        inner = HFGenerator(settings, llm_client)
+        inner = hf_generator(settings, llm_client)
     else:
         from rag_core.llm.extractive import ExtractiveGenerator
 
         inner = ExtractiveGenerator()
     return ResilientGenerator(inner, settings.model_calls, redis_client)
+
+
+def reset_breakers(redis_client: Any) -> None:
+    """Every generator's shared circuit breaker closed and cleared (``redis_client`` None:
+    nothing is shared, nothing to do)."""
+    from rag_core.llm.breaker_state import SharedBreakerStorage
+    from rag_core.redis_kv.keys import breaker_prefix
+
+    if redis_client is None:
+        return
+    for name in GENERATORS:
+        SharedBreakerStorage(redis_client, breaker_prefix(name)).clear()

@@ -46,6 +46,8 @@ class _Local:
     opened_at: float | None = None
 
 
+# the keys of one breaker's shared state, below its namespace
+KEYS = ("state", "fail_counter", "success_counter", "opened_at", "probe")
 _OFF: Any = object()  # "Redis was not used": read the in-process mirror instead
 
 
@@ -182,6 +184,13 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
 
     def release_probe(self) -> None:
         self._redis(lambda r: r.delete(self._key("probe")))
+
+    def clear(self) -> None:
+        """Forget everything: closed, no failures, never opened, no probe claimed (in Redis
+        and in process)."""
+        with self._lock:
+            self._local = _Local()
+        self._redis(lambda r: r.delete(*(self._key(name) for name in KEYS)))
 
 
 class StateListener(pybreaker.CircuitBreakerListener):

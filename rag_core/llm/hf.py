@@ -6,9 +6,9 @@ OpenAI-compatible: ``/v1/chat/completions`` with the model id in the payload, th
 server-side) with ``HF_TOKEN`` and ``llm_model``. Both go the same way: no provider-mapping
 lookup on the hub before the call.
 
-The client is passed in, as httpx's transports are: ``HFGenerator(settings, client)`` with an
-``InferenceClient`` that the edge built once (``rag_core.parts.build_generator`` with
-:func:`make_client`); without one, the generator builds its own from its settings. Nothing is
+The client is passed in, as httpx's transports are: ``HFGenerator(generation, calls, client)``
+with an ``InferenceClient`` that the edge built once (``rag_core.parts.build_generator`` with
+:func:`make_client`); without one, the generator builds its own from its sections. Nothing is
 cached per process here.
 
 Transport, as huggingface_hub 1.x/2.x does it: every InferenceClient sends through ONE shared
@@ -49,8 +49,9 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from rag_core import config
 from rag_core import observability as obs
-from rag_core.config import Settings, fixed
+from rag_core.config import ModelCalls, Settings, fixed
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import Problem
@@ -67,13 +68,13 @@ _session_installed = False
 _llm_hosts: set[str] = set()  # hosts of configured LLM endpoints: never the hub's offline check
 
 
-def endpoint(settings: Settings) -> str:
+def endpoint(calls: ModelCalls) -> str:
     """The OpenAI-compatible base URL the generator talks to."""
-    return (settings.llm_base_url or fixed.LLM_ROUTER_URL).rstrip("/")
+    return (calls.llm_base_url or fixed.LLM_ROUTER_URL).rstrip("/")
 
 
-def _register_llm_host(settings: Settings) -> None:
-    host = urllib.parse.urlsplit(endpoint(settings)).hostname
+def _register_llm_host(calls: ModelCalls) -> None:
+    host = urllib.parse.urlsplit(endpoint(calls)).hostname
     if host:
         _llm_hosts.add(host.lower())  # set.add is atomic
 
@@ -115,25 +116,25 @@ def _install_session() -> None:
         _session_installed = True
 
 
-def _timeout(settings: Settings) -> Any:
+def _timeout(calls: ModelCalls) -> Any:
     import httpx2
 
-    return httpx2.Timeout(settings.llm_read_timeout_s, connect=fixed.LLM_CONNECT_TIMEOUT_S)
+    return httpx2.Timeout(calls.llm_read_timeout_s, connect=fixed.LLM_CONNECT_TIMEOUT_S)
 
 
-def _token(settings: Settings) -> str | None:
-    return settings.hf_token.get_secret_value() if settings.hf_token else None
+def _token(calls: ModelCalls) -> str | None:
+    return calls.hf_token.get_secret_value() if calls.hf_token else None
 
 
-def make_client(settings: Settings) -> InferenceClient:
-    """An InferenceClient for the endpoint, token and timeouts of ``settings`` (the edge builds
+def make_client(calls: ModelCalls) -> InferenceClient:
+    """An InferenceClient for the endpoint, token and timeouts of ``calls`` (the edge builds
     one and passes it to :class:`HFGenerator`); its host is exempt from the hub's offline check."""
     from huggingface_hub import InferenceClient
 
     _install_session()
-    _register_llm_host(settings)
-    return InferenceClient(base_url=endpoint(settings), token=_token(settings),
-                           timeout=_timeout(settings))
+    _register_llm_host(calls)
+    return InferenceClient(base_url=endpoint(calls), token=_token(calls),
+                           timeout=_timeout(calls))
 
 
 def _stream_client(client: InferenceClient) -> InferenceClient:
@@ -212,26 +213,26 @@ def _status_message(status: int) -> str:
                  "RAG_LLM_BASE_URL)"}[status]
 
 
-def probe(settings: Settings) -> Problem | None:
+def probe(calls: ModelCalls) -> Problem | None:
     """A cheap check of the configuration, made once at startup: ``GET <base>/models`` (no
     generation, nothing billed). A refused token or an unusable URL is a :class:`Problem`;
     anything else (no listing, a 5xx, a timeout) says nothing about the configuration, which
     the calls themselves and the circuit breaker then judge."""
     import httpx2
 
-    if not settings.llm_base_url and not _token(settings):
+    if not calls.llm_base_url and not _token(calls):
         return Problem("no_token", "the Hugging Face router needs HF_TOKEN (or set "
                        "RAG_LLM_BASE_URL to a server that needs none)")
     _install_session()
-    _register_llm_host(settings)
+    _register_llm_host(calls)
     from huggingface_hub import get_session
 
-    token = _token(settings)
+    token = _token(calls)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    url = f"{endpoint(settings)}/models"
+    url = f"{endpoint(calls)}/models"
     try:
         response = get_session().get(url, headers=headers, timeout=httpx2.Timeout(
-            min(5.0, settings.llm_read_timeout_s), connect=fixed.LLM_CONNECT_TIMEOUT_S))
+            min(5.0, calls.llm_read_timeout_s), connect=fixed.LLM_CONNECT_TIMEOUT_S))
     except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
         return Problem("bad_url", f"the LLM URL cannot be used: {exc}")
     except (httpx2.HTTPError, OSError):
@@ -242,22 +243,29 @@ def probe(settings: Settings) -> Problem | None:
     return None
 
 
+def hf_generator(settings: Settings, client: InferenceClient | None = None) -> HFGenerator:
+    """The generator of ``settings``: their generation and model-call sections."""
+    return HFGenerator(settings.generation, settings.model_calls, client)
+
+
 class HFGenerator:
     """Chat completion with ``huggingface_hub.InferenceClient`` (see the module docstring)."""
 
     name = "hf"
 
-    def __init__(self, settings: Settings, client: InferenceClient | None = None) -> None:
-        self.settings = settings
-        self.client = client if client is not None else make_client(settings)
-        self.model = settings.llm_model
+    def __init__(self, generation: config.Generation, calls: ModelCalls,
+                 client: InferenceClient | None = None) -> None:
+        self.calls = calls  # where the model is, its token and timeouts
+        self.client = client if client is not None else make_client(calls)
+        self.model = generation.llm_model
+        self.temperature = generation.llm_temperature
 
     def probe(self) -> Problem | None:
-        return probe(self.settings)
+        return probe(self.calls)
 
     def _kwargs(self, prompt: Prompt) -> dict[str, Any]:
         # The model id goes in the payload (the router routes by it; vLLM and TGI check it).
-        return {"max_tokens": prompt.max_tokens, "temperature": self.settings.llm_temperature,
+        return {"max_tokens": prompt.max_tokens, "temperature": self.temperature,
                 "model": self.model}
 
     def generate(self, prompt: Prompt) -> Generation:

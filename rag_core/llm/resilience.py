@@ -140,7 +140,9 @@ class ResilientGenerator:
         return 1.0
 
     def reset(self) -> None:
-        """Close the breaker by hand (operators, tests)."""
+        """Close the breaker by hand (operators, tests, the harness's variants), its shared
+        state cleared."""
+        self.storage.clear()
         self.breaker.close()
 
     def _open_remaining(self) -> float:

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rag_core.config import ANSWER_SECTIONS, Settings, fixed
+from rag_core.config import ANSWER_SECTIONS, Embedding, Settings, fixed
 from rag_core.embedding import vector_numerics
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -115,32 +115,43 @@ def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -
     return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{{{_parts_hash(parts)}}}")
 
 
-def answer_parts(settings: Settings, params: SearchParams, prompt: str) -> Mapping[str, object]:
-    """What names an answer besides the user, the notes version, the question and top_k: every
-    section of Settings that shapes an answer, whole (``ANSWER_SECTIONS``: a field added to one
-    of them is in the key without a change here), with the search that was run (``params``,
-    the object the store received) as the retrieval section; the fixed values that shape an
-    answer; the embedding model and its numerics; and the prompt's fingerprint. Prices, money
-    budgets, timeouts, URLs and secrets live in other sections and never change a key. The same
-    for every question of one Settings and params (a caller may keep it)."""
+def answer_shape(settings: Settings) -> Mapping[str, object]:
+    """What names every answer of ``settings``: each section of Settings that shapes an answer,
+    whole (``ANSWER_SECTIONS``: a field added to one of them is in the key without a change
+    here) but retrieval, which the search that was run stands for (``answer_parts``); the fixed
+    values that shape an answer; the embedding model and its numerics. Prices, money budgets,
+    timeouts, URLs and secrets live in other sections and never change a key. The cache layers
+    keep this, not the Settings it came from."""
     sections = {name: getattr(settings, name).model_dump(mode="json")
                 for name in ANSWER_SECTIONS if name != "retrieval"}
-    return {"sections": {**sections, "retrieval": params.model_dump(mode="json")},
+    return {"sections": sections,
             "fixed": {name: fixed.value(name) for name in fixed.SHAPES_ANSWERS},
-            "embedding": {"model": settings.embedding_model, **_numerics(settings)},
+            "embedding": {"model": settings.embedding.embedding_model,
+                          **_numerics(settings.embedding)}}
+
+
+def answer_parts(shape: Mapping[str, object], params: SearchParams,
+                 prompt: str) -> Mapping[str, object]:
+    """What names an answer besides the user, the notes version, the question and top_k: the
+    ``answer_shape`` of its settings, with the search that was run (``params``, the object the
+    store received) as the retrieval section, and the prompt's fingerprint. The same for every
+    question of one Settings and params (a caller may keep it)."""
+    sections = shape["sections"]
+    assert isinstance(sections, Mapping)
+    return {**shape, "sections": {**sections, "retrieval": params.model_dump(mode="json")},
             "prompt": prompt}
 
 
-def _numerics(settings: Settings) -> dict[str, object]:
+def _numerics(embedding: Embedding) -> dict[str, object]:
     """The vectors' numerics when they differ from f32 beyond noise (f32 keys stay as they were)."""
-    numerics = vector_numerics(settings)
+    numerics = vector_numerics(embedding)
     return {} if numerics == "f32" else {"numerics": numerics}
 
 
 def query_key(settings: Settings, params: SearchParams, user_id: str, notes_version: int,
               normalized_query: str, top_k: int, *, prompt: str) -> str:
-    return query_slot(answer_parts(settings, params, prompt), user_id, normalized_query,
-                      top_k).key(notes_version)
+    return query_slot(answer_parts(answer_shape(settings), params, prompt), user_id,
+                      normalized_query, top_k).key(notes_version)
 
 
 def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_query: str,
@@ -160,12 +171,12 @@ def context_key(params: SearchParams, user_id: str, notes_version: int, normaliz
     return cache_key("context", user_id=user_id, notes_version=notes_version, parts=parts)
 
 
-def embedding_key(settings: Settings, user_id: str, normalized_text: str) -> str:
+def embedding_key(embedding: Embedding, user_id: str, normalized_text: str) -> str:
     """Per user: a shared entry would tell one user that another asked the same words. The
     text, the model and its numerics name the vector (PyTorch and ONNX Runtime, both f32,
     share keys; bf16 vectors have their own: :func:`rag_core.embedding.vector_numerics`)."""
-    parts = {"model": settings.embedding_model, "dim": settings.embedding_dim,
-             **_numerics(settings), "t": normalized_text}
+    parts = {"model": embedding.embedding_model, "dim": embedding.embedding_dim,
+             **_numerics(embedding), "t": normalized_text}
     return cache_key("embedding", user_id=user_id, notes_version=None, parts=parts)
 
 

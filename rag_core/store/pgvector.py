@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rag_core.config import Settings
+from rag_core.config import Embedding, Index, Services, Settings
 from rag_core.store import schema
 from rag_core.store import sql as q
 from rag_core.store.base import (
@@ -37,18 +37,26 @@ from rag_core.store.searches import PgSearches
 from rag_core.store.version_debts import PgVersionDebts
 from rag_core.types import Chunk, Note
 
-__all__ = ["PgVectorStore", "make_chunk_id"]
+__all__ = ["PgVectorStore", "make_chunk_id", "store_for"]
+
+
+def store_for(settings: Settings) -> PgVectorStore:
+    """The store of ``settings``: their services, embedding and index sections (the schema is
+    applied by ``ensure_schema``, or by ``rag_core.parts.build_store``)."""
+    return PgVectorStore(settings.services, settings.embedding, settings.index)
 
 
 class PgVectorStore:
     """Notes, chunks and vectors of many users in PostgreSQL, always read per user."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.pool = PgPool(settings)  # the primary's connections, lent to every part
+    def __init__(self, services: Services, embedding: Embedding, index: Index) -> None:
+        self.services = services
+        self.dim = embedding.embedding_dim  # the vectors' dimension
+        self.index = index  # how the HNSW index is built
+        self.pool = PgPool(services)  # the primary's connections, lent to every part
         self._db = self.pool.db
-        self.reads = ReplicaReads(settings.services, self._db)  # searches and statistics (may lag)
-        self.searches = PgSearches(settings.embedding_dim, self.reads, self._db)
+        self.reads = ReplicaReads(services, self._db)  # searches and statistics (may lag)
+        self.searches = PgSearches(self.dim, self.reads, self._db)
         self.records = PgRecords(self._db)  # answer records, verdicts, the query log
         self.costs = PgCosts(self._db)  # the cost ledger's rows and open reservations
         self.version_debts = PgVersionDebts(self._db)  # notes versions Redis has not taken
@@ -57,7 +65,8 @@ class PgVectorStore:
 
     def ensure_schema(self) -> list[int]:
         """Apply the migrations not applied yet; returns the versions applied by this call."""
-        return schema.ensure_schema(self.pool.url, self.pool.connect_kwargs(), self.settings)
+        return schema.ensure_schema(self.pool.url, self.pool.connect_kwargs(), self.dim,
+                                    self.index)
 
     def hnsw_index(self) -> dict[str, str]:
         """The valid HNSW indexes of ``chunks`` (name: definition); one outside a rebuild."""
@@ -68,7 +77,7 @@ class PgVectorStore:
                 ef_construction: int | None = None) -> dict[str, Any]:
         """Build the HNSW index again without blocking searches or writes
         (:func:`rag_core.store.schema.reindex`)."""
-        return schema.reindex(self.pool.url, self.pool.connect_kwargs(), self.settings,
+        return schema.reindex(self.pool.url, self.pool.connect_kwargs(), self.dim, self.index,
                               vector_type, m, ef_construction)
 
     # --- notes ----------------------------------------------------------------------------
@@ -197,10 +206,10 @@ class PgVectorStore:
     def _matrix(self, embeddings: np.ndarray, n: int) -> np.ndarray:
         mat = np.asarray(embeddings, dtype=np.float32)
         if n == 0:
-            return mat.reshape(0, self.settings.embedding_dim)
-        if mat.ndim != 2 or mat.shape != (n, self.settings.embedding_dim):
+            return mat.reshape(0, self.dim)
+        if mat.ndim != 2 or mat.shape != (n, self.dim):
             raise ValueError(
-                f"expected embeddings of shape ({n}, {self.settings.embedding_dim}), "
+                f"expected embeddings of shape ({n}, {self.dim}), "
                 f"got {mat.shape}"
             )
         if not np.all(np.isfinite(mat)):

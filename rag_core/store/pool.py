@@ -19,7 +19,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
-from rag_core.config import Settings, fixed
+from rag_core.config import Services, fixed
 from rag_core.errors import VectorSearchFailed
 from rag_core.store import sql as q
 
@@ -36,16 +36,16 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 class PgPool:
     """Pooled connections to the primary, each handed out inside one transaction."""
 
-    def __init__(self, settings: Settings) -> None:
-        if not settings.database_url:
+    def __init__(self, services: Services) -> None:
+        if not services.database_url:
             raise ValueError("PgVectorStore needs settings.database_url (see services.resolve)")
-        self.settings = settings
-        self.url = settings.database_url
+        self.services = services  # the pool's size and timeouts
+        self.url = services.database_url
         self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
 
     def connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"connect_timeout": self.settings.db_connect_timeout_s}
+        kwargs: dict[str, Any] = {"connect_timeout": self.services.db_connect_timeout_s}
         if fixed.DB_STATEMENT_TIMEOUT_MS:
             kwargs["options"] = f"-c statement_timeout={fixed.DB_STATEMENT_TIMEOUT_MS}"
         return kwargs
@@ -56,8 +56,8 @@ class PgPool:
                 pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
                     self.url,
                     min_size=1,
-                    max_size=self.settings.db_pool_max_size,
-                    timeout=self.settings.db_pool_timeout_s,
+                    max_size=self.services.db_pool_max_size,
+                    timeout=self.services.db_pool_timeout_s,
                     reconnect_timeout=fixed.DB_RECONNECT_TIMEOUT_S,
                     kwargs=self.connect_kwargs(),
                     configure=_configure,
@@ -88,7 +88,7 @@ class PgPool:
     def ping(self) -> bool:
         """True when PostgreSQL answers within a short time; never raises."""
         try:
-            timeout = min(1.0, self.settings.db_pool_timeout_s)
+            timeout = min(1.0, self.services.db_pool_timeout_s)
             with self._pool().connection(timeout=timeout) as conn:
                 conn.execute(q.PING)
             return True

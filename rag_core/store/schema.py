@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from rag_core.config import Settings
+from rag_core.config import Index
 from rag_core.errors import ReindexFailed, ReindexRunning, SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
 
@@ -22,14 +22,14 @@ log = logging.getLogger("rag_core.store")
 _DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
-def ensure_schema(url: str, connect_kwargs: dict[str, Any], s: Settings) -> list[int]:
+def ensure_schema(url: str, connect_kwargs: dict[str, Any], dim: int, index: Index) -> list[int]:
     """Apply the migrations not applied yet; returns the versions applied by this call.
 
     All migrations run in one transaction behind a transaction-level advisory lock, so two
     processes starting together apply them once: the second waits, then finds them done.
     """
-    pending = q.migrations(s.embedding_dim, s.hnsw_m, s.hnsw_ef_construction,
-                           s.hnsw_vector_type)
+    pending = q.migrations(dim, index.hnsw_m, index.hnsw_ef_construction,
+                           index.hnsw_vector_type)
     applied_now: list[int] = []
     try:
         with psycopg.connect(url, **connect_kwargs) as conn:
@@ -50,7 +50,7 @@ def ensure_schema(url: str, connect_kwargs: dict[str, Any], s: Settings) -> list
         raise VectorSearchFailed(
             "The notes database is not reachable, so its schema could not be checked."
         ) from exc
-    expected = f"vector({s.embedding_dim})"
+    expected = f"vector({dim})"
     if row is None or row[0] != expected:
         found = row[0] if row else "nothing"
         raise SchemaMismatch(
@@ -59,15 +59,15 @@ def ensure_schema(url: str, connect_kwargs: dict[str, Any], s: Settings) -> list
         )
     if applied_now:
         log.info("applied schema migrations %s", applied_now)
-    definition = indexes.get(q.HNSW_INDEXES[s.hnsw_vector_type], "").replace(" ", "")
-    wanted = (f"{s.hnsw_vector_type}_cosine_ops", f"m='{s.hnsw_m}'",
-              f"ef_construction='{s.hnsw_ef_construction}'")
+    definition = indexes.get(q.HNSW_INDEXES[index.hnsw_vector_type], "").replace(" ", "")
+    wanted = (f"{index.hnsw_vector_type}_cosine_ops", f"m='{index.hnsw_m}'",
+              f"ef_construction='{index.hnsw_ef_construction}'")
     if not all(part in definition for part in wanted):
         log.warning("the HNSW index (%s) is not the one of the settings (%s, m %d, "
                     "ef_construction %d): searches use the index in place; "
                     "`rag-core migrate --reindex` rebuilds it",
-                    "; ".join(indexes.values()) or "missing", s.hnsw_vector_type, s.hnsw_m,
-                    s.hnsw_ef_construction)
+                    "; ".join(indexes.values()) or "missing", index.hnsw_vector_type, index.hnsw_m,
+                    index.hnsw_ef_construction)
     return applied_now
 
 def hnsw_indexes(conn: psycopg.Connection[Any]) -> dict[str, str]:
@@ -75,18 +75,18 @@ def hnsw_indexes(conn: psycopg.Connection[Any]) -> dict[str, str]:
     names = [*q.HNSW_INDEXES.values(), q.HNSW_BUILDING]
     return {str(r[0]): str(r[1]) for r in conn.execute(q.HNSW_INDEX_STATE, (names,)) if r[2]}
 
-def reindex(url: str, connect_kwargs: dict[str, Any], s: Settings,
+def reindex(url: str, connect_kwargs: dict[str, Any], dim: int, index: Index,
             vector_type: str | None = None, m: int | None = None,
             ef_construction: int | None = None) -> dict[str, Any]:
-    """Build the HNSW index again with these parameters (default: the Settings'), without
+    """Build the HNSW index again with these parameters (default: ``index``'s), without
     blocking searches or writes: ``CREATE INDEX CONCURRENTLY`` under a temporary name, then,
     in one short transaction, drop the old index and give the new one its type's name.
     Searches use the old index until then (they read which index exists on every search).
     One rebuild at a time: a second one raises while the first holds its advisory lock.
     """
-    vector_type = vector_type or s.hnsw_vector_type
-    m, efc = m or s.hnsw_m, ef_construction or s.hnsw_ef_construction
-    build = q.create_hnsw_index(m, efc, vector_type, s.embedding_dim,
+    vector_type = vector_type or index.hnsw_vector_type
+    m, efc = m or index.hnsw_m, ef_construction or index.hnsw_ef_construction
+    build = q.create_hnsw_index(m, efc, vector_type, dim,
                                 name=q.HNSW_BUILDING, concurrently=True)
     start = time.perf_counter()
     try:

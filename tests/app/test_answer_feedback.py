@@ -17,6 +17,7 @@ import pytest
 from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
+from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import price
 from rag_core.types import TokenUsage
@@ -46,8 +47,8 @@ def paid_parts(app_settings: Settings, app_parts: Any) -> Iterator[Any]:
             llm="hf", llm_base_url=f"{url}/v1", llm_max_retries=0))
         # the loose semantic mode: these tests need a reuse to happen (strict, the default,
         # reuses none of the golden paraphrases); what a verdict does to it is the same
-        loose = app_parts.caches.semantic.with_settings(
-            app_parts.caches.settings.with_overrides(semantic_mode="loose"))
+        loose = app_parts.caches.semantic.with_policy(policy_for(
+            app_parts.settings.with_overrides(semantic_mode="loose")))
         yield replace(app_parts, generator=generator,
                       caches=replace(app_parts.caches, semantic=loose))
 
@@ -93,7 +94,7 @@ async def test_a_hit_counts_the_dollars_it_saved(client: httpx.AsyncClient,
     question = f"What did Pastor Okafor say about the mango seedlings? ({question_tag()})"
     first = await ask(client, app_settings, user, question)
     assert first["generator"] == "hf" and first["cost_usd"] > 0 and first["answer_id"]
-    would_cost = price(TokenUsage(**first["usage"]), app_settings)
+    would_cost = price(TokenUsage(**first["usage"]), app_settings.money)
     before = metric("cache_saved_dollars_total", layer="query")
     stats_before = (await client.get("/v1/stats", headers=auth(app_settings, user))).json()
 
@@ -154,7 +155,7 @@ async def test_wrong_on_a_semantic_reuse_stops_the_reuse(
     assert reused["answer"] == original["answer"]
     assert reused["answer_id"] != original["answer_id"]
     assert metric("cache_saved_dollars_total", layer="semantic") - saved == pytest.approx(
-        price(TokenUsage(**original["usage"]), app_settings))
+        price(TokenUsage(**original["usage"]), app_settings.money))
 
     r = await verdict(client, app_settings, user, reused["answer_id"], {"verdict": "wrong"})
     assert r.status_code == 200 and r.json()["source"] == "semantic"

@@ -107,7 +107,7 @@ async def test_the_logged_user_hash_is_keyed_not_a_plain_digest(
     """Anyone with an export and a list of user ids could match a plain SHA-256 of each id;
     the key kept in PostgreSQL (made once, the same for every process) or RAG_QUERY_LOG_KEY
     keys the hash instead."""
-    from rag_core.store.pgvector import PgVectorStore
+    from rag_core.store.pgvector import store_for
 
     user = f"ql-{uuid.uuid4().hex[:10]}"
     questions = [f"Who rebuilt the wall? ({question_tag()})"]
@@ -119,7 +119,7 @@ async def test_the_logged_user_hash_is_keyed_not_a_plain_digest(
         kept = {q.user_hash for q in app_parts.records.queries(1) if q.question == questions[0]}
         assert kept and obs.hash_id(user) not in kept
         if key is None:
-            other = PgVectorStore(app_settings)  # another process reads the same key
+            other = store_for(app_settings)  # another process reads the same key
             try:
                 stored = other.records.service_key(QUERY_LOG_KEY_NAME)
             finally:

@@ -56,9 +56,9 @@ def mock_url() -> Iterator[str]:
 
 
 def _hf(settings: Settings, url: str) -> Generator:
-    from rag_core.llm.hf import HFGenerator
+    from rag_core.llm.hf import hf_generator
 
-    return HFGenerator(settings.with_overrides(llm="hf", llm_base_url=f"{url}/v1",
+    return hf_generator(settings.with_overrides(llm="hf", llm_base_url=f"{url}/v1",
                                                llm_max_retries=0))
 
 

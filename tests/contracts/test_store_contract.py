@@ -235,12 +235,12 @@ class TestMemoryStore(StoreContract):
         return MemoryStore(DIM)
 
 
-class TestPgVectorStore(StoreContract):
+class Teststore_for(StoreContract):
     @pytest.fixture
     def store(self, settings: Settings, database_url: str) -> Iterator[Store]:
-        from rag_core.store.pgvector import PgVectorStore
+        from rag_core.store.pgvector import store_for
 
-        st = PgVectorStore(settings.with_overrides(database_url=database_url))
+        st = store_for(settings.with_overrides(database_url=database_url))
         st.ensure_schema()
         yield st
         st.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.cache.layers import CacheLayers
+from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.config import Settings
 from rag_core.parts import build_redis
 from rag_core.types import Answer, TokenUsage
@@ -36,7 +36,7 @@ def _answer() -> Answer:
 
 
 def _layers(settings: Settings, url: str) -> CacheLayers:
-    return CacheLayers.from_settings(settings, build_redis(settings.with_overrides(
+    return layers_for(settings, build_redis(settings.with_overrides(
         redis_url=url)))
 
 

@@ -18,7 +18,7 @@ from pgvector.psycopg import register_vector
 from rag_core.config import Settings, fixed
 from rag_core.store import ChunkDraft, NoteWrite, SearchParams
 from rag_core.store.bulk import write_notes
-from rag_core.store.pgvector import PgVectorStore
+from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ def test_statistics_after_insert_edit_and_delete_per_user(store: PgVectorStore) 
 
     assert store.delete_note("ann", "a")
     assert stats(store, "ann") == (0, 0, {})
-    with psycopg.connect(store.settings.database_url or "") as conn:  # no rows left behind
+    with psycopg.connect(store.pool.url) as conn:  # no rows left behind
         left = conn.execute("SELECT count(*) FROM lexeme_stats WHERE user_id = 'ann'").fetchone()
         assert left == (0,)
 
@@ -79,7 +79,7 @@ def test_statistics_of_an_open_write_are_invisible(store: PgVectorStore) -> None
     put(store, "ann", "a", "Alpha", ["grace"])
     items = [NoteWrite(Note(id=f"n{i}", title="Beta", body="lilies"), "v1",
                        [ChunkDraft(0, "lilies", "h")], vectors(1, i)) for i in range(3)]
-    with psycopg.connect(store.settings.database_url or "") as conn:
+    with psycopg.connect(store.pool.url) as conn:
         register_vector(conn)
         write_notes(conn, "ann", items, [it.embeddings for it in items])
         inside = conn.execute("SELECT chunks FROM user_lexical_stats WHERE user_id = 'ann'")
@@ -169,7 +169,7 @@ def test_migration_3_backfills_the_statistics_of_existing_chunks(settings: Setti
                 " metadata, embedding, tsv) VALUES (%s, 'ann', 'a', %s, %s, 'h',"
                 " '{\"title\": \"Alpha\"}', %s, rag_chunk_tsv('{\"title\": \"Alpha\"}', %s))",
                 (f"c{i}", i, text, vectors(1, i)[0], text))
-    st = PgVectorStore(settings.with_overrides(database_url=database_url))
+    st = store_for(settings.with_overrides(database_url=database_url))
     try:
         assert st.ensure_schema()[0] == 3  # and the migrations after it
         assert stats(st, "ann") == (2, 7, {"alpha": 2, "field": 1, "grace": 1, "merci": 2})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_core.cache.layers import CacheLayers
+from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.memory import MemoryCache
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
@@ -67,14 +67,14 @@ def check_shares(layers: CacheLayers, kept: list[str], flooded: list[str]) -> No
 def test_one_users_flood_leaves_the_others_answers_in_redis(redis_url: str,
                                                              settings: Settings) -> None:
     settings = settings.with_overrides(cache_max_entries=BOUND, redis_url=redis_url)
-    layers = CacheLayers.from_settings(settings, build_redis(settings))
+    layers = layers_for(settings, build_redis(settings))
     kept, flooded = flood(layers)
     check_shares(layers, kept, flooded)
     assert layers.query.stats().entries == BOUND and layers.semantic.size() == BOUND
 
 
 def test_one_users_flood_leaves_the_others_answers_in_process(settings: Settings) -> None:
-    layers = CacheLayers.from_settings(settings.with_overrides(cache_max_entries=BOUND), None)
+    layers = layers_for(settings.with_overrides(cache_max_entries=BOUND), None)
     kept, flooded = flood(layers)
     for key in kept:
         assert layers.get_answer(key)[1] == "hit"
@@ -85,7 +85,7 @@ def test_one_users_flood_leaves_the_others_answers_in_process(settings: Settings
 def test_a_user_alone_may_fill_the_layer_and_a_newcomer_still_gets_in(
         redis_url: str, settings: Settings) -> None:
     settings = settings.with_overrides(cache_max_entries=BOUND, redis_url=redis_url)
-    layers = CacheLayers.from_settings(settings, build_redis(settings))
+    layers = layers_for(settings, build_redis(settings))
     first = [ask(layers, "abe", n) for n in range(BOUND + 5)]
     assert user_shares(layers, "abe")["query"]["entries"] == BOUND  # nobody else: all of it
     newcomer = [ask(layers, "bea", 50 + n) for n in range(4)]

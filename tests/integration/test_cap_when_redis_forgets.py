@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from rag_core.costs.ledger import CostLedger, Reservation, today
+from rag_core.costs.ledger import CostLedger, Reservation, ledger_for, today
 from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded
 from rag_core.parts import build_store
@@ -59,7 +59,7 @@ def test_reservations_in_flight_still_count_after_redis_restarts_empty(
         redis_factory, store: Store, live_settings, tmp_path: Path) -> None:
     server = redis_factory()
     client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
-    ledger = CostLedger(client, live_settings.with_overrides(user_daily_budget_usd=CAP),
+    ledger = ledger_for(client, live_settings.with_overrides(user_daily_budget_usd=CAP),
                         costs=store.costs, queue=CostQueue(tmp_path / "queue"))
     in_flight: list[Reservation] = []
     for _ in range(2):  # Redis loses everything twice while streams are still generating

@@ -53,7 +53,7 @@ def test_commands_without_a_model_import_none(tmp_path: Path, redis_url: str,
 
 def test_costs_report_imports_no_model(tmp_path: Path, store: Any, redis_url: str) -> None:
     imported, stderr = run_cli(tmp_path, "costs", "report", REDIS_URL=redis_url,
-                               DATABASE_URL=store.settings.database_url)
+                               DATABASE_URL=store.pool.url)
     assert imported == []
     assert stderr == ""
 

@@ -13,7 +13,7 @@ import pytest
 
 from rag_core.cli import main as cli
 from rag_core.config import Settings
-from rag_core.store.pgvector import PgVectorStore
+from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.store.records import Verdict
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def cli_env(database_url: str, redis_server: object, settings: Settings,
 
 
 def open_store(settings: Settings, env: dict[str, str]) -> PgVectorStore:
-    store = PgVectorStore(settings.with_overrides(database_url=env["DATABASE_URL"]))
+    store = store_for(settings.with_overrides(database_url=env["DATABASE_URL"]))
     store.ensure_schema()
     return store
 

@@ -18,7 +18,7 @@ import pytest
 import redis
 from servers import RedisProcess
 
-from rag_core.cache.layers import CacheLayers
+from rag_core.cache.layers import layers_for
 from rag_core.config import Settings
 from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
@@ -141,7 +141,7 @@ def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
         parts: Parts, own_redis: RedisProcess) -> None:
     pipe = Pipeline(parts)
     # another process of the service: its own Redis client, and it never sees the delete
-    other = Pipeline(replace(parts, caches=CacheLayers.from_settings(
+    other = Pipeline(replace(parts, caches=layers_for(
         parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s))))
     first = pipe.ask(USER, QUESTION)
     assert cites(first, "bread")
@@ -175,7 +175,7 @@ def test_a_delete_whose_process_died_during_a_redis_freeze_is_not_undone(
     redone by it; Redis then resumes with the old version (same run_id: nothing looks
     restarted). Another process reads PostgreSQL's debt record and serves the new version."""
     pipe = Pipeline(parts)
-    other_caches = CacheLayers.from_settings(
+    other_caches = layers_for(
         parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s),
         version_debts=parts.store.version_debts)
     other = Pipeline(replace(parts, caches=other_caches))
@@ -209,13 +209,13 @@ def test_a_delete_by_a_process_cut_off_from_redis_is_served_by_the_others(
     """A process that cannot reach Redis at all (a partition: its write never arrives) deletes
     a note and dies. Redis never restarted, so nothing else tells the others their copy of the
     version is old: PostgreSQL's debt record does, at once."""
-    other_caches = CacheLayers.from_settings(
+    other_caches = layers_for(
         parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s),
         version_debts=parts.store.version_debts)
     other = Pipeline(replace(parts, caches=other_caches))
     assert cites(other.ask(USER, QUESTION), "bread")
     assert other.ask(USER, QUESTION).cache["query"] == "hit"
-    cut_off = replace(parts, caches=CacheLayers.from_settings(
+    cut_off = replace(parts, caches=layers_for(
         parts.settings, connect(f"redis://127.0.0.1:{free_port()}", timeout_s=0.25),
         version_debts=parts.store.version_debts))
     assert delete_note(cut_off, USER, "bread")

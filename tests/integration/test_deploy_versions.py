@@ -21,9 +21,9 @@ from served_app import free_port
 from servers import wait_aof_written
 
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
-from rag_core.cache.semantic import SemanticCache
+from rag_core.cache.semantic import semantic_for
 from rag_core.config import Settings
-from rag_core.costs.ledger import CostLedger
+from rag_core.costs.ledger import ledger_for
 from rag_core.errors import BudgetExceeded
 from rag_core.llm.resilience import SharedBreakerStorage
 from rag_core.services import redis_server_binary, spawn_redis
@@ -117,7 +117,7 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     s = settings.with_overrides(redis_url=url, user_daily_budget_usd=1.0)
     client = make_redis_client(url, s)
     # the ledger's Lua scripts: reserve, commit, the cap
-    ledger = CostLedger(client, s)
+    ledger = ledger_for(client, s)
     ledger.commit(ledger.reserve("amara", 0.5), 0.4, TokenUsage(10, 5))
     assert ledger.spend("amara") == pytest.approx(0.4)
     with pytest.raises(BudgetExceeded):
@@ -126,7 +126,7 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     cache = RedisCache("query", client)
     cache.set("rag:query:k", b"v", 60)
     assert cache.get("rag:query:k") == b"v" and 0 < client.ttl("rag:query:k") <= 60
-    semantic = SemanticCache(client, s)
+    semantic = semantic_for(client, s)
     evidence = [Chunk(chunk_id="amara-005:0:h", note_id="amara-005", user_id="amara", ordinal=0,
                       text="Pastor Okafor taught that prayer is asking like a child.", score=0.6)]
     semantic.store("amara", 1, "What did Okafor say about prayer?", unit(1), b"answer", 60,
@@ -144,6 +144,6 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     any_redis.crash()
     client.close()
     any_redis.start()
-    again = CostLedger(make_redis_client(url, s), s)
+    again = ledger_for(make_redis_client(url, s), s)
     assert again.spend("amara") == pytest.approx(0.4)
     assert redis.Redis.from_url(url).get("rag:breaker:t:state") == b"open"

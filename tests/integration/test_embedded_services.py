@@ -17,7 +17,7 @@ from servers import wait_aof_written
 
 from rag_core import services
 from rag_core.config import Settings
-from rag_core.costs.ledger import CostLedger
+from rag_core.costs.ledger import ledger_for
 from rag_core.types import TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -52,7 +52,7 @@ def test_embedded_redis_keeps_the_spend_of_the_day_after_a_crash(short_tmp: Path
     url = services.start_redis(settings)
     try:
         client = redis.Redis.from_url(url)
-        ledger = CostLedger(client, settings)
+        ledger = ledger_for(client, settings)
         reservation = ledger.reserve("amara", 0.25)
         ledger.commit(reservation, 0.2, TokenUsage(100, 50))
         assert client.config_get("appendonly") == {"appendonly": "yes"}
@@ -64,7 +64,7 @@ def test_embedded_redis_keeps_the_spend_of_the_day_after_a_crash(short_tmp: Path
             os.waitpid(pid, 0)
         client.close()
         url = services.start_redis(settings)  # a new server on the same data folder
-        again = CostLedger(redis.Redis.from_url(url), settings)
+        again = ledger_for(redis.Redis.from_url(url), settings)
         assert again.spend("amara") == pytest.approx(0.2)
         assert again.global_spend() == pytest.approx(0.2)
     finally:

@@ -27,7 +27,7 @@ from rag_core.config import Settings
 from rag_core.errors import ReindexFailed, ReindexRunning
 from rag_core.store import ChunkDraft, SearchParams
 from rag_core.store import sql as q
-from rag_core.store.pgvector import PgVectorStore
+from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.store.searching import statement
 from rag_core.types import Note
 
@@ -45,7 +45,7 @@ def unit(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def make_store(db_settings: Settings, vector_type: str) -> PgVectorStore:
-    st = PgVectorStore(db_settings.model_copy(update={"hnsw_vector_type": vector_type}))
+    st = store_for(db_settings.model_copy(update={"hnsw_vector_type": vector_type}))
     st.ensure_schema()
     rng = np.random.default_rng(3)
     for user in ("ruth", "boaz"):
@@ -91,12 +91,12 @@ def dense(store: PgVectorStore, n: int = 8) -> list[list[tuple[str, float]]]:
 
 def test_a_new_database_gets_the_index_of_the_setting(typed_store: PgVectorStore,
                                                       database_url: str) -> None:
-    kind = typed_store.settings.hnsw_vector_type
+    kind = typed_store.index.hnsw_vector_type
     found = indexes(database_url)
     assert list(found) == [q.HNSW_INDEXES[kind]]
     definition = found[q.HNSW_INDEXES[kind]].replace(" ", "")
     assert f"{kind}_cosine_ops" in definition
-    assert f"m='{typed_store.settings.hnsw_m}'" in definition
+    assert f"m='{typed_store.index.hnsw_m}'" in definition
     if kind == "halfvec":
         assert f"halfvec({DIM})" in definition  # an expression index: the column stays vector
     assert typed_store.hnsw_index().keys() == found.keys()
@@ -105,7 +105,7 @@ def test_a_new_database_gets_the_index_of_the_setting(typed_store: PgVectorStore
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 def test_the_search_statement_of_each_type_uses_its_index(typed_store: PgVectorStore,
                                                           database_url: str, mode: str) -> None:
-    kind = typed_store.settings.hnsw_vector_type
+    kind = typed_store.index.hnsw_vector_type
     assert q.HNSW_INDEXES[kind] in plan(database_url, kind == "halfvec", mode)
     # the other type's expression cannot use this index
     assert "chunks_embedding_" not in plan(database_url, kind != "halfvec", mode)
@@ -120,7 +120,7 @@ def test_a_search_reads_which_index_is_in_place(typed_store: PgVectorStore) -> N
     provider.shutdown()
     (span,) = exporter.get_finished_spans()
     attrs = dict(span.attributes or {})
-    assert attrs["search.halfvec_index"] is (typed_store.settings.hnsw_vector_type == "halfvec")
+    assert attrs["search.halfvec_index"] is (typed_store.index.hnsw_vector_type == "halfvec")
     assert attrs["search.user_rows"] is False
 
 
@@ -162,7 +162,7 @@ def test_reindex_drops_what_an_interrupted_build_left(typed_store: PgVectorStore
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"CREATE INDEX {q.HNSW_BUILDING} ON chunks (ordinal)")
     typed_store.reindex()
-    assert list(indexes(database_url)) == [q.HNSW_INDEXES[typed_store.settings.hnsw_vector_type]]
+    assert list(indexes(database_url)) == [q.HNSW_INDEXES[typed_store.index.hnsw_vector_type]]
     with psycopg.connect(database_url) as conn:
         left = conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s",
                             (q.HNSW_BUILDING,)).fetchone()
@@ -204,7 +204,7 @@ def test_one_reindex_at_a_time(typed_store: PgVectorStore, database_url: str) ->
 def test_settings_that_differ_from_the_index_are_logged_not_applied(
         db_settings: Settings, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     make_store(db_settings, "vector").close()
-    st = PgVectorStore(db_settings.model_copy(update={"hnsw_vector_type": "halfvec"}))
+    st = store_for(db_settings.model_copy(update={"hnsw_vector_type": "halfvec"}))
     try:
         with caplog.at_level(logging.WARNING, logger="rag_core.store.pgvector"):
             assert st.ensure_schema() == []
@@ -217,7 +217,7 @@ def test_settings_that_differ_from_the_index_are_logged_not_applied(
     for update, warned in (({"hnsw_m": 24}, True), ({"hnsw_ef_construction": 128}, True),
                            ({}, False)):
         caplog.clear()
-        st = PgVectorStore(db_settings.model_copy(update={"hnsw_vector_type": "vector",
+        st = store_for(db_settings.model_copy(update={"hnsw_vector_type": "vector",
                                                           **update}))
         with caplog.at_level(logging.WARNING, logger="rag_core.store.pgvector"):
             st.ensure_schema()

@@ -15,7 +15,7 @@ from rag_core.ingest.ingestion import IngestReport, ingest_notes, ingest_path, s
 from rag_core.ingest.notes import load_notes
 from rag_core.parts import Parts
 from rag_core.store.base import SearchParams
-from rag_core.store.pgvector import PgVectorStore
+from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
@@ -118,7 +118,7 @@ def cfg(settings: Settings, database_url: str) -> Settings:
 
 @pytest.fixture
 def store(cfg: Settings) -> Iterator[PgVectorStore]:
-    st = PgVectorStore(cfg)
+    st = store_for(cfg)
     st.ensure_schema()
     yield st
     st.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from rag_core.costs.ledger import CostLedger, Reservation, today
+from rag_core.costs.ledger import CostLedger, Reservation, ledger_for, today
 from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded
 from rag_core.parts import build_store
@@ -32,7 +32,7 @@ def store(live_settings) -> Iterator[Store]:  # type: ignore[no-untyped-def]
 
 def ledger_of(url: str, store: Store, settings, folder: Path) -> CostLedger:  # type: ignore[no-untyped-def]
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return CostLedger(client, settings.with_overrides(user_daily_budget_usd=CAP),
+    return ledger_for(client, settings.with_overrides(user_daily_budget_usd=CAP),
                       costs=store.costs, queue=CostQueue(folder))
 
 

@@ -15,7 +15,7 @@ import redis
 from servers import CutProxy, OwnPostgres, RedisProcess, wait_aof_written
 
 from rag_core.config import fixed
-from rag_core.costs.ledger import CostLedger, today
+from rag_core.costs.ledger import CostLedger, ledger_for, today
 from rag_core.costs.queue import RETRY_EVERY_S, CostQueue
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.parts import build_store
@@ -37,7 +37,7 @@ def store(live_settings) -> Iterator[Store]:  # type: ignore[no-untyped-def]
 def ledger_on(settings, url: str, store: Store | None, tmp: Path, **changes: object
               ) -> CostLedger:  # type: ignore[no-untyped-def]
     client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return CostLedger(client, settings.with_overrides(**changes), costs=store.costs,
+    return ledger_for(client, settings.with_overrides(**changes), costs=store.costs,
                       queue=CostQueue(tmp / "queue"))
 
 
@@ -72,7 +72,7 @@ def test_a_redis_restarted_without_its_last_writes_is_seeded_again(
     user = f"lost-{uuid.uuid4().hex[:8]}"
     key = cost_keys(today(), user)[0]
     try:
-        ledger = CostLedger(connect(server.url, timeout_s=5.0),
+        ledger = ledger_for(connect(server.url, timeout_s=5.0),
                             live_settings.with_overrides(user_daily_budget_usd=1.0),
                             costs=store.costs, queue=CostQueue(tmp_path / "queue"))
         admin = redis.Redis.from_url(server.url, socket_timeout=5)
@@ -155,7 +155,7 @@ def test_a_cost_row_the_database_refused_is_queued_and_recorded_later(
     st = build_store(db)
     now = [0.0]
     queue = CostQueue(tmp_path / "queue", clock=lambda: now[0])
-    ledger = CostLedger(redis_client, db, costs=st.costs, queue=queue)
+    ledger = ledger_for(redis_client, db, costs=st.costs, queue=queue)
     try:
         pay(ledger, "amara", 0.25)
         own_postgres.stop()

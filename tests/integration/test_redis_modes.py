@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from redis.cluster import RedisCluster
 
-from rag_core.cache.layers import CacheLayers
+from rag_core.cache.layers import layers_for
 from rag_core.config import Settings
-from rag_core.costs.ledger import CostLedger, today
+from rag_core.costs.ledger import ledger_for, today
 from rag_core.costs.queue import CostQueue
 from rag_core.errors import BudgetExceeded
 from rag_core.parts import build_redis, build_store
@@ -41,7 +41,7 @@ def test_cluster_mode_on_a_single_server_is_a_coded_error(redis_server) -> None:
 
 def test_clear_and_sizes_cover_every_master(redis_url: str, redis_client, redis_mode: str,
                                             settings: Settings) -> None:
-    layers = CacheLayers.from_settings(settings, build_redis(
+    layers = layers_for(settings, build_redis(
         settings.with_overrides(redis_url=redis_url)))
     users = [f"user{i}" for i in range(12)]
     for user in users:
@@ -61,7 +61,7 @@ def test_clear_and_sizes_cover_every_master(redis_url: str, redis_client, redis_
 
 def test_a_notes_version_written_through_another_master_is_read_again(
         redis_url: str, redis_client, settings: Settings) -> None:
-    layers = CacheLayers.from_settings(settings, build_redis(
+    layers = layers_for(settings, build_redis(
         settings.with_overrides(redis_url=redis_url)))
     truth = {"amara": 7}
     reads: list[str] = []
@@ -84,7 +84,7 @@ def test_a_ledger_seeded_through_another_master_is_seeded_again(
     settings = live_settings.with_overrides(user_daily_budget_usd=1.0)
     store = build_store(settings)
     try:
-        ledger = CostLedger(build_redis(settings), settings, costs=store.costs,
+        ledger = ledger_for(build_redis(settings), settings, costs=store.costs,
                             queue=CostQueue(tmp_path / "queue"))
         ledger.commit(ledger.reserve("amara", 0.5), 0.5, TokenUsage(10, 10))
         user_key, global_key = cost_keys(today(), "amara")

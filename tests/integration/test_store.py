@@ -20,7 +20,7 @@ from rag_core.config import Settings, fixed
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.procs import wait_until
 from rag_core.store import ChunkDraft, SearchParams, Store, UpsertResult
-from rag_core.store.pgvector import PgVectorStore, make_chunk_id
+from rag_core.store.pgvector import PgVectorStore, make_chunk_id, store_for
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,7 @@ def test_implements_the_store_protocol() -> None:
 
 
 def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url: str) -> None:
-    st = PgVectorStore(db_settings)
+    st = store_for(db_settings)
     try:
         assert st.ensure_schema() == [1, 2, 3, 4, 5, 6]
         assert st.ensure_schema() == []
@@ -91,7 +91,7 @@ def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url:
 
 
 def test_schema_from_two_threads_at_once(db_settings: Settings, database_url: str) -> None:
-    stores = [PgVectorStore(db_settings) for _ in range(3)]
+    stores = [store_for(db_settings) for _ in range(3)]
     barrier = threading.Barrier(len(stores))
     results: list[list[int]] = []
     errors: list[BaseException] = []
@@ -117,7 +117,7 @@ def test_schema_from_two_threads_at_once(db_settings: Settings, database_url: st
 
 
 def test_dimension_mismatch_is_reported(store: PgVectorStore, db_settings: Settings) -> None:
-    other = PgVectorStore(db_settings.with_overrides(embedding_dim=768))
+    other = store_for(db_settings.with_overrides(embedding_dim=768))
     try:
         with pytest.raises(SchemaMismatch, match="vector\\(384\\)"):
             other.ensure_schema()
@@ -329,7 +329,7 @@ def test_pool_recovers_after_postgres_restart(own_postgres: OwnPostgres, setting
     monkeypatch.setattr(fixed, "DB_RECONNECT_TIMEOUT_S", 2.0)
     quick = settings.with_overrides(
         database_url=own_postgres.url, db_pool_timeout_s=1.0, db_connect_timeout_s=1)
-    st = PgVectorStore(quick)
+    st = store_for(quick)
     try:
         st.ensure_schema()
         vec = unit(rng)

@@ -21,7 +21,7 @@ from llm_helpers import configure, stats
 from rag_core.config import Settings, fixed
 from rag_core.errors import LLMUnavailable
 from rag_core.llm import build_generator
-from rag_core.llm.hf import HFGenerator
+from rag_core.llm.hf import HFGenerator, hf_generator
 from rag_core.llm.prompt import build_prompt
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.observability import REGISTRY
@@ -50,7 +50,7 @@ class Tally(pybreaker.CircuitBreakerListener):
 
 def resilient(settings: Settings, client: Any = None,
               **kwargs: Any) -> tuple[ResilientGenerator, Tally]:
-    gen = ResilientGenerator(HFGenerator(settings), settings.model_calls, client, **kwargs)
+    gen = ResilientGenerator(hf_generator(settings), settings.model_calls, client, **kwargs)
     tally = Tally()
     gen.breaker.add_listener(tally)
     return gen, tally
@@ -138,7 +138,7 @@ def test_only_one_probe_at_a_time(mock_llm: str, chunks: list[Chunk], hf_setting
                                   redis_url: str) -> None:
     settings = hf_settings(mock_llm)
     clock = ManualClock()
-    held = Held(HFGenerator(settings))
+    held = Held(hf_generator(settings))
     gen = ResilientGenerator(held, settings.model_calls, client_of(redis_url, settings),  # type: ignore[arg-type]
                              clock=clock)
     prompt = build_prompt("Q?", chunks, 100)
@@ -170,7 +170,7 @@ def test_calls_are_not_serialised_by_the_breaker(
     at a time, the barrier would break (after its timeout) instead of opening."""
     settings = hf_settings(mock_llm)
     barrier = threading.Barrier(4, timeout=60)
-    inner = HFGenerator(settings)
+    inner = hf_generator(settings)
 
     class AtTheBarrier:
         name = inner.name

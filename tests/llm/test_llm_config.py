@@ -22,7 +22,7 @@ from rag_core.config import Settings, fixed
 from rag_core.errors import LLMMisconfigured
 from rag_core.llm import build_generator, hf
 from rag_core.llm.health import LLMHealth, Problem
-from rag_core.llm.hf import HFGenerator
+from rag_core.llm.hf import hf_generator
 from rag_core.llm.prompt import build_prompt
 from rag_core.types import Chunk
 
@@ -68,7 +68,7 @@ def test_router_without_base_url_is_not_refused_by_offline_mode(
     assert huggingface_hub.constants.HF_HUB_OFFLINE  # offline mode is on for this test
     s = settings.with_overrides(llm="hf", hf_token="hf_test_token_123", llm_max_retries=0)
     assert s.llm_base_url is None
-    out = HFGenerator(s).generate(build_prompt("What did they do?", chunks, 50))
+    out = hf_generator(s).generate(build_prompt("What did they do?", chunks, 50))
     assert out.text == "Hello there." and out.usage.output_tokens == 2
     (request,) = transport
     assert str(request.url) == "https://router.huggingface.co/v1/chat/completions"
@@ -77,7 +77,7 @@ def test_router_without_base_url_is_not_refused_by_offline_mode(
 
 
 def test_offline_mode_still_refuses_hub_downloads(offline: None, settings: Settings) -> None:
-    HFGenerator(settings.with_overrides(llm="hf", hf_token="hf_x"))  # registers the router
+    hf_generator(settings.with_overrides(llm="hf", hf_token="hf_x"))  # registers the router
     assert not hf.hub_checks_apply("router.huggingface.co")
     assert hf.hub_checks_apply("huggingface.co") and hf.hub_checks_apply("cdn-lfs.hf.co")
     with pytest.raises(OfflineModeIsEnabled):

@@ -63,9 +63,9 @@ def prompt_tokens(tokenizer: Any, messages: list[dict[str, str]]) -> int:
 
 def test_hf_generator_gets_the_models_answer_and_token_counts(
         local_settings: Settings, chunks: list[Chunk], tokenizer: Any) -> None:
-    from rag_core.llm.hf import HFGenerator
+    from rag_core.llm.hf import hf_generator
 
-    generator = HFGenerator(local_settings)
+    generator = hf_generator(local_settings)
     prompt = build_prompt("How old was Abraham when he left Haran?", chunks[:1], 12)
     out = generator.generate(prompt)
     assert out.text.strip()

@@ -128,8 +128,9 @@ def test_keys_differ_by_user_version_top_k_and_layer() -> None:
     keys = {_qkey(s), _qkey(s, user="v"), _qkey(s, version=2), _qkey(s, top_k=3),
             context_key(p, "u", 1, "q", 5)}
     assert len(keys) == 5
-    assert embedding_key(s, "u", "q") == embedding_key(s, "u", "q")
-    assert embedding_key(s, "u", "q") != embedding_key(s, "v", "q")  # no shared entries
-    assert embedding_key(s, "u", "q") != embedding_key(s.with_overrides(embedding_model="m2"),
-                                                       "u", "q")
+    e = s.embedding
+    assert embedding_key(e, "u", "q") == embedding_key(e, "u", "q")
+    assert embedding_key(e, "u", "q") != embedding_key(e, "v", "q")  # no shared entries
+    assert embedding_key(e, "u", "q") != embedding_key(
+        s.with_overrides(embedding_model="m2").embedding, "u", "q")
 

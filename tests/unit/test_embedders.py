@@ -80,9 +80,10 @@ def test_backend_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cache_keys_name_the_numerics_only_when_vectors_differ() -> None:
     f32 = [_settings("torch"), _settings("onnx"), _settings("openvino", openvino_precision="f32")]
     bf16 = _settings("openvino", openvino_precision="bf16")
-    assert {vector_numerics(s) for s in f32} == {"f32"}
-    assert len({embedding_key(s, "u", "grace") for s in f32}) == 1
-    assert embedding_key(bf16, "u", "grace") != embedding_key(f32[0], "u", "grace")
+    assert {vector_numerics(s.embedding) for s in f32} == {"f32"}
+    assert len({embedding_key(s.embedding, "u", "grace") for s in f32}) == 1
+    assert (embedding_key(bf16.embedding, "u", "grace")
+            != embedding_key(f32[0].embedding, "u", "grace"))
 
     def qkey(s: Settings) -> str:
         return query_key(s, s.retrieval, "u", 1, "grace", 5, prompt=prompt_id())

@@ -13,7 +13,7 @@ from evals.cache import semantic_eval
 from evals.cache.coverage_rules import slip
 from evals.cache.designs import rules_policy
 from evals.datasets import external
-from rag_core.cache.layers import CacheLayers
+from rag_core.cache.layers import layers_for
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import nlp
@@ -33,9 +33,9 @@ def strict_decision(cached: str, new: str, similar: sr.Similar | None = None) ->
 
 def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert Settings().semantic_mode == "strict"
-    assert CacheLayers.from_settings(Settings(), None).semantic_enabled
-    assert not CacheLayers.from_settings(Settings(semantic_mode="off"), None).semantic_enabled
-    assert not CacheLayers.from_settings(Settings(semantic_cache_enabled=False),
+    assert layers_for(Settings(), None).semantic_enabled
+    assert not layers_for(Settings(semantic_mode="off"), None).semantic_enabled
+    assert not layers_for(Settings(semantic_cache_enabled=False),
                                          None).semantic_enabled
     assert policy_for(Settings(), "strict").rules() == ("canonical",)
     assert policy_for(Settings(), "loose").canonical == "first"
