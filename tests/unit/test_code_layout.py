@@ -1,8 +1,10 @@
 """The layout of the code holds what the README promises: no import cycle (also none hidden inside
 a function or behind ``if TYPE_CHECKING:``), packages that never import each other both ways, a
 deployed app that never imports the development servers, few modules at the top of each package
-root, files short enough to read at once, and classes small enough to hold one state (a class
-near the limit is named in a warning, so that it is split before its file is trimmed)."""
+root, files short enough to read at once, classes small enough to hold one state (a class
+near the limit is named in a warning, so that it is split before its file is trimmed), and code
+outside the package (evals/, benchmarks/, loadtests/) importing only the rag_core modules listed
+in ``OUTSIDE_MAY_IMPORT``, and no class but ``Parts`` keeping the whole ``Settings``."""
 
 from __future__ import annotations
 
@@ -200,3 +202,150 @@ def test_classes_stay_small_enough_to_hold_one_state() -> None:
         warnings.warn(f"{name} has {size} lines (limit {MAX_CLASS_LINES}): split it by the "
                       "states it holds before it grows", stacklevel=1)
     assert _classes_over(MAX_CLASS_LINES) == {}
+
+
+# --- what code outside the package may import ---------------------------------------------------
+
+OUTSIDE = ("evals", "benchmarks", "loadtests")
+# Every rag_core module that code in OUTSIDE imports (at the top or inside a function), and why.
+# Variants of the service (another generator, other settings, fresh caches, a reset breaker) come
+# from rag_core.parts: a module that only assembled parts by hand has no entry.
+OUTSIDE_MAY_IMPORT: dict[str, str] = {
+    # the edges: settings, parts, the pipeline, the servers
+    "rag_core.config": "Settings and its sections: every run is configured by them",
+    "rag_core.config.fixed": "the fixed values a benchmark names or lifts (statement timeout)",
+    "rag_core.parts": "every part and every variant of the service (parts.variant)",
+    "rag_core.pipeline": "Pipeline: what the harness asks questions through",
+    "rag_core.services": "the embedded PostgreSQL and Redis a run starts and stops",
+    "rag_core.procs": "ports, waiting for a server, CPU counts, stopping process groups",
+    "rag_core.types": "the values that cross the pipeline's edge (Answer, Note, TokenUsage)",
+    "rag_core.errors": "the coded errors a dataset check reports (InvalidNote)",
+    "rag_core.app": "bench_app measures the ASGI app itself",
+    "rag_core.api.auth": "tokens for the load test and app benchmarks, and their verification cost",
+    "rag_core.api.routes": "bench_app times the route's answer body apart from the pipeline",
+    "rag_core.api.schemas": "bench_app builds the route's request body",
+    "rag_core.observability": "the metrics registry the app benchmarks read",
+    # writing notes
+    "rag_core.ingest.ingestion": "notes into a store, as the CLI and the API write them",
+    "rag_core.ingest.notes": "reading a folder of notes, as the CLI does",
+    "rag_core.ingest.chunking": "chunks and content hashes of corpora written in bulk",
+    # what is measured one part at a time
+    "rag_core.embedding": "the Embedder protocol, embedders of other backends, vector numerics",
+    "rag_core.embedding.runtimes": "bench_embed measures each runtime on its own",
+    "rag_core.tokens": "bench_embed counts tokens as the pipeline does",
+    "rag_core.store.base": "SearchParams, Store and the bulk write rows of corpora",
+    "rag_core.store.filters": "bench_filters times searches with filters",
+    "rag_core.store.pgvector": "the retrieval benchmark's type of the store it loads",
+    "rag_core.store.searching": "the per-user scan limit the retrieval benchmark reports",
+    "rag_core.store.sql": "the retrieval benchmark runs the store's SQL on its own",
+    "rag_core.store.sql.search": "bench_pg_search times the search SQL alone",
+    "rag_core.cache.layers": "the cache benchmarks' type of the layers they load",
+    "rag_core.cache.answer_codec": "bench_redis_capacity sizes answers as the cache stores them",
+    "rag_core.cache.shares": "bench_cache_fairness reads each user's share of a layer",
+    "rag_core.cache.semantic": "the semantic decision's policy that the calibration varies",
+    "rag_core.redis_kv.client": "a Redis client of the benchmarks' own servers, and its type",
+    "rag_core.redis_kv.codec": "bench_redis_capacity writes entries as the layers encode them",
+    "rag_core.redis_kv.keys": "keys of the layers a benchmark fills or a replay empties",
+    "rag_core.redis_kv.writes": "bench_redis_capacity writes through the layers' write script",
+    "rag_core.costs.ledger": "prices of tokens, the ledger's day, its type in the benchmarks",
+    "rag_core.costs.billing": "which generators are free (no spend) in the answer figures",
+    "rag_core.costs.totals": "the TTL of the ledger's totals, which the capacity bench checks",
+    # the decisions the harness measures, ablates and calibrates
+    "rag_core.decisions.relevance": "the no-context decision the calibration varies",
+    "rag_core.decisions.note_facts": "the facts rule of the no-context decision, measured alone",
+    "rag_core.decisions.semantic_rules": "the semantic rules the decisions eval ablates",
+    "rag_core.decisions.semantic_canonical": "the strict canonical form, one design compared",
+    "rag_core.decisions.semantic_evidence": "the evidence checks the coverage rules study",
+    "rag_core.decisions.nlp": "word analysis shared with the coverage study",
+    "rag_core.decisions.lemma_sets": "lemma sets shared with the coverage study",
+    # generation and its safety
+    "rag_core.llm": "a generator that settings name (compare_generators' candidates)",
+    "rag_core.llm.base": "the Generator protocol that the harness's recorders implement",
+    "rag_core.llm.prompt": "the prompt whose echo and leaks the safety eval looks for",
+    "rag_core.postprocess": "the output guard, measured on streamed and whole answers",
+    "rag_core.safety.guard": "the question and note checks the safety eval measures",
+    "rag_core.safety.note_guard": "note checks on generated datasets",
+    "rag_core.safety.leak": "bench_safety_cpu times the leak check",
+    "rag_core.safety.prefilter": "bench_safety_cpu times the prefilter",
+    "rag_core.safety.sanitiser": "bench_safety_cpu times the sanitiser",
+    # the development servers the harness runs the service against
+    "rag_core.devservers.mock_server": "the mock LLM server of the load tests and outages",
+    "rag_core.devservers.mock_app": "the mock LLM app in process (compare_generators)",
+    "rag_core.devservers.local_model": "the local model the generator comparison runs",
+    "rag_core.devservers.local_server": "the local model's server",
+}
+
+
+def _outside_imports() -> dict[str, set[str]]:
+    """rag_core module -> the files outside the package that import it."""
+    found: dict[str, set[str]] = {}
+    for folder in OUTSIDE:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+            for target in _imported(module, path):
+                if target.split(".")[0] == "rag_core":
+                    found.setdefault(target, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_code_outside_the_package_imports_only_listed_modules() -> None:
+    found = _outside_imports()
+    unlisted = {m: sorted(files) for m, files in found.items() if m not in OUTSIDE_MAY_IMPORT}
+    assert not unlisted, (
+        f"{sorted(unlisted)} imported from {unlisted}: code outside rag_core/ imports only the "
+        "modules of OUTSIDE_MAY_IMPORT (tests/unit/test_code_layout.py). A variant of the "
+        "service belongs in rag_core/parts.py (parts.variant); if the module is really needed, "
+        "add it there with one line saying why.")
+
+
+def test_the_list_names_no_module_that_nothing_imports() -> None:
+    unused = sorted(set(OUTSIDE_MAY_IMPORT) - set(_outside_imports()))
+    assert not unused, f"{unused}: no longer imported from outside; take them off the list"
+
+
+# --- each part holds its sections of Settings, never the whole ----------------------------------
+
+MAY_KEEP_SETTINGS = {"rag_core/parts.py:Parts"}  # the container the edges build: it is the whole
+
+
+def _names(annotation: ast.expr | None) -> set[str]:
+    """The plain names an annotation mentions (``Settings | None`` -> Settings, None)."""
+    if annotation is None:
+        return set()
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        annotation = ast.parse(annotation.value, mode="eval").body
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(annotation)
+            if isinstance(n, ast.Name | ast.Attribute)}
+
+
+def _keeps_settings(cls: ast.ClassDef) -> list[str]:
+    """What of ``cls`` is typed ``Settings``: a field (dataclasses) or an ``__init__``
+    parameter (what an instance is made with, and so may keep)."""
+    found = [f"field {ast.unparse(n.target)}" for n in cls.body
+             if isinstance(n, ast.AnnAssign) and "Settings" in _names(n.annotation)]
+    for init in (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"):
+        arguments = [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]
+        found += [f"__init__({a.arg})" for a in arguments if "Settings" in _names(a.annotation)]
+    return found
+
+
+def test_only_parts_keeps_the_whole_settings() -> None:
+    keeping = {}
+    for path in sorted((ROOT / "rag_core").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef) and (what := _keeps_settings(node)):
+                keeping[f"{path.relative_to(ROOT)}:{node.name}"] = what
+    assert set(keeping) == MAY_KEEP_SETTINGS, (
+        f"{ {k: v for k, v in keeping.items() if k not in MAY_KEEP_SETTINGS} }: give a part only "
+        "its sections of Settings (rag_core/config/), built from Settings by a function beside "
+        "it (as layers_for, ledger_for, store_for, hf_generator)")
+
+
+def test_the_settings_rule_sees_fields_parameters_and_quoted_types(tmp_path: Path) -> None:
+    source = ("class A:\n    s: 'Settings | None'\n"
+              "class B:\n    def __init__(self, x: config.Settings) -> None: ...\n"
+              "class C:\n    def __init__(self, caches: Caches) -> None: ...\n")
+    tree = ast.parse(source)
+    found = {c.name: _keeps_settings(c) for c in tree.body if isinstance(c, ast.ClassDef)}
+    assert found == {"A": ["field s"], "B": ["__init__(x)"], "C": []}
