@@ -268,14 +268,16 @@ def annotate(root: Any, answer: Any) -> None:
         root.set_attribute(f"cache.{layer}", outcome)
 
 
-def genai_request(generator: str, settings: Settings, max_tokens: int) -> dict[str, Any]:
+def genai_request(generator: str, model: str, base_url: str | None,
+                  max_tokens: int) -> dict[str, Any]:
     """The OpenTelemetry GenAI attributes of a generation, before the call (semantic
     conventions for GenAI spans: operation, provider, requested model and output budget).
     ``gen_ai.system`` is the older name of ``gen_ai.provider.name``, kept for backends that
-    still chart it. The extractive generator is no provider's model: it reports itself."""
+    still chart it. The extractive generator is no provider's model: it reports itself.
+    ``model`` and ``base_url``: the model the generator asks and its server (None: the
+    Hugging Face router)."""
     if generator == "hf":
-        provider = "huggingface" if settings.llm_base_url is None else "openai_compatible"
-        model = settings.llm_model
+        provider = "huggingface" if base_url is None else "openai_compatible"
     else:
         provider, model = "rag_core", generator
     return {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,

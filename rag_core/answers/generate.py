@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import replace
-from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers.assemble import AnswerMaker
-from rag_core.config import fixed
+from rag_core.config import Settings, fixed
 from rag_core.costs.billing import Bill
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.prompt import is_decline
@@ -46,8 +45,8 @@ class Generation:
                             question=run.prompt.question)
         usage: TokenUsage | None = None
         # the model and server are the generator's own settings (a harness swaps generators)
-        own = _model_settings(p.generator) or p.settings
-        genai = obs.genai_request(p.generator.name, own, run.prompt.max_tokens)
+        model, base_url = _model_of(p.generator, p.settings)
+        genai = obs.genai_request(p.generator.name, model, base_url, run.prompt.max_tokens)
         with run.child("generate", **{"llm.name": p.generator.name}, **genai) as current:
             try:
                 if streaming:
@@ -118,12 +117,13 @@ class Generation:
         return answer
 
 
-def _model_settings(generator: object) -> Any:
-    """The settings that name the generator's model: the first of its wrappers (``inner``)
-    whose settings have ``llm_model`` (a breaker's own section does not)."""
+def _model_of(generator: object, settings: Settings) -> tuple[str, str | None]:
+    """The model a generator asks and its server: those of the first of its wrappers
+    (``inner``) that names a model and holds its model-call section (``HFGenerator``), else
+    those of ``settings``."""
     while generator is not None:
-        own = getattr(generator, "settings", None)
-        if own is not None and hasattr(own, "llm_model"):
-            return own
+        model, calls = getattr(generator, "model", None), getattr(generator, "calls", None)
+        if isinstance(model, str) and calls is not None:
+            return model, calls.llm_base_url
         generator = getattr(generator, "inner", None)
-    return None
+    return settings.llm_model, settings.llm_base_url

@@ -7,16 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from rag_core.cache.base import Cache
-from rag_core.config import Settings
+from rag_core.config import Caches
 from rag_core.redis_kv.keys import user_prefix
 from rag_core.redis_kv.writes import user_share
 
 LAYERS = ("query", "stale", "semantic", "embedding", "context")
 
 
-def layer_share(cache: Any, settings: Settings, layer: str, user_id: str) -> dict[str, int]:
+def layer_share(cache: Any, caches: Caches, layer: str, user_id: str) -> dict[str, int]:
     held = cache.user_entries(user_id) if getattr(cache, "enabled", True) else 0
-    bound = settings.layer_bound(layer)
+    bound = caches.layer_bound(layer)
     return {"entries": int(held), "most_while_shared": user_share(bound), "layer_bound": bound}
 
 
@@ -28,7 +28,7 @@ def user_shares(layers: Any, user_id: str) -> dict[str, dict[str, int]]:
         cache: Cache | Any = getattr(layers, name)
         if name == "semantic":
             cache = cache.layer if cache.layer is not None else _LocalSemantic(cache)
-        out[name] = layer_share(cache, layers.settings, name, user_id)
+        out[name] = layer_share(cache, layers.sections.caches, name, user_id)
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.memory import MemoryCache
 from rag_core.cache.shares import user_shares
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.parts import build_redis
 from rag_core.redis_kv.keys import user_prefix
 from rag_core.redis_kv.writes import user_share
@@ -35,7 +35,7 @@ def answer(text: str) -> Answer:
 def ask(layers: CacheLayers, user: str, n: int) -> str:
     """What a generated answer writes: its L1 key, its stale body and its semantic entry."""
     question = f"What did the sermon say about grace, question {n} of {user}?"
-    params = layers.settings.retrieval
+    params = Retrieval()  # the default search: the key any params would make here
     version = layers.notes_version(user, lambda _: 1)
     key = layers.answer_key(params, user, version, question, 5)
     layers.put_answer(key, answer(question), user_id=user, notes_version=version,
