@@ -62,6 +62,7 @@ class Parts:
 
     def close(self) -> None:
         self.caches.close()
+        self.ledger.close()  # the request counts pending, while the store is open
         self.store.close()
 
 

@@ -121,7 +121,7 @@ class Pipeline:
             obs.annotate(run.root, answer)
             yield answer
         except RagError as exc:
-            obs.REQUESTS.labels(outcome="error").inc()
+            self.answers.ended(run, "error")
             run.root.set_attribute("error.code", exc.code)
             raise
         finally:

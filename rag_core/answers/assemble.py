@@ -23,10 +23,17 @@ class AnswerMaker:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
 
+    def ended(self, run: Run, outcome: str) -> None:
+        """The request ended with ``outcome`` (an answer's, or ``error``): counted in
+        ``assistant_requests_total`` and in the user's day (``rag-core costs report``), paid
+        or not."""
+        obs.REQUESTS.labels(outcome=outcome).inc()
+        self.parts.ledger.requests.count(run.user_id, outcome)
+
     def from_cache(self, run: Run, cached: Answer, outcome: str) -> Answer:
         """A cached answer served (``outcome``: cached or stale), with the id of the entry
         that served it; a hit also counts the model call it saved."""
-        obs.REQUESTS.labels(outcome=outcome).inc()
+        self.ended(run, outcome)
         if outcome == "stale":
             answer_id = answer_log.served_id(cached.answer_id, "stale")
         elif run.cache.get("query") == "semantic_hit":
@@ -55,7 +62,7 @@ class AnswerMaker:
     def finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
                usage: TokenUsage | None = None, cost: float = 0.0) -> Answer:
         """A new answer (``outcome``: generated, declined, refused or no_context)."""
-        obs.REQUESTS.labels(outcome=outcome).inc()
+        self.ended(run, outcome)
         query = run.query
         return Answer(
             answer=text,
