@@ -202,12 +202,12 @@ class CacheLayers:
     # --- housekeeping ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, CacheStats]:
-        """Per layer: the counts of every process that shares this Redis (this process's own
-        without Redis); ``entries`` and ``bytes`` as this process sees them (the context
-        layer lives in each process)."""
-        out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
-        out["semantic"] = CacheStats("semantic", hits=self.semantic.hits,
-                                     misses=self.semantic.misses, entries=self.semantic.size())
+        """Per layer: the counts of every process sharing this Redis (without Redis, this
+        process's); ``entries`` and ``bytes`` (Redis's ``MEMORY USAGE`` of the layer's keys
+        and index, or the values' sizes in process) as this process sees them (context lives
+        in each process); ``stale`` holds the answer bodies ``query`` entries point to."""
+        out = {name: getattr(self, name).stats()
+               for name in ("query", "embedding", "context", "semantic", "stale")}
         if self.counters is not None:
             shared = self.counters.read()
             for name, stats in out.items():

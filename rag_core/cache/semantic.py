@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rag_core import observability as obs
+from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
 from rag_core.config import Settings, fixed
@@ -278,6 +279,11 @@ class SemanticCache:
 
     def size(self) -> int:
         return self.entries.size()
+
+    def stats(self) -> CacheStats:
+        """This process's hits and misses, the live entries and the bytes they hold."""
+        return CacheStats(LAYER, hits=self.hits, misses=self.misses, entries=self.size(),
+                          bytes=self.entries.held_bytes())
 
     def clear(self, prefix: str = "") -> int:
         return self.entries.clear(prefix)
