@@ -31,16 +31,25 @@ window.addEventListener('hashchange',fromHash);
 document.addEventListener('DOMContentLoaded',fromHash);"""
 
 
-def _row(q: Question, flipped: set[str]) -> str:
+def _row(q: Question, flipped: set[str], before: Question | None = None) -> str:
+    """One question; ``before``: its row in the baseline (a flip shows that answer too)."""
     state = "pass" if q.passed else "fail"
     checks = "<br>".join(f"{'✓' if ok else '✗'} {escape(name)}" for name, ok in q.checks.items())
     cls = f"{state} flip" if q.id in flipped else state
+    refs = ", ".join(q.reference_note_ids)
+    answer = escape(q.answer)
+    result = state.upper()
+    if before is not None:
+        answer += f"<br><small>before: {escape(before.answer)}</small>"
+        result += f"<br><small>{'passed' if before.passed else 'failed'} before</small>"
     return (f'<tr class="{cls}" data-state="{state}" id="q-{escape(q.id)}">'
             f"<td>{escape(q.id)}<br>{escape(q.user_id)}</td><td>{escape(q.question)}</td>"
-            f"<td>{escape(q.expected)}</td><td>{escape(q.answer)}</td>"
+            f"<td>{escape(q.expected)}"
+            + (f"<br><small>reference: {escape(refs)}</small>" if refs else "")
+            + f"</td><td>{answer}</td>"
             f"<td>{escape(', '.join(q.cited_note_ids) or '-')}<br><small>retrieved: "
             f"{escape(', '.join(q.retrieved_note_ids) or '-')}</small></td>"
-            f"<td>{checks}</td><td>{state.upper()}</td></tr>")
+            f"<td>{checks}</td><td>{result}</td></tr>")
 
 
 def write_page(folder: Path, title: str, questions: Sequence[Question],
@@ -60,7 +69,8 @@ def write_page(folder: Path, title: str, questions: Sequence[Question],
     if flips:
         parts += [f"<h2>Questions that flipped against the baseline: {len(newly_failing)} "
                   f"newly failing, {len(newly_passing)} newly passing</h2>",
-                  f"<table>{head}", *[_row(f.after, ids) for f in flips], "</table>"]
+                  f"<table>{head}", *[_row(f.after, ids, f.before) for f in flips],
+                  "</table>"]
     buttons = " ".join(f"<button onclick=\"location.hash='{kind}'\">{label}</button>"
                        for kind, label in zip(FILTERS, ("all", "failing", "passing"),
                                               strict=True))

@@ -73,6 +73,8 @@ def test_the_browser_shows_the_newly_failing_question_and_filters_by_state(tmp_p
     assert [(r["id"], r["state"]) for r in flips] == [("q-trip-1", "fail")]
     assert "What did the hut cost in 2019?" in str(flips[0]["text"])
     assert "✗ reference_retrieved" in str(flips[0]["text"])
+    assert "before: The bill was 870 dollars [1]." in str(flips[0]["text"])  # its old answer
+    assert "passed before" in str(flips[0]["text"])
     assert not any(r["hidden"] for r in shown.rows)  # no fragment: every question shown
 
     failing_only = Rows()
