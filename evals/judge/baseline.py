@@ -28,25 +28,44 @@ def default_path(reports_dir: Path, name: str) -> Path:
     return reports_dir / name / FILE
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The run a baseline came from (``baseline.json``'s ``run``)."""
+
+    id: str = "-"
+    git_commit: str | None = None
+    started_at: str = ""
+    profile: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "git_commit": self.git_commit, "started_at": self.started_at,
+                "profile": self.profile}
+
+    @classmethod
+    def from_json(cls, data: object) -> Origin:
+        row = data if isinstance(data, dict) else {}
+        commit = row.get("git_commit")
+        return cls(str(row.get("id") or "-"), None if commit is None else str(commit),
+                   str(row.get("started_at") or ""), str(row.get("profile") or ""))
+
+
 @dataclass
 class Baseline:
     path: Path
     questions: list[Question]
     metrics: dict[str, object] = field(default_factory=dict)
-    run: dict[str, object] = field(default_factory=dict)
-
-    def as_summary(self) -> dict[str, object]:
-        """What the report's metric table reads (the baseline's metrics)."""
-        return {"metrics": self.metrics, "run": self.run}
+    origin: Origin = field(default_factory=Origin)
+    parameters: dict[str, dict[str, object]] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)  # as summary.json holds them
 
 
-def write(path: Path, questions: Sequence[Question], summary: Mapping[str, object]) -> Path:
-    run = summary.get("run")
-    data = {"run": {"id": run.get("id") if isinstance(run, dict) else None,
-                    "git_commit": summary.get("git_commit"),
-                    "started_at": summary.get("started_at"), "profile": summary.get("profile")},
-            "parameters": summary.get("parameters", {}), "settings": summary.get("settings", {}),
-            "metrics": summary.get("metrics", {}),
+def write(path: Path, questions: Sequence[Question], origin: Origin, *,
+          metrics: Mapping[str, object], parameters: Mapping[str, object] | None = None,
+          settings: Mapping[str, object] | None = None) -> Path:
+    """``baseline.json``: the run it came from, its parameters, Settings and metrics, and every
+    judged question."""
+    data = {"run": origin.to_json(), "parameters": dict(parameters or {}),
+            "settings": dict(settings or {}), "metrics": dict(metrics),
             "questions": [q.to_json() for q in questions]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
@@ -62,8 +81,11 @@ def load(path: Path) -> Baseline:
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         raise ValueError(f"{path} is not a dataset baseline (no 'questions' list; a "
                          "baseline.json is written by a dataset's first run)")
+    params = data.get("parameters") or {}
     return Baseline(path, [Question.from_json(q) for q in data["questions"]],
-                    dict(data.get("metrics") or {}), dict(data.get("run") or {}))
+                    dict(data.get("metrics") or {}), Origin.from_json(data.get("run")),
+                    {str(k): dict(v) for k, v in params.items() if isinstance(v, dict)},
+                    dict(data.get("settings") or {}))
 
 
 @dataclass

@@ -74,7 +74,7 @@ def test_a_dataset_is_judged_against_its_own_baseline(setup, tmp_path, capsys):
     assert {c.get("name") for c in suites["questions"]} == set(failing)
     assert "baseline.newly_failing_questions" in {c.get("name") for c in suites["gates"]}
 
-    code = cli.main(["compare", first.summary["run"]["id"], worse.summary["run"]["id"],
+    code = cli.main(["compare", first.summary.run.id, worse.summary.run.id,
                      "--reports-dir", str(reports)])
     printed = capsys.readouterr().out
     assert code == 0
