@@ -150,11 +150,13 @@ def run(options: RunOptions) -> RunResult:
                   f"{name.split(' ', 1)[0]} (started by this run)", file=stream)
     results = gates_mod.evaluate(plan.gates, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
+    counts = question_counts(read_rows(out_root), [r.name for r in results], metrics)
     if plan.own_data and dataset is not None:
         from evals.datasets.gating import too_few
 
         results = too_few(_not_measured(results, "nothing to measure on dataset "
-                                                 f"{dataset.name}"), metrics)
+                                                 f"{dataset.name}"), metrics,
+                          asked={name: n for name, (_, n) in counts.items()})
     elif options.profile in ("tune", "smoke"):
         results = _not_measured(results, f"not measured: the {options.profile} profile skips "
                                          "this part")
@@ -177,7 +179,6 @@ def run(options: RunOptions) -> RunResult:
                 else report.load_baseline(plan.summary_baseline))
     if baseline is not None and baseline_path is not None:
         baseline = Compared(rel(baseline_path), baseline.metrics)
-    counts = question_counts(read_rows(out_root), [r.name for r in results], metrics)
     this = RunReport(summary, results, outcomes, baseline, prev[1] if prev else None,
                      plan.gates, judged, options.junit_xml, counts)
     report_plots.copy_beside(outcomes, out_root)

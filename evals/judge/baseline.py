@@ -42,11 +42,15 @@ class Origin:
                 "profile": self.profile}
 
     @classmethod
-    def from_json(cls, data: object) -> Origin:
-        row = data if isinstance(data, dict) else {}
-        commit = row.get("git_commit")
-        return cls(str(row.get("id") or "-"), None if commit is None else str(commit),
-                   str(row.get("started_at") or ""), str(row.get("profile") or ""))
+    def from_json(cls, data: object, where: str) -> Origin:
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
+        missing = [k for k in ("id", "git_commit", "started_at", "profile") if k not in data]
+        if missing:
+            raise ValueError(f"{where}: the field {missing[0]!r} is missing")
+        commit = data["git_commit"]
+        return cls(str(data["id"]), None if commit is None else str(commit),
+                   str(data["started_at"]), str(data["profile"]))
 
 
 @dataclass
@@ -81,11 +85,17 @@ def load(path: Path) -> Baseline:
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         raise ValueError(f"{path} is not a dataset baseline (no 'questions' list; a "
                          "baseline.json is written by a dataset's first run)")
-    params = data.get("parameters") or {}
-    return Baseline(path, [Question.from_json(q) for q in data["questions"]],
-                    dict(data.get("metrics") or {}), Origin.from_json(data.get("run")),
+    missing = [k for k in ("run", "parameters", "settings", "metrics") if k not in data]
+    if missing:
+        raise ValueError(f"{path}: the field {missing[0]!r} is missing")
+    params, settings, metrics = data["parameters"], data["settings"], data["metrics"]
+    if not (isinstance(params, dict) and isinstance(settings, dict)
+            and isinstance(metrics, dict)):
+        raise ValueError(f"{path}: parameters, settings and metrics must be objects")
+    return Baseline(path, [Question.from_json(q) for q in data["questions"]], dict(metrics),
+                    Origin.from_json(data["run"], f"{path}.run"),
                     {str(k): dict(v) for k, v in params.items() if isinstance(v, dict)},
-                    dict(data.get("settings") or {}))
+                    dict(settings))
 
 
 @dataclass

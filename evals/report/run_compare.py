@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from evals import units
 from evals.paths import REPORTS_DIR
-from evals.report.run_report import RunInfo, RunSummary, settings_from_json
+from evals.report.run_report import RunInfo, RunSummary, count_text, settings_from_json
 
 if TYPE_CHECKING:
     from evals.judge.questions import Question
@@ -124,7 +124,10 @@ def question_lines(before: Sequence[Question], after: Sequence[Question]) -> lis
     if not before or not after:
         return []
     failing, passing = questions.flips(before, after)
-    lines = baseline.flip_markdown(failing, passing, "the first run")
+    lines = [f"Questions that passed every check: first run "
+             f"{questions.rate_text(sum(q.passed for q in before), len(before))}, second run "
+             f"{questions.rate_text(sum(q.passed for q in after), len(after))}.", ""]
+    lines += baseline.flip_markdown(failing, passing, "the first run")
     lines += ["## Per-question metrics (paired bootstrap, 95 % interval)", ""]
     lines += [f"- `{c.name}`: {c.text()}" for c in paired.changes(before, after)] or ["- none"]
     return lines + [""]
@@ -132,11 +135,14 @@ def question_lines(before: Sequence[Question], after: Sequence[Question]) -> lis
 
 def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", *,
             show_all: bool = True, bands: Mapping[str, float] | None = None,
-            questions: tuple[Sequence[Question], Sequence[Question]] = ((), ())) -> str:
+            questions: tuple[Sequence[Question], Sequence[Question]] = ((), ()),
+            counts: tuple[Mapping[str, tuple[int, int]], Mapping[str, tuple[int, int]]] = (
+                {}, {})) -> str:
     """Markdown: the changes from A to B, the gates whose status differs, the questions that
     flipped (``questions``: each run's judged questions) and the per-question metrics' paired
     intervals, then the metrics (every one with ``show_all``, else those that moved beyond
-    their noise band)."""
+    their noise band); ``counts``: each run's rates over questions as (ones, questions),
+    shown beside the rate with its 95 % Wilson interval."""
     from evals.report.tables import md_table
 
     lines = [f"# Run {name_b} against run {name_a}", ""]
@@ -164,7 +170,8 @@ def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", 
         va, vb = ma.get(name), mb.get(name)
         if not show_all and not moved(name, va, vb, bands or {}):
             continue
-        rows.append([f"`{name}`", units.fmt_value(name, va), units.fmt_value(name, vb),
+        rows.append([f"`{name}`", _with_count(name, va, counts[0]),
+                     _with_count(name, vb, counts[1]),
                      units.fmt_delta(name, delta(vb, va), vb) if vb is not None else "-"])
     title = "Metrics" if show_all else (
         f"Metrics that moved beyond their noise band ({len(rows)} of {len(names)}"
@@ -183,7 +190,22 @@ def compare_runs(ref_a: str | Path = "previous", ref_b: str | Path = "latest",
     (a, questions_a), (b, questions_b) = _load_run(path_a), _load_run(path_b)
     bands = {**noise.bands(a.profile), **noise.bands(b.profile)}
     return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands,
-                   questions=(questions_a, questions_b))
+                   questions=(questions_a, questions_b),
+                   counts=(_counts(path_a, a), _counts(path_b, b)))
+
+
+def _with_count(name: str, value: object, counts: Mapping[str, tuple[int, int]]) -> str:
+    shown = units.fmt_value(name, value)
+    return f"{shown} ({count_text(counts, name, short=True)})" if name in counts else shown
+
+
+def _counts(path: Path, summary: RunSummary) -> dict[str, tuple[int, int]]:
+    """The counts behind a run's rates over questions, from the quality rows beside its
+    summary (none for a dataset's baseline.json or a run without them)."""
+    from evals.judge.questions import read_rows
+    from evals.report.rates import question_counts
+
+    return question_counts(read_rows(path.parent), summary.metrics, summary.metrics)
 
 
 def _load_run(path: Path) -> tuple[RunSummary, list[Question]]:

@@ -235,21 +235,24 @@ class RunSummary:
         """A summary as written by :meth:`to_json`; a :class:`SummaryError` names the first
         field that is missing or of the wrong kind."""
         top = _obj(data, where)
-        for key in SUMMARY_KEYS:
+        for key in SUMMARY_KEYS:  # every top-level field, before any is read
             _get(top, key, where)
-        params = _obj(top["parameters"], f"{where}.parameters")
+
+        def at(key: str) -> object:
+            return _get(top, key, where)
+
         return cls(
-            profile=str(_text(top["profile"], f"{where}.profile")),
-            started_at=str(_text(top["started_at"], f"{where}.started_at")),
-            git_commit=_text(top["git_commit"], f"{where}.git_commit", optional=True),
-            run=RunInfo.from_json(top["run"], f"{where}.run"),
+            profile=str(_text(at("profile"), f"{where}.profile")),
+            started_at=str(_text(at("started_at"), f"{where}.started_at")),
+            git_commit=_text(at("git_commit"), f"{where}.git_commit", optional=True),
+            run=RunInfo.from_json(at("run"), f"{where}.run"),
             parameters={nb: dict(_obj(v, f"{where}.parameters.{nb}"))
-                        for nb, v in params.items()},
-            settings=settings_from_json(top["settings"], f"{where}.settings"),
-            environment=Environment.from_json(top["environment"], f"{where}.environment"),
+                        for nb, v in _obj(at("parameters"), f"{where}.parameters").items()},
+            settings=settings_from_json(at("settings"), f"{where}.settings"),
+            environment=Environment.from_json(at("environment"), f"{where}.environment"),
             gates=[GateRow.from_json(g, f"{where}.gates[{i}]")
-                   for i, g in enumerate(_list(top["gates"], f"{where}.gates"))],
-            metrics=dict(_obj(top["metrics"], f"{where}.metrics")))
+                   for i, g in enumerate(_list(at("gates"), f"{where}.gates"))],
+            metrics=dict(_obj(at("metrics"), f"{where}.metrics")))
 
     @classmethod
     def read(cls, path: str | Path) -> RunSummary:
@@ -321,10 +324,16 @@ class RunReport:
         return self.judged.markdown_lines() if self.judged is not None else []
 
 
-def count_text(counts: Mapping[str, tuple[int, int]], name: str) -> str:
-    """``5 of 6 (83 %, 95 % interval 44-97 %)`` for a rate over questions, else ``-``."""
-    from evals.judge.questions import rate_text
+def count_text(counts: Mapping[str, tuple[int, int]], name: str, *,
+               short: bool = False) -> str:
+    """``5 of 6 (83 %, 95 % interval 44-97 %)`` for a rate over questions (``short``:
+    ``5 of 6, 95 % 44-97 %``, beside a value already shown), else ``-``."""
+    from evals.judge.questions import rate_text, wilson
 
     if name not in counts:
         return "-"
-    return rate_text(*counts[name])
+    k, n = counts[name]
+    if not short:
+        return rate_text(k, n)
+    low, high = wilson(k, n)
+    return f"{k} of {n}, 95 % {100 * low:.0f}-{100 * high:.0f} %"

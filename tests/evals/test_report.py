@@ -224,3 +224,19 @@ def test_a_gate_over_questions_shows_its_count_and_wilson_interval(tmp_path):
     verdict = text.split("## Verdict")[1].split("\n## ")[0]
     assert "= 0.8333, needs >= 0.9 (5 of 6 (83 %, 95 % interval 44-97 %))" in verdict
     assert "ran on: the golden set (golden/), 5 of 6 questions" in verdict
+
+
+def test_a_failed_gate_on_a_dataset_quotes_that_dataset_not_the_golden_set():
+    from evals.report.explain import explain_lines
+    from evals.report.run_report import DatasetInfo
+
+    gate = g.GateResult("quality.no_context.no_context_accuracy", 0.833, 0.87, "ge", "failed",
+                        "trips: allows one of the 12 no-context questions")
+    summary = report.build_summary(
+        "ci", "t", "c", [gate], {"quality.no_context.n": 12},
+        run=RunInfo("r1", dataset=DatasetInfo("trips", "/data/trips"),
+                    gate_sources={gate.name: "/data/trips/gates.toml"}))
+    lines = explain_lines(gate, summary)
+    assert "  - ran on: dataset `trips` (/data/trips), 12 questions" in lines
+    assert "  - threshold from: /data/trips/gates.toml (the dataset's gates.toml)" in lines
+    assert lines[-1].endswith("--profile ci --dataset /data/trips --only quality`")
