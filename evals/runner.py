@@ -41,6 +41,7 @@ from evals.report.run_report import (
     RunReport,
     RunSummary,
     Setting,
+    SummaryError,
     settings_from_json,
 )
 from evals.runs.execute import (
@@ -106,8 +107,11 @@ def run(options: RunOptions) -> RunResult:
     runs = run_compare.runs_dir(plan.folder, options.reports_dir)
     run_id = options.run_id or new_run_id(runs)
     out_root = runs / run_id
+    try:
+        prev = run_compare.previous_run(plan.folder, run_id, options.reports_dir)
+    except SummaryError as exc:  # before a notebook runs: say which field of which file
+        raise UsageError(f"the previous run cannot be compared with: {exc}") from None
     out_root.mkdir(parents=True, exist_ok=True)
-    prev = run_compare.previous_run(plan.folder, run_id, options.reports_dir)
     for text in warnings:
         print(f"evals: WARNING: {text}", file=stream)
     on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""

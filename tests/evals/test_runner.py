@@ -113,6 +113,15 @@ def test_deltas_against_a_baseline(tiny):
     base.write_text(json.dumps({"metrics": {"tiny.score": 0.91}}))
     with pytest.raises(runner.UsageError, match="the field 'profile' is missing"):
         _run(tiny, baseline=str(base))
+    # so is a previous run whose summary lost a field: it does not read as empty
+    last = out / "runs" / result.summary.run.id / "summary.json"
+    damaged = json.loads(last.read_text())
+    del damaged["run"]["id"]
+    last.write_text(json.dumps(damaged))
+    runs = sorted((out / "runs").iterdir())
+    with pytest.raises(runner.UsageError, match=r"run: the field 'id' is missing"):
+        _run(tiny, baseline=None)
+    assert sorted((out / "runs").iterdir()) == runs  # and leaves no empty run folder
 
 
 def test_cli_prints_failing_rows(tiny, capsys, monkeypatch):
