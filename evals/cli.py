@@ -39,7 +39,6 @@ import yaml
 
 from evals import gates as gates_mod
 from evals import profiles
-from evals.jsonish import mapping
 from evals.paths import GATES_FILE, REPORTS_DIR
 
 
@@ -187,7 +186,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from evals.report.explain import explain_lines
 
         for gate in failing:
-            print("\n".join(explain_lines(gate, result.summary, options.gates_file)))
+            print("\n".join(explain_lines(gate, result.summary, options.gates_file,
+                                           counts=result.report.counts)))
     flipped = result.judged.console_lines()
     if flipped:
         print()
@@ -203,19 +203,22 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _spread(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    import json
-
     from evals.report import spread
     from evals.report import summary as report
+    from evals.report.run_report import RunSummary, SummaryError
+    from evals.runner import UsageError
 
-    summaries: list[dict[str, object]] = []
+    summaries: list[RunSummary] = []
     failed: list[int] = []
     if args.summaries:
-        summaries = [json.loads(p.read_text()) for p in args.summaries]
-        names = sorted({k.split(".", 1)[0] for s in summaries for k in mapping(s.get("metrics"))})
-        profile = str(summaries[0].get("profile", args.profile)) if summaries else args.profile
+        try:
+            summaries = [RunSummary.read(p) for p in args.summaries]
+        except SummaryError as exc:
+            raise UsageError(str(exc)) from None
+        names = sorted({k.split(".", 1)[0] for s in summaries for k in s.metrics})
+        profile = summaries[0].profile if summaries else args.profile
     else:
-        from evals.runner import RunOptions, UsageError, run
+        from evals.runner import RunOptions, run
 
         if not args.only:
             raise UsageError("name the notebooks to repeat with --only (or give --from files)")
