@@ -113,6 +113,9 @@ class NarrowedOut(BaseModel):
     names it, were searched; a filter of the request wins for its field."""
 
     speaker: list[str] = Field(default_factory=list, description="Speakers named")
+    speaker_words: list[str] = Field(default_factory=list, description=(
+        "Words of a named speaker's name that no other speaker's holds: a text that writes "
+        "one of them alone names the speaker too"))
     series: list[str] = Field(default_factory=list, description="Series named")
     year: str | None = Field(None, description="The one year named (a note dated that year, "
                                                "or whose text holds it)")

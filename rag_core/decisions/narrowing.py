@@ -8,7 +8,9 @@ year of four digits, and only when the question names no other (two years may bo
 whose middle years are not named), read as the no-context facts read it (an amount such as
 "1900 pounds" is no year). A value no note's front matter holds narrows nothing, and the
 search keeps every note whose text holds the value whatever its front matter says (a year in
-a question often names an event in the text, not the note's date). A filter the caller set
+a question often names an event in the text, not the note's date); a speaker's text also by
+a word of their name no other speaker's holds (a note that says "Tomasz" speaks of Tomasz
+Wierzba when no other speaker is a Tomasz). A filter the caller set
 wins over one read from the question for the same field (``date_from`` and ``date_to`` for
 the year).
 """
@@ -40,6 +42,16 @@ def _named(question: tuple[str, ...], values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+def _own_words(named: tuple[str, ...], values: Iterable[str]) -> tuple[str, ...]:
+    """The words of the ``named`` values (of three letters or more) that no other value holds:
+    a text that writes one of them alone names that value (a first or family name)."""
+    def words(value: str) -> set[str]:  # as the front matter writes them (accents kept)
+        return set(_TOKEN.findall(value.lower()))
+
+    others = {w for v in values if v not in named for w in words(v)}
+    return tuple(sorted({w for v in named for w in words(v) if len(w) > 2} - others))
+
+
 def _year(question: str, dated: frozenset[str]) -> str | None:
     if not {y for y in _FOUR_DIGITS.findall(question)} & dated:  # spaCy only when it may
         return None
@@ -53,8 +65,9 @@ def read(question: str, notes: Callable[[], note_facts.NoteFacts],
     (called once), the fields of the caller's filters ``given`` left out."""
     facts = notes()
     words = _words(question)
+    speakers = () if given.speaker else _named(words, facts.speakers)
     found = Narrowing(
-        speaker=() if given.speaker else _named(words, facts.speakers),
-        series=() if given.series else _named(words, facts.series),
-        year=None if given.date_from or given.date_to else _year(question, facts.dated))
+        speaker=speakers, series=() if given.series else _named(words, facts.series),
+        year=None if given.date_from or given.date_to else _year(question, facts.dated),
+        speaker_words=_own_words(speakers, facts.speakers))
     return found if found else NO_NARROWING

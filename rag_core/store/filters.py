@@ -112,12 +112,16 @@ class Narrowing:
     speaker: tuple[str, ...] = ()
     series: tuple[str, ...] = ()
     year: str | None = None
+    # more ways a text names the speakers: a word of one that no other speaker's name holds
+    # ("Tomasz" of "Tomasz Wierzba"), as a note that speaks of someone often writes
+    speaker_words: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.speaker or self.series or self.year)
 
     def to_dict(self) -> dict[str, Any]:
-        full = {"speaker": list(self.speaker), "series": list(self.series), "year": self.year}
+        full = {"speaker": list(self.speaker), "series": list(self.series), "year": self.year,
+                "speaker_words": list(self.speaker_words)}
         return {k: v for k, v in full.items() if v}
 
     def describe(self) -> str:
@@ -130,7 +134,8 @@ class Narrowing:
 
     def texts(self) -> dict[str, str | None]:
         """Per field, the pattern of a text that holds one of its values (``held_pattern``)."""
-        return {"speaker": held_pattern(self.speaker), "series": held_pattern(self.series),
+        return {"speaker": held_pattern(self.speaker + self.speaker_words),
+                "series": held_pattern(self.series),
                 "year": held_pattern([self.year] if self.year else [])}
 
     def binds(self) -> dict[str, Any]:

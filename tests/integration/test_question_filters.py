@@ -69,7 +69,8 @@ def test_a_question_naming_a_speaker_searches_hers_and_the_notes_naming_her(
     assert {r["note_id"] for r in answer.retrieved} == {
         "okafor-storm", "okafor-table", "brannigan-recalls"}
     assert answer.decisions["narrowed"] == {
-        "speaker": [OKAFOR], "described": f"speaker {OKAFOR!r} (or a note whose text names it)"}
+        "speaker": [OKAFOR], "speaker_words": ["miriam", "okafor", "pastor"],
+        "described": f"speaker {OKAFOR!r} (or a note whose text names it)"}
 
 
 def test_a_year_keeps_a_note_whose_text_holds_it_though_dated_otherwise(pipe: Pipeline) -> None:
