@@ -95,3 +95,13 @@ def test_the_caller_s_filter_wins_for_its_field(pipe: Pipeline) -> None:
     assert searched(pipe, question, filters=Filters(speaker=BRANNIGAN)) == {"brannigan-recalls"}
     assert searched(pipe, question, filters=Filters(date_to="2023")) == {
         "okafor-table", "brannigan-recalls"}
+
+
+def test_a_new_note_s_front_matter_narrows_the_next_question(pipe: Pipeline) -> None:
+    """The values are read per notes version (the version every cache key names): a speaker
+    no note had narrows nothing, then, once a note of theirs is written, narrows."""
+    question = "What did Dr. Lucia Castellanos say about mercy?"
+    assert searched(pipe, question) == EVERY
+    ingest_notes(pipe.parts, "ann", [Note("castellanos", "Mercy", "Mercy, said she.",
+                                          speaker="Dr. Lucia Castellanos")], progress=False)
+    assert searched(pipe, question) == {"castellanos"}
