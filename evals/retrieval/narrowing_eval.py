@@ -1,5 +1,5 @@
 """The filters read from the question (``rag_core.decisions.narrowing``) measured against their
-ablation, in one run on one store: ``python -m evals.quality.narrowing_eval``.
+ablation, in one run on one store: ``python -m evals.retrieval.narrowing_eval``.
 
 Per set (the golden test split, ``../shared/eval-external/`` where present, the example set)
 and with the narrowing off and on: the no-context decision's figures at the service's top_k
