@@ -23,6 +23,7 @@ from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.generate import Generation
+from rag_core.answers.scope import Scope
 from rag_core.context import select_context
 from rag_core.decisions.note_facts import NotesMemo
 from rag_core.decisions.relevance import decide_relevance
@@ -50,6 +51,7 @@ class Pipeline:
         self.params = parts.settings.retrieval
         self.words = WordMatcher(parts.embedder)  # near words for the semantic cache
         self.note_facts = NotesMemo(parts.store.user_texts)  # the no-context decision's facts
+        self.scope = Scope(parts.store, self.note_facts)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
         self.generation = Generation(parts, self.answers)  # steps 6-7
 
@@ -86,9 +88,11 @@ class Pipeline:
 
     def search(self, user_id: str, query: str, top_k: int | None = None,
                filters: Filters = NO_FILTERS) -> list[Chunk]:
-        """Retrieval only (``rag-core search``): validate, embed, retrieve; no caches."""
+        """Retrieval only (``rag-core search``): validate, narrow, embed, retrieve; no caches."""
         run = self._new_run(user_id, top_k, None, filters)
         run.query = self._validate(run, query)
+        run.version = self.parts.store.notes_version(user_id)
+        self.scope.narrow(run)
         run.vector = self.parts.embedder.embed([run.query.text])[0]
         return self._search_store(run)
 
@@ -155,11 +159,12 @@ class Pipeline:
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
         with run.step("retrieve") as current:
+            self.scope.narrow(run)  # a function of the question and the notes version
             run.chunks, run.cache["context"] = p.caches.chunks_for(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
                 lambda: self._search_store(run), run.filters)
             current.set_attribute("cache.context", run.cache["context"])
-        if run.filters and not self._filters_match(run):  # no LLM, no charge
+        if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
@@ -203,21 +208,14 @@ class Pipeline:
             obs.SANITISER_FLAGS.labels(family=flag).inc()
         return query
 
-    def _filters_match(self, run: Run) -> bool:
-        """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
-        matched = bool(run.chunks) or self.parts.store.count_matching(
-            run.user_id, run.filters, min_version=run.version) > 0
-        run.decisions["filters"] = {"matched": matched, "filters": run.filters.to_dict(),
-                                    "described": run.filters.describe()}
-        return matched
-
     def _search_store(self, run: Run) -> list[Chunk]:
         assert run.query is not None
         start = time.perf_counter()
         try:
             chunks = self.parts.store.search(run.user_id, run.vector, run.top_k,
                                              query_text=run.query.text, params=self.params,
-                                             min_version=run.version, filters=run.filters)
+                                             min_version=run.version,
+                                             filters=run.filters.narrowed(run.narrowing))
         finally:
             obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
         if chunks:

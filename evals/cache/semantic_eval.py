@@ -99,8 +99,9 @@ def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, object]], *, depth:
         for text in (str(pair["a"]), str(pair["b"])):
             key = (str(pair["user_id"]), text)
             if key not in found:
-                chunks = pipeline.parts.store.search(key[0], vectors[text], settings.top_k,
-                                                     query_text=text, params=params)
+                chunks = pipeline.parts.store.search(
+                    key[0], vectors[text], settings.top_k, query_text=text, params=params,
+                    filters=pipeline.scope.filters_for(key[0], text))  # as the pipeline
                 found[key] = rules.Evidence.of(chunks, depth)
     return [PairEvidence(p, float(np.dot(vectors[str(p["a"])], vectors[str(p["b"])])),
                          found[(str(p["user_id"]), str(p["a"]))],

@@ -97,4 +97,6 @@ def kept_decisions(cached: Answer) -> dict[str, Any]:
         kept["semantic"] = semantic
     kept.update({k: cached.decisions[k] for k in ("relevance", "filters")
                  if cached.no_context and k in cached.decisions})
+    if "narrowed" in cached.decisions:  # the same question and notes: the same narrowing
+        kept["narrowed"] = cached.decisions["narrowed"]
     return kept

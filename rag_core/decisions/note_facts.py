@@ -71,6 +71,10 @@ class NoteFacts:
     years: frozenset[str] = frozenset()
     months: frozenset[int] = frozenset()
     passages: frozenset[tuple[str, int, int]] = frozenset()
+    # front-matter values as written: speakers, series, the years of dates (``narrowing``)
+    speakers: frozenset[str] = frozenset()
+    series: frozenset[str] = frozenset()
+    dated: frozenset[str] = frozenset()
 
 
 def _meta_text(meta: Mapping[str, Any]) -> str:
@@ -87,6 +91,7 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
     texts: list[str] = []
     months: set[int] = set()
     years: set[str] = set()
+    front: dict[str, set[str]] = {"speaker": set(), "series": set()}
     for text, meta in items:
         meta = meta or {}
         texts += [text, _meta_text(meta)]
@@ -95,13 +100,18 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
             months.add(int(m.group(1)))
         if date[:4].isdigit():
             years.add(date[:4])
+        for field, values in front.items():
+            if isinstance(value := meta.get(field), str) and value.strip():
+                values.add(value)
+    dated = frozenset(years)
     whole = "\n".join(texts)
     words = frozenset(_WORD.findall(plain(whole)))
     years |= {t for t in re.findall(r"\b\d{4}\b", whole) if _YEAR.match(t)}
     months |= {i for w, i in MONTHS.items() if w in words}
     return NoteFacts(words, frozenset(quantities.values(whole)), frozenset(years),
                      frozenset(months), passages(frozenset().union(
-                         *(nlp.scripture_refs(t) for t in dict.fromkeys(texts) if t))))
+                         *(nlp.scripture_refs(t) for t in dict.fromkeys(texts) if t))),
+                     frozenset(front["speaker"]), frozenset(front["series"]), dated)
 
 
 @dataclass(frozen=True)
