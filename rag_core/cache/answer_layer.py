@@ -24,7 +24,7 @@ from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRea
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.config import Settings, fixed
-from rag_core.decisions.semantic_evidence import Similar
+from rag_core.decisions.semantic_rules import Similar
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,

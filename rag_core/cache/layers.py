@@ -31,7 +31,8 @@ from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versions import NotesVersions
 from rag_core.config import Settings, fixed
-from rag_core.decisions.semantic_evidence import Similar
+from rag_core.decisions.judges import SemanticJudge
+from rag_core.decisions.semantic_rules import Similar
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import cache_counters_key, user_prefix
 from rag_core.redis_kv.restarts import watch_of
@@ -71,11 +72,13 @@ class CacheLayers:
     @classmethod
     def from_settings(cls, settings: Settings, client: RedisClient | None, *,
                       clock: Callable[[], float] | None = None,
-                      version_debts: VersionDebts | None = None) -> CacheLayers:
+                      version_debts: VersionDebts | None = None,
+                      judge: SemanticJudge | None = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
         semantic entries: the harness replays a month of traffic on simulated time.
         ``version_debts``: the notes versions PostgreSQL records as not yet in Redis (the
-        store's), so that a change whose process died is not undone by Redis's copy."""
+        store's), so that a change whose process died is not undone by Redis's copy. ``judge``:
+        what decides on the semantic cache's candidates (``rag_core.parts.build_judges``)."""
         counters = (SharedCounters(client, cache_counters_key()) if client is not None
                     else None)
 
@@ -105,7 +108,7 @@ class CacheLayers:
                      context=context, stale=stale, versions=versions, versioned=versioned,
                      semantic=SemanticCache(client, settings,
                                             **({"clock": clock} if clock else {}),
-                                            counters=counters),
+                                            counters=counters, judge=judge),
                      counters=counters)
         layers.truth = NotesVersions(versions, fixed.NOTES_VERSION_TTL_S, layers.purge_user,
                                      watch_of(client) if client is not None else None,

@@ -18,11 +18,21 @@ two words, never a slip). Digits never slip: "2018" and "2019" are two years.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from rag_core.decisions import nlp
-from rag_core.decisions.semantic_evidence import Check
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule's verdict on a candidate, and what it saw."""
+
+    rule: str
+    passed: bool
+    detail: str = ""
+
 
 ARTICLES = frozenset({"a", "an", "the"})
 DEGREE_TAGS = frozenset({"JJR", "JJS", "RBR", "RBS"})  # comparative, superlative: kept as written

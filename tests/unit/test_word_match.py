@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag_core.config import Settings
-from rag_core.decisions.word_match import WordMatcher
+from evals.cache.word_match import WordMatcher
 from rag_core.embedding import Embedder, build_embedder
 
 
