@@ -162,7 +162,7 @@ class Pipeline:
         run.cache["semantic"] = "off"
         if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
-                similar, run.decisions["semantic"] = p.caches.similar_answer(
+                similar, run.decisions.semantic = p.caches.similar_answer(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
                     filters=run.filters)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
@@ -170,13 +170,13 @@ class Pipeline:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions["semantic"],
+                p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
                                     user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
         relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
                                                  run.version)
-        run.decisions["relevance"] = relevant.to_dict()
+        run.decisions.relevance = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
@@ -203,7 +203,7 @@ class Pipeline:
         """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
         matched = bool(run.chunks) or self.parts.store.count_matching(
             run.user_id, run.filters, min_version=run.version) > 0
-        run.decisions["filters"] = {"matched": matched, "filters": run.filters.to_dict(),
+        run.decisions.filters = {"matched": matched, "filters": run.filters.to_dict(),
                                     "described": run.filters.describe()}
         return matched
 

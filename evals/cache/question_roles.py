@@ -17,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag_core.decisions import nlp
 from rag_core.decisions.semantic_rules import Check
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,19 @@ class Parts:
     about: str
 
 
-def phrase(token: Any) -> str:
+def phrase(token: Token) -> str:
     mods = [c.lower_ for c in token.children if c.dep_ in ("compound", "amod") and c.is_alpha]
     return " ".join([*mods, token.lemma_.lower()])
 
 
-def main_clause(verb: Any) -> bool:
+def main_clause(verb: Token) -> bool:
     """The root, a verb joined to it, or a clause it takes as its complement."""
     while verb.dep_ in ("conj", "ccomp", "xcomp") and verb.head.i != verb.i:
         verb = verb.head
     return verb.dep_ == "ROOT"
 
 
-def subject_of(token: Any) -> Any:
+def subject_of(token: Token) -> Token | None:
     """The verb whose subject ``token`` is (directly, as the "by" of a passive, or in
     apposition to one), else None."""
     if token.dep_ == "appos":
@@ -66,7 +69,8 @@ def subject_of(token: Any) -> Any:
     return None
 
 
-def asked_words(doc: Any, t: Any, noun_type: Callable[[str], str | None]) -> frozenset[str]:
+def asked_words(doc: Doc, t: Token | None,
+                noun_type: Callable[[str], str | None]) -> frozenset[str]:
     """The question word, the word after "how" (and a noun of time after "how many"), and
     after "what" / "which" a noun of a known kind ("what year")."""
     if t is None:
@@ -88,7 +92,7 @@ def asked_words(doc: Any, t: Any, noun_type: Callable[[str], str | None]) -> fro
     return frozenset(out)
 
 
-def focus_word(doc: Any, t: Any, noun_type: Callable[[str], str | None]) -> str:
+def focus_word(doc: Doc, t: Token | None, noun_type: Callable[[str], str | None]) -> str:
     """The noun after "what" / "which" / "how many" unless it names the kind of answer, else
     the verb the question word belongs to, or the subject of a copula; "" for none."""
     if t is None:

@@ -72,13 +72,13 @@ class CacheLayers:
     @classmethod
     def from_settings(cls, settings: Settings, client: RedisClient | None, *,
                       clock: Callable[[], float] | None = None,
-                      version_debts: VersionDebts | None = None,
-                      judge: SemanticJudge | None = None) -> CacheLayers:
+                      version_debts: VersionDebts | None = None, judge: SemanticJudge | None
+                      = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
         semantic entries: the harness replays a month of traffic on simulated time.
         ``version_debts``: the notes versions PostgreSQL records as not yet in Redis (the
-        store's), so that a change whose process died is not undone by Redis's copy. ``judge``:
-        what decides on the semantic cache's candidates (``rag_core.parts.build_judges``)."""
+        store's), so that a change whose process died is not undone by Redis's copy; ``judge``:
+        the semantic one (``parts.build_judges``)."""
         counters = (SharedCounters(client, cache_counters_key()) if client is not None
                     else None)
 

@@ -18,7 +18,8 @@ class SemanticJudge(Protocol):
     """May the answer of ``cached_query`` be reused for ``query``? (``policy``: the floor
     and canonical mode the cache reads to find candidates)."""
 
-    policy: semantic_rules.Policy
+    @property
+    def policy(self) -> semantic_rules.Policy: ...
 
     def decide(self, query: str, cached_query: str, similarity: float,
                new: semantic_rules.Evidence, cached: semantic_rules.Evidence,

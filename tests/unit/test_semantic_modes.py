@@ -17,10 +17,9 @@ from evals.datasets import external
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
-from rag_core.decisions.reasons import cache_reason
 from rag_core.decisions.semantic_rules import misspelt
+from rag_core.types import cache_reason
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "

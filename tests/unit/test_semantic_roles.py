@@ -1,6 +1,7 @@
-"""The ``roles`` rule (a rule of the strict-before design, ``evals.cache.question_roles``) on its own: who a question names, who does
-something in it, and when two questions name the same people in other roles (real spaCy, no
-services). The questions are written here, not taken from the golden set."""
+"""The ``roles`` rule (of the strict-before design, ``evals.cache.question_roles``) on its own:
+who a question names, who does something in it, and when two questions name the same people
+in other roles (real spaCy, no services). The questions are written here, not taken from the
+golden set."""
 
 from __future__ import annotations
 
