@@ -32,7 +32,6 @@ from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versions import NotesVersions
 from rag_core.config import Settings, fixed
 from rag_core.decisions.judges import SemanticJudge
-from rag_core.decisions.semantic_rules import Similar
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import cache_counters_key, user_prefix
 from rag_core.redis_kv.restarts import watch_of
@@ -178,10 +177,9 @@ class CacheLayers:
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
                        vector: np.ndarray, evidence: Sequence[Chunk],
-                       similar: Similar | None = None, filters: Filters = NO_FILTERS
-                       ) -> tuple[Answer | None, dict[str, Any]]:
+                       filters: Filters = NO_FILTERS) -> tuple[Answer | None, dict[str, Any]]:
         return self.answers.similar(user_id, notes_version, question, vector, evidence,
-                                    similar, filters)
+                                    filters=filters)
 
     def forget_answer(self, user_id: str, key: str, notes_version: int,
                       semantic_field: str | None) -> None:
