@@ -15,8 +15,8 @@ from rag_core.types import Chunk
 
 
 class SemanticJudge(Protocol):
-    """May the answer of ``cached_query`` be reused for ``query``? (``policy``: the floor
-    and canonical mode the cache reads to find candidates)."""
+    """May the answer of ``cached_query`` be reused for ``query``? (``policy``: what the cache
+    reads to find candidates)."""
 
     @property
     def policy(self) -> semantic_rules.Policy: ...
@@ -36,7 +36,7 @@ class NoContextJudge(Protocol):
 
 @dataclass(frozen=True)
 class RulesJudge:
-    """The default semantic judge: ``semantic_rules.decide`` under one policy."""
+    """The default semantic judge: ``semantic_rules.decide`` under one policy (the mode's)."""
 
     policy: semantic_rules.Policy
 

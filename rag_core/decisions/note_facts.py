@@ -1,18 +1,11 @@
-"""Facts a question names, and whether the user's notes hold them anywhere: the evidence of
-absence of the no-context decision (``rag_core.decisions.relevance``).
-
-A fact is something the notes must state, in some writing, for the question to be answerable:
-a proper name, a number, a year, a month, a scripture reference. Each side is normalised before
-the two are compared, so that a fact written another way still reads the same: words lower
-case without accents, a name's plural or possessive; numbers as values, in words or digits
-("five thousand", "5,000", "5k" is not a number but a code), whatever unit or abbreviation
-follows them (only the value is compared); months by name, abbreviation or a front-matter
-date; years in the text or a front-matter date, a decade ("the 1990s") by any year in it;
-references by book and overlapping chapters. Only the question's facts are parsed (spaCy);
-the notes are read with regular expressions and pythonbible, once per notes version.
-
-What is not a fact: a word that names what kind of answer is asked, a topic, a common noun.
-Those may be worded in a hundred ways; their absence proves nothing and never refuses.
+"""Facts a question names, and whether the user's notes hold them anywhere (text or front
+matter): the evidence of absence of the no-context decision (``relevance``). A proper name, a
+number, a year, decade or month, a scripture reference; both sides normalised before they are
+compared (lower case without accents, a plural, possessive or derived form; numbers as values
+in words or digits, whatever unit follows; months by name or abbreviation; references by book
+and overlapping chapters). Only the question is parsed (spaCy); the notes are read with regular
+expressions and pythonbible, once per notes version. A topic or common noun is no fact: its
+absence proves nothing and never refuses.
 """
 
 from __future__ import annotations

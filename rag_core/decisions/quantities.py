@@ -1,13 +1,7 @@
-"""The numbers a text names, as values: the ``numbers`` rule of the no-context decision.
-
-"Which sermon covered the feeding of the five thousand?" names a number as a fact about what
-it asks for, as it names a person; notes that never say five thousand (or 5,000) do not hold
-that story, however close their loaves and crowds (``note_facts`` compares the values).
-``values`` reads numbers written in digits ("120,000", "$1,250", "40%") or in words, however
-many words ("five thousand", "twenty-seven", "three hundred and ten"), as one value each.
-``note_facts.question_values`` leaves out of a question what other rules judge or what names
-no quantity. ``number``, ``span_numbers`` and ``hyphenated`` read the numbers of a parsed
-question for ``nlp.Facts.numbers`` (as strings: "twelve" and "12" are both "12").
+"""Numbers as values, in digits ("120,000", "$1,250") or words ("five thousand", "three hundred
+and ten"), each run one value (``values``: the no-context decision's ``numbers`` rule, through
+``note_facts``); and the numbers of a parsed question for ``nlp.Facts.numbers`` (``number``,
+``span_numbers``, ``hyphenated``: "twelve" and "12" are both "12").
 """
 
 from __future__ import annotations

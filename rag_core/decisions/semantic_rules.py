@@ -1,31 +1,14 @@
 """``loose``: may the answer of a cached question be reused for a new one worded otherwise?
 
 A candidate is a cached question of the same user, notes version and filters whose embedding
-is close to the new one's. ``strict`` (the default) decides by ``canonical`` alone; ``loose``
-reuses on a canonical match, else only when every rule below passes. Two questions are
-*aligned* when most of their words come in the same order (word-sequence ratio >= 0.5),
-else *reworded*. Each rule records what it saw (``Decision.to_dict``, the answer's
-``decisions.semantic``):
-
-``similarity``   cosine of the two question embeddings >= the threshold;
-``answer_type``  aligned: the same kind of answer (who / when / where / how many ...);
-                 reworded: a compatible kind ("how old" and "at what age"; a bare "what" goes
-                 with any kind but yes/no);
-``negation``     aligned: as many negations; reworded: no word negated on one side and
-                 asserted on the other;
-``numbers``, ``dates``  aligned: the same values; reworded: no value on each side that the
-                 other lacks (an addition is no conflict);
-``scripture``    no reference on each side that the other lacks;
-``sequence``     no order word (first, last ...) or comparative on each side that the other
-                 lacks;
-``names``        no name on each side that the other lacks, unless (reworded) each is found in
-                 the other question's evidence (a grandmother named in the speaker's note);
-``sentence``     reworded: each question's best sentence of the best chunks is among the
-                 other's two best (words weighted by their rarity among the sentences);
-``detail``       aligned: no content word changed, added or dropped (forms of a word aside).
-
-Each rule stays because leaving it out lets a near miss through on a labelled set
-(docs/decisions.md, the ablation); rules that only refused paraphrases were taken out.
+is close to the new one's. Loose reuses on a canonical match (``semantic_canonical``), else
+when every rule passes: the cosine reaches the threshold, and for two questions *aligned* (word
+sequences alike, ratio >= 0.5) the same kind of answer, negations, numbers, dates, references,
+order words, names and content words; for *reworded* ones no conflict in any of those (an
+addition on one side is none; a name may be found in the other's evidence) and the same best
+sentence of the evidence. One line per rule: the README beside this file; each stays because
+leaving it out lets a near miss through on a labelled set (``docs/decisions.md``). Every rule
+records what it saw (``Decision.to_dict``, the answer's ``decisions.semantic``).
 """
 
 from __future__ import annotations
