@@ -20,8 +20,8 @@ instead:
               context when the other question's evidence holds them (the new question's in the
               cached answer's best chunk, the donor's in the new question's): "at the harbour"
               added. Never when both sides lack words of the other (a swap), nor for what either
-              question asks about (``Facts.about``) or who does it (a subject of its main clause,
-              ``Facts.main_subjects``; the subject of a clause that only sets the scene, "after
+              question asks about (``question_roles.Parts.about``) or who does it (a subject of its main clause,
+              ``Parts.main_subjects``; the subject of a clause that only sets the scene, "after
               its engine failed", may be context): a donor that asked
               for more than the new question did is not reused ("Who was Aunt M.?" after "Who ate at
               Aunt M.'s extra plate?").
@@ -57,7 +57,7 @@ OPEN = frozenset({"thing", "typed", "description"})
 
 def words_of(f: nlp.Facts, focused: bool = False) -> list[str]:
     """The content lemmas and names of a question, in order, once each (``focused``: without
-    the words that name the kind of answer, ``Facts.asked``, which the focus compares; and
+    the words that name the kind of answer, ``Parts.asked``, which the focus compares; and
     without one-letter pieces of a contraction, "what's" written "whats")."""
     words = list(dict.fromkeys([*f.content, *sorted(f.names)]))
     if focused:
