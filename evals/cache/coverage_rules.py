@@ -20,7 +20,7 @@ instead:
               context when the other question's evidence holds them (the new question's in the
               cached answer's best chunk, the donor's in the new question's): "at the harbour"
               added. Never when both sides lack words of the other (a swap), nor for what either
-              question asks about (``question_roles.Parts.about``) or who does it (a subject of its main clause,
+              question asks about (``Parts.about``) or who does it (a subject of its main clause,
               ``Parts.main_subjects``; the subject of a clause that only sets the scene, "after
               its engine failed", may be context): a donor that asked
               for more than the new question did is not reused ("Who was Aunt M.?" after "Who ate at
