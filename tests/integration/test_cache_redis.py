@@ -62,7 +62,7 @@ def _chunk(note_id: str, ordinal: int = 0) -> Chunk:
 
 def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
-    settings = settings.with_overrides(semantic_mode="loose")  # its evidence rule, below
+    settings = settings.with_overrides(semantic_mode="loose")  # its dates rule, below
     client = make_redis_client(redis_url, settings)
     semantic = SemanticCache(client, settings)
     vec = unit(1)
@@ -86,10 +86,6 @@ def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                               lambda: evidence)
     assert outcome.hit is None and outcome.decision is not None
     assert outcome.decision.reason == "dates"
-    # Other evidence (another note retrieved first): refused as such.
-    other = semantic.decide("amara", 3, "According to Okafor, what is prayer?", near,
-                            lambda: [_chunk("amara-011")])
-    assert other.hit is None and "evidence" in other.decision.failed()  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("backend", ["redis", "in-process"])
