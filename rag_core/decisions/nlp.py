@@ -50,6 +50,10 @@ _WH_NOUN_TYPES = {
     "reason": ("reason", "purpose", "cause"),
 }
 _NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
+_WH_KINDS = {"who": "person", "whom": "person", "whose": "person", "when": "time",
+             "where": "place", "why": "reason"}
+_HOW_KINDS = {"many": "count", "often": "count", "much": "amount", "far": "amount", "old": "age",
+              "long": "duration"}
 
 
 def noun_type(lemma: str) -> str | None:
@@ -157,27 +161,13 @@ def _answer_type(doc: Any) -> str:
         return "thing" if words[0].lower_ in ("name", "list") else "description"
     after = [w for w in doc[t.i + 1:] if not w.is_punct]
     nxt = after[0].lower_ if after else ""
-    if t.lower_ in ("who", "whom", "whose"):
-        return "person"
-    if t.lower_ == "when":
-        return "time"
-    if t.lower_ == "where":
-        return "place"
-    if t.lower_ == "why":
-        return "reason"
+    if t.lower_ in _WH_KINDS:
+        return _WH_KINDS[t.lower_]
     if t.lower_ == "how":
         if nxt == "many" and len(after) > 1 and after[1].lemma_.lower() != "time" \
                 and _NOUN_TO_TYPE.get(after[1].lemma_.lower()) == "time":
             return "duration"  # "how many years" asks what "how long" asks
-        if nxt in ("many", "often"):
-            return "count"
-        if nxt in ("much", "far"):
-            return "amount"
-        if nxt == "old":
-            return "age"
-        if nxt == "long":
-            return "duration"
-        return "manner"
+        return _HOW_KINDS.get(nxt, "manner")
     if t.lower_ == "what" and after and after[0].lemma_.lower() in ("make", "cause", "lead"):
         return "reason"  # "what made him ..." asks why
     # what / which: typed by the nouns right after it ("which ferry terminal", "what year"),
@@ -192,23 +182,15 @@ def _answer_type(doc: Any) -> str:
     if not nouns and len(after) >= 3 and after[0].lemma_ == "be" \
             and after[1].lower_ in ("the", "a") and after[2].pos_ == "NOUN":
         nouns = [after[2]]  # "what was the name of ...", "what is the reason ..."
-    for w in nouns:
-        kind = _NOUN_TO_TYPE.get(w.lemma_.lower())
-        if kind:
-            return kind
-    if nouns:
-        return "typed"
-    return "thing"
+    kinds = [k for w in nouns if (k := _NOUN_TO_TYPE.get(w.lemma_.lower()))]
+    return kinds[0] if kinds else "typed" if nouns else "thing"
 
 
 def _is_name(token: Any, in_ref: set[int]) -> bool:
     """A word of a proper name: a PROPN or a capitalised word inside a named entity (not
     the first word of the question), never a title, date or scripture reference."""
-    if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS:
-        return False
-    if token.lower_ in DOMAIN_COMMON:
-        return False
-    if token.ent_type_ in TIME_LABELS or token.like_num:
+    if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS \
+            or token.lower_ in DOMAIN_COMMON or token.ent_type_ in TIME_LABELS or token.like_num:
         return False
     capital = token.text[:1].isupper() and (token.i > 0 or token.pos_ == "PROPN")
     return capital and (token.pos_ == "PROPN" or token.ent_type_ in NAME_LABELS)

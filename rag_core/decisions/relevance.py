@@ -41,15 +41,13 @@ class RelevanceDecision:
         return {"answer": self.answer, "reason": self.reason, "checks": self.checks}
 
 
-def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | None = None,
-                     policy: RelevancePolicy | None = None,
+def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolicy | None = None,
                      notes: note_facts.NoteFacts | Callable[[], note_facts.NoteFacts] | None
                      = None) -> RelevanceDecision:
     """Answer from these chunks, or say that the notes have nothing on it (and why).
     ``notes``: the facts of all the user's notes, or what reads them when a question names a
     fact (default: the facts of ``chunks``)."""
-    policy = policy or (RelevancePolicy.from_settings(settings) if settings else
-                        RelevancePolicy())
+    policy = policy or RelevancePolicy()
     checks: dict[str, dict[str, Any]] = {}
     checks["retrieved"] = {"passed": bool(chunks), "detail": f"{len(chunks)} chunks"}
     best = max((c.score for c in chunks), default=0.0)
