@@ -18,6 +18,8 @@ from typing import Any
 from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings
 from rag_core.costs.ledger import CostLedger
+from rag_core.decisions.judges import Judges
+from rag_core.decisions.note_facts import NotesMemo
 from rag_core.embedding import Embedder
 from rag_core.errors import RagError
 from rag_core.llm.base import GuardedGenerator
@@ -47,6 +49,8 @@ class Parts:
     sanitiser: bool = True  # the harness turns it off to measure what it stops
     # answer records, verdicts, the query log: the store's PostgreSQL, else in process
     records: Records = field(default_factory=MemoryRecords)
+    # the no-context and semantic judges (``build_judges``); None: the defaults of ``settings``
+    judges: Judges | None = None
 
     def ready(self) -> dict[str, Any]:
         """The readiness checks, cheap enough for every probe (the ``llm`` check reports a
@@ -99,11 +103,24 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def build_caches(settings: Settings, client: RedisClient | None,
-                 store: Store | None = None) -> CacheLayers:
+                 store: Store | None = None, judges: Judges | None = None) -> CacheLayers:
     """The cache layers; with the ``store`` whose notes they cache, a note change that its
     process could not write to Redis is redone by any other process (``cache.versions``)."""
     return CacheLayers.from_settings(
-        settings, client, version_debts=store.version_debts if store is not None else None)
+        settings, client, version_debts=store.version_debts if store is not None else None,
+        judge=judges.semantic if judges is not None else None)
+
+
+def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = None) -> Judges:
+    """The no-context judge (the score floor and the facts of the user's notes, ``notes``: a
+    ``NotesMemo`` to share, else one over ``store``) and the semantic judge of the mode."""
+    from rag_core.cache.semantic import judge_for
+    from rag_core.decisions.judges import FactsJudge
+    from rag_core.decisions.relevance import RelevancePolicy
+
+    notes = notes or NotesMemo(store.user_texts)
+    return Judges(no_context=FactsJudge(RelevancePolicy.from_settings(settings), notes),
+                  semantic=judge_for(settings), notes=notes)
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
@@ -127,15 +144,17 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
     """Every part, from Settings whose ``database_url`` is set (``services.resolve``)."""
     store = build_store(settings)
     client = build_redis(settings)
+    judges = build_judges(settings, store)
     return Parts(
         settings=settings,
         store=store,
         embedder=build_embedder(settings),
-        caches=build_caches(settings, client, store),
+        caches=build_caches(settings, client, store, judges),
         generator=build_generator(settings, client),
         ledger=build_ledger(settings, client, store),
         counter=counter or default_counter(),
         records=getattr(store, "records", None) or MemoryRecords(),
+        judges=judges,
     )
 
 
@@ -155,4 +174,6 @@ def with_settings(parts: Parts, **overrides: Any) -> Parts:
     caches = replace(parts.caches, settings=settings,
                      semantic=parts.caches.semantic.with_settings(settings))
     caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
-    return replace(parts, settings=settings, caches=caches)
+    notes = parts.judges.notes if parts.judges else None
+    return replace(parts, settings=settings, caches=caches,
+                   judges=build_judges(settings, parts.store, notes))

@@ -25,12 +25,9 @@ from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.generate import Generation
 from rag_core.answers.scope import Scope
 from rag_core.context import select_context
-from rag_core.decisions.note_facts import NotesMemo
-from rag_core.decisions.relevance import decide_relevance
-from rag_core.decisions.word_match import WordMatcher
 from rag_core.errors import RagError
 from rag_core.llm.prompt import build_prompt
-from rag_core.parts import Parts
+from rag_core.parts import Parts, build_judges
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -49,9 +46,9 @@ class Pipeline:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.params = parts.settings.retrieval
-        self.words = WordMatcher(parts.embedder)  # near words for the semantic cache
-        self.note_facts = NotesMemo(parts.store.user_texts)  # the no-context decision's facts
-        self.scope = Scope(parts.store, self.note_facts)  # which notes are searched
+        # the no-context judge (and the semantic cache's, in ``parts.caches``)
+        self.judges = parts.judges or build_judges(parts.settings, parts.store)
+        self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
         self.generation = Generation(parts, self.answers)  # steps 6-7
 
@@ -170,22 +167,21 @@ class Pipeline:
         run.cache["semantic"] = "off"
         if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
-                similar, run.decisions["semantic"] = p.caches.similar_answer(
+                similar, run.decisions.semantic = p.caches.similar_answer(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
-                    self.words.closest, run.filters)
+                    filters=run.filters)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions["semantic"],
+                p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
                                     user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
-        user, version = run.user_id, run.version
-        relevant = decide_relevance(run.query.text, run.chunks, p.settings,
-                                    notes=lambda: self.note_facts.get(user, version))
-        run.decisions["relevance"] = relevant.to_dict()
+        relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
+                                                 run.version)
+        run.decisions.relevance = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 

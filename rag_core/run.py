@@ -15,7 +15,7 @@ from rag_core import observability as obs
 from rag_core.context import Context
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
-from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Query
+from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Decisions, Query
 
 LAYERS = ("query", "embedding", "context")
 
@@ -39,7 +39,7 @@ class Run:
     context: Context | None = None
     prompt: Prompt | None = None
     budget_state: str = "ok"
-    decisions: dict[str, Any] = field(default_factory=dict)  # why: semantic, relevance
+    decisions: Decisions = field(default_factory=Decisions)  # why: semantic, relevance ...
     # the id of an answer this request makes (``rag_core.answers.log``), and the cached answer
     # a semantic hit reused
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)

@@ -1,4 +1,4 @@
-"""The filters read from the question (``rag_core.decisions.narrowing``) measured against their
+"""The filters read from the question (``rag_core.answers.narrowing``) measured against their
 ablation, in one run on one store: ``python -m evals.retrieval.narrowing_eval``.
 
 Per set (the golden test split, ``../shared/eval-external/`` where present, the example set)

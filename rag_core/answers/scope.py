@@ -1,10 +1,10 @@
 """Which of the user's notes a request searches: the caller's filters (and whether any note
-passes them) and the filters read from the question (``decisions.narrowing``), each shown in
+passes them) and the filters read from the question (``answers.narrowing``), each shown in
 the answer's ``decisions`` (``filters``, ``narrowed``)."""
 
 from __future__ import annotations
 
-from rag_core.decisions import narrowing
+from rag_core.answers import narrowing
 from rag_core.decisions.note_facts import NotesMemo
 from rag_core.run import Run
 from rag_core.store.base import Store
@@ -23,7 +23,7 @@ class Scope:
         run.narrowing = narrowing.read(run.query.text, lambda: self.facts.get(user, version),
                                        run.filters)
         if run.narrowing:
-            run.decisions["narrowed"] = {**run.narrowing.to_dict(),
+            run.decisions.narrowed = {**run.narrowing.to_dict(),
                                          "described": run.narrowing.describe()}
 
     def filters_for(self, user_id: str, question: str, given: Filters = NO_FILTERS) -> Filters:
@@ -38,6 +38,6 @@ class Scope:
         ``decisions``."""
         matched = bool(run.chunks) or self.store.count_matching(
             run.user_id, run.filters, min_version=run.version) > 0
-        run.decisions["filters"] = {"matched": matched, "filters": run.filters.to_dict(),
+        run.decisions.filters = {"matched": matched, "filters": run.filters.to_dict(),
                                     "described": run.filters.describe()}
         return matched

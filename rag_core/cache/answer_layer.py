@@ -24,7 +24,7 @@ from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRea
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.config import Settings, fixed
-from rag_core.decisions.semantic_evidence import Similar
+from rag_core.decisions.semantic_rules import Similar
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
@@ -35,7 +35,7 @@ from rag_core.redis_kv.keys import (
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, CacheOutcome, Chunk
+from rag_core.types import Answer, CacheOutcome, Chunk, Decisions
 
 Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 
@@ -151,7 +151,8 @@ class AnswerLayer:
         store), with the decision that reused it: asked again, the new question is an exact
         hit instead of another semantic decision. Not added to the semantic index, so that
         reuse never chains from one paraphrase to the next."""
-        payload = answer_codec.pack(replace(answer, decisions={"semantic": decision}).to_dict())
+        reused = replace(answer, decisions=Decisions(semantic=decision))
+        payload = answer_codec.pack(reused.to_dict())
         self._store_if_current(user_id, notes_version, self._writes(key, payload))
 
     def _store_if_current(self, user_id: str, notes_version: int,

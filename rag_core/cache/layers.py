@@ -31,7 +31,7 @@ from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versions import NotesVersions
 from rag_core.config import Settings, fixed
-from rag_core.decisions.semantic_evidence import Similar
+from rag_core.decisions.judges import SemanticJudge
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import cache_counters_key, user_prefix
 from rag_core.redis_kv.restarts import watch_of
@@ -71,11 +71,13 @@ class CacheLayers:
     @classmethod
     def from_settings(cls, settings: Settings, client: RedisClient | None, *,
                       clock: Callable[[], float] | None = None,
-                      version_debts: VersionDebts | None = None) -> CacheLayers:
+                      version_debts: VersionDebts | None = None, judge: SemanticJudge | None
+                      = None) -> CacheLayers:
         """``clock`` (seconds) drives the expiry of the in-process context cache and of the
         semantic entries: the harness replays a month of traffic on simulated time.
         ``version_debts``: the notes versions PostgreSQL records as not yet in Redis (the
-        store's), so that a change whose process died is not undone by Redis's copy."""
+        store's), so that a change whose process died is not undone by Redis's copy; ``judge``:
+        the semantic one (``parts.build_judges``)."""
         counters = (SharedCounters(client, cache_counters_key()) if client is not None
                     else None)
 
@@ -105,7 +107,7 @@ class CacheLayers:
                      context=context, stale=stale, versions=versions, versioned=versioned,
                      semantic=SemanticCache(client, settings,
                                             **({"clock": clock} if clock else {}),
-                                            counters=counters),
+                                            counters=counters, judge=judge),
                      counters=counters)
         layers.truth = NotesVersions(versions, fixed.NOTES_VERSION_TTL_S, layers.purge_user,
                                      watch_of(client) if client is not None else None,
@@ -175,10 +177,9 @@ class CacheLayers:
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
                        vector: np.ndarray, evidence: Sequence[Chunk],
-                       similar: Similar | None = None, filters: Filters = NO_FILTERS
-                       ) -> tuple[Answer | None, dict[str, Any]]:
+                       filters: Filters = NO_FILTERS) -> tuple[Answer | None, dict[str, Any]]:
         return self.answers.similar(user_id, notes_version, question, vector, evidence,
-                                    similar, filters)
+                                    filters=filters)
 
     def forget_answer(self, user_id: str, key: str, notes_version: int,
                       semantic_field: str | None) -> None:

@@ -8,7 +8,7 @@ is the new question's: the same words in the same order, up to case, punctuation
 inflection and one keyboard slip. ``loose`` does that first, else takes the cached questions
 whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 :func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
-scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
+scripture, negation, question kind, the same best sentence, no changed detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
 Where the entries live, in Redis or in process, and how a lookup reads only the few it
@@ -32,10 +32,10 @@ from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
-from rag_core.config import Settings, fixed
-from rag_core.decisions import nlp
+from rag_core.config import Settings
+from rag_core.decisions.judges import RulesJudge, SemanticJudge
 from rag_core.decisions.semantic_canonical import canonical, same_question, vocabulary
-from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar, decide
+from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
@@ -50,9 +50,7 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
     question whose canonical form is the new one's (``semantic_canonical``), nothing else;
     ``loose``: that, else a candidate at cosine >= the threshold that passes the rules of
     ``semantic_rules``; ``off`` decides like ``strict`` but is never asked."""
-    loose = Policy(threshold=settings.semantic_cache_threshold,
-                   corroborated=settings.semantic_corroborated_floor,
-                   evidence=fixed.SEMANTIC_EVIDENCE, evidence_depth=EVIDENCE_DEPTH,
+    loose = Policy(threshold=settings.semantic_cache_threshold, evidence_depth=EVIDENCE_DEPTH,
                    canonical="first", vocabulary=model_words(settings.embedding_model))
     if (mode or settings.semantic_mode) == "loose":
         return loose
@@ -71,6 +69,11 @@ def model_words(model: str) -> frozenset[str]:
 
 def policy_from(settings: Settings) -> Policy:
     return policy_for(settings)
+
+
+def judge_for(settings: Settings) -> SemanticJudge:
+    """The default semantic judge: the rules of ``settings``' mode."""
+    return RulesJudge(policy_for(settings))
 
 
 @dataclass(frozen=True)
@@ -126,15 +129,16 @@ def observe(lookup: Lookup, nearest: float | None) -> None:
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process. The entries
     (``SemanticEntries``) are shared by every copy ``with_settings`` makes; the policy that
-    decides on them is each copy's own."""
+    decides on them (``judge``: finds candidates here, the judge decides) is each copy's own."""
 
     def __init__(self, client: RedisClient | None, settings: Settings,
                  clock: Callable[[], float] = time.time,
-                 counters: SharedCounters | None = None) -> None:
+                 counters: SharedCounters | None = None,
+                 judge: SemanticJudge | None = None) -> None:
         self.client = client
         self.settings = settings
         self.clock = clock  # each entry expires on its own, at its TTL after it was stored
-        self.policy = policy_from(settings)
+        self.judge = judge or judge_for(settings)
         self.entries = SemanticEntries(client, settings, clock)
         self.layer = self.entries.layer  # the Redis side of the layer (None in process)
         self.hits = 0
@@ -154,8 +158,16 @@ class SemanticCache:
         """The same entries (Redis client or in-process store, shared) decided under the
         policy of ``settings``: what a sweep of the thresholds changes."""
         twin = copy.copy(self)
-        twin.settings, twin.policy = settings, policy_from(settings)
+        twin.settings, twin.judge = settings, judge_for(settings)
         return twin
+
+    @property
+    def policy(self) -> Policy:
+        return self.judge.policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self.judge = RulesJudge(policy)
 
     scope = staticmethod(SemanticEntries.scope)
     field_of = staticmethod(SemanticEntries.field_of)
@@ -224,8 +236,8 @@ class SemanticCache:
                 chunks = list(evidence()) if evidence is not None else []
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
-            decision = decide(query_text, entry["q"], sim, self.policy, new, cached,
-                              nlp.Facts.from_dict(entry.get("f")), similar, entry.get("c"))
+            decision = self.judge.decide(query_text, entry["q"], sim, new, cached,
+                                         entry.get("c"), similar)
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry.get("a", b""), sim, entry["q"], decision,
@@ -260,11 +272,11 @@ class SemanticCache:
         same script): the entry names it instead of holding the answer a second time."""
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
-        # the question's facts go with it: a lookup in another process compares them without
-        # running spaCy again (this process has them memoised from the no-context decision)
+        # the canonical form goes with it: a lookup in another process compares it without
+        # running spaCy again
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
-                 "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
-                 "e": now + ttl_s, "c": list(canonical(query_text))}
+                 "x": kept.to_dict(), "t": now, "e": now + ttl_s,
+                 "c": list(canonical(query_text))}
         return self.entries.put(self.scope(user_id, notes_version, filters),
                                 self.field_of(query_text), entry, ttl_s, answer_at)
 

@@ -11,7 +11,7 @@ store, which applies it in its search (``sql.search``: in SQL, on the user's row
 every cache key that names an answer or a retrieval (``key``). ``matches`` is the same rule in
 Python, for the in-memory store.
 
-``Narrowing`` is the other kind: filters read from the question (``decisions.narrowing``), a
+``Narrowing`` is the other kind: filters read from the question (``answers.narrowing``), a
 speaker, series or year it names that is a front-matter value of the user's notes. Each keeps
 the notes whose front matter has the value *or* whose text holds it (whole words, whatever the
 case), so it never drops a note that names it. The pipeline hangs it on the caller's filters
@@ -105,7 +105,7 @@ def held_pattern(values: Iterable[str]) -> str | None:
 
 @dataclass(frozen=True)
 class Narrowing:
-    """Filters read from the question: front-matter values it names (``decisions.narrowing``).
+    """Filters read from the question: front-matter values it names (``answers.narrowing``).
     Each field set keeps the notes whose front matter has one of its values (speaker, series:
     whatever the case; year: the date's year) or whose text holds one as whole words."""
 

@@ -1,4 +1,4 @@
-"""Filters read from the question (``decisions.narrowing``) as values: which front-matter values
+"""Filters read from the question (``answers.narrowing``) as values: which front-matter values
 a question names, how a note passes them (``Narrowing.matches``, the in-memory store's rule and
 the SQL's), and what they leave to the caller's filters and the cache keys."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from rag_core.decisions import narrowing
+from rag_core.answers import narrowing
 from rag_core.decisions.note_facts import of_notes
 from rag_core.redis_kv.keys import context_key
 from rag_core.store.base import SearchParams
