@@ -33,7 +33,7 @@ from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, Chunk
+from rag_core.types import Answer, Chunk, Query
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -195,13 +195,8 @@ class Pipeline:
 
     def _validate(self, run: Run, question: object) -> Any:
         p = self.parts
-        query = validate_query(run.user_id, question, p.counter, p.settings,
-                               sanitiser=p.sanitiser)
-        if query.truncated:
-            obs.TRUNCATIONS.inc()
-        for flag in query.flags:
-            obs.SANITISER_FLAGS.labels(family=flag).inc()
-        return query
+        return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
+                                           sanitiser=p.sanitiser))
 
     def _filters_match(self, run: Run) -> bool:
         """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
@@ -223,3 +218,12 @@ class Pipeline:
         if chunks:
             obs.RELEVANCE.observe(max(c.score for c in chunks))
         return chunks
+
+
+def count_checks(query: Query) -> Query:
+    """A validated question's truncation and sanitiser flags, counted."""
+    if query.truncated:
+        obs.TRUNCATIONS.inc()
+    for flag in query.flags:
+        obs.SANITISER_FLAGS.labels(family=flag).inc()
+    return query

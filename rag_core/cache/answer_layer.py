@@ -19,6 +19,7 @@ from rag_core.cache import answer_codec
 from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.base import Cache
+from rag_core.cache.loop_read import LoopRead
 from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
@@ -52,6 +53,11 @@ class AnswerLayer:
     # the answer key's parts that do not change per question, by params (for ``settings``)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
+    # ``versioned``'s read from the event loop (``cache.loop_read``: exact hits only)
+    loop_read: LoopRead | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.loop_read = LoopRead.of(self.versioned)
 
     @property
     def semantic_enabled(self) -> bool:
