@@ -23,6 +23,7 @@ from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.generate import Generation
+from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.context import select_context
 from rag_core.decisions.note_facts import NotesMemo
 from rag_core.decisions.relevance import decide_relevance
@@ -33,7 +34,7 @@ from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, Chunk, Query
+from rag_core.types import Answer, Chunk
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -62,6 +63,13 @@ class Pipeline:
             if isinstance(event, Answer):
                 return event
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
+
+    async def cached(self, user_id: str, question: object, *, top_k: int | None = None,
+                     request_id: str | None = None, filters: Filters = NO_FILTERS
+                     ) -> Answer | None:
+        """An exact L1 hit, answered in the loop's task (``answers.on_loop``); else None."""
+        return await cached_answer(self.parts, self.answers, self.params,
+                                   self._new_run(user_id, top_k, request_id, filters), question)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS
@@ -218,12 +226,3 @@ class Pipeline:
         if chunks:
             obs.RELEVANCE.observe(max(c.score for c in chunks))
         return chunks
-
-
-def count_checks(query: Query) -> Query:
-    """A validated question's truncation and sanitiser flags, counted."""
-    if query.truncated:
-        obs.TRUNCATIONS.inc()
-    for flag in query.flags:
-        obs.SANITISER_FLAGS.labels(family=flag).inc()
-    return query

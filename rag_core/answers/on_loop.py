@@ -16,31 +16,28 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from starlette.concurrency import run_in_threadpool
-
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
-from rag_core.cache.loop_read import exact_hit
+from rag_core.cache.answer_layer import exact_hit
 from rag_core.errors import RagError
 from rag_core.safety.guard import has_substance, validate_query
-from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer
+from rag_core.types import Answer, Query
 
 if TYPE_CHECKING:
-    from rag_core.pipeline import Pipeline
+    from rag_core.answers.assemble import AnswerMaker
+    from rag_core.parts import Parts
+    from rag_core.run import Run
+    from rag_core.store.base import SearchParams
 
 
-async def cached_answer(pipeline: Pipeline, user_id: str, question: object, *,
-                        top_k: int | None = None, request_id: str | None = None,
-                        filters: Filters = NO_FILTERS) -> Answer | None:
-    """The answer of an exact L1 hit, as ``pipeline.ask`` gives it; None for anything else."""
-    from rag_core.pipeline import count_checks
-
-    p = pipeline.parts
+async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run: Run,
+                        question: object) -> Answer | None:
+    """The answer of an exact L1 hit, as ``Pipeline.ask`` gives it; None for anything else
+    (``run``: the request, new)."""
     layer = p.caches.answers
     if layer.loop_read is None:
         return None
-    run = pipeline._new_run(user_id, top_k, request_id, filters)
+    user_id, filters = run.user_id, run.filters
     begun = time.time_ns()
     try:
         query = validate_query(user_id, question, p.counter, p.settings, sanitiser=p.sanitiser)
@@ -49,7 +46,7 @@ async def cached_answer(pipeline: Pipeline, user_id: str, question: object, *,
     if not has_substance(query.text):
         return None
     validated = time.time_ns()
-    found = await exact_hit(layer, pipeline.params, user_id, query.text, run.top_k, filters)
+    found = await exact_hit(layer, params, user_id, query.text, run.top_k, filters)
     if found is None:
         return None
     looked = time.time_ns()
@@ -67,9 +64,11 @@ async def cached_answer(pipeline: Pipeline, user_id: str, question: object, *,
         if cached.no_context:  # a remembered "nothing in your notes" is still one
             obs.NO_CONTEXT.inc()
         if answer_log.saved_price(p, cached) > 0:
-            answer = await run_in_threadpool(pipeline.answers.from_cache, run, cached, "cached")
+            from starlette.concurrency import run_in_threadpool  # the app's (the CLI never)
+
+            answer = await run_in_threadpool(maker.from_cache, run, cached, "cached")
         else:
-            answer = pipeline.answers.from_cache(run, cached, "cached")
+            answer = maker.from_cache(run, cached, "cached")
         with run.within():
             answer_log.keep(p, run, answer)
         obs.annotate(run.root, answer)
@@ -77,3 +76,12 @@ async def cached_answer(pipeline: Pipeline, user_id: str, question: object, *,
     finally:
         obs.REQUEST_DURATION.observe(time.perf_counter() - run.started)
         run.root.end()
+
+
+def count_checks(query: Query) -> Query:
+    """A validated question's truncation and sanitiser flags, counted."""
+    if query.truncated:
+        obs.TRUNCATIONS.inc()
+    for flag in query.flags:
+        obs.SANITISER_FLAGS.labels(family=flag).inc()
+    return query

@@ -16,7 +16,6 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
-from rag_core.answers.on_loop import cached_answer
 from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
 from rag_core.api.schemas import (
@@ -113,8 +112,8 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     show = body.debug or settings.profile == "dev"
     if not body.stream:  # an exact cache hit in this task; anything else in a thread
-        answer = await cached_answer(pipeline, user, body.query, top_k=body.top_k,
-                                     request_id=rid, filters=filters)
+        answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
+                                       filters=filters)
         if answer is None:
             answer = await run_in_threadpool(pipeline.ask, user, body.query,
                                              top_k=body.top_k, request_id=rid, filters=filters)

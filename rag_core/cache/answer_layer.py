@@ -234,3 +234,25 @@ class AnswerLayer:
 
 def _answer(raw: bytes) -> Answer:
     return Answer.from_dict(answer_codec.unpack(raw))
+
+
+async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, question: str,
+                    top_k: int, filters: Filters) -> tuple[int, str, Answer] | None:
+    """Step 2 from the event loop, for an exact hit only: the notes version, the L1 key under
+    it and the answer kept there (counted as ``AnswerLayer.lookup`` counts a hit); None for
+    anything else (see the module's text). Only while Redis's copy of the user's version may
+    be read without first repairing anything (``NotesVersions.trusted_now``)."""
+    reader, read = layer.loop_read, layer.versioned
+    truth = layer.notes.truth
+    if reader is None or read is None or not truth.trusted_now(user_id):
+        return None
+    epoch = truth.epoch()
+    slot = layer._slot(params, user_id, question, top_k, filters)
+    found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
+                             (_twin(slot.head), IN_STALE))
+    if found is None or truth.epoch() != epoch:
+        return None
+    read.versions._counted(found[0])
+    read.values._counted(found[1])
+    version = int(found[0])
+    return version, slot.key(version), _answer(found[1])

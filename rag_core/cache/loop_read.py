@@ -17,22 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rag_core.cache import answer_codec
-from rag_core.cache.answer_codec import IN_STALE
-from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.redis_cache import _GET_VERSIONED, VersionedRead, _bytes, _integer
 from rag_core.config import fixed
 from rag_core.redis_kv.client import REDIS_ERRORS
-from rag_core.redis_kv.keys import notes_version_key
 from rag_core.redis_kv.restarts import url_of, watch_of
-from rag_core.types import Answer
-
-if TYPE_CHECKING:
-    from rag_core.cache.answer_layer import AnswerLayer
-    from rag_core.store.base import SearchParams
-    from rag_core.store.filters import Filters
 
 REST_S = 5.0  # after a failed read, the long way only for this long (one timeout, not two)
 MAX_LOOPS = 8  # clients kept (one per event loop; tests run many loops)
@@ -89,25 +79,3 @@ class LoopRead:
                                     else None))
             found = self._clients[id(loop)] = (loop, client.register_script(_GET_VERSIONED))
         return found[1]
-
-
-async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, question: str,
-                    top_k: int, filters: Filters) -> tuple[int, str, Answer] | None:
-    """Step 2 from the event loop, for an exact hit only: the notes version, the L1 key under
-    it and the answer kept there (counted as ``AnswerLayer.lookup`` counts a hit); None for
-    anything else (see the module's text). Only while Redis's copy of the user's version may
-    be read without first repairing anything (``NotesVersions.trusted_now``)."""
-    reader, read = layer.loop_read, layer.versioned
-    truth = layer.notes.truth
-    if reader is None or read is None or not truth.trusted_now(user_id):
-        return None
-    epoch = truth.epoch()
-    slot = layer._slot(params, user_id, question, top_k, filters)
-    found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
-                             (_twin(slot.head), IN_STALE))
-    if found is None or truth.epoch() != epoch:
-        return None
-    read.versions._counted(found[0])
-    read.values._counted(found[1])
-    version = int(found[0])
-    return version, slot.key(version), Answer.from_dict(answer_codec.unpack(found[1]))

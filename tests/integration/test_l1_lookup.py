@@ -198,7 +198,7 @@ def test_an_exact_hit_is_read_from_the_event_loop_and_nothing_else_is(
     way (None, nothing counted). A cluster has no one-trip read: always the long way."""
     import asyncio
 
-    from rag_core.cache.loop_read import exact_hit
+    from rag_core.cache.answer_layer import exact_hit
     from rag_core.store.filters import NO_FILTERS
 
     layers = _layers(settings, redis_url)
