@@ -23,6 +23,7 @@ from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.generate import Generation
+from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.answers.scope import Scope
 from rag_core.context import select_context
 from rag_core.errors import RagError
@@ -61,6 +62,13 @@ class Pipeline:
             if isinstance(event, Answer):
                 return event
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
+
+    async def cached(self, user_id: str, question: object, *, top_k: int | None = None,
+                     request_id: str | None = None, filters: Filters = NO_FILTERS
+                     ) -> Answer | None:
+        """An exact L1 hit, answered in the loop's task (``answers.on_loop``); else None."""
+        return await cached_answer(self.parts, self.answers, self.params,
+                                   self._new_run(user_id, top_k, request_id, filters), question)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS
@@ -196,13 +204,8 @@ class Pipeline:
 
     def _validate(self, run: Run, question: object) -> Any:
         p = self.parts
-        query = validate_query(run.user_id, question, p.counter, p.settings,
-                               sanitiser=p.sanitiser)
-        if query.truncated:
-            obs.TRUNCATIONS.inc()
-        for flag in query.flags:
-            obs.SANITISER_FLAGS.labels(family=flag).inc()
-        return query
+        return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
+                                           sanitiser=p.sanitiser))
 
     def _search_store(self, run: Run) -> list[Chunk]:
         assert run.query is not None

@@ -110,9 +110,12 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
     rid = request.state.request_id
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     show = body.debug or settings.profile == "dev"
-    if not body.stream:
-        answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
-                                         request_id=rid, filters=filters)
+    if not body.stream:  # an exact cache hit in this task; anything else in a thread
+        answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
+                                       filters=filters)
+        if answer is None:
+            answer = await run_in_threadpool(pipeline.ask, user, body.query,
+                                             top_k=body.top_k, request_id=rid, filters=filters)
         return answer_response(answer, decisions=show)
     events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
                              filters=filters)

@@ -19,6 +19,7 @@ from rag_core.cache import answer_codec
 from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.base import Cache
+from rag_core.cache.loop_read import LoopRead
 from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
@@ -52,6 +53,11 @@ class AnswerLayer:
     # the answer key's parts that do not change per question, by params (for ``settings``)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
+    # ``versioned``'s read from the event loop (``cache.loop_read``: exact hits only)
+    loop_read: LoopRead | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.loop_read = LoopRead.of(self.versioned)
 
     @property
     def semantic_enabled(self) -> bool:
@@ -229,3 +235,25 @@ class AnswerLayer:
 
 def _answer(raw: bytes) -> Answer:
     return Answer.from_dict(answer_codec.unpack(raw))
+
+
+async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, question: str,
+                    top_k: int, filters: Filters) -> tuple[int, str, Answer] | None:
+    """Step 2 from the event loop, for an exact hit only: the notes version, the L1 key under
+    it and the answer kept there (counted as ``AnswerLayer.lookup`` counts a hit); None for
+    anything else (see the module's text). Only while Redis's copy of the user's version may
+    be read without first repairing anything (``NotesVersions.trusted_now``)."""
+    reader, read = layer.loop_read, layer.versioned
+    truth = layer.notes.truth
+    if reader is None or read is None or not truth.trusted_now(user_id):
+        return None
+    epoch = truth.epoch()
+    slot = layer._slot(params, user_id, question, top_k, filters)
+    found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
+                             (_twin(slot.head), IN_STALE))
+    if found is None or truth.epoch() != epoch:
+        return None
+    read.versions._counted(found[0])
+    read.values._counted(found[1])
+    version = int(found[0])
+    return version, slot.key(version), _answer(found[1])
