@@ -13,6 +13,8 @@ always get the same split:
 The order depends on nothing but the ids, so no one chose which items went where. Files written
 later (their own ``split`` field) and the extra dev files (every line ``dev``) keep theirs.
 Run ``python -m evals.datasets.split --write FILE...`` to add the field to files that lack it.
+``python -m evals generate`` splits the datasets it writes with the same :func:`assign`, its
+salt drawn from ``--seed`` and its strata the generated items' user, scenario and form.
 """
 
 from __future__ import annotations
