@@ -16,6 +16,8 @@
     python -m evals calibrate --dataset path/to/mydata     # the no-context floor and semantic
                                                           # cache chosen on it: reports/mydata/
     python -m evals generate --notes golden/notes --out data/gen   # a dataset made from notes
+    python -m evals generate --notes golden/notes --out data/gen --writer llm  # by the model
+                                                          # RAG_LLM=hf configures, checked
     python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
