@@ -10,17 +10,20 @@ export TOKENIZERS_PARALLELISM := false
 
 setup: tools $(VENV)/.installed
 
-# Debian's prometheus (promtool and the server: alert-rule tests and the live alert test) and
-# redis-server 7 (the Redis version of docker-compose.yml, tested beside the embedded 6.2).
-# Installed where this machine can (root with apt-get); elsewhere the tests that need them are
-# skipped, except under CI=true (.ci/run), where a missing tool fails them.
+# Debian's prometheus (promtool and the server: alert-rule tests and the live alert test),
+# redis-server 7 (the Redis version of docker-compose.yml, tested beside the embedded 6.2) and
+# chromium (the harness's results page opened headless). Installed where this machine can
+# (root with apt-get); elsewhere the tests that need them are skipped, except under CI=true
+# (.ci/run), where a missing tool fails them.
 tools:
 	@if command -v promtool >/dev/null && command -v prometheus >/dev/null \
-	    && [ -x /usr/bin/redis-server ]; then :; \
+	    && [ -x /usr/bin/redis-server ] && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends prometheus redis-server >/dev/null; \
-	else echo "note: install Debian's prometheus and redis-server packages for the deploy tests"; \
+	    apt-get install -y -qq --no-install-recommends prometheus redis-server chromium \
+	    >/dev/null; \
+	else echo "note: install Debian's prometheus, redis-server and chromium packages for the" \
+	    "deploy and results-page tests"; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -2,22 +2,24 @@
 whole app against ``GET /healthz``, in process (httpx.ASGITransport) and through a real uvicorn
 on loopback (what users see), all in one run on the embedded services.
 
-    python benchmarks/bench_app.py [--requests 300] [--repeats 5] [--skip-uvicorn]
+    python benchmarks/bench_app.py [--requests 300] [--repeats 5] [--skip-uvicorn] [--busy]
 
 For each way in it warms one question into L1, then measures ``--requests`` requests each of
 ``GET /healthz`` and ``POST /v1/query`` (the L1 hit, interleaved with the health checks so that
 drift hits both), ``--repeats`` times. It prints the median and p99 of each, the ratio
 L1/healthz (issue 18's target: at most 2x) as the median over the repeats with its range (the
 noise), and a breakdown of the L1 hit: the pipeline's own ``timings_ms`` (validate,
-query_cache = notes version and answer: one Redis round trip on a single server, two GETs on a
-cluster) and, timed apart, the JWT check, the thread-pool hop, the answer's JSON encoding and
-one JSON log line.
+query_cache = notes version and answer: one Redis round trip on a single server, two GETs on
+a cluster) and, timed apart, the JWT check, the thread-pool hop (a miss's), the answer's JSON
+encoding and one JSON log line. ``--busy`` measures every way a second time beside a second
+CPU-bound process (one process spinning in pure Python, as ``bench_embed.py --busy`` does).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,20 @@ def per_call_us(func: Callable[[], Any], n: int = 2000) -> float:
             func()
         batches.append((time.perf_counter() - start) / n * 1e6)
     return statistics.median(batches)
+
+
+@contextlib.contextmanager
+def cpu_hog(on: bool) -> Iterator[None]:
+    """A second CPU-bound job while the block runs (``--busy``)."""
+    if not on:
+        yield
+        return
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
 
 
 class Rounds:
@@ -203,12 +219,12 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
           "(validate + notes version and answer from Redis + decode)")
     print(f"   JWT verify (HS256)                : {jwt_us / 1000:6.3f} ms")
     print(f"   thread-pool hop (run_in_threadpool): {hop_us / 1000:6.3f} ms  "
-          "(the route makes one per request)")
+          "(a miss makes one; an exact hit none since answers.on_loop)")
     print(f"   answer to AnswerOut JSON (route)  : {encode_us / 1000:6.3f} ms")
     print(f"   request body parse + QueryIn      : {parse_us / 1000:6.3f} ms")
     print(f"   one JSON log line (format only)   : {log_us / 1000:6.3f} ms")
     for label, gap in gap_ms.items():
-        rest = gap - (ask_us + jwt_us + hop_us + encode_us + parse_us) / 1000
+        rest = gap - (ask_us + jwt_us + encode_us + parse_us) / 1000
         print(f"   {label}: L1 minus healthz = {gap:.3f} ms; not explained by the pieces "
               f"above (routing, HTTP body transfer, scheduling) {rest:.3f} ms")
 
@@ -219,6 +235,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-uvicorn", action="store_true")
+    parser.add_argument("--busy", action="store_true",
+                        help="measure again beside a second CPU-bound process")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -239,12 +257,17 @@ def main() -> None:
         token = issue_token(settings, "amara")
         headers = {"Authorization": f"Bearer {token}"}
         gaps: dict[str, float] = {}
-        asgi = asyncio.run(bench_asgi(settings, pipe, headers, args.requests, args.repeats))
-        gaps["in process (ASGITransport)"] = asgi.report("in process (httpx.ASGITransport)")
-        if not args.skip_uvicorn:
-            served = bench_uvicorn(settings, headers, args.requests, args.repeats, state)
-            gaps["uvicorn, 1 worker"] = served.report(
-                "uvicorn on loopback, 1 worker, keep-alive client")
+        for phase in ("quiet", "busy") if args.busy else ("quiet",):
+            tag = " [busy: beside one CPU-bound process]" if phase == "busy" else ""
+            with cpu_hog(phase == "busy"):
+                asgi = asyncio.run(bench_asgi(settings, pipe, headers, args.requests,
+                                              args.repeats))
+                gaps[f"in process (ASGITransport){tag}"] = asgi.report(
+                    f"in process (httpx.ASGITransport){tag}")
+                if not args.skip_uvicorn:
+                    served = bench_uvicorn(settings, headers, args.requests, args.repeats, state)
+                    gaps[f"uvicorn, 1 worker{tag}"] = served.report(
+                        f"uvicorn on loopback, 1 worker, keep-alive client{tag}")
         breakdown(settings, pipe, token, gaps)
     finally:
         parts.close()

@@ -16,6 +16,8 @@
     python -m evals calibrate --dataset path/to/mydata     # the no-context floor and semantic
                                                           # cache chosen on it: reports/mydata/
     python -m evals generate --notes golden/notes --out data/gen   # a dataset made from notes
+    python -m evals generate --notes golden/notes --out data/gen --writer llm  # by the model
+                                                          # RAG_LLM=hf configures, checked
     python -m evals compare                               # previous against latest (any folder)
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
@@ -39,7 +41,6 @@ import yaml
 
 from evals import gates as gates_mod
 from evals import profiles
-from evals.jsonish import mapping
 from evals.paths import GATES_FILE, REPORTS_DIR
 
 
@@ -115,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only these users' folders (default: every one)")
     gen.add_argument("--out", type=Path, required=True, metavar="DATASET")
     gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--writer", choices=("rules", "llm"), default="rules",
+                     help="who writes the questions: rules (offline, the default) or llm (the "
+                          "model the service's generator is configured with, RAG_LLM=hf; the "
+                          "same checks on what it writes)")
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -187,7 +192,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from evals.report.explain import explain_lines
 
         for gate in failing:
-            print("\n".join(explain_lines(gate, result.summary, options.gates_file)))
+            print("\n".join(explain_lines(gate, result.summary, options.gates_file,
+                                           counts=result.report.counts)))
     flipped = result.judged.console_lines()
     if flipped:
         print()
@@ -203,19 +209,22 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _spread(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    import json
-
     from evals.report import spread
     from evals.report import summary as report
+    from evals.report.run_report import RunSummary, SummaryError
+    from evals.runner import UsageError
 
-    summaries: list[dict[str, object]] = []
+    summaries: list[RunSummary] = []
     failed: list[int] = []
     if args.summaries:
-        summaries = [json.loads(p.read_text()) for p in args.summaries]
-        names = sorted({k.split(".", 1)[0] for s in summaries for k in mapping(s.get("metrics"))})
-        profile = str(summaries[0].get("profile", args.profile)) if summaries else args.profile
+        try:
+            summaries = [RunSummary.read(p) for p in args.summaries]
+        except SummaryError as exc:
+            raise UsageError(str(exc)) from None
+        names = sorted({k.split(".", 1)[0] for s in summaries for k in s.metrics})
+        profile = summaries[0].profile if summaries else args.profile
     else:
-        from evals.runner import RunOptions, UsageError, run
+        from evals.runner import RunOptions, run
 
         if not args.only:
             raise UsageError("name the notebooks to repeat with --only (or give --from files)")
@@ -295,15 +304,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return calibrate.run(args)
         if args.command == "generate":
-            from evals.generate.write import GenerateError, generate
+            from evals.generate import GenerateError
+            from evals.generate.write import generate
 
             try:
-                made = generate(args.notes, args.out, args.users, args.seed)
+                made = generate(args.notes, args.out, args.users, args.seed,
+                                writer=args.writer)
             except GenerateError as exc:
                 raise UsageError(str(exc)) from None
-            print(f"wrote {made.questions} questions ({made.unanswerable} unanswerable) and "
-                  f"{made.pairs} pairs to {made.folder}; run it with\n"
-                  f"  python -m evals run --dataset {made.folder}")
+            by = f" by {made.model}" if made.model else ""
+            dropped = ", ".join(f"{reason}: {n}" for reason, n in sorted(made.dropped.items()))
+            print(f"wrote {made.questions} questions{by} ({made.unanswerable} unanswerable; "
+                  f"dev {made.splits['dev']}, test {made.splits['test']}) and {made.pairs} "
+                  f"pairs to {made.folder}"
+                  + (f"\ndropped by the checks: {dropped}" if dropped else "")
+                  + f"\nrun it with\n  python -m evals run --dataset {made.folder}")
             return 0
         if args.command == "spread":
             return _spread(args, sys.argv[1:] if argv is None else argv)

@@ -27,9 +27,23 @@ from pathlib import Path
 from evals import gates as gates_mod
 from evals import knobs, profiles, servers
 from evals.judge.outcome import Judged, judge_run
+from evals.judge.questions import read_rows
 from evals.report import figures as report_plots
 from evals.report import merge, record, run_compare
 from evals.report import summary as report
+from evals.report.rates import question_counts
+from evals.report.record import NotebookOutcome
+from evals.report.run_report import (
+    Compared,
+    DatasetInfo,
+    Environment,
+    RunInfo,
+    RunReport,
+    RunSummary,
+    Setting,
+    SummaryError,
+    settings_from_json,
+)
 from evals.runs.execute import (
     KERNEL,
     RecordedSettings,
@@ -61,11 +75,21 @@ _rel = rel
 @dataclass
 class RunResult:
     exit_code: int
-    summary: dict[str, object]
-    gates: list[gates_mod.GateResult]
-    notebooks: list[report.NotebookOutcome]
+    report: RunReport
     paths: dict[str, Path]
     judged: Judged = field(default_factory=lambda: Judged([]))
+
+    @property
+    def summary(self) -> RunSummary:
+        return self.report.summary
+
+    @property
+    def gates(self) -> list[gates_mod.GateResult]:
+        return self.report.results
+
+    @property
+    def notebooks(self) -> list[NotebookOutcome]:
+        return self.report.notebooks
 
 
 def run(options: RunOptions) -> RunResult:
@@ -83,8 +107,11 @@ def run(options: RunOptions) -> RunResult:
     runs = run_compare.runs_dir(plan.folder, options.reports_dir)
     run_id = options.run_id or new_run_id(runs)
     out_root = runs / run_id
+    try:
+        prev = run_compare.previous_run(plan.folder, run_id, options.reports_dir)
+    except SummaryError as exc:  # before a notebook runs: say which field of which file
+        raise UsageError(f"the previous run cannot be compared with: {exc}") from None
     out_root.mkdir(parents=True, exist_ok=True)
-    prev = run_compare.previous_run(plan.folder, run_id, options.reports_dir)
     for text in warnings:
         print(f"evals: WARNING: {text}", file=stream)
     on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""
@@ -95,10 +122,10 @@ def run(options: RunOptions) -> RunResult:
                               [v for v in [options.overrides.get("state_dir")]
                                if isinstance(v, str)])
     before = servers.running(dirs)
-    outcomes: list[report.NotebookOutcome] = []
+    outcomes: list[NotebookOutcome] = []
     metrics: dict[str, object] = {}
-    parameters: dict[str, object] = {}
-    settings: dict[str, object] = {}
+    parameters: dict[str, dict[str, object]] = {}
+    settings: dict[str, dict[str, Setting]] = {}
     for i, spec in enumerate(specs, start=1):
         out_dir = out_root / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,10 +139,10 @@ def run(options: RunOptions) -> RunResult:
         outcome = execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream)
         outcomes.append(outcome)
         for result in record.load_results(out_dir):
-            metrics.update(result.get("metrics", {}))
+            metrics.update(result["metrics"])
         recorded = settings_of(out_dir)
         if recorded["fields"]:
-            settings[spec.name] = recorded["fields"]
+            settings.update(settings_from_json({spec.name: recorded["fields"]}, "settings"))
         warnings += [w for w in recorded["warnings"] if w not in warnings]
         state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
@@ -127,62 +154,70 @@ def run(options: RunOptions) -> RunResult:
                   f"{name.split(' ', 1)[0]} (started by this run)", file=stream)
     results = gates_mod.evaluate(plan.gates, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
+    counts = question_counts(read_rows(out_root), [r.name for r in results], metrics)
     if plan.own_data and dataset is not None:
         from evals.datasets.gating import too_few
 
         results = too_few(_not_measured(results, "nothing to measure on dataset "
-                                                 f"{dataset.name}"), metrics)
+                                                 f"{dataset.name}"), metrics,
+                          asked={name: n for name, (_, n) in counts.items()})
     elif options.profile in ("tune", "smoke"):
         results = _not_measured(results, f"not measured: the {options.profile} profile skips "
                                          "this part")
     judged = _judge(plan, out_root)
     results += judged.gates()
     baseline_path = plan.baseline.path if plan.baseline else plan.summary_baseline
-    run_info = {"id": run_id, "folder": rel(out_root), "report": plan.folder,
-                "dataset": dataset.describe() if dataset else None,
-                "command": options.command,
-                "overrides": {k: v for k, v in options.overrides.items() if k != "dataset"},
-                "previous": prev[0] if prev else None,
-                "baseline": rel(baseline_path) if baseline_path else None,
-                "gate_sources": {k: rel(Path(v)) for k, v in plan.gate_sources.items()}}
-    environment = {"state_dir": rel(knobs.harness_state_dir()), "warnings": warnings}
+    run_info = RunInfo(
+        id=run_id, folder=rel(out_root), report=plan.folder,
+        dataset=(DatasetInfo.from_json(dataset.describe(), "dataset") if dataset else None),
+        command=options.command,
+        overrides={k: v for k, v in options.overrides.items() if k != "dataset"},
+        previous=prev[0] if prev else None,
+        baseline=rel(baseline_path) if baseline_path else None,
+        gate_sources={k: rel(Path(v)) for k, v in plan.gate_sources.items()})
+    environment = Environment(rel(knobs.harness_state_dir()), warnings)
     summary = report.build_summary(options.profile, started_at, report.git_commit(), results,
                                    metrics, run=run_info, parameters=parameters,
                                    settings=settings, environment=environment)
-    previous = prev[1] if prev else None
-    base_text = rel(baseline_path) if baseline_path else None
-    baseline = (plan.baseline.as_summary() if plan.baseline
+    baseline = (Compared(rel(plan.baseline.path), plan.baseline.metrics) if plan.baseline
                 else report.load_baseline(plan.summary_baseline))
-    sections = judged.markdown_lines()
+    if baseline is not None and baseline_path is not None:
+        baseline = Compared(rel(baseline_path), baseline.metrics)
+    this = RunReport(summary, results, outcomes, baseline, prev[1] if prev else None,
+                     plan.gates, judged, options.junit_xml, counts)
     report_plots.copy_beside(outcomes, out_root)
-    paths = report.write_report(out_root, summary, results, outcomes, baseline, base_text,
-                                previous=previous, gates=plan.gates, sections=sections)
+    paths = report.write_report(out_root, this)
     _page(judged, out_root, f"{plan.folder}: run {run_id}", outcomes)
+    folder_report = this
     if plan.writes_report:
         latest = merge.load_latest(profile_root) if options.only else None
         if latest is not None:  # --only: the folder's picture keeps the other notebooks' rows
-            summary, results, outcomes = merge.merge(latest[0], latest[1], summary, results,
-                                                     outcomes)
-        report_plots.copy_beside(outcomes, profile_root)
-        paths = report.write_report(profile_root, summary, results, outcomes, baseline,
-                                    base_text, previous=previous, gates=plan.gates,
-                                    sections=sections)
-        _page(judged, profile_root, f"{plan.folder}: run {run_id}", outcomes)
+            merged, kept, notebooks = merge.merge(latest[0], latest[1], summary, results,
+                                                  outcomes)
+            folder_report = replace(this, summary=merged, results=kept, notebooks=notebooks)
+        report_plots.copy_beside(folder_report.notebooks, profile_root)
+        paths = report.write_report(profile_root, folder_report)
+        _page(judged, profile_root, f"{plan.folder}: run {run_id}", folder_report.notebooks)
+    summary, results, outcomes = (folder_report.summary, folder_report.results,
+                                  folder_report.notebooks)
     ok = all(o.ok for o in outcomes)
     if plan.write_baseline is not None and judged.questions and ok:
         from evals.judge import baseline as own
 
-        paths["baseline"] = own.write(plan.write_baseline, judged.questions, summary)
+        origin = own.Origin(run_id, summary.git_commit, started_at, options.profile)
+        paths["baseline"] = own.write(
+            plan.write_baseline, judged.questions, origin, metrics=summary.metrics,
+            parameters=summary.parameters, settings=summary.settings_json())
         print(f"evals: wrote the baseline {plan.write_baseline} ({len(judged.questions)} "
               "questions): commit it; later runs are judged against it", file=stream)
     if options.junit_xml is not None:
         paths["junit"] = judged.write_junit(options.junit_xml, results)
     failed = gates_mod.any_failed(results) or not ok
-    return RunResult(1 if failed else 0, summary, results, outcomes, paths, judged)
+    return RunResult(1 if failed else 0, folder_report, paths, judged)
 
 
 def _page(judged: Judged, folder: Path, title: str,
-          outcomes: list[report.NotebookOutcome]) -> None:
+          outcomes: list[NotebookOutcome]) -> None:
     """``index.html`` beside the report, when the run judged questions."""
     if not judged.questions:
         return

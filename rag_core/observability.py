@@ -230,11 +230,12 @@ def trace_ids() -> tuple[str | None, str | None]:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
-def start_span(name: str, **attributes: Any) -> Any:
+def start_span(name: str, start_time: int | None = None, /, **attributes: Any) -> Any:
     """A started span that is not made current (a request's root span, which lives across
     the yields of a stream); the caller ends it. It continues the trace that is current when
-    it starts (an incoming ``traceparent``)."""
-    current = tracer().start_span(name)
+    it starts (an incoming ``traceparent``). ``start_time``: when it began (ns since the
+    epoch), for a span recorded after the fact."""
+    current = tracer().start_span(name, start_time=start_time)
     _describe(current, attributes)
     return current
 
@@ -247,13 +248,14 @@ def use_span(current: Any) -> Any:
 
 
 def child_span(name: str, parent: Any, *, request_id: str | None = None,
-               **attributes: Any) -> Any:
+               start_time: int | None = None, **attributes: Any) -> Any:
     """A started span under ``parent`` that is never made current: for work that happens
     between the yields of a generator, where attaching a context would leak across requests.
-    The caller ends it."""
+    The caller ends it. ``start_time`` as in ``start_span``."""
     from opentelemetry import trace
 
-    current = tracer().start_span(name, context=trace.set_span_in_context(parent))
+    current = tracer().start_span(name, context=trace.set_span_in_context(parent),
+                                  start_time=start_time)
     _describe(current, attributes, request_id)
     return current
 

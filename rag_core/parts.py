@@ -23,6 +23,8 @@ from typing import Any
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import CostLedger, ledger_for
+from rag_core.decisions.judges import Judges
+from rag_core.decisions.note_facts import NotesMemo
 from rag_core.embedding import Embedder
 from rag_core.errors import RagError
 from rag_core.llm.base import GuardedGenerator
@@ -52,6 +54,8 @@ class Parts:
     sanitiser: bool = True  # the harness turns it off to measure what it stops
     # answer records, verdicts, the query log: the store's PostgreSQL, else in process
     records: Records = field(default_factory=MemoryRecords)
+    # the no-context and semantic judges (``build_judges``); None: the defaults of ``settings``
+    judges: Judges | None = None
 
     def ready(self) -> dict[str, Any]:
         """The readiness checks, cheap enough for every probe (the ``llm`` check reports a
@@ -67,6 +71,7 @@ class Parts:
 
     def close(self) -> None:
         self.caches.close()
+        self.ledger.close()  # the request counts pending, while the store is open
         self.store.close()
 
 
@@ -103,15 +108,29 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def build_caches(settings: Settings, client: RedisClient | None,
-                 store: Store | None = None, *,
+                 store: Store | None = None, judges: Judges | None = None, *,
                  clock: Callable[[], float] | None = None) -> CacheLayers:
     """The cache layers; with the ``store`` whose notes they cache, a note change that its
     process could not write to Redis is redone by any other process (``cache.versions``);
-    ``clock`` (seconds): the expiry of the in-process context cache and of the semantic
-    entries runs on it (a replay on simulated time)."""
+    ``judges``: the semantic judge decides on the cache's candidates; ``clock`` (seconds):
+    the expiry of the in-process context cache and of the semantic entries runs on it (a
+    replay on simulated time)."""
     return layers_for(
         settings, client, clock=clock,
-        version_debts=store.version_debts if store is not None else None)
+        version_debts=store.version_debts if store is not None else None,
+        judge=judges.semantic if judges is not None else None)
+
+
+def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = None) -> Judges:
+    """The no-context judge (the score floor and the facts of the user's notes, ``notes``: a
+    ``NotesMemo`` to share, else one over ``store``) and the semantic judge of the mode."""
+    from rag_core.cache.semantic import judge_for
+    from rag_core.decisions.judges import FactsJudge
+    from rag_core.decisions.relevance import RelevancePolicy
+
+    notes = notes or NotesMemo(store.user_texts)
+    return Judges(no_context=FactsJudge(RelevancePolicy.from_settings(settings), notes),
+                  semantic=judge_for(settings), notes=notes)
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
@@ -135,15 +154,17 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
     """Every part, from Settings whose ``database_url`` is set (``services.resolve``)."""
     store = build_store(settings)
     client = build_redis(settings)
+    judges = build_judges(settings, store)
     return Parts(
         settings=settings,
         store=store,
         embedder=build_embedder(settings),
-        caches=build_caches(settings, client, store),
+        caches=build_caches(settings, client, store, judges),
         generator=build_generator(settings, client),
         ledger=build_ledger(settings, client, store),
         counter=counter or default_counter(),
         records=getattr(store, "records", None) or MemoryRecords(),
+        judges=judges,
     )
 
 
@@ -155,11 +176,15 @@ def parts_for(settings: Settings) -> Parts:
     return build_parts(services.resolve(settings))
 
 
-def _under(parts: Parts, settings: Settings) -> Parts:
-    """``parts`` with ``settings``: the caches take the sections they hold from them."""
-    caches = parts.caches.under(settings)
+def _under(parts: Parts, settings: Settings, judges: Judges | None = None) -> Parts:
+    """``parts`` with ``settings``: the caches take the sections they hold from them, and the
+    judges are those of the settings (sharing the facts of the notes read so far) unless
+    ``judges`` are given."""
+    judges = judges or build_judges(settings, parts.store,
+                                    parts.judges.notes if parts.judges else None)
+    caches = parts.caches.under(settings, judges.semantic)
     caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
-    return replace(parts, settings=settings, caches=caches)
+    return replace(parts, settings=settings, caches=caches, judges=judges)
 
 
 def with_settings(parts: Parts, **overrides: Any) -> Parts:
@@ -173,7 +198,7 @@ def variant(parts: Parts, *, settings: Settings | None = None,
             generator: GuardedGenerator | None = None, embedder: Embedder | None = None,
             sanitiser: bool | None = None, fresh_caches: bool = False,
             clock: Callable[[], float] | None = None, reset_breaker: bool = False,
-            judges: object | None = None) -> Parts:
+            judges: Judges | None = None) -> Parts:
     """``parts`` with some of them swapped: every variant the harness, the benchmarks and the
     load tests run. What is not named is shared (connections, loaded models, the store).
 
@@ -196,15 +221,14 @@ def variant(parts: Parts, *, settings: Settings | None = None,
         changes["embedder"] = embedder
     if sanitiser is not None:
         changes["sanitiser"] = sanitiser
-    if judges is not None:
-        changes["judges"] = judges
     if fresh_caches:
         client = build_redis(settings)
-        changes["caches"] = build_caches(settings, client, clock=clock)
+        judges = judges or build_judges(settings, parts.store)
+        changes["caches"] = build_caches(settings, client, judges=judges, clock=clock)
         changes["ledger"] = build_ledger(settings, client, None)
-        made = replace(parts, settings=settings, **changes)
+        made = replace(parts, settings=settings, judges=judges, **changes)
     else:
-        made = replace(_under(parts, settings), **changes)
+        made = replace(_under(parts, settings, judges), **changes)
     if reset_breaker:
         reset = getattr(made.generator, "reset", None)
         if callable(reset):

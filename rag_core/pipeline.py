@@ -23,13 +23,12 @@ from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.generate import Generation
+from rag_core.answers.on_loop import cached_answer, count_checks
+from rag_core.answers.scope import Scope
 from rag_core.context import select_context
-from rag_core.decisions.note_facts import NotesMemo
-from rag_core.decisions.relevance import decide_relevance
-from rag_core.decisions.word_match import WordMatcher
 from rag_core.errors import RagError
 from rag_core.llm.prompt import build_prompt
-from rag_core.parts import Parts
+from rag_core.parts import Parts, build_judges
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -48,8 +47,9 @@ class Pipeline:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.params = parts.settings.retrieval
-        self.words = WordMatcher(parts.embedder)  # near words for the semantic cache
-        self.note_facts = NotesMemo(parts.store.user_texts)  # the no-context decision's facts
+        # the no-context judge (and the semantic cache's, in ``parts.caches``)
+        self.judges = parts.judges or build_judges(parts.settings, parts.store)
+        self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
         self.generation = Generation(parts, self.answers)  # steps 6-7
 
@@ -62,6 +62,13 @@ class Pipeline:
             if isinstance(event, Answer):
                 return event
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
+
+    async def cached(self, user_id: str, question: object, *, top_k: int | None = None,
+                     request_id: str | None = None, filters: Filters = NO_FILTERS
+                     ) -> Answer | None:
+        """An exact L1 hit, answered in the loop's task (``answers.on_loop``); else None."""
+        return await cached_answer(self.parts, self.answers, self.params,
+                                   self._new_run(user_id, top_k, request_id, filters), question)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS
@@ -86,9 +93,11 @@ class Pipeline:
 
     def search(self, user_id: str, query: str, top_k: int | None = None,
                filters: Filters = NO_FILTERS) -> list[Chunk]:
-        """Retrieval only (``rag-core search``): validate, embed, retrieve; no caches."""
+        """Retrieval only (``rag-core search``): validate, narrow, embed, retrieve; no caches."""
         run = self._new_run(user_id, top_k, None, filters)
         run.query = self._validate(run, query)
+        run.version = self.parts.store.notes_version(user_id)
+        self.scope.narrow(run)
         run.vector = self.parts.embedder.embed([run.query.text])[0]
         return self._search_store(run)
 
@@ -121,7 +130,7 @@ class Pipeline:
             obs.annotate(run.root, answer)
             yield answer
         except RagError as exc:
-            obs.REQUESTS.labels(outcome="error").inc()
+            self.answers.ended(run, "error")
             run.root.set_attribute("error.code", exc.code)
             raise
         finally:
@@ -155,32 +164,32 @@ class Pipeline:
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
         with run.step("retrieve") as current:
+            self.scope.narrow(run)  # a function of the question and the notes version
             run.chunks, run.cache["context"] = p.caches.chunks_for(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
                 lambda: self._search_store(run), run.filters)
             current.set_attribute("cache.context", run.cache["context"])
-        if run.filters and not self._filters_match(run):  # no LLM, no charge
+        if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
         if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
-                similar, run.decisions["semantic"] = p.caches.similar_answer(
+                similar, run.decisions.semantic = p.caches.similar_answer(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
-                    self.words.closest, run.filters)
+                    filters=run.filters)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions["semantic"],
+                p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
                                     user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
-        user, version = run.user_id, run.version
-        relevant = decide_relevance(run.query.text, run.chunks, p.settings,
-                                    notes=lambda: self.note_facts.get(user, version))
-        run.decisions["relevance"] = relevant.to_dict()
+        relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
+                                                 run.version)
+        run.decisions.relevance = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
@@ -195,21 +204,8 @@ class Pipeline:
 
     def _validate(self, run: Run, question: object) -> Any:
         p = self.parts
-        query = validate_query(run.user_id, question, p.counter, p.settings,
-                               sanitiser=p.sanitiser)
-        if query.truncated:
-            obs.TRUNCATIONS.inc()
-        for flag in query.flags:
-            obs.SANITISER_FLAGS.labels(family=flag).inc()
-        return query
-
-    def _filters_match(self, run: Run) -> bool:
-        """Whether a note passes the filters (sure when a chunk came back), in ``decisions``."""
-        matched = bool(run.chunks) or self.parts.store.count_matching(
-            run.user_id, run.filters, min_version=run.version) > 0
-        run.decisions["filters"] = {"matched": matched, "filters": run.filters.to_dict(),
-                                    "described": run.filters.describe()}
-        return matched
+        return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
+                                           sanitiser=p.sanitiser))
 
     def _search_store(self, run: Run) -> list[Chunk]:
         assert run.query is not None
@@ -217,7 +213,8 @@ class Pipeline:
         try:
             chunks = self.parts.store.search(run.user_id, run.vector, run.top_k,
                                              query_text=run.query.text, params=self.params,
-                                             min_version=run.version, filters=run.filters)
+                                             min_version=run.version,
+                                             filters=run.filters.narrowed(run.narrowing))
         finally:
             obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
         if chunks:

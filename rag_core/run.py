@@ -14,8 +14,8 @@ import numpy as np
 from rag_core import observability as obs
 from rag_core.context import Context
 from rag_core.llm.base import Prompt
-from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Query
+from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
+from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Decisions, Query
 
 LAYERS = ("query", "embedding", "context")
 
@@ -26,6 +26,7 @@ class Run:
     user_id: str
     top_k: int
     filters: Filters = NO_FILTERS  # which notes may be searched (the caller's)
+    narrowing: Narrowing = NO_NARROWING  # and the question's (``answers.scope``)
     started: float = field(default_factory=time.perf_counter)
     root: Any = None  # the request's root span (``assistant.query``)
     timings: dict[str, float] = field(default_factory=dict)
@@ -38,7 +39,7 @@ class Run:
     context: Context | None = None
     prompt: Prompt | None = None
     budget_state: str = "ok"
-    decisions: dict[str, Any] = field(default_factory=dict)  # why: semantic, relevance
+    decisions: Decisions = field(default_factory=Decisions)  # why: semantic, relevance ...
     # the id of an answer this request makes (``rag_core.answers.log``), and the cached answer
     # a semantic hit reused
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)

@@ -69,6 +69,8 @@ class TokenCounter:
 
     def truncate(self, text: str, max_tokens: int) -> tuple[str, bool]:
         """Cut ``text`` to at most ``max_tokens`` tokens at a token boundary of the original."""
+        if len(text) <= _MEMO_CHARS and self.count(text) <= max_tokens:
+            return text, False  # counted once: a question asked again is not encoded again
         enc = self.tokenizer.encode(text, add_special_tokens=False)
         if len(enc.ids) <= max_tokens:
             return text, False

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
@@ -105,6 +106,122 @@ class AnswerDebug:
     context_sent: bool = False
 
 
+# --- the decisions an answer carries, typed (``Answer.decisions``), and the reasons they give.
+# Each part is what its decision recorded (``semantic_rules.Decision.to_dict``, the semantic
+# cache's lookup, ``relevance.RelevanceDecision.to_dict``, the filters' match, the model's
+# decline); a decision the request did not reach is None. ``to_dict`` is the JSON of ``ask
+# --json`` and of the API's ``decisions`` (absent parts left out); ``cache_reason`` and
+# ``no_context_reason`` phrase them (a short code and a phrase), so that an answer read back
+# from the cache explains itself the same way. It reads like the mapping it replaces.
+
+# what each rule of the no-context decision found missing, in a phrase (the rule's own detail
+# follows it); a rule not named here is shown by its name
+_NOT_FOUND = {
+    "retrieved": "nothing was retrieved from your notes",
+    "similarity": "nothing in your notes is close enough",
+    "names": "a name the question uses is in none of your notes",
+    "numbers": "a number the question names is in none of your notes",
+    "dates": "a date the question names is in none of your notes",
+    "scripture": "a scripture reference the question names is in none of your notes",
+}
+Part = dict[str, Any] | None
+
+
+@dataclass(eq=False)
+class Decisions(Mapping[str, Any]):
+    semantic: Part = None  # reuse or not, every rule's verdict (or no_candidate)
+    relevance: Part = None  # the no-context decision before the model
+    filters: Part = None  # whether a note passes the request's filters
+    declined: Part = None  # the model replied with the decline marker
+    narrowed: Part = None  # filters read from the question (``answers.scope``)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Decisions:
+        data = data or {}
+        return cls(**{f.name: dict(data[f.name]) for f in fields(cls)
+                      if isinstance(data.get(f.name), Mapping)})
+
+    def __getitem__(self, key: str) -> Any:
+        value = getattr(self, key, None) if key in self.to_dict() else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+    def kept(self, no_context: bool) -> Decisions:
+        """What an exact hit still explains: why this question got another question's answer
+        (the semantic decision that reused it) or why the notes have nothing (relevance,
+        filters). A generated answer's own decisions stay behind."""
+        semantic = self.semantic if self.semantic and self.semantic.get("hit") else None
+        # the same question and notes: the same narrowing
+        return Decisions(semantic, self.relevance if no_context else None,
+                         self.filters if no_context else None, narrowed=self.narrowed)
+
+    def cache_reason(self, cache: Mapping[str, Any]) -> str:
+        """``code: phrase``; the codes: exact_hit, semantic_reuse, semantic_refused,
+        no_candidate, semantic_off, miss."""
+        query, decision = cache.get("query"), self.semantic
+        if query == "hit":
+            if decision and decision.get("hit"):
+                return ("exact_hit: asked before, the answer first reused from "
+                        f"{decision.get('matched_query')!r}")
+            return "exact_hit: the same question was answered from these notes before"
+        if query == "semantic_hit" and decision:
+            return (f"semantic_reuse: every rule passed against "
+                    f"{decision.get('matched_query')!r} (cosine {decision.get('similarity')})")
+        if cache.get("semantic") == "off":
+            return "semantic_off: the semantic cache is off (RAG_SEMANTIC_MODE)"
+        if decision is not None and not decision.get("hit"):
+            rule = str(decision.get("reason", ""))
+            if rule == "no_candidate":
+                return "no_candidate: no cached question close enough"
+            detail = (decision.get("checks") or {}).get(rule, {}).get("detail", "")
+            return f"semantic_refused: {rule} ({detail})" if detail else \
+                f"semantic_refused: {rule}"
+        return "miss: not answered before"
+
+    def no_context_reason(self, *, refused: bool = False) -> str:
+        """``no_context_reason`` of an answer that is no_context: ``code: phrase``; the codes:
+        refused (the question itself was refused), filter_no_match (no note passes the
+        request's filters), not_found (the no-context decision before the model: its rule and
+        what that rule saw), declined (the model read the notes and replied that they hold no
+        answer), and no_context (anything else)."""
+        if refused:
+            return "refused: the question holds nothing to answer once unsafe text is removed"
+        if self.filters and self.filters.get("matched") is False:
+            return f"filter_no_match: no note of yours matches {self.filters.get('described')}"
+        relevance = self.relevance
+        if relevance and not relevance.get("answer", True):
+            rule = str(relevance.get("reason", ""))
+            detail = ((relevance.get("checks") or {}).get(rule) or {}).get("detail", "")
+            phrase = _NOT_FOUND.get(rule, rule.replace("_", " "))
+            return f"not_found: {phrase} ({rule}: {detail})" if detail else \
+                f"not_found: {phrase}"
+        if self.declined:
+            return "declined: the model read your notes and found no answer in them"
+        return "no_context: no answer was made from your notes"
+
+
+def cache_reason(cache: Mapping[str, Any], decisions: Mapping[str, Any]) -> str:
+    """``Decisions.cache_reason`` of a decisions record or its JSON."""
+    typed = decisions if isinstance(decisions, Decisions) else Decisions.from_dict(decisions)
+    return typed.cache_reason(cache)
+
+
+def no_context_reason(decisions: Mapping[str, Any], *, refused: bool = False) -> str:
+    """``Decisions.no_context_reason`` of a decisions record or its JSON."""
+    typed = decisions if isinstance(decisions, Decisions) else Decisions.from_dict(decisions)
+    return typed.no_context_reason(refused=refused)
+
+
 @dataclass
 class Answer:
     """What the pipeline returns; ``to_dict`` is the shape of ``ask --json`` and the API."""
@@ -124,14 +241,14 @@ class Answer:
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     budget_state: str = "ok"
     # why the semantic cache reused an answer or not, and why no context was found: the rules
-    # and what each saw (rag_core.decisions.semantic_rules, rag_core.decisions.relevance)
-    decisions: dict[str, Any] = field(default_factory=dict)
+    # and what each saw, typed (``Decisions``)
+    decisions: Decisions = field(default_factory=Decisions)
     # the id a user gives back with a verdict (``rag_core.answers.feedback``): a record in
     # PostgreSQL, with ``.<layer>`` when a cache served it; kept in the cache entry with the
     # question, so that a verdict can name what was asked (the API does not echo ``question``)
     answer_id: str = ""
     question: str = ""
-    # why an answer is no_context, ``code: phrase`` (rag_core.decisions.reasons); "" when the
+    # why an answer is no_context, ``code: phrase`` (``Decisions.no_context_reason``); "" when the
     # notes answered. Kept with a cached answer, so a hit explains itself the same way.
     no_context_reason: str = ""
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
@@ -141,6 +258,7 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(replace(self, debug=None))
         del data["debug"]
+        data["decisions"] = self.decisions.to_dict()
         data["usage"] = {
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
@@ -164,7 +282,7 @@ class Answer:
             flags=list(data.get("flags", [])),
             retrieved=list(data.get("retrieved", [])),
             budget_state=data.get("budget_state", "ok"),
-            decisions=dict(data.get("decisions") or {}),
+            decisions=Decisions.from_dict(data.get("decisions")),
             answer_id=str(data.get("answer_id") or ""),
             question=str(data.get("question") or ""),
             no_context_reason=str(data.get("no_context_reason") or ""),

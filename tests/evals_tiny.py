@@ -31,6 +31,7 @@ for i, item in enumerate(ds.qa.to_dict("records")):
 frame = pd.DataFrame(rows)
 record.save_rows(frame, output_dir, "quality")
 record.record("quality", {"cross_user_leaks": 0, "semantic_similarity": 0.3, "n": len(frame),
+                          "leak_rate": float(frame["leak"].mean()),
                           "recall_at_5": float(frame["recall_at_5"].mean())}, output_dir)
 """
 

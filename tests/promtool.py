@@ -20,11 +20,12 @@ DEPLOY = ROOT / "deploy"
 INSTALL_HINT = "install Debian's prometheus package: apt-get install -y prometheus"
 
 
-def tool(name: str) -> str:
-    """The path of ``promtool`` / ``prometheus``; skip (or fail under CI) when missing."""
+def tool(name: str, hint: str = INSTALL_HINT) -> str:
+    """The path of ``promtool`` / ``prometheus`` (or another tool ``make setup`` installs,
+    ``hint`` saying how); skip (or fail under CI) when missing."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} not found; {INSTALL_HINT}"
+        message = f"{name} not found; {hint}"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)

@@ -93,7 +93,7 @@ def semantic_curve(rows: Sequence[semantic_eval.PairEvidence], settings: Setting
                    thresholds: Sequence[float] = THRESHOLDS) -> pd.DataFrame:
     from rag_core.cache.semantic import policy_for
 
-    similar = pipeline.words.closest if pipeline is not None else None
+    similar = None  # the modes of the service use no near words
     points = [("strict", settings.semantic_cache_threshold)] + [("loose", t) for t in thresholds]
     out = []
     for mode, threshold in tqdm(points, desc="semantic mode and threshold", unit="point"):

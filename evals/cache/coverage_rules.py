@@ -20,24 +20,36 @@ instead:
               context when the other question's evidence holds them (the new question's in the
               cached answer's best chunk, the donor's in the new question's): "at the harbour"
               added. Never when both sides lack words of the other (a swap), nor for what either
-              question asks about (``Facts.about``) or who does it (a subject of its main clause,
-              ``Facts.main_subjects``; the subject of a clause that only sets the scene, "after
+              question asks about (``Parts.about``) or who does it (a subject of its main clause,
+              ``Parts.main_subjects``; the subject of a clause that only sets the scene, "after
               its engine failed", may be context): a donor that asked
               for more than the new question did is not reused ("Who was Aunt M.?" after "Who ate at
               Aunt M.'s extra plate?").
 
-Synonyms come only from the embedder's word vectors (``rag_core.decisions.word_match``), never
-from a list.
+Synonyms come only from the embedder's word vectors (``evals.cache.word_match``), never
+from a list. ``strict_before_rules`` adds what else that design had: values, dates and order
+words added on one side are context when the other's evidence holds them (``added_values``),
+and the ``roles`` rule with parties exchanged (``question_roles``).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 
-from rag_core.decisions import lemma_sets, nlp
+from evals.cache.question_roles import parts, role_check
+from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as rules
-from rag_core.decisions.semantic_evidence import Check, Evidence, Similar, misspelt, word_variant
+from rag_core.decisions.semantic_rules import (
+    Check,
+    Evidence,
+    Similar,
+    fmt,
+    lemmas_of,
+    misspelt,
+    word_variant,
+)
 
 # kinds of answer that name no particular kind ("what ...", "what + a noun of no known kind")
 OPEN = frozenset({"thing", "typed", "description"})
@@ -45,11 +57,11 @@ OPEN = frozenset({"thing", "typed", "description"})
 
 def words_of(f: nlp.Facts, focused: bool = False) -> list[str]:
     """The content lemmas and names of a question, in order, once each (``focused``: without
-    the words that name the kind of answer, ``Facts.asked``, which the focus compares; and
+    the words that name the kind of answer, ``Parts.asked``, which the focus compares; and
     without one-letter pieces of a contraction, "what's" written "whats")."""
     words = list(dict.fromkeys([*f.content, *sorted(f.names)]))
     if focused:
-        words = [w for w in words if w not in f.asked and len(w) > 1]
+        words = [w for w in words if w not in parts(f.text).asked and len(w) > 1]
     return words
 
 
@@ -111,7 +123,7 @@ def uncovered(side: nlp.Facts, other: nlp.Facts, extra: frozenset[str],
 
 def extra_of(evidence: Evidence) -> frozenset[str]:
     """The lemmas of the best chunk of ``evidence``."""
-    return lemma_sets.lemmas_of(evidence.texts[:1]) if evidence.texts else frozenset()
+    return lemmas_of(evidence.texts[:1]) if evidence.texts else frozenset()
 
 
 def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
@@ -121,9 +133,9 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
     """``focus``, ``relation`` and ``coverage`` of a new question against a cached one."""
     focus_ok = cached.answer_type == new.answer_type or (
         cached.answer_type in OPEN and new.answer_type in OPEN)
-    ra, rb = cached.relations, new.relations
+    ra, rb = parts(cached.text).relations, parts(new.text).relations
     relation_ok = not (ra - rb and rb - ra)
-    extra = lemma_sets.lemmas_of(evidence.texts[:1]) if evidence_words and evidence.texts else \
+    extra = lemmas_of(evidence.texts[:1]) if evidence_words and evidence.texts else \
         frozenset()
     new_missing, new_near = uncovered(new, cached, extra, similar, threshold, focus_ok)
     old_missing, old_near = uncovered(cached, new, frozenset(), similar, threshold, focus_ok)
@@ -132,8 +144,9 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
         # one question adds words the other lacks (context, a detail): an addition, no swap;
         # accounted for when the other question's evidence holds them and neither what a
         # question asks about nor who does it (a subject of the main clause) is among them
-        heads = {new.about, cached.about} - {""} | {
-            p.split()[-1] for p in new.main_subjects | cached.main_subjects}
+        pn, pc = parts(new.text), parts(cached.text)
+        heads = {pn.about, pc.about} - {""} | {
+            p.split()[-1] for p in pn.main_subjects | pc.main_subjects}
         side = new_missing or old_missing
         if not heads & set(side):
             words = extra_of(evidence if new_missing else new_evidence)
@@ -153,9 +166,39 @@ def coverage_checks(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
     return [*out, Check("coverage", ok, detail)]
 
 
-def coverage_rules(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence, new_evidence: Evidence,
-                   similar: Similar | None, policy: rules.Policy) -> list[Check]:
-    """``coverage_checks`` with the parameters of ``policy`` (its ``extra`` rules)."""
-    return coverage_checks(cached, new, evidence, similar, policy.word_similarity,
-                           policy.evidence_words, policy.relation,
-                           new_evidence if policy.additions else None)
+def _values(f: nlp.Facts) -> frozenset[str]:
+    return f.numbers | {nlp.quantities.quantity(d) for d in f.dates}
+
+
+def _in_text(value: str, evidence: Evidence) -> bool:
+    """A number or date word written in the best chunk of ``evidence`` (as a word)."""
+    text = " ".join(evidence.texts[:1]).lower().replace(",", "")
+    return bool(text) and re.search(rf"(?<![\w.]){re.escape(value)}(?![\w])", text) is not None
+
+
+def added_values(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence) -> list[Check]:
+    """Numbers and dates: the same values, or values added on one side only that the other
+    question's evidence holds, as written ("in 1996" added to a question whose cached answer
+    came from the 1996 story); order words and comparatives the same. ``a``: the cached one."""
+    va, vb = _values(a), _values(b)
+    only_a, only_b = sorted(va - vb), sorted(vb - va)
+    ok = not (only_a and only_b) and all(_in_text(v, new) for v in only_a) \
+        and all(_in_text(v, cached) for v in only_b)
+    dated = {nlp.quantities.quantity(d) for d in a.dates | b.dates}
+    rule = "dates" if (set(only_a) | set(only_b)) <= dated and (only_a or only_b) else "numbers"
+    other = "dates" if rule == "numbers" else "numbers"
+    extra = " (added on one side, in the other's evidence)" if ok and (only_a or only_b) else ""
+    return [Check(rule, ok, fmt(va, vb) + extra), Check(other, True, f"compared under {rule}"),
+            Check("sequence", (a.sequence, a.degree) == (b.sequence, b.degree),
+                  fmt(a.sequence | a.degree, b.sequence | b.degree))]
+
+
+def strict_before_rules(cached: nlp.Facts, new: nlp.Facts, evidence: Evidence,
+                        new_evidence: Evidence, similar: Similar | None,
+                        policy: rules.Policy) -> list[Check]:
+    """The extra rules of the strict-before design (``designs.rules_policy``): each replaces
+    loose's rule of its name, or is added."""
+    return [*added_values(cached, new, new_evidence, evidence),
+            role_check(parts(cached.text), parts(new.text), "exchanged"),
+            *coverage_checks(cached, new, evidence, similar, 0.6, evidence_words=False,
+                             relation=False, new_evidence=new_evidence)]

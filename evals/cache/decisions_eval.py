@@ -211,7 +211,9 @@ def main(argv: list[str] | None = None) -> None:
                                         if args.retrieval_mode else {}))
     pipeline = quality.build_pipeline(settings)
     collected = collect(pipeline)
-    similar = pipeline.words.closest
+    from evals.cache.word_match import WordMatcher
+
+    similar = WordMatcher(pipeline.parts.embedder).closest  # for the designs' coverage rule
     print("## Semantic cache per set and mode")
     print(semantic_table(collected, mode_policies(settings), similar).round(3)
           .to_string(index=False))

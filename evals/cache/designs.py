@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from evals.cache import semantic_eval
-from evals.cache.coverage_rules import coverage_rules
+from evals.cache.coverage_rules import strict_before_rules
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import nlp
@@ -23,12 +23,12 @@ from rag_core.decisions.semantic_canonical import canonical
 
 
 def rules_policy(settings: Settings) -> rules.Policy:
-    """The strict mode before the canonical form: loose's fact rules, the roles rule (parties
-    exchanged) and the word-by-word ``focus`` and ``coverage`` rules (``coverage_rules``)."""
+    """The strict mode before the canonical form: loose's fact rules with values and order
+    words added on one side only when the other's evidence holds them, the roles rule
+    (parties exchanged) and the word-by-word ``focus`` and ``coverage`` rules
+    (``coverage_rules.strict_before_rules``); no ``detail`` or ``sentence`` rule."""
     loose = replace(policy_for(settings, "loose"), canonical="off")
-    return replace(loose, extra=coverage_rules, detail=False, sentences=False, relation=False,
-                   evidence="off", word_similarity=0.6, evidence_words=False, additions=True,
-                   roles="exchanged")
+    return replace(loose, extra=strict_before_rules, skip=frozenset({"detail", "sentence"}))
 
 
 def designs(settings: Settings) -> dict[str, rules.Policy]:
@@ -47,9 +47,11 @@ def designs(settings: Settings) -> dict[str, rules.Policy]:
 def miss_latency(rows: Sequence[semantic_eval.PairEvidence], policy: rules.Policy,
                  similar: rules.Similar | None = None) -> dict[str, float]:
     """Milliseconds one decision adds to a question that is not reused: the cached side's
-    facts and canonical form as the service stores them, the new side's computed afresh
+    facts and canonical form already parsed (the canonical form is stored with an entry; the
+    facts are memoised in a process that asked it), the new side's computed afresh
     (each new question timed once, the first time it is met; memoised parses emptied)."""
     nlp.facts.cache_clear()
+    nlp.parse.cache_clear()
     canonical.cache_clear()
     cached = {str(r.pair["a"]) for r in rows}
     for text in cached:

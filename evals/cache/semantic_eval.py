@@ -4,9 +4,9 @@
 hybrid retrieval, as the pipeline does) and the real model how close the two questions are;
 ``decide_all`` runs one :class:`~rag_core.decisions.semantic_rules.Policy` on every pair, keeping
 each decision's recorded reasons; ``score`` gives recall (paraphrases reused), false hits (near
-misses reused) and precision. ``ALTERNATIVES`` are the designs that were compared on the dev
-split; the chosen one is ``Settings``' default. Test figures of the alternatives are measured
-once, for the table of the note, never to choose.
+misses reused) and precision. The designs of issue 16 compared on the dev split (and the
+policy switches they needed) are retired: their figures stay in docs/decisions.md, their
+code in git history (before issue 45's third of the rules).
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, object]], *, depth:
         for text in (str(pair["a"]), str(pair["b"])):
             key = (str(pair["user_id"]), text)
             if key not in found:
-                chunks = pipeline.parts.store.search(key[0], vectors[text], settings.top_k,
-                                                     query_text=text, params=params)
+                chunks = pipeline.parts.store.search(
+                    key[0], vectors[text], settings.top_k, query_text=text, params=params,
+                    filters=pipeline.scope.filters_for(key[0], text))  # as the pipeline
                 found[key] = rules.Evidence.of(chunks, depth)
     return [PairEvidence(p, float(np.dot(vectors[str(p["a"])], vectors[str(p["b"])])),
                          found[(str(p["user_id"]), str(p["a"]))],
@@ -112,8 +113,8 @@ def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy,
                similar: rules.Similar | None = None) -> pd.DataFrame:
     """One row per pair: its label, kind, split, the decision and why (the cached question is
     ``a``, the new one ``b``: a user whose cache was cleared asks ``a``, then ``b``, so ``a``
-    is the only donor). ``similar``: near words for the coverage rule, as the pipeline has
-    them (``pipeline.words.closest``)."""
+    is the only donor). ``similar``: near words for the coverage rule of ``designs``
+    (``evals.cache.word_match.WordMatcher.closest``)."""
     out = []
     for row in rows:
         d = rules.decide(str(row.pair["b"]), str(row.pair["a"]), row.similarity, policy, row.b,
@@ -179,47 +180,6 @@ def false_hits(frame: pd.DataFrame) -> pd.DataFrame:
         ["id", "split", "kind", "a", "b", "similarity"]]
 
 
-# --- the alternatives ------------------------------------------------------------------------
-
-BASE = rules.Policy()
-# the third round's choice: the same best sentence always, among the other's best 2
-THIRD = replace(BASE, roles="off")
-# the second round's choice: the same best sentence only when the kinds of answer differ
-SECOND = replace(THIRD, sentences_always=False, sentence_top=3)
-EQUAL = replace(SECOND, slots="equal", sentences=False, threshold=0.55)  # the first design
-ALIGNED = replace(SECOND, sentences=False, threshold=0.55)
-ALTERNATIVES: dict[str, rules.Policy] = {
-    "cosine only, 0.92": replace(EQUAL, threshold=0.92, facts=False, evidence="off",
-                                 detail=False),
-    "cosine only, 0.80": replace(EQUAL, threshold=0.80, facts=False, evidence="off",
-                                 detail=False),
-    "slots equal + same note + detail, 0.55 (first round)": EQUAL,
-    "aligned/reworded slots + same note + detail, 0.55": ALIGNED,
-    "aligned/reworded, no names found in the other's evidence, 0.55":
-        replace(ALIGNED, grounded_names=False),
-    "aligned/reworded + same best chunk, 0.55": replace(ALIGNED, evidence="chunk"),
-    "aligned/reworded + best chunks overlap, 0.55": replace(ALIGNED, evidence="overlap"),
-    "aligned/reworded, 0.60": replace(ALIGNED, threshold=0.6),
-    "aligned/reworded + same best sentence when kinds differ, 0.55":
-        replace(SECOND, threshold=0.55),
-    "aligned/reworded + same best sentence when kinds differ, 0.60 (second round)": SECOND,
-    "+ corroborated band from 0.40": replace(SECOND, corroborated=0.40),
-    "+ corroborated band from 0.40, without the grounded rule":
-        replace(SECOND, corroborated=0.40, grounded=False),
-    "band from 0.40 + same best sentence always": replace(THIRD, corroborated=0.40,
-                                                          sentence_top=3),
-    "same best sentence always, among the other's best 3": replace(THIRD, sentence_top=3),
-    "same best sentence always, among the other's best 2 (third round)": THIRD,
-    "second round + roles": replace(SECOND, roles="acting"),
-    "aligned/reworded, 0.60 + roles": replace(ALIGNED, threshold=0.6, roles="acting"),
-    "third round + roles, any doer named in another role": replace(BASE, roles="any"),
-    "third round + roles, both sides": replace(BASE, roles="both"),
-    "third round + roles, among the other's best 3": replace(BASE, sentence_top=3),
-    "third round + roles + corroborated band from 0.40": replace(BASE, corroborated=0.40),
-    "third round + roles: a doer in another role while another acts (chosen)": BASE,
-}
-
-
 def threshold_sweep(rows: Sequence[PairEvidence], policy: rules.Policy,
                     thresholds: Iterable[float]) -> pd.DataFrame:
     """Recall and false hits of ``policy`` at each threshold, per split."""
@@ -237,7 +197,7 @@ def alternatives_table(rows: Sequence[PairEvidence],
     """One row per design, recall and false hits per split."""
     out = []
     designs: dict[str, pd.DataFrame] = {}
-    for name, policy in (alternatives or ALTERNATIVES).items():
+    for name, policy in (alternatives or {"loose": rules.Policy(canonical="first")}).items():
         designs[name] = decide_all(rows, policy)
     for name, frame in designs.items():
         row: dict[str, object] = {"design": name}

@@ -102,15 +102,17 @@ def dataset_gates(harness: Sequence[Gate], dataset: str, gates_file: Path | None
 
 
 def too_few(results: Sequence[GateResult], metrics: Mapping[str, object],
-            minimum: int = MIN_QUESTIONS) -> list[GateResult]:
-    """A failed quality gate over fewer than ``minimum`` questions (``quality.n``, or
-    ``quality.<scenario>.n`` for a per-scenario figure) reports instead of failing; the
-    safety counts fail whatever the count."""
+            minimum: int = MIN_QUESTIONS, asked: Mapping[str, int] | None = None
+            ) -> list[GateResult]:
+    """A failed quality gate over fewer than ``minimum`` questions reports instead of failing;
+    the safety counts fail whatever the count. The questions a gate is over: ``asked`` (a
+    rate's own count, e.g. the answerable questions of ``wrong_no_context_rate``) when given,
+    else ``quality.n``, or ``quality.<scenario>.n`` for a per-scenario figure."""
     out = []
     for r in results:
         parts = r.name.split(".")
         count_name = f"quality.{parts[1]}.n" if len(parts) == 3 else "quality.n"
-        n = metrics.get(count_name)
+        n = (asked or {}).get(r.name, metrics.get(count_name))
         if (r.status == "failed" and parts[0] == "quality" and parts[-1] not in ANY_DATA
                 and isinstance(n, int | float) and n < minimum):
             r = replace(r, status="skipped",

@@ -13,6 +13,8 @@ always get the same split:
 The order depends on nothing but the ids, so no one chose which items went where. Files written
 later (their own ``split`` field) and the extra dev files (every line ``dev``) keep theirs.
 Run ``python -m evals.datasets.split --write FILE...`` to add the field to files that lack it.
+``python -m evals generate`` splits the datasets it writes with the same :func:`assign`, its
+salt drawn from ``--seed`` and its strata the generated items' user, scenario and form.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import argparse
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 SPLITS = ("dev", "test")
@@ -31,8 +33,8 @@ QA_STRATUM = ("scenario", "attack", "user_id")
 PAIR_STRATUM = ("label", "user_id")
 
 
-def _order(item_id: str) -> str:
-    return hashlib.sha256((SALT + item_id).encode()).hexdigest()
+def _order(item_id: str, salt: str = SALT) -> str:
+    return hashlib.sha256((salt + item_id).encode()).hexdigest()
 
 
 def stratum_keys(item: Mapping[str, object]) -> tuple[str, ...]:
@@ -40,15 +42,19 @@ def stratum_keys(item: Mapping[str, object]) -> tuple[str, ...]:
     return QA_STRATUM if "scenario" in item else PAIR_STRATUM
 
 
-def assign(items: Sequence[Mapping[str, object]], dev_share: float = DEV_SHARE) -> dict[str, str]:
-    """item id -> ``dev`` or ``test``, stratified as the module docstring says."""
-    strata: dict[tuple[object, ...], list[str]] = defaultdict(list)
+def assign(items: Sequence[Mapping[str, object]], dev_share: float = DEV_SHARE, *,
+           salt: str = SALT, stratum: Callable[[Mapping[str, object]], object] | None = None
+           ) -> dict[str, str]:
+    """item id -> ``dev`` or ``test``, stratified as the module docstring says. ``salt``
+    changes the order inside a stratum (``generate`` salts it with its seed); ``stratum`` maps
+    an item to its stratum (default: the fields of :func:`stratum_keys`)."""
+    strata: dict[object, list[str]] = defaultdict(list)
     for item in items:
-        key = tuple(item.get(k) for k in stratum_keys(item))
+        key = stratum(item) if stratum else tuple(item.get(k) for k in stratum_keys(item))
         strata[key].append(str(item["id"]))
     out: dict[str, str] = {}
     for ids in strata.values():
-        ordered = sorted(ids, key=_order)
+        ordered = sorted(ids, key=lambda i: _order(i, salt))
         n_dev = int(round(len(ordered) * dev_share + 1e-9))
         for i, item_id in enumerate(ordered):
             out[item_id] = "dev" if i < n_dev else "test"

@@ -23,6 +23,8 @@ CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)\b|\b\d{1,2}:\d\
 MONEY = re.compile(r"[$£€¥]\s*\d|\b\d[\d,.]*\s*(?:dollars?|pounds?|euros?|usd|eur|gbp)\b",
                    re.IGNORECASE)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+# a run of capitalised words (a name), apostrophes and hyphens inside; "'s" is not part of it
+NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*(?:\s+[A-Z][a-z]+(?:[-'][A-Za-z]+)*)*")
 
 
 def text_of(note: Note) -> str:
@@ -30,6 +32,11 @@ def text_of(note: Note) -> str:
     meta = [note.title, note.date or "", note.speaker or "", note.series or "",
             *note.tags, *note.scripture]
     return "\n".join([*meta, note.body])
+
+
+def squash(text: object) -> str:
+    """Case and runs of whitespace aside: how a text is looked for in a note."""
+    return " ".join(str(text).casefold().split())
 
 
 def words(text: str) -> list[str]:
@@ -65,11 +72,31 @@ class Library:
 
     def says(self, text: str) -> bool:
         """Whether any note holds ``text`` (case and runs of whitespace aside)."""
-        wanted = " ".join(text.casefold().split())
-        return any(wanted in " ".join(t.casefold().split()) for t in self.texts.values())
+        wanted = squash(text)
+        return any(wanted in squash(t) for t in self.texts.values())
+
+    def absent(self, fact: str) -> bool:
+        """Whether no note holds a fact: a name counts as held when a note holds it or its last
+        word (a surname alone still points at the person)."""
+        return not self.says(fact) and not (" " in fact and self.says(fact.split()[-1]))
 
     def speakers(self) -> list[str]:
         return sorted({n.speaker for n in self.notes if n.speaker})
+
+
+def named_facts(question: str) -> list[str]:
+    """The facts a question names, in order: its years, its other figures and its names (runs
+    of capitalised words; the question's first word, capitalised by position, is not one)."""
+    found = YEAR.findall(question)
+    found += [m.group(1) for m in FIGURE.finditer(question) if not YEAR.fullmatch(m.group(1))]
+    for match in NAME.finditer(question):
+        name = match.group(0)
+        if match.start() == len(question) - len(question.lstrip()):  # the first word
+            name = name.partition(" ")[2]
+        name = name.removesuffix("'s")
+        if len(name) >= 2:
+            found.append(name)
+    return list(dict.fromkeys(found))
 
 
 def figure_in(sentence: str) -> tuple[str, str] | None:

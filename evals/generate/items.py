@@ -7,7 +7,9 @@ Answerable, each with its reference note and answer:
   a speaker gave on a date (that pair unique), each asserting the name, year or title;
 - ``keywords``: a sentence's words that no other note holds, as a search query; ``how_many``:
   the same words asking for the figure the sentence gives (when a plural word follows it).
-  Both assert the figure when the sentence has one.
+  Both assert the figure when the sentence has one;
+- ``synonym``: a keyword question with one word replaced by another word of the same note that
+  means the same there (``synonyms``: the project's embedder decides, no word list).
 
 Unanswerable, near the library and checked against all of its text:
 
@@ -28,6 +30,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from evals.generate.facts import CLOCK, MONEY, Library, figure_in, long_date, sentences
+from evals.generate.synonyms import Swapper, swapped_question
 
 Item = dict[str, object]
 
@@ -38,7 +41,7 @@ def _item(lib: Library, form: str, question: str, note_id: str | None, answer: s
     item: Item = {"user_id": lib.user, "question": question,
                   "reference_note_ids": [note_id] if note_id else [],
                   "reference_answer": answer, "expect_no_context": note_id is None,
-                  "scenario": scenario, "made_by": {"form": form, **made}}
+                  "scenario": scenario, "made_by": {"writer": "rules", "form": form, **made}}
     if checks:
         item["assert"] = [dict(c) for c in checks]
     return item
@@ -88,6 +91,28 @@ def sentence_items(lib: Library, rng: random.Random, per_note: int) -> list[Item
     return out
 
 
+def synonym_items(made: Sequence[Item], swapper: Swapper) -> list[Item]:
+    """A ``synonym`` twin of the first keyword question of each note that has one: a word of
+    the question replaced by the note's word closest to it in meaning (``synonyms``)."""
+    out: list[Item] = []
+    done: set[object] = set()
+    for item in made:
+        how = item["made_by"]
+        assert isinstance(how, dict)
+        if how["form"] != "keywords" or how["note"] in done:
+            continue
+        asked = [str(w) for w in how["words"]]
+        swap = swapper.swap(str(how["note"]), asked)
+        if swap is None:
+            continue
+        done.add(how["note"])
+        question = swapped_question(str(item["question"]), swap)
+        out.append({**item, "question": question, "made_by": {
+            **how, "form": "synonym", "words": question.split(), "from": item["question"],
+            "replaced": swap.replaced, "by": swap.by, "cosine": swap.cosine}})
+    return out
+
+
 def unanswerable_items(lib: Library, others: Sequence[Library], year: int | None,
                        rng: random.Random, per_kind: int) -> list[Item]:
     out: list[Item] = []
@@ -98,7 +123,7 @@ def unanswerable_items(lib: Library, others: Sequence[Library], year: int | None
             out.append(_item(lib, "absent_year", f"What did {speaker} say in {year}?", None,
                              refusal, "no_context", {"absent": str(year), "speaker": speaker}))
     strangers = sorted({s for o in others for s in o.speakers()
-                        if not lib.says(s) and not lib.says(s.split()[-1])})
+                        if lib.absent(s)})
     for name in rng.sample(strangers, min(per_kind, len(strangers))):
         out.append(_item(lib, "absent_person", f"What did {name} talk about?", None, refusal,
                          "no_context", {"absent": name}))

@@ -1,25 +1,37 @@
 """The dataset folder ``generate`` writes: the notes copied to ``notes/<user>/``, the questions
 to ``qa.jsonl`` and the pairs to ``semantic_pairs.jsonl``, in the shape
-``evals.datasets.loader`` reads."""
+``evals.datasets.loader`` reads.
+
+The questions come from the rules (``items``, the default writer) or from a model
+(``llm_writer``); the pairs always from the rules. Every question and pair gets a ``split``
+(dev or test) the way the golden set's were made (``evals.datasets.split.assign``): a third of
+each stratum to dev, the order inside a stratum drawn from the seed; questions are stratified
+by user, scenario and form, pairs by user, label and kind."""
 
 from __future__ import annotations
 
 import json
 import random
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from evals.generate import items
+from evals.datasets import split
+from evals.generate import GenerateError, items
 from evals.generate.facts import Library, absent_year
+from evals.generate.synonyms import Embed, Swapper, WordVectors
+
+if TYPE_CHECKING:
+    from rag_core.config import Settings
+
+__all__ = ["WRITERS", "GenerateError", "Generated", "generate"]
+WRITERS = ("rules", "llm")
 
 PER_NOTE = 2  # sentence questions per note
 PER_KIND = 2  # unanswerable questions of each kind, and pairs of each kind, per user
-
-
-class GenerateError(ValueError):
-    """Notes that cannot make a dataset (exit 2 with the message)."""
 
 
 @dataclass
@@ -28,6 +40,10 @@ class Generated:
     questions: int
     unanswerable: int
     pairs: int
+    writer: str = "rules"
+    model: str | None = None  # the model that wrote the questions (writer llm)
+    dropped: Counter[str] = field(default_factory=Counter)  # why items failed their checks
+    splits: Counter[str] = field(default_factory=Counter)  # questions per split
 
 
 def _libraries(notes_dir: Path, users: Sequence[str]) -> list[Library]:
@@ -49,31 +65,78 @@ def _libraries(notes_dir: Path, users: Sequence[str]) -> list[Library]:
         raise GenerateError(str(exc)) from None
 
 
-def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 7
-             ) -> Generated:
-    """Write a dataset made from ``notes_dir``'s notes to ``out`` (new or empty)."""
+def _project_embedder() -> Embed:
+    from rag_core.config import Settings
+    from rag_core.embedding import build_embedder
+
+    embedder = build_embedder(Settings())  # type: ignore[call-arg]  # RAG_EMBEDDING_* as set
+    return lambda texts: embedder.embed(texts)
+
+
+def _stratum(row: Mapping[str, object]) -> tuple[object, ...]:
+    made = row.get("made_by")
+    form = made.get("form") if isinstance(made, dict) else row.get("kind")
+    return (row.get("user_id"), row.get("scenario") or row.get("label"), form)
+
+
+def _with_splits(rows: list[dict[str, object]], seed: int) -> Counter[str]:
+    assigned = split.assign(rows, salt=f"generate-split-v1:{seed}:", stratum=_stratum)
+    for row in rows:
+        row["split"] = assigned[str(row["id"])]
+    return Counter(str(row["split"]) for row in rows)
+
+
+def _write_lines(path: Path, rows: Sequence[dict[str, object]]) -> None:
+    lines = [json.dumps({"id": r["id"], **{k: v for k, v in r.items() if k != "id"}},
+                        ensure_ascii=False) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 7, *,
+             writer: str = "rules", embed: Embed | None = None,
+             llm_settings: Settings | None = None) -> Generated:
+    """Write a dataset made from ``notes_dir``'s notes to ``out`` (new or empty).
+
+    ``writer``: ``rules`` (offline) or ``llm`` (``llm_writer``; ``llm_settings``: the endpoint,
+    by default the environment's). ``embed``: the embedder of the ``synonym`` form (default:
+    the project's, loaded on first use)."""
+    if writer not in WRITERS:
+        raise GenerateError(f"unknown writer {writer!r}; choose one of {', '.join(WRITERS)}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GenerateError(f"{out} exists and is not an empty folder")
     libraries = _libraries(notes_dir, users)
-    year = absent_year(libraries)
+    made = Generated(out, 0, 0, 0, writer)
     qa: list[items.Item] = []
     pairs: list[dict[str, object]] = []
+    if writer == "llm":
+        from evals.generate import llm_writer
+
+        written = llm_writer.write_items(libraries, seed, llm_settings)
+        qa, made.model, made.dropped = written.items, written.model, written.dropped
+    year = absent_year(libraries)
+    vectors: WordVectors | None = None
     for lib in libraries:
         rng = random.Random(f"{seed}:{lib.user}")
         others = [o for o in libraries if o is not lib]
-        qa += items.metadata_items(lib) + items.sentence_items(lib, rng, PER_NOTE)
-        qa += items.unanswerable_items(lib, others, year, rng, PER_KIND)
+        if writer == "rules":
+            vectors = vectors or WordVectors(embed or _project_embedder())
+            made_here = items.metadata_items(lib) + items.sentence_items(lib, rng, PER_NOTE)
+            qa += made_here + items.synonym_items(made_here, Swapper(lib, vectors))
+            qa += items.unanswerable_items(lib, others, year, rng, PER_KIND)
         pairs += items.pairs(lib, rng, PER_KIND)
+    if not qa:
+        raise GenerateError(f"no question passed the checks (dropped: {dict(made.dropped)})")
     for i, item in enumerate(qa, 1):
         item["id"] = f"gen-{i:04d}"
     for i, pair in enumerate(pairs, 1):
         pair["id"] = f"gen-pair-{i:04d}"
+    made.splits = _with_splits(qa, seed)
+    _with_splits(pairs, seed)
     for lib in libraries:
         shutil.copytree(notes_dir / lib.user, out / "notes" / lib.user,
                         ignore=shutil.ignore_patterns(".*"))
-    lines = [json.dumps({"id": i.pop("id"), **i}, ensure_ascii=False) for i in qa]
-    (out / "qa.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    lines = [json.dumps({"id": p.pop("id"), **p}, ensure_ascii=False) for p in pairs]
-    (out / "semantic_pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    refused = sum(bool(i["expect_no_context"]) for i in qa)
-    return Generated(out, len(qa), refused, len(pairs))
+    _write_lines(out / "qa.jsonl", qa)
+    _write_lines(out / "semantic_pairs.jsonl", pairs)
+    made.questions, made.pairs = len(qa), len(pairs)
+    made.unanswerable = sum(bool(i["expect_no_context"]) for i in qa)
+    return made

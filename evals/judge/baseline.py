@@ -28,25 +28,48 @@ def default_path(reports_dir: Path, name: str) -> Path:
     return reports_dir / name / FILE
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The run a baseline came from (``baseline.json``'s ``run``)."""
+
+    id: str = "-"
+    git_commit: str | None = None
+    started_at: str = ""
+    profile: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "git_commit": self.git_commit, "started_at": self.started_at,
+                "profile": self.profile}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> Origin:
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
+        missing = [k for k in ("id", "git_commit", "started_at", "profile") if k not in data]
+        if missing:
+            raise ValueError(f"{where}: the field {missing[0]!r} is missing")
+        commit = data["git_commit"]
+        return cls(str(data["id"]), None if commit is None else str(commit),
+                   str(data["started_at"]), str(data["profile"]))
+
+
 @dataclass
 class Baseline:
     path: Path
     questions: list[Question]
     metrics: dict[str, object] = field(default_factory=dict)
-    run: dict[str, object] = field(default_factory=dict)
-
-    def as_summary(self) -> dict[str, object]:
-        """What the report's metric table reads (the baseline's metrics)."""
-        return {"metrics": self.metrics, "run": self.run}
+    origin: Origin = field(default_factory=Origin)
+    parameters: dict[str, dict[str, object]] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)  # as summary.json holds them
 
 
-def write(path: Path, questions: Sequence[Question], summary: Mapping[str, object]) -> Path:
-    run = summary.get("run")
-    data = {"run": {"id": run.get("id") if isinstance(run, dict) else None,
-                    "git_commit": summary.get("git_commit"),
-                    "started_at": summary.get("started_at"), "profile": summary.get("profile")},
-            "parameters": summary.get("parameters", {}), "settings": summary.get("settings", {}),
-            "metrics": summary.get("metrics", {}),
+def write(path: Path, questions: Sequence[Question], origin: Origin, *,
+          metrics: Mapping[str, object], parameters: Mapping[str, object] | None = None,
+          settings: Mapping[str, object] | None = None) -> Path:
+    """``baseline.json``: the run it came from, its parameters, Settings and metrics, and every
+    judged question."""
+    data = {"run": origin.to_json(), "parameters": dict(parameters or {}),
+            "settings": dict(settings or {}), "metrics": dict(metrics),
             "questions": [q.to_json() for q in questions]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
@@ -62,8 +85,17 @@ def load(path: Path) -> Baseline:
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         raise ValueError(f"{path} is not a dataset baseline (no 'questions' list; a "
                          "baseline.json is written by a dataset's first run)")
-    return Baseline(path, [Question.from_json(q) for q in data["questions"]],
-                    dict(data.get("metrics") or {}), dict(data.get("run") or {}))
+    missing = [k for k in ("run", "parameters", "settings", "metrics") if k not in data]
+    if missing:
+        raise ValueError(f"{path}: the field {missing[0]!r} is missing")
+    params, settings, metrics = data["parameters"], data["settings"], data["metrics"]
+    if not (isinstance(params, dict) and isinstance(settings, dict)
+            and isinstance(metrics, dict)):
+        raise ValueError(f"{path}: parameters, settings and metrics must be objects")
+    return Baseline(path, [Question.from_json(q) for q in data["questions"]], dict(metrics),
+                    Origin.from_json(data["run"], f"{path}.run"),
+                    {str(k): dict(v) for k, v in params.items() if isinstance(v, dict)},
+                    dict(settings))
 
 
 @dataclass

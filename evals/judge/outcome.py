@@ -45,7 +45,7 @@ class Judged:
             return lines
         lines += own.flip_markdown(self.verdict.newly_failing, self.verdict.newly_passing,
                                    f"the baseline `{self.verdict.baseline.path.name}` (run "
-                                   f"`{self.verdict.baseline.run.get('id')}`)")
+                                   f"`{self.verdict.baseline.origin.id}`)")
         lines += ["Per-question metrics against the baseline (paired bootstrap, 95 %):", ""]
         lines += [f"- `{c.name}`: {c.text()}" for c in self.verdict.metrics] or ["- none"]
         return lines + [""]

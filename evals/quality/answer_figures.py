@@ -13,9 +13,11 @@ context tokens are 0 and its context recall and precision are not measured (NaN;
 rates count those questions). An answer taken from a cache carries no record; the evaluation runs
 with the caches off, and such an answer is an error here.
 
-Tokens in and out are the generation's usage; dollars are those tokens priced with the Settings
-price table (``rag_core.costs.ledger.price``), as the service bills them: a free generator (the
-extractive one, ``rag_core.costs.billing.FREE_GENERATORS``) costs nothing.
+Tokens in and out are the generation's usage; dollars are what the service billed for the answer
+(``Answer.cost_usd``, set by ``rag_core.costs.billing.Bill``), never priced again here: the
+harness and the service agree on money by reading the one bill. A free generator (the extractive
+one, ``rag_core.costs.billing.FREE_GENERATORS``) costs nothing in both, and an answer that called
+no model costs nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +28,6 @@ import numpy as np
 import pandas as pd
 
 from evals.metrics import text
-from rag_core.config import Settings
-from rag_core.costs.billing import FREE_GENERATORS
-from rag_core.costs.ledger import price
 from rag_core.embedding import Embedder
 from rag_core.types import Answer, AnswerDebug
 
@@ -52,13 +51,12 @@ def packed(answer: Answer) -> tuple[list[str], int, bool]:
     return list(record.packed_texts), int(record.context_tokens), record.context_sent
 
 
-def usage_columns(answer: Answer, settings: Settings) -> dict[str, float]:
-    """``tokens_in``, ``tokens_out`` and ``cost_usd`` of one answer (0 when nothing was
-    generated, or when a free generator answered)."""
+def usage_columns(answer: Answer) -> dict[str, float]:
+    """``tokens_in``, ``tokens_out`` and ``cost_usd`` of one answer: its usage, and the dollars
+    the service billed for it (0 when nothing was generated, or a free generator answered)."""
     usage = answer.usage
-    free = settings.llm in FREE_GENERATORS
     return {"tokens_in": float(usage.input_tokens), "tokens_out": float(usage.output_tokens),
-            "cost_usd": 0.0 if free else float(price(usage, settings.money))}
+            "cost_usd": float(answer.cost_usd)}
 
 
 def text_columns(embedder: Embedder, frame: pd.DataFrame, items: Sequence[Mapping[str, object]],

@@ -213,7 +213,7 @@ def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, s
         texts = figures.retrieved_texts(answer)  # what the answer retrieved and sent: answer.debug
         row = score_answer(item, answer, owners, list(texts.values()))
         row["packed_texts"], row["context_tokens"], sent = packed = figures.packed(answer)
-        row.update(figures.usage_columns(answer, pipe.parts.settings))
+        row.update(figures.usage_columns(answer))
         if extra is not None:
             row.update(extra(item, answer, texts))
         rows.append(row)

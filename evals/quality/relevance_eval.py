@@ -21,6 +21,7 @@ from evals.datasets.golden import QAItem
 from rag_core.decisions.note_facts import NoteFacts, of_notes
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.pipeline import Pipeline
+from rag_core.store.filters import NO_FILTERS
 from rag_core.types import Chunk
 
 
@@ -39,7 +40,9 @@ def judged_items(qa: pd.DataFrame) -> pd.DataFrame:
 
 
 def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
-            top_k: int | None = None) -> list[Retrieved]:
+            top_k: int | None = None, *, narrow: bool = True) -> list[Retrieved]:
+    """``narrow``: search among the notes the question names as the pipeline does
+    (``answers.scope``); False is the ablation (every note searched)."""
     items: list[QAItem] = judged_items(qa).to_dict("records")
     parts = pipeline.parts
     vectors = parts.embedder.embed([i["question"] for i in items])
@@ -50,8 +53,10 @@ def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
              for u in {i["user_id"] for i in items}}
     out = []
     for item, vector in zip(items, vectors, strict=True):
+        filters = (pipeline.scope.filters_for(item["user_id"], item["question"]) if narrow
+                   else NO_FILTERS)
         chunks = parts.store.search(item["user_id"], vector, top_k or settings.top_k,
-                                    query_text=item["question"], params=params)
+                                    query_text=item["question"], params=params, filters=filters)
         out.append(Retrieved(item, tuple(chunks), facts[item["user_id"]]))
     return out
 

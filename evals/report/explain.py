@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from evals.gates import OPS, GateResult
-from evals.jsonish import mapping
+from evals.report.run_report import RunSummary, count_text
 
 # what a metric measures, by the last part of its name (most specific first)
 MEASURES: dict[str, str] = {
@@ -63,17 +63,15 @@ def _measures(name: str) -> str:
     return ""
 
 
-def reproduce_command(gate: GateResult, summary: Mapping[str, object]) -> str:
+def reproduce_command(gate: GateResult, summary: RunSummary) -> str:
     """``python -m evals run`` of the gate's notebook alone, with the run's profile, dataset
     and overrides."""
-    run = mapping(summary.get("run"))
-    args = ["python", "-m", "evals", "run", "--profile", str(summary.get("profile", "ci"))]
-    dataset = mapping(run.get("dataset")).get("root")
-    if dataset:
-        args += ["--dataset", _rel(str(dataset))]
+    args = ["python", "-m", "evals", "run", "--profile", summary.profile]
+    if summary.run.dataset is not None:
+        args += ["--dataset", _rel(summary.run.dataset.root)]
     prefix = gate.name.split(".", 1)[0]
     args += ["--only", "quality" if prefix == "baseline" else prefix]
-    for key, value in mapping(run.get("overrides")).items():
+    for key, value in summary.run.overrides.items():
         if key != "dataset":
             args += ["--param", f"{key}={_yaml(value)}"]
     return shlex.join(args)
@@ -94,25 +92,47 @@ def _rel(path: str) -> str:
         return path
 
 
-def threshold_source(gate: GateResult, summary: Mapping[str, object],
+def threshold_source(gate: GateResult, summary: RunSummary,
                      gates_file: str | Path | None = None) -> str:
     if gate.name.startswith("baseline."):
-        base = mapping(summary.get("run")).get("baseline")
-        return f"{base} (the dataset's baseline: what passed there must still pass)"
-    own = mapping(mapping(summary.get("run")).get("gate_sources")).get(gate.name)
+        return (f"{summary.run.baseline} (the dataset's baseline: what passed there must "
+                "still pass)")
+    own = summary.run.gate_sources.get(gate.name)
     if own:
         return f"{own} (the dataset's gates.toml)"
     return _rel(str(gates_file)) if gates_file else "evals/gates.toml"
 
 
-def explain_lines(gate: GateResult, summary: Mapping[str, object],
-                  gates_file: str | Path | None = None, reason: str = "") -> list[str]:
+def ran_on(gate: GateResult, summary: RunSummary,
+           counts: Mapping[str, tuple[int, int]] | None = None) -> str:
+    """The data the gate's figure was measured on, as the run recorded it: the dataset (its
+    name and folder) or the golden set, and over how many questions when it counts them."""
+    dataset = summary.run.dataset
+    where = (f"dataset `{dataset.name}` ({_rel(dataset.root)})" if dataset is not None
+             else "the golden set (golden/)")
+    if counts and gate.name in counts:
+        k, n = counts[gate.name]
+        where += f", {k} of {n} questions"
+    elif gate.name.startswith("quality."):
+        parts = gate.name.split(".")
+        asked = summary.metrics.get(f"quality.{parts[1]}.n" if len(parts) == 3 else "quality.n")
+        if isinstance(asked, int | float) and not isinstance(asked, bool):
+            where += f", {int(asked)} questions"
+    return where
+
+
+def explain_lines(gate: GateResult, summary: RunSummary,
+                  gates_file: str | Path | None = None, reason: str = "",
+                  counts: Mapping[str, tuple[int, int]] | None = None) -> list[str]:
     """Plain lines (also valid Markdown list items) for one failed gate."""
     value = "not recorded" if gate.value is None else f"{gate.value:.4g}"
     lines = [f"- `{gate.name}` = {value}, needs {OPS[gate.op][0]} {gate.threshold:g}"]
+    if counts and gate.name in counts:
+        lines[0] += f" ({count_text(counts, gate.name)})"
     what = _measures(gate.name)
     if what:
         lines.append(f"  - measures: {what}")
+    lines.append(f"  - ran on: {ran_on(gate, summary, counts)}")
     why = reason or gate.note
     if why:
         text = " ".join(why.split())

@@ -8,12 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from evals import units
-from evals.gates import OPS, Gate, GateResult, targets_missed
-from evals.jsonish import array, mapping
+from evals.gates import OPS, GateResult, targets_missed
 from evals.paths import REPO_ROOT
 from evals.report import noise
-from evals.report.record import NotebookOutcome
 from evals.report.run_compare import changes, delta
+from evals.report.run_report import RunReport, RunSummary, count_text
 from evals.report.tables import md_table
 
 
@@ -38,16 +37,14 @@ def _local(value: object) -> object:
     return value
 
 
-def _settings_lines(summary: Mapping[str, object]) -> list[str]:
+def _settings_lines(summary: RunSummary) -> list[str]:
     lines: list[str] = []
-    for notebook, params in mapping(summary.get("parameters")).items():
-        shown = ", ".join(f"{k}={_local(v)!r}" for k, v in mapping(params).items()
-                          if k != "output_dir")
+    for notebook, params in summary.parameters.items():
+        shown = ", ".join(f"{k}={_local(v)!r}" for k, v in params.items() if k != "output_dir")
         lines.append(f"- `{notebook}` parameters: {shown or '-'}")
-        fields = {k: mapping(v) for k, v in
-                  mapping(mapping(summary.get("settings")).get(notebook)).items()}
-        set_ = [f"{k}={_local(v['value'])!r} ({v['source']})" for k, v in sorted(fields.items())
-                if v["source"] != "default"]
+        fields = summary.settings.get(notebook, {})
+        set_ = [f"{k}={_local(v.value)!r} ({v.source})" for k, v in sorted(fields.items())
+                if v.source != "default"]
         if fields:
             lines.append(f"- `{notebook}` Settings not at their default: "
                          f"{', '.join(set_) or 'none'} ({len(fields) - len(set_)} more at "
@@ -55,50 +52,47 @@ def _settings_lines(summary: Mapping[str, object]) -> list[str]:
     return lines
 
 
-def _header(summary: Mapping[str, object], results: Sequence[GateResult], verdict: str,
-            previous: Mapping[str, object] | None, baseline_path: str | None) -> list[str]:
-    run = mapping(summary.get("run"))
+def _header(report: RunReport, verdict: str) -> list[str]:
+    summary, results, previous = report.summary, report.results, report.previous
+    run = summary.run
     failed = sum(r.status == "failed" for r in results)
-    prev_id = run.get("previous")
     change = changes(previous, summary) if previous else []
-    dataset = mapping(run.get("dataset")).get("name")
+    dataset = summary.dataset_name
     on = f", dataset `{dataset}`" if dataset else ""
-    lines = [f"# Harness report: profile `{summary['profile']}`{on} ({verdict})", ""]
+    lines = [f"# Harness report: profile `{summary.profile}`{on} ({verdict})", ""]
     if previous is None:
         lines.append("- changed: no previous run to compare with")
     else:
-        lines.append(f"- changed against the previous run `{prev_id}`: "
+        lines.append(f"- changed against the previous run `{run.previous}`: "
                      + ("; ".join(change) if change else "nothing in parameters or Settings"))
+    base = report.baseline.path if report.baseline else None
     lines += [
-        f"- run: `{run.get('id', '-')}` started {summary['started_at']}, git commit "
-        f"`{summary['git_commit']}`",
-        f"- baseline: `{baseline_path}`" if baseline_path else "- baseline: none",
+        f"- run: `{run.id}` started {summary.started_at}, git commit `{summary.git_commit}`",
+        f"- baseline: `{base}`" if base else "- baseline: none",
         f"- gates: {sum(r.status == 'passed' for r in results)} passed, {failed} failed, "
         f"{sum(r.status == 'skipped' for r in results)} skipped",
     ]
-    environment = mapping(summary.get("environment"))
-    for warning in array(environment.get("warnings")):
+    environment = summary.environment
+    for warning in environment.warnings:
         lines.append(f"- **WARNING**: {warning}")
-    state = environment.get("state_dir")
-    if state:
-        lines.append(f"- state folder: `{rel(str(state), REPO_ROOT)}`")
-    if run.get("rows_from"):
+    if environment.state_dir:
+        lines.append(f"- state folder: `{rel(environment.state_dir, REPO_ROOT)}`")
+    if run.rows_from:
         lines.append(f"- rows of notebooks not run here come from run(s) "
-                     f"{', '.join(str(r) for r in array(run['rows_from']))} "
-                     "(an `--only` run merged into this folder)")
+                     f"{', '.join(run.rows_from)} (an `--only` run merged into this folder)")
     return lines + _settings_lines(summary)
 
 
-def _gate_rows(summary: Mapping[str, object], results: Sequence[GateResult],
-               previous: Mapping[str, object] | None, baseline: Mapping[str, object] | None
-               ) -> list[list[str]]:
-    metrics = mapping(summary["metrics"])
+def _gate_rows(report: RunReport, results: Sequence[GateResult]) -> list[list[str]]:
+    metrics, previous = report.summary.metrics, report.previous
+    prev = previous.metrics if previous else {}
+    base_metrics = report.baseline.metrics if report.baseline else {}
     rows = []
     for r in results:
-        old = mapping((previous or {}).get("metrics")).get(r.name)
-        base = mapping((baseline or {}).get("metrics")).get(r.name)
+        old, base = prev.get(r.name), base_metrics.get(r.name)
         rows.append([
             f"`{r.name}`", units.fmt_value(r.name, r.value),
+            count_text(report.counts, r.name),
             units.fmt_value(r.name, metrics.get(dev_name(r.name))), OPS[r.op][0],
             units.fmt_value(r.name, r.threshold), units.fmt_value(r.name, old),
             units.fmt_delta(r.name, delta(r.value, old))
@@ -111,18 +105,18 @@ def _gate_rows(summary: Mapping[str, object], results: Sequence[GateResult],
     return rows
 
 
-def verdict_lines(summary: Mapping[str, object], results: Sequence[GateResult],
-                  notebooks: Sequence[NotebookOutcome], verdict: str) -> list[str]:
+def verdict_lines(report: RunReport, verdict: str) -> list[str]:
     """The first screen: the verdict, every failed gate explained, every failed notebook."""
     from evals.report.explain import explain_lines
 
+    results, notebooks = report.results, report.notebooks
     failed = [r for r in results if r.status == "failed"]
     counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
     lines = ["## Verdict", "",
              f"**{verdict}**: {counts['passed']} gates passed, {counts['failed']} failed, "
              f"{counts['skipped']} skipped; {sum(n.ok for n in notebooks)} of "
              f"{len(notebooks)} notebooks ran to the end."]
-    command = mapping(summary.get("run")).get("command")
+    command = report.summary.run.command
     if command:
         lines += ["", f"Command: `{command}`"]
     broken = [n for n in notebooks if not n.ok]
@@ -132,7 +126,7 @@ def verdict_lines(summary: Mapping[str, object], results: Sequence[GateResult],
     if failed:
         lines += ["", "Failed gates:", ""]
         for r in failed:
-            lines += explain_lines(r, summary, reason=r.note)
+            lines += explain_lines(r, report.summary, reason=r.note, counts=report.counts)
     return lines + [""]
 
 
@@ -152,25 +146,22 @@ def drop_empty_columns(header: Sequence[str], rows: Sequence[Sequence[str]]
     return [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
 
 
-def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult],
-                    notebooks: Sequence[NotebookOutcome], *,
-                    baseline: Mapping[str, object] | None, baseline_path: str | None,
-                    previous: Mapping[str, object] | None, gates: Sequence[Gate],
-                    out_dir: Path, sections: Sequence[str] = ()) -> str:
-    failed = [r for r in results if r.status == "failed"]
-    verdict = "FAILED" if failed or not all(n.ok for n in notebooks) else "PASSED"
+def render_markdown(report: RunReport, out_dir: Path) -> str:
+    summary, results, notebooks = report.summary, report.results, report.notebooks
+    verdict = "FAILED" if report.failed else "PASSED"
     not_run = [r for r in results if r.status == "skipped" and r.note.endswith("not run")]
     shown = [r for r in results if r not in not_run]
-    parts = _header(summary, results, verdict, previous, baseline_path)
-    parts = parts[:2] + verdict_lines(summary, results, notebooks, verdict) + parts[2:]
+    parts = _header(report, verdict)
+    parts = parts[:2] + verdict_lines(report, verdict) + parts[2:]
     header, rows = drop_empty_columns(
-        ["gate", "value", "dev", "op", "threshold", "prev", "Δ prev", "baseline",
-         "Δ baseline", "status", "note"], _gate_rows(summary, shown, previous, baseline))
+        ["gate", "value", "count (95 % interval)", "dev", "op", "threshold", "prev", "Δ prev",
+         "baseline", "Δ baseline", "status", "note"], _gate_rows(report, shown))
     parts += [
         "", "## Gates", "",
         "Gated figures are those of the test split (items without a split count as test); "
         "`dev` is the same metric on the dev split, where rules and thresholds were tuned. "
-        "`prev`: the previous run. A failed gate is explained under Verdict.", "",
+        "`prev`: the previous run. A rate over questions shows its count and 95 % Wilson "
+        "interval. A failed gate is explained under Verdict.", "",
         *details(f"{len(shown)} gates: " + ", ".join(
             f"{sum(r.status == st for r in shown)} {st}" for st in ("passed", "failed",
                                                                     "skipped")),
@@ -180,9 +171,10 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
         names = sorted({r.name.split(".", 1)[0] for r in not_run})
         parts += ["", f"{len(not_run)} gates of notebooks that did not run "
                       f"({', '.join(names)}): skipped."]
+    sections = report.sections
     if sections:
         parts += ["", *sections]
-    missed = targets_missed(gates, results)
+    missed = targets_missed(report.gates, results)
     if missed:
         parts += ["", "## Targets not met (the gate passes; the issue's target does not)", ""]
         parts += [f"- `{g.name}`: {units.fmt_value(g.name, r.value)}, target "
@@ -216,9 +208,11 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
               "A delta marked `~` is inside the noise: no larger than the range of repeated runs "
               "of the same code (`python -m evals spread`, reports/spread/). Every metric is "
               "also in summary.json.", "",
-              *details(f"{len(mapping(summary['metrics']))} metrics", [
-                  metrics_table(mapping(summary["metrics"]), previous, baseline,
-                                noise.bands(str(summary.get("profile", ""))))]), ""]
+              *details(f"{len(summary.metrics)} metrics", [
+                  metrics_table(summary.metrics,
+                                report.previous.metrics if report.previous else None,
+                                report.baseline.metrics if report.baseline else None,
+                                noise.bands(summary.profile))]), ""]
     # notes and errors written by notebooks may name files of the checkout: relative, too
     return "\n".join(parts).replace(str(REPO_ROOT) + "/", "")
 
@@ -226,10 +220,11 @@ def render_markdown(summary: Mapping[str, object], results: Sequence[GateResult]
 def metrics_table(metrics: Mapping[str, object], previous: Mapping[str, object] | None,
                   baseline: Mapping[str, object] | None,
                   bands: Mapping[str, float] | None = None) -> str:
-    """Each metric against the previous run and the baseline; ``bands`` (``evals.report.noise``):
-    the range of repeated runs, shown beside the deltas, a delta inside it marked ``~``."""
-    prev = mapping((previous or {}).get("metrics"))
-    base = mapping((baseline or {}).get("metrics"))
+    """Each metric against the previous run's and the baseline's metrics; ``bands``
+    (``evals.report.noise``): the range of repeated runs, shown beside the deltas, a delta
+    inside it marked ``~``."""
+    prev = previous or {}
+    base = baseline or {}
     bands = bands or {}
     rows = []
     for name in sorted(metrics):

@@ -1,8 +1,9 @@
 """``index.html`` beside ``summary.md``: the run's questions on one static page that opens
 offline (no script or style from the network). The questions that flipped against the
 baseline come first, then every question with its answer, citations and checks, filtered by
-pass or fail with the buttons at the top; the plots follow with their captions. Every text
-from the notes or the answers is escaped."""
+pass or fail with the buttons at the top (or the address's fragment: ``index.html#fail``,
+``#pass``, ``#all``, so a filtered view can be linked to); the plots follow with their captions.
+Every text from the notes or the answers is escaped."""
 
 from __future__ import annotations
 
@@ -18,20 +19,37 @@ STYLE = """body{font:14px/1.4 sans-serif;margin:2em;max-width:70em}table{border-
 width:100%}td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}
 tr.fail td:first-child{border-left:4px solid #c00}tr.pass td:first-child{border-left:4px solid
 #080}.flip{background:#fee}figure{margin:1em 0}img{max-width:100%}"""
-SCRIPT = """function show(kind){document.querySelectorAll('tr[data-state]').forEach(function(r){
-r.style.display=(kind==='all'||r.dataset.state===kind)?'':'none';});}"""
+FILTERS = ("all", "fail", "pass")
+# the filter follows the fragment (a button sets it), so a view opened as index.html#fail is one
+SCRIPT = """function show(kind){if(['all','fail','pass'].indexOf(kind)<0){kind='all';}
+var n=0;document.querySelectorAll('tr[data-state]').forEach(function(r){
+var on=kind==='all'||r.dataset.state===kind;r.style.display=on?'':'none';
+if(on&&r.closest('#every')){n++;}});var s=document.getElementById('shown');
+if(s){s.textContent='showing '+kind+': '+n;s.dataset.filter=kind;}}
+function fromHash(){show(location.hash.replace('#',''));}
+window.addEventListener('hashchange',fromHash);
+document.addEventListener('DOMContentLoaded',fromHash);"""
 
 
-def _row(q: Question, flipped: set[str]) -> str:
+def _row(q: Question, flipped: set[str], before: Question | None = None) -> str:
+    """One question; ``before``: its row in the baseline (a flip shows that answer too)."""
     state = "pass" if q.passed else "fail"
     checks = "<br>".join(f"{'✓' if ok else '✗'} {escape(name)}" for name, ok in q.checks.items())
     cls = f"{state} flip" if q.id in flipped else state
+    refs = ", ".join(q.reference_note_ids)
+    answer = escape(q.answer)
+    result = state.upper()
+    if before is not None:
+        answer += f"<br><small>before: {escape(before.answer)}</small>"
+        result += f"<br><small>{'passed' if before.passed else 'failed'} before</small>"
     return (f'<tr class="{cls}" data-state="{state}" id="q-{escape(q.id)}">'
             f"<td>{escape(q.id)}<br>{escape(q.user_id)}</td><td>{escape(q.question)}</td>"
-            f"<td>{escape(q.expected)}</td><td>{escape(q.answer)}</td>"
+            f"<td>{escape(q.expected)}"
+            + (f"<br><small>reference: {escape(refs)}</small>" if refs else "")
+            + f"</td><td>{answer}</td>"
             f"<td>{escape(', '.join(q.cited_note_ids) or '-')}<br><small>retrieved: "
             f"{escape(', '.join(q.retrieved_note_ids) or '-')}</small></td>"
-            f"<td>{checks}</td><td>{state.upper()}</td></tr>")
+            f"<td>{checks}</td><td>{result}</td></tr>")
 
 
 def write_page(folder: Path, title: str, questions: Sequence[Question],
@@ -51,11 +69,13 @@ def write_page(folder: Path, title: str, questions: Sequence[Question],
     if flips:
         parts += [f"<h2>Questions that flipped against the baseline: {len(newly_failing)} "
                   f"newly failing, {len(newly_passing)} newly passing</h2>",
-                  f"<table>{head}", *[_row(f.after, ids) for f in flips], "</table>"]
-    parts += ["<h2>Every question</h2><p>Show: <button onclick=\"show('all')\">all</button> "
-              "<button onclick=\"show('fail')\">failing</button> "
-              "<button onclick=\"show('pass')\">passing</button></p>",
-              f"<table>{head}", *[_row(q, ids) for q in questions], "</table>"]
+                  f"<table>{head}", *[_row(f.after, ids, f.before) for f in flips],
+                  "</table>"]
+    buttons = " ".join(f"<button onclick=\"location.hash='{kind}'\">{label}</button>"
+                       for kind, label in zip(FILTERS, ("all", "failing", "passing"),
+                                              strict=True))
+    parts += [f"<h2>Every question</h2><p>Show: {buttons} <span id='shown'></span></p>",
+              f"<table id='every'>{head}", *[_row(q, ids) for q in questions], "</table>"]
     shown = [(name, folder / PLOTS_DIR / png.name) for name, png in plots]
     shown = [(name, png) for name, png in shown if png.is_file()]
     if shown:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals import units
-from evals.jsonish import mapping, records
 from evals.paths import REPORTS_DIR
+from evals.report.run_report import RunInfo, RunSummary, count_text, settings_from_json
 
 if TYPE_CHECKING:
     from evals.judge.questions import Question
@@ -32,7 +32,7 @@ def runs_dir(profile: str, reports_dir: Path = REPORTS_DIR) -> Path:
 
 
 def previous_run(profile: str, before: str | None = None,
-                 reports_dir: Path = REPORTS_DIR) -> tuple[str, dict[str, object]] | None:
+                 reports_dir: Path = REPORTS_DIR) -> tuple[str, RunSummary] | None:
     """The latest run of ``profile`` with a summary (ids sort by time), older than ``before``."""
     folder = runs_dir(profile, reports_dir)
     if not folder.is_dir():
@@ -41,7 +41,7 @@ def previous_run(profile: str, before: str | None = None,
     ids = [i for i in ids if before is None or i < before]
     if not ids:
         return None
-    return ids[-1], json.loads((folder / ids[-1] / "summary.json").read_text())
+    return ids[-1], RunSummary.read(folder / ids[-1] / "summary.json")
 
 
 def recent_runs(reports_dir: Path = REPORTS_DIR) -> list[Path]:
@@ -75,20 +75,20 @@ def resolve_run(ref: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
                      f"{reports_dir}/<profile>/runs/")
 
 
-def _flat_knobs(summary: Mapping[str, object]) -> dict[str, object]:
+def _flat_knobs(summary: RunSummary) -> dict[str, object]:
     """``notebook param`` and ``notebook settings.field`` -> value."""
     out: dict[str, object] = {}
-    for notebook, params in mapping(summary.get("parameters")).items():
-        for key, value in mapping(params).items():
+    for notebook, params in summary.parameters.items():
+        for key, value in params.items():
             if key not in ("output_dir", "settings"):
                 out[f"{notebook}: {key}"] = value
-    for notebook, fields in mapping(summary.get("settings")).items():
-        for key, row in mapping(fields).items():
-            out[f"{notebook}: settings.{key}"] = mapping(row).get("value")
+    for notebook, fields in summary.settings.items():
+        for key, setting in fields.items():
+            out[f"{notebook}: settings.{key}"] = setting.value
     return out
 
 
-def changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
+def changes(old: RunSummary, new: RunSummary) -> list[str]:
     """``quality: settings.context_token_budget 1200 -> 600`` for every parameter or Settings
     value that differs between two runs (of notebooks both ran); ``state_dir`` ignored."""
     a, b = _flat_knobs(old), _flat_knobs(new)
@@ -97,8 +97,7 @@ def changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
         ignored = ("settings.state_dir", "settings.model_cache_dir")
         if a[key] != b[key] and not key.endswith(ignored):
             out.append(f"{key} {a[key]!r} -> {b[key]!r}")
-    notebooks_a = set(mapping(old.get("parameters")))
-    notebooks_b = set(mapping(new.get("parameters")))
+    notebooks_a, notebooks_b = set(old.parameters), set(new.parameters)
     if notebooks_a != notebooks_b:
         out.append(f"notebooks {sorted(notebooks_a)} -> {sorted(notebooks_b)}")
     return out
@@ -125,50 +124,54 @@ def question_lines(before: Sequence[Question], after: Sequence[Question]) -> lis
     if not before or not after:
         return []
     failing, passing = questions.flips(before, after)
-    lines = baseline.flip_markdown(failing, passing, "the first run")
+    lines = [f"Questions that passed every check: first run "
+             f"{questions.rate_text(sum(q.passed for q in before), len(before))}, second run "
+             f"{questions.rate_text(sum(q.passed for q in after), len(after))}.", ""]
+    lines += baseline.flip_markdown(failing, passing, "the first run")
     lines += ["## Per-question metrics (paired bootstrap, 95 % interval)", ""]
     lines += [f"- `{c.name}`: {c.text()}" for c in paired.changes(before, after)] or ["- none"]
     return lines + [""]
 
 
-def compare(a: Mapping[str, object], b: Mapping[str, object], name_a: str = "A",
-            name_b: str = "B", *, show_all: bool = True,
-            bands: Mapping[str, float] | None = None,
-            questions: tuple[Sequence[Question], Sequence[Question]] = ((), ())) -> str:
+def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", *,
+            show_all: bool = True, bands: Mapping[str, float] | None = None,
+            questions: tuple[Sequence[Question], Sequence[Question]] = ((), ()),
+            counts: tuple[Mapping[str, tuple[int, int]], Mapping[str, tuple[int, int]]] = (
+                {}, {})) -> str:
     """Markdown: the changes from A to B, the gates whose status differs, the questions that
     flipped (``questions``: each run's judged questions) and the per-question metrics' paired
     intervals, then the metrics (every one with ``show_all``, else those that moved beyond
-    their noise band)."""
+    their noise band); ``counts``: each run's rates over questions as (ones, questions),
+    shown beside the rate with its 95 % Wilson interval."""
     from evals.report.tables import md_table
 
     lines = [f"# Run {name_b} against run {name_a}", ""]
     change = changes(a, b)
     lines += ["## What changed", ""] + ([f"- {c}" for c in change] or ["- nothing"])
     # without --all, only notebooks both runs ran are compared (an --only run is no regression)
-    both = set(mapping(a.get("parameters"))) & set(mapping(b.get("parameters")))
+    both = set(a.parameters) & set(b.parameters)
 
     def shared(name: str) -> bool:
         return show_all or not both or name.split(".", 1)[0] in both
 
-    status_a = {str(g["name"]): g["passed"] for g in records(a.get("gates"))}
-    flips = [(str(g["name"]), status_a.get(str(g["name"])), g["passed"])
-             for g in records(b.get("gates"))
-             if str(g["name"]) in status_a and status_a[str(g["name"])] != g["passed"]
-             and shared(str(g["name"]))]
+    status_a = {g.name: g.passed for g in a.gates}
+    flips = [(g.name, status_a[g.name], g.passed) for g in b.gates
+             if g.name in status_a and status_a[g.name] != g.passed and shared(g.name)]
     word: dict[object, str] = {True: "passed", False: "FAILED", None: "skipped"}
     lines += ["", "## Gates whose status changed", ""]
     lines += [f"- `{n}`: {word[x]} -> {word[y]}" for n, x, y in flips] or ["- none"]
     flipped = question_lines(*questions)
     if flipped:
         lines += ["", *flipped]
-    ma, mb = mapping(a.get("metrics")), mapping(b.get("metrics"))
+    ma, mb = a.metrics, b.metrics
     rows = []
     names = sorted(n for n in set(ma) | set(mb) if shared(n))
     for name in names:
         va, vb = ma.get(name), mb.get(name)
         if not show_all and not moved(name, va, vb, bands or {}):
             continue
-        rows.append([f"`{name}`", units.fmt_value(name, va), units.fmt_value(name, vb),
+        rows.append([f"`{name}`", _with_count(name, va, counts[0]),
+                     _with_count(name, vb, counts[1]),
                      units.fmt_delta(name, delta(vb, va), vb) if vb is not None else "-"])
     title = "Metrics" if show_all else (
         f"Metrics that moved beyond their noise band ({len(rows)} of {len(names)}"
@@ -184,22 +187,42 @@ def compare_runs(ref_a: str | Path = "previous", ref_b: str | Path = "latest",
     from evals.report import noise
 
     path_a, path_b = resolve_run(ref_a, reports_dir), resolve_run(ref_b, reports_dir)
-    a, b = json.loads(path_a.read_text()), json.loads(path_b.read_text())
-    bands = {**noise.bands(str(a.get("profile", ""))), **noise.bands(str(b.get("profile", "")))}
-    judged = (_questions(path_a, a), _questions(path_b, b))
+    (a, questions_a), (b, questions_b) = _load_run(path_a), _load_run(path_b)
+    bands = {**noise.bands(a.profile), **noise.bands(b.profile)}
     return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands,
-                   questions=judged)
+                   questions=(questions_a, questions_b),
+                   counts=(_counts(path_a, a), _counts(path_b, b)))
 
 
-def _questions(path: Path, data: Mapping[str, object]) -> list[Question]:
-    """A run's judged questions: ``questions.jsonl`` beside its summary, or those a dataset's
-    ``baseline.json`` holds."""
-    from evals.judge.questions import QUESTIONS_FILE, Question, read
+def _with_count(name: str, value: object, counts: Mapping[str, tuple[int, int]]) -> str:
+    shown = units.fmt_value(name, value)
+    return f"{shown} ({count_text(counts, name, short=True)})" if name in counts else shown
 
-    held = data.get("questions")
-    if isinstance(held, list):
-        return [Question.from_json(q) for q in held if isinstance(q, dict)]
-    return read(path.parent / QUESTIONS_FILE)
+
+def _counts(path: Path, summary: RunSummary) -> dict[str, tuple[int, int]]:
+    """The counts behind a run's rates over questions, from the quality rows beside its
+    summary (none for a dataset's baseline.json or a run without them)."""
+    from evals.judge.questions import read_rows
+    from evals.report.rates import question_counts
+
+    return question_counts(read_rows(path.parent), summary.metrics, summary.metrics)
+
+
+def _load_run(path: Path) -> tuple[RunSummary, list[Question]]:
+    """A run's summary and judged questions: ``summary.json`` and ``questions.jsonl`` beside
+    it, or a dataset's ``baseline.json`` (its run, metrics and questions)."""
+    from evals.judge import baseline
+    from evals.judge.questions import QUESTIONS_FILE, read
+
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and "questions" in data:
+        held = baseline.load(path)
+        origin = held.origin
+        return RunSummary(origin.profile, origin.started_at, origin.git_commit,
+                          RunInfo(id=origin.id), held.parameters,
+                          settings_from_json(held.settings, f"{path}.settings"),
+                          metrics=held.metrics), held.questions
+    return RunSummary.from_json(data, str(path)), read(path.parent / QUESTIONS_FILE)
 
 
 def _label(summary: Path) -> str:

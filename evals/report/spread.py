@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from evals.gates import OPS, Gate
-from evals.jsonish import mapping
+from evals.report.run_report import RunSummary
 
 NOISE_FACTOR = 2.0  # a threshold sits at least this many spreads beyond the worst run
 Verdict = Literal["outside the noise", "inside the noise", "failed in a run", "deterministic",
@@ -71,11 +71,11 @@ def _number(value: object) -> float | None:
     return None
 
 
-def collect(summaries: Iterable[Mapping[str, object]]) -> dict[str, Spread]:
-    """Per metric, its numeric values over the summaries (``summary.json`` dicts), in order."""
+def collect(summaries: Iterable[RunSummary]) -> dict[str, Spread]:
+    """Per metric, its numeric values over the summaries (``summary.json``), in order."""
     values: dict[str, list[float]] = {}
     for summary in summaries:
-        for name, value in mapping(summary.get("metrics")).items():
+        for name, value in summary.metrics.items():
             number = _number(value)
             if number is not None:
                 values.setdefault(name, []).append(number)

@@ -1,9 +1,10 @@
 """The run's report: ``summary.json`` (the machine view), ``summary.md`` (the human view) and
 ``details.json`` (notebooks, deltas, notes).
 
-``summary.json`` has exactly the keys ``profile``, ``started_at``, ``git_commit``, ``run`` (id,
-previous run, baseline), ``parameters`` and ``settings`` (per notebook; each Settings field with
-its value and source), ``environment``, ``gates`` (rows of name, value, threshold, op, passed;
+``summary.json`` (typed: ``evals.report.run_report.RunSummary``) has exactly the keys
+``profile``, ``started_at``, ``git_commit``, ``run`` (id, previous run, baseline),
+``parameters`` and ``settings`` (per notebook; each Settings field with its value and source),
+``environment``, ``gates`` (rows of name, value, threshold, op, passed;
 passed is null for a skipped gate) and ``metrics``. The markdown view is
 ``evals/report/markdown.py``.
 """
@@ -12,17 +13,26 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from evals.gates import Gate, GateResult
-from evals.jsonish import mapping
+from evals.gates import GateResult
 from evals.paths import REPO_ROOT
 from evals.report.markdown import render_markdown
 from evals.report.record import NotebookOutcome
+from evals.report.run_report import (
+    SUMMARY_KEYS,
+    Compared,
+    Environment,
+    GateRow,
+    RunInfo,
+    RunReport,
+    RunSummary,
+    Setting,
+)
 
-SUMMARY_KEYS = ("profile", "started_at", "git_commit", "run", "parameters", "settings",
-                "environment", "gates", "metrics")
+__all__ = ["SUMMARY_KEYS", "NotebookOutcome", "RunReport", "RunSummary", "build_summary",
+           "deltas", "fmt_number", "git_commit", "load_baseline", "write_report"]
 
 
 def git_commit(cwd: Path = REPO_ROOT) -> str | None:
@@ -39,39 +49,30 @@ def git_commit(cwd: Path = REPO_ROOT) -> str | None:
 
 def build_summary(profile: str, started_at: str, commit: str | None,
                   gates: Iterable[GateResult], metrics: Mapping[str, object], *,
-                  run: Mapping[str, object] | None = None,
-                  parameters: Mapping[str, object] | None = None,
-                  settings: Mapping[str, object] | None = None,
-                  environment: Mapping[str, object] | None = None) -> dict[str, object]:
+                  run: RunInfo | None = None,
+                  parameters: Mapping[str, dict[str, object]] | None = None,
+                  settings: Mapping[str, dict[str, Setting]] | None = None,
+                  environment: Environment | None = None) -> RunSummary:
     """``run``: id, previous run and baseline; ``parameters``: per notebook, the papermill
-    parameters; ``settings``: per notebook, field -> {value, source} (evals/knobs.py);
+    parameters; ``settings``: per notebook, field -> value and source (evals/knobs.py);
     ``environment``: the state folder and warnings such as an inherited DATABASE_URL."""
-    return {
-        "profile": profile,
-        "started_at": started_at,
-        "git_commit": commit,
-        "run": dict(run or {}),
-        "parameters": dict(parameters or {}),
-        "settings": dict(settings or {}),
-        "environment": dict(environment or {}),
-        "gates": [g.as_summary_row() for g in gates],
-        "metrics": dict(sorted(metrics.items())),
-    }
+    return RunSummary(profile, started_at, commit, run or RunInfo(id="-"),
+                      dict(parameters or {}), dict(settings or {}),
+                      environment or Environment(), [GateRow.of(g) for g in gates],
+                      dict(sorted(metrics.items())))
 
 
-def load_baseline(path: str | Path | None) -> dict[str, object] | None:
+def load_baseline(path: str | Path | None) -> Compared | None:
+    """The metrics of a ``summary.json`` used as the baseline (None when there is none)."""
     if path is None or not Path(path).is_file():
         return None
-    data = json.loads(Path(path).read_text())
-    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-        raise ValueError(f"{path} is not a summary.json (no 'metrics' object)")
-    return data
+    return Compared(str(path), RunSummary.read(path).metrics)
 
 
-def deltas(metrics: Mapping[str, object], baseline: Mapping[str, object] | None
+def deltas(metrics: Mapping[str, object], base: Mapping[str, object] | None
            ) -> list[dict[str, object]]:
     """One row per metric of this run: value, baseline value and the difference."""
-    base = mapping(baseline.get("metrics")) if baseline else {}
+    base = base or {}
     rows = []
     for name in sorted(metrics):
         value, old = metrics[name], base.get(name)
@@ -92,30 +93,26 @@ def fmt_number(value: object, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def write_report(out_dir: Path, summary: Mapping[str, object], results: Sequence[GateResult],
-                 notebooks: Sequence[NotebookOutcome], baseline: Mapping[str, object] | None,
-                 baseline_path: str | None, *, previous: Mapping[str, object] | None = None,
-                 gates: Sequence[Gate] = (), sections: Sequence[str] = ()) -> dict[str, Path]:
+def write_report(out_dir: Path, report: RunReport) -> dict[str, Path]:
     """Write summary.json, summary.md and details.json into ``out_dir``; the markdown compares
-    with the ``previous`` run and the ``baseline``; ``sections``: Markdown lines shown after
-    the gates (each question judged, the flips against the baseline)."""
+    with the previous run and the baseline, and shows the judged questions after the gates."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    delta_rows = deltas(mapping(summary["metrics"]), baseline)
+    metrics = report.summary.metrics
     paths = {
         "json": out_dir / "summary.json",
         "markdown": out_dir / "summary.md",
         "details": out_dir / "details.json",
     }
-    paths["json"].write_text(json.dumps({k: summary[k] for k in SUMMARY_KEYS}, indent=2) + "\n")
-    paths["markdown"].write_text(render_markdown(
-        summary, results, notebooks, baseline=baseline, baseline_path=baseline_path,
-        previous=previous, gates=gates, out_dir=out_dir, sections=sections))
+    report.summary.write(paths["json"])
+    paths["markdown"].write_text(render_markdown(report, out_dir))
     details = {
-        "baseline": baseline_path,
-        "notebooks": [n.__dict__ for n in notebooks],
-        "gates": [{**r.as_summary_row(), "status": r.status, "note": r.note} for r in results],
-        "deltas": delta_rows,
-        "previous_deltas": deltas(mapping(summary["metrics"]), previous),
+        "baseline": report.baseline.path if report.baseline else None,
+        "notebooks": [n.__dict__ for n in report.notebooks],
+        "gates": [{**r.as_summary_row(), "status": r.status, "note": r.note}
+                  for r in report.results],
+        "deltas": deltas(metrics, report.baseline.metrics if report.baseline else None),
+        "previous_deltas": deltas(metrics, report.previous.metrics if report.previous
+                                  else None),
     }
     paths["details"].write_text(json.dumps(details, indent=2, default=str) + "\n")
     return paths

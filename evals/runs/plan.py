@@ -199,7 +199,10 @@ def _choose_baseline(plan: Plan, option: str | Path | None, reports_dir: Path) -
     try:
         plan.baseline = own.load(found)
     except ValueError:
-        plan.summary_baseline = found  # a summary.json: its metrics, no questions
+        from evals.report.run_report import RunSummary
+
+        RunSummary.read(found)  # a summary.json (its metrics, no questions), or an error
+        plan.summary_baseline = found
 
 
 def make_plan(options: RunOptions) -> Plan:

@@ -9,7 +9,6 @@ from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
-from rag_core.decisions.reasons import no_context_reason
 from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.types import Answer, TokenUsage
@@ -23,10 +22,17 @@ class AnswerMaker:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
 
+    def ended(self, run: Run, outcome: str) -> None:
+        """The request ended with ``outcome`` (an answer's, or ``error``): counted in
+        ``assistant_requests_total`` and in the user's day (``rag-core costs report``), paid
+        or not."""
+        obs.REQUESTS.labels(outcome=outcome).inc()
+        self.parts.ledger.requests.count(run.user_id, outcome)
+
     def from_cache(self, run: Run, cached: Answer, outcome: str) -> Answer:
         """A cached answer served (``outcome``: cached or stale), with the id of the entry
         that served it; a hit also counts the model call it saved."""
-        obs.REQUESTS.labels(outcome=outcome).inc()
+        self.ended(run, outcome)
         if outcome == "stale":
             answer_id = answer_log.served_id(cached.answer_id, "stale")
         elif run.cache.get("query") == "semantic_hit":
@@ -38,9 +44,10 @@ class AnswerMaker:
         return replace(cached, answer_id=answer_id or run.answer_id,
                        request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
-                       decisions=dict(run.decisions) or kept_decisions(cached), debug=None,
+                       decisions=replace(run.decisions) if run.decisions else
+                       cached.decisions.kept(cached.no_context), debug=None,
                        no_context_reason=cached.no_context_reason or (
-                           no_context_reason(cached.decisions) if cached.no_context else ""),
+                           cached.decisions.no_context_reason() if cached.no_context else ""),
                        flags=list(run.query.flags) if run.query else [],
                        query_truncated=bool(run.query and run.query.truncated))
 
@@ -55,7 +62,7 @@ class AnswerMaker:
     def finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
                usage: TokenUsage | None = None, cost: float = 0.0) -> Answer:
         """A new answer (``outcome``: generated, declined, refused or no_context)."""
-        obs.REQUESTS.labels(outcome=outcome).inc()
+        self.ended(run, outcome)
         query = run.query
         return Answer(
             answer=text,
@@ -71,23 +78,11 @@ class AnswerMaker:
             flags=list(query.flags) if query else [],
             retrieved=run.retrieved_rows(),
             budget_state=run.budget_state,
-            decisions=dict(run.decisions),
+            decisions=replace(run.decisions),
             answer_id=run.answer_id,
             question=query.text if query else "",
-            no_context_reason=(no_context_reason(run.decisions, refused=outcome == "refused")
+            no_context_reason=(run.decisions.no_context_reason(refused=outcome == "refused")
                                if outcome != "generated" else ""),
             debug=run.debug(),
         )
 
-
-def kept_decisions(cached: Answer) -> dict[str, Any]:
-    """What an exact hit still explains: why this question got another question's answer (the
-    semantic decision that reused it) or why the notes have nothing (the relevance decision).
-    A generated answer's own decisions stay behind."""
-    kept: dict[str, Any] = {}
-    semantic = cached.decisions.get("semantic")
-    if isinstance(semantic, dict) and semantic.get("hit"):
-        kept["semantic"] = semantic
-    kept.update({k: cached.decisions[k] for k in ("relevance", "filters")
-                 if cached.no_context and k in cached.decisions})
-    return kept

@@ -56,7 +56,7 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
     entry = parts.caches.peek_answer(record.cache_key)
-    semantic = (entry.decisions.get("semantic") if entry is not None else None) or {}
+    semantic = (entry.decisions.semantic if entry is not None else None) or {}
     kept = parts.records.add_verdict(Verdict(
         answer_id=answer_id, user_id=user_id, verdict=verdict, source=source,
         comment=comment or None,

@@ -91,7 +91,7 @@ class Generation:
         declined = is_decline(done.text)  # the model found nothing: "nothing in your notes"
         if declined:
             obs.NO_CONTEXT.inc()
-            run.decisions["declined"] = {"by": p.generator.name, "detail": "the model replied "
+            run.decisions.declined = {"by": p.generator.name, "detail": "the model replied "
                                          "with the decline marker"}
         answer = self.answers.finish(run, done.text,
                                      outcome="declined" if declined else "generated",

@@ -80,13 +80,18 @@ def saved_by(parts: Parts, user_id: str, cached: Answer, layer: str) -> float:
     """A hit on ``cached``: the model call it replaced, priced with the table of spend (an
     answer of a free generator, or one without a model, saved nothing). Counted in
     ``cache_saved_dollars_total{layer}`` and in the user's day (``/v1/stats``)."""
-    if cached.no_context or cached.generator in FREE_GENERATORS or cached.generator == "none":
-        return 0.0
-    saved = price(cached.usage, parts.settings.money)
+    saved = saved_price(parts, cached)
     if saved > 0:
         obs.SAVED.labels(layer=layer).inc(saved)
         parts.ledger.add_saved(user_id, saved)
     return saved
+
+
+def saved_price(parts: Parts, cached: Answer) -> float:
+    """What serving ``cached`` again saves: its model call, priced (``saved_by``)."""
+    if cached.no_context or cached.generator in FREE_GENERATORS or cached.generator == "none":
+        return 0.0
+    return price(cached.usage, parts.settings.money)
 
 
 class _Pruner:

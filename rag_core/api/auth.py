@@ -44,6 +44,8 @@ MIN_SECRET_BITS = 128.0
 # keyboard walks keep under 40.
 MIN_SURPRISE_BITS = 96.0
 JWKS_TIMEOUT_S = 5.0
+VERIFIED_FOR_S = 60.0  # a verified token is trusted this long before it is verified again
+VERIFIED_MAX = 4096  # tokens remembered per verifier
 SECRET_HELP = ("generate one with `openssl rand -hex 32` or "
                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
 
@@ -174,6 +176,8 @@ class TokenVerifier:
         self.settings = settings
         self.jwks: JwksKeys | None = None
         self._key: Any = None
+        # token -> (verified until, its claims): tokens checked lately (``claims``)
+        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_jwks_url:
@@ -196,7 +200,25 @@ class TokenVerifier:
 
     def claims(self, token: str) -> dict[str, Any]:
         """The claims of a valid token (signature, expiry, issuer, audience, lifetime and
-        ``sub`` checked); ``Unauthorized`` with a plain reason otherwise."""
+        ``sub`` checked); ``Unauthorized`` with a plain reason otherwise.
+
+        A token verified in the last ``VERIFIED_FOR_S`` seconds is not verified again (its
+        signature and claims cannot have changed; only its expiry is checked anew): a client
+        sends the same token with every request, and the signature check and pyjwt's key
+        checks cost more than the rest of a cached answer."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None and known[0] > now:
+            if float(known[1]["exp"]) <= now - fixed.JWT_LEEWAY_S:
+                raise Unauthorized("The token has expired.")
+            return dict(known[1])
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()  # many callers at once: start again rather than grow
+        self._verified[token] = (now + VERIFIED_FOR_S, claims)
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         s = self.settings
         require = ["exp", "sub"] + (["iss"] if s.jwt_issuer else []) \
             + (["aud"] if s.jwt_audience else [])

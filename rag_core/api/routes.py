@@ -29,10 +29,9 @@ from rag_core.api.schemas import (
 )
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
-from rag_core.decisions.reasons import cache_reason
 from rag_core.errors import Forbidden, NotFound, Unauthorized
 from rag_core.store.filters import Filters
-from rag_core.types import Answer
+from rag_core.types import Answer, Decisions
 
 router = APIRouter()
 
@@ -111,9 +110,12 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
     rid = request.state.request_id
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     show = body.debug or settings.profile == "dev"
-    if not body.stream:
-        answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
-                                         request_id=rid, filters=filters)
+    if not body.stream:  # an exact cache hit in this task; anything else in a thread
+        answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
+                                       filters=filters)
+        if answer is None:
+            answer = await run_in_threadpool(pipeline.ask, user, body.query,
+                                             top_k=body.top_k, request_id=rid, filters=filters)
         return answer_response(answer, decisions=show)
     events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
                              filters=filters)
@@ -133,17 +135,18 @@ def answer_response(answer: Answer, *, decisions: bool = False) -> Response:
     walk the result with ``jsonable_encoder`` and encode it again: 0.4 ms, more than the rest
     of a cached answer's path (benchmarks/bench_app.py). ``decisions``: with the pipeline's
     decisions (``DecisionsOut``)."""
-    out = _ANSWER_OUT.validate_python(replace(answer, decisions={}), from_attributes=True)
+    out = _ANSWER_OUT.validate_python(replace(answer, decisions=Decisions()),
+                                      from_attributes=True)
     _explain(out, answer.cache, answer.decisions, decisions)
     body = _ANSWER_OUT.dump_json(out)
     return Response(body, media_type="application/json")
 
 
-def _explain(out: AnswerOut, cache: dict[str, Any], decisions: dict[str, Any],
+def _explain(out: AnswerOut, cache: dict[str, Any], decisions: Decisions,
              show: bool) -> None:
     """``cache.reason`` always; the typed decisions only when asked for."""
-    out.cache = {**out.cache, "reason": cache_reason(cache, decisions)}
-    out.decisions = DecisionsOut.model_validate(decisions) if show else None
+    out.cache = {**out.cache, "reason": decisions.cache_reason(cache)}
+    out.decisions = DecisionsOut.model_validate(decisions.to_dict()) if show else None
 
 
 async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], None, None],
@@ -168,7 +171,8 @@ def _sse(event: dict[str, Any], decisions: bool = False) -> str:
         error_event(data)
     if kind == "answer":  # the same fields as a non-streamed answer
         out = _ANSWER_OUT.validate_python({**data, "decisions": None})
-        _explain(out, data.get("cache") or {}, data.get("decisions") or {}, decisions)
+        _explain(out, data.get("cache") or {}, Decisions.from_dict(data.get("decisions")),
+                 decisions)
         text = _ANSWER_OUT.dump_json(out).decode()
     else:
         text = json.dumps(data, default=str)

@@ -107,12 +107,29 @@ class FiltersDecisionOut(BaseModel):
     described: str = Field(description="The filters in words")
 
 
+class NarrowedOut(BaseModel):
+    """Filters read from the question: a speaker, series or year it names that is a
+    front-matter value of your notes. Only the notes whose front matter has it, or whose text
+    names it, were searched; a filter of the request wins for its field."""
+
+    speaker: list[str] = Field(default_factory=list, description="Speakers named")
+    speaker_words: list[str] = Field(default_factory=list, description=(
+        "Words of a named speaker's name that no other speaker's holds: a text that writes "
+        "one of them alone names the speaker too"))
+    series: list[str] = Field(default_factory=list, description="Series named")
+    year: str | None = Field(None, description="The one year named (a note dated that year, "
+                                               "or whose text holds it)")
+    described: str = Field("", description="These filters in words")
+
+
 class DecisionsOut(BaseModel):
     """Why the answer is what it is (a decision the request did not reach is absent)."""
 
     model_config = ConfigDict(extra="allow")
 
     filters: FiltersDecisionOut | None = None
+    narrowed: NarrowedOut | None = Field(None, description="Filters read from the question, "
+                                                           "absent when it names none")
     semantic: SemanticDecisionOut | None = None
     relevance: RelevanceDecisionOut | None = None
 
@@ -151,7 +168,8 @@ class AnswerOut(BaseModel):
                                            "feedback to say the answer was wrong (or right)")
     decisions: DecisionsOut | None = Field(
         None, description="With `debug: true` or in the `dev` profile: the decisions of the "
-                          "pipeline (filters, semantic cache, no context) and what each rule saw")
+                          "pipeline (filters, those read from the question, semantic cache, no "
+                          "context) and what each rule saw")
 
 
 class FeedbackIn(BaseModel):

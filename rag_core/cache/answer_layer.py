@@ -19,12 +19,14 @@ from rag_core.cache import answer_codec
 from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.base import Cache
+from rag_core.cache.loop_read import LoopRead
 from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
-from rag_core.config import Caches, Decisions, fixed
-from rag_core.decisions.semantic_evidence import Similar
+from rag_core.config import Caches, fixed
+from rag_core.config import Decisions as DecisionsSection
+from rag_core.decisions.semantic_rules import Similar
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
@@ -35,7 +37,7 @@ from rag_core.redis_kv.keys import (
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, CacheOutcome, Chunk
+from rag_core.types import Answer, CacheOutcome, Chunk, Decisions
 
 Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 
@@ -43,7 +45,7 @@ Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 @dataclass
 class AnswerLayer:
     caches: Caches  # on or off, the TTL
-    decisions: Decisions  # whether reworded questions may reuse an answer
+    decisions: DecisionsSection  # whether reworded questions may reuse an answer
     shape: Mapping[str, object]  # what names every answer of these settings (answer_shape)
     query: Cache
     stale: Cache
@@ -54,6 +56,11 @@ class AnswerLayer:
     # the answer key's parts that do not change per question, by params (for ``shape``)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
+    # ``versioned``'s read from the event loop (``cache.loop_read``: exact hits only)
+    loop_read: LoopRead | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.loop_read = LoopRead.of(self.versioned)
 
     @property
     def semantic_enabled(self) -> bool:
@@ -152,7 +159,8 @@ class AnswerLayer:
         store), with the decision that reused it: asked again, the new question is an exact
         hit instead of another semantic decision. Not added to the semantic index, so that
         reuse never chains from one paraphrase to the next."""
-        payload = answer_codec.pack(replace(answer, decisions={"semantic": decision}).to_dict())
+        reused = replace(answer, decisions=Decisions(semantic=decision))
+        payload = answer_codec.pack(reused.to_dict())
         self._store_if_current(user_id, notes_version, self._writes(key, payload))
 
     def _store_if_current(self, user_id: str, notes_version: int,
@@ -229,3 +237,25 @@ class AnswerLayer:
 
 def _answer(raw: bytes) -> Answer:
     return Answer.from_dict(answer_codec.unpack(raw))
+
+
+async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, question: str,
+                    top_k: int, filters: Filters) -> tuple[int, str, Answer] | None:
+    """Step 2 from the event loop, for an exact hit only: the notes version, the L1 key under
+    it and the answer kept there (counted as ``AnswerLayer.lookup`` counts a hit); None for
+    anything else (see the module's text). Only while Redis's copy of the user's version may
+    be read without first repairing anything (``NotesVersions.trusted_now``)."""
+    reader, read = layer.loop_read, layer.versioned
+    truth = layer.notes.truth
+    if reader is None or read is None or not truth.trusted_now(user_id):
+        return None
+    epoch = truth.epoch()
+    slot = layer._slot(params, user_id, question, top_k, filters)
+    found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
+                             (_twin(slot.head), IN_STALE))
+    if found is None or truth.epoch() != epoch:
+        return None
+    read.versions._counted(found[0])
+    read.values._counted(found[1])
+    version = int(found[0])
+    return version, slot.key(version), _answer(found[1])

@@ -27,11 +27,11 @@ from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.read_through import ContextLayer, EmbeddingLayer
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
-from rag_core.cache.semantic import SemanticCache, policy_for, semantic_for
+from rag_core.cache.semantic import SemanticCache, judge_for, semantic_for
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versions import NotesVersions
 from rag_core.config import Caches, Decisions, Embedding, Settings, fixed
-from rag_core.decisions.semantic_evidence import Similar
+from rag_core.decisions.judges import SemanticJudge
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import answer_shape, cache_counters_key, user_prefix
 from rag_core.redis_kv.restarts import watch_of
@@ -86,11 +86,12 @@ class CacheLayers:
         self.vectors = EmbeddingLayer(held.caches, held.embedding, self.embedding)
         self.chunks = ContextLayer(held.caches, held.embedding, self.context)
 
-    def under(self, settings: Settings) -> CacheLayers:
+    def under(self, settings: Settings, judge: SemanticJudge | None = None) -> CacheLayers:
         """The same layers (their entries and connections shared) under other settings: the
-        answer keys and the semantic decisions of those settings."""
+        answer keys of those settings, and their semantic decisions (``judge``, else the
+        rules of their mode)."""
         return replace(self, sections=LayerSections.of(settings),
-                       semantic=self.semantic.with_policy(policy_for(settings)))
+                       semantic=self.semantic.with_judge(judge or judge_for(settings)))
 
     @property
     def truth(self) -> NotesVersions:
@@ -155,10 +156,9 @@ class CacheLayers:
 
     def similar_answer(self, user_id: str, notes_version: int, question: str,
                        vector: np.ndarray, evidence: Sequence[Chunk],
-                       similar: Similar | None = None, filters: Filters = NO_FILTERS
-                       ) -> tuple[Answer | None, dict[str, Any]]:
+                       filters: Filters = NO_FILTERS) -> tuple[Answer | None, dict[str, Any]]:
         return self.answers.similar(user_id, notes_version, question, vector, evidence,
-                                    similar, filters)
+                                    filters=filters)
 
     def forget_answer(self, user_id: str, key: str, notes_version: int,
                       semantic_field: str | None) -> None:
@@ -182,12 +182,12 @@ class CacheLayers:
     # --- housekeeping ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, CacheStats]:
-        """Per layer: the counts of every process that shares this Redis (this process's own
-        without Redis); ``entries`` and ``bytes`` as this process sees them (the context
-        layer lives in each process)."""
-        out = {name: getattr(self, name).stats() for name in ("query", "embedding", "context")}
-        out["semantic"] = CacheStats("semantic", hits=self.semantic.hits,
-                                     misses=self.semantic.misses, entries=self.semantic.size())
+        """Per layer: the counts of every process sharing this Redis (without Redis, this
+        process's); ``entries`` and ``bytes`` (Redis's ``MEMORY USAGE`` of the layer's keys
+        and index, or the values' sizes in process) as this process sees them (context lives
+        in each process); ``stale`` holds the answer bodies ``query`` entries point to."""
+        out = {name: getattr(self, name).stats()
+               for name in ("query", "embedding", "context", "semantic", "stale")}
         if self.counters is not None:
             shared = self.counters.read()
             for name, stats in out.items():
@@ -225,8 +225,10 @@ class CacheLayers:
 
 def layers_for(settings: Settings, client: RedisClient | None, *,
                clock: Callable[[], float] | None = None,
-               version_debts: VersionDebts | None = None) -> CacheLayers:
-    """The cache layers of ``settings`` (built in ``rag_core.parts``). ``clock`` (seconds)
+               version_debts: VersionDebts | None = None,
+               judge: SemanticJudge | None = None) -> CacheLayers:
+    """The cache layers of ``settings`` (built in ``rag_core.parts``); ``judge``: the
+    semantic one (``parts.build_judges``), else the rules of the settings' mode. ``clock`` (seconds)
     drives the expiry of the in-process context cache and of the semantic entries: the harness
     replays a month of traffic on simulated time. ``version_debts``: the notes versions
     PostgreSQL records as not yet in Redis (the store's), so that a change whose process died is
@@ -255,7 +257,7 @@ def layers_for(settings: Settings, client: RedisClient | None, *,
     versioned = (VersionedRead(versions, query) if isinstance(versions, OwnedRedisCache)
                  and isinstance(query, RedisCache) else None)
     semantic = semantic_for(client, settings, **({"clock": clock} if clock else {}),
-                            counters=counters)
+                            counters=counters, judge=judge)
     layers = CacheLayers(sections=LayerSections.of(settings), query=query,
                          embedding=shared("embedding"), context=context, stale=stale,
                          versions=versions, versioned=versioned, semantic=semantic,

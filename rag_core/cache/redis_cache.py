@@ -24,6 +24,7 @@ from rag_core.cache.counters import SharedCounters
 from rag_core.config import Settings
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
 from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
+from rag_core.redis_kv.memory import held_bytes
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
 
 log = logging.getLogger("rag_core.cache")
@@ -226,7 +227,17 @@ class RedisCache:
     def stats(self) -> CacheStats:
         out = CacheStats(**self._stats.__dict__)
         out.entries = self.size()
+        out.bytes = self.held_bytes()
         return out
+
+    def held_bytes(self) -> int:
+        """The bytes Redis holds for this layer, its index keys included (``MEMORY USAGE``
+        of each, an operator's read, never on a request's path); 0 when Redis fails."""
+        try:
+            return held_bytes(self.client, (layer_prefix(self.layer), self.index))
+        except REDIS_ERRORS as exc:
+            warn(self.layer, exc)
+            return 0
 
     def ping(self) -> bool:
         try:

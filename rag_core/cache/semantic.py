@@ -8,7 +8,7 @@ is the new question's: the same words in the same order, up to case, punctuation
 inflection and one keyboard slip. ``loose`` does that first, else takes the cached questions
 whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 :func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
-scripture, negation, question kind, the same evidence, no swapped detail. The decision, hit or
+scripture, negation, question kind, the same best sentence, no changed detail. The decision, hit or
 not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
 
 Where the entries live, in Redis or in process, and how a lookup reads only the few it
@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 
 from rag_core import observability as obs
+from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
-from rag_core.config import Settings, fixed
-from rag_core.decisions import nlp
+from rag_core.config import Settings
+from rag_core.decisions.judges import RulesJudge, SemanticJudge
 from rag_core.decisions.semantic_canonical import canonical, same_question, vocabulary
-from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar, decide
+from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
@@ -49,9 +50,7 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
     question whose canonical form is the new one's (``semantic_canonical``), nothing else;
     ``loose``: that, else a candidate at cosine >= the threshold that passes the rules of
     ``semantic_rules``; ``off`` decides like ``strict`` but is never asked."""
-    loose = Policy(threshold=settings.semantic_cache_threshold,
-                   corroborated=settings.semantic_corroborated_floor,
-                   evidence=fixed.SEMANTIC_EVIDENCE, evidence_depth=EVIDENCE_DEPTH,
+    loose = Policy(threshold=settings.semantic_cache_threshold, evidence_depth=EVIDENCE_DEPTH,
                    canonical="first", vocabulary=model_words(settings.embedding_model))
     if (mode or settings.semantic_mode) == "loose":
         return loose
@@ -74,10 +73,17 @@ def policy_from(settings: Settings) -> Policy:
 
 def semantic_for(client: RedisClient | None, settings: Settings, *,
                  clock: Callable[[], float] = time.time,
-                 counters: SharedCounters | None = None) -> SemanticCache:
-    """The semantic cache of ``settings``: their policy, and the layer's bound."""
-    return SemanticCache(client, policy_for(settings), settings.layer_bound(LAYER), clock,
-                         counters)
+                 counters: SharedCounters | None = None,
+                 judge: SemanticJudge | None = None) -> SemanticCache:
+    """The semantic cache of ``settings``: its judge (the rules of their mode unless
+    ``judge`` is given, ``parts.build_judges``), and the layer's bound."""
+    return SemanticCache(client, judge or judge_for(settings), settings.layer_bound(LAYER),
+                         clock, counters)
+
+
+def judge_for(settings: Settings) -> SemanticJudge:
+    """The default semantic judge: the rules of ``settings``' mode."""
+    return RulesJudge(policy_for(settings))
 
 
 @dataclass(frozen=True)
@@ -132,15 +138,16 @@ def observe(lookup: Lookup, nearest: float | None) -> None:
 
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process. The entries
-    (``SemanticEntries``) are shared by every copy ``with_policy`` makes; the policy that
-    decides on them is each copy's own (``semantic_for`` makes one of Settings)."""
+    (``SemanticEntries``) are shared by every copy ``with_policy`` makes; the judge that
+    decides on them (the cache finds candidates, the judge decides) is each copy's own
+    (``semantic_for`` makes one of Settings)."""
 
-    def __init__(self, client: RedisClient | None, policy: Policy, max_entries: int,
+    def __init__(self, client: RedisClient | None, judge: SemanticJudge, max_entries: int,
                  clock: Callable[[], float] = time.time,
                  counters: SharedCounters | None = None) -> None:
         self.client = client
         self.clock = clock  # each entry expires on its own, at its TTL after it was stored
-        self.policy = policy
+        self.judge = judge
         self.entries = SemanticEntries(client, max_entries, clock)
         self.layer = self.entries.layer  # the Redis side of the layer (None in process)
         self.hits = 0
@@ -156,12 +163,26 @@ class SemanticCache:
     def _lock(self) -> threading.Lock:
         return self.entries.lock
 
+    def with_judge(self, judge: SemanticJudge) -> SemanticCache:
+        """The same entries (shared) decided by another judge."""
+        twin = copy.copy(self)
+        twin.judge = judge
+        return twin
+
     def with_policy(self, policy: Policy) -> SemanticCache:
         """The same entries (Redis client or in-process store, shared) decided under another
         policy (``policy_for(settings)``): what a sweep of the thresholds changes."""
         twin = copy.copy(self)
-        twin.policy = policy
+        twin.judge = RulesJudge(policy)
         return twin
+
+    @property
+    def policy(self) -> Policy:
+        return self.judge.policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self.judge = RulesJudge(policy)
 
     scope = staticmethod(SemanticEntries.scope)
     field_of = staticmethod(SemanticEntries.field_of)
@@ -230,8 +251,8 @@ class SemanticCache:
                 chunks = list(evidence()) if evidence is not None else []
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
-            decision = decide(query_text, entry["q"], sim, self.policy, new, cached,
-                              nlp.Facts.from_dict(entry.get("f")), similar, entry.get("c"))
+            decision = self.judge.decide(query_text, entry["q"], sim, new, cached,
+                                         entry.get("c"), similar)
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry.get("a", b""), sim, entry["q"], decision,
@@ -266,11 +287,11 @@ class SemanticCache:
         same script): the entry names it instead of holding the answer a second time."""
         now = self.clock()
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
-        # the question's facts go with it: a lookup in another process compares them without
-        # running spaCy again (this process has them memoised from the no-context decision)
+        # the canonical form goes with it: a lookup in another process compares it without
+        # running spaCy again
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
-                 "x": kept.to_dict(), "f": nlp.facts(query_text).to_dict(), "t": now,
-                 "e": now + ttl_s, "c": list(canonical(query_text))}
+                 "x": kept.to_dict(), "t": now, "e": now + ttl_s,
+                 "c": list(canonical(query_text))}
         return self.entries.put(self.scope(user_id, notes_version, filters),
                                 self.field_of(query_text), entry, ttl_s, answer_at)
 
@@ -285,6 +306,11 @@ class SemanticCache:
 
     def size(self) -> int:
         return self.entries.size()
+
+    def stats(self) -> CacheStats:
+        """This process's hits and misses, the live entries and the bytes they hold."""
+        return CacheStats(LAYER, hits=self.hits, misses=self.misses, entries=self.size(),
+                          bytes=self.entries.held_bytes())
 
     def clear(self, prefix: str = "") -> int:
         return self.entries.clear(prefix)

@@ -158,6 +158,14 @@ class SemanticEntries:
         return self.layer.size() if self.layer is not None else sum(
             len(b) for b in self.local.values())
 
+    def held_bytes(self) -> int:
+        """What the entries hold: in Redis, its ``MEMORY USAGE`` (``RedisCache.held_bytes``);
+        in process, the size of each entry packed as Redis would hold it."""
+        if self.layer is not None:
+            return self.layer.held_bytes()
+        with self.lock:
+            return sum(len(codec.pack(e)) for b in self.local.values() for e in b.values())
+
     def clear(self, prefix: str = "") -> int:
         if self.client is None:
             with self.lock:

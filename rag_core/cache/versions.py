@@ -80,6 +80,13 @@ class NotesVersions:
             self._settle(user_id)
         return user_id not in self.debts and user_id not in self.elsewhere
 
+    def trusted_now(self, user_id: str) -> bool:
+        """``trusted`` when it has nothing to settle first (no I/O): no restart unhandled,
+        the debts' poller running, no failed write pending, none recorded for this user."""
+        return (self.epoch() == self._seen and not self.debts
+                and (self.recorded is None or self._poller is not None)
+                and user_id not in self.elsewhere)
+
     def poll(self) -> None:
         """Read the debts PostgreSQL records; redo those old enough once Redis answers."""
         if self.recorded is None:

@@ -37,7 +37,8 @@ RELEVANCE_CONFIDENT = 0.0
 RELEVANCE_WORD_SIMILARITY = 0.0
 
 # --- the semantic cache ------------------------------------------------------------------------
-# which evidence of two questions must agree before an answer is reused (semantic_rules)
+# which evidence of two questions had to agree before loose reused an answer; loose has no
+# evidence rule since issue 45 (it refused paraphrases only): the value changes nothing
 SEMANTIC_EVIDENCE = "note"
 
 # --- caches -----------------------------------------------------------------------------------
@@ -97,9 +98,8 @@ PRF_LEXICAL_WEIGHT = 1.0  # the second pass's lexical weight
 # load, 20 and 50 ms were within the noise: docs/scaling.md).
 SWITCH_INTERVAL_MS = None
 
-# loose mode's corroborated band: between this cosine and the threshold a candidate also needs
-# the same best chunk, the same best sentence and no grounded difference; 1.0 is off (0.40 was
-# measured and left off: golden/README.md). An ablation, set on a Policy by evals/.
+# loose mode's corroborated band (same best chunk and sentence below the threshold): measured
+# at 0.40 and left off (docs/decisions.md), retired with its code in issue 45; 1.0 is off.
 SEMANTIC_CORROBORATED_FLOOR = 1.0
 
 RETIRED: dict[str, str] = {

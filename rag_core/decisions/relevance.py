@@ -1,22 +1,11 @@
-"""Do the user's notes answer the question at all? The no-context decision of step 4.
+"""Do the user's notes answer the question at all? The no-context decision before the model.
 
-A refusal before the model hides the user's own notes when it is wrong, while a model call that
-finds nothing costs little and says so (the prompt's decline marker). So the decision refuses
-only on evidence of absence that holds however the question is worded:
-
-``retrieved``   at least one chunk came back;
-``similarity``  the best dense cosine of the chunks reaches ``Settings.similarity_threshold``
-                (a floor: below it nothing is close);
-``names``, ``numbers``, ``dates``, ``scripture``
-                every fact of that kind the question names (a proper name; a number; a year,
-                decade or month; a scripture reference) is stated somewhere in the user's
-                notes, text or front matter, after normalising both sides (``note_facts``). A
-                question about "Nehemiah" is not answered by notes that never name him.
-
-Which nouns appear, what the question is about, or the shape of a sentence never refuse: the
-same thing is said in many words. The decision records what every rule saw
-(``RelevanceDecision.to_dict``, shown in the answer's ``decisions``). Figures and ablation:
-``docs/decisions.md``.
+A wrong refusal hides the user's own notes, while a model call that finds nothing costs little
+and says so (the prompt's decline marker): so it refuses only on evidence of absence that holds
+however the question is worded: nothing retrieved, the best cosine under the floor
+(``Settings.similarity_threshold``), or a name, number, date or scripture reference the question
+names that none of the user's notes states (``note_facts``). One line per rule: the README
+beside this file; figures and ablation: ``docs/decisions.md``.
 """
 
 from __future__ import annotations
@@ -52,20 +41,13 @@ class RelevanceDecision:
         return {"answer": self.answer, "reason": self.reason, "checks": self.checks}
 
 
-def chunk_facts(chunks: Sequence[Chunk]) -> note_facts.NoteFacts:
-    """The facts of the retrieved chunks alone (when the user's whole notes are not at hand)."""
-    return note_facts.of_notes((c.text, c.metadata) for c in chunks)
-
-
-def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | None = None,
-                     policy: RelevancePolicy | None = None,
+def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolicy | None = None,
                      notes: note_facts.NoteFacts | Callable[[], note_facts.NoteFacts] | None
                      = None) -> RelevanceDecision:
     """Answer from these chunks, or say that the notes have nothing on it (and why).
     ``notes``: the facts of all the user's notes, or what reads them when a question names a
     fact (default: the facts of ``chunks``)."""
-    policy = policy or (RelevancePolicy.from_settings(settings) if settings else
-                        RelevancePolicy())
+    policy = policy or RelevancePolicy()
     checks: dict[str, dict[str, Any]] = {}
     checks["retrieved"] = {"passed": bool(chunks), "detail": f"{len(chunks)} chunks"}
     best = max((c.score for c in chunks), default=0.0)
@@ -73,7 +55,7 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], settings: Settings | N
                             "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
     if policy.facts and (wanted := note_facts.asked(query)):
         held = notes() if callable(notes) else notes
-        held = held if held is not None else chunk_facts(chunks)
+        held = held or note_facts.of_notes((c.text, c.metadata) for c in chunks)
         for kind, (named, lacking) in note_facts.absent(wanted, held).items():
             checks[kind] = {"passed": not lacking,
                             "detail": f"in none of your notes: {lacking}" if lacking

@@ -1,28 +1,32 @@
-"""The strict semantic cache: two questions are one when their canonical forms are equal.
+"""``strict``: two questions are one when their canonical forms are equal.
 
-The canonical form of a question keeps every word and the word order, and normalises only what
-cannot change the answer: case, punctuation, the articles "a", "an" and "the", and inflection
-(each word's lemma from spaCy, so "preached" is "preach" and "speakers" is "speaker"; a
-comparative or superlative keeps its own form, since "longest" asks something "long" does not).
-Any other difference, a function word included ("from" against "to", "before" against
-"after", a negation), keeps the two questions apart; so does a swap of two words (who did what
-to whom).
-
-One keyboard slip between two words is forgiven ("preahced" for "preached"): one letter
-dropped, doubled or added, two neighbouring letters exchanged, or one letter replaced by a key
-next to it, in a word of at least ``MIN_SLIP_LENGTH`` letters, when one of the two spellings is
-not a whole word of the embedding model's vocabulary (two real words, "form" and "from", are
-two words, never a slip). Digits never slip: "2018" and "2019" are two years.
+The canonical form keeps every word and the word order and normalises only what cannot change
+the answer: case, punctuation, the articles a / an / the, inflection (spaCy's lemma; a
+comparative or superlative keeps its form). Any other difference ("from" / "to", a negation,
+two words swapped) keeps two questions apart. One keyboard slip is forgiven (a letter dropped,
+added or replaced by a neighbouring key, two neighbours exchanged, in a word of at least
+``MIN_SLIP_LENGTH`` letters) when one spelling is not a whole word of the embedding model's
+vocabulary ("form" / "from" are two words); digits never slip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from rag_core.decisions import nlp
-from rag_core.decisions.semantic_evidence import Check
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule's verdict on a candidate, and what it saw."""
+
+    rule: str
+    passed: bool
+    detail: str = ""
+
 
 ARTICLES = frozenset({"a", "an", "the"})
 DEGREE_TAGS = frozenset({"JJR", "JJS", "RBR", "RBS"})  # comparative, superlative: kept as written

@@ -24,14 +24,9 @@ class _Hidden(importlib.abc.MetaPathFinder):
 
 
 def import_spacy() -> Any:
-    """spaCy, imported while torch is hidden from this thread when no one imported it yet.
-
-    thinc (spaCy's layer library) imports torch at import time whenever it is installed
-    (``thinc.compat``: ``try: import torch``), only to offer its torch wrappers; the CNN
-    pipeline loaded here never uses them. thinc has no switch for it, so torch is made to
-    look absent to this thread while spaCy and the pipeline load; thinc then records it as
-    missing, and any later ``import torch`` (the torch embedder, the local model) works as
-    before. A process that already holds torch keeps it."""
+    """spaCy, imported while torch is hidden from this thread when no one imported it yet
+    (``thinc.compat`` tries ``import torch`` and has no switch; it then records torch as
+    missing, and a later ``import torch`` works as before)."""
     hidden = _Hidden(frozenset({"torch"}))
     if "torch" not in sys.modules:
         sys.meta_path.insert(0, hidden)

@@ -3,7 +3,9 @@
 The default answer is deterministic: the first sentence of each numbered note in the prompt,
 each cited ``[n]``, so RAG tests see real citations. With ``obey`` the answer comes from
 :func:`rag_core.devservers.obey.obey_answer` instead: it does what any instruction in the messages
-asks. Usage is counted with the project's tokenizer.
+asks. A request to write test questions from a document gets
+:func:`rag_core.devservers.mock_writer.writer_answer`. Usage is counted with the project's
+tokenizer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.mock_config import MockConfig, MockState
+from rag_core.devservers.mock_writer import is_writing_request, writer_answer
 from rag_core.devservers.obey import obey_answer
 from rag_core.llm.extractive import content_words
 from rag_core.llm.prompt import DECLINE
@@ -123,8 +126,9 @@ def create_mock_app(config: MockConfig | None = None, *,
             state.bump("errors")
             return error(c.error_status, "injected error")
         await asyncio.sleep(state.latency_s())
-        raw = mock_answer(chat.messages)
-        if c.obey:
+        writing = is_writing_request(chat.messages)
+        raw = writer_answer(chat.messages) if writing else mock_answer(chat.messages)
+        if c.obey and not writing:
             notes = [text for _, text in note_blocks(chat.messages)]
             raw = obey_answer(chat.messages, raw, notes)
         text, _ = counter.truncate(raw, chat.max_tokens)

@@ -67,7 +67,7 @@ def connect(url: str, mode: RedisMode = "standalone", *, timeout_s: float = 0.25
     watch = RunIdWatch()  # a restarted server is noticed by the first new connection
     client = redis.Redis.from_url(url, retry_on_timeout=False,  # type: ignore[arg-type]
                                   redis_connect_func=watch.on_connect, **common)
-    register(client, watch)
+    register(client, watch, url)
     return client
 
 

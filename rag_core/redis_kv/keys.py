@@ -93,8 +93,28 @@ def cache_key(layer: str, *, user_id: str | None, notes_version: int | None,
     return f"{user_prefix(layer, user_id)}{_parts_hash(parts)}"
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _parts_hash(parts: Mapping[str, object]) -> str:
-    return _h(json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str), 32)
+    return _h(_json(parts), 32)
+
+
+class EncodedParts(dict[str, object]):
+    """Parts of a key, each value also kept as its JSON: the settings part of every answer key,
+    encoded once per Settings and params rather than per question (``answer_parts``)."""
+
+    def __init__(self, parts: Mapping[str, object]) -> None:
+        super().__init__(parts)
+        self.encoded = {name: _json(value) for name, value in parts.items()}
+
+    def hash_with(self, more: Mapping[str, object]) -> str:
+        """``_parts_hash({**self, **more})``, the same text hashed, without encoding ``self``
+        again (the JSON of a dict with sorted keys, spelled out here)."""
+        encoded = {**self.encoded, **{name: _json(value) for name, value in more.items()}}
+        return _h("{" + ",".join(f"{json.dumps(name)}:{encoded[name]}"
+                                 for name in sorted(encoded)) + "}", 32)
 
 
 @dataclass(frozen=True)
@@ -112,7 +132,11 @@ class VersionSlot:
 def version_slot(layer: str, user_id: str | None, parts: Mapping[str, object]) -> VersionSlot:
     """The hash of the parts is the key's hash tag: an L1 key and its stale twin (the same key
     in another layer) share a slot of a Redis Cluster, so that one script reads both."""
-    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{{{_parts_hash(parts)}}}")
+    return _slot(layer, user_id, _parts_hash(parts))
+
+
+def _slot(layer: str, user_id: str | None, parts_hash: str) -> VersionSlot:
+    return VersionSlot(f"{user_prefix(layer, user_id)}v", f":{{{parts_hash}}}")
 
 
 def answer_shape(settings: Settings) -> Mapping[str, object]:
@@ -138,8 +162,9 @@ def answer_parts(shape: Mapping[str, object], params: SearchParams,
     question of one Settings and params (a caller may keep it)."""
     sections = shape["sections"]
     assert isinstance(sections, Mapping)
-    return {**shape, "sections": {**sections, "retrieval": params.model_dump(mode="json")},
-            "prompt": prompt}
+    return EncodedParts({**shape, "sections": {**sections,
+                                               "retrieval": params.model_dump(mode="json")},
+                         "prompt": prompt})
 
 
 def _numerics(embedding: Embedding) -> dict[str, object]:
@@ -158,8 +183,10 @@ def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_quer
                top_k: int, filters: Filters = NO_FILTERS) -> VersionSlot:
     """The L1 key of a question with its notes version left open (``query_key``); the
     question's filters name it too (nothing without filters: those keys are unchanged)."""
-    parts = {**answer_parts, "top_k": top_k, "q": normalized_query, **filters.key()}
-    return version_slot("query", user_id, parts)
+    more = {"top_k": top_k, "q": normalized_query, **filters.key()}
+    if isinstance(answer_parts, EncodedParts):  # the settings' part encoded once
+        return _slot("query", user_id, answer_parts.hash_with(more))
+    return version_slot("query", user_id, {**answer_parts, **more})
 
 
 def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,

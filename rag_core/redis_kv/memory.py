@@ -1,6 +1,7 @@
 """Redis memory as the app sees it: ``redis_memory_used_bytes`` and ``redis_memory_max_bytes``
 (redis_exporter's names, so that the same alert works with either), read from ``INFO memory``
-by a daemon thread every ``interval`` seconds while the app runs.
+by a daemon thread every ``interval`` seconds while the app runs; and the bytes the keys of
+some prefixes hold (``held_bytes``: ``rag-core cache stats``, per layer).
 
 A cluster client answers per node: the figures are then those of the fullest node (by its
 share of its own cap), which is the one that refuses writes first.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from rag_core import observability as obs
@@ -26,6 +28,32 @@ def memory_figures(info: dict[str, Any]) -> tuple[float, float]:
     if not nodes:
         return 0.0, 0.0
     return max(nodes, key=lambda n: n[0] / n[1] if n[1] else 0.0)
+
+
+def held_bytes(client: Any, prefixes: Iterable[str], batch: int = 500) -> int:
+    """The bytes Redis reports for every key under ``prefixes`` (``MEMORY USAGE`` with every
+    value sampled), found by ``SCAN``: O(keys), for an operator's command. A key that expired
+    between the scan and its read counts 0. Raises the client's errors."""
+    total = 0
+    for prefix in prefixes:
+        keys: list[bytes] = []
+        for key in client.scan_iter(match=prefix + "*", count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                total += _usage(client, keys)
+                keys = []
+        total += _usage(client, keys)
+    return total
+
+
+def _usage(client: Any, keys: list[bytes]) -> int:
+    if not keys:
+        return 0
+    # one key per command: in a Redis Cluster the keys of a batch live in different slots
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+    return sum(int(n or 0) for n in pipe.execute())
 
 
 def refresh(client: Any) -> bool:

@@ -31,7 +31,15 @@ class RunIdWatch:
         """redis-py's ``redis_connect_func``: the usual handshake, then the server's run_id."""
         connection.on_connect()
         connection.send_command("INFO", "server")
-        info = connection.read_response()
+        self._info(connection.read_response())
+
+    async def on_connect_async(self, connection: Any) -> None:
+        """The same for a connection of an asyncio client (``cache.loop_read``)."""
+        await connection.on_connect()
+        await connection.send_command("INFO", "server")
+        self._info(await connection.read_response())
+
+    def _info(self, info: object) -> None:
         text = info.decode() if isinstance(info, bytes) else str(info)
         for line in text.splitlines():
             if line.startswith("run_id:"):
@@ -39,13 +47,20 @@ class RunIdWatch:
                 return
 
 
-_watches: dict[int, RunIdWatch] = {}
+_watches: dict[int, tuple[RunIdWatch, str]] = {}
 
 
 def watch_of(client: object) -> RunIdWatch | None:
     """The watch of a client made by ``client.connect`` (None for a cluster or another)."""
-    return _watches.get(id(client))
+    found = _watches.get(id(client))
+    return found[0] if found is not None else None
 
 
-def register(client: object, watch: RunIdWatch) -> None:
-    _watches[id(client)] = watch
+def url_of(client: object) -> str | None:
+    """The URL a client made by ``client.connect`` was made for (None for another)."""
+    found = _watches.get(id(client))
+    return found[1] if found is not None else None
+
+
+def register(client: object, watch: RunIdWatch, url: str = "") -> None:
+    _watches[id(client)] = (watch, url)

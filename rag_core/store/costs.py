@@ -53,6 +53,12 @@ class CostStore(Protocol):
         """The day's spend and open reservations younger than ``max_age_s`` (older ones
         belong to generations that died), in one snapshot."""
 
+    def add_requests(self, counts: Sequence[tuple[str, str, str, int]]) -> None:
+        """Add (day, user, outcome, requests) rows: every request, paid or not."""
+
+    def requests_for_day(self, day: date | str) -> dict[str, dict[str, int]]:
+        """User -> outcome -> requests of that day."""
+
 
 def _cost_row(row: Sequence[Any]) -> dict[str, Any]:
     return {"day": row[0], "user_id": row[1], "cost_usd": float(row[2]),
@@ -100,6 +106,20 @@ class PgCosts:
         assert row is not None
         return DayState((float(row[0]), float(row[1])), (float(row[2]), float(row[3])))
 
+    def add_requests(self, counts: Sequence[tuple[str, str, str, int]]) -> None:
+        if not counts:
+            return
+        columns = [list(c) for c in zip(*counts, strict=True)]
+        with self._db("request counts") as conn:
+            conn.execute(q.ADD_REQUESTS, columns)
+
+    def requests_for_day(self, day: date | str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self._db("request counts") as conn:
+            for user_id, outcome, requests in conn.execute(q.REQUESTS_FOR_DAY, (day,)):
+                out.setdefault(user_id, {})[outcome] = int(requests)
+        return out
+
 
 class MemoryCosts:
     """The same in process (a store without PostgreSQL, unit tests)."""
@@ -109,6 +129,7 @@ class MemoryCosts:
         self._clock = clock
         self._costs: dict[tuple[str, str], dict[str, Any]] = {}
         self._open: dict[str, tuple[str, str, float, float]] = {}
+        self._requests: dict[tuple[str, str, str], int] = {}
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1,
@@ -150,3 +171,17 @@ class MemoryCosts:
             rows = [r for r in self._open.values() if r[0] == day and now - r[3] < max_age_s]
         held = sum(r[2] for r in rows if r[1] == user_id), sum(r[2] for r in rows)
         return DayState(self.day_totals(day, user_id), held)
+
+    def add_requests(self, counts: Sequence[tuple[str, str, str, int]]) -> None:
+        with self._lock:
+            for day, user_id, outcome, n in counts:
+                key = (str(day), user_id, outcome)
+                self._requests[key] = self._requests.get(key, 0) + n
+
+    def requests_for_day(self, day: date | str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for (d, user_id, outcome), n in sorted(self._requests.items()):
+                if d == str(day):
+                    out.setdefault(user_id, {})[outcome] = n
+        return out

@@ -10,6 +10,13 @@ One ``Filters`` value goes from the edge (the route, the CLI) through the pipeli
 store, which applies it in its search (``sql.search``: in SQL, on the user's rows), and into
 every cache key that names an answer or a retrieval (``key``). ``matches`` is the same rule in
 Python, for the in-memory store.
+
+``Narrowing`` is the other kind: filters read from the question (``answers.narrowing``), a
+speaker, series or year it names that is a front-matter value of the user's notes. Each keeps
+the notes whose front matter has the value *or* whose text holds it (whole words, whatever the
+case), so it never drops a note that names it. The pipeline hangs it on the caller's filters
+(``Filters.narrowed``) for the search only: it is no part of ``key`` (it is a function of the
+question and the notes version, which every key names already), nor of what the caller sent.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rag_core.errors import InvalidFilter
@@ -30,7 +37,7 @@ MAX_TAG_CHARS = 40
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 FIELDS = ("speaker", "series", "tags", "date_from", "date_to")
 
-__all__ = ["FIELDS", "NO_FILTERS", "Filters", "InvalidFilter"]
+__all__ = ["FIELDS", "NO_FILTERS", "NO_NARROWING", "Filters", "InvalidFilter", "Narrowing"]
 
 
 def _bounds(text: str, name: str) -> tuple[dt.date, dt.date]:
@@ -85,15 +92,92 @@ def _tags(value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def held_pattern(values: Iterable[str]) -> str | None:
+    """A regular expression that finds any of ``values`` in a text as whole words, whatever
+    the case and whatever separates the words (the same text in Python's ``re`` and in
+    PostgreSQL's ``~*``: word characters only, no syntax either reads otherwise)."""
+    forms = sorted({r"\W+".join(words) for v in values if (words := _TOKEN.findall(v.lower()))})
+    return rf"(?:^|\W)(?:{'|'.join(forms)})(?:\W|$)" if forms else None
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """Filters read from the question: front-matter values it names (``answers.narrowing``).
+    Each field set keeps the notes whose front matter has one of its values (speaker, series:
+    whatever the case; year: the date's year) or whose text holds one as whole words."""
+
+    speaker: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()
+    year: str | None = None
+    # more ways a text names the speakers: a word of one that no other speaker's name holds
+    # ("Tomasz" of "Tomasz Wierzba"), as a note that speaks of someone often writes
+    speaker_words: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.speaker or self.series or self.year)
+
+    def to_dict(self) -> dict[str, Any]:
+        full = {"speaker": list(self.speaker), "series": list(self.series), "year": self.year,
+                "speaker_words": list(self.speaker_words)}
+        return {k: v for k, v in full.items() if v}
+
+    def describe(self) -> str:
+        parts = [f"{name} {' or '.join(repr(v) for v in values)}"
+                 for name, values in (("speaker", self.speaker), ("series", self.series))
+                 if values]
+        if self.year:
+            parts.append(f"dated {self.year}")
+        return ", ".join(parts) + " (or a note whose text names it)" if parts else ""
+
+    def texts(self) -> dict[str, str | None]:
+        """Per field, the pattern of a text that holds one of its values (``held_pattern``)."""
+        return {"speaker": held_pattern(self.speaker + self.speaker_words),
+                "series": held_pattern(self.series),
+                "year": held_pattern([self.year] if self.year else [])}
+
+    def binds(self) -> dict[str, Any]:
+        """The bind values of the ``a_*`` part of ``sql.filtering.filter_predicate``."""
+        held = self.texts()
+        return {"a_speaker": list(self.speaker) or None, "a_speaker_text": held["speaker"],
+                "a_series": list(self.series) or None, "a_series_text": held["series"],
+                "a_year": self.year, "a_year_text": held["year"]}
+
+    def matches(self, metadata: Mapping[str, Any], text: str) -> bool:
+        """Whether a note passes: ``metadata`` its front matter, ``text`` all of its text."""
+        held = self.texts()
+
+        def keeps(field: str, front: bool) -> bool:
+            pattern = held[field]
+            return pattern is None or front or re.search(pattern, text, re.IGNORECASE) is not None
+
+        def named(field: str, values: tuple[str, ...]) -> bool:
+            value = metadata.get(field)
+            return isinstance(value, str) and value.lower() in {v.lower() for v in values}
+
+        day = metadata.get("date")
+        dated = isinstance(day, str) and day[:4] == self.year
+        return (keeps("speaker", named("speaker", self.speaker))
+                and keeps("series", named("series", self.series)) and keeps("year", dated))
+
+
+NO_NARROWING = Narrowing()
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Which notes a search may look at; the empty value (every field unset) looks at all."""
+    """Which notes a search may look at; the empty value (every field unset) looks at all.
+    ``asked``: the filters read from the question, searched with these but no part of their
+    key, their words or what the caller sent (``narrowed``)."""
 
     speaker: str | None = None
     series: str | None = None
     tags: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    asked: Narrowing = NO_NARROWING
 
     @classmethod
     def parse(cls, speaker: object = None, series: object = None, tags: object = None,
@@ -119,7 +203,18 @@ class Filters:
         return cls.parse(**{k: data.get(k) for k in FIELDS})
 
     def __bool__(self) -> bool:
+        """Whether the caller set a filter (``asked`` aside: see ``narrows``)."""
         return any((self.speaker, self.series, self.tags, self.date_from, self.date_to))
+
+    @property
+    def narrows(self) -> bool:
+        """Whether a search under these looks at fewer notes than all (the caller's filters
+        or the question's)."""
+        return bool(self) or bool(self.asked)
+
+    def narrowed(self, asked: Narrowing) -> Filters:
+        """These filters searched with ``asked`` as well."""
+        return replace(self, asked=asked)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that are set (what a request sends back, and what the answer shows)."""
@@ -154,10 +249,13 @@ class Filters:
         """The bind values of the store's filter predicate (``sql.search.filter_predicate``)."""
         return {"f_speaker": self.speaker, "f_series": self.series,
                 "f_tags": list(self.tags) or None, "f_from": self.date_from,
-                "f_to": self.date_to}
+                "f_to": self.date_to, **self.asked.binds()}
 
-    def matches(self, metadata: Mapping[str, Any]) -> bool:
-        """Whether a note's front matter passes: the rule of the SQL predicate, in Python."""
+    def matches(self, metadata: Mapping[str, Any], text: str = "") -> bool:
+        """Whether a note passes: the rule of the SQL predicate, in Python (``text``: all of
+        the note's text, read by ``asked`` only)."""
+        if self.asked and not self.asked.matches(metadata, text):
+            return False
         def same(field: str, wanted: str | None) -> bool:
             value = metadata.get(field)
             return wanted is None or (isinstance(value, str)

@@ -42,6 +42,13 @@ def _terms(text: str) -> set[str]:
     return {t.casefold() for t in _TERM.findall(text) if len(t) > 2}
 
 
+def _passes(filters: Filters, note: _Note) -> bool:
+    """The note passes ``filters``; its text (its chunks', as the SQL reads them) only when
+    they read it."""
+    text = "\n".join(c.text for c in note.chunks) if filters.asked else ""
+    return filters.matches(note.metadata, text)
+
+
 @dataclass
 class _Note:
     note_hash: str
@@ -148,7 +155,7 @@ class MemoryStore:
             raise ValueError("top_k must be at least 1")
         if embedding is None and p.retrieval_mode != "lexical":
             raise ValueError(f"{p.retrieval_mode} search needs a query embedding")
-        notes = [n for n in self._notes[user_id].values() if filters.matches(n.metadata)]
+        notes = [n for n in self._notes[user_id].values() if _passes(filters, n)]
         chunks = [c for n in notes for c in n.chunks]
         if not chunks:
             return []
@@ -180,7 +187,7 @@ class MemoryStore:
 
     def count_matching(self, user_id: str, filters: Filters, *,
                        min_version: int | None = None) -> int:
-        return sum(1 for n in self._notes[user_id].values() if filters.matches(n.metadata))
+        return sum(1 for n in self._notes[user_id].values() if _passes(filters, n))
 
     def ping(self) -> bool:
         return True

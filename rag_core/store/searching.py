@@ -53,9 +53,9 @@ def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray
     ``filters``: only the chunks of the notes that pass them, in every candidate list."""
     dim = len(vector) if halfvec and vector is not None else None
     query = q.search_statement(params.retrieval_mode, params.lexical_ranker, user_rows, dim,
-                               params.fusion, weighted is not None, bool(filters))
+                               params.fusion, weighted is not None, filters.narrows)
     values: dict[str, Any] = {"user_id": user_id, "embedding": vector}
-    if filters:
+    if filters.narrows:
         values.update(filters.binds())
     lexical = {"query": query_text or "", "k1": float(params.bm25_k1), "b": float(params.bm25_b),
                "metadata_weight": float(fixed.BM25_METADATA_WEIGHT)}
@@ -98,7 +98,7 @@ def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray |
                                              "search.user_rows": rows,
                                              "search.user_rows_limit": limit,
                                              "search.halfvec_index": halfvec,
-                                             "search.filtered": bool(filters)})
+                                             "search.filtered": filters.narrows})
     mode = searched_mode(params, user_chunks)
     if params.retrieval_mode == "auto":
         trace.get_current_span().set_attribute("search.feedback", mode == "hybrid_prf")

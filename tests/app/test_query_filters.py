@@ -111,6 +111,34 @@ async def test_a_filter_narrows_the_search_to_the_matching_notes(
     assert only["retrieved"] and {r["note_id"] for r in only["retrieved"]} <= series
 
 
+async def test_a_speaker_the_question_names_narrows_the_search_to_her_notes(
+        client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
+    """No filter sent: the speaker the question names is one of the notes' front matter, so
+    only her notes, and the notes whose text names her (by a word of her name that no other
+    speaker's holds, here any of them), are searched (``decisions.narrowed``); the same
+    question without her name searches every note."""
+    def body(path: Path) -> str:
+        return path.read_text(encoding="utf-8").split("---", 2)[2]
+
+    okafor = notes_of("speaker", SPEAKER)
+    naming = {p.stem for p in NOTES.glob("*.md")
+              if re.search(r"\b(?:pastor|miriam|okafor)\b", body(p), re.IGNORECASE)}
+    unnamed = (await ask(client, app_settings, user, "What story did she tell about her "
+                         "grandmother?", top_k=10)).json()
+    assert {r["note_id"] for r in unnamed["retrieved"]} - okafor - naming  # others, unnarrowed
+    named = (await ask(client, app_settings, user, NAMING.lower(), top_k=10,
+                       debug=True)).json()
+    got = {r["note_id"] for r in named["retrieved"]}
+    assert got and got <= okafor | naming and len(got) >= 2
+    assert named["decisions"]["narrowed"]["speaker"] == [SPEAKER]
+    assert named["decisions"]["narrowed"]["speaker_words"] == ["miriam", "okafor", "pastor"]
+    assert "filters" not in {k for k, v in named["decisions"].items() if v}  # none was sent
+    other = (await ask(client, app_settings, user, NAMING, top_k=10, debug=True,
+                       filters={"speaker": "Rev. Daniel Brannigan"})).json()
+    assert other["decisions"]["narrowed"] is None  # the sent filter wins for the speaker
+    assert not {r["note_id"] for r in other["retrieved"]} & okafor
+
+
 @pytest.mark.parametrize("filters,named", [
     ({"speaker": "Nobody We Know"}, "speaker 'Nobody We Know'"),
     ({"date_from": "2031"}, "dated from 2031"),
@@ -217,6 +245,8 @@ async def test_openapi_documents_the_new_fields(client: httpx.AsyncClient) -> No
     assert {"filters", "debug"} <= set(QueryIn.model_json_schema()["properties"])
     answer = AnswerOut.model_json_schema()
     assert {"no_context_reason", "decisions"} <= set(answer["properties"])
+    decisions = answer["$defs"]["DecisionsOut"]["properties"]
+    assert "narrowed" in decisions and answer["$defs"]["NarrowedOut"]["description"]
     assert "no_context_reason" in answer["properties"]["no_context"]["description"]
 
 

@@ -13,7 +13,7 @@ import pytest
 from rag_core.config import Settings
 from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, Store
 from rag_core.store.costs import DayState
-from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.filters import NO_FILTERS, Filters, Narrowing
 from rag_core.store.memory import MemoryStore
 from rag_core.types import Note
 
@@ -203,6 +203,51 @@ class StoreContract:
                              filters=NO_FILTERS)
         assert {c.note_id for c in every} == {"a", "b", "c"}
         assert store.count_matching("ann", NO_FILTERS) == 3
+
+    @pytest.mark.parametrize("path", ["own_rows", "shared_index", "shared_index ts_rank_cd"])
+    @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid", "hybrid_prf"])
+    def test_the_question_s_filters_keep_the_notes_whose_text_names_the_value(
+            self, store: Store, mode: str, path: str) -> None:
+        """A filter read from the question (``Narrowing``) keeps the notes whose front matter
+        has the value and those whose text names it (whole words, any case, in any chunk of
+        the note), inside the search; the caller's filters still apply beside it."""
+        near = vectors(1)
+        store.upsert_notes("ann", [
+            NoteWrite(Note("a", "Walks", "-", date="2024-03-10", speaker="Pastor Miriam Okafor",
+                           series="Hebrews"), "h", drafts("Mercy in the storm."), vectors(9)),
+            NoteWrite(Note("b", "Again", "-", date="2023-11-05", speaker="Rev. Daniel Brannigan",
+                           series="Stories"), "h",
+                      drafts("Mercy in the storm, told again.",
+                             "As PASTOR MIRIAM\nokafor said at Easter 2024."), vectors(2, 3)),
+            NoteWrite(Note("c", "Undated", "-", speaker="Rev. Daniel Brannigan"), "h",
+                      drafts("Mercy in the storm for all: pastor miriam okafors, 20245."),
+                      near)])
+        store.upsert_notes("bob", [NoteWrite(Note("z", "Bob's", "-", date="2022-01-01"), "h",
+                                             drafts("Pastor Miriam Okafor, 2024, mercy."),
+                                             near)])
+        params = SearchParams(retrieval_mode=mode)  # type: ignore[arg-type]
+        if path.startswith("shared_index"):
+            params = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
+        if path.endswith("ts_rank_cd"):
+            params = params.with_(lexical_ranker="ts_rank_cd")
+        okafor = ("Pastor Miriam Okafor",)
+        cases = [
+            (Filters().narrowed(Narrowing(speaker=okafor)), {"a", "b"}),
+            (Filters().narrowed(Narrowing(year="2024")), {"a", "b"}),
+            (Filters().narrowed(Narrowing(series=("Stories",))), {"b"}),
+            (Filters().narrowed(Narrowing(speaker=("Pastor Miriam Okafor",
+                                                   "Rev. Daniel Brannigan"))), {"a", "b", "c"}),
+            (Filters(speaker="Rev. Daniel Brannigan").narrowed(Narrowing(year="2024")), {"b"}),
+            (Filters().narrowed(Narrowing(speaker=okafor, series=("Hebrews",))), {"a"}),
+            (Filters().narrowed(Narrowing(year="2022")), set()),
+        ]
+        for filters, expected in cases:
+            got = store.search("ann", near[0], 10, query_text="mercy storm", params=params,
+                               filters=filters)
+            if mode != "lexical":  # lexical finds only chunks with the words
+                assert {c.note_id for c in got} == expected, filters
+            assert {c.note_id for c in got} <= expected and {c.user_id for c in got} <= {"ann"}
+            assert store.count_matching("ann", filters) == len(expected), filters
 
     def test_cost_rows_add_up_per_user_and_day(self, store: Store) -> None:
         store.costs.add_cost("2026-11-22", "ann", 0.25, 100, 10)

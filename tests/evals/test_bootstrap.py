@@ -1,4 +1,4 @@
-"""Seeded bootstrap intervals and the per-answer cost columns."""
+"""Seeded bootstrap intervals and the per-answer cost columns (the service's bill)."""
 
 import numpy as np
 import pandas as pd
@@ -30,13 +30,27 @@ def test_metrics_read_the_chosen_split_only():
     assert test["context_recall_ci_low"] == 1.0 and dev["context_recall_ci_high"] == 0.0
 
 
-def test_cost_columns_price_the_tokens_with_the_settings_table():
-    class Answer:
-        usage = TokenUsage(input_tokens=1000, output_tokens=100)
+def test_cost_columns_are_the_services_bill(tmp_path):
+    """The row's dollars are what ``Bill`` charged (the Settings price table for a paid
+    generator, $0 for the extractive one), read from the answer, not priced again."""
+    from rag_core.costs.billing import Bill
+    from rag_core.costs.ledger import CostLedger, price
+    from rag_core.llm.base import Prompt
+    from rag_core.tokens import default_counter
+    from rag_core.types import Answer
 
     settings = Settings(price_input_per_token_usd=1e-6, price_output_per_token_usd=2e-6,
-                        llm="hf")
-    row = usage_columns(Answer(), settings)
-    assert row == {"tokens_in": 1000.0, "tokens_out": 100.0, "cost_usd": 1000e-6 + 200e-6}
-    free = usage_columns(Answer(), settings.with_overrides(llm="extractive"))
-    assert free["cost_usd"] == 0.0 and free["tokens_in"] == 1000.0  # the service bills it $0
+                        llm="hf", state_dir=tmp_path)
+    ledger = CostLedger(None, settings)
+    usage = TokenUsage(input_tokens=1000, output_tokens=100)
+    prompt = Prompt(messages=[{"role": "user", "content": "q"}], question="q")
+    for generator, dollars in (("hf", price(usage, settings)), ("extractive", 0.0)):
+        bill = Bill.open(ledger, settings, default_counter(), generator=generator,
+                         user_id="amara", prompt=prompt)
+        bill.settle("an answer", usage)
+        answer = Answer(answer="an answer", citations=[], no_context=False,
+                        generator=generator, cache={}, usage=usage, cost_usd=bill.cost,
+                        timings_ms={}, request_id="r")
+        row = usage_columns(answer)
+        assert row == {"tokens_in": 1000.0, "tokens_out": 100.0, "cost_usd": dollars}
+    assert ledger.spend("amara") == price(usage, settings)  # the paid one only

@@ -73,8 +73,8 @@ def test_flips_name_the_questions_that_changed_both_ways():
 
 def test_a_baseline_round_trips_and_judges_a_later_run(tmp_path):
     before = qs.judge([row(f"q{i}") for i in range(12)], {})
-    path = baseline.write(tmp_path / "baseline.json", before,
-                          {"run": {"id": "r1"}, "metrics": {"quality.recall_at_5": 1.0}})
+    path = baseline.write(tmp_path / "baseline.json", before, baseline.Origin("r1"),
+                          metrics={"quality.recall_at_5": 1.0})
     loaded = baseline.load(path)
     assert [q.to_json() for q in loaded.questions] == [q.to_json() for q in before]
     worse = qs.judge([row(f"q{i}", retrieved=("n9",), recall=0.0) if i < 6 else row(f"q{i}")

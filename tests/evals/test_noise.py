@@ -32,8 +32,7 @@ def test_within_needs_a_measured_non_zero_band():
 
 def test_the_metrics_table_marks_deltas_inside_the_noise():
     metrics = {"load.p99_ms": 1300.0, "load.rps": 15.0, "quality.recall_at_5": 0.93}
-    previous = {"metrics": {"load.p99_ms": 1100.0, "load.rps": 12.0,
-                            "quality.recall_at_5": 0.92}}
+    previous = {"load.p99_ms": 1100.0, "load.rps": 12.0, "quality.recall_at_5": 0.92}
     table = report_md.metrics_table(metrics, previous, None,
                                     {"load.p99_ms": 300.0, "load.rps": 0.5})
     lines = table.splitlines()

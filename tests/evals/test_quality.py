@@ -171,14 +171,25 @@ def test_memo_embedder_embeds_each_text_once_and_keeps_order():
     assert memo.embed([]).shape == (0, 2)
 
 
-def test_a_free_generator_costs_nothing_and_a_paid_one_its_tokens():
-    from evals.quality import answer_figures
-    from rag_core.config import Settings
+def test_the_harness_charges_what_the_service_billed(memory_parts):
+    """One bill: the quality row's dollars are the answer's ``cost_usd``, which the service's
+    ``Bill`` set and the ledger recorded; the extractive generator is free in both (its
+    tokens still counted), a paid answer costs in the row what it was billed."""
+    from dataclasses import replace
 
-    free = answer_figures.usage_columns(answer(), Settings.from_fields({"llm": "extractive"}))
-    assert free == {"tokens_in": 300.0, "tokens_out": 40.0, "cost_usd": 0.0}
-    paid_settings = Settings.from_fields({"llm": "hf"})
-    paid = answer_figures.usage_columns(answer(), paid_settings)
-    assert paid["cost_usd"] == pytest.approx(300 * paid_settings.price_input_per_token_usd
-                                             + 40 * paid_settings.price_output_per_token_usd)
-    assert paid["cost_usd"] > 0
+    from evals.quality import answer_figures
+    from rag_core.ingest.ingestion import ingest_notes
+    from rag_core.pipeline import Pipeline
+    from rag_core.types import Note
+
+    ingest_notes(memory_parts, "amara", [Note(id="bread", title="Bread", body=(
+        "Deacon Ezekiel Marlowe baked rye bread for the night shelter every Thursday."))],
+        progress=False)
+    served = Pipeline(memory_parts).ask("amara", "Who baked rye bread for the night shelter?")
+    assert served.generator == "extractive" and served.usage.input_tokens > 0
+    row = answer_figures.usage_columns(served)
+    assert row["cost_usd"] == served.cost_usd == memory_parts.ledger.spend("amara") == 0.0
+    assert row["tokens_in"] == served.usage.input_tokens > 0
+    paid = replace(answer(), generator="hf", cost_usd=0.000184)
+    assert answer_figures.usage_columns(paid) == {"tokens_in": 300.0, "tokens_out": 40.0,
+                                                  "cost_usd": 0.000184}

@@ -72,12 +72,12 @@ def test_a_passing_run_writes_the_report(tiny):
 def test_a_second_run_compares_with_the_first(tiny, capsys):
     first, _, out = _run(tiny, baseline=None)
     second, _, _ = _run(tiny, overrides={"score": 0.8}, baseline=None)
-    assert second.summary["run"]["previous"] == first.summary["run"]["id"]
+    assert second.summary.run.previous == first.summary.run.id
     text = (out / "summary.md").read_text().splitlines()
-    assert (f"- changed against the previous run `{first.summary['run']['id']}`: "
+    assert (f"- changed against the previous run `{first.summary.run.id}`: "
             "tiny: score 0.9 -> 0.8") in text
     assert "| `tiny.score` | 0.8000 | 0.9000 | -0.1000 |" in "\n".join(text)
-    code = cli.main(["compare", first.summary["run"]["id"], second.summary["run"]["id"],
+    code = cli.main(["compare", first.summary.run.id, second.summary.run.id,
                      "--reports-dir", str(out.parent), "--all"])
     printed = capsys.readouterr().out
     assert code == 0
@@ -104,10 +104,24 @@ def test_a_failing_notebook_fails_its_gates_and_old_results_do_not_count(tiny):
 def test_deltas_against_a_baseline(tiny):
     _, _, out = _run(tiny, baseline=None)
     base = out.parent / "base.json"
-    base.write_text(json.dumps({"metrics": {"tiny.score": 0.91}}))
+    summary = json.loads((out / "summary.json").read_text())
+    base.write_text(json.dumps({**summary, "metrics": {"tiny.score": 0.91}}))
     result, _, out = _run(tiny, baseline=str(base))
     assert "| `tiny.score` | 0.9000 | 0.9000 | 0 | 0.9100 | -0.0100 |" in (
         out / "summary.md").read_text()
+    # a baseline that is no summary.json is refused before a notebook runs, naming the field
+    base.write_text(json.dumps({"metrics": {"tiny.score": 0.91}}))
+    with pytest.raises(runner.UsageError, match="the field 'profile' is missing"):
+        _run(tiny, baseline=str(base))
+    # so is a previous run whose summary lost a field: it does not read as empty
+    last = out / "runs" / result.summary.run.id / "summary.json"
+    damaged = json.loads(last.read_text())
+    del damaged["run"]["id"]
+    last.write_text(json.dumps(damaged))
+    runs = sorted((out / "runs").iterdir())
+    with pytest.raises(runner.UsageError, match=r"run: the field 'id' is missing"):
+        _run(tiny, baseline=None)
+    assert sorted((out / "runs").iterdir()) == runs  # and leaves no empty run folder
 
 
 def test_cli_prints_failing_rows(tiny, capsys, monkeypatch):

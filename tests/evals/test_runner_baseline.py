@@ -21,6 +21,12 @@ value = 0
 reason = "golden: 0 of 226 (tenancy is absolute)"
 
 [[gate]]
+name = "quality.leak_rate"
+op = "eq"
+value = 0
+reason = "golden: 0 of 226"
+
+[[gate]]
 name = "quality.semantic_similarity"
 op = "ge"
 value = 0.99
@@ -52,6 +58,10 @@ def test_a_dataset_is_judged_against_its_own_baseline(setup, tmp_path, capsys):
     assert (reports / "coop" / "baseline.json").is_file()
     assert {g.name for g in first.gates} >= {"quality.cross_user_leaks", "quality.recall_at_5"}
     assert "quality.semantic_similarity" not in {g.name for g in first.gates}
+    # a rate over questions carries its count and 95 % interval in the gate table
+    assert first.report.counts["quality.leak_rate"] == (0, 30)
+    assert ("| `quality.leak_rate` | 0.0 % | 0 of 30 (0 %, 95 % interval 0-11 %) |"
+            in (reports / "coop" / "summary.md").read_text())
 
     worse = _run(setup, overrides={"misses": 3}, junit_xml=tmp_path / "junit.xml")
     assert worse.exit_code == 1
@@ -74,7 +84,7 @@ def test_a_dataset_is_judged_against_its_own_baseline(setup, tmp_path, capsys):
     assert {c.get("name") for c in suites["questions"]} == set(failing)
     assert "baseline.newly_failing_questions" in {c.get("name") for c in suites["gates"]}
 
-    code = cli.main(["compare", first.summary["run"]["id"], worse.summary["run"]["id"],
+    code = cli.main(["compare", first.summary.run.id, worse.summary.run.id,
                      "--reports-dir", str(reports)])
     printed = capsys.readouterr().out
     assert code == 0

@@ -82,7 +82,7 @@ def test_an_only_run_of_ci_merges_its_rows_into_the_ci_summary(two):
         "first.score": True, "second.score": True}
     assert summary["run"]["rows_from"]  # says where the kept rows came from
     # the run's own folder keeps only what it ran
-    own = json.loads((reports / "ci" / "runs" / result.summary["run"]["id"]
+    own = json.loads((reports / "ci" / "runs" / result.summary.run.id
                       / "summary.json").read_text())
     assert "first.score" not in own["metrics"]
 

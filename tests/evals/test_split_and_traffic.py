@@ -110,12 +110,12 @@ def test_summary_shows_the_dev_figure_beside_a_gated_test_figure(tmp_path: Path)
     from evals.gates import GateResult
     from evals.report import markdown as report_md
     from evals.report import summary as report
+    from evals.report.run_report import RunReport
 
     summary = report.build_summary("ci", "now", None, [], {
         "quality.no_context_accuracy": 0.8, "quality.dev.no_context_accuracy": 0.9})
     result = GateResult("quality.no_context_accuracy", 0.8, 0.7, "ge", "passed")
-    text = report_md.render_markdown(summary, [result], [], baseline=None, baseline_path=None,
-                                     previous=None, gates=[], out_dir=tmp_path)
+    text = report_md.render_markdown(RunReport(summary, [result], []), tmp_path)
     assert "| `quality.no_context_accuracy` | 80.0 % | 90.0 % | >= | 70.0 % |" in text
     assert report_md.dev_name("cache.semantic_recall") == "cache.dev.semantic_recall"
 

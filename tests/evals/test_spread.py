@@ -8,10 +8,11 @@ import pytest
 from evals import cli
 from evals.gates import Gate
 from evals.report import spread
+from evals.report import summary as report
 
 
 def summary(**metrics):
-    return {"profile": "ci", "metrics": metrics}
+    return report.build_summary("ci", "t", None, [], metrics)
 
 
 def gate(name="retrieval.recall_at_5", op="ge", threshold=0.95):
@@ -86,7 +87,7 @@ def test_cli_reads_summaries_made_already(tmp_path, capsys):
     files = []
     for i, value in enumerate((0.9, 0.91, 0.92)):
         path = tmp_path / f"{i}.json"
-        path.write_text(json.dumps(summary(**{"quality.recall_at_5": value})))
+        path.write_text(json.dumps(summary(**{"quality.recall_at_5": value}).to_json()))
         files.append(str(path))
     gates = tmp_path / "gates.toml"
     gates.write_text('[[gate]]\nname = "quality.recall_at_5"\nop = "ge"\nvalue = 0.8\n'

@@ -54,7 +54,10 @@ def test_hits_of_one_process_show_in_cache_stats_of_another(
     assert stats["query"]["hits"] == 2 and stats["query"]["misses"] == 1
     assert stats["query"]["hit_rate"] == round(2 / 3, 4)
     assert stats["embedding"]["misses"] >= 1  # the first question was embedded
-    assert set(stats) == {"query", "embedding", "context", "semantic"}
+    assert set(stats) == {"query", "embedding", "context", "semantic", "stale"}
+    # what Redis holds: the answer's body (in stale), its pointer, the question's vector
+    assert stats["stale"]["bytes"] > len(pipe.ask("ben", question).answer.encode())
+    assert stats["query"]["bytes"] > 0 and stats["embedding"]["bytes"] > 384 * 4
 
 
 def test_counts_wait_for_a_redis_that_is_down(redis_factory: Any) -> None:

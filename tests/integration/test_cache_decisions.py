@@ -134,11 +134,9 @@ NEAR_MISSES = [
      "What did Pastor Quill say about her aunt Margaret?"),
     ("negation", "Why did Mr Okonjo sell the last loaves?",
      "Why did Mr Okonjo not sell the last loaves?"),
-    ("roles", "What did Mr Okonjo give the shelter's cook?",
-     "What did the shelter's cook give Mr Okonjo?"),
     ("answer_type", "When did the grandfather close the hardware shop?",
      "Why did the grandfather close the hardware shop?"),
-    ("evidence", "What should we do this week after the sermon on cheerful giving?",
+    ("detail", "What should we do this week after the sermon on cheerful giving?",
      "What should we do this week after the sermon on Sabbath rest?"),
     ("detail", "What colour was the lamp in the farmhouse window?",
      "What colour was the door of the farmhouse?"),
@@ -163,8 +161,14 @@ def test_each_rule_refuses_its_near_miss_and_records_it(pipe: Pipeline, rule: st
     assert semantic["matched_query"] == cached
 
 
-@pytest.mark.parametrize(("rule", "cached", "new"), NEAR_MISSES,
-                         ids=[r[0] for r in NEAR_MISSES])
+# loose has no roles rule (it refused paraphrases and no near miss of the labelled sets,
+# docs/decisions.md); the exchanged parties are left to strict, which keeps the word order
+ROLES = ("roles", "What did Mr Okonjo give the shelter's cook?",
+         "What did the shelter's cook give Mr Okonjo?")
+
+
+@pytest.mark.parametrize(("rule", "cached", "new"), [*NEAR_MISSES, ROLES],
+                         ids=[r[0] for r in NEAR_MISSES] + ["roles"])
 def test_strict_mode_refuses_every_near_miss_and_says_why(pipe: Pipeline, rule: str,
                                                           cached: str, new: str) -> None:
     answer = _cached_then(pipe, cached, new)
@@ -204,42 +208,6 @@ def _loose(pipe: Pipeline) -> Pipeline:
     from rag_core.parts import with_settings
 
     return Pipeline(with_settings(pipe.parts, semantic_mode="loose"))
-
-
-def _band(pipe: Pipeline) -> Pipeline:
-    """The corroborated band from 0.40 in loose mode (an ablation measured on dev: a policy
-    the harness may set, not a setting)."""
-    from dataclasses import replace as changed
-
-    from rag_core.parts import with_settings
-
-    parts = with_settings(pipe.parts, semantic_mode="loose")
-    semantic = parts.caches.semantic
-    semantic.policy = changed(semantic.policy, corroborated=0.40)
-    return Pipeline(parts)
-
-
-def test_a_paraphrase_in_the_corroborated_band_is_reused_and_says_why(pipe: Pipeline) -> None:
-    # cosine 0.47: below the threshold, reused on the same best chunk and sentence
-    answer = _cached_then(_band(pipe), "What did Mr Okonjo do with the last loaves?",
-                          "Who got the bread that was not sold?")
-    semantic = answer.decisions["semantic"]
-    assert answer.cache["semantic"] == "semantic_hit", semantic
-    assert semantic["similarity"] < pipe.parts.settings.semantic_cache_threshold
-    assert "corroborated band" in semantic["checks"]["similarity"]["detail"]
-    assert semantic["checks"]["grounded"]["passed"] is True
-    assert "tess-002" in semantic["checks"]["evidence"]["detail"]
-
-
-def test_the_band_refuses_a_question_about_other_words_of_the_evidence(pipe: Pipeline) -> None:
-    # cosine 0.41, the same chunk: one asks about the loaves, the other about the cook
-    answer = _cached_then(_band(pipe), "What did Mr Okonjo do with the last loaves?",
-                          "What did the shelter's cook make with the flour?")
-    semantic = answer.decisions["semantic"]
-    assert answer.cache["semantic"] == "miss", semantic
-    assert semantic["reason"] == "grounded", semantic
-    assert "cook" in semantic["checks"]["grounded"]["detail"]
-    assert "loaf" in semantic["checks"]["grounded"]["detail"]
 
 
 # --- the no-context decision ------------------------------------------------------------------

@@ -62,7 +62,7 @@ def _chunk(note_id: str, ordinal: int = 0) -> Chunk:
 
 def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
-    settings = settings.with_overrides(semantic_mode="loose")  # its evidence rule, below
+    settings = settings.with_overrides(semantic_mode="loose")  # its dates rule, below
     client = make_redis_client(redis_url, settings)
     semantic = semantic_for(client, settings)
     vec = unit(1)
@@ -86,10 +86,6 @@ def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                               lambda: evidence)
     assert outcome.hit is None and outcome.decision is not None
     assert outcome.decision.reason == "dates"
-    # Other evidence (another note retrieved first): refused as such.
-    other = semantic.decide("amara", 3, "According to Okafor, what is prayer?", near,
-                            lambda: [_chunk("amara-011")])
-    assert other.hit is None and "evidence" in other.decision.failed()  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("backend", ["redis", "in-process"])
@@ -115,9 +111,9 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
 
 def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Settings,
                                                monkeypatch) -> None:  # noqa: ANN001
-    """The cached question's facts and canonical form come stored with it: a process that did
-    not store it (here: emptied memos) runs spaCy on the new question only; entries without
-    stored facts (or of another extraction version) are parsed as before (loose mode)."""
+    """The cached question's canonical form comes stored with it: a process that did not
+    store it (here: emptied memos) runs spaCy on the new question only (strict); loose parses
+    the cached question's facts once more, then has them memoised."""
     from rag_core.decisions import nlp
     from rag_core.decisions.semantic_canonical import canonical
 
@@ -132,6 +128,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     monkeypatch.setattr(nlp, "nlp", lambda: lambda text, **kw: parsed.append(text)
                         or real(text, **kw))
     nlp.facts.cache_clear()
+    nlp.parse.cache_clear()
     canonical.cache_clear()
     hit = cache.lookup("amara", 8, new_q, unit(21), lambda: ev)
     assert hit is not None and hit.answer == b"the one"
@@ -139,18 +136,10 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     cache = cache.with_policy(policy_for(settings.with_overrides(semantic_mode="loose")))
     parsed.clear()
     cache.lookup("amara", 8, "What did Okafor say of prayer?", unit(21), lambda: ev)
-    assert [p.casefold() for p in parsed] == ["what did okafor say of prayer?"] * 2
-    scope = cache.scope("amara", 8)
-    from rag_core.redis_kv import codec
-
-    for field_, raw in client.hgetall(scope).items():  # as written by an older version
-        entry = codec.unpack(raw)
-        entry["f"]["version"] = -1
-        client.hset(scope, field_, codec.pack(entry))
-    nlp.facts.cache_clear()
+    assert cached_q in parsed and parsed.count("What did Okafor say of prayer?") == 1
     parsed.clear()
     cache.lookup("amara", 8, "What did Okafor say of prayer?", unit(21), lambda: ev)
-    assert cached_q in parsed
+    assert cached_q not in parsed  # memoised
 
 
 def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(

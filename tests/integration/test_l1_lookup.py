@@ -189,3 +189,36 @@ def test_a_dead_redis_is_a_miss_with_the_version_from_postgres(
     assert layers.versions.stats().errors > errors
     assert layers.versioned is not None and layers.versioned.usable  # tried again later
     client.close()
+
+
+def test_an_exact_hit_is_read_from_the_event_loop_and_nothing_else_is(
+        redis_url: str, redis_mode: str, settings: Settings) -> None:
+    """``cache.loop_read``: the app's exact hit, read in the event loop's task with the same
+    script; a miss, or a user whose version Redis may not answer for yet, is left to the long
+    way (None, nothing counted). A cluster has no one-trip read: always the long way."""
+    import asyncio
+
+    from rag_core.cache.answer_layer import exact_hit
+    from rag_core.store.filters import NO_FILTERS
+
+    layers = _layers(settings, redis_url)
+    params = settings.retrieval
+    _, key, _, _ = _lookup(layers, params, Truth(amara=7))  # the version, from PostgreSQL
+
+    def on_loop() -> Any:
+        return asyncio.run(exact_hit(layers.answers, params, USER, QUESTION, 5, NO_FILTERS))
+
+    assert on_loop() is None  # a miss
+    assert layers.query.stats().misses == 1  # the long way's own miss only
+    layers.put_answer(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
+                      question=QUESTION, vector=None)
+    found = on_loop()
+    if redis_mode == "cluster":
+        assert found is None and layers.answers.loop_read is None
+        return
+    assert found is not None
+    version, again, answer = found
+    assert (version, again, answer.answer) == (7, key, "Abraham believed.")
+    assert layers.query.stats().hits == 1 and layers.versions.stats().hits >= 1
+    layers.truth.debts[USER] = 8  # a version write Redis missed: settled the long way first
+    assert on_loop() is None

@@ -231,3 +231,23 @@ async def test_dependency_returns_the_user_and_shows_the_scheme(settings: Settin
     assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
     assert "`sub` is the user id" in scheme["description"]
     assert spec["paths"]["/me"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_a_token_verified_before_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token verified lately is not verified again (``TokenVerifier.claims``), but its
+    expiry is checked on every use; a forged twin of it is verified in full."""
+    from rag_core.api import auth
+    from rag_core.config import fixed
+
+    settings = Settings(profile="ci", jwt_secret=STRONG)
+    verifier = TokenVerifier(settings.auth)
+    now = time.time()
+    token = hs(settings, exp=int(now) + 30)
+    assert verifier.verify(token) == "amara"
+    assert verifier.verify(token) == "amara"  # remembered
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(Unauthorized):
+        verifier.verify(forged)
+    monkeypatch.setattr(auth.time, "time", lambda: now + 31 + fixed.JWT_LEEWAY_S)
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(token)

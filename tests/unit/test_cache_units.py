@@ -134,3 +134,19 @@ def test_keys_differ_by_user_version_top_k_and_layer() -> None:
     assert embedding_key(e, "u", "q") != embedding_key(
         s.with_overrides(embedding_model="m2").embedding, "u", "q")
 
+
+
+@pytest.mark.parametrize("filters", [None, {"speaker": "Okafor", "tags": ["b", "A"]}])
+def test_an_answer_key_is_the_same_with_its_settings_encoded_once(filters: object) -> None:
+    """The settings' part of an answer key is encoded once (``EncodedParts``); the key is the
+    one that encoding everything per question gives."""
+    from rag_core.redis_kv.keys import EncodedParts, answer_parts, query_slot, version_slot
+    from rag_core.store.filters import Filters
+
+    s = Settings(profile="ci")
+    parts = answer_parts(s, s.retrieval, prompt_id())
+    assert isinstance(parts, EncodedParts)
+    f = Filters.from_dict(filters)  # type: ignore[arg-type]
+    plain = version_slot("query", "u", {**dict(parts), "top_k": 5, "q": "grâce", **f.key()})
+    assert query_slot(parts, "u", "grâce", 5, f) == plain
+    assert query_slot(dict(parts), "u", "grâce", 5, f) == plain

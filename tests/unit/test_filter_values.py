@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.decisions.reasons import no_context_reason
 from rag_core.redis_kv.keys import context_key
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters, InvalidFilter
+from rag_core.types import no_context_reason
 
 META = {"speaker": "Pastor Miriam Okafor", "series": "Hebrews", "tags": ["faith", "Trust"],
         "date": "2024-03-10"}

@@ -1,31 +1,31 @@
-"""The batched lemma memo: the same lemmas as one parse per text, bounded, least recent out."""
+"""Loose's lemma memo: the same lemmas as one parse per text, each text parsed once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rag_core.decisions import lemma_sets, nlp
-from rag_core.decisions.sentences import split_sentences
+from rag_core.decisions import nlp
+from rag_core.decisions import semantic_rules as sr
+from rag_core.llm.extractive import split_sentences
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "notes"
 
 
-def _golden_sentences() -> list[str]:
+def _lemmas(text: str) -> frozenset[str]:
+    doc = nlp.nlp()(text, disable=["parser", "ner"])
+    return frozenset({w.lemma_.lower() for w in doc if w.is_alpha}
+                     | {w.lower_ for w in doc if w.is_alpha})
+
+
+def test_batched_lemmas_equal_one_parse_per_text_on_golden_sentences() -> None:
     bodies = [p.read_text() for p in sorted(GOLDEN.rglob("*.md"))]
-    return split_sentences(bodies)
-
-
-def test_batched_lemmas_equal_one_parse_per_text_on_every_golden_sentence() -> None:
-    sentences = _golden_sentences()
+    sentences = list(dict.fromkeys(s for b in bodies for s in split_sentences(b)))[:1500]
     assert len(sentences) > 1000
-    memo = lemma_sets._LemmaMemo(len(sentences))
-    batched = memo.many(sentences)
-    one_by_one = [lemma_sets.lemma_set(nlp.nlp()(s, disable=lemma_sets.LEMMA_SKIPS))
-                  for s in sentences]
-    assert batched == one_by_one
+    sr._LEMMAS.clear()
+    assert sr.lemmas_each(sentences) == [_lemmas(s) for s in sentences]
 
 
-def test_the_memo_parses_only_new_texts_and_drops_the_least_recent() -> None:
+def test_the_memo_parses_only_new_texts() -> None:
     parsed: list[str] = []
     real = nlp.nlp()
 
@@ -34,24 +34,21 @@ def test_the_memo_parses_only_new_texts_and_drops_the_least_recent() -> None:
             parsed.extend(texts)
             return real.pipe(texts, **kwargs)
 
-    memo = lemma_sets._LemmaMemo(2)
+    sr._LEMMAS.clear()
     original = nlp._nlp
     nlp._nlp = Counting()
     try:
-        first = memo.many(["Ruth gleaned barley.", "Boaz spoke kindly.", "Ruth gleaned barley."])
-        assert parsed == ["Ruth gleaned barley.", "Boaz spoke kindly."]  # a repeat parsed once
+        first = sr.lemmas_each(["Ruth gleaned barley.", "Boaz spoke.", "Ruth gleaned barley."])
+        assert parsed == ["Ruth gleaned barley.", "Boaz spoke."]  # a repeat parsed once
         assert "glean" in first[0] and first[0] == first[2]
-        memo.many(["Ruth gleaned barley."])  # a hit: now the most recent
-        assert parsed == ["Ruth gleaned barley.", "Boaz spoke kindly."]
-        memo.many(["Naomi went home."])  # over the bound: "Boaz" (least recent) goes
-        memo.many(["Ruth gleaned barley.", "Boaz spoke kindly."])
-        assert parsed[-1] == "Boaz spoke kindly." and parsed.count("Ruth gleaned barley.") == 1
+        sr.lemmas_each(["Ruth gleaned barley.", "123"])
+        assert parsed[-1] == "123" and sr.lemmas_each(["123"]) == [frozenset()]
     finally:
         nlp._nlp = original
 
 
 def test_lemmas_of_is_the_union_of_each() -> None:
     texts = ["The widows wept at the well.", "She was gathering sheaves."]
-    each = lemma_sets.lemmas_each(texts)
-    assert lemma_sets.lemmas_of(texts) == each[0] | each[1]
-    assert {"widow", "weep", "gather", "sheaf"} <= lemma_sets.lemmas_of(texts)
+    each = sr.lemmas_each(texts)
+    assert sr.lemmas_of(texts) == each[0] | each[1]
+    assert {"widow", "weep", "gather", "sheaf"} <= sr.lemmas_of(texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.decisions import quantities
+from rag_core.decisions import note_facts, quantities
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -17,21 +17,21 @@ def test_a_number_in_words_or_digits_is_one_value(text: str, value: float) -> No
 
 
 def test_a_question_leaves_out_references_years_one_and_rough_numbers() -> None:
-    assert quantities.question_values("What did Luke 15:11 say in 2019 about one son?") \
+    assert note_facts.question_values("What did Luke 15:11 say in 2019 about one son?") \
         == frozenset()
-    assert quantities.question_values("What did she plant when almost eighty?") == frozenset()
-    assert quantities.question_values("Which sermon fed five thousand?") == {5000.0}
+    assert note_facts.question_values("What did she plant when almost eighty?") == frozenset()
+    assert note_facts.question_values("Which sermon fed five thousand?") == {5000.0}
 
 
 def test_letters_and_digits_in_one_word_name_no_quantity() -> None:
     """A code or a rank ("a1b2c3d4", "mp3", "5th") is not read as the digits in it: a question
     tagged with an id would otherwise be refused for numbers the notes never give."""
     assert quantities.values("ref a1b2c3d4, an mp3 of 5 songs on the 5th") == {5.0}
-    assert quantities.question_values(
+    assert note_facts.question_values(
         "What did Okafor say about prayer and waiting? (a1b2c3d4)") == frozenset()
 
 
 def test_the_length_of_the_answer_asked_for_is_no_fact_of_the_notes() -> None:
-    assert quantities.question_values(
+    assert note_facts.question_values(
         "In two sentences: what did Nehemiah pray? Give three points.") == frozenset()
-    assert quantities.question_values("Which sermon fed five thousand men?") == {5000.0}
+    assert note_facts.question_values("Which sermon fed five thousand men?") == {5000.0}

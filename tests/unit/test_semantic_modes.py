@@ -12,14 +12,14 @@ import pytest
 from evals.cache import semantic_eval
 from evals.cache.coverage_rules import slip
 from evals.cache.designs import rules_policy
+from evals.cache.question_roles import parts
 from evals.datasets import external
 from rag_core.cache.layers import layers_for
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
-from rag_core.decisions.reasons import cache_reason
-from rag_core.decisions.semantic_evidence import misspelt
+from rag_core.decisions.semantic_rules import misspelt
+from rag_core.types import cache_reason
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "
@@ -37,7 +37,7 @@ def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert not layers_for(Settings(semantic_mode="off"), None).semantic_enabled
     assert not layers_for(Settings(semantic_cache_enabled=False),
                                          None).semantic_enabled
-    assert policy_for(Settings(), "strict").rules() == ("canonical",)
+    assert policy_for(Settings(), "strict").canonical == "only"
     assert policy_for(Settings(), "loose").canonical == "first"
     assert policy_for(Settings(), "loose").extra is None
 
@@ -99,10 +99,10 @@ def test_a_slip_is_one_keystroke_in_a_word_of_four_letters_or_more() -> None:
 
 
 def test_the_words_that_name_the_kind_of_answer_are_left_to_the_focus() -> None:
-    assert {"what", "year"} <= nlp.facts("In what year did Odile open the bakery?").asked
-    assert "loaf" not in nlp.facts("How many loaves does Odile bake?").asked
-    assert nlp.facts("What was the library book's fine?").about == "fine"
-    assert nlp.facts("Who did Odile serve first?").about == "serve"
+    assert {"what", "year"} <= parts("In what year did Odile open the bakery?").asked
+    assert "loaf" not in parts("How many loaves does Odile bake?").asked
+    assert parts("What was the library book's fine?").about == "fine"
+    assert parts("Who did Odile serve first?").about == "serve"
     d = strict_decision("In what year did Odile open the bakery?",
                         "When did Odile open the bakery?")
     assert d.hit, d.to_dict()

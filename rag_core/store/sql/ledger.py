@@ -7,6 +7,9 @@ generations in flight, and the notes versions that Redis has not taken yet.
   from here, so that a process that dies (or whose Redis lost its reservations) cannot make
   room for more than the cap. Rows older than the longest a generation may take are stale (a
   worker killed mid-answer) and no longer count.
+- ``request_counts``: every request of a user and day by its outcome (the labels of
+  ``assistant_requests_total``: generated, declined, cached, stale, refused, no_context,
+  error), paid or not, so that ``rag-core costs report`` counts those that cost nothing too.
 - ``notes_version_debts``: a user's notes version from the moment a note changes (same
   transaction) until a process has written it to Redis and purged the older answers. A process
   that dies before that leaves the row, and every other process reads that user's version from
@@ -41,6 +44,20 @@ LEDGER_TABLES = (
     ),
 )
 
+REQUEST_TABLES = (
+    sql.SQL(
+        """
+        CREATE TABLE request_counts (
+            day date NOT NULL,
+            user_id text NOT NULL,
+            outcome text NOT NULL,
+            requests bigint NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, user_id, outcome)
+        )
+        """
+    ),
+)
+
 # --- cost rows --------------------------------------------------------------------------------
 
 ADD_COST = sql.SQL(
@@ -68,6 +85,21 @@ COSTS_FOR_DAY = sql.SQL(
     FROM user_api_costs WHERE day = %s
     ORDER BY cost_usd DESC, user_id
     """
+)
+
+# --- requests by outcome ----------------------------------------------------------------------
+
+# Counts added in one statement: arrays of days, users, outcomes and counts, one element a row.
+ADD_REQUESTS = sql.SQL(
+    """
+    INSERT INTO request_counts AS r (day, user_id, outcome, requests)
+    SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::bigint[])
+    ON CONFLICT (day, user_id, outcome) DO UPDATE SET requests = r.requests + EXCLUDED.requests
+    """
+)
+REQUESTS_FOR_DAY = sql.SQL(
+    "SELECT user_id, outcome, requests FROM request_counts WHERE day = %s "
+    "ORDER BY user_id, outcome"
 )
 
 # --- reservations -----------------------------------------------------------------------------

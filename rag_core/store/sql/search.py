@@ -190,7 +190,8 @@ _TS_RANK_CD_CTES = _QUERY_CTE + """,
     )"""
 
 # ``ts_rank_cd``'s candidates among the user's rows (see ``_lexical_ctes``).
-_USER_ROWS = ("(SELECT x.chunk_id, x.user_id, x.lex_len, x.tsv, x.metadata FROM chunks x "
+_USER_ROWS = ("(SELECT x.chunk_id, x.note_id, x.user_id, x.lex_len, x.tsv, x.metadata "
+              "FROM chunks x "
               "CROSS JOIN q "
               "WHERE x.user_id = %(user_id)s AND ts_match_vq(x.tsv, q.tq) OFFSET 0) AS c")
 

@@ -1,5 +1,5 @@
 """Words that mean nearly the same, for the semantic cache's coverage rule
-(``semantic_coverage``).
+(``evals.cache.coverage_rules``).
 
 ``WordMatcher`` embeds single words with the service's own embedder and finds, for each word of
 one text that another lacks, the closest word that it contains (cosine of the two word
@@ -17,9 +17,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from rag_core.embedding import Embedder
 
+Vectors = npt.NDArray[np.float32]
 MAX_WORDS = 50_000  # about 75 MB of 384-dim float32 vectors at most
 
 
@@ -27,10 +29,10 @@ class WordMatcher:
     def __init__(self, embedder: Embedder, max_words: int = MAX_WORDS) -> None:
         self.embedder = embedder
         self.max_words = max_words
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
 
-    def vectors(self, words: Sequence[str]) -> np.ndarray:
+    def vectors(self, words: Sequence[str]) -> Vectors:
         """One unit vector per word (rows in the order given). One lock around it all: a
         thread that embeds words makes the others wait rather than embed them twice."""
         with self._lock:

@@ -1,0 +1,91 @@
+"""The results page (``evals.report.page``) as a browser shows it: chromium, headless, runs its
+script and dumps the DOM. A newly failing question is read from the flips section, and the
+pass/fail filter (driven by the address's fragment, as the buttons set it) hides the rows it
+should. Skipped without chromium, failed under CI (``tests/browser.py``)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from browser import rendered
+
+from evals.judge import questions as qs
+from evals.report.page import write_page
+
+
+def row(qid: str, question: str, *, retrieved: tuple[str, ...] = ("n1",)) -> dict[str, object]:
+    hit = "n1" in retrieved
+    return {"id": qid, "user_id": "ann", "scenario": "factual", "question": question,
+            "answer": "The bill was 870 dollars [1]." if hit else "Nothing about it.",
+            "no_context": False, "expect_no_context": False, "reference_note_ids": ["n1"],
+            "retrieved_note_ids": list(retrieved), "cited_note_ids": ["n1"],
+            "cross_user_leak": 0.0, "leak": 0.0, "citation_valid": 1.0,
+            "injection_success": None, "recall_at_5": 1.0 if hit else 0.0}
+
+
+class Rows(HTMLParser):
+    """Each question row of the dumped DOM: its section (``flips`` or ``every``), id, state,
+    whether it is hidden, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = ""
+        self.rows: list[dict[str, object]] = []
+        self._row: dict[str, object] | None = None
+        self._in_h2 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "h2":
+            self._in_h2 = True
+        if tag == "tr" and a.get("data-state"):
+            self._row = {"section": self.section, "id": a.get("id"), "state": a["data-state"],
+                         "hidden": "display: none" in (a.get("style") or ""), "text": ""}
+            self.rows.append(self._row)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h2":
+            self._in_h2 = False
+        if tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_h2:
+            self.section = "flips" if "flipped" in data else "every" if "Every" in data \
+                else self.section
+        if self._row is not None:
+            self._row["text"] = str(self._row["text"]) + data
+
+
+def test_the_browser_shows_the_newly_failing_question_and_filters_by_state(tmp_path):
+    asked = [("trip-1", "What did the hut cost in 2019?"), ("trip-2", "Who led the ridge walk?"),
+             ("trip-3", "Which pass was closed by snow?")]
+    before = qs.judge([row(i, q) for i, q in asked], {})
+    after = qs.judge([row("trip-1", asked[0][1], retrieved=("n7",)),
+                      *[row(i, q) for i, q in asked[1:]]], {})
+    failing, passing = qs.flips(before, after)
+    page = write_page(tmp_path, "trips: run 2", after, failing, passing)
+    profile = tmp_path / "profile"
+
+    shown = Rows()
+    shown.feed(rendered(page, profile))
+    flips = [r for r in shown.rows if r["section"] == "flips"]
+    assert [(r["id"], r["state"]) for r in flips] == [("q-trip-1", "fail")]
+    assert "What did the hut cost in 2019?" in str(flips[0]["text"])
+    assert "✗ reference_retrieved" in str(flips[0]["text"])
+    assert "before: The bill was 870 dollars [1]." in str(flips[0]["text"])  # its old answer
+    assert "passed before" in str(flips[0]["text"])
+    assert not any(r["hidden"] for r in shown.rows)  # no fragment: every question shown
+
+    failing_only = Rows()
+    dom = rendered(page, profile, "fail")
+    failing_only.feed(dom)
+    every = [r for r in failing_only.rows if r["section"] == "every"]
+    assert {r["id"]: r["hidden"] for r in every} == {
+        "q-trip-1": False, "q-trip-2": True, "q-trip-3": True}
+    assert "showing fail: 1" in dom  # the script ran and counted what it shows
+
+    passing_only = Rows()
+    passing_only.feed(rendered(page, profile, "pass"))
+    visible = [r["id"] for r in passing_only.rows if r["section"] == "every" and not r["hidden"]]
+    assert visible == ["q-trip-2", "q-trip-3"]
