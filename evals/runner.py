@@ -90,6 +90,9 @@ def run(options: RunOptions) -> RunResult:
     on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""
     print(f"evals: profile {options.profile}{on}: {len(specs)} notebook(s) -> {out_root}",
           file=stream)
+    for name in plan.left_out:
+        print(f"evals: {name} left out: it measures a synthetic corpus and public collections, "
+              f"not the dataset's notes (add --only {name} to run it)", file=stream)
 
     dirs = servers.state_dirs(knobs.harness_state_dir(),
                               [v for v in [options.overrides.get("state_dir")]
