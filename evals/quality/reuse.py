@@ -7,7 +7,7 @@ on two cores: the sweep 148 s and the safety sets 30 s of a 528 s notebook):
 - the top_k x context-budget sweep sets ``top_k`` and ``context_token_budget`` itself, so its
   table is the same whatever those two are; it depends on every other setting, the questions
   and the notes;
-- the safety sets' figures (``evals.safety.evaluate.measure``) depend on no Settings field
+- the safety sets' figures (``evals.safety.evaluate.measure_reused``) depend on no Settings field
   given to the notebook, only on the code, the labelled sets and the environment.
 
 Each result is stored as JSON under ``<state_dir>/reuse/`` with a key that hashes everything it
@@ -25,12 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from io import StringIO
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
 from evals.paths import GOLDEN_DIR, REPO_ROOT
 from rag_core.config import Settings
+
+if TYPE_CHECKING:
+    from rag_core.pipeline import Pipeline
 
 T = TypeVar("T")
 SWEPT = ("top_k", "context_token_budget")  # the fields the sweep sets itself
@@ -65,7 +68,7 @@ def _frame_text(frame: pd.DataFrame) -> str:
 
 
 def reused(folder: Path, name: str, key: str, measure: Callable[[], T],
-           dump: Callable[[T], Any], load: Callable[[Any], T]) -> tuple[T, bool]:
+           dump: Callable[[T], object], load: Callable[[object], T]) -> tuple[T, bool]:
     """``measure()``, or what it returned for ``key`` before; True when reused."""
     path = folder / f"{name}-{key}.json"
     if path.is_file():
@@ -86,33 +89,28 @@ def folder_of(settings: Settings) -> Path:
 
 
 def sweep_key(settings: Settings, qa: pd.DataFrame, notes: pd.DataFrame, top_ks: Sequence[int],
-              budgets: Sequence[int], **kw: Any) -> str:
+              budgets: Sequence[int], *, sample: int, seed: int, sanitiser: bool = True) -> str:
     """The sweep's key: every setting but those it sets itself, its grid, sample, seed and
     guard, the questions and the notes (the pipeline and owners follow from them)."""
     fields = {k: v for k, v in settings.flat_dump().items() if k not in SWEPT}
-    asked = {k: v for k, v in kw.items() if k in ("sample", "seed", "sanitiser")}
-    return key_of("sweep", fields, list(top_ks), list(budgets), asked, _frame_text(qa),
-                  _frame_text(notes))
+    return key_of("sweep", fields, list(top_ks), list(budgets), sample, seed, sanitiser,
+                  _frame_text(qa), _frame_text(notes))
+
+
+def _frame(data: object) -> pd.DataFrame:
+    return pd.read_json(StringIO(json.dumps(data)), orient="split")
 
 
 def sweep(settings: Settings, qa: pd.DataFrame, notes: pd.DataFrame, top_ks: Sequence[int],
-          budgets: Sequence[int], **kw: Any) -> tuple[pd.DataFrame, bool]:
-    """``evals.quality.evaluate.sweep`` (``kw``: its keyword arguments), reused when nothing
-    but ``top_k`` and ``context_token_budget`` changed since a run that measured it."""
+          budgets: Sequence[int], *, sample: int, seed: int, pipeline: Pipeline,
+          owners: Mapping[str, str], sanitiser: bool = True) -> tuple[pd.DataFrame, bool]:
+    """``evals.quality.evaluate.sweep`` on ``pipeline`` (built with ``sanitiser``), reused when
+    nothing but ``top_k`` and ``context_token_budget`` changed since a run that measured it."""
     from evals.quality import evaluate
 
-    key = sweep_key(settings, qa, notes, top_ks, budgets, **kw)
+    key = sweep_key(settings, qa, notes, top_ks, budgets, sample=sample, seed=seed,
+                    sanitiser=sanitiser)
     return reused(folder_of(settings), "sweep", key,
-                  lambda: evaluate.sweep(settings, qa, top_ks, budgets, **kw),
-                  lambda frame: json.loads(_frame_text(frame)),
-                  lambda data: pd.read_json(StringIO(json.dumps(data)), orient="split"))
-
-
-def safety_figures(settings: Settings, *, sanitiser: bool = True
-                   ) -> tuple[Mapping[str, Any], bool]:
-    """``evals.safety.evaluate.measure`` on the labelled sets, reused while the code, the sets
-    and the environment are unchanged."""
-    from evals.safety import evaluate as safety
-
-    return reused(folder_of(settings), "safety", key_of("safety", sanitiser),
-                  lambda: safety.measure(sanitiser=sanitiser), dict, dict)
+                  lambda: evaluate.sweep(settings, qa, top_ks, budgets, sample=sample, seed=seed,
+                                         pipeline=pipeline, owners=owners),
+                  lambda frame: json.loads(_frame_text(frame)), _frame)
