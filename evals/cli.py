@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "notebooks on it into reports/<its name>/")
     run.add_argument("--keep-services", action="store_true",
                      help="leave the embedded PostgreSQL/Redis this run started running "
-                          "(faster repeated runs; stop them with `rag-core services down`)")
+                          "(faster repeated runs; the tune profile always does; stop them with "
+                          "`rag-core services down`)")
     run.add_argument("--name", metavar="NAME",
                      help="the report folder reports/NAME/ (default: the dataset's name, "
                           "else the profile)")
