@@ -8,7 +8,9 @@
     python -m evals run --profile dev --only quality      # an experiment: reports/dev/, never ci
     python -m evals run --profile tune --only quality --param settings='{"top_k": 8}'
                                                           # ci values without the slow extras
-    python -m evals run --dataset path/to/mydata           # notebooks 01-05 on your own data,
+    python -m evals run --dataset path/to/mydata           # notebooks 01, 03-05 on your own
+                                                          # data (02's synthetic corpus and public
+                                                          # sets: add --only retrieval),
                                                           # reports/mydata/ (gates.toml beside it);
                                                           # judged against its baseline.json
     python -m evals run --dataset path/to/mydata --junit-xml build/evals.xml  # for CI
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "notebooks on it into reports/<its name>/")
     run.add_argument("--keep-services", action="store_true",
                      help="leave the embedded PostgreSQL/Redis this run started running "
-                          "(faster repeated runs; stop them with `rag-core services down`)")
+                          "(faster repeated runs; the tune profile always does; stop them with "
+                          "`rag-core services down`)")
     run.add_argument("--name", metavar="NAME",
                      help="the report folder reports/NAME/ (default: the dataset's name, "
                           "else the profile)")

@@ -30,6 +30,10 @@ TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
     "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": []},
     "load": {"sweep_users": []},
 }
+# Notebooks that measure something other than a dataset's notes (02: the HNSW benchmark's
+# synthetic corpus, made from the notes' sentences, and the public BEIR collections): a run on
+# one's own data (``--dataset``) leaves them out unless ``--only`` names them.
+OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
     "quality": {"sample": 60},
     "load": {"duration_s": 10, "warm_up_requests": 5},

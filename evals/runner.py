@@ -117,6 +117,9 @@ def run(options: RunOptions) -> RunResult:
     on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""
     print(f"evals: profile {options.profile}{on}: {len(specs)} notebook(s) -> {out_root}",
           file=stream)
+    for name in plan.left_out:
+        print(f"evals: {name} left out: it measures a synthetic corpus and public collections, "
+              f"not the dataset's notes (add --only {name} to run it)", file=stream)
 
     dirs = servers.state_dirs(knobs.harness_state_dir(),
                               [v for v in [options.overrides.get("state_dir")]
@@ -148,7 +151,11 @@ def run(options: RunOptions) -> RunResult:
         print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
               file=stream, flush=True)
 
-    if not options.keep_services:  # a run stops every embedded server it started
+    if options.keep_services or options.profile in servers.KEPT_BY:
+        for name in servers.started(before, dirs):  # the next run of a tuning loop reuses them
+            print(f"evals: left running for the next run: {name} (stop them with "
+                  "`rag-core services down` in the checkout)", file=stream)
+    else:  # a run stops every embedded server it started
         for name in servers.stop_started(before, dirs):
             print(f"evals: stopped {rel(Path(name.split(' of ', 1)[1]))}: "
                   f"{name.split(' ', 1)[0]} (started by this run)", file=stream)

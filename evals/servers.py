@@ -4,7 +4,8 @@ The notebooks start embedded PostgreSQL and Redis on demand in the harness's sta
 (``$RAG_STATE_DIR`` or ``.rag_state``) and the load tests in its ``loadtest/`` folder. The runner
 takes a snapshot of what was running before the first notebook and, at the end, stops every
 embedded server that runs now and did not then; servers that were up already (a developer's
-``rag-core services up``) are left alone.
+``rag-core services up``) are left alone. A ``tune`` run (or ``--keep-services``) leaves what
+it started running for the next run of the loop; ``rag-core services down`` stops it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 Snapshot = dict[Path, frozenset[str]]
+# profiles whose runs leave the servers they started running (a tuning loop's next run finds
+# them up; ``rag-core services down`` stops them), as ``--keep-services`` does for any profile
+KEPT_BY = ("tune",)
 
 
 def state_dirs(base: Path, extra: Iterable[str | Path] = ()) -> list[Path]:
@@ -40,6 +44,12 @@ def running(dirs: Iterable[Path]) -> Snapshot:
         status = services.status(_settings(folder))  # type: ignore[arg-type]
         out[folder] = frozenset(name for name, row in status.items() if row.get("running"))
     return out
+
+
+def started(before: Mapping[Path, frozenset[str]], dirs: Iterable[Path]) -> list[str]:
+    """What runs now in ``dirs`` and did not in ``before`` (``postgres of /path``)."""
+    return [f"{name} of {folder}" for folder, names in running(dirs).items()
+            for name in sorted(names - before.get(folder, frozenset()))]
 
 
 def stop_started(before: Mapping[Path, frozenset[str]], dirs: Iterable[Path]

@@ -161,6 +161,7 @@ class Plan:
     baseline: Baseline | None = None  # the dataset's judged questions to compare with
     write_baseline: Path | None = None  # the dataset's first run: its baseline goes here
     writes_report: bool = True  # False: only runs/<id>/ (an experiment on a dataset)
+    left_out: list[str] = field(default_factory=list)  # notebooks an own-data run leaves out
 
     @property
     def own_data(self) -> bool:
@@ -205,6 +206,15 @@ def _choose_baseline(plan: Plan, option: str | Path | None, reports_dir: Path) -
         plan.summary_baseline = found
 
 
+def _on_request(spec: profiles.NotebookSpec, dataset: EvalDataset | None,
+                only: Sequence[str]) -> bool:
+    """A notebook that a run on one's own data runs only when ``--only`` names it: it measures
+    a synthetic corpus and public collections, not the dataset's notes (the golden set and the
+    ci profile run it as before)."""
+    return (dataset is not None and not dataset.is_golden and not only
+            and spec.name in profiles.OWN_DATA_ON_REQUEST)
+
+
 def make_plan(options: RunOptions) -> Plan:
     """The plan of ``options``; every mistake is a :class:`UsageError`."""
     from evals.datasets import load_dataset
@@ -218,6 +228,8 @@ def make_plan(options: RunOptions) -> Plan:
         dataset = load_dataset(options.dataset) if options.dataset else None
         folder = report_folder(options, dataset.name if dataset else None)
         specs = profiles.notebooks_for(options.profile, options.only, options.notebooks)
+        left_out = [s.name for s in specs if _on_request(s, dataset, options.only)]
+        specs = [s for s in specs if s.name not in left_out]
         warnings = check_environment(options.external_services)
         overrides = dict(options.overrides)
         if dataset is not None:
@@ -229,6 +241,7 @@ def make_plan(options: RunOptions) -> Plan:
         if dataset is not None and not dataset.is_golden:
             gate_list, sources = dataset_gates(gate_list, dataset.name, dataset.gates_file)
         plan = Plan(list(specs), folder, per_overrides, gate_list, sources, warnings, dataset)
+        plan.left_out = left_out
         plan.writes_report = not (plan.own_data and options.profile in EXPERIMENTS)
         _choose_baseline(plan, options.baseline, options.reports_dir)
     except ValueError as exc:

@@ -23,6 +23,7 @@ from evals.safety import sets as safety_sets
 
 if TYPE_CHECKING:
     from evals.quality.compare_generators import Comparison
+    from rag_core.config import Settings
 
 Check = Callable[[str], bool]
 Row = Mapping[str, object]
@@ -191,3 +192,19 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def measure_reused(settings: Settings, *, sanitiser: bool = True
+                   ) -> tuple[dict[str, dict[str, Figures]], bool]:
+    """:func:`measure` on the labelled sets, reused from an earlier run (``evals.quality.reuse``)
+    while the code, the sets and the ``RAG_*`` environment are unchanged; True when reused."""
+    from evals.quality import reuse
+
+    return reuse.reused(reuse.folder_of(settings), "safety", reuse.key_of("safety", sanitiser),
+                        lambda: measure(sanitiser=sanitiser), dict, _figures)
+
+
+def _figures(data: object) -> dict[str, dict[str, Figures]]:
+    if not isinstance(data, dict):
+        raise TypeError("stored safety figures are not a mapping")
+    return {str(k): dict(v) for k, v in data.items()}

@@ -26,6 +26,9 @@ def test_servers_started_during_a_run_are_stopped_and_earlier_ones_kept(short_tm
         started = Settings(profile="ci", state_dir=fresh, database_url=None, redis_url=None)
         services.start_redis(started)
         services.start_postgres(started)
+        # what a tune run (or --keep-services) leaves running for the next run of the loop
+        assert sorted(s.split(" ")[0] for s in servers.started(before, dirs)) == [
+            "postgres", "redis"]
         stopped = servers.stop_started(before, dirs)
         assert sorted(s.split(" ")[0] for s in stopped) == ["postgres", "redis"]
         after = servers.running(dirs)
