@@ -17,22 +17,22 @@ import time
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
-from rag_core.answers.generate import Generation
 from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.answers.scope import Scope
-from rag_core.context import select_context
 from rag_core.errors import RagError
-from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts, build_judges
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, Chunk
+
+if TYPE_CHECKING:
+    from rag_core.answers.generate import Generation
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -51,7 +51,18 @@ class Pipeline:
         self.judges = parts.judges or build_judges(parts.settings, parts.store)
         self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
-        self.generation = Generation(parts, self.answers)  # steps 6-7
+        self._generation: Generation | None = None  # steps 6-7, built when first needed
+
+    @property
+    def generation(self) -> Generation:
+        """Steps 6-7, imported and built on the first question that reaches them: a cold
+        process that answers from the cache (``rag-core ask`` on an exact hit) loads neither
+        the context packing, the prompt's guards nor the output checks."""
+        if self._generation is None:
+            from rag_core.answers.generate import Generation
+
+            self._generation = Generation(self.parts, self.answers)
+        return self._generation
 
     # --- public API ------------------------------------------------------------------------
 
@@ -192,6 +203,9 @@ class Pipeline:
         run.decisions.relevance = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
+
+        from rag_core.context import select_context
+        from rag_core.llm.prompt import build_prompt
 
         with run.step("build_context") as current:
             run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget,

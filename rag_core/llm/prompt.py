@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import TYPE_CHECKING
 
 from rag_core.llm.base import DECLINE, REFUSAL, Prompt, is_decline  # noqa: F401  (the prompt's rule 4)
-from rag_core.safety.leak import EchoDetector
 from rag_core.safety.markup import defuse_tags as defuse_tags  # re-exported
 from rag_core.safety.markup import note_field, note_text
 from rag_core.safety.note_guard import guard_field, guard_text
 from rag_core.types import Chunk
+
+if TYPE_CHECKING:
+    from rag_core.safety.leak import EchoDetector
 
 SYSTEM_PROMPT = f"""You are the notes assistant of a sermon-notes app. You help one person \
 understand the sermon notes they wrote themselves.
@@ -120,7 +123,16 @@ def prompt_id() -> str:
 # Phrases of the prompt that an honest answer may repeat: the refusal it prescribes, and the
 # condition that leads to it.
 HONEST_PHRASES = (REFUSAL, "the notes do not contain the answer")
-_DETECTOR = EchoDetector(SYSTEM_PROMPT, HONEST_PHRASES)
+
+
+@cache
+def _detector() -> EchoDetector:
+    """Built on the first answer checked: a process that only reads the cache (a cached
+    answer at the command line, which needs ``prompt_id`` for its key) skips the leak
+    detector's patterns."""
+    from rag_core.safety.leak import EchoDetector
+
+    return EchoDetector(SYSTEM_PROMPT, HONEST_PHRASES)
 
 
 def leaks_system_prompt(text: str, sources: Iterable[str] = ()) -> bool:
@@ -129,4 +141,4 @@ def leaks_system_prompt(text: str, sources: Iterable[str] = ()) -> bool:
     disguised (look-alike letters, zero-width padding, leetspeak, letters spelled apart); see
     ``rag_core.safety.leak``. Words that the answer shares with ``sources`` (the notes it was
     made from) are the notes quoted, not the prompt."""
-    return _DETECTOR.reason(text, sources) is not None
+    return _detector().reason(text, sources) is not None

@@ -21,7 +21,7 @@ text is empty: the pipeline answers with its refusal and calls no model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -56,9 +56,30 @@ def _combined(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
     return re.compile("|".join(parts), patterns[0].flags)
 
 
-_FAST = {family: _combined(patterns) for family, patterns in FAMILIES.items()}
+class _Combined(Mapping[str, re.Pattern[str]]):
+    """Each family's alternation, compiled the first time a view gets past the prefilter for
+    that family: an honest question passes no family's prefilter, so a cold process answering
+    it (a cached answer at the command line) compiles none of them (a few tenths of a second
+    for all)."""
+
+    def __init__(self, families: dict[str, list[re.Pattern[str]]]) -> None:
+        self._families = families
+        self._compiled: dict[str, re.Pattern[str]] = {}
+
+    def __getitem__(self, family: str) -> re.Pattern[str]:
+        if family not in self._compiled:
+            self._compiled[family] = _combined(self._families[family])
+        return self._compiled[family]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._families)
+
+    def __len__(self) -> int:
+        return len(self._families)
+
+
 # what each view is searched for, in order, and the searches that cannot match (ASCII views)
-_SEARCHED = {**_FAST, "other_language": _combined(OTHER_LANGUAGE)}
+_SEARCHED = _Combined({**FAMILIES, "other_language": OTHER_LANGUAGE})
 _PREFILTER = Prefilter({**FAMILIES, "other_language": OTHER_LANGUAGE})
 FAMILY_NAMES = (*FAMILIES, "other_language", "hidden_text")
 # Words of six letters or more that the English patterns spell out: misspellings of these are
@@ -86,10 +107,10 @@ def _match_views(texts: Iterable[str]) -> list[str]:
     found: list[str] = []
     for text in texts:
         squeezed = squeeze(text)
-        for family, pattern in _SEARCHED.items():
+        for family in _SEARCHED:
             if family in found or not _PREFILTER.may_match(family, squeezed):
                 continue
-            if pattern.search(text):
+            if _SEARCHED[family].search(text):
                 found.append(family)
     return found
 

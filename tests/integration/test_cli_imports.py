@@ -86,11 +86,28 @@ sys.exit(code)
 """
 
 
+# What an exact cache hit does not need: a model, spaCy, the embedder's runtimes, the context
+# packing, the prompt's leak detector, the output checks, the steps after retrieval.
+HIT_SKIPS = ("torch", "spacy", "sentence_transformers", "transformers", "openvino",
+             "onnxruntime", "fastapi", "rag_core.answers.generate", "rag_core.context",
+             "rag_core.safety.leak", "rag_core.postprocess")
+HIT_PROBE = f"""
+import json, sys
+from rag_core.cli.main import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+loaded = sorted(m for m in {HIT_SKIPS!r} if m in sys.modules)
+print("MODULES " + json.dumps(loaded), file=sys.stderr)
+sys.exit(code)
+"""
+
+
 def test_ask_loads_spacy_without_torch(tmp_path: Path, database_url: str,
                                        redis_url: str) -> None:
     """``ask`` needs spaCy (the no-context decision) but not torch, which thinc imported on
     the way (about 2.5 s of a cold ``ask``): spaCy is loaded, torch is not, and a later
-    ``import torch`` in the same process still works."""
+    ``import torch`` in the same process still works. The same question again, in a new
+    process, is an exact cache hit that loads none of ``HIT_SKIPS``."""
     env = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(tmp_path / "state"),
                     DATABASE_URL=database_url, REDIS_URL=redis_url)
     notes = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"
@@ -111,3 +128,8 @@ def test_ask_loads_spacy_without_torch(tmp_path: Path, database_url: str,
         out.stderr.splitlines()[-1].removeprefix("MODULES "))
     assert loaded == ["spacy"]
     assert thinc_has_torch is False and torch_works is True
+
+    out = cli(HIT_PROBE, "ask", "Who rebuilt the wall of Jerusalem?", "--user", "amara",
+              "--json")
+    assert json.loads(out.stdout)["cache"]["query"] == "hit"
+    assert json.loads(out.stderr.splitlines()[-1].removeprefix("MODULES ")) == []
