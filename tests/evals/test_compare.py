@@ -193,14 +193,19 @@ def test_compliance_is_not_an_echo_of_the_question() -> None:
 
 def test_run_compare_shows_what_moved_beyond_noise_in_notebooks_both_ran():
     from evals.report.run_compare import compare as compare_summaries
+    from evals.report.run_report import GateRow, RunInfo, RunSummary
 
-    a = {"parameters": {"quality": {}, "cache": {}},
-         "metrics": {"quality.mrr": 0.90, "quality.n": 80, "quality.latency_p50_ms": 100.0,
-                     "cache.hit_rate": 0.3},
-         "gates": [{"name": "cache.hit_rate", "passed": True}]}
-    b = {"parameters": {"quality": {}},
-         "metrics": {"quality.mrr": 0.85, "quality.n": 80, "quality.latency_p50_ms": 130.0},
-         "gates": [{"name": "cache.hit_rate", "passed": None}]}
+    def summary(parameters: dict[str, dict[str, object]], metrics: dict[str, object],
+                passed: bool | None) -> RunSummary:
+        return RunSummary("ci", "t", None, RunInfo("r"), parameters=parameters,
+                          metrics=metrics,
+                          gates=[GateRow("cache.hit_rate", 0.3, 0.2, ">=", passed)])
+
+    a = summary({"quality": {}, "cache": {}},
+                {"quality.mrr": 0.90, "quality.n": 80, "quality.latency_p50_ms": 100.0,
+                 "cache.hit_rate": 0.3}, True)
+    b = summary({"quality": {}},
+                {"quality.mrr": 0.85, "quality.n": 80, "quality.latency_p50_ms": 130.0}, None)
     text = compare_summaries(a, b, "A", "B", show_all=False,
                              bands={"quality.latency_p50_ms": 50.0})
     metrics = text.split("## Metrics")[1]
