@@ -34,14 +34,14 @@ def test_cost_columns_are_the_services_bill(tmp_path):
     """The row's dollars are what ``Bill`` charged (the Settings price table for a paid
     generator, $0 for the extractive one), read from the answer, not priced again."""
     from rag_core.costs.billing import Bill
-    from rag_core.costs.ledger import CostLedger, price
+    from rag_core.costs.ledger import ledger_for, price
     from rag_core.llm.base import Prompt
     from rag_core.tokens import default_counter
     from rag_core.types import Answer
 
     settings = Settings(price_input_per_token_usd=1e-6, price_output_per_token_usd=2e-6,
                         llm="hf", state_dir=tmp_path)
-    ledger = CostLedger(None, settings)
+    ledger = ledger_for(None, settings)
     usage = TokenUsage(input_tokens=1000, output_tokens=100)
     prompt = Prompt(messages=[{"role": "user", "content": "q"}], question="q")
     for generator, dollars in (("hf", price(usage, settings)), ("extractive", 0.0)):

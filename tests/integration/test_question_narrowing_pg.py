@@ -40,11 +40,11 @@ def pipe(settings: Settings, database_url: str) -> Iterator[Pipeline]:
     from fakes import HashEmbedder
 
     from rag_core.parts import Parts, build_caches, build_generator, build_ledger
-    from rag_core.store.pgvector import PgVectorStore
+    from rag_core.store.pgvector import store_for
     from rag_core.tokens import default_counter
 
     settings = settings.with_overrides(database_url=database_url)
-    store = PgVectorStore(settings)
+    store = store_for(settings)
     store.ensure_schema()
     parts = Parts(settings=settings, store=store, embedder=HashEmbedder(settings.embedding_dim),
                   caches=build_caches(settings, None), generator=build_generator(settings, None),

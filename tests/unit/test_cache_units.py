@@ -140,11 +140,17 @@ def test_keys_differ_by_user_version_top_k_and_layer() -> None:
 def test_an_answer_key_is_the_same_with_its_settings_encoded_once(filters: object) -> None:
     """The settings' part of an answer key is encoded once (``EncodedParts``); the key is the
     one that encoding everything per question gives."""
-    from rag_core.redis_kv.keys import EncodedParts, answer_parts, query_slot, version_slot
+    from rag_core.redis_kv.keys import (
+        EncodedParts,
+        answer_parts,
+        answer_shape,
+        query_slot,
+        version_slot,
+    )
     from rag_core.store.filters import Filters
 
     s = Settings(profile="ci")
-    parts = answer_parts(s, s.retrieval, prompt_id())
+    parts = answer_parts(answer_shape(s), s.retrieval, prompt_id())
     assert isinstance(parts, EncodedParts)
     f = Filters.from_dict(filters)  # type: ignore[arg-type]
     plain = version_slot("query", "u", {**dict(parts), "top_k": 5, "q": "grâce", **f.key()})
