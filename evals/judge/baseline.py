@@ -145,6 +145,8 @@ def _apart(before: str, after: str, width: int = 160) -> tuple[str, str]:
     """Two answers shortened from the word where they start to differ (a shared opening,
     such as the generator's preamble, is left out as ``…``)."""
     a, b = " ".join(before.split()), " ".join(after.split())
+    if a == b:  # the answer held; another check (retrieval, say) failed
+        return _short(a, width), "(the same answer)"
     same = 0
     while same < min(len(a), len(b)) and a[same] == b[same]:
         same += 1

@@ -69,6 +69,8 @@ def test_flips_name_the_questions_that_changed_both_ways():
     preamble = "From your notes (extractive summary, no language model): " * 3
     before, after = baseline._apart(preamble + "Ana leads it.", preamble + "Idris chaired.")
     assert before == "…Ana leads it." and after == "…Idris chaired."
+    same = preamble + "Ana leads it [1]."
+    assert baseline._apart(same, same) == (baseline._short(same), "(the same answer)")
 
 
 def test_a_baseline_round_trips_and_judges_a_later_run(tmp_path):
