@@ -18,6 +18,10 @@ elsewhere); a lifetime above ``RAG_JWT_MAX_TTL_S`` is refused (``exp`` measured 
 and from now); ``sub`` must be a whole user id (``re.fullmatch``: ``"amara\\n"`` is not
 ``amara``). :func:`user_dependency` is the FastAPI dependency (``HTTPBearer``, so ``/docs``
 shows the scheme).
+
+Time: PyJWT reads the wall clock itself, so it checks the signature and the claims but not the
+times; :func:`check_times` checks ``iat``, ``nbf`` and ``exp`` (PyJWT's rules, leeway
+``RAG_JWT_LEEWAY_S``) against the verifier's ``clock``, which a test moves instead of waiting.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,11 +174,37 @@ def _audiences(settings: Auth) -> list[str]:
     return [a.strip() for a in (settings.jwt_audience or "").split(",") if a.strip()]
 
 
-class TokenVerifier:
-    """Verifies tokens for one auth section; holds the JWKS client (and its key cache)."""
+def _seconds(claims: dict[str, Any], name: str) -> int:
+    try:
+        return int(claims[name])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise Unauthorized("The token is not valid.") from exc
 
-    def __init__(self, settings: Auth) -> None:
+
+def expired(claims: dict[str, Any], now: float) -> bool:
+    """Whether the token's ``exp`` is past at ``now``, leeway ``RAG_JWT_LEEWAY_S`` allowed."""
+    return _seconds(claims, "exp") <= now - fixed.JWT_LEEWAY_S
+
+
+def check_times(claims: dict[str, Any], now: float) -> None:
+    """PyJWT's time checks, in its order, at ``now`` (epoch seconds): an ``iat`` or ``nbf``
+    later than now plus the leeway, or one that is not a number, is not valid; an ``exp`` at or
+    before now minus the leeway has expired."""
+    for name in ("iat", "nbf"):
+        if name in claims and _seconds(claims, name) > now + fixed.JWT_LEEWAY_S:
+            raise Unauthorized("The token is not valid.")
+    if "exp" in claims and expired(claims, now):
+        raise Unauthorized("The token has expired.")
+
+
+class TokenVerifier:
+    """Verifies tokens for one auth section; holds the JWKS client (and its key cache).
+    ``clock`` (epoch seconds) decides whether a token has expired or is not valid yet, and how
+    long a verified token is remembered."""
+
+    def __init__(self, settings: Auth, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
         self.jwks: JwksKeys | None = None
         self._key: Any = None
         # token -> (verified until, its claims): tokens checked lately (``claims``)
@@ -206,46 +237,49 @@ class TokenVerifier:
         signature and claims cannot have changed; only its expiry is checked anew): a client
         sends the same token with every request, and the signature check and pyjwt's key
         checks cost more than the rest of a cached answer."""
-        now = time.time()
+        now = self.clock()
         known = self._verified.get(token)
         if known is not None and known[0] > now:
-            if float(known[1]["exp"]) <= now - fixed.JWT_LEEWAY_S:
+            if expired(known[1], now):
                 raise Unauthorized("The token has expired.")
             return dict(known[1])
-        claims = self._verify(token)
+        claims = self._verify(token, now)
         if len(self._verified) >= VERIFIED_MAX:
             self._verified.clear()  # many callers at once: start again rather than grow
         self._verified[token] = (now + VERIFIED_FOR_S, claims)
         return dict(claims)
 
-    def _verify(self, token: str) -> dict[str, Any]:
+    def _verify(self, token: str, now: float) -> dict[str, Any]:
         s = self.settings
         require = ["exp", "sub"] + (["iss"] if s.jwt_issuer else []) \
             + (["aud"] if s.jwt_audience else [])
         key = self._signing_key(token)
         try:
-            claims = jwt.decode(token, key, algorithms=[s.jwt_algorithm], leeway=fixed.JWT_LEEWAY_S,
+            claims = jwt.decode(token, key, algorithms=[s.jwt_algorithm],
                                 issuer=s.jwt_issuer or None, audience=_audiences(s) or None,
-                                options={"require": require, "verify_aud": bool(s.jwt_audience)})
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("The token has expired.") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise Unauthorized("The token was issued by someone this service does not trust.") \
-                from exc
-        except jwt.InvalidAudienceError as exc:
+                                options={"require": require, "verify_aud": bool(s.jwt_audience),
+                                         "verify_exp": False, "verify_nbf": False,
+                                         "verify_iat": False})
+        except (jwt.InvalidIssuerError, jwt.InvalidAudienceError) as exc:
+            # PyJWT checks iss and aud after the signature and, when it checks them, the times:
+            # an expired token for another service still says it has expired
+            check_times(jwt.decode(token, options={"verify_signature": False}), now)
+            if isinstance(exc, jwt.InvalidIssuerError):
+                raise Unauthorized("The token was issued by someone this service does not "
+                                   "trust.") from exc
             raise Unauthorized("The token is meant for another service (audience).") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("The token is not valid.") from exc
-        self._check_lifetime(claims)
+        check_times(claims, now)
+        self._check_lifetime(claims, now)
         user = claims.get("sub")
         if not isinstance(user, str) or not USER_ID.fullmatch(user):
             raise Unauthorized("The token's subject is not a valid user id.")
         return dict(claims)
 
-    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+    def _check_lifetime(self, claims: dict[str, Any], now: float) -> None:
         cap = self.settings.jwt_max_ttl_s + fixed.JWT_LEEWAY_S
         exp = float(claims["exp"])
-        now = time.time()
         iat = claims.get("iat")
         start = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else now
         if max(exp - start, exp - now) > cap:

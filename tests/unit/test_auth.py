@@ -233,21 +233,70 @@ async def test_dependency_returns_the_user_and_shows_the_scheme(settings: Settin
     assert spec["paths"]["/me"]["get"]["security"] == [{"bearer": []}]
 
 
-def test_a_token_verified_before_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+class Clock:
+    """Epoch seconds that move only when a test moves them."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_verified_before_still_expires() -> None:
     """A token verified lately is not verified again (``TokenVerifier.claims``), but its
-    expiry is checked on every use; a forged twin of it is verified in full."""
-    from rag_core.api import auth
+    expiry is checked on every use, on the verifier's clock; a forged twin of it is verified in
+    full. The clock starts years from now: the wall clock plays no part."""
+    from rag_core.api.auth import VERIFIED_FOR_S
     from rag_core.config import fixed
 
     settings = Settings(profile="ci", jwt_secret=STRONG)
-    verifier = TokenVerifier(settings.auth)
-    now = time.time()
-    token = hs(settings, exp=int(now) + 30)
+    clock = Clock(4_000_000_000.0)
+    verifier = TokenVerifier(settings.auth, clock=clock)
+    start = int(clock.now)
+    token = hs(settings, iat=start, exp=start + 30)
     assert verifier.verify(token) == "amara"
     assert verifier.verify(token) == "amara"  # remembered
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match="not valid"):
         verifier.verify(forged)
-    monkeypatch.setattr(auth.time, "time", lambda: now + 31 + fixed.JWT_LEEWAY_S)
+    clock.now = start + 30 + fixed.JWT_LEEWAY_S - 1  # within the leeway: still good
+    assert verifier.verify(token) == "amara"
+    clock.now = start + 30 + fixed.JWT_LEEWAY_S  # remembered, and expired all the same
+    with pytest.raises(Unauthorized, match="expired") as info:
+        verifier.verify(token)
+    assert info.value.status == 401 and info.value.code == "UNAUTHORIZED"
+    clock.now = start + VERIFIED_FOR_S + 1  # past the memo's life: verified in full, expired
     with pytest.raises(Unauthorized, match="expired"):
         verifier.verify(token)
+    assert verifier.verify(hs(settings, iat=start + 60, exp=start + 120)) == "amara"
+
+
+def test_token_times_follow_the_verifiers_clock() -> None:
+    """``iat``, ``nbf`` and ``exp`` are judged at the verifier's clock with the leeway; an
+    expired token for another audience still says it has expired (times come first)."""
+    from rag_core.config import fixed
+
+    settings = Settings(profile="ci", jwt_secret=STRONG)
+    now = 4_000_000_000
+    verifier = TokenVerifier(settings.auth, clock=Clock(float(now)))
+    leeway = fixed.JWT_LEEWAY_S
+    assert verifier.verify(hs(settings, iat=now + leeway, nbf=now + leeway,
+                              exp=now + 60)) == "amara"
+    for claims, why in (({"iat": now + leeway + 1, "exp": now + 60}, "not valid"),
+                        ({"iat": now, "nbf": now + leeway + 1, "exp": now + 60}, "not valid"),
+                        ({"iat": now, "exp": "soon"}, "not valid"),
+                        ({"iat": now - 60, "exp": now - leeway}, "expired")):
+        with pytest.raises(Unauthorized, match=why):
+            verifier.verify(hs(settings, **claims))
+    # the same tokens by the wall clock (today, years before ``now``) are not yet expired
+    today = TokenVerifier(settings.auth)
+    assert today.verify(hs(settings, exp=int(time.time()) + 60)) == "amara"
+    key = Key.new("k1")
+    s = settings.with_overrides(jwt_algorithm="RS256", jwt_public_key=key.public_pem(),
+                                jwt_issuer=ISS, jwt_audience=AUD)
+    gateway = TokenVerifier(s.auth, clock=Clock(float(now)))
+    with pytest.raises(Unauthorized, match="expired"):
+        gateway.verify(key.sign(iss=ISS, aud="billing", iat=now - 60, exp=now - leeway))
+    with pytest.raises(Unauthorized, match="another service"):
+        gateway.verify(key.sign(iss=ISS, aud="billing", iat=now, exp=now + 60))
