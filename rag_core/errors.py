@@ -13,6 +13,9 @@ class RagError(Exception):
     code = "INTERNAL"
     status = 500
     default_message = "Something went wrong inside the assistant."
+    # its request is counted already: the pipeline's outcome ``error`` (``Pipeline._events``);
+    # an error raised before the pipeline is counted where it is answered (``api.refusals``)
+    counted = False
 
     def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
         super().__init__(message or self.default_message)

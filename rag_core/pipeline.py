@@ -142,6 +142,7 @@ class Pipeline:
             yield answer
         except RagError as exc:
             self.answers.ended(run, "error")
+            exc.counted = True
             run.root.set_attribute("error.code", exc.code)
             raise
         finally:

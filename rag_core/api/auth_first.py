@@ -52,7 +52,8 @@ class AuthFirst:
                 if self.settings.jwt_jwks_url else verify_claims(self.settings, token))
         except RagError as exc:
             response = errors.error_response(exc.status, exc.code, exc.message,
-                                             obs.request_id_var.get(), exc.retry_after)
+                                             obs.request_id_var.get(), exc.retry_after,
+                                             scope=scope)
             response.headers["connection"] = "close"  # the unread body is not drained
             await response(scope, receive, send)
             return

@@ -1,4 +1,6 @@
-"""Per-request context: request id, trace, response headers, the HTTP metric and the log line.
+"""Per-request context: request id, trace, response headers, the HTTP metric and the log line
+(and, for a request turned away before the pipeline, its count in the user's day:
+``api.refusals``).
 
 A pure ASGI middleware, not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
 runs the rest of the app in a task of its own and pipes the response through memory streams.
@@ -21,7 +23,7 @@ from prometheus_client import Counter
 from starlette.datastructures import Headers
 
 from rag_core import observability as obs
-from rag_core.api import audit, errors
+from rag_core.api import audit, errors, refusals
 from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("rag_core.app")
@@ -78,7 +80,7 @@ class RequestContext:
             if status:  # the response had begun: nothing can be said cleanly any more
                 raise
             response = errors.error_response(500, "INTERNAL", "An unexpected error occurred.",
-                                             rid)
+                                             rid, scope=scope)
             await response(scope, receive, send_with_headers)
         finally:
             obs.end_trace(trace)
@@ -90,3 +92,4 @@ class RequestContext:
                           status=status, request_id=rid,
                           ms=round((self.clock() - start) * 1000, 2))
             audit.log_attempt(scope, status or 500, rid)
+            refusals.count(scope)

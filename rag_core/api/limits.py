@@ -56,7 +56,7 @@ class BodyLimit:
         limit = self.limit_for(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(send, limit)
+            await _too_large(send, limit, scope)
             return
         seen = 0
         started = False
@@ -86,7 +86,7 @@ class BodyLimit:
             await self.app(scope, counted, tracked)
         except BodyTooLarge:
             if not started:
-                await _too_large(send, limit)
+                await _too_large(send, limit, scope)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -99,10 +99,12 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _too_large(send: Send, limit: int) -> None:
+async def _too_large(send: Send, limit: int, scope: Scope) -> None:
     from rag_core import observability as obs
+    from rag_core.api.errors import note_refused
 
     obs.ERRORS.labels(type="TOO_LARGE").inc()
+    note_refused(scope, "TOO_LARGE")
     rid = obs.request_id_var.get()  # set by the app's request middleware, outside this one
     body = json.dumps({"error": {"code": "TOO_LARGE", "request_id": rid,
                                  "message": f"The request body is over the {limit:,} bytes "

@@ -38,7 +38,7 @@ from rag_core.config import Money, Settings, fixed
 from rag_core.costs.outage import OutageBook
 from rag_core.costs.queue import CostQueue
 from rag_core.costs.records import CostRecords, new_reservation_id
-from rag_core.costs.requests import RequestCounts
+from rag_core.costs.requests import ANYONE, REJECTED, RequestCounts
 from rag_core.costs.totals import RedisTotals
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -186,11 +186,14 @@ class CostLedger:
     def report(self, day: str | None = None, top: int = 10) -> dict[str, Any]:
         """Spend per user for a day, the top users, and the month projected from it. Every
         request counts (``requests``, and by outcome in ``outcomes``), also those that cost
-        nothing; ``billed_requests`` are the model calls billed."""
+        nothing; ``billed_requests`` are the model calls billed. Requests turned away before
+        the pipeline are beside them (``rejected``: per user by code, and in all,
+        ``rejected_requests``, with those whose caller is not known)."""
         day = day or today()
         dt.date.fromisoformat(day)  # a clear error for a bad --day
         self.requests.flush()  # this process's own requests are in the figures
-        rows = with_requests(self._rows(day), self.records.requests(day))
+        counted = self.records.requests(day) or {}
+        rows = with_requests(self._rows(day), counted)
         total = sum(r["cost_usd"] for r in rows)
         elapsed = 1.0
         if day == today():
@@ -201,6 +204,7 @@ class CostLedger:
             "total_usd": round(total, 6),
             "users": len(rows),
             "requests": sum(r["requests"] for r in rows),
+            **rejected_totals(counted),
             "top": rows[:top],
             "projected_month_usd": round(total / elapsed * 30, 4),
             "user_daily_budget_usd": self.money.user_daily_budget_usd,
@@ -272,20 +276,40 @@ class CostLedger:
         return state
 
 
+def _split(outcomes: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """A user's counts as (the pipeline's outcomes, the rejections before it by code)."""
+    answered = {o: n for o, n in sorted(outcomes.items()) if not o.startswith(REJECTED)}
+    rejected = {o[len(REJECTED):]: n for o, n in sorted(outcomes.items())
+                if o.startswith(REJECTED)}
+    return answered, rejected
+
+
 def with_requests(rows: list[dict[str, Any]],
                   counted: dict[str, dict[str, int]] | None) -> list[dict[str, Any]]:
     """The spend rows (``requests``: the calls billed) with every request of each user by
     outcome: a user whose requests all cost nothing gets a row of $0. ``requests`` becomes
-    every request (at least the calls billed, should a count be missing), ``billed_requests``
-    the calls billed, ``outcomes`` the requests by outcome; most spend first, then most
-    requests."""
+    every request the pipeline saw (at least the calls billed, should a count be missing),
+    ``billed_requests`` the calls billed, ``outcomes`` those requests by outcome, ``rejected``
+    the requests turned away before the pipeline by code; most spend first, then most
+    requests. Requests whose caller is not known have no row (``rejected_totals``)."""
     counted = counted or {}
     spends = {r["user_id"]: r for r in rows}
     out = []
-    for user_id in set(spends) | set(counted):
+    for user_id in (set(spends) | set(counted)) - {ANYONE}:
         spent = spends.get(user_id, {"user_id": user_id, "cost_usd": 0.0, "requests": 0})
-        outcomes = dict(sorted(counted.get(user_id, {}).items()))
+        outcomes, rejected = _split(counted.get(user_id, {}))
         billed = int(spent["requests"])
         out.append({**spent, "requests": max(billed, sum(outcomes.values())),
-                    "billed_requests": billed, "outcomes": outcomes})
+                    "billed_requests": billed, "outcomes": outcomes, "rejected": rejected})
     return sorted(out, key=lambda r: (-r["cost_usd"], -r["requests"], r["user_id"]))
+
+
+def rejected_totals(counted: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The day's requests turned away before the pipeline: in all (``rejected_requests``), by
+    code (``rejected``) and those whose caller is not known (``rejected_unknown_caller``)."""
+    by_code: dict[str, int] = {}
+    for outcomes in counted.values():
+        for code, n in _split(outcomes)[1].items():
+            by_code[code] = by_code.get(code, 0) + n
+    return {"rejected_requests": sum(by_code.values()), "rejected": dict(sorted(by_code.items())),
+            "rejected_unknown_caller": sum(_split(counted.get(ANYONE, {}))[1].values())}

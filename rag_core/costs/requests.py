@@ -1,6 +1,11 @@
 """Every request a user makes, by outcome, for ``rag-core costs report``: the paid ones and the
 ones that cost nothing (a cache hit, a refusal, "nothing in your notes", an error).
 
+A request the API turned away before the pipeline (a bad token, a body too large or invalid, the
+write quota, the feedback rate) counts as ``rejected:<CODE>`` of its
+user (``api.refusals``), or of ``ANYONE`` when its caller is not known (no valid token): the
+user ids accept no empty string, so no user's figures mix with them.
+
 Counted in process as the request ends and written to PostgreSQL (``request_counts``) by one
 background thread of the process, about once a second, never on the request's path: a cache
 hit does not wait for the database, nor hang on it while it is down. A write the database
@@ -29,6 +34,8 @@ FLUSH_EVERY_S = 1.0
 PENDING_MAX = 100_000
 
 Key = tuple[str, str, str]  # day, user, outcome
+REJECTED = "rejected:"  # the outcome of a request turned away before the pipeline, then its code
+ANYONE = ""  # the user of a request whose caller is not known
 
 
 class RequestCounts:
@@ -49,6 +56,11 @@ class RequestCounts:
         with self._lock:
             self._pending[(self.day(), user_id, outcome)] += 1
         _flusher.wake()
+
+    def rejected(self, user_id: str | None, code: str) -> None:
+        """A request of ``user_id`` (None: not known) turned away with the error ``code``
+        before the pipeline."""
+        self.count(user_id or ANYONE, REJECTED + code)
 
     def pending(self) -> int:
         with self._lock:

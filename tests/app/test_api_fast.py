@@ -216,6 +216,35 @@ async def test_every_error_served_is_counted_once(client: httpx.AsyncClient) -> 
     assert errors_of("UNAUTHORIZED") - before == 1
 
 
+async def test_requests_turned_away_before_the_pipeline_count_in_the_day(
+        client: httpx.AsyncClient, memory_parts: Parts, app_settings: Settings) -> None:
+    """A request the API refused before the pipeline counts in the costs report, by its code:
+    in its user's row once the token was verified, else in the total of callers not known. The
+    pipeline's own failures stay its outcome ``error`` (counted once)."""
+    for headers in ({}, {"Authorization": "Bearer abc.def.ghi"}, auth("cleo", exp=1)):
+        r = await client.post("/v1/query", json={"query": "faith"}, headers=headers)
+        assert r.status_code == 401
+    big = b'{"query": "' + b"x" * (app_settings.max_body_bytes + 10) + b'"}'
+    r = await client.post("/v1/query", content=big, headers={
+        "Content-Type": "application/json", **auth("cleo")})  # refused before the token is read
+    assert r.status_code == 413
+    r = await client.post("/v1/query", json={"query": "faith", "top_k": "many"},
+                          headers=auth("cleo"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_REQUEST"
+    r = await client.post("/v1/query", json={"query": " "}, headers=auth("cleo"))
+    assert r.json()["error"]["code"] == "INVALID_QUERY"  # the pipeline's: its outcome error
+    assert (await client.post("/v1/query", json={"query": "faith"},
+                              headers=auth("cleo"))).status_code == 200
+    assert (await client.get("/v1/stats")).status_code == 401  # asks for no work: not counted
+    report = memory_parts.ledger.report()
+    assert report["rejected"] == {"INVALID_REQUEST": 1, "TOO_LARGE": 1, "UNAUTHORIZED": 3}
+    assert report["rejected_requests"] == 5 and report["rejected_unknown_caller"] == 4
+    assert report["users"] == 1 and report["requests"] == 2
+    row = report["top"][0]
+    assert row["user_id"] == "cleo" and row["rejected"] == {"INVALID_REQUEST": 1}
+    assert row["requests"] == 2 and row["outcomes"]["error"] == 1
+
+
 @pytest.mark.parametrize("profile,token,status", [
     ("ci", None, 200), ("prod", None, 403), ("prod", "m-token", 401), ("ci", "m-token", 401)])
 async def test_metrics_access(memory_parts: Parts, profile: str, token: str | None,

@@ -82,9 +82,10 @@ def test_costs_report_counts_every_request_by_outcome(parts: Parts, live_setting
     assert rows["amara"] == {"user_id": "amara", "cost_usd": 0.0, "requests": 4,
                              "billed_requests": 1,
                              "outcomes": {"cached": 1, "error": 1, "generated": 1,
-                                          "refused": 1}}
+                                          "refused": 1}, "rejected": {}}
     assert rows["bo"] == {"user_id": "bo", "cost_usd": 0.0, "requests": 1,
-                          "billed_requests": 0, "outcomes": {"no_context": 1}}
+                          "billed_requests": 0, "outcomes": {"no_context": 1}, "rejected": {}}
+    assert report["rejected_requests"] == 0 and report["rejected"] == {}
     assert {"projected_month_usd", "user_daily_budget_usd", "global_daily_budget_usd",
             "queued_rows"} <= set(report)  # the fields of before stay
 
@@ -104,3 +105,21 @@ def test_counts_the_database_refused_are_kept_and_written_later(parts: Parts,
     assert counts.flush() and counts.pending() == 0
     report = parts.ledger.report()
     assert report["top"][0]["outcomes"]["cached"] == 2
+
+
+def test_requests_turned_away_are_written_and_reported_apart(parts: Parts) -> None:
+    """``rejected:<CODE>`` rows (``api.refusals``) go to PostgreSQL with the other counts and
+    come back beside them: a user's under ``rejected``, an unknown caller's in the totals only
+    (no row, no user)."""
+    counts = parts.ledger.requests
+    counts.count("amara", "generated")
+    counts.rejected("amara", "WRITE_QUOTA_EXCEEDED")
+    counts.rejected(None, "UNAUTHORIZED")
+    counts.rejected(None, "UNAUTHORIZED")
+    assert counts.flush()
+    report = parts.ledger.report()
+    assert report["users"] == 1 and report["requests"] == 1
+    assert report["rejected"] == {"UNAUTHORIZED": 2, "WRITE_QUOTA_EXCEEDED": 1}
+    assert report["rejected_requests"] == 3 and report["rejected_unknown_caller"] == 2
+    row = report["top"][0]
+    assert row["outcomes"] == {"generated": 1} and row["rejected"] == {"WRITE_QUOTA_EXCEEDED": 1}

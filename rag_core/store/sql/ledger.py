@@ -9,7 +9,9 @@ generations in flight, and the notes versions that Redis has not taken yet.
   worker killed mid-answer) and no longer count.
 - ``request_counts``: every request of a user and day by its outcome (the labels of
   ``assistant_requests_total``: generated, declined, cached, stale, refused, no_context,
-  error), paid or not, so that ``rag-core costs report`` counts those that cost nothing too.
+  error), paid or not, so that ``rag-core costs report`` counts those that cost nothing too;
+  ``rejected:<CODE>``: a request the API turned away before the pipeline (``api.refusals``),
+  of user ``''`` when its caller is not known.
 - ``notes_version_debts``: a user's notes version from the moment a note changes (same
   transaction) until a process has written it to Redis and purged the older answers. A process
   that dies before that leaves the row, and every other process reads that user's version from
