@@ -111,18 +111,36 @@ def cost_per_call(input_tokens: float, output_tokens: float, settings: Settings)
                  settings.money)
 
 
+def billed_per_call(generator: str, call_cost_usd: float) -> float:
+    """What the service bills for one model call of ``generator``, and counts as saved when a
+    cache serves that answer again (``rag_core.costs.billing.Bill``,
+    ``rag_core.answers.log.saved_price``): nothing for a free generator (``FREE_GENERATORS``:
+    the offline extractive one) or for no generator, else the call at the price table
+    (``call_cost_usd``)."""
+    from rag_core.costs.billing import FREE_GENERATORS
+
+    return 0.0 if generator in FREE_GENERATORS or generator in ("", "none") else call_cost_usd
+
+
 def spent_and_saved(rows: pd.DataFrame, call_cost_usd: float) -> pd.DataFrame:
-    """The replay's dollars, as the service counts them in production: spent on its LLM calls
-    (``api_cost_total_dollars``) and saved by each cache layer (``cache_saved_dollars_total
-    {layer}``: every hit replaced one model call). Each call and each hit at
-    ``call_cost_usd``, the mean generated answer's price; no-context answers neither spend nor
-    save."""
+    """The replay's dollars per layer: spent on its LLM calls and saved by each cache layer
+    (every hit replaced one model call); no-context answers neither spend nor save.
+
+    ``billed_usd`` is what the service counts in production (``api_cost_total_dollars``,
+    ``cache_saved_dollars_total{layer}``): each call and hit at ``billed_per_call`` of the
+    generator that made the answer (``generator`` column), so $0 for the free extractive
+    generator. ``priced_usd`` prices every call and hit at ``call_cost_usd`` (the mean
+    generated answer's tokens at the price table: the projection's price, as if a priced
+    model had answered). For a priced generator the two agree."""
     req = rows[rows["outcome"] != "edit"] if "outcome" in rows else rows
-    count = {o: int((req["outcome"] == o).sum()) if len(req) else 0 for o in OUTCOMES}
-    table = [("spent", "llm", count["llm"]), ("saved", "query", count["l1"]),
-             ("saved", "semantic", count["semantic"])]
-    return pd.DataFrame([{"dollars": what, "layer": layer, "requests": n,
-                          "usd": n * call_cost_usd} for what, layer, n in table])
+    table = [("spent", "llm", "llm"), ("saved", "query", "l1"), ("saved", "semantic", "semantic")]
+    out = []
+    for what, layer, outcome in table:
+        made_by = req.loc[req["outcome"] == outcome, "generator"] if len(req) else []
+        out.append({"dollars": what, "layer": layer, "requests": len(made_by),
+                    "billed_usd": sum(billed_per_call(str(g), call_cost_usd) for g in made_by),
+                    "priced_usd": len(made_by) * call_cost_usd})
+    return pd.DataFrame(out)
 
 
 def project_costs(rates: Mapping[str, float | None], call_cost_usd: float,

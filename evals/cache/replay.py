@@ -41,6 +41,7 @@ from evals.cache.metrics import (  # noqa: F401  (re-exported: the notebook's on
     DAYS_PER_MONTH,
     OUTCOMES,
     SCALES,
+    billed_per_call,
     classify,
     cost_per_call,
     cost_reduction,
@@ -262,6 +263,7 @@ def replay(pipeline: Pipeline, events: Sequence[querylog.Event],
         else:
             answer = pipeline.ask(event.user, event.text)
             row.update(outcome=classify(answer.cache, answer.generator),
+                       generator=answer.generator,
                        query=answer.cache.get("query", "off"),
                        semantic=answer.cache.get("semantic", "off"),
                        embedding=answer.cache.get("embedding", "off"),

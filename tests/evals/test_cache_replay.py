@@ -43,16 +43,16 @@ def test_classify(cache, generator, expected):
 def _rows() -> pd.DataFrame:
     return pd.DataFrame([
         {"t": 0, "kind": "repeat", "outcome": "llm", "embedding": "miss", "context": "miss",
-         "input_tokens": 600, "output_tokens": 80},
+         "input_tokens": 600, "output_tokens": 80, "generator": "extractive"},
         {"t": 10, "kind": "repeat", "outcome": "l1", "embedding": "off", "context": "off",
-         "input_tokens": 0, "output_tokens": 0},
+         "input_tokens": 0, "output_tokens": 0, "generator": "extractive"},
         {"t": 20, "kind": "paraphrase", "outcome": "semantic", "embedding": "miss",
-         "context": "off", "input_tokens": 0, "output_tokens": 0},
+         "context": "off", "input_tokens": 0, "output_tokens": 0, "generator": "extractive"},
         {"t": 4000, "kind": "novel", "outcome": "no_context", "embedding": "hit",
-         "context": "miss", "input_tokens": 0, "output_tokens": 0},
+         "context": "miss", "input_tokens": 0, "output_tokens": 0, "generator": "none"},
         {"t": 4100, "kind": "edit", "outcome": "edit"},
         {"t": 4200, "kind": "repeat", "outcome": "llm", "embedding": "hit", "context": "miss",
-         "input_tokens": 400, "output_tokens": 40},
+         "input_tokens": 400, "output_tokens": 40, "generator": "extractive"},
     ])
 
 
@@ -93,13 +93,33 @@ def test_mean_tokens_and_price():
     assert cr.cost_per_call(500, 60, settings) == pytest.approx(500e-6 + 120e-6)
 
 
+def test_billed_per_call_follows_the_services_bill():
+    """The extractive generator is free in the service (FREE_GENERATORS): it bills nothing and
+    a hit on its answer saves nothing; a priced generator's call costs the call's price."""
+    from rag_core.costs.billing import FREE_GENERATORS
+
+    assert "extractive" in FREE_GENERATORS
+    assert cr.billed_per_call("extractive", 0.001) == 0.0
+    assert cr.billed_per_call("none", 0.001) == 0.0
+    assert cr.billed_per_call("hf", 0.001) == pytest.approx(0.001)
+
+
 def test_spent_beside_saved_per_layer():
+    """As the service counts them (billed_usd): $0 for the free extractive generator; beside
+    them every call priced at the projection's price (priced_usd)."""
     table = cr.spent_and_saved(_rows(), 0.001).set_index("layer")
     assert table.loc["llm", "dollars"] == "spent" and table.loc["llm", "requests"] == 2
-    assert table.loc["query", "usd"] == pytest.approx(0.001)
-    assert table.loc["semantic", "usd"] == pytest.approx(0.001)
+    assert table.loc["query", "priced_usd"] == pytest.approx(0.001)
+    assert table.loc["semantic", "priced_usd"] == pytest.approx(0.001)
+    assert table.loc["llm", "priced_usd"] == pytest.approx(0.002)
+    assert table["billed_usd"].sum() == 0  # the service bills and saves nothing for it
     assert table["requests"].sum() == 4  # the no-context answer neither spends nor saves
-    assert cr.spent_and_saved(_rows().iloc[:0], 0.001)["usd"].sum() == 0
+    priced = _rows().assign(generator=lambda r: r["generator"].replace("extractive", "hf"))
+    table = cr.spent_and_saved(priced, 0.001).set_index("layer")
+    assert table["billed_usd"].tolist() == pytest.approx(table["priced_usd"].tolist())
+    assert table.loc["llm", "billed_usd"] == pytest.approx(0.002)
+    empty = cr.spent_and_saved(_rows().iloc[:0], 0.001)
+    assert empty["billed_usd"].sum() == 0 and empty["priced_usd"].sum() == 0
 
 
 def test_project_costs_scale_linearly_and_reduce_by_the_saved_share():
@@ -186,6 +206,9 @@ def test_replay_hits_l1_and_an_edit_invalidates(live_settings, tmp_path):
         assert sum(counts.get(o, 0) for o in cr.OUTCOMES) == 12
         assert rates["llm_calls"] + rates["llm_calls_saved"] == rates["llm_calls_without_cache"]
         assert rows.loc[rows["outcome"] == "llm", "input_tokens"].gt(0).all()
+        assert set(rows.loc[rows["outcome"] == "llm", "generator"]) == {"extractive"}
+        spent = cr.spent_and_saved(rows, 0.001)  # free in the service, priced in the projection
+        assert spent["billed_usd"].sum() == 0 and spent["priced_usd"].sum() > 0
         # a second replay starts from fresh copies and cold caches
         again = cr.run_replay(base, events[:3], notes, query_ttl_s=3_600,
                               semantic_threshold=0.92)
