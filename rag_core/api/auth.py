@@ -207,8 +207,8 @@ class TokenVerifier:
         self.clock = clock
         self.jwks: JwksKeys | None = None
         self._key: Any = None
-        # token -> (verified until, its claims): tokens checked lately (``claims``)
-        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}
+        # token -> (verified until, its exp, its claims): tokens checked lately (``claims``)
+        self._verified: dict[str, tuple[float, int, dict[str, Any]]] = {}
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_jwks_url:
@@ -240,13 +240,13 @@ class TokenVerifier:
         now = self.clock()
         known = self._verified.get(token)
         if known is not None and known[0] > now:
-            if expired(known[1], now):
+            if known[1] <= now - fixed.JWT_LEEWAY_S:  # as ``expired``
                 raise Unauthorized("The token has expired.")
-            return dict(known[1])
+            return dict(known[2])
         claims = self._verify(token, now)
         if len(self._verified) >= VERIFIED_MAX:
             self._verified.clear()  # many callers at once: start again rather than grow
-        self._verified[token] = (now + VERIFIED_FOR_S, claims)
+        self._verified[token] = (now + VERIFIED_FOR_S, _seconds(claims, "exp"), claims)
         return dict(claims)
 
     def _verify(self, token: str, now: float) -> dict[str, Any]:
