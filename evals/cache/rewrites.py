@@ -1,19 +1,16 @@
-"""Rewrites of a question for the wording probe (``evals.quality.wording_probe``).
+"""Rewrites of a question for the wording probe (``evals.cache.wording_probe``), each a rule
+on parts of speech, dependencies or the shape of a token, never a list of the items' words:
 
-Two kinds, each a rule on parts of speech, dependencies or the shape of a token, never a list of
-the items' words:
-
-- ``KEEPING``: the same question in other words a user writes (numbers in digits or in words,
-  a unit or a month abbreviated or spelt out, a date in digits, names in lower case, a
-  possessive turned round, a first name as its initial, the keywords alone, a "what kind of"
-  question, a filler before or after). The notes answer it exactly when they answer the
-  original: a decision that refuses it and not the original reads the wording, not the notes.
+- ``KEEPING``: the same question as a user may write it (a number in digits or words, a unit or
+  a month abbreviated or spelt out, a date in digits, names in lower case, a possessive turned
+  round, a first name as its initial, the keywords alone, "what kind of", a filler before or
+  after). The notes answer it exactly when they answer the original.
 - ``CHANGING``: another question worded almost alike (from / to, before / after, for /
-  against, a negation, the doer and the done-to exchanged, another number). A cache that
+  against, a negation, the doer and the done-to exchanged, another number): a cache that
   reuses the original's answer for it serves a wrong answer.
 
-Each rewrite returns the new question, or None when the question has nothing it applies to.
-The tables of units and of number words are English grammar, not vocabulary of any data set.
+Each returns the new question, or None when the question has nothing it applies to. The tables
+of units and number words are English grammar, not the vocabulary of any data set.
 """
 
 from __future__ import annotations
@@ -88,10 +85,6 @@ def _render(doc: Doc, changes: Mapping[int, str]) -> str | None:
     return new if new != doc.text.strip() else None
 
 
-def _in_reference(doc: Doc) -> set[int]:
-    return nlp.reference_tokens(doc)
-
-
 def _month_near(doc: Doc, t: Token) -> bool:
     return any(0 <= j < len(doc) and doc[j].lower_.rstrip(".") in (*MONTHS, *ABBREVIATED)
                for j in (t.i - 1, t.i + 1))
@@ -101,7 +94,7 @@ def digits_to_words(question: str) -> str | None:
     """A number in digits spelt out ("46 passengers": "forty-six passengers"); not a year, a
     day of a month or a chapter and verse."""
     doc = nlp.parse(question)
-    skip = _in_reference(doc)
+    skip = nlp.reference_tokens(doc)
     changes = {t.i: say(int(t.text.replace(",", ""))) for t in doc
                if _PLAIN_NUMBER.match(t.text) and t.i not in skip and not _YEARISH.match(t.text)
                and not _month_near(doc, t) and int(t.text.replace(",", "")) < 1_000_000
@@ -170,14 +163,10 @@ def unit_words(question: str) -> str | None:
 def month_abbreviations(question: str) -> str | None:
     """A month's name abbreviated ("September": "Sep"), an abbreviation spelt out."""
     doc = nlp.parse(question)
-    changes = {}
-    for t in doc:
-        low = t.lower_.rstrip(".")
-        if low in MONTHS and len(low) > 3 and t.text[:1].isupper():
-            changes[t.i] = calendar.month_abbr[MONTHS[low]]
-        elif low in ABBREVIATED and low not in MONTHS and t.text[:1].isupper():
-            changes[t.i] = calendar.month_name[ABBREVIATED[low]]
-    return _render(doc, changes)
+    months = [(t, t.lower_.rstrip(".")) for t in doc if t.text[:1].isupper()]
+    return _render(doc, {t.i: calendar.month_abbr[MONTHS[low]] if low in MONTHS else
+                         calendar.month_name[ABBREVIATED[low]] for t, low in months
+                         if low in MONTHS and len(low) > 3 or low in ABBREVIATED})
 
 
 def month_numbers(question: str) -> str | None:
@@ -253,7 +242,7 @@ def keywords(question: str) -> str | None:
     """The keywords alone: no question word, auxiliary, article, pronoun or other function
     word ("How many passengers were on the ferry?": "passengers ferry")."""
     doc = nlp.parse(question)
-    refs = _in_reference(doc)  # a reference kept whole ("3:1-8")
+    refs = nlp.reference_tokens(doc)  # a reference kept whole ("3:1-8")
     kept = [t for t in doc if t.i in refs or (
         (t.pos_ in nlp.CONTENT_POS or t.like_num) and t.tag_ not in nlp.WH_TAGS
         and (not t.is_stop or t.like_num or t.dep_ == "neg") and not t.is_punct)]
