@@ -200,8 +200,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", default="", help="embedded services' folder")
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--out", default="", help="also write the tables to this file (.md)")
+    parser.add_argument("--similarity-threshold", type=float, default=None,
+                        help="the no-context floor (default: the service's)")
     args = parser.parse_args(argv)
-    settings = quality.eval_settings(state_dir=args.state_dir or None)
+    settings = quality.eval_settings(state_dir=args.state_dir or None,
+                                     similarity_threshold=args.similarity_threshold)
     pipeline = quality.build_pipeline(settings)
     frame = ask(pipeline, wordings(answerable(pipeline, args.sets)))
     text = markdown({"Refusals and reuses per rewrite": table(frame, args.sets),
