@@ -213,12 +213,10 @@ def _has_year(year: str, years: frozenset[str]) -> bool:
 
 
 def _has_number(value: float, numbers: frozenset[float]) -> bool:
-    """The value, or for a round number (80, 5,000) a value it may round (75 to 85, 4,500 to
-    5,500): a round number is often a rounded one."""
-    step = 1
-    while value >= 10 * step and value % (10 * step) == 0:
-        step *= 10
-    return value in numbers or step > 1 and any(abs(n - value) <= step / 2 for n in numbers)
+    """The value, or for a round number (80, 5,000) a value within 5 % of it (79, 4,800): a
+    round number is often a rounded one."""
+    return value in numbers or value >= 10 and value % 10 == 0 and any(
+        abs(n - value) <= value / 20 for n in numbers)
 
 
 KINDS = ("names", "numbers", "dates", "scripture")

@@ -67,6 +67,7 @@ def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None
     ("What did Lind preach in March 2021?", "dates", "March 2021"),  # each, not together
     ("What did Lind preach in 2021-03?", "dates", "March 2021"),
     ("Who gave away 1,851 loaves?", "numbers", "1851"),  # nor 1,850 of a number not round
+    ("Who kept 10 hives?", "numbers", "10"),  # nor a day (12) or a month (9) of 10
     ("What did the sermon on Romans 8 say?", "scripture", "Romans 8"),
 ])
 def test_a_fact_in_none_of_the_notes_refuses_and_says_which(question: str, rule: str,
