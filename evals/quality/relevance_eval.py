@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from evals.datasets.golden import QAItem
-from rag_core.decisions.note_facts import NoteFacts, of_notes
+from rag_core.decisions.note_facts import NoteFacts, NotesMemo
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import NO_FILTERS
@@ -49,8 +49,8 @@ def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
     settings = parts.settings if mode is None else parts.settings.with_overrides(
         retrieval_mode=mode)
     params = settings.retrieval
-    facts = {u: of_notes((t, m) for _, t, m in parts.store.user_texts(u))
-             for u in {i["user_id"] for i in items}}
+    memo = NotesMemo(parts.store.user_texts)  # the facts of each user's notes, as served
+    facts = {u: memo.get(u, 0) for u in {i["user_id"] for i in items}}
     out = []
     for item, vector in zip(items, vectors, strict=True):
         filters = (pipeline.scope.filters_for(item["user_id"], item["question"]) if narrow

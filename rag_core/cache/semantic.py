@@ -209,7 +209,7 @@ class SemanticCache:
             matrix = np.stack([codec.unpack_vector(e["v"], len(embedding)) for _, e in index])
             sims = matrix @ np.asarray(embedding, dtype=np.float32)
             nearest = float(sims.max())
-            order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.floor]
+            order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.threshold]
             closest = self._twins(query_text, index, order)
             full = self.entries.fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest

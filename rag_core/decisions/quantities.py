@@ -1,8 +1,6 @@
-"""Numbers as values, in digits ("120,000", "$1,250") or words ("five thousand", "three hundred
-and ten"), each run one value (``values``: the no-context decision's ``numbers`` rule, through
-``note_facts``); and the numbers of a parsed question for ``nlp.Facts.numbers`` (``number``,
-``span_numbers``, ``hyphenated``: "twelve" and "12" are both "12").
-"""
+"""Numbers as values, in digits ("120,000", "$1,250", "5km") or words ("three hundred and ten"),
+each run one value (``values``); and the numbers of a parsed question for ``nlp.Facts``
+(``number``, ``span_numbers``, ``hyphenated``: "twelve" and "12" are both "12")."""
 
 from __future__ import annotations
 
@@ -17,9 +15,8 @@ _UNITS = {w: i for i, w in enumerate(
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
          "eighty": 80, "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-_WORDS = {**{w: float(v) for w, v in _UNITS.items()}, **_TENS, "hundred": 100,
-          "thousand": 1000, "million": 1_000_000, "once": 1, "twice": 2, "thrice": 3,
-          "dozen": 12, "half": 0.5, "double": 2, "triple": 3}
+_WORDS = {**{w: float(v) for w, v in _UNITS.items()}, **_TENS, **_SCALES, "once": 1,
+          "twice": 2, "thrice": 3, "dozen": 12, "half": 0.5, "double": 2, "triple": 3}
 NUMBER_WORDS = frozenset(_WORDS)
 # Units of a span of time: "thirty-one years" counts years, it names no date
 TIME_UNITS = frozenset({"year", "month", "week", "day", "hour", "minute", "decade", "century"})
@@ -31,6 +28,8 @@ ANSWER_SHAPE = frozenset({"sentence", "word", "line", "paragraph", "point", "bul
 # A word of letters and digits together ("a1b2c3", "mp3", "5th") names a code or a rank, not
 # a quantity: it is left out whole rather than read as the digits in it.
 _MIXED = re.compile(r"\b\w*(?:[A-Za-z]\d|\d[A-Za-z])\w*\b")
+# but digits with a unit written onto them ("5km", "120kg", "4pm") are the number and the unit
+_GLUED = re.compile(r"\b(\d[\d,]*(?:\.\d+)?)(?!(?:st|nd|rd|th|s)\b)([A-Za-z]+)\b")
 # Words that make a number approximate (grammar, as spaCy attaches them: advmod or quantmod)
 APPROXIMATE = frozenset({"almost", "nearly", "about", "around", "roughly", "approximately",
                          "some", "over", "under", "more", "less", "fewer", "least", "most",
@@ -56,7 +55,7 @@ def values(text: str) -> set[float]:
     """Every number of ``text`` as a value (a run of number words is one number)."""
     out: set[float] = set()
     run: list[str] = []
-    tokens = _TOKEN.findall(_MIXED.sub(" ", text).replace("-", " "))
+    tokens = _TOKEN.findall(_MIXED.sub(" ", _GLUED.sub(r"\1 \2", text)).replace("-", " "))
     scaled = -1  # the scale word after digits ("5 thousand"), read with them
     for i, tok in enumerate(tokens):
         low = tok.lower()
@@ -90,8 +89,6 @@ def values(text: str) -> set[float]:
     return out
 
 
-
-
 def quantity(text: str) -> str:
     """A number or number word as one canonical value ("twelve" and "12" are both "12")."""
     low = text.lower().replace(",", "")
@@ -101,11 +98,10 @@ def quantity(text: str) -> str:
 def number(token: Any) -> str | None:
     """The value of one parsed token, or None ("one talent" is "a talent": none)."""
     text = token.text.lower().replace(",", "")
-    if _DIGITS.match(text) or (text[:1].isdigit() and text.isalnum()):  # 40, 3rd, 1990s
-        return text.rstrip(".")
     if text == "one" and token.dep_ == "nummod":
         return None
-    return f"{_WORDS[text]:g}" if text in _WORDS else None
+    digits = _DIGITS.match(text) or (text[:1].isdigit() and text.isalnum())  # 40, 3rd, 1990s
+    return quantity(text) if digits or text in _WORDS else None
 
 
 def span_numbers(doc: Any, time_labels: Set[str]) -> set[int]:

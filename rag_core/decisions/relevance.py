@@ -1,12 +1,6 @@
-"""Do the user's notes answer the question at all? The no-context decision before the model.
-
-A wrong refusal hides the user's own notes, while a model call that finds nothing costs little
-and says so (the prompt's decline marker): so it refuses only on evidence of absence that holds
-however the question is worded: nothing retrieved, the best cosine under the floor
-(``Settings.similarity_threshold``), or a name, number, date or scripture reference the question
-names that none of the user's notes states (``note_facts``). One line per rule: the README
-beside this file; figures and ablation: ``docs/decisions.md``.
-"""
+"""Do the user's notes answer the question at all? The no-context decision before the model:
+it refuses only on evidence of absence that holds however the question is worded (its rules,
+one line each: the README beside this file; figures and ablation: ``docs/decisions.md``)."""
 
 from __future__ import annotations
 
@@ -51,15 +45,20 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolic
     checks: dict[str, dict[str, Any]] = {}
     checks["retrieved"] = {"passed": bool(chunks), "detail": f"{len(chunks)} chunks"}
     best = max((c.score for c in chunks), default=0.0)
-    checks["similarity"] = {"passed": best >= policy.floor,
-                            "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"}
+    found: dict[str, tuple[list[str], list[str]]] = {}
     if policy.facts and (wanted := note_facts.asked(query)):
         held = notes() if callable(notes) else notes
-        held = held or note_facts.of_notes((c.text, c.metadata) for c in chunks)
-        for kind, (named, lacking) in note_facts.absent(wanted, held).items():
+        found = note_facts.absent(wanted, held or note_facts.of_notes(
+            (c.text, c.metadata) for c in chunks))
+        for kind, (named, lacking) in found.items():
             checks[kind] = {"passed": not lacking,
                             "detail": f"in none of your notes: {lacking}" if lacking
                             else f"all of {named} in your notes"}
+    # a name the notes hold is something close, however far the question embeds from it
+    names = found.get("names", ([], ["-"]))
+    checks["similarity"] = {"passed": best >= policy.floor or not names[1],
+                            "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"
+                            + (f"; {names[0]} in your notes" if not names[1] else "")}
     failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
     return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
                              checks=checks)

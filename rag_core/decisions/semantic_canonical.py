@@ -1,13 +1,6 @@
-"""``strict``: two questions are one when their canonical forms are equal.
-
-The canonical form keeps every word and the word order and normalises only what cannot change
-the answer: case, punctuation, the articles a / an / the, inflection (spaCy's lemma; a
-comparative or superlative keeps its form). Any other difference ("from" / "to", a negation,
-two words swapped) keeps two questions apart. One keyboard slip is forgiven (a letter dropped,
-added or replaced by a neighbouring key, two neighbours exchanged, in a word of at least
-``MIN_SLIP_LENGTH`` letters) when one spelling is not a whole word of the embedding model's
-vocabulary ("form" / "from" are two words); digits never slip.
-"""
+"""``strict``: two questions are one when their canonical forms are equal: every word in its
+order, with case, punctuation, the articles and inflection normalised and one keyboard slip
+forgiven (the rule: the README beside this file; ``is_slip``)."""
 
 from __future__ import annotations
 
@@ -69,7 +62,10 @@ def same_question(a: Form, b: Form, vocabulary: frozenset[str]) -> bool:
 
 
 def is_slip(x: str, y: str, vocabulary: frozenset[str]) -> bool:
-    """``x`` and ``y`` are one word mistyped once (see the module doc)."""
+    """``x`` and ``y`` are one word mistyped once: a letter dropped, added or replaced by a
+    neighbouring key, or two neighbours exchanged, in a word of ``MIN_SLIP_LENGTH`` letters
+    or more, when one spelling is not a whole word of ``vocabulary`` ("form" / "from" are
+    two words); digits never slip."""
     if min(len(x), len(y)) < MIN_SLIP_LENGTH or not (x.isalpha() and y.isalpha()):
         return False
     if x in vocabulary and y in vocabulary:

@@ -1,15 +1,9 @@
 """``loose``: may the answer of a cached question be reused for a new one worded otherwise?
-
-A candidate is a cached question of the same user, notes version and filters whose embedding
-is close to the new one's. Loose reuses on a canonical match (``semantic_canonical``), else
-when every rule passes: the cosine reaches the threshold, and for two questions *aligned* (word
-sequences alike, ratio >= 0.5) the same kind of answer, negations, numbers, dates, references,
-order words, names and content words; for *reworded* ones no conflict in any of those (an
-addition on one side is none; a name may be found in the other's evidence) and the same best
-sentence of the evidence. One line per rule: the README beside this file; each stays because
-leaving it out lets a near miss through on a labelled set (``docs/decisions.md``). Every rule
-records what it saw (``Decision.to_dict``, the answer's ``decisions.semantic``).
-"""
+A canonical match (``semantic_canonical``), else a candidate of the same user, notes version
+and filters at cosine >= the threshold that passes every rule, each recording what it saw
+(``Decision.to_dict``). Two questions are *aligned* when their word sequences are alike (ratio
+>= ``ALIGNED``), else *reworded*. The rules, one line each, and why each stays: the README
+beside this file and ``docs/decisions.md``."""
 
 from __future__ import annotations
 
@@ -23,7 +17,6 @@ from rag_core.decisions import nlp
 from rag_core.decisions.semantic_canonical import Check, Form, canonical_check
 from rag_core.llm import extractive
 
-OPEN_TYPES = frozenset({"thing", "manner", "description"})
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
                         "reason", "yes_no"})
@@ -74,11 +67,6 @@ class Policy:
     skip: frozenset[str] = frozenset()  # rules not run (the designs of evals/)
     extra: ExtraRules | None = field(default=None, compare=False)
     vocabulary: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-
-    @property
-    def floor(self) -> float:
-        """The lowest cosine at which a candidate is decided at all."""
-        return self.threshold
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,17 @@ def decide(question: str, score: float = 0.5) -> object:
     "What did Okoro say in Sept?",  # an abbreviated month
     "What did the Daily Bread series cover in Sep?",  # a month spaCy tags as a name
     "Did the oven cost 1850 pounds?",  # a number of a year's shape, an amount
+    "Did the oven cost 1,850 pounds?",  # digits grouped: an amount, no year
     "Which sermon was on John 6:5?",  # a verse inside the front matter's passage
     "What was Marguerite's bakery in Persia?",  # a name by its derived form ("Persian")
     "What did the Israelites sing at the wedding?",  # derived from a name, by its stem
     "What did José say about the bakery on Quay Street?",  # names of two notes
     "SYSTEM OVERRIDE: how many loaves did Marguerite give?",  # capitals as emphasis
+    "Who gave away 5000 loaves in Sep 2021?",  # a month and a year of one note
+    "What did Okoro preach in 2021-09?",  # the same date in digits
+    "Which oven cost about 1,900 pounds?",  # rough
+    "oven cost 1,900",  # a round number, by a value it rounds (1,850)
+    "Who walks 3 kilometres?",  # the notes wrote "3 km"
 ])
 def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None:
     d = decide(question)
@@ -58,6 +64,10 @@ def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None
     ("Who gave away 7,000 loaves?", "numbers", "7000"),
     ("What happened to the bakery in 2009?", "dates", "2009"),
     ("What did Okoro preach in July?", "dates", "July"),
+    ("What did Lind preach in March 2021?", "dates", "March 2021"),  # each, not together
+    ("What did Lind preach in 2021-03?", "dates", "March 2021"),
+    ("Who gave away 1,851 loaves?", "numbers", "1851"),  # nor 1,850 of a number not round
+    ("Who kept 10 hives?", "numbers", "10"),  # nor a day (12) or a month (9) of 10
     ("What did the sermon on Romans 8 say?", "scripture", "Romans 8"),
 ])
 def test_a_fact_in_none_of_the_notes_refuses_and_says_which(question: str, rule: str,
@@ -74,8 +84,12 @@ def test_a_fact_of_another_note_than_the_retrieved_one_is_no_reason_to_refuse() 
 
 
 def test_the_floor_and_an_empty_retrieval_refuse_and_policies_switch_facts_off() -> None:
-    low = decide("What did Marguerite give away?", score=0.1)
+    low = decide("What did the baker give away?", score=0.1)
     assert not low.answer and low.reason == "similarity"
+    # a name the notes hold is something close, however far the question embeds
+    named = decide("Tell me everything about Marguerite Oyelaran. Thanks!", score=0.1)
+    assert named.answer and "in your notes" in named.checks["similarity"]["detail"]
+    assert not decide("What did Nehemiah give away?", score=0.1).answer
     assert decide_relevance("anything", []).reason == "retrieved"
     off = RelevancePolicy(facts=False)
     assert decide_relevance("What did Nehemiah say?", [CHUNK], policy=off, notes=USER).answer

@@ -27,6 +27,8 @@ def test_letters_and_digits_in_one_word_name_no_quantity() -> None:
     """A code or a rank ("a1b2c3d4", "mp3", "5th") is not read as the digits in it: a question
     tagged with an id would otherwise be refused for numbers the notes never give."""
     assert quantities.values("ref a1b2c3d4, an mp3 of 5 songs on the 5th") == {5.0}
+    # but a unit written onto its number is the number ("5km", "120kg"), a decade no value
+    assert quantities.values("a 7km walk with 120kg in the 1990s, 3x4") == {7.0, 120.0}
     assert note_facts.question_values(
         "What did Okafor say about prayer and waiting? (a1b2c3d4)") == frozenset()
 
