@@ -19,6 +19,7 @@ import pandas as pd
 
 from evals.cache import semantic_eval
 from evals.datasets import external, golden
+from evals.judge.questions import wilson
 from evals.quality import relevance_eval
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules
@@ -70,8 +71,8 @@ def _interval(k: int, n: int) -> str | None:
     """The 95 % Wilson interval of ``k / n``, as "low-high"."""
     if not n:
         return None
-    upper = semantic_eval.wilson_upper
-    return f"{1.0 - upper(n - k, n):.2f}-{upper(k, n):.2f}"
+    low, high = wilson(k, n)
+    return f"{low:.2f}-{high:.2f}"
 
 
 def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, rules.Policy],

@@ -8,14 +8,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from evals.cache.semantic_eval import wilson_upper
+from evals.judge.questions import wilson
 
 MARKERS = {"strict": "o", "loose": "s"}
-
-
-def wilson_lower(k: int, n: int, z: float = 1.96) -> float:
-    """The lower end of the Wilson interval (1 - the upper end of the complement)."""
-    return 1.0 - wilson_upper(n - k, n, z) if n else 0.0
 
 
 def plot_modes(table: pd.DataFrame, path: str | Path) -> Path:
@@ -28,8 +23,9 @@ def plot_modes(table: pd.DataFrame, path: str | Path) -> Path:
         fh, n = int(row["false_hits"]), int(row["near_misses"])
         tp, m = round(float(row["reuse"]) * int(row["paraphrases"])), int(row["paraphrases"])
         x, y = fh / n if n else 0.0, float(row["reuse"])
-        xerr = [[x - wilson_lower(fh, n)], [wilson_upper(fh, n) - x]]
-        yerr = [[y - wilson_lower(tp, m)], [wilson_upper(tp, m) - y]]
+        (x_low, x_high), (y_low, y_high) = wilson(fh, n), wilson(tp, m)
+        xerr = [[x - x_low], [x_high - x]]
+        yerr = [[y - y_low], [y_high - y]]
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=MARKERS.get(str(row["mode"]), "^"),
                     capsize=3, label=f"{row['set']}, {row['mode']}")
     ax.axvline(0, color="grey", lw=0.8)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from evals.judge.questions import wilson
 from rag_core.decisions import semantic_rules as rules
 from rag_core.pipeline import Pipeline
 
@@ -66,8 +67,8 @@ def figures(pairs: pd.DataFrame, same_note: pd.DataFrame | None = None,
         out.update({f"{prefix}semantic_recall": values["recall"],
                     f"{prefix}semantic_false_hits": values["false_hits"],
                     f"{prefix}semantic_false_hit_rate": values["false_hit_rate"],
-                    f"{prefix}semantic_false_hit_upper95": wilson_upper(
-                        int(values["false_hits"]), int(values["near_misses"])),
+                    f"{prefix}semantic_false_hit_upper95": wilson(
+                        int(values["false_hits"]), int(values["near_misses"]))[1],
                     f"{prefix}semantic_precision": values["precision"],
                     f"{prefix}semantic_pairs": len(rows)})
         if same_note is not None:
@@ -140,25 +141,14 @@ def score(frame: pd.DataFrame) -> dict[str, float | int]:
             "precision": tp / (tp + fp) if tp + fp else 1.0}
 
 
-def wilson_upper(k: int, n: int, z: float = 1.96) -> float:
-    """The upper end of the Wilson score interval of a rate ``k / n`` (95 % with z = 1.96):
-    what a rate of 0 of 50 still allows."""
-    if n == 0:
-        return 1.0
-    p = k / n
-    centre = p + z * z / (2 * n)
-    spread = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5)
-    return min(1.0, (centre + spread) / (1 + z * z / n))
-
-
 def reuse_figures(frame: pd.DataFrame) -> dict[str, float | int]:
     """Reuse (paraphrases reused), false hits (near misses reused) with the 95 % Wilson upper
     bound of their rate, and precision, of one set of decided pairs."""
     values = score(frame)
     return {"reuse": values["recall"], "paraphrases": values["paraphrases"],
             "false_hits": values["false_hits"], "near_misses": values["near_misses"],
-            "false_hit_upper95": wilson_upper(int(values["false_hits"]),
-                                              int(values["near_misses"])),
+            "false_hit_upper95": wilson(int(values["false_hits"]),
+                                         int(values["near_misses"]))[1],
             "precision": values["precision"]}
 
 

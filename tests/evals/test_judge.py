@@ -107,6 +107,9 @@ def test_wilson_interval_of_a_small_sample():
     assert low == pytest.approx(0.4365, abs=1e-3) and high == pytest.approx(0.9699, abs=1e-3)
     assert qs.rate_text(5, 6) == "5 of 6 (83 %, 95 % interval 44-97 %)"
     assert qs.wilson(0, 0) == (0.0, 1.0)
+    # the upper end of 0 of 50 (what a gate at 0 false hits still allows) and of 5 of 50
+    assert qs.wilson(0, 50)[1] == pytest.approx(0.0713, abs=1e-3)
+    assert qs.wilson(5, 50)[1] == pytest.approx(0.2136, abs=1e-3)
 
 
 def test_junit_holds_every_gate_and_each_failing_question(tmp_path):

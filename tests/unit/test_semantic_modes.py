@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from evals.cache import semantic_eval
 from evals.cache.coverage_rules import slip
 from evals.cache.designs import rules_policy
 from evals.cache.question_roles import parts
@@ -151,12 +150,6 @@ def test_cache_reason_names_the_outcome() -> None:
     assert cache_reason({"query": "miss", "semantic": "miss"},
                         {"semantic": {"hit": False, "reason": "no_candidate"}}
                         ).startswith("no_candidate")
-
-
-def test_wilson_upper_bound_of_a_rate() -> None:
-    assert semantic_eval.wilson_upper(0, 50) == pytest.approx(0.0713, abs=1e-3)
-    assert semantic_eval.wilson_upper(5, 50) == pytest.approx(0.2136, abs=1e-3)
-    assert semantic_eval.wilson_upper(0, 0) == 1.0
 
 
 def test_the_external_set_loads_in_the_golden_shapes(tmp_path: Path) -> None:
