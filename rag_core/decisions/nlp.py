@@ -85,7 +85,7 @@ class Facts:
     """The parts of one question that the decisions compare: the kind of answer asked for,
     names, numbers (values as strings), dates (anchors: years, day and month names, "last
     year"), scripture references, negations (how many, and the content lemmas negated), order
-    and degree words, content lemmas and all lemmas, in order."""
+    and degree words, content lemmas and all lemmas, in order, and the role of each noun."""
 
     text: str
     answer_type: str
@@ -99,6 +99,7 @@ class Facts:
     degree: frozenset[str] = frozenset()
     content: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
+    roles: tuple[tuple[str, str], ...] = ()  # (noun or name, its subject / object / preposition)
 
 
 def scripture_refs(text: str) -> frozenset[str]:
@@ -252,4 +253,6 @@ def facts(text: str) -> Facts:
                       and not (t.is_stop and t.pos_ in ("VERB", "ADV", "NUM"))
                       and t.tag_ not in WH_TAGS and t.i not in in_ref
                       and not _is_name(t, in_ref)),
-        tokens=tuple(t.lemma_.lower() for t in doc if not t.is_punct))
+        tokens=tuple(t.lemma_.lower() for t in doc if not t.is_punct),
+        roles=tuple((t.lemma_.lower(), t.head.lemma_.lower() if t.dep_ == "pobj" else
+                     t.dep_.removesuffix("pass")) for t in doc if t.pos_ in ("NOUN", "PROPN")))
