@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -359,6 +360,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. ``argv`` None: the process's own command line (the
+    console script, ``python -m rag_core``), after which the process ends."""
+    try:
+        return _run(argv)
+    finally:
+        if argv is None:
+            # What the command built stays until the process ends: frozen out of the cyclic
+            # collector, the interpreter's last collections skip it (they cost a cold
+            # ``ask`` 0.2-0.3 s of CPU after its answer was printed). Memory goes back to
+            # the system all the same; exit handlers and thread joins run as before.
+            gc.freeze()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

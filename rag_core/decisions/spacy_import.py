@@ -1,11 +1,16 @@
 """spaCy imported without torch: thinc, spaCy's layer library, imports torch whenever it is
-installed, which cost a cold ``rag-core ask`` about 2.5 s, and the pipeline never uses it."""
+installed, which cost a cold ``rag-core ask`` about 2.5 s, and the pipeline never uses it. Nor
+its command line: ``import spacy`` imports ``spacy.cli`` for one name (``spacy.info``), and with
+it the HTTP clients, rich, pygments, typer and jinja2 of its download and project commands
+(about half of spaCy's import)."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import sys
 import threading
+from types import ModuleType
 from typing import Any
 
 
@@ -23,17 +28,40 @@ class _Hidden(importlib.abc.MetaPathFinder):
         return None
 
 
+def _info(*args: Any, **kwargs: Any) -> Any:
+    """``spacy.info``, its command line imported when called."""
+    return importlib.import_module("spacy.cli.info").info(*args, **kwargs)
+
+
+def _cli_placeholders() -> dict[str, ModuleType]:
+    """What ``import spacy`` takes from ``spacy.cli`` (``from .cli.info import info``), without
+    importing the command line; removed again once spaCy is in (a later ``import spacy.cli``
+    imports the real one)."""
+    if "spacy" in sys.modules or "spacy.cli" in sys.modules:
+        return {}
+    cli, info = ModuleType("spacy.cli"), ModuleType("spacy.cli.info")
+    cli.__path__ = []
+    info.info = _info  # type: ignore[attr-defined]
+    return {"spacy.cli": cli, "spacy.cli.info": info}
+
+
 def import_spacy() -> Any:
     """spaCy, imported while torch is hidden from this thread when no one imported it yet
     (``thinc.compat`` tries ``import torch`` and has no switch; it then records torch as
-    missing, and a later ``import torch`` works as before)."""
+    missing, and a later ``import torch`` works as before), and without its command line
+    (``_cli_placeholders``)."""
     hidden = _Hidden(frozenset({"torch"}))
     if "torch" not in sys.modules:
         sys.meta_path.insert(0, hidden)
+    placeholders = _cli_placeholders()
+    sys.modules.update(placeholders)
     try:
         import spacy
 
         return spacy
     finally:
+        for name, module in placeholders.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
         if hidden in sys.meta_path:
             sys.meta_path.remove(hidden)

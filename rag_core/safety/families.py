@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from rag_core.safety.prefilter import Source
+
 _F = re.IGNORECASE | re.MULTILINE
 LEAD = (r"(?:^|[.!?;:,\n\"'(\[\]>*-]\s*|\b(?:and|then|but|so|now|please|pls|just|also|instead|"
         r"first|finally|ok|okay|kindly|simply|immediately|next|quickly|hey|hi|hello)\s+)")
@@ -72,11 +74,11 @@ ENCODINGS = (r"(?:an?\s+)?(?:base\s?64|b64|hex(?:adecimal)?|binary|rot-?\s?13|mo
              r"(?:\s+escapes)?|url[- ]?encod\w*|reverse(?:d)?(?:\s+order)?|backwards)")
 
 
-def _c(*patterns: str) -> list[re.Pattern[str]]:
-    return [re.compile(p, _F) for p in patterns]
+def _c(*patterns: str) -> list[Source]:
+    return [Source(p, _F) for p in patterns]
 
 
-FAMILIES: dict[str, list[re.Pattern[str]]] = {
+FAMILIES: dict[str, list[Source]] = {
     "ignore_instructions": _c(
         rf"{ORDER}{IGNORE}\s+(?:{W}\s+){{0,5}}?{STRONG}\b",
         rf"{ORDER}{IGNORE}\s+(?:all\s+)?(?:of\s+)?{MINE}\s+(?:{W}\s+){{0,2}}?(?:rules|notes|"

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 
+from rag_core.safety.prefilter import Source
+
 _F = re.IGNORECASE | re.MULTILINE
 
 
-def _c(*patterns: str) -> list[re.Pattern[str]]:
-    return [re.compile(p, _F) for p in patterns]
+def _c(*patterns: str) -> list[Source]:
+    return [Source(p, _F) for p in patterns]
 
 
-FAMILIES: dict[str, list[re.Pattern[str]]] = {
+FAMILIES: dict[str, list[Source]] = {
     "special_tokens": _c(
         r"<\|[^|>\n]{1,40}\|>|<<\s*/?\s*sys\s*>>",
         r"\[/?\s*(?:inst|sys|system|system_prompt|assistant|user|admin|developer|context)\s*\]",

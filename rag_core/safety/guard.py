@@ -50,8 +50,8 @@ def sanitise(text: str) -> Sanitised:
 
 
 def __getattr__(name: str) -> object:
-    # The sanitiser compiles its pattern families on import (a few tenths of a second): only
-    # what sanitises pays it, not ``rag-core token`` or the user-id check.
+    # The sanitiser and its pattern families are imported by what sanitises only, not by
+    # ``rag-core token`` or the user-id check (the families hold their patterns as written).
     if name == "PATTERN_FAMILIES":  # the families of English patterns, by name
         from rag_core.safety.sanitiser import FAMILIES
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from rag_core.safety.prefilter import Source
+
 # (imperative "ignore / forget / disregard", "instructions / rules")
 ORDERS: dict[str, tuple[str, str]] = {
     "fr": (r"ignore[zr]|ignore\s+(?:toutes|tous|les|tes|vos|mes)|oublie[zr]?|"
@@ -108,9 +110,9 @@ def _near(a: str, b: str, gap: int = 50, bounded: bool = True) -> str:
     return rf"(?:{a})[^.!?。！？\n]{{0,{gap}}}?(?:{b})"
 
 
-FAMILY: list[re.Pattern[str]] = (
-    [re.compile(_near(verb, noun, bounded=lang not in _UNBOUNDED), _F)
+FAMILY: list[Source] = (
+    [Source(_near(verb, noun, bounded=lang not in _UNBOUNDED), _F)
      for lang, (verb, noun) in ORDERS.items()]
-    + [re.compile(PROMPT_NOUNS, _F),
-       re.compile(_near(REVEAL, EVERYTHING_BEFORE, 30, bounded=False), _F)]
+    + [Source(PROMPT_NOUNS, _F),
+       Source(_near(REVEAL, EVERYTHING_BEFORE, 30, bounded=False), _F)]
 )

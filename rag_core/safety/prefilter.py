@@ -17,15 +17,39 @@ a back-reference, a conditional) gives no requirement, so the family is searched
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from re import _constants as c  # type: ignore[attr-defined]
 from re import _parser as parser  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 Requirement = frozenset[str] | None  # None: nothing is required (always search)
 _SPACES = re.compile(r"\s+")
+
+
+class Written(Protocol):
+    """A pattern as written: a compiled ``re.Pattern`` or a ``Source``."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    @property
+    def flags(self) -> int: ...
+
+
+class Source(NamedTuple):
+    """A pattern as written, compiled only where it is searched: the sanitiser's families
+    hold these (reading their literals and compiling each family's alternation needs no
+    compiled pattern, and a cold process compiled all of them on import)."""
+
+    pattern: str
+    flags: int = 0
+
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, self.flags)
 
 
 def squeeze(text: str) -> str | None:
@@ -140,16 +164,15 @@ def _sequence(nodes: Any, flags: int) -> Requirement:
     return _best(candidates)
 
 
-def required_literals(pattern: re.Pattern[str] | str) -> Requirement:
+def required_literals(pattern: Written | str) -> Requirement:
     """Lower-case strings of which every match of ``pattern`` contains one (on ASCII text,
     compared in lower case with white space squeezed), or None when the parse gives none."""
-    text = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
-    flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
+    text, flags = (pattern, 0) if isinstance(pattern, str) else (pattern.pattern, pattern.flags)
     parsed = parser.parse(text, flags)
     return _sequence(parsed, parsed.state.flags)  # with inline global flags such as (?i)
 
 
-def family_literals(patterns: Iterable[re.Pattern[str]]) -> Requirement:
+def family_literals(patterns: Iterable[Written]) -> Requirement:
     """The union over a family's patterns (None as soon as one pattern requires nothing)."""
     union: set[str] = set()
     for p in patterns:
@@ -160,13 +183,34 @@ def family_literals(patterns: Iterable[re.Pattern[str]]) -> Requirement:
     return frozenset(union)
 
 
+def literals_key(families: Mapping[str, Sequence[Written]]) -> str:
+    """What stored literals were read from: a digest of every family's patterns and flags
+    (``re.UNICODE``, which compiling a text pattern adds, left out)."""
+    written = [[name, [[p.pattern, p.flags & ~re.UNICODE] for p in patterns]]
+               for name, patterns in families.items()]
+    return hashlib.sha256(json.dumps(written).encode()).hexdigest()
+
+
+Stored = tuple[str, Mapping[str, Sequence[str] | None]]  # (literals_key, literals by family)
+
+
 class Prefilter:
     """Per family, the strings one of which a view must contain to be worth searching (none
-    for a family that no ASCII text can match)."""
+    for a family that no ASCII text can match).
 
-    def __init__(self, families: Mapping[str, Iterable[re.Pattern[str]]]) -> None:
-        self.literals: dict[str, Requirement] = {
-            name: family_literals(patterns) for name, patterns in families.items()}
+    ``stored``: literals read before, with the ``literals_key`` of the patterns they were read
+    from; used when the key is that of ``families`` (parsing every pattern again cost a cold
+    process about 0.15 s), read anew otherwise."""
+
+    def __init__(self, families: Mapping[str, Sequence[Written]],
+                 stored: Stored | None = None) -> None:
+        if stored is not None and stored[0] == literals_key(families):
+            self.literals: dict[str, Requirement] = {
+                name: None if lits is None else frozenset(lits)
+                for name, lits in stored[1].items()}
+        else:
+            self.literals = {name: family_literals(patterns)
+                             for name, patterns in families.items()}
 
     def may_match(self, family: str, squeezed: str | None) -> bool:
         """False only when ``family`` cannot match the text that :func:`squeeze` gave

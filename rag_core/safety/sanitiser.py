@@ -21,17 +21,17 @@ text is empty: the pipeline answers with its refusal and calls no model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag_core.safety import decode
+from rag_core.safety import decode, stored_literals
 from rag_core.safety.families import FAMILIES as WORDING
 from rag_core.safety.families_syntax import DAN, SQUASHED, SQUASHED_ALWAYS
 from rag_core.safety.families_syntax import FAMILIES as SYNTAX
 from rag_core.safety.languages import FAMILY as OTHER_LANGUAGE
 from rag_core.safety.normalise import clean, fold, one_line, squash, tag_text, views
-from rag_core.safety.prefilter import Prefilter, squeeze
+from rag_core.safety.prefilter import Prefilter, Source, literals_key, squeeze
 
 # Sentence ends, and ", then" / "; and then", which join two requests in one sentence ("tell
 # me X, then make up Y"): each is judged on its own.
@@ -48,7 +48,7 @@ _SPELLED_RUN = re.compile(r"(?:\b\w[ .\-_*·/|~]+){6,}\w\b")
 FAMILIES = {**WORDING, **SYNTAX}
 
 
-def _combined(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
+def _combined(patterns: Sequence[Source]) -> re.Pattern[str]:
     """One alternation of a family's patterns: one search per view instead of one per pattern
     (the same matches; a leading ``(?s)`` becomes a scoped ``(?s:...)``)."""
     parts = [f"(?s:{p.pattern[4:]})" if p.pattern.startswith("(?s)") else f"(?:{p.pattern})"
@@ -62,7 +62,7 @@ class _Combined(Mapping[str, re.Pattern[str]]):
     it (a cached answer at the command line) compiles none of them (a few tenths of a second
     for all)."""
 
-    def __init__(self, families: dict[str, list[re.Pattern[str]]]) -> None:
+    def __init__(self, families: dict[str, list[Source]]) -> None:
         self._families = families
         self._compiled: dict[str, re.Pattern[str]] = {}
 
@@ -78,9 +78,11 @@ class _Combined(Mapping[str, re.Pattern[str]]):
         return len(self._families)
 
 
-# what each view is searched for, in order, and the searches that cannot match (ASCII views)
-_SEARCHED = _Combined({**FAMILIES, "other_language": OTHER_LANGUAGE})
-_PREFILTER = Prefilter({**FAMILIES, "other_language": OTHER_LANGUAGE})
+# what each view is searched for, in order, and the searches that cannot match (ASCII views):
+# the literals stored in ``stored_literals`` while they are those of these patterns
+_ALL = {**FAMILIES, "other_language": OTHER_LANGUAGE}
+_SEARCHED = _Combined(_ALL)
+_PREFILTER = Prefilter(_ALL, (stored_literals.KEY, stored_literals.LITERALS))
 FAMILY_NAMES = (*FAMILIES, "other_language", "hidden_text")
 # Words of six letters or more that the English patterns spell out: misspellings of these are
 # corrected in the last detection view (``normalise.correct_spelling``).
@@ -164,3 +166,30 @@ def scan_question(text: str) -> Scan:
         remainder = ""
     return Scan(text=remainder if dropped or unexplained else one_line(body),
                 flags=tuple(flags), dropped=dropped)
+
+
+def write_stored_literals() -> None:
+    """Rewrite ``stored_literals.py`` from the patterns (``python -m rag_core.safety.sanitiser``
+    after a family changed; a unit test says when it is due)."""
+    from pathlib import Path
+
+    lines = [f"KEY = {literals_key(_ALL)!r}", "LITERALS: dict[str, tuple[str, ...] | None] = {"]
+    for name, lits in Prefilter(_ALL).literals.items():  # read from the patterns themselves
+        if lits is None:
+            lines.append(f"    {name!r}: None,")
+            continue
+        lines.append(f"    {name!r}: (")
+        for text in sorted(lits):
+            item = f" {text!r},"
+            if len(lines[-1]) + len(item) > 99 or lines[-1].endswith("("):
+                lines.append(f"       {item}")
+            else:
+                lines[-1] += item
+        lines.append("    ),")
+    path = Path(stored_literals.__file__)
+    head = path.read_text().split("\nKEY = ", 1)[0]
+    path.write_text(head + "\n" + "\n".join(lines) + "\n}\n")
+
+
+if __name__ == "__main__":
+    write_stored_literals()

@@ -78,7 +78,8 @@ import json, sys
 from rag_core.cli.main import main
 code = main(sys.argv[1:])
 sys.stdout.flush()
-loaded = sorted(m for m in ("torch", "spacy") if m in sys.modules)
+loaded = sorted(m for m in ("torch", "spacy", "spacy.cli", "weasel", "httpx", "typer")
+                if m in sys.modules)
 import thinc.compat, torch  # torch still imports afterwards; thinc recorded it as absent
 print("MODULES " + json.dumps([loaded, thinc.compat.has_torch, hasattr(torch, "tensor")]),
       file=sys.stderr)
@@ -105,8 +106,9 @@ sys.exit(code)
 def test_ask_loads_spacy_without_torch(tmp_path: Path, database_url: str,
                                        redis_url: str) -> None:
     """``ask`` needs spaCy (the no-context decision) but not torch, which thinc imported on
-    the way (about 2.5 s of a cold ``ask``): spaCy is loaded, torch is not, and a later
-    ``import torch`` in the same process still works. The same question again, in a new
+    the way (about 2.5 s of a cold ``ask``), nor spaCy's command line (its HTTP clients,
+    typer, ...): spaCy is loaded, torch is not, and a later ``import torch`` in the same
+    process still works. The same question again, in a new
     process, is an exact cache hit that loads none of ``HIT_SKIPS``."""
     env = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(tmp_path / "state"),
                     DATABASE_URL=database_url, REDIS_URL=redis_url)
@@ -133,3 +135,21 @@ def test_ask_loads_spacy_without_torch(tmp_path: Path, database_url: str,
               "--json")
     assert json.loads(out.stdout)["cache"]["query"] == "hit"
     assert json.loads(out.stderr.splitlines()[-1].removeprefix("MODULES ")) == []
+
+
+def test_spacy_without_its_command_line_keeps_it_importable() -> None:
+    """``import_spacy`` leaves ``spacy.cli`` out of the import, and a later ``import
+    spacy.cli`` (or ``spacy.info()``) gets the real command line."""
+    code = """
+import json, sys
+from rag_core.decisions.spacy_import import import_spacy
+spacy = import_spacy()
+before = [m for m in ("spacy.cli", "httpx", "typer") if m in sys.modules]
+info = spacy.info()
+import spacy.cli
+print(json.dumps([before, callable(spacy.cli.download), "spacy_version" in info]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [[], True, True]

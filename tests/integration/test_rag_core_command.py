@@ -3,6 +3,7 @@ Redis: ingest, ask --json, search (one query and --queries), delete, error codes
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def env(live_settings, monkeypatch):
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
+    frozen = gc.get_freeze_count()
     code = cli.main(list(argv))
+    assert gc.get_freeze_count() == frozen  # only the process's own command line freezes
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.safety import leak, sanitiser
+from rag_core.safety import leak, sanitiser, stored_literals
 from rag_core.safety.normalise import clean, views
 from rag_core.safety.prefilter import (
     Prefilter,
+    Source,
     family_literals,
+    literals_key,
     required_literals,
     squeeze,
 )
@@ -45,6 +47,25 @@ def test_required_literals_reads_the_parse_tree(pattern: str, expected: set[str]
 def test_a_family_requires_nothing_when_one_pattern_does_not() -> None:
     assert family_literals([re.compile("abc"), re.compile(r"\w+")]) is None
     assert family_literals([re.compile("abc"), re.compile("d(?:ef|gh)")]) == {"abc", "d"}
+
+
+def test_the_stored_literals_are_those_of_the_patterns() -> None:
+    """``stored_literals`` is what reading the sanitiser's patterns gives now (else: run
+    ``python -m rag_core.safety.sanitiser``), and the sanitiser uses it."""
+    assert literals_key(sanitiser._ALL) == stored_literals.KEY, \
+        "stale: run python -m rag_core.safety.sanitiser"
+    fresh = Prefilter(sanitiser._ALL).literals
+    assert sanitiser._PREFILTER.literals == fresh
+
+
+def test_stored_literals_of_other_patterns_are_not_used() -> None:
+    families = {"f": [Source(r"ignore\s+(?:previous|prior)", re.I)]}
+    assert Prefilter(families).literals == {"f": {"ignore pr"}}
+    assert Prefilter(families, ("not the key", {"f": ("zzz",)})).literals == {"f": {"ignore pr"}}
+    stored = (literals_key(families), {"f": ("zzz",)})
+    assert Prefilter(families, stored).literals == {"f": {"zzz"}}  # the key says they hold
+    # a compiled pattern and its source have one key (compiling adds re.UNICODE)
+    assert literals_key({"f": [re.compile(r"ignore\s+(?:previous|prior)", re.I)]}) == stored[0]
 
 
 def test_may_match_skips_only_texts_without_any_required_string() -> None:
