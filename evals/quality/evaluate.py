@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import TypedDict, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from evals.datasets import golden
 from evals.knobs import harness_state_dir
 from evals.metrics import behaviour, bootstrap, retrieval
 from evals.quality import answer_figures as figures
+from evals.quality import vectors
+from evals.quality.vectors import MemoEmbedder
 from rag_core.config import Settings
-from rag_core.embedding import Embedder
 from rag_core.pipeline import Pipeline
 from rag_core.types import Answer
 
@@ -66,44 +66,14 @@ def eval_settings(*, top_k: int = 5, context_budget: int = 1200, generator: str 
     return Settings.from_fields(fields)
 
 
-class MemoEmbedder:
-    """The real embedder with an in-process memo per text.
-
-    With the caches off, an evaluation embeds each question again at every sweep point and in
-    every variant run; the model is deterministic, so the memo changes no number and saves those
-    repeats.
-    """
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self._memo: dict[str, npt.NDArray[np.float32]] = {}
-
-    @property
-    def loaded(self) -> bool:
-        return bool(self.inner.loaded)
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> npt.NDArray[np.float32]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if missing:
-            for text_, vector in zip(missing, self.inner.embed(missing, progress=progress),
-                                     strict=True):
-                self._memo[text_] = vector
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts])
-
-
 def build_pipeline(settings: Settings, *, sanitiser: bool = True) -> Pipeline:
-    """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder`."""
+    """The real pipeline of ``settings``, its embedder behind a :class:`MemoEmbedder` that
+    keeps vectors across runs in the state folder (``evals/quality/vectors.py``)."""
     from rag_core.parts import parts_for, variant
 
     parts = parts_for(settings)
-    return Pipeline(variant(parts, embedder=MemoEmbedder(parts.embedder), sanitiser=sanitiser))
+    memo = MemoEmbedder(parts.embedder, vectors.memo_for(settings, parts.embedder))
+    return Pipeline(variant(parts, embedder=memo, sanitiser=sanitiser))
 
 
 def with_settings(pipeline: Pipeline, **overrides: object) -> Pipeline:  # Settings fields

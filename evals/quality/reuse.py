@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pandas as pd
 
 from evals.paths import GOLDEN_DIR, REPO_ROOT
+from evals.quality.vectors import folder_of
 from rag_core.config import Settings
 
 if TYPE_CHECKING:
@@ -82,10 +83,6 @@ def reused(folder: Path, name: str, key: str, measure: Callable[[], T],
     tmp.write_text(json.dumps(dump(value), default=str), encoding="utf-8")
     tmp.replace(path)  # atomic: a second process sees the whole file or none
     return value, False
-
-
-def folder_of(settings: Settings) -> Path:
-    return Path(settings.state_dir) / "reuse"
 
 
 def sweep_key(settings: Settings, qa: pd.DataFrame, notes: pd.DataFrame, top_ks: Sequence[int],

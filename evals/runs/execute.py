@@ -45,8 +45,9 @@ def ensure_kernel(name: str = KERNEL) -> str:
 
 def execute(spec: profiles.NotebookSpec, params: dict[str, object], executed: Path,
              out_dir: Path, stream: TextIO) -> report.NotebookOutcome:
-    import papermill
+    from evals.runs.papermill_import import papermill as import_papermill
 
+    papermill = import_papermill()
     start = time.perf_counter()
     ok, error = True, ""
     try:

@@ -45,9 +45,9 @@ class RunOptions:
 
 def notebook_parameters(path: Path) -> dict[str, object]:
     """The parameters cell of a notebook: name -> {inferred_type_name, default, help}."""
-    import papermill
+    from evals.runs.papermill_import import papermill
 
-    return dict(papermill.inspect_notebook(str(path)))
+    return dict(papermill().inspect_notebook(str(path)))
 
 
 def check_settings_override(specs: Sequence[profiles.NotebookSpec],

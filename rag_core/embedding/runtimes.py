@@ -76,6 +76,11 @@ class RuntimeEmbedder:
         return (self.backend, self.variant, self.model_id, self._source, self.threads,
                 self.max_seq_length)
 
+    def identity(self) -> str:
+        """What this embedder's vectors follow from (runtime, model files, threads, and
+        OpenVINO's precision), for memos of vectors kept outside the process."""
+        return repr(self._key())
+
     @property
     def loaded(self) -> bool:
         return self._key() in _runtimes

@@ -45,6 +45,13 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.threads = threads
 
+    def identity(self) -> str:
+        """What this embedder's vectors follow from (as ``RuntimeEmbedder.identity``)."""
+        from rag_core.embedding.export import source_key
+
+        return repr((self.backend, self.model_id, source_key(resolve_model_path(self.model_id)),
+                     self.threads))
+
     @property
     def loaded(self) -> bool:
         return self.model_id in _models
