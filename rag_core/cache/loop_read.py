@@ -1,22 +1,31 @@
 """The one-trip L1 read (``redis_cache.VersionedRead``) from the event loop.
 
 An exact cache hit used to cost the app a hop to a worker thread (a thread woken, then the loop
-woken again), on top of its one Redis round trip: on a busy machine each wake-up waits for a
-core, and the hit cost three health checks. Here the same script runs on an asyncio client of
-the same server, in the loop's own task, and only a hit is taken from it: anything else (a
-miss, no version in Redis, a version Redis's copy may not be trusted for, a restart met, an
-error) answers None, and the caller asks the long way (``AnswerLayer.lookup``, in a thread),
-which counts, repairs and fails open as before. So a miss costs one more round trip, on a
-path that embeds, searches and generates.
+woken again), on top of its one Redis round trip: on a busy host each wake-up waits for a
+core, and the hit cost three health checks. Here the same script runs on a connection of the
+same server opened in the loop itself, in the request's own task, and only a hit is taken from
+it: anything else (a miss, no version in Redis, a version Redis's copy may not be trusted for, a
+restart met, an error) answers None, and the caller asks the long way
+(``AnswerLayer.lookup``, in a thread), which counts, repairs and fails open as before. So a
+miss costs one more round trip, on a path that embeds, searches and generates.
 
-Every asyncio client's new connection reports the server's ``run_id`` to the sync client's
-watch (``redis_kv.restarts``), so a restarted Redis is noticed by whichever client meets it.
+The script goes over redis-py's asyncio ``Connection`` itself, not through a client: the
+client's pool, retry and observability wrappers and its per-command ``wait_for`` (a task of its
+own for every send) cost more than the round trip (``benchmarks/bench_app.py``). Each loop
+keeps its idle connections (``Links``); a request takes one, or opens one when none is idle
+(concurrent hits never share a connection), and gives it back only after a whole reply was
+read: a connection left mid-reply (an error, a timeout, a cancelled request) is closed. The
+trip is bounded by one deadline (``fixed.REDIS_TIMEOUT_S``), the connection's opening
+included. Every new connection reports the server's ``run_id`` to the sync client's watch
+(``redis_kv.restarts``), so a restarted Redis is noticed by whichever client meets it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from rag_core.cache.redis_cache import _GET_VERSIONED, VersionedRead, _bytes, _integer
@@ -25,8 +34,38 @@ from rag_core.redis_kv.client import REDIS_ERRORS
 from rag_core.redis_kv.restarts import url_of, watch_of
 
 REST_S = 5.0  # after a failed read, the long way only for this long (one timeout, not two)
-MAX_LOOPS = 8  # clients kept (one per event loop; tests run many loops)
+MAX_LOOPS = 8  # loops whose connections are kept (one per event loop; tests run many loops)
+MAX_IDLE = 8  # idle connections kept per loop (more are opened under concurrency, then closed)
 _FAILED: tuple[type[BaseException], ...] = (*REDIS_ERRORS, OSError, TimeoutError)
+
+
+def packed(*args: str | bytes | int) -> bytes:
+    """One command in the Redis protocol (an array of bulk strings)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        raw = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(parts)
+
+
+class Links:
+    """The connections of one event loop to the server: those idle, and how to open one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: Any) -> None:
+        self.loop = loop
+        self.pool = pool  # only makes connections (never hands them out)
+        self.idle: list[Any] = []
+
+    def take(self) -> Any:
+        return self.idle.pop() if self.idle else self.pool.make_connection()
+
+    async def give_back(self, connection: Any, whole: bool) -> None:
+        """An idle connection kept for the next hit; closed when its reply was not read whole
+        (no await before the socket is closed: a cancelled request still closes it)."""
+        if whole and len(self.idle) < MAX_IDLE:
+            self.idle.append(connection)
+        else:
+            await connection.disconnect(nowait=True)
 
 
 class LoopRead:
@@ -34,7 +73,8 @@ class LoopRead:
         self.read = read
         self.url = url
         self.watch = watch_of(read.versions.client)
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
+        self.sha = hashlib.sha1(_GET_VERSIONED.encode()).hexdigest()  # as EVALSHA names it
+        self._links: dict[int, Links] = {}
         self._rest_until = 0.0
 
     @classmethod
@@ -50,32 +90,56 @@ class LoopRead:
         serves); None for anything else."""
         if not self.read.usable or time.monotonic() < self._rest_until:
             return None
+        args = (1, version_key, head, tail, twin[0], twin[1])
         try:
-            raw_version, raw_value = await self._script()(
-                keys=[version_key], args=[head, tail, twin[0], twin[1]])
+            async with asyncio.timeout(fixed.REDIS_TIMEOUT_S):
+                reply = await self._call(args)
         except _FAILED:
             self._rest_until = time.monotonic() + REST_S
             return None
+        raw_version, raw_value = reply
         version, value = _bytes(raw_version), _bytes(raw_value)
         if version is None or value is None or not _integer(version):
             return None
         return version, value
 
-    def _script(self) -> Any:
-        loop = asyncio.get_running_loop()
-        found = self._clients.get(id(loop))
-        if found is None or found[0] is not loop:
-            import redis.asyncio  # here: the CLI and the harness never need it
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
+    async def _call(self, args: Sequence[str | bytes | int]) -> Any:
+        """The script's reply on one of this loop's connections (loaded once more when the
+        server forgot it: a restart, or ``SCRIPT FLUSH``)."""
+        from redis.exceptions import NoScriptError
 
-            if len(self._clients) >= MAX_LOOPS:
-                self._clients.clear()
-            client = redis.asyncio.Redis.from_url(
-                self.url, socket_timeout=fixed.REDIS_TIMEOUT_S,
-                socket_connect_timeout=fixed.REDIS_TIMEOUT_S,
-                retry=Retry(NoBackoff(), 0),
+        links = self._links_of_loop()
+        connection = links.take()
+        whole = False
+        try:
+            if not connection.is_connected:
+                await connection.connect()
+            try:
+                await connection.send_packed_command(packed("EVALSHA", self.sha, *args),
+                                                     check_health=False)
+                reply = await connection.read_response()
+            except NoScriptError:  # a whole reply (an error): the connection is still good
+                await connection.send_packed_command(packed("EVAL", _GET_VERSIONED, *args),
+                                                     check_health=False)
+                reply = await connection.read_response()
+            whole = True
+            return reply
+        finally:
+            await links.give_back(connection, whole)
+
+    def _links_of_loop(self) -> Links:
+        loop = asyncio.get_running_loop()
+        found = self._links.get(id(loop))
+        if found is None or found.loop is not loop:
+            import redis.asyncio  # here: the CLI and the harness never need it
+
+            if len(self._links) >= MAX_LOOPS:
+                self._links.clear()
+            # no socket timeout: the caller's one deadline bounds the trip (a timeout per send
+            # made redis-py wrap every send in a task of its own)
+            pool = redis.asyncio.ConnectionPool.from_url(
+                self.url, socket_connect_timeout=fixed.REDIS_TIMEOUT_S,
                 redis_connect_func=(self.watch.on_connect_async if self.watch is not None
                                     else None))
-            found = self._clients[id(loop)] = (loop, client.register_script(_GET_VERSIONED))
-        return found[1]
+            found = self._links[id(loop)] = Links(loop, pool)
+        return found

@@ -279,3 +279,47 @@ async def test_an_answer_carries_the_documented_fields_as_json_and_as_an_event(
     data = streamed.text.split("event: answer\ndata: ", 1)[1].split("\n", 1)[0]
     event = AnswerOut.model_validate_json(data).model_dump(mode="json")
     assert set(event) == set(body) and event["answer"] == body["answer"]
+
+
+async def test_a_plain_json_question_answers_as_the_declared_route_does(
+        client: httpx.AsyncClient) -> None:
+    """``routes.QueryRoute``: a body sent as plain ``application/json`` with a verified token
+    takes the short way (no dependency resolution); any other content type, a body FastAPI
+    refuses and a stream go the declared way. Both answer alike, errors included."""
+    import json
+
+    from rag_core.api import routes
+
+    await client.put("/v1/notes/wall", json=NOTE, headers=auth())
+    ways = {"short": "application/json", "declared": "application/json; charset=utf-8"}
+
+    async def ask(body: object, way: str) -> httpx.Response:
+        return await client.post("/v1/query", content=json.dumps(body),
+                                 headers={**auth(), "Content-Type": ways[way]})
+
+    per_request = {"request_id", "timings_ms", "answer_id"}
+    question = {"query": "How long did the rebuilding of the wall take?", "debug": True}
+    await ask(question, "declared")  # made once: both ways below are cache hits
+    answers = {way: (await ask(question, way)).json() for way in ways}
+    assert answers["short"]["cache"]["query"] == "hit" and answers["short"]["decisions"]
+    assert ({k: v for k, v in answers["short"].items() if k not in per_request}
+            == {k: v for k, v in answers["declared"].items() if k not in per_request})
+    for bad in ({"query": "faith", "top_k": 0}, {"top_k": 3}, ["faith"], {"query": 7}):
+        refused = {way: await ask(bad, way) for way in ways}
+        assert refused["short"].status_code == refused["declared"].status_code == 422
+        assert ({k: v for k, v in refused["short"].json()["error"].items() if k != "request_id"}
+                == {k: v for k, v in refused["declared"].json()["error"].items()
+                    if k != "request_id"})
+    broken = {way: await client.post("/v1/query", content=b"{not json", headers={
+        **auth(), "Content-Type": ways[way]}) for way in ways}
+    assert broken["short"].status_code == broken["declared"].status_code >= 400
+    streamed = await ask({**question, "stream": True}, "short")
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    route = next(r for r in routes.router.routes if getattr(r, "path", "") == "/v1/query")
+    assert isinstance(route, routes.QueryRoute)
+    spec = (await client.get("/openapi.json")).json()["paths"]["/v1/query"]["post"]
+    assert spec["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/QueryIn")
+    assert spec["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/AnswerOut")
+    assert spec["security"] == [{"bearer": []}]
