@@ -99,7 +99,8 @@ class Facts:
     degree: frozenset[str] = frozenset()
     content: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
-    roles: tuple[tuple[str, str], ...] = ()  # (noun or name, its subject / object / preposition)
+    # (noun, its role: subject, object, preposition) and (verb, the subordinator of its clause)
+    roles: tuple[tuple[str, str], ...] = ()
 
 
 def scripture_refs(text: str) -> frozenset[str]:
@@ -220,6 +221,13 @@ def reference_tokens(doc: Any) -> set[int]:
     return out
 
 
+def _role(t: Any) -> str:
+    """A noun's role: the preposition before it ("of" for a possessive), else its dependency."""
+    if t.dep_ in ("pobj", "pcomp"):  # "from Lagos", "after tightening"
+        return str(t.head.lemma_.lower())
+    return "of" if t.dep_ == "poss" else str(t.dep_.removesuffix("pass"))
+
+
 @lru_cache(maxsize=4096)
 def facts(text: str) -> Facts:
     """The facts of one question (memoised: the cache compares one text with many)."""
@@ -254,5 +262,6 @@ def facts(text: str) -> Facts:
                       and t.tag_ not in WH_TAGS and t.i not in in_ref
                       and not _is_name(t, in_ref)),
         tokens=tuple(t.lemma_.lower() for t in doc if not t.is_punct),
-        roles=tuple((t.lemma_.lower(), t.head.lemma_.lower() if t.dep_ == "pobj" else
-                     t.dep_.removesuffix("pass")) for t in doc if t.pos_ in ("NOUN", "PROPN")))
+        roles=tuple((t.lemma_.lower(), _role(t)) for t in doc
+                    if t.pos_ in ("NOUN", "PROPN") or t.dep_ == "pcomp")
+        + tuple((t.head.lemma_.lower(), t.lower_) for t in doc if t.dep_ == "mark"))

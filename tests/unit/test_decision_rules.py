@@ -119,6 +119,33 @@ def test_aligned_questions_with_an_added_content_word_are_refused() -> None:
     assert "heat" in d.to_dict()["checks"]["detail"]["detail"]
 
 
+@pytest.mark.parametrize(("cached", "new"), [
+    ("What did Ama send from Lagos to Accra?", "What did Ama send to Lagos from Accra?"),
+    ("Who argued for the new roof?", "Who argued against the new roof?"),
+    ("What did Mateo give Castellanos?", "What did Castellanos give Mateo?"),
+    ("Who did the deacon thank after the flood?", "Who thanked the deacon after the flood?"),
+    ("What did Ines do after she was ordained?", "What did Ines do before she was ordained?"),
+    ("What must you check after tightening the spokes?",
+     "What must you check before tightening the spokes?"),
+])
+def test_aligned_questions_with_a_noun_in_another_role_are_refused(cached: str,
+                                                                   new: str) -> None:
+    d = sr.detail_check(nlp.facts(cached), nlp.facts(new))
+    assert not d.passed, d.detail
+
+
+@pytest.mark.parametrize(("cached", "new"), [
+    ("How many loaves does Odile give away on Fridays?",
+     "On Fridays, how many loaves does Odile give away?"),
+    ("How long did Beatrice keep the lamp burning?",
+     "For how long did Beatrice keep the lamp burning?"),
+    ("What did Okafor's mother say?", "What did the mother of Okafor say?"),
+])
+def test_a_phrase_moved_whole_keeps_its_role(cached: str, new: str) -> None:
+    d = sr.detail_check(nlp.facts(cached), nlp.facts(new))
+    assert d.passed, d.detail
+
+
 def test_reworded_negation_of_an_asserted_word_is_refused() -> None:
     d = _decide("Which cars stopped for her on the road?",
                 "On the interstate, which drivers did not stop to help?")
