@@ -185,7 +185,8 @@ def asked(question: str) -> Asked:
                  frozenset(pairs))
 
 
-_ENDING = re.compile(r"(?:'s|ies|es|s|ing|ed)$")
+# "es" is a plural's ending only after a hissing sound (churches, boxes; Andes is no "and")
+_ENDING = re.compile(r"(?:'s|ies|(?:(?<=[sxz])|(?<=[cs]h))es|s|ing|ed)$")
 
 
 _DERIVED = 3  # letters a name's derived form adds ("Persia": "Persian", "Israel": "Israelites")

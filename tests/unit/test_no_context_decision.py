@@ -109,3 +109,15 @@ def test_the_notes_are_read_once_per_version() -> None:
     memo.get("u", 2)
     memo.get("u", 1)  # evicted by version 2
     assert reads == ["u", "u", "u"]
+
+
+@pytest.mark.parametrize(("name", "note", "held"), [
+    ("Andes", "We walked up and down the ridge.", False),  # "es" after d: no plural of "and"
+    ("Churches", "The church on the hill.", True),
+    ("Foxes", "A fox crossed the yard.", True),
+    ("Jews", "A Jew of Tarsus.", True),
+])
+def test_a_name_is_held_by_its_own_forms_only(name: str, note: str, held: bool) -> None:
+    notes = note_facts.of_notes([(note, {})])
+    found = note_facts.absent(note_facts.Asked(names=(name.lower(),)), notes)
+    assert (found["names"][1] == []) is held, found
