@@ -113,6 +113,7 @@ class OutputGuard:
         self.sent = ""
         self.leaked = False
         self._checked = 0  # where the text that was last checked ended
+        self._passed = ""  # the last raw text that passed the leak check
 
     def feed(self, piece: str) -> str:
         self.raw += piece
@@ -126,7 +127,10 @@ class OutputGuard:
         return self._advance(self.raw[:cut])
 
     def close(self) -> tuple[Finished, str]:
-        done = finish(self.raw, self.sources, self.question)
+        # a text that already passed the leak check (an answer fed in one piece) is not read again
+        done = render(tidy(self.raw), self.sources, self.question) \
+            if self.raw and self.raw == self._passed else finish(self.raw, self.sources,
+                                                                  self.question)
         if done.leaked:
             self.leaked = True
             return done, ""
@@ -138,6 +142,7 @@ class OutputGuard:
         if finish(self.raw, self.sources, self.question).leaked:
             self.leaked = True
             return ""
+        self._passed = self.raw
         # the whole text so far passed the leak check: its prefix needs the rest of step 7 only
         text = render(tidy(prefix), self.sources, self.question).text if prefix else ""
         if not text.startswith(self.sent) or len(text) <= len(self.sent):

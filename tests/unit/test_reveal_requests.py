@@ -56,3 +56,30 @@ def test_the_instructions_with_their_words_reversed_are_replaced_whole_and_in_a_
     assert len(sent.split()) < 7  # nothing of the instructions went out before the catch
     one_rule = word_reversed(SYSTEM_PROMPT.split("\n")[3])  # a single rule is enough
     assert finish(one_rule, []).text == LEAK_REPLACEMENT
+
+
+def test_a_stream_reads_a_text_for_leaks_once_and_still_catches_an_echo_at_the_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag_core.postprocess as post
+
+    checked: list[str] = []
+
+    def counted(text: str, sources: object = ()) -> bool:
+        checked.append(text)
+        return post.leaks_system_prompt.__wrapped__(text, sources)  # type: ignore[attr-defined]
+
+    counted.__wrapped__ = post.leaks_system_prompt  # type: ignore[attr-defined]
+    monkeypatch.setattr(post, "leaks_system_prompt", counted)
+    answer = "The sermon said grace comes first, and the choir sang twice that morning."
+    guard = OutputGuard([], holdback=0)
+    sent = guard.feed(answer)
+    final, rest = guard.close()
+    assert sent + rest == final.text and not final.leaked
+    assert checked == [answer]  # fed in one piece: checked once, not again at the close
+    checked.clear()
+    guard = OutputGuard([], holdback=0, step=10_000)  # no check between the first and the close
+    first = guard.feed(answer + " ")
+    assert first and guard.feed(word_reversed(SYSTEM_PROMPT)) == ""
+    final, rest = guard.close()
+    assert final.leaked and final.text == LEAK_REPLACEMENT and rest == ""
+    assert len(checked) == 2  # the text grew after its check: read again at the close
