@@ -29,14 +29,18 @@ def _load(path: str) -> Tokenizer:
 
 
 # Texts up to this long have their counts memoised: a chunk's block is counted for every
-# context it enters. Whole prompts (unique, several KB) are not: they would fill the memo
-# (at most 8192 x 2 KB here) without ever being asked for again.
+# context it enters. Whole prompts (unique, several KB) would fill that memo (at most 8192 x
+# 2 KB here) without ever being asked for again; they have a short memo of their own, since one
+# prompt is counted twice in a row: by billing before the call and for the call's usage after.
 _MEMO_CHARS = 2048
 
 
-@lru_cache(maxsize=8192)
-def _count(path: str, text: str) -> int:
+def _encoded_length(path: str, text: str) -> int:
     return len(_load(path).encode(text, add_special_tokens=False).ids)
+
+
+_count = lru_cache(maxsize=8192)(_encoded_length)
+_count_long = lru_cache(maxsize=16)(_encoded_length)
 
 
 class TokenCounter:
@@ -52,9 +56,7 @@ class TokenCounter:
     def count(self, text: str) -> int:
         if not text:
             return 0
-        if len(text) <= _MEMO_CHARS:
-            return _count(self._path, text)
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return (_count if len(text) <= _MEMO_CHARS else _count_long)(self._path, text)
 
     def count_messages(self, messages: Iterable[Mapping[str, object]]) -> int:
         """Prompt tokens of chat messages: the tokens of each message's content, summed (the one

@@ -1,3 +1,4 @@
+from rag_core import tokens
 from rag_core.context import select_context
 from rag_core.llm.prompt import build_prompt, format_note_block
 from rag_core.tokens import default_counter
@@ -77,3 +78,18 @@ def test_memoised_and_long_counts_are_the_tokenizers_counts() -> None:
         assert counter.count(text) == len(
             counter.tokenizer.encode(text, add_special_tokens=False).ids)
     assert counter.count(long) > 200 * counter.count(short) - 200
+
+
+def test_a_long_prompt_counted_twice_in_a_row_is_encoded_once() -> None:
+    counter = default_counter()
+    prompt = " ".join(f"note{i} says the harvest came in week {i}" for i in range(400))
+    assert len(prompt) > tokens._MEMO_CHARS  # a whole prompt, not a chunk
+    messages = [{"role": "user", "content": prompt}]
+    before = tokens._count_long.cache_info()
+    first = counter.count_messages(messages)  # billing, before the call
+    again = counter.count_messages(messages)  # the call's usage, after it
+    after = tokens._count_long.cache_info()
+    encoded = len(counter.tokenizer.encode(prompt, add_special_tokens=False).ids)
+    assert first == again == encoded
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert counter.count(prompt + " more") == encoded + 1  # another text is counted afresh
