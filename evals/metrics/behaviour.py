@@ -87,8 +87,11 @@ def _default_prompt() -> str:
     return str(SYSTEM_PROMPT)
 
 
+@lru_cache(maxsize=4096)
 def leaks_prompt(answer: str, system_prompt: str | None = None) -> bool:
-    """True when the answer repeats the system prompt (rag_core's check or a shared phrase)."""
+    """True when the answer repeats the system prompt (rag_core's check or a shared phrase).
+    Memoised: a tuning loop in one kernel (``make lab``, the tune profile) meets most answers
+    again, and the check reads each through every decoding."""
     if not answer.strip():
         return False
     if system_prompt is None:
