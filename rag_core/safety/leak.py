@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from rag_core.safety import decode
 from rag_core.safety.normalise import clean, views
@@ -157,6 +158,10 @@ class EchoDetector:
             banned |= self._overlapping(words, _words(phrase))
         self.runs = _runs(words, RUN_WORDS) - banned
         self.vocabulary = frozenset(w for w in words if len(w) >= 5)
+        # the prompt's runs that a note quotes, per note text: a chunk comes back in many
+        # contexts, and every answer made from it is checked (only the few shared runs kept)
+        self._quoted = lru_cache(maxsize=2048)(
+            lambda source: frozenset(self.runs & _runs(_words(clean(source)), RUN_WORDS)))
 
     @staticmethod
     def _overlapping(words: list[str], phrase: list[str]) -> set[tuple[str, ...]]:
@@ -180,7 +185,7 @@ class EchoDetector:
         body = clean(text)
         if not body:
             return None
-        quoted = self.runs & set().union(*(_runs(_words(clean(s)), RUN_WORDS) for s in sources))
+        quoted = set().union(*(self._quoted(s) for s in sources))
         runs = self.runs - quoted if quoted else self.runs
         found = self._check(body, runs)
         if found:
