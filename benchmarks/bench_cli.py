@@ -9,6 +9,7 @@ ingest`` of the first ``--notes`` golden notes of one user, then ``--repeats`` r
 ``ask`` of a question not asked before (a miss: spaCy, the embedder, retrieval) and of the same
 question again (an exact hit: no spaCy, no embedder). Wall seconds and CPU seconds (user +
 system of the child) per command; medians with [min-max]. ``rag-core services down`` at the end.
+The commands write bytecode as a user's Python does (the ingest writes it first).
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ def main() -> None:
     notes.mkdir()
     for path in sorted((ROOT / "golden" / "notes" / args.user).iterdir())[:args.notes]:
         shutil.copy(path, notes)
-    env = {**os.environ, "RAG_STATE_DIR": str(work / "state"), "HF_HUB_OFFLINE": "1",
+    # as a user's Python runs: bytecode written once and read back (a machine that sets
+    # PYTHONDONTWRITEBYTECODE compiles every module of the package again in every command)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+           "RAG_STATE_DIR": str(work / "state"), "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
     cli = [sys.executable, "-m", "rag_core"]
     rows: dict[str, dict[str, list[float]]] = {
