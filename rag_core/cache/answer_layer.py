@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -58,9 +59,12 @@ class AnswerLayer:
         default_factory=dict, init=False, repr=False)
     # ``versioned``'s read from the event loop (``cache.loop_read``: exact hits only)
     loop_read: LoopRead | None = field(default=None, init=False, repr=False)
+    # a question's L1 slot, kept for recent questions: one asked again is not hashed again
+    slot: Callable[..., VersionSlot] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.loop_read = LoopRead.of(self.versioned)
+        self.slot = lru_cache(maxsize=4096)(self._slot)
 
     @property
     def semantic_enabled(self) -> bool:
@@ -68,7 +72,7 @@ class AnswerLayer:
 
     def key(self, params: SearchParams, user_id: str, notes_version: int,
             question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
-        return self._slot(params, user_id, question, top_k, filters).key(notes_version)
+        return self.slot(params, user_id, question, top_k, filters).key(notes_version)
 
     def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int,
               filters: Filters = NO_FILTERS) -> VersionSlot:
@@ -91,7 +95,7 @@ class AnswerLayer:
         single Redis server the version and the answer come in one round trip
         (``VersionedRead``); without a version in Redis, or elsewhere, the version first and
         then the answer."""
-        slot = self._slot(params, user_id, question, top_k, filters)
+        slot = self.slot(params, user_id, question, top_k, filters)
         truth = self.notes.truth
         epoch = truth.epoch()
         if not truth.trusted(user_id):  # Redis's copy may be older: PostgreSQL's
@@ -250,7 +254,7 @@ async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, ques
     if reader is None or read is None or not truth.trusted_now(user_id):
         return None
     epoch = truth.epoch()
-    slot = layer._slot(params, user_id, question, top_k, filters)
+    slot = layer.slot(params, user_id, question, top_k, filters)
     found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
                              (_twin(slot.head), IN_STALE))
     if found is None or truth.epoch() != epoch:
