@@ -102,16 +102,21 @@ _INVISIBLE_TABLE = _CharTable(lambda c: None if is_invisible(c) else c)
 _MARKS_TABLE = _CharTable(lambda c: None if unicodedata.category(c) == "Mn" else c)
 
 
+# lone surrogates and the non-characters: U+FDD0-FDEF and the last two code points of each plane
+_BAD_CODE_POINT = re.compile("[\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0, 0x110000, 0x10000)) + "]")
+
+
 def bad_code_point(text: str) -> str | None:
     """A description of the first lone surrogate or Unicode non-character in ``text``, if any
     (valid JSON can carry either; PostgreSQL and UTF-8 cannot)."""
-    for i, ch in enumerate(text):
-        cp = ord(ch)
-        if 0xD800 <= cp <= 0xDFFF:
-            return f"a lone surrogate (U+{cp:04X}) at position {i}"
-        if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE:
-            return f"a Unicode non-character (U+{cp:04X}) at position {i}"
-    return None
+    found = _BAD_CODE_POINT.search(text)
+    if found is None:
+        return None
+    cp, i = ord(found.group()), found.start()
+    if 0xD800 <= cp <= 0xDFFF:
+        return f"a lone surrogate (U+{cp:04X}) at position {i}"
+    return f"a Unicode non-character (U+{cp:04X}) at position {i}"
 
 
 def tag_text(text: str) -> str:

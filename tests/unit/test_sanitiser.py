@@ -106,6 +106,14 @@ def test_bad_code_points() -> None:
     assert bad_code_point("fine text, é, 中文, 🙏") is None
     assert "surrogate" in (bad_code_point("a\ud800") or "")
     assert "non-character" in (bad_code_point("a\ufffe") or "")
+    assert bad_code_point("ok \U0010ffff") == "a Unicode non-character (U+10FFFF) at position 3"
+
+
+def test_every_code_point_is_judged_by_the_unicode_definition() -> None:
+    """Surrogates, U+FDD0-FDEF and the last two code points of each of the 17 planes."""
+    for cp in range(0x110000):
+        bad = 0xD800 <= cp <= 0xDFFF or 0xFDD0 <= cp <= 0xFDEF or cp & 0xFFFE == 0xFFFE
+        assert (bad_code_point(chr(cp)) is not None) == bad, hex(cp)
 
 
 # --- decodings -------------------------------------------------------------------------------
