@@ -8,7 +8,7 @@ chunks and never sees bytes or key formats.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,6 +66,8 @@ class ContextLayer:
         if raw is not None:
             return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.cache, raw)
         chunks = search()
-        self.cache.set(key, codec.pack([asdict(c) for c in chunks]),
+        # each chunk's fields as they are: packing copies them (``asdict`` deep-copied every
+        # chunk's front matter first)
+        self.cache.set(key, codec.pack([vars(c) for c in chunks]),
                        self.caches.context_cache_ttl_s)
         return chunks, outcome(self.cache, raw)
