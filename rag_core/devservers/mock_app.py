@@ -49,7 +49,7 @@ def _shares_a_word(messages: list[dict[str, Any]], blocks: list[tuple[str, str]]
     user = next((str(m.get("content", "")) for m in reversed(messages)
                  if m.get("role") == "user"), "")
     asked = _QUESTION.search(user)
-    words = content_words(asked.group(1)) if asked else set()
+    words = content_words(asked.group(1)) if asked else frozenset()
     return not words or any(words & content_words(text) for _, text in blocks)
 
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from rag_core.llm.base import DECLINE, Generation, Prompt
 from rag_core.tokens import TokenCounter, default_counter
@@ -57,9 +58,12 @@ def _stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> set[str]:
-    """Lowercased, stemmed words of ``text`` without stop words."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> frozenset[str]:
+    """Lowercased, stemmed words of ``text`` without stop words (memoised: a note's sentences
+    are read again for every answer made from them)."""
+    return frozenset(_stem(w) for w in _WORD.findall(text.lower())
+                     if w not in _STOP and len(w) > 1)
 
 
 def _paragraph_lines(text: str) -> Iterator[str]:
@@ -187,7 +191,7 @@ class ExtractiveGenerator:
                 seen.add(key)
                 # a "[7]" in a note would read as a citation: only ours may look like one
                 sentence = _BRACKET_NUMBER.sub(r"(\1)", sentence)
-                out.append(_Candidate(n, pos, sentence, frozenset(content_words(sentence))))
+                out.append(_Candidate(n, pos, sentence, content_words(sentence)))
         return out
 
     def _rank(self, question: str, candidates: list[_Candidate]
