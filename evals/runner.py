@@ -44,6 +44,7 @@ from evals.report.run_report import (
     SummaryError,
     settings_from_json,
 )
+from evals.runs import warm_kernel
 from evals.runs.execute import (
     KERNEL,
     RecordedSettings,
@@ -125,6 +126,7 @@ def run(options: RunOptions) -> RunResult:
                               [v for v in [options.overrides.get("state_dir")]
                                if isinstance(v, str)])
     before = servers.running(dirs)
+    warm_state = knobs.harness_state_dir() if warm_kernel.enabled(options.profile) else None
     outcomes: list[NotebookOutcome] = []
     metrics: dict[str, object] = {}
     parameters: dict[str, dict[str, object]] = {}
@@ -139,7 +141,8 @@ def run(options: RunOptions) -> RunResult:
         parameters[spec.name] = {k: v for k, v in params.items() if k != "output_dir"}
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "output_dir")
         print(f"[{i}/{len(specs)}] {spec.name} ({spec.path}) {shown}", file=stream, flush=True)
-        outcome = execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream)
+        outcome = execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream,
+                          warm_state)
         outcomes.append(outcome)
         for result in record.load_results(out_dir):
             metrics.update(result["metrics"])
