@@ -29,13 +29,19 @@ def _load(path: str) -> Tokenizer:
 
 
 # Texts up to this long have their counts memoised: a chunk's block is counted for every
-# context it enters. Whole prompts (unique, several KB) are not: they would fill the memo
-# (at most 8192 x 2 KB here) without ever being asked for again.
+# context it enters. Whole prompts (several KB) have a memo of their own of a few entries:
+# each is counted twice in a row (the cost ledger's reservation, then the answer's usage) and
+# never again, so a large memo would fill with them.
 _MEMO_CHARS = 2048
 
 
 @lru_cache(maxsize=8192)
 def _count(path: str, text: str) -> int:
+    return len(_load(path).encode(text, add_special_tokens=False).ids)
+
+
+@lru_cache(maxsize=8)
+def _count_long(path: str, text: str) -> int:
     return len(_load(path).encode(text, add_special_tokens=False).ids)
 
 
@@ -54,7 +60,7 @@ class TokenCounter:
             return 0
         if len(text) <= _MEMO_CHARS:
             return _count(self._path, text)
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return _count_long(self._path, text)
 
     def count_messages(self, messages: Iterable[Mapping[str, object]]) -> int:
         """Prompt tokens of chat messages: the tokens of each message's content, summed (the one

@@ -140,7 +140,14 @@ def attached(state_dir: Path, stream: TextIO) -> Iterator[Attached | None]:
             yield None
             return
         try:
-            info = _ready(state_dir, stream)
+            try:
+                info = _ready(state_dir, stream)
+            except Exception as exc:  # no kernel to lend: this notebook starts its own
+                print(f"evals: no warm kernel ({exc}): this notebook runs in a kernel of its "
+                      "own", file=stream)
+                stop(state_dir)
+                yield None
+                return
             km = Attached(connection_file=str(home / "connection.json"))
             km.load_connection_file()
             km.pid = int(str(info["pid"]))
@@ -152,7 +159,8 @@ def attached(state_dir: Path, stream: TextIO) -> Iterator[Attached | None]:
                     with contextlib.suppress(Exception):
                         client.stop_channels()
         finally:
-            (home / "last_run").touch()
+            with contextlib.suppress(OSError):
+                (home / "last_run").touch()
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
@@ -290,6 +298,8 @@ def _watch(state_dir: Path, home: Path, idle_s: float) -> None:
             idle = idle_s + 1  # the folder was removed: nobody will use this kernel
         if idle <= idle_s:
             continue
+        if not home.is_dir():
+            os._exit(0)  # the state folder was removed: nobody will find this kernel
         with open(home / "run.lock", "a+") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

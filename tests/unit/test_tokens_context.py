@@ -77,3 +77,17 @@ def test_memoised_and_long_counts_are_the_tokenizers_counts() -> None:
         assert counter.count(text) == len(
             counter.tokenizer.encode(text, add_special_tokens=False).ids)
     assert counter.count(long) > 200 * counter.count(short) - 200
+
+
+def test_a_prompt_counted_twice_in_a_row_is_encoded_once() -> None:
+    # the cost ledger's reservation and the answer's usage count the same whole prompt
+    from rag_core import tokens
+
+    counter = default_counter()
+    prompt = "Who gleaned in the fields of Boaz? " * 120  # a whole prompt: past 2048 characters
+    before = tokens._count_long.cache_info()
+    first = counter.count(prompt)
+    assert counter.count(prompt) == first
+    after = tokens._count_long.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert tokens._count_long.cache_info().maxsize <= 16  # a few prompts, never a pile of them
