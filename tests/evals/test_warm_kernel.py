@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -74,7 +75,7 @@ def test_the_next_run_reuses_the_kernel_with_a_fresh_namespace(notebook, state, 
     first, log, _ = _run(notebook, state, tmp_path, 1)
     assert "started a warm kernel" in log
     second, log, counts = _run(notebook, state, tmp_path, 2)
-    assert second["warm.pid"] == first["warm.pid"]  # the same process
+    assert second["warm.pid"] == first["warm.pid"], log  # the same process
     assert "warm kernel" not in log  # nothing to say
     # nothing the first run left (a variable, an environment variable, the working folder)
     assert second["warm.leftover"] == 0.0
@@ -82,6 +83,11 @@ def test_the_next_run_reuses_the_kernel_with_a_fresh_namespace(notebook, state, 
     assert counts == [1, 2, 3]  # the cells are numbered as in a new kernel
     status = services.status(_settings(state))[warm_kernel.NAME]
     assert status["running"] and status["pid"] == first["warm.pid"]
+    # it outlives the command, so it never holds the command's output (`... | tail` ends)
+    kernel_fds = Path(f"/proc/{int(first['warm.pid'])}/fd")
+    held = {os.readlink(fd) for fd in kernel_fds.iterdir()}
+    assert os.readlink(kernel_fds / "0") == "/dev/null"
+    assert not held & {os.readlink(f"/proc/self/fd/{n}") for n in (1, 2)}
 
 
 def test_a_changed_environment_starts_a_new_kernel(notebook, state, tmp_path, monkeypatch):
