@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ from evals.report.run_report import (
     SummaryError,
     settings_from_json,
 )
+from evals.runs import warm_kernel
 from evals.runs.execute import (
     KERNEL,
     RecordedSettings,
@@ -125,6 +127,8 @@ def run(options: RunOptions) -> RunResult:
                               [v for v in [options.overrides.get("state_dir")]
                                if isinstance(v, str)])
     before = servers.running(dirs)
+    questions = _questions(plan)  # read while the notebooks run
+    warm_state = knobs.harness_state_dir() if warm_kernel.enabled(options.profile) else None
     outcomes: list[NotebookOutcome] = []
     metrics: dict[str, object] = {}
     parameters: dict[str, dict[str, object]] = {}
@@ -139,7 +143,8 @@ def run(options: RunOptions) -> RunResult:
         parameters[spec.name] = {k: v for k, v in params.items() if k != "output_dir"}
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "output_dir")
         print(f"[{i}/{len(specs)}] {spec.name} ({spec.path}) {shown}", file=stream, flush=True)
-        outcome = execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream)
+        outcome = execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream,
+                          warm_state)
         outcomes.append(outcome)
         for result in record.load_results(out_dir):
             metrics.update(result["metrics"])
@@ -171,7 +176,7 @@ def run(options: RunOptions) -> RunResult:
     elif options.profile in ("tune", "smoke"):
         results = _not_measured(results, f"not measured: the {options.profile} profile skips "
                                          "this part")
-    judged = _judge(plan, out_root)
+    judged = _judge(plan, out_root, questions)
     results += judged.gates()
     baseline_path = plan.baseline.path if plan.baseline else plan.summary_baseline
     run_info = RunInfo(
@@ -235,18 +240,31 @@ def _page(judged: Judged, folder: Path, title: str,
                verdict.newly_passing if verdict else (), report_plots.plot_files(outcomes))
 
 
-def _judge(plan: Plan, out_root: Path) -> Judged:
-    """Each question of the run's quality rows judged, against the plan's baseline."""
-    if plan.dataset is not None:
-        items = plan.dataset.qa.to_dict("records")
-    elif (out_root / "quality").is_dir():
-        from evals.datasets import default_dataset
+def _questions(plan: Plan) -> Future[list[dict[str, object]]]:
+    """The questions a quality notebook's rows are judged by, read in a thread while the
+    notebooks run (the golden set's: pandas and the notes, 1-2 s the runner waited for after
+    the last notebook)."""
+    def read() -> list[dict[str, object]]:
+        if plan.dataset is not None:
+            items = plan.dataset.qa.to_dict("records")
+        elif any(s.name == "quality" for s in plan.specs):
+            from evals.datasets import default_dataset
 
-        items = default_dataset().qa.to_dict("records")
-    else:
-        items = []
-    return judge_run(out_root, [{str(k): v for k, v in i.items()} for i in items],
-                     plan.baseline)
+            items = default_dataset().qa.to_dict("records")
+        else:
+            items = []
+        return [{str(k): v for k, v in i.items()} for i in items]
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="questions")
+    future = pool.submit(read)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
+
+
+def _judge(plan: Plan, out_root: Path, questions: Future[list[dict[str, object]]]) -> Judged:
+    """Each question of the run's quality rows judged, against the plan's baseline."""
+    items = questions.result() if (out_root / "quality").is_dir() else []
+    return judge_run(out_root, items, plan.baseline)
 
 
 def _not_measured(results: list[gates_mod.GateResult], why: str

@@ -17,6 +17,7 @@ Snapshot = dict[Path, frozenset[str]]
 # profiles whose runs leave the servers they started running (a tuning loop's next run finds
 # them up; ``rag-core services down`` stops them), as ``--keep-services`` does for any profile
 KEPT_BY = ("tune",)
+SERVERS = ("postgres", "redis")  # the registry's other processes (a warm kernel) are not ours
 
 
 def state_dirs(base: Path, extra: Iterable[str | Path] = ()) -> list[Path]:
@@ -42,7 +43,8 @@ def running(dirs: Iterable[Path]) -> Snapshot:
             out[folder] = frozenset()
             continue
         status = services.status(_settings(folder))  # type: ignore[arg-type]
-        out[folder] = frozenset(name for name, row in status.items() if row.get("running"))
+        out[folder] = frozenset(name for name, row in status.items()
+                                if name in SERVERS and row.get("running"))
     return out
 
 

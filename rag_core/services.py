@@ -289,6 +289,9 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
             "port": port or None,
             "running": bool(port) and port_open("127.0.0.1", port),
         }
+    for name, entry in _processes(settings).items():
+        out[name] = {"mode": "process", "pid": entry.get("pid"), "what": entry.get("what"),
+                     "running": process_alive(entry)}
     return out
 
 
@@ -297,7 +300,74 @@ def stop_all(settings: Settings) -> dict[str, bool]:
         return {
             "postgres": False if settings.database_url else stop_postgres(settings),
             "redis": False if settings.redis_url else stop_redis(settings),
+            **{name: _stop_process(settings, name) for name in _processes(settings)},
         }
+
+
+# --- other processes that outlive their starter (a warm notebook kernel) -------------------
+
+
+def _processes(settings: Settings) -> dict[str, dict[str, object]]:
+    found = _read_registry(settings).get("processes", {})
+    return {str(k): v for k, v in found.items() if isinstance(v, dict)}
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Its start in clock ticks since boot (``/proc``): a reused pid has another one."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_alive(entry: dict[str, object]) -> bool:
+    """The registered process still runs (same pid and start time, not a zombie)."""
+    try:
+        pid = int(str(entry.get("pid")))
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return False
+    ticks = entry.get("start_ticks")
+    return state not in ("Z", "X") and (ticks is None or ticks == _start_ticks(pid))
+
+
+def register_process(settings: Settings, name: str, pid: int, what: str) -> None:
+    """A process that ``stop_all`` ends (SIGTERM to its process group: start it in a session
+    of its own) and ``status`` shows."""
+    with _locked(_state(settings) / "services.lock"):
+        registry = _read_registry(settings)
+        registry.setdefault("processes", {})[name] = {
+            "pid": pid, "start_ticks": _start_ticks(pid), "what": what}
+        _write_registry(settings, registry)
+
+
+def unregister_process(settings: Settings, name: str, pid: int) -> None:
+    """Forget ``name`` when it is still the entry of ``pid`` (the process ended itself)."""
+    with _locked(_state(settings) / "services.lock"):
+        registry = _read_registry(settings)
+        if _processes(settings).get(name, {}).get("pid") == pid:
+            registry.get("processes", {}).pop(name, None)
+            _write_registry(settings, registry)
+
+
+def stop_process(settings: Settings, name: str) -> bool:
+    """End the registered process ``name`` (False: it was not running)."""
+    with _locked(_state(settings) / "services.lock"):
+        return _stop_process(settings, name)
+
+
+def _stop_process(settings: Settings, name: str) -> bool:
+    registry = _read_registry(settings)
+    entry = registry.get("processes", {}).pop(name, None)
+    _write_registry(settings, registry)
+    if not isinstance(entry, dict) or not process_alive(entry):
+        return False
+    try:
+        os.killpg(int(entry["pid"]), signal.SIGTERM)
+    except OSError:
+        return False
+    return True
 
 
 def _mask(url: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO, TypedDict
 
@@ -44,17 +46,23 @@ def ensure_kernel(name: str = KERNEL) -> str:
 
 
 def execute(spec: profiles.NotebookSpec, params: dict[str, object], executed: Path,
-             out_dir: Path, stream: TextIO) -> report.NotebookOutcome:
+             out_dir: Path, stream: TextIO, warm_state: Path | None = None
+             ) -> report.NotebookOutcome:
+    """Run one notebook: in a new kernel, or with ``warm_state`` in the warm kernel of that
+    state folder (``evals.runs.warm_kernel``: the tuning loop's, which also writes the executed
+    notebook once at its end instead of after every cell: 1-1.5 s of a tune run)."""
     from evals.runs.papermill_import import papermill as import_papermill
 
     papermill = import_papermill()
     start = time.perf_counter()
     ok, error = True, ""
     try:
-        papermill.execute_notebook(
-            str(spec.file), str(executed), parameters=params, kernel_name=KERNEL,
-            cwd=str(REPO_ROOT), progress_bar=False, stderr_file=stream, log_output=False,
-        )
+        with _kernel(warm_state, stream) as km:  # None: papermill starts and stops one
+            papermill.execute_notebook(
+                str(spec.file), str(executed), parameters=params, kernel_name=KERNEL,
+                cwd=str(REPO_ROOT), progress_bar=False, stderr_file=stream, log_output=False,
+                km=km, request_save_on_cell_execute=warm_state is None,
+            )
     except papermill.PapermillExecutionError as exc:
         ok, error = False, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
     except Exception as exc:  # kernel died, timeout, bad notebook: all mean "notebook failed"
@@ -68,6 +76,17 @@ def execute(spec: profiles.NotebookSpec, params: dict[str, object], executed: Pa
         outcome.tables.update(result.get("tables", {}))
     return outcome
 
+
+
+@contextmanager
+def _kernel(warm_state: Path | None, stream: TextIO) -> Iterator[object]:
+    if warm_state is None:
+        yield None
+        return
+    from evals.runs import warm_kernel
+
+    with warm_kernel.attached(warm_state, stream) as km:
+        yield km
 
 
 class RecordedSettings(TypedDict):
