@@ -25,6 +25,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# a test's tune run keeps no warm kernel (it would outlive the suite in the checkout's state
+# folder); tests/evals/test_warm_kernel.py lends kernels itself and turns the switch back on
+os.environ["EVALS_WARM_KERNEL"] = "0"
 
 from servers import OwnPostgres, RedisClusterProcesses, RedisProcess  # noqa: E402
 

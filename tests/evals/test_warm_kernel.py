@@ -160,6 +160,7 @@ def test_an_idle_kernel_ends_itself(notebook, state, tmp_path, monkeypatch):
 
 
 def test_only_the_tune_profile_keeps_a_kernel_and_the_switch_turns_it_off(monkeypatch):
+    monkeypatch.delenv(warm_kernel.SWITCH)  # the suite turns it off (tests/conftest.py)
     assert warm_kernel.enabled("tune")
     assert not any(warm_kernel.enabled(p) for p in ("ci", "full", "dev", "smoke"))
     monkeypatch.setenv(warm_kernel.SWITCH, "0")
