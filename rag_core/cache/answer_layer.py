@@ -243,6 +243,12 @@ def _answer(raw: bytes) -> Answer:
     return Answer.from_dict(answer_codec.unpack(raw))
 
 
+# An entry that the event loop serves again is decoded once per process while it is hot: the
+# bytes are the key, so an entry written anew is decoded anew. The answer is shared, never
+# changed: a hit is served as a copy with its own request's fields (``AnswerMaker.from_cache``).
+_hot_answer = lru_cache(maxsize=256)(_answer)
+
+
 async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, question: str,
                     top_k: int, filters: Filters) -> tuple[int, str, Answer] | None:
     """Step 2 from the event loop, for an exact hit only: the notes version, the L1 key under
@@ -262,4 +268,4 @@ async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, ques
     read.versions._counted(found[0])
     read.values._counted(found[1])
     version = int(found[0])
-    return version, slot.key(version), _answer(found[1])
+    return version, slot.key(version), _hot_answer(found[1])

@@ -185,6 +185,22 @@ def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
     assert again.usage.input_tokens == 0 and again.cost_usd == 0.0
 
 
+def test_hits_from_the_event_loop_share_one_decoded_entry_and_never_change_it(
+        pipe: Pipeline) -> None:
+    """``answer_layer._hot_answer``: the loop's hits on one entry decode it once; each is
+    served as a copy with its own request's fields, so the third equals the first."""
+    import asyncio
+
+    first = pipe.ask(USER, FIRST)
+    served = [asyncio.run(pipe.cached(USER, FIRST, request_id=f"hit-{i}")) for i in range(3)]
+    assert all(a is not None and a.cache["query"] == "hit" for a in served)
+    per_request = {"request_id", "timings_ms"}
+    dicts = [{k: v for k, v in a.to_dict().items() if k not in per_request}
+             for a in served if a is not None]
+    assert dicts[0] == dicts[2] and dicts[0]["answer"] == first.answer
+    assert [a.request_id for a in served if a is not None] == ["hit-0", "hit-1", "hit-2"]
+
+
 def test_a_reused_paraphrase_asked_again_is_an_exact_hit_that_keeps_its_reason(
         pipe: Pipeline) -> None:
     first = pipe.ask(USER, FIRST)

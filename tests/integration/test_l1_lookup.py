@@ -222,3 +222,35 @@ def test_an_exact_hit_is_read_from_the_event_loop_and_nothing_else_is(
     assert layers.query.stats().hits == 1 and layers.versions.stats().hits >= 1
     layers.truth.debts[USER] = 8  # a version write Redis missed: settled the long way first
     assert on_loop() is None
+
+
+def test_a_hot_entry_is_decoded_once_and_an_entry_written_anew_is_read_anew(
+        redis_url: str, redis_mode: str, settings: Settings) -> None:
+    """The event loop's hits on one entry share one decoded answer (``_hot_answer``, keyed by
+    the entry's bytes); an answer written again under the same key is decoded from its own
+    bytes, never served from the memo of the old one."""
+    import asyncio
+
+    from rag_core.cache.answer_layer import exact_hit
+    from rag_core.store.filters import NO_FILTERS
+
+    if redis_mode == "cluster":
+        pytest.skip("a cluster has no one-trip read (the test above)")
+    layers = _layers(settings, redis_url)
+    params = settings.retrieval
+    _, key, _, _ = _lookup(layers, params, Truth(amara=3))
+
+    def served() -> Answer:
+        found = asyncio.run(exact_hit(layers.answers, params, USER, QUESTION, 5, NO_FILTERS))
+        assert found is not None
+        return found[2]
+
+    layers.put_answer(key, _answer("Abraham believed."), user_id=USER, notes_version=3,
+                      question=QUESTION, vector=None)
+    first = served()
+    assert served() is first and first.answer == "Abraham believed."
+    layers.answers.forget(USER, key, 3, None)
+    layers.put_answer(key, _answer("Abraham went out."), user_id=USER, notes_version=3,
+                      question=QUESTION, vector=None)
+    again = served()
+    assert again.answer == "Abraham went out." and first.answer == "Abraham believed."
