@@ -6,6 +6,7 @@ all of it (``semantic_rules``). spaCy's ``en_core_web_sm`` (the PyPI wheel
 from __future__ import annotations
 
 import calendar
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,8 +104,15 @@ class Facts:
     roles: tuple[tuple[str, str], ...] = ()
 
 
+# a chapter in digits or roman numerals: a text without one cites no passage
+_CHAPTER = re.compile(r"\d|\b[ivxlcdm]+\b", re.IGNORECASE)
+
+
 def scripture_refs(text: str) -> frozenset[str]:
-    """Normalised references (``GENESIS 45:4-45:8``); a book named without a chapter is none."""
+    """Normalised references (``GENESIS 45:4-45:8``); a book named without a chapter is none
+    (so a text without a chapter number is not handed to pythonbible)."""
+    if not _CHAPTER.search(text):
+        return frozenset()
     import pythonbible as pb
 
     out = set()
@@ -198,18 +206,19 @@ def _is_name(token: Any, in_ref: set[int]) -> bool:
 def reference_tokens(doc: Any) -> set[int]:
     """Token positions of scripture references: a book name that pythonbible reads as a book
     when a chapter follows, the chapter/verse numbers after it and a leading 1/2/3."""
-    import pythonbible as pb
-
     out: set[int] = set()
     for t in doc:
-        if not (t.is_alpha and t.text[:1].isupper()):
+        nxt = doc[t.i + 1] if t.i + 1 < len(doc) else None
+        if not (t.is_alpha and t.text[:1].isupper()) or nxt is None \
+                or not nxt.text[:1].isdigit():
             continue
+        import pythonbible as pb
+
         try:
             is_book = bool(pb.get_references(f"{t.text} 1"))
         except Exception:
             is_book = False
-        nxt = doc[t.i + 1] if t.i + 1 < len(doc) else None
-        if not is_book or nxt is None or not nxt.text[:1].isdigit():
+        if not is_book:
             continue
         out.add(t.i)
         if t.i > 0 and doc[t.i - 1].text in ("1", "2", "3"):

@@ -9,8 +9,8 @@ import calendar
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rag_core.decisions import nlp, quantities
@@ -41,7 +41,7 @@ def plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def passages(refs: frozenset[str]) -> frozenset[tuple[str, int, int]]:
+def passages_of(refs: frozenset[str]) -> frozenset[tuple[str, int, int]]:
     """(book, first chapter, last chapter) of normalised references (``nlp.scripture_refs``)."""
     out = set()
     for ref in refs:
@@ -61,11 +61,17 @@ class NoteFacts:
     years: frozenset[str] = frozenset()
     months: frozenset[int] = frozenset()
     month_years: frozenset[tuple[str, int]] = frozenset()  # a year and a month of one note
-    passages: frozenset[tuple[str, int, int]] = frozenset()
     # front-matter values as written: speakers, series, the years of dates (``narrowing``)
     speakers: frozenset[str] = frozenset()
     series: frozenset[str] = frozenset()
     dated: frozenset[str] = frozenset()
+    texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def passages(self) -> frozenset[tuple[str, int, int]]:
+        """The passages the texts cite, read the first time a question names one (pythonbible
+        costs a cold process about 0.4 s to import, and scans every text)."""
+        return passages_of(frozenset().union(*(nlp.scripture_refs(t) for t in self.texts)))
 
 
 def _meta_text(meta: Mapping[str, Any]) -> str:
@@ -104,16 +110,16 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
         pairs |= {(y, m) for y in item_years for m in item_months}
         if (date := str(meta.get("date") or ""))[:4].isdigit():
             dated.add(date[:4])
-        for field, values in front.items():
-            if isinstance(value := meta.get(field), str) and value.strip():
+        for name, values in front.items():
+            if isinstance(value := meta.get(name), str) and value.strip():
                 values.add(value)
     forms = {_stem(w) for w in words} | {
         w[:n] for w in words for n in range(max(4, len(w) - _DERIVED), len(w) + 1)}
     return NoteFacts(frozenset(words), frozenset(forms),
                      frozenset(quantities.values("\n".join(texts))),
-                     frozenset(years), frozenset(months), frozenset(pairs), passages(
-                         frozenset().union(*(nlp.scripture_refs(t) for t in texts))),
-                     frozenset(front["speaker"]), frozenset(front["series"]), frozenset(dated))
+                     frozenset(years), frozenset(months), frozenset(pairs),
+                     frozenset(front["speaker"]), frozenset(front["series"]), frozenset(dated),
+                     tuple(texts))
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ def asked(question: str) -> Asked:
     pairs = {(y, MONTHS[m.lower()]) for m, y in _MONTH_YEAR.findall(question)} | {
         (y, int(m)) for y, m in _ISO.findall(question)}
     return Asked(names, numbers, frozenset(years | {y for y, _ in pairs}),
-                 frozenset(months | {m for _, m in pairs}), passages(facts.scripture),
+                 frozenset(months | {m for _, m in pairs}), passages_of(facts.scripture),
                  frozenset(pairs))
 
 

@@ -78,8 +78,8 @@ import json, sys
 from rag_core.cli.main import main
 code = main(sys.argv[1:])
 sys.stdout.flush()
-loaded = sorted(m for m in ("torch", "spacy", "spacy.cli", "weasel", "httpx", "typer")
-                if m in sys.modules)
+loaded = sorted(m for m in ("torch", "spacy", "spacy.cli", "weasel", "httpx", "typer",
+                            "pythonbible") if m in sys.modules)
 import thinc.compat, torch  # torch still imports afterwards; thinc recorded it as absent
 print("MODULES " + json.dumps([loaded, thinc.compat.has_torch, hasattr(torch, "tensor")]),
       file=sys.stderr)
@@ -107,9 +107,10 @@ def test_ask_loads_spacy_without_torch(tmp_path: Path, database_url: str,
                                        redis_url: str) -> None:
     """``ask`` needs spaCy (the no-context decision) but not torch, which thinc imported on
     the way (about 2.5 s of a cold ``ask``), nor spaCy's command line (its HTTP clients,
-    typer, ...): spaCy is loaded, torch is not, and a later ``import torch`` in the same
-    process still works. The same question again, in a new
-    process, is an exact cache hit that loads none of ``HIT_SKIPS``."""
+    typer, ...), nor pythonbible for a question that cites no passage: spaCy is loaded,
+    torch is not, and a later ``import torch`` in the same process still works. The same
+    question again, in a new process, is an exact cache hit that loads none of
+    ``HIT_SKIPS``."""
     env = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(tmp_path / "state"),
                     DATABASE_URL=database_url, REDIS_URL=redis_url)
     notes = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"

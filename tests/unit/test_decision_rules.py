@@ -190,3 +190,25 @@ def test_plural_day_and_month_names_are_the_same_date() -> None:
     assert nlp.facts("What soup was served on Sundays?").dates == {"sunday"}
     assert nlp.facts("What soup was served on Sunday evenings?").dates == {"sunday"}
     assert nlp.facts("What did they sing in the 1990s?").dates == {"1990s"}  # not a name
+
+
+@pytest.mark.parametrize(("text", "refs"), [
+    ("Read Romans 8 today", {"ROMANS 8"}), ("Psalm xxiii", {"PSALMS 23"}),
+    ("I Corinthians 13:4", {"CORINTHIANS_1 13:4"}),
+    ("What does Jude say about doubters?", set()), ("Psalm twenty-three", set()),
+    ("Who rebuilt the wall of Jerusalem?", set())])
+def test_a_reference_needs_a_chapter_in_digits_or_roman_numerals(text: str,
+                                                                 refs: set[str]) -> None:
+    """A book named without a chapter is no reference; a text with no chapter number is not
+    handed to pythonbible at all (its import and scan are the slow part of a cold question)."""
+    assert nlp.scripture_refs(text) == refs
+
+
+def test_the_notes_passages_are_read_when_a_question_names_one() -> None:
+    from rag_core.decisions import note_facts
+
+    notes = note_facts.of_notes([("We read Romans 8 and Psalm 23.", {}), ("No passage.", {})])
+    assert "passages" not in vars(notes)  # not read yet
+    assert notes.passages == {("ROMANS", 8, 8), ("PSALMS", 23, 23)}
+    asked = note_facts.asked("What was said about Romans 8?")
+    assert note_facts.absent(asked, notes)["scripture"] == (["Romans 8"], [])
