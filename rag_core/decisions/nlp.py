@@ -104,8 +104,8 @@ class Facts:
     roles: tuple[tuple[str, str], ...] = ()
 
 
-# a chapter in digits or roman numerals: a text without one cites no passage
-_CHAPTER = re.compile(r"\d|\b[ivxlcdm]+\b", re.IGNORECASE)
+# a chapter after a word, in digits or roman numerals: a text without one cites no passage
+_CHAPTER = re.compile(r"[^\W\d_]\.?\s*\d|\b[ivxlcdm]+\b", re.IGNORECASE)
 
 
 def scripture_refs(text: str) -> frozenset[str]:
