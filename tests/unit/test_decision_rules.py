@@ -213,3 +213,19 @@ def test_the_notes_passages_are_read_when_a_question_names_one() -> None:
     assert notes.passages == {("ROMANS", 8, 8), ("PSALMS", 23, 23)}
     asked = note_facts.asked("What was said about Romans 8?")
     assert note_facts.absent(asked, notes)["scripture"] == (["Romans 8"], [])
+
+
+def test_spacys_registries_find_the_same_entry_points_grouped() -> None:
+    """``spacy_import._group_entry_points``: catalogue reads the installed entry points from
+    a dict of groups, and each group holds what importlib finds for it."""
+    import importlib.metadata as md
+
+    import catalogue
+
+    nlp.nlp()
+    grouped = catalogue.AVAILABLE_ENTRY_POINTS
+    assert type(grouped) is dict
+    for group in ("spacy_factories", "spacy_architectures", "spacy_languages", "thinc_layers"):
+        assert sorted(e.value for e in grouped.get(group, [])) == sorted(
+            e.value for e in md.entry_points(group=group))
+    assert grouped.get("spacy_architectures")  # spacy-legacy's, which the model needs
