@@ -24,9 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
@@ -40,6 +38,9 @@ from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_CANDIDATES = 3  # closest cached questions that get a full decision
 EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
@@ -200,6 +201,8 @@ class SemanticCache:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
+        import numpy as np
+
         now = self.clock()
         scope = self.scope(user_id, notes_version, filters)
         index = [(f, e) for f, e in self.entries.index(scope) if e.get("e", math.inf) > now]

@@ -88,10 +88,13 @@ sys.exit(code)
 
 
 # What an exact cache hit does not need: a model, spaCy, the embedder's runtimes, the context
-# packing, the prompt's leak detector, the output checks, the steps after retrieval.
+# packing, the prompt's leak detector and note guard, the output checks, the steps after
+# retrieval; numpy (vectors are for a miss) and OpenTelemetry's metrics SDK (redis-py's own
+# observability, never turned on: ``rag_core.redis_kv.redis_py``).
 HIT_SKIPS = ("torch", "spacy", "sentence_transformers", "transformers", "openvino",
              "onnxruntime", "fastapi", "rag_core.answers.generate", "rag_core.context",
-             "rag_core.safety.leak", "rag_core.postprocess")
+             "rag_core.safety.leak", "rag_core.postprocess", "rag_core.safety.note_guard",
+             "numpy", "opentelemetry.sdk.metrics")
 HIT_PROBE = f"""
 import json, sys
 from rag_core.cli.main import main
@@ -153,3 +156,31 @@ print(json.dumps([before, callable(spacy.cli.download), "spacy_version" in info]
                          text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == [[], True, True]
+
+
+def test_redis_py_without_the_metrics_sdk_leaves_it_importable() -> None:
+    """redis-py comes in without OpenTelemetry's metrics SDK (it records it absent), the SDK
+    still imports afterwards, and a process that had the SDK first keeps it as it was."""
+    code = """
+import json, sys
+from rag_core.redis_kv.redis_py import redis
+before = "opentelemetry.sdk.metrics" in sys.modules
+from opentelemetry.sdk.metrics import MeterProvider
+import redis.observability.providers as providers
+print(json.dumps([before, callable(MeterProvider), providers.OTEL_AVAILABLE,
+                  callable(redis.Redis)]))
+"""
+    first = """
+import json
+from opentelemetry.sdk.metrics import MeterProvider
+from rag_core.redis_kv.redis_py import redis
+import redis.observability.providers as providers
+print(json.dumps(providers.MeterProvider is MeterProvider))
+"""
+    got = []
+    for probe in (code, first):
+        out = subprocess.run([sys.executable, "-c", probe], env=clean_env(), capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL, timeout=120)
+        assert out.returncode == 0, out.stderr
+        got.append(json.loads(out.stdout.splitlines()[-1]))
+    assert got == [[False, True, False, True], True]
