@@ -89,12 +89,13 @@ sys.exit(code)
 
 # What an exact cache hit does not need: a model, spaCy, the embedder's runtimes, the context
 # packing, the prompt's leak detector and note guard, the output checks, the steps after
-# retrieval; numpy (vectors are for a miss) and OpenTelemetry's metrics SDK (redis-py's own
-# observability, never turned on: ``rag_core.redis_kv.redis_py``).
+# retrieval; numpy (vectors are for a miss), OpenTelemetry's metrics SDK (redis-py's own
+# observability, never turned on: ``rag_core.redis_kv.redis_py``) and the tokenizer (a short
+# ASCII question is within its token budget uncounted: ``TokenCounter.truncate``).
 HIT_SKIPS = ("torch", "spacy", "sentence_transformers", "transformers", "openvino",
              "onnxruntime", "fastapi", "rag_core.answers.generate", "rag_core.context",
              "rag_core.safety.leak", "rag_core.postprocess", "rag_core.safety.note_guard",
-             "numpy", "opentelemetry.sdk.metrics")
+             "numpy", "opentelemetry.sdk.metrics", "tokenizers")
 HIT_PROBE = f"""
 import json, sys
 from rag_core.cli.main import main
