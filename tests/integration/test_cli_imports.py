@@ -89,13 +89,13 @@ sys.exit(code)
 
 # What an exact cache hit does not need: a model, spaCy, the embedder's runtimes, the context
 # packing, the prompt's leak detector and note guard, the output checks, the steps after
-# retrieval; numpy (vectors are for a miss), OpenTelemetry's metrics SDK (redis-py's own
-# observability, never turned on: ``rag_core.redis_kv.redis_py``) and the tokenizer (a short
+# retrieval; numpy (vectors are for a miss), OpenTelemetry's metrics SDK and Tornado (extras
+# of redis-py and pybreaker never used: ``procs.import_without``) and the tokenizer (a short
 # ASCII question is within its token budget uncounted: ``TokenCounter.truncate``).
 HIT_SKIPS = ("torch", "spacy", "sentence_transformers", "transformers", "openvino",
              "onnxruntime", "fastapi", "rag_core.answers.generate", "rag_core.context",
              "rag_core.safety.leak", "rag_core.postprocess", "rag_core.safety.note_guard",
-             "numpy", "opentelemetry.sdk.metrics", "tokenizers")
+             "numpy", "opentelemetry.sdk.metrics", "tornado", "tokenizers")
 HIT_PROBE = f"""
 import json, sys
 from rag_core.cli.main import main
@@ -159,24 +159,30 @@ print(json.dumps([before, callable(spacy.cli.download), "spacy_version" in info]
     assert json.loads(out.stdout.splitlines()[-1]) == [[], True, True]
 
 
-def test_redis_py_without_the_metrics_sdk_leaves_it_importable() -> None:
-    """redis-py comes in without OpenTelemetry's metrics SDK (it records it absent), the SDK
-    still imports afterwards, and a process that had the SDK first keeps it as it was."""
+def test_libraries_without_their_unused_extras_leave_them_importable() -> None:
+    """redis-py comes in without OpenTelemetry's metrics SDK and pybreaker without Tornado
+    (each records its extra absent); both extras still import afterwards, and a process that
+    had an extra first keeps the library's support for it."""
     code = """
 import json, sys
+from rag_core.llm.pybreaker_py import pybreaker
 from rag_core.redis_kv.redis_py import redis
-before = "opentelemetry.sdk.metrics" in sys.modules
+before = [m in sys.modules for m in ("opentelemetry.sdk.metrics", "tornado")]
 from opentelemetry.sdk.metrics import MeterProvider
 import redis.observability.providers as providers
+import tornado.gen
 print(json.dumps([before, callable(MeterProvider), providers.OTEL_AVAILABLE,
+                  pybreaker.HAS_TORNADO_SUPPORT, callable(tornado.gen.coroutine),
                   callable(redis.Redis)]))
 """
     first = """
 import json
 from opentelemetry.sdk.metrics import MeterProvider
+import tornado.gen
+from rag_core.llm.pybreaker_py import pybreaker
 from rag_core.redis_kv.redis_py import redis
 import redis.observability.providers as providers
-print(json.dumps(providers.MeterProvider is MeterProvider))
+print(json.dumps([providers.MeterProvider is MeterProvider, pybreaker.HAS_TORNADO_SUPPORT]))
 """
     got = []
     for probe in (code, first):
@@ -184,4 +190,4 @@ print(json.dumps(providers.MeterProvider is MeterProvider))
                              text=True, stdin=subprocess.DEVNULL, timeout=120)
         assert out.returncode == 0, out.stderr
         got.append(json.loads(out.stdout.splitlines()[-1]))
-    assert got == [[False, True, False, True], True]
+    assert got == [[[False, False], True, False, False, True, True], [True, True]]
