@@ -9,14 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from rag_core import observability as obs
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
 from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Decisions, Query
 
 if TYPE_CHECKING:  # the packing of the context (and the prompt's guards) only when it is built
+    import numpy as np
+
     from rag_core.context import Context
 
 LAYERS = ("query", "embedding", "context")

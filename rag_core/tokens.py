@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tokenizers import Tokenizer
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 def default_tokenizer_path() -> Path:
@@ -22,6 +24,8 @@ def default_tokenizer_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> Tokenizer:
+    from tokenizers import Tokenizer  # here: a question answered from the cache counts nothing
+
     tok = Tokenizer.from_file(path)
     tok.no_truncation()
     tok.no_padding()
@@ -70,7 +74,12 @@ class TokenCounter:
         return [len(e.ids) for e in encs]
 
     def truncate(self, text: str, max_tokens: int) -> tuple[str, bool]:
-        """Cut ``text`` to at most ``max_tokens`` tokens at a token boundary of the original."""
+        """Cut ``text`` to at most ``max_tokens`` tokens at a token boundary of the original.
+        ASCII text of at most ``max_tokens`` characters is within the budget without the
+        tokenizer: WordPiece's normaliser keeps ASCII text's length (lower case, no accents
+        to strip) and each token covers at least one character (a test holds the bound)."""
+        if text.isascii() and len(text) <= max_tokens:
+            return text, False
         if len(text) <= _MEMO_CHARS and self.count(text) <= max_tokens:
             return text, False  # counted once: a question asked again is not encoded again
         enc = self.tokenizer.encode(text, add_special_tokens=False)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any, Literal
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
@@ -62,9 +63,15 @@ class Query:
     user_id: str
     text: str
     original: str
-    tokens: int
     truncated: bool
+    # counts the tokens of a text (``TokenCounter.count``): ``tokens`` asks it when first read,
+    # so a question answered from the cache need not load the tokenizer
+    counter: Callable[[str], int] = field(repr=False, compare=False)
     flags: tuple[str, ...] = ()
+
+    @cached_property
+    def tokens(self) -> int:
+        return self.counter(self.text)
 
 
 @dataclass

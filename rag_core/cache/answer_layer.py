@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
 from rag_core.cache import answer_codec
@@ -39,6 +37,9 @@ from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, CacheOutcome, Chunk, Decisions
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 

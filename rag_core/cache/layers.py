@@ -17,9 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_core.cache.answer_layer import AnswerLayer
 from rag_core.cache.base import Cache, CacheStats
@@ -39,6 +37,9 @@ from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Answer, CacheOutcome, Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rag_core.cache.base import Cache
 from rag_core.config import Caches, Embedding
@@ -20,6 +19,9 @@ from rag_core.redis_kv.keys import context_key, embedding_key, normalize_query
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import CacheOutcome, Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def outcome(cache: Cache, value: object) -> CacheOutcome:

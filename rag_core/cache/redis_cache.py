@@ -15,9 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
-from redis.cluster import RedisCluster
-
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
@@ -25,6 +22,7 @@ from rag_core.config import Settings
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
 from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
 from rag_core.redis_kv.memory import held_bytes
+from rag_core.redis_kv.redis_py import RedisCluster, ResponseError
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
 
 log = logging.getLogger("rag_core.cache")
@@ -115,7 +113,7 @@ class RedisCache:
             if self._through is not None:
                 try:
                     return self._counted(_bytes(self._through(keys=[key, twin], args=[marker])))
-                except redis.ResponseError:
+                except ResponseError:
                     self._through = None  # scripts forbidden here: the long way from now on
             value = self._fetch(key)
             if value == marker:
@@ -348,7 +346,7 @@ class VersionedRead:
         try:
             raw_version, raw_value = self._script(keys=[version_key],
                                                   args=[head, tail, twin[0], twin[1]])
-        except redis.ResponseError as exc:
+        except ResponseError as exc:
             self.usable = False
             obs.log_event(log, logging.WARNING, "the one-trip L1 read cannot run on this "
                           "Redis; reading the version and the answer apart",

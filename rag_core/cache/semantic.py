@@ -24,9 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-import numpy as np
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
@@ -34,12 +33,15 @@ from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
 from rag_core.config import Settings
 from rag_core.decisions.judges import RulesJudge, SemanticJudge
-from rag_core.decisions.semantic_canonical import canonical, same_question, vocabulary
+from rag_core.decisions.semantic_canonical import Form, canonical, same_question, vocabulary
 from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_CANDIDATES = 3  # closest cached questions that get a full decision
 EVIDENCE_DEPTH = 5  # best chunks kept as an entry's evidence
@@ -50,11 +52,14 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
     question whose canonical form is the new one's (``semantic_canonical``), nothing else;
     ``loose``: that, else a candidate at cosine >= the threshold that passes the rules of
     ``semantic_rules``; ``off`` decides like ``strict`` but is never asked."""
-    loose = Policy(threshold=settings.semantic_cache_threshold, evidence_depth=EVIDENCE_DEPTH,
-                   canonical="first", vocabulary=model_words(settings.embedding_model))
-    if (mode or settings.semantic_mode) == "loose":
-        return loose
-    return replace(loose, canonical="only")
+    return _policy(settings.semantic_cache_threshold, settings.embedding_model,
+                   mode or settings.semantic_mode)
+
+
+def _policy(threshold: float, model: str, mode: str) -> Policy:
+    loose = Policy(threshold=threshold, evidence_depth=EVIDENCE_DEPTH, canonical="first",
+                   vocabulary=model_words(model))
+    return loose if mode == "loose" else replace(loose, canonical="only")
 
 
 def model_words(model: str) -> frozenset[str]:
@@ -83,7 +88,33 @@ def semantic_for(client: RedisClient | None, settings: Settings, *,
 
 def judge_for(settings: Settings) -> SemanticJudge:
     """The default semantic judge: the rules of ``settings``' mode."""
-    return RulesJudge(policy_for(settings))
+    return ModeJudge(settings.semantic_cache_threshold, settings.embedding_model,
+                     settings.semantic_mode)
+
+
+@dataclass(frozen=True)
+class ModeJudge:
+    """The rules of one mode (``RulesJudge``), built when first asked: their policy holds the
+    embedding model's whole words (its ``vocab.txt`` read, ~13 ms), which only a semantic
+    decision reads, so a process that answers from the exact cache never reads them."""
+
+    threshold: float
+    model: str
+    mode: str
+
+    @cached_property
+    def rules(self) -> RulesJudge:
+        return RulesJudge(_policy(self.threshold, self.model, self.mode))
+
+    @property
+    def policy(self) -> Policy:
+        return self.rules.policy
+
+    def decide(self, query: str, cached_query: str, similarity: float, new: Evidence,
+               cached: Evidence, cached_form: Form | None = None,
+               similar: Similar | None = None) -> Decision:
+        return self.rules.decide(query, cached_query, similarity, new, cached, cached_form,
+                                 similar)
 
 
 @dataclass(frozen=True)
@@ -200,6 +231,8 @@ class SemanticCache:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
+        import numpy as np
+
         now = self.clock()
         scope = self.scope(user_id, notes_version, filters)
         index = [(f, e) for f, e in self.entries.index(scope) if e.get("e", math.inf) > now]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from rag_core.cli import lifetime
 from rag_core.cli.args import (
     SEARCH_TOP_K,
     TOP_K,
@@ -366,16 +366,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv)
     finally:
         if argv is None:
-            # What the command built stays until the process ends: frozen out of the cyclic
-            # collector, the interpreter's last collections skip it (they cost a cold
-            # ``ask`` 0.2-0.3 s of CPU after its answer was printed). Memory goes back to
-            # the system all the same; exit handlers and thread joins run as before.
-            gc.freeze()
+            lifetime.end()
 
 
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:
+        lifetime.begin(args.command)
     try:
         return int(args.func(args))
     except RagError as exc:

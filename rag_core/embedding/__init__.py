@@ -10,17 +10,39 @@ process.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rag_core.config import Settings
 from rag_core.embedding.base import DEFAULT_MODEL, Embedder, resolve_model_path, vector_numerics
-from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
-from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
 
-__all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "build_embedder",
-           "resolve_model_path", "vector_numerics"]
+if TYPE_CHECKING:
+    from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
+    from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
+
+__all__ = ["DEFAULT_MODEL", "Embedder", "OnnxRuntimeEmbedder", "OpenVinoEmbedder",
+           "SentenceTransformerEmbedder", "build_embedder", "resolve_model_path",
+           "vector_numerics"]
+
+# The embedders' modules (numpy, the exported model's files) load with the first embedder or
+# the first name asked for: what only reads the model's name and numerics (the cache keys of
+# an exact hit) imports the protocol alone.
+_LAZY = {"OnnxRuntimeEmbedder": "runtimes", "OpenVinoEmbedder": "runtimes",
+         "SentenceTransformerEmbedder": "sentence_transformer"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"rag_core.embedding.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_embedder(settings: Settings) -> Embedder:
     """The embedder of ``settings.embedding_backend`` (the one place that knows them all)."""
+    from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
+    from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
+
     common = (settings.embedding_model, settings.embedding_dim, settings.embedding_batch_size)
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(*common, threads=settings.embedding_threads)

@@ -4,11 +4,12 @@ are (a wheel, no hub download) and what its vectors are computed in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from rag_core.config import Embedding
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

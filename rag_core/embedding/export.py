@@ -34,12 +34,13 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
 from rag_core.errors import EmbeddingFailed
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXPORT_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -207,6 +208,8 @@ def _read_meta(folder: Path) -> dict[str, Any]:
 
 def _check(graph: Path, exported: ExportedModel, reference: np.ndarray) -> None:
     """The new graph must give the reference vectors (cosine) on the check texts."""
+    import numpy as np
+
 
     session = onnxruntime_session(graph, threads=0)
     tokens = Tokens(exported)
@@ -220,6 +223,8 @@ def _check(graph: Path, exported: ExportedModel, reference: np.ndarray) -> None:
 
 
 def _build_raw(model_path: str, out: Path) -> None:
+    import numpy as np
+
     global _exports_made
     import torch
     from sentence_transformers import SentenceTransformer
@@ -260,6 +265,8 @@ def _build_raw(model_path: str, out: Path) -> None:
 
 def _build_ort(raw: ExportedModel, out: Path) -> None:
     """ONNX Runtime's transformer fusions on the raw graph (BERT attention, layer norms)."""
+    import numpy as np
+
     global _exports_made
     from onnxruntime.transformers import optimizer
 

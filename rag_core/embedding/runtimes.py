@@ -14,15 +14,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_core.embedding.base import resolve_model_path
 from rag_core.embedding.export import ensure_export, locked, source_key
 from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
 from rag_core.errors import EmbeddingFailed
 from rag_core.procs import pool_threads
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _runtimes: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
@@ -115,6 +116,8 @@ class RuntimeEmbedder:
         raise NotImplementedError
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         tokens, run = self._runtime()
@@ -142,6 +145,8 @@ class OnnxRuntimeEmbedder(RuntimeEmbedder):
     variant: Variant = "ort"
 
     def _open(self, exported: ExportedModel) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        import numpy as np
+
         session = onnxruntime_session(exported.graph, self.threads)
 
         def run(feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -185,6 +190,7 @@ class OpenVinoEmbedder(RuntimeEmbedder):
                 "TBB_PARTITIONER": "AUTO"}
 
     def _open(self, exported: ExportedModel) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        import numpy as np
         import openvino as ov
 
         config = self.ov_config()

@@ -6,12 +6,14 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rag_core.embedding.base import DEFAULT_MODEL, resolve_model_path
 from rag_core.errors import EmbeddingFailed
 from rag_core.procs import pool_threads
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _models: dict[str, object] = {}
 _lock = threading.Lock()
@@ -71,6 +73,8 @@ class SentenceTransformerEmbedder:
         return model
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._model()

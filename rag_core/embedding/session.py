@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag_core.procs import pool_threads
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Variant = Literal["raw", "ort"]
 
@@ -46,6 +47,8 @@ class Tokens:
 
     def batch(self, encodings: Sequence[Any]) -> dict[str, np.ndarray]:
         """Model inputs of one batch, padded to its longest text."""
+        import numpy as np
+
         width = max(len(e.ids) for e in encodings)
         shape = (len(encodings), width)
         ids = np.full(shape, self.pad_id, dtype=np.int64)

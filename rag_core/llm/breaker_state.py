@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pybreaker
-
 from rag_core import observability as obs
+from rag_core.llm.pybreaker_py import pybreaker
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 
 log = logging.getLogger("rag_core.llm")

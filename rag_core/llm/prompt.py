@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from rag_core.llm.base import DECLINE, REFUSAL, Prompt, is_decline  # noqa: F401  (the prompt's rule 4)
 from rag_core.safety.markup import defuse_tags as defuse_tags  # re-exported
 from rag_core.safety.markup import note_field, note_text
-from rag_core.safety.note_guard import guard_field, guard_text
 from rag_core.types import Chunk
 
 if TYPE_CHECKING:
@@ -53,6 +52,8 @@ def source_header(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     """The line that introduces source ``[n]``: title and metadata, neutralised, one line;
     with ``guard``, instructions planted in them are left out (``safety.note_guard``)."""
     meta = chunk.metadata
+    if guard:
+        from rag_core.safety.note_guard import guard_field
 
     def field(value: object) -> str:
         text = note_field(value)
@@ -79,6 +80,8 @@ def format_note_block(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     sentences that instruct the model are left out (``safety.note_guard``)."""
     text = note_text(chunk.text).strip()
     if guard:
+        from rag_core.safety.note_guard import guard_text
+
         text = guard_text(text)
     return f'<note n="{n}">\n{source_header(n, chunk, guard=guard)}\n{text}\n</note>'
 
@@ -108,15 +111,21 @@ def build_prompt(question: str, chunks: Sequence[Chunk], max_tokens: int, *,
     )
 
 
+# A note with one short word in every field: its block shows the layout alone. Nothing in it
+# instructs anyone, so the guard leaves it as it is (a test holds that): ``prompt_id`` renders
+# it unguarded, and a process that answers from the cache loads none of the guard's patterns.
+LAYOUT_SAMPLE = Chunk(chunk_id="c", note_id="n", user_id="u", ordinal=0, text="t",
+                      metadata={"title": "T", "speaker": "S", "date": "D", "series": "R",
+                                "scripture": ["X 1:1"], "tags": ["g"]})
+
+
 @cache
 def prompt_id() -> str:
     """A fingerprint of everything fixed that the model is sent (system prompt, reminder, the
     note-block layout): part of every answer's cache key, so editing the prompt invalidates
     cached answers without anyone bumping a version by hand."""
-    sample = Chunk(chunk_id="c", note_id="n", user_id="u", ordinal=0, text="t",
-                   metadata={"title": "T", "speaker": "S", "date": "D", "series": "R",
-                             "scripture": ["X 1:1"], "tags": ["g"]})
-    parts = (SYSTEM_PROMPT, REMINDER, build_user_message("q", [format_note_block(1, sample)]))
+    parts = (SYSTEM_PROMPT, REMINDER,
+             build_user_message("q", [format_note_block(1, LAYOUT_SAMPLE, guard=False)]))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
 
 

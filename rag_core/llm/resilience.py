@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-import pybreaker
-
 from rag_core import observability as obs
 from rag_core.config import ModelCalls, fixed
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
@@ -48,6 +46,7 @@ from rag_core.llm.breaker_state import (
 )
 from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import LLMHealth, Problem
+from rag_core.llm.pybreaker_py import pybreaker
 from rag_core.llm.retry import Retrier
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import breaker_prefix

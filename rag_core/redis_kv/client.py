@@ -21,14 +21,15 @@ from __future__ import annotations
 import threading
 from typing import Literal, TypeAlias
 
-import redis
-from redis.backoff import ExponentialBackoff
-from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException
-from redis.retry import Retry
-
 from rag_core.config import Settings, fixed
 from rag_core.errors import DependencyError
+from rag_core.redis_kv.redis_py import (
+    ExponentialBackoff,
+    RedisCluster,
+    RedisClusterException,
+    Retry,
+    redis,
+)
 from rag_core.redis_kv.restarts import RunIdWatch, register
 
 RedisClient: TypeAlias = redis.Redis | RedisCluster

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
-import numpy as np
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def pack(obj: Any) -> bytes:
@@ -17,10 +19,14 @@ def unpack(raw: bytes) -> Any:
 
 
 def pack_vector(vector: np.ndarray) -> bytes:
+    import numpy as np
+
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
 def unpack_vector(raw: bytes, dim: int) -> np.ndarray:
+    import numpy as np
+
     vector = np.frombuffer(raw, dtype="<f4")
     if vector.shape[0] != dim:
         raise ValueError(f"cached vector has {vector.shape[0]} dimensions, expected {dim}")

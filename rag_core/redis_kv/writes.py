@@ -26,10 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from redis.cluster import RedisCluster
-
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import semantic_line_key
+from rag_core.redis_kv.redis_py import RedisCluster
 
 Outcome = Literal["written", "not_current"]
 

@@ -103,7 +103,7 @@ def validate_query(user_id: str, text: object, counter: TokenCounter, settings: 
         user_id=user_id,
         text=limited,
         original=text,
-        tokens=counter.count(limited),
         truncated=truncated,
+        counter=counter.count,
         flags=checked.flags,
     )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from rag_core.config import (  # noqa: F401  (re-exported for the store's modules)
     FUSED_MODES,
@@ -20,6 +18,9 @@ from rag_core.store.costs import CostStore
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Chunk, Note
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # What one search runs with is the retrieval section of Settings itself (``settings.retrieval``):
 # the store receives it with each call, and the cache keys hash it.

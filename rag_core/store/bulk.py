@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
 from rag_core.store import sql as q
 from rag_core.store.base import NoteWrite, UpsertResult
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -> str:

@@ -13,9 +13,7 @@ All SQL lives in ``rag_core.store.sql``; migrations and the HNSW index in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_core.config import Embedding, Index, Services, Settings
 from rag_core.store import schema
@@ -36,6 +34,9 @@ from rag_core.store.replica import ReplicaReads
 from rag_core.store.searches import PgSearches
 from rag_core.store.version_debts import PgVersionDebts
 from rag_core.types import Chunk, Note
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["PgVectorStore", "make_chunk_id", "store_for"]
 
@@ -204,6 +205,8 @@ class PgVectorStore:
     # --- helpers --------------------------------------------------------------------------
 
     def _matrix(self, embeddings: np.ndarray, n: int) -> np.ndarray:
+        import numpy as np
+
         mat = np.asarray(embeddings, dtype=np.float32)
         if n == 0:
             return mat.reshape(0, self.dim)

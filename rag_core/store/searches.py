@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 
 from rag_core.store import sql as q
@@ -18,6 +17,9 @@ from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.replica import ReplicaReads
 from rag_core.store.searching import run_search
 from rag_core.types import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Connect = Callable[[str], AbstractContextManager[Any]]
 
@@ -106,6 +108,8 @@ class PgSearches:
         return list(row[0]) if row and row[0] else []
 
     def _vector(self, embedding: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         vec = np.asarray(embedding, dtype=np.float32).reshape(-1)
         if vec.shape[0] != self.embedding_dim:
             raise ValueError(

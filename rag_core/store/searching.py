@@ -22,9 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 from opentelemetry import trace
 
@@ -33,6 +32,9 @@ from rag_core.store import sql as q
 from rag_core.store.base import FUSED_MODES, SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def index_rows(params: SearchParams, top_k: int) -> int:
@@ -149,6 +151,8 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
     transaction.
     When the first pass finds nothing, its answer stands. ``filters`` narrow both passes (the
     feedback comes from the first pass's chunks, which passed them)."""
+    import numpy as np
+
     first = params.with_(retrieval_mode="hybrid", fusion=params.prf_first_fusion,
                          fusion_dense_weight=params.prf_first_dense_weight,
                          fusion_lexical_weight=params.prf_first_lexical_weight)

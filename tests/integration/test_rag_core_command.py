@@ -25,9 +25,10 @@ def env(live_settings, monkeypatch):
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    frozen = gc.get_freeze_count()
+    frozen, pace = gc.get_freeze_count(), gc.get_threshold()
     code = cli.main(list(argv))
-    assert gc.get_freeze_count() == frozen  # only the process's own command line freezes
+    # only the process's own command line freezes and paces the collector (cli.lifetime)
+    assert gc.get_freeze_count() == frozen and gc.get_threshold() == pace
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -103,3 +104,30 @@ def test_bad_settings_are_a_usage_error(env, capsys, monkeypatch):
     monkeypatch.setenv("RAG_TOP_K", "-3")
     code, _, err = run(capsys, "search", "x", "--user", "amara")
     assert code == 2 and err.startswith("error INVALID_SETTINGS: top_k")
+
+
+def test_a_one_shot_command_line_paces_the_collector_and_a_server_does_not(tmp_path):
+    """``main()`` on the process's own command line: a one-shot command collects the young
+    generation every 10,000 objects and freezes what it built at the end; ``serve`` and the
+    other servers keep the default pace."""
+    import subprocess
+    import sys
+
+    from served_app import clean_env
+
+    code = """
+import gc, json, sys
+from rag_core.cli import lifetime
+from rag_core.cli.main import main
+default = gc.get_threshold()[0]
+lifetime.begin("serve")
+served = gc.get_threshold()[0]
+sys.argv = ["rag-core", "token", "--user", "amara"]
+code = main()
+print(json.dumps([code, default, served, gc.get_threshold()[0], gc.get_freeze_count() > 0]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=clean_env(RAG_PROFILE="ci", RAG_STATE_DIR=str(tmp_path / "state")),
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [0, 700, 700, 10_000, True]

@@ -110,6 +110,16 @@ def test_query_key_follows_the_prompt_text(monkeypatch: pytest.MonkeyPatch) -> N
     assert _qkey(Settings()) == before
 
 
+def test_prompt_id_renders_a_layout_the_guard_leaves_as_it_is() -> None:
+    """``prompt_id`` renders its sample note unguarded (a cached answer's key then needs none
+    of the note guard's patterns): the guard would leave that block unchanged, so the id is
+    that of the block the model is sent."""
+    from rag_core.llm import prompt
+
+    assert prompt.format_note_block(1, prompt.LAYOUT_SAMPLE, guard=False) == \
+        prompt.format_note_block(1, prompt.LAYOUT_SAMPLE)
+
+
 def test_search_knobs_reach_the_key_through_the_params_the_store_gets() -> None:
     """One object carries the knobs to the store and into the key: a sweep that changes the
     search changes the key (the store used to read rrf_k and ef_search from its own copy)."""

@@ -166,3 +166,22 @@ def test_the_external_set_loads_in_the_golden_shapes(tmp_path: Path) -> None:
     assert loaded["split"] == "external" and "answer_a" not in loaded
     frame = external.load_qa(tmp_path)
     assert frame.loc[0, "reference_note_ids"] == [] and bool(frame.loc[0, "expect_no_context"])
+
+
+@pytest.mark.parametrize("mode", ["strict", "loose"])
+def test_the_default_judge_reads_the_model_words_when_first_asked(mode: str) -> None:
+    """``judge_for``'s judge builds its mode's policy (and reads the model's vocabulary) on
+    the first decision or policy read, and decides as the rules of ``policy_for`` do."""
+    from rag_core.cache.semantic import judge_for
+    from rag_core.decisions.judges import RulesJudge
+
+    settings = Settings(semantic_mode=mode)
+    judge = judge_for(settings)
+    assert "rules" not in vars(judge)
+    rules = RulesJudge(policy_for(settings))
+    for cached, new in (("Who baked the bread?", "Who baked the bread?"),
+                        ("Who baked the bread?", "Who bakd the bread?"),
+                        ("Who baked the bread?", "Who ate the bread?")):
+        assert judge.decide(new, cached, 0.95, NOTE, NOTE) == \
+            rules.decide(new, cached, 0.95, NOTE, NOTE)
+    assert judge.policy == rules.policy and "rules" in vars(judge)

@@ -93,3 +93,25 @@ def test_a_long_prompt_counted_twice_in_a_row_is_encoded_once() -> None:
     assert first == again == encoded
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
     assert counter.count(prompt + " more") == encoded + 1  # another text is counted afresh
+
+
+def test_ascii_text_has_at_most_one_token_per_character() -> None:
+    """The bound ``truncate`` relies on to leave short ASCII questions to the budget without
+    the tokenizer: every printable ASCII character, runs of punctuation and digits, words past
+    the WordPiece word limit and random ASCII text count at most their length in tokens."""
+    import random
+    import string
+
+    counter = default_counter()
+    tokenizer = counter.tokenizer
+    rng = random.Random(7)
+    texts = [*string.printable, string.punctuation * 3, "1" * 40 + "." * 40, "x" * 300,
+             "[CLS] [SEP] [UNK] [MASK] [PAD]", "don't-stop e.g. U.S.A. 3.14159 a/b\\c"]
+    texts += ["".join(rng.choice(string.printable) for _ in range(rng.randint(1, 80)))
+              for _ in range(2_000)]
+    for text in texts:
+        assert len(tokenizer.encode(text, add_special_tokens=False).ids) <= len(text), text
+    for text in texts[-200:]:  # the shortcut gives what the tokenizer's own path gives
+        for budget in (len(text), len(text) + 5):
+            assert counter.truncate(text, budget) == (text, False)
+            assert counter.count(text) <= budget
