@@ -65,6 +65,7 @@ class NoteFacts:
     speakers: frozenset[str] = frozenset()
     series: frozenset[str] = frozenset()
     dated: frozenset[str] = frozenset()
+    # kept for ``passages``: on the golden notes 158 KB beside the 1.3 MB of words and forms
     texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @cached_property
