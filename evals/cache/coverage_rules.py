@@ -39,12 +39,12 @@ import re
 from collections.abc import Sequence
 
 from evals.cache.question_roles import parts, role_check
+from evals.cache.rule_sets import Similar
 from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.semantic_rules import (
     Check,
     Evidence,
-    Similar,
     fmt,
     lemmas_of,
     misspelt,

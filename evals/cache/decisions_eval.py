@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from evals.cache import semantic_eval
+from evals.cache.rule_sets import Similar
 from evals.datasets import external, golden
 from evals.judge.questions import wilson
 from evals.quality import relevance_eval
@@ -76,7 +77,7 @@ def _interval(k: int, n: int) -> str | None:
 
 
 def semantic_table(collected: Mapping[str, Collected], policies: Mapping[str, rules.Policy],
-                   similar: rules.Similar | None = None) -> pd.DataFrame:
+                   similar: Similar | None = None) -> pd.DataFrame:
     """One row per set and mode (or design): reuse, false hits, their Wilson bound."""
     rows = []
     for name, policy in policies.items():
@@ -111,7 +112,7 @@ def external_rows(pipeline: Pipeline) -> dict[str, list[semantic_eval.PairEviden
 
 def external_decisions(rows: Mapping[str, Sequence[semantic_eval.PairEvidence]],
                        policy: rules.Policy,
-                       similar: rules.Similar | None = None) -> pd.DataFrame | None:
+                       similar: Similar | None = None) -> pd.DataFrame | None:
     """The external set's pairs decided under ``policy``, a row per pair with its decision and
     why (``semantic_eval.decide_all``); None where the set is absent."""
     if EXTERNAL not in rows:
@@ -132,14 +133,14 @@ def external_pair_figures(decided: pd.DataFrame | None) -> dict[str, object]:
 
 def mode_table(rows: Mapping[str, Sequence[semantic_eval.PairEvidence]],
                policies: Mapping[str, rules.Policy],
-               similar: rules.Similar | None = None) -> pd.DataFrame:
+               similar: Similar | None = None) -> pd.DataFrame:
     """``semantic_table`` of pair rows given per set (the notebook's own retrieval)."""
     return semantic_table({s: Collected(s, list(r)) for s, r in rows.items()}, policies,
                           similar)
 
 
 def semantic_ablation(collected: Mapping[str, Collected], policy: rules.Policy,
-                      similar: rules.Similar | None = None) -> pd.DataFrame:
+                      similar: Similar | None = None) -> pd.DataFrame:
     """Each rule of ``policy`` left out in turn (a pair refused by that rule alone becomes a
     reuse; the rules are independent checks of one conjunction): reuse and false hits per set.
     The cosine floor is never left out: no rule may admit a candidate below it."""
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def print_designs(collected: Mapping[str, Collected], settings: Settings,
-                  similar: rules.Similar | None) -> None:
+                  similar: Similar | None) -> None:
     from evals.cache import designs
 
     policies = designs.designs(settings)

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from evals.cache import semantic_eval
 from evals.cache.coverage_rules import strict_before_rules
+from evals.cache.rule_sets import RuleSet, Similar, decide
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import nlp
@@ -22,13 +23,13 @@ from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.semantic_canonical import canonical
 
 
-def rules_policy(settings: Settings) -> rules.Policy:
+def rules_policy(settings: Settings) -> RuleSet:
     """The strict mode before the canonical form: loose's fact rules with values and order
     words added on one side only when the other's evidence holds them, the roles rule
     (parties exchanged) and the word-by-word ``focus`` and ``coverage`` rules
     (``coverage_rules.strict_before_rules``); no ``detail`` or ``sentence`` rule."""
     loose = replace(policy_for(settings, "loose"), canonical="off")
-    return replace(loose, extra=strict_before_rules, skip=frozenset({"detail", "sentence"}))
+    return RuleSet.of(loose, strict_before_rules, frozenset({"detail", "sentence"}))
 
 
 def designs(settings: Settings) -> dict[str, rules.Policy]:
@@ -45,7 +46,7 @@ def designs(settings: Settings) -> dict[str, rules.Policy]:
 
 
 def miss_latency(rows: Sequence[semantic_eval.PairEvidence], policy: rules.Policy,
-                 similar: rules.Similar | None = None) -> dict[str, float]:
+                 similar: Similar | None = None) -> dict[str, float]:
     """Milliseconds one decision adds to a question that is not reused: the cached side's
     facts and canonical form already parsed (the canonical form is stored with an entry; the
     facts are memoised in a process that asked it), the new side's computed afresh
@@ -65,8 +66,8 @@ def miss_latency(rows: Sequence[semantic_eval.PairEvidence], policy: rules.Polic
             continue
         seen.add(new)
         start = time.perf_counter()
-        decision = rules.decide(new, str(row.pair["a"]), row.similarity, policy, row.b, row.a,
-                                similar=similar)
+        decision = decide(new, str(row.pair["a"]), row.similarity, policy, row.b, row.a,
+                          similar)
         if not decision.hit:
             times.append((time.perf_counter() - start) * 1000)
     if not times:

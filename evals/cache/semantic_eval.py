@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from evals.cache.rule_sets import Similar, decide
 from evals.judge.questions import wilson
 from rag_core.decisions import semantic_rules as rules
 from rag_core.pipeline import Pipeline
@@ -111,15 +112,15 @@ def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, object]], *, depth:
 
 
 def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy,
-               similar: rules.Similar | None = None) -> pd.DataFrame:
+               similar: Similar | None = None) -> pd.DataFrame:
     """One row per pair: its label, kind, split, the decision and why (the cached question is
     ``a``, the new one ``b``: a user whose cache was cleared asks ``a``, then ``b``, so ``a``
     is the only donor). ``similar``: near words for the coverage rule of ``designs``
     (``evals.cache.word_match.WordMatcher.closest``)."""
     out = []
     for row in rows:
-        d = rules.decide(str(row.pair["b"]), str(row.pair["a"]), row.similarity, policy, row.b,
-                         row.a, similar=similar)
+        d = decide(str(row.pair["b"]), str(row.pair["a"]), row.similarity, policy, row.b,
+                   row.a, similar)
         out.append({"id": row.pair["id"], "user_id": row.pair["user_id"],
                     "split": row.pair.get("split", "test"), "label": row.pair["label"],
                     "kind": row.pair.get("kind") or "", "a": row.pair["a"],

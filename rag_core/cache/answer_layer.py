@@ -25,7 +25,6 @@ from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.config import Caches, fixed
 from rag_core.config import Decisions as DecisionsSection
-from rag_core.decisions.semantic_rules import Similar
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
@@ -207,14 +206,12 @@ class AnswerLayer:
         return _answer(raw) if raw is not None else None
 
     def similar(self, user_id: str, notes_version: int, question: str,
-                vector: np.ndarray, evidence: Sequence[Chunk],
-                similar: Similar | None = None, filters: Filters = NO_FILTERS
+                vector: np.ndarray, evidence: Sequence[Chunk], filters: Filters = NO_FILTERS
                 ) -> tuple[Answer | None, dict[str, Any]]:
-        """The answer of a cached paraphrase that passed every rule (``decisions.semantic_rules``,
-        judged on ``evidence``: the chunks this question retrieves; ``similar``: near words from
-        the embedder's word vectors, for the strict mode's coverage), and the decision."""
+        """The answer of a cached paraphrase that the semantic judge reuses (decided on
+        ``evidence``: the chunks this question retrieves), and the decision."""
         lookup = self.semantic.decide(user_id, notes_version, question, vector,
-                                      lambda: list(evidence), similar, filters)
+                                      lambda: list(evidence), filters)
         found = lookup.hit
         counter = obs.CACHE_HITS if found is not None else obs.CACHE_MISSES
         counter.labels(layer="semantic").inc()

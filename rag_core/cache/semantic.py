@@ -34,7 +34,7 @@ from rag_core.cache.semantic_entries import LAYER, SemanticEntries
 from rag_core.config import Settings
 from rag_core.decisions.judges import RulesJudge, SemanticJudge
 from rag_core.decisions.semantic_canonical import Form, canonical, same_question, vocabulary
-from rag_core.decisions.semantic_rules import Decision, Evidence, Policy, Similar
+from rag_core.decisions.semantic_rules import Decision, Evidence, Policy
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
@@ -111,10 +111,8 @@ class ModeJudge:
         return self.rules.policy
 
     def decide(self, query: str, cached_query: str, similarity: float, new: Evidence,
-               cached: Evidence, cached_form: Form | None = None,
-               similar: Similar | None = None) -> Decision:
-        return self.rules.decide(query, cached_query, similarity, new, cached, cached_form,
-                                 similar)
+               cached: Evidence, cached_form: Form | None = None) -> Decision:
+        return self.rules.decide(query, cached_query, similarity, new, cached, cached_form)
 
 
 @dataclass(frozen=True)
@@ -227,7 +225,7 @@ class SemanticCache:
 
     def decide(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None,
-               similar: Similar | None = None, filters: Filters = NO_FILTERS) -> Lookup:
+               filters: Filters = NO_FILTERS) -> Lookup:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
@@ -247,7 +245,7 @@ class SemanticCache:
             full = self.entries.fetch(scope, [index[i][0] for i in closest])
             candidates = [(full[index[i][0]], float(sims[i])) for i in closest
                           if index[i][0] in full]
-            outcome = self._decide(query_text, candidates, len(order), evidence, similar)
+            outcome = self._decide(query_text, candidates, len(order), evidence)
             outcome = self._with_answer(outcome)
         observe(outcome, nearest)
         if outcome.hit is None:
@@ -273,8 +271,7 @@ class SemanticCache:
         return (twins + [i for i in order if i not in twins])[:MAX_CANDIDATES]
 
     def _decide(self, query_text: str, candidates: list[tuple[dict[str, Any], float]],
-                above: int, evidence: EvidenceSource | None,
-                similar: Similar | None = None) -> Lookup:
+                above: int, evidence: EvidenceSource | None) -> Lookup:
         """The closest ``candidates`` (entry, similarity), in order; ``above``: how many cached
         questions reached the threshold."""
         new: Evidence | None = None
@@ -285,7 +282,7 @@ class SemanticCache:
                 new = Evidence.of(chunks, self.policy.evidence_depth)
             cached = Evidence.from_dict(entry.get("x"))
             decision = self.judge.decide(query_text, entry["q"], sim, new, cached,
-                                         entry.get("c"), similar)
+                                         entry.get("c"))
             first = first or decision
             if decision.hit:
                 return Lookup(SemanticHit(entry.get("a", b""), sim, entry["q"], decision,

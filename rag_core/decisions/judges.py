@@ -23,8 +23,7 @@ class SemanticJudge(Protocol):
 
     def decide(self, query: str, cached_query: str, similarity: float,
                new: semantic_rules.Evidence, cached: semantic_rules.Evidence,
-               cached_form: Form | None = None,
-               similar: semantic_rules.Similar | None = None) -> semantic_rules.Decision: ...
+               cached_form: Form | None = None) -> semantic_rules.Decision: ...
 
 
 class NoContextJudge(Protocol):
@@ -42,10 +41,9 @@ class RulesJudge:
 
     def decide(self, query: str, cached_query: str, similarity: float,
                new: semantic_rules.Evidence, cached: semantic_rules.Evidence,
-               cached_form: Form | None = None,
-               similar: semantic_rules.Similar | None = None) -> semantic_rules.Decision:
+               cached_form: Form | None = None) -> semantic_rules.Decision:
         return semantic_rules.decide(query, cached_query, similarity, self.policy, new, cached,
-                                     cached_form, similar)
+                                     cached_form)
 
 
 @dataclass(frozen=True)

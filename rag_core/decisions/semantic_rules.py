@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,14 +47,6 @@ class Evidence:
         return cls(tuple(data.get("c", ())), tuple(data.get("n", ())), tuple(data.get("t", ())))
 
 
-# (words, candidates) -> {word: (cosine, closest candidate)}: near words, for evals' rules
-Similar = Callable[[Sequence[str], Sequence[str]], dict[str, tuple[float, str]]]
-# (cached facts, new facts, cached evidence, new evidence, near words, policy) -> checks; a
-# check named like a rule of this module replaces it (the rule sets measured in evals/)
-ExtraRules = Callable[[nlp.Facts, nlp.Facts, Evidence, Evidence, Similar | None, "Policy"],
-                      list[Check]]
-
-
 @dataclass(frozen=True)
 class Policy:
     """How a candidate is decided (``rag_core.cache.semantic.policy_for`` builds each mode's)."""
@@ -64,8 +56,7 @@ class Policy:
     # match is a reuse, else the rules decide)
     canonical: str = "off"
     evidence_depth: int = 5  # best chunks kept as a question's evidence
-    skip: frozenset[str] = frozenset()  # rules not run (the designs of evals/)
-    extra: ExtraRules | None = field(default=None, compare=False)
+    skip: frozenset[str] = frozenset()  # rules not run (the rule sets of evals/)
     vocabulary: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
@@ -76,6 +67,14 @@ class Decision:
     similarity: float
     matched_query: str
     checks: tuple[Check, ...] = field(default=())
+
+    @classmethod
+    def of(cls, checks: Sequence[Check], similarity: float, matched_query: str) -> Decision:
+        """A hit when every check passed, else refused by the first that failed."""
+        failed = [c.rule for c in checks if not c.passed]
+        return cls(hit=not failed, reason=failed[0] if failed else "reuse",
+                   similarity=float(similarity), matched_query=matched_query,
+                   checks=tuple(checks))
 
     def failed(self) -> list[str]:
         return [c.rule for c in self.checks if not c.passed]
@@ -253,19 +252,13 @@ def detail_check(a: nlp.Facts, b: nlp.Facts) -> Check:
 
 def decide(query: str, cached_query: str, similarity: float, policy: Policy,
            new: Evidence | None = None, cached: Evidence | None = None,
-           cached_form: Form | None = None, similar: Similar | None = None) -> Decision:
+           cached_form: Form | None = None) -> Decision:
     """Every rule of ``policy`` on one candidate; a hit when all pass. ``cached_form``: the
     cached question's canonical form as stored with it (else it is parsed here)."""
-    def decision(checks: Sequence[Check]) -> Decision:
-        failed = [c.rule for c in checks if not c.passed]
-        return Decision(hit=not failed, reason=failed[0] if failed else "reuse",
-                        similarity=float(similarity), matched_query=cached_query,
-                        checks=tuple(checks))
-
     if policy.canonical != "off":
         check = canonical_check(query, cached_query, policy.vocabulary, cached_form)
         if check.passed or policy.canonical == "only":
-            return decision([check])
+            return Decision.of([check], similarity, cached_query)
     a, b = nlp.facts(cached_query), nlp.facts(query)
     new, cached = new or Evidence(), cached or Evidence()
     aligned = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio() \
@@ -277,7 +270,5 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
         checks.append(sentence_check(a, b, new, cached))
     if aligned and "detail" not in policy.skip:
         checks.append(detail_check(a, b))
-    if policy.extra is not None:
-        replaced = {c.rule: c for c in policy.extra(a, b, cached, new, similar, policy)}
-        checks = [replaced.pop(c.rule, c) for c in checks] + list(replaced.values())
-    return decision([c for c in checks if c.rule not in policy.skip])
+    return Decision.of([c for c in checks if c.rule not in policy.skip], similarity,
+                       cached_query)

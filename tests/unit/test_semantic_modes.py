@@ -5,6 +5,7 @@ spaCy only)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,13 @@ import pytest
 from evals.cache.coverage_rules import slip
 from evals.cache.designs import rules_policy
 from evals.cache.question_roles import parts
+from evals.cache.rule_sets import RuleSet, Similar, decide
 from evals.datasets import external
 from rag_core.cache.layers import layers_for
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as sr
+from rag_core.decisions.semantic_canonical import Check
 from rag_core.decisions.semantic_rules import misspelt
 from rag_core.types import cache_reason
 
@@ -25,9 +28,8 @@ NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                           "Aunt Wren kept an extra plate at her table for whoever came.",))
 
 
-def strict_decision(cached: str, new: str, similar: sr.Similar | None = None) -> sr.Decision:
-    return sr.decide(new, cached, 0.9, rules_policy(Settings()), NOTE, NOTE,
-                     similar=similar)
+def strict_decision(cached: str, new: str, similar: Similar | None = None) -> sr.Decision:
+    return decide(new, cached, 0.9, rules_policy(Settings()), NOTE, NOTE, similar)
 
 
 def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
@@ -38,7 +40,7 @@ def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
                                          None).semantic_enabled
     assert policy_for(Settings(), "strict").canonical == "only"
     assert policy_for(Settings(), "loose").canonical == "first"
-    assert policy_for(Settings(), "loose").extra is None
+    assert type(policy_for(Settings(), "loose")) is sr.Policy  # no rules of evals/
 
 
 def test_strict_reuses_a_reordered_question() -> None:
@@ -70,6 +72,24 @@ def test_near_words_come_from_the_similarity_given() -> None:
     assert not strict_decision(cached, new).hit
     d = strict_decision(cached, new, _close)
     assert d.hit and "wharf~quay" in dict((c.rule, c.detail) for c in d.checks)["coverage"]
+
+
+def test_a_rule_set_of_evals_replaces_adds_and_skips_rules_but_not_a_canonical_match() -> None:
+    """``rule_sets.decide``: an extra check named like a service rule takes its place, any other
+    is added, one named in ``skip`` is left out; a canonical match decides alone."""
+    def extra(*_: object) -> list[Check]:
+        return [Check("names", False, "replaced"), Check("added", False, "added"),
+                Check("detail", False, "skipped")]
+
+    loose = policy_for(Settings(), "loose")
+    cached, new = "What did Odile sell at the quay?", "What did Odile sell at the market?"
+    d = decide(new, cached, 0.9, RuleSet.of(replace(loose, canonical="off"), extra,
+                                            frozenset({"detail"})), NOTE, NOTE)
+    rules = [c.rule for c in d.checks]
+    assert d.failed() == ["names", "added"] and rules.count("names") == 1
+    assert "detail" not in rules and d.reason == "names"
+    same = decide(cached.lower(), cached, 0.9, RuleSet.of(loose, extra, frozenset()), NOTE, NOTE)
+    assert same.hit and [c.rule for c in same.checks] == ["canonical"]
 
 
 @pytest.mark.parametrize(("cached", "new"), [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from evals.cache import rule_sets
 from evals.cache.designs import rules_policy
 from evals.cache.question_roles import demoted, parts, role_check, same_party
 from rag_core.config import Settings
@@ -101,7 +102,7 @@ def test_a_demoted_doer_needs_someone_else_acting_to_refuse() -> None:
 def test_the_strict_before_design_names_roles_as_its_reason() -> None:
     cached, new = ("What did the bishop say to the mayor after the flood?",
                    "What did the mayor say to the bishop after the flood?")
-    decision = sr.decide(new, cached, 0.97, rules_policy(Settings()))
+    decision = rule_sets.decide(new, cached, 0.97, rules_policy(Settings()))
     assert not decision.hit and "roles" in decision.failed()
     assert "bishop" in decision.to_dict()["checks"]["roles"]["detail"]
     loose = sr.decide(new, cached, 0.97, sr.Policy())  # loose has no roles rule
