@@ -21,7 +21,8 @@ NUMBER_WORDS = frozenset(_WORDS)
 # Units of a span of time: "thirty-one years" counts years, it names no date
 TIME_UNITS = frozenset({"year", "month", "week", "day", "hour", "minute", "decade", "century"})
 _DIGITS = re.compile(r"^\d[\d.,:]*$")
-_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Za-z]+")
+# a word, a number in digits, or a mark that ends a number in words ("sixty-one. Twenty")
+_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Za-z]+|[.,;:!?()]")
 # Nouns that a number counts when it shapes the answer asked for ("in two sentences", "three
 # points"), not a fact the notes must give.
 ANSWER_SHAPE = frozenset({"sentence", "word", "line", "paragraph", "point", "bullet"})
@@ -51,6 +52,15 @@ def _word_value(words: list[str]) -> float:
     return float(total + part)
 
 
+def _goes_on(run: list[str], word: str) -> bool:
+    """``word`` continues the number in words ``run`` began, as English writes one: after a
+    scale word anything, a scale word after any, a unit 1-9 after a tens word ("sixty-one");
+    two units or two tens in a row are two numbers ("seven, nine", "one twenty")."""
+    last = run[-1]
+    return word in _SCALES or last in _SCALES or (
+        last in _TENS and word in _UNITS and 0 < _UNITS[word] < 10)
+
+
 def values(text: str) -> set[float]:
     """Every number of ``text`` as a value (a run of number words is one number)."""
     out: set[float] = set()
@@ -62,9 +72,12 @@ def values(text: str) -> set[float]:
         if i == scaled:
             continue
         numeric = low in _UNITS or low in _TENS or low in _SCALES
-        joined = low == "and" and run and run[-1] in _SCALES and i + 1 < len(tokens) and (
-            tokens[i + 1].lower() in _UNITS or tokens[i + 1].lower() in _TENS)
+        joined = low in ("and", ",") and run and run[-1] in _SCALES and i + 1 < len(tokens) \
+            and (tokens[i + 1].lower() in _UNITS or tokens[i + 1].lower() in _TENS)
         if numeric:
+            if run and not _goes_on(run, low):
+                out.add(_word_value(run))
+                run = []
             if low in _SCALES and not run and i > 0 and tokens[i - 1].lower() == "a":
                 run.append("one")  # "a hundred"
             run.append(low)
