@@ -102,6 +102,7 @@ class Facts:
     tokens: tuple[str, ...] = ()
     # (noun, its role: subject, object, preposition) and (verb, the subordinator of its clause)
     roles: tuple[tuple[str, str], ...] = ()
+    relations: frozenset[str] = frozenset()  # prepositions and subordinators
 
 
 # a chapter after a word, in digits or roman numerals: a text without one cites no passage
@@ -271,6 +272,7 @@ def facts(text: str) -> Facts:
                       and t.tag_ not in WH_TAGS and t.i not in in_ref
                       and not _is_name(t, in_ref)),
         tokens=tuple(t.lemma_.lower() for t in doc if not t.is_punct),
+        relations=frozenset(t.lemma_.lower() for t in doc if t.pos_ in ("ADP", "SCONJ")),
         roles=tuple((t.lemma_.lower(), _role(t)) for t in doc
                     if t.pos_ in ("NOUN", "PROPN") or t.dep_ == "pcomp")
         + tuple((t.head.lemma_.lower(), t.lower_) for t in doc if t.dep_ == "mark"))

@@ -230,8 +230,10 @@ def sentence_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence) 
 
 
 def detail_check(a: nlp.Facts, b: nlp.Facts) -> Check:
-    """Aligned questions: any content word replaced, added or dropped is a changed detail, and
-    a noun both name in another role (subject, object, the preposition before it)."""
+    """Aligned questions: any content word replaced, added or dropped is a changed detail, so
+    is a relation (a preposition, a subordinator) replaced by another (one added alone may
+    restate the same: "for how long", "the mother of"), and a noun both name in another role
+    (subject, object, the preposition before it)."""
     matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)
     pairs: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -240,6 +242,9 @@ def detail_check(a: nlp.Facts, b: nlp.Facts) -> Check:
                       and not word_variant(w, b.tokens) and w not in b.tokens]
             pairs += [("", w) for w in b.tokens[j1:j2] if w in b.content
                       and not word_variant(w, a.tokens) and w not in a.tokens]
+    gone = [w for w in a.tokens if w in a.relations and w not in b.tokens]
+    added = [w for w in b.tokens if w in b.relations and w not in a.tokens]
+    pairs += list(zip(gone, added, strict=False))  # replaced: under / over (not one added)
     roles_b = dict(b.roles)  # a noun both name in another role: who did what to whom, from / to
     pairs += [(f"{w} ({r})", f"{w} ({roles_b[w]})") for w, r in a.roles
               if roles_b.get(w, r) != r]

@@ -48,6 +48,11 @@ EV = sr.Evidence(("n1:0:h", "n1:1:h"), ("n1", "n1"), ("The lamp was green and th
     ("Did they bake 200 loaves?", "Did they bake 300 loaves?", "numbers"),
     ("When did the lamp burn?", "Why did the lamp burn?", "answer_type"),
     ("What colour was the lamp?", "What colour was the door?", "detail"),
+    # a relation changed: a preposition or subordinator is a detail as a content word is
+    ("Can we take cash for a bill under 1,000 pounds?",
+     "Can we take cash for a bill over 1,000 pounds?", "detail"),
+    ("What did the lamp do before the storm?", "What did the lamp do after the storm?",
+     "detail"),
 ])
 def test_each_rule_refuses_with_its_reason(cached: str, new: str, rule: str) -> None:
     d = sr.decide(new, cached, 0.95, sr.Policy(), EV, EV)
