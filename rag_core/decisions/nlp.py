@@ -86,7 +86,8 @@ class Facts:
     """The parts of one question that the decisions compare: the kind of answer asked for,
     names, numbers (values as strings), dates (anchors: years, day and month names, "last
     year"), scripture references, negations (how many, and the content lemmas negated), order
-    and degree words, content lemmas and all lemmas, in order, and the role of each noun."""
+    and degree words, content lemmas and all lemmas, in order, the role of each noun and the
+    relation words (prepositions, subordinators)."""
 
     text: str
     answer_type: str
@@ -102,7 +103,7 @@ class Facts:
     tokens: tuple[str, ...] = ()
     # (noun, its role: subject, object, preposition) and (verb, the subordinator of its clause)
     roles: tuple[tuple[str, str], ...] = ()
-    relations: frozenset[str] = frozenset()  # prepositions and subordinators
+    relations: frozenset[str] = frozenset()
 
 
 # a chapter after a word, in digits or roman numerals: a text without one cites no passage

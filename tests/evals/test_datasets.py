@@ -151,6 +151,23 @@ def test_init_dataset_writes_an_example_that_loads(tmp_path):
     assert (EXAMPLE_DIR / "qa.jsonl").is_file()
 
 
+@pytest.mark.parametrize("name", ["vetclinic", "robotics"])
+def test_the_sets_written_blind_to_the_rules_are_labelled_and_cite_their_users_notes(name):
+    """``evals/datasets/probes``: each answerable question cites notes of the user who asks;
+    calibration finds both kinds of question and pair."""
+    from evals.cache.calibrate import check_labelled
+
+    root = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "probes" / name
+    ds = load_dataset(root)
+    check_labelled(ds)
+    owned = {p.stem: p.parent.name for p in (root / "notes").rglob("*.md")}
+    answerable = ds.qa[~ds.qa["expect_no_context"]]
+    assert len(answerable) == 25 and len(ds.qa) == 40 and len(ds.pairs) == 20
+    for _, row in answerable.iterrows():
+        assert row["reference_note_ids"] and all(
+            owned[n] == row["user_id"] for n in row["reference_note_ids"]), row["id"]
+
+
 def test_a_datasets_gates_file_replaces_adds_and_skips_gates(tmp_path):
     base = [Gate("quality.recall_at_5", "ge", 0.88, "golden", profiles=("ci",)),
             Gate("quality.cross_user.no_context_accuracy", "ge", 1.0, "golden"),
