@@ -3,21 +3,18 @@
 Every place that starts a process or a thread serving HTTP (embedded Redis, the mock and local
 LLM servers, uvicorn in tests, the load-test orchestration) uses these, so that "ready" means
 the same thing everywhere: a condition checked until a generous deadline, never a fixed sleep.
-And how many CPUs a process may use, which sizes every thread pool it starts; and a library
-imported without an optional package it probes for (``import_without``), and a private runtime
-folder for a library that asks for one.
+And how many CPUs a process may use, which sizes every thread pool it starts, and a private
+runtime folder for a library that asks for one.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -141,20 +138,3 @@ def private_runtime_dir() -> Path | None:
         return None
     private = stat.S_ISDIR(info.st_mode) and (info.st_mode & 0o777) == 0o700
     return folder if private and info.st_uid == os.geteuid() else None
-
-
-def import_without(module: str, optional: str) -> None:
-    """Import ``module`` (a library) as on a host without ``optional``, a package that it
-    imports only to offer an extra, inside a guarded import; nothing happens when either is
-    imported already. ``optional`` stays importable afterwards. For extras this service never
-    uses whose import every command that loads the library paid: redis-py's OpenTelemetry
-    metrics (``rag_core.redis_kv.redis_py``), pybreaker's Tornado coroutines
-    (``rag_core.llm.pybreaker_py``)."""
-    if module in sys.modules or optional in sys.modules:
-        return
-    sys.modules[optional] = None  # type: ignore[assignment]  # an import of it: ImportError
-    try:
-        importlib.import_module(module)
-    finally:
-        if sys.modules.get(optional, 0) is None:
-            del sys.modules[optional]

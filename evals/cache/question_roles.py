@@ -152,7 +152,8 @@ def parts(text: str) -> Parts:
                           and t.tag_ not in nlp.WH_TAGS)
     return Parts(frozenset(mentions), frozenset(subjects), frozenset(main_subjects),
                  frozenset(doers), acting, referring, relations,
-                 asked_words(doc, wh, nlp.noun_type), focus_word(doc, wh, nlp.noun_type))
+                 asked_words(doc, wh, nlp.NOUN_TYPES.get),
+                 focus_word(doc, wh, nlp.NOUN_TYPES.get))
 
 
 def same_party(x: str, y: str) -> bool:

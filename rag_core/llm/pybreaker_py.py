@@ -4,13 +4,13 @@ never by an ``import pybreaker`` of its own.
 pybreaker imports Tornado when it is installed (about 20 ms of CPU: Tornado's coroutines, its
 logging and curses), for ``call_async``, Tornado coroutines through the breaker; this service
 calls ``call`` only. pybreaker is imported as on a host without Tornado
-(``procs.import_without``); Tornado stays importable, and a process that imported it first
-(a notebook's kernel) keeps pybreaker's Tornado support.
+(``lean_imports.import_without``); Tornado stays importable, and a process that imported it
+first (a notebook's kernel) keeps pybreaker's Tornado support.
 """
 
 from __future__ import annotations
 
-from rag_core.procs import import_without
+from rag_core.lean_imports import import_without
 from rag_core.redis_kv import redis_py  # noqa: F401  (pybreaker imports redis-py: ours first)
 
 import_without("pybreaker", "tornado")

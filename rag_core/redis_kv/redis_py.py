@@ -4,14 +4,14 @@ and its names from this module, never by an ``import redis`` of its own.
 redis-py 8 imports OpenTelemetry's metrics SDK on import when it is installed (about 80 ms of
 CPU), for an observability of its own that is off until a program calls its ``init``; this
 service never does (its metrics are Prometheus's, its traces its own spans). redis-py is
-imported as on a host without the SDK (``procs.import_without``): it records the SDK as
-absent; the SDK stays importable (``rag_core.observability`` and anyone else import it as
+imported as on a host without the SDK (``lean_imports.import_without``): it records the SDK
+as absent; the SDK stays importable (``rag_core.observability`` and anyone else import it as
 usual). A process that imported redis-py or the SDK before this module keeps what it has.
 """
 
 from __future__ import annotations
 
-from rag_core.procs import import_without
+from rag_core.lean_imports import import_without
 
 import_without("redis", "opentelemetry.sdk.metrics")
 

@@ -119,7 +119,7 @@ sys.exit(code)
 # What an exact cache hit does not need: a model, spaCy, the embedder's runtimes, the context
 # packing, the prompt's leak detector and note guard, the output checks, the steps after
 # retrieval; numpy (vectors are for a miss), OpenTelemetry's metrics SDK and Tornado (extras
-# of redis-py and pybreaker never used: ``procs.import_without``) and the tokenizer (a short
+# of redis-py and pybreaker never used: ``lean_imports.import_without``) and the tokenizer (a short
 # ASCII question is within its token budget uncounted: ``TokenCounter.truncate``).
 HIT_SKIPS = ("torch", "spacy", "sentence_transformers", "transformers", "openvino",
              "onnxruntime", "fastapi", "rag_core.answers.generate", "rag_core.context",
@@ -176,7 +176,7 @@ def test_spacy_without_its_command_line_keeps_it_importable() -> None:
     spacy.cli`` (or ``spacy.info()``) gets the real command line."""
     code = """
 import json, sys
-from rag_core.decisions.spacy_import import import_spacy
+from rag_core.lean_imports import import_spacy
 spacy = import_spacy()
 before = [m for m in ("spacy.cli", "httpx", "typer") if m in sys.modules]
 info = spacy.info()

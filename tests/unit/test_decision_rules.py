@@ -221,7 +221,7 @@ def test_the_notes_passages_are_read_when_a_question_names_one() -> None:
 
 
 def test_spacys_registries_find_the_same_entry_points_grouped() -> None:
-    """``spacy_import._group_entry_points``: catalogue reads the installed entry points from
+    """``lean_imports._group_entry_points``: catalogue reads the installed entry points from
     a dict of groups, and each group holds what importlib finds for it."""
     import importlib.metadata as md
 

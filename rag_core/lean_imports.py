@@ -1,8 +1,20 @@
-"""spaCy imported without torch: thinc, spaCy's layer library, imports torch whenever it is
-installed, which cost a cold ``rag-core ask`` about 2.5 s, and the pipeline never uses it. Nor
-its command line: ``import spacy`` imports ``spacy.cli`` for one name (``spacy.info``), and with
-it the HTTP clients, rich, pygments, typer and jinja2 of its download and project commands
-(about half of spaCy's import)."""
+"""Libraries imported without the parts of them this service never uses, whose import every
+command that loads the library paid.
+
+Two ways, for two shapes of what is left out:
+
+- ``import_without``: a package the library imports only to offer an extra, inside a guarded
+  import (redis-py's OpenTelemetry metrics, pybreaker's Tornado coroutines). It is marked
+  missing in ``sys.modules`` while the library imports, which refuses a dotted name before its
+  parents are imported (a finder would be asked only after them).
+- ``import_spacy``: spaCy without torch and without its command line. thinc, spaCy's layer
+  library, imports torch whenever it is installed, which cost a cold ``rag-core ask`` about
+  2.5 s, and the pipeline never uses it; torch is hidden from this thread only (a finder), so
+  another thread that imports torch meanwhile gets it. ``import spacy`` also imports
+  ``spacy.cli`` for one name (``spacy.info``), and with it the HTTP clients, rich, pygments,
+  typer and jinja2 of its download and project commands (about half of spaCy's import).
+"""
+
 
 from __future__ import annotations
 
@@ -82,3 +94,20 @@ def _group_entry_points() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # its dict interface
             catalogue.AVAILABLE_ENTRY_POINTS = {g: list(eps) for g, eps in found.items()}
+
+
+def import_without(module: str, optional: str) -> None:
+    """Import ``module`` (a library) as on a host without ``optional``, a package that it
+    imports only to offer an extra, inside a guarded import; nothing happens when either is
+    imported already. ``optional`` stays importable afterwards. For extras this service never
+    uses whose import every command that loads the library paid: redis-py's OpenTelemetry
+    metrics (``rag_core.redis_kv.redis_py``), pybreaker's Tornado coroutines
+    (``rag_core.llm.pybreaker_py``)."""
+    if module in sys.modules or optional in sys.modules:
+        return
+    sys.modules[optional] = None  # type: ignore[assignment]  # an import of it: ImportError
+    try:
+        importlib.import_module(module)
+    finally:
+        if sys.modules.get(optional, 0) is None:
+            del sys.modules[optional]
