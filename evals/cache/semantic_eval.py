@@ -125,7 +125,7 @@ def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy,
                     "split": row.pair.get("split", "test"), "label": row.pair["label"],
                     "kind": row.pair.get("kind") or "", "a": row.pair["a"],
                     "b": row.pair["b"], "similarity": row.similarity, "hit": d.hit,
-                    "reason": d.reason, "failed": d.failed(),
+                    "reason": d.reason, "failed": [c.rule for c in d.checks if not c.passed],
                     "explanation": "; ".join(f"{c.rule}: {c.detail}" for c in d.checks
                                              if not c.passed)})
     return pd.DataFrame(out)

@@ -5,15 +5,13 @@ dev and test.
 the pipeline's retrieval mode and top_k); ``decide_all`` applies one policy and keeps why;
 ``score`` gives no-context accuracy (items whose right answer is "nothing in your notes":
 out-of-scope questions and cross-user probes), the wrong-refusal rate (answerable items refused)
-and recall@5 of the reference notes on the answerable items. ``ALTERNATIVES`` are the designs
-compared on dev; test figures of the alternatives are measured once for the note, never to
-choose.
+and recall@5 of the reference notes on the answerable items.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -114,27 +112,3 @@ def by_scenario(frame: pd.DataFrame) -> pd.DataFrame:
                      "wrong_refusal_rate": values["wrong_refusal_rate"]})
     return pd.DataFrame(rows)
 
-
-BASE = RelevancePolicy()
-ALTERNATIVES: dict[str, tuple[RelevancePolicy, str]] = {
-    "cosine floor 0.25 only": (replace(BASE, facts=False), "notes"),
-    "floor 0.25 + facts in the retrieved chunks": (BASE, "retrieved"),
-    "floor 0.25 + facts in all the user's notes (chosen)": (BASE, "notes"),
-    "floor 0.20 + facts in all the user's notes": (replace(BASE, floor=0.20), "notes"),
-}
-
-
-def alternatives_table(rows: Sequence[Retrieved],
-                       alternatives: Mapping[str, tuple[RelevancePolicy, str]] | None = None,
-                       splits: Sequence[str] = ("dev", "test")) -> pd.DataFrame:
-    out = []
-    for name, (policy, scope) in (alternatives or ALTERNATIVES).items():
-        frame = decide_all(rows, policy, scope)
-        row: dict[str, object] = {"design": name}
-        for split, values in by_split(frame).items():
-            if split not in splits:
-                continue
-            row[f"{split}_no_context_accuracy"] = values["no_context_accuracy"]
-            row[f"{split}_wrong_refusal_rate"] = values["wrong_refusal_rate"]
-        out.append(row)
-    return pd.DataFrame(out)

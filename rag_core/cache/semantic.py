@@ -280,7 +280,8 @@ class SemanticCache:
             if new is None:
                 chunks = list(evidence()) if evidence is not None else []
                 new = Evidence.of(chunks, self.policy.evidence_depth)
-            cached = Evidence.from_dict(entry.get("x"))
+            x = entry.get("x") or {}  # the evidence as ``entry`` keeps it
+            cached = Evidence(tuple(x.get("c", ())), tuple(x.get("n", ())), tuple(x.get("t", ())))
             decision = self.judge.decide(query_text, entry["q"], sim, new, cached,
                                          entry.get("c"))
             first = first or decision
@@ -320,7 +321,8 @@ class SemanticCache:
         # the canonical form goes with it: a lookup in another process compares it without
         # running spaCy again
         entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
-                 "x": kept.to_dict(), "t": now, "e": now + ttl_s,
+                 "x": {"c": list(kept.chunk_ids), "n": list(kept.note_ids),
+                       "t": list(kept.texts)}, "t": now, "e": now + ttl_s,
                  "c": list(canonical(query_text))}
         return self.entries.put(self.scope(user_id, notes_version, filters),
                                 self.field_of(query_text), entry, ttl_s, answer_at)

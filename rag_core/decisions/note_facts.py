@@ -74,6 +74,18 @@ class NoteFacts:
         costs a cold process about 0.4 s to import, and scans every text)."""
         return passages_of(frozenset().union(*(nlp.scripture_refs(t) for t in self.texts)))
 
+    @cached_property
+    def canon(self) -> frozenset[str]:
+        """The words (and stems) of the parts of the Bible the cited books are in, as
+        pythonbible names its book groups: notes citing Jonah 4 speak of the Old Testament
+        without saying so. Read when a name is in none of the words."""
+        import pythonbible as pb
+
+        books = {book for book, _, _ in self.passages}
+        words = {w for g in pb.BookGroup if any(b.name in books for b in g.books)
+                 for w in _WORD.findall(plain(g.regular_expression))}
+        return frozenset(words | {_stem(w) for w in words})
+
 
 def _meta_text(meta: Mapping[str, Any]) -> str:
     values: list[str] = []
@@ -207,11 +219,12 @@ def _stem(word: str) -> str:
 
 def _has_word(word: str, notes: NoteFacts) -> bool:
     """The word, a form of it, or (of four letters or more, the word or its stem) a form
-    derived from it or that it derives from ("Israelites": Israel), in the notes."""
+    derived from it or that it derives from ("Israelites": Israel), in the notes; or a word of
+    a part of the Bible they cite."""
     return word in notes.words or any(
         w in notes.forms or len(w) >= 4 and any(
             w[:n] in notes.words for n in range(max(4, len(w) - _DERIVED), len(w)))
-        for w in {word, _stem(word)})
+        for w in {word, _stem(word)}) or bool({word, _stem(word)} & notes.canon)
 
 
 def _has_year(year: str, years: frozenset[str]) -> bool:

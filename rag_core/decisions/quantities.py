@@ -1,6 +1,6 @@
-"""Numbers as values, in digits ("120,000", "$1,250", "5km") or words ("three hundred and ten"),
-each run one value (``values``); and the numbers of a parsed question for ``nlp.Facts``
-(``number``, ``span_numbers``, ``hyphenated``: "twelve" and "12" are both "12")."""
+"""Numbers as values, in digits ("120,000", "$1,250", "5km", "62k") or words ("three hundred
+and ten"), each run one value (``values``); and the numbers of a parsed question for
+``nlp.Facts`` (``number``, ``span_numbers``, ``hyphenated``: "twelve" and "12" are both "12")."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ _UNITS = {w: i for i, w in enumerate(
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
          "eighty": 80, "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+_AFTER_DIGITS = {**_SCALES, "k": 1000, "bn": 1_000_000_000}  # "5 thousand", "62k", "£2bn"
 _WORDS = {**{w: float(v) for w, v in _UNITS.items()}, **_TENS, **_SCALES, "once": 1,
           "twice": 2, "thrice": 3, "dozen": 12, "half": 0.5, "double": 2, "triple": 3}
 NUMBER_WORDS = frozenset(_WORDS)
@@ -94,8 +95,8 @@ def values(text: str) -> set[float]:
             except ValueError:
                 continue
             nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
-            if nxt in _SCALES:
-                value, scaled = value * _SCALES[nxt], i + 1  # "5 thousand"
+            if nxt in _AFTER_DIGITS:
+                value, scaled = value * _AFTER_DIGITS[nxt], i + 1
             out.add(value)
     if run:
         out.add(_word_value(run))

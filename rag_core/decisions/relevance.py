@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core.config import Settings, fixed
+from rag_core.config import Decisions, Settings, fixed
 from rag_core.decisions import note_facts
 from rag_core.types import Chunk
 
@@ -17,7 +17,7 @@ RULES = ("retrieved", "similarity", *note_facts.KINDS)
 
 @dataclass(frozen=True)
 class RelevancePolicy:
-    floor: float = 0.25
+    floor: float = Decisions.model_fields["similarity_threshold"].default
     facts: bool = True  # a fact the question names must be stated in the notes
 
     @classmethod

@@ -38,14 +38,6 @@ class Evidence:
         return cls(tuple(c.chunk_id for c in top), tuple(c.note_id for c in top),
                    tuple(c.text for c in top))
 
-    def to_dict(self) -> dict[str, list[str]]:
-        return {"c": list(self.chunk_ids), "n": list(self.note_ids), "t": list(self.texts)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Evidence:
-        data = data or {}
-        return cls(tuple(data.get("c", ())), tuple(data.get("n", ())), tuple(data.get("t", ())))
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -75,9 +67,6 @@ class Decision:
         return cls(hit=not failed, reason=failed[0] if failed else "reuse",
                    similarity=float(similarity), matched_query=matched_query,
                    checks=tuple(checks))
-
-    def failed(self) -> list[str]:
-        return [c.rule for c in self.checks if not c.passed]
 
     def to_dict(self) -> dict[str, Any]:
         return {"hit": self.hit, "reason": self.reason, "similarity": round(self.similarity, 4),

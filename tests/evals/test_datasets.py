@@ -151,8 +151,11 @@ def test_init_dataset_writes_an_example_that_loads(tmp_path):
     assert (EXAMPLE_DIR / "qa.jsonl").is_file()
 
 
-@pytest.mark.parametrize("name", ["vetclinic", "robotics"])
-def test_the_sets_written_blind_to_the_rules_are_labelled_and_cite_their_users_notes(name):
+@pytest.mark.parametrize(("name", "answerable", "questions"), [
+    ("vetclinic", 25, 40), ("robotics", 25, 40), ("gracechapel", 40, 58), ("oncall", 40, 58),
+    ("kitchen", 40, 58)])
+def test_the_sets_written_blind_to_the_rules_are_labelled_and_cite_their_users_notes(
+        name, answerable, questions):
     """``evals/datasets/probes``: each answerable question cites notes of the user who asks;
     calibration finds both kinds of question and pair."""
     from evals.cache.calibrate import check_labelled
@@ -161,9 +164,9 @@ def test_the_sets_written_blind_to_the_rules_are_labelled_and_cite_their_users_n
     ds = load_dataset(root)
     check_labelled(ds)
     owned = {p.stem: p.parent.name for p in (root / "notes").rglob("*.md")}
-    answerable = ds.qa[~ds.qa["expect_no_context"]]
-    assert len(answerable) == 25 and len(ds.qa) == 40 and len(ds.pairs) == 20
-    for _, row in answerable.iterrows():
+    asked = ds.qa[~ds.qa["expect_no_context"]]
+    assert len(asked) == answerable and len(ds.qa) == questions and len(ds.pairs) == 20
+    for _, row in asked.iterrows():
         assert row["reference_note_ids"] and all(
             owned[n] == row["user_id"] for n in row["reference_note_ids"]), row["id"]
 

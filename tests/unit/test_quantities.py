@@ -11,7 +11,8 @@ from rag_core.decisions import note_facts, quantities
 @pytest.mark.parametrize(("text", "value"), [
     ("the feeding of the five thousand", 5000.0), ("a city of 120,000 people", 120000.0),
     ("twenty-seven years", 27.0), ("three hundred and ten acres", 310.0),
-    ("a hundred sheep", 100.0), ("5 thousand people", 5000.0), ("$1,250", 1250.0)])
+    ("a hundred sheep", 100.0), ("5 thousand people", 5000.0), ("$1,250", 1250.0),
+    ("a 62k roof appeal", 62000.0), ("£2bn", 2e9), ("a 5 k run", 5000.0)])
 def test_a_number_in_words_or_digits_is_one_value(text: str, value: float) -> None:
     assert quantities.values(text) == {value}
 

@@ -103,7 +103,7 @@ def test_the_strict_before_design_names_roles_as_its_reason() -> None:
     cached, new = ("What did the bishop say to the mayor after the flood?",
                    "What did the mayor say to the bishop after the flood?")
     decision = rule_sets.decide(new, cached, 0.97, rules_policy(Settings()))
-    assert not decision.hit and "roles" in decision.failed()
+    assert not decision.hit and "roles" in [c.rule for c in decision.checks if not c.passed]
     assert "bishop" in decision.to_dict()["checks"]["roles"]["detail"]
     loose = sr.decide(new, cached, 0.97, sr.Policy())  # loose has no roles rule
     assert "roles" not in loose.to_dict()["checks"]
