@@ -35,7 +35,7 @@ TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
 # one's own data (``--dataset``) leaves them out unless ``--only`` names them.
 OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
-    "quality": {"sample": 60},
+    "quality": {"sample": 60, "blind_sets": False},
     "load": {"duration_s": 10, "warm_up_requests": 5},
 }
 
@@ -94,6 +94,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "compare_sample": 6,
                 "compare_max_tokens": 48,
                 "seed": 7,
+                "blind_sets": True,
             },
             "full": {
                 "sample": 0,
@@ -106,6 +107,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "compare_sample": 0,
                 "compare_max_tokens": 160,
                 "seed": 7,
+                "blind_sets": True,
             },
         },
     ),

@@ -1,0 +1,59 @@
+"""The no-context decision on the sets written blind to the rules (``evals/datasets/probes``,
+its README), at a run's settings: per set, the answerable questions refused, the no-context
+accuracy and the unanswerable questions refused by kind. The team's own data, not a holdout:
+the harness gates them as a regression check (a wrong refusal is a count, gated at what it
+measures), not as a promise for other notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from evals.datasets import external
+from evals.datasets.loader import load_dataset
+from evals.quality import relevance_eval
+from rag_core.decisions.relevance import RelevancePolicy
+from rag_core.pipeline import Pipeline
+
+PROBES_DIR = Path(__file__).resolve().parents[1] / "datasets" / "probes"
+
+
+def names(root: Path = PROBES_DIR) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if (p / "qa.jsonl").is_file())
+
+
+def measure(pipeline: Pipeline, sets: Sequence[str] | None = None,
+            root: Path = PROBES_DIR) -> pd.DataFrame:
+    """A row per set (its notes ingested for its own users first), decided under the
+    pipeline's settings."""
+    policy = RelevancePolicy.from_settings(pipeline.parts.settings)
+    rows = []
+    for name in tqdm(sets or names(root), desc="sets written blind", unit="set"):
+        data = load_dataset(root / name)
+        external.ensure_ingested(pipeline, data.root)
+        frame = relevance_eval.decide_all(relevance_eval.collect(pipeline, data.qa), policy)
+        nc, ans = frame[frame["expect_no_context"]], frame[~frame["expect_no_context"]]
+        row: dict[str, object] = {
+            "set": name, "answerable": len(ans), "refused": int((~ans["answered"]).sum()),
+            "unanswerable": len(nc), "no_context_accuracy": float((~nc["answered"]).mean())}
+        kinds = nc["id"].map(dict(zip(data.qa["id"], data.qa["kind"].fillna("-"), strict=True)))
+        for kind, part in nc.groupby(kinds):
+            row[f"refused: {kind}"] = f"{int((~part['answered']).sum())} of {len(part)}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics(table: pd.DataFrame | None) -> dict[str, object]:
+    """For the runner (``quality.blind_sets.*``): answerable questions refused over every set
+    (a count), the lowest no-context accuracy of a set, and each set's two rates; none for a
+    run that skipped them."""
+    if table is None or table.empty:
+        return {}
+    return {"answerable_refused": int(table["refused"].sum()),
+            "min_no_context_accuracy": float(table["no_context_accuracy"].min()),
+            **{str(r["set"]): {"wrong_no_context_rate": r["refused"] / r["answerable"],
+                               "no_context_accuracy": r["no_context_accuracy"]}
+               for r in table.to_dict("records")}}
