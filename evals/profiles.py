@@ -36,6 +36,7 @@ TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
 OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
     "quality": {"sample": 60, "blind_sets": False},
+    "cache": {"blind_sets": False},
     "load": {"duration_s": 10, "warm_up_requests": 5},
 }
 
@@ -161,13 +162,13 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                    "paraphrase_share": 0.15, "novel_share": 0.15, "edit_rate": 0.2,
                    "query_ttl_s": 86400, "semantic_threshold": 0.6,
                    "ttl_sweep": [3600, 86400], "threshold_sweep": [0.45, 0.6, 0.7],
-                   "sweep_users": 4, "time_bucket_h": 6, "seed": 7},
+                   "sweep_users": 4, "time_bucket_h": 6, "seed": 7, "blind_sets": True},
             "full": {"users": 100, "days": 7, "requests_per_user_per_day": 10, "zipf_s": 1.1,
                      "paraphrase_share": 0.15, "novel_share": 0.15, "edit_rate": 0.2,
                      "query_ttl_s": 86400, "semantic_threshold": 0.6,
                      "ttl_sweep": [3600, 21600, 86400, 604800],
                      "threshold_sweep": [0.35, 0.45, 0.6, 0.7, 0.85],
-                     "sweep_users": 12, "time_bucket_h": 24, "seed": 7},
+                     "sweep_users": 12, "time_bucket_h": 24, "seed": 7, "blind_sets": True},
         },
     ),
     NotebookSpec(

@@ -1,8 +1,9 @@
-"""The no-context decision on the sets written blind to the rules (``evals/datasets/probes``,
-its README), at a run's settings: per set, the answerable questions refused, the no-context
-accuracy and the unanswerable questions refused by kind. The team's own data, not a holdout:
-the harness gates them as a regression check (a wrong refusal is a count, gated at what it
-measures), not as a promise for other notes."""
+"""Both decisions on the sets written blind to the rules (``evals/datasets/probes``, its
+README), at a run's settings: per set, the answerable questions refused, the no-context
+accuracy and the unanswerable questions refused by kind (notebook 01), and each pair with what
+its two questions retrieve for the semantic cache's modes (notebook 03). The team's own data,
+not a holdout: the harness gates them as a regression check (a wrong refusal and a false hit
+are counts, gated at what they measure), not as a promise for other notes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from evals.cache import semantic_eval
 from evals.datasets import external
 from evals.datasets.loader import load_dataset
 from evals.quality import relevance_eval
@@ -57,3 +59,26 @@ def metrics(table: pd.DataFrame | None) -> dict[str, object]:
             **{str(r["set"]): {"wrong_no_context_rate": r["refused"] / r["answerable"],
                                "no_context_accuracy": r["no_context_accuracy"]}
                for r in table.to_dict("records")}}
+
+
+def pair_rows(pipeline: Pipeline, sets: Sequence[str] | None = None,
+              root: Path = PROBES_DIR) -> dict[str, list[semantic_eval.PairEvidence]]:
+    """Each set's pairs with what both questions retrieve (its notes ingested first)."""
+    out = {}
+    for name in sets or names(root):
+        data = load_dataset(root / name)
+        external.ensure_ingested(pipeline, data.root)
+        out[name] = semantic_eval.collect(pipeline, data.pairs, depth=5)
+    return out
+
+
+def pair_metrics(modes: pd.DataFrame, sets: Sequence[str]) -> dict[str, object]:
+    """For the runner (``cache.blind_sets.*``): the default mode's (strict) near misses reused
+    and paraphrases reused over the sets (counts), from ``decisions_eval.mode_table``."""
+    strict = modes[(modes["mode"] == "strict") & modes["set"].isin(list(sets))]
+    if strict.empty:
+        return {}
+    reused = (strict["reuse"] * strict["paraphrases"]).round().astype(int)
+    return {"blind_sets": {"semantic_false_hits": int(strict["false_hits"].sum()),
+                           "semantic_reused": int(reused.sum()),
+                           "near_misses": int(strict["near_misses"].sum())}}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evals.cache import decisions_eval
 from evals.quality import blind_sets
 from evals.quality import evaluate as quality
 
@@ -49,7 +50,13 @@ def write_set(root: Path) -> None:
              "no_context" if nc else "factual", **({"kind": kind} if kind else {})}
             for i, q, refs, nc, kind in QUESTIONS]
     (root / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (root / "semantic_pairs.jsonl").write_text("")
+    pairs = [("p1", "How long does the rye loaf prove?",
+              "how long does the rye loaf prove", "paraphrase"),
+             ("n1", "How long does the rye loaf prove?",
+              "How long does the rye loaf bake?", "near_miss")]
+    (root / "semantic_pairs.jsonl").write_text("".join(
+        json.dumps({"id": i, "user_id": "marta", "a": a, "b": b, "label": label}) + "\n"
+        for i, a, b, label in pairs))
 
 
 def test_the_metrics_count_refusals_over_every_set_and_keep_the_lowest_accuracy() -> None:
@@ -60,6 +67,21 @@ def test_the_metrics_count_refusals_over_every_set_and_keep_the_lowest_accuracy(
     assert figures["answerable_refused"] == 1 and figures["min_no_context_accuracy"] == 0.4
     assert figures["a"] == {"wrong_no_context_rate": 1 / 40, "no_context_accuracy": 0.5}
     assert blind_sets.metrics(None) == {} and blind_sets.names()  # the shipped sets are found
+
+
+def test_the_pair_metrics_sum_the_default_modes_counts_over_the_sets_asked() -> None:
+    modes = pd.DataFrame([
+        {"set": "a", "mode": "strict", "reuse": 0.1, "paraphrases": 10, "false_hits": 0,
+         "near_misses": 10},
+        {"set": "b", "mode": "strict", "reuse": 0.0, "paraphrases": 10, "false_hits": 1,
+         "near_misses": 10},
+        {"set": "b", "mode": "loose", "reuse": 0.5, "paraphrases": 10, "false_hits": 3,
+         "near_misses": 10},
+        {"set": "golden_test", "mode": "strict", "reuse": 0.2, "paraphrases": 54,
+         "false_hits": 2, "near_misses": 54}])
+    assert blind_sets.pair_metrics(modes, ["a", "b"]) == {"blind_sets": {
+        "semantic_false_hits": 1, "semantic_reused": 1, "near_misses": 20}}
+    assert blind_sets.pair_metrics(modes, []) == {}
 
 
 @pytest.mark.integration
@@ -75,8 +97,14 @@ def test_each_set_is_decided_on_its_own_users_notes(tmp_path: Path, database_url
         try:
             rows[floor] = blind_sets.measure(pipeline, root=tmp_path).set_index("set").loc[
                 "bakery"]
+            pairs = blind_sets.pair_rows(pipeline, root=tmp_path)
         finally:
             pipeline.parts.close()
+    # strict reuses the same words only; the near miss asks another step
+    modes = decisions_eval.mode_table(pairs, decisions_eval.mode_policies(settings))
+    assert [len(pairs["bakery"]), pairs["bakery"][0].a.note_ids[0]] == [2, "b1"]
+    assert blind_sets.pair_metrics(modes, pairs) == {"blind_sets": {
+        "semantic_false_hits": 0, "semantic_reused": 1, "near_misses": 1}}
     for row in rows.values():
         assert (row["answerable"], row["refused"], row["unanswerable"]) == (2, 0, 3)
         # a name and a year the notes lack are refused at any floor
