@@ -50,10 +50,10 @@ def measure(pipeline: Pipeline, sets: Sequence[str] | None = None,
 
 def metrics(table: pd.DataFrame | None) -> dict[str, object]:
     """For the runner (``quality.blind_sets.*``): answerable questions refused over every set
-    (a count), the lowest no-context accuracy of a set, and each set's two rates; none for a
-    run that skipped them."""
+    (a count), the lowest no-context accuracy of a set, and each set's two rates; None for a
+    run that skipped them (own data, smoke), so that their gates skip."""
     if table is None or table.empty:
-        return {}
+        return {"answerable_refused": None, "min_no_context_accuracy": None}
     return {"answerable_refused": int(table["refused"].sum()),
             "min_no_context_accuracy": float(table["no_context_accuracy"].min()),
             **{str(r["set"]): {"wrong_no_context_rate": r["refused"] / r["answerable"],
@@ -74,10 +74,12 @@ def pair_rows(pipeline: Pipeline, sets: Sequence[str] | None = None,
 
 def pair_metrics(modes: pd.DataFrame, sets: Sequence[str]) -> dict[str, object]:
     """For the runner (``cache.blind_sets.*``): the default mode's (strict) near misses reused
-    and paraphrases reused over the sets (counts), from ``decisions_eval.mode_table``."""
+    and paraphrases reused over the sets (counts), from ``decisions_eval.mode_table``; None
+    for a run without them, so that their gate skips."""
     strict = modes[(modes["mode"] == "strict") & modes["set"].isin(list(sets))]
     if strict.empty:
-        return {}
+        return {"blind_sets": dict.fromkeys(
+            ("semantic_false_hits", "semantic_reused", "near_misses"))}
     reused = (strict["reuse"] * strict["paraphrases"]).round().astype(int)
     return {"blind_sets": {"semantic_false_hits": int(strict["false_hits"].sum()),
                            "semantic_reused": int(reused.sum()),

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from evals.cache import decisions_eval
+from evals.gates import evaluate, load_gates
 from evals.quality import blind_sets
 from evals.quality import evaluate as quality
 
@@ -66,7 +67,14 @@ def test_the_metrics_count_refusals_over_every_set_and_keep_the_lowest_accuracy(
     figures = blind_sets.metrics(table)
     assert figures["answerable_refused"] == 1 and figures["min_no_context_accuracy"] == 0.4
     assert figures["a"] == {"wrong_no_context_rate": 1 / 40, "no_context_accuracy": 0.5}
-    assert blind_sets.metrics(None) == {} and blind_sets.names()  # the shipped sets are found
+    assert blind_sets.names()  # the shipped sets are found
+    # a run without them (own data, smoke) records None: their gates skip, never fail
+    skipped = blind_sets.metrics(None)
+    assert skipped == {"answerable_refused": None, "min_no_context_accuracy": None}
+    gates = [g for g in load_gates() if g.name.startswith("quality.blind_sets.")]
+    results = evaluate(gates, {f"quality.blind_sets.{k}": v for k, v in skipped.items()},
+                       ran=["quality"])
+    assert len(results) == 2 and {r.status for r in results} == {"skipped"}
 
 
 def test_the_pair_metrics_sum_the_default_modes_counts_over_the_sets_asked() -> None:
@@ -81,7 +89,7 @@ def test_the_pair_metrics_sum_the_default_modes_counts_over_the_sets_asked() -> 
          "false_hits": 2, "near_misses": 54}])
     assert blind_sets.pair_metrics(modes, ["a", "b"]) == {"blind_sets": {
         "semantic_false_hits": 1, "semantic_reused": 1, "near_misses": 20}}
-    assert blind_sets.pair_metrics(modes, []) == {}
+    assert blind_sets.pair_metrics(modes, [])["blind_sets"]["semantic_false_hits"] is None
 
 
 @pytest.mark.integration
