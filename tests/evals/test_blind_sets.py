@@ -1,4 +1,4 @@
-"""``evals.quality.blind_sets``: the no-context decision on labelled sets, counted per set and by
+"""``evals.cache.blind_sets``: the no-context decision on labelled sets, counted per set and by
 kind of unanswerable question, on the real pipeline (embedded PostgreSQL, Redis, the local
 embedding model)."""
 
@@ -10,9 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals.cache import decisions_eval
+from evals.cache import blind_sets, decisions_eval
 from evals.gates import evaluate, load_gates
-from evals.quality import blind_sets
 from evals.quality import evaluate as quality
 
 NOTE = """---
