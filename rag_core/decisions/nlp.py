@@ -103,27 +103,38 @@ class Facts:
 
 # a chapter after a word, in digits or roman numerals: a text without one cites no passage
 _CHAPTER = re.compile(r"[^\W\d_]\.?\s*\d|\b[ivxlcdm]+\b", re.IGNORECASE)
+# the word written out: "Daniel chapter 3" and "chapter 3 of (the book of) Daniel" are Daniel 3
+_SPELT = re.compile(r"\b(?:chapters?|chap|ch)\b\.?\s*(\d+(?:\s*-\s*\d+)?)(?:\s+of\s+"
+                    r"(?:the\s+book\s+of\s+)?([^\W\d_]+))?", re.IGNORECASE)
+
+
+def references(text: str) -> list[Any]:
+    """pythonbible's references of a text that have a chapter; a book named without one is
+    none (and a text without a chapter number is not handed to pythonbible)."""
+    text = _SPELT.sub(lambda m: f"{m[2]} {m[1]}" if m[2] else m[1], text)
+    if not _CHAPTER.search(text):
+        return []
+    import pythonbible as pb
+
+    try:
+        return [r for r in pb.get_references(text) if r.start_chapter is not None]
+    except Exception:  # pythonbible raises on a few malformed ranges; no reference then
+        return []
 
 
 def scripture_refs(text: str) -> frozenset[str]:
-    """Normalised references (``GENESIS 45:4-45:8``); a book named without a chapter is none
-    (so a text without a chapter number is not handed to pythonbible)."""
-    if not _CHAPTER.search(text):
-        return frozenset()
-    import pythonbible as pb
-
+    """Normalised references (``GENESIS 45:4-45:8``)."""
     out = set()
-    try:
-        refs = pb.get_references(text)
-    except Exception:  # pythonbible raises on a few malformed ranges; no reference then
-        return frozenset()
-    for ref in refs:
-        if ref.start_chapter is None:
-            continue
+    for ref in references(text):
         start = f"{ref.start_chapter}" + (f":{ref.start_verse}" if ref.start_verse else "")
         end = f"{ref.end_chapter}" + (f":{ref.end_verse}" if ref.end_verse else "")
         out.add(f"{ref.book.name} {start}" + (f"-{end}" if end != start else ""))
     return frozenset(out)
+
+
+def passages(text: str) -> frozenset[tuple[str, int, int]]:
+    """(book, first chapter, last chapter) of each reference of a text."""
+    return frozenset((r.book.name, r.start_chapter, r.end_chapter) for r in references(text))
 
 
 def _calendar_name(word: str) -> str:

@@ -20,7 +20,8 @@ _YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
 _DECADE = re.compile(r"^((?:1[5-9]|20)\d)0s$")
 _YEARS = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
 _ISO = re.compile(r"\b((?:1[5-9]|20)\d\d)-(0?[1-9]|1[0-2])\b")  # "2024-05", "2024-05-12"
-_REF = re.compile(r"^(.+?) (\d+)(?::\d+)?(?:-(\d+)(?::\d+)?)?$")
+_CLOCK = re.compile(r"^(?:[01]?\d|2[0-4])\.[0-5]\d$")  # "3.20", "11.45": a time of day
+_AMOUNTS = ("MONEY", "QUANTITY", "PERCENT")  # spaCy's labels of an amount
 # month names and their abbreviations ("Sep", "Sept"), from the calendar module
 MONTHS = {**{n.lower(): i for i, n in enumerate(calendar.month_name) if n},
           **{n.lower(): i for i, n in enumerate(calendar.month_abbr) if n}, "sept": 9}
@@ -39,16 +40,6 @@ def plain(text: str) -> str:
     """Lower case, accents off ("José" and "Jose" are one name)."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def passages_of(refs: frozenset[str]) -> frozenset[tuple[str, int, int]]:
-    """(book, first chapter, last chapter) of normalised references (``nlp.scripture_refs``)."""
-    out = set()
-    for ref in refs:
-        if m := _REF.match(ref):
-            first = int(m.group(2))
-            out.add((m.group(1), first, int(m.group(3) or first)))
-    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -72,7 +63,7 @@ class NoteFacts:
     def passages(self) -> frozenset[tuple[str, int, int]]:
         """The passages the texts cite, read the first time a question names one (pythonbible
         costs a cold process about 0.4 s to import, and scans every text)."""
-        return passages_of(frozenset().union(*(nlp.scripture_refs(t) for t in self.texts)))
+        return frozenset().union(*(nlp.passages(t) for t in self.texts))
 
     @cached_property
     def canon(self) -> frozenset[str]:
@@ -160,15 +151,16 @@ def _title_case(doc: Any) -> bool:
 
 def _amount(token: Any) -> bool:
     """A number of a year's shape that is an amount ("1900 pounds"), not a year."""
-    return token.ent_type_ in ("MONEY", "QUANTITY", "PERCENT") or (
+    return token.ent_type_ in _AMOUNTS or (
         token.dep_ == "nummod" and token.head.pos_ == "NOUN" and token.ent_type_ != "DATE")
 
 
 @lru_cache(maxsize=1024)
 def question_values(text: str) -> frozenset[float]:
     """The numbers a question names as facts (``quantities``): not in a scripture reference, a
-    date or a time, not a year, not one, not the length of the answer asked for ("in two
-    sentences"), not a number given as roughly so ("about 300": the notes may say 299)."""
+    date or a time (a clock's, "at 3.20", unless an amount), not a year, not one, not the
+    length of the answer asked for ("in two sentences"), not a number given as roughly so
+    ("about 300": the notes may say 299)."""
     doc = nlp.parse(text)
     skip = nlp.reference_tokens(doc) | {
         t.i for t in doc if t.like_num and t.dep_ == "nummod" and t.head.lemma_.lower()
@@ -178,7 +170,8 @@ def question_values(text: str) -> frozenset[float]:
             if c.dep_ in ("advmod", "quantmod", "amod") and c.i < t.i)}
     kept = " ".join(
         "." if (t.i in skip or t.ent_type_ in nlp.TIME_LABELS or t.ent_type_ == "ORDINAL"
-                or _YEAR.match(t.text)) else t.text for t in doc)
+                or _YEAR.match(t.text) or _CLOCK.match(t.text) and t.ent_type_ not in _AMOUNTS)
+        else t.text for t in doc)
     return frozenset(v for v in quantities.values(kept) if v != 1.0)
 
 
@@ -200,7 +193,7 @@ def asked(question: str) -> Asked:
     pairs = {(y, MONTHS[m.lower()]) for m, y in _MONTH_YEAR.findall(question)} | {
         (y, int(m)) for y, m in _ISO.findall(question)}
     return Asked(names, numbers, frozenset(years | {y for y, _ in pairs}),
-                 frozenset(months | {m for _, m in pairs}), passages_of(facts.scripture),
+                 frozenset(months | {m for _, m in pairs}), nlp.passages(question),
                  frozenset(pairs))
 
 
@@ -228,9 +221,8 @@ def _has_word(word: str, notes: NoteFacts) -> bool:
 
 
 def _has_year(year: str, years: frozenset[str]) -> bool:
-    if m := _DECADE.match(year):
-        return any(y.startswith(m.group(1)) for y in years)
-    return year in years
+    m = _DECADE.match(year)  # a decade is held by any year of it
+    return any(y.startswith(m.group(1)) for y in years) if m else year in years
 
 
 def _has_number(value: float, numbers: frozenset[float]) -> bool:

@@ -108,9 +108,8 @@ def fmt(a: Any, b: Any) -> str:
 def misspelt(x: str, y: str) -> bool:
     """One name written for the other with a slip: both of five letters or more, the same
     first letter, word-sequence ratio >= 0.8."""
-    if min(len(x), len(y)) < 5 or x[0] != y[0]:
-        return False
-    return difflib.SequenceMatcher(None, x, y).ratio() >= 0.8
+    return min(len(x), len(y)) >= 5 and x[0] == y[0] \
+        and difflib.SequenceMatcher(None, x, y).ratio() >= 0.8
 
 
 def word_variant(word: str, others: Sequence[str]) -> bool:
@@ -141,11 +140,9 @@ def _named(name: str, words: frozenset[str]) -> bool:
 
 
 def _kinds_agree(a: str, b: str, aligned: bool) -> bool:
-    if a == b:
-        return True
-    if aligned or "yes_no" in (a, b):
-        return False
-    return a not in TYPE_KINDS or b not in TYPE_KINDS
+    """The same kind; or, reworded, not yes/no and not two kinds of ``TYPE_KINDS``."""
+    return a == b or not aligned and "yes_no" not in (a, b) and (
+        a not in TYPE_KINDS or b not in TYPE_KINDS)
 
 
 def value_checks(a: nlp.Facts, b: nlp.Facts, strict: bool) -> list[Check]:

@@ -17,6 +17,8 @@ NOTES = [
       "series": "Daily Bread", "scripture": ["John 6:1-14"]}),
     ("n2", "In 1994 the choir sang at José's wedding in Israel. He kept forty hives.",
      {"title": "Bees", "date": "2023-03-05", "speaker": "Rev. Tomas Lind"}),
+    ("n3", "The youth met at 15:20 to read Daniel chapter 3 and the furnace.",
+     {"title": "Youth", "date": "2024-05-03"}),
 ]
 USER = note_facts.of_notes((text, meta) for _, text, meta in NOTES)
 CHUNK = Chunk("n1:0", "n1", "u", 0, NOTES[0][1], NOTES[0][2], score=0.5)
@@ -53,6 +55,9 @@ def decide(question: str, score: float = 0.5) -> object:
     "Which oven cost about 1,900 pounds?",  # rough
     "oven cost 1,900",  # a round number, by a value it rounds (1,850)
     "Who walks 3 kilometres?",  # the notes wrote "3 km"
+    "does the youth group meet at 3.20",  # a time of day, not a number (the notes: 15:20)
+    "dan 3 furnace",  # the notes wrote the word "chapter"
+    "What is in chapter 3 of Daniel?",
 ])
 def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None:
     d = decide(question)
@@ -69,6 +74,8 @@ def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None
     ("Who gave away 1,851 loaves?", "numbers", "1851"),  # nor 1,850 of a number not round
     ("Who kept 10 hives?", "numbers", "10"),  # nor a day (12) or a month (9) of 10
     ("What did the sermon on Romans 8 say?", "scripture", "Romans 8"),
+    ("What did the youth read in Daniel 4?", "scripture", "Daniel 4"),  # theirs: chapter 3
+    ("Did the oven cost 3.20 pounds?", "numbers", "3.2"),  # a clock's shape, but an amount
 ])
 def test_a_fact_in_none_of_the_notes_refuses_and_says_which(question: str, rule: str,
                                                             fact: str) -> None:
@@ -84,12 +91,12 @@ def test_a_fact_of_another_note_than_the_retrieved_one_is_no_reason_to_refuse() 
 
 
 def test_the_floor_and_an_empty_retrieval_refuse_and_policies_switch_facts_off() -> None:
-    low = decide("What did the baker give away?", score=0.1)
+    low = decide("What did the baker give away?", score=0.05)
     assert not low.answer and low.reason == "similarity"
     # a name the notes hold is something close, however far the question embeds
-    named = decide("Tell me everything about Marguerite Oyelaran. Thanks!", score=0.1)
+    named = decide("Tell me everything about Marguerite Oyelaran. Thanks!", score=0.05)
     assert named.answer and "in your notes" in named.checks["similarity"]["detail"]
-    assert not decide("What did Nehemiah give away?", score=0.1).answer
+    assert not decide("What did Nehemiah give away?", score=0.05).answer
     assert decide_relevance("anything", []).reason == "retrieved"
     off = RelevancePolicy(facts=False)
     assert decide_relevance("What did Nehemiah say?", [CHUNK], policy=off, notes=USER).answer
