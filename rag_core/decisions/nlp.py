@@ -54,8 +54,8 @@ _HOW_KINDS = {"many": "count", "often": "count", "much": "amount", "far": "amoun
               "long": "duration"}
 
 
-# Day and month names (the calendar module's), so that "Sundays" anchors what "Sunday" does
-_CALENDAR = frozenset(n.lower() for n in (*calendar.day_name, *calendar.month_name) if n)
+# Day and month names in the plural (the calendar module's): "Sundays" anchors what "Sunday" does
+_PLURALS = {f"{n}s".lower(): n.lower() for n in (*calendar.day_name, *calendar.month_name) if n}
 
 _lock = threading.Lock()
 _nlp: Any = None
@@ -137,11 +137,6 @@ def passages(text: str) -> frozenset[tuple[str, int, int]]:
     return frozenset((r.book.name, r.start_chapter, r.end_chapter) for r in references(text))
 
 
-def _calendar_name(word: str) -> str:
-    """A plural day or month name as the name ("sundays" -> "sunday"); other words as given."""
-    return word[:-1] if word.endswith("s") and word[:-1] in _CALENDAR else word
-
-
 def _opens_clause(doc: Any, t: Any) -> bool:
     """``t`` opens a clause that a comma closes before another wh-word begins the question
     ("When the ferry lost its engine, who towed it?"), however spaCy attached the two."""
@@ -203,9 +198,10 @@ def _answer_type(doc: Any) -> str:
 
 def _is_name(token: Any, in_ref: set[int]) -> bool:
     """A word of a proper name: a PROPN or a capitalised word inside a named entity (not
-    the first word of the question), never a title, date or scripture reference."""
+    the first word), never a title, date, reference or abbreviation without a vowel ("Lk")."""
     if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS \
-            or token.lower_ in DOMAIN_COMMON or token.ent_type_ in TIME_LABELS or token.like_num:
+            or token.lower_ in DOMAIN_COMMON or token.ent_type_ in TIME_LABELS or token.like_num \
+            or not set(token.lower_) & set("aeiouy"):  # "Lk 10", "Mt", "Dr": a name has one
         return False
     capital = token.text[:1].isupper() and (token.i > 0 or token.pos_ == "PROPN")
     return capital and (token.pos_ == "PROPN" or token.ent_type_ in NAME_LABELS)
@@ -256,8 +252,8 @@ def facts(text: str) -> Facts:
     timed = [t for t in doc if t.ent_type_ in TIME_LABELS and not t.is_punct
              and t.i not in in_ref and t.i not in spans]
     # the anchors of a time expression: numbers, named days and months, "this/last/next year"
-    dates = {_calendar_name(t.lemma_.lower()) for t in timed if t.like_num or t.pos_ == "PROPN"
-             or any(ch.isdigit() for ch in t.text)}  # 2019, March, Sundays, 1990s
+    dates = {_PLURALS.get(w := t.lemma_.lower(), w) for t in timed if t.like_num
+             or t.pos_ == "PROPN" or any(ch.isdigit() for ch in t.text)}  # 2019, March, 1990s
     dates |= {f"{t.nbor(-1).lower_} {t.lower_}" for t in timed
               if t.i > 0 and t.nbor(-1).lower_ in ("this", "last", "next")}
     return Facts(

@@ -58,6 +58,7 @@ def decide(question: str, score: float = 0.5) -> object:
     "does the youth group meet at 3.20",  # a time of day, not a number (the notes: 15:20)
     "dan 3 furnace",  # the notes wrote the word "chapter"
     "What is in chapter 3 of Daniel?",
+    "What did the youth read in Dn 3?",  # a book abbreviated without a vowel is no name
 ])
 def test_a_question_the_notes_may_answer_is_never_refused(question: str) -> None:
     d = decide(question)
@@ -91,12 +92,12 @@ def test_a_fact_of_another_note_than_the_retrieved_one_is_no_reason_to_refuse() 
 
 
 def test_the_floor_and_an_empty_retrieval_refuse_and_policies_switch_facts_off() -> None:
-    low = decide("What did the baker give away?", score=0.05)
+    low = decide("What did the baker give away?", score=0.02)
     assert not low.answer and low.reason == "similarity"
     # a name the notes hold is something close, however far the question embeds
-    named = decide("Tell me everything about Marguerite Oyelaran. Thanks!", score=0.05)
+    named = decide("Tell me everything about Marguerite Oyelaran. Thanks!", score=0.02)
     assert named.answer and "in your notes" in named.checks["similarity"]["detail"]
-    assert not decide("What did Nehemiah give away?", score=0.05).answer
+    assert not decide("What did Nehemiah give away?", score=0.02).answer
     assert decide_relevance("anything", []).reason == "retrieved"
     off = RelevancePolicy(facts=False)
     assert decide_relevance("What did Nehemiah say?", [CHUNK], policy=off, notes=USER).answer
