@@ -290,9 +290,10 @@ def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
     assert again.answer == first.answer and again.generator == "none"
     assert again.decisions["relevance"] == first.decisions["relevance"]  # still explained
     assert "retrieve" not in again.timings_ms
-    # a setting of the decision names the key: a looser policy decides afresh
-    looser = Pipeline(with_settings(pipe.parts, similarity_threshold=0.1))
-    assert looser.ask(USER, question).cache["query"] == "miss"
+    # a setting of the decision names the key: another floor decides afresh
+    floor = pipe.parts.settings.similarity_threshold
+    other = Pipeline(with_settings(pipe.parts, similarity_threshold=floor + 0.05))
+    assert other.ask(USER, question).cache["query"] == "miss"
     # a new note bumps the notes version: the question is decided again, and answered
     note = replace(NOTES[0], id="tess-004", title="The Governor's Lamp",
                    body="Pastor Quill said Nehemiah kept a lamp burning on the wall at night "
