@@ -34,11 +34,14 @@ _MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTHS)})\b\.?(?:\s+\d{{1,2}}(?:st|nd|r
 _TITLE_SHARE = 0.6
 # nor is a word in a run of words written wholly in capitals ("SYSTEM OVERRIDE"): emphasis
 _SHOUTED = re.compile(r"\b[A-Z]{2,}(?:\W+[A-Z]{2,}\b)+")
+# letters Unicode does not decompose into a plain letter and an accent ("Østby": Ostby)
+_FOLDED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d",
+                         "ð": "d", "þ": "th", "ı": "i", "ħ": "h"})
 
 
 def plain(text: str) -> str:
-    """Lower case, accents off ("José" and "Jose" are one name)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower case, accents off ("José" and "Jose" are one name, "Østby" and "Ostby" too)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLDED))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -180,7 +183,8 @@ def asked(question: str) -> Asked:
     facts = nlp.facts(question)
     doc = nlp.parse(question)
     shouted = {w.lower() for run in _SHOUTED.findall(question) for w in _WORD.findall(run)}
-    words = {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 1} - shouted
+    # two letters name nothing for sure: "PA", "TV" and "HR" are a team's common nouns
+    words = {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 2} - shouted
     # a month's name or abbreviation is a date, whatever spaCy tagged it
     months = {MONTHS[w] for w in {d.rstrip(".") for d in facts.dates} | words if w in MONTHS}
     names = () if _title_case(doc) else tuple(sorted(w for w in words if w not in MONTHS))

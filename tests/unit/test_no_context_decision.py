@@ -15,7 +15,8 @@ NOTES = [
            "bakery on Quay Street. She walks 3 km to the market. The oven cost 1,850 pounds.",
      {"title": "Bread", "date": "2021-09-12", "speaker": "Pastor Ines Okoro",
       "series": "Daily Bread", "scripture": ["John 6:1-14"]}),
-    ("n2", "In 1994 the choir sang at José's wedding in Israel. He kept forty hives.",
+    ("n2", "In 1994 the choir sang at José's wedding in Israel, Marit Østby the solo. He kept "
+           "forty hives.",
      {"title": "Bees", "date": "2023-03-05", "speaker": "Rev. Tomas Lind"}),
     ("n3", "The youth met at 15:20 to read Daniel chapter 3 and the furnace.",
      {"title": "Youth", "date": "2024-05-03"}),
@@ -39,6 +40,8 @@ def decide(question: str, score: float = 0.5) -> object:
     "Who gave away five thousand loaves?",  # words for digits
     "Who walked three kilometres to the market?",  # a unit and its abbreviation
     "What did Jose do at his wedding?",  # an accent
+    "Which solo did Marit Ostby sing?",  # a letter with a stroke
+    "Did the bakery on Quay Street hire a PA?",  # two capitals: an abbreviation, no name
     "What happened in the 1990s at the wedding?",  # a decade, by a year of it in a text
     "What did Lind preach in March?",  # a month, by a note's date
     "What did Okoro say in Sept?",  # an abbreviated month
