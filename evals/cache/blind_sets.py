@@ -49,12 +49,17 @@ def measure(pipeline: Pipeline, sets: Sequence[str] | None = None,
 
 
 def metrics(table: pd.DataFrame | None) -> dict[str, object]:
-    """For the runner (``quality.blind_sets.*``): answerable questions refused over every set
-    (a count), the lowest no-context accuracy of a set, and each set's two rates; None for a
-    run that skipped them (own data, smoke), so that their gates skip."""
+    """For the runner (``quality.blind_sets.*``): answerable questions refused and
+    unanswerable questions refused over every set, the sets whose no-context accuracy is under
+    issue 45's 0.50 (counts), the lowest no-context accuracy of a set, and each set's two
+    rates; None for a run that skipped them (own data, smoke), so that their gates skip."""
     if table is None or table.empty:
-        return {"answerable_refused": None, "min_no_context_accuracy": None}
+        return dict.fromkeys(("answerable_refused", "no_context_refused", "sets_under_half",
+                              "min_no_context_accuracy"))
+    refused = (table["no_context_accuracy"] * table["unanswerable"]).round().astype(int)
     return {"answerable_refused": int(table["refused"].sum()),
+            "no_context_refused": int(refused.sum()),
+            "sets_under_half": int((table["no_context_accuracy"] < 0.5).sum()),
             "min_no_context_accuracy": float(table["no_context_accuracy"].min()),
             **{str(r["set"]): {"wrong_no_context_rate": r["refused"] / r["answerable"],
                                "no_context_accuracy": r["no_context_accuracy"]}

@@ -61,19 +61,23 @@ def write_set(root: Path) -> None:
 
 def test_the_metrics_count_refusals_over_every_set_and_keep_the_lowest_accuracy() -> None:
     table = pd.DataFrame([
-        {"set": "a", "answerable": 40, "refused": 1, "no_context_accuracy": 0.5},
-        {"set": "b", "answerable": 25, "refused": 0, "no_context_accuracy": 0.4}])
+        {"set": "a", "answerable": 40, "refused": 1, "unanswerable": 18,
+         "no_context_accuracy": 9 / 18},
+        {"set": "b", "answerable": 25, "refused": 0, "unanswerable": 15,
+         "no_context_accuracy": 6 / 15}])
     figures = blind_sets.metrics(table)
     assert figures["answerable_refused"] == 1 and figures["min_no_context_accuracy"] == 0.4
+    assert figures["no_context_refused"] == 15 and figures["sets_under_half"] == 1
     assert figures["a"] == {"wrong_no_context_rate": 1 / 40, "no_context_accuracy": 0.5}
     assert blind_sets.names()  # the shipped sets are found
     # a run without them (own data, smoke) records None: their gates skip, never fail
     skipped = blind_sets.metrics(None)
-    assert skipped == {"answerable_refused": None, "min_no_context_accuracy": None}
+    assert skipped == dict.fromkeys(
+        ("answerable_refused", "no_context_refused", "sets_under_half", "min_no_context_accuracy"))
     gates = [g for g in load_gates() if g.name.startswith("quality.blind_sets.")]
     results = evaluate(gates, {f"quality.blind_sets.{k}": v for k, v in skipped.items()},
                        ran=["quality"])
-    assert len(results) == 2 and {r.status for r in results} == {"skipped"}
+    assert len(results) == 3 and {r.status for r in results} == {"skipped"}
 
 
 def test_the_pair_metrics_sum_the_default_modes_counts_over_the_sets_asked() -> None:
