@@ -33,8 +33,9 @@ from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
 from rag_core.config import Settings
 from rag_core.decisions.judges import RulesJudge, SemanticJudge
-from rag_core.decisions.semantic_canonical import Form, canonical, same_question, vocabulary
+from rag_core.decisions.semantic_canonical import Form, canonical, same_question
 from rag_core.decisions.semantic_rules import Decision, Evidence, Policy
+from rag_core.embedding.base import model_words
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
@@ -60,16 +61,6 @@ def _policy(threshold: float, model: str, mode: str) -> Policy:
     loose = Policy(threshold=threshold, evidence_depth=EVIDENCE_DEPTH, canonical="first",
                    vocabulary=model_words(model))
     return loose if mode == "loose" else replace(loose, canonical="only")
-
-
-def model_words(model: str) -> frozenset[str]:
-    """The whole words of the embedding model's vocabulary (what a keyboard slip is not)."""
-    from rag_core.embedding.base import resolve_model_path
-
-    try:
-        return vocabulary(resolve_model_path(model))
-    except ImportError:
-        return frozenset()
 
 
 def policy_from(settings: Settings) -> Policy:

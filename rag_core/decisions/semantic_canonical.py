@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from rag_core.decisions import nlp
 
@@ -65,10 +64,10 @@ def is_slip(x: str, y: str, vocabulary: frozenset[str]) -> bool:
     """``x`` and ``y`` are one word mistyped once: a letter dropped, added or replaced by a
     neighbouring key, or two neighbours exchanged, in a word of ``MIN_SLIP_LENGTH`` letters
     or more, when one spelling is not a whole word of ``vocabulary`` ("form" / "from" are
-    two words); digits never slip."""
+    two words; without a vocabulary no slip is forgiven); digits never slip."""
     if min(len(x), len(y)) < MIN_SLIP_LENGTH or not (x.isalpha() and y.isalpha()):
         return False
-    if x in vocabulary and y in vocabulary:
+    if not vocabulary or x in vocabulary and y in vocabulary:
         return False
     if len(x) == len(y):
         diff = [i for i in range(len(x)) if x[i] != y[i]]
@@ -80,17 +79,6 @@ def is_slip(x: str, y: str, vocabulary: frozenset[str]) -> bool:
     if len(long) - len(short) != 1:
         return False
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
-
-
-@lru_cache(maxsize=8)
-def vocabulary(model_path: str) -> frozenset[str]:
-    """The whole words of a WordPiece vocabulary (``vocab.txt`` of the embedding model);
-    empty when the model has none, and then no slip is forgiven."""
-    path = Path(model_path) / "vocab.txt"
-    if not path.is_file():
-        return frozenset()
-    words = path.read_text(encoding="utf-8").split()
-    return frozenset(w for w in words if w.isalpha())
 
 
 def canonical_check(query: str, cached_query: str, words: frozenset[str],

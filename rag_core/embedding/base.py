@@ -4,6 +4,8 @@ are (a wheel, no hub download) and what its vectors are computed in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from rag_core.config import Embedding
@@ -50,3 +52,15 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=8)
+def model_words(name: str) -> frozenset[str]:
+    """The whole words of the model's WordPiece vocabulary (``vocab.txt``): what a keyboard
+    slip is not (``rag_core.decisions``); empty when the model has none or is not installed,
+    and then no slip is forgiven."""
+    try:
+        path = Path(resolve_model_path(name)) / "vocab.txt"
+    except ImportError:
+        return frozenset()
+    if not path.is_file():
+        return frozenset()
+    return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())

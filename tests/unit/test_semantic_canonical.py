@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_core.cache.semantic import model_words, policy_for, semantic_for
+from rag_core.cache.semantic import policy_for, semantic_for
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.semantic_canonical import canonical, is_slip, same_question
+from rag_core.embedding.base import model_words
 
 WORDS = model_words(Settings().embedding_model)
 
