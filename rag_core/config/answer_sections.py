@@ -94,7 +94,7 @@ class Decisions(Section):
     similarity_threshold: float = Field(0.05, ge=-1.0, le=1.0, description=(
         "below it: \"no relevant notes\", without calling the LLM (the floor of the "
         "no-context decision, rag_core/decisions/relevance.py; the highest floor in steps of "
-        "0.05 that refuses no answerable question of any labelled set, sixteen of them written "
+        "0.05 that refuses no answerable question of any labelled set, nineteen of them written "
         "blind to the rules: docs/decisions.md)"))
     semantic_mode: Literal["strict", "loose", "off"] = Field("strict", description=(
         "reuse of answers to reworded questions: `strict` (a reuse justified word by word; 0 "

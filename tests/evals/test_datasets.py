@@ -155,7 +155,8 @@ def test_init_dataset_writes_an_example_that_loads(tmp_path):
     ("vetclinic", 25, 40), ("robotics", 25, 40), ("gracechapel", 40, 58), ("oncall", 40, 58),
     ("kitchen", 40, 58), ("school", 40, 58), ("renovation", 40, 59), ("biblestudy", 40, 58),
     ("sermons2", 40, 58), ("bookshop", 40, 58), ("cycling", 40, 58), ("choir", 40, 58),
-    ("preaching", 40, 58), ("football", 40, 58), ("genealogy", 40, 58), ("worship", 40, 58)])
+    ("preaching", 40, 58), ("football", 40, 58), ("genealogy", 40, 58), ("worship", 40, 58),
+    ("lab", 40, 58), ("foodbank", 40, 58), ("tenants", 40, 58)])
 def test_the_sets_written_blind_to_the_rules_are_labelled_and_cite_their_users_notes(
         name, answerable, questions):
     """``evals/datasets/probes``: each answerable question cites notes of the user who asks;
