@@ -15,6 +15,7 @@ from typing import Any
 
 from rag_core.decisions import nlp, quantities
 from rag_core.decisions.semantic_canonical import is_slip
+from rag_core.embedding.base import model_words
 
 _WORD = re.compile(r"[^\W\d_]+")
 _YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
@@ -240,11 +241,16 @@ def _has_number(value: float, numbers: frozenset[float]) -> bool:
 KINDS = ("names", "numbers", "dates", "scripture")
 
 
-def absent(question: Asked, notes: NoteFacts, words: frozenset[str] = frozenset()
+def _slipped(name: str, notes: NoteFacts, model: str) -> bool:
+    """One slip from a word of the notes ("Watanbe"; ``is_slip``, ``model``'s words read lazily)."""
+    words = model_words(model) if model else frozenset()
+    return any(is_slip(name, w, words) for w in notes.words if abs(len(w) - len(name)) < 2)
+
+
+def absent(question: Asked, notes: NoteFacts, model: str = ""
            ) -> dict[str, tuple[list[str], list[str]]]:
     """Per kind of fact the question names (``KINDS``): (the facts named, those that
-    ``notes`` state nowhere), each as a short phrase; a name one keyboard slip from a word of
-    the notes is held (``is_slip``, ``words`` the model's whole words: "Watanbe", "Watanabe")."""
+    ``notes`` state nowhere), each as a short phrase; a name ``_slipped`` is held."""
     def passage(p: tuple[str, int, int]) -> str:
         return f"{p[0].title()} {p[1]}" + (f"-{p[2]}" if p[2] != p[1] else "")
 
@@ -253,9 +259,7 @@ def absent(question: Asked, notes: NoteFacts, words: frozenset[str] = frozenset(
     dates += [(f"{calendar.month_name[m]} {y}", (y, m) in notes.month_years)
               for y, m in sorted(question.month_years)]
     found = {
-        "names": [(n, _has_word(n, notes) or any(
-            is_slip(n, w, words) for w in notes.words if abs(len(w) - len(n)) < 2))
-            for n in question.names],
+        "names": [(n, _has_word(n, notes) or _slipped(n, notes, model)) for n in question.names],
         "numbers": [(f"{v:g}", _has_number(v, notes.numbers)) for v in sorted(question.numbers)],
         "dates": dates,
         "scripture": [(passage(p), any(p[0] == b and p[1] <= z and a <= p[2]

@@ -10,7 +10,6 @@ from typing import Any
 
 from rag_core.config import Decisions, Settings, fixed
 from rag_core.decisions import note_facts
-from rag_core.embedding.base import model_words
 from rag_core.types import Chunk
 
 RULES = ("retrieved", "similarity", *note_facts.KINDS)
@@ -20,13 +19,13 @@ RULES = ("retrieved", "similarity", *note_facts.KINDS)
 class RelevancePolicy:
     floor: float = Decisions.model_fields["similarity_threshold"].default
     facts: bool = True  # a fact the question names must be stated in the notes
-    # the model's whole words: a name one keyboard slip from a word of the notes is that word
-    words: frozenset[str] = field(default=frozenset(), repr=False)
+    # the embedding model, whose whole words tell a keyboard slip in a name from another word
+    model: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
         return cls(floor=settings.similarity_threshold, facts=fixed.RELEVANCE_NAMES,
-                   words=model_words(settings.embedding_model))
+                   model=settings.embedding_model)
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolic
     if policy.facts and (wanted := note_facts.asked(query)):
         held = notes() if callable(notes) else notes
         found = note_facts.absent(wanted, held or note_facts.of_notes(
-            (c.text, c.metadata) for c in chunks), policy.words)
+            (c.text, c.metadata) for c in chunks), policy.model)
         for kind, (named, lacking) in found.items():
             checks[kind] = {"passed": not lacking,
                             "detail": f"in none of your notes: {lacking}" if lacking
