@@ -86,8 +86,9 @@ def judge_for(settings: Settings) -> SemanticJudge:
 @dataclass(frozen=True)
 class ModeJudge:
     """The rules of one mode (``RulesJudge``), built when first asked: their policy holds the
-    embedding model's whole words (its ``vocab.txt`` read, ~13 ms), which only a semantic
-    decision reads, so a process that answers from the exact cache never reads them."""
+    embedding model's whole words (its ``vocab.txt`` read, ~13 ms), which only a decision
+    reads (this one, or a no-context one whose name is not in the notes), so a process that
+    answers from the exact cache never reads them."""
 
     threshold: float
     model: str
