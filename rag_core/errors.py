@@ -195,3 +195,11 @@ class ReindexFailed(RagError):
 
     code = "REINDEX_FAILED"
     default_message = "The HNSW index was not rebuilt; the old one stays in place."
+
+
+class UserNotFound(NotFound):
+    """``rag-core users erase`` / ``DELETE /v1/users/{user_id}`` of a user the service has no
+    row of: nothing is touched."""
+
+    code = "USER_NOT_FOUND"
+    default_message = "No such user."

@@ -356,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rag_core.cli.records import add_record_commands
 
     add_record_commands(add)
+    from rag_core.cli.operator import add_operator_commands
+
+    add_operator_commands(add)
     return parser
 
 

@@ -8,10 +8,12 @@ integers from Settings and enter as ``sql.Literal``.
 - ``writes``: notes, chunks (bulk), versions and statistics reads;
 - ``ledger``: cost rows, reservations in flight and notes versions owed to Redis;
 - ``records``: answer records, verdicts and the opt-in query log;
+- ``erasure``: the audit log, erased users and the guard of their writes in flight;
 - ``filtering``: the caller's filters as a predicate on a row's note;
 - ``search``: the dense scan, the lexical rankers and the three searches.
 """
 
+from rag_core.store.sql.erasure import *  # noqa: F403
 from rag_core.store.sql.filtering import *  # noqa: F403
 from rag_core.store.sql.ledger import *  # noqa: F403
 from rag_core.store.sql.records import *  # noqa: F403

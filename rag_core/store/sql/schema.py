@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from rag_core.store.sql.erasure import ERASURE_TABLES
 from rag_core.store.sql.ledger import LEDGER_TABLES, REQUEST_TABLES
 from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES
 
@@ -207,6 +208,8 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(6, "cost reservations in flight, notes versions owed to Redis",
                   LEDGER_TABLES),
         Migration(7, "requests per user, day and outcome, paid or not", REQUEST_TABLES),
+        Migration(8, "audit log, erased users and the guard of their writes in flight",
+                  ERASURE_TABLES),
     ]
 
 
