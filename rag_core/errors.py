@@ -235,3 +235,10 @@ class BackupFailed(DependencyError):
 
     code = "BACKUP_FAILED"
     default_message = "The backup or restore failed; the database is as it was."
+
+
+class ConfirmationRequired(UserError):
+    """A command that destroys data, run on a terminal without ``--yes``: nothing is done."""
+
+    code = "CONFIRMATION_REQUIRED"
+    default_message = "This deletes data; run it again with --yes to go ahead."
