@@ -33,6 +33,7 @@ from rag_core.api.schemas import (
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.errors import Forbidden, NotFound, Unauthorized
+from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
 from rag_core.types import Answer, Decisions
@@ -254,9 +255,24 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
                      "remaining_usd": round(max(0.0, budget - spent - reserved), 6),
                      "saved_today_usd": round(saved, 6)},
             "cache": user_shares(parts.caches, user),
+            "history": caller_history(parts, user),
         }
 
     return await run_in_threadpool(gather)
+
+
+def caller_history(parts: Parts, user: str) -> dict[str, Any]:
+    """The caller's day, week and month from PostgreSQL (nothing without it, or while down)."""
+    from rag_core.costs.history import user_periods
+    from rag_core.errors import DependencyError
+    from rag_core.store.pgvector import PgVectorStore
+
+    if not isinstance(parts.store, PgVectorStore):
+        return {}
+    try:
+        return user_periods(parts.store.pool.db, user)
+    except DependencyError:
+        return {}
 
 
 @router.post("/v1/answers/{answer_id}/feedback", tags=["assistant"], response_model=FeedbackOut,

@@ -23,6 +23,7 @@ from rag_core.cli.args import (
     int_between,
     iso_day,
 )
+from rag_core.cli.costs import cmd_costs
 from rag_core.cli.servers import cmd_local_llm, cmd_mock_llm, cmd_serve
 from rag_core.config import SECTIONS, Settings
 from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
@@ -223,21 +224,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_costs(args: argparse.Namespace) -> int:
-    from rag_core import services
-    from rag_core.parts import build_ledger, build_redis, build_store
-
-    settings = services.resolve(_settings())
-    store = build_store(settings)
-    try:
-        report = build_ledger(settings, build_redis(settings), store).report(day=args.day,
-                                                                              top=args.top)
-    finally:
-        store.close()
-    _print_json(report)
-    return 0
-
-
 # --- parser -------------------------------------------------------------------------------
 
 
@@ -348,9 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["stats", "clear"])
     p.add_argument("--user", help="with clear: only this user's entries")
 
-    p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month.")
+    p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month; with "
+            "--period, a day, week or month as spent (from PostgreSQL).")
     p.add_argument("action", choices=["report"])
-    p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC)")
+    p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC); with "
+                   "--period, the period's last day")
+    p.add_argument("--period", choices=["day", "week", "month"], default=None,
+                   help="spent, saved and refused over the day, its ISO week or its month")
     p.add_argument("--top", type=int_between(1, 10_000), default=10)
 
     from rag_core.cli.records import add_record_commands

@@ -1,0 +1,31 @@
+"""``rag-core costs report``: a day's spend per user from the ledger (with the month projected),
+or, with ``--period day|week|month``, the period as spent from PostgreSQL
+(``rag_core.costs.history``: spent, saved, refused, the top users)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from rag_core import services
+    from rag_core.cli.args import env_settings
+    from rag_core.parts import build_ledger, build_redis, build_store
+
+    settings = services.resolve(env_settings(), redis=args.period is None)
+    store = build_store(settings)
+    try:
+        if args.period is not None:
+            from rag_core.costs.history import period_report
+            from rag_core.ops.erase import pg_store
+
+            report = period_report(pg_store(store).pool.db, args.period, args.day,
+                                   top=args.top).to_dict()
+        else:
+            report = build_ledger(settings, build_redis(settings), store).report(
+                day=args.day, top=args.top)
+    finally:
+        store.close()
+    print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    return 0
