@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.ingest.ingestion import delete_note, ingest_path
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline
@@ -113,6 +113,8 @@ def main() -> int:
     ap.add_argument("--cost", type=float, default=0.002, help="dollars billed per question")
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args()
+    if args.chunks:
+        fixed.DB_STATEMENT_TIMEOUT_MS = 0  # a bulk load is long (before the pool connects)
     root = Path(tempfile.mkdtemp(prefix="rag-drill-"))
     state = root / "state"
     base = Settings(profile="ci", state_dir=state, llm="extractive")
