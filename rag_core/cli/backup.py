@@ -52,7 +52,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_backup_commands(add: Add) -> None:
+def register(add: Add) -> None:
     p = add("backup", cmd_backup, "Write a consistent copy of everything that is not a cache "
             "(notes, chunks and vectors, ledger, verdicts, query and audit logs) to FILE, with "
             "pg_dump, while the service runs.")

@@ -18,9 +18,10 @@ def cmd_costs(args: argparse.Namespace) -> int:
     try:
         if args.period is not None:
             from rag_core.costs.history import period_report
-            from rag_core.ops.erase import pg_store
+            from rag_core.store.pgvector import PgVectorStore
 
-            report = period_report(pg_store(store).pool.db, args.period, args.day,
+            assert isinstance(store, PgVectorStore)  # build_store's: PostgreSQL is required
+            report = period_report(store.pool.db, args.period, args.day,
                                    top=args.top).to_dict()
         else:
             report = build_ledger(settings, build_redis(settings), store).report(

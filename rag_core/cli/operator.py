@@ -1,11 +1,12 @@
-"""The operator's commands that act on the whole service, registered by ``cli.main``."""
+"""The operator's commands that act on the whole service (each module's ``register(add)``),
+registered by ``cli.main``: a user erased everywhere, backup and restore."""
 
 from __future__ import annotations
 
-from rag_core.cli.backup import add_backup_commands
-from rag_core.cli.users import Add, add_user_commands
+from rag_core.cli import backup, users
+from rag_core.cli.users import Add
 
 
 def add_operator_commands(add: Add) -> None:
-    add_user_commands(add)
-    add_backup_commands(add)
+    users.register(add)
+    backup.register(add)

@@ -47,7 +47,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_user_commands(add: Add) -> None:
+def register(add: Add) -> None:
     p = add("users", cmd_users, "Erase one user everywhere: notes, chunks, every cache layer, "
             "verdicts, query log lines, limits and reservations; the day's spend stays in the "
             "ledger under one anonymous key.")
