@@ -141,8 +141,18 @@ def test_nothing_of_an_erased_user_is_left_in_postgres_or_redis(
     erasure = erase_user(parts.store, parts.caches, redis_client, USER, log_key=None,
                          actor="privacy-desk")
 
-    assert pg_found(database_url, words) == {}
-    assert redis_found(redis_client, words) == []
+    after_pg, after_redis = pg_found(database_url, words), redis_found(redis_client, words)
+    with psycopg.connect(database_url) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables "
+                              "WHERE schemaname = current_schema()").fetchone()
+    keys = len(list(redis_client.scan_iter(match="*", count=1000)))
+    print(f"\nerase scan: {tables[0] if tables else 0} tables and the {keys} Redis keys left "
+          f"searched for {len(words)} strings; found before: {sum(before_pg.values())} "
+          f"(row, string) matches in {len({k.split(':')[0] for k in before_pg})} tables and "
+          f"{len(before_redis)} (key, string) matches; after: {sum(after_pg.values())} and "
+          f"{len(after_redis)}")
+    assert after_pg == {}
+    assert after_redis == []
     assert erasure.rows["notes"] == 2 and erasure.rows["query_log"] >= 2
     # the other user is whole; the money stays in the totals
     assert parts.store.count_chunks(OTHER) >= 1
