@@ -242,3 +242,12 @@ class ConfirmationRequired(UserError):
 
     code = "CONFIRMATION_REQUIRED"
     default_message = "This deletes data; run it again with --yes to go ahead."
+
+
+class ErasureIncomplete(DependencyError):
+    """Redis failed during ``users erase``: before PostgreSQL was touched (nothing erased), or
+    after (the rows are gone, some keys may remain): run the erasure again once Redis answers;
+    it finds the keys that remain."""
+
+    code = "ERASURE_INCOMPLETE"
+    default_message = "Redis did not answer; run the erasure again once it does."

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from rag_core import observability as obs
 from rag_core.answers.log import QUERY_LOG_KEY_NAME, user_hash
 from rag_core.cache.layers import CacheLayers
-from rag_core.errors import InvalidArgument, UserNotFound
+from rag_core.errors import ErasureIncomplete, InvalidArgument, UserNotFound
 from rag_core.ingest.ingestion import check_user
-from rag_core.ops.redis_erase import erase_keys
-from rag_core.redis_kv.client import RedisClient
+from rag_core.ops.redis_erase import erase_keys, keys_naming
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.store.base import Store
 from rag_core.store.erasure import UserMarks, erase_rows, user_known
 from rag_core.store.pgvector import PgVectorStore
@@ -73,12 +73,23 @@ def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, us
     pg = pg_store(store)
     marks = marks_of(pg, user_id, log_key)
     db = pg.pool.db
-    if not user_known(db, marks):
+    known = user_known(db, marks)
+    try:  # keys left by an erasure that Redis interrupted count as the user's too
+        left = client is not None and bool(keys_naming(client, user_id))
+    except REDIS_ERRORS as exc:
+        raise ErasureIncomplete("Redis is not reachable, so nothing was erased; run it again "
+                                "once Redis answers.") from exc
+    if not known and not left:
         raise UserNotFound(f"No such user: {user_id!r} has no notes, answers, verdicts, "
                            "spend or query log lines here.")
     who = "self" if actor == user_id else actor
     rows = erase_rows(db, marks, who)
-    keys = erase_keys(client, caches, user_id)
+    try:
+        keys = erase_keys(client, caches, user_id)
+    except REDIS_ERRORS as exc:
+        raise ErasureIncomplete("The user's rows are erased but Redis stopped answering: run "
+                                "the erasure again once it does (it finds the keys left).") \
+            from exc
     erasure = Erasure(marks.user_key, rows.tables, keys)
     obs.log_event(log, logging.INFO, "user erased", user_key=marks.user_key, actor=who,
                   rows=rows.total, redis_keys=keys, outcome="done")

@@ -200,3 +200,23 @@ def test_a_question_in_flight_during_the_erasure_writes_nothing_back(
         anon = conn.execute("SELECT cost_usd::float8 FROM user_api_costs WHERE user_id = %s",
                             (ANONYMOUS_USER,)).fetchone()
     assert anon is not None and anon[0] == pytest.approx(0.003)
+
+
+def test_an_erase_with_redis_down_touches_nothing_and_says_so(
+        settings: Settings, database_url: str, redis_factory: Any, redis_mode: str) -> None:
+    if redis_mode != "standalone":
+        pytest.skip("one Redis server of its own is stopped here")
+    from rag_core.errors import ErasureIncomplete
+
+    server = redis_factory()
+    built = build_parts(settings.with_overrides(database_url=database_url,
+                                                redis_url=server.url, llm="extractive"))
+    try:
+        ingest_notes(built, USER, NOTES, progress=False)
+        client = getattr(built.caches.query, "client", None)
+        server.stop()
+        with pytest.raises(ErasureIncomplete, match="nothing was erased"):
+            erase_user(built.store, built.caches, client, USER, log_key=None, actor="cli")
+        assert len(built.store.list_notes(USER)) == 2  # PostgreSQL untouched
+    finally:
+        built.close()
