@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -113,6 +114,8 @@ def main() -> int:
     ap.add_argument("--cost", type=float, default=0.002, help="dollars billed per question")
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args()
+    # a `timeout` (SIGTERM) still stops the servers this drill started (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.chunks:
         fixed.DB_STATEMENT_TIMEOUT_MS = 0  # a bulk load is long (before the pool connects)
     root = Path(tempfile.mkdtemp(prefix="rag-drill-"))
