@@ -71,7 +71,7 @@ def test_the_callers_history_and_the_command(
         span("year")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("RAG_PROFILE", "ci")
-    monkeypatch.setenv("RAG_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("RAG_STATE_DIR", str(settings.services.state_dir))
     assert main(["costs", "report", "--period", "week", "--day", END, "--top", "1"]) == 0
     out: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert out["period"] == "week" and [r["user_id"] for r in out["top"]] == ["ben"]

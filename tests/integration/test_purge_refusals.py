@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 def verdicts(database_url: str, settings: Settings,
              monkeypatch: pytest.MonkeyPatch) -> int:
     for name, value in {"DATABASE_URL": database_url, "RAG_PROFILE": "ci",
-                        "RAG_STATE_DIR": str(settings.state_dir)}.items():
+                        "RAG_STATE_DIR": str(settings.services.state_dir)}.items():
         monkeypatch.setenv(name, value)
     store = store_for(settings.with_overrides(database_url=database_url))
     store.ensure_schema()
