@@ -7,13 +7,13 @@ schema and a database with data are refused with a code and change nothing."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import _create_database, _drop_database
 
 from rag_core.answers.log import flush_query_log
 from rag_core.cli.main import main
@@ -40,11 +40,15 @@ QUESTIONS = ["How long did the wall take?", "What did the woman leave at the wel
 
 @pytest.fixture
 def second_url(pg_server_url: str) -> Iterator[str]:
-    url = _create_database(pg_server_url, "r")
-    with psycopg.connect(url, autocommit=True) as conn:  # empty: not even the extension
-        conn.execute("DROP EXTENSION vector")
+    """A new database on the test server, empty: not even the vector extension."""
+    name = f"r_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = pg_server_url.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
     yield url
-    _drop_database(pg_server_url, url)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
