@@ -123,7 +123,7 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
         for question in pool[:4]:
             first = ask(pipe, user, question, served)
             assert first is not None and paid(first)
-            key = parts.caches.answer_key(pipe.params, user, store.inner.notes_version(user),
+            key = parts.caches.answers.key(pipe.params, user, store.inner.notes_version(user),
                                           question, settings.top_k)
             if cached_q is None and ha_cluster.master_of(key) != doomed:
                 cached_q = question
