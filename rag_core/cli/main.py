@@ -79,7 +79,7 @@ def cmd_services(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.action == "up":
         ends = services.ensure_services(settings)
-        print(f"postgres ({ends.postgres}): {services._mask(ends.database_url)}")
+        print(f"postgres ({ends.postgres}): {services.mask(ends.database_url)}")
         print(f"redis    ({ends.redis}): {ends.redis_url}")
         print(f"state dir: {Path(settings.state_dir).resolve()}")
     elif args.action == "down":
