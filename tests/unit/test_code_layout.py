@@ -282,8 +282,8 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.decisions.note_facts": "the facts rule of the no-context decision, measured alone",
     "rag_core.decisions.semantic_rules": "the semantic rules the decisions eval ablates",
     "rag_core.decisions.semantic_canonical": "the strict canonical form, one design compared",
-    "rag_core.decisions.nlp": "word analysis shared with the coverage study",
-    "rag_core.decisions.quantities": "the wording probe writes numbers as the decision reads them",
+    "rag_core.text.nlp": "word analysis shared with the coverage study",
+    "rag_core.text.quantities": "the wording probe writes numbers as the decision reads them",
     # generation and its safety
     "rag_core.llm": "a generator that settings name (compare_generators' candidates)",
     "rag_core.llm.base": "the Generator protocol that the harness's recorders implement",
