@@ -53,7 +53,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for i, row in enumerate(rows, start=1):
         if args.explain:
-            print(explain(i, row, settings.lexical_ranker))
+            print(explain(i, row, settings.retrieval.lexical_ranker))
             continue
         ranks = f"dense #{row['dense_rank']} lexical #{row['lexical_rank']}" \
             if row["fused_score"] is not None else ""

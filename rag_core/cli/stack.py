@@ -17,7 +17,7 @@ def cmd_services(args: argparse.Namespace) -> int:
         ends = services.ensure_services(settings)
         print(f"postgres ({ends.postgres}): {services.mask(ends.database_url)}")
         print(f"redis    ({ends.redis}): {ends.redis_url}")
-        print(f"state dir: {Path(settings.state_dir).resolve()}")
+        print(f"state dir: {Path(settings.services.state_dir).resolve()}")
     elif args.action == "down":
         stopped = services.stop_all(settings)
         for name, done in stopped.items():

@@ -29,7 +29,7 @@ class Endpoints:
 
 
 def state_folder(settings: Settings) -> Path:
-    path = Path(settings.state_dir).resolve()
+    path = Path(settings.services.state_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

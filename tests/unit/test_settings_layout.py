@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -140,6 +142,16 @@ def test_a_function_outside_the_builders_takes_the_whole_settings_only_when_list
                      "values); a builder beside its class is named build_*, *_for or of")
     gone = sorted(set(MAY_TAKE_SETTINGS) - taking)
     assert not gone, f"{gone} no longer take the whole Settings: take them off MAY_TAKE_SETTINGS"
+
+
+def test_settings_has_no_flat_alias() -> None:
+    """``settings.<section>.<field>`` is the one way to read a setting: no ``__getattr__`` (nor
+    ``__getattribute__``) on Settings forwards a flat name, so mypy checks every read."""
+    from rag_core.config import Settings
+
+    assert {"__getattr__", "__getattribute__"} & set(vars(Settings)) == set()
+    with pytest.raises(AttributeError):
+        Settings().top_k  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_the_reader_rule_tells_builders_from_readers() -> None:
