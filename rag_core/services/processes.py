@@ -7,12 +7,12 @@ import os
 import signal
 from pathlib import Path
 
-from rag_core.config import Settings
+from rag_core.config import Services, Settings
 from rag_core.services.registry import locked, read_registry, state_folder, write_registry
 
 
-def processes(settings: Settings) -> dict[str, dict[str, object]]:
-    found = read_registry(settings).get("processes", {})
+def processes(section: Services) -> dict[str, dict[str, object]]:
+    found = read_registry(section).get("processes", {})
     return {str(k): v for k, v in found.items() if isinstance(v, dict)}
 
 
@@ -39,32 +39,32 @@ def process_alive(entry: dict[str, object]) -> bool:
 def register_process(settings: Settings, name: str, pid: int, what: str) -> None:
     """A process that ``stop_all`` ends (SIGTERM to its process group: start it in a session
     of its own) and ``status`` shows."""
-    with locked(state_folder(settings) / "services.lock"):
-        registry = read_registry(settings)
+    with locked(state_folder(settings.services) / "services.lock"):
+        registry = read_registry(settings.services)
         registry.setdefault("processes", {})[name] = {
             "pid": pid, "start_ticks": _start_ticks(pid), "what": what}
-        write_registry(settings, registry)
+        write_registry(settings.services, registry)
 
 
 def unregister_process(settings: Settings, name: str, pid: int) -> None:
     """Forget ``name`` when it is still the entry of ``pid`` (the process ended itself)."""
-    with locked(state_folder(settings) / "services.lock"):
-        registry = read_registry(settings)
-        if processes(settings).get(name, {}).get("pid") == pid:
+    with locked(state_folder(settings.services) / "services.lock"):
+        registry = read_registry(settings.services)
+        if processes(settings.services).get(name, {}).get("pid") == pid:
             registry.get("processes", {}).pop(name, None)
-            write_registry(settings, registry)
+            write_registry(settings.services, registry)
 
 
 def stop_process(settings: Settings, name: str) -> bool:
     """End the registered process ``name`` (False: it was not running)."""
-    with locked(state_folder(settings) / "services.lock"):
-        return stop_unlocked(settings, name)
+    with locked(state_folder(settings.services) / "services.lock"):
+        return stop_unlocked(settings.services, name)
 
 
-def stop_unlocked(settings: Settings, name: str) -> bool:
-    registry = read_registry(settings)
+def stop_unlocked(section: Services, name: str) -> bool:
+    registry = read_registry(section)
     entry = registry.get("processes", {}).pop(name, None)
-    write_registry(settings, registry)
+    write_registry(section, registry)
     if not isinstance(entry, dict) or not process_alive(entry):
         return False
     try:

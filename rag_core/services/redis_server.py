@@ -68,22 +68,22 @@ def spawn_redis(data_dir: Path, port: int, *, persist: bool = True,
 
 
 def start_redis(settings: Settings) -> str:
-    registry = read_registry(settings)
+    registry = read_registry(settings.services)
     entry = registry.get("redis", {})
     port = int(str(entry.get("port", 0) or 0))
     if port and port_open("127.0.0.1", port):
         return f"redis://127.0.0.1:{port}/0"
     port = free_port()
-    proc = spawn_redis(state_folder(settings) / "redis", port)
+    proc = spawn_redis(state_folder(settings.services) / "redis", port)
     registry["redis"] = {"port": port, "pid": proc.pid}
-    write_registry(settings, registry)
+    write_registry(settings.services, registry)
     return f"redis://127.0.0.1:{port}/0"
 
 
 def stop_redis(settings: Settings) -> bool:
-    registry = read_registry(settings)
+    registry = read_registry(settings.services)
     entry = registry.pop("redis", None)
-    write_registry(settings, registry)
+    write_registry(settings.services, registry)
     if not entry:
         return False
     try:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_core.config import Settings
+from rag_core.config import Services
 from rag_core.errors import DependencyError
 
 
@@ -28,8 +28,8 @@ class Endpoints:
     redis: str
 
 
-def state_folder(settings: Settings) -> Path:
-    path = Path(settings.services.state_dir).resolve()
+def state_folder(section: Services) -> Path:
+    path = Path(section.state_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -44,12 +44,12 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def registry_path(settings: Settings) -> Path:
-    return state_folder(settings) / "services.json"
+def registry_path(section: Services) -> Path:
+    return state_folder(section) / "services.json"
 
 
-def read_registry(settings: Settings) -> dict[str, dict[str, object]]:
-    path = registry_path(settings)
+def read_registry(section: Services) -> dict[str, dict[str, object]]:
+    path = registry_path(section)
     if not path.exists():
         return {}
     try:
@@ -59,8 +59,8 @@ def read_registry(settings: Settings) -> dict[str, dict[str, object]]:
     return data if isinstance(data, dict) else {}
 
 
-def write_registry(settings: Settings, data: dict[str, dict[str, object]]) -> None:
-    path = registry_path(settings)
+def write_registry(section: Services, data: dict[str, dict[str, object]]) -> None:
+    path = registry_path(section)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2))
     tmp.replace(path)

@@ -99,17 +99,11 @@ MAY_TAKE_SETTINGS: dict[str, str] = {
     "rag_core/services/__init__.py:stop_all": _SERVICES,
     "rag_core/services/postgres.py:start_postgres": _SERVICES,
     "rag_core/services/postgres.py:stop_postgres": _SERVICES,
-    "rag_core/services/processes.py:processes": _SERVICES,
     "rag_core/services/processes.py:register_process": _SERVICES,
     "rag_core/services/processes.py:unregister_process": _SERVICES,
     "rag_core/services/processes.py:stop_process": _SERVICES,
-    "rag_core/services/processes.py:stop_unlocked": _SERVICES,
     "rag_core/services/redis_server.py:start_redis": _SERVICES,
     "rag_core/services/redis_server.py:stop_redis": _SERVICES,
-    "rag_core/services/registry.py:state_folder": _SERVICES,
-    "rag_core/services/registry.py:registry_path": _SERVICES,
-    "rag_core/services/registry.py:read_registry": _SERVICES,
-    "rag_core/services/registry.py:write_registry": _SERVICES,
 }
 
 
