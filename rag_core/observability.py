@@ -1,6 +1,8 @@
 """Prometheus metrics, OpenTelemetry spans and JSON logs, in one place.
 
-Metric names are the seeds' (SPEC.md "Observability"). Labels stay bounded: never a user id.
+Metric names are an interface: the alert rules (``deploy/prometheus/alerts.yml``), the Grafana
+dashboard (``deploy/grafana/``) and ``docs/runbook.md`` name them, so a name never changes.
+Labels stay bounded: never a user id.
 Spans carry hashes of the user id and the query, never the raw values.
 """
 

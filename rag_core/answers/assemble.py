@@ -55,7 +55,7 @@ class AnswerMaker:
         """ "Nothing in your notes" without the model, kept in L1 for the next time."""
         obs.NO_CONTEXT.inc()
         answer = self.finish(run, text, outcome="no_context")
-        self.parts.caches.put_no_context(run.key, answer, user_id=run.user_id,
+        self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,
                                          notes_version=run.version)
         return answer
 

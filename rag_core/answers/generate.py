@@ -99,7 +99,7 @@ class Generation:
         if done.leaked:
             answer.flags.append("output_leak")
         with run.within():
-            p.caches.put_answer(run.key, answer, user_id=run.user_id, notes_version=run.version,
+            p.caches.answers.put(run.key, answer, user_id=run.user_id, notes_version=run.version,
                                 question=run.query.text if run.query else "",
                                 vector=run.vector, evidence=run.chunks,
                                 filters=run.filters)
@@ -109,7 +109,7 @@ class Generation:
 
     def _stale_or_raise(self, run: Run, failure: LLMUnavailable) -> Answer:
         """The last good answer to this question (marked stale), else the failure itself."""
-        stale = self.parts.caches.stale_answer(run.key) if run.key else None
+        stale = self.parts.caches.answers.stale_answer(run.key) if run.key else None
         if stale is None:
             raise failure
         answer = self.answers.from_cache(run, stale, "stale")
