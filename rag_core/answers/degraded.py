@@ -3,12 +3,16 @@ from the retrieved notes by the extractive generator, marked degraded.
 
 ``RAG_LLM_FALLBACK=extractive`` (the default) makes it; ``none`` keeps the 503
 ``LLM_UNAVAILABLE``. A misconfigured model (``LLM_MISCONFIGURED``: a refused token, an unknown
-model) is the operator's to fix and is still refused, so that it is seen. The answer costs
+model) is the operator's to fix: when every provider failed so, the question is still refused,
+so that it is seen (a second provider misconfigured behind a first one that is down does not
+keep the users from degraded answers). The answer costs
 nothing, carries ``degraded: true`` and ``degraded_reason``, and is never cached: the next
 question after the model is back goes to the model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rag_core.config import ModelCalls
 from rag_core.errors import LLMMisconfigured, LLMUnavailable
@@ -26,9 +30,13 @@ PHRASES = {
 }
 
 
-def degrades(calls: ModelCalls, failure: LLMUnavailable) -> bool:
-    """Whether ``failure`` (the last provider's) is answered degraded rather than refused."""
-    return calls.llm_fallback == "extractive" and not isinstance(failure, LLMMisconfigured)
+def degrading(calls: ModelCalls,
+              failures: Sequence[LLMUnavailable]) -> LLMUnavailable | None:
+    """The failure a degraded answer names (the last that was no misconfiguration), or None
+    when the question is refused: ``RAG_LLM_FALLBACK=none``, or every provider misconfigured."""
+    if calls.llm_fallback != "extractive":
+        return None
+    return next((f for f in reversed(failures) if not isinstance(f, LLMMisconfigured)), None)
 
 
 def reason_of(failure: LLMUnavailable) -> tuple[str, str]:

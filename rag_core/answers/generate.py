@@ -53,7 +53,7 @@ class Generation:
         p = self.parts
         assert run.prompt is not None and run.context is not None
         asked = run.prompt
-        failure: LLMUnavailable | None = None
+        failures: list[LLMUnavailable] = []
         for provider in providers_of(p.generator, p.settings.llm_model,
                                      p.settings.llm_base_url):
             guard = self._guard(run)
@@ -62,17 +62,17 @@ class Generation:
             except LLMUnavailable as exc:
                 if guard.sent:
                     raise
-                failure = exc
+                failures.append(exc)
                 continue
             return (yield from self._finish(run, made, guard, streaming))
-        assert failure is not None
         stale = self._stale(run)
         if stale is not None:
             if streaming:
                 yield stale.answer
             return stale
-        if not degraded.degrades(p.settings.model_calls, failure):
-            raise failure
+        failure = degraded.degrading(p.settings.model_calls, failures)
+        if failure is None:
+            raise failures[-1]
         guard = self._guard(run)
         made = self._degraded(run, asked, guard, failure)
         return (yield from self._finish(run, made, guard, streaming))
