@@ -45,8 +45,8 @@ def outage_figures(during: pd.DataFrame, *, llm_fallback: str = "extractive",
     answered from the notes without a model. second_provider_share: of the requests that
     needed a model (``NEEDED_A_MODEL``), the share the second provider's model wrote (None
     without one). second_provider_price_error_usd: the largest difference between what one of
-    its fresh answers cost and its tokens at the second provider's prices (None without one or
-    without such an answer)."""
+    its fresh answers cost and its tokens at the second provider's prices, to 1e-12 $ (None
+    without one or without such an answer)."""
     n = len(during)
     outcome = during["outcome"]
     unavailable = _share(int((outcome == "503 documented").sum()), n)
@@ -68,6 +68,7 @@ def outage_figures(during: pd.DataFrame, *, llm_fallback: str = "extractive",
     if len(by_second):
         expected = second.price(by_second["in_tokens"].astype(float),
                                 by_second["billed_out_tokens"].astype(float))
-        out["second_provider_price_error_usd"] = float(
-            (by_second["cost_usd"].astype(float) - expected).abs().max())
+        # to a millionth of a microdollar: what float arithmetic leaves is no price
+        out["second_provider_price_error_usd"] = round(float(
+            (by_second["cost_usd"].astype(float) - expected).abs().max()), 12)
     return out

@@ -214,3 +214,16 @@ def test_a_fallback_url_that_is_not_a_url_names_its_variable(parts: Parts) -> No
 
     with pytest.raises(ValidationError, match="RAG_LLM_FALLBACK_BASE_URL must be an http"):
         parts.settings.with_overrides(llm_fallback_base_url="second-provider:8000")
+
+
+def test_ask_prints_why_an_answer_is_degraded(parts: Parts,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from rag_core.cli.remote import print_answer
+
+    edge = Edge()
+    edge.failure = TransientLLMError("timeout: ReadTimeout", timed_out=True)
+    print_answer(Pipeline(with_edge(parts, edge)).ask("amara", QUESTION).to_dict(), False)
+    out = capsys.readouterr().out
+    assert "(degraded: timeout: the model did not answer in time" in out
+    print_answer(Pipeline(with_edge(parts, Edge())).ask("amara", QUESTION).to_dict(), False)
+    assert "degraded" not in capsys.readouterr().out
