@@ -144,7 +144,6 @@ class Generation:
             generation = degraded.extractive_answer(asked)
         guard.feed(generation.text)
         obs.DEGRADED.labels(reason=code).inc()
-        run.budget_state = "ok"
         return Made("extractive", generation.model, TokenUsage(), 0.0, reason)
 
     def _finish(self, run: Run, made: Made, guard: OutputGuard,
