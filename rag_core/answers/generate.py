@@ -54,8 +54,8 @@ class Generation:
         assert run.prompt is not None and run.context is not None
         asked = run.prompt
         failures: list[LLMUnavailable] = []
-        for provider in providers_of(p.generator, p.settings.llm_model,
-                                     p.settings.llm_base_url):
+        for provider in providers_of(p.generator, p.settings.generation.llm_model,
+                                     p.settings.model_calls.llm_base_url):
             guard = self._guard(run)
             try:
                 made = yield from self._call(run, provider, asked, guard, streaming)

@@ -68,7 +68,7 @@ def pipeline(parts: Parts, settings: Settings, client: object = None) -> Pipelin
 def test_the_outage_of_the_first_is_served_by_the_second_at_its_prices(
         memory_parts: Parts, mock_llm: str, second_llm: str, redis_url: str) -> None:
     settings = two_providers(memory_parts.settings, mock_llm, second_llm)
-    client = connect(redis_url, settings.redis_mode, timeout_s=5.0)
+    client = connect(redis_url, settings.services.redis_mode, timeout_s=5.0)
     pipe = pipeline(memory_parts, settings, client)
     assert isinstance(pipe.parts.generator, Failover)
     fresh = pipe.ask("amara", QUESTION)
