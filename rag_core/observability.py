@@ -54,6 +54,9 @@ COST = Gauge("api_cost_total_dollars", "Money spent on the LLM (only increases)"
 TOKENS = Counter("api_tokens_used_total", "LLM tokens", ["kind"], registry=REGISTRY)
 NO_CONTEXT = Counter("no_context_responses_total", "Answers without relevant notes",
                      registry=REGISTRY)
+DEGRADED = Counter("answers_degraded_total", "Answers made from the notes without a model "
+                   "while every model failed (RAG_LLM_FALLBACK=extractive)", ["reason"],
+                   registry=REGISTRY)
 TRUNCATIONS = Counter("assistant_truncations_total", "Questions cut to the query budget",
                       registry=REGISTRY)
 BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open", ["name"],

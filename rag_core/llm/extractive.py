@@ -102,6 +102,7 @@ class _Candidate:
 
 class ExtractiveGenerator:
     name = "extractive"
+    model = "extractive"  # no provider's model: the answer's ``model`` names the generator
 
     def __init__(self, counter: TokenCounter | None = None) -> None:
         self.counter = counter or default_counter()
