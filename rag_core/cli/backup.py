@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rag_core.cli.users import Add
+from rag_core.cli.command import Add
 
 
 def _print(data: object, as_json: bool, line: str) -> None:

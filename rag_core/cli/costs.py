@@ -7,6 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from rag_core.cli.args import int_between, iso_day
+from rag_core.cli.command import Add
+
 
 def cmd_costs(args: argparse.Namespace) -> int:
     from rag_core import services
@@ -30,3 +33,14 @@ def cmd_costs(args: argparse.Namespace) -> int:
         store.close()
     print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     return 0
+
+
+def register(add: Add) -> None:
+    p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month; with "
+            "--period, a day, week or month as spent (from PostgreSQL).")
+    p.add_argument("action", choices=["report"])
+    p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC); with "
+                   "--period, the period's last day")
+    p.add_argument("--period", choices=["day", "week", "month"], default=None,
+                   help="spent, saved and refused over the day, its ISO week or its month")
+    p.add_argument("--top", type=int_between(1, 10_000), default=10)

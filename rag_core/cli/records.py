@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from rag_core.cli.args import int_between
+from rag_core.cli.command import Add
 from rag_core.config import fixed
 from rag_core.errors import ConfirmationRequired, InvalidArgument
 
 DAYS_MAX = 36_500  # a hundred years: more is a typing mistake, not a wish
-Add = Callable[[str, Callable[[argparse.Namespace], int], str], Any]
 
 
 def _records() -> tuple[Any, Any]:
@@ -117,7 +117,7 @@ def cmd_querylog(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_record_commands(add: Add) -> None:
+def register(add: Add) -> None:
     p = add("feedback", cmd_feedback, "Write users' verdicts on answers as labelled items in "
             "the golden set's shape (OUT/qa, OUT/semantic_pairs, OUT/verdicts.jsonl), or purge "
             "them.")

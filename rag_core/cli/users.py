@@ -6,12 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from typing import Any
 
+from rag_core.cli.command import Add
 from rag_core.errors import UserNotFound
-
-Add = Callable[[str, Callable[[argparse.Namespace], int], str], Any]
 
 
 def cmd_users(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from psycopg import sql
 
 from rag_core.store.sql.erasure import ERASURE_TABLES
 from rag_core.store.sql.ledger import LEDGER_TABLES, REQUEST_TABLES
-from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES
+from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES, VERDICT_WRITES
 
 # Key of the transaction-level advisory lock that serialises migrations across processes.
 MIGRATION_LOCK_KEY = 0x7261675F636F7265  # "rag_core"
@@ -208,7 +208,8 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(6, "cost reservations in flight, notes versions owed to Redis",
                   LEDGER_TABLES),
         Migration(7, "requests per user, day and outcome, paid or not", REQUEST_TABLES),
-        Migration(8, "audit log, erased users and the guard of their writes in flight",
+        Migration(8, "verdict writes counted per verdict window", VERDICT_WRITES),
+        Migration(9, "audit log, erased users and the guard of their writes in flight",
                   ERASURE_TABLES),
     ]
 
