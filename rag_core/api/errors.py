@@ -67,8 +67,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, _rid(request), exc.retry_after,
-                              scope=None if exc.counted else request.scope)
+        response = error_response(exc.status, exc.code, exc.message, _rid(request),
+                                  exc.retry_after, scope=None if exc.counted else request.scope)
+        response.headers.update(exc.headers)  # a question's RateLimit-* (rag_core/limits)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

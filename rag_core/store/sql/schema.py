@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from rag_core.store.sql.ledger import LEDGER_TABLES, REQUEST_TABLES
+from rag_core.store.sql.limits import LIMIT_TABLES
 from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES
 
 # Key of the transaction-level advisory lock that serialises migrations across processes.
@@ -207,6 +208,7 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(6, "cost reservations in flight, notes versions owed to Redis",
                   LEDGER_TABLES),
         Migration(7, "requests per user, day and outcome, paid or not", REQUEST_TABLES),
+        Migration(8, "a user's own request limits", LIMIT_TABLES),
     ]
 
 
