@@ -191,6 +191,9 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="A stable code such as INVALID_QUERY or LLM_UNAVAILABLE")
     message: str
     request_id: str | None
+    limit: str | None = Field(None, description=(
+        "RATE_LIMITED: `minute`, `hour`, `day` or `in_flight`; OVERLOADED: `concurrent` or "
+        "`global_hour` (absent on other errors)"))
 
 
 class ErrorOut(BaseModel):
