@@ -353,9 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC)")
     p.add_argument("--top", type=int_between(1, 10_000), default=10)
 
+    from rag_core.cli.limits import add_limit_commands
     from rag_core.cli.records import add_record_commands
 
     add_record_commands(add)
+    add_limit_commands(add)
     return parser
 
 
