@@ -8,6 +8,8 @@ Request names: every answer of ``POST /v1/query`` is reported under ``/v1/query 
 with outcome one of :data:`OUTCOMES`. ``503 documented`` is a 503 with ``Retry-After`` and the
 code ``LLM_UNAVAILABLE`` (the breaker is open and no stale answer exists): the spec's way to
 refuse, so it is reported as a success under its own name, never mixed with real failures.
+``limited`` is a refusal by a request limit (429 ``RATE_LIMITED``, 503 ``OVERLOADED``, each with
+``Retry-After``): an outcome of its own too, neither an answer nor an error.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ MIXES = ("repeat", "novel", "adversarial", "stream", "mixed")
 # outcome labels; the first four are answers with a body, the rest refusals and failures
 ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale")
 DOCUMENTED = ("503 documented",)
-OUTCOMES = ANSWERED + DOCUMENTED + ("error",)
+LIMITED = ("limited",)
+LIMIT_CODES = {429: "RATE_LIMITED", 503: "OVERLOADED"}
+OUTCOMES = ANSWERED + DOCUMENTED + LIMITED + ("error",)
 CACHE_HITS = ("hit", "semantic_hit")
 # weights of the user classes in the "mixed" mix: repeat, novel, adversarial
 MIXED_WEIGHTS = {"repeat": 6, "novel": 3, "adversarial": 1}
@@ -224,6 +228,7 @@ class Outcome:
     failure: str | None = None  # why this is a real failure; None: a success
     cost_usd: float = 0.0
     stale: bool = False
+    retry_after: float = 0.0  # a limited request: the server's Retry-After (seconds)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any,
@@ -246,6 +251,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
         code = str((body.get("error") or {}).get("code", ""))
     if status == 503 and lower.get("retry-after") and code == "LLM_UNAVAILABLE":
         return Outcome("503 documented")
+    if LIMIT_CODES.get(status) == code:  # a request limit (rag_core/limits)
+        return Outcome("limited", retry_after=_seconds(lower.get("retry-after")))
     if status == 200:
         return Outcome("error", failure="200 without an answer body")
     if status == 0:
@@ -253,6 +260,13 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
         return Outcome("error", failure=f"no response (connection refused, reset or timed "
                                         f"out){why}")
     return Outcome("error", failure=f"HTTP {status} {code}".strip())
+
+
+def _seconds(text: object) -> float:
+    try:
+        return max(0.0, float(str(text)))
+    except ValueError:
+        return 0.0
 
 
 def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,

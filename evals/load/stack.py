@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from evals.load import limits
 from evals.paths import REPO_ROOT
 from loadtests import traffic
 from rag_core.config import Settings
@@ -257,7 +258,8 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
            # the load test measures throughput, not the budget stop
            "RAG_USER_DAILY_BUDGET_USD": "1000000", "RAG_GLOBAL_DAILY_BUDGET_USD": "1000000",
            "RAG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO_ROOT),
-           **dict(config.extra_env)}
+           # the request limits off unless the run sets them (evals.load.limits)
+           **limits.off_env(), **dict(config.extra_env)}
     qa_file = _dataset_items(config.dataset, out / f"{config.label}_qa.jsonl")
     users = traffic.QuestionBank.from_items(traffic.load_items(qa_file=qa_file)).users
     settings = Settings(jwt_secret=SecretStr(secret))
