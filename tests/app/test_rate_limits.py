@@ -315,3 +315,20 @@ def test_every_limit_is_off_in_ci_and_dev_rates_off_prod_on() -> None:
     assert (prod.rate_limit_per_minute, prod.rate_limit_per_hour, prod.rate_limit_per_day,
             prod.max_concurrent_queries, prod.max_queries_per_hour,
             prod.user_max_in_flight) == (10, 100, 500, 100, 1_000, 4)
+
+
+async def test_the_openapi_document_shows_the_limits_replies_and_headers(
+        memory_parts: Parts) -> None:
+    app = limited_app(memory_parts, Clock(), rate_limit_per_minute=1)  # ci: the docs are on
+    async with client_of(app) as client:
+        spec = (await client.get("/openapi.json")).json()
+    responses = spec["paths"]["/v1/query"]["post"]["responses"]
+    assert "RATE_LIMITED" in responses["429"]["description"]
+    assert "OVERLOADED" in responses["503"]["description"]
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+            "Retry-After"} <= set(responses["429"]["headers"])
+    assert "Retry-After" in responses["503"]["headers"]
+    assert "RateLimit-Remaining" in responses["200"]["headers"]
+    detail = spec["components"]["schemas"]["ErrorDetail"]["properties"]
+    assert "limit" in detail
+    assert "limits" in spec["components"]["schemas"]["StatsOut"]["properties"]
