@@ -44,6 +44,8 @@ VICTIM, FLOODER = "amara", "ben"
 LIMITS = {"RAG_PROFILE": "prod", "RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_RATE_LIMIT_PER_HOUR": "0",
           "RAG_RATE_LIMIT_PER_DAY": "0", "RAG_MAX_QUERIES_PER_HOUR": "0",
           "RAG_USER_MAX_IN_FLIGHT": "4", "RAG_MAX_CONCURRENT_QUERIES": "100"}
+OPENINGS = ("", "Please tell me: ", "From my notes, ", "Quick question: ", "Remind me: ",
+            "I wonder, ", "Help me remember: ", "One more: ")
 FILLER = ("Tell me everything about the orbital mechanics of distant comets, the chemistry of "
           "deep sea vents and the history of medieval shipbuilding ")
 
@@ -78,7 +80,9 @@ class Victim(threading.Thread):
             next_at = time.monotonic()
             while not self.stop.is_set():
                 n = next(self.counter)
-                question = f"{self.questions[n % len(self.questions)]} (asked {n} {time.time()})"
+                # the golden questions, each round with another opening: new to the caches
+                opening = OPENINGS[(n // len(self.questions)) % len(OPENINGS)]
+                question = opening + self.questions[n % len(self.questions)]
                 started = time.perf_counter()
                 r = client.post(f"{self.url}/v1/query", json={"query": question},
                                 headers=self.headers)

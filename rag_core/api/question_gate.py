@@ -26,8 +26,12 @@ def gate_of(request: Request) -> QuestionGate | None:
     if gate is not None:
         return gate
     parts: Parts | None = request.app.state.parts
-    settings: Settings = request.app.state.settings
-    if parts is None or not limits_on(settings.limits):
+    if parts is None:
+        return None
+    # the parts' Settings: those of the app name no Redis when the embedded one is used
+    # (``services.resolve`` fills the URLs in when the parts are built)
+    settings: Settings = parts.settings
+    if not limits_on(settings.limits):
         return None
     gate = QuestionGate(settings.limits, build_redis(settings), user_limits_for(parts.store))
     request.app.state.question_gate = gate

@@ -9,7 +9,9 @@ import json
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from servers import RedisProcess
@@ -189,3 +191,28 @@ def test_the_limits_command_refuses_bad_input_with_exit_2(
         code = int(str(ended.code))
     assert code == 2
     assert says in capsys.readouterr().err
+
+
+async def test_the_app_counts_in_the_redis_its_parts_were_built_on(
+        memory_parts: Any, redis_url: str) -> None:
+    """The app's own Settings name no Redis when the embedded one is used (the parts' Settings
+    carry the URL ``services.resolve`` found): the limits count there, not in one process."""
+    import httpx
+    import redis
+
+    from rag_core.api.auth import issue_token
+    from rag_core.app import create_app
+
+    secret = "served-limits-secret-0123456789abcdef0123456789abcdef"
+    app_settings = memory_parts.settings.with_overrides(jwt_secret=secret,
+                                                        rate_limit_per_minute=5)
+    parts = replace(memory_parts, settings=app_settings.with_overrides(redis_url=redis_url))
+    app = create_app(app_settings, parts=parts)
+    token = issue_token(app_settings, "ann")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        r = await client.post("/v1/query", json={"query": "What about the wall?"},
+                              headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "4"
+    counted = redis.Redis.from_url(redis_url).keys("rag:limits:*")
+    assert any(b":w:" in key for key in counted)
