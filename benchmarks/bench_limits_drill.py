@@ -8,9 +8,10 @@ it, the mock LLM at ``--llm-latency-ms`` (1,000) per answer. A drill, not a test
   ``RATE_LIMITED`` (limit ``minute``).
 - **the global cap across servers**: the four golden users send new questions from
   ``--clients`` (16) concurrent clients, spread over both servers, for ``--seconds`` (15);
-  meanwhile both servers' ``/metrics`` are read every 50 ms. Expected: the sum of the servers'
-  ``rate_limit_in_flight`` gauges never above the cap; the rest waits in the fair queue or gets
-  503 ``OVERLOADED`` (or 429 when a user's own limits refuse).
+  meanwhile both servers' ``/metrics`` are read every 50 ms (at the same moment) and the places
+  in flight in Redis every 20 ms. Expected: neither the sum of the servers'
+  ``rate_limit_in_flight`` gauges nor Redis's count ever above the cap; the rest waits in the
+  fair queue or gets 503 ``OVERLOADED`` (or 429 when a user's own limits refuse).
 
     python benchmarks/bench_limits_drill.py [--cap 4] [--clients 16] [--seconds 15] [--json out]
 """
@@ -29,14 +30,17 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import redis
 from pydantic import SecretStr
 
 from evals.load import limits
 from evals.load.stack import LoadConfig, running_stack, spawn, stop
 from loadtests import traffic
+from rag_core import services
 from rag_core.api.auth import issue_token
 from rag_core.config import Settings
 from rag_core.procs import free_port, wait_http
+from rag_core.redis_kv import keys
 
 GAUGE = re.compile(r"^rate_limit_in_flight (\S+)$", re.M)
 
@@ -67,7 +71,8 @@ def in_flight(client: httpx.Client, url: str, token: str) -> float:
 
 
 def cap_drill(urls: list[str], tokens: dict[str, str], bank: traffic.QuestionBank,
-              metrics_token: str, clients: int, seconds: float) -> dict[str, object]:
+              metrics_token: str, clients: int, seconds: float,
+              redis_url: str) -> dict[str, object]:
     stop_at = time.monotonic() + seconds
     seen: Counter[str] = Counter()
     lock = threading.Lock()
@@ -88,22 +93,42 @@ def cap_drill(urls: list[str], tokens: dict[str, str], bank: traffic.QuestionBan
                 if r.status_code != 200:
                     time.sleep(0.05)
 
-    sums: list[float] = []
+    # both servers' gauges read at once (a barrier per tick: a place freed on one server and
+    # taken on the other between two reads would otherwise count twice), and Redis's own set
+    readings: list[list[float]] = [[], []]
+    in_redis: list[int] = []
+    tick = threading.Barrier(len(urls))
 
-    def sample() -> None:
+    def gauge(n: int) -> None:
         with httpx.Client(timeout=10) as client:
-            while time.monotonic() < stop_at:
-                sums.append(sum(in_flight(client, url, metrics_token) for url in urls))
-                time.sleep(0.05)
+            try:
+                while time.monotonic() < stop_at:
+                    tick.wait(timeout=10)
+                    readings[n].append(in_flight(client, urls[n], metrics_token))
+                    time.sleep(0.05)
+            except threading.BrokenBarrierError:
+                pass  # the other reader has stopped
+            finally:
+                tick.abort()
+
+    def redis_set() -> None:
+        client = redis.Redis.from_url(redis_url)
+        while time.monotonic() < stop_at:
+            in_redis.append(int(client.zcount(keys.limit_in_flight(None), time.time(), "+inf")))
+            time.sleep(0.02)
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(clients)]
-    threads.append(threading.Thread(target=sample))
+    threads += [threading.Thread(target=gauge, args=(n,)) for n in range(len(urls))]
+    threads.append(threading.Thread(target=redis_set))
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    sums = [a + b for a, b in zip(*readings, strict=False)]
     return {"replies": dict(seen), "gauge_samples": len(sums),
-            "most_in_flight_seen": max(sums) if sums else None}
+            "most_in_flight_by_the_gauges": max(sums) if sums else None,
+            "redis_samples": len(in_redis),
+            "most_in_flight_in_redis": max(in_redis) if in_redis else None}
 
 
 def main() -> None:
@@ -137,8 +162,10 @@ def main() -> None:
             figures["one_user_30_questions"] = dict(one_user(urls, solo))
             bank = traffic.QuestionBank.from_items(traffic.load_items(qa_file=stack["qa_file"]))
             figures["cap"] = args.cap
+            redis_url = services.resolve(Settings(state_dir=Path(stack["env"]["RAG_STATE_DIR"])),
+                                         postgres=False).redis_url
             figures.update(cap_drill(urls, tokens, bank, stack["metrics_token"], args.clients,
-                                     args.seconds))
+                                     args.seconds, str(redis_url)))
         finally:
             stop(second)
     print(json.dumps(figures, indent=1))
