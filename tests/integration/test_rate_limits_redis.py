@@ -216,3 +216,28 @@ async def test_the_app_counts_in_the_redis_its_parts_were_built_on(
     assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "4"
     counted = redis.Redis.from_url(redis_url).keys("rag:limits:*")
     assert any(b":w:" in key for key in counted)
+
+
+async def test_the_app_answers_and_limits_with_its_redis_killed_never_500(
+        memory_parts: Any, redis_factory: Callable[[], RedisProcess]) -> None:
+    import httpx
+
+    from rag_core.api.auth import issue_token
+    from rag_core.app import create_app
+
+    own = redis_factory()
+    secret = "killed-redis-secret-0123456789abcdef0123456789abcdef"
+    settings = memory_parts.settings.with_overrides(jwt_secret=secret, rate_limit_per_minute=3,
+                                                    redis_url=own.url)
+    app = create_app(settings, parts=replace(memory_parts, settings=settings))
+    headers = {"Authorization": f"Bearer {issue_token(settings, 'ann')}"}
+    statuses = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        for n in range(5):
+            if n == 1:
+                own.stop()  # counted in this process from here on, from nothing
+            r = await client.post("/v1/query", json={"query": "What about the wall?"},
+                                  headers=headers)
+            statuses.append(r.status_code)
+    assert statuses == [200, 200, 200, 200, 429]

@@ -113,7 +113,7 @@ def test_schema_from_two_threads_at_once(db_settings: Settings, database_url: st
     assert errors == []
     assert sorted(results) == [[], [], [1, 2, 3, 4, 5, 6, 7, 8]]
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (7,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (8,)
 
 
 def test_dimension_mismatch_is_reported(store: PgVectorStore, db_settings: Settings) -> None:
