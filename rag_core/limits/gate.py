@@ -123,14 +123,19 @@ class QuestionGate:
         """A place for one question of ``user`` (whose token's ``tier`` claim is ``tier``), or
         ``RateLimited`` / ``Overloaded``."""
         limits, _ = await self.applied(user, tier)
-        checked = None if len(self.queue) else self._check(self._ask(user, limits))
+        first = None if len(self.queue) else self._check(self._ask(user, limits))
+        checked = first
         if checked is None or checked[0].status == "busy":
             checked = await self.queue.wait(user, lambda: self._settled(user, limits))
             if checked is None:
                 self._refuse("concurrent")
-                raise Overloaded("concurrent", (
+                error = Overloaded("concurrent", (
                     "Every place for a question is taken (RAG_MAX_CONCURRENT_QUERIES); "
                     "retry shortly."), retry_after=1.0)
+                if first is not None:  # the user's own windows as the question met them
+                    error.headers = rate_headers(tightest(
+                        [c for c in first[0].counts if c.name != GLOBAL]))
+                raise error
         outcome, counter = checked
         if outcome.status != "admitted":
             raise self._refusal(outcome)

@@ -261,7 +261,7 @@ async def test_the_global_cap_waits_in_the_fair_queue_then_answers_503(
         return await real(self, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "cached", slow)
-    app = limited_app(memory_parts, Clock(), max_concurrent_queries=1)
+    app = limited_app(memory_parts, Clock(), max_concurrent_queries=1, rate_limit_per_minute=5)
     gate: QuestionGate = app.state.question_gate
     async with client_of(app) as client:
         held = asyncio.create_task(client.post("/v1/query", json=QUESTION, headers=token("ann")))
@@ -269,6 +269,7 @@ async def test_the_global_cap_waits_in_the_fair_queue_then_answers_503(
         r = await client.post("/v1/query", json=QUESTION, headers=token("ben"))
         assert r.status_code == 503 and r.json()["error"]["code"] == "OVERLOADED"
         assert r.json()["error"]["limit"] == "concurrent" and r.headers["retry-after"] == "1"
+        assert r.headers["ratelimit-remaining"] == "5"  # nothing of ben's was counted
         release.set()
         assert (await held).status_code == 200
 
