@@ -241,3 +241,25 @@ async def test_the_app_answers_and_limits_with_its_redis_killed_never_500(
                                   headers=headers)
             statuses.append(r.status_code)
     assert statuses == [200, 200, 200, 200, 429]
+
+
+def test_own_limits_keep_the_last_value_read_while_postgresql_is_down(
+        own_postgres: Any, tmp_path: Path) -> None:
+    from rag_core.limits import RateLimits
+    from rag_core.limits.own import OwnLimits
+
+    settings = Settings(profile="ci", state_dir=tmp_path, database_url=own_postgres.url,
+                        db_connect_timeout_s=1, db_pool_timeout_s=1.0)
+    store = build_store(settings)
+    now = [0.0]
+    try:
+        table = PgUserLimits(store.pool.db)
+        table.set("ann", (2, 20, 200))
+        own = OwnLimits(table, clock=lambda: now[0])
+        assert own.read("ann") == RateLimits(2, 20, 200)
+        own_postgres.stop()
+        now[0] += 60  # the cached read is old: read again, and the database fails
+        assert own.read("ann") == RateLimits(2, 20, 200)  # never unlimited for it
+        assert own.read("bob") is None  # no row known: the tier's or the defaults apply
+    finally:
+        store.close()

@@ -81,3 +81,21 @@ def test_a_sliding_window_counts_the_previous_window_by_what_it_still_covers() -
     assert full.reset() == pytest.approx(7.5)  # 8 * (45 - t)/60 + 4 <= 9: t = 7.5 s
     fresh = WindowCount("minute", 60, 3, current=3, previous=0, elapsed=0)
     assert fresh.reset() == pytest.approx(80)  # the next minute, a third of the way in
+
+
+def test_a_change_of_own_limits_is_read_again_within_the_cache_time() -> None:
+    from rag_core.limits.own import OWN_LIMITS_TTL_S, OwnLimits
+    from rag_core.store.user_limits import MemoryUserLimits
+
+    now = [100.0]
+    table = MemoryUserLimits()
+    own = OwnLimits(table, clock=lambda: now[0])
+    assert OWN_LIMITS_TTL_S <= 10  # the bound
+    assert own.read("ann") is None  # no limits of her own, remembered
+    table.set("ann", (7, None, None))
+    now[0] += OWN_LIMITS_TTL_S - 0.1
+    assert own.cached("ann") == (True, None)  # still the cached read: no database trip
+    now[0] += 0.1
+    assert own.cached("ann")[0] is False
+    assert own.read("ann") == RateLimits(7, None, None)
+
