@@ -49,7 +49,7 @@ def error_response(status: int, code: str, message: str, request_id: str | None,
         headers["Retry-After"] = str(max(1, round(retry_after)))
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    body: dict[str, dict[str, Any]] = {
+    body: dict[str, dict[str, str | None]] = {
         "error": {"code": code, "message": message, "request_id": request_id}}
     if limit is not None:  # a request limit's refusal names the limit
         body["error"]["limit"] = limit

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from rag_core import observability as obs
 from rag_core.api.auth_first import CLAIMS
@@ -134,9 +135,26 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
     except BaseException:
         _release(admission)
         raise
-    return StreamingResponse(_sse_body(first, events, show, admission),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", **_headers(admission)})
+    return LimitedStream(_sse_body(first, events, show, admission), admission,
+                         media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", **_headers(admission)})
+
+
+class LimitedStream(StreamingResponse):
+    """An event stream that gives its question's place in flight back however it ends: also
+    when the client left before the body began (``_sse_body``'s own ``finally`` never runs
+    then)."""
+
+    def __init__(self, content: AsyncIterator[str], admission: Admission | None, *,
+                 media_type: str, headers: dict[str, str]) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        self.admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _release(self.admission)
 
 
 def _headers(admission: Admission | None) -> dict[str, str]:

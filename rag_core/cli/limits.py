@@ -10,12 +10,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from rag_core.cli.args import int_between
 from rag_core.errors import InvalidArgument, InvalidUser
 
-Add = Callable[[str, Callable[[argparse.Namespace], int], str], Any]
+Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 WINDOW_FLAGS = ("per_minute", "per_hour", "per_day")
 
 

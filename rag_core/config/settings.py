@@ -41,7 +41,7 @@ from rag_core.config.service_sections import (
 Profile = Literal["dev", "prod", "ci"]
 
 # The request limits of rag_core/limits that dev and ci turn off (prod keeps the seeds' rates)
-RATES_OFF: dict[str, Any] = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0,
+RATES_OFF: dict[str, int] = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0,
                              "rate_limit_per_day": 0, "max_queries_per_hour": 0}
 
 # Defaults that differ per profile. Anything not listed keeps its field default.

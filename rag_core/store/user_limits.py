@@ -7,11 +7,11 @@ default's applies); the SQL is in ``rag_core.store.sql.limits``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from rag_core.store import sql as q
+from rag_core.store.records import Connect
 
 # per minute, hour and day; None where the user has no limit of their own
 OwnRow = tuple[int | None, int | None, int | None]
@@ -27,10 +27,7 @@ class UserLimitsTable(Protocol):
         """The user's own limits removed; whether there were any."""
 
 
-Connect = Callable[[str], AbstractContextManager[Any]]
-
-
-def _row(values: Any) -> OwnRow:
+def _row(values: Sequence[int | None]) -> OwnRow:
     return (values[0], values[1], values[2])
 
 
