@@ -16,6 +16,7 @@ from rag_core.llm.prompt import is_decline
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
+from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
 from rag_core.types import Answer, TokenUsage
 
 
@@ -46,29 +47,35 @@ class Generation:
         usage: TokenUsage | None = None
         # the model and server are the generator's own settings (a harness swaps generators)
         model, base_url = _model_of(p.generator, p.settings)
-        genai = obs.genai_request(p.generator.name, model, base_url, run.prompt.max_tokens)
-        with run.child("generate", **{"llm.name": p.generator.name}, **genai) as current:
+        capture = p.settings.observability.otel_capture_content
+        request = ChatRequest(p.generator.name, model, base_url, run.prompt.max_tokens,
+                              question=run.prompt.question if capture else None)
+        generation: object = None  # the model's reply (not streamed)
+        with run.child("generate", **{"llm.name": p.generator.name}) as current:
+            chat = Chat(current, request, run.request_id)  # ``chat {model}``, under it
             try:
                 if streaming:
                     pieces = p.generator.stream(run.prompt)
                     try:
                         while True:
-                            with run.current(current):  # the LLM call carries the trace
+                            with run.current(chat.span):  # the LLM call carries the trace
                                 piece = next(pieces, None)
                             if piece is None:
                                 break
+                            chat.chunk()
                             text = guard.feed(piece)
                             if text:
                                 yield text
                     finally:
                         getattr(pieces, "close", lambda: None)()
                 else:
-                    with run.current(current):
+                    with run.current(chat.span):
                         generation = p.generator.generate(run.prompt)
                     usage = generation.usage
                     guard.feed(generation.text)
             except LLMUnavailable as exc:
                 current.set_attribute("error.code", exc.code)
+                chat.fail(exc.code)
                 with run.within():  # what came is paid; a call that timed out, at its estimate
                     bill.settle(guard.raw, abandoned=exc.abandoned)
                 if guard.sent:
@@ -77,7 +84,8 @@ class Generation:
                 if streaming:
                     yield stale.answer
                 return stale
-            except BaseException:  # the client went away, or something broke
+            except BaseException as exc:  # the client went away, or something broke
+                chat.fail("cancelled" if isinstance(exc, GeneratorExit) else type(exc).__name__)
                 with run.within():
                     bill.settle(guard.raw)
                 raise
@@ -85,9 +93,16 @@ class Generation:
                 usage = bill.settle(guard.raw, usage)
             current.set_attribute("tokens.input", usage.input_tokens)
             current.set_attribute("tokens.output", usage.output_tokens)
-            obs.genai_usage(current, usage.input_tokens, usage.output_tokens)
-        with run.step("postprocess"):
+            chat.finish(usage.input_tokens, usage.output_tokens,
+                        finish_reason=finish_reason(usage.output_tokens, run.prompt.max_tokens,
+                                                    getattr(generation, "finish_reason", None)),
+                        response_model=getattr(generation, "model", None),
+                        response_id=getattr(generation, "response_id", None),
+                        answer=guard.raw if capture else None)
+        with run.step("postprocess") as current:
             done, rest = guard.close()
+            current.set_attribute("guard.leaked", bool(done.leaked))
+            current.set_attribute("guard.citations", len(done.citations))
         declined = is_decline(done.text)  # the model found nothing: "nothing in your notes"
         if declined:
             obs.NO_CONTEXT.inc()

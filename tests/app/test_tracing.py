@@ -19,6 +19,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from rag_core import observability as obs
 from rag_core.api.auth import issue_token
@@ -28,7 +29,8 @@ from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 STEPS = ("assistant.validate", "assistant.query_cache", "assistant.embed", "assistant.retrieve",
-         "assistant.build_context", "assistant.generate", "assistant.postprocess")
+         "assistant.semantic_cache", "assistant.decide", "assistant.build_context",
+         "assistant.generate", "assistant.postprocess")
 
 
 @pytest.fixture
@@ -99,6 +101,14 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
         assert attrs[f"cache.{layer}"] == answer["cache"][layer] in ("hit", "miss")
     assert attrs["no_context"] is False
 
+    # one trace: the HTTP server span is its root, the pipeline's root span its child
+    server = found["POST /v1/query"]
+    assert server.kind == SpanKind.SERVER and server.parent is None
+    assert server.attributes["http.route"] == "/v1/query"
+    assert server.attributes["http.response.status_code"] == 200
+    assert root.parent is not None and root.parent.span_id == server.context.span_id
+    assert {s.context.trace_id for s in found.values()} == {server.context.trace_id}
+
     for name in STEPS:  # children of the root, in its trace, with the request id
         span = found[name]
         assert span.context.trace_id == root.context.trace_id
@@ -107,18 +117,56 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     assert found["assistant.embed"].attributes["cache.embedding"] == attrs["cache.embedding"]
     assert found["assistant.retrieve"].attributes["cache.context"] == attrs["cache.context"]
     assert found["assistant.build_context"].attributes["context.chunks"] >= 1
-    assert found["assistant.build_context"].attributes["context.tokens"] > 0
+    assert 0 < found["assistant.build_context"].attributes["context.tokens"] <= \
+        found["assistant.build_context"].attributes["context.token_budget"]
+
+    # a lookup span per cache layer, under its step, with the answer's outcome
+    for layer, step in (("query", "query_cache"), ("embedding", "embed"),
+                        ("context", "retrieve"), ("semantic", "semantic_cache")):
+        lookup = found[f"cache.lookup {layer}"]
+        assert lookup.parent is not None
+        assert lookup.parent.span_id == found[f"assistant.{step}"].context.span_id
+        assert lookup.attributes["cache.layer"] == layer
+        assert lookup.attributes["cache.outcome"] == answer["cache"][layer]
+    semantic = found["cache.lookup semantic"].attributes
+    assert "cache.semantic.reason" in semantic
+    assert found["assistant.semantic_cache"].attributes["rag.decision.outcome"] == "no_reuse"
+    decide = found["assistant.decide"].attributes
+    assert decide["rag.decision.outcome"] == "answer" and decide["rag.decision.reason"]
+
+    retrieve = found["assistant.retrieve"].attributes
+    assert retrieve["rag.retrieval.top_k"] == app_settings.retrieval.top_k
+    assert retrieve["rag.retrieval.rows"] == len(answer["retrieved"]) > 0
+    assert retrieve["rag.retrieval.best_score"] == max(r["score"] for r in answer["retrieved"])
+    assert retrieve["rag.retrieval.mode"] == app_settings.retrieval.retrieval_mode
+    if answer["cache"]["embedding"] == "miss":  # the model ran: its span beside the lookup
+        embeddings = next(s for n, s in found.items() if n.startswith("embeddings "))
+        assert embeddings.parent.span_id == found["assistant.embed"].context.span_id
+        assert embeddings.attributes["gen_ai.operation.name"] == "embeddings"
+        assert embeddings.attributes["gen_ai.usage.input_tokens"] > 0
+
     generate = dict(found["assistant.generate"].attributes)
     assert generate["llm.name"] == "hf"
     assert generate["tokens.input"] == attrs["tokens.input"]
     assert generate["tokens.output"] == attrs["tokens.output"]
-    # the OpenTelemetry GenAI conventions, beside the attributes above
-    assert generate["gen_ai.operation.name"] == "chat"
-    assert generate["gen_ai.request.model"] == app_settings.llm_model
-    assert generate["gen_ai.provider.name"] == generate["gen_ai.system"] == "openai_compatible"
-    assert generate["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
-    assert generate["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
-    assert generate["gen_ai.request.max_tokens"] == app_settings.output_token_budget
+    # the model call: the OpenTelemetry GenAI conventions' inference span, under generate
+    chat_span = found[f"chat {app_settings.llm_model}"]
+    assert chat_span.kind == SpanKind.CLIENT
+    assert chat_span.parent.span_id == found["assistant.generate"].context.span_id
+    chat = dict(chat_span.attributes)
+    assert chat["gen_ai.operation.name"] == "chat"
+    assert chat["gen_ai.request.model"] == app_settings.llm_model
+    assert chat["gen_ai.response.model"]
+    assert chat["gen_ai.provider.name"] == chat["gen_ai.system"] == "openai_compatible"
+    assert chat["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
+    assert chat["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
+    assert chat["gen_ai.request.max_tokens"] == app_settings.output_token_budget
+    assert tuple(chat["gen_ai.response.finish_reasons"]) in (("stop",), ("length",))
+    assert chat["server.address"] == "127.0.0.1"
+    assert not any(k.startswith("gen_ai.") for k in generate)  # never counted twice
+    assert not chat_span.events  # no question or answer text: content capture is off
+    postprocess = found["assistant.postprocess"].attributes
+    assert postprocess["guard.leaked"] is False and postprocess["guard.citations"] >= 0
 
     # never the raw user id, query or token in any attribute
     token = headers["Authorization"].split()[1]
@@ -135,6 +183,11 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     hit = dict(again["assistant.query"].attributes)
     assert hit["cache.query"] == "hit" and hit["cost.usd"] == 0.0 and hit["tokens.output"] == 0
     assert "assistant.generate" not in again and "assistant.embed" not in again
+    assert again["cache.lookup query"].attributes["cache.outcome"] == "hit"
+    assert again["cache.lookup query"].parent.span_id == \
+        again["assistant.query_cache"].context.span_id
+    assert again["assistant.query"].parent.span_id == \
+        again["POST /v1/query"].context.span_id
 
 
 async def test_error_is_recorded_on_the_root_span(client: httpx.AsyncClient,
@@ -288,10 +341,10 @@ async def test_an_incoming_traceparent_is_continued_and_carried_to_the_llm(
     finally:
         session_hooks[:] = [original]
     found = _by_name(spans)
-    root, generate = found["assistant.query"], found["assistant.generate"]
-    assert f"{root.context.trace_id:032x}" == TRACE_ID
-    assert f"{root.parent.span_id:016x}" == PARENT_ID
-    assert sent and sent[-1] == f"00-{TRACE_ID}-{generate.context.span_id:016x}-01"
+    server, chat = found["POST /v1/query"], found[f"chat {app_settings.llm_model}"]
+    assert f"{found['assistant.query'].context.trace_id:032x}" == TRACE_ID
+    assert f"{server.parent.span_id:016x}" == PARENT_ID
+    assert sent and sent[-1] == f"00-{TRACE_ID}-{chat.context.span_id:016x}-01"
 
 
 def _session_hooks() -> list[Any]:
