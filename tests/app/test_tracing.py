@@ -212,6 +212,32 @@ async def test_streamed_answer_is_traced_too(client: httpx.AsyncClient, app_sett
     assert generate.attributes["tokens.output"] > 0
     assert root.attributes["tokens.output"] == generate.attributes["tokens.output"]
     assert root.end_time >= generate.end_time  # the root covers the whole stream
+    chat = found[f"chat {app_settings.llm_model}"]  # open from the call to the last piece
+    assert [e.name for e in chat.events] == ["gen_ai.first_chunk"]
+    assert chat.events[0].timestamp <= chat.end_time <= generate.end_time
+    assert chat.attributes["gen_ai.usage.output_tokens"] == generate.attributes["tokens.output"]
+    server = found["POST /v1/query"]  # the HTTP span ends after the stream's last event
+    assert root.parent.span_id == server.context.span_id and server.end_time >= root.end_time
+
+
+async def test_question_and_answer_text_on_the_chat_span_only_when_allowed(
+        app_settings: Settings, paid_parts: Any, spans: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    settings = app_settings.with_overrides(otel_capture_content=True)
+    app = create_app(settings, parts=replace(paid_parts, settings=settings))
+    question = f"What did Okafor say about the harvest? ({question_tag()})"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        r = await client.post("/v1/query", json={"query": question}, headers={
+            "Authorization": f"Bearer {issue_token(settings, 'amara')}"})
+    assert r.status_code == 200, r.text
+    chat = _by_name(spans)[f"chat {settings.llm_model}"].attributes
+    assert question in chat["gen_ai.input.messages"]
+    assert r.json()["answer"][:40] in chat["gen_ai.output.messages"].replace("\\n", "\n")
+    assert "gen_ai.system" not in chat  # the latest conventions only
 
 
 # --- JSON logs --------------------------------------------------------------------------------
