@@ -396,3 +396,29 @@ def test_log_lines_carry_the_trace_and_a_user_hash() -> None:
         obs.user_hash_var.reset(token)
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert line["user_hash"] == obs.hash_id("amara") and "amara" not in line.values()
+
+
+async def test_a_verdict_is_an_evaluation_event_in_the_answers_trace(
+        client: httpx.AsyncClient, app_settings: Settings, spans: InMemorySpanExporter) -> None:
+    headers = {"Authorization": f"Bearer {issue_token(app_settings, 'amara')}"}
+    question = f"What did Okafor say about the potter's clay? ({question_tag()})"
+    r = await client.post("/v1/query", json={"query": question}, headers=headers)
+    assert r.status_code == 200, r.text
+    answer_id = r.json()["answer_id"]
+    root = _by_name(spans)["assistant.query"]
+    spans.clear()
+    r = await client.post(f"/v1/answers/{answer_id}/feedback", json={
+        "verdict": "wrong", "comment": "he spoke of the wheel"}, headers=headers)
+    assert r.status_code == 200, r.text
+    found = _by_name(spans)
+    verdict = found["assistant.verdict"]
+    assert verdict.context.trace_id == root.context.trace_id  # beside the answer it judges
+    assert verdict.parent.span_id == root.context.span_id
+    (link,) = verdict.links  # and linked to the feedback request that gave it
+    assert link.context.span_id == found["POST /v1/answers/{answer_id}/feedback"].context.span_id
+    (event,) = verdict.events
+    assert event.name == "gen_ai.evaluation.result"
+    assert dict(event.attributes) == {
+        "gen_ai.evaluation.name": "user_verdict", "gen_ai.evaluation.score.label": "wrong",
+        "gen_ai.evaluation.score.value": 0.0, "gen_ai.response.id": answer_id,
+        "rag.answer.source": "llm"}

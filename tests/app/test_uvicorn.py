@@ -206,12 +206,14 @@ def test_genai_metrics_steps_and_each_workers_process_series(served: Served) -> 
     def delta(name: str, **labels: str) -> float:
         return _total(after, name, **labels) - _total(before, name, **labels)
 
-    chat = {"gen_ai_operation_name": "chat"}
-    assert delta("gen_ai_client_token_usage_sum", gen_ai_token_type="output", **chat) == \
+    # (one label at a time: ``_total`` matches labels as text; only chat has output tokens)
+    assert delta("gen_ai_client_token_usage_sum", gen_ai_token_type="output") == \
         answer["usage"]["output_tokens"]
-    assert delta("gen_ai_client_token_usage_sum", gen_ai_token_type="input", **chat) == \
-        answer["usage"]["input_tokens"]
-    assert delta("gen_ai_client_operation_duration_seconds_count", **chat) == 1
+    assert delta("gen_ai_client_token_usage_count", gen_ai_token_type="output") == 1
+    assert delta("gen_ai_client_operation_duration_seconds_count",
+                 gen_ai_operation_name="chat") == 1
+    assert delta("gen_ai_client_operation_duration_seconds_count",
+                 gen_ai_operation_name="embeddings") == 1
     for step in answer["timings_ms"]:
         if step != "total":
             assert delta("assistant_step_duration_seconds_count", step=step) == 1, step
