@@ -211,3 +211,11 @@ def test_each_live_worker_has_its_own_process_series(tmp_path: Path) -> None:
     pids = {s.labels["pid"] for s in families["process_cpu_seconds"].samples}
     assert pids == {str(os.getpid())}
     assert any(s.value > 0 for s in families["process_resident_memory_bytes"].samples)
+
+
+def test_probes_and_scrapes_make_no_trace(spans: InMemorySpanExporter) -> None:
+    from rag_core.telemetry import http
+
+    for path in ("/healthz", "/readyz", "/metrics", "/v1/query"):
+        http.start({"method": "GET", "path": path, "scheme": "http"}).end(path, 200)
+    assert [s.name for s in spans.get_finished_spans()] == ["GET /v1/query"]
