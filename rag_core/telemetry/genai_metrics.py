@@ -62,16 +62,17 @@ class _Instruments:
     """The OpenTelemetry instruments, made on first use from the global meter provider (a
     proxy until ``telemetry.export`` installs one, which it then forwards to)."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: Any = None) -> None:
         self._lock = threading.Lock()
         self._made: tuple[Any, Any, Any] | None = None
+        self.provider = provider  # None: the global one (tests give their own)
 
     def get(self) -> tuple[Any, Any, Any]:
         with self._lock:
             if self._made is None:
                 from opentelemetry import metrics
 
-                meter = metrics.get_meter("rag_core")
+                meter = metrics.get_meter("rag_core", meter_provider=self.provider)
                 self._made = (
                     meter.create_histogram(
                         "gen_ai.client.token.usage", unit="{token}",

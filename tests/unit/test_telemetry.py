@@ -219,3 +219,30 @@ def test_probes_and_scrapes_make_no_trace(spans: InMemorySpanExporter) -> None:
     for path in ("/healthz", "/readyz", "/metrics", "/v1/query"):
         http.start({"method": "GET", "path": path, "scheme": "http"}).end(path, 200)
     assert [s.name for s in spans.get_finished_spans()] == ["GET /v1/query"]
+
+
+def test_the_genai_metrics_go_through_the_otel_sdk_and_prometheus(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from rag_core.telemetry import genai_metrics as gm
+
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(gm, "_instruments", gm._Instruments(MeterProvider(
+        metric_readers=[reader])))
+    op = gm.Operation("chat", "openai_compatible", "m-otel")
+    labels = {**op.labels(), "gen_ai_token_type": "output"}
+    before = obs.REGISTRY.get_sample_value("gen_ai_client_token_usage_sum", labels) or 0
+    gm.record(op, 0.25, 100, 40)
+    gm.first_chunk(op, 0.05)
+    points = {m.name: m.data.data_points for rm in reader.get_metrics_data().resource_metrics
+              for sm in rm.scope_metrics for m in sm.metrics}
+    assert set(points) == {"gen_ai.client.token.usage", "gen_ai.client.operation.duration",
+                           "gen_ai.client.operation.time_to_first_chunk"}
+    tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in
+              points["gen_ai.client.token.usage"]}
+    assert tokens == {"input": 100, "output": 40}
+    (duration,) = points["gen_ai.client.operation.duration"]
+    assert duration.attributes["gen_ai.request.model"] == "m-otel" and duration.sum == 0.25
+    assert obs.REGISTRY.get_sample_value("gen_ai_client_token_usage_sum", labels) - before == 40
