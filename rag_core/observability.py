@@ -295,9 +295,15 @@ def annotate(root: Any, answer: Any) -> None:
 
 
 def _kind(name: str) -> Any:
-    from opentelemetry.trace import SpanKind
+    if not _KINDS:  # the API's enum, imported once (every span asks)
+        from opentelemetry.trace import SpanKind
 
-    return {"server": SpanKind.SERVER, "client": SpanKind.CLIENT}.get(name, SpanKind.INTERNAL)
+        _KINDS.update(server=SpanKind.SERVER, client=SpanKind.CLIENT,
+                      internal=SpanKind.INTERNAL)
+    return _KINDS.get(name, _KINDS["internal"])
+
+
+_KINDS: dict[str, Any] = {}
 
 
 def mark_error(current: Any, description: str) -> None:

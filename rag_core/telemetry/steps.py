@@ -81,11 +81,17 @@ def retrieved(span: Any, chunks: Sequence[Any]) -> None:
         span.set_attribute("rag.retrieval.best_score", round(max(c.score for c in chunks), 4))
 
 
-def decided(span: Any, outcome: str, decision: Mapping[str, Any] | None) -> None:
+def decided(span: Any, outcome: str, decision: object) -> None:
     """A decision's outcome and its reason: the refusing rule's code (never free text, which
-    may quote the question)."""
-    found = decision or {}
-    reason = str(found.get("code") or found.get("reason") or "")
+    may quote the question). ``decision``: its record, a mapping or an object with ``code`` /
+    ``reason``."""
+
+    def part(name: str) -> object:
+        if isinstance(decision, Mapping):
+            return decision.get(name)
+        return getattr(decision, name, None)
+
+    reason = str(part("code") or part("reason") or "")
     span.set_attribute("rag.decision.outcome", outcome)
     span.set_attribute("rag.decision.reason", reason if _CODE.fullmatch(reason) else "other")
 
