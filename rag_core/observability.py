@@ -306,13 +306,6 @@ def _kind(name: str) -> Any:
 _KINDS: dict[str, Any] = {}
 
 
-def mark_error(current: Any, description: str) -> None:
-    """The span's status: failed, with a short description (an error code, never text)."""
-    from opentelemetry.trace import Status, StatusCode
-
-    current.set_status(Status(StatusCode.ERROR, description))
-
-
 def on_current_span(**attributes: Any) -> None:
     """Attributes on whatever span is current (a layer that knows a figure its caller's span
     should show, such as the semantic cache's nearest similarity)."""

@@ -115,8 +115,7 @@ class Chat:
         if not self._open:
             return
         self._open = False
-        self.span.set_attribute(sc.ERROR_TYPE, error_type)
-        obs.mark_error(self.span, error_type)
+        sc.mark_error(self.span, error_type)
         genai_metrics.record(self.op, time.perf_counter() - self.started, None,
                              error_type=error_type)
         self.span.end()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_core import observability as obs
+from rag_core.telemetry import semconv as sc
 
 UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -38,8 +39,7 @@ class ServerSpan:
             self.span.set_attribute("http.route", route)
         self.span.set_attribute("http.response.status_code", status or 500)
         if not status or status >= 500:
-            self.span.set_attribute("error.type", str(status or 500))
-            obs.mark_error(self.span, str(status or 500))
+            sc.mark_error(self.span, str(status or 500))
         self.span.end()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 LATEST = "gen_ai_latest_experimental"
@@ -65,3 +66,12 @@ def messages(role: str, text: str, finish_reason: str | None = None) -> str:
     if finish_reason is not None:
         message["finish_reason"] = finish_reason
     return json.dumps([message], ensure_ascii=False)
+
+
+def mark_error(span: Any, error_type: str) -> None:
+    """A failed operation's span, as the conventions record errors: status ERROR with a short
+    description (an error code, never text) and ``error.type``."""
+    from opentelemetry.trace import Status, StatusCode
+
+    span.set_attribute(ERROR_TYPE, error_type)
+    span.set_status(Status(StatusCode.ERROR, error_type))
