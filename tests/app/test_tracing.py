@@ -149,17 +149,17 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     assert generate["tokens.input"] == attrs["tokens.input"]
     assert generate["tokens.output"] == attrs["tokens.output"]
     # the model call: the OpenTelemetry GenAI conventions' inference span, under generate
-    chat_span = found[f"chat {app_settings.llm_model}"]
+    chat_span = found[f"chat {app_settings.generation.llm_model}"]
     assert chat_span.kind == SpanKind.CLIENT
     assert chat_span.parent.span_id == found["assistant.generate"].context.span_id
     chat = dict(chat_span.attributes)
     assert chat["gen_ai.operation.name"] == "chat"
-    assert chat["gen_ai.request.model"] == app_settings.llm_model
+    assert chat["gen_ai.request.model"] == app_settings.generation.llm_model
     assert chat["gen_ai.response.model"]
     assert chat["gen_ai.provider.name"] == chat["gen_ai.system"] == "openai_compatible"
     assert chat["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
     assert chat["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
-    assert chat["gen_ai.request.max_tokens"] == app_settings.output_token_budget
+    assert chat["gen_ai.request.max_tokens"] == app_settings.tokens.output_token_budget
     assert tuple(chat["gen_ai.response.finish_reasons"]) in (("stop",), ("length",))
     assert chat["server.address"] == "127.0.0.1"
     assert not any(k.startswith("gen_ai.") for k in generate)  # never counted twice
@@ -211,7 +211,8 @@ async def test_streamed_answer_is_traced_too(client: httpx.AsyncClient, app_sett
     assert generate.attributes["tokens.output"] > 0
     assert root.attributes["tokens.output"] == generate.attributes["tokens.output"]
     assert root.end_time >= generate.end_time  # the root covers the whole stream
-    chat = found[f"chat {app_settings.llm_model}"]  # open from the call to the last piece
+    # the model call's span: open from the call to the last piece
+    chat = found[f"chat {app_settings.generation.llm_model}"]
     assert [e.name for e in chat.events] == ["gen_ai.first_chunk"]
     assert chat.events[0].timestamp <= chat.end_time <= generate.end_time
     assert chat.attributes["gen_ai.usage.output_tokens"] == generate.attributes["tokens.output"]
@@ -233,7 +234,7 @@ async def test_question_and_answer_text_on_the_chat_span_only_when_allowed(
         r = await client.post("/v1/query", json={"query": question}, headers={
             "Authorization": f"Bearer {issue_token(settings, 'amara')}"})
     assert r.status_code == 200, r.text
-    chat = _by_name(spans)[f"chat {settings.llm_model}"].attributes
+    chat = _by_name(spans)[f"chat {settings.generation.llm_model}"].attributes
     assert question in chat["gen_ai.input.messages"]
     assert r.json()["answer"][:40] in chat["gen_ai.output.messages"].replace("\\n", "\n")
     assert "gen_ai.system" not in chat  # the latest conventions only
@@ -309,7 +310,7 @@ async def test_an_incoming_traceparent_is_continued_and_carried_to_the_llm(
     finally:
         session_hooks[:] = [original]
     found = _by_name(spans)
-    server, chat = found["POST /v1/query"], found[f"chat {app_settings.llm_model}"]
+    server, chat = found["POST /v1/query"], found[f"chat {app_settings.generation.llm_model}"]
     assert f"{found['assistant.query'].context.trace_id:032x}" == TRACE_ID
     assert f"{server.parent.span_id:016x}" == PARENT_ID
     assert sent and sent[-1] == f"00-{TRACE_ID}-{chat.context.span_id:016x}-01"

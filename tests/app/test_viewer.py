@@ -149,7 +149,7 @@ def test_a_miss_and_a_hit_each_make_one_trace_in_the_viewer(
     assert query["parent_span_id"] == root["span_id"]
     for step in STEPS:
         assert by_name[f"assistant.{step}"]["parent_span_id"] == query["span_id"], step
-    chat = by_name[f"chat {service.settings.llm_model}"]
+    chat = by_name[f"chat {service.settings.generation.llm_model}"]
     assert chat["parent_span_id"] == by_name["assistant.generate"]["span_id"]
     assert chat["attributes"]["gen_ai.operation.name"] == "chat"
     assert chat["attributes"]["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
