@@ -261,6 +261,10 @@ class Observability(Section):
     log_level: str = Field("INFO", description="the JSON logs' level")
     otel_exporter: Literal["none", "console", "otlp"] = Field("none", description=(
         "traces: `none`, `console` or `otlp` (to `OTEL_EXPORTER_OTLP_ENDPOINT`)"))
+    otel_capture_content: bool = Field(False, description=(
+        "put the question and the answer text on the `chat` span (the GenAI conventions' "
+        "opt-in content attributes or events); keep it off in prod: the trace store then "
+        "holds what users asked"))
     metrics_token: SecretStr | None = Field(None, description=(
         "the bearer token `/metrics` asks for (prod serves no metrics on the API port without "
         "one)"))
