@@ -19,6 +19,7 @@ from rag_core.cli import (
     backup,
     costs,
     lifetime,
+    limits,
     notes,
     operate,
     questions,
@@ -41,6 +42,7 @@ COMMANDS = (
     operate,
     costs,
     records,
+    limits,
     users,
     backup,
 )
