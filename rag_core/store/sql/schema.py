@@ -217,8 +217,7 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(8, "verdict writes counted per verdict window", VERDICT_WRITES),
         Migration(9, "a user's own request limits", LIMIT_TABLES),
         Migration(10, "the trace of each answer record", TRACE_CHANGES),
-        Migration(11, "audit log, erased users and the guard of their writes in flight",
-                  ERASURE_TABLES),
+        Migration(11, "audit log, erased users, the guard of their writes", ERASURE_TABLES),
     ]
 
 
