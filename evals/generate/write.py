@@ -47,7 +47,7 @@ class Generated:
 
 
 def _libraries(notes_dir: Path, users: Sequence[str]) -> list[Library]:
-    from rag_core.ingest.notes import load_notes
+    from rag_core.ingest.readers import load_notes
 
     if not notes_dir.is_dir():
         raise GenerateError(f"{notes_dir}: no such folder (one folder per user of notes)")

@@ -25,7 +25,7 @@ from rag_core.cli.args import (
 )
 from rag_core.cli.servers import cmd_local_llm, cmd_mock_llm, cmd_serve
 from rag_core.config import SECTIONS, Settings
-from rag_core.errors import InvalidArgument, InvalidNote, RagError, UserError
+from rag_core.errors import InvalidArgument, RagError, UserError
 from rag_core.store.base import MODES
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ examples:
   rag-core migrate                           apply the schema (a deploy step)
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
+  rag-core sync ~/vault --user amara --dry-run   what a sync would add, change and remove
   rag-core ask "What did my notes say about forgiveness?" --user amara --json
   rag-core ask "Who preached on Nehemiah?" --user ben --server http://127.0.0.1:8000
   rag-core search "Micah 6:8" --user ben --top-k 5 --explain
@@ -113,24 +114,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag_core.ingest.ingestion import check_user, ingest_notes
-    from rag_core.ingest.notes import load_notes
+    from rag_core.cli.folders import cmd_ingest as ingest_folder  # every format, per-file errors
 
-    check_user(args.user)
-    notes = load_notes(args.path)  # every file checked and read before a service starts
-    if args.prune and not notes:
-        raise InvalidNote(f"{args.path}: no notes found; refusing to prune every note of "
-                          f"{args.user!r}")
-    with _parts(_settings()) as parts:
-        report = ingest_notes(parts, args.user, notes, progress=not args.quiet,
-                              prune=args.prune)
-    data = report.to_dict() if args.json else report.counts()
-    if args.json:
-        _print_json(data)
-    else:
-        print(", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                        for k, v in data.items()))
-    return 0
+    return ingest_folder(args)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -266,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="then rebuild the HNSW index with RAG_HNSW_VECTOR_TYPE, RAG_HNSW_M and "
                         "RAG_HNSW_EF_CONSTRUCTION, concurrently (searches and writes go on)")
 
-    p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown or JSON lines).")
-    p.add_argument("path", help="folder of .md / .jsonl notes, or one file")
+    p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown, text, PDF, "
+                                  "Word, HTML, JSON lines); exit 1 when a file failed.")
+    p.add_argument("path", help="folder of notes (.md .txt .pdf .docx .html .jsonl), or a file")
     p.add_argument("--user", required=True, help="the user who owns these notes")
     p.add_argument("--prune", action="store_true",
                    help="also delete this user's notes that are not in PATH")
@@ -353,9 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC)")
     p.add_argument("--top", type=int_between(1, 10_000), default=10)
 
+    from rag_core.cli.folders import add_folder_commands
     from rag_core.cli.records import add_record_commands
 
     add_record_commands(add)
+    add_folder_commands(add)
     return parser
 
 

@@ -40,7 +40,8 @@ from rag_core.embedding import Embedder
 from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.ingest import embed_slots
 from rag_core.ingest.chunking import chunk_note, embedding_text
-from rag_core.ingest.notes import check_note, load_notes, note_hash
+from rag_core.ingest.notes import check_note, note_hash
+from rag_core.ingest.readers import load_notes
 from rag_core.observability import hash_id, span
 from rag_core.safety.guard import is_valid_user_id
 from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult

@@ -9,7 +9,8 @@ integers from Settings and enter as ``sql.Literal``.
 - ``ledger``: cost rows, reservations in flight and notes versions owed to Redis;
 - ``records``: answer records, verdicts and the opt-in query log;
 - ``filtering``: the caller's filters as a predicate on a row's note;
-- ``search``: the dense scan, the lexical rankers and the three searches.
+- ``search``: the dense scan, the lexical rankers and the three searches;
+- ``sources``: each note's source folder, file and file hash.
 """
 
 from rag_core.store.sql.filtering import *  # noqa: F403
@@ -17,4 +18,5 @@ from rag_core.store.sql.ledger import *  # noqa: F403
 from rag_core.store.sql.records import *  # noqa: F403
 from rag_core.store.sql.schema import *  # noqa: F403
 from rag_core.store.sql.search import *  # noqa: F403
+from rag_core.store.sql.sources import *  # noqa: F403
 from rag_core.store.sql.writes import *  # noqa: F403
