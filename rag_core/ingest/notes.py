@@ -1,4 +1,4 @@
-"""Reading sermon notes from disk: Markdown with YAML front matter, or JSON lines.
+"""One note from Markdown with YAML front matter, or from a JSON object, checked whole.
 
 Markdown (``.md``, ``.markdown``)::
 
@@ -26,11 +26,11 @@ non-characters in the body or any field, a field over its length limit, a contro
 bidirectional character in a field, or a date that is not a real date
 (``rag_core.ingest.fields``).
 
-A folder is read whole before anything is returned, so a caller that ingests what
-``load_notes`` returns has validated every note of the folder before writing any. Files are
-found without following symbolic links: a link inside the folder is skipped (what it points to
-inside the folder is read as itself), and a link that points outside the folder is an error
-naming it.
+A title over its limit (300 characters) is no reason to refuse a note: it is kept whole as the
+first paragraph of the body and shortened where it is repeated (``bound_title``).
+
+Files and folders are read by ``rag_core.ingest.readers`` (every format, each file's failure
+reported apart); this module parses and checks one note.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")
 MAX_ID_CHARS = 200
+# A title over the field's limit (``LIMITS``) is kept whole at the top of the body and shortened
+# where it is repeated; one longer than this is not a title.
+MAX_TITLE_KEPT = 2_000
 # A note file larger than this is refused before it is read (the bulk API's body limit too).
 MAX_NOTE_FILE_BYTES = 16 * 1024 * 1024
 
@@ -264,6 +267,10 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
     body = body.replace("\r\n", "\n").strip()
     if not body:
         raise InvalidNote(f"{name}:{body_line}: empty body")
+    if len(title) > MAX_TITLE_KEPT:
+        raise InvalidNote(f"{where}: the field 'title' has {len(title):,} characters; at most "
+                          f"{MAX_TITLE_KEPT:,} are kept (one over {LIMITS['title'].chars} is "
+                          "kept whole in the body and shortened where it is repeated)")
     title, body = bound_title(title, body)
     note_id = _text(meta.get("id"), "id", where) or default_id
     check_note_id(note_id, where)

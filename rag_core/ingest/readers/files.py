@@ -49,6 +49,11 @@ class Origin:
     modified: float | None = None
     # a request body's note id: the note has this id whatever the file says
     note_id: str | None = None
+    where: str = ""  # how messages name the file (default: ``rel``)
+
+    @property
+    def name(self) -> str:
+        return self.where or str(self.rel)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def read_bytes(data: bytes, origin: Origin, kind: str | None = None
     """The notes of one file (every line of a JSON-lines file that is valid, and the lines
     that are not); any other problem raises ``InvalidNote`` (``FileRefused`` for the file as
     a whole)."""
-    name = str(origin.rel)
+    name = origin.name
     kind = kind or kind_of(name, data)
     if kind == "jsonl":
         return _jsonl(data, origin)
@@ -110,7 +115,7 @@ def read_bytes(data: bytes, origin: Origin, kind: str | None = None
 
 
 def _markdown(data: bytes, origin: Origin) -> Note:
-    name = str(origin.rel)
+    name = origin.name
     text = documents.decode_utf8(data, name)
     meta, body, body_line = split_markdown(text, name)
     if markdown.is_notion_page(origin.rel.stem):
@@ -130,7 +135,7 @@ def _markdown(data: bytes, origin: Origin) -> Note:
 
 
 def _jsonl(data: bytes, origin: Origin) -> tuple[list[Note], list[LineFailure]]:
-    name = str(origin.rel)
+    name = origin.name
     text = documents.decode_utf8(data, name)
     notes: list[Note] = []
     failures: list[LineFailure] = []

@@ -142,8 +142,8 @@ def _read_file(file: Path, rel: PurePosixPath, found: FolderRead, seen: dict[str
             for note_id in before[1]:
                 seen.setdefault(note_id, str(file))
             return
-        kind_of(str(rel), data)
-        notes, bad_lines = read_bytes(data, Origin(rel, modified))
+        kind_of(str(file), data)
+        notes, bad_lines = read_bytes(data, Origin(rel, modified, where=str(file)))
     except InvalidNote as exc:
         found.failures.append(ReadFailure(str(file), exc.code, exc.message, rel.as_posix()))
         return
