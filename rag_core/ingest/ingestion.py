@@ -85,13 +85,16 @@ class _Pending:
 
 def stored_hash(note: Note, settings: Settings) -> str:
     """The hash stored with a note: its content plus the settings that shape its chunks."""
+    embedding = settings.embedding
     parts = (
         PIPELINE_VERSION,
         note_hash(note),
-        settings.embedding_model,
-        str(settings.embedding_dim),
-        str(settings.chunk_tokens),
-        str(settings.chunk_overlap_tokens),
+        embedding.embedding_model,
+        str(embedding.embedding_dim),
+        str(embedding.chunk_tokens),
+        str(embedding.chunk_overlap_tokens),
+        # the default method adds nothing: hashes stored before the knob stay valid
+        *([] if embedding.chunking == "sentences" else [embedding.chunking]),
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -129,8 +132,9 @@ def ingest_notes(
                 report.unchanged += 1
                 report.statuses[note.id] = "unchanged"
                 continue
-            drafts = chunk_note(note, counter, settings.chunk_tokens,
-                                settings.chunk_overlap_tokens)
+            drafts = chunk_note(note, counter, settings.embedding.chunk_tokens,
+                                settings.embedding.chunk_overlap_tokens,
+                                settings.embedding.chunking)
             if not drafts:
                 raise InvalidNote(f"note {note.id!r}: empty body")
             pending.append(_Pending(note, digest, drafts))
