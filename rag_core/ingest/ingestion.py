@@ -146,7 +146,7 @@ def ingest_notes(
                   desc=f"embedding notes of {user_id}") as bar, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             in_flight: Future[list[UpsertResult]] | None = None
-            for group in _groups(pending, settings.embedding_batch_size * GROUP_BATCHES):
+            for group in _groups(pending, settings.embedding.embedding_batch_size * GROUP_BATCHES):
                 items = _embed(embedder, settings, group, bar)
                 if in_flight is not None:
                     _count(in_flight.result(), report)
@@ -222,7 +222,7 @@ def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
     # process's few embedding places held meanwhile (``embed_slots``)
     with embed_slots.SLOTS.held():
         vectors = np.asarray(embedder.embed(texts, progress=False)) if texts else \
-            np.zeros((0, settings.embedding_dim))
+            np.zeros((0, settings.embedding.embedding_dim))
     bar.update(len(texts))
     items, offset = [], 0
     for p in group:
