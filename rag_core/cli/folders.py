@@ -11,33 +11,17 @@ after an ``ingest`` of the same folder skips what did not change.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag_core.cli.args import env_settings
+from rag_core.cli.command import Add, parts_of, settings_now
 from rag_core.errors import InvalidNote
 
 if TYPE_CHECKING:
     from rag_core.ingest.readers import ReadFailure
-    from rag_core.parts import Parts
-
-AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
-
-
-@contextlib.contextmanager
-def _parts() -> Iterator[Parts]:
-    from rag_core.parts import parts_for
-
-    parts = parts_for(env_settings())
-    try:
-        yield parts
-    finally:
-        parts.close()
 
 
 def _report_failures(failures: list[ReadFailure]) -> None:
@@ -45,7 +29,8 @@ def _report_failures(failures: list[ReadFailure]) -> None:
         print(f"error {failure.code}: {failure.message}", file=sys.stderr)
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
+def ingest_folder(args: argparse.Namespace) -> int:
+    """``rag-core ingest`` (registered by ``rag_core.cli.notes``)."""
     from rag_core.ingest.ingestion import check_user, ingest_notes
     from rag_core.ingest.readers import read_folder
     from rag_core.ingest.sync import record_sources
@@ -61,7 +46,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     prune = args.prune and not found.failures  # a file that failed keeps its notes
     if args.prune and not prune:
         print(f"not pruned: {len(found.failures)} file(s) failed", file=sys.stderr)
-    with _parts() as parts:
+    with parts_of(settings_now()) as parts:
         report = ingest_notes(parts, args.user, found.notes, progress=not args.quiet,
                               prune=prune)
         record_sources(parts, args.user, found)
@@ -80,7 +65,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from rag_core.ingest.sync import sync_folder
 
     check_user(args.user)
-    with _parts() as parts:
+    with parts_of(settings_now()) as parts:
         report = sync_folder(parts, args.user, args.path, dry_run=args.dry_run,
                              progress=not args.quiet)
     _report_failures(report.failed)
@@ -95,9 +80,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def add_folder_commands(add: AddCommand) -> None:
-    """Register ``sync`` (``ingest`` is registered by ``rag_core.cli.main``, calling
-    ``cmd_ingest`` here)."""
+def register(add: Add) -> None:
+    """``sync`` (``ingest`` is registered by ``rag_core.cli.notes`` and runs
+    ``ingest_folder``)."""
     p = add("sync", cmd_sync, "Bring a user's notes in step with a folder: add new files, "
                               "re-embed changed ones, delete notes whose file is gone.")
     p.add_argument("path", metavar="DIR", help="the folder of notes (any format of `ingest`)")
