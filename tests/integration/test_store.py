@@ -67,7 +67,7 @@ def test_implements_the_store_protocol() -> None:
 def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url: str) -> None:
     st = store_for(db_settings)
     try:
-        assert st.ensure_schema() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert st.ensure_schema() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         assert st.ensure_schema() == []
     finally:
         st.close()

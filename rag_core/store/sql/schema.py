@@ -217,8 +217,7 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(8, "verdict writes counted per verdict window", VERDICT_WRITES),
         Migration(9, "a user's own request limits", LIMIT_TABLES),
         Migration(10, "the trace of each answer record", TRACE_CHANGES),
-        Migration(11, "each note's source folder, file and file hash (rag-core sync)",
-                  SOURCE_TABLES),
+        Migration(11, "note sources: folder, file, file hash (sync)", SOURCE_TABLES),
     ]
 
 
