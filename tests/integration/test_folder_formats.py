@@ -70,7 +70,7 @@ def test_ingest_reports_bad_files_by_code_stores_the_rest_and_exits_1(
         database_url: str, redis_server: Any, settings: Settings, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,
-                        "RAG_STATE_DIR": str(settings.state_dir), "RAG_PROFILE": "ci"}.items():
+                        "RAG_STATE_DIR": str(settings.services.state_dir), "RAG_PROFILE": "ci"}.items():
         monkeypatch.setenv(name, value)
     root = _folder(tmp_path / "notes")
     write_pdf(root / "locked.pdf", PDF_FACT, password="secret")

@@ -98,7 +98,7 @@ def test_sync_after_ingest_of_the_same_folder_skips_every_file(
         database_url: str, redis_server: Any, settings: Settings, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,
-           "RAG_STATE_DIR": str(settings.state_dir), "RAG_PROFILE": "ci"}
+           "RAG_STATE_DIR": str(settings.services.state_dir), "RAG_PROFILE": "ci"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     root = _vault(tmp_path / "vault")
