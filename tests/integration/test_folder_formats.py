@@ -69,8 +69,9 @@ def test_a_fact_only_in_one_file_is_answered_citing_that_file(
 def test_ingest_reports_bad_files_by_code_stores_the_rest_and_exits_1(
         database_url: str, redis_server: Any, settings: Settings, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,
-                        "RAG_STATE_DIR": str(settings.services.state_dir), "RAG_PROFILE": "ci"}.items():
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,
+           "RAG_STATE_DIR": str(settings.services.state_dir), "RAG_PROFILE": "ci"}
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     root = _folder(tmp_path / "notes")
     write_pdf(root / "locked.pdf", PDF_FACT, password="secret")
