@@ -120,7 +120,7 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
     one: 503 `OVERLOADED`, each with `Retry-After`."""
     rid = request.state.request_id
     if not body.stream:
-        return await limited_answer(request, pipeline, settings, user, body, rid)
+        return await limited_answer(request, pipeline, settings.profile, user, body, rid)
     admission = await admit(request, user)
     try:
         filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
@@ -174,12 +174,13 @@ def _released(exc: RagError, admission: Admission | None) -> RagError:
     return exc
 
 
-async def limited_answer(request: Request, pipeline: Pipeline, settings: Settings, user: str,
+async def limited_answer(request: Request, pipeline: Pipeline, profile: str, user: str,
                          body: QueryIn, rid: str) -> Response:
     """``answer_json`` within the caller's request limits (``api.question_gate``)."""
     admission = await admit(request, user)
     try:
-        response = await answer_json(pipeline, settings, user, body, rid)
+        response = await answer_json(pipeline, user, body, rid,
+                                     show_decisions=body.debug or profile == "dev")
     except RagError as exc:
         raise _released(exc, admission) from None
     finally:
@@ -188,16 +189,17 @@ async def limited_answer(request: Request, pipeline: Pipeline, settings: Setting
     return response
 
 
-async def answer_json(pipeline: Pipeline, settings: Settings, user: str, body: QueryIn,
-                      rid: str) -> Response:
-    """A non-streamed answer: an exact cache hit in this task, anything else in a thread."""
+async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str, *,
+                      show_decisions: bool) -> Response:
+    """A non-streamed answer: an exact cache hit in this task, anything else in a thread;
+    ``decisions`` in it when ``show_decisions`` (asked for, or the dev profile)."""
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
                                    filters=filters)
     if answer is None:
         answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
                                          request_id=rid, filters=filters)
-    return answer_response(answer, decisions=body.debug or settings.profile == "dev")
+    return answer_response(answer, decisions=show_decisions)
 
 
 class QueryRoute(APIRoute):
@@ -238,7 +240,7 @@ async def _short_way(request: Request) -> Response | None:
     if body.stream:
         return None
     settings: Settings = request.app.state.settings
-    return await limited_answer(request, pipeline, settings, str(claims["sub"]), body,
+    return await limited_answer(request, pipeline, settings.profile, str(claims["sub"]), body,
                                 request.state.request_id)
 
 

@@ -9,9 +9,8 @@ import json
 import pandas as pd
 import pytest
 
-from evals.load import loadtest
+from evals.load import limits, loadtest
 from evals.load.outage import SecondProvider, outage_figures
-from evals.load import limits
 from evals.load.stack import SECOND_MODEL, LoadConfig, second_provider
 from loadtests import traffic
 

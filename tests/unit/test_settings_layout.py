@@ -72,20 +72,17 @@ _SERVICES = "the embedded servers of the state folder and the URLs they fill in 
 # "path:function" -> why it takes the whole Settings. Only shrinks: a function taken off (it
 # now takes a section or values) leaves the list; a new one is refused.
 MAY_TAKE_SETTINGS: dict[str, str] = {
-    "rag_core/answers/generate.py:_model_of": "the model a priced answer records (generation)",
     "rag_core/answers/log.py:query_log_key": "the query log's key (observability)",
     "rag_core/api/auth.py:check_auth_settings": "auth checked with the profile beside it",
     "rag_core/api/auth.py:issue_token": "a token minted as the app verifies it (auth)",
     "rag_core/api/docs.py:docs_enabled": "whether /docs is served (services and the profile)",
     "rag_core/api/routes.py:operator_may_see": "the operator's token and the profile",
-    "rag_core/api/routes.py:answer_json": "whether decisions are shown (the profile)",
     "rag_core/app.py:create_app": "the app: an edge, it builds its parts from the whole",
     "rag_core/cache/semantic.py:policy_from": "the semantic policy (decisions, embedding)",
     "rag_core/cli/command.py:parts_of": "every part of one command: an edge",
     "rag_core/cli/servers.py:_multiprocess_metrics": "the metrics folder of serve (state dir)",
     "rag_core/ingest/ingestion.py:stored_hash": "a note's hash names chunking and embedding",
     "rag_core/ingest/ingestion.py:_embed": "the embedding dimension of a note's chunks",
-    "rag_core/observability.py:setup_tracing": "the exporter of traces (observability)",
     "rag_core/observability.py:setup_logging": "the log level (observability)",
     "rag_core/parts.py:_require_database": "the database URL the parts need (services)",
     "rag_core/parts.py:reset_breakers": "the breakers of a variant's generators",
