@@ -121,7 +121,7 @@ def library_notes(golden_dir: str | Path | None = None,
                   notes_dir: str | Path | None = None) -> dict[str, list[Note]]:
     """The notes per library as ``rag_core.types.Note``: the golden ones (``golden/notes``), or
     those of ``notes_dir``, a folder per user as ``rag-core ingest`` reads them."""
-    from rag_core.ingest.notes import load_notes
+    from rag_core.ingest.readers import load_notes
 
     folder = Path(notes_dir) if notes_dir else (Path(golden_dir) if golden_dir
                                                  else GOLDEN_DIR) / "notes"

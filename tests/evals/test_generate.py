@@ -16,7 +16,7 @@ from evals.generate.facts import Library, text_of
 from evals.generate.synonyms import THRESHOLD, same_family
 from evals.generate.write import GenerateError, generate
 from evals.paths import GOLDEN_DIR
-from rag_core.ingest.notes import load_notes
+from rag_core.ingest.readers import load_notes
 
 NOTES = EXAMPLE_DIR / "notes"
 

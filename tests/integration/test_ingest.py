@@ -12,7 +12,7 @@ from rag_core.config import Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote
 from rag_core.ingest.ingestion import IngestReport, ingest_notes, ingest_path, stored_hash
-from rag_core.ingest.notes import load_notes
+from rag_core.ingest.readers import load_notes
 from rag_core.parts import Parts
 from rag_core.store.base import SearchParams
 from rag_core.store.pgvector import PgVectorStore, store_for
