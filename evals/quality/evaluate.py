@@ -141,7 +141,7 @@ def score_answer(item: golden.QAItem, answer: Answer, owners: Mapping[str, str],
         "citation_valid": _flag(behaviour.citations_valid([c.chunk_id for c in cited],
                                                           chunk_ids)),
         "has_citation": np.nan if answer.no_context else float(bool(cited)),
-        "answerable": answerable, "model_declined": float("declined" in answer.decisions),
+        "answerable": answerable, "model_declined": float(answer.decisions.declined is not None),
         "latency_ms": float(answer.timings_ms.get("total", np.nan)),
         "prompt_tokens": float(getattr(answer.usage, "input_tokens", 0) or np.nan),
     }

@@ -44,7 +44,7 @@ class AnswerMaker:
         return replace(cached, answer_id=answer_id or run.answer_id,
                        request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
-                       decisions=replace(run.decisions) if run.decisions else
+                       decisions=replace(run.decisions) if run.decisions.recorded() else
                        cached.decisions.kept(cached.no_context), debug=None,
                        no_context_reason=cached.no_context_reason or (
                            cached.decisions.no_context_reason() if cached.no_context else ""),

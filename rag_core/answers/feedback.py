@@ -56,14 +56,14 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
     entry = parts.caches.peek_answer(record.cache_key)
-    semantic = (entry.decisions.semantic if entry is not None else None) or {}
+    semantic = entry.decisions.semantic if entry is not None else None
     kept = parts.records.add_verdict(Verdict(
         answer_id=answer_id, user_id=user_id, verdict=verdict, source=source,
         comment=comment or None,
         question=entry.question if entry is not None else "",
         answer=entry.answer if entry is not None else "",
-        matched_question=(str(semantic.get("matched_query") or "") or None
-                          if record.source == "semantic" else None),
+        matched_question=(semantic.matched_query or None
+                          if semantic is not None and record.source == "semantic" else None),
         no_context=bool(entry.no_context) if entry is not None else False,
         note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []))
     if verdict == "wrong":

@@ -11,6 +11,7 @@ from rag_core import observability as obs
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.config import Settings, fixed
 from rag_core.costs.billing import Bill
+from rag_core.decision_records import DeclineRecord
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.prompt import is_decline
 from rag_core.parts import Parts
@@ -19,7 +20,7 @@ from rag_core.run import Run
 from rag_core.types import Answer, TokenUsage
 
 
-class Generation:
+class GenerationStep:
     """Step 6 (budget, breaker, stale fallback) and step 7 for one service's parts."""
 
     def __init__(self, parts: Parts, answers: AnswerMaker) -> None:
@@ -91,8 +92,8 @@ class Generation:
         declined = is_decline(done.text)  # the model found nothing: "nothing in your notes"
         if declined:
             obs.NO_CONTEXT.inc()
-            run.decisions.declined = {"by": p.generator.name, "detail": "the model replied "
-                                         "with the decline marker"}
+            run.decisions.declined = DeclineRecord(p.generator.name, "the model replied with "
+                                                   "the decline marker")
         answer = self.answers.finish(run, done.text,
                                      outcome="declined" if declined else "generated",
                                      citations=done.citations, usage=usage, cost=bill.cost)

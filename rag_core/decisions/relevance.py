@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core.config import Decisions, Settings, fixed
+from rag_core.config import DecisionSettings, Settings, fixed
+from rag_core.decision_records import JsonObject, RelevanceRecord, RuleCheck
 from rag_core.decisions import note_facts
 from rag_core.types import Chunk
 
@@ -17,7 +18,7 @@ RULES = ("retrieved", "similarity", *note_facts.KINDS)
 
 @dataclass(frozen=True)
 class RelevancePolicy:
-    floor: float = Decisions.model_fields["similarity_threshold"].default
+    floor: float = DecisionSettings.model_fields["similarity_threshold"].default
     facts: bool = True  # a fact the question names must be stated in the notes
     # the embedding model, whose whole words tell a keyboard slip in a name from another word
     model: str = ""
@@ -34,8 +35,14 @@ class RelevanceDecision:
     reason: str  # "relevant" or the first rule that refused
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"answer": self.answer, "reason": self.reason, "checks": self.checks}
+    def record(self) -> RelevanceRecord:
+        """What an answer keeps of this decision."""
+        return RelevanceRecord(self.answer, self.reason, {
+            rule: RuleCheck(bool(c["passed"]), str(c.get("detail") or ""))
+            for rule, c in self.checks.items()})
+
+    def to_dict(self) -> JsonObject:
+        return self.record().to_dict()
 
 
 def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolicy | None = None,

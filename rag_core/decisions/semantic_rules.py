@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag_core.decision_records import JsonObject, RuleCheck, SemanticRecord
 from rag_core.decisions import nlp
 from rag_core.decisions.semantic_canonical import Check, Form, canonical_check
 from rag_core.llm import extractive
@@ -68,11 +69,17 @@ class Decision:
                    similarity=float(similarity), matched_query=matched_query,
                    checks=tuple(checks))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"hit": self.hit, "reason": self.reason, "similarity": round(self.similarity, 4),
-                "matched_query": self.matched_query,
-                "checks": {c.rule: {"passed": c.passed, "detail": c.detail}
-                           for c in self.checks}}
+    def record(self, candidates: int | None = None) -> SemanticRecord:
+        """What an answer keeps of this decision (``candidates``: the cached questions that
+        were close enough)."""
+        return SemanticRecord(hit=self.hit, reason=self.reason,
+                              similarity=round(self.similarity, 4),
+                              matched_query=self.matched_query,
+                              checks={c.rule: RuleCheck(c.passed, c.detail) for c in self.checks},
+                              candidates=candidates)
+
+    def to_dict(self) -> JsonObject:
+        return self.record().to_dict()
 
 
 # --- words of the evidence ------------------------------------------------------------------

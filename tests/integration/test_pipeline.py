@@ -121,7 +121,7 @@ def test_no_context_questions_never_reach_the_generator(pipe: Pipeline) -> None:
     for row in items:
         before = counter.calls
         answer = pipe.ask(row["user_id"], row["question"])
-        if answer.decisions["relevance"]["answer"] is False:  # refused before the model
+        if answer.decisions.relevance.answer is False:  # refused before the model
             refused += 1
             assert counter.calls == before and answer.no_context, row["id"]
             assert answer.answer == NO_CONTEXT_ANSWER and answer.citations == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rag_core.cache import answer_codec
 from rag_core.cache.layers import layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import notes_version_key
@@ -34,7 +35,7 @@ def test_the_compact_form_gives_back_the_same_answer_with_each_title_once() -> N
 
 
 def test_an_answer_over_the_byte_limit_is_served_but_not_kept(settings: Settings) -> None:
-    layers = layers_for(settings, None)
+    layers = layers_for(settings, None, judge=judge_for(settings))
     params = settings.retrieval
     key = layers.answer_key(params, "ann", 1, "q", 5)
     layers.versions.set(notes_version_key("ann"), b"1", 60)
