@@ -1,5 +1,5 @@
 """The semantic cache's modes, the word-by-word rules (strict before the canonical form, now a
-design of ``evals.cache.designs``), ``cache.reason`` and the measuring helpers (no services:
+design of ``evals.decisions.designs``), ``cache.reason`` and the measuring helpers (no services:
 spaCy only)."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from evals.datasets import external
-from evals.cache.coverage_rules import slip
-from evals.cache.designs import rules_policy
-from evals.cache.question_roles import parts
-from evals.cache.rule_sets import RuleSet, Similar, decide
+from evals.decisions.coverage_rules import slip
+from evals.decisions.designs import rules_policy
+from evals.decisions.question_roles import parts
+from evals.decisions.rule_sets import RuleSet, Similar, decide
 from rag_core.cache.layers import layers_for
 from rag_core.cache.semantic import judge_for, policy_for
 from rag_core.config import Settings
