@@ -54,8 +54,8 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
     question whose canonical form is the new one's (``semantic_canonical``), nothing else;
     ``loose``: that, else a candidate at cosine >= the threshold that passes the rules of
     ``semantic_rules``; ``off`` decides like ``strict`` but is never asked."""
-    return _policy(settings.semantic_cache_threshold, settings.embedding_model,
-                   mode or settings.semantic_mode)
+    return _policy(settings.decisions.semantic_cache_threshold, settings.embedding.embedding_model,
+                   mode or settings.decisions.semantic_mode)
 
 
 def _policy(threshold: float, model: str, mode: str) -> Policy:
@@ -69,14 +69,15 @@ def semantic_for(client: RedisClient | None, settings: Settings, *, judge: Seman
                  counters: SharedCounters | None = None) -> SemanticCache:
     """The semantic cache of ``settings`` (the layer's bound) decided by ``judge`` (the one
     ``parts.build_judges`` built)."""
-    return SemanticCache(client, judge, settings.layer_bound(LAYER), clock, counters)
+    return SemanticCache(client, judge, settings.caches.layer_bound(LAYER), clock, counters)
 
 
 def judge_for(settings: Settings) -> SemanticJudge:
     """The semantic judge of ``settings``: the rules of their mode. Built once, by
     ``parts.build_judges`` (a test of the cache alone builds its own)."""
-    return ModeJudge(settings.semantic_cache_threshold, settings.embedding_model,
-                     settings.semantic_mode)
+    return ModeJudge(settings.decisions.semantic_cache_threshold,
+                     settings.embedding.embedding_model,
+                     settings.decisions.semantic_mode)
 
 
 @dataclass(frozen=True)

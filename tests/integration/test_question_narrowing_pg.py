@@ -47,7 +47,8 @@ def pipe(settings: Settings, database_url: str) -> Iterator[Pipeline]:
     store = store_for(settings)
     store.ensure_schema()
     judges = build_judges(settings, store)
-    parts = Parts(settings=settings, store=store, embedder=HashEmbedder(settings.embedding_dim),
+    parts = Parts(settings=settings, store=store,
+                  embedder=HashEmbedder(settings.embedding.embedding_dim),
                   caches=build_caches(settings, None, judges.semantic),
                   generator=build_generator(settings, None),
                   ledger=build_ledger(settings, None, store), counter=default_counter(),

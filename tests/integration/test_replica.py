@@ -65,7 +65,7 @@ def routed(pair: StreamingReplica, settings: Settings) -> Iterator[tuple[Parts, 
     clock = ManualClock()
     store.reads.clock = clock  # type: ignore[attr-defined]
     judges = build_judges(s, store)
-    parts = Parts(settings=s, store=store, embedder=HashEmbedder(s.embedding_dim),
+    parts = Parts(settings=s, store=store, embedder=HashEmbedder(s.embedding.embedding_dim),
                   caches=build_caches(s, None, judges.semantic), generator=build_generator(s, None),
                   ledger=build_ledger(s, None, store), counter=default_counter(), judges=judges)
     ingest_notes(parts, USER, NOTES, progress=False)
