@@ -163,9 +163,8 @@ class LoadWriter:
     def __init__(self, args: argparse.Namespace, url: str, tmp: Path) -> None:
         self.settings = settings = _settings(args, url, tmp)
         self.clock = SimClock()
-        self.client = connect(url, timeout_s=30.0)
-        self.caches = build_caches(settings, self.client, semantic_judge(settings),
-                                   clock=self.clock)
+        self.client = client = connect(url, timeout_s=30.0)
+        self.caches = build_caches(settings, client, semantic_judge(settings), clock=self.clock)
         self.ledger = LedgerLoad(build_ledger(settings, self.client, None), settings)
         self.params = settings.retrieval
         self.payloads = Payloads(worst=args.worst_case)
