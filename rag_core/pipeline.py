@@ -29,7 +29,7 @@ from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, Chunk
+from rag_core.types import Answer, Chunk, Query
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
@@ -202,7 +202,7 @@ class Pipeline:
 
         relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
                                                  run.version)
-        run.decisions.relevance = relevant.record()
+        run.decisions.relevance = relevant
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
@@ -220,7 +220,7 @@ class Pipeline:
             current.set_attribute("context.chunks", len(run.context.chunks))
         return None
 
-    def _validate(self, run: Run, question: object) -> Any:
+    def _validate(self, run: Run, question: object) -> Query:
         p = self.parts
         return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
                                            sanitiser=p.sanitiser))

@@ -103,6 +103,20 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class RetrievedRow:
+    """One retrieved chunk as an answer lists it (``Answer.retrieved``): its ranks in each
+    search and the fused score (None where a search did not find it)."""
+
+    chunk_id: str
+    note_id: str
+    title: str
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    fused_score: float | None = None
+
+
+@dataclass(frozen=True)
 class AnswerDebug:
     """What one freshly computed answer was built from, for the evaluation harness.
 
@@ -249,7 +263,7 @@ class Answer:
     stale: bool = False
     query_truncated: bool = False
     flags: list[str] = field(default_factory=list)
-    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    retrieved: list[RetrievedRow] = field(default_factory=list)
     budget_state: str = "ok"
     # why the semantic cache reused an answer or not, and why no context was found: the rules
     # and what each saw, typed (``Decisions``)
@@ -291,7 +305,7 @@ class Answer:
             stale=data.get("stale", False),
             query_truncated=data.get("query_truncated", False),
             flags=list(data.get("flags", [])),
-            retrieved=list(data.get("retrieved", [])),
+            retrieved=[RetrievedRow(**r) for r in data.get("retrieved", [])],
             budget_state=data.get("budget_state", "ok"),
             decisions=Decisions.from_dict(data.get("decisions")),
             answer_id=str(data.get("answer_id") or ""),

@@ -171,7 +171,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
         for row in data.qa:
             d = decide_relevance(row.item["question"], row.chunks, policy=policy,
                                  notes=row.notes)
-            fails = [k for k, v in d.checks.items() if not v["passed"]]
+            fails = [k for k, v in d.checks.items() if not v.passed]
             failed[s].append((bool(row.item["expect_no_context"]), fails))
     ruled = sorted({r for rows in failed.values() for _, fails in rows for r in fails})
     out = []

@@ -5,13 +5,12 @@ semantic reuse, a stale fallback), with the counters and records each outcome ca
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.parts import Parts
 from rag_core.run import Run
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import Answer, Citation, TokenUsage
 
 CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
 
@@ -59,7 +58,7 @@ class AnswerMaker:
                                          notes_version=run.version)
         return answer
 
-    def finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
+    def finish(self, run: Run, text: str, *, outcome: str, citations: list[Citation] | None = None,
                usage: TokenUsage | None = None, cost: float = 0.0) -> Answer:
         """A new answer (``outcome``: generated, declined, refused or no_context)."""
         self.ended(run, outcome)

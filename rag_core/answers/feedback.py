@@ -25,7 +25,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from rag_core import observability as obs
 from rag_core.answers.log import parse_id
@@ -82,7 +82,7 @@ def forget(parts: Parts, record: AnswerRecord) -> None:
 # --- export -----------------------------------------------------------------------------
 
 
-def qa_item(v: Verdict) -> dict[str, Any]:
+def qa_item(v: Verdict) -> dict[str, object]:
     """A verdict as a QA item of the golden shape. A right answer is its own reference; a
     wrong one keeps the user's comment (their correction, if any) as the reference and is
     marked ``expect_no_context`` only when the user said a "nothing in your notes" was right."""
@@ -97,7 +97,7 @@ def qa_item(v: Verdict) -> dict[str, Any]:
     }
 
 
-def pair_item(v: Verdict) -> dict[str, Any]:
+def pair_item(v: Verdict) -> dict[str, object]:
     """A judged semantic reuse as a labelled pair: ``a`` the cached question, ``b`` the new."""
     return {"id": f"fb-sp-{v.id:06d}", "user_id": v.user_id, "a": v.matched_question,
             "b": v.question, "label": "near_miss" if v.verdict == "wrong" else "paraphrase",

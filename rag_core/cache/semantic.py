@@ -41,6 +41,7 @@ from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.types import Chunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -132,7 +133,7 @@ class Lookup:
         return self.decision.record(self.candidates)
 
 
-EvidenceSource = Callable[[], Sequence[Any]]
+EvidenceSource = Callable[[], Sequence[Chunk]]
 
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -283,7 +284,7 @@ class SemanticCache:
         return replace(outcome, hit=replace(hit, answer=raw))
 
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
-              answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
+              answer: bytes, ttl_s: int, evidence: Sequence[Chunk] = ()) -> None:
         """Keep an answer with the chunks it was built from (``evidence``, best first)."""
         put = self.entry(user_id, notes_version, query_text, embedding, answer, ttl_s, evidence)
         if put is not None and self.layer is not None:
@@ -291,7 +292,7 @@ class SemanticCache:
             self.trimmed(put)
 
     def entry(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
-              answer: bytes, ttl_s: int, evidence: Sequence[Any] = (),
+              answer: bytes, ttl_s: int, evidence: Sequence[Chunk] = (),
               filters: Filters = NO_FILTERS, *, answer_at: str = "") -> Put | None:
         """The Redis write of one entry (for :mod:`rag_core.redis_kv.writes`, alone or with
         the answer's other layers); None in process, where it is stored at once.

@@ -95,7 +95,7 @@ def test_answer_shape_matches_ask_json(pipe: Pipeline) -> None:
 def test_citations_are_always_retrieved_chunks(pipe: Pipeline) -> None:
     for row in _qa("amara")[:40]:
         answer = pipe.ask("amara", row["question"])
-        retrieved = {r["chunk_id"] for r in answer.retrieved}
+        retrieved = {r.chunk_id for r in answer.retrieved}
         assert {c.chunk_id for c in answer.citations} <= retrieved, row["id"]
 
 
@@ -109,7 +109,7 @@ def test_tenant_isolation_over_many_questions(pipe: Pipeline) -> None:
                 answer = pipe.ask(user, question)
             except InvalidQuery:
                 continue
-            owners = {r["note_id"].split("-")[0] for r in answer.retrieved}
+            owners = {r.note_id.split("-")[0] for r in answer.retrieved}
             owners |= {c.note_id.split("-")[0] for c in answer.citations}
             assert owners <= {user}, (user, question, owners)
 

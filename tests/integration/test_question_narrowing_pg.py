@@ -70,7 +70,7 @@ def test_a_question_naming_a_speaker_searches_hers_and_the_notes_naming_her(
     assert searched(pipe, "What did pastor miriam okafor say about mercy?") == {
         "okafor-storm", "okafor-table", "brannigan-recalls"}
     answer = pipe.ask("ann", "What did Pastor Miriam Okafor say about mercy?", top_k=20)
-    assert {r["note_id"] for r in answer.retrieved} == {
+    assert {r.note_id for r in answer.retrieved} == {
         "okafor-storm", "okafor-table", "brannigan-recalls"}
     assert answer.decisions.narrowed.to_dict() == {
         "speaker": [OKAFOR], "speaker_words": ["miriam", "okafor", "pastor"],

@@ -110,7 +110,7 @@ def test_filters_narrow_the_search_and_name_the_answer(parts: Parts) -> None:
     pipe = Pipeline(with_generator(parts, scripted))
     march = Filters(speaker="pastor okafor", date_from="2024-03-15")
     narrowed = pipe.ask("amara", QUESTION, filters=march)
-    assert {r["note_id"] for r in narrowed.retrieved} == {"n2"}
+    assert {r.note_id for r in narrowed.retrieved} == {"n2"}
     assert narrowed.cache["query"] == "miss"
     assert pipe.ask("amara", QUESTION).cache["query"] == "miss"  # not the filtered answer
     assert pipe.ask("amara", QUESTION, filters=march).cache["query"] == "hit"
