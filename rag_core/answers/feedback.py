@@ -7,8 +7,9 @@ takes the answer out of every cache layer of that user: its L1 entry and stale t
 semantic entry that holds it (so that no paraphrase reuses it) and the L1 entries of the
 paraphrases that already reused it. The verdict is stored with the question and the answer as
 the cache entry held them, and counted in ``answer_feedback_total{verdict, source}``. A user
-has one verdict per answer (a new one replaces theirs) and gives at most
-``VERDICTS_PER_WINDOW`` per ``VERDICT_WINDOW`` (``FeedbackRateLimited``, 429). Verdicts are
+has one verdict per answer (a new one replaces theirs) and gives or changes at most
+``VERDICTS_PER_WINDOW`` per ``VERDICT_WINDOW`` (``FeedbackRateLimited``, 429): changing one
+verdict again and again counts each change. Verdicts are
 kept ``RAG_FEEDBACK_DAYS`` days, and a deleted note's text leaves the verdicts whose answers
 cited it (``Records.redact_note``, in the delete's transaction).
 
@@ -50,7 +51,8 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
     if parsed is None or record is None or record.user_id != user_id:
         raise AnswerNotFound()
     now = now or datetime.now(UTC)
-    if parts.records.recent_verdicts(user_id, now - VERDICT_WINDOW) >= VERDICTS_PER_WINDOW:
+    window_start = now - VERDICT_WINDOW
+    if parts.records.recent_verdicts(user_id, window_start) >= VERDICTS_PER_WINDOW:
         raise FeedbackRateLimited(
             f"At most {VERDICTS_PER_WINDOW} verdicts an hour; retry after Retry-After seconds.",
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
@@ -65,7 +67,8 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
         matched_question=(semantic.matched_query or None
                           if semantic is not None and record.source == "semantic" else None),
         no_context=bool(entry.no_context) if entry is not None else False,
-        note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []))
+        note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []),
+        window_start)
     if verdict == "wrong":
         forget(parts, record)
     obs.FEEDBACK.labels(verdict=verdict, source=source).inc()
