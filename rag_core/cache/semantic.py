@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
@@ -112,9 +112,6 @@ class SemanticHit:
     matched_query: str
     decision: Decision | None = None
     at: str = ""  # the key that holds the answer (an entry in Redis), read on a hit
-
-    def __getitem__(self, index: int) -> Any:  # (answer, similarity, query) like a tuple
-        return (self.answer, self.similarity, self.matched_query)[index]
 
 
 @dataclass(frozen=True)
