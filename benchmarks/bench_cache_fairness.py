@@ -2,8 +2,8 @@
 
 ``--users`` users each leave ``--each`` answers in the cache layers (bounded at ``--bound``
 entries per layer), then one more user asks ``--flood`` new questions. Every answer goes
-through ``CacheLayers.put_answer`` (its L1 key, its stale body, its semantic entry) and the
-question's vector through ``embedding_for``, into a real ``redis-server``. The last line is
+through ``AnswerLayer.put`` (its L1 key, its stale body, its semantic entry) and the
+question's vector through ``EmbeddingLayer.vector``, into a real ``redis-server``. The last line is
 JSON: per layer, the entries the other users still hold (of what they wrote), the entries the
 flooding user holds, the layer's total; how many of the other users' answers are still
 served (L1 hits); and the flood's seconds.
@@ -27,7 +27,7 @@ import numpy as np
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
-from rag_core.parts import build_caches, semantic_judge
+from rag_core.parts import build_caches, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv.client import connect
 from rag_core.services import spawn_redis
@@ -41,12 +41,12 @@ def ask(layers: CacheLayers, params: SearchParams, user: str, n: int) -> str:
     question = f"What did the sermon say about grace, question {n} of {user}?"
     vector = np.random.default_rng(n).standard_normal(384).astype(np.float32)
     vector /= np.linalg.norm(vector)
-    key = layers.answer_key(params, user, 1, question, 5)
-    layers.put_answer(key, Answer(answer=question, citations=[], no_context=False,
+    key = layers.answers.key(params, user, 1, question, 5)
+    layers.answers.put(key, Answer(answer=question, citations=[], no_context=False,
                                   generator="hf", cache={}, usage=TokenUsage(10, 10),
                                   cost_usd=0.0001, timings_ms={}, request_id="r"),
                       user_id=user, notes_version=1, question=question, vector=vector)
-    layers.embedding_for(user, question, 384, lambda _: vector)
+    layers.vectors.vector(user, question, 384, lambda _: vector)
     return key
 
 
@@ -59,11 +59,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings = Settings(profile="prod", redis_url=url, state_dir=tmp / "state",
                             jwt_secret="b" * 64, database_url="postgresql://unused",
                             cache_max_entries=args.bound)
-        layers = build_caches(settings, connect(url, timeout_s=30.0), semantic_judge(settings))
+        layers = build_caches(settings, connect(url, timeout_s=30.0),
+                              build_semantic_judge(settings))
         params = settings.retrieval
         users = [f"user-{n:03d}" for n in range(args.users)]
         for user in [*users, "flooder"]:
-            layers.notes_version(user, lambda _: 1)
+            layers.notes.current(user, lambda _: 1)
         kept = [ask(layers, params, u, 1_000 * i + k) for i, u in enumerate(users)
                 for k in range(args.each)]
         started = time.perf_counter()
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         others = {layer: sum(user_shares(layers, u)[layer]["entries"] for u in users)
                   for layer in LAYERS}
         flood = {layer: user_shares(layers, "flooder")[layer]["entries"] for layer in LAYERS}
-        served = sum(layers.get_answer(k)[1] == "hit" for k in kept)
+        served = sum(layers.answers.get(k)[1] == "hit" for k in kept)
         return {"bound": args.bound, "users": args.users, "each": args.each,
                 "written_by_others": len(kept), "flood": args.flood,
                 "others_hold": others, "flooder_holds": flood,

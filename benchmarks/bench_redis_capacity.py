@@ -12,7 +12,7 @@ its answer), a 384-float question vector (1.5 KB). ``--worst-case``: every answe
 the write paths allow it to be at ``top_k`` 50 (50 rows from 50 notes, each with a 200-character
 id and a 300-character title; a 1,000-character question; a 1,600-character answer; five
 evidence chunks of 1,000 characters), in the compact form and under the byte limit of
-``rag_core.cache.answer_codec``, as ``CacheLayers.put_answer`` keeps it. Writes are
+``rag_core.cache.answer_codec``, as ``AnswerLayer.put`` keeps it. Writes are
 pipelined, 500 questions a round trip, by ``--workers`` processes (default 2, each its own
 connection, as app processes are) that take the day's batches in order: while Redis runs one
 batch's scripts, the next one is being packed.
@@ -50,7 +50,7 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings, fixed
 from rag_core.costs.ledger import CostLedger
 from rag_core.costs.totals import KEY_TTL_S
-from rag_core.parts import build_caches, build_ledger, semantic_judge
+from rag_core.parts import build_caches, build_ledger, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, connect
@@ -162,9 +162,9 @@ class LoadWriter:
 
     def __init__(self, args: argparse.Namespace, url: str, tmp: Path) -> None:
         self.settings = settings = _settings(args, url, tmp)
-        self.clock = SimClock()
+        self.clock = clock = SimClock()
         self.client = client = connect(url, timeout_s=30.0)
-        self.caches = build_caches(settings, client, semantic_judge(settings), clock=self.clock)
+        self.caches = build_caches(settings, client, build_semantic_judge(settings), clock=clock)
         self.ledger = LedgerLoad(build_ledger(settings, self.client, None), settings)
         self.params = settings.retrieval
         self.payloads = Payloads(worst=args.worst_case)
@@ -275,7 +275,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
         embedding_key(settings.embedding, user, question), vector,
         settings.caches.embedding_cache_ttl_s)],
         now, pipe=pipe)
-    key = caches.answer_key(params, user, 1, question, settings.retrieval.top_k)
+    key = caches.answers.key(params, user, 1, question, settings.retrieval.top_k)
     answer = payloads.answer(question, n)
     twin = rename_layer(key, "query", "stale")
     semantic_value, line = payloads.semantic(question, vector, twin, now,
@@ -283,7 +283,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     layer = caches.semantic.layer
     assert layer is not None
     scope = caches.semantic.scope(user, 1)
-    # as CacheLayers.put_answer: the body once (stale), the L1 key naming it, within the limit
+    # as AnswerLayer.put: the body once (stale), the L1 key naming it, within the limit
     kept = answer_codec.fitting(
         [(query, key, answer_codec.IN_STALE, settings.caches.query_cache_ttl_s),
          (caches.stale, twin, answer, fixed.STALE_TTL_S)],

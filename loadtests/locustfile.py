@@ -21,9 +21,10 @@ environment variable the scripts set, read once when the run starts (``events.in
                                                   workers together); -t is then a deadline
 
 Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_context, stale,
-``503 documented``, error); see loadtests/traffic.py and loadtests/README.md. Streamed answers
-(``StreamingUser``) are timed to their last byte and also log time to first token, the gaps
-between text chunks and output tokens/s (loadtests/streaming.py).
+degraded, ``503 documented``, ``503 overloaded``, error); see loadtests/traffic.py and
+loadtests/README.md. Streamed answers (``StreamingUser``) are timed to their last byte and also
+log time to first token, the gaps between text chunks and output tokens/s
+(loadtests/streaming.py).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
                           "comes from the X-User-ID header")
         owned = app.state.parts is None
         if owned:
-            from rag_core.decisions.nlp import nlp
+            from rag_core.text.nlp import nlp
 
             app.state.parts = await run_in_threadpool(parts_for, settings)
             app.state.pipeline = Pipeline(app.state.parts)

@@ -141,6 +141,9 @@ class LLMUnavailable(DependencyError):
     default_message = "The language model is temporarily unavailable."
     # True when a call timed out after the model had it: it may have worked (and billed)
     abandoned = False
+    # how the model failed (``rag_core.llm.resilience`` sets it): breaker_open, timeout,
+    # server_error, connection, refused, stream_broken or failed; a degraded answer names it
+    reason = "failed"
 
 
 class AuthUnavailable(DependencyError):

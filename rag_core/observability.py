@@ -1,6 +1,8 @@
 """Prometheus metrics, OpenTelemetry spans and JSON logs, in one place.
 
-Metric names are the seeds' (SPEC.md "Observability"). Labels stay bounded: never a user id.
+Metric names are an interface: the alert rules (``deploy/prometheus/alerts.yml``), the Grafana
+dashboard (``deploy/grafana/``) and ``docs/runbook.md`` name them, so a name never changes.
+Labels stay bounded: never a user id.
 Spans carry hashes of the user id and the query, never the raw values.
 """
 
@@ -52,6 +54,9 @@ COST = Gauge("api_cost_total_dollars", "Money spent on the LLM (only increases)"
 TOKENS = Counter("api_tokens_used_total", "LLM tokens", ["kind"], registry=REGISTRY)
 NO_CONTEXT = Counter("no_context_responses_total", "Answers without relevant notes",
                      registry=REGISTRY)
+DEGRADED = Counter("answers_degraded_total", "Answers made from the notes without a model "
+                   "while every model failed (RAG_LLM_FALLBACK=extractive)", ["reason"],
+                   registry=REGISTRY)
 TRUNCATIONS = Counter("assistant_truncations_total", "Questions cut to the query budget",
                       registry=REGISTRY)
 BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open", ["name"],

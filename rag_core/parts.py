@@ -110,17 +110,18 @@ def build_embedder(settings: Settings) -> Embedder:
 def build_caches(settings: Settings, client: RedisClient | None, judge: SemanticJudge,
                  store: Store | None = None, *,
                  clock: Callable[[], float] | None = None) -> CacheLayers:
-    """The cache layers; ``judge`` decides on the semantic cache's candidates (``judges.semantic``
-    of ``build_judges``, or ``semantic_judge`` where no decision is asked); with the ``store``
-    whose notes they cache, a note change that its process could not write to Redis is redone by
-    any other process (``cache.versions``); ``clock`` (seconds): the expiry of the in-process
-    context cache and of the semantic entries runs on it (a replay on simulated time)."""
+    """The cache layers; ``judge`` decides on the semantic cache's candidates
+    (``judges.semantic`` of ``build_judges``, or ``build_semantic_judge`` where no decision is
+    asked); with the ``store`` whose notes they cache, a note change that its process could not
+    write to Redis is redone by any other process (``cache.versions``); ``clock`` (seconds):
+    the expiry of the in-process context cache and of the semantic entries runs on it (a
+    replay on simulated time)."""
     return layers_for(
         settings, client, judge=judge, clock=clock,
         version_debts=store.version_debts if store is not None else None)
 
 
-def semantic_judge(settings: Settings) -> SemanticJudge:
+def build_semantic_judge(settings: Settings) -> SemanticJudge:
     """The semantic judge of ``settings``' mode: what ``build_judges`` gives the caches; alone,
     for caches that a command clears or counts (or a test fills) without the pipeline."""
     from rag_core.cache.semantic import judge_for
@@ -136,19 +137,28 @@ def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = Non
 
     notes = notes or NotesMemo(store.user_texts)
     return Judges(no_context=FactsJudge(RelevancePolicy.from_settings(settings), notes),
-                  semantic=semantic_judge(settings), notes=notes)
+                  semantic=build_semantic_judge(settings), notes=notes)
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
     """The generator of ``settings.llm``; for ``hf``, with the HTTP client of the hosted model
-    built here, once, and passed in."""
+    built here, once, and passed in. With ``RAG_LLM_FALLBACK_BASE_URL``, the second provider
+    behind the first (``rag_core.llm.failover``), with a client and a breaker of its own."""
     from rag_core.llm import build_generator as build
 
     if settings.generation.llm != "hf":
         return build(settings, client)
     from rag_core.llm.hf import make_client
 
-    return build(settings, client, llm_client=make_client(settings.model_calls))
+    calls = settings.model_calls
+    first = build(settings, client, llm_client=make_client(calls))
+    if not calls.llm_fallback_base_url:
+        return first
+    from rag_core.llm.failover import Failover, fallback_generator, fallback_sections
+
+    second_calls = fallback_sections(settings.generation, calls)[1]
+    return Failover(first, fallback_generator(settings.generation, calls, client,
+                                              llm_client=make_client(second_calls)))
 
 
 def build_ledger(settings: Settings, client: RedisClient | None,

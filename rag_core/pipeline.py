@@ -162,7 +162,7 @@ class Pipeline:
             return self.answers.finish(run, REFUSAL_ANSWER, outcome="refused")
 
         with run.step("query_cache"):
-            run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
+            run.version, run.key, cached, run.cache["query"] = p.caches.answers.lookup(
                 self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version,
                 run.filters)
         if cached is not None:
@@ -171,14 +171,14 @@ class Pipeline:
             return self.answers.from_cache(run, cached, "cached")
 
         with run.step("embed") as current:
-            run.vector, run.cache["embedding"] = p.caches.embedding_for(
+            run.vector, run.cache["embedding"] = p.caches.vectors.vector(
                 run.user_id, run.query.text, p.embedder.dim,
                 lambda text: p.embedder.embed([text])[0])
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
         with run.step("retrieve") as current:
             self.scope.narrow(run)  # a function of the question and the notes version
-            run.chunks, run.cache["context"] = p.caches.chunks_for(
+            run.chunks, run.cache["context"] = p.caches.chunks.chunks(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
                 lambda: self._search_store(run), run.filters)
             current.set_attribute("cache.context", run.cache["context"])
@@ -186,9 +186,9 @@ class Pipeline:
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
-        if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
+        if p.caches.answers.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
-                similar, run.decisions.semantic = p.caches.similar_answer(
+                similar, run.decisions.semantic = p.caches.answers.similar(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
                     filters=run.filters)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
@@ -196,8 +196,8 @@ class Pipeline:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions.semantic,
-                                    user_id=run.user_id, notes_version=run.version)
+                p.caches.answers.put_reused(run.key, reused, run.decisions.semantic,
+                                            user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
         relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,

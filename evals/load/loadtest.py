@@ -52,6 +52,7 @@ from evals.load.stack import (
     llm_requests,
     prepare_state,
     running_stack,
+    second_provider,
     spawn,
     stop,
 )
@@ -95,11 +96,13 @@ class LoadRun:
                                  duration_s=self.config.duration_s, users=self.config.users),
                 "locust_workers": self.config.locust_workers, **self.cpu, **self.warm_up}
 
-    def chaos(self) -> dict[str, float]:
+    def chaos(self) -> dict[str, float | None]:
         if self.outage is None:
             raise ValueError("this run had no outage (chaos=False)")
         return chaos_summary(self.events, self.breaker, *self.outage,
-                             reset_timeout_s=self.config.breaker_reset_timeout_s)
+                             reset_timeout_s=self.config.breaker_reset_timeout_s,
+                             llm_fallback=self.config.llm_fallback,
+                             second=second_provider(self.config))
 
     def timeline(self) -> pd.DataFrame:
         return history_timeline(self.history)

@@ -197,8 +197,13 @@ def answer_response(answer: Answer, *, decisions: bool = False) -> Response:
     out = _ANSWER_OUT.validate_python(replace(answer, decisions=Decisions()),
                                       from_attributes=True)
     _explain(out, answer.cache, answer.decisions, decisions)
-    body = _ANSWER_OUT.dump_json(out)
+    body = _ANSWER_OUT.dump_json(out, exclude=_only_when_degraded(out))
     return Response(body, media_type="application/json")
+
+
+def _only_when_degraded(out: AnswerOut) -> set[str]:
+    """The fields a non-degraded answer leaves out of its JSON."""
+    return set() if out.degraded else {"degraded", "degraded_reason"}
 
 
 def _explain(out: AnswerOut, cache: Mapping[str, str], decisions: Decisions,
@@ -232,7 +237,7 @@ def _sse(event: dict[str, Any], decisions: bool = False) -> str:
         out = _ANSWER_OUT.validate_python({**data, "decisions": None})
         _explain(out, data.get("cache") or {}, Decisions.from_dict(data.get("decisions")),
                  decisions)
-        text = _ANSWER_OUT.dump_json(out).decode()
+        text = _ANSWER_OUT.dump_json(out, exclude=_only_when_degraded(out)).decode()
     else:
         text = json.dumps(data, default=str)
     return f"event: {kind}\ndata: {text}\n\n"

@@ -149,6 +149,10 @@ class AnswerOut(BaseModel):
                         "filter_no_match, not_found: with the rule and what it saw, declined, "
                         "no_context); empty when the notes answered")
     generator: str = Field(description="The generator that wrote the answer, or 'none'")
+    model: str = Field("", description=(
+        "The model that wrote the answer: the first provider's, the second's "
+        "(`RAG_LLM_FALLBACK_MODEL`) when it answered instead, 'extractive', or 'none' when no "
+        "generator ran; a cached answer names the model that wrote it"))
     cache: dict[str, CacheOutcomeOut | str] = Field(
         description="Outcome per cache layer (query, embedding, context, semantic: hit, miss, "
                     "semantic_hit, off, error), and `reason`: a short code and a phrase for the "
@@ -160,6 +164,13 @@ class AnswerOut(BaseModel):
     request_id: str
     stale: bool = Field(False, description="Served from the stale store while the model is "
                                            "unavailable")
+    degraded: bool | None = Field(None, description=(
+        "Present (true) only on an answer made from the notes by the extractive generator "
+        "because every model failed and no stale answer was kept (`RAG_LLM_FALLBACK`); it cost "
+        "nothing and is not cached"))
+    degraded_reason: str | None = Field(None, description=(
+        "Present only with `degraded`: a code (breaker_open, timeout, server_error, "
+        "connection, refused, stream_broken, failed) and a phrase"))
     query_truncated: bool = False
     flags: list[str] = Field(default_factory=list, description="Sanitiser and output flags")
     retrieved: list[RetrievedOut] = Field(default_factory=list)

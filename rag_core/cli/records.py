@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rag_core.cli.command import Add
 from rag_core.config import fixed
 from rag_core.errors import InvalidArgument
-
-Add = Callable[[str, Callable[[argparse.Namespace], int], str], Any]
 
 
 def _records() -> tuple[Any, Any]:
@@ -83,7 +82,7 @@ def cmd_querylog(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_record_commands(add: Add) -> None:
+def register(add: Add) -> None:
     p = add("feedback", cmd_feedback, "Write users' verdicts on answers as labelled items in "
             "the golden set's shape (OUT/qa, OUT/semantic_pairs, OUT/verdicts.jsonl), or purge "
             "them.")

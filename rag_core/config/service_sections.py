@@ -153,8 +153,30 @@ class ModelCalls(Section):
     breaker_fail_max: int = Field(5, ge=1, description="failures that open the breaker")
     breaker_reset_timeout_s: float = Field(30.0, gt=0, description=(
         "how long the breaker stays open"))
+    breaker_success_threshold: int = Field(3, ge=1, le=100, description=(
+        "good probes in a row that close a half-open breaker (one probe at a time, so a "
+        "provider that answers one call in two keeps it from closing; with 1 such a flapping "
+        "provider flapped the breaker, docs/runbook.md)"))
+    llm_fallback: Literal["extractive", "none"] = Field("extractive", description=(
+        "when every model failed and no stale answer exists: `extractive` answers from the "
+        "retrieved notes without a model (`degraded: true`, $0), `none` refuses with 503 "
+        "`LLM_UNAVAILABLE`"))
+    llm_fallback_base_url: str | None = Field(None, description=(
+        "a second OpenAI-compatible server, asked when the first one's breaker is open or a "
+        "call to it failed after its retries (its own breaker and retries); unset: none"))
+    llm_fallback_model: str | None = Field(None, description=(
+        "the model id sent to the second server; unset: `RAG_LLM_MODEL`"))
+    hf_fallback_token: SecretStr | None = Field(None, validation_alias=_env(
+        "HF_FALLBACK_TOKEN", "RAG_HF_FALLBACK_TOKEN"), description=(
+        "the token sent to the second server"))
 
-    _blank = field_validator("llm_base_url", mode="before")(empty_is_unset)
+    _blank = field_validator("llm_base_url", "llm_fallback_base_url", "llm_fallback_model",
+                             mode="before")(empty_is_unset)
+
+    @field_validator("llm_fallback_base_url")
+    @classmethod
+    def _fallback_url(cls, value: str | None) -> str | None:
+        return http_url("RAG_LLM_FALLBACK_BASE_URL", value)
 
     @model_validator(mode="after")
     def _urls(self) -> ModelCalls:
@@ -169,11 +191,23 @@ class Money(Section):
         "the price of an input token (of spend, and of what a cache hit saved)"))
     price_output_per_token_usd: float = Field(0.0000006, ge=0, description=(
         "the price of an output token"))
+    price_fallback_input_per_token_usd: float | None = Field(None, ge=0, description=(
+        "the second server's (`RAG_LLM_FALLBACK_BASE_URL`) price of an input token; unset: "
+        "the first one's"))
+    price_fallback_output_per_token_usd: float | None = Field(None, ge=0, description=(
+        "the second server's price of an output token; unset: the first one's"))
     user_daily_budget_usd: float = Field(5.0, gt=0, description=(
         "a user's daily spend cap: at 80 % an alert, at 90 % the output budget halved, at "
         "100 % `BUDGET_EXCEEDED`"))
     global_daily_budget_usd: float = Field(100.0, gt=0, description=(
         "everyone's daily spend cap, likewise"))
+
+    def fallback_prices(self) -> Money:
+        """These prices with the second server's in place of the first one's (where set):
+        what an answer of the second server is billed at."""
+        changes = {"price_input_per_token_usd": self.price_fallback_input_per_token_usd,
+                   "price_output_per_token_usd": self.price_fallback_output_per_token_usd}
+        return self.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
 
 class Auth(Section):

@@ -123,7 +123,9 @@ def stack(module_database_url: str, redis_server: Any, short_tmp: Path) -> Itera
         RAG_PROFILE="ci", RAG_STATE_DIR=str(work / "state"), DATABASE_URL=module_database_url,
         REDIS_URL=redis_server.url, RAG_JWT_SECRET=SECRET, RAG_LLM="hf",
         RAG_LLM_BASE_URL=f"{mock_url}/v1", RAG_LLM_MAX_RETRIES="0",
-        RAG_SEMANTIC_CACHE_ENABLED="false", RAG_DB_POOL_MAX_SIZE="2")
+        RAG_SEMANTIC_CACHE_ENABLED="false", RAG_DB_POOL_MAX_SIZE="2",
+        # the outage must end in 503s for the error-rate alert (degraded answers are 200s)
+        RAG_LLM_FALLBACK="none")
     prom_proc: subprocess.Popen[bytes] | None = None
     try:
         with serve(work, env) as app:

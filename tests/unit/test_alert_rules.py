@@ -15,7 +15,9 @@ RULES = DEPLOY / "prometheus" / "alerts.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "alerts_test.yml"
 DASHBOARD = DEPLOY / "grafana" / "rag_core.json"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-# The seeds' alerts (SPEC.md, issue 13), by the name each has in alerts.yml.
+# The alerts the service has had from the start (issue 13): the error rate, slow answers, an open
+# breaker, the day's LLM cost, a low cache hit rate, truncated questions and a user over the
+# daily budget, by the name each has in alerts.yml.
 SEED_ALERTS = {"RagCoreHighErrorRate", "RagCoreSlowAnswers", "LLMCircuitBreakerOpen",
                "DailyLLMCostHigh", "CacheHitRateLow", "QueryTruncationHigh",
                "UserDailyBudgetExceeded"}

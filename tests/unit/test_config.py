@@ -4,8 +4,9 @@ from pydantic import ValidationError
 from rag_core.config import FIELDS, Settings
 from rag_core.store.base import SearchParams
 
-# the project's budget of settings
-MAX_SETTINGS = 90
+# the project's budget of settings: 90, and issue 62's seven (RAG_LLM_FALLBACK, the second
+# provider's URL, model, token and two prices, RAG_BREAKER_SUCCESS_THRESHOLD back from fixed)
+MAX_SETTINGS = 97
 
 
 def test_spec_defaults() -> None:

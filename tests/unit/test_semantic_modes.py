@@ -36,7 +36,8 @@ def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert Settings().decisions.semantic_mode == "strict"
     for settings, enabled in ((Settings(), True), (Settings(semantic_mode="off"), False),
                               (Settings(semantic_cache_enabled=False), False)):
-        assert layers_for(settings, None, judge=judge_for(settings)).semantic_enabled is enabled
+        layers = layers_for(settings, None, judge=judge_for(settings))
+        assert layers.answers.semantic_enabled is enabled
     assert policy_for(Settings(), "strict").canonical == "only"
     assert policy_for(Settings(), "loose").canonical == "first"
     assert type(policy_for(Settings(), "loose")) is sr.Policy  # no rules of evals/
