@@ -72,7 +72,6 @@ _SERVICES = "the embedded servers of the state folder and the URLs they fill in 
 # "path:function" -> why it takes the whole Settings. Only shrinks: a function taken off (it
 # now takes a section or values) leaves the list; a new one is refused.
 MAY_TAKE_SETTINGS: dict[str, str] = {
-    "rag_core/answers/generate.py:_model_of": "the model a priced answer records (generation)",
     "rag_core/answers/log.py:query_log_key": "the query log's key (observability)",
     "rag_core/api/auth.py:check_auth_settings": "auth checked with the profile beside it",
     "rag_core/api/auth.py:issue_token": "a token minted as the app verifies it (auth)",
