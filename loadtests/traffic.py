@@ -8,9 +8,10 @@ Request names: every answer of ``POST /v1/query`` is reported under ``/v1/query 
 with outcome one of :data:`OUTCOMES`. ``503 documented`` is a 503 with ``Retry-After`` and the
 code ``LLM_UNAVAILABLE`` (every model failed, no stale answer exists and ``RAG_LLM_FALLBACK`` is
 ``none``): the spec's way to refuse, so it is reported as a success under its own name, never
-mixed with real failures; ``503 overloaded`` (code ``OVERLOADED``, a global request limit) is
-counted apart from it. ``degraded`` is an answer made from the notes without a model while every
-model failed (``degraded: true``).
+mixed with real failures. ``limited`` is a refusal by a request limit (429 ``RATE_LIMITED``,
+503 ``OVERLOADED``, each with ``Retry-After``): an outcome of its own too, neither an answer nor
+an error. ``degraded`` is an answer made from the notes without a model while every model
+failed (``degraded: true``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ QUERY_PATH = "/v1/query"
 MIXES = ("repeat", "novel", "adversarial", "stream", "mixed")
 # outcome labels; the first four are answers with a body, the rest refusals and failures
 ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale", "degraded")
-DOCUMENTED = ("503 documented", "503 overloaded")
-OUTCOMES = ANSWERED + DOCUMENTED + ("error",)
+DOCUMENTED = ("503 documented",)
+LIMITED = ("limited",)
+LIMIT_CODES = {429: "RATE_LIMITED", 503: "OVERLOADED"}
+OUTCOMES = ANSWERED + DOCUMENTED + LIMITED + ("error",)
 CACHE_HITS = ("hit", "semantic_hit")
 # weights of the user classes in the "mixed" mix: repeat, novel, adversarial
 MIXED_WEIGHTS = {"repeat": 6, "novel": 3, "adversarial": 1}
@@ -231,6 +234,7 @@ class Outcome:
     # the tokens the answer was billed for (its ``usage``); None without an answer
     in_tokens: int | None = None
     billed_out_tokens: int | None = None
+    retry_after: float = 0.0  # a limited request: the server's Retry-After (seconds)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any,
@@ -249,8 +253,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
         code = str((body.get("error") or {}).get("code", ""))
     if status == 503 and lower.get("retry-after") and code == "LLM_UNAVAILABLE":
         return Outcome("503 documented")
-    if status == 503 and lower.get("retry-after") and code == "OVERLOADED":
-        return Outcome("503 overloaded")
+    if LIMIT_CODES.get(status) == code:  # a request limit (rag_core/limits)
+        return Outcome("limited", retry_after=_seconds(lower.get("retry-after")))
     if status == 200:
         return Outcome("error", failure="200 without an answer body")
     if status == 0:
@@ -267,6 +271,13 @@ def _answered(label: str, body: Mapping[str, Any]) -> Outcome:
                    model=str(body.get("model") or ""),
                    in_tokens=int(usage.get("input_tokens") or 0),
                    billed_out_tokens=int(usage.get("output_tokens") or 0))
+
+
+def _seconds(text: object) -> float:
+    try:
+        return max(0.0, float(str(text)))
+    except ValueError:
+        return 0.0
 
 
 def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,

@@ -27,6 +27,7 @@ from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
 from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
+from rag_core.telemetry import export
 
 log = logging.getLogger("rag_core.app")
 
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         from rag_core.pipeline import Pipeline
 
         obs.setup_logging(settings)
-        obs.setup_tracing(settings)
+        export.setup(settings.observability.otel_exporter)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.services.app_threads
         if not settings.auth.auth_enabled:

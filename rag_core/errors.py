@@ -6,6 +6,7 @@ errors that a client should retry later.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -16,6 +17,8 @@ class RagError(Exception):
     # its request is counted already: the pipeline's outcome ``error`` (``Pipeline._events``);
     # an error raised before the pipeline is counted where it is answered (``api.refusals``)
     counted = False
+    # response headers the API adds to this error's reply (the request limits' RateLimit-*)
+    headers: Mapping[str, str] = {}
 
     def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -116,6 +119,20 @@ class FeedbackRateLimited(UserError):
     default_message = "Too many verdicts in a short time; retry after Retry-After seconds."
 
 
+class RateLimited(UserError):
+    """A user asked more questions than one of their limits allows: ``limit`` names it
+    (``minute``, ``hour``, ``day`` or ``in_flight``; rag_core/limits)."""
+
+    code = "RATE_LIMITED"
+    status = 429
+    default_message = "Too many questions in a short time; retry after Retry-After seconds."
+
+    def __init__(self, limit: str, message: str | None = None, *,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit = limit
+
+
 class DependencyError(RagError):
     """A dependency failed: 503 with Retry-After."""
 
@@ -165,6 +182,20 @@ class BudgetUnavailable(DependencyError):
     code = "BUDGET_UNAVAILABLE"
     default_message = ("Spending cannot be checked right now, so paid answers are paused; "
                        "cached answers still work.")
+
+
+class Overloaded(DependencyError):
+    """A global request limit: every process's questions in flight at the cap for longer
+    than the fair queue waits, or everyone's questions of the hour used up (rag_core/limits)."""
+
+    code = "OVERLOADED"
+    default_message = "The service is answering as many questions as it can; retry shortly."
+    default_retry_after = 1.0
+
+    def __init__(self, limit: str, message: str | None = None, *,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit = limit
 
 
 class ServiceNotReady(DependencyError):

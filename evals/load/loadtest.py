@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evals.load import limits
 from evals.load.cpu import CpuSampler
 from evals.load.metrics import (
     AGGREGATED,
@@ -94,7 +95,8 @@ class LoadRun:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
                                  offered_rps(self.config), warmup_s=self.config.warmup_s or None,
                                  duration_s=self.config.duration_s, users=self.config.users),
-                "locust_workers": self.config.locust_workers, **self.cpu, **self.warm_up}
+                "locust_workers": self.config.locust_workers, **self.cpu, **self.warm_up,
+                **limits.stated(self.config.extra_env)}
 
     def chaos(self) -> dict[str, float | None]:
         if self.outage is None:

@@ -203,6 +203,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
     answered = float(per.reindex(list(traffic.ANSWERED)).fillna(0).sum())
     hits = float(per.reindex(list(traffic.CACHE_HITS)).fillna(0).sum())
     documented = float(per.reindex(list(traffic.DOCUMENTED)).fillna(0).sum())
+    limited = float(per.reindex(list(traffic.LIMITED)).fillna(0).sum())
     out: dict[str, float] = {
         "requests": int(total),
         "rps": float(row["Requests/s"]),
@@ -210,6 +211,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
         "max_ms": float(row["Max Response Time"]),
         "error_rate": _ratio(row["Failure Count"], total),
         "documented_503_rate": _ratio(documented, total),
+        "limited_rate": _ratio(limited, total),  # refused by a request limit (not errors)
         "cache_hit_share": _ratio(hits, answered),
         "stale_share": _ratio(per.get("stale", 0), total),
         "usd_per_1k_requests": math.nan,

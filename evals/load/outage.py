@@ -41,7 +41,8 @@ def outage_figures(during: pd.DataFrame, *, llm_fallback: str = "extractive",
 
     unavailable_503_share: refused with 503 ``LLM_UNAVAILABLE``. unavailable_share: the same,
     gated at 0 with ``RAG_LLM_FALLBACK=extractive``; None under ``none``, where those 503s are
-    the expected answer. overloaded_share: refused with 503 ``OVERLOADED``. degraded_share:
+    the expected answer. limited_share: refused by a request limit (429 ``RATE_LIMITED`` or 503
+    ``OVERLOADED``; the run states its limits, all off unless it sets one). degraded_share:
     answered from the notes without a model. second_provider_share: of the requests that
     needed a model (``NEEDED_A_MODEL``), the share the second provider's model wrote (None
     without one). second_provider_price_error_usd: the largest difference between what one of
@@ -53,7 +54,7 @@ def outage_figures(during: pd.DataFrame, *, llm_fallback: str = "extractive",
     out: dict[str, float | None] = {
         "unavailable_503_share": unavailable,
         "unavailable_share": unavailable if llm_fallback == "extractive" else None,
-        "overloaded_share": _share(int((outcome == "503 overloaded").sum()), n),
+        "limited_share": _share(int((outcome == "limited").sum()), n),
         "degraded_share": _share(int((outcome == "degraded").sum()), n),
         "second_provider_share": None,
         "second_provider_answers": 0,

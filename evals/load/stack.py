@@ -19,17 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from evals.load import limits
 from evals.load.outage import SecondProvider
 from evals.paths import REPO_ROOT
 from loadtests import traffic
 from rag_core.config import Settings
 from rag_core.procs import free_port, stop_group, wait_http
 
-# The request limits a load or chaos run states and runs under: every one off (0), so that what
-# it measures is the service, not a limit (the names of the request-limits settings; a variable
-# the service does not know is ignored).
-REQUEST_LIMITS_OFF = {"RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_RATE_LIMIT_PER_HOUR": "0",
-                      "RAG_RATE_LIMIT_PER_DAY": "0", "RAG_MAX_QUERIES_PER_HOUR": "0"}
 SECOND_MODEL = "mock-llm-second"  # the second mock provider's model id
 
 
@@ -73,7 +69,6 @@ class LoadConfig:
     # per input and output token; the outage hits the first mock only
     second_provider: bool = False
     second_prices: tuple[float, float] = (0.000002, 0.000006)
-    request_limits: Mapping[str, str] = field(default_factory=lambda: dict(REQUEST_LIMITS_OFF))
 
 
 def second_provider(config: LoadConfig) -> SecondProvider | None:
@@ -291,8 +286,9 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
            # the load test measures throughput, not the budget stop
            "RAG_USER_DAILY_BUDGET_USD": "1000000", "RAG_GLOBAL_DAILY_BUDGET_USD": "1000000",
            "RAG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO_ROOT),
-           "RAG_LLM_FALLBACK": config.llm_fallback, **dict(config.request_limits),
-           **dict(config.extra_env)}
+           "RAG_LLM_FALLBACK": config.llm_fallback,
+           # the request limits off unless the run sets them (evals.load.limits)
+           **limits.off_env(), **dict(config.extra_env)}
     second_port = free_port() if config.second_provider else None
     second_url = f"http://127.0.0.1:{second_port}" if second_port else None
     if second_url:

@@ -32,6 +32,7 @@ from rag_core import observability as obs
 from rag_core.answers.log import parse_id
 from rag_core.errors import AnswerNotFound, FeedbackRateLimited
 from rag_core.store.records import AnswerRecord, Records, Verdict
+from rag_core.telemetry import verdicts
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -72,6 +73,7 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
     if verdict == "wrong":
         forget(parts, record)
     obs.FEEDBACK.labels(verdict=verdict, source=source).inc()
+    verdicts.emit(answer_id, verdict, source, record.trace_id, record.span_id)
     return kept
 
 

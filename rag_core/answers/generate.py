@@ -21,6 +21,7 @@ from rag_core.llm.prompt import is_decline
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
+from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
 from rag_core.types import Answer, TokenUsage
 
 
@@ -99,33 +100,41 @@ class GenerationStep:
             run.prompt = replace(asked, max_tokens=max(16, asked.max_tokens // 2))
         usage: TokenUsage | None = None
         model = provider.model
-        genai = obs.genai_request(name, provider.model, provider.base_url, run.prompt.max_tokens)
-        with run.child("generate", **{"llm.name": name}, **genai) as current:
+        capture = p.settings.observability.otel_capture_content
+        request = ChatRequest(name, provider.model, provider.base_url, run.prompt.max_tokens,
+                              question=run.prompt.question if capture else None)
+        generation: object = None  # the model's reply (not streamed)
+        with run.child("generate", **{"llm.name": name}) as current:
+            chat = Chat(current, request, run.request_id)  # ``chat {model}``, under it
             try:
                 if streaming:
                     pieces = provider.generator.stream(run.prompt)
                     try:
                         while True:
-                            with run.current(current):  # the LLM call carries the trace
+                            with run.current(chat.span):  # the LLM call carries the trace
                                 piece = next(pieces, None)
                             if piece is None:
                                 break
+                            chat.chunk()
                             text = guard.feed(piece)
                             if text:
                                 yield text
                     finally:
                         getattr(pieces, "close", lambda: None)()
                 else:
-                    with run.current(current):
-                        generation = provider.generator.generate(run.prompt)
-                    usage, model = generation.usage, generation.model or model
-                    guard.feed(generation.text)
+                    with run.current(chat.span):
+                        reply = provider.generator.generate(run.prompt)
+                    generation = reply
+                    usage, model = reply.usage, reply.model or model
+                    guard.feed(reply.text)
             except LLMUnavailable as exc:
                 current.set_attribute("error.code", exc.code)
+                chat.fail(exc.code)
                 with run.within():  # what came is paid; a call that timed out, at its estimate
                     bill.settle(guard.raw, abandoned=exc.abandoned)
                 raise
-            except BaseException:  # the client went away, or something broke
+            except BaseException as exc:  # the client went away, or something broke
+                chat.fail("cancelled" if isinstance(exc, GeneratorExit) else type(exc).__name__)
                 with run.within():
                     bill.settle(guard.raw)
                 raise
@@ -133,7 +142,12 @@ class GenerationStep:
                 usage = bill.settle(guard.raw, usage)
             current.set_attribute("tokens.input", usage.input_tokens)
             current.set_attribute("tokens.output", usage.output_tokens)
-            obs.genai_usage(current, usage.input_tokens, usage.output_tokens)
+            chat.finish(usage.input_tokens, usage.output_tokens,
+                        finish_reason=finish_reason(usage.output_tokens, run.prompt.max_tokens,
+                                                    getattr(generation, "finish_reason", None)),
+                        response_model=getattr(generation, "model", None),
+                        response_id=getattr(generation, "response_id", None),
+                        answer=guard.raw if capture else None)
         return Made(name, model, usage, bill.cost)
 
     def _degraded(self, run: Run, asked: Prompt, guard: OutputGuard,
@@ -151,8 +165,10 @@ class GenerationStep:
                 streaming: bool) -> Generator[str, None, Answer]:
         """Step 7's end: the held text checked, the answer made and (a model's) cached."""
         p = self.parts
-        with run.step("postprocess"):
+        with run.step("postprocess") as current:
             done, rest = guard.close()
+            current.set_attribute("guard.leaked", bool(done.leaked))
+            current.set_attribute("guard.citations", len(done.citations))
         if made.degraded_reason and streaming:  # nothing of it was sent while it was made
             rest = done.text
         declined = is_decline(done.text)  # nothing in your notes

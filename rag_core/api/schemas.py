@@ -202,6 +202,9 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="A stable code such as INVALID_QUERY or LLM_UNAVAILABLE")
     message: str
     request_id: str | None
+    limit: str | None = Field(None, description=(
+        "RATE_LIMITED: `minute`, `hour`, `day` or `in_flight`; OVERLOADED: `concurrent` or "
+        "`global_hour` (absent on other errors)"))
 
 
 class ErrorOut(BaseModel):
@@ -230,6 +233,21 @@ class CacheShareOut(BaseModel):
     layer_bound: int = Field(description="The most the layer holds across all users")
 
 
+class LimitsOut(BaseModel):
+    """The caller's request limits and what is left of them now (null: that window is off)."""
+
+    source: str = Field(description="`default`, `tier:<name>` (the token's `tier` claim), "
+                                    "`own` (set for you), or `own over ...`")
+    per_minute: int | None
+    per_hour: int | None
+    per_day: int | None
+    remaining_minute: int | None
+    remaining_hour: int | None
+    remaining_day: int | None
+    in_flight: int = Field(description="Your questions being answered right now")
+    max_in_flight: int | None = Field(description="The most you may have at once")
+
+
 class StatsOut(BaseModel):
     """The caller's own figures only: nothing about other users or the whole service."""
 
@@ -238,6 +256,8 @@ class StatsOut(BaseModel):
     cost: CostOut
     cache: dict[str, CacheShareOut] = Field(default_factory=dict,
                                             description="Your share of each cache layer")
+    limits: LimitsOut | None = Field(None, description="Your request limits (null: no limit "
+                                                       "is on)")
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
@@ -254,3 +274,30 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
                  "after Retry-After seconds",
             503: "a dependency is down; retry after Retry-After seconds"}
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
+
+
+_RATE_HEADERS = {
+    "RateLimit-Limit": "the tightest of your limits (questions in its window)",
+    "RateLimit-Remaining": "questions that limit has left now",
+    "RateLimit-Reset": "seconds until its window has room for one more",
+}
+
+
+def question_responses() -> dict[int | str, dict[str, object]]:
+    """The question route's error statuses, with the request limits' replies and headers."""
+    documented = error_responses(400, 401, 422, 429, 503)
+    headers = {name: {"description": text, "schema": {"type": "integer"}}
+               for name, text in _RATE_HEADERS.items()}
+    retry = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    documented[429] = {**documented[429], "headers": {**headers, **retry}, "description": (
+        "a request limit of yours (RATE_LIMITED, naming `minute`, `hour`, `day` or "
+        "`in_flight`), or " + str(documented[429]["description"]))}
+    documented[503] = {**documented[503], "headers": retry, "description": (
+        "a global request limit (OVERLOADED: every place in flight taken for 1 s, or "
+        "everyone's questions of the hour used up), or " + str(documented[503]["description"]))}
+    return documented
+
+
+def answer_headers() -> dict[str, object]:
+    return {name: {"description": text, "schema": {"type": "integer"}}
+            for name, text in _RATE_HEADERS.items()}

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_core.cli import lifetime, notes, operate, questions, records, servers, stack
+from rag_core.cli import lifetime, limits, notes, operate, questions, records, servers, stack
 from rag_core.cli.args import Parser
 from rag_core.config import SECTIONS
 from rag_core.errors import RagError, UserError
@@ -29,6 +29,7 @@ COMMANDS = (
     servers,
     operate,
     records,
+    limits,
 )
 
 EXAMPLES = """\

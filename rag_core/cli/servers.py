@@ -35,9 +35,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rag_core import services
     from rag_core.api.auth import check_auth_settings
     from rag_core.cli import announce
+    from rag_core.telemetry.export import check_environment
 
     settings = _settings()
     check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
+    check_environment()  # an OTEL_* endpoint that is no URL: refused, named, before the workers
     obs.setup_logging(settings)
     url = announce.announce_start(args.host, args.port, args.workers, settings.profile)
     services.ensure_services(settings)  # start once, before the workers arrive

@@ -9,9 +9,9 @@ import json
 import pandas as pd
 import pytest
 
-from evals.load import loadtest
+from evals.load import limits, loadtest
 from evals.load.outage import SecondProvider, outage_figures
-from evals.load.stack import REQUEST_LIMITS_OFF, SECOND_MODEL, LoadConfig, second_provider
+from evals.load.stack import SECOND_MODEL, LoadConfig, second_provider
 from loadtests import traffic
 
 SECOND = SecondProvider("second", 0.00001, 0.00003)
@@ -27,18 +27,18 @@ def answer(**fields: object) -> traffic.Outcome:
     return traffic.classify(200, {}, {**ANSWER, **fields})
 
 
-def test_a_degraded_answer_and_an_overloaded_refusal_have_outcomes_of_their_own() -> None:
+def test_a_degraded_answer_and_a_limit_s_refusal_have_outcomes_of_their_own() -> None:
     made = answer(degraded=True, degraded_reason="breaker_open: x", model="extractive")
     assert made.label == "degraded" and made.failure is None and made.model == "extractive"
     line = event(1.0, made)
     assert line["degraded"] is True and line["model"] == "extractive"
     busy = traffic.classify(503, {"Retry-After": "1"}, {"error": {"code": "OVERLOADED"}})
-    assert busy.label == "503 overloaded" and busy.failure is None
+    assert busy.label == "limited" and busy.failure is None
     assert traffic.classify(503, {}, {"error": {"code": "OVERLOADED"}}).failure  # no Retry-After
     paid = answer(model="second", cost_usd=0.5, usage={"input_tokens": 7, "output_tokens": 3})
     assert (paid.label, paid.model, paid.in_tokens, paid.billed_out_tokens) == \
         ("miss", "second", 7, 3)
-    for label in ("degraded", "503 overloaded"):
+    for label in ("degraded", "limited"):
         assert traffic.outcome_of_name(traffic.request_name(label)) == label
 
 
@@ -51,11 +51,11 @@ def frame(rows: list[traffic.Outcome]) -> pd.DataFrame:
 def test_the_shares_of_the_outage_requests_count_each_refusal_apart() -> None:
     refused = traffic.Outcome("503 documented")
     during = frame([answer(degraded=True), answer(degraded=True), refused,
-                    traffic.Outcome("503 overloaded"), answer(cache={"query": "hit"})])
+                    traffic.Outcome("limited"), answer(cache={"query": "hit"})])
     out = outage_figures(during)
     assert out["degraded_share"] == pytest.approx(2 / 5)
     assert out["unavailable_share"] == out["unavailable_503_share"] == pytest.approx(1 / 5)
-    assert out["overloaded_share"] == pytest.approx(1 / 5)
+    assert out["limited_share"] == pytest.approx(1 / 5)
     assert out["second_provider_share"] is None and out["second_provider_price_error_usd"] is None
     # with RAG_LLM_FALLBACK=none those 503s are the expected answer: nothing gated
     none = outage_figures(during, llm_fallback="none")
@@ -88,7 +88,7 @@ def test_chaos_summary_carries_the_outage_figures() -> None:
 def test_a_run_states_its_request_limits_and_its_second_provider() -> None:
     config = LoadConfig(second_provider=True, second_prices=(0.1, 0.2))
     params = loadtest.params_of(config)
-    assert params["request_limits"] == REQUEST_LIMITS_OFF
-    assert set(REQUEST_LIMITS_OFF.values()) == {"0"}
+    stated = limits.stated(config.extra_env)  # what the run's summary records
+    assert stated and set(stated.values()) == {0}
     assert second_provider(config) == SecondProvider(SECOND_MODEL, 0.1, 0.2)
     assert second_provider(LoadConfig()) is None and params["llm_fallback"] == "extractive"

@@ -252,6 +252,7 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.api.routes": "bench_app times the route's answer body apart from the pipeline",
     "rag_core.api.schemas": "bench_app builds the route's request body",
     "rag_core.observability": "the metrics registry the app benchmarks read",
+    "rag_core.telemetry.export": "bench_tracing exports spans through the service's exporter",
     # writing notes
     "rag_core.ingest.ingestion": "notes into a store, as the CLI and the API write them",
     "rag_core.ingest.notes": "reading a folder of notes, as the CLI does",

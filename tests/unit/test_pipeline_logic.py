@@ -81,7 +81,7 @@ def test_steps_run_in_order_and_a_repeat_is_an_l1_hit(parts: Parts) -> None:
     pipe = Pipeline(parts)
     first = pipe.ask("amara", QUESTION)
     assert list(first.timings_ms) == ["validate", "query_cache", "embed", "retrieve",
-                                      "semantic_cache", "build_context", "generate",
+                                      "semantic_cache", "decide", "build_context", "generate",
                                       "postprocess", "total"]
     assert set(first.decisions.to_dict()) == {"semantic", "relevance"}
     assert first.cache == {"query": "miss", "embedding": "miss", "semantic": "miss",
