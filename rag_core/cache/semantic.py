@@ -9,7 +9,7 @@ inflection and one keyboard slip. ``loose`` does that first, else takes the cach
 whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 :func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same best sentence, no changed detail. The decision, hit or
-not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
+not, carries every rule's verdict (``SemanticLookup.decision``), so a reuse can be explained.
 
 Where the entries live, in Redis or in process, and how a lookup reads only the few it
 decides on in full: ``rag_core.cache.semantic_entries``.
@@ -115,7 +115,7 @@ class SemanticHit:
 
 
 @dataclass(frozen=True)
-class Lookup:
+class SemanticLookup:
     """A lookup's outcome: the hit (or None) and the decision of the closest candidate."""
 
     hit: SemanticHit | None
@@ -135,7 +135,7 @@ EvidenceSource = Callable[[], Sequence[Chunk]]
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
-def reason_code(lookup: Lookup, nearest: float | None) -> str:
+def reason_code(lookup: SemanticLookup, nearest: float | None) -> str:
     """The label of a lookup's decision: ``reuse``, the code of the rule that refused (a
     decision's ``code``, else its ``reason``), ``below_floor`` (cached questions, none close
     enough) or ``empty_scope`` (nothing cached for this user and notes version). Anything that
@@ -146,7 +146,7 @@ def reason_code(lookup: Lookup, nearest: float | None) -> str:
     return code if _CODE.fullmatch(code) else "other"
 
 
-def observe(lookup: Lookup, nearest: float | None) -> None:
+def observe(lookup: SemanticLookup, nearest: float | None) -> None:
     """One lookup in the semantic cache's metrics (the layer where the decision returns)."""
     if nearest is not None:
         obs.SEMANTIC_NEAREST.observe(max(0.0, min(1.0, nearest)))
@@ -208,7 +208,7 @@ class SemanticCache:
 
     def decide(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None,
-               filters: Filters = NO_FILTERS) -> Lookup:
+               filters: Filters = NO_FILTERS) -> SemanticLookup:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
@@ -217,7 +217,7 @@ class SemanticCache:
         now = self.clock()
         scope = self.scope(user_id, notes_version, filters)
         index = [(f, line) for f, line in self.entries.index(scope) if line.expires_at > now]
-        outcome = Lookup(None)
+        outcome = SemanticLookup(None)
         nearest: float | None = None
         if index:
             matrix = np.stack([codec.unpack_vector(line.vector, len(embedding))
@@ -255,7 +255,7 @@ class SemanticCache:
         return (twins + [i for i in order if i not in twins])[:MAX_CANDIDATES]
 
     def _decide(self, query_text: str, candidates: list[tuple[SemanticEntry, float]],
-                above: int, evidence: EvidenceSource | None) -> Lookup:
+                above: int, evidence: EvidenceSource | None) -> SemanticLookup:
         """The closest ``candidates`` (entry, similarity), in order; ``above``: how many cached
         questions reached the threshold."""
         new: Evidence | None = None
@@ -268,11 +268,11 @@ class SemanticCache:
                                          entry.line.form)
             first = first or decision
             if decision.hit:
-                return Lookup(SemanticHit(entry.answer, sim, entry.question, decision,
+                return SemanticLookup(SemanticHit(entry.answer, sim, entry.question, decision,
                                           entry.answer_at), decision, above)
-        return Lookup(None, first, above)
+        return SemanticLookup(None, first, above)
 
-    def _with_answer(self, outcome: Lookup) -> Lookup:
+    def _with_answer(self, outcome: SemanticLookup) -> SemanticLookup:
         """A hit whose entry names the key of its answer (``entry(answer_at=...)``) with that
         answer read; a miss when the key is gone (evicted or expired before the entry)."""
         hit = outcome.hit
@@ -280,7 +280,7 @@ class SemanticCache:
             return outcome
         raw = self.entries.answer_at(hit.at)
         if raw is None:
-            return Lookup(None, outcome.decision, outcome.candidates)
+            return SemanticLookup(None, outcome.decision, outcome.candidates)
         return replace(outcome, hit=replace(hit, answer=raw))
 
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
