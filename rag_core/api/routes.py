@@ -39,6 +39,7 @@ from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.errors import Forbidden, NotFound, RagError, Unauthorized
 from rag_core.limits import Admission
+from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
 from rag_core.types import Answer, Decisions
@@ -344,9 +345,24 @@ async def stats(request: Request, user: UserDep, parts: PartsDep,
                 **{f"remaining_{w}": n for w, n in limits.remaining.items()},
                 in_flight=limits.in_flight,
                 max_in_flight=settings.limits.user_max_in_flight or None),
+            "history": caller_history(parts, user),
         }
 
     return await run_in_threadpool(gather)
+
+
+def caller_history(parts: Parts, user: str) -> dict[str, Any]:
+    """The caller's day, week and month from PostgreSQL (nothing without it, or while down)."""
+    from rag_core.costs.history import user_periods
+    from rag_core.errors import DependencyError
+    from rag_core.store.pgvector import PgVectorStore
+
+    if not isinstance(parts.store, PgVectorStore):
+        return {}
+    try:
+        return user_periods(parts.store.pool.db, user)
+    except DependencyError:
+        return {}
 
 
 @router.post("/v1/answers/{answer_id}/feedback", tags=["assistant"], response_model=FeedbackOut,

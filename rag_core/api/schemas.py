@@ -221,6 +221,20 @@ class CostOut(BaseModel):
                                                     "priced like spend")
 
 
+class PeriodOut(BaseModel):
+    """The caller's figures over a period, from PostgreSQL (``rag_core.costs.history``)."""
+
+    start: str
+    end: str
+    spent_usd: float
+    saved_usd: float = Field(description="Answers served from a cache times the period's mean "
+                                         "cost of one billed call (an estimate)")
+    requests: int
+    billed_requests: int
+    refused_requests: int = Field(description="Requests turned away (input guard, budget, "
+                                              "limits)")
+
+
 class NotesOut(BaseModel):
     count: int
     version: int = Field(description="Bumped by every change to the caller's notes")
@@ -258,6 +272,9 @@ class StatsOut(BaseModel):
                                             description="Your share of each cache layer")
     limits: LimitsOut | None = Field(None, description="Your request limits (null: no limit "
                                                        "is on)")
+    history: dict[str, PeriodOut] = Field(default_factory=dict, description=(
+        "Your spend as recorded: `day` (today), `week` (this ISO week), `month` (this "
+        "calendar month), UTC; empty while PostgreSQL is down"))
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:

@@ -15,7 +15,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_core.cli import lifetime, limits, notes, operate, questions, records, servers, stack
+from rag_core.cli import (
+    backup,
+    costs,
+    lifetime,
+    limits,
+    notes,
+    operate,
+    questions,
+    records,
+    servers,
+    stack,
+    users,
+)
 from rag_core.cli.args import Parser
 from rag_core.config import SECTIONS
 from rag_core.errors import RagError, UserError
@@ -28,8 +40,11 @@ COMMANDS = (
     questions,
     servers,
     operate,
+    costs,
     records,
     limits,
+    users,
+    backup,
 )
 
 EXAMPLES = """\

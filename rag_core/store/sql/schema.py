@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from rag_core.store.sql.erasure import ERASURE_TABLES
 from rag_core.store.sql.ledger import LEDGER_TABLES, REQUEST_TABLES
 from rag_core.store.sql.limits import LIMIT_TABLES
 from rag_core.store.sql.records import (
@@ -216,6 +217,7 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(8, "verdict writes counted per verdict window", VERDICT_WRITES),
         Migration(9, "a user's own request limits", LIMIT_TABLES),
         Migration(10, "the trace of each answer record", TRACE_CHANGES),
+        Migration(11, "audit log, erased users, the guard of their writes", ERASURE_TABLES),
     ]
 
 
