@@ -314,6 +314,6 @@ def sweep(base: Pipeline, events: Sequence[querylog.Event], notes: Mapping[str, 
 def semantic_policy(settings: Settings) -> Policy:
     """The semantic-cache decision's rules and threshold as the pipeline of ``settings`` uses
     them (for scoring the labelled pairs with exactly that policy)."""
-    from rag_core.cache.semantic import policy_from
+    from rag_core.cache.semantic import policy_for
 
-    return policy_from(settings)
+    return policy_for(settings)

@@ -137,11 +137,13 @@ def library(tmp_path: Path) -> Path:
 def parts_of(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,
              cfg: Settings) -> Parts:
     """The ingestion's parts: the real store, the counting model, in-process caches."""
-    from rag_core.parts import build_caches, build_generator, build_ledger
+    from rag_core.parts import build_caches, build_generator, build_judges, build_ledger
 
+    judges = build_judges(cfg, store)
     return Parts(settings=cfg, store=store, embedder=embedder,  # type: ignore[arg-type]
-                 caches=build_caches(cfg, None), generator=build_generator(cfg, None),
-                 ledger=build_ledger(cfg, None, store), counter=counter)
+                 caches=build_caches(cfg, None, judges.semantic),
+                 generator=build_generator(cfg, None),
+                 ledger=build_ledger(cfg, None, store), counter=counter, judges=judges)
 
 
 def ingest(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,
