@@ -24,10 +24,12 @@ from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.answers.scope import Scope
+from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
 from rag_core.parts import Parts, build_judges
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
+from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, Chunk
 
@@ -67,27 +69,30 @@ class Pipeline:
     # --- public API ------------------------------------------------------------------------
 
     def ask(self, user_id: str, question: object, *, top_k: int | None = None,
-            request_id: str | None = None, filters: Filters = NO_FILTERS) -> Answer:
-        for event in self._events(self._new_run(user_id, top_k, request_id, filters), question,
-                                  streaming=False):
+            request_id: str | None = None, filters: Filters = NO_FILTERS,
+            control: CacheControl = NO_CONTROL) -> Answer:
+        """The answer; ``control``: the request's own cache controls (``cache.control``)."""
+        run = self._new_run(user_id, top_k, request_id, filters, control)
+        for event in self._events(run, question, streaming=False):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
 
     async def cached(self, user_id: str, question: object, *, top_k: int | None = None,
-                     request_id: str | None = None, filters: Filters = NO_FILTERS
-                     ) -> Answer | None:
+                     request_id: str | None = None, filters: Filters = NO_FILTERS,
+                     control: CacheControl = NO_CONTROL) -> Answer | None:
         """An exact L1 hit, answered in the loop's task (``answers.on_loop``); else None."""
         return await cached_answer(self.parts, self.answers, self.params,
-                                   self._new_run(user_id, top_k, request_id, filters), question)
+                                   self._new_run(user_id, top_k, request_id, filters, control),
+                                   question)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
-               request_id: str | None = None, filters: Filters = NO_FILTERS
-               ) -> Generator[dict[str, Any], None, None]:
+               request_id: str | None = None, filters: Filters = NO_FILTERS,
+               control: CacheControl = NO_CONTROL) -> Generator[dict[str, Any], None, None]:
         """Events: ``{"type": "delta", "text": ...}`` while generating, then one
         ``{"type": "answer", **Answer.to_dict()}``. Errors raise before the first event; a
         failure after text was sent ends the stream with ``{"type": "error", ...}``."""
-        run = self._new_run(user_id, top_k, request_id, filters)
+        run = self._new_run(user_id, top_k, request_id, filters, control)
         sent = False
         try:
             for event in self._events(run, question, streaming=True):
@@ -115,10 +120,10 @@ class Pipeline:
     # --- the request -----------------------------------------------------------------------
 
     def _new_run(self, user_id: str, top_k: int | None, request_id: str | None,
-                 filters: Filters = NO_FILTERS) -> Run:
+                 filters: Filters = NO_FILTERS, control: CacheControl = NO_CONTROL) -> Run:
         rid = request_id or obs.request_id_var.get() or uuid.uuid4().hex
         return Run(request_id=rid, user_id=user_id, top_k=top_k or self.parts.settings.top_k,
-                   filters=filters)
+                   filters=filters, control=control)
 
     def _events(self, run: Run, question: object, *, streaming: bool) -> Iterator[Event]:
         """Steps 1-7 under the root span ``assistant.query``, which is never made current
@@ -161,9 +166,7 @@ class Pipeline:
             return self.answers.finish(run, REFUSAL_ANSWER, outcome="refused")
 
         with run.step("query_cache"):
-            run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
-                self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version,
-                run.filters)
+            cached = lookup(p, self.params, run)
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
                 obs.NO_CONTEXT.inc()
@@ -172,31 +175,38 @@ class Pipeline:
         with run.step("embed") as current:
             run.vector, run.cache["embedding"] = p.caches.embedding_for(
                 run.user_id, run.query.text, p.embedder.dim,
-                lambda text: p.embedder.embed([text])[0])
+                lambda text: p.embedder.embed([text])[0], read=run.control.reads,
+                write=run.control.writes)
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
         with run.step("retrieve") as current:
             self.scope.narrow(run)  # a function of the question and the notes version
             run.chunks, run.cache["context"] = p.caches.chunks_for(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
-                lambda: self._search_store(run), run.filters)
+                lambda: self._search_store(run), run.filters, read=run.control.reads,
+                write=run.control.writes)
             current.set_attribute("cache.context", run.cache["context"])
         if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
-        if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
+        if p.caches.semantic_enabled and not run.control.reads:
+            run.cache["semantic"] = "miss"  # not looked up (``cache.control``)
+        elif p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
             with run.step("semantic_cache"):
                 similar, run.decisions.semantic = p.caches.similar_answer(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
                     filters=run.filters)
+                if similar is not None and not run.control.fresh(similar, time.time()):
+                    similar = None  # older than the request's max_age_s
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
-                                    user_id=run.user_id, notes_version=run.version)
+                if run.control.writes:
+                    p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
+                                        user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
         relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
@@ -235,3 +245,23 @@ class Pipeline:
         if chunks:
             obs.RELEVANCE.observe(max(c.score for c in chunks))
         return chunks
+
+
+def lookup(p: Parts, params: SearchParams, run: Run) -> Answer | None:
+    """Step 2: the notes version, the question's L1 key and the answer kept there; without
+    reading L1 under the request's ``no_cache``, and passing over an answer older than its
+    ``max_age_s`` (``cache.control``)."""
+    query = run.query
+    assert query is not None
+    if not run.control.reads:
+        run.version = p.caches.notes_version(run.user_id, p.store.notes_version)
+        run.key = p.caches.answer_key(params, run.user_id, run.version, query.text,
+                                      run.top_k, run.filters)
+        run.cache["query"] = "miss"
+        return None
+    run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
+        params, run.user_id, query.text, run.top_k, p.store.notes_version, run.filters)
+    if cached is not None and not run.control.fresh(cached, time.time()):
+        run.cache["query"] = "miss"
+        return None
+    return cached

@@ -258,6 +258,9 @@ class Answer:
     # why an answer is no_context, ``code: phrase`` (``Decisions.no_context_reason``); "" when the
     # notes answered. Kept with a cached answer, so a hit explains itself the same way.
     no_context_reason: str = ""
+    # when the answer was made (epoch seconds; 0 for an answer kept before answers carried it):
+    # a request's ``max_age_s`` serves a cached answer only while it is younger
+    made_at: float = 0.0
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
@@ -293,4 +296,5 @@ class Answer:
             answer_id=str(data.get("answer_id") or ""),
             question=str(data.get("question") or ""),
             no_context_reason=str(data.get("no_context_reason") or ""),
+            made_at=float(data.get("made_at") or 0.0),
         )

@@ -4,6 +4,7 @@ checks as the text arrives, and the answer cached."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from dataclasses import replace
 
@@ -99,18 +100,21 @@ class Generation:
         if done.leaked:
             answer.flags.append("output_leak")
         with run.within():
-            p.caches.put_answer(run.key, answer, user_id=run.user_id, notes_version=run.version,
-                                question=run.query.text if run.query else "",
-                                vector=run.vector, evidence=run.chunks,
-                                filters=run.filters)
+            if run.control.writes:  # not under the request's no_store
+                p.caches.put_answer(run.key, answer, user_id=run.user_id, notes_version=run.version,
+                                    question=run.query.text if run.query else "",
+                                    vector=run.vector, evidence=run.chunks,
+                                    filters=run.filters)
         if rest and streaming:
             yield rest
         return answer
 
     def _stale_or_raise(self, run: Run, failure: LLMUnavailable) -> Answer:
-        """The last good answer to this question (marked stale), else the failure itself."""
-        stale = self.parts.caches.stale_answer(run.key) if run.key else None
-        if stale is None:
+        """The last good answer to this question (marked stale), else the failure itself;
+        never under the request's ``no_cache``, nor older than its ``max_age_s``."""
+        stale = (self.parts.caches.stale_answer(run.key)
+                 if run.key and run.control.reads else None)
+        if stale is None or not run.control.fresh(stale, time.time()):
             raise failure
         answer = self.answers.from_cache(run, stale, "stale")
         answer.stale = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Generator
 from dataclasses import replace
 from typing import Any
 
@@ -18,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from rag_core import observability as obs
+from rag_core.api.auth import scopes
 from rag_core.api.auth_first import CLAIMS
-from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
+from rag_core.api.deps import CallerDep, PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
 from rag_core.api.schemas import (
     AnswerOut,
@@ -30,6 +31,7 @@ from rag_core.api.schemas import (
     StatsOut,
     error_responses,
 )
+from rag_core.cache.control import NO_CONTROL, CacheControl, allowed
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.errors import Forbidden, NotFound, Unauthorized
@@ -102,35 +104,52 @@ async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
     return PlainTextResponse(obs.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def query(body: QueryIn, request: Request, user: UserDep, pipeline: PipelineDep,
+async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: PipelineDep,
                 settings: SettingsDep) -> Any:
     """Answer a question from your notes. `filters` narrow the search to the notes that pass
     them; every `no_context` answer says why in `no_context_reason`; `debug: true` (or the
-    `dev` profile) adds the pipeline's `decisions`."""
-    rid = request.state.request_id
+    `dev` profile) adds the pipeline's `decisions`; `cache` controls how this question uses
+    the caches (`no_cache`, `no_store`, `max_age_s`)."""
+    rid, user = request.state.request_id, caller.subject
+    control = cache_control(body, settings, caller.scopes)
     if not body.stream:
-        return await answer_json(pipeline, settings, user, body, rid)
+        return await answer_json(pipeline, settings, user, body, rid, control)
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     show = body.debug or settings.profile == "dev"
     events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
-                             filters=filters)
+                             filters=filters, control=control)
     # run to the first event now, so that validation, budget and LLM refusals answer with
     # their status code before the 200 of the event stream is sent
     first = await run_in_threadpool(next, events)
-    return StreamingResponse(_sse_body(first, events, show), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+    echo = control if body.cache is not None else None
+    return StreamingResponse(_sse_body(first, events, show, echo),
+                             media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def cache_control(body: QueryIn, settings: Settings, caller_scopes: Collection[str]
+                  ) -> CacheControl:
+    """The question's cache controls, if the server lets this caller send them (else 403
+    ``FORBIDDEN``), counted in ``cache_controls_total``."""
+    if body.cache is None:
+        return NO_CONTROL
+    control = CacheControl(no_cache=body.cache.no_cache, no_store=body.cache.no_store,
+                           max_age_s=body.cache.max_age_s)
+    allowed(control, settings.caches.cache_controls_scope, caller_scopes)
+    control.count()
+    return control
 
 
 async def answer_json(pipeline: Pipeline, settings: Settings, user: str, body: QueryIn,
-                      rid: str) -> Response:
+                      rid: str, control: CacheControl = NO_CONTROL) -> Response:
     """A non-streamed answer: an exact cache hit in this task, anything else in a thread."""
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
-                                   filters=filters)
+                                   filters=filters, control=control)
     if answer is None:
         answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
-                                         request_id=rid, filters=filters)
-    return answer_response(answer, decisions=body.debug or settings.profile == "dev")
+                                         request_id=rid, filters=filters, control=control)
+    return answer_response(answer, decisions=body.debug or settings.profile == "dev",
+                           echo=control if body.cache is not None else None)
 
 
 class QueryRoute(APIRoute):
@@ -171,57 +190,63 @@ async def _short_way(request: Request) -> Response | None:
     if body.stream:
         return None
     settings: Settings = request.app.state.settings
+    control = cache_control(body, settings, scopes(claims))
     return await answer_json(pipeline, settings, str(claims["sub"]), body,
-                             request.state.request_id)
+                             request.state.request_id, control)
 
 
 router.add_api_route(
     "/v1/query", query, methods=["POST"], tags=["assistant"], response_model=AnswerOut,
     responses={200: {"description": "The answer (JSON), or " + SSE_DOC,
                      "content": {"text/event-stream": {}}},
-               **error_responses(400, 401, 422, 429, 503)},
+               **error_responses(400, 401, 403, 422, 429, 503)},
     route_class_override=QueryRoute)
 
 
 _ANSWER_OUT = TypeAdapter(AnswerOut)
 
 
-def answer_response(answer: Answer, *, decisions: bool = False) -> Response:
+def answer_response(answer: Answer, *, decisions: bool = False,
+                    echo: CacheControl | None = None) -> Response:
     """The answer as ``AnswerOut`` documents it (its fields only), validated and encoded by
     pydantic's compiled schema in one step. Returning a dict would make FastAPI validate it,
     walk the result with ``jsonable_encoder`` and encode it again: 0.4 ms, more than the rest
     of a cached answer's path (benchmarks/bench_app.py). ``decisions``: with the pipeline's
-    decisions (``DecisionsOut``)."""
+    decisions (``DecisionsOut``); ``echo``: the question's cache controls, into ``cache``."""
     out = _ANSWER_OUT.validate_python(replace(answer, decisions=Decisions()),
                                       from_attributes=True)
-    _explain(out, answer.cache, answer.decisions, decisions)
+    _explain(out, answer.cache, answer.decisions, decisions, echo)
     body = _ANSWER_OUT.dump_json(out)
     return Response(body, media_type="application/json")
 
 
 def _explain(out: AnswerOut, cache: dict[str, Any], decisions: Decisions,
-             show: bool) -> None:
-    """``cache.reason`` always; the typed decisions only when asked for."""
-    out.cache = {**out.cache, "reason": decisions.cache_reason(cache)}
+             show: bool, echo: CacheControl | None = None) -> None:
+    """``cache.reason`` always, the question's cache controls when it sent them; the typed
+    decisions only when asked for."""
+    out.cache = {**out.cache, "reason": decisions.cache_reason(cache),
+                 **(echo.echo() if echo is not None else {})}
     out.decisions = DecisionsOut.model_validate(decisions.to_dict()) if show else None
 
 
 async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], None, None],
-                    decisions: bool = False) -> AsyncIterator[str]:
+                    decisions: bool = False, echo: CacheControl | None = None
+                    ) -> AsyncIterator[str]:
     """The events as SSE. When the client goes away the stream is closed at once (in a
     shielded scope, after the event being produced): the pipeline then bills the work done and
     releases what it reserved, instead of waiting for the garbage collector."""
     try:
         event: dict[str, Any] | None = first
         while event is not None:
-            yield _sse(event, decisions)
+            yield _sse(event, decisions, echo)
             event = await run_in_threadpool(next, events, None)
     finally:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(events.close)
 
 
-def _sse(event: dict[str, Any], decisions: bool = False) -> str:
+def _sse(event: dict[str, Any], decisions: bool = False,
+         echo: CacheControl | None = None) -> str:
     kind = event.get("type", "message")
     data = {k: v for k, v in event.items() if k != "type"}
     if kind == "error":
@@ -229,7 +254,7 @@ def _sse(event: dict[str, Any], decisions: bool = False) -> str:
     if kind == "answer":  # the same fields as a non-streamed answer
         out = _ANSWER_OUT.validate_python({**data, "decisions": None})
         _explain(out, data.get("cache") or {}, Decisions.from_dict(data.get("decisions")),
-                 decisions)
+                 decisions, echo)
         text = _ANSWER_OUT.dump_json(out).decode()
     else:
         text = json.dumps(data, default=str)

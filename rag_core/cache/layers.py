@@ -171,14 +171,16 @@ class CacheLayers:
     # --- L2: embeddings, L3: retrieved chunks (``read_through``) ----------------------------
 
     def embedding_for(self, user_id: str, text: str, dim: int,
-                      embed: Callable[[str], np.ndarray]) -> tuple[np.ndarray, CacheOutcome]:
-        return self.vectors.vector(user_id, text, dim, embed)
+                      embed: Callable[[str], np.ndarray], *, read: bool = True,
+                      write: bool = True) -> tuple[np.ndarray, CacheOutcome]:
+        return self.vectors.vector(user_id, text, dim, embed, read=read, write=write)
 
     def chunks_for(self, params: SearchParams, user_id: str, notes_version: int,
                    question: str, top_k: int, search: Callable[[], list[Chunk]],
-                   filters: Filters = NO_FILTERS) -> tuple[list[Chunk], CacheOutcome]:
+                   filters: Filters = NO_FILTERS, *, read: bool = True, write: bool = True
+                   ) -> tuple[list[Chunk], CacheOutcome]:
         return self.chunks.chunks(params, user_id, notes_version, question, top_k, search,
-                                  filters)
+                                  filters, read=read, write=write)
 
     # --- housekeeping ----------------------------------------------------------------------
 
