@@ -35,6 +35,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
      "quit once this many requests have finished (0: run to the end of -t)"),
     ("--rag-load-qa", "RAG_LOAD_QA", "",
      "a QA JSON-lines file whose questions the users ask (a dataset's; empty: the golden set)"),
+    ("--rag-load-cache", "RAG_LOAD_CACHE", "warm",
+     "warm (the caches as the run fills them) or cold (every question with cache.no_cache)"),
 )
 
 
@@ -70,6 +72,7 @@ class LoadConfig:
     stop_after: int  # 0: run to the end of -t
     qa_file: str | None = None  # the questions asked; None: the golden set
     mix: str = "mixed"  # the mix named; ``weights`` before the questions are known
+    cold: bool = False  # every question sent with ``"cache": {"no_cache": true}``
 
     @classmethod
     def from_values(cls, values: Mapping[str, str | None]) -> LoadConfig:
@@ -78,6 +81,9 @@ class LoadConfig:
         raw = {_attribute(o): default for o, _, default, _ in OPTIONS}
         raw.update({k: v for k, v in values.items() if v is not None})
         shape = raw["rag_load_shape"] or None
+        cache = raw["rag_load_cache"] or "warm"
+        if cache not in ("warm", "cold"):
+            raise ValueError(f"RAG_LOAD_CACHE is warm or cold, not {cache!r}")
         if shape is not None and shape not in SHAPE_NAMES:
             raise ValueError(f"unknown load shape {shape!r}; choose one of "
                              f"{', '.join(SHAPE_NAMES)}")
@@ -94,7 +100,13 @@ class LoadConfig:
             stop_after=int(raw["rag_load_stop_after"] or 0),
             qa_file=raw["rag_load_qa"] or None,
             mix=raw["rag_load_mix"] or "mixed",
+            cold=cache == "cold",
         )
+
+    def body(self, question: str, **more: object) -> dict[str, object]:
+        """A question's JSON body, cold (``no_cache``) when the run is."""
+        return {"query": question, **more,
+                **({"cache": {"no_cache": True}} if self.cold else {})}
 
     @classmethod
     def from_options(cls, options: object) -> LoadConfig:

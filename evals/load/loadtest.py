@@ -20,7 +20,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -188,11 +188,13 @@ def run_load(config: LoadConfig) -> LoadRun:
     return run_loads([config])[0]
 
 
-def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
+def run_loads(configs: Sequence[LoadConfig],
+              then: Callable[[Stack], object] | None = None) -> list[LoadRun]:
     """Locust runs one after the other against one stack (started for the first config: its
     workers, state and app settings hold for all). Before each run the mock's latency and
     streaming pace are set to that config's and its counters reset, so ``mock_stats`` is the
-    run's own; the answer caches stay as the runs before left them."""
+    run's own; the answer caches stay as the runs before left them. ``then``: called with the
+    stack after the runs, before it is torn down (a replay, ``evals.load.replay_load``)."""
     from rag_core.devservers.mock_server import configure_mock, reset_mock
 
     if not configs:
@@ -211,6 +213,8 @@ def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
             if len(runs) == 1:  # the stack was warmed before the first run only
                 runs[0].warm_up = dict(stack["warm_up"])
             started = time.perf_counter()
+        if then is not None:
+            then(stack)
     return runs
 
 

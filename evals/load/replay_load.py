@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.load.loadtest import LoadRun, run_loads
 from evals.load.stack import LoadConfig, Stack, clear_user_caches, running_stack
 from evals.paths import REPO_ROOT
 from evals.replay.logs import dataset_users
@@ -85,3 +86,34 @@ def run_replay_load(config: LoadConfig, log: str, speeds: Sequence[float], *,
     with running_stack(config, out) as stack:
         return replay_on_stack(stack, config, log, speeds, out, cold=cold, slo=slo,
                                target=target)
+
+
+def load_and_replay(configs: Sequence[LoadConfig], config: LoadConfig, log: str,
+                    speeds: Sequence[float], *, cold: bool = False, slo: Slo = Slo(),
+                    target: float = 0.99) -> tuple[list[LoadRun], ReplayLoad | None]:
+    """Notebook 04's runs: the Locust ``configs`` on one stack, then (with a ``log``) the
+    replay at ``speeds`` on the same stack; without Locust runs (``shape="replay"``), the
+    replay alone on a stack of ``config``."""
+    if not log or not speeds:
+        return run_loads(configs), None
+    if not configs:
+        return [], run_replay_load(config, log, speeds, cold=cold, slo=slo, target=target)
+    out = Path(config.output_dir) if config.output_dir else REPO_ROOT / "reports" / "dev" / \
+        config.label
+    done: list[ReplayLoad] = []
+    runs = run_loads(configs, then=lambda stack: done.append(replay_on_stack(
+        stack, config, log, speeds, out, cold=cold, slo=slo, target=target)))
+    return runs, done[0]
+
+
+def replay_table(done: ReplayLoad) -> str:
+    """Each speed's figures as a markdown table (the notebook's report)."""
+    rows = ["| speed | offered/s | answered/s | goodput | hit rate | p99 ms | hit p99 ms | "
+            "miss p99 ms | $ per 1k |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in done.reports:
+        by = {o.outcome: o.p99_ms for o in r.outcomes}
+        rows.append(f"| {r.speed:g}x | {r.offered_rps:.2f} | {r.answered_rps:.2f} | "
+                    f"{r.goodput:.3f} | {r.hit_rate:.3f} | {r.p99_ms:.0f} | "
+                    f"{by.get('hit', float('nan')):.0f} | {by.get('miss', float('nan')):.0f} | "
+                    f"{r.dollars_per_1000:.4f} |")
+    return "\n".join(rows)
