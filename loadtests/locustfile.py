@@ -256,8 +256,8 @@ class StreamingUser(_Golden, HttpUser):
         question = traffic.question_for(self.kind, run_state().bank, self.user_id, self.rng)
         started, t0 = time.time(), time.perf_counter()
         timer = streaming.SseTimer(t0)
-        body = run_state().config.body(question, stream=True)
-        with self.client.post(traffic.QUERY_PATH, json=body, headers=self.headers,
+        asked = run_state().config.body(question, stream=True)
+        with self.client.post(traffic.QUERY_PATH, json=asked, headers=self.headers,
                               name=traffic.request_name(self.kind), stream=True,
                               catch_response=True) as resp:
             status = int(resp.status_code or 0)
