@@ -17,13 +17,16 @@ from pathlib import Path
 from evals.jsonish import mapping
 from evals.paths import REPO_ROOT
 
-PROFILES = ("ci", "full", "dev", "tune", "smoke")
+PROFILES = ("ci", "full", "dev", "tune", "smoke", "soak")
 # Profiles without parameters of their own: ``dev`` runs the ci values into ``reports/dev/`` (an
 # experiment never overwrites ``reports/ci/``); ``tune`` is dev without the parts that no
 # Settings knob changes (the generators side by side, the public BEIR sets, the extra HNSW
 # pairs, the load test's concurrency sweep), into ``reports/tune/``; ``smoke`` is tune at the
 # shortest runs that still execute every cell (what ``make test``'s nbval step runs: the nbval
 # reference outputs do not depend on these sizes; the measurements belong to ``make harness``).
+# ``soak`` runs the load notebook alone: 40 minutes of steady load that the machine holds, with
+# each server's memory, Redis's used_memory, PostgreSQL's connections and the p99 recorded per
+# minute (``soak_sample_s``), gated on their slopes (evals/gates.toml, docs/benchmarks.md).
 BASE_PROFILE = {"dev": "ci", "tune": "ci", "smoke": "ci"}
 TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
     "quality": {"compare_generators": []},
@@ -202,6 +205,12 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                      "replay_log": "evals/replay/data/synthetic_log.jsonl",
                      "replay_speed": 1.0, "replay_speeds": [10.0, 30.0, 60.0, 100.0],
                      "replay_cache": "warm"},
+            # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute
+            "soak": {"users": 20, "spawn_rate": 10.0, "duration_s": 2400, "mix": "mixed",
+                     "shape": "sustained", "wait_s": [0.5, 1.5], "workers": 2,
+                     "locust_workers": 0, "mock_latency_ms": 300.0, "spike_users": 0,
+                     "seed": 7, "warmup_s": 60.0, "warm_up_requests": 20, "sweep_users": [],
+                     "replay_log": "", "soak_sample_s": 60.0},
         },
     ),
     NotebookSpec(

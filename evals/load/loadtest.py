@@ -44,6 +44,7 @@ from evals.load.metrics import (
     read_stats,
     summarise_load,
 )
+from evals.load.soak import ResourceSampler
 from evals.load.stack import (
     LoadConfig,
     Sampler,
@@ -88,6 +89,8 @@ class LoadRun:
     # per-request event lines written by each Locust process (pid -> lines)
     events_by_process: dict[int, int] = field(default_factory=dict)
     warm_up: dict[str, float] = field(default_factory=dict)  # stack.warm_up, before this run
+    # the servers' resources sampled during the run (config.resource_sample_s; evals.load.soak)
+    resources: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
@@ -264,6 +267,11 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     cpu = CpuSampler({"loadgen": [proc.pid, *(w.pid for w in workers)],
                       "app": [stack["app_pid"]]})
     cpu.start()
+    resources = (ResourceSampler(stack["app_pid"], stack["mock_pid"], stack["env"],
+                                 config.resource_sample_s)
+                 if config.resource_sample_s > 0 else None)
+    if resources is not None:
+        resources.start()
     code: int | None = None
     try:
         if config.chaos:
@@ -274,6 +282,9 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
         code = proc.wait(timeout=config.duration_s + 90)
     finally:
         cpu.stop()
+        if resources is not None:
+            resources.done.set()
+            resources.join(timeout=30)
         stop(proc)
         # the workers' users stopped before the master quit (loadtests/locustfile.py): a worker
         # has nothing left to do. Most quit on the master's "quit" message; one that missed it
@@ -299,7 +310,8 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     breaker.to_csv(out / f"{config.label}_breaker.csv", index=False)
     return LoadRun(config, prefix, stats, read_history(prefix), read_failures(prefix), events,
                    breaker, outage, code, mocked,
-                   round(time.perf_counter() - started, 1), cpu.summary(), by_process)
+                   round(time.perf_counter() - started, 1), cpu.summary(), by_process,
+                   resources=resources.frame() if resources is not None else pd.DataFrame())
 
 
 def _lines(path: Path) -> int:

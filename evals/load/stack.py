@@ -59,6 +59,9 @@ class LoadConfig:
     warm_up_requests: int = 0
     ready_timeout_s: float = 180.0
     stop_services: bool = False  # stop the embedded servers afterwards (tests' temp dirs)
+    # > 0: every this many seconds of a run, each server's memory, Redis used_memory and
+    # PostgreSQL connections are sampled (a soak, evals.load.soak)
+    resource_sample_s: float = 0.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -230,6 +233,7 @@ class Stack(TypedDict):
     env: dict[str, str]  # the servers' environment
     tokens: Path  # user -> bearer token (JSON)
     app_pid: int
+    mock_pid: int
     qa_file: Path | None  # the dataset's items (None: the golden set)
     metrics_token: str
     warm_up: dict[str, float]  # the warm-up's round times (empty: no warm-up)
@@ -286,8 +290,8 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
                              bank.answerable[user], config.warm_up_requests)
             clear_user_caches(state, [user])
         yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
-               "app_pid": app.pid, "qa_file": qa_file, "metrics_token": metrics_token,
-               "warm_up": warmed}
+               "app_pid": app.pid, "mock_pid": mock.pid, "qa_file": qa_file,
+               "metrics_token": metrics_token, "warm_up": warmed}
     finally:
         stop(app)
         stop(mock)
