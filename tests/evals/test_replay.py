@@ -174,3 +174,22 @@ def test_the_command_says_what_is_wrong_without_a_traceback(
     assert "error INVALID_SPEED" in capsys.readouterr().err
     assert evals_main(args) == 3  # nothing listens on port 9
     assert "error SERVER_UNREACHABLE" in capsys.readouterr().err
+
+
+def test_the_notebooks_figures_are_the_first_speeds_and_the_best() -> None:
+    from evals.load.replay_load import ReplayLoad, replay_table
+
+    def at(speed: float, goodput: float) -> object:
+        report = summarise([sent("hit", 0.1, layer="query"), sent("miss", 2.0, at=1)],
+                           Problems(), log="l", server="s", speed=speed, cold=False,
+                           limits="", slo=Slo())
+        report.goodput = goodput
+        return report
+
+    done = ReplayLoad("log.jsonl", [at(30, 1.0), at(60, 0.97)], best_speed=30.0)  # type: ignore[list-item]
+    figures = done.figures()
+    assert figures["replay_goodput"] == 1.0 and figures["replay_best_speed"] == 30.0
+    assert figures["replay_hit_rate"] == 0.5 and figures["replay_requests"] == 2
+    assert figures["replay_miss_p99_ms"] == 2000.0 and figures["replay_limited"] == 0
+    table = replay_table(done).splitlines()
+    assert len(table) == 4 and table[2].startswith("| 30x |") and "| 0.970 |" in table[3]
