@@ -73,6 +73,7 @@ class ReplayReport:
     slo: Slo
     p99_ms: float  # every request's, whatever its outcome
     send_lag_p99_ms: float  # how late the sends were against the log's timing
+    peak_offered: int = 0  # the most questions sent in one second (the burst)
     outcomes: list[OutcomeFigures] = field(default_factory=list)
     seconds: list[Second] = field(default_factory=list)
     problems: dict[str, int] = field(default_factory=dict)
@@ -103,6 +104,7 @@ def summarise(sent: Sequence[Sent], problems: Problems, *, log: str, server: str
             outcomes.append(OutcomeFigures(name, len(group), _pct(group, 50), _pct(group, 95),
                                            _pct(group, 99)))
     hits = sum(1 for s in answered if s.outcome == "hit")
+    seconds = per_second(sent)
     return ReplayReport(
         log=log, server=server, speed=speed, cold=cold, limits=limits, sent=len(sent),
         answered=len(answered), duration_s=round(end, 3),
@@ -114,8 +116,9 @@ def summarise(sent: Sequence[Sent], problems: Problems, *, log: str, server: str
         goodput=round(sum(1 for s in sent if slo.met(s)) / len(sent), 4) if sent else 0.0,
         slo=slo, p99_ms=_pct(latencies, 99),
         send_lag_p99_ms=_pct([max(0.0, s.send_s - s.due_s) for s in sent], 99),
-        outcomes=outcomes, seconds=per_second(sent), problems=dict(problems.counts),
-        problem_lines=problems.describe(), lines=problems.lines)
+        outcomes=outcomes, seconds=seconds, problems=dict(problems.counts),
+        problem_lines=problems.describe(), lines=problems.lines,
+        peak_offered=max((s.offered for s in seconds), default=0))
 
 
 def per_second(sent: Sequence[Sent]) -> list[Second]:
@@ -155,7 +158,8 @@ def markdown(report: ReplayReport) -> str:
              f"- request limits: {report.limits}",
              f"- sent {report.sent} of {report.lines} log lines, answered {report.answered} "
              f"in {report.duration_s:.1f} s: offered {report.offered_rps:.2f}/s, answered "
-             f"{report.answered_rps:.2f}/s (send lag p99 {report.send_lag_p99_ms:.0f} ms)",
+             f"{report.answered_rps:.2f}/s, at most {report.peak_offered} sent in one second "
+             f"(send lag p99 {report.send_lag_p99_ms:.0f} ms)",
              f"- hit rate {report.hit_rate:.1%}, ${report.dollars_per_1000:.4f} per 1,000 "
              "questions",
              f"- goodput {report.goodput:.1%} (SLO: a miss within {report.slo.miss_s:g} s, a "

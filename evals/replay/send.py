@@ -131,7 +131,7 @@ async def _one(client: httpx.AsyncClient, url: str, ask: Ask, due: float, start:
                     first = time.perf_counter() - start
                 chunks.append(chunk)
             data = b"".join(chunks)
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # no answer (refused, reset, timed out): counted, never raised
         end = time.perf_counter() - start
         on_sent(Sent(ask.line, ask.user, due, send, first, end, 0, "error", "", 0.0,
                      type(exc).__name__))
