@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def replay_log(log: str | Path, server: str, speed: float, out: Path | None = No
     asks = read_asks(log, users, settings.services.max_query_chars, problems)
     options = Options(server=server, speed=speed, no_cache=setup.no_cache,
                       max_requests=setup.max_requests)
-    asyncio.run(replay(asks, Tokens(settings), options, sent.append, transport))
+    _run_to_end(replay(asks, Tokens(settings), options, sent.append, transport))
     report = summarise(sent, problems, log=str(log), server=server, speed=speed,
                        cold=setup.no_cache, limits=setup.limits or limits_statement(),
                        slo=setup.slo)
@@ -126,6 +127,17 @@ def replay_log(log: str | Path, server: str, speed: float, out: Path | None = No
     if out is not None:
         run.paths = write(report, sent, out)
     return run
+
+
+def _run_to_end(coroutine: Coroutine[object, object, int]) -> int:
+    """The coroutine run on an event loop of its own: in this thread, or, where one already
+    runs here (a notebook's kernel), in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def sweep_speeds(log: str | Path, server: str, speeds: Sequence[float], out: Path,

@@ -193,3 +193,23 @@ def test_the_notebooks_figures_are_the_first_speeds_and_the_best() -> None:
     assert figures["replay_miss_p99_ms"] == 2000.0 and figures["replay_limited"] == 0
     table = replay_table(done).splitlines()
     assert len(table) == 4 and table[2].startswith("| 30x |") and "| 0.970 |" in table[3]
+
+
+def test_a_replay_runs_where_an_event_loop_already_runs(tmp_path: Path) -> None:
+    """A notebook's kernel runs a loop: the replay then runs its own in a thread."""
+    import asyncio
+
+    from evals.replay.run import ReplayError, Setup, replay_log
+    from rag_core.config import Settings
+
+    log = lines(tmp_path / "log.jsonl", [{"ts": 1, "user_id": "u", "question": "q"}])
+    settings = Settings(jwt_secret="replay-test-secret-0123456789abcdef0123456789abcdef")
+
+    async def inside_a_loop() -> str:
+        try:
+            replay_log(log, "http://127.0.0.1:9", 1.0, None, Setup(), settings)
+        except ReplayError as exc:
+            return exc.code
+        return "answered"
+
+    assert asyncio.run(inside_a_loop()) == "SERVER_UNREACHABLE"
