@@ -143,7 +143,8 @@ def bench_uvicorn(settings: Settings, headers: dict[str, str], n: int, repeats: 
                   workdir: Path) -> Rounds:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"DATABASE_URL": str(settings.database_url), "REDIS_URL": str(settings.redis_url),
+    env.update({"DATABASE_URL": str(settings.services.database_url),
+                "REDIS_URL": str(settings.services.redis_url),
                 "RAG_PROFILE": "ci", "RAG_JWT_SECRET": SECRET, "RAG_STATE_DIR": str(workdir),
                 "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     log_path = workdir / "uvicorn.log"

@@ -43,8 +43,8 @@ def golden_texts(settings: Settings) -> tuple[list[str], list[str]]:
     counter = TokenCounter()
     notes = [n for user in sorted((GOLDEN / "notes").iterdir()) for n in load_notes(user)]
     chunks = [embedding_text(n, c.text) for n in notes
-              for c in chunk_note(n, counter, settings.chunk_tokens,
-                                  settings.chunk_overlap_tokens)]
+              for c in chunk_note(n, counter, settings.embedding.chunk_tokens,
+                                  settings.embedding.chunk_overlap_tokens)]
     questions = [str(q) for q in load_qa(GOLDEN)["question"]]
     return chunks, questions
 
@@ -109,7 +109,8 @@ def variants(base: Settings, levers: bool, ov_levers: tuple[str, ...] = ()) -> d
         "openvino-f32": make(embedding_backend="openvino", openvino_precision="f32"),
     }
     if levers:
-        common = (base.embedding_model, base.embedding_dim, base.embedding_batch_size,
+        common = (base.embedding.embedding_model, base.embedding.embedding_dim,
+                  base.embedding.embedding_batch_size,
                   base.model_cache_path)
         out["onnx-unfused"] = UnfusedOnnxEmbedder(*common)
         out["onnx-int8"] = Int8OnnxEmbedder(*common)
@@ -121,7 +122,8 @@ def variants(base: Settings, levers: bool, ov_levers: tuple[str, ...] = ()) -> d
     for name, extra in OPENVINO_LEVERS.items():
         if levers or name in ov_levers:
             out[f"openvino-bf16-{name}"] = TunedOpenVinoEmbedder(
-                base.embedding_model, base.embedding_dim, base.embedding_batch_size,
+                base.embedding.embedding_model, base.embedding.embedding_dim,
+                base.embedding.embedding_batch_size,
                 base.model_cache_path, extra=extra)
     return out
 

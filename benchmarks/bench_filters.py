@@ -65,7 +65,7 @@ def main() -> None:
     try:
         for user in users:
             library = _library(rng, user, args.chunks if user == "bf-big" else 250,
-                               settings.embedding_dim, vocab)
+                               settings.embedding.embedding_dim, vocab)
             for start in range(0, len(library), 50):
                 store.upsert_notes(user, library[start:start + 50])
         with store._db("analyse") as conn:  # the planner's statistics after a bulk load
@@ -81,7 +81,7 @@ def main() -> None:
         times: dict[str, list[float]] = {w[0]: [] for w in ways}
         short: dict[str, int] = {w[0]: 0 for w in ways}
         for _ in range(args.queries):
-            vec = rng.normal(size=settings.embedding_dim).astype(np.float32)
+            vec = rng.normal(size=settings.embedding.embedding_dim).astype(np.float32)
             vec /= np.linalg.norm(vec)
             text = " ".join(rng.choice(vocab, 6))
             for name, params, filters in ways:

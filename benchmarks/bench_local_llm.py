@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from rag_core.config import Settings
     from rag_core.devservers.local_model import LocalModel, ensure_converted
 
-    state = Settings().state_dir
+    state = Settings().services.state_dir
     figures: dict[str, Any] = {"load": {}, "speed": []}
     if args.cold:
         with tempfile.TemporaryDirectory() as tmp:

@@ -55,7 +55,8 @@ def synthetic_notes(parts: Parts, chunks: int) -> list[Any]:
                     speaker=meta["speaker"], series=meta["series"], tags=tuple(meta["tags"]),
                     scripture=tuple(meta["scripture"]))
         notes.append(note)
-        total += len(chunk_note(note, parts.counter, s.chunk_tokens, s.chunk_overlap_tokens))
+        total += len(chunk_note(note, parts.counter, s.embedding.chunk_tokens,
+                                s.embedding.chunk_overlap_tokens))
         if total >= chunks:
             return notes
     raise ValueError(f"the synthetic corpus gives only {total} chunks")
@@ -76,10 +77,11 @@ def ingestion_at_scale(parts: Parts, chunks: int, blocks: int = 0) -> dict[str, 
     for i in range(0, len(notes), step):
         part = notes[i:i + step]
         texts = [embedding_text(n, c.text) for n in part
-                 for c in chunk_note(n, parts.counter, s.chunk_tokens, s.chunk_overlap_tokens)]
+                 for c in chunk_note(n, parts.counter, s.embedding.chunk_tokens,
+                                     s.embedding.chunk_overlap_tokens)]
         start = time.perf_counter()
-        for j in range(0, len(texts), s.embedding_batch_size):
-            parts.embedder.embed(texts[j:j + s.embedding_batch_size])
+        for j in range(0, len(texts), s.embedding.embedding_batch_size):
+            parts.embedder.embed(texts[j:j + s.embedding.embedding_batch_size])
         raw_s += time.perf_counter() - start
         raw_total += len(texts)
         report = ingest_notes(parts, "bulk", part, progress=False)
@@ -109,8 +111,8 @@ def main() -> None:
 
     notes = [n for user in sorted(GOLDEN.iterdir()) for n in load_notes(user)]
     texts = [embedding_text(n, c.text) for n in notes
-             for c in chunk_note(n, parts.counter, parts.settings.chunk_tokens,
-                                 parts.settings.chunk_overlap_tokens)]
+             for c in chunk_note(n, parts.counter, parts.settings.embedding.chunk_tokens,
+                                 parts.settings.embedding.chunk_overlap_tokens)]
     start = time.perf_counter()
     parts.embedder.embed(texts)
     raw = time.perf_counter() - start

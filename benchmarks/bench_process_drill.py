@@ -310,8 +310,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 start_new_session=True)
     wait_http(f"http://127.0.0.1:{mock_port}/health", 60, proc=mock, log=mock_log)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "RAG_PROFILE": "ci", "RAG_STATE_DIR": str(settings.state_dir),
-           "DATABASE_URL": str(settings.database_url), "REDIS_URL": redis_server.url,
+           "RAG_PROFILE": "ci", "RAG_STATE_DIR": str(settings.services.state_dir),
+           "DATABASE_URL": str(settings.services.database_url), "REDIS_URL": redis_server.url,
            "RAG_JWT_SECRET": secret, "RAG_LLM": "hf",
            "RAG_LLM_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
            "RAG_USER_DAILY_BUDGET_USD": str(args.cap), "RAG_LOG_LEVEL": "WARNING"}

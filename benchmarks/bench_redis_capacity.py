@@ -168,8 +168,8 @@ class LoadWriter:
         self.ledger = LedgerLoad(build_ledger(settings, self.client, None), settings)
         self.params = settings.retrieval
         self.payloads = Payloads(worst=args.worst_case)
-        self.vectors = np.random.default_rng(3).standard_normal((64, settings.embedding_dim),
-                                                                dtype=np.float32)
+        dim = settings.embedding.embedding_dim
+        self.vectors = np.random.default_rng(3).standard_normal((64, dim), dtype=np.float32)
 
     def batch(self, task: Task) -> tuple[int, int, int]:
         """One pipeline of new questions (``task``: day name, first time, time step, number
@@ -254,7 +254,7 @@ def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     entries = {layer: int(client.zcount(layer_index(layer), f"({now}", "+inf"))
                for layer in LAYERS}
     return {"users": args.users, "simulated_days": args.days, "questions": questions,
-            "new_share": args.new_share, "cache_max_entries": settings.cache_max_entries,
+            "new_share": args.new_share, "cache_max_entries": settings.caches.cache_max_entries,
             "maxmemory_bytes": maxmemory, "peak_used_memory_bytes": peak,
             "used_memory_bytes": int(info["used_memory"]), "entries": entries,
             "bytes_per_entry": _bytes_per_entry(client),
@@ -272,21 +272,22 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     query = caches.query
     assert hasattr(query, "entry") and hasattr(query, "writer")
     query.writer.write([caches.embedding.entry(  # type: ignore[attr-defined]
-        embedding_key(settings.embedding, user, question), vector, settings.embedding_cache_ttl_s)],
+        embedding_key(settings.embedding, user, question), vector,
+        settings.caches.embedding_cache_ttl_s)],
         now, pipe=pipe)
-    key = caches.answer_key(params, user, 1, question, settings.top_k)
+    key = caches.answer_key(params, user, 1, question, settings.retrieval.top_k)
     answer = payloads.answer(question, n)
     twin = rename_layer(key, "query", "stale")
     semantic_value, line = payloads.semantic(question, vector, twin, now,
-                                             settings.query_cache_ttl_s, n)
+                                             settings.caches.query_cache_ttl_s, n)
     layer = caches.semantic.layer
     assert layer is not None
     scope = caches.semantic.scope(user, 1)
     # as CacheLayers.put_answer: the body once (stale), the L1 key naming it, within the limit
     kept = answer_codec.fitting(
-        [(query, key, answer_codec.IN_STALE, settings.query_cache_ttl_s),
+        [(query, key, answer_codec.IN_STALE, settings.caches.query_cache_ttl_s),
          (caches.stale, twin, answer, fixed.STALE_TTL_S)],
-        layer.entry(scope, semantic_value, settings.query_cache_ttl_s, field=f"{n:016x}",
+        layer.entry(scope, semantic_value, settings.caches.query_cache_ttl_s, field=f"{n:016x}",
                     line=line))
     assert kept is not None, "an answer over the byte limit: not kept by the layers"
     puts = [cache.entry(k, v, ttl) for cache, k, v, ttl in kept[0]] + \
@@ -305,7 +306,7 @@ class LedgerLoad:
     def __init__(self, ledger: CostLedger, settings: Settings) -> None:
         assert ledger.totals is not None, "the ledger needs its Redis"
         self.scripts = ledger.totals._scripts
-        self.caps = (settings.user_daily_budget_usd, settings.global_daily_budget_usd)
+        self.caps = (settings.money.user_daily_budget_usd, settings.money.global_daily_budget_usd)
         self.reserves = 0
 
     def seed(self, pipe: Any, day: str, user: str) -> None:

@@ -71,7 +71,7 @@ def main() -> None:
         def search(store: Any, i: int) -> float:
             user, text = questions[i]
             start = time.perf_counter()
-            store.search(user, vectors[i], base.top_k, query_text=text, params=params,
+            store.search(user, vectors[i], base.retrieval.top_k, query_text=text, params=params,
                          min_version=versions[user])
             return time.perf_counter() - start
 

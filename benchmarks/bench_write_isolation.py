@@ -112,7 +112,8 @@ def main() -> None:
     parts.close()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"DATABASE_URL": str(settings.database_url), "REDIS_URL": str(settings.redis_url),
+    env.update({"DATABASE_URL": str(settings.services.database_url),
+                "REDIS_URL": str(settings.services.redis_url),
                 "RAG_PROFILE": "ci", "RAG_JWT_SECRET": SECRET, "RAG_STATE_DIR": str(state)})
     log_path = state / "serve.log"
     with open(log_path, "wb") as log:

@@ -164,7 +164,7 @@ def plain(settings: Settings) -> dict[str, object]:
 
     out: dict[str, object] = {}
     for field in _fields():
-        value = getattr(settings, field)
+        value = settings.flat_value(field)
         if isinstance(value, SecretStr):
             value = "**********" if value.get_secret_value() else ""
         elif isinstance(value, Path):
@@ -178,7 +178,7 @@ def warnings_for(settings: Settings, source: Mapping[str, str],
     """Loud remarks: a service URL inherited from the environment."""
     out = []
     for field in SERVICE_URLS:
-        if source.get(field) == "env" and getattr(settings, field):
+        if source.get(field) == "env" and settings.flat_value(field):
             var = from_env(field, environ)
             out.append(f"{field} comes from the environment ({var}): this run used that "
                        f"server, not the harness's embedded one")

@@ -42,8 +42,9 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
 
         obs.setup_logging(settings)
         obs.setup_tracing(settings)
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.app_threads
-        if not settings.auth_enabled:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.services.app_threads
+        if not settings.auth.auth_enabled:
             obs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
                           "comes from the X-User-ID header")
         owned = app.state.parts is None
@@ -58,8 +59,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         loader = getattr(app.state.parts.embedder, "load", None)
         if loader is not None:
             await run_in_threadpool(loader)
-        if settings.metrics_port:
-            obs.serve_metrics(fixed.METRICS_HOST, settings.metrics_port)
+        if settings.observability.metrics_port:
+            obs.serve_metrics(fixed.METRICS_HOST, settings.observability.metrics_port)
         redis_client = getattr(app.state.parts.caches.semantic, "client", None)
         watch = MemoryWatch(redis_client).start() if redis_client is not None else None
         startup_check = getattr(app.state.parts.generator, "startup_check", None)
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.add_middleware(AuthFirst, settings=settings.auth)  # the token before any body is read
     app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
-        read_timeout_s=settings.body_read_timeout_s)
+        read_timeout_s=settings.services.body_read_timeout_s)
 
     app.add_middleware(RequestContext,  # outermost: ids, trace, metric, log line
                        worker_pid=settings.profile == "dev")

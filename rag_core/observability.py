@@ -164,11 +164,11 @@ def setup_tracing(settings: Settings) -> None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
-    if settings.otel_exporter == "none":
+    if settings.observability.otel_exporter == "none":
         _tracer = trace.get_tracer("rag_core")
         return
     provider = TracerProvider(resource=Resource.create({"service.name": "rag_core"}))
-    if settings.otel_exporter == "console":
+    if settings.observability.otel_exporter == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
@@ -368,7 +368,7 @@ def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(settings.observability.log_level.upper())
     root.propagate = False
 
 

@@ -76,9 +76,9 @@ class Parts:
 
 
 def _require_database(settings: Settings) -> str:
-    if not settings.database_url:
+    if not settings.services.database_url:
         raise ServicesNotResolved()
-    return settings.database_url
+    return settings.services.database_url
 
 
 def build_store(settings: Settings) -> Store:
@@ -138,7 +138,7 @@ def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGe
     built here, once, and passed in."""
     from rag_core.llm import build_generator as build
 
-    if settings.llm != "hf":
+    if settings.generation.llm != "hf":
         return build(settings, client)
     from rag_core.llm.hf import make_client
 

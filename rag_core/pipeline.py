@@ -122,7 +122,8 @@ class Pipeline:
     def _new_run(self, user_id: str, top_k: int | None, request_id: str | None,
                  filters: Filters = NO_FILTERS, control: CacheControl = NO_CONTROL) -> Run:
         rid = request_id or obs.request_id_var.get() or uuid.uuid4().hex
-        return Run(request_id=rid, user_id=user_id, top_k=top_k or self.parts.settings.top_k,
+        return Run(request_id=rid, user_id=user_id,
+                   top_k=top_k or self.parts.settings.retrieval.top_k,
                    filters=filters, control=control)
 
     def _events(self, run: Run, question: object, *, streaming: bool) -> Iterator[Event]:
@@ -219,10 +220,12 @@ class Pipeline:
         from rag_core.llm.prompt import build_prompt
 
         with run.step("build_context") as current:
-            run.context = select_context(run.chunks, p.counter, p.settings.context_token_budget,
+            run.context = select_context(run.chunks, p.counter,
+                                         p.settings.tokens.context_token_budget,
                                          guard=p.sanitiser)
             run.prompt = build_prompt(run.query.text, run.context.chunks,
-                                      p.settings.output_token_budget, blocks=run.context.blocks)
+                                      p.settings.tokens.output_token_budget,
+                                      blocks=run.context.blocks)
             current.set_attribute("context.tokens", run.context.tokens)
             current.set_attribute("context.chunks", len(run.context.chunks))
         return None

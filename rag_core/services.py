@@ -40,7 +40,7 @@ class Endpoints:
 
 
 def _state(settings: Settings) -> Path:
-    path = Path(settings.state_dir).resolve()
+    path = Path(settings.services.state_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -237,13 +237,13 @@ def ensure_services(settings: Settings, *, postgres: bool = True,
     """The URLs to use: the configured ones, else the embedded servers (started if needed).
     ``postgres=False`` / ``redis=False`` leave that server alone (its URL stays empty)."""
     with _locked(_state(settings) / "services.lock"):
-        db = settings.database_url or (start_postgres(settings) if postgres else "")
-        rd = settings.redis_url or (start_redis(settings) if redis else "")
+        db = settings.services.database_url or (start_postgres(settings) if postgres else "")
+        rd = settings.services.redis_url or (start_redis(settings) if redis else "")
     return Endpoints(
         database_url=db,
         redis_url=rd,
-        postgres="external" if settings.database_url else "embedded",
-        redis="external" if settings.redis_url else "embedded",
+        postgres="external" if settings.services.database_url else "embedded",
+        redis="external" if settings.services.redis_url else "embedded",
     )
 
 
@@ -251,27 +251,27 @@ def resolve(settings: Settings, *, postgres: bool = True, redis: bool = True) ->
     """Settings with ``database_url`` and ``redis_url`` filled in, starting the embedded
     servers that are needed and not running: the edges call this, visibly, before they build
     their parts (``rag_core.parts``)."""
-    need_db = postgres and not settings.database_url
-    need_redis = redis and not settings.redis_url
+    need_db = postgres and not settings.services.database_url
+    need_redis = redis and not settings.services.redis_url
     if not need_db and not need_redis:
         return settings
     ends = ensure_services(settings, postgres=need_db, redis=need_redis)
-    return settings.with_overrides(database_url=ends.database_url or settings.database_url,
-                                   redis_url=ends.redis_url or settings.redis_url)
+    return settings.with_overrides(database_url=ends.database_url or settings.services.database_url,
+                                   redis_url=ends.redis_url or settings.services.redis_url)
 
 
 def status(settings: Settings) -> dict[str, dict[str, object]]:
     """What is in use and where, without starting anything."""
     out: dict[str, dict[str, object]] = {}
-    if settings.database_url:
-        out["postgres"] = {"mode": "external", "url": _mask(settings.database_url),
-                           "alive": _pg_alive(settings.database_url)}
+    if settings.services.database_url:
+        out["postgres"] = {"mode": "external", "url": _mask(settings.services.database_url),
+                           "alive": _pg_alive(settings.services.database_url)}
     else:
         data_dir = _state(settings) / "pgdata"
         running = (data_dir / "postmaster.pid").exists()
         out["postgres"] = {"mode": "embedded", "data_dir": str(data_dir), "running": running}
-    if settings.redis_url:
-        out["redis"] = {"mode": "external", "url": _mask(settings.redis_url)}
+    if settings.services.redis_url:
+        out["redis"] = {"mode": "external", "url": _mask(settings.services.redis_url)}
     else:
         entry = _read_registry(settings).get("redis", {})
         port = int(str(entry.get("port", 0) or 0))
@@ -290,8 +290,8 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
 def stop_all(settings: Settings) -> dict[str, bool]:
     with _locked(_state(settings) / "services.lock"):
         return {
-            "postgres": False if settings.database_url else stop_postgres(settings),
-            "redis": False if settings.redis_url else stop_redis(settings),
+            "postgres": False if settings.services.database_url else stop_postgres(settings),
+            "redis": False if settings.services.redis_url else stop_redis(settings),
             **{name: _stop_process(settings, name) for name in _processes(settings)},
         }
 

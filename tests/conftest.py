@@ -291,7 +291,8 @@ def memory_parts(settings: Settings) -> Any:
     from rag_core.store.memory import MemoryStore
     from rag_core.tokens import default_counter
 
-    store = MemoryStore(settings.embedding_dim)
-    return Parts(settings=settings, store=store, embedder=HashEmbedder(settings.embedding_dim),
+    store = MemoryStore(settings.embedding.embedding_dim)
+    return Parts(settings=settings, store=store,
+                 embedder=HashEmbedder(settings.embedding.embedding_dim),
                  caches=build_caches(settings, None), generator=build_generator(settings, None),
                  ledger=build_ledger(settings, None, store), counter=default_counter())

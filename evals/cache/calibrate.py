@@ -94,7 +94,8 @@ def semantic_curve(rows: Sequence[semantic_eval.PairEvidence], settings: Setting
     from rag_core.cache.semantic import policy_for
 
     similar = None  # the modes of the service use no near words
-    points = [("strict", settings.semantic_cache_threshold)] + [("loose", t) for t in thresholds]
+    points = [("strict", settings.decisions.semantic_cache_threshold)] + [("loose",
+                                                                           t) for t in thresholds]
     out = []
     for mode, threshold in tqdm(points, desc="semantic mode and threshold", unit="point"):
         policy = replace(policy_for(settings, mode), threshold=threshold)

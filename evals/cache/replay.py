@@ -98,7 +98,7 @@ def cache_settings(*, query_ttl_s: int, semantic_threshold: float,
         cache_enabled=True, semantic_cache_enabled=True, query_cache_ttl_s=int(query_ttl_s),
         semantic_cache_threshold=semantic_threshold, **overrides)
     settings = resolve(settings)
-    server, redis_url = settings.database_url, settings.redis_url
+    server, redis_url = settings.services.database_url, settings.services.redis_url
     assert server and redis_url
     if database is not None:
         settings = settings.with_overrides(

@@ -102,7 +102,7 @@ def collect(pipeline: Pipeline, pairs: Sequence[Mapping[str, object]], *, depth:
             key = (str(pair["user_id"]), text)
             if key not in found:
                 chunks = pipeline.parts.store.search(
-                    key[0], vectors[text], settings.top_k, query_text=text, params=params,
+                    key[0], vectors[text], settings.retrieval.top_k, query_text=text, params=params,
                     filters=pipeline.scope.filters_for(key[0], text))  # as the pipeline
                 found[key] = rules.Evidence.of(chunks, depth)
     return [PairEvidence(p, float(np.dot(vectors[str(p["a"])], vectors[str(p["b"])])),

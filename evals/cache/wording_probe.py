@@ -102,7 +102,7 @@ def ask(pipeline: Pipeline, asked: Sequence[Wording]) -> pd.DataFrame:
         key = (w.user_id, w.question)
         if key not in found:
             found[key] = parts.store.search(
-                w.user_id, vectors[w.question], settings.top_k, query_text=w.question,
+                w.user_id, vectors[w.question], settings.retrieval.top_k, query_text=w.question,
                 params=settings.retrieval,
                 filters=pipeline.scope.filters_for(w.user_id, w.question))
         if w.user_id not in versions:

@@ -22,10 +22,11 @@ FORMAT_VERSION = "1"  # of the .npz files (texts, vectors, version)
 
 def runtime_key(settings: Settings) -> str:
     """The folder of the vectors that ``settings``' embedder makes (one per runtime)."""
-    precision = f"-{settings.openvino_precision}" if settings.embedding_backend == "openvino" \
-        else ""
-    model = settings.embedding_model.rsplit("/", 1)[-1]
-    return f"{model}-{settings.embedding_backend}{precision}"
+    embedding = settings.embedding
+    precision = (f"-{embedding.openvino_precision}"
+                 if embedding.embedding_backend == "openvino" else "")
+    model = settings.embedding.embedding_model.rsplit("/", 1)[-1]
+    return f"{model}-{settings.embedding.embedding_backend}{precision}"
 
 
 def embed_texts(texts: Sequence[str], embed: Embed | None = None,

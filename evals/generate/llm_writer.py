@@ -66,7 +66,8 @@ def endpoint_settings(settings: Settings | None = None) -> Settings:
 
     if settings is None:
         settings = Settings()  # type: ignore[call-arg]  # the user's RAG_* / HF_TOKEN variables
-    if settings.llm != "hf" or (not settings.llm_base_url and settings.hf_token is None):
+    calls = settings.model_calls
+    if settings.generation.llm != "hf" or (not calls.llm_base_url and calls.hf_token is None):
         raise GenerateError(NO_ENDPOINT)
     return settings
 
@@ -176,12 +177,13 @@ def write_items(libraries: Sequence[Library], seed: int, settings: Settings | No
 
     settings = endpoint_settings(settings)
     client = make_client(settings.model_calls)
-    written, failures = Written(model=settings.llm_model), []
+    written, failures = Written(model=settings.generation.llm_model), []
     for lib in libraries:
         checker = Checker(lib, written)
         for note in lib.notes:
             try:
-                out = client.chat_completion(messages_for(note), model=settings.llm_model,
+                out = client.chat_completion(messages_for(note),
+                                             model=settings.generation.llm_model,
                                              temperature=0.0, seed=seed,
                                              max_tokens=MAX_TOKENS, stream=False)
                 text = out.choices[0].message.content or ""
@@ -193,7 +195,7 @@ def write_items(libraries: Sequence[Library], seed: int, settings: Settings | No
                 failures.append(str(error))
                 written.dropped["notes without a reply"] += 1
                 continue
-            model = str(getattr(out, "model", None) or settings.llm_model)
+            model = str(getattr(out, "model", None) or settings.generation.llm_model)
             written.model = model
             reply = parse_reply(text)
             if reply is None:

@@ -64,12 +64,14 @@ def judge_config(settings: Settings | None = None) -> JudgeConfig | None:
     if settings is None:
 
         settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
-    if settings.llm != "hf":
+    if settings.generation.llm != "hf":
         return None
-    token = settings.hf_token.get_secret_value() if settings.hf_token else ""
-    if not settings.llm_base_url and not token:
+    hf_token = settings.model_calls.hf_token
+    token = hf_token.get_secret_value() if hf_token else ""
+    if not settings.model_calls.llm_base_url and not token:
         return None
-    return JudgeConfig(model=settings.llm_model, base_url=settings.llm_base_url or HF_ROUTER,
+    return JudgeConfig(model=settings.generation.llm_model,
+                       base_url=settings.model_calls.llm_base_url or HF_ROUTER,
                        api_key=token or "unused")
 
 

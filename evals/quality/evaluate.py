@@ -179,7 +179,7 @@ def run_quality_eval(settings: Settings, qa: pd.DataFrame, sample: int = 0, *, s
     rows: list[dict[str, object]] = []
     contexts: list[tuple[list[str], list[str]] | None] = []
     for item in _progress(items, label, progress):
-        answer = pipe.ask(item["user_id"], item["question"], top_k=settings.top_k)
+        answer = pipe.ask(item["user_id"], item["question"], top_k=settings.retrieval.top_k)
         texts = figures.retrieved_texts(answer)  # what the answer retrieved and sent: answer.debug
         row = score_answer(item, answer, owners, list(texts.values()))
         row["packed_texts"], row["context_tokens"], sent = packed = figures.packed(answer)

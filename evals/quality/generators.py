@@ -88,9 +88,9 @@ def _start_local(base: Settings, log_dir: str | Path | None, threads: int,
     from rag_core.devservers.local_model import MODEL_ID
     from rag_core.devservers.local_server import start_local_llm
 
-    log = Path(log_dir or Path(base.state_dir) / "logs") / "local-llm.log"
+    log = Path(log_dir or Path(base.services.state_dir) / "logs") / "local-llm.log"
     stack = ExitStack()
-    url = stack.enter_context(start_local_llm(base.state_dir, log, threads=threads,
+    url = stack.enter_context(start_local_llm(base.services.state_dir, log, threads=threads,
                                               quantize=quantize))
     session = GeneratorSession("local", base.with_overrides(
         llm="hf", llm_base_url=f"{url}/v1", llm_model=MODEL_ID, **LOCAL_OVERRIDES), url)
@@ -102,11 +102,12 @@ def _start_local(base: Settings, log_dir: str | Path | None, threads: int,
 def _hf_from_environment(base: Settings) -> Settings:
 
     env = Settings()  # type: ignore[call-arg]  # the user's RAG_* / HF_TOKEN variables
-    if not env.llm_base_url and env.hf_token is None:
+    if not env.model_calls.llm_base_url and env.model_calls.hf_token is None:
         raise ValueError("generator 'hf' needs RAG_LLM_BASE_URL (any OpenAI-compatible "
                          "server) or HF_TOKEN in the environment")
-    return base.with_overrides(llm="hf", llm_base_url=env.llm_base_url,
-                               llm_model=env.llm_model, hf_token=env.hf_token)
+    return base.with_overrides(llm="hf", llm_base_url=env.model_calls.llm_base_url,
+                               llm_model=env.generation.llm_model,
+                               hf_token=env.model_calls.hf_token)
 
 
 @contextmanager

@@ -53,7 +53,7 @@ def collect(pipeline: Pipeline, qa: pd.DataFrame, mode: str | None = None,
     for item, vector in zip(items, vectors, strict=True):
         filters = (pipeline.scope.filters_for(item["user_id"], item["question"]) if narrow
                    else NO_FILTERS)
-        chunks = parts.store.search(item["user_id"], vector, top_k or settings.top_k,
+        chunks = parts.store.search(item["user_id"], vector, top_k or settings.retrieval.top_k,
                                     query_text=item["question"], params=params, filters=filters)
         out.append(Retrieved(item, tuple(chunks), facts[item["user_id"]]))
     return out

@@ -134,7 +134,7 @@ class VectorMemo:
 
 def folder_of(settings: Settings) -> Path:
     """Where a state folder keeps what runs reuse (this memo, ``evals/quality/reuse.py``)."""
-    return Path(settings.state_dir) / "reuse"
+    return Path(settings.services.state_dir) / "reuse"
 
 
 def memo_for(settings: Settings, embedder: Embedder) -> VectorMemo | None:

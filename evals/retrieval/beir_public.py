@@ -102,7 +102,8 @@ def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: 
     root = Path(data_dir) if data_dir else find_data_dir(names)
     own = parts is None and any(data_status(root / name, split)[0] for name in names)
     if own:
-        parts = beir_parts(settings.state_dir if settings is not None else None, base=settings)
+        parts = beir_parts(settings.services.state_dir if settings is not None else None,
+                           base=settings)
     try:
         return _run_sets(names, root, split, max_queries, max_docs, seed, parts, progress)
     finally:

@@ -146,7 +146,7 @@ def query_inputs(parts: Parts, ds: BeirSet, cache_dir: str | Path
     from rag_core.safety.guard import validate_query
 
     ids = sorted(ds.queries)
-    limit = parts.settings.max_query_chars
+    limit = parts.settings.services.max_query_chars
     texts = [validate_query(user_of(ds), fit_query(ds.queries[q], limit), parts.counter,
                             parts.settings, sanitiser=parts.sanitiser).text for q in ids]
     embedder = CachedEmbedder(parts.embedder, cache_dir, vector_numerics(parts.settings.embedding))
@@ -248,7 +248,7 @@ def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", 
 def cache_dir_for(parts: Parts, folder: str | Path) -> Path:
     """Where a set's vectors are cached: ``<state_dir>/beir/<set>`` (the shared sets are
     read-only, and a fresh clone's run embeds each text once, the next runs none)."""
-    return Path(parts.settings.state_dir) / "beir" / Path(folder).name
+    return Path(parts.settings.services.state_dir) / "beir" / Path(folder).name
 
 
 class BeirResult(TypedDict):

@@ -160,7 +160,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
     n = len(corpus)
     qv, qu = queries.vectors, queries.user_ids
     table = f"bench_{n}_{seed}"
-    kind = settings.hnsw_vector_type  # the headline index is the service's
+    kind = settings.index.hnsw_vector_type  # the headline index is the service's
     dim = halfvec_dim(kind, qv)
     with connect(url) as conn:
         builds, sweep, truth = measure_size(conn, table, corpus.vectors, qv, corpus.user_ids,
@@ -227,7 +227,7 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                            type_builds), vector_type=kind,
                        scale=pd.DataFrame(scale_rows), recommended_ef_search=ef,
                        main_pair=(m0, efc0), corpus_size=n, paired=paired, notes=notes,
-                       default_ef_search=int(settings.hnsw_ef_search))
+                       default_ef_search=int(settings.retrieval.hnsw_ef_search))
 
 
 def _server_of(url: str) -> str:

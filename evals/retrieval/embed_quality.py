@@ -200,8 +200,8 @@ def golden_quality(backends: Sequence[str] = BACKENDS, modes: Sequence[str] = ("
     for backend in backends:
         settings = services.resolve(eval_settings(state_dir=state_dir,
                                                   embedding_backend=backend))
-        assert settings.database_url is not None
-        url = services.ensure_database(settings.database_url, f"embed_quality_{backend}")
+        assert settings.services.database_url is not None
+        url = services.ensure_database(settings.services.database_url, f"embed_quality_{backend}")
         pipe = build_pipeline(settings.with_overrides(database_url=url))
         golden.ensure_ingested(pipe)
         frame = compare_modes(pipe, qa, modes, progress=progress)

@@ -47,8 +47,8 @@ def server_url(state_dir: str | Path | None = None) -> str:
     """The URL of the (embedded, started if needed) PostgreSQL, as the quality notebook's."""
 
     settings = services.resolve(bench_settings(state_dir))
-    assert settings.database_url
-    return settings.database_url
+    assert settings.services.database_url
+    return settings.services.database_url
 
 
 def connect(url: str) -> Conn:

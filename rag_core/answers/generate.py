@@ -130,4 +130,4 @@ def _model_of(generator: object, settings: Settings) -> tuple[str, str | None]:
         if isinstance(model, str) and calls is not None:
             return model, calls.llm_base_url
         generator = getattr(generator, "inner", None)
-    return settings.llm_model, settings.llm_base_url
+    return settings.generation.llm_model, settings.model_calls.llm_base_url

@@ -176,7 +176,7 @@ def user_hash(key: bytes, user_id: str) -> str:
 
 def query_log_key(settings: Settings) -> bytes | None:
     """``RAG_QUERY_LOG_KEY`` as bytes, or None: then the key kept in PostgreSQL is used."""
-    given = settings.query_log_key
+    given = settings.observability.query_log_key
     return given.get_secret_value().encode() if given is not None else None
 
 
@@ -193,7 +193,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
     query log line when ``RAG_QUERY_LOG`` is on (written by a background thread)."""
     source = source_of(run, answer)
     settings = parts.settings
-    if settings.query_log and run.query is not None:
+    if settings.observability.query_log and run.query is not None:
         _writer(parts.records).put(LoggedQuery(
             at=datetime.now(UTC), user_hash="", question=run.query.text, outcome=source,
             cost_usd=answer.cost_usd), run.user_id, query_log_key(settings))
@@ -211,7 +211,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
             if origin is not None else None))
         if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
             parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS,
-                                settings.feedback_days)
+                                settings.observability.feedback_days)
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         obs.log_event(log, logging.WARNING, "answer record not kept",
                       error=type(exc).__name__)

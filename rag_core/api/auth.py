@@ -115,22 +115,22 @@ def weak_secret_reason(secret: str) -> str | None:
 
 def check_auth_settings(settings: Settings) -> None:
     """Refuse to start with an identity set-up that anyone could forge (``InvalidSettings``)."""
-    if not settings.auth_enabled:
+    if not settings.auth.auth_enabled:
         if settings.profile != "dev":
             raise InvalidSettings("RAG_AUTH_ENABLED=false is only allowed in the dev profile")
         return
-    if settings.jwt_algorithm == "HS256":
-        reason = weak_secret_reason(settings.jwt_secret.get_secret_value())
+    if settings.auth.jwt_algorithm == "HS256":
+        reason = weak_secret_reason(settings.auth.jwt_secret.get_secret_value())
         if reason and settings.profile == "prod":
             raise InvalidSettings(f"{reason}; {SECRET_HELP}")
         return
-    if not settings.jwt_public_key and not settings.jwt_jwks_url:
-        raise InvalidSettings(f"RAG_JWT_ALGORITHM={settings.jwt_algorithm} needs "
+    if not settings.auth.jwt_public_key and not settings.auth.jwt_jwks_url:
+        raise InvalidSettings(f"RAG_JWT_ALGORITHM={settings.auth.jwt_algorithm} needs "
                               "RAG_JWT_PUBLIC_KEY or RAG_JWT_JWKS_URL")
-    if settings.profile == "prod" and not (settings.jwt_issuer and settings.jwt_audience):
+    if settings.profile == "prod" and not (settings.auth.jwt_issuer and settings.auth.jwt_audience):
         raise InvalidSettings("tokens signed elsewhere need RAG_JWT_ISSUER and RAG_JWT_AUDIENCE "
                               "in the prod profile (a token for another service must not pass)")
-    if settings.jwt_public_key and not settings.jwt_jwks_url:
+    if settings.auth.jwt_public_key and not settings.auth.jwt_jwks_url:
         _public_key(settings.auth)  # a missing key file is a startup error, not a 401 per request
 
 
@@ -150,21 +150,21 @@ def _public_key(settings: Auth) -> str:
 
 def issue_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
     """A signed HS256 token for local use and load tests, living at most ``jwt_max_ttl_s``."""
-    if settings.jwt_algorithm != "HS256":
+    if settings.auth.jwt_algorithm != "HS256":
         raise InvalidArgument("Tokens can only be issued with an HS256 secret; this service "
-                              f"verifies {settings.jwt_algorithm} tokens issued elsewhere.")
+                              f"verifies {settings.auth.jwt_algorithm} tokens issued elsewhere.")
     if not USER_ID.fullmatch(user_id):
         raise InvalidArgument("The user id must be 1-128 letters, digits or . _ @ : -")
-    if not 1 <= ttl_s <= settings.jwt_max_ttl_s:
-        raise InvalidArgument(f"--ttl must be between 1 and {settings.jwt_max_ttl_s} seconds "
+    if not 1 <= ttl_s <= settings.auth.jwt_max_ttl_s:
+        raise InvalidArgument(f"--ttl must be between 1 and {settings.auth.jwt_max_ttl_s} seconds "
                               "(RAG_JWT_MAX_TTL_S); the service refuses longer-lived tokens.")
     now = int(time.time())
     claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + int(ttl_s)}
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    if settings.jwt_audience:
+    if settings.auth.jwt_issuer:
+        claims["iss"] = settings.auth.jwt_issuer
+    if settings.auth.jwt_audience:
         claims["aud"] = _audiences(settings.auth)[0]
-    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    return jwt.encode(claims, settings.auth.jwt_secret.get_secret_value(), algorithm="HS256")
 
 
 # --- verifying ---------------------------------------------------------------------------------

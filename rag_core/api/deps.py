@@ -74,7 +74,7 @@ async def current_caller(request: Request, credentials: Credentials) -> Caller:
     The settings are read here, not declared as a dependency: each level of dependencies
     costs FastAPI several microseconds per request, and this runs on every cached answer."""
     settings = await get_settings(request)
-    if not settings.auth_enabled:
+    if not settings.auth.auth_enabled:
         user = request.headers.get("x-user-id", "dev")
         if not USER_ID.fullmatch(user):
             raise Unauthorized("X-User-ID is not a valid user id.")
@@ -84,7 +84,7 @@ async def current_caller(request: Request, credentials: Credentials) -> Caller:
         token = credentials.credentials if credentials else bearer(
             request.headers.get("authorization"))
         claims = (await run_in_threadpool(verify_claims, settings.auth, token)
-                  if settings.jwt_jwks_url
+                  if settings.auth.jwt_jwks_url
                   else verify_claims(settings.auth, token))  # a key fetch must not block the loop
     return Caller(str(claims["sub"]), frozenset(scopes(claims)))
 

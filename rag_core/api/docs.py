@@ -24,7 +24,8 @@ OPENAPI = "/openapi.json"
 
 
 def docs_enabled(settings: Settings) -> bool:
-    return settings.api_docs if settings.api_docs is not None else settings.profile != "prod"
+    api_docs = settings.services.api_docs
+    return api_docs if api_docs is not None else settings.profile != "prod"
 
 
 def assets_dir() -> Path:

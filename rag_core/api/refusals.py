@@ -30,7 +30,7 @@ def caller(scope: Scope) -> str | None:
         return str(claims["sub"])
     app = scope.get("app")
     settings = getattr(getattr(app, "state", None), "settings", None)
-    if settings is not None and not settings.auth_enabled:
+    if settings is not None and not settings.auth.auth_enabled:
         user = Headers(scope=scope).get("x-user-id", "dev")
         return user if USER_ID.fullmatch(user) else None
     return None

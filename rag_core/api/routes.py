@@ -55,7 +55,8 @@ async def healthz() -> dict[str, str]:
 def operator_may_see(request: Request, settings: Settings) -> bool:
     """Whether the caller may read operational detail on the API port: the rule of
     ``/metrics`` (the metrics token when one is set; without one, every profile but prod)."""
-    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    secret = settings.observability.metrics_token
+    token = secret.get_secret_value() if secret else ""
     if not token:
         return settings.profile != "prod"
     given = request.headers.get("authorization", "").partition(" ")[2].strip()
@@ -92,9 +93,10 @@ async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
     """Prometheus text. With ``RAG_METRICS_TOKEN`` set: ``Authorization: Bearer <token>``;
     with ``RAG_METRICS_PORT``: on that port only. The prod profile serves nothing here
     without a token."""
-    if settings.metrics_port:
-        raise NotFound(f"Metrics are served on port {settings.metrics_port}.")
-    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if settings.observability.metrics_port:
+        raise NotFound(f"Metrics are served on port {settings.observability.metrics_port}.")
+    secret = settings.observability.metrics_token
+    token = secret.get_secret_value() if secret else ""
     if token:
         if not operator_may_see(request, settings):
             raise Unauthorized("The metrics token is missing or wrong.")
@@ -269,7 +271,7 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
     def gather() -> dict[str, Any]:
         spent, reserved = parts.ledger.spend(user), parts.ledger.reserved(user)
         saved = parts.ledger.saved(user)
-        budget = settings.user_daily_budget_usd
+        budget = settings.money.user_daily_budget_usd
         return {
             "user_id": user,
             "notes": {"count": len(parts.store.list_notes(user)),

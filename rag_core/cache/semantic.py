@@ -53,8 +53,8 @@ def policy_for(settings: Settings, mode: str | None = None) -> Policy:
     question whose canonical form is the new one's (``semantic_canonical``), nothing else;
     ``loose``: that, else a candidate at cosine >= the threshold that passes the rules of
     ``semantic_rules``; ``off`` decides like ``strict`` but is never asked."""
-    return _policy(settings.semantic_cache_threshold, settings.embedding_model,
-                   mode or settings.semantic_mode)
+    return _policy(settings.decisions.semantic_cache_threshold, settings.embedding.embedding_model,
+                   mode or settings.decisions.semantic_mode)
 
 
 def _policy(threshold: float, model: str, mode: str) -> Policy:
@@ -73,14 +73,15 @@ def semantic_for(client: RedisClient | None, settings: Settings, *,
                  judge: SemanticJudge | None = None) -> SemanticCache:
     """The semantic cache of ``settings``: its judge (the rules of their mode unless
     ``judge`` is given, ``parts.build_judges``), and the layer's bound."""
-    return SemanticCache(client, judge or judge_for(settings), settings.layer_bound(LAYER),
+    return SemanticCache(client, judge or judge_for(settings), settings.caches.layer_bound(LAYER),
                          clock, counters)
 
 
 def judge_for(settings: Settings) -> SemanticJudge:
     """The default semantic judge: the rules of ``settings``' mode."""
-    return ModeJudge(settings.semantic_cache_threshold, settings.embedding_model,
-                     settings.semantic_mode)
+    return ModeJudge(settings.decisions.semantic_cache_threshold,
+                     settings.embedding.embedding_model,
+                     settings.decisions.semantic_mode)
 
 
 @dataclass(frozen=True)

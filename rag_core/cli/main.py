@@ -81,7 +81,7 @@ def cmd_services(args: argparse.Namespace) -> int:
         ends = services.ensure_services(settings)
         print(f"postgres ({ends.postgres}): {services._mask(ends.database_url)}")
         print(f"redis    ({ends.redis}): {ends.redis_url}")
-        print(f"state dir: {Path(settings.state_dir).resolve()}")
+        print(f"state dir: {Path(settings.services.state_dir).resolve()}")
     elif args.action == "down":
         stopped = services.stop_all(settings)
         for name, done in stopped.items():
@@ -188,7 +188,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for i, row in enumerate(rows, start=1):
         if args.explain:
-            print(explain(i, row, settings.lexical_ranker))
+            print(explain(i, row, settings.retrieval.lexical_ranker))
             continue
         ranks = f"dense #{row['dense_rank']} lexical #{row['lexical_rank']}" \
             if row["fused_score"] is not None else ""

@@ -20,7 +20,8 @@ def cmd_mock_llm(args: argparse.Namespace) -> int:
 def cmd_local_llm(args: argparse.Namespace) -> int:
     from rag_core.devservers.local_server import serve_local
 
-    serve_local(args.port, host=args.host, state_dir=_settings().state_dir, threads=args.threads,
+    serve_local(args.port, host=args.host, state_dir=_settings().services.state_dir,
+                threads=args.threads,
                 quantize=args.quantize)
     return 0
 
@@ -44,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False,
                 timeout_keep_alive=args.keep_alive or fixed.KEEP_ALIVE_S,
-                timeout_worker_healthcheck=settings.worker_healthcheck_s)
+                timeout_worker_healthcheck=settings.services.worker_healthcheck_s)
     return 0
 
 
@@ -57,7 +58,7 @@ def _multiprocess_metrics(settings: Settings, port: int) -> None:
 
     if os.environ.get(MULTIPROC_ENV):
         return
-    folder = Path(settings.state_dir).resolve() / f"prometheus-{port}"
+    folder = Path(settings.services.state_dir).resolve() / f"prometheus-{port}"
     shutil.rmtree(folder, ignore_errors=True)  # counts of an earlier run would add up
     folder.mkdir(parents=True)
     os.environ[MULTIPROC_ENV] = str(folder)

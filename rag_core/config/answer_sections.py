@@ -104,6 +104,11 @@ class Decisions(Section):
         "cosine floor of a semantic-cache candidate; the rules of "
         "rag_core/decisions/semantic_rules.py decide the rest (0.60 from the dev split)"))
 
+    @property
+    def semantic_cache_enabled(self) -> bool:
+        """The semantic cache is on (``RAG_SEMANTIC_MODE`` not ``off``)."""
+        return self.semantic_mode != "off"
+
 
 class Generation(Section):
     """What writes the answer: the generator, the model it asks and how it samples."""

@@ -2,9 +2,8 @@
 measurement behind a default varies them as settings. Code reads them here at run time
 (``fixed.NAME``), so a test may patch one.
 
-``RETIRED`` maps each old setting name to its constant: a flat read (``settings.keep_alive_s``)
-still answers with the value, an old ``RAG_*`` variable logs a warning at start, and naming one
-in ``with_overrides`` or ``--param settings=`` is an error.
+``RETIRED`` maps each old setting name to its constant: an old ``RAG_*`` variable logs a
+warning at start, and naming one in ``with_overrides`` or ``--param settings=`` is an error.
 """
 
 from __future__ import annotations

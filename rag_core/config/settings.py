@@ -3,10 +3,11 @@ one section per concern (``settings.retrieval``, ``settings.caches``, ...).
 
 Every field keeps one flat name, unique across the sections: ``RAG_<FIELD>`` in the environment
 (a few well-known names such as ``DATABASE_URL`` without prefix, and ``RAG_RETRIEVAL`` for the
-retrieval mode), ``Settings(top_k=3)``, ``with_overrides(top_k=3)`` and a flat read
-``settings.top_k`` (the same value as ``settings.retrieval.top_k``). A name that is no field is
-an error. The profile (``RAG_PROFILE`` = dev | prod | ci) changes the defaults of the fields it
-names, but never a value that was set explicitly.
+retrieval mode), ``Settings(top_k=3)``,
+``with_overrides(top_k=3)`` and ``--param settings=``: the edges where
+users type names. Code reads ``settings.<section>.<field>`` (typed; there is no flat alias). A
+name that is no field is an error. The profile (``RAG_PROFILE`` = dev | prod | ci) changes the
+defaults of the fields it names, but never a value that was set explicitly.
 """
 
 from __future__ import annotations
@@ -234,21 +235,13 @@ class Settings(BaseSettings):
     def _compose(cls, data: Any) -> Any:
         return compose(data) if isinstance(data, dict) else data
 
-    @property
-    def semantic_cache_enabled(self) -> bool:
-        """The semantic cache is on (``RAG_SEMANTIC_MODE`` not ``off``)."""
-        return self.semantic_mode != "off"
-
-    def __getattr__(self, name: str) -> Any:
-        """A flat read: ``settings.top_k`` is ``settings.retrieval.top_k``; a retired
-        setting reads as its constant."""
-        section = FIELDS.get(name)
-        if section is not None:
-            return getattr(self.__dict__[section], name)
-        if name in fixed.RETIRED:
-            return fixed.value(name)
-        # pydantic's own: private attributes, else AttributeError
-        return super().__getattr__(name)  # type: ignore[misc]
+    def flat_value(self, name: str) -> object:
+        """The value of the setting a user names flatly (``top_k``): for the edges that take
+        flat names (``--param settings=``, the harness's knobs); code reads
+        ``settings.<section>.<field>``."""
+        if name == "profile":
+            return self.profile
+        return getattr(getattr(self, FIELDS[name]), name)
 
     @classmethod
     def flat_fields(cls) -> dict[str, FieldInfo]:
@@ -257,19 +250,7 @@ class Settings(BaseSettings):
 
     def flat_dump(self) -> dict[str, Any]:
         """Every setting's value by its flat name (secrets stay SecretStr)."""
-        return {name: getattr(self, name) for name in flat_names()}
-
-    def layer_bound(self, layer: str) -> int:
-        """The most entries the cache layer ``layer`` may hold, across all users."""
-        return self.caches.layer_bound(layer)
-
-    @property
-    def embedded_postgres(self) -> bool:
-        return self.services.embedded_postgres
-
-    @property
-    def embedded_redis(self) -> bool:
-        return self.services.embedded_redis
+        return {name: self.flat_value(name) for name in flat_names()}
 
     @property
     def model_cache_path(self) -> Path:

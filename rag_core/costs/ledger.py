@@ -73,8 +73,8 @@ def ledger_for(client: RedisClient | None, settings: Settings, costs: CostStore 
                queue: CostQueue | None = None, day: Callable[[], str] = today) -> CostLedger:
     """The ledger of ``settings``: their money section, and the queue of cost rows in their
     state folder unless ``queue`` is given."""
-    return CostLedger(client, settings.money, costs,
-                      queue or CostQueue(Path(settings.state_dir).resolve() / "cost-queue"), day)
+    queue = queue or CostQueue(Path(settings.services.state_dir).resolve() / "cost-queue")
+    return CostLedger(client, settings.money, costs, queue, day)
 
 
 class CostLedger:

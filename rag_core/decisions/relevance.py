@@ -24,8 +24,8 @@ class RelevancePolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelevancePolicy:
-        return cls(floor=settings.similarity_threshold, facts=fixed.RELEVANCE_NAMES,
-                   model=settings.embedding_model)
+        return cls(floor=settings.decisions.similarity_threshold, facts=fixed.RELEVANCE_NAMES,
+                   model=settings.embedding.embedding_model)
 
 
 @dataclass(frozen=True)

@@ -43,14 +43,15 @@ def build_embedder(settings: Settings) -> Embedder:
     from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
     from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
 
-    common = (settings.embedding_model, settings.embedding_dim, settings.embedding_batch_size)
-    if settings.embedding_backend == "torch":
-        return SentenceTransformerEmbedder(*common, threads=settings.embedding_threads)
-    if settings.embedding_backend == "onnx":
+    common = (settings.embedding.embedding_model, settings.embedding.embedding_dim,
+              settings.embedding.embedding_batch_size)
+    if settings.embedding.embedding_backend == "torch":
+        return SentenceTransformerEmbedder(*common, threads=settings.embedding.embedding_threads)
+    if settings.embedding.embedding_backend == "onnx":
         return OnnxRuntimeEmbedder(*common, settings.model_cache_path,
-                                   threads=settings.embedding_threads)
+                                   threads=settings.embedding.embedding_threads)
     return OpenVinoEmbedder(*common, settings.model_cache_path,
-                            threads=settings.embedding_threads,
-                            precision=settings.openvino_precision)
+                            threads=settings.embedding.embedding_threads,
+                            precision=settings.embedding.openvino_precision)
 
 

@@ -87,10 +87,10 @@ def stored_hash(note: Note, settings: Settings) -> str:
     parts = (
         PIPELINE_VERSION,
         note_hash(note),
-        settings.embedding_model,
-        str(settings.embedding_dim),
-        str(settings.chunk_tokens),
-        str(settings.chunk_overlap_tokens),
+        settings.embedding.embedding_model,
+        str(settings.embedding.embedding_dim),
+        str(settings.embedding.chunk_tokens),
+        str(settings.embedding.chunk_overlap_tokens),
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -128,8 +128,8 @@ def ingest_notes(
                 report.unchanged += 1
                 report.statuses[note.id] = "unchanged"
                 continue
-            drafts = chunk_note(note, counter, settings.chunk_tokens,
-                                settings.chunk_overlap_tokens)
+            drafts = chunk_note(note, counter, settings.embedding.chunk_tokens,
+                                settings.embedding.chunk_overlap_tokens)
             if not drafts:
                 raise InvalidNote(f"note {note.id!r}: empty body")
             pending.append(_Pending(note, digest, drafts))
@@ -141,7 +141,7 @@ def ingest_notes(
                   desc=f"embedding notes of {user_id}") as bar, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             in_flight: Future[list[UpsertResult]] | None = None
-            for group in _groups(pending, settings.embedding_batch_size * GROUP_BATCHES):
+            for group in _groups(pending, settings.embedding.embedding_batch_size * GROUP_BATCHES):
                 items = _embed(embedder, settings, group, bar)
                 if in_flight is not None:
                     _count(in_flight.result(), report)
@@ -217,7 +217,7 @@ def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
     # process's few embedding places held meanwhile (``embed_slots``)
     with embed_slots.SLOTS.held():
         vectors = np.asarray(embedder.embed(texts, progress=False)) if texts else \
-            np.zeros((0, settings.embedding_dim))
+            np.zeros((0, settings.embedding.embedding_dim))
     bar.update(len(texts))
     items, offset = [], 0
     for p in group:

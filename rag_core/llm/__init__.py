@@ -33,7 +33,7 @@ def build_generator(settings: Settings, redis_client: Any = None, *,
     from rag_core.llm.resilience import ResilientGenerator
 
     inner: Generator
-    if settings.llm == "hf":
+    if settings.generation.llm == "hf":
         from rag_core.llm.hf import hf_generator
 
         inner = hf_generator(settings, llm_client)

@@ -75,7 +75,7 @@ def connect(url: str, mode: RedisMode = "standalone", *, timeout_s: float = 0.25
 def shared_client(url: str, settings: Settings) -> RedisClient:
     """One shared client (and connection pools) per URL and mode per process; values stay
     bytes."""
-    mode: RedisMode = settings.redis_mode
+    mode: RedisMode = settings.services.redis_mode
     with _clients_lock:
         client = _clients.get((mode, url))
         if client is None:
@@ -86,7 +86,8 @@ def shared_client(url: str, settings: Settings) -> RedisClient:
 
 def client_for(settings: Settings) -> RedisClient | None:
     """The shared client of ``settings.redis_url`` (None when Settings name no Redis)."""
-    return shared_client(settings.redis_url, settings) if settings.redis_url else None
+    return shared_client(settings.services.redis_url,
+                         settings) if settings.services.redis_url else None
 
 
 def slot_owner(client: RedisClient, key: str) -> str:

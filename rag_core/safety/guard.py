@@ -85,9 +85,10 @@ def validate_query(user_id: str, text: object, counter: TokenCounter, settings: 
         raise InvalidQuery("The question must be text.")
     if not text.strip():
         raise InvalidQuery("The question is empty.")
-    if len(text) > settings.max_query_chars:
+    if len(text) > settings.services.max_query_chars:
         raise InvalidQuery(
-            f"The question is {len(text)} characters long; the limit is {settings.max_query_chars}."
+            f"The question is {len(text)} characters long; the limit is "
+            f"{settings.services.max_query_chars}."
         )
     bad = bad_code_point(text)
     if bad:
@@ -98,7 +99,7 @@ def validate_query(user_id: str, text: object, counter: TokenCounter, settings: 
     if not _WORD.search(visible):
         raise InvalidQuery("The question has no letters or digits.")
     checked = sanitise(text) if sanitiser else Sanitised(visible, ())
-    limited, truncated = counter.truncate(checked.text, settings.query_token_budget)
+    limited, truncated = counter.truncate(checked.text, settings.tokens.query_token_budget)
     return Query(
         user_id=user_id,
         text=limited,

@@ -14,7 +14,7 @@ import pytest
 from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.parts import Parts
 
 pytestmark = pytest.mark.anyio
@@ -178,7 +178,7 @@ async def test_an_answer_says_why_in_cache_reason(client: httpx.AsyncClient) -> 
 
 async def test_bodies_over_the_limit_are_refused_before_auth(
         client: httpx.AsyncClient, app_settings: Settings) -> None:
-    big = b'{"query": "' + b"x" * (app_settings.max_body_bytes + 10) + b'"}'
+    big = b'{"query": "' + b"x" * (fixed.MAX_BODY_BYTES + 10) + b'"}'
     r = await client.post("/v1/query", content=big,
                           headers={"Content-Type": "application/json"})  # no token at all
     assert r.status_code == 413 and r.json()["error"]["code"] == "TOO_LARGE"
@@ -190,7 +190,7 @@ async def test_bodies_over_the_limit_are_refused_before_auth(
 
     r = await client.post("/v1/query", content=chunks(), headers=auth())
     assert r.status_code == 413
-    note = {**NOTE, "body": "y" * (app_settings.max_body_bytes * 2)}
+    note = {**NOTE, "body": "y" * (fixed.MAX_BODY_BYTES * 2)}
     r = await client.put("/v1/notes/big", json=note, headers=auth())
     assert r.status_code == 200  # a note may be larger than a question
 
@@ -224,7 +224,7 @@ async def test_requests_turned_away_before_the_pipeline_count_in_the_day(
     for headers in ({}, {"Authorization": "Bearer abc.def.ghi"}, auth("cleo", exp=1)):
         r = await client.post("/v1/query", json={"query": "faith"}, headers=headers)
         assert r.status_code == 401
-    big = b'{"query": "' + b"x" * (app_settings.max_body_bytes + 10) + b'"}'
+    big = b'{"query": "' + b"x" * (fixed.MAX_BODY_BYTES + 10) + b'"}'
     r = await client.post("/v1/query", content=big, headers={
         "Content-Type": "application/json", **auth("cleo")})  # refused before the token is read
     assert r.status_code == 413

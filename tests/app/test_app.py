@@ -45,7 +45,7 @@ async def test_query_with_valid_token(client: httpx.AsyncClient, app_settings: S
 async def test_bad_tokens_get_401_with_code(client: httpx.AsyncClient, app_settings: Settings,
                                             kind: str) -> None:
     now = int(time.time())
-    secret = app_settings.jwt_secret.get_secret_value()
+    secret = app_settings.auth.jwt_secret.get_secret_value()
     tokens = {
         "expired": jwt.encode({"sub": "amara", "exp": now - 3600}, secret, algorithm="HS256"),
         "forged": jwt.encode({"sub": "amara", "exp": now + 3600},

@@ -26,20 +26,20 @@ LAST_LINE = re.compile(r"^cache: (\w+=\w+ ?)+ \| cost \$\d+\.\d{6} \| \d+ ms \| 
 @pytest.fixture(scope="module")
 def served(app_parts: Any, app_settings: Settings, short_tmp: Path) -> Iterator[ServedApp]:
     work = short_tmp / f"ask{uuid.uuid4().hex[:6]}"
-    env = clean_env(DATABASE_URL=str(app_settings.database_url),
-                    REDIS_URL=str(app_settings.redis_url), RAG_PROFILE="ci",
-                    RAG_STATE_DIR=str(app_settings.state_dir),
-                    RAG_JWT_SECRET=app_settings.jwt_secret.get_secret_value())
+    env = clean_env(DATABASE_URL=str(app_settings.services.database_url),
+                    REDIS_URL=str(app_settings.services.redis_url), RAG_PROFILE="ci",
+                    RAG_STATE_DIR=str(app_settings.services.state_dir),
+                    RAG_JWT_SECRET=app_settings.auth.jwt_secret.get_secret_value())
     with serve(work, env) as app:
         yield app
 
 
 @pytest.fixture
 def env(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name, value in (("DATABASE_URL", app_settings.database_url),
-                        ("REDIS_URL", app_settings.redis_url), ("RAG_PROFILE", "ci"),
-                        ("RAG_STATE_DIR", app_settings.state_dir),
-                        ("RAG_JWT_SECRET", app_settings.jwt_secret.get_secret_value())):
+    for name, value in (("DATABASE_URL", app_settings.services.database_url),
+                        ("REDIS_URL", app_settings.services.redis_url), ("RAG_PROFILE", "ci"),
+                        ("RAG_STATE_DIR", app_settings.services.state_dir),
+                        ("RAG_JWT_SECRET", app_settings.auth.jwt_secret.get_secret_value())):
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("RAG_SERVER_URL", raising=False)
     monkeypatch.delenv("RAG_SERVER_TOKEN", raising=False)

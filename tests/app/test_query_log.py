@@ -48,7 +48,7 @@ async def _ask(app: Any, settings: Settings, user: str, questions: list[str]) ->
 
 
 async def test_the_query_log_is_off_by_default(app_settings: Settings, app_parts: Any) -> None:
-    assert app_settings.query_log is False
+    assert app_settings.observability.query_log is False
     question = f"Who rebuilt the wall? ({question_tag()})"
     await _ask(create_app(app_settings, parts=app_parts), app_settings, "amara", [question])
     flush_query_log(app_parts.records)

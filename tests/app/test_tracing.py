@@ -114,11 +114,11 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     assert generate["tokens.output"] == attrs["tokens.output"]
     # the OpenTelemetry GenAI conventions, beside the attributes above
     assert generate["gen_ai.operation.name"] == "chat"
-    assert generate["gen_ai.request.model"] == app_settings.llm_model
+    assert generate["gen_ai.request.model"] == app_settings.generation.llm_model
     assert generate["gen_ai.provider.name"] == generate["gen_ai.system"] == "openai_compatible"
     assert generate["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
     assert generate["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
-    assert generate["gen_ai.request.max_tokens"] == app_settings.output_token_budget
+    assert generate["gen_ai.request.max_tokens"] == app_settings.tokens.output_token_budget
 
     # never the raw user id, query or token in any attribute
     token = headers["Authorization"].split()[1]

@@ -16,7 +16,7 @@ import pytest
 from rag_core.answers.feedback import VERDICTS_PER_WINDOW, export_verdicts
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.ingest.notes import parse_markdown
 from rag_core.store.records import AnswerRecord
 from tests.tags import question_tag
@@ -110,11 +110,11 @@ async def test_verdicts_older_than_the_retention_are_pruned(
         app_parts.records.add_answer(AnswerRecord(answer_id=answer_id, user_id=user,
                                                   source="llm"))
         give_verdict(app_parts, user, answer_id, "right")
-    with psycopg.connect(str(app_settings.database_url), autocommit=True) as conn:
+    with psycopg.connect(str(app_settings.services.database_url), autocommit=True) as conn:
         conn.execute("UPDATE answer_feedback SET created_at = now() - make_interval(days => %s)"
-                     " WHERE answer_id = %s", (app_settings.feedback_days + 1, old))
-    app_parts.records.prune(app_settings.answer_record_days, app_settings.query_log_days,
-                            app_settings.feedback_days)
+                     " WHERE answer_id = %s", (app_settings.observability.feedback_days + 1, old))
+    app_parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS,
+                            app_settings.observability.feedback_days)
     assert [v.answer_id for v in verdicts_of(app_parts, user)] == [fresh]
 
 
@@ -131,7 +131,7 @@ async def test_a_note_reads_back_as_written_also_from_before_bodies_were_kept(
     r = await client.get(f"/v1/notes/{source.id}", headers=auth(app_settings, "not-" + user))
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
 
-    with psycopg.connect(str(app_settings.database_url), autocommit=True) as conn:
+    with psycopg.connect(str(app_settings.services.database_url), autocommit=True) as conn:
         conn.execute("UPDATE notes SET body = NULL WHERE user_id = %s AND note_id = %s",
                      (user, source.id))
     r = await client.get(f"/v1/notes/{source.id}", headers=auth(app_settings, user))

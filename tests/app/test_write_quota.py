@@ -121,8 +121,8 @@ LONG = {"title": "Quota in chunks",
 async def test_the_quota_counts_the_chunks_to_embed_and_refuses_beyond_them(
         app_settings: Settings, app_parts: Parts) -> None:
     long_note = Note(id="c0", title=LONG["title"], body=LONG["body"])
-    chunks = len(chunk_note(long_note, app_parts.counter, app_settings.chunk_tokens,
-                            app_settings.chunk_overlap_tokens))
+    chunks = len(chunk_note(long_note, app_parts.counter, app_settings.embedding.chunk_tokens,
+                            app_settings.embedding.chunk_overlap_tokens))
     assert chunks >= 3
     settings = app_settings.with_overrides(write_quota_chunks=chunks + 1)
     clock = Clock(6_999_970.0)  # 50 s left in the window
@@ -148,7 +148,7 @@ async def test_the_quota_counts_the_chunks_to_embed_and_refuses_beyond_them(
         assert r.status_code == 200, r.text
         # one note over the whole limit: only as the first write of a window, which it uses up
         small = app_settings.with_overrides(write_quota_chunks=chunks - 1)
-        app.state.write_quota = WriteQuota(small, build_redis(small), clock=clock)
+        app.state.write_quota = WriteQuota(small.auth, build_redis(small), clock=clock)
         clock.now += 60
         r = await client.put("/v1/notes/c4", json=LONG, headers=auth)
         assert r.status_code == 200, r.text

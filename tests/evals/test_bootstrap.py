@@ -44,8 +44,8 @@ def test_cost_columns_are_the_services_bill(tmp_path):
     ledger = ledger_for(None, settings)
     usage = TokenUsage(input_tokens=1000, output_tokens=100)
     prompt = Prompt(messages=[{"role": "user", "content": "q"}], question="q")
-    for generator, dollars in (("hf", price(usage, settings)), ("extractive", 0.0)):
-        bill = Bill.open(ledger, settings, default_counter(), generator=generator,
+    for generator, dollars in (("hf", price(usage, settings.money)), ("extractive", 0.0)):
+        bill = Bill.open(ledger, settings.money, default_counter(), generator=generator,
                          user_id="amara", prompt=prompt)
         bill.settle("an answer", usage)
         answer = Answer(answer="an answer", citations=[], no_context=False,
@@ -53,4 +53,4 @@ def test_cost_columns_are_the_services_bill(tmp_path):
                         timings_ms={}, request_id="r")
         row = usage_columns(answer)
         assert row == {"tokens_in": 1000.0, "tokens_out": 100.0, "cost_usd": dollars}
-    assert ledger.spend("amara") == price(usage, settings)  # the paid one only
+    assert ledger.spend("amara") == price(usage, settings.money)  # the paid one only

@@ -80,8 +80,8 @@ def test_calibrate_on_the_example_writes_an_env_file_within_the_limits(
     for name, value in values.items():  # the service reads the file as its environment
         monkeypatch.setenv(name, value)
     settings = Settings()
-    assert settings.similarity_threshold == float(values["RAG_SIMILARITY_THRESHOLD"])
-    assert settings.semantic_mode == values["RAG_SEMANTIC_MODE"]
+    assert settings.decisions.similarity_threshold == float(values["RAG_SIMILARITY_THRESHOLD"])
+    assert settings.decisions.semantic_mode == values["RAG_SEMANTIC_MODE"]
     assert out.with_suffix(".png").stat().st_size > 5000
     table = out.with_suffix(".md").read_text()
     assert "| floor |" in table and "| mode |" in table

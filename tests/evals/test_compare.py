@@ -116,10 +116,12 @@ def test_recorder_keeps_raw_text_plants_the_token_and_flattens() -> None:
 
 
 def test_presets(settings) -> None:  # noqa: ANN001
-    assert generators.start("extractive", settings).settings.llm == "extractive"
+    assert generators.start("extractive", settings).settings.generation.llm == "extractive"
     with generators.running("obey", settings, max_tokens=32) as session:
-        assert session.settings.llm == "hf" and session.settings.llm_base_url.endswith("/v1")
-        assert session.settings.output_token_budget == settings.output_token_budget
+        assert session.settings.generation.llm == "hf"
+        assert session.settings.model_calls.llm_base_url.endswith("/v1")
+        assert (session.settings.tokens.output_token_budget
+                == settings.tokens.output_token_budget)
     with pytest.raises(ValueError, match="unknown generator"):
         generators.start("gpt-9", settings)
     with pytest.raises(ValueError, match="RAG_LLM_BASE_URL"):

@@ -54,8 +54,9 @@ def test_resolve_records_every_field_with_its_source(clean_env, tmp_path):
     settings = knobs.resolve("quality", {"output_token_budget": 200},
                              {**PARAMS, "context_budget": 600}, harness=quality.EVAL_HARNESS,
                              output_dir=tmp_path)
-    assert settings.context_token_budget == 600 and settings.output_token_budget == 200
-    assert settings.state_dir == tmp_path / "state"  # RAG_STATE_DIR honoured
+    assert settings.tokens.context_token_budget == 600
+    assert settings.tokens.output_token_budget == 200
+    assert settings.services.state_dir == tmp_path / "state"  # RAG_STATE_DIR honoured
     data = json.loads((tmp_path / "quality.settings.json").read_text())
     src = data["sources"]
     assert src["context_token_budget"] == "param"
@@ -75,7 +76,7 @@ def test_an_inherited_database_url_is_recorded_loudly(clean_env, tmp_path):
     clean_env.setenv("DATABASE_URL", "postgresql://u:p@db.example:5432/x")
     settings = knobs.resolve("quality", {}, PARAMS, harness=quality.EVAL_HARNESS,
                              output_dir=tmp_path)
-    assert settings.database_url
+    assert settings.services.database_url
     data = json.loads((tmp_path / "quality.settings.json").read_text())
     assert data["sources"]["database_url"] == "env"
     assert any("DATABASE_URL" in w for w in data["warnings"])

@@ -69,13 +69,13 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     """`python -m evals run --only quality` with tiny parameters, services from the fixtures
     (the golden notes are already in the database: the notebook's ingestion writes nothing)."""
     live_settings = pipeline.parts.settings
-    monkeypatch.setenv("DATABASE_URL", live_settings.database_url)
-    monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
+    monkeypatch.setenv("DATABASE_URL", live_settings.services.database_url)
+    monkeypatch.setenv("REDIS_URL", live_settings.services.redis_url)
     options = runner.RunOptions(
         profile="ci", only=["quality"], baseline=None, reports_dir=tmp_path,
         external_services=True,  # the fixtures' servers, through DATABASE_URL / REDIS_URL
         overrides={"sample": 10, "sweep_top_k": [1, 3], "sweep_context_budget": [300],
-                   "sweep_sample": 5, "state_dir": str(live_settings.state_dir),
+                   "sweep_sample": 5, "state_dir": str(live_settings.services.state_dir),
                    # the comparison with the obedient mock only (the local model has its
                    # own slow tests)
                    "compare_generators": ["obey"], "compare_sample": 1,

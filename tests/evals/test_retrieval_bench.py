@@ -92,7 +92,8 @@ def test_recommended_env_uses_the_settings_variable():
     text = rb.recommended_env(60, "why")
     assert text.splitlines()[-1] == "RAG_HNSW_EF_SEARCH=60"
     name, _, value = text.splitlines()[-1].partition("=")
-    assert Settings(**{name.removeprefix("RAG_").lower(): int(value)}).hnsw_ef_search == 60
+    written = Settings(**{name.removeprefix("RAG_").lower(): int(value)})
+    assert written.retrieval.hnsw_ef_search == 60
 
 
 # --- the corpus generator ------------------------------------------------------------------------

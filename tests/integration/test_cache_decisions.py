@@ -291,7 +291,7 @@ def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
     assert again.decisions["relevance"] == first.decisions["relevance"]  # still explained
     assert "retrieve" not in again.timings_ms
     # a setting of the decision names the key: another floor decides afresh
-    floor = pipe.parts.settings.similarity_threshold
+    floor = pipe.parts.settings.decisions.similarity_threshold
     other = Pipeline(with_settings(pipe.parts, similarity_threshold=floor + 0.05))
     assert other.ask(USER, question).cache["query"] == "miss"
     # a new note bumps the notes version: the question is decided again, and answered

@@ -21,7 +21,7 @@ MAX_NOTE_FILE_BYTES = 16 * 1024 * 1024  # the stated limit (rag_core.ingest.note
 def cli_env(database_url: str, redis_server: object, settings: Settings,
             monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,  # type: ignore[attr-defined]
-           "RAG_STATE_DIR": str(settings.state_dir), "RAG_PROFILE": "ci"}
+           "RAG_STATE_DIR": str(settings.services.state_dir), "RAG_PROFILE": "ci"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

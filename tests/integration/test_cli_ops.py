@@ -26,7 +26,7 @@ def test_migrate_applies_the_schema_once(database_url: str, settings: Settings,
                                          monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RAG_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("RAG_STATE_DIR", str(settings.services.state_dir))
     monkeypatch.setenv("RAG_PROFILE", "ci")
     code, out, _ = run(capsys, "migrate")
     assert code == 0 and out.startswith("applied migrations 1")
@@ -36,7 +36,7 @@ def test_migrate_applies_the_schema_once(database_url: str, settings: Settings,
     assert {"notes", "chunks"} <= tables
     code, out, _ = run(capsys, "migrate")
     assert code == 0 and out.strip() == "schema already up to date"
-    assert not (settings.state_dir / "redis").exists()  # a schema step starts no Redis
+    assert not (settings.services.state_dir / "redis").exists()  # a schema step starts no Redis
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -25,7 +25,7 @@ GOOD = "---\nid: {id}\ntitle: Note {id}\ndate: 2024-03-10\n---\nFaith is the ass
 def cli_env(database_url: str, redis_server: object, settings: Settings,
             monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,  # type: ignore[attr-defined]
-           "RAG_STATE_DIR": str(settings.state_dir), "RAG_PROFILE": "ci"}
+           "RAG_STATE_DIR": str(settings.services.state_dir), "RAG_PROFILE": "ci"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

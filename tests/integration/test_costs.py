@@ -26,7 +26,7 @@ def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Setti
     settings = live_settings.with_overrides(user_daily_budget_usd=0.05)
     store = store_for(settings)
     store.ensure_schema()
-    ledger = ledger_for(make_redis_client(settings.redis_url, settings), settings,
+    ledger = ledger_for(make_redis_client(settings.services.redis_url, settings), settings,
                         costs=store.costs)
     estimate, actual = 0.003, 0.0025  # worst case reserved, real cost a little less
 
@@ -55,7 +55,7 @@ def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Setti
 
 def test_global_cap_and_release(live_settings: Settings) -> None:
     settings = live_settings.with_overrides(global_daily_budget_usd=0.01)
-    ledger = ledger_for(make_redis_client(settings.redis_url, settings), settings)
+    ledger = ledger_for(make_redis_client(settings.services.redis_url, settings), settings)
     first = ledger.reserve("amara", 0.006)
     with pytest.raises(BudgetExceeded):
         ledger.reserve("ben", 0.006)  # amara's reservation counts against the global cap
@@ -65,7 +65,7 @@ def test_global_cap_and_release(live_settings: Settings) -> None:
 
 def test_alert_then_tightened_states(live_settings: Settings) -> None:
     settings = live_settings.with_overrides(user_daily_budget_usd=1.0)
-    ledger = ledger_for(make_redis_client(settings.redis_url, settings), settings)
+    ledger = ledger_for(make_redis_client(settings.services.redis_url, settings), settings)
     states = []
     for _ in range(9):
         r = ledger.reserve("chloe", 0.1)

@@ -40,7 +40,7 @@ def parts(live_settings: Settings) -> Iterator[Parts]:
     client = build_redis(settings)
     store = build_store(settings)
     built = Parts(settings=settings, store=store,
-                  embedder=HashEmbedder(settings.embedding_dim),
+                  embedder=HashEmbedder(settings.embedding.embedding_dim),
                   caches=build_caches(settings, client, store),
                   generator=build_generator(settings, client),
                   ledger=build_ledger(settings, client, store), counter=default_counter())
@@ -70,9 +70,9 @@ def test_costs_report_counts_every_request_by_outcome(parts: Parts, live_setting
     assert served == ["extractive", "hit", "none", "INVALID_QUERY", "none"]
     parts.ledger.close()  # what the service does as it stops: the counts written
 
-    monkeypatch.setenv("DATABASE_URL", str(live_settings.database_url))
-    monkeypatch.setenv("REDIS_URL", str(live_settings.redis_url))
-    monkeypatch.setenv("RAG_STATE_DIR", str(live_settings.state_dir))
+    monkeypatch.setenv("DATABASE_URL", str(live_settings.services.database_url))
+    monkeypatch.setenv("REDIS_URL", str(live_settings.services.redis_url))
+    monkeypatch.setenv("RAG_STATE_DIR", str(live_settings.services.state_dir))
     monkeypatch.setenv("RAG_PROFILE", "ci")
     assert cli.main(["costs", "report"]) == 0  # another process: PostgreSQL's figures
     report = json.loads(capsys.readouterr().out)
@@ -94,7 +94,7 @@ def test_counts_the_database_refused_are_kept_and_written_later(parts: Parts,
                                                                 live_settings: Settings) -> None:
     counts = parts.ledger.requests
     assert counts.flush()
-    with psycopg.connect(str(live_settings.database_url), autocommit=True) as conn:
+    with psycopg.connect(str(live_settings.services.database_url), autocommit=True) as conn:
         conn.execute("ALTER TABLE request_counts RENAME TO request_counts_away")
         try:
             counts.count("amara", "cached")

@@ -19,7 +19,7 @@ import redis
 from servers import RedisProcess
 
 from rag_core.cache.layers import layers_for
-from rag_core.config import Settings
+from rag_core.config import Settings, fixed
 from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.parts import Parts, build_parts
@@ -142,7 +142,7 @@ def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
     pipe = Pipeline(parts)
     # another process of the service: its own Redis client, and it never sees the delete
     other = Pipeline(replace(parts, caches=layers_for(
-        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s))))
+        parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S))))
     first = pipe.ask(USER, QUESTION)
     assert cites(first, "bread")
     assert pipe.ask(USER, QUESTION).cache["query"] == "hit"  # cached under the old version
@@ -176,7 +176,7 @@ def test_a_delete_whose_process_died_during_a_redis_freeze_is_not_undone(
     restarted). Another process reads PostgreSQL's debt record and serves the new version."""
     pipe = Pipeline(parts)
     other_caches = layers_for(
-        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s),
+        parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
         version_debts=parts.store.version_debts)
     other = Pipeline(replace(parts, caches=other_caches))
     assert cites(pipe.ask(USER, QUESTION), "bread")
@@ -210,7 +210,7 @@ def test_a_delete_by_a_process_cut_off_from_redis_is_served_by_the_others(
     a note and dies. Redis never restarted, so nothing else tells the others their copy of the
     version is old: PostgreSQL's debt record does, at once."""
     other_caches = layers_for(
-        parts.settings, connect(own_redis.url, timeout_s=parts.settings.redis_timeout_s),
+        parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
         version_debts=parts.store.version_debts)
     other = Pipeline(replace(parts, caches=other_caches))
     assert cites(other.ask(USER, QUESTION), "bread")

@@ -88,7 +88,8 @@ def _parts_with(settings: Settings, generator: Any) -> Any:
     from rag_core.store.memory import MemoryStore
     from rag_core.tokens import default_counter
 
-    store = MemoryStore(settings.embedding_dim)
-    return Parts(settings=settings, store=store, embedder=HashEmbedder(settings.embedding_dim),
+    store = MemoryStore(settings.embedding.embedding_dim)
+    return Parts(settings=settings, store=store,
+                 embedder=HashEmbedder(settings.embedding.embedding_dim),
                  caches=build_caches(settings, None), generator=generator,
                  ledger=build_ledger(settings, None, store), counter=default_counter())

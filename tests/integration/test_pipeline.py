@@ -135,9 +135,9 @@ def test_prompt_respects_budgets_with_real_tokenizer(pipe: Pipeline) -> None:
     pipe.ask("chloe", "What happened when Elijah sat under the broom tree?")
     prompt = counter.prompts[-1]
     settings, counted = pipe.parts.settings, pipe.parts.counter
-    assert prompt.max_tokens <= settings.output_token_budget
+    assert prompt.max_tokens <= settings.tokens.output_token_budget
     blocks = prompt.messages[1]["content"].split("<notes>\n", 1)[1].split("\n</notes>")[0]
-    assert counted.count(blocks) <= settings.context_token_budget + len(prompt.chunks)
+    assert counted.count(blocks) <= settings.tokens.context_token_budget + len(prompt.chunks)
 
 
 def test_long_question_is_truncated_to_query_budget(pipe: Pipeline) -> None:

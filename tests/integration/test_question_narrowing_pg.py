@@ -46,7 +46,8 @@ def pipe(settings: Settings, database_url: str) -> Iterator[Pipeline]:
     settings = settings.with_overrides(database_url=database_url)
     store = store_for(settings)
     store.ensure_schema()
-    parts = Parts(settings=settings, store=store, embedder=HashEmbedder(settings.embedding_dim),
+    parts = Parts(settings=settings, store=store,
+                  embedder=HashEmbedder(settings.embedding.embedding_dim),
                   caches=build_caches(settings, None), generator=build_generator(settings, None),
                   ledger=build_ledger(settings, None, store), counter=default_counter())
     ingest_notes(parts, "ann", NOTES, progress=False)

@@ -17,9 +17,9 @@ AMARA = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"
 
 @pytest.fixture
 def env(live_settings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", live_settings.database_url)
-    monkeypatch.setenv("REDIS_URL", live_settings.redis_url)
-    monkeypatch.setenv("RAG_STATE_DIR", str(live_settings.state_dir))
+    monkeypatch.setenv("DATABASE_URL", live_settings.services.database_url)
+    monkeypatch.setenv("REDIS_URL", live_settings.services.redis_url)
+    monkeypatch.setenv("RAG_STATE_DIR", str(live_settings.services.state_dir))
     monkeypatch.setenv("RAG_PROFILE", "ci")
     return live_settings
 

@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
 def test_the_mode_setting_selects_the_client(redis_url: str, settings: Settings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("RAG_REDIS_MODE", settings.redis_mode)
+    monkeypatch.setenv("RAG_REDIS_MODE", settings.services.redis_mode)
     client = build_redis(Settings())
-    assert isinstance(client, RedisCluster) == (settings.redis_mode == "cluster")
+    assert isinstance(client, RedisCluster) == (settings.services.redis_mode == "cluster")
     assert client is not None and client.ping()
 
 

@@ -57,7 +57,7 @@ def routed(pair: StreamingReplica, settings: Settings) -> Iterator[tuple[Parts, 
     store = build_store(s)
     clock = ManualClock()
     store.reads.clock = clock  # type: ignore[attr-defined]
-    parts = Parts(settings=s, store=store, embedder=HashEmbedder(s.embedding_dim),
+    parts = Parts(settings=s, store=store, embedder=HashEmbedder(s.embedding.embedding_dim),
                   caches=build_caches(s, None), generator=build_generator(s, None),
                   ledger=build_ledger(s, None, store), counter=default_counter())
     ingest_notes(parts, USER, NOTES, progress=False)

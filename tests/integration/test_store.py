@@ -84,8 +84,8 @@ def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url:
     hnsw = indexes["chunks_embedding_halfvec_idx"]  # the default RAG_HNSW_VECTOR_TYPE
     assert "hnsw" in hnsw and "halfvec_cosine_ops" in hnsw
     assert "chunks_embedding_hnsw_idx" not in indexes
-    assert f"m='{db_settings.hnsw_m}'" in hnsw.replace(" ", "")
-    assert f"ef_construction='{db_settings.hnsw_ef_construction}'" in hnsw.replace(" ", "")
+    assert f"m='{db_settings.index.hnsw_m}'" in hnsw.replace(" ", "")
+    assert f"ef_construction='{db_settings.index.hnsw_ef_construction}'" in hnsw.replace(" ", "")
     assert "gin" in indexes["chunks_tsv_idx"]
     assert "(user_id, note_id)" in indexes["chunks_user_note_idx"]
 

@@ -79,7 +79,7 @@ class Held:
 
 def client_of(url: str, settings: Settings, **kwargs: Any) -> Any:
     """A client of the test's Redis of the kind ``settings.redis_mode`` names."""
-    return connect(url, settings.redis_mode, timeout_s=5.0, **kwargs)
+    return connect(url, settings.services.redis_mode, timeout_s=5.0, **kwargs)
 
 
 def outage(url: str, seconds: float) -> None:
@@ -237,7 +237,7 @@ def test_processes_share_the_breaker_through_redis(
     gen, _ = resilient(settings, client_of(redis_url, settings), clock=clock)
     assert gen.state == "closed"
     outage(mock_llm, 60)
-    mode = settings.redis_mode
+    mode = settings.services.redis_mode
     assert run_child(mock_llm, redis_url, 3, 30.0, mode) == "open"  # process A opened it
     assert stats(mock_llm)["requests"] == 3
     with pytest.raises(LLMUnavailable):  # process B (this one) sees it open: refused at once

@@ -67,7 +67,7 @@ def test_router_without_base_url_is_not_refused_by_offline_mode(
         chunks: list[Chunk]) -> None:
     assert huggingface_hub.constants.HF_HUB_OFFLINE  # offline mode is on for this test
     s = settings.with_overrides(llm="hf", hf_token="hf_test_token_123", llm_max_retries=0)
-    assert s.llm_base_url is None
+    assert s.model_calls.llm_base_url is None
     out = hf_generator(s).generate(build_prompt("What did they do?", chunks, 50))
     assert out.text == "Hello there." and out.usage.output_tokens == 2
     (request,) = transport

@@ -123,7 +123,7 @@ def test_the_ragas_judge_runs_against_the_local_server(local_llm: str) -> None:
                           "answer": "He was seventy-five [1].", "no_context": False}])
     config = JudgeConfig(model=MODEL_ID, base_url=f"{local_llm}/v1", api_key="unused",
                          max_tokens=48)
-    embedder = SentenceTransformerEmbedder(Settings().embedding_model, 384)
+    embedder = SentenceTransformerEmbedder(Settings().embedding.embedding_model, 384)
     outcome = judge(rows, embedder, config,
                     contexts=[["Abraham was seventy-five years old when he left Haran."]],
                     relevancy_questions=1)

@@ -46,7 +46,7 @@ def test_a_generated_answer_records_the_context_it_sent(parts: Parts) -> None:
     # the prompt the model got carries exactly the packed chunks, in that order
     sent = scripted.prompts[0]
     assert [c.chunk_id for c in sent.chunks] == list(record.packed_chunk_ids)
-    assert 0 < record.context_tokens <= parts.settings.context_token_budget
+    assert 0 < record.context_tokens <= parts.settings.tokens.context_token_budget
 
 
 def test_the_budget_changes_what_the_record_says_was_sent(parts: Parts) -> None:

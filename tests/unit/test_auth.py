@@ -34,7 +34,7 @@ def hs(settings: Settings, **claims: object) -> str:
     now = int(time.time())
     body = {"sub": "amara", "iat": now, "exp": now + 600, **claims}
     return jwt.encode({k: v for k, v in body.items() if v is not None},
-                      settings.jwt_secret.get_secret_value(), algorithm="HS256")
+                      settings.auth.jwt_secret.get_secret_value(), algorithm="HS256")
 
 
 # --- secrets and the prod profile ----------------------------------------------------------------

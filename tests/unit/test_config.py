@@ -10,23 +10,26 @@ MAX_SETTINGS = 90
 
 def test_spec_defaults() -> None:
     s = Settings()
-    assert (s.query_token_budget, s.context_token_budget, s.output_token_budget) == (150, 1200, 400)
-    assert (s.query_cache_ttl_s, s.embedding_cache_ttl_s, s.context_cache_ttl_s) == (
+    assert (s.tokens.query_token_budget, s.tokens.context_token_budget,
+            s.tokens.output_token_budget) == (150, 1200, 400)
+    assert (s.caches.query_cache_ttl_s, s.caches.embedding_cache_ttl_s,
+            s.caches.context_cache_ttl_s) == (
         86_400, 604_800, 3_600)
-    assert s.cache_max_entries == 10_000
-    assert (s.breaker_fail_max, s.breaker_reset_timeout_s) == (5, 30.0)
-    assert (s.price_input_per_token_usd, s.price_output_per_token_usd) == (2e-7, 6e-7)
-    assert (s.user_daily_budget_usd, s.global_daily_budget_usd) == (5.0, 100.0)
-    assert s.top_k == 5 and s.embedding_dim == 384
+    assert s.caches.cache_max_entries == 10_000
+    assert (s.model_calls.breaker_fail_max, s.model_calls.breaker_reset_timeout_s) == (5, 30.0)
+    assert (s.money.price_input_per_token_usd, s.money.price_output_per_token_usd) == (2e-7, 6e-7)
+    assert (s.money.user_daily_budget_usd, s.money.global_daily_budget_usd) == (5.0, 100.0)
+    assert s.retrieval.top_k == 5 and s.embedding.embedding_dim == 384
 
 
 def test_dev_profile_changes_ttls_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_PROFILE", "dev")
     s = Settings()
-    assert (s.query_cache_ttl_s, s.embedding_cache_ttl_s, s.context_cache_ttl_s) == (
+    assert (s.caches.query_cache_ttl_s, s.caches.embedding_cache_ttl_s,
+            s.caches.context_cache_ttl_s) == (
         3_600, 86_400, 600)
     monkeypatch.setenv("RAG_QUERY_CACHE_TTL_S", "42")
-    assert Settings().query_cache_ttl_s == 42
+    assert Settings().caches.query_cache_ttl_s == 42
 
 
 def test_settings_read_the_deployment_env_names_and_mask_the_token(
@@ -39,10 +42,12 @@ def test_settings_read_the_deployment_env_names_and_mask_the_token(
     monkeypatch.setenv("HF_TOKEN", "hf_secretvalue")
     monkeypatch.setenv("RAG_RETRIEVAL", "hybrid")
     s = Settings()
-    assert s.database_url == "postgresql://u:p@db/x" and s.redis_url == "redis://r:6379/0"
-    assert s.state_dir == tmp_path and s.llm == "hf"
-    assert s.llm_base_url == "http://127.0.0.1:8100" and s.retrieval_mode == "hybrid"
-    assert s.hf_token is not None and "hf_secretvalue" not in repr(s)
+    assert s.services.database_url == "postgresql://u:p@db/x"
+    assert s.services.redis_url == "redis://r:6379/0"
+    assert s.services.state_dir == tmp_path and s.generation.llm == "hf"
+    assert s.model_calls.llm_base_url == "http://127.0.0.1:8100"
+    assert s.retrieval.retrieval_mode == "hybrid"
+    assert s.model_calls.hf_token is not None and "hf_secretvalue" not in repr(s)
 
 
 def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
@@ -75,21 +80,21 @@ def test_bad_values_are_refused() -> None:
 
 def test_with_overrides_validates() -> None:
     s = Settings().with_overrides(top_k=3)
-    assert s.top_k == 3
+    assert s.retrieval.top_k == 3
     with pytest.raises(ValidationError):
         Settings().with_overrides(top_k=-1)
 
 
 def test_settings_are_sections_and_flat_names_read_through() -> None:
     s = Settings(top_k=3, llm_temperature=0.5, cache_max_entries=7)
-    assert s.retrieval.top_k == s.top_k == 3
-    assert s.generation.llm_temperature == s.llm_temperature == 0.5
-    assert s.caches.cache_max_entries == s.cache_max_entries == 7
-    assert Settings(retrieval={"top_k": 4}).top_k == 4
-    assert s.with_overrides(retrieval=s.retrieval.with_(top_k=9)).top_k == 9
+    assert s.retrieval.top_k == s.retrieval.top_k == 3
+    assert s.generation.llm_temperature == s.generation.llm_temperature == 0.5
+    assert s.caches.cache_max_entries == s.caches.cache_max_entries == 7
+    assert Settings(retrieval={"top_k": 4}).retrieval.top_k == 4
+    assert s.with_overrides(retrieval=s.retrieval.with_(top_k=9)).retrieval.top_k == 9
     assert set(Settings.flat_fields()) == {"profile", *FIELDS}
     with pytest.raises(AttributeError):
-        _ = s.no_such_setting
+        _ = s.no_such_setting  # type: ignore[attr-defined]
 
 
 def test_an_unknown_name_is_an_error_with_a_suggestion() -> None:
@@ -119,9 +124,10 @@ def test_a_retired_variable_logs_a_warning_and_reads_as_its_constant(
     monkeypatch.setattr(module, "_warned", set())
     monkeypatch.setenv("RAG_KEEP_ALIVE_S", "5")
     with caplog.at_level("WARNING", logger="rag_core.config.settings"):
-        s = Settings()
+        Settings()
     assert "RAG_KEEP_ALIVE_S is no longer a setting" in caplog.text
-    assert s.keep_alive_s == fixed.KEEP_ALIVE_S == 75
+    assert fixed.KEEP_ALIVE_S == 75
+    assert "keep_alive_s" not in Settings.flat_fields()
 
 
 def test_the_count_of_settings_stays_within_its_budget() -> None:

@@ -61,7 +61,7 @@ def test_mock_model_only_on_request() -> None:
     env = {k: defaults(str(v)) for k, v in app["environment"].items()}
     assert env["RAG_LLM"] == "hf" and env["RAG_LLM_BASE_URL"] == ""  # the real router
     settings = Settings(llm=env["RAG_LLM"], llm_base_url=env["RAG_LLM_BASE_URL"])
-    assert settings.llm_base_url is None  # an empty value is unset, not an invalid URL
+    assert settings.model_calls.llm_base_url is None  # an empty value is unset, not an invalid URL
     assert env["RAG_JWT_SECRET"] == "<RAG_JWT_SECRET>"  # required, no default
 
 

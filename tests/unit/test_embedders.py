@@ -71,7 +71,7 @@ def test_factory_picks_the_backend() -> None:
 
 def test_backend_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_EMBEDDING_BACKEND", "onnx")
-    assert Settings().embedding_backend == "onnx"
+    assert Settings().embedding.embedding_backend == "onnx"
     monkeypatch.setenv("RAG_EMBEDDING_BACKEND", "tensorflow")
     with pytest.raises(ValueError):
         Settings()

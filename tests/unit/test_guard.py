@@ -77,7 +77,7 @@ def test_control_and_invisible_characters_are_deleted() -> None:
 
 def test_validation_errors_have_codes(settings) -> None:
     counter = default_counter()
-    for bad in ["", "   ", "x" * (settings.max_query_chars + 1), 42]:
+    for bad in ["", "   ", "x" * (settings.services.max_query_chars + 1), 42]:
         with pytest.raises(InvalidQuery) as info:
             validate_query("amara", bad, counter, settings)
         assert info.value.code == "INVALID_QUERY"
@@ -117,10 +117,10 @@ def test_query_budget_counted_with_real_tokenizer(settings) -> None:
     counter = default_counter()
     # 999 characters of single digits: about 500 tokens, well over the 150-token budget,
     # while a characters/4 estimate would say 250.
-    text = " ".join(str(i % 10) for i in range(500))[: settings.max_query_chars]
+    text = " ".join(str(i % 10) for i in range(500))[: settings.services.max_query_chars]
     query = validate_query("amara", text, counter, settings)
     assert query.truncated
-    assert query.tokens <= settings.query_token_budget
+    assert query.tokens <= settings.tokens.query_token_budget
     assert counter.count(query.text) == query.tokens
     assert text.startswith(query.text)
 

@@ -52,7 +52,7 @@ def parts(memory_parts: Parts) -> Parts:
 
 def pipeline(parts: Parts, text: str) -> tuple[Pipeline, Replying]:
     inner = Replying(text)
-    return Pipeline(replace(parts, generator=ResilientGenerator(inner, parts.settings,
+    return Pipeline(replace(parts, generator=ResilientGenerator(inner, parts.settings.model_calls,
                                                                 None))), inner
 
 

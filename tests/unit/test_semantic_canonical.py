@@ -13,7 +13,7 @@ from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.semantic_canonical import canonical, is_slip, same_question
 from rag_core.embedding.base import model_words
 
-WORDS = model_words(Settings().embedding_model)
+WORDS = model_words(Settings().embedding.embedding_model)
 
 
 def strict(cached: str, new: str) -> sr.Decision:

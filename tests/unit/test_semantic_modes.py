@@ -33,7 +33,7 @@ def strict_decision(cached: str, new: str, similar: Similar | None = None) -> sr
 
 
 def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
-    assert Settings().semantic_mode == "strict"
+    assert Settings().decisions.semantic_mode == "strict"
     assert layers_for(Settings(), None).semantic_enabled
     assert not layers_for(Settings(semantic_mode="off"), None).semantic_enabled
     assert not layers_for(Settings(semantic_cache_enabled=False),
