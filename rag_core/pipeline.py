@@ -190,25 +190,9 @@ class Pipeline:
         if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
-        run.cache["semantic"] = "off"
-        if p.caches.semantic_enabled and not run.control.reads:
-            run.cache["semantic"] = "miss"  # not looked up (``cache.control``)
-        elif p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
-            with run.step("semantic_cache"):
-                similar, run.decisions.semantic = p.caches.similar_answer(
-                    run.user_id, run.version, run.query.text, run.vector, run.chunks,
-                    filters=run.filters)
-                if similar is not None and not run.control.fresh(similar, time.time()):
-                    similar = None  # older than the request's max_age_s
-                run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
-            if similar is not None:
-                run.cache["query"] = "semantic_hit"
-                run.origin = similar  # a new answer id: a verdict on the reuse is its own
-                reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                if run.control.writes:
-                    p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
-                                        user_id=run.user_id, notes_version=run.version)
-                return self.answers.from_cache(run, reused, "cached")
+        reused = similar(p, run)  # a paraphrase whose evidence is the same
+        if reused is not None:
+            return self.answers.from_cache(run, reused, "cached")
 
         relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
                                                  run.version)
@@ -268,3 +252,32 @@ def lookup(p: Parts, params: SearchParams, run: Run) -> Answer | None:
         run.cache["query"] = "miss"
         return None
     return cached
+
+
+def similar(p: Parts, run: Run) -> Answer | None:
+    """The semantic cache's step: a cached paraphrase's answer reused under this question
+    (kept under its own L1 key, unless ``no_store``), else None; not looked up under the
+    request's ``no_cache``, and passed over when older than its ``max_age_s``."""
+    assert run.query is not None and run.vector is not None  # steps 1-4 ran
+    run.cache["semantic"] = "off"
+    if not p.caches.semantic_enabled:
+        return None
+    if not run.control.reads:
+        run.cache["semantic"] = "miss"  # not looked up (``cache.control``)
+        return None
+    with run.step("semantic_cache"):
+        found, run.decisions.semantic = p.caches.similar_answer(
+            run.user_id, run.version, run.query.text, run.vector, run.chunks,
+            filters=run.filters)
+        if found is not None and not run.control.fresh(found, time.time()):
+            found = None  # older than the request's max_age_s
+        run.cache["semantic"] = "semantic_hit" if found is not None else "miss"
+    if found is None:
+        return None
+    run.cache["query"] = "semantic_hit"
+    run.origin = found  # a new answer id: a verdict on the reuse is its own
+    reused = replace(found, answer_id=run.answer_id, question=run.query.text)
+    if run.control.writes:
+        p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
+                            user_id=run.user_id, notes_version=run.version)
+    return reused
