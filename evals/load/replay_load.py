@@ -35,6 +35,7 @@ class ReplayLoad:
             "replay_p99_ms": first.p99_ms, "replay_offered_rps": first.offered_rps,
             "replay_answered_rps": first.answered_rps, "replay_requests": first.sent,
             "replay_peak_offered": first.peak_offered,
+            "replay_answered_share": round(first.answered / first.sent, 4) if first.sent else 0.0,
             "replay_usd_per_1k": first.dollars_per_1000,
             "replay_send_lag_p99_ms": first.send_lag_p99_ms,
             "replay_hit_p99_ms": by["hit"].p99_ms if "hit" in by else None,

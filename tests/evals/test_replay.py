@@ -190,6 +190,7 @@ def test_the_notebooks_figures_are_the_first_speeds_and_the_best() -> None:
     figures = done.figures()
     assert figures["replay_goodput"] == 1.0 and figures["replay_best_speed"] == 30.0
     assert figures["replay_hit_rate"] == 0.5 and figures["replay_requests"] == 2
+    assert figures["replay_answered_share"] == 1.0
     assert figures["replay_miss_p99_ms"] == 2000.0 and figures["replay_limited"] == 0
     table = replay_table(done).splitlines()
     assert len(table) == 4 and table[2].startswith("| 30x |") and "| 0.970 |" in table[3]
