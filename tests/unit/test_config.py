@@ -95,6 +95,10 @@ def test_settings_are_sections_and_flat_names_read_through() -> None:
     assert set(Settings.flat_fields()) == {"profile", *FIELDS}
     with pytest.raises(AttributeError):
         _ = s.no_such_setting  # type: ignore[attr-defined]
+    # one way to read a setting: by its section (a flat read is no attribute, so mypy sees it)
+    assert "__getattr__" not in Settings.__dict__
+    with pytest.raises(AttributeError):
+        _ = s.top_k  # type: ignore[attr-defined]
 
 
 def test_an_unknown_name_is_an_error_with_a_suggestion() -> None:
