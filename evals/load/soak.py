@@ -8,11 +8,13 @@ column: a leak shows as a positive slope (per minute).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -37,15 +39,18 @@ def _rss(pids: Iterable[int], children: bool = True) -> float:
     return round(total / MB, 2)
 
 
-def _server_pids(name: str, state_dir: str) -> list[int]:
-    """The processes named ``name`` (postgres, redis-server) of this state folder."""
+def _server_pids(name: str, marks: Sequence[str]) -> list[int]:
+    """The processes named ``name`` (postgres, redis-server) whose command line holds one of
+    ``marks`` (PostgreSQL's data folder; Redis's port): the server, whose children (the
+    PostgreSQL backends) ``_rss`` adds."""
     import psutil
 
     found = []
+    marks = [m for m in marks if m]
     for proc in psutil.process_iter(["name", "cmdline"]):
         try:
             line = " ".join(proc.info["cmdline"] or [])
-            if name in (proc.info["name"] or "") and state_dir in line:
+            if name in (proc.info["name"] or "") and any(m in line for m in marks):
                 found.append(proc.pid)
         except psutil.Error:
             continue
@@ -77,11 +82,13 @@ class ResourceSampler(threading.Thread):
             database_url = ends.services.database_url or ""
             redis_url = ends.services.redis_url or ""
         redis = connect(redis_url, timeout_s=5.0)
+        port = urlsplit(redis_url).port
+        redis_port = f":{port}" if port else ""
         while not self.done.is_set():
             row = {"t": time.time(), "app_rss_mb": _rss([self.app_pid]),
                    "mock_rss_mb": _rss([self.mock_pid]),
-                   "postgres_rss_mb": _rss(_server_pids("postgres", self.state_dir), False),
-                   "redis_rss_mb": _rss(_server_pids("redis-server", self.state_dir), False),
+                   "postgres_rss_mb": _rss(_server_pids("postgres", [self.state_dir])),
+                   "redis_rss_mb": _rss(_server_pids("redis-server", [redis_port])),
                    "redis_used_memory_mb": float("nan"), "pg_connections": float("nan")}
             with suppress(Exception):  # a sample lost, not the run
                 row["redis_used_memory_mb"] = round(int(redis.info("memory")["used_memory"])
@@ -106,9 +113,14 @@ def _pg_connections(url: str) -> float:
         return float("nan")
 
 
-def per_minute(samples: pd.DataFrame, events: pd.DataFrame, origin: float) -> pd.DataFrame:
+def per_minute(samples: pd.DataFrame, events: pd.DataFrame, origin: float,
+               warmup_s: float = 0.0) -> pd.DataFrame:
     """Per minute from ``origin``: the mean of each resource column and the p99 of the
-    requests started in it (``events``: ``t`` epoch seconds, ``ms``)."""
+    requests started in it (``events``: ``t`` epoch seconds, ``ms``). Minutes that start
+    before ``origin + warmup_s`` are left out: the pools, caches and models fill then."""
+    first = math.ceil(warmup_s / 60)
+    samples = samples[samples["t"] >= origin + 60 * first]
+    events = events[events["t"] >= origin + 60 * first] if len(events) else events
     frame = samples.assign(minute=((samples["t"] - origin) // 60).astype(int))
     out = frame.groupby("minute")[list(COLUMNS)].mean()
     if len(events):

@@ -40,6 +40,13 @@ def test_a_growing_process_shows_a_positive_slope_and_a_flat_one_none() -> None:
     assert text.splitlines()[0].startswith("| minute | app_rss_mb") and len(text.splitlines()) == 12
 
 
+def test_the_warm_up_minutes_are_left_out() -> None:
+    events = pd.DataFrame({"t": ORIGIN + np.arange(0, 600, 1.0), "ms": 100.0})
+    table = per_minute(samples(10, 4.0), events, ORIGIN, warmup_s=90)
+    assert list(table["minute"]) == list(range(2, 10))  # minute 1 starts inside the warm-up
+    assert slopes(table)["app_rss_mb"] == pytest.approx(4.0)
+
+
 def test_too_few_minutes_fit_no_slope() -> None:
     assert slopes(per_minute(samples(2, 4.0), pd.DataFrame(columns=["t", "ms"]),
                              ORIGIN))["app_rss_mb"] is None
@@ -57,4 +64,5 @@ def test_a_sample_reads_real_servers(module_database_url: str, redis_server: Any
     sampler.join(timeout=30)
     row = sampler.frame().iloc[0]
     assert row["app_rss_mb"] > 10 and row["redis_used_memory_mb"] > 0
+    assert row["redis_rss_mb"] > 0  # the server found by its port
     assert row["pg_connections"] >= 0
