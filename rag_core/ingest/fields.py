@@ -6,11 +6,14 @@ embedding.
   cached answer, so each is bounded (``LIMITS``): a title of at most 300 characters, a speaker
   and a series of 120, at most 20 tags of 40 characters each and at most 40 scripture
   references of 80.
-- Characters: a field is one line of visible text, so control characters (C0, DEL and C1,
-  tab and line breaks included) and the bidirectional controls that reorder what a reader sees
-  are refused. The body keeps its own, looser rule (``rag_core.ingest.notes``).
-- Dates: ``YYYY``, ``YYYY-MM`` or a calendar date ``YYYY-MM-DD`` that exists, optionally with
-  an ISO time of day; anything else ("2019-Se-01", "2019-02-30") is refused.
+- Characters: a field is one line of visible text, so the note ids' rule applies
+  (``UNREADABLE_CATEGORIES``): control characters (tab and line breaks included), format
+  characters (the bidirectional controls that reorder what a reader sees, zero-width spaces and
+  joiners), line and paragraph separators, private use, lone surrogates and unassigned code
+  points are refused. The body keeps its own, looser rule (``rag_core.ingest.notes``).
+- Dates: ``YYYY``, ``YYYY-MM`` or a calendar date ``YYYY-MM-DD`` that exists, in ASCII digits
+  (a date is compared as text, so other scripts' digits would sort wrongly), optionally with an
+  ISO time of day; anything else ("2019-Se-01", "2019-02-30", "١٩١٩") is refused.
 
 Every problem names the field, so that a caller knows what to shorten or fix.
 """
@@ -37,10 +40,10 @@ LIMITS = {
     "tags": Limit(40, items=20),
     "scripture": Limit(80, items=40),
 }
-_YEAR = re.compile(r"\d{4}")
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+_YEAR = re.compile(r"\d{4}", re.ASCII)
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*", re.ASCII)
 
 
 def field_problem(name: str, value: str | tuple[str, ...] | None) -> str | None:

@@ -51,7 +51,7 @@ import yaml
 
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import field_problem, normal_date
-from rag_core.safety.normalise import bad_code_point
+from rag_core.safety.normalise import bad_code_point, unreadable_character
 from rag_core.types import Note
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -100,15 +100,6 @@ def load_notes(path: str | Path) -> list[Note]:
     return notes
 
 
-# Categories a note id may not hold: controls, format characters (bidi controls, zero-width
-# joiners and spaces, soft hyphen), line and paragraph separators, private use, surrogates and
-# unassigned code points.
-_BAD_ID_CATEGORIES = {"Cc": "a control character", "Cf": "an invisible formatting character",
-                      "Zl": "a line separator", "Zp": "a paragraph separator",
-                      "Co": "a private-use character", "Cs": "a lone surrogate (not UTF-8)",
-                      "Cn": "an unassigned code point"}
-
-
 def note_id_problem(note_id: object) -> str | None:
     """Why ``note_id`` breaks the one note-id rule (the CLI, bulk uploads and the HTTP path
     share it), or None. An id is 1-200 characters of printable Unicode in NFKC form (so no
@@ -119,10 +110,9 @@ def note_id_problem(note_id: object) -> str | None:
         return "a note id must be non-empty text"
     if len(note_id) > MAX_ID_CHARS:
         return f"a note id has at most {MAX_ID_CHARS} characters, not {len(note_id)}"
-    for char in note_id:
-        kind = _BAD_ID_CATEGORIES.get(unicodedata.category(char))
-        if kind:
-            return f"a note id may not contain {kind} (U+{ord(char):04X})"
+    unreadable = unreadable_character(note_id)
+    if unreadable:
+        return f"a note id may not contain {unreadable}"
     if "/" in note_id:
         return "a note id may not contain '/'"
     if note_id in (".", ".."):

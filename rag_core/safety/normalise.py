@@ -248,11 +248,32 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                           "\u2066\u2067\u2068\u2069")
 
 
+# The categories a one-line value that people read (a note id, a note's front-matter field, a
+# search filter) may not hold: controls, format characters (bidi controls, zero-width joiners
+# and spaces, soft hyphen), line and paragraph separators, private use, lone surrogates (text
+# that is not UTF-8) and unassigned code points. Each prints as nothing or as something other
+# than what it is, so two values that look the same would differ.
+UNREADABLE_CATEGORIES = {"Cc": "a control character", "Cf": "an invisible formatting character",
+                         "Zl": "a line separator", "Zp": "a paragraph separator",
+                         "Co": "a private-use character", "Cs": "a lone surrogate (not UTF-8)",
+                         "Cn": "an unassigned code point"}
+
+
+def unreadable_character(text: str) -> str | None:
+    """The first character of ``text`` that ``UNREADABLE_CATEGORIES`` refuses, described
+    (``a line separator (U+2028)``), or None."""
+    for char in text:
+        kind = UNREADABLE_CATEGORIES.get(unicodedata.category(char))
+        if kind:
+            return f"{kind} (U+{ord(char):04X})"
+    return None
+
+
 def character_problem(text: str) -> str | None:
-    """Why ``text`` cannot be a field's value (a control or bidi character), or None."""
+    """Why ``text`` cannot be a field's or a filter's value, or None: a bidirectional control
+    named as such, else any character ``UNREADABLE_CATEGORIES`` refuses."""
     for char in text:
         if char in BIDI_CONTROLS:
             return f"contains the bidirectional control U+{ord(char):04X}"
-        if unicodedata.category(char) == "Cc":
-            return f"contains the control character U+{ord(char):04X}"
-    return None
+    problem = unreadable_character(text)
+    return f"contains {problem}" if problem else None

@@ -34,7 +34,9 @@ from rag_core.safety.normalise import character_problem
 MAX_FIELD_CHARS = 120
 MAX_TAGS = 20
 MAX_TAG_CHARS = 40
-_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# ASCII digits only: a note's date is compared as text, so another script's digits would sort
+# wrongly
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 FIELDS = ("speaker", "series", "tags", "date_from", "date_to")
 
 __all__ = ["FIELDS", "NO_FILTERS", "NO_NARROWING", "Filters", "InvalidFilter", "Narrowing"]

@@ -86,8 +86,10 @@ def client(app_settings: Settings, counted: Any) -> httpx.AsyncClient:
 
 async def ask(client: httpx.AsyncClient, settings: Settings, user: str, question: str,
               **extra: Any) -> httpx.Response:
-    return await client.post("/v1/query", json={"query": question, **extra},
-                             headers={"Authorization": f"Bearer {issue_token(settings, user)}"})
+    # JSON with escapes (json.dumps' default), as any client can send a lone surrogate
+    return await client.post("/v1/query", content=json.dumps({"query": question, **extra}),
+                             headers={"Authorization": f"Bearer {issue_token(settings, user)}",
+                                      "Content-Type": "application/json"})
 
 
 async def test_a_filter_narrows_the_search_to_the_matching_notes(
@@ -169,6 +171,14 @@ async def test_a_filter_no_note_passes_is_no_context_without_the_model(
     ({"speaker": "x" * 121}, "INVALID_FILTER"),
     ({"speakr": "Okafor"}, "INVALID_REQUEST"),
     ({"tags": "faith"}, "INVALID_REQUEST"),
+    # text that is not UTF-8, digits of other scripts, characters that print as nothing
+    ({"speaker": "\ud800"}, "INVALID_FILTER"),
+    ({"series": "Faith \udfff"}, "INVALID_FILTER"),
+    ({"tags": ["faith", "\ud800"]}, "INVALID_FILTER"),
+    ({"date_from": "\u0661\u0669\u0661\u0669"}, "INVALID_FILTER"),
+    ({"date_to": "\uff11\uff19\uff11\uff19"}, "INVALID_FILTER"),
+    ({"speaker": "Pastor\u200bMiriam"}, "INVALID_FILTER"),
+    ({"series": "Faith\u2028Works"}, "INVALID_FILTER"),
 ])
 async def test_a_bad_filter_is_422_with_a_code(client: httpx.AsyncClient,
                                                app_settings: Settings, user: str,
@@ -177,6 +187,13 @@ async def test_a_bad_filter_is_422_with_a_code(client: httpx.AsyncClient,
     assert r.status_code == 422
     error = r.json()["error"]
     assert error["code"] == code and error["message"] and error["request_id"]
+
+
+async def test_a_lone_surrogate_in_a_streamed_question_s_filters_is_422(
+        client: httpx.AsyncClient, app_settings: Settings, user: str) -> None:
+    r = await ask(client, app_settings, user, NAMING, stream=True,
+                  filters={"speaker": "Okafor\ud800"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_FILTER"
 
 
 async def test_an_answer_under_one_filter_is_never_served_under_another(

@@ -50,6 +50,11 @@ def test_fields_at_their_limits_are_kept_whole() -> None:
     ("series", "Titus\u2066 isolate", "U+2066"),
     ("tags", ["ok", "left\u200fmark"], "U+200F"),
     ("title", "Two\nlines", "U+000A"),
+    # characters that print as nothing: the note ids' rule holds for fields too
+    ("speaker", "Ruth\u200bOkafor", "U+200B"),  # zero-width space
+    ("title", "Grace\u2028Notes", "U+2028"),  # line separator
+    ("series", "Titus\u2029", "U+2029"),  # paragraph separator
+    ("tags", ["ok", "priv\ue000"], "U+E000"),  # private use
 ])
 def test_fields_refuse_control_and_bidirectional_characters(field: str, value: object,
                                                             code_point: str) -> None:
@@ -64,7 +69,9 @@ def test_a_body_keeps_its_own_rule_for_tabs_and_line_breaks() -> None:
 
 
 @pytest.mark.parametrize("date", ["2019-Se-01", "2019-02-30", "2019-13", "20190901",
-                                  "next Sunday", "2019-W01", "2019-09-01T25:00"])
+                                  "next Sunday", "2019-W01", "2019-09-01T25:00",
+                                  # digits of other scripts: compared as text they sort wrongly
+                                  "\u0661\u0669\u0661\u0669", "\uff11\uff19\uff11\uff19-01"])
 def test_a_date_that_is_no_real_date_is_refused_on_every_reader(date: str,
                                                                 tmp_path: Path) -> None:
     with pytest.raises(InvalidNote, match="the field 'date'"):
