@@ -12,7 +12,7 @@ its answer), a 384-float question vector (1.5 KB). ``--worst-case``: every answe
 the write paths allow it to be at ``top_k`` 50 (50 rows from 50 notes, each with a 200-character
 id and a 300-character title; a 1,000-character question; a 1,600-character answer; five
 evidence chunks of 1,000 characters), in the compact form and under the byte limit of
-``rag_core.cache.answer_codec``, as ``CacheLayers.put_answer`` keeps it. Writes are
+``rag_core.cache.answer_codec``, as ``AnswerLayer.put`` keeps it. Writes are
 pipelined, 500 questions a round trip, by ``--workers`` processes (default 2, each its own
 connection, as app processes are) that take the day's batches in order: while Redis runs one
 batch's scripts, the next one is being packed.
@@ -275,7 +275,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
         embedding_key(settings.embedding, user, question), vector,
         settings.caches.embedding_cache_ttl_s)],
         now, pipe=pipe)
-    key = caches.answer_key(params, user, 1, question, settings.retrieval.top_k)
+    key = caches.answers.key(params, user, 1, question, settings.retrieval.top_k)
     answer = payloads.answer(question, n)
     twin = rename_layer(key, "query", "stale")
     semantic_value, line = payloads.semantic(question, vector, twin, now,
@@ -283,7 +283,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     layer = caches.semantic.layer
     assert layer is not None
     scope = caches.semantic.scope(user, 1)
-    # as CacheLayers.put_answer: the body once (stale), the L1 key naming it, within the limit
+    # as AnswerLayer.put: the body once (stale), the L1 key naming it, within the limit
     kept = answer_codec.fitting(
         [(query, key, answer_codec.IN_STALE, settings.caches.query_cache_ttl_s),
          (caches.stale, twin, answer, fixed.STALE_TTL_S)],

@@ -258,6 +258,13 @@ class Answer:
     # why an answer is no_context, ``code: phrase`` (``Decisions.no_context_reason``); "" when the
     # notes answered. Kept with a cached answer, so a hit explains itself the same way.
     no_context_reason: str = ""
+    # the model that wrote the answer (the provider's, "extractive", or "none" when no
+    # generator ran); a cached answer keeps its writer's
+    model: str = ""
+    # made from the notes without a model, every model having failed (``answers.degraded``);
+    # ``degraded_reason``: ``code: phrase``. Both in the JSON of a degraded answer only.
+    degraded: bool = False
+    degraded_reason: str = ""
     # when the answer was made (epoch seconds; 0 for an answer kept before answers carried it):
     # a request's ``max_age_s`` serves a cached answer only while it is younger
     made_at: float = 0.0
@@ -273,6 +280,8 @@ class Answer:
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
         }
+        if not self.degraded:
+            del data["degraded"], data["degraded_reason"]
         return data
 
     @classmethod
@@ -296,5 +305,8 @@ class Answer:
             answer_id=str(data.get("answer_id") or ""),
             question=str(data.get("question") or ""),
             no_context_reason=str(data.get("no_context_reason") or ""),
+            model=str(data.get("model") or ("none" if data["generator"] == "none" else "")),
+            degraded=bool(data.get("degraded", False)),
+            degraded_reason=str(data.get("degraded_reason") or ""),
             made_at=float(data.get("made_at") or 0.0),
         )

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.load.limits import describe
 from evals.load.loadtest import LoadRun, run_loads
 from evals.load.stack import LoadConfig, Stack, clear_user_caches, running_stack
 from evals.paths import REPO_ROOT
 from evals.replay.logs import dataset_users
 from evals.replay.report import ReplayReport, Slo
-from evals.replay.run import Setup, highest_holding, limits_statement, replay_log
+from evals.replay.run import Setup, highest_holding, replay_log
 from rag_core.config import Settings
 
 
@@ -64,7 +65,7 @@ def replay_on_stack(stack: Stack, config: LoadConfig, log: str, speeds: Sequence
     users = dataset_users(config.dataset or None)
     state = Path(env["RAG_STATE_DIR"])
     setup = Setup(dataset=config.dataset or None, no_cache=cold, slo=slo,
-                  limits=limits_statement(env))
+                  limits=describe(env))
     path = resolve_log(log)
     done = ReplayLoad(str(log), target=target)
     for speed in speeds:

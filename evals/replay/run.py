@@ -21,7 +21,7 @@ import httpx
 from evals.replay.logs import Problems, UserMap, dataset_users, read_asks
 from evals.replay.report import ReplayReport, Slo, summarise, write
 from evals.replay.send import Options, Sent, replay
-from rag_core.config import FIELDS, Settings
+from rag_core.config import Settings
 
 TOKEN_TTL_S = 3600
 
@@ -36,14 +36,16 @@ class ReplayError(Exception):
 
 
 def limits_statement(env: Mapping[str, str] | None = None) -> str:
-    """The request limits a run stands under, from the server's environment: each
-    ``RAG_RATE_LIMIT_*`` setting of this build with its value (unset: its default), or that
-    this build has none."""
+    """The request limits a run stands under, as far as ``env`` (the server's environment,
+    default this process's) says: each request-limit setting it sets, or that it sets none
+    (then the server runs its profile's defaults: ``--limits`` states them)."""
+    from evals.load.limits import LIMIT_FIELDS, env_name
+
     env = os.environ if env is None else env
-    names = sorted(f for f in FIELDS if f.startswith("rate_limit"))
-    if not names:
-        return "no request limits in this build"
-    return ", ".join(f"RAG_{n.upper()}={env.get(f'RAG_{n.upper()}', 'default')}" for n in names)
+    given = {env_name(f): env[env_name(f)] for f in LIMIT_FIELDS if env_name(f) in env}
+    if not given:
+        return "request limits: the server's own (none set here; its profile's defaults)"
+    return "request limits: " + ", ".join(f"{k}={v}" for k, v in sorted(given.items()))
 
 
 class Tokens:

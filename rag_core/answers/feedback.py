@@ -7,8 +7,9 @@ takes the answer out of every cache layer of that user: its L1 entry and stale t
 semantic entry that holds it (so that no paraphrase reuses it) and the L1 entries of the
 paraphrases that already reused it. The verdict is stored with the question and the answer as
 the cache entry held them, and counted in ``answer_feedback_total{verdict, source}``. A user
-has one verdict per answer (a new one replaces theirs) and gives at most
-``VERDICTS_PER_WINDOW`` per ``VERDICT_WINDOW`` (``FeedbackRateLimited``, 429). Verdicts are
+has one verdict per answer (a new one replaces theirs) and gives or changes at most
+``VERDICTS_PER_WINDOW`` per ``VERDICT_WINDOW`` (``FeedbackRateLimited``, 429): changing one
+verdict again and again counts each change. Verdicts are
 kept ``RAG_FEEDBACK_DAYS`` days, and a deleted note's text leaves the verdicts whose answers
 cited it (``Records.redact_note``, in the delete's transaction).
 
@@ -31,6 +32,7 @@ from rag_core import observability as obs
 from rag_core.answers.log import parse_id
 from rag_core.errors import AnswerNotFound, FeedbackRateLimited
 from rag_core.store.records import AnswerRecord, Records, Verdict
+from rag_core.telemetry import verdicts
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -50,12 +52,13 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
     if parsed is None or record is None or record.user_id != user_id:
         raise AnswerNotFound()
     now = now or datetime.now(UTC)
-    if parts.records.recent_verdicts(user_id, now - VERDICT_WINDOW) >= VERDICTS_PER_WINDOW:
+    window_start = now - VERDICT_WINDOW
+    if parts.records.recent_verdicts(user_id, window_start) >= VERDICTS_PER_WINDOW:
         raise FeedbackRateLimited(
             f"At most {VERDICTS_PER_WINDOW} verdicts an hour; retry after Retry-After seconds.",
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
-    entry = parts.caches.peek_answer(record.cache_key)
+    entry = parts.caches.answers.peek(record.cache_key)
     semantic = (entry.decisions.semantic if entry is not None else None) or {}
     kept = parts.records.add_verdict(Verdict(
         answer_id=answer_id, user_id=user_id, verdict=verdict, source=source,
@@ -65,17 +68,19 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
         matched_question=(str(semantic.get("matched_query") or "") or None
                           if record.source == "semantic" else None),
         no_context=bool(entry.no_context) if entry is not None else False,
-        note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []))
+        note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []),
+        window_start)
     if verdict == "wrong":
         forget(parts, record)
     obs.FEEDBACK.labels(verdict=verdict, source=source).inc()
+    verdicts.emit(answer_id, verdict, source, record.trace_id, record.span_id)
     return kept
 
 
 def forget(parts: Parts, record: AnswerRecord) -> None:
     """The answer of ``record`` out of every cache layer of its user, with its reuses."""
     for rec in (record, *parts.records.reuses_of(record.answer_id, record.user_id)):
-        parts.caches.forget_answer(rec.user_id, rec.cache_key, rec.notes_version,
+        parts.caches.answers.forget(rec.user_id, rec.cache_key, rec.notes_version,
                                    rec.semantic_field)
 
 

@@ -32,6 +32,8 @@ class AnswerRecord:
     semantic_field: str | None = None  # the semantic entry that holds this answer
     origin_id: str | None = None  # a reused answer: the record it was reused from
     created_at: datetime | None = None
+    trace_id: str | None = None  # the answer's trace (hex), where a verdict's event goes
+    span_id: str | None = None  # its ``assistant.query`` span
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,11 @@ class Records(Protocol):
 
     def reuses_of(self, answer_id: str, user_id: str) -> list[AnswerRecord]: ...
 
-    def add_verdict(self, verdict: Verdict) -> Verdict:
-        """Keep ``verdict``, replacing the user's earlier verdict on the same answer."""
+    def add_verdict(self, verdict: Verdict,
+                    window_start: datetime | None = None) -> Verdict:
+        """Keep ``verdict``, replacing the user's earlier verdict on the same answer; a
+        replacement of a verdict written after ``window_start`` counts as one more write in
+        ``recent_verdicts`` (without one, a replacement counts as a first write)."""
 
     def verdicts(self) -> list[Verdict]: ...
 
@@ -113,9 +118,11 @@ class PgRecords:
         with self._db("answer lookup") as conn:
             return [_answer_row(r) for r in conn.execute(q.REUSES_OF, (answer_id, user_id))]
 
-    def add_verdict(self, verdict: Verdict) -> Verdict:
+    def add_verdict(self, verdict: Verdict,
+                    window_start: datetime | None = None) -> Verdict:
         params = {k: v for k, v in asdict(verdict).items() if k not in ("id", "created_at")}
         params["note_ids"] = Jsonb(list(verdict.note_ids))
+        params["window_start"] = window_start
         with self._db("verdict") as conn:
             row = conn.execute(q.ADD_FEEDBACK, params).fetchone()
         assert row is not None
@@ -180,6 +187,7 @@ class MemoryRecords:
         self._lock = threading.Lock()
         self._answers: dict[str, AnswerRecord] = {}
         self._verdicts: list[Verdict] = []
+        self._writes: dict[int, int] = {}  # verdict id -> writes within its window
         self._next_id = 0
         self._keys: dict[str, bytes] = {}
         self._queries: list[LoggedQuery] = []
@@ -197,12 +205,16 @@ class MemoryRecords:
             return [r for r in self._answers.values()
                     if r.origin_id == answer_id and r.user_id == user_id]
 
-    def add_verdict(self, verdict: Verdict) -> Verdict:
+    def add_verdict(self, verdict: Verdict,
+                    window_start: datetime | None = None) -> Verdict:
         with self._lock:
             old = next((v for v in self._verdicts if v.user_id == verdict.user_id
                         and v.answer_id == verdict.answer_id), None)
             self._next_id += old is None
             kept = replace(verdict, id=old.id if old else self._next_id, created_at=_now())
+            recent = (old is not None and old.created_at is not None
+                      and window_start is not None and old.created_at > window_start)
+            self._writes[kept.id] = self._writes.get(kept.id, 0) + 1 if recent else 1
             self._verdicts = [v for v in self._verdicts if v is not old] + [kept]
             return kept
 
@@ -212,8 +224,9 @@ class MemoryRecords:
 
     def recent_verdicts(self, user_id: str, since: datetime) -> int:
         with self._lock:
-            return sum(1 for v in self._verdicts if v.user_id == user_id
-                       and v.created_at is not None and v.created_at > since)
+            return sum(self._writes.get(v.id, 1) for v in self._verdicts
+                       if v.user_id == user_id and v.created_at is not None
+                       and v.created_at > since)
 
     def redact_note(self, user_id: str, note_id: str) -> int:
         with self._lock:
@@ -275,7 +288,7 @@ def _answer_params(record: AnswerRecord) -> dict[str, Any]:
 def _answer_row(row: Any) -> AnswerRecord:
     return AnswerRecord(answer_id=row[0], user_id=row[1], source=row[2], cache_key=row[3],
                         notes_version=int(row[4]), semantic_field=row[5], origin_id=row[6],
-                        created_at=row[7])
+                        created_at=row[7], trace_id=row[8], span_id=row[9])
 
 
 __all__ = ["AnswerRecord", "LoggedQuery", "MemoryRecords", "PgRecords", "Records", "Verdict"]

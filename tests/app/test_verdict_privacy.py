@@ -100,6 +100,26 @@ async def test_verdicts_beyond_the_hourly_rate_get_a_coded_429(
     assert len(verdicts_of(app_parts, user)) == VERDICTS_PER_WINDOW
 
 
+async def test_changing_one_verdict_again_and_again_counts_against_the_rate(
+        client: httpx.AsyncClient, app_settings: Settings, app_parts: Any) -> None:
+    user = f"vc-{uuid.uuid4().hex[:10]}"
+    answer_id, other = uuid.uuid4().hex, uuid.uuid4().hex
+    for rid in (answer_id, other):
+        app_parts.records.add_answer(AnswerRecord(answer_id=rid, user_id=user, source="llm"))
+    for n in range(VERDICTS_PER_WINDOW):
+        r = await client.post(f"/v1/answers/{answer_id}/feedback",
+                              json={"verdict": ("right", "wrong")[n % 2],
+                                    "comment": f"change {n} " + "x" * 1_900},
+                              headers=auth(app_settings, user))
+        assert r.status_code == 200, r.text
+    for rid in (answer_id, other):  # the same answer again, or another one: both refused
+        r = await client.post(f"/v1/answers/{rid}/feedback", json={"verdict": "right"},
+                              headers=auth(app_settings, user))
+        assert r.status_code == 429 and r.json()["error"]["code"] == "FEEDBACK_RATE_LIMITED"
+    [kept] = verdicts_of(app_parts, user)  # still one verdict per answer: the last change
+    assert kept.verdict == "wrong" and kept.comment.startswith(f"change {VERDICTS_PER_WINDOW - 1}")
+
+
 async def test_verdicts_older_than_the_retention_are_pruned(
         app_settings: Settings, app_parts: Any) -> None:
     from rag_core.answers.feedback import give_verdict

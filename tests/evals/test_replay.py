@@ -155,8 +155,9 @@ def test_the_bundled_log_is_the_generators_with_enough_repeats() -> None:
 
 
 def test_the_limits_a_run_stands_under_are_stated() -> None:
-    text = limits_statement({})
-    assert text == "no request limits in this build" or text.startswith("RAG_RATE_LIMIT")
+    assert "none set here" in limits_statement({})
+    stated = limits_statement({"RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_USER_MAX_IN_FLIGHT": "4"})
+    assert stated == "request limits: RAG_RATE_LIMIT_PER_MINUTE=0, RAG_USER_MAX_IN_FLIGHT=4"
 
 
 def test_the_command_says_what_is_wrong_without_a_traceback(

@@ -89,25 +89,39 @@ PRIVACY_CHANGES = (
     ),
 )
 
+# Migration 8: how many times a verdict was given or changed within the verdict window, so
+# that changing one verdict over and over counts against the per-user rate of verdicts.
+VERDICT_WRITES = (
+    sql.SQL("ALTER TABLE answer_feedback ADD COLUMN IF NOT EXISTS writes integer NOT NULL "
+            "DEFAULT 1"),
+)
+
+# Migration 10: the trace of each answer (hex trace and span id of its ``assistant.query``
+# span), so that a verdict on it lands in that trace as a ``gen_ai.evaluation.result`` event.
+TRACE_CHANGES = (
+    sql.SQL("ALTER TABLE answers ADD COLUMN IF NOT EXISTS trace_id text"),
+    sql.SQL("ALTER TABLE answers ADD COLUMN IF NOT EXISTS span_id text"),
+)
+
 ADD_ANSWER = sql.SQL(
     """
     INSERT INTO answers (answer_id, user_id, source, cache_key, notes_version, semantic_field,
-                         origin_id)
+                         origin_id, trace_id, span_id)
     VALUES (%(answer_id)s, %(user_id)s, %(source)s, %(cache_key)s, %(notes_version)s,
-            %(semantic_field)s, %(origin_id)s)
+            %(semantic_field)s, %(origin_id)s, %(trace_id)s, %(span_id)s)
     """
 )
 GET_ANSWER = sql.SQL(
     """
     SELECT answer_id, user_id, source, cache_key, notes_version, semantic_field, origin_id,
-           created_at
+           created_at, trace_id, span_id
     FROM answers WHERE answer_id = %s
     """
 )
 REUSES_OF = sql.SQL(
     """
     SELECT answer_id, user_id, source, cache_key, notes_version, semantic_field, origin_id,
-           created_at
+           created_at, trace_id, span_id
     FROM answers WHERE origin_id = %s AND user_id = %s
     """
 )
@@ -119,16 +133,19 @@ ADD_FEEDBACK = sql.SQL(
     VALUES (%(answer_id)s, %(user_id)s, %(verdict)s, %(source)s, %(comment)s, %(question)s,
             %(answer)s, %(matched_question)s, %(no_context)s, %(note_ids)s)
     ON CONFLICT (user_id, answer_id) DO UPDATE
-    SET created_at = now(), verdict = EXCLUDED.verdict, source = EXCLUDED.source,
+    SET writes = CASE WHEN answer_feedback.created_at > %(window_start)s
+                      THEN answer_feedback.writes + 1 ELSE 1 END,
+        created_at = now(), verdict = EXCLUDED.verdict, source = EXCLUDED.source,
         comment = EXCLUDED.comment, question = EXCLUDED.question, answer = EXCLUDED.answer,
         matched_question = EXCLUDED.matched_question, no_context = EXCLUDED.no_context,
         note_ids = EXCLUDED.note_ids
     RETURNING id, created_at
     """
 )
-# A user's verdicts given since a time (the per-user rate of verdicts).
+# A user's verdicts given or changed since a time (the per-user rate of verdicts): a verdict
+# last written in the window counts each write since its window began.
 COUNT_RECENT_FEEDBACK = sql.SQL(
-    "SELECT count(*) FROM answer_feedback WHERE user_id = %s AND created_at > %s")
+    "SELECT coalesce(sum(writes), 0) FROM answer_feedback WHERE user_id = %s AND created_at > %s")
 # A deleted note's text out of the verdicts whose answers cited it: the question, the answer,
 # the comment and the matched question are blanked and the note's id taken off the list; the
 # verdict itself (wrong or right, and where the answer came from) stays for the counts.
