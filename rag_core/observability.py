@@ -101,10 +101,6 @@ SEMANTIC_DECISIONS = Counter("semantic_cache_decisions", "Semantic cache decisio
                              ["reason"], registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
-# A question's own cache controls (``rag_core.cache.control``): one per control a request set,
-# labelled with the request's name of it (no_cache, no_store, max_age_s).
-CACHE_CONTROLS = Counter("cache_controls_total", "Questions that set a cache control, by "
-                         "control", ["control"], registry=REGISTRY)
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -21,7 +21,7 @@ import httpx
 from evals.replay.logs import Problems, UserMap, dataset_users, read_asks
 from evals.replay.report import ReplayReport, Slo, summarise, write
 from evals.replay.send import Options, Sent, replay
-from rag_core.config import Settings
+from rag_core.config import FIELDS, Settings
 
 TOKEN_TTL_S = 3600
 
@@ -39,10 +39,10 @@ def limits_statement(env: Mapping[str, str] | None = None) -> str:
     """The request limits a run stands under, as far as ``env`` (the server's environment,
     default this process's) says: each request-limit setting it sets, or that it sets none
     (then the server runs its profile's defaults: ``--limits`` states them)."""
-    from evals.load.limits import LIMIT_FIELDS, env_name
-
     env = os.environ if env is None else env
-    given = {env_name(f): env[env_name(f)] for f in LIMIT_FIELDS if env_name(f) in env}
+    section = FIELDS.get("rate_limit_per_minute")  # the request limits' section of Settings
+    names = [f"RAG_{f.upper()}" for f, s in FIELDS.items() if section and s == section]
+    given = {name: env[name] for name in names if name in env}
     if not given:
         return "request limits: the server's own (none set here; its profile's defaults)"
     return "request limits: " + ", ".join(f"{k}={v}" for k, v in sorted(given.items()))

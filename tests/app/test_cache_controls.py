@@ -18,8 +18,8 @@ import httpx
 import jwt
 import pytest
 
-from rag_core import observability as obs
 from rag_core.app import create_app
+from rag_core.cache.control import CACHE_CONTROLS
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -93,7 +93,7 @@ async def ask(client: httpx.AsyncClient, settings: Settings, user: str,
 
 
 def controls_counted(name: str) -> float:
-    return obs.CACHE_CONTROLS.labels(control=name)._value.get()
+    return CACHE_CONTROLS.labels(control=name)._value.get()
 
 
 async def test_no_cache_reads_no_layer_and_still_keeps_the_answer(
