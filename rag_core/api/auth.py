@@ -33,11 +33,10 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import jwt
 
-from rag_core.api.jwks import JwksKeys
+from rag_core.api.jwks import JwksKeys, SigningKey
 from rag_core.config import DEFAULT_JWT_SECRET, Auth, Settings, fixed
 from rag_core.errors import InvalidArgument, InvalidSettings, Unauthorized
 from rag_core.safety.guard import USER_ID
@@ -49,6 +48,7 @@ MIN_SECRET_BITS = 128.0
 # keyboard walks keep under 40.
 MIN_SURPRISE_BITS = 96.0
 JWKS_TIMEOUT_S = 5.0
+Claims = dict[str, object]  # a token's claims, as its JSON payload decodes
 VERIFIED_FOR_S = 60.0  # a verified token is trusted this long before it is verified again
 VERIFIED_MAX = 4096  # tokens remembered per verifier
 SECRET_HELP = ("generate one with `openssl rand -hex 32` or "
@@ -159,7 +159,7 @@ def issue_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
         raise InvalidArgument(f"--ttl must be between 1 and {settings.auth.jwt_max_ttl_s} seconds "
                               "(RAG_JWT_MAX_TTL_S); the service refuses longer-lived tokens.")
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + int(ttl_s)}
+    claims: Claims = {"sub": user_id, "iat": now, "exp": now + int(ttl_s)}
     if settings.auth.jwt_issuer:
         claims["iss"] = settings.auth.jwt_issuer
     if settings.auth.jwt_audience:
@@ -174,19 +174,32 @@ def _audiences(settings: Auth) -> list[str]:
     return [a.strip() for a in (settings.jwt_audience or "").split(",") if a.strip()]
 
 
-def _seconds(claims: dict[str, Any], name: str) -> int:
+def _seconds(claims: Claims, name: str) -> int:
+    value = claims[name]
+    if not isinstance(value, int | float | str):
+        raise Unauthorized("The token is not valid.")
     try:
-        return int(claims[name])
+        return int(value)
     except (ValueError, TypeError, OverflowError) as exc:
         raise Unauthorized("The token is not valid.") from exc
 
 
-def expired(claims: dict[str, Any], now: float) -> bool:
+def _number(value: object) -> float:
+    """A claim's value as a number (``exp`` was checked by ``_seconds`` already)."""
+    if not isinstance(value, int | float | str):
+        raise Unauthorized("The token is not valid.")
+    try:
+        return float(value)
+    except (ValueError, OverflowError) as exc:
+        raise Unauthorized("The token is not valid.") from exc
+
+
+def expired(claims: Claims, now: float) -> bool:
     """Whether the token's ``exp`` is past at ``now``, leeway ``RAG_JWT_LEEWAY_S`` allowed."""
     return _seconds(claims, "exp") <= now - fixed.JWT_LEEWAY_S
 
 
-def check_times(claims: dict[str, Any], now: float) -> None:
+def check_times(claims: Claims, now: float) -> None:
     """PyJWT's time checks, in its order, at ``now`` (epoch seconds): an ``iat`` or ``nbf``
     later than now plus the leeway, or one that is not a number, is not valid; an ``exp`` at or
     before now minus the leeway has expired."""
@@ -206,9 +219,9 @@ class TokenVerifier:
         self.settings = settings
         self.clock = clock
         self.jwks: JwksKeys | None = None
-        self._key: Any = None
+        self._key: SigningKey | None = None
         # token -> (verified until, its exp, its claims): tokens checked lately (``claims``)
-        self._verified: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        self._verified: dict[str, tuple[float, int, Claims]] = {}
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_jwks_url:
@@ -218,7 +231,7 @@ class TokenVerifier:
         elif settings.jwt_public_key:
             self._key = _public_key(settings)
 
-    def _signing_key(self, token: str) -> Any:
+    def _signing_key(self, token: str) -> SigningKey:
         if self.jwks is None:
             if not self._key:
                 raise Unauthorized("The service has no key to verify tokens with.")
@@ -229,7 +242,7 @@ class TokenVerifier:
         """The user id of a valid token; ``Unauthorized`` with a plain reason otherwise."""
         return str(self.claims(token)["sub"])
 
-    def claims(self, token: str) -> dict[str, Any]:
+    def claims(self, token: str) -> Claims:
         """The claims of a valid token (signature, expiry, issuer, audience, lifetime and
         ``sub`` checked); ``Unauthorized`` with a plain reason otherwise.
 
@@ -249,7 +262,7 @@ class TokenVerifier:
         self._verified[token] = (now + VERIFIED_FOR_S, _seconds(claims, "exp"), claims)
         return dict(claims)
 
-    def _verify(self, token: str, now: float) -> dict[str, Any]:
+    def _verify(self, token: str, now: float) -> Claims:
         s = self.settings
         require = ["exp", "sub"] + (["iss"] if s.jwt_issuer else []) \
             + (["aud"] if s.jwt_audience else [])
@@ -277,9 +290,9 @@ class TokenVerifier:
             raise Unauthorized("The token's subject is not a valid user id.")
         return dict(claims)
 
-    def _check_lifetime(self, claims: dict[str, Any], now: float) -> None:
+    def _check_lifetime(self, claims: Claims, now: float) -> None:
         cap = self.settings.jwt_max_ttl_s + fixed.JWT_LEEWAY_S
-        exp = float(claims["exp"])
+        exp = _number(claims["exp"])
         iat = claims.get("iat")
         start = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else now
         if max(exp - start, exp - now) > cap:
@@ -287,7 +300,7 @@ class TokenVerifier:
                                f"({self.settings.jwt_max_ttl_s} s).")
 
 
-_verifiers: dict[tuple[Any, ...], TokenVerifier] = {}
+_verifiers: dict[tuple[object, ...], TokenVerifier] = {}
 _lock = threading.Lock()
 
 
@@ -307,11 +320,11 @@ def verify_token(auth: Auth, token: str) -> str:
     return verifier_for(auth).verify(token)
 
 
-def verify_claims(auth: Auth, token: str) -> dict[str, Any]:
+def verify_claims(auth: Auth, token: str) -> Claims:
     return verifier_for(auth).claims(token)
 
 
-def scopes(claims: dict[str, Any]) -> set[str]:
+def scopes(claims: Claims) -> set[str]:
     """The token's scopes: ``scope`` as a space-separated string (RFC 8693) or a list."""
     value = claims.get("scope") or claims.get("scp") or ""
     items = value.split() if isinstance(value, str) else value

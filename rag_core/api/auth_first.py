@@ -12,14 +12,12 @@ so the token is verified once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from rag_core import observability as obs
 from rag_core.api import errors
-from rag_core.api.auth import bearer, verify_claims
+from rag_core.api.auth import Claims, bearer, verify_claims
 from rag_core.api.limits import ASGIApp, Receive, Scope, Send
 from rag_core.config import Auth
 from rag_core.errors import RagError
@@ -48,7 +46,7 @@ class AuthFirst:
             return
         try:
             token = bearer(Headers(scope=scope).get("authorization"))
-            claims: dict[str, Any] = (
+            claims: Claims = (
                 await run_in_threadpool(verify_claims, self.settings, token)
                 if self.settings.jwt_jwks_url else verify_claims(self.settings, token))
         except RagError as exc:

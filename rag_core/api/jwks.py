@@ -16,11 +16,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import jwt
 
 from rag_core.errors import AuthUnavailable, Unauthorized
+
+if TYPE_CHECKING:
+    from jwt.algorithms import AllowedPublicKeys
+
+# what ``jwt.decode`` verifies with: a shared secret, a PEM text, or a key read from a JWKS
+SigningKey: TypeAlias = "AllowedPublicKeys | str | bytes"
 
 MAX_FETCHES = 1
 
@@ -36,13 +42,13 @@ class JwksKeys:
         self.cooldown_s = cooldown_s
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False,
                                        timeout=timeout_s)
-        self._keys: dict[str | None, Any] = {}
+        self._keys: dict[str | None, SigningKey] = {}
         self._fetched_at: float | None = None
         self._failed_until = 0.0
         self._lock = threading.Lock()
         self._fetches = threading.BoundedSemaphore(MAX_FETCHES)
 
-    def key_for(self, token: str) -> Any:
+    def key_for(self, token: str) -> SigningKey:
         """The key that signed ``token`` (by its header's ``kid``)."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
@@ -72,7 +78,7 @@ class JwksKeys:
         finally:
             self._fetches.release()
 
-    def _fetch(self, kid: str | None, stale: Any) -> Any:
+    def _fetch(self, kid: str | None, stale: SigningKey | None) -> SigningKey:
         try:
             keyset = jwt.PyJWKSet.from_dict(self._client.fetch_data())
         except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.InvalidKeyError, ValueError,

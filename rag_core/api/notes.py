@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.note_files import FILE_TYPES, RESPONSE_415, is_json, json_body, note_from_file
 from rag_core.api.schemas import error_responses
 from rag_core.api.write_quota import WriteQuota, charged_ingest
+from rag_core.decision_records import JsonObject
 from rag_core.errors import Forbidden, InvalidNote, NotFound
 from rag_core.ingest.ingestion import delete_note
 from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_raw_path
@@ -96,7 +97,7 @@ class NoteList(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
 
 
-def _note(record: dict[str, Any], where: str) -> Note:
+def _note(record: Mapping[str, object], where: str) -> Note:
     note = note_from_record({k: v for k, v in record.items() if v is not None}, where)
     if note.id != record.get("id"):  # the reader strips blanks: an id must not have any
         raise InvalidNote(f"{where}: a note id may not be blank or start or end with blanks")
@@ -167,21 +168,22 @@ def parse_bulk(raw: bytes) -> tuple[BulkIn, list[Note]]:
     return body, notes
 
 
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+def _inline_refs(schema: JsonObject) -> JsonObject:
     """A pydantic JSON schema with its ``$defs`` put in place (for ``openapi_extra``)."""
-    defs = schema.pop("$defs", {})
+    found = schema.pop("$defs", {})
+    defs = found if isinstance(found, dict) else {}
 
-    def walk(node: Any) -> Any:
+    def walk(node: object) -> object:
         if isinstance(node, dict):
             ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 return walk(defs[ref.removeprefix("#/$defs/")])
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
 
-    return dict(walk(schema))
+    return {k: walk(v) for k, v in schema.items()}
 
 
 BULK_BODY = {"requestBody": {"required": True, "content": {
@@ -199,7 +201,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     @router.put("/notes/{note_id}", response_model=NoteChange, openapi_extra=PUT_BODY,
                 responses={**error_responses(401, 403, 413, 422, 429, 503), **RESPONSE_415})
     async def put_note(note_id: NoteIdDep, request: Request, parts: PartsDep, quota: QuotaDep,
-                       user: str = whose) -> dict[str, Any]:
+                       user: str = whose) -> JsonObject:
         """Add or replace one note, sent as JSON fields (``NoteIn``) or as a file (PDF, Word,
         HTML, plain text, Markdown) with its ``Content-Type``; ``unchanged`` when its content
         is the same."""
@@ -212,7 +214,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         else:
             note = await run_in_threadpool(note_from_file, raw, kind, note_id)
 
-        def write() -> dict[str, Any]:
+        def write() -> JsonObject:
             # 429 WRITE_QUOTA_EXCEEDED before any embedding: bytes, then chunks
             report = charged_ingest(parts, quota, user, [note])
             return {"note_id": note_id, "status": report.statuses[note_id],
@@ -223,7 +225,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     @router.get("/notes/{note_id}", response_model=NoteOut,
                 responses=error_responses(401, 403, 404, 422, 503))
     async def read_note(note_id: NoteIdDep, parts: PartsDep,
-                        user: str = whose) -> dict[str, Any]:
+                        user: str = whose) -> JsonObject:
         """One note, in the body ``PUT`` takes (404 when the user has no such note)."""
         note = await run_in_threadpool(parts.store.get_note, user, note_id)
         if note is None:
@@ -233,8 +235,8 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     @router.delete("/notes/{note_id}", response_model=NoteChange,
                    responses=error_responses(401, 403, 404, 422, 503))
     async def remove_note(note_id: NoteIdDep, parts: PartsDep,
-                          user: str = whose) -> dict[str, Any]:
-        def remove() -> dict[str, Any]:
+                          user: str = whose) -> JsonObject:
+        def remove() -> JsonObject:
             if not delete_note(parts, user, note_id):
                 raise NotFound(f"There is no note {note_id!r}.")
             return {"note_id": note_id, "status": "deleted",
@@ -246,10 +248,10 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     async def list_notes(parts: PartsDep,
                          limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
                          cursor: Annotated[str | None, Query(max_length=400)] = None,
-                         user: str = whose) -> dict[str, Any]:
+                         user: str = whose) -> JsonObject:
         after = _cursor(cursor)
 
-        def page() -> dict[str, Any]:
+        def page() -> JsonObject:
             rows = parts.store.list_notes(user, after=after, limit=limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
@@ -267,14 +269,14 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     @router.post("/notes:bulk", response_model=BulkOut, openapi_extra=BULK_BODY,
                  responses=error_responses(401, 403, 413, 422, 429, 503))
     async def bulk(request: Request, parts: PartsDep, quota: QuotaDep,
-                   user: str = whose) -> dict[str, Any]:
+                   user: str = whose) -> JsonObject:
         """Write many notes (body: ``BulkIn``): all are validated first, off the event loop,
         and nothing is written when any is bad (the 422 names every bad note). With
         ``prune``, the user's other notes are deleted (with an empty list only when
         ``confirm_prune_all`` says so)."""
         body, notes = await run_in_threadpool(parse_bulk, await request.body())
 
-        def write() -> dict[str, Any]:
+        def write() -> JsonObject:
             report = charged_ingest(parts, quota, user, notes, prune=body.prune)
             return {"results": [{"note_id": k, "status": v} for k, v in report.statuses.items()],
                     "notes_version": parts.store.notes_version(user)}

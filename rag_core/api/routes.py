@@ -40,6 +40,7 @@ from rag_core.api.schemas import (
 from rag_core.cache.control import CacheControl
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
+from rag_core.decision_records import JsonObject
 from rag_core.errors import Forbidden, NotFound, RagError, Unauthorized
 from rag_core.limits import Admission
 from rag_core.parts import Parts
@@ -87,7 +88,7 @@ async def readyz(request: Request, parts: PartsDep, settings: SettingsDep) -> JS
     if not checks["llm"].get("ok", True):
         failing.append("llm")
     status = "ready" if not failing else "degraded" if failing == ["postgres"] else "not_ready"
-    body: dict[str, Any] = {"status": status}
+    body: JsonObject = {"status": status}
     if operator_may_see(request, settings):
         body.update(checks=checks, failing=failing)
     ok = status != "not_ready"
@@ -218,7 +219,7 @@ class QueryRoute(APIRoute):
     else (auth off, a body FastAPI would refuse or read otherwise, a stream, the service not
     ready) goes the declared way, which reads the body this request already holds."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[object, object, Response]]:
         declared = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
@@ -330,14 +331,14 @@ def _sse(event: dict[str, Any], decisions: bool = False,
 @router.get("/v1/stats", tags=["assistant"], response_model=StatsOut,
             responses=error_responses(401, 503))
 async def stats(request: Request, user: UserDep, parts: PartsDep,
-                settings: SettingsDep) -> dict[str, Any]:
+                settings: SettingsDep) -> JsonObject:
     """The caller's notes, spend and request limits (what is left of each). Service-wide
     figures (cache hit rates, total cost) are for operators: ``/metrics`` and ``rag-core cache
     stats``."""
     gate = gate_of(request)
     limits = None if gate is None else await gate.remaining(user, tier_of(request))
 
-    def gather() -> dict[str, Any]:
+    def gather() -> JsonObject:
         spent, reserved = parts.ledger.spend(user), parts.ledger.reserved(user)
         saved = parts.ledger.saved(user)
         budget = settings.money.user_daily_budget_usd
@@ -362,7 +363,7 @@ async def stats(request: Request, user: UserDep, parts: PartsDep,
     return await run_in_threadpool(gather)
 
 
-def caller_history(parts: Parts, user: str) -> dict[str, Any]:
+def caller_history(parts: Parts, user: str) -> Mapping[str, Mapping[str, object]]:
     """The caller's day, week and month from PostgreSQL (nothing without it, or while down)."""
     from rag_core.costs.history import user_periods
     from rag_core.errors import DependencyError
@@ -379,7 +380,7 @@ def caller_history(parts: Parts, user: str) -> dict[str, Any]:
 @router.post("/v1/answers/{answer_id}/feedback", tags=["assistant"], response_model=FeedbackOut,
              responses=error_responses(401, 404, 422, 429, 503))
 async def feedback(answer_id: str, body: FeedbackIn, user: UserDep,
-                   parts: PartsDep) -> dict[str, Any]:
+                   parts: PartsDep) -> JsonObject:
     """Say that an answer you got was wrong (or right). `wrong` takes it out of every cache
     layer of yours: asked again, the question is answered afresh, and no paraphrase reuses
     the answer. An id that is not one of your answers: 404 `ANSWER_NOT_FOUND`. One verdict
