@@ -28,10 +28,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_core.errors import LocalModelMissing
 from rag_core.procs import pool_threads
+
+if TYPE_CHECKING:
+    from rag_core.devservers.openai_protocol import ChatMessage
 
 log = logging.getLogger("rag_core.llm.local")
 
@@ -60,7 +63,7 @@ def cache_dir(state_dir: str | Path) -> Path:
     return Path(state_dir).resolve() / "models" / CACHE_NAME
 
 
-def _source_stamp(path: Path) -> dict[str, Any]:
+def _source_stamp(path: Path) -> dict[str, str | int]:
     stat = path.stat()
     return {"gguf": path.name, "size": stat.st_size, "mtime": int(stat.st_mtime)}
 
@@ -187,7 +190,7 @@ class LocalModel:
             ids.add(end)
         return {i for i in ids if i is not None}
 
-    def prompt_ids(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+    def prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
         """The model's chat template applied to ``messages``, ready for the assistant turn."""
         plain = [{"role": str(m.get("role")), "content": content_text(m.get("content"))}
                  for m in messages]
@@ -199,7 +202,7 @@ class LocalModel:
         """Tokens of ``text`` with the model's tokenizer (no special tokens)."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def stream(self, messages: Sequence[dict[str, Any]], max_tokens: int,
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int,
                cancelled: Callable[[], bool] = lambda: False) -> Iterator[str | Completion]:
         """Yield text pieces as they are decoded, then one :class:`Completion`."""
         import torch
@@ -232,14 +235,14 @@ class LocalModel:
                 yield text[len(shown):]
         yield Completion(text, len(ids), len(out_ids), finish)
 
-    def complete(self, messages: Sequence[dict[str, Any]], max_tokens: int) -> Completion:
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int) -> Completion:
         for item in self.stream(messages, max_tokens):
             if isinstance(item, Completion):
                 return item
         raise RuntimeError("generation ended without a result")  # pragma: no cover
 
 
-def content_text(content: Any) -> str:
+def content_text(content: object) -> str:
     """A message's content as text (OpenAI also allows a list of typed parts)."""
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))

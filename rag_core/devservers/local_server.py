@@ -23,17 +23,22 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from rag_core.decision_records import JsonObject
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.local_model import MODEL_ID, Completion, LocalModel, gguf_path
 from rag_core.devservers.serving import run_foreground
 from rag_core.procs import free_port, stop_group, wait_http
 
-_END = object()
+
+class _End:
+    """The worker's last item: generation is over."""
+
+
+_END = _End()
 
 
 def create_local_app(model: LocalModel, model_id: str = MODEL_ID) -> FastAPI:
@@ -41,8 +46,8 @@ def create_local_app(model: LocalModel, model_id: str = MODEL_ID) -> FastAPI:
     app.state.model = model
     app.state.counts = {"requests": 0, "completed": 0, "cancelled": 0, "bad_requests": 0}
 
-    @app.post("/v1/chat/completions")
-    async def completions(request: Request) -> Any:
+    @app.post("/v1/chat/completions", response_model=None)
+    async def completions(request: Request) -> Response | JsonObject:
         app.state.counts["requests"] += 1
         try:
             chat = wire.parse_request(await request.json())
@@ -58,16 +63,16 @@ def create_local_app(model: LocalModel, model_id: str = MODEL_ID) -> FastAPI:
         return wire.sse_response(_stream(app, request, chat, cid, model_id))
 
     @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
+    async def models() -> JsonObject:
         return wire.models_body(model_id)
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
+    async def health() -> JsonObject:
         return {"status": "ok", "model": model_id, "quantize": model.quantize,
                 "load_s": model.info.seconds, "converted_now": model.info.converted}
 
     @app.get("/admin/stats")
-    async def stats() -> dict[str, Any]:
+    async def stats() -> JsonObject:
         return dict(app.state.counts)
 
     return app
@@ -82,7 +87,7 @@ async def _stream(app: FastAPI, request: Request, chat: wire.CompletionRequest, 
     """Generation in a worker thread; pieces cross over through a queue. The worker stops at
     the next token when the client has gone (``cancel``)."""
     model: LocalModel = app.state.model
-    pieces: queue.Queue[Any] = queue.Queue()
+    pieces: queue.Queue[str | Completion | Exception | _End] = queue.Queue()
     cancel = threading.Event()
 
     def work() -> None:
@@ -101,7 +106,7 @@ async def _stream(app: FastAPI, request: Request, chat: wire.CompletionRequest, 
         yield wire.role_event(cid, model_id)
         while True:
             item = await asyncio.to_thread(pieces.get)
-            if item is _END:
+            if isinstance(item, _End):
                 ended = True
                 break
             if isinstance(item, Exception):

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from rag_core.decision_records import JsonObject
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.mock_config import MockConfig, MockState
 from rag_core.devservers.mock_writer import is_writing_request, writer_answer
@@ -36,14 +36,14 @@ NO_ANSWER = DECLINE  # the prompt's decline marker
 _QUESTION = re.compile(r"<question>\s*(.*?)\s*</question>", re.S)
 
 
-def note_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def note_blocks(messages: Sequence[wire.ChatMessage]) -> list[tuple[str, str]]:
     """(number, text) of each numbered note in the last user message."""
     user = next((str(m.get("content", "")) for m in reversed(messages)
                  if m.get("role") == "user"), "")
     return _NOTE.findall(user) or _BARE.findall(user)
 
 
-def _shares_a_word(messages: list[dict[str, Any]], blocks: list[tuple[str, str]]) -> bool:
+def _shares_a_word(messages: Sequence[wire.ChatMessage], blocks: list[tuple[str, str]]) -> bool:
     """Whether a note shares a content word with the question (the extractive generator's
     words: no stop words, crude stems); true when the question has none or no tag."""
     user = next((str(m.get("content", "")) for m in reversed(messages)
@@ -53,7 +53,7 @@ def _shares_a_word(messages: list[dict[str, Any]], blocks: list[tuple[str, str]]
     return not words or any(words & content_words(text) for _, text in blocks)
 
 
-def mock_answer(messages: list[dict[str, Any]]) -> str:
+def mock_answer(messages: Sequence[wire.ChatMessage]) -> str:
     """The first sentence of each numbered note in the last user message, cited [n]; the
     decline marker when no note shares a word with the question, as a model that finds
     nothing is told to reply."""
@@ -91,8 +91,8 @@ def create_mock_app(config: MockConfig | None = None, *,
             return error(401, "invalid credentials", "authentication_error")
         return None
 
-    @app.post("/v1/chat/completions")
-    async def completions(request: Request) -> Any:
+    @app.post("/v1/chat/completions", response_model=None)
+    async def completions(request: Request) -> Response | JsonObject:
         state.bump("requests")
         state.bump("in_flight")
         try:
@@ -100,7 +100,7 @@ def create_mock_app(config: MockConfig | None = None, *,
         finally:
             state.bump("in_flight", -1)
 
-    async def answer(request: Request) -> Any:
+    async def answer(request: Request) -> Response | JsonObject:
         try:
             chat = wire.parse_request(await request.json())
         except (ValueError, wire.BadRequest):
@@ -144,8 +144,8 @@ def create_mock_app(config: MockConfig | None = None, *,
         wanted = usage if chat.include_usage or c.send_usage else None
         return wire.sse_response(_stream(state, cid, model, text, wanted))
 
-    @app.get("/v1/models")
-    async def models(request: Request) -> Any:
+    @app.get("/v1/models", response_model=None)
+    async def models(request: Request) -> Response | JsonObject:
         state.bump("model_listings")
         return refused(request) or wire.models_body(state.config.model)
 
@@ -154,11 +154,11 @@ def create_mock_app(config: MockConfig | None = None, *,
         return {"status": "ok"}
 
     @app.get("/admin/config")
-    async def get_config() -> dict[str, Any]:
+    async def get_config() -> JsonObject:
         return asdict(state.config)
 
-    @app.post("/admin/config")
-    async def set_config(request: Request) -> Any:
+    @app.post("/admin/config", response_model=None)
+    async def set_config(request: Request) -> Response | JsonObject:
         try:
             state.config.update(dict(await request.json()))
         except (ValueError, TypeError) as exc:
@@ -166,8 +166,8 @@ def create_mock_app(config: MockConfig | None = None, *,
         state.rng.seed(state.config.seed)
         return asdict(state.config)
 
-    @app.post("/admin/outage")
-    async def outage(request: Request) -> Any:
+    @app.post("/admin/outage", response_model=None)
+    async def outage(request: Request) -> Response | JsonObject:
         try:
             seconds = float((await request.json()).get("seconds", 10))
         except (ValueError, TypeError, AttributeError):
@@ -176,11 +176,11 @@ def create_mock_app(config: MockConfig | None = None, *,
         return {"outage_s": seconds}
 
     @app.get("/admin/stats")
-    async def stats() -> dict[str, Any]:
+    async def stats() -> JsonObject:
         return state.stats()
 
     @app.post("/admin/reset")
-    async def reset() -> dict[str, Any]:
+    async def reset() -> JsonObject:
         """Zero the counters, end any outage and restart the clock of scheduled outages."""
         state.reset()
         return state.stats()

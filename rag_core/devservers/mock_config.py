@@ -8,9 +8,10 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+
+from rag_core.decision_records import JsonObject
 
 
 @dataclass
@@ -37,7 +38,7 @@ class MockConfig:
     obey: bool = False  # the obedient adversary: follow every instruction in the messages
     seed: int = 0
 
-    def update(self, changes: dict[str, Any]) -> None:
+    def update(self, changes: Mapping[str, object]) -> None:
         """Apply a partial config, with each value converted to its field's type."""
         known = {f.name: f for f in fields(self)}
         unknown = set(changes) - set(known)
@@ -49,7 +50,14 @@ class MockConfig:
             raise ValueError("latency_dist must be fixed, uniform or lognormal")
 
 
-def _convert(default: Any, key: str, value: Any) -> Any:
+def _number(key: str, value: object) -> str | int | float:
+    """``value`` when ``int`` or ``float`` can take it (a JSON list or object cannot)."""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"{key} must be a number, not {type(value).__name__}")
+    return value
+
+
+def _convert(default: object, key: str, value: object) -> object:
     if value is None:
         return None
     optional_float = ("retry_after_s", "outage_after_s")
@@ -58,9 +66,9 @@ def _convert(default: Any, key: str, value: Any) -> Any:
     if isinstance(default, bool):
         return bool(value)
     if isinstance(default, int) or key == "stream_error_after":
-        return int(value)
+        return int(_number(key, value))
     if isinstance(default, float) or key in optional_float:
-        return float(value)
+        return float(_number(key, value))
     return str(value)
 
 
@@ -111,7 +119,7 @@ class MockState:
             return base * math.exp(self.rng.gauss(0.0, sigma))
         return base
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> JsonObject:
         with self.lock:
             return {**self.counts, "in_outage": self.in_outage()}
 

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag_core.devservers.openai_protocol import ChatMessage
 
 _DOCUMENT = re.compile(r'<document id="[^"]*">\n(.*?)\n</document>', re.S)
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
@@ -29,12 +33,12 @@ _NAME = re.compile(r"(?<=\w )[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
 
 
-def _user(messages: list[dict[str, Any]]) -> str:
+def _user(messages: Sequence[ChatMessage]) -> str:
     return next((str(m.get("content", "")) for m in reversed(messages)
                  if m.get("role") == "user"), "")
 
 
-def is_writing_request(messages: list[dict[str, Any]]) -> bool:
+def is_writing_request(messages: Sequence[ChatMessage]) -> bool:
     user = _user(messages)
     return bool(_DOCUMENT.search(user)) and '"unanswerable"' in user
 
@@ -74,7 +78,7 @@ def _unanswerable(meta: dict[str, str], document: str) -> list[dict[str, str]]:
     return out
 
 
-def writer_answer(messages: list[dict[str, Any]]) -> str:
+def writer_answer(messages: Sequence[ChatMessage]) -> str:
     """The reply to a question-writing request (see the module docstring)."""
     match = _DOCUMENT.search(_user(messages))
     document = match.group(1) if match else ""

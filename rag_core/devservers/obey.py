@@ -33,7 +33,10 @@ import codecs
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag_core.devservers.openai_protocol import ChatMessage
 
 _I = re.IGNORECASE
 _SEGMENTS = re.compile(r"(?<=[.!?])\s+|\n+|\s+\|\s+")
@@ -154,13 +157,13 @@ class Plan:
             self.emit.append(piece)
 
 
-def untrusted_text(messages: Sequence[dict[str, Any]]) -> str:
+def untrusted_text(messages: Sequence[ChatMessage]) -> str:
     """Every message but the system (and developer) prompts, joined."""
     return "\n".join(str(m.get("content") or "") for m in messages
                      if m.get("role") not in ("system", "developer"))
 
 
-def system_text(messages: Sequence[dict[str, Any]]) -> str:
+def system_text(messages: Sequence[ChatMessage]) -> str:
     return "\n".join(str(m.get("content") or "") for m in messages
                      if m.get("role") in ("system", "developer"))
 
@@ -251,7 +254,7 @@ def _word_map(text: str, table: dict[str, str]) -> str:
     return "".join(out)
 
 
-def obey_answer(messages: Sequence[dict[str, Any]], grounded: str,
+def obey_answer(messages: Sequence[ChatMessage], grounded: str,
                 notes: Sequence[str] = ()) -> str:
     """The obedient answer: what the instructions ask, then (unless told to drop it) the
     honest ``grounded`` answer. ``notes`` are the texts of the notes in the messages."""

@@ -12,12 +12,14 @@ import json
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from rag_core.decision_records import JsonObject
+
+ChatMessage = Mapping[str, object]  # one message of a request, as the client sent it
 SSE_HEADERS = {"Cache-Control": "no-cache"}
 
 
@@ -29,18 +31,20 @@ class BadRequest(ValueError):
 class CompletionRequest:
     """What a server needs from a chat-completion request body."""
 
-    messages: list[dict[str, Any]]
+    messages: list[dict[str, object]]
     max_tokens: int
     stream: bool = False
     include_usage: bool = False
     model: str | None = None
     temperature: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
 
-def parse_request(body: Any, default_max_tokens: int = 400) -> CompletionRequest:
+def parse_request(body: object, default_max_tokens: int = 400) -> CompletionRequest:
     """A :class:`CompletionRequest` from a decoded JSON body; :class:`BadRequest` if it is not
     one."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be JSON with a list of messages")
     try:
         messages = [dict(m) for m in body["messages"]]
         if not messages or any("role" not in m for m in messages):
@@ -72,7 +76,7 @@ def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 
 def completion_body(cid: str, model: str, text: str, usage: dict[str, int] | None,
-                    finish_reason: str = "stop") -> dict[str, Any]:
+                    finish_reason: str = "stop") -> JsonObject:
     """A non-streamed ``chat.completion``."""
     return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
             **({"usage": usage} if usage is not None else {}),
@@ -80,8 +84,8 @@ def completion_body(cid: str, model: str, text: str, usage: dict[str, int] | Non
                          "message": {"role": "assistant", "content": text}}]}
 
 
-def chunk_event(cid: str, model: str, delta: dict[str, Any], finish: str | None = None,
-                **extra: Any) -> bytes:
+def chunk_event(cid: str, model: str, delta: JsonObject, finish: str | None = None,
+                **extra: object) -> bytes:
     """One server-sent event with a ``chat.completion.chunk``."""
     data = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
             "model": model, "choices": [{"index": 0, "delta": delta, "logprobs": None,
@@ -121,6 +125,6 @@ def error_response(status: int, message: str, kind: str = "server_error",
                         headers=headers)
 
 
-def models_body(model_id: str) -> dict[str, Any]:
+def models_body(model_id: str) -> JsonObject:
     return {"object": "list", "data": [{"id": model_id, "object": "model", "created": 0,
                                         "owned_by": "rag_core"}]}
