@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 
 from rag_core.cli.args import int_between, iso_day
 from rag_core.cli.command import Add
@@ -18,6 +19,7 @@ def cmd_costs(args: argparse.Namespace) -> int:
 
     settings = services.resolve(env_settings(), redis=args.period is None)
     store = build_store(settings)
+    report: Mapping[str, object]  # a period's figures or a day's ledger, printed as JSON
     try:
         if args.period is not None:
             from rag_core.costs.history import period_report

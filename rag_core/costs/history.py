@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rag_core.costs.requests import ANYONE, REJECTED
+from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidArgument
 from rag_core.store.sql.erasure import ANONYMOUS_USER
 from rag_core.store.sql.history import REQUESTS_BETWEEN, SPEND_BETWEEN
@@ -58,7 +59,7 @@ class PeriodReport:
     total: Figures
     top: list[UserFigures]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return asdict(self)
 
 
@@ -121,9 +122,9 @@ def period_report(db: Connect, period: str, end: str | None = None, *, top: int 
     return PeriodReport(period, start.isoformat(), last.isoformat(), total, ranked[:top])
 
 
-def user_periods(db: Connect, user_id: str) -> dict[str, dict[str, Any]]:
+def user_periods(db: Connect, user_id: str) -> dict[str, JsonObject]:
     """One user's figures for each period ending today (``/v1/stats``: ``history``)."""
-    out = {}
+    out: dict[str, JsonObject] = {}
     for period in PERIODS:
         report = period_report(db, period, user_id=user_id, top=1)
         mine = asdict(report.top[0] if report.top else UserFigures(user_id=user_id))

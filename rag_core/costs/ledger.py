@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rag_core import observability as obs
 from rag_core.config import Money, Settings, fixed
@@ -39,6 +38,7 @@ from rag_core.costs.outage import OutageBook
 from rag_core.costs.queue import CostQueue
 from rag_core.costs.records import CostRecords, new_reservation_id
 from rag_core.costs.requests import ANYONE, REJECTED, RequestCounts
+from rag_core.costs.rows import CostReport, RejectedTotals, SpendRow, UserDay
 from rag_core.costs.totals import RedisTotals
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -183,7 +183,7 @@ class CostLedger:
     def global_spend(self, day: str | None = None) -> float:
         return self._read(cost_keys(day or today(), "-")[1], "spent")
 
-    def report(self, day: str | None = None, top: int = 10) -> dict[str, Any]:
+    def report(self, day: str | None = None, top: int = 10) -> CostReport:
         """Spend per user for a day, the top users, and the month projected from it. Every
         request counts (``requests``, and by outcome in ``outcomes``), also those that cost
         nothing; ``billed_requests`` are the model calls billed. Requests turned away before
@@ -199,12 +199,15 @@ class CostLedger:
         if day == today():
             now = dt.datetime.now(dt.UTC)
             elapsed = max((now.hour * 3600 + now.minute * 60 + now.second) / 86_400, 1 / 24)
+        turned_away = rejected_totals(counted)
         return {
             "day": day,
             "total_usd": round(total, 6),
             "users": len(rows),
             "requests": sum(r["requests"] for r in rows),
-            **rejected_totals(counted),
+            "rejected_requests": turned_away["rejected_requests"],
+            "rejected": turned_away["rejected"],
+            "rejected_unknown_caller": turned_away["rejected_unknown_caller"],
             "top": rows[:top],
             "projected_month_usd": round(total / elapsed * 30, 4),
             "user_daily_budget_usd": self.money.user_daily_budget_usd,
@@ -212,11 +215,11 @@ class CostLedger:
             "queued_rows": self.queue.pending(),
         }
 
-    def _rows(self, day: str) -> list[dict[str, Any]]:
+    def _rows(self, day: str) -> list[SpendRow]:
         rows = self.records.rows(day)
         if rows is not None:
             return rows
-        live: list[dict[str, Any]] = []
+        live: list[SpendRow] = []
         if self.totals is not None:  # the database is down: the live ledger
             with contextlib.suppress(*REDIS_ERRORS):
                 live = self.totals.rows(day)
@@ -284,8 +287,8 @@ def _split(outcomes: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
     return answered, rejected
 
 
-def with_requests(rows: list[dict[str, Any]],
-                  counted: dict[str, dict[str, int]] | None) -> list[dict[str, Any]]:
+def with_requests(rows: list[SpendRow],
+                  counted: dict[str, dict[str, int]] | None) -> list[UserDay]:
     """The spend rows (``requests``: the calls billed) with every request of each user by
     outcome: a user whose requests all cost nothing gets a row of $0. ``requests`` becomes
     every request the pipeline saw (at least the calls billed, should a count be missing),
@@ -294,17 +297,18 @@ def with_requests(rows: list[dict[str, Any]],
     requests. Requests whose caller is not known have no row (``rejected_totals``)."""
     counted = counted or {}
     spends = {r["user_id"]: r for r in rows}
-    out = []
+    out: list[UserDay] = []
     for user_id in (set(spends) | set(counted)) - {ANYONE}:
-        spent = spends.get(user_id, {"user_id": user_id, "cost_usd": 0.0, "requests": 0})
+        spent = spends.get(user_id, SpendRow(user_id=user_id, cost_usd=0.0, requests=0))
         outcomes, rejected = _split(counted.get(user_id, {}))
         billed = int(spent["requests"])
-        out.append({**spent, "requests": max(billed, sum(outcomes.values())),
-                    "billed_requests": billed, "outcomes": outcomes, "rejected": rejected})
+        out.append(UserDay(user_id=spent["user_id"], cost_usd=spent["cost_usd"],
+                           requests=max(billed, sum(outcomes.values())),
+                           billed_requests=billed, outcomes=outcomes, rejected=rejected))
     return sorted(out, key=lambda r: (-r["cost_usd"], -r["requests"], r["user_id"]))
 
 
-def rejected_totals(counted: dict[str, dict[str, int]]) -> dict[str, Any]:
+def rejected_totals(counted: dict[str, dict[str, int]]) -> RejectedTotals:
     """The day's requests turned away before the pipeline: in all (``rejected_requests``), by
     code (``rejected``) and those whose caller is not known (``rejected_unknown_caller``)."""
     by_code: dict[str, int] = {}

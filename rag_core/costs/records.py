@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from rag_core import observability as obs
 from rag_core.costs.queue import CostQueue
+from rag_core.costs.rows import SpendRow
 from rag_core.store.costs import CostStore, DayState
 from rag_core.types import TokenUsage
 
@@ -97,7 +97,7 @@ class CostRecords:
             return
         self.queue.drain_due(self.costs)
 
-    def rows(self, day: str) -> list[dict[str, Any]] | None:
+    def rows(self, day: str) -> list[SpendRow] | None:
         """Spend per user for a day, most first; None when the database cannot say."""
         if self.costs is None:
             return None

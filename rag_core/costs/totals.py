@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_core.costs import scripts as cost_scripts
+from rag_core.costs.rows import SpendRow
 from rag_core.errors import BudgetUnavailable
 from rag_core.redis_kv.client import RedisClient, slot_owner
 from rag_core.redis_kv.keys import cost_keys, cost_user_of, cost_user_pattern
@@ -102,8 +103,8 @@ class RedisTotals:
         pipe.expire(key, KEY_TTL_S)
         pipe.execute()
 
-    def rows(self, day: str) -> list[dict[str, Any]]:
-        rows = []
+    def rows(self, day: str) -> list[SpendRow]:
+        rows: list[SpendRow] = []
         for key in self.client.scan_iter(match=cost_user_pattern(day), count=500):
             data = self.client.hgetall(key)
             rows.append({"user_id": cost_user_of(key.decode()),
