@@ -211,15 +211,15 @@ def possessives(question: str) -> str | None:
             changes[owner.left_edge.i] = f"the {thing} of {whole}"
             return _render(doc, changes)
     for t in doc:
-        thing, obj = t.head, next((c for c in t.children if c.dep_ == "pobj"), None)
-        if t.lower_ != "of" or obj is None or not _is_name(obj) or thing.pos_ != "NOUN":
+        noun, obj = t.head, next((c for c in t.children if c.dep_ == "pobj"), None)
+        if t.lower_ != "of" or obj is None or not _is_name(obj) or noun.pos_ != "NOUN":
             continue
-        det = next((c for c in thing.children if c.dep_ == "det" and c.lower_ == "the"), None)
+        det = next((c for c in noun.children if c.dep_ == "det" and c.lower_ == "the"), None)
         if det is None or obj.right_edge.i != obj.i:
             continue
-        owner = doc[obj.left_edge.i:obj.i + 1].text
+        name = doc[obj.left_edge.i:obj.i + 1].text
         changes = {i: "" for i in range(det.i, obj.i + 1)}
-        changes[det.i] = f"{owner}'s {doc[det.i + 1:thing.i + 1].text}"
+        changes[det.i] = f"{name}'s {doc[det.i + 1:noun.i + 1].text}"
         return _render(doc, changes)
     return None
 
@@ -327,9 +327,9 @@ def negation(question: str) -> str | None:
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is None:
         return None
-    aux = [c for c in root.children if c.dep_ in ("aux", "auxpass") and c.i < root.i]
+    auxes = [c for c in root.children if c.dep_ in ("aux", "auxpass") and c.i < root.i]
     later = next((t for t in doc[root.i + 1:] if t.pos_ == "VERB"), None)
-    verb = root if aux else later if root.lemma_ == "do" else None
+    verb = root if auxes else later if root.lemma_ == "do" else None
     if verb is not None:  # "did she sell": "did she not sell"
         return _render(doc, {verb.i: "not " + verb.text})
     if root.pos_ == "AUX":  # "Is a weight always a sin?": after a short subject

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from rag_core.decision_records import JsonObject
 from rag_core.types import Chunk, TokenUsage
 
 # The one sentence a model that finds no answer in the notes replies with (the decline marker,
@@ -63,5 +64,5 @@ class GuardedGenerator(Generator, Protocol):
     def retry_after(self) -> float:
         """Seconds until the breaker lets a probe through (0 when closed)."""
 
-    def check_config(self) -> dict[str, Any]:
+    def check_config(self) -> JsonObject:
         """``{"ok": True}``, or the remembered misconfiguration (``LLM_MISCONFIGURED``)."""

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_core.config import GenerationSettings, ModelCalls
+from rag_core.decision_records import JsonObject
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Generation, Generator, GuardedGenerator, Prompt
 from rag_core.llm.health import Problem
@@ -114,7 +115,7 @@ class Failover:
         """The sooner of the two breakers' waits (a client may retry when either may answer)."""
         return min(self.first.retry_after(), self.second.retry_after())
 
-    def check_config(self) -> dict[str, Any]:
+    def check_config(self) -> JsonObject:
         return self.first.check_config()
 
     def startup_check(self) -> Problem | None:

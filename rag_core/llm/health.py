@@ -23,9 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from rag_core import observability as obs
+from rag_core.decision_records import JsonObject
 
 log = logging.getLogger("rag_core.llm")
 CODE = "LLM_MISCONFIGURED"
@@ -45,7 +45,7 @@ class _State:
     since: float | None = None
     checked_at: float | None = None
     checks: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
 
 class LLMHealth:
@@ -103,7 +103,7 @@ class LLMHealth:
             self.report(problem)
         return problem
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> JsonObject:
         """The ``llm`` check of ``/readyz``: ``ok``, and the code, reason and message of a
         remembered misconfiguration. Never calls the model itself."""
         state = self._state

@@ -29,10 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
 
 from rag_core import observability as obs
 from rag_core.config import ModelCalls, fixed
+from rag_core.decision_records import JsonObject
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
 from rag_core.llm.breaker_state import (
@@ -123,7 +123,7 @@ class ResilientGenerator:
 
     # --- configuration health (readiness) ---------------------------------------------------
 
-    def check_config(self) -> dict[str, Any]:
+    def check_config(self) -> JsonObject:
         """The ``llm`` check of ``/readyz``: ``{"ok": True}``, or the remembered
         ``LLM_MISCONFIGURED`` with its reason and message. Never calls the model per probe."""
         return self.health.check()

