@@ -8,7 +8,7 @@ given); its description is what docs/configuration.md says of it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -83,7 +83,7 @@ class Retrieval(Section):
         "`auto` searches a user with at least this many chunks as `hybrid_prf`, a smaller one "
         "as `hybrid` (0: always feedback)"))
 
-    def with_(self, **changes: Any) -> Retrieval:
+    def with_(self, **changes: object) -> Retrieval:
         """A copy with some knobs changed, validated again (an unknown name is an error)."""
         return type(self).model_validate({**self.model_dump(), **changes})
 
@@ -134,7 +134,7 @@ class TokenSettings(Section):
         "tokens the model may write (halved once a spend budget is 90 % used)"))
 
 
-def empty_is_unset(value: Any) -> Any:
+def empty_is_unset(value: object) -> object:
     """``RAG_LLM_BASE_URL=`` (as compose's ``${VAR:-}`` gives) means unset, not ''."""
     return None if isinstance(value, str) and not value.strip() else value
 

@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from rag_core import observability as obs
+from rag_core.costs.rows import QueuedCost
 from rag_core.store.costs import CostStore
 
 log = logging.getLogger("rag_core.costs.ledger")
@@ -38,7 +38,7 @@ class CostQueue:
         self._lock = threading.Lock()
         self._tried = -RETRY_EVERY_S
 
-    def put(self, row: dict[str, Any]) -> None:
+    def put(self, row: QueuedCost) -> None:
         """Append one row durably (written and fsync'd before this returns)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock, open(self._file, "a", encoding="utf-8") as handle:
@@ -64,7 +64,7 @@ class CostQueue:
         done = 0
         for path in self._files():
             with _locked(path) as rows:
-                left = []
+                left: list[QueuedCost] = []
                 for row in rows:
                     try:
                         store.add_cost(row["day"], row["user_id"], row["cost_usd"],
@@ -82,12 +82,12 @@ class CostQueue:
         return sorted(self.folder.glob("*.jsonl")) if self.folder.exists() else []
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def _read(path: Path) -> list[QueuedCost]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
-    rows = []
+    rows: list[QueuedCost] = []  # as ``put`` wrote them
     for line in lines:
         try:
             rows.append(json.loads(line))
@@ -97,7 +97,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[list[dict[str, Any]]]:
+def _locked(path: Path) -> Iterator[list[QueuedCost]]:
     with open(path.with_suffix(".lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -106,7 +106,7 @@ def _locked(path: Path) -> Iterator[list[dict[str, Any]]]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
+def _rewrite(path: Path, rows: list[QueuedCost]) -> None:
     if not rows:
         path.unlink(missing_ok=True)
         path.with_suffix(".lock").unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import uuid
 
 from rag_core import observability as obs
 from rag_core.costs.queue import CostQueue
-from rag_core.costs.rows import SpendRow
+from rag_core.costs.rows import QueuedCost, SpendRow
 from rag_core.store.costs import CostStore, DayState
 from rag_core.types import TokenUsage
 
@@ -90,10 +90,10 @@ class CostRecords:
             self.costs.add_cost(day, user_id, actual, usage.input_tokens, usage.output_tokens,
                                 reservation_id=reservation_id)
         except Exception:  # the answer is paid for: keep the row durably and retry
-            self.queue.put({"day": day, "user_id": user_id, "cost_usd": actual,
-                            "input_tokens": usage.input_tokens,
-                            "output_tokens": usage.output_tokens,
-                            "reservation_id": reservation_id})
+            self.queue.put(QueuedCost(day=day, user_id=user_id, cost_usd=actual,
+                                      input_tokens=usage.input_tokens,
+                                      output_tokens=usage.output_tokens,
+                                      reservation_id=reservation_id))
             return
         self.queue.drain_due(self.costs)
 

@@ -45,3 +45,14 @@ class CostReport(RejectedTotals):
     user_daily_budget_usd: float
     global_daily_budget_usd: float
     queued_rows: int
+
+
+class QueuedCost(TypedDict):
+    """A cost the database did not take, kept in the queue's JSON lines until it does."""
+
+    day: str
+    user_id: str
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    reservation_id: str | None

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def pack(obj: Any) -> bytes:
+def pack(obj: object) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from rag_core import observability as obs
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -20,10 +19,15 @@ from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 log = logging.getLogger("rag_core.redis_kv.memory")
 
 
-def memory_figures(info: dict[str, Any]) -> tuple[float, float]:
+def _bytes(value: object) -> float:
+    """A figure of ``INFO memory`` (a number, or its text); 0 when absent."""
+    return float(value) if isinstance(value, int | float | str) and value != "" else 0.0
+
+
+def memory_figures(info: Mapping[str, object]) -> tuple[float, float]:
     """(used, max) bytes from ``INFO memory`` (a cluster's answer: the fullest node)."""
     if "used_memory" in info:
-        return float(info["used_memory"]), float(info.get("maxmemory") or 0)
+        return _bytes(info["used_memory"]), _bytes(info.get("maxmemory"))
     nodes = [memory_figures(v) for v in info.values() if isinstance(v, dict)]
     if not nodes:
         return 0.0, 0.0
