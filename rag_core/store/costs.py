@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from rag_core.store.sql import ledger as q
 
@@ -30,16 +30,27 @@ class DayState:
     held: tuple[float, float]
 
 
+class CostRow(TypedDict):
+    """A user's recorded spend of a day."""
+
+    day: date | str  # a date from PostgreSQL, its ISO text in process
+    user_id: str
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    requests: int
+
+
 class CostStore(Protocol):
     """Durable cost rows and open reservations."""
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1,
-                 reservation_id: str | None = None) -> dict[str, Any]:
+                 reservation_id: str | None = None) -> CostRow:
         """Add to the user's row of that day; the reservation ``reservation_id`` (if any) is
         closed in the same transaction."""
 
-    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]: ...
+    def costs_for_day(self, day: date | str) -> list[CostRow]: ...
 
     def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
         """The user's and everyone's recorded spend of that day (dollars)."""
@@ -60,7 +71,7 @@ class CostStore(Protocol):
         """User -> outcome -> requests of that day."""
 
 
-def _cost_row(row: Sequence[Any]) -> dict[str, Any]:
+def _cost_row(row: Sequence[Any]) -> CostRow:
     return {"day": row[0], "user_id": row[1], "cost_usd": float(row[2]),
             "input_tokens": int(row[3]), "output_tokens": int(row[4]), "requests": int(row[5])}
 
@@ -71,7 +82,7 @@ class PgCosts:
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1,
-                 reservation_id: str | None = None) -> dict[str, Any]:
+                 reservation_id: str | None = None) -> CostRow:
         with self._db("cost update") as conn:
             row = conn.execute(
                 q.ADD_COST, (day, user_id, cost_usd, input_tokens, output_tokens, requests)
@@ -86,7 +97,7 @@ class PgCosts:
             row = conn.execute(q.DAY_TOTALS, {"day": day, "user_id": user_id}).fetchone()
         return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
 
-    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
+    def costs_for_day(self, day: date | str) -> list[CostRow]:
         with self._db("cost listing") as conn:
             return [_cost_row(r) for r in conn.execute(q.COSTS_FOR_DAY, (day,))]
 
@@ -127,13 +138,13 @@ class MemoryCosts:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._clock = clock
-        self._costs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._costs: dict[tuple[str, str], CostRow] = {}
         self._open: dict[str, tuple[str, str, float, float]] = {}
         self._requests: dict[tuple[str, str, str], int] = {}
 
     def add_cost(self, day: date | str, user_id: str, cost_usd: float, input_tokens: int,
                  output_tokens: int, requests: int = 1,
-                 reservation_id: str | None = None) -> dict[str, Any]:
+                 reservation_id: str | None = None) -> CostRow:
         with self._lock:
             row = self._costs.setdefault((str(day), user_id), {
                 "day": str(day), "user_id": user_id, "cost_usd": 0.0, "input_tokens": 0,
@@ -144,7 +155,7 @@ class MemoryCosts:
             row["requests"] += requests
             if reservation_id is not None:
                 self._open.pop(reservation_id, None)
-            return dict(row)
+            return row.copy()
 
     def day_totals(self, day: date | str, user_id: str) -> tuple[float, float]:
         with self._lock:
@@ -152,9 +163,9 @@ class MemoryCosts:
         mine = sum(r["cost_usd"] for r in rows if r["user_id"] == user_id)
         return mine, sum(r["cost_usd"] for r in rows)
 
-    def costs_for_day(self, day: date | str) -> list[dict[str, Any]]:
+    def costs_for_day(self, day: date | str) -> list[CostRow]:
         with self._lock:
-            rows = [dict(r) for (d, _), r in self._costs.items() if d == str(day)]
+            rows = [r.copy() for (d, _), r in self._costs.items() if d == str(day)]
         return sorted(rows, key=lambda r: -r["cost_usd"])
 
     def reserve(self, reservation_id: str, day: str, user_id: str, estimate: float) -> None:
