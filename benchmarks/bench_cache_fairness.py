@@ -2,8 +2,8 @@
 
 ``--users`` users each leave ``--each`` answers in the cache layers (bounded at ``--bound``
 entries per layer), then one more user asks ``--flood`` new questions. Every answer goes
-through ``CacheLayers.put_answer`` (its L1 key, its stale body, its semantic entry) and the
-question's vector through ``embedding_for``, into a real ``redis-server``. The last line is
+through ``AnswerLayer.put`` (its L1 key, its stale body, its semantic entry) and the
+question's vector through ``EmbeddingLayer.vector``, into a real ``redis-server``. The last line is
 JSON: per layer, the entries the other users still hold (of what they wrote), the entries the
 flooding user holds, the layer's total; how many of the other users' answers are still
 served (L1 hits); and the flood's seconds.
@@ -41,12 +41,12 @@ def ask(layers: CacheLayers, params: SearchParams, user: str, n: int) -> str:
     question = f"What did the sermon say about grace, question {n} of {user}?"
     vector = np.random.default_rng(n).standard_normal(384).astype(np.float32)
     vector /= np.linalg.norm(vector)
-    key = layers.answer_key(params, user, 1, question, 5)
-    layers.put_answer(key, Answer(answer=question, citations=[], no_context=False,
+    key = layers.answers.key(params, user, 1, question, 5)
+    layers.answers.put(key, Answer(answer=question, citations=[], no_context=False,
                                   generator="hf", cache={}, usage=TokenUsage(10, 10),
                                   cost_usd=0.0001, timings_ms={}, request_id="r"),
                       user_id=user, notes_version=1, question=question, vector=vector)
-    layers.embedding_for(user, question, 384, lambda _: vector)
+    layers.vectors.vector(user, question, 384, lambda _: vector)
     return key
 
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         params = settings.retrieval
         users = [f"user-{n:03d}" for n in range(args.users)]
         for user in [*users, "flooder"]:
-            layers.notes_version(user, lambda _: 1)
+            layers.notes.current(user, lambda _: 1)
         kept = [ask(layers, params, u, 1_000 * i + k) for i, u in enumerate(users)
                 for k in range(args.each)]
         started = time.perf_counter()
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         others = {layer: sum(user_shares(layers, u)[layer]["entries"] for u in users)
                   for layer in LAYERS}
         flood = {layer: user_shares(layers, "flooder")[layer]["entries"] for layer in LAYERS}
-        served = sum(layers.get_answer(k)[1] == "hit" for k in kept)
+        served = sum(layers.answers.get(k)[1] == "hit" for k in kept)
         return {"bound": args.bound, "users": args.users, "each": args.each,
                 "written_by_others": len(kept), "flood": args.flood,
                 "others_hold": others, "flooder_holds": flood,

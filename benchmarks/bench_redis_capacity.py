@@ -12,9 +12,9 @@ its answer), a 384-float question vector (1.5 KB). ``--worst-case``: every answe
 the write paths allow it to be at ``top_k`` 50 (50 rows from 50 notes, each with a 200-character
 id and a 300-character title; a 1,000-character question; a 1,600-character answer; five
 evidence chunks of 1,000 characters), in the compact form and under the byte limit of
-``rag_core.cache.answer_codec``, as ``CacheLayers.put_answer`` keeps it; and the last
+``rag_core.cache.answer_codec``, as ``AnswerLayer.put`` keeps it; and the last
 ``--free-share`` of each day's new questions (0.2 with ``--worst-case``) are free answers
-("nothing in your notes", as ``CacheLayers.put_no_context`` keeps them: one L1 entry, no body,
+("nothing in your notes", as ``AnswerLayer.put_no_context`` keeps them: one L1 entry, no body,
 no ledger write), each as large as ``answer_codec.MAX_FREE_ANSWER_BYTES`` lets a free answer be
 kept, so that the day ends with the query layer full of free answers beside a stale layer full
 of the largest paid ones. Writes are
@@ -241,13 +241,13 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
         embedding_key(settings.embedding, user, question), vector,
         settings.caches.embedding_cache_ttl_s)],
         now, pipe=pipe)
-    key = caches.answer_key(params, user, 1, question, settings.retrieval.top_k)
+    key = caches.answers.key(params, user, 1, question, settings.retrieval.top_k)
     version_key = notes_version_key(user)
-    if free:  # as CacheLayers.put_no_context: one write, within the free answers' limit
-        puts = [query.entry(key, payloads.free_answer(question, n, rows), ttl)  # type: ignore
-                for _, key, rows, ttl in [_free_fit(query, key, question, n, payloads,
-                                                    settings.caches.query_cache_ttl_s)]]
-        query.writer.write(puts, now, Condition(version_key, b"1"), pipe=pipe)
+    if free:  # as AnswerLayer.put_no_context: one write, within the free answers' limit
+        _, _, rows, ttl = _free_fit(query, key, question, n, payloads,
+                                    settings.caches.query_cache_ttl_s)
+        query.writer.write([query.entry(key, payloads.free_answer(question, n, rows), ttl)],
+                           now, Condition(version_key, b"1"), pipe=pipe)
         return
     answer = payloads.answer(question, n)
     twin = rename_layer(key, "query", "stale")
@@ -256,7 +256,7 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     layer = caches.semantic.layer
     assert layer is not None
     scope = caches.semantic.scope(user, 1)
-    # as CacheLayers.put_answer: the body once (stale), the L1 key naming it, within the limit
+    # as AnswerLayer.put: the body once (stale), the L1 key naming it, within the limit
     kept = answer_codec.fitting(
         [(query, key, answer_codec.IN_STALE, settings.caches.query_cache_ttl_s),
          (caches.stale, twin, answer, fixed.STALE_TTL_S)],
@@ -273,7 +273,7 @@ def _free_rows(writer: LoadWriter, user: str) -> int:
     found the same, each on its own)."""
     settings, n = writer.settings, 1
     question = writer.payloads.question(n)
-    key = writer.caches.answer_key(writer.params, user, 1, question, settings.retrieval.top_k)
+    key = writer.caches.answers.key(writer.params, user, 1, question, settings.retrieval.top_k)
     return _free_fit(writer.caches.query, key, question, n, writer.payloads,
                      settings.caches.query_cache_ttl_s)[2]
 

@@ -31,7 +31,7 @@ def _loaded() -> str:
     st = sys.modules.get("rag_core.embedding.sentence_transformer")
     if st is not None:
         held.append(f"torch_models={len(st._models)}")
-    nlp = sys.modules.get("rag_core.decisions.nlp")
+    nlp = sys.modules.get("rag_core.text.nlp")
     if nlp is not None and nlp._nlp is not None:
         held.append("spacy")
     held += [name for name in ("torch", "openvino", "onnxruntime", "transformers")

@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from evals import gates as gates_mod
 from evals import knobs, profiles, servers
@@ -94,18 +95,61 @@ class RunResult:
         return self.report.notebooks
 
 
+@dataclass
+class Started:
+    """What the plan step decided for this run: its id, its folders, the run it is compared
+    with, and the warnings so far (the notebooks add theirs)."""
+
+    run_id: str
+    started_at: str
+    out_root: Path
+    profile_root: Path
+    previous: tuple[str, RunSummary] | None
+    warnings: list[str]
+
+
+@dataclass
+class Executed:
+    """What the notebooks left: their outcomes, the metrics, parameters and settings they
+    recorded, and the questions their rows are judged by (read in a thread meanwhile)."""
+
+    outcomes: list[NotebookOutcome]
+    metrics: dict[str, object]
+    parameters: dict[str, dict[str, object]]
+    settings: dict[str, dict[str, Setting]]
+    questions: Future[list[dict[str, object]]]
+
+
+@dataclass
+class Verdicts:
+    """The judge step's output: every gate's result, the questions asked per gate, and each
+    question judged against the baseline."""
+
+    results: list[gates_mod.GateResult]
+    counts: dict[str, tuple[int, int]]
+    judged: Judged
+
+
 def run(options: RunOptions) -> RunResult:
-    """The whole run; returns the exit code (0 ok, 1 a gate or a notebook failed)."""
+    """The whole run; returns the exit code (0 ok, 1 a gate or a notebook failed): plan,
+    execute the notebooks, judge them, report."""
     stream = options.stream or sys.stderr
     plan = make_plan(options)
-    dataset, specs, warnings = plan.dataset, plan.specs, list(plan.warnings)
+    started = start_run(plan, options, stream)
+    executed = execute_notebooks(plan, options, started, stream)
+    verdicts = judge_notebooks(plan, options, started, executed)
+    return write_run_report(plan, options, started, executed, verdicts, stream)
 
+
+def start_run(plan: Plan, options: RunOptions, stream: TextIO) -> Started:
+    """The plan made concrete: the environment of the notebooks, the kernel, the run's id and
+    folder, the run it is compared with (before a notebook runs), what is left out and why."""
+    dataset, specs = plan.dataset, plan.specs
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ensure_kernel()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    profile_root = options.reports_dir / plan.folder
     runs = run_compare.runs_dir(plan.folder, options.reports_dir)
     run_id = options.run_id or new_run_id(runs)
     out_root = runs / run_id
@@ -114,6 +158,7 @@ def run(options: RunOptions) -> RunResult:
     except SummaryError as exc:  # before a notebook runs: say which field of which file
         raise UsageError(f"the previous run cannot be compared with: {exc}") from None
     out_root.mkdir(parents=True, exist_ok=True)
+    warnings = list(plan.warnings)
     for text in warnings:
         print(f"evals: WARNING: {text}", file=stream)
     on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""
@@ -122,17 +167,21 @@ def run(options: RunOptions) -> RunResult:
     for name in plan.left_out:
         print(f"evals: {name} left out: it measures a synthetic corpus and public collections, "
               f"not the dataset's notes (add --only {name} to run it)", file=stream)
+    return Started(run_id, started_at, out_root, options.reports_dir / plan.folder, prev,
+                   warnings)
 
+
+def execute_notebooks(plan: Plan, options: RunOptions, started: Started,
+                      stream: TextIO) -> Executed:
+    """Each notebook in turn with papermill, what it recorded collected; then the embedded
+    servers this run started are stopped (or left running for a tuning loop)."""
+    specs, out_root = plan.specs, started.out_root
     dirs = servers.state_dirs(knobs.harness_state_dir(),
                               [v for v in [options.overrides.get("state_dir")]
                                if isinstance(v, str)])
     before = servers.running(dirs)
-    questions = _questions(plan)  # read while the notebooks run
+    executed = Executed([], {}, {}, {}, _questions(plan))  # the questions read meanwhile
     warm_state = knobs.harness_state_dir() if warm_kernel.enabled(options.profile) else None
-    outcomes: list[NotebookOutcome] = []
-    metrics: dict[str, object] = {}
-    parameters: dict[str, dict[str, object]] = {}
-    settings: dict[str, dict[str, Setting]] = {}
     for i, spec in enumerate(specs, start=1):
         out_dir = out_root / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,22 +189,29 @@ def run(options: RunOptions) -> RunResult:
         knobs.clear_recorded(out_dir)
         params = profiles.parameters(spec, options.profile, out_dir,
                                      plan.per_overrides[spec.name])
-        parameters[spec.name] = {k: v for k, v in params.items() if k != "output_dir"}
+        executed.parameters[spec.name] = {k: v for k, v in params.items() if k != "output_dir"}
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "output_dir")
         print(f"[{i}/{len(specs)}] {spec.name} ({spec.path}) {shown}", file=stream, flush=True)
         outcome = execute(spec, params, out_root / f"{spec.stem}.ipynb", out_dir, stream,
                           warm_state)
-        outcomes.append(outcome)
+        executed.outcomes.append(outcome)
         for result in record.load_results(out_dir):
-            metrics.update(result["metrics"])
+            executed.metrics.update(result["metrics"])
         recorded = settings_of(out_dir)
         if recorded["fields"]:
-            settings.update(settings_from_json({spec.name: recorded["fields"]}, "settings"))
-        warnings += [w for w in recorded["warnings"] if w not in warnings]
+            executed.settings.update(settings_from_json({spec.name: recorded["fields"]},
+                                                        "settings"))
+        started.warnings += [w for w in recorded["warnings"] if w not in started.warnings]
         state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"[{i}/{len(specs)}] {spec.name}: {state} in {outcome.seconds:.1f} s",
               file=stream, flush=True)
+    _servers_after(options, before, dirs, stream)
+    return executed
 
+
+def _servers_after(options: RunOptions, before: servers.Snapshot, dirs: list[Path],
+                   stream: TextIO) -> None:
+    """The embedded servers this run started: stopped, or kept for the next tuning run."""
     if options.keep_services or options.profile in servers.KEPT_BY:
         for name in servers.started(before, dirs):  # the next run of a tuning loop reuses them
             print(f"evals: left running for the next run: {name} (stop them with "
@@ -164,9 +220,16 @@ def run(options: RunOptions) -> RunResult:
         for name in servers.stop_started(before, dirs):
             print(f"evals: stopped {rel(Path(name.split(' of ', 1)[1]))}: "
                   f"{name.split(' ', 1)[0]} (started by this run)", file=stream)
+
+
+def judge_notebooks(plan: Plan, options: RunOptions, started: Started,
+                    executed: Executed) -> Verdicts:
+    """The gates on the recorded metrics (skipped where nothing could be measured: a dataset
+    of one's own, the tune and smoke profiles), then each question against the baseline."""
+    outcomes, metrics, dataset = executed.outcomes, executed.metrics, plan.dataset
     results = gates_mod.evaluate(plan.gates, metrics, ran=[o.name for o in outcomes],
                                  failed=[o.name for o in outcomes if not o.ok])
-    counts = question_counts(read_rows(out_root), [r.name for r in results], metrics)
+    counts = question_counts(read_rows(started.out_root), [r.name for r in results], metrics)
     if plan.own_data and dataset is not None:
         from evals.datasets.gating import too_few
 
@@ -176,56 +239,81 @@ def run(options: RunOptions) -> RunResult:
     elif options.profile in ("tune", "smoke"):
         results = _not_measured(results, f"not measured: the {options.profile} profile skips "
                                          "this part")
-    judged = _judge(plan, out_root, questions)
-    results += judged.gates()
+    judged = _judge(plan, started.out_root, executed.questions)
+    return Verdicts(results + judged.gates(), counts, judged)
+
+
+def write_run_report(plan: Plan, options: RunOptions, started: Started, executed: Executed,
+                     verdicts: Verdicts, stream: TextIO) -> RunResult:
+    """The report in the run's folder and, merged with the last one under ``--only``, in the
+    profile's; then the dataset's baseline and the JUnit file when asked for."""
+    this = _run_report(plan, options, started, executed, verdicts)
+    judged, out_root, profile_root = verdicts.judged, started.out_root, started.profile_root
+    title = f"{plan.folder}: run {started.run_id}"
+    report_plots.copy_beside(executed.outcomes, out_root)
+    paths = report.write_report(out_root, this)
+    _page(judged, out_root, title, executed.outcomes)
+    folder_report = this
+    if plan.writes_report:
+        latest = merge.load_latest(profile_root) if options.only else None
+        if latest is not None:  # --only: the folder's picture keeps the other notebooks' rows
+            merged, kept, notebooks = merge.merge(latest[0], latest[1], this.summary,
+                                                  this.results, this.notebooks)
+            folder_report = replace(this, summary=merged, results=kept, notebooks=notebooks)
+        report_plots.copy_beside(folder_report.notebooks, profile_root)
+        paths = report.write_report(profile_root, folder_report)
+        _page(judged, profile_root, title, folder_report.notebooks)
+    ok = all(o.ok for o in folder_report.notebooks)
+    if plan.write_baseline is not None and judged.questions and ok:
+        paths["baseline"] = _write_baseline(plan, options, started, folder_report.summary,
+                                            judged, stream)
+    if options.junit_xml is not None:
+        paths["junit"] = judged.write_junit(options.junit_xml, folder_report.results)
+    failed = gates_mod.any_failed(folder_report.results) or not ok
+    return RunResult(1 if failed else 0, folder_report, paths, judged)
+
+
+def _run_report(plan: Plan, options: RunOptions, started: Started, executed: Executed,
+                verdicts: Verdicts) -> RunReport:
+    """This run's report: its summary (what ran, on what, with which settings), compared with
+    the baseline and the previous run."""
+    dataset, prev = plan.dataset, started.previous
     baseline_path = plan.baseline.path if plan.baseline else plan.summary_baseline
     run_info = RunInfo(
-        id=run_id, folder=rel(out_root), report=plan.folder,
+        id=started.run_id, folder=rel(started.out_root), report=plan.folder,
         dataset=(DatasetInfo.from_json(dataset.describe(), "dataset") if dataset else None),
         command=options.command,
         overrides={k: v for k, v in options.overrides.items() if k != "dataset"},
         previous=prev[0] if prev else None,
         baseline=rel(baseline_path) if baseline_path else None,
         gate_sources={k: rel(Path(v)) for k, v in plan.gate_sources.items()})
-    environment = Environment(rel(knobs.harness_state_dir()), warnings)
-    summary = report.build_summary(options.profile, started_at, report.git_commit(), results,
-                                   metrics, run=run_info, parameters=parameters,
-                                   settings=settings, environment=environment)
+    environment = Environment(rel(knobs.harness_state_dir()), started.warnings)
+    summary = report.build_summary(options.profile, started.started_at, report.git_commit(),
+                                   verdicts.results, executed.metrics, run=run_info,
+                                   parameters=executed.parameters, settings=executed.settings,
+                                   environment=environment)
     baseline = (Compared(rel(plan.baseline.path), plan.baseline.metrics) if plan.baseline
                 else report.load_baseline(plan.summary_baseline))
     if baseline is not None and baseline_path is not None:
         baseline = Compared(rel(baseline_path), baseline.metrics)
-    this = RunReport(summary, results, outcomes, baseline, prev[1] if prev else None,
-                     plan.gates, judged, options.junit_xml, counts)
-    report_plots.copy_beside(outcomes, out_root)
-    paths = report.write_report(out_root, this)
-    _page(judged, out_root, f"{plan.folder}: run {run_id}", outcomes)
-    folder_report = this
-    if plan.writes_report:
-        latest = merge.load_latest(profile_root) if options.only else None
-        if latest is not None:  # --only: the folder's picture keeps the other notebooks' rows
-            merged, kept, notebooks = merge.merge(latest[0], latest[1], summary, results,
-                                                  outcomes)
-            folder_report = replace(this, summary=merged, results=kept, notebooks=notebooks)
-        report_plots.copy_beside(folder_report.notebooks, profile_root)
-        paths = report.write_report(profile_root, folder_report)
-        _page(judged, profile_root, f"{plan.folder}: run {run_id}", folder_report.notebooks)
-    summary, results, outcomes = (folder_report.summary, folder_report.results,
-                                  folder_report.notebooks)
-    ok = all(o.ok for o in outcomes)
-    if plan.write_baseline is not None and judged.questions and ok:
-        from evals.judge import baseline as own
+    return RunReport(summary, verdicts.results, executed.outcomes, baseline,
+                     prev[1] if prev else None, plan.gates, verdicts.judged, options.junit_xml,
+                     verdicts.counts)
 
-        origin = own.Origin(run_id, summary.git_commit, started_at, options.profile)
-        paths["baseline"] = own.write(
-            plan.write_baseline, judged.questions, origin, metrics=summary.metrics,
-            parameters=summary.parameters, settings=summary.settings_json())
-        print(f"evals: wrote the baseline {plan.write_baseline} ({len(judged.questions)} "
-              "questions): commit it; later runs are judged against it", file=stream)
-    if options.junit_xml is not None:
-        paths["junit"] = judged.write_junit(options.junit_xml, results)
-    failed = gates_mod.any_failed(results) or not ok
-    return RunResult(1 if failed else 0, folder_report, paths, judged)
+
+def _write_baseline(plan: Plan, options: RunOptions, started: Started, summary: RunSummary,
+                    judged: Judged, stream: TextIO) -> Path:
+    """A dataset's first baseline, from this run's judged questions."""
+    from evals.judge import baseline as own
+
+    assert plan.write_baseline is not None
+    origin = own.Origin(started.run_id, summary.git_commit, started.started_at,
+                        options.profile)
+    path = own.write(plan.write_baseline, judged.questions, origin, metrics=summary.metrics,
+                     parameters=summary.parameters, settings=summary.settings_json())
+    print(f"evals: wrote the baseline {plan.write_baseline} ({len(judged.questions)} "
+          "questions): commit it; later runs are judged against it", file=stream)
+    return path
 
 
 def _page(judged: Judged, folder: Path, title: str,

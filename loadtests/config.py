@@ -35,6 +35,9 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
      "quit once this many requests have finished (0: run to the end of -t)"),
     ("--rag-load-qa", "RAG_LOAD_QA", "",
      "a QA JSON-lines file whose questions the users ask (a dataset's; empty: the golden set)"),
+    ("--rag-load-retry-after", "RAG_LOAD_RETRY_AFTER", "on",
+     "on: a user refused by a request limit waits its Retry-After before asking again; off: "
+     "its usual think time"),
 )
 
 
@@ -70,6 +73,7 @@ class LoadConfig:
     stop_after: int  # 0: run to the end of -t
     qa_file: str | None = None  # the questions asked; None: the golden set
     mix: str = "mixed"  # the mix named; ``weights`` before the questions are known
+    retry_after: bool = True  # a limited user waits the server's Retry-After
 
     @classmethod
     def from_values(cls, values: Mapping[str, str | None]) -> LoadConfig:
@@ -94,6 +98,7 @@ class LoadConfig:
             stop_after=int(raw["rag_load_stop_after"] or 0),
             qa_file=raw["rag_load_qa"] or None,
             mix=raw["rag_load_mix"] or "mixed",
+            retry_after=_switch(raw["rag_load_retry_after"] or "on"),
         )
 
     @classmethod
@@ -104,3 +109,12 @@ class LoadConfig:
 
 
 SHAPE_NAMES = ("ramp", "sustained", "spike", "steps")
+
+
+def _switch(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"RAG_LOAD_RETRY_AFTER must be on or off, not {text!r}")

@@ -19,11 +19,14 @@ environment variable the scripts set, read once when the run starts (``events.in
                                                   library, questions and think times every run
     RAG_LOAD_STOP_AFTER=20                        quit once 20 requests have finished (all
                                                   workers together); -t is then a deadline
+    RAG_LOAD_RETRY_AFTER=on|off                   a user refused by a request limit waits
+                                                  the server's Retry-After (default on)
 
 Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_context, stale,
-``503 documented``, error); see loadtests/traffic.py and loadtests/README.md. Streamed answers
-(``StreamingUser``) are timed to their last byte and also log time to first token, the gaps
-between text chunks and output tokens/s (loadtests/streaming.py).
+degraded, ``503 documented``, ``limited``: a request limit's 429 or 503 OVERLOADED, error); see
+loadtests/traffic.py and loadtests/README.md. Streamed answers (``StreamingUser``) are timed
+to their last byte and also log time to first token, the gaps between text chunks and output
+tokens/s (loadtests/streaming.py).
 """
 
 from __future__ import annotations
@@ -189,8 +192,17 @@ class _Golden:
     weight: float  # Locust's, set from the mix when the run starts (_read_settings)
     environment: Any
 
+    retry_wait = 0.0  # a request limit's Retry-After, waited instead of the next think time
+
     def wait_time(self) -> float:  # think time, from the user's own (seeded) random source
-        return self.rng.uniform(*run_state().config.wait)
+        think = self.rng.uniform(*run_state().config.wait)
+        waited, self.retry_wait = self.retry_wait, 0.0
+        return max(think, waited)
+
+    def honour(self, outcome: traffic.Outcome) -> None:
+        """A refusal by a request limit: the next question waits its Retry-After."""
+        if outcome.label in traffic.LIMITED and run_state().config.retry_after:
+            self.retry_wait = outcome.retry_after
 
     def on_start(self) -> None:
         number = _spawned[self.kind] = _spawned.get(self.kind, 0) + 1
@@ -221,6 +233,7 @@ class GoldenUser(_Golden, FastHttpUser):
             outcome = traffic.classify(status, dict(resp.headers or {}), body,
                                        getattr(resp, "error", None))
             _settle(resp, outcome)
+        self.honour(outcome)
         _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status)
 
 
@@ -279,6 +292,7 @@ class StreamingUser(_Golden, HttpUser):
             elapsed_ms = (time.perf_counter() - t0) * 1000
             resp.request_meta["response_time"] = elapsed_ms
             _settle(resp, outcome)
+        self.honour(outcome)
         _log_event(started, elapsed_ms, self.kind, outcome, status,
                    streaming.stream_fields(timer))
 

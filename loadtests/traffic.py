@@ -6,8 +6,12 @@ service's documented refusals) is importable and tested without gevent.
 
 Request names: every answer of ``POST /v1/query`` is reported under ``/v1/query <outcome>``
 with outcome one of :data:`OUTCOMES`. ``503 documented`` is a 503 with ``Retry-After`` and the
-code ``LLM_UNAVAILABLE`` (the breaker is open and no stale answer exists): the spec's way to
-refuse, so it is reported as a success under its own name, never mixed with real failures.
+code ``LLM_UNAVAILABLE`` (every model failed, no stale answer exists and ``RAG_LLM_FALLBACK`` is
+``none``): the spec's way to refuse, so it is reported as a success under its own name, never
+mixed with real failures. ``limited`` is a refusal by a request limit (429 ``RATE_LIMITED``,
+503 ``OVERLOADED``, each with ``Retry-After``): an outcome of its own too, neither an answer nor
+an error. ``degraded`` is an answer made from the notes without a model while every model
+failed (``degraded: true``).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ QA_GLOB = "golden/qa/*.jsonl"
 QUERY_PATH = "/v1/query"
 MIXES = ("repeat", "novel", "adversarial", "stream", "mixed")
 # outcome labels; the first four are answers with a body, the rest refusals and failures
-ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale")
+ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale", "degraded")
 DOCUMENTED = ("503 documented",)
-OUTCOMES = ANSWERED + DOCUMENTED + ("error",)
+LIMITED = ("limited",)
+LIMIT_CODES = {429: "RATE_LIMITED", 503: "OVERLOADED"}
+OUTCOMES = ANSWERED + DOCUMENTED + LIMITED + ("error",)
 CACHE_HITS = ("hit", "semantic_hit")
 # weights of the user classes in the "mixed" mix: repeat, novel, adversarial
 MIXED_WEIGHTS = {"repeat": 6, "novel": 3, "adversarial": 1}
@@ -224,6 +230,11 @@ class Outcome:
     failure: str | None = None  # why this is a real failure; None: a success
     cost_usd: float = 0.0
     stale: bool = False
+    model: str = ""  # the model that wrote the answer (its ``model`` field)
+    # the tokens the answer was billed for (its ``usage``); None without an answer
+    in_tokens: int | None = None
+    billed_out_tokens: int | None = None
+    retry_after: float = 0.0  # a limited request: the server's Retry-After (seconds)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any,
@@ -232,20 +243,18 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
     (``error``: the client's exception when there was no response)."""
     lower = {str(k).lower(): v for k, v in headers.items()}
     if status == 200 and isinstance(body, Mapping) and "answer" in body:
-        cost = float(body.get("cost_usd") or 0.0)
-        if body.get("stale"):
-            return Outcome("stale", cost_usd=cost, stale=True)
         query = str((body.get("cache") or {}).get("query", ""))
-        if query in CACHE_HITS:
-            return Outcome(query, cost_usd=cost)
-        if body.get("no_context"):
-            return Outcome("no_context", cost_usd=cost)
-        return Outcome("miss", cost_usd=cost)
+        label = ("stale" if body.get("stale") else "degraded" if body.get("degraded")
+                 else query if query in CACHE_HITS else
+                 "no_context" if body.get("no_context") else "miss")
+        return _answered(label, body)
     code = ""
     if isinstance(body, Mapping):
         code = str((body.get("error") or {}).get("code", ""))
     if status == 503 and lower.get("retry-after") and code == "LLM_UNAVAILABLE":
         return Outcome("503 documented")
+    if LIMIT_CODES.get(status) == code:  # a request limit (rag_core/limits)
+        return Outcome("limited", retry_after=_seconds(lower.get("retry-after")))
     if status == 200:
         return Outcome("error", failure="200 without an answer body")
     if status == 0:
@@ -255,6 +264,22 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
     return Outcome("error", failure=f"HTTP {status} {code}".strip())
 
 
+def _answered(label: str, body: Mapping[str, Any]) -> Outcome:
+    """An answer's outcome, with what it cost, the model that wrote it and its tokens."""
+    usage = body.get("usage") or {}
+    return Outcome(label, cost_usd=float(body.get("cost_usd") or 0.0), stale=label == "stale",
+                   model=str(body.get("model") or ""),
+                   in_tokens=int(usage.get("input_tokens") or 0),
+                   billed_out_tokens=int(usage.get("output_tokens") or 0))
+
+
+def _seconds(text: object) -> float:
+    try:
+        return max(0.0, float(str(text)))
+    except ValueError:
+        return 0.0
+
+
 def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,
                status: int, extra: Mapping[str, Any] | None = None) -> str:
     """One JSON line of the per-request log (``RAG_LOAD_EVENTS``) that the chaos analysis,
@@ -262,7 +287,10 @@ def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,
     ``extra``: a streamed answer's figures (``loadtests.streaming.stream_fields``)."""
     return json.dumps({"t": round(started, 4), "ms": round(elapsed_ms, 2), "kind": kind,
                        "outcome": outcome.label, "status": status, "failure": outcome.failure,
-                       "cost_usd": outcome.cost_usd, "stale": outcome.stale, **(extra or {})})
+                       "cost_usd": outcome.cost_usd, "stale": outcome.stale,
+                       "model": outcome.model, "degraded": outcome.label == "degraded",
+                       "in_tokens": outcome.in_tokens,
+                       "billed_out_tokens": outcome.billed_out_tokens, **(extra or {})})
 
 
 def events_path(base: str | None) -> str | None:

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core import observability as obs
 from rag_core.api import docs as api_docs
-from rag_core.api import errors, notes, routes
+from rag_core.api import errors, notes, routes, users
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
@@ -27,6 +27,7 @@ from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
 from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
+from rag_core.telemetry import export
 
 log = logging.getLogger("rag_core.app")
 
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         from rag_core.pipeline import Pipeline
 
         obs.setup_logging(settings)
-        obs.setup_tracing(settings)
+        export.setup(settings.observability.otel_exporter)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.services.app_threads
         if not settings.auth.auth_enabled:
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
                           "comes from the X-User-ID header")
         owned = app.state.parts is None
         if owned:
-            from rag_core.decisions.nlp import nlp
+            from rag_core.text.nlp import nlp
 
             app.state.parts = await run_in_threadpool(parts_for, settings)
             app.state.pipeline = Pipeline(app.state.parts)
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.include_router(routes.router)
     for prefix, router in notes.routers():
         app.include_router(router, prefix=prefix)
+    app.include_router(users.router)
     app.add_middleware(AuthFirst, settings=settings.auth)  # the token before any body is read
     app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),

@@ -6,6 +6,7 @@ errors that a client should retry later.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -16,6 +17,8 @@ class RagError(Exception):
     # its request is counted already: the pipeline's outcome ``error`` (``Pipeline._events``);
     # an error raised before the pipeline is counted where it is answered (``api.refusals``)
     counted = False
+    # response headers the API adds to this error's reply (the request limits' RateLimit-*)
+    headers: Mapping[str, str] = {}
 
     def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -116,6 +119,20 @@ class FeedbackRateLimited(UserError):
     default_message = "Too many verdicts in a short time; retry after Retry-After seconds."
 
 
+class RateLimited(UserError):
+    """A user asked more questions than one of their limits allows: ``limit`` names it
+    (``minute``, ``hour``, ``day`` or ``in_flight``; rag_core/limits)."""
+
+    code = "RATE_LIMITED"
+    status = 429
+    default_message = "Too many questions in a short time; retry after Retry-After seconds."
+
+    def __init__(self, limit: str, message: str | None = None, *,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit = limit
+
+
 class DependencyError(RagError):
     """A dependency failed: 503 with Retry-After."""
 
@@ -141,6 +158,9 @@ class LLMUnavailable(DependencyError):
     default_message = "The language model is temporarily unavailable."
     # True when a call timed out after the model had it: it may have worked (and billed)
     abandoned = False
+    # how the model failed (``rag_core.llm.resilience`` sets it): breaker_open, timeout,
+    # server_error, connection, refused, stream_broken or failed; a degraded answer names it
+    reason = "failed"
 
 
 class AuthUnavailable(DependencyError):
@@ -162,6 +182,20 @@ class BudgetUnavailable(DependencyError):
     code = "BUDGET_UNAVAILABLE"
     default_message = ("Spending cannot be checked right now, so paid answers are paused; "
                        "cached answers still work.")
+
+
+class Overloaded(DependencyError):
+    """A global request limit: every process's questions in flight at the cap for longer
+    than the fair queue waits, or everyone's questions of the hour used up (rag_core/limits)."""
+
+    code = "OVERLOADED"
+    default_message = "The service is answering as many questions as it can; retry shortly."
+    default_retry_after = 1.0
+
+    def __init__(self, limit: str, message: str | None = None, *,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit = limit
 
 
 class ServiceNotReady(DependencyError):
@@ -195,3 +229,59 @@ class ReindexFailed(RagError):
 
     code = "REINDEX_FAILED"
     default_message = "The HNSW index was not rebuilt; the old one stays in place."
+
+
+class UserNotFound(NotFound):
+    """``rag-core users erase`` / ``DELETE /v1/users/{user_id}`` of a user the service has no
+    row of: nothing is touched."""
+
+    code = "USER_NOT_FOUND"
+    default_message = "No such user."
+
+
+class BackupInvalid(UserError):
+    """A backup file that is not one, truncated or damaged, of a newer format or schema, or a
+    path that cannot be written: nothing is restored or written."""
+
+    code = "BACKUP_INVALID"
+    status = 422
+    default_message = "The backup file cannot be used."
+
+
+class RestoreNotEmpty(UserError):
+    """``rag-core restore`` into a database that holds data, without ``--force``."""
+
+    code = "RESTORE_NOT_EMPTY"
+    status = 409
+    default_message = "The database holds data; restore into an empty one or pass --force."
+
+
+class BackupToolMissing(UserError):
+    """``pg_dump``, ``pg_restore`` or ``psql`` is not installed where the service looks."""
+
+    code = "BACKUP_TOOL_MISSING"
+    default_message = "PostgreSQL's client tools were not found."
+
+
+class BackupFailed(DependencyError):
+    """PostgreSQL or its tools failed during a backup or a restore (the restore's one
+    transaction is rolled back: the database is as it was)."""
+
+    code = "BACKUP_FAILED"
+    default_message = "The backup or restore failed; the database is as it was."
+
+
+class ConfirmationRequired(UserError):
+    """A command that destroys data, run on a terminal without ``--yes``: nothing is done."""
+
+    code = "CONFIRMATION_REQUIRED"
+    default_message = "This deletes data; run it again with --yes to go ahead."
+
+
+class ErasureIncomplete(DependencyError):
+    """Redis failed during ``users erase``: before PostgreSQL was touched (nothing erased), or
+    after (the rows are gone, some keys may remain): run the erasure again once Redis answers;
+    it finds the keys that remain."""
+
+    code = "ERASURE_INCOMPLETE"
+    default_message = "Redis did not answer; run the erasure again once it does."

@@ -1,6 +1,8 @@
 """Prometheus metrics, OpenTelemetry spans and JSON logs, in one place.
 
-Metric names are the seeds' (SPEC.md "Observability"). Labels stay bounded: never a user id.
+Metric names are an interface: the alert rules (``deploy/prometheus/alerts.yml``), the Grafana
+dashboard (``deploy/grafana/``) and ``docs/runbook.md`` name them, so a name never changes.
+Labels stay bounded: never a user id.
 Spans carry hashes of the user id and the query, never the raw values.
 """
 
@@ -16,7 +18,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.metrics_core import Metric
 
 from rag_core.config import Settings
 
@@ -52,6 +62,9 @@ COST = Gauge("api_cost_total_dollars", "Money spent on the LLM (only increases)"
 TOKENS = Counter("api_tokens_used_total", "LLM tokens", ["kind"], registry=REGISTRY)
 NO_CONTEXT = Counter("no_context_responses_total", "Answers without relevant notes",
                      registry=REGISTRY)
+DEGRADED = Counter("answers_degraded_total", "Answers made from the notes without a model "
+                   "while every model failed (RAG_LLM_FALLBACK=extractive)", ["reason"],
+                   registry=REGISTRY)
 TRUNCATIONS = Counter("assistant_truncations_total", "Questions cut to the query budget",
                       registry=REGISTRY)
 BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open", ["name"],
@@ -93,21 +106,52 @@ SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitis
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+ProcessCollector(registry=REGISTRY)  # process_* of this process (one worker)
+_WORKER_FILE = re.compile(r"_(\d+)\.db$")
+
+
 def metrics_text() -> bytes:
     """The Prometheus exposition: of this process, or summed over every worker process when
     ``PROMETHEUS_MULTIPROC_DIR`` is set (``rag-core serve --workers N`` sets it), so that one
-    scrape of any worker sees the whole service."""
+    scrape of any worker sees the whole service; then the ``process_*`` series of each live
+    worker, labelled with its ``pid`` (a sum of them would mean nothing)."""
     import os
 
     from prometheus_client import generate_latest
 
-    if os.environ.get(MULTIPROC_ENV):
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(_Workers(folder))
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+class _Workers:
+    """``process_*`` of every worker that writes to the multiprocess folder and still runs (the
+    pid is in the names of its files)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def collect(self) -> Iterator[Metric]:
+        import os
+
+        pids = sorted({int(m.group(1)) for name in os.listdir(self.folder)
+                       if (m := _WORKER_FILE.search(name))})
+        merged: dict[str, Metric] = {}
+        for pid in pids:
+            if not os.path.exists(f"/proc/{pid}"):
+                continue
+            for family in ProcessCollector(pid=str(pid).__str__, registry=None).collect():
+                out = merged.setdefault(family.name, Metric(family.name, family.documentation,
+                                                            family.type))
+                for sample in family.samples:
+                    out.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        yield from merged.values()
 
 
 def serve_metrics(host: str, port: int) -> bool:
@@ -153,29 +197,10 @@ def hash_id(value: object) -> str:
 _tracer: Any = None
 
 
-def setup_tracing(settings: Settings) -> None:
-    """Install a tracer provider with the exporter that Settings names (none by default)."""
+def use_tracer(found: Any) -> None:
+    """The tracer spans are made with (``rag_core.telemetry.export.setup`` installs it)."""
     global _tracer
-    from opentelemetry import trace
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-
-    if settings.observability.otel_exporter == "none":
-        _tracer = trace.get_tracer("rag_core")
-        return
-    provider = TracerProvider(resource=Resource.create({"service.name": "rag_core"}))
-    if settings.observability.otel_exporter == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
-
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-        exporter = OTLPSpanExporter()  # to OTEL_EXPORTER_OTLP_ENDPOINT (the SDK reads it)
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    _tracer = trace.get_tracer("rag_core")
+    _tracer = found
 
 
 def tracer() -> Any:
@@ -188,13 +213,15 @@ def tracer() -> Any:
 
 
 @contextmanager
-def span(name: str, *, end_on_exit: bool = True, **attributes: Any) -> Iterator[Any]:
+def span(name: str, *, end_on_exit: bool = True, kind: str = "internal",
+         **attributes: Any) -> Iterator[Any]:
     """An OpenTelemetry span with the request id and the given attributes.
 
     ``end_on_exit=False`` leaves it open after the block (a streamed answer ends its root span
-    when the stream ends).
+    when the stream ends). ``kind``: ``internal``, ``server`` or ``client``.
     """
-    with tracer().start_as_current_span(name, end_on_exit=end_on_exit) as current:
+    with tracer().start_as_current_span(name, end_on_exit=end_on_exit,
+                                        kind=_kind(kind)) as current:
         _describe(current, attributes)
         yield current
 
@@ -230,12 +257,13 @@ def trace_ids() -> tuple[str | None, str | None]:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
-def start_span(name: str, start_time: int | None = None, /, **attributes: Any) -> Any:
+def start_span(name: str, start_time: int | None = None, /, *, kind: str = "internal",
+               **attributes: Any) -> Any:
     """A started span that is not made current (a request's root span, which lives across
     the yields of a stream); the caller ends it. It continues the trace that is current when
     it starts (an incoming ``traceparent``). ``start_time``: when it began (ns since the
     epoch), for a span recorded after the fact."""
-    current = tracer().start_span(name, start_time=start_time)
+    current = tracer().start_span(name, start_time=start_time, kind=_kind(kind))
     _describe(current, attributes)
     return current
 
@@ -248,14 +276,15 @@ def use_span(current: Any) -> Any:
 
 
 def child_span(name: str, parent: Any, *, request_id: str | None = None,
-               start_time: int | None = None, **attributes: Any) -> Any:
+               start_time: int | None = None, kind: str = "internal",
+               **attributes: Any) -> Any:
     """A started span under ``parent`` that is never made current: for work that happens
     between the yields of a generator, where attaching a context would leak across requests.
     The caller ends it. ``start_time`` as in ``start_span``."""
     from opentelemetry import trace
 
     current = tracer().start_span(name, context=trace.set_span_in_context(parent),
-                                  start_time=start_time)
+                                  start_time=start_time, kind=_kind(kind))
     _describe(current, attributes, request_id)
     return current
 
@@ -270,32 +299,31 @@ def annotate(root: Any, answer: Any) -> None:
         root.set_attribute(f"cache.{layer}", outcome)
 
 
-def genai_request(generator: str, model: str, base_url: str | None,
-                  max_tokens: int) -> dict[str, Any]:
-    """The OpenTelemetry GenAI attributes of a generation, before the call (semantic
-    conventions for GenAI spans: operation, provider, requested model and output budget).
-    ``gen_ai.system`` is the older name of ``gen_ai.provider.name``, kept for backends that
-    still chart it. The extractive generator is no provider's model: it reports itself.
-    ``model`` and ``base_url``: the model the generator asks and its server (None: the
-    Hugging Face router)."""
-    if generator == "hf":
-        provider = "huggingface" if base_url is None else "openai_compatible"
-    else:
-        provider, model = "rag_core", generator
-    return {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
-            "gen_ai.system": provider, "gen_ai.request.model": model,
-            "gen_ai.request.max_tokens": max_tokens}
+def _kind(name: str) -> Any:
+    if not _KINDS:  # the API's enum, imported once (every span asks)
+        from opentelemetry.trace import SpanKind
+
+        _KINDS.update(server=SpanKind.SERVER, client=SpanKind.CLIENT,
+                      internal=SpanKind.INTERNAL)
+    return _KINDS.get(name, _KINDS["internal"])
 
 
-def genai_usage(current: Any, input_tokens: int, output_tokens: int) -> None:
-    """The usage of a finished generation on its span, in the GenAI conventions' names."""
-    current.set_attribute("gen_ai.usage.input_tokens", input_tokens)
-    current.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+_KINDS: dict[str, Any] = {}
+
+
+def on_current_span(**attributes: Any) -> None:
+    """Attributes on whatever span is current (a layer that knows a figure its caller's span
+    should show, such as the semantic cache's nearest similarity)."""
+    from opentelemetry import trace
+
+    current = trace.get_current_span()
+    if current.is_recording():
+        _describe(current, attributes, request_id="-")
 
 
 def _describe(current: Any, attributes: dict[str, Any], request_id: str | None = None) -> None:
     rid = request_id or request_id_var.get()
-    if rid:
+    if rid and rid != "-":
         current.set_attribute("request.id", rid)
     for key, value in attributes.items():
         if value is not None:

@@ -135,14 +135,23 @@ def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = Non
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
     """The generator of ``settings.llm``; for ``hf``, with the HTTP client of the hosted model
-    built here, once, and passed in."""
+    built here, once, and passed in. With ``RAG_LLM_FALLBACK_BASE_URL``, the second provider
+    behind the first (``rag_core.llm.failover``), with a client and a breaker of its own."""
     from rag_core.llm import build_generator as build
 
     if settings.generation.llm != "hf":
         return build(settings, client)
     from rag_core.llm.hf import make_client
 
-    return build(settings, client, llm_client=make_client(settings.model_calls))
+    calls = settings.model_calls
+    first = build(settings, client, llm_client=make_client(calls))
+    if not calls.llm_fallback_base_url:
+        return first
+    from rag_core.llm.failover import Failover, fallback_generator, fallback_sections
+
+    second_calls = fallback_sections(settings.generation, calls)[1]
+    return Failover(first, fallback_generator(settings.generation, calls, client,
+                                              llm_client=make_client(second_calls)))
 
 
 def build_ledger(settings: Settings, client: RedisClient | None,

@@ -29,10 +29,12 @@ from rag_core.parts import Parts, build_judges
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.telemetry import steps
 from rag_core.types import Answer, Chunk
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import Generation
+    from rag_core.store.base import SearchParams
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -110,7 +112,7 @@ class Pipeline:
         run.version = self.parts.store.notes_version(user_id)
         self.scope.narrow(run)
         run.vector = self.parts.embedder.embed([run.query.text])[0]
-        return self._search_store(run)
+        return search_store(self.parts, self.params, run)
 
     # --- the request -----------------------------------------------------------------------
 
@@ -161,47 +163,59 @@ class Pipeline:
         if not has_substance(run.query.text):
             return self.answers.finish(run, REFUSAL_ANSWER, outcome="refused")
 
-        with run.step("query_cache"):
-            run.version, run.key, cached, run.cache["query"] = p.caches.lookup_answer(
+        with run.step("query_cache"), steps.lookup("query") as lookup:
+            run.version, run.key, cached, run.cache["query"] = p.caches.answers.lookup(
                 self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version,
                 run.filters)
+            lookup.end(run.cache["query"])
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
                 obs.NO_CONTEXT.inc()
             return self.answers.from_cache(run, cached, "cached")
 
-        with run.step("embed") as current:
-            run.vector, run.cache["embedding"] = p.caches.embedding_for(
+        with run.step("embed") as current, steps.lookup("embedding") as lookup:
+            run.vector, run.cache["embedding"] = p.caches.vectors.vector(
                 run.user_id, run.query.text, p.embedder.dim,
-                lambda text: p.embedder.embed([text])[0])
+                lookup.filling(lambda text: steps.embed(p.embedder, p.counter, text)))
+            lookup.end(run.cache["embedding"])
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
-        with run.step("retrieve") as current:
+        with run.step("retrieve", **steps.retrieval_request(p.store, self.params, run.top_k,
+                                                            run.filters)) as current, \
+                steps.lookup("context") as lookup:
             self.scope.narrow(run)  # a function of the question and the notes version
-            run.chunks, run.cache["context"] = p.caches.chunks_for(
+            run.chunks, run.cache["context"] = p.caches.chunks.chunks(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
-                lambda: self._search_store(run), run.filters)
+                lookup.filling(lambda: search_store(p, self.params, run)), run.filters)
+            lookup.end(run.cache["context"])
             current.set_attribute("cache.context", run.cache["context"])
+            steps.retrieved(current, run.chunks)
         if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
         run.cache["semantic"] = "off"
-        if p.caches.semantic_enabled:  # a paraphrase whose evidence is the same
-            with run.step("semantic_cache"):
-                similar, run.decisions.semantic = p.caches.similar_answer(
+        if p.caches.answers.semantic_enabled:  # a paraphrase whose evidence is the same
+            with run.step("semantic_cache") as current, steps.lookup("semantic", True) as lookup:
+                similar, run.decisions.semantic = p.caches.answers.similar(
                     run.user_id, run.version, run.query.text, run.vector, run.chunks,
                     filters=run.filters)
                 run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
+                lookup.end(run.cache["semantic"])
+                steps.decided(current, "reuse" if similar is not None else "no_reuse",
+                              run.decisions.semantic)
             if similar is not None:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.put_reused(run.key, reused, run.decisions.semantic or {},
+                p.caches.answers.put_reused(run.key, reused, run.decisions.semantic or {},
                                     user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
-        relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
-                                                 run.version)
+        with run.step("decide") as current:
+            relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
+                                                     run.version)
+            steps.decided(current, "answer" if relevant.answer else "no_context",
+                          {"reason": relevant.reason})
         run.decisions.relevance = relevant.to_dict()
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
@@ -218,6 +232,7 @@ class Pipeline:
                                       blocks=run.context.blocks)
             current.set_attribute("context.tokens", run.context.tokens)
             current.set_attribute("context.chunks", len(run.context.chunks))
+            current.set_attribute("context.token_budget", p.settings.tokens.context_token_budget)
         return None
 
     def _validate(self, run: Run, question: object) -> Any:
@@ -225,16 +240,18 @@ class Pipeline:
         return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
                                            sanitiser=p.sanitiser))
 
-    def _search_store(self, run: Run) -> list[Chunk]:
-        assert run.query is not None
-        start = time.perf_counter()
-        try:
-            chunks = self.parts.store.search(run.user_id, run.vector, run.top_k,
-                                             query_text=run.query.text, params=self.params,
-                                             min_version=run.version,
-                                             filters=run.filters.narrowed(run.narrowing))
-        finally:
-            obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
-        if chunks:
-            obs.RELEVANCE.observe(max(c.score for c in chunks))
-        return chunks
+
+def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
+    """Step 4's search of the store (on a context-cache miss), timed, its best score seen."""
+    assert run.query is not None
+    start = time.perf_counter()
+    try:
+        chunks = parts.store.search(run.user_id, run.vector, run.top_k,
+                                    query_text=run.query.text, params=params,
+                                    min_version=run.version,
+                                    filters=run.filters.narrowed(run.narrowing))
+    finally:
+        obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
+    if chunks:
+        obs.RELEVANCE.observe(max(c.score for c in chunks))
+    return chunks

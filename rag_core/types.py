@@ -258,6 +258,13 @@ class Answer:
     # why an answer is no_context, ``code: phrase`` (``Decisions.no_context_reason``); "" when the
     # notes answered. Kept with a cached answer, so a hit explains itself the same way.
     no_context_reason: str = ""
+    # the model that wrote the answer (the provider's, "extractive", or "none" when no
+    # generator ran); a cached answer keeps its writer's
+    model: str = ""
+    # made from the notes without a model, every model having failed (``answers.degraded``);
+    # ``degraded_reason``: ``code: phrase``. Both in the JSON of a degraded answer only.
+    degraded: bool = False
+    degraded_reason: str = ""
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
@@ -270,6 +277,8 @@ class Answer:
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
         }
+        if not self.degraded:
+            del data["degraded"], data["degraded_reason"]
         return data
 
     @classmethod
@@ -293,4 +302,7 @@ class Answer:
             answer_id=str(data.get("answer_id") or ""),
             question=str(data.get("question") or ""),
             no_context_reason=str(data.get("no_context_reason") or ""),
+            model=str(data.get("model") or ("none" if data["generator"] == "none" else "")),
+            degraded=bool(data.get("degraded", False)),
+            degraded_reason=str(data.get("degraded_reason") or ""),
         )

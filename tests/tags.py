@@ -8,7 +8,7 @@ import string
 
 def question_tag(pairs: int = 4) -> str:
     """A word of alternating letters and digits ("k7q2m9x4"), which the language rules read as
-    neither a number the notes must give (rag_core.decisions.quantities) nor a word the notes
+    neither a number the notes must give (rag_core.text.quantities) nor a word the notes
     must cover (the coverage rule): a tag of letters alone is a content word that is in no note,
     and the question is refused whenever the tag happens to embed far from every note.
 

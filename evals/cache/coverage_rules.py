@@ -40,7 +40,6 @@ from collections.abc import Sequence
 
 from evals.cache.question_roles import parts, role_check
 from evals.cache.rule_sets import Similar
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.semantic_rules import (
     Check,
@@ -50,6 +49,7 @@ from rag_core.decisions.semantic_rules import (
     misspelt,
     word_variant,
 )
+from rag_core.text import nlp
 
 # kinds of answer that name no particular kind ("what ...", "what + a noun of no known kind")
 OPEN = frozenset({"thing", "typed", "description"})

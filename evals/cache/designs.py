@@ -18,9 +18,9 @@ from evals.cache.coverage_rules import strict_before_rules
 from evals.cache.rule_sets import RuleSet, Similar, decide
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.semantic_canonical import canonical
+from rag_core.text import nlp
 
 
 def rules_policy(settings: Settings) -> RuleSet:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from rag_core.decisions import nlp
 from rag_core.decisions.semantic_rules import Check
+from rag_core.text import nlp
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag_core.decisions import nlp, quantities
+from rag_core.text import nlp, quantities
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.semantic_canonical import Check
+from rag_core.text import nlp
 
 # (words, candidates) -> {word: (cosine, closest candidate)}: near words
 Similar = Callable[[Sequence[str], Sequence[str]], dict[str, tuple[float, str]]]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evals.load import limits
 from evals.load.cpu import CpuSampler
 from evals.load.metrics import (
     AGGREGATED,
@@ -52,6 +53,7 @@ from evals.load.stack import (
     llm_requests,
     prepare_state,
     running_stack,
+    second_provider,
     spawn,
     stop,
 )
@@ -93,13 +95,16 @@ class LoadRun:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
                                  offered_rps(self.config), warmup_s=self.config.warmup_s or None,
                                  duration_s=self.config.duration_s, users=self.config.users),
-                "locust_workers": self.config.locust_workers, **self.cpu, **self.warm_up}
+                "locust_workers": self.config.locust_workers, **self.cpu, **self.warm_up,
+                **limits.stated(self.config.extra_env)}
 
-    def chaos(self) -> dict[str, float]:
+    def chaos(self) -> dict[str, float | None]:
         if self.outage is None:
             raise ValueError("this run had no outage (chaos=False)")
         return chaos_summary(self.events, self.breaker, *self.outage,
-                             reset_timeout_s=self.config.breaker_reset_timeout_s)
+                             reset_timeout_s=self.config.breaker_reset_timeout_s,
+                             llm_fallback=self.config.llm_fallback,
+                             second=second_provider(self.config))
 
     def timeline(self) -> pd.DataFrame:
         return history_timeline(self.history)

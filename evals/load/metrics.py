@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evals.load.outage import SecondProvider, outage_figures
 from loadtests import traffic
 
 AGGREGATED = "Aggregated"
 PERCENTILES = {"p50_ms": "50%", "p95_ms": "95%", "p99_ms": "99%"}
 # the per-request log: every request, and a streamed answer's figures (loadtests/streaming.py)
 EVENT_COLUMNS = ["t", "ms", "kind", "outcome", "status", "failure", "cost_usd", "stale",
-                 "stream", "ttft_ms", "itl_ms", "chunks", "out_tokens", "tokens_per_s"]
+                 "stream", "ttft_ms", "itl_ms", "chunks", "out_tokens", "tokens_per_s",
+                 "model", "degraded", "in_tokens", "billed_out_tokens"]
 SETTLE_S = 3.0  # after opening: in-flight calls end their retries (see chaos_summary)
 SLOW_MS = 1000.0  # a request after the breaker opened that took longer waited on the LLM
 
@@ -201,6 +203,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
     answered = float(per.reindex(list(traffic.ANSWERED)).fillna(0).sum())
     hits = float(per.reindex(list(traffic.CACHE_HITS)).fillna(0).sum())
     documented = float(per.reindex(list(traffic.DOCUMENTED)).fillna(0).sum())
+    limited = float(per.reindex(list(traffic.LIMITED)).fillna(0).sum())
     out: dict[str, float] = {
         "requests": int(total),
         "rps": float(row["Requests/s"]),
@@ -208,6 +211,7 @@ def summarise_load(stats: pd.DataFrame, events: pd.DataFrame | None = None,
         "max_ms": float(row["Max Response Time"]),
         "error_rate": _ratio(row["Failure Count"], total),
         "documented_503_rate": _ratio(documented, total),
+        "limited_rate": _ratio(limited, total),  # refused by a request limit (not errors)
         "cache_hit_share": _ratio(hits, answered),
         "stale_share": _ratio(per.get("stale", 0), total),
         "usd_per_1k_requests": math.nan,
@@ -291,8 +295,13 @@ def breaker_timeline(samples: Sequence[Sequence[object]]) -> pd.DataFrame:
 
 def chaos_summary(events: pd.DataFrame, breaker: pd.DataFrame, outage_start: float,
                   outage_end: float, reset_timeout_s: float | None = None,
-                  settle_s: float = SETTLE_S) -> dict[str, float]:
+                  settle_s: float = SETTLE_S, *, llm_fallback: str = "extractive",
+                  second: SecondProvider | None = None) -> dict[str, float | None]:
     """What the outage did to the users.
+
+    With them, who answered (``evals.load.outage.outage_figures``): the shares refused with 503
+    ``LLM_UNAVAILABLE`` or ``OVERLOADED``, answered degraded, and served by the ``second``
+    provider at its prices; ``llm_fallback``: the run's ``RAG_LLM_FALLBACK``.
 
     stale_share / refused_share / error_share: of the requests started during the outage, the
     share answered from the stale cache, refused with a documented 503, or failed otherwise.
@@ -352,4 +361,4 @@ def chaos_summary(events: pd.DataFrame, breaker: pd.DataFrame, outage_start: flo
     if len(fresh):
         done = fresh["t"] + fresh["ms"] / 1000.0
         out["answers_flow_s"] = float(done.min()) - outage_end
-    return out
+    return {**out, **outage_figures(during, llm_fallback=llm_fallback, second=second)}

@@ -19,10 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from evals.load import limits
+from evals.load.outage import SecondProvider
 from evals.paths import REPO_ROOT
 from loadtests import traffic
 from rag_core.config import Settings
 from rag_core.procs import free_port, stop_group, wait_http
+
+SECOND_MODEL = "mock-llm-second"  # the second mock provider's model id
 
 
 @dataclass
@@ -60,6 +64,18 @@ class LoadConfig:
     ready_timeout_s: float = 180.0
     stop_services: bool = False  # stop the embedded servers afterwards (tests' temp dirs)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    llm_fallback: str = "extractive"  # RAG_LLM_FALLBACK of the app: extractive | none
+    # a second mock LLM as the second provider (RAG_LLM_FALLBACK_BASE_URL), at these prices
+    # per input and output token; the outage hits the first mock only
+    second_provider: bool = False
+    second_prices: tuple[float, float] = (0.000002, 0.000006)
+
+
+def second_provider(config: LoadConfig) -> SecondProvider | None:
+    """The second provider of ``config`` (None without one)."""
+    if not config.second_provider:
+        return None
+    return SecondProvider(SECOND_MODEL, *config.second_prices)
 
 
 def _state_dir(config: LoadConfig) -> Path:
@@ -165,6 +181,18 @@ def warm_up(app_url: str, token: str, questions: Sequence[str], at_once: int,
     return times
 
 
+def _spawn_mock(config: LoadConfig, port: int, env: Mapping[str, str], log: Path,
+                model: str | None = None) -> subprocess.Popen[bytes]:
+    """A mock LLM of the run's latency and pace (``model``: the id it reports)."""
+    return spawn([sys.executable, "-m", "rag_core", "mock-llm", "--port", str(port),
+                  "--latency-ms", str(config.mock_latency_ms),
+                  "--latency-jitter-ms", str(config.mock_jitter_ms),
+                  "--latency-dist", "uniform" if config.mock_jitter_ms else "fixed",
+                  "--tokens-per-s", str(config.mock_tokens_per_s),
+                  "--seed", str(config.seed), *(["--model", model] if model else [])],
+                 env, log)
+
+
 def spawn(args: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = open(log, "ab")  # noqa: SIM115 (closed by the child's exit; we keep no handle)
     try:
@@ -226,6 +254,7 @@ class Stack(TypedDict):
     """What ``running_stack`` yields: the servers' URLs and the files the load needs."""
 
     mock_url: str
+    second_url: str | None  # the second provider's mock (None without one)
     app_url: str
     env: dict[str, str]  # the servers' environment
     tokens: Path  # user -> bearer token (JSON)
@@ -257,22 +286,30 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
            # the load test measures throughput, not the budget stop
            "RAG_USER_DAILY_BUDGET_USD": "1000000", "RAG_GLOBAL_DAILY_BUDGET_USD": "1000000",
            "RAG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO_ROOT),
-           **dict(config.extra_env)}
+           "RAG_LLM_FALLBACK": config.llm_fallback,
+           # the request limits off unless the run sets them (evals.load.limits)
+           **limits.off_env(), **dict(config.extra_env)}
+    second_port = free_port() if config.second_provider else None
+    second_url = f"http://127.0.0.1:{second_port}" if second_port else None
+    if second_url:
+        env.update({"RAG_LLM_FALLBACK_BASE_URL": f"{second_url}/v1",
+                    "RAG_LLM_FALLBACK_MODEL": SECOND_MODEL,
+                    "RAG_PRICE_FALLBACK_INPUT_PER_TOKEN_USD": str(config.second_prices[0]),
+                    "RAG_PRICE_FALLBACK_OUTPUT_PER_TOKEN_USD": str(config.second_prices[1])})
     qa_file = _dataset_items(config.dataset, out / f"{config.label}_qa.jsonl")
     users = traffic.QuestionBank.from_items(traffic.load_items(qa_file=qa_file)).users
     settings = Settings(jwt_secret=SecretStr(secret))
     tokens = traffic.write_tokens({u: issue_token(settings, u, ttl_s=6 * 3600) for u in users},
                                   out / f"{config.label}_tokens.json")
     py = sys.executable
-    mock = app = None
+    mock = second = app = None
     try:
-        mock = spawn([py, "-m", "rag_core", "mock-llm", "--port", str(mock_port),
-                       "--latency-ms", str(config.mock_latency_ms),
-                       "--latency-jitter-ms", str(config.mock_jitter_ms),
-                       "--latency-dist", "uniform" if config.mock_jitter_ms else "fixed",
-                       "--tokens-per-s", str(config.mock_tokens_per_s),
-                       "--seed", str(config.seed)], env, out / f"{config.label}_mock.log")
+        mock = _spawn_mock(config, mock_port, env, out / f"{config.label}_mock.log")
         wait_http(f"{mock_url}/health", 60, proc=mock, log=out / f"{config.label}_mock.log")
+        if second_port is not None:
+            log = out / f"{config.label}_mock_second.log"
+            second = _spawn_mock(config, second_port, env, log, model=SECOND_MODEL)
+            wait_http(f"{second_url}/health", 60, proc=second, log=log)
         app = spawn([py, "-m", "rag_core", "serve", "--port", str(app_port),
                       "--workers", str(config.workers)], env, out / f"{config.label}_app.log")
         wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
@@ -285,12 +322,14 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
             warmed = warm_up(app_url, issue_token(settings, user, ttl_s=600),
                              bank.answerable[user], config.warm_up_requests)
             clear_user_caches(state, [user])
-        yield {"mock_url": mock_url, "app_url": app_url, "env": env, "tokens": tokens,
+        yield {"mock_url": mock_url, "second_url": second_url, "app_url": app_url, "env": env,
+               "tokens": tokens,
                "app_pid": app.pid, "qa_file": qa_file, "metrics_token": metrics_token,
                "warm_up": warmed}
     finally:
         stop(app)
         stop(mock)
+        stop(second)
         tokens.unlink(missing_ok=True)
         if config.stop_services:
             from rag_core import services

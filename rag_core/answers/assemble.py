@@ -14,6 +14,9 @@ from rag_core.run import Run
 from rag_core.types import Answer, TokenUsage
 
 CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
+# outcomes of an answer made from the notes: by a model, or without one while every model
+# failed (``answers.degraded``)
+ANSWERED = ("generated", "degraded")
 
 
 class AnswerMaker:
@@ -55,20 +58,25 @@ class AnswerMaker:
         """ "Nothing in your notes" without the model, kept in L1 for the next time."""
         obs.NO_CONTEXT.inc()
         answer = self.finish(run, text, outcome="no_context")
-        self.parts.caches.put_no_context(run.key, answer, user_id=run.user_id,
+        self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,
                                          notes_version=run.version)
         return answer
 
     def finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
-               usage: TokenUsage | None = None, cost: float = 0.0) -> Answer:
-        """A new answer (``outcome``: generated, declined, refused or no_context)."""
+               usage: TokenUsage | None = None, cost: float = 0.0,
+               generator: str | None = None, model: str | None = None) -> Answer:
+        """A new answer (``outcome``: generated, declined, degraded, refused or no_context);
+        ``generator`` and ``model``: what wrote it (default: the service's generator, for an
+        outcome of a call; "none" otherwise)."""
         self.ended(run, outcome)
         query = run.query
+        wrote = outcome in CALLED or outcome in ANSWERED
         return Answer(
             answer=text,
             citations=citations or [],
-            no_context=outcome != "generated",
-            generator=self.parts.generator.name if outcome in CALLED else "none",
+            no_context=outcome not in ANSWERED,
+            generator=(generator or self.parts.generator.name) if wrote else "none",
+            model=(model or generator or self.parts.generator.name) if wrote else "none",
             cache=run.cache_outcomes(),
             usage=usage or TokenUsage(),
             cost_usd=cost,
@@ -82,7 +90,7 @@ class AnswerMaker:
             answer_id=run.answer_id,
             question=query.text if query else "",
             no_context_reason=(run.decisions.no_context_reason(refused=outcome == "refused")
-                               if outcome != "generated" else ""),
+                               if outcome not in ANSWERED else ""),
             debug=run.debug(),
         )
 

@@ -32,6 +32,7 @@ from rag_core import observability as obs
 from rag_core.answers.log import parse_id
 from rag_core.errors import AnswerNotFound, FeedbackRateLimited
 from rag_core.store.records import AnswerRecord, Records, Verdict
+from rag_core.telemetry import verdicts
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -57,7 +58,7 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
             f"At most {VERDICTS_PER_WINDOW} verdicts an hour; retry after Retry-After seconds.",
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
-    entry = parts.caches.peek_answer(record.cache_key)
+    entry = parts.caches.answers.peek(record.cache_key)
     semantic = (entry.decisions.semantic if entry is not None else None) or {}
     kept = parts.records.add_verdict(Verdict(
         answer_id=answer_id, user_id=user_id, verdict=verdict, source=source,
@@ -72,13 +73,14 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
     if verdict == "wrong":
         forget(parts, record)
     obs.FEEDBACK.labels(verdict=verdict, source=source).inc()
+    verdicts.emit(answer_id, verdict, source, record.trace_id, record.span_id)
     return kept
 
 
 def forget(parts: Parts, record: AnswerRecord) -> None:
     """The answer of ``record`` out of every cache layer of its user, with its reuses."""
     for rec in (record, *parts.records.reuses_of(record.answer_id, record.user_id)):
-        parts.caches.forget_answer(rec.user_id, rec.cache_key, rec.notes_version,
+        parts.caches.answers.forget(rec.user_id, rec.cache_key, rec.notes_version,
                                    rec.semantic_field)
 
 

@@ -202,13 +202,14 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
     try:
         matched = origin.question if origin is not None else ""
         question = matched or (run.query.text if run.query else "")
+        trace_id, span_id = obs.trace_ids()  # the request's root span is current here
         parts.records.add_answer(AnswerRecord(
             answer_id=answer.answer_id, user_id=run.user_id, source=source,
             cache_key=run.key, notes_version=run.version,
             semantic_field=(SemanticCache.place_of(question, run.filters)
                             if question and source in ("llm", "semantic") else None),
             origin_id=(parse_id(origin.answer_id) or (None, None))[0]
-            if origin is not None else None))
+            if origin is not None else None, trace_id=trace_id, span_id=span_id))
         if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
             parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS,
                                 settings.observability.feedback_days)

@@ -1,7 +1,7 @@
 """Filters read from the question: a speaker, series or year it names that is a front-matter
 value of the user's notes narrows the search (``store.filters.Narrowing``).
 
-A value is named when its words, normalised as the no-context facts are (``note_facts.plain``:
+A value is named when its words, normalised as the no-context facts are (``rag_core.text.plain``:
 lower case, accents off), stand in the question's words in a row, whole: "Pastor Miriam
 Okafor" is named by "what did pastor miriam okafor say", not by "Okafor" alone. A year is one
 year of four digits, and only when the question names no other (two years may bound a span
@@ -19,16 +19,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from rag_core.decisions import note_facts
 from rag_core.store.filters import NO_NARROWING, Filters, Narrowing
+from rag_core.text.named import asked
+from rag_core.text.plain import plain
 
 _TOKEN = re.compile(r"[^\W_]+")
 _FOUR_DIGITS = re.compile(r"\b\d{4}\b")
 
 
+class FrontMatter(Protocol):
+    """What narrowing reads of the facts of a user's notes (``NoteFacts`` holds them): the
+    front-matter values as written, and the years of the notes' dates."""
+
+    @property
+    def speakers(self) -> frozenset[str]: ...
+
+    @property
+    def series(self) -> frozenset[str]: ...
+
+    @property
+    def dated(self) -> frozenset[str]: ...
+
+
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(_TOKEN.findall(note_facts.plain(text)))
+    return tuple(_TOKEN.findall(plain(text)))
 
 
 def _named(question: tuple[str, ...], values: Iterable[str]) -> tuple[str, ...]:
@@ -55,11 +71,11 @@ def _own_words(named: tuple[str, ...], values: Iterable[str]) -> tuple[str, ...]
 def _year(question: str, dated: frozenset[str]) -> str | None:
     if not {y for y in _FOUR_DIGITS.findall(question)} & dated:  # spaCy only when it may
         return None
-    years = {y for y in note_facts.asked(question).years if y.isdigit()}
+    years = {y for y in asked(question).years if y.isdigit()}
     return next(iter(years)) if len(years) == 1 and years <= dated else None
 
 
-def read(question: str, notes: Callable[[], note_facts.NoteFacts],
+def read(question: str, notes: Callable[[], FrontMatter],
          given: Filters) -> Narrowing:
     """What ``question`` narrows the search to among notes whose facts ``notes`` reads
     (called once), the fields of the caller's filters ``given`` left out."""

@@ -14,7 +14,7 @@ write the loop must not wait on).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
@@ -58,8 +58,14 @@ async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run:
     for name, start, end in (("validate", begun, validated), ("query_cache", validated, looked)):
         run.timings[name] = round((end - start) / 1e6, 3)
         obs.STEP_DURATION.labels(step=name).observe((end - start) / 1e9)
-        obs.child_span(f"assistant.{name}", run.root, request_id=run.request_id,
-                       start_time=start).end(end_time=end)
+        step = obs.child_span(f"assistant.{name}", run.root, request_id=run.request_id,
+                              start_time=start)
+        if name == "query_cache":  # the lookup's span, as ``telemetry.steps.Lookup`` ends it
+            hit: dict[str, Any] = {"cache.layer": "query", "cache.outcome": "hit",
+                                   "cache.hit": True}
+            obs.child_span("cache.lookup query", step, request_id=run.request_id,
+                           start_time=start, **hit).end(end_time=end)
+        step.end(end_time=end)
     try:
         if cached.no_context:  # a remembered "nothing in your notes" is still one
             obs.NO_CONTEXT.inc()

@@ -25,6 +25,7 @@ from starlette.datastructures import Headers
 from rag_core import observability as obs
 from rag_core.api import audit, errors, refusals
 from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
+from rag_core.telemetry import http as http_span
 
 log = logging.getLogger("rag_core.app")
 _RID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
@@ -58,6 +59,7 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = rid  # request.state.request_id
         token = obs.request_id_var.set(rid)
         trace = obs.continue_trace(headers)  # an incoming traceparent
+        server = http_span.start(scope)  # the trace's root: the pipeline's spans go under it
         start = self.clock()
         status = 0
 
@@ -83,9 +85,10 @@ class RequestContext:
                                              rid, scope=scope)
             await response(scope, receive, send_with_headers)
         finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            server.end(route if route != "unmatched" else None, status)
             obs.end_trace(trace)
             obs.request_id_var.reset(token)
-            route = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")
             HTTP_REQUESTS.labels(route=route, method=method, status=f"{status // 100}xx").inc()
             obs.log_event(log, logging.INFO, "request", method=method, route=route,

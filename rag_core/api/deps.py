@@ -86,6 +86,7 @@ async def current_caller(request: Request, credentials: Credentials) -> Caller:
         claims = (await run_in_threadpool(verify_claims, settings.auth, token)
                   if settings.auth.jwt_jwks_url
                   else verify_claims(settings.auth, token))  # a key fetch must not block the loop
+        request.state.verified_claims = claims  # the tier claim, for the request limits
     return Caller(str(claims["sub"]), frozenset(scopes(claims)))
 
 

@@ -38,7 +38,8 @@ def note_refused(scope: MutableMapping[str, Any] | None, code: str) -> None:
 
 def error_response(status: int, code: str, message: str, request_id: str | None,
                    retry_after: float | None = None, *,
-                   scope: MutableMapping[str, Any] | None = None) -> JSONResponse:
+                   scope: MutableMapping[str, Any] | None = None,
+                   limit: str | None = None) -> JSONResponse:
     """The coded JSON error; ``scope``: the request's, when its error is to be counted in the
     user's day (``note_refused``), None when it is counted already or is no user's."""
     obs.ERRORS.labels(type=code).inc()
@@ -48,7 +49,10 @@ def error_response(status: int, code: str, message: str, request_id: str | None,
         headers["Retry-After"] = str(max(1, round(retry_after)))
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    body = {"error": {"code": code, "message": message, "request_id": request_id}}
+    body: dict[str, dict[str, str | None]] = {
+        "error": {"code": code, "message": message, "request_id": request_id}}
+    if limit is not None:  # a request limit's refusal names the limit
+        body["error"]["limit"] = limit
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -67,8 +71,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, _rid(request), exc.retry_after,
-                              scope=None if exc.counted else request.scope)
+        response = error_response(exc.status, exc.code, exc.message, _rid(request),
+                                  exc.retry_after, scope=None if exc.counted else request.scope,
+                                  limit=getattr(exc, "limit", None))
+        response.headers.update(exc.headers)  # a question's RateLimit-* (rag_core/limits)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

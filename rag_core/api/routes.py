@@ -16,23 +16,30 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from rag_core import observability as obs
 from rag_core.api.auth_first import CLAIMS
 from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
+from rag_core.api.question_gate import admit, gate_of, tier_of
 from rag_core.api.schemas import (
     AnswerOut,
     DecisionsOut,
     FeedbackIn,
     FeedbackOut,
+    LimitsOut,
     QueryIn,
     StatsOut,
+    answer_headers,
     error_responses,
+    question_responses,
 )
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
-from rag_core.errors import Forbidden, NotFound, Unauthorized
+from rag_core.errors import Forbidden, NotFound, RagError, Unauthorized
+from rag_core.limits import Admission
+from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
 from rag_core.types import Answer, Decisions
@@ -108,31 +115,92 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
                 settings: SettingsDep) -> Any:
     """Answer a question from your notes. `filters` narrow the search to the notes that pass
     them; every `no_context` answer says why in `no_context_reason`; `debug: true` (or the
-    `dev` profile) adds the pipeline's `decisions`."""
+    `dev` profile) adds the pipeline's `decisions`. Each reply carries `RateLimit-Limit`,
+    `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of the tightest of your limits; over
+    one: 429 `RATE_LIMITED` naming it (`minute`, `hour`, `day`, `in_flight`), over a global
+    one: 503 `OVERLOADED`, each with `Retry-After`."""
     rid = request.state.request_id
     if not body.stream:
-        return await answer_json(pipeline, settings, user, body, rid)
-    filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
-    show = body.debug or settings.profile == "dev"
-    events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
-                             filters=filters)
-    # run to the first event now, so that validation, budget and LLM refusals answer with
-    # their status code before the 200 of the event stream is sent
-    first = await run_in_threadpool(next, events)
-    return StreamingResponse(_sse_body(first, events, show), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+        return await limited_answer(request, pipeline, settings.profile, user, body, rid)
+    admission = await admit(request, user)
+    try:
+        filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
+        show = body.debug or settings.profile == "dev"
+        events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
+                                 filters=filters)
+        # run to the first event now, so that validation, budget and LLM refusals answer with
+        # their status code before the 200 of the event stream is sent
+        first = await run_in_threadpool(next, events)
+    except RagError as exc:
+        raise _released(exc, admission) from None
+    except BaseException:
+        _release(admission)
+        raise
+    return LimitedStream(_sse_body(first, events, show, admission), admission,
+                         media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", **_headers(admission)})
 
 
-async def answer_json(pipeline: Pipeline, settings: Settings, user: str, body: QueryIn,
-                      rid: str) -> Response:
-    """A non-streamed answer: an exact cache hit in this task, anything else in a thread."""
+class LimitedStream(StreamingResponse):
+    """An event stream that gives its question's place in flight back however it ends: also
+    when the client left before the body began (``_sse_body``'s own ``finally`` never runs
+    then)."""
+
+    def __init__(self, content: AsyncIterator[str], admission: Admission | None, *,
+                 media_type: str, headers: dict[str, str]) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        self.admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _release(self.admission)
+
+
+def _headers(admission: Admission | None) -> dict[str, str]:
+    return admission.headers if admission is not None else {}
+
+
+def _release(admission: Admission | None) -> None:
+    if admission is not None:
+        admission.release()
+
+
+def _released(exc: RagError, admission: Admission | None) -> RagError:
+    """``exc`` with the question's RateLimit headers, its place in flight given back."""
+    _release(admission)
+    if admission is not None:
+        exc.headers = {**exc.headers, **admission.headers}
+    return exc
+
+
+async def limited_answer(request: Request, pipeline: Pipeline, profile: str, user: str,
+                         body: QueryIn, rid: str) -> Response:
+    """``answer_json`` within the caller's request limits (``api.question_gate``)."""
+    admission = await admit(request, user)
+    try:
+        response = await answer_json(pipeline, user, body, rid,
+                                     show_decisions=body.debug or profile == "dev")
+    except RagError as exc:
+        raise _released(exc, admission) from None
+    finally:
+        _release(admission)
+    response.headers.update(_headers(admission))
+    return response
+
+
+async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str, *,
+                      show_decisions: bool) -> Response:
+    """A non-streamed answer: an exact cache hit in this task, anything else in a thread;
+    ``decisions`` in it when ``show_decisions`` (asked for, or the dev profile)."""
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
                                    filters=filters)
     if answer is None:
         answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
                                          request_id=rid, filters=filters)
-    return answer_response(answer, decisions=body.debug or settings.profile == "dev")
+    return answer_response(answer, decisions=show_decisions)
 
 
 class QueryRoute(APIRoute):
@@ -173,15 +241,15 @@ async def _short_way(request: Request) -> Response | None:
     if body.stream:
         return None
     settings: Settings = request.app.state.settings
-    return await answer_json(pipeline, settings, str(claims["sub"]), body,
-                             request.state.request_id)
+    return await limited_answer(request, pipeline, settings.profile, str(claims["sub"]), body,
+                                request.state.request_id)
 
 
 router.add_api_route(
     "/v1/query", query, methods=["POST"], tags=["assistant"], response_model=AnswerOut,
     responses={200: {"description": "The answer (JSON), or " + SSE_DOC,
-                     "content": {"text/event-stream": {}}},
-               **error_responses(400, 401, 422, 429, 503)},
+                     "content": {"text/event-stream": {}}, "headers": answer_headers()},
+               **question_responses()},
     route_class_override=QueryRoute)
 
 
@@ -197,8 +265,13 @@ def answer_response(answer: Answer, *, decisions: bool = False) -> Response:
     out = _ANSWER_OUT.validate_python(replace(answer, decisions=Decisions()),
                                       from_attributes=True)
     _explain(out, answer.cache, answer.decisions, decisions)
-    body = _ANSWER_OUT.dump_json(out)
+    body = _ANSWER_OUT.dump_json(out, exclude=_only_when_degraded(out))
     return Response(body, media_type="application/json")
+
+
+def _only_when_degraded(out: AnswerOut) -> set[str]:
+    """The fields a non-degraded answer leaves out of its JSON."""
+    return set() if out.degraded else {"degraded", "degraded_reason"}
 
 
 def _explain(out: AnswerOut, cache: dict[str, Any], decisions: Decisions,
@@ -209,10 +282,12 @@ def _explain(out: AnswerOut, cache: dict[str, Any], decisions: Decisions,
 
 
 async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], None, None],
-                    decisions: bool = False) -> AsyncIterator[str]:
+                    decisions: bool = False, admission: Admission | None = None
+                    ) -> AsyncIterator[str]:
     """The events as SSE. When the client goes away the stream is closed at once (in a
     shielded scope, after the event being produced): the pipeline then bills the work done and
-    releases what it reserved, instead of waiting for the garbage collector."""
+    releases what it reserved, instead of waiting for the garbage collector. The question's
+    place in flight (``admission``) is given back as the stream ends."""
     try:
         event: dict[str, Any] | None = first
         while event is not None:
@@ -220,7 +295,10 @@ async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], Non
             event = await run_in_threadpool(next, events, None)
     finally:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(events.close)
+            try:
+                await run_in_threadpool(events.close)
+            finally:
+                _release(admission)
 
 
 def _sse(event: dict[str, Any], decisions: bool = False) -> str:
@@ -232,7 +310,7 @@ def _sse(event: dict[str, Any], decisions: bool = False) -> str:
         out = _ANSWER_OUT.validate_python({**data, "decisions": None})
         _explain(out, data.get("cache") or {}, Decisions.from_dict(data.get("decisions")),
                  decisions)
-        text = _ANSWER_OUT.dump_json(out).decode()
+        text = _ANSWER_OUT.dump_json(out, exclude=_only_when_degraded(out)).decode()
     else:
         text = json.dumps(data, default=str)
     return f"event: {kind}\ndata: {text}\n\n"
@@ -240,9 +318,14 @@ def _sse(event: dict[str, Any], decisions: bool = False) -> str:
 
 @router.get("/v1/stats", tags=["assistant"], response_model=StatsOut,
             responses=error_responses(401, 503))
-async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[str, Any]:
-    """The caller's notes and spend. Service-wide figures (cache hit rates, total cost) are
-    for operators: ``/metrics`` and ``rag-core cache stats``."""
+async def stats(request: Request, user: UserDep, parts: PartsDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    """The caller's notes, spend and request limits (what is left of each). Service-wide
+    figures (cache hit rates, total cost) are for operators: ``/metrics`` and ``rag-core cache
+    stats``."""
+    gate = gate_of(request)
+    limits = None if gate is None else await gate.remaining(user, tier_of(request))
+
     def gather() -> dict[str, Any]:
         spent, reserved = parts.ledger.spend(user), parts.ledger.reserved(user)
         saved = parts.ledger.saved(user)
@@ -256,9 +339,30 @@ async def stats(user: UserDep, parts: PartsDep, settings: SettingsDep) -> dict[s
                      "remaining_usd": round(max(0.0, budget - spent - reserved), 6),
                      "saved_today_usd": round(saved, 6)},
             "cache": user_shares(parts.caches, user),
+            "limits": None if limits is None else LimitsOut(
+                source=limits.source, **{f"per_{w}": n or None for w, n in
+                                         limits.limits.by_window().items()},
+                **{f"remaining_{w}": n for w, n in limits.remaining.items()},
+                in_flight=limits.in_flight,
+                max_in_flight=settings.limits.user_max_in_flight or None),
+            "history": caller_history(parts, user),
         }
 
     return await run_in_threadpool(gather)
+
+
+def caller_history(parts: Parts, user: str) -> dict[str, Any]:
+    """The caller's day, week and month from PostgreSQL (nothing without it, or while down)."""
+    from rag_core.costs.history import user_periods
+    from rag_core.errors import DependencyError
+    from rag_core.store.pgvector import PgVectorStore
+
+    if not isinstance(parts.store, PgVectorStore):
+        return {}
+    try:
+        return user_periods(parts.store.pool.db, user)
+    except DependencyError:
+        return {}
 
 
 @router.post("/v1/answers/{answer_id}/feedback", tags=["assistant"], response_model=FeedbackOut,

@@ -8,16 +8,16 @@ layer is in process, which suits unit tests and a single process.
 Each layer owns its key, its codec and its TTL, in an object of its own: ``AnswerLayer`` (L1
 with its stale twins and semantic entries), ``EmbeddingLayer`` and ``ContextLayer``
 (``read_through``), ``VersionLayer`` (the notes version every answer key names). The pipeline
-asks ``CacheLayers`` for an answer, a vector or a list of chunks and never sees bytes or key
-formats.
+calls those objects directly (``caches.answers.lookup``, ``caches.vectors.vector``,
+``caches.chunks.chunks``, ``caches.notes.changed``) and never sees bytes or key formats;
+``CacheLayers`` holds them and does what spans every layer (stats, clearing, closing).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
 
 from rag_core.cache.answer_layer import AnswerLayer
 from rag_core.cache.base import Cache, CacheStats
@@ -33,13 +33,7 @@ from rag_core.decisions.judges import SemanticJudge
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import answer_shape, cache_counters_key, user_prefix
 from rag_core.redis_kv.restarts import watch_of
-from rag_core.store.base import SearchParams
-from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.version_debts import VersionDebts
-from rag_core.types import Answer, CacheOutcome, Chunk
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -103,17 +97,7 @@ class CacheLayers:
     def truth(self, truth: NotesVersions) -> None:
         self.notes.truth = truth
 
-    @property
-    def semantic_enabled(self) -> bool:
-        return self.answers.semantic_enabled
-
-    # --- the notes version: what every key of a user's answers names ----------------------
-
-    def notes_version(self, user_id: str, read: Callable[[str], int]) -> int:
-        return self.notes.current(user_id, read)
-
-    def notes_changed(self, user_id: str, version: int) -> bool:
-        return self.notes.changed(user_id, version)
+    # --- housekeeping: what spans the layers --------------------------------------------
 
     def purge_user(self, user_id: str) -> int:
         """``forget_notes`` that raises when Redis fails (so that it is retried)."""
@@ -122,65 +106,6 @@ class CacheLayers:
             purge = getattr(cache, "purge", cache.clear)
             removed += purge(user_prefix(cache.layer, user_id))
         return removed + self.semantic.purge(user_prefix("semantic", user_id))
-
-    # --- L1: answers (``AnswerLayer``) -----------------------------------------------------
-
-    def answer_key(self, params: SearchParams, user_id: str, notes_version: int,
-                   question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
-        return self.answers.key(params, user_id, notes_version, question, top_k, filters)
-
-    def lookup_answer(self, params: SearchParams, user_id: str, question: str, top_k: int,
-                      read: Callable[[str], int], filters: Filters = NO_FILTERS
-                      ) -> tuple[int, str, Answer | None, CacheOutcome]:
-        return self.answers.lookup(params, user_id, question, top_k, read, filters)
-
-    def get_answer(self, key: str) -> tuple[Answer | None, CacheOutcome]:
-        return self.answers.get(key)
-
-    def put_answer(self, key: str, answer: Answer, *, user_id: str, notes_version: int,
-                   question: str, vector: np.ndarray | None,
-                   evidence: Sequence[Chunk] = (), filters: Filters = NO_FILTERS) -> None:
-        self.answers.put(key, answer, user_id=user_id, notes_version=notes_version,
-                         question=question, vector=vector, evidence=evidence, filters=filters)
-
-    def put_no_context(self, key: str, answer: Answer, *, user_id: str,
-                       notes_version: int) -> None:
-        self.answers.put_no_context(key, answer, user_id=user_id, notes_version=notes_version)
-
-    def put_reused(self, key: str, answer: Answer, decision: dict[str, Any], *,
-                   user_id: str, notes_version: int) -> None:
-        self.answers.put_reused(key, answer, decision, user_id=user_id,
-                                notes_version=notes_version)
-
-    def stale_answer(self, key: str) -> Answer | None:
-        return self.answers.stale_answer(key)
-
-    def similar_answer(self, user_id: str, notes_version: int, question: str,
-                       vector: np.ndarray, evidence: Sequence[Chunk],
-                       filters: Filters = NO_FILTERS) -> tuple[Answer | None, dict[str, Any]]:
-        return self.answers.similar(user_id, notes_version, question, vector, evidence,
-                                    filters=filters)
-
-    def forget_answer(self, user_id: str, key: str, notes_version: int,
-                      semantic_field: str | None) -> None:
-        self.answers.forget(user_id, key, notes_version, semantic_field)
-
-    def peek_answer(self, key: str) -> Answer | None:
-        return self.answers.peek(key)
-
-    # --- L2: embeddings, L3: retrieved chunks (``read_through``) ----------------------------
-
-    def embedding_for(self, user_id: str, text: str, dim: int,
-                      embed: Callable[[str], np.ndarray]) -> tuple[np.ndarray, CacheOutcome]:
-        return self.vectors.vector(user_id, text, dim, embed)
-
-    def chunks_for(self, params: SearchParams, user_id: str, notes_version: int,
-                   question: str, top_k: int, search: Callable[[], list[Chunk]],
-                   filters: Filters = NO_FILTERS) -> tuple[list[Chunk], CacheOutcome]:
-        return self.chunks.chunks(params, user_id, notes_version, question, top_k, search,
-                                  filters)
-
-    # --- housekeeping ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, CacheStats]:
         """Per layer: the counts of every process sharing this Redis (without Redis, this

@@ -156,6 +156,9 @@ def observe(lookup: Lookup, nearest: float | None) -> None:
     if nearest is not None:
         obs.SEMANTIC_NEAREST.observe(max(0.0, min(1.0, nearest)))
     obs.SEMANTIC_DECISIONS.labels(reason=reason_code(lookup, nearest)).inc()
+    # on the lookup's span (``cache.lookup semantic``), when the pipeline traces one
+    obs.on_current_span(**{"cache.semantic.nearest_similarity": nearest,
+                           "cache.semantic.reason": reason_code(lookup, nearest)})
 
 
 class SemanticCache:

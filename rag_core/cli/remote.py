@@ -134,6 +134,9 @@ def print_answer(data: dict[str, Any], as_json: bool) -> None:
         print(f"\n(no context: {data['no_context_reason']})")
     if data.get("stale"):
         print("\n(stale: served from cache while the language model is unavailable)")
+    if data.get("degraded"):
+        why = data.get("degraded_reason") or "made from your notes without a language model"
+        print(f"\n(degraded: {why})")
     for c in data["citations"]:
         print(f"  [{c['n']}] {c['title']} ({c['note_id']}, score {c['score']:.2f})")
     layers = " ".join(f"{k}={v}" for k, v in data["cache"].items() if k != "reason")

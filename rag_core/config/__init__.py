@@ -20,6 +20,7 @@ from rag_core.config.service_sections import (
     Caches,
     Embedding,
     Index,
+    Limits,
     ModelCalls,
     Money,
     Observability,
@@ -39,6 +40,7 @@ from rag_core.config.settings import (
 __all__ = [
     "ANSWER_SECTIONS", "DEFAULT_JWT_SECRET", "FIELDS", "FUSED_MODES", "MODES",
     "PROFILE_DEFAULTS", "SECTIONS", "Auth", "Caches", "Decisions", "Embedding", "FusionMethod",
-    "Generation", "Index", "LexicalRanker", "ModelCalls", "Money", "Observability", "Profile",
+    "Generation", "Index", "LexicalRanker", "Limits", "ModelCalls", "Money", "Observability",
+    "Profile",
     "Retrieval", "RetrievalMode", "Services", "Settings", "Tokens", "env_names", "flat_names",
 ]

@@ -54,7 +54,6 @@ LLM_ROUTER_URL = "https://router.huggingface.co/v1"
 # (an echo of the instructions is recognised only when enough of it has arrived)
 STREAM_HOLDBACK_CHARS = 160
 LLM_CONNECT_TIMEOUT_S = 3.0  # connecting to the model's server
-BREAKER_SUCCESS_THRESHOLD = 1  # successes that close a half-open breaker
 BREAKER_REDIS_RETRY_S = 5.0  # while Redis is down the breaker keeps its state in process this long
 LLM_BACKOFF_MAX_S = 2.0  # the cap of one backoff sleep between retries
 LLM_RETRY_AFTER_MAX_S = 5.0  # a 429 asking to wait longer is not retried
@@ -129,7 +128,6 @@ RETIRED: dict[str, str] = {
     "redis_timeout_s": "REDIS_TIMEOUT_S",
     "notes_version_ttl_s": "NOTES_VERSION_TTL_S",
     "llm_connect_timeout_s": "LLM_CONNECT_TIMEOUT_S",
-    "breaker_success_threshold": "BREAKER_SUCCESS_THRESHOLD",
     "budget_alert_ratio": "BUDGET_ALERT_RATIO",
     "budget_tighten_ratio": "BUDGET_TIGHTEN_RATIO",
     "jwt_leeway_s": "JWT_LEEWAY_S",

@@ -5,10 +5,18 @@ money, auth and observability. None of them is in the answer cache key.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rag_core.config.answer_sections import Section, empty_is_unset, http_url
 
@@ -153,8 +161,30 @@ class ModelCalls(Section):
     breaker_fail_max: int = Field(5, ge=1, description="failures that open the breaker")
     breaker_reset_timeout_s: float = Field(30.0, gt=0, description=(
         "how long the breaker stays open"))
+    breaker_success_threshold: int = Field(3, ge=1, le=100, description=(
+        "good probes in a row that close a half-open breaker (one probe at a time, so a "
+        "provider that answers one call in two keeps it from closing; with 1 such a flapping "
+        "provider flapped the breaker, docs/runbook.md)"))
+    llm_fallback: Literal["extractive", "none"] = Field("extractive", description=(
+        "when every model failed and no stale answer exists: `extractive` answers from the "
+        "retrieved notes without a model (`degraded: true`, $0), `none` refuses with 503 "
+        "`LLM_UNAVAILABLE`"))
+    llm_fallback_base_url: str | None = Field(None, description=(
+        "a second OpenAI-compatible server, asked when the first one's breaker is open or a "
+        "call to it failed after its retries (its own breaker and retries); unset: none"))
+    llm_fallback_model: str | None = Field(None, description=(
+        "the model id sent to the second server; unset: `RAG_LLM_MODEL`"))
+    hf_fallback_token: SecretStr | None = Field(None, validation_alias=_env(
+        "HF_FALLBACK_TOKEN", "RAG_HF_FALLBACK_TOKEN"), description=(
+        "the token sent to the second server"))
 
-    _blank = field_validator("llm_base_url", mode="before")(empty_is_unset)
+    _blank = field_validator("llm_base_url", "llm_fallback_base_url", "llm_fallback_model",
+                             mode="before")(empty_is_unset)
+
+    @field_validator("llm_fallback_base_url")
+    @classmethod
+    def _fallback_url(cls, value: str | None) -> str | None:
+        return http_url("RAG_LLM_FALLBACK_BASE_URL", value)
 
     @model_validator(mode="after")
     def _urls(self) -> ModelCalls:
@@ -169,11 +199,23 @@ class Money(Section):
         "the price of an input token (of spend, and of what a cache hit saved)"))
     price_output_per_token_usd: float = Field(0.0000006, ge=0, description=(
         "the price of an output token"))
+    price_fallback_input_per_token_usd: float | None = Field(None, ge=0, description=(
+        "the second server's (`RAG_LLM_FALLBACK_BASE_URL`) price of an input token; unset: "
+        "the first one's"))
+    price_fallback_output_per_token_usd: float | None = Field(None, ge=0, description=(
+        "the second server's price of an output token; unset: the first one's"))
     user_daily_budget_usd: float = Field(5.0, gt=0, description=(
         "a user's daily spend cap: at 80 % an alert, at 90 % the output budget halved, at "
         "100 % `BUDGET_EXCEEDED`"))
     global_daily_budget_usd: float = Field(100.0, gt=0, description=(
         "everyone's daily spend cap, likewise"))
+
+    def fallback_prices(self) -> Money:
+        """These prices with the second server's in place of the first one's (where set):
+        what an answer of the second server is billed at."""
+        changes = {"price_input_per_token_usd": self.price_fallback_input_per_token_usd,
+                   "price_output_per_token_usd": self.price_fallback_output_per_token_usd}
+        return self.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
 
 class Auth(Section):
@@ -219,6 +261,10 @@ class Observability(Section):
     log_level: str = Field("INFO", description="the JSON logs' level")
     otel_exporter: Literal["none", "console", "otlp"] = Field("none", description=(
         "traces: `none`, `console` or `otlp` (to `OTEL_EXPORTER_OTLP_ENDPOINT`)"))
+    otel_capture_content: bool = Field(False, description=(
+        "put the question and the answer text on the `chat` span (the GenAI conventions' "
+        "opt-in content attributes or events); keep it off in prod: the trace store then "
+        "holds what users asked"))
     metrics_token: SecretStr | None = Field(None, description=(
         "the bearer token `/metrics` asks for (prod serves no metrics on the API port without "
         "one)"))
@@ -232,3 +278,68 @@ class Observability(Section):
         "kept in PostgreSQL"))
     feedback_days: int = Field(90, ge=1, description=(
         "how many days verdicts on answers (`answer_feedback`) are kept"))
+
+
+def _whole_number(env: str, value: object) -> int:
+    """``value`` as a whole number of 0 or more, else an error naming ``env``."""
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ValueError(f"{env} must be a whole number (0: off), not {value!r}") from None
+    if isinstance(value, bool) or number < 0:
+        raise ValueError(f"{env} must be a whole number of 0 or more (0: off), not {value!r}")
+    return number
+
+
+class Limits(Section):
+    """How many questions a user, and everyone together, may ask (rag_core/limits,
+    docs/runbook.md "Request limits"). Every question path counts: `POST /v1/query`, its
+    stream, `rag-core ask --server`."""
+
+    rate_limit_per_minute: int = Field(10, description=(
+        "questions a user may ask in any 60 s (a sliding window in Redis, shared by every "
+        "process); beyond it 429 `RATE_LIMITED`; 0: off (`dev` and `ci`: off)"))
+    rate_limit_per_hour: int = Field(100, description=(
+        "questions a user may ask in any hour, likewise (`dev` and `ci`: off)"))
+    rate_limit_per_day: int = Field(500, description=(
+        "questions a user may ask in any 24 h, likewise (`dev` and `ci`: off)"))
+    rate_tiers: dict[str, list[int]] = Field(default_factory=dict, description=(
+        "named limits a token's `tier` claim selects, as JSON: `{\"premium\": [60, 1000, "
+        "5000]}` (per minute, hour, day; 0: off); an unknown tier gets the defaults, and a "
+        "user's own limits (`rag-core limits set`) win over the tier"))
+    max_concurrent_queries: int = Field(100, description=(
+        "questions in flight across every process; one over it waits at most 1 s in the fair "
+        "queue, then 503 `OVERLOADED`; 0: no cap (`ci`: off)"))
+    max_queries_per_hour: int = Field(1_000, description=(
+        "questions of everyone together in any hour, beyond it 503 `OVERLOADED` (the seeds' "
+        "1,000 fits a small deployment: size it to your users); 0: off (`dev` and `ci`: off)"))
+    user_max_in_flight: int = Field(4, description=(
+        "questions one user may have in flight at once; beyond it 429 `RATE_LIMITED` with "
+        "limit `in_flight`; 0: no cap (`ci`: off)"))
+
+    @field_validator("rate_limit_per_minute", "rate_limit_per_hour", "rate_limit_per_day",
+                     "max_concurrent_queries", "max_queries_per_hour", "user_max_in_flight",
+                     mode="before")
+    @classmethod
+    def _count(cls, value: object, info: ValidationInfo) -> int:
+        return _whole_number(f"RAG_{str(info.field_name).upper()}", value)
+
+    @field_validator("rate_tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: object) -> object:
+        env = "RAG_RATE_TIERS"
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError as exc:
+                raise ValueError(f"{env} is not valid JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"{env} must be a JSON object of tier names to "
+                             "[per_minute, per_hour, per_day]")
+        tiers: dict[str, list[int]] = {}
+        for name, limits in value.items():
+            if not isinstance(limits, list | tuple) or len(limits) != 3:
+                raise ValueError(f"{env}: tier {name!r} must be [per_minute, per_hour, "
+                                 f"per_day], not {limits!r}")
+            tiers[str(name)] = [_whole_number(f"{env} ({name})", n) for n in limits]
+        return tiers

@@ -31,6 +31,7 @@ from rag_core.config.service_sections import (
     Caches,
     Embedding,
     Index,
+    Limits,
     ModelCalls,
     Money,
     Observability,
@@ -39,6 +40,10 @@ from rag_core.config.service_sections import (
 
 Profile = Literal["dev", "prod", "ci"]
 
+# The request limits of rag_core/limits that dev and ci turn off (prod keeps the seeds' rates)
+RATES_OFF: dict[str, int] = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0,
+                             "rate_limit_per_day": 0, "max_queries_per_hour": 0}
+
 # Defaults that differ per profile. Anything not listed keeps its field default.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "prod": {},
@@ -46,12 +51,15 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "query_cache_ttl_s": 3_600,
         "embedding_cache_ttl_s": 86_400,
         "context_cache_ttl_s": 600,
+        **RATES_OFF,
     },
     "ci": {
         "query_cache_ttl_s": 3_600,
         "embedding_cache_ttl_s": 86_400,
         "context_cache_ttl_s": 600,
         "breaker_reset_timeout_s": 2.0,
+        # the harness and the tests set the limits their own runs measure (evals/load)
+        **RATES_OFF, "max_concurrent_queries": 0, "user_max_in_flight": 0,
     },
 }
 
@@ -60,7 +68,7 @@ SECTIONS: dict[str, type[Section]] = {
     "services": Services, "generation": Generation, "model_calls": ModelCalls,
     "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": Tokens,
     "decisions": Decisions, "caches": Caches, "money": Money, "auth": Auth,
-    "observability": Observability,
+    "limits": Limits, "observability": Observability,
 }
 # the sections that shape an answer: the answer cache key hashes them whole
 ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens")
@@ -97,7 +105,10 @@ def env_names(name: str) -> list[str]:
 def _decode(name: str, text: str) -> object:
     """An environment value for ``name``: JSON for a mapping or list, the text otherwise."""
     if get_origin(field_info(name).annotation) in (dict, list):
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text  # not JSON: the field's validation says so, naming its variable
     return text
 
 
@@ -215,6 +226,7 @@ class Settings(BaseSettings):
     caches: Caches = Field(default_factory=Caches)
     money: Money = Field(default_factory=Money)
     auth: Auth = Field(default_factory=Auth)
+    limits: Limits = Field(default_factory=Limits)
     observability: Observability = Field(default_factory=Observability)
 
     def __init__(self, **values: Any) -> None:

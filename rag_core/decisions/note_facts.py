@@ -1,50 +1,23 @@
-"""Facts a question names (a proper name, a number, a year, decade or month, a scripture
-reference) and whether the user's notes hold them anywhere, text or front matter, both sides
-normalised (how: the README beside this file). Only the question is parsed (spaCy); the notes
-are read with regular expressions and pythonbible, once per notes version."""
+"""Whether the user's notes hold the facts a question names (a proper name, a number, a year,
+decade or month, a scripture reference) anywhere, text or front matter, both sides normalised
+(how: the README beside this file). The question is read by ``rag_core.text.asked`` (spaCy);
+the notes here, with regular expressions and pythonbible, once per notes version."""
 
 from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
-from rag_core.decisions import nlp, quantities
 from rag_core.decisions.semantic_canonical import is_slip
 from rag_core.embedding.base import model_words
-
-_WORD = re.compile(r"[^\W\d_]+")
-_YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
-_DECADE = re.compile(r"^((?:1[5-9]|20)\d)0s$")
-_YEARS = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
-_ISO = re.compile(r"\b((?:1[5-9]|20)\d\d)-(0?[1-9]|1[0-2])\b")  # "2024-05", "2024-05-12"
-_CLOCK = re.compile(r"^(?:[01]?\d|2[0-4])\.[0-5]\d$")  # "3.20", "11.45": a time of day
-_AMOUNTS = ("MONEY", "QUANTITY", "PERCENT")  # spaCy's labels of an amount
-# month names and their abbreviations ("Sep", "Sept"), from the calendar module
-MONTHS = {**{n.lower(): i for i, n in enumerate(calendar.month_name) if n},
-          **{n.lower(): i for i, n in enumerate(calendar.month_abbr) if n}, "sept": 9}
-# a month named with its year ("May 2022", "8 May 2022", "May 8th, 2022", "May of 2022")
-_MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTHS)})\b\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?,?"
-                         r"\s+(?:of\s+)?((?:1[5-9]|20)\d\d)\b", re.IGNORECASE)
-# capitals mark names only where common words go without them: in a question whose longer
-# words are all capitalised, or mostly with a common word among them (a title or keyword
-# query), no capital is read as a name
-_TITLE_SHARE = 0.6
-# nor is a word in a run of words written wholly in capitals ("SYSTEM OVERRIDE"): emphasis
-_SHOUTED = re.compile(r"\b[A-Z]{2,}(?:\W+[A-Z]{2,}\b)+")
-# letters Unicode does not decompose into a plain letter and an accent ("Østby": Ostby)
-_FOLDED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d",
-                         "ð": "d", "þ": "th", "ı": "i", "ħ": "h"})
-
-
-def plain(text: str) -> str:
-    """Lower case, accents off ("José" and "Jose" are one name, "Østby" and "Ostby" too)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLDED))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+from rag_core.text import nlp, quantities
+from rag_core.text.dates import DECADE, ISO, MONTHS, WORD, YEARS
+from rag_core.text.named import Asked
+from rag_core.text.plain import plain
 
 
 @dataclass(frozen=True)
@@ -79,7 +52,7 @@ class NoteFacts:
 
         books = {book for book, _, _ in self.passages}
         words = {w for g in pb.BookGroup if any(b.name in books for b in g.books)
-                 for w in _WORD.findall(plain(g.regular_expression))}
+                 for w in WORD.findall(plain(g.regular_expression))}
         return frozenset(words | {_stem(w) for w in words})
 
 
@@ -94,8 +67,8 @@ def _meta_text(meta: Mapping[str, Any]) -> str:
 
 def _dates(text: str, words: Iterable[str]) -> tuple[set[str], set[int]]:
     """The years and months of one text: years, month names and abbreviations, ISO dates."""
-    iso = _ISO.findall(text)
-    return ({*_YEARS.findall(text), *(y for y, _ in iso)},
+    iso = ISO.findall(text)
+    return ({*YEARS.findall(text), *(y for y, _ in iso)},
             {MONTHS[w] for w in words if w in MONTHS} | {int(m) for _, m in iso})
 
 
@@ -112,7 +85,7 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
     for text, meta in items:
         meta = meta or {}
         texts.append(own := f"{text}\n{_meta_text(meta)}")
-        words |= (here := set(_WORD.findall(plain(own))))
+        words |= (here := set(WORD.findall(plain(own))))
         item_years, item_months = _dates(own, here)
         years |= item_years
         months |= item_months
@@ -129,78 +102,6 @@ def of_notes(items: Iterable[tuple[str, Mapping[str, Any] | None]]) -> NoteFacts
                      frozenset(years), frozenset(months), frozenset(pairs),
                      frozenset(front["speaker"]), frozenset(front["series"]), frozenset(dated),
                      tuple(texts))
-
-
-@dataclass(frozen=True)
-class Asked:
-    """The facts a question names."""
-
-    names: tuple[str, ...] = ()
-    numbers: frozenset[float] = frozenset()
-    years: frozenset[str] = frozenset()
-    months: frozenset[int] = frozenset()
-    passages: frozenset[tuple[str, int, int]] = frozenset()
-    month_years: frozenset[tuple[str, int]] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.names or self.numbers or self.years or self.months or self.passages)
-
-
-def _title_case(doc: Any) -> bool:
-    words = [t for t in doc[1:] if t.is_alpha and len(t) > 3]
-    capital = [t for t in words if t.text[0].isupper()]
-    return bool(words) and (len(capital) == len(words) or (
-        len(capital) / len(words) >= _TITLE_SHARE
-        and any(t.pos_ not in ("PROPN", "NOUN") for t in capital)))
-
-
-def _amount(token: Any) -> bool:
-    """A number of a year's shape that is an amount ("1900 pounds"), not a year."""
-    return token.ent_type_ in _AMOUNTS or (
-        token.dep_ == "nummod" and token.head.pos_ == "NOUN" and token.ent_type_ != "DATE")
-
-
-@lru_cache(maxsize=1024)
-def question_values(text: str) -> frozenset[float]:
-    """The numbers a question names as facts (``quantities``): not in a scripture reference, a
-    date or a time (a clock's, "at 3.20", unless an amount), not a year, not one, not the
-    length of the answer asked for ("in two sentences"), not a number given as roughly so
-    ("about 300": the notes may say 299)."""
-    doc = nlp.parse(text)
-    skip = nlp.reference_tokens(doc) | {
-        t.i for t in doc if t.like_num and t.dep_ == "nummod" and t.head.lemma_.lower()
-        in quantities.ANSWER_SHAPE} | {
-        t.i for t in doc if t.like_num and any(
-            c.lower_ in quantities.APPROXIMATE for c in (*t.children, *t.head.children)
-            if c.dep_ in ("advmod", "quantmod", "amod") and c.i < t.i)}
-    kept = " ".join(
-        "." if (t.i in skip or t.ent_type_ in nlp.TIME_LABELS or t.ent_type_ == "ORDINAL"
-                or _YEAR.match(t.text) or _CLOCK.match(t.text) and t.ent_type_ not in _AMOUNTS)
-        else t.text for t in doc)
-    return frozenset(v for v in quantities.values(kept) if v != 1.0)
-
-
-@lru_cache(maxsize=2048)
-def asked(question: str) -> Asked:
-    facts = nlp.facts(question)
-    doc = nlp.parse(question)
-    shouted = {w.lower() for run in _SHOUTED.findall(question) for w in _WORD.findall(run)}
-    # two letters name nothing for sure: "PA", "TV" and "HR" are a team's common nouns
-    words = {w for n in facts.names for w in _WORD.findall(plain(n)) if len(w) > 2} - shouted
-    # a month's name or abbreviation is a date, whatever spaCy tagged it
-    months = {MONTHS[w] for w in {d.rstrip(".") for d in facts.dates} | words if w in MONTHS}
-    names = () if _title_case(doc) else tuple(sorted(w for w in words if w not in MONTHS))
-    decades = set(re.findall(r"\b(?:1[5-9]|20)\d0s\b", question))
-    amounts = {t.text for t in doc if _YEAR.match(t.text) and _amount(t)}
-    grouped = {t.text.replace(",", "") for t in doc if "," in t.text}  # "1,850": no year
-    years = {d for d in facts.dates | facts.numbers if _YEAR.match(d) and f"{d}s" not in
-             decades and d not in amounts | grouped} | decades
-    numbers = question_values(question) | {float(a) for a in amounts}
-    pairs = {(y, MONTHS[m.lower()]) for m, y in _MONTH_YEAR.findall(question)} | {
-        (y, int(m)) for y, m in _ISO.findall(question)}
-    return Asked(names, numbers, frozenset(years | {y for y, _ in pairs}),
-                 frozenset(months | {m for _, m in pairs}), nlp.passages(question),
-                 frozenset(pairs))
 
 
 # "es" is a plural's ending only after a hissing sound (churches, boxes; Andes is no "and")
@@ -227,7 +128,7 @@ def _has_word(word: str, notes: NoteFacts) -> bool:
 
 
 def _has_year(year: str, years: frozenset[str]) -> bool:
-    m = _DECADE.match(year)  # a decade is held by any year of it
+    m = DECADE.match(year)  # a decade is held by any year of it
     return any(y.startswith(m.group(1)) for y in years) if m else year in years
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rag_core.config import Decisions, Settings, fixed
 from rag_core.decisions import note_facts
+from rag_core.text.named import asked
 from rag_core.types import Chunk
 
 RULES = ("retrieved", "similarity", *note_facts.KINDS)
@@ -49,7 +50,7 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolic
     checks["retrieved"] = {"passed": bool(chunks), "detail": f"{len(chunks)} chunks"}
     best = max((c.score for c in chunks), default=0.0)
     found: dict[str, tuple[list[str], list[str]]] = {}
-    if policy.facts and (wanted := note_facts.asked(query)):
+    if policy.facts and (wanted := asked(query)):
         held = notes() if callable(notes) else notes
         found = note_facts.absent(wanted, held or note_facts.of_notes(
             (c.text, c.metadata) for c in chunks), policy.model)

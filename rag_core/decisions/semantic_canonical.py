@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag_core.decisions import nlp
+from rag_core.text import nlp
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_core.decisions import nlp
 from rag_core.decisions.semantic_canonical import Check, Form, canonical_check
-from rag_core.llm import extractive
+from rag_core.text import nlp
+from rag_core.text.sentences import split_sentences
 
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
@@ -205,7 +205,7 @@ def sentence_check(a: nlp.Facts, b: nlp.Facts, new: Evidence, cached: Evidence) 
     sentences split as the extractive generator splits them)."""
     texts = dict.fromkeys((*cached.texts[:1], *new.texts[:1]))
     sentences = list(dict.fromkeys(s.strip() for t in texts
-                                   for s in extractive.split_sentences(t) if s.strip()))
+                                   for s in split_sentences(t) if s.strip()))
     if not sentences:
         return Check("sentence", False, "no evidence sentences to compare")
     best_a = best_sentences(a, sentences, SENTENCE_TOP)

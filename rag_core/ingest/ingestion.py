@@ -154,7 +154,7 @@ def ingest_notes(
             report.deleted = len(gone)
             report.statuses.update(dict.fromkeys(gone, "deleted"))
     if report.inserted or report.updated or report.deleted:
-        parts.caches.notes_changed(user_id, store.notes_version(user_id))
+        parts.caches.notes.changed(user_id, store.notes_version(user_id))
     report.seconds = time.perf_counter() - start
     report.chunks_per_s = report.chunks_written / report.seconds if report.seconds > 0 else 0.0
     return report
@@ -184,7 +184,7 @@ def delete_note(parts: Parts, user_id: str, note_id: str) -> bool:
     """Delete one note; its user's cached answers of older versions go with it."""
     deleted = parts.store.delete_note(user_id, note_id)
     if deleted:
-        parts.caches.notes_changed(user_id, parts.store.notes_version(user_id))
+        parts.caches.notes.changed(user_id, parts.store.notes_version(user_id))
     return deleted
 
 

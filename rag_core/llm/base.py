@@ -39,6 +39,8 @@ class Generation:
     text: str
     usage: TokenUsage
     model: str
+    finish_reason: str | None = None  # the server's, when it says (``stop``, ``length``)
+    response_id: str | None = None  # the server's id of the completion
 
 
 class Generator(Protocol):

@@ -195,10 +195,13 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
 class StateListener(pybreaker.CircuitBreakerListener):
     """Logs every state change this process sees and sets the ``circuit_breaker_state`` gauge."""
 
+    def __init__(self, gauge: str = GAUGE_NAME) -> None:
+        self.gauge = gauge  # the gauge's label: ``llm``, ``llm_fallback`` for a second provider
+
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         new = str(new_state.name)
         old = getattr(old_state, "name", None)
-        obs.BREAKER_STATE.labels(name=GAUGE_NAME).set(STATE_VALUE.get(new, 0))
+        obs.BREAKER_STATE.labels(name=self.gauge).set(STATE_VALUE.get(new, 0))
         if old != new:
             obs.log_event(log, logging.WARNING if new == OPEN else logging.INFO,
                           "circuit breaker state change", breaker=cb.name, old=old, new=new)

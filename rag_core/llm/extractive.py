@@ -22,6 +22,7 @@ from datetime import date
 from functools import lru_cache
 
 from rag_core.llm.base import DECLINE, Generation, Prompt
+from rag_core.text.sentences import split_sentences
 from rag_core.tokens import TokenCounter, default_counter
 from rag_core.types import Chunk, TokenUsage
 
@@ -41,10 +42,6 @@ yourself tell say said says notes note sermon sermons talk message according men
 _META_CUE = re.compile(r"^\W*(who|when|which)\b|\b(and|or|but) (who|when|which)\b|"
                        r"\b(preach\w*|spoke|speaker|series|date|what year|which year)\b",
                        re.IGNORECASE)
-_ABBREV = frozenset(re.findall(r"\S+", "dr mr mrs ms st rev fr sr jr vs v vv ch cf eg ie no pp"))
-_LIST_MARK = re.compile(r"^\s*(?:[-*+\u2022>]+|\d{1,3}[.)])\s+")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
-_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9]|\s*$)")
 _BRACKET_NUMBER = re.compile(r"\[(\d{1,3})\]")
 _MIN_CHARS = 20
 _MIN_SENTENCES, _MAX_SENTENCES = 2, 4
@@ -64,51 +61,6 @@ def content_words(text: str) -> frozenset[str]:
     are read again for every answer made from them)."""
     return frozenset(_stem(w) for w in _WORD.findall(text.lower())
                      if w not in _STOP and len(w) > 1)
-
-
-def _paragraph_lines(text: str) -> Iterator[str]:
-    """Logical lines: list items and headings stand alone, wrapped lines are joined."""
-    for paragraph in re.split(r"\n\s*\n", text):
-        current: list[str] = []
-        for raw in paragraph.splitlines():
-            if not raw.strip():
-                continue
-            if _LIST_MARK.match(raw) or _HEADING.match(raw):
-                if current:
-                    yield " ".join(current)
-                current = [] if _HEADING.match(raw) else [_LIST_MARK.sub("", raw).strip()]
-                continue
-            current.append(raw.strip())
-        if current:
-            yield " ".join(current)
-
-
-def _is_abbreviation(word: str, after: str) -> bool:
-    """"Dr." or "v." or a book before a reference ("Jn. 3:16", "Rom. 8") ends no sentence."""
-    bare = word.replace(".", "")
-    if bare.lower() in _ABBREV:
-        return True
-    return bare[:1].isupper() and len(bare) <= 5 and after.lstrip()[:1].isdigit()
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a note's text; abbreviations such as "Dr." and "v." do not end one."""
-    sentences: list[str] = []
-    for line in _paragraph_lines(text):
-        start = 0
-        for match in _END.finditer(line):
-            before = line[start:match.start()].split()
-            last = before[-1].strip("(\"'") if before else ""
-            if match.group(0).startswith(".") and _is_abbreviation(last, line[match.end():]):
-                continue
-            piece = line[start:match.end()].strip()
-            if piece:
-                sentences.append(piece)
-            start = match.end()
-        rest = line[start:].strip()
-        if rest:
-            sentences.append(rest)
-    return sentences
 
 
 def _human_date(value: object) -> str:
@@ -150,6 +102,7 @@ class _Candidate:
 
 class ExtractiveGenerator:
     name = "extractive"
+    model = "extractive"  # no provider's model: the answer's ``model`` names the generator
 
     def __init__(self, counter: TokenCounter | None = None) -> None:
         self.counter = counter or default_counter()

@@ -272,10 +272,13 @@ class HFGenerator:
         try:
             out = self.client.chat_completion(prompt.messages, stream=False, **self._kwargs(prompt))
             text = out.choices[0].message.content or ""
+            finish = getattr(out.choices[0], "finish_reason", None)
         except Exception as exc:
             raise classify(exc) from exc
         return Generation(text=text, usage=self._usage(prompt, text, getattr(out, "usage", None)),
-                          model=str(getattr(out, "model", None) or self.model))
+                          model=str(getattr(out, "model", None) or self.model),
+                          finish_reason=str(finish) if finish else None,
+                          response_id=str(getattr(out, "id", None) or "") or None)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         client = _stream_client(self.client)

@@ -67,6 +67,23 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
+def _unavailable(message: str | None, retry_after: float, reason: str) -> LLMUnavailable:
+    err = LLMUnavailable(message, retry_after=retry_after)
+    err.reason = reason
+    return err
+
+
+def _reason(exc: TransientLLMError) -> str:
+    """How a transient failure failed: timeout, server_error (a 5xx, 408 or 429) or
+    connection (refused, reset, unreachable)."""
+    text = str(exc)
+    if exc.timed_out or text.startswith("timeout"):
+        return "timeout"
+    if exc.status is not None:
+        return "server_error"
+    return "connection" if text.startswith("connection") else "server_error"
+
+
 class ResilientGenerator:
     """A Generator behind a circuit breaker (shared through Redis) and bounded retries.
 
@@ -78,25 +95,30 @@ class ResilientGenerator:
                  redis_client: RedisClient | None = None, *,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 breaker: str | None = None, gauge: str = GAUGE_NAME) -> None:
+        """``breaker``: the name of its shared state (``rag:breaker:<name>``; the inner
+        generator's name by default); ``gauge``: its ``circuit_breaker_state`` label. A second
+        provider of the same kind gets names of its own (``rag_core.llm.failover``)."""
         self.inner = inner
         self.name = inner.name
+        self.gauge = gauge
         self.settings = settings
         self.retrier = Retrier(settings, sleep=sleep, rng=rng)
         self._probe = threading.Lock()
         self.storage = SharedBreakerStorage(
-            redis_client, breaker_prefix(inner.name),
+            redis_client, breaker_prefix(breaker or inner.name),
             fixed.BREAKER_REDIS_RETRY_S, clock=clock)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset_timeout_s,
-            success_threshold=fixed.BREAKER_SUCCESS_THRESHOLD,
+            success_threshold=settings.breaker_success_threshold,
             exclude=[PermanentLLMError],
-            listeners=[StateListener()],
+            listeners=[StateListener(gauge)],
             state_storage=self.storage,
-            name=inner.name,
+            name=breaker or inner.name,
         )
-        obs.BREAKER_STATE.labels(name=GAUGE_NAME).set(STATE_VALUE.get(self.state, 0))
+        obs.BREAKER_STATE.labels(name=gauge).set(STATE_VALUE.get(self.state, 0))
         self.health = LLMHealth(inner.name, settings.llm_recheck_s, verify=self._verify)
 
     # --- configuration health (readiness) ---------------------------------------------------
@@ -171,8 +193,8 @@ class ResilientGenerator:
             raise
         except Exception as exc:
             self._record_failure(exc)
-            raise LLMUnavailable("The language model stopped in the middle of its answer.",
-                                 retry_after=self.retry_after()) from exc
+            raise _unavailable("The language model stopped in the middle of its answer.",
+                               self.retry_after(), "stream_broken") from exc
         finally:
             _close(rest)
 
@@ -197,20 +219,22 @@ class ResilientGenerator:
             self.health.report(exc.problem)
             raise LLMMisconfigured() from exc  # the detail is in the log and /readyz
         except pybreaker.CircuitBreakerError as exc:  # this call's failure opened it
-            raise LLMUnavailable(retry_after=self.retry_after()) from exc
+            cause = exc.__cause__ or exc.__context__
+            reason = _reason(cause) if isinstance(cause, TransientLLMError) else "failed"
+            raise _unavailable(None, self.retry_after(), reason) from exc
         except TransientLLMError as exc:
-            err = LLMUnavailable(f"The language model failed: {exc}",
-                                 retry_after=exc.retry_after or self.retry_after())
+            err = _unavailable(f"The language model failed: {exc}",
+                               exc.retry_after or self.retry_after(), _reason(exc))
             err.abandoned = exc.timed_out
             raise err from exc
         except PermanentLLMError as exc:
-            raise LLMUnavailable(f"The language model refused the request: {exc}",
-                                 retry_after=self.retry_after()) from exc
+            raise _unavailable(f"The language model refused the request: {exc}",
+                               self.retry_after(), "refused") from exc
         except RagError:
             raise
         except Exception as exc:  # a bug or an unforeseen client error: still a clean 503
             log.exception("generator %s failed unexpectedly", self.name)
-            raise LLMUnavailable(retry_after=self.retry_after()) from exc
+            raise _unavailable(None, self.retry_after(), "failed") from exc
         finally:
             if probe:
                 self.storage.release_probe()
@@ -224,13 +248,13 @@ class ResilientGenerator:
         if state == CLOSED:
             return False
         if state == OPEN and self._open_remaining() > 0:
-            raise LLMUnavailable(retry_after=self.retry_after())
+            raise _unavailable(None, self.retry_after(), "breaker_open")
         if not self._probe.acquire(blocking=False):
-            raise LLMUnavailable(retry_after=1.0)
+            raise _unavailable(None, 1.0, "breaker_open")
         ttl = fixed.LLM_RETRY_BUDGET_S + self.settings.llm_read_timeout_s
         if not self.storage.claim_probe(ttl):
             self._probe.release()
-            raise LLMUnavailable(retry_after=1.0)
+            raise _unavailable(None, 1.0, "breaker_open")
         if state == OPEN:  # our clock says the reset timeout is over: this call is the probe
             self.breaker.half_open()
         return True

@@ -243,3 +243,22 @@ def cost_user_of(key: str) -> str:
 def breaker_prefix(name: str) -> str:
     """The prefix of a circuit breaker's shared state (``rag:breaker:hf``)."""
     return f"{ROOT}:breaker:{name}"
+
+
+# --- request limits (rag_core/limits) -----------------------------------------------------
+# Every limit key shares one hash tag: one script checks and counts a question's windows and
+# its places in flight at once, in one slot of a Redis Cluster.
+LIMITS_TAG = f"{ROOT}:limits:{{limits}}"
+
+
+def limit_in_flight(user_id: str | None) -> str:
+    """The sorted set of the questions in flight (one user's; None: everyone's), scored by the
+    time their lease ends."""
+    return f"{LIMITS_TAG}:f:" + (f"u:{_h(user_id)}" if user_id is not None else "all")
+
+
+def limit_window(user_id: str | None, window: str, number: int) -> str:
+    """The count of one fixed window (``number``: its start over its size) of a user's (None:
+    everyone's) questions."""
+    who = f"u:{_h(user_id)}" if user_id is not None else "all"
+    return f"{LIMITS_TAG}:w:{who}:{window}:{number}"

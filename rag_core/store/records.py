@@ -32,6 +32,8 @@ class AnswerRecord:
     semantic_field: str | None = None  # the semantic entry that holds this answer
     origin_id: str | None = None  # a reused answer: the record it was reused from
     created_at: datetime | None = None
+    trace_id: str | None = None  # the answer's trace (hex), where a verdict's event goes
+    span_id: str | None = None  # its ``assistant.query`` span
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,7 @@ def _answer_params(record: AnswerRecord) -> dict[str, Any]:
 def _answer_row(row: Any) -> AnswerRecord:
     return AnswerRecord(answer_id=row[0], user_id=row[1], source=row[2], cache_key=row[3],
                         notes_version=int(row[4]), semantic_field=row[5], origin_id=row[6],
-                        created_at=row[7])
+                        created_at=row[7], trace_id=row[8], span_id=row[9])
 
 
 __all__ = ["AnswerRecord", "LoggedQuery", "MemoryRecords", "PgRecords", "Records", "Verdict"]

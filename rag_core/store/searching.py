@@ -14,7 +14,7 @@ ordered by the expression of whichever HNSW index exists (``vector`` or ``halfve
 question's lexemes in every user's chunks through the GIN index first, and a dense search goes
 through HNSW and filters row by row whenever the table's statistics are off (right after a bulk
 ingest: 6.4 ms median at 10,000 chunks of 200 users against 0.9 ms).
-The figures of both ways are in the README ("A small user is searched on their own rows").
+The figures of both ways are in docs/retrieval.md ("A small user is searched on their own rows").
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from rag_core import observability as obs
 from rag_core.api.auth import issue_token
@@ -28,7 +28,8 @@ from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 STEPS = ("assistant.validate", "assistant.query_cache", "assistant.embed", "assistant.retrieve",
-         "assistant.build_context", "assistant.generate", "assistant.postprocess")
+         "assistant.semantic_cache", "assistant.decide", "assistant.build_context",
+         "assistant.generate", "assistant.postprocess")
 
 
 @pytest.fixture
@@ -99,6 +100,14 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
         assert attrs[f"cache.{layer}"] == answer["cache"][layer] in ("hit", "miss")
     assert attrs["no_context"] is False
 
+    # one trace: the HTTP server span is its root, the pipeline's root span its child
+    server = found["POST /v1/query"]
+    assert server.kind == SpanKind.SERVER and server.parent is None
+    assert server.attributes["http.route"] == "/v1/query"
+    assert server.attributes["http.response.status_code"] == 200
+    assert root.parent is not None and root.parent.span_id == server.context.span_id
+    assert {s.context.trace_id for s in found.values()} == {server.context.trace_id}
+
     for name in STEPS:  # children of the root, in its trace, with the request id
         span = found[name]
         assert span.context.trace_id == root.context.trace_id
@@ -107,18 +116,56 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     assert found["assistant.embed"].attributes["cache.embedding"] == attrs["cache.embedding"]
     assert found["assistant.retrieve"].attributes["cache.context"] == attrs["cache.context"]
     assert found["assistant.build_context"].attributes["context.chunks"] >= 1
-    assert found["assistant.build_context"].attributes["context.tokens"] > 0
+    assert 0 < found["assistant.build_context"].attributes["context.tokens"] <= \
+        found["assistant.build_context"].attributes["context.token_budget"]
+
+    # a lookup span per cache layer, under its step, with the answer's outcome
+    for layer, step in (("query", "query_cache"), ("embedding", "embed"),
+                        ("context", "retrieve"), ("semantic", "semantic_cache")):
+        lookup = found[f"cache.lookup {layer}"]
+        assert lookup.parent is not None
+        assert lookup.parent.span_id == found[f"assistant.{step}"].context.span_id
+        assert lookup.attributes["cache.layer"] == layer
+        assert lookup.attributes["cache.outcome"] == answer["cache"][layer]
+    semantic = found["cache.lookup semantic"].attributes
+    assert "cache.semantic.reason" in semantic
+    assert found["assistant.semantic_cache"].attributes["rag.decision.outcome"] == "no_reuse"
+    decide = found["assistant.decide"].attributes
+    assert decide["rag.decision.outcome"] == "answer" and decide["rag.decision.reason"]
+
+    retrieve = found["assistant.retrieve"].attributes
+    assert retrieve["rag.retrieval.top_k"] == app_settings.retrieval.top_k
+    assert retrieve["rag.retrieval.rows"] == len(answer["retrieved"]) > 0
+    assert retrieve["rag.retrieval.best_score"] == max(r["score"] for r in answer["retrieved"])
+    assert retrieve["rag.retrieval.mode"] == app_settings.retrieval.retrieval_mode
+    if answer["cache"]["embedding"] == "miss":  # the model ran: its span beside the lookup
+        embeddings = next(s for n, s in found.items() if n.startswith("embeddings "))
+        assert embeddings.parent.span_id == found["assistant.embed"].context.span_id
+        assert embeddings.attributes["gen_ai.operation.name"] == "embeddings"
+        assert embeddings.attributes["gen_ai.usage.input_tokens"] > 0
+
     generate = dict(found["assistant.generate"].attributes)
     assert generate["llm.name"] == "hf"
     assert generate["tokens.input"] == attrs["tokens.input"]
     assert generate["tokens.output"] == attrs["tokens.output"]
-    # the OpenTelemetry GenAI conventions, beside the attributes above
-    assert generate["gen_ai.operation.name"] == "chat"
-    assert generate["gen_ai.request.model"] == app_settings.generation.llm_model
-    assert generate["gen_ai.provider.name"] == generate["gen_ai.system"] == "openai_compatible"
-    assert generate["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
-    assert generate["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
-    assert generate["gen_ai.request.max_tokens"] == app_settings.tokens.output_token_budget
+    # the model call: the OpenTelemetry GenAI conventions' inference span, under generate
+    chat_span = found[f"chat {app_settings.generation.llm_model}"]
+    assert chat_span.kind == SpanKind.CLIENT
+    assert chat_span.parent.span_id == found["assistant.generate"].context.span_id
+    chat = dict(chat_span.attributes)
+    assert chat["gen_ai.operation.name"] == "chat"
+    assert chat["gen_ai.request.model"] == app_settings.generation.llm_model
+    assert chat["gen_ai.response.model"]
+    assert chat["gen_ai.provider.name"] == chat["gen_ai.system"] == "openai_compatible"
+    assert chat["gen_ai.usage.input_tokens"] == answer["usage"]["input_tokens"]
+    assert chat["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
+    assert chat["gen_ai.request.max_tokens"] == app_settings.tokens.output_token_budget
+    assert tuple(chat["gen_ai.response.finish_reasons"]) in (("stop",), ("length",))
+    assert chat["server.address"] == "127.0.0.1"
+    assert not any(k.startswith("gen_ai.") for k in generate)  # never counted twice
+    assert not chat_span.events  # no question or answer text: content capture is off
+    postprocess = found["assistant.postprocess"].attributes
+    assert postprocess["guard.leaked"] is False and postprocess["guard.citations"] >= 0
 
     # never the raw user id, query or token in any attribute
     token = headers["Authorization"].split()[1]
@@ -135,6 +182,11 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     hit = dict(again["assistant.query"].attributes)
     assert hit["cache.query"] == "hit" and hit["cost.usd"] == 0.0 and hit["tokens.output"] == 0
     assert "assistant.generate" not in again and "assistant.embed" not in again
+    assert again["cache.lookup query"].attributes["cache.outcome"] == "hit"
+    assert again["cache.lookup query"].parent.span_id == \
+        again["assistant.query_cache"].context.span_id
+    assert again["assistant.query"].parent.span_id == \
+        again["POST /v1/query"].context.span_id
 
 
 async def test_error_is_recorded_on_the_root_span(client: httpx.AsyncClient,
@@ -159,6 +211,33 @@ async def test_streamed_answer_is_traced_too(client: httpx.AsyncClient, app_sett
     assert generate.attributes["tokens.output"] > 0
     assert root.attributes["tokens.output"] == generate.attributes["tokens.output"]
     assert root.end_time >= generate.end_time  # the root covers the whole stream
+    # the model call's span: open from the call to the last piece
+    chat = found[f"chat {app_settings.generation.llm_model}"]
+    assert [e.name for e in chat.events] == ["gen_ai.first_chunk"]
+    assert chat.events[0].timestamp <= chat.end_time <= generate.end_time
+    assert chat.attributes["gen_ai.usage.output_tokens"] == generate.attributes["tokens.output"]
+    server = found["POST /v1/query"]  # the HTTP span ends after the stream's last event
+    assert root.parent.span_id == server.context.span_id and server.end_time >= root.end_time
+
+
+async def test_question_and_answer_text_on_the_chat_span_only_when_allowed(
+        app_settings: Settings, paid_parts: Any, spans: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    settings = app_settings.with_overrides(otel_capture_content=True)
+    app = create_app(settings, parts=replace(paid_parts, settings=settings))
+    question = f"What did Okafor say about the harvest? ({question_tag()})"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        r = await client.post("/v1/query", json={"query": question}, headers={
+            "Authorization": f"Bearer {issue_token(settings, 'amara')}"})
+    assert r.status_code == 200, r.text
+    chat = _by_name(spans)[f"chat {settings.generation.llm_model}"].attributes
+    assert question in chat["gen_ai.input.messages"]
+    assert r.json()["answer"][:40] in chat["gen_ai.output.messages"].replace("\\n", "\n")
+    assert "gen_ai.system" not in chat  # the latest conventions only
 
 
 # --- JSON logs --------------------------------------------------------------------------------
@@ -200,63 +279,6 @@ async def test_log_lines_carry_the_request_id_and_no_token(client: httpx.AsyncCl
     assert token not in json_log.getvalue()
 
 
-SECRETS = {
-    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbWFyYSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ",
-    "hf": "hf_AbCdEfGhIjKlMnOpQrStUv",
-    "password": "s3cr3t-pa55",
-    "apikey": "sk-live-0123456789",
-}
-
-
-def test_secrets_are_masked_in_message_fields_and_tracebacks(json_log: io.StringIO) -> None:
-    log = logging.getLogger("rag_core.test")
-    token = obs.request_id_var.set("mask-rid")
-    try:
-        obs.log_event(log, logging.WARNING,
-                      f"calling with Authorization: Bearer {SECRETS['jwt']} and {SECRETS['hf']}",
-                      url=f"postgresql://app:{SECRETS['password']}@db:5432/rag",
-                      detail=f"api_key={SECRETS['apikey']}",
-                      nested={"headers": {"authorization": f"Bearer {SECRETS['jwt']}"},
-                              "args": [f"token: {SECRETS['hf']}"]},
-                      token=SECRETS["apikey"])
-        try:
-            raise RuntimeError(f"upstream refused hf token {SECRETS['hf']}")
-        except RuntimeError:
-            log.exception("failed with password=%s", SECRETS["password"])
-    finally:
-        obs.request_id_var.reset(token)
-    text = json_log.getvalue()
-    for name, secret in SECRETS.items():
-        assert secret not in text, name
-    first, second = _lines(json_log)
-    assert first["request_id"] == second["request_id"] == "mask-rid"
-    assert first["url"] == "postgresql://app:***@db:5432/rag"
-    assert "RuntimeError" in second["exc"]
-
-
-def test_setup_logging_writes_json_once(monkeypatch: pytest.MonkeyPatch,
-                                        app_settings: Settings) -> None:
-    root = logging.getLogger("rag_core")
-    before, propagate, level = list(root.handlers), root.propagate, root.level
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    try:
-        for handler in before:
-            root.removeHandler(handler)
-        obs.setup_logging(app_settings)
-        obs.setup_logging(app_settings)
-        assert sum(isinstance(h.formatter, obs.JsonFormatter) for h in root.handlers) == 1
-        obs.log_event(logging.getLogger("rag_core.x"), logging.INFO, "hello", n=1)
-        line = json.loads(stream.getvalue().splitlines()[-1])
-        assert line["message"] == "hello" and line["n"] == 1 and line["level"] == "INFO"
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in before:
-            root.addHandler(handler)
-        root.propagate, root.level = propagate, level
-
-
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
@@ -288,10 +310,10 @@ async def test_an_incoming_traceparent_is_continued_and_carried_to_the_llm(
     finally:
         session_hooks[:] = [original]
     found = _by_name(spans)
-    root, generate = found["assistant.query"], found["assistant.generate"]
-    assert f"{root.context.trace_id:032x}" == TRACE_ID
-    assert f"{root.parent.span_id:016x}" == PARENT_ID
-    assert sent and sent[-1] == f"00-{TRACE_ID}-{generate.context.span_id:016x}-01"
+    server, chat = found["POST /v1/query"], found[f"chat {app_settings.generation.llm_model}"]
+    assert f"{found['assistant.query'].context.trace_id:032x}" == TRACE_ID
+    assert f"{server.parent.span_id:016x}" == PARENT_ID
+    assert sent and sent[-1] == f"00-{TRACE_ID}-{chat.context.span_id:016x}-01"
 
 
 def _session_hooks() -> list[Any]:
@@ -301,19 +323,27 @@ def _session_hooks() -> list[Any]:
     return get_session().event_hooks["request"]  # type: ignore[no-any-return]
 
 
-def test_log_lines_carry_the_trace_and_a_user_hash() -> None:
-    import json
-    import logging
-
-    from opentelemetry.sdk.trace import TracerProvider
-
-    tracer = TracerProvider().get_tracer("t")
-    record = logging.LogRecord("rag_core.x", logging.INFO, __file__, 1, "hello", None, None)
-    token = obs.user_hash_var.set(obs.hash_id("amara"))
-    try:
-        with tracer.start_as_current_span("s") as span:
-            line = json.loads(obs.JsonFormatter().format(record))
-    finally:
-        obs.user_hash_var.reset(token)
-    assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
-    assert line["user_hash"] == obs.hash_id("amara") and "amara" not in line.values()
+async def test_a_verdict_is_an_evaluation_event_in_the_answers_trace(
+        client: httpx.AsyncClient, app_settings: Settings, spans: InMemorySpanExporter) -> None:
+    headers = {"Authorization": f"Bearer {issue_token(app_settings, 'amara')}"}
+    question = f"What did Okafor say about the potter's clay? ({question_tag()})"
+    r = await client.post("/v1/query", json={"query": question}, headers=headers)
+    assert r.status_code == 200, r.text
+    answer_id = r.json()["answer_id"]
+    root = _by_name(spans)["assistant.query"]
+    spans.clear()
+    r = await client.post(f"/v1/answers/{answer_id}/feedback", json={
+        "verdict": "wrong", "comment": "he spoke of the wheel"}, headers=headers)
+    assert r.status_code == 200, r.text
+    found = _by_name(spans)
+    verdict = found["assistant.verdict"]
+    assert verdict.context.trace_id == root.context.trace_id  # beside the answer it judges
+    assert verdict.parent.span_id == root.context.span_id
+    (link,) = verdict.links  # and linked to the feedback request that gave it
+    assert link.context.span_id == found["POST /v1/answers/{answer_id}/feedback"].context.span_id
+    (event,) = verdict.events
+    assert event.name == "gen_ai.evaluation.result"
+    assert dict(event.attributes) == {
+        "gen_ai.evaluation.name": "user_verdict", "gen_ai.evaluation.score.label": "wrong",
+        "gen_ai.evaluation.score.value": 0.0, "gen_ai.response.id": answer_id,
+        "rag.answer.source": "llm"}

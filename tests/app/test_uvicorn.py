@@ -193,6 +193,35 @@ def test_metric_values_after_a_scripted_sequence(served: Served) -> None:
     assert all("user" not in k for t in after for k in _samples(t))  # no per-user labels
 
 
+def test_genai_metrics_steps_and_each_workers_process_series(served: Served) -> None:
+    """The GenAI conventions' histograms count a generated answer's tokens, the step histogram
+    has every step of a miss, and each live worker has its own ``process_*`` series."""
+    before = _scrape(served)
+    question = f"What did Okafor say about patience in the desert? ({question_tag()})"
+    first = served.ask(question)
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    after = _scrape(served)
+
+    def delta(name: str, **labels: str) -> float:
+        return _total(after, name, **labels) - _total(before, name, **labels)
+
+    # (one label at a time: ``_total`` matches labels as text; only chat has output tokens)
+    assert delta("gen_ai_client_token_usage_sum", gen_ai_token_type="output") == \
+        answer["usage"]["output_tokens"]
+    assert delta("gen_ai_client_token_usage_count", gen_ai_token_type="output") == 1
+    assert delta("gen_ai_client_operation_duration_seconds_count",
+                 gen_ai_operation_name="chat") == 1
+    assert delta("gen_ai_client_operation_duration_seconds_count",
+                 gen_ai_operation_name="embeddings") == 1
+    for step in answer["timings_ms"]:
+        if step != "total":
+            assert delta("assistant_step_duration_seconds_count", step=step) == 1, step
+    pids = {sample.split("pid=")[1].split(",")[0].rstrip("}")
+            for sample in _samples(after[0]) if sample.startswith("process_cpu_seconds_total")}
+    assert len(pids) == 2, pids  # the two workers, each on its own
+
+
 # --- (f) two workers share caches, cost counters and breaker state through Redis -----------
 
 

@@ -87,6 +87,8 @@ def serve_app(module_database_url: str, short_tmp: Path) -> Iterator[Served]:
         "RAG_SEMANTIC_CACHE_ENABLED": "false",  # exact L1 hits only, for a clear test
         "RAG_LLM": "hf", "RAG_LLM_BASE_URL": f"{mock_url}/v1", "RAG_LLM_MAX_RETRIES": "0",
         "RAG_BREAKER_FAIL_MAX": "1", "RAG_BREAKER_RESET_TIMEOUT_S": "60",
+        # the breaker's refusals are what is tested: 503s, not answers made from the notes
+        "RAG_LLM_FALLBACK": "none",
         "RAG_DB_POOL_MAX_SIZE": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
     })

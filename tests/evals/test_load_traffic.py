@@ -33,6 +33,19 @@ def test_classify_answers_and_refusals():
     assert traffic.classify(200, {}, None).failure
 
 
+def test_a_request_limits_refusal_is_limited_not_an_error():
+    limited = traffic.classify(429, {"Retry-After": "17"},
+                               {"error": {"code": "RATE_LIMITED", "limit": "minute"}})
+    assert (limited.label, limited.failure, limited.retry_after) == ("limited", None, 17.0)
+    overloaded = traffic.classify(503, {"retry-after": "1"},
+                                  {"error": {"code": "OVERLOADED", "limit": "concurrent"}})
+    assert (overloaded.label, overloaded.failure) == ("limited", None)
+    # another 429 (the budget) stays an error, and so does a limit's code on another status
+    assert traffic.classify(429, {}, {"error": {"code": "BUDGET_EXCEEDED"}}).failure
+    assert traffic.classify(500, {}, {"error": {"code": "RATE_LIMITED"}}).failure
+    assert "limited" in traffic.OUTCOMES
+
+
 def test_request_names_round_trip():
     for outcome in traffic.OUTCOMES:
         assert traffic.outcome_of_name(traffic.request_name(outcome)) == outcome

@@ -94,6 +94,31 @@ def test_summary_keeps_documented_503s_out_of_errors(locust_csv):
     assert out["usd_per_1k_requests"] == pytest.approx(1000 * 0.0003 / 4)
 
 
+def test_requests_refused_by_a_limit_are_their_own_rate_not_errors(tmp_path):
+    prefix = tmp_path / "limited"
+    rows = [_stats_row("/v1/query hit", 6, 0, 20, 40, 60, 3.0),
+            _stats_row("/v1/query limited", 4, 0, 2, 3, 4, 2.0),
+            _stats_row("Aggregated", 10, 0, 10, 40, 60, 5.0, kind="")]
+    Path(f"{prefix}_stats.csv").write_text("\n".join([STATS_HEADER, *rows]) + "\n")
+    out = loadtest.summarise_load(loadtest.read_stats(prefix))
+    assert out["limited_rate"] == pytest.approx(0.4) and out["error_rate"] == 0.0
+    assert out["cache_hit_share"] == 1.0  # of the answered only
+
+
+def test_a_load_run_states_its_limits_off_unless_it_sets_them():
+    from evals.load import limits
+
+    off = limits.stated({})
+    assert off["limit_rate_limit_per_minute"] == 0 and set(off.values()) == {0}
+    assert limits.describe({}) == "request limits: all off (0)"
+    env = {"RAG_RATE_LIMIT_PER_MINUTE": "10", "RAG_USER_MAX_IN_FLIGHT": "4"}
+    stated = limits.stated(env)
+    assert (stated["limit_rate_limit_per_minute"], stated["limit_user_max_in_flight"],
+            stated["limit_rate_limit_per_day"]) == (10, 4, 0)
+    assert limits.describe(env) == ("request limits: rate_limit_per_minute=10, "
+                                    "user_max_in_flight=4")
+
+
 def test_summary_without_events_has_no_cost(locust_csv):
     out = loadtest.summarise_load(loadtest.read_stats(locust_csv))
     assert math.isnan(out["usd_per_1k_requests"])

@@ -9,7 +9,7 @@ import pytest
 
 from evals.datasets import querylog as ql
 from rag_core.decisions import semantic_rules
-from rag_core.decisions.nlp import facts
+from rag_core.text.nlp import facts
 
 
 def _library(name: str = "amara", n: int = 40) -> ql.Library:

@@ -11,11 +11,11 @@ import pytest
 
 from evals.cache import rewrites as rw
 from evals.cache import wording_probe as probe
-from rag_core.decisions import note_facts
 from rag_core.decisions.semantic_canonical import canonical
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
+from rag_core.text import named
 from rag_core.types import Note
 
 
@@ -70,12 +70,12 @@ def test_keeping_rewrites_keep_the_facts_and_changing_ones_change_the_question(
     """What a question names survives every keeping rewrite (numbers as values, the month of
     a year, the names' words in the notes' normalised form), and no changing rewrite leaves
     the canonical form as it was."""
-    asked = note_facts.asked(question)
+    asked = named.asked(question)
     for r in rw.KEEPING:
         new = r(question)
         if new is None:
             continue
-        got = note_facts.asked(new)
+        got = named.asked(new)
         assert got.month_years in (asked.month_years, frozenset()), (r.name, new)
         if r.name != "keywords":  # which drops "about" or "almost" as function words
             assert got.numbers == asked.numbers, (r.name, new)

@@ -43,9 +43,9 @@ def _layers(settings: Settings, url: str) -> CacheLayers:
 def _write(settings: Settings, url: str) -> None:
     layers = _layers(settings, url)
     params = settings.retrieval
-    _, key, found, _ = layers.lookup_answer(params, USER, QUESTION, 5, lambda _: VERSION)
+    _, key, found, _ = layers.answers.lookup(params, USER, QUESTION, 5, lambda _: VERSION)
     assert found is None
-    layers.put_answer(key, _answer(), user_id=USER, notes_version=VERSION, question=QUESTION,
+    layers.answers.put(key, _answer(), user_id=USER, notes_version=VERSION, question=QUESTION,
                       vector=None)
 
 
@@ -53,8 +53,8 @@ def _read(settings: Settings, url: str) -> tuple[Answer | None, Answer | None]:
     """(the exact-question cache's answer, the stale store's) under ``settings``."""
     layers = _layers(settings, url)
     params = settings.retrieval
-    _, key, found, _ = layers.lookup_answer(params, USER, QUESTION, 5, lambda _: VERSION)
-    return found, layers.stale_answer(key)
+    _, key, found, _ = layers.answers.lookup(params, USER, QUESTION, 5, lambda _: VERSION)
+    return found, layers.answers.stale_answer(key)
 
 
 @pytest.mark.parametrize("switch", list(SWITCHES))

@@ -299,10 +299,10 @@ def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
                    body="Pastor Quill said Nehemiah kept a lamp burning on the wall at night "
                         "while the builders slept.")
     ingest_notes(pipe.parts, USER, [note], progress=False)
-    pipe.parts.caches.notes_changed(USER, pipe.parts.store.notes_version(USER))
+    pipe.parts.caches.notes.changed(USER, pipe.parts.store.notes_version(USER))
     try:
         after = pipe.ask(USER, question)
         assert after.cache["query"] == "miss" and not after.no_context, after.decisions
     finally:
         pipe.parts.store.delete_note(USER, "tess-004")
-        pipe.parts.caches.notes_changed(USER, pipe.parts.store.notes_version(USER))
+        pipe.parts.caches.notes.changed(USER, pipe.parts.store.notes_version(USER))

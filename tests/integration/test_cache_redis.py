@@ -114,8 +114,8 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     """The cached question's canonical form comes stored with it: a process that did not
     store it (here: emptied memos) runs spaCy on the new question only (strict); loose parses
     the cached question's facts once more, then has them memoised."""
-    from rag_core.decisions import nlp
     from rag_core.decisions.semantic_canonical import canonical
+    from rag_core.text import nlp
 
     client = make_redis_client(redis_url, settings)
     cache = semantic_for(client, settings)

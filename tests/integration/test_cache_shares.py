@@ -36,11 +36,11 @@ def ask(layers: CacheLayers, user: str, n: int) -> str:
     """What a generated answer writes: its L1 key, its stale body and its semantic entry."""
     question = f"What did the sermon say about grace, question {n} of {user}?"
     params = Retrieval()  # the default search: the key any params would make here
-    version = layers.notes_version(user, lambda _: 1)
-    key = layers.answer_key(params, user, version, question, 5)
-    layers.put_answer(key, answer(question), user_id=user, notes_version=version,
+    version = layers.notes.current(user, lambda _: 1)
+    key = layers.answers.key(params, user, version, question, 5)
+    layers.answers.put(key, answer(question), user_id=user, notes_version=version,
                       question=question, vector=unit(n))
-    layers.embedding_for(user, question, 384, lambda _: unit(n))
+    layers.vectors.vector(user, question, 384, lambda _: unit(n))
     return key
 
 
@@ -52,10 +52,10 @@ def flood(layers: CacheLayers) -> tuple[list[str], list[str]]:
 
 def check_shares(layers: CacheLayers, kept: list[str], flooded: list[str]) -> None:
     for key in kept:  # every answer of the other user is still served
-        assert layers.get_answer(key)[1] == "hit"
+        assert layers.answers.get(key)[1] == "hit"
     most = BOUND - len(kept)  # the flood fills what the other user leaves, no more
-    assert [layers.get_answer(k)[1] for k in flooded[-most:]] == ["hit"] * most
-    assert layers.get_answer(flooded[0])[1] == "miss"  # the flood's oldest went first
+    assert [layers.answers.get(k)[1] for k in flooded[-most:]] == ["hit"] * most
+    assert layers.answers.get(flooded[0])[1] == "miss"  # the flood's oldest went first
     shares = user_shares(layers, "abe")
     for name in ("query", "stale", "semantic", "embedding"):
         assert shares[name]["entries"] == most, (name, shares[name])
@@ -77,8 +77,8 @@ def test_one_users_flood_leaves_the_others_answers_in_process(settings: Settings
     layers = layers_for(settings.with_overrides(cache_max_entries=BOUND), None)
     kept, flooded = flood(layers)
     for key in kept:
-        assert layers.get_answer(key)[1] == "hit"
-    assert layers.get_answer(flooded[0])[1] == "miss"
+        assert layers.answers.get(key)[1] == "hit"
+    assert layers.answers.get(flooded[0])[1] == "miss"
     assert user_shares(layers, "abe")["query"]["entries"] == BOUND - len(kept)
 
 
@@ -89,9 +89,9 @@ def test_a_user_alone_may_fill_the_layer_and_a_newcomer_still_gets_in(
     first = [ask(layers, "abe", n) for n in range(BOUND + 5)]
     assert user_shares(layers, "abe")["query"]["entries"] == BOUND  # nobody else: all of it
     newcomer = [ask(layers, "bea", 50 + n) for n in range(4)]
-    assert [layers.get_answer(k)[1] for k in newcomer] == ["hit"] * 4
+    assert [layers.answers.get(k)[1] for k in newcomer] == ["hit"] * 4
     assert user_shares(layers, "abe")["query"]["entries"] == BOUND - 4
-    assert layers.get_answer(first[-1])[1] == "hit"
+    assert layers.answers.get(first[-1])[1] == "hit"
 
 
 def test_the_in_process_lru_shares_its_bound_the_same_way() -> None:

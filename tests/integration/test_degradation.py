@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,14 @@ def test_stale_answer_while_llm_is_down(live_settings) -> None:
         httpx.post(f"{url}/admin/outage", json={"seconds": 60})
         stale = pipe.ask("amara", question)
         assert stale.stale and stale.answer == fresh.answer and stale.cost_usd == 0
+        # never asked before: answered from the notes without the model (RAG_LLM_FALLBACK)
+        novel = "What did the prophet Nehemiah pray about?"
+        made = pipe.ask("amara", novel)
+        assert made.degraded and made.generator == "extractive" and made.cost_usd == 0
+        assert made.citations and made.degraded_reason.startswith("server_error: ")
+        refusing = Pipeline(replace(parts, settings=settings.with_overrides(
+            llm_fallback="none")))
         with pytest.raises(LLMUnavailable) as info:
-            pipe.ask("amara", "What did Castellanos say about exile?")
+            refusing.ask("amara", novel)
         assert info.value.retry_after is not None and info.value.status == 503
         parts.close()

@@ -58,7 +58,7 @@ def test_embedded_redis_keeps_the_spend_of_the_day_after_a_crash(short_tmp: Path
         assert client.config_get("appendonly") == {"appendonly": "yes"}
         assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
         wait_aof_written(client)  # in the file: what a crash cannot take back
-        pid = int(str(services._read_registry(settings)["redis"]["pid"]))
+        pid = int(str(services.read_registry(settings.services)["redis"]["pid"]))
         os.kill(pid, signal.SIGKILL)  # a crash, not a clean shutdown
         with contextlib.suppress(ChildProcessError):  # (already reaped: already gone)
             os.waitpid(pid, 0)

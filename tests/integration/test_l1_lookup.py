@@ -2,7 +2,7 @@
 on a single server, and the long way (two round trips) where the script cannot run: a Redis
 Cluster, an ACL that forbids scripts. On both modes (``both_redis``), against the real servers.
 
-The rules stay those of ``CacheLayers.notes_version``: PostgreSQL is the truth, a version that
+The rules stay those of ``VersionLayer.current``: PostgreSQL is the truth, a version that
 Redis lacks is read there and written back only if nobody wrote one meanwhile (``add``), a
 version written through another master is read again; a dead Redis is a miss, never an error.
 """
@@ -65,7 +65,7 @@ def _commands(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _lookup(layers: CacheLayers, params: SearchParams, truth: Truth) -> tuple[Any, ...]:
-    return layers.lookup_answer(params, USER, QUESTION, 5, truth)
+    return layers.answers.lookup(params, USER, QUESTION, 5, truth)
 
 
 def test_a_hit_is_one_round_trip_on_a_single_server(redis_url: str, redis_mode: str,
@@ -78,8 +78,8 @@ def test_a_hit_is_one_round_trip_on_a_single_server(redis_url: str, redis_mode: 
     assert (version, answer, outcome, truth.reads) == (7, None, "miss", 1)
     assert key == query_key(settings, params, USER, 7, normalize_query(QUESTION), 5,
                             prompt=prompt_id())
-    assert key == layers.answer_key(params, USER, 7, QUESTION, 5)
-    layers.put_answer(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
+    assert key == layers.answers.key(params, USER, 7, QUESTION, 5)
+    layers.answers.put(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
                       question=QUESTION, vector=None)
 
     sent = _commands(layers.query.client, monkeypatch)
@@ -98,9 +98,9 @@ def test_a_new_version_names_new_keys_and_is_never_overwritten(
     params = settings.retrieval
     truth = Truth(amara=3)
     _, key, _, _ = _lookup(layers, params, truth)
-    layers.put_answer(key, _answer("old notes"), user_id=USER, notes_version=3,
+    layers.answers.put(key, _answer("old notes"), user_id=USER, notes_version=3,
                       question=QUESTION, vector=None)
-    layers.notes_changed(USER, 4)  # a note was edited: the writer sets the new version
+    layers.notes.changed(USER, 4)  # a note was edited: the writer sets the new version
     truth.versions[USER] = 4
     version, new_key, answer, outcome = _lookup(layers, params, truth)
     assert (version, answer, outcome) == (4, None, "miss") and new_key != key
@@ -136,7 +136,7 @@ def test_a_version_the_script_cannot_name_a_key_with_is_read_the_long_way(
             return "ValueError", truth.reads
         return version, truth.reads
 
-    long_way = outcome(lambda truth: layers.notes_version(USER, truth))
+    long_way = outcome(lambda truth: layers.notes.current(USER, truth))
     assert outcome(lambda truth: _lookup(layers, params, truth)[0]) == long_way
     if stored.startswith(b"6@"):
         assert long_way == (7, 1)  # read again from PostgreSQL
@@ -156,7 +156,7 @@ def test_a_redis_that_forbids_scripts_is_read_with_two_gets(
     layers = layers_for(settings, client)
     params = settings.retrieval
     truth = Truth(amara=2)
-    key = layers.answer_key(params, USER, 2, QUESTION, 5)
+    key = layers.answers.key(params, USER, 2, QUESTION, 5)
     admin.set(notes_version_key(USER), b"2")
     admin.set(key, codec.pack(_answer("kept").to_dict()))
     assert layers.versioned is not None and layers.versioned.usable
@@ -185,7 +185,7 @@ def test_a_dead_redis_is_a_miss_with_the_version_from_postgres(
     errors = layers.versions.stats().errors
     version, key, answer, outcome = _lookup(layers, params, truth)
     assert (version, answer, outcome, truth.reads) == (9, None, "miss", 2)
-    assert key == layers.answer_key(params, USER, 9, QUESTION, 5)
+    assert key == layers.answers.key(params, USER, 9, QUESTION, 5)
     assert layers.versions.stats().errors > errors
     assert layers.versioned is not None and layers.versioned.usable  # tried again later
     client.close()
@@ -210,7 +210,7 @@ def test_an_exact_hit_is_read_from_the_event_loop_and_nothing_else_is(
 
     assert on_loop() is None  # a miss
     assert layers.query.stats().misses == 1  # the long way's own miss only
-    layers.put_answer(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
+    layers.answers.put(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
                       question=QUESTION, vector=None)
     found = on_loop()
     if redis_mode == "cluster":
@@ -243,7 +243,7 @@ def test_a_hot_entry_is_decoded_once_and_an_entry_written_anew_is_read_anew(
         assert found is not None
         return found[2]
 
-    layers.put_answer(key, _answer("Abraham believed."), user_id=USER, notes_version=3,
+    layers.answers.put(key, _answer("Abraham believed."), user_id=USER, notes_version=3,
                       question=QUESTION, vector=None)
     if redis_mode == "cluster":  # no one-trip read: the long way serves it, nothing is shared
         assert asyncio.run(exact_hit(layers.answers, params, USER, QUESTION, 5,
@@ -253,7 +253,7 @@ def test_a_hot_entry_is_decoded_once_and_an_entry_written_anew_is_read_anew(
     first = served()
     assert served() is first and first.answer == "Abraham believed."
     layers.answers.forget(USER, key, 3, None)
-    layers.put_answer(key, _answer("Abraham went out."), user_id=USER, notes_version=3,
+    layers.answers.put(key, _answer("Abraham went out."), user_id=USER, notes_version=3,
                       question=QUESTION, vector=None)
     again = served()
     assert again.answer == "Abraham went out." and first.answer == "Abraham believed."

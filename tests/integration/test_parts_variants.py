@@ -37,8 +37,8 @@ def test_other_settings_reach_the_caches(memory_parts: Any) -> None:
     made = variant(memory_parts, settings=warmer)
     params = warmer.retrieval
     assert made.settings is warmer
-    assert (made.caches.answer_key(params, "u", 1, "q", 5)
-            != memory_parts.caches.answer_key(params, "u", 1, "q", 5))
+    assert (made.caches.answers.key(params, "u", 1, "q", 5)
+            != memory_parts.caches.answers.key(params, "u", 1, "q", 5))
     assert made.caches.truth is memory_parts.caches.truth  # one view of the notes versions
 
 

@@ -123,8 +123,8 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
         for question in pool[:4]:
             first = ask(pipe, user, question, served)
             assert first is not None and paid(first)
-            key = parts.caches.answer_key(pipe.params, user, store.inner.notes_version(user),
-                                          question, settings.retrieval.top_k)
+            key = parts.caches.answers.key(pipe.params, user, store.inner.notes_version(user),
+                                           question, settings.retrieval.top_k)
             if cached_q is None and ha_cluster.master_of(key) != doomed:
                 cached_q = question
         assert cached_q is not None, "every warmed answer landed on the doomed shard"

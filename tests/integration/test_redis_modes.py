@@ -70,13 +70,13 @@ def test_a_notes_version_written_through_another_master_is_read_again(
         reads.append(user)
         return truth[user]
 
-    assert layers.notes_version("amara", read) == 7 and len(reads) == 1
-    assert layers.notes_version("amara", read) == 7 and len(reads) == 1  # from Redis
+    assert layers.notes.current("amara", read) == 7 and len(reads) == 1
+    assert layers.notes.current("amara", read) == 7 and len(reads) == 1  # from Redis
     # what a promoted replica may hold: an older version, written through the old master
     key = notes_version_key("amara")
     redis_client.set(key, b"6@127.0.0.1:1")
-    assert layers.notes_version("amara", read) == 7 and len(reads) == 2
-    assert layers.notes_version("amara", read) == 7 and len(reads) == 2
+    assert layers.notes.current("amara", read) == 7 and len(reads) == 2
+    assert layers.notes.current("amara", read) == 7 and len(reads) == 2
 
 
 def test_a_ledger_seeded_through_another_master_is_seeded_again(

@@ -64,8 +64,45 @@ def test_open_for_exactly_the_reset_timeout_then_one_probe(guarded) -> None:
     assert gen.state == "open" and gen.retry_after() == 30.0 and switch.calls == 3
     switch.down = False
     clock.advance(30.5)
-    assert gen.generate(prompt).text == "fine [1]"  # the probe succeeds and closes it
+    for _ in range(3):  # RAG_BREAKER_SUCCESS_THRESHOLD good probes, one at a time, close it
+        assert gen.state == "half-open"
+        assert gen.generate(prompt).text == "fine [1]"
     assert gen.state == "closed" and gen.retry_after() == 1.0
+
+
+def test_a_provider_that_answers_one_call_in_two_never_closes_the_breaker(
+        guarded: tuple[ResilientGenerator, Switch, ManualClock]) -> None:
+    """The flapping provider of the default threshold's reason (docs/runbook.md): good, bad,
+    good, bad... With three good probes in a row needed, each bad one opens it again."""
+    gen, switch, clock = guarded
+    prompt = build_prompt("Q?", [], 50)
+    switch.down = True
+    for _ in range(2):
+        with pytest.raises(LLMUnavailable):
+            gen.generate(prompt)
+    for _ in range(4):
+        clock.advance(30.5)
+        switch.down = False
+        gen.generate(prompt)  # a good probe
+        assert gen.state == "half-open"
+        switch.down = True
+        with pytest.raises(LLMUnavailable):
+            gen.generate(prompt)  # the next probe fails: open again
+        assert gen.state == "open"
+
+
+def test_a_threshold_of_one_closes_on_the_first_good_probe(settings: Settings) -> None:
+    switch, clock = Switch(), ManualClock()
+    s = settings.with_overrides(breaker_fail_max=1, breaker_reset_timeout_s=30.0,
+                                llm_max_retries=0, breaker_success_threshold=1)
+    gen = ResilientGenerator(switch, s.model_calls, None, clock=clock)  # type: ignore[arg-type]
+    switch.down = True
+    with pytest.raises(LLMUnavailable):
+        gen.generate(build_prompt("Q?", [], 50))
+    switch.down = False
+    clock.advance(31)
+    gen.generate(build_prompt("Q?", [], 50))
+    assert gen.state == "closed"
 
 
 def test_the_opening_is_stamped_with_the_injected_clock(guarded) -> None:

@@ -7,8 +7,9 @@ import re
 import pytest
 from llm_helpers import make_chunk
 
-from rag_core.llm.extractive import PREFIX, ExtractiveGenerator, split_sentences
+from rag_core.llm.extractive import PREFIX, ExtractiveGenerator
 from rag_core.llm.prompt import build_prompt, is_decline
+from rag_core.text.sentences import split_sentences
 from rag_core.tokens import default_counter
 from rag_core.types import Chunk
 

@@ -36,13 +36,13 @@ def test_the_compact_form_gives_back_the_same_answer_with_each_title_once() -> N
 def test_an_answer_over_the_byte_limit_is_served_but_not_kept(settings: Settings) -> None:
     layers = layers_for(settings, None)
     params = settings.retrieval
-    key = layers.answer_key(params, "ann", 1, "q", 5)
+    key = layers.answers.key(params, "ann", 1, "q", 5)
     layers.versions.set(notes_version_key("ann"), b"1", 60)
-    layers.put_answer(key, answer(3), user_id="ann", notes_version=1, question="q", vector=None)
-    assert layers.get_answer(key)[0] == answer(3)
+    layers.answers.put(key, answer(3), user_id="ann", notes_version=1, question="q", vector=None)
+    assert layers.answers.get(key)[0] == answer(3)
     huge = answer(3, title="t" * (answer_codec.MAX_ANSWER_BYTES + 1))
-    other = layers.answer_key(params, "ann", 1, "another q", 5)
-    layers.put_answer(other, huge, user_id="ann", notes_version=1, question="another q",
+    other = layers.answers.key(params, "ann", 1, "another q", 5)
+    layers.answers.put(other, huge, user_id="ann", notes_version=1, question="another q",
                       vector=None)
-    assert layers.get_answer(other) == (None, "miss")
+    assert layers.answers.get(other) == (None, "miss")
 

@@ -13,7 +13,7 @@ RELEVANCE = {"answer": False, "reason": "names",
              "checks": {"names": {"passed": False, "detail": "in none of your notes: ['x']"}}}
 FIELDS = ["answer", "citations", "no_context", "generator", "cache", "usage", "cost_usd",
           "timings_ms", "request_id", "stale", "query_truncated", "flags", "retrieved",
-          "budget_state", "decisions", "answer_id", "question", "no_context_reason"]
+          "budget_state", "decisions", "answer_id", "question", "no_context_reason", "model"]
 
 
 def _answer(decisions: Decisions) -> Answer:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
+from rag_core.text import nlp
 from rag_core.types import Chunk
 
 
@@ -212,11 +212,12 @@ def test_a_reference_needs_a_chapter_in_digits_or_roman_numerals(text: str,
 
 def test_the_notes_passages_are_read_when_a_question_names_one() -> None:
     from rag_core.decisions import note_facts
+    from rag_core.text import named
 
     notes = note_facts.of_notes([("We read Romans 8 and Psalm 23.", {}), ("No passage.", {})])
     assert "passages" not in vars(notes)  # not read yet
     assert notes.passages == {("ROMANS", 8, 8), ("PSALMS", 23, 23)}
-    asked = note_facts.asked("What was said about Romans 8?")
+    asked = named.asked("What was said about Romans 8?")
     assert note_facts.absent(asked, notes)["scripture"] == (["Romans 8"], [])
 
 
@@ -225,12 +226,13 @@ def test_notes_citing_a_book_hold_the_name_of_its_part_of_the_bible() -> None:
     written blind to the rules refused "Which visiting speakers preached from the Old
     Testament?"); a part they cite no book of stays absent."""
     from rag_core.decisions import note_facts
+    from rag_core.text import named
 
     notes = note_facts.of_notes([("Achterberg preached on Jonah 4.", {}), ("Psalm 23.", {})])
-    named = {q: note_facts.absent(note_facts.asked(q), notes)["names"] for q in (
+    held = {q: note_facts.absent(named.asked(q), notes)["names"] for q in (
         "Which visiting speakers preached from the Old Testament?",
         "Who preached from the Gospels?", "What did Okonkwo say about the prophets?")}
-    assert named == {"Which visiting speakers preached from the Old Testament?":
+    assert held == {"Which visiting speakers preached from the Old Testament?":
                      (["old", "testament"], []),
                      "Who preached from the Gospels?": (["gospels"], ["gospels"]),
                      "What did Okonkwo say about the prophets?": (["okonkwo"], ["okonkwo"])}

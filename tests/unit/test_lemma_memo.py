@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag_core.decisions import nlp
 from rag_core.decisions import semantic_rules as sr
-from rag_core.llm.extractive import split_sentences
+from rag_core.text import nlp
+from rag_core.text.sentences import split_sentences
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "notes"
 

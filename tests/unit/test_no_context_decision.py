@@ -9,6 +9,7 @@ import pytest
 from rag_core.config import Settings
 from rag_core.decisions import note_facts
 from rag_core.decisions.relevance import RelevancePolicy, decide_relevance
+from rag_core.text import named
 from rag_core.types import Chunk
 
 NOTES = [
@@ -131,7 +132,7 @@ def test_the_notes_are_read_once_per_version() -> None:
 ])
 def test_a_name_is_held_by_its_own_forms_only(name: str, note: str, held: bool) -> None:
     notes = note_facts.of_notes([(note, {})])
-    found = note_facts.absent(note_facts.Asked(names=(name.lower(),)), notes)
+    found = note_facts.absent(named.Asked(names=(name.lower(),)), notes)
     assert (found["names"][1] == []) is held, found
 
 
@@ -143,7 +144,7 @@ def test_a_name_typed_with_one_slip_is_the_name_the_notes_hold() -> None:
     notes = note_facts.of_notes([("Jun Watanabe paid the price for the Oyelaran order.", {})])
 
     def lacking(name: str, model: str = model) -> list[str]:
-        return note_facts.absent(note_facts.Asked(names=(name,)), notes, model)["names"][1]
+        return note_facts.absent(named.Asked(names=(name,)), notes, model)["names"][1]
 
     assert lacking("watanbe") == [] and lacking("oyelatan") == []
     assert lacking("oyealran") == []  # two neighbours exchanged

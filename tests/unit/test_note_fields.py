@@ -13,6 +13,7 @@ import pytest
 from rag_core.decisions import note_facts
 from rag_core.errors import InvalidNote
 from rag_core.ingest.notes import load_notes, note_from_record, note_id_problem, parse_markdown
+from rag_core.text import named
 
 BODY = "Grace meets us where we are and walks with us."
 TOO_LONG = [("title", "t" * 301), ("speaker", "s" * 121), ("series", "r" * 121),
@@ -107,6 +108,6 @@ def test_dot_segments_are_not_note_ids(note_id: str) -> None:
                                     "2019-09-01T10:00", "x" * 50])
 def test_a_question_naming_a_month_survives_any_stored_date(stored: str) -> None:
     facts = note_facts.of_notes([("Grace for the tired.", {"date": stored, "title": "Grace"})])
-    asked = note_facts.asked("What did the September 2019 note say about grace?")
+    asked = named.asked("What did the September 2019 note say about grace?")
     missing = dict(note_facts.absent(asked, facts))["dates"][1]
     assert ("September" in missing) is (stored not in ("2019-09-01T10:00", "Sept 2019"))

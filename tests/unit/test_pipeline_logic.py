@@ -81,7 +81,7 @@ def test_steps_run_in_order_and_a_repeat_is_an_l1_hit(parts: Parts) -> None:
     pipe = Pipeline(parts)
     first = pipe.ask("amara", QUESTION)
     assert list(first.timings_ms) == ["validate", "query_cache", "embed", "retrieve",
-                                      "semantic_cache", "build_context", "generate",
+                                      "semantic_cache", "decide", "build_context", "generate",
                                       "postprocess", "total"]
     assert set(first.decisions) == {"semantic", "relevance"}
     assert first.cache == {"query": "miss", "embedding": "miss", "semantic": "miss",
@@ -234,6 +234,9 @@ def test_a_model_failing_mid_stream_ends_with_an_error_event_and_is_billed(
 
 
 def test_a_model_failing_before_any_text_raises_and_reserves_nothing(parts: Parts) -> None:
+    """With ``RAG_LLM_FALLBACK=none`` (with ``extractive`` it is answered degraded:
+    tests/unit/test_degraded_answers.py)."""
+    parts = replace(parts, settings=parts.settings.with_overrides(llm_fallback="none"))
     pipe = Pipeline(with_generator(parts, Scripted("x y z", fail_after=0)))
     with pytest.raises(LLMUnavailable):
         events(pipe)
@@ -254,7 +257,7 @@ class TimesOut(Scripted):
 
 
 def test_a_call_that_timed_out_is_billed_at_its_estimate(parts: Parts) -> None:
-    settings = parts.settings.with_overrides(llm_max_retries=0)
+    settings = parts.settings.with_overrides(llm_max_retries=0, llm_fallback="none")
     pipe = Pipeline(with_generator(replace(parts, settings=settings), TimesOut("x")))
     with pytest.raises(LLMUnavailable) as info:
         pipe.ask("amara", QUESTION)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.decisions import note_facts, quantities
+from rag_core.text import named, quantities
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -33,10 +33,10 @@ def test_a_number_in_words_ends_where_english_would_start_another(text: str,
 
 
 def test_a_question_leaves_out_references_years_one_and_rough_numbers() -> None:
-    assert note_facts.question_values("What did Luke 15:11 say in 2019 about one son?") \
+    assert named.question_values("What did Luke 15:11 say in 2019 about one son?") \
         == frozenset()
-    assert note_facts.question_values("What did she plant when almost eighty?") == frozenset()
-    assert note_facts.question_values("Which sermon fed five thousand?") == {5000.0}
+    assert named.question_values("What did she plant when almost eighty?") == frozenset()
+    assert named.question_values("Which sermon fed five thousand?") == {5000.0}
 
 
 def test_letters_and_digits_in_one_word_name_no_quantity() -> None:
@@ -45,11 +45,11 @@ def test_letters_and_digits_in_one_word_name_no_quantity() -> None:
     assert quantities.values("ref a1b2c3d4, an mp3 of 5 songs on the 5th") == {5.0}
     # but a unit written onto its number is the number ("5km", "120kg"), a decade no value
     assert quantities.values("a 7km walk with 120kg in the 1990s, 3x4") == {7.0, 120.0}
-    assert note_facts.question_values(
+    assert named.question_values(
         "What did Okafor say about prayer and waiting? (a1b2c3d4)") == frozenset()
 
 
 def test_the_length_of_the_answer_asked_for_is_no_fact_of_the_notes() -> None:
-    assert note_facts.question_values(
+    assert named.question_values(
         "In two sentences: what did Nehemiah pray? Give three points.") == frozenset()
-    assert note_facts.question_values("Which sermon fed five thousand men?") == {5000.0}
+    assert named.question_values("Which sermon fed five thousand men?") == {5000.0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag_core.decisions import nlp, note_facts
+from rag_core.text import named, nlp
 from tests.tags import question_tag
 
 
@@ -16,4 +16,4 @@ def test_a_tag_adds_no_name_no_content_word_and_no_number(question: str) -> None
         tagged = f"{question} ({question_tag()})"
         facts = nlp.facts(tagged)
         assert (facts.names, facts.content) == (plain.names, plain.content), tagged
-        assert note_facts.question_values(tagged) == frozenset(), tagged
+        assert named.question_values(tagged) == frozenset(), tagged

@@ -34,10 +34,10 @@ def strict_decision(cached: str, new: str, similar: Similar | None = None) -> sr
 
 def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert Settings().decisions.semantic_mode == "strict"
-    assert layers_for(Settings(), None).semantic_enabled
-    assert not layers_for(Settings(semantic_mode="off"), None).semantic_enabled
+    assert layers_for(Settings(), None).answers.semantic_enabled
+    assert not layers_for(Settings(semantic_mode="off"), None).answers.semantic_enabled
     assert not layers_for(Settings(semantic_cache_enabled=False),
-                                         None).semantic_enabled
+                                         None).answers.semantic_enabled
     assert policy_for(Settings(), "strict").canonical == "only"
     assert policy_for(Settings(), "loose").canonical == "first"
     assert type(policy_for(Settings(), "loose")) is sr.Policy  # no rules of evals/

@@ -8,7 +8,7 @@ generations in flight, and the notes versions that Redis has not taken yet.
   room for more than the cap. Rows older than the longest a generation may take are stale (a
   worker killed mid-answer) and no longer count.
 - ``request_counts``: every request of a user and day by its outcome (the labels of
-  ``assistant_requests_total``: generated, declined, cached, stale, refused, no_context,
+  ``assistant_requests_total``: generated, declined, cached, stale, degraded, refused, no_context,
   error), paid or not, so that ``rag-core costs report`` counts those that cost nothing too;
   ``rejected:<CODE>``: a request the API turned away before the pipeline (``api.refusals``),
   of user ``''`` when its caller is not known.

