@@ -11,10 +11,13 @@ The slots bound how many embed, not how much of the CPUs they take: a slot's emb
 ran its model's threads beside the event loop at the same priority, and another user's cached
 answer waited up to 4.85 s while one large note embedded (issue 61). So the embedding itself runs
 on the slots' own pool (``EmbeddingSlots.run``), a thread per slot, at a lower priority
-(:data:`INGEST_NICENESS` above the process's, on Linux, where niceness is a thread's own; the
-model's worker threads that such a thread starts inherit it): on a busy machine the scheduler
-serves questions first, and on an idle one ingestion still takes every free cycle. The thread
-that asked waits for the result, so a write still returns once its notes are searchable.
+(:data:`INGEST_NICENESS` above the process's, on Linux, where niceness is a thread's own): on
+a busy machine the scheduler serves questions first, and on an idle one ingestion still takes
+every free cycle. The yield is partial: torch's intra-op worker threads are one pool shared
+with the questions' embedding, at the process's priority, and they ran about 40 % of an
+ingestion embedding's CPU (measured on two cores: 115 of 270 ticks; the rest on the slot's
+thread). The thread that asked waits for the result, so a write still returns once its notes
+are searchable.
 """
 
 from __future__ import annotations
