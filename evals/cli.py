@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init-dataset", help="write a small example dataset (notes of two "
                                                "users, QA items, pairs, a query log, gates)")
     init.add_argument("folder", type=Path, metavar="DIR")
-    from evals.cache import calibrate_args
+    from evals.decisions import calibrate_args
 
     calibrate_args.add_arguments(sub.add_parser(
         "calibrate", help=calibrate_args.HELP, description=calibrate_args.__doc__,
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"  python -m evals run --dataset {folder}")
             return 0
         if args.command == "calibrate":
-            from evals.cache import calibrate
+            from evals.decisions import calibrate
 
             return calibrate.run(args)
         if args.command == "generate":

@@ -27,7 +27,8 @@ PROFILES = ("ci", "full", "dev", "tune", "smoke")
 BASE_PROFILE = {"dev": "ci", "tune": "ci", "smoke": "ci"}
 TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
     "quality": {"compare_generators": []},
-    "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": []},
+    "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": [],
+                  "chunking_public_sets": []},
     "load": {"sweep_users": []},
 }
 # Notebooks that measure something other than a dataset's notes (02: the HNSW benchmark's
@@ -38,6 +39,7 @@ SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
     "quality": {"sample": 60, "blind_sets": False},
     "cache": {"blind_sets": False},
     "load": {"duration_s": 10, "warm_up_requests": 5},
+    "retrieval": {"chunking_values": ["window"]},
 }
 
 
@@ -129,6 +131,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 # the shared public sets (data/beir/ or shared/beir/ beside the checkout;
                 # absent: skipped, their gates skip): 3,893 documents, 331 queries
                 "public_sets": ["medline", "cisi", "cranfield"],
+                # RAG_CHUNKING on the golden notes and one public set (1,460 documents)
+                "chunking_values": ["heading", "sentences", "window"],
+                "chunking_public_sets": ["cisi"],
             },
             "full": {
                 "corpus_size": 100000,
@@ -146,6 +151,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                                 "arguana", "scidocs", "trec-covid"],
                 # every embedding runtime against torch on the four shared sets (gated)
                 "runtime_sets": ["medline", "cisi", "cranfield", "npl"],
+                "chunking_values": ["heading", "sentences", "window"],
+                "chunking_public_sets": ["medline", "cisi", "cranfield", "npl"],
             },
         },
     ),

@@ -25,15 +25,15 @@ from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.answers.scope import Scope
 from rag_core.errors import RagError
-from rag_core.parts import Parts, build_judges
+from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import steps
-from rag_core.types import Answer, Chunk
+from rag_core.types import Answer, Chunk, Query
 
 if TYPE_CHECKING:
-    from rag_core.answers.generate import Generation
+    from rag_core.answers.generate import GenerationStep
     from rag_core.store.base import SearchParams
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
@@ -50,20 +50,20 @@ class Pipeline:
         self.parts = parts
         self.params = parts.settings.retrieval
         # the no-context judge (and the semantic cache's, in ``parts.caches``)
-        self.judges = parts.judges or build_judges(parts.settings, parts.store)
+        self.judges = parts.judges
         self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
-        self._generation: Generation | None = None  # steps 6-7, built when first needed
+        self._generation: GenerationStep | None = None  # steps 6-7, built when first needed
 
     @property
-    def generation(self) -> Generation:
+    def generation(self) -> GenerationStep:
         """Steps 6-7, imported and built on the first question that reaches them: a cold
         process that answers from the cache (``rag-core ask`` on an exact hit) loads neither
         the context packing, the prompt's guards nor the output checks."""
         if self._generation is None:
-            from rag_core.answers.generate import Generation
+            from rag_core.answers.generate import GenerationStep
 
-            self._generation = Generation(self.parts, self.answers)
+            self._generation = GenerationStep(self.parts, self.answers)
         return self._generation
 
     # --- public API ------------------------------------------------------------------------
@@ -207,8 +207,8 @@ class Pipeline:
                 run.cache["query"] = "semantic_hit"
                 run.origin = similar  # a new answer id: a verdict on the reuse is its own
                 reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.answers.put_reused(run.key, reused, run.decisions.semantic or {},
-                                    user_id=run.user_id, notes_version=run.version)
+                p.caches.answers.put_reused(run.key, reused, run.decisions.semantic,
+                                            user_id=run.user_id, notes_version=run.version)
                 return self.answers.from_cache(run, reused, "cached")
 
         with run.step("decide") as current:
@@ -216,7 +216,7 @@ class Pipeline:
                                                      run.version)
             steps.decided(current, "answer" if relevant.answer else "no_context",
                           {"reason": relevant.reason})
-        run.decisions.relevance = relevant.to_dict()
+        run.decisions.relevance = relevant
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
@@ -235,7 +235,7 @@ class Pipeline:
             current.set_attribute("context.token_budget", p.settings.tokens.context_token_budget)
         return None
 
-    def _validate(self, run: Run, question: object) -> Any:
+    def _validate(self, run: Run, question: object) -> Query:
         p = self.parts
         return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
                                            sanitiser=p.sanitiser))

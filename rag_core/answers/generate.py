@@ -13,6 +13,7 @@ from rag_core.answers import degraded
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.config import fixed
 from rag_core.costs.billing import Bill
+from rag_core.decision_records import DeclineRecord
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Prompt
 from rag_core.llm.failover import Provider, providers_of
@@ -35,7 +36,7 @@ class Made:
     degraded_reason: str = ""  # set: made without a model (``answers.degraded``)
 
 
-class Generation:
+class GenerationStep:
     """Step 6 (budget, breaker, the order of fallbacks) and step 7 for one service's parts."""
 
     def __init__(self, parts: Parts, answers: AnswerMaker) -> None:
@@ -173,8 +174,8 @@ class Generation:
         declined = is_decline(done.text)  # nothing in your notes
         if declined:
             obs.NO_CONTEXT.inc()
-            run.decisions.declined = {"by": made.generator, "detail": "the model replied "
-                                          "with the decline marker"}
+            run.decisions.declined = DeclineRecord(made.generator, "the model replied with "
+                                                   "the decline marker")
         outcome = "declined" if declined else "degraded" if made.degraded_reason else \
             "generated"
         answer = self.answers.finish(run, done.text, outcome=outcome, citations=done.citations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -274,7 +274,7 @@ def _only_when_degraded(out: AnswerOut) -> set[str]:
     return set() if out.degraded else {"degraded", "degraded_reason"}
 
 
-def _explain(out: AnswerOut, cache: dict[str, Any], decisions: Decisions,
+def _explain(out: AnswerOut, cache: Mapping[str, str], decisions: Decisions,
              show: bool) -> None:
     """``cache.reason`` always; the typed decisions only when asked for."""
     out.cache = {**out.cache, "reason": decisions.cache_reason(cache)}
