@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
+from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
 from rag_core.types import (
@@ -54,6 +55,7 @@ class Run:
     # a semantic hit reused
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     origin: Answer | None = None
+    control: CacheControl = NO_CONTROL  # the request's own cache controls
 
     @contextmanager
     def within(self) -> Iterator[None]:

@@ -283,6 +283,9 @@ class Answer:
     # ``degraded_reason``: ``code: phrase``. Both in the JSON of a degraded answer only.
     degraded: bool = False
     degraded_reason: str = ""
+    # when the answer was made (epoch seconds; 0 for an answer kept before answers carried it):
+    # a request's ``max_age_s`` serves a cached answer only while it is younger
+    made_at: float = 0.0
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
@@ -323,4 +326,5 @@ class Answer:
             model=str(data.get("model") or ("none" if data["generator"] == "none" else "")),
             degraded=bool(data.get("degraded", False)),
             degraded_reason=str(data.get("degraded_reason") or ""),
+            made_at=float(data.get("made_at") or 0.0),
         )

@@ -4,6 +4,7 @@ semantic reuse, a stale fallback), with the counters and records each outcome ca
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from rag_core import observability as obs
@@ -57,8 +58,9 @@ class AnswerMaker:
         """ "Nothing in your notes" without the model, kept in L1 for the next time."""
         obs.NO_CONTEXT.inc()
         answer = self.finish(run, text, outcome="no_context")
-        self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,
-                                         notes_version=run.version)
+        if run.control.writes:  # not under the request's no_store
+            self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,
+                                                     notes_version=run.version)
         return answer
 
     def finish(self, run: Run, text: str, *, outcome: str, citations: list[Citation] | None = None,
@@ -90,6 +92,7 @@ class AnswerMaker:
             question=query.text if query else "",
             no_context_reason=(run.decisions.no_context_reason(refused=outcome == "refused")
                                if outcome not in ANSWERED else ""),
+            made_at=time.time(),
             debug=run.debug(),
         )
 

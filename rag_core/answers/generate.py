@@ -5,6 +5,7 @@ answer cached."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 
@@ -185,7 +186,7 @@ class GenerationStep:
             answer.flags.append("output_leak")
         if made.degraded_reason:  # a model's answer is cached; one made without it never is
             answer.degraded, answer.degraded_reason = True, made.degraded_reason
-        else:
+        elif run.control.writes:  # not under the request's no_store
             with run.within():
                 p.caches.answers.put(run.key, answer, user_id=run.user_id,
                                      notes_version=run.version,
@@ -197,9 +198,11 @@ class GenerationStep:
         return answer
 
     def _stale(self, run: Run) -> Answer | None:
-        """The last good answer to this question (marked stale), if one is kept."""
-        stale = self.parts.caches.answers.stale_answer(run.key) if run.key else None
-        if stale is None:
+        """The last good answer to this question (marked stale), if one is kept; never under
+        the request's ``no_cache``, nor older than its ``max_age_s``."""
+        stale = (self.parts.caches.answers.stale_answer(run.key)
+                 if run.key and run.control.reads else None)
+        if stale is None or not run.control.fresh(stale, time.time()):
             return None
         answer = self.answers.from_cache(run, stale, "stale")
         answer.stale = True

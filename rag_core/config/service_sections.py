@@ -153,6 +153,10 @@ class Caches(Section):
         "entries of each cache layer, across all users, in Redis as in process"))
     cache_layer_max_entries: dict[str, int] = Field(default_factory=dict, description=(
         "a tighter bound for one layer, as JSON: `{\"semantic\": 5000}`"))
+    cache_controls_scope: str = Field("", description=(
+        "who may send a question's `cache` controls (`no_cache`, `no_store`, `max_age_s`): "
+        "empty, every caller; `none`, no caller; else the token scope a caller must hold "
+        "(403 `FORBIDDEN` without it)"))
     def layer_bound(self, layer: str) -> int:
         """The most entries the cache layer ``layer`` may hold, across all users."""
         own = self.cache_layer_max_entries.get(layer)
