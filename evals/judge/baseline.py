@@ -63,14 +63,38 @@ class Baseline:
     settings: dict[str, object] = field(default_factory=dict)  # as summary.json holds them
 
 
+def portable(value: object) -> object:
+    """``value`` (a JSON tree) with every absolute path of this machine made portable: inside
+    the checkout repository-relative, under the home folder ``~/...``, elsewhere its last
+    part after ``(outside the checkout)/``. A committed baseline holds no machine's paths."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
+        return value
+    from evals.paths import REPO_ROOT
+
+    path = Path(value)
+    for root, shown in ((REPO_ROOT, ""), (Path.home(), "~/")):
+        try:
+            inner = path.relative_to(root)
+        except ValueError:
+            continue
+        return f"{shown}{inner}" if str(inner) != "." else (shown.rstrip("/") or ".")
+    if path.exists() or value.startswith(("/tmp/", "/var/", "/home/", "/Users/", "/work/")):
+        return f"(outside the checkout)/{path.name}"
+    return value
+
+
 def write(path: Path, questions: Sequence[Question], origin: Origin, *,
           metrics: Mapping[str, object], parameters: Mapping[str, object] | None = None,
           settings: Mapping[str, object] | None = None) -> Path:
     """``baseline.json``: the run it came from, its parameters, Settings and metrics, and every
     judged question."""
-    data = {"run": origin.to_json(), "parameters": dict(parameters or {}),
-            "settings": dict(settings or {}), "metrics": dict(metrics),
-            "questions": [q.to_json() for q in questions]}
+    data = portable({"run": origin.to_json(), "parameters": dict(parameters or {}),
+                     "settings": dict(settings or {}), "metrics": dict(metrics),
+                     "questions": [q.to_json() for q in questions]})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
     return path

@@ -255,6 +255,17 @@ def team_for(plan: Plan, spec: profiles.NotebookSpec, profile: str) -> TeamSetti
     return TeamSettings(dict(plan.team.settings) if plan.team else {}, how)
 
 
+def _from_checkout(path: Path) -> str:
+    """A dataset's folder as the notebooks get it (they run in the checkout): relative when
+    inside it, so that reports and baselines do not hold this machine's paths."""
+    from evals.paths import REPO_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def make_plan(options: RunOptions) -> Plan:
     """The plan of ``options``; every mistake is a :class:`UsageError`."""
     from evals.datasets import load_dataset
@@ -273,7 +284,7 @@ def make_plan(options: RunOptions) -> Plan:
         warnings = check_environment(options.external_services)
         overrides = dict(options.overrides)
         if dataset is not None:
-            overrides.setdefault("dataset", str(dataset.root))
+            overrides.setdefault("dataset", _from_checkout(dataset.root))
         per_overrides = split_overrides(specs, overrides)
         gate_profile = profiles.BASE_PROFILE.get(options.profile, options.profile)
         gate_list = load_gates(options.gates_file, gate_profile)
