@@ -272,13 +272,13 @@ def write_run_report(plan: Plan, options: RunOptions, started: Started, executed
         report_plots.copy_beside(folder_report.notebooks, profile_root)
         paths = report.write_report(profile_root, folder_report)
         _page(judged, profile_root, title, folder_report.notebooks)
-    ok = all(o.ok for o in folder_report.notebooks)
+    ok = all(o.ok for o in this.notebooks)  # this run's own: nothing inherited
     if plan.write_baseline is not None and judged.questions and ok:
         paths["baseline"] = _write_baseline(plan, options, started, folder_report.summary,
                                             judged, stream)
     if options.junit_xml is not None:
         paths["junit"] = judged.write_junit(options.junit_xml, folder_report.results)
-    failed = gates_mod.any_failed(folder_report.results) or not ok
+    failed = gates_mod.any_failed(this.results) or not ok
     return RunResult(1 if failed else 0, folder_report, paths, judged)
 
 
