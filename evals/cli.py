@@ -313,9 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return calibrate.run(args)
         if args.command == "generate":
+            from evals.datasets.checks import check_notes
             from evals.generate import GenerateError
             from evals.generate.write import generate
 
+            check_notes(args.notes)  # every file, as a run checks a dataset's
             try:
                 made = generate(args.notes, args.out, args.users, args.seed,
                                 writer=args.writer)
