@@ -72,6 +72,12 @@ def test_the_env_file_and_the_environment_beat_the_profile_and_are_reported(tiny
     text = (out / "summary.md").read_text()
     assert "top_k=2 (env-file)" in text and "context_token_budget=150 (env)" in text
     assert "settings file (--env-file)" in text
+    from evals.gates import GateResult
+    from evals.report.explain import reproduce_command
+
+    again = reproduce_command(GateResult("tiny.top_k", 2.0, 1.0, "ge", "failed"),
+                              result.summary)
+    assert f"--env-file {tiny[3]}" in again  # the reproduction reads the same settings file
 
 
 def test_a_param_over_a_team_setting_is_printed_and_reported(tiny):
