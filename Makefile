@@ -10,20 +10,23 @@ export TOKENIZERS_PARALLELISM := false
 
 setup: tools $(VENV)/.installed
 
-# Debian's prometheus (promtool and the server: alert-rule tests and the live alert test),
+# Debian's prometheus (promtool and the server: alert-rule tests and the live alert test) and
+# prometheus-alertmanager (the alert that reaches a webhook),
 # redis-server 7 (the Redis version of docker-compose.yml, tested beside the embedded 6.2) and
 # chromium (the harness's results page opened headless). Installed where this machine can
 # (root with apt-get); elsewhere the tests that need them are skipped, except under CI=true
 # (.ci/run), where a missing tool fails them.
 tools:
 	@if command -v promtool >/dev/null && command -v prometheus >/dev/null \
+	    && command -v prometheus-alertmanager >/dev/null \
 	    && [ -x /usr/bin/redis-server ] && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends prometheus redis-server chromium \
+	    apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager \
+	    redis-server chromium \
 	    >/dev/null; \
-	else echo "note: install Debian's prometheus, redis-server and chromium packages for the" \
-	    "deploy and results-page tests"; \
+	else echo "note: install Debian's prometheus, prometheus-alertmanager, redis-server and" \
+	    "chromium packages for the deploy and results-page tests"; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -229,3 +229,59 @@ class ReindexFailed(RagError):
 
     code = "REINDEX_FAILED"
     default_message = "The HNSW index was not rebuilt; the old one stays in place."
+
+
+class UserNotFound(NotFound):
+    """``rag-core users erase`` / ``DELETE /v1/users/{user_id}`` of a user the service has no
+    row of: nothing is touched."""
+
+    code = "USER_NOT_FOUND"
+    default_message = "No such user."
+
+
+class BackupInvalid(UserError):
+    """A backup file that is not one, truncated or damaged, of a newer format or schema, or a
+    path that cannot be written: nothing is restored or written."""
+
+    code = "BACKUP_INVALID"
+    status = 422
+    default_message = "The backup file cannot be used."
+
+
+class RestoreNotEmpty(UserError):
+    """``rag-core restore`` into a database that holds data, without ``--force``."""
+
+    code = "RESTORE_NOT_EMPTY"
+    status = 409
+    default_message = "The database holds data; restore into an empty one or pass --force."
+
+
+class BackupToolMissing(UserError):
+    """``pg_dump``, ``pg_restore`` or ``psql`` is not installed where the service looks."""
+
+    code = "BACKUP_TOOL_MISSING"
+    default_message = "PostgreSQL's client tools were not found."
+
+
+class BackupFailed(DependencyError):
+    """PostgreSQL or its tools failed during a backup or a restore (the restore's one
+    transaction is rolled back: the database is as it was)."""
+
+    code = "BACKUP_FAILED"
+    default_message = "The backup or restore failed; the database is as it was."
+
+
+class ConfirmationRequired(UserError):
+    """A command that destroys data, run on a terminal without ``--yes``: nothing is done."""
+
+    code = "CONFIRMATION_REQUIRED"
+    default_message = "This deletes data; run it again with --yes to go ahead."
+
+
+class ErasureIncomplete(DependencyError):
+    """Redis failed during ``users erase``: before PostgreSQL was touched (nothing erased), or
+    after (the rows are gone, some keys may remain): run the erasure again once Redis answers;
+    it finds the keys that remain."""
+
+    code = "ERASURE_INCOMPLETE"
+    default_message = "Redis did not answer; run the erasure again once it does."

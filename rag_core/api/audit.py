@@ -15,6 +15,7 @@ from rag_core.api.limits import Scope
 log = logging.getLogger("rag_core.audit")
 PREFIX = "/v1/users/"
 SERVICE = "audit_service"  # the key in the request's state: the verified caller's subject
+SUBJECT = "audit_subject"  # set by an erasure: the keyed hash that names the user instead
 
 
 def log_attempt(scope: Scope, status: int, request_id: str) -> None:
@@ -24,9 +25,13 @@ def log_attempt(scope: Scope, status: int, request_id: str) -> None:
         return
     state = scope.get("state") or {}
     service = state.get(SERVICE) or (state.get(CLAIMS) or {}).get("sub")
+    user = path[len(PREFIX):].split("/", 1)[0][:128]
+    subject = state.get(SUBJECT)
+    if subject is not None:  # an erasure: the user named by the keyed hash only
+        path = path.replace(user, subject) if user else path
+        user = subject
     obs.log_event(log, logging.INFO if 200 <= status < 400 else logging.WARNING,
                   "notes call for a user", service=str(service)[:128] if service else None,
-                  user_id=path[len(PREFIX):].split("/", 1)[0][:128],
-                  method=scope.get("method", ""), path=path[:300], status=status,
+                  user_id=user, method=scope.get("method", ""), path=path[:300], status=status,
                   outcome="done" if 200 <= status < 400 else "refused",
                   request_id=request_id)

@@ -15,7 +15,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_core.cli import lifetime, limits, notes, operate, questions, records, servers, stack
+from rag_core.cli import (
+    backup,
+    costs,
+    folders,
+    lifetime,
+    limits,
+    notes,
+    operate,
+    questions,
+    records,
+    servers,
+    stack,
+    users,
+)
 from rag_core.cli.args import Parser
 from rag_core.config import SECTIONS
 from rag_core.errors import RagError, UserError
@@ -25,11 +38,15 @@ from rag_core.errors import RagError, UserError
 COMMANDS = (
     stack,
     notes,
+    folders,
     questions,
     servers,
     operate,
+    costs,
     records,
     limits,
+    users,
+    backup,
 )
 
 EXAMPLES = """\
@@ -38,6 +55,7 @@ examples:
   rag-core migrate                           apply the schema (a deploy step)
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
+  rag-core sync ~/vault --user amara --dry-run   what a sync would add, change and remove
   rag-core ask "What did I write about the move?" --user amara --json
   rag-core ask "Who spoke on Tuesday?" --user ben --server http://127.0.0.1:8000
   rag-core search "budget 2025" --user ben --top-k 5 --explain

@@ -1,12 +1,12 @@
-"""``rag-core token`` (a signed JWT), ``rag-core cache`` (statistics, clearing) and
-``rag-core costs`` (spend per user): what an operator asks of a running deployment."""
+"""``rag-core token`` (a signed JWT) and ``rag-core cache`` (statistics, clearing): what an
+operator asks of a running deployment (``rag-core costs``: ``cli.costs``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from rag_core.cli.args import int_between, iso_day
+from rag_core.cli.args import int_between
 from rag_core.cli.command import Add, print_json, settings_now
 
 
@@ -19,34 +19,19 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from rag_core import services
-    from rag_core.parts import build_caches, build_redis
+    from rag_core.parts import build_caches, build_redis, build_semantic_judge
 
     if args.user is not None:
         from rag_core.ingest.ingestion import check_user
 
         check_user(args.user)  # a user id, never a pattern ('*' would reach every key)
     settings = services.resolve(settings_now(), postgres=False)  # Redis only
-    caches = build_caches(settings, build_redis(settings))
+    caches = build_caches(settings, build_redis(settings), build_semantic_judge(settings))
     if args.action == "clear":
         removed = caches.clear(args.user)
         print(f"removed {removed} entries" + (f" of {args.user}" if args.user else ""))
         return 0
     print_json({name: s.to_dict() for name, s in caches.stats().items()})
-    return 0
-
-
-def cmd_costs(args: argparse.Namespace) -> int:
-    from rag_core import services
-    from rag_core.parts import build_ledger, build_redis, build_store
-
-    settings = services.resolve(settings_now())
-    store = build_store(settings)
-    try:
-        report = build_ledger(settings, build_redis(settings), store).report(day=args.day,
-                                                                              top=args.top)
-    finally:
-        store.close()
-    print_json(report)
     return 0
 
 
@@ -59,8 +44,3 @@ def register(add: Add) -> None:
     p = add("cache", cmd_cache, "Cache statistics, or clear the caches.")
     p.add_argument("action", choices=["stats", "clear"])
     p.add_argument("--user", help="with clear: only this user's entries")
-
-    p = add("costs", cmd_costs, "Spend per user for a day, top users, projected month.")
-    p.add_argument("action", choices=["report"])
-    p.add_argument("--day", type=iso_day, help="YYYY-MM-DD (default today, UTC)")
-    p.add_argument("--top", type=int_between(1, 10_000), default=10)

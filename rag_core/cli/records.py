@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rag_core.cli.args import int_between
 from rag_core.cli.command import Add
 from rag_core.config import fixed
-from rag_core.errors import InvalidArgument
+from rag_core.errors import ConfirmationRequired, InvalidArgument
+
+DAYS_MAX = 36_500  # a hundred years: more is a typing mistake, not a wish
 
 
 def _records() -> tuple[Any, Any]:
@@ -45,15 +50,40 @@ def _written(write: Callable[[], Any], out: Path) -> Any:
         raise InvalidArgument(f"{out} cannot be written: {exc.strerror or exc}.") from exc
 
 
+def _confirmed(args: argparse.Namespace, what: str, count: int) -> bool:
+    """Say how many rows a purge deletes; on a terminal, only with ``--yes``."""
+    print(f"purge: {count} {what} to delete", file=sys.stderr)
+    if sys.stdin.isatty() and not args.yes:
+        raise ConfirmationRequired(f"This deletes {count} {what}; run it again with --yes "
+                                   "to go ahead.")
+    return True
+
+
+def _refuse_extra(args: argparse.Namespace, command: str) -> None:
+    """Arguments the action does not take are refused, never ignored."""
+    if args.action == "export" and args.yes:
+        raise InvalidArgument(f"{command} export takes no --yes.")
+    if args.action == "purge" and args.out:
+        raise InvalidArgument(f"{command} purge takes no OUT; it writes nothing.")
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     from rag_core.answers.feedback import export_verdicts
 
+    _refuse_extra(args, "feedback")
+    if args.action == "export" and args.days is not None:
+        raise InvalidArgument("feedback export takes no --days: it writes every verdict kept "
+                              "(RAG_FEEDBACK_DAYS bounds how long they are kept).")
     if args.action == "export" and not args.out:
         raise InvalidArgument("feedback export needs OUT, the folder to write.")
     out = _check_out(args.out, folder=True) if args.action == "export" else Path()
     _, store = _records()
     try:
         if args.action == "purge":
+            since = datetime.now(UTC) - timedelta(days=args.days or 0)
+            count = sum(1 for v in store.records.verdicts() if args.days is None
+                        or (v.created_at is not None and v.created_at < since))
+            _confirmed(args, "verdicts", count)
             print(json.dumps({"removed": store.records.purge_verdicts(args.days)}))
             return 0
         counts = _written(lambda: export_verdicts(store.records, out), out)
@@ -66,12 +96,17 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_querylog(args: argparse.Namespace) -> int:
     from rag_core.answers.log import export_query_log
 
+    _refuse_extra(args, "querylog")
+    if args.action == "purge" and args.days is not None:
+        raise InvalidArgument("querylog purge takes no --days: it deletes the whole log "
+                              "(lines older than 30 days go on their own).")
     if args.action == "export" and not args.out:
         raise InvalidArgument("querylog export needs OUT, the JSON-lines file to write.")
     out = _check_out(args.out, folder=False) if args.action == "export" else Path()
     settings, store = _records()
     try:
         if args.action == "purge":
+            _confirmed(args, "query log lines", len(store.records.queries(DAYS_MAX)))
             print(json.dumps({"removed": store.records.purge_queries()}))
             return 0
         days = args.days or fixed.QUERY_LOG_DAYS
@@ -88,13 +123,19 @@ def register(add: Add) -> None:
             "them.")
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("out", nargs="?", help="with export: the output folder")
-    p.add_argument("--days", type=int, default=None,
-                   help="with purge: keep the verdicts of the last DAYS days (default: none kept; "
-                   "RAG_FEEDBACK_DAYS applies on its own as the service runs)")
+    p.add_argument("--days", type=int_between(1, DAYS_MAX), default=None,
+                   help="with purge: keep the verdicts of the last DAYS days, 1-36500 "
+                   "(default: none kept; RAG_FEEDBACK_DAYS applies on its own as the service "
+                   "runs)")
+    p.add_argument("--yes", action="store_true",
+                   help="with purge: go ahead without asking (needed on a terminal)")
 
     p = add("querylog", cmd_querylog, "Export the opt-in query log (RAG_QUERY_LOG=on) as the "
             "JSON lines notebook 03 replays (--param query_log=OUT), or purge it.")
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("out", nargs="?", help="with export: the JSON-lines file to write")
-    p.add_argument("--days", type=int, default=None,
-                   help="the last DAYS days (default 30, as long as the log is kept)")
+    p.add_argument("--days", type=int_between(1, DAYS_MAX), default=None,
+                   help="with export: the last DAYS days, 1-36500 (default 30, as long as the "
+                   "log is kept)")
+    p.add_argument("--yes", action="store_true",
+                   help="with purge: go ahead without asking (needed on a terminal)")

@@ -51,8 +51,13 @@ end
 return 1
 """
 
+# A user's day key that Redis no longer holds (lost, evicted, or its user erased while a
+# generation was in flight) is left absent: its next reservation seeds it from PostgreSQL,
+# which holds this commit already. The global key is settled always.
 _SETTLE = """
+local user_held = redis.call('EXISTS', KEYS[1]) == 1
 local function settle(key, est, actual)
+  if key == KEYS[1] and not user_held then return end
   local r = math.max(0, tonumber(redis.call('HGET', key, 'reserved') or '0') - est)
   redis.call('HSET', key, 'reserved', tostring(r))
   if actual > 0 then redis.call('HINCRBYFLOAT', key, 'spent', actual) end
@@ -63,10 +68,12 @@ end
 COMMIT = _SETTLE + """
 settle(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 settle(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[1], 'requests', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'requests', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'input_tokens', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'output_tokens', ARGV[5])
+if user_held then
+  redis.call('HINCRBY', KEYS[1], 'requests', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'input_tokens', ARGV[4])
+  redis.call('HINCRBY', KEYS[1], 'output_tokens', ARGV[5])
+end
 return 1
 """
 

@@ -199,8 +199,9 @@ async def test_stats_show_the_callers_figures_only(client: httpx.AsyncClient) ->
     await client.put("/v1/notes/n", json=NOTE, headers=auth("amara"))
     r = await client.get("/v1/stats", headers=auth("amara"))
     body = r.json()
-    assert set(body) == {"user_id", "notes", "cost", "cache", "limits"}
+    assert set(body) == {"user_id", "notes", "cost", "cache", "limits", "history"}
     assert body["notes"]["count"] == 1
+    assert body["history"] == {}  # no PostgreSQL in the fast lane: nothing recorded to read
     assert set(body["cache"]) == {"query", "stale", "semantic", "embedding", "context"}
     assert body["cache"]["query"]["entries"] == 0  # the caller's own entries only
     assert (await client.get("/v1/stats", headers=auth("ben"))).json()["notes"]["count"] == 0

@@ -56,6 +56,8 @@ BUDGET = {
     ("GET", "/v1/users/{user_id}/notes/{note_id}", "positive"): 20,
     ("GET", "/v1/users/{user_id}/notes", "positive"): 30,
     ("POST", "/v1/users/{user_id}/notes:bulk", "positive"): 20,
+    # last: another user's id is refused (403); the caller's own would erase it
+    ("DELETE", "/v1/users/{user_id}", "positive"): 20,
 }
 MIN_TOTAL = int(3000 * SCALE)
 PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)

@@ -1,0 +1,1 @@
+"""Operators' work on the whole service: erasing a user everywhere, backup and restore."""
