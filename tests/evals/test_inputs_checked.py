@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from evals import team_settings
-from evals.cache import calibrate
+from evals.decisions import calibrate
 from evals.cli import main
 from evals.datasets.example import write_example
 
