@@ -255,7 +255,11 @@ def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[s
 
     from evals.team_settings import HARNESS_KEPT
 
-    got, how = layers(name, overrides, params, output_dir, HARNESS_KEPT)
+    # the semantic mode is the harness's only where it turns the semantic cache off (quality);
+    # where the cache is measured (notebook 03) the team's mode is the one measured
+    kept = [f for f in HARNESS_KEPT
+            if f != "semantic_mode" or harness.get("semantic_cache_enabled") is False]
+    got, how = layers(name, overrides, params, output_dir, kept)
     base = {"state_dir": harness_state_dir(), **harness}
     try:
         settings = Settings.from_fields({**base, **got.from_profile, **got.team, **got.asked})

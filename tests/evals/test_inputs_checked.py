@@ -1,6 +1,6 @@
 """Inputs checked everywhere: ``evals calibrate``'s env file holds only comments and
 ``NAME=VALUE`` lines that are safe to source, and ``generate`` and ``calibrate`` refuse what a
-run refuses (evals/cache/calibrate.py, evals/datasets/checks.py)."""
+run refuses (evals/decisions/calibrate.py, evals/datasets/checks.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from evals import team_settings
-from evals.decisions import calibrate
 from evals.cli import main
 from evals.datasets.example import write_example
+from evals.decisions import calibrate
 
 HOSTILE = "data/x\ntouch PWNED\n$(touch PWNED2) `touch PWNED3`"
 

@@ -166,3 +166,35 @@ def test_the_quality_run_answers_with_the_teams_model_over_http(clean_env, tmp_p
         answer = generator.generate(build_prompt("How hot is the kiln?", [chunk], 64))
         assert answer.model == "team-model" and answer.text
         assert app.state.mock.counts["completed"] >= 1
+
+
+def test_the_cache_notebook_measures_the_teams_semantic_mode(clean_env, tmp_path):
+    team = team_settings.gather({"RAG_SEMANTIC_MODE": "loose",
+                                 "RAG_SEMANTIC_CACHE_THRESHOLD": "0.8"})
+    team.params = {"query_ttl_s": "profile", "semantic_threshold": "profile",
+                   "state_dir": "default"}
+    team_settings.write(tmp_path, team)
+    harness = {**quality.EVAL_HARNESS, "cache_enabled": True, "semantic_cache_enabled": True}
+    settings = knobs.resolve("cache", {}, {"query_ttl_s": 86400, "semantic_threshold": None,
+                                           "state_dir": None},
+                             harness=harness, output_dir=tmp_path)
+    assert settings.decisions.semantic_mode == "loose"
+    assert settings.decisions.semantic_cache_threshold == 0.8
+    quiet, _ = _resolve(tmp_path, team)  # the quality notebook keeps the semantic cache off
+    assert quiet.decisions.semantic_mode == "off"
+
+
+def test_a_server_notebook_gets_the_teams_file_values_as_variables(clean_env, tmp_path):
+    env_file = tmp_path / "team.env"
+    env_file.write_text("RAG_BREAKER_RESET_TIMEOUT_S=9\nRAG_RETRIEVAL=lexical\n")
+    team = team_settings.gather({"RAG_TOP_K": "2"}, env_file)
+    team.params = {"breaker_reset_timeout_s": "profile"}
+    team_settings.write(tmp_path, team)
+    settings, env = knobs.server_env("chaos", {}, {"breaker_reset_timeout_s": 5.0},
+                                     output_dir=tmp_path)
+    assert env == {"RAG_BREAKER_RESET_TIMEOUT_S": "9", "RAG_RETRIEVAL": "lexical"}
+    assert settings.model_calls.breaker_reset_timeout_s == 9.0  # not the profile's 5
+    assert settings.retrieval.top_k == 2  # the environment's, inherited by the servers
+    data = json.loads((tmp_path / "chaos.settings.json").read_text())
+    assert data["sources"]["breaker_reset_timeout_s"] == "env-file"
+    assert data["sources"]["top_k"] == "env"
