@@ -261,6 +261,8 @@ def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[s
             if f != "semantic_mode" or harness.get("semantic_cache_enabled") is False]
     got, how = layers(name, overrides, params, output_dir, kept)
     base = {"state_dir": harness_state_dir(), **harness}
+    if harness.get("semantic_cache_enabled") is False:  # said as a mode: RAG_SEMANTIC_MODE
+        base["semantic_mode"] = "off"                    # in the environment cannot undo it
     try:
         settings = Settings.from_fields({**base, **got.from_profile, **got.team, **got.asked})
     except ValidationError as exc:

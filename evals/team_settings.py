@@ -51,34 +51,42 @@ class UserSetting:
     var: str  # the variable that set it (RAG_TOP_K)
 
     def shown(self) -> str:
-        return f"{self.var}={self.value} ({self.source})"
+        secret = any(word in self.var.upper() for word in ("TOKEN", "SECRET", "PASSWORD", "KEY"))
+        return f"{self.var}={'***' if secret else self.value} ({self.source})"
 
 
 @dataclass
 class TeamSettings:
     """The settings a run tests, by flat field name, and how each notebook parameter that
-    stands for a setting was set (``param``: ``--param``; ``profile``: the profile's value)."""
+    stands for a setting was set (``param``: ``--param``; ``profile``: the profile's value).
+
+    Handed to a notebook as where they came from (the env file, the dataset), never as
+    values: a token or a password is not written into the report folder. The notebook's
+    kernel inherits the environment and reads the files again (:func:`load`)."""
 
     settings: dict[str, UserSetting] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    env_file: str | None = None
+    dataset_root: str | None = None
 
     def values(self, skip: tuple[str, ...] = ()) -> dict[str, object]:
         return {k: s.value for k, s in self.settings.items() if k not in skip}
 
     def to_json(self) -> dict[str, object]:
-        return {"settings": {k: {"value": s.value, "source": s.source, "var": s.var}
-                             for k, s in self.settings.items()},
+        return {"env_file": self.env_file, "dataset_root": self.dataset_root,
+                "sources": {k: s.source for k, s in self.settings.items()},
                 "params": dict(self.params)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> TeamSettings:
-        raw = data.get("settings")
-        rows = raw if isinstance(raw, dict) else {}
+    def from_json(cls, data: Mapping[str, object], environ: Mapping[str, str]) -> TeamSettings:
+        """The team's settings read again from what :meth:`to_json` recorded."""
+        env_file, root = data.get("env_file"), data.get("dataset_root")
+        team = gather(environ, Path(env_file) if isinstance(env_file, str) else None,
+                      Path(root) if isinstance(root, str) else None)
         params = data.get("params")
-        return cls({str(k): UserSetting(v.get("value"), str(v.get("source")), str(v.get("var")))
-                    for k, v in rows.items() if isinstance(v, dict)},
-                   {str(k): str(v) for k, v in (params if isinstance(params, dict)
-                                                else {}).items()})
+        team.params = {str(k): str(v) for k, v in (params if isinstance(params, dict)
+                                                   else {}).items()}
+        return team
 
 
 def _variables() -> dict[str, str]:
@@ -143,7 +151,11 @@ def gather(environ: Mapping[str, str], env_file: Path | None = None,
         layers.append(("env-file", read_env_file(env_file)))
     if dataset_root is not None and (Path(dataset_root) / DATASET_FILE).is_file():
         layers.append(("dataset", read_env_file(Path(dataset_root) / DATASET_FILE)))
-    team = TeamSettings()
+    root = Path(dataset_root) if dataset_root is not None else None
+    team = TeamSettings(env_file=str(Path(env_file).resolve()) if env_file is not None
+                        else None,
+                        dataset_root=str(root.resolve()) if root is not None
+                        and (root / DATASET_FILE).is_file() else None)
     for source, mapping in reversed(layers):  # weakest first; a stronger one replaces it
         upper = {k.upper(): k for k in mapping}
         for name, value in read_environment(mapping).items():
@@ -189,7 +201,7 @@ def load(folder: str | Path | None) -> TeamSettings:
     """What the runner handed to a notebook in ``folder``; run alone, the environment's."""
     path = Path(folder) / TEAM_FILE if folder else None
     if path is not None and path.is_file():
-        return TeamSettings.from_json(json.loads(path.read_text()))
+        return TeamSettings.from_json(json.loads(path.read_text()), os.environ)
     return gather(os.environ)
 
 

@@ -252,7 +252,8 @@ def team_for(plan: Plan, spec: profiles.NotebookSpec, profile: str) -> TeamSetti
     given, own = plan.per_overrides[spec.name], spec.profile_params(profile)
     how = {p: "param" if p in given else "profile" if p in own else "default"
            for p in spec.settings_params}
-    return TeamSettings(dict(plan.team.settings) if plan.team else {}, how)
+    team = plan.team or TeamSettings()
+    return TeamSettings(dict(team.settings), how, team.env_file, team.dataset_root)
 
 
 def _from_checkout(path: Path) -> str:

@@ -5,6 +5,7 @@ over all and said so, and the team's model judged (evals/team_settings.py, evals
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -22,8 +23,6 @@ PROVENANCE = {"top_k": "profile", "context_budget": "profile",
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    import os
-
     for name in list(os.environ):
         if name.startswith("RAG_") or name in ("HF_TOKEN", "DATABASE_URL", "REDIS_URL"):
             monkeypatch.delenv(name, raising=False)
@@ -81,8 +80,9 @@ def test_a_profile_value_never_replaces_a_team_setting(clean_env, tmp_path):
     env_file = tmp_path / "team.env"
     env_file.write_text("RAG_CONTEXT_TOKEN_BUDGET=150\n")
     (tmp_path / "settings.env").write_text("RAG_SIMILARITY_THRESHOLD=0.5\n")
-    team = team_settings.gather({"RAG_TOP_K": "1", "RAG_RETRIEVAL": "lexical"}, env_file,
-                                tmp_path)
+    clean_env.setenv("RAG_TOP_K", "1")
+    clean_env.setenv("RAG_RETRIEVAL", "lexical")
+    team = team_settings.gather(os.environ, env_file, tmp_path)
     team.params = PROVENANCE
     settings, data = _resolve(tmp_path, team)
     assert settings.retrieval.top_k == 1
@@ -102,7 +102,8 @@ def test_the_profile_value_applies_where_the_team_set_nothing(clean_env, tmp_pat
 
 
 def test_a_param_wins_over_the_team_and_is_said_to(clean_env, tmp_path):
-    team = team_settings.gather({"RAG_TOP_K": "1"})
+    clean_env.setenv("RAG_TOP_K", "1")
+    team = team_settings.gather(os.environ)
     team.params = {**PROVENANCE, "top_k": "param"}
     settings, data = _resolve(tmp_path, team, {**PARAMS, "top_k": 3},
                               settings={"output_token_budget": 200})
@@ -113,7 +114,8 @@ def test_a_param_wins_over_the_team_and_is_said_to(clean_env, tmp_path):
 
 
 def test_the_harness_keeps_caches_off_and_says_a_team_value_was_not_used(clean_env, tmp_path):
-    team = team_settings.gather({"RAG_CACHE_ENABLED": "true"})
+    clean_env.setenv("RAG_CACHE_ENABLED", "true")
+    team = team_settings.gather(os.environ)
     team.params = PROVENANCE
     settings, data = _resolve(tmp_path, team)
     assert settings.caches.cache_enabled is False
@@ -169,8 +171,9 @@ def test_the_quality_run_answers_with_the_teams_model_over_http(clean_env, tmp_p
 
 
 def test_the_cache_notebook_measures_the_teams_semantic_mode(clean_env, tmp_path):
-    team = team_settings.gather({"RAG_SEMANTIC_MODE": "loose",
-                                 "RAG_SEMANTIC_CACHE_THRESHOLD": "0.8"})
+    clean_env.setenv("RAG_SEMANTIC_MODE", "loose")
+    clean_env.setenv("RAG_SEMANTIC_CACHE_THRESHOLD", "0.8")
+    team = team_settings.gather(os.environ)
     team.params = {"query_ttl_s": "profile", "semantic_threshold": "profile",
                    "state_dir": "default"}
     team_settings.write(tmp_path, team)
@@ -187,7 +190,8 @@ def test_the_cache_notebook_measures_the_teams_semantic_mode(clean_env, tmp_path
 def test_a_server_notebook_gets_the_teams_file_values_as_variables(clean_env, tmp_path):
     env_file = tmp_path / "team.env"
     env_file.write_text("RAG_BREAKER_RESET_TIMEOUT_S=9\nRAG_RETRIEVAL=lexical\n")
-    team = team_settings.gather({"RAG_TOP_K": "2"}, env_file)
+    clean_env.setenv("RAG_TOP_K", "2")
+    team = team_settings.gather(os.environ, env_file)
     team.params = {"breaker_reset_timeout_s": "profile"}
     team_settings.write(tmp_path, team)
     settings, env = knobs.server_env("chaos", {}, {"breaker_reset_timeout_s": 5.0},
@@ -198,3 +202,19 @@ def test_a_server_notebook_gets_the_teams_file_values_as_variables(clean_env, tm
     data = json.loads((tmp_path / "chaos.settings.json").read_text())
     assert data["sources"]["breaker_reset_timeout_s"] == "env-file"
     assert data["sources"]["top_k"] == "env"
+
+
+def test_no_value_of_the_team_is_written_into_the_run_folder(clean_env, tmp_path):
+    """A token in the environment or an env file stays out of the report folder: the
+    notebook reads the settings again from where they came from."""
+    env_file = tmp_path / "team.env"
+    env_file.write_text("HF_TOKEN=hf_secret_from_file\nRAG_TOP_K=2\n")
+    clean_env.setenv("RAG_LLM_MODEL", "team-model")
+    team = team_settings.gather(os.environ, env_file)
+    path = team_settings.write(tmp_path, team)
+    assert "hf_secret_from_file" not in path.read_text()
+    again = team_settings.load(tmp_path)
+    assert again.settings["hf_token"].value == "hf_secret_from_file"
+    assert again.settings["top_k"].source == "env-file"
+    assert again.settings["llm_model"].source == "env"
+    assert again.settings["hf_token"].shown() == "HF_TOKEN=*** (env-file)"
