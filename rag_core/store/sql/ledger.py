@@ -150,3 +150,8 @@ VERSION_DEBTS = sql.SQL(
 SETTLE_VERSION = sql.SQL(
     "DELETE FROM notes_version_debts WHERE user_id = %s AND version <= %s"
 )
+# Every process holding a poll of the debts also listens here: the note change's transaction
+# announces the version (``version:user_id``), and PostgreSQL delivers it only on commit.
+VERSION_DEBTS_CHANNEL = "rag_notes_version_debts"
+NOTIFY_VERSION = sql.SQL("SELECT pg_notify(%s, %s::text || ':' || %s)")
+LISTEN_VERSIONS = sql.SQL("LISTEN {}").format(sql.Identifier(VERSION_DEBTS_CHANNEL))
