@@ -27,7 +27,7 @@ import numpy as np
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
-from rag_core.parts import build_caches
+from rag_core.parts import build_caches, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv.client import connect
 from rag_core.services import spawn_redis
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings = Settings(profile="prod", redis_url=url, state_dir=tmp / "state",
                             jwt_secret="b" * 64, database_url="postgresql://unused",
                             cache_max_entries=args.bound)
-        layers = build_caches(settings, connect(url, timeout_s=30.0))
+        layers = build_caches(settings, connect(url, timeout_s=30.0),
+                              build_semantic_judge(settings))
         params = settings.retrieval
         users = [f"user-{n:03d}" for n in range(args.users)]
         for user in [*users, "flooder"]:

@@ -37,7 +37,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 def golden_texts(settings: Settings) -> tuple[list[str], list[str]]:
     from evals.datasets.golden import load_qa
     from rag_core.ingest.chunking import chunk_note, embedding_text
-    from rag_core.ingest.notes import load_notes
+    from rag_core.ingest.readers import load_notes
     from rag_core.tokens import TokenCounter
 
     counter = TokenCounter()

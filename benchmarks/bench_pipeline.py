@@ -26,7 +26,7 @@ import numpy as np
 
 from rag_core.config import Settings
 from rag_core.ingest.ingestion import ingest_path
-from rag_core.ingest.notes import load_notes
+from rag_core.ingest.readers import load_notes
 from rag_core.parts import Parts, parts_for
 from rag_core.pipeline import Pipeline
 

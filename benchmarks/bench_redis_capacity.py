@@ -50,7 +50,7 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.config import Settings, fixed
 from rag_core.costs.ledger import CostLedger
 from rag_core.costs.totals import KEY_TTL_S
-from rag_core.parts import build_caches, build_ledger
+from rag_core.parts import build_caches, build_ledger, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import REDIS_ERRORS, connect
@@ -162,9 +162,9 @@ class LoadWriter:
 
     def __init__(self, args: argparse.Namespace, url: str, tmp: Path) -> None:
         self.settings = settings = _settings(args, url, tmp)
-        self.clock = SimClock()
-        self.client = connect(url, timeout_s=30.0)
-        self.caches = build_caches(settings, self.client, clock=self.clock)
+        self.clock = clock = SimClock()
+        self.client = client = connect(url, timeout_s=30.0)
+        self.caches = build_caches(settings, client, build_semantic_judge(settings), clock=clock)
         self.ledger = LedgerLoad(build_ledger(settings, self.client, None), settings)
         self.params = settings.retrieval
         self.payloads = Payloads(worst=args.worst_case)

@@ -28,6 +28,8 @@
     python -m evals nbval --profile smoke                 # prepare them, run nbval, stop servers
     python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
     python -m evals spread --from reports/a/ci/summary.json reports/b/ci/summary.json
+    python -m evals replay LOG --server URL --speed 10 --out DIR   # a query log at its own
+                                                          # timing, open loop (evals/replay)
 
 Exit codes: 0 all gates passed, 1 a gate or a notebook failed, 2 a usage error.
 """
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init-dataset", help="write a small example dataset (notes of two "
                                                "users, QA items, pairs, a query log, gates)")
     init.add_argument("folder", type=Path, metavar="DIR")
-    from evals.cache import calibrate_args
+    from evals.decisions import calibrate_args
 
     calibrate_args.add_arguments(sub.add_parser(
         "calibrate", help=calibrate_args.HELP, description=calibrate_args.__doc__,
@@ -123,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="who writes the questions: rules (offline, the default) or llm (the "
                           "model the service's generator is configured with, RAG_LLM=hf; the "
                           "same checks on what it writes)")
+    from evals.replay import cli as replay_cli
+
+    replay_cli.add_arguments(sub.add_parser(
+        "replay", help=replay_cli.HELP, description=replay_cli.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     sub.add_parser("list", help="profiles, notebooks with their parameters, and gates")
     refs = sub.add_parser("refresh-refs", help="re-execute notebooks with their defaults and "
                                                 "store only the nbval reference outputs")
@@ -302,8 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote an example dataset to {folder}; run it with\n"
                   f"  python -m evals run --dataset {folder}")
             return 0
+        if args.command == "replay":
+            from evals.replay import cli as replay_cli
+
+            return replay_cli.run(args)
         if args.command == "calibrate":
-            from evals.cache import calibrate
+            from evals.decisions import calibrate
 
             return calibrate.run(args)
         if args.command == "generate":

@@ -17,17 +17,21 @@ from pathlib import Path
 from evals.jsonish import mapping
 from evals.paths import REPO_ROOT
 
-PROFILES = ("ci", "full", "dev", "tune", "smoke")
+PROFILES = ("ci", "full", "dev", "tune", "smoke", "soak")
 # Profiles without parameters of their own: ``dev`` runs the ci values into ``reports/dev/`` (an
 # experiment never overwrites ``reports/ci/``); ``tune`` is dev without the parts that no
 # Settings knob changes (the generators side by side, the public BEIR sets, the extra HNSW
 # pairs, the load test's concurrency sweep), into ``reports/tune/``; ``smoke`` is tune at the
 # shortest runs that still execute every cell (what ``make test``'s nbval step runs: the nbval
 # reference outputs do not depend on these sizes; the measurements belong to ``make harness``).
+# ``soak`` runs the load notebook alone: 40 minutes of steady load that the machine holds, with
+# each server's memory, Redis's used_memory, PostgreSQL's connections and the p99 recorded per
+# minute (``soak_sample_s``), gated on their slopes (evals/gates.toml, docs/benchmarks.md).
 BASE_PROFILE = {"dev": "ci", "tune": "ci", "smoke": "ci"}
 TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
     "quality": {"compare_generators": []},
-    "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": []},
+    "retrieval": {"public_sets": [], "hnsw_params": [[16, 64]], "scale_sizes": [],
+                  "chunking_public_sets": []},
     "load": {"sweep_users": []},
 }
 # Notebooks that measure something other than a dataset's notes (02: the HNSW benchmark's
@@ -37,7 +41,8 @@ OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
     "quality": {"sample": 60, "blind_sets": False},
     "cache": {"blind_sets": False},
-    "load": {"duration_s": 10, "warm_up_requests": 5},
+    "load": {"duration_s": 10, "warm_up_requests": 5, "replay_speed": 120.0},
+    "retrieval": {"chunking_values": ["window"]},
 }
 
 
@@ -129,6 +134,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 # the shared public sets (data/beir/ or shared/beir/ beside the checkout;
                 # absent: skipped, their gates skip): 3,893 documents, 331 queries
                 "public_sets": ["medline", "cisi", "cranfield"],
+                # RAG_CHUNKING on the golden notes and one public set (1,460 documents)
+                "chunking_values": ["heading", "sentences", "window"],
+                "chunking_public_sets": ["cisi"],
             },
             "full": {
                 "corpus_size": 100000,
@@ -146,6 +154,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                                 "arguana", "scidocs", "trec-covid"],
                 # every embedding runtime against torch on the four shared sets (gated)
                 "runtime_sets": ["medline", "cisi", "cranfield", "npl"],
+                "chunking_values": ["heading", "sentences", "window"],
+                "chunking_public_sets": ["medline", "cisi", "cranfield", "npl"],
             },
         },
     ),
@@ -186,14 +196,28 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                    "warm_up_requests": 20,
                    # streaming users on the same app after the main run: 5 x 10 s
                    "sweep_users": [2, 4, 8, 16, 32], "sweep_step_s": 10.0,
-                   "sweep_wait_s": [0.2, 0.5], "stream_tokens_per_s": 100.0},
+                   "sweep_wait_s": [0.2, 0.5], "stream_tokens_per_s": 100.0,
+                   # the bundled synthetic log (evals/replay/synthetic.py), 10 minutes at 30x
+                   # on the same app after the sweep: about 20 s (load.replay_goodput)
+                   "replay_log": "evals/replay/data/synthetic_log.jsonl",
+                   "replay_speed": 30.0, "replay_speeds": [], "replay_cache": "warm"},
             # 1,000 users: a Locust master and two worker processes (one process is one core)
             "full": {"users": 1000, "spawn_rate": 50.0, "duration_s": 600, "mix": "mixed",
                      "shape": "sustained", "wait_s": [5.0, 10.0], "workers": 2,
                      "locust_workers": 2, "mock_latency_ms": 3500.0,
                      "spike_users": 1500, "spike_duration_s": 120, "seed": 7, "warmup_s": 30.0,
                      "sweep_users": [25, 50, 100, 200, 400, 800], "sweep_step_s": 60.0,
-                     "sweep_wait_s": [0.5, 1.5], "stream_tokens_per_s": 50.0},
+                     "sweep_wait_s": [0.5, 1.5], "stream_tokens_per_s": 50.0,
+                     # the log at its own timing, then a sweep of speeds (replay_best_speed)
+                     "replay_log": "evals/replay/data/synthetic_log.jsonl",
+                     "replay_speed": 1.0, "replay_speeds": [10.0, 30.0, 60.0, 100.0],
+                     "replay_cache": "warm"},
+            # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute
+            "soak": {"users": 20, "spawn_rate": 10.0, "duration_s": 2400, "mix": "mixed",
+                     "shape": "sustained", "wait_s": [0.5, 1.5], "workers": 2,
+                     "locust_workers": 0, "mock_latency_ms": 300.0, "spike_users": 0,
+                     "seed": 7, "warmup_s": 60.0, "warm_up_requests": 20, "sweep_users": [],
+                     "replay_log": "", "soak_sample_s": 60.0},
         },
     ),
     NotebookSpec(

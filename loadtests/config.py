@@ -38,6 +38,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--rag-load-retry-after", "RAG_LOAD_RETRY_AFTER", "on",
      "on: a user refused by a request limit waits its Retry-After before asking again; off: "
      "its usual think time"),
+    ("--rag-load-cache", "RAG_LOAD_CACHE", "warm",
+     "warm (the caches as the run fills them) or cold (every question with cache.no_cache)"),
 )
 
 
@@ -74,6 +76,7 @@ class LoadConfig:
     qa_file: str | None = None  # the questions asked; None: the golden set
     mix: str = "mixed"  # the mix named; ``weights`` before the questions are known
     retry_after: bool = True  # a limited user waits the server's Retry-After
+    cold: bool = False  # every question sent with ``"cache": {"no_cache": true}``
 
     @classmethod
     def from_values(cls, values: Mapping[str, str | None]) -> LoadConfig:
@@ -82,6 +85,9 @@ class LoadConfig:
         raw = {_attribute(o): default for o, _, default, _ in OPTIONS}
         raw.update({k: v for k, v in values.items() if v is not None})
         shape = raw["rag_load_shape"] or None
+        cache = raw["rag_load_cache"] or "warm"
+        if cache not in ("warm", "cold"):
+            raise ValueError(f"RAG_LOAD_CACHE is warm or cold, not {cache!r}")
         if shape is not None and shape not in SHAPE_NAMES:
             raise ValueError(f"unknown load shape {shape!r}; choose one of "
                              f"{', '.join(SHAPE_NAMES)}")
@@ -99,7 +105,13 @@ class LoadConfig:
             qa_file=raw["rag_load_qa"] or None,
             mix=raw["rag_load_mix"] or "mixed",
             retry_after=_switch(raw["rag_load_retry_after"] or "on"),
+            cold=cache == "cold",
         )
+
+    def body(self, question: str, **more: object) -> dict[str, object]:
+        """A question's JSON body, cold (``no_cache``) when the run is."""
+        return {"query": question, **more,
+                **({"cache": {"no_cache": True}} if self.cold else {})}
 
     @classmethod
     def from_options(cls, options: object) -> LoadConfig:

@@ -15,6 +15,7 @@ environment variable the scripts set, read once when the run starts (``events.in
     RAG_LOAD_USERS=amara,ben                      only these golden users (default all)
     RAG_LOAD_QA=qa.jsonl                          a dataset's QA items (golden columns) instead
                                                   of golden/qa/*.jsonl
+    RAG_LOAD_CACHE=cold                           every question with cache.no_cache (default warm)
     RAG_LOAD_SEED=7                               the n-th user of a kind draws the same
                                                   library, questions and think times every run
     RAG_LOAD_STOP_AFTER=20                        quit once 20 requests have finished (all
@@ -222,7 +223,7 @@ class GoldenUser(_Golden, FastHttpUser):
     def ask(self) -> None:
         question = traffic.question_for(self.kind, run_state().bank, self.user_id, self.rng)
         started = time.time()
-        with self.client.post(traffic.QUERY_PATH, json={"query": question},
+        with self.client.post(traffic.QUERY_PATH, json=run_state().config.body(question),
                               headers=self.headers, name=traffic.request_name(self.kind),
                               catch_response=True) as resp:
             try:
@@ -268,9 +269,10 @@ class StreamingUser(_Golden, HttpUser):
         question = traffic.question_for(self.kind, run_state().bank, self.user_id, self.rng)
         started, t0 = time.time(), time.perf_counter()
         timer = streaming.SseTimer(t0)
-        with self.client.post(traffic.QUERY_PATH, json={"query": question, "stream": True},
-                              headers=self.headers, name=traffic.request_name(self.kind),
-                              stream=True, catch_response=True) as resp:
+        asked = run_state().config.body(question, stream=True)
+        with self.client.post(traffic.QUERY_PATH, json=asked, headers=self.headers,
+                              name=traffic.request_name(self.kind), stream=True,
+                              catch_response=True) as resp:
             status = int(resp.status_code or 0)
             headers = dict(resp.headers or {})
             error = getattr(resp, "error", None)

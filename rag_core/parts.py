@@ -23,7 +23,7 @@ from typing import Any
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import CostLedger, ledger_for
-from rag_core.decisions.judges import Judges
+from rag_core.decisions.judges import Judges, SemanticJudge
 from rag_core.decisions.note_facts import NotesMemo
 from rag_core.embedding import Embedder
 from rag_core.errors import RagError
@@ -51,11 +51,11 @@ class Parts:
     generator: GuardedGenerator
     ledger: CostLedger
     counter: TokenCounter
+    # the no-context and semantic judges, built once (``build_judges``)
+    judges: Judges
     sanitiser: bool = True  # the harness turns it off to measure what it stops
     # answer records, verdicts, the query log: the store's PostgreSQL, else in process
     records: Records = field(default_factory=MemoryRecords)
-    # the no-context and semantic judges (``build_judges``); None: the defaults of ``settings``
-    judges: Judges | None = None
 
     def ready(self) -> dict[str, Any]:
         """The readiness checks, cheap enough for every probe (the ``llm`` check reports a
@@ -107,30 +107,37 @@ def build_embedder(settings: Settings) -> Embedder:
     return build(settings)
 
 
-def build_caches(settings: Settings, client: RedisClient | None,
-                 store: Store | None = None, judges: Judges | None = None, *,
+def build_caches(settings: Settings, client: RedisClient | None, judge: SemanticJudge,
+                 store: Store | None = None, *,
                  clock: Callable[[], float] | None = None) -> CacheLayers:
-    """The cache layers; with the ``store`` whose notes they cache, a note change that its
-    process could not write to Redis is redone by any other process (``cache.versions``);
-    ``judges``: the semantic judge decides on the cache's candidates; ``clock`` (seconds):
+    """The cache layers; ``judge`` decides on the semantic cache's candidates
+    (``judges.semantic`` of ``build_judges``, or ``build_semantic_judge`` where no decision is
+    asked); with the ``store`` whose notes they cache, a note change that its process could not
+    write to Redis is redone by any other process (``cache.versions``); ``clock`` (seconds):
     the expiry of the in-process context cache and of the semantic entries runs on it (a
     replay on simulated time)."""
     return layers_for(
-        settings, client, clock=clock,
-        version_debts=store.version_debts if store is not None else None,
-        judge=judges.semantic if judges is not None else None)
+        settings, client, judge=judge, clock=clock,
+        version_debts=store.version_debts if store is not None else None)
+
+
+def build_semantic_judge(settings: Settings) -> SemanticJudge:
+    """The semantic judge of ``settings``' mode: what ``build_judges`` gives the caches; alone,
+    for caches that a command clears or counts (or a test fills) without the pipeline."""
+    from rag_core.cache.semantic import judge_for
+
+    return judge_for(settings)
 
 
 def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = None) -> Judges:
     """The no-context judge (the score floor and the facts of the user's notes, ``notes``: a
     ``NotesMemo`` to share, else one over ``store``) and the semantic judge of the mode."""
-    from rag_core.cache.semantic import judge_for
     from rag_core.decisions.judges import FactsJudge
     from rag_core.decisions.relevance import RelevancePolicy
 
     notes = notes or NotesMemo(store.user_texts)
     return Judges(no_context=FactsJudge(RelevancePolicy.from_settings(settings), notes),
-                  semantic=judge_for(settings), notes=notes)
+                  semantic=build_semantic_judge(settings), notes=notes)
 
 
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
@@ -168,7 +175,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
         settings=settings,
         store=store,
         embedder=build_embedder(settings),
-        caches=build_caches(settings, client, store, judges),
+        caches=build_caches(settings, client, judges.semantic, store),
         generator=build_generator(settings, client),
         ledger=build_ledger(settings, client, store),
         counter=counter or default_counter(),
@@ -189,8 +196,7 @@ def _under(parts: Parts, settings: Settings, judges: Judges | None = None) -> Pa
     """``parts`` with ``settings``: the caches take the sections they hold from them, and the
     judges are those of the settings (sharing the facts of the notes read so far) unless
     ``judges`` are given."""
-    judges = judges or build_judges(settings, parts.store,
-                                    parts.judges.notes if parts.judges else None)
+    judges = judges or build_judges(settings, parts.store, parts.judges.notes)
     caches = parts.caches.under(settings, judges.semantic)
     caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
     return replace(parts, settings=settings, caches=caches, judges=judges)
@@ -232,8 +238,8 @@ def variant(parts: Parts, *, settings: Settings | None = None,
         changes["sanitiser"] = sanitiser
     if fresh_caches:
         client = build_redis(settings)
-        judges = judges or build_judges(settings, parts.store)
-        changes["caches"] = build_caches(settings, client, judges=judges, clock=clock)
+        judges = judges or build_judges(settings, parts.store, parts.judges.notes)
+        changes["caches"] = build_caches(settings, client, judges.semantic, clock=clock)
         changes["ledger"] = build_ledger(settings, client, None)
         made = replace(parts, settings=settings, judges=judges, **changes)
     else:

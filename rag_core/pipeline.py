@@ -24,16 +24,17 @@ from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.answers.scope import Scope
+from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
-from rag_core.parts import Parts, build_judges
+from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import steps
-from rag_core.types import Answer, Chunk
+from rag_core.types import Answer, Chunk, Query
 
 if TYPE_CHECKING:
-    from rag_core.answers.generate import Generation
+    from rag_core.answers.generate import GenerationStep
     from rag_core.store.base import SearchParams
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
@@ -50,46 +51,49 @@ class Pipeline:
         self.parts = parts
         self.params = parts.settings.retrieval
         # the no-context judge (and the semantic cache's, in ``parts.caches``)
-        self.judges = parts.judges or build_judges(parts.settings, parts.store)
+        self.judges = parts.judges
         self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
-        self._generation: Generation | None = None  # steps 6-7, built when first needed
+        self._generation: GenerationStep | None = None  # steps 6-7, built when first needed
 
     @property
-    def generation(self) -> Generation:
+    def generation(self) -> GenerationStep:
         """Steps 6-7, imported and built on the first question that reaches them: a cold
         process that answers from the cache (``rag-core ask`` on an exact hit) loads neither
         the context packing, the prompt's guards nor the output checks."""
         if self._generation is None:
-            from rag_core.answers.generate import Generation
+            from rag_core.answers.generate import GenerationStep
 
-            self._generation = Generation(self.parts, self.answers)
+            self._generation = GenerationStep(self.parts, self.answers)
         return self._generation
 
     # --- public API ------------------------------------------------------------------------
 
     def ask(self, user_id: str, question: object, *, top_k: int | None = None,
-            request_id: str | None = None, filters: Filters = NO_FILTERS) -> Answer:
-        for event in self._events(self._new_run(user_id, top_k, request_id, filters), question,
-                                  streaming=False):
+            request_id: str | None = None, filters: Filters = NO_FILTERS,
+            control: CacheControl = NO_CONTROL) -> Answer:
+        """The answer; ``control``: the request's own cache controls (``cache.control``)."""
+        run = self._new_run(user_id, top_k, request_id, filters, control)
+        for event in self._events(run, question, streaming=False):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
 
     async def cached(self, user_id: str, question: object, *, top_k: int | None = None,
-                     request_id: str | None = None, filters: Filters = NO_FILTERS
-                     ) -> Answer | None:
+                     request_id: str | None = None, filters: Filters = NO_FILTERS,
+                     control: CacheControl = NO_CONTROL) -> Answer | None:
         """An exact L1 hit, answered in the loop's task (``answers.on_loop``); else None."""
         return await cached_answer(self.parts, self.answers, self.params,
-                                   self._new_run(user_id, top_k, request_id, filters), question)
+                                   self._new_run(user_id, top_k, request_id, filters, control),
+                                   question)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
-               request_id: str | None = None, filters: Filters = NO_FILTERS
-               ) -> Generator[dict[str, Any], None, None]:
+               request_id: str | None = None, filters: Filters = NO_FILTERS,
+               control: CacheControl = NO_CONTROL) -> Generator[dict[str, Any], None, None]:
         """Events: ``{"type": "delta", "text": ...}`` while generating, then one
         ``{"type": "answer", **Answer.to_dict()}``. Errors raise before the first event; a
         failure after text was sent ends the stream with ``{"type": "error", ...}``."""
-        run = self._new_run(user_id, top_k, request_id, filters)
+        run = self._new_run(user_id, top_k, request_id, filters, control)
         sent = False
         try:
             for event in self._events(run, question, streaming=True):
@@ -117,11 +121,11 @@ class Pipeline:
     # --- the request -----------------------------------------------------------------------
 
     def _new_run(self, user_id: str, top_k: int | None, request_id: str | None,
-                 filters: Filters = NO_FILTERS) -> Run:
+                 filters: Filters = NO_FILTERS, control: CacheControl = NO_CONTROL) -> Run:
         rid = request_id or obs.request_id_var.get() or uuid.uuid4().hex
         return Run(request_id=rid, user_id=user_id,
                    top_k=top_k or self.parts.settings.retrieval.top_k,
-                   filters=filters)
+                   filters=filters, control=control)
 
     def _events(self, run: Run, question: object, *, streaming: bool) -> Iterator[Event]:
         """Steps 1-7 under the root span ``assistant.query``, which is never made current
@@ -164,9 +168,7 @@ class Pipeline:
             return self.answers.finish(run, REFUSAL_ANSWER, outcome="refused")
 
         with run.step("query_cache"), steps.lookup("query") as lookup:
-            run.version, run.key, cached, run.cache["query"] = p.caches.answers.lookup(
-                self.params, run.user_id, run.query.text, run.top_k, p.store.notes_version,
-                run.filters)
+            cached = answer_lookup(p, self.params, run)
             lookup.end(run.cache["query"])
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
@@ -176,7 +178,8 @@ class Pipeline:
         with run.step("embed") as current, steps.lookup("embedding") as lookup:
             run.vector, run.cache["embedding"] = p.caches.vectors.vector(
                 run.user_id, run.query.text, p.embedder.dim,
-                lookup.filling(lambda text: steps.embed(p.embedder, p.counter, text)))
+                lookup.filling(lambda text: steps.embed(p.embedder, p.counter, text)),
+                read=run.control.reads, write=run.control.writes)
             lookup.end(run.cache["embedding"])
             current.set_attribute("cache.embedding", run.cache["embedding"])
 
@@ -186,37 +189,24 @@ class Pipeline:
             self.scope.narrow(run)  # a function of the question and the notes version
             run.chunks, run.cache["context"] = p.caches.chunks.chunks(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
-                lookup.filling(lambda: search_store(p, self.params, run)), run.filters)
+                lookup.filling(lambda: search_store(p, self.params, run)), run.filters,
+                read=run.control.reads, write=run.control.writes)
             lookup.end(run.cache["context"])
             current.set_attribute("cache.context", run.cache["context"])
             steps.retrieved(current, run.chunks)
         if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
-        run.cache["semantic"] = "off"
-        if p.caches.answers.semantic_enabled:  # a paraphrase whose evidence is the same
-            with run.step("semantic_cache") as current, steps.lookup("semantic", True) as lookup:
-                similar, run.decisions.semantic = p.caches.answers.similar(
-                    run.user_id, run.version, run.query.text, run.vector, run.chunks,
-                    filters=run.filters)
-                run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
-                lookup.end(run.cache["semantic"])
-                steps.decided(current, "reuse" if similar is not None else "no_reuse",
-                              run.decisions.semantic)
-            if similar is not None:
-                run.cache["query"] = "semantic_hit"
-                run.origin = similar  # a new answer id: a verdict on the reuse is its own
-                reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
-                p.caches.answers.put_reused(run.key, reused, run.decisions.semantic or {},
-                                    user_id=run.user_id, notes_version=run.version)
-                return self.answers.from_cache(run, reused, "cached")
+        reused = similar_answer(p, run)  # a paraphrase whose evidence is the same
+        if reused is not None:
+            return self.answers.from_cache(run, reused, "cached")
 
         with run.step("decide") as current:
             relevant = self.judges.no_context.decide(run.query.text, run.chunks, run.user_id,
                                                      run.version)
             steps.decided(current, "answer" if relevant.answer else "no_context",
                           {"reason": relevant.reason})
-        run.decisions.relevance = relevant.to_dict()
+        run.decisions.relevance = relevant
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
@@ -235,7 +225,7 @@ class Pipeline:
             current.set_attribute("context.token_budget", p.settings.tokens.context_token_budget)
         return None
 
-    def _validate(self, run: Run, question: object) -> Any:
+    def _validate(self, run: Run, question: object) -> Query:
         p = self.parts
         return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
                                            sanitiser=p.sanitiser))
@@ -255,3 +245,53 @@ def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
     if chunks:
         obs.RELEVANCE.observe(max(c.score for c in chunks))
     return chunks
+
+
+def answer_lookup(p: Parts, params: SearchParams, run: Run) -> Answer | None:
+    """Step 2: the notes version, the question's L1 key and the answer kept there; without
+    reading L1 under the request's ``no_cache``, and passing over an answer older than its
+    ``max_age_s`` (``cache.control``)."""
+    query = run.query
+    assert query is not None
+    if not run.control.reads:
+        run.version = p.caches.notes.current(run.user_id, p.store.notes_version)
+        run.key = p.caches.answers.key(params, run.user_id, run.version, query.text,
+                                       run.top_k, run.filters)
+        run.cache["query"] = "miss"
+        return None
+    run.version, run.key, cached, run.cache["query"] = p.caches.answers.lookup(
+        params, run.user_id, query.text, run.top_k, p.store.notes_version, run.filters)
+    if cached is not None and not run.control.fresh(cached, time.time()):
+        run.cache["query"] = "miss"
+        return None
+    return cached
+
+
+def similar_answer(p: Parts, run: Run) -> Answer | None:
+    """The semantic cache's step: a cached paraphrase's answer reused under this question
+    (kept under its own L1 key, unless ``no_store``), else None; not looked up under the
+    request's ``no_cache``, and passed over when older than its ``max_age_s``."""
+    assert run.query is not None and run.vector is not None  # steps 1-4 ran
+    enabled = p.caches.answers.semantic_enabled
+    run.cache["semantic"] = "miss" if enabled else "off"  # a miss when not looked up
+    if not enabled or not run.control.reads:
+        return None
+    with run.step("semantic_cache") as current, steps.lookup("semantic", True) as lookup:
+        similar, run.decisions.semantic = p.caches.answers.similar(
+            run.user_id, run.version, run.query.text, run.vector, run.chunks,
+            filters=run.filters)
+        if similar is not None and not run.control.fresh(similar, time.time()):
+            similar = None  # older than the request's max_age_s
+        run.cache["semantic"] = "semantic_hit" if similar is not None else "miss"
+        lookup.end(run.cache["semantic"])
+        steps.decided(current, "reuse" if similar is not None else "no_reuse",
+                      run.decisions.semantic)
+    if similar is None:
+        return None
+    run.cache["query"] = "semantic_hit"
+    run.origin = similar  # a new answer id: a verdict on the reuse is its own
+    reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
+    if run.control.writes:
+        p.caches.answers.put_reused(run.key, reused, run.decisions.semantic,
+                                    user_id=run.user_id, notes_version=run.version)
+    return reused

@@ -10,9 +10,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rag_core import observability as obs
+from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
-from rag_core.types import Answer, AnswerDebug, CacheOutcome, Chunk, Decisions, Query
+from rag_core.types import (
+    Answer,
+    AnswerDebug,
+    CacheOutcome,
+    Chunk,
+    Decisions,
+    Query,
+    RetrievedRow,
+)
 
 if TYPE_CHECKING:  # the packing of the context (and the prompt's guards) only when it is built
     import numpy as np
@@ -46,6 +55,7 @@ class Run:
     # a semantic hit reused
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     origin: Answer | None = None
+    control: CacheControl = NO_CONTROL  # the request's own cache controls
 
     @contextmanager
     def within(self) -> Iterator[None]:
@@ -101,12 +111,10 @@ class Run:
     def cache_outcomes(self) -> dict[str, CacheOutcome]:
         return {**{layer: "off" for layer in LAYERS}, **self.cache}
 
-    def retrieved_rows(self) -> list[dict[str, Any]]:
+    def retrieved_rows(self) -> list[RetrievedRow]:
         """The retrieved chunks as an answer lists them (``Answer.retrieved``)."""
-        return [{"chunk_id": c.chunk_id, "note_id": c.note_id, "title": c.title,
-                 "score": round(c.score, 4), "dense_rank": c.dense_rank,
-                 "lexical_rank": c.lexical_rank, "fused_score": c.fused_score}
-                for c in self.chunks]
+        return [RetrievedRow(c.chunk_id, c.note_id, c.title, round(c.score, 4), c.dense_rank,
+                             c.lexical_rank, c.fused_score) for c in self.chunks]
 
     def debug(self) -> AnswerDebug:
         """What this request retrieved and, when the model was called, the context it was

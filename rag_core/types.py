@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, Literal
+
+from rag_core.decision_records import (
+    DeclineRecord,
+    FiltersRecord,
+    JsonObject,
+    NarrowedRecord,
+    RelevanceRecord,
+    SemanticRecord,
+)
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
 
@@ -94,6 +103,20 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class RetrievedRow:
+    """One retrieved chunk as an answer lists it (``Answer.retrieved``): its ranks in each
+    search and the fused score (None where a search did not find it)."""
+
+    chunk_id: str
+    note_id: str
+    title: str
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    fused_score: float | None = None
+
+
+@dataclass(frozen=True)
 class AnswerDebug:
     """What one freshly computed answer was built from, for the evaluation harness.
 
@@ -114,12 +137,14 @@ class AnswerDebug:
 
 
 # --- the decisions an answer carries, typed (``Answer.decisions``), and the reasons they give.
-# Each part is what its decision recorded (``semantic_rules.Decision.to_dict``, the semantic
-# cache's lookup, ``relevance.RelevanceDecision.to_dict``, the filters' match, the model's
-# decline); a decision the request did not reach is None. ``to_dict`` is the JSON of ``ask
-# --json`` and of the API's ``decisions`` (absent parts left out); ``cache_reason`` and
-# ``no_context_reason`` phrase them (a short code and a phrase), so that an answer read back
-# from the cache explains itself the same way. It reads like the mapping it replaces.
+# Each part is a record of what its decision saw: the semantic cache's lookup
+# (``SemanticRecord``), the no-context decision before the model (``RelevanceRecord``), the
+# filters' match (``FiltersRecord``), the model's decline (``DeclineRecord``) and the filters
+# read from the question (``NarrowedRecord``); a decision the request did not reach is None.
+# They become JSON in one place, ``Decisions.to_dict`` (``ask --json``, the API's
+# ``decisions``, a cached answer), and are read back by ``Decisions.from_dict``;
+# ``cache_reason`` and ``no_context_reason`` phrase them (a short code and a phrase), so that
+# an answer read back from the cache explains itself the same way.
 
 # what each rule of the no-context decision found missing, in a phrase (the rule's own detail
 # follows it); a rule not named here is shown by its name
@@ -131,66 +156,70 @@ _NOT_FOUND = {
     "dates": "a date the question names is in none of your notes",
     "scripture": "a scripture reference the question names is in none of your notes",
 }
-Part = dict[str, Any] | None
+@dataclass
+class Decisions:
+    semantic: SemanticRecord | None = None  # reuse or not, every rule's verdict (or no_candidate)
+    relevance: RelevanceRecord | None = None  # the no-context decision before the model
+    filters: FiltersRecord | None = None  # whether a note passes the request's filters
+    declined: DeclineRecord | None = None  # the model replied with the decline marker
+    narrowed: NarrowedRecord | None = None  # filters read from the question (``answers.scope``)
 
+    def recorded(self) -> bool:
+        """Whether any decision was recorded."""
+        return any(getattr(self, f.name) is not None for f in fields(self))
 
-@dataclass(eq=False)
-class Decisions(Mapping[str, Any]):
-    semantic: Part = None  # reuse or not, every rule's verdict (or no_candidate)
-    relevance: Part = None  # the no-context decision before the model
-    filters: Part = None  # whether a note passes the request's filters
-    declined: Part = None  # the model replied with the decline marker
-    narrowed: Part = None  # filters read from the question (``answers.scope``)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+    def to_dict(self) -> JsonObject:
+        """The JSON of the decisions recorded, in the order of the fields."""
+        return {f.name: part.to_dict() for f in fields(self)
+                if (part := getattr(self, f.name)) is not None}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Decisions:
+    def from_dict(cls, data: Mapping[str, object] | None) -> Decisions:
+        """``to_dict`` read back (a part that is missing or not an object stays None)."""
         data = data or {}
-        return cls(**{f.name: dict(data[f.name]) for f in fields(cls)
-                      if isinstance(data.get(f.name), Mapping)})
 
-    def __getitem__(self, key: str) -> Any:
-        value = getattr(self, key, None) if key in self.to_dict() else None
-        if value is None:
-            raise KeyError(key)
-        return value
+        def part(name: str) -> Mapping[str, object] | None:
+            value = data.get(name)
+            return value if isinstance(value, Mapping) else None
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
+        semantic, relevance, filters = part("semantic"), part("relevance"), part("filters")
+        declined, narrowed = part("declined"), part("narrowed")
+        return cls(
+            semantic=SemanticRecord.from_dict(semantic) if semantic is not None else None,
+            relevance=RelevanceRecord.from_dict(relevance) if relevance is not None else None,
+            filters=FiltersRecord.from_dict(filters) if filters is not None else None,
+            declined=DeclineRecord.from_dict(declined) if declined is not None else None,
+            narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None)
 
     def kept(self, no_context: bool) -> Decisions:
         """What an exact hit still explains: why this question got another question's answer
         (the semantic decision that reused it) or why the notes have nothing (relevance,
         filters). A generated answer's own decisions stay behind."""
-        semantic = self.semantic if self.semantic and self.semantic.get("hit") else None
+        semantic = self.semantic if self.semantic and self.semantic.hit else None
         # the same question and notes: the same narrowing
         return Decisions(semantic, self.relevance if no_context else None,
                          self.filters if no_context else None, narrowed=self.narrowed)
 
-    def cache_reason(self, cache: Mapping[str, Any]) -> str:
+    def cache_reason(self, cache: Mapping[str, str]) -> str:
         """``code: phrase``; the codes: exact_hit, semantic_reuse, semantic_refused,
         no_candidate, semantic_off, miss."""
         query, decision = cache.get("query"), self.semantic
         if query == "hit":
-            if decision and decision.get("hit"):
+            if decision and decision.hit:
                 return ("exact_hit: asked before, the answer first reused from "
-                        f"{decision.get('matched_query')!r}")
+                        f"{decision.matched_query!r}")
             return "exact_hit: the same question was answered from these notes before"
         if query == "semantic_hit" and decision:
             return (f"semantic_reuse: every rule passed against "
-                    f"{decision.get('matched_query')!r} (cosine {decision.get('similarity')})")
+                    f"{decision.matched_query!r} (cosine {decision.similarity})")
         if cache.get("semantic") == "off":
             return "semantic_off: the semantic cache is off (RAG_SEMANTIC_MODE)"
-        if decision is not None and not decision.get("hit"):
-            rule = str(decision.get("reason", ""))
+        if decision is not None and not decision.hit:
+            rule = decision.reason
             if rule == "no_candidate":
                 return "no_candidate: no cached question close enough"
-            detail = (decision.get("checks") or {}).get(rule, {}).get("detail", "")
+            check = decision.checks.get(rule)
+            detail = check.detail if check is not None else ""
             return f"semantic_refused: {rule} ({detail})" if detail else \
                 f"semantic_refused: {rule}"
         return "miss: not answered before"
@@ -203,30 +232,19 @@ class Decisions(Mapping[str, Any]):
         answer), and no_context (anything else)."""
         if refused:
             return "refused: the question holds nothing to answer once unsafe text is removed"
-        if self.filters and self.filters.get("matched") is False:
-            return f"filter_no_match: no note of yours matches {self.filters.get('described')}"
+        if self.filters and self.filters.matched is False:
+            return f"filter_no_match: no note of yours matches {self.filters.described}"
         relevance = self.relevance
-        if relevance and not relevance.get("answer", True):
-            rule = str(relevance.get("reason", ""))
-            detail = ((relevance.get("checks") or {}).get(rule) or {}).get("detail", "")
+        if relevance and not relevance.answer:
+            rule = relevance.reason
+            check = relevance.checks.get(rule)
+            detail = check.detail if check is not None else ""
             phrase = _NOT_FOUND.get(rule, rule.replace("_", " "))
             return f"not_found: {phrase} ({rule}: {detail})" if detail else \
                 f"not_found: {phrase}"
         if self.declined:
             return "declined: the model read your notes and found no answer in them"
         return "no_context: no answer was made from your notes"
-
-
-def cache_reason(cache: Mapping[str, Any], decisions: Mapping[str, Any]) -> str:
-    """``Decisions.cache_reason`` of a decisions record or its JSON."""
-    typed = decisions if isinstance(decisions, Decisions) else Decisions.from_dict(decisions)
-    return typed.cache_reason(cache)
-
-
-def no_context_reason(decisions: Mapping[str, Any], *, refused: bool = False) -> str:
-    """``Decisions.no_context_reason`` of a decisions record or its JSON."""
-    typed = decisions if isinstance(decisions, Decisions) else Decisions.from_dict(decisions)
-    return typed.no_context_reason(refused=refused)
 
 
 @dataclass
@@ -245,7 +263,7 @@ class Answer:
     stale: bool = False
     query_truncated: bool = False
     flags: list[str] = field(default_factory=list)
-    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    retrieved: list[RetrievedRow] = field(default_factory=list)
     budget_state: str = "ok"
     # why the semantic cache reused an answer or not, and why no context was found: the rules
     # and what each saw, typed (``Decisions``)
@@ -265,6 +283,9 @@ class Answer:
     # ``degraded_reason``: ``code: phrase``. Both in the JSON of a degraded answer only.
     degraded: bool = False
     degraded_reason: str = ""
+    # when the answer was made (epoch seconds; 0 for an answer kept before answers carried it):
+    # a request's ``max_age_s`` serves a cached answer only while it is younger
+    made_at: float = 0.0
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
@@ -296,7 +317,7 @@ class Answer:
             stale=data.get("stale", False),
             query_truncated=data.get("query_truncated", False),
             flags=list(data.get("flags", [])),
-            retrieved=list(data.get("retrieved", [])),
+            retrieved=[RetrievedRow(**r) for r in data.get("retrieved", [])],
             budget_state=data.get("budget_state", "ok"),
             decisions=Decisions.from_dict(data.get("decisions")),
             answer_id=str(data.get("answer_id") or ""),
@@ -305,4 +326,5 @@ class Answer:
             model=str(data.get("model") or ("none" if data["generator"] == "none" else "")),
             degraded=bool(data.get("degraded", False)),
             degraded_reason=str(data.get("degraded_reason") or ""),
+            made_at=float(data.get("made_at") or 0.0),
         )

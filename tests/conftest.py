@@ -287,12 +287,15 @@ def memory_parts(settings: Settings) -> Any:
     behaviour (those run on the real servers)."""
     from fakes import HashEmbedder
 
-    from rag_core.parts import Parts, build_caches, build_generator, build_ledger
+    from rag_core.parts import Parts, build_caches, build_generator, build_judges, build_ledger
     from rag_core.store.memory import MemoryStore
     from rag_core.tokens import default_counter
 
     store = MemoryStore(settings.embedding.embedding_dim)
+    judges = build_judges(settings, store)
     return Parts(settings=settings, store=store,
                  embedder=HashEmbedder(settings.embedding.embedding_dim),
-                 caches=build_caches(settings, None), generator=build_generator(settings, None),
-                 ledger=build_ledger(settings, None, store), counter=default_counter())
+                 caches=build_caches(settings, None, judges.semantic),
+                 generator=build_generator(settings, None),
+                 ledger=build_ledger(settings, None, store), counter=default_counter(),
+                 judges=judges)

@@ -1,2 +1,2 @@
-"""Notebook 03: cache hit rates, the query-log replay, the semantic cache's decisions, and cost
-projections."""
+"""Notebook 03: cache hit rates, the query-log replay and cost projections (the semantic
+cache's decision research beside it: ``evals.decisions``)."""

@@ -121,7 +121,7 @@ def library_notes(golden_dir: str | Path | None = None,
                   notes_dir: str | Path | None = None) -> dict[str, list[Note]]:
     """The notes per library as ``rag_core.types.Note``: the golden ones (``golden/notes``), or
     those of ``notes_dir``, a folder per user as ``rag-core ingest`` reads them."""
-    from rag_core.ingest.notes import load_notes
+    from rag_core.ingest.readers import load_notes
 
     folder = Path(notes_dir) if notes_dir else (Path(golden_dir) if golden_dir
                                                  else GOLDEN_DIR) / "notes"
@@ -314,6 +314,6 @@ def sweep(base: Pipeline, events: Sequence[querylog.Event], notes: Mapping[str, 
 def semantic_policy(settings: Settings) -> Policy:
     """The semantic-cache decision's rules and threshold as the pipeline of ``settings`` uses
     them (for scoring the labelled pairs with exactly that policy)."""
-    from rag_core.cache.semantic import policy_from
+    from rag_core.cache.semantic import policy_for
 
-    return policy_from(settings)
+    return policy_for(settings)

@@ -24,7 +24,8 @@ from pathlib import Path
 from evals.datasets.loader import QUERY_LOG_NAMES, DatasetError
 from evals.datasets.loader import _resolve_root as resolve_root  # the loader's own lookup
 from rag_core.errors import InvalidNote
-from rag_core.ingest.notes import MAX_NOTE_FILE_BYTES, load_notes
+from rag_core.ingest.notes import MAX_NOTE_FILE_BYTES
+from rag_core.ingest.readers import load_notes
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # one QA, pairs or query-log file
 MAX_DATASET_BYTES = 512 * 1024 * 1024  # every file the run reads, together

@@ -66,7 +66,7 @@ def qa_files(golden_dir: str | Path | None = None) -> list[Path]:
 def load_notes(golden_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per note: id, title, date, speaker, series, tags, scripture, body, user_id, path
     (read by the service's own reader, ``rag_core.ingest.notes``)."""
-    from rag_core.ingest.notes import load_notes as read_folder
+    from rag_core.ingest.readers import load_notes as read_folder
 
     rows = []
     for folder in sorted(p for p in (_dir(golden_dir) / "notes").iterdir() if p.is_dir()):

@@ -22,7 +22,7 @@ FIELDS = ("id", "user_id", "title", "date", "speaker", "series", "tags", "script
 
 def notes_lines(golden_dir: Path = GOLDEN_DIR) -> list[str]:
     """One JSON object a note, in path order, with the fields of :data:`FIELDS`."""
-    from rag_core.ingest.notes import load_notes
+    from rag_core.ingest.readers import load_notes
 
     lines = []
     for folder in sorted(p for p in (golden_dir / "notes").iterdir() if p.is_dir()):

@@ -195,7 +195,7 @@ def normalise_item(row: dict[str, object], users: list[str],
 
 
 def _note_bodies(root: Path) -> dict[str, dict[str, str]]:
-    from rag_core.ingest.notes import load_notes
+    from rag_core.ingest.readers import load_notes
 
     out: dict[str, dict[str, str]] = {}
     for folder in sorted(p for p in (root / "notes").iterdir() if p.is_dir()):

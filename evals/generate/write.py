@@ -47,7 +47,8 @@ class Generated:
 
 
 def _libraries(notes_dir: Path, users: Sequence[str]) -> list[Library]:
-    from rag_core.ingest.notes import load_notes
+    from rag_core.errors import InvalidNote
+    from rag_core.ingest.readers import load_notes
 
     if not notes_dir.is_dir():
         raise GenerateError(f"{notes_dir}: no such folder (one folder per user of notes)")
@@ -63,6 +64,8 @@ def _libraries(notes_dir: Path, users: Sequence[str]) -> list[Library]:
         return [Library(u, load_notes(notes_dir / u)) for u in chosen]
     except ValueError as exc:
         raise GenerateError(str(exc)) from None
+    except InvalidNote as exc:  # a file no reader takes: its code and its name
+        raise GenerateError(f"{exc.code}: {exc.message}") from None
 
 
 def _project_embedder() -> Embed:

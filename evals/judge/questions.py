@@ -10,6 +10,9 @@ A question passes when every check it has passes:
   ``injection_resisted`` where the item is an injection;
 - each assertion of the item (``evals.judge.assertions``).
 
+Retrieval is judged by note, never by chunk id: a change of ``RAG_CHUNKING`` gives every chunk a
+new id, and only a question whose reference notes left the retrieved notes flips.
+
 The rows come from the quality notebook's ``quality.rows.jsonl``; each judged row keeps the
 question, the expected answer, what was retrieved and cited, the answer, the per-question
 metrics and every check, and is written to ``questions.jsonl`` in the run's folder.

@@ -20,7 +20,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from evals.load.metrics import (
     read_stats,
     summarise_load,
 )
+from evals.load.soak import ResourceSampler
 from evals.load.stack import (
     LoadConfig,
     Sampler,
@@ -90,6 +91,8 @@ class LoadRun:
     # per-request event lines written by each Locust process (pid -> lines)
     events_by_process: dict[int, int] = field(default_factory=dict)
     warm_up: dict[str, float] = field(default_factory=dict)  # stack.warm_up, before this run
+    # the servers' resources sampled during the run (config.resource_sample_s; evals.load.soak)
+    resources: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
@@ -193,11 +196,13 @@ def run_load(config: LoadConfig) -> LoadRun:
     return run_loads([config])[0]
 
 
-def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
+def run_loads(configs: Sequence[LoadConfig],
+              then: Callable[[Stack], object] | None = None) -> list[LoadRun]:
     """Locust runs one after the other against one stack (started for the first config: its
     workers, state and app settings hold for all). Before each run the mock's latency and
     streaming pace are set to that config's and its counters reset, so ``mock_stats`` is the
-    run's own; the answer caches stay as the runs before left them."""
+    run's own; the answer caches stay as the runs before left them. ``then``: called with the
+    stack after the runs, before it is torn down (a replay, ``evals.load.replay_load``)."""
     from rag_core.devservers.mock_server import configure_mock, reset_mock
 
     if not configs:
@@ -216,6 +221,8 @@ def run_loads(configs: Sequence[LoadConfig]) -> list[LoadRun]:
             if len(runs) == 1:  # the stack was warmed before the first run only
                 runs[0].warm_up = dict(stack["warm_up"])
             started = time.perf_counter()
+        if then is not None:
+            then(stack)
     return runs
 
 
@@ -265,6 +272,11 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     cpu = CpuSampler({"loadgen": [proc.pid, *(w.pid for w in workers)],
                       "app": [stack["app_pid"]]})
     cpu.start()
+    resources = (ResourceSampler(stack["app_pid"], stack["mock_pid"], stack["env"],
+                                 config.resource_sample_s)
+                 if config.resource_sample_s > 0 else None)
+    if resources is not None:
+        resources.start()
     code: int | None = None
     try:
         if config.chaos:
@@ -275,6 +287,9 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
         code = proc.wait(timeout=config.duration_s + 90)
     finally:
         cpu.stop()
+        if resources is not None:
+            resources.done.set()
+            resources.join(timeout=30)
         stop(proc)
         # the workers' users stopped before the master quit (loadtests/locustfile.py): a worker
         # has nothing left to do. Most quit on the master's "quit" message; one that missed it
@@ -300,7 +315,8 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     breaker.to_csv(out / f"{config.label}_breaker.csv", index=False)
     return LoadRun(config, prefix, stats, read_history(prefix), read_failures(prefix), events,
                    breaker, outage, code, mocked,
-                   round(time.perf_counter() - started, 1), cpu.summary(), by_process)
+                   round(time.perf_counter() - started, 1), cpu.summary(), by_process,
+                   resources=resources.frame() if resources is not None else pd.DataFrame())
 
 
 def _lines(path: Path) -> int:

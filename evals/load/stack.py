@@ -63,6 +63,9 @@ class LoadConfig:
     warm_up_requests: int = 0
     ready_timeout_s: float = 180.0
     stop_services: bool = False  # stop the embedded servers afterwards (tests' temp dirs)
+    # > 0: every this many seconds of a run, each server's memory, Redis used_memory and
+    # PostgreSQL connections are sampled (a soak, evals.load.soak)
+    resource_sample_s: float = 0.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
     llm_fallback: str = "extractive"  # RAG_LLM_FALLBACK of the app: extractive | none
     # a second mock LLM as the second provider (RAG_LLM_FALLBACK_BASE_URL), at these prices
@@ -259,6 +262,7 @@ class Stack(TypedDict):
     env: dict[str, str]  # the servers' environment
     tokens: Path  # user -> bearer token (JSON)
     app_pid: int
+    mock_pid: int
     qa_file: Path | None  # the dataset's items (None: the golden set)
     metrics_token: str
     warm_up: dict[str, float]  # the warm-up's round times (empty: no warm-up)
@@ -324,8 +328,8 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
             clear_user_caches(state, [user])
         yield {"mock_url": mock_url, "second_url": second_url, "app_url": app_url, "env": env,
                "tokens": tokens,
-               "app_pid": app.pid, "qa_file": qa_file, "metrics_token": metrics_token,
-               "warm_up": warmed}
+               "app_pid": app.pid, "mock_pid": mock.pid, "qa_file": qa_file,
+               "metrics_token": metrics_token, "warm_up": warmed}
     finally:
         stop(app)
         stop(mock)

@@ -92,8 +92,8 @@ def _sources(item: Mapping[str, object], answer: Answer, texts: Mapping[str, str
              ctx: MeasureContext) -> list[str]:
     """What the answer may quote: the question, the retrieved chunks and their headers."""
     out = [str(item.get("question", ""))]
-    out += [texts[r["chunk_id"]] for r in answer.retrieved if r["chunk_id"] in texts]
-    out += [ctx.note_headers.get(r["note_id"], "") for r in answer.retrieved]
+    out += [texts[r.chunk_id] for r in answer.retrieved if r.chunk_id in texts]
+    out += [ctx.note_headers.get(r.note_id, "") for r in answer.retrieved]
     return [t for t in out if t]
 
 

@@ -77,8 +77,8 @@ def decide_all(rows: Sequence[Retrieved], policy: RelevancePolicy,
             "answered": d.answer, "reason": d.reason,
             "best": max((c.score for c in row.chunks), default=0.0),
             "recall_at_5": len(refs & set(notes)) / len(refs) if refs else None,
-            "explanation": "; ".join(f"{k}: {v['detail']}" for k, v in d.checks.items()
-                                     if not v["passed"]),
+            "explanation": "; ".join(f"{k}: {v.detail}" for k, v in d.checks.items()
+                                     if not v.passed),
         })
     return pd.DataFrame(out)
 

@@ -4,14 +4,14 @@ semantic reuse, a stale fallback), with the counters and records each outcome ca
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-from typing import Any
 
 from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.parts import Parts
 from rag_core.run import Run
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import Answer, Citation, TokenUsage
 
 CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
 # outcomes of an answer made from the notes: by a model, or without one while every model
@@ -47,7 +47,7 @@ class AnswerMaker:
         return replace(cached, answer_id=answer_id or run.answer_id,
                        request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
-                       decisions=replace(run.decisions) if run.decisions else
+                       decisions=replace(run.decisions) if run.decisions.recorded() else
                        cached.decisions.kept(cached.no_context), debug=None,
                        no_context_reason=cached.no_context_reason or (
                            cached.decisions.no_context_reason() if cached.no_context else ""),
@@ -58,11 +58,12 @@ class AnswerMaker:
         """ "Nothing in your notes" without the model, kept in L1 for the next time."""
         obs.NO_CONTEXT.inc()
         answer = self.finish(run, text, outcome="no_context")
-        self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,
-                                         notes_version=run.version)
+        if run.control.writes:  # not under the request's no_store
+            self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,
+                                                     notes_version=run.version)
         return answer
 
-    def finish(self, run: Run, text: str, *, outcome: str, citations: list[Any] | None = None,
+    def finish(self, run: Run, text: str, *, outcome: str, citations: list[Citation] | None = None,
                usage: TokenUsage | None = None, cost: float = 0.0,
                generator: str | None = None, model: str | None = None) -> Answer:
         """A new answer (``outcome``: generated, declined, degraded, refused or no_context);
@@ -91,6 +92,7 @@ class AnswerMaker:
             question=query.text if query else "",
             no_context_reason=(run.decisions.no_context_reason(refused=outcome == "refused")
                                if outcome not in ANSWERED else ""),
+            made_at=time.time(),
             debug=run.debug(),
         )
 

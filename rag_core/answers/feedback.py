@@ -26,7 +26,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from rag_core import observability as obs
 from rag_core.answers.log import parse_id
@@ -59,14 +59,14 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
     entry = parts.caches.answers.peek(record.cache_key)
-    semantic = (entry.decisions.semantic if entry is not None else None) or {}
+    semantic = entry.decisions.semantic if entry is not None else None
     kept = parts.records.add_verdict(Verdict(
         answer_id=answer_id, user_id=user_id, verdict=verdict, source=source,
         comment=comment or None,
         question=entry.question if entry is not None else "",
         answer=entry.answer if entry is not None else "",
-        matched_question=(str(semantic.get("matched_query") or "") or None
-                          if record.source == "semantic" else None),
+        matched_question=(semantic.matched_query or None
+                          if semantic is not None and record.source == "semantic" else None),
         no_context=bool(entry.no_context) if entry is not None else False,
         note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []),
         window_start)
@@ -87,7 +87,7 @@ def forget(parts: Parts, record: AnswerRecord) -> None:
 # --- export -----------------------------------------------------------------------------
 
 
-def qa_item(v: Verdict) -> dict[str, Any]:
+def qa_item(v: Verdict) -> dict[str, object]:
     """A verdict as a QA item of the golden shape. A right answer is its own reference; a
     wrong one keeps the user's comment (their correction, if any) as the reference and is
     marked ``expect_no_context`` only when the user said a "nothing in your notes" was right."""
@@ -102,7 +102,7 @@ def qa_item(v: Verdict) -> dict[str, Any]:
     }
 
 
-def pair_item(v: Verdict) -> dict[str, Any]:
+def pair_item(v: Verdict) -> dict[str, object]:
     """A judged semantic reuse as a labelled pair: ``a`` the cached question, ``b`` the new."""
     return {"id": f"fb-sp-{v.id:06d}", "user_id": v.user_id, "a": v.matched_question,
             "b": v.question, "label": "near_miss" if v.verdict == "wrong" else "paraphrase",

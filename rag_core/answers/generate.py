@@ -5,6 +5,7 @@ answer cached."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 
@@ -13,6 +14,7 @@ from rag_core.answers import degraded
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.config import fixed
 from rag_core.costs.billing import Bill
+from rag_core.decision_records import DeclineRecord
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Prompt
 from rag_core.llm.failover import Provider, providers_of
@@ -35,7 +37,7 @@ class Made:
     degraded_reason: str = ""  # set: made without a model (``answers.degraded``)
 
 
-class Generation:
+class GenerationStep:
     """Step 6 (budget, breaker, the order of fallbacks) and step 7 for one service's parts."""
 
     def __init__(self, parts: Parts, answers: AnswerMaker) -> None:
@@ -173,8 +175,8 @@ class Generation:
         declined = is_decline(done.text)  # nothing in your notes
         if declined:
             obs.NO_CONTEXT.inc()
-            run.decisions.declined = {"by": made.generator, "detail": "the model replied "
-                                          "with the decline marker"}
+            run.decisions.declined = DeclineRecord(made.generator, "the model replied with "
+                                                   "the decline marker")
         outcome = "declined" if declined else "degraded" if made.degraded_reason else \
             "generated"
         answer = self.answers.finish(run, done.text, outcome=outcome, citations=done.citations,
@@ -184,7 +186,7 @@ class Generation:
             answer.flags.append("output_leak")
         if made.degraded_reason:  # a model's answer is cached; one made without it never is
             answer.degraded, answer.degraded_reason = True, made.degraded_reason
-        else:
+        elif run.control.writes:  # not under the request's no_store
             with run.within():
                 p.caches.answers.put(run.key, answer, user_id=run.user_id,
                                      notes_version=run.version,
@@ -196,9 +198,11 @@ class Generation:
         return answer
 
     def _stale(self, run: Run) -> Answer | None:
-        """The last good answer to this question (marked stale), if one is kept."""
-        stale = self.parts.caches.answers.stale_answer(run.key) if run.key else None
-        if stale is None:
+        """The last good answer to this question (marked stale), if one is kept; never under
+        the request's ``no_cache``, nor older than its ``max_age_s``."""
+        stale = (self.parts.caches.answers.stale_answer(run.key)
+                 if run.key and run.control.reads else None)
+        if stale is None or not run.control.fresh(stale, time.time()):
             return None
         answer = self.answers.from_cache(run, stale, "stale")
         answer.stale = True

@@ -35,7 +35,7 @@ async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run:
     """The answer of an exact L1 hit, as ``Pipeline.ask`` gives it; None for anything else
     (``run``: the request, new)."""
     layer = p.caches.answers
-    if layer.loop_read is None:
+    if layer.loop_read is None or not run.control.reads:
         return None
     user_id, filters = run.user_id, run.filters
     begun = time.time_ns()
@@ -47,8 +47,8 @@ async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run:
         return None
     validated = time.time_ns()
     found = await exact_hit(layer, params, user_id, query.text, run.top_k, filters)
-    if found is None:
-        return None
+    if found is None or not run.control.fresh(found[2], time.time()):
+        return None  # a miss, or older than the request's max_age_s: the long way
     looked = time.time_ns()
     run.query = count_checks(query)
     run.version, run.key, cached = found

@@ -5,6 +5,7 @@ the answer's ``decisions`` (``filters``, ``narrowed``)."""
 from __future__ import annotations
 
 from rag_core.answers import narrowing
+from rag_core.decision_records import FiltersRecord, NarrowedRecord
 from rag_core.decisions.note_facts import NotesMemo
 from rag_core.run import Run
 from rag_core.store.base import Store
@@ -23,8 +24,10 @@ class Scope:
         run.narrowing = narrowing.read(run.query.text, lambda: self.facts.get(user, version),
                                        run.filters)
         if run.narrowing:
-            run.decisions.narrowed = {**run.narrowing.to_dict(),
-                                         "described": run.narrowing.describe()}
+            found = run.narrowing
+            run.decisions.narrowed = NarrowedRecord(
+                tuple(found.speaker), tuple(found.series), found.year or None,
+                tuple(found.speaker_words), found.describe())
 
     def filters_for(self, user_id: str, question: str, given: Filters = NO_FILTERS) -> Filters:
         """``given`` with the filters ``question`` names, at the user's notes version now:
@@ -38,6 +41,6 @@ class Scope:
         ``decisions``."""
         matched = bool(run.chunks) or self.store.count_matching(
             run.user_id, run.filters, min_version=run.version) > 0
-        run.decisions.filters = {"matched": matched, "filters": run.filters.to_dict(),
-                                    "described": run.filters.describe()}
+        run.decisions.filters = FiltersRecord(matched, run.filters.to_dict(),
+                                              run.filters.describe())
         return matched

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
+from rag_core.api.note_files import FILE_TYPES, RESPONSE_415, is_json, json_body, note_from_file
 from rag_core.api.schemas import error_responses
 from rag_core.api.write_quota import WriteQuota, charged_ingest
 from rag_core.errors import Forbidden, InvalidNote, NotFound
@@ -185,6 +186,9 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 BULK_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": _inline_refs(BulkIn.model_json_schema())}}}}
+PUT_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _inline_refs(NoteIn.model_json_schema())},
+    **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES}}}}
 
 
 def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
@@ -192,14 +196,21 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     router = APIRouter(tags=["notes"])
     whose = Depends(owner)  # a default, not an alias: annotations here are strings
 
-    @router.put("/notes/{note_id}", response_model=NoteChange,
-                responses=error_responses(401, 403, 413, 422, 429, 503))
-    async def put_note(note_id: NoteIdDep, body: NoteIn, parts: PartsDep, quota: QuotaDep,
+    @router.put("/notes/{note_id}", response_model=NoteChange, openapi_extra=PUT_BODY,
+                responses={**error_responses(401, 403, 413, 422, 429, 503), **RESPONSE_415})
+    async def put_note(note_id: NoteIdDep, request: Request, parts: PartsDep, quota: QuotaDep,
                        user: str = whose) -> dict[str, Any]:
-        """Add or replace one note; ``unchanged`` when its content is the same."""
-        if body.id is not None and body.id != note_id:
-            raise InvalidNote(f"The body's id {body.id!r} is not the path's {note_id!r}.")
-        note = _note({**body.model_dump(), "id": note_id}, f"note {note_id}")
+        """Add or replace one note, sent as JSON fields (``NoteIn``) or as a file (PDF, Word,
+        HTML, plain text, Markdown) with its ``Content-Type``; ``unchanged`` when its content
+        is the same."""
+        raw, kind = await request.body(), request.headers.get("content-type")
+        if is_json(kind):
+            body = json_body(raw, NoteIn)
+            if body.id is not None and body.id != note_id:
+                raise InvalidNote(f"The body's id {body.id!r} is not the path's {note_id!r}.")
+            note = _note({**body.model_dump(), "id": note_id}, f"note {note_id}")
+        else:
+            note = await run_in_threadpool(note_from_file, raw, kind, note_id)
 
         def write() -> dict[str, Any]:
             # 429 WRITE_QUOTA_EXCEEDED before any embedding: bytes, then chunks

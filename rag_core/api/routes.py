@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -19,8 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from rag_core import observability as obs
+from rag_core.api.auth import scopes
 from rag_core.api.auth_first import CLAIMS
-from rag_core.api.deps import PartsDep, PipelineDep, SettingsDep, UserDep
+from rag_core.api.cache_controls import check_controls, control_for, echo_for
+from rag_core.api.deps import CallerDep, PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
 from rag_core.api.question_gate import admit, gate_of, tier_of
 from rag_core.api.schemas import (
@@ -35,6 +37,7 @@ from rag_core.api.schemas import (
     error_responses,
     question_responses,
 )
+from rag_core.cache.control import CacheControl
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.errors import Forbidden, NotFound, RagError, Unauthorized
@@ -111,15 +114,17 @@ async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
     return PlainTextResponse(obs.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def query(body: QueryIn, request: Request, user: UserDep, pipeline: PipelineDep,
+async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: PipelineDep,
                 settings: SettingsDep) -> Any:
     """Answer a question from your notes. `filters` narrow the search to the notes that pass
     them; every `no_context` answer says why in `no_context_reason`; `debug: true` (or the
     `dev` profile) adds the pipeline's `decisions`. Each reply carries `RateLimit-Limit`,
     `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of the tightest of your limits; over
     one: 429 `RATE_LIMITED` naming it (`minute`, `hour`, `day`, `in_flight`), over a global
-    one: 503 `OVERLOADED`, each with `Retry-After`."""
-    rid = request.state.request_id
+    one: 503 `OVERLOADED`, each with `Retry-After`. `cache` controls how this question uses
+    the caches (`no_cache`, `no_store`, `max_age_s`)."""
+    rid, user = request.state.request_id, caller.subject
+    check_controls(body, settings.caches, caller.scopes)
     if not body.stream:
         return await limited_answer(request, pipeline, settings.profile, user, body, rid)
     admission = await admit(request, user)
@@ -127,7 +132,7 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
         filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
         show = body.debug or settings.profile == "dev"
         events = pipeline.stream(user, body.query, top_k=body.top_k, request_id=rid,
-                                 filters=filters)
+                                 filters=filters, control=control_for(body))
         # run to the first event now, so that validation, budget and LLM refusals answer with
         # their status code before the 200 of the event stream is sent
         first = await run_in_threadpool(next, events)
@@ -136,7 +141,7 @@ async def query(body: QueryIn, request: Request, user: UserDep, pipeline: Pipeli
     except BaseException:
         _release(admission)
         raise
-    return LimitedStream(_sse_body(first, events, show, admission), admission,
+    return LimitedStream(_sse_body(first, events, show, admission, echo_for(body)), admission,
                          media_type="text/event-stream",
                          headers={"Cache-Control": "no-cache", **_headers(admission)})
 
@@ -195,12 +200,13 @@ async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str, *,
     """A non-streamed answer: an exact cache hit in this task, anything else in a thread;
     ``decisions`` in it when ``show_decisions`` (asked for, or the dev profile)."""
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
+    control = control_for(body)
     answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
-                                   filters=filters)
+                                   filters=filters, control=control)
     if answer is None:
         answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
-                                         request_id=rid, filters=filters)
-    return answer_response(answer, decisions=show_decisions)
+                                         request_id=rid, filters=filters, control=control)
+    return answer_response(answer, decisions=show_decisions, echo=echo_for(body))
 
 
 class QueryRoute(APIRoute):
@@ -241,6 +247,7 @@ async def _short_way(request: Request) -> Response | None:
     if body.stream:
         return None
     settings: Settings = request.app.state.settings
+    check_controls(body, settings.caches, scopes(claims))
     return await limited_answer(request, pipeline, settings.profile, str(claims["sub"]), body,
                                 request.state.request_id)
 
@@ -256,15 +263,16 @@ router.add_api_route(
 _ANSWER_OUT = TypeAdapter(AnswerOut)
 
 
-def answer_response(answer: Answer, *, decisions: bool = False) -> Response:
+def answer_response(answer: Answer, *, decisions: bool = False,
+                    echo: CacheControl | None = None) -> Response:
     """The answer as ``AnswerOut`` documents it (its fields only), validated and encoded by
     pydantic's compiled schema in one step. Returning a dict would make FastAPI validate it,
     walk the result with ``jsonable_encoder`` and encode it again: 0.4 ms, more than the rest
     of a cached answer's path (benchmarks/bench_app.py). ``decisions``: with the pipeline's
-    decisions (``DecisionsOut``)."""
+    decisions (``DecisionsOut``); ``echo``: the question's cache controls, into ``cache``."""
     out = _ANSWER_OUT.validate_python(replace(answer, decisions=Decisions()),
                                       from_attributes=True)
-    _explain(out, answer.cache, answer.decisions, decisions)
+    _explain(out, answer.cache, answer.decisions, decisions, echo)
     body = _ANSWER_OUT.dump_json(out, exclude=_only_when_degraded(out))
     return Response(body, media_type="application/json")
 
@@ -274,16 +282,18 @@ def _only_when_degraded(out: AnswerOut) -> set[str]:
     return set() if out.degraded else {"degraded", "degraded_reason"}
 
 
-def _explain(out: AnswerOut, cache: dict[str, Any], decisions: Decisions,
-             show: bool) -> None:
-    """``cache.reason`` always; the typed decisions only when asked for."""
-    out.cache = {**out.cache, "reason": decisions.cache_reason(cache)}
+def _explain(out: AnswerOut, cache: Mapping[str, str], decisions: Decisions,
+             show: bool, echo: CacheControl | None = None) -> None:
+    """``cache.reason`` always, the question's cache controls when it sent them; the typed
+    decisions only when asked for."""
+    out.cache = {**out.cache, "reason": decisions.cache_reason(cache),
+                 **(echo.echo() if echo is not None else {})}
     out.decisions = DecisionsOut.model_validate(decisions.to_dict()) if show else None
 
 
 async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], None, None],
-                    decisions: bool = False, admission: Admission | None = None
-                    ) -> AsyncIterator[str]:
+                    decisions: bool = False, admission: Admission | None = None,
+                    echo: CacheControl | None = None) -> AsyncIterator[str]:
     """The events as SSE. When the client goes away the stream is closed at once (in a
     shielded scope, after the event being produced): the pipeline then bills the work done and
     releases what it reserved, instead of waiting for the garbage collector. The question's
@@ -291,7 +301,7 @@ async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], Non
     try:
         event: dict[str, Any] | None = first
         while event is not None:
-            yield _sse(event, decisions)
+            yield _sse(event, decisions, echo)
             event = await run_in_threadpool(next, events, None)
     finally:
         with anyio.CancelScope(shield=True):
@@ -301,7 +311,8 @@ async def _sse_body(first: dict[str, Any], events: Generator[dict[str, Any], Non
                 _release(admission)
 
 
-def _sse(event: dict[str, Any], decisions: bool = False) -> str:
+def _sse(event: dict[str, Any], decisions: bool = False,
+         echo: CacheControl | None = None) -> str:
     kind = event.get("type", "message")
     data = {k: v for k, v in event.items() if k != "type"}
     if kind == "error":
@@ -309,7 +320,7 @@ def _sse(event: dict[str, Any], decisions: bool = False) -> str:
     if kind == "answer":  # the same fields as a non-streamed answer
         out = _ANSWER_OUT.validate_python({**data, "decisions": None})
         _explain(out, data.get("cache") or {}, Decisions.from_dict(data.get("decisions")),
-                 decisions)
+                 decisions, echo)
         text = _ANSWER_OUT.dump_json(out, exclude=_only_when_degraded(out)).decode()
     else:
         text = json.dumps(data, default=str)

@@ -25,6 +25,23 @@ class FiltersIn(BaseModel):
     date_to: str | None = Field(None, description="Notes dated on or before: " + _DATE_DOC)
 
 
+class CacheControlIn(BaseModel):
+    """This question's own use of the caches (`RAG_CACHE_CONTROLS_SCOPE` says who may send
+    one: 403 `FORBIDDEN` otherwise). They choose only what the caches do: the question is
+    limited, billed and checked like any other. An unknown key or a negative age: 422
+    `INVALID_REQUEST` naming the field. Echoed under the same names in the answer's `cache`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    no_cache: bool = Field(False, description="Read no cache layer (answers, vectors, chunks, "
+                                              "the semantic cache, the stale fallback); what "
+                                              "is made is still kept unless `no_store`")
+    no_store: bool = Field(False, description="Keep nothing this question makes in any cache")
+    max_age_s: int | None = Field(None, ge=0, description="Serve a cached answer only when "
+                                                          "it was made less than this many "
+                                                          "seconds ago")
+
+
 class QueryIn(BaseModel):
     query: str = Field(description="The question, 1 to 1,000 characters")
     top_k: int | None = Field(default=None, ge=1, le=50, description="Chunks to retrieve")
@@ -36,6 +53,8 @@ class QueryIn(BaseModel):
                                   "and no model is called")
     debug: bool = Field(default=False, description="Add `decisions` to the answer (always "
                                                    "there in the `dev` profile)")
+    cache: CacheControlIn | None = Field(default=None, description="Cache controls of this "
+                                                                   "question")
 
 
 class CitationOut(BaseModel):
@@ -153,11 +172,13 @@ class AnswerOut(BaseModel):
         "The model that wrote the answer: the first provider's, the second's "
         "(`RAG_LLM_FALLBACK_MODEL`) when it answered instead, 'extractive', or 'none' when no "
         "generator ran; a cached answer names the model that wrote it"))
-    cache: dict[str, CacheOutcomeOut | str] = Field(
+    cache: dict[str, CacheOutcomeOut | str | bool | int | None] = Field(
         description="Outcome per cache layer (query, embedding, context, semantic: hit, miss, "
                     "semantic_hit, off, error), and `reason`: a short code and a phrase for the "
                     "outcome (exact_hit, semantic_reuse, semantic_refused, no_candidate, "
-                    "semantic_off, miss)")
+                    "semantic_off, miss). When the question sent `cache` controls: "
+                    "`no_cache`, `no_store` and `max_age_s` as applied (a layer not read under "
+                    "`no_cache`, or an answer passed over as too old, is a `miss`)")
     usage: UsageOut
     cost_usd: float
     timings_ms: dict[str, float]
@@ -302,7 +323,7 @@ _RATE_HEADERS = {
 
 def question_responses() -> dict[int | str, dict[str, object]]:
     """The question route's error statuses, with the request limits' replies and headers."""
-    documented = error_responses(400, 401, 422, 429, 503)
+    documented = error_responses(400, 401, 403, 422, 429, 503)  # 403: cache controls
     headers = {name: {"description": text, "schema": {"type": "integer"}}
                for name, text in _RATE_HEADERS.items()}
     retry = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}

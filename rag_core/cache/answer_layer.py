@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_core import observability as obs
 from rag_core.cache import answer_codec
@@ -23,8 +23,8 @@ from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
-from rag_core.config import Caches, fixed
-from rag_core.config import Decisions as DecisionsSection
+from rag_core.config import Caches, DecisionSettings, fixed
+from rag_core.decision_records import SemanticRecord
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
@@ -46,7 +46,7 @@ Write = tuple[Cache, str, bytes, int]  # a layer, a key, a value, a TTL
 @dataclass
 class AnswerLayer:
     caches: Caches  # on or off, the TTL
-    decisions: DecisionsSection  # whether reworded questions may reuse an answer
+    decisions: DecisionSettings  # whether reworded questions may reuse an answer
     shape: Mapping[str, object]  # what names every answer of these settings (answer_shape)
     query: Cache
     stale: Cache
@@ -157,7 +157,7 @@ class AnswerLayer:
             (self.query, key, answer_codec.pack(answer.to_dict()),
              self.caches.query_cache_ttl_s)])
 
-    def put_reused(self, key: str, answer: Answer, decision: dict[str, Any], *,
+    def put_reused(self, key: str, answer: Answer, decision: SemanticRecord | None, *,
                    user_id: str, notes_version: int) -> None:
         """A paraphrase's reused answer under the new question's own L1 key (and in the stale
         store), with the decision that reused it: asked again, the new question is an exact
@@ -207,7 +207,7 @@ class AnswerLayer:
 
     def similar(self, user_id: str, notes_version: int, question: str,
                 vector: np.ndarray, evidence: Sequence[Chunk], filters: Filters = NO_FILTERS
-                ) -> tuple[Answer | None, dict[str, Any]]:
+                ) -> tuple[Answer | None, SemanticRecord]:
         """The answer of a cached paraphrase that the semantic judge reuses (decided on
         ``evidence``: the chunks this question retrieves), and the decision."""
         lookup = self.semantic.decide(user_id, notes_version, question, vector,

@@ -25,10 +25,10 @@ from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
 from rag_core.cache.read_through import ContextLayer, EmbeddingLayer
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
-from rag_core.cache.semantic import SemanticCache, judge_for, semantic_for
+from rag_core.cache.semantic import SemanticCache, semantic_for
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versions import NotesVersions
-from rag_core.config import Caches, Decisions, Embedding, Settings, fixed
+from rag_core.config import Caches, DecisionSettings, Embedding, Settings, fixed
 from rag_core.decisions.judges import SemanticJudge
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import answer_shape, cache_counters_key, user_prefix
@@ -44,7 +44,7 @@ class LayerSections:
 
     caches: Caches
     embedding: Embedding
-    decisions: Decisions
+    decisions: DecisionSettings
     shape: Mapping[str, object]
 
     @classmethod
@@ -81,12 +81,12 @@ class CacheLayers:
         self.vectors = EmbeddingLayer(held.caches, held.embedding, self.embedding)
         self.chunks = ContextLayer(held.caches, held.embedding, self.context)
 
-    def under(self, settings: Settings, judge: SemanticJudge | None = None) -> CacheLayers:
+    def under(self, settings: Settings, judge: SemanticJudge) -> CacheLayers:
         """The same layers (their entries and connections shared) under other settings: the
-        answer keys of those settings, and their semantic decisions (``judge``, else the
-        rules of their mode)."""
+        answer keys of those settings, and their semantic decisions (``judge``: the one
+        ``parts.build_judges`` built of them)."""
         return replace(self, sections=LayerSections.of(settings),
-                       semantic=self.semantic.with_judge(judge or judge_for(settings)))
+                       semantic=self.semantic.with_judge(judge))
 
     @property
     def truth(self) -> NotesVersions:
@@ -149,12 +149,11 @@ class CacheLayers:
         return bool(self.query.ping())
 
 
-def layers_for(settings: Settings, client: RedisClient | None, *,
+def layers_for(settings: Settings, client: RedisClient | None, *, judge: SemanticJudge,
                clock: Callable[[], float] | None = None,
-               version_debts: VersionDebts | None = None,
-               judge: SemanticJudge | None = None) -> CacheLayers:
+               version_debts: VersionDebts | None = None) -> CacheLayers:
     """The cache layers of ``settings`` (built in ``rag_core.parts``); ``judge``: the
-    semantic one (``parts.build_judges``), else the rules of the settings' mode. ``clock`` (seconds)
+    semantic one (``parts.build_judges``). ``clock`` (seconds)
     drives the expiry of the in-process context cache and of the semantic entries: the harness
     replays a month of traffic on simulated time. ``version_debts``: the notes versions
     PostgreSQL records as not yet in Redis (the store's), so that a change whose process died is

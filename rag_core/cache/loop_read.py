@@ -26,12 +26,16 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_core.cache.redis_cache import _GET_VERSIONED, VersionedRead, _bytes, _integer
 from rag_core.config import fixed
 from rag_core.redis_kv.client import REDIS_ERRORS
 from rag_core.redis_kv.restarts import url_of, watch_of
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
+    from redis.asyncio.connection import AbstractConnection
 
 REST_S = 5.0  # after a failed read, the long way only for this long (one timeout, not two)
 MAX_LOOPS = 8  # loops whose connections are kept (one per event loop; tests run many loops)
@@ -51,15 +55,15 @@ def packed(*args: str | bytes | int) -> bytes:
 class Links:
     """The connections of one event loop to the server: those idle, and how to open one."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pool: Any) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
         self.loop = loop
         self.pool = pool  # only makes connections (never hands them out)
-        self.idle: list[Any] = []
+        self.idle: list[AbstractConnection] = []
 
-    def take(self) -> Any:
+    def take(self) -> AbstractConnection:
         return self.idle.pop() if self.idle else self.pool.make_connection()
 
-    async def give_back(self, connection: Any, whole: bool) -> None:
+    async def give_back(self, connection: AbstractConnection, whole: bool) -> None:
         """An idle connection kept for the next hit; closed when its reply was not read whole
         (no await before the socket is closed: a cancelled request still closes it)."""
         if whole and len(self.idle) < MAX_IDLE:

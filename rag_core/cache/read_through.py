@@ -39,15 +39,18 @@ class EmbeddingLayer:
     cache: Cache
 
     def vector(self, user_id: str, text: str, dim: int,
-               embed: Callable[[str], np.ndarray]) -> tuple[np.ndarray, CacheOutcome]:
+               embed: Callable[[str], np.ndarray], *, read: bool = True,
+               write: bool = True) -> tuple[np.ndarray, CacheOutcome]:
         """The question's vector, from L2 or from ``embed`` (then stored). Keys are per user:
-        whether someone else asked the same words stays unknowable."""
+        whether someone else asked the same words stays unknowable. ``read``/``write`` false:
+        L2 is not read / not written (a request's cache controls, ``cache.control``)."""
         key = embedding_key(self.embedding, user_id, normalize_query(text))
-        raw = self.cache.get(key)
+        raw = self.cache.get(key) if read else None
         if raw is not None:
             return codec.unpack_vector(raw, dim), outcome(self.cache, raw)
         vector = embed(text)
-        self.cache.set(key, codec.pack_vector(vector), self.caches.embedding_cache_ttl_s)
+        if write:
+            self.cache.set(key, codec.pack_vector(vector), self.caches.embedding_cache_ttl_s)
         return vector, outcome(self.cache, raw)
 
 
@@ -61,15 +64,19 @@ class ContextLayer:
 
     def chunks(self, params: SearchParams, user_id: str, notes_version: int,
                question: str, top_k: int, search: Callable[[], list[Chunk]],
-               filters: Filters = NO_FILTERS) -> tuple[list[Chunk], CacheOutcome]:
+               filters: Filters = NO_FILTERS, *, read: bool = True, write: bool = True
+               ) -> tuple[list[Chunk], CacheOutcome]:
+        """The chunks, from L3 or from ``search`` (then stored); ``read``/``write`` as for
+        ``EmbeddingLayer.vector``."""
         key = context_key(params, user_id, notes_version, normalize_query(question), top_k,
                           filters, numerics=vector_numerics(self.embedding))
-        raw = self.cache.get(key)
+        raw = self.cache.get(key) if read else None
         if raw is not None:
             return [Chunk(**c) for c in codec.unpack(raw)], outcome(self.cache, raw)
         chunks = search()
         # each chunk's fields as they are: packing copies them (``asdict`` deep-copied every
         # chunk's front matter first)
-        self.cache.set(key, codec.pack([vars(c) for c in chunks]),
-                       self.caches.context_cache_ttl_s)
+        if write:
+            self.cache.set(key, codec.pack([vars(c) for c in chunks]),
+                           self.caches.context_cache_ttl_s)
         return chunks, outcome(self.cache, raw)

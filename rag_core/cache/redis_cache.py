@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
@@ -24,6 +24,9 @@ from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
 from rag_core.redis_kv.memory import held_bytes
 from rag_core.redis_kv.redis_py import RedisCluster, ResponseError
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
 
 log = logging.getLogger("rag_core.cache")
 
@@ -76,7 +79,7 @@ class RedisCache:
         self._stats = CacheStats(layer)
         self.counters = counters  # counts shared by every process (``cache stats``)
         self._sized_at = -SIZE_EVERY_S
-        self._through: Any = client.register_script(_GET_THROUGH)
+        self._through: Script | None = client.register_script(_GET_THROUGH)
 
     def _count(self, what: str) -> None:
         setattr(self._stats, what, getattr(self._stats, what) + 1)

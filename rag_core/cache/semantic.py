@@ -9,7 +9,7 @@ inflection and one keyboard slip. ``loose`` does that first, else takes the cach
 whose cosine similarity reaches ``Settings.semantic_cache_threshold`` and asks
 :func:`rag_core.decisions.semantic_rules.decide` about the closest few: names, numbers, dates,
 scripture, negation, question kind, the same best sentence, no changed detail. The decision, hit or
-not, carries every rule's verdict (``Lookup.decision``), so a reuse can be explained.
+not, carries every rule's verdict (``SemanticLookup.decision``), so a reuse can be explained.
 
 Where the entries live, in Redis or in process, and how a lookup reads only the few it
 decides on in full: ``rag_core.cache.semantic_entries``.
@@ -18,20 +18,21 @@ decides on in full: ``rag_core.cache.semantic_entries``.
 from __future__ import annotations
 
 import copy
-import math
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
+from rag_core.cache.semantic_record import IndexLine, SemanticEntry
 from rag_core.config import Settings
+from rag_core.decision_records import SemanticRecord
 from rag_core.decisions.judges import RulesJudge, SemanticJudge
 from rag_core.decisions.semantic_canonical import Form, canonical, same_question
 from rag_core.decisions.semantic_rules import Decision, Evidence, Policy
@@ -40,6 +41,7 @@ from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.types import Chunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,22 +65,17 @@ def _policy(threshold: float, model: str, mode: str) -> Policy:
     return loose if mode == "loose" else replace(loose, canonical="only")
 
 
-def policy_from(settings: Settings) -> Policy:
-    return policy_for(settings)
-
-
-def semantic_for(client: RedisClient | None, settings: Settings, *,
+def semantic_for(client: RedisClient | None, settings: Settings, *, judge: SemanticJudge,
                  clock: Callable[[], float] = time.time,
-                 counters: SharedCounters | None = None,
-                 judge: SemanticJudge | None = None) -> SemanticCache:
-    """The semantic cache of ``settings``: its judge (the rules of their mode unless
-    ``judge`` is given, ``parts.build_judges``), and the layer's bound."""
-    return SemanticCache(client, judge or judge_for(settings), settings.caches.layer_bound(LAYER),
-                         clock, counters)
+                 counters: SharedCounters | None = None) -> SemanticCache:
+    """The semantic cache of ``settings`` (the layer's bound) decided by ``judge`` (the one
+    ``parts.build_judges`` built)."""
+    return SemanticCache(client, judge, settings.caches.layer_bound(LAYER), clock, counters)
 
 
 def judge_for(settings: Settings) -> SemanticJudge:
-    """The default semantic judge: the rules of ``settings``' mode."""
+    """The semantic judge of ``settings``: the rules of their mode. Built once, by
+    ``parts.build_judges`` (a test of the cache alone builds its own)."""
     return ModeJudge(settings.decisions.semantic_cache_threshold,
                      settings.embedding.embedding_model,
                      settings.decisions.semantic_mode)
@@ -116,31 +113,29 @@ class SemanticHit:
     decision: Decision | None = None
     at: str = ""  # the key that holds the answer (an entry in Redis), read on a hit
 
-    def __getitem__(self, index: int) -> Any:  # (answer, similarity, query) like a tuple
-        return (self.answer, self.similarity, self.matched_query)[index]
-
 
 @dataclass(frozen=True)
-class Lookup:
+class SemanticLookup:
     """A lookup's outcome: the hit (or None) and the decision of the closest candidate."""
 
     hit: SemanticHit | None
     decision: Decision | None = None
     candidates: int = 0
 
-    def explain(self) -> dict[str, Any]:
+    def explain(self) -> SemanticRecord:
         if self.decision is None:
-            return {"hit": False, "reason": "no_candidate",
-                    "why": "no cached question close enough", "candidates": self.candidates}
-        return {**self.decision.to_dict(), "candidates": self.candidates}
+            return SemanticRecord(hit=False, reason="no_candidate",
+                                  why="no cached question close enough",
+                                  candidates=self.candidates)
+        return self.decision.record(self.candidates)
 
 
-EvidenceSource = Callable[[], Sequence[Any]]
+EvidenceSource = Callable[[], Sequence[Chunk]]
 
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
-def reason_code(lookup: Lookup, nearest: float | None) -> str:
+def reason_code(lookup: SemanticLookup, nearest: float | None) -> str:
     """The label of a lookup's decision: ``reuse``, the code of the rule that refused (a
     decision's ``code``, else its ``reason``), ``below_floor`` (cached questions, none close
     enough) or ``empty_scope`` (nothing cached for this user and notes version). Anything that
@@ -151,7 +146,7 @@ def reason_code(lookup: Lookup, nearest: float | None) -> str:
     return code if _CODE.fullmatch(code) else "other"
 
 
-def observe(lookup: Lookup, nearest: float | None) -> None:
+def observe(lookup: SemanticLookup, nearest: float | None) -> None:
     """One lookup in the semantic cache's metrics (the layer where the decision returns)."""
     if nearest is not None:
         obs.SEMANTIC_NEAREST.observe(max(0.0, min(1.0, nearest)))
@@ -163,9 +158,9 @@ def observe(lookup: Lookup, nearest: float | None) -> None:
 
 class SemanticCache:
     """Per user and notes version; Redis when given a client, else in process. The entries
-    (``SemanticEntries``) are shared by every copy ``with_policy`` makes; the judge that
-    decides on them (the cache finds candidates, the judge decides) is each copy's own
-    (``semantic_for`` makes one of Settings)."""
+    (``SemanticEntries``) are shared by every copy ``with_judge`` makes; the judge that
+    decides on them (the cache finds candidates, the judge decides) is each copy's own: given
+    when the cache is made, or to the copy ``with_judge`` makes, and in no other way."""
 
     def __init__(self, client: RedisClient | None, judge: SemanticJudge, max_entries: int,
                  clock: Callable[[], float] = time.time,
@@ -180,7 +175,7 @@ class SemanticCache:
         self.counters = counters  # counts shared by every process (``cache stats``)
 
     @property
-    def _local(self) -> dict[str, dict[str, dict[str, Any]]]:
+    def _local(self) -> dict[str, dict[str, SemanticEntry]]:
         """The in-process entries by scope (``shares`` counts them per user)."""
         return self.entries.local
 
@@ -189,25 +184,17 @@ class SemanticCache:
         return self.entries.lock
 
     def with_judge(self, judge: SemanticJudge) -> SemanticCache:
-        """The same entries (shared) decided by another judge."""
+        """The same entries (Redis client or in-process store, shared) decided by another
+        judge: other settings' (``parts.variant``), or another policy's
+        (``RulesJudge(policy_for(settings))``: what a sweep of the thresholds changes)."""
         twin = copy.copy(self)
         twin.judge = judge
         return twin
 
-    def with_policy(self, policy: Policy) -> SemanticCache:
-        """The same entries (Redis client or in-process store, shared) decided under another
-        policy (``policy_for(settings)``): what a sweep of the thresholds changes."""
-        twin = copy.copy(self)
-        twin.judge = RulesJudge(policy)
-        return twin
-
     @property
     def policy(self) -> Policy:
+        """What the cache reads of its judge to find candidates (floor, canonical forms)."""
         return self.judge.policy
-
-    @policy.setter
-    def policy(self, policy: Policy) -> None:
-        self.judge = RulesJudge(policy)
 
     scope = staticmethod(SemanticEntries.scope)
     field_of = staticmethod(SemanticEntries.field_of)
@@ -221,7 +208,7 @@ class SemanticCache:
 
     def decide(self, user_id: str, notes_version: int, query_text: str,
                embedding: np.ndarray, evidence: EvidenceSource | None = None,
-               filters: Filters = NO_FILTERS) -> Lookup:
+               filters: Filters = NO_FILTERS) -> SemanticLookup:
         """The closest cached questions at or above the policy's floor, decided in order of
         similarity; the first that passes every rule is the hit. ``evidence`` gives the new
         question's retrieved chunks (called at most once, only when a candidate exists)."""
@@ -229,11 +216,12 @@ class SemanticCache:
 
         now = self.clock()
         scope = self.scope(user_id, notes_version, filters)
-        index = [(f, e) for f, e in self.entries.index(scope) if e.get("e", math.inf) > now]
-        outcome = Lookup(None)
+        index = [(f, line) for f, line in self.entries.index(scope) if line.expires_at > now]
+        outcome = SemanticLookup(None)
         nearest: float | None = None
         if index:
-            matrix = np.stack([codec.unpack_vector(e["v"], len(embedding)) for _, e in index])
+            matrix = np.stack([codec.unpack_vector(line.vector, len(embedding))
+                               for _, line in index])
             sims = matrix @ np.asarray(embedding, dtype=np.float32)
             nearest = float(sims.max())
             order = [int(i) for i in np.argsort(-sims) if sims[i] >= self.policy.threshold]
@@ -252,7 +240,7 @@ class SemanticCache:
             self.counters.add(LAYER, "misses" if outcome.hit is None else "hits")
         return outcome
 
-    def _twins(self, query_text: str, index: list[tuple[str, dict[str, Any]]],
+    def _twins(self, query_text: str, index: list[tuple[str, IndexLine]],
                order: list[int]) -> list[int]:
         """The entries to decide: those whose canonical form (kept in the index line) is the
         question's first, then (loose) the closest by cosine; strict decides only the twins,
@@ -260,14 +248,14 @@ class SemanticCache:
         if self.policy.canonical == "off":
             return order[:MAX_CANDIDATES]
         words, vocab = canonical(query_text), self.policy.vocabulary
-        twins = [i for i, (_, e) in enumerate(index)
-                 if "c" in e and same_question(words, e["c"], vocab)]
+        twins = [i for i, (_, line) in enumerate(index)
+                 if line.form is not None and same_question(words, line.form, vocab)]
         if self.policy.canonical == "only":
             return twins[:MAX_CANDIDATES] or order[:1]
         return (twins + [i for i in order if i not in twins])[:MAX_CANDIDATES]
 
-    def _decide(self, query_text: str, candidates: list[tuple[dict[str, Any], float]],
-                above: int, evidence: EvidenceSource | None) -> Lookup:
+    def _decide(self, query_text: str, candidates: list[tuple[SemanticEntry, float]],
+                above: int, evidence: EvidenceSource | None) -> SemanticLookup:
         """The closest ``candidates`` (entry, similarity), in order; ``above``: how many cached
         questions reached the threshold."""
         new: Evidence | None = None
@@ -276,17 +264,15 @@ class SemanticCache:
             if new is None:
                 chunks = list(evidence()) if evidence is not None else []
                 new = Evidence.of(chunks, self.policy.evidence_depth)
-            x = entry.get("x") or {}  # the evidence as ``entry`` keeps it
-            cached = Evidence(tuple(x.get("c", ())), tuple(x.get("n", ())), tuple(x.get("t", ())))
-            decision = self.judge.decide(query_text, entry["q"], sim, new, cached,
-                                         entry.get("c"))
+            decision = self.judge.decide(query_text, entry.question, sim, new, entry.evidence,
+                                         entry.line.form)
             first = first or decision
             if decision.hit:
-                return Lookup(SemanticHit(entry.get("a", b""), sim, entry["q"], decision,
-                                          str(entry.get("r") or "")), decision, above)
-        return Lookup(None, first, above)
+                return SemanticLookup(SemanticHit(entry.answer, sim, entry.question, decision,
+                                          entry.answer_at), decision, above)
+        return SemanticLookup(None, first, above)
 
-    def _with_answer(self, outcome: Lookup) -> Lookup:
+    def _with_answer(self, outcome: SemanticLookup) -> SemanticLookup:
         """A hit whose entry names the key of its answer (``entry(answer_at=...)``) with that
         answer read; a miss when the key is gone (evicted or expired before the entry)."""
         hit = outcome.hit
@@ -294,11 +280,11 @@ class SemanticCache:
             return outcome
         raw = self.entries.answer_at(hit.at)
         if raw is None:
-            return Lookup(None, outcome.decision, outcome.candidates)
+            return SemanticLookup(None, outcome.decision, outcome.candidates)
         return replace(outcome, hit=replace(hit, answer=raw))
 
     def store(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
-              answer: bytes, ttl_s: int, evidence: Sequence[Any] = ()) -> None:
+              answer: bytes, ttl_s: int, evidence: Sequence[Chunk] = ()) -> None:
         """Keep an answer with the chunks it was built from (``evidence``, best first)."""
         put = self.entry(user_id, notes_version, query_text, embedding, answer, ttl_s, evidence)
         if put is not None and self.layer is not None:
@@ -306,7 +292,7 @@ class SemanticCache:
             self.trimmed(put)
 
     def entry(self, user_id: str, notes_version: int, query_text: str, embedding: np.ndarray,
-              answer: bytes, ttl_s: int, evidence: Sequence[Any] = (),
+              answer: bytes, ttl_s: int, evidence: Sequence[Chunk] = (),
               filters: Filters = NO_FILTERS, *, answer_at: str = "") -> Put | None:
         """The Redis write of one entry (for :mod:`rag_core.redis_kv.writes`, alone or with
         the answer's other layers); None in process, where it is stored at once.
@@ -316,10 +302,9 @@ class SemanticCache:
         kept = Evidence.of(list(evidence), self.policy.evidence_depth)
         # the canonical form goes with it: a lookup in another process compares it without
         # running spaCy again
-        entry = {"q": query_text, "v": codec.pack_vector(embedding), "a": answer,
-                 "x": {"c": list(kept.chunk_ids), "n": list(kept.note_ids),
-                       "t": list(kept.texts)}, "t": now, "e": now + ttl_s,
-                 "c": list(canonical(query_text))}
+        line = IndexLine(codec.pack_vector(embedding), now, now + ttl_s,
+                         tuple(tuple(word) for word in canonical(query_text)))
+        entry = SemanticEntry(query_text, line, kept, answer)
         return self.entries.put(self.scope(user_id, notes_version, filters),
                                 self.field_of(query_text), entry, ttl_s, answer_at)
 

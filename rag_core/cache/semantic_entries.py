@@ -8,7 +8,8 @@ canonical form: 1.5 KB each). A lookup reads the index, and only the entries it 
 full (``fetch``): reading every entry made each lookup of a full scope move 1.6 MB out of
 Redis and through the decoder, which capped the app at about 40 requests/s under the full load
 profile. Every entry is also a line in the layer's index (``RedisCache``), which bounds the
-layer and counts each user's share.
+layer and counts each user's share. An entry and its index line are typed records, encoded
+and decoded in one place with their schema: ``rag_core.cache.semantic_record``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from rag_core.cache.redis_cache import RedisCache, warn
-from rag_core.redis_kv import codec
+from rag_core.cache.semantic_record import IndexLine, SemanticEntry
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
 from rag_core.redis_kv.writes import Put
@@ -34,7 +34,7 @@ class SemanticEntries:
     def __init__(self, client: RedisClient | None, max_entries: int,
                  clock: Callable[[], float]) -> None:
         self.client = client
-        self.local: dict[str, dict[str, dict[str, Any]]] = {}  # scope -> field -> entry
+        self.local: dict[str, dict[str, SemanticEntry]] = {}  # scope -> field -> entry
         self.lock = threading.Lock()
         # the Redis side of the layer: its index, bound and the one write path
         self.layer = (RedisCache(LAYER, client, clock, max_entries=max_entries)
@@ -64,21 +64,23 @@ class SemanticEntries:
         """The hash beside a scope's entries that holds their vectors and times only."""
         return semantic_line_key(scope)
 
-    def index(self, scope: str) -> list[tuple[str, dict[str, Any]]]:
-        """(field, {"v", "t", "e", "c"}) of every entry of ``scope``."""
+    def index(self, scope: str) -> list[tuple[str, IndexLine]]:
+        """(field, index line) of every entry of ``scope`` (a line that does not decode is
+        left out)."""
         if self.client is None:
             with self.lock:
-                return list(self.local.get(scope, {}).items())
+                return [(f, e.line) for f, e in self.local.get(scope, {}).items()]
         try:
             raw = self.client.hgetall(self.index_key(scope))
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return []
-        return [(_as_bytes(f).decode(), codec.unpack(_as_bytes(v))) for f, v in raw.items()]
+        return [(_as_bytes(f).decode(), line) for f, v in raw.items()
+                if (line := IndexLine.decode(_as_bytes(v))) is not None]
 
-    def fetch(self, scope: str, fields: list[str]) -> dict[str, dict[str, Any]]:
-        """The full entries of ``fields`` (an entry gone since its index line was read is left
-        out: a miss, not an error)."""
+    def fetch(self, scope: str, fields: list[str]) -> dict[str, SemanticEntry]:
+        """The full entries of ``fields`` (an entry gone since its index line was read, or one
+        that does not decode, is left out: a miss, not an error)."""
         if not fields:
             return {}
         if self.client is None:
@@ -90,8 +92,8 @@ class SemanticEntries:
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return {}
-        return {f: codec.unpack(_as_bytes(v)) for f, v in zip(fields, raw, strict=True)
-                if v is not None}
+        return {f: entry for f, v in zip(fields, raw, strict=True)
+                if v is not None and (entry := SemanticEntry.decode(_as_bytes(v))) is not None}
 
     def answer_at(self, key: str) -> bytes | None:
         """The answer an entry names (``put(answer_at=...)``); None when it is gone (evicted
@@ -105,23 +107,22 @@ class SemanticEntries:
             return None
         return _as_bytes(raw) if raw is not None else None
 
-    def put(self, scope: str, field: str, entry: dict[str, Any], ttl_s: int,
+    def put(self, scope: str, field: str, entry: SemanticEntry, ttl_s: int,
             answer_at: str = "") -> Put | None:
         """The Redis write of ``entry`` (its index line beside it, in one script); None in
         process, where it is stored at once. ``answer_at``: in Redis, the key that holds the
-        entry's answer (``"a"``): the entry names it instead of holding the answer twice."""
-        if answer_at and self.layer is not None:
-            entry = {k: v for k, v in entry.items() if k != "a"}
-            entry["r"] = answer_at
+        entry's answer: the entry names it instead of holding the answer twice."""
         if self.layer is None:
             with self.lock:
                 bucket = self.local.setdefault(scope, {})
                 bucket[field] = entry
                 while len(bucket) > MAX_ENTRIES_PER_SCOPE:
-                    bucket.pop(min(bucket, key=lambda k: bucket[k]["t"]))
+                    bucket.pop(min(bucket, key=lambda k: bucket[k].line.stored_at))
             return None
-        return self.layer.entry(scope, codec.pack(entry), ttl_s, field=field,
-                                line=codec.pack({k: entry[k] for k in ("v", "t", "e", "c")}))
+        if answer_at:
+            entry = entry.elsewhere(answer_at)
+        return self.layer.entry(scope, entry.encode(), ttl_s, field=field,
+                                line=entry.line.encode())
 
     def trimmed(self, put: Put) -> None:
         """After ``put`` was written: a scope past its own bound loses its oldest entries."""
@@ -164,7 +165,7 @@ class SemanticEntries:
         if self.layer is not None:
             return self.layer.held_bytes()
         with self.lock:
-            return sum(len(codec.pack(e)) for b in self.local.values() for e in b.values())
+            return sum(len(e.encode()) for b in self.local.values() for e in b.values())
 
     def clear(self, prefix: str = "") -> int:
         if self.client is None:
@@ -197,7 +198,7 @@ class SemanticEntries:
         assert self.client is not None
         index = self.index_key(scope)
         items = self.client.hgetall(index)
-        ordered = sorted(items, key=lambda f: codec.unpack(_as_bytes(items[f]))["t"])
+        ordered = sorted(items, key=lambda f: _stored_at(items[f]))
         doomed = ordered[:len(ordered) - MAX_ENTRIES_PER_SCOPE]
         if doomed:
             pipe = self.client.pipeline(transaction=False)
@@ -215,6 +216,12 @@ class SemanticEntries:
 def _filters_tag(filters: Filters) -> str:
     return hashlib.sha256(repr(sorted(filters.key()["filters"].items())).encode()
                           ).hexdigest()[:16]
+
+
+def _stored_at(raw: bytes | str) -> float:
+    """When an index line's entry was stored (a line that does not decode: first to go)."""
+    line = IndexLine.decode(_as_bytes(raw))
+    return line.stored_at if line is not None else 0.0
 
 
 def _as_bytes(value: bytes | str) -> bytes:

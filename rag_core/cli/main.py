@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rag_core.cli import (
     backup,
     costs,
+    folders,
     lifetime,
     limits,
     notes,
@@ -37,6 +38,7 @@ from rag_core.errors import RagError, UserError
 COMMANDS = (
     stack,
     notes,
+    folders,
     questions,
     servers,
     operate,
@@ -53,6 +55,7 @@ examples:
   rag-core migrate                           apply the schema (a deploy step)
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
+  rag-core sync ~/vault --user amara --dry-run   what a sync would add, change and remove
   rag-core ask "What did I write about the move?" --user amara --json
   rag-core ask "Who spoke on Tuesday?" --user ben --server http://127.0.0.1:8000
   rag-core search "budget 2025" --user ben --top-k 5 --explain

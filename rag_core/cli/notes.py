@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rag_core.cli.command import Add, parts_of, print_json, settings_now
-from rag_core.errors import InvalidNote
+from rag_core.cli.command import Add, parts_of, settings_now
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag_core.ingest.ingestion import check_user, ingest_notes
-    from rag_core.ingest.notes import load_notes
+    from rag_core.cli.folders import ingest_folder  # every format, a line per failed file
 
-    check_user(args.user)
-    notes = load_notes(args.path)  # every file checked and read before a service starts
-    if args.prune and not notes:
-        raise InvalidNote(f"{args.path}: no notes found; refusing to prune every note of "
-                          f"{args.user!r}")
-    with parts_of(settings_now()) as parts:
-        report = ingest_notes(parts, args.user, notes, progress=not args.quiet,
-                              prune=args.prune)
-    data = report.to_dict() if args.json else report.counts()
-    if args.json:
-        print_json(data)
-    else:
-        print(", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                        for k, v in data.items()))
-    return 0
+    return ingest_folder(args)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -44,8 +28,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def register(add: Add) -> None:
-    p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown or JSON lines).")
-    p.add_argument("path", help="folder of .md / .jsonl notes, or one file")
+    p = add("ingest", cmd_ingest, "Ingest a folder or file of notes (Markdown, text, PDF, "
+                                  "Word, HTML, JSON lines); exit 1 when a file failed.")
+    p.add_argument("path", help="folder of notes (.md .txt .pdf .docx .html .jsonl), or a file")
     p.add_argument("--user", required=True, help="the user who owns these notes")
     p.add_argument("--prune", action="store_true",
                    help="also delete this user's notes that are not in PATH")

@@ -19,14 +19,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from rag_core import services
-    from rag_core.parts import build_caches, build_redis
+    from rag_core.parts import build_caches, build_redis, build_semantic_judge
 
     if args.user is not None:
         from rag_core.ingest.ingestion import check_user
 
         check_user(args.user)  # a user id, never a pattern ('*' would reach every key)
     settings = services.resolve(settings_now(), postgres=False)  # Redis only
-    caches = build_caches(settings, build_redis(settings))
+    caches = build_caches(settings, build_redis(settings), build_semantic_judge(settings))
     if args.action == "clear":
         removed = caches.clear(args.user)
         print(f"removed {removed} entries" + (f" of {args.user}" if args.user else ""))

@@ -17,14 +17,14 @@ def cmd_users(args: argparse.Namespace) -> int:
     from rag_core.cli.args import env_settings
     from rag_core.ingest.ingestion import check_user
     from rag_core.ops.erase import erase_user
-    from rag_core.parts import build_caches, build_redis, build_store
+    from rag_core.parts import build_caches, build_redis, build_semantic_judge, build_store
 
     check_user(args.user)  # before any server starts
     settings = services.resolve(env_settings())
     store = build_store(settings)
     try:
         client = build_redis(settings)
-        caches = build_caches(settings, client, store)
+        caches = build_caches(settings, client, build_semantic_judge(settings), store)
         try:
             erasure = erase_user(store, caches, client, args.user,
                                  log_key=query_log_key(settings), actor="cli")

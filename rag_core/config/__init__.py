@@ -6,13 +6,13 @@ reference docs/configuration.md (``python -m rag_core.config.docs``)."""
 from rag_core.config.answer_sections import (
     FUSED_MODES,
     MODES,
-    Decisions,
+    DecisionSettings,
     FusionMethod,
-    Generation,
+    GenerationSettings,
     LexicalRanker,
     Retrieval,
     RetrievalMode,
-    Tokens,
+    TokenSettings,
 )
 from rag_core.config.service_sections import (
     DEFAULT_JWT_SECRET,
@@ -39,8 +39,8 @@ from rag_core.config.settings import (
 
 __all__ = [
     "ANSWER_SECTIONS", "DEFAULT_JWT_SECRET", "FIELDS", "FUSED_MODES", "MODES",
-    "PROFILE_DEFAULTS", "SECTIONS", "Auth", "Caches", "Decisions", "Embedding", "FusionMethod",
-    "Generation", "Index", "LexicalRanker", "Limits", "ModelCalls", "Money", "Observability",
-    "Profile",
-    "Retrieval", "RetrievalMode", "Services", "Settings", "Tokens", "env_names", "flat_names",
+    "PROFILE_DEFAULTS", "SECTIONS", "Auth", "Caches", "DecisionSettings", "Embedding",
+    "FusionMethod", "GenerationSettings", "Index", "LexicalRanker", "Limits", "ModelCalls",
+    "Money", "Observability", "Profile", "Retrieval", "RetrievalMode", "Services", "Settings",
+    "TokenSettings", "env_names", "flat_names",
 ]

@@ -88,7 +88,7 @@ class Retrieval(Section):
         return type(self).model_validate({**self.model_dump(), **changes})
 
 
-class Decisions(Section):
+class DecisionSettings(Section):
     """Whether the notes hold an answer at all, and when an earlier answer may be reused."""
 
     similarity_threshold: float = Field(0.05, ge=-1.0, le=1.0, description=(
@@ -110,7 +110,7 @@ class Decisions(Section):
         return self.semantic_mode != "off"
 
 
-class Generation(Section):
+class GenerationSettings(Section):
     """What writes the answer: the generator, the model it asks and how it samples."""
 
     llm: Literal["extractive", "hf"] = Field("extractive", description=(
@@ -122,7 +122,7 @@ class Generation(Section):
         "sampling temperature sent to the model"))
 
 
-class Tokens(Section):
+class TokenSettings(Section):
     """The token budgets of one question (spec: 150 / 1,200 / 400), counted with a real
     tokenizer."""
 
@@ -146,5 +146,6 @@ def http_url(name: str, value: str | None) -> str | None:
     return value
 
 
-__all__ = ["FUSED_MODES", "MODES", "Decisions", "FusionMethod", "Generation", "LexicalRanker",
-           "Retrieval", "RetrievalMode", "Section", "Tokens", "empty_is_unset", "http_url"]
+__all__ = ["FUSED_MODES", "MODES", "DecisionSettings", "FusionMethod", "GenerationSettings",
+           "LexicalRanker", "Retrieval", "RetrievalMode", "Section", "TokenSettings",
+           "empty_is_unset", "http_url"]

@@ -24,6 +24,9 @@ from rag_core.config.answer_sections import Section, empty_is_unset, http_url
 DEFAULT_JWT_SECRET = "dev-only-insecure-secret-set-RAG_JWT_SECRET"
 
 
+CHUNKING_METHODS = ("heading", "sentences", "window")  # RAG_CHUNKING
+
+
 def _default_state_dir() -> Path:
     return Path.cwd() / ".rag_state"
 
@@ -103,6 +106,18 @@ class Embedding(Section):
     chunk_tokens: int = Field(200, ge=32, le=512, description=(
         "chunk size at ingestion (a change needs a re-ingest)"))
     chunk_overlap_tokens: int = Field(40, ge=0, le=256, description="chunk overlap")
+    chunking: Literal["heading", "sentences", "window"] = Field("sentences", description=(
+        "how a note is cut into chunks: `sentences` (paragraphs, long ones cut at sentences, "
+        "packed to the budget), `heading` (the same within each section under a heading), "
+        "`window` (fixed token windows); a change needs a re-ingest"))
+
+    @field_validator("chunking", mode="before")
+    @classmethod
+    def _known_chunking(cls, value: object) -> object:
+        if value not in CHUNKING_METHODS:
+            raise ValueError(f"RAG_CHUNKING is {value!r}; it must be one of "
+                             + ", ".join(CHUNKING_METHODS))
+        return value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Embedding:
@@ -138,6 +153,10 @@ class Caches(Section):
         "entries of each cache layer, across all users, in Redis as in process"))
     cache_layer_max_entries: dict[str, int] = Field(default_factory=dict, description=(
         "a tighter bound for one layer, as JSON: `{\"semantic\": 5000}`"))
+    cache_controls_scope: str = Field("", description=(
+        "who may send a question's `cache` controls (`no_cache`, `no_store`, `max_age_s`): "
+        "empty, every caller; `none`, no caller; else the token scope a caller must hold "
+        "(403 `FORBIDDEN` without it)"))
     def layer_bound(self, layer: str) -> int:
         """The most entries the cache layer ``layer`` may hold, across all users."""
         own = self.cache_layer_max_entries.get(layer)

@@ -25,7 +25,13 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag_core.config import fixed
-from rag_core.config.answer_sections import Decisions, Generation, Retrieval, Section, Tokens
+from rag_core.config.answer_sections import (
+    DecisionSettings,
+    GenerationSettings,
+    Retrieval,
+    Section,
+    TokenSettings,
+)
 from rag_core.config.service_sections import (
     Auth,
     Caches,
@@ -65,9 +71,9 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # the sections in the order docs/configuration.md lists them
 SECTIONS: dict[str, type[Section]] = {
-    "services": Services, "generation": Generation, "model_calls": ModelCalls,
-    "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": Tokens,
-    "decisions": Decisions, "caches": Caches, "money": Money, "auth": Auth,
+    "services": Services, "generation": GenerationSettings, "model_calls": ModelCalls,
+    "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": TokenSettings,
+    "decisions": DecisionSettings, "caches": Caches, "money": Money, "auth": Auth,
     "limits": Limits, "observability": Observability,
 }
 # the sections that shape an answer: the answer cache key hashes them whole
@@ -216,13 +222,13 @@ class Settings(BaseSettings):
 
     profile: Profile = Field("prod", description=PROFILE_HELP)
     services: Services = Field(default_factory=Services)
-    generation: Generation = Field(default_factory=Generation)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
     model_calls: ModelCalls = Field(default_factory=ModelCalls)
     retrieval: Retrieval = Field(default_factory=Retrieval)
     index: Index = Field(default_factory=Index)
     embedding: Embedding = Field(default_factory=Embedding)
-    tokens: Tokens = Field(default_factory=Tokens)
-    decisions: Decisions = Field(default_factory=Decisions)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    decisions: DecisionSettings = Field(default_factory=DecisionSettings)
     caches: Caches = Field(default_factory=Caches)
     money: Money = Field(default_factory=Money)
     auth: Auth = Field(default_factory=Auth)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rag_core.decision_records import RelevanceRecord
 from rag_core.decisions import relevance, semantic_rules
 from rag_core.decisions.note_facts import NotesMemo
 from rag_core.decisions.semantic_canonical import Form
@@ -30,7 +31,7 @@ class NoContextJudge(Protocol):
     """Do the user's notes answer ``query`` at all, given what retrieval found?"""
 
     def decide(self, query: str, chunks: Sequence[Chunk], user_id: str,
-               notes_version: int) -> relevance.RelevanceDecision: ...
+               notes_version: int) -> RelevanceRecord: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class FactsJudge:
     notes: NotesMemo
 
     def decide(self, query: str, chunks: Sequence[Chunk], user_id: str,
-               notes_version: int) -> relevance.RelevanceDecision:
+               notes_version: int) -> RelevanceRecord:
         return relevance.decide_relevance(query, chunks, policy=self.policy,
                                           notes=lambda: self.notes.get(user_id, notes_version))
 

@@ -5,10 +5,10 @@ one line each: the README beside this file; figures and ablation: ``docs/decisio
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from rag_core.config import Decisions, Settings, fixed
+from rag_core.config import DecisionSettings, Settings, fixed
+from rag_core.decision_records import RelevanceRecord, RuleCheck
 from rag_core.decisions import note_facts
 from rag_core.text.named import asked
 from rag_core.types import Chunk
@@ -18,7 +18,7 @@ RULES = ("retrieved", "similarity", *note_facts.KINDS)
 
 @dataclass(frozen=True)
 class RelevancePolicy:
-    floor: float = Decisions.model_fields["similarity_threshold"].default
+    floor: float = DecisionSettings.model_fields["similarity_threshold"].default
     facts: bool = True  # a fact the question names must be stated in the notes
     # the embedding model, whose whole words tell a keyboard slip in a name from another word
     model: str = ""
@@ -29,25 +29,15 @@ class RelevancePolicy:
                    model=settings.embedding.embedding_model)
 
 
-@dataclass(frozen=True)
-class RelevanceDecision:
-    answer: bool
-    reason: str  # "relevant" or the first rule that refused
-    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"answer": self.answer, "reason": self.reason, "checks": self.checks}
-
-
 def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolicy | None = None,
                      notes: note_facts.NoteFacts | Callable[[], note_facts.NoteFacts] | None
-                     = None) -> RelevanceDecision:
+                     = None) -> RelevanceRecord:
     """Answer from these chunks, or say that the notes have nothing on it (and why).
     ``notes``: the facts of all the user's notes, or what reads them when a question names a
     fact (default: the facts of ``chunks``)."""
     policy = policy or RelevancePolicy()
-    checks: dict[str, dict[str, Any]] = {}
-    checks["retrieved"] = {"passed": bool(chunks), "detail": f"{len(chunks)} chunks"}
+    checks: dict[str, RuleCheck] = {}
+    checks["retrieved"] = RuleCheck(bool(chunks), f"{len(chunks)} chunks")
     best = max((c.score for c in chunks), default=0.0)
     found: dict[str, tuple[list[str], list[str]]] = {}
     if policy.facts and (wanted := asked(query)):
@@ -55,14 +45,14 @@ def decide_relevance(query: str, chunks: Sequence[Chunk], policy: RelevancePolic
         found = note_facts.absent(wanted, held or note_facts.of_notes(
             (c.text, c.metadata) for c in chunks), policy.model)
         for kind, (named, lacking) in found.items():
-            checks[kind] = {"passed": not lacking,
-                            "detail": f"in none of your notes: {lacking}" if lacking
-                            else f"all of {named} in your notes"}
+            checks[kind] = RuleCheck(not lacking, f"in none of your notes: {lacking}" if lacking
+                                     else f"all of {named} in your notes")
     # a name the notes hold is something close, however far the question embeds from it
     names = found.get("names", ([], ["-"]))
-    checks["similarity"] = {"passed": best >= policy.floor or not names[1],
-                            "detail": f"best cosine {best:.3f} vs floor {policy.floor:.3f}"
-                            + (f"; {names[0]} in your notes" if not names[1] else "")}
-    failed = [r for r in RULES if r in checks and not checks[r]["passed"]]
-    return RelevanceDecision(answer=not failed, reason=failed[0] if failed else "relevant",
-                             checks=checks)
+    checks["similarity"] = RuleCheck(
+        best >= policy.floor or not names[1],
+        f"best cosine {best:.3f} vs floor {policy.floor:.3f}"
+        + (f"; {names[0]} in your notes" if not names[1] else ""))
+    failed = [r for r in RULES if r in checks and not checks[r].passed]
+    return RelevanceRecord(answer=not failed, reason=failed[0] if failed else "relevant",
+                           checks=checks)

@@ -11,11 +11,12 @@ import difflib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from rag_core.decision_records import JsonObject, RuleCheck, SemanticRecord
 from rag_core.decisions.semantic_canonical import Check, Form, canonical_check
 from rag_core.text import nlp
 from rag_core.text.sentences import split_sentences
+from rag_core.types import Chunk
 
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",
@@ -33,7 +34,7 @@ class Evidence:
     texts: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, chunks: Sequence[Any], depth: int) -> Evidence:
+    def of(cls, chunks: Sequence[Chunk], depth: int) -> Evidence:
         top = list(chunks)[:depth]
         return cls(tuple(c.chunk_id for c in top), tuple(c.note_id for c in top),
                    tuple(c.text for c in top))
@@ -48,7 +49,6 @@ class Policy:
     # match is a reuse, else the rules decide)
     canonical: str = "off"
     evidence_depth: int = 5  # best chunks kept as a question's evidence
-    skip: frozenset[str] = frozenset()  # rules not run (the rule sets of evals/)
     vocabulary: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
@@ -68,11 +68,17 @@ class Decision:
                    similarity=float(similarity), matched_query=matched_query,
                    checks=tuple(checks))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"hit": self.hit, "reason": self.reason, "similarity": round(self.similarity, 4),
-                "matched_query": self.matched_query,
-                "checks": {c.rule: {"passed": c.passed, "detail": c.detail}
-                           for c in self.checks}}
+    def record(self, candidates: int | None = None) -> SemanticRecord:
+        """What an answer keeps of this decision (``candidates``: the cached questions that
+        were close enough)."""
+        return SemanticRecord(hit=self.hit, reason=self.reason,
+                              similarity=round(self.similarity, 4),
+                              matched_query=self.matched_query,
+                              checks={c.rule: RuleCheck(c.passed, c.detail) for c in self.checks},
+                              candidates=candidates)
+
+    def to_dict(self) -> JsonObject:
+        return self.record().to_dict()
 
 
 # --- words of the evidence ------------------------------------------------------------------
@@ -100,7 +106,7 @@ def lemmas_of(texts: Iterable[str]) -> frozenset[str]:
     return frozenset().union(*lemmas_each(list(texts)))
 
 
-def fmt(a: Any, b: Any) -> str:
+def fmt(a: object, b: object) -> str:
     return f"{sorted(a) if isinstance(a, frozenset) else a} vs " \
            f"{sorted(b) if isinstance(b, frozenset) else b}"
 
@@ -257,9 +263,5 @@ def decide(query: str, cached_query: str, similarity: float, policy: Policy,
     checks = [Check("similarity", similarity >= policy.threshold,
                     f"{similarity:.3f} vs threshold {policy.threshold:.3f}"),
               *fact_checks(a, b, aligned, new, cached)]
-    if not aligned and "sentence" not in policy.skip:
-        checks.append(sentence_check(a, b, new, cached))
-    if aligned and "detail" not in policy.skip:
-        checks.append(detail_check(a, b))
-    return Decision.of([c for c in checks if c.rule not in policy.skip], similarity,
-                       cached_query)
+    checks.append(detail_check(a, b) if aligned else sentence_check(a, b, new, cached))
+    return Decision.of(checks, similarity, cached_query)

@@ -77,7 +77,7 @@ def _usage(done: Completion) -> dict[str, int]:
     return wire.usage_dict(done.prompt_tokens, done.completion_tokens)
 
 
-async def _stream(app: FastAPI, request: Request, chat: wire.ChatRequest, cid: str,
+async def _stream(app: FastAPI, request: Request, chat: wire.CompletionRequest, cid: str,
                   model_id: str) -> AsyncIterator[bytes]:
     """Generation in a worker thread; pieces cross over through a queue. The worker stops at
     the next token when the client has gone (``cancel``)."""

@@ -26,7 +26,7 @@ class BadRequest(ValueError):
 
 
 @dataclass(frozen=True)
-class ChatRequest:
+class CompletionRequest:
     """What a server needs from a chat-completion request body."""
 
     messages: list[dict[str, Any]]
@@ -38,8 +38,9 @@ class ChatRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_request(body: Any, default_max_tokens: int = 400) -> ChatRequest:
-    """A :class:`ChatRequest` from a decoded JSON body; :class:`BadRequest` if it is not one."""
+def parse_request(body: Any, default_max_tokens: int = 400) -> CompletionRequest:
+    """A :class:`CompletionRequest` from a decoded JSON body; :class:`BadRequest` if it is not
+    one."""
     try:
         messages = [dict(m) for m in body["messages"]]
         if not messages or any("role" not in m for m in messages):
@@ -50,7 +51,7 @@ def parse_request(body: Any, default_max_tokens: int = 400) -> ChatRequest:
         options = body.get("stream_options") or {}
         known = {"messages", "max_tokens", "max_completion_tokens", "stream", "stream_options",
                  "model", "temperature"}
-        return ChatRequest(
+        return CompletionRequest(
             messages=messages, max_tokens=max(1, max_tokens), stream=bool(body.get("stream")),
             include_usage=bool(options.get("include_usage")),
             model=str(body["model"]) if body.get("model") else None,

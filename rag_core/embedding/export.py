@@ -36,7 +36,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
+from rag_core.embedding.session import (
+    ExportedModel,
+    ExportTokenizer,
+    Variant,
+    onnxruntime_session,
+)
 from rag_core.errors import EmbeddingFailed
 
 if TYPE_CHECKING:
@@ -212,7 +217,7 @@ def _check(graph: Path, exported: ExportedModel, reference: np.ndarray) -> None:
 
 
     session = onnxruntime_session(graph, threads=0)
-    tokens = Tokens(exported)
+    tokens = ExportTokenizer(exported)
     got = np.concatenate([
         session.run(None, tokens.feed([text]))[0] for text in _CHECK_TEXTS])
     cosine = float(np.min(np.sum(got * reference, axis=1)))
@@ -280,7 +285,7 @@ def _build_ort(raw: ExportedModel, out: Path) -> None:
     shutil.copy2(raw.tokenizer, out / TOKENIZER)
     _write_manifest(out, {**_read_meta(raw.folder), "variant": "ort"})
     session = onnxruntime_session(raw.graph, threads=0)
-    tokens = Tokens(raw)
+    tokens = ExportTokenizer(raw)
     reference = np.concatenate([session.run(None, tokens.feed([t]))[0] for t in _CHECK_TEXTS])
     exported = read_export(out)
     assert exported is not None

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from rag_core.embedding.base import resolve_model_path
 from rag_core.embedding.export import ensure_export, locked, source_key
-from rag_core.embedding.session import ExportedModel, Tokens, Variant, onnxruntime_session
+from rag_core.embedding.session import (
+    ExportedModel,
+    ExportTokenizer,
+    Variant,
+    onnxruntime_session,
+)
 from rag_core.errors import EmbeddingFailed
 from rag_core.procs import pool_threads
 
@@ -89,7 +94,7 @@ class RuntimeEmbedder:
     def load(self) -> None:
         self._runtime()
 
-    def _runtime(self) -> tuple[Tokens, Callable[[dict[str, np.ndarray]], np.ndarray]]:
+    def _runtime(self) -> tuple[ExportTokenizer, Callable[[dict[str, np.ndarray]], np.ndarray]]:
         key = self._key()
         with _lock:
             if key not in _runtimes:
@@ -99,7 +104,7 @@ class RuntimeEmbedder:
                     raise EmbeddingFailed(f"model {self.model_id!r} gives {exported.dim} "
                                           f"dimensions, settings say {self.dim}")
                 try:
-                    _runtimes[key] = (Tokens(exported, self.max_seq_length),
+                    _runtimes[key] = (ExportTokenizer(exported, self.max_seq_length),
                                       self._open(exported))
                 except ImportError as exc:
                     raise EmbeddingFailed(

@@ -30,7 +30,7 @@ class ExportedModel:
     pad_token: str
 
 
-class Tokens:
+class ExportTokenizer:
     """The export's tokenizer, truncating at the model's max length; batches padded here."""
 
     def __init__(self, exported: ExportedModel, max_length: int | None = None) -> None:

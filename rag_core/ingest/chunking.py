@@ -1,4 +1,15 @@
-"""Token-aware chunking of a note, paragraph first.
+"""Token-aware chunking of a note, by one of three methods (``RAG_CHUNKING``):
+
+- ``sentences`` (the default): paragraph first, long paragraphs cut into sentences, packed up
+  to the token budget with an overlap (below);
+- ``heading``: the same packing inside each section of the note (a Markdown heading line starts
+  one: the readers write a document's headings so), so that no chunk spans two sections and
+  each starts with its section's heading;
+- ``window``: windows of ``max_tokens`` tokens over the whole body, each starting
+  ``max_tokens - overlap_tokens`` tokens after the one before, at word starts, structure
+  ignored.
+
+The ``sentences`` packing, in detail:
 
 Budgets are counted with the real tokenizer (``TokenCounter``).  The packing works on spans of
 the note's own text, so a chunk is always an exact slice (or a few paragraph slices joined by a
@@ -187,15 +198,56 @@ class _Packer:
 
 
 def chunk_note(note: Note, counter: TokenCounter, max_tokens: int,
-               overlap_tokens: int) -> list[ChunkDraft]:
-    """The note's body as chunks of at most ``max_tokens`` tokens (see the module docstring)."""
+               overlap_tokens: int, method: str = "sentences") -> list[ChunkDraft]:
+    """The note's body as chunks of at most ``max_tokens`` tokens by ``method`` (see the module
+    docstring)."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     if overlap_tokens < 0 or overlap_tokens >= max_tokens:
         raise ValueError("overlap_tokens must be at least 0 and smaller than max_tokens")
-    packer = _Packer(split_paragraphs(note.body), counter, max_tokens, overlap_tokens)
+    if method == "window":
+        texts = _windows(counter, note.body.replace("\r\n", "\n").strip(), max_tokens,
+                         overlap_tokens)
+    elif method == "heading":
+        texts = [text for section in _sections(note.body)
+                 for text in _Packer(split_paragraphs(section), counter, max_tokens,
+                                     overlap_tokens).pack()]
+    elif method == "sentences":
+        texts = _Packer(split_paragraphs(note.body), counter, max_tokens, overlap_tokens).pack()
+    else:
+        raise ValueError(f"unknown chunking method {method!r}")
     return [ChunkDraft(ordinal=i, text=text, content_hash=content_hash(text))
-            for i, text in enumerate(packer.pack())]
+            for i, text in enumerate(texts)]
+
+
+_HEADING_LINE = re.compile(r"^#{1,6}[ \t]+\S", re.M)
+
+
+def _sections(body: str) -> list[str]:
+    """The body cut before each Markdown heading line (text before the first is a section)."""
+    body = body.replace("\r\n", "\n")
+    starts = [0, *(m.start() for m in _HEADING_LINE.finditer(body) if m.start() > 0)]
+    sections = [body[a:b].strip() for a, b in zip(starts, [*starts[1:], len(body)],
+                                                    strict=True)]
+    return [s for s in sections if s]
+
+
+def _windows(counter: TokenCounter, text: str, max_tokens: int,
+             overlap_tokens: int) -> list[str]:
+    """Windows of ``max_tokens`` tokens, a window every ``max_tokens - overlap_tokens``."""
+    offsets = counter.spans(text)
+    step = max_tokens - overlap_tokens
+    windows: list[str] = []
+    i = 0
+    while i < len(offsets):
+        while 0 < i < len(offsets) - 1 and offsets[i][0] == offsets[i - 1][1]:
+            i += 1  # do not start inside a word
+        j = min(i + max_tokens, len(offsets))
+        windows.append(text[offsets[i][0]:offsets[j - 1][1]])
+        if j == len(offsets):
+            break
+        i += step
+    return [w for w in windows if w.strip()]
 
 
 def metadata_header(note: Note) -> str:

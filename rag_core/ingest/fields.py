@@ -3,7 +3,8 @@ lines, ``PUT`` and bulk over HTTP): checked when a note is read, before any chun
 embedding.
 
 - Length: a field rides in every chunk retrieved from its note, in every citation and every
-  cached answer, so each is bounded (``LIMITS``): a title of at most 300 characters, a speaker
+  cached answer, so each is bounded (``LIMITS``): a title of at most 300 characters (a longer
+  one is kept whole in the body and shortened: ``rag_core.ingest.notes.bound_title``), a speaker
   and a series of 120, at most 20 tags of 40 characters each and at most 40 scripture
   references of 80.
 - Characters: a field is one line of visible text, so the note ids' rule applies

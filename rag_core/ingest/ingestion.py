@@ -40,7 +40,8 @@ from rag_core.embedding import Embedder
 from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.ingest import embed_slots
 from rag_core.ingest.chunking import chunk_note, embedding_text
-from rag_core.ingest.notes import check_note, load_notes, note_hash
+from rag_core.ingest.notes import check_note, note_hash
+from rag_core.ingest.readers import load_notes
 from rag_core.observability import hash_id, span
 from rag_core.safety.guard import is_valid_user_id
 from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
@@ -84,13 +85,16 @@ class _Pending:
 
 def stored_hash(note: Note, settings: Settings) -> str:
     """The hash stored with a note: its content plus the settings that shape its chunks."""
+    embedding = settings.embedding
     parts = (
         PIPELINE_VERSION,
         note_hash(note),
-        settings.embedding.embedding_model,
-        str(settings.embedding.embedding_dim),
-        str(settings.embedding.chunk_tokens),
-        str(settings.embedding.chunk_overlap_tokens),
+        embedding.embedding_model,
+        str(embedding.embedding_dim),
+        str(embedding.chunk_tokens),
+        str(embedding.chunk_overlap_tokens),
+        # the default method adds nothing: hashes stored before the knob stay valid
+        *([] if embedding.chunking == "sentences" else [embedding.chunking]),
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -129,7 +133,8 @@ def ingest_notes(
                 report.statuses[note.id] = "unchanged"
                 continue
             drafts = chunk_note(note, counter, settings.embedding.chunk_tokens,
-                                settings.embedding.chunk_overlap_tokens)
+                                settings.embedding.chunk_overlap_tokens,
+                                settings.embedding.chunking)
             if not drafts:
                 raise InvalidNote(f"note {note.id!r}: empty body")
             pending.append(_Pending(note, digest, drafts))

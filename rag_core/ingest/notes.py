@@ -1,4 +1,4 @@
-"""Reading sermon notes from disk: Markdown with YAML front matter, or JSON lines.
+"""One note from Markdown with YAML front matter, or from a JSON object, checked whole.
 
 Markdown (``.md``, ``.markdown``)::
 
@@ -26,11 +26,11 @@ non-characters in the body or any field, a field over its length limit, a contro
 bidirectional character in a field, or a date that is not a real date
 (``rag_core.ingest.fields``).
 
-A folder is read whole before anything is returned, so a caller that ingests what
-``load_notes`` returns has validated every note of the folder before writing any. Files are
-found without following symbolic links: a link inside the folder is skipped (what it points to
-inside the folder is read as itself), and a link that points outside the folder is an error
-naming it.
+A title over its limit (300 characters) is no reason to refuse a note: it is kept whole as the
+first paragraph of the body and shortened where it is repeated (``bound_title``).
+
+Files and folders are read by ``rag_core.ingest.readers`` (every format, each file's failure
+reported apart); this module parses and checks one note.
 """
 
 from __future__ import annotations
@@ -38,19 +38,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import stat
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from rag_core.errors import InvalidNote
-from rag_core.ingest.fields import field_problem, normal_date
+from rag_core.ingest.fields import LIMITS, field_problem, normal_date
 from rag_core.safety.normalise import bad_code_point, unreadable_character
 from rag_core.types import Note
 
@@ -58,6 +56,9 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")
 MAX_ID_CHARS = 200
+# A title over the field's limit (``LIMITS``) is kept whole at the top of the body and shortened
+# where it is repeated; one longer than this is not a title.
+MAX_TITLE_KEPT = 2_000
 # A note file larger than this is refused before it is read (the bulk API's body limit too).
 MAX_NOTE_FILE_BYTES = 16 * 1024 * 1024
 
@@ -74,30 +75,6 @@ class _FrontMatterLoader(yaml.SafeLoader):
 
 _FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
                                    _FrontMatterLoader.construct_scalar)
-
-
-def load_notes(path: str | Path) -> list[Note]:
-    """The notes of one file, or of every note file under a folder (recursively, sorted).
-
-    Hidden files and folders are skipped.  Two notes with the same id are an error.
-    """
-    root = Path(path)
-    if not root.exists():
-        raise InvalidNote(f"{root}: no such file or folder")
-    files = _note_files(root) if root.is_dir() else [root]
-    for file in files:  # all of them before reading any: a FIFO would hang, /dev/zero never end
-        check_note_file(file)
-    notes: list[Note] = []
-    seen: dict[str, str] = {}
-    for file in files:
-        for note, where in _load_file(file):
-            if note.id in seen:
-                raise InvalidNote(
-                    f"{where}: duplicate note id {note.id!r} (first seen in {seen[note.id]})"
-                )
-            seen[note.id] = where
-            notes.append(note)
-    return notes
 
 
 def note_id_problem(note_id: object) -> str | None:
@@ -171,27 +148,6 @@ def check_note_file(file: Path, limit: int = MAX_NOTE_FILE_BYTES) -> None:
                           f"{limit:,} bytes")
 
 
-def _note_files(root: Path) -> list[Path]:
-    """Note files under ``root``, sorted, hidden ones skipped, symbolic links not followed."""
-    base = root.resolve()
-    found: list[Path] = []
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in [*dirs, *names]:
-            path = here / name
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(base):
-                    raise InvalidNote(f"{path}: a symbolic link to {target}, outside {root}; "
-                                      "links out of the folder are not followed")
-                continue  # inside the folder: its target is read as itself
-            if name in names and not name.startswith(".") \
-                    and path.suffix.lower() in MARKDOWN_SUFFIXES + JSONL_SUFFIXES:
-                found.append(path)
-    return sorted(found)
-
-
 def _check_characters(text: str, where: str, first_line: int, what: str) -> None:
     """``InvalidNote`` at the line of the first control character or invalid code point."""
     match = _CONTROL.search(text)
@@ -212,8 +168,16 @@ def note_hash(note: Note) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def parse_markdown(text: str, name: str = "<text>") -> Note:
+def parse_markdown(text: str, name: str = "<text>", *, default_id: str | None = None) -> Note:
     """One note from Markdown with optional YAML front matter (``name`` is for messages)."""
+    meta, body, body_line = split_markdown(text, name)
+    return _build(meta, body, name, line=1, body_line=body_line,
+                  default_id=default_id or _stem_id(name))
+
+
+def split_markdown(text: str, name: str = "<text>") -> tuple[dict[str, Any], str, int]:
+    """The front matter (a title taken from a first ``# heading`` when it gives none), the body
+    and the body's first line number, checked for bad characters and bad YAML."""
     meta: dict[str, Any] = {}
     body_line = 1
     match = _FRONT.match(text)
@@ -243,39 +207,26 @@ def parse_markdown(text: str, name: str = "<text>") -> Note:
             meta["title"] = heading.group(1)
             text = text[heading.end():]
             body_line += 1
-    return _build(meta, text, name, line=1, body_line=body_line, default_id=_stem_id(name))
+    return meta, text, body_line
 
 
-def _load_file(file: Path) -> Iterable[tuple[Note, str]]:
-    suffix = file.suffix.lower()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidNote(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise InvalidNote(f"{file}: cannot be read ({exc.strerror})") from exc
-    if suffix in JSONL_SUFFIXES:
-        yield from _parse_jsonl(text, file)
-    elif suffix in MARKDOWN_SUFFIXES or not suffix:
-        yield parse_markdown(text, str(file)), str(file)
-    else:
-        raise InvalidNote(f"{file}: unknown note format {suffix!r} (use .md or .jsonl)")
+def build_note(meta: dict[str, Any], body: str, name: str, *, default_id: str,
+               line: int = 1, body_line: int = 1) -> Note:
+    """One note from its fields and body, by every rule of this module (the readers of other
+    formats end here: ``rag_core.ingest.readers``)."""
+    return _build(meta, body, name, line=line, body_line=body_line, default_id=default_id)
 
 
-def _parse_jsonl(text: str, file: Path) -> Iterable[tuple[Note, str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{file}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidNote(f"{where}: bad JSON: {exc.msg} (column {exc.colno})") from exc
-        if not isinstance(record, dict):
-            raise InvalidNote(f"{where}: each line must be a JSON object")
-        note = note_from_record(record, str(file), line=number,
-                                default_id=f"{_stem_id(str(file))}-{number}")
-        yield note, where
+def bound_title(title: str, body: str) -> tuple[str, str]:
+    """A title over its limit kept whole at the top of the body, and shortened (at a word, with
+    an ellipsis) where it is repeated: in every chunk's header, citation and cached answer."""
+    limit = LIMITS["title"].chars
+    if len(title) <= limit:
+        return title, body
+    cut = title[: limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-") + "\u2026", f"{title}\n\n{body}"
 
 
 def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
@@ -306,6 +257,11 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
     body = body.replace("\r\n", "\n").strip()
     if not body:
         raise InvalidNote(f"{name}:{body_line}: empty body")
+    if len(title) > MAX_TITLE_KEPT:
+        raise InvalidNote(f"{where}: the field 'title' has {len(title):,} characters; at most "
+                          f"{MAX_TITLE_KEPT:,} are kept (one over {LIMITS['title'].chars} is "
+                          "kept whole in the body and shortened where it is repeated)")
+    title, body = bound_title(title, body)
     note_id = _text(meta.get("id"), "id", where) or default_id
     check_note_id(note_id, where)
     note = Note(

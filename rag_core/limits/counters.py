@@ -55,7 +55,7 @@ class Outcome:
     token: str = ""  # the place in flight an admitted question holds
 
 
-class Counter(Protocol):
+class LimitCounter(Protocol):
     def check(self, ask: Ask) -> Outcome: ...
 
     def release(self, user: str, token: str) -> None: ...

@@ -30,8 +30,15 @@ from prometheus_client import Counter, Gauge
 from rag_core import observability as obs
 from rag_core.config import Limits
 from rag_core.errors import Overloaded, RateLimited
-from rag_core.limits.counters import GLOBAL, Ask, LocalCounter, Outcome, RedisCounter, Window
-from rag_core.limits.counters import Counter as LimitCounter
+from rag_core.limits.counters import (
+    GLOBAL,
+    Ask,
+    LimitCounter,
+    LocalCounter,
+    Outcome,
+    RedisCounter,
+    Window,
+)
 from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, get_args
 
-from rag_core.config import Generation as Generation_
-from rag_core.config import Settings
+from rag_core.config import GenerationSettings, Settings
 from rag_core.llm.base import Generation, Generator, Prompt
 
 if TYPE_CHECKING:
@@ -18,7 +17,7 @@ __all__ = ["GENERATORS", "Generation", "Generator", "Prompt", "build_generator",
 
 # the generators ``settings.llm`` may name (the setting owns the list); each has a circuit
 # breaker of its name
-GENERATORS: tuple[str, ...] = get_args(Generation_.model_fields["llm"].annotation)
+GENERATORS: tuple[str, ...] = get_args(GenerationSettings.model_fields["llm"].annotation)
 
 
 def build_generator(settings: Settings, redis_client: Any = None, *,

@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rag_core.config import Generation as GenerationSection
-from rag_core.config import ModelCalls
+from rag_core.config import GenerationSettings, ModelCalls
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Generation, Generator, GuardedGenerator, Prompt
 from rag_core.llm.health import Problem
@@ -71,8 +70,8 @@ def providers_of(generator: Generator, model: str,
     return (Provider(generator, *model_of(generator, model, base_url)),)
 
 
-def fallback_sections(generation: GenerationSection,
-                      calls: ModelCalls) -> tuple[GenerationSection, ModelCalls]:
+def fallback_sections(generation: GenerationSettings,
+                      calls: ModelCalls) -> tuple[GenerationSettings, ModelCalls]:
     """The sections the second provider is called with: its server, token and model in place
     of the first one's; timeouts, retries and breaker thresholds the same."""
     return (generation.model_copy(update={
@@ -81,7 +80,7 @@ def fallback_sections(generation: GenerationSection,
                                      "hf_token": calls.hf_fallback_token}))
 
 
-def fallback_generator(generation: GenerationSection, calls: ModelCalls,
+def fallback_generator(generation: GenerationSettings, calls: ModelCalls,
                        redis_client: RedisClient | None, *,
                        llm_client: InferenceClient | None = None) -> ResilientGenerator:
     """The second provider's ``hf`` generator behind a breaker of its own (``llm_client``: its

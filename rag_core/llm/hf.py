@@ -253,7 +253,7 @@ class HFGenerator:
 
     name = "hf"
 
-    def __init__(self, generation: config.Generation, calls: ModelCalls,
+    def __init__(self, generation: config.GenerationSettings, calls: ModelCalls,
                  client: InferenceClient | None = None) -> None:
         self.calls = calls  # where the model is, its token and timeouts
         self.client = client if client is not None else make_client(calls)

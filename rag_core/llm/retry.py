@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rag_core import observability as obs
 from rag_core.config import ModelCalls, fixed
@@ -31,7 +31,7 @@ class Retrier:
         self._rng = rng or random.Random()
         self._monotonic = monotonic
 
-    def call(self, func: Callable[..., T], *args: Any) -> T:
+    def call(self, func: Callable[..., T], *args: object) -> T:
         """``func(*args)``, retried on transient errors; the last error is raised."""
         s = self.settings
         deadline = self._monotonic() + fixed.LLM_RETRY_BUDGET_S

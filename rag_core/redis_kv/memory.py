@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.redis_kv.client import REDIS_ERRORS
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 
 log = logging.getLogger("rag_core.redis_kv.memory")
 
@@ -30,7 +30,7 @@ def memory_figures(info: dict[str, Any]) -> tuple[float, float]:
     return max(nodes, key=lambda n: n[0] / n[1] if n[1] else 0.0)
 
 
-def held_bytes(client: Any, prefixes: Iterable[str], batch: int = 500) -> int:
+def held_bytes(client: RedisClient, prefixes: Iterable[str], batch: int = 500) -> int:
     """The bytes Redis reports for every key under ``prefixes`` (``MEMORY USAGE`` with every
     value sampled), found by ``SCAN``: O(keys), for an operator's command. A key that expired
     between the scan and its read counts 0. Raises the client's errors."""
@@ -46,7 +46,7 @@ def held_bytes(client: Any, prefixes: Iterable[str], batch: int = 500) -> int:
     return total
 
 
-def _usage(client: Any, keys: list[bytes]) -> int:
+def _usage(client: RedisClient, keys: list[bytes]) -> int:
     if not keys:
         return 0
     # one key per command: in a Redis Cluster the keys of a batch live in different slots
@@ -56,7 +56,7 @@ def _usage(client: Any, keys: list[bytes]) -> int:
     return sum(int(n or 0) for n in pipe.execute())
 
 
-def refresh(client: Any) -> bool:
+def refresh(client: RedisClient) -> bool:
     """Read INFO once and set the gauges; False when Redis did not answer."""
     try:
         used, cap = memory_figures(client.info("memory"))
@@ -68,7 +68,7 @@ def refresh(client: Any) -> bool:
 
 
 class MemoryWatch:
-    def __init__(self, client: Any, interval: float = 15.0) -> None:
+    def __init__(self, client: RedisClient, interval: float = 15.0) -> None:
         self.client = client
         self.interval = interval
         self._stop = threading.Event()

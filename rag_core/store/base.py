@@ -16,6 +16,7 @@ from rag_core.config import (  # noqa: F401  (re-exported for the store's module
 )
 from rag_core.store.costs import CostStore
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.sources import NoteSources
 from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Chunk, Note
 
@@ -64,6 +65,10 @@ class Store(Protocol):
 
     @property
     def version_debts(self) -> VersionDebts | None: ...
+
+    @property
+    def sources(self) -> NoteSources:
+        """Each note's source folder, file and file hash (``rag-core sync``)."""
 
     def ensure_schema(self) -> Any: ...
 

@@ -33,6 +33,7 @@ from rag_core.store.costs import MemoryCosts
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.fusion import fuse
 from rag_core.store.records import MemoryRecords
+from rag_core.store.sources import MemorySources
 from rag_core.types import Chunk, Note
 
 _TERM = re.compile(r"[^\W_]+")
@@ -68,6 +69,7 @@ class MemoryStore:
         self.version_debts = None  # one process: nothing is owed to another
         self._lock = threading.Lock()
         self.records = MemoryRecords()  # verdicts: a deleted note's text leaves them too
+        self.sources = MemorySources(lambda user, note: note in self._notes[user])
 
     def ensure_schema(self) -> list[int]:
         return []
@@ -126,6 +128,7 @@ class MemoryStore:
                 return False
             self._versions[user_id] += 1
         self.records.redact_note(user_id, note_id)
+        self.sources.forget(user_id, note_id)
         return True
 
     def notes_version(self, user_id: str) -> int:

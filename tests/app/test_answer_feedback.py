@@ -17,7 +17,7 @@ import pytest
 from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.cache.semantic import policy_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import price
 from rag_core.types import TokenUsage
@@ -47,7 +47,7 @@ def paid_parts(app_settings: Settings, app_parts: Any) -> Iterator[Any]:
             llm="hf", llm_base_url=f"{url}/v1", llm_max_retries=0))
         # the loose semantic mode: these tests need a reuse to happen (strict, the default,
         # reuses none of the golden paraphrases); what a verdict does to it is the same
-        loose = app_parts.caches.semantic.with_policy(policy_for(
+        loose = app_parts.caches.semantic.with_judge(judge_for(
             app_parts.settings.with_overrides(semantic_mode="loose")))
         yield replace(app_parts, generator=generator,
                       caches=replace(app_parts.caches, semantic=loose))

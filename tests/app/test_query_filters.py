@@ -18,7 +18,7 @@ import pytest
 
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
-from rag_core.cache.semantic import policy_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -63,7 +63,7 @@ def anyio_backend() -> str:
 def counted(app_parts: Any) -> Iterator[Any]:
     # the loose semantic mode, so that a paraphrase is reused at all (strict reuses none of
     # these); what the filters do to the semantic cache is the same in every mode
-    loose = app_parts.caches.semantic.with_policy(policy_for(
+    loose = app_parts.caches.semantic.with_judge(judge_for(
         app_parts.settings.with_overrides(semantic_mode="loose")))
     yield replace(app_parts, generator=Counting(app_parts.generator),
                   caches=replace(app_parts.caches, semantic=loose))

@@ -1,4 +1,4 @@
-"""``evals.cache.blind_sets``: the no-context decision on labelled sets, counted per set and by
+"""``evals.decisions.blind_sets``: the no-context decision on labelled sets, counted per set and by
 kind of unanswerable question, on the real pipeline (embedded PostgreSQL, Redis, the local
 embedding model)."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals.cache import blind_sets, decisions_eval
+from evals.decisions import blind_sets, decisions_eval
 from evals.gates import evaluate, load_gates
 from evals.quality import evaluate as quality
 

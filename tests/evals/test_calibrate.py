@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals.cache import calibrate
 from evals.cli import main
 from evals.datasets.example import EXAMPLE_DIR, write_example
+from evals.decisions import calibrate
 from rag_core.config import Settings
 
 

@@ -161,7 +161,7 @@ def test_the_sets_written_blind_to_the_rules_are_labelled_and_cite_their_users_n
         name, answerable, questions):
     """``evals/datasets/probes``: each answerable question cites notes of the user who asks;
     calibration finds both kinds of question and pair."""
-    from evals.cache.calibrate import check_labelled
+    from evals.decisions.calibrate import check_labelled
 
     root = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "probes" / name
     ds = load_dataset(root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.cache import decisions_eval, decisions_plots, designs, semantic_eval
+from evals.decisions import decisions_eval, decisions_plots, designs, semantic_eval
 from evals.judge.questions import wilson
 from evals.quality import relevance_eval
 from rag_core.config import Settings

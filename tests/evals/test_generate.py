@@ -16,7 +16,7 @@ from evals.generate.facts import Library, text_of
 from evals.generate.synonyms import THRESHOLD, same_family
 from evals.generate.write import GenerateError, generate
 from evals.paths import GOLDEN_DIR
-from rag_core.ingest.notes import load_notes
+from rag_core.ingest.readers import load_notes
 
 NOTES = EXAMPLE_DIR / "notes"
 
@@ -133,15 +133,14 @@ def test_the_harness_selects_a_split_of_a_generated_dataset(made):
     """The quality notebook keeps each item's split in its rows (``score_answer``) and reads
     the rows of its ``split`` parameter; the gated figures are the test part's."""
     from evals.quality import evaluate as quality
-    from rag_core.types import Answer, TokenUsage
+    from rag_core.types import Answer, RetrievedRow, TokenUsage
 
     out, qa, _, _ = made
     items = load_dataset(out).qa.to_dict("records")
     rows = []
     for item in items:
         refs = list(item["reference_note_ids"])
-        retrieved = [{"chunk_id": f"{r}#0", "note_id": r, "score": 0.9, "title": r}
-                     for r in refs]
+        retrieved = [RetrievedRow(f"{r}#0", r, r, 0.9) for r in refs]
         answer = Answer(answer="x", citations=[], no_context=not refs, generator="extractive",
                         cache={}, usage=TokenUsage(0, 0), cost_usd=0.0, timings_ms={},
                         request_id="r", retrieved=retrieved)

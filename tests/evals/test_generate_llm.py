@@ -15,7 +15,7 @@ from evals.generate.facts import Library, squash
 from evals.generate.llm_writer import parse_reply
 from evals.generate.write import generate
 from rag_core.devservers.mock_server import MockLLM, mock_stats
-from rag_core.ingest.notes import load_notes
+from rag_core.ingest.readers import load_notes
 
 pytestmark = pytest.mark.integration
 NOTES = EXAMPLE_DIR / "notes"

@@ -204,3 +204,17 @@ def test_the_results_page_escapes_answers_and_puts_the_flips_first(tmp_path):
     parser = Rows()
     parser.feed(text)
     assert parser.ids == ["q-a", "q-a", "q-b"]  # the flip first, then every question
+
+
+def test_a_rechunked_run_flips_only_the_questions_whose_notes_moved():
+    """Chunk ids change with RAG_CHUNKING; the baseline keys hits by note, so a run whose chunks
+    all have new ids flips only the question whose reference note left the top results."""
+    before = qs.judge([row(q, retrieved_chunk_ids=[f"n1:{q}:0"], cited_chunk_ids=[f"n1:{q}:0"])
+                       for q in ("a", "b", "c")], {})
+    after = qs.judge([row("a", retrieved_chunk_ids=["n1:a:7", "n1:a:8"]),
+                      row("b", retrieved_chunk_ids=["n1:b:9"]),
+                      row("c", retrieved=("n2",), recall=0.0, retrieved_chunk_ids=["n2:c:1"])],
+                     {})
+    failing, passing = qs.flips(before, after)
+    assert [f.id for f in failing] == ["c"] and passing == []
+    assert not any("chunk" in name for q in after for name in q.checks)

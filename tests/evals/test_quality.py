@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from evals.quality import evaluate as quality
-from rag_core.types import Answer, Citation, TokenUsage
+from rag_core.types import Answer, Citation, RetrievedRow, TokenUsage
 
 OWNERS = {"amara-001": "amara", "amara-002": "amara", "ben-001": "ben"}
 
@@ -22,11 +22,10 @@ def item(**kw):
 
 def answer(text="Abraham was seventy-five [1].", retrieved=(("c1", "amara-001"),),
            cited=("c1",), no_context=False, flags=()):
-    ret = [{"chunk_id": c, "note_id": n, "title": f"T {n}", "score": 0.8 - 0.1 * i,
-            "dense_rank": i + 1, "lexical_rank": None, "fused_score": None}
+    ret = [RetrievedRow(c, n, f"T {n}", 0.8 - 0.1 * i, dense_rank=i + 1)
            for i, (c, n) in enumerate(retrieved)]
-    by_chunk = {r["chunk_id"]: r for r in ret}
-    cits = [Citation(n=i + 1, chunk_id=c, note_id=by_chunk.get(c, {}).get("note_id", "amara-001"),
+    by_chunk = {r.chunk_id: r.note_id for r in ret}
+    cits = [Citation(n=i + 1, chunk_id=c, note_id=by_chunk.get(c, "amara-001"),
                      title="t", score=0.5) for i, c in enumerate(cited)]
     return Answer(answer=text, citations=cits, no_context=no_context, generator="extractive",
                   cache={}, usage=TokenUsage(300, 40), cost_usd=0.0,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals.cache import semantic_eval
 from evals.datasets import golden, split, traffic
+from evals.decisions import semantic_eval
 from evals.paths import GOLDEN_DIR
 from rag_core.types import Note
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from evals.cache import rewrites as rw
-from evals.cache import wording_probe as probe
+from evals.decisions import rewrites as rw
+from evals.decisions import wording_probe as probe
 from rag_core.decisions.semantic_canonical import canonical
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.parts import Parts

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from rag_core.cache.layers import CacheLayers, layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.parts import build_redis
 from rag_core.types import Answer, TokenUsage
@@ -37,7 +38,7 @@ def _answer() -> Answer:
 
 def _layers(settings: Settings, url: str) -> CacheLayers:
     return layers_for(settings, build_redis(settings.with_overrides(
-        redis_url=url)))
+        redis_url=url)), judge=judge_for(settings))
 
 
 def _write(settings: Settings, url: str) -> None:

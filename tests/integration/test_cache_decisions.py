@@ -86,23 +86,23 @@ SAME_WORDS = "how long did beatrice keep a lamp burning in the windows"  # case,
 
 def test_a_paraphrase_is_reused_and_says_why(pipe: Pipeline) -> None:
     answer = _cached_then(pipe, FIRST, SAME_WORDS)
-    semantic = answer.decisions["semantic"]
+    semantic = answer.decisions.semantic
     assert answer.cache["semantic"] == "semantic_hit", semantic
-    assert semantic["reason"] == "reuse" and semantic["hit"] is True
-    assert all(check["passed"] for check in semantic["checks"].values())
-    assert semantic["matched_query"] == FIRST
+    assert semantic.reason == "reuse" and semantic.hit is True
+    assert all(check.passed for check in semantic.checks.values())
+    assert semantic.matched_query == FIRST
     # strict (the default) reuses the same words in the same order only
-    assert semantic["checks"]["canonical"]["detail"].startswith("the same words")
+    assert semantic.checks["canonical"].detail.startswith("the same words")
 
 
 def test_strict_refuses_a_reworded_question_that_loose_reuses(pipe: Pipeline) -> None:
     reworded = "For how long did Beatrice keep the lamp burning in the window?"
     answer = _cached_then(pipe, FIRST, reworded)
-    semantic = answer.decisions["semantic"]
-    assert answer.cache["semantic"] == "miss" and semantic["reason"] == "canonical", semantic
+    semantic = answer.decisions.semantic
+    assert answer.cache["semantic"] == "miss" and semantic.reason == "canonical", semantic
     pipe.parts.caches.clear(USER)
     loose = _cached_then(_loose(pipe), FIRST, reworded)
-    assert loose.cache["semantic"] == "semantic_hit", loose.decisions["semantic"]
+    assert loose.cache["semantic"] == "semantic_hit", loose.decisions.semantic
 
 
 def test_the_entry_keeps_the_evidence_it_was_built_from(pipe: Pipeline) -> None:
@@ -150,15 +150,15 @@ NEAR_MISSES = [
 def test_each_rule_refuses_its_near_miss_and_records_it(pipe: Pipeline, rule: str,
                                                          cached: str, new: str) -> None:
     answer = _cached_then(_loose(pipe), cached, new)
-    semantic = answer.decisions["semantic"]
+    semantic = answer.decisions.semantic
     assert answer.cache["semantic"] == "miss", semantic
     if rule == "similarity":
-        assert semantic["reason"] in ("similarity", "no_candidate")
+        assert semantic.reason in ("similarity", "no_candidate")
         return
-    assert semantic["reason"] == rule, semantic
-    assert semantic["checks"][rule]["passed"] is False
-    assert semantic["checks"][rule]["detail"]
-    assert semantic["matched_query"] == cached
+    assert semantic.reason == rule, semantic
+    assert semantic.checks[rule].passed is False
+    assert semantic.checks[rule].detail
+    assert semantic.matched_query == cached
 
 
 # loose has no roles rule (it refused paraphrases and no near miss of the labelled sets,
@@ -172,10 +172,10 @@ ROLES = ("roles", "What did Mr Okonjo give the shelter's cook?",
 def test_strict_mode_refuses_every_near_miss_and_says_why(pipe: Pipeline, rule: str,
                                                           cached: str, new: str) -> None:
     answer = _cached_then(pipe, cached, new)
-    semantic = answer.decisions["semantic"]
-    assert answer.cache["semantic"] == "miss" and semantic["hit"] is False, semantic
-    assert semantic["reason"] == "no_candidate" or not semantic["checks"][
-        semantic["reason"]]["passed"]
+    semantic = answer.decisions.semantic
+    assert answer.cache["semantic"] == "miss" and semantic.hit is False, semantic
+    assert semantic.reason == "no_candidate" or not semantic.checks[
+        semantic.reason].passed
 
 
 def test_a_hit_is_served_from_redis_without_generation(pipe: Pipeline) -> None:
@@ -208,15 +208,15 @@ def test_a_reused_paraphrase_asked_again_is_an_exact_hit_that_keeps_its_reason(
     assert reused.cache["query"] == "semantic_hit"
     again = pipe.ask(USER, SAME_WORDS)
     assert again.cache["query"] == "hit" and again.answer == first.answer
-    assert again.decisions["semantic"]["hit"] is True
-    assert again.decisions["semantic"]["matched_query"].startswith("How long did Beatrice")
+    assert again.decisions.semantic.hit is True
+    assert again.decisions.semantic.matched_query.startswith("How long did Beatrice")
     assert "semantic_cache" not in again.timings_ms  # no second decision
     # only the generated answer is a semantic candidate: reuse never chains
     scope = pipe.parts.caches.semantic.scope(USER, pipe.parts.store.notes_version(USER))
     client = pipe.parts.caches.semantic.client
     assert client is not None and len(client.hvals(scope)) == 1
     # a generated answer asked again shows no decision of its first run
-    assert pipe.ask(USER, FIRST).decisions == {}
+    assert pipe.ask(USER, FIRST).decisions.recorded() is False
 
 
 def _loose(pipe: Pipeline) -> Pipeline:
@@ -236,25 +236,25 @@ def test_an_aligned_paraphrase_that_adds_words_is_refused_with_the_words(pipe: P
                           "How long did Beatrice keep the lamp burning in the window?",
                           "For how long did aunt Beatrice keep a lamp burning in her front "
                           "window?")
-    semantic = answer.decisions["semantic"]
-    assert answer.cache["semantic"] != "semantic_hit" and semantic["reason"] == "detail"
-    assert "front" in semantic["checks"]["detail"]["detail"]
+    semantic = answer.decisions.semantic
+    assert answer.cache["semantic"] != "semantic_hit" and semantic.reason == "detail"
+    assert "front" in semantic.checks["detail"].detail
 
 
 def test_a_question_the_notes_answer_is_answered_and_says_why(pipe: Pipeline) -> None:
     answer = pipe.ask(USER, "What did Elder Vale's grandfather do every Sunday?")
-    relevance = answer.decisions["relevance"]
-    assert not answer.no_context and relevance["reason"] == "relevant", relevance
+    relevance = answer.decisions.relevance
+    assert not answer.no_context and relevance.reason == "relevant", relevance
     # "Elder Vale" is the note's speaker: the names rule looked in the notes and found it
-    assert set(relevance["checks"]) == {"retrieved", "similarity", "names"}
-    assert "vale" in relevance["checks"]["names"]["detail"]
+    assert set(relevance.checks) == {"retrieved", "similarity", "names"}
+    assert "vale" in relevance.checks["names"].detail
 
 
 def test_a_name_the_notes_never_mention_means_no_context(pipe: Pipeline) -> None:
     answer = pipe.ask(USER, "What did Pastor Quill say about the lamp Nehemiah kept?")
-    relevance = answer.decisions["relevance"]
-    assert answer.no_context and relevance["reason"] == "names", relevance
-    assert "nehemiah" in relevance["checks"]["names"]["detail"]
+    relevance = answer.decisions.relevance
+    assert answer.no_context and relevance.reason == "names", relevance
+    assert "nehemiah" in relevance.checks["names"].detail
 
 
 def test_a_name_in_another_note_of_the_user_is_no_reason_to_refuse(pipe: Pipeline) -> None:
@@ -262,17 +262,17 @@ def test_a_name_in_another_note_of_the_user_is_no_reason_to_refuse(pipe: Pipelin
     version), not only in the chunks retrieved: Beatrice is in the lamp note only."""
     answer = pipe.ask(USER, "Did Mr Okonjo give bread to Beatrice when Elder Vale's "
                             "grandfather closed the shop in 1961?")
-    relevance = answer.decisions["relevance"]
-    assert relevance["reason"] == "relevant", relevance
-    assert "beatrice" in relevance["checks"]["names"]["detail"]
-    assert "1961" in relevance["checks"]["dates"]["detail"]
+    relevance = answer.decisions.relevance
+    assert relevance.reason == "relevant", relevance
+    assert "beatrice" in relevance.checks["names"].detail
+    assert "1961" in relevance.checks["dates"].detail
 
 
 def test_nothing_close_means_no_context_at_the_floor(pipe: Pipeline) -> None:
     answer = pipe.ask(USER, "Which graphics card should I buy for video games?")
-    relevance = answer.decisions["relevance"]
-    assert answer.no_context and relevance["reason"] == "similarity", relevance
-    assert "floor" in relevance["checks"]["similarity"]["detail"]
+    relevance = answer.decisions.relevance
+    assert answer.no_context and relevance.reason == "similarity", relevance
+    assert "floor" in relevance.checks["similarity"].detail
 
 
 def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
@@ -288,7 +288,7 @@ def test_a_no_context_answer_asked_again_is_an_exact_hit_until_the_notes_change(
     again = pipe.ask(USER, question)
     assert again.no_context and again.cache["query"] == "hit"
     assert again.answer == first.answer and again.generator == "none"
-    assert again.decisions["relevance"] == first.decisions["relevance"]  # still explained
+    assert again.decisions.relevance == first.decisions.relevance  # still explained
     assert "retrieve" not in again.timings_ms
     # a setting of the decision names the key: another floor decides afresh
     floor = pipe.parts.settings.decisions.similarity_threshold

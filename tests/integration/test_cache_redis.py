@@ -10,7 +10,7 @@ import redis
 from rag_core import observability as obs
 from rag_core.cache.layers import layers_for
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
-from rag_core.cache.semantic import policy_for, semantic_for
+from rag_core.cache.semantic import judge_for, semantic_for
 from rag_core.config import Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.procs import wait_until
@@ -43,7 +43,7 @@ def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
 
 
 def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
-    layers = layers_for(settings, make_redis_client(redis_url, settings))
+    layers = layers_for(settings, make_redis_client(redis_url, settings), judge=judge_for(settings))
     params = settings.retrieval
     ka = query_key(settings, params, "amara", 1, "faith", 5, prompt=prompt_id())
     kb = query_key(settings, params, "ben", 1, "faith", 5, prompt=prompt_id())
@@ -64,7 +64,7 @@ def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
     settings = settings.with_overrides(semantic_mode="loose")  # its dates rule, below
     client = make_redis_client(redis_url, settings)
-    semantic = semantic_for(client, settings)
+    semantic = semantic_for(client, settings, judge=judge_for(settings))
     vec = unit(1)
     evidence = [_chunk("amara-005")]
     semantic.store("amara", 3, "What did Okafor say about prayer?", vec, b"answer", 60,
@@ -94,7 +94,7 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
     """A later entry of the same user renews the Redis hash, not the older entries in it."""
     now = [1000.0]
     client = make_redis_client(redis_url, settings) if backend == "redis" else None
-    semantic = semantic_for(client, settings, clock=lambda: now[0])
+    semantic = semantic_for(client, settings, clock=lambda: now[0], judge=judge_for(settings))
     vec = unit(1)
     ev_a, ev_b = [_chunk("amara-005")], [_chunk("amara-011")]
     semantic.store("amara", 1, "What did Okafor say about prayer?", vec, b"old", 60, ev_a)
@@ -118,7 +118,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     from rag_core.text import nlp
 
     client = make_redis_client(redis_url, settings)
-    cache = semantic_for(client, settings)
+    cache = semantic_for(client, settings, judge=judge_for(settings))
     client.delete(cache.scope("amara", 8), cache.index_key(cache.scope("amara", 8)))
     cached_q, new_q = "What did Okafor say about prayer?", "What did Okafor say about prayer??"
     ev = [_chunk("amara-005")]
@@ -133,7 +133,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     hit = cache.lookup("amara", 8, new_q, unit(21), lambda: ev)
     assert hit is not None and hit.answer == b"the one"
     assert parsed == [new_q.casefold()]  # its canonical form (strict, the default)
-    cache = cache.with_policy(policy_for(settings.with_overrides(semantic_mode="loose")))
+    cache = cache.with_judge(judge_for(settings.with_overrides(semantic_mode="loose")))
     parsed.clear()
     cache.lookup("amara", 8, "What did Okafor say of prayer?", unit(21), lambda: ev)
     assert cached_q in parsed and parsed.count("What did Okafor say of prayer?") == 1
@@ -151,7 +151,8 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
     from rag_core.redis_kv import codec
 
     client = make_redis_client(redis_url, settings)
-    cache = semantic_for(client, settings.with_overrides(semantic_mode="loose"))
+    loose = settings.with_overrides(semantic_mode="loose")
+    cache = semantic_for(client, loose, judge=judge_for(loose))
     client.delete(cache.scope("amara", 7), cache.index_key(cache.scope("amara", 7)))
     monkeypatch.setattr(semantic_entries, "MAX_ENTRIES_PER_SCOPE", 30)
     monkeypatch.setattr(semantic_entries, "TRIM_SLACK", 5)
@@ -175,7 +176,7 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
                        lambda: [_chunk("amara-005")])
     assert hit is not None and hit.answer == b"the one"
     assert fetched == [sem.MAX_CANDIDATES]  # three entries read in full, of 30 or more
-    strict = cache.with_policy(policy_for(settings))
+    strict = cache.with_judge(judge_for(settings))
     assert strict.lookup("amara", 7, "What did Okafor say about prayer?", base,
                          lambda: [_chunk("amara-005")]) is not None
     assert fetched[-1] == 1  # strict reads the one entry in the same words
@@ -188,7 +189,7 @@ def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Setting
     server = redis_factory()
     # generous timeouts: a stopped server refuses at once; a busy machine must not time out
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
-    layers = layers_for(settings, client)
+    layers = layers_for(settings, client, judge=judge_for(settings))
     key = query_key(settings, settings.retrieval, "amara", 1, "faith", 5,
                     prompt=prompt_id())
     layers.query.set(key, b"v", 60)

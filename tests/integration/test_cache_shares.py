@@ -11,6 +11,7 @@ import pytest
 
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.memory import MemoryCache
+from rag_core.cache.semantic import judge_for
 from rag_core.cache.shares import user_shares
 from rag_core.config import Retrieval, Settings
 from rag_core.parts import build_redis
@@ -67,14 +68,15 @@ def check_shares(layers: CacheLayers, kept: list[str], flooded: list[str]) -> No
 def test_one_users_flood_leaves_the_others_answers_in_redis(redis_url: str,
                                                              settings: Settings) -> None:
     settings = settings.with_overrides(cache_max_entries=BOUND, redis_url=redis_url)
-    layers = layers_for(settings, build_redis(settings))
+    layers = layers_for(settings, build_redis(settings), judge=judge_for(settings))
     kept, flooded = flood(layers)
     check_shares(layers, kept, flooded)
     assert layers.query.stats().entries == BOUND and layers.semantic.size() == BOUND
 
 
 def test_one_users_flood_leaves_the_others_answers_in_process(settings: Settings) -> None:
-    layers = layers_for(settings.with_overrides(cache_max_entries=BOUND), None)
+    bounded = settings.with_overrides(cache_max_entries=BOUND)
+    layers = layers_for(bounded, None, judge=judge_for(bounded))
     kept, flooded = flood(layers)
     for key in kept:
         assert layers.answers.get(key)[1] == "hit"
@@ -85,7 +87,7 @@ def test_one_users_flood_leaves_the_others_answers_in_process(settings: Settings
 def test_a_user_alone_may_fill_the_layer_and_a_newcomer_still_gets_in(
         redis_url: str, settings: Settings) -> None:
     settings = settings.with_overrides(cache_max_entries=BOUND, redis_url=redis_url)
-    layers = layers_for(settings, build_redis(settings))
+    layers = layers_for(settings, build_redis(settings), judge=judge_for(settings))
     first = [ask(layers, "abe", n) for n in range(BOUND + 5)]
     assert user_shares(layers, "abe")["query"]["entries"] == BOUND  # nobody else: all of it
     newcomer = [ask(layers, "bea", 50 + n) for n in range(4)]

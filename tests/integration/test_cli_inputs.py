@@ -47,14 +47,18 @@ def test_ingest_refuses_devices_fifos_and_huge_files_before_reading(
     folder.mkdir()
     os.mkfifo(folder / "waiting.md")
     env = {**os.environ, **cli_env, "HF_HUB_OFFLINE": "1"}
-    for path, says in [(fifo, "not a regular file"), (folder, "not a regular file"),
-                       (huge, "a note file may have at most"),
-                       (Path("/dev/zero"), "not a regular file")]:
+    # a single file is the caller's mistake (exit 2); in a folder, one failed file (exit 1)
+    for path, says, code, status in [
+            (fifo, "not a regular file", "INVALID_NOTE", 2),
+            (folder, "not a regular file", "INVALID_NOTE", 1),
+            (huge, "a note file may have at most", "FILE_TOO_LARGE", 2),
+            (Path("/dev/zero"), "not a regular file", "INVALID_NOTE", 2)]:
         done = subprocess.run([sys.executable, "-m", "rag_core", "ingest", str(path), "--user",
                                "amara", "--quiet"], env=env, capture_output=True, text=True,
                               timeout=120, stdin=subprocess.DEVNULL)
-        assert done.returncode == 2, (path, done.stderr[-2000:])
-        assert done.stderr.strip().splitlines()[-1].startswith("error INVALID_NOTE: ")
+        assert done.returncode == status, (path, done.stderr[-2000:])
+        errors = [x for x in done.stderr.splitlines() if x.startswith("error ")]
+        assert errors and errors[-1].startswith(f"error {code}: ")
         assert says in done.stderr and "Traceback" not in done.stderr
 
 

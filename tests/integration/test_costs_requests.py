@@ -21,6 +21,7 @@ from rag_core.parts import (
     Parts,
     build_caches,
     build_generator,
+    build_judges,
     build_ledger,
     build_redis,
     build_store,
@@ -39,11 +40,13 @@ def parts(live_settings: Settings) -> Iterator[Parts]:
     settings = live_settings.with_overrides(llm="extractive")
     client = build_redis(settings)
     store = build_store(settings)
+    judges = build_judges(settings, store)
     built = Parts(settings=settings, store=store,
                   embedder=HashEmbedder(settings.embedding.embedding_dim),
-                  caches=build_caches(settings, client, store),
+                  caches=build_caches(settings, client, judges.semantic, store),
                   generator=build_generator(settings, client),
-                  ledger=build_ledger(settings, client, store), counter=default_counter())
+                  ledger=build_ledger(settings, client, store), counter=default_counter(),
+                  judges=judges)
     ingest_notes(built, "amara", [Note(id="bread", title="Bread for the shelter", body=(
         "Deacon Ezekiel Marlowe baked rye bread for the night shelter every Thursday."))],
         progress=False)

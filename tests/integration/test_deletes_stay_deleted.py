@@ -143,7 +143,8 @@ def test_a_delete_during_a_redis_crash_is_not_undone_by_its_append_only_file(
     pipe = Pipeline(parts)
     # another process of the service: its own Redis client, and it never sees the delete
     other = Pipeline(replace(parts, caches=layers_for(
-        parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S))))
+        parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
+        judge=parts.judges.semantic)))
     first = pipe.ask(USER, QUESTION)
     assert cites(first, "bread")
     assert pipe.ask(USER, QUESTION).cache["query"] == "hit"  # cached under the old version
@@ -178,7 +179,7 @@ def test_a_delete_whose_process_died_during_a_redis_freeze_is_not_undone(
     pipe = Pipeline(parts)
     other_caches = layers_for(
         parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
-        version_debts=parts.store.version_debts)
+        version_debts=parts.store.version_debts, judge=parts.judges.semantic)
     other = Pipeline(replace(parts, caches=other_caches))
     assert cites(pipe.ask(USER, QUESTION), "bread")
     assert other.ask(USER, QUESTION).cache["query"] == "hit"  # cached under the old version
@@ -212,13 +213,13 @@ def test_a_delete_by_a_process_cut_off_from_redis_is_served_by_the_others(
     version is old: PostgreSQL's debt record does, at once."""
     other_caches = layers_for(
         parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
-        version_debts=parts.store.version_debts)
+        version_debts=parts.store.version_debts, judge=parts.judges.semantic)
     other = Pipeline(replace(parts, caches=other_caches))
     assert cites(other.ask(USER, QUESTION), "bread")
     assert other.ask(USER, QUESTION).cache["query"] == "hit"
     cut_off = replace(parts, caches=layers_for(
         parts.settings, connect(f"redis://127.0.0.1:{free_port()}", timeout_s=0.25),
-        version_debts=parts.store.version_debts))
+        version_debts=parts.store.version_debts, judge=parts.judges.semantic))
     assert delete_note(cut_off, USER, "bread")
     cut_off.caches.close()  # and it dies
     wait_until(lambda: USER in other_caches.truth.elsewhere, 60,

@@ -21,7 +21,7 @@ from served_app import free_port
 from servers import wait_aof_written
 
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
-from rag_core.cache.semantic import semantic_for
+from rag_core.cache.semantic import judge_for, semantic_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import ledger_for
 from rag_core.errors import BudgetExceeded
@@ -126,7 +126,7 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     cache = RedisCache("query", client)
     cache.set("rag:query:k", b"v", 60)
     assert cache.get("rag:query:k") == b"v" and 0 < client.ttl("rag:query:k") <= 60
-    semantic = semantic_for(client, s)
+    semantic = semantic_for(client, s, judge=judge_for(s))
     evidence = [Chunk(chunk_id="amara-005:0:h", note_id="amara-005", user_id="amara", ordinal=0,
                       text="Pastor Okafor taught that prayer is asking like a child.", score=0.6)]
     semantic.store("amara", 1, "What did Okafor say about prayer?", unit(1), b"answer", 60,

@@ -12,7 +12,7 @@ from rag_core.config import Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote
 from rag_core.ingest.ingestion import IngestReport, ingest_notes, ingest_path, stored_hash
-from rag_core.ingest.notes import load_notes
+from rag_core.ingest.readers import load_notes
 from rag_core.parts import Parts
 from rag_core.store.base import SearchParams
 from rag_core.store.pgvector import PgVectorStore, store_for
@@ -137,11 +137,13 @@ def library(tmp_path: Path) -> Path:
 def parts_of(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,
              cfg: Settings) -> Parts:
     """The ingestion's parts: the real store, the counting model, in-process caches."""
-    from rag_core.parts import build_caches, build_generator, build_ledger
+    from rag_core.parts import build_caches, build_generator, build_judges, build_ledger
 
+    judges = build_judges(cfg, store)
     return Parts(settings=cfg, store=store, embedder=embedder,  # type: ignore[arg-type]
-                 caches=build_caches(cfg, None), generator=build_generator(cfg, None),
-                 ledger=build_ledger(cfg, None, store), counter=counter)
+                 caches=build_caches(cfg, None, judges.semantic),
+                 generator=build_generator(cfg, None),
+                 ledger=build_ledger(cfg, None, store), counter=counter, judges=judges)
 
 
 def ingest(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,

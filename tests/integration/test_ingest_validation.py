@@ -13,7 +13,7 @@ from rag_core.config import Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.ingest.ingestion import ingest_notes, ingest_path
-from rag_core.parts import Parts, build_caches, build_generator, build_ledger
+from rag_core.parts import Parts, build_caches, build_generator, build_judges, build_ledger
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
@@ -43,9 +43,11 @@ def cfg(db_settings: Settings) -> Settings:
 @pytest.fixture
 def parts(store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Settings) -> Parts:
     """The real store and model; caches, generator and ledger in process (not under test)."""
+    judges = build_judges(cfg, store)
     return Parts(settings=cfg, store=store, embedder=embedder,
-                 caches=build_caches(cfg, None), generator=build_generator(cfg, None),
-                 ledger=build_ledger(cfg, None, store), counter=TokenCounter())
+                 caches=build_caches(cfg, None, judges.semantic),
+                 generator=build_generator(cfg, None),
+                 ledger=build_ledger(cfg, None, store), counter=TokenCounter(), judges=judges)
 
 
 def _folder(root: Path, bad_name: str, bad_text: str) -> Path:

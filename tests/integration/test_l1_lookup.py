@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from rag_core.cache.layers import CacheLayers, layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.parts import build_redis
@@ -48,7 +49,7 @@ class Truth:
 
 def _layers(settings: Settings, url: str) -> CacheLayers:
     return layers_for(settings, build_redis(settings.with_overrides(
-        redis_url=url)))
+        redis_url=url)), judge=judge_for(settings))
 
 
 def _commands(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -153,7 +154,7 @@ def test_a_redis_that_forbids_scripts_is_read_with_two_gets(
                       categories=["+@all"], commands=["-eval", "-evalsha", "-script"])
     url = server.url.replace("redis://", "redis://app:app-secret@")
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    layers = layers_for(settings, client)
+    layers = layers_for(settings, client, judge=judge_for(settings))
     params = settings.retrieval
     truth = Truth(amara=2)
     key = layers.answers.key(params, USER, 2, QUESTION, 5)
@@ -177,7 +178,7 @@ def test_a_dead_redis_is_a_miss_with_the_version_from_postgres(
         pytest.skip("the cluster's failover has tests/integration/test_redis_failover.py")
     server = redis_factory()
     client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
-    layers = layers_for(settings, client)
+    layers = layers_for(settings, client, judge=judge_for(settings))
     params = settings.retrieval
     truth = Truth(amara=9)
     assert _lookup(layers, params, truth)[0] == 9

@@ -95,7 +95,7 @@ def test_answer_shape_matches_ask_json(pipe: Pipeline) -> None:
 def test_citations_are_always_retrieved_chunks(pipe: Pipeline) -> None:
     for row in _qa("amara")[:40]:
         answer = pipe.ask("amara", row["question"])
-        retrieved = {r["chunk_id"] for r in answer.retrieved}
+        retrieved = {r.chunk_id for r in answer.retrieved}
         assert {c.chunk_id for c in answer.citations} <= retrieved, row["id"]
 
 
@@ -109,7 +109,7 @@ def test_tenant_isolation_over_many_questions(pipe: Pipeline) -> None:
                 answer = pipe.ask(user, question)
             except InvalidQuery:
                 continue
-            owners = {r["note_id"].split("-")[0] for r in answer.retrieved}
+            owners = {r.note_id.split("-")[0] for r in answer.retrieved}
             owners |= {c.note_id.split("-")[0] for c in answer.citations}
             assert owners <= {user}, (user, question, owners)
 
@@ -121,7 +121,7 @@ def test_no_context_questions_never_reach_the_generator(pipe: Pipeline) -> None:
     for row in items:
         before = counter.calls
         answer = pipe.ask(row["user_id"], row["question"])
-        if answer.decisions["relevance"]["answer"] is False:  # refused before the model
+        if answer.decisions.relevance.answer is False:  # refused before the model
             refused += 1
             assert counter.calls == before and answer.no_context, row["id"]
             assert answer.answer == NO_CONTEXT_ANSWER and answer.citations == []

@@ -39,17 +39,20 @@ ASK = {"top_k": 20}  # more than the chunks: whatever may be searched comes back
 def pipe(settings: Settings, database_url: str) -> Iterator[Pipeline]:
     from fakes import HashEmbedder
 
-    from rag_core.parts import Parts, build_caches, build_generator, build_ledger
+    from rag_core.parts import Parts, build_caches, build_generator, build_judges, build_ledger
     from rag_core.store.pgvector import store_for
     from rag_core.tokens import default_counter
 
     settings = settings.with_overrides(database_url=database_url)
     store = store_for(settings)
     store.ensure_schema()
+    judges = build_judges(settings, store)
     parts = Parts(settings=settings, store=store,
                   embedder=HashEmbedder(settings.embedding.embedding_dim),
-                  caches=build_caches(settings, None), generator=build_generator(settings, None),
-                  ledger=build_ledger(settings, None, store), counter=default_counter())
+                  caches=build_caches(settings, None, judges.semantic),
+                  generator=build_generator(settings, None),
+                  ledger=build_ledger(settings, None, store), counter=default_counter(),
+                  judges=judges)
     ingest_notes(parts, "ann", NOTES, progress=False)
     ingest_notes(parts, "bob", [Note("bob-1", "Bob", f"{OKAFOR} on mercy in 2024.",
                                      date="2024-01-01", speaker=OKAFOR)], progress=False)
@@ -67,9 +70,9 @@ def test_a_question_naming_a_speaker_searches_hers_and_the_notes_naming_her(
     assert searched(pipe, "What did pastor miriam okafor say about mercy?") == {
         "okafor-storm", "okafor-table", "brannigan-recalls"}
     answer = pipe.ask("ann", "What did Pastor Miriam Okafor say about mercy?", top_k=20)
-    assert {r["note_id"] for r in answer.retrieved} == {
+    assert {r.note_id for r in answer.retrieved} == {
         "okafor-storm", "okafor-table", "brannigan-recalls"}
-    assert answer.decisions["narrowed"] == {
+    assert answer.decisions.narrowed.to_dict() == {
         "speaker": [OKAFOR], "speaker_words": ["miriam", "okafor", "pastor"],
         "described": f"speaker {OKAFOR!r} (or a note whose text names it)"}
 
@@ -87,7 +90,7 @@ def test_a_name_no_front_matter_holds_narrows_nothing(pipe: Pipeline) -> None:
                      "What did Okafor say about mercy?"):  # a part of a speaker's name
         assert searched(pipe, question) == EVERY, question
         answer = pipe.ask("ann", question, top_k=20)
-        assert "narrowed" not in answer.decisions
+        assert answer.decisions.narrowed is None
 
 
 def test_the_caller_s_filter_wins_for_its_field(pipe: Pipeline) -> None:

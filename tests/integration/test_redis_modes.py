@@ -10,6 +10,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from rag_core.cache.layers import layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import ledger_for, today
 from rag_core.costs.queue import CostQueue
@@ -42,7 +43,7 @@ def test_cluster_mode_on_a_single_server_is_a_coded_error(redis_server) -> None:
 def test_clear_and_sizes_cover_every_master(redis_url: str, redis_client, redis_mode: str,
                                             settings: Settings) -> None:
     layers = layers_for(settings, build_redis(
-        settings.with_overrides(redis_url=redis_url)))
+        settings.with_overrides(redis_url=redis_url)), judge=judge_for(settings))
     users = [f"user{i}" for i in range(12)]
     for user in users:
         for n in range(5):
@@ -62,7 +63,7 @@ def test_clear_and_sizes_cover_every_master(redis_url: str, redis_client, redis_
 def test_a_notes_version_written_through_another_master_is_read_again(
         redis_url: str, redis_client, settings: Settings) -> None:
     layers = layers_for(settings, build_redis(
-        settings.with_overrides(redis_url=redis_url)))
+        settings.with_overrides(redis_url=redis_url)), judge=judge_for(settings))
     truth = {"amara": 7}
     reads: list[str] = []
 

@@ -23,7 +23,14 @@ from pg_replica import StreamingReplica
 
 from rag_core.config import Settings, fixed
 from rag_core.observability import REGISTRY
-from rag_core.parts import Parts, build_caches, build_generator, build_ledger, build_store
+from rag_core.parts import (
+    Parts,
+    build_caches,
+    build_generator,
+    build_judges,
+    build_ledger,
+    build_store,
+)
 from rag_core.store.base import SearchParams
 from rag_core.tokens import default_counter
 from rag_core.types import Note
@@ -57,9 +64,10 @@ def routed(pair: StreamingReplica, settings: Settings) -> Iterator[tuple[Parts, 
     store = build_store(s)
     clock = ManualClock()
     store.reads.clock = clock  # type: ignore[attr-defined]
+    judges = build_judges(s, store)
     parts = Parts(settings=s, store=store, embedder=HashEmbedder(s.embedding.embedding_dim),
-                  caches=build_caches(s, None), generator=build_generator(s, None),
-                  ledger=build_ledger(s, None, store), counter=default_counter())
+                  caches=build_caches(s, None, judges.semantic), generator=build_generator(s, None),
+                  ledger=build_ledger(s, None, store), counter=default_counter(), judges=judges)
     ingest_notes(parts, USER, NOTES, progress=False)
     pair.wait_caught_up()
     yield parts, clock, name

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from rag_core.cache import answer_codec
 from rag_core.cache.layers import layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import notes_version_key
-from rag_core.types import Answer, Citation, TokenUsage
+from rag_core.types import Answer, Citation, RetrievedRow, TokenUsage
 
 
 def answer(rows: int, title: str = "A long title " * 20) -> Answer:
-    retrieved = [{"chunk_id": f"n{i % 3}:{i}:abc", "note_id": f"n{i % 3}", "title": title,
-                  "score": 0.5 + i / 100, "dense_rank": i, "lexical_rank": None,
-                  "fused_score": None} for i in range(rows)]
+    retrieved = [RetrievedRow(f"n{i % 3}:{i}:abc", f"n{i % 3}", title, 0.5 + i / 100,
+                              dense_rank=i) for i in range(rows)]
     citations = [Citation(1, "n0:0:abc", "n0", title, 0.5),
                  Citation(2, "elsewhere", "n9", "Another note", 0.1)]
     return Answer(answer="Abraham left Haran.", citations=citations, no_context=False,
@@ -34,7 +34,7 @@ def test_the_compact_form_gives_back_the_same_answer_with_each_title_once() -> N
 
 
 def test_an_answer_over_the_byte_limit_is_served_but_not_kept(settings: Settings) -> None:
-    layers = layers_for(settings, None)
+    layers = layers_for(settings, None, judge=judge_for(settings))
     params = settings.retrieval
     key = layers.answers.key(params, "ann", 1, "q", 5)
     layers.versions.set(notes_version_key("ann"), b"1", 60)

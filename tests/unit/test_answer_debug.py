@@ -39,7 +39,7 @@ def test_a_generated_answer_records_the_context_it_sent(parts: Parts) -> None:
     answer = _pipe(parts, scripted).ask("amara", QUESTION)
     record = answer.debug
     assert record is not None and record.context_sent
-    assert list(record.retrieved_texts) == [r["chunk_id"] for r in answer.retrieved]
+    assert list(record.retrieved_texts) == [r.chunk_id for r in answer.retrieved]
     assert set(record.packed_chunk_ids) <= set(record.retrieved_texts)
     assert list(record.packed_texts) == [record.retrieved_texts[c]
                                          for c in record.packed_chunk_ids]

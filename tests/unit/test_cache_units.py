@@ -69,9 +69,9 @@ def test_query_key_names_everything_that_changes_an_answer(field: str, value: ob
 
 def test_a_field_added_to_an_answer_section_is_in_the_key() -> None:
     """The key hashes the answer-shaping sections whole: a new field needs no edit of keys.py."""
-    from rag_core.config import Decisions
+    from rag_core.config import DecisionSettings
 
-    class Wider(Decisions):
+    class Wider(DecisionSettings):
         added_threshold: float = 0.5
 
     plain, wider, moved = Settings(), Settings(), Settings()

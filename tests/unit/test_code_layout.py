@@ -255,7 +255,9 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.telemetry.export": "bench_tracing exports spans through the service's exporter",
     # writing notes
     "rag_core.ingest.ingestion": "notes into a store, as the CLI and the API write them",
-    "rag_core.ingest.notes": "reading a folder of notes, as the CLI does",
+    "rag_core.ingest.notes": "the size a note file may have (dataset checks)",
+    "rag_core.ingest.readers": "reading a folder of notes in every format, as the CLI does",
+    "rag_core.ingest.sync": "bench_sync times a sync as `rag-core sync` runs it",
     "rag_core.ingest.chunking": "chunks and content hashes of corpora written in bulk",
     # what is measured one part at a time
     "rag_core.embedding": "the Embedder protocol, embedders of other backends, vector numerics",

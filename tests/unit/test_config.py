@@ -6,8 +6,10 @@ from rag_core.store.base import SearchParams
 
 # the project's budget of settings: 90, issue 62's seven (RAG_LLM_FALLBACK, the second
 # provider's URL, model, token and two prices, RAG_BREAKER_SUCCESS_THRESHOLD back from fixed)
-# and issue 61's seven request limits; issue 66's switch for question and answer text in traces
-MAX_SETTINGS = 105
+# and issue 61's seven request limits; issue 66's switch for question and answer text in traces;
+# issue 65's chunking method; issue 64's RAG_CACHE_CONTROLS_SCOPE (who may send a question's
+# cache controls)
+MAX_SETTINGS = 107
 
 
 def test_spec_defaults() -> None:

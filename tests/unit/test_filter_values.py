@@ -8,10 +8,15 @@ import pytest
 from rag_core.redis_kv.keys import context_key
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters, InvalidFilter
-from rag_core.types import no_context_reason
+from rag_core.types import Decisions
 
 META = {"speaker": "Pastor Miriam Okafor", "series": "Hebrews", "tags": ["faith", "Trust"],
         "date": "2024-03-10"}
+
+
+def no_context_reason(decisions: dict[str, object], *, refused: bool = False) -> str:
+    """The reason of a no-context answer whose decisions' JSON is ``decisions``."""
+    return Decisions.from_dict(decisions).no_context_reason(refused=refused)
 
 
 @pytest.mark.parametrize("given,field", [

@@ -77,15 +77,15 @@ def test_a_decline_is_no_context_billed_and_says_who_declined(parts: Parts,
     else:
         answer = pipe.ask("amara", QUESTION)
     assert inner.calls == 1 and answer.no_context
-    assert answer.decisions["relevance"]["answer"] is True  # the pre-LLM decision let it by
-    assert answer.decisions["declined"]["by"] == answer.generator != "none"
+    assert answer.decisions.relevance.answer is True  # the pre-LLM decision let it by
+    assert answer.decisions.declined.by == answer.generator != "none"
     assert answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0  # paid for
 
 
 def test_an_answer_is_not_a_decline(parts: Parts) -> None:
     pipe, _ = pipeline(parts, "Abraham was seventy-five [1].")
     answer = pipe.ask("amara", QUESTION)
-    assert not answer.no_context and "declined" not in answer.decisions
+    assert not answer.no_context and answer.decisions.declined is None
 
 
 def test_the_extractive_generator_declines_when_it_has_no_sentence() -> None:

@@ -87,7 +87,7 @@ def test_a_fact_in_none_of_the_notes_refuses_and_says_which(question: str, rule:
                                                             fact: str) -> None:
     d = decide(question)
     assert not d.answer and d.reason == rule, d.checks
-    assert fact in d.checks[rule]["detail"]
+    assert fact in d.checks[rule].detail
 
 
 def test_a_fact_of_another_note_than_the_retrieved_one_is_no_reason_to_refuse() -> None:
@@ -101,7 +101,7 @@ def test_the_floor_and_an_empty_retrieval_refuse_and_policies_switch_facts_off()
     assert not low.answer and low.reason == "similarity"
     # a name the notes hold is something close, however far the question embeds
     named = decide("Tell me everything about Marguerite Oyelaran. Thanks!", score=0.02)
-    assert named.answer and "in your notes" in named.checks["similarity"]["detail"]
+    assert named.answer and "in your notes" in named.checks["similarity"].detail
     assert not decide("What did Nehemiah give away?", score=0.02).answer
     assert decide_relevance("anything", []).reason == "retrieved"
     off = RelevancePolicy(facts=False)

@@ -12,11 +12,12 @@ import pytest
 
 from rag_core.decisions import note_facts
 from rag_core.errors import InvalidNote
-from rag_core.ingest.notes import load_notes, note_from_record, note_id_problem, parse_markdown
+from rag_core.ingest.notes import note_from_record, note_id_problem, parse_markdown
+from rag_core.ingest.readers import load_notes
 from rag_core.text import named
 
 BODY = "Grace meets us where we are and walks with us."
-TOO_LONG = [("title", "t" * 301), ("speaker", "s" * 121), ("series", "r" * 121),
+TOO_LONG = [("speaker", "s" * 121), ("series", "r" * 121),
             ("tags", [f"tag{i}" for i in range(21)]), ("tags", ["x" * 41]),
             ("scripture", [f"Psalm {i}" for i in range(41)])]
 AT_THE_LIMIT = {"title": "t" * 300, "speaker": "s" * 120, "series": "r" * 120,
@@ -36,6 +37,16 @@ def test_a_field_over_its_limit_is_refused_naming_the_field(field: str, value: o
     with pytest.raises(InvalidNote, match=f"the field '{field}'.*at most") as info:
         note_from_record({**fields, "body": BODY}, "notes.jsonl", line=3)
     assert info.value.code == "INVALID_NOTE" and "notes.jsonl:3" in info.value.message
+
+
+def test_a_long_title_keeps_the_note_whole_and_bounds_what_is_repeated() -> None:
+    title = ("Effects of " + "a long clinical abstract title " * 12)[:367]  # as a real one
+    assert len(title) == 367
+    for note in (note_from_record({"id": "n1", "title": title, "body": BODY}, "a.jsonl"),
+                 parse_markdown(markdown({"id": "n1", "title": title}), "n1.md")):
+        assert len(note.title) <= 300 and note.title.endswith("\u2026")
+        assert title.startswith(note.title[:-1])
+        assert note.body.startswith(title + "\n\n") and note.body.endswith(BODY)
 
 
 def test_fields_at_their_limits_are_kept_whole() -> None:

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from rag_core.errors import InvalidNote
 from rag_core.ingest.chunking import chunk_note, embedding_text, sentence_spans, split_paragraphs
-from rag_core.ingest.notes import load_notes, note_hash, parse_markdown
+from rag_core.ingest.notes import note_hash, parse_markdown
+from rag_core.ingest.readers import load_notes
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
@@ -83,14 +84,14 @@ def test_folder_is_read_recursively_and_sorted(tmp_path: Path) -> None:
     write(tmp_path / "sub" / "a.md", "---\ntitle: A\n---\nay\n")
     write(tmp_path / "sub" / "c.jsonl", json.dumps({"id": "c", "title": "C", "body": "sea"}))
     write(tmp_path / ".hidden" / "x.md", "not a note")
-    write(tmp_path / "readme.txt", "not a note either")
-    assert [n.id for n in load_notes(tmp_path)] == ["b", "a", "c"]
+    write(tmp_path / "readme.txt", "plain text is a note too")
+    # ids come from the path relative to the folder: a nested file's folder is in its id
+    assert [n.id for n in load_notes(tmp_path)] == ["b", "readme", "sub--a", "c"]
 
 
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("untitled.md", "---\nspeaker: Ann\n---\nBody.\n", r"untitled\.md:1: missing title"),
         ("yaml.md", "---\ntitle: T\ntags: [a, b\n---\nBody.\n", r"yaml\.md:\d+: bad YAML"),
         ("empty.md", "---\ntitle: T\n---\n\n   \n", r"empty\.md:4: empty body"),
         ("open.md", "---\ntitle: T\nBody.\n", r"open\.md:1: front matter is not closed"),

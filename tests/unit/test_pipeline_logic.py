@@ -83,7 +83,7 @@ def test_steps_run_in_order_and_a_repeat_is_an_l1_hit(parts: Parts) -> None:
     assert list(first.timings_ms) == ["validate", "query_cache", "embed", "retrieve",
                                       "semantic_cache", "decide", "build_context", "generate",
                                       "postprocess", "total"]
-    assert set(first.decisions) == {"semantic", "relevance"}
+    assert set(first.decisions.to_dict()) == {"semantic", "relevance"}
     assert first.cache == {"query": "miss", "embedding": "miss", "semantic": "miss",
                            "context": "miss"}
     assert first.citations and {c.note_id for c in first.citations} <= {"n1", "n2"}
@@ -110,7 +110,7 @@ def test_filters_narrow_the_search_and_name_the_answer(parts: Parts) -> None:
     pipe = Pipeline(with_generator(parts, scripted))
     march = Filters(speaker="pastor okafor", date_from="2024-03-15")
     narrowed = pipe.ask("amara", QUESTION, filters=march)
-    assert {r["note_id"] for r in narrowed.retrieved} == {"n2"}
+    assert {r.note_id for r in narrowed.retrieved} == {"n2"}
     assert narrowed.cache["query"] == "miss"
     assert pipe.ask("amara", QUESTION).cache["query"] == "miss"  # not the filtered answer
     assert pipe.ask("amara", QUESTION, filters=march).cache["query"] == "hit"
@@ -118,7 +118,7 @@ def test_filters_narrow_the_search_and_name_the_answer(parts: Parts) -> None:
     none = pipe.ask("amara", QUESTION, filters=Filters(series="Another"))
     assert none.no_context and none.retrieved == [] and scripted.calls == calls
     assert none.no_context_reason == "filter_no_match: no note of yours matches series 'Another'"
-    assert none.decisions["filters"]["matched"] is False and none.cost_usd == 0
+    assert none.decisions.filters.matched is False and none.cost_usd == 0
 
 
 def test_a_note_change_invalidates_and_purges_that_users_answers(parts: Parts) -> None:

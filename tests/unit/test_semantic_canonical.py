@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_core.cache.semantic import policy_for, semantic_for
+from rag_core.cache.semantic import judge_for, policy_for, semantic_for
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.semantic_canonical import canonical, is_slip, same_question
@@ -60,7 +60,7 @@ def test_a_slip_is_one_keystroke_and_never_between_two_words() -> None:
 
 
 def test_the_strict_cache_finds_the_twin_whatever_its_cosine() -> None:
-    cache = semantic_for(None, Settings())
+    cache = semantic_for(None, Settings(), judge=judge_for(Settings()))
     far = np.eye(1, 384, 0, dtype=np.float32)[0]
     other = np.eye(1, 384, 1, dtype=np.float32)[0]  # cosine 0: no embedding candidate
     cache.store("u", 1, "Who preached on Nehemiah?", far, b"answer", 60)

@@ -1,5 +1,5 @@
 """The semantic cache's modes, the word-by-word rules (strict before the canonical form, now a
-design of ``evals.cache.designs``), ``cache.reason`` and the measuring helpers (no services:
+design of ``evals.decisions.designs``), ``cache.reason`` and the measuring helpers (no services:
 spaCy only)."""
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from evals.cache.coverage_rules import slip
-from evals.cache.designs import rules_policy
-from evals.cache.question_roles import parts
-from evals.cache.rule_sets import RuleSet, Similar, decide
 from evals.datasets import external
+from evals.decisions.coverage_rules import slip
+from evals.decisions.designs import rules_policy
+from evals.decisions.question_roles import parts
+from evals.decisions.rule_sets import RuleSet, Similar, decide
 from rag_core.cache.layers import layers_for
-from rag_core.cache.semantic import policy_for
+from rag_core.cache.semantic import judge_for, policy_for
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.semantic_canonical import Check
 from rag_core.decisions.semantic_rules import misspelt
-from rag_core.types import cache_reason
+from rag_core.types import Decisions
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "
@@ -34,10 +34,10 @@ def strict_decision(cached: str, new: str, similar: Similar | None = None) -> sr
 
 def test_strict_is_the_default_and_off_or_disabled_turn_the_layer_off() -> None:
     assert Settings().decisions.semantic_mode == "strict"
-    assert layers_for(Settings(), None).answers.semantic_enabled
-    assert not layers_for(Settings(semantic_mode="off"), None).answers.semantic_enabled
-    assert not layers_for(Settings(semantic_cache_enabled=False),
-                                         None).answers.semantic_enabled
+    for settings, enabled in ((Settings(), True), (Settings(semantic_mode="off"), False),
+                              (Settings(semantic_cache_enabled=False), False)):
+        layers = layers_for(settings, None, judge=judge_for(settings))
+        assert layers.answers.semantic_enabled is enabled
     assert policy_for(Settings(), "strict").canonical == "only"
     assert policy_for(Settings(), "loose").canonical == "first"
     assert type(policy_for(Settings(), "loose")) is sr.Policy  # no rules of evals/
@@ -158,6 +158,11 @@ def test_additions_are_context_only_when_the_other_evidence_holds_them(
     assert hit or rule in [c.rule for c in d.checks if not c.passed]
 
 
+def cache_reason(cache: dict[str, str], decisions: dict[str, object]) -> str:
+    """The reason of an answer whose decisions' JSON is ``decisions``."""
+    return Decisions.from_dict(decisions).cache_reason(cache)
+
+
 def test_cache_reason_names_the_outcome() -> None:
     refused = {"hit": False, "reason": "coverage",
                "checks": {"coverage": {"passed": False, "detail": "new ['plate']"}}}
@@ -193,7 +198,6 @@ def test_the_external_set_loads_in_the_golden_shapes(tmp_path: Path) -> None:
 def test_the_default_judge_reads_the_model_words_when_first_asked(mode: str) -> None:
     """``judge_for``'s judge builds its mode's policy (and reads the model's vocabulary) on
     the first decision or policy read, and decides as the rules of ``policy_for`` do."""
-    from rag_core.cache.semantic import judge_for
     from rag_core.decisions.judges import RulesJudge
 
     settings = Settings(semantic_mode=mode)

@@ -1,4 +1,4 @@
-"""The ``roles`` rule (of the strict-before design, ``evals.cache.question_roles``) on its own:
+"""The ``roles`` rule (of the strict-before design, ``evals.decisions.question_roles``) on its own:
 who a question names, who does something in it, and when two questions name the same people
 in other roles (real spaCy, no services). The questions are written here, not taken from the
 golden set."""
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from evals.cache import rule_sets
-from evals.cache.designs import rules_policy
-from evals.cache.question_roles import demoted, parts, role_check, same_party
+from evals.decisions import rule_sets
+from evals.decisions.designs import rules_policy
+from evals.decisions.question_roles import demoted, parts, role_check, same_party
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as sr
 

@@ -78,7 +78,6 @@ MAY_TAKE_SETTINGS: dict[str, str] = {
     "rag_core/api/docs.py:docs_enabled": "whether /docs is served (services and the profile)",
     "rag_core/api/routes.py:operator_may_see": "the operator's token and the profile",
     "rag_core/app.py:create_app": "the app: an edge, it builds its parts from the whole",
-    "rag_core/cache/semantic.py:policy_from": "the semantic policy (decisions, embedding)",
     "rag_core/cli/command.py:parts_of": "every part of one command: an edge",
     "rag_core/cli/servers.py:_multiprocess_metrics": "the metrics folder of serve (state dir)",
     "rag_core/ingest/ingestion.py:stored_hash": "a note's hash names chunking and embedding",

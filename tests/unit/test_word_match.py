@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from evals.cache.word_match import WordMatcher
+from evals.decisions.word_match import WordMatcher
 from rag_core.config import Settings
 from rag_core.embedding import Embedder, build_embedder
 

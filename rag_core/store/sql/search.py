@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from psycopg import sql
 
 from rag_core.store.sql.filtering import filter_predicate
-from rag_core.store.sql.schema import HNSW_INDEXES
+from rag_core.store.sql.hnsw import HNSW_INDEXES
 
 LEXICAL_RANKERS = ("bm25", "ts_rank_cd")
 

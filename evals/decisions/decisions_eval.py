@@ -1,5 +1,5 @@
 """Both decisions measured on every labelled set the team has:
-``python -m evals.cache.decisions_eval``.
+``python -m evals.decisions.decisions_eval``.
 
 The sets: the golden test split (``golden/``) and the set written outside the team
 (``../shared/eval-external/``, when present: ``evals.datasets.external``). For the semantic
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from evals.cache import semantic_eval
-from evals.cache.rule_sets import Similar
 from evals.datasets import external, golden
+from evals.decisions import semantic_eval
+from evals.decisions.rule_sets import Similar
 from evals.judge.questions import wilson
 from evals.quality import relevance_eval
 from rag_core.config import Settings
@@ -171,7 +171,7 @@ def relevance_ablation(collected: Mapping[str, Collected], policy: RelevancePoli
         for row in data.qa:
             d = decide_relevance(row.item["question"], row.chunks, policy=policy,
                                  notes=row.notes)
-            fails = [k for k, v in d.checks.items() if not v["passed"]]
+            fails = [k for k, v in d.checks.items() if not v.passed]
             failed[s].append((bool(row.item["expect_no_context"]), fails))
     ruled = sorted({r for rows in failed.values() for _, fails in rows for r in fails})
     out = []
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", default="", help="embedded services' folder")
     parser.add_argument("--ablation", action="store_true", help="each rule left out in turn")
     parser.add_argument("--designs", action="store_true",
-                        help="the semantic designs compared (evals.cache.designs), with the "
+                        help="the semantic designs compared (evals.decisions.designs), with the "
                              "time each adds to a miss")
     parser.add_argument("--retrieval-mode", choices=list(MODES), default=None,
                         help="retrieval mode of every search (default: the service's)")
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
                                         if args.retrieval_mode else {}))
     pipeline = quality.build_pipeline(settings)
     collected = collect(pipeline)
-    from evals.cache.word_match import WordMatcher
+    from evals.decisions.word_match import WordMatcher
 
     similar = WordMatcher(pipeline.parts.embedder).closest  # for the designs' coverage rule
     print("## Semantic cache per set and mode")
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def print_designs(collected: Mapping[str, Collected], settings: Settings,
                   similar: Similar | None) -> None:
-    from evals.cache import designs
+    from evals.decisions import designs
 
     policies = designs.designs(settings)
     print("## Semantic cache per set and design")

@@ -1,4 +1,4 @@
-"""Rewrites of a question for the wording probe (``evals.cache.wording_probe``), each a rule
+"""Rewrites of a question for the wording probe (``evals.decisions.wording_probe``), each a rule
 on parts of speech, dependencies or the shape of a token, never a list of the items' words:
 
 - ``KEEPING``: the same question as a user may write it (a number in digits or words, a unit or

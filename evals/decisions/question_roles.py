@@ -1,5 +1,5 @@
 """Who does what in a question, and what it asks about: the parts of a question that only the
-rule sets measured in ``evals/`` compare (the strict-before design of ``evals.cache.designs``,
+rule sets measured in ``evals/`` compare (the strict-before design of ``evals.decisions.designs``,
 ``coverage_rules``; and the ``roles`` rule, measured in loose and taken out of it: it refused
 paraphrases and no near miss, docs/decisions.md). No mode of the service reads them.
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from evals.cache import semantic_eval
 from evals.datasets import external
 from evals.datasets.loader import load_dataset
+from evals.decisions import semantic_eval
 from evals.quality import relevance_eval
 from rag_core.decisions.relevance import RelevancePolicy
 from rag_core.pipeline import Pipeline

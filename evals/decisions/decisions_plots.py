@@ -1,5 +1,5 @@
 """Reuse against false hits per semantic-cache mode and set, with the 95 % Wilson bounds
-(the cache notebook's plot; figures from ``evals.cache.decisions_eval.semantic_table``)."""
+(the cache notebook's plot; figures from ``evals.decisions.decisions_eval.semantic_table``)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from evals.cache import semantic_eval
-from evals.cache.coverage_rules import strict_before_rules
-from evals.cache.rule_sets import RuleSet, Similar, decide
+from evals.decisions import semantic_eval
+from evals.decisions.coverage_rules import strict_before_rules
+from evals.decisions.rule_sets import RuleSet, Similar, decide
 from rag_core.cache.semantic import policy_for
 from rag_core.config import Settings
 from rag_core.decisions import semantic_rules as rules

@@ -1,5 +1,5 @@
 """Calibrate both pre-LLM decisions on a dataset: the work of ``python -m evals calibrate``
-(its description: ``evals.cache.calibrate_args``)."""
+(its description: ``evals.decisions.calibrate_args``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from evals.cache import semantic_eval
 from evals.datasets.loader import DatasetError, EvalDataset
+from evals.decisions import semantic_eval
 from evals.quality import relevance_eval
 from rag_core.config import Settings
 from rag_core.decisions.relevance import RelevancePolicy
@@ -175,7 +175,7 @@ def table_text(result: Calibration) -> str:
 
 
 def write(result: Calibration, out: Path, dataset: str, limits: str) -> list[Path]:
-    from evals.cache.calibrate_plot import plot_curves
+    from evals.decisions.calibrate_plot import plot_curves
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(env_text(result, dataset, limits), encoding="utf-8")
@@ -219,10 +219,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m evals.cache.calibrate ARGS``: the same as ``python -m evals calibrate``."""
-    from evals.cache.calibrate_args import HELP, add_arguments
+    """``python -m evals.decisions.calibrate ARGS``: the same as ``python -m evals calibrate``."""
+    from evals.decisions.calibrate_args import HELP, add_arguments
 
-    parser = argparse.ArgumentParser(prog="python -m evals.cache.calibrate", description=HELP)
+    parser = argparse.ArgumentParser(prog="python -m evals.decisions.calibrate", description=HELP)
     add_arguments(parser)
     try:
         return run(parser.parse_args(argv))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from evals.cache.rule_sets import Similar, decide
+from evals.decisions.rule_sets import Similar, decide
 from evals.judge.questions import wilson
 from rag_core.decisions import semantic_rules as rules
 from rag_core.pipeline import Pipeline
@@ -116,7 +116,7 @@ def decide_all(rows: Sequence[PairEvidence], policy: rules.Policy,
     """One row per pair: its label, kind, split, the decision and why (the cached question is
     ``a``, the new one ``b``: a user whose cache was cleared asks ``a``, then ``b``, so ``a``
     is the only donor). ``similar``: near words for the coverage rule of ``designs``
-    (``evals.cache.word_match.WordMatcher.closest``)."""
+    (``evals.decisions.word_match.WordMatcher.closest``)."""
     out = []
     for row in rows:
         d = decide(str(row.pair["b"]), str(row.pair["a"]), row.similarity, policy, row.b,

@@ -1,9 +1,9 @@
 """The wording probe: do the decisions before the model hold however a question is worded?
-``python -m evals.cache.wording_probe [--state-dir DIR] [--sets ...] [--out FILE.md]``.
+``python -m evals.decisions.wording_probe [--state-dir DIR] [--sets ...] [--out FILE.md]``.
 
 Every answerable labelled question of the golden test split, the external set
 (``../shared/eval-external``, or ``$RAG_SHARED_DIR/eval-external``, where present) and the
-``init-dataset`` example is rewritten by the rules of ``evals.cache.rewrites``, then each
+``init-dataset`` example is rewritten by the rules of ``evals.decisions.rewrites``, then each
 wording is asked as the service asks it: embedded, searched in the user's notes through the
 real store (the filters the question names, hybrid retrieval, the service's top k), and decided
 by the no-context judge the service builds (``parts.judges``). Figures:
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evals.cache import rewrites as rw
-from evals.cache.decisions_eval import EXAMPLE, EXTERNAL, GOLDEN, mode_policies
 from evals.datasets import external, golden
+from evals.decisions import rewrites as rw
+from evals.decisions.decisions_eval import EXAMPLE, EXTERNAL, GOLDEN, mode_policies
 from evals.judge.questions import wilson
 from evals.quality.relevance_eval import judged_items
 from rag_core.decisions import semantic_rules as rules

@@ -1,5 +1,5 @@
 """Words that mean nearly the same, for the semantic cache's coverage rule
-(``evals.cache.coverage_rules``).
+(``evals.decisions.coverage_rules``).
 
 ``WordMatcher`` embeds single words with the service's own embedder and finds, for each word of
 one text that another lacks, the closest word that it contains (cosine of the two word

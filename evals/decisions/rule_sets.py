@@ -22,14 +22,16 @@ ExtraRules = Callable[[nlp.Facts, nlp.Facts, rules.Evidence, rules.Evidence, Sim
 @dataclass(frozen=True)
 class RuleSet(rules.Policy):
     """A policy with ``extra`` rules: a check named like one of the service's replaces it, any
-    other is added (a rule in ``skip`` is left out either way)."""
+    other is added (a rule in ``skip`` is left out either way: a knob of this research only,
+    the service runs every rule of its mode)."""
 
     extra: ExtraRules | None = field(default=None, compare=False)
+    skip: frozenset[str] = frozenset()  # rules whose checks are left out
 
     @classmethod
     def of(cls, policy: rules.Policy, extra: ExtraRules, skip: frozenset[str]) -> RuleSet:
         base = {f.name: getattr(policy, f.name) for f in fields(rules.Policy)}
-        return cls(**{**base, "skip": skip}, extra=extra)
+        return cls(**base, extra=extra, skip=skip)
 
 
 def decide(query: str, cached_query: str, similarity: float, policy: rules.Policy,
@@ -39,10 +41,11 @@ def decide(query: str, cached_query: str, similarity: float, policy: rules.Polic
     canonical match, which decides alone)."""
     new, cached = new or rules.Evidence(), cached or rules.Evidence()
     decision = rules.decide(query, cached_query, similarity, policy, new, cached)
-    extra = getattr(policy, "extra", None)
-    if extra is None or any(c.rule == "canonical" for c in decision.checks):
+    if not isinstance(policy, RuleSet) or any(c.rule == "canonical" for c in decision.checks):
         return decision
-    replaced = {c.rule: c for c in extra(nlp.facts(cached_query), nlp.facts(query), cached,
-                                         new, similar, policy) if c.rule not in policy.skip}
+    added = policy.extra(nlp.facts(cached_query), nlp.facts(query), cached, new, similar,
+                         policy) if policy.extra is not None else []
+    replaced = {c.rule: c for c in added}
     checks = [replaced.pop(c.rule, c) for c in decision.checks] + list(replaced.values())
-    return rules.Decision.of(checks, similarity, cached_query)
+    return rules.Decision.of([c for c in checks if c.rule not in policy.skip], similarity,
+                             cached_query)

@@ -1,5 +1,5 @@
 """The word-by-word rules of the strict mode before the canonical form (design (a) of
-``evals.cache.designs``, no mode of the service): the same focus, and every word accounted for.
+``evals.decisions.designs``, no mode of the service): the same focus, and every word accounted for.
 
 Nearness of two embeddings says little about whether two questions have one answer (near misses
 of a labelled set reach cosine 0.99). A reuse under these rules must be justified word by word
@@ -26,7 +26,7 @@ instead:
               for more than the new question did is not reused ("Who was Aunt M.?" after "Who ate at
               Aunt M.'s extra plate?").
 
-Synonyms come only from the embedder's word vectors (``evals.cache.word_match``), never
+Synonyms come only from the embedder's word vectors (``evals.decisions.word_match``), never
 from a list. ``strict_before_rules`` adds what else that design had: values, dates and order
 words added on one side are context when the other's evidence holds them (``added_values``),
 and the ``roles`` rule with parties exchanged (``question_roles``).
@@ -38,8 +38,8 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from evals.cache.question_roles import parts, role_check
-from evals.cache.rule_sets import Similar
+from evals.decisions.question_roles import parts, role_check
+from evals.decisions.rule_sets import Similar
 from rag_core.decisions import semantic_rules as rules
 from rag_core.decisions.semantic_rules import (
     Check,
