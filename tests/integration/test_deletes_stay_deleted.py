@@ -239,7 +239,7 @@ def test_a_delete_across_a_partition_is_not_served_by_another_process_once_it_re
     one after, is 0 stale, with no wait for its poll of the debts."""
     other_caches = layers_for(
         parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
-        version_debts=parts.store.version_debts)
+        version_debts=parts.store.version_debts, judge=parts.judges.semantic)
     other = Pipeline(replace(parts, caches=other_caches))
     assert cites(other.ask(USER, QUESTION), "bread")
     assert other.ask(USER, QUESTION).cache["query"] == "hit"
@@ -251,7 +251,7 @@ def test_a_delete_across_a_partition_is_not_served_by_another_process_once_it_re
         cut_off = replace(parts, caches=layers_for(
             parts.settings, connect(f"redis://127.0.0.1:{silent.getsockname()[1]}",
                                     timeout_s=fixed.REDIS_TIMEOUT_S),
-            version_debts=parts.store.version_debts))
+            version_debts=parts.store.version_debts, judge=parts.judges.semantic))
         assert delete_note(cut_off, USER, "bread")
         stale = [answer for answer in (other.ask(USER, QUESTION) for _ in range(5))
                  if cites(answer, "bread")]

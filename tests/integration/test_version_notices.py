@@ -14,6 +14,7 @@ import pytest
 
 from rag_core.cache import versions as versions_module
 from rag_core.cache.layers import CacheLayers, layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings, fixed
 from rag_core.procs import wait_until
 from rag_core.redis_kv.client import connect
@@ -58,7 +59,7 @@ def slow_poll(monkeypatch: pytest.MonkeyPatch) -> None:
 def other(settings: Settings, store: PgVectorStore, redis_url: str) -> Iterator[CacheLayers]:
     """Another process's cache layers: its own Redis client, the debts in PostgreSQL."""
     layers = layers_for(settings, connect(redis_url, timeout_s=fixed.REDIS_TIMEOUT_S),
-                        version_debts=store.version_debts)
+                        version_debts=store.version_debts, judge=judge_for(settings))
     yield layers
     layers.close()
 
