@@ -16,7 +16,8 @@ frozen Redis), errors by status.
 - ``worker_killed`` (one worker of the deleting server killed right after the DELETE);
 - ``partition`` (the deleting server's link to Redis cut during the DELETE and for
   ``PARTITION_S`` after it returned, through ``redis_partition.PartitionProxy``; the other
-  server reaches Redis throughout, and Redis never restarts).
+  server reaches Redis throughout, and Redis never restarts; the deleted note's question is
+  asked of the other server three times as soon as the DELETE returned).
 
 **budget**: one user with a small daily cap asks new questions of both servers (paid answers
 from the mock LLM, ``--llm-latency-ms`` each, so several are in flight at once); meanwhile Redis
@@ -155,11 +156,12 @@ def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: 
     lock = threading.Lock()
     done = threading.Event()
 
-    def ask(user: str, note_id: str, marker: str, question: str) -> None:
+    def ask(user: str, note_id: str, marker: str, question: str,
+            server: Server | None = None) -> None:
         started = time.monotonic()
         with lock:
             deleted = deleted_at.get(note_id)
-        server = random.choice(servers)
+        server = server or random.choice(servers)
         status, data = client.call("POST", f"{server.url}/v1/query", user, {"query": question})
         if status == 0:  # that server is down (killed, starting again): try another later
             time.sleep(0.2)
@@ -205,6 +207,9 @@ def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: 
             if status == 200:
                 with lock:
                     deleted_at[note_id] = time.monotonic()
+                if state == "partition":  # the other server, at once, while still cut off
+                    for _ in range(3):
+                        ask(user, note_id, marker, question, servers[1])
         finally:
             if state == "partition":
                 time.sleep(PARTITION_S)  # both servers asked meanwhile
