@@ -62,11 +62,13 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
 _REQUEST_ID = re.compile(r'"request_id":\s*"[^"]*"')
 _ANSWER_ID = re.compile(r'"answer_id":\s*"[0-9a-f-]+')  # its ``.<layer>`` tail stays
 _TIMINGS = re.compile(r'"timings_ms":\s*\{[^}]*\}')
+_MADE_AT = re.compile(r'"made_at":\s*[\d.e+-]+')  # when the answer was made (ask --json)
 
 
 def normalised(text: str) -> str:
-    """``text`` with what varies between runs replaced: the ids, and each value of
-    ``timings_ms`` (its keys stay: which steps ran)."""
+    """``text`` with what varies between runs replaced: the ids, when the answer was made, and
+    each value of ``timings_ms`` (its keys stay: which steps ran)."""
+    text = _MADE_AT.sub('"made_at":0', text)
     text = _REQUEST_ID.sub('"request_id":"<request_id>"', text)
     text = _ANSWER_ID.sub('"answer_id":"<answer_id>', text)
     return _TIMINGS.sub(lambda m: re.sub(r":\s*-?[\d.e+-]+", ":0", m.group(0)), text)
