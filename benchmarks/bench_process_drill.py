@@ -13,7 +13,11 @@ frozen Redis), errors by status.
 - ``frozen_then_killed`` (then SIGKILL and a restart from the append-only file);
 - ``server_killed`` (Redis frozen, the deleting server killed whole right after the DELETE,
   Redis thawed, the server started again);
-- ``worker_killed`` (one worker of the deleting server killed right after the DELETE).
+- ``worker_killed`` (one worker of the deleting server killed right after the DELETE);
+- ``partition`` (the deleting server's link to Redis cut during the DELETE and for
+  ``PARTITION_S`` after it returned, through ``redis_partition.PartitionProxy``; the other
+  server reaches Redis throughout, and Redis never restarts; the deleted note's question is
+  asked of the other server three times as soon as the DELETE returned).
 
 **budget**: one user with a small daily cap asks new questions of both servers (paid answers
 from the mock LLM, ``--llm-latency-ms`` each, so several are in flight at once); meanwhile Redis
@@ -21,6 +25,7 @@ loses its memory (killed and restarted empty) and workers are killed mid-answer.
 day's spend in PostgreSQL against the cap (at most the cap expected).
 
     python benchmarks/bench_process_drill.py [--deletes 200] [--askers 3] [--json out.json]
+        [--states partition,answering]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import Any
 import httpx
 from bench_delete_drill import USERS, RedisUnderTest, note_of
 from pydantic import SecretStr
+from redis_partition import PartitionProxy
 
 from rag_core.api.auth import issue_token
 from rag_core.config import Settings
@@ -51,7 +57,9 @@ from rag_core.parts import build_parts, build_store
 from rag_core.procs import free_port, stop_group, wait_http, wait_until
 from rag_core.services import resolve, stop_postgres
 
-STATES = ("answering", "frozen", "frozen_then_killed", "server_killed", "worker_killed")
+STATES = ("answering", "frozen", "frozen_then_killed", "server_killed", "worker_killed",
+          "partition")
+PARTITION_S = 0.5  # how long the deleting server stays cut off after its DELETE returned
 TIMEOUT_S = 60.0  # a request slower than this counts as hung
 SPENDER = "spender"
 
@@ -139,7 +147,8 @@ class Client:
 
 
 def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: RedisUnderTest,
-                 client: Client, notes: list[tuple[str, str, str, str]]) -> dict[str, Any]:
+                 client: Client, notes: list[tuple[str, str, str, str]],
+                 proxy: PartitionProxy) -> dict[str, Any]:
     deleted_at: dict[str, float] = {}
     states: dict[str, str] = {}
     stale: list[dict[str, Any]] = []
@@ -147,11 +156,12 @@ def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: 
     lock = threading.Lock()
     done = threading.Event()
 
-    def ask(user: str, note_id: str, marker: str, question: str) -> None:
+    def ask(user: str, note_id: str, marker: str, question: str,
+            server: Server | None = None) -> None:
         started = time.monotonic()
         with lock:
             deleted = deleted_at.get(note_id)
-        server = random.choice(servers)
+        server = server or random.choice(servers)
         status, data = client.call("POST", f"{server.url}/v1/query", user, {"query": question})
         if status == 0:  # that server is down (killed, starting again): try another later
             time.sleep(0.2)
@@ -181,7 +191,9 @@ def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: 
     deleting = servers[0]
     delete_statuses: Counter[int] = Counter()
     for k, (user, note_id, marker, question) in enumerate(notes):
-        state = STATES[k % len(STATES)]
+        state = args.states[k % len(args.states)]
+        if state == "partition":
+            proxy.cut()
         if state in ("frozen", "frozen_then_killed", "server_killed"):
             redis_server.freeze()
         states[note_id] = state
@@ -195,7 +207,13 @@ def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: 
             if status == 200:
                 with lock:
                     deleted_at[note_id] = time.monotonic()
+                if state == "partition":  # the other server, at once, while still cut off
+                    for _ in range(3):
+                        ask(user, note_id, marker, question, servers[1])
         finally:
+            if state == "partition":
+                time.sleep(PARTITION_S)  # both servers asked meanwhile
+                proxy.heal()
             if state == "server_killed":
                 deleting.kill()
             if state in ("frozen", "server_killed"):
@@ -216,7 +234,8 @@ def delete_drill(args: argparse.Namespace, servers: list[Server], redis_server: 
     return {"deletes": len(notes), "delete_statuses": dict(delete_statuses),
             "asks": counts["asks"], "asks_after_delete": counts["asks_after_delete"],
             "stale_citations": len(stale), "stale_examples": stale[:5],
-            "states": list(STATES)}
+            "stale_by_state": dict(Counter(str(s["state"]) for s in stale)),
+            "states": list(args.states), "partitions": proxy.cuts}
 
 
 def budget_drill(args: argparse.Namespace, servers: list[Server], redis_server: Redis,
@@ -315,7 +334,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
            "RAG_JWT_SECRET": secret, "RAG_LLM": "hf",
            "RAG_LLM_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
            "RAG_USER_DAILY_BUDGET_USD": str(args.cap), "RAG_LOG_LEVEL": "WARNING"}
-    servers = [Server(root, env, args.workers) for _ in range(2)]
+    proxy = PartitionProxy(redis_server.port)  # the first server's way to Redis
+    servers = [Server(root, {**env, "REDIS_URL": proxy.url}, args.workers),
+               Server(root, env, args.workers)]
     client = Client(secret)
     started = time.perf_counter()
     try:
@@ -323,7 +344,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server.start()
         result: dict[str, Any] = {"servers": len(servers), "workers_each": args.workers}
         if args.deletes:
-            result["deletes"] = delete_drill(args, servers, redis_server, client, notes)
+            result["deletes"] = delete_drill(args, servers, redis_server, client, notes, proxy)
         if args.budget_rounds:
             result["budget"] = budget_drill(args, servers, redis_server, client, settings)
         result.update({"requests": dict(client.statuses),
@@ -336,6 +357,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for server in servers:
             server.stop()
         stop_group(mock, 5)
+        proxy.close()
         redis_server.stop()
         stop_postgres(settings)
         shutil.rmtree(root, ignore_errors=True)
@@ -351,8 +373,12 @@ def main() -> None:
     ap.add_argument("--budget-rounds", type=int, default=3,
                     help="times Redis loses its memory in the budget drill (0 skips it)")
     ap.add_argument("--llm-latency-ms", type=int, default=800)
+    ap.add_argument("--states", type=lambda v: tuple(v.split(",")), default=STATES,
+                    help="the delete drill's states, taken in turn (comma-separated)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if unknown := set(args.states) - set(STATES):
+        ap.error(f"unknown states: {', '.join(sorted(unknown))}")
     result = run(args)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

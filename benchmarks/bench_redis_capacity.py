@@ -12,7 +12,12 @@ its answer), a 384-float question vector (1.5 KB). ``--worst-case``: every answe
 the write paths allow it to be at ``top_k`` 50 (50 rows from 50 notes, each with a 200-character
 id and a 300-character title; a 1,000-character question; a 1,600-character answer; five
 evidence chunks of 1,000 characters), in the compact form and under the byte limit of
-``rag_core.cache.answer_codec``, as ``AnswerLayer.put`` keeps it. Writes are
+``rag_core.cache.answer_codec``, as ``AnswerLayer.put`` keeps it; and the last
+``--free-share`` of each day's new questions (0.2 with ``--worst-case``) are free answers
+("nothing in your notes", as ``AnswerLayer.put_no_context`` keeps them: one L1 entry, no body,
+no ledger write), each as large as ``answer_codec.MAX_FREE_ANSWER_BYTES`` lets a free answer be
+kept, so that the day ends with the query layer full of free answers beside a stale layer full
+of the largest paid ones. Writes are
 pipelined, 500 questions a round trip, by ``--workers`` processes (default 2, each its own
 connection, as app processes are) that take the day's batches in order: while Redis runs one
 batch's scripts, the next one is being packed.
@@ -23,10 +28,11 @@ the lines whose (simulated) time has passed; the ledger's day keys older than it
 dropped at each new simulated day (what their real TTL does). The last line is JSON:
 ``users``, ``simulated_days``, ``maxmemory_bytes``, ``peak_used_memory_bytes``, ``entries`` per
 layer, ``cache_writes_refused``, ``ledger_writes_refused``, and ``bytes_per_entry`` per layer
-(``MEMORY USAGE`` of a sample; the sizing table of docs/scaling.md is made from it).
+(``MEMORY USAGE`` of a sample; the sizing table of docs/scaling.md is made from it),
+``free_share`` and ``free_answer_rows`` (the retrieved rows of the largest free answer kept).
 
     python benchmarks/bench_redis_capacity.py [--users 10000] [--days 7] [--per-day 10]
-        [--max-entries N] [--workers 2] [--worst-case] [--json out.json]
+        [--max-entries N] [--workers 2] [--worst-case] [--free-share F] [--json out.json]
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from capacity_payloads import Payloads  # beside this script
 
 from rag_core.cache import answer_codec
 from rag_core.cache.layers import CacheLayers
@@ -69,12 +76,7 @@ DAY_S = 86_400
 START = 1_800_000_000.0  # the simulated clock's first second (a fixed, later date)
 BATCH = 500
 LAYERS = ("query", "stale", "semantic", "embedding")
-WORDS = ["grace", "faith", "hope", "covenant", "mercy", "prayer", "psalm", "shepherd", "valley",
-         "bread", "wall", "Jerusalem", "Nehemiah", "Abraham", "Ruth", "Okafor", "sermon",
-         "series", "Hebrews", "promise", "lament", "rest"]
-
-
-Task = tuple[str, float, float, int, list[str | None]]
+Task = tuple[str, float, float, int, list[tuple[str, bool] | None]]
 
 
 class SimClock:
@@ -83,57 +85,6 @@ class SimClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def text(rng: random.Random, chars: int) -> str:
-    out: list[str] = []
-    size = 0
-    while size < chars:
-        word = rng.choice(WORDS)
-        out.append(word)
-        size += len(word) + 1
-    return " ".join(out)[:chars]
-
-
-class Payloads:
-    """Entries of realistic sizes (a pool of texts, each entry made distinct by its question);
-    ``worst``: as large as the write paths allow (the module's docstring)."""
-
-    def __init__(self, seed: int = 7, worst: bool = False) -> None:
-        rng = random.Random(seed)
-        self.worst = worst
-        self.answers = [text(rng, 1_600 if worst else 3_300) for _ in range(32)]
-        self.chunks = [text(rng, 1_000 if worst else 500) for _ in range(64)]
-
-    def question(self, n: int) -> str:
-        asked = f"What did the sermon say about {WORDS[n % len(WORDS)]}, question {n}?"
-        return (asked + " " + self.chunks[n % 64])[:1_000] if self.worst else asked
-
-    def _note(self, i: int, k: int) -> tuple[str, str]:
-        return (((f"n{i}-{k}-" + "i" * 200)[:200], (f"T{i}-{k} " + self.chunks[(i + k) % 64])[:300])
-                if self.worst else (f"n{k}", "A sermon"))
-
-    def answer(self, question: str, i: int) -> bytes:
-        cites = [{"n": k + 1, "chunk_id": f"{note}:0:abcdef012345", "note_id": note,
-                  "title": title, "score": 0.71}
-                 for k, (note, title) in enumerate(self._note(i, k) for k in range(50))]
-        rows = [{"chunk_id": c["chunk_id"], "note_id": c["note_id"], "title": c["title"],
-                 "score": 0.71 - k / 100, "dense_rank": k + 1, "lexical_rank": k + 2,
-                 "fused_score": 0.03} for k, c in enumerate(cites)] if self.worst else []
-        return answer_codec.pack({"answer": question + " " + self.answers[i % 32],
-                                  "citations": cites[:3], "retrieved": rows,
-                                  "no_context": False, "generator": "hf", "cost_usd": 0.0003,
-                                  "question": question})
-
-    def semantic(self, question: str, vector: bytes, answer_at: str, now: float, ttl: int,
-                 i: int) -> tuple[bytes, bytes]:
-        chunks = [self.chunks[(i + k) % 64] for k in range(5)]
-        notes = [self._note(i, k)[0] for k in range(5)]
-        entry = {"q": question, "v": vector, "r": answer_at,
-                 "x": {"c": [f"{n}:0:abcdef012345" for n in notes], "n": notes, "t": chunks},
-                 "f": {"names": ["okafor"], "numbers": [], "refs": [], "neg": False},
-                 "t": now, "e": now + ttl}
-        return codec.pack(entry), codec.pack({"v": vector, "t": now, "e": now + ttl})
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -173,19 +124,23 @@ class LoadWriter:
 
     def batch(self, task: Task) -> tuple[int, int, int]:
         """One pipeline of new questions (``task``: day name, first time, time step, number
-        of the first question, its users, None for an L1 hit). Returns the refused cache
+        of the first question, its users and whether each answer is free, None for an L1
+        hit). Returns the refused cache
         and ledger writes and Redis's ``used_memory`` after it."""
         day, first, step, number, users = task
         pipe = self.client.pipeline(transaction=False)
         kinds: list[str] = []
-        for k, user in enumerate(users):
-            if user is None:
+        for k, asked in enumerate(users):
+            if asked is None:
                 continue  # asked before: an L1 hit writes nothing
+            user, free = asked
             self.clock.now = first + k * step
             _queue_question(self.caches, self.settings, self.params, self.payloads,
-                            self.vectors, pipe, user, number + k, self.clock.now)
-            self.ledger.pay(pipe, day, user)
-            kinds += ["cache", "cache", "ledger", "ledger"]
+                            self.vectors, pipe, user, number + k, self.clock.now, free)
+            kinds += ["cache", "cache"]
+            if not free:  # a free answer reserves nothing
+                self.ledger.pay(pipe, day, user)
+                kinds += ["ledger", "ledger"]
         refused = {"cache": 0, "ledger": 0}
         for kind, result in zip(kinds, pipe.execute(raise_on_error=False), strict=True):
             if isinstance(result, Exception) or (kind == "ledger" and LedgerLoad.refused(result)):
@@ -235,7 +190,8 @@ def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
                                      for r in pipe.execute(raise_on_error=False))
             order = [u for u in users for _ in range(args.per_day)]
             rng.shuffle(order)
-            asked = [u if rng.random() < args.new_share else None for u in order]
+            asked = _free_last([u if rng.random() < args.new_share else None for u in order],
+                               args.free_share)
             tasks = [(day, START + d * DAY_S + start * step, step, questions + start + 1,
                       asked[start:start + BATCH]) for start in range(0, len(asked), BATCH)]
             for cache, ledger, used in pool.imap(_run_batch, tasks):
@@ -261,12 +217,22 @@ def _load(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
             "cache_writes_refused": refused["cache"], "ledger_writes_refused": refused["ledger"],
             "seconds": round(time.perf_counter() - started, 1), "cpu_seconds": _cpu(client),
             "workers": args.workers, "worst_case": args.worst_case,
+            "free_share": args.free_share, "free_answer_rows": _free_rows(main, users[-1]),
             "answer_bytes": _answer_bytes(client)}
+
+
+def _free_last(asked: list[str | None], share: float) -> list[tuple[str, bool] | None]:
+    """The day's new questions, the last ``share`` of them free ("nothing in your notes"):
+    the day ends with the query layer full of free answers while the stale layer holds the
+    paid ones (the worst case of both)."""
+    new = [k for k, user in enumerate(asked) if user is not None]
+    free = set(new[len(new) - int(len(new) * share):]) if share > 0 else set()
+    return [(user, k in free) if user is not None else None for k, user in enumerate(asked)]
 
 
 def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParams,
                     payloads: Payloads, vectors: np.ndarray, pipe: Any, user: str, n: int,
-                    now: float) -> None:
+                    now: float, free: bool = False) -> None:
     question = payloads.question(n)
     vector = codec.pack_vector(vectors[n % 64])
     query = caches.query
@@ -276,6 +242,13 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
         settings.caches.embedding_cache_ttl_s)],
         now, pipe=pipe)
     key = caches.answers.key(params, user, 1, question, settings.retrieval.top_k)
+    version_key = notes_version_key(user)
+    if free:  # as AnswerLayer.put_no_context: one write, within the free answers' limit
+        _, _, rows, ttl = _free_fit(query, key, question, n, payloads,
+                                    settings.caches.query_cache_ttl_s)
+        query.writer.write([query.entry(key, payloads.free_answer(question, n, rows), ttl)],
+                           now, Condition(version_key, b"1"), pipe=pipe)
+        return
     answer = payloads.answer(question, n)
     twin = rename_layer(key, "query", "stale")
     semantic_value, line = payloads.semantic(question, vector, twin, now,
@@ -292,8 +265,29 @@ def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParam
     assert kept is not None, "an answer over the byte limit: not kept by the layers"
     puts = [cache.entry(k, v, ttl) for cache, k, v, ttl in kept[0]] + \
         ([kept[1]] if kept[1] is not None else [])
-    version_key = notes_version_key(user)
     query.writer.write(puts, now, Condition(version_key, b"1"), pipe=pipe)
+
+
+def _free_rows(writer: LoadWriter, user: str) -> int:
+    """How many retrieved rows the largest free answer the layers keep lists (the workers
+    found the same, each on its own)."""
+    settings, n = writer.settings, 1
+    question = writer.payloads.question(n)
+    key = writer.caches.answers.key(writer.params, user, 1, question, settings.retrieval.top_k)
+    return _free_fit(writer.caches.query, key, question, n, writer.payloads,
+                     settings.caches.query_cache_ttl_s)[2]
+
+
+def _free_fit(query: Any, key: str, question: str, n: int, payloads: Payloads,
+              ttl: int) -> tuple[Any, str, int, int]:
+    """The most retrieved rows (from ``payloads.free_rows`` down) with which a free answer
+    is kept (``answer_codec.MAX_FREE_ANSWER_BYTES``): the largest free answer the layers
+    keep."""
+    while payloads.free_rows > 0 and answer_codec.fitting(
+            [(query, key, payloads.free_answer(question, n, payloads.free_rows), ttl)], None,
+            answer_codec.MAX_FREE_ANSWER_BYTES) is None:
+        payloads.free_rows -= 1
+    return query, key, payloads.free_rows, ttl
 
 
 class LedgerLoad:
@@ -388,8 +382,13 @@ def main() -> None:
                     help="processes writing batches side by side (each its own connection)")
     ap.add_argument("--worst-case", action="store_true",
                     help="every answer as large as the write paths allow at top_k 50")
+    ap.add_argument("--free-share", type=float, default=None,
+                    help="share of each day's new questions answered 'nothing in your notes' "
+                         "(free, the last ones of the day; default 0.2 with --worst-case, else 0)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.free_share is None:
+        args.free_share = 0.2 if args.worst_case else 0.0
     result = run(args)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,13 +3,14 @@
 A real ``rag-core serve`` (one worker, the embedded services, the ci profile) with the golden
 notes of ``reader`` and one of their questions cached. Each round measures ``--requests``
 cached answers (``POST /v1/query``, an L1 hit) on an idle server, then as many while
-``--writers`` threads of the user ``writer`` each PUT a note of ``--note-kb`` KB (written
-synchronously: searchable when the PUT returns; at most CPUs-1 embed at once,
+``--writers`` threads of the user ``writer`` each PUT a note of ``--note-kb`` KB (or POST it
+to ``/v1/notes:bulk`` with ``--bulk``; written synchronously: searchable when the request
+returns; at most CPUs-1 embed at once, on threads of a lower priority than serving,
 ``rag_core.ingest.embed_slots``). It prints, per round and as medians over ``--rounds``, the
 p50 and p99 of the cached answers idle and during the writes, and how long the PUTs took.
 
     python benchmarks/bench_write_isolation.py [--rounds 3] [--requests 200] [--writers 3]
-        [--note-kb 100]
+        [--note-kb 100] [--bulk]
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def one_round(url: str, reader: dict[str, str], writer: dict[str, str], args: An
 
         def put(k: int) -> None:
             start = time.perf_counter()
+            body = note(args.note_kb, f"{n}-{k}")
             with httpx.Client(base_url=url, timeout=1800) as own:
-                r = own.put(f"/v1/notes/long-{n}-{k}", json=note(args.note_kb, f"{n}-{k}"),
-                            headers=writer)
+                r = (own.post("/v1/notes:bulk", json={"notes": [{**body, "id": f"long-{n}-{k}"}]},
+                              headers=writer) if args.bulk else
+                     own.put(f"/v1/notes/long-{n}-{k}", json=body, headers=writer))
             assert r.status_code == 200, r.text
             seconds.append(time.perf_counter() - start)
 
@@ -97,6 +100,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--writers", type=int, default=3)
     ap.add_argument("--note-kb", type=int, default=100)
+    ap.add_argument("--bulk", action="store_true",
+                    help="write each note through POST /v1/notes:bulk instead of PUT")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -133,7 +138,8 @@ def main() -> None:
         for r in rounds:
             print(json.dumps(r), file=sys.stderr)
         print(json.dumps({"rounds": args.rounds, "writers": args.writers,
-                          "note_kb": args.note_kb, "cpus": len(os.sched_getaffinity(0)),
+                          "note_kb": args.note_kb, "route": "bulk" if args.bulk else "put",
+                          "cpus": len(os.sched_getaffinity(0)),
                           **{f"median_{k}": round(statistics.median(r[k] for r in rounds), 1)
                              for k in rounds[0]}}))
     finally:

@@ -14,6 +14,8 @@
                                                           # reports/mydata/ (gates.toml beside it);
                                                           # judged against its baseline.json
     python -m evals run --dataset path/to/mydata --junit-xml build/evals.xml  # for CI
+    python -m evals run --dataset path/to/mydata --env-file prod.env  # the team's settings
+                                                          # (and the environment's RAG_*)
     python -m evals init-dataset path/to/mydata           # a small example dataset to start from
     python -m evals calibrate --dataset path/to/mydata     # the no-context floor and semantic
                                                           # cache chosen on it: reports/mydata/
@@ -91,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "else the profile)")
     run.add_argument("--junit-xml", type=Path, metavar="PATH",
                      help="also write the gates and the failing questions as JUnit XML")
+    run.add_argument("--env-file", type=Path, metavar="FILE",
+                     help="the team's settings as NAME=VALUE lines (the file `evals calibrate` "
+                          "writes); the environment wins over it, it wins over the dataset's "
+                          "settings.env and the profile's values")
     run.add_argument("--external-services", action="store_true",
                      help="use an inherited DATABASE_URL / REDIS_URL (recorded in the report) "
                           "instead of refusing to run")
@@ -189,7 +195,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         reports_dir=args.reports_dir, gates_file=args.gates,
         external_services=args.external_services, dataset=args.dataset, name=args.name,
         keep_services=args.keep_services, junit_xml=args.junit_xml,
-        command=command,
+        command=command, env_file=args.env_file,
     )
     result = run(options)
     print()
@@ -318,9 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return calibrate.run(args)
         if args.command == "generate":
+            from evals.datasets.checks import check_notes
             from evals.generate import GenerateError
             from evals.generate.write import generate
 
+            check_notes(args.notes)  # every file, as a run checks a dataset's
             try:
                 made = generate(args.notes, args.out, args.users, args.seed,
                                 writer=args.writer)

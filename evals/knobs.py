@@ -8,10 +8,13 @@ mapping is ``NotebookSpec.settings_params`` in ``evals/profiles.py``). Setting a
 never a silent overwrite; a notebook parameter left at ``None`` leaves the field to ``settings``
 (the runner passes ``None`` for the profile's value when ``settings`` names the field).
 
-The source of each effective value is one of ``param`` (a notebook parameter or its
-``settings``), ``harness`` (fixed by the evaluation: ci profile, caches off, its own state
-folder), ``env`` (a ``RAG_*`` variable or a well-known name such as ``DATABASE_URL``),
-``profile`` (the Settings profile's defaults) and ``default``. :func:`resolve` writes them to
+The source of each effective value is one of ``param`` (``--param``, or a notebook parameter
+run without the runner), ``harness`` (fixed by the evaluation: ci profile, caches off, its own
+state folder), the team's settings (``evals/team_settings.py``): ``env`` (a ``RAG_*`` variable
+or a well-known name such as ``DATABASE_URL``), ``env-file`` (``--env-file``) and ``dataset``
+(the dataset's ``settings.env``), then ``profile`` (the harness profile's parameters, or the
+Settings profile's defaults) and ``default``. A profile's parameter applies only to a field
+the team left unset; ``--param`` wins over the team's. :func:`resolve` writes them to
 ``<output_dir>/<name>.settings.json``; the runner puts them in ``summary.json`` and
 ``summary.md``.
 """
@@ -21,7 +24,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 
 SETTINGS_SUFFIX = ".settings.json"
 SERVICE_URLS = ("database_url", "redis_url")
-SOURCES = ("param", "harness", "env", "profile", "default")
+SOURCES = ("param", "harness", "env", "env-file", "dataset", "profile", "default")
 
 
 class Recorded(TypedDict):
@@ -137,15 +141,24 @@ def merge(name: str, overrides: Mapping[str, object] | None, params: Mapping[str
 
 
 def sources(settings: Settings, asked: Mapping[str, object], harness: Mapping[str, object],
-            environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Where each field of ``settings`` came from (see the module docstring)."""
+            environ: Mapping[str, str] | None = None, *,
+            team: Mapping[str, str] | None = None,
+            from_profile: Collection[str] = ()) -> dict[str, str]:
+    """Where each field of ``settings`` came from (see the module docstring): ``asked`` were
+    set by ``--param`` (or a notebook run alone), ``team`` maps the team's fields to their
+    source (``env``, ``env-file``, ``dataset``), ``from_profile`` the profile's parameters."""
     from rag_core.config import PROFILE_DEFAULTS
 
     profile_fields = PROFILE_DEFAULTS.get(str(settings.profile), {})
+    given = team or {}
     out: dict[str, str] = {}
     for field in _fields():
         if field in asked:
             out[field] = "param"
+        elif field in given:
+            out[field] = given[field]
+        elif field in from_profile:
+            out[field] = "profile"
         elif field in harness:
             var = from_env(field, environ) if field == "state_dir" else None
             out[field] = "env" if var else "harness"
@@ -199,25 +212,65 @@ def record_settings(name: str, settings: Settings, source: Mapping[str, str],
     return path
 
 
-def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
-            harness: Mapping[str, object], output_dir: str | Path | None = None) -> Settings:
-    """The effective Settings of notebook ``name``: ``harness`` choices, then its parameters
-    (``params``: notebook parameter -> value) and its ``settings`` mapping (``overrides``);
-    recorded with sources in ``output_dir``. Raises :class:`KnobError`."""
-    from pydantic import ValidationError
+@dataclass(frozen=True)
+class Layers:
+    """A notebook's settings in layers, weakest first: the profile's parameters, the team's
+    (the environment, ``--env-file``, the dataset's ``settings.env``), then ``--param``."""
 
-    from evals import profiles
+    from_profile: dict[str, object]
+    team: dict[str, object]
+    team_sources: dict[str, str]
+    asked: dict[str, object]
+    notes: list[str]
+
+
+def layers(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object],
+           output_dir: str | Path | None, kept: Collection[str]) -> tuple[Layers, dict[str, str]]:
+    """Split what notebook ``name`` was given into :class:`Layers` (``kept``: the fields the
+    harness keeps whatever the team sets). A profile's value never replaces the team's."""
+    from evals import profiles, team_settings
 
     fields = dict(profiles.find(name).settings_params)
     asked, how = merge(name, overrides, params, fields)
+    team = team_settings.load(output_dir)
+    by_profile = {f for f, text in how.items() if text.startswith("parameter ")
+                  and team.params.get(text.split(" ", 1)[1]) in ("profile", "default")}
+    lower = {f: v for f, v in asked.items() if f in by_profile and f not in team.settings}
+    upper = {f: v for f, v in asked.items() if f not in by_profile}
+    mine = {f: s for f, s in team.settings.items() if f not in kept}
+    notes = [f"{s.shown()} not used: the harness keeps {f} (caches off, the ci profile, its "
+             "own servers and state folder)" for f, s in team.settings.items()
+             if f in kept and f not in ("database_url", "redis_url", "state_dir")]
+    return Layers(lower, {f: s.value for f, s in mine.items()},
+                  {f: s.source for f, s in mine.items()}, upper, notes), how
+
+
+def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
+            harness: Mapping[str, object], output_dir: str | Path | None = None) -> Settings:
+    """The effective Settings of notebook ``name``: ``harness`` choices, the profile's
+    parameters, the team's settings (``evals/team_settings.py``), then ``--param`` (``params``:
+    notebook parameter -> value; ``overrides``: its ``settings`` mapping); recorded with
+    sources in ``output_dir``. Raises :class:`KnobError`."""
+    from pydantic import ValidationError
+
+    from evals.team_settings import HARNESS_KEPT
+
+    # the semantic mode is the harness's only where it turns the semantic cache off (quality);
+    # where the cache is measured (notebook 03) the team's mode is the one measured
+    kept = [f for f in HARNESS_KEPT
+            if f != "semantic_mode" or harness.get("semantic_cache_enabled") is False]
+    got, how = layers(name, overrides, params, output_dir, kept)
     base = {"state_dir": harness_state_dir(), **harness}
+    if harness.get("semantic_cache_enabled") is False:  # said as a mode: RAG_SEMANTIC_MODE
+        base["semantic_mode"] = "off"                    # in the environment cannot undo it
     try:
-        settings = Settings.from_fields({**base, **asked})
+        settings = Settings.from_fields({**base, **got.from_profile, **got.team, **got.asked})
     except ValidationError as exc:
         raise KnobError(f"{name}: {exc.errors()[0]['msg']} "
-                        f"(fields {', '.join(sorted(asked))})") from None
-    source = sources(settings, asked, base)
-    warnings = warnings_for(settings, source)
+                        f"(fields {', '.join(sorted({**got.team, **got.asked}))})") from None
+    source = sources(settings, got.asked, base, team=got.team_sources,
+                     from_profile=got.from_profile)
+    warnings = warnings_for(settings, source) + got.notes
     for text in warnings:
         print(f"WARNING: {text}", file=sys.stderr)
     record_settings(name, settings, source, how, output_dir, warnings)
@@ -227,14 +280,19 @@ def resolve(name: str, overrides: Mapping[str, object] | None, params: Mapping[s
 def server_env(name: str, overrides: Mapping[str, object] | None, params: Mapping[str, object], *,
                output_dir: str | Path | None = None) -> tuple[Settings, dict[str, str]]:
     """For notebooks whose Settings live in server processes (the load test's app): the
-    Settings the asked fields give (recorded with sources) and those fields as ``RAG_*``
+    Settings the asked fields and the team's give (recorded with sources) and those fields as
     variables for the servers' environment. Raises :class:`KnobError`."""
-    from evals import profiles
+    from evals import team_settings
 
-    asked, how = merge(name, overrides, params, dict(profiles.find(name).settings_params))
-    env = as_env(asked)
-    settings = Settings.from_fields(asked)
-    source = sources(settings, asked, {})
+    kept = ("database_url", "redis_url", "state_dir")
+    got, how = layers(name, overrides, params, output_dir, kept)
+    team = team_settings.load(output_dir)
+    from_files = {team.settings[f].var: str(v).lower() if isinstance(v, bool) else str(v)
+                  for f, v in got.team.items() if got.team_sources[f] != "env"}
+    env = {**as_env(got.from_profile), **from_files, **as_env(got.asked)}
+    settings = Settings.from_fields({**got.from_profile, **got.team, **got.asked})
+    source = sources(settings, got.asked, {}, team=got.team_sources,
+                     from_profile=got.from_profile)
     record_settings(name, settings, source, how, output_dir, warnings_for(settings, source))
     return settings, env
 

@@ -271,17 +271,21 @@ def notebooks_for(profile: str, only: Iterable[str] = (),
 
 
 def parameters(spec: NotebookSpec, profile: str, output_dir: str | Path,
-               overrides: Mapping[str, object] | None = None) -> dict[str, object]:
+               overrides: Mapping[str, object] | None = None,
+               team: Iterable[str] = ()) -> dict[str, object]:
     """The papermill parameters of one notebook run (``overrides`` already filtered).
 
     A parameter that stands for a Settings field named in the ``settings`` override is passed
     as ``None``: the field comes from ``settings`` (both given as overrides: the runner's
-    usage error)."""
+    usage error). So is one whose field the team set (``team``: the environment,
+    ``--env-file``, the dataset's ``settings.env``) when ``--param`` did not name it: a
+    profile's value never replaces the team's."""
     given = dict(overrides or {})
     params = {**spec.profile_params(profile), **given}
     chosen = mapping(given.get("settings"))
+    users = set(team)
     for param, name in spec.settings_params.items():
-        if name in chosen and param not in given:
+        if (name in chosen or name in users) and param not in given:
             params[param] = None
     params["output_dir"] = str(output_dir)
     return params

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from evals import gates as gates_mod
-from evals import knobs, profiles, servers
+from evals import knobs, profiles, servers, team_settings
 from evals.judge.outcome import Judged, judge_run
 from evals.judge.questions import read_rows
 from evals.report import figures as report_plots
@@ -66,6 +66,7 @@ from evals.runs.plan import (
     notebook_parameters,
     report_folder,
     split_overrides,
+    team_for,
 )
 
 __all__ = ["KERNEL", "RecordedSettings", "RunOptions", "RunResult", "UsageError",
@@ -164,6 +165,10 @@ def start_run(plan: Plan, options: RunOptions, stream: TextIO) -> Started:
     on = f" on dataset {dataset.name} ({dataset.root})" if dataset else ""
     print(f"evals: profile {options.profile}{on}: {len(specs)} notebook(s) -> {out_root}",
           file=stream)
+    if plan.generator is not None:
+        print(f"evals: quality answers with {plan.generator.why}", file=stream)
+    for text in plan.overridden:
+        print(f"evals: {text}", file=stream)
     for name in plan.left_out:
         print(f"evals: {name} left out: it measures a synthetic corpus and public collections, "
               f"not the dataset's notes (add --only {name} to run it)", file=stream)
@@ -187,8 +192,12 @@ def execute_notebooks(plan: Plan, options: RunOptions, started: Started,
         out_dir.mkdir(parents=True, exist_ok=True)
         record.clear_results(out_dir)
         knobs.clear_recorded(out_dir)
+        team = team_for(plan, spec, options.profile)
+        team_settings.write(out_dir, team)
         params = profiles.parameters(spec, options.profile, out_dir,
-                                     plan.per_overrides[spec.name])
+                                     plan.per_overrides[spec.name],
+                                     team=[f for f in team.settings
+                                           if f not in team_settings.HARNESS_KEPT])
         executed.parameters[spec.name] = {k: v for k, v in params.items() if k != "output_dir"}
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "output_dir")
         print(f"[{i}/{len(specs)}] {spec.name} ({spec.path}) {shown}", file=stream, flush=True)
@@ -263,13 +272,13 @@ def write_run_report(plan: Plan, options: RunOptions, started: Started, executed
         report_plots.copy_beside(folder_report.notebooks, profile_root)
         paths = report.write_report(profile_root, folder_report)
         _page(judged, profile_root, title, folder_report.notebooks)
-    ok = all(o.ok for o in folder_report.notebooks)
+    ok = all(o.ok for o in this.notebooks)  # this run's own: nothing inherited
     if plan.write_baseline is not None and judged.questions and ok:
         paths["baseline"] = _write_baseline(plan, options, started, folder_report.summary,
                                             judged, stream)
     if options.junit_xml is not None:
         paths["junit"] = judged.write_junit(options.junit_xml, folder_report.results)
-    failed = gates_mod.any_failed(folder_report.results) or not ok
+    failed = gates_mod.any_failed(this.results) or not ok
     return RunResult(1 if failed else 0, folder_report, paths, judged)
 
 
@@ -286,7 +295,10 @@ def _run_report(plan: Plan, options: RunOptions, started: Started, executed: Exe
         overrides={k: v for k, v in options.overrides.items() if k != "dataset"},
         previous=prev[0] if prev else None,
         baseline=rel(baseline_path) if baseline_path else None,
-        gate_sources={k: rel(Path(v)) for k, v in plan.gate_sources.items()})
+        gate_sources={k: rel(Path(v)) for k, v in plan.gate_sources.items()},
+        generator=plan.generator.why if plan.generator else None,
+        overridden=list(plan.overridden),
+        env_file=str(options.env_file) if options.env_file else None)
     environment = Environment(rel(knobs.harness_state_dir()), started.warnings)
     summary = report.build_summary(options.profile, started.started_at, report.git_commit(),
                                    verdicts.results, executed.metrics, run=run_info,

@@ -253,7 +253,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
         code = str((body.get("error") or {}).get("code", ""))
     if status == 503 and lower.get("retry-after") and code == "LLM_UNAVAILABLE":
         return Outcome("503 documented")
-    if LIMIT_CODES.get(status) == code:  # a request limit (rag_core/limits)
+    # a request limit (rag_core/limits), which always says when to retry
+    if LIMIT_CODES.get(status) == code and lower.get("retry-after"):
         return Outcome("limited", retry_after=_seconds(lower.get("retry-after")))
     if status == 200:
         return Outcome("error", failure="200 without an answer body")

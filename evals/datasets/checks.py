@@ -70,8 +70,30 @@ def _entries(root: Path) -> list[Path]:
     return found
 
 
-def _check_entry(path: Path, root: Path, base: Path) -> int:
-    """The bytes of ``path`` that a run may read (0 for a file it never reads)."""
+def check_notes(notes_dir: str | Path) -> None:
+    """The checks of :func:`check_dataset` on a folder of notes alone (one folder per user,
+    as ``evals generate`` reads it): every entry, then every user's notes as ``rag-core
+    ingest`` reads them."""
+    root = Path(notes_dir)
+    if not root.is_dir():
+        raise DatasetError("DATASET_NOT_FOUND", f"{root}: no such folder (one folder per "
+                           "user of notes)")
+    base, total = root.resolve(), 0
+    for path in _entries(root):
+        total += _check_entry(path, root, base, notes=True)
+        if total > MAX_DATASET_BYTES:
+            raise DatasetError("DATASET_BAD_FILE", f"{root}: more than {MAX_DATASET_BYTES:,} "
+                               "bytes of notes")
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            load_notes(folder)
+        except InvalidNote as exc:
+            raise DatasetError("DATASET_BAD_NOTE", exc.message) from None
+
+
+def _check_entry(path: Path, root: Path, base: Path, *, notes: bool = False) -> int:
+    """The bytes of ``path`` that a run may read (0 for a file it never reads); ``notes``:
+    every file is a note (a folder of notes checked alone)."""
     shown = path.relative_to(root)
     if path.is_symlink():
         target = path.resolve()
@@ -88,7 +110,7 @@ def _check_entry(path: Path, root: Path, base: Path) -> int:
     if not stat.S_ISREG(info.st_mode):
         raise DatasetError("DATASET_BAD_FILE", f"{shown}: not a regular file (a FIFO, device "
                            "or socket is not read)")
-    in_notes = shown.parts[0] == "notes"
+    in_notes = notes or shown.parts[0] == "notes"
     limit = MAX_NOTE_FILE_BYTES if in_notes else MAX_FILE_BYTES
     if info.st_size > limit:
         raise DatasetError("DATASET_BAD_FILE", f"{shown}: {info.st_size:,} bytes; at most "

@@ -149,6 +149,32 @@ def _notes_holding(texts: list[str], bodies: dict[str, str]) -> list[str]:
     return [nid for nid, body in bodies.items() if any(w in body for w in wanted)]
 
 
+def _controls(text: str, allowed: str = "") -> bool:
+    return any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in allowed for c in text)
+
+
+def _check_text(row: dict[str, object], where: str, question: object) -> None:
+    """No control character in an item's id, user or question (they name test cases and
+    shell lines); ``expect: fail`` only with a ``reason``."""
+    for key, value, allowed in (("id", row.get("id"), ""), ("user_id", row.get("user_id"), ""),
+                                ("question", question, "\t\n\r")):
+        if value is not None and _controls(str(value), allowed):
+            raise DatasetError("DATASET_BAD_TEXT", f"{where}: a control character in {key} "
+                               f"{str(value)[:60]!r}")
+    expect = row.get("expect")
+    if expect is None:
+        return
+    if expect != "fail":
+        raise DatasetError("DATASET_BAD_ITEM", f"{where}: expect must be \"fail\" (a known "
+                           f"failure), got {expect!r}")
+    reason = row.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise DatasetError("DATASET_BAD_ITEM", f"{where}: expect: fail needs a reason (why "
+                           "the question is allowed to fail)")
+    if _controls(reason, "\t\n\r"):
+        raise DatasetError("DATASET_BAD_TEXT", f"{where}: a control character in reason")
+
+
 def normalise_item(row: dict[str, object], users: list[str],
                    bodies: dict[str, dict[str, str]]) -> dict[str, object]:
     """One QA row in any accepted naming -> the golden columns (``bodies``: user -> id -> body
@@ -176,6 +202,7 @@ def normalise_item(row: dict[str, object], users: list[str],
             parse(row["assert"])
         except ValueError as exc:
             raise DatasetError("DATASET_BAD_ITEM", f"{where}: {exc}") from None
+    _check_text(row, where, question)
     group = row.get("scenario") or row.get("kind")
     attack = row.get("attack") or None
     scenario = row.get("scenario")

@@ -141,15 +141,28 @@ def calibrate(pipeline: Pipeline, data: EvalDataset) -> tuple[pd.DataFrame, pd.D
             semantic_curve(pairs, settings, pipeline))
 
 
+def _unsafe(text: str) -> bool:
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in text)
+
+
+def _quoted(text: str) -> str:
+    """``text`` for a line of the env file: shell-quoted, control characters as ``\\xNN``
+    (a path refused before this; a comment can then never end early)."""
+    import shlex
+
+    return shlex.quote("".join(f"\\x{ord(c):02x}" if _unsafe(c) else c for c in text))
+
+
 def env_text(result: Calibration, dataset: str, limits: str) -> str:
-    lines = [f"# python -m evals calibrate --dataset {dataset} {limits}".rstrip(),
+    """The env file: ``#`` comments and ``NAME=VALUE`` lines, every value safe to source."""
+    lines = [f"# python -m evals calibrate --dataset {_quoted(dataset)} {limits}".rstrip(),
              f"# written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; read by nothing unless "
              "the service is pointed at it: set -a; . THIS_FILE; set +a"]
     for name, choice in (("no context", result.floor), ("semantic cache", result.cache)):
         shown = ", ".join(f"{k} {_fmt(v)}" for k, v in choice.figures.items())
         lines.append(f"# {name}: {shown}" + ("" if choice.met else
                                               " -- NOT within the limit, the nearest value"))
-        lines += [f"{k}={_fmt(v)}" for k, v in choice.values.items()]
+        lines += [f"{k}={_quoted(_fmt(v))}" for k, v in choice.values.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -198,6 +211,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.max_refused <= 1 or args.max_false_hits < 0:
         raise DatasetError("CALIBRATE_BAD_LIMIT", "--max-refused is a rate in [0, 1] and "
                            "--max-false-hits a count >= 0")
+    from evals.datasets.checks import check_dataset
+
+    if _unsafe(str(args.dataset)):
+        raise DatasetError("DATASET_BAD_PATH", f"{str(args.dataset)!r}: a control character in "
+                           "the dataset's path (it is written into the env file); rename it")
+    check_dataset(args.dataset)  # every file, before anything reads one (as a run does)
     data = load_dataset(args.dataset)
     check_labelled(data)
     out = args.out or REPORTS_DIR / name_of(args.dataset) / "calibrated.env"

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from evals.gates import GateResult, Status
 from evals.judge import paired
-from evals.judge.questions import Flip, Question, flips
+from evals.judge.questions import Comparison, Flip, Question, compare
 
 FILE = "baseline.json"
 MIN_PAIRED = 10  # fewer paired questions: a metric's change is reported, not gated
 FLIP_GATE = "baseline.newly_failing_questions"
+NEW_GATE = "baseline.new_questions_failing"  # new or changed questions that fail, not expected
 
 
 def default_path(reports_dir: Path, name: str) -> Path:
@@ -63,14 +64,38 @@ class Baseline:
     settings: dict[str, object] = field(default_factory=dict)  # as summary.json holds them
 
 
+def portable(value: object) -> object:
+    """``value`` (a JSON tree) with every absolute path of this machine made portable: inside
+    the checkout repository-relative, under the home folder ``~/...``, elsewhere its last
+    part after ``(outside the checkout)/``. A committed baseline holds no machine's paths."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
+        return value
+    from evals.paths import REPO_ROOT
+
+    path = Path(value)
+    for root, shown in ((REPO_ROOT, ""), (Path.home(), "~/")):
+        try:
+            inner = path.relative_to(root)
+        except ValueError:
+            continue
+        return f"{shown}{inner}" if str(inner) != "." else (shown.rstrip("/") or ".")
+    if path.exists() or value.startswith(("/tmp/", "/var/", "/home/", "/Users/", "/work/")):
+        return f"(outside the checkout)/{path.name}"
+    return value
+
+
 def write(path: Path, questions: Sequence[Question], origin: Origin, *,
           metrics: Mapping[str, object], parameters: Mapping[str, object] | None = None,
           settings: Mapping[str, object] | None = None) -> Path:
     """``baseline.json``: the run it came from, its parameters, Settings and metrics, and every
     judged question."""
-    data = {"run": origin.to_json(), "parameters": dict(parameters or {}),
-            "settings": dict(settings or {}), "metrics": dict(metrics),
-            "questions": [q.to_json() for q in questions]}
+    data = portable({"run": origin.to_json(), "parameters": dict(parameters or {}),
+                     "settings": dict(settings or {}), "metrics": dict(metrics),
+                     "questions": [q.to_json() for q in questions]})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
     return path
@@ -106,6 +131,7 @@ class Verdict:
     newly_failing: list[Flip]
     newly_passing: list[Flip]
     metrics: list[paired.MetricChange]
+    compared: Comparison = field(default_factory=Comparison)
 
     def gates(self) -> list[GateResult]:
         """Gate rows: the flipped questions (0 allowed), and per metric the end of its
@@ -114,6 +140,12 @@ class Verdict:
         out = [GateResult(FLIP_GATE, float(len(self.newly_failing)), 0.0, "le",
                           "failed" if self.newly_failing else "passed",
                           f"newly failing: {ids}" if ids else "")]
+        fresh = self.compared.new_failing
+        out.append(GateResult(NEW_GATE, float(len(fresh)), 0.0, "le",
+                              "failed" if fresh else "passed",
+                              "new or changed since the baseline and failing (mark a known "
+                              "failure expect: fail with a reason): "
+                              + ", ".join(q.id for q in fresh) if fresh else ""))
         for change in self.metrics:
             bound = "high" if change.higher_is_better else "low"
             value = change.high if change.higher_is_better else change.low
@@ -132,8 +164,34 @@ class Verdict:
 
 
 def judge(questions: Sequence[Question], baseline: Baseline) -> Verdict:
-    failing, passing = flips(baseline.questions, questions)
-    return Verdict(baseline, failing, passing, paired.changes(baseline.questions, questions))
+    found = compare(baseline.questions, questions)
+    return Verdict(baseline, found.newly_failing, found.newly_passing,
+                   paired.changes(baseline.questions, questions), found)
+
+
+def known_passing(questions: Sequence[Question]) -> list[Question]:
+    """Questions marked ``expect: fail`` that pass: their mark can go."""
+    return [q for q in questions if q.known_failure and q.passed]
+
+
+def change_lines(found: Comparison, questions: Sequence[Question]) -> list[str]:
+    """Console lines for what is not a flip: new, changed and gone questions, known failures
+    that now pass."""
+    lines: list[str] = []
+    fresh = {q.id for q in found.new_failing}
+    for title, group in (("new since the baseline", found.new),
+                         ("text changed since the baseline", [f.after for f in found.changed])):
+        if group:
+            lines.append(f"{title}: " + " ".join(
+                f"{q.id}{' (FAILS)' if q.id in fresh else ''}" for q in group))
+            lines += [f"  {q.id}: {_short(q.question, 100)}" for q in group if q.id in fresh]
+    if found.gone:
+        lines.append("gone since the baseline: " + " ".join(q.id for q in found.gone))
+    now = known_passing(questions)
+    if now:
+        lines.append("known failures that now pass (remove expect: fail): "
+                     + " ".join(q.id for q in now))
+    return lines
 
 
 def _short(text: str, width: int = 160) -> str:
@@ -176,7 +234,8 @@ def flip_markdown(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip],
     """The questions that flipped (newly failing first), as a Markdown section."""
     lines = [f"## Questions that flipped against {against}", ""]
     if not newly_failing and not newly_passing:
-        return lines + ["- none: every question passes or fails as it did", ""]
+        return lines + ["- none: every question asked in both runs passes or fails as it "
+                        "did (new, changed and gone questions: below)", ""]
     for title, group in (("Newly failing", newly_failing), ("Newly passing", newly_passing)):
         if not group:
             continue
@@ -190,3 +249,23 @@ def flip_markdown(newly_failing: Sequence[Flip], newly_passing: Sequence[Flip],
                       f"  - after: {_short(flip.after.answer, 400)}"]
         lines.append("")
     return lines
+
+
+def change_markdown(found: Comparison, questions: Sequence[Question]) -> list[str]:
+    """``summary.md``'s section on questions new, changed or gone since the baseline and the
+    known failures (``expect: fail``)."""
+    lines = ["## Questions new, changed or gone since the baseline", ""]
+    fresh = {q.id for q in found.new_failing}
+    for title, group in (("New", found.new), ("Text changed (same id)",
+                                              [f.after for f in found.changed])):
+        lines.append(f"- {title}: {len(group)}")
+        lines += [f"  - `{q.id}`{' **FAILS**' if q.id in fresh else ''}"
+                  f"{' (expected failure: ' + q.reason + ')' if q.known_failure else ''}: "
+                  f"{_short(q.question, 200)}" for q in group]
+    lines.append(f"- Gone: {len(found.gone)}")
+    lines += [f"  - `{q.id}`: {_short(q.question, 200)}" for q in found.gone]
+    known = [q for q in questions if q.known_failure]
+    now = known_passing(questions)
+    lines.append(f"- Known failures (`expect: fail`): {len(known)}, of which now pass: "
+                 f"{', '.join(f'`{q.id}`' for q in now) or 'none'}")
+    return lines + [""]

@@ -25,6 +25,7 @@ class Judged:
         if self.verdict is None:
             return []
         lines = own.flip_lines(self.verdict.newly_failing, self.verdict.newly_passing)
+        lines += own.change_lines(self.verdict.compared, self.questions)
         worse = [c for c in self.verdict.metrics if c.worse and c.n >= own.MIN_PAIRED]
         lines += [f"metric worse beyond its noise: {c.name} {c.text()}" for c in worse]
         return lines
@@ -46,15 +47,15 @@ class Judged:
         lines += own.flip_markdown(self.verdict.newly_failing, self.verdict.newly_passing,
                                    f"the baseline `{self.verdict.baseline.path.name}` (run "
                                    f"`{self.verdict.baseline.origin.id}`)")
+        lines += own.change_markdown(self.verdict.compared, self.questions)
         lines += ["Per-question metrics against the baseline (paired bootstrap, 95 %):", ""]
         lines += [f"- `{c.name}`: {c.text()}" for c in self.verdict.metrics] or ["- none"]
         return lines + [""]
 
     def write_junit(self, path: Path, gates: Iterable[GateResult]) -> Path:
-        failing = [q for q in self.questions if not q.passed]
-        new = ({f.id for f in self.verdict.newly_failing} if self.verdict is not None
-               else None)
-        return junit.write(path, list(gates), failing, new)
+        listed = [q for q in self.questions if not q.passed or q.known_failure]
+        return junit.write(path, list(gates), listed,
+                           self.verdict.compared if self.verdict is not None else None)
 
 
 def judge_run(run_dir: Path, items: Iterable[Mapping[str, object]],

@@ -50,6 +50,13 @@ class Question:
     split: str = "test"
     metrics: dict[str, float | None] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    fingerprint: str = ""  # of its text and reference notes ("": a baseline older than them)
+    expect: str = ""  # "fail": a known failure (the item's ``expect: fail``)
+    reason: str = ""  # why it is allowed to fail
+
+    @property
+    def known_failure(self) -> bool:
+        return self.expect == "fail"
 
     @property
     def passed(self) -> bool:
@@ -72,6 +79,15 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return None if math.isnan(value) else float(value)
+
+
+def fingerprint(question: str, note_ids: Iterable[str]) -> str:
+    """A question's identity beyond its id: its text (spacing and case ignored) and the notes
+    it is about. Another text under the same id is another question."""
+    import hashlib
+
+    text = " ".join(question.casefold().split()) + "\0" + "\0".join(sorted(note_ids))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _ids(value: object) -> list[str]:
@@ -123,7 +139,11 @@ def judge(rows: Iterable[Mapping[str, object]], items: Mapping[str, Mapping[str,
             answer=str(row.get("answer") or ""), no_context=bool(row.get("no_context")),
             split=str(row.get("split") or "test"),
             metrics={m: _number(row.get(m)) for m in METRICS},
-            checks=checks_of(row, stated)))
+            checks=checks_of(row, stated),
+            fingerprint=fingerprint(str(row.get("question")),
+                                    _ids(row.get("reference_note_ids"))),
+            expect="fail" if item.get("expect") == "fail" else "",
+            reason=str(item.get("reason") or "") if item.get("expect") == "fail" else ""))
     return out
 
 
@@ -158,14 +178,73 @@ class Flip:
         return self.after.id
 
 
+@dataclass
+class Comparison:
+    """A run's questions against the baseline's, each known by its id and its text."""
+
+    newly_failing: list[Flip] = field(default_factory=list)  # passed there, fail now
+    newly_passing: list[Flip] = field(default_factory=list)  # failed there, pass now
+    new: list[Question] = field(default_factory=list)  # no question of its id or text there
+    changed: list[Flip] = field(default_factory=list)  # the same id, another text or notes
+    gone: list[Question] = field(default_factory=list)  # in the baseline, not in this run
+    still_failing: list[Flip] = field(default_factory=list)  # failed there too
+
+    @property
+    def new_failing(self) -> list[Question]:
+        """New or changed questions that fail and are not marked ``expect: fail``."""
+        return [q for q in [*self.new, *(f.after for f in self.changed)]
+                if not q.passed and not q.known_failure]
+
+
+def _same(a: Question, b: Question) -> bool:
+    return not a.fingerprint or not b.fingerprint or a.fingerprint == b.fingerprint
+
+
+def compare(before: Sequence[Question], after: Sequence[Question]) -> Comparison:
+    """Each question of ``after`` matched with the baseline's: by id when the text is the same,
+    else by its text under another id (a renumbered set); the rest are new, changed (same id,
+    another text) or gone. A known failure (``expect: fail``) that fails is never newly
+    failing."""
+    by_id = {q.id: q for q in before}
+    by_print = {q.fingerprint: q for q in before if q.fingerprint}
+    ordered = sorted(after, key=lambda q: q.id)
+    pairs: dict[str, Question] = {}
+    used: set[str] = set()
+    for q in ordered:  # the same id and text
+        old = by_id.get(q.id)
+        if old is not None and _same(old, q):
+            pairs[q.id] = old
+            used.add(old.id)
+    for q in ordered:  # the same text under another id
+        old = by_print.get(q.fingerprint) if q.fingerprint and q.id not in pairs else None
+        if old is not None and old.id not in used:
+            pairs[q.id] = old
+            used.add(old.id)
+    out = Comparison()
+    for q in ordered:
+        old = pairs.get(q.id)
+        if old is None:
+            prior = by_id.get(q.id)
+            if prior is not None and prior.id not in used:
+                out.changed.append(Flip(prior, q))
+                used.add(prior.id)
+            else:
+                out.new.append(q)
+        elif old.passed and not q.passed and not q.known_failure:
+            out.newly_failing.append(Flip(old, q))
+        elif not old.passed and q.passed:
+            out.newly_passing.append(Flip(old, q))
+        elif not old.passed and not q.passed:
+            out.still_failing.append(Flip(old, q))
+    out.gone = [q for q in before if q.id not in used]
+    return out
+
+
 def flips(before: Sequence[Question], after: Sequence[Question]
           ) -> tuple[list[Flip], list[Flip]]:
     """(newly failing, newly passing) among the questions both runs asked, in id order."""
-    old = {q.id: q for q in before}
-    both = [(old[q.id], q) for q in sorted(after, key=lambda q: q.id) if q.id in old]
-    failing = [Flip(a, b) for a, b in both if a.passed and not b.passed]
-    passing = [Flip(a, b) for a, b in both if not a.passed and b.passed]
-    return failing, passing
+    found = compare(before, after)
+    return found.newly_failing, found.newly_passing
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -100,7 +100,11 @@ def _start_local(base: Settings, log_dir: str | Path | None, threads: int,
 
 
 def _hf_from_environment(base: Settings) -> Settings:
-
+    """``base`` when it names a model already (the team's settings: ``RAG_LLM=hf`` with an
+    endpoint, from the environment, ``--env-file`` or the dataset), else the environment's."""
+    if base.generation.llm == "hf" and (base.model_calls.llm_base_url
+                                        or base.model_calls.hf_token is not None):
+        return base
     env = Settings()  # type: ignore[call-arg]  # the user's RAG_* / HF_TOKEN variables
     if not env.model_calls.llm_base_url and env.model_calls.hf_token is None:
         raise ValueError("generator 'hf' needs RAG_LLM_BASE_URL (any OpenAI-compatible "

@@ -71,6 +71,8 @@ def reproduce_command(gate: GateResult, summary: RunSummary) -> str:
         args += ["--dataset", _rel(summary.run.dataset.root)]
     prefix = gate.name.split(".", 1)[0]
     args += ["--only", "quality" if prefix == "baseline" else prefix]
+    if summary.run.env_file:  # the team's settings file, as the run read it
+        args += ["--env-file", summary.run.env_file]
     for key, value in summary.run.overrides.items():
         if key != "dataset":
             args += ["--param", f"{key}={_yaml(value)}"]

@@ -77,6 +77,12 @@ def _header(report: RunReport, verdict: str) -> list[str]:
         lines.append(f"- **WARNING**: {warning}")
     if environment.state_dir:
         lines.append(f"- state folder: `{rel(environment.state_dir, REPO_ROOT)}`")
+    if run.generator:
+        lines.append(f"- generator of the quality run: {run.generator}")
+    if run.env_file:
+        lines.append(f"- settings file (--env-file): `{run.env_file}`")
+    for text in run.overridden:
+        lines.append(f"- **overridden**: {text}")
     if run.rows_from:
         lines.append(f"- rows of notebooks not run here come from run(s) "
                      f"{', '.join(run.rows_from)} (an `--only` run merged into this folder)")

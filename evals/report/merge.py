@@ -4,6 +4,12 @@
 (``--only``) replaces their metrics, parameters, Settings and gate rows, and keeps the other
 notebooks' rows from the summary it merges into, each gate row marked with the run it came from.
 The run's own folder (``runs/<id>/``) keeps only what it ran.
+
+A merged run never inherits a failure: a row kept from an earlier run that failed there is
+shown as skipped (``not run here: failed in run <id>``), a notebook that failed there is left
+out, and the run's exit code is its own (``evals/runner.py``). The gates judged from a
+notebook's rows under another prefix (``baseline.*``: the quality notebook's questions against
+the dataset's baseline) belong to that notebook.
 """
 
 from __future__ import annotations
@@ -17,9 +23,13 @@ from evals.gates import GateResult, Status
 from evals.report.record import NotebookOutcome
 from evals.report.run_report import GateRow, RunSummary
 
+# gates named apart from the notebook whose rows they judge
+OWNER = {"baseline": "quality"}
+
 
 def _prefix(name: str) -> str:
-    return name.split(".", 1)[0]
+    head = name.split(".", 1)[0]
+    return OWNER.get(head, head)
 
 
 def load_latest(folder: Path) -> tuple[RunSummary, list[NotebookOutcome]] | None:
@@ -45,14 +55,17 @@ def merge(old: RunSummary, old_notebooks: Sequence[NotebookOutcome], new: RunSum
     gates: list[GateResult] = []
     for result in results:  # the gates of notebooks not run now keep their last result
         row = kept_rows.get(result.name)
-        if _prefix(result.name) in rerun or row is None:
+        if _prefix(result.name) in rerun or row is None or result.status != "skipped":
             gates.append(result)
             continue
-        gates.append(GateResult(row.name, row.value, row.threshold, row.op,
-                                _WORDS[row.passed], f"from run {old.run.id}"))
+        status = _WORDS[row.passed]
+        note = f"from run {old.run.id}"
+        if status == "failed":  # never inherited: this run did not judge it
+            status, note = "skipped", f"not run here: failed in run {old.run.id}"
+        gates.append(GateResult(row.name, row.value, row.threshold, row.op, status, note))
     order = [row.name for row in old.gates]
     gates.sort(key=lambda g: order.index(g.name) if g.name in order else len(order))
-    kept_runs = [n for n in old_notebooks if n.name not in rerun]
+    kept_runs = [n for n in old_notebooks if n.name not in rerun and n.ok]
     rows_from = sorted({*(old.run.rows_from or []), old.run.id} - {new.run.id})
     merged = replace(
         new, metrics=dict(sorted(metrics.items())),

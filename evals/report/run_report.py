@@ -116,6 +116,9 @@ class RunInfo:
     baseline: str | None = None
     gate_sources: dict[str, str] = field(default_factory=dict)  # gate -> the file that set it
     rows_from: list[str] | None = None  # an --only run merged: the runs other rows came from
+    generator: str | None = None  # the quality notebook's generator and why (team_settings)
+    overridden: list[str] = field(default_factory=list)  # --param over a team's setting
+    env_file: str | None = None  # --env-file, as given
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -126,6 +129,12 @@ class RunInfo:
             "gate_sources": dict(self.gate_sources)}
         if self.rows_from is not None:
             out["rows_from"] = list(self.rows_from)
+        if self.generator is not None:
+            out["generator"] = self.generator
+        if self.overridden:
+            out["overridden"] = list(self.overridden)
+        if self.env_file is not None:
+            out["env_file"] = self.env_file
         return out
 
     @classmethod
@@ -147,7 +156,12 @@ class RunInfo:
                            optional=True),
             gate_sources={k: str(_text(v, f"{where}.gate_sources.{k}")) for k, v in _obj(
                 _get(row, "gate_sources", where, {}), f"{where}.gate_sources").items()},
-            rows_from=None if rows_from is None else _texts(rows_from, f"{where}.rows_from"))
+            rows_from=None if rows_from is None else _texts(rows_from, f"{where}.rows_from"),
+            generator=_text(_get(row, "generator", where, None), f"{where}.generator",
+                            optional=True),
+            overridden=_texts(_get(row, "overridden", where, []), f"{where}.overridden"),
+            env_file=_text(_get(row, "env_file", where, None), f"{where}.env_file",
+                           optional=True))
 
 
 @dataclass

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from evals.datasets import EvalDataset
     from evals.gates import Gate
     from evals.judge.baseline import Baseline
+    from evals.team_settings import GeneratorChoice, TeamSettings
 
 
 class UsageError(ValueError):
@@ -41,6 +42,7 @@ class RunOptions:
     dataset: str | None = None  # a dataset folder or hub id: notebooks run on it (reports/<name>/)
     name: str | None = None  # the report folder (default: the dataset's name, else the profile)
     junit_xml: Path | None = None  # also write the gates and failing questions as JUnit XML
+    env_file: Path | None = None  # the team's settings file (NAME=VALUE, as calibrate writes)
 
 
 def notebook_parameters(path: Path) -> dict[str, object]:
@@ -162,6 +164,9 @@ class Plan:
     write_baseline: Path | None = None  # the dataset's first run: its baseline goes here
     writes_report: bool = True  # False: only runs/<id>/ (an experiment on a dataset)
     left_out: list[str] = field(default_factory=list)  # notebooks an own-data run leaves out
+    team: TeamSettings | None = None  # the team's settings: environment, --env-file, dataset
+    generator: GeneratorChoice | None = None  # the quality notebook's generator, and why
+    overridden: list[str] = field(default_factory=list)  # --param over a team's setting
 
     @property
     def own_data(self) -> bool:
@@ -215,6 +220,53 @@ def _on_request(spec: profiles.NotebookSpec, dataset: EvalDataset | None,
             and spec.name in profiles.OWN_DATA_ON_REQUEST)
 
 
+def _team(plan: Plan, options: RunOptions) -> None:
+    """The team's settings (``evals/team_settings.py``), the generator they choose and the
+    ``--param`` values that replace one of them."""
+    from evals import team_settings
+    from evals.knobs import check_overrides
+
+    root = plan.dataset.root if plan.dataset is not None and not plan.dataset.is_golden \
+        else None
+    if options.env_file is not None and not Path(options.env_file).is_file():
+        raise UsageError(f"SETTINGS_BAD_ENV_FILE: --env-file {options.env_file}: no such file")
+    plan.team = team = team_settings.gather(os.environ, options.env_file, root)
+    for spec in plan.specs:
+        given = plan.per_overrides[spec.name]
+        asked = {name: given[param] for param, name in spec.settings_params.items()
+                 if param in given}
+        asked.update(check_overrides(given.get("settings")))
+        plan.overridden += [t for t in team_settings.overridden(team, asked)
+                            if t not in plan.overridden]
+        if spec.name == "quality":
+            plan.generator = team_settings.choose_generator(team, given.get("generator"))
+            if plan.generator.name == "hf" and "generator" not in given:
+                given["generator"] = "hf"
+
+
+def team_for(plan: Plan, spec: profiles.NotebookSpec, profile: str) -> TeamSettings:
+    """What the runner hands notebook ``spec``: the team's settings and how each of its
+    parameters that stands for a setting was set (``param``, ``profile`` or ``default``)."""
+    from evals.team_settings import TeamSettings
+
+    given, own = plan.per_overrides[spec.name], spec.profile_params(profile)
+    how = {p: "param" if p in given else "profile" if p in own else "default"
+           for p in spec.settings_params}
+    team = plan.team or TeamSettings()
+    return TeamSettings(dict(team.settings), how, team.env_file, team.dataset_root)
+
+
+def _from_checkout(path: Path) -> str:
+    """A dataset's folder as the notebooks get it (they run in the checkout): relative when
+    inside it, so that reports and baselines do not hold this machine's paths."""
+    from evals.paths import REPO_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def make_plan(options: RunOptions) -> Plan:
     """The plan of ``options``; every mistake is a :class:`UsageError`."""
     from evals.datasets import load_dataset
@@ -233,7 +285,7 @@ def make_plan(options: RunOptions) -> Plan:
         warnings = check_environment(options.external_services)
         overrides = dict(options.overrides)
         if dataset is not None:
-            overrides.setdefault("dataset", str(dataset.root))
+            overrides.setdefault("dataset", _from_checkout(dataset.root))
         per_overrides = split_overrides(specs, overrides)
         gate_profile = profiles.BASE_PROFILE.get(options.profile, options.profile)
         gate_list = load_gates(options.gates_file, gate_profile)
@@ -241,6 +293,7 @@ def make_plan(options: RunOptions) -> Plan:
         if dataset is not None and not dataset.is_golden:
             gate_list, sources = dataset_gates(gate_list, dataset.name, dataset.gates_file)
         plan = Plan(list(specs), folder, per_overrides, gate_list, sources, warnings, dataset)
+        _team(plan, options)
         plan.left_out = left_out
         plan.writes_report = not (plan.own_data and options.profile in EXPERIMENTS)
         _choose_baseline(plan, options.baseline, options.reports_dir)

@@ -32,6 +32,13 @@ IN_STALE = b"@stale"
 # the compose cap of 512 MiB (48 KiB reached 98 % of the cap: docs/scaling.md). An answer over
 # it loses its semantic entry, or when still over, is served but not kept.
 MAX_ANSWER_BYTES = 40 * 1024
+# The most bytes a free answer ("nothing in your notes": no model was called) may hold in the
+# query layer, its one write. It costs nothing to make, so a flood of them must not take the
+# room paid answers need: at the default bound of 10,000 entries per layer, a query layer full
+# of free answers this large beside a stale layer full of the largest paid ones stays under the
+# 80 % alert of the compose cap (docs/scaling.md). A free answer over it (at ``top_k`` 50, many
+# notes with long titles) is served but not kept: asked again, it costs a search again.
+MAX_FREE_ANSWER_BYTES = 3 * 1024
 # Redis's own overhead per key and per index line, as MEMORY USAGE counts it (measured: a
 # string key with a short value takes about 60 bytes more than its key and value).
 KEY_OVERHEAD = 80
@@ -127,13 +134,15 @@ def stale_twin(key: str) -> str:
 W = TypeVar("W", bound=tuple[Any, str, bytes, int])
 
 
-def fitting(writes: Sequence[W], semantic: Put | None) -> tuple[list[W], Put | None] | None:
-    """An answer's ``writes`` (layer, key, value, TTL) and ``semantic`` entry within
-    :data:`MAX_ANSWER_BYTES`: without the semantic entry when only that way fits, None when
-    the writes alone are over it (the answer is then not kept)."""
+def fitting(writes: Sequence[W], semantic: Put | None, limit: int = MAX_ANSWER_BYTES
+            ) -> tuple[list[W], Put | None] | None:
+    """An answer's ``writes`` (layer, key, value, TTL) and ``semantic`` entry within ``limit``
+    bytes (:data:`MAX_ANSWER_BYTES`, :data:`MAX_FREE_ANSWER_BYTES` for a free answer): without
+    the semantic entry when only that way fits, None when the writes alone are over it (the
+    answer is then not kept)."""
     alone = written_bytes(Put(k, v, ttl, "", 0) for _, k, v, ttl in writes)
-    if alone > MAX_ANSWER_BYTES:
+    if alone > limit:
         return None
-    if semantic is not None and alone + written_bytes([semantic]) > MAX_ANSWER_BYTES:
+    if semantic is not None and alone + written_bytes([semantic]) > limit:
         return list(writes), None
     return list(writes), semantic

@@ -35,7 +35,7 @@ from rag_core.redis_kv.keys import (
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, CacheOutcome, Chunk, Decisions
+from rag_core.types import Answer, CacheOutcome, Chunk, Decisions, TokenUsage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,10 +152,12 @@ class AnswerLayer:
         """A "nothing in your notes" answer in L1 (the key names the notes version and every
         setting of the decision): asked again, it costs a lookup instead of a search and a
         parse. Not kept as a stale answer (no model was involved) nor as a semantic entry (a
-        paraphrase is decided on its own retrieval)."""
+        paraphrase is decided on its own retrieval). Only what its hit serves is kept
+        (``free_entry``), within ``answer_codec.MAX_FREE_ANSWER_BYTES``: a free answer over it
+        (many long titles at ``top_k`` 50) is served but not kept."""
         self._store_if_current(user_id, notes_version, [
-            (self.query, key, answer_codec.pack(answer.to_dict()),
-             self.caches.query_cache_ttl_s)])
+            (self.query, key, answer_codec.pack(free_entry(answer).to_dict()),
+             self.caches.query_cache_ttl_s)], limit=answer_codec.MAX_FREE_ANSWER_BYTES)
 
     def put_reused(self, key: str, answer: Answer, decision: SemanticRecord | None, *,
                    user_id: str, notes_version: int) -> None:
@@ -168,13 +170,14 @@ class AnswerLayer:
         self._store_if_current(user_id, notes_version, self._writes(key, payload))
 
     def _store_if_current(self, user_id: str, notes_version: int,
-                          writes: list[Write],
-                          semantic: Put | None = None) -> bool:
+                          writes: list[Write], semantic: Put | None = None,
+                          limit: int = answer_codec.MAX_ANSWER_BYTES) -> bool:
         """Write an answer's entries only while ``notes_version`` is still the user's version
         in Redis (one script: ``redis_kv.writes``): an answer made from notes that changed
         meanwhile is never stored. In process (no Redis), the same check, then the writes.
-        Writes over ``answer_codec.MAX_ANSWER_BYTES`` lose the semantic entry, then all."""
-        kept = fitting(writes, semantic)
+        Writes over ``limit`` (``answer_codec.MAX_ANSWER_BYTES``) lose the semantic entry,
+        then all."""
+        kept = fitting(writes, semantic, limit)
         if kept is None:
             return False
         writes, semantic = kept
@@ -235,6 +238,17 @@ class AnswerLayer:
         if raw is None or raw == IN_STALE:
             raw = self.stale.get(_twin(key))
         return _answer(raw) if raw is not None else None
+
+
+def free_entry(answer: Answer) -> Answer:
+    """What a free answer's entry keeps: only what its hit serves. A hit takes its request's
+    own id, timings, cache outcomes, usage, cost, flags and truncation
+    (``AnswerMaker.from_cache``) and explains itself by ``Decisions.kept``: those are left
+    empty here, so the hit's JSON is the same as from the whole answer. The question stays (a
+    verdict on the answer names it: ``answers.feedback``)."""
+    return replace(answer, cache={}, usage=TokenUsage(), cost_usd=0.0, timings_ms={},
+                   request_id="", flags=[], query_truncated=False,
+                   decisions=answer.decisions.kept(answer.no_context), debug=None)
 
 
 def _answer(raw: bytes) -> Answer:

@@ -219,10 +219,11 @@ def _embed(embedder: Embedder, settings: Settings, group: list[_Pending],
            bar: tqdm[Any]) -> list[NoteWrite]:
     texts = [embedding_text(p.note, c.text) for p in group for c in p.chunks]
     # one call: the embedder sorts the group by length and batches it itself; one of the
-    # process's few embedding places held meanwhile (``embed_slots``)
-    with embed_slots.SLOTS.held():
-        vectors = np.asarray(embedder.embed(texts, progress=False)) if texts else \
-            np.zeros((0, settings.embedding.embedding_dim))
+    # process's few embedding places held meanwhile, the work on one of its lower-priority
+    # threads, so that serving comes first (``embed_slots``)
+    vectors = np.asarray(embed_slots.SLOTS.run(
+        lambda: embedder.embed(texts, progress=False))) if texts else \
+        np.zeros((0, settings.embedding.embedding_dim))
     bar.update(len(texts))
     items, offset = [], 0
     for p in group:

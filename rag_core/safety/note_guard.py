@@ -38,6 +38,7 @@ import re
 from functools import lru_cache
 
 from rag_core.safety.normalise import clean, fold
+from rag_core.safety.others_data import asks_for_others_data
 from rag_core.safety.sanitiser import families_in, segments
 
 REMOVED = "[an instruction to the assistant was left out here]"
@@ -98,7 +99,7 @@ def is_instruction(segment: str) -> bool:
     text = clean(segment)
     if ADDRESSED.search(text) and DIRECTIVE.search(text):
         return True
-    if any(tells_the_reader(view) for view in (text, fold(text))):
+    if any(tells_the_reader(view) or asks_for_others_data(view) for view in (text, fold(text))):
         return True
     return bool(families_in(text, decode_payloads=False))
 

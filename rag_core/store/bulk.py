@@ -38,10 +38,12 @@ def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -
 
 def bump_version(conn: psycopg.Connection[Any], user_id: str, changed: int) -> int:
     """The user's notes version after ``changed`` notes changed, owed to Redis from this
-    transaction on (``sql.ledger``: settled once a process has written it there)."""
+    transaction on (``sql.ledger``: settled once a process has written it there), and
+    announced to every listening process when the transaction commits."""
     row = conn.execute(q.BUMP_VERSION, (user_id, changed)).fetchone()
     assert row is not None
     conn.execute(q.OWE_VERSION, (user_id, row[0]))
+    conn.execute(q.NOTIFY_VERSION, (q.VERSION_DEBTS_CHANNEL, row[0], user_id))  # on commit
     return int(row[0])
 
 

@@ -34,6 +34,7 @@ from rag_core.store.replica import ReplicaReads
 from rag_core.store.searches import PgSearches
 from rag_core.store.sources import PgSources
 from rag_core.store.version_debts import PgVersionDebts
+from rag_core.store.version_notices import PgVersionNotices
 from rag_core.types import Chunk, Note
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ class PgVectorStore:
         self.searches = PgSearches(self.dim, self.reads, self._db)
         self.records = PgRecords(self._db)  # answer records, verdicts, the query log
         self.costs = PgCosts(self._db)  # the cost ledger's rows and open reservations
-        self.version_debts = PgVersionDebts(self._db)  # notes versions Redis has not taken
+        self.version_debts = PgVersionDebts(  # notes versions Redis has not taken
+            self._db, PgVersionNotices(self.pool.url, self.pool.connect_kwargs()))
         self.sources = PgSources(self._db)  # each note's folder, file and file hash
 
     # --- schema (rag_core.store.schema) ----------------------------------------------------

@@ -4,7 +4,8 @@ A note change records its new version here in its own transaction; the process t
 settles the row once Redis holds the version and the user's older answers are purged
 (``rag_core.cache.versions``). A row that stays (Redis was down, or that process died) is seen
 by every other process, which reads that user's version from PostgreSQL until one of them
-redoes the write.
+redoes the write. The same transaction announces the change (``version_notices``), so that the
+other processes hear of it at its commit rather than at their next poll.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rag_core.store.sql import ledger as q
+from rag_core.store.version_notices import PgVersionNotices
 
 Connect = Callable[[str], AbstractContextManager[Any]]
 
@@ -29,6 +31,9 @@ class VersionDebt:
 
 
 class VersionDebts(Protocol):
+    # the note changes announced as they commit (None: the poll alone tells)
+    notices: PgVersionNotices | None
+
     def owed(self) -> list[VersionDebt]: ...
 
     def settle(self, user_id: str, version: int) -> None:
@@ -36,8 +41,9 @@ class VersionDebts(Protocol):
 
 
 class PgVersionDebts:
-    def __init__(self, db: Connect) -> None:
+    def __init__(self, db: Connect, notices: PgVersionNotices | None = None) -> None:
         self._db = db
+        self.notices = notices
 
     def owed(self) -> list[VersionDebt]:
         with self._db("notes version debts") as conn:

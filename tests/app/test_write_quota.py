@@ -193,9 +193,9 @@ def test_concurrent_writes_embed_at_most_as_many_at_once_as_the_process_has_plac
         kwargs={"progress": False}) for n in range(5)]
     for writer in writers:
         writer.start()
-    wait_until(lambda: slots.in_use == 2 and slots.waiting == 3, 60,
+    # a place is taken before its embedding starts on one of the slots' threads: both waited on
+    wait_until(lambda: slots.in_use == 2 and slots.waiting == 3 and embedder.now == 2, 60,
                "two writers embedding and three waiting for a place")
-    assert embedder.now == 2
     embedder.go.set()
     for writer in writers:
         writer.join(120)

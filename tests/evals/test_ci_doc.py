@@ -68,4 +68,7 @@ def test_the_ci_job_runs_on_a_small_dataset(tmp_path, monkeypatch, capsys):
     assert "newly failing: coop-qa-001 coop-qa-002 coop-qa-003" in printed
     cases = {c.get("name") for s in ET.parse(tmp_path / "build" / "evals-junit.xml").getroot()
              if s.get("name") == "questions" for c in s}
-    assert cases == {"coop-qa-001", "coop-qa-002", "coop-qa-003"}
+    # each case named by its question's text, then its id
+    assert {c.rsplit(" [", 1)[1].rstrip("]") for c in cases} == {
+        "coop-qa-001", "coop-qa-002", "coop-qa-003"}
+    assert all(not c.startswith("coop-qa-") for c in cases)

@@ -228,3 +228,27 @@ def test_a_hub_id_is_named_by_its_last_part_and_refused_when_it_cannot_be_fetche
         load_dataset("someone/absent-notes-set")
     assert err.value.code == "DATASET_NOT_FOUND"
     assert "could not be fetched" in str(err.value)
+
+
+@pytest.mark.parametrize("change,code,says", [
+    ({"id": "q\x1b[2J1"}, "DATASET_BAD_TEXT", "control character in id"),
+    ({"question": "When\x00 is it?"}, "DATASET_BAD_TEXT", "control character in question"),
+    ({"expect": "fail"}, "DATASET_BAD_ITEM", "needs a reason"),
+    ({"expect": "pass", "reason": "x"}, "DATASET_BAD_ITEM", "expect must be"),
+])
+def test_an_item_with_control_characters_or_a_bare_expect_fail_is_refused(tmp_path, change,
+                                                                          code, says):
+    notes = {"a": {"a-1": "Some body text of a note."}}
+    qa = [{"user_id": "a", "question": "q?", "reference_note_ids": ["a-1"], **change}]
+    root = _dataset(tmp_path / "d", notes, qa)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(root)
+    assert err.value.code == code and says in str(err.value)
+
+
+def test_a_known_failure_keeps_its_reason(tmp_path):
+    notes = {"a": {"a-1": "Some body text of a note."}}
+    qa = [{"user_id": "a", "question": "q?", "reference_note_ids": ["a-1"], "expect": "fail",
+           "reason": "the notes never say"}]
+    ds = load_dataset(_dataset(tmp_path / "d", notes, qa))
+    assert ds.qa.iloc[0]["expect"] == "fail" and ds.qa.iloc[0]["reason"] == "the notes never say"

@@ -98,7 +98,7 @@ def test_a_metric_over_few_paired_questions_reports_instead_of_failing():
     after = qs.judge([row("a", recall=0.0), row("b", recall=0.0)], {})
     change = paired.changes(before, after)[0]
     assert change.worse and change.n == 2 and not change.within_noise
-    gate = baseline.Verdict(baseline.Baseline(None, before), [], [], [change]).gates()[1]
+    gate = baseline.Verdict(baseline.Baseline(None, before), [], [], [change]).gates()[-1]
     assert gate.status == "skipped" and "fewer than" in gate.note
 
 
@@ -117,13 +117,14 @@ def test_junit_holds_every_gate_and_each_failing_question(tmp_path):
     gates = [GateResult("quality.leak_rate", 0.0, 0.0, "le", "passed"),
              GateResult(baseline.FLIP_GATE, 1.0, 0.0, "le", "failed", "newly failing: a"),
              GateResult("retrieval.filtered_foreign_rows", None, 0.0, "eq", "skipped", "not run")]
-    path = junit.write(tmp_path / "out.xml", gates, failing, {"a"})
+    before = qs.judge([row("a"), row("b", no_context=True)], {})
+    path = junit.write(tmp_path / "out.xml", gates, failing, qs.compare(before, failing))
     root = ET.parse(path).getroot()
     suites = {s.get("name"): s for s in root}
     assert suites["gates"].get("failures") == "1" and suites["gates"].get("skipped") == "1"
     cases = {c.get("name"): c for c in suites["questions"]}
-    assert cases["a"].find("failure") is not None
-    assert cases["b"].find("skipped") is not None  # failed in the baseline too
+    assert cases["q a? [a]"].find("failure") is not None
+    assert cases["q b? [b]"].find("skipped") is not None  # failed in the baseline too
     first = ET.parse(junit.write(tmp_path / "first.xml", gates, failing, None)).getroot()
     questions = [s for s in first if s.get("name") == "questions"][0]
     assert questions.get("failures") == "0" and questions.get("skipped") == "2"

@@ -81,7 +81,9 @@ def test_a_dataset_is_judged_against_its_own_baseline(setup, tmp_path, capsys):
     assert page.count('data-state="fail"') == 3 + 3  # the flips, then among every question
 
     suites = {s.get("name"): s for s in ET.parse(tmp_path / "junit.xml").getroot()}
-    assert {c.get("name") for c in suites["questions"]} == set(failing)
+    names = {c.get("name") for c in suites["questions"]}
+    assert {n.rsplit(" [", 1)[1].rstrip("]") for n in names} == set(failing)
+    assert "Where is the spoke tension meter kept? [coop-qa-002]" in names  # its text first
     assert "baseline.newly_failing_questions" in {c.get("name") for c in suites["gates"]}
 
     code = cli.main(["compare", first.summary.run.id, worse.summary.run.id,

@@ -139,3 +139,25 @@ def test_compare_defaults_to_the_two_latest_runs_and_shows_what_moved(two, capsy
     assert "`second.on_dataset`" not in metrics  # unchanged rows are left out by default
     cli.main(["compare", "previous", "latest", "--all", "--reports-dir", str(reports)])
     assert "`second.on_dataset`" in capsys.readouterr().out
+
+
+def test_an_only_run_after_a_failed_one_inherits_no_failure_and_exits_on_its_own(two):
+    _, _, reports = two
+    harmful = _run(two, overrides={"score": 0.1})
+    assert harmful.exit_code == 1
+    neutral = _run(two, only=["second"])
+    assert neutral.exit_code == 0
+    summary = _summary(reports, "ci")
+    rows = {g["name"]: g for g in summary["gates"]}
+    assert rows["second.score"]["passed"] is True
+    assert rows["first.score"]["passed"] is None  # shown, not inherited as a failure
+    kept = {g.name: g for g in neutral.gates}["first.score"]
+    assert kept.note == f"not run here: failed in run {harmful.summary.run.id}"
+    assert "FAILED" not in (reports / "ci" / "summary.md").read_text().splitlines()[0]
+
+
+def test_the_baseline_gates_belong_to_the_quality_notebook():
+    from evals.report import merge
+
+    assert merge._prefix("baseline.newly_failing_questions") == "quality"
+    assert merge._prefix("cache.hit_rate") == "cache"

@@ -34,3 +34,13 @@ def test_two_workers_write_every_question_once(flags: tuple[str, ...], held: int
     assert result["cache_writes_refused"] == 0
     assert result["ledger_writes_refused"] == 0
     assert 0 < result["peak_used_memory_bytes"] < result["maxmemory_bytes"]
+
+
+def test_the_worst_case_includes_free_answers_kept_within_their_byte_limit() -> None:
+    result = run_bench("--worst-case")
+    assert result["worst_case"] and result["free_share"] == 0.2
+    # the last fifth of the day's questions are free: each keeps one L1 entry and no body
+    assert result["entries"]["query"] == 400 and result["entries"]["stale"] == 320
+    assert result["free_answer_rows"] >= 1  # the largest free answer kept lists rows
+    assert result["cache_writes_refused"] == 0 and result["ledger_writes_refused"] == 0
+    assert 0 < result["peak_used_memory_bytes"] < result["maxmemory_bytes"]

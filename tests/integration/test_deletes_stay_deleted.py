@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -226,6 +227,36 @@ def test_a_delete_by_a_process_cut_off_from_redis_is_served_by_the_others(
     assert not cites(other.ask(USER, QUESTION), "bread")
     wait_until(lambda: redis_texts(own_redis.url) == [], 60,
                "the deleted note's text left every cache layer")
+    other_caches.close()
+
+
+def test_a_delete_across_a_partition_is_not_served_by_another_process_once_it_returned(
+        parts: Parts, own_redis: RedisProcess) -> None:
+    """The deleting process reaches PostgreSQL but not Redis (a partition: its Redis accepts
+    the connection and never answers, so the version write fails only after its timeout). The
+    other process, whose Redis still holds the old version and the cached answer, hears of the
+    commit from PostgreSQL itself: its first question once the delete has returned, and every
+    one after, is 0 stale, with no wait for its poll of the debts."""
+    other_caches = layers_for(
+        parts.settings, connect(own_redis.url, timeout_s=fixed.REDIS_TIMEOUT_S),
+        version_debts=parts.store.version_debts, judge=parts.judges.semantic)
+    other = Pipeline(replace(parts, caches=other_caches))
+    assert cites(other.ask(USER, QUESTION), "bread")
+    assert other.ask(USER, QUESTION).cache["query"] == "hit"
+    wait_until(lambda: other_caches.truth.listening is not None, 60,
+               "the other process listens for note changes")
+    with socket.socket() as silent:  # a Redis behind the partition: connects, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        cut_off = replace(parts, caches=layers_for(
+            parts.settings, connect(f"redis://127.0.0.1:{silent.getsockname()[1]}",
+                                    timeout_s=fixed.REDIS_TIMEOUT_S),
+            version_debts=parts.store.version_debts, judge=parts.judges.semantic))
+        assert delete_note(cut_off, USER, "bread")
+        stale = [answer for answer in (other.ask(USER, QUESTION) for _ in range(5))
+                 if cites(answer, "bread")]
+        cut_off.caches.close()
+    assert stale == []
     other_caches.close()
 
 

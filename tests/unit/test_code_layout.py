@@ -241,6 +241,8 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     # the edges: settings, parts, the pipeline, the servers
     "rag_core.config": "Settings and its sections: every run is configured by them",
     "rag_core.config.fixed": "the fixed values a benchmark names or lifts (statement timeout)",
+    "rag_core.config.settings": "the service's own reading of RAG_* variables: the harness "
+                                "reads the team's settings (environment, env files) with it",
     "rag_core.parts": "every part and every variant of the service (parts.variant)",
     "rag_core.pipeline": "Pipeline: what the harness asks questions through",
     "rag_core.services": "the embedded PostgreSQL and Redis a run starts and stops",

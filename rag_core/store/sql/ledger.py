@@ -15,7 +15,8 @@ generations in flight, and the notes versions that Redis has not taken yet.
 - ``notes_version_debts``: a user's notes version from the moment a note changes (same
   transaction) until a process has written it to Redis and purged the older answers. A process
   that dies before that leaves the row, and every other process reads that user's version from
-  PostgreSQL until one of them redoes the write.
+  PostgreSQL until one of them redoes the write. The same transaction notifies
+  ``rag_notes_version_debts`` (``VERSION_DEBTS_CHANNEL``), so the others hear of it on commit.
 """
 
 from __future__ import annotations
@@ -150,3 +151,8 @@ VERSION_DEBTS = sql.SQL(
 SETTLE_VERSION = sql.SQL(
     "DELETE FROM notes_version_debts WHERE user_id = %s AND version <= %s"
 )
+# Every process holding a poll of the debts also listens here: the note change's transaction
+# announces the version (``version:user_id``), and PostgreSQL delivers it only on commit.
+VERSION_DEBTS_CHANNEL = "rag_notes_version_debts"
+NOTIFY_VERSION = sql.SQL("SELECT pg_notify(%s, %s::text || ':' || %s)")
+LISTEN_VERSIONS = sql.SQL("LISTEN {}").format(sql.Identifier(VERSION_DEBTS_CHANNEL))
