@@ -10,15 +10,15 @@ the user's day as it ends (``api.refusals``, called by ``api.context``).
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from rag_core import observability as obs
+from rag_core.decision_records import JsonObject
 from rag_core.errors import RagError
 
 log = logging.getLogger("rag_core.app")
@@ -29,7 +29,7 @@ STATUS_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND",
 REFUSED = "refused_code"  # the key in the request's state: the code of its error response
 
 
-def note_refused(scope: MutableMapping[str, Any] | None, code: str) -> None:
+def note_refused(scope: Scope | None, code: str) -> None:
     """Leave ``code`` in the request's state: it was answered with an error that no one has
     counted in the user's day yet (``api.refusals``)."""
     if scope is not None:
@@ -38,7 +38,7 @@ def note_refused(scope: MutableMapping[str, Any] | None, code: str) -> None:
 
 def error_response(status: int, code: str, message: str, request_id: str | None,
                    retry_after: float | None = None, *,
-                   scope: MutableMapping[str, Any] | None = None,
+                   scope: Scope | None = None,
                    limit: str | None = None) -> JSONResponse:
     """The coded JSON error; ``scope``: the request's, when its error is to be counted in the
     user's day (``note_refused``), None when it is counted already or is no user's."""
@@ -56,7 +56,7 @@ def error_response(status: int, code: str, message: str, request_id: str | None,
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def error_event(event: dict[str, Any]) -> dict[str, Any]:
+def error_event(event: JsonObject) -> JsonObject:
     """An SSE ``error`` event is about to be sent: count it like an error response."""
     obs.ERRORS.labels(type=str(event.get("code", "INTERNAL"))).inc()
     return event

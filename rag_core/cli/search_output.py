@@ -8,12 +8,30 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from rag_core.errors import InvalidArgument, UserError
 
+if TYPE_CHECKING:
+    from rag_core.pipeline import Pipeline
+    from rag_core.types import Chunk
 
-def result_row(chunk: Any) -> dict[str, Any]:
+
+class ResultRow(TypedDict):
+    """One hit as ``rag-core search`` prints it (a JSON line with ``--queries``)."""
+
+    chunk_id: str
+    note_id: str
+    title: str
+    score: float
+    dense_rank: int | None
+    lexical_rank: int | None
+    lexical_score: float | None
+    matched_terms: list[str]
+    fused_score: float | None
+
+
+def result_row(chunk: Chunk) -> ResultRow:
     return {
         "chunk_id": chunk.chunk_id,
         "note_id": chunk.note_id,
@@ -27,9 +45,9 @@ def result_row(chunk: Any) -> dict[str, Any]:
     }
 
 
-def explain(i: int, row: dict[str, Any], ranker: str) -> str:
+def explain(i: int, row: ResultRow, ranker: str) -> str:
     """Three lines per hit: fused score, the dense side, the lexical side with its terms."""
-    def rank(r: Any) -> str:
+    def rank(r: int | None) -> str:
         return f"#{r}" if r is not None else "-"
 
     fused = f"{row['fused_score']:.4f}" if row["fused_score"] is not None else "-"
@@ -40,7 +58,7 @@ def explain(i: int, row: dict[str, Any], ranker: str) -> str:
             f"    lexical  {ranker} {lexical}  rank {rank(row['lexical_rank'])}  terms: {terms}")
 
 
-def search_many(pipe: Any, args: argparse.Namespace) -> int:
+def search_many(pipe: Pipeline, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rag_core.errors import InvalidQuery
