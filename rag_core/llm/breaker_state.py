@@ -24,7 +24,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Literal, TypeVar
 
 from rag_core import observability as obs
 from rag_core.llm.pybreaker_py import pybreaker
@@ -47,7 +48,12 @@ class _Local:
 
 # the keys of one breaker's shared state, below its namespace
 KEYS = ("state", "fail_counter", "success_counter", "opened_at", "probe")
-_OFF: Any = object()  # "Redis was not used": read the in-process mirror instead
+class _Off(Enum):
+    OFF = "off"  # "Redis was not used": read the in-process mirror instead
+
+
+_OFF = _Off.OFF
+T = TypeVar("T")
 
 
 def _text(value: bytes | str) -> str:
@@ -82,7 +88,7 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
     def _key(self, name: str) -> str:
         return f"{self._namespace}:{name}"
 
-    def _redis(self, action: Callable[[RedisClient], Any]) -> Any:
+    def _redis(self, action: Callable[[RedisClient], T]) -> T | Literal[_Off.OFF]:
         client = self._client
         if client is None or time.monotonic() < self._down_until:
             return _OFF
@@ -198,7 +204,9 @@ class StateListener(pybreaker.CircuitBreakerListener):
     def __init__(self, gauge: str = GAUGE_NAME) -> None:
         self.gauge = gauge  # the gauge's label: ``llm``, ``llm_fallback`` for a second provider
 
-    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+    def state_change(self, cb: pybreaker.CircuitBreaker,
+                     old_state: pybreaker.CircuitBreakerState | None,
+                     new_state: pybreaker.CircuitBreakerState) -> None:
         new = str(new_state.name)
         old = getattr(old_state, "name", None)
         obs.BREAKER_STATE.labels(name=self.gauge).set(STATE_VALUE.get(new, 0))
