@@ -10,7 +10,7 @@ import pytest
 
 from rag_core import observability as obs
 from rag_core.cache.redis_cache import make_redis_client
-from rag_core.cache.semantic import Lookup, judge_for, reason_code, semantic_for
+from rag_core.cache.semantic import SemanticLookup, judge_for, reason_code, semantic_for
 from rag_core.config import Settings
 from rag_core.types import Chunk
 
@@ -75,13 +75,13 @@ def test_every_lookup_is_counted_by_reason_with_its_nearest(redis_url: str,
 
 
 def test_the_reason_label_stays_bounded() -> None:
-    def lookup(reason: str) -> Lookup:
-        return Lookup(None, SimpleNamespace(reason=reason))  # type: ignore[arg-type]
+    def lookup(reason: str) -> SemanticLookup:
+        return SemanticLookup(None, SimpleNamespace(reason=reason))  # type: ignore[arg-type]
 
     assert reason_code(lookup("numbers"), 0.9) == "numbers"
     assert reason_code(lookup("What did Okafor say? (free text)"), 0.9) == "other"
     assert reason_code(lookup("x" * 200), 0.9) == "other"
-    coded = Lookup(None, SimpleNamespace(reason="a long explanation", code="question_kind"))  # type: ignore[arg-type]
+    coded = SemanticLookup(None, SimpleNamespace(reason="a long explanation", code="question_kind"))  # type: ignore[arg-type]
     assert reason_code(coded, 0.9) == "question_kind"
-    assert reason_code(Lookup(None), None) == "empty_scope"
-    assert reason_code(Lookup(None), 0.3) == "below_floor"
+    assert reason_code(SemanticLookup(None), None) == "empty_scope"
+    assert reason_code(SemanticLookup(None), 0.3) == "below_floor"
