@@ -12,6 +12,8 @@ three-master Redis Cluster (``redis_cluster``, one per session, started only whe
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import tempfile
@@ -299,3 +301,21 @@ def memory_parts(settings: Settings) -> Any:
                  generator=build_generator(settings, None),
                  ledger=build_ledger(settings, None, store), counter=default_counter(),
                  judges=judges)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The ``rag_core`` loggers' lines at INFO, written through the service's JsonFormatter to a
+    stream the test reads (``tests.json_log.log_lines``)."""
+    from rag_core import observability as obs
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(obs.JsonFormatter())
+    root = logging.getLogger("rag_core")
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)

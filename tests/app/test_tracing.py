@@ -8,8 +8,6 @@ own (the global provider is left alone); JSON log lines with a handler of this t
 from __future__ import annotations
 
 import io
-import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
+from tests.json_log import log_lines
 from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -243,24 +242,6 @@ async def test_question_and_answer_text_on_the_chat_span_only_when_allowed(
 # --- JSON logs --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(obs.JsonFormatter())
-    root = logging.getLogger("rag_core")
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
-
-
-def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
-
 async def test_log_lines_carry_the_request_id_and_no_token(client: httpx.AsyncClient,
                                                            app_settings: Settings,
                                                            json_log: io.StringIO) -> None:
@@ -271,7 +252,7 @@ async def test_log_lines_carry_the_request_id_and_no_token(client: httpx.AsyncCl
     r = await client.post("/v1/query", json={"query": "faith"}, headers={
         "Authorization": f"Bearer {token}x", "X-Request-ID": "log-rid-2"})
     assert r.status_code == 401
-    lines = _lines(json_log)
+    lines = log_lines(json_log)
     mine = [entry for entry in lines if entry["request_id"] in ("log-rid-1", "log-rid-2")]
     assert {(e["request_id"], e["status"]) for e in mine if e["message"] == "request"} == {
         ("log-rid-1", 200), ("log-rid-2", 401)}

@@ -8,32 +8,12 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from rag_core import observability as obs
 from rag_core.config import Settings
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(obs.JsonFormatter())
-    root = logging.getLogger("rag_core")
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
-
-
-def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
+from tests.json_log import log_lines
 
 SECRETS = {
     "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbWFyYSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ",
@@ -63,7 +43,7 @@ def test_secrets_are_masked_in_message_fields_and_tracebacks(json_log: io.String
     text = json_log.getvalue()
     for name, secret in SECRETS.items():
         assert secret not in text, name
-    first, second = _lines(json_log)
+    first, second = log_lines(json_log)
     assert first["request_id"] == second["request_id"] == "mask-rid"
     assert first["url"] == "postgresql://app:***@db:5432/rag"
     assert "RuntimeError" in second["exc"]
