@@ -45,6 +45,22 @@ def _encoded_length(path: str, text: str) -> int:
 
 _count = lru_cache(maxsize=8192)(_encoded_length)
 _count_long = lru_cache(maxsize=16)(_encoded_length)
+# Tokenizers whose tokens never span a line break: their normaliser maps each character on its
+# own and their pre-tokenizer splits at whitespace (a model such as WordPiece then runs on each
+# piece alone), so a text's count is the sum of its lines' counts. A prompt is then counted
+# from its lines, most of which (the notes' blocks) earlier prompts had: memo hits instead of
+# encoding several KB per question (benchmarks/bench_request_cost.py).
+_PER_CHARACTER = frozenset({"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD",
+                            "StripAccents", "NoneType"})
+_SPLITS_AT_WHITESPACE = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+
+
+@lru_cache(maxsize=4)
+def _lines_add_up(path: str) -> bool:
+    """True when ``path``'s tokenizer counts a text as the sum of its lines' counts."""
+    tok = _load(path)
+    return (type(tok.normalizer).__name__ in _PER_CHARACTER
+            and type(tok.pre_tokenizer).__name__ in _SPLITS_AT_WHITESPACE)
 
 
 class TokenCounter:
@@ -60,7 +76,11 @@ class TokenCounter:
     def count(self, text: str) -> int:
         if not text:
             return 0
-        return (_count if len(text) <= _MEMO_CHARS else _count_long)(self._path, text)
+        if len(text) <= _MEMO_CHARS:
+            return _count(self._path, text)
+        if "\n" in text and _lines_add_up(self._path):
+            return sum(self.count(line) for line in text.split("\n"))
+        return _count_long(self._path, text)
 
     def count_messages(self, messages: Iterable[Mapping[str, object]]) -> int:
         """Prompt tokens of chat messages: the tokens of each message's content, summed (the one

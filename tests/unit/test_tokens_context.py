@@ -115,3 +115,38 @@ def test_ascii_text_has_at_most_one_token_per_character() -> None:
         for budget in (len(text), len(text) + 5):
             assert counter.truncate(text, budget) == (text, False)
             assert counter.count(text) <= budget
+
+
+def test_a_long_text_counted_by_its_lines_has_the_tokenizers_count() -> None:
+    """Past the memoised length a text with line breaks is counted line by line (the
+    WordPiece tokenizer's tokens never span whitespace): the sum is the whole text's count,
+    for notes' prompts and for text that mixes accents, CJK, controls, tabs and long words."""
+    import random
+
+    counter = default_counter()
+    assert tokens._lines_add_up(counter._path)
+    rng = random.Random(11)
+    alphabet = "abc déf ÉCOLE 神の愛 naïve \t\r\x00\u200b don't 3.14 [UNK] ##ing ‑—…" + "x" * 120
+    texts = ["\n".join("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+                       for _ in range(rng.randint(2, 40))) for _ in range(200)]
+    chunks = [chunk(i, 120, score=1 - i / 20) for i in range(1, 12)]
+    prompt = build_prompt("What about grace?", chunks, 100)
+    texts += [str(m["content"]) for m in prompt.messages]
+    for text in (t for t in texts if len(t) > tokens._MEMO_CHARS):
+        assert counter.count(text) == len(
+            counter.tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def test_a_new_prompt_encodes_only_the_lines_earlier_prompts_did_not_have() -> None:
+    counter = default_counter()
+    chunks = [chunk(i, 120, score=1 - i / 20) for i in range(30, 36)]
+    first = str(build_prompt("Who gleaned barley?", chunks, 100).messages[1]["content"])
+    counter.count(first)
+    second = str(build_prompt("Where was Boaz?", chunks, 100).messages[1]["content"])
+    assert len(second) > tokens._MEMO_CHARS
+    before = tokens._count.cache_info()
+    assert counter.count(second) == len(
+        counter.tokenizer.encode(second, add_special_tokens=False).ids)
+    after = tokens._count.cache_info()
+    new_lines = {line for line in second.split("\n") if line} - set(first.split("\n"))
+    assert after.misses - before.misses == len(new_lines)
