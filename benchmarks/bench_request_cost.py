@@ -177,26 +177,27 @@ def measure(args: argparse.Namespace, stacks: dict[str, dict[str, object]],
     bank = traffic.QuestionBank.from_items(traffic.load_items())
     pool = novel(bank, args.warm_up, seed=1)
     tokens = {name: json.loads(Path(str(s["tokens"])).read_text()) for name, s in stacks.items()}
-    asked: dict[str, list[tuple[str, str]]] = {name: [] for name in stacks}
-    for name, s in stacks.items():  # every question once: the processes' memos of the notes
-        started = time.perf_counter()  # (facts, guarded chunks, parses) as a long run has them
+    results: dict[str, list[Batch]] = {f"{name} | {k}": [] for name in stacks for k in KINDS}
+    env = stacks[next(iter(stacks))]["env"]
+    state = Path(str(env["RAG_STATE_DIR"]))  # type: ignore[index]
+    users = sorted(bank.users)
+    for name, s in stacks.items():  # the processes' memos of the notes (their facts, the
+        clear_user_caches(state, users)  # guarded chunks) as warm as in a long run
+        started = time.perf_counter()
         asks = [(q, tokens[name].get(u, "")) for u, q in pool]
         asyncio.run(_batch(str(s["app_url"]), "miss", asks, args.warm_concurrency, Counter()))
         print(f"{name}: warm-up of {len(pool)} questions in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
-    env = dict(stacks[next(iter(stacks))]["env"])  # type: ignore[call-overload]
-    clear_user_caches(Path(env["RAG_STATE_DIR"]), sorted({u for u, _ in pool}))
-    results: dict[str, list[Batch]] = {f"{name} | {k}": [] for name in stacks for k in KINDS}
     for r in range(args.repeats):
         names = list(stacks) if r % 2 == 0 else list(stacks)[::-1]
         for name in names:
             url, pid = str(stacks[name]["app_url"]), int(str(stacks[name]["app_pid"]))
             toks = tokens[name]
-            fresh = novel(bank, args.misses, seed=1000 + 2 * r + names.index(name))
+            fresh = novel(bank, args.misses, seed=1000 + r)  # the same for every app
+            clear_user_caches(state, users)  # each app's batches start from empty caches
             plan = {
                 "miss": fresh,
-                "exact hit": [(asked[name] or fresh)[i % len(asked[name] or fresh)]
-                              for i in range(args.hits)],
+                "exact hit": [fresh[i % len(fresh)] for i in range(args.hits)],
                 "semantic hit": [(u, reworded(q, r + 1)) for u, q in fresh],
                 "healthz": [("", "")] * args.hits,
                 "attack question": adversarial(bank, args.misses),
@@ -210,7 +211,6 @@ def measure(args: argparse.Namespace, stacks: dict[str, dict[str, object]],
                 print(f"repeat {r + 1} {name:>6} {kind:>12}: {batch.per_request_ms:7.2f} CPU ms"
                       f"/request, {batch.requests} in {batch.wall_s:5.1f} s, got "
                       f"{dict(batch.got)}", flush=True)
-            asked[name].extend(fresh)
     return results
 
 

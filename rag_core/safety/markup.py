@@ -31,6 +31,7 @@ question about a sermon has no use for a URL the question did not ask about.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rag_core.safety.normalise import clean
 
@@ -73,15 +74,23 @@ def strip_special_tokens(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
+@lru_cache(maxsize=2048)
 def note_text(text: str) -> str:
-    """A note's text as the prompt shows it (see the module docstring)."""
+    """A note's text as the prompt shows it (see the module docstring). Memoised: a chunk's
+    text is rendered for every prompt it enters."""
     text = defuse_tags(strip_special_tokens(clean(text)))
     return _ROLE_LINE.sub(lambda m: f"{m.group(1) or m.group(2) or ''}- ", text)
 
 
 def note_field(value: object) -> str:
     """One metadata value as the prompt's source header shows it: one line, no separators."""
-    text = defuse_tags(_SPECIAL.sub(" ", clean(str(value))))
+    return _field_text(str(value))
+
+
+@lru_cache(maxsize=16384)
+def _field_text(value: str) -> str:
+    """``note_field`` of a value's text (memoised: a note's fields head every block of it)."""
+    text = defuse_tags(_SPECIAL.sub(" ", clean(value)))
     return re.sub(r"\s+", " ", text.replace("|", "/")).strip()
 
 
