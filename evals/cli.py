@@ -192,7 +192,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     options = RunOptions(
         profile=args.profile, only=args.only, overrides=dict(args.param),
         baseline=None if args.no_baseline else args.baseline,
-        reports_dir=args.reports_dir, gates_file=args.gates,
+        # absolute: the notebooks run with the checkout as their folder, not the caller's
+        reports_dir=args.reports_dir.absolute(), gates_file=args.gates,
         external_services=args.external_services, dataset=args.dataset, name=args.name,
         keep_services=args.keep_services, junit_xml=args.junit_xml,
         command=command, env_file=args.env_file,
