@@ -121,6 +121,27 @@ def moved(name: str, old: object, new: object, bands: Mapping[str, float]) -> bo
     return change != 0 and not noise.within(change, bands.get(name))
 
 
+def _queries(a: RunSummary, b: RunSummary) -> int:
+    """The fewer queries of the two runs' retrieval notebooks (0: not known)."""
+    counts = [s.parameters.get("retrieval", {}).get("n_queries") for s in (a, b)]
+    known = [int(c) for c in counts if isinstance(c, int | float) and not isinstance(c, bool)]
+    return min(known) if len(known) == 2 else 0
+
+
+def _sampling_bands(a: RunSummary, b: RunSummary, names: Sequence[str]) -> dict[str, float]:
+    """The band of each approximate-search recall both runs measured (``noise.sampled``)."""
+    from evals.report import noise
+
+    n = _queries(a, b)
+    out = {}
+    for name in names:
+        old, new = a.metrics.get(name), b.metrics.get(name)
+        if (n and noise.sampled(name) and isinstance(old, int | float)
+                and isinstance(new, int | float)):
+            out[name] = noise.sampling_band(float(old), float(new), n)
+    return out
+
+
 def unjudged(names: Sequence[str], bands: Mapping[str, float]) -> list[str]:
     """The timing figures among ``names`` that no measured band judges: left out of a
     comparison's moved metrics, since they move with the machine's load."""
@@ -179,6 +200,7 @@ def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", 
     ma, mb = a.metrics, b.metrics
     rows = []
     names = sorted(n for n in set(ma) | set(mb) if shared(n))
+    bands = {**(bands or {}), **_sampling_bands(a, b, names)}
     for name in names:
         va, vb = ma.get(name), mb.get(name)
         if not show_all and not moved(name, va, vb, bands or {}):
@@ -192,7 +214,12 @@ def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", 
         + "; `--all` shows every one)")
     table = md_table(["metric", name_a, name_b, "Δ"], rows) if rows else "- none"
     lines += ["", f"## {title}", "", table, ""]
-    left_out = [] if show_all else unjudged(names, bands or {})
+    left_out = [] if show_all else unjudged(names, bands)
+    sampled = [n for n in names if n in _sampling_bands(a, b, names)]
+    if sampled and not show_all:
+        lines += [f"Recalls of the HNSW index judged against the sampling noise of their "
+                  f"{_queries(a, b)} queries (the index is built at random): {len(sampled)}.",
+                  ""]
     if left_out:
         lines += [f"Timing figures left out: {len(left_out)} (latencies, durations, "
                   "throughput). They move with the machine's load, not with the code or the "
