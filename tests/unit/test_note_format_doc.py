@@ -15,7 +15,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "evaluate-your-data.md"
 def table() -> dict[str, list[str]]:
     """field -> its row's cells (type, required / default, limits, where it comes from)."""
     section = DOC.read_text().split("### The note format", 1)[1]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    start = section.index("\n| field |")
+    table_lines = section[start + 1:].split("\n\n", 1)[0].splitlines()  # to its end
+    rows = [line for line in table_lines if line.startswith("| `")]
     cells = [[c.strip() for c in row.strip("|").split(" | ")] for row in rows]
     return {c[0].strip("`"): c[1:] for c in cells}
 
