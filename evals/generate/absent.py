@@ -9,9 +9,9 @@ from several people's notes never shows one person another's names.
   note's subject might have, such as the hour a meeting started, is not asked: whether such a
   question makes sense depends on what the note is about, which no rule here can read).
 
-Which speakers and notes are asked about is drawn per speaker and per note (a hash of the seed,
-the user and the speaker or note ranks them), so a note added elsewhere changes the choice
-only when it ranks among the first.
+Every speaker of the library gets an ``absent_year`` question; whether a note gives an
+``absent_date`` one is drawn with the note's own seed (a share :data:`DATE_SHARE` of the notes),
+so a note added or edited elsewhere changes neither choice.
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from evals.generate.facts import YEAR, Library, long_date
-from evals.generate.items import Item, make_item, stable_id
+from evals.generate.items import Item, make_item, note_rng
 
 REFUSAL = "no context"
-
-
-def _ranked(seed: int, user: str, keys: list[str], purpose: str) -> list[str]:
-    return sorted(keys, key=lambda k: stable_id("rank", seed, user, k, purpose))
+DATE_SHARE = 0.3
 
 
 def _absent_year(lib: Library) -> int | None:
@@ -38,18 +35,19 @@ def _absent_year(lib: Library) -> int | None:
     return year
 
 
-def unanswerable_items(lib: Library, seed: int, per_kind: int) -> list[Item]:
+def unanswerable_items(lib: Library, seed: int) -> list[Item]:
     out: list[Item] = []
     year = _absent_year(lib)
     if year is not None:
-        for speaker in _ranked(seed, lib.user, lib.speakers(), "year")[:per_kind]:
+        for speaker in lib.speakers():
             out.append(make_item(lib.user, "absent_year", f"What did {speaker} say in {year}?",
                                  None, REFUSAL, "no_context",
                                  {"absent": str(year), "speaker": speaker}, speaker))
     dates = {n.date for n in lib.notes if n.date}
     dated = {n.id: n for n in lib.notes if n.speaker and long_date(n.date)}
-    for note_id in _ranked(seed, lib.user, sorted(dated), "date")[:per_kind]:
-        note = dated[note_id]
+    for note_id, note in sorted(dated.items()):
+        if note_rng(seed, lib.user, note_id, "absent_date").random() >= DATE_SHARE:
+            continue
         day = (date.fromisoformat(str(note.date)) + timedelta(days=1)).isoformat()
         when = long_date(day)
         if day in dates or when is None or lib.says(when) or lib.says(day):

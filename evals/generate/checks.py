@@ -4,10 +4,11 @@ dropped (``Report``: counts by reason, kept counts by form, assertions not writt
 An item is dropped, never repaired, when
 
 - its question does not read as one: a question (every form but ``keyword``) opens with a
-  question word (after a preposition: "On what date") or an auxiliary verb and ends with "?"; a ``keyword`` search is two to five
-  words with no "?"; neither holds a placeholder (a word in capitals followed by a colon, or
-  braces) nor a pronoun or demonstrative of the third person outside a quoted title ("it",
-  "they", "this"), which would have nothing to refer to;
+  question word (after a preposition: "On what date") or an auxiliary verb and ends with
+  "?"; a ``keyword`` search is two to five words with no "?"; neither holds a placeholder
+  (a word in capitals followed by a colon, or braces) nor a pronoun or demonstrative of the
+  third person outside a quoted title ("it", "they", "this"), which would have nothing to
+  refer to;
 - it depends on the other notes and they make it ambiguous: a title another note of the user
   shares (``who``/``when``), another note by the same speaker on the same date (``which``), a
   phrase another note holds (``topic``/``keyword``/``synonym``);
@@ -55,8 +56,8 @@ def reading_problem(text: str, keyword: bool) -> str | None:
     for token in doc:
         morph = token.morph
         if token.pos_ in ("PRON", "DET") and token.tag_ not in WH_TAGS and (
-                "Dem" in morph.get("PronType")
-                or ("3" in morph.get("Person") and "Prs" in morph.get("PronType"))):
+                "Dem" in morph.get("PronType", [])
+                or ("3" in morph.get("Person", []) and "Prs" in morph.get("PronType", []))):
             return "a pronoun with nothing to refer to"
     if keyword:
         if text.endswith("?") or not 2 <= len(text.split()) <= 5:
@@ -82,6 +83,11 @@ def assertion_problem(value: object, question: str, lib: Library) -> str | None:
     if lib.notes and all(wanted in squash(t) for t in lib.texts.values()):
         return "every note of the user holds it"
     return None
+
+
+def _checks(item: Mapping[str, object]) -> list[dict[str, object]]:
+    found = item.get("assert")
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
 
 
 def sound_checks(item: dict[str, object], lib: Library, report: Report) -> None:
@@ -141,7 +147,7 @@ def keep(items: Sequence[dict[str, object]], libraries: Mapping[str, Library],
         report.kept[form] += 1
         out.append(item)
     report.unsound = unsound(out, libraries)
-    report.assertions_written = sum(len(i.get("assert", [])) for i in out)  # type: ignore[arg-type]
+    report.assertions_written = sum(len(_checks(i)) for i in out)
     return out
 
 
@@ -163,7 +169,7 @@ def unsound(items: Sequence[Mapping[str, object]], libraries: Mapping[str, Libra
     count = 0
     for item in items:
         lib = libraries[str(item["user_id"])]
-        for check in item.get("assert", []) or []:  # type: ignore[union-attr]
+        for check in _checks(item):
             if assertion_problem(check.get("value"), str(item["question"]), lib):
                 count += 1
     return count

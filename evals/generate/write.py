@@ -32,7 +32,7 @@ __all__ = ["WRITERS", "GenerateError", "Generated", "generate"]
 WRITERS = ("rules", "llm")
 
 PER_NOTE = 2  # sentence questions per note
-PER_KIND = 2  # unanswerable questions of each kind, and pairs of each kind, per user
+PER_KIND = 2  # person near-miss pairs per user
 
 
 @dataclass
@@ -129,7 +129,7 @@ def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 
             vectors = vectors or WordVectors(embed or _project_embedder())
             made_here = items.metadata_items(lib) + items.sentence_items(lib, seed, PER_NOTE)
             qa += made_here + items.synonym_items(made_here, Swapper(lib, vectors))
-            qa += absent.unanswerable_items(lib, seed, PER_KIND)
+            qa += absent.unanswerable_items(lib, seed)
         pairs += make_pairs(lib, seed, PER_KIND)
     report = made.report
     report.dropped.update(made.dropped)
