@@ -3,7 +3,7 @@
 from several people's notes never shows one person another's names.
 
 - ``absent_year``: what a speaker of the library said in a year no note of the user mentions
-  (the latest year before the earliest the user's notes mention);
+  (the latest year before the user's first note that no note of the user mentions);
 - ``absent_date``: what a speaker said on the day after one of their notes, when no note of the
   user is of that day or names it (a question about a time the notes do not cover; a detail a
   note's subject might have, such as the hour a meeting started, is not asked: whether such a
@@ -18,33 +18,24 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from evals.generate.facts import YEAR, Library, long_date
+from evals.generate.facts import Library, absent_year, long_date, plain_name
 from evals.generate.items import Item, make_item, note_rng
 
 REFUSAL = "no context"
 DATE_SHARE = 0.3
 
 
-def _absent_year(lib: Library) -> int | None:
-    years = {int(y) for t in lib.texts.values() for y in YEAR.findall(t)}
-    if not years:
-        return None
-    year = min(years) - 1
-    while any(str(year) in t for t in lib.texts.values()):
-        year -= 1
-    return year
-
-
 def unanswerable_items(lib: Library, seed: int) -> list[Item]:
     out: list[Item] = []
-    year = _absent_year(lib)
+    year = absent_year(lib)
     if year is not None:
         for speaker in lib.speakers():
             out.append(make_item(lib.user, "absent_year", f"What did {speaker} say in {year}?",
                                  None, REFUSAL, "no_context",
                                  {"absent": str(year), "speaker": speaker}, speaker))
     dates = {n.date for n in lib.notes if n.date}
-    dated = {n.id: n for n in lib.notes if n.speaker and long_date(n.date)}
+    dated = {n.id: n for n in lib.notes
+             if n.speaker and plain_name(n.speaker) and long_date(n.date)}
     for note_id, note in sorted(dated.items()):
         if note_rng(seed, lib.user, note_id, "absent_date").random() >= DATE_SHARE:
             continue

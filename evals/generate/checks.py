@@ -8,7 +8,7 @@ An item is dropped, never repaired, when
   "?"; a ``keyword`` search is two to five words with no "?"; neither holds a placeholder
   (a word in capitals followed by a colon, or braces) nor a pronoun or demonstrative of the
   third person outside a quoted title ("it", "they", "this"), which would have nothing to
-  refer to;
+  refer to; nor markup or a link (a title carrying an HTML tag is not what a person types);
 - it depends on the other notes and they make it ambiguous: a title another note of the user
   shares (``who``/``when``), another note by the same speaker on the same date (``which``), a
   phrase another note holds (``topic``/``keyword``/``synonym``);
@@ -32,6 +32,7 @@ from rag_core.text.nlp import WH_TAGS, parse
 
 _QUOTED = re.compile(r'"[^"]*"')
 _PLACEHOLDER = re.compile(r"\b[A-Z]{2,}:|[{}<>]")
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z]|https?://|\bwww\.", re.IGNORECASE)
 _CITATION = re.compile(r"\[?\d{1,2}\]?")
 
 
@@ -51,6 +52,8 @@ def reading_problem(text: str, keyword: bool) -> str | None:
     """Why ``text`` does not read as a question (or, ``keyword``, as a search), else None."""
     if _PLACEHOLDER.search(_QUOTED.sub('""', text)):
         return "a template word in the question"
+    if _MARKUP.search(text):  # a note field that carries markup or a link is no one's words
+        return "markup or a link from a note field"
     outside = _QUOTED.sub("the note", text)
     doc = parse(outside)
     for token in doc:
@@ -136,6 +139,8 @@ def keep(items: Sequence[dict[str, object]], libraries: Mapping[str, Library],
         form = str(how.get("form")) if isinstance(how, dict) else "?"
         problem = (reading_problem(str(item["question"]), form in ("keyword", "synonym"))
                    or ambiguity(item, lib))
+        if problem is None and _MARKUP.search(str(item.get("reference_answer", ""))):
+            problem = "markup or a link from a note field"
         key = (item["user_id"], squash(item["question"]))
         if problem is None and key in asked:
             problem = "the same question twice"

@@ -22,7 +22,7 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 
-from evals.generate.facts import Library, figure_in, long_date
+from evals.generate.facts import Library, figure_in, long_date, plain_name
 from evals.generate.phrases import phrases
 from evals.generate.synonyms import Swapper, swapped_question
 
@@ -59,21 +59,22 @@ def metadata_items(lib: Library) -> list[Item]:
     out = []
     for note in lib.notes:
         made = {"note": note.id, "title": note.title}
-        if note.speaker:
+        speaker = note.speaker if note.speaker and plain_name(note.speaker) else None
+        if speaker:
             out.append(make_item(lib.user, "who", f'Who was the speaker of "{note.title}"?',
-                                 note.id, note.speaker, "metadata",
+                                 note.id, speaker, "metadata",
                                  {**made, "field": "speaker"}, "speaker",
-                                 [{"type": "contains", "value": note.speaker}]))
+                                 [{"type": "contains", "value": speaker}]))
         when = long_date(note.date)
         if when:
             out.append(make_item(lib.user, "when", f'On what date was "{note.title}"?',
                                  note.id, when, "metadata", {**made, "field": "date"}, "date",
                                  [{"type": "contains", "value": when.rsplit(" ", 1)[-1]}]))
-        if note.speaker and when:
+        if speaker and when:
             out.append(make_item(lib.user, "which",
-                                 f"What is the title of the note {note.speaker} gave on {when}?",
+                                 f"What is the title of the note {speaker} gave on {when}?",
                                  note.id, note.title, "metadata",
-                                 {**made, "field": "title", "speaker": note.speaker,
+                                 {**made, "field": "title", "speaker": speaker,
                                   "date": note.date}, "title",
                                  [{"type": "contains", "value": note.title}]))
     return out

@@ -8,6 +8,14 @@ its noun chunks, kept when
   each a noun, a proper noun or an adjective, the last a noun or proper noun (the thing named),
   and at least two of them nouns (a compound such as "parts washer" names one thing; an
   adjective and one noun, "right time", mostly names a quality of it);
+- its head does not end in "-ing": such a word is as often a verb the tagger read as a noun
+  ("he came to the reconciliation limping") as a noun, and a phrase left out costs less than a
+  phrase that names nothing;
+- it starts at the start of a word of the text: a phrase whose first word the tokenizer cut
+  from a hyphenated one ("thirty-minute slots" -> "minute slots") is a piece of a word;
+- it is not a singular noun followed by a verb in its bare form ("the fall coat drive for the
+  shelter"): a singular subject takes "drives", so the tagger has split a compound noun and the
+  phrase is only part of the name;
 - no word of it points elsewhere for its meaning (a demonstrative, a pronoun, or an adjective
   that places the thing relative to another: "the next step", "the other group", "the same
   day"), so the phrase means the same without the sentence around it;
@@ -51,9 +59,16 @@ class Phrase:
 
 def _phrase_of(chunk: object) -> tuple[str, bool] | None:
     tokens = list(chunk)  # type: ignore[call-overload]
+    doc = tokens[-1].doc if tokens else None
+    after = doc[tokens[-1].i + 1] if doc is not None and tokens[-1].i + 1 < len(doc) else None
+    if after is not None and tokens[-1].tag_ == "NN" and after.tag_ in ("VB", "VBP"):
+        return None
     while tokens and (tokens[0].pos_ in _LEADING or tokens[0].tag_ == "POS"):
         tokens = tokens[1:]
-    if not 2 <= len(tokens) <= 4 or tokens[-1].pos_ not in _HEADS:
+    if tokens and tokens[0].i > 0 and not doc[tokens[0].i - 1].whitespace_:  # type: ignore[index]
+        return None
+    if not 2 <= len(tokens) <= 4 or tokens[-1].pos_ not in _HEADS \
+            or tokens[-1].lower_.endswith("ing"):
         return None
     for token in tokens:
         if token.pos_ not in _WORDS or not _LETTERS.match(token.text):
@@ -62,9 +77,12 @@ def _phrase_of(chunk: object) -> tuple[str, bool] | None:
             return None
     if sum(t.pos_ in _HEADS for t in tokens) < 2:
         return None
-    # a common word keeps no capital it has only for opening the sentence
-    text = " ".join(t.text if t.pos_ == "PROPN" else t.lower_ for t in tokens)
-    return text, all(t.pos_ == "PROPN" for t in tokens)
+    # a word keeps a capital it has only for opening the sentence when the tagger calls it a
+    # name but the phrase is not one ("Sesame seed rolls ..." asks about sesame seed rolls)
+    named = all(t.pos_ == "PROPN" for t in tokens)
+    text = " ".join(t.text if t.pos_ == "PROPN" and (named or t.i > 0) else t.lower_
+                    for t in tokens)
+    return text, named
 
 
 def phrases(note: Note) -> list[Phrase]:
