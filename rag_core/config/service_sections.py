@@ -98,7 +98,8 @@ class Embedding(Section):
     openvino_precision: Literal["bf16", "f32"] = Field("bf16", description=(
         "OpenVINO's precision on CPU (bf16 vectors get cache keys of their own)"))
     embedding_threads: int = Field(0, ge=0, le=256, description=(
-        "threads of the runtime (0: the CPUs the process may use: affinity and cgroup quota)"))
+        "threads of the runtime (0: the CPUs the process may use, affinity and cgroup quota, "
+        "divided by the server's workers)"))
     model_cache_dir: Path | None = Field(None, description=(
         "exported graphs and the local model, shared by every process and state folder of a "
         "machine user (default `$XDG_CACHE_HOME/rag_core/models`, else "

@@ -19,18 +19,17 @@ so a waiting question blocks its thread, never the loop.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import Histogram
 
 from rag_core import observability as obs
-from rag_core.procs import usable_cpus
+from rag_core.procs import worker_cpus
 
 WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for a work slot "
                  "of its process (steps 1-5)", registry=obs.REGISTRY,
@@ -38,18 +37,10 @@ WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for
 FORGET_AFTER = 4_096  # users remembered for "served longest ago" beyond those at work
 
 
-def slots_for(configured: int, environ: dict[str, str] | None = None) -> int:
-    """``configured`` when above 0; else the CPUs this process may use divided by the server's
-    workers (``WEB_CONCURRENCY``, which ``rag-core serve --workers`` sets, as uvicorn and gunicorn
-    read it), at least 1."""
-    if configured > 0:
-        return configured
-    env = os.environ if environ is None else environ
-    try:
-        workers = max(1, int(env.get("WEB_CONCURRENCY", "1")))
-    except ValueError:
-        workers = 1
-    return max(1, usable_cpus() // workers)
+def slots_for(configured: int, environ: Mapping[str, str] | None = None) -> int:
+    """``configured`` when above 0; else the CPUs of one server worker
+    (``procs.worker_cpus``: the CPUs this process may use divided by ``WEB_CONCURRENCY``)."""
+    return configured if configured > 0 else worker_cpus(environ)
 
 
 @dataclass

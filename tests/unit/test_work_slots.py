@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
+from rag_core import procs
 from rag_core.ingest.ingestion import ingest_notes
-from rag_core.limits import slots as slots_module
 from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
@@ -138,7 +138,7 @@ def test_a_slot_is_given_back_when_the_work_raises() -> None:
 def test_slots_are_the_setting_or_the_cpus_of_each_worker(
         monkeypatch: pytest.MonkeyPatch, configured: int, workers: str | None, cpus: int,
         expected: int) -> None:
-    monkeypatch.setattr(slots_module, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(procs, "usable_cpus", lambda: cpus)
     environ = {} if workers is None else {"WEB_CONCURRENCY": workers}
     assert slots_for(configured, environ) == expected
 
