@@ -140,7 +140,8 @@ class Pipeline:
         })
         obs.CONCURRENT.inc()
         try:
-            with run.within(), self.slots.hold(run.user_id):
+            with run.within(), self.slots.hold(run.user_id) as waited:
+                run.root.set_attribute("rag.work_slot.wait_ms", round(waited * 1000, 3))
                 answer = self._prepare(run, question)
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)

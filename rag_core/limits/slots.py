@@ -64,15 +64,17 @@ class WorkSlots:
         self._tickets = itertools.count()
 
     @contextmanager
-    def hold(self, user: str) -> Iterator[None]:
-        """A slot for one question of ``user`` while the block runs."""
+    def hold(self, user: str) -> Iterator[float]:
+        """A slot for one question of ``user`` while the block runs; gives the seconds it
+        waited for it."""
         started = time.perf_counter()
         waiter = self._enter(user)
         if waiter is not None:
             waiter.granted.wait()
-        WAIT.observe(time.perf_counter() - started)
+        waited = time.perf_counter() - started
+        WAIT.observe(waited)
         try:
-            yield
+            yield waited
         finally:
             self._leave(user)
 
