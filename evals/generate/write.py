@@ -2,8 +2,10 @@
 to ``qa.jsonl`` and the pairs to ``semantic_pairs.jsonl``, in the shape
 ``evals.datasets.loader`` reads.
 
-The questions come from the rules (``items``, the default writer) or from a model
-(``llm_writer``); the pairs always from the rules. Every question and pair gets a ``split``
+The questions come from the rules (``items`` and ``absent``, the default writer) or from a
+model (``llm_writer``); the pairs always from the rules (``pairs``). Every item and pair then
+passes ``checks``, and what they kept and dropped is written beside the dataset
+(``report_file``). Every question and pair gets a ``split``
 (dev or test) the way the golden set's were made (``evals.datasets.split.assign``): a third of
 each stratum to dev, the order inside a stratum drawn from the seed; questions are stratified
 by user, scenario and form, pairs by user, label and kind."""
