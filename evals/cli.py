@@ -335,12 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 writer=args.writer)
             except GenerateError as exc:
                 raise UsageError(str(exc)) from None
+            from evals.generate import report_file
+
             by = f" by {made.model}" if made.model else ""
-            dropped = ", ".join(f"{reason}: {n}" for reason, n in sorted(made.dropped.items()))
             print(f"wrote {made.questions} questions{by} ({made.unanswerable} unanswerable; "
                   f"dev {made.splits['dev']}, test {made.splits['test']}) and {made.pairs} "
-                  f"pairs to {made.folder}"
-                  + (f"\ndropped by the checks: {dropped}" if dropped else "")
+                  f"pairs to {made.folder}\n" + "\n".join(report_file.lines(made.report))
+                  + f"\n(also in {made.folder / report_file.MD_NAME})"
                   + f"\nrun it with\n  python -m evals run --dataset {made.folder}")
             return 0
         if args.command == "spread":
