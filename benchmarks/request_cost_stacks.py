@@ -22,6 +22,8 @@ BUCKETS: tuple[tuple[str, str], ...] = (
     ("request limits", r"rag_core/limits|question_gate|rag_core/api/limits"),
     ("Redis client (round trips)", r"/redis/|redis_kv/"),
     ("PostgreSQL client", r"psycopg"),
+    ("spaCy (parse of the question)", r"/spacy/|/thinc/|/blis/"),
+    ("pythonbible (references)", r"pythonbible"),
     ("embedding (model)", r"torch|sentence_transformers|tokenizers|transformers/|onnx|"
                           r"rag_core/embedding"),
     ("LLM client (httpx)", r"httpx|httpcore|rag_core/llm/"),
