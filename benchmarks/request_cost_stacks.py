@@ -3,9 +3,11 @@ step or component of its innermost frame that one of ``BUCKETS`` names (pure; us
 ``bench_request_cost.py``).
 
 A line of ``py-spy record --format raw`` is ``frame;frame;...;frame COUNT``, outermost first,
-each frame ``function (file:line)``. A sample is counted once, in the first bucket whose
-pattern matches a frame, walking from the innermost frame outwards: a JSON encode inside the
-Redis client counts as JSON, a Redis call inside the semantic cache as Redis.
+each frame ``function (file:line)``, the file relative to its ``sys.path`` entry
+(``json/decoder.py``, ``rag_core/tokens.py``) or absolute. A sample is counted once, in the
+first bucket whose pattern matches a frame, walking from the innermost frame outwards: a JSON
+encode inside the Redis client counts as JSON, a Redis call inside the semantic cache as
+Redis.
 """
 
 from __future__ import annotations
@@ -16,20 +18,20 @@ from collections.abc import Iterable
 
 # (bucket, regular expression on one frame), most specific first within a frame
 BUCKETS: tuple[tuple[str, str], ...] = (
-    ("JSON encode/decode", r"/json/|orjson|dump_json"),
+    ("JSON encode/decode", r"[(/]json/|orjson|dump_json"),
     ("pydantic validation", r"pydantic|model_validate|validate_python"),
-    ("JWT verify (auth)", r"/jwt/|verify_token|auth_first|rag_core/api/auth"),
+    ("JWT verify (auth)", r"[(/]jwt/|verify_token|auth_first|rag_core/api/auth"),
     ("request limits", r"rag_core/limits|question_gate|rag_core/api/limits"),
-    ("Redis client (round trips)", r"/redis/|redis_kv/"),
+    ("Redis client (round trips)", r"[(/]redis/|[(/]hiredis|redis_kv/"),
     ("PostgreSQL client", r"psycopg"),
-    ("spaCy (parse of the question)", r"/spacy/|/thinc/|/blis/"),
+    ("spaCy (parse of the question)", r"[(/](?:spacy|thinc|blis)/"),
     ("pythonbible (references)", r"pythonbible"),
     ("embedding (model)", r"torch|sentence_transformers|tokenizers|transformers/|onnx|"
                           r"rag_core/embedding"),
     ("LLM client (httpx)", r"httpx|httpcore|rag_core/llm/"),
     ("metrics (prometheus)", r"prometheus_client|rag_core/observability"),
     ("tracing (OTel)", r"opentelemetry|rag_core/tracing|rag_core/telemetry"),
-    ("logging", r"/logging/|JsonFormatter"),
+    ("logging", r"[(/]logging/|JsonFormatter"),
     ("safety checks", r"rag_core/safety|rag_core/postprocess"),
     ("semantic cache", r"rag_core/cache/semantic|rag_core/decisions/semantic"),
     ("no-context decision", r"rag_core/decisions"),
