@@ -212,12 +212,16 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                      "replay_log": "evals/replay/data/synthetic_log.jsonl",
                      "replay_speed": 1.0, "replay_speeds": [10.0, 30.0, 60.0, 100.0],
                      "replay_cache": "warm"},
-            # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute
+            # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute. The
+            # cache layers bounded at 500 entries: the novel users' new questions (about 100 a
+            # minute) fill them in the first minutes, so that the gated second half measures
+            # the service with full caches, evicting, where any climb left is a leak
             "soak": {"users": 20, "spawn_rate": 10.0, "duration_s": 2400, "mix": "mixed",
                      "shape": "sustained", "wait_s": [0.5, 1.5], "workers": 2,
                      "locust_workers": 0, "mock_latency_ms": 300.0, "spike_users": 0,
                      "seed": 7, "warmup_s": 60.0, "warm_up_requests": 20, "sweep_users": [],
-                     "replay_log": "", "soak_sample_s": 60.0},
+                     "replay_log": "", "soak_sample_s": 60.0,
+                     "settings": {"cache_max_entries": 500}},
         },
     ),
     NotebookSpec(
