@@ -14,7 +14,8 @@ defaults, so that fairness is measured rather than rate limiting. Figures, not a
   of the flood's p99 to the quiet p99 (goal: at most 1.5 on a quiet machine), the flooder's
   answers and refusals per second, and the machine's load average at the start.
 
-    python benchmarks/bench_fair_share.py [--short] [--clients 16] [--flood-s 60] [--json out]
+    python benchmarks/bench_fair_share.py [--short] [--clients 16] [--flood-s 60] [--work-slots N]
+                                           [--json out]
 
 ``--short``: 8 clients, 20 s phases, for a busy machine.
 """
@@ -123,14 +124,20 @@ def main() -> None:
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--flood-s", type=float, default=60.0)
+    parser.add_argument("--work-slots", type=int, default=0, metavar="N",
+                        help="RAG_WORK_SLOTS of the app (0, the default: the CPUs of each "
+                             "worker; a large N lets every admitted question work at once, "
+                             "the service before work slots)")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     clients, phase_s = (8, 20.0) if args.short else (args.clients, args.flood_s)
     out = Path(tempfile.mkdtemp(prefix="fair", dir="/tmp"))
+    env = {**LIMITS, "RAG_WORK_SLOTS": str(args.work_slots)}
     config = LoadConfig(workers=2, mock_latency_ms=200.0, warm_up_requests=8,
                         golden_users=(VICTIM, FLOODER), output_dir=str(out), label="fair",
-                        extra_env=LIMITS)
-    print(limits.describe(LIMITS), "| in-flight 4, fair queue on, prod profile", flush=True)
+                        extra_env=env)
+    print(limits.describe(LIMITS), "| in-flight 4, fair queue on, prod profile, work slots",
+          args.work_slots or "auto (CPUs per worker)", flush=True)
     load_at_start = os.getloadavg()
     with running_stack(config, out) as stack:
         tokens = json.loads(Path(stack["tokens"]).read_text())
@@ -167,7 +174,7 @@ def main() -> None:
         victim.join(timeout=120)
     figures: dict[str, object] = {"clients": clients, "phase_s": phase_s,
                                   "load_average_at_start": [round(x, 2) for x in load_at_start],
-                                  **limits.stated(LIMITS)}
+                                  "work_slots": args.work_slots, **limits.stated(LIMITS)}
     for phase in ("quiet", "flood", "flood+cpu"):
         ms = [m for ph, m in victim.times if ph == phase]
         figures[f"victim_{phase}_n"] = len(ms)

@@ -26,6 +26,7 @@ from rag_core.answers.on_loop import cached_answer, count_checks
 from rag_core.answers.scope import Scope
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
+from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.safety.guard import has_substance, validate_query
@@ -55,6 +56,8 @@ class Pipeline:
         self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
         self._generation: GenerationStep | None = None  # steps 6-7, built when first needed
+        # steps 1-5 take turns for this process's CPUs, fairly among users (limits/slots.py)
+        self.slots = WorkSlots(slots_for(parts.settings.limits.work_slots))
 
     @property
     def generation(self) -> GenerationStep:
@@ -137,7 +140,8 @@ class Pipeline:
         })
         obs.CONCURRENT.inc()
         try:
-            with run.within():
+            with run.within(), self.slots.hold(run.user_id) as waited:
+                run.root.set_attribute("rag.work_slot.wait_ms", round(waited * 1000, 3))
                 answer = self._prepare(run, question)
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)

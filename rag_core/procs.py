@@ -17,7 +17,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 
@@ -122,9 +122,22 @@ def usable_cpus() -> int:
     return max(1, count)
 
 
+def worker_cpus(environ: Mapping[str, str] | None = None) -> int:
+    """The CPUs one server worker has to itself: :func:`usable_cpus` divided by the workers of
+    the server (``WEB_CONCURRENCY``, which ``rag-core serve --workers`` sets, as uvicorn and
+    gunicorn read it; 1 when unset or not a number), at least 1. Pools sized per worker past
+    this make the workers' threads wait on each other."""
+    env = os.environ if environ is None else environ
+    try:
+        workers = max(1, int(env.get("WEB_CONCURRENCY", "1")))
+    except ValueError:
+        workers = 1
+    return max(1, usable_cpus() // workers)
+
+
 def pool_threads(configured: int) -> int:
-    """A thread pool's size: ``configured`` when set (above 0), else :func:`usable_cpus`."""
-    return configured if configured > 0 else usable_cpus()
+    """A thread pool's size: ``configured`` when set (above 0), else :func:`worker_cpus`."""
+    return configured if configured > 0 else worker_cpus()
 
 
 def private_runtime_dir() -> Path | None:

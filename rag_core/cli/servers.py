@@ -46,6 +46,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         _multiprocess_metrics(settings, args.port)
         worker_malloc_arenas()
+    # the workers' share of the CPUs (their work slots, rag_core/limits/slots.py), under the
+    # name uvicorn and gunicorn read the worker count from
+    os.environ["WEB_CONCURRENCY"] = str(args.workers)
     announce.watch_ready(url)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False,

@@ -98,7 +98,8 @@ class Embedding(Section):
     openvino_precision: Literal["bf16", "f32"] = Field("bf16", description=(
         "OpenVINO's precision on CPU (bf16 vectors get cache keys of their own)"))
     embedding_threads: int = Field(0, ge=0, le=256, description=(
-        "threads of the runtime (0: the CPUs the process may use: affinity and cgroup quota)"))
+        "threads of the runtime (0: the CPUs the process may use, affinity and cgroup quota, "
+        "divided by the server's workers)"))
     model_cache_dir: Path | None = Field(None, description=(
         "exported graphs and the local model, shared by every process and state folder of a "
         "machine user (default `$XDG_CACHE_HOME/rag_core/models`, else "
@@ -335,10 +336,14 @@ class Limits(Section):
     user_max_in_flight: int = Field(4, description=(
         "questions one user may have in flight at once; beyond it 429 `RATE_LIMITED` with "
         "limit `in_flight`; 0: no cap (`ci`: off)"))
+    work_slots: int = Field(0, description=(
+        "questions of one process doing their CPU work (steps 1-5) at once; a freed slot goes "
+        "to the user with the fewest questions at work (rag_core/limits/slots.py); 0: the "
+        "CPUs the process may use divided by the server's workers (`WEB_CONCURRENCY`)"))
 
     @field_validator("rate_limit_per_minute", "rate_limit_per_hour", "rate_limit_per_day",
                      "max_concurrent_queries", "max_queries_per_hour", "user_max_in_flight",
-                     mode="before")
+                     "work_slots", mode="before")
     @classmethod
     def _count(cls, value: object, info: ValidationInfo) -> int:
         return _whole_number(f"RAG_{str(info.field_name).upper()}", value)

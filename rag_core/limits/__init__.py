@@ -7,7 +7,8 @@ server (``gate.QuestionGate``; docs/runbook.md "Request limits").
 - ``counters``: the one Lua script that checks and counts a question, and its in-process twin;
 - ``queue``: the fair queue of questions waiting for a place in flight;
 - ``own``: a user's own limits through a short cache;
-- ``gate``: admission, refusals, release, the metrics.
+- ``gate``: admission, refusals, release, the metrics;
+- ``slots``: the work slots that share a process's CPUs among the questions admitted.
 """
 
 from rag_core.limits.gate import IN_FLIGHT, REJECTIONS, Admission, QuestionGate, Remaining

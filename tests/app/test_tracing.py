@@ -98,6 +98,7 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     for layer in ("embedding", "context"):
         assert attrs[f"cache.{layer}"] == answer["cache"][layer] in ("hit", "miss")
     assert attrs["no_context"] is False
+    assert attrs["rag.work_slot.wait_ms"] >= 0  # steps 1-5 ran in a work slot (limits/slots.py)
 
     # one trace: the HTTP server span is its root, the pipeline's root span its child
     server = found["POST /v1/query"]

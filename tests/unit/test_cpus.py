@@ -55,6 +55,17 @@ def test_a_configured_pool_size_wins() -> None:
     assert procs.pool_threads(7) == 7
 
 
+def test_each_server_worker_sizes_its_pools_to_its_share_of_the_cpus(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(procs, "usable_cpus", lambda: 8)
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")  # rag-core serve --workers 4
+    assert procs.pool_threads(0) == 2
+    monkeypatch.setenv("WEB_CONCURRENCY", "16")
+    assert procs.pool_threads(0) == 1  # never below one
+    monkeypatch.delenv("WEB_CONCURRENCY")
+    assert procs.pool_threads(0) == 8  # one process: all its CPUs
+
+
 def test_batches_hold_at_most_the_token_bound_and_every_text_once() -> None:
     lengths = sorted([512, 300, 256, 256, 200, 40, 12, 12, 3] + [8] * 100, reverse=True)
     batches = token_batches(lengths, batch_size=64)

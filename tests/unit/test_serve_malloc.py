@@ -27,6 +27,7 @@ def arenas_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str
     monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
     monkeypatch.delenv(MULTIPROC_ENV, raising=False)
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")  # serve sets it: restored after the test
     return seen
 
 

@@ -40,3 +40,12 @@ def test_a_healthcheck_timeout_below_one_second_is_refused(
     assert cli.main(["serve", "--port", "8123"]) != 0
     assert "worker_healthcheck_s" in capsys.readouterr().err
     assert served_with == {}
+
+
+def test_serve_tells_its_workers_how_many_share_the_cpus(served_with: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "9")  # restored after the test
+    assert cli.main(["serve", "--port", "8123"]) == 0
+    assert os.environ["WEB_CONCURRENCY"] == "1"  # the workers' pools and work slots read it
