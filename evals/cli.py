@@ -192,7 +192,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     options = RunOptions(
         profile=args.profile, only=args.only, overrides=dict(args.param),
         baseline=None if args.no_baseline else args.baseline,
-        reports_dir=args.reports_dir, gates_file=args.gates,
+        # absolute: the notebooks run with the checkout as their folder, not the caller's
+        reports_dir=args.reports_dir.absolute(), gates_file=args.gates,
         external_services=args.external_services, dataset=args.dataset, name=args.name,
         keep_services=args.keep_services, junit_xml=args.junit_xml,
         command=command, env_file=args.env_file,
@@ -334,12 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 writer=args.writer)
             except GenerateError as exc:
                 raise UsageError(str(exc)) from None
+            from evals.generate import report_file
+
             by = f" by {made.model}" if made.model else ""
-            dropped = ", ".join(f"{reason}: {n}" for reason, n in sorted(made.dropped.items()))
             print(f"wrote {made.questions} questions{by} ({made.unanswerable} unanswerable; "
                   f"dev {made.splits['dev']}, test {made.splits['test']}) and {made.pairs} "
-                  f"pairs to {made.folder}"
-                  + (f"\ndropped by the checks: {dropped}" if dropped else "")
+                  f"pairs to {made.folder}\n" + "\n".join(report_file.lines(made.report))
+                  + f"\n(also in {made.folder / report_file.MD_NAME})"
                   + f"\nrun it with\n  python -m evals run --dataset {made.folder}")
             return 0
         if args.command == "spread":

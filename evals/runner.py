@@ -29,7 +29,7 @@ from typing import TextIO
 from evals import gates as gates_mod
 from evals import knobs, profiles, servers, team_settings
 from evals.judge.outcome import Judged, judge_run
-from evals.judge.questions import read_rows
+from evals.judge.questions import Comparison, read_rows
 from evals.report import figures as report_plots
 from evals.report import merge, record, run_compare
 from evals.report import summary as report
@@ -261,7 +261,7 @@ def write_run_report(plan: Plan, options: RunOptions, started: Started, executed
     title = f"{plan.folder}: run {started.run_id}"
     report_plots.copy_beside(executed.outcomes, out_root)
     paths = report.write_report(out_root, this)
-    _page(judged, out_root, title, executed.outcomes)
+    _page(judged, out_root, title, executed.outcomes, this)
     folder_report = this
     if plan.writes_report:
         latest = merge.load_latest(profile_root) if options.only else None
@@ -271,7 +271,7 @@ def write_run_report(plan: Plan, options: RunOptions, started: Started, executed
             folder_report = replace(this, summary=merged, results=kept, notebooks=notebooks)
         report_plots.copy_beside(folder_report.notebooks, profile_root)
         paths = report.write_report(profile_root, folder_report)
-        _page(judged, profile_root, title, folder_report.notebooks)
+        _page(judged, profile_root, title, folder_report.notebooks, this)
     ok = all(o.ok for o in this.notebooks)  # this run's own: nothing inherited
     if plan.write_baseline is not None and judged.questions and ok:
         paths["baseline"] = _write_baseline(plan, options, started, folder_report.summary,
@@ -328,16 +328,26 @@ def _write_baseline(plan: Plan, options: RunOptions, started: Started, summary: 
     return path
 
 
-def _page(judged: Judged, folder: Path, title: str,
-          outcomes: list[NotebookOutcome]) -> None:
-    """``index.html`` beside the report, when the run judged questions."""
+def _page(judged: Judged, folder: Path, title: str, outcomes: list[NotebookOutcome],
+          this: RunReport) -> None:
+    """``index.html`` beside the report, when the run judged questions; it opens with this
+    run's own verdict (never one of rows an ``--only`` run kept from an earlier run)."""
     if not judged.questions:
         return
     from evals.report.page import write_page
+    from evals.report.page_head import Head, setting_changes
 
     verdict = judged.verdict
+    head = Head(passed=not this.failed,
+                failed_gates=[r for r in this.results if r.status == "failed"],
+                failed_notebooks=[n.name for n in this.notebooks if not n.ok],
+                settings=(setting_changes(verdict.baseline.settings, this.summary.settings)
+                          if verdict else ()),
+                baseline=verdict.baseline.origin.id if verdict else None,
+                compared=verdict.compared if verdict else Comparison())
     write_page(folder, title, judged.questions, verdict.newly_failing if verdict else (),
-               verdict.newly_passing if verdict else (), report_plots.plot_files(outcomes))
+               verdict.newly_passing if verdict else (), report_plots.plot_files(outcomes),
+               head)
 
 
 def _questions(plan: Plan) -> Future[list[dict[str, object]]]:

@@ -1,4 +1,4 @@
-"""rag_core: a production RAG service for sermon notes.
+"""rag_core: a production RAG service over each user's own notes.
 
 The public API is small on purpose; everything else is an implementation detail.
 """

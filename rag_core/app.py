@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
 
     docs = api_docs.docs_enabled(settings)  # off in prod unless RAG_API_DOCS=true
     app = FastAPI(title="rag_core", version="0.1.0", lifespan=lifespan,
-                  description="Questions about your own sermon notes, answered from them.",
+                  description="Questions about your own notes, answered from them.",
                   docs_url=None, redoc_url=None, openapi_url=api_docs.OPENAPI if docs else None)
     if docs:
         api_docs.install(app)  # Swagger UI and ReDoc from packaged files, no CDN

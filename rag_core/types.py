@@ -21,7 +21,7 @@ CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
 
 @dataclass(frozen=True)
 class Note:
-    """One sermon note as a user wrote it."""
+    """One note as a user wrote it."""
 
     id: str
     title: str

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -170,14 +170,28 @@ class SimClock:
     by that already), in one Lua script. Calling the clock gives the simulated time, which is
     what the in-process :class:`~rag_core.cache.memory.MemoryCache` wants as ``clock``. The
     Redis database must be the replay's own: every entry in it gets older.
+
+    Repeatable whatever the machine's load: Redis also ages the entries by the wall time that
+    passes between two steps, which is only subtracted approximately (an entry written in the
+    middle of a step has aged less than one there from the start). So each entry's time left
+    is rounded up to whole quanta after the step (less :data:`TOLERANCE` of a quantum): an
+    entry's simulated life is the same in every replay of the same log, and it expires at a
+    step, never between two at a moment that depends on how fast the answers came.
     """
+
+    TOLERANCE = 0.1  # of a quantum: the wall time a step may lose or gain without effect
 
     _AGE = """
 local n = 0
+local quantum = tonumber(ARGV[2])
+local slack = tonumber(ARGV[3])
 for _, key in ipairs(redis.call('KEYS', 'rag:*')) do
   local left = redis.call('PTTL', key)
   if left > 0 then
     left = left - tonumber(ARGV[1])
+    if quantum > 0 then
+      left = math.ceil((left - slack) / quantum) * quantum
+    end
     if left <= 0 then
       redis.call('DEL', key)
       n = n + 1
@@ -189,14 +203,31 @@ end
 return n
 """
 
-    def __init__(self, client: RedisClient | None, quantum_s: float = 300.0) -> None:
+    _CLEAR = """
+local keys = redis.call('KEYS', 'rag:*')
+for _, key in ipairs(keys) do
+  redis.call('DEL', key)
+end
+return #keys
+"""
+
+    def __init__(self, client: RedisClient | None, quantum_s: float = 300.0,
+                 wall: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.quantum_s = quantum_s
         self.now_s = 0.0
         self.expired = 0
         self.steps = 0
-        self._wall = time.monotonic()
+        self._clock = wall
+        self._wall = wall()
         self._script = client.register_script(self._AGE) if client is not None else None
+
+    def clear(self) -> int:
+        """Delete every ``rag:*`` entry of the replay's database (a replay starts from empty
+        caches, whatever an earlier replay or sweep point left); the count deleted."""
+        if self.client is None:
+            return 0
+        return int(self.client.register_script(self._CLEAR)())
 
     def __call__(self) -> float:
         return self.now_s
@@ -208,10 +239,12 @@ return n
             step = (step // self.quantum_s) * self.quantum_s
         if step <= 0:
             return
-        wall = time.monotonic()
+        wall = self._clock()
         age_ms = int(step * 1000 - (wall - self._wall) * 1000)
         if self._script is not None and age_ms > 0:
-            self.expired += int(self._script(args=[age_ms]))
+            quantum_ms = int(self.quantum_s * 1000)
+            slack_ms = int(quantum_ms * self.TOLERANCE)
+            self.expired += int(self._script(args=[age_ms, quantum_ms, slack_ms]))
         self._wall = wall
         self.now_s += step
         self.steps += 1
@@ -290,6 +323,7 @@ def run_replay(base: Pipeline, events: Sequence[querylog.Event],
     from rag_core.parts import build_redis
 
     clock = SimClock(build_redis(settings), quantum_s)
+    clock.clear()  # every replay from empty caches: the same log gives the same outcomes
     pipe = pipeline_for(base, settings, clock)
     prepare_users(pipe, log_users(events), notes)
     rows = replay(pipe, events, notes, clock, progress=progress, label=label)

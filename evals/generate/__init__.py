@@ -2,8 +2,14 @@
 in the harness's shape made from a folder of notes, offline and deterministic.
 
 - ``facts``: what a library says, and what it never says (words, figures, years, names);
-- ``items``: answerable and unanswerable questions, paraphrase and near-miss pairs, each
-  recording how it was made; ``synonyms``: the word swaps of the ``synonym`` form;
+- ``phrases``: the noun phrases of a note's sentences, read from that note alone;
+- ``items``: answerable questions, made note by note with ids derived from the note, the
+  source and the form; ``absent``: unanswerable ones, checked against all of the user's
+  notes; ``pairs``: paraphrase and near-miss pairs; each recording how it was made;
+  ``synonyms``: the word swaps of the ``synonym`` form;
+- ``checks``: what every item passes (it reads as a question, nothing makes it ambiguous, no
+  assertion that cannot fail), counted in a ``Report``; ``report_file``: that report beside
+  the dataset;
 - ``llm_writer``: ``--writer llm``, questions a model writes from each note, checked as the
   rules' are;
 - ``write``: the dataset folder (``notes/<user>/``, ``qa.jsonl``, ``semantic_pairs.jsonl``),

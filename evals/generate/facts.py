@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from rag_core.types import Note
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-FIGURE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:\s+([A-Za-z][A-Za-z-]+))?")
+# a figure stands alone: one joined to a word by a hyphen is part of a code or a name
+# ("BLUEJAY-3318"), not a quantity the sentence gives
+FIGURE = re.compile(r"(?<![\w.-])(\d[\d,]*(?:\.\d+)?)(?:\s+([A-Za-z][A-Za-z-]+))?")
 YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)\b|\b\d{1,2}:\d\d\b|o'clock",
                    re.IGNORECASE)
 MONEY = re.compile(r"[$£€¥]\s*\d|\b\d[\d,.]*\s*(?:dollars?|pounds?|euros?|usd|eur|gbp)\b",
                    re.IGNORECASE)
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z.'-]*(?: [A-Za-z][A-Za-z.'-]*)*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 # a run of capitalised words (a name), apostrophes and hyphens inside; "'s" is not part of it
 NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*(?:\s+[A-Z][a-z]+(?:[-'][A-Za-z]+)*)*")
@@ -81,7 +83,15 @@ class Library:
         return not self.says(fact) and not (" " in fact and self.says(fact.split()[-1]))
 
     def speakers(self) -> list[str]:
-        return sorted({n.speaker for n in self.notes if n.speaker})
+        """The speakers whose field holds a name (``plain_name``)."""
+        return sorted({n.speaker for n in self.notes if n.speaker and plain_name(n.speaker)})
+
+
+def plain_name(value: str) -> bool:
+    """Whether a front-matter field reads as a person's name: a few words of letters, with
+    the stops, hyphens and apostrophes names carry (a field holding anything else, a sentence
+    addressed to the assistant, is not asked about nor asserted)."""
+    return bool(_PLAIN_NAME.fullmatch(value)) and len(value.split()) <= 6
 
 
 def named_facts(question: str) -> list[str]:
@@ -117,13 +127,15 @@ def long_date(value: str | None) -> str | None:
     return f"{day.strftime('%B')} {day.day}, {day.year}"
 
 
-def absent_year(libraries: Sequence[Library]) -> int | None:
-    """The latest year before every year any note mentions, that no note mentions: a year
-    near the library that it never speaks of."""
-    years = {int(y) for lib in libraries for t in lib.texts.values() for y in YEAR.findall(t)}
+def absent_year(lib: Library) -> int | None:
+    """The latest year before the library's first note (by date; else before the earliest year
+    its notes mention) that no note of the library mentions: a year near it that it never
+    speaks of."""
+    years = {int(n.date[:4]) for n in lib.notes if n.date and YEAR.fullmatch(n.date[:4])}
+    years = years or {int(y) for t in lib.texts.values() for y in YEAR.findall(t)}
     if not years:
         return None
     year = min(years) - 1
-    while any(str(year) in t for lib in libraries for t in lib.texts.values()):
+    while any(str(year) in t for t in lib.texts.values()):
         year -= 1
     return year

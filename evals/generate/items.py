@@ -1,45 +1,52 @@
-"""Questions and pairs made from a user's library (``facts.Library``); each records how it was
-made (``made_by``: the form, the note, the sentence or the absent fact).
+"""Answerable questions made from a user's library (``facts.Library``), note by note; each
+records how it was made (``made_by``: the form, the note, the field or the sentence).
 
-Answerable, each with its reference note and answer:
+Every item is made from its own note alone, by a draw seeded with the note (``note_rng``), and
+its id is a hash of the user, the note, what it was made from and the form (``stable_id``): a
+note added or edited elsewhere in the library changes none of them. What depends on the other
+notes (a title or a phrase another note shares) is a check afterwards (``checks``), which
+drops an item and never replaces it with another.
 
-- ``who`` / ``when`` of a note's front matter (its title unique in the library), ``which`` note
-  a speaker gave on a date (that pair unique), each asserting the name, year or title;
-- ``keywords``: a sentence's words that no other note holds, as a search query; ``how_many``:
-  the same words asking for the figure the sentence gives (when a plural word follows it).
-  Both assert the figure when the sentence has one;
-- ``synonym``: a keyword question with one word replaced by another word of the same note that
+- ``who`` / ``when`` of a note's front matter, ``which`` note a speaker gave on a date, each
+  asserting the name, year or title;
+- ``topic``: "What do my notes say about <phrase>?", a phrase of one sentence of the note
+  (``phrases``); ``keyword``: such a phrase alone, as a search people type. Both assert the
+  figure the sentence gives, when it has one;
+- ``synonym``: a keyword search with one word replaced by another word of the same note that
   means the same there (``synonyms``: the project's embedder decides, no word list).
-
-Unanswerable, near the library and checked against all of its text:
-
-- ``absent_year``: what a speaker of the library said in a year no note mentions;
-- ``absent_person``: what a speaker of another library (named nowhere in this one) said;
-- ``missing_detail``: a detail a note's subject could have that the note never gives (a time of
-  day, a price);
-- ``absent_topic``: a tag of another library that no note of this one holds.
-
-Pairs: ``paraphrase`` (the same question reworded) and ``near_miss`` (the asked attribute, the
-note, the person or the year changed: another answer).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from evals.generate.facts import CLOCK, MONEY, Library, figure_in, long_date, sentences
+from evals.generate.facts import Library, figure_in, long_date, plain_name
+from evals.generate.phrases import phrases
 from evals.generate.synonyms import Swapper, swapped_question
 
 Item = dict[str, object]
+SENTENCE_FORMS = ("topic", "keyword")  # the forms of a note's sentences, in the order drawn
 
 
-def _item(lib: Library, form: str, question: str, note_id: str | None, answer: str,
-          scenario: str, made: dict[str, object], checks: Sequence[Mapping[str, object]] = ()
-          ) -> Item:
-    item: Item = {"user_id": lib.user, "question": question,
-                  "reference_note_ids": [note_id] if note_id else [],
+def stable_id(prefix: str, *parts: object) -> str:
+    """An id that depends on ``parts`` only (the user, the note, the source, the form)."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+    return f"{prefix}-{digest[:12]}"
+
+
+def note_rng(seed: int, user: str, note_id: str, purpose: str = "") -> random.Random:
+    """The draw of one note: the same for that note whatever the library around it."""
+    return random.Random(f"{seed}:{user}:{note_id}:{purpose}")
+
+
+def make_item(user: str, form: str, question: str, note_id: str | None, answer: str,
+              scenario: str, made: Mapping[str, object], source: object,
+              checks: Sequence[Mapping[str, object]] = ()) -> Item:
+    """An item whose id is derived from its user, note, ``source`` and form."""
+    item: Item = {"id": stable_id("gen", user, note_id or "", source, form), "user_id": user,
+                  "question": question, "reference_note_ids": [note_id] if note_id else [],
                   "reference_answer": answer, "expect_no_context": note_id is None,
                   "scenario": scenario, "made_by": {"writer": "rules", "form": form, **made}}
     if checks:
@@ -48,128 +55,72 @@ def _item(lib: Library, form: str, question: str, note_id: str | None, answer: s
 
 
 def metadata_items(lib: Library) -> list[Item]:
-    titles = Counter(n.title for n in lib.notes)
-    given = Counter((n.speaker, n.date) for n in lib.notes)
+    """``who``, ``when`` and ``which`` of every note with the fields they need."""
     out = []
     for note in lib.notes:
-        if titles[note.title] != 1:
-            continue
-        made = {"note": note.id, "field": ""}
-        if note.speaker:
-            out.append(_item(lib, "who", f'Who gave "{note.title}"?', note.id, note.speaker,
-                             "metadata", {**made, "field": "speaker"},
-                             [{"type": "contains", "value": note.speaker}]))
+        made = {"note": note.id, "title": note.title}
+        speaker = note.speaker if note.speaker and plain_name(note.speaker) else None
+        if speaker:
+            out.append(make_item(lib.user, "who", f'Who was the speaker of "{note.title}"?',
+                                 note.id, speaker, "metadata",
+                                 {**made, "field": "speaker"}, "speaker",
+                                 [{"type": "contains", "value": speaker}]))
         when = long_date(note.date)
         if when:
-            out.append(_item(lib, "when", f'When was "{note.title}"?', note.id, when,
-                             "metadata", {**made, "field": "date"},
-                             [{"type": "contains", "value": when.rsplit(" ", 1)[-1]}]))
-        if note.speaker and when and given[(note.speaker, note.date)] == 1:
-            out.append(_item(lib, "which", f"Which note did {note.speaker} give on {when}?",
-                             note.id, note.title, "metadata",
-                             {**made, "field": "title"},
-                             [{"type": "contains", "value": note.title}]))
+            out.append(make_item(lib.user, "when", f'On what date was "{note.title}"?',
+                                 note.id, when, "metadata", {**made, "field": "date"}, "date",
+                                 [{"type": "contains", "value": when.rsplit(" ", 1)[-1]}]))
+        if speaker and when:
+            out.append(make_item(lib.user, "which",
+                                 f"What is the title of the note {speaker} gave on {when}?",
+                                 note.id, note.title, "metadata",
+                                 {**made, "field": "title", "speaker": speaker,
+                                  "date": note.date}, "title",
+                                 [{"type": "contains", "value": note.title}]))
     return out
 
 
-def sentence_items(lib: Library, rng: random.Random, per_note: int) -> list[Item]:
+def sentence_items(lib: Library, seed: int, per_note: int) -> list[Item]:
+    """Up to ``per_note`` phrases of each note, drawn with the note's own seed; the first drawn
+    asked about (``topic``), the next searched for (``keyword``)."""
     out = []
     for note in lib.notes:
-        usable = [(s, lib.rare_words(note.id, s)) for s in sentences(note.body)]
-        usable = [(s, w) for s, w in usable if len(w) >= 2]
-        for sentence, rare in rng.sample(usable, min(per_note, len(usable))):
-            figure = figure_in(sentence)
+        found = phrases(note)
+        note_rng(seed, lib.user, note.id, "phrases").shuffle(found)
+        for form, phrase in zip(SENTENCE_FORMS * per_note, found[:per_note], strict=False):
+            figure = figure_in(phrase.sentence)
             checks = [{"type": "contains", "value": figure[0]}] if figure else []
-            made: dict[str, object] = {"note": note.id, "sentence": sentence, "words": rare}
-            if figure and figure[1].endswith("s"):  # a count of something plural
-                question = f"How many {figure[1]}: {' '.join(rare)}?"
-                out.append(_item(lib, "how_many", question, note.id, sentence, "factual",
-                                 {**made, "figure": figure[0]}, checks))
+            made: dict[str, object] = {"note": note.id, "sentence": phrase.sentence,
+                                       "phrase": phrase.text}
+            if form == "topic":
+                subject = phrase.text if phrase.named else f"the {phrase.text}"
+                question = f"What do my notes say about {subject}?"
             else:
-                out.append(_item(lib, "keywords", " ".join(rare), note.id, sentence,
-                                 "factual", made, checks))
+                question = phrase.text.lower() if not phrase.named else phrase.text
+            made["words"] = phrase.text.casefold().split()
+            out.append(make_item(lib.user, form, question, note.id, phrase.sentence,
+                                 "factual", made, phrase.text, checks))
     return out
 
 
 def synonym_items(made: Sequence[Item], swapper: Swapper) -> list[Item]:
-    """A ``synonym`` twin of the first keyword question of each note that has one: a word of
-    the question replaced by the note's word closest to it in meaning (``synonyms``)."""
+    """A ``synonym`` twin of each keyword search whose note has a word close enough in meaning
+    to one of its words (``synonyms``)."""
     out: list[Item] = []
-    done: set[object] = set()
     for item in made:
         how = item["made_by"]
         assert isinstance(how, dict)
-        if how["form"] != "keywords" or how["note"] in done:
+        if how["form"] != "keyword":
             continue
         asked = [str(w) for w in how["words"]]
         swap = swapper.swap(str(how["note"]), asked)
         if swap is None:
             continue
-        done.add(how["note"])
-        question = swapped_question(str(item["question"]), swap)
-        out.append({**item, "question": question, "made_by": {
-            **how, "form": "synonym", "words": question.split(), "from": item["question"],
-            "replaced": swap.replaced, "by": swap.by, "cosine": swap.cosine}})
-    return out
-
-
-def unanswerable_items(lib: Library, others: Sequence[Library], year: int | None,
-                       rng: random.Random, per_kind: int) -> list[Item]:
-    out: list[Item] = []
-    refusal = "no context"
-    speakers = lib.speakers()
-    if year is not None:
-        for speaker in speakers[:per_kind]:
-            out.append(_item(lib, "absent_year", f"What did {speaker} say in {year}?", None,
-                             refusal, "no_context", {"absent": str(year), "speaker": speaker}))
-    strangers = sorted({s for o in others for s in o.speakers()
-                        if lib.absent(s)})
-    for name in rng.sample(strangers, min(per_kind, len(strangers))):
-        out.append(_item(lib, "absent_person", f"What did {name} talk about?", None, refusal,
-                         "no_context", {"absent": name}))
-    details = [("a time of day", CLOCK, 'What time did "{}" start?'),
-               ("a price", MONEY, 'How much did "{}" cost?')]
-    for label, pattern, template in details:
-        lacking = [n for n in lib.notes if not pattern.search(lib.texts[n.id])]
-        for note in rng.sample(lacking, min(per_kind, len(lacking))):
-            out.append(_item(lib, "missing_detail", template.format(note.title), None, refusal,
-                             "no_context", {"note": note.id, "absent": label}))
-    topics = sorted({t for o in others for n in o.notes for t in n.tags
-                     if len(t) >= 4 and not lib.says(t)})
-    for topic in rng.sample(topics, min(per_kind, len(topics))):
-        out.append(_item(lib, "absent_topic", f"What do my notes say about {topic}?", None,
-                         refusal, "no_context", {"absent": topic}))
-    return out
-
-
-def pairs(lib: Library, rng: random.Random, per_kind: int) -> list[dict[str, object]]:
-    """Paraphrase and near-miss pairs of questions about the library's notes."""
-    titled = sorted({n.title: n for n in lib.notes}.values(), key=lambda n: n.id)
-    out: list[dict[str, object]] = []
-
-    def pair(a: str, b: str, label: str, kind: str) -> None:
-        out.append({"user_id": lib.user, "a": a, "b": b, "label": label, "kind": kind})
-
-    for note in rng.sample(titled, min(per_kind, len(titled))):
-        if note.speaker:
-            pair(f'Who gave "{note.title}"?', f'Who was the speaker of "{note.title}"?',
-                 "paraphrase", "reworded")
-        if note.date:
-            pair(f'When was "{note.title}"?', f'On what date was "{note.title}"?',
-                 "paraphrase", "reworded")
-        if note.speaker and note.date:
-            pair(f'Who gave "{note.title}"?', f'When was "{note.title}"?', "near_miss",
-                 "attribute")
-    for a, b in zip(titled, titled[1:], strict=False):
-        if len([p for p in out if p["kind"] == "subject"]) >= per_kind:
-            break
-        pair(f'Who gave "{a.title}"?', f'Who gave "{b.title}"?', "near_miss", "subject")
-    speakers = lib.speakers()
-    for one, other in list(zip(speakers, speakers[1:], strict=False))[:per_kind]:
-        pair(f"What did {one} say about it?", f"What did {other} say about it?", "near_miss",
-             "person")
-    years = sorted({n.date[:4] for n in lib.notes if n.date})
-    if speakers and len(years) >= 2:
-        pair(f"What did {speakers[0]} say in {years[0]}?",
-             f"What did {speakers[0]} say in {years[-1]}?", "near_miss", "year")
+        question = swapped_question(str(item["question"]).casefold(), swap)
+        out.append({**item, "question": question,
+                    "id": stable_id("gen", item["user_id"], how["note"], how["phrase"],
+                                    "synonym"),
+                    "made_by": {**how, "form": "synonym", "words": question.split(),
+                                "from": item["question"], "replaced": swap.replaced,
+                                "by": swap.by, "cosine": swap.cosine}})
     return out

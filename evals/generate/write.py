@@ -2,8 +2,10 @@
 to ``qa.jsonl`` and the pairs to ``semantic_pairs.jsonl``, in the shape
 ``evals.datasets.loader`` reads.
 
-The questions come from the rules (``items``, the default writer) or from a model
-(``llm_writer``); the pairs always from the rules. Every question and pair gets a ``split``
+The questions come from the rules (``items`` and ``absent``, the default writer) or from a
+model (``llm_writer``); the pairs always from the rules (``pairs``). Every item and pair then
+passes ``checks``, and what they kept and dropped is written beside the dataset
+(``report_file``). Every question and pair gets a ``split``
 (dev or test) the way the golden set's were made (``evals.datasets.split.assign``): a third of
 each stratum to dev, the order inside a stratum drawn from the seed; questions are stratified
 by user, scenario and form, pairs by user, label and kind."""
@@ -11,7 +13,6 @@ by user, scenario and form, pairs by user, label and kind."""
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals.datasets import split
-from evals.generate import GenerateError, items
-from evals.generate.facts import Library, absent_year
+from evals.generate import GenerateError, absent, items, report_file
+from evals.generate.checks import Report, keep, keep_pairs
+from evals.generate.facts import Library
+from evals.generate.pairs import pairs as make_pairs
 from evals.generate.synonyms import Embed, Swapper, WordVectors
 
 if TYPE_CHECKING:
@@ -31,7 +34,7 @@ __all__ = ["WRITERS", "GenerateError", "Generated", "generate"]
 WRITERS = ("rules", "llm")
 
 PER_NOTE = 2  # sentence questions per note
-PER_KIND = 2  # unanswerable questions of each kind, and pairs of each kind, per user
+PER_KIND = 2  # person near-miss pairs per user
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Generated:
     model: str | None = None  # the model that wrote the questions (writer llm)
     dropped: Counter[str] = field(default_factory=Counter)  # why items failed their checks
     splits: Counter[str] = field(default_factory=Counter)  # questions per split
+    report: Report = field(default_factory=Report)  # kept by form, dropped by reason
 
 
 def _libraries(notes_dir: Path, users: Sequence[str]) -> list[Library]:
@@ -116,23 +120,26 @@ def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 
 
         written = llm_writer.write_items(libraries, seed, llm_settings)
         qa, made.model, made.dropped = written.items, written.model, written.dropped
-    year = absent_year(libraries)
+        for item in qa:
+            how = item["made_by"]
+            assert isinstance(how, dict)
+            item.setdefault("id", items.stable_id("gen", item["user_id"], how.get("note", ""),
+                                                  item["question"], how.get("form")))
     vectors: WordVectors | None = None
     for lib in libraries:
-        rng = random.Random(f"{seed}:{lib.user}")
-        others = [o for o in libraries if o is not lib]
         if writer == "rules":
             vectors = vectors or WordVectors(embed or _project_embedder())
-            made_here = items.metadata_items(lib) + items.sentence_items(lib, rng, PER_NOTE)
+            made_here = items.metadata_items(lib) + items.sentence_items(lib, seed, PER_NOTE)
             qa += made_here + items.synonym_items(made_here, Swapper(lib, vectors))
-            qa += items.unanswerable_items(lib, others, year, rng, PER_KIND)
-        pairs += items.pairs(lib, rng, PER_KIND)
+            qa += absent.unanswerable_items(lib, seed)
+        pairs += make_pairs(lib, seed, PER_KIND)
+    report = made.report
+    report.dropped.update(made.dropped)
+    qa = keep(qa, {lib.user: lib for lib in libraries}, report)
+    pairs = keep_pairs(pairs, report)
+    made.dropped = report.dropped
     if not qa:
         raise GenerateError(f"no question passed the checks (dropped: {dict(made.dropped)})")
-    for i, item in enumerate(qa, 1):
-        item["id"] = f"gen-{i:04d}"
-    for i, pair in enumerate(pairs, 1):
-        pair["id"] = f"gen-pair-{i:04d}"
     made.splits = _with_splits(qa, seed)
     _with_splits(pairs, seed)
     for lib in libraries:
@@ -140,6 +147,7 @@ def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 
                         ignore=shutil.ignore_patterns(".*"))
     _write_lines(out / "qa.jsonl", qa)
     _write_lines(out / "semantic_pairs.jsonl", pairs)
+    report_file.write(out, report)
     made.questions, made.pairs = len(qa), len(pairs)
     made.unanswerable = sum(bool(i["expect_no_context"]) for i in qa)
     return made

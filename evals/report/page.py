@@ -1,6 +1,8 @@
 """``index.html`` beside ``summary.md``: the run's questions on one static page that opens
-offline (no script or style from the network). The questions that flipped against the
-baseline come first, then every question with its answer, citations and checks, filtered by
+offline (no script or style from the network). It opens with the verdict, the gates that
+failed, the settings that differ from the baseline's and the questions new, changed or gone
+since it (``evals.report.page_head``). The questions that flipped against the
+baseline come next, then every question with its answer, citations and checks, filtered by
 pass or fail with the buttons at the top (or the address's fragment: ``index.html#fail``,
 ``#pass``, ``#all``, so a filtered view can be linked to); the plots follow with their captions.
 Every text from the notes or the answers is escaped."""
@@ -13,12 +15,14 @@ from pathlib import Path
 
 from evals.judge.questions import Flip, Question
 from evals.report.figures import PLOTS_DIR, caption
+from evals.report.page_head import Head, head_html
 
 PAGE = "index.html"
 STYLE = """body{font:14px/1.4 sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;
 width:100%}td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}
 tr.fail td:first-child{border-left:4px solid #c00}tr.pass td:first-child{border-left:4px solid
-#080}.flip{background:#fee}figure{margin:1em 0}img{max-width:100%}"""
+#080}.flip{background:#fee}#verdict{padding:0 1em 1em;border:2px solid}#verdict.passed{
+border-color:#080}#verdict.failed{border-color:#c00}figure{margin:1em 0}img{max-width:100%}"""
 FILTERS = ("all", "fail", "pass")
 # the filter follows the fragment (a button sets it), so a view opened as index.html#fail is one
 SCRIPT = """function show(kind){if(['all','fail','pass'].indexOf(kind)<0){kind='all';}
@@ -54,28 +58,30 @@ def _row(q: Question, flipped: set[str], before: Question | None = None) -> str:
 
 def write_page(folder: Path, title: str, questions: Sequence[Question],
                newly_failing: Sequence[Flip] = (), newly_passing: Sequence[Flip] = (),
-               plots: Sequence[tuple[str, Path]] = ()) -> Path:
+               plots: Sequence[tuple[str, Path]] = (), head: Head | None = None) -> Path:
     """``folder/index.html``; ``newly_failing`` / ``newly_passing``: flips against the
-    baseline; ``plots``: (notebook, png), shown when copied beside."""
+    baseline; ``plots``: (notebook, png), shown when copied beside; ``head``: the verdict,
+    failed gates, changed settings and new, changed or gone questions the page opens with."""
     flips = [*newly_failing, *newly_passing]
     ids = {f.id for f in flips}
-    head = "<tr><th>id</th><th>question</th><th>expected</th><th>answer</th>" \
+    columns = "<tr><th>id</th><th>question</th><th>expected</th><th>answer</th>" \
            "<th>cited</th><th>checks</th><th>result</th></tr>"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>",
              f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
              f"<h1>{escape(title)}</h1>",
+             *([head_html(head)] if head is not None else []),
              f"<p>{sum(q.passed for q in questions)} of "
              f"{len(questions)} questions pass every check.</p>"]
     if flips:
         parts += [f"<h2>Questions that flipped against the baseline: {len(newly_failing)} "
                   f"newly failing, {len(newly_passing)} newly passing</h2>",
-                  f"<table>{head}", *[_row(f.after, ids, f.before) for f in flips],
+                  f"<table>{columns}", *[_row(f.after, ids, f.before) for f in flips],
                   "</table>"]
     buttons = " ".join(f"<button onclick=\"location.hash='{kind}'\">{label}</button>"
                        for kind, label in zip(FILTERS, ("all", "failing", "passing"),
                                               strict=True))
     parts += [f"<h2>Every question</h2><p>Show: {buttons} <span id='shown'></span></p>",
-              f"<table id='every'>{head}", *[_row(q, ids) for q in questions], "</table>"]
+              f"<table id='every'>{columns}", *[_row(q, ids) for q in questions], "</table>"]
     shown = [(name, folder / PLOTS_DIR / png.name) for name, png in plots]
     shown = [(name, png) for name, png in shown if png.is_file()]
     if shown:

@@ -105,7 +105,9 @@ def changes(old: RunSummary, new: RunSummary) -> list[str]:
 
 def moved(name: str, old: object, new: object, bands: Mapping[str, float]) -> bool:
     """A metric moved: it appeared, vanished or changed, by more than its noise band (the
-    range of repeated runs, ``evals.report.noise``) when one was measured."""
+    range of repeated runs, ``evals.report.noise``) when one was measured. A timing figure
+    (``noise.timing``) moved only beyond ``TIMING_FACTOR`` times its measured band; without a
+    band it never counts as moved (:func:`unjudged` names it)."""
     from evals.report import noise
 
     if old is None or new is None:
@@ -113,7 +115,39 @@ def moved(name: str, old: object, new: object, bands: Mapping[str, float]) -> bo
     change = delta(new, old)
     if change is None:
         return bool(old != new)
+    if noise.timing(name):
+        band = bands.get(name)
+        return bool(band) and not noise.within(change, noise.TIMING_FACTOR * float(band or 0))
     return change != 0 and not noise.within(change, bands.get(name))
+
+
+def _queries(a: RunSummary, b: RunSummary) -> int:
+    """The fewer queries of the two runs' retrieval notebooks (0: not known)."""
+    counts = [s.parameters.get("retrieval", {}).get("n_queries") for s in (a, b)]
+    known = [int(c) for c in counts if isinstance(c, int | float) and not isinstance(c, bool)]
+    return min(known) if len(known) == 2 else 0
+
+
+def _sampling_bands(a: RunSummary, b: RunSummary, names: Sequence[str]) -> dict[str, float]:
+    """The band of each approximate-search recall both runs measured (``noise.sampled``)."""
+    from evals.report import noise
+
+    n = _queries(a, b)
+    out = {}
+    for name in names:
+        old, new = a.metrics.get(name), b.metrics.get(name)
+        if (n and noise.sampled(name) and isinstance(old, int | float)
+                and isinstance(new, int | float)):
+            out[name] = noise.sampling_band(float(old), float(new), n)
+    return out
+
+
+def unjudged(names: Sequence[str], bands: Mapping[str, float]) -> list[str]:
+    """The timing figures among ``names`` that no measured band judges: left out of a
+    comparison's moved metrics, since they move with the machine's load."""
+    from evals.report import noise
+
+    return [n for n in names if noise.timing(n) and not bands.get(n)]
 
 
 def question_lines(before: Sequence[Question], after: Sequence[Question]) -> list[str]:
@@ -166,6 +200,7 @@ def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", 
     ma, mb = a.metrics, b.metrics
     rows = []
     names = sorted(n for n in set(ma) | set(mb) if shared(n))
+    bands = {**(bands or {}), **_sampling_bands(a, b, names)}
     for name in names:
         va, vb = ma.get(name), mb.get(name)
         if not show_all and not moved(name, va, vb, bands or {}):
@@ -179,6 +214,17 @@ def compare(a: RunSummary, b: RunSummary, name_a: str = "A", name_b: str = "B", 
         + "; `--all` shows every one)")
     table = md_table(["metric", name_a, name_b, "Δ"], rows) if rows else "- none"
     lines += ["", f"## {title}", "", table, ""]
+    left_out = [] if show_all else unjudged(names, bands)
+    sampled = [n for n in names if n in _sampling_bands(a, b, names)]
+    if sampled and not show_all:
+        lines += [f"Recalls of the HNSW index judged against the sampling noise of their "
+                  f"{_queries(a, b)} queries (the index is built at random): {len(sampled)}.",
+                  ""]
+    if left_out:
+        lines += [f"Timing figures left out: {len(left_out)} (latencies, durations, "
+                  "throughput). They move with the machine's load, not with the code or the "
+                  "settings, and no spread of them was measured for these runs (`python -m "
+                  "evals spread` measures the golden set's); `--all` shows them.", ""]
     return "\n".join(lines)
 
 
@@ -189,6 +235,10 @@ def compare_runs(ref_a: str | Path = "previous", ref_b: str | Path = "latest",
     path_a, path_b = resolve_run(ref_a, reports_dir), resolve_run(ref_b, reports_dir)
     (a, questions_a), (b, questions_b) = _load_run(path_a), _load_run(path_b)
     bands = {**noise.bands(a.profile), **noise.bands(b.profile)}
+    if a.run.dataset is not None or b.run.dataset is not None or _is_baseline(path_a, path_b):
+        # the spread files measure the golden set's timings, on the machine that ran them:
+        # no band for a dataset's, whose timings then stay out of the moved metrics
+        bands = {name: band for name, band in bands.items() if not noise.timing(name)}
     return compare(a, b, _label(path_a), _label(path_b), show_all=show_all, bands=bands,
                    questions=(questions_a, questions_b),
                    counts=(_counts(path_a, a), _counts(path_b, b)))
@@ -223,6 +273,11 @@ def _load_run(path: Path) -> tuple[RunSummary, list[Question]]:
                           settings_from_json(held.settings, f"{path}.settings"),
                           metrics=held.metrics), held.questions
     return RunSummary.from_json(data, str(path)), read(path.parent / QUESTIONS_FILE)
+
+
+def _is_baseline(*paths: Path) -> bool:
+    """True when one of the summaries is a dataset's ``baseline.json``."""
+    return any(p.name == "baseline.json" for p in paths)
 
 
 def _label(summary: Path) -> str:

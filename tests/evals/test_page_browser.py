@@ -89,3 +89,25 @@ def test_the_browser_shows_the_newly_failing_question_and_filters_by_state(tmp_p
     passing_only.feed(rendered(page, profile, "pass"))
     visible = [r["id"] for r in passing_only.rows if r["section"] == "every" and not r["hidden"]]
     assert visible == ["q-trip-2", "q-trip-3"]
+
+
+def test_the_pages_top_runs_no_script_of_a_setting_gate_or_question(tmp_path):
+    from evals.gates import GateResult
+    from evals.report.page_head import Head, SettingChange
+
+    hostile = "<img src=x onerror=\"document.title='ran'\"><script>document.title='ran'</script>"
+    before = qs.judge([row("trip-1", "Who led the ridge walk?")], {})
+    after = qs.judge([row("trip-1", f"Who led the ridge walk {hostile}?"),
+                      row("trip-2", hostile)], {})
+    compared = qs.compare(before, after)
+    head = Head(passed=False,
+                failed_gates=[GateResult("baseline.new_questions_failing", 1.0, 0.0, "le",
+                                         "failed", hostile)],
+                settings=[SettingChange("retrieval_mode", "auto", hostile, "env-file")],
+                baseline="20261127T010000Z", compared=compared)
+    page = write_page(tmp_path, "trips", after, head=head)
+    dom = rendered(page, tmp_path / "profile")
+    title = dom.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title == "trips"  # no script of the texts ran
+    assert "Verdict: FAILED" in dom and "Gates that failed: 1" in dom
+    assert "Questions changed since the baseline" in dom and "Questions new since" in dom
