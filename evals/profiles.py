@@ -212,12 +212,18 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                      "replay_log": "evals/replay/data/synthetic_log.jsonl",
                      "replay_speed": 1.0, "replay_speeds": [10.0, 30.0, 60.0, 100.0],
                      "replay_cache": "warm"},
-            # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute
+            # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute. The
+            # novel users ask again from 200 new questions per user (800 in all, about 90 asks
+            # a minute) and the cache layers hold 500 entries: the layers fill in the first
+            # minutes and keep evicting, the app's memos per question (1,024-4,096 entries
+            # each) hold the whole pool once it has been asked, so that the gated second half
+            # measures the service at a steady state, where any climb left is a leak
             "soak": {"users": 20, "spawn_rate": 10.0, "duration_s": 2400, "mix": "mixed",
                      "shape": "sustained", "wait_s": [0.5, 1.5], "workers": 2,
                      "locust_workers": 0, "mock_latency_ms": 300.0, "spike_users": 0,
                      "seed": 7, "warmup_s": 60.0, "warm_up_requests": 20, "sweep_users": [],
-                     "replay_log": "", "soak_sample_s": 60.0},
+                     "replay_log": "", "soak_sample_s": 60.0, "novel_pool": 200,
+                     "settings": {"cache_max_entries": 500}},
         },
     ),
     NotebookSpec(

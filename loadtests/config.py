@@ -40,6 +40,9 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
      "its usual think time"),
     ("--rag-load-cache", "RAG_LOAD_CACHE", "warm",
      "warm (the caches as the run fills them) or cold (every question with cache.no_cache)"),
+    ("--rag-load-novel-pool", "RAG_LOAD_NOVEL_POOL", "0",
+     "N > 0: the novel and streaming users ask again from N new questions per user, as real "
+     "traffic repeats itself (a soak reaches a steady state); 0: every novel question new"),
 )
 
 
@@ -77,6 +80,7 @@ class LoadConfig:
     mix: str = "mixed"  # the mix named; ``weights`` before the questions are known
     retry_after: bool = True  # a limited user waits the server's Retry-After
     cold: bool = False  # every question sent with ``"cache": {"no_cache": true}``
+    novel_pool: int = 0  # new questions per user the novel users draw from (0: each one new)
 
     @classmethod
     def from_values(cls, values: Mapping[str, str | None]) -> LoadConfig:
@@ -106,6 +110,7 @@ class LoadConfig:
             mix=raw["rag_load_mix"] or "mixed",
             retry_after=_switch(raw["rag_load_retry_after"] or "on"),
             cold=cache == "cold",
+            novel_pool=_count(raw["rag_load_novel_pool"] or "0"),
         )
 
     def body(self, question: str, **more: object) -> dict[str, object]:
@@ -130,3 +135,13 @@ def _switch(text: str) -> bool:
     if value in ("off", "0", "false", "no"):
         return False
     raise ValueError(f"RAG_LOAD_RETRY_AFTER must be on or off, not {text!r}")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"RAG_LOAD_NOVEL_POOL must be a whole number >= 0, not {text!r}")
+    return value

@@ -22,6 +22,9 @@ environment variable the scripts set, read once when the run starts (``events.in
                                                   workers together); -t is then a deadline
     RAG_LOAD_RETRY_AFTER=on|off                   a user refused by a request limit waits
                                                   the server's Retry-After (default on)
+    RAG_LOAD_NOVEL_POOL=200                       the novel and streaming users ask again
+                                                  from 200 new questions per user (default 0:
+                                                  every one new; the soak's steady state)
 
 Answers are reported as ``/v1/query <outcome>`` (hit, semantic_hit, miss, no_context, stale,
 degraded, ``503 documented``, ``limited``: a request limit's 429 or 503 OVERLOADED, error); see
@@ -80,7 +83,8 @@ def _read_settings(environment: Any, **_: object) -> None:
     global _run
     config = LoadConfig.from_options(environment.parsed_options)
     bank = traffic.QuestionBank.from_items(traffic.load_items(qa_file=config.qa_file),
-                                           only=list(config.users))
+                                           only=list(config.users)
+                                           ).with_novel_pool(config.novel_pool, config.seed)
     # a dataset without attack items: the mixed mix leaves the adversarial users out
     weights = traffic.user_classes_for(config.mix, bank)
     events_file = traffic.events_path(config.events_base)

@@ -21,7 +21,7 @@ import os
 import random
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +71,26 @@ class QuestionBank:
     popular: Mapping[str, Sequence[str]]
     answerable: Mapping[str, Sequence[str]]
     adversarial: Mapping[str, Sequence[str]]
+    # per user, the new questions the novel and streaming users draw from (empty: each one new)
+    novel_pool: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def users(self) -> list[str]:
         return sorted(self.answerable)
+
+    def with_novel_pool(self, size: int, seed: int | None = None) -> QuestionBank:
+        """This bank with ``size`` new questions per user (``RAG_LOAD_NOVEL_POOL``), made once
+        and the same for every Locust process of a seed: the novel users ask them again and
+        again, as real traffic repeats itself, so that what the app memoises per question
+        reaches a steady state (the soak). ``size`` 0: this bank, every novel question new."""
+        if size <= 0:
+            return self
+        pool = {}
+        for user in self.users:
+            rng = random.Random(f"{seed}:novel-pool:{user}")
+            pool[user] = tuple(dict.fromkeys(_new_question(self, user, rng)
+                                             for _ in range(size)))
+        return replace(self, novel_pool=pool)
 
     @classmethod
     def from_items(cls, items: Sequence[Mapping[str, Any]], popular_per_user: int = 8,
@@ -116,6 +132,13 @@ _FOLLOW_UPS = (
 
 
 def novel_question(bank: QuestionBank, user: str, rng: random.Random) -> str:
+    """A question not asked before (``_new_question``), or, when the bank has a pool of them
+    (``QuestionBank.with_novel_pool``), one of the user's pool."""
+    pool = bank.novel_pool.get(user)
+    return rng.choice(pool) if pool else _new_question(bank, user, rng)
+
+
+def _new_question(bank: QuestionBank, user: str, rng: random.Random) -> str:
     """A question not asked before: two of the user's questions joined by a random frame and a
     random tag, so that neither the exact nor (usually) the semantic cache has it."""
     pool = bank.answerable[user]

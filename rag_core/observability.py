@@ -220,9 +220,8 @@ def span(name: str, *, end_on_exit: bool = True, kind: str = "internal",
     ``end_on_exit=False`` leaves it open after the block (a streamed answer ends its root span
     when the stream ends). ``kind``: ``internal``, ``server`` or ``client``.
     """
-    with tracer().start_as_current_span(name, end_on_exit=end_on_exit,
-                                        kind=_kind(kind)) as current:
-        _describe(current, attributes)
+    with tracer().start_as_current_span(name, end_on_exit=end_on_exit, kind=_kind(kind),
+                                        attributes=_given(attributes)) as current:
         yield current
 
 
@@ -263,9 +262,8 @@ def start_span(name: str, start_time: int | None = None, /, *, kind: str = "inte
     the yields of a stream); the caller ends it. It continues the trace that is current when
     it starts (an incoming ``traceparent``). ``start_time``: when it began (ns since the
     epoch), for a span recorded after the fact."""
-    current = tracer().start_span(name, start_time=start_time, kind=_kind(kind))
-    _describe(current, attributes)
-    return current
+    return tracer().start_span(name, start_time=start_time, kind=_kind(kind),
+                               attributes=_given(attributes))
 
 
 def use_span(current: Any) -> Any:
@@ -283,10 +281,9 @@ def child_span(name: str, parent: Any, *, request_id: str | None = None,
     The caller ends it. ``start_time`` as in ``start_span``."""
     from opentelemetry import trace
 
-    current = tracer().start_span(name, context=trace.set_span_in_context(parent),
-                                  start_time=start_time, kind=_kind(kind))
-    _describe(current, attributes, request_id)
-    return current
+    return tracer().start_span(name, context=trace.set_span_in_context(parent),
+                               start_time=start_time, kind=_kind(kind),
+                               attributes=_given(attributes, request_id))
 
 
 def annotate(root: Any, answer: Any) -> None:
@@ -318,16 +315,17 @@ def on_current_span(**attributes: Any) -> None:
 
     current = trace.get_current_span()
     if current.is_recording():
-        _describe(current, attributes, request_id="-")
+        current.set_attributes(_given(attributes, request_id="-"))
 
 
-def _describe(current: Any, attributes: dict[str, Any], request_id: str | None = None) -> None:
+def _given(attributes: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
+    """A span's attributes: the request id and those of ``attributes`` that have a value;
+    given when the span starts (one call, not one per attribute)."""
+    given = {key: value for key, value in attributes.items() if value is not None}
     rid = request_id or request_id_var.get()
     if rid and rid != "-":
-        current.set_attribute("request.id", rid)
-    for key, value in attributes.items():
-        if value is not None:
-            current.set_attribute(key, value)
+        given["request.id"] = rid
+    return given
 
 
 # --- logging ------------------------------------------------------------------------------

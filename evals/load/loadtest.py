@@ -242,6 +242,8 @@ def locust_env(config: LoadConfig, stack: Stack, events_base: Path) -> dict[str,
            "RAG_LOAD_SEED": str(config.seed)}
     if stack.get("qa_file"):
         env["RAG_LOAD_QA"] = str(stack["qa_file"])
+    if config.novel_pool > 0:
+        env["RAG_LOAD_NOVEL_POOL"] = str(int(config.novel_pool))
     if config.stop_after_requests > 0:
         env["RAG_LOAD_STOP_AFTER"] = str(int(config.stop_after_requests))
     if config.shape == "steps":

@@ -4,6 +4,14 @@ its uvicorn workers, the mock LLM, the embedded PostgreSQL's processes, Redis), 
 ``used_memory`` and PostgreSQL's open connections; after the run, ``per_minute`` puts them
 beside each minute's p99 (from the per-request log) and ``slopes`` fits a line through each
 column: a leak shows as a positive slope (per minute).
+
+A bounded structure filling toward its bound also climbs, and is no leak. So the gated slopes
+(``figures``) are those of the settled half: the second half of the minutes after the warm-up.
+The soak runs with a cache bound its new questions reach well inside the first half (the soak
+profile's ``cache_max_entries``), and ``cache_entries`` (the live entries of the fullest Redis
+cache layer) shows that they did: ``soak_cache_fill_at_half`` is that count at the first
+settled minute over the bound. A run whose caches were still filling then cannot tell a fill
+from a leak, and its fill gate fails.
 """
 
 from __future__ import annotations
@@ -14,15 +22,22 @@ import time
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from rag_core.redis_kv.client import RedisClient
+
 MB = 1024 * 1024
 COLUMNS = ("app_rss_mb", "mock_rss_mb", "postgres_rss_mb", "redis_rss_mb",
-           "redis_used_memory_mb", "pg_connections")
+           "redis_used_memory_mb", "pg_connections", "cache_entries")
 MIN_MINUTES = 3  # fewer minutes than this fit no slope
+SETTLED_SHARE = 0.5  # the gated slopes: the last half of the minutes after the warm-up
+# the Redis layers a new question writes to (the context layer lives in each app process)
+REDIS_LAYERS = ("query", "embedding", "semantic", "stale")
 
 
 def _rss(pids: Iterable[int], children: bool = True) -> float:
@@ -89,16 +104,28 @@ class ResourceSampler(threading.Thread):
                    "mock_rss_mb": _rss([self.mock_pid]),
                    "postgres_rss_mb": _rss(_server_pids("postgres", [self.state_dir])),
                    "redis_rss_mb": _rss(_server_pids("redis-server", [redis_port])),
-                   "redis_used_memory_mb": float("nan"), "pg_connections": float("nan")}
+                   "redis_used_memory_mb": float("nan"), "pg_connections": float("nan"),
+                   "cache_entries": float("nan")}
             with suppress(Exception):  # a sample lost, not the run
                 row["redis_used_memory_mb"] = round(int(redis.info("memory")["used_memory"])
                                                     / MB, 3)
+            with suppress(Exception):
+                row["cache_entries"] = float(cache_entries(redis))
             row["pg_connections"] = _pg_connections(database_url)
             self.rows.append(row)
             self.done.wait(self.every_s)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["t", *COLUMNS])
+
+
+def cache_entries(redis: RedisClient, now: float | None = None) -> int:
+    """The live entries (not yet expired) of the fullest Redis cache layer, from each layer's
+    index (``RedisCache.size`` counts the same way)."""
+    from rag_core.redis_kv.keys import layer_index
+
+    since = f"({time.time() if now is None else now}"
+    return max(int(redis.zcount(layer_index(layer), since, "+inf")) for layer in REDIS_LAYERS)
 
 
 def _pg_connections(url: str) -> float:
@@ -143,6 +170,37 @@ def slopes(minutes: pd.DataFrame) -> dict[str, float | None]:
             continue
         slope = np.polyfit(valid["minute"].to_numpy(float), valid[column].to_numpy(float), 1)[0]
         out[column] = round(float(slope), 4)
+    return out
+
+
+def settled(minutes: pd.DataFrame, share: float = SETTLED_SHARE) -> pd.DataFrame:
+    """The last ``share`` of the minutes of ``minutes`` (from ``per_minute``, after the
+    warm-up): what remains once the bounded structures have filled."""
+    if minutes.empty:
+        return minutes
+    first, last = int(minutes["minute"].min()), int(minutes["minute"].max())
+    start = last + 1 - math.ceil((last - first + 1) * share)
+    return minutes[minutes["minute"] >= start]
+
+
+def figures(minutes: pd.DataFrame, cache_bound: int) -> dict[str, float | None]:
+    """What the soak records (``load.soak_*``): per column the slope over the settled half
+    (``soak_<column>_per_min``, the gated figure) and over every minute after the warm-up
+    (``soak_<column>_per_min_whole_run``, shown, not gated); how many minutes there were and
+    the first settled one; and ``soak_cache_fill_at_half``, the fullest Redis layer's entries
+    at the first settled minute over ``cache_bound`` (the settings' entries per layer)."""
+    half = settled(minutes)
+    out: dict[str, float | None] = {
+        f"soak_{k}_per_min": v for k, v in slopes(half).items()}
+    out.update({f"soak_{k}_per_min_whole_run": v for k, v in slopes(minutes).items()})
+    out["soak_minutes"] = len(minutes)
+    out["soak_settled_from_minute"] = float(half["minute"].min()) if len(half) else None
+    fill = None
+    if len(half) and "cache_entries" in half and cache_bound > 0:
+        first = half.dropna(subset=["cache_entries"])
+        if len(first):
+            fill = round(float(first["cache_entries"].iloc[0]) / cache_bound, 4)
+    out["soak_cache_fill_at_half"] = fill
     return out
 
 

@@ -66,6 +66,8 @@ class LoadConfig:
     # > 0: every this many seconds of a run, each server's memory, Redis used_memory and
     # PostgreSQL connections are sampled (a soak, evals.load.soak)
     resource_sample_s: float = 0.0
+    # > 0: the novel users draw from this many new questions per user (RAG_LOAD_NOVEL_POOL)
+    novel_pool: int = 0
     extra_env: Mapping[str, str] = field(default_factory=dict)
     llm_fallback: str = "extractive"  # RAG_LLM_FALLBACK of the app: extractive | none
     # a second mock LLM as the second provider (RAG_LLM_FALLBACK_BASE_URL), at these prices

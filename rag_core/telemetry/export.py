@@ -87,14 +87,19 @@ class BoundedExport:
         return None
 
     def on_end(self, span: Any) -> None:
-        if not span.context.trace_flags.sampled:
+        if span.context.trace_flags.sampled:
+            self.put(span)
+
+    def put(self, span: Any) -> None:
+        """A finished, sampled span into the queue. No lock on the request's path: a deque's
+        append is atomic, so the bound may be overshot by the few spans that race past the
+        check; the export thread is woken only when a batch is full (else its interval)."""
+        if self.stopped or len(self.queue) >= self.max_queue:
+            DROPPED.labels(reason="queue_full").inc()
             return
-        with self.cond:
-            if self.stopped or len(self.queue) >= self.max_queue:
-                DROPPED.labels(reason="queue_full").inc()
-                return
-            self.queue.append(span)
-            if len(self.queue) >= self.batch:
+        self.queue.append(span)
+        if len(self.queue) == self.batch:
+            with self.cond:
                 self.cond.notify_all()
 
     def _take(self) -> list[Any]:
@@ -108,11 +113,14 @@ class BoundedExport:
     def _run(self) -> None:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
+        from rag_core.telemetry.light import readable
+
         while True:
             batch = self._take()
             if batch:
                 try:
-                    ok = self.exporter.export(batch) == SpanExportResult.SUCCESS
+                    ok = self.exporter.export([readable(span) for span in batch]) \
+                        == SpanExportResult.SUCCESS
                 except Exception:  # the exporter's own failure: the batch is lost, not the app
                     ok = False
                 if ok:
@@ -177,7 +185,12 @@ def setup(exporter: str, service: str = "rag_core") -> None:
         provider.add_span_processor(cast("SpanProcessor", bounded))
         _setup_metrics(resource)
     trace.set_tracer_provider(provider)
-    obs.use_tracer(trace.get_tracer("rag_core"))
+    if exporter == "console":  # a debugging aid: the SDK's own spans, printed as they end
+        obs.use_tracer(trace.get_tracer("rag_core"))
+    else:  # the service's spans, light on the request's path (``telemetry.light``)
+        from rag_core.telemetry import light
+
+        obs.use_tracer(light.tracer_for(provider, bounded.put))
 
 
 def _setup_metrics(resource: Any) -> None:

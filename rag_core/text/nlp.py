@@ -63,14 +63,26 @@ _PLURALS = {f"{n}s".lower(): n.lower() for n in (*calendar.day_name, *calendar.m
 
 _lock = threading.Lock()
 _nlp: Language | None = None
+_loaded_lexemes = 0  # the vocabulary's size when the pipeline was loaded
+# spaCy's vocabulary keeps every word it has read (a lexeme and its strings: about 600 bytes a
+# new word, measured on questions with one new word each) for the life of the pipeline, so a
+# process reading questions with new words (names, typos, codes) grows without end. Once it has
+# learnt this many words (about 12 MB), the pipeline is loaded afresh (under a second, at most
+# once per that many new words) and the parses memoised with the old one are dropped.
+VOCAB_GROWTH_MAX = 20_000
 
 
 def nlp() -> Language:
-    """The spaCy pipeline, loaded once per process."""
-    global _nlp
+    """The spaCy pipeline, loaded once per process, and again once its vocabulary has grown
+    by ``VOCAB_GROWTH_MAX`` words."""
+    global _nlp, _loaded_lexemes
     with _lock:
+        if _nlp is not None and len(_nlp.vocab) > _loaded_lexemes + VOCAB_GROWTH_MAX:
+            _nlp = None
+            parse.cache_clear()  # the Docs hold the old vocabulary
         if _nlp is None:
             _nlp = lean_imports.import_spacy().load(MODEL)
+            _loaded_lexemes = len(_nlp.vocab)
         return _nlp
 
 

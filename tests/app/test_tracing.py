@@ -2,7 +2,8 @@
 PostgreSQL and Redis, the ``hf`` generator against the mock LLM so that tokens cost money).
 
 Spans are caught with the OpenTelemetry SDK's InMemorySpanExporter on a provider of this test's
-own (the global provider is left alone); JSON log lines with a handler of this test's own.
+own (the global provider is left alone), made by the SDK's tracer and by the service's own (each
+test runs with both); JSON log lines with a handler of this test's own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
+from rag_core.telemetry import light
+from rag_core.telemetry.light import readable
 from tests.json_log import log_lines
 from tests.tags import question_tag
 
@@ -50,12 +53,19 @@ def paid_parts(app_settings: Settings, app_parts: Any) -> Iterator[Any]:
         yield replace(app_parts, generator=generator)
 
 
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
+@pytest.fixture(params=["sdk", "light"])
+def spans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+          ) -> InMemorySpanExporter:
+    """Every span of the test, made by the OpenTelemetry SDK's tracer or by the service's
+    own (``telemetry.light``, as ``RAG_OTEL_EXPORTER=otlp`` installs it), each ended span
+    handed over as the export thread hands it to the exporter."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(obs, "_tracer", provider.get_tracer("rag_core"))
+    tracer: Any = provider.get_tracer("rag_core")
+    if request.param == "light":
+        tracer = light.tracer_for(provider, lambda span: exporter.export([readable(span)]))
+    monkeypatch.setattr(obs, "_tracer", tracer)
     return exporter
 
 

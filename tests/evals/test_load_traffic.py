@@ -123,3 +123,25 @@ def test_the_request_count_of_a_locust_stats_csv(tmp_path):
     assert traffic.csv_request_count(path) == 7
     path.write_text("Type,Name,Request Count\n")  # the header alone, before any request
     assert traffic.csv_request_count(path) == 0
+
+
+def test_a_novel_pool_makes_the_novel_users_ask_again_from_a_fixed_set() -> None:
+    bank = traffic.QuestionBank.from_items(traffic.load_items()).with_novel_pool(5, seed=7)
+    again = traffic.QuestionBank.from_items(traffic.load_items()).with_novel_pool(5, seed=7)
+    assert bank.novel_pool == again.novel_pool  # every Locust process of a seed: the same pool
+    for user in bank.users:
+        assert 1 <= len(bank.novel_pool[user]) <= 5
+        rng = traffic.user_rng(7, "novel", 1)
+        asked = [traffic.question_for(kind, bank, user, rng)
+                 for kind in ("novel", "stream") for _ in range(200)]
+        assert set(asked) == set(bank.novel_pool[user])  # all of the pool, nothing else
+        assert not set(asked) & set(bank.answerable[user])  # new questions, not golden ones
+
+
+def test_without_a_pool_every_novel_question_is_new() -> None:
+    bank = traffic.QuestionBank.from_items(traffic.load_items())
+    assert bank.with_novel_pool(0) is bank and not bank.novel_pool
+    rng = traffic.user_rng(7, "novel", 1)
+    asked = [traffic.question_for("novel", bank, "amara", rng) for _ in range(200)]
+    # (a long pair of questions cut at 990 characters loses its tag: a rare repeat)
+    assert len(set(asked)) >= 195
