@@ -28,7 +28,7 @@ from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
 from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
-from rag_core.run import Run
+from rag_core.run import NO_PAUSE, Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import steps
@@ -140,9 +140,13 @@ class Pipeline:
         })
         obs.CONCURRENT.inc()
         try:
-            with run.within(), self.slots.hold(run.user_id) as waited:
-                run.root.set_attribute("rag.work_slot.wait_ms", round(waited * 1000, 3))
-                answer = self._prepare(run, question)
+            with run.within(), self.slots.hold(run.user_id) as turn:
+                run.between_steps = turn.pass_on  # give way between steps 1-5 (limits/slots)
+                try:
+                    answer = self._prepare(run, question)
+                finally:
+                    run.between_steps = NO_PAUSE
+                    run.root.set_attribute("rag.work_slot.wait_ms", round(turn.waited * 1000, 3))
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)
             elif streaming:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,13 @@ if TYPE_CHECKING:  # the packing of the context (and the prompt's guards) only w
     from rag_core.context import Context
 
 LAYERS = ("query", "embedding", "context")
+
+
+def _no_pause() -> None:
+    """Between steps outside a work slot: nothing to give way to."""
+
+
+NO_PAUSE = _no_pause
 
 
 @dataclass
@@ -56,6 +63,8 @@ class Run:
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     origin: Answer | None = None
     control: CacheControl = NO_CONTROL  # the request's own cache controls
+    # called before each step: while steps 1-5 hold a work slot, its ``Turn.pass_on``
+    between_steps: Callable[[], None] = NO_PAUSE
 
     @contextmanager
     def within(self) -> Iterator[None]:
@@ -73,6 +82,7 @@ class Run:
     @contextmanager
     def step(self, name: str, **attrs: Any) -> Iterator[Any]:
         """A timed step with its span ``assistant.<name>`` under the root (no yields inside)."""
+        self.between_steps()
         with self.within(), self._timed(name), obs.span(f"assistant.{name}", **attrs) as current:
             yield current
 

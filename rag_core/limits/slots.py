@@ -9,8 +9,11 @@ one). A question that finds every slot taken waits, and a freed slot goes to the
 question whose user has the fewest questions at work here (holding a slot or waiting for one),
 then to the user served longest ago, then to the earliest. So one user's flood of admitted
 questions takes turns with everyone else's instead of sharing the cores with them at once: a
-user who asks once a second waits for at most the questions already at work, never behind the
-flooder's queue. The model's answer (step 6) holds no slot: waiting on the model costs no CPU.
+user who asks once a second never waits behind the flooder's queue. Between two steps a
+question holding a slot gives it to a waiting question whose user has fewer questions at work
+(``Turn.pass_on``, called by ``Run.step``), and waits for one again: so the one-a-second user
+waits for at most one step of another's question, not all of its steps. The model's answer
+(step 6) holds no slot: waiting on the model costs no CPU.
 
 Threads, not the event loop: the steps run in the app's worker threads (``run_in_threadpool``),
 so a waiting question blocks its thread, never the loop.
@@ -50,6 +53,20 @@ class _Waiter:
     granted: threading.Event
 
 
+@dataclass
+class Turn:
+    """One question's hold of a slot: what it waited, and its way to give way between steps."""
+
+    slots: WorkSlots
+    user: str
+    waited: float = 0.0
+
+    def pass_on(self) -> None:
+        started = time.perf_counter()
+        if self.slots.pass_on(self.user):
+            self.waited += time.perf_counter() - started
+
+
 class WorkSlots:
     def __init__(self, size: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if size < 1:
@@ -64,19 +81,39 @@ class WorkSlots:
         self._tickets = itertools.count()
 
     @contextmanager
-    def hold(self, user: str) -> Iterator[float]:
-        """A slot for one question of ``user`` while the block runs; gives the seconds it
-        waited for it."""
+    def hold(self, user: str) -> Iterator[Turn]:
+        """A slot for one question of ``user`` while the block runs. The block calls
+        ``Turn.pass_on`` between its steps; ``Turn.waited`` is the time it waited in all."""
+        turn = Turn(self, user)
         started = time.perf_counter()
         waiter = self._enter(user)
         if waiter is not None:
             waiter.granted.wait()
-        waited = time.perf_counter() - started
-        WAIT.observe(waited)
+        turn.waited = time.perf_counter() - started
+        WAIT.observe(turn.waited)
         try:
-            yield waited
+            yield turn
         finally:
             self._leave(user)
+
+    def pass_on(self, user: str) -> bool:
+        """Between two steps of a question of ``user`` holding a slot: when a question of a
+        user with fewer questions at work is waiting, the slot goes to it and this one waits
+        for a slot again (True once it has one). Among users with as many at work, nobody
+        gives way: a slot never ping-pongs."""
+        with self._lock:
+            if not self._waiting:
+                return False
+            chosen = min(self._waiting, key=self._order)
+            if self._at_work[chosen.user] >= self._at_work[user]:
+                return False
+            self._waiting.remove(chosen)
+            self._served[chosen.user] = self.clock()
+            chosen.granted.set()
+            waiter = _Waiter(user, next(self._tickets), threading.Event())
+            self._waiting.append(waiter)
+        waiter.granted.wait()
+        return True
 
     def waiting(self) -> list[str]:
         """The users of the questions waiting, in the order they would be served."""
@@ -117,4 +154,4 @@ class WorkSlots:
             self._served = {u: t for u, t in self._served.items() if u in self._at_work}
 
 
-__all__ = ["WAIT", "WorkSlots", "slots_for"]
+__all__ = ["WAIT", "Turn", "WorkSlots", "slots_for"]

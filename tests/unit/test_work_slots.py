@@ -168,3 +168,47 @@ def test_a_question_does_its_steps_only_once_it_holds_a_work_slot(memory_parts: 
         holder.finish()
         asking.join(DEADLINE_S)
     assert len(answers) == 1 and answers[0]
+
+
+def test_between_steps_a_holder_gives_way_to_a_user_with_fewer_questions_at_work() -> None:
+    slots = WorkSlots(1)
+    order: list[str] = []
+    step_done, resumed = threading.Event(), threading.Event()
+
+    def flooder_question() -> None:
+        with slots.hold("flooder") as turn:
+            order.append("flooder step 1")
+            assert step_done.wait(DEADLINE_S)
+            turn.pass_on()  # the victim waits with fewer at work: it goes first
+            order.append("flooder step 2")
+            resumed.set()
+
+    flooder = threading.Thread(target=flooder_question, daemon=True)
+    flooder.start()
+    wait_until(lambda: order == ["flooder step 1"])
+    with workers() as started:
+        started.append(Worker(slots, "flooder", order))  # the flooder's next question waits
+        wait_until(lambda: slots.waiting() == ["flooder"])
+        victim = Worker(slots, "victim", order)
+        started.append(victim)
+        wait_until(lambda: len(slots.waiting()) == 2)
+        step_done.set()
+        assert victim.inside.wait(DEADLINE_S)
+        wait_until(lambda: slots.waiting() == ["flooder", "flooder"])  # both wait again
+        assert not resumed.is_set()
+        victim.finish()
+        assert started[0].inside.wait(DEADLINE_S)
+        started[0].finish()
+        flooder.join(DEADLINE_S)
+    assert order == ["flooder step 1", "victim", "flooder", "flooder step 2"]
+
+
+def test_between_steps_nobody_gives_way_to_a_user_with_as_many_at_work() -> None:
+    slots = WorkSlots(1)
+    with workers() as started, slots.hold("a") as turn:
+        other = Worker(slots, "b", [])
+        started.append(other)
+        wait_until(lambda: slots.waiting() == ["b"])
+        turn.pass_on()  # b has one at work, as a has: a keeps the slot
+        assert slots.waiting() == ["b"] and not other.inside.is_set()
+        assert turn.waited < DEADLINE_S
