@@ -4,7 +4,8 @@ the other, on ``init-dataset``'s example on a busy two-core machine: ``python -m
 --dataset data/mydata --only quality`` (``quality-*``; latencies differ by up to 2.6x), and
 the same with ``--only retrieval --param public_sets='[]' --param chunking_public_sets='[]'``
 (``retrieval-*``, the public sets being absent from a team's checkout; the HNSW recalls differ
-by up to 0.0045 between the two builds of the index)."""
+by up to 0.0045 between the two builds of the index). The paths they record were made relative
+to the checkout they ran in (its scratch folder named nothing a reader has)."""
 
 from __future__ import annotations
 
