@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # (bucket, regular expression on one frame), most specific first within a frame
 BUCKETS: tuple[tuple[str, str], ...] = (
@@ -69,14 +69,19 @@ def parse_line(line: str) -> tuple[list[str], int] | None:
     return frames, int(count)
 
 
-def buckets(lines: Iterable[str]) -> Counter[str]:
-    """Samples per bucket over every line of a raw py-spy file."""
+def tally(lines: Iterable[str], classify: Callable[[list[str]], str]) -> Counter[str]:
+    """Samples per class (``classify`` of each stack) over every line of a raw py-spy file."""
     counts: Counter[str] = Counter()
     for line in lines:
         parsed = parse_line(line)
         if parsed is not None:
-            counts[bucket_of(parsed[0])] += parsed[1]
+            counts[classify(parsed[0])] += parsed[1]
     return counts
+
+
+def buckets(lines: Iterable[str]) -> Counter[str]:
+    """Samples per bucket (the innermost library) over every line of a raw py-spy file."""
+    return tally(lines, bucket_of)
 
 
 # The step of the request a sample is in: the innermost frame that one of these names (the
@@ -114,10 +119,5 @@ def step_of(frames: list[str]) -> str:
 
 
 def steps(lines: Iterable[str]) -> Counter[str]:
-    """Samples per step over every line of a raw py-spy file."""
-    counts: Counter[str] = Counter()
-    for line in lines:
-        parsed = parse_line(line)
-        if parsed is not None:
-            counts[step_of(parsed[0])] += parsed[1]
-    return counts
+    """Samples per step of the request over every line of a raw py-spy file."""
+    return tally(lines, step_of)
