@@ -100,6 +100,7 @@ class _CharTable(dict[int, int | str | None]):
 _CLEAN_TABLE = _CharTable(lambda c: None if is_invisible(c) else " " if ord(c) in _BLANKS else c)
 _INVISIBLE_TABLE = _CharTable(lambda c: None if is_invisible(c) else c)
 _MARKS_TABLE = _CharTable(lambda c: None if unicodedata.category(c) == "Mn" else c)
+_LETTERS_TABLE = _CharTable(lambda c: c if c.isalpha() else None)  # what ``squash`` keeps
 
 
 # lone surrogates and the non-characters: U+FDD0-FDEF and the last two code points of each plane
@@ -228,7 +229,7 @@ def correct_spelling(text: str, vocabulary: frozenset[str], min_length: int = 6)
 
 def squash(text: str) -> str:
     """Letters only: ``i-g n.o r e`` and ``ignore_all`` both become ``ignoreall``."""
-    return "".join(c for c in text if c.isalpha())
+    return text.translate(_LETTERS_TABLE)
 
 
 def views(text: str, vocabulary: frozenset[str] = frozenset(), min_length: int = 6) -> list[str]:

@@ -30,6 +30,7 @@ from rag_core.safety.families import FAMILIES as WORDING
 from rag_core.safety.families_syntax import DAN, SQUASHED, SQUASHED_ALWAYS
 from rag_core.safety.families_syntax import FAMILIES as SYNTAX
 from rag_core.safety.languages import FAMILY as OTHER_LANGUAGE
+from rag_core.safety.literal_index import LiteralIndex
 from rag_core.safety.normalise import clean, fold, one_line, squash, tag_text, views
 from rag_core.safety.prefilter import Prefilter, Source, literals_key, squeeze
 
@@ -83,6 +84,7 @@ class _Combined(Mapping[str, re.Pattern[str]]):
 _ALL = {**FAMILIES, "other_language": OTHER_LANGUAGE}
 _SEARCHED = _Combined(_ALL)
 _PREFILTER = Prefilter(_ALL, (stored_literals.KEY, stored_literals.LITERALS))
+_INDEX = LiteralIndex(_ALL, _PREFILTER.literals)
 FAMILY_NAMES = (*FAMILIES, "other_language", "hidden_text")
 # Words of six letters or more that the English patterns spell out: misspellings of these are
 # corrected in the last detection view (``normalise.correct_spelling``).
@@ -106,13 +108,23 @@ def segments(text: str) -> list[str]:
 
 
 def _match_views(texts: Iterable[str]) -> list[str]:
+    """The families that match one of ``texts``. An ASCII view is searched for a family only
+    with the patterns whose literals it holds (``literal_index``: the same answer as the
+    family's whole alternation, which searches a view outside ASCII)."""
     found: list[str] = []
     for text in texts:
         squeezed = squeeze(text)
+        present = None if squeezed is None else _INDEX.present(squeezed)
         for family in _SEARCHED:
-            if family in found or not _PREFILTER.may_match(family, squeezed):
+            if family in found:
                 continue
-            if _SEARCHED[family].search(text):
+            if present is None or _PREFILTER.literals.get(family) is None:
+                hit = _SEARCHED[family].search(text) is not None
+            else:
+                patterns = _INDEX.searches(family, present)
+                hit = (_SEARCHED[family].search(text) is not None if patterns is None
+                       else any(p.search(text) for p in patterns))
+            if hit:
                 found.append(family)
     return found
 
