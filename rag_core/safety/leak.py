@@ -138,6 +138,22 @@ _CONCEPTS = Prefilter({name: [p] for name, p in RULE_CONCEPTS.items()})
 _FOREIGN = Prefilter({name: [p] for name, p in FOREIGN_WORDS.items()})
 
 
+def _count(patterns: dict[str, re.Pattern[str]], prefilter: Prefilter, view: str,
+           squeezed: str | None, at_least: int, enough: int) -> int:
+    """How many of ``patterns`` match ``view`` as far as a verdict reads it: the count, up to
+    ``enough``, when it is ``at_least`` or more; some number under ``at_least`` otherwise.
+    Searches stop once ``enough`` matched or the patterns left cannot bring the count to
+    ``at_least`` (a view that holds the literals of fewer is not searched at all)."""
+    candidates = [p for name, p in patterns.items() if prefilter.may_match(name, squeezed)]
+    count = 0
+    for i, pattern in enumerate(candidates):
+        if count + len(candidates) - i < at_least or count >= enough:
+            break
+        if pattern.search(view):
+            count += 1
+    return count
+
+
 def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
@@ -201,12 +217,11 @@ class EchoDetector:
             if _runs(_words(view), RUN_WORDS) & runs:
                 return "verbatim"
             squeezed = squeeze(view)
-            concepts = sum(1 for name, p in RULE_CONCEPTS.items()
-                           if _CONCEPTS.may_match(name, squeezed) and p.search(view))
+            concepts = _count(RULE_CONCEPTS, _CONCEPTS, view, squeezed, 2, CONCEPTS)
             if concepts >= CONCEPTS or (concepts >= 2 and SELF_REFERENCE.search(view)):
                 return "paraphrase"
-            groups = sum(1 for name, p in FOREIGN_WORDS.items()
-                         if _FOREIGN.may_match(name, squeezed) and p.search(view))
+            groups = _count(FOREIGN_WORDS, _FOREIGN, view, squeezed,
+                            2 if "[n]" in view else FOREIGN_GROUPS, FOREIGN_GROUPS)
             if groups >= FOREIGN_GROUPS or (groups >= 2 and "[n]" in view):
                 return "translation"
         return None

@@ -78,6 +78,8 @@ def _chance(text: str) -> float:
         return 1.0
     if all(w in _COMMON for w in words):
         return 0.3
+    if len(text.strip()) == 1:
+        return 0.9  # one letter ("r" of ``r[eè]gles?``) is in nearly every line
     if len(text.strip()) <= 3:
         return 0.05
     p = 1.0

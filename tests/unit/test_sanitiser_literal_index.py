@@ -1,10 +1,10 @@
-"""The sanitiser's one-pass literal index (``rag_core.safety.literal_index``) changes no
+"""The sanitiser's literal prefilter and its one-pass index (``literal_index``) change no
 decision: over every question and text the repository holds (the golden safety sets and their
 sources, the golden questions and semantic pairs, the load test's novel questions, the golden
 notes' sentences that the note guard reads), the sanitiser's scan and the note guard's family
-check come out exactly as they do through the path before it (each family's literal prefilter,
-then the family's whole alternation), and the index picks exactly the patterns whose literals a
-view holds."""
+check come out exactly as they do with every family's whole alternation searched on every view
+(the rule as written, without any prefilter), and the index picks exactly the patterns whose
+literals a view holds."""
 
 from __future__ import annotations
 
@@ -66,15 +66,13 @@ CORPUS = _corpus()
 NOTE_SEGMENTS = _note_segments()
 
 
-def _match_views_before(texts: Iterable[str]) -> list[str]:
-    """``sanitiser._match_views`` as it was before the index (the reference)."""
+def _match_views_in_full(texts: Iterable[str]) -> list[str]:
+    """``sanitiser._match_views`` as the rule reads, the reference: every family's whole
+    alternation searched on every view, no literal prefilter at all."""
     found: list[str] = []
     for text in texts:
-        squeezed = squeeze(text)
         for family in sanitiser._SEARCHED:
-            if family in found or not sanitiser._PREFILTER.may_match(family, squeezed):
-                continue
-            if sanitiser._SEARCHED[family].search(text):
+            if family not in found and sanitiser._SEARCHED[family].search(text):
                 found.append(family)
     return found
 
@@ -85,23 +83,23 @@ def test_the_corpus_holds_attacks_honest_questions_and_note_sentences() -> None:
     assert 300 < len(flagged) < len(CORPUS) - 1000
 
 
-def test_every_question_scans_the_same_as_before_the_index(
+def test_every_question_scans_as_with_every_pattern_searched_on_every_view(
         monkeypatch: pytest.MonkeyPatch) -> None:
     sanitiser.scan_question.cache_clear()
     after = [sanitiser.scan_question(t) for t in CORPUS]
     sanitiser.scan_question.cache_clear()
-    monkeypatch.setattr(sanitiser, "_match_views", _match_views_before)
+    monkeypatch.setattr(sanitiser, "_match_views", _match_views_in_full)
     before = [sanitiser.scan_question(t) for t in CORPUS]
     sanitiser.scan_question.cache_clear()
     changed = [(t, b, a) for t, b, a in zip(CORPUS, before, after, strict=True) if a != b]
     assert changed == []
 
 
-def test_every_note_sentence_gets_the_same_families_as_before_the_index(
+def test_every_note_sentence_gets_the_families_of_every_pattern_searched(
         monkeypatch: pytest.MonkeyPatch) -> None:
     texts = NOTE_SEGMENTS + CORPUS
     after = [sanitiser.families_in(t, decode_payloads=False) for t in texts]
-    monkeypatch.setattr(sanitiser, "_match_views", _match_views_before)
+    monkeypatch.setattr(sanitiser, "_match_views", _match_views_in_full)
     before = [sanitiser.families_in(t, decode_payloads=False) for t in texts]
     assert [t for t, b, a in zip(texts, before, after, strict=True) if a != b] == []
 
