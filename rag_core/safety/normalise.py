@@ -62,8 +62,12 @@ _CONFUSABLES = str.maketrans({
 })
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
                        "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})
-_LEET_TOKEN = re.compile(r"[\w@$!|+€]*(?:[a-z][\w@$!|+€]*[0-9@$!|+€]|[0-9@$!|+€][\w@$!|+€]*"
-                         r"[a-z])[\w@$!|+€]*")
+# A whole run of word and leet characters that holds both a letter a-z and a digit or symbol
+# (which of the two comes first does not matter): each lookahead reads the run once from its
+# start, so a long word costs its length, not its length squared as a pattern with a
+# backtracking split inside the run did.
+_LEET_TOKEN = re.compile(r"(?<![\w@$!|+€])(?=[\w@$!|+€]*?[a-z])(?=[\w@$!|+€]*?[0-9@$!|+€])"
+                         r"[\w@$!|+€]+")
 # Single characters joined by one and the same separator: "i g n o r e", "i.g.n.o.r.e", "a-s".
 _SPELLED = re.compile(r"(?<![^\W_])[^\W_]([ .\-_*·/|~])(?:[^\W_]\1)*[^\W_](?![^\W_])")
 _WORD = re.compile(r"[a-z]{4,}")
