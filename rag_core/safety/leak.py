@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from rag_core.safety import decode
+from rag_core.safety.literal_index import LiteralIndex
 from rag_core.safety.normalise import clean, views
 from rag_core.safety.prefilter import Prefilter, squeeze
 
@@ -136,15 +137,22 @@ FOREIGN_WORDS: dict[str, re.Pattern[str]] = {name: re.compile(p, _F) for name, p
 # the searches that cannot match an ASCII view are skipped (``prefilter``)
 _CONCEPTS = Prefilter({name: [p] for name, p in RULE_CONCEPTS.items()})
 _FOREIGN = Prefilter({name: [p] for name, p in FOREIGN_WORDS.items()})
+# the literals of either that a view holds, found in one pass (``literal_index``)
+_CONCEPT_INDEX = LiteralIndex({name: [p] for name, p in RULE_CONCEPTS.items()}, _CONCEPTS.literals)
+_FOREIGN_INDEX = LiteralIndex({name: [p] for name, p in FOREIGN_WORDS.items()}, _FOREIGN.literals)
 
 
 def _count(patterns: dict[str, re.Pattern[str]], prefilter: Prefilter, view: str,
-           squeezed: str | None, at_least: int, enough: int) -> int:
+           present: frozenset[str] | None, at_least: int, enough: int) -> int:
     """How many of ``patterns`` match ``view`` as far as a verdict reads it: the count, up to
     ``enough``, when it is ``at_least`` or more; some number under ``at_least`` otherwise.
     Searches stop once ``enough`` matched or the patterns left cannot bring the count to
-    ``at_least`` (a view that holds the literals of fewer is not searched at all)."""
-    candidates = [p for name, p in patterns.items() if prefilter.may_match(name, squeezed)]
+    ``at_least`` (a view that holds the literals of fewer is not searched at all).
+    ``present``: the prefilter's literals the view holds (``literal_index``), None for a view
+    outside ASCII (every pattern searched)."""
+    candidates = [p for name, p in patterns.items()
+                  if present is None or (lits := prefilter.literals.get(name)) is None
+                  or lits & present]
     count = 0
     for i, pattern in enumerate(candidates):
         if count + len(candidates) - i < at_least or count >= enough:
@@ -217,10 +225,12 @@ class EchoDetector:
             if _runs(_words(view), RUN_WORDS) & runs:
                 return "verbatim"
             squeezed = squeeze(view)
-            concepts = _count(RULE_CONCEPTS, _CONCEPTS, view, squeezed, 2, CONCEPTS)
+            present = None if squeezed is None else _CONCEPT_INDEX.present(squeezed)
+            concepts = _count(RULE_CONCEPTS, _CONCEPTS, view, present, 2, CONCEPTS)
             if concepts >= CONCEPTS or (concepts >= 2 and SELF_REFERENCE.search(view)):
                 return "paraphrase"
-            groups = _count(FOREIGN_WORDS, _FOREIGN, view, squeezed,
+            present = None if squeezed is None else _FOREIGN_INDEX.present(squeezed)
+            groups = _count(FOREIGN_WORDS, _FOREIGN, view, present,
                             2 if "[n]" in view else FOREIGN_GROUPS, FOREIGN_GROUPS)
             if groups >= FOREIGN_GROUPS or (groups >= 2 and "[n]" in view):
                 return "translation"

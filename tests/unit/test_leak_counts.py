@@ -17,6 +17,7 @@ import pytest
 
 from rag_core.llm.prompt import _detector
 from rag_core.safety import leak
+from rag_core.safety.literal_index import LiteralIndex
 from rag_core.safety.normalise import views
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
@@ -98,8 +99,10 @@ def _patterns(*texts: str) -> dict[str, re.Pattern[str]]:
 def test_a_count_is_exact_from_at_least_up_to_enough_and_stays_under_at_least_below() -> None:
     patterns = _patterns("alpha", "beta", "gamma", "delta", "zeta")
     prefilter = leak.Prefilter({n: [p] for n, p in patterns.items()})
+    index = LiteralIndex({n: [p] for n, p in patterns.items()}, prefilter.literals)
+
     def count(view: str, at_least: int, enough: int) -> int:
-        return leak._count(patterns, prefilter, view, view, at_least, enough)
+        return leak._count(patterns, prefilter, view, index.present(view), at_least, enough)
     assert count("alpha beta gamma", 2, 3) == 3
     assert count("alpha beta gamma delta", 2, 3) == 3  # stops at enough
     assert count("alpha beta", 2, 3) == 2
