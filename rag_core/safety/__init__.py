@@ -7,6 +7,8 @@ and neutralising note text and answer markup.
   readable for the pattern families;
 - ``families`` (wording), ``families_syntax`` (tokens, role lines, markup, data access) and
   ``languages`` (other languages): the sanitiser's pattern families;
+- ``prefilter`` and ``literal_index``: the literals every match of a pattern contains, and
+  which of them a view holds (one pass), so that a search that cannot match is skipped;
 - ``sanitiser``: flags a question sentence by sentence (``scan_question``);
 - ``leak``: does a model output echo the system prompt, however disguised (``Echo``);
 - ``markup``: note text and metadata made inert for the prompt; HTML and Markdown images and

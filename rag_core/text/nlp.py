@@ -127,15 +127,22 @@ _SPELT = re.compile(r"\b(?:chapters?|chap|ch)\b\.?\s*(\d+(?:\s*-\s*\d+)?)(?:\s+o
 def references(text: str) -> list[Any]:
     """pythonbible's references of a text that have a chapter; a book named without one is
     none (and a text without a chapter number is not handed to pythonbible)."""
+    return list(_references(text))
+
+
+@lru_cache(maxsize=1024)
+def _references(text: str) -> tuple[Any, ...]:
+    """``references``, memoised: a question's are read twice (its facts' scripture and the
+    passages it asks about), and pythonbible tries every book's pattern on the text."""
     text = _SPELT.sub(lambda m: f"{m[2]} {m[1]}" if m[2] else m[1], text)
     if not _CHAPTER.search(text):
-        return []
+        return ()
     import pythonbible as pb
 
     try:
-        return [r for r in pb.get_references(text) if r.start_chapter is not None]
+        return tuple(r for r in pb.get_references(text) if r.start_chapter is not None)
     except Exception:  # pythonbible raises on a few malformed ranges; no reference then
-        return []
+        return ()
 
 
 def scripture_refs(text: str) -> frozenset[str]:
