@@ -1,7 +1,7 @@
 """Benchmark of the safety checks' CPU per question (figures, not a test): the question
-sanitiser on the load test's novel questions and the leak filter on answers built from the
-golden notes, with the literal prefilter (``rag_core.safety.prefilter``) on and off in the same
-run.
+sanitiser on the load test's novel questions and the leak filter on the golden reference
+answers and on answers made as the mock model makes them from the golden notes, with the
+literal prefilter (``rag_core.safety.prefilter``) on and off in the same run.
 
     python benchmarks/bench_safety_cpu.py [--questions 300] [--repeats 5] [--seed 5]
 
@@ -15,11 +15,14 @@ per-repeat ratios on / off.
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import re
 import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from loadtests import traffic
@@ -28,6 +31,8 @@ from rag_core.safety import leak, sanitiser
 from rag_core.safety.prefilter import Prefilter
 
 PREFILTERS: tuple[Prefilter, ...] = (sanitiser._PREFILTER, leak._CONCEPTS, leak._FOREIGN)
+NOTES = Path(__file__).resolve().parents[1] / "golden" / "notes.jsonl"
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
 
 
 @contextmanager
@@ -50,6 +55,22 @@ def timed(check: Callable[[str], Any], texts: list[str]) -> tuple[float, list[An
     return (time.perf_counter() - start) / len(texts), out
 
 
+def mock_answers(rng: random.Random, count: int) -> dict[str, list[str]]:
+    """Answers as the mock model writes them on a miss (the first sentence of each of eight
+    passages of the golden notes, cited [n]; a few hundred characters), each with its
+    passages, which the leak filter is given as the answer's sources."""
+    bodies = [" ".join(str(json.loads(line)["body"]).split())
+              for line in NOTES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out: dict[str, list[str]] = {}
+    for _ in range(count):
+        passages = [b[(k := rng.randrange(max(1, len(b) - 600))):k + 800]
+                    for b in rng.sample(bodies, 8)]
+        pieces = [f"{m.group(0).strip()} [{i}]" for i, p in enumerate(passages, 1)
+                  if (m := _SENTENCE.search(p))]
+        out["According to your notes: " + " ".join(pieces)] = passages
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,9 +85,12 @@ def main() -> None:
     questions = [traffic.novel_question(bank, rng.choice(users), rng)
                  for _ in range(args.questions)]
     answers = [str(i["reference_answer"]) for i in items if i.get("reference_answer")]
+    made = mock_answers(rng, args.questions)
     checks: dict[str, tuple[Callable[[str], Any], list[str]]] = {
         "sanitiser (novel question)": (sanitiser.scan_question, questions),
         "leak filter (golden answer)": (leaks_system_prompt, answers),
+        "leak filter (mock's answer)": (lambda text: leaks_system_prompt(text, made[text]),
+                                        list(made)),
     }
     times: dict[tuple[str, bool], list[float]] = {}
     for _ in range(args.repeats):
