@@ -46,7 +46,7 @@ class Tracers:
         from opentelemetry.sdk.trace import TracerProvider
 
         from rag_core.telemetry import light
-        from rag_core.telemetry.export import BoundedExport
+        from rag_core.telemetry.batches import BoundedExport
 
         resource = Resource.create({"service.name": "bench_tracing"})
         self.providers = [TracerProvider(resource=resource) for _ in range(3)]
@@ -121,7 +121,7 @@ def span_cost(tracers: Tracers, modes: list[str], loops: int = 200, runs: int = 
 
 def counts() -> dict[str, float]:
     """Spans exported and dropped so far in this process."""
-    from rag_core.telemetry.export import DROPPED, EXPORTED
+    from rag_core.telemetry.batches import DROPPED, EXPORTED
 
     dropped = sum(DROPPED.labels(reason=r)._value.get() for r in ("queue_full", "export_failed"))
     return {"exported": EXPORTED._value.get(), "dropped": dropped}
@@ -164,13 +164,17 @@ def main(port: int, endpoint: str, given: str) -> None:
     (one process, its event loop, the app's own start-up), tracing switchable."""
     import uvicorn
 
+    from rag_core import heap
     from rag_core.app import create_app
     from rag_core.config import Settings
     from rag_core.parts import build_parts
+    from rag_core.text.nlp import nlp
 
     settings = Settings(**json.loads(given))
     parts = build_parts(settings)
     parts.embedder.load()
+    nlp()
+    heap.settle()  # as a worker of `rag-core serve` does once ready (rag_core.heap)
     tracers = Tracers(endpoint)
     tracers.use("off")
     app = switchable(create_app(settings, parts=parts), tracers)
