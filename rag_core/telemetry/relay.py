@@ -5,66 +5,44 @@ of Python a span. On a worker's export thread that work holds the interpreter's 
 event loop needs too: a batch of 512 spans held it for about 13 ms, and the cached answers in
 flight meanwhile (about 1.2 ms each in process) waited for it, so tracing showed in their p99
 although no request waits for the exporter. With ``RAG_OTEL_EXPORTER=otlp`` the export thread
-now only copies each span's fields into plain tuples (about 1 us a span) and writes the batch,
-pickled, to a child process (``python -m rag_core.telemetry.relay``), which builds the
-``ReadableSpan``s (``light.finished``: the same limits and checks) and sends them with the SDK's
-OTLP exporter, configured by the same ``OTEL_*`` variables (it inherits the environment).
+now only copies each span's fields into plain tuples (``plain``, about 2.6 us a span with the
+pickling) and writes them, every ``FRAME`` spans, to a child process (``relay_process``), which
+builds the ``ReadableSpan``s (``light.finished``: the same limits and checks), gathers them into
+batches of up to ``batches.BATCH``, sent once full or once the oldest has waited the queue's
+interval there, with the SDK's OTLP exporter, configured by the same ``OTEL_*`` variables (it
+inherits the environment). The receiver sees as many requests as before.
 
-The child runs at a lower CPU priority (``RELAY_NICE``): when the machine is short of CPU the
-answers go first and the export falls behind; then its pipe fills, the export thread waits on
-it, the bounded queue fills and the spans beyond it are dropped and counted, as when a
-collector hangs. The child answers each batch with a line, ``E n`` (exported) or ``F n``
-(failed), which a thread of the worker counts in ``otel_spans_exported_total`` and
-``otel_spans_dropped_total{reason="export_failed"}``; a flush waits for those answers. A child
-that dies loses the batches it had not answered (counted as failed); the next batch starts
-another, at most once every ``RESTART_S``. A worker whose child fails to start twice in a row
-exports on its own export thread instead, as before, and logs a warning.
+The child runs at the lowest CPU priority (``relay_process``: the idle class): when the machine
+is short of CPU the answers go first and the export falls behind; then its pipe fills, the
+export thread waits on it, the bounded queue fills and the spans beyond it are dropped and
+counted, as when a collector hangs. The child answers each frame with a line, ``E n``
+(exported) or ``F n`` (failed), which a thread of the worker counts in ``otel_spans_exported_total`` and
+``otel_spans_dropped_total{reason="export_failed"}``; a flush asks the child to send what it
+gathered and waits for those answers. A child that dies loses the frames it had not answered
+(counted as failed); the next frame starts another, at most once every ``RESTART_S``. A worker
+whose child fails to start twice in a row exports on its own export thread instead, as before,
+and logs a warning.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import pickle
-import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from rag_core.telemetry import batches
+from rag_core.telemetry.relay_process import frame
 
 log = logging.getLogger("rag_core.telemetry")
 
-RELAY_NICE = 10  # added to the worker's niceness in the child
+FRAME = 64  # spans the worker hands over at a time
 RESTART_S = 5.0  # the shortest time between two starts of the child
 STARTS_BEFORE_IN_PROCESS = 2  # failed starts in a row before exporting in the worker again
-_HEADER = struct.Struct(">I")  # each message: its length, then the pickled message
-
 Origin = tuple[int, Any, Any]  # a key, the resource and the instrumentation scope
-
-
-def _frame(message: tuple[Any, ...]) -> bytes:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(body)) + body
-
-
-def messages(stream: IO[bytes]) -> Iterator[tuple[Any, ...]]:
-    """The messages on ``stream`` until it ends (or ends inside one)."""
-    while True:
-        head = stream.read(_HEADER.size)
-        if len(head) < _HEADER.size:
-            return
-        (size,) = _HEADER.unpack(head)
-        body = stream.read(size)
-        if len(body) < size:
-            return
-        yield pickle.loads(body)  # noqa: S301 (only from the worker that started this child)
 
 
 def origin_of(span: Any) -> tuple[Any, Any]:
@@ -93,27 +71,6 @@ def plain(span: Any, key: int) -> tuple[Any, ...]:
             span.end_time)
 
 
-def rebuilt(record: tuple[Any, ...], origins: dict[int, Any]) -> Any:
-    """The SDK's ``ReadableSpan`` of a ``plain`` record (in the child)."""
-    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-    from opentelemetry.trace.span import TraceState
-
-    from rag_core.telemetry.light import finished
-
-    (key, name, trace_id, span_id, flags, state, parent, kind, attributes, events, links,
-     code, description, start, end) = record
-    context = SpanContext(trace_id, span_id, False, TraceFlags(flags),
-                          TraceState(state) if state else None)
-    parent_context = (SpanContext(parent[0], parent[1], parent[2], TraceFlags(parent[3]))
-                      if parent is not None else None)
-    linked = [Link(SpanContext(t, s, False, TraceFlags(f)), values)
-              for (t, s, f), values in links]
-    status_code = StatusCode(code)
-    status = Status(status_code, description if status_code is StatusCode.ERROR else None)
-    return finished(name, context, parent_context, SpanKind(kind), attributes, events, linked,
-                    status, start, end, origins[key])
-
-
 class Child:
     """One export process: its pipes, the sizes of the batches it has not answered yet, the
     origins it has been told, and whether it said it was ready or has ended."""
@@ -133,7 +90,7 @@ class RelayedExport(batches.BoundedExport):
     def __init__(self, timeout_s: float, command: list[str] | None = None, **queue: Any
                  ) -> None:
         self.timeout_s = timeout_s
-        self.command = command or [sys.executable, "-m", "rag_core.telemetry.relay"]
+        self.command = command or [sys.executable, "-m", "rag_core.telemetry.relay_process"]
         self.child: Child | None = None
         self.origins: dict[tuple[int, int], Origin] = {}
         self.acks = threading.Condition()
@@ -141,7 +98,8 @@ class RelayedExport(batches.BoundedExport):
         self.failed_starts = 0
         self.next_start = 0.0
         self.in_process = False
-        super().__init__(None, **queue)  # starts the export thread: the fields above first
+        self.writing = threading.Lock()  # the export thread's frames, a flush's request
+        super().__init__(None, **{"batch": FRAME, **queue})  # starts the export thread
 
     # --- on the export thread ---------------------------------------------------------------
 
@@ -165,10 +123,14 @@ class RelayedExport(batches.BoundedExport):
         if child is None or not taken:  # no child to take it: lost, as a failed export
             batches.DROPPED.labels(reason="export_failed").inc(len(batch))
             return
+        self._write(child, data)
+
+    def _write(self, child: Child, data: bytes) -> None:
         try:
             assert child.proc.stdin is not None
-            child.proc.stdin.write(data)
-            child.proc.stdin.flush()
+            with self.writing:
+                child.proc.stdin.write(data)
+                child.proc.stdin.flush()
         except (OSError, ValueError):  # it ended: its reader counts what it did not answer
             pass
 
@@ -184,11 +146,11 @@ class RelayedExport(batches.BoundedExport):
             key = known[0]
             if key not in child.told:
                 child.told.add(key)
-                frames.append(_frame((
+                frames.append(frame((
                     "origin", key, dict(resource.attributes), resource.schema_url, scope.name,
                     scope.version, scope.schema_url)))
             records.append(plain(span, key))
-        frames.append(_frame(("spans", records)))
+        frames.append(frame(("spans", records)))
         return b"".join(frames)
 
     def _running(self) -> Child | None:
@@ -200,7 +162,8 @@ class RelayedExport(batches.BoundedExport):
             return None
         self.next_start = time.monotonic() + RESTART_S
         try:
-            proc = subprocess.Popen([*self.command, str(self.timeout_s)],
+            proc = subprocess.Popen([*self.command, str(self.timeout_s), str(batches.BATCH),
+                                     str(self.interval_s)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError as exc:
             self._failed_start(f"{exc}")
@@ -255,6 +218,9 @@ class RelayedExport(batches.BoundedExport):
         deadline = time.monotonic() + timeout_millis / 1000
         if not super().force_flush(timeout_millis):
             return False
+        child = self.child
+        if child is not None and not child.ended:  # send what it gathered now
+            self._write(child, frame(("flush",)))
         with self.acks:
             return self.acks.wait_for(lambda: self.unanswered <= 0,
                                       max(0.0, deadline - time.monotonic()))
@@ -270,43 +236,3 @@ class RelayedExport(batches.BoundedExport):
             child.proc.wait(timeout=self.timeout_s + 1)
         except (OSError, subprocess.TimeoutExpired):
             child.proc.kill()
-
-
-def main(argv: list[str]) -> None:
-    """The child: read batches from stdin until it closes, export each, answer each."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import SpanLimits
-    from opentelemetry.sdk.trace.export import SpanExportResult
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-    from rag_core.telemetry.light import Shared
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker's Ctrl-C: end with stdin
-    with contextlib.suppress(OSError):  # a system that refuses: the same priority then
-        os.nice(RELAY_NICE)
-    exporter = OTLPSpanExporter(timeout=float(argv[0]))
-    limits = SpanLimits()
-    origins: dict[int, Shared] = {}
-    out = sys.stdout.buffer
-    out.write(b"R\n")
-    out.flush()
-    for message in messages(sys.stdin.buffer):
-        if message[0] == "origin":
-            _, key, attributes, schema, name, version, scope_schema = message
-            origins[key] = Shared(Resource(attributes, schema),
-                                  InstrumentationScope(name, version, scope_schema), limits)
-            continue
-        records = message[1]
-        try:
-            ok = exporter.export([rebuilt(r, origins) for r in records]) \
-                == SpanExportResult.SUCCESS
-        except Exception:  # the exporter's failure: this batch is lost, not the next
-            ok = False
-        out.write(b"%s %d\n" % (b"E" if ok else b"F", len(records)))
-        out.flush()
-    exporter.shutdown()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -255,6 +255,7 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.api.schemas": "bench_app builds the route's request body",
     "rag_core.observability": "the metrics registry the app benchmarks read",
     "rag_core.telemetry.batches": "bench_tracing counts the spans the service's queue exported",
+    "rag_core.telemetry.relay": "bench_tracing exports through the service's export process",
     "rag_core.heap": "benchmarks settle the app they serve as rag-core serve's workers do",
     "rag_core.telemetry.light": "bench_tracing makes the service's own spans, discarded or sent",
     # writing notes

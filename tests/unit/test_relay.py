@@ -29,12 +29,14 @@ class Receiver:
 
     def __init__(self) -> None:
         self.spans: list[Any] = []
+        self.requests = 0
         self.status = 200
         received = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.requests += 1
                 if received.status == 200:
                     request = ExportTraceServiceRequest.FromString(body)
                     for resource_spans in request.resource_spans:
@@ -70,11 +72,12 @@ def _failed() -> float:
     return batches.DROPPED.labels(reason="export_failed")._value.get()
 
 
-def _traced(processor: batches.BoundedExport, tag: str) -> None:
+def _traced(processor: batches.BoundedExport | list[Any], tag: str) -> None:
     """One question's worth of spans: a root, a CLIENT child with attributes and an event, an
-    error status, through the service's own tracer."""
+    error status, through the service's own tracer (into the queue, or a list)."""
     provider = TracerProvider()
-    tracer = light.tracer_for(provider, processor.put)
+    tracer = light.tracer_for(provider, processor.append if isinstance(processor, list)
+                              else processor.put)
     with (tracer.start_as_current_span(f"root {tag}", kind=SpanKind.SERVER,
                                        attributes={"http.route": "/v1/query"}),
           tracer.start_as_current_span(f"chat {tag}", kind=SpanKind.CLIENT,
@@ -118,6 +121,18 @@ def test_the_child_delivers_what_the_export_thread_delivered(receiver: Receiver)
     assert _shape(receiver.spans) == sorted(by_worker + by_worker)
     trace_ids = {span.trace_id for _, _, span in receiver.spans}
     assert len(trace_ids) == 2  # each root's child in its root's trace
+
+
+def test_the_child_gathers_the_workers_frames_into_one_request(receiver: Receiver) -> None:
+    relayed = relay.RelayedExport(5.0, interval_s=3600)  # sent when asked, not when due
+    for n in range(3):  # three frames, as the export thread writes them
+        spans: list[Any] = []
+        _traced(spans, f"frame{n}")
+        relayed.deliver(spans)
+    assert relayed.force_flush(60_000)
+    assert receiver.requests == 1
+    assert len(receiver.spans) == 6
+    relayed.shutdown()
 
 
 def test_a_child_that_dies_costs_its_spans_counted_and_another_starts(
