@@ -15,8 +15,8 @@ inherits the environment). The receiver sees as many requests as before.
 The child runs at the lowest CPU priority (``relay_process``: the idle class): when the machine
 is short of CPU the answers go first and the export falls behind; then its pipe fills, the
 export thread waits on it, the bounded queue fills and the spans beyond it are dropped and
-counted, as when a collector hangs. The child answers each frame with a line, ``E n``
-(exported) or ``F n`` (failed), which a thread of the worker counts in ``otel_spans_exported_total`` and
+counted, as when a collector hangs. The child answers each frame with a line, ``E n`` (exported)
+or ``F n`` (failed), which a thread of the worker counts in ``otel_spans_exported_total`` and
 ``otel_spans_dropped_total{reason="export_failed"}``; a flush asks the child to send what it
 gathered and waits for those answers. A child that dies loses the frames it had not answered
 (counted as failed); the next frame starts another, at most once every ``RESTART_S``. A worker
