@@ -6,8 +6,10 @@ through (one process, the mode switched between rounds by a request to ``/bench/
 Modes: ``off`` (the API's no-op tracer, ``RAG_OTEL_EXPORTER=none``); ``sdk`` (the OpenTelemetry
 SDK's own tracer, spans handed to an exporter that discards them: what the service used before
 its light tracer); ``made`` (the service's tracer, ``telemetry.light``, spans discarded: the
-app's own share of ``on``); ``on`` (the service's tracer as ``RAG_OTEL_EXPORTER=otlp`` installs
-it, every span exported over OTLP/HTTP to ``ENDPOINT`` through the bounded queue).
+app's own share of ``on``); ``thread`` (the service's tracer, every span exported over OTLP/HTTP
+to ``ENDPOINT`` by the bounded queue's own thread, in the app's process: the export before
+``telemetry.relay``); ``on`` (the service's tracer as ``RAG_OTEL_EXPORTER=otlp`` installs it:
+the bounded queue, its batches encoded and sent by the export process of ``telemetry.relay``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-MODES = ("off", "sdk", "made", "on")
+MODES = ("off", "sdk", "made", "thread", "on")
 
 
 class Discard:
@@ -46,20 +48,25 @@ class Tracers:
         from opentelemetry.sdk.trace import TracerProvider
 
         from rag_core.telemetry import light
-        from rag_core.telemetry.export import BoundedExport
+        from rag_core.telemetry.batches import BoundedExport
+        from rag_core.telemetry.relay import RelayedExport
 
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint  # the export process reads it
         resource = Resource.create({"service.name": "bench_tracing"})
-        self.providers = [TracerProvider(resource=resource) for _ in range(3)]
-        exporting, sdk, made = self.providers
-        sent = BoundedExport(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=5))
-        exporting.add_span_processor(sent)
+        self.providers = [TracerProvider(resource=resource) for _ in range(4)]
+        relayed, threaded, sdk, made = self.providers
+        sent = RelayedExport(5.0)
+        relayed.add_span_processor(sent)
+        on_thread = BoundedExport(OTLPSpanExporter(timeout=5))
+        threaded.add_span_processor(on_thread)
         sdk.add_span_processor(BoundedExport(Discard()))
         discarded = BoundedExport(Discard())
         made.add_span_processor(discarded)
         self.modes: dict[str, Any] = {
             "off": trace.NoOpTracer(), "sdk": sdk.get_tracer("rag_core"),
             "made": light.tracer_for(made, discarded.put),
-            "on": light.tracer_for(exporting, sent.put)}
+            "thread": light.tracer_for(threaded, on_thread.put),
+            "on": light.tracer_for(relayed, sent.put)}
 
     def use(self, mode: str) -> None:
         from rag_core import observability as obs
@@ -121,7 +128,7 @@ def span_cost(tracers: Tracers, modes: list[str], loops: int = 200, runs: int = 
 
 def counts() -> dict[str, float]:
     """Spans exported and dropped so far in this process."""
-    from rag_core.telemetry.export import DROPPED, EXPORTED
+    from rag_core.telemetry.batches import DROPPED, EXPORTED
 
     dropped = sum(DROPPED.labels(reason=r)._value.get() for r in ("queue_full", "export_failed"))
     return {"exported": EXPORTED._value.get(), "dropped": dropped}
@@ -164,13 +171,17 @@ def main(port: int, endpoint: str, given: str) -> None:
     (one process, its event loop, the app's own start-up), tracing switchable."""
     import uvicorn
 
+    from rag_core import heap
     from rag_core.app import create_app
     from rag_core.config import Settings
     from rag_core.parts import build_parts
+    from rag_core.text.nlp import nlp
 
     settings = Settings(**json.loads(given))
     parts = build_parts(settings)
     parts.embedder.load()
+    nlp()
+    heap.settle()  # as a worker of `rag-core serve` does once ready (rag_core.heap)
     tracers = Tracers(endpoint)
     tracers.use("off")
     app = switchable(create_app(settings, parts=parts), tracers)

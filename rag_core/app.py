@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from rag_core import heap
 from rag_core import observability as obs
 from rag_core.api import docs as api_docs
 from rag_core.api import errors, notes, routes, users
@@ -67,10 +68,13 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         startup_check = getattr(app.state.parts.generator, "startup_check", None)
         if startup_check is not None:  # the LLM's configuration, once (GET <base>/models)
             await run_in_threadpool(startup_check)
+        if owned:  # a worker that built what it serves: frozen out of the collector
+            heap.settle()
         yield
         if watch is not None:
             watch.stop()
         if owned:
+            heap.thaw()
             app.state.parts.close()
 
     docs = api_docs.docs_enabled(settings)  # off in prod unless RAG_API_DOCS=true

@@ -6,7 +6,7 @@ four locks per span, a bounded attribute map that checks every value as it is se
 sampler's result, the SDK's own metrics. On a cached answer (five spans, about 1.2 ms in
 process) that was a sixth of the answer's time (docs/tracing.md, "Overhead"). A ``LightSpan``
 keeps what the request records (its name, ids, parent, kind, times, attributes, events, status)
-in plain fields and hands itself, when it ends, to the bounded queue (``export.BoundedExport``);
+in plain fields and hands itself, when it ends, to the bounded queue (``batches.BoundedExport``);
 the export thread turns it into the SDK's ``ReadableSpan``, applying the attribute limits and
 the value checks there, and gives the batch to the exporter (OTLP, or any ``SpanExporter``).
 
@@ -135,24 +135,34 @@ class LightSpan(trace_api.Span):
 
     def readable(self) -> ReadableSpan:
         """The SDK's finished span, with its attribute limits and value checks applied."""
-        from opentelemetry.attributes import BoundedAttributes
-        from opentelemetry.sdk.trace import Event, ReadableSpan
+        return finished(self.name, self.context, self.parent, self.kind, self.attributes,
+                        self.events, self.links, self.status, self.start_time, self.end_time,
+                        self.shared)
 
-        limits, shared = self.shared.limits, self.shared
 
-        def bounded(values: Mapping[str, Any] | None, most: int | None) -> BoundedAttributes:
-            return BoundedAttributes(most, values, immutable=True,
-                                     max_value_len=limits.max_span_attribute_length)
+def finished(name: str, context: SpanContext, parent: SpanContext | None, kind: SpanKind,
+             attributes: Mapping[str, Any], events: Sequence[tuple[str, Mapping[str, Any] | None,
+                                                                   int]],
+             links: Sequence[trace_api.Link], status: Status, start_time: int,
+             end_time: int | None, shared: Shared) -> ReadableSpan:
+    """The SDK's ``ReadableSpan`` of what a span recorded, the ``OTEL_SPAN_*`` limits and the
+    value checks applied: on the export thread, or in the export process (``relay``)."""
+    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.sdk.trace import Event, ReadableSpan
 
-        events = tuple(Event(name, bounded(values, limits.max_event_attributes), when)
-                       for name, values, when in self.events[:limits.max_events])
-        return ReadableSpan(
-            name=self.name, context=self.context, parent=self.parent,
-            resource=shared.resource, attributes=bounded(self.attributes,
-                                                         limits.max_span_attributes),
-            events=events, links=self.links[:limits.max_links], kind=self.kind,
-            status=self.status, start_time=self.start_time, end_time=self.end_time,
-            instrumentation_scope=shared.scope)
+    limits = shared.limits
+
+    def bounded(values: Mapping[str, Any] | None, most: int | None) -> BoundedAttributes:
+        return BoundedAttributes(most, values, immutable=True,
+                                 max_value_len=limits.max_span_attribute_length)
+
+    kept = tuple(Event(what, bounded(values, limits.max_event_attributes), when)
+                 for what, values, when in events[:limits.max_events])
+    return ReadableSpan(
+        name=name, context=context, parent=parent, resource=shared.resource,
+        attributes=bounded(attributes, limits.max_span_attributes), events=kept,
+        links=tuple(links[:limits.max_links]), kind=kind, status=status, start_time=start_time,
+        end_time=end_time, instrumentation_scope=shared.scope)
 
 
 class LightTracer(trace_api.Tracer):

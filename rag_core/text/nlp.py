@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from rag_core import lean_imports
+from rag_core import heap, lean_imports
 from rag_core.text import quantities
 
 if TYPE_CHECKING:
@@ -81,8 +81,11 @@ def nlp() -> Language:
             _nlp = None
             parse.cache_clear()  # the Docs hold the old vocabulary
         if _nlp is None:
+            reloaded = _loaded_lexemes > 0
             _nlp = lean_imports.import_spacy().load(MODEL)
             _loaded_lexemes = len(_nlp.vocab)
+            if reloaded:  # the old pipeline may sit frozen in a settled worker (rag_core.heap)
+                heap.refreeze()
         return _nlp
 
 

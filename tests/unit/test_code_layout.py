@@ -254,7 +254,9 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.api.routes": "bench_app times the route's answer body apart from the pipeline",
     "rag_core.api.schemas": "bench_app builds the route's request body",
     "rag_core.observability": "the metrics registry the app benchmarks read",
-    "rag_core.telemetry.export": "bench_tracing exports spans through the service's exporter",
+    "rag_core.telemetry.batches": "bench_tracing counts the spans the service's queue exported",
+    "rag_core.telemetry.relay": "bench_tracing exports through the service's export process",
+    "rag_core.heap": "benchmarks settle the app they serve as rag-core serve's workers do",
     "rag_core.telemetry.light": "bench_tracing makes the service's own spans, discarded or sent",
     # writing notes
     "rag_core.ingest.ingestion": "notes into a store, as the CLI and the API write them",

@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from rag_core import observability as obs
 from rag_core.procs import wait_until
-from rag_core.telemetry import export, light
+from rag_core.telemetry import batches, light
 from rag_core.telemetry.light import readable
 
 
@@ -130,15 +130,15 @@ def test_the_operators_sampler_and_span_limits_apply(monkeypatch: pytest.MonkeyP
 
 
 @pytest.fixture
-def queued() -> Iterator[tuple[export.BoundedExport, InMemorySpanExporter]]:
+def queued() -> Iterator[tuple[batches.BoundedExport, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
-    bounded = export.BoundedExport(exporter, batch=2, interval_s=0.01)
+    bounded = batches.BoundedExport(exporter, batch=2, interval_s=0.01)
     yield bounded, exporter
     bounded.shutdown()
 
 
 def test_light_spans_go_through_the_bounded_queue_once_each(
-        queued: tuple[export.BoundedExport, InMemorySpanExporter]) -> None:
+        queued: tuple[batches.BoundedExport, InMemorySpanExporter]) -> None:
     bounded, exporter = queued
     tracer = light.tracer_for(TracerProvider(), bounded.put)
     for n in range(5):

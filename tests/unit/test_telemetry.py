@@ -20,7 +20,7 @@ from rag_core import services
 from rag_core.cli import main as cli
 from rag_core.errors import InvalidSettings
 from rag_core.procs import wait_until
-from rag_core.telemetry import export
+from rag_core.telemetry import batches, export
 from rag_core.telemetry import semconv as sc
 from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
 
@@ -108,12 +108,12 @@ def _provider(processor: Any) -> TracerProvider:
 
 
 def _dropped(reason: str) -> float:
-    return export.DROPPED.labels(reason=reason)._value.get()
+    return batches.DROPPED.labels(reason=reason)._value.get()
 
 
 def test_a_hanging_exporter_fills_the_queue_and_spans_beyond_it_are_dropped() -> None:
     hanging = Hanging()
-    processor = export.BoundedExport(hanging, max_queue=5, batch=1, interval_s=0.01)
+    processor = batches.BoundedExport(hanging, max_queue=5, batch=1, interval_s=0.01)
     tracer = _provider(processor).get_tracer("t")
     with tracer.start_as_current_span("first"):
         pass
@@ -129,7 +129,7 @@ def test_a_hanging_exporter_fills_the_queue_and_spans_beyond_it_are_dropped() ->
 
 
 def test_an_exporter_that_is_down_drops_its_batches_and_counts_them() -> None:
-    processor = export.BoundedExport(Down(), batch=2, interval_s=0.01)
+    processor = batches.BoundedExport(Down(), batch=2, interval_s=0.01)
     tracer = _provider(processor).get_tracer("t")
     before = _dropped("export_failed")
     for n in range(4):
