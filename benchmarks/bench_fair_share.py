@@ -179,6 +179,7 @@ def main() -> None:
         ms = [m for ph, m in victim.times if ph == phase]
         figures[f"victim_{phase}_n"] = len(ms)
         figures[f"victim_{phase}_p50_ms"] = round(p(ms, 0.5), 1)
+        figures[f"victim_{phase}_p95_ms"] = round(p(ms, 0.95), 1)
         figures[f"victim_{phase}_p99_ms"] = round(p(ms, 0.99), 1)
         figures[f"victim_{phase}_max_ms"] = round(max(ms), 1) if ms else None
     quiet = float(figures["victim_quiet_p99_ms"])  # type: ignore[arg-type]
