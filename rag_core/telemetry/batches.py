@@ -18,17 +18,15 @@ from prometheus_client import Counter
 
 from rag_core import observability as obs
 
-SHUTDOWN_FLUSH_S = 5.0  # how long a shutdown waits for the queue to empty
-
 MAX_QUEUE = 2048  # finished spans waiting for the exporter; more are dropped
 BATCH = 512
 INTERVAL_S = 1.0  # the longest a span waits in the queue before its batch is sent
+SHUTDOWN_FLUSH_S = 5.0  # how long a shutdown waits for the queue to empty
 
 EXPORTED = Counter("otel_spans_exported_total", "Spans handed to the trace exporter",
                    registry=obs.REGISTRY)
 DROPPED = Counter("otel_spans_dropped_total", "Spans lost on the way to the trace exporter "
                   "(queue_full, export_failed)", ["reason"], registry=obs.REGISTRY)
-
 
 
 class BoundedExport:

@@ -26,6 +26,7 @@ and logs a warning.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
@@ -54,7 +55,8 @@ def origin_of(span: Any) -> tuple[Any, Any]:
 
 
 def plain(span: Any, key: int) -> tuple[Any, ...]:
-    """What a finished span recorded, in builtin types (``rebuilt`` reads it back)."""
+    """What a finished span recorded, in builtin types (``relay_process.rebuilt`` reads it
+    back)."""
     ctx, parent = span.context, span.parent
     events = [event if isinstance(event, tuple)
               else (event.name, dict(event.attributes) if event.attributes else None,
@@ -72,8 +74,8 @@ def plain(span: Any, key: int) -> tuple[Any, ...]:
 
 
 class Child:
-    """One export process: its pipes, the sizes of the batches it has not answered yet, the
-    origins it has been told, and whether it said it was ready or has ended."""
+    """One export process: its pipes, the span counts of the frames it has not answered yet,
+    the origins it has been told, and whether it said it was ready or has ended."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
@@ -219,8 +221,10 @@ class RelayedExport(batches.BoundedExport):
         if not super().force_flush(timeout_millis):
             return False
         child = self.child
-        if child is not None and not child.ended:  # send what it gathered now
-            self._write(child, frame(("flush",)))
+        if child is not None and not child.ended:  # send what it gathered now; a child that
+            # hangs with a full pipe blocks the writer, not the caller, who waits to the deadline
+            threading.Thread(target=self._write, args=(child, frame(("flush",))),
+                             name="otel-relay-flush", daemon=True).start()
         with self.acks:
             return self.acks.wait_for(lambda: self.unanswered <= 0,
                                       max(0.0, deadline - time.monotonic()))
@@ -230,9 +234,16 @@ class RelayedExport(batches.BoundedExport):
         child = self.child
         if child is None:
             return
+        threading.Thread(target=self._close_input, args=(child,), name="otel-relay-close",
+                         daemon=True).start()  # the child exports what it has, then ends
         try:
-            assert child.proc.stdin is not None
-            child.proc.stdin.close()  # the child exports what it has, then ends
             child.proc.wait(timeout=self.timeout_s + 1)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:  # it hangs: its spans are lost with it
             child.proc.kill()
+            child.proc.wait()
+
+    def _close_input(self, child: Child) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            assert child.proc.stdin is not None
+            with self.writing:
+                child.proc.stdin.close()
