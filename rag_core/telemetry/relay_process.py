@@ -8,7 +8,9 @@ and ``("flush",)``. The process gathers the spans of several messages into batch
 BATCH, exports a batch with the SDK's OTLP exporter when it is full, when its oldest span has
 waited INTERVAL seconds, when asked to flush or when stdin closes, and then answers each
 ``spans`` message on stdout, in order, with ``E n`` (exported) or ``F n`` (failed). Its first
-line, ``R``, says it is ready. It imports only the OpenTelemetry SDK and this module.
+line, ``R``, says it is ready. It imports only the OpenTelemetry SDK and this module. It reads at
+most ``INBOX_MESSAGES`` ahead of the export: behind a slow receiver the pipe fills, then the
+worker's bounded queue, which drops and counts.
 
 It runs in Linux's idle scheduling class (``SCHED_IDLE``): it gets a CPU only when no
 ordinary task wants one, and an answer that wakes takes the CPU back at once. A nice value was
@@ -31,6 +33,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 _HEADER = struct.Struct(">I")  # each message: its length, then the pickled message
+INBOX_MESSAGES = 64  # messages read ahead of the export (64 frames: 4,096 spans)
 
 
 def frame(message: tuple[Any, ...]) -> bytes:
@@ -130,7 +133,8 @@ def main(argv: list[str]) -> None:
     out = sys.stdout.buffer
     gathered = Gathered(OTLPSpanExporter(timeout=float(argv[0])), out, int(argv[1]),
                         float(argv[2]))
-    inbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+    # bounded: while an export is slow, the pipe fills behind it and the worker's queue drops
+    inbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=INBOX_MESSAGES)
 
     def read() -> None:
         for message in messages(sys.stdin.buffer):
