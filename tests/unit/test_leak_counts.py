@@ -7,11 +7,8 @@ every view and counted in full (the rule as written, without any prefilter)."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,28 +16,15 @@ from rag_core.llm.prompt import _detector
 from rag_core.safety import leak
 from rag_core.safety.literal_index import LiteralIndex
 from rag_core.safety.normalise import views
+from tests.golden_texts import GOLDEN, jsonl_fields, source_lines
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
-
-
-def _jsonl(path: Path, *fields: str) -> Iterator[str]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            yield from (str(row[f]) for f in fields if row.get(f))
-
-
-def _lines(path: Path) -> Iterator[str]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            yield line.replace("\\n", "\n")
 
 
 def _mock_answers(count: int) -> list[tuple[str, list[str]]]:
     """Answers as the mock model writes them: the first sentence of each of eight passages,
     cited [n], with the passages as the sources."""
-    bodies = [" ".join(b.split()) for b in _jsonl(GOLDEN / "notes.jsonl", "body")]
+    bodies = [" ".join(b.split()) for b in jsonl_fields(GOLDEN / "notes.jsonl", "body")]
     rng = random.Random(64)
     out = []
     for _ in range(count):
@@ -54,12 +38,12 @@ def _mock_answers(count: int) -> list[tuple[str, list[str]]]:
 
 def _corpus() -> list[tuple[str, list[str]]]:
     texts: list[str] = []
-    texts += _jsonl(GOLDEN / "safety" / "outputs.jsonl", "text")
+    texts += jsonl_fields(GOLDEN / "safety" / "outputs.jsonl", "text")
     for name in ("echoes.txt", "answers.txt"):
-        texts += _lines(GOLDEN / "safety" / "sources" / name)
+        texts += source_lines(GOLDEN / "safety" / "sources" / name)
     for path in sorted((GOLDEN / "qa").glob("*.jsonl")):
-        texts += _jsonl(path, "reference_answer", "question")
-    texts += _jsonl(GOLDEN / "safety" / "questions.jsonl", "text")
+        texts += jsonl_fields(path, "reference_answer", "question")
+    texts += jsonl_fields(GOLDEN / "safety" / "questions.jsonl", "text")
     return [(t, []) for t in dict.fromkeys(texts)] + _mock_answers(300)
 
 

@@ -8,11 +8,9 @@ literals a view holds."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 
 import pytest
 
@@ -21,35 +19,21 @@ from rag_core.safety import sanitiser
 from rag_core.safety.literal_index import LiteralIndex, _trie_pattern
 from rag_core.safety.normalise import clean, views
 from rag_core.safety.prefilter import Source, family_literals, required_literals, squeeze
-
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
-
-
-def _jsonl(path: Path, *fields: str) -> Iterator[str]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            yield from (str(row[f]) for f in fields if row.get(f))
-
-
-def _source_lines(path: Path) -> Iterator[str]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            yield line.replace("\\n", "\n")
+from tests.golden_texts import GOLDEN, jsonl_fields, source_lines
 
 
 def _corpus() -> list[str]:
     texts: list[str] = []
     for path in sorted((GOLDEN / "safety").glob("*.jsonl")):
-        texts += _jsonl(path, "text")
+        texts += jsonl_fields(path, "text")
     sources = GOLDEN / "safety" / "sources"
-    texts += _jsonl(sources / "redteam_probe.jsonl", "text")
+    texts += jsonl_fields(sources / "redteam_probe.jsonl", "text")
     for path in sorted(sources.glob("*.txt")):
-        texts += _source_lines(path)
+        texts += source_lines(path)
     for path in sorted((GOLDEN / "qa").glob("*.jsonl")):
-        texts += _jsonl(path, "question", "reference_answer")
+        texts += jsonl_fields(path, "question", "reference_answer")
     for path in sorted((GOLDEN / "semantic_pairs").glob("*.jsonl")):
-        texts += _jsonl(path, "a", "b")
+        texts += jsonl_fields(path, "a", "b")
     bank = traffic.QuestionBank.from_items(traffic.load_items())
     rng = random.Random(64)
     users = sorted(bank.answerable)
@@ -58,7 +42,7 @@ def _corpus() -> list[str]:
 
 
 def _note_segments() -> list[str]:
-    bodies = list(_jsonl(GOLDEN / "notes.jsonl", "body", "title"))
+    bodies = list(jsonl_fields(GOLDEN / "notes.jsonl", "body", "title"))
     return list(dict.fromkeys(s for body in bodies for s in sanitiser.segments(clean(body))))
 
 
