@@ -3,8 +3,9 @@
 A question never waits for the exporter: finished spans go into a bounded queue that a daemon
 thread empties in batches. A full queue drops the span, an export that fails or times out drops
 its batch, and both are counted in ``otel_spans_dropped_total{reason}``; an exporter that is down
-or hangs costs the traces, never an answer. ``relay.RelayedExport`` is the same queue with its
-batches exported by a process of its own.
+or hangs costs the traces, never an answer. ``relay.RelayedExport``, the processor of
+``RAG_OTEL_EXPORTER=otlp``, hands the spans to a process of its own instead, with the same
+bound and counters, and falls back to this queue when that process cannot start.
 """
 
 from __future__ import annotations

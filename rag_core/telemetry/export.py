@@ -2,10 +2,11 @@
 stderr (``console``) or over OTLP/HTTP (``otlp``) to the standard ``OTEL_EXPORTER_OTLP_*``
 endpoint, which the OpenTelemetry SDK reads.
 
-A question never waits for the exporter: finished spans go into a bounded queue
-(``batches.BoundedExport``), whose batches a process of its own encodes and sends
-(``relay.RelayedExport``). A bad ``OTEL_*`` value (an endpoint that is not an http(s) URL, a
-timeout that is not a number) is refused at start (``check_environment``), naming the variable.
+A question never waits for the exporter: finished spans are copied and written, in frames, to a
+process of its own that encodes and sends them (``relay.RelayedExport``); what its pipe does
+not take waits in a bounded buffer, and spans beyond it are dropped and counted. A bad
+``OTEL_*`` value (an endpoint that is not an http(s) URL, a timeout that is not a number) is
+refused at start (``check_environment``), naming the variable.
 """
 
 from __future__ import annotations

@@ -1,57 +1,52 @@
 """Spans exported by a process of their own, so that what the export costs stays off the answers.
 
 Turning spans into OTLP (the SDK's ``ReadableSpan``, then its protobuf encoder) costs about 25 us
-of Python a span. On a worker's export thread that work holds the interpreter's lock, which the
-event loop needs too: a batch of 512 spans held it for about 13 ms, and the cached answers in
-flight meanwhile (about 1.2 ms each in process) waited for it, so tracing showed in their p99
-although no request waits for the exporter. With ``RAG_OTEL_EXPORTER=otlp`` the export thread
-now only copies each span's fields into plain tuples (``plain``, about 2.6 us a span with the
-pickling) and writes them, every ``FRAME`` spans, to a child process (``relay_process``), which
-builds the ``ReadableSpan``s (``light.finished``: the same limits and checks), gathers them into
-batches of up to ``batches.BATCH``, sent once full or once the oldest has waited the queue's
-interval there, with the SDK's OTLP exporter, configured by the same ``OTEL_*`` variables (it
-inherits the environment). The receiver sees as many requests as before.
+of Python a span, and a second Python thread that does it takes turns at the interpreter's lock
+with the event loop: the cached answers in flight wait for those turns, so tracing showed in
+their p99 although no request waits for the exporter. With ``RAG_OTEL_EXPORTER=otlp`` the
+worker has no export thread: the thread that ends a span copies it into plain tuples
+(``plain``), and every ``FRAME`` spans pickles them and writes the frame to a child process
+(``relay_process``) without blocking (about 4 us a span in all: a cached answer's five spans
+cost 40 us against 19 made and discarded). What the pipe does not take waits in the worker,
+bounded by the queue's ``MAX_QUEUE`` spans; beyond it spans are dropped and counted in
+``otel_spans_dropped_total{reason="queue_full"}``. A ticker wakes once every ``interval_s`` (or
+when a flush asks) to send a partial frame, to write what the pipe refused and to start the
+child.
 
-The child runs at the lowest CPU priority (``relay_process``: the idle class): when the machine
-is short of CPU the answers go first and the export falls behind; then its pipe fills, the
-export thread waits on it, the bounded queue fills and the spans beyond it are dropped and
-counted, as when a collector hangs. The child answers each frame with a line, ``E n`` (exported)
-or ``F n`` (failed), which a thread of the worker counts in ``otel_spans_exported_total`` and
-``otel_spans_dropped_total{reason="export_failed"}``; a flush asks the child to send what it
-gathered and waits for those answers. A child that dies loses the frames it had not answered
-(counted as failed); the next frame starts another, at most once every ``RESTART_S``. A worker
-whose child fails to start twice in a row exports on its own export thread instead, as before,
-and logs a warning.
+The child builds the ``ReadableSpan``s (``light.finished``: the same limits and checks),
+gathers them into batches of up to ``batches.BATCH``, sent once full or once the oldest has
+waited the interval there, with the SDK's OTLP exporter, configured by the same ``OTEL_*``
+variables (it inherits the environment). It runs at the lowest CPU priority (the idle class):
+when the machine is short of CPU the answers go first and the export falls behind; then its pipe
+fills, the worker's buffer fills and the spans beyond it are dropped and counted, as when a
+collector hangs. The child answers each frame with a line, ``E n`` (exported) or ``F n``
+(failed), which a thread of the worker (asleep on the pipe in between) counts in
+``otel_spans_exported_total`` and ``otel_spans_dropped_total{reason="export_failed"}``; a flush
+asks the child to send what it gathered and waits for those answers. A child that dies loses the
+frames it had not answered (counted as failed); the ticker starts another, at most once every
+``RESTART_S``, and the spans that end meanwhile are held within the bound (a flush with no child
+to take them counts them as failed). A worker whose child fails to start twice in a row exports
+on an export thread of its own (``batches.BoundedExport``), as before, and logs a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import subprocess
+import select
 import sys
 import threading
 import time
-from collections import deque
 from typing import Any
 
 from rag_core.telemetry import batches
-from rag_core.telemetry.relay_process import frame
+from rag_core.telemetry.relay_child import Child, Origins
 
 log = logging.getLogger("rag_core.telemetry")
 
 FRAME = 64  # spans the worker hands over at a time
 RESTART_S = 5.0  # the shortest time between two starts of the child
 STARTS_BEFORE_IN_PROCESS = 2  # failed starts in a row before exporting in the worker again
-Origin = tuple[int, Any, Any]  # a key, the resource and the instrumentation scope
-
-
-def origin_of(span: Any) -> tuple[Any, Any]:
-    """The resource and instrumentation scope of a light span or of the SDK's own."""
-    shared = getattr(span, "shared", None)
-    if shared is not None:
-        return shared.resource, shared.scope
-    return span.resource, span.instrumentation_scope
 
 
 def plain(span: Any, key: int) -> tuple[Any, ...]:
@@ -73,177 +68,192 @@ def plain(span: Any, key: int) -> tuple[Any, ...]:
             span.end_time)
 
 
-class Child:
-    """One export process: its pipes, the span counts of the frames it has not answered yet,
-    the origins it has been told, and whether it said it was ready or has ended."""
+class RelayedExport:
+    """A span processor whose spans a child process exports, handed over in frames by the
+    threads that end them (see the module docstring)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.waiting: deque[int] = deque()
-        self.told: set[int] = set()
-        self.ready = False
-        self.ended = False
-
-
-class RelayedExport(batches.BoundedExport):
-    """The bounded queue of ``batches.BoundedExport``, its batches exported by a child process
-    (see the module docstring)."""
-
-    def __init__(self, timeout_s: float, command: list[str] | None = None, **queue: Any
+    def __init__(self, timeout_s: float, command: list[str] | None = None, *,
+                 max_queue: int = batches.MAX_QUEUE, interval_s: float = batches.INTERVAL_S
                  ) -> None:
-        self.timeout_s = timeout_s
-        self.command = command or [sys.executable, "-m", "rag_core.telemetry.relay_process"]
+        self.timeout_s, self.max_queue, self.interval_s = timeout_s, max_queue, interval_s
+        self.command = [*(command or [sys.executable, "-m", "rag_core.telemetry.relay_process"]),
+                        str(timeout_s), str(batches.BATCH), str(interval_s)]
+        self.origins = Origins()
+        self.lock = threading.Condition()  # what follows; notified as frames are answered
+        self.records: list[tuple[Any, ...]] = []  # ended spans not in a frame yet
         self.child: Child | None = None
-        self.origins: dict[tuple[int, int], Origin] = {}
-        self.acks = threading.Condition()
-        self.unanswered = 0  # spans written to a child and not yet answered
+        self.unanswered = 0  # spans in frames given to a child and not answered yet
         self.failed_starts = 0
         self.next_start = 0.0
-        self.in_process = False
-        self.writing = threading.Lock()  # the export thread's frames, a flush's request
-        super().__init__(None, **{"batch": FRAME, **queue})  # starts the export thread
+        self.fallback: batches.BoundedExport | None = None  # the worker's own export thread
+        self.flushes_asked = self.flushes_done = 0
+        self.stopped = False
+        self.wake = threading.Event()
+        threading.Thread(target=self._tick, name="otel-relay", daemon=True).start()
 
-    # --- on the export thread ---------------------------------------------------------------
+    @property
+    def in_process(self) -> bool:
+        return self.fallback is not None
 
-    def deliver(self, batch: list[Any]) -> None:
-        if self.in_process:
-            if self.exporter is None:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                    OTLPSpanExporter,
-                )
+    # --- on the threads that end spans ------------------------------------------------------
 
-                self.exporter = OTLPSpanExporter(timeout=self.timeout_s)
-            super().deliver(batch)
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def _on_ending(self, span: Any) -> None:
+        return None
+
+    def on_end(self, span: Any) -> None:
+        if span.context.trace_flags.sampled:
+            self.put(span)
+
+    def put(self, span: Any) -> None:
+        """A finished, sampled span: copied, and with ``FRAME`` of them written to the child
+        as far as its pipe takes them now."""
+        fallback = self.fallback
+        if fallback is not None:
+            fallback.put(span)
             return
-        child = self._running()
-        data = self._encoded(batch, child) if child is not None else b""
-        with self.acks:
-            taken = child is not None and not child.ended
-            if child is not None and taken:
-                child.waiting.append(len(batch))
-                self.unanswered += len(batch)
-        if child is None or not taken:  # no child to take it: lost, as a failed export
-            batches.DROPPED.labels(reason="export_failed").inc(len(batch))
-            return
-        self._write(child, data)
+        record = plain(span, self.origins.key_of(span))
+        with self.lock:
+            child = self.child
+            held = len(self.records) + (child.unsent_spans if child is not None else 0)
+            full = self.stopped or held >= self.max_queue
+            if not full:
+                self.records.append(record)
+                if len(self.records) >= FRAME and child is not None and not child.ended:
+                    self._seal(child)
+                    child.write()
+        if full:
+            batches.DROPPED.labels(reason="queue_full").inc()
 
-    def _write(self, child: Child, data: bytes) -> None:
-        try:
-            assert child.proc.stdin is not None
-            with self.writing:
-                child.proc.stdin.write(data)
-                child.proc.stdin.flush()
-        except (OSError, ValueError):  # it ended: its reader counts what it did not answer
-            pass
+    def _seal(self, child: Child) -> None:
+        """The records so far as a frame for ``child``. Under the lock."""
+        child.add(self.records, self.origins)
+        self.unanswered += len(self.records)
+        self.records = []
 
-    def _encoded(self, batch: list[Any], child: Child) -> bytes:
-        records = []
-        frames = []
-        for span in batch:
-            resource, scope = origin_of(span)
-            known = self.origins.get((id(resource), id(scope)))
-            if known is None:  # kept with the objects, so that their ids stay theirs
-                known = self.origins[(id(resource), id(scope))] = (len(self.origins), resource,
-                                                                   scope)
-            key = known[0]
-            if key not in child.told:
-                child.told.add(key)
-                frames.append(frame((
-                    "origin", key, dict(resource.attributes), resource.schema_url, scope.name,
-                    scope.version, scope.schema_url)))
-            records.append(plain(span, key))
-        frames.append(frame(("spans", records)))
-        return b"".join(frames)
+    # --- on the ticker ------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Start the child, send partial frames and flushes, write what the pipe refused."""
+        while True:
+            child = self._running()
+            lost, written = 0, True
+            with self.lock:
+                stopping, asked = self.stopped, self.flushes_asked
+                if child is not None and self.fallback is None:
+                    if self.records:
+                        self._seal(child)
+                    if asked > self.flushes_done:
+                        child.add_flush()
+                    written = child.write()
+                elif self.fallback is None and asked > self.flushes_done and self.records:
+                    lost, self.records = len(self.records), []  # no child to take them now
+                self.flushes_done = asked
+                self.lock.notify_all()
+            if lost:
+                batches.DROPPED.labels(reason="export_failed").inc(lost)
+            if stopping:
+                return
+            if written or child is None:
+                self.wake.wait(self.interval_s)
+                self.wake.clear()
+            else:  # the pipe is full: again once it takes more, or after a while
+                with contextlib.suppress(OSError, ValueError):
+                    select.select([], [child.fd], [], min(self.interval_s, 0.05))
 
     def _running(self) -> Child | None:
         """The child, started when there is none (or it ended) and a start is due."""
         child = self.child
         if child is not None and not child.ended:
             return child
-        if time.monotonic() < self.next_start:
+        if self.fallback is not None or self.stopped or time.monotonic() < self.next_start:
             return None
         self.next_start = time.monotonic() + RESTART_S
         try:
-            proc = subprocess.Popen([*self.command, str(self.timeout_s), str(batches.BATCH),
-                                     str(self.interval_s)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            child = Child.start(self.command)
         except OSError as exc:
             self._failed_start(f"{exc}")
             return None
-        self.child = child = Child(proc)
+        with self.lock:
+            self.child = child
         threading.Thread(target=self._answers, args=(child,), name="otel-relay-answers",
                          daemon=True).start()
         return child
 
     def _failed_start(self, why: str) -> None:
-        self.failed_starts += 1
-        if self.failed_starts >= STARTS_BEFORE_IN_PROCESS and not self.in_process:
-            self.in_process = True
-            log.warning("the span export process did not start (%s): exporting in the worker",
-                        why)
+        with self.lock:
+            self.failed_starts += 1
+            if self.failed_starts < STARTS_BEFORE_IN_PROCESS or self.fallback is not None:
+                return
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter,
+            )
 
-    # --- on the thread that reads a child's answers ----------------------------------------
+            self.fallback = batches.BoundedExport(OTLPSpanExporter(timeout=self.timeout_s),
+                                                  max_queue=self.max_queue,
+                                                  interval_s=self.interval_s)
+            lost, self.records = len(self.records), []
+            self.lock.notify_all()
+        if lost:
+            batches.DROPPED.labels(reason="export_failed").inc(lost)
+        log.warning("the span export process did not start (%s): exporting in the worker", why)
+
+    # --- on the thread that reads a child's answers (asleep on the pipe in between) ---------
 
     def _answers(self, child: Child) -> None:
-        assert child.proc.stdout is not None
-        for line in child.proc.stdout:
-            what, _, count = line.strip().partition(b" ")
+        for what, spans in child.answers():
             if what == b"R":
-                child.ready = True
                 self.failed_starts = 0
                 continue
-            spans = int(count)
             if what == b"E":
                 batches.EXPORTED.inc(spans)
             else:
                 batches.DROPPED.labels(reason="export_failed").inc(spans)
-            with self.acks:
+            with self.lock:
                 child.waiting.popleft()
                 self.unanswered -= spans
-                self.acks.notify_all()
-        child.proc.wait()
-        with self.acks:
-            child.ended = True
-            lost = sum(child.waiting)
-            child.waiting.clear()
+                self.lock.notify_all()
+        with self.lock:
+            lost = child.end()
             self.unanswered -= lost
-            self.acks.notify_all()
+            self.lock.notify_all()
         if lost:
             batches.DROPPED.labels(reason="export_failed").inc(lost)
         if not child.ready:
             self._failed_start(f"exit status {child.proc.returncode}")
+        self.wake.set()  # the ticker starts another when one is due
 
     # --- the processor's own calls -----------------------------------------------------------
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Every span queued so far written to the child and answered by it."""
+        """Every span ended so far written to the child and answered by it (or counted as
+        lost when no child can take it now)."""
         deadline = time.monotonic() + timeout_millis / 1000
-        if not super().force_flush(timeout_millis):
-            return False
-        child = self.child
-        if child is not None and not child.ended:  # send what it gathered now; a child that
-            # hangs with a full pipe blocks the writer, not the caller, who waits to the deadline
-            threading.Thread(target=self._write, args=(child, frame(("flush",))),
-                             name="otel-relay-flush", daemon=True).start()
-        with self.acks:
-            return self.acks.wait_for(lambda: self.unanswered <= 0,
-                                      max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            self.flushes_asked += 1
+            ticket = self.flushes_asked
+        self.wake.set()
+        with self.lock:
+            done = self.lock.wait_for(
+                lambda: self.fallback is not None or (
+                    self.flushes_done >= ticket and not self.records and self.unanswered <= 0),
+                max(0.0, deadline - time.monotonic()))
+        fallback = self.fallback
+        if done and fallback is not None:
+            return fallback.force_flush(int(max(0.0, deadline - time.monotonic()) * 1000))
+        return done
 
     def shutdown(self) -> None:
-        super().shutdown()
-        child = self.child
-        if child is None:
-            return
-        threading.Thread(target=self._close_input, args=(child,), name="otel-relay-close",
-                         daemon=True).start()  # the child exports what it has, then ends
-        try:
-            child.proc.wait(timeout=self.timeout_s + 1)
-        except subprocess.TimeoutExpired:  # it hangs: its spans are lost with it
-            child.proc.kill()
-            child.proc.wait()
-
-    def _close_input(self, child: Child) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            assert child.proc.stdin is not None
-            with self.writing:
-                child.proc.stdin.close()
+        self.force_flush(int(batches.SHUTDOWN_FLUSH_S * 1000))
+        with self.lock:
+            self.stopped = True
+            child = self.child
+            if child is not None and not child.ended:
+                child.close()  # it exports what it has, then ends
+        self.wake.set()
+        if self.fallback is not None:
+            self.fallback.shutdown()
+        if child is not None:
+            child.stop(self.timeout_s + 1)

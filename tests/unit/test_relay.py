@@ -1,8 +1,10 @@
 """The span export in a process of its own (``rag_core.telemetry.relay``), against a real
 OTLP/HTTP receiver on loopback: it delivers what the worker's own export thread delivered, span
-for span; a flush waits for the child's answers; a child that dies costs the spans it held,
-counted, and another starts; a receiver that refuses costs its batches, counted; a child that
-cannot start makes the worker export by itself."""
+for span; the thread that ends the spans writes the full frames; a child that reads nothing
+never holds that thread up, and what its pipe refuses is bounded, the rest dropped and counted;
+a flush waits for the child's answers; a child that dies costs the spans it held, counted, and
+another starts; a receiver that refuses costs its batches, counted; a child that cannot start
+makes the worker export by itself."""
 
 from __future__ import annotations
 
@@ -123,16 +125,56 @@ def test_the_child_delivers_what_the_export_thread_delivered(receiver: Receiver)
     assert len(trace_ids) == 2  # each root's child in its root's trace
 
 
-def test_the_child_gathers_the_workers_frames_into_one_request(receiver: Receiver) -> None:
+def test_the_thread_that_ends_spans_writes_the_frames_and_the_child_gathers_them(
+        receiver: Receiver) -> None:
     relayed = relay.RelayedExport(5.0, interval_s=3600)  # sent when asked, not when due
-    for n in range(3):  # three frames, as the export thread writes them
-        spans: list[Any] = []
-        _traced(spans, f"frame{n}")
-        relayed.deliver(spans)
+    wait_until(lambda: relayed.child is not None, 60, "the child to start")
+    for n in range(relay.FRAME + 6):  # two full frames and a part
+        _traced(relayed, f"q{n}")
+    child = relayed.child
+    assert child is not None
+    assert list(child.waiting)[-2:] == [relay.FRAME, relay.FRAME]  # written by this thread
+    assert len(relayed.records) <= 12  # the part waits for the ticker (or a flush)
     assert relayed.force_flush(60_000)
-    assert receiver.requests == 1
-    assert len(receiver.spans) == 6
+    assert receiver.requests == 1  # the frames gathered into one export
+    assert len(receiver.spans) == 2 * (relay.FRAME + 6)
     relayed.shutdown()
+
+
+def _queue_full() -> float:
+    return batches.DROPPED.labels(reason="queue_full")._value.get()
+
+
+def test_a_child_that_reads_nothing_never_holds_up_the_thread_that_ends_spans(
+        receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batches, "SHUTDOWN_FLUSH_S", 0.5)  # a shutdown's wait for answers
+    deaf = [sys.executable, "-c", "import time; print('R', flush=True); time.sleep(600)"]
+    relayed = relay.RelayedExport(0.5, command=deaf, max_queue=256, interval_s=0.01)
+    wait_until(lambda: relayed.child is not None and relayed.child.ready, 60,
+               "the child to say it is ready")
+    full_before, failed_before = _queue_full(), _failed()
+    ended = threading.Event()
+
+    def end_spans() -> None:
+        for n in range(1000):  # 2,000 spans, far more than a pipe holds
+            _traced(relayed, f"q{n}")
+        ended.set()
+
+    threading.Thread(target=end_spans, daemon=True).start()
+    assert ended.wait(120), "ending spans waited for a child that reads nothing"
+    child = relayed.child
+    assert child is not None
+    with relayed.lock:
+        dropped = _queue_full() - full_before
+        assert child.unsent_spans + len(relayed.records) <= 256  # held by the worker: bounded
+        assert dropped > 0
+        assert dropped + relayed.unanswered + len(relayed.records) == 2000  # all counted
+        sealed = relayed.unanswered
+    assert not relayed.force_flush(200)  # nothing answers
+    relayed.shutdown()  # the child is killed after the export timeout; its frames are lost
+    wait_until(lambda: relayed.unanswered == 0, 60, "the lost frames to be counted")
+    assert _failed() - failed_before >= sealed
+    assert child.proc.returncode is not None
 
 
 def test_a_child_that_dies_costs_its_spans_counted_and_another_starts(
