@@ -76,7 +76,7 @@ class SemanticEntries:
             warn(LAYER, exc)
             return []
         return [(_as_bytes(f).decode(), line) for f, v in raw.items()
-                if (line := IndexLine.decode(_as_bytes(v))) is not None]
+                if (line := IndexLine.read(_as_bytes(v))) is not None]
 
     def fetch(self, scope: str, fields: list[str]) -> dict[str, SemanticEntry]:
         """The full entries of ``fields`` (an entry gone since its index line was read, or one

@@ -45,3 +45,13 @@ def test_a_value_that_does_not_read_is_a_miss() -> None:
     assert IndexLine.decode(b"\xc1") is None
     no_form = IndexLine.decode(msgpack.packb({"v": b"v"}, use_bin_type=True))
     assert no_form == IndexLine(b"v", 0.0, float("inf"), None)  # never expires, no twin
+
+
+def test_a_line_read_again_is_the_line_decoded_once_and_new_bytes_are_decoded_anew() -> None:
+    raw = LINE.encode()
+    first = IndexLine.read(bytes(raw))  # a fresh object each time, as Redis answers
+    assert first == IndexLine.decode(raw) == LINE
+    assert IndexLine.read(bytes(raw)) is first  # remembered by its bytes
+    rewritten = IndexLine(LINE.vector, 200.0, 800.0, LINE.form)  # the entry written again
+    assert IndexLine.read(rewritten.encode()) == rewritten
+    assert IndexLine.read(b"\xc1") is None  # a line that does not decode stays a miss
