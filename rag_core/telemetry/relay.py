@@ -142,7 +142,7 @@ class RelayedExport:
             lost, written = 0, True
             with self.lock:
                 stopping, asked = self.stopped, self.flushes_asked
-                if child is not None and self.fallback is None:
+                if child is not None and not child.ended and self.fallback is None:
                     if self.records:
                         self._seal(child)
                     if asked > self.flushes_done:
