@@ -30,7 +30,25 @@ DROPPED = Counter("otel_spans_dropped_total", "Spans lost on the way to the trac
                   "(queue_full, export_failed)", ["reason"], registry=obs.REGISTRY)
 
 
-class BoundedExport:
+class SpanSink:
+    """What the SDK calls on a span processor, of which only an ended, sampled span matters
+    here: it goes to ``put``."""
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def _on_ending(self, span: Any) -> None:
+        return None
+
+    def on_end(self, span: Any) -> None:
+        if span.context.trace_flags.sampled:
+            self.put(span)
+
+    def put(self, span: Any) -> None:
+        raise NotImplementedError
+
+
+class BoundedExport(SpanSink):
     """A span processor: finished spans into a bounded queue, exported in batches by a daemon
     thread (see the module docstring)."""
 
@@ -44,16 +62,6 @@ class BoundedExport:
         self.stopped = False
         self.thread = threading.Thread(target=self._run, name="otel-export", daemon=True)
         self.thread.start()
-
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        return None
-
-    def _on_ending(self, span: Any) -> None:
-        return None
-
-    def on_end(self, span: Any) -> None:
-        if span.context.trace_flags.sampled:
-            self.put(span)
 
     def put(self, span: Any) -> None:
         """A finished, sampled span into the queue. No lock on the request's path: a deque's

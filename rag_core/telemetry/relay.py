@@ -68,7 +68,7 @@ def plain(span: Any, key: int) -> tuple[Any, ...]:
             span.end_time)
 
 
-class RelayedExport:
+class RelayedExport(batches.SpanSink):
     """A span processor whose spans a child process exports, handed over in frames by the
     threads that end them (see the module docstring)."""
 
@@ -96,16 +96,6 @@ class RelayedExport:
         return self.fallback is not None
 
     # --- on the threads that end spans ------------------------------------------------------
-
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        return None
-
-    def _on_ending(self, span: Any) -> None:
-        return None
-
-    def on_end(self, span: Any) -> None:
-        if span.context.trace_flags.sampled:
-            self.put(span)
 
     def put(self, span: Any) -> None:
         """A finished, sampled span: copied, and with ``FRAME`` of them written to the child
