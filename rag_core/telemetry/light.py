@@ -6,9 +6,11 @@ four locks per span, a bounded attribute map that checks every value as it is se
 sampler's result, the SDK's own metrics. On a cached answer (five spans, about 1.2 ms in
 process) that was a sixth of the answer's time (docs/tracing.md, "Overhead"). A ``LightSpan``
 keeps what the request records (its name, ids, parent, kind, times, attributes, events, status)
-in plain fields and hands itself, when it ends, to the bounded queue (``batches.BoundedExport``);
-the export thread turns it into the SDK's ``ReadableSpan``, applying the attribute limits and
-the value checks there, and gives the batch to the exporter (OTLP, or any ``SpanExporter``).
+in plain fields and hands itself, when it ends, to the span processor's ``put``: the export
+process's frames (``relay.RelayedExport``, for OTLP) or the bounded queue
+(``batches.BoundedExport``, any ``SpanExporter``). There, away from the request, it becomes the
+SDK's ``ReadableSpan``, with the attribute limits and the value checks applied, and goes to the
+exporter in a batch.
 
 What a trace holds does not change: the same names, parents, kinds, attributes, events and
 statuses as the SDK's spans (tests/unit/test_light_tracer.py compares the two). Sampling: a span
@@ -131,7 +133,7 @@ class LightSpan(trace_api.Span):
             self.end_time = end_time or time.time_ns()
             self.sink(self)
 
-    # --- on the export thread -------------------------------------------------------------
+    # --- away from the request: on the export thread, or in the export process -----------
 
     def readable(self) -> ReadableSpan:
         """The SDK's finished span, with its attribute limits and value checks applied."""
@@ -166,8 +168,8 @@ def finished(name: str, context: SpanContext, parent: SpanContext | None, kind: 
 
 
 class LightTracer(trace_api.Tracer):
-    """Makes ``LightSpan``s; each ended one goes to ``sink`` (the bounded queue's
-    ``on_end``). ``sampler``: the SDK's sampler when the operator chose one, else None
+    """Makes ``LightSpan``s; each ended one goes to ``sink`` (the span processor's
+    ``put``). ``sampler``: the SDK's sampler when the operator chose one, else None
     (``parentbased_always_on``, decided here without a call)."""
 
     def __init__(self, sink: Callable[[LightSpan], None], shared: Shared,

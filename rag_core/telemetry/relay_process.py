@@ -10,7 +10,7 @@ waited INTERVAL seconds, when asked to flush or when stdin closes, and then answ
 ``spans`` message on stdout, in order, with ``E n`` (exported) or ``F n`` (failed). Its first
 line, ``R``, says it is ready. It imports only the OpenTelemetry SDK and this module. It reads at
 most ``INBOX_MESSAGES`` ahead of the export: behind a slow receiver the pipe fills, then the
-worker's bounded queue, which drops and counts.
+worker's bounded buffer (``relay``), which drops and counts.
 
 It runs in Linux's idle scheduling class (``SCHED_IDLE``): it gets a CPU only when no
 ordinary task wants one, and an answer that wakes takes the CPU back at once. A nice value was
@@ -133,7 +133,7 @@ def main(argv: list[str]) -> None:
     out = sys.stdout.buffer
     gathered = Gathered(OTLPSpanExporter(timeout=float(argv[0])), out, int(argv[1]),
                         float(argv[2]))
-    # bounded: while an export is slow, the pipe fills behind it and the worker's queue drops
+    # bounded: while an export is slow, the pipe fills behind it and the worker's buffer drops
     inbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=INBOX_MESSAGES)
 
     def read() -> None:
