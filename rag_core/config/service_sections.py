@@ -338,7 +338,8 @@ class Limits(Section):
         "limit `in_flight`; 0: no cap (`ci`: off)"))
     work_slots: int = Field(0, description=(
         "questions of one process doing their CPU work (steps 1-5) at once; a freed slot goes "
-        "to the user with the fewest questions at work (rag_core/limits/slots.py); 0: the "
+        "to the user who has used the slots least in the last seconds "
+        "(rag_core/limits/slots.py); 0: the "
         "CPUs the process may use divided by the server's workers (`WEB_CONCURRENCY`)"))
 
     @field_validator("rate_limit_per_minute", "rate_limit_per_hour", "rate_limit_per_day",

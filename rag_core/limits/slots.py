@@ -6,14 +6,18 @@ decisions and the context: the CPU-bound part of a question, before the model is
 work slot of this process. There are as many slots as the process has CPUs to itself
 (``RAG_WORK_SLOTS``; 0: the CPUs the process may use divided by the server's workers, at least
 one). A question that finds every slot taken waits, and a freed slot goes to the waiting
-question whose user has the fewest questions at work here (holding a slot or waiting for one),
-then to the user served longest ago, then to the earliest. So one user's flood of admitted
-questions takes turns with everyone else's instead of sharing the cores with them at once: a
-user who asks once a second never waits behind the flooder's queue. Between two steps a
-question holding a slot gives it to a waiting question whose user has fewer questions at work
-(``Turn.pass_on``, called by ``Run.step``), and waits for one again: so the one-a-second user
-waits for at most one step of another's question, not all of its steps. The model's answer
-(step 6) holds no slot: waiting on the model costs no CPU.
+question whose user has used the slots least lately: each user's time holding a slot, decayed
+by half every ``HALF_LIFE_S`` seconds (a recent step counts fully, one from a minute ago not at
+all). Among one user's questions the one that came first goes first. So a user who asks once a
+second never waits behind a flooder's queue (its use is a small fraction of the flooder's), and
+a user whose questions wait grows no lower in the order while it waits: its use decays while
+others' grows, so every waiting question gets its turn (a rule by the questions each user has
+at work instead starved the user with the most of them, and a shared account is such a user).
+Between two steps a question holding a slot, its use now counted, gives the slot to a waiting
+question of a user who has used less (``Turn.pass_on``, called by ``Run.step``) and waits again
+in its first place among its user's questions: so the one-a-second user waits for at most one
+step of another's question, not all of its steps. The model's answer (step 6) holds no slot:
+waiting on the model costs no CPU.
 
 Threads, not the event loop: the steps run in the app's worker threads (``run_in_threadpool``),
 so a waiting question blocks its thread, never the loop.
@@ -24,10 +28,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import Histogram
 
@@ -37,7 +40,8 @@ from rag_core.procs import worker_cpus
 WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for a work slot "
                  "of its process (steps 1-5)", registry=obs.REGISTRY,
                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
-FORGET_AFTER = 4_096  # users remembered for "served longest ago" beyond those at work
+HALF_LIFE_S = 2.0  # a user's use of the slots halves in this time: "lately" is a few seconds
+FORGET_AFTER = 4_096  # users whose use is remembered; beyond, only those at work are kept
 
 
 def slots_for(configured: int, environ: Mapping[str, str] | None = None) -> int:
@@ -49,8 +53,8 @@ def slots_for(configured: int, environ: Mapping[str, str] | None = None) -> int:
 @dataclass
 class _Waiter:
     user: str
-    ticket: int
-    granted: threading.Event
+    ticket: int  # the question's place among its user's: kept when it gives way
+    granted: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -59,24 +63,36 @@ class Turn:
 
     slots: WorkSlots
     user: str
+    ticket: int
     waited: float = 0.0
+    since: float = 0.0  # when it last took the slot (the slots' clock)
 
     def pass_on(self) -> None:
         started = time.perf_counter()
-        if self.slots.pass_on(self.user):
+        if self.slots.pass_on(self):
             self.waited += time.perf_counter() - started
 
 
+@dataclass
+class _Use:
+    """One user's time holding slots, decayed to ``at``."""
+
+    seconds: float = 0.0
+    at: float = 0.0
+
+
 class WorkSlots:
-    def __init__(self, size: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, size: int, *, clock: Callable[[], float] = time.monotonic,
+                 half_life_s: float = HALF_LIFE_S) -> None:
         if size < 1:
             raise ValueError("a process needs at least one work slot")
         self.size = size
         self.clock = clock
+        self.half_life_s = half_life_s
         self._lock = threading.Lock()
         self._free = size
-        self._at_work: Tally[str] = Tally()  # per user: questions holding or waiting for a slot
-        self._served: dict[str, float] = {}  # per user: when a slot was last given to them
+        self._use: dict[str, _Use] = {}
+        self._at_work: dict[str, int] = {}  # per user: questions holding or waiting for a slot
         self._waiting: list[_Waiter] = []
         self._tickets = itertools.count()
 
@@ -84,74 +100,104 @@ class WorkSlots:
     def hold(self, user: str) -> Iterator[Turn]:
         """A slot for one question of ``user`` while the block runs. The block calls
         ``Turn.pass_on`` between its steps; ``Turn.waited`` is the time it waited in all."""
-        turn = Turn(self, user)
         started = time.perf_counter()
-        waiter = self._enter(user)
+        turn, waiter = self._enter(user)
         if waiter is not None:
             waiter.granted.wait()
+            turn.since = self.clock()
         turn.waited = time.perf_counter() - started
         WAIT.observe(turn.waited)
         try:
             yield turn
         finally:
-            self._leave(user)
+            self._leave(turn)
 
-    def pass_on(self, user: str) -> bool:
-        """Between two steps of a question of ``user`` holding a slot: when a question of a
-        user with fewer questions at work is waiting, the slot goes to it and this one waits
-        for a slot again (True once it has one). Among users with as many at work, nobody
-        gives way: a slot never ping-pongs."""
+    def pass_on(self, turn: Turn) -> bool:
+        """Between two steps of the question holding ``turn``: its step counted to its user,
+        when a question of a user who has used the slots less is waiting, the slot goes to it
+        and this one waits again, first among its user's questions (True once it has a slot
+        again). A user who has used as much or more is not given way to."""
         with self._lock:
+            now = self.clock()
+            held = self._charge(turn, now)
             if not self._waiting:
                 return False
-            chosen = min(self._waiting, key=self._order)
-            if self._at_work[chosen.user] >= self._at_work[user]:
+            chosen = self._first(now)
+            if self._used(chosen.user, now) >= held:
                 return False
-            self._waiting.remove(chosen)
-            self._served[chosen.user] = self.clock()
-            chosen.granted.set()
-            waiter = _Waiter(user, next(self._tickets), threading.Event())
+            self._grant(chosen)
+            waiter = _Waiter(turn.user, turn.ticket)
             self._waiting.append(waiter)
         waiter.granted.wait()
+        turn.since = self.clock()
         return True
 
     def waiting(self) -> list[str]:
         """The users of the questions waiting, in the order they would be served."""
         with self._lock:
-            return [w.user for w in sorted(self._waiting, key=self._order)]
+            now = self.clock()
+            return [w.user for w in sorted(self._waiting, key=self._order(now))]
 
-    def _order(self, waiter: _Waiter) -> tuple[int, float, int]:
-        return (self._at_work[waiter.user], self._served.get(waiter.user, float("-inf")),
-                waiter.ticket)
-
-    def _enter(self, user: str) -> _Waiter | None:
+    def used(self, user: str) -> float:
+        """``user``'s time holding slots, decayed to now (seconds)."""
         with self._lock:
-            self._at_work[user] += 1
+            return self._used(user, self.clock())
+
+    def _used(self, user: str, now: float) -> float:
+        use = self._use.get(user)
+        if use is None:
+            return 0.0
+        return use.seconds * 0.5 ** (max(0.0, now - use.at) / self.half_life_s)
+
+    def _charge(self, turn: Turn, now: float) -> float:
+        """Count the slot's time since ``turn.since`` to its user; their use now."""
+        seconds = self._used(turn.user, now) + max(0.0, now - turn.since)
+        self._use[turn.user] = _Use(seconds, now)
+        turn.since = now
+        return seconds
+
+    def _order(self, now: float) -> Callable[[_Waiter], tuple[float, int]]:
+        used: dict[str, float] = {}
+
+        def key(waiter: _Waiter) -> tuple[float, int]:
+            if waiter.user not in used:
+                used[waiter.user] = self._used(waiter.user, now)
+            return used[waiter.user], waiter.ticket
+        return key
+
+    def _first(self, now: float) -> _Waiter:
+        return min(self._waiting, key=self._order(now))
+
+    def _grant(self, chosen: _Waiter) -> None:
+        self._waiting.remove(chosen)
+        chosen.granted.set()
+
+    def _enter(self, user: str) -> tuple[Turn, _Waiter | None]:
+        with self._lock:
+            self._at_work[user] = self._at_work.get(user, 0) + 1
+            turn = Turn(self, user, next(self._tickets), since=self.clock())
             if self._free > 0 and not self._waiting:
                 self._free -= 1
-                self._served[user] = self.clock()
-                return None
-            waiter = _Waiter(user, next(self._tickets), threading.Event())
+                return turn, None
+            waiter = _Waiter(user, turn.ticket)
             self._waiting.append(waiter)
-            return waiter
+            return turn, waiter
 
-    def _leave(self, user: str) -> None:
+    def _leave(self, turn: Turn) -> None:
         with self._lock:
-            self._at_work[user] -= 1
-            if self._at_work[user] <= 0:
-                del self._at_work[user]
+            now = self.clock()
+            self._charge(turn, now)
+            left = self._at_work[turn.user] - 1
+            if left > 0:
+                self._at_work[turn.user] = left
+            else:
+                del self._at_work[turn.user]
+            if len(self._use) > FORGET_AFTER:  # the others start afresh, as a new user does
+                self._use = {u: use for u, use in self._use.items() if u in self._at_work}
             if not self._waiting:
                 self._free += 1
-                self._forget()
                 return
-            chosen = min(self._waiting, key=self._order)  # the slot passes straight on
-            self._waiting.remove(chosen)
-            self._served[chosen.user] = self.clock()
-            chosen.granted.set()
-
-    def _forget(self) -> None:
-        if len(self._served) > FORGET_AFTER:
-            self._served = {u: t for u, t in self._served.items() if u in self._at_work}
+            self._grant(self._first(now))  # the slot passes straight on
 
 
-__all__ = ["WAIT", "Turn", "WorkSlots", "slots_for"]
+__all__ = ["HALF_LIFE_S", "WAIT", "Turn", "WorkSlots", "slots_for"]

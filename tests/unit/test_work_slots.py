@@ -63,8 +63,33 @@ def workers() -> Iterator[list[Worker]]:
             worker.go.set()
 
 
-def test_a_freed_slot_goes_to_the_user_with_fewer_questions_at_work_not_the_first_waiting() -> None:
-    slots, served = WorkSlots(1), []
+class Clock:
+    """The slots' clock, moved by the test: a user's use of the slots is this clock's time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_users_use_of_the_slots_is_the_time_held_halved_every_half_life() -> None:
+    clock = Clock()
+    slots = WorkSlots(1, clock=clock, half_life_s=2.0)
+    with slots.hold("a"):
+        clock.now = 1.0
+    assert slots.used("a") == pytest.approx(1.0)
+    clock.now = 3.0
+    assert slots.used("a") == pytest.approx(0.5)
+    with slots.hold("a"):
+        clock.now = 4.0
+    assert slots.used("a") == pytest.approx(0.5 * 0.5 ** 0.5 + 1.0)
+    assert slots.used("never-asked") == 0.0
+
+
+def test_a_freed_slot_goes_to_the_user_who_used_the_slots_least_not_the_first_waiting() -> None:
+    clock = Clock()
+    slots, served = WorkSlots(1, clock=clock), []
     with workers() as started:
         holder = Worker(slots, "flooder", served)
         started.append(holder)
@@ -75,35 +100,45 @@ def test_a_freed_slot_goes_to_the_user_with_fewer_questions_at_work_not_the_firs
         victim = Worker(slots, "victim", served)
         started.append(victim)
         wait_until(lambda: len(slots.waiting()) == 4)
-        assert slots.waiting()[0] == "victim"
+        clock.now = 1.0  # the flooder's question held the slot for a second
         holder.finish()
         assert victim.inside.wait(DEADLINE_S)
+        assert slots.waiting() == ["flooder"] * 3
     assert served[:2] == ["flooder", "victim"]
 
 
-def test_among_users_with_as_many_at_work_the_one_served_longest_ago_goes_first() -> None:
-    now = [0.0]
-    slots, served = WorkSlots(1, clock=lambda: now[0]), []
+def test_a_user_whose_questions_wait_gets_its_turn_while_others_keep_asking() -> None:
+    """A shared account with questions waiting, and two users who always have one waiting:
+    the account's use decays while theirs grows, so it is served within a few turns (a rule by
+    the questions each user has at work served them for ever: the account has the most)."""
+    clock = Clock()
+    slots, served = WorkSlots(1, clock=clock), []
     with workers() as started:
-        first = Worker(slots, "b", served)  # b was served at 0
+        first = Worker(slots, "team", served)
         started.append(first)
         assert first.inside.wait(DEADLINE_S)
-        first.finish()
-        now[0] = 1.0
-        holder = Worker(slots, "a", served)  # a holds the slot, served at 1
-        started.append(holder)
-        assert holder.inside.wait(DEADLINE_S)
-        again = Worker(slots, "a", served)
-        started.append(again)
-        wait_until(lambda: len(slots.waiting()) == 1)
-        other = Worker(slots, "b", served)
-        started.append(other)
-        wait_until(lambda: len(slots.waiting()) == 2)
-        # a: one holding and one waiting; b: one waiting and served longer ago
-        assert slots.waiting() == ["b", "a"]
-        holder.finish()
-        assert other.inside.wait(DEADLINE_S)
-        assert not again.inside.is_set()
+        for _ in range(2):
+            started.append(Worker(slots, "team", served))
+        turn = Worker(slots, "b", served)
+        started += [turn, Worker(slots, "c", served)]
+        wait_until(lambda: len(slots.waiting()) == 4)
+        clock.now = 1.0
+        first.finish()  # team has used the slot for a second: b and c go first
+        holding = turn
+        for _ in range(8):
+            if holding.user == "team":
+                break
+            assert holding.inside.wait(DEADLINE_S)
+            follower = Worker(slots, holding.user, served)  # asks again as it is answered
+            started.append(follower)
+            wait_until(lambda: len(slots.waiting()) == 4)
+            clock.now += 0.5  # each of their questions holds the slot for half a second
+            holding.finish()
+            wait_until(lambda: sum(w.inside.is_set() and not w.go.is_set()
+                                   for w in started) == 1)
+            holding = next(w for w in started if w.inside.is_set() and not w.go.is_set())
+        assert holding.user == "team", served
+        assert 2 <= served.count("b") + served.count("c") <= 6, served
 
 
 def test_a_slot_free_and_nobody_waiting_is_taken_at_once_up_to_the_size() -> None:
@@ -170,8 +205,9 @@ def test_a_question_does_its_steps_only_once_it_holds_a_work_slot(memory_parts: 
     assert len(answers) == 1 and answers[0]
 
 
-def test_between_steps_a_holder_gives_way_to_a_user_with_fewer_questions_at_work() -> None:
-    slots = WorkSlots(1)
+def test_between_steps_a_holder_gives_way_to_a_user_who_used_less_and_keeps_its_place() -> None:
+    clock = Clock()
+    slots = WorkSlots(1, clock=clock)
     order: list[str] = []
     step_done, resumed = threading.Event(), threading.Event()
 
@@ -179,7 +215,7 @@ def test_between_steps_a_holder_gives_way_to_a_user_with_fewer_questions_at_work
         with slots.hold("flooder") as turn:
             order.append("flooder step 1")
             assert step_done.wait(DEADLINE_S)
-            turn.pass_on()  # the victim waits with fewer at work: it goes first
+            turn.pass_on()  # the victim has used less: it goes first
             order.append("flooder step 2")
             resumed.set()
 
@@ -187,28 +223,37 @@ def test_between_steps_a_holder_gives_way_to_a_user_with_fewer_questions_at_work
     flooder.start()
     wait_until(lambda: order == ["flooder step 1"])
     with workers() as started:
-        started.append(Worker(slots, "flooder", order))  # the flooder's next question waits
+        later = Worker(slots, "flooder", order)  # the flooder's next question waits
+        started.append(later)
         wait_until(lambda: slots.waiting() == ["flooder"])
         victim = Worker(slots, "victim", order)
         started.append(victim)
         wait_until(lambda: len(slots.waiting()) == 2)
+        clock.now = 0.5  # the flooder's first step took half a second
         step_done.set()
         assert victim.inside.wait(DEADLINE_S)
         wait_until(lambda: slots.waiting() == ["flooder", "flooder"])  # both wait again
         assert not resumed.is_set()
         victim.finish()
-        assert started[0].inside.wait(DEADLINE_S)
-        started[0].finish()
+        assert resumed.wait(DEADLINE_S)  # the question that came first, then the later one
         flooder.join(DEADLINE_S)
-    assert order == ["flooder step 1", "victim", "flooder", "flooder step 2"]
+        assert later.inside.wait(DEADLINE_S)
+        later.finish()
+    assert order == ["flooder step 1", "victim", "flooder step 2", "flooder"]
 
 
-def test_between_steps_nobody_gives_way_to_a_user_with_as_many_at_work() -> None:
-    slots = WorkSlots(1)
+def test_between_steps_nobody_gives_way_to_a_user_who_used_as_much_or_more() -> None:
+    clock = Clock()
+    slots = WorkSlots(1, clock=clock)
+    with slots.hold("b"):
+        clock.now = 1.0  # b has used a second
     with workers() as started, slots.hold("a") as turn:
         other = Worker(slots, "b", [])
         started.append(other)
         wait_until(lambda: slots.waiting() == ["b"])
-        turn.pass_on()  # b has one at work, as a has: a keeps the slot
+        turn.pass_on()  # a has used nothing yet: it keeps the slot
+        clock.now = 1.5
+        turn.pass_on()  # a's half second is less than b's decayed second: it keeps it still
+        assert slots.used("a") < slots.used("b")
         assert slots.waiting() == ["b"] and not other.inside.is_set()
         assert turn.waited < DEADLINE_S
