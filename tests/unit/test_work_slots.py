@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
+from fakes import ManualClock
 
 from rag_core import procs
 from rag_core.ingest.ingestion import ingest_notes
@@ -63,18 +64,8 @@ def workers() -> Iterator[list[Worker]]:
             worker.go.set()
 
 
-class Clock:
-    """The slots' clock, moved by the test: a user's use of the slots is this clock's time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_users_use_of_the_slots_is_the_time_held_halved_every_half_life() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     slots = WorkSlots(1, clock=clock, half_life_s=2.0)
     with slots.hold("a"):
         clock.now = 1.0
@@ -88,7 +79,7 @@ def test_a_users_use_of_the_slots_is_the_time_held_halved_every_half_life() -> N
 
 
 def test_a_freed_slot_goes_to_the_user_who_used_the_slots_least_not_the_first_waiting() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     slots, served = WorkSlots(1, clock=clock), []
     with workers() as started:
         holder = Worker(slots, "flooder", served)
@@ -111,7 +102,7 @@ def test_a_user_whose_questions_wait_gets_its_turn_while_others_keep_asking() ->
     """A shared account with questions waiting, and two users who always have one waiting:
     the account's use decays while theirs grows, so it is served within a few turns (a rule by
     the questions each user has at work served them for ever: the account has the most)."""
-    clock = Clock()
+    clock = ManualClock(0.0)
     slots, served = WorkSlots(1, clock=clock), []
     with workers() as started:
         first = Worker(slots, "team", served)
@@ -206,7 +197,7 @@ def test_a_question_does_its_steps_only_once_it_holds_a_work_slot(memory_parts: 
 
 
 def test_between_steps_a_holder_gives_way_to_a_user_who_used_less_and_keeps_its_place() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     slots = WorkSlots(1, clock=clock)
     order: list[str] = []
     step_done, resumed = threading.Event(), threading.Event()
@@ -243,7 +234,7 @@ def test_between_steps_a_holder_gives_way_to_a_user_who_used_less_and_keeps_its_
 
 
 def test_between_steps_nobody_gives_way_to_a_user_who_used_as_much_or_more() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     slots = WorkSlots(1, clock=clock)
     with slots.hold("b"):
         clock.now = 1.0  # b has used a second
