@@ -10,9 +10,9 @@ question whose user has used the slots least lately: each user's time holding a 
 by half every ``HALF_LIFE_S`` seconds (a recent step counts fully, one from a minute ago not at
 all). Among one user's questions the one that came first goes first. So a user who asks once a
 second never waits behind a flooder's queue (its use is a small fraction of the flooder's), and
-a user whose questions wait grows no lower in the order while it waits: its use decays while
-others' grows, so every waiting question gets its turn (a rule by the questions each user has
-at work instead starved the user with the most of them, and a shared account is such a user).
+a user whose questions wait moves up while they wait: its use decays while the others' grows as
+they are served, so every waiting question gets its turn (a rule by the questions each user had
+at work starved the user with the most of them, and an account shared by a team is such a user).
 Between two steps a question holding a slot, its use now counted, gives the slot to a waiting
 question of a user who has used less (``Turn.pass_on``, called by ``Run.step``) and waits again
 in its first place among its user's questions: so the one-a-second user waits for at most one
