@@ -13,20 +13,21 @@ bounded by the queue's ``MAX_QUEUE`` spans; beyond it spans are dropped and coun
 when a flush asks) to send a partial frame, to write what the pipe refused and to start the
 child.
 
-The child builds the ``ReadableSpan``s (``light.finished``: the same limits and checks),
-gathers them into batches of up to ``batches.BATCH``, sent once full or once the oldest has
-waited the interval there, with the SDK's OTLP exporter, configured by the same ``OTEL_*``
-variables (it inherits the environment). It runs at the lowest CPU priority (the idle class):
-when the machine is short of CPU the answers go first and the export falls behind; then its pipe
-fills, the worker's buffer fills and the spans beyond it are dropped and counted, as when a
-collector hangs. The child answers each frame with a line, ``E n`` (exported) or ``F n``
-(failed), which a thread of the worker (asleep on the pipe in between) counts in
-``otel_spans_exported_total`` and ``otel_spans_dropped_total{reason="export_failed"}``; a flush
-asks the child to send what it gathered and waits for those answers. A child that dies loses the
-frames it had not answered (counted as failed); the ticker starts another, at most once every
-``RESTART_S``, and the spans that end meanwhile are held within the bound (a flush with no child
-to take them counts them as failed). A worker whose child fails to start twice in a row exports
-on an export thread of its own (``batches.BoundedExport``), as before, and logs a warning.
+The child encodes the spans in OTLP's protobuf (``otlp_wire``: a plain span directly, any other
+the SDK's way, with the same limits and checks), gathers them into batches of up to
+``batches.BATCH``, sent once full or once the oldest has waited the interval there, with the
+SDK's OTLP exporter, configured by the same ``OTEL_*`` variables (it inherits the environment).
+It runs at the lowest CPU priority (the idle class): when the machine is short of CPU the
+answers go first and the export falls behind; then its pipe fills, the worker's buffer fills and
+the spans beyond it are dropped and counted, as when a collector hangs. The child answers each
+frame with a line, ``E n`` (exported) or ``F n`` (failed), which a thread of the worker (asleep
+on the pipe in between) counts in ``otel_spans_exported_total`` and
+``otel_spans_dropped_total{reason="export_failed"}``; a flush asks the child to send what it
+gathered and waits for those answers. A child that dies loses the frames it had not answered
+(counted as failed); the ticker starts another, at most once every ``RESTART_S``, and the spans
+that end meanwhile are held within the bound (a flush with no child to take them counts them as
+failed). A worker whose child fails to start twice in a row exports on an export thread of its
+own (``batches.BoundedExport``), as before, and logs a warning.
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ INTERVAL``) and the messages between it and its worker.
 On stdin, messages: each a 4-byte length and a pickled tuple, ``("origin", key, resource
 attributes, resource schema, scope name, scope version, scope schema)`` once for each resource
 and scope the spans that follow name, ``("spans", [record, ...])`` (``relay.plain``'s records)
-and ``("flush",)``. The process gathers the spans of several messages into batches of up to
-BATCH, exports a batch with the SDK's OTLP exporter when it is full, when its oldest span has
+and ``("flush",)``. The process encodes each span as it arrives (``otlp_wire``: a plain span
+directly, any other the SDK's way), gathers the spans of several messages into batches of up to
+BATCH, sends a batch with the SDK's OTLP exporter when it is full, when its oldest span has
 waited INTERVAL seconds, when asked to flush or when stdin closes, and then answers each
 ``spans`` message on stdout, in order, with ``E n`` (exported) or ``F n`` (failed). Its first
-line, ``R``, says it is ready. It imports only the OpenTelemetry SDK and this module. It reads at
+line, ``R``, says it is ready. It imports only the OpenTelemetry SDK and the telemetry modules
+``otlp_wire`` and ``light``. It reads at
 most ``INBOX_MESSAGES`` ahead of the export: behind a slow receiver the pipe fills, then the
 worker's bounded buffer (``relay``), which drops and counts.
 
@@ -32,8 +34,12 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
+from rag_core.telemetry import otlp_wire
+
 _HEADER = struct.Struct(">I")  # each message: its length, then the pickled message
 INBOX_MESSAGES = 64  # messages read ahead of the export (64 frames: 4,096 spans)
+# a record with no name, ids or times: the SDK encodes an origin's resource and scope with it
+_BARE: tuple[Any, ...] = (0, "", 1, 1, 0, None, None, 0, {}, [], [], 0, None, 0, 0)
 
 
 def frame(message: tuple[Any, ...]) -> bytes:
@@ -76,22 +82,84 @@ def rebuilt(record: tuple[Any, ...], origins: dict[int, Any]) -> Any:
                     status, start, end, origins[key])
 
 
+class Encoded:
+    """A batch already encoded (``otlp_wire``), as the SDK's exporter takes it: its length is
+    the span count, and it serialises to its bytes."""
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self.data, self.count = data, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def SerializePartialToString(self) -> bytes:  # noqa: N802 (protobuf's name)
+        return self.data
+
+    SerializeToString = SerializePartialToString
+
+
+def wire_exporter(timeout_s: float) -> Any:
+    """The SDK's OTLP/HTTP span exporter (its endpoint, headers, compression, certificates and
+    retries from the same ``OTEL_*`` variables), taking ``Encoded`` batches: its module's
+    ``encode_spans``, which it calls on each batch, passes an ``Encoded`` through unchanged (in
+    this process only; every release since 1.25 calls it so, ``tests/unit/test_otlp_wire.py``)."""
+    from opentelemetry.exporter.otlp.proto.http import trace_exporter
+
+    sdk_encode = trace_exporter.encode_spans
+
+    def encode_spans(spans: Any) -> Any:
+        return spans if isinstance(spans, Encoded) else sdk_encode(spans)
+
+    trace_exporter.encode_spans = encode_spans  # type: ignore[assignment]
+    return trace_exporter.OTLPSpanExporter(timeout=timeout_s)
+
+
 class Gathered:
     """In the child: the spans received and not yet sent, and the frames they came in."""
 
     def __init__(self, exporter: Any, out: IO[bytes], batch: int, interval_s: float) -> None:
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+        from opentelemetry.sdk.trace import SpanLimits
+
         self.exporter, self.out = exporter, out
         self.batch, self.interval_s = batch, interval_s
-        self.spans: list[Any] = []
+        self.encode_spans, self.limits = encode_spans, SpanLimits()
+        self.origins: dict[int, Any] = {}
+        self.wire = otlp_wire.Batches(self.sdk_span_bytes)
         self.frames: list[int] = []  # each frame's span count, answered once sent
         self.since = 0.0  # when the oldest waiting span arrived
 
-    def add(self, spans: list[Any]) -> None:
+    def origin(self, key: int, attributes: dict[str, Any], schema: str | None, name: str,
+               version: str | None, scope_schema: str | None) -> None:
+        """A resource and scope that the spans of ``key`` name: the SDK's encoding of each."""
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        from rag_core.telemetry.light import Shared
+
+        self.origins[key] = Shared(Resource(attributes, schema),
+                                   InstrumentationScope(name, version, scope_schema), self.limits)
+        resource_spans = self.encode_spans([rebuilt(_BARE, {0: self.origins[key]})]
+                                           ).resource_spans[0]
+        scope_spans = resource_spans.scope_spans[0]
+        del scope_spans.spans[:]
+        scope_bytes = scope_spans.SerializeToString()
+        del resource_spans.scope_spans[:]
+        self.wire.origin(key, (resource_spans.SerializeToString(), scope_bytes), self.limits)
+
+    def sdk_span_bytes(self, record: tuple[Any, ...]) -> bytes:
+        """One span the SDK's way (``otlp_wire`` leaves it what is not plain)."""
+        request = self.encode_spans([rebuilt(record, self.origins)])
+        return bytes(request.resource_spans[0].scope_spans[0].spans[0].SerializeToString())
+
+    def add(self, records: list[tuple[Any, ...]]) -> None:
+        """A frame's records (raises, adding none of them, when one cannot be encoded)."""
+        encoded = self.wire.encode(records)
         if not self.frames:
             self.since = time.monotonic()
-        self.spans.extend(spans)
-        self.frames.append(len(spans))
-        if len(self.spans) >= self.batch:
+        self.wire.add(encoded)
+        self.frames.append(len(records))
+        if self.wire.count >= self.batch:
             self.send()
 
     def due_in(self) -> float | None:
@@ -106,33 +174,25 @@ class Gathered:
 
         if not self.frames:
             return
+        count = self.wire.count
         try:
-            ok = self.exporter.export(self.spans) == SpanExportResult.SUCCESS
+            batch = Encoded(self.wire.request(), count)
+            ok = self.exporter.export(batch) == SpanExportResult.SUCCESS
         except Exception:  # the exporter's failure: these spans are lost, not the next
             ok = False
         self.out.write(b"".join(b"%s %d\n" % (b"E" if ok else b"F", n) for n in self.frames))
         self.out.flush()
-        self.spans, self.frames = [], []
+        self.frames = []
 
 
 def main(argv: list[str]) -> None:
     """The child: read frames from stdin until it closes, gather them into batches, export
     each batch when full, due or asked for, and answer every frame."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import SpanLimits
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-    from rag_core.telemetry.light import Shared
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker's Ctrl-C: end with stdin
     with contextlib.suppress(OSError, AttributeError):  # a system that refuses: as it is
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    limits = SpanLimits()
-    origins: dict[int, Shared] = {}
     out = sys.stdout.buffer
-    gathered = Gathered(OTLPSpanExporter(timeout=float(argv[0])), out, int(argv[1]),
-                        float(argv[2]))
+    gathered = Gathered(wire_exporter(float(argv[0])), out, int(argv[1]), float(argv[2]))
     # bounded: while an export is slow, the pipe fills behind it and the worker's buffer drops
     inbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=INBOX_MESSAGES)
 
@@ -153,20 +213,16 @@ def main(argv: list[str]) -> None:
         if message is None:
             break
         if message[0] == "origin":
-            _, key, attributes, schema, name, version, scope_schema = message
-            origins[key] = Shared(Resource(attributes, schema),
-                                  InstrumentationScope(name, version, scope_schema), limits)
+            gathered.origin(*message[1:])
         elif message[0] == "flush":
             gathered.send()
         else:
             try:
-                spans = [rebuilt(r, origins) for r in message[1]]
+                gathered.add(message[1])
             except Exception:  # a span it cannot read: its frame is lost, counted, in order
                 gathered.send()
                 out.write(b"F %d\n" % len(message[1]))
                 out.flush()
-                continue
-            gathered.add(spans)
     gathered.send()
     gathered.exporter.shutdown()
 
