@@ -3,7 +3,9 @@ through (one process, the mode switched between rounds by a request to ``/bench/
 
     python benchmarks/tracing_modes.py PORT ENDPOINT SETTINGS_JSON   (started by bench_tracing)
 
-Modes: ``off`` (the API's no-op tracer, ``RAG_OTEL_EXPORTER=none``); ``sdk`` (the OpenTelemetry
+Modes: ``off`` (the API's no-op tracer, ``RAG_OTEL_EXPORTER=none``); ``again`` (the same
+no-op tracer, measured as a mode of its own: its ratio to ``off`` is what the noise alone
+gives, the control to read every other ratio against); ``sdk`` (the OpenTelemetry
 SDK's own tracer, spans handed to an exporter that discards them: what the service used before
 its light tracer); ``made`` (the service's tracer, ``telemetry.light``, spans discarded: the
 app's own share of ``on``); ``thread`` (the service's tracer, every span exported over OTLP/HTTP
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-MODES = ("off", "sdk", "made", "thread", "on")
+MODES = ("off", "again", "sdk", "made", "thread", "on")
 
 
 class Discard:
@@ -63,7 +65,8 @@ class Tracers:
         discarded = BoundedExport(Discard())
         made.add_span_processor(discarded)
         self.modes: dict[str, Any] = {
-            "off": trace.NoOpTracer(), "sdk": sdk.get_tracer("rag_core"),
+            "off": trace.NoOpTracer(), "again": trace.NoOpTracer(),
+            "sdk": sdk.get_tracer("rag_core"),
             "made": light.tracer_for(made, discarded.put),
             "thread": light.tracer_for(threaded, on_thread.put),
             "on": light.tracer_for(relayed, sent.put)}
