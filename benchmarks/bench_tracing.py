@@ -6,8 +6,8 @@ run, on the embedded services, the ``hf`` generator against the mock LLM.
     python benchmarks/bench_tracing.py [--rounds 6] [--misses 10] [--hits 100] [--short]
                                        [--where process,served]
                                        [--modes off,again,sdk,made,thread,on]
-                                       [--endpoint http://127.0.0.1:6006] [--viewer-nice 19]
-                                       [--json times.json]
+                                       [--endpoint http://127.0.0.1:6006] [--viewer-nice 19|idle]
+                                       [--pace MS] [--settle] [--json times.json]
 
 Two ways in, each measured in every mode (``benchmarks/tracing_modes.py``: ``off``, ``again``
 the same no-op tracer once more, the control: its ratio to ``off`` is the noise alone, ``sdk``
@@ -30,9 +30,10 @@ median over rounds and the spread (lowest, highest), and a 90 % interval of the 
 semantic cache is off so that every new question is a whole miss; the ``ci`` profile has no
 request limits. The load average before and after is printed: on a busy machine the spread is
 wide. ``--endpoint`` uses a receiver already running; otherwise ``phoenix serve`` (the
-``viewer`` extra) is started on loopback ports, at ``--viewer-nice`` added niceness (19: it
-takes only the CPU the app leaves, as a viewer on another machine would take none; 0, the
-default: it competes with the app as an equal). In process, the app is frozen out of the garbage
+``viewer`` extra) is started on loopback ports, at ``--viewer-nice`` added niceness (0, the
+default: it competes with the app as an equal; 19: it yields to the app) or in Linux's idle
+class (``idle``: it gets a CPU only when no answer wants one, as a viewer on another machine
+would take none of the app's). In process, the app is frozen out of the garbage
 collector after warming, as ``rag-core serve``'s workers are once ready (``rag_core.heap``).
 """
 
@@ -63,7 +64,7 @@ from rag_core.config import Settings
 from rag_core.procs import free_port, stop_group, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tracing_modes import MODES, Tracers, counts, span_cost  # noqa: E402 (this folder, put on the path)
+from tracing_modes import MODES, Tracers, counts, cpu_seconds, span_cost  # noqa: E402 (this folder, put on the path)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes" / "amara"
 QUESTION = "What did Pastor Okafor say about faith and Abraham?"
@@ -81,11 +82,14 @@ def tag() -> str:
 
 
 @contextlib.contextmanager
-def receiver(endpoint: str | None, work: Path, nice: int = 0) -> Iterator[str]:
-    """The OTLP endpoint: the one given, or a Phoenix started here on loopback ports (``nice``
-    added to its niceness: a viewer on another machine takes none of the app's CPUs)."""
+def receiver(endpoint: str | None, work: Path, nice: str = "0"
+             ) -> Iterator[tuple[str, Callable[[], float]]]:
+    """The OTLP endpoint, and the CPU seconds its receiver has used so far (NaN when it is not
+    this benchmark's): the one given, or a Phoenix started here on loopback ports (``nice``
+    added to its niceness, or ``idle``: Linux's idle class, a CPU only when no answer wants
+    one; a viewer on another machine takes none of the app's CPUs)."""
     if endpoint:
-        yield endpoint
+        yield endpoint, lambda: float("nan")
         return
     command = shutil.which("phoenix") or str(Path(sys.executable).parent / "phoenix")
     if not Path(command).exists():
@@ -95,12 +99,13 @@ def receiver(endpoint: str | None, work: Path, nice: int = 0) -> Iterator[str]:
            "PHOENIX_GRPC_PORT": str(free_port()), "PHOENIX_WORKING_DIR": str(work),
            "PHOENIX_TELEMETRY_ENABLED": "false", "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false"}
     log = open(work / "phoenix.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(["nice", "-n", str(nice), command, "serve"], env=env, stdout=log,
+    lower = ["chrt", "--idle", "0"] if nice == "idle" else ["nice", "-n", nice]
+    proc = subprocess.Popen([*lower, command, "serve"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 300, proc=proc, log=work / "phoenix.log")
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", lambda: cpu_seconds(proc.pid)  # `nice`, `chrt` exec it
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -141,9 +146,10 @@ def by_kind(order: list[bool | None], wall: list[float], cpu: list[float]
     return found
 
 
-async def in_process(app: Any, headers: dict[str, str], order: list[bool | None]
-                     ) -> dict[str, list[float]]:
-    """The requests of ``order`` through the app in process, timed (``by_kind``)."""
+async def in_process(app: Any, headers: dict[str, str], order: list[bool | None],
+                     pace_s: float = 0.0) -> dict[str, list[float]]:
+    """The requests of ``order`` through the app in process, timed (``by_kind``), ``pace_s``
+    apart."""
     wall: list[float] = []
     cpu: list[float] = []
     transport = httpx.ASGITransport(app=app)
@@ -155,11 +161,13 @@ async def in_process(app: Any, headers: dict[str, str], order: list[bool | None]
             wall.append((time.perf_counter() - start) * 1000)
             cpu.append((time.process_time() - used) * 1000)
             checked(r, miss)
+            if pace_s:
+                await asyncio.sleep(pace_s)
     return by_kind(order, wall, cpu)
 
 
-def over_http(client: httpx.Client, headers: dict[str, str], order: list[bool | None]
-              ) -> dict[str, list[float]]:
+def over_http(client: httpx.Client, headers: dict[str, str], order: list[bool | None],
+              pace_s: float = 0.0) -> dict[str, list[float]]:
     """The same through the uvicorn server (``client``: kept alive, on loopback); the CPU
     time is the server's, as it counted it for each request (``tracing_modes.switchable``)."""
     wall: list[float] = []
@@ -169,6 +177,8 @@ def over_http(client: httpx.Client, headers: dict[str, str], order: list[bool | 
         r = client.post("/v1/query", json=body, headers=headers)
         wall.append((time.perf_counter() - start) * 1000)
         checked(r, miss)
+        if pace_s:
+            time.sleep(pace_s)
     cpu = client.post("/bench/cpu").json()
     return by_kind(order, wall, cpu)
 
@@ -191,10 +201,28 @@ def served(settings: dict[str, Any], endpoint: str, work: Path) -> Iterator[http
         log.close()
 
 
+def quiet_receiver(viewer_cpu: Callable[[], float], flush: Callable[[], Any],
+                   still_s: float = 0.5, most_s: float = 60.0) -> None:
+    """Flush the spans, then wait until the receiver's CPU time stops growing (less than 10 ms
+    in ``still_s``), at most ``most_s``: its work for one mode's spans done before the next
+    mode starts (nothing to wait for when the receiver is not this benchmark's)."""
+    flush()
+    deadline = time.monotonic() + most_s
+    last = viewer_cpu()
+    while last == last and time.monotonic() < deadline:  # NaN: not ours
+        time.sleep(still_s)
+        now = viewer_cpu()
+        if now - last < 0.01:
+            return
+        last = now
+
+
 def rounds(times: Times, way: str, modes: list[str], args: argparse.Namespace,
            use: Callable[[str], None],
-           measure: Callable[[list[bool | None]], dict[str, list[float]]]) -> None:
-    """``args.rounds`` rounds of every mode, alternating the order; warmed first."""
+           measure: Callable[[list[bool | None]], dict[str, list[float]]],
+           settle: Callable[[], None] = lambda: None) -> None:
+    """``args.rounds`` rounds of every mode, alternating the order; warmed first; ``settle``
+    before each mode's turn (``--settle``)."""
     use("off")
     measure([None])  # the question the hits ask, into L1
     measure(plan(2, 5))  # and the models, the pools
@@ -202,6 +230,8 @@ def rounds(times: Times, way: str, modes: list[str], args: argparse.Namespace,
         heap.settle()
     for n in range(args.rounds):
         for mode in modes if n % 2 == 0 else modes[::-1]:
+            if args.settle:
+                settle()
             use(mode)
             for kind, ms in measure(plan(args.misses, args.hits)).items():
                 times[way][mode][kind].append(ms)
@@ -219,16 +249,25 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES),
                         help="of off, again, sdk, made, thread, on")
     parser.add_argument("--endpoint", help="an OTLP/HTTP receiver already running")
+    parser.add_argument("--pace", type=float, default=0.0, metavar="MS",
+                        help="a pause after each request (0: one after another, as fast as "
+                             "they are answered)")
+    parser.add_argument("--settle", action="store_true",
+                        help="before each mode's turn, flush the spans and wait until the "
+                             "receiver started here is idle, so that its work for one mode's "
+                             "spans does not fall in another mode's turn")
     parser.add_argument("--json", type=Path,
                         help="also write every time measured (ms, by way, mode, kind and round) "
                              "and the span counts to this file")
-    parser.add_argument("--viewer-nice", type=int, default=0,
-                        help="niceness added to the Phoenix started here (0: as the app; 19: "
-                             "it takes only CPU the app leaves, as a viewer elsewhere would)")
+    parser.add_argument("--viewer-nice", default="0",
+                        help="niceness added to the Phoenix started here (0: as the app; 19: it "
+                             "yields to the app), or idle (Linux's idle class: only the CPU no "
+                             "answer wants)")
     args = parser.parse_args()
     if args.short:
         args.rounds, args.misses, args.hits = 2, 3, 30
     modes = ["off", *(m for m in args.modes.split(",") if m in MODES and m != "off")]
+    pace_s = args.pace / 1000
     ways = [w for w in ("process", "served") if w in args.where.split(",")]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -257,14 +296,18 @@ def main() -> None:
         parts.embedder.load()
         ingest_path(parts, "amara", GOLDEN, progress=False)
         headers = {"Authorization": f"Bearer {issue_token(settings, 'amara')}"}
-        with receiver(args.endpoint, work, args.viewer_nice) as endpoint:
+        with receiver(args.endpoint, work, args.viewer_nice) as (endpoint, viewer_cpu):
+            viewer_before = viewer_cpu()
             if "process" in ways:
                 tracers = Tracers(endpoint)
                 app = create_app(settings, parts=parts)
                 rounds(times, "process", modes, args, tracers.use,
-                       lambda order: asyncio.run(in_process(app, headers, order)))
+                       lambda order: asyncio.run(in_process(app, headers, order, pace_s)),
+                       lambda: quiet_receiver(viewer_cpu, tracers.flush))
                 tracers.flush()
-                spans["process"] = counts()
+                spans["process"] = {**counts(), "export_cpu_s": tracers.export_cpu(),
+                                    "viewer_cpu_s": viewer_cpu() - viewer_before}
+                viewer_before = viewer_cpu()
                 spare = ("thread", "on")  # the span cost loop would flood Phoenix
                 cost = span_cost(tracers, [m for m in modes if m not in spare])
             if "served" in ways:
@@ -273,8 +316,11 @@ def main() -> None:
                         client.post("/bench/mode", params={"mode": mode}).raise_for_status()
 
                     rounds(times, "served", modes, args, use,
-                           lambda order: over_http(client, headers, order))
-                    spans["served"] = client.post("/bench/flush").json()
+                           lambda order: over_http(client, headers, order, pace_s),
+                           lambda: quiet_receiver(viewer_cpu,
+                                                  lambda: client.post("/bench/flush")))
+                    spans["served"] = {**client.post("/bench/flush").json(),
+                                       "viewer_cpu_s": viewer_cpu() - viewer_before}
         report(times, args, load_before, spans, cost)
         if args.json:
             args.json.write_text(json.dumps({"times": times, "spans": spans, "cost": cost}))
@@ -315,8 +361,11 @@ def report(times: Times, args: argparse.Namespace, load_before: tuple[float, flo
            spans: dict[str, dict[str, float]], cost: dict[str, float]) -> None:
     print(f"\ntracing overhead: {args.rounds} rounds of {args.misses} misses and {args.hits} "
           f"hits per mode; load average before {load_before[0]:.1f}, after "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the viewer's niceness "
-          f"+{args.viewer_nice}")
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the viewer "
+          + ("in the idle class" if args.viewer_nice == "idle"
+             else f"at niceness +{args.viewer_nice}")
+          + (f"; {args.pace:g} ms between requests" if args.pace else "")
+          + ("; the receiver idle before each mode's turn" if args.settle else ""))
     if cost:
         print("the spans of one cached answer on the request's path (tracing_modes.hit_spans, "
               "best of 25 runs of 200): "
@@ -324,8 +373,13 @@ def report(times: Times, args: argparse.Namespace, load_before: tuple[float, flo
     for way, by_mode in times.items():
         how = ("in process (ASGITransport)" if way == "process"
                else "served (uvicorn, HTTP over loopback)")
-        print(f"{way}: {how}; spans exported {spans[way]['exported']:.0f}, "
-              f"dropped {spans[way]['dropped']:.0f}")
+        exported = spans[way]["exported"]
+        print(f"{way}: {how}; spans exported {exported:.0f}, dropped "
+              f"{spans[way]['dropped']:.0f}; the export process's CPU (its start included) "
+              f"{spans[way]['export_cpu_s']:.2f} s ("
+              f"{1e6 * spans[way]['export_cpu_s'] / max(exported, 1):.1f} us a span), the "
+              f"receiver's {spans[way]['viewer_cpu_s']:.2f} s ("
+              f"{1e6 * spans[way]['viewer_cpu_s'] / max(exported, 1):.1f} us a span)")
         if spans[way]["dropped"]:
             print("  SPANS WERE DROPPED: the export or the receiver fell behind, so `on` sent "
                   "fewer spans than it made; read its figures as a lower bound (fewer hits a "
