@@ -55,7 +55,7 @@ class NotPlain(Exception):
     """A span this module leaves to the SDK's encoder."""
 
 
-class Writer:
+class SpanWriter:
     """Plain spans' bytes under one set of ``OTEL_SPAN_*`` limits."""
 
     def __init__(self, limits: Any) -> None:
@@ -142,14 +142,14 @@ class Batches:
 
     def __init__(self, sdk_span_bytes: Callable[[tuple[Any, ...]], bytes]) -> None:
         self.sdk_span_bytes = sdk_span_bytes
-        self.writers: dict[int, Writer] = {}
+        self.writers: dict[int, SpanWriter] = {}
         self.origins: dict[int, tuple[bytes, bytes]] = {}
         self.spans: dict[int, list[bytes]] = {}
         self.count = 0
 
     def origin(self, key: int, origin_bytes: tuple[bytes, bytes], limits: Any) -> None:
         self.origins[key] = origin_bytes
-        self.writers[key] = Writer(limits)
+        self.writers[key] = SpanWriter(limits)
 
     def encode(self, records: list[tuple[Any, ...]]) -> list[tuple[int, bytes]]:
         """Each record's origin and ``Span`` bytes (raises what the SDK's encoder raises for a
