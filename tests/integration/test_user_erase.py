@@ -125,6 +125,7 @@ def use_everything(parts: Parts) -> None:
     parts.ledger.reserve(USER, 0.02)  # in flight: its row is open
     Pipeline(parts).ask(OTHER, "Who rang the bells at dawn?")
     flush_query_log(parts.records)
+    parts.ledger.requests.flush()  # the counts now, not from the background thread mid-test
 
 
 def test_nothing_of_an_erased_user_is_left_in_postgres_or_redis(
