@@ -5,13 +5,16 @@ of Python a span, and a second Python thread that does it takes turns at the int
 with the event loop: the cached answers in flight wait for those turns, so tracing showed in
 their p99 although no request waits for the exporter. With ``RAG_OTEL_EXPORTER=otlp`` the
 worker has no export thread: the thread that ends a span copies it into plain tuples
-(``plain``), and every ``FRAME`` spans pickles them and writes the frame to a child process
-(``relay_process``) without blocking (about 4 us a span in all: a cached answer's five spans
-cost 40 us against 19 made and discarded). What the pipe does not take waits in the worker,
+(``plain``, about 3 us a span) and nothing more. Once ``FRAME`` spans wait, it wakes a ticker,
+which pickles them and writes the frame to a child process (``relay_process``) without blocking;
+the ticker also wakes once every ``interval_s`` (or when a flush asks) to send a partial frame,
+to write what the pipe refused and to start the child. The pickling was first done by the thread
+that filled the frame, on one answer in thirteen: with answers 10 ms apart a cached answer's p99
+came out 0.91-1.21x of tracing off in three runs in process, against 1.02x in three runs with
+the ticker writing (``docs/tracing-overhead.md``). The ticker takes the interpreter's lock while
+the event loop waits on I/O or between answers. What the pipe does not take waits in the worker,
 bounded by the queue's ``MAX_QUEUE`` spans; beyond it spans are dropped and counted in
-``otel_spans_dropped_total{reason="queue_full"}``. A ticker wakes once every ``interval_s`` (or
-when a flush asks) to send a partial frame, to write what the pipe refused and to start the
-child.
+``otel_spans_dropped_total{reason="queue_full"}``.
 
 The child encodes the spans in OTLP's protobuf (``otlp_wire``: a plain span directly, any other
 the SDK's way, with the same limits and checks), gathers them into batches of up to
@@ -99,8 +102,8 @@ class RelayedExport(batches.SpanSink):
     # --- on the threads that end spans ------------------------------------------------------
 
     def put(self, span: Any) -> None:
-        """A finished, sampled span: copied, and with ``FRAME`` of them written to the child
-        as far as its pipe takes them now."""
+        """A finished, sampled span, copied; the ``FRAME``-th waiting wakes the ticker, which
+        writes them to the child."""
         fallback = self.fallback
         if fallback is not None:
             fallback.put(span)
@@ -112,9 +115,8 @@ class RelayedExport(batches.SpanSink):
             full = self.stopped or held >= self.max_queue
             if not full:
                 self.records.append(record)
-                if len(self.records) >= FRAME and child is not None and not child.ended:
-                    self._seal(child)
-                    child.write()
+                if len(self.records) == FRAME:
+                    self.wake.set()  # the ticker writes the frame
         if full:
             batches.DROPPED.labels(reason="queue_full").inc()
 

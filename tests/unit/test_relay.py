@@ -125,19 +125,23 @@ def test_the_child_delivers_what_the_export_thread_delivered(receiver: Receiver)
     assert len(trace_ids) == 2  # each root's child in its root's trace
 
 
-def test_the_thread_that_ends_spans_writes_the_frames_and_the_child_gathers_them(
+def test_a_full_frame_wakes_the_ticker_and_the_child_gathers_the_frames(
         receiver: Receiver) -> None:
     relayed = relay.RelayedExport(5.0, interval_s=3600)  # sent when asked, not when due
     wait_until(lambda: relayed.child is not None, 60, "the child to start")
-    for n in range(relay.FRAME + 6):  # two full frames and a part
-        _traced(relayed, f"q{n}")
     child = relayed.child
     assert child is not None
-    assert list(child.waiting)[-2:] == [relay.FRAME, relay.FRAME]  # written by this thread
-    assert len(relayed.records) <= 12  # the part waits for the ticker (or a flush)
+    for n in range(relay.FRAME // 2):  # one full frame (two spans each)
+        _traced(relayed, f"q{n}")
+    wait_until(lambda: relayed.unanswered == relay.FRAME, 60,
+               "the ticker to write the full frame, long before its interval")
+    assert list(child.waiting) == [relay.FRAME] and not relayed.records
+    for n in range(3):  # a part
+        _traced(relayed, f"r{n}")
+    assert len(relayed.records) == 6  # the part waits for the interval (or a flush)
     assert relayed.force_flush(60_000)
     assert receiver.requests == 1  # the frames gathered into one export
-    assert len(receiver.spans) == 2 * (relay.FRAME + 6)
+    assert len(receiver.spans) == relay.FRAME + 6
     relayed.shutdown()
 
 
