@@ -7,7 +7,8 @@ run, on the embedded services, the ``hf`` generator against the mock LLM.
                                        [--where process,served]
                                        [--modes off,again,sdk,made,thread,on]
                                        [--endpoint http://127.0.0.1:6006] [--viewer-nice 19|idle]
-                                       [--pace MS] [--settle] [--json times.json]
+                                       [--pace MS] [--settle] [--cpus APP/SIDE]
+                                       [--json times.json]
 
 Two ways in, each measured in every mode (``benchmarks/tracing_modes.py``: ``off``, ``again``
 the same no-op tracer once more, the control: its ratio to ``off`` is the noise alone, ``sdk``
@@ -62,7 +63,7 @@ from rag_core.config import Settings
 from rag_core.procs import free_port, stop_group, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tracing_modes import MODES, Tracers, counts, cpu_seconds, span_cost  # noqa: E402 (this folder, put on the path)
+from tracing_modes import MODES, Tracers, children, counts, cpu_seconds, cpus, pin, span_cost  # noqa: E402 (this folder, put on the path)
 from tracing_report import KINDS, Times, report  # noqa: E402 (this folder)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes" / "amara"
@@ -79,12 +80,13 @@ def tag() -> str:
 
 
 @contextlib.contextmanager
-def receiver(endpoint: str | None, work: Path, nice: str = "0"
+def receiver(endpoint: str | None, work: Path, nice: str = "0", side: set[int] | None = None
              ) -> Iterator[tuple[str, Callable[[], float]]]:
     """The OTLP endpoint, and the CPU seconds its receiver has used so far (NaN when it is not
     this benchmark's): the one given, or a Phoenix started here on loopback ports (``nice``
     added to its niceness, or ``idle``: Linux's idle class, a CPU only when no answer wants
-    one; a viewer on another machine takes none of the app's CPUs)."""
+    one; a viewer on another machine takes none of the app's CPUs), on the CPUs ``side``
+    when given."""
     if endpoint:
         yield endpoint, lambda: float("nan")
         return
@@ -97,6 +99,8 @@ def receiver(endpoint: str | None, work: Path, nice: str = "0"
            "PHOENIX_TELEMETRY_ENABLED": "false", "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false"}
     log = open(work / "phoenix.log", "wb")  # noqa: SIM115 (closed below)
     lower = ["chrt", "--idle", "0"] if nice == "idle" else ["nice", "-n", nice]
+    if side:
+        lower = ["taskset", "-c", ",".join(map(str, sorted(side))), *lower]
     proc = subprocess.Popen([*lower, command, "serve"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
@@ -181,8 +185,10 @@ def over_http(client: httpx.Client, headers: dict[str, str], order: list[bool | 
 
 
 @contextlib.contextmanager
-def served(settings: dict[str, Any], endpoint: str, work: Path) -> Iterator[httpx.Client]:
-    """A uvicorn server of the app in its own process (``tracing_modes.py``), and a client."""
+def served(settings: dict[str, Any], endpoint: str, work: Path, side: set[int] | None = None
+           ) -> Iterator[httpx.Client]:
+    """A uvicorn server of the app in its own process (``tracing_modes.py``), and a client;
+    with ``side``, its export process on those CPUs."""
     port = free_port()
     log = open(work / "served.log", "wb")  # noqa: SIM115 (closed below)
     script = Path(__file__).resolve().parent / "tracing_modes.py"
@@ -191,11 +197,23 @@ def served(settings: dict[str, Any], endpoint: str, work: Path) -> Iterator[http
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 300, proc=proc, log=work / "served.log")
+        if side:
+            pin(started(lambda: children(proc.pid)), side)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             yield client
     finally:
         stop_group(proc)
         log.close()
+
+
+def started(pids: Callable[[], list[int]], most_s: float = 60.0) -> int:
+    """The export process, once there is one (``pids``: the candidates)."""
+    deadline = time.monotonic() + most_s
+    while not (found := pids()):
+        if time.monotonic() > deadline:
+            raise SystemExit("the export process did not start")
+        time.sleep(0.05)
+    return found[0]
 
 
 def quiet_receiver(viewer_cpu: Callable[[], float], flush: Callable[[], Any],
@@ -256,6 +274,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path,
                         help="also write every time measured (ms, by way, mode, kind and round) "
                              "and the span counts to this file")
+    parser.add_argument("--cpus", metavar="APP/SIDE",
+                        help="CPUs for the app (this process and the served worker) and, apart, "
+                             "for the Phoenix started here and the export process, as taskset "
+                             "spells them (0/1: a viewer on a core of its own); the databases "
+                             "are left to the scheduler")
     parser.add_argument("--viewer-nice", default="0",
                         help="niceness added to the Phoenix started here (0: as the app; 19: it "
                              "yields to the app), or idle (Linux's idle class: only the CPU no "
@@ -265,6 +288,7 @@ def main() -> None:
         args.rounds, args.misses, args.hits = 2, 3, 30
     modes = ["off", *(m for m in args.modes.split(",") if m in MODES and m != "off")]
     pace_s = args.pace / 1000
+    app_cpus, side = (cpus(part) for part in args.cpus.split("/")) if args.cpus else (None, None)
     ways = [w for w in ("process", "served") if w in args.where.split(",")]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -285,6 +309,8 @@ def main() -> None:
     given.update(database_url=settings.services.database_url,
                  redis_url=settings.services.redis_url)
     parts = build_parts(settings)
+    if app_cpus:  # this process's threads, and what it starts from now on (the databases run)
+        pin(os.getpid(), app_cpus)
     load_before = os.getloadavg()
     times: Times = {w: {m: {kind: [] for kind in KINDS} for m in modes} for w in ways}
     spans: dict[str, dict[str, float]] = {}
@@ -293,10 +319,13 @@ def main() -> None:
         parts.embedder.load()
         ingest_path(parts, "amara", GOLDEN, progress=False)
         headers = {"Authorization": f"Bearer {issue_token(settings, 'amara')}"}
-        with receiver(args.endpoint, work, args.viewer_nice) as (endpoint, viewer_cpu):
+        with receiver(args.endpoint, work, args.viewer_nice, side) as (endpoint, viewer_cpu):
             viewer_before = viewer_cpu()
             if "process" in ways:
                 tracers = Tracers(endpoint)
+                if side:
+                    relayed = tracers.relayed
+                    pin(started(lambda: [relayed.child.proc.pid] if relayed.child else []), side)
                 app = create_app(settings, parts=parts)
                 rounds(times, "process", modes, args, tracers.use,
                        lambda order: asyncio.run(in_process(app, headers, order, pace_s)),
@@ -308,7 +337,7 @@ def main() -> None:
                 spare = ("thread", "on")  # the span cost loop would flood Phoenix
                 cost = span_cost(tracers, [m for m in modes if m not in spare])
             if "served" in ways:
-                with served(given, endpoint, work) as client:
+                with served(given, endpoint, work, side) as client:
                     def use(mode: str) -> None:
                         client.post("/bench/mode", params={"mode": mode}).raise_for_status()
 

@@ -16,6 +16,7 @@ the bounded queue, its batches encoded and sent by the export process of ``telem
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -46,6 +47,36 @@ def cpu_seconds(pid: int) -> float:
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpus(spec: str) -> set[int]:
+    """CPU numbers as ``taskset -c`` spells them: ``1``, ``0,2``, ``2-3``."""
+    found: set[int] = set()
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+def pin(pid: int, where: set[int]) -> None:
+    """Every thread of process ``pid`` on the CPUs ``where`` (what they start later inherits
+    it); a thread that ended meanwhile is passed over."""
+    from pathlib import Path
+
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), where)
+
+
+def children(pid: int) -> list[int]:
+    """The processes that process ``pid``'s threads started and that still run."""
+    from pathlib import Path
+
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(n) for n in (task / "children").read_text().split()]
+    return found
 
 
 class Tracers:
