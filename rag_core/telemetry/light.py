@@ -4,10 +4,10 @@ OpenTelemetry SDK's exporters all the same.
 The SDK's span (``opentelemetry.sdk.trace._Span``) does its bookkeeping while the request waits:
 four locks per span, a bounded attribute map that checks every value as it is set, the
 sampler's result, the SDK's own metrics. On a cached answer (five spans, about 1.2 ms in
-process) that was a sixth of the answer's time (docs/tracing-overhead.md). A ``LightSpan``
-keeps what the request records (its name, ids, parent, kind, times, attributes, events, status)
-in plain fields and hands itself, when it ends, to the span processor's ``put``: the export
-process's frames (``relay.RelayedExport``, for OTLP) or the bounded queue
+process) that was a sixth of the answer's time (docs/tracing-overhead-earlier.md). A
+``LightSpan`` keeps what the request records (its name, ids, parent, kind, times, attributes,
+events, status) in plain fields and hands itself, when it ends, to the span processor's
+``put``: the export process's frames (``relay.RelayedExport``, for OTLP) or the bounded queue
 (``batches.BoundedExport``, any ``SpanExporter``). There, away from the request, it becomes the
 SDK's ``ReadableSpan``, with the attribute limits and the value checks applied, and goes to the
 exporter in a batch.
