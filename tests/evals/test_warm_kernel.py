@@ -120,7 +120,11 @@ def test_the_fingerprint_follows_sources_environment_and_interpreter(tmp_path, m
 
 def test_a_dead_kernel_is_replaced(notebook, state, tmp_path):
     first, _, _ = _run(notebook, state, tmp_path, 1)
-    os.kill(int(first["warm.pid"]), signal.SIGKILL)
+    pid = int(first["warm.pid"])
+    os.kill(pid, signal.SIGKILL)
+    # a killed process runs until the kernel ends it; on a busy machine that can take a while,
+    # and a run meanwhile finds it not answering instead (also replaced, said otherwise)
+    wait_until(lambda: not warm_kernel._alive(pid), 60, "the killed kernel to end")
     second, log, _ = _run(notebook, state, tmp_path, 2)
     assert second["warm.pid"] != first["warm.pid"]
     assert "is gone: starting a new one" in log
