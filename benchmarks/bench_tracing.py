@@ -21,7 +21,8 @@ exported by the app's own export thread as before ``telemetry.relay``, ``on``):
   over loopback HTTP with a kept-alive connection: what an operator's client sees, the HTTP
   parsing and the sockets included. Its mode is switched between rounds by a request.
 
-Each round measures every mode once, in alternating order (forward, then backward): ``--misses``
+Each round measures every mode once, the rounds' orders those of a Williams design (``orders``:
+every mode as often in each place of a round, and right after each other mode): ``--misses``
 new questions (a miss in every cache layer: embedding, search, context, the model call) and
 ``--hits`` exact L1 hits of one warmed question, interleaved. It prints, per way in and kind,
 p50 and p99 of each mode over all rounds, the ratio to ``off`` of each round's p50 and p99: the
@@ -232,19 +233,37 @@ def quiet_receiver(viewer_cpu: Callable[[], float], flush: Callable[[], Any],
         last = now
 
 
+def orders(modes: list[str]) -> list[list[str]]:
+    """The orders of a round, one after another (a Williams design): each mode as often in each
+    place, and each mode as often right after each other mode, once the rounds are a multiple
+    of their number (2 modes: 2 orders; 3: 6; 4: 4). So neither a place in the round nor what
+    a mode leaves behind (spans still to export, garbage, a busy receiver) falls on one mode
+    more than another; with the order reversed every other round, ``off`` never came right
+    after ``on``."""
+    n = len(modes)
+    first = [0]
+    for step in range(1, n):  # 0, 1, n-1, 2, n-2, ...
+        first.append((step + 1) // 2 if step % 2 else n - step // 2)
+    rows = [[(place + shift) % n for place in first] for shift in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return [[modes[i] for i in row] for row in rows]
+
+
 def rounds(times: Times, way: str, modes: list[str], args: argparse.Namespace,
            use: Callable[[str], None],
            measure: Callable[[list[bool | None]], dict[str, list[float]]],
            settle: Callable[[], None] = lambda: None) -> None:
-    """``args.rounds`` rounds of every mode, alternating the order; warmed first; ``settle``
-    before each mode's turn (``--settle``)."""
+    """``args.rounds`` rounds of every mode, in the ``orders`` in turn; warmed first;
+    ``settle`` before each mode's turn (``--settle``)."""
     use("off")
     measure([None])  # the question the hits ask, into L1
     measure(plan(2, 5))  # and the models, the pools
     if way == "process":  # settled as a served worker is once ready (rag_core.heap)
         heap.settle()
+    turns = orders(modes)
     for n in range(args.rounds):
-        for mode in modes if n % 2 == 0 else modes[::-1]:
+        for mode in turns[n % len(turns)]:
             if args.settle:
                 settle()
             use(mode)
@@ -287,6 +306,11 @@ def main() -> None:
     if args.short:
         args.rounds, args.misses, args.hits = 2, 3, 30
     modes = ["off", *(m for m in args.modes.split(",") if m in MODES and m != "off")]
+    args.orders = len(orders(modes))
+    if args.rounds % args.orders:
+        print(f"--rounds {args.rounds} is not a multiple of the {args.orders} orders of "
+              f"{len(modes)} modes: each mode's places are balanced only approximately",
+              file=sys.stderr)
     pace_s = args.pace / 1000
     app_cpus, side = (cpus(part) for part in args.cpus.split("/")) if args.cpus else (None, None)
     ways = [w for w in ("process", "served") if w in args.where.split(",")]

@@ -1,0 +1,29 @@
+"""``benchmarks/bench_tracing.orders``: the rounds' orders of the modes balance the places in a
+round and what comes right before each mode (a Williams design), for any number of modes."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from bench_tracing import orders  # noqa: E402 (benchmarks/, put on the path)
+
+
+@pytest.mark.parametrize("n", range(2, 8))
+def test_each_mode_is_as_often_in_each_place_and_after_each_other_mode(n: int) -> None:
+    modes = [f"m{i}" for i in range(n)]
+    rows = orders(modes)
+    assert len(rows) == (n if n % 2 == 0 else 2 * n)
+    assert all(sorted(row) == modes for row in rows)
+    places = Counter((place, mode) for row in rows for place, mode in enumerate(row))
+    assert len(places) == n * n and len(set(places.values())) == 1
+    after = Counter(pair for row in rows for pair in zip(row, row[1:], strict=False))
+    assert len(after) == n * (n - 1) and len(set(after.values())) == 1
+
+
+def test_off_comes_first_in_the_first_round() -> None:
+    assert orders(["off", "again", "on"])[0] == ["off", "again", "on"]
