@@ -207,6 +207,18 @@ def served(settings: dict[str, Any], endpoint: str, work: Path, side: set[int] |
         log.close()
 
 
+def databases(settings: Settings) -> list[int]:
+    """The embedded PostgreSQL (its postmaster and the backends it runs) and Redis of
+    ``settings``' state folder: the service's own processes, on the app's CPUs with ``--cpus``
+    so that an answer never waits on the CPU the viewer keeps busy (or idle)."""
+    from rag_core.services.registry import read_registry, state_folder
+
+    folder = state_folder(settings.services)
+    postmaster = int((folder / "pgdata" / "postmaster.pid").read_text().split()[0])
+    redis = int(str(read_registry(settings.services)["redis"]["pid"]))
+    return [postmaster, *children(postmaster), redis]
+
+
 def started(pids: Callable[[], list[int]], most_s: float = 60.0) -> int:
     """The export process, once there is one (``pids``: the candidates)."""
     deadline = time.monotonic() + most_s
@@ -294,10 +306,10 @@ def main() -> None:
                         help="also write every time measured (ms, by way, mode, kind and round) "
                              "and the span counts to this file")
     parser.add_argument("--cpus", metavar="APP/SIDE",
-                        help="CPUs for the app (this process and the served worker) and, apart, "
-                             "for the Phoenix started here and the export process, as taskset "
-                             "spells them (0/1: a viewer on a core of its own); the databases "
-                             "are left to the scheduler")
+                        help="CPUs for the app (this process, the mock model, the served worker, "
+                             "PostgreSQL and Redis) and, apart, for the Phoenix started here "
+                             "and the export process, as taskset spells them (0/1: a viewer on "
+                             "a core of its own)")
     parser.add_argument("--viewer-nice", default="0",
                         help="niceness added to the Phoenix started here (0: as the app; 19: it "
                              "yields to the app), or idle (Linux's idle class: only the CPU no "
@@ -333,8 +345,9 @@ def main() -> None:
     given.update(database_url=settings.services.database_url,
                  redis_url=settings.services.redis_url)
     parts = build_parts(settings)
-    if app_cpus:  # this process's threads, and what it starts from now on (the databases run)
-        pin(os.getpid(), app_cpus)
+    if app_cpus:  # this process's threads (the mock model's too), what it starts from now on,
+        for pid in [os.getpid(), *databases(settings)]:  # and the databases with their backends
+            pin(pid, app_cpus)
     load_before = os.getloadavg()
     times: Times = {w: {m: {kind: [] for kind in KINDS} for m in modes} for w in ways}
     spans: dict[str, dict[str, float]] = {}

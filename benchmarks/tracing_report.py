@@ -50,8 +50,8 @@ def report(times: Times, args: argparse.Namespace, load_before: tuple[float, flo
           + ("in the idle class" if args.viewer_nice == "idle"
              else f"at niceness +{args.viewer_nice}")
           + (f"; {args.pace:g} ms between requests" if args.pace else "")
-          + ("; the app on CPUs {}, the viewer and the export process on {}".format(
-              *args.cpus.split("/")) if args.cpus else "")
+          + ("; the app and its databases on CPUs {}, the viewer and the export process on "
+             "{}".format(*args.cpus.split("/")) if args.cpus else "")
           + ("; the receiver idle before each mode's turn" if args.settle else ""))
     if cost:
         print("the spans of one cached answer on the request's path (tracing_modes.hit_spans, "
