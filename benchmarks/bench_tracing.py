@@ -211,12 +211,10 @@ def databases(settings: Settings) -> list[int]:
     """The embedded PostgreSQL (its postmaster and the backends it runs) and Redis of
     ``settings``' state folder: the service's own processes, on the app's CPUs with ``--cpus``
     so that an answer never waits on the CPU the viewer keeps busy (or idle)."""
-    from rag_core.services.registry import read_registry, state_folder
+    from rag_core import services
 
-    folder = state_folder(settings.services)
-    postmaster = int((folder / "pgdata" / "postmaster.pid").read_text().split()[0])
-    redis = int(str(read_registry(settings.services)["redis"]["pid"]))
-    return [postmaster, *children(postmaster), redis]
+    found = services.server_pids(settings)
+    return [*found, *(child for pid in found for child in children(pid))]
 
 
 def started(pids: Callable[[], list[int]], most_s: float = 60.0) -> int:

@@ -8,7 +8,8 @@ When ``DATABASE_URL`` / ``REDIS_URL`` are set, nothing is started and those are 
 
 One module per concern: ``registry`` (``services.json`` and its lock), ``postgres``,
 ``redis_server`` and ``processes`` (other long-lived processes, a warm kernel); this module
-puts them together (``ensure_services``, ``resolve``, ``status``, ``stop_all``).
+puts them together (``ensure_services``, ``resolve``, ``status``, ``server_pids``,
+``stop_all``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rag_core.services.postgres import (
     ensure_database,
     mask,
     pg_alive,
+    postmaster_pid,
     start_postgres,
     stop_postgres,
 )
@@ -31,6 +33,7 @@ from rag_core.services.processes import (
     unregister_process,
 )
 from rag_core.services.redis_server import (
+    redis_pid,
     redis_server_binary,
     spawn_redis,
     start_redis,
@@ -46,7 +49,7 @@ from rag_core.services.registry import (
 
 __all__ = ["Endpoints", "ServiceStartFailed", "ensure_database", "ensure_services", "mask",
            "process_alive", "redis_server_binary", "register_process", "resolve",
-           "spawn_redis", "start_postgres", "start_redis", "status", "stop_all",
+           "server_pids", "spawn_redis", "start_postgres", "start_redis", "status", "stop_all",
            "stop_postgres", "stop_process", "stop_redis", "unregister_process"]
 
 
@@ -113,3 +116,10 @@ def stop_all(settings: Settings) -> dict[str, bool]:
             "redis": False if section.redis_url else stop_redis(settings),
             **{name: stop_unlocked(section, name) for name in processes(section)},
         }
+
+
+def server_pids(settings: Settings) -> list[int]:
+    """The embedded servers' processes that are running: PostgreSQL's postmaster and Redis
+    (``benchmarks/bench_tracing.py --cpus`` places them; the postmaster's backends are its
+    children, and those it starts later take its CPUs)."""
+    return [pid for pid in (postmaster_pid(settings), redis_pid(settings)) if pid is not None]

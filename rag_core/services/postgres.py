@@ -73,15 +73,23 @@ def start_postgres(settings: Settings) -> str:
     return uri
 
 
+def postmaster_pid(settings: Settings) -> int | None:
+    """The embedded PostgreSQL's postmaster, as its pid file names it (None: not running)."""
+    pid_file = state_folder(settings.services) / "pgdata" / "postmaster.pid"
+    try:
+        return int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def stop_postgres(settings: Settings) -> bool:
-    data_dir = state_folder(settings.services) / "pgdata"
-    pid_file = data_dir / "postmaster.pid"
-    if not pid_file.exists():
+    pid_file = state_folder(settings.services) / "pgdata" / "postmaster.pid"
+    pid = postmaster_pid(settings)
+    if pid is None:
         return False
     try:
-        pid = int(pid_file.read_text().splitlines()[0])
         os.kill(pid, signal.SIGINT)  # "fast" shutdown
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return False
     for _ in range(100):
         if not pid_file.exists():

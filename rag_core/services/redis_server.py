@@ -80,6 +80,15 @@ def start_redis(settings: Settings) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+def redis_pid(settings: Settings) -> int | None:
+    """The embedded redis-server this state folder started (None: none written down)."""
+    entry = read_registry(settings.services).get("redis", {})
+    try:
+        return int(str(entry["pid"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def stop_redis(settings: Settings) -> bool:
     registry = read_registry(settings.services)
     entry = registry.pop("redis", None)

@@ -42,7 +42,13 @@ def test_rag_core_ask_through_a_pipe_ends(short_tmp: Path) -> None:
             stdin=subprocess.DEVNULL)
         assert out.returncode == 0, out.stderr[-2000:]
         assert "cache:" in out.stdout and "request" in out.stdout
-        assert services.status(Settings(profile="ci", state_dir=state))["redis"]["running"]
+        settings = Settings(profile="ci", state_dir=state)
+        assert services.status(settings)["redis"]["running"]
+        names = [Path(f"/proc/{pid}/comm").read_text().strip()
+                 for pid in services.server_pids(settings)]
+        assert names == ["postgres", "redis-server"]  # the postmaster, then Redis
+        services.stop_all(settings)
+        assert services.server_pids(settings) == []
     finally:
         services.stop_all(Settings(profile="ci", state_dir=state))
 
