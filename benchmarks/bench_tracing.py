@@ -213,7 +213,7 @@ def databases(settings: Settings) -> list[int]:
     so that an answer never waits on the CPU the viewer keeps busy (or idle)."""
     from rag_core import services
 
-    found = services.server_pids(settings)
+    found = services.server_pids(settings.services)
     return [*found, *(child for pid in found for child in children(pid))]
 
 

@@ -14,7 +14,7 @@ puts them together (``ensure_services``, ``resolve``, ``status``, ``server_pids`
 
 from __future__ import annotations
 
-from rag_core.config import Settings
+from rag_core.config import Services, Settings
 from rag_core.procs import port_open
 from rag_core.services.postgres import (
     ensure_database,
@@ -118,8 +118,8 @@ def stop_all(settings: Settings) -> dict[str, bool]:
         }
 
 
-def server_pids(settings: Settings) -> list[int]:
+def server_pids(section: Services) -> list[int]:
     """The embedded servers' processes that are running: PostgreSQL's postmaster and Redis
     (``benchmarks/bench_tracing.py --cpus`` places them; the postmaster's backends are its
     children, and those it starts later take its CPUs)."""
-    return [pid for pid in (postmaster_pid(settings), redis_pid(settings)) if pid is not None]
+    return [pid for pid in (postmaster_pid(section), redis_pid(section)) if pid is not None]

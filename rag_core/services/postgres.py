@@ -8,7 +8,7 @@ import signal
 import time
 from types import ModuleType
 
-from rag_core.config import Settings
+from rag_core.config import Services, Settings
 from rag_core.procs import private_runtime_dir
 from rag_core.services.registry import (
     ServiceStartFailed,
@@ -73,9 +73,9 @@ def start_postgres(settings: Settings) -> str:
     return uri
 
 
-def postmaster_pid(settings: Settings) -> int | None:
+def postmaster_pid(section: Services) -> int | None:
     """The embedded PostgreSQL's postmaster, as its pid file names it (None: not running)."""
-    pid_file = state_folder(settings.services) / "pgdata" / "postmaster.pid"
+    pid_file = state_folder(section) / "pgdata" / "postmaster.pid"
     try:
         return int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
@@ -84,7 +84,7 @@ def postmaster_pid(settings: Settings) -> int | None:
 
 def stop_postgres(settings: Settings) -> bool:
     pid_file = state_folder(settings.services) / "pgdata" / "postmaster.pid"
-    pid = postmaster_pid(settings)
+    pid = postmaster_pid(settings.services)
     if pid is None:
         return False
     try:

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag_core.config import Settings
+from rag_core.config import Services, Settings
 from rag_core.procs import free_port, port_open, wait_until
 from rag_core.services.registry import (
     ServiceStartFailed,
@@ -80,9 +80,9 @@ def start_redis(settings: Settings) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def redis_pid(settings: Settings) -> int | None:
+def redis_pid(section: Services) -> int | None:
     """The embedded redis-server this state folder started (None: none written down)."""
-    entry = read_registry(settings.services).get("redis", {})
+    entry = read_registry(section).get("redis", {})
     try:
         return int(str(entry["pid"]))
     except (KeyError, ValueError):

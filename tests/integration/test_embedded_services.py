@@ -45,10 +45,10 @@ def test_rag_core_ask_through_a_pipe_ends(short_tmp: Path) -> None:
         settings = Settings(profile="ci", state_dir=state)
         assert services.status(settings)["redis"]["running"]
         names = [Path(f"/proc/{pid}/comm").read_text().strip()
-                 for pid in services.server_pids(settings)]
+                 for pid in services.server_pids(settings.services)]
         assert names == ["postgres", "redis-server"]  # the postmaster, then Redis
         services.stop_all(settings)
-        assert services.server_pids(settings) == []
+        assert services.server_pids(settings.services) == []
     finally:
         services.stop_all(Settings(profile="ci", state_dir=state))
 
