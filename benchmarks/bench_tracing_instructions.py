@@ -1,0 +1,233 @@
+"""Tracing's overhead counted in instructions, which the rest of the machine does not move: the
+app in process, tracing off and on (``tracing_modes.Tracers``: the API's no-op tracer, and the
+service's tracer exporting through the export process), run under valgrind's callgrind.
+
+    python benchmarks/bench_tracing_instructions.py [--hits 100] [--misses 5] [--reps 3]
+                                                    [--endpoint URL] [--json counts.json]
+
+Wall-clock ratios on a shared two-core machine move by as much as the targets of
+``bench_tracing.py`` (its control, tracing off measured twice, 0.87-1.17x at p99). Callgrind
+counts the instructions the app's process runs, the same total whatever else the machine does.
+Each rep asks ``--hits`` exact L1 hits, then ``--misses`` new questions, in each mode (the
+modes' order alternating), counting only those requests: a small library compiled here with
+valgrind's ``callgrind.h`` zeroes the counts before and dumps them after. Every thread of the
+app's process is counted: the event loop's (the request's path), the relay's ticker (which
+pickles and writes the frames), the embedding's and the mock model's server for a miss. The
+export process and the receiver are other processes, not counted (their CPU is
+``bench_tracing.py``'s). A miss's count varies with its question; a hit's does not. The
+first rep warms (its counts are reported apart). Needs ``valgrind`` and ``gcc``; about a minute
+of the machine per 100 hits, after a start of about three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MARKS = """#include <valgrind/callgrind.h>
+void cg_zero(void) { CALLGRIND_ZERO_STATS; }
+void cg_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+"""
+
+
+class Discarding(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that reads each request and answers 200 with nothing kept."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def marks(work: Path) -> Path:
+    """The zero and dump marks, built with gcc against valgrind's header."""
+    source = work / "marks.c"
+    source.write_text(MARKS)
+    built = work / "libmarks.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(built), str(source)], check=True)
+    return built
+
+
+def settings_of(state: str, database_url: str, redis_url: str, llm_url: str) -> Any:
+    """The app's settings, the same outside callgrind (the notes written) and under it."""
+    import bench_tracing as bt
+
+    from rag_core.config import Settings
+
+    return Settings(profile="ci", state_dir=state, jwt_secret=bt.SECRET, llm="hf",
+                    llm_base_url=llm_url, llm_max_retries=0, semantic_cache_enabled=False,
+                    database_url=database_url, redis_url=redis_url)
+
+
+def written(settings: Any) -> None:
+    """The notes the questions are about, embedded and stored outside callgrind (under it the
+    embedding model runs some fifty times slower); the counted run finds them unchanged."""
+    import bench_tracing as bt
+
+    from rag_core.ingest.ingestion import ingest_path
+    from rag_core.parts import build_parts
+
+    parts = build_parts(settings)
+    try:
+        parts.embedder.load()
+        ingest_path(parts, "amara", bt.GOLDEN, progress=False)
+    finally:
+        parts.close()
+
+
+def child(args: argparse.Namespace) -> None:
+    """Under callgrind: the app in process, warmed, then the counted requests of each mode."""
+    sys.path.insert(0, str(HERE))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import bench_tracing as bt
+    from tracing_modes import Tracers
+
+    from rag_core import heap
+    from rag_core.api.auth import issue_token
+    from rag_core.app import create_app
+    from rag_core.devservers.mock_server import start_mock
+    from rag_core.ingest.ingestion import ingest_path
+    from rag_core.parts import build_parts
+
+    mark = ctypes.CDLL(args.marks)
+    mock_url, stop_mock, _ = start_mock()
+    settings = settings_of(args.state, args.database_url, args.redis_url, f"{mock_url}/v1")
+    parts = build_parts(settings)
+    parts.embedder.load()
+    ingest_path(parts, "amara", bt.GOLDEN, progress=False)  # written before: nothing to embed
+    headers = {"Authorization": f"Bearer {issue_token(settings, 'amara')}"}
+    tracers = Tracers(args.endpoint)
+    app = create_app(settings, parts=parts)
+
+    def ask(order: list[bool | None]) -> None:
+        asyncio.run(bt.in_process(app, headers, order))
+
+    for mode in ("on", "off"):  # the export process started, every path taken once
+        tracers.use(mode)
+        ask([None])
+        ask(bt.plan(2, 5))
+    tracers.flush()
+    heap.settle()  # as a served worker is once ready
+    for rep in range(args.reps):
+        for mode in ("off", "on") if rep % 2 == 0 else ("on", "off"):
+            tracers.use(mode)
+            for kind, count in (("hit", args.hits), ("miss", args.misses)):
+                order: list[bool | None] = [kind == "miss"] * count
+                mark.cg_zero()
+                ask(order)
+                mark.cg_dump(f"{mode}-{kind}-{rep}".encode())
+                tracers.flush()  # untimed: the next count starts with no frame waiting
+    parts.close()
+    stop_mock()
+
+
+def counts(folder: Path) -> dict[str, int]:
+    """Each dump's instructions (every thread of the app's process) by its name,
+    ``mode-kind-rep``."""
+    found: dict[str, int] = {}
+    for path in folder.glob("cg.out.*"):
+        text = path.read_text(errors="replace")
+        name = re.search(r"^desc: Trigger: Client Request: (\S+)$", text, re.M)
+        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+        if name and total:
+            found[name.group(1)] = int(total.group(1))
+    return found
+
+
+def report(found: dict[str, int], args: argparse.Namespace) -> None:
+    per = {"hit": args.hits, "miss": args.misses}
+    print(f"instructions a request (callgrind, every thread of the app's process), "
+          f"{args.reps - 1} counted reps of {args.hits} hits and {args.misses} misses in each "
+          "mode; rep 0 warms and is shown apart")
+    for kind in ("hit", "miss"):
+        medians: dict[str, float] = {}
+        for mode in ("off", "on"):
+            each = [found[f"{mode}-{kind}-{rep}"] / per[kind]
+                    for rep in range(1, args.reps) if f"{mode}-{kind}-{rep}" in found]
+            first = found.get(f"{mode}-{kind}-0", 0) / per[kind]
+            medians[mode] = statistics.median(each) if each else float("nan")
+            print(f"  {kind:4} {mode:3}: median {medians[mode] / 1e3:9.1f} k (reps: "
+                  f"{', '.join(f'{n / 1e3:.1f}' for n in each)}; rep 0 {first / 1e3:.1f})")
+        print(f"  {kind:4} on/off {medians['on'] / medians['off']:.4f}, "
+              f"+{(medians['on'] - medians['off']) / 1e3:.1f} k a request")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hits", type=int, default=100)
+    parser.add_argument("--misses", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=3, help="counted reps after the first")
+    parser.add_argument("--endpoint", help="an OTLP/HTTP receiver (default: one started here "
+                                           "that discards what it reads)")
+    parser.add_argument("--json", type=Path, help="also write every dump's counts here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--marks", "--state", "--database-url", "--redis-url"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    args.reps += 1  # rep 0 warms
+    for tool in ("valgrind", "gcc"):
+        if not shutil.which(tool):
+            raise SystemExit(f"needs `{tool}` on the PATH")
+    sys.path.insert(0, str(HERE))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from rag_core import services
+    from rag_core.config import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="ragti", dir="/tmp"))
+    settings = services.resolve(Settings(profile="ci", state_dir=str(work / "state")))
+    written(settings_of(str(work / "state"), settings.services.database_url,
+                        settings.services.redis_url, "http://127.0.0.1:9/v1"))
+    server = None
+    endpoint = args.endpoint
+    if not endpoint:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Discarding)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        command = ["valgrind", "--tool=callgrind", "--dump-line=no",
+                   f"--callgrind-out-file={work}/cg.out.%p",
+                   sys.executable, str(Path(__file__).resolve()), "--child",
+                   "--hits", str(args.hits), "--misses", str(args.misses),
+                   "--reps", str(args.reps), "--endpoint", endpoint,
+                   "--marks", str(marks(work)), "--state", str(work / "state"),
+                   "--database-url", settings.services.database_url,
+                   "--redis-url", settings.services.redis_url]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"the counted run failed:\n{done.stderr[-3000:]}")
+        found = counts(work)
+        report(found, args)
+        if args.json:
+            args.json.write_text(json.dumps(found))
+    finally:
+        if server:
+            server.shutdown()
+        services.stop_all(settings)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
