@@ -114,8 +114,10 @@ def receiver(endpoint: str | None, work: Path, nice: str = "0", side: set[int] |
         log.close()
 
 
-def question(miss: bool | None) -> str:
-    return (f"What did Okafor say about {random.choice(TOPICS)}? ({tag()})" if miss
+def question(miss: bool | None, topics: random.Random | None = None) -> str:
+    """The cached question, or a new one about a topic ``topics`` picks (by default the
+    module's generator; one seeded alike in two modes asks them the same topics)."""
+    return (f"What did Okafor say about {(topics or random).choice(TOPICS)}? ({tag()})" if miss
             else QUESTION)
 
 

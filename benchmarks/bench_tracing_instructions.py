@@ -9,12 +9,17 @@ Wall-clock ratios on a shared two-core machine move by as much as the targets of
 ``bench_tracing.py`` (its control, tracing off measured twice, 0.87-1.17x at p99). Callgrind
 counts the instructions the app's process runs, the same total whatever else the machine does.
 Each rep asks ``--hits`` exact L1 hits, then ``--misses`` new questions, in each mode (the
-modes' order alternating), counting only those requests: a small library compiled here with
-valgrind's ``callgrind.h`` zeroes the counts before and dumps them after. Every thread of the
+modes' order alternating), counting only those requests, each apart: a small library compiled
+here with valgrind's ``callgrind.h`` dumps the counts before a batch (what ran before it, kept
+apart), after each request, and after the flush of the batch's last frames (counted with the
+batch). A dump zeroes every thread's counts after it, so the dumps add up. Besides the mean a
+request, the report gives the tail of single requests (p50, p90, p99, the largest): the work a
+collection or a ticker's write adds lands on one request, where a p99 sees it. Every thread of the
 app's process is counted: the event loop's (the request's path), the relay's ticker (which
 pickles and writes the frames), the embedding's and the mock model's server for a miss. The
 export process and the receiver are other processes, not counted (their CPU is
-``bench_tracing.py``'s). A miss's count varies with its question; a hit's does not. The
+``bench_tracing.py``'s). A miss's count varies with its question's topic, so each mode's turn
+of a rep asks the same topics in the same order (each question new); a hit's does not. The
 first rep warms (its counts are reported apart). Needs ``valgrind`` and ``gcc``; about a minute
 of the machine per 100 hits, after a start of about three.
 """
@@ -26,6 +31,7 @@ import asyncio
 import ctypes
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -37,9 +43,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tracing_report import pct  # noqa: E402 (this folder, put on the path)
+
+# Only a dump marks a count's start: callgrind's zero request clears the calling thread's
+# counts alone, so a batch started with it also held what the other threads ran since the last
+# dump (the first one after warming: the whole warming's lazy loads, some 7 billion).
 MARKS = """#include <valgrind/callgrind.h>
-void cg_zero(void) { CALLGRIND_ZERO_STATS; }
 void cg_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
 
@@ -95,7 +107,6 @@ def written(settings: Any) -> None:
 
 def child(args: argparse.Namespace) -> None:
     """Under callgrind: the app in process, warmed, then the counted requests of each mode."""
-    sys.path.insert(0, str(HERE))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import bench_tracing as bt
@@ -121,6 +132,19 @@ def child(args: argparse.Namespace) -> None:
     def ask(order: list[bool | None]) -> None:
         asyncio.run(bt.in_process(app, headers, order))
 
+    async def counted(order: list[bool | None], name: str, topics: random.Random) -> None:
+        """Each request's count dumped as it answers. A dump zeroes every thread's counts
+        after it, so what runs between two requests (a ticker's write, a collection) falls in
+        the next one's count, and what ran before the batch in the ``gap-`` dump."""
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            mark.cg_dump(f"gap-{name}".encode())
+            for n, miss in enumerate(order):
+                r = await client.post("/v1/query", json={"query": bt.question(miss, topics)},
+                                      headers=headers)
+                mark.cg_dump(f"{name}-{n}".encode())
+                bt.checked(r, miss)
+
     for mode in ("on", "off"):  # the export process started, every path taken once
         tracers.use(mode)
         ask([None])
@@ -132,17 +156,18 @@ def child(args: argparse.Namespace) -> None:
             tracers.use(mode)
             for kind, count in (("hit", args.hits), ("miss", args.misses)):
                 order: list[bool | None] = [kind == "miss"] * count
-                mark.cg_zero()
-                ask(order)
-                mark.cg_dump(f"{mode}-{kind}-{rep}".encode())
-                tracers.flush()  # untimed: the next count starts with no frame waiting
+                # A miss's count varies with its topic: each mode's turn of a rep asks the same
+                asyncio.run(counted(order, f"{mode}-{kind}-{rep}", random.Random(rep)))
+                tracers.flush()  # the batch's last frames written: counted with the batch
+                mark.cg_dump(f"flush-{mode}-{kind}-{rep}".encode())
     parts.close()
     stop_mock()
 
 
 def counts(folder: Path) -> dict[str, int]:
     """Each dump's instructions (every thread of the app's process) by its name,
-    ``mode-kind-rep``."""
+    ``mode-kind-rep-request``; each file is read once and removed (a batch of a few hundred
+    dumps would otherwise hold a few hundred megabytes)."""
     found: dict[str, int] = {}
     for path in folder.glob("cg.out.*"):
         text = path.read_text(errors="replace")
@@ -150,25 +175,59 @@ def counts(folder: Path) -> dict[str, int]:
         total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
         if name and total:
             found[name.group(1)] = int(total.group(1))
+            path.unlink()
     return found
 
 
+def each(found: dict[str, int], mode: str, kind: str, rep: int) -> list[int]:
+    """One batch's counts, a request each, in the order they were asked."""
+    named = {int(name.rsplit("-", 1)[1]): n for name, n in found.items()
+             if name.startswith(f"{mode}-{kind}-{rep}-")}
+    return [named[n] for n in sorted(named)]
+
+
+def figures(found: dict[str, int], mode: str, kind: str, reps: range) -> dict[str, Any]:
+    """One mode's and kind's figures over ``reps``: the mean a request of each rep (its
+    requests and the flush of its last frames, over its requests) and their median; the flush's
+    share; the tail of single requests pooled over the reps (p50, p90, p99, the largest)."""
+    batches = {rep: one for rep in reps if (one := each(found, mode, kind, rep))}
+    flushed = {rep: found.get(f"flush-{mode}-{kind}-{rep}", 0) for rep in batches}
+    pooled = [n for one in batches.values() for n in one]
+    per = [(sum(one) + flushed[rep]) / len(one) for rep, one in batches.items()]
+    return {"per_rep": per, "mean": statistics.median(per) if per else float("nan"),
+            "flush": statistics.median(flushed[rep] / len(one) for rep, one in batches.items())
+            if batches else float("nan"), "n": len(pooled),
+            "tail": [pct(pooled, q) for q in (50, 90, 99)] + [max(pooled)] if pooled else []}
+
+
 def report(found: dict[str, int], args: argparse.Namespace) -> None:
-    per = {"hit": args.hits, "miss": args.misses}
+    """Per kind and mode, ``figures`` and on/off of each. Rep 0 warms: its mean, first
+    requests and what ran before it are shown apart."""
     print(f"instructions a request (callgrind, every thread of the app's process), "
           f"{args.reps - 1} counted reps of {args.hits} hits and {args.misses} misses in each "
-          "mode; rep 0 warms and is shown apart")
+          "mode, each request counted apart; rep 0 warms and is shown apart")
     for kind in ("hit", "miss"):
-        medians: dict[str, float] = {}
-        for mode in ("off", "on"):
-            each = [found[f"{mode}-{kind}-{rep}"] / per[kind]
-                    for rep in range(1, args.reps) if f"{mode}-{kind}-{rep}" in found]
-            first = found.get(f"{mode}-{kind}-0", 0) / per[kind]
-            medians[mode] = statistics.median(each) if each else float("nan")
-            print(f"  {kind:4} {mode:3}: median {medians[mode] / 1e3:9.1f} k (reps: "
-                  f"{', '.join(f'{n / 1e3:.1f}' for n in each)}; rep 0 {first / 1e3:.1f})")
-        print(f"  {kind:4} on/off {medians['on'] / medians['off']:.4f}, "
-              f"+{(medians['on'] - medians['off']) / 1e3:.1f} k a request")
+        got = {mode: figures(found, mode, kind, range(1, args.reps)) for mode in ("off", "on")}
+        if not all(one["n"] for one in got.values()):
+            print(f"  {kind:4}: no counts")
+            continue
+        for mode, one in got.items():
+            first = each(found, mode, kind, 0)
+            gap = found.get(f"gap-{mode}-{kind}-0", 0)
+            print(f"  {kind:4} {mode:3}: mean {one['mean'] / 1e3:9.1f} k (reps: "
+                  + ", ".join(f"{n / 1e3:.1f}" for n in one["per_rep"])
+                  + f"; the flush {one['flush'] / 1e3:.1f} of it); single requests "
+                  + "p50 {:.1f} k, p90 {:.1f} k, p99 {:.1f} k, largest {:.1f} k".format(
+                      *(t / 1e3 for t in one["tail"])) + f" (n={one['n']})"
+                  + (f"; rep 0 mean {sum(first) / len(first) / 1e3:.1f} k, its first "
+                     + ", ".join(f"{n / 1e3:.1f}" for n in first[:3])
+                     + f" k, before it {gap / 1e6:.1f} M" if first else ""))
+        on, off = got["on"], got["off"]
+        ratios = [a / b for a, b in zip(on["tail"], off["tail"], strict=True)]
+        print(f"  {kind:4} on/off mean {on['mean'] / off['mean']:.4f} "
+              f"(+{(on['mean'] - off['mean']) / 1e3:.1f} k a request); single requests p50 "
+              f"{ratios[0]:.4f}, p90 {ratios[1]:.4f}, p99 {ratios[2]:.4f}, largest "
+              f"{ratios[3]:.4f}")
 
 
 def main() -> None:
@@ -191,7 +250,6 @@ def main() -> None:
     for tool in ("valgrind", "gcc"):
         if not shutil.which(tool):
             raise SystemExit(f"needs `{tool}` on the PATH")
-    sys.path.insert(0, str(HERE))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rag_core import services
     from rag_core.config import Settings
