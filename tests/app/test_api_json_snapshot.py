@@ -3,6 +3,11 @@
 note passes, a bad filter, a stream), through the app (ASGITransport) on the real pipeline,
 PostgreSQL and Redis, compared with ``snapshots/api_json.txt``. Only what differs from one
 run to the next is replaced before the comparison: request ids, answer ids and timings.
+What the embedding model computes differs in its last digits from one CPU to another: in
+bf16, between the machine that wrote the snapshot and an AMD EPYC, the scores moved in the
+fourth decimal and two near-tied chunks swapped places. So the app here embeds in f32, and the
+cosines (``score``, ``similarity``, a check's figure against its bound) are compared within
+``COSINE_TOLERANCE`` rather than digit for digit (``cosines``).
 
 A change that moves code leaves this file as it is. A change that means to change the API's
 JSON rewrites the snapshot (``WRITE_API_SNAPSHOT=1`` with this test) and commits it with
@@ -65,6 +70,27 @@ _TIMINGS = re.compile(r'"timings_ms":\s*\{[^}]*\}')
 _MADE_AT = re.compile(r'"made_at":\s*[\d.e+-]+')  # when the answer was made (ask --json)
 
 
+# the cosines the embedding model's arithmetic decides: a JSON value by its key (indented by
+# ``ask --json`` or not), a figure set against a bound in a check's detail, or one a text
+# names ("cosine 0.9023")
+_COSINE = re.compile(r'(?P<lead>"(?:score|similarity)":\s*|"detail":\s*"|cosine )'
+                     r'(?P<n>\d+\.\d+)(?P<tail>(?: vs (?:threshold|floor))?)')
+COSINE_TOLERANCE = 0.002  # f32 on two CPUs agrees to about 1e-6; the JSON rounds to 1e-4
+
+
+def cosines(text: str) -> tuple[str, list[float]]:
+    """``text`` with each cosine replaced by ``<cos>``, and the cosines in order."""
+    found: list[float] = []
+
+    def one(m: re.Match[str]) -> str:
+        if m.group("lead").startswith('"detail"') and not m.group("tail"):
+            return m.group(0)  # a detail that is not a cosine against a bound
+        found.append(float(m.group("n")))
+        return f"{m.group('lead')}<cos>{m.group('tail')}"
+
+    return _COSINE.sub(one, text), found
+
+
 def normalised(text: str) -> str:
     """``text`` with what varies between runs replaced: the ids, when the answer was made, and
     each value of ``timings_ms`` (its keys stay: which steps ran)."""
@@ -87,7 +113,7 @@ def app_settings(module_database_url: str, redis_server: Any,
     return Settings(profile="ci", state_dir=tmp_path_factory.mktemp("state"),
                     database_url=module_database_url, redis_url=redis_server.url,
                     jwt_secret="test-secret-for-the-app-tests-0123456789",
-                    semantic_mode="loose")
+                    semantic_mode="loose", openvino_precision="f32")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +163,12 @@ def assert_as_snapshot(got: str, name: str) -> None:
         SNAPSHOTS.mkdir(exist_ok=True)
         snapshot.write_text(got, encoding="utf-8")
     assert snapshot.exists(), "no snapshot: run this test once with WRITE_API_SNAPSHOT=1"
-    assert got == snapshot.read_text(encoding="utf-8"), f"the JSON of {name} changed"
+    got_text, got_cosines = cosines(got)
+    want_text, want_cosines = cosines(snapshot.read_text(encoding="utf-8"))
+    assert got_text == want_text, f"the JSON of {name} changed"
+    far = [(a, b) for a, b in zip(got_cosines, want_cosines, strict=True)
+           if abs(a - b) > COSINE_TOLERANCE]
+    assert not far, f"cosines of {name} moved by more than {COSINE_TOLERANCE}: {far[:5]}"
 
 
 def test_normalising_replaces_only_ids_and_timings() -> None:
@@ -146,3 +177,20 @@ def test_normalising_replaces_only_ids_and_timings() -> None:
     assert normalised(raw) == ('{"answer":"x","timings_ms":{"total":0,"embed":0},'
                                '"request_id":"<request_id>","answer_id":"<answer_id>.query",'
                                '"cost_usd":0.25}')
+
+
+def test_cosines_are_set_apart_and_nothing_else() -> None:
+    raw = ('{"score":0.5178,"similarity":0.9021,"fused_score":0.078125,"dense_rank":2,'
+           '"checks":{"similarity":{"passed":true,"detail":"0.902 vs threshold 0.600"},'
+           '"detail":{"passed":true,"detail":"aligned (0.88): no content word changed"},'
+           '"names":{"passed":true,"detail":"best cosine 0.533 vs floor 0.050"}},'
+           '"reason":"semantic_reuse: every rule passed against \'Q?\' (cosine 0.9023)"}')
+    text, found = cosines(raw)
+    assert found == [0.5178, 0.9021, 0.902, 0.533, 0.9023]
+    assert text == ('{"score":<cos>,"similarity":<cos>,"fused_score":0.078125,"dense_rank":2,'
+                    '"checks":{"similarity":{"passed":true,"detail":"<cos> vs threshold 0.600"},'
+                    '"detail":{"passed":true,"detail":"aligned (0.88): no content word changed"},'
+                    '"names":{"passed":true,"detail":"best cosine <cos> vs floor 0.050"}},'
+                    '"reason":"semantic_reuse: every rule passed against \'Q?\' (cosine <cos>)"}')
+    indented = '      "score": 0.4701,\n      "similarity": null,'
+    assert cosines(indented) == ('      "score": <cos>,\n      "similarity": null,', [0.4701])
