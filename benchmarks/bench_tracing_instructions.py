@@ -156,7 +156,7 @@ def child(args: argparse.Namespace) -> None:
             tracers.use(mode)
             for kind, count in (("hit", args.hits), ("miss", args.misses)):
                 order: list[bool | None] = [kind == "miss"] * count
-                # A miss's count varies with its topic: each mode's turn of a rep asks the same
+                # a miss's count varies with its topic: each mode's turn of a rep asks the same ones
                 asyncio.run(counted(order, f"{mode}-{kind}-{rep}", random.Random(rep)))
                 tracers.flush()  # the batch's last frames written: counted with the batch
                 mark.cg_dump(f"flush-{mode}-{kind}-{rep}".encode())
