@@ -283,7 +283,7 @@ def main() -> None:
     finally:
         if server:
             server.shutdown()
-        services.stop_all(settings)
+        services.stop_all(settings.with_overrides(database_url=None, redis_url=None))
         shutil.rmtree(work, ignore_errors=True)
 
 

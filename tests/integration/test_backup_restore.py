@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from rag_core import services
 from rag_core.answers.log import flush_query_log
 from rag_core.cli.main import main
 from rag_core.config import Settings
@@ -144,14 +145,17 @@ def test_the_commands_exit_with_codes(
     monkeypatch.setenv("RAG_PROFILE", "ci")
     monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
     file = tmp_path / "cli.rcb"
-    assert main(["backup", str(file), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["manifest"]["tables"]["notes"] == 4
-    assert main(["restore", str(file)]) == 2
-    assert "RESTORE_NOT_EMPTY" in capsys.readouterr().err
-    (tmp_path / "junk").write_text("hello")
-    assert main(["restore", str(tmp_path / "junk")]) == 2
-    assert "BACKUP_INVALID" in capsys.readouterr().err
-    assert main(["users", "erase", "nobody.9"]) == 1
-    assert "USER_NOT_FOUND" in capsys.readouterr().err
-    assert main(["users", "erase", "leaving", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["rows"]["notes"] == 1
+    try:
+        assert main(["backup", str(file), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["manifest"]["tables"]["notes"] == 4
+        assert main(["restore", str(file)]) == 2
+        assert "RESTORE_NOT_EMPTY" in capsys.readouterr().err
+        (tmp_path / "junk").write_text("hello")
+        assert main(["restore", str(tmp_path / "junk")]) == 2
+        assert "BACKUP_INVALID" in capsys.readouterr().err
+        assert main(["users", "erase", "nobody.9"]) == 1
+        assert "USER_NOT_FOUND" in capsys.readouterr().err
+        assert main(["users", "erase", "leaving", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["rows"]["notes"] == 1
+    finally:  # the commands started an embedded Redis in this state folder: not left running
+        services.stop_all(Settings(profile="ci", state_dir=tmp_path, database_url=database_url))
