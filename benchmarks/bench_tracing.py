@@ -3,7 +3,7 @@ API's no-op tracer, ``RAG_OTEL_EXPORTER=none``) and on (the service's tracer, ev
 over OTLP/HTTP to a local Arize Phoenix through the bounded queue and the export process), in one
 run, on the embedded services, the ``hf`` generator against the mock LLM.
 
-    python benchmarks/bench_tracing.py [--rounds 6] [--misses 10] [--hits 100] [--short]
+    python benchmarks/bench_tracing.py [--rounds 6] [--misses 10] [--hits 100] [--short] [--seed 0]
                                        [--where process,served]
                                        [--modes off,again,sdk,made,thread,on]
                                        [--endpoint http://127.0.0.1:6006] [--viewer-nice 19|idle]
@@ -22,7 +22,8 @@ exported by the app's own export thread as before ``telemetry.relay``, ``on``):
   parsing and the sockets included. Its mode is switched between rounds by a request.
 
 Each round measures every mode once, the rounds' orders those of a Williams design (``orders``:
-every mode as often in each place of a round, and right after each other mode): ``--misses``
+every mode as often in each place of a round, and right after each other mode), shuffled anew
+in each block of rounds (``sequence``, ``--seed``): ``--misses``
 new questions (a miss in every cache layer: embedding, search, context, the model call) and
 ``--hits`` exact L1 hits of one warmed question, interleaved. It prints, per way in and kind,
 p50 and p99 of each mode over all rounds, the ratio to ``off`` of each round's p50 and p99: the
@@ -42,13 +43,11 @@ collector after warming, as ``rag-core serve``'s workers are once ready (``rag_c
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import random
 import shutil
-import string
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tqdm import tqdm
 
 from rag_core import heap
 from rag_core.config import Settings
@@ -66,18 +66,10 @@ from rag_core.procs import free_port, stop_group, wait_http
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tracing_modes import MODES, Tracers, children, counts, cpu_seconds, cpus, pin, span_cost  # noqa: E402 (this folder, put on the path)
 from tracing_report import KINDS, Times, report  # noqa: E402 (this folder)
+from tracing_requests import Asgi, over_http, plan  # noqa: E402 (this folder)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes" / "amara"
-QUESTION = "What did Pastor Okafor say about faith and Abraham?"
-TOPICS = ("Abraham leaving Haran", "Noah building under a clear sky", "running with endurance",
-          "the great cloud of witnesses", "a high priest who understands", "faith that waits")
 SECRET = "bench-tracing-secret-0123456789-abcdefghijkl"
-
-
-def tag() -> str:
-    """Letters and digits (as tests/tags.py): a new question each time, the same request."""
-    return "".join(random.choice(string.ascii_lowercase) + random.choice(string.digits)
-                   for _ in range(4))
 
 
 @contextlib.contextmanager
@@ -112,79 +104,6 @@ def receiver(endpoint: str | None, work: Path, nice: str = "0", side: set[int] |
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-
-
-def question(miss: bool | None, topics: random.Random | None = None) -> str:
-    """The cached question, or a new one about a topic ``topics`` picks (by default the
-    module's generator; one seeded alike in two modes asks them the same topics)."""
-    return (f"What did Okafor say about {(topics or random).choice(TOPICS)}? ({tag()})" if miss
-            else QUESTION)
-
-
-def plan(misses: int, hits: int) -> list[bool | None]:
-    """Which requests of a round are misses: spread evenly among the hits."""
-    every = max(1, hits // max(1, misses))
-    order: list[bool | None] = []
-    for n in range(misses + hits):
-        order.append(n % (every + 1) == 0 and order.count(True) < misses)
-    return order
-
-
-def checked(r: httpx.Response, miss: bool | None) -> None:
-    """An answer, as expected: a miss, a hit (None: the warming ask)."""
-    assert r.status_code == 200, r.text
-    if miss is not None:
-        outcome = r.json()["cache"]["query"]
-        assert outcome == ("miss" if miss else "hit"), outcome
-
-
-def by_kind(order: list[bool | None], wall: list[float], cpu: list[float]
-            ) -> dict[str, list[float]]:
-    """The milliseconds of a round by kind: ``miss``, ``hit`` (the wall clock) and ``miss
-    cpu``, ``hit cpu`` (CPU time of the app's process, every thread, while it answered)."""
-    found: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    for miss, ms, cpu_ms in zip(order, wall, cpu, strict=True):
-        if miss is not None:
-            found["miss" if miss else "hit"].append(ms)
-            found["miss cpu" if miss else "hit cpu"].append(cpu_ms)
-    return found
-
-
-async def in_process(app: Any, headers: dict[str, str], order: list[bool | None],
-                     pace_s: float = 0.0) -> dict[str, list[float]]:
-    """The requests of ``order`` through the app in process, timed (``by_kind``), ``pace_s``
-    apart."""
-    wall: list[float] = []
-    cpu: list[float] = []
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for miss in order:
-            body = {"query": question(miss)}
-            start, used = time.perf_counter(), time.process_time()
-            r = await client.post("/v1/query", json=body, headers=headers)
-            wall.append((time.perf_counter() - start) * 1000)
-            cpu.append((time.process_time() - used) * 1000)
-            checked(r, miss)
-            if pace_s:
-                await asyncio.sleep(pace_s)
-    return by_kind(order, wall, cpu)
-
-
-def over_http(client: httpx.Client, headers: dict[str, str], order: list[bool | None],
-              pace_s: float = 0.0) -> dict[str, list[float]]:
-    """The same through the uvicorn server (``client``: kept alive, on loopback); the CPU
-    time is the server's, as it counted it for each request (``tracing_modes.switchable``)."""
-    wall: list[float] = []
-    for miss in order:
-        body = {"query": question(miss)}
-        start = time.perf_counter()
-        r = client.post("/v1/query", json=body, headers=headers)
-        wall.append((time.perf_counter() - start) * 1000)
-        checked(r, miss)
-        if pace_s:
-            time.sleep(pace_s)
-    cpu = client.post("/bench/cpu").json()
-    return by_kind(order, wall, cpu)
 
 
 @contextlib.contextmanager
@@ -262,20 +181,39 @@ def orders(modes: list[str]) -> list[list[str]]:
     return [[modes[i] for i in row] for row in rows]
 
 
+def sequence(modes: list[str], rounds: int, rng: random.Random) -> list[list[str]]:
+    """Each round's order: the ``orders`` in a new shuffle for each block of as many rounds,
+    so each block still balances exactly each mode's places and the mode right before it in a
+    round, but no order comes back on a fixed period. In a fixed cycle (the orders in turn),
+    the control drifted: in one run of 1,200 rounds of 42 requests, ``again`` ran 3 % slower
+    than ``off`` at a hit's p50 (90 % interval 1.02-1.04), two identical no-op tracers. The
+    cycle gave ``again`` the turn two after ``on`` three times as often as ``off``, and an
+    ``on`` turn's export and a viewer's work on its spans land one to three turns later; the
+    design balances only the turn right before (docs/tracing-overhead.md, "Short turns in
+    shuffled orders")."""
+    found: list[list[str]] = []
+    while len(found) < rounds:
+        block = orders(modes)
+        rng.shuffle(block)
+        found += block
+    return found[:rounds]
+
+
 def rounds(times: Times, way: str, modes: list[str], args: argparse.Namespace,
            use: Callable[[str], None],
            measure: Callable[[list[bool | None]], dict[str, list[float]]],
            settle: Callable[[], None] = lambda: None) -> None:
-    """``args.rounds`` rounds of every mode, in the ``orders`` in turn; warmed first;
+    """``args.rounds`` rounds of every mode, in the orders of ``sequence``; warmed first;
     ``settle`` before each mode's turn (``--settle``)."""
     use("off")
     measure([None])  # the question the hits ask, into L1
     measure(plan(2, 5))  # and the models, the pools
     if way == "process":  # settled as a served worker is once ready (rag_core.heap)
         heap.settle()
-    turns = orders(modes)
-    for n in range(args.rounds):
-        for mode in turns[n % len(turns)]:
+    turns = sequence(modes, args.rounds, random.Random(args.seed))
+    for n in tqdm(range(args.rounds), desc=f"{way}: rounds", unit="round", file=sys.stderr,
+                  mininterval=5.0, ncols=90):
+        for mode in turns[n]:
             if args.settle:
                 settle()
             use(mode)
@@ -289,6 +227,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--misses", type=int, default=10)
     parser.add_argument("--hits", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the shuffle of the rounds' orders (``sequence``)")
     parser.add_argument("--short", action="store_true", help="2 rounds of 3 misses, 30 hits")
     parser.add_argument("--where", default="process,served",
                         help="process (in process), served (uvicorn over loopback), or both")
@@ -310,6 +250,11 @@ def main() -> None:
                              "PostgreSQL and Redis) and, apart, for the Phoenix started here "
                              "and the export process, as taskset spells them (0/1: a viewer on "
                              "a core of its own)")
+    parser.add_argument("--viewer-dir", type=Path,
+                        help="a folder for the Phoenix started here to keep its database in "
+                             "(by default the run's own, on the disk the service's PostgreSQL "
+                             "and Redis write to; /dev/shm: a viewer that takes none of that "
+                             "disk, as on another machine)")
     parser.add_argument("--viewer-nice", default="0",
                         help="niceness added to the Phoenix started here (0: as the app; 19: it "
                              "yields to the app), or idle (Linux's idle class: only the CPU no "
@@ -337,10 +282,15 @@ def main() -> None:
     from rag_core.parts import build_parts
 
     work = Path(tempfile.mkdtemp(prefix="ragbt", dir="/tmp"))
+    viewer_dir = Path(tempfile.mkdtemp(prefix="ragbt-viewer", dir=args.viewer_dir or work))
     mock_url, stop_mock, _ = start_mock()
+    # a layer's bound evicts the entries nearest their expiry, the warmed question first: a
+    # run of more misses than the bound (10,000 a layer) would turn its hits into misses
+    most = max(10_000, 2 * args.rounds * len(modes) * (args.misses + 1))
     given: dict[str, Any] = dict(
         profile="ci", state_dir=str(work / "state"), jwt_secret=SECRET, llm="hf",
-        llm_base_url=f"{mock_url}/v1", llm_max_retries=0, semantic_cache_enabled=False)
+        llm_base_url=f"{mock_url}/v1", llm_max_retries=0, semantic_cache_enabled=False,
+        cache_max_entries=most)
     settings = services.resolve(Settings(**given))
     given.update(database_url=settings.services.database_url,
                  redis_url=settings.services.redis_url)
@@ -356,7 +306,8 @@ def main() -> None:
         parts.embedder.load()
         ingest_path(parts, "amara", GOLDEN, progress=False)
         headers = {"Authorization": f"Bearer {issue_token(settings, 'amara')}"}
-        with receiver(args.endpoint, work, args.viewer_nice, side) as (endpoint, viewer_cpu):
+        with receiver(args.endpoint, viewer_dir, args.viewer_nice, side) as (endpoint,
+                                                                            viewer_cpu):
             viewer_before = viewer_cpu()
             if "process" in ways:
                 tracers = Tracers(endpoint)
@@ -364,9 +315,9 @@ def main() -> None:
                     relayed = tracers.relayed
                     pin(started(lambda: [relayed.child.proc.pid] if relayed.child else []), side)
                 app = create_app(settings, parts=parts)
-                rounds(times, "process", modes, args, tracers.use,
-                       lambda order: asyncio.run(in_process(app, headers, order, pace_s)),
-                       lambda: quiet_receiver(viewer_cpu, tracers.flush))
+                with Asgi(app, headers, pace_s) as measure:
+                    rounds(times, "process", modes, args, tracers.use, measure,
+                           lambda: quiet_receiver(viewer_cpu, tracers.flush))
                 tracers.flush()
                 spans["process"] = {**counts(), "export_cpu_s": tracers.export_cpu(),
                                     "viewer_cpu_s": viewer_cpu() - viewer_before}
@@ -392,6 +343,8 @@ def main() -> None:
         stop_mock()
         services.stop_all(settings.with_overrides(database_url=None, redis_url=None))
         shutil.rmtree(work, ignore_errors=True)
+        if args.viewer_dir:
+            shutil.rmtree(viewer_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ Wall-clock ratios on a shared two-core machine move by as much as the targets of
 ``bench_tracing.py`` (its control, tracing off measured twice, 0.87-1.17x at p99). Callgrind
 counts the instructions the app's process runs, the same total whatever else the machine does.
 Each rep asks ``--hits`` exact L1 hits, then ``--misses`` new questions, in each mode (the
-modes' order alternating), counting only those requests, each apart: a small library compiled
+modes' order alternating; one event loop and one client for the run, ``tracing_requests.Asgi``),
+counting only those requests, each apart: a small library compiled
 here with valgrind's ``callgrind.h`` dumps the counts before a batch (what ran before it, kept
 apart), after each request, and after the flush of the batch's last frames (counted with the
 batch). A dump zeroes every thread's counts after it, so the dumps add up. Besides the mean a
@@ -27,7 +28,6 @@ of the machine per 100 hits, after a start of about three.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ctypes
 import json
 import os
@@ -110,6 +110,7 @@ def child(args: argparse.Namespace) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import bench_tracing as bt
+    import tracing_requests as tr
     from tracing_modes import Tracers
 
     from rag_core import heap
@@ -129,37 +130,35 @@ def child(args: argparse.Namespace) -> None:
     tracers = Tracers(args.endpoint)
     app = create_app(settings, parts=parts)
 
-    def ask(order: list[bool | None]) -> None:
-        asyncio.run(bt.in_process(app, headers, order))
-
-    async def counted(order: list[bool | None], name: str, topics: random.Random) -> None:
+    async def counted(client: httpx.AsyncClient, order: list[bool | None], name: str,
+                      topics: random.Random) -> None:
         """Each request's count dumped as it answers. A dump zeroes every thread's counts
         after it, so what runs between two requests (a ticker's write, a collection) falls in
         the next one's count, and what ran before the batch in the ``gap-`` dump."""
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            mark.cg_dump(f"gap-{name}".encode())
-            for n, miss in enumerate(order):
-                r = await client.post("/v1/query", json={"query": bt.question(miss, topics)},
-                                      headers=headers)
-                mark.cg_dump(f"{name}-{n}".encode())
-                bt.checked(r, miss)
+        mark.cg_dump(f"gap-{name}".encode())
+        for n, miss in enumerate(order):
+            r = await client.post("/v1/query", json={"query": tr.question(miss, topics)},
+                                  headers=headers)
+            mark.cg_dump(f"{name}-{n}".encode())
+            tr.checked(r, miss)
 
-    for mode in ("on", "off"):  # the export process started, every path taken once
-        tracers.use(mode)
-        ask([None])
-        ask(bt.plan(2, 5))
-    tracers.flush()
-    heap.settle()  # as a served worker is once ready
-    for rep in range(args.reps):
-        for mode in ("off", "on") if rep % 2 == 0 else ("on", "off"):
+    with tr.Asgi(app, headers) as ask:  # one loop and one client throughout, as served
+        for mode in ("on", "off"):  # the export process started, every path taken once
             tracers.use(mode)
-            for kind, count in (("hit", args.hits), ("miss", args.misses)):
-                order: list[bool | None] = [kind == "miss"] * count
-                # a miss's count varies with its topic: each mode's turn of a rep asks the same ones
-                asyncio.run(counted(order, f"{mode}-{kind}-{rep}", random.Random(rep)))
-                tracers.flush()  # the batch's last frames written: counted with the batch
-                mark.cg_dump(f"flush-{mode}-{kind}-{rep}".encode())
+            ask([None])
+            ask(tr.plan(2, 5))
+        tracers.flush()
+        heap.settle()  # as a served worker is once ready
+        for rep in range(args.reps):
+            for mode in ("off", "on") if rep % 2 == 0 else ("on", "off"):
+                tracers.use(mode)
+                for kind, count in (("hit", args.hits), ("miss", args.misses)):
+                    order: list[bool | None] = [kind == "miss"] * count
+                    # a miss's count varies with its topic: each mode's turn asks the same ones
+                    ask.run(counted(ask.client, order, f"{mode}-{kind}-{rep}",
+                                    random.Random(rep)))
+                    tracers.flush()  # the batch's last frames written: counted with the batch
+                    mark.cg_dump(f"flush-{mode}-{kind}-{rep}".encode())
     parts.close()
     stop_mock()
 

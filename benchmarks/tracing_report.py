@@ -44,7 +44,8 @@ def interval(mine: list[list[float]], off: list[list[float]], q: int, draws: int
 def report(times: Times, args: argparse.Namespace, load_before: tuple[float, float, float],
            spans: dict[str, dict[str, float]], cost: dict[str, float]) -> None:
     print(f"\ntracing overhead: {args.rounds} rounds of {args.misses} misses and {args.hits} "
-          f"hits per mode, the rounds in {args.orders} orders in turn; load average before "
+          f"hits per mode, the rounds in {args.orders} orders shuffled anew in each block of "
+          f"{args.orders} (seed {args.seed}); load average before "
           f"{load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           "the viewer "
           + ("in the idle class" if args.viewer_nice == "idle"
