@@ -8,6 +8,7 @@ run, on the embedded services, the ``hf`` generator against the mock LLM.
                                        [--modes off,again,sdk,made,thread,on]
                                        [--endpoint http://127.0.0.1:6006] [--viewer-nice 19|idle]
                                        [--pace MS] [--settle] [--cpus APP/SIDE]
+                                       [--viewer-dir /dev/shm]
                                        [--json times.json]
 
 Two ways in, each measured in every mode (``benchmarks/tracing_modes.py``: ``off``, ``again``
