@@ -29,6 +29,7 @@ from rag_core.errors import RagError
 from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
 from rag_core.telemetry import export
+from rag_core.telemetry import http as http_telemetry
 
 log = logging.getLogger("rag_core.app")
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
 
     docs = api_docs.docs_enabled(settings)  # off in prod unless RAG_API_DOCS=true
     app = FastAPI(title="rag_core", version="0.1.0", lifespan=lifespan,
+                  telemetry=http_telemetry.fastapi_telemetry(),  # its server span, our tracer
                   description="Questions about your own notes, answered from them.",
                   docs_url=None, redoc_url=None, openapi_url=api_docs.OPENAPI if docs else None)
     if docs:

@@ -225,18 +225,16 @@ def span(name: str, *, end_on_exit: bool = True, kind: str = "internal",
         yield current
 
 
-def continue_trace(headers: Any) -> Any:
-    """Attach the trace of an incoming W3C ``traceparent`` (if any) to the current context;
-    returns the token for ``end_trace``."""
-    from opentelemetry import context, propagate
+def tracing_on() -> bool:
+    """Whether the spans ``tracer()`` makes record anything: the API's tracer records only once
+    a provider is installed (``export.setup``, or a test's own)."""
+    from opentelemetry import trace
 
-    return context.attach(propagate.extract(headers))
-
-
-def end_trace(token: Any) -> None:
-    from opentelemetry import context
-
-    context.detach(token)
+    current = tracer()
+    if isinstance(current, trace.ProxyTracer):
+        return not isinstance(trace.get_tracer_provider(),
+                              trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    return not isinstance(current, trace.NoOpTracer)
 
 
 def inject_trace(headers: Any) -> None:

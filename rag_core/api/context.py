@@ -58,8 +58,7 @@ class RequestContext:
         rid = request_id_of(headers)
         scope.setdefault("state", {})["request_id"] = rid  # request.state.request_id
         token = obs.request_id_var.set(rid)
-        trace = obs.continue_trace(headers)  # an incoming traceparent
-        server = http_span.start(scope)  # the trace's root: the pipeline's spans go under it
+        http_span.label_request(rid)  # FastAPI's server span, the trace's root (``http``)
         start = self.clock()
         status = 0
 
@@ -86,8 +85,6 @@ class RequestContext:
             await response(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            server.end(route if route != "unmatched" else None, status)
-            obs.end_trace(trace)
             obs.request_id_var.reset(token)
             method = scope.get("method", "")
             HTTP_REQUESTS.labels(route=route, method=method, status=f"{status // 100}xx").inc()

@@ -1,48 +1,89 @@
-"""The HTTP server span of a request: the root of its trace (or the child of the caller's
-``traceparent``), current while the app answers, so that the pipeline's ``assistant.query`` and
-every step under it land in the same trace. Named ``{method} {route}`` once the route is known
-(the route's template, never the path with its ids), kind SERVER, with the HTTP conventions'
-attributes. A streamed answer keeps it open until its last event is sent. The probes and the
-scrape (``/healthz``, ``/readyz``, ``/metrics``) make no trace: every few seconds, they would
-bury the questions in the viewer."""
+"""The HTTP server span of a request, made by FastAPI's own telemetry (``FastAPI(telemetry=)``,
+FastAPI 0.142 and later) through the service's tracer.
+
+FastAPI opens a SERVER span for every request before any middleware runs, continues an incoming
+``traceparent``, makes the span current, names it ``{method} {route}`` once the route is known
+and ends it when the response's last byte is sent (a streamed answer's last event). It is the
+one root of a question's trace: the pipeline's ``assistant.query`` and every step under it are
+its children. Left to itself FastAPI would use the global tracer provider; configured here it
+uses the tracer the service's spans are made with (``observability.tracer``: the SDK's, or the
+service's own light tracer with ``RAG_OTEL_EXPORTER=otlp``), so that one exporter sees the whole
+trace, and makes nothing while tracing is off.
+
+What is turned off, and why: FastAPI's HTTP metrics (``http_requests_total`` from
+``api.context`` is the series the alerts read: one series per fact), its log records (the
+service writes JSON lines of its own) and its operation spans (three more spans on every
+request, a cached answer's cost). The probes and the scrape (``/healthz``, ``/readyz``,
+``/metrics``) make no trace: every few seconds, they would bury the questions in the viewer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import trace
+from starlette.types import Scope
+
 from rag_core import observability as obs
-from rag_core.telemetry import semconv as sc
 
 UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-class ServerSpan:
-    def __init__(self, method: str, path: str, scheme: str) -> None:
-        from opentelemetry import context, trace
+class ServiceTracer(trace.Tracer):
+    """FastAPI's tracer: the service's, as ``obs.tracer()`` gives it when each span starts (a
+    test or ``export.setup`` may change it after the app was built)."""
 
-        self.method = method
-        self.traced = path not in UNTRACED
-        if not self.traced:
-            return
-        self.span = obs.start_span(method or "HTTP", None, kind="server", **{
-            "http.request.method": method, "url.path": path, "url.scheme": scheme})
-        self._token = context.attach(trace.set_span_in_context(self.span))
+    def start_span(self, name: str, context: Any = None,
+                   kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+                   attributes: Mapping[str, Any] | None = None,
+                   links: Sequence[trace.Link] | None = None, start_time: int | None = None,
+                   record_exception: bool = True, set_status_on_exception: bool = True
+                   ) -> trace.Span:
+        return obs.tracer().start_span(name, context=context, kind=kind, attributes=attributes,
+                                       links=links, start_time=start_time,
+                                       record_exception=record_exception,
+                                       set_status_on_exception=set_status_on_exception)
 
-    def end(self, route: str | None, status: int) -> None:
-        from opentelemetry import context
-
-        if not self.traced:
-            return
-        context.detach(self._token)
-        if route:
-            self.span.update_name(f"{self.method} {route}")
-            self.span.set_attribute("http.route", route)
-        self.span.set_attribute("http.response.status_code", status or 500)
-        if not status or status >= 500:
-            sc.mark_error(self.span, str(status or 500))
-        self.span.end()
+    def start_as_current_span(self, name: str, context: Any = None,
+                              kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+                              attributes: Mapping[str, Any] | None = None,
+                              links: Sequence[trace.Link] | None = None,
+                              start_time: int | None = None, record_exception: bool = True,
+                              set_status_on_exception: bool = True, end_on_exit: bool = True
+                              ) -> Any:  # the service tracer's own context manager
+        return obs.tracer().start_as_current_span(
+            name, context=context, kind=kind, attributes=attributes, links=links,
+            start_time=start_time, record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception, end_on_exit=end_on_exit)
 
 
-def start(scope: Any) -> ServerSpan:
-    return ServerSpan(str(scope.get("method", "")), str(scope.get("path", "")),
-                      str(scope.get("scheme", "http")))
+class ServiceTracerProvider(trace.TracerProvider):
+    """What FastAPI asks for its tracer: always the service's."""
+
+    def __init__(self) -> None:
+        self.tracer = ServiceTracer()
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return self.tracer
+
+
+def untraced(scope: Scope) -> bool:
+    """FastAPI's ``exclude``: the probes and the scrape, and every request while tracing is
+    off (the span would record nothing)."""
+    return scope.get("path") in UNTRACED or not obs.tracing_on()
+
+
+def fastapi_telemetry() -> TelemetryConfig:
+    """The ``telemetry`` argument of the service's ``FastAPI`` (see the module docstring)."""
+    return {"tracer_provider": ServiceTracerProvider(), "tracing": True, "metrics": False,
+            "logs": False, "operation_spans": False, "exclude": untraced}
+
+
+def label_request(request_id: str) -> None:
+    """The request id on the request's server span (FastAPI's, current here), as on every
+    other span of the trace."""
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attribute("request.id", request_id)

@@ -213,12 +213,53 @@ def test_each_live_worker_has_its_own_process_series(tmp_path: Path) -> None:
     assert any(s.value > 0 for s in families["process_resident_memory_bytes"].samples)
 
 
-def test_probes_and_scrapes_make_no_trace(spans: InMemorySpanExporter) -> None:
+def _routes_app() -> Any:
+    """A FastAPI app configured as the service's (``http.fastapi_telemetry``), with a probe, a
+    scrape and a route with a path parameter."""
+    from fastapi import FastAPI
+
     from rag_core.telemetry import http
 
-    for path in ("/healthz", "/readyz", "/metrics", "/v1/query"):
-        http.start({"method": "GET", "path": path, "scheme": "http"}).end(path, 200)
-    assert [s.name for s in spans.get_finished_spans()] == ["GET /v1/query"]
+    app = FastAPI(telemetry=http.fastapi_telemetry())
+    for path in ("/healthz", "/readyz", "/metrics", "/v1/notes/{note_id}"):
+        app.add_api_route(path, lambda: {"ok": True}, methods=["GET"])
+    return app
+
+
+def _get_each(app: Any, *paths: str) -> None:
+    import anyio
+    import httpx
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for path in paths:
+                assert (await client.get(path)).status_code == 200
+
+    anyio.run(go)
+
+
+def test_probes_and_scrapes_make_no_trace(spans: InMemorySpanExporter) -> None:
+    from opentelemetry.trace import SpanKind
+
+    _get_each(_routes_app(), "/healthz", "/readyz", "/metrics", "/v1/notes/n-1")
+    found = spans.get_finished_spans()
+    assert [s.name for s in found] == ["GET /v1/notes/{note_id}"]  # FastAPI's, one root
+    assert found[0].kind == SpanKind.SERVER and found[0].parent is None
+    assert found[0].attributes["http.route"] == "/v1/notes/{note_id}"
+    assert found[0].instrumentation_scope.name == "rag_core"  # made by the service's tracer
+
+
+def test_no_span_while_tracing_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+
+    monkeypatch.setattr(obs, "_tracer", trace.NoOpTracer())
+    assert not obs.tracing_on()
+    started: list[str] = []
+    monkeypatch.setattr(trace.NoOpTracer, "start_span",
+                        lambda self, name, *a, **k: started.append(name))
+    _get_each(_routes_app(), "/v1/notes/n-1")
+    assert started == []  # FastAPI excluded the request: no span made, not even a no-op one
 
 
 def test_the_genai_metrics_go_through_the_otel_sdk_and_prometheus(
