@@ -49,3 +49,15 @@ async def admit(request: Request, user: str) -> Admission | None:
     no limit is on."""
     gate = gate_of(request)
     return None if gate is None else await gate.admit(user, tier_of(request))
+
+
+async def count(request: Request, user: str) -> Admission | None:
+    """The caller's question counted in its windows, taking no place in flight (a cached answer
+    takes none), or ``RateLimited`` / ``Overloaded`` raised; None when no limit is on."""
+    gate = gate_of(request)
+    return None if gate is None else await gate.count(user, tier_of(request))
+
+
+async def place(counted: Admission | None) -> Admission | None:
+    """A place in flight for a question ``count`` let through, once it goes past the cache."""
+    return None if counted is None else await counted.gate.place(counted)

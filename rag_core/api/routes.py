@@ -24,7 +24,7 @@ from rag_core.api.auth_first import CLAIMS
 from rag_core.api.cache_controls import check_controls, control_for, echo_for
 from rag_core.api.deps import CallerDep, PartsDep, PipelineDep, SettingsDep, UserDep
 from rag_core.api.errors import error_event
-from rag_core.api.question_gate import admit, gate_of, tier_of
+from rag_core.api.question_gate import admit, count, gate_of, place, tier_of
 from rag_core.api.schemas import (
     AnswerOut,
     DecisionsOut,
@@ -183,30 +183,34 @@ def _released(exc: RagError, admission: Admission | None) -> RagError:
 
 async def limited_answer(request: Request, pipeline: Pipeline, profile: str, user: str,
                          body: QueryIn, rid: str) -> Response:
-    """``answer_json`` within the caller's request limits (``api.question_gate``)."""
-    admission = await admit(request, user)
-    try:
-        response = await answer_json(pipeline, user, body, rid,
-                                     show_decisions=body.debug or profile == "dev")
-    except RagError as exc:
-        raise _released(exc, admission) from None
-    finally:
-        _release(admission)
-    response.headers.update(_headers(admission))
+    """``answer_json`` within the caller's request limits (``api.question_gate``): the
+    question counted in its windows first; a place in flight only when it goes past the
+    exact cache."""
+    counted = await count(request, user)
+    response = await answer_json(pipeline, user, body, rid, counted,
+                                 show_decisions=body.debug or profile == "dev")
+    response.headers.update(_headers(counted))
     return response
 
 
-async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str, *,
-                      show_decisions: bool) -> Response:
-    """A non-streamed answer: an exact cache hit in this task, anything else in a thread;
+async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str,
+                      counted: Admission | None, *, show_decisions: bool) -> Response:
+    """A non-streamed answer: an exact cache hit in this task, with no place in flight;
+    anything else in a thread, holding a place (``counted`` was let through by the windows);
     ``decisions`` in it when ``show_decisions`` (asked for, or the dev profile)."""
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
     control = control_for(body)
     answer = await pipeline.cached(user, body.query, top_k=body.top_k, request_id=rid,
                                    filters=filters, control=control)
     if answer is None:
-        answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
-                                         request_id=rid, filters=filters, control=control)
+        admission = await place(counted)
+        try:
+            answer = await run_in_threadpool(pipeline.ask, user, body.query, top_k=body.top_k,
+                                             request_id=rid, filters=filters, control=control)
+        except RagError as exc:
+            raise _released(exc, admission) from None
+        finally:
+            _release(admission)
     return answer_response(answer, decisions=show_decisions, echo=echo_for(body))
 
 

@@ -6,7 +6,9 @@ ended, then refuses when the user has their most in flight (``in_flight``), when
 room (its name), or when everyone's questions in flight are at the cap (``busy``: the caller may
 wait in the fair queue and ask again); otherwise it counts the question in every window and
 takes a place in flight under ``token`` until ``release`` (or the lease's end, should the
-process die first). A refused question is counted nowhere.
+process die first). A refused question is counted nowhere. An ask with an empty token and no
+caps counts the windows and takes no place (``QuestionGate.count``); one with no windows takes a
+place and counts nothing (``QuestionGate.place``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class LimitCounter(Protocol):
 
     def release(self, user: str, token: str) -> None: ...
 
+    def uncount(self, ask: Ask) -> None: ...
+
 
 def _numbered(window: Window, now: float) -> tuple[int, float]:
     """The number of the fixed window ``now`` is in, and the seconds since it began."""
@@ -80,7 +84,8 @@ def _outcome(ask: Ask, code: int, refused: int, all_in: int, user_in: int,
 
 
 # KEYS: everyone's places in flight, the user's, then each window's current and previous count.
-# ARGV: now, lease end, token, max in flight (all), max in flight (user), windows, then each
+# ARGV: now, lease end, token (empty: count the windows, take no place), max in flight (all),
+# max in flight (user), windows, then each
 # window's size, limit and seconds elapsed. Replies: code (0 admitted, 1 in_flight, 2 window,
 # 3 busy), the refused window (1-based), in flight (all, user), each window's two counts.
 CHECK = """
@@ -113,11 +118,13 @@ if code == 0 then
     redis.call('INCR', KEYS[3 + 2 * i])
     redis.call('PEXPIRE', KEYS[3 + 2 * i], 2000 * tonumber(ARGV[7 + 3 * i]))
   end
-  local lease_ms = math.ceil((tonumber(ARGV[2]) - now) * 1000) + 1000
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], lease_ms)
-  redis.call('PEXPIRE', KEYS[2], lease_ms)
+  if ARGV[3] ~= '' then
+    local lease_ms = math.ceil((tonumber(ARGV[2]) - now) * 1000) + 1000
+    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+    redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], lease_ms)
+    redis.call('PEXPIRE', KEYS[2], lease_ms)
+  end
 end
 local reply = {code, refused, all_in, user_in}
 for i = 1, #counts do reply[#reply + 1] = counts[i] end
@@ -145,6 +152,14 @@ class RedisCounter:
                                   *window_keys], args=args)
         numbers = [int(x) for x in reply]
         return _outcome(ask, numbers[0], numbers[1], numbers[2], numbers[3], numbers[4:])
+
+    def uncount(self, ask: Ask) -> None:
+        """Take back what ``check`` counted for ``ask`` (a question refused its place)."""
+        pipe = self.client.pipeline(transaction=False)
+        for window in ask.windows:
+            who = ask.user if window.user else None
+            pipe.decr(keys.limit_window(who, window.name, _numbered(window, ask.now)[0]))
+        pipe.execute()
 
     def release(self, user: str, token: str) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -185,7 +200,8 @@ class LocalCounter:
                 code = 3
             if code == 0:
                 self._count(ask)
-                everyone[ask.token] = own[ask.token] = ask.now + ask.lease_s
+                if ask.token:  # empty: the windows counted, no place taken
+                    everyone[ask.token] = own[ask.token] = ask.now + ask.lease_s
             return _outcome(ask, code, refused, len(everyone), len(own), found)
 
     def _count(self, ask: Ask) -> None:
@@ -198,6 +214,14 @@ class LocalCounter:
         oldest = {w.name: _numbered(w, ask.now)[0] - 1 for w in ask.windows}
         for key in [k for k in self.counts if k[2] < oldest.get(k[1], k[2])]:
             del self.counts[key]
+
+    def uncount(self, ask: Ask) -> None:
+        with self.lock:
+            for window in ask.windows:
+                who = ask.user if window.user else None
+                key = (who, window.name, _numbered(window, ask.now)[0])
+                if self.counts.get(key, 0) > 0:
+                    self.counts[key] -= 1
 
     def release(self, user: str, token: str) -> None:
         with self.lock:

@@ -64,15 +64,25 @@ def rate_headers(count: WindowCount | None) -> dict[str, str]:
             "RateLimit-Reset": str(max(0, round(count.reset() + 0.4999)))}
 
 
+def _headers_of(outcome: Outcome) -> dict[str, str]:
+    """The RateLimit headers of an admitted question: the user's tightest window, itself
+    counted."""
+    counts = [replace(c, current=c.current + 1) for c in outcome.counts if c.name != GLOBAL]
+    return rate_headers(tightest(counts))
+
+
 @dataclass
 class Admission:
-    """A question let through: its place in flight, and the headers of its reply."""
+    """A question let through: its place in flight (``token``; empty when only counted), what
+    its windows counted, and the headers of its reply."""
 
     gate: QuestionGate
     user: str
     token: str
     counter: LimitCounter
     headers: dict[str, str] = field(default_factory=dict)
+    counted: Ask | None = None  # what ``count`` counted (``place`` takes it back if refused)
+    uncounted_headers: dict[str, str] = field(default_factory=dict)  # the windows without it
     released: bool = False
 
     def release(self) -> None:
@@ -127,13 +137,52 @@ class QuestionGate:
         return self.local.check(ask), self.local
 
     async def admit(self, user: str, tier: object = None) -> Admission:
-        """A place for one question of ``user`` (whose token's ``tier`` claim is ``tier``), or
-        ``RateLimited`` / ``Overloaded``."""
+        """A place for one question of ``user`` (whose token's ``tier`` claim is ``tier``),
+        counted in its windows, or ``RateLimited`` / ``Overloaded``: one script for both (a
+        streamed question, which always goes past the cache)."""
         limits, _ = await self.applied(user, tier)
-        first = None if len(self.queue) else self._check(self._ask(user, limits))
+        return await self._placed(user, lambda: self._ask(user, limits))
+
+    async def count(self, user: str, tier: object = None) -> Admission:
+        """The question counted in ``user``'s windows (and everyone's hour), taking no place in
+        flight: what every question pays, an exact cache hit included, which costs the model
+        and the CPU nothing worth a place. ``RateLimited`` / ``Overloaded`` for a full window.
+        ``place`` takes the place once the question goes past the cache."""
+        limits, _ = await self.applied(user, tier)
+        ask = replace(self._ask(user, limits), token="", user_max_in_flight=0,
+                      max_concurrent=0)
+        outcome, counter = self._check(ask)
+        if outcome.status != "admitted":
+            raise self._refusal(outcome)
+        return Admission(self, user, "", counter, _headers_of(outcome), counted=ask,
+                         uncounted_headers=rate_headers(tightest(
+                             [c for c in outcome.counts if c.name != GLOBAL])))
+
+    async def place(self, counted: Admission) -> Admission:
+        """A place in flight for a question ``count`` let through (its windows are not counted
+        again), or ``RateLimited`` (``in_flight``) / ``Overloaded`` (no place freed in the fair
+        queue's wait). The counted headers stay the reply's."""
+        ask = counted.counted
+        if ask is None:
+            raise ValueError("place() takes what count() returned")
+        user = counted.user
+        try:
+            placed = await self._placed(user, lambda: replace(
+                ask, token=uuid.uuid4().hex, now=self.clock(), windows=(),
+                user_max_in_flight=self.section.user_max_in_flight,
+                max_concurrent=self.section.max_concurrent_queries))
+        except (RateLimited, Overloaded) as exc:  # a refused question is counted nowhere
+            self._uncount(counted.counter, ask)
+            exc.headers = {**counted.uncounted_headers, **exc.headers}
+            raise
+        placed.headers = counted.headers
+        return placed
+
+    async def _placed(self, user: str, ask: Callable[[], Ask]) -> Admission:
+        first = None if len(self.queue) else self._check(ask())
         checked = first
         if checked is None or checked[0].status == "busy":
-            checked = await self.queue.wait(user, lambda: self._settled(user, limits))
+            checked = await self.queue.wait(user, lambda: self._settled(ask))
             if checked is None:
                 self._refuse("concurrent")
                 error = Overloaded("concurrent", (
@@ -148,11 +197,17 @@ class QuestionGate:
             raise self._refusal(outcome)
         self.here[user] += 1
         IN_FLIGHT.inc()
-        counts = [replace(c, current=c.current + 1) for c in outcome.counts if c.name != GLOBAL]
-        return Admission(self, user, outcome.token, counter, rate_headers(tightest(counts)))
+        return Admission(self, user, outcome.token, counter, _headers_of(outcome))
 
-    def _settled(self, user: str, limits: RateLimits) -> tuple[Outcome, LimitCounter] | None:
-        checked = self._check(self._ask(user, limits))
+    def _uncount(self, counter: LimitCounter, ask: Ask) -> None:
+        try:
+            counter.uncount(ask)
+        except _FAILED as exc:  # the window keeps one question too many until it slides
+            obs.log_event(log, logging.WARNING, "refused question left counted: Redis failed",
+                          error=type(exc).__name__)
+
+    def _settled(self, ask: Callable[[], Ask]) -> tuple[Outcome, LimitCounter] | None:
+        checked = self._check(ask())
         return None if checked[0].status == "busy" else checked
 
     def _refuse(self, limit: str) -> None:
@@ -184,6 +239,8 @@ class QuestionGate:
         return error
 
     def end(self, admission: Admission) -> None:
+        if not admission.token:  # counted only: no place was taken
+            return
         self.here[admission.user] -= 1
         if self.here[admission.user] <= 0:
             del self.here[admission.user]

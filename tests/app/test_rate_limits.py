@@ -8,6 +8,7 @@ tests/integration/test_rate_limits_redis.py."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -226,16 +227,23 @@ async def test_stats_show_what_is_left_and_count_nothing(memory_parts: Parts) ->
         assert limits["source"] == "default" and limits["per_hour"] is None
 
 
+def held_past_the_cache(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Questions that go past the exact cache (where a place in flight is taken) wait in
+    ``Pipeline.ask`` until the returned event is set."""
+    release = threading.Event()
+    real = Pipeline.ask
+
+    def slow(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        release.wait(60)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "ask", slow)
+    return release
+
+
 async def test_a_user_over_their_questions_in_flight_gets_429_in_flight(
         memory_parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
-    release = asyncio.Event()
-    real = Pipeline.cached
-
-    async def slow(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
-        await release.wait()
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "cached", slow)
+    release = held_past_the_cache(monkeypatch)
     before = rejections("in_flight")
     app = limited_app(memory_parts, Clock(), user_max_in_flight=2)
     gate: QuestionGate = app.state.question_gate
@@ -253,14 +261,7 @@ async def test_a_user_over_their_questions_in_flight_gets_429_in_flight(
 
 async def test_the_global_cap_waits_in_the_fair_queue_then_answers_503(
         memory_parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
-    release = asyncio.Event()
-    real = Pipeline.cached
-
-    async def slow(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
-        await release.wait()
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "cached", slow)
+    release = held_past_the_cache(monkeypatch)
     app = limited_app(memory_parts, Clock(), max_concurrent_queries=1, rate_limit_per_minute=5)
     gate: QuestionGate = app.state.question_gate
     async with client_of(app) as client:
@@ -270,6 +271,36 @@ async def test_the_global_cap_waits_in_the_fair_queue_then_answers_503(
         assert r.status_code == 503 and r.json()["error"]["code"] == "OVERLOADED"
         assert r.json()["error"]["limit"] == "concurrent" and r.headers["retry-after"] == "1"
         assert r.headers["ratelimit-remaining"] == "5"  # nothing of ben's was counted
+        release.set()
+        assert (await held).status_code == 200
+
+
+async def test_a_cached_answer_takes_no_place_in_flight_but_counts_in_the_windows(
+        app_parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every place in flight taken by a question past the cache: the exact repeat of an
+    answered question is still answered (a hit costs the model and the CPU nothing worth a
+    place), and counted in the minute; a flood of repeats still meets the window's 429.
+    Redis caches: the exact lookup the route makes before any place is taken."""
+    question = {"query": "What did Okafor say about Abraham leaving Haran?"}
+    app = limited_app(app_parts, Clock(), max_concurrent_queries=1, user_max_in_flight=1,
+                      rate_limit_per_minute=4)
+    gate: QuestionGate = app.state.question_gate
+    async with client_of(app) as client:
+        first = await client.post("/v1/query", json=question, headers=token("amara"))
+        assert first.status_code == 200 and first.json()["cache"]["query"] == "miss"
+        release = held_past_the_cache(monkeypatch)
+        held = asyncio.create_task(client.post("/v1/query", json=QUESTION,
+                                               headers=token("amara")))
+        await until(lambda: gate.here["amara"] == 1)
+        hit = await client.post("/v1/query", json=question, headers=token("amara"))
+        assert hit.status_code == 200, hit.text
+        assert hit.json()["cache"]["query"] == "hit"
+        assert hit.headers["ratelimit-remaining"] == "1"  # the miss, the held one, the hit
+        assert gate.here["amara"] == 1  # the hit took no place, left nothing to give back
+        flood = await client.post("/v1/query", json=question, headers=token("amara"))
+        assert flood.status_code == 200
+        over = await client.post("/v1/query", json=question, headers=token("amara"))
+        assert over.status_code == 429 and over.json()["error"]["limit"] == "minute"
         release.set()
         assert (await held).status_code == 200
 
