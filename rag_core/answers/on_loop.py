@@ -7,8 +7,8 @@ health checks. Only a hit is served from here, with what ``Pipeline.ask`` does f
 counts, the timings, the root span and its two step spans, recorded after the fact, the query
 log line). Anything else answers None before anything is counted, and the route asks the
 pipeline in a thread as before: a question it refuses, a miss, a version not trusted yet. A hit
-on an answer whose model call is priced still writes what it saved from a thread (a Redis
-write the loop must not wait on).
+on an answer whose model call is priced does no more here than any other: what it saved is
+added up in process and written by a background thread (``costs.saved``).
 """
 
 from __future__ import annotations
@@ -69,12 +69,7 @@ async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run:
     try:
         if cached.no_context:  # a remembered "nothing in your notes" is still one
             obs.NO_CONTEXT.inc()
-        if answer_log.saved_price(p, cached) > 0:
-            from starlette.concurrency import run_in_threadpool  # the app's (the CLI never)
-
-            answer = await run_in_threadpool(maker.from_cache, run, cached, "cached")
-        else:
-            answer = maker.from_cache(run, cached, "cached")
+        answer = maker.from_cache(run, cached, "cached")  # what it saved: written later
         with run.within():
             answer_log.keep(p, run, answer)
         obs.annotate(run.root, answer)

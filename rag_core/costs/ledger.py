@@ -39,6 +39,7 @@ from rag_core.costs.queue import CostQueue
 from rag_core.costs.records import CostRecords, new_reservation_id
 from rag_core.costs.requests import ANYONE, REJECTED, RequestCounts
 from rag_core.costs.rows import CostReport, RejectedTotals, SpendRow, UserDay
+from rag_core.costs.saved import SavedDollars
 from rag_core.costs.totals import RedisTotals
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -85,6 +86,7 @@ class CostLedger:
         self.money = money  # prices and budgets
         self.records = CostRecords(costs, queue)
         self.requests = RequestCounts(costs, day)  # every request, paid or not (``report``)
+        self.pending_saved = SavedDollars(self._write_saved)  # what hits saved (``add_saved``)
         self.totals = RedisTotals(client) if client is not None else None
         # without a Redis configured, one process counts everything in process
         self.outage = OutageBook(1.0 if client is None else fixed.BUDGET_OUTAGE_SHARE)
@@ -149,8 +151,10 @@ class CostLedger:
                            merge=self.totals is not None)
 
     def close(self) -> None:
-        """Write the request counts still pending (before the store closes)."""
+        """Write the request counts and saved dollars still pending (before the store
+        closes)."""
         self.requests.flush()
+        self.pending_saved.flush()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -163,11 +167,13 @@ class CostLedger:
 
     def add_saved(self, user_id: str, usd: float) -> None:
         """What a cache hit saved this user today (``saved`` beside ``spent`` in the user's day
-        key: one field per user and day, never per question). Fails open: a lost figure is
-        informative only, never money."""
-        if usd <= 0:
-            return
-        key = cost_keys(today(), user_id)[0]
+        key: one field per user and day, never per question), written in the background
+        (``costs.saved``): the hit does no I/O for it."""
+        if usd > 0:
+            self.pending_saved.add(cost_keys(today(), user_id)[0], usd)
+
+    def _write_saved(self, key: str, usd: float) -> None:
+        """Fails open: a lost figure is informative only, never money."""
         if self.totals is not None:
             try:
                 self.totals.add(key, "saved", usd)
@@ -178,6 +184,7 @@ class CostLedger:
 
     def saved(self, user_id: str, day: str | None = None) -> float:
         """Dollars the caches saved this user on the day (``add_saved``)."""
+        self.pending_saved.flush()  # this process's own hits are in the figure
         return self._read(cost_keys(day or today(), user_id)[0], "saved")
 
     def global_spend(self, day: str | None = None) -> float:

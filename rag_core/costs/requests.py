@@ -24,6 +24,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable
+from typing import Protocol
 
 from rag_core import observability as obs
 from rag_core.store.costs import CostStore
@@ -88,16 +89,20 @@ class RequestCounts:
                 return False
 
 
+class Flushable(Protocol):
+    def flush(self) -> bool: ...
+
+
 class _Flusher:
-    """The process's one thread that writes every live ``RequestCounts``; at exit, one last
-    write of each."""
+    """The process's one thread that writes every live ``RequestCounts`` (and the other
+    figures kept in process the same way: ``costs.saved``); at exit, one last write of each."""
 
     def __init__(self) -> None:
-        self._counts: weakref.WeakSet[RequestCounts] = weakref.WeakSet()
+        self._counts: weakref.WeakSet[Flushable] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def add(self, counts: RequestCounts) -> None:
+    def add(self, counts: Flushable) -> None:
         with self._lock:
             self._counts.add(counts)
 
@@ -125,3 +130,14 @@ class _Flusher:
 
 _flusher = _Flusher()
 atexit.register(_flusher.flush_all)
+
+
+def written_in_background(pending: Flushable) -> None:
+    """``pending.flush()`` called by the process's flushing thread (about once a second after
+    ``wake``) and at exit, for as long as ``pending`` lives."""
+    _flusher.add(pending)
+
+
+def wake() -> None:
+    """A figure is pending: make sure the flushing thread runs."""
+    _flusher.wake()

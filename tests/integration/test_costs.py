@@ -72,3 +72,25 @@ def test_alert_then_tightened_states(live_settings: Settings) -> None:
         ledger.commit(r, 0.1, TokenUsage(1, 1))
         states.append(r.state)
     assert states[:7] == ["ok"] * 7 and states[7] == "alert" and states[8] == "tightened"
+
+
+def test_what_a_hit_saved_is_written_in_the_background_and_read_whole(
+        live_settings: Settings) -> None:
+    """A hit adds what it saved in process (no Redis write on its path); the flushing thread,
+    or a reader of the figure, writes it to the user's day."""
+    from rag_core.redis_kv.keys import cost_keys
+
+    settings = live_settings
+    client = make_redis_client(settings.services.redis_url, settings)
+    ledger = ledger_for(client, settings)
+    key = cost_keys(today(), "saver")[0]
+    ledger.add_saved("saver", 0.25)
+    ledger.add_saved("saver", 0.5)
+    ledger.add_saved("saver", 0.0)  # a free answer saved nothing
+    assert ledger.pending_saved.pending() == {key: 0.75}
+    assert client.hget(key, "saved") is None  # nothing written on the hit's path
+    assert ledger.saved("saver") == pytest.approx(0.75)  # a reader flushes first
+    assert ledger.pending_saved.pending() == {}
+    ledger.add_saved("saver", 0.25)
+    ledger.close()  # a closing service writes what is pending
+    assert ledger.saved("saver") == pytest.approx(1.0)
