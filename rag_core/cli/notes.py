@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rag_core.cli.command import Add, parts_of, settings_now
+from rag_core.cli.folders import add_delete_bound
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -36,6 +37,7 @@ def register(add: Add) -> None:
                    help="also delete this user's notes that are not in PATH")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_delete_bound(p)
 
     p = add("delete", cmd_delete, "Delete one note of a user.")
     p.add_argument("note_id")
