@@ -62,8 +62,11 @@ def cmd_trash(args: argparse.Namespace) -> int:
             return 0
         if args.action == "restore":
             done = restore.restore(parts, args.user, args.note_id)
-            print_json(done) if args.json else print(
-                f"restored {args.note_id} of {args.user} from the trash: {done['status']}")
+            if args.json:
+                print_json(done)
+            else:
+                print(f"restored {args.note_id} of {args.user} from the trash: "
+                      f"{done['status']}")
             return 0
         listed = [t.note_id for t in history.trash_list(args.user)
                   if not args.note_id or t.note_id == args.note_id]
@@ -73,9 +76,10 @@ def cmd_trash(args: argparse.Namespace) -> int:
             raise ConfirmationRequired(f"This deletes {len(listed)} note(s) for good; run it "
                                        "again with --yes to go ahead.")
         notes, revisions = history.purge(args.user, args.note_id or None)
-    result = {"user": args.user, "purged": notes, "revisions_purged": revisions}
-    print_json(result) if args.json else print(
-        f"purged {notes} note(s) and {revisions} revision(s) of {args.user}")
+    if args.json:
+        print_json({"user": args.user, "purged": notes, "revisions_purged": revisions})
+    else:
+        print(f"purged {notes} note(s) and {revisions} revision(s) of {args.user}")
     return 0
 
 

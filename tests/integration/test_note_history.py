@@ -6,6 +6,7 @@ gone from every table; a sync that would delete 58 of 60 notes deletes nothing w
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,14 @@ def test_a_sync_that_would_delete_58_of_60_notes_asks_first(
     assert len(live_parts.store.history.trash_list(USER)) == 58  # and restorable
     assert cli.main(["trash", "restore", "n07", "--user", USER]) == 0
     assert "n07" in {r["note_id"] for r in live_parts.store.list_notes(USER)}
+    capsys.readouterr()
+    assert cli.main(["trash", "list", "--user", USER, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["trash"]) == 57
+    assert cli.main(["revisions", USER, "n07", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["revisions"] == []  # the same text came back
+    assert cli.main(["trash", "purge", "--user", USER, "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["purged"] == 57
+    assert live_parts.store.history.trash_list(USER) == []
 
 
 def test_an_erasure_leaves_no_revision_or_trash_row(live_parts: Any, database_url: str) -> None:
