@@ -24,7 +24,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
     with parts_of(settings_now()) as parts:
         if not delete_note(parts, args.user, args.note_id):
             raise NotFound(f"User {args.user!r} has no note {args.note_id!r}.")
-    print(f"deleted {args.note_id} of {args.user}")
+        history = parts.store.history
+        kept = "" if history is None or history.trash_days == 0 else (
+            f" (in the trash for {history.trash_days} days: rag-core trash restore "
+            f"{args.note_id} --user {args.user})")
+    print(f"deleted {args.note_id} of {args.user}{kept}")
     return 0
 
 
