@@ -1,8 +1,9 @@
 """Backup and restore (``rag_core.ops.backup``, ``rag-core backup|restore``) on a real
 PostgreSQL and Redis: a database with notes, answers, verdicts, spend, an erasure, a deleted
-note in the trash and a revision comes back row for row into an empty one, retrieves the same chunks for the same question,
-reports the same spend, and starts with cold caches; a truncated file, another format, a newer
-schema and a database with data are refused with a code and change nothing."""
+note in the trash and a revision comes back row for row into an empty one, retrieves the same
+chunks for the same question, reports the same spend, and starts with cold caches; a truncated
+file, another format, a newer schema and a database with data are refused with a code and
+change nothing."""
 
 from __future__ import annotations
 
