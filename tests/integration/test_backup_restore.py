@@ -108,8 +108,10 @@ def test_a_backup_comes_back_whole_into_an_empty_database(
         assert again.ledger.reserve(USER, 0.001) is not None  # seeds the day from PostgreSQL
         assert again.ledger.spend(USER) == pytest.approx(spent)
         assert again.store.get_note(USER, "gone") is None
-        assert again.store.history.trashed(USER, "gone") == NOTES[2]  # restorable still
-        assert len(again.store.history.revisions(USER, "well")) == 1
+        history = again.store.history
+        assert history is not None
+        assert history.trashed(USER, "gone") == NOTES[2]  # restorable still
+        assert len(history.revisions(USER, "well")) == 1
         answer = Pipeline(again).ask(USER, QUESTIONS[0])
         assert answer.cache["query"] != "hit"
     finally:
