@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from rag_core import heap
 from rag_core import observability as obs
 from rag_core.api import docs as api_docs
-from rag_core.api import errors, notes, routes, users
+from rag_core.api import errors, note_history, notes, routes, users
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         app.state.pipeline = Pipeline(parts)
     errors.install(app)
     app.include_router(routes.router)
-    for prefix, router in notes.routers():
+    for prefix, router in (*notes.routers(), *note_history.routers()):
         app.include_router(router, prefix=prefix)
     app.include_router(users.router)
     app.add_middleware(AuthFirst, settings=settings.auth)  # the token before any body is read

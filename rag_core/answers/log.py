@@ -32,6 +32,7 @@ from rag_core.cache.semantic import SemanticCache
 from rag_core.config import fixed
 from rag_core.costs.billing import FREE_GENERATORS
 from rag_core.costs.ledger import price
+from rag_core.store.note_history import sweep_trash
 from rag_core.store.records import AnswerRecord, LoggedQuery, Records
 from rag_core.types import Answer
 
@@ -213,6 +214,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
         if _pruner.due():  # beside a write that reached PostgreSQL, never on a hit's path
             parts.records.prune(fixed.ANSWER_RECORD_DAYS, fixed.QUERY_LOG_DAYS,
                                 settings.observability.feedback_days)
+            sweep_trash(parts.store.history, force=True)  # deleted notes past their time
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         obs.log_event(log, logging.WARNING, "answer record not kept",
                       error=type(exc).__name__)

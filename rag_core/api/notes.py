@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.note_files import FILE_TYPES, RESPONSE_415, is_json, json_body, note_from_file
-from rag_core.api.schemas import error_responses
+from rag_core.api.schemas import ErrorOut, error_responses
 from rag_core.api.write_quota import WriteQuota, charged_ingest
 from rag_core.decision_records import JsonObject
 from rag_core.errors import Forbidden, InvalidNote, NotFound
@@ -31,6 +31,9 @@ from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_
 from rag_core.safety.guard import validate_user
 from rag_core.types import Note
 
+CONFIRM_RESPONSE: dict[int | str, dict[str, object]] = {400: {
+    "model": ErrorOut, "description": "a prune beyond `max_delete` without `yes` "
+    "(CONFIRMATION_REQUIRED): nothing was written"}}
 NoteStatus = Literal["inserted", "updated", "unchanged", "deleted"]
 NOTE_ID = Path(min_length=1, max_length=200, description="The note's id (unique per user)")
 
@@ -59,6 +62,11 @@ class BulkIn(BaseModel):
     prune: bool = Field(False, description="Also delete the user's notes that are not listed")
     confirm_prune_all: bool = Field(False, description="Required with `prune` and an empty "
                                     "`notes`: that deletes every note of the user")
+    max_delete: int | None = Field(None, ge=0, description=(
+        "With `prune`: the most notes deleted without `yes` (default: the larger of 10 and a "
+        "fifth of the user's notes); beyond it nothing is written (400 "
+        "`CONFIRMATION_REQUIRED`, naming the notes)"))
+    yes: bool = Field(False, description="With `prune`: delete beyond `max_delete`")
 
 
 class NoteOut(BaseModel):
@@ -267,17 +275,21 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         return await run_in_threadpool(page)
 
     @router.post("/notes:bulk", response_model=BulkOut, openapi_extra=BULK_BODY,
-                 responses=error_responses(401, 403, 413, 422, 429, 503))
+                 responses={**error_responses(401, 403, 413, 422, 429, 503),
+                            **CONFIRM_RESPONSE})
     async def bulk(request: Request, parts: PartsDep, quota: QuotaDep,
                    user: str = whose) -> JsonObject:
         """Write many notes (body: ``BulkIn``): all are validated first, off the event loop,
         and nothing is written when any is bad (the 422 names every bad note). With
         ``prune``, the user's other notes are deleted (with an empty list only when
-        ``confirm_prune_all`` says so)."""
+        ``confirm_prune_all`` says so; more than ``max_delete`` only with ``yes``) and kept
+        in the trash."""
         body, notes = await run_in_threadpool(parse_bulk, await request.body())
 
         def write() -> JsonObject:
-            report = charged_ingest(parts, quota, user, notes, prune=body.prune)
+            report = charged_ingest(parts, quota, user, notes, prune=body.prune,
+                                    max_delete=body.max_delete,
+                                    yes=body.yes or body.confirm_prune_all)
             return {"results": [{"note_id": k, "status": v} for k, v in report.statuses.items()],
                     "notes_version": parts.store.notes_version(user)}
 

@@ -1,6 +1,10 @@
 """``rag-core ingest`` and ``rag-core sync``: a folder of notes in any format the readers take
 (``rag_core.ingest.readers``) into a user's notes.
 
+Deleting notes (``sync``, ``ingest --prune``) names each note deleted; beyond ``--max-delete``
+it stops before writing anything unless ``--yes`` (``rag_core.ingest.bulk_delete``), and the
+deleted notes stay restorable from the trash (``rag-core trash``).
+
 Every file that cannot be read is reported on a line of its own (``error CODE: FILE: ...`` on
 standard error), the rest of the folder is ingested, and the exit code is 1 when any failed (0
 otherwise; 2 for a caller's mistake such as a bad user or a single file that cannot be read, 3
@@ -48,12 +52,15 @@ def ingest_folder(args: argparse.Namespace) -> int:
         print(f"not pruned: {len(found.failures)} file(s) failed", file=sys.stderr)
     with parts_of(settings_now()) as parts:
         report = ingest_notes(parts, args.user, found.notes, progress=not args.quiet,
-                              prune=prune)
+                              prune=prune, max_delete=args.max_delete, yes=args.yes)
         record_sources(parts, args.user, found)
     if args.json:
         data = {**report.to_dict(), "failed": [asdict(f) for f in found.failures]}
         print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
+        for note_id, status in report.statuses.items():
+            if status == "deleted":
+                print(f"deleted: {note_id}")
         counts = {**report.counts(), "failed": len(found.failures)}
         print(", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in counts.items()))
@@ -67,7 +74,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     check_user(args.user)
     with parts_of(settings_now()) as parts:
         report = sync_folder(parts, args.user, args.path, dry_run=args.dry_run,
-                             progress=not args.quiet)
+                             progress=not args.quiet, max_delete=args.max_delete, yes=args.yes)
     _report_failures(report.failed)
     if args.json:
         data = {**asdict(report), "failed": [asdict(f) for f in report.failed]}
@@ -91,3 +98,12 @@ def register(add: Add) -> None:
                    help="say what would be added, changed and removed; write nothing")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_delete_bound(p)
+
+
+def add_delete_bound(p: argparse.ArgumentParser) -> None:
+    """``--max-delete`` and ``--yes`` of the commands that delete notes in bulk."""
+    p.add_argument("--max-delete", type=int, default=None, metavar="N", help=(
+        "delete at most N notes without --yes (default: the larger of 10 and a fifth of the "
+        "user's notes); beyond it nothing is changed, exit 2 CONFIRMATION_REQUIRED"))
+    p.add_argument("--yes", action="store_true", help="delete beyond --max-delete")

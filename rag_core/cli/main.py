@@ -19,6 +19,7 @@ from rag_core.cli import (
     backup,
     costs,
     folders,
+    history,
     lifetime,
     limits,
     notes,
@@ -39,6 +40,7 @@ COMMANDS = (
     stack,
     notes,
     folders,
+    history,
     questions,
     servers,
     operate,
@@ -56,6 +58,7 @@ examples:
   rag-core migrate --reindex                 rebuild the HNSW index with the current settings
   rag-core ingest golden/notes/amara --user amara
   rag-core sync ~/vault --user amara --dry-run   what a sync would add, change and remove
+  rag-core trash list --user amara           deleted notes, restorable until purged
   rag-core ask "What did I write about the move?" --user amara --json
   rag-core ask "Who spoke on Tuesday?" --user ben --server http://127.0.0.1:8000
   rag-core search "budget 2025" --user ben --top-k 5 --explain

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rag_core.cli.command import Add, parts_of, settings_now
+from rag_core.cli.folders import add_delete_bound
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -23,7 +24,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
     with parts_of(settings_now()) as parts:
         if not delete_note(parts, args.user, args.note_id):
             raise NotFound(f"User {args.user!r} has no note {args.note_id!r}.")
-    print(f"deleted {args.note_id} of {args.user}")
+        history = parts.store.history
+        kept = "" if history is None or history.trash_days == 0 else (
+            f" (in the trash for {history.trash_days} days: rag-core trash restore "
+            f"{args.note_id} --user {args.user})")
+    print(f"deleted {args.note_id} of {args.user}{kept}")
     return 0
 
 
@@ -36,6 +41,7 @@ def register(add: Add) -> None:
                    help="also delete this user's notes that are not in PATH")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_delete_bound(p)
 
     p = add("delete", cmd_delete, "Delete one note of a user.")
     p.add_argument("note_id")

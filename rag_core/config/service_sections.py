@@ -70,6 +70,11 @@ class Services(Section):
         "the next part of a request body must arrive within this, else 408 `REQUEST_TIMEOUT`"))
     max_query_chars: int = Field(1_000, ge=1, le=100_000, description=(
         "a longer question is refused (`INVALID_QUERY`) before it is tokenised"))
+    note_revisions: int = Field(10, ge=0, le=1_000, description=(
+        "earlier texts kept per note (`GET /v1/notes/{id}/revisions`; 0: none)"))
+    note_trash_days: int = Field(30, ge=0, le=3_650, description=(
+        "days a deleted note stays restorable in the trash before it is purged (0: a delete "
+        "is for good)"))
     api_docs: bool | None = Field(None, description=(
         "`/docs`, `/redoc` and `/openapi.json`; unset: on in every profile but `prod`"))
 

@@ -39,12 +39,14 @@ from rag_core.config import Settings
 from rag_core.embedding import Embedder
 from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.ingest import embed_slots
+from rag_core.ingest.bulk_delete import confirm_deletes
 from rag_core.ingest.chunking import chunk_note, embedding_text
 from rag_core.ingest.notes import check_note, note_hash
 from rag_core.ingest.readers import load_notes
 from rag_core.observability import hash_id, span
 from rag_core.safety.guard import is_valid_user_id
 from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
+from rag_core.store.note_history import sweep_trash
 from rag_core.types import Note
 
 GROUP_BATCHES = 8  # embedder batches per group of notes embedded and written together
@@ -107,8 +109,12 @@ def ingest_notes(
     *,
     prune: bool = False,
     before_embedding: Callable[[int], None] | None = None,
+    max_delete: int | None = None,
+    yes: bool = False,
 ) -> IngestReport:
-    """Store the user's notes; with ``prune`` also delete the user's notes not in ``notes``.
+    """Store the user's notes; with ``prune`` also delete the user's notes not in ``notes``
+    (more than ``max_delete`` of them only with ``yes``: ``rag_core.ingest.bulk_delete``;
+    else nothing is written).
 
     When anything changed, the user's cached answers of older notes versions are purged.
     ``before_embedding`` is told how many chunks are to be embedded (the notes that changed)
@@ -122,6 +128,7 @@ def ingest_notes(
     _check_unique(notes)
     for note in notes:
         check_note(note)
+    doomed = _doomed(store, user_id, {n.id for n in notes}, max_delete, yes) if prune else []
     attrs: dict[str, Any] = {"user.id_hash": hash_id(user_id), "notes": len(notes)}
     with span("assistant.ingest", **attrs):
         pending: list[_Pending] = []
@@ -155,7 +162,7 @@ def ingest_notes(
                 _count(in_flight.result(), report)
 
         if prune:
-            gone = _prune(store, user_id, {n.id for n in notes})
+            gone = [i for i in doomed if store.delete_note(user_id, i)]
             report.deleted = len(gone)
             report.statuses.update(dict.fromkeys(gone, "deleted"))
     if report.inserted or report.updated or report.deleted:
@@ -190,6 +197,7 @@ def delete_note(parts: Parts, user_id: str, note_id: str) -> bool:
     deleted = parts.store.delete_note(user_id, note_id)
     if deleted:
         parts.caches.notes.changed(user_id, parts.store.notes_version(user_id))
+        sweep_trash(parts.store.history)  # the expired trash out, now and then
     return deleted
 
 
@@ -245,12 +253,13 @@ def _count(results: list[UpsertResult], report: IngestReport) -> None:
         report.chunks_written += result.chunks_written
 
 
-def _prune(store: Store, user_id: str, keep: set[str]) -> list[str]:
-    deleted = []
-    for row in store.list_notes(user_id):
-        if row["note_id"] not in keep and store.delete_note(user_id, row["note_id"]):
-            deleted.append(row["note_id"])
-    return deleted
+def _doomed(store: Store, user_id: str, keep: set[str], max_delete: int | None,
+            yes: bool) -> list[str]:
+    """The user's notes a prune deletes (not in ``keep``), once the bound allows them."""
+    ids = [row["note_id"] for row in store.list_notes(user_id)]
+    doomed = [i for i in ids if i not in keep]
+    confirm_deletes("prune", user_id, doomed, len(ids), max_delete=max_delete, yes=yes)
+    return doomed
 
 
 def _check_unique(notes: Sequence[Note]) -> None:

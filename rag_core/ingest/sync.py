@@ -9,7 +9,9 @@ and by ``rag-core ingest`` alike. A sync then:
    is skipped, a changed note has its chunks embedded again (``ingest_notes``);
 3. records the files read;
 4. deletes the notes recorded from this folder whose file is gone (or no longer gives them),
-   through ``delete_note``, the path of ``DELETE``, so every cache layer forgets them. A file
+   through ``delete_note``, the path of ``DELETE``, so every cache layer forgets them and
+   their last text goes to the trash; more deletes than the bound of
+   ``rag_core.ingest.bulk_delete`` stop the sync before step 2 unless confirmed. A file
    that fails to read keeps the notes it gave before, and notes of the API or of another folder
    are never touched.
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag_core.errors import InvalidArgument
+from rag_core.ingest.bulk_delete import confirm_deletes
 from rag_core.ingest.ingestion import check_user, delete_note, ingest_notes, stored_hash
 from rag_core.ingest.readers import FolderRead, ReadFailure, read_folder
 from rag_core.store.sources import SourceRow
@@ -68,8 +71,11 @@ def record_sources(parts: Parts, user_id: str, found: FolderRead) -> None:
 
 
 def sync_folder(parts: Parts, user_id: str, path: str | Path, *, dry_run: bool = False,
-                progress: bool = False) -> SyncReport:
-    """Bring the user's notes from folder ``path`` in step with it (see the module)."""
+                progress: bool = False, max_delete: int | None = None,
+                yes: bool = False) -> SyncReport:
+    """Bring the user's notes from folder ``path`` in step with it (see the module). Deleting
+    more than ``max_delete`` notes needs ``yes``: without it nothing is written
+    (``CONFIRMATION_REQUIRED``, ``rag_core.ingest.bulk_delete``)."""
     start = time.perf_counter()
     check_user(user_id)
     root = Path(path)
@@ -100,6 +106,9 @@ def sync_folder(parts: Parts, user_id: str, path: str | Path, *, dry_run: bool =
             report.unchanged.append(note.id)
     report.removed = sorted({r.note_id for r in recorded} - keep)
     if not dry_run:
+        if report.removed:
+            confirm_deletes("sync", user_id, report.removed, len(store.list_notes(user_id)),
+                            max_delete=max_delete, yes=yes)
         if report.added or report.changed:
             ingest_notes(parts, user_id, [n for n in found.notes
                                           if n.id in set(report.added + report.changed)],

@@ -16,6 +16,7 @@ from rag_core.config import (  # noqa: F401  (re-exported for the store's module
 )
 from rag_core.store.costs import CostStore
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.note_history import NoteHistory
 from rag_core.store.sources import NoteSources
 from rag_core.store.version_debts import VersionDebts
 from rag_core.types import Chunk, Note
@@ -69,6 +70,11 @@ class Store(Protocol):
     @property
     def sources(self) -> NoteSources:
         """Each note's source folder, file and file hash (``rag-core sync``)."""
+
+    @property
+    def history(self) -> NoteHistory | None:
+        """Each note's earlier texts and the trash of deleted notes; None where none is kept
+        (the in-process store: a delete there is for good)."""
 
     def ensure_schema(self) -> Any: ...
 

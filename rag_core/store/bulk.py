@@ -23,6 +23,8 @@ from rag_core.store.base import NoteWrite, UpsertResult
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag_core.store.pg_history import PgNoteHistory
+
 
 def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -> str:
     """``{note_id}:{ordinal}:{hash}``, deterministic, and unique across users.
@@ -52,9 +54,11 @@ def lock_user(conn: psycopg.Connection[Any], user_id: str) -> None:
 
 
 def write_notes(conn: psycopg.Connection[Any], user_id: str, items: Sequence[NoteWrite],
-                vectors: Sequence[np.ndarray]) -> list[UpsertResult]:
+                vectors: Sequence[np.ndarray],
+                history: PgNoteHistory | None = None) -> list[UpsertResult]:
     """Upsert ``items`` (``vectors[i]`` validated for ``items[i]``) inside ``conn``'s
-    transaction; notes whose stored hash equals the new one are left alone."""
+    transaction; notes whose stored hash equals the new one are left alone. With ``history``,
+    the texts they replace are kept as revisions first."""
     ids = [it.note.id for it in items]
     if len(set(ids)) != len(ids):
         raise ValueError("a bulk write names the same note twice")
@@ -64,6 +68,9 @@ def write_notes(conn: psycopg.Connection[Any], user_id: str, items: Sequence[Not
     results = [UpsertResult(it.note.id, "unchanged", 0) for it in items]
     if not changed:
         return results
+    if history is not None:
+        history.keep_revisions(conn, user_id, [items[i] for i in changed],
+                               {items[i].note.id for i in changed if items[i].note.id in stored})
     metadata = {i: Jsonb(items[i].note.metadata()) for i in changed}
     with conn.cursor() as cur:
         cur.executemany(q.UPSERT_NOTE, [

@@ -70,6 +70,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self.records = MemoryRecords()  # verdicts: a deleted note's text leaves them too
         self.sources = MemorySources(lambda user, note: note in self._notes[user])
+        self.history = None  # no revisions and no trash: storage is tested on PostgreSQL
 
     def ensure_schema(self) -> list[int]:
         return []

@@ -28,6 +28,7 @@ from rag_core.store.base import (
 from rag_core.store.bulk import bump_version, lock_user, make_chunk_id, write_notes
 from rag_core.store.costs import PgCosts
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.store.pg_history import PgNoteHistory
 from rag_core.store.pool import PgPool
 from rag_core.store.records import PgRecords
 from rag_core.store.replica import ReplicaReads
@@ -65,6 +66,8 @@ class PgVectorStore:
         self.version_debts = PgVersionDebts(  # notes versions Redis has not taken
             self._db, PgVersionNotices(self.pool.url, self.pool.connect_kwargs()))
         self.sources = PgSources(self._db)  # each note's folder, file and file hash
+        self.history = PgNoteHistory(  # each note's earlier texts, and the trash
+            self._db, services.note_revisions, services.note_trash_days)
 
     # --- schema (rag_core.store.schema) ----------------------------------------------------
 
@@ -114,13 +117,15 @@ class PgVectorStore:
         if not items:
             return []
         with self._db("note upsert") as conn:
-            return write_notes(conn, user_id, items, vectors)
+            return write_notes(conn, user_id, items, vectors, self.history)
 
     def delete_note(self, user_id: str, note_id: str) -> bool:
         """Delete a note and its chunks (cascade), and its text from the verdicts whose
-        answers cited it, in one transaction; False when the user has no such note."""
+        answers cited it, in one transaction, its last text kept in the trash
+        (``history``); False when the user has no such note."""
         with self._db("note delete") as conn:
             lock_user(conn, user_id)
+            self.history.trash(conn, user_id, note_id)  # nothing when there is no such note
             if conn.execute(q.DELETE_NOTE, (user_id, note_id)).fetchone() is None:
                 return False
             bump_version(conn, user_id, 1)

@@ -1,8 +1,9 @@
 """Backup and restore (``rag_core.ops.backup``, ``rag-core backup|restore``) on a real
-PostgreSQL and Redis: a database with notes, answers, verdicts, spend, an erasure and a deleted
-note comes back row for row into an empty one, retrieves the same chunks for the same question,
-reports the same spend, and starts with cold caches; a truncated file, another format, a newer
-schema and a database with data are refused with a code and change nothing."""
+PostgreSQL and Redis: a database with notes, answers, verdicts, spend, an erasure, a deleted
+note in the trash and a revision comes back row for row into an empty one, retrieves the same
+chunks for the same question, reports the same spend, and starts with cold caches; a truncated
+file, another format, a newer schema and a database with data are refused with a code and
+change nothing."""
 
 from __future__ import annotations
 
@@ -74,7 +75,10 @@ def fill(parts: Parts) -> None:
     parts.ledger.commit(held, 0.0042, TokenUsage(input_tokens=300, output_tokens=40))
     client = getattr(parts.caches.query, "client", None)
     erase_user(parts.store, parts.caches, client, "leaving", log_key=None, actor="cli")
-    assert delete_note(parts, USER, "gone")
+    assert delete_note(parts, USER, "gone")  # into the trash
+    ingest_notes(parts, USER, [Note(id="well", title="The well", body="The woman at the well "
+                                    "left her water jar and ran to the town.")],
+                 progress=False)  # the text it replaced: a revision
     flush_query_log(parts.records)
     parts.ledger.requests.flush()
 
@@ -87,6 +91,7 @@ def test_a_backup_comes_back_whole_into_an_empty_database(
     rows = table_rows(database_url)
     report = backup(database_url, tmp_path / "b.rcb")
     assert report.manifest.tables == rows and report.bytes > report.manifest.dump_bytes > 0
+    assert (rows["note_revisions"], rows["note_trash"]) == (1, 1)
 
     other = store_for(settings.with_overrides(database_url=second_url))
     try:
@@ -103,6 +108,10 @@ def test_a_backup_comes_back_whole_into_an_empty_database(
         assert again.ledger.reserve(USER, 0.001) is not None  # seeds the day from PostgreSQL
         assert again.ledger.spend(USER) == pytest.approx(spent)
         assert again.store.get_note(USER, "gone") is None
+        history = again.store.history
+        assert history is not None
+        assert history.trashed(USER, "gone") == NOTES[2]  # restorable still
+        assert len(history.revisions(USER, "well")) == 1
         answer = Pipeline(again).ask(USER, QUESTIONS[0])
         assert answer.cache["query"] != "hit"
     finally:

@@ -14,7 +14,8 @@ integers from Settings and enter as ``sql.Literal``.
 - ``erasure``: the audit log, erased users and the guard of their writes in flight;
 - ``filtering``: the caller's filters as a predicate on a row's note;
 - ``search``: the dense scan, the lexical rankers and the three searches;
-- ``sources``: each note's source folder, file and file hash.
+- ``sources``: each note's source folder, file and file hash;
+- ``note_history``: a note's revisions and the trash of deleted notes.
 """
 
 from rag_core.store.sql.erasure import *  # noqa: F403
@@ -23,6 +24,7 @@ from rag_core.store.sql.hnsw import *  # noqa: F403
 from rag_core.store.sql.ledger import *  # noqa: F403
 from rag_core.store.sql.limits import *  # noqa: F403
 from rag_core.store.sql.locks import *  # noqa: F403
+from rag_core.store.sql.note_history import *  # noqa: F403
 from rag_core.store.sql.records import *  # noqa: F403
 from rag_core.store.sql.schema import *  # noqa: F403
 from rag_core.store.sql.search import *  # noqa: F403
