@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,7 +126,14 @@ class CostLedger:
         return Reservation(user_id, day, estimate_usd, state, local, rid)
 
     def commit(self, reservation: Reservation, actual_usd: float, usage: TokenUsage) -> None:
-        """Record the real cost: PostgreSQL (or the durable queue) first, then the totals."""
+        """Record the real cost: PostgreSQL (or the durable queue) first, then the totals. A
+        cost that is negative or not a number is never recorded (the ledger never goes below
+        zero): it is logged and recorded as 0."""
+        if not math.isfinite(actual_usd) or actual_usd < 0:
+            obs.log_event(log, logging.ERROR, "a negative or non-finite cost refused; "
+                          "recorded as 0", cost=repr(actual_usd))
+            actual_usd = 0.0
+            usage = TokenUsage(max(0, usage.input_tokens), max(0, usage.output_tokens))
         self.records.record(reservation.day, reservation.user_id, actual_usd, usage,
                             reservation.reservation_id)
         self._settle(reservation, actual_usd, (usage.input_tokens, usage.output_tokens))

@@ -32,9 +32,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from prometheus_client import Histogram
-
 from rag_core import observability as obs
+from rag_core.metric_types import Histogram
 from rag_core.procs import worker_cpus
 
 WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for a work slot "
