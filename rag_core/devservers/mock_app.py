@@ -141,11 +141,12 @@ def create_mock_app(config: MockConfig | None = None, *,
         if not chat.stream:
             state.bump("completed")
             state.bump("completion_tokens", completion_tokens)
+            state.bump("prompt_tokens", prompt_tokens)
             return wire.completion_body(cid, model, text, usage if c.send_usage else None)
         state.bump("streams")
         wanted = usage if chat.include_usage or c.send_usage else None
         return wire.sse_response(_stream(state, cid, model, text, wanted,
-                                                 completion_tokens))
+                                         (prompt_tokens, completion_tokens)))
 
     @app.get("/v1/models", response_model=None)
     async def models(request: Request) -> Response | JsonObject:
@@ -197,7 +198,10 @@ def _told(reported: int | None, counted: int) -> int:
 
 
 async def _stream(state: MockState, cid: str, model: str, text: str,
-                  usage: dict[str, int] | None, counted: int) -> AsyncIterator[bytes]:
+                  usage: dict[str, int] | None,
+                  counted: tuple[int, int]) -> AsyncIterator[bytes]:
+    """The streamed answer; ``counted``: the prompt and completion tokens the mock counted
+    (its stats), whatever ``usage`` reports."""
     c = state.config
     yield wire.role_event(cid, model)
     for i, piece in enumerate(_PIECE.findall(text)):
@@ -213,5 +217,6 @@ async def _stream(state: MockState, cid: str, model: str, text: str,
         yield event
     # counted before the last event goes out, so a client that has read [DONE] sees it counted
     state.bump("completed")
-    state.bump("completion_tokens", counted)
+    state.bump("prompt_tokens", counted[0])
+    state.bump("completion_tokens", counted[1])
     yield done

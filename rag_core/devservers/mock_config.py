@@ -94,6 +94,7 @@ class MockState:
             self.counts = {k: 0 for k in ("requests", "completed", "errors", "streams",
                                            "timeouts", "outage_errors", "bad_requests",
                                            "in_flight", "max_in_flight", "completion_tokens",
+                                           "prompt_tokens",
                                            "unauthorized", "model_listings")}
 
     def bump(self, name: str, by: int = 1) -> None:

@@ -124,7 +124,7 @@ def checked_usage(provider: str, reported: Any, *, prompt_tokens: int, max_token
                                                              field("completion_tokens"))
     reason = judge(got_in, got_out, prompt_tokens, max_tokens)
     if reason is None:
-        return TokenUsage(int(got_in), int(got_out)), PROVIDER
+        return TokenUsage(_integer(got_in) or 0, _integer(got_out) or 0), PROVIDER
     rejected(provider, reason, reported_input=_shown(got_in), reported_output=_shown(got_out),
              counted_input=prompt_tokens, max_tokens=max_tokens)
     return TokenUsage(max(0, prompt_tokens), max(0, output_tokens())), COUNTED
