@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, disable_creat
 from prometheus_client.metrics_core import Metric
 
 from rag_core.config import Settings
-from rag_core.metric_types import Counter, Gauge, Histogram  # updates never raise
+from rag_core.safe_metrics import Counter, Gauge, Histogram  # updates never raise
 
 disable_created_metrics()  # no ``*_created`` series next to every counter and histogram
 

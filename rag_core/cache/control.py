@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rag_core import observability as obs
 from rag_core.errors import Forbidden
-from rag_core.metric_types import Counter
+from rag_core.safe_metrics import Counter
 from rag_core.types import Answer
 
 NAMES = ("no_cache", "no_store", "max_age_s")  # the request's names, echoed and counted

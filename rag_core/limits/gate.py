@@ -40,8 +40,8 @@ from rag_core.limits.counters import (
 from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue
-from rag_core.metric_types import Counter, Gauge
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.safe_metrics import Counter, Gauge
 from rag_core.store.user_limits import UserLimitsTable
 
 log = logging.getLogger("rag_core.limits")

@@ -38,8 +38,8 @@ from pgvector.psycopg import register_vector
 
 from rag_core.config import Services, fixed
 from rag_core.errors import VectorSearchFailed
-from rag_core.metric_types import Counter, Gauge
 from rag_core.observability import REGISTRY
+from rag_core.safe_metrics import Counter, Gauge
 
 log = logging.getLogger("rag_core.store.replica")
 

@@ -15,7 +15,7 @@ from rag_core.costs.billing import Bill
 from rag_core.costs.ledger import CostLedger, Reservation, ledger_for, price
 from rag_core.llm import usage as usage_check
 from rag_core.llm.base import Prompt
-from rag_core.metric_types import Counter, Gauge, Histogram
+from rag_core.safe_metrics import Counter, Gauge, Histogram
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
