@@ -59,7 +59,8 @@ def counted_cost(answer: Answer, prices: tuple[float, float]) -> float:
 
 
 @pytest.mark.parametrize(("lie", "reason"), [(NEGATIVE, "negative"), (ABSURD, "output_over_max"),
-                                             ({"send_usage": False}, "missing")])
+                                             ({"send_usage": False}, "missing"),
+                                             ({"usage_prompt_tokens": 1}, "input_mismatch")])
 def test_the_first_provider_lying_is_billed_at_the_counted_tokens(
         memory_parts: Parts, mock_llm: str, second_llm: str, redis_url: str,  # noqa: F811
         lie: dict[str, Any], reason: str) -> None:

@@ -109,3 +109,18 @@ def test_every_registered_metric_is_of_the_safe_types() -> None:
                     for c in list(obs.REGISTRY._collector_to_names)
                     if hasattr(c, "_name") and not isinstance(c, Counter | Gauge | Histogram))
     assert unsafe == []
+
+
+def test_a_rejection_is_logged_once_per_provider_and_reason(
+        caplog: pytest.LogCaptureFixture) -> None:
+    usage_check.forget_logged()
+    with caplog.at_level("WARNING", logger="rag_core.llm.usage"):
+        for _ in range(3):
+            usage_check.checked_usage("llm", {"prompt_tokens": -1, "completion_tokens": -1},
+                                      prompt_tokens=10, max_tokens=100,
+                                      output_tokens=lambda: 5)
+        usage_check.checked_usage("llm_fallback", None, prompt_tokens=10, max_tokens=100,
+                                  output_tokens=lambda: 5)
+    logged = [r for r in caplog.records if r.name == "rag_core.llm.usage"]
+    assert [r.fields["provider"] for r in logged] == ["llm", "llm_fallback"]  # type: ignore[attr-defined]
+    assert [r.fields["reason"] for r in logged] == ["negative", "missing"]  # type: ignore[attr-defined]
