@@ -239,7 +239,8 @@ class GoldenUser(_Golden, FastHttpUser):
                                        getattr(resp, "error", None))
             _settle(resp, outcome)
         self.honour(outcome)
-        _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status)
+        _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status,
+                   {"user": self.user_id})
 
 
 class RepeatHeavyUser(GoldenUser):
@@ -300,7 +301,7 @@ class StreamingUser(_Golden, HttpUser):
             _settle(resp, outcome)
         self.honour(outcome)
         _log_event(started, elapsed_ms, self.kind, outcome, status,
-                   streaming.stream_fields(timer))
+                   {**streaming.stream_fields(timer), "user": self.user_id})
 
 
 # the classes that run are those of the mix, weighted by it (_read_settings)

@@ -257,6 +257,7 @@ class Outcome:
     # the tokens the answer was billed for (its ``usage``); None without an answer
     in_tokens: int | None = None
     billed_out_tokens: int | None = None
+    usage_source: str = ""  # provider | counted: whose token counts were billed ("" no answer)
     retry_after: float = 0.0  # a limited request: the server's Retry-After (seconds)
 
 
@@ -294,7 +295,8 @@ def _answered(label: str, body: Mapping[str, Any]) -> Outcome:
     return Outcome(label, cost_usd=float(body.get("cost_usd") or 0.0), stale=label == "stale",
                    model=str(body.get("model") or ""),
                    in_tokens=int(usage.get("input_tokens") or 0),
-                   billed_out_tokens=int(usage.get("output_tokens") or 0))
+                   billed_out_tokens=int(usage.get("output_tokens") or 0),
+                   usage_source=str(body.get("usage_source") or ""))
 
 
 def _seconds(text: object) -> float:
@@ -314,7 +316,8 @@ def event_line(started: float, elapsed_ms: float, kind: str, outcome: Outcome,
                        "cost_usd": outcome.cost_usd, "stale": outcome.stale,
                        "model": outcome.model, "degraded": outcome.label == "degraded",
                        "in_tokens": outcome.in_tokens,
-                       "billed_out_tokens": outcome.billed_out_tokens, **(extra or {})})
+                       "billed_out_tokens": outcome.billed_out_tokens,
+                       "usage_source": outcome.usage_source, **(extra or {})})
 
 
 def events_path(base: str | None) -> str | None:

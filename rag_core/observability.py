@@ -18,17 +18,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    disable_created_metrics,
-)
+from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 from prometheus_client.metrics_core import Metric
 
 from rag_core.config import Settings
+from rag_core.safe_metrics import Counter, Gauge, Histogram  # updates never raise
 
 disable_created_metrics()  # no ``*_created`` series next to every counter and histogram
 
@@ -60,6 +54,13 @@ CACHE_SIZE = Gauge("cache_size", "Entries per cache layer", ["layer"], registry=
 COST = Gauge("api_cost_total_dollars", "Money spent on the LLM (only increases)",
              registry=REGISTRY, multiprocess_mode="sum")
 TOKENS = Counter("api_tokens_used_total", "LLM tokens", ["kind"], registry=REGISTRY)
+# a provider's usage checked before billing (``llm.usage``); provider: llm | llm_fallback
+USAGE_CHECKED = Counter("llm_usage_checked_total", "Provider usages checked before billing",
+                        ["provider"], registry=REGISTRY)
+USAGE_REJECTED = Counter("llm_usage_rejected_total", "Provider usages rejected (billed at the "
+                         "service's own count)", ["provider", "reason"], registry=REGISTRY)
+SETTLE_FAILURES = Counter("cost_settle_failures_total", "Bill settles that failed",
+                          registry=REGISTRY)
 NO_CONTEXT = Counter("no_context_responses_total", "Answers without relevant notes",
                      registry=REGISTRY)
 DEGRADED = Counter("answers_degraded_total", "Answers made from the notes without a model "

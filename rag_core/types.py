@@ -260,6 +260,10 @@ class Answer:
     cost_usd: float
     timings_ms: dict[str, float]
     request_id: str
+    # whose token counts ``usage`` and ``cost_usd`` rest on: ``provider`` (the model's server
+    # reported them and they passed the checks: ``llm.usage``) or ``counted`` (the service's
+    # own count: no figures, figures that failed, a stream, no model call or a cache hit)
+    usage_source: str = "counted"
     stale: bool = False
     query_truncated: bool = False
     flags: list[str] = field(default_factory=list)
@@ -314,6 +318,7 @@ class Answer:
             cost_usd=data["cost_usd"],
             timings_ms=dict(data["timings_ms"]),
             request_id=data["request_id"],
+            usage_source=str(data.get("usage_source") or "counted"),
             stale=data.get("stale", False),
             query_truncated=data.get("query_truncated", False),
             flags=list(data.get("flags", [])),

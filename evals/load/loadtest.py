@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals.load import limits
+from evals.load import limits, lying
 from evals.load.cpu import CpuSampler
 from evals.load.metrics import (
     AGGREGATED,
@@ -93,6 +93,8 @@ class LoadRun:
     warm_up: dict[str, float] = field(default_factory=dict)  # stack.warm_up, before this run
     # the servers' resources sampled during the run (config.resource_sample_s; evals.load.soak)
     resources: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # with config.lying_usage: what the lying provider left in the ledger (evals.load.lying)
+    lying: dict[str, float | int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
@@ -280,6 +282,11 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     if resources is not None:
         resources.start()
     code: int | None = None
+    mocks = [(stack["mock_url"], lying.first_prices(stack["env"]))]
+    if stack["second_url"]:
+        mocks.append((stack["second_url"], lying.Prices(*config.second_prices)))
+    before = (lying.start_lying(config.lying_usage, [url for url, _ in mocks], stack["env"])
+              if config.lying_usage else None)
     try:
         if config.chaos:
             time.sleep(config.outage_start_s)
@@ -309,6 +316,8 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     mocked = mock_stats(stack["mock_url"])
     event_files = sorted(out.glob(f"{events_base.name}.*.jsonl"))
     events = read_events(event_files)
+    lied = (lying.end_lying(before, mocks, stack["env"], events) if before is not None
+            else {})
     by_process = {int(f.name.split(".")[-2]): _lines(f) for f in event_files}
     stats = read_stats(prefix)
     if stats.empty:
@@ -318,7 +327,8 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
     return LoadRun(config, prefix, stats, read_history(prefix), read_failures(prefix), events,
                    breaker, outage, code, mocked,
                    round(time.perf_counter() - started, 1), cpu.summary(), by_process,
-                   resources=resources.frame() if resources is not None else pd.DataFrame())
+                   resources=resources.frame() if resources is not None else pd.DataFrame(),
+                   lying=lied)
 
 
 def _lines(path: Path) -> int:

@@ -74,6 +74,9 @@ class LoadConfig:
     # per input and output token; the outage hits the first mock only
     second_provider: bool = False
     second_prices: tuple[float, float] = (0.000002, 0.000006)
+    # a provider that lies about usage for the whole run (evals.load.lying.LIES: negative,
+    # missing, absurd; every mock, the second too); "" an honest one
+    lying_usage: str = ""
 
 
 def second_provider(config: LoadConfig) -> SecondProvider | None:

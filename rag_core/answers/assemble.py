@@ -47,6 +47,7 @@ class AnswerMaker:
         return replace(cached, answer_id=answer_id or run.answer_id,
                        request_id=run.request_id, timings_ms=run.finish_timings(),
                        cache=run.cache_outcomes(), usage=TokenUsage(), cost_usd=0.0,
+                       usage_source="counted",
                        decisions=replace(run.decisions) if run.decisions.recorded() else
                        cached.decisions.kept(cached.no_context), debug=None,
                        no_context_reason=cached.no_context_reason or (
@@ -65,7 +66,8 @@ class AnswerMaker:
 
     def finish(self, run: Run, text: str, *, outcome: str, citations: list[Citation] | None = None,
                usage: TokenUsage | None = None, cost: float = 0.0,
-               generator: str | None = None, model: str | None = None) -> Answer:
+               generator: str | None = None, model: str | None = None,
+               usage_source: str = "counted") -> Answer:
         """A new answer (``outcome``: generated, declined, degraded, refused or no_context);
         ``generator`` and ``model``: what wrote it (default: the service's generator, for an
         outcome of a call; "none" otherwise)."""
@@ -80,6 +82,7 @@ class AnswerMaker:
             model=(model or generator or self.parts.generator.name) if wrote else "none",
             cache=run.cache_outcomes(),
             usage=usage or TokenUsage(),
+            usage_source=usage_source,
             cost_usd=cost,
             timings_ms=run.finish_timings(),
             request_id=run.request_id,

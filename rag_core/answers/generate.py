@@ -35,6 +35,7 @@ class Made:
     usage: TokenUsage
     cost: float
     degraded_reason: str = ""  # set: made without a model (``answers.degraded``)
+    usage_source: str = "counted"  # whose figures were billed: provider | counted
 
 
 class GenerationStep:
@@ -95,11 +96,12 @@ class GenerationStep:
         run.prompt = asked
         with run.within():
             bill = Bill.open(p.ledger, money, p.counter, generator=name, user_id=run.user_id,
-                             prompt=asked)
+                             prompt=asked, provider=provider.label)
         run.budget_state = bill.state
         if bill.state == "tightened":
             run.prompt = replace(asked, max_tokens=max(16, asked.max_tokens // 2))
         usage: TokenUsage | None = None
+        source = "counted"  # a stream's usage is counted on the text that arrived
         model = provider.model
         capture = p.settings.observability.otel_capture_content
         request = ChatRequest(name, provider.model, provider.base_url, run.prompt.max_tokens,
@@ -127,6 +129,7 @@ class GenerationStep:
                         reply = provider.generator.generate(run.prompt)
                     generation = reply
                     usage, model = reply.usage, reply.model or model
+                    source = reply.usage_source
                     guard.feed(reply.text)
             except LLMUnavailable as exc:
                 current.set_attribute("error.code", exc.code)
@@ -140,7 +143,7 @@ class GenerationStep:
                     bill.settle(guard.raw)
                 raise
             with run.within():
-                usage = bill.settle(guard.raw, usage)
+                usage = bill.settle(guard.raw, usage, source=source)
             current.set_attribute("tokens.input", usage.input_tokens)
             current.set_attribute("tokens.output", usage.output_tokens)
             chat.finish(usage.input_tokens, usage.output_tokens,
@@ -149,7 +152,7 @@ class GenerationStep:
                         response_model=getattr(generation, "model", None),
                         response_id=getattr(generation, "response_id", None),
                         answer=guard.raw if capture else None)
-        return Made(name, model, usage, bill.cost)
+        return Made(name, model, usage, bill.cost, usage_source=bill.usage_source)
 
     def _degraded(self, run: Run, asked: Prompt, guard: OutputGuard,
                   failure: LLMUnavailable) -> Made:
@@ -181,7 +184,7 @@ class GenerationStep:
             "generated"
         answer = self.answers.finish(run, done.text, outcome=outcome, citations=done.citations,
                                      usage=made.usage, cost=made.cost, generator=made.generator,
-                                     model=made.model)
+                                     model=made.model, usage_source=made.usage_source)
         if done.leaked:
             answer.flags.append("output_leak")
         if made.degraded_reason:  # a model's answer is cached; one made without it never is

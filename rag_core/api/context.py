@@ -19,12 +19,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-from prometheus_client import Counter
 from starlette.datastructures import Headers
 
 from rag_core import observability as obs
 from rag_core.api import audit, errors, refusals
 from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
+from rag_core.safe_metrics import Counter
 from rag_core.telemetry import http as http_span
 
 log = logging.getLogger("rag_core.app")

@@ -181,6 +181,12 @@ class AnswerOut(BaseModel):
                     "`no_cache`, or an answer passed over as too old, is a `miss`)")
     usage: UsageOut
     cost_usd: float
+    usage_source: Literal["provider", "counted"] = Field("counted", description=(
+        "Whose token counts `usage` and `cost_usd` rest on: `provider` (the model's server "
+        "reported them and they passed the checks: whole, not negative, output within "
+        "`max_tokens`, input near the service's own count of the prompt) or `counted` (the "
+        "service's own count: the provider sent none or figures that failed the checks, a "
+        "streamed answer, no model call, a cache hit)"))
     timings_ms: dict[str, float]
     request_id: str
     stale: bool = Field(False, description="Served from the stale store while the model is "

@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from prometheus_client import Counter
-
 from rag_core import observability as obs
 from rag_core.errors import Forbidden
+from rag_core.safe_metrics import Counter
 from rag_core.types import Answer
 
 NAMES = ("no_cache", "no_store", "max_age_s")  # the request's names, echoed and counted

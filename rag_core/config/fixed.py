@@ -65,6 +65,13 @@ BUDGET_TIGHTEN_RATIO = 0.9  # share of a budget spent at which the output budget
 # while Redis (the shared ledger) is unreachable, each process may spend this share of what is
 # left of a budget (from PostgreSQL's record)
 BUDGET_OUTAGE_SHARE = 0.1
+# A provider's reported usage is billed only within these bounds (``rag_core.llm.usage``), and
+# no settle bills past the reservation by more: output tokens up to the request's max_tokens
+# plus a few (a stop token counted); input tokens within a factor of our own count of the
+# prompt, plus a fixed allowance (its tokenizer and chat template are not ours).
+USAGE_OUTPUT_SLACK_TOKENS = 8
+USAGE_INPUT_RATIO = 1.5
+USAGE_INPUT_SLACK_TOKENS = 64
 
 # --- auth and observability -------------------------------------------------------------------
 JWT_LEEWAY_S = 10  # clock skew allowed on a token's exp, iat and nbf

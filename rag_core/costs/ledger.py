@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from rag_core.costs.records import CostRecords, new_reservation_id
 from rag_core.costs.requests import ANYONE, REJECTED, RequestCounts
 from rag_core.costs.rows import CostReport, RejectedTotals, SpendRow, UserDay
 from rag_core.costs.saved import SavedDollars
+from rag_core.costs.states import BudgetStates
 from rag_core.costs.totals import RedisTotals
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -54,6 +56,17 @@ def price(usage: TokenUsage, money: Money) -> float:
     """Dollars for one generation, from the price table of the money section."""
     return (usage.input_tokens * money.price_input_per_token_usd
             + usage.output_tokens * money.price_output_per_token_usd)
+
+
+def never_negative(actual_usd: float, usage: TokenUsage) -> tuple[float, TokenUsage]:
+    """A cost the ledger may record: one that is negative or not a number is logged and
+    recorded as 0, with no negative token count (the ledger never goes below zero, whatever
+    the caller computed)."""
+    if math.isfinite(actual_usd) and actual_usd >= 0:
+        return actual_usd, usage
+    obs.log_event(log, logging.ERROR, "a negative or non-finite cost refused; recorded as 0",
+                  cost=repr(actual_usd))
+    return 0.0, TokenUsage(max(0, usage.input_tokens), max(0, usage.output_tokens))
 
 
 def today() -> str:
@@ -90,7 +103,7 @@ class CostLedger:
         self.totals = RedisTotals(client) if client is not None else None
         # without a Redis configured, one process counts everything in process
         self.outage = OutageBook(1.0 if client is None else fixed.BUDGET_OUTAGE_SHARE)
-        self._alerted: set[tuple[str, str, str]] = set()
+        self.states = BudgetStates()  # ok, alert, tightened: each reported once
         self._warned = -1e9
 
     @property
@@ -118,7 +131,7 @@ class CostLedger:
             obs.BUDGET_ALERTS.labels(scope=scope, level="exceeded").inc()
             which = "your daily" if scope == "user" else "the service's daily"
             raise BudgetExceeded(f"This request would pass {which} budget; it resets at 00:00 UTC.")
-        state = self._note_state(user_id, day, values, caps)
+        state = self.states.note(user_id, day, values, caps)
         rid = None
         if not local:  # held in Redis: recorded for every process's next seed
             rid = new_reservation_id()
@@ -128,6 +141,7 @@ class CostLedger:
 
     def commit(self, reservation: Reservation, actual_usd: float, usage: TokenUsage) -> None:
         """Record the real cost: PostgreSQL (or the durable queue) first, then the totals."""
+        actual_usd, usage = never_negative(actual_usd, usage)
         self.records.record(reservation.day, reservation.user_id, actual_usd, usage,
                             reservation.reservation_id)
         self._settle(reservation, actual_usd, (usage.input_tokens, usage.output_tokens))
@@ -268,22 +282,6 @@ class CostLedger:
                 raise BudgetUnavailable()
             self.outage.start(keys, recorded)
         return self.outage.reserve(keys, estimate, caps)
-
-    # --- budget states ---------------------------------------------------------------------
-
-    def _note_state(self, user_id: str, day: str, values: list[float],
-                    caps: tuple[float, float]) -> str:
-        user_share, global_share = values[0] / caps[0], values[1] / caps[1]
-        share = max(user_share, global_share)
-        state = ("tightened" if share >= fixed.BUDGET_TIGHTEN_RATIO
-                 else "alert" if share >= fixed.BUDGET_ALERT_RATIO else "ok")
-        if state != "ok" and (user_id, day, state) not in self._alerted:
-            self._alerted.add((user_id, day, state))
-            obs.BUDGET_ALERTS.labels(scope="user" if user_share >= global_share else "global",
-                                     level=state).inc()
-            obs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
-                          user_hash=obs.hash_id(user_id), share=round(share, 3))
-        return state
 
 
 def _split(outcomes: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:

@@ -133,16 +133,20 @@ def create_mock_app(config: MockConfig | None = None, *,
             raw = obey_answer(chat.messages, raw, notes)
         text, _ = counter.truncate(raw, chat.max_tokens)
         prompt_tokens = counter.count_messages(chat.messages)
-        usage = wire.usage_dict(prompt_tokens, counter.count(text))
+        completion_tokens = counter.count(text)
+        usage = wire.usage_dict(_told(c.usage_prompt_tokens, prompt_tokens),
+                                _told(c.usage_completion_tokens, completion_tokens))
         model = chat.model or c.model
         cid = wire.new_completion_id()
         if not chat.stream:
             state.bump("completed")
-            state.bump("completion_tokens", usage["completion_tokens"])
+            state.bump("completion_tokens", completion_tokens)
+            state.bump("prompt_tokens", prompt_tokens)
             return wire.completion_body(cid, model, text, usage if c.send_usage else None)
         state.bump("streams")
         wanted = usage if chat.include_usage or c.send_usage else None
-        return wire.sse_response(_stream(state, cid, model, text, wanted))
+        return wire.sse_response(_stream(state, cid, model, text, wanted,
+                                         (prompt_tokens, completion_tokens)))
 
     @app.get("/v1/models", response_model=None)
     async def models(request: Request) -> Response | JsonObject:
@@ -188,8 +192,16 @@ def create_mock_app(config: MockConfig | None = None, *,
     return app
 
 
+def _told(reported: int | None, counted: int) -> int:
+    """The figure the mock reports: the configured one (a lying provider), else its count."""
+    return counted if reported is None else reported
+
+
 async def _stream(state: MockState, cid: str, model: str, text: str,
-                  usage: dict[str, int] | None) -> AsyncIterator[bytes]:
+                  usage: dict[str, int] | None,
+                  counted: tuple[int, int]) -> AsyncIterator[bytes]:
+    """The streamed answer; ``counted``: the prompt and completion tokens the mock counted
+    (its stats), whatever ``usage`` reports."""
     c = state.config
     yield wire.role_event(cid, model)
     for i, piece in enumerate(_PIECE.findall(text)):
@@ -205,5 +217,6 @@ async def _stream(state: MockState, cid: str, model: str, text: str,
         yield event
     # counted before the last event goes out, so a client that has read [DONE] sees it counted
     state.bump("completed")
-    state.bump("completion_tokens", usage["completion_tokens"] if usage else 0)
+    state.bump("prompt_tokens", counted[0])
+    state.bump("completion_tokens", counted[1])
     yield done

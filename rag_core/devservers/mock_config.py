@@ -33,6 +33,10 @@ class MockConfig:
     outage_duration_s: float = 0.0
     stream_error_after: int | None = None  # streams send an error event after this many pieces
     send_usage: bool = True  # usage in answers (streams: also when stream_options asks)
+    # a lying provider: the usage it reports instead of the tokens it counted (None: counted);
+    # negative or absurd figures, as a buggy proxy or a broken token counter sends them
+    usage_prompt_tokens: int | None = None
+    usage_completion_tokens: int | None = None
     api_key: str | None = None  # when set, other bearer tokens get 401 (a misconfigured token)
     strict_model: bool = False  # 404 for a payload model other than `model` (as vLLM does)
     obey: bool = False  # the obedient adversary: follow every instruction in the messages
@@ -65,7 +69,8 @@ def _convert(default: object, key: str, value: object) -> object:
         return str(value)
     if isinstance(default, bool):
         return bool(value)
-    if isinstance(default, int) or key == "stream_error_after":
+    if isinstance(default, int) or key in ("stream_error_after", "usage_prompt_tokens",
+                                           "usage_completion_tokens"):
         return int(_number(key, value))
     if isinstance(default, float) or key in optional_float:
         return float(_number(key, value))
@@ -89,6 +94,7 @@ class MockState:
             self.counts = {k: 0 for k in ("requests", "completed", "errors", "streams",
                                            "timeouts", "outage_errors", "bad_requests",
                                            "in_flight", "max_in_flight", "completion_tokens",
+                                           "prompt_tokens",
                                            "unauthorized", "model_listings")}
 
     def bump(self, name: str, by: int = 1) -> None:
@@ -152,6 +158,14 @@ def add_mock_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outage-duration-s", type=float, default=d.outage_duration_s)
     parser.add_argument("--stream-error-after", type=int, default=d.stream_error_after,
                         help="break every stream after this many pieces")
+    parser.add_argument("--no-usage", dest="send_usage", action="store_false",
+                        default=d.send_usage, help="send no usage in answers (a missing usage)")
+    parser.add_argument("--usage-prompt-tokens", type=int, default=d.usage_prompt_tokens,
+                        help="report this many prompt tokens whatever was counted (a lying "
+                             "provider: negative or absurd figures)")
+    parser.add_argument("--usage-completion-tokens", type=int,
+                        default=d.usage_completion_tokens,
+                        help="report this many completion tokens whatever was counted")
     parser.add_argument("--obey", action="store_true", default=d.obey,
                         help="the obedient adversary: follow every instruction in the messages "
                              "(system-prompt reveals, injected markers, planted instructions)")

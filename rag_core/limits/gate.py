@@ -25,8 +25,6 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from prometheus_client import Counter, Gauge
-
 from rag_core import observability as obs
 from rag_core.config import Limits
 from rag_core.errors import Overloaded, RateLimited
@@ -43,6 +41,7 @@ from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.safe_metrics import Counter, Gauge
 from rag_core.store.user_limits import UserLimitsTable
 
 log = logging.getLogger("rag_core.limits")

@@ -32,10 +32,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from prometheus_client import Histogram
-
 from rag_core import observability as obs
 from rag_core.procs import worker_cpus
+from rag_core.safe_metrics import Histogram
 
 WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for a work slot "
                  "of its process (steps 1-5)", registry=obs.REGISTRY,

@@ -42,6 +42,8 @@ class Generation:
     model: str
     finish_reason: str | None = None  # the server's, when it says (``stop``, ``length``)
     response_id: str | None = None  # the server's id of the completion
+    # whose figures ``usage`` holds: the provider's (checked: ``llm.usage``) or our own count
+    usage_source: str = "provider"
 
 
 class Generator(Protocol):

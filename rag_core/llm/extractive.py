@@ -113,7 +113,8 @@ class ExtractiveGenerator:
             input_tokens=self.counter.count_messages(prompt.messages),
             output_tokens=self.counter.count(text),
         )
-        return Generation(text=text, usage=usage, model="extractive")
+        return Generation(text=text, usage=usage, model="extractive",
+                          usage_source="counted")  # in process: our own count
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         yield from re.findall(r"\S+\s*", self.answer(prompt))

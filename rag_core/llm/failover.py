@@ -24,6 +24,7 @@ from rag_core.config import GenerationSettings, ModelCalls
 from rag_core.decision_records import JsonObject
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Generation, Generator, GuardedGenerator, Prompt
+from rag_core.llm.breaker_state import GAUGE_NAME
 from rag_core.llm.health import Problem
 from rag_core.redis_kv.client import RedisClient
 
@@ -46,6 +47,11 @@ class Provider:
     model: str
     base_url: str | None
     fallback: bool = False
+
+    @property
+    def label(self) -> str:
+        """Its name in metrics (``circuit_breaker_state``, ``llm_usage_rejected_total``)."""
+        return FALLBACK_GAUGE if self.fallback else GAUGE_NAME
 
 
 def model_of(generator: object, model: str, base_url: str | None) -> tuple[str, str | None]:
@@ -90,7 +96,8 @@ def fallback_generator(generation: GenerationSettings, calls: ModelCalls,
     from rag_core.llm.resilience import ResilientGenerator
 
     own_generation, own_calls = fallback_sections(generation, calls)
-    inner = HFGenerator(own_generation, own_calls, llm_client or make_client(own_calls))
+    inner = HFGenerator(own_generation, own_calls, llm_client or make_client(own_calls),
+                        provider=FALLBACK_GAUGE)
     return ResilientGenerator(inner, own_calls, redis_client, breaker=FALLBACK_BREAKER,
                               gauge=FALLBACK_GAUGE)
 

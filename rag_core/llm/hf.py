@@ -52,7 +52,9 @@ from typing import TYPE_CHECKING, Any
 from rag_core import config
 from rag_core import observability as obs
 from rag_core.config import ModelCalls, Settings, fixed
+from rag_core.llm import usage as usage_check
 from rag_core.llm.base import Generation, Prompt
+from rag_core.llm.breaker_state import GAUGE_NAME
 from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import Problem
 from rag_core.tokens import default_counter
@@ -254,7 +256,9 @@ class HFGenerator:
     name = "hf"
 
     def __init__(self, generation: config.GenerationSettings, calls: ModelCalls,
-                 client: InferenceClient | None = None) -> None:
+                 client: InferenceClient | None = None, *, provider: str = GAUGE_NAME) -> None:
+        """``provider``: its name in ``llm_usage_rejected_total`` (the breaker gauge's)."""
+        self.provider = provider
         self.calls = calls  # where the model is, its token and timeouts
         self.client = client if client is not None else make_client(calls)
         self.model = generation.llm_model
@@ -275,10 +279,12 @@ class HFGenerator:
             finish = getattr(out.choices[0], "finish_reason", None)
         except Exception as exc:
             raise classify(exc) from exc
-        return Generation(text=text, usage=self._usage(prompt, text, getattr(out, "usage", None)),
+        usage, source = self._usage(prompt, text, getattr(out, "usage", None))
+        return Generation(text=text, usage=usage,
                           model=str(getattr(out, "model", None) or self.model),
                           finish_reason=str(finish) if finish else None,
-                          response_id=str(getattr(out, "id", None) or "") or None)
+                          response_id=str(getattr(out, "id", None) or "") or None,
+                          usage_source=source)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         client = _stream_client(self.client)
@@ -296,11 +302,10 @@ class HFGenerator:
         finally:
             client.close()
 
-    @staticmethod
-    def _usage(prompt: Prompt, text: str, usage: Any) -> TokenUsage:
-        """The server's token counts; our tokenizer's when it sends none."""
-        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-            return TokenUsage(int(usage.prompt_tokens), int(usage.completion_tokens or 0))
+    def _usage(self, prompt: Prompt, text: str, usage: Any) -> tuple[TokenUsage, str]:
+        """The server's token counts when they pass the checks (``llm.usage``); our tokenizer's
+        when they fail or it sent none. With the source of the figures."""
         counter = default_counter()
-        return TokenUsage(counter.count_messages(prompt.messages),
-                          counter.count(text))
+        return usage_check.checked_usage(
+            self.provider, usage, prompt_tokens=counter.count_messages(prompt.messages),
+            max_tokens=prompt.max_tokens, output_tokens=lambda: counter.count(text))

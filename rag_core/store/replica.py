@@ -35,11 +35,11 @@ from typing import Any, Literal, TypeVar
 
 import psycopg
 from pgvector.psycopg import register_vector
-from prometheus_client import Counter, Gauge
 
 from rag_core.config import Services, fixed
 from rag_core.errors import VectorSearchFailed
 from rag_core.observability import REGISTRY
+from rag_core.safe_metrics import Counter, Gauge
 
 log = logging.getLogger("rag_core.store.replica")
 

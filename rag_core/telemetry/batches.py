@@ -15,9 +15,8 @@ import time
 from collections import deque
 from typing import Any
 
-from prometheus_client import Counter
-
 from rag_core import observability as obs
+from rag_core.safe_metrics import Counter
 
 MAX_QUEUE = 2048  # finished spans waiting for the exporter; more are dropped
 BATCH = 512

@@ -18,9 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Histogram
-
 from rag_core import observability as obs
+from rag_core.safe_metrics import Histogram
 from rag_core.telemetry import semconv as sc
 
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
