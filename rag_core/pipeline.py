@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
 REFUSAL_ANSWER = (
-    "I can only answer questions about your own sermon notes, and I don't share my instructions."
+    "I can only answer questions about your own notes, and I don't share my instructions."
 )
 
 Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
