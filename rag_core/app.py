@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from rag_core import heap
 from rag_core import observability as obs
 from rag_core.api import docs as api_docs
-from rag_core.api import errors, notes, routes, users
+from rag_core.api import errors, notes, rate_status, routes, users
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         app.state.pipeline = Pipeline(parts)
     errors.install(app)
     app.include_router(routes.router)
+    app.include_router(rate_status.router)
     for prefix, router in notes.routers():
         app.include_router(router, prefix=prefix)
     app.include_router(users.router)
