@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core import heap
 from rag_core import observability as obs
+from rag_core.api import cors, errors, notes, rate_status, routes, users
 from rag_core.api import docs as api_docs
-from rag_core.api import errors, notes, rate_status, routes, users
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
@@ -101,8 +101,9 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
         read_timeout_s=settings.services.body_read_timeout_s)
 
-    app.add_middleware(RequestContext,  # outermost: ids, trace, metric, log line
+    app.add_middleware(RequestContext,  # ids, trace, metric, log line
                        worker_pid=settings.profile == "dev")
+    cors.install(app, settings)  # outermost when on: 401, 413 and 429 reach a browser as such
     return app
 
 
