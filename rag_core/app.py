@@ -29,6 +29,7 @@ from rag_core.errors import RagError
 from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
 from rag_core.telemetry import export
+from rag_core.telemetry.watch import HostWatch
 
 log = logging.getLogger("rag_core.app")
 
@@ -65,12 +66,14 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             obs.serve_metrics(fixed.METRICS_HOST, settings.observability.metrics_port)
         redis_client = getattr(app.state.parts.caches.semantic, "client", None)
         watch = MemoryWatch(redis_client).start() if redis_client is not None else None
+        host_watch = HostWatch.of(settings, app.state.parts.store).start()
         startup_check = getattr(app.state.parts.generator, "startup_check", None)
         if startup_check is not None:  # the LLM's configuration, once (GET <base>/models)
             await run_in_threadpool(startup_check)
         if owned:  # a worker that built what it serves: frozen out of the collector
             heap.settle()
         yield
+        host_watch.stop()
         if watch is not None:
             watch.stop()
         if owned:
