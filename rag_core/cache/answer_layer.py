@@ -23,11 +23,13 @@ from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
-from rag_core.config import Caches, DecisionSettings, fixed
+from rag_core.config import Caches, DecisionSettings, Embedding, fixed
 from rag_core.decision_records import SemanticRecord
+from rag_core.embedding.base import numerics_generation
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
+    embedding_shape,
     normalize_query,
     notes_version_key,
     query_slot,
@@ -54,6 +56,8 @@ class AnswerLayer:
     notes: VersionLayer
     # the notes version and the answer it names in one round trip (single Redis server only)
     versioned: VersionedRead | None = None
+    # what names the vectors: the shape's numerics follow the embedding runtime in use
+    embedding: Embedding | None = None
     # the answer key's parts that do not change per question, by params (for ``shape``)
     _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
@@ -61,10 +65,24 @@ class AnswerLayer:
     loop_read: LoopRead | None = field(default=None, init=False, repr=False)
     # a question's L1 slot, kept for recent questions: one asked again is not hashed again
     slot: Callable[..., VersionSlot] = field(init=False, repr=False)
+    _numerics: int = field(default=0, init=False, repr=False)  # the numerics_generation seen
 
     def __post_init__(self) -> None:
         self.loop_read = LoopRead.of(self.versioned)
         self.slot = lru_cache(maxsize=4096)(self._slot)
+        self._numerics = numerics_generation()
+
+    def _follow_runtime(self) -> None:
+        """After an embedding runtime fell back, the answer keys name the vectors' new
+        numerics (``embedding.fallback``): the shape is made again and the memos dropped."""
+        generation = numerics_generation()
+        if generation == self._numerics:
+            return
+        self._numerics = generation
+        if self.embedding is not None:
+            self.shape = {**self.shape, "embedding": embedding_shape(self.embedding)}
+        self._answer_parts.clear()
+        self.slot.cache_clear()  # type: ignore[attr-defined]
 
     @property
     def semantic_enabled(self) -> bool:
@@ -72,6 +90,7 @@ class AnswerLayer:
 
     def key(self, params: SearchParams, user_id: str, notes_version: int,
             question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
+        self._follow_runtime()
         return self.slot(params, user_id, question, top_k, filters).key(notes_version)
 
     def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int,
@@ -95,6 +114,7 @@ class AnswerLayer:
         single Redis server the version and the answer come in one round trip
         (``VersionedRead``); without a version in Redis, or elsewhere, the version first and
         then the answer."""
+        self._follow_runtime()
         slot = self.slot(params, user_id, question, top_k, filters)
         truth = self.notes.truth
         epoch = truth.epoch()
