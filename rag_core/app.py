@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
 
     app.add_middleware(RequestContext,  # ids, trace, metric, log line
                        worker_pid=settings.profile == "dev")
-    cors.install(app, settings)  # outermost when on: 401, 413 and 429 reach a browser as such
+    # outermost when on: 401, 413 and 429 reach a browser as themselves
+    cors.install(app, settings.auth, settings.profile)
     return app
 
 

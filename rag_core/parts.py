@@ -105,9 +105,9 @@ def build_redis(settings: Settings) -> RedisClient | None:
 def build_embedder(settings: Settings) -> Embedder:
     """The embedding runtime of ``RAG_EMBEDDING_BACKEND`` (loaded lazily, once per process),
     falling back to the next that works when it cannot load or embed (``embedding.fallback``)."""
-    from rag_core.embedding import fallback_embedder
+    from rag_core.embedding.fallback import FallbackEmbedder
 
-    return fallback_embedder(settings)
+    return FallbackEmbedder.of(settings)
 
 
 def build_caches(settings: Settings, client: RedisClient | None, judge: SemanticJudge,

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Auth
 from rag_core.errors import InvalidSettings
 
 log = logging.getLogger("rag_core.api")
@@ -32,28 +32,27 @@ EXPOSED = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-A
 PREFLIGHT_MAX_AGE_S = 600
 
 
-def check_cors_settings(settings: Settings) -> None:
+def check_cors_settings(auth: Auth, profile: str) -> None:
     """Refuse, in the prod profile, any origin with credentials (``InvalidSettings``)."""
-    auth = settings.auth
     if ANY in auth.cors_origins and auth.cors_allow_credentials:
         message = ("RAG_CORS_ORIGINS=* with RAG_CORS_ALLOW_CREDENTIALS=true lets any site "
                    "call the API with its users' credentials; name the origins")
-        if settings.profile == "prod":
+        if profile == "prod":
             raise InvalidSettings(message)
         obs.log_event(log, logging.WARNING, message)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, auth: Auth, profile: str) -> None:
     """The CORS layer, outermost: call it after every other middleware is added."""
-    check_cors_settings(settings)
-    origins = settings.auth.cors_origins
+    check_cors_settings(auth, profile)
+    origins = auth.cors_origins
     if not origins:
         return
     headers = list(REQUEST_HEADERS)
-    if not settings.auth.auth_enabled:  # dev: the user comes from a header
+    if not auth.auth_enabled:  # dev: the user comes from a header
         headers.append("X-User-ID")
     app.add_middleware(CORSMiddleware, allow_origins=origins,
-                       allow_credentials=settings.auth.cors_allow_credentials,
+                       allow_credentials=auth.cors_allow_credentials,
                        allow_methods=METHODS, allow_headers=headers, expose_headers=EXPOSED,
                        max_age=PREFLIGHT_MAX_AGE_S)
 

@@ -1,6 +1,6 @@
 """Embedders: the Embedder protocol, the PyTorch implementation and the factory.
 
-``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND`` (``fallback_embedder``
+``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND`` (``FallbackEmbedder.of``
 the same, falling back to the next runtime that works when it fails): ``torch``
 (sentence-transformers as it ships), ``onnx`` (ONNX Runtime) or ``openvino`` (both in
 :mod:`rag_core.embedding.runtimes`, on a graph exported once per host by
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
 
 __all__ = ["DEFAULT_MODEL", "Embedder", "OnnxRuntimeEmbedder", "OpenVinoEmbedder",
-           "SentenceTransformerEmbedder", "build_embedder", "fallback_embedder",
-           "resolve_model_path", "vector_numerics"]
+           "SentenceTransformerEmbedder", "build_embedder", "resolve_model_path",
+           "vector_numerics"]
 
 # The embedders' modules (numpy, the exported model's files) load with the first embedder or
 # the first name asked for: what only reads the model's name and numerics (the cache keys of
@@ -41,7 +41,7 @@ def __getattr__(name: str) -> object:
 
 def build_embedder(settings: Settings, backend: str | None = None) -> Embedder:
     """The embedder of ``backend`` (default: ``settings.embedding_backend``), exactly that one
-    (the one place that knows them all); ``fallback_embedder`` falls back when it fails."""
+    (the one place that knows them all); ``FallbackEmbedder.of`` falls back when it fails."""
     from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
     from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
 
@@ -57,12 +57,3 @@ def build_embedder(settings: Settings, backend: str | None = None) -> Embedder:
                             threads=settings.embedding.embedding_threads,
                             precision=settings.embedding.openvino_precision)
 
-
-def fallback_embedder(settings: Settings) -> Embedder:
-    """The configured runtime, falling back to the next that works (``embedding.fallback``):
-    what the service and ``ingest`` embed with."""
-    from rag_core.embedding.fallback import FallbackEmbedder
-
-    return FallbackEmbedder(settings.embedding.embedding_backend,
-                            lambda backend: build_embedder(settings, backend),
-                            settings.embedding.embedding_model, settings.embedding.embedding_dim)

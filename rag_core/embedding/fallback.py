@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter
 
 from rag_core import observability as obs
+from rag_core.config import Settings
 from rag_core.embedding.base import RUNTIMES, Embedder, replace_runtime
 from rag_core.errors import EmbeddingFailed
 
@@ -51,6 +52,16 @@ class FallbackEmbedder:
         self._at = 0
         self._current: Embedder = make(configured)
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, settings: Settings) -> FallbackEmbedder:
+        """The configured runtime of ``settings``, falling back along ``RUNTIMES``: what the
+        service and ``ingest`` embed with."""
+        from rag_core.embedding import build_embedder
+
+        section = settings.embedding
+        return cls(section.embedding_backend, lambda name: build_embedder(settings, name),
+                   section.embedding_model, section.embedding_dim)
 
     @property
     def backend(self) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_core import observability as obs
-from rag_core.config import Settings
+from rag_core.config import Services, Settings
 from rag_core.store.pool_metrics import PoolReading
 from rag_core.telemetry import host
 
@@ -23,13 +23,13 @@ log = logging.getLogger("rag_core.telemetry.watch")
 INTERVAL_S = 15.0  # a scrape every 15 s sees figures at most one turn old
 
 
-def watched_folders(settings: Settings) -> dict[str, Path]:
+def watched_folders(services: Services) -> dict[str, Path]:
     """The folders the process writes: the state folder, and the embedded PostgreSQL's data
     where the settings name no database (``DATABASE_URL``: the operator's exporter watches
     that disk)."""
-    state = Path(settings.services.state_dir)
+    state = Path(services.state_dir)
     folders = {"state": state}
-    if not settings.services.database_url:
+    if not services.database_url:
         folders["postgres"] = state / "pgdata"
     return folders
 
@@ -51,7 +51,8 @@ class HostWatch:
         """The watch of an app: its settings' folders and its store's pool (a store without a
         pool, the in-memory one, has none to watch)."""
         stats = getattr(getattr(store, "pool", None), "stats", None)
-        return cls(watched_folders(settings), stats if callable(stats) else None, interval)
+        return cls(watched_folders(settings.services), stats if callable(stats) else None,
+                   interval)
 
     def refresh(self) -> None:
         self._guarded("host", lambda: host.refresh(self.folders))

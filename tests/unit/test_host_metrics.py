@@ -75,7 +75,7 @@ def test_without_a_limit_the_gauges_say_0_and_the_folders_their_space(tmp_path: 
 
 def test_the_folders_watched_are_the_state_and_the_embedded_databases() -> None:
     embedded = Settings(profile="ci", state_dir="/srv/rag")
-    assert watched_folders(embedded) == {"state": Path("/srv/rag"),
+    assert watched_folders(embedded.services) == {"state": Path("/srv/rag"),
                                          "postgres": Path("/srv/rag/pgdata")}
     external = Settings(profile="ci", state_dir="/srv/rag", database_url="postgresql://db/x")
-    assert watched_folders(external) == {"state": Path("/srv/rag")}
+    assert watched_folders(external.services) == {"state": Path("/srv/rag")}
