@@ -69,6 +69,11 @@ class FallbackEmbedder:
         return self._names[self._at]
 
     @property
+    def in_use(self) -> Embedder:
+        """The embedder of the runtime in use (what names its vectors in a memo)."""
+        return self._current
+
+    @property
     def loaded(self) -> bool:
         return self._current.loaded
 
