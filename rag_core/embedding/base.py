@@ -73,7 +73,7 @@ def vector_numerics(embedding: Embedding) -> str:
 
 def numerics_generation() -> int:
     """Changes whenever a runtime is replaced: what memoises keys built from the numerics
-    (``cache.answer_layer``) builds them again."""
+    (``cache.answer_keys``) builds them again."""
     return _generation[0]
 
 
