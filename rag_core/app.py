@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core import heap
 from rag_core import observability as obs
+from rag_core.api import cors, errors, note_history, notes, rate_status, routes, users
 from rag_core.api import docs as api_docs
-from rag_core.api import errors, note_history, notes, routes, users
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.context import RequestContext
@@ -30,6 +30,7 @@ from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
 from rag_core.telemetry import export
 from rag_core.telemetry import http as http_telemetry
+from rag_core.telemetry.watch import HostWatch
 
 log = logging.getLogger("rag_core.app")
 
@@ -66,12 +67,14 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             obs.serve_metrics(fixed.METRICS_HOST, settings.observability.metrics_port)
         redis_client = getattr(app.state.parts.caches.semantic, "client", None)
         watch = MemoryWatch(redis_client).start() if redis_client is not None else None
+        host_watch = HostWatch.of(settings, app.state.parts.store).start()
         startup_check = getattr(app.state.parts.generator, "startup_check", None)
         if startup_check is not None:  # the LLM's configuration, once (GET <base>/models)
             await run_in_threadpool(startup_check)
         if owned:  # a worker that built what it serves: frozen out of the collector
             heap.settle()
         yield
+        host_watch.stop()
         if watch is not None:
             watch.stop()
         if owned:
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         app.state.pipeline = Pipeline(parts)
     errors.install(app)
     app.include_router(routes.router)
+    app.include_router(rate_status.router)
     for prefix, router in (*notes.routers(), *note_history.routers()):
         app.include_router(router, prefix=prefix)
     app.include_router(users.router)
@@ -102,8 +106,10 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
         read_timeout_s=settings.services.body_read_timeout_s)
 
-    app.add_middleware(RequestContext,  # outermost: ids, trace, metric, log line
+    app.add_middleware(RequestContext,  # ids, trace, metric, log line
                        worker_pid=settings.profile == "dev")
+    # outermost when on: 401, 413 and 429 reach a browser as themselves
+    cors.install(app, settings.auth, settings.profile)
     return app
 
 

@@ -65,6 +65,8 @@ class Parts:
             "postgres_replica": self.store.replica_status(),  # informative: never not-ready
             "redis": self.caches.ping(),
             "model_loaded": self.embedder.loaded,
+            # the runtime computing the vectors: the configured one, or its fallback
+            "embedding_runtime": getattr(self.embedder, "backend", None),
             "breaker": self.generator.state,
             "llm": self.generator.check_config(),
         }
@@ -101,10 +103,11 @@ def build_redis(settings: Settings) -> RedisClient | None:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The embedding runtime of ``RAG_EMBEDDING_BACKEND`` (loaded lazily, once per process)."""
-    from rag_core.embedding import build_embedder as build
+    """The embedding runtime of ``RAG_EMBEDDING_BACKEND`` (loaded lazily, once per process),
+    falling back to the next that works when it cannot load or embed (``embedding.fallback``)."""
+    from rag_core.embedding.fallback import FallbackEmbedder
 
-    return build(settings)
+    return FallbackEmbedder.of(settings)
 
 
 def build_caches(settings: Settings, client: RedisClient | None, judge: SemanticJudge,

@@ -108,18 +108,23 @@ def _cgroup_quota_cpus(root: Path = Path("/sys/fs/cgroup")) -> float | None:
         return None
 
 
-def usable_cpus() -> int:
-    """How many CPUs this process may run on at once: its affinity mask, capped by the cgroup's
-    CPU quota (rounded up), never the host's core count alone. Thread pools sized past this
-    only wait on each other."""
+def usable_cpu_share() -> float:
+    """The cores this process may use, exactly: its affinity mask, capped by the cgroup's CPU
+    quota (1.5 with a quota of one and a half cores); what ``process_cpu_cores`` exports."""
     try:
-        count = len(os.sched_getaffinity(0))
+        count: float = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         count = os.cpu_count() or 1
     quota = _cgroup_quota_cpus()
     if quota is not None:
-        count = min(count, max(1, math.ceil(quota)))
-    return max(1, count)
+        count = min(count, quota)
+    return max(count, 0.01)
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may run on at once: ``usable_cpu_share`` rounded up, never the
+    host's core count alone. Thread pools sized past this only wait on each other."""
+    return max(1, math.ceil(usable_cpu_share()))
 
 
 def worker_cpus(environ: Mapping[str, str] | None = None) -> int:

@@ -65,6 +65,7 @@ def _code_and_versions() -> str:
 def model_key(embedder: object) -> str | None:
     """What the vectors of ``embedder`` follow from, hashed; None for an embedder that does
     not say (a test's fake): its vectors are then memoised in the process only."""
+    embedder = getattr(embedder, "in_use", embedder)  # a fallback chain: the runtime it uses
     identity = getattr(embedder, "identity", None)
     if not callable(identity):
         return None

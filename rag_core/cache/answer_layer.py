@@ -17,21 +17,16 @@ from rag_core import observability as obs
 from rag_core.cache import answer_codec
 from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
+from rag_core.cache.answer_keys import AnswerKeys
 from rag_core.cache.base import Cache
 from rag_core.cache.loop_read import LoopRead
 from rag_core.cache.read_through import outcome
 from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
-from rag_core.config import Caches, DecisionSettings, fixed
+from rag_core.config import Caches, DecisionSettings, Embedding, fixed
 from rag_core.decision_records import SemanticRecord
-from rag_core.redis_kv.keys import (
-    VersionSlot,
-    answer_parts,
-    normalize_query,
-    notes_version_key,
-    query_slot,
-)
+from rag_core.redis_kv.keys import notes_version_key
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -54,17 +49,16 @@ class AnswerLayer:
     notes: VersionLayer
     # the notes version and the answer it names in one round trip (single Redis server only)
     versioned: VersionedRead | None = None
-    # the answer key's parts that do not change per question, by params (for ``shape``)
-    _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
-        default_factory=dict, init=False, repr=False)
+    # what names the vectors: the shape's numerics follow the embedding runtime in use
+    embedding: Embedding | None = None
     # ``versioned``'s read from the event loop (``cache.loop_read``: exact hits only)
     loop_read: LoopRead | None = field(default=None, init=False, repr=False)
-    # a question's L1 slot, kept for recent questions: one asked again is not hashed again
-    slot: Callable[..., VersionSlot] = field(init=False, repr=False)
+    # a question's L1 slot (``answer_keys``), made of ``shape`` and ``embedding``
+    slots: AnswerKeys = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.loop_read = LoopRead.of(self.versioned)
-        self.slot = lru_cache(maxsize=4096)(self._slot)
+        self.slots = AnswerKeys(self.shape, self.embedding)
 
     @property
     def semantic_enabled(self) -> bool:
@@ -72,20 +66,7 @@ class AnswerLayer:
 
     def key(self, params: SearchParams, user_id: str, notes_version: int,
             question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
-        return self.slot(params, user_id, question, top_k, filters).key(notes_version)
-
-    def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int,
-              filters: Filters = NO_FILTERS) -> VersionSlot:
-        parts = self._answer_parts.get(params)
-        if parts is None:  # the same for every question of these settings and params
-            # imported here: the prompt pulls in the sanitiser (its patterns compile on import),
-            # which commands that only read the caches (``rag-core cache stats``) do not need
-            from rag_core.llm.prompt import prompt_id
-
-            if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
-                self._answer_parts.clear()
-            parts = self._answer_parts[params] = answer_parts(self.shape, params, prompt_id())
-        return query_slot(parts, user_id, normalize_query(question), top_k, filters)
+        return self.slots(params, user_id, question, top_k, filters).key(notes_version)
 
     def lookup(self, params: SearchParams, user_id: str, question: str, top_k: int,
                read: Callable[[str], int], filters: Filters = NO_FILTERS
@@ -95,7 +76,7 @@ class AnswerLayer:
         single Redis server the version and the answer come in one round trip
         (``VersionedRead``); without a version in Redis, or elsewhere, the version first and
         then the answer."""
-        slot = self.slot(params, user_id, question, top_k, filters)
+        slot = self.slots(params, user_id, question, top_k, filters)
         truth = self.notes.truth
         epoch = truth.epoch()
         if not truth.trusted(user_id):  # Redis's copy may be older: PostgreSQL's
@@ -272,7 +253,7 @@ async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, ques
     if reader is None or read is None or not truth.trusted_now(user_id):
         return None
     epoch = truth.epoch()
-    slot = layer.slot(params, user_id, question, top_k, filters)
+    slot = layer.slots(params, user_id, question, top_k, filters)
     found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
                              (_twin(slot.head), IN_STALE))
     if found is None or truth.epoch() != epoch:

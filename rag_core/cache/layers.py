@@ -77,7 +77,8 @@ class CacheLayers:
         self.notes = VersionLayer(self.versions, NotesVersions(
             self.versions, fixed.NOTES_VERSION_TTL_S, self.purge_user))
         self.answers = AnswerLayer(held.caches, held.decisions, held.shape, self.query,
-                                   self.stale, self.semantic, self.notes, self.versioned)
+                                   self.stale, self.semantic, self.notes, self.versioned,
+                                   held.embedding)
         self.vectors = EmbeddingLayer(held.caches, held.embedding, self.embedding)
         self.chunks = ContextLayer(held.caches, held.embedding, self.context)
 

@@ -271,8 +271,21 @@ class Auth(Section):
         "that did not change costs none, one note over it alone passes as the window's first "
         "write); beyond it 429 `WRITE_QUOTA_EXCEEDED`; 0: no chunk quota"))
 
+    cors_origins: list[str] = Field(default_factory=list, description=(
+        "origins of browser apps that may call the API (comma-separated, e.g. "
+        "`https://app.example`; `*`: any); empty: no CORS header is sent (every profile)"))
+    cors_allow_credentials: bool = Field(False, description=(
+        "let those origins send cookies and HTTP auth (`prod` refuses it with `*`)"))
+
     _blank = field_validator("jwt_public_key", "jwt_jwks_url", "jwt_issuer", "jwt_audience",
                              mode="before")(empty_is_unset)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
 
     @model_validator(mode="after")
     def _urls(self) -> Auth:

@@ -1,6 +1,7 @@
 """Embedders: the Embedder protocol, the PyTorch implementation and the factory.
 
-``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND``: ``torch``
+``build_embedder(settings)`` picks the runtime of ``RAG_EMBEDDING_BACKEND`` (``FallbackEmbedder.of``
+the same, falling back to the next runtime that works when it fails): ``torch``
 (sentence-transformers as it ships), ``onnx`` (ONNX Runtime) or ``openvino`` (both in
 :mod:`rag_core.embedding.runtimes`, on a graph exported once per host by
 :mod:`rag_core.embedding.export`). The model is loaded lazily, once per process (a load takes
@@ -38,20 +39,21 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The embedder of ``settings.embedding_backend`` (the one place that knows them all)."""
+def build_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    """The embedder of ``backend`` (default: ``settings.embedding_backend``), exactly that one
+    (the one place that knows them all); ``FallbackEmbedder.of`` falls back when it fails."""
     from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
     from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
 
+    backend = backend or settings.embedding.embedding_backend
     common = (settings.embedding.embedding_model, settings.embedding.embedding_dim,
               settings.embedding.embedding_batch_size)
-    if settings.embedding.embedding_backend == "torch":
+    if backend == "torch":
         return SentenceTransformerEmbedder(*common, threads=settings.embedding.embedding_threads)
-    if settings.embedding.embedding_backend == "onnx":
+    if backend == "onnx":
         return OnnxRuntimeEmbedder(*common, settings.model_cache_path,
                                    threads=settings.embedding.embedding_threads)
     return OpenVinoEmbedder(*common, settings.model_cache_path,
                             threads=settings.embedding.embedding_threads,
                             precision=settings.embedding.openvino_precision)
-
 

@@ -3,6 +3,7 @@ are (a wheel, no hub download) and what its vectors are computed in."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -30,17 +31,50 @@ class Embedder(Protocol):
         """Load the model now (else the first ``embed`` does)."""
 
 
+# The runtimes in the order a failing one falls back to the next (``embedding.fallback``).
+RUNTIMES: tuple[str, ...] = ("openvino", "onnx", "torch")
+# This process's runtimes that did not work, and the one used instead: the vectors of a
+# section that names such a runtime are computed by its replacement (one process, one truth).
+_replaced: dict[str, str] = {}
+_replaced_lock = threading.Lock()
+_generation = [0]  # bumped by every replacement
+
+
+def replace_runtime(configured: str, in_use: str) -> None:
+    """Say that ``configured`` does not work in this process and ``in_use`` computes its
+    vectors (``embedding.fallback``); every key named by ``vector_numerics`` follows."""
+    with _replaced_lock:
+        _replaced[configured] = in_use
+        for name, used in list(_replaced.items()):  # one failed earlier now leads further
+            if used == configured:
+                _replaced[name] = in_use
+        _generation[0] += 1
+
+
+def runtime_in_use(embedding: Embedding) -> str:
+    """The runtime that computes this section's vectors in this process: the configured one,
+    or what replaced it after it failed."""
+    return _replaced.get(embedding.embedding_backend, embedding.embedding_backend)
+
+
 def vector_numerics(embedding: Embedding) -> str:
-    """What the vectors of this embedding section are computed in, for cache keys.
+    """What the vectors of this embedding section are computed in, for cache keys: those of the
+    runtime in use (``runtime_in_use``), so that keys follow a fallback.
 
     PyTorch and ONNX Runtime compute in f32 and agree to float noise (cosine > 0.99999 on the
     golden chunks), so their vectors are interchangeable and share cached embeddings;
     OpenVINO in bf16 moves them by ~3e-5 in cosine, which is beyond noise, so those vectors get
     keys of their own.
     """
-    if embedding.embedding_backend == "openvino" and embedding.openvino_precision == "bf16":
+    if runtime_in_use(embedding) == "openvino" and embedding.openvino_precision == "bf16":
         return "openvino-bf16"
     return "f32"
+
+
+def numerics_generation() -> int:
+    """Changes whenever a runtime is replaced: what memoises keys built from the numerics
+    (``cache.answer_keys``) builds them again."""
+    return _generation[0]
 
 
 def resolve_model_path(name: str) -> str:

@@ -60,7 +60,7 @@ def rate_headers(count: WindowCount | None) -> dict[str, str]:
     if count is None:
         return {}
     return {"RateLimit-Limit": str(count.limit), "RateLimit-Remaining": str(count.remaining()),
-            "RateLimit-Reset": str(max(0, round(count.reset() + 0.4999)))}
+            "RateLimit-Reset": str(count.reset_s())}
 
 
 def _headers_of(outcome: Outcome) -> dict[str, str]:
@@ -93,12 +93,14 @@ class Admission:
 
 @dataclass(frozen=True)
 class Remaining:
-    """What ``/v1/stats`` shows of the caller's limits."""
+    """What ``/v1/stats`` and ``/v1/rate-limit/status`` show of the caller's limits: each
+    window's counts (None: the window is off) and what is left of it."""
 
     limits: RateLimits
     source: str
     remaining: dict[str, int | None]
     in_flight: int
+    counts: dict[str, WindowCount | None] = field(default_factory=dict)
 
 
 class QuestionGate:
@@ -262,10 +264,12 @@ class QuestionGate:
         outcome, _ = self._check(probe)
         real = {w.name: w.limit for w in ask.windows}
         left: dict[str, int | None] = {name: None for name, _ in WINDOWS}
+        counts: dict[str, WindowCount | None] = {name: None for name, _ in WINDOWS}
         for count in outcome.counts:
             if count.name in left:
-                left[count.name] = replace(count, limit=real[count.name]).remaining()
-        return Remaining(limits, source, left, outcome.user_in_flight)
+                counted = replace(count, limit=real[count.name])
+                counts[count.name], left[count.name] = counted, counted.remaining()
+        return Remaining(limits, source, left, outcome.user_in_flight, counts)
 
 
 __all__ = ["IN_FLIGHT", "REJECTIONS", "Admission", "QuestionGate", "Remaining", "rate_headers"]

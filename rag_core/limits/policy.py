@@ -94,11 +94,15 @@ class WindowCount:
     def remaining(self) -> int:
         return max(0, math.floor(self.limit - self.estimate() + 1e-9))
 
+    def used(self) -> int:
+        """Questions the window holds now (its sliding estimate, a part counted whole)."""
+        return max(0, math.ceil(self.estimate() - 1e-9))
+
     def reset(self) -> float:
         """Seconds until the window has room for one more question than it has now."""
         target = self.limit - self.remaining() - 1
-        if target < 0:
-            return self.size  # a limit of 0 is off, and never counted
+        if target < 0:  # a limit of 0 is off, never counted; an empty window has all its room
+            return self.size if self.limit <= 0 else 0.0
         now = self.estimate()
         if now <= target:
             return 0.0
@@ -109,6 +113,10 @@ class WindowCount:
                 return within
         # after this fixed window ends, the current count is the previous one and decays
         return left + (self.size * (1 - target / self.current) if self.current else 0.0)
+
+    def reset_s(self) -> int:
+        """``reset`` in whole seconds, as ``RateLimit-Reset`` and the status route say it."""
+        return max(0, round(self.reset() + 0.4999))
 
 
 def tightest(counts: list[WindowCount]) -> WindowCount | None:

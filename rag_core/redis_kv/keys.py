@@ -150,8 +150,7 @@ def answer_shape(settings: Settings) -> Mapping[str, object]:
                 for name in ANSWER_SECTIONS if name != "retrieval"}
     return {"sections": sections,
             "fixed": {name: fixed.value(name) for name in fixed.SHAPES_ANSWERS},
-            "embedding": {"model": settings.embedding.embedding_model,
-                          **_numerics(settings.embedding)}}
+            "embedding": embedding_shape(settings.embedding)}
 
 
 def answer_parts(shape: Mapping[str, object], params: SearchParams,
@@ -165,6 +164,12 @@ def answer_parts(shape: Mapping[str, object], params: SearchParams,
     return EncodedParts({**shape, "sections": {**sections,
                                                "retrieval": params.model_dump(mode="json")},
                          "prompt": prompt})
+
+
+def embedding_shape(embedding: Embedding) -> dict[str, object]:
+    """The answer key's part of the vectors: the model, and the numerics of the runtime in use
+    (``embedding.vector_numerics``: a runtime that fell back changes it)."""
+    return {"model": embedding.embedding_model, **_numerics(embedding)}
 
 
 def _numerics(embedding: Embedding) -> dict[str, object]:

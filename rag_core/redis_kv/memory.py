@@ -1,7 +1,8 @@
 """Redis memory as the app sees it: ``redis_memory_used_bytes`` and ``redis_memory_max_bytes``
 (redis_exporter's names, so that the same alert works with either), read from ``INFO memory``
-by a daemon thread every ``interval`` seconds while the app runs; and the bytes the keys of
-some prefixes hold (``held_bytes``: ``rag-core cache stats``, per layer).
+by a daemon thread every ``interval`` seconds while the app runs, with the connections
+(``redis_connected_clients`` of ``redis_config_maxclients``, from ``INFO clients``); and the
+bytes the keys of some prefixes hold (``held_bytes``: ``rag-core cache stats``, per layer).
 
 A cluster client answers per node: the figures are then those of the fullest node (by its
 share of its own cap), which is the one that refuses writes first.
@@ -13,10 +14,19 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 
+from prometheus_client import Gauge
+
 from rag_core import observability as obs
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 
 log = logging.getLogger("rag_core.redis_kv.memory")
+# beside redis_memory_*_bytes (rag_core.observability), likewise in redis_exporter's names
+REDIS_CLIENTS = Gauge("redis_connected_clients", "Client connections Redis holds (every "
+                      "process's, INFO clients)", registry=obs.REGISTRY,
+                      multiprocess_mode="mostrecent")
+REDIS_MAX_CLIENTS = Gauge("redis_config_maxclients", "The most client connections Redis "
+                          "takes (maxclients)", registry=obs.REGISTRY,
+                          multiprocess_mode="mostrecent")
 
 
 def _bytes(value: object) -> float:
@@ -29,6 +39,16 @@ def memory_figures(info: Mapping[str, object]) -> tuple[float, float]:
     if "used_memory" in info:
         return _bytes(info["used_memory"]), _bytes(info.get("maxmemory"))
     nodes = [memory_figures(v) for v in info.values() if isinstance(v, dict)]
+    if not nodes:
+        return 0.0, 0.0
+    return max(nodes, key=lambda n: n[0] / n[1] if n[1] else 0.0)
+
+
+def client_figures(info: Mapping[str, object]) -> tuple[float, float]:
+    """(connected, max) clients from ``INFO clients`` (a cluster's answer: the fullest node)."""
+    if "connected_clients" in info:
+        return _bytes(info["connected_clients"]), _bytes(info.get("maxclients"))
+    nodes = [client_figures(v) for v in info.values() if isinstance(v, dict)]
     if not nodes:
         return 0.0, 0.0
     return max(nodes, key=lambda n: n[0] / n[1] if n[1] else 0.0)
@@ -61,13 +81,19 @@ def _usage(client: RedisClient, keys: list[bytes]) -> int:
 
 
 def refresh(client: RedisClient) -> bool:
-    """Read INFO once and set the gauges; False when Redis did not answer."""
+    """Read INFO (memory, clients) once and set the gauges; False when Redis did not answer."""
     try:
         used, cap = memory_figures(client.info("memory"))
     except REDIS_ERRORS:
         return False
     obs.REDIS_MEMORY_USED.set(used)
     obs.REDIS_MEMORY_MAX.set(cap)
+    try:
+        connected, most = client_figures(client.info("clients"))
+    except REDIS_ERRORS:
+        return False
+    REDIS_CLIENTS.set(connected)
+    REDIS_MAX_CLIENTS.set(most)
     return True
 
 

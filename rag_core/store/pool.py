@@ -85,6 +85,12 @@ class PgPool:
                 "please try again shortly."
             ) from exc
 
+    def stats(self) -> dict[str, int] | None:
+        """psycopg_pool's ``get_stats()`` of the pool (None before it is first used)."""
+        with self._lock:
+            pool = self._pool_obj
+        return None if pool is None else pool.get_stats()
+
     def ping(self) -> bool:
         """True when PostgreSQL answers within a short time; never raises."""
         try:

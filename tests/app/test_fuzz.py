@@ -35,6 +35,7 @@ BUDGET = {
     ("POST", "/v1/query", "positive"): 1200,
     ("POST", "/v1/query", "negative"): 900,
     ("GET", "/v1/stats", "positive"): 400,
+    ("GET", "/v1/rate-limit/status", "positive"): 150,
     # verdicts on answers: made-up ids must answer 404 with a code, never 500
     ("POST", "/v1/answers/{answer_id}/feedback", "positive"): 150,
     ("POST", "/v1/answers/{answer_id}/feedback", "negative"): 100,
@@ -98,7 +99,8 @@ def _check(operation: Any, case: Any, response: Any, auth: str) -> None:
         assert error["request_id"] == rid, where
     if status == 401:
         assert auth != "valid" or case.path not in ("/v1/query", "/v1/stats", "/v1/notes",
-                                                    "/v1/notes/{note_id}"), where
+                                                    "/v1/notes/{note_id}",
+                                                    "/v1/rate-limit/status"), where
 
 
 def _run(api: Any, app_settings: Settings, method: str, path: str, mode: str,

@@ -89,3 +89,13 @@ def test_the_real_embedders_say_what_their_vectors_follow_from(tmp_path):
     f32 = build_embedder(Settings(profile="ci", state_dir=tmp_path, openvino_precision="f32"))
     keys = {vectors.model_key(e) for e in (torch_, bf16, f32)}
     assert None not in keys and len(keys) == 3
+
+
+def test_the_model_key_of_a_fallback_chain_is_that_of_the_runtime_it_uses():
+    from rag_core.embedding import build_embedder
+    from rag_core.embedding.fallback import FallbackEmbedder
+
+    settings = Settings(profile="ci")
+    chain = FallbackEmbedder.of(settings)  # nothing loaded: the keys name files, not models
+    assert vectors.model_key(chain) == vectors.model_key(build_embedder(settings))
+    assert vectors.model_key(chain) != vectors.model_key(build_embedder(settings, "torch"))

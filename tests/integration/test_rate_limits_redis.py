@@ -115,6 +115,34 @@ async def test_a_place_of_a_server_that_died_is_freed_when_its_lease_ends(
     (await two.admit("b")).release()
 
 
+def redis_calls(url: str) -> dict[str, int]:
+    """The calls of each command the Redis at ``url`` has run (a script's own included)."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        stats = client.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+
+
+async def test_the_status_read_is_one_redis_call_counts_nothing_and_sees_every_server(
+        redis_factory: Callable[[], RedisProcess]) -> None:
+    own = redis_factory()
+    clock = Clock()
+    one, two = gates(own.url, limits(rate_limit_per_minute=4, rate_limit_per_day=9), clock)
+    assert await outcomes(one, "ann", 3) == ["ok"] * 3
+    await two.remaining("ann")  # the script loaded on the second server's client
+    before = redis_calls(own.url)
+    found = await two.remaining("ann")
+    ran = {k: n - before.get(k, 0) for k, n in redis_calls(own.url).items()
+           if n != before.get(k, 0) and k not in ("info", "hello", "client")}  # this count's
+    assert ran.pop("evalsha") == 1  # one round trip: the gate's script, which only reads
+    assert set(ran) <= {"zremrangebyscore", "zcard", "get"}, ran
+    minute, day = found.counts["minute"], found.counts["day"]
+    assert minute is not None and day is not None and found.counts["hour"] is None
+    assert (minute.used(), minute.remaining(), day.used(), day.remaining()) == (3, 1, 3, 6)
+    assert await outcomes(one, "ann", 2) == ["ok", "minute"]  # the reads took nothing
+
+
 @pytest.mark.parametrize("fault", ["killed", "frozen"])
 async def test_with_redis_down_questions_are_limited_in_process_never_failed(
         redis_factory: Callable[[], RedisProcess], fault: str) -> None:

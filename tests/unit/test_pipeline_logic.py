@@ -96,9 +96,9 @@ def test_steps_run_in_order_and_a_repeat_is_an_l1_hit(parts: Parts) -> None:
 def test_a_question_asked_again_keeps_its_key_and_another_gets_its_own(parts: Parts) -> None:
     pipe, layer = Pipeline(parts), parts.caches.answers
     pipe.ask("amara", QUESTION)
-    before = layer.slot.cache_info()
+    before = layer.slots.slot.cache_info()
     assert pipe.ask("amara", QUESTION).cache["query"] == "hit"
-    assert layer.slot.cache_info().hits > before.hits  # its key not encoded and hashed again
+    assert layer.slots.slot.cache_info().hits > before.hits  # its key not encoded and hashed again
     for other in (pipe.ask("amara", QUESTION, top_k=2),
                   pipe.ask("amara", QUESTION, filters=Filters(speaker="Pastor Okafor")),
                   pipe.ask("amara", "When did the mango trees first bear fruit?")):
