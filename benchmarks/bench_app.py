@@ -189,8 +189,8 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
     """What the L1 hit adds to a health check, timed piece by piece."""
     import anyio
 
-    from rag_core import observability as obs
     from rag_core.api.auth import verify_token
+    from rag_core.telemetry import logs
 
     jwt_us = per_call_us(lambda: verify_token(settings.auth, token))
     answer = pipe.ask("amara", QUESTION)
@@ -210,7 +210,7 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
         return (time.perf_counter() - start) / n * 1e6
 
     hop_us = statistics.median(asyncio.run(hops(2000)) for _ in range(3))
-    formatter = obs.JsonFormatter()
+    formatter = logs.JsonFormatter()
     record = logging.LogRecord("rag_core.app", logging.INFO, __file__, 1, "request", None, None)
     record.fields = {"method": "POST", "route": "/v1/query", "status": 200,  # type: ignore
                      "request_id": "r" * 32, "ms": 1.23}

@@ -31,8 +31,8 @@ from pg_replica import StreamingReplica  # noqa: E402
 from evals.datasets import golden  # noqa: E402
 from rag_core.config import Settings  # noqa: E402
 from rag_core.ingest.ingestion import ingest_path  # noqa: E402
-from rag_core.observability import REGISTRY  # noqa: E402
 from rag_core.parts import build_embedder, build_parts, build_store  # noqa: E402
+from rag_core.telemetry.metrics import REGISTRY  # noqa: E402
 
 
 def _reads(target: str) -> float:

@@ -111,9 +111,9 @@ class Tracers:
             "on": light.tracer_for(relayed, sent.put)}
 
     def use(self, mode: str) -> None:
-        from rag_core import observability as obs
+        from rag_core.telemetry import tracing
 
-        obs.use_tracer(self.modes[mode])
+        tracing.use_tracer(self.modes[mode])
 
     def flush(self) -> None:
         for provider in self.providers:
@@ -131,17 +131,17 @@ def hit_spans() -> None:
     ``assistant.query``; two steps; the lookup; the answer's figures on the root."""
     from opentelemetry import context, trace
 
-    from rag_core import observability as obs
+    from rag_core.telemetry import tracing
 
-    server = obs.start_span("POST", None, kind="server", **{
+    server = tracing.start_span("POST", None, kind="server", **{
         "http.request.method": "POST", "url.path": "/v1/query", "url.scheme": "http"})
     token = context.attach(trace.set_span_in_context(server))
-    root = obs.start_span("assistant.query", None, **{"user.id_hash": "0123456789abcdef",
+    root = tracing.start_span("assistant.query", None, **{"user.id_hash": "0123456789abcdef",
                                                       "query.hash": "fedcba9876543210"})
     for name in ("validate", "query_cache"):
-        step = obs.child_span(f"assistant.{name}", root, request_id="rid")
+        step = tracing.child_span(f"assistant.{name}", root, request_id="rid")
         if name == "query_cache":
-            obs.child_span("cache.lookup query", step, request_id="rid", **{
+            tracing.child_span("cache.lookup query", step, request_id="rid", **{
                 "cache.layer": "query", "cache.outcome": "hit", "cache.hit": True}).end()
         step.end()
     for key, value in (("tokens.input", 120), ("tokens.output", 40), ("cost.usd", 0.0),
@@ -175,7 +175,8 @@ def span_cost(tracers: Tracers, modes: list[str], loops: int = 200, runs: int = 
 
 def counts() -> dict[str, float]:
     """Spans exported and dropped so far in this process."""
-    from rag_core.telemetry.batches import DROPPED, EXPORTED
+    from rag_core.telemetry.metrics import SPANS_DROPPED as DROPPED
+    from rag_core.telemetry.metrics import SPANS_EXPORTED as EXPORTED
 
     dropped = sum(DROPPED.labels(reason=r)._value.get() for r in ("queue_full", "export_failed"))
     return {"exported": EXPORTED._value.get(), "dropped": dropped}

@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import heap
-from rag_core import observability as obs
 from rag_core.api import cors, errors, note_history, notes, rate_status, routes, users
 from rag_core.api import docs as api_docs
 from rag_core.api.auth import check_auth_settings
@@ -28,7 +27,7 @@ from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
 from rag_core.parts import Parts
 from rag_core.redis_kv.memory import MemoryWatch
-from rag_core.telemetry import export
+from rag_core.telemetry import export, logs, metrics
 from rag_core.telemetry import http as http_telemetry
 from rag_core.telemetry.watch import HostWatch
 
@@ -44,12 +43,12 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         from rag_core.parts import parts_for
         from rag_core.pipeline import Pipeline
 
-        obs.setup_logging(settings)
+        logs.setup_logging(settings)
         export.setup(settings.observability.otel_exporter)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.services.app_threads
         if not settings.auth.auth_enabled:
-            obs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
+            logs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
                           "comes from the X-User-ID header")
         owned = app.state.parts is None
         if owned:
@@ -64,7 +63,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         if loader is not None:
             await run_in_threadpool(loader)
         if settings.observability.metrics_port:
-            obs.serve_metrics(fixed.METRICS_HOST, settings.observability.metrics_port)
+            metrics.serve_metrics(fixed.METRICS_HOST, settings.observability.metrics_port)
         redis_client = getattr(app.state.parts.caches.semantic, "client", None)
         watch = MemoryWatch(redis_client).start() if redis_client is not None else None
         host_watch = HostWatch.of(settings, app.state.parts.store).start()

@@ -19,7 +19,6 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.on_loop import cached_answer, count_checks
@@ -31,7 +30,7 @@ from rag_core.parts import Parts
 from rag_core.run import NO_PAUSE, Run
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.telemetry import steps
+from rag_core.telemetry import logs, metrics, steps, tracing
 from rag_core.types import Answer, Chunk, Query
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ class Pipeline:
 
     def _new_run(self, user_id: str, top_k: int | None, request_id: str | None,
                  filters: Filters = NO_FILTERS, control: CacheControl = NO_CONTROL) -> Run:
-        rid = request_id or obs.request_id_var.get() or uuid.uuid4().hex
+        rid = request_id or logs.request_id_var.get() or uuid.uuid4().hex
         return Run(request_id=rid, user_id=user_id,
                    top_k=top_k or self.parts.settings.retrieval.top_k,
                    filters=filters, control=control)
@@ -134,11 +133,11 @@ class Pipeline:
         """Steps 1-7 under the root span ``assistant.query``, which is never made current
         across a ``yield`` (a stream resumes in other threads): each stretch of work between
         yields makes it current (``run.within``) or hangs child spans on it."""
-        run.root = obs.start_span("assistant.query", **{
-            "user.id_hash": obs.hash_id(run.user_id),
-            "query.hash": obs.hash_id(str(question)),
+        run.root = tracing.start_span("assistant.query", **{
+            "user.id_hash": logs.hash_id(run.user_id),
+            "query.hash": logs.hash_id(str(question)),
         })
-        obs.CONCURRENT.inc()
+        metrics.CONCURRENT.inc()
         try:
             with run.within(), self.slots.hold(run.user_id) as turn:
                 run.between_steps = turn.pass_on  # give way between steps 1-5 (limits/slots)
@@ -153,7 +152,7 @@ class Pipeline:
                 yield answer.answer
             with run.within():
                 answer_log.keep(self.parts, run, answer, origin=run.origin)
-            obs.annotate(run.root, answer)
+            tracing.annotate(run.root, answer)
             yield answer
         except RagError as exc:
             self.answers.ended(run, "error")
@@ -161,8 +160,8 @@ class Pipeline:
             run.root.set_attribute("error.code", exc.code)
             raise
         finally:
-            obs.CONCURRENT.dec()
-            obs.REQUEST_DURATION.observe(time.perf_counter() - run.started)
+            metrics.CONCURRENT.dec()
+            metrics.REQUEST_DURATION.observe(time.perf_counter() - run.started)
             run.root.end()
 
     # --- steps 1-5 -------------------------------------------------------------------------
@@ -180,7 +179,7 @@ class Pipeline:
             lookup.end(run.cache["query"])
         if cached is not None:
             if cached.no_context:  # a remembered "nothing in your notes" is still one
-                obs.NO_CONTEXT.inc()
+                metrics.NO_CONTEXT.inc()
             return self.answers.from_cache(run, cached, "cached")
 
         with run.step("embed") as current, steps.lookup("embedding") as lookup:
@@ -249,9 +248,9 @@ def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
                                     min_version=run.version,
                                     filters=run.filters.narrowed(run.narrowing))
     finally:
-        obs.VECTOR_SEARCH.observe(time.perf_counter() - start)
+        metrics.VECTOR_SEARCH.observe(time.perf_counter() - start)
     if chunks:
-        obs.RELEVANCE.observe(max(c.score for c in chunks))
+        metrics.RELEVANCE.observe(max(c.score for c in chunks))
     return chunks
 
 

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rag_core import observability as obs
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
+from rag_core.telemetry import logs, metrics, tracing
 from rag_core.types import (
     Answer,
     AnswerDebug,
@@ -70,33 +70,34 @@ class Run:
     def within(self) -> Iterator[None]:
         """The request id and the root span are current for this block (which must not
         yield: a stream resumes in other threads, where the context would not be ours)."""
-        token = obs.request_id_var.set(self.request_id)
-        user = obs.user_hash_var.set(obs.hash_id(self.user_id))
+        token = logs.request_id_var.set(self.request_id)
+        user = logs.user_hash_var.set(logs.hash_id(self.user_id))
         try:
-            with obs.use_span(self.root):
+            with tracing.use_span(self.root):
                 yield
         finally:
-            obs.user_hash_var.reset(user)
-            obs.request_id_var.reset(token)
+            logs.user_hash_var.reset(user)
+            logs.request_id_var.reset(token)
 
     @contextmanager
     def step(self, name: str, **attrs: Any) -> Iterator[Any]:
         """A timed step with its span ``assistant.<name>`` under the root (no yields inside)."""
         self.between_steps()
-        with self.within(), self._timed(name), obs.span(f"assistant.{name}", **attrs) as current:
+        with self.within(), self._timed(name), \
+                tracing.span(f"assistant.{name}", **attrs) as current:
             yield current
 
     @contextmanager
     def current(self, span: Any) -> Iterator[None]:
         """``within``, with ``span`` (a child) current: an outgoing call inside carries it."""
-        with self.within(), obs.use_span(span):
+        with self.within(), tracing.use_span(span):
             yield
 
     @contextmanager
     def child(self, name: str, **attrs: Any) -> Iterator[Any]:
         """A timed step whose block may yield: its span hangs on the root without ever
         becoming current."""
-        current = obs.child_span(f"assistant.{name}", self.root, request_id=self.request_id,
+        current = tracing.child_span(f"assistant.{name}", self.root, request_id=self.request_id,
                                  **attrs)
         try:
             with self._timed(name):
@@ -112,7 +113,7 @@ class Run:
         finally:
             seconds = time.perf_counter() - start
             self.timings[name] = round(self.timings.get(name, 0.0) + seconds * 1000, 3)
-            obs.STEP_DURATION.labels(step=name).observe(seconds)
+            metrics.STEP_DURATION.labels(step=name).observe(seconds)
 
     def finish_timings(self) -> dict[str, float]:
         self.timings["total"] = round((time.perf_counter() - self.started) * 1000, 3)

@@ -307,11 +307,11 @@ def memory_parts(settings: Settings) -> Any:
 def json_log() -> Iterator[io.StringIO]:
     """The ``rag_core`` loggers' lines at INFO, written through the service's JsonFormatter to a
     stream the test reads (``tests.json_log.log_lines``)."""
-    from rag_core import observability as obs
+    from rag_core.telemetry import logs
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(obs.JsonFormatter())
+    handler.setFormatter(logs.JsonFormatter())
     root = logging.getLogger("rag_core")
     level = root.level
     root.addHandler(handler)

@@ -66,10 +66,10 @@ def metric_names(expr: str) -> set[str]:
 def exported_names() -> set[str]:
     """Every series name the app can export: its registry's families, expanded to samples."""
     import rag_core.app  # noqa: F401 (registers the HTTP metrics)
-    from rag_core import observability as obs
+    from rag_core.telemetry import metrics
 
     names = set()
-    for family in obs.REGISTRY.collect():
+    for family in metrics.REGISTRY.collect():
         if family.type == "counter":
             names.add(f"{family.name}_total")
         elif family.type == "histogram":

@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.parts import Parts
 from rag_core.run import Run
+from rag_core.telemetry import metrics
 from rag_core.types import Answer, Citation, TokenUsage
 
 CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
@@ -29,7 +29,7 @@ class AnswerMaker:
         """The request ended with ``outcome`` (an answer's, or ``error``): counted in
         ``assistant_requests_total`` and in the user's day (``rag-core costs report``), paid
         or not."""
-        obs.REQUESTS.labels(outcome=outcome).inc()
+        metrics.REQUESTS.labels(outcome=outcome).inc()
         self.parts.ledger.requests.count(run.user_id, outcome)
 
     def from_cache(self, run: Run, cached: Answer, outcome: str) -> Answer:
@@ -57,7 +57,7 @@ class AnswerMaker:
 
     def no_context(self, run: Run, text: str) -> Answer:
         """ "Nothing in your notes" without the model, kept in L1 for the next time."""
-        obs.NO_CONTEXT.inc()
+        metrics.NO_CONTEXT.inc()
         answer = self.finish(run, text, outcome="no_context")
         if run.control.writes:  # not under the request's no_store
             self.parts.caches.answers.put_no_context(run.key, answer, user_id=run.user_id,

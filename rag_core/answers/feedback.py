@@ -28,11 +28,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from rag_core import observability as obs
 from rag_core.answers.log import parse_id
 from rag_core.errors import AnswerNotFound, FeedbackRateLimited
 from rag_core.store.records import AnswerRecord, Records, Verdict
-from rag_core.telemetry import verdicts
+from rag_core.telemetry import metrics, verdicts
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
@@ -72,7 +71,7 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
         window_start)
     if verdict == "wrong":
         forget(parts, record)
-    obs.FEEDBACK.labels(verdict=verdict, source=source).inc()
+    metrics.FEEDBACK.labels(verdict=verdict, source=source).inc()
     verdicts.emit(answer_id, verdict, source, record.trace_id, record.span_id)
     return kept
 

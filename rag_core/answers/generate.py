@@ -9,7 +9,6 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 
-from rag_core import observability as obs
 from rag_core.answers import degraded
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.config import fixed
@@ -22,6 +21,7 @@ from rag_core.llm.prompt import is_decline
 from rag_core.parts import Parts
 from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
+from rag_core.telemetry import metrics
 from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
 from rag_core.types import Answer, TokenUsage
 
@@ -162,7 +162,7 @@ class GenerationStep:
         with run.child("generate", **{"llm.name": "extractive", "degraded": code}):
             generation = degraded.extractive_answer(asked)
         guard.feed(generation.text)
-        obs.DEGRADED.labels(reason=code).inc()
+        metrics.DEGRADED.labels(reason=code).inc()
         return Made("extractive", generation.model, TokenUsage(), 0.0, reason)
 
     def _finish(self, run: Run, made: Made, guard: OutputGuard,
@@ -177,7 +177,7 @@ class GenerationStep:
             rest = done.text
         declined = is_decline(done.text)  # nothing in your notes
         if declined:
-            obs.NO_CONTEXT.inc()
+            metrics.NO_CONTEXT.inc()
             run.decisions.declined = DeclineRecord(made.generator, "the model replied with "
                                                    "the decline marker")
         outcome = "declined" if declined else "degraded" if made.degraded_reason else \

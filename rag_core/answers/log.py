@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag_core import observability as obs
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import fixed
 from rag_core.costs.billing import FREE_GENERATORS
 from rag_core.costs.ledger import price
 from rag_core.store.note_history import sweep_trash
 from rag_core.store.records import AnswerRecord, LoggedQuery, Records
+from rag_core.telemetry import logs, metrics
 from rag_core.types import Answer
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def saved_by(parts: Parts, user_id: str, cached: Answer, layer: str) -> float:
     ``cache_saved_dollars_total{layer}`` and in the user's day (``/v1/stats``)."""
     saved = saved_price(parts, cached)
     if saved > 0:
-        obs.SAVED.labels(layer=layer).inc(saved)
+        metrics.SAVED.labels(layer=layer).inc(saved)
         parts.ledger.add_saved(user_id, saved)
     return saved
 
@@ -153,7 +153,7 @@ class _QueryLogWriter:
         now = time.monotonic()
         if now - self._warned >= 60:
             self._warned = now
-            obs.log_event(log, logging.WARNING, message, error=error)
+            logs.log_event(log, logging.WARNING, message, error=error)
 
 
 _writers: dict[int, _QueryLogWriter] = {}
@@ -203,7 +203,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
     try:
         matched = origin.question if origin is not None else ""
         question = matched or (run.query.text if run.query else "")
-        trace_id, span_id = obs.trace_ids()  # the request's root span is current here
+        trace_id, span_id = logs.trace_ids()  # the request's root span is current here
         parts.records.add_answer(AnswerRecord(
             answer_id=answer.answer_id, user_id=run.user_id, source=source,
             cache_key=run.key, notes_version=run.version,
@@ -216,7 +216,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
                                 settings.observability.feedback_days)
             sweep_trash(parts.store.history, force=True)  # deleted notes past their time
     except Exception as exc:  # a record lost costs a verdict later, never this answer
-        obs.log_event(log, logging.WARNING, "answer record not kept",
+        logs.log_event(log, logging.WARNING, "answer record not kept",
                       error=type(exc).__name__)
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from rag_core import observability as obs
 from rag_core.answers import log as answer_log
 from rag_core.cache.answer_layer import exact_hit
 from rag_core.errors import RagError
 from rag_core.safety.guard import has_substance, validate_query
+from rag_core.telemetry import logs, metrics, tracing
 from rag_core.types import Answer, Query
 
 if TYPE_CHECKING:
@@ -53,36 +53,36 @@ async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run:
     run.query = count_checks(query)
     run.version, run.key, cached = found
     run.cache["query"] = "hit"
-    run.root = obs.start_span("assistant.query", begun, **{
-        "user.id_hash": obs.hash_id(user_id), "query.hash": obs.hash_id(str(question))})
+    run.root = tracing.start_span("assistant.query", begun, **{
+        "user.id_hash": logs.hash_id(user_id), "query.hash": logs.hash_id(str(question))})
     for name, start, end in (("validate", begun, validated), ("query_cache", validated, looked)):
         run.timings[name] = round((end - start) / 1e6, 3)
-        obs.STEP_DURATION.labels(step=name).observe((end - start) / 1e9)
-        step = obs.child_span(f"assistant.{name}", run.root, request_id=run.request_id,
+        metrics.STEP_DURATION.labels(step=name).observe((end - start) / 1e9)
+        step = tracing.child_span(f"assistant.{name}", run.root, request_id=run.request_id,
                               start_time=start)
         if name == "query_cache":  # the lookup's span, as ``telemetry.steps.Lookup`` ends it
             hit: dict[str, Any] = {"cache.layer": "query", "cache.outcome": "hit",
                                    "cache.hit": True}
-            obs.child_span("cache.lookup query", step, request_id=run.request_id,
+            tracing.child_span("cache.lookup query", step, request_id=run.request_id,
                            start_time=start, **hit).end(end_time=end)
         step.end(end_time=end)
     try:
         if cached.no_context:  # a remembered "nothing in your notes" is still one
-            obs.NO_CONTEXT.inc()
+            metrics.NO_CONTEXT.inc()
         answer = maker.from_cache(run, cached, "cached")  # what it saved: written later
         with run.within():
             answer_log.keep(p, run, answer)
-        obs.annotate(run.root, answer)
+        tracing.annotate(run.root, answer)
         return answer
     finally:
-        obs.REQUEST_DURATION.observe(time.perf_counter() - run.started)
+        metrics.REQUEST_DURATION.observe(time.perf_counter() - run.started)
         run.root.end()
 
 
 def count_checks(query: Query) -> Query:
     """A validated question's truncation and sanitiser flags, counted."""
     if query.truncated:
-        obs.TRUNCATIONS.inc()
+        metrics.TRUNCATIONS.inc()
     for flag in query.flags:
-        obs.SANITISER_FLAGS.labels(family=flag).inc()
+        metrics.SANITISER_FLAGS.labels(family=flag).inc()
     return query

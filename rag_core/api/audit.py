@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from rag_core import observability as obs
 from rag_core.api.auth_first import CLAIMS
 from rag_core.api.limits import Scope
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.audit")
 PREFIX = "/v1/users/"
@@ -30,7 +30,7 @@ def log_attempt(scope: Scope, status: int, request_id: str) -> None:
     if subject is not None:  # an erasure: the user named by the keyed hash only
         path = path.replace(user, subject) if user else path
         user = subject
-    obs.log_event(log, logging.INFO if 200 <= status < 400 else logging.WARNING,
+    logs.log_event(log, logging.INFO if 200 <= status < 400 else logging.WARNING,
                   "notes call for a user", service=str(service)[:128] if service else None,
                   user_id=user, method=scope.get("method", ""), path=path[:300], status=status,
                   outcome="done" if 200 <= status < 400 else "refused",

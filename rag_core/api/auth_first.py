@@ -15,12 +15,12 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
-from rag_core import observability as obs
 from rag_core.api import errors
 from rag_core.api.auth import Claims, bearer, verify_claims
 from rag_core.api.limits import ASGIApp, Receive, Scope, Send
 from rag_core.config import Auth
 from rag_core.errors import RagError
+from rag_core.telemetry import logs
 
 CLAIMS = "verified_claims"  # the key in the request's state
 
@@ -51,7 +51,7 @@ class AuthFirst:
                 if self.settings.jwt_jwks_url else verify_claims(self.settings, token))
         except RagError as exc:
             response = errors.error_response(exc.status, exc.code, exc.message,
-                                             obs.request_id_var.get(), exc.retry_after,
+                                             logs.request_id_var.get(), exc.retry_after,
                                              scope=scope)
             response.headers["connection"] = "close"  # the unread body is not drained
             await response(scope, receive, send)

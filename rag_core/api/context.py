@@ -21,16 +21,13 @@ from collections.abc import Callable
 
 from starlette.datastructures import Headers
 
-from rag_core import observability as obs
 from rag_core.api import audit, errors, refusals
 from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
-from rag_core.safe_metrics import Counter
 from rag_core.telemetry import http as http_span
+from rag_core.telemetry import logs, metrics
 
 log = logging.getLogger("rag_core.app")
 _RID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"],
-                        registry=obs.REGISTRY)
 
 
 def request_id_of(headers: Headers) -> str:
@@ -57,7 +54,7 @@ class RequestContext:
         headers = Headers(scope=scope)
         rid = request_id_of(headers)
         scope.setdefault("state", {})["request_id"] = rid  # request.state.request_id
-        token = obs.request_id_var.set(rid)
+        token = logs.request_id_var.set(rid)
         http_span.label_request(rid)  # FastAPI's server span, the trace's root (``http``)
         start = self.clock()
         status = 0
@@ -85,10 +82,11 @@ class RequestContext:
             await response(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            obs.request_id_var.reset(token)
+            logs.request_id_var.reset(token)
             method = scope.get("method", "")
-            HTTP_REQUESTS.labels(route=route, method=method, status=f"{status // 100}xx").inc()
-            obs.log_event(log, logging.INFO, "request", method=method, route=route,
+            metrics.HTTP_REQUESTS.labels(route=route, method=method,
+                                         status=f"{status // 100}xx").inc()
+            logs.log_event(log, logging.INFO, "request", method=method, route=route,
                           status=status, request_id=rid,
                           ms=round((self.clock() - start) * 1000, 2))
             audit.log_attempt(scope, status or 500, rid)

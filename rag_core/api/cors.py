@@ -18,9 +18,9 @@ import logging
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from rag_core import observability as obs
 from rag_core.config import Auth
 from rag_core.errors import InvalidSettings
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.api")
 ANY = "*"
@@ -39,7 +39,7 @@ def check_cors_settings(auth: Auth, profile: str) -> None:
                    "call the API with its users' credentials; name the origins")
         if profile == "prod":
             raise InvalidSettings(message)
-        obs.log_event(log, logging.WARNING, message)
+        logs.log_event(log, logging.WARNING, message)
 
 
 def install(app: FastAPI, auth: Auth, profile: str) -> None:

@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from rag_core import observability as obs
 from rag_core.decision_records import JsonObject
 from rag_core.errors import RagError
+from rag_core.telemetry import metrics
 
 log = logging.getLogger("rag_core.app")
 
@@ -42,7 +42,7 @@ def error_response(status: int, code: str, message: str, request_id: str | None,
                    limit: str | None = None) -> JSONResponse:
     """The coded JSON error; ``scope``: the request's, when its error is to be counted in the
     user's day (``note_refused``), None when it is counted already or is no user's."""
-    obs.ERRORS.labels(type=code).inc()
+    metrics.ERRORS.labels(type=code).inc()
     note_refused(scope, code)
     headers = {"X-Request-ID": request_id or ""}
     if retry_after:
@@ -58,7 +58,7 @@ def error_response(status: int, code: str, message: str, request_id: str | None,
 
 def error_event(event: JsonObject) -> JsonObject:
     """An SSE ``error`` event is about to be sent: count it like an error response."""
-    obs.ERRORS.labels(type=str(event.get("code", "INTERNAL"))).inc()
+    metrics.ERRORS.labels(type=str(event.get("code", "INTERNAL"))).inc()
     return event
 
 

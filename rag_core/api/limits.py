@@ -100,12 +100,12 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Send, limit: int, scope: Scope) -> None:
-    from rag_core import observability as obs
     from rag_core.api.errors import note_refused
+    from rag_core.telemetry import logs, metrics
 
-    obs.ERRORS.labels(type="TOO_LARGE").inc()
+    metrics.ERRORS.labels(type="TOO_LARGE").inc()
     note_refused(scope, "TOO_LARGE")
-    rid = obs.request_id_var.get()  # set by the app's request middleware, outside this one
+    rid = logs.request_id_var.get()  # set by the app's request middleware, outside this one
     body = json.dumps({"error": {"code": "TOO_LARGE", "request_id": rid,
                                  "message": f"The request body is over the {limit:,} bytes "
                                             "this route accepts."}}).encode()

@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from rag_core import observability as obs
 from rag_core.api.auth import scopes
 from rag_core.api.auth_first import CLAIMS
 from rag_core.api.cache_controls import check_controls, control_for, echo_for
@@ -46,6 +45,7 @@ from rag_core.limits import Admission
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
+from rag_core.telemetry.metrics import metrics_text
 from rag_core.types import Answer, Decisions
 
 router = APIRouter()
@@ -112,7 +112,7 @@ async def metrics(request: Request, settings: SettingsDep) -> PlainTextResponse:
     elif settings.profile == "prod":
         raise Forbidden("Metrics are off on the API port in prod: set RAG_METRICS_TOKEN (and "
                         "give Prometheus the token) or RAG_METRICS_PORT.")
-    return PlainTextResponse(obs.metrics_text(), media_type=CONTENT_TYPE_LATEST)
+    return PlainTextResponse(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: PipelineDep,

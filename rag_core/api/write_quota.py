@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag_core import observability as obs
 from rag_core.config import Auth, fixed
 from rag_core.errors import ConfirmationRequired, WriteQuotaExceeded
 from rag_core.ingest.ingestion import IngestReport, ingest_notes
+from rag_core.telemetry import logs
 from rag_core.types import Note
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class WriteQuota:
             used, _ = pipe.execute()
             return int(used)
         except Exception as exc:  # noqa: BLE001 (a quota that cannot count lets the write on)
-            obs.log_event(log, logging.WARNING, "write quota not counted: Redis failed",
+            logs.log_event(log, logging.WARNING, "write quota not counted: Redis failed",
                           error=type(exc).__name__)
             return None
 

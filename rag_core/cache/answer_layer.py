@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from rag_core import observability as obs
 from rag_core.cache import answer_codec
 from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
@@ -30,6 +29,7 @@ from rag_core.redis_kv.keys import notes_version_key
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.telemetry import metrics
 from rag_core.types import Answer, CacheOutcome, Chunk, Decisions, TokenUsage
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class AnswerLayer:
         lookup = self.semantic.decide(user_id, notes_version, question, vector,
                                       lambda: list(evidence), filters)
         found = lookup.hit
-        counter = obs.CACHE_HITS if found is not None else obs.CACHE_MISSES
+        counter = metrics.CACHE_HITS if found is not None else metrics.CACHE_MISSES
         counter.labels(layer="semantic").inc()
         return (_answer(found.answer) if found is not None else None), lookup.explain()
 

@@ -17,15 +17,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from rag_core import observability as obs
 from rag_core.errors import Forbidden
-from rag_core.safe_metrics import Counter
+from rag_core.telemetry import metrics
 from rag_core.types import Answer
 
 NAMES = ("no_cache", "no_store", "max_age_s")  # the request's names, echoed and counted
-# one per control a question set, labelled with the request's name of it (on /metrics)
-CACHE_CONTROLS = Counter("cache_controls_total", "Questions that set a cache control, by "
-                         "control", ["control"], registry=obs.REGISTRY)
 ANYONE, NO_ONE = "", "none"  # RAG_CACHE_CONTROLS_SCOPE: every caller, no caller
 
 
@@ -63,7 +59,7 @@ class CacheControl:
     def count(self) -> None:
         """``cache_controls_total{control}``: one per control this request set."""
         for name in self.set_names():
-            CACHE_CONTROLS.labels(control=name).inc()
+            metrics.CACHE_CONTROLS.labels(control=name).inc()
 
     def set_names(self) -> list[str]:
         return [name for name, on in zip(NAMES, (self.no_cache, self.no_store,

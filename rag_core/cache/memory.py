@@ -12,11 +12,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.redis_kv.keys import key_owner, user_prefix
 from rag_core.redis_kv.writes import user_share
+from rag_core.telemetry import metrics
 
 
 class MemoryCache:
@@ -49,12 +49,12 @@ class MemoryCache:
                 item = None
             if item is None:
                 self._count("misses")
-                obs.CACHE_MISSES.labels(layer=self.layer).inc()
+                metrics.CACHE_MISSES.labels(layer=self.layer).inc()
                 return None
             self._data.move_to_end(key)
             self._users[key_owner(key)].move_to_end(key)
             self._count("hits")
-            obs.CACHE_HITS.labels(layer=self.layer).inc()
+            metrics.CACHE_HITS.labels(layer=self.layer).inc()
             return item[1]
 
     def set(self, key: str, value: bytes, ttl_s: int) -> None:
@@ -75,7 +75,7 @@ class MemoryCache:
                 biggest = max(self._users, key=lambda u: len(self._users[u]))
                 victim = who if len(mine) >= len(self._users[biggest]) else biggest
                 self._evict(next(iter(self._users[victim])))
-            obs.CACHE_SIZE.labels(layer=self.layer).set(len(self._data))
+            metrics.CACHE_SIZE.labels(layer=self.layer).set(len(self._data))
 
     def _evict(self, key: str) -> None:
         self._drop(key)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.config import Settings
@@ -24,6 +23,7 @@ from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
 from rag_core.redis_kv.memory import held_bytes
 from rag_core.redis_kv.redis_py import RedisCluster, ResponseError
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
+from rag_core.telemetry import logs, metrics
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -44,11 +44,11 @@ class _WarnOnce:
         self._last: dict[str, float] = {}
 
     def __call__(self, layer: str, exc: Exception) -> None:
-        obs.CACHE_ERRORS.labels(layer=layer).inc()
+        metrics.CACHE_ERRORS.labels(layer=layer).inc()
         now = time.monotonic()
         if now - self._last.get(layer, -1e9) >= self.interval:
             self._last[layer] = now
-            obs.log_event(log, logging.WARNING, "cache backend unavailable; serving uncached",
+            logs.log_event(log, logging.WARNING, "cache backend unavailable; serving uncached",
                           layer=layer, error=type(exc).__name__)
 
 
@@ -103,10 +103,10 @@ class RedisCache:
     def _counted(self, value: bytes | None) -> bytes | None:
         if value is None:
             self._count("misses")
-            obs.CACHE_MISSES.labels(layer=self.layer).inc()
+            metrics.CACHE_MISSES.labels(layer=self.layer).inc()
             return None
         self._count("hits")
-        obs.CACHE_HITS.labels(layer=self.layer).inc()
+        metrics.CACHE_HITS.labels(layer=self.layer).inc()
         return value
 
     def get_through(self, key: str, twin: str, marker: bytes) -> bytes | None:
@@ -191,7 +191,7 @@ class RedisCache:
         except REDIS_ERRORS as exc:
             warn(self.layer, exc)
             return 0
-        obs.CACHE_SIZE.labels(layer=self.layer).set(entries)
+        metrics.CACHE_SIZE.labels(layer=self.layer).set(entries)
         return entries
 
     def clear(self, prefix: str = "") -> int:
@@ -351,7 +351,7 @@ class VersionedRead:
                                                   args=[head, tail, twin[0], twin[1]])
         except ResponseError as exc:
             self.usable = False
-            obs.log_event(log, logging.WARNING, "the one-trip L1 read cannot run on this "
+            logs.log_event(log, logging.WARNING, "the one-trip L1 read cannot run on this "
                           "Redis; reading the version and the answer apart",
                           error=type(exc).__name__)
             return None

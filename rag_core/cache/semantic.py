@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from rag_core import observability as obs
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
 from rag_core.cache.semantic_entries import LAYER, SemanticEntries
@@ -41,6 +40,7 @@ from rag_core.redis_kv import codec
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
+from rag_core.telemetry import metrics, tracing
 from rag_core.types import Chunk
 
 if TYPE_CHECKING:
@@ -149,10 +149,10 @@ def reason_code(lookup: SemanticLookup, nearest: float | None) -> str:
 def observe(lookup: SemanticLookup, nearest: float | None) -> None:
     """One lookup in the semantic cache's metrics (the layer where the decision returns)."""
     if nearest is not None:
-        obs.SEMANTIC_NEAREST.observe(max(0.0, min(1.0, nearest)))
-    obs.SEMANTIC_DECISIONS.labels(reason=reason_code(lookup, nearest)).inc()
+        metrics.SEMANTIC_NEAREST.observe(max(0.0, min(1.0, nearest)))
+    metrics.SEMANTIC_DECISIONS.labels(reason=reason_code(lookup, nearest)).inc()
     # on the lookup's span (``cache.lookup semantic``), when the pipeline traces one
-    obs.on_current_span(**{"cache.semantic.nearest_similarity": nearest,
+    tracing.on_current_span(**{"cache.semantic.nearest_similarity": nearest,
                            "cache.semantic.reason": reason_code(lookup, nearest)})
 
 

@@ -45,7 +45,6 @@ import time
 import weakref
 from collections.abc import Callable
 
-from rag_core import observability as obs
 from rag_core.cache.base import Cache
 from rag_core.cache.redis_cache import RedisCache
 from rag_core.redis_kv.client import REDIS_ERRORS
@@ -53,6 +52,7 @@ from rag_core.redis_kv.keys import notes_version_key, version_pattern
 from rag_core.redis_kv.restarts import RunIdWatch
 from rag_core.store.version_debts import VersionDebts
 from rag_core.store.version_notices import PgVersionNotices, VersionNotice, listen
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.cache")
 
@@ -137,7 +137,7 @@ class NotesVersions:
             self._polled = reconnects  # and trust Redis again: nothing else can answer
             if time.monotonic() - self._warned >= 30:  # once per 30 s, not per poll
                 self._warned = time.monotonic()
-                obs.log_event(log, logging.WARNING, "notes version debts unreadable",
+                logs.log_event(log, logging.WARNING, "notes version debts unreadable",
                               error=type(exc).__name__)
             return
         with self._lock:  # notices heard since this poll began stand until the next one
@@ -206,7 +206,7 @@ class NotesVersions:
                 self.versions.set(key, str(version).encode(), self.ttl_s)
             self.purge(user_id)
         except REDIS_ERRORS as exc:
-            obs.log_event(log, logging.WARNING, "notes version not written to Redis yet; "
+            logs.log_event(log, logging.WARNING, "notes version not written to Redis yet; "
                           "reading it from PostgreSQL", error=type(exc).__name__)
             return False
         with self._lock:
@@ -216,7 +216,7 @@ class NotesVersions:
             try:
                 self.recorded.settle(user_id, version)
             except Exception as exc:  # left for a poll to settle: an extra purge at worst
-                obs.log_event(log, logging.WARNING, "notes version debt not settled in "
+                logs.log_event(log, logging.WARNING, "notes version debt not settled in "
                               "PostgreSQL", error=type(exc).__name__)
         return True
 
@@ -240,10 +240,10 @@ class NotesVersions:
             if batch:
                 client.unlink(*batch)
         except REDIS_ERRORS as exc:
-            obs.log_event(log, logging.WARNING, "Redis restarted; its notes versions are not "
+            logs.log_event(log, logging.WARNING, "Redis restarted; its notes versions are not "
                           "dropped yet, reading them from PostgreSQL", error=type(exc).__name__)
             return False
-        obs.log_event(log, logging.WARNING, "Redis restarted; every notes version key "
+        logs.log_event(log, logging.WARNING, "Redis restarted; every notes version key "
                       "dropped (read again from PostgreSQL)")
         self._seen = seen
         return True

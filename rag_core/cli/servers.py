@@ -31,16 +31,16 @@ def cmd_local_llm(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rag_core import observability as obs
     from rag_core import services
     from rag_core.api.auth import check_auth_settings
     from rag_core.cli import announce
+    from rag_core.telemetry import logs
     from rag_core.telemetry.export import check_environment
 
     settings = _settings()
     check_auth_settings(settings)  # before anything starts: no service with a forgeable identity
     check_environment()  # an OTEL_* endpoint that is no URL: refused, named, before the workers
-    obs.setup_logging(settings)
+    logs.setup_logging(settings)
     url = announce.announce_start(args.host, args.port, args.workers, settings.profile)
     services.ensure_services(settings)  # start once, before the workers arrive
     if args.workers > 1:
@@ -75,7 +75,7 @@ def _multiprocess_metrics(settings: Settings, port: int) -> None:
     (prometheus_client's multiprocess mode); a folder already named by the operator is kept."""
     import shutil
 
-    from rag_core.observability import MULTIPROC_ENV
+    from rag_core.telemetry.metrics import MULTIPROC_ENV
 
     if os.environ.get(MULTIPROC_ENV):
         return

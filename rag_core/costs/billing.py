@@ -19,12 +19,12 @@ import logging
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from rag_core import observability as obs
 from rag_core.config import Money
 from rag_core.costs.ledger import CostLedger, Reservation, price
 from rag_core.llm import usage as usage_check
 from rag_core.llm.base import Prompt
 from rag_core.llm.breaker_state import GAUGE_NAME
+from rag_core.telemetry import logs, metrics
 from rag_core.tokens import TokenCounter
 from rag_core.types import TokenUsage
 
@@ -94,16 +94,16 @@ class Bill:
             committed = True
             self.ledger.commit(self.reservation, self.cost, self.usage)
         except Exception as exc:  # noqa: BLE001 - money bookkeeping never fails an answer
-            obs.SETTLE_FAILURES.inc()
-            obs.log_event(log, logging.ERROR, "settling a bill failed; the answer goes on",
+            metrics.SETTLE_FAILURES.inc()
+            logs.log_event(log, logging.ERROR, "settling a bill failed; the answer goes on",
                           error=f"{type(exc).__name__}: {exc}"[:300], committed=committed)
             if not committed:
                 with suppress(Exception):
                     self.ledger.release(self.reservation)
             return self.usage
-        obs.COST.inc(self.cost)
-        obs.TOKENS.labels(kind="input").inc(self.usage.input_tokens)
-        obs.TOKENS.labels(kind="output").inc(self.usage.output_tokens)
+        metrics.COST.inc(self.cost)
+        metrics.TOKENS.labels(kind="input").inc(self.usage.input_tokens)
+        metrics.TOKENS.labels(kind="output").inc(self.usage.output_tokens)
         return self.usage
 
     def _billable(self, text: str, usage: TokenUsage | None,

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_core import observability as obs
 from rag_core.config import Money, Settings, fixed
 from rag_core.costs.outage import OutageBook
 from rag_core.costs.queue import CostQueue
@@ -47,6 +46,7 @@ from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.redis_kv.keys import cost_keys
 from rag_core.store.costs import CostStore
+from rag_core.telemetry import logs, metrics
 from rag_core.types import TokenUsage
 
 log = logging.getLogger("rag_core.costs.ledger")
@@ -64,7 +64,7 @@ def never_negative(actual_usd: float, usage: TokenUsage) -> tuple[float, TokenUs
     the caller computed)."""
     if math.isfinite(actual_usd) and actual_usd >= 0:
         return actual_usd, usage
-    obs.log_event(log, logging.ERROR, "a negative or non-finite cost refused; recorded as 0",
+    logs.log_event(log, logging.ERROR, "a negative or non-finite cost refused; recorded as 0",
                   cost=repr(actual_usd))
     return 0.0, TokenUsage(max(0, usage.input_tokens), max(0, usage.output_tokens))
 
@@ -128,7 +128,7 @@ class CostLedger:
         if local:
             ok, scope, values = self._reserve_local(day, user_id, estimate_usd, caps)
         if not ok:
-            obs.BUDGET_ALERTS.labels(scope=scope, level="exceeded").inc()
+            metrics.BUDGET_ALERTS.labels(scope=scope, level="exceeded").inc()
             which = "your daily" if scope == "user" else "the service's daily"
             raise BudgetExceeded(f"This request would pass {which} budget; it resets at 00:00 UTC.")
         state = self.states.note(user_id, day, values, caps)
@@ -263,13 +263,13 @@ class CostLedger:
         self.totals.client.ping()  # raises while Redis is still away: keep the outage state
         merged = self.totals.merge(self.outage.take_unmerged(), self.outage.keep_unmerged)
         if merged:
-            obs.log_event(log, logging.INFO, "cost ledger in Redis again; outage spend merged",
+            logs.log_event(log, logging.INFO, "cost ledger in Redis again; outage spend merged",
                           ledgers=merged)
 
     def _warn_outage(self, exc: Exception) -> None:
         if time.monotonic() - self._warned >= 10:  # once per 10 s, not per request
             self._warned = time.monotonic()
-            obs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
+            logs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
                           "process on a share of what is left", error=type(exc).__name__,
                           share=fixed.BUDGET_OUTAGE_SHARE)
 

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag_core import observability as obs
 from rag_core.costs.rows import QueuedCost
 from rag_core.store.costs import CostStore
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.costs.ledger")
 RETRY_EVERY_S = 5.0
@@ -45,8 +45,8 @@ class CostQueue:
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        obs.log_event(log, logging.ERROR, "cost row queued: the database did not take it",
-                      day=row.get("day"), user_hash=obs.hash_id(str(row.get("user_id"))))
+        logs.log_event(log, logging.ERROR, "cost row queued: the database did not take it",
+                      day=row.get("day"), user_hash=logs.hash_id(str(row.get("user_id"))))
 
     def pending(self) -> int:
         return sum(len(_read(f)) for f in self._files())
@@ -75,7 +75,7 @@ class CostQueue:
                         left.append(row)
                 _rewrite(path, left)
         if done:
-            obs.log_event(log, logging.INFO, "queued cost rows recorded", rows=done)
+            logs.log_event(log, logging.INFO, "queued cost rows recorded", rows=done)
         return done
 
     def _files(self) -> list[Path]:

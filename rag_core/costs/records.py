@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from rag_core import observability as obs
 from rag_core.costs.queue import CostQueue
 from rag_core.costs.rows import QueuedCost, SpendRow
 from rag_core.store.costs import CostStore, DayState
+from rag_core.telemetry import logs
 from rag_core.types import TokenUsage
 
 log = logging.getLogger("rag_core.costs.ledger")
@@ -43,7 +43,7 @@ class CostRecords:
         try:
             return self.costs.day_totals(day, user_id)
         except Exception as exc:  # the database is down: the caller decides
-            obs.log_event(log, logging.ERROR, "cost record unreadable", error=type(exc).__name__)
+            logs.log_event(log, logging.ERROR, "cost record unreadable", error=type(exc).__name__)
             return None
 
     def state(self, day: str, user_id: str) -> DayState | None:
@@ -54,7 +54,7 @@ class CostRecords:
         try:
             return self.costs.day_state(day, user_id, RESERVATION_MAX_AGE_S)
         except Exception as exc:
-            obs.log_event(log, logging.ERROR, "cost record unreadable", error=type(exc).__name__)
+            logs.log_event(log, logging.ERROR, "cost record unreadable", error=type(exc).__name__)
             return None
 
     def open(self, reservation_id: str, day: str, user_id: str, estimate: float) -> bool:
@@ -66,7 +66,7 @@ class CostRecords:
             self.costs.reserve(reservation_id, day, user_id, estimate)
             return True
         except Exception as exc:
-            obs.log_event(log, logging.WARNING, "cost reservation not recorded",
+            logs.log_event(log, logging.WARNING, "cost reservation not recorded",
                           error=type(exc).__name__)
             return False
 
@@ -78,7 +78,7 @@ class CostRecords:
         try:
             self.costs.release(reservation_id)
         except Exception as exc:
-            obs.log_event(log, logging.WARNING, "cost reservation not closed",
+            logs.log_event(log, logging.WARNING, "cost reservation not closed",
                           error=type(exc).__name__)
 
     def record(self, day: str, user_id: str, actual: float, usage: TokenUsage,

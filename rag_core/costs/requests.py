@@ -26,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
-from rag_core import observability as obs
 from rag_core.store.costs import CostStore
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.costs.requests")
 
@@ -84,7 +84,7 @@ class RequestCounts:
                     taken.update(self._pending)
                     self._pending = Counter(dict(taken.most_common(PENDING_MAX)))
                     dropped = len(taken) - len(self._pending)
-                obs.log_event(log, logging.WARNING, "request counts not written yet",
+                logs.log_event(log, logging.WARNING, "request counts not written yet",
                               error=type(exc).__name__, dropped_rows=dropped)
                 return False
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from rag_core import observability as obs
 from rag_core.config import fixed
+from rag_core.telemetry import logs, metrics
 
 log = logging.getLogger("rag_core.costs.ledger")
 
@@ -29,8 +29,8 @@ class BudgetStates:
                  else "alert" if share >= fixed.BUDGET_ALERT_RATIO else "ok")
         if state != "ok" and (user_id, day, state) not in self._alerted:
             self._alerted.add((user_id, day, state))
-            obs.BUDGET_ALERTS.labels(scope="user" if user_share >= global_share else "global",
+            metrics.BUDGET_ALERTS.labels(scope="user" if user_share >= global_share else "global",
                                      level=state).inc()
-            obs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
-                          user_hash=obs.hash_id(user_id), share=round(share, 3))
+            logs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
+                          user_hash=logs.hash_id(user_id), share=round(share, 3))
         return state

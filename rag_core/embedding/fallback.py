@@ -22,19 +22,15 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Counter
-
-from rag_core import observability as obs
 from rag_core.config import Settings
 from rag_core.embedding.base import RUNTIMES, Embedder, replace_runtime
 from rag_core.errors import EmbeddingFailed
+from rag_core.telemetry import logs, metrics
 
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger("rag_core.embedding")
-FALLBACKS = Counter("embedding_runtime_fallbacks", "Embedding runtimes that failed here and "
-                    "the runtime that took over", ["from", "to"], registry=obs.REGISTRY)
 
 
 class FallbackEmbedder:
@@ -111,11 +107,11 @@ class FallbackEmbedder:
             before, after = self._names[at], self._names[at + 1]
             self._at, self._current = at + 1, self._make(after)
             replace_runtime(self.configured, after)
-        FALLBACKS.labels(before, after).inc()
-        obs.log_event(log, logging.WARNING, f"embedding runtime {before} failed; {after} "
+        metrics.EMBEDDING_FALLBACKS.labels(before, after).inc()
+        logs.log_event(log, logging.WARNING, f"embedding runtime {before} failed; {after} "
                       "computes the vectors from now on", runtime=before, fallback=after,
                       error=f"{type(error).__name__}: {error}"[:300])
         return True
 
 
-__all__ = ["FALLBACKS", "FallbackEmbedder"]
+__all__ = ["FallbackEmbedder"]

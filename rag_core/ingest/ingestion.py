@@ -43,10 +43,11 @@ from rag_core.ingest.bulk_delete import confirm_deletes
 from rag_core.ingest.chunking import chunk_note, embedding_text
 from rag_core.ingest.notes import check_note, note_hash
 from rag_core.ingest.readers import load_notes
-from rag_core.observability import hash_id, span
 from rag_core.safety.guard import is_valid_user_id
 from rag_core.store.base import ChunkDraft, NoteWrite, Store, UpsertResult
 from rag_core.store.note_history import sweep_trash
+from rag_core.telemetry.logs import hash_id
+from rag_core.telemetry.tracing import span
 from rag_core.types import Note
 
 GROUP_BATCHES = 8  # embedder batches per group of notes embedded and written together

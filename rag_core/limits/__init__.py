@@ -7,12 +7,11 @@ server (``gate.QuestionGate``; docs/runbook.md "Request limits").
 - ``counters``: the one Lua script that checks and counts a question, and its in-process twin;
 - ``queue``: the fair queue of questions waiting for a place in flight;
 - ``own``: a user's own limits through a short cache;
-- ``gate``: admission, refusals, release, the metrics;
+- ``gate``: admission, refusals, release (their metrics: ``telemetry.metrics``);
 - ``slots``: the work slots that share a process's CPUs among the questions admitted.
 """
 
-from rag_core.limits.gate import IN_FLIGHT, REJECTIONS, Admission, QuestionGate, Remaining
+from rag_core.limits.gate import Admission, QuestionGate, Remaining
 from rag_core.limits.policy import RateLimits, limits_for
 
-__all__ = ["IN_FLIGHT", "REJECTIONS", "Admission", "QuestionGate", "RateLimits", "Remaining",
-           "limits_for"]
+__all__ = ["Admission", "QuestionGate", "RateLimits", "Remaining", "limits_for"]

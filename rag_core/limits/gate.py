@@ -25,7 +25,6 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from rag_core import observability as obs
 from rag_core.config import Limits
 from rag_core.errors import Overloaded, RateLimited
 from rag_core.limits.counters import (
@@ -41,16 +40,12 @@ from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
-from rag_core.safe_metrics import Counter, Gauge
 from rag_core.store.user_limits import UserLimitsTable
+from rag_core.telemetry import logs, metrics
 
 log = logging.getLogger("rag_core.limits")
 LEASE_S = 600.0  # a place in flight of a process that died is freed after this
 REDIS_REST_S = 5.0
-REJECTIONS = Counter("rate_limit_rejections_total", "Questions refused by a request limit",
-                     ["limit"], registry=obs.REGISTRY)
-IN_FLIGHT = Gauge("rate_limit_in_flight", "Questions admitted by the request limits and not "
-                  "yet answered", registry=obs.REGISTRY, multiprocess_mode="livesum")
 _FAILED: tuple[type[Exception], ...] = (*REDIS_ERRORS, OSError, TimeoutError)
 
 
@@ -133,7 +128,7 @@ class QuestionGate:
                 return self.remote.check(ask), self.remote
             except _FAILED as exc:
                 self._rest_until = time.monotonic() + REDIS_REST_S
-                obs.log_event(log, logging.WARNING, "request limits counted in this process: "
+                logs.log_event(log, logging.WARNING, "request limits counted in this process: "
                               "Redis failed", error=type(exc).__name__)
         return self.local.check(ask), self.local
 
@@ -197,14 +192,14 @@ class QuestionGate:
         if outcome.status != "admitted":
             raise self._refusal(outcome)
         self.here[user] += 1
-        IN_FLIGHT.inc()
+        metrics.RATE_LIMIT_IN_FLIGHT.inc()
         return Admission(self, user, outcome.token, counter, _headers_of(outcome))
 
     def _uncount(self, counter: LimitCounter, ask: Ask) -> None:
         try:
             counter.uncount(ask)
         except _FAILED as exc:  # the window keeps one question too many until it slides
-            obs.log_event(log, logging.WARNING, "refused question left counted: Redis failed",
+            logs.log_event(log, logging.WARNING, "refused question left counted: Redis failed",
                           error=type(exc).__name__)
 
     def _settled(self, ask: Callable[[], Ask]) -> tuple[Outcome, LimitCounter] | None:
@@ -212,7 +207,7 @@ class QuestionGate:
         return None if checked[0].status == "busy" else checked
 
     def _refuse(self, limit: str) -> None:
-        REJECTIONS.labels(limit=limit).inc()
+        metrics.RATE_LIMIT_REJECTIONS.labels(limit=limit).inc()
 
     def _refusal(self, outcome: Outcome) -> RateLimited | Overloaded:
         counts = [c for c in outcome.counts if c.name != GLOBAL]
@@ -245,11 +240,11 @@ class QuestionGate:
         self.here[admission.user] -= 1
         if self.here[admission.user] <= 0:
             del self.here[admission.user]
-        IN_FLIGHT.dec()
+        metrics.RATE_LIMIT_IN_FLIGHT.dec()
         try:
             admission.counter.release(admission.user, admission.token)
         except _FAILED as exc:  # its lease frees the place
-            obs.log_event(log, logging.WARNING, "place in flight not released: Redis failed",
+            logs.log_event(log, logging.WARNING, "place in flight not released: Redis failed",
                           error=type(exc).__name__)
 
     async def remaining(self, user: str, tier: object = None) -> Remaining:
@@ -272,4 +267,4 @@ class QuestionGate:
         return Remaining(limits, source, left, outcome.user_in_flight, counts)
 
 
-__all__ = ["IN_FLIGHT", "REJECTIONS", "Admission", "QuestionGate", "Remaining", "rate_headers"]
+__all__ = ["Admission", "QuestionGate", "Remaining", "rate_headers"]

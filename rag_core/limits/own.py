@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from rag_core import observability as obs
 from rag_core.limits.policy import RateLimits
 from rag_core.store.user_limits import UserLimitsTable
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.limits")
 OWN_LIMITS_TTL_S = 5.0  # the bound is 10 s
@@ -54,7 +54,7 @@ class OwnLimits:
             row = self.table.get(user)
             kept = RateLimits(*row) if row is not None else None
         except Exception as exc:  # noqa: BLE001 (a limit must not fail a question)
-            obs.log_event(log, logging.WARNING, "own limits not read: the database failed",
+            logs.log_event(log, logging.WARNING, "own limits not read: the database failed",
                           error=type(exc).__name__)
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:

@@ -32,13 +32,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rag_core import observability as obs
 from rag_core.procs import worker_cpus
-from rag_core.safe_metrics import Histogram
+from rag_core.telemetry import metrics
 
-WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for a work slot "
-                 "of its process (steps 1-5)", registry=obs.REGISTRY,
-                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
 HALF_LIFE_S = 2.0  # a user's use of the slots halves in this time: "lately" is a few seconds
 FORGET_AFTER = 4_096  # users whose use is remembered; beyond, only those at work are kept
 
@@ -105,7 +101,7 @@ class WorkSlots:
             waiter.granted.wait()
             turn.since = self.clock()
         turn.waited = time.perf_counter() - started
-        WAIT.observe(turn.waited)
+        metrics.WORK_SLOT_WAIT.observe(turn.waited)
         try:
             yield turn
         finally:
@@ -199,4 +195,4 @@ class WorkSlots:
             self._grant(self._first(now))  # the slot passes straight on
 
 
-__all__ = ["HALF_LIFE_S", "WAIT", "Turn", "WorkSlots", "slots_for"]
+__all__ = ["HALF_LIFE_S", "Turn", "WorkSlots", "slots_for"]

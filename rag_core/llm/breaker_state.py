@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Literal, TypeVar
 
-from rag_core import observability as obs
 from rag_core.llm.pybreaker_py import pybreaker
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.telemetry import logs, metrics
 
 log = logging.getLogger("rag_core.llm")
 CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
@@ -98,13 +98,13 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
             self._down_until = time.monotonic() + self._retry_s
             if not self._down:
                 self._down = True
-                obs.log_event(log, logging.WARNING,
+                logs.log_event(log, logging.WARNING,
                               "circuit breaker state kept in process: Redis unreachable",
                               namespace=self._namespace, error=type(exc).__name__)
             return _OFF
         if self._down:
             self._down = False
-            obs.log_event(log, logging.INFO, "circuit breaker state shared through Redis again",
+            logs.log_event(log, logging.INFO, "circuit breaker state shared through Redis again",
                           namespace=self._namespace)
         return value
 
@@ -209,7 +209,7 @@ class StateListener(pybreaker.CircuitBreakerListener):
                      new_state: pybreaker.CircuitBreakerState) -> None:
         new = str(new_state.name)
         old = getattr(old_state, "name", None)
-        obs.BREAKER_STATE.labels(name=self.gauge).set(STATE_VALUE.get(new, 0))
+        metrics.BREAKER_STATE.labels(name=self.gauge).set(STATE_VALUE.get(new, 0))
         if old != new:
-            obs.log_event(log, logging.WARNING if new == OPEN else logging.INFO,
+            logs.log_event(log, logging.WARNING if new == OPEN else logging.INFO,
                           "circuit breaker state change", breaker=cb.name, old=old, new=new)

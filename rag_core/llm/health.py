@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag_core import observability as obs
 from rag_core.decision_records import JsonObject
+from rag_core.telemetry import logs, metrics
 
 log = logging.getLogger("rag_core.llm")
 CODE = "LLM_MISCONFIGURED"
@@ -73,14 +73,14 @@ class LLMHealth:
 
     def report(self, problem: Problem) -> None:
         """A call met ``problem``: remember it, count it, log it if it is new."""
-        obs.LLM_MISCONFIGURED.labels(reason=problem.reason).inc()
+        metrics.LLM_MISCONFIGURED.labels(reason=problem.reason).inc()
         with self._lock:
             new = self._state.problem != problem
             if new:
                 now = self._clock()
                 self._state = _State(problem=problem, since=now, checked_at=now)
         if new:
-            obs.log_event(log, logging.ERROR, "the language model is misconfigured",
+            logs.log_event(log, logging.ERROR, "the language model is misconfigured",
                           code=CODE, reason=problem.reason, detail=problem.message,
                           generator=self.name)
 
@@ -91,7 +91,7 @@ class LLMHealth:
         with self._lock:
             old, self._state = self._state.problem, _State()
         if old is not None:
-            obs.log_event(log, logging.WARNING, "the language model answers again",
+            logs.log_event(log, logging.WARNING, "the language model answers again",
                           reason=old.reason, generator=self.name)
 
     def startup(self, probe: Callable[[], Problem | None] | None) -> Problem | None:

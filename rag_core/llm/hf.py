@@ -50,13 +50,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rag_core import config
-from rag_core import observability as obs
 from rag_core.config import ModelCalls, Settings, fixed
 from rag_core.llm import usage as usage_check
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.breaker_state import GAUGE_NAME
 from rag_core.llm.failures import MisconfiguredLLMError, PermanentLLMError, TransientLLMError
 from rag_core.llm.health import Problem
+from rag_core.telemetry import tracing
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
@@ -94,7 +94,7 @@ def _hook(request: Any) -> None:
     if hub_checks_apply(request.url.host or ""):
         hf_request_event_hook(request)
     else:
-        obs.inject_trace(request.headers)  # the LLM server continues the request's trace
+        tracing.inject_trace(request.headers)  # the LLM server continues the request's trace
 
 
 def make_session(transport: Any = None) -> Any:

@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from rag_core import observability as obs
 from rag_core.config import ModelCalls, fixed
 from rag_core.decision_records import JsonObject
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
@@ -50,6 +49,7 @@ from rag_core.llm.pybreaker_py import pybreaker
 from rag_core.llm.retry import Retrier
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import breaker_prefix
+from rag_core.telemetry import metrics
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "MisconfiguredLLMError", "PermanentLLMError",
            "ResilientGenerator", "SharedBreakerStorage", "TransientLLMError"]
@@ -118,7 +118,7 @@ class ResilientGenerator:
             state_storage=self.storage,
             name=breaker or inner.name,
         )
-        obs.BREAKER_STATE.labels(name=gauge).set(STATE_VALUE.get(self.state, 0))
+        metrics.BREAKER_STATE.labels(name=gauge).set(STATE_VALUE.get(self.state, 0))
         self.health = LLMHealth(inner.name, settings.llm_recheck_s, verify=self._verify)
 
     # --- configuration health (readiness) ---------------------------------------------------

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from rag_core import observability as obs
 from rag_core.config import ModelCalls, fixed
 from rag_core.llm.failures import TransientLLMError
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.llm")
 T = TypeVar("T")
@@ -47,7 +47,7 @@ class Retrier:
                 if (attempt >= s.llm_max_retries or delay is None
                         or self._monotonic() + delay > deadline):
                     raise
-                obs.log_event(log, logging.INFO, "retrying the language model",
+                logs.log_event(log, logging.INFO, "retrying the language model",
                               attempt=attempt + 1, delay_s=round(delay, 3), error=str(exc))
                 self._sleep(delay)
                 attempt += 1

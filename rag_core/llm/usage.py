@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core import observability as obs
 from rag_core.config import fixed
+from rag_core.telemetry import logs, metrics
 from rag_core.types import TokenUsage
 
 log = logging.getLogger("rag_core.llm.usage")
@@ -98,12 +98,12 @@ def judge(reported_in: Any, reported_out: Any, prompt_tokens: int,
 
 def rejected(provider: str, reason: str, **fields: Any) -> None:
     """Count a rejected usage; log it the first time this provider fails for this reason."""
-    obs.USAGE_REJECTED.labels(provider=provider, reason=reason).inc()
+    metrics.USAGE_REJECTED.labels(provider=provider, reason=reason).inc()
     with _lock:
         first = (provider, reason) not in _logged
         _logged.add((provider, reason))
     if first:
-        obs.log_event(log, logging.WARNING, "provider usage rejected; billed at the service's "
+        logs.log_event(log, logging.WARNING, "provider usage rejected; billed at the service's "
                       "own count", provider=provider, reason=reason, **fields)
 
 
@@ -119,7 +119,7 @@ def checked_usage(provider: str, reported: Any, *, prompt_tokens: int, max_token
             return reported.get(name)
         return getattr(reported, name, None)
 
-    obs.USAGE_CHECKED.labels(provider=provider).inc()
+    metrics.USAGE_CHECKED.labels(provider=provider).inc()
     got_in, got_out = (None, None) if reported is None else (field("prompt_tokens"),
                                                              field("completion_tokens"))
     reason = judge(got_in, got_out, prompt_tokens, max_tokens)

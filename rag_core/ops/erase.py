@@ -17,7 +17,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 
-from rag_core import observability as obs
 from rag_core.answers.log import QUERY_LOG_KEY_NAME, user_hash
 from rag_core.cache.layers import CacheLayers
 from rag_core.errors import ErasureIncomplete, InvalidArgument, UserNotFound
@@ -28,6 +27,7 @@ from rag_core.store.base import Store
 from rag_core.store.erasure import UserMarks, erase_rows, user_known
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.sql.erasure import ERASURE_KEY_NAME
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.audit")
 
@@ -91,6 +91,6 @@ def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, us
                                 "the erasure again once it does (it finds the keys left).") \
             from exc
     erasure = Erasure(marks.user_key, rows.tables, keys)
-    obs.log_event(log, logging.INFO, "user erased", user_key=marks.user_key, actor=who,
+    logs.log_event(log, logging.INFO, "user erased", user_key=marks.user_key, actor=who,
                   rows=rows.total, redis_keys=keys, outcome="done")
     return erasure

@@ -14,19 +14,10 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import Gauge
-
-from rag_core import observability as obs
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.telemetry import metrics
 
 log = logging.getLogger("rag_core.redis_kv.memory")
-# beside redis_memory_*_bytes (rag_core.observability), likewise in redis_exporter's names
-REDIS_CLIENTS = Gauge("redis_connected_clients", "Client connections Redis holds (every "
-                      "process's, INFO clients)", registry=obs.REGISTRY,
-                      multiprocess_mode="mostrecent")
-REDIS_MAX_CLIENTS = Gauge("redis_config_maxclients", "The most client connections Redis "
-                          "takes (maxclients)", registry=obs.REGISTRY,
-                          multiprocess_mode="mostrecent")
 
 
 def _bytes(value: object) -> float:
@@ -86,14 +77,14 @@ def refresh(client: RedisClient) -> bool:
         used, cap = memory_figures(client.info("memory"))
     except REDIS_ERRORS:
         return False
-    obs.REDIS_MEMORY_USED.set(used)
-    obs.REDIS_MEMORY_MAX.set(cap)
+    metrics.REDIS_MEMORY_USED.set(used)
+    metrics.REDIS_MEMORY_MAX.set(cap)
     try:
         connected, most = client_figures(client.info("clients"))
     except REDIS_ERRORS:
         return False
-    REDIS_CLIENTS.set(connected)
-    REDIS_MAX_CLIENTS.set(most)
+    metrics.REDIS_CLIENTS.set(connected)
+    metrics.REDIS_MAX_CLIENTS.set(most)
     return True
 
 

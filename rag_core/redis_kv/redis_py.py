@@ -5,7 +5,7 @@ redis-py 8 imports OpenTelemetry's metrics SDK on import when it is installed (a
 CPU), for an observability of its own that is off until a program calls its ``init``; this
 service never does (its metrics are Prometheus's, its traces its own spans). redis-py is
 imported as on a host without the SDK (``lean_imports.import_without``): it records the SDK
-as absent; the SDK stays importable (``rag_core.observability`` and anyone else import it as
+as absent; the SDK stays importable (``rag_core.telemetry`` and anyone else import it as
 usual). A process that imported redis-py or the SDK before this module keeps what it has.
 """
 

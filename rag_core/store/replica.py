@@ -38,8 +38,7 @@ from pgvector.psycopg import register_vector
 
 from rag_core.config import Services, fixed
 from rag_core.errors import VectorSearchFailed
-from rag_core.observability import REGISTRY
-from rag_core.safe_metrics import Counter, Gauge
+from rag_core.telemetry import metrics
 
 log = logging.getLogger("rag_core.store.replica")
 
@@ -47,10 +46,6 @@ T = TypeVar("T")
 Conn = psycopg.Connection[Any]
 State = Literal["ok", "lagging", "down"]
 
-DB_READS = Counter("db_reads_total", "Reads that may lag, by the server that answered them",
-                   ["target", "reason"], registry=REGISTRY)
-REPLICA_LAG = Gauge("db_replica_lag_seconds", "Measured lag of the read replica (-1: down)",
-                    registry=REGISTRY, multiprocess_mode="mostrecent")
 
 PRIMARY_LSN = "SELECT pg_current_wal_lsn()::text"
 REPLICA_LSN = "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text"
@@ -192,7 +187,7 @@ class ReplicaReads:
     def _set(self, health: ReplicaHealth) -> None:
         before = self._health
         self._health = health
-        REPLICA_LAG.set(-1.0 if health.lag_s is None else health.lag_s)
+        metrics.REPLICA_LAG.set(-1.0 if health.lag_s is None else health.lag_s)
         if before is None or before.state != health.state:
             level = logging.INFO if health.state == "ok" else logging.WARNING
             log.log(level, "read replica %s: reads go to the %s%s", health.state,
@@ -235,13 +230,13 @@ class ReplicaReads:
             return self._on_primary(action, read, "down")
         if behind:
             return self._on_primary(action, read, "behind")
-        DB_READS.labels(target="replica", reason="ok").inc()
+        metrics.DB_READS.labels(target="replica", reason="ok").inc()
         return result
 
     def _on_primary(self, action: str, read: Callable[[Conn], T], reason: str) -> T:
         with self._primary(action) as conn:
             result = read(conn)
-        DB_READS.labels(target="primary", reason=reason).inc()
+        metrics.DB_READS.labels(target="primary", reason=reason).inc()
         return result
 
     def close(self) -> None:

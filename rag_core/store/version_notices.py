@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from rag_core import observability as obs
 from rag_core.store import sql as q
+from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.store")
 
@@ -82,7 +82,7 @@ def listen(notices: PgVersionNotices, heard: Callable[[VersionNotice], None],
             # once per 30 s, not per attempt; nothing when the owner closed it on purpose
             if not stop.is_set() and time.monotonic() - warned >= 30:
                 warned = time.monotonic()
-                obs.log_event(log, logging.WARNING, "notes version notices not heard; "
+                logs.log_event(log, logging.WARNING, "notes version notices not heard; "
                               "listening again (the debts' poll covers the gap)",
                               error=type(exc).__name__)
         if stop.wait(pause):

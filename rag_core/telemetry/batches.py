@@ -15,18 +15,13 @@ import time
 from collections import deque
 from typing import Any
 
-from rag_core import observability as obs
-from rag_core.safe_metrics import Counter
+from rag_core.telemetry import metrics
 
 MAX_QUEUE = 2048  # finished spans waiting for the exporter; more are dropped
 BATCH = 512
 INTERVAL_S = 1.0  # the longest a span waits in the queue before its batch is sent
 SHUTDOWN_FLUSH_S = 5.0  # how long a shutdown waits for the queue to empty
 
-EXPORTED = Counter("otel_spans_exported_total", "Spans handed to the trace exporter",
-                   registry=obs.REGISTRY)
-DROPPED = Counter("otel_spans_dropped_total", "Spans lost on the way to the trace exporter "
-                  "(queue_full, export_failed)", ["reason"], registry=obs.REGISTRY)
 
 
 class SpanSink:
@@ -67,7 +62,7 @@ class BoundedExport(SpanSink):
         append is atomic, so the bound may be overshot by the few spans that race past the
         check; the export thread is woken only when a batch is full (else its interval)."""
         if self.stopped or len(self.queue) >= self.max_queue:
-            DROPPED.labels(reason="queue_full").inc()
+            metrics.SPANS_DROPPED.labels(reason="queue_full").inc()
             return
         self.queue.append(span)
         if len(self.queue) == self.batch:
@@ -94,9 +89,9 @@ class BoundedExport(SpanSink):
         except Exception:  # the exporter's own failure: the batch is lost, not the app
             ok = False
         if ok:
-            EXPORTED.inc(len(batch))
+            metrics.SPANS_EXPORTED.inc(len(batch))
         else:
-            DROPPED.labels(reason="export_failed").inc(len(batch))
+            metrics.SPANS_DROPPED.labels(reason="export_failed").inc(len(batch))
 
     def _run(self) -> None:
         while True:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from rag_core import observability as obs
-from rag_core.telemetry import genai_metrics
+from rag_core.telemetry import genai_metrics, tracing
 from rag_core.telemetry import semconv as sc
 
 IN_PROCESS = "rag_core"  # the provider name of a generator that is no model server
@@ -68,7 +67,7 @@ class Chat:
         self.op = genai_metrics.Operation("chat", attributes[sc.PROVIDER],
                                           attributes[sc.REQUEST_MODEL])
         kind = "internal" if self.op.provider == IN_PROCESS else "client"
-        self.span = obs.child_span(f"chat {self.op.model}", parent, request_id=request_id,
+        self.span = tracing.child_span(f"chat {self.op.model}", parent, request_id=request_id,
                                    kind=kind, **attributes)
         self.request = request
         self.started = time.perf_counter()

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from rag_core import observability as obs
 from rag_core.errors import InvalidSettings
+from rag_core.telemetry import tracing
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
@@ -61,7 +61,7 @@ def setup(exporter: str, service: str = "rag_core") -> None:
     from opentelemetry import trace
 
     if exporter == "none" or _installed is not None:  # a provider is set once per process
-        obs.use_tracer(trace.get_tracer("rag_core"))
+        tracing.use_tracer(trace.get_tracer("rag_core"))
         return
     check_environment()
     _installed = exporter
@@ -83,11 +83,11 @@ def setup(exporter: str, service: str = "rag_core") -> None:
         _setup_metrics(resource)
     trace.set_tracer_provider(provider)
     if exporter == "console":  # a debugging aid: the SDK's own spans, printed as they end
-        obs.use_tracer(trace.get_tracer("rag_core"))
+        tracing.use_tracer(trace.get_tracer("rag_core"))
     else:  # the service's spans, light on the request's path (``telemetry.light``)
         from rag_core.telemetry import light
 
-        obs.use_tracer(light.tracer_for(provider, bounded.put))
+        tracing.use_tracer(light.tracer_for(provider, bounded.put))
 
 
 def _setup_metrics(resource: Any) -> None:

@@ -18,8 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core import observability as obs
-from rag_core.safe_metrics import Histogram
+from rag_core.telemetry import metrics
 from rag_core.telemetry import semconv as sc
 
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
@@ -28,16 +27,6 @@ DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
                     40.96, 81.92)
 LABELS = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
 
-TOKEN_USAGE = Histogram("gen_ai_client_token_usage", "Tokens per GenAI operation, by type "
-                        "(gen_ai.client.token.usage)", [*LABELS, "gen_ai_token_type"],
-                        buckets=TOKEN_BUCKETS, registry=obs.REGISTRY)
-DURATION = Histogram("gen_ai_client_operation_duration_seconds", "Time of a GenAI operation "
-                     "(gen_ai.client.operation.duration)", [*LABELS, "error_type"],
-                     buckets=DURATION_BUCKETS, registry=obs.REGISTRY)
-FIRST_CHUNK = Histogram("gen_ai_client_operation_time_to_first_chunk_seconds", "Time to the "
-                        "first chunk of a streamed GenAI operation "
-                        "(gen_ai.client.operation.time_to_first_chunk)", LABELS,
-                        buckets=DURATION_BUCKETS, registry=obs.REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -96,19 +85,19 @@ def record(op: Operation, seconds: float, input_tokens: int | None,
     """One finished operation: its duration and, when it did not fail, its tokens."""
     tokens, duration, _ = _instruments.get()
     attributes = op.attributes()
-    DURATION.labels(**op.labels(), error_type=error_type or "").observe(seconds)
+    metrics.GENAI_DURATION.labels(**op.labels(), error_type=error_type or "").observe(seconds)
     duration.record(seconds, {**attributes, **({sc.ERROR_TYPE: error_type} if error_type
                                                else {})})
     if error_type:
         return
     for kind, count in (("input", input_tokens), ("output", output_tokens)):
         if count is not None:
-            TOKEN_USAGE.labels(**op.labels(), gen_ai_token_type=kind).observe(count)
+            metrics.GENAI_TOKEN_USAGE.labels(**op.labels(), gen_ai_token_type=kind).observe(count)
             tokens.record(count, {**attributes, sc.TOKEN_TYPE: kind})
 
 
 def first_chunk(op: Operation, seconds: float) -> None:
     """The time from the call to the first piece of a streamed answer."""
     _, _, first = _instruments.get()
-    FIRST_CHUNK.labels(**op.labels()).observe(seconds)
+    metrics.GENAI_FIRST_CHUNK.labels(**op.labels()).observe(seconds)
     first.record(seconds, op.attributes())

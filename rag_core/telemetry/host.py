@@ -27,28 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import Gauge
-
-from rag_core import observability as obs
 from rag_core.procs import usable_cpu_share
+from rag_core.telemetry import metrics
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 UNLIMITED = 1 << 60  # v1 writes "no limit" as a huge number (PAGE_COUNTER_MAX pages)
 
-FILESYSTEM_AVAIL = Gauge("filesystem_avail_bytes", "Bytes an unprivileged writer may still use "
-                         "on the filesystem under a folder the process writes", ["folder"],
-                         registry=obs.REGISTRY, multiprocess_mode="mostrecent")
-FILESYSTEM_SIZE = Gauge("filesystem_size_bytes", "Size of the filesystem under a folder the "
-                        "process writes", ["folder"], registry=obs.REGISTRY,
-                        multiprocess_mode="mostrecent")
-CGROUP_MEMORY_MAX = Gauge("cgroup_memory_max_bytes", "The memory limit of the process's "
-                          "cgroup (memory.max; 0: none)", registry=obs.REGISTRY,
-                          multiprocess_mode="mostrecent")
-CGROUP_MEMORY_WORKING_SET = Gauge("cgroup_memory_working_set_bytes", "Memory of that cgroup "
-                                  "less its inactive file cache (what its limit is held to)",
-                                  registry=obs.REGISTRY, multiprocess_mode="mostrecent")
-CPU_CORES = Gauge("process_cpu_cores", "Cores the process may use (affinity, capped by the "
-                  "cgroup's CPU quota)", registry=obs.REGISTRY, multiprocess_mode="mostrecent")
 
 
 @dataclass(frozen=True)
@@ -141,13 +125,12 @@ def refresh(folders: Mapping[str, Path], *, root: Path = CGROUP_ROOT,
         space = folder_space(folder)
         if space is None:  # not made yet: nothing written there
             continue
-        FILESYSTEM_AVAIL.labels(folder=name).set(space[0])
-        FILESYSTEM_SIZE.labels(folder=name).set(space[1])
+        metrics.FILESYSTEM_AVAIL.labels(folder=name).set(space[0])
+        metrics.FILESYSTEM_SIZE.labels(folder=name).set(space[1])
     memory = cgroup_memory(root, proc_cgroup) or CgroupMemory(0, 0)
-    CGROUP_MEMORY_MAX.set(memory.limit)
-    CGROUP_MEMORY_WORKING_SET.set(memory.working_set)
-    CPU_CORES.set(usable_cpu_share())
+    metrics.CGROUP_MEMORY_MAX.set(memory.limit)
+    metrics.CGROUP_MEMORY_WORKING_SET.set(memory.working_set)
+    metrics.CPU_CORES.set(usable_cpu_share())
 
 
-__all__ = ["CGROUP_MEMORY_MAX", "CGROUP_MEMORY_WORKING_SET", "CPU_CORES", "FILESYSTEM_AVAIL",
-           "FILESYSTEM_SIZE", "CgroupMemory", "cgroup_memory", "folder_space", "refresh"]
+__all__ = ["CgroupMemory", "cgroup_memory", "folder_space", "refresh"]

@@ -6,7 +6,7 @@ FastAPI opens a SERVER span for every request before any middleware runs, contin
 and ends it when the response's last byte is sent (a streamed answer's last event). It is the
 one root of a question's trace: the pipeline's ``assistant.query`` and every step under it are
 its children. Left to itself FastAPI would use the global tracer provider; configured here it
-uses the tracer the service's spans are made with (``observability.tracer``: the SDK's, or the
+uses the tracer the service's spans are made with (``tracing.tracer``: the SDK's, or the
 service's own light tracer with ``RAG_OTEL_EXPORTER=otlp``), so that one exporter sees the whole
 trace, and makes nothing while tracing is off.
 
@@ -26,13 +26,13 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from starlette.types import Scope
 
-from rag_core import observability as obs
+from rag_core.telemetry import tracing
 
 UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class ServiceTracer(trace.Tracer):
-    """FastAPI's tracer: the service's, as ``obs.tracer()`` gives it when each span starts (a
+    """FastAPI's tracer: the service's, as ``tracing.tracer()`` gives it when each span starts (a
     test or ``export.setup`` may change it after the app was built)."""
 
     def start_span(self, name: str, context: Any = None,
@@ -41,7 +41,7 @@ class ServiceTracer(trace.Tracer):
                    links: Sequence[trace.Link] | None = None, start_time: int | None = None,
                    record_exception: bool = True, set_status_on_exception: bool = True
                    ) -> trace.Span:
-        return obs.tracer().start_span(name, context=context, kind=kind, attributes=attributes,
+        return tracing.tracer().start_span(name, context=context, kind=kind, attributes=attributes,
                                        links=links, start_time=start_time,
                                        record_exception=record_exception,
                                        set_status_on_exception=set_status_on_exception)
@@ -53,7 +53,7 @@ class ServiceTracer(trace.Tracer):
                               start_time: int | None = None, record_exception: bool = True,
                               set_status_on_exception: bool = True, end_on_exit: bool = True
                               ) -> Any:  # the service tracer's own context manager
-        return obs.tracer().start_as_current_span(
+        return tracing.tracer().start_as_current_span(
             name, context=context, kind=kind, attributes=attributes, links=links,
             start_time=start_time, record_exception=record_exception,
             set_status_on_exception=set_status_on_exception, end_on_exit=end_on_exit)
@@ -72,7 +72,7 @@ class ServiceTracerProvider(trace.TracerProvider):
 def untraced(scope: Scope) -> bool:
     """FastAPI's ``exclude``: the probes and the scrape, and every request while tracing is
     off (the span would record nothing)."""
-    return scope.get("path") in UNTRACED or not obs.tracing_on()
+    return scope.get("path") in UNTRACED or not tracing.tracing_on()
 
 
 def fastapi_telemetry() -> TelemetryConfig:

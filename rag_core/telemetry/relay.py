@@ -43,7 +43,7 @@ import threading
 import time
 from typing import Any
 
-from rag_core.telemetry import batches
+from rag_core.telemetry import batches, metrics
 from rag_core.telemetry.relay_child import Child, Origins
 
 log = logging.getLogger("rag_core.telemetry")
@@ -118,7 +118,7 @@ class RelayedExport(batches.SpanSink):
                 if len(self.records) == FRAME:
                     self.wake.set()  # the ticker writes the frame
         if full:
-            batches.DROPPED.labels(reason="queue_full").inc()
+            metrics.SPANS_DROPPED.labels(reason="queue_full").inc()
 
     def _seal(self, child: Child) -> None:
         """The records so far as a frame for ``child``. Under the lock."""
@@ -146,7 +146,7 @@ class RelayedExport(batches.SpanSink):
                 self.flushes_done = asked
                 self.lock.notify_all()
             if lost:
-                batches.DROPPED.labels(reason="export_failed").inc(lost)
+                metrics.SPANS_DROPPED.labels(reason="export_failed").inc(lost)
             if stopping:
                 return
             if written or child is None:
@@ -190,7 +190,7 @@ class RelayedExport(batches.SpanSink):
             lost, self.records = len(self.records), []
             self.lock.notify_all()
         if lost:
-            batches.DROPPED.labels(reason="export_failed").inc(lost)
+            metrics.SPANS_DROPPED.labels(reason="export_failed").inc(lost)
         log.warning("the span export process did not start (%s): exporting in the worker", why)
 
     # --- on the thread that reads a child's answers (asleep on the pipe in between) ---------
@@ -201,9 +201,9 @@ class RelayedExport(batches.SpanSink):
                 self.failed_starts = 0
                 continue
             if what == b"E":
-                batches.EXPORTED.inc(spans)
+                metrics.SPANS_EXPORTED.inc(spans)
             else:
-                batches.DROPPED.labels(reason="export_failed").inc(spans)
+                metrics.SPANS_DROPPED.labels(reason="export_failed").inc(spans)
             with self.lock:
                 child.waiting.popleft()
                 self.unanswered -= spans
@@ -213,7 +213,7 @@ class RelayedExport(batches.SpanSink):
             self.unanswered -= lost
             self.lock.notify_all()
         if lost:
-            batches.DROPPED.labels(reason="export_failed").inc(lost)
+            metrics.SPANS_DROPPED.labels(reason="export_failed").inc(lost)
         if not child.ready:
             self._failed_start(f"exit status {child.proc.returncode}")
         self.wake.set()  # the ticker starts another when one is due

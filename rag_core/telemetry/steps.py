@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from rag_core import observability as obs
-from rag_core.telemetry import genai_metrics
+from rag_core.telemetry import genai_metrics, tracing
 from rag_core.telemetry import semconv as sc
 
 T = TypeVar("T")
@@ -29,7 +28,7 @@ class Lookup:
     outcome the answer's ``cache`` block shows (``hit``, ``miss``, ``semantic_hit``, ``off``)."""
 
     def __init__(self, layer: str) -> None:
-        self.span = obs.start_span(f"cache.lookup {layer}", None, **{"cache.layer": layer})
+        self.span = tracing.start_span(f"cache.lookup {layer}", None, **{"cache.layer": layer})
         self.layer = layer
         self._open = True
 
@@ -58,7 +57,7 @@ def lookup(layer: str, current: bool = False) -> Iterator[Lookup]:
     found = Lookup(layer)
     try:
         if current:
-            with obs.use_span(found.span):
+            with tracing.use_span(found.span):
                 yield found
         else:
             yield found
@@ -107,7 +106,7 @@ def embed(embedder: Any, counter: Any, text: str) -> Any:
     error: str | None = None
     attributes: dict[str, Any] = {**op.attributes(), sc.INPUT_TOKENS: input_tokens,
                                   "openinference.span.kind": "EMBEDDING"}
-    with obs.span(f"embeddings {model}", **attributes):
+    with tracing.span(f"embeddings {model}", **attributes):
         try:
             return embedder.embed([text])[0]
         except BaseException as exc:

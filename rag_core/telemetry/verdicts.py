@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_core import observability as obs
 from rag_core.telemetry import semconv as sc
+from rag_core.telemetry import tracing
 
 EVALUATION = "user_verdict"
 
@@ -36,7 +36,7 @@ def emit(answer_id: str, verdict: str, source: str, trace_id: str | None,
     parent = _answer_span(trace_id, span_id)
     links = [trace.Link(here.get_span_context())] if here.get_span_context().is_valid else []
     context = trace.set_span_in_context(parent) if parent is not None else None
-    span = obs.tracer().start_span("assistant.verdict", context=context, links=links)
+    span = tracing.tracer().start_span("assistant.verdict", context=context, links=links)
     try:
         span.set_attribute(sc.RESPONSE_ID, answer_id)
         span.add_event(sc.EVALUATION_EVENT, event_attributes(answer_id, verdict, source))

@@ -1,6 +1,6 @@
 """The pools and the host, read every ``interval`` seconds by a daemon thread while the app
 runs (and once at its start, before it reports ready): the PostgreSQL pool's stats
-(``rag_core.store.pool_metrics``) and the free space, memory and cores of the machine
+(``rag_core.telemetry.pool``) and the free space, memory and cores of the machine
 (``rag_core.telemetry.host``). The Redis connections are read with Redis' memory
 (``rag_core.redis_kv.memory.MemoryWatch``). A reading that fails is logged once and tried again
 at the next turn: watching never stops the service.
@@ -14,10 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rag_core import observability as obs
 from rag_core.config import Services, Settings
-from rag_core.store.pool_metrics import PoolReading
-from rag_core.telemetry import host
+from rag_core.telemetry import host, logs
+from rag_core.telemetry.pool import PoolReading
 
 log = logging.getLogger("rag_core.telemetry.watch")
 INTERVAL_S = 15.0  # a scrape every 15 s sees figures at most one turn old
@@ -67,7 +66,7 @@ class HostWatch:
         except Exception as exc:  # noqa: BLE001 (a figure missed must not stop the service)
             if what not in self._failed:
                 self._failed.add(what)
-                obs.log_event(log, logging.WARNING, f"{what} figures not read",
+                logs.log_event(log, logging.WARNING, f"{what} figures not read",
                               error=type(exc).__name__)
 
     def start(self) -> HostWatch:

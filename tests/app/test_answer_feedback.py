@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import price
+from rag_core.telemetry import metrics
 from rag_core.types import TokenUsage
 from tests.tags import question_tag
 
@@ -73,7 +73,7 @@ def auth(settings: Settings, user: str) -> dict[str, str]:
 
 
 def metric(name: str, **labels: str) -> float:
-    return obs.REGISTRY.get_sample_value(name, labels) or 0.0
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def ask(client: httpx.AsyncClient, settings: Settings, user: str,

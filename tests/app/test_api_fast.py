@@ -11,11 +11,11 @@ import httpx
 import jwt
 import pytest
 
-from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings, fixed
 from rag_core.parts import Parts
+from rag_core.telemetry import metrics
 
 pytestmark = pytest.mark.anyio
 SECRET = "fast-api-test-secret-258d535c6d2c6ed4715b74e8941b9469e3408ae540bea398"
@@ -54,7 +54,7 @@ def auth(user: str = "amara", **claims: Any) -> dict[str, str]:
 
 
 def errors_of(code: str) -> float:
-    return obs.ERRORS.labels(type=code)._value.get()
+    return metrics.ERRORS.labels(type=code)._value.get()
 
 
 async def test_notes_crud_and_versions(client: httpx.AsyncClient) -> None:

@@ -12,13 +12,13 @@ import httpx
 import pytest
 import redis
 
-from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
 from rag_core.ingest.ingestion import ingest_notes, ingest_path
 from rag_core.parts import Parts, build_parts
 from rag_core.redis_kv.keys import layer_index
+from rag_core.telemetry import metrics
 from rag_core.types import Note
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -84,7 +84,7 @@ async def test_every_redis_cache_layer_stays_under_its_bound_while_answering(
     for layer in ("query", "embedding", "semantic"):
         counted = getattr(bounded.caches, layer).size()
         assert 0 < counted <= BOUND
-        assert obs.CACHE_SIZE.labels(layer=layer)._value.get() == counted
+        assert metrics.CACHE_SIZE.labels(layer=layer)._value.get() == counted
     # the ledger is no layer's entry: nothing a bound drops
     for layer in ("query", "stale", "semantic", "embedding"):
         assert not [m for m in raw.zrange(layer_index(layer), 0, -1)

@@ -19,8 +19,8 @@ import jwt
 import pytest
 
 from rag_core.app import create_app
-from rag_core.cache.control import CACHE_CONTROLS
 from rag_core.config import Settings
+from rag_core.telemetry.metrics import CACHE_CONTROLS
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 NOTES = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"

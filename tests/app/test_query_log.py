@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from rag_core import observability as obs
 from rag_core.answers.log import (
     QUERY_LOG_KEY_NAME,
     export_query_log,
@@ -24,6 +23,7 @@ from rag_core.answers.log import (
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
+from rag_core.telemetry import logs
 from tests.tags import question_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -117,7 +117,7 @@ async def test_the_logged_user_hash_is_keyed_not_a_plain_digest(
                    questions)
         flush_query_log(app_parts.records)
         kept = {q.user_hash for q in app_parts.records.queries(1) if q.question == questions[0]}
-        assert kept and obs.hash_id(user) not in kept
+        assert kept and logs.hash_id(user) not in kept
         if key is None:
             other = store_for(app_settings)  # another process reads the same key
             try:

@@ -23,10 +23,10 @@ from rag_core.app import create_app
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.limits import QuestionGate
-from rag_core.limits.gate import REJECTIONS
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.user_limits import user_limits_for
+from rag_core.telemetry.metrics import RATE_LIMIT_REJECTIONS as REJECTIONS
 
 pytestmark = pytest.mark.anyio
 SECRET = "rate-limit-test-secret-5d0c1c7f3f2b4f0f8a8e3c6b9d1e2f3a4b5c6d7e8f9a0b1c"

@@ -19,11 +19,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
-from rag_core.telemetry import light
+from rag_core.telemetry import light, logs, tracing
 from rag_core.telemetry.light import readable
 from tests.json_log import log_lines
 from tests.tags import question_tag
@@ -65,7 +64,7 @@ def spans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     tracer: Any = provider.get_tracer("rag_core")
     if request.param == "light":
         tracer = light.tracer_for(provider, lambda span: exporter.export([readable(span)]))
-    monkeypatch.setattr(obs, "_tracer", tracer)
+    monkeypatch.setattr(tracing, "_tracer", tracer)
     return exporter
 
 
@@ -98,8 +97,8 @@ async def test_query_spans_with_attributes(client: httpx.AsyncClient, app_settin
     assert set(STEPS) | {"assistant.query"} <= set(found), sorted(found)
     root = found["assistant.query"]
     attrs = dict(root.attributes)
-    assert attrs["user.id_hash"] == obs.hash_id("amara")
-    assert attrs["query.hash"] == obs.hash_id(question)
+    assert attrs["user.id_hash"] == logs.hash_id("amara")
+    assert attrs["query.hash"] == logs.hash_id(question)
     assert attrs["request.id"] == "trace-1"
     assert attrs["tokens.input"] == answer["usage"]["input_tokens"] > 0
     assert attrs["tokens.output"] == answer["usage"]["output_tokens"] > 0

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import redis
 
-from rag_core import observability as obs
 from rag_core.cache.layers import layers_for
 from rag_core.cache.redis_cache import RedisCache, make_redis_client
 from rag_core.cache.semantic import judge_for, semantic_for
@@ -15,6 +14,7 @@ from rag_core.config import Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.procs import wait_until
 from rag_core.redis_kv.keys import query_key, user_prefix
+from rag_core.telemetry import metrics
 from rag_core.types import Chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
@@ -194,13 +194,13 @@ def test_fail_open_when_redis_dies_and_recovery(redis_factory, settings: Setting
                     prompt=prompt_id())
     layers.query.set(key, b"v", 60)
     assert layers.query.get(key) == b"v"
-    errors_before = obs.CACHE_ERRORS.labels(layer="query")._value.get()
+    errors_before = metrics.CACHE_ERRORS.labels(layer="query")._value.get()
     server.stop()
     assert layers.query.get(key) is None  # a miss, not an exception
     layers.query.set(key, b"w", 60)  # silent
     assert layers.semantic.lookup("amara", 1, "faith", unit(3)) is None
     assert layers.ping() is False
-    assert obs.CACHE_ERRORS.labels(layer="query")._value.get() > errors_before
+    assert metrics.CACHE_ERRORS.labels(layer="query")._value.get() > errors_before
     server.start()  # same port, empty data: the same client object works again
     wait_until(layers.ping, 60, "the restarted Redis")  # a condition, not a time window
     layers.query.set(key, b"again", 60)

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from rag_core import observability as obs
 from rag_core.config import Settings
 from rag_core.errors import VectorSearchFailed
 from rag_core.procs import wait_until
 from rag_core.store.pool import PgPool
-from rag_core.store.pool_metrics import PoolReading
+from rag_core.telemetry import metrics
+from rag_core.telemetry.pool import PoolReading
 from rag_core.telemetry.watch import HostWatch
 
 pytestmark = pytest.mark.integration
 
 
 def value(name: str, **labels: str) -> float:
-    return obs.REGISTRY.get_sample_value(name, labels) or 0.0
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_an_exhausted_pool_shows_in_use_waiting_wait_time_and_the_timeout(

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import redis
 
-from rag_core import observability as obs
 from rag_core.procs import wait_until
 from rag_core.redis_kv.memory import MemoryWatch, client_figures, memory_figures, refresh
+from rag_core.telemetry import metrics
 
 
 def test_the_gauges_follow_a_real_redis(redis_factory: Any) -> None:
@@ -18,24 +18,24 @@ def test_the_gauges_follow_a_real_redis(redis_factory: Any) -> None:
     client = redis.Redis.from_url(server.url)
     client.config_set("maxmemory", 64 * 1024 * 1024)
     assert refresh(client)
-    used = obs.REGISTRY.get_sample_value("redis_memory_used_bytes")
+    used = metrics.REGISTRY.get_sample_value("redis_memory_used_bytes")
     assert used and used == pytest.approx(client.info("memory")["used_memory"], rel=0.2)
-    assert obs.REGISTRY.get_sample_value("redis_memory_max_bytes") == 64 * 1024 * 1024
-    assert obs.REGISTRY.get_sample_value("redis_connected_clients") == 1  # this test's client
+    assert metrics.REGISTRY.get_sample_value("redis_memory_max_bytes") == 64 * 1024 * 1024
+    assert metrics.REGISTRY.get_sample_value("redis_connected_clients") == 1  # this test's client
     client.config_set("maxclients", 321)
     others = [redis.Redis.from_url(server.url) for _ in range(3)]
     for other in others:
         other.ping()
     assert refresh(client)
-    assert obs.REGISTRY.get_sample_value("redis_connected_clients") == 4
-    assert obs.REGISTRY.get_sample_value("redis_config_maxclients") == 321
+    assert metrics.REGISTRY.get_sample_value("redis_connected_clients") == 4
+    assert metrics.REGISTRY.get_sample_value("redis_config_maxclients") == 321
     for other in others:
         other.close()
 
     client.set("big", b"x" * 2_000_000)
     watch = MemoryWatch(client, interval=0.05).start()
     try:
-        wait_until(lambda: (obs.REGISTRY.get_sample_value("redis_memory_used_bytes")
+        wait_until(lambda: (metrics.REGISTRY.get_sample_value("redis_memory_used_bytes")
                             or 0) >= used + 2_000_000, 10, "the watch to see the new key")
     finally:
         watch.stop()

@@ -22,7 +22,6 @@ from fakes import HashEmbedder, ManualClock
 from pg_replica import StreamingReplica
 
 from rag_core.config import Settings, fixed
-from rag_core.observability import REGISTRY
 from rag_core.parts import (
     Parts,
     build_caches,
@@ -32,6 +31,7 @@ from rag_core.parts import (
     build_store,
 )
 from rag_core.store.base import SearchParams
+from rag_core.telemetry.metrics import REGISTRY
 from rag_core.tokens import default_counter
 from rag_core.types import Note
 

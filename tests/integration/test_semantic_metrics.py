@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rag_core import observability as obs
 from rag_core.cache.redis_cache import make_redis_client
 from rag_core.cache.semantic import SemanticLookup, judge_for, reason_code, semantic_for
 from rag_core.config import Settings
+from rag_core.telemetry import metrics
 from rag_core.types import Chunk
 
 pytestmark = [pytest.mark.integration]
@@ -23,13 +23,13 @@ def unit(seed: int) -> np.ndarray:
 
 
 def decisions(reason: str) -> float:
-    return obs.REGISTRY.get_sample_value("semantic_cache_decisions_total",
+    return metrics.REGISTRY.get_sample_value("semantic_cache_decisions_total",
                                          {"reason": reason}) or 0.0
 
 
 def nearest() -> tuple[float, float]:
     """(lookups observed, sum of their nearest similarities)."""
-    get = obs.REGISTRY.get_sample_value
+    get = metrics.REGISTRY.get_sample_value
     return (get("semantic_cache_nearest_similarity_count") or 0.0,
             get("semantic_cache_nearest_similarity_sum") or 0.0)
 

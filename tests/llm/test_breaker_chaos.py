@@ -24,9 +24,9 @@ from rag_core.llm import build_generator
 from rag_core.llm.hf import HFGenerator, hf_generator
 from rag_core.llm.prompt import build_prompt
 from rag_core.llm.resilience import ResilientGenerator
-from rag_core.observability import REGISTRY
 from rag_core.procs import wait_until
 from rag_core.redis_kv.client import connect
+from rag_core.telemetry.metrics import REGISTRY
 from rag_core.types import Chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]

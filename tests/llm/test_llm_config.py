@@ -17,13 +17,13 @@ from huggingface_hub.errors import OfflineModeIsEnabled
 from llm_helpers import configure, stats
 from pydantic import ValidationError
 
-from rag_core import observability as obs
 from rag_core.config import Settings, fixed
 from rag_core.errors import LLMMisconfigured
 from rag_core.llm import build_generator, hf
 from rag_core.llm.health import LLMHealth, Problem
 from rag_core.llm.hf import hf_generator
 from rag_core.llm.prompt import build_prompt
+from rag_core.telemetry import metrics
 from rag_core.types import Chunk
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def transport() -> Iterator[list[httpx2.Request]]:
 
 
 def _misconfigured(reason: str) -> float:
-    return obs.REGISTRY.get_sample_value("llm_misconfigured_total", {"reason": reason}) or 0.0
+    return metrics.REGISTRY.get_sample_value("llm_misconfigured_total", {"reason": reason}) or 0.0
 
 
 def test_router_without_base_url_is_not_refused_by_offline_mode(

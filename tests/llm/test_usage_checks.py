@@ -24,7 +24,6 @@ from test_failover import (
     two_providers,
 )
 
-from rag_core import observability as obs
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
@@ -33,6 +32,7 @@ from rag_core.ingest.ingestion import ingest_notes
 from rag_core.llm import usage as usage_check
 from rag_core.parts import Parts, build_generator
 from rag_core.redis_kv.client import connect
+from rag_core.telemetry import metrics
 from rag_core.types import Answer, TokenUsage
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ SECRET = "usage-checks-test-secret-0b6c5d4e3f2a19080706050403020100ffeeddccbbaa"
 
 
 def rejected(provider: str, reason: str) -> float:
-    value = obs.REGISTRY.get_sample_value("llm_usage_rejected_total",
+    value = metrics.REGISTRY.get_sample_value("llm_usage_rejected_total",
                                           {"provider": provider, "reason": reason})
     return value or 0.0
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from rag_core import observability as obs
 from rag_core.config import Settings
 from rag_core.costs.billing import Bill
 from rag_core.costs.ledger import CostLedger, Reservation, ledger_for, price
 from rag_core.llm import usage as usage_check
 from rag_core.llm.base import Prompt
-from rag_core.safe_metrics import Counter, Gauge, Histogram
+from rag_core.telemetry import metrics
+from rag_core.telemetry.metric_types import Counter, Gauge, Histogram
 from rag_core.tokens import default_counter
 from rag_core.types import TokenUsage
 
@@ -42,7 +42,7 @@ def test_a_usage_the_reservation_cannot_hold_is_billed_as_counted(
     s = settings(tmp_path)
     ledger = ledger_for(None, s)
     bill = open_bill(ledger, s)
-    before = obs.REGISTRY.get_sample_value("llm_usage_rejected_total",
+    before = metrics.REGISTRY.get_sample_value("llm_usage_rejected_total",
                                            {"provider": "llm", "reason": reason}) or 0
     billed = bill.settle("Fifty-two days.", reported)
     counter = default_counter()
@@ -50,7 +50,7 @@ def test_a_usage_the_reservation_cannot_hold_is_billed_as_counted(
                                 counter.count("Fifty-two days."))
     assert bill.usage_source == "counted" and 0 < bill.cost <= bill.ceiling
     assert ledger.spend("amara") == pytest.approx(bill.cost)
-    assert obs.REGISTRY.get_sample_value("llm_usage_rejected_total",
+    assert metrics.REGISTRY.get_sample_value("llm_usage_rejected_total",
                                          {"provider": "llm", "reason": reason}) == before + 1
 
 
@@ -76,9 +76,9 @@ def test_a_settle_that_fails_is_logged_counted_and_never_raises(tmp_path: Path) 
     ledger = FailingLedger(None, s.money, None, base.queue)
     bill = open_bill(ledger, s)
     assert ledger.reserved("amara") > 0
-    before = obs.REGISTRY.get_sample_value("cost_settle_failures_total") or 0
+    before = metrics.REGISTRY.get_sample_value("cost_settle_failures_total") or 0
     bill.settle("Fifty-two days.", TokenUsage(20, 10))  # does not raise
-    assert obs.REGISTRY.get_sample_value("cost_settle_failures_total") == before + 1
+    assert metrics.REGISTRY.get_sample_value("cost_settle_failures_total") == before + 1
     assert bill.settled and ledger.spend("amara") >= 0
 
 
@@ -106,7 +106,7 @@ def test_every_registered_metric_is_of_the_safe_types() -> None:
     import rag_core.app  # noqa: F401 - registers every module's metrics
 
     unsafe = sorted(getattr(c, "_name", repr(c))
-                    for c in list(obs.REGISTRY._collector_to_names)
+                    for c in list(metrics.REGISTRY._collector_to_names)
                     if hasattr(c, "_name") and not isinstance(c, Counter | Gauge | Histogram))
     assert unsafe == []
 

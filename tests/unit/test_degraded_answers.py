@@ -20,10 +20,10 @@ from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.failover import Failover
 from rag_core.llm.failures import MisconfiguredLLMError, TransientLLMError
 from rag_core.llm.resilience import ResilientGenerator
-from rag_core.observability import REGISTRY
 from rag_core.parts import Parts
 from rag_core.pipeline import NO_CONTEXT_ANSWER, Pipeline
 from rag_core.redis_kv.keys import user_prefix
+from rag_core.telemetry.metrics import REGISTRY
 from rag_core.types import Note, TokenUsage
 
 NOTES = [

@@ -15,10 +15,11 @@ import pytest
 
 from rag_core.config import Settings
 from rag_core.embedding import base
-from rag_core.embedding.fallback import FALLBACKS, FallbackEmbedder
+from rag_core.embedding.fallback import FallbackEmbedder
 from rag_core.errors import EmbeddingFailed
 from rag_core.parts import Parts
 from rag_core.redis_kv.keys import context_key, embedding_key
+from rag_core.telemetry.metrics import EMBEDDING_FALLBACKS as FALLBACKS
 
 
 @pytest.fixture(autouse=True)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rag_core import observability as obs
 from rag_core.config import Settings
 from rag_core.procs import usable_cpu_share, usable_cpus
-from rag_core.telemetry import host
+from rag_core.telemetry import host, metrics
 from rag_core.telemetry.watch import watched_folders
 
 MIB = 1 << 20
@@ -59,7 +58,7 @@ def test_without_a_limit_the_gauges_say_0_and_the_folders_their_space(tmp_path: 
     host.refresh({"state": state, "postgres": state / "pgdata"}, root=tmp_path / "none",
                  proc_cgroup=tmp_path / "none")
     def value(name: str, **labels: str) -> float:
-        found = obs.REGISTRY.get_sample_value(name, labels)
+        found = metrics.REGISTRY.get_sample_value(name, labels)
         assert found is not None, name
         return found
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from rag_core import observability as obs
 from rag_core.config import Settings
+from rag_core.telemetry import logs
 from tests.json_log import log_lines
 
 SECRETS = {
@@ -25,9 +25,9 @@ SECRETS = {
 
 def test_secrets_are_masked_in_message_fields_and_tracebacks(json_log: io.StringIO) -> None:
     log = logging.getLogger("rag_core.test")
-    token = obs.request_id_var.set("mask-rid")
+    token = logs.request_id_var.set("mask-rid")
     try:
-        obs.log_event(log, logging.WARNING,
+        logs.log_event(log, logging.WARNING,
                       f"calling with Authorization: Bearer {SECRETS['jwt']} and {SECRETS['hf']}",
                       url=f"postgresql://app:{SECRETS['password']}@db:5432/rag",
                       detail=f"api_key={SECRETS['apikey']}",
@@ -39,7 +39,7 @@ def test_secrets_are_masked_in_message_fields_and_tracebacks(json_log: io.String
         except RuntimeError:
             log.exception("failed with password=%s", SECRETS["password"])
     finally:
-        obs.request_id_var.reset(token)
+        logs.request_id_var.reset(token)
     text = json_log.getvalue()
     for name, secret in SECRETS.items():
         assert secret not in text, name
@@ -58,10 +58,10 @@ def test_setup_logging_writes_json_once(monkeypatch: pytest.MonkeyPatch) -> None
     try:
         for handler in before:
             root.removeHandler(handler)
-        obs.setup_logging(app_settings)
-        obs.setup_logging(app_settings)
-        assert sum(isinstance(h.formatter, obs.JsonFormatter) for h in root.handlers) == 1
-        obs.log_event(logging.getLogger("rag_core.x"), logging.INFO, "hello", n=1)
+        logs.setup_logging(app_settings)
+        logs.setup_logging(app_settings)
+        assert sum(isinstance(h.formatter, logs.JsonFormatter) for h in root.handlers) == 1
+        logs.log_event(logging.getLogger("rag_core.x"), logging.INFO, "hello", n=1)
         line = json.loads(stream.getvalue().splitlines()[-1])
         assert line["message"] == "hello" and line["n"] == 1 and line["level"] == "INFO"
     finally:
@@ -80,11 +80,11 @@ def test_log_lines_carry_the_trace_and_a_user_hash() -> None:
 
     tracer = TracerProvider().get_tracer("t")
     record = logging.LogRecord("rag_core.x", logging.INFO, __file__, 1, "hello", None, None)
-    token = obs.user_hash_var.set(obs.hash_id("amara"))
+    token = logs.user_hash_var.set(logs.hash_id("amara"))
     try:
         with tracer.start_as_current_span("s") as span:
-            line = json.loads(obs.JsonFormatter().format(record))
+            line = json.loads(logs.JsonFormatter().format(record))
     finally:
-        obs.user_hash_var.reset(token)
+        logs.user_hash_var.reset(token)
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
-    assert line["user_hash"] == obs.hash_id("amara") and "amara" not in line.values()
+    assert line["user_hash"] == logs.hash_id("amara") and "amara" not in line.values()

@@ -16,9 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from rag_core import observability as obs
 from rag_core.procs import wait_until
-from rag_core.telemetry import batches, light
+from rag_core.telemetry import batches, light, logs, tracing
 from rag_core.telemetry.light import readable
 
 
@@ -26,7 +25,7 @@ def _light(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     """The service's tracer, each ended span converted as the export thread converts it."""
     exporter = InMemorySpanExporter()
     tracer = light.tracer_for(TracerProvider(), lambda span: exporter.export([readable(span)]))
-    monkeypatch.setattr(obs, "_tracer", tracer)
+    monkeypatch.setattr(tracing, "_tracer", tracer)
     return exporter
 
 
@@ -34,27 +33,28 @@ def _sdk(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(obs, "_tracer", provider.get_tracer("rag_core"))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("rag_core"))
     return exporter
 
 
 def _request() -> None:
     """What a request does with spans: a root that is never current, a current step with a
     child and an attribute set from inside, a failed step, a renamed span, an event."""
-    token = obs.request_id_var.set("rid-1")
+    token = logs.request_id_var.set("rid-1")
     try:
-        root = obs.start_span("root", None, kind="server", **{"a.int": 1, "a.none": None})
-        with obs.use_span(root), obs.span("step", **{"a.list": ["x", "y"]}) as step:
-            obs.on_current_span(**{"a.float": 0.5})
-            obs.child_span("child", step, start_time=10, **{"a.bool": True}).end(end_time=20)
-        with pytest.raises(ValueError), obs.use_span(root), obs.span("failing", kind="client"):
+        root = tracing.start_span("root", None, kind="server", **{"a.int": 1, "a.none": None})
+        with tracing.use_span(root), tracing.span("step", **{"a.list": ["x", "y"]}) as step:
+            tracing.on_current_span(**{"a.float": 0.5})
+            tracing.child_span("child", step, start_time=10, **{"a.bool": True}).end(end_time=20)
+        with pytest.raises(ValueError), tracing.use_span(root), \
+                tracing.span("failing", kind="client"):
             raise ValueError("boom")
         root.add_event("an.event", {"e": "v"})
         root.update_name("GET /route")
         root.end()
         root.set_attribute("late", 1)  # after the end: kept by neither
     finally:
-        obs.request_id_var.reset(token)
+        logs.request_id_var.reset(token)
 
 
 def _shape(exporter: InMemorySpanExporter) -> list[tuple[Any, ...]]:
@@ -108,7 +108,7 @@ def test_an_incoming_unsampled_trace_is_not_recorded_and_a_sampled_one_is_contin
         carrier = {"traceparent": f"00-{trace_id}-b7ad6b7169203331-{flags}"}
         token = otel_context.attach(propagate.extract(carrier))
         try:
-            obs.start_span(f"flags {flags}").end()
+            tracing.start_span(f"flags {flags}").end()
         finally:
             otel_context.detach(token)
     [span] = exporter.get_finished_spans()
@@ -119,12 +119,12 @@ def test_an_incoming_unsampled_trace_is_not_recorded_and_a_sampled_one_is_contin
 def test_the_operators_sampler_and_span_limits_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
     exporter = _light(monkeypatch)
-    obs.start_span("sampled out").end()
+    tracing.start_span("sampled out").end()
     assert exporter.get_finished_spans() == ()
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2")
     exporter = _light(monkeypatch)
-    obs.start_span("limited", **{"a": 1, "b": 2, "c": 3, "d": {"not": "allowed"}}).end()
+    tracing.start_span("limited", **{"a": 1, "b": 2, "c": 3, "d": {"not": "allowed"}}).end()
     [span] = exporter.get_finished_spans()
     assert len(span.attributes or {}) == 2 and span.dropped_attributes >= 1
 

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
 from rag_core.procs import free_port, wait_until
-from rag_core.telemetry import batches, light, relay
+from rag_core.telemetry import batches, light, metrics, relay
 
 
 class Receiver:
@@ -67,11 +67,11 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 
 def _exported() -> float:
-    return batches.EXPORTED._value.get()
+    return metrics.SPANS_EXPORTED._value.get()
 
 
 def _failed() -> float:
-    return batches.DROPPED.labels(reason="export_failed")._value.get()
+    return metrics.SPANS_DROPPED.labels(reason="export_failed")._value.get()
 
 
 def _traced(processor: batches.BoundedExport | list[Any], tag: str) -> None:
@@ -146,7 +146,7 @@ def test_a_full_frame_wakes_the_ticker_and_the_child_gathers_the_frames(
 
 
 def _queue_full() -> float:
-    return batches.DROPPED.labels(reason="queue_full")._value.get()
+    return metrics.SPANS_DROPPED.labels(reason="queue_full")._value.get()
 
 
 def test_a_child_that_reads_nothing_never_holds_up_the_thread_that_ends_spans(

@@ -11,7 +11,7 @@ import pytest
 
 from rag_core import services
 from rag_core.cli import main as cli
-from rag_core.observability import MULTIPROC_ENV
+from rag_core.telemetry.metrics import MULTIPROC_ENV
 
 
 @pytest.fixture

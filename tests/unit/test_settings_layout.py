@@ -82,7 +82,7 @@ MAY_TAKE_SETTINGS: dict[str, str] = {
     "rag_core/cli/servers.py:_multiprocess_metrics": "the metrics folder of serve (state dir)",
     "rag_core/ingest/ingestion.py:stored_hash": "a note's hash names chunking and embedding",
     "rag_core/ingest/ingestion.py:_embed": "the embedding dimension of a note's chunks",
-    "rag_core/observability.py:setup_logging": "the log level (observability)",
+    "rag_core/telemetry/logs.py:setup_logging": "the log level (observability)",
     "rag_core/parts.py:_require_database": "the database URL the parts need (services)",
     "rag_core/parts.py:reset_breakers": "the breakers of a variant's generators",
     "rag_core/redis_kv/client.py:shared_client": "the Redis mode and URL (services)",

@@ -15,12 +15,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from rag_core import observability as obs
 from rag_core import services
 from rag_core.cli import main as cli
 from rag_core.errors import InvalidSettings
 from rag_core.procs import wait_until
-from rag_core.telemetry import batches, export
+from rag_core.telemetry import batches, export, metrics, tracing
 from rag_core.telemetry import semconv as sc
 from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
 
@@ -108,7 +107,7 @@ def _provider(processor: Any) -> TracerProvider:
 
 
 def _dropped(reason: str) -> float:
-    return batches.DROPPED.labels(reason=reason)._value.get()
+    return metrics.SPANS_DROPPED.labels(reason=reason)._value.get()
 
 
 def test_a_hanging_exporter_fills_the_queue_and_spans_beyond_it_are_dropped() -> None:
@@ -155,12 +154,12 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(obs, "_tracer", provider.get_tracer("rag_core"))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("rag_core"))
     return exporter
 
 
 def _chat(question: str | None) -> Chat:
-    parent = obs.start_span("assistant.generate")
+    parent = tracing.start_span("assistant.generate")
     return Chat(parent, ChatRequest("hf", "m1", "http://127.0.0.1:9/v1", 64,
                                     question=question), "rid")
 
@@ -207,7 +206,7 @@ def test_each_live_worker_has_its_own_process_series(tmp_path: Path) -> None:
     gone = 2 ** 22 + 17  # above Linux's largest pid: never a live process
     for pid in (os.getpid(), gone):
         (tmp_path / f"counter_{pid}.db").write_bytes(b"")
-    families = {f.name: f for f in obs._Workers(str(tmp_path)).collect()}
+    families = {f.name: f for f in metrics._Workers(str(tmp_path)).collect()}
     pids = {s.labels["pid"] for s in families["process_cpu_seconds"].samples}
     assert pids == {str(os.getpid())}
     assert any(s.value > 0 for s in families["process_resident_memory_bytes"].samples)
@@ -253,8 +252,8 @@ def test_probes_and_scrapes_make_no_trace(spans: InMemorySpanExporter) -> None:
 def test_no_span_while_tracing_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry import trace
 
-    monkeypatch.setattr(obs, "_tracer", trace.NoOpTracer())
-    assert not obs.tracing_on()
+    monkeypatch.setattr(tracing, "_tracer", trace.NoOpTracer())
+    assert not tracing.tracing_on()
     started: list[str] = []
     monkeypatch.setattr(trace.NoOpTracer, "start_span",
                         lambda self, name, *a, **k: started.append(name))
@@ -274,7 +273,7 @@ def test_the_genai_metrics_go_through_the_otel_sdk_and_prometheus(
         metric_readers=[reader])))
     op = gm.Operation("chat", "openai_compatible", "m-otel")
     labels = {**op.labels(), "gen_ai_token_type": "output"}
-    before = obs.REGISTRY.get_sample_value("gen_ai_client_token_usage_sum", labels) or 0
+    before = metrics.REGISTRY.get_sample_value("gen_ai_client_token_usage_sum", labels) or 0
     gm.record(op, 0.25, 100, 40)
     gm.first_chunk(op, 0.05)
     points = {m.name: m.data.data_points for rm in reader.get_metrics_data().resource_metrics
@@ -286,4 +285,4 @@ def test_the_genai_metrics_go_through_the_otel_sdk_and_prometheus(
     assert tokens == {"input": 100, "output": 40}
     (duration,) = points["gen_ai.client.operation.duration"]
     assert duration.attributes["gen_ai.request.model"] == "m-otel" and duration.sum == 0.25
-    assert obs.REGISTRY.get_sample_value("gen_ai_client_token_usage_sum", labels) - before == 40
+    assert metrics.REGISTRY.get_sample_value("gen_ai_client_token_usage_sum", labels) - before == 40

@@ -1,33 +1,23 @@
-"""Prometheus metrics, OpenTelemetry spans and JSON logs, in one place.
+"""Every Prometheus series of the service, registered here and nowhere else, and the
+exposition (``metrics_text``, ``serve_metrics``).
 
 Metric names are an interface: the alert rules (``deploy/prometheus/alerts.yml``), the Grafana
 dashboard (``deploy/grafana/``) and ``docs/runbook.md`` name them, so a name never changes.
 Labels stay bounded: never a user id.
-Spans carry hashes of the user id and the query, never the raw values.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import re
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 from prometheus_client.metrics_core import Metric
 
-from rag_core.config import Settings
-from rag_core.safe_metrics import Counter, Gauge, Histogram  # updates never raise
+from rag_core.telemetry.metric_types import Counter, Gauge, Histogram  # updates never raise
 
 disable_created_metrics()  # no ``*_created`` series next to every counter and histogram
-
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-user_hash_var: ContextVar[str | None] = ContextVar("user_hash", default=None)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -102,6 +92,106 @@ SEMANTIC_DECISIONS = Counter("semantic_cache_decisions", "Semantic cache decisio
                              ["reason"], registry=REGISTRY)
 SANITISER_FLAGS = Counter("guard_flags_total", "Questions flagged by the sanitiser", ["family"],
                           registry=REGISTRY)
+
+# the request limits (``limits.gate``)
+RATE_LIMIT_REJECTIONS = Counter("rate_limit_rejections_total",
+                                "Questions refused by a request limit", ["limit"],
+                                registry=REGISTRY)
+RATE_LIMIT_IN_FLIGHT = Gauge("rate_limit_in_flight", "Questions admitted by the request limits "
+                             "and not yet answered", registry=REGISTRY,
+                             multiprocess_mode="livesum")
+
+# the work slots (``limits.slots``)
+WORK_SLOT_WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question waited for a "
+                           "work slot of its process (steps 1-5)", registry=REGISTRY,
+                           buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                                    5.0))
+
+# the GenAI conventions' histograms (``telemetry.genai_metrics`` records them, beside the OTel
+# SDK's instruments of the same names)
+GENAI_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+                       16777216, 67108864)
+GENAI_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24,
+                          20.48, 40.96, 81.92)
+GENAI_LABELS = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
+GENAI_TOKEN_USAGE = Histogram("gen_ai_client_token_usage", "Tokens per GenAI operation, by type "
+                        "(gen_ai.client.token.usage)", [*GENAI_LABELS, "gen_ai_token_type"],
+                        buckets=GENAI_TOKEN_BUCKETS, registry=REGISTRY)
+GENAI_DURATION = Histogram("gen_ai_client_operation_duration_seconds", "Time of a GenAI operation "
+                     "(gen_ai.client.operation.duration)", [*GENAI_LABELS, "error_type"],
+                     buckets=GENAI_DURATION_BUCKETS, registry=REGISTRY)
+GENAI_FIRST_CHUNK = Histogram("gen_ai_client_operation_time_to_first_chunk_seconds", "Time to the "
+                        "first chunk of a streamed GenAI operation "
+                        "(gen_ai.client.operation.time_to_first_chunk)", GENAI_LABELS,
+                        buckets=GENAI_DURATION_BUCKETS, registry=REGISTRY)
+
+# the bounded span export (``telemetry.batches``)
+SPANS_EXPORTED = Counter("otel_spans_exported_total", "Spans handed to the trace exporter",
+                   registry=REGISTRY)
+SPANS_DROPPED = Counter("otel_spans_dropped_total", "Spans lost on the way to the trace exporter "
+                  "(queue_full, export_failed)", ["reason"], registry=REGISTRY)
+
+# the cache controls a question sets (``cache.control``)
+# one per control a question set, labelled with the request's name of it (on /metrics)
+CACHE_CONTROLS = Counter("cache_controls_total", "Questions that set a cache control, by "
+                         "control", ["control"], registry=REGISTRY)
+
+# HTTP requests, one series (``api.context``; FastAPI's own HTTP metrics are off)
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"],
+                        registry=REGISTRY)
+
+# the read replica (``store.replica``)
+DB_READS = Counter("db_reads_total", "Reads that may lag, by the server that answered them",
+                   ["target", "reason"], registry=REGISTRY)
+REPLICA_LAG = Gauge("db_replica_lag_seconds", "Measured lag of the read replica (-1: down)",
+                    registry=REGISTRY, multiprocess_mode="mostrecent")
+
+# the PostgreSQL pool (``telemetry.pool`` reads it)
+POOL_SIZE = Gauge("db_pool_size", "PostgreSQL connections the pool holds open",
+                  registry=REGISTRY, multiprocess_mode="livesum")
+POOL_MAX = Gauge("db_pool_max_size", "PostgreSQL connections the pool may open",
+                 registry=REGISTRY, multiprocess_mode="livesum")
+POOL_IN_USE = Gauge("db_pool_in_use", "PostgreSQL connections lent out now",
+                    registry=REGISTRY, multiprocess_mode="livesum")
+POOL_WAITING = Gauge("db_pool_waiting", "Requests waiting for a PostgreSQL connection",
+                     registry=REGISTRY, multiprocess_mode="livesum")
+POOL_REQUESTS = Counter("db_pool_requests", "PostgreSQL connections asked of the pool",
+                        registry=REGISTRY)
+POOL_WAIT = Counter("db_pool_wait_seconds", "Time requests waited for a PostgreSQL connection",
+                    registry=REGISTRY)
+POOL_ERRORS = Counter("db_pool_errors", "PostgreSQL pool failures: timeout (no connection in "
+                      "time), connect (none could be opened), lost (one found broken)",
+                      ["kind"], registry=REGISTRY)
+
+# Redis' connections (``redis_kv.memory`` reads INFO)
+# beside redis_memory_*_bytes (above), likewise in redis_exporter's names
+REDIS_CLIENTS = Gauge("redis_connected_clients", "Client connections Redis holds (every "
+                      "process's, INFO clients)", registry=REGISTRY,
+                      multiprocess_mode="mostrecent")
+REDIS_MAX_CLIENTS = Gauge("redis_config_maxclients", "The most client connections Redis "
+                          "takes (maxclients)", registry=REGISTRY,
+                          multiprocess_mode="mostrecent")
+
+# the host: disk, the cgroup's memory, CPUs (``telemetry.host``)
+FILESYSTEM_AVAIL = Gauge("filesystem_avail_bytes", "Bytes an unprivileged writer may still use "
+                         "on the filesystem under a folder the process writes", ["folder"],
+                         registry=REGISTRY, multiprocess_mode="mostrecent")
+FILESYSTEM_SIZE = Gauge("filesystem_size_bytes", "Size of the filesystem under a folder the "
+                        "process writes", ["folder"], registry=REGISTRY,
+                        multiprocess_mode="mostrecent")
+CGROUP_MEMORY_MAX = Gauge("cgroup_memory_max_bytes", "The memory limit of the process's "
+                          "cgroup (memory.max; 0: none)", registry=REGISTRY,
+                          multiprocess_mode="mostrecent")
+CGROUP_MEMORY_WORKING_SET = Gauge("cgroup_memory_working_set_bytes", "Memory of that cgroup "
+                                  "less its inactive file cache (what its limit is held to)",
+                                  registry=REGISTRY, multiprocess_mode="mostrecent")
+CPU_CORES = Gauge("process_cpu_cores", "Cores the process may use (affinity, capped by the "
+                  "cgroup's CPU quota)", registry=REGISTRY, multiprocess_mode="mostrecent")
+
+# the embedding runtime's fallbacks (``embedding.fallback``)
+EMBEDDING_FALLBACKS = Counter("embedding_runtime_fallbacks", "Embedding runtimes that failed "
+                              "here and the runtime that took over", ["from", "to"],
+                              registry=REGISTRY)
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -182,216 +272,3 @@ def serve_metrics(host: str, port: int) -> bool:
         return False
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return True
-
-
-def hash_id(value: object) -> str:
-    """A short stable hash for span attributes and logs (never the raw id or query).
-
-    Any text hashes, including text that is not valid Unicode (a lone surrogate from JSON such
-    as ``"\\ud800"``): it is hashed before validation has refused it, and must not raise."""
-    text = value if isinstance(value, str) else repr(value)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-# --- tracing ------------------------------------------------------------------------------
-
-_tracer: Any = None
-
-
-def use_tracer(found: Any) -> None:
-    """The tracer spans are made with (``rag_core.telemetry.export.setup`` installs it)."""
-    global _tracer
-    _tracer = found
-
-
-def tracer() -> Any:
-    global _tracer
-    if _tracer is None:
-        from opentelemetry import trace
-
-        _tracer = trace.get_tracer("rag_core")
-    return _tracer
-
-
-@contextmanager
-def span(name: str, *, end_on_exit: bool = True, kind: str = "internal",
-         **attributes: Any) -> Iterator[Any]:
-    """An OpenTelemetry span with the request id and the given attributes.
-
-    ``end_on_exit=False`` leaves it open after the block (a streamed answer ends its root span
-    when the stream ends). ``kind``: ``internal``, ``server`` or ``client``.
-    """
-    with tracer().start_as_current_span(name, end_on_exit=end_on_exit, kind=_kind(kind),
-                                        attributes=_given(attributes)) as current:
-        yield current
-
-
-def tracing_on() -> bool:
-    """Whether the spans ``tracer()`` makes record anything: the API's tracer records only once
-    a provider is installed (``export.setup``, or a test's own)."""
-    from opentelemetry import trace
-
-    current = tracer()
-    if isinstance(current, trace.ProxyTracer):
-        return not isinstance(trace.get_tracer_provider(),
-                              trace.ProxyTracerProvider | trace.NoOpTracerProvider)
-    return not isinstance(current, trace.NoOpTracer)
-
-
-def inject_trace(headers: Any) -> None:
-    """Write the current span as ``traceparent`` into outgoing request headers."""
-    from opentelemetry import propagate
-
-    propagate.inject(headers)
-
-
-def trace_ids() -> tuple[str | None, str | None]:
-    """The current trace and span id (hex), or None outside a recorded span."""
-    from opentelemetry import trace
-
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None, None
-    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
-
-
-def start_span(name: str, start_time: int | None = None, /, *, kind: str = "internal",
-               **attributes: Any) -> Any:
-    """A started span that is not made current (a request's root span, which lives across
-    the yields of a stream); the caller ends it. It continues the trace that is current when
-    it starts (an incoming ``traceparent``). ``start_time``: when it began (ns since the
-    epoch), for a span recorded after the fact."""
-    return tracer().start_span(name, start_time=start_time, kind=_kind(kind),
-                               attributes=_given(attributes))
-
-
-def use_span(current: Any) -> Any:
-    """Make ``current`` the active span for a block that does not yield (never ends it)."""
-    from opentelemetry import trace
-
-    return trace.use_span(current, end_on_exit=False)
-
-
-def child_span(name: str, parent: Any, *, request_id: str | None = None,
-               start_time: int | None = None, kind: str = "internal",
-               **attributes: Any) -> Any:
-    """A started span under ``parent`` that is never made current: for work that happens
-    between the yields of a generator, where attaching a context would leak across requests.
-    The caller ends it. ``start_time`` as in ``start_span``."""
-    from opentelemetry import trace
-
-    return tracer().start_span(name, context=trace.set_span_in_context(parent),
-                               start_time=start_time, kind=_kind(kind),
-                               attributes=_given(attributes, request_id))
-
-
-def annotate(root: Any, answer: Any) -> None:
-    """The answer's figures on the request's root span."""
-    root.set_attribute("tokens.input", answer.usage.input_tokens)
-    root.set_attribute("tokens.output", answer.usage.output_tokens)
-    root.set_attribute("cost.usd", answer.cost_usd)
-    root.set_attribute("no_context", answer.no_context)
-    for layer, outcome in answer.cache.items():
-        root.set_attribute(f"cache.{layer}", outcome)
-
-
-def _kind(name: str) -> Any:
-    if not _KINDS:  # the API's enum, imported once (every span asks)
-        from opentelemetry.trace import SpanKind
-
-        _KINDS.update(server=SpanKind.SERVER, client=SpanKind.CLIENT,
-                      internal=SpanKind.INTERNAL)
-    return _KINDS.get(name, _KINDS["internal"])
-
-
-_KINDS: dict[str, Any] = {}
-
-
-def on_current_span(**attributes: Any) -> None:
-    """Attributes on whatever span is current (a layer that knows a figure its caller's span
-    should show, such as the semantic cache's nearest similarity)."""
-    from opentelemetry import trace
-
-    current = trace.get_current_span()
-    if current.is_recording():
-        current.set_attributes(_given(attributes, request_id="-"))
-
-
-def _given(attributes: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
-    """A span's attributes: the request id and those of ``attributes`` that have a value;
-    given when the span starts (one call, not one per attribute)."""
-    given = {key: value for key, value in attributes.items() if value is not None}
-    rid = request_id or request_id_var.get()
-    if rid and rid != "-":
-        given["request.id"] = rid
-    return given
-
-
-# --- logging ------------------------------------------------------------------------------
-
-_SECRET_PATTERNS = [
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-_.=]+"), r"\1***"),
-    (re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"), "***jwt***"),
-    (re.compile(r"\bhf_[A-Za-z0-9]{6,}"), "hf_***"),
-    (re.compile(r"(?i)((?:api[_-]?key|token|secret|password)\s*[=:]\s*)\S+"), r"\1***"),
-    (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
-]
-
-
-def mask_secrets(text: str) -> str:
-    for pattern, repl in _SECRET_PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
-
-
-_SECRET_KEY = re.compile(r"(?i)authorization|token|secret|password|passwd|api[_-]?key|cookie")
-
-
-def _mask_field(key: str, value: Any) -> Any:
-    """A log field with secrets masked: by its name, in strings, and inside dicts and lists."""
-    if _SECRET_KEY.search(key) and isinstance(value, str | bytes) and value:
-        return "***"
-    if isinstance(value, str):
-        return mask_secrets(value)
-    if isinstance(value, dict):
-        return {k: _mask_field(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_mask_field(key, v) for v in value]
-    return value
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": mask_secrets(record.getMessage()),
-            "request_id": request_id_var.get(),
-        }
-        trace_id, span_id = trace_ids()
-        if trace_id:
-            data["trace_id"], data["span_id"] = trace_id, span_id
-        if user_hash_var.get():
-            data["user_hash"] = user_hash_var.get()
-        extra = getattr(record, "fields", None)
-        if isinstance(extra, dict):
-            data.update({k: _mask_field(k, v) for k, v in extra.items()})
-        if record.exc_info:
-            data["exc"] = mask_secrets(self.formatException(record.exc_info))
-        return json.dumps(data, default=str)
-
-
-def setup_logging(settings: Settings) -> None:
-    root = logging.getLogger("rag_core")
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
-    root.setLevel(settings.observability.log_level.upper())
-    root.propagate = False
-
-
-def log_event(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:
-    logger.log(level, message, extra={"fields": fields})

@@ -16,30 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from prometheus_client import Counter, Gauge
+from rag_core.telemetry import metrics
 
-from rag_core import observability as obs
-
-POOL_SIZE = Gauge("db_pool_size", "PostgreSQL connections the pool holds open",
-                  registry=obs.REGISTRY, multiprocess_mode="livesum")
-POOL_MAX = Gauge("db_pool_max_size", "PostgreSQL connections the pool may open",
-                 registry=obs.REGISTRY, multiprocess_mode="livesum")
-POOL_IN_USE = Gauge("db_pool_in_use", "PostgreSQL connections lent out now",
-                    registry=obs.REGISTRY, multiprocess_mode="livesum")
-POOL_WAITING = Gauge("db_pool_waiting", "Requests waiting for a PostgreSQL connection",
-                     registry=obs.REGISTRY, multiprocess_mode="livesum")
-POOL_REQUESTS = Counter("db_pool_requests", "PostgreSQL connections asked of the pool",
-                        registry=obs.REGISTRY)
-POOL_WAIT = Counter("db_pool_wait_seconds", "Time requests waited for a PostgreSQL connection",
-                    registry=obs.REGISTRY)
-POOL_ERRORS = Counter("db_pool_errors", "PostgreSQL pool failures: timeout (no connection in "
-                      "time), connect (none could be opened), lost (one found broken)",
-                      ["kind"], registry=obs.REGISTRY)
 # psycopg_pool's counters, and the series each feeds (by how much per unit)
-COUNTED = {"requests_num": (POOL_REQUESTS, 1.0), "requests_wait_ms": (POOL_WAIT, 0.001),
-           "requests_errors": (POOL_ERRORS.labels(kind="timeout"), 1.0),
-           "connections_errors": (POOL_ERRORS.labels(kind="connect"), 1.0),
-           "connections_lost": (POOL_ERRORS.labels(kind="lost"), 1.0)}
+COUNTED = {"requests_num": (metrics.POOL_REQUESTS, 1.0),
+           "requests_wait_ms": (metrics.POOL_WAIT, 0.001),
+           "requests_errors": (metrics.POOL_ERRORS.labels(kind="timeout"), 1.0),
+           "connections_errors": (metrics.POOL_ERRORS.labels(kind="connect"), 1.0),
+           "connections_lost": (metrics.POOL_ERRORS.labels(kind="lost"), 1.0)}
 
 
 class PoolReading:
@@ -53,10 +37,10 @@ class PoolReading:
         """One reading (None: the pool is not open, so it holds and lends nothing)."""
         stats = stats or {}
         size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
-        POOL_SIZE.set(size)
-        POOL_MAX.set(stats.get("pool_max", 0))
-        POOL_IN_USE.set(max(0, size - available))
-        POOL_WAITING.set(stats.get("requests_waiting", 0))
+        metrics.POOL_SIZE.set(size)
+        metrics.POOL_MAX.set(stats.get("pool_max", 0))
+        metrics.POOL_IN_USE.set(max(0, size - available))
+        metrics.POOL_WAITING.set(stats.get("requests_waiting", 0))
         with self._lock:
             for key, (series, unit) in COUNTED.items():
                 now, before = stats.get(key, 0), self._last.get(key, 0)
@@ -66,5 +50,4 @@ class PoolReading:
                 self._last[key] = now
 
 
-__all__ = ["POOL_ERRORS", "POOL_IN_USE", "POOL_MAX", "POOL_REQUESTS", "POOL_SIZE",
-           "POOL_WAIT", "POOL_WAITING", "PoolReading"]
+__all__ = ["PoolReading"]
