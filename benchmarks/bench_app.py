@@ -3,6 +3,7 @@ whole app against ``GET /healthz``, in process (httpx.ASGITransport) and through
 on loopback (what users see), all in one run on the embedded services.
 
     python benchmarks/bench_app.py [--requests 300] [--repeats 5] [--skip-uvicorn] [--busy]
+        [--profile ci|prod] [--limits profile|on|off] [--model]
 
 For each way in it warms one question into L1, then measures ``--requests`` requests each of
 ``GET /healthz`` and ``POST /v1/query`` (the L1 hit, interleaved with the health checks so that
@@ -139,14 +140,27 @@ async def bench_asgi(settings: Settings, pipe: Any, headers: dict[str, str], n: 
     return rounds
 
 
+# ``--limits on``: every request limit counted as the prod profile counts them (the windows in
+# Redis, a place in flight for a question past the cache), with windows too wide for the
+# benchmark's one user to fill; ``off``: none counted
+LIMITS_ENV = {
+    "on": {"RAG_RATE_LIMIT_PER_MINUTE": "1000000", "RAG_RATE_LIMIT_PER_HOUR": "10000000",
+           "RAG_RATE_LIMIT_PER_DAY": "100000000", "RAG_MAX_QUERIES_PER_HOUR": "100000000"},
+    "off": {"RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_RATE_LIMIT_PER_HOUR": "0",
+            "RAG_RATE_LIMIT_PER_DAY": "0", "RAG_MAX_QUERIES_PER_HOUR": "0",
+            "RAG_MAX_CONCURRENT_QUERIES": "0", "RAG_USER_MAX_IN_FLIGHT": "0"},
+}
+
+
 def bench_uvicorn(settings: Settings, headers: dict[str, str], n: int, repeats: int,
-                  workdir: Path) -> Rounds:
+                  workdir: Path, served_env: dict[str, str] | None = None) -> Rounds:
+    """``served_env``: more of the served app's environment (its profile, limits, model)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update({"DATABASE_URL": str(settings.services.database_url),
                 "REDIS_URL": str(settings.services.redis_url),
                 "RAG_PROFILE": "ci", "RAG_JWT_SECRET": SECRET, "RAG_STATE_DIR": str(workdir),
-                "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+                "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(served_env or {})})
     log_path = workdir / "uvicorn.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -238,6 +252,14 @@ def main() -> None:
     parser.add_argument("--skip-uvicorn", action="store_true")
     parser.add_argument("--busy", action="store_true",
                         help="measure again beside a second CPU-bound process")
+    parser.add_argument("--profile", choices=("ci", "prod"), default="ci",
+                        help="the served app's profile (default ci)")
+    parser.add_argument("--limits", choices=("profile", "on", "off"), default="profile",
+                        help="the served app's request limits: the profile's, all counted "
+                             "(windows too wide to fill), or none")
+    parser.add_argument("--model", action="store_true",
+                        help="the served app with a model configured (RAG_LLM=hf against the "
+                             "project's mock server), so the cached answer is a priced one")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -248,6 +270,7 @@ def main() -> None:
     from rag_core.parts import build_parts
     from rag_core.pipeline import Pipeline
 
+    stack = contextlib.ExitStack()
     state = Path(tempfile.mkdtemp(prefix="ragba", dir="/tmp"))
     settings = services.resolve(Settings(profile="ci", state_dir=state, jwt_secret=SECRET))
     parts = build_parts(settings)
@@ -258,6 +281,15 @@ def main() -> None:
         token = issue_token(settings, "amara")
         headers = {"Authorization": f"Bearer {token}"}
         gaps: dict[str, float] = {}
+        served_env = {"RAG_PROFILE": args.profile, **LIMITS_ENV.get(args.limits, {})}
+        if args.model:
+            from rag_core.devservers.mock_server import start_mock
+
+            mock_url, stop_mock, _ = start_mock()
+            stack.callback(stop_mock)
+            served_env.update({"RAG_LLM": "hf", "RAG_LLM_BASE_URL": f"{mock_url}/v1"})
+        print(f"served: profile {args.profile}, limits {args.limits}, "
+              f"model {'mock (hf)' if args.model else 'none (extractive)'}")
         for phase in ("quiet", "busy") if args.busy else ("quiet",):
             tag = " [busy: beside one CPU-bound process]" if phase == "busy" else ""
             with cpu_hog(phase == "busy"):
@@ -266,11 +298,13 @@ def main() -> None:
                 gaps[f"in process (ASGITransport){tag}"] = asgi.report(
                     f"in process (httpx.ASGITransport){tag}")
                 if not args.skip_uvicorn:
-                    served = bench_uvicorn(settings, headers, args.requests, args.repeats, state)
+                    served = bench_uvicorn(settings, headers, args.requests, args.repeats, state,
+                                           served_env)
                     gaps[f"uvicorn, 1 worker{tag}"] = served.report(
                         f"uvicorn on loopback, 1 worker, keep-alive client{tag}")
         breakdown(settings, pipe, token, gaps)
     finally:
+        stack.close()
         parts.close()
         services.stop_all(settings.with_overrides(database_url=None, redis_url=None))
         shutil.rmtree(state, ignore_errors=True)

@@ -10,16 +10,14 @@ from FastAPI's own scope (its server span is made with the service's tracer)."""
 from __future__ import annotations
 
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from otlp_receiver import Receiver
 from served_app import clean_env, serve, wait_for
 
 from rag_core.api.auth import issue_token
@@ -30,53 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "one-trace-test-secret-7c1e9a3b5d2f4e6a8c0b1d3f5a7c9e2b4d6f8a0c"
 METRICS_TOKEN = "one-trace-metrics-token-5b8d2f"
 USER = "amara"
-
-
-class Receiver:
-    """An OTLP/HTTP traces endpoint on loopback that keeps every span it is sent."""
-
-    def __init__(self) -> None:
-        self.spans: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                receiver.keep(request)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def keep(self, request: ExportTraceServiceRequest) -> None:
-        with self.lock:
-            for resource in request.resource_spans:
-                for scoped in resource.scope_spans:
-                    for span in scoped.spans:
-                        attributes = {a.key: a.value.string_value or a.value.int_value
-                                      for a in span.attributes}
-                        self.spans.append({
-                            "trace": span.trace_id.hex(), "id": span.span_id.hex(),
-                            "parent": span.parent_span_id.hex() or None, "name": span.name,
-                            "kind": span.kind, "scope": scoped.scope.name,
-                            "attributes": attributes})
-
-    def copy(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self.spans)
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def test_reveals_it_transformed_as_asked(question: str, how: str, chunks: list[C
     elif how == "rot13":
         assert codecs.encode(text, "rot13").startswith(SYSTEM_PROMPT)
     elif how == "translate":
-        assert text.startswith("usted es el notas assistant de un sermon-notas app")
+        assert text.startswith("usted es el notas assistant de un notas app")
     else:
         assert text.startswith("In other words: You are the notes assistant")
     assert SYSTEM_PROMPT not in text

@@ -8,8 +8,10 @@ from rag_core.store.base import SearchParams
 # provider's URL, model, token and two prices, RAG_BREAKER_SUCCESS_THRESHOLD back from fixed)
 # and issue 61's seven request limits; issue 66's switch for question and answer text in traces;
 # issue 65's chunking method; issue 64's RAG_CACHE_CONTROLS_SCOPE (who may send a question's
-# cache controls); issue 61's work slots (RAG_WORK_SLOTS: the CPU share of admitted questions)
-MAX_SETTINGS = 108
+# cache controls); issue 61's work slots (RAG_WORK_SLOTS: the CPU share of admitted questions);
+# issue 82's note revisions and trash days (RAG_NOTE_REVISIONS, RAG_NOTE_TRASH_DAYS) and CORS
+# (RAG_CORS_ORIGINS, RAG_CORS_ALLOW_CREDENTIALS)
+MAX_SETTINGS = 112
 
 
 def test_spec_defaults() -> None:
