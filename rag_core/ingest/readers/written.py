@@ -13,8 +13,8 @@ joined again, ligatures written as their letters, and the lines a page repeats o
   compound and keeps its hyphen, without the line's break ("YYMMDDhhmm-hh"). So "iden- tifier"
   is "identifier" (the manual writes it elsewhere) and "OP- TIONAL" is "OPTIONAL" (in the
   vocabulary).
-- Running lines (``running_lines``): a line among the first two or the last two of a page that
-  appears in the same place on the page before or after it (or two pages away, as the left and
+- Running lines (``running_lines``): the first or the last line of a page when it appears in
+  the same place on the page before or after it (or two pages away, as the left and
   right pages of a printed book alternate), digits aside (a page number changes), is kept where
   it first appears and dropped from every later page.
 """
@@ -29,7 +29,7 @@ _BROKEN = re.compile(r"([^\W\d_][\w]*)-$")
 _CONTINUED = re.compile(r"^([^\W\d_][\w]*)")
 _WORD = re.compile(r"[^\W\d_]+")
 _DIGITS = re.compile(r"\d+")
-_EDGE = 2  # lines at the top and at the bottom of a page where running lines stand
+_EDGE = 1  # lines at the top and at the bottom of a page where running lines stand
 
 
 def _presentation_forms() -> dict[int, str | None]:
