@@ -124,6 +124,7 @@ def _walk(root: object, budget: Budget) -> list[str]:
     inline: list[str] = []
     cells: list[str] | None = None  # the cells of the table row being read
     stack: list[tuple[object, int, str]] = [(root, 0, "")]
+    walked = 0
     while stack:
         node, depth, mark = stack.pop()
         if mark == "block":
@@ -141,7 +142,9 @@ def _walk(root: object, budget: Budget) -> list[str]:
             cells = None
             continue
         budget.depth(depth)
-        budget.element()
+        walked += 1
+        if not walked & 0xFFF:  # the elements were counted by ``scan``; the time is checked
+            budget.tick()
         tag = node.tag  # type: ignore[attr-defined]
         if tag == "-text":
             inline.append(node.text_content or "")  # type: ignore[attr-defined]
