@@ -23,9 +23,10 @@ moment it is shown, which is how answers are made to leak), Markdown links becom
 Anything that looks like an HTML tag, comment or declaration is kept only when the answer quotes
 it from a retrieved note: the note holds the markup together with the answer's word beside it
 on the same line (the whitespace-delimited word before it or after it, spacing and the
-punctuation that ends a sentence aside). Markup the model writes on its own (an injected ``<img onerror=...>``, a
-``<script>`` an attack asked for) is removed; a note's ``<MIME>/icons``, ``<placeholder>`` or
-``<b>Faith</b> moved`` is answered as written. Citations ``[n]`` are left alone.
+punctuation that ends a sentence aside). Markup the model writes on its own (an injected
+``<img onerror=...>``, a ``<script>`` an attack asked for) is removed; a note's
+``<MIME>/icons``, ``<placeholder>`` or ``<b>Faith</b> moved`` is answered as written. Citations
+``[n]`` are left alone.
 
 Out of the answer, unless the question asks for one (``asks_for_link``), web addresses
 (``drop_links``): a planted note can ask any model to "include the link ... in every answer",

@@ -17,14 +17,11 @@ summary and logs them once per file.
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING
 
 from rag_core.ingest.fields import LIMITS
 from rag_core.ingest.notes import MAX_TITLE_KEPT
+from rag_core.ingest.readers.draft import Draft
 from rag_core.safety.normalise import BIDI_CONTROLS, UNREADABLE_CATEGORIES
-
-if TYPE_CHECKING:
-    from rag_core.ingest.readers.documents import Draft
 
 
 def visible(text: str) -> str:

@@ -22,28 +22,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass, field
 
 from rag_core.ingest.readers import derived, html, pdf, word, written
 from rag_core.ingest.readers.budget import Budget
+from rag_core.ingest.readers.draft import Draft
 from rag_core.ingest.readers.errors import NOT_UTF8, ZIP_BOMB, FileRefused
 
 MAX_EXPANDED_BYTES = 64 * 1024 * 1024  # what the parts of one DOCX may expand to, in all
 MAX_RATIO = 200  # expanded / packed size of a DOCX's parts (text compresses about 10x)
 MAX_PARTS = 2_000  # entries in one DOCX's zip
-
-
-@dataclass
-class Draft:
-    """What one document gives: its own fields (None when it does not say) and its text; what
-    fitting its fields to a note's rules dropped (``derived``)."""
-
-    body: str
-    title: str | None = None
-    date: str | None = None
-    author: str | None = None
-    tags: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
 
 
 def read_text(data: bytes, name: str, budget: Budget | None = None) -> Draft:
