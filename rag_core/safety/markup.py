@@ -21,9 +21,9 @@ render answers as text). Markdown images become their alt text (an image would l
 moment it is shown, which is how answers are made to leak), Markdown links become
 ``text (url)`` (visible, not clickable; ``javascript:`` and ``data:`` targets are dropped).
 Anything that looks like an HTML tag, comment or declaration is kept only when the answer quotes
-it from a retrieved note: the note holds the markup together with the answer's word beside it
-on the same line (the whitespace-delimited word before it or after it, spacing and the
-punctuation that ends a sentence aside). Markup the model writes on its own (an injected
+it from a retrieved note: the note holds the markup, and the answer's word beside it on the same
+line (the word before it or after it, citations and punctuation aside) is one of the ``NEAR``
+words either side of the markup in that note. Markup the model writes on its own (an injected
 ``<img onerror=...>``, a ``<script>`` an attack asked for) is removed; a note's
 ``<MIME>/icons``, ``<placeholder>`` or ``<b>Faith</b> moved`` is answered as written. Citations
 ``[n]`` are left alone.
@@ -65,6 +65,8 @@ _ASKS_FOR_LINK = re.compile(
 LINK_REMOVED = "(link removed)"
 _SPACES_AROUND = re.compile(r"[ \t]{2,}")
 _SENTENCE_END = ".,;:!?\"'()[]"
+_CITATION = re.compile(r"\[\d{1,3}\]")
+NEAR = 6  # words of a note either side of its markup where the answer's neighbour must be
 
 
 def defuse_tags(text: str) -> str:
@@ -144,8 +146,6 @@ def _unwritten_markup(text: str, sources: Sequence[str]) -> str:
     out: list[str] = []
     last = 0
     for span in spans:
-        if span.start() < last:
-            continue
         if held and _quoted(text, span.start(), span.end(), held):
             continue
         out.append(text[last:span.start()])
@@ -156,23 +156,29 @@ def _unwritten_markup(text: str, sources: Sequence[str]) -> str:
 
 
 def _quoted(text: str, start: int, end: int, held: Sequence[str]) -> bool:
-    """Whether a note in ``held`` has the markup ``text[start:end]`` with a word beside it."""
-    begin = start
-    while begin > 0 and not text[begin - 1].isspace():
-        begin -= 1
-    stop = end
-    while stop < len(text) and not text[stop].isspace():
-        stop += 1
-    before = text[:begin].rsplit("\n", 1)[-1].split()[-1:]  # a word on the same line
-    after = text[stop:].split("\n", 1)[0].split()[:1]
-    token = " ".join(text[begin:stop].split())
-    windows = []
-    if before:
-        windows.append(f"{before[0]} {token}")
-    if after:
-        windows.append(f"{token} {after[0]}")
-    for window in windows:
-        window = window.strip(_SENTENCE_END)
-        if any(window in note for note in held):
-            return True
+    """Whether a note in ``held`` holds the markup ``text[start:end]`` with a word the answer
+    has beside it on its line among the ``NEAR`` words either side of it."""
+    markup = " ".join(text[start:end].split())
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    before = [w for w in map(_bare, text[line_start:start].split()) if w][-1:]
+    after = [w for w in map(_bare, text[end:len(text) if line_end < 0 else line_end].split())
+             if w][:1]
+    beside = set(before + after)
+    if not beside:
+        return False
+    for note in held:
+        at = note.find(markup)
+        while at >= 0:
+            near = note[:at].split()[-NEAR:] + note[at + len(markup):].split()[:NEAR]
+            if beside & {_bare(w) for w in near}:
+                return True
+            at = note.find(markup, at + 1)
     return False
+
+
+def _bare(word: str) -> str:
+    """A word without the markup, citation and punctuation around it, lower case."""
+    word = _HTML.sub(" ", word)
+    word = _CITATION.sub(" ", word)
+    return word.strip(_SENTENCE_END + " /").lower()
