@@ -125,3 +125,17 @@ def test_a_deep_word_file_is_refused_with_its_code(tmp_path: Path) -> None:
     with pytest.raises(FileRefused) as refused:
         read(path)
     assert refused.value.code == "DOCUMENT_TOO_COMPLEX"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("page", [
+    b"<a " + b"/ " * 2_000_000, b"<a " + b"=" * 5_000_000, b"<" * 3_000_000,
+    b"<!--" * 1_000_000, b"<a" + b" " * 5_000_000 + b"b>", b"<script>" + b"<a b=c>" * 500_000,
+])
+def test_the_scan_before_the_parser_is_linear_on_malformed_tags(page: bytes) -> None:
+    """Runs of separators, equals signs, bare ``<`` or comments in one tag: each read once (a
+    separator run rescanned at every position took minutes for 4 MB)."""
+    try:
+        read_html(page, "odd.html")
+    except FileRefused as refused:
+        assert refused.code == "DOCUMENT_TOO_COMPLEX"

@@ -33,7 +33,7 @@ from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, normal_date
 from rag_core.ingest.notes import build_note, note_from_record, split_markdown
 from rag_core.ingest.readers import documents, markdown
-from rag_core.ingest.readers.errors import UNKNOWN_TYPE, FileRefused
+from rag_core.ingest.readers.errors import DOCUMENT_TOO_COMPLEX, UNKNOWN_TYPE, FileRefused
 from rag_core.types import Note
 
 KINDS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
@@ -108,7 +108,10 @@ def read_bytes(data: bytes, origin: Origin, kind: str | None = None,
         return [_markdown(data, origin)], []
     reader = {"text": documents.read_text, "pdf": documents.read_pdf,
               "docx": documents.read_docx, "html": documents.read_html}[kind]
-    draft = reader(data, name)
+    try:
+        draft = reader(data, name)
+    except RecursionError:  # a structure deeper than any limit foresaw: still this file's error
+        raise FileRefused(DOCUMENT_TOO_COMPLEX, f"{name}: nested too deep to read") from None
     if draft.dropped:
         log.info("derived fields fitted", extra={"file": name, "dropped": draft.dropped})
         if dropped is not None:

@@ -34,8 +34,9 @@ _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|"
                            r"font-size\s*:\s*0(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:;|!|$)", re.I)
 _TAG = re.compile(rb"<([A-Za-z][^\s/>]*)|<!--")
-_ATTR = re.compile(rb"[\s/]*([^\s\"'>/=][^\s\"'>/=]*)(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]*))?")
-_JUNK = re.compile(rb"[\"'=/]+")
+_SEP = re.compile(rb"[\s/]+")
+_ATTR = re.compile(rb"([^\s\"'>/=][^\s\"'>/=]*)(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]*))?")
+_JUNK = re.compile(rb"[\"'=]+")
 _RAW = (b"script", b"style", b"textarea", b"title", b"xmp")
 
 
@@ -55,6 +56,10 @@ def scan(data: bytes, budget: Budget) -> None:
         pos = found.end()
         count = 0
         while pos < end and data[pos] != 0x3E:  # up to the tag's ">"
+            gap = _SEP.match(data, pos)
+            if gap is not None:  # separators skipped once: no rescan of a long run of them
+                pos = gap.end()
+                continue
             attr = _ATTR.match(data, pos)
             if attr is None or attr.end() == pos:
                 junk = _JUNK.match(data, pos)
