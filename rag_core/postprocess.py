@@ -1,12 +1,13 @@
-"""Step 7 of the pipeline: tidy the generated text, filter leaks, escape markup, map citations to
+"""Step 7 of the pipeline: tidy the generated text, filter leaks, defuse markup, map citations to
 chunks.
 
 An answer that echoes the system prompt (``leaks_system_prompt``: verbatim, paraphrased,
 translated, encoded or disguised) is replaced whole by ``LEAK_REPLACEMENT``. Markdown images
-and links are defused and HTML tags escaped (``rag_core.safety.markup.escape_markup``), so the
-answer is safe text for any client. Web and e-mail addresses are dropped unless the question asks
-for a link (``markup.asks_for_link``): a link an injected note asked for is how a deployment is
-made to phish its own users.
+and links are defused, and markup the model wrote that no retrieved note holds is removed
+(``rag_core.safety.markup.defuse_markup``); nothing is HTML-escaped: the answer carries the
+note's characters (``<MIME>``, ``a < b``) and whatever renders it as HTML escapes it. Web and
+e-mail addresses are dropped unless the question asks for a link (``markup.asks_for_link``): a
+link an injected note asked for is how a deployment is made to phish its own users.
 
 A whole answer goes through ``finish``. A streamed answer goes through ``OutputGuard``, which
 applies the very same function to what has arrived so far and lets out only text that passed
@@ -20,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag_core.llm.prompt import leaks_system_prompt
-from rag_core.safety.markup import asks_for_link, drop_links, escape_markup
+from rag_core.safety.markup import asks_for_link, defuse_markup, drop_links
 from rag_core.types import Chunk, Citation
 
 LEAK_REPLACEMENT = (
@@ -76,9 +77,9 @@ def finish(text: str, sources: list[Chunk], question: str | None = None) -> Fini
 
 
 def render(text: str, sources: list[Chunk], question: str | None = None) -> Finished:
-    """``finish`` after its leak check: markup escaped, links the question did not ask for
-    dropped, citations mapped (``text`` already tidy)."""
-    text = escape_markup(text)
+    """``finish`` after its leak check: markup no source holds removed, links the question did
+    not ask for dropped, citations mapped (``text`` already tidy)."""
+    text = defuse_markup(text, [c.text for c in sources])
     if question is not None and not asks_for_link(question):
         text = drop_links(text)
     cleaned, citations = map_citations(text, sources)

@@ -154,7 +154,10 @@ class DecisionsOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    answer: str
+    answer: str = Field(description=(
+        "The answer as text, with the notes' characters as written (`<MIME>`, `a < b`): nothing "
+        "is HTML-escaped, so a client renders it as text (or escapes it to show it in HTML); "
+        "markup the model wrote that no retrieved note holds is removed"))
     citations: list[CitationOut]
     no_context: bool = Field(description=(
         "True when no answer was made from the notes, for one of these reasons "

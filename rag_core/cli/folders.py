@@ -8,8 +8,10 @@ deleted notes stay restorable from the trash (``rag-core trash``).
 Every file that cannot be read is reported on a line of its own (``error CODE: FILE: ...`` on
 standard error), the rest of the folder is ingested, and the exit code is 1 when any failed (0
 otherwise; 2 for a caller's mistake such as a bad user or a single file that cannot be read, 3
-for a failing dependency). Both record each note's folder, file and file hash, so a ``sync``
-after an ``ingest`` of the same folder skips what did not change.
+for a failing dependency). The summary counts the values a reader derived that did not fit a
+note and were dropped or shortened (``dropped=``; ``rag_core.ingest.readers.derived``). Both
+record each note's folder, file and file hash, so a ``sync`` after an ``ingest`` of the same
+folder skips what did not change.
 """
 
 from __future__ import annotations
@@ -55,13 +57,14 @@ def ingest_folder(args: argparse.Namespace) -> int:
                               prune=prune, max_delete=args.max_delete, yes=args.yes)
         record_sources(parts, args.user, found)
     if args.json:
-        data = {**report.to_dict(), "failed": [asdict(f) for f in found.failures]}
+        data = {**report.to_dict(), "failed": [asdict(f) for f in found.failures],
+                "dropped": found.dropped}
         print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         for note_id, status in report.statuses.items():
             if status == "deleted":
                 print(f"deleted: {note_id}")
-        counts = {**report.counts(), "failed": len(found.failures)}
+        counts = {**report.counts(), "failed": len(found.failures), "dropped": found.dropped}
         print(", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in counts.items()))
     return 1 if found.failures else 0

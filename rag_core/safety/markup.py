@@ -15,12 +15,18 @@ Into the prompt (``note_text``, ``note_field``):
 - metadata fields are one line: line breaks become spaces and ``|`` (the header's separator)
   becomes ``/``, so a ``date`` cannot carry a ``SYSTEM:`` line or a forged field.
 
-Out of the answer (``escape_markup``): the answer is text for any client, Markdown or HTML.
-Markdown images become their alt text (an image would load a URL the moment it is shown, which
-is how answers are made to leak), Markdown links become ``text (url)`` (visible, not
-clickable; ``javascript:`` and ``data:`` targets are dropped), and anything that looks like an
-HTML tag or comment has its ``<`` and ``>`` escaped as ``&lt;`` and ``&gt;``. Citations ``[n]``
-are left alone.
+Out of the answer (``defuse_markup``): the answer is data, the note's characters as written;
+escaping belongs to whatever renders it as HTML (the harness's results page does; API clients
+render answers as text). Markdown images become their alt text (an image would load a URL the
+moment it is shown, which is how answers are made to leak), Markdown links become
+``text (url)`` (visible, not clickable; ``javascript:`` and ``data:`` targets are dropped).
+Anything that looks like an HTML tag, comment or declaration is kept only when the answer quotes
+it from a retrieved note: the note holds the markup, and the answer's word beside it on the same
+line (the word before it or after it, citations and punctuation aside) is one of the ``NEAR``
+words either side of the markup in that note. Markup the model writes on its own (an injected
+``<img onerror=...>``, a ``<script>`` an attack asked for) is removed; a note's
+``<MIME>/icons``, ``<placeholder>`` or ``<b>Faith</b> moved`` is answered as written. Citations
+``[n]`` are left alone.
 
 Out of the answer, unless the question asks for one (``asks_for_link``), web addresses
 (``drop_links``): a planted note can ask any model to "include the link ... in every answer",
@@ -31,6 +37,7 @@ question about a sermon has no use for a URL the question did not ask about.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from rag_core.safety.normalise import clean
@@ -56,6 +63,10 @@ _ASKS_FOR_LINK = re.compile(
     r"address(?:es)?|homepage|download|live\s*-?stream(?:ed)?|stream(?:ed)?|podcasts?|youtube|"
     r"videos?|recordings?)\b|(?:https?://|www\.)", re.IGNORECASE)
 LINK_REMOVED = "(link removed)"
+_SPACES_AROUND = re.compile(r"[ \t]{2,}")
+_SENTENCE_END = ".,;:!?\"'()[]"
+_CITATION = re.compile(r"\[\d{1,3}\]")
+NEAR = 6  # words of a note either side of its markup where the answer's neighbour must be
 
 
 def defuse_tags(text: str) -> str:
@@ -101,14 +112,15 @@ def asks_for_link(question: str) -> bool:
 
 def drop_links(text: str) -> str:
     """Web and e-mail addresses in ``text`` replaced by ``LINK_REMOVED`` (an address alone in
-    parentheses, as ``escape_markup`` writes a Markdown link's target, with its parentheses)."""
+    parentheses, as ``defuse_markup`` writes a Markdown link's target, with its parentheses)."""
     text = re.sub(rf"\(\s*(?:{_WEB_ADDRESS.pattern})\s*\)", LINK_REMOVED, text,
                   flags=re.IGNORECASE)
     return _WEB_ADDRESS.sub(LINK_REMOVED, text)
 
 
-def escape_markup(text: str) -> str:
-    """The answer with Markdown images and links defused and HTML escaped (module docstring)."""
+def defuse_markup(text: str, sources: Sequence[str] = ()) -> str:
+    """The answer with Markdown images and links defused and the markup no note in ``sources``
+    holds removed (module docstring); nothing is escaped."""
     def image(match: re.Match[str]) -> str:
         alt = match.group(1).strip()
         return f"(image: {alt})" if alt else "(image)"
@@ -121,4 +133,52 @@ def escape_markup(text: str) -> str:
 
     text = _IMAGE.sub(image, text)
     text = _LINK.sub(link, text)
-    return _HTML.sub(lambda m: f"&lt;{m.group(1)}&gt;", text)
+    if "<" not in text:
+        return text
+    return _unwritten_markup(text, sources)
+
+
+def _unwritten_markup(text: str, sources: Sequence[str]) -> str:
+    held = [" ".join(s.split()) for s in sources if "<" in s]
+    spans = list(_HTML.finditer(text))
+    if not spans:
+        return text
+    out: list[str] = []
+    last = 0
+    for span in spans:
+        if held and _quoted(text, span.start(), span.end(), held):
+            continue
+        out.append(text[last:span.start()])
+        last = span.end()
+    out.append(text[last:])
+    cleaned = "".join(out)
+    return _SPACES_AROUND.sub(" ", cleaned).strip() if len(out) > 1 else text
+
+
+def _quoted(text: str, start: int, end: int, held: Sequence[str]) -> bool:
+    """Whether a note in ``held`` holds the markup ``text[start:end]`` with a word the answer
+    has beside it on its line among the ``NEAR`` words either side of it."""
+    markup = " ".join(text[start:end].split())
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    before = [w for w in map(_bare, text[line_start:start].split()) if w][-1:]
+    after = [w for w in map(_bare, text[end:len(text) if line_end < 0 else line_end].split())
+             if w][:1]
+    beside = set(before + after)
+    if not beside:
+        return False
+    for note in held:
+        at = note.find(markup)
+        while at >= 0:
+            near = note[:at].split()[-NEAR:] + note[at + len(markup):].split()[:NEAR]
+            if beside & {_bare(w) for w in near}:
+                return True
+            at = note.find(markup, at + 1)
+    return False
+
+
+def _bare(word: str) -> str:
+    """A word without the markup, citation and punctuation around it, lower case."""
+    word = _HTML.sub(" ", word)
+    word = _CITATION.sub(" ", word)
+    return word.strip(_SENTENCE_END + " /").lower()

@@ -121,14 +121,15 @@ def test_flagged_sentence_never_reaches_the_model(served: Served) -> None:
     assert pure["flags"] and pure["generator"] == "none" and pure["usage"]["input_tokens"] == 0
 
 
-def test_note_markup_in_the_answer_is_escaped(served: Served) -> None:
+def test_note_markup_in_the_answer_is_the_note_s_text(served: Served) -> None:
     r = served.ask({"query": "What moved Abraham to leave Haran?"})
     assert r.status_code == 200, r.text
     answer = r.json()["answer"]
-    # the mock quoted the note's first sentence: its markup arrives escaped, its link defused
-    # and dropped (the question asked for none)
-    assert "&lt;b&gt;Faith&lt;/b&gt; moved Abraham" in answer, answer
-    assert "<b>" not in answer and "](" not in answer and "maps.example.org" not in answer
+    # the mock quoted the note's first sentence: its markup arrives as the note wrote it (issue
+    # 81: the JSON is data, escaping is the renderer's), its link defused and dropped (the
+    # question asked for none)
+    assert "<b>Faith</b> moved Abraham" in answer, answer
+    assert "&lt;" not in answer and "](" not in answer and "maps.example.org" not in answer
     assert "the map (link removed)" in answer
     # the pasted image tags never reached the model: the note guard left that sentence out
     assert "onerror" not in answer and "attacker.example" not in answer

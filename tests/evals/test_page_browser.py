@@ -111,3 +111,24 @@ def test_the_pages_top_runs_no_script_of_a_setting_gate_or_question(tmp_path):
     assert title == "trips"  # no script of the texts ran
     assert "Verdict: FAILED" in dom and "Gates that failed: 1" in dom
     assert "Questions changed since the baseline" in dom and "Questions new since" in dom
+
+
+def test_a_note_s_script_is_answered_as_its_text_and_the_page_shows_it_inert(tmp_path):
+    """Issue 81: the answer carries a note's ``<script>`` as written (escaping is the
+    renderer's), and the results page, which renders it, escapes it: no script of it runs."""
+    from rag_core.postprocess import finish_text
+    from rag_core.types import Chunk
+
+    note = Chunk(chunk_id="kiosk:0:a", note_id="kiosk", user_id="ann", ordinal=0, score=0.9,
+                 text="The kiosk page had <script>document.title='ran'</script> pasted in by "
+                      "a volunteer.", metadata={"title": "Kiosk"})
+    answer, _ = finish_text("The kiosk page had <script>document.title='ran'</script> pasted "
+                            "in [1].", [note])
+    assert "<script>document.title='ran'</script> pasted" in answer and "&lt;" not in answer
+    asked = row("kiosk-1", "What was pasted into the kiosk page?")
+    page = write_page(tmp_path, "kiosk", qs.judge([{**asked, "answer": answer}], {}))
+    dom = rendered(page, tmp_path / "profile")
+    assert dom.split("<title>", 1)[1].split("</title>", 1)[0] == "kiosk"  # it did not run
+    shown = Rows()
+    shown.feed(dom)
+    assert "<script>document.title='ran'</script>" in str(shown.rows[0]["text"])

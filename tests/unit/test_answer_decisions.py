@@ -31,9 +31,9 @@ FILTERS = {"matched": False, "filters": {"speaker": "Ann", "tags": ["a", "b"]},
 DECLINED = {"by": "mock", "detail": "the model replied with the decline marker"}
 NARROWED = {"speaker": ["Ann Lee"], "speaker_words": ["lee"], "described": "speaker 'Ann Lee'"}
 FIELDS = ["answer", "citations", "no_context", "generator", "cache", "usage", "cost_usd",
-          "timings_ms", "request_id", "usage_source", "stale", "query_truncated", "flags", "retrieved",
-          "budget_state", "decisions", "answer_id", "question", "no_context_reason", "model",
-          "made_at"]
+          "timings_ms", "request_id", "usage_source", "stale", "query_truncated", "flags",
+          "retrieved", "budget_state", "decisions", "answer_id", "question", "no_context_reason",
+          "model", "made_at"]
 
 
 def _answer(decisions: Decisions) -> Answer:

@@ -19,6 +19,7 @@ UNKNOWN_TYPE = "UNKNOWN_TYPE"
 LINK_OUTSIDE = "LINK_OUTSIDE"
 BAD_FILE_NAME = "BAD_FILE_NAME"
 NOT_UTF8 = "NOT_UTF8"
+DOCUMENT_TOO_COMPLEX = "DOCUMENT_TOO_COMPLEX"  # a reading limit exhausted (``budget``)
 NOT_A_FILE = "INVALID_NOTE"  # a device, FIFO or socket: the code it always had
 DUPLICATE_ID = "INVALID_NOTE"  # two notes with one id: the code it always had
 
@@ -28,7 +29,8 @@ STATUS = {FILE_TOO_LARGE: 413, UNKNOWN_TYPE: 415}
 
 class FileRefused(InvalidNote):
     """A file that cannot become notes: encrypted, without text, corrupt, too large, of an
-    unknown type, a link out of the folder, a name with control characters."""
+    unknown type, a link out of the folder, a name with control characters, past a reading
+    limit."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

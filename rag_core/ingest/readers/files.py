@@ -7,12 +7,13 @@ as a PDF, a DOCX or HTML when its first bytes say so, else as Markdown.
 
 Fields are found in this order (the first that gives one wins):
 
-- title: front matter, the document's title property, ``<title>``, the first heading, the
-  file's name;
+- title: front matter, the document's title property, ``<title>``, the first heading (a PDF's
+  first line when it reads as a title, then its outline), the file's name;
 - date: front matter, the document's properties (a Notion page's ``Date``), the file's date
   (for PDF, Word, HTML and text, which have no place to write one by hand);
 - speaker: front matter, the document's author;
-- tags: front matter, Obsidian ``#tags``, an HTML page's keywords;
+- tags: front matter, Obsidian ``#tags``, an HTML page's keywords (a derived value that
+  breaks a field's rules is dropped or shortened, never refuses the note: ``derived``);
 - series: front matter, a Notion database's property, the folder the file is in.
 
 The id is the front matter's, else one derived from the path relative to the folder read
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -31,12 +33,13 @@ from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, normal_date
 from rag_core.ingest.notes import build_note, note_from_record, split_markdown
 from rag_core.ingest.readers import documents, markdown
-from rag_core.ingest.readers.errors import UNKNOWN_TYPE, FileRefused
+from rag_core.ingest.readers.errors import DOCUMENT_TOO_COMPLEX, UNKNOWN_TYPE, FileRefused
 from rag_core.types import Note
 
 KINDS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
          ".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html",
          ".jsonl": "jsonl", ".ndjson": "jsonl"}
+log = logging.getLogger("rag_core.ingest")
 _SLUG = re.compile(r"[^a-z0-9._-]+")  # the ids' alphabet (``rag_core.ingest.notes``)
 
 
@@ -91,11 +94,12 @@ def rel_id(rel: PurePosixPath) -> str:
     return "--".join(_SLUG.sub("-", p.lower()).strip("-") or "note" for p in parts)
 
 
-def read_bytes(data: bytes, origin: Origin, kind: str | None = None
-               ) -> tuple[list[Note], list[LineFailure]]:
+def read_bytes(data: bytes, origin: Origin, kind: str | None = None,
+               dropped: list[str] | None = None) -> tuple[list[Note], list[LineFailure]]:
     """The notes of one file (every line of a JSON-lines file that is valid, and the lines
     that are not); any other problem raises ``InvalidNote`` (``FileRefused`` for the file as
-    a whole)."""
+    a whole). What fitting a document's derived fields dropped is added to ``dropped`` and
+    logged, once for the file."""
     name = origin.name
     kind = kind or kind_of(name, data)
     if kind == "jsonl":
@@ -104,7 +108,14 @@ def read_bytes(data: bytes, origin: Origin, kind: str | None = None
         return [_markdown(data, origin)], []
     reader = {"text": documents.read_text, "pdf": documents.read_pdf,
               "docx": documents.read_docx, "html": documents.read_html}[kind]
-    draft = reader(data, name)
+    try:
+        draft = reader(data, name)
+    except RecursionError:  # a structure deeper than any limit foresaw: still this file's error
+        raise FileRefused(DOCUMENT_TOO_COMPLEX, f"{name}: nested too deep to read") from None
+    if draft.dropped:
+        log.info("derived fields fitted", extra={"file": name, "dropped": draft.dropped})
+        if dropped is not None:
+            dropped.extend(draft.dropped)
     date = draft.date if draft.date and normal_date(draft.date) else None
     meta: dict[str, object] = {
         "id": origin.note_id, "title": draft.title or _file_title(origin.rel),

@@ -55,6 +55,7 @@ class FileRead:
     sha256: str
     note_ids: tuple[str, ...]
     parsed: bool = True
+    dropped: int = 0  # derived values dropped or shortened to fit a note (``derived``)
 
 
 @dataclass
@@ -63,6 +64,11 @@ class FolderRead:
     notes: list[Note] = field(default_factory=list)
     files: list[FileRead] = field(default_factory=list)
     failures: list[ReadFailure] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> int:
+        """Derived values dropped or shortened to fit a note, over every file read."""
+        return sum(f.dropped for f in self.files)
 
     def first_error(self) -> InvalidNote | None:
         """The first failure as the error it was (``FileRefused`` keeps its code)."""
@@ -143,7 +149,9 @@ def _read_file(file: Path, rel: PurePosixPath, found: FolderRead, seen: dict[str
                 seen.setdefault(note_id, str(file))
             return
         kind_of(str(file), data)
-        notes, bad_lines = read_bytes(data, Origin(rel, modified, where=str(file)))
+        dropped: list[str] = []
+        notes, bad_lines = read_bytes(data, Origin(rel, modified, where=str(file)),
+                                      dropped=dropped)
     except InvalidNote as exc:
         found.failures.append(ReadFailure(str(file), exc.code, exc.message, rel.as_posix()))
         return
@@ -160,7 +168,7 @@ def _read_file(file: Path, rel: PurePosixPath, found: FolderRead, seen: dict[str
         seen[note.id] = str(file)
         found.notes.append(note)
         kept.append(note.id)
-    found.files.append(FileRead(rel.as_posix(), digest, tuple(kept)))
+    found.files.append(FileRead(rel.as_posix(), digest, tuple(kept), dropped=len(dropped)))
 
 
 def _file_bytes(file: Path) -> tuple[bytes, float]:
