@@ -1,13 +1,17 @@
 """Where the embedded servers of a state folder are written down: ``services.json`` (which
-PostgreSQL, which Redis port and pid, which other long-lived processes), read and written under
-a file lock (``services.lock``) so that processes arriving at once start one server."""
+PostgreSQL, which Redis: its ``url``, socket and pid, which other long-lived processes), read
+and written under a file lock (``services.lock``) so that processes arriving at once start one
+server. The state folder is the service's own: 0700, and ``services.json`` 0600 (a Redis URL
+may carry a password)."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +32,29 @@ class Endpoints:
     redis: str
 
 
+def make_private(path: Path) -> None:
+    """``path`` readable by its owner alone (a folder 0700, a file 0600), when it is ours and
+    not so already; another account's path is left as it is."""
+    with suppress(OSError):
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+            return
+        if info.st_mode & 0o077:
+            os.chmod(path, 0o700 if stat.S_ISDIR(info.st_mode) else 0o600)
+
+
 def state_folder(section: Services) -> Path:
+    """The state folder, created 0700 (one made open by an older version is closed)."""
     path = Path(section.state_dir).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(path)
     return path
 
 
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
-    with open(path, "a+") as handle:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -62,5 +80,8 @@ def read_registry(section: Services) -> dict[str, dict[str, object]]:
 def write_registry(section: Services, data: dict[str, dict[str, object]]) -> None:
     path = registry_path(section)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # a .tmp left by an older version
+        handle.write(json.dumps(data, indent=2))
     tmp.replace(path)

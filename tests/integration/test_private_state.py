@@ -1,0 +1,95 @@
+"""Issue 79: the state folder and the embedded Redis closed to the machine's other accounts.
+The state folder sits in a folder anyone may enter, so only its own modes keep ``nobody`` out
+(tests/other_account.py runs the probes)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from other_account import DENIED, as_nobody, need_root
+from servers import RedisProcess
+
+from rag_core import services
+from rag_core.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def open_parent() -> Iterator[Path]:
+    """A folder under /tmp that every account may enter and list (0755)."""
+    need_root()
+    path = Path(tempfile.mkdtemp(prefix="r79", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_the_embedded_redis_refuses_another_account(open_parent: Path) -> None:
+    old = os.umask(0o022)  # the usual umask: nothing closed by it
+    settings = Settings(profile="ci", state_dir=open_parent / "state")
+    try:
+        url = services.start_redis(settings)
+        client = redis.Redis.from_url(url)
+        client.set("rag:probe", b"a cached answer")
+        assert client.config_get("port") == {"port": "0"}  # no TCP at all
+        entry = services.read_registry(settings.services)["redis"]
+        assert entry["url"] == url and url.startswith("unix://")
+        sock = Path(str(entry["socket"]))
+        assert as_nobody("unix", sock) == DENIED
+        state = open_parent / "state"
+        assert mode(state) == 0o700 and mode(state / "redis") == 0o700
+        assert mode(state / "services.json") == 0o600
+        client.config_set("appendfsync", "always")
+        client.set("rag:probe", b"written")
+        for name in ("appendonly.aof", "redis.log", "redis.out"):
+            assert mode(state / "redis" / name) == 0o600, name
+        assert as_nobody("file", state / "redis" / "appendonly.aof") == DENIED
+        assert as_nobody("file", state / "services.json") == DENIED
+        client.close()
+        # the probe does reach what is open to it: a file of the same folder made readable
+        (open_parent / "open.txt").write_text("anyone")
+        (open_parent / "open.txt").chmod(0o644)
+        assert as_nobody("file", open_parent / "open.txt") == "anyone"
+    finally:
+        os.umask(old)
+        services.stop_redis(settings)
+
+
+def test_a_redis_on_tcp_answers_another_account_noauth(open_parent: Path) -> None:
+    server = RedisProcess(open_parent / "tcp").start()
+    try:
+        assert as_nobody("tcp", server.port).startswith("-NOAUTH")
+        with redis.Redis.from_url(server.url) as client:  # the URL carries the password
+            assert client.dbsize() == 0
+        assert server.password not in (open_parent / "tcp" / "redis.log").read_text()
+        assert mode(open_parent / "tcp" / "redis-auth.conf") == 0o600
+    finally:
+        server.stop()
+
+
+def test_an_older_state_folder_is_closed(open_parent: Path) -> None:
+    state = open_parent / "old"
+    (state / "redis").mkdir(parents=True)
+    state.chmod(0o755)
+    (state / "redis").chmod(0o755)
+    (state / "redis" / "appendonly.aof").write_bytes(b"")
+    (state / "redis" / "appendonly.aof").chmod(0o644)
+    settings = Settings(profile="ci", state_dir=state)
+    try:
+        services.start_redis(settings)
+        assert mode(state) == 0o700 and mode(state / "redis") == 0o700
+        assert mode(state / "redis" / "appendonly.aof") == 0o600
+    finally:
+        services.stop_redis(settings)
