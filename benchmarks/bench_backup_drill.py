@@ -113,11 +113,17 @@ def retrieved(parts: Parts, asked: list[tuple[str, str]]) -> list[list[str]]:
 
 def rows_of(parts: Parts, user: str) -> int:
     """Rows of ``user`` in every table with a ``user_id`` column."""
-    from rag_core.store.erasure import user_tables
+    import psycopg
+    from psycopg import sql
 
-    with parts.store.pool.db("drill check") as conn:  # type: ignore[attr-defined]
-        return sum(int(conn.execute(f'SELECT count(*) FROM "{t}" WHERE user_id = %s',
-                                    (user,)).fetchone()[0]) for t in user_tables(conn))
+    from rag_core.store import sql as q
+
+    with psycopg.connect(str(parts.settings.services.database_url)) as conn:
+        tables = [str(r[0]) for r in conn.execute(q.USER_TABLES)]
+        count = sql.SQL("SELECT count(*) FROM {} WHERE user_id = %s")
+        rows = [conn.execute(count.format(sql.Identifier(t)), (user,)).fetchone()
+                for t in tables]
+    return sum(int(r[0]) for r in rows if r)
 
 
 def spends(parts: Parts) -> dict[str, float]:
