@@ -45,6 +45,7 @@ from rag_core.services.redis_server import (
 from rag_core.services.registry import (
     Endpoints,
     ServiceStartFailed,
+    close_state_folder,
     locked,
     read_registry,
     state_folder,
@@ -64,6 +65,7 @@ def ensure_services(settings: Settings, *, postgres: bool = True,
     with locked(state_folder(settings.services) / "services.lock"):
         db = settings.services.database_url or (start_postgres(settings) if postgres else "")
         rd = settings.services.redis_url or (start_redis(settings) if redis else "")
+        close_state_folder(settings.services)
     return Endpoints(
         database_url=db,
         redis_url=rd,

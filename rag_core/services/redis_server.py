@@ -29,6 +29,7 @@ from rag_core.config import Services, Settings
 from rag_core.procs import port_open, private_runtime_dir, wait_until
 from rag_core.services.registry import (
     ServiceStartFailed,
+    close_state_folder,
     make_private,
     read_registry,
     state_folder,
@@ -189,6 +190,7 @@ def start_redis(settings: Settings) -> str:
     url = socket_url(sock)
     registry["redis"] = {"url": url, "socket": str(sock), "pid": proc.pid}
     write_registry(settings.services, registry)
+    close_state_folder(settings.services)
     return url
 
 

