@@ -124,3 +124,28 @@ def test_after_services_up_the_state_folder_is_closed(open_parent: Path) -> None
         assert services.pg_alive(str(ends.services.database_url))
     finally:
         services.stop_all(settings)
+
+
+def test_a_redis_an_older_version_left_on_a_port_gives_way_to_the_socket(
+        open_parent: Path) -> None:
+    """``services.json`` of an older version names a Redis on a TCP port without a password:
+    it is stopped (its append-only file written) and the state folder's data comes back on
+    the socket."""
+    from rag_core.procs import free_port, port_open
+    from rag_core.services.registry import write_registry
+
+    settings = Settings(profile="ci", state_dir=open_parent / "older")
+    port = free_port()
+    old = services.spawn_redis(open_parent / "older" / "redis", port)
+    try:
+        with redis.Redis(port=port) as client:
+            client.set("rag:kept", b"the day's spend")
+        write_registry(settings.services, {"redis": {"port": port, "pid": old.pid}})
+        url = services.start_redis(settings)
+        assert old.wait(timeout=30) == 0 and not port_open("127.0.0.1", port)
+        with redis.Redis.from_url(url) as client:
+            assert client.get("rag:kept") == b"the day's spend"
+    finally:
+        if old.poll() is None:
+            old.kill()
+        services.stop_redis(settings)
