@@ -30,6 +30,8 @@ def _probe(kind: str, where: str) -> str:
     try:
         if kind == "file":
             return Path(where).read_text()[:200]
+        if kind == "list":
+            return " ".join(sorted(os.listdir(where)))
         if kind == "unix":
             sock = socket.socket(socket.AF_UNIX)
             sock.settimeout(5)
@@ -46,7 +48,8 @@ def _probe(kind: str, where: str) -> str:
 
 
 def as_nobody(kind: str, where: str | Path) -> str:
-    """What ``nobody`` gets: a file's text (``kind`` ``file``), or a Redis' answer to
+    """What ``nobody`` gets: a file's text (``kind`` ``file``), a folder's names (``list``),
+    or a Redis' answer to
     ``DBSIZE`` on a Unix socket (``unix``) or a loopback port (``tcp``); ``EACCES`` when the
     system refuses, or the name of another error."""
     account = need_root()

