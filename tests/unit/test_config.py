@@ -8,8 +8,9 @@ from rag_core.store.base import SearchParams
 # provider's URL, model, token and two prices, RAG_BREAKER_SUCCESS_THRESHOLD back from fixed)
 # and issue 61's seven request limits; issue 66's switch for question and answer text in traces;
 # issue 65's chunking method; issue 64's RAG_CACHE_CONTROLS_SCOPE (who may send a question's
-# cache controls); issue 61's work slots (RAG_WORK_SLOTS: the CPU share of admitted questions)
-MAX_SETTINGS = 108
+# cache controls); issue 61's work slots (RAG_WORK_SLOTS: the CPU share of admitted questions);
+# issue 79's RAG_ERASURE_LOG (the erasure log a restore replays)
+MAX_SETTINGS = 109
 
 
 def test_spec_defaults() -> None:
