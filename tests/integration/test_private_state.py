@@ -164,3 +164,19 @@ def test_a_redis_an_older_version_left_on_a_port_gives_way_to_the_socket(
         if old.poll() is None:
             old.kill()
         services.stop_redis(settings)
+
+
+def test_a_state_folder_too_deep_for_a_socket_gets_one_in_the_runtime_folder(
+        open_parent: Path) -> None:
+    deep = open_parent / ("d" * 60) / ("e" * 60) / "state"
+    settings = Settings(profile="ci", state_dir=deep)
+    try:
+        url = services.start_redis(settings)
+        sock = Path(str(services.read_registry(settings.services)["redis"]["socket"]))
+        assert len(str(deep / "redis" / "redis.sock")) > 107 and not sock.is_relative_to(deep)
+        assert mode(sock.parent) == 0o700 and sock.parent.parent.name == f"runtime-{os.getuid()}"
+        assert as_nobody("unix", sock) == DENIED
+        with redis.Redis.from_url(url) as client:
+            assert client.ping()
+    finally:
+        services.stop_redis(settings)
