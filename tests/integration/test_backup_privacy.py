@@ -195,3 +195,21 @@ def test_a_restore_without_its_erasure_log_refuses(
         assert "--no-erasure-log" in capsys.readouterr().out
     finally:
         services.stop_all(Settings(profile="ci", state_dir=state, database_url=database_url))
+
+
+def test_an_erasure_whose_log_cannot_be_written_erases_nothing(
+        live: Settings, database_url: str, tmp_path: Path) -> None:
+    from rag_core.errors import ErasureLogUnwritable
+    from rag_core.ops.erase import erase_user
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    built = build_parts(live)
+    try:
+        client = getattr(built.caches.query, "client", None)
+        with pytest.raises(ErasureLogUnwritable):
+            erase_user(built.store, built.caches, client, "ana", log_key=None, actor="cli",
+                       erasure_log=blocked / "erasure.log")  # its folder is a file
+    finally:
+        built.close()
+    assert ana_rows(database_url) == {"notes": 1, "chunks": 1}
