@@ -328,11 +328,12 @@ def forget_redis(client: RedisClient | None) -> int:
     return removed
 
 
-def _replayed_rows(url: str, token: str) -> int:
+def _replayed(url: str, token: str) -> tuple[int, int]:
+    """The erasures the restore replayed (its audit rows) and the rows they took out."""
     with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT coalesce(sum((detail->>'total')::bigint), 0) FROM audit_log "
-                           "WHERE detail->>'restore' = %s", (token,)).fetchone()
-    return int(row[0]) if row else 0
+        row = conn.execute("SELECT count(*), coalesce(sum((detail->>'total')::bigint), 0) "
+                           "FROM audit_log WHERE detail->>'restore' = %s", (token,)).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def restore(url: str, path: str | Path, *, force: bool, client: RedisClient | None,
@@ -351,6 +352,6 @@ def restore(url: str, path: str | Path, *, force: bool, client: RedisClient | No
                               replay=erasure_log_.replay_sql(entries, token))
     applied = migrate()
     removed = forget_redis(client)
-    return RestoreReport(str(path), seconds, table_rows(url), removed, applied, len(entries),
-                         _replayed_rows(url, token) if entries else 0,
+    replayed, rows = _replayed(url, token) if entries else (0, 0)
+    return RestoreReport(str(path), seconds, table_rows(url), removed, applied, replayed, rows,
                          None if erasure_log is None else str(erasure_log))

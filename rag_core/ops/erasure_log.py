@@ -20,7 +20,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rag_core.errors import ErasureLogUnreadable, ErasureLogUnwritable
@@ -28,6 +28,12 @@ from rag_core.store.sql.erasure import ANONYMOUS_USER
 
 HEX = re.compile(r"[0-9a-f]{16,128}")
 REPLAY_ACTOR = "restore (erasure log)"
+# A line is written before its erasure's transaction, on the service's clock, and the snapshot's
+# time is the backup host's: lines this much older than the snapshot are still looked at, and
+# one whose erasure the backup already holds (``erased_users`` at or after the line's time, less
+# the same margin) is passed over; a user erased long before the backup, who came back before
+# it, keeps what they wrote since.
+MARGIN = timedelta(minutes=5)
 # every table with a ``user_id`` column: chunks, then notes (their statistics go by trigger),
 # then the rest, as ``rag_core.store.erasure`` deletes them
 USER_TABLES_IN_ORDER = """
@@ -110,19 +116,20 @@ def read(path: Path) -> list[Entry]:
 
 
 def since(entries: list[Entry], snapshot: datetime) -> list[Entry]:
-    """The erasures the backup may lack: made at or after its snapshot began."""
-    return [e for e in entries if e.at >= snapshot]
+    """The erasures the backup may lack: made after its snapshot began, less ``MARGIN``."""
+    return [e for e in entries if e.at >= snapshot - MARGIN]
 
 
 def replay_sql(entries: list[Entry], token: str) -> str:
     """SQL that erases again, in the transaction it runs in, every user whose keyed hash is in
-    ``entries``; each replay writes an ``audit_log`` row (``detail.restore`` = ``token``) with
-    the rows it took out. The values are hex and ISO times, checked by :func:`read`."""
+    ``entries`` (unless the restored data records that erasure already); each replay writes an
+    ``audit_log`` row (``detail.restore`` = ``token``) with the rows it took out. The values
+    are hex and ISO times, checked by :func:`read`."""
     if not entries:
         return ""
     values = ",\n".join(f"('{e.user_key}', '{e.log_hash}', '{e.at.isoformat()}'::timestamptz)"
                         for e in entries)
-    user_tables = USER_TABLES_IN_ORDER
+    user_tables, margin_s = USER_TABLES_IN_ORDER, int(MARGIN.total_seconds())
     return f"""
 -- pg_restore's script empties search_path for the session: the service's own again
 RESET search_path;
@@ -146,6 +153,10 @@ BEGIN
     END IF;
     CREATE TEMP TABLE rag_replay_ids (ids text[]) ON COMMIT DROP;
     FOR e IN SELECT * FROM rag_replayed_erasures ORDER BY at LOOP
+        IF EXISTS (SELECT 1 FROM erased_users WHERE user_key = e.user_key
+                   AND erased_at >= e.at - make_interval(secs => {margin_s})) THEN
+            CONTINUE;  -- the backup holds this erasure already
+        END IF;
         tables := '{{}}'::jsonb;
         DELETE FROM rag_replay_ids;
         FOR t IN {user_tables} LOOP

@@ -213,3 +213,30 @@ def test_an_erasure_whose_log_cannot_be_written_erases_nothing(
     finally:
         built.close()
     assert ana_rows(database_url) == {"notes": 1, "chunks": 1}
+
+
+def test_a_user_who_came_back_before_the_backup_keeps_what_they_wrote(
+        live: Settings, database_url: str, scratch: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An erasure the backup holds already is passed over: the user's notes written after it
+    (and before the backup) come back with the restore."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RAG_PROFILE", "ci")
+    monkeypatch.setenv("RAG_STATE_DIR", str(state))
+    file = scratch / "after-return.rcb"
+    try:
+        assert main(["users", "erase", "ana"]) == 0
+        built = build_parts(live)
+        try:
+            ingest_notes(built, "ana", [NOTES["ana"]], progress=False)  # back, and writing
+        finally:
+            built.close()
+        assert main(["backup", str(file)]) == 0
+        capsys.readouterr()
+        assert main(["restore", str(file), "--force", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["erasures_replayed"] == 0 and report["erased_rows"] == 0
+        assert ana_rows(database_url) == {"notes": 1, "chunks": 1}
+    finally:
+        services.stop_all(Settings(profile="ci", state_dir=state, database_url=database_url))
