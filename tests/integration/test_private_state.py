@@ -180,3 +180,5 @@ def test_a_state_folder_too_deep_for_a_socket_gets_one_in_the_runtime_folder(
             assert client.ping()
     finally:
         services.stop_redis(settings)
+        shutil.rmtree(services.redis_server.socket_path(deep / "redis").parent,
+                      ignore_errors=True)
