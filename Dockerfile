@@ -12,7 +12,8 @@ COPY evals ./evals
 RUN pip install .
 
 FROM python:3.11-slim AS runtime
-RUN useradd --create-home --uid 10001 rag
+RUN useradd --create-home --uid 10001 rag \
+    && install -d -o rag -g rag -m 0700 /var/lib/rag-erasures
 COPY --from=build /opt/venv /opt/venv
 # No HF_HUB_OFFLINE: the embedding model loads from its folder with local_files_only, and the
 # LLM (RAG_LLM=hf) must reach the inference router or RAG_LLM_BASE_URL.

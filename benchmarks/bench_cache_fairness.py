@@ -30,7 +30,7 @@ from rag_core.config import Settings
 from rag_core.parts import build_caches, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv.client import connect
-from rag_core.services import spawn_redis
+from rag_core.services import new_password, password_url, spawn_redis
 from rag_core.store.base import SearchParams
 from rag_core.types import Answer, TokenUsage
 
@@ -53,9 +53,10 @@ def ask(layers: CacheLayers, params: SearchParams, user: str, n: int) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="rfair-"))
     port = free_port()
-    proc = spawn_redis(tmp / "redis", port, persist=False)
+    password = new_password()  # on TCP: closed to other accounts by a password
+    proc = spawn_redis(tmp / "redis", port, persist=False, password=password)
     try:
-        url = f"redis://127.0.0.1:{port}/0"
+        url = password_url(port, password)
         settings = Settings(profile="prod", redis_url=url, state_dir=tmp / "state",
                             jwt_secret="b" * 64, database_url="postgresql://unused",
                             cache_max_entries=args.bound)

@@ -47,7 +47,7 @@ from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline
 from rag_core.procs import free_port, wait_until
-from rag_core.services import resolve, spawn_redis, stop_postgres
+from rag_core.services import new_password, password_url, resolve, spawn_redis, stop_postgres
 from rag_core.types import Note
 
 USERS = ("amara", "ben", "chioma", "dawit")
@@ -73,12 +73,13 @@ class RedisUnderTest:
     def __init__(self, root: Path) -> None:
         self.dir = root / "redis"
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = new_password()  # on TCP: closed to other accounts by a password
+        self.url = password_url(self.port, self.password)
         self.proc: subprocess.Popen[bytes] | None = None
         self.events: Counter[str] = Counter()
 
     def start(self) -> None:
-        self.proc = spawn_redis(self.dir, self.port, persist=True)
+        self.proc = spawn_redis(self.dir, self.port, persist=True, password=self.password)
         wait_until(self._loaded, 60, "redis loaded its append-only file")
 
     def _loaded(self) -> bool:

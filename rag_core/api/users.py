@@ -48,6 +48,7 @@ async def erase(user_id: Annotated[str, Path(min_length=1, max_length=128)], req
     client = getattr(parts.caches.query, "client", None)
     erasure = await run_in_threadpool(
         erase_user, parts.store, parts.caches, client, user_id,
-        log_key=query_log_key(parts.settings), actor=caller.subject)
+        log_key=query_log_key(parts.settings), actor=caller.subject,
+        erasure_log=parts.settings.services.erasure_log_file)
     request.state.audit_subject = erasure.user_key
     return erasure.to_dict()

@@ -27,7 +27,8 @@ def cmd_users(args: argparse.Namespace) -> int:
         caches = build_caches(settings, client, build_semantic_judge(settings), store)
         try:
             erasure = erase_user(store, caches, client, args.user,
-                                 log_key=query_log_key(settings), actor="cli")
+                                 log_key=query_log_key(settings), actor="cli",
+                                 erasure_log=settings.services.erasure_log_file)
         except UserNotFound as exc:  # "no such user": exit 1, nothing touched
             print(f"error {exc.code}: {exc.message}", file=sys.stderr)
             return 1

@@ -47,6 +47,10 @@ class Services(Section):
                                   description=(
         "Redis for caches, breaker state and the cost ledger; unset: embedded Redis under "
         "`RAG_STATE_DIR`"))
+    erasure_log: Path | None = Field(None, description=(
+        "the erasure log: each erasure's keyed hashes and time (never the id), 0600, replayed "
+        "by `rag-core restore`; unset: `<RAG_STATE_DIR>/erasure.log`. Keep it where the "
+        "backups are, not on the data disk (docs/runbook.md, Backup and restore)"))
     redis_mode: Literal["standalone", "cluster"] = Field("standalone", description=(
         "`standalone`: `REDIS_URL` is one server; `cluster`: `REDIS_URL` names any node of a "
         "Redis Cluster (docs/runbook.md, Redis Cluster failover)"))
@@ -87,6 +91,10 @@ class Services(Section):
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def erasure_log_file(self) -> Path:
+        return self.erasure_log or self.state_dir / "erasure.log"
 
 
 class Embedding(Section):

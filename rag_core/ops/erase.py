@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rag_core.answers.log import QUERY_LOG_KEY_NAME, user_hash
 from rag_core.cache.layers import CacheLayers
 from rag_core.errors import ErasureIncomplete, InvalidArgument, UserNotFound
 from rag_core.ingest.ingestion import check_user
+from rag_core.ops import erasure_log as erasures
 from rag_core.ops.redis_erase import erase_keys, keys_naming
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.store.base import Store
@@ -65,10 +67,13 @@ def marks_of(store: PgVectorStore, user_id: str, log_key: bytes | None) -> UserM
 
 
 def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, user_id: str,
-               *, log_key: bytes | None, actor: str | None) -> Erasure:
+               *, log_key: bytes | None, actor: str | None,
+               erasure_log: Path | None) -> Erasure:
     """Every row and key of ``user_id`` out; ``UserNotFound`` (nothing touched) when no table
     holds a row of theirs. ``actor``: who asked (a service's name; the user's own id is
-    recorded as ``self``)."""
+    recorded as ``self``). ``erasure_log``: the file the erasure is appended to first, so that
+    a restore replays it (``ErasureLogUnwritable``, nothing touched, when it cannot be
+    written); None only where no backup is ever restored (tests)."""
     check_user(user_id)
     pg = pg_store(store)
     marks = marks_of(pg, user_id, log_key)
@@ -83,6 +88,8 @@ def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, us
         raise UserNotFound(f"No such user: {user_id!r} has no notes, answers, verdicts, "
                            "spend or query log lines here.")
     who = "self" if actor == user_id else actor
+    if erasure_log is not None:
+        erasures.append(erasure_log, marks.user_key, marks.log_hash)
     rows = erase_rows(db, marks, who)
     try:
         keys = erase_keys(client, caches, user_id)

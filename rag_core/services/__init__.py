@@ -15,7 +15,6 @@ puts them together (``ensure_services``, ``resolve``, ``status``, ``server_pids`
 from __future__ import annotations
 
 from rag_core.config import Services, Settings
-from rag_core.procs import port_open
 from rag_core.services.postgres import (
     ensure_database,
     mask,
@@ -33,8 +32,12 @@ from rag_core.services.processes import (
     unregister_process,
 )
 from rag_core.services.redis_server import (
+    new_password,
+    password_url,
     redis_pid,
+    redis_running,
     redis_server_binary,
+    socket_url,
     spawn_redis,
     start_redis,
     stop_redis,
@@ -42,15 +45,17 @@ from rag_core.services.redis_server import (
 from rag_core.services.registry import (
     Endpoints,
     ServiceStartFailed,
+    close_state_folder,
     locked,
     read_registry,
     state_folder,
 )
 
 __all__ = ["Endpoints", "ServiceStartFailed", "ensure_database", "ensure_services", "mask",
-           "process_alive", "redis_server_binary", "register_process", "resolve",
-           "server_pids", "spawn_redis", "start_postgres", "start_redis", "status", "stop_all",
-           "stop_postgres", "stop_process", "stop_redis", "unregister_process"]
+           "new_password", "password_url", "process_alive", "redis_server_binary",
+           "register_process", "resolve", "server_pids", "socket_url", "spawn_redis",
+           "start_postgres", "start_redis", "status", "stop_all", "stop_postgres", "stop_process",
+           "stop_redis", "unregister_process"]
 
 
 def ensure_services(settings: Settings, *, postgres: bool = True,
@@ -60,6 +65,7 @@ def ensure_services(settings: Settings, *, postgres: bool = True,
     with locked(state_folder(settings.services) / "services.lock"):
         db = settings.services.database_url or (start_postgres(settings) if postgres else "")
         rd = settings.services.redis_url or (start_redis(settings) if redis else "")
+        close_state_folder(settings.services)
     return Endpoints(
         database_url=db,
         redis_url=rd,
@@ -95,12 +101,12 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
         out["redis"] = {"mode": "external", "url": mask(settings.services.redis_url)}
     else:
         entry = read_registry(settings.services).get("redis", {})
-        port = int(str(entry.get("port", 0) or 0))
         out["redis"] = {
             "mode": "embedded",
             "data_dir": str(state_folder(settings.services) / "redis"),
-            "port": port or None,
-            "running": bool(port) and port_open("127.0.0.1", port),
+            "url": mask(str(entry.get("url") or "")) or None,
+            "socket": entry.get("socket"),
+            "running": redis_running(settings.services),
         }
     for name, entry in processes(settings.services).items():
         out[name] = {"mode": "process", "pid": entry.get("pid"), "what": entry.get("what"),

@@ -107,12 +107,11 @@ def test_quick_start_runs_and_prometheus_scrapes_with_the_token(
     shell_env = clean_env()
     run_bash(before_up, project, shell_env)
     dotenv = read_dotenv(project / ".env")
-    for name in ("POSTGRES_PASSWORD", "RAG_JWT_SECRET", "RAG_METRICS_TOKEN"):
+    for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "RAG_JWT_SECRET", "RAG_METRICS_TOKEN"):
         assert re.fullmatch(r"[0-9a-f]{64}", dotenv[name]), name
 
     mock_url, stop_mock, _ = start_mock()
     socket_query = stand_in_postgres(pg_server_url, dotenv)
-    redis_hostport = redis_url.split("//")[1].split("/")[0]
     image_env = {**clean_env(), "RAG_PROFILE": "prod", "RAG_STATE_DIR": str(project / "state"),
                  # the image's exported model (a first start exports it once)
                  "RAG_MODEL_CACHE_DIR": os.environ["RAG_MODEL_CACHE_DIR"]}
@@ -121,8 +120,11 @@ def test_quick_start_runs_and_prometheus_scrapes_with_the_token(
         env = service_env(service, dotenv)
         if "DATABASE_URL" in env:
             env["DATABASE_URL"] = database_url(env["DATABASE_URL"], socket_query)
-        if "REDIS_URL" in env:
-            env["REDIS_URL"] = env["REDIS_URL"].replace("redis:6379", redis_hostport)
+        if "REDIS_URL" in env:  # compose's Redis, password and all: the test's in its place
+            assert env["REDIS_URL"] == f"redis://:{dotenv['REDIS_PASSWORD']}@redis:6379/0"
+            env["REDIS_URL"] = redis_url
+        if "RAG_ERASURE_LOG" in env:  # the volume's folder: one of this test's
+            env["RAG_ERASURE_LOG"] = str(project / "erasures" / Path(env["RAG_ERASURE_LOG"]).name)
         if env.get("RAG_LLM_BASE_URL", "").startswith("http://mock-llm:8100"):
             env["RAG_LLM_BASE_URL"] = env["RAG_LLM_BASE_URL"].replace("http://mock-llm:8100",
                                                                       mock_url)

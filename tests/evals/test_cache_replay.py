@@ -145,6 +145,10 @@ def test_redis_db_url():
     assert cr.redis_db_url("redis://127.0.0.1:6379/0", 11) == "redis://127.0.0.1:6379/11"
     assert cr.redis_db_url("redis://:pw@h:1", 3) == "redis://:pw@h:1/3"
     assert cr.redis_db_url("rediss://h:1/2?ssl=true", 5) == "rediss://h:1/5?ssl=true"
+    # the embedded Redis' socket (issue 79)
+    assert cr.redis_db_url("unix:///s/redis/redis.sock?db=0", 11) == \
+        "unix:///s/redis/redis.sock?db=11"
+    assert cr.redis_db_url("unix://:pw@/s/r.sock", 2) == "unix://:pw@/s/r.sock?db=2"
 
 
 # --- one replay through the real pipeline --------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,8 +64,25 @@ def test_too_few_minutes_fit_no_slope() -> None:
 
 @pytest.mark.integration
 def test_a_sample_reads_real_servers(module_database_url: str, redis_server: Any) -> None:
+    check_one_sample(module_database_url, redis_server.url)
+
+
+def test_a_sample_finds_the_embedded_redis_by_its_socket(
+        module_database_url: str, tmp_path: Path) -> None:
+    """The embedded Redis listens on a Unix socket only (issue 79): found by its path."""
+    from rag_core import services
+    from rag_core.config import Settings
+
+    settings = Settings(profile="ci", state_dir=tmp_path / "state")
+    try:
+        check_one_sample(module_database_url, services.start_redis(settings))
+    finally:
+        services.stop_redis(settings)
+
+
+def check_one_sample(database_url: str, redis_url: str) -> None:
     sampler = ResourceSampler(os.getpid(), os.getpid(), {}, every_s=3600.0,
-                              database_url=module_database_url, redis_url=redis_server.url)
+                              database_url=database_url, redis_url=redis_url)
     sampler.start()
     deadline = time.monotonic() + 60  # a generous bound on one sample, not a timing
     while not sampler.rows and time.monotonic() < deadline:
@@ -73,7 +91,7 @@ def test_a_sample_reads_real_servers(module_database_url: str, redis_server: Any
     sampler.join(timeout=30)
     row = sampler.frame().iloc[0]
     assert row["app_rss_mb"] > 10 and row["redis_used_memory_mb"] > 0
-    assert row["redis_rss_mb"] > 0  # the server found by its port
+    assert row["redis_rss_mb"] > 0  # the server found by its port or socket
     assert row["pg_connections"] >= 0
     assert row["cache_entries"] >= 0  # the layers' indexes read (none written: 0)
 

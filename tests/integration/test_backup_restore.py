@@ -74,7 +74,8 @@ def fill(parts: Parts) -> None:
     held = parts.ledger.reserve(USER, 0.01)
     parts.ledger.commit(held, 0.0042, TokenUsage(input_tokens=300, output_tokens=40))
     client = getattr(parts.caches.query, "client", None)
-    erase_user(parts.store, parts.caches, client, "leaving", log_key=None, actor="cli")
+    erase_user(parts.store, parts.caches, client, "leaving", log_key=None, actor="cli",
+               erasure_log=None)
     assert delete_note(parts, USER, "gone")  # into the trash
     ingest_notes(parts, USER, [Note(id="well", title="The well", body="The woman at the well "
                                     "left her water jar and ran to the town.")],
@@ -96,7 +97,7 @@ def test_a_backup_comes_back_whole_into_an_empty_database(
     other = store_for(settings.with_overrides(database_url=second_url))
     try:
         restored = restore(second_url, report.path, force=False, client=redis_client,
-                           migrate=other.ensure_schema)
+                           migrate=other.ensure_schema, erasure_log=None)
     finally:
         other.close()
     assert restored.tables == rows and restored.migrations_applied == []
@@ -137,12 +138,14 @@ def test_bad_files_and_a_database_with_data_are_refused(
         with pytest.raises(BackupInvalid):
             read_manifest(bad)
         with pytest.raises(BackupInvalid):
-            restore(second_url, bad, force=True, client=redis_client, migrate=list)
+            restore(second_url, bad, force=True, client=redis_client, migrate=list,
+                    erasure_log=None)
     assert table_rows(second_url) == {}  # nothing was half done
     keys = sorted(redis_client.scan_iter(match="rag:*"))
     rows = table_rows(database_url)
     with pytest.raises(RestoreNotEmpty, match="--force"):
-        restore(database_url, good, force=False, client=redis_client, migrate=list)
+        restore(database_url, good, force=False, client=redis_client, migrate=list,
+                erasure_log=None)
     assert table_rows(database_url) == rows and sorted(redis_client.scan_iter("rag:*")) == keys
     forget_redis(redis_client)
 

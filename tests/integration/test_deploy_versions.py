@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from rag_core.config import Settings
 from rag_core.costs.ledger import ledger_for
 from rag_core.errors import BudgetExceeded
 from rag_core.llm.resilience import SharedBreakerStorage
-from rag_core.services import redis_server_binary, spawn_redis
+from rag_core.services import new_password, password_url, redis_server_binary, spawn_redis
 from rag_core.types import Chunk, TokenUsage
 
 pytestmark = pytest.mark.integration
@@ -62,13 +62,14 @@ class AnyRedis:
     data: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    password: str = field(default_factory=new_password)  # on TCP: closed by a password
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return password_url(self.port, self.password)
 
     def start(self) -> None:
-        self.proc = spawn_redis(self.data, self.port, binary=self.binary)
+        self.proc = spawn_redis(self.data, self.port, binary=self.binary, password=self.password)
 
     def crash(self) -> None:
         """SIGKILL, and wait until it is gone (its port free again)."""

@@ -152,7 +152,7 @@ def test_a_redis_that_forbids_scripts_is_read_with_two_gets(
     admin = redis.Redis.from_url(server.url)
     admin.acl_setuser("app", enabled=True, passwords=["+app-secret"], keys=["*"],
                       categories=["+@all"], commands=["-eval", "-evalsha", "-script"])
-    url = server.url.replace("redis://", "redis://app:app-secret@")
+    url = f"redis://app:app-secret@127.0.0.1:{server.port}/0"
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     layers = layers_for(settings, client, judge=judge_for(settings))
     params = settings.retrieval

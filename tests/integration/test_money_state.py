@@ -98,7 +98,7 @@ def test_an_outage_is_conservative_and_merged_back(
         redis_server, store: Store, live_settings, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fixed, "BUDGET_OUTAGE_SHARE", 0.5)
-    proxy = CutProxy(redis_server.port)
+    proxy = CutProxy(redis_server.port, redis_server.password)
     redis.Redis.from_url(redis_server.url).flushall()
     ledger = ledger_on(live_settings, proxy.url, store, tmp_path, user_daily_budget_usd=1.0)
     pay(ledger, "amara", 0.4)
@@ -131,7 +131,7 @@ def test_no_redis_and_no_database_pauses_paid_answers(
     db = settings.with_overrides(database_url=own_postgres.url, db_connect_timeout_s=1,
                                  db_pool_timeout_s=1.0, redis_url=redis_server.url)
     st = build_store(db)
-    proxy = CutProxy(redis_server.port)
+    proxy = CutProxy(redis_server.port, redis_server.password)
     ledger = ledger_on(db, proxy.url, st, tmp_path)
     try:
         proxy.cut()

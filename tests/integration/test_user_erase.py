@@ -140,7 +140,7 @@ def test_nothing_of_an_erased_user_is_left_in_postgres_or_redis(
     spent_before = parts.ledger.global_spend()
 
     erasure = erase_user(parts.store, parts.caches, redis_client, USER, log_key=None,
-                         actor="privacy-desk")
+                         actor="privacy-desk", erasure_log=None)
 
     after_pg, after_redis = pg_found(database_url, words), redis_found(redis_client, words)
     with psycopg.connect(database_url) as conn:
@@ -173,7 +173,7 @@ def test_an_unknown_user_is_refused_and_nothing_is_touched(
     before = pg_found(database_url, needles(USER)), len(list(redis_client.scan_iter("*")))
     with pytest.raises(UserNotFound, match="No such user"):
         erase_user(parts.store, parts.caches, redis_client, "nobody-here", log_key=None,
-                   actor="cli")
+                   actor="cli", erasure_log=None)
     assert (pg_found(database_url, needles(USER)),
             len(list(redis_client.scan_iter("*")))) == before
 
@@ -187,7 +187,8 @@ def test_a_question_in_flight_during_the_erasure_writes_nothing_back(
     worker = threading.Thread(target=lambda: result.append(pipe.ask(USER, QUESTIONS[1])))
     worker.start()
     assert gate.entered.wait(120), "the generation never started"
-    erase_user(parts.store, parts.caches, redis_client, USER, log_key=None, actor="cli")
+    erase_user(parts.store, parts.caches, redis_client, USER, log_key=None, actor="cli",
+               erasure_log=None)
     gate.open.set()
     worker.join(120)
     assert result, "the question in flight ended without an answer"
@@ -217,7 +218,8 @@ def test_an_erase_with_redis_down_touches_nothing_and_says_so(
         client = getattr(built.caches.query, "client", None)
         server.stop()
         with pytest.raises(ErasureIncomplete, match="nothing was erased"):
-            erase_user(built.store, built.caches, client, USER, log_key=None, actor="cli")
+            erase_user(built.store, built.caches, client, USER, log_key=None, actor="cli",
+                       erasure_log=None)
         assert len(built.store.list_notes(USER)) == 2  # PostgreSQL untouched
     finally:
         built.close()

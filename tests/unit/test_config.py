@@ -10,8 +10,9 @@ from rag_core.store.base import SearchParams
 # issue 65's chunking method; issue 64's RAG_CACHE_CONTROLS_SCOPE (who may send a question's
 # cache controls); issue 61's work slots (RAG_WORK_SLOTS: the CPU share of admitted questions);
 # issue 82's note revisions and trash days (RAG_NOTE_REVISIONS, RAG_NOTE_TRASH_DAYS) and CORS
-# (RAG_CORS_ORIGINS, RAG_CORS_ALLOW_CREDENTIALS)
-MAX_SETTINGS = 112
+# (RAG_CORS_ORIGINS, RAG_CORS_ALLOW_CREDENTIALS); issue 79's RAG_ERASURE_LOG (the erasure log a
+# restore replays)
+MAX_SETTINGS = 113
 
 
 def test_spec_defaults() -> None:

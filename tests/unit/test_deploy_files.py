@@ -49,7 +49,8 @@ def test_compose_services_healthchecks_and_wiring() -> None:
     for key in app["environment"]:
         assert key in known, f"{key} is not a Settings field or alias"
     assert "postgres:5432" in app["environment"]["DATABASE_URL"]
-    assert app["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert app["environment"]["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+    assert app["environment"]["REDIS_URL"].endswith("@redis:6379/0")
     assert "/var/lib/postgresql" in services["postgres"]["volumes"][0]  # PostgreSQL 18 layout
 
 
@@ -87,6 +88,35 @@ def test_redis_persists_and_never_evicts_the_ledger() -> None:
         or option["--maxmemory-policy"].startswith("volatile-")
     volume = redis["volumes"][0].split(":")
     assert volume[1] == "/data" and volume[0] in compose()["volumes"]
+
+
+def test_redis_needs_a_password_that_the_app_and_the_healthcheck_carry() -> None:
+    """Issue 79: any container of the network reached Redis without a password."""
+    from compose_env import MissingVariable, service_command, service_env
+
+    dotenv = {"POSTGRES_PASSWORD": "p" * 64, "REDIS_PASSWORD": "r" * 64,
+              "RAG_JWT_SECRET": "j" * 64, "RAG_METRICS_TOKEN": "m" * 64}
+    redis = compose()["services"]["redis"]
+    args = service_command("redis", dotenv)
+    assert args[args.index("--requirepass") + 1] == "r" * 64
+    assert service_env("redis", dotenv)["REDISCLI_AUTH"] == "r" * 64  # what redis-cli reads
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert service_env("app", dotenv)["REDIS_URL"] == f"redis://:{'r' * 64}@redis:6379/0"
+    without = {k: v for k, v in dotenv.items() if k != "REDIS_PASSWORD"}
+    with pytest.raises(MissingVariable, match="REDIS_PASSWORD"):
+        service_command("redis", without)
+    with pytest.raises(MissingVariable, match="REDIS_PASSWORD"):
+        service_env("app", without)
+
+
+def test_the_erasure_log_has_a_volume_of_its_own() -> None:
+    services = compose()["services"]
+    log = Path(services["app"]["environment"]["RAG_ERASURE_LOG"])
+    mounts = dict(m.split(":")[::-1] for m in services["app"]["volumes"])
+    assert mounts[str(log.parent)] in compose()["volumes"]
+    assert all(str(log.parent) not in str(v) for name, s in services.items()
+               if name != "app" for v in s.get("volumes", []))
+    assert f"install -d -o rag -g rag -m 0700 {log.parent}" in (ROOT / "Dockerfile").read_text()
 
 
 def test_observability_profile_mounts_what_exists() -> None:
@@ -132,7 +162,7 @@ def test_env_example_names_every_variable_compose_reads() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     example = read_dotenv(ROOT / ".env.example")
     assert variables(text) <= set(example), variables(text) - set(example)
-    required = {"POSTGRES_PASSWORD", "RAG_JWT_SECRET", "RAG_METRICS_TOKEN"}
+    required = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "RAG_JWT_SECRET", "RAG_METRICS_TOKEN"}
     for name in required:  # left empty in the example: compose refuses to start without them
         assert example[name] == ""
         with pytest.raises(MissingVariable, match=name):

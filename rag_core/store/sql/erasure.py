@@ -124,6 +124,16 @@ ERASURE_TABLES: tuple[sql.SQL | sql.Composed, ...] = (
                           ("query_log", "rag_drop_log_if_erased"))),
 )
 
+# Migration 14: the key of ``user_key`` made with the schema (before, at the first erasure), so
+# that a backup taken before any erasure still holds it and a restore can match the erasure
+# log's hashes to the ids it brings back (``rag_core.ops.erasure_log``). 32 bytes from
+# PostgreSQL's strong random source (two random UUIDs, 244 random bits).
+ERASURE_KEY = (
+    sql.SQL("INSERT INTO service_keys (name, secret) VALUES ({name}, "
+            "uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())) "
+            "ON CONFLICT (name) DO NOTHING").format(name=sql.Literal(ERASURE_KEY_NAME)),
+)
+
 # --- one user's rows ---------------------------------------------------------------------
 
 # Every table of the schema with a ``user_id`` column (a table added later, limits included,

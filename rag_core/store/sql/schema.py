@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from rag_core.store.sql.erasure import ERASURE_TABLES
+from rag_core.store.sql.erasure import ERASURE_KEY, ERASURE_TABLES
 from rag_core.store.sql.hnsw import create_hnsw_index
 from rag_core.store.sql.ledger import LEDGER_TABLES, REQUEST_TABLES
 from rag_core.store.sql.limits import LIMIT_TABLES
@@ -220,6 +220,7 @@ def migrations(dim: int, hnsw_m: int, hnsw_ef_construction: int,
         Migration(11, "audit log, erased users, the guard of their writes", ERASURE_TABLES),
         Migration(12, "note sources: folder, file, file hash (sync)", SOURCE_TABLES),
         Migration(13, "note revisions and the trash of deleted notes", NOTE_HISTORY_TABLES),
+        Migration(14, "the erasure key made with the schema", ERASURE_KEY),
     ]
 
 
