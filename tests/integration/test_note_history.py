@@ -182,7 +182,7 @@ def test_an_erasure_leaves_no_revision_or_trash_row(live_parts: Any, database_ur
     assert counts == (2, 1)
     client = getattr(live_parts.caches.query, "client", None)
     erasure = erase_user(live_parts.store, live_parts.caches, client, USER, log_key=None,
-                         actor="test")
+                         actor="test", erasure_log=None)
     assert erasure.rows["note_revisions"] == 2 and erasure.rows["note_trash"] == 1
     with psycopg.connect(database_url) as conn:
         counts = conn.execute("SELECT (SELECT count(*) FROM note_revisions), "

@@ -67,7 +67,7 @@ def test_implements_the_store_protocol() -> None:
 def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url: str) -> None:
     st = store_for(db_settings)
     try:
-        assert st.ensure_schema() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+        assert st.ensure_schema() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
         assert st.ensure_schema() == []
     finally:
         st.close()
@@ -77,7 +77,7 @@ def test_schema_is_idempotent_and_versioned(db_settings: Settings, database_url:
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'").fetchall())
         tables = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
     assert {"notes", "chunks", "notes_versions", "user_api_costs", "lexeme_stats",
             "user_lexical_stats", "answers", "answer_feedback", "query_log",
             "cost_reservations", "notes_version_debts", "request_counts"} <= tables
