@@ -57,6 +57,12 @@ BUDGET = {
     ("GET", "/v1/users/{user_id}/notes/{note_id}", "positive"): 20,
     ("GET", "/v1/users/{user_id}/notes", "positive"): 30,
     ("POST", "/v1/users/{user_id}/notes:bulk", "positive"): 20,
+    # revisions and the trash (issue 82): a restore re-embeds, so few of them
+    ("GET", "/v1/notes/{note_id}/revisions", "positive"): 30,
+    ("POST", "/v1/notes/{note_id}:restore", "positive"): 30,
+    ("POST", "/v1/notes/{note_id}:restore", "negative"): 20,
+    ("GET", "/v1/users/{user_id}/notes/{note_id}/revisions", "positive"): 20,
+    ("POST", "/v1/users/{user_id}/notes/{note_id}:restore", "positive"): 20,
     # last: another user's id is refused (403); the caller's own would erase it
     ("DELETE", "/v1/users/{user_id}", "positive"): 20,
 }

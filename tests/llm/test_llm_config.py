@@ -69,7 +69,10 @@ def test_router_without_base_url_is_not_refused_by_offline_mode(
     s = settings.with_overrides(llm="hf", hf_token="hf_test_token_123", llm_max_retries=0)
     assert s.model_calls.llm_base_url is None
     out = hf_generator(s).generate(build_prompt("What did they do?", chunks, 50))
-    assert out.text == "Hello there." and out.usage.output_tokens == 2
+    assert out.text == "Hello there."
+    # the fake server's usage (3 prompt tokens for a prompt of hundreds) fails the checks and
+    # the service's own count is billed instead (``llm.usage``, issue 84)
+    assert out.usage_source == "counted" and out.usage.input_tokens > 3
     (request,) = transport
     assert str(request.url) == "https://router.huggingface.co/v1/chat/completions"
     assert request.headers["authorization"] == "Bearer hf_test_token_123"
