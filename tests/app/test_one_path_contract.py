@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otlp_receiver import Receiver
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from served_app import clean_env, serve, wait_for
 
@@ -150,10 +151,10 @@ async def test_a_miss_and_a_hit_answer_the_same_every_way_in(
                         names = _served_span_names(receiver, rid)
                     else:
                         spans.clear()
-                        before = _counts(metrics.metrics_text())
+                        before = _counts(generate_latest(metrics.REGISTRY))
                         r = await local.post("/v1/query", json=body,
                                              headers={**headers, "X-Request-ID": rid})
-                        moved = _moved(before, _counts(metrics.metrics_text()))
+                        moved = _moved(before, _counts(generate_latest(metrics.REGISTRY)))
                         names = sorted(s.name for s in spans.get_finished_spans())
                     seen[way].append({**_seen(r.status_code, r.text, stream),
                                       "counted": moved, "spans": names})
