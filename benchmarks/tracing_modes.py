@@ -137,7 +137,7 @@ def hit_spans() -> None:
         "http.request.method": "POST", "url.path": "/v1/query", "url.scheme": "http"})
     token = context.attach(trace.set_span_in_context(server))
     root = tracing.start_span("assistant.query", None, **{"user.id_hash": "0123456789abcdef",
-                                                      "query.hash": "fedcba9876543210"})
+                                                          "query.hash": "fedcba9876543210"})
     for name in ("validate", "query_cache"):
         step = tracing.child_span(f"assistant.{name}", root, request_id="rid")
         if name == "query_cache":

@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
         limiter.total_tokens = settings.services.app_threads
         if not settings.auth.auth_enabled:
             logs.log_event(log, logging.WARNING, "AUTHENTICATION IS OFF (dev profile): the user "
-                          "comes from the X-User-ID header")
+                           "comes from the X-User-ID header")
         owned = app.state.parts is None
         if owned:
             from rag_core.text.nlp import nlp

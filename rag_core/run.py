@@ -98,7 +98,7 @@ class Run:
         """A timed step whose block may yield: its span hangs on the root without ever
         becoming current."""
         current = tracing.child_span(f"assistant.{name}", self.root, request_id=self.request_id,
-                                 **attrs)
+                                     **attrs)
         try:
             with self._timed(name):
                 yield current

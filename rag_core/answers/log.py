@@ -217,7 +217,7 @@ def keep(parts: Parts, run: Run, answer: Answer, *, origin: Answer | None = None
             sweep_trash(parts.store.history, force=True)  # deleted notes past their time
     except Exception as exc:  # a record lost costs a verdict later, never this answer
         logs.log_event(log, logging.WARNING, "answer record not kept",
-                      error=type(exc).__name__)
+                       error=type(exc).__name__)
 
 
 def export_query_log(records: Records, out: str | Path, days: int) -> int:

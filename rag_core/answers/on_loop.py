@@ -59,12 +59,12 @@ async def cached_answer(p: Parts, maker: AnswerMaker, params: SearchParams, run:
         run.timings[name] = round((end - start) / 1e6, 3)
         metrics.STEP_DURATION.labels(step=name).observe((end - start) / 1e9)
         step = tracing.child_span(f"assistant.{name}", run.root, request_id=run.request_id,
-                              start_time=start)
+                                  start_time=start)
         if name == "query_cache":  # the lookup's span, as ``telemetry.steps.Lookup`` ends it
             hit: dict[str, Any] = {"cache.layer": "query", "cache.outcome": "hit",
                                    "cache.hit": True}
             tracing.child_span("cache.lookup query", step, request_id=run.request_id,
-                           start_time=start, **hit).end(end_time=end)
+                               start_time=start, **hit).end(end_time=end)
         step.end(end_time=end)
     try:
         if cached.no_context:  # a remembered "nothing in your notes" is still one

@@ -31,7 +31,7 @@ def log_attempt(scope: Scope, status: int, request_id: str) -> None:
         path = path.replace(user, subject) if user else path
         user = subject
     logs.log_event(log, logging.INFO if 200 <= status < 400 else logging.WARNING,
-                  "notes call for a user", service=str(service)[:128] if service else None,
-                  user_id=user, method=scope.get("method", ""), path=path[:300], status=status,
-                  outcome="done" if 200 <= status < 400 else "refused",
-                  request_id=request_id)
+                   "notes call for a user", service=str(service)[:128] if service else None,
+                   user_id=user, method=scope.get("method", ""), path=path[:300], status=status,
+                   outcome="done" if 200 <= status < 400 else "refused",
+                   request_id=request_id)

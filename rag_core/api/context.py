@@ -87,7 +87,7 @@ class RequestContext:
             metrics.HTTP_REQUESTS.labels(route=route, method=method,
                                          status=f"{status // 100}xx").inc()
             logs.log_event(log, logging.INFO, "request", method=method, route=route,
-                          status=status, request_id=rid,
-                          ms=round((self.clock() - start) * 1000, 2))
+                           status=status, request_id=rid,
+                           ms=round((self.clock() - start) * 1000, 2))
             audit.log_attempt(scope, status or 500, rid)
             refusals.count(scope)

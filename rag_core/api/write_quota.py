@@ -125,7 +125,7 @@ class WriteQuota:
             return int(used)
         except Exception as exc:  # noqa: BLE001 (a quota that cannot count lets the write on)
             logs.log_event(log, logging.WARNING, "write quota not counted: Redis failed",
-                          error=type(exc).__name__)
+                           error=type(exc).__name__)
             return None
 
 

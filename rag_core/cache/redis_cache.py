@@ -49,7 +49,7 @@ class _WarnOnce:
         if now - self._last.get(layer, -1e9) >= self.interval:
             self._last[layer] = now
             logs.log_event(log, logging.WARNING, "cache backend unavailable; serving uncached",
-                          layer=layer, error=type(exc).__name__)
+                           layer=layer, error=type(exc).__name__)
 
 
 warn = _WarnOnce()
@@ -352,8 +352,8 @@ class VersionedRead:
         except ResponseError as exc:
             self.usable = False
             logs.log_event(log, logging.WARNING, "the one-trip L1 read cannot run on this "
-                          "Redis; reading the version and the answer apart",
-                          error=type(exc).__name__)
+                           "Redis; reading the version and the answer apart",
+                           error=type(exc).__name__)
             return None
         except REDIS_ERRORS as exc:
             self.versions._count("errors")

@@ -153,7 +153,7 @@ def observe(lookup: SemanticLookup, nearest: float | None) -> None:
     metrics.SEMANTIC_DECISIONS.labels(reason=reason_code(lookup, nearest)).inc()
     # on the lookup's span (``cache.lookup semantic``), when the pipeline traces one
     tracing.on_current_span(**{"cache.semantic.nearest_similarity": nearest,
-                           "cache.semantic.reason": reason_code(lookup, nearest)})
+                               "cache.semantic.reason": reason_code(lookup, nearest)})
 
 
 class SemanticCache:

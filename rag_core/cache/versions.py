@@ -138,7 +138,7 @@ class NotesVersions:
             if time.monotonic() - self._warned >= 30:  # once per 30 s, not per poll
                 self._warned = time.monotonic()
                 logs.log_event(log, logging.WARNING, "notes version debts unreadable",
-                              error=type(exc).__name__)
+                               error=type(exc).__name__)
             return
         with self._lock:  # notices heard since this poll began stand until the next one
             self._heard = {u: h for u, h in self._heard.items() if h[1] > began}
@@ -207,7 +207,7 @@ class NotesVersions:
             self.purge(user_id)
         except REDIS_ERRORS as exc:
             logs.log_event(log, logging.WARNING, "notes version not written to Redis yet; "
-                          "reading it from PostgreSQL", error=type(exc).__name__)
+                           "reading it from PostgreSQL", error=type(exc).__name__)
             return False
         with self._lock:
             if self.debts.get(user_id) == version:
@@ -217,7 +217,7 @@ class NotesVersions:
                 self.recorded.settle(user_id, version)
             except Exception as exc:  # left for a poll to settle: an extra purge at worst
                 logs.log_event(log, logging.WARNING, "notes version debt not settled in "
-                              "PostgreSQL", error=type(exc).__name__)
+                               "PostgreSQL", error=type(exc).__name__)
         return True
 
     def _changes(self) -> int:
@@ -241,10 +241,10 @@ class NotesVersions:
                 client.unlink(*batch)
         except REDIS_ERRORS as exc:
             logs.log_event(log, logging.WARNING, "Redis restarted; its notes versions are not "
-                          "dropped yet, reading them from PostgreSQL", error=type(exc).__name__)
+                           "dropped yet, reading them from PostgreSQL", error=type(exc).__name__)
             return False
         logs.log_event(log, logging.WARNING, "Redis restarted; every notes version key "
-                      "dropped (read again from PostgreSQL)")
+                       "dropped (read again from PostgreSQL)")
         self._seen = seen
         return True
 

@@ -33,7 +33,7 @@ def local_url(host: str, port: int) -> str:
 def announce_start(host: str, port: int, workers: int, profile: str) -> str:
     url = local_url(host, port)
     logs.log_event(log, logging.INFO, f"rag-core serve starting on {url}", url=url,
-                  listen=f"{host}:{port}", workers=workers, profile=profile)
+                   listen=f"{host}:{port}", workers=workers, profile=profile)
     return url
 
 
@@ -59,13 +59,13 @@ def _watch(url: str, every_s: float, clock: Callable[[], float]) -> None:
             seconds = round(clock() - start, 1)
             if r.status_code == 200:
                 logs.log_event(log, logging.INFO, f"rag-core serve ready on {url}", url=url,
-                              seconds=seconds, status=_field(r, "status"))
+                               seconds=seconds, status=_field(r, "status"))
                 return
             if not told_not_ready:
                 told_not_ready = True
                 logs.log_event(log, logging.WARNING, f"rag-core serve answers on {url} but is "
-                              "not ready (see /readyz)", url=url, seconds=seconds,
-                              failing=_field(r, "failing"))
+                               "not ready (see /readyz)", url=url, seconds=seconds,
+                               failing=_field(r, "failing"))
             time.sleep(every_s)
 
 

@@ -96,7 +96,7 @@ class Bill:
         except Exception as exc:  # noqa: BLE001 - money bookkeeping never fails an answer
             metrics.SETTLE_FAILURES.inc()
             logs.log_event(log, logging.ERROR, "settling a bill failed; the answer goes on",
-                          error=f"{type(exc).__name__}: {exc}"[:300], committed=committed)
+                           error=f"{type(exc).__name__}: {exc}"[:300], committed=committed)
             if not committed:
                 with suppress(Exception):
                     self.ledger.release(self.reservation)

@@ -65,7 +65,7 @@ def never_negative(actual_usd: float, usage: TokenUsage) -> tuple[float, TokenUs
     if math.isfinite(actual_usd) and actual_usd >= 0:
         return actual_usd, usage
     logs.log_event(log, logging.ERROR, "a negative or non-finite cost refused; recorded as 0",
-                  cost=repr(actual_usd))
+                   cost=repr(actual_usd))
     return 0.0, TokenUsage(max(0, usage.input_tokens), max(0, usage.output_tokens))
 
 
@@ -264,14 +264,14 @@ class CostLedger:
         merged = self.totals.merge(self.outage.take_unmerged(), self.outage.keep_unmerged)
         if merged:
             logs.log_event(log, logging.INFO, "cost ledger in Redis again; outage spend merged",
-                          ledgers=merged)
+                           ledgers=merged)
 
     def _warn_outage(self, exc: Exception) -> None:
         if time.monotonic() - self._warned >= 10:  # once per 10 s, not per request
             self._warned = time.monotonic()
             logs.log_event(log, logging.ERROR, "cost ledger in Redis unavailable; counting in "
-                          "process on a share of what is left", error=type(exc).__name__,
-                          share=fixed.BUDGET_OUTAGE_SHARE)
+                           "process on a share of what is left", error=type(exc).__name__,
+                           share=fixed.BUDGET_OUTAGE_SHARE)
 
     def _reserve_local(self, day: str, user_id: str, estimate: float,
                        caps: tuple[float, float]) -> tuple[bool, str, list[float]]:

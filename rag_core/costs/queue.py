@@ -46,7 +46,7 @@ class CostQueue:
             handle.flush()
             os.fsync(handle.fileno())
         logs.log_event(log, logging.ERROR, "cost row queued: the database did not take it",
-                      day=row.get("day"), user_hash=logs.hash_id(str(row.get("user_id"))))
+                       day=row.get("day"), user_hash=logs.hash_id(str(row.get("user_id"))))
 
     def pending(self) -> int:
         return sum(len(_read(f)) for f in self._files())

@@ -67,7 +67,7 @@ class CostRecords:
             return True
         except Exception as exc:
             logs.log_event(log, logging.WARNING, "cost reservation not recorded",
-                          error=type(exc).__name__)
+                           error=type(exc).__name__)
             return False
 
     def close(self, reservation_id: str) -> None:
@@ -79,7 +79,7 @@ class CostRecords:
             self.costs.release(reservation_id)
         except Exception as exc:
             logs.log_event(log, logging.WARNING, "cost reservation not closed",
-                          error=type(exc).__name__)
+                           error=type(exc).__name__)
 
     def record(self, day: str, user_id: str, actual: float, usage: TokenUsage,
                reservation_id: str | None) -> None:

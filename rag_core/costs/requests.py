@@ -85,7 +85,7 @@ class RequestCounts:
                     self._pending = Counter(dict(taken.most_common(PENDING_MAX)))
                     dropped = len(taken) - len(self._pending)
                 logs.log_event(log, logging.WARNING, "request counts not written yet",
-                              error=type(exc).__name__, dropped_rows=dropped)
+                               error=type(exc).__name__, dropped_rows=dropped)
                 return False
 
 

@@ -30,7 +30,7 @@ class BudgetStates:
         if state != "ok" and (user_id, day, state) not in self._alerted:
             self._alerted.add((user_id, day, state))
             metrics.BUDGET_ALERTS.labels(scope="user" if user_share >= global_share else "global",
-                                     level=state).inc()
+                                         level=state).inc()
             logs.log_event(log, logging.WARNING, "budget threshold crossed", state=state,
-                          user_hash=logs.hash_id(user_id), share=round(share, 3))
+                           user_hash=logs.hash_id(user_id), share=round(share, 3))
         return state

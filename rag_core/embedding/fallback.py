@@ -109,8 +109,8 @@ class FallbackEmbedder:
             replace_runtime(self.configured, after)
         metrics.EMBEDDING_FALLBACKS.labels(before, after).inc()
         logs.log_event(log, logging.WARNING, f"embedding runtime {before} failed; {after} "
-                      "computes the vectors from now on", runtime=before, fallback=after,
-                      error=f"{type(error).__name__}: {error}"[:300])
+                       "computes the vectors from now on", runtime=before, fallback=after,
+                       error=f"{type(error).__name__}: {error}"[:300])
         return True
 
 

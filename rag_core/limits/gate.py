@@ -129,7 +129,7 @@ class QuestionGate:
             except _FAILED as exc:
                 self._rest_until = time.monotonic() + REDIS_REST_S
                 logs.log_event(log, logging.WARNING, "request limits counted in this process: "
-                              "Redis failed", error=type(exc).__name__)
+                               "Redis failed", error=type(exc).__name__)
         return self.local.check(ask), self.local
 
     async def admit(self, user: str, tier: object = None) -> Admission:
@@ -200,7 +200,7 @@ class QuestionGate:
             counter.uncount(ask)
         except _FAILED as exc:  # the window keeps one question too many until it slides
             logs.log_event(log, logging.WARNING, "refused question left counted: Redis failed",
-                          error=type(exc).__name__)
+                           error=type(exc).__name__)
 
     def _settled(self, ask: Callable[[], Ask]) -> tuple[Outcome, LimitCounter] | None:
         checked = self._check(ask())
@@ -245,7 +245,7 @@ class QuestionGate:
             admission.counter.release(admission.user, admission.token)
         except _FAILED as exc:  # its lease frees the place
             logs.log_event(log, logging.WARNING, "place in flight not released: Redis failed",
-                          error=type(exc).__name__)
+                           error=type(exc).__name__)
 
     async def remaining(self, user: str, tier: object = None) -> Remaining:
         """The caller's limits and what is left of each window, counting nothing."""

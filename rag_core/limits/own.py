@@ -55,7 +55,7 @@ class OwnLimits:
             kept = RateLimits(*row) if row is not None else None
         except Exception as exc:  # noqa: BLE001 (a limit must not fail a question)
             logs.log_event(log, logging.WARNING, "own limits not read: the database failed",
-                          error=type(exc).__name__)
+                           error=type(exc).__name__)
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 oldest = sorted(self._entries, key=lambda u: self._entries[u][0])

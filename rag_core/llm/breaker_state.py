@@ -99,13 +99,13 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
             if not self._down:
                 self._down = True
                 logs.log_event(log, logging.WARNING,
-                              "circuit breaker state kept in process: Redis unreachable",
-                              namespace=self._namespace, error=type(exc).__name__)
+                               "circuit breaker state kept in process: Redis unreachable",
+                               namespace=self._namespace, error=type(exc).__name__)
             return _OFF
         if self._down:
             self._down = False
             logs.log_event(log, logging.INFO, "circuit breaker state shared through Redis again",
-                          namespace=self._namespace)
+                           namespace=self._namespace)
         return value
 
     @property
@@ -212,4 +212,4 @@ class StateListener(pybreaker.CircuitBreakerListener):
         metrics.BREAKER_STATE.labels(name=self.gauge).set(STATE_VALUE.get(new, 0))
         if old != new:
             logs.log_event(log, logging.WARNING if new == OPEN else logging.INFO,
-                          "circuit breaker state change", breaker=cb.name, old=old, new=new)
+                           "circuit breaker state change", breaker=cb.name, old=old, new=new)

@@ -81,8 +81,8 @@ class LLMHealth:
                 self._state = _State(problem=problem, since=now, checked_at=now)
         if new:
             logs.log_event(log, logging.ERROR, "the language model is misconfigured",
-                          code=CODE, reason=problem.reason, detail=problem.message,
-                          generator=self.name)
+                           code=CODE, reason=problem.reason, detail=problem.message,
+                           generator=self.name)
 
     def clear(self) -> None:
         """A call succeeded: whatever was remembered is over."""
@@ -92,7 +92,7 @@ class LLMHealth:
             old, self._state = self._state.problem, _State()
         if old is not None:
             logs.log_event(log, logging.WARNING, "the language model answers again",
-                          reason=old.reason, generator=self.name)
+                           reason=old.reason, generator=self.name)
 
     def startup(self, probe: Callable[[], Problem | None] | None) -> Problem | None:
         """Run the generator's cheap probe once; remember what it finds."""

@@ -48,7 +48,7 @@ class Retrier:
                         or self._monotonic() + delay > deadline):
                     raise
                 logs.log_event(log, logging.INFO, "retrying the language model",
-                              attempt=attempt + 1, delay_s=round(delay, 3), error=str(exc))
+                               attempt=attempt + 1, delay_s=round(delay, 3), error=str(exc))
                 self._sleep(delay)
                 attempt += 1
 

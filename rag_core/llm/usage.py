@@ -104,7 +104,7 @@ def rejected(provider: str, reason: str, **fields: Any) -> None:
         _logged.add((provider, reason))
     if first:
         logs.log_event(log, logging.WARNING, "provider usage rejected; billed at the service's "
-                      "own count", provider=provider, reason=reason, **fields)
+                       "own count", provider=provider, reason=reason, **fields)
 
 
 def checked_usage(provider: str, reported: Any, *, prompt_tokens: int, max_tokens: int,

@@ -99,5 +99,5 @@ def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, us
             from exc
     erasure = Erasure(marks.user_key, rows.tables, keys)
     logs.log_event(log, logging.INFO, "user erased", user_key=marks.user_key, actor=who,
-                  rows=rows.total, redis_keys=keys, outcome="done")
+                   rows=rows.total, redis_keys=keys, outcome="done")
     return erasure

@@ -83,8 +83,8 @@ def listen(notices: PgVersionNotices, heard: Callable[[VersionNotice], None],
             if not stop.is_set() and time.monotonic() - warned >= 30:
                 warned = time.monotonic()
                 logs.log_event(log, logging.WARNING, "notes version notices not heard; "
-                              "listening again (the debts' poll covers the gap)",
-                              error=type(exc).__name__)
+                               "listening again (the debts' poll covers the gap)",
+                               error=type(exc).__name__)
         if stop.wait(pause):
             return
         pause = min(pause * 2, MAX_PAUSE_S)

@@ -68,7 +68,7 @@ class Chat:
                                           attributes[sc.REQUEST_MODEL])
         kind = "internal" if self.op.provider == IN_PROCESS else "client"
         self.span = tracing.child_span(f"chat {self.op.model}", parent, request_id=request_id,
-                                   kind=kind, **attributes)
+                                       kind=kind, **attributes)
         self.request = request
         self.started = time.perf_counter()
         self.first: float | None = None

@@ -41,10 +41,10 @@ class ServiceTracer(trace.Tracer):
                    links: Sequence[trace.Link] | None = None, start_time: int | None = None,
                    record_exception: bool = True, set_status_on_exception: bool = True
                    ) -> trace.Span:
-        return tracing.tracer().start_span(name, context=context, kind=kind, attributes=attributes,
-                                       links=links, start_time=start_time,
-                                       record_exception=record_exception,
-                                       set_status_on_exception=set_status_on_exception)
+        return tracing.tracer().start_span(
+            name, context=context, kind=kind, attributes=attributes, links=links,
+            start_time=start_time, record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception)
 
     def start_as_current_span(self, name: str, context: Any = None,
                               kind: trace.SpanKind = trace.SpanKind.INTERNAL,

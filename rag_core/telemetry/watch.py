@@ -67,7 +67,7 @@ class HostWatch:
             if what not in self._failed:
                 self._failed.add(what)
                 logs.log_event(log, logging.WARNING, f"{what} figures not read",
-                              error=type(exc).__name__)
+                               error=type(exc).__name__)
 
     def start(self) -> HostWatch:
         self.refresh()

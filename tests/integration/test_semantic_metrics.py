@@ -24,7 +24,7 @@ def unit(seed: int) -> np.ndarray:
 
 def decisions(reason: str) -> float:
     return metrics.REGISTRY.get_sample_value("semantic_cache_decisions_total",
-                                         {"reason": reason}) or 0.0
+                                             {"reason": reason}) or 0.0
 
 
 def nearest() -> tuple[float, float]:

@@ -43,7 +43,7 @@ SECRET = "usage-checks-test-secret-0b6c5d4e3f2a19080706050403020100ffeeddccbbaa"
 
 def rejected(provider: str, reason: str) -> float:
     value = metrics.REGISTRY.get_sample_value("llm_usage_rejected_total",
-                                          {"provider": provider, "reason": reason})
+                                              {"provider": provider, "reason": reason})
     return value or 0.0
 
 

@@ -43,7 +43,7 @@ def test_a_usage_the_reservation_cannot_hold_is_billed_as_counted(
     ledger = ledger_for(None, s)
     bill = open_bill(ledger, s)
     before = metrics.REGISTRY.get_sample_value("llm_usage_rejected_total",
-                                           {"provider": "llm", "reason": reason}) or 0
+                                               {"provider": "llm", "reason": reason}) or 0
     billed = bill.settle("Fifty-two days.", reported)
     counter = default_counter()
     assert billed == TokenUsage(counter.count_messages(PROMPT.messages),
@@ -51,7 +51,7 @@ def test_a_usage_the_reservation_cannot_hold_is_billed_as_counted(
     assert bill.usage_source == "counted" and 0 < bill.cost <= bill.ceiling
     assert ledger.spend("amara") == pytest.approx(bill.cost)
     assert metrics.REGISTRY.get_sample_value("llm_usage_rejected_total",
-                                         {"provider": "llm", "reason": reason}) == before + 1
+                                             {"provider": "llm", "reason": reason}) == before + 1
 
 
 def test_a_usage_within_the_ceiling_is_the_providers(tmp_path: Path) -> None:

@@ -28,12 +28,12 @@ def test_secrets_are_masked_in_message_fields_and_tracebacks(json_log: io.String
     token = logs.request_id_var.set("mask-rid")
     try:
         logs.log_event(log, logging.WARNING,
-                      f"calling with Authorization: Bearer {SECRETS['jwt']} and {SECRETS['hf']}",
-                      url=f"postgresql://app:{SECRETS['password']}@db:5432/rag",
-                      detail=f"api_key={SECRETS['apikey']}",
-                      nested={"headers": {"authorization": f"Bearer {SECRETS['jwt']}"},
-                              "args": [f"token: {SECRETS['hf']}"]},
-                      token=SECRETS["apikey"])
+                       f"calling with Authorization: Bearer {SECRETS['jwt']} and {SECRETS['hf']}",
+                       url=f"postgresql://app:{SECRETS['password']}@db:5432/rag",
+                       detail=f"api_key={SECRETS['apikey']}",
+                       nested={"headers": {"authorization": f"Bearer {SECRETS['jwt']}"},
+                               "args": [f"token: {SECRETS['hf']}"]},
+                       token=SECRETS["apikey"])
         try:
             raise RuntimeError(f"upstream refused hf token {SECRETS['hf']}")
         except RuntimeError:
