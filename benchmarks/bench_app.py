@@ -265,7 +265,7 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
     answer = pipe.ask("amara", QUESTION)
     _check_hit(answer.to_dict())
     ask_us = per_call_us(lambda: pipe.ask("amara", QUESTION), n=300)
-    from rag_core.api.routes import answer_response
+    from rag_core.api.query_route import answer_response
     from rag_core.api.schemas import QueryIn
 
     encode_us = per_call_us(lambda: answer_response(answer))
@@ -289,7 +289,7 @@ def breakdown(settings: Settings, pipe: Any, token: str, gap_ms: dict[str, float
           "(validate + notes version and answer from Redis + decode)")
     print(f"   JWT verify (HS256)                : {jwt_us / 1000:6.3f} ms")
     print(f"   thread-pool hop (run_in_threadpool): {hop_us / 1000:6.3f} ms  "
-          "(a miss makes one; an exact hit none since answers.on_loop)")
+          "(a miss makes one; an exact hit none: Pipeline.answer)")
     print(f"   answer to AnswerOut JSON (route)  : {encode_us / 1000:6.3f} ms")
     print(f"   request body parse + QueryIn      : {parse_us / 1000:6.3f} ms")
     print(f"   one JSON log line (format only)   : {log_us / 1000:6.3f} ms")

@@ -127,7 +127,7 @@ class Tracers:
 
 def hit_spans() -> None:
     """The spans of a cached answer, made as the app makes them (FastAPI's server span,
-    ``answers.on_loop``): the HTTP server span, current while the app answers;
+    ``Pipeline.answer``): the HTTP server span, current while the app answers;
     ``assistant.query``; two steps; the lookup; the answer's figures on the root."""
     from opentelemetry import context, trace
 

@@ -14,7 +14,7 @@ class RagError(Exception):
     code = "INTERNAL"
     status = 500
     default_message = "Something went wrong inside the assistant."
-    # its request is counted already: the pipeline's outcome ``error`` (``Pipeline._events``);
+    # its request is counted already: the pipeline's outcome ``error`` (``Pipeline._steps``);
     # an error raised before the pipeline is counted where it is answered (``api.refusals``)
     counted = False
     # response headers the API adds to this error's reply (the request limits' RateLimit-*)

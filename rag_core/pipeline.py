@@ -5,7 +5,8 @@
     -> 5 build context -> 6 generate (budget, breaker, stale fallback) -> 7 post-process
 
 ``Pipeline(parts).ask`` answers one question; ``stream`` runs the very same steps and yields
-the answer's text as it is generated. Both consume one sequence of events (``_events``): text
+the answer's text as it is generated; ``answer`` is ``ask`` from the event loop. All drive one
+sequence of steps (``_steps``), which yields step 2's read for its driver to make, then text
 pieces that passed step 7's checks, then the finished ``Answer``. The parts come from the edge
 (``rag_core.parts``); the pipeline only answers. Steps 6-7 are ``rag_core.answers.generate``;
 the answers made or served from a cache are built by ``rag_core.answers.assemble``.
@@ -15,23 +16,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from rag_core.answers import drive
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
-from rag_core.answers.on_loop import cached_answer, count_checks
+from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
 from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
 from rag_core.run import NO_PAUSE, Run
-from rag_core.safety.guard import has_substance, validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import logs, metrics, steps, tracing
-from rag_core.types import Answer, Chunk, Query
+from rag_core.types import Answer, Chunk
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
@@ -39,12 +40,6 @@ if TYPE_CHECKING:
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
-REFUSAL_ANSWER = (
-    "I can only answer questions about your own notes, and I don't share my instructions."
-)
-
-Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
-
 
 class Pipeline:
     def __init__(self, parts: Parts) -> None:
@@ -76,18 +71,22 @@ class Pipeline:
             control: CacheControl = NO_CONTROL) -> Answer:
         """The answer; ``control``: the request's own cache controls (``cache.control``)."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
-        for event in self._events(run, question, streaming=False):
-            if isinstance(event, Answer):
-                return event
-        raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
+        return drive.last(drive.in_thread(self.parts, self.params,
+                                          self._steps(run, question, streaming=False)))
 
-    async def cached(self, user_id: str, question: object, *, top_k: int | None = None,
+    async def answer(self, user_id: str, question: object, *, top_k: int | None = None,
                      request_id: str | None = None, filters: Filters = NO_FILTERS,
-                     control: CacheControl = NO_CONTROL) -> Answer | None:
-        """An exact L1 hit, answered in the loop's task (``answers.on_loop``); else None."""
-        return await cached_answer(self.parts, self.answers, self.params,
-                                   self._new_run(user_id, top_k, request_id, filters, control),
-                                   question)
+                     control: CacheControl = NO_CONTROL,
+                     past_cache: Callable[[], Awaitable[object]] | None = None) -> Answer:
+        """``ask`` from the event loop, the same steps driven otherwise: steps 1-2 in the
+        caller's task (step 2's read in its one round trip, or in a thread when one trip cannot
+        decide it), so that an exact hit never waits for a worker thread; the rest in a thread.
+        ``past_cache`` is awaited when the question goes past the exact cache, before anything
+        else runs (the route takes the question's place in flight there); what it raises ends
+        the request as the steps end any refusal."""
+        run = self._new_run(user_id, top_k, request_id, filters, control)
+        return await drive.on_loop(self.parts, self.params,
+                                   self._steps(run, question, streaming=False), past_cache)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS,
@@ -98,7 +97,8 @@ class Pipeline:
         run = self._new_run(user_id, top_k, request_id, filters, control)
         sent = False
         try:
-            for event in self._events(run, question, streaming=True):
+            for event in drive.in_thread(self.parts, self.params,
+                                         self._steps(run, question, streaming=True)):
                 if isinstance(event, Answer):
                     yield {"type": "answer", **event.to_dict()}
                 else:
@@ -114,7 +114,7 @@ class Pipeline:
                filters: Filters = NO_FILTERS) -> list[Chunk]:
         """Retrieval only (``rag-core search``): validate, narrow, embed, retrieve; no caches."""
         run = self._new_run(user_id, top_k, None, filters)
-        run.query = self._validate(run, query)
+        run.query = validated(self.parts, run.user_id, query)
         run.version = self.parts.store.notes_version(user_id)
         self.scope.narrow(run)
         run.vector = self.parts.embedder.embed([run.query.text])[0]
@@ -129,23 +129,30 @@ class Pipeline:
                    top_k=top_k or self.parts.settings.retrieval.top_k,
                    filters=filters, control=control)
 
-    def _events(self, run: Run, question: object, *, streaming: bool) -> Iterator[Event]:
+    def _steps(self, run: Run, question: object, *, streaming: bool) -> drive.Steps:
         """Steps 1-7 under the root span ``assistant.query``, which is never made current
-        across a ``yield`` (a stream resumes in other threads): each stretch of work between
-        yields makes it current (``run.within``) or hangs child spans on it."""
+        across a yield to the consumer or past the cache (a stream resumes in other threads,
+        an answer moves to one past the cache): each stretch of work between those makes it
+        current (``run.within``) or hangs child spans on it. Step 2's read is yielded to the
+        driver (``drive.ExactRead``), inside the stretch of steps 1-2."""
         run.root = tracing.start_span("assistant.query", **{
             "user.id_hash": logs.hash_id(run.user_id),
             "query.hash": logs.hash_id(str(question)),
         })
         metrics.CONCURRENT.inc()
         try:
-            with run.within(), self.slots.hold(run.user_id) as turn:
-                run.between_steps = turn.pass_on  # give way between steps 1-5 (limits/slots)
-                try:
-                    answer = self._prepare(run, question)
-                finally:
-                    run.between_steps = NO_PAUSE
-                    run.root.set_attribute("rag.work_slot.wait_ms", round(turn.waited * 1000, 3))
+            with run.within():
+                answer = yield from first_steps(self.parts, self.answers, run, question)
+            if answer is None:
+                yield drive.PAST_CACHE
+                with run.within(), self.slots.hold(run.user_id) as turn:
+                    run.between_steps = turn.pass_on  # give way between steps 3-5 (limits/slots)
+                    try:
+                        answer = self._prepare(run)
+                    finally:
+                        run.between_steps = NO_PAUSE
+                        run.root.set_attribute("rag.work_slot.wait_ms",
+                                               round(turn.waited * 1000, 3))
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)
             elif streaming:
@@ -164,24 +171,12 @@ class Pipeline:
             metrics.REQUEST_DURATION.observe(time.perf_counter() - run.started)
             run.root.end()
 
-    # --- steps 1-5 -------------------------------------------------------------------------
+    # --- steps 3-5 -------------------------------------------------------------------------
 
-    def _prepare(self, run: Run, question: object) -> Answer | None:
-        """Steps 1-5. Returns a finished answer (cache hit, refusal, no context) or None."""
+    def _prepare(self, run: Run) -> Answer | None:
+        """Steps 3-5. Returns a finished answer (semantic hit, no context) or None."""
         p = self.parts
-        with run.step("validate"):
-            run.query = self._validate(run, question)
-        if not has_substance(run.query.text):
-            return self.answers.finish(run, REFUSAL_ANSWER, outcome="refused")
-
-        with run.step("query_cache"), steps.lookup("query") as lookup:
-            cached = answer_lookup(p, self.params, run)
-            lookup.end(run.cache["query"])
-        if cached is not None:
-            if cached.no_context:  # a remembered "nothing in your notes" is still one
-                metrics.NO_CONTEXT.inc()
-            return self.answers.from_cache(run, cached, "cached")
-
+        assert run.query is not None  # steps 1-2 ran
         with run.step("embed") as current, steps.lookup("embedding") as lookup:
             run.vector, run.cache["embedding"] = p.caches.vectors.vector(
                 run.user_id, run.query.text, p.embedder.dim,
@@ -232,10 +227,6 @@ class Pipeline:
             current.set_attribute("context.token_budget", p.settings.tokens.context_token_budget)
         return None
 
-    def _validate(self, run: Run, question: object) -> Query:
-        p = self.parts
-        return count_checks(validate_query(run.user_id, question, p.counter, p.settings,
-                                           sanitiser=p.sanitiser))
 
 
 def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
@@ -252,26 +243,6 @@ def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
     if chunks:
         metrics.RELEVANCE.observe(max(c.score for c in chunks))
     return chunks
-
-
-def answer_lookup(p: Parts, params: SearchParams, run: Run) -> Answer | None:
-    """Step 2: the notes version, the question's L1 key and the answer kept there; without
-    reading L1 under the request's ``no_cache``, and passing over an answer older than its
-    ``max_age_s`` (``cache.control``)."""
-    query = run.query
-    assert query is not None
-    if not run.control.reads:
-        run.version = p.caches.notes.current(run.user_id, p.store.notes_version)
-        run.key = p.caches.answers.key(params, run.user_id, run.version, query.text,
-                                       run.top_k, run.filters)
-        run.cache["query"] = "miss"
-        return None
-    run.version, run.key, cached, run.cache["query"] = p.caches.answers.lookup(
-        params, run.user_id, query.text, run.top_k, p.store.notes_version, run.filters)
-    if cached is not None and not run.control.fresh(cached, time.time()):
-        run.cache["query"] = "miss"
-        return None
-    return cached
 
 
 def similar_answer(p: Parts, run: Run) -> Answer | None:

@@ -63,7 +63,7 @@ class Run:
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     origin: Answer | None = None
     control: CacheControl = NO_CONTROL  # the request's own cache controls
-    # called before each step: while steps 1-5 hold a work slot, its ``Turn.pass_on``
+    # called before each step: while steps 3-5 hold a work slot, its ``SlotTurn.pass_on``
     between_steps: Callable[[], None] = NO_PAUSE
 
     @contextmanager

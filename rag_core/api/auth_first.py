@@ -6,7 +6,7 @@ on the bulk route) for nothing. This pure ASGI middleware checks the bearer toke
 ``/v1/`` request that carries a body first (a JWKS fetch in a worker thread; a declared body
 over the route's limit was refused 413 before, by ``limits.BodyLimit``), answers 401/503 with
 a coded body without calling ``receive`` at all, and hands the verified claims to
-``deps.current_caller`` (and to ``routes.QueryRoute``'s short way) through the request's state,
+``deps.current_caller`` (and to ``query_route.QueryRoute``) through the request's state,
 so the token is verified once.
 """
 

@@ -18,14 +18,14 @@ from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.answer_keys import AnswerKeys
 from rag_core.cache.base import Cache
-from rag_core.cache.loop_read import LoopRead
 from rag_core.cache.read_through import outcome
-from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, VersionedRead
+from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
+from rag_core.cache.versioned_read import Read, VersionedRead
 from rag_core.config import Caches, DecisionSettings, Embedding, fixed
 from rag_core.decision_records import SemanticRecord
-from rag_core.redis_kv.keys import notes_version_key
+from rag_core.redis_kv.keys import VersionSlot, notes_version_key
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -51,13 +51,10 @@ class AnswerLayer:
     versioned: VersionedRead | None = None
     # what names the vectors: the shape's numerics follow the embedding runtime in use
     embedding: Embedding | None = None
-    # ``versioned``'s read from the event loop (``cache.loop_read``: exact hits only)
-    loop_read: LoopRead | None = field(default=None, init=False, repr=False)
     # a question's L1 slot (``answer_keys``), made of ``shape`` and ``embedding``
     slots: AnswerKeys = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.loop_read = LoopRead.of(self.versioned)
         self.slots = AnswerKeys(self.shape, self.embedding)
 
     @property
@@ -85,20 +82,37 @@ class AnswerLayer:
         found = (self.versioned.get(notes_version_key(user_id), slot.head, slot.tail,
                                     (_twin(slot.head), IN_STALE))
                  if self.versioned is not None else None)
-        if found is not None and found[0] is not None and truth.epoch() == epoch:
-            version, raw = int(found[0]), found[1]
-            return (version, slot.key(version), _answer(raw) if raw is not None else None,
-                    outcome(self.query, raw))
-        if truth.epoch() != epoch:  # the read met a restarted Redis: not trusted
-            version = read(user_id)
-            truth.trusted(user_id)  # its versions dropped, when it answers
-        else:
-            version = (self.notes.from_store(user_id, read) if found is not None
-                       else self.notes.current(user_id, read))
-            if truth.epoch() != epoch:
-                version = read(user_id)
+        served = self._served(slot, found, epoch)
+        if served is not None:
+            return served
+        version = self.notes.after_read(user_id, read, epoch, answered=found is not None)
         key = slot.key(version)
         return (version, key, *self.get(key))
+
+    async def alookup(self, params: SearchParams, user_id: str, question: str, top_k: int,
+                      filters: Filters = NO_FILTERS
+                      ) -> tuple[int, str, Answer | None, CacheOutcome] | None:
+        """``lookup`` from the event loop, in its one round trip, when one reply decides it:
+        Redis's copy of the user's version trusted without a repair
+        (``NotesVersions.trusted_now``) and found there. None otherwise: ask ``lookup``."""
+        truth = self.notes.truth
+        if self.versioned is None or not truth.trusted_now(user_id):
+            return None
+        epoch = truth.epoch()
+        slot = self.slots(params, user_id, question, top_k, filters)
+        found = await self.versioned.aget(notes_version_key(user_id), slot.head, slot.tail,
+                                          (_twin(slot.head), IN_STALE))
+        return self._served(slot, found, epoch)
+
+    def _served(self, slot: VersionSlot, found: Read | None, epoch: int
+                ) -> tuple[int, str, Answer | None, CacheOutcome] | None:
+        """Step 2 decided by one read of the version and the answer, with its outcome; None
+        when the read did not decide it (no version, or it met a restarted Redis)."""
+        if found is None or found[0] is None or self.notes.truth.epoch() != epoch:
+            return None
+        version, raw = int(found[0]), found[1]
+        return (version, slot.key(version), _hot_answer(raw) if raw is not None else None,
+                outcome(self.query, raw))
 
     def get(self, key: str) -> tuple[Answer | None, CacheOutcome]:
         if isinstance(self.query, RedisCache):  # the body is the stale twin's (answer_codec)
@@ -236,29 +250,7 @@ def _answer(raw: bytes) -> Answer:
     return Answer.from_dict(answer_codec.unpack(raw))
 
 
-# An entry that the event loop serves again is decoded once per process while it is hot: the
-# bytes are the key, so an entry written anew is decoded anew. The answer is shared, never
+# An entry served again is decoded once per process while it is hot: the bytes are the key, so
+# an entry written anew is decoded anew. The answer is shared, never
 # changed: a hit is served as a copy with its own request's fields (``AnswerMaker.from_cache``).
 _hot_answer = lru_cache(maxsize=256)(_answer)
-
-
-async def exact_hit(layer: AnswerLayer, params: SearchParams, user_id: str, question: str,
-                    top_k: int, filters: Filters) -> tuple[int, str, Answer] | None:
-    """Step 2 from the event loop, for an exact hit only: the notes version, the L1 key under
-    it and the answer kept there (counted as ``AnswerLayer.lookup`` counts a hit); None for
-    anything else (see the module's text). Only while Redis's copy of the user's version may
-    be read without first repairing anything (``NotesVersions.trusted_now``)."""
-    reader, read = layer.loop_read, layer.versioned
-    truth = layer.notes.truth
-    if reader is None or read is None or not truth.trusted_now(user_id):
-        return None
-    epoch = truth.epoch()
-    slot = layer.slots(params, user_id, question, top_k, filters)
-    found = await reader.get(notes_version_key(user_id), slot.head, slot.tail,
-                             (_twin(slot.head), IN_STALE))
-    if found is None or truth.epoch() != epoch:
-        return None
-    read.versions._counted(found[0])
-    read.values._counted(found[1])
-    version = int(found[0])
-    return version, slot.key(version), _hot_answer(found[1])

@@ -37,6 +37,19 @@ class VersionLayer:
                           fixed.NOTES_VERSION_TTL_S)
         return version
 
+    def after_read(self, user_id: str, read: Callable[[str], int], epoch: int,
+                   answered: bool) -> int:
+        """The version when a one-trip read of it did not decide it (``answered``: Redis
+        replied, without a version it could name a key by). A read that met a restarted Redis
+        (the ``truth``'s epoch moved on since ``epoch``) is not trusted: PostgreSQL's."""
+        truth = self.truth
+        if truth.epoch() != epoch:
+            version = read(user_id)
+            truth.trusted(user_id)  # its versions dropped, when it answers
+            return version
+        version = self.from_store(user_id, read) if answered else self.current(user_id, read)
+        return read(user_id) if truth.epoch() != epoch else version
+
     def changed(self, user_id: str, version: int) -> bool:
         """After a change of the user's notes (``version`` read from PostgreSQL after it):
         the new version for everyone at once, and the older entries purged. False when Redis

@@ -14,7 +14,7 @@ a user whose questions wait moves up while they wait: its use decays while the o
 they are served, so every waiting question gets its turn (a rule by the questions each user had
 at work starved the user with the most of them, and an account shared by a team is such a user).
 Between two steps a question holding a slot, its use now counted, gives the slot to a waiting
-question of a user who has used less (``Turn.pass_on``, called by ``Run.step``) and waits again
+question of a user who has used less (``SlotTurn.pass_on``, called by ``Run.step``) and waits again
 in its first place among its user's questions: so the one-a-second user waits for at most one
 step of another's question, not all of its steps. The model's answer (step 6) holds no slot:
 waiting on the model costs no CPU.
@@ -53,7 +53,7 @@ class _Waiter:
 
 
 @dataclass
-class Turn:
+class SlotTurn:
     """One question's hold of a slot: what it waited, and its way to give way between steps."""
 
     slots: WorkSlots
@@ -92,9 +92,9 @@ class WorkSlots:
         self._tickets = itertools.count()
 
     @contextmanager
-    def hold(self, user: str) -> Iterator[Turn]:
+    def hold(self, user: str) -> Iterator[SlotTurn]:
         """A slot for one question of ``user`` while the block runs. The block calls
-        ``Turn.pass_on`` between its steps; ``Turn.waited`` is the time it waited in all."""
+        ``SlotTurn.pass_on`` between its steps; ``SlotTurn.waited`` is the time it waited in all."""
         started = time.perf_counter()
         turn, waiter = self._enter(user)
         if waiter is not None:
@@ -107,7 +107,7 @@ class WorkSlots:
         finally:
             self._leave(turn)
 
-    def pass_on(self, turn: Turn) -> bool:
+    def pass_on(self, turn: SlotTurn) -> bool:
         """Between two steps of the question holding ``turn``: its step counted to its user,
         when a question of a user who has used the slots less is waiting, the slot goes to it
         and this one waits again, first among its user's questions (True once it has a slot
@@ -144,7 +144,7 @@ class WorkSlots:
             return 0.0
         return use.seconds * 0.5 ** (max(0.0, now - use.at) / self.half_life_s)
 
-    def _charge(self, turn: Turn, now: float) -> float:
+    def _charge(self, turn: SlotTurn, now: float) -> float:
         """Count the slot's time since ``turn.since`` to its user; their use now."""
         seconds = self._used(turn.user, now) + max(0.0, now - turn.since)
         self._use[turn.user] = _Use(seconds, now)
@@ -167,10 +167,10 @@ class WorkSlots:
         self._waiting.remove(chosen)
         chosen.granted.set()
 
-    def _enter(self, user: str) -> tuple[Turn, _Waiter | None]:
+    def _enter(self, user: str) -> tuple[SlotTurn, _Waiter | None]:
         with self._lock:
             self._at_work[user] = self._at_work.get(user, 0) + 1
-            turn = Turn(self, user, next(self._tickets), since=self.clock())
+            turn = SlotTurn(self, user, next(self._tickets), since=self.clock())
             if self._free > 0 and not self._waiting:
                 self._free -= 1
                 return turn, None
@@ -178,7 +178,7 @@ class WorkSlots:
             self._waiting.append(waiter)
             return turn, waiter
 
-    def _leave(self, turn: Turn) -> None:
+    def _leave(self, turn: SlotTurn) -> None:
         with self._lock:
             now = self.clock()
             self._charge(turn, now)
@@ -195,4 +195,4 @@ class WorkSlots:
             self._grant(self._first(now))  # the slot passes straight on
 
 
-__all__ = ["HALF_LIFE_S", "Turn", "WorkSlots", "slots_for"]
+__all__ = ["HALF_LIFE_S", "SlotTurn", "WorkSlots", "slots_for"]

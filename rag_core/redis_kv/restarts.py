@@ -50,7 +50,7 @@ class RunIdWatch:
         self._info(connection.read_response())
 
     async def on_connect_async(self, connection: Any) -> None:
-        """The same for a connection of an asyncio client (``cache.loop_read``)."""
+        """The same for a connection of an asyncio client (``redis_kv.loop_script``)."""
         self.opened(connection)
         await connection.on_connect()
         await connection.send_command("INFO", "server")

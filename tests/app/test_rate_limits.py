@@ -137,7 +137,7 @@ async def test_headers_name_the_tightest_limit(memory_parts: Parts) -> None:
 async def test_a_limited_question_costs_no_pipeline_work(memory_parts: Parts,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    for name in ("cached", "ask", "stream"):
+    for name in ("answer", "ask", "stream"):
         real = getattr(Pipeline, name)
 
         def spy(self: Pipeline, *args: Any, _real: Any = real, _name: str = name,
@@ -228,16 +228,16 @@ async def test_stats_show_what_is_left_and_count_nothing(memory_parts: Parts) ->
 
 
 def held_past_the_cache(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Questions that go past the exact cache (where a place in flight is taken) wait in
-    ``Pipeline.ask`` until the returned event is set."""
+    """Questions that go past the exact cache (where a place in flight is taken) wait before
+    steps 3-5 (``Pipeline._prepare``) until the returned event is set."""
     release = threading.Event()
-    real = Pipeline.ask
+    real = Pipeline._prepare
 
     def slow(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
         release.wait(60)
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Pipeline, "ask", slow)
+    monkeypatch.setattr(Pipeline, "_prepare", slow)
     return release
 
 

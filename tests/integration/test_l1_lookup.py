@@ -192,14 +192,14 @@ def test_a_dead_redis_is_a_miss_with_the_version_from_postgres(
     client.close()
 
 
-def test_an_exact_hit_is_read_from_the_event_loop_and_nothing_else_is(
+def test_the_lookup_from_the_event_loop_decides_what_one_trip_can_and_nothing_else(
         redis_url: str, redis_mode: str, settings: Settings) -> None:
-    """``cache.loop_read``: the app's exact hit, read in the event loop's task with the same
-    script; a miss, or a user whose version Redis may not answer for yet, is left to the long
-    way (None, nothing counted). A cluster has no one-trip read: always the long way."""
+    """``AnswerLayer.alookup``: step 2 read in the event loop's task with the same script,
+    decided and counted as ``lookup`` decides and counts it (a miss, then a hit); a user whose
+    version Redis may not answer for yet is left to ``lookup`` (None, nothing counted). A
+    cluster has no one-trip read: always ``lookup``."""
     import asyncio
 
-    from rag_core.cache.answer_layer import exact_hit
     from rag_core.store.filters import NO_FILTERS
 
     layers = _layers(settings, redis_url)
@@ -207,32 +207,36 @@ def test_an_exact_hit_is_read_from_the_event_loop_and_nothing_else_is(
     _, key, _, _ = _lookup(layers, params, Truth(amara=7))  # the version, from PostgreSQL
 
     def on_loop() -> Any:
-        return asyncio.run(exact_hit(layers.answers, params, USER, QUESTION, 5, NO_FILTERS))
+        return asyncio.run(layers.answers.alookup(params, USER, QUESTION, 5, NO_FILTERS))
 
-    assert on_loop() is None  # a miss
-    assert layers.query.stats().misses == 1  # the long way's own miss only
+    missed = on_loop()
+    if redis_mode == "cluster":
+        assert missed is None
+        layers.answers.put(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
+                          question=QUESTION, vector=None)
+        assert on_loop() is None and layers.query.stats().misses == 1  # lookup's own only
+        return
+    assert missed == (7, key, None, "miss")
+    assert layers.query.stats().misses == 2  # lookup's, then this one's
     layers.answers.put(key, _answer("Abraham believed."), user_id=USER, notes_version=7,
                       question=QUESTION, vector=None)
     found = on_loop()
-    if redis_mode == "cluster":
-        assert found is None and layers.answers.loop_read is None
-        return
     assert found is not None
-    version, again, answer = found
-    assert (version, again, answer.answer) == (7, key, "Abraham believed.")
+    version, again, answer, outcome = found
+    assert (version, again, answer.answer, outcome) == (7, key, "Abraham believed.", "hit")
     assert layers.query.stats().hits == 1 and layers.versions.stats().hits >= 1
     layers.truth.debts[USER] = 8  # a version write Redis missed: settled the long way first
-    assert on_loop() is None
+    hits = layers.query.stats().hits
+    assert on_loop() is None and layers.query.stats().hits == hits
 
 
 def test_a_hot_entry_is_decoded_once_and_an_entry_written_anew_is_read_anew(
         redis_url: str, redis_mode: str, settings: Settings) -> None:
-    """The event loop's hits on one entry share one decoded answer (``_hot_answer``, keyed by
+    """Hits on one entry share one decoded answer (``_hot_answer``, keyed by
     the entry's bytes); an answer written again under the same key is decoded from its own
     bytes, never served from the memo of the old one."""
     import asyncio
 
-    from rag_core.cache.answer_layer import exact_hit
     from rag_core.store.filters import NO_FILTERS
 
     layers = _layers(settings, redis_url)
@@ -240,15 +244,15 @@ def test_a_hot_entry_is_decoded_once_and_an_entry_written_anew_is_read_anew(
     _, key, _, _ = _lookup(layers, params, Truth(amara=3))
 
     def served() -> Answer:
-        found = asyncio.run(exact_hit(layers.answers, params, USER, QUESTION, 5, NO_FILTERS))
-        assert found is not None
+        found = asyncio.run(layers.answers.alookup(params, USER, QUESTION, 5, NO_FILTERS))
+        assert found is not None and found[2] is not None
         return found[2]
 
     layers.answers.put(key, _answer("Abraham believed."), user_id=USER, notes_version=3,
                       question=QUESTION, vector=None)
     if redis_mode == "cluster":  # no one-trip read: the long way serves it, nothing is shared
-        assert asyncio.run(exact_hit(layers.answers, params, USER, QUESTION, 5,
-                                     NO_FILTERS)) is None
+        assert asyncio.run(layers.answers.alookup(params, USER, QUESTION, 5,
+                                                  NO_FILTERS)) is None
         assert layers.answers.peek(key) is not None
         return
     first = served()

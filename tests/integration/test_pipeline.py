@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from rag_core.answers.first_steps import REFUSAL_ANSWER
 from rag_core.config import Settings
 from rag_core.errors import InvalidQuery
 from rag_core.llm.base import Generation, Prompt
-from rag_core.pipeline import NO_CONTEXT_ANSWER, REFUSAL_ANSWER, Pipeline
+from rag_core.pipeline import NO_CONTEXT_ANSWER, Pipeline
 
 pytestmark = pytest.mark.integration
 

@@ -251,7 +251,7 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.errors": "the coded errors a dataset check reports (InvalidNote)",
     "rag_core.app": "bench_app measures the ASGI app itself",
     "rag_core.api.auth": "tokens for the load test and app benchmarks, and their verification cost",
-    "rag_core.api.routes": "bench_app times the route's answer body apart from the pipeline",
+    "rag_core.api.query_route": "bench_app times the route's answer body apart from the pipeline",
     "rag_core.api.schemas": "bench_app builds the route's request body",
     "rag_core.telemetry.metrics": "the metrics registry the app benchmarks read",
     "rag_core.telemetry.logs": "the JSON log lines the app benchmark times",

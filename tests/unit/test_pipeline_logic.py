@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from rag_core.answers.first_steps import REFUSAL_ANSWER
 from rag_core.errors import InvalidQuery, LLMUnavailable
 from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.llm.base import Generation, Prompt
 from rag_core.llm.prompt import SYSTEM_PROMPT
 from rag_core.llm.resilience import ResilientGenerator, TransientLLMError
 from rag_core.parts import Parts, build_ledger
-from rag_core.pipeline import NO_CONTEXT_ANSWER, REFUSAL_ANSWER, Pipeline
+from rag_core.pipeline import NO_CONTEXT_ANSWER, Pipeline
 from rag_core.postprocess import LEAK_REPLACEMENT
 from rag_core.store.filters import Filters
 from rag_core.types import Note, TokenUsage

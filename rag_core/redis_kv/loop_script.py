@@ -1,23 +1,21 @@
-"""The one-trip L1 read (``redis_cache.VersionedRead``) from the event loop.
+"""A Redis script run from the event loop, in the request's own task
+(``cache.versioned_read``'s ``aget``: the exact lookup of ``POST /v1/query``).
 
-An exact cache hit used to cost the app a hop to a worker thread (a thread woken, then the loop
-woken again), on top of its one Redis round trip: on a busy host each wake-up waits for a
-core, and the hit cost three health checks. Here the same script runs on a connection of the
-same server opened in the loop itself, in the request's own task, and only a hit is taken from
-it: anything else (a miss, no version in Redis, a version Redis's copy may not be trusted for, a
-restart met, an error) answers None, and the caller asks the long way
-(``AnswerLayer.lookup``, in a thread), which counts, repairs and fails open as before. So a
-miss costs one more round trip, on a path that embeds, searches and generates.
+A read in a worker thread costs the app a hop (a thread woken, then the loop woken again) on top
+of its round trip: on a busy host each wake-up waits for a core. Here the script runs on a
+connection of the same server opened in the loop itself. This module is only the transport:
+what the reply means is decided by its caller, for the loop and the thread alike.
 
 The script goes over redis-py's asyncio ``Connection`` itself, not through a client: the
 client's pool, retry and observability wrappers and its per-command ``wait_for`` (a task of its
 own for every send) cost more than the round trip (``benchmarks/bench_app.py``). Each loop
 keeps its idle connections (``Links``); a request takes one, or opens one when none is idle
-(concurrent hits never share a connection), and gives it back only after a whole reply was
+(concurrent requests never share a connection), and gives it back only after a whole reply was
 read: a connection left mid-reply (an error, a timeout, a cancelled request) is closed. The
 trip is bounded by one deadline (``fixed.REDIS_TIMEOUT_S``), the connection's opening
-included. Every new connection reports the server's ``run_id`` to the sync client's watch
-(``redis_kv.restarts``), so a restarted Redis is noticed by whichever client meets it.
+included; after a failed trip the caller's own (threaded) way is used for ``REST_S``. Every new
+connection reports the server's ``run_id`` to the sync client's watch (``redis_kv.restarts``),
+so a restarted Redis is noticed by whichever client meets it.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag_core.cache.redis_cache import _GET_VERSIONED, VersionedRead, _bytes, _integer
 from rag_core.config import fixed
 from rag_core.redis_kv.client import REDIS_ERRORS
 from rag_core.redis_kv.restarts import url_of, watch_of
@@ -37,7 +34,7 @@ if TYPE_CHECKING:
     from redis.asyncio import ConnectionPool
     from redis.asyncio.connection import AbstractConnection
 
-REST_S = 5.0  # after a failed read, the long way only for this long (one timeout, not two)
+REST_S = 5.0  # after a failed trip, the caller's own way only for this long (one timeout, not two)
 MAX_LOOPS = 8  # loops whose connections are kept (one per event loop; tests run many loops)
 MAX_IDLE = 8  # idle connections kept per loop (more are opened under concurrency, then closed)
 _FAILED: tuple[type[BaseException], ...] = (*REDIS_ERRORS, OSError, TimeoutError)
@@ -72,40 +69,36 @@ class Links:
             await connection.disconnect(nowait=True)
 
 
-class LoopRead:
-    def __init__(self, read: VersionedRead, url: str) -> None:
-        self.read = read
+class LoopScript:
+    """One script, run on the connections of whichever event loop calls ``run``."""
+
+    def __init__(self, client: object, script: str, url: str) -> None:
+        self.script = script
         self.url = url
-        self.watch = watch_of(read.versions.client)
-        self.sha = hashlib.sha1(_GET_VERSIONED.encode()).hexdigest()  # as EVALSHA names it
+        self.watch = watch_of(client)
+        self.sha = hashlib.sha1(script.encode()).hexdigest()  # as EVALSHA names it
         self._links: dict[int, Links] = {}
         self._rest_until = 0.0
 
     @classmethod
-    def of(cls, read: VersionedRead | None) -> LoopRead | None:
-        """The loop reader of a ``VersionedRead`` (None without one, or for a client whose URL
+    def of(cls, client: object, script: str) -> LoopScript | None:
+        """The loop's runner of ``script`` on ``client``'s server (None for a client whose URL
         is not known)."""
-        url = url_of(read.versions.client) if read is not None else None
-        return cls(read, url) if read is not None and url else None
+        url = url_of(client)
+        return cls(client, script, url) if url else None
 
-    async def get(self, version_key: str, head: str, tail: str, twin: tuple[str, bytes]
-                  ) -> tuple[bytes, bytes] | None:
-        """``(version, value)`` when both are there, uncounted (the caller counts a hit it
-        serves); None for anything else."""
-        if not self.read.usable or time.monotonic() < self._rest_until:
+    async def run(self, *args: str | bytes | int) -> list[bytes | str | None] | None:
+        """The script's reply to ``args`` (EVALSHA's numkeys first); None when the trip failed,
+        or after one failed, for ``REST_S``."""
+        if time.monotonic() < self._rest_until:
             return None
-        args = (1, version_key, head, tail, twin[0], twin[1])
         try:
             async with asyncio.timeout(fixed.REDIS_TIMEOUT_S):
                 reply = await self._call(args)
         except _FAILED:
             self._rest_until = time.monotonic() + REST_S
             return None
-        raw_version, raw_value = reply
-        version, value = _bytes(raw_version), _bytes(raw_value)
-        if version is None or value is None or not _integer(version):
-            return None
-        return version, value
+        return list(reply)
 
     async def _call(self, args: Sequence[str | bytes | int]) -> Any:
         """The script's reply on one of this loop's connections (loaded once more when the
@@ -123,7 +116,7 @@ class LoopRead:
                                                      check_health=False)
                 reply = await connection.read_response()
             except NoScriptError:  # a whole reply (an error): the connection is still good
-                await connection.send_packed_command(packed("EVAL", _GET_VERSIONED, *args),
+                await connection.send_packed_command(packed("EVAL", self.script, *args),
                                                      check_health=False)
                 reply = await connection.read_response()
             whole = True
