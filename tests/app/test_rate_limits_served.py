@@ -59,7 +59,7 @@ def test_ask_through_the_server_is_limited_and_says_which_limit(
     for _ in range(5):
         codes.append(cli.main(["ask", QUESTION, "--user", "amara", "--server", served.url]))
         errors.append(capsys.readouterr().err)
-    assert codes == [0, 0, 0, 2, 2]
+    assert codes == [0, 0, 0, 2, 2], errors
     assert errors[3].startswith("error RATE_LIMITED:") and "minute" in errors[3]
     assert "retry after" in errors[3]
     assert rejections(served, "minute") == 2
