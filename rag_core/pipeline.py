@@ -136,7 +136,7 @@ class Pipeline:
         current (``run.within``) or hangs child spans on it. Step 2's read is yielded to the
         driver (``drive.ExactRead``), inside the stretch of steps 1-2."""
         run.root = tracing.start_span("assistant.query", **{
-            "user.id_hash": logs.hash_id(run.user_id),
+            "user.id_hash": run.user_hash,
             "query.hash": logs.hash_id(str(question)),
         })
         metrics.CONCURRENT.inc()

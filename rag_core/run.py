@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,25 +65,33 @@ class Run:
     control: CacheControl = NO_CONTROL  # the request's own cache controls
     # called before each step: while steps 3-5 hold a work slot, its ``SlotTurn.pass_on``
     between_steps: Callable[[], None] = NO_PAUSE
+    user_hash: str = field(init=False, repr=False)  # as spans and log lines name the user
+    _within: int = field(default=0, init=False, repr=False)  # ``within`` blocks entered
+
+    def __post_init__(self) -> None:
+        self.user_hash = logs.hash_id(self.user_id)
 
     @contextmanager
     def within(self) -> Iterator[None]:
         """The request id and the root span are current for this block (which must not
         yield: a stream resumes in other threads, where the context would not be ours)."""
         token = logs.request_id_var.set(self.request_id)
-        user = logs.user_hash_var.set(logs.hash_id(self.user_id))
+        user = logs.user_hash_var.set(self.user_hash)
+        self._within += 1
         try:
             with tracing.use_span(self.root):
                 yield
         finally:
+            self._within -= 1
             logs.user_hash_var.reset(user)
             logs.request_id_var.reset(token)
 
     @contextmanager
     def step(self, name: str, **attrs: Any) -> Iterator[Any]:
-        """A timed step with its span ``assistant.<name>`` under the root (no yields inside)."""
+        """A timed step with its span ``assistant.<name>`` under the root (no yields inside).
+        Inside a ``within`` block (steps are never nested) the root is current already."""
         self.between_steps()
-        with self.within(), self._timed(name), \
+        with self.within() if not self._within else nullcontext(), self._timed(name), \
                 tracing.span(f"assistant.{name}", **attrs) as current:
             yield current
 
