@@ -11,7 +11,11 @@ its light tracer); ``made`` (the service's tracer, ``telemetry.light``, spans di
 app's own share of ``on``); ``thread`` (the service's tracer, every span exported over OTLP/HTTP
 to ``ENDPOINT`` by the bounded queue's own thread, in the app's process: the export before
 ``telemetry.relay``); ``on`` (the service's tracer as ``RAG_OTEL_EXPORTER=otlp`` installs it:
-the bounded queue, its batches encoded and sent by the export process of ``telemetry.relay``).
+the bounded queue, its batches encoded and sent by the export process of ``telemetry.relay``);
+``batch`` (the OpenTelemetry SDK alone: its tracer, its ``BatchSpanProcessor`` and its
+``OTLPSpanExporter`` to ``ENDPOINT``, nothing of the service's own in the way); ``light``
+(the service's tracer, ``telemetry.light``, its spans exported by the same SDK batch processor
+and exporter, ``telemetry.sdk_export``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-MODES = ("off", "again", "sdk", "made", "thread", "on")
+MODES = ("off", "again", "sdk", "made", "thread", "on", "batch", "light")
 
 
 class Discard:
@@ -94,8 +98,15 @@ class Tracers:
 
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint  # the export process reads it
         resource = Resource.create({"service.name": "bench_tracing"})
-        self.providers = [TracerProvider(resource=resource) for _ in range(4)]
-        relayed, threaded, sdk, made = self.providers
+        self.providers = [TracerProvider(resource=resource) for _ in range(6)]
+        relayed, threaded, sdk, made, batch, lit = self.providers
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from rag_core.telemetry.sdk_export import CountedBatches
+
+        batch.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=5)))
+        lit_batches = CountedBatches(OTLPSpanExporter(timeout=5))
+        lit.add_span_processor(lit_batches)
         sent = self.relayed = RelayedExport(5.0)
         relayed.add_span_processor(sent)
         on_thread = BoundedExport(OTLPSpanExporter(timeout=5))
@@ -108,7 +119,8 @@ class Tracers:
             "sdk": sdk.get_tracer("rag_core"),
             "made": light.tracer_for(made, discarded.put),
             "thread": light.tracer_for(threaded, on_thread.put),
-            "on": light.tracer_for(relayed, sent.put)}
+            "on": light.tracer_for(relayed, sent.put), "batch": batch.get_tracer("rag_core"),
+            "light": light.tracer_for(lit, lit_batches.put)}
 
     def use(self, mode: str) -> None:
         from rag_core.telemetry import tracing
@@ -189,6 +201,9 @@ def switchable(app: Any, tracers: Tracers) -> Callable[..., Any]:
     small work per request in every mode."""
 
     used: list[float] = []  # CPU ms of this process while each request was answered
+    # the process's CPU (every thread, from /proc) and the export process's at the last ask:
+    # a turn's whole CPU, the work a background export thread does between requests included
+    mark = [cpu_seconds(os.getpid()) + tracers.export_cpu()]
 
     async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -202,8 +217,10 @@ def switchable(app: Any, tracers: Tracers) -> Callable[..., Any]:
             tracers.use(parse_qs(scope["query_string"].decode())["mode"][0])
             body = b"{}"
         elif path == "/bench/cpu":  # the requests' CPU times since the last ask
-            body = json.dumps(used).encode()
+            now = cpu_seconds(os.getpid()) + tracers.export_cpu()
+            body = json.dumps({"each": used, "turn_ms": (now - mark[0]) * 1000}).encode()
             used.clear()
+            mark[0] = now
         else:
             tracers.flush()
             body = json.dumps({**counts(), "export_cpu_s": tracers.export_cpu()}).encode()

@@ -12,7 +12,7 @@ import statistics
 import numpy as np
 
 Times = dict[str, dict[str, dict[str, list[list[float]]]]]  # way, mode, kind: ms per round
-KINDS = ("miss", "hit", "miss cpu", "hit cpu")
+KINDS = ("miss", "hit", "miss cpu", "hit cpu", "turn cpu")
 
 
 def pct(values: list[float], q: float) -> float:
