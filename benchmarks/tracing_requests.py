@@ -59,8 +59,8 @@ def by_kind(order: list[bool | None], wall: list[float], cpu: list[float], turn_
             ) -> dict[str, list[float]]:
     """The milliseconds of a round by kind: ``miss``, ``hit`` (the wall clock) and ``miss
     cpu``, ``hit cpu`` (CPU time of the app's process, every thread, while it answered) and
-    ``turn cpu``: the CPU the app's process (and an export process of its own) used over the
-    whole turn, between requests too, per request (one figure a turn)."""
+    ``turn cpu``: the CPU the app's process (every thread, the SDK's export thread too) used
+    over the whole turn, between requests too, per request (one figure a turn)."""
     found: dict[str, list[float]] = {kind: [] for kind in KINDS}
     found["turn cpu"].append(turn_ms / max(1, sum(m is not None for m in order)))
     for miss, ms, cpu_ms in zip(order, wall, cpu, strict=True):
