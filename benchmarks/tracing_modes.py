@@ -126,7 +126,7 @@ def hit_spans() -> None:
 
     server = tracing.start_span("POST", None, kind="server", **{
         "http.request.method": "POST", "url.path": "/v1/query", "url.scheme": "http"})
-    token = context.attach(trace.set_span_in_context(server))
+    token = context.attach(trace.set_span_in_context(server))  # type: ignore[arg-type]
     root = tracing.start_span("assistant.query", None, **{"user.id_hash": "0123456789abcdef",
                                                           "query.hash": "fedcba9876543210"})
     for name in ("validate", "query_cache"):
