@@ -6,6 +6,7 @@ only when captured, and the ``process_*`` series of each live worker."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,20 @@ def test_an_exporter_that_is_down_drops_its_batches_and_counts_them() -> None:
             pass
     wait_until(lambda: _dropped("export_failed") - before == 4, 30, "the failures counted")
     processor.shutdown()
+
+
+def test_the_sdk_is_never_patched() -> None:
+    """The spans are sent by the SDK's own exporter with its own encoder: no module of the
+    service assigns anything to an OpenTelemetry module (the export process of before set the
+    exporter's ``encode_spans``)."""
+    from opentelemetry.exporter.otlp.proto.http import trace_exporter
+
+    assert trace_exporter.encode_spans.__module__.startswith("opentelemetry.exporter.otlp")
+    root = Path(__file__).resolve().parents[2] / "rag_core"
+    patched = [str(path) for path in root.rglob("*.py")
+               if re.search(r"^\s*(trace_exporter|opentelemetry)\.[\w.]+\s*=[^=]",
+                            path.read_text(), re.M)]
+    assert patched == []
 
 
 # --- GenAI conventions ----------------------------------------------------------------------------
