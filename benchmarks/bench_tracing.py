@@ -1,11 +1,11 @@
 """Benchmark of tracing's overhead (figures, not a test): the same app with tracing off (the
 API's no-op tracer, ``RAG_OTEL_EXPORTER=none``) and on (the service's tracer, every span exported
-over OTLP/HTTP to a local Arize Phoenix through the bounded queue and the export process), in one
+over OTLP/HTTP to a local Arize Phoenix by the SDK's batch processor and exporter), in one
 run, on the embedded services, the ``hf`` generator against the mock LLM.
 
     python benchmarks/bench_tracing.py [--rounds 6] [--misses 10] [--hits 100] [--short] [--seed 0]
                                        [--where process,served]
-                                       [--modes off,again,sdk,made,thread,on]
+                                       [--modes off,again,sdk,made,on]
                                        [--endpoint http://127.0.0.1:6006] [--viewer-nice 19|idle]
                                        [--pace MS] [--settle] [--cpus APP/SIDE]
                                        [--viewer-dir /dev/shm]
@@ -13,8 +13,8 @@ run, on the embedded services, the ``hf`` generator against the mock LLM.
 
 Two ways in, each measured in every mode (``benchmarks/tracing_modes.py``: ``off``, ``again``
 the same no-op tracer once more, the control: its ratio to ``off`` is the noise alone, ``sdk``
-the OpenTelemetry SDK's own spans discarded, ``made`` the service's spans discarded, ``thread``
-exported by the app's own export thread as before ``telemetry.relay``, ``on``):
+the OpenTelemetry SDK alone (its tracer, batch processor and OTLP exporter), ``made`` the
+service's spans discarded, ``on`` as the service exports):
 
 - ``process``: the app in this process (httpx.ASGITransport, the request middleware and its
   HTTP span included). The strict figure: nothing but the app's own work is timed.
@@ -108,10 +108,8 @@ def receiver(endpoint: str | None, work: Path, nice: str = "0", side: set[int] |
 
 
 @contextlib.contextmanager
-def served(settings: dict[str, Any], endpoint: str, work: Path, side: set[int] | None = None
-           ) -> Iterator[httpx.Client]:
-    """A uvicorn server of the app in its own process (``tracing_modes.py``), and a client;
-    with ``side``, its export process on those CPUs."""
+def served(settings: dict[str, Any], endpoint: str, work: Path) -> Iterator[httpx.Client]:
+    """A uvicorn server of the app in its own process (``tracing_modes.py``), and a client."""
     port = free_port()
     log = open(work / "served.log", "wb")  # noqa: SIM115 (closed below)
     script = Path(__file__).resolve().parent / "tracing_modes.py"
@@ -120,8 +118,6 @@ def served(settings: dict[str, Any], endpoint: str, work: Path, side: set[int] |
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 300, proc=proc, log=work / "served.log")
-        if side:
-            pin(started(lambda: children(proc.pid)), side)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             yield client
     finally:
@@ -137,16 +133,6 @@ def databases(settings: Settings) -> list[int]:
 
     found = services.server_pids(settings.services)
     return [*found, *(child for pid in found for child in children(pid))]
-
-
-def started(pids: Callable[[], list[int]], most_s: float = 60.0) -> int:
-    """The export process, once there is one (``pids``: the candidates)."""
-    deadline = time.monotonic() + most_s
-    while not (found := pids()):
-        if time.monotonic() > deadline:
-            raise SystemExit("the export process did not start")
-        time.sleep(0.05)
-    return found[0]
 
 
 def quiet_receiver(viewer_cpu: Callable[[], float], flush: Callable[[], Any],
@@ -234,7 +220,7 @@ def main() -> None:
     parser.add_argument("--where", default="process,served",
                         help="process (in process), served (uvicorn over loopback), or both")
     parser.add_argument("--modes", default=",".join(MODES),
-                        help="of off, again, sdk, made, thread, on")
+                        help="of off, again, sdk, made, on")
     parser.add_argument("--endpoint", help="an OTLP/HTTP receiver already running")
     parser.add_argument("--pace", type=float, default=0.0, metavar="MS",
                         help="a pause after each request (0: one after another, as fast as "
@@ -248,8 +234,8 @@ def main() -> None:
                              "and the span counts to this file")
     parser.add_argument("--cpus", metavar="APP/SIDE",
                         help="CPUs for the app (this process, the mock model, the served worker, "
-                             "PostgreSQL and Redis) and, apart, for the Phoenix started here "
-                             "and the export process, as taskset spells them (0/1: a viewer on "
+                             "PostgreSQL and Redis) and, apart, for the Phoenix started here, "
+                             "as taskset spells them (0/1: a viewer on "
                              "a core of its own)")
     parser.add_argument("--viewer-dir", type=Path,
                         help="a folder for the Phoenix started here to keep its database in "
@@ -312,21 +298,18 @@ def main() -> None:
             viewer_before = viewer_cpu()
             if "process" in ways:
                 tracers = Tracers(endpoint)
-                if side:
-                    relayed = tracers.relayed
-                    pin(started(lambda: [relayed.child.proc.pid] if relayed.child else []), side)
                 app = create_app(settings, parts=parts)
                 with Asgi(app, headers, pace_s) as measure:
                     rounds(times, "process", modes, args, tracers.use, measure,
                            lambda: quiet_receiver(viewer_cpu, tracers.flush))
                 tracers.flush()
-                spans["process"] = {**counts(), "export_cpu_s": tracers.export_cpu(),
+                spans["process"] = {**counts(),
                                     "viewer_cpu_s": viewer_cpu() - viewer_before}
                 viewer_before = viewer_cpu()
-                spare = ("thread", "on")  # the span cost loop would flood Phoenix
+                spare = ("sdk", "on")  # the span cost loop would flood Phoenix
                 cost = span_cost(tracers, [m for m in modes if m not in spare])
             if "served" in ways:
-                with served(given, endpoint, work, side) as client:
+                with served(given, endpoint, work) as client:
                     def use(mode: str) -> None:
                         client.post("/bench/mode", params={"mode": mode}).raise_for_status()
 

@@ -1,6 +1,6 @@
 """Tracing's overhead counted in instructions, which the rest of the machine does not move: the
 app in process, tracing off and on (``tracing_modes.Tracers``: the API's no-op tracer, and the
-service's tracer exporting through the export process), run under valgrind's callgrind.
+service's tracer exporting through the SDK's batch processor), run under valgrind's callgrind.
 
     python benchmarks/bench_tracing_instructions.py [--hits 100] [--misses 5] [--reps 3]
                                                     [--endpoint URL] [--json counts.json]
@@ -12,17 +12,16 @@ Each rep asks ``--hits`` exact L1 hits, then ``--misses`` new questions, in each
 modes' order alternating; one event loop and one client for the run, ``tracing_requests.Asgi``),
 counting only those requests, each apart: a small library compiled
 here with valgrind's ``callgrind.h`` dumps the counts before a batch (what ran before it, kept
-apart), after each request, and after the flush of the batch's last frames (counted with the
+apart), after each request, and after the flush of the batch's last spans (counted with the
 batch). A dump zeroes every thread's counts after it, so the dumps add up. Besides the mean a
 request, the report gives the tail of single requests (p50, p90, p99, the largest): the work a
-collection or a ticker's write adds lands on one request, where a p99 sees it. Every thread of the
-app's process is counted: the event loop's (the request's path), the relay's ticker (which
-pickles and writes the frames), the embedding's and the mock model's server for a miss. The
-export process and the receiver are other processes, not counted (their CPU is
-``bench_tracing.py``'s). A miss's count varies with its question's topic, so each mode's turn
-of a rep asks the same topics in the same order (each question new); a hit's does not. The
-first rep warms (its counts are reported apart). Needs ``valgrind`` and ``gcc``; about a minute
-of the machine per 100 hits, after a start of about three.
+collection or an export adds lands on one request, where a p99 sees it. Every thread of the
+app's process is counted: the event loop's (the request's path), the SDK's export thread (which
+encodes and sends the batches), the embedding's and the mock model's server for a miss. The
+receiver is another process, not counted. A miss's count varies with its question's topic,
+so each mode's turn of a rep asks the same topics in the same order (each question new); a
+hit's does not. The first rep warms (its counts are reported apart). Needs ``valgrind`` and
+``gcc``; about a minute of the machine per 100 hits, after a start of about three.
 """
 
 from __future__ import annotations
@@ -133,7 +132,7 @@ def child(args: argparse.Namespace) -> None:
     async def counted(client: httpx.AsyncClient, order: list[bool | None], name: str,
                       topics: random.Random) -> None:
         """Each request's count dumped as it answers. A dump zeroes every thread's counts
-        after it, so what runs between two requests (a ticker's write, a collection) falls in
+        after it, so what runs between two requests (an export, a collection) falls in
         the next one's count, and what ran before the batch in the ``gap-`` dump."""
         mark.cg_dump(f"gap-{name}".encode())
         for n, miss in enumerate(order):
@@ -143,7 +142,7 @@ def child(args: argparse.Namespace) -> None:
             tr.checked(r, miss)
 
     with tr.Asgi(app, headers) as ask:  # one loop and one client throughout, as served
-        for mode in ("on", "off"):  # the export process started, every path taken once
+        for mode in ("on", "off"):  # every path taken once
             tracers.use(mode)
             ask([None])
             ask(tr.plan(2, 5))
@@ -157,7 +156,7 @@ def child(args: argparse.Namespace) -> None:
                     # a miss's count varies with its topic: each mode's turn asks the same ones
                     ask.run(counted(ask.client, order, f"{mode}-{kind}-{rep}",
                                     random.Random(rep)))
-                    tracers.flush()  # the batch's last frames written: counted with the batch
+                    tracers.flush()  # the batch's last spans sent: counted with the batch
                     mark.cg_dump(f"flush-{mode}-{kind}-{rep}".encode())
     parts.close()
     stop_mock()
@@ -187,7 +186,7 @@ def each(found: dict[str, int], mode: str, kind: str, rep: int) -> list[int]:
 
 def figures(found: dict[str, int], mode: str, kind: str, reps: range) -> dict[str, Any]:
     """One mode's and kind's figures over ``reps``: the mean a request of each rep (its
-    requests and the flush of its last frames, over its requests) and their median; the flush's
+    requests and the flush of its last spans, over its requests) and their median; the flush's
     share; the tail of single requests pooled over the reps (p50, p90, p99, the largest)."""
     batches = {rep: one for rep in reps if (one := each(found, mode, kind, rep))}
     flushed = {rep: found.get(f"flush-{mode}-{kind}-{rep}", 0) for rep in batches}

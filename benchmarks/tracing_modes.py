@@ -5,13 +5,12 @@ through (one process, the mode switched between rounds by a request to ``/bench/
 
 Modes: ``off`` (the API's no-op tracer, ``RAG_OTEL_EXPORTER=none``); ``again`` (the same
 no-op tracer, measured as a mode of its own: its ratio to ``off`` is what the noise alone
-gives, the control to read every other ratio against); ``sdk`` (the OpenTelemetry
-SDK's own tracer, spans handed to an exporter that discards them: what the service used before
-its light tracer); ``made`` (the service's tracer, ``telemetry.light``, spans discarded: the
-app's own share of ``on``); ``thread`` (the service's tracer, every span exported over OTLP/HTTP
-to ``ENDPOINT`` by the bounded queue's own thread, in the app's process: the export before
-``telemetry.relay``); ``on`` (the service's tracer as ``RAG_OTEL_EXPORTER=otlp`` installs it:
-the bounded queue, its batches encoded and sent by the export process of ``telemetry.relay``).
+gives, the control to read every other ratio against); ``sdk`` (the OpenTelemetry SDK alone:
+its tracer, its ``BatchSpanProcessor`` and its ``OTLPSpanExporter`` to ``ENDPOINT``);
+``made`` (the service's tracer, ``telemetry.light``, over the SDK's batch processor, spans
+discarded: the app's own share of ``on``); ``on`` (as ``RAG_OTEL_EXPORTER=otlp`` installs it:
+the service's tracer, its spans exported by the SDK's batch processor and OTLP exporter,
+``telemetry.sdk_export``).
 """
 
 from __future__ import annotations
@@ -25,16 +24,16 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-MODES = ("off", "again", "sdk", "made", "thread", "on")
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+MODES = ("off", "again", "sdk", "made", "on")
 
 
-class Discard:
+class Discard(SpanExporter):
     """An exporter that takes every batch and keeps nothing: the app's own cost of its spans,
     without the encoding, the sending and the receiver's work."""
 
-    def export(self, spans: Any) -> Any:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
+    def export(self, spans: Any) -> SpanExportResult:
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -87,28 +86,25 @@ class Tracers:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         from rag_core.telemetry import light
-        from rag_core.telemetry.batches import BoundedExport
-        from rag_core.telemetry.relay import RelayedExport
+        from rag_core.telemetry.sdk_export import CountedBatches
 
-        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint  # the export process reads it
         resource = Resource.create({"service.name": "bench_tracing"})
-        self.providers = [TracerProvider(resource=resource) for _ in range(4)]
-        relayed, threaded, sdk, made = self.providers
-        sent = self.relayed = RelayedExport(5.0)
-        relayed.add_span_processor(sent)
-        on_thread = BoundedExport(OTLPSpanExporter(timeout=5))
-        threaded.add_span_processor(on_thread)
-        sdk.add_span_processor(BoundedExport(Discard()))
-        discarded = BoundedExport(Discard())
+        self.providers = [TracerProvider(resource=resource) for _ in range(3)]
+        sdk, made, sent = self.providers
+        sdk.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(f"{endpoint}/v1/traces",
+                                                                   timeout=5)))
+        discarded = CountedBatches(Discard())
         made.add_span_processor(discarded)
+        exported = CountedBatches(OTLPSpanExporter(f"{endpoint}/v1/traces", timeout=5))
+        sent.add_span_processor(exported)
         self.modes: dict[str, Any] = {
             "off": trace.NoOpTracer(), "again": trace.NoOpTracer(),
             "sdk": sdk.get_tracer("rag_core"),
             "made": light.tracer_for(made, discarded.put),
-            "thread": light.tracer_for(threaded, on_thread.put),
-            "on": light.tracer_for(relayed, sent.put)}
+            "on": light.tracer_for(sent, exported.put)}
 
     def use(self, mode: str) -> None:
         from rag_core.telemetry import tracing
@@ -118,11 +114,6 @@ class Tracers:
     def flush(self) -> None:
         for provider in self.providers:
             provider.force_flush(30_000)
-
-    def export_cpu(self) -> float:
-        """CPU seconds the export process of ``on`` has used (0 before it started)."""
-        child = self.relayed.child
-        return cpu_seconds(child.proc.pid) if child is not None and not child.ended else 0.0
 
 
 def hit_spans() -> None:
@@ -135,7 +126,7 @@ def hit_spans() -> None:
 
     server = tracing.start_span("POST", None, kind="server", **{
         "http.request.method": "POST", "url.path": "/v1/query", "url.scheme": "http"})
-    token = context.attach(trace.set_span_in_context(server))
+    token = context.attach(trace.set_span_in_context(server))  # type: ignore[arg-type]
     root = tracing.start_span("assistant.query", None, **{"user.id_hash": "0123456789abcdef",
                                                           "query.hash": "fedcba9876543210"})
     for name in ("validate", "query_cache"):
@@ -189,6 +180,9 @@ def switchable(app: Any, tracers: Tracers) -> Callable[..., Any]:
     small work per request in every mode."""
 
     used: list[float] = []  # CPU ms of this process while each request was answered
+    # the process's CPU (every thread, from /proc) at the last ask: a turn's whole CPU, the
+    # work the SDK's export thread does between requests included
+    mark = [cpu_seconds(os.getpid())]
 
     async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -202,11 +196,13 @@ def switchable(app: Any, tracers: Tracers) -> Callable[..., Any]:
             tracers.use(parse_qs(scope["query_string"].decode())["mode"][0])
             body = b"{}"
         elif path == "/bench/cpu":  # the requests' CPU times since the last ask
-            body = json.dumps(used).encode()
+            now = cpu_seconds(os.getpid())
+            body = json.dumps({"each": used, "turn_ms": (now - mark[0]) * 1000}).encode()
             used.clear()
+            mark[0] = now
         else:
             tracers.flush()
-            body = json.dumps({**counts(), "export_cpu_s": tracers.export_cpu()}).encode()
+            body = json.dumps(counts()).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,7 @@
 """What ``bench_tracing.py`` prints: per way in, kind and mode, p50 and p99 pooled over the
 rounds, their ratio to ``off``, the per-round ratios' median and spread, and a 90 % interval of
 each pooled ratio (the rounds drawn again with replacement); the spans exported and dropped and
-the CPU the export process and the receiver used per span."""
+the CPU the receiver used per span."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import statistics
 import numpy as np
 
 Times = dict[str, dict[str, dict[str, list[list[float]]]]]  # way, mode, kind: ms per round
-KINDS = ("miss", "hit", "miss cpu", "hit cpu")
+KINDS = ("miss", "hit", "miss cpu", "hit cpu", "turn cpu")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -51,7 +51,7 @@ def report(times: Times, args: argparse.Namespace, load_before: tuple[float, flo
           + ("in the idle class" if args.viewer_nice == "idle"
              else f"at niceness +{args.viewer_nice}")
           + (f"; {args.pace:g} ms between requests" if args.pace else "")
-          + ("; the app and its databases on CPUs {}, the viewer and the export process on "
+          + ("; the app and its databases on CPUs {}, the viewer on "
              "{}".format(*args.cpus.split("/")) if args.cpus else "")
           + ("; the receiver idle before each mode's turn" if args.settle else ""))
     if cost:
@@ -63,9 +63,7 @@ def report(times: Times, args: argparse.Namespace, load_before: tuple[float, flo
                else "served (uvicorn, HTTP over loopback)")
         exported = spans[way]["exported"]
         print(f"{way}: {how}; spans exported {exported:.0f}, dropped "
-              f"{spans[way]['dropped']:.0f}; the export process's CPU (its start included) "
-              f"{spans[way]['export_cpu_s']:.2f} s ("
-              f"{1e6 * spans[way]['export_cpu_s'] / max(exported, 1):.1f} us a span), the "
+              f"{spans[way]['dropped']:.0f}; the "
               f"receiver's {spans[way]['viewer_cpu_s']:.2f} s ("
               f"{1e6 * spans[way]['viewer_cpu_s'] / max(exported, 1):.1f} us a span)")
         if spans[way]["dropped"]:

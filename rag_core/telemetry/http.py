@@ -52,11 +52,12 @@ class ServiceTracer(trace.Tracer):
                               links: Sequence[trace.Link] | None = None,
                               start_time: int | None = None, record_exception: bool = True,
                               set_status_on_exception: bool = True, end_on_exit: bool = True
-                              ) -> Any:  # the service tracer's own context manager
-        return tracing.tracer().start_as_current_span(
-            name, context=context, kind=kind, attributes=attributes, links=links,
-            start_time=start_time, record_exception=record_exception,
-            set_status_on_exception=set_status_on_exception, end_on_exit=end_on_exit)
+                              ) -> Any:  # the API's context manager over the service's span
+        started = self.start_span(name, context, kind, attributes, links, start_time,
+                                  record_exception, set_status_on_exception)
+        return trace.use_span(started, end_on_exit=end_on_exit,
+                              record_exception=record_exception,
+                              set_status_on_exception=set_status_on_exception)
 
 
 class ServiceTracerProvider(trace.TracerProvider):

@@ -7,10 +7,9 @@ sampler's result, the SDK's own metrics. On a cached answer (five spans, about 1
 process) that was a sixth of the answer's time (docs/tracing-overhead-earlier.md). A
 ``LightSpan`` keeps what the request records (its name, ids, parent, kind, times, attributes,
 events, status) in plain fields and hands itself, when it ends, to the span processor's
-``put``: the export process's frames (``relay.RelayedExport``, for OTLP) or the bounded queue
-(``batches.BoundedExport``, any ``SpanExporter``). There, away from the request, it becomes the
-SDK's ``ReadableSpan``, with the attribute limits and the value checks applied, and goes to the
-exporter in a batch.
+``put``: the OpenTelemetry SDK's own batch processor (``sdk_export.CountedBatches``). On the
+SDK's export thread, away from the request, it becomes the SDK's ``ReadableSpan``, with the
+attribute limits and the value checks applied, and goes to the SDK's exporter in a batch.
 
 What a trace holds does not change: the same names, parents, kinds, attributes, events and
 statuses as the SDK's spans (tests/unit/test_light_tracer.py compares the two). Sampling: a span
@@ -133,7 +132,7 @@ class LightSpan(trace_api.Span):
             self.end_time = end_time or time.time_ns()
             self.sink(self)
 
-    # --- away from the request: on the export thread, or in the export process -----------
+    # --- away from the request: on the SDK's export thread --------------------------------
 
     def readable(self) -> ReadableSpan:
         """The SDK's finished span, with its attribute limits and value checks applied."""
@@ -148,7 +147,7 @@ def finished(name: str, context: SpanContext, parent: SpanContext | None, kind: 
              links: Sequence[trace_api.Link], status: Status, start_time: int,
              end_time: int | None, shared: Shared) -> ReadableSpan:
     """The SDK's ``ReadableSpan`` of what a span recorded, the ``OTEL_SPAN_*`` limits and the
-    value checks applied: on the export thread, or in the export process (``relay``)."""
+    value checks applied: on the export thread."""
     from opentelemetry.attributes import BoundedAttributes
     from opentelemetry.sdk.trace import Event, ReadableSpan
 

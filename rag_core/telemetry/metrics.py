@@ -125,7 +125,7 @@ GENAI_FIRST_CHUNK = Histogram("gen_ai_client_operation_time_to_first_chunk_secon
                         "(gen_ai.client.operation.time_to_first_chunk)", GENAI_LABELS,
                         buckets=GENAI_DURATION_BUCKETS, registry=REGISTRY)
 
-# the bounded span export (``telemetry.batches``)
+# the bounded span export (``telemetry.sdk_export``)
 SPANS_EXPORTED = Counter("otel_spans_exported_total", "Spans handed to the trace exporter",
                    registry=REGISTRY)
 SPANS_DROPPED = Counter("otel_spans_dropped_total", "Spans lost on the way to the trace exporter "

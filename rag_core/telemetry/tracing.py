@@ -1,51 +1,98 @@
 """The service's spans: the tracer they are made with (``use_tracer``; the OpenTelemetry API's
 until ``telemetry.export.setup`` installs one), and the helpers every step uses. Spans carry
-hashes of the user id and the query, never the raw values, and the request's id."""
+hashes of the user id and the query, never the raw values, and the request's id.
+
+The interface is small and typed: a ``Tracer`` starts a ``Span``; ``NULL_TRACER`` records
+nothing. Its implementations: the OpenTelemetry SDK's tracer, the service's own light tracer
+(``telemetry.light``, what ``RAG_OTEL_EXPORTER=otlp`` installs; tests hold it to the SDK's
+spans) and the API's no-op tracer (tracing off)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opentelemetry import trace
 
 from rag_core.telemetry.logs import request_id_var
 
-_tracer: Any = None
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+    from opentelemetry.util.types import Attributes, AttributeValue
 
 
-def use_tracer(found: Any) -> None:
+class Span(Protocol):
+    """What the service does with a span."""
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None: ...
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None: ...
+
+    def add_event(self, name: str, attributes: Attributes = None,
+                  timestamp: int | None = None) -> None: ...
+
+    def set_status(self, status: Status | StatusCode,
+                   description: str | None = None) -> None: ...
+
+    def record_exception(self, exception: BaseException, attributes: Attributes = None,
+                         timestamp: int | None = None, escaped: bool = False) -> None: ...
+
+    def update_name(self, name: str) -> None: ...
+
+    def is_recording(self) -> bool: ...
+
+    def get_span_context(self) -> SpanContext: ...
+
+    def end(self, end_time: int | None = None) -> None: ...
+
+
+class Tracer(Protocol):
+    """What makes the service's spans: a started span, not made current (``span`` and
+    ``use_span`` make one current)."""
+
+    def start_span(self, name: str, context: Context | None = None,
+                   kind: SpanKind = ..., attributes: Attributes = None,
+                   links: Sequence[Link] | None = None, start_time: int | None = None,
+                   record_exception: bool = True,
+                   set_status_on_exception: bool = True) -> trace.Span: ...
+
+
+NULL_TRACER: Tracer = trace.NoOpTracer()  # records nothing (tracing off)
+_tracer: Tracer | None = None
+
+
+def use_tracer(found: Tracer) -> None:
     """The tracer spans are made with (``rag_core.telemetry.export.setup`` installs it)."""
     global _tracer
     _tracer = found
 
 
-def tracer() -> Any:
+def tracer() -> Tracer:
     global _tracer
     if _tracer is None:
-        from opentelemetry import trace
-
         _tracer = trace.get_tracer("rag_core")
     return _tracer
 
 
 @contextmanager
 def span(name: str, *, end_on_exit: bool = True, kind: str = "internal",
-         **attributes: Any) -> Iterator[Any]:
-    """An OpenTelemetry span with the request id and the given attributes.
+         **attributes: Any) -> Iterator[Span]:
+    """A span with the request id and the given attributes, current in the block (an
+    exception escaping it is recorded on it, with an error status).
 
     ``end_on_exit=False`` leaves it open after the block (a streamed answer ends its root span
     when the stream ends). ``kind``: ``internal``, ``server`` or ``client``.
     """
-    with tracer().start_as_current_span(name, end_on_exit=end_on_exit, kind=_kind(kind),
-                                        attributes=_given(attributes)) as current:
+    started = tracer().start_span(name, kind=_kind(kind), attributes=_given(attributes))
+    with trace.use_span(started, end_on_exit=end_on_exit) as current:
         yield current
 
 
 def tracing_on() -> bool:
     """Whether the spans ``tracer()`` makes record anything: the API's tracer records only once
     a provider is installed (``export.setup``, or a test's own)."""
-    from opentelemetry import trace
-
     current = tracer()
     if isinstance(current, trace.ProxyTracer):
         return not isinstance(trace.get_tracer_provider(),
@@ -63,7 +110,7 @@ def inject_trace(headers: Any) -> None:
 
 
 def start_span(name: str, start_time: int | None = None, /, *, kind: str = "internal",
-               **attributes: Any) -> Any:
+               **attributes: Any) -> Span:
     """A started span that is not made current (a request's root span, which lives across
     the yields of a stream); the caller ends it. It continues the trace that is current when
     it starts (an incoming ``traceparent``). ``start_time``: when it began (ns since the
@@ -72,27 +119,23 @@ def start_span(name: str, start_time: int | None = None, /, *, kind: str = "inte
                                attributes=_given(attributes))
 
 
-def use_span(current: Any) -> Any:
+def use_span(current: Span) -> Any:
     """Make ``current`` the active span for a block that does not yield (never ends it)."""
-    from opentelemetry import trace
-
-    return trace.use_span(current, end_on_exit=False)
+    return trace.use_span(current, end_on_exit=False)  # type: ignore[arg-type]
 
 
-def child_span(name: str, parent: Any, *, request_id: str | None = None,
+def child_span(name: str, parent: Span, *, request_id: str | None = None,
                start_time: int | None = None, kind: str = "internal",
-               **attributes: Any) -> Any:
+               **attributes: Any) -> Span:
     """A started span under ``parent`` that is never made current: for work that happens
     between the yields of a generator, where attaching a context would leak across requests.
     The caller ends it. ``start_time`` as in ``start_span``."""
-    from opentelemetry import trace
-
-    return tracer().start_span(name, context=trace.set_span_in_context(parent),
+    return tracer().start_span(name, context=trace.set_span_in_context(parent),  # type: ignore[arg-type]
                                start_time=start_time, kind=_kind(kind),
                                attributes=_given(attributes, request_id))
 
 
-def annotate(root: Any, answer: Any) -> None:
+def annotate(root: Span, answer: Any) -> None:
     """The answer's figures on the request's root span."""
     root.set_attribute("tokens.input", answer.usage.input_tokens)
     root.set_attribute("tokens.output", answer.usage.output_tokens)
@@ -117,8 +160,6 @@ _KINDS: dict[str, Any] = {}
 def on_current_span(**attributes: Any) -> None:
     """Attributes on whatever span is current (a layer that knows a figure its caller's span
     should show, such as the semantic cache's nearest similarity)."""
-    from opentelemetry import trace
-
     current = trace.get_current_span()
     if current.is_recording():
         current.set_attributes(_given(attributes, request_id="-"))

@@ -256,8 +256,7 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.telemetry.metrics": "the metrics registry the app benchmarks read",
     "rag_core.telemetry.logs": "the JSON log lines the app benchmark times",
     "rag_core.telemetry.tracing": "the span helpers the tracing benchmark times",
-    "rag_core.telemetry.batches": "bench_tracing counts the spans the service's queue exported",
-    "rag_core.telemetry.relay": "bench_tracing exports through the service's export process",
+    "rag_core.telemetry.sdk_export": "bench_tracing exports through the SDK's batch processor",
     "rag_core.heap": "benchmarks settle the app they serve as rag-core serve's workers do",
     "rag_core.telemetry.light": "bench_tracing makes the service's own spans, discarded or sent",
     # writing notes

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from rag_core.procs import wait_until
-from rag_core.telemetry import batches, light, logs, tracing
+from rag_core.telemetry import light, logs, sdk_export, tracing
 from rag_core.telemetry.light import readable
 
 
@@ -130,15 +130,15 @@ def test_the_operators_sampler_and_span_limits_apply(monkeypatch: pytest.MonkeyP
 
 
 @pytest.fixture
-def queued() -> Iterator[tuple[batches.BoundedExport, InMemorySpanExporter]]:
+def queued() -> Iterator[tuple[sdk_export.CountedBatches, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
-    bounded = batches.BoundedExport(exporter, batch=2, interval_s=0.01)
+    bounded = sdk_export.CountedBatches(exporter, batch=2, interval_ms=10)
     yield bounded, exporter
     bounded.shutdown()
 
 
-def test_light_spans_go_through_the_bounded_queue_once_each(
-        queued: tuple[batches.BoundedExport, InMemorySpanExporter]) -> None:
+def test_light_spans_go_through_the_sdk_batch_processor_once_each(
+        queued: tuple[sdk_export.CountedBatches, InMemorySpanExporter]) -> None:
     bounded, exporter = queued
     tracer = light.tracer_for(TracerProvider(), bounded.put)
     for n in range(5):

@@ -6,20 +6,21 @@ only when captured, and the ``process_*`` series of each live worker."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from rag_core import services
 from rag_core.cli import main as cli
 from rag_core.errors import InvalidSettings
 from rag_core.procs import wait_until
-from rag_core.telemetry import batches, export, metrics, tracing
+from rag_core.telemetry import export, metrics, sdk_export, tracing
 from rag_core.telemetry import semconv as sc
 from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
 
@@ -76,7 +77,7 @@ def test_good_values_pass() -> None:
 # --- the bounded export ---------------------------------------------------------------------------
 
 
-class Hanging:
+class Hanging(SpanExporter):
     """An exporter that blocks until released (a collector that accepts and never answers)."""
 
     def __init__(self) -> None:
@@ -92,7 +93,7 @@ class Hanging:
         self.release.set()
 
 
-class Down:
+class Down(SpanExporter):
     def export(self, spans: Any) -> SpanExportResult:
         raise ConnectionRefusedError("nothing listens there")
 
@@ -112,7 +113,7 @@ def _dropped(reason: str) -> float:
 
 def test_a_hanging_exporter_fills_the_queue_and_spans_beyond_it_are_dropped() -> None:
     hanging = Hanging()
-    processor = batches.BoundedExport(hanging, max_queue=5, batch=1, interval_s=0.01)
+    processor = sdk_export.CountedBatches(hanging, max_queue=5, batch=1, interval_ms=10)
     tracer = _provider(processor).get_tracer("t")
     with tracer.start_as_current_span("first"):
         pass
@@ -128,7 +129,7 @@ def test_a_hanging_exporter_fills_the_queue_and_spans_beyond_it_are_dropped() ->
 
 
 def test_an_exporter_that_is_down_drops_its_batches_and_counts_them() -> None:
-    processor = batches.BoundedExport(Down(), batch=2, interval_s=0.01)
+    processor = sdk_export.CountedBatches(Down(), batch=2, interval_ms=10)
     tracer = _provider(processor).get_tracer("t")
     before = _dropped("export_failed")
     for n in range(4):
@@ -136,6 +137,20 @@ def test_an_exporter_that_is_down_drops_its_batches_and_counts_them() -> None:
             pass
     wait_until(lambda: _dropped("export_failed") - before == 4, 30, "the failures counted")
     processor.shutdown()
+
+
+def test_the_sdk_is_never_patched() -> None:
+    """The spans are sent by the SDK's own exporter with its own encoder: no module of the
+    service assigns anything to an OpenTelemetry module (the export process of before set the
+    exporter's ``encode_spans``)."""
+    from opentelemetry.exporter.otlp.proto.http import trace_exporter
+
+    assert trace_exporter.encode_spans.__module__.startswith("opentelemetry.exporter.otlp")
+    root = Path(__file__).resolve().parents[2] / "rag_core"
+    patched = [str(path) for path in root.rglob("*.py")
+               if re.search(r"^\s*(trace_exporter|opentelemetry)\.[\w.]+\s*=[^=]",
+                            path.read_text(), re.M)]
+    assert patched == []
 
 
 # --- GenAI conventions ----------------------------------------------------------------------------
