@@ -35,7 +35,7 @@ from rag_core.types import Answer, Chunk, Query
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
-    from rag_core.store.base import SearchParams
+    from rag_core.config import Retrieval
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -238,7 +238,7 @@ class Pipeline:
                                            sanitiser=p.sanitiser))
 
 
-def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
+def search_store(parts: Parts, params: Retrieval, run: Run) -> list[Chunk]:
     """Step 4's search of the store (on a context-cache miss), timed, its best score seen."""
     assert run.query is not None
     start = time.perf_counter()
@@ -254,7 +254,7 @@ def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
     return chunks
 
 
-def answer_lookup(p: Parts, params: SearchParams, run: Run) -> Answer | None:
+def answer_lookup(p: Parts, params: Retrieval, run: Run) -> Answer | None:
     """Step 2: the notes version, the question's L1 key and the answer kept there; without
     reading L1 under the request's ``no_cache``, and passing over an answer older than its
     ``max_age_s`` (``cache.control``)."""
