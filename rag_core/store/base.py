@@ -24,6 +24,9 @@ from rag_core.types import Chunk, Note
 if TYPE_CHECKING:
     import numpy as np
 
+# The old name, for answers/on_loop.py alone (rewritten by issue 78's steps 1-2): delete with it.
+SearchParams = Retrieval
+
 # the store's default when a caller passes no params: a plain dense search
 DENSE = Retrieval(retrieval_mode="dense")
 
