@@ -21,7 +21,7 @@ BUCKETS: tuple[tuple[str, str], ...] = (
     ("JSON encode/decode", r"[(/]json/|orjson|dump_json"),
     ("pydantic validation", r"pydantic|model_validate|validate_python"),
     ("JWT verify (auth)", r"[(/]jwt/|verify_token|auth_first|rag_core/api/auth"),
-    ("request limits", r"rag_core/limits|question_gate|rag_core/api/limits"),
+    ("request limits", r"rag_core/limits|question_gate|rag_core/api/body_limits"),
     ("Redis client (round trips)", r"[(/]redis/|[(/]hiredis|redis_kv/"),
     ("PostgreSQL client", r"psycopg"),
     ("spaCy (parse of the question)", r"[(/](?:spacy|thinc|blis)/"),
