@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from rag_core.errors import InvalidNote
 from rag_core.ingest.chunking import chunk_note, embedding_text, split_paragraphs
-from rag_core.ingest.notes import note_hash, parse_markdown
+from rag_core.ingest.notes import note_hash
 from rag_core.ingest.readers import load_notes
+from rag_core.ingest.readers.markdown import parse_markdown
 from rag_core.text.sentences import sentence_spans, split_sentences
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
