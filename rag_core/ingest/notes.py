@@ -44,8 +44,8 @@ import stat
 import unicodedata
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
+from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, field_problem, normal_date
 from rag_core.safety.normalise import bad_code_point, unreadable_character
@@ -155,7 +155,7 @@ def note_hash(note: Note) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def build_note(meta: dict[str, Any], body: str, name: str, *, default_id: str,
+def build_note(meta: JsonObject, body: str, name: str, *, default_id: str,
                line: int = 1, body_line: int = 1) -> Note:
     """One note from its fields and body, by every rule of this module (the readers of other
     formats end here: ``rag_core.ingest.readers``)."""
@@ -174,7 +174,7 @@ def bound_title(title: str, body: str) -> tuple[str, str]:
     return cut.rstrip(" ,;:-") + "\u2026", f"{title}\n\n{body}"
 
 
-def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
+def note_from_record(record: JsonObject, name: str, *, line: int = 1,
                      default_id: str = "") -> Note:
     """One note from a JSON object with ``body`` and the front-matter fields: a line of a
     JSON-lines file, or a note sent to the HTTP API (same rules, same errors)."""
@@ -187,7 +187,7 @@ def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
     return build_parsed(record, body or "", name, line=line, body_line=line, default_id=default_id)
 
 
-def build_parsed(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: int,
+def build_parsed(meta: JsonObject, body: str, name: str, *, line: int, body_line: int,
            default_id: str) -> Note:
     where = f"{name}:{line}"
     for key in FIELDS:
@@ -226,7 +226,7 @@ def build_parsed(meta: dict[str, Any], body: str, name: str, *, line: int, body_
     return note
 
 
-def _text(value: Any, field: str, where: str) -> str | None:
+def _text(value: object, field: str, where: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, (bool, list, dict)):
@@ -235,7 +235,7 @@ def _text(value: Any, field: str, where: str) -> str | None:
     return text or None
 
 
-def _date(value: Any, where: str) -> str | None:
+def _date(value: object, where: str) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -256,11 +256,11 @@ def _date(value: Any, where: str) -> str | None:
                       f"{type(value).__name__}")
 
 
-def _list(value: Any, field: str, where: str) -> tuple[str, ...]:
+def _list(value: object, field: str, where: str) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        items: list[Any] = re.split(r"[;,]", value)
+        items: list[object] = re.split(r"[;,]", value)
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 import yaml
 
+from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, normal_date
 from rag_core.ingest.notes import build_parsed, check_characters, stem_id
@@ -46,10 +46,10 @@ def parse_markdown(text: str, name: str = "<text>", *, default_id: str | None = 
                   default_id=default_id or stem_id(name))
 
 
-def split_markdown(text: str, name: str = "<text>") -> tuple[dict[str, Any], str, int]:
+def split_markdown(text: str, name: str = "<text>") -> tuple[JsonObject, str, int]:
     """The front matter (a title taken from a first ``# heading`` when it gives none), the body
     and the body's first line number, checked for bad characters and bad YAML."""
-    meta: dict[str, Any] = {}
+    meta: JsonObject = {}
     body_line = 1
     match = _FRONT.match(text)
     if match:
