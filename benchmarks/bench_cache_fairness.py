@@ -26,18 +26,17 @@ import numpy as np
 
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.shares import user_shares
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.parts import build_caches, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv.client import connect
 from rag_core.services import new_password, password_url, spawn_redis
-from rag_core.store.base import SearchParams
 from rag_core.types import Answer, TokenUsage
 
 LAYERS = ("query", "stale", "semantic", "embedding")
 
 
-def ask(layers: CacheLayers, params: SearchParams, user: str, n: int) -> str:
+def ask(layers: CacheLayers, params: Retrieval, user: str, n: int) -> str:
     question = f"What did the sermon say about grace, question {n} of {user}?"
     vector = np.random.default_rng(n).standard_normal(384).astype(np.float32)
     vector /= np.linalg.norm(vector)

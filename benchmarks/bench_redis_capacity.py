@@ -54,7 +54,7 @@ from capacity_payloads import Payloads  # beside this script
 
 from rag_core.cache import answer_codec
 from rag_core.cache.layers import CacheLayers
-from rag_core.config import Settings, fixed
+from rag_core.config import Retrieval, Settings, fixed
 from rag_core.costs.ledger import CostLedger
 from rag_core.costs.totals import KEY_TTL_S
 from rag_core.parts import build_caches, build_ledger, build_semantic_judge
@@ -70,7 +70,6 @@ from rag_core.redis_kv.keys import (
 )
 from rag_core.redis_kv.writes import Condition
 from rag_core.services import new_password, password_url, spawn_redis
-from rag_core.store.base import SearchParams
 
 DAY_S = 86_400
 START = 1_800_000_000.0  # the simulated clock's first second (a fixed, later date)
@@ -231,7 +230,7 @@ def _free_last(asked: list[str | None], share: float) -> list[tuple[str, bool] |
     return [(user, k in free) if user is not None else None for k, user in enumerate(asked)]
 
 
-def _queue_question(caches: CacheLayers, settings: Settings, params: SearchParams,
+def _queue_question(caches: CacheLayers, settings: Settings, params: Retrieval,
                     payloads: Payloads, vectors: np.ndarray, pipe: Any, user: str, n: int,
                     now: float, free: bool = False) -> None:
     question = payloads.question(n)

@@ -21,8 +21,8 @@ from rag_core.api import cors, errors, note_history, notes, query_route, rate_st
 from rag_core.api import docs as api_docs
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
+from rag_core.api.body_limits import BodyLimit, route_limits
 from rag_core.api.context import RequestContext
-from rag_core.api.limits import BodyLimit, route_limits
 from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
 from rag_core.parts import Parts

@@ -9,8 +9,10 @@ Two ways, for two shapes of what is left out:
   parents are imported (a finder would be asked only after them).
 - ``import_spacy``: spaCy without torch and without its command line. thinc, spaCy's layer
   library, imports torch whenever it is installed, which cost a cold ``rag-core ask`` about
-  2.5 s, and the pipeline never uses it; torch is hidden from this thread only (a finder), so
-  another thread that imports torch meanwhile gets it. ``import spacy`` also imports
+  2.5 s (re-measured 2026-11-28: ``import spacy`` 1.9-2.3 s of CPU against 0.34-0.49 s for
+  ``import_spacy()``, 5 fresh processes each), and the pipeline never uses it; torch is
+  hidden from this thread only (a finder), so another thread that imports torch meanwhile
+  gets it. ``import spacy`` also imports
   ``spacy.cli`` for one name (``spacy.info``), and with it the HTTP clients, rich, pygments,
   typer and jinja2 of its download and project commands (about half of spaCy's import).
 """

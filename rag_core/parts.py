@@ -21,15 +21,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rag_core.cache.layers import CacheLayers, layers_for
+from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.costs.ledger import CostLedger, ledger_for
-from rag_core.decisions.judges import Judges, SemanticJudge
+from rag_core.decisions.judges import FactsJudge, Judges, SemanticJudge
 from rag_core.decisions.note_facts import NotesMemo
+from rag_core.decisions.relevance import RelevancePolicy
 from rag_core.embedding import Embedder
+from rag_core.embedding.fallback import FallbackEmbedder
 from rag_core.errors import RagError
+from rag_core.llm import build_generator as generator_of
+from rag_core.llm import reset_breakers as reset_breakers_of
 from rag_core.llm.base import GuardedGenerator
-from rag_core.redis_kv.client import RedisClient
+from rag_core.redis_kv.client import RedisClient, client_for
 from rag_core.store.base import Store
+from rag_core.store.pgvector import store_for
 from rag_core.store.records import MemoryRecords, Records
 from rag_core.tokens import TokenCounter, default_counter
 
@@ -85,8 +91,6 @@ def _require_database(settings: Settings) -> str:
 
 def build_store(settings: Settings) -> Store:
     """The pgvector store, with its schema applied (idempotent)."""
-    from rag_core.store.pgvector import store_for
-
     _require_database(settings)
     store = store_for(settings)
     store.ensure_schema()
@@ -97,16 +101,12 @@ def build_redis(settings: Settings) -> RedisClient | None:
     """The shared Redis client of this process (``redis.Redis``, or ``RedisCluster`` when
     ``RAG_REDIS_MODE=cluster``), or None when Settings name no Redis (then every layer, the
     breaker and the ledger live in process)."""
-    from rag_core.redis_kv.client import client_for
-
     return client_for(settings)
 
 
 def build_embedder(settings: Settings) -> Embedder:
     """The embedding runtime of ``RAG_EMBEDDING_BACKEND`` (loaded lazily, once per process),
     falling back to the next that works when it cannot load or embed (``embedding.fallback``)."""
-    from rag_core.embedding.fallback import FallbackEmbedder
-
     return FallbackEmbedder.of(settings)
 
 
@@ -127,17 +127,12 @@ def build_caches(settings: Settings, client: RedisClient | None, judge: Semantic
 def build_semantic_judge(settings: Settings) -> SemanticJudge:
     """The semantic judge of ``settings``' mode: what ``build_judges`` gives the caches; alone,
     for caches that a command clears or counts (or a test fills) without the pipeline."""
-    from rag_core.cache.semantic import judge_for
-
     return judge_for(settings)
 
 
 def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = None) -> Judges:
     """The no-context judge (the score floor and the facts of the user's notes, ``notes``: a
     ``NotesMemo`` to share, else one over ``store``) and the semantic judge of the mode."""
-    from rag_core.decisions.judges import FactsJudge
-    from rag_core.decisions.relevance import RelevancePolicy
-
     notes = notes or NotesMemo(store.user_texts)
     return Judges(no_context=FactsJudge(RelevancePolicy.from_settings(settings), notes),
                   semantic=build_semantic_judge(settings), notes=notes)
@@ -147,17 +142,19 @@ def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGe
     """The generator of ``settings.llm``; for ``hf``, with the HTTP client of the hosted model
     built here, once, and passed in. With ``RAG_LLM_FALLBACK_BASE_URL``, the second provider
     behind the first (``rag_core.llm.failover``), with a client and a breaker of its own."""
-    from rag_core.llm import build_generator as build
-
     if settings.generation.llm != "hf":
-        return build(settings, client)
-    from rag_core.llm.hf import make_client
+        return generator_of(settings, client)
+    from rag_core.llm.hf import make_client  # lazy: the hosted model's client, hf only
 
     calls = settings.model_calls
-    first = build(settings, client, llm_client=make_client(calls))
+    first = generator_of(settings, client, llm_client=make_client(calls))
     if not calls.llm_fallback_base_url:
         return first
-    from rag_core.llm.failover import Failover, fallback_generator, fallback_sections
+    from rag_core.llm.failover import (  # lazy: with a fallback provider only
+        Failover,
+        fallback_generator,
+        fallback_sections,
+    )
 
     second_calls = fallback_sections(settings.generation, calls)[1]
     return Failover(first, fallback_generator(settings.generation, calls, client,
@@ -190,7 +187,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
 def parts_for(settings: Settings) -> Parts:
     """``build_parts`` after starting (or finding) the embedded servers that Settings need:
     the one call for an edge that wants everything."""
-    from rag_core import services
+    from rag_core import services  # lazy: the embedded servers, for the edges that start them
 
     return build_parts(services.resolve(settings))
 
@@ -257,6 +254,4 @@ def variant(parts: Parts, *, settings: Settings | None = None,
 def reset_breakers(settings: Settings) -> None:
     """Every generator's circuit breaker in the Redis of ``settings`` closed, its shared state
     cleared: a run stopped in the middle of an outage leaves one open for the next."""
-    from rag_core.llm import reset_breakers as reset
-
-    reset(build_redis(settings))  # the process's shared client: left open
+    reset_breakers_of(build_redis(settings))  # the process's shared client: left open

@@ -36,7 +36,7 @@ from rag_core.types import Answer, Chunk
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
-    from rag_core.store.base import SearchParams
+    from rag_core.config import Retrieval
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -45,6 +45,9 @@ class Pipeline:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.params = parts.settings.retrieval
+        # step 2's read, from a thread or the event loop (``answers.drive``)
+        self.lookup = drive.ExactLookup(self.params, parts.caches.answers, parts.caches.notes,
+                                        parts.store.notes_version)
         # the no-context judge (and the semantic cache's, in ``parts.caches``)
         self.judges = parts.judges
         self.scope = Scope(parts.store, self.judges.notes)  # which notes are searched
@@ -71,7 +74,7 @@ class Pipeline:
             control: CacheControl = NO_CONTROL) -> Answer:
         """The answer; ``control``: the request's own cache controls (``cache.control``)."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
-        return drive.last(drive.in_thread(self.parts, self.params,
+        return drive.last(drive.in_thread(self.lookup,
                                           self._steps(run, question, streaming=False)))
 
     async def answer(self, user_id: str, question: object, *, top_k: int | None = None,
@@ -85,7 +88,7 @@ class Pipeline:
         else runs (the route takes the question's place in flight there); what it raises ends
         the request as the steps end any refusal."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
-        return await drive.on_loop(self.parts, self.params,
+        return await drive.on_loop(self.lookup,
                                    self._steps(run, question, streaming=False), past_cache)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
@@ -97,7 +100,7 @@ class Pipeline:
         run = self._new_run(user_id, top_k, request_id, filters, control)
         sent = False
         try:
-            for event in drive.in_thread(self.parts, self.params,
+            for event in drive.in_thread(self.lookup,
                                          self._steps(run, question, streaming=True)):
                 if isinstance(event, Answer):
                     yield {"type": "answer", **event.to_dict()}
@@ -229,7 +232,7 @@ class Pipeline:
 
 
 
-def search_store(parts: Parts, params: SearchParams, run: Run) -> list[Chunk]:
+def search_store(parts: Parts, params: Retrieval, run: Run) -> list[Chunk]:
     """Step 4's search of the store (on a context-cache miss), timed, its best score seen."""
     assert run.query is not None
     start = time.perf_counter()

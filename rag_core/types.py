@@ -17,6 +17,8 @@ from rag_core.decision_records import (
 )
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
+# how a note is cut into chunks (``RAG_CHUNKING``, ``ingest.chunking``)
+ChunkingMethod = Literal["heading", "sentences", "window"]
 
 
 @dataclass(frozen=True)

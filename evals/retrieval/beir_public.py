@@ -23,9 +23,8 @@ from matplotlib.figure import Figure
 
 from evals.datasets.beir import BM25_REFERENCE_NDCG10, data_status, find_data_dir
 from evals.retrieval.beir_run import METRICS, MODES, beir_parts, evaluate, standard_configs
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.parts import Parts
-from rag_core.store.base import SearchParams
 
 PER_MODE = (*METRICS, "p50_ms", "p99_ms")
 # the comparisons of a set; an absent set records them (and every per-mode figure) as None, so
@@ -35,14 +34,14 @@ COMPARISONS = ("default_minus_best_single", "default_minus_dense", "default_minu
                "dense_minus_published")
 
 
-def default_slug(base: SearchParams) -> str:
-    """The slug of the mode that ``base`` (the service's SearchParams) searches with."""
+def default_slug(base: Retrieval) -> str:
+    """The slug of the mode that ``base`` (the service's Retrieval) searches with."""
     if base.retrieval_mode == "lexical":
         return str(base.lexical_ranker)
     return str(base.retrieval_mode)
 
 
-def mode_configs(base: SearchParams) -> dict[str, SearchParams]:
+def mode_configs(base: Retrieval) -> dict[str, Retrieval]:
     """Every mode of ``MODES`` on the service's other knobs, and the default mode's own row
     when it is none of them."""
     configs = standard_configs(base)
@@ -114,7 +113,7 @@ def run_public(names: Sequence[str], data_dir: str | Path | None = None, split: 
 def _run_sets(names: Sequence[str], root: Path, split: str, max_queries: int, max_docs: int,
               seed: int, parts: Parts | None, progress: bool) -> dict[str, object]:
     tables, metrics, skipped, sets = [], {}, {}, []
-    base = parts.settings.retrieval if parts is not None else SearchParams()
+    base = parts.settings.retrieval if parts is not None else Retrieval()
     default = default_slug(base)
     start = time.perf_counter()
     for name in names:

@@ -3,7 +3,7 @@
 Every document becomes a note of one user (``beir-<set>``) through ``rag_core.ingest.ingestion``
 (chunking, embedding, bulk writes, BM25 statistics); every query goes through the pipeline's
 validation (sanitising, the query token budget) and the store's ``search`` with
-``SearchParams``, 100 chunks deep.  Embeddings are cached on disk (``CachedEmbedder``) beside
+``Retrieval``, 100 chunks deep.  Embeddings are cached on disk (``CachedEmbedder``) beside
 the data, so a second run, or a run on a fresh database, embeds nothing it embedded before.
 
 The notebook's section over several sets is ``evals.retrieval.beir_public``.
@@ -29,10 +29,10 @@ import pandas as pd
 from evals.datasets.arrays import Vectors
 from evals.datasets.beir import BeirSet, score_query, to_notes
 from evals.retrieval.stats import latency_stats
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.embedding import Embedder, vector_numerics
 from rag_core.parts import Parts
-from rag_core.store.base import SearchParams, Store
+from rag_core.store.base import Store
 
 METRICS = ("ndcg_at_10", "recall_at_100", "mrr_at_10")
 # Chunks per search: the top 10 documents need more than 10 chunks (a document may have several,
@@ -156,7 +156,7 @@ def query_inputs(parts: Parts, ds: BeirSet, cache_dir: str | Path
 
 
 def run_configs(store: Store, ds: BeirSet, inputs: tuple[list[str], list[str], Vectors],
-                configs: Mapping[str, SearchParams], depth: int = DEPTH,
+                configs: Mapping[str, Retrieval], depth: int = DEPTH,
                 progress: bool = False) -> pd.DataFrame:
     """One row per (configuration, query): metrics and the search's latency in ms.
 
@@ -203,7 +203,7 @@ def mode_table(frame: pd.DataFrame, ds: BeirSet) -> pd.DataFrame:
     return table
 
 
-# mode slug -> the changes to the service's SearchParams that search that way
+# mode slug -> the changes to the service's Retrieval that search that way
 MODES: dict[str, dict[str, str]] = {
     "dense": {"retrieval_mode": "dense"},
     "bm25": {"retrieval_mode": "lexical", "lexical_ranker": "bm25"},
@@ -212,13 +212,13 @@ MODES: dict[str, dict[str, str]] = {
 }
 
 
-def standard_configs(base: SearchParams) -> dict[str, SearchParams]:
+def standard_configs(base: Retrieval) -> dict[str, Retrieval]:
     """The modes the issue compares, on the service's other knobs: dense, both lexical
     rankers, hybrid (labels: the slugs of ``MODES``)."""
     return {slug: base.with_(**changes) for slug, changes in MODES.items()}
 
 
-def grid(base: SearchParams, **axes: Sequence[object]) -> dict[str, SearchParams]:
+def grid(base: Retrieval, **axes: Sequence[object]) -> dict[str, Retrieval]:
     """Every combination of the given parameter values (labels name the changed knobs)."""
     configs = {"": base}
     for name, values in axes.items():
@@ -259,7 +259,7 @@ class BeirResult(TypedDict):
 
 
 def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
-             max_docs: int = 0, seed: int = 0, configs: Mapping[str, SearchParams] | None = None,
+             max_docs: int = 0, seed: int = 0, configs: Mapping[str, Retrieval] | None = None,
              parts: Parts | None = None, progress: bool = True) -> BeirResult:
     """Load (and cut) a set, ingest it, run every configuration; tables for the notebook."""
     from evals.datasets.beir import load_beir, subset

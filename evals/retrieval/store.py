@@ -22,8 +22,8 @@ import numpy as np
 from evals.datasets.corpus import Corpus, Queries
 from evals.retrieval.pg import bench_settings
 from evals.retrieval.stats import latency_stats
-from rag_core.config import Settings
-from rag_core.store.base import SearchParams, Store
+from rag_core.config import Retrieval, Settings
+from rag_core.store.base import Store
 from rag_core.store.searching import user_rows_limit
 
 if TYPE_CHECKING:
@@ -123,12 +123,12 @@ def staggered(n: int, labels: list[str]) -> list[tuple[int, str]]:
 
 
 def store_modes(store: Store, queries: Queries, top_k: int, ef_search: int,
-                base: SearchParams | None = None, table_chunks: int = 0
+                base: Retrieval | None = None, table_chunks: int = 0
                 ) -> list[dict[str, object]]:
     """Every configuration of ``MODES`` on the same queries, in turn (``staggered``); one row
     each. ``table_chunks``: the store's chunks, for the label of the own-rows limit."""
     assert queries.vectors is not None
-    base = (base or SearchParams()).with_(hnsw_ef_search=ef_search)
+    base = (base or Retrieval()).with_(hnsw_ef_search=ef_search)
     params = {label: base.with_(retrieval_mode=mode, lexical_ranker=ranker,
                                 **(SHARED if shared else {}))
               for label, (mode, ranker, shared) in MODES.items()}

@@ -22,9 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from rag_core.types import Answer, CacheOutcome
 
 if TYPE_CHECKING:
-    from rag_core.parts import Parts
+    from rag_core.cache.answer_layer import AnswerLayer
+    from rag_core.cache.version_layer import VersionLayer
+    from rag_core.config import Retrieval
     from rag_core.run import Run
-    from rag_core.store.base import SearchParams
 
 Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
 
@@ -47,8 +48,44 @@ Step = Event | ExactRead | PastCache  # what the steps yield to their driver
 Steps = Generator[Step, Answer | None, None]
 
 
-def in_thread(parts: Parts, params: SearchParams, steps: Steps
-              ) -> Generator[Event, None, None]:
+@dataclass(frozen=True)
+class ExactLookup:
+    """Step 2's read, made from a thread (``read``) or from the event loop (``aread``), kept on
+    the run the same way (``_kept``)."""
+
+    params: Retrieval
+    answers: AnswerLayer
+    notes: VersionLayer
+    notes_version: Callable[[str], int]  # PostgreSQL's truth (the store's)
+
+    def read(self, run: Run) -> Answer | None:
+        """The notes version, the question's L1 key and the answer kept there; without reading
+        L1 under the request's ``no_cache``, and passing over an answer older than its
+        ``max_age_s`` (``cache.control``)."""
+        query = run.query
+        assert query is not None
+        if not run.control.reads:
+            run.version = self.notes.current(run.user_id, self.notes_version)
+            run.key = self.answers.key(self.params, run.user_id, run.version, query.text,
+                                       run.top_k, run.filters)
+            run.cache["query"] = "miss"
+            return None
+        return _kept(run, self.answers.lookup(self.params, run.user_id, query.text, run.top_k,
+                                              self.notes_version, run.filters))
+
+    async def aread(self, run: Run) -> Answer | None:
+        """``read`` from the event loop: in its one round trip when that decides it, else
+        ``read`` in a thread."""
+        assert run.query is not None
+        if run.control.reads:
+            found = await self.answers.alookup(self.params, run.user_id, run.query.text,
+                                               run.top_k, run.filters)
+            if found is not None:
+                return _kept(run, found)
+        return await run_in_threadpool(self.read, run)
+
+
+def in_thread(lookup: ExactLookup, steps: Steps) -> Generator[Event, None, None]:
     """The events of ``steps`` driven in this thread: step 2's read made here."""
     reply: Answer | None = None
     try:
@@ -59,14 +96,14 @@ def in_thread(parts: Parts, params: SearchParams, steps: Steps
                 return
             reply = None
             if isinstance(step, ExactRead):
-                reply = answer_lookup(parts, params, step.run)
+                reply = lookup.read(step.run)
             elif not isinstance(step, PastCache):
                 yield step
     finally:
         steps.close()  # a consumer that stopped early ends the request's span too
 
 
-async def on_loop(parts: Parts, params: SearchParams, steps: Steps,
+async def on_loop(lookup: ExactLookup, steps: Steps,
                   past_cache: Callable[[], Awaitable[object]] | None = None) -> Answer:
     """The answer of ``steps``: steps 1-2 in the caller's task, the rest in a worker thread.
     ``past_cache`` is awaited when the question goes past the exact cache, before anything
@@ -77,42 +114,14 @@ async def on_loop(parts: Parts, params: SearchParams, steps: Steps,
             if isinstance(step, Answer):
                 steps.close()  # the request ends with its answer (its span, its timing)
                 return step
-            reply = await _aread(parts, params, step.run) if isinstance(step, ExactRead) \
-                else None
+            reply = await lookup.aread(step.run) if isinstance(step, ExactRead) else None
         if past_cache is not None:
             await past_cache()
     except BaseException as exc:
         if getattr(steps, "gi_suspended", False):
             steps.throw(exc)  # counted and ended by the steps, then raised again
         raise
-    return await run_in_threadpool(lambda: last(in_thread(parts, params, steps)))
-
-
-async def _aread(parts: Parts, params: SearchParams, run: Run) -> Answer | None:
-    """Step 2's read from the event loop: in its one round trip when that decides it."""
-    assert run.query is not None
-    if run.control.reads:
-        found = await parts.caches.answers.alookup(params, run.user_id, run.query.text,
-                                                   run.top_k, run.filters)
-        if found is not None:
-            return _kept(run, found)
-    return await run_in_threadpool(answer_lookup, parts, params, run)
-
-
-def answer_lookup(p: Parts, params: SearchParams, run: Run) -> Answer | None:
-    """Step 2: the notes version, the question's L1 key and the answer kept there; without
-    reading L1 under the request's ``no_cache``, and passing over an answer older than its
-    ``max_age_s`` (``cache.control``)."""
-    query = run.query
-    assert query is not None
-    if not run.control.reads:
-        run.version = p.caches.notes.current(run.user_id, p.store.notes_version)
-        run.key = p.caches.answers.key(params, run.user_id, run.version, query.text,
-                                       run.top_k, run.filters)
-        run.cache["query"] = "miss"
-        return None
-    return _kept(run, p.caches.answers.lookup(params, run.user_id, query.text, run.top_k,
-                                               p.store.notes_version, run.filters))
+    return await run_in_threadpool(lambda: last(in_thread(lookup, steps)))
 
 
 def _kept(run: Run, found: tuple[int, str, Answer | None, CacheOutcome]) -> Answer | None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from rag_core.api.asgi import Scope
 from rag_core.api.auth_first import CLAIMS
-from rag_core.api.limits import Scope
 from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.audit")

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from rag_core.api import errors
+from rag_core.api.asgi import ASGIApp, Receive, Scope, Send
 from rag_core.api.auth import Claims, bearer, verify_claims
-from rag_core.api.limits import ASGIApp, Receive, Scope, Send
 from rag_core.config import Auth
 from rag_core.errors import RagError
 from rag_core.telemetry import logs

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from starlette.datastructures import Headers
 
 from rag_core.api import audit, errors, refusals
-from rag_core.api.limits import ASGIApp, Message, Receive, Scope, Send
+from rag_core.api.asgi import ASGIApp, Message, Receive, Scope, Send
 from rag_core.telemetry import http as http_span
 from rag_core.telemetry import logs, metrics
 

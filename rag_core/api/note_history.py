@@ -86,7 +86,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
         """The note's earlier texts, newest first: each change keeps the text it replaced
         (at most `RAG_NOTE_REVISIONS` per note). A revision is never searched or cited; 404
         when the user has no such note, live, deleted or revised."""
-        return await run_in_threadpool(history.revisions, parts, user, note_id)
+        return await run_in_threadpool(history.revisions, parts.store, user, note_id)
 
     @router.post("/notes/{note_id}:restore", response_model=RestoreOut,
                  responses=error_responses(401, 403, 404, 422, 429, 503))

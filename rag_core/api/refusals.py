@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 
+from rag_core.api.asgi import Scope
 from rag_core.api.auth_first import CLAIMS, authenticated
 from rag_core.api.errors import REFUSED
-from rag_core.api.limits import Scope
 from rag_core.safety.guard import USER_ID
 
 

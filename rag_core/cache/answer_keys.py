@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from rag_core.config import Embedding
+from rag_core.config import Embedding, Retrieval
 from rag_core.embedding.base import numerics_generation
 from rag_core.redis_kv.keys import (
     VersionSlot,
@@ -24,7 +24,6 @@ from rag_core.redis_kv.keys import (
     normalize_query,
     query_slot,
 )
-from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 
 
@@ -34,7 +33,7 @@ class AnswerKeys:
     # what names the vectors: the shape's numerics follow the embedding runtime in use
     embedding: Embedding | None = None
     # the answer key's parts that do not change per question, by params (for ``shape``)
-    _answer_parts: dict[SearchParams, Mapping[str, object]] = field(
+    _answer_parts: dict[Retrieval, Mapping[str, object]] = field(
         default_factory=dict, init=False, repr=False)
     # a question's L1 slot, kept for recent questions: one asked again is not hashed again
     slot: Callable[..., VersionSlot] = field(init=False, repr=False)
@@ -44,7 +43,7 @@ class AnswerKeys:
         self.slot = lru_cache(maxsize=4096)(self._slot)
         self._numerics = numerics_generation()
 
-    def __call__(self, params: SearchParams, user_id: str, question: str, top_k: int,
+    def __call__(self, params: Retrieval, user_id: str, question: str, top_k: int,
                  filters: Filters = NO_FILTERS) -> VersionSlot:
         """The question's L1 slot, its notes version left open."""
         self._follow_runtime()
@@ -60,7 +59,7 @@ class AnswerKeys:
         self._answer_parts.clear()
         self.slot.cache_clear()  # type: ignore[attr-defined]
 
-    def _slot(self, params: SearchParams, user_id: str, question: str, top_k: int,
+    def _slot(self, params: Retrieval, user_id: str, question: str, top_k: int,
               filters: Filters = NO_FILTERS) -> VersionSlot:
         parts = self._answer_parts.get(params)
         if parts is None:  # the same for every question of these settings and params

@@ -23,11 +23,10 @@ from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versioned_read import Read, VersionedRead
-from rag_core.config import Caches, DecisionSettings, Embedding, fixed
+from rag_core.config import Caches, DecisionSettings, Embedding, Retrieval, fixed
 from rag_core.decision_records import SemanticRecord
 from rag_core.redis_kv.keys import VersionSlot, notes_version_key
 from rag_core.redis_kv.writes import Condition, Put
-from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import metrics
 from rag_core.types import Answer, CacheOutcome, Chunk, Decisions, TokenUsage
@@ -61,11 +60,11 @@ class AnswerLayer:
     def semantic_enabled(self) -> bool:
         return self.caches.cache_enabled and self.decisions.semantic_mode != "off"
 
-    def key(self, params: SearchParams, user_id: str, notes_version: int,
+    def key(self, params: Retrieval, user_id: str, notes_version: int,
             question: str, top_k: int, filters: Filters = NO_FILTERS) -> str:
         return self.slots(params, user_id, question, top_k, filters).key(notes_version)
 
-    def lookup(self, params: SearchParams, user_id: str, question: str, top_k: int,
+    def lookup(self, params: Retrieval, user_id: str, question: str, top_k: int,
                read: Callable[[str], int], filters: Filters = NO_FILTERS
                ) -> tuple[int, str, Answer | None, CacheOutcome]:
         """Step 2: the user's notes version (as ``VersionLayer.current`` finds it), the
@@ -89,7 +88,7 @@ class AnswerLayer:
         key = slot.key(version)
         return (version, key, *self.get(key))
 
-    async def alookup(self, params: SearchParams, user_id: str, question: str, top_k: int,
+    async def alookup(self, params: Retrieval, user_id: str, question: str, top_k: int,
                       filters: Filters = NO_FILTERS
                       ) -> tuple[int, str, Answer | None, CacheOutcome] | None:
         """``lookup`` from the event loop, in its one round trip, when one reply decides it:

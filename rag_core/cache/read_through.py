@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag_core.cache.base import Cache
-from rag_core.config import Caches, Embedding
+from rag_core.config import Caches, Embedding, Retrieval
 from rag_core.embedding import vector_numerics
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import context_key, embedding_key, normalize_query
-from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import CacheOutcome, Chunk
 
@@ -62,7 +61,7 @@ class ContextLayer:
     embedding: Embedding  # the numerics of the question's vector
     cache: Cache
 
-    def chunks(self, params: SearchParams, user_id: str, notes_version: int,
+    def chunks(self, params: Retrieval, user_id: str, notes_version: int,
                question: str, top_k: int, search: Callable[[], list[Chunk]],
                filters: Filters = NO_FILTERS, *, read: bool = True, write: bool = True
                ) -> tuple[list[Chunk], CacheOutcome]:

@@ -55,7 +55,7 @@ def ingest_folder(args: argparse.Namespace) -> int:
     with parts_of(settings_now()) as parts:
         report = ingest_notes(parts, args.user, found.notes, progress=not args.quiet,
                               prune=prune, max_delete=args.max_delete, yes=args.yes)
-        record_sources(parts, args.user, found)
+        record_sources(parts.store, args.user, found)
     if args.json:
         data = {**report.to_dict(), "failed": [asdict(f) for f in found.failures],
                 "dropped": found.dropped}

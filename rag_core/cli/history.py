@@ -18,7 +18,7 @@ def cmd_revisions(args: argparse.Namespace) -> int:
         if args.restore is not None:
             done = restore.restore(parts, args.user, args.note_id, args.restore)
         else:
-            found = restore.revisions(parts, args.user, args.note_id)
+            found = restore.revisions(parts.store, args.user, args.note_id)
     if args.restore is not None:
         if args.json:
             print_json(done)
@@ -46,7 +46,7 @@ def cmd_trash(args: argparse.Namespace) -> int:
     if args.action != "purge" and args.yes:
         raise InvalidArgument(f"trash {args.action} takes no --yes.")
     with parts_of(settings_now()) as parts:
-        history = restore.history_of(parts)
+        history = restore.history_of(parts.store)
         sweep_trash(history, force=True)  # every user's trash past its time out first
         if args.action == "list":
             rows = [t.to_dict() for t in history.trash_list(args.user)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     AliasChoices,
@@ -19,12 +19,13 @@ from pydantic import (
 )
 
 from rag_core.config.answer_sections import Section, empty_is_unset, http_url
+from rag_core.types import ChunkingMethod
 
 # Published in the code, so worthless as a secret: the prod profile refuses it (rag_core.api.auth).
 DEFAULT_JWT_SECRET = "dev-only-insecure-secret-set-RAG_JWT_SECRET"
 
 
-CHUNKING_METHODS = ("heading", "sentences", "window")  # RAG_CHUNKING
+CHUNKING_METHODS: tuple[ChunkingMethod, ...] = get_args(ChunkingMethod)  # RAG_CHUNKING
 
 
 def _default_state_dir() -> Path:
@@ -120,7 +121,7 @@ class Embedding(Section):
     chunk_tokens: int = Field(200, ge=32, le=512, description=(
         "chunk size at ingestion (a change needs a re-ingest)"))
     chunk_overlap_tokens: int = Field(40, ge=0, le=256, description="chunk overlap")
-    chunking: Literal["heading", "sentences", "window"] = Field("sentences", description=(
+    chunking: ChunkingMethod = Field("sentences", description=(
         "how a note is cut into chunks: `sentences` (paragraphs, long ones cut at sentences, "
         "packed to the budget), `heading` (the same within each section under a heading), "
         "`window` (fixed token windows); a change needs a re-ingest"))

@@ -32,19 +32,11 @@ import re
 from dataclasses import dataclass
 
 from rag_core.store.base import ChunkDraft
+from rag_core.text.sentences import sentence_spans
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-# A sentence ends after . ! ? or … (and closing quotes/brackets) followed by whitespace, or at a
-# line break inside a paragraph (lists, verse lines).
-_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)|\n")
-_ABBREVIATIONS = frozenset((
-    "dr", "mr", "mrs", "ms", "st", "rev", "fr", "sr", "jr", "prof", "vs", "v", "vv", "cf", "ch",
-    "chap", "e.g", "i.e", "etc", "ps", "gen", "ex", "lev", "num", "deut", "matt", "mk", "lk",
-    "jn", "rom", "cor", "gal", "eph", "phil", "col", "thess", "tim", "heb", "jas", "pet", "vol",
-    "pp",
-))
 
 
 @dataclass(frozen=True)
@@ -62,35 +54,6 @@ def content_hash(text: str) -> str:
 
 def split_paragraphs(body: str) -> list[str]:
     return [p.strip() for p in _PARAGRAPH_BREAK.split(body.replace("\r\n", "\n")) if p.strip()]
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans of ``text[start:end]`` as absolute offsets, whitespace trimmed."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    begin = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        if match.group() != "\n" and _is_abbreviation(text, begin, match.start()):
-            continue
-        spans.append((begin, match.end()))
-        begin = match.end()
-    spans.append((begin, end))
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
-    return out
-
-
-def _is_abbreviation(text: str, begin: int, dot: int) -> bool:
-    if text[dot] != ".":
-        return False
-    word = re.search(r"([A-Za-z.]+)$", text[begin:dot])
-    return word is not None and word.group(1).lower().strip(".") in _ABBREVIATIONS
 
 
 def _token_pieces(counter: TokenCounter, text: str, start: int, end: int,
@@ -163,7 +126,7 @@ class _Packer:
         taken: list[_Unit] = []
         for unit in reversed(chunk):
             text = self.paragraphs[unit.para]
-            for s, e in reversed(sentence_spans(text, unit.start, unit.end)):
+            for s, e in reversed(list(sentence_spans(text, unit.start, unit.end))):
                 candidate = [_Unit(unit.para, s, e), *taken]
                 if self.tokens(candidate) > self.overlap_tokens:
                     return taken or self._tail(_Unit(unit.para, s, e))

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from rag_core.parts import Parts
 
 # Bump when embedding_text() or chunk_note() change what they produce for the same input.
-PIPELINE_VERSION = "chunks-v1"
+PIPELINE_VERSION = "chunks-v2"  # v2: one sentence splitter (no cut at "p.m." or "?" mid-sentence)
 
 
 @dataclass

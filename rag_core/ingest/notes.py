@@ -1,4 +1,5 @@
-"""One note from Markdown with YAML front matter, or from a JSON object, checked whole.
+"""One note from fields, checked whole: what Markdown front matter gives (read in
+``rag_core.ingest.readers.markdown``, the one place Markdown is read) or a JSON object holds.
 
 Markdown (``.md``, ``.markdown``)::
 
@@ -43,16 +44,13 @@ import stat
 import unicodedata
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, field_problem, normal_date
 from rag_core.safety.normalise import bad_code_point, unreadable_character
 from rag_core.types import Note
 
-MARKDOWN_SUFFIXES = (".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")
 MAX_ID_CHARS = 200
@@ -62,19 +60,8 @@ MAX_TITLE_KEPT = 2_000
 # A note file larger than this is refused before it is read (the bulk API's body limit too).
 MAX_NOTE_FILE_BYTES = 16 * 1024 * 1024
 
-_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
-_HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
 _SLUG = re.compile(r"[^a-z0-9._-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 but tab, LF, CR; and DEL
-
-
-class _FrontMatterLoader(yaml.SafeLoader):
-    """YAML's safe loader with timestamps kept as text: a date is checked by the one date
-    rule (``rag_core.ingest.fields.normal_date``), not by YAML's constructor."""
-
-
-_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
-                                   _FrontMatterLoader.construct_scalar)
 
 
 def note_id_problem(note_id: object) -> str | None:
@@ -130,8 +117,8 @@ def check_note(note: Note) -> None:
     for key, value in note.metadata().items():
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, str):
-                _check_characters(item, where, 1, f"the field {key!r}")
-    _check_characters(note.body, where, 1, "the body")
+                check_characters(item, where, 1, f"the field {key!r}")
+    check_characters(note.body, where, 1, "the body")
 
 
 def check_note_file(file: Path, limit: int = MAX_NOTE_FILE_BYTES) -> None:
@@ -148,7 +135,7 @@ def check_note_file(file: Path, limit: int = MAX_NOTE_FILE_BYTES) -> None:
                           f"{limit:,} bytes")
 
 
-def _check_characters(text: str, where: str, first_line: int, what: str) -> None:
+def check_characters(text: str, where: str, first_line: int, what: str) -> None:
     """``InvalidNote`` at the line of the first control character or invalid code point."""
     match = _CONTROL.search(text)
     if match:
@@ -168,53 +155,11 @@ def note_hash(note: Note) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def parse_markdown(text: str, name: str = "<text>", *, default_id: str | None = None) -> Note:
-    """One note from Markdown with optional YAML front matter (``name`` is for messages)."""
-    meta, body, body_line = split_markdown(text, name)
-    return _build(meta, body, name, line=1, body_line=body_line,
-                  default_id=default_id or _stem_id(name))
-
-
-def split_markdown(text: str, name: str = "<text>") -> tuple[dict[str, Any], str, int]:
-    """The front matter (a title taken from a first ``# heading`` when it gives none), the body
-    and the body's first line number, checked for bad characters and bad YAML."""
-    meta: dict[str, Any] = {}
-    body_line = 1
-    match = _FRONT.match(text)
-    if match:
-        _check_characters(text[: match.end()], name, 1, "the front matter")
-        _check_characters(text[match.end():], name, text[: match.end()].count("\n") + 1,
-                          "the body")
-        try:
-            loaded = yaml.load(match.group(1), Loader=_FrontMatterLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 2 if mark is not None else 1  # +1 for "---", +1 for 1-based
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise InvalidNote(f"{name}:{line}: bad YAML front matter: {problem}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise InvalidNote(f"{name}:2: front matter must be a mapping of fields")
-        meta = dict(loaded or {})
-        body_line = text[: match.end()].count("\n") + 1
-        text = text[match.end():]
-    else:
-        _check_characters(text, name, 1, "the note")
-    if not match and text.lstrip("\ufeff").startswith("---"):
-        raise InvalidNote(f"{name}:1: front matter is not closed by a '---' line")
-    if not meta.get("title"):
-        heading = _HEADING.match(text)
-        if heading:
-            meta["title"] = heading.group(1)
-            text = text[heading.end():]
-            body_line += 1
-    return meta, text, body_line
-
-
-def build_note(meta: dict[str, Any], body: str, name: str, *, default_id: str,
+def build_note(meta: JsonObject, body: str, name: str, *, default_id: str,
                line: int = 1, body_line: int = 1) -> Note:
     """One note from its fields and body, by every rule of this module (the readers of other
     formats end here: ``rag_core.ingest.readers``)."""
-    return _build(meta, body, name, line=line, body_line=body_line, default_id=default_id)
+    return build_parsed(meta, body, name, line=line, body_line=body_line, default_id=default_id)
 
 
 def bound_title(title: str, body: str) -> tuple[str, str]:
@@ -229,7 +174,7 @@ def bound_title(title: str, body: str) -> tuple[str, str]:
     return cut.rstrip(" ,;:-") + "\u2026", f"{title}\n\n{body}"
 
 
-def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
+def note_from_record(record: JsonObject, name: str, *, line: int = 1,
                      default_id: str = "") -> Note:
     """One note from a JSON object with ``body`` and the front-matter fields: a line of a
     JSON-lines file, or a note sent to the HTTP API (same rules, same errors)."""
@@ -239,18 +184,18 @@ def note_from_record(record: dict[str, Any], name: str, *, line: int = 1,
         raise InvalidNote(f"{name}:{line}: 'body' must be a string")
     if not default_id and not record.get("id"):
         raise InvalidNote(f"{name}:{line}: missing id")
-    return _build(record, body or "", name, line=line, body_line=line, default_id=default_id)
+    return build_parsed(record, body or "", name, line=line, body_line=line, default_id=default_id)
 
 
-def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: int,
+def build_parsed(meta: JsonObject, body: str, name: str, *, line: int, body_line: int,
            default_id: str) -> Note:
     where = f"{name}:{line}"
     for key in FIELDS:
         value = meta.get(key)
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, str):
-                _check_characters(item, name, line, f"the field {key!r}")
-    _check_characters(body, name, body_line, "the body")
+                check_characters(item, name, line, f"the field {key!r}")
+    check_characters(body, name, body_line, "the body")
     title = _text(meta.get("title"), "title", where)
     if not title:
         raise InvalidNote(f"{where}: missing title")
@@ -281,7 +226,7 @@ def _build(meta: dict[str, Any], body: str, name: str, *, line: int, body_line: 
     return note
 
 
-def _text(value: Any, field: str, where: str) -> str | None:
+def _text(value: object, field: str, where: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, (bool, list, dict)):
@@ -290,7 +235,7 @@ def _text(value: Any, field: str, where: str) -> str | None:
     return text or None
 
 
-def _date(value: Any, where: str) -> str | None:
+def _date(value: object, where: str) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -311,11 +256,11 @@ def _date(value: Any, where: str) -> str | None:
                       f"{type(value).__name__}")
 
 
-def _list(value: Any, field: str, where: str) -> tuple[str, ...]:
+def _list(value: object, field: str, where: str) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        items: list[Any] = re.split(r"[;,]", value)
+        items: list[object] = re.split(r"[;,]", value)
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:
@@ -330,6 +275,6 @@ def _list(value: Any, field: str, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _stem_id(name: str) -> str:
+def stem_id(name: str) -> str:
     stem = Path(name).stem.lower()
     return _SLUG.sub("-", stem).strip("-") or "note"

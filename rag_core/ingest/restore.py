@@ -19,28 +19,29 @@ from rag_core.store.note_history import NoteHistory
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
+    from rag_core.store.base import Store
     from rag_core.types import Note
 
 Write = Callable[[Sequence["Note"]], IngestReport]
 
 
-def history_of(parts: Parts) -> NoteHistory:
+def history_of(store: Store) -> NoteHistory:
     """The store's history; ``InvalidArgument`` on a store that keeps none (in process)."""
-    history = parts.store.history
+    history = store.history
     if history is None:
         raise InvalidArgument("Revisions and the trash need the PostgreSQL store (DATABASE_URL "
                               "or the embedded server).")
     return history
 
 
-def revisions(parts: Parts, user_id: str, note_id: str) -> dict[str, Any]:
+def revisions(store: Store, user_id: str, note_id: str) -> dict[str, Any]:
     """The note's earlier texts, newest first; ``NotFound`` when the user has no such note,
     live, in the trash or in the revisions."""
     check_user(user_id)
     check_note_id(note_id)
-    history = history_of(parts)
+    history = history_of(store)
     found = history.revisions(user_id, note_id)
-    if not found and parts.store.note_hash(user_id, note_id) is None \
+    if not found and store.note_hash(user_id, note_id) is None \
             and history.trashed(user_id, note_id) is None:
         raise NotFound(f"There is no note {note_id!r}.")
     return {"note_id": note_id, "revisions": [r.to_dict() for r in found]}
@@ -52,7 +53,7 @@ def restore(parts: Parts, user_id: str, note_id: str, revision: int | None = Non
     ``write`` makes the write (default ``ingest_notes``)."""
     check_user(user_id)
     check_note_id(note_id)
-    history = history_of(parts)
+    history = history_of(parts.store)
     if revision is None:
         note = history.trashed(user_id, note_id)
         if note is None:

@@ -35,6 +35,7 @@ from rag_core.store.sources import SourceRow
 
 if TYPE_CHECKING:
     from rag_core.parts import Parts
+    from rag_core.store.base import Store
 
 
 @dataclass
@@ -61,13 +62,13 @@ def folder_source(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
-def record_sources(parts: Parts, user_id: str, found: FolderRead) -> None:
+def record_sources(store: Store, user_id: str, found: FolderRead) -> None:
     """Record the notes of the files read as coming from the folder read. A file with a
     failure is recorded without its hash, so that the next sync reads (and reports) it again."""
     failed = {f.rel for f in found.failures}
     rows = [SourceRow(note_id, f.rel, "" if f.rel in failed else f.sha256)
             for f in found.files if f.parsed for note_id in f.note_ids]
-    parts.store.sources.record(user_id, folder_source(found.root), rows)
+    store.sources.record(user_id, folder_source(found.root), rows)
 
 
 def sync_folder(parts: Parts, user_id: str, path: str | Path, *, dry_run: bool = False,
@@ -113,7 +114,7 @@ def sync_folder(parts: Parts, user_id: str, path: str | Path, *, dry_run: bool =
             ingest_notes(parts, user_id, [n for n in found.notes
                                           if n.id in set(report.added + report.changed)],
                          progress)
-        record_sources(parts, user_id, found)
+        record_sources(parts.store, user_id, found)
         report.removed = [i for i in report.removed if delete_note(parts, user_id, i)]
     report.seconds = time.perf_counter() - start
     return report

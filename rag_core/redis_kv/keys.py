@@ -19,9 +19,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rag_core.config import ANSWER_SECTIONS, Embedding, Settings, fixed
+from rag_core.config import ANSWER_SECTIONS, Embedding, Retrieval, Settings, fixed
 from rag_core.embedding import vector_numerics
-from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters
 
 _SPACES = re.compile(r"\s+")
@@ -153,7 +152,7 @@ def answer_shape(settings: Settings) -> Mapping[str, object]:
             "embedding": embedding_shape(settings.embedding)}
 
 
-def answer_parts(shape: Mapping[str, object], params: SearchParams,
+def answer_parts(shape: Mapping[str, object], params: Retrieval,
                  prompt: str) -> Mapping[str, object]:
     """What names an answer besides the user, the notes version, the question and top_k: the
     ``answer_shape`` of its settings, with the search that was run (``params``, the object the
@@ -178,7 +177,7 @@ def _numerics(embedding: Embedding) -> dict[str, object]:
     return {} if numerics == "f32" else {"numerics": numerics}
 
 
-def query_key(settings: Settings, params: SearchParams, user_id: str, notes_version: int,
+def query_key(settings: Settings, params: Retrieval, user_id: str, notes_version: int,
               normalized_query: str, top_k: int, *, prompt: str) -> str:
     return query_slot(answer_parts(answer_shape(settings), params, prompt), user_id,
                       normalized_query, top_k).key(notes_version)
@@ -194,7 +193,7 @@ def query_slot(answer_parts: Mapping[str, object], user_id: str, normalized_quer
     return version_slot("query", user_id, {**answer_parts, **more})
 
 
-def context_key(params: SearchParams, user_id: str, notes_version: int, normalized_query: str,
+def context_key(params: Retrieval, user_id: str, notes_version: int, normalized_query: str,
                 top_k: int, filters: Filters = NO_FILTERS, *, numerics: str = "f32") -> str:
     """The chunks of one search: its params, the query vector's numerics, top_k, the text and
     the filters (nothing without filters)."""

@@ -10,9 +10,8 @@ from rag_core.store.base import (
     ChunkDraft,
     NoteWrite,
     RetrievalMode,
-    SearchParams,
     Store,
     UpsertResult,
 )
 
-__all__ = ["ChunkDraft", "NoteWrite", "RetrievalMode", "SearchParams", "Store", "UpsertResult"]
+__all__ = ["ChunkDraft", "NoteWrite", "RetrievalMode", "Store", "UpsertResult"]

@@ -24,9 +24,6 @@ from rag_core.types import Chunk, Note
 if TYPE_CHECKING:
     import numpy as np
 
-# What one search runs with is the retrieval section of Settings itself (``settings.retrieval``):
-# the store receives it with each call, and the cache keys hash it.
-SearchParams = Retrieval
 # the store's default when a caller passes no params: a plain dense search
 DENSE = Retrieval(retrieval_mode="dense")
 
@@ -120,7 +117,7 @@ class Store(Protocol):
         top_k: int,
         *,
         query_text: str | None = None,
-        params: SearchParams | None = None,
+        params: Retrieval | None = None,
         min_version: int | None = None,
         filters: Filters = NO_FILTERS,
     ) -> list[Chunk]:

@@ -140,7 +140,7 @@ class Narrowing:
                 "series": held_pattern(self.series),
                 "year": held_pattern([self.year] if self.year else [])}
 
-    def binds(self) -> dict[str, Any]:
+    def binds(self) -> dict[str, object]:
         """The bind values of the ``a_*`` part of ``sql.filtering.filter_predicate``."""
         held = self.texts()
         return {"a_speaker": list(self.speaker) or None, "a_speaker_text": held["speaker"],
@@ -247,7 +247,7 @@ class Filters:
             parts.append(f"dated up to {self.date_to}")
         return ", ".join(parts)
 
-    def binds(self) -> dict[str, Any]:
+    def binds(self) -> dict[str, object]:
         """The bind values of the store's filter predicate (``sql.search.filter_predicate``)."""
         return {"f_speaker": self.speaker, "f_series": self.series,
                 "f_tags": list(self.tags) or None, "f_from": self.date_from,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from rag_core.store.base import SearchParams
+from rag_core.config import Retrieval
 from rag_core.types import Chunk
 
 _NO_RANK = 1 << 30
@@ -57,7 +57,7 @@ def score_fusion(chunks: Sequence[Chunk], dense_weight: float = 1.0,
     return [dense_weight * d + lexical_weight * lx for d, lx in zip(dense, lexical, strict=True)]
 
 
-def fuse(chunks: Sequence[Chunk], params: SearchParams, top_k: int) -> list[Chunk]:
+def fuse(chunks: Sequence[Chunk], params: Retrieval, top_k: int) -> list[Chunk]:
     """The ``top_k`` best candidates by ``params.fusion``, each with its ``fused_score``."""
     if params.fusion == "rrf":
         scores = rrf_scores(chunks, params.rrf_k, params.fusion_dense_weight,

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from rag_core.config import Retrieval
 from rag_core.store.base import (
     DENSE,
     FUSED_MODES,
     ChunkDraft,
     NoteWrite,
-    SearchParams,
     UpsertResult,
     stored_note,
 )
@@ -152,7 +152,7 @@ class MemoryStore:
                 for c in n.chunks]
 
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
-               query_text: str | None = None, params: SearchParams | None = None,
+               query_text: str | None = None, params: Retrieval | None = None,
                min_version: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:
         p = params or DENSE
         if top_k < 1:

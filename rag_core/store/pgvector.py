@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag_core.config import Embedding, Index, Services, Settings
+from rag_core.config import Embedding, Index, Retrieval, Services, Settings
 from rag_core.store import schema
 from rag_core.store import sql as q
 from rag_core.store.base import (
     ChunkDraft,
     NoteWrite,
-    SearchParams,
     UpsertResult,
     stored_note,
 )
@@ -170,7 +169,7 @@ class PgVectorStore:
     # --- search and statistics (rag_core.store.searches) ----------------------------------
 
     def search(self, user_id: str, embedding: np.ndarray | None, top_k: int, *,
-               query_text: str | None = None, params: SearchParams | None = None,
+               query_text: str | None = None, params: Retrieval | None = None,
                min_version: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:
         """The user's best chunks, best first (:meth:`PgSearches.search`)."""
         return self.searches.search(user_id, embedding, top_k, query_text=query_text,

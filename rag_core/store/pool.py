@@ -13,10 +13,10 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from rag_core.config import Services, fixed
@@ -28,7 +28,11 @@ log = logging.getLogger("rag_core.store")
 _DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
+# a connection of the pool: rows come back as tuples (psycopg's default row factory)
+Conn = psycopg.Connection[TupleRow]
+
+
+def _configure(conn: Conn) -> None:
     register_vector(conn)
     conn.commit()  # the type lookups opened a transaction; the pool wants the connection idle
 
@@ -41,19 +45,19 @@ class PgPool:
             raise ValueError("PgVectorStore needs settings.database_url (see services.resolve)")
         self.services = services  # the pool's size and timeouts
         self.url = services.database_url
-        self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._pool_obj: ConnectionPool[Conn] | None = None
         self._lock = threading.Lock()
 
-    def connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"connect_timeout": self.services.db_connect_timeout_s}
+    def connect_kwargs(self) -> dict[str, str | float]:
+        kwargs: dict[str, str | float] = {"connect_timeout": self.services.db_connect_timeout_s}
         if fixed.DB_STATEMENT_TIMEOUT_MS:
             kwargs["options"] = f"-c statement_timeout={fixed.DB_STATEMENT_TIMEOUT_MS}"
         return kwargs
 
-    def _pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+    def _pool(self) -> ConnectionPool[Conn]:
         with self._lock:
             if self._pool_obj is None:
-                pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                pool: ConnectionPool[Conn] = ConnectionPool(
                     self.url,
                     min_size=1,
                     max_size=self.services.db_pool_max_size,
@@ -73,7 +77,7 @@ class PgPool:
             return self._pool_obj
 
     @contextmanager
-    def db(self, action: str) -> Iterator[psycopg.Connection[Any]]:
+    def db(self, action: str) -> Iterator[Conn]:
         """A pooled connection inside one transaction; connection failures become 503s."""
         try:
             with self._pool().connection() as conn:

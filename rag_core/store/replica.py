@@ -31,19 +31,22 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import psycopg
 from pgvector.psycopg import register_vector
 
 from rag_core.config import Services, fixed
 from rag_core.errors import VectorSearchFailed
+from rag_core.store.pool import Conn
 from rag_core.telemetry import metrics
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 log = logging.getLogger("rag_core.store.replica")
 
 T = TypeVar("T")
-Conn = psycopg.Connection[Any]
 State = Literal["ok", "lagging", "down"]
 
 
@@ -90,13 +93,13 @@ class ReplicaReads:
         self.clock = clock
         self._lock = threading.Lock()  # the pool and the verdict
         self._checking = threading.Lock()  # one check at a time; others use the last verdict
-        self._pool_obj: Any = None
+        self._pool_obj: ConnectionPool[Conn] | None = None
         self._pending: deque[tuple[float, int]] = deque(maxlen=_MAX_PENDING)
         self._health: ReplicaHealth | None = None
 
     # --- the pool -------------------------------------------------------------------------
 
-    def _pool(self) -> Any:
+    def _pool(self) -> ConnectionPool[Conn]:
         from psycopg_pool import ConnectionPool
 
         with self._lock:

@@ -16,6 +16,7 @@ import psycopg
 from rag_core.config import Index
 from rag_core.errors import ReindexFailed, ReindexRunning, SchemaMismatch, VectorSearchFailed
 from rag_core.store import sql as q
+from rag_core.store.pool import Conn
 
 log = logging.getLogger("rag_core.store")
 
@@ -70,7 +71,7 @@ def ensure_schema(url: str, connect_kwargs: dict[str, Any], dim: int, index: Ind
                     index.hnsw_ef_construction)
     return applied_now
 
-def hnsw_indexes(conn: psycopg.Connection[Any]) -> dict[str, str]:
+def hnsw_indexes(conn: Conn) -> dict[str, str]:
     """The valid HNSW indexes of ``chunks`` by name: their definitions."""
     names = [*q.HNSW_INDEXES.values(), q.HNSW_BUILDING]
     return {str(r[0]): str(r[1]) for r in conn.execute(q.HNSW_INDEX_STATE, (names,)) if r[2]}

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from rag_core.config import Retrieval
 from rag_core.store import sql as q
-from rag_core.store.base import DENSE, SearchParams
+from rag_core.store.base import DENSE
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.store.replica import ReplicaReads
 from rag_core.store.searching import run_search
@@ -39,7 +40,7 @@ class PgSearches:
         top_k: int,
         *,
         query_text: str | None = None,
-        params: SearchParams | None = None,
+        params: Retrieval | None = None,
         min_version: int | None = None,
         filters: Filters = NO_FILTERS,
     ) -> list[Chunk]:

@@ -4,7 +4,7 @@ rows to chunks.
 ``PgVectorStore.search`` validates its inputs and opens the transaction; ``run_search`` does
 the rest on that connection, in one statement (a hybrid search fuses its two candidate lists
 in SQL and returns the ``top_k`` best; ``hybrid_prf`` runs three, ``prf_search``).  Every knob
-comes from the caller's ``SearchParams``.
+comes from the caller's ``Retrieval``.
 
 A user with at most ``user_rows_limit`` chunks (``user_scan_max_chunks``, more in a large
 table) is searched on their own rows (the ``user_id`` index: an exact dense scan, the lexical
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from opentelemetry import trace
 
-from rag_core.config import fixed
+from rag_core.config import Retrieval, fixed
 from rag_core.store import sql as q
-from rag_core.store.base import FUSED_MODES, SearchParams
+from rag_core.store.base import FUSED_MODES
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Chunk
 
@@ -37,14 +37,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def index_rows(params: SearchParams, top_k: int) -> int:
+def index_rows(params: Retrieval, top_k: int) -> int:
     """The rows the dense scan must return: ``ef_search`` is never set below it."""
     if params.retrieval_mode == "dense":
         return top_k
     return max(top_k, params.dense_candidates) if params.retrieval_mode in FUSED_MODES else 0
 
 
-def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray | None,
+def statement(params: Retrieval, top_k: int, user_id: str, vector: np.ndarray | None,
               query_text: str | None, *, user_rows: bool = False, halfvec: bool = False,
               weighted: Feedback | None = None,
               filters: Filters = NO_FILTERS) -> tuple[Any, dict[str, Any]]:
@@ -76,7 +76,7 @@ def statement(params: SearchParams, top_k: int, user_id: str, vector: np.ndarray
     return query, values
 
 
-def searched_mode(params: SearchParams, user_chunks: int) -> str:
+def searched_mode(params: Retrieval, user_chunks: int) -> str:
     """The mode a search runs in: ``auto`` is ``hybrid_prf`` for a library of at least
     ``prf_min_chunks`` chunks and ``hybrid`` below (feedback takes the first pass's best chunks
     as relevant: in a few dozen notes the second and third best are about something else)."""
@@ -86,7 +86,7 @@ def searched_mode(params: SearchParams, user_chunks: int) -> str:
 
 
 def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
-               top_k: int, query_text: str | None, params: SearchParams,
+               top_k: int, query_text: str | None, params: Retrieval,
                filters: Filters = NO_FILTERS) -> list[Chunk]:
     ef = max(params.hnsw_ef_search, index_rows(params, top_k))
     row = conn.execute(q.SET_SEARCH_PARAMS, (str(ef), params.iterative_scan,
@@ -141,7 +141,7 @@ def feedback_weights(question: Sequence[str], terms: Sequence[str], mass: Sequen
 
 
 def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, top_k: int,
-               query_text: str | None, params: SearchParams, *, user_rows: bool,
+               query_text: str | None, params: Retrieval, *, user_rows: bool,
                halfvec: bool, filters: Filters = NO_FILTERS) -> list[Chunk]:
     """``hybrid_prf``: a hybrid pass (fused by ``prf_first_fusion`` with the ``prf_first_*``
     weights) for the ``fixed.PRF_DOCS`` best chunks, their feedback (``sql.PRF_FEEDBACK``),
@@ -181,7 +181,7 @@ def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, 
     return to_chunks(conn.execute(query, values).fetchall())
 
 
-def user_rows_limit(params: SearchParams, table_chunks: float) -> int:
+def user_rows_limit(params: Retrieval, table_chunks: float) -> int:
     """The most chunks a user may have to be searched on their own rows:
     ``max(user_scan_max_chunks, sqrt(user_scan_scale * table_chunks))``. A filtered index scan
     visits about ``ef_search / share`` rows to find the user's nearest, a scan of own rows

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from rag_core.store import sql as q
+from rag_core.store.pool import Conn
 from rag_core.telemetry import logs
 
 log = logging.getLogger("rag_core.store")
@@ -51,7 +52,7 @@ class PgVersionNotices:
         self.url = url
         self.connect_kwargs = connect_kwargs
 
-    def session(self) -> psycopg.Connection[Any]:
+    def session(self) -> Conn:
         conn = psycopg.connect(self.url, autocommit=True, **self.connect_kwargs)
         conn.execute(q.LISTEN_VERSIONS)
         return conn

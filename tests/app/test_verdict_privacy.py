@@ -17,7 +17,7 @@ from rag_core.answers.feedback import VERDICTS_PER_WINDOW, export_verdicts
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings, fixed
-from rag_core.ingest.notes import parse_markdown
+from rag_core.ingest.readers.markdown import parse_markdown
 from rag_core.store.records import AnswerRecord
 from tests.tags import question_tag
 

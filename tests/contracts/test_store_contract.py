@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from rag_core.config import Settings
-from rag_core.store.base import ChunkDraft, NoteWrite, SearchParams, Store
+from rag_core.config import Retrieval, Settings
+from rag_core.store.base import ChunkDraft, NoteWrite, Store
 from rag_core.store.costs import DayState
 from rag_core.store.filters import NO_FILTERS, Filters, Narrowing
 from rag_core.store.memory import MemoryStore
@@ -86,15 +86,15 @@ class StoreContract:
         store.upsert_note("ann", note("a"), "h", drafts("Mercy in the storm."), vectors(1))
         store.upsert_note("bob", note("b"), "h", drafts("Mercy in the storm."), vectors(1))
         got = store.search("ann", vectors(1)[0], 5, query_text="mercy storm",
-                           params=SearchParams(retrieval_mode=mode))  # type: ignore[arg-type]
+                           params=Retrieval(retrieval_mode=mode))  # type: ignore[arg-type]
         assert got and {c.user_id for c in got} == {"ann"}
         assert store.search("carol", vectors(1)[0], 5, query_text="mercy",
-                            params=SearchParams(retrieval_mode=mode)) == []  # type: ignore[arg-type]
+                            params=Retrieval(retrieval_mode=mode)) == []  # type: ignore[arg-type]
 
     def test_dense_search_is_best_first_with_cosine_scores(self, store: Store) -> None:
         vecs = vectors(1, 2, 3, 4)
         store.upsert_note("ann", note("a"), "h", drafts("w", "x", "y", "z"), vecs)
-        got = store.search("ann", vecs[2], 3, params=SearchParams(retrieval_mode="dense"))
+        got = store.search("ann", vecs[2], 3, params=Retrieval(retrieval_mode="dense"))
         assert len(got) == 3 and got[0].text == "y"
         assert got[0].score == pytest.approx(1.0, abs=1e-4)
         scores = [c.score for c in got]
@@ -106,7 +106,7 @@ class StoreContract:
         store.upsert_note("ann", note("a"), "h", drafts("Zacchaeus climbed a tree.",
                                                         "Unrelated words."), vecs)
         got = store.search("ann", vecs[0], 2, query_text="Zacchaeus",
-                           params=SearchParams(retrieval_mode="hybrid"))
+                           params=Retrieval(retrieval_mode="hybrid"))
         top = got[0]
         assert top.text.startswith("Zacchaeus")
         assert top.dense_rank == 1 and top.lexical_rank == 1 and top.fused_score
@@ -147,7 +147,7 @@ class StoreContract:
         store.upsert_note("ann", note("a"), "h", drafts("Zacchaeus climbed a tree.",
                                                         "Unrelated words."), vecs)
         got = store.search("ann", vecs[1], 2, query_text="Zacchaeus tree",
-                           params=SearchParams(retrieval_mode="hybrid"))
+                           params=Retrieval(retrieval_mode="hybrid"))
         by_text = {c.text: c for c in got}
         lexical = by_text["Zacchaeus climbed a tree."]
         assert lexical.lexical_rank == 1 and lexical.lexical_score and lexical.matched_terms
@@ -178,7 +178,7 @@ class StoreContract:
         store.upsert_notes("bob", [NoteWrite(Note("z", "Bob's", "-", date="2024-03-10",
                                                   speaker="Pastor Miriam Okafor"), "h",
                                              drafts("Mercy in the storm."), near)])
-        params = SearchParams(retrieval_mode=mode)  # type: ignore[arg-type]
+        params = Retrieval(retrieval_mode=mode)  # type: ignore[arg-type]
         if path.startswith("shared_index"):
             params = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
         if path.endswith("ts_rank_cd"):
@@ -225,7 +225,7 @@ class StoreContract:
         store.upsert_notes("bob", [NoteWrite(Note("z", "Bob's", "-", date="2022-01-01"), "h",
                                              drafts("Pastor Miriam Okafor, 2024, mercy."),
                                              near)])
-        params = SearchParams(retrieval_mode=mode)  # type: ignore[arg-type]
+        params = Retrieval(retrieval_mode=mode)  # type: ignore[arg-type]
         if path.startswith("shared_index"):
             params = params.with_(user_scan_max_chunks=0, user_scan_scale=0.0)
         if path.endswith("ts_rank_cd"):

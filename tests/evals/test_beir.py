@@ -12,7 +12,7 @@ import pytest
 from evals.datasets import beir
 from evals.metrics.retrieval import graded_ndcg_at_k
 from evals.retrieval import beir_public, beir_run
-from rag_core.store.base import SearchParams
+from rag_core.config import Retrieval
 
 DOCS = {
     "d1": ("Tides", "The moon pulls the oceans and makes the tides rise and fall."),
@@ -125,7 +125,7 @@ def test_cached_embedder_embeds_each_text_once_across_runs(tmp_path: Path) -> No
 
 
 def test_grid_names_every_combination() -> None:
-    configs = beir_run.grid(SearchParams(retrieval_mode="hybrid"), rrf_k=[10, 60],
+    configs = beir_run.grid(Retrieval(retrieval_mode="hybrid"), rrf_k=[10, 60],
                             fusion_lexical_weight=[1.0])
     assert list(configs) == ["rrf_k=10 fusion_lexical_weight=1.0",
                              "rrf_k=60 fusion_lexical_weight=1.0"]

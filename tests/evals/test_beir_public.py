@@ -11,7 +11,7 @@ from evals import gates
 from evals.datasets import beir
 from evals.report import record
 from evals.retrieval import beir_public
-from rag_core.store.base import SearchParams
+from rag_core.config import Retrieval
 
 
 def table(**ndcg: float) -> pd.DataFrame:
@@ -46,8 +46,8 @@ def test_a_feedback_default_is_compared_with_hybrid_too() -> None:
     assert got["default_minus_best_single"] == pytest.approx(0.03)
     assert got["hybrid_minus_best_single"] == pytest.approx(-0.01)
     assert got["hybrid_prf"]["ndcg_at_10"] == 0.43
-    assert beir_public.default_slug(SearchParams(retrieval_mode="hybrid_prf")) == "hybrid_prf"
-    base = SearchParams(retrieval_mode="hybrid_prf", prf_min_chunks=5)
+    assert beir_public.default_slug(Retrieval(retrieval_mode="hybrid_prf")) == "hybrid_prf"
+    base = Retrieval(retrieval_mode="hybrid_prf", prf_min_chunks=5)
     configs = beir_public.mode_configs(base)
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid", "hybrid_prf"]
     assert configs["hybrid_prf"].prf_min_chunks == 5
@@ -74,7 +74,7 @@ def test_a_default_mode_that_loses_to_a_half_shows_a_negative_margin() -> None:
 
 
 def test_mode_configs_search_every_mode_on_the_service_knobs() -> None:
-    base = SearchParams(retrieval_mode="hybrid", rrf_k=17, bm25_k1=0.9)
+    base = Retrieval(retrieval_mode="hybrid", rrf_k=17, bm25_k1=0.9)
     configs = beir_public.mode_configs(base)
     assert list(configs) == ["dense", "bm25", "ts_rank_cd", "hybrid"]
     assert configs["bm25"].retrieval_mode == "lexical" and configs["bm25"].lexical_ranker == "bm25"

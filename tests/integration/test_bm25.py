@@ -15,15 +15,15 @@ import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-from rag_core.config import Settings, fixed
-from rag_core.store import ChunkDraft, NoteWrite, SearchParams
+from rag_core.config import Retrieval, Settings, fixed
+from rag_core.store import ChunkDraft, NoteWrite
 from rag_core.store.bulk import write_notes
 from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
-LEXICAL = SearchParams(retrieval_mode="lexical")
+LEXICAL = Retrieval(retrieval_mode="lexical")
 
 DIM = 384
 TERMS = ["alpha", "beta", "field", "grace", "lili", "merci"]
@@ -105,7 +105,7 @@ def test_ranking_matches_hand_computed_bm25(store: PgVectorStore,
     put(store, "bob", "x", "Grace", ["grace grace grace grace"])       # another user's df
     n, avglen = 4, (5 + 6 + 3 + 2) / 4
     k1, b, wa = 1.2, 0.75, fixed.BM25_METADATA_WEIGHT
-    params = SearchParams(retrieval_mode="lexical", bm25_k1=k1, bm25_b=b)
+    params = Retrieval(retrieval_mode="lexical", bm25_k1=k1, bm25_b=b)
     got = store.search("ann", None, 10, query_text="grace and lilies", params=params)
     expected = {
         "a": bm25(3, 3, n, 5, avglen, k1, b),
@@ -140,7 +140,7 @@ def test_both_rankers_and_hybrid_return_explainable_hits(store: PgVectorStore) -
     put(store, "ann", "b", "Beta", ["lilies of the field"])
     query = vectors(1, 5)[0]
     for ranker in ("bm25", "ts_rank_cd"):
-        params = SearchParams(retrieval_mode="hybrid", lexical_ranker=ranker, dense_candidates=5,
+        params = Retrieval(retrieval_mode="hybrid", lexical_ranker=ranker, dense_candidates=5,
                               lexical_candidates=5)
         got = store.search("ann", query, 2, query_text="field lilies", params=params)
         assert {c.note_id for c in got} == {"a", "b"}

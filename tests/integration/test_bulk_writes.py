@@ -7,13 +7,14 @@ import hashlib
 import numpy as np
 import pytest
 
-from rag_core.store import ChunkDraft, NoteWrite, SearchParams
+from rag_core.config import Retrieval
+from rag_core.store import ChunkDraft, NoteWrite
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
-LEXICAL = SearchParams(retrieval_mode="lexical")
+LEXICAL = Retrieval(retrieval_mode="lexical")
 
 
 def item(note_id: str, texts: list[str], digest: str = "v1", seed: int = 0) -> NoteWrite:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from rag_core.cli import main as cli
-from rag_core.store import ChunkDraft, NoteWrite, SearchParams
+from rag_core.config import Retrieval
+from rag_core.store import ChunkDraft, NoteWrite
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.searching import statement
 from rag_core.types import Note
@@ -53,7 +54,7 @@ def test_a_deep_search_returns_top_k_distinct_chunks(deep_user: PgVectorStore,
     query = np.random.default_rng(5).normal(size=DIM).astype(np.float32)
     top_k = 300
     got = deep_user.search("deep", query, top_k, query_text=QUESTION,
-                           params=SearchParams(retrieval_mode=mode, **SHALLOW))  # type: ignore[arg-type]
+                           params=Retrieval(retrieval_mode=mode, **SHALLOW))  # type: ignore[arg-type]
     ids = [c.chunk_id for c in got]
     assert len(set(ids)) == len(ids)
     # lexical search can only return the chunks that hold a word of the question
@@ -66,7 +67,7 @@ def test_a_deep_search_returns_top_k_distinct_chunks(deep_user: PgVectorStore,
 def test_every_candidate_list_is_at_least_top_k_deep() -> None:
     vector = np.zeros(DIM, dtype=np.float32)
     for mode in ("dense", "lexical", "hybrid"):
-        _, values = statement(SearchParams(retrieval_mode=mode, **SHALLOW), 1000,  # type: ignore[arg-type]
+        _, values = statement(Retrieval(retrieval_mode=mode, **SHALLOW), 1000,  # type: ignore[arg-type]
                               "u", vector, QUESTION)
         assert values.get("k", 1000) >= 1000 and values.get("lexical_depth", 1000) >= 1000
 

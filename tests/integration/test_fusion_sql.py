@@ -13,7 +13,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rag_core.store import ChunkDraft, SearchParams
+from rag_core.config import Retrieval
+from rag_core.store import ChunkDraft
 from rag_core.store.fusion import fuse
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.sql.search import search_statement
@@ -47,7 +48,7 @@ def query_vector() -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def fused_in_python(store: PgVectorStore, params: SearchParams, top_k: int) -> list[Chunk]:
+def fused_in_python(store: PgVectorStore, params: Retrieval, top_k: int) -> list[Chunk]:
     """Dense and lexical lists from the store's own searches (each list as deep as its depth,
     never below ``top_k``), merged and fused in Python."""
     vector = query_vector()
@@ -69,7 +70,7 @@ def fused_in_python(store: PgVectorStore, params: SearchParams, top_k: int) -> l
 @pytest.mark.parametrize("own_rows", [True, False])
 def test_sql_fusion_is_the_python_rule(library: PgVectorStore, fusion: str,
                                        weights: tuple[float, float], own_rows: bool) -> None:
-    params = SearchParams(retrieval_mode="hybrid", fusion=fusion,  # type: ignore[arg-type]
+    params = Retrieval(retrieval_mode="hybrid", fusion=fusion,  # type: ignore[arg-type]
                           fusion_dense_weight=weights[0], fusion_lexical_weight=weights[1],
                           rrf_k=10,
                           dense_candidates=8, lexical_candidates=6, hnsw_ef_search=100,
@@ -87,7 +88,7 @@ def test_sql_fusion_is_the_python_rule(library: PgVectorStore, fusion: str,
 
 def test_fused_ties_go_to_the_dense_rank_then_the_chunk_id(library: PgVectorStore) -> None:
     # equal weights: a chunk ranked r in one list only ties with one ranked r in the other only
-    params = SearchParams(retrieval_mode="hybrid", fusion_dense_weight=1.0,
+    params = Retrieval(retrieval_mode="hybrid", fusion_dense_weight=1.0,
                           fusion_lexical_weight=1.0, rrf_k=10,
                           dense_candidates=8, lexical_candidates=8, hnsw_ef_search=100)
     got = library.search("ann", query_vector(), 16, query_text=QUESTION, params=params)
@@ -102,7 +103,7 @@ def test_fused_ties_go_to_the_dense_rank_then_the_chunk_id(library: PgVectorStor
 
 
 def test_only_top_k_rows_leave_the_database(library: PgVectorStore) -> None:
-    params = SearchParams(retrieval_mode="hybrid", dense_candidates=20, lexical_candidates=20)
+    params = Retrieval(retrieval_mode="hybrid", dense_candidates=20, lexical_candidates=20)
     for k in (1, 3):
         assert len(library.search("ann", query_vector(), k, query_text=QUESTION,
                                   params=params)) == k

@@ -23,9 +23,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pgvector.psycopg import register_vector
 
 from rag_core.cli import main as cli
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.errors import ReindexFailed, ReindexRunning
-from rag_core.store import ChunkDraft, SearchParams
+from rag_core.store import ChunkDraft
 from rag_core.store import sql as q
 from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.store.searching import statement
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 DIM = 384
 # every user through the index
-SHARED = SearchParams(retrieval_mode="dense", user_scan_max_chunks=0, user_scan_scale=0.0)
+SHARED = Retrieval(retrieval_mode="dense", user_scan_max_chunks=0, user_scan_scale=0.0)
 QUESTION = "What was said about the harvest?"
 
 
@@ -73,7 +73,7 @@ def indexes(url: str) -> dict[str, str]:
 
 def plan(url: str, halfvec: bool, mode: str = "dense") -> str:
     vector = unit(np.random.default_rng(5), 1)[0]
-    query, values = statement(SearchParams(retrieval_mode=mode), 5, "ruth", vector, QUESTION,
+    query, values = statement(Retrieval(retrieval_mode=mode), 5, "ruth", vector, QUESTION,
                               halfvec=halfvec)
     with psycopg.connect(url) as conn:
         register_vector(conn)

@@ -8,20 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote
 from rag_core.ingest.ingestion import IngestReport, ingest_notes, ingest_path, stored_hash
 from rag_core.ingest.readers import load_notes
 from rag_core.parts import Parts
-from rag_core.store.base import SearchParams
 from rag_core.store.pgvector import PgVectorStore, store_for
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 
-LEXICAL, DENSE, HYBRID = (SearchParams(retrieval_mode=m) for m in ("lexical", "dense", "hybrid"))
+LEXICAL, DENSE, HYBRID = (Retrieval(retrieval_mode=m) for m in ("lexical", "dense", "hybrid"))
 
 
 class CountingEmbedder(SentenceTransformerEmbedder):
@@ -257,7 +256,7 @@ def test_users_are_kept_apart(store: PgVectorStore, embedder: CountingEmbedder,
     vector = embedder.embed([query])[0]
     for mode in ("dense", "lexical", "hybrid"):
         got = store.search("bob", vector, 10, query_text=query,
-                           params=SearchParams(retrieval_mode=mode))  # type: ignore[arg-type]
+                           params=Retrieval(retrieval_mode=mode))  # type: ignore[arg-type]
         assert got and all(c.user_id == "bob" for c in got)
 
 

@@ -16,12 +16,11 @@ import redis
 
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.semantic import judge_for
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.parts import build_redis
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import normalize_query, notes_version_key, query_key
-from rag_core.store.base import SearchParams
 from rag_core.types import Answer, TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
@@ -65,7 +64,7 @@ def _commands(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-def _lookup(layers: CacheLayers, params: SearchParams, truth: Truth) -> tuple[Any, ...]:
+def _lookup(layers: CacheLayers, params: Retrieval, truth: Truth) -> tuple[Any, ...]:
     return layers.answers.lookup(params, USER, QUESTION, 5, truth)
 
 

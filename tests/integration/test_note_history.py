@@ -57,7 +57,7 @@ def test_a_note_updated_twice_has_two_revisions_listed_and_restorable(live_parts
     for fact in FACTS:
         ingest_notes(live_parts, USER, [Note(id="key", title="Vestry key", body=fact)],
                      progress=False)
-    listed = restore.revisions(live_parts, USER, "key")["revisions"]
+    listed = restore.revisions(live_parts.store, USER, "key")["revisions"]
     assert len(listed) == 2
     bodies = [live_parts.store.history.revision(USER, "key", r["revision"]).body
               for r in listed]
@@ -69,12 +69,12 @@ def test_a_note_updated_twice_has_two_revisions_listed_and_restorable(live_parts
     assert done["notes_version"] > version
     assert live_parts.store.get_note(USER, "key").body == FACTS[0]
     assert {t for n, t, _ in live_parts.store.user_texts(USER)} == {FACTS[0]}  # re-embedded
-    again = restore.revisions(live_parts, USER, "key")["revisions"]
+    again = restore.revisions(live_parts.store, USER, "key")["revisions"]
     assert live_parts.store.history.revision(USER, "key", again[0]["revision"]).body == FACTS[2]
     with pytest.raises(NotFound):
         restore.restore(live_parts, USER, "key", 10**9)
     with pytest.raises(NotFound):  # another user's note is not theirs to list
-        restore.revisions(live_parts, "someone.else", "key")
+        restore.revisions(live_parts.store, "someone.else", "key")
 
 
 def test_revisions_keep_only_the_newest(live_parts: Any) -> None:
@@ -122,7 +122,7 @@ def test_a_deleted_note_is_not_answered_and_stays_restorable_until_its_time(
         restore.restore(live_parts, USER, "rope")  # not restorable, swept or not
     assert history.purge_expired() == (1, 1)
     assert _texts_naming(database_url, SECRET[:30]) == []
-    assert "rope" not in str(restore.revisions(live_parts, USER, "psalm"))
+    assert "rope" not in str(restore.revisions(live_parts.store, USER, "psalm"))
 
 
 def test_a_sync_that_would_delete_58_of_60_notes_asks_first(

@@ -14,8 +14,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from rag_core.config import fixed
-from rag_core.store import ChunkDraft, SearchParams
+from rag_core.config import Retrieval, fixed
+from rag_core.store import ChunkDraft
 from rag_core.store.memory import MemoryStore
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.searching import feedback_weights
@@ -50,8 +50,8 @@ def library(store: PgVectorStore) -> tuple[PgVectorStore, np.ndarray, np.ndarray
     return store, question, vectors
 
 
-def params(own_rows: bool, **changes: object) -> SearchParams:
-    return SearchParams(retrieval_mode="hybrid_prf", hnsw_ef_search=100, dense_candidates=10,
+def params(own_rows: bool, **changes: object) -> Retrieval:
+    return Retrieval(retrieval_mode="hybrid_prf", hnsw_ef_search=100, dense_candidates=10,
                         lexical_candidates=10,
                         user_scan_max_chunks=1_000 if own_rows else 0, user_scan_scale=0.0,
                         ).with_(**changes)

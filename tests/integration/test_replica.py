@@ -21,7 +21,7 @@ import pytest
 from fakes import HashEmbedder, ManualClock
 from pg_replica import StreamingReplica
 
-from rag_core.config import Settings, fixed
+from rag_core.config import Retrieval, Settings, fixed
 from rag_core.parts import (
     Parts,
     build_caches,
@@ -30,7 +30,6 @@ from rag_core.parts import (
     build_ledger,
     build_store,
 )
-from rag_core.store.base import SearchParams
 from rag_core.telemetry.metrics import REGISTRY
 from rag_core.tokens import default_counter
 from rag_core.types import Note
@@ -42,7 +41,7 @@ NOTES = [Note(id="n1", title="Walls", body="Nehemiah rebuilt the wall of Jerusal
          Note(id="n2", title="Patience", body="Abraham waited many years for the promised son; "
               "faith grows in the waiting.")]
 QUERY = "who rebuilt the wall of Jerusalem"
-DENSE = SearchParams(retrieval_mode="dense")
+DENSE = Retrieval(retrieval_mode="dense")
 MAX_LAG_S, CHECK_S, RETRY_S = 5.0, fixed.REPLICA_CHECK_INTERVAL_S, fixed.REPLICA_RETRY_S
 
 

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from servers import OwnPostgres
 
-from rag_core.config import Settings, fixed
+from rag_core.config import Retrieval, Settings, fixed
 from rag_core.errors import SchemaMismatch, VectorSearchFailed
 from rag_core.procs import wait_until
-from rag_core.store import ChunkDraft, SearchParams, Store, UpsertResult
+from rag_core.store import ChunkDraft, Store, UpsertResult
 from rag_core.store.pgvector import PgVectorStore, make_chunk_id, store_for
 from rag_core.types import Note
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 DIM = 384
 
-LEXICAL, DENSE, HYBRID = (SearchParams(retrieval_mode=m) for m in ("lexical", "dense", "hybrid"))
+LEXICAL, DENSE, HYBRID = (Retrieval(retrieval_mode=m) for m in ("lexical", "dense", "hybrid"))
 
 
 def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
@@ -209,7 +209,7 @@ def test_dense_search_orders_by_cosine(store: PgVectorStore, rng: np.random.Gene
     expected = np.sort(vectors @ query)[::-1][:7]
     assert [c.dense_rank for c in got] == list(range(1, 8))
     np.testing.assert_allclose([c.score for c in got], expected, atol=1e-5)
-    more = store.search("ann", query, 7, params=SearchParams(hnsw_ef_search=200))
+    more = store.search("ann", query, 7, params=Retrieval(hnsw_ef_search=200))
     assert [c.chunk_id for c in more] == [c.chunk_id for c in got]
 
 
@@ -289,7 +289,7 @@ def test_tenant_isolation_in_every_mode(store: PgVectorStore, rng: np.random.Gen
         for mode in ("dense", "lexical", "hybrid"):
             for user in ("ann", "bob"):
                 got = store.search(user, query, 8, query_text=text,
-                                   params=SearchParams(retrieval_mode=mode))  # type: ignore[arg-type]
+                                   params=Retrieval(retrieval_mode=mode))  # type: ignore[arg-type]
                 assert all(c.user_id == user for c in got)
                 assert {c.chunk_id for c in got} <= owned[user]
     assert store.search("carol", base[0], 5, query_text="grace", params=HYBRID) == []

@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pgvector.psycopg import register_vector
 
-from rag_core.store import ChunkDraft, SearchParams
+from rag_core.config import Retrieval
+from rag_core.store import ChunkDraft
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.searching import statement, user_rows_limit
 from rag_core.types import Note
@@ -74,7 +75,7 @@ def test_the_choice_follows_the_users_chunk_count_in_every_mode(
         users: PgVectorStore, spans: tuple[Any, InMemorySpanExporter]) -> None:
     tracer, exporter = spans
     for mode in MODES:
-        params = SearchParams(retrieval_mode=mode, user_scan_max_chunks=5, user_scan_scale=0.0)
+        params = Retrieval(retrieval_mode=mode, user_scan_max_chunks=5, user_scan_scale=0.0)
         for user in ("small", "large"):
             with tracer.start_as_current_span(f"{mode}-{user}"):
                 users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
@@ -96,7 +97,7 @@ def test_the_limit_grows_with_the_analysed_table(users: PgVectorStore, database_
     # sqrt(10 * 16) = 12: the large user (12 chunks) now reads its own rows; 9 * 16: 12 too,
     # isqrt(8 * 16) = 11: it does not
     for scale in (10.0, 9.0, 8.0):
-        params = SearchParams(retrieval_mode="hybrid", user_scan_max_chunks=5,
+        params = Retrieval(retrieval_mode="hybrid", user_scan_max_chunks=5,
                               user_scan_scale=scale)
         with tracer.start_as_current_span(f"s{scale}"):
             users.search("large", query_vector(), 3, query_text=QUESTION, params=params)
@@ -111,7 +112,7 @@ def test_own_rows_and_shared_indexes_find_the_same_chunks(users: PgVectorStore,
     for user in ("small", "large"):
         found = {}
         for cap in (0, 1_000):  # 0: every user through the indexes; 1,000: on own rows
-            params = SearchParams(retrieval_mode=mode, user_scan_max_chunks=cap,
+            params = Retrieval(retrieval_mode=mode, user_scan_max_chunks=cap,
                                   user_scan_scale=0.0)
             hits = users.search(user, query_vector(), 3, query_text=QUESTION, params=params)
             assert hits and all(c.user_id == user for c in hits)
@@ -120,14 +121,14 @@ def test_own_rows_and_shared_indexes_find_the_same_chunks(users: PgVectorStore,
 
 
 def test_dense_on_own_rows_is_the_exact_nearest(users: PgVectorStore) -> None:
-    params = SearchParams(retrieval_mode="dense", user_scan_max_chunks=1_000)
+    params = Retrieval(retrieval_mode="dense", user_scan_max_chunks=1_000)
     hits = users.search("large", query_vector(), 12, params=params)
     scores = [c.score for c in hits]
     assert len(hits) == 12 and scores == sorted(scores, reverse=True)
 
 
 def plan_of(url: str, mode: str, user_rows: bool) -> str:
-    query, values = statement(SearchParams(retrieval_mode=mode), 5, "large", query_vector(),
+    query, values = statement(Retrieval(retrieval_mode=mode), 5, "large", query_vector(),
                               QUESTION, user_rows=user_rows)
     with psycopg.connect(url) as conn:
         register_vector(conn)
@@ -146,7 +147,7 @@ def test_own_rows_statements_never_read_the_shared_indexes(users: PgVectorStore,
 
 
 def test_the_limit_is_the_floor_or_the_square_root_of_scale_times_the_table() -> None:
-    params = SearchParams(user_scan_max_chunks=500, user_scan_scale=25.0)
+    params = Retrieval(user_scan_max_chunks=500, user_scan_scale=25.0)
     assert user_rows_limit(params, 0) == 500 and user_rows_limit(params, 10_000) == 500
     assert user_rows_limit(params, 100_000) == 1_581  # isqrt(2,500,000)
     assert user_rows_limit(params, 1_000_000) == 5_000

@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 
 from rag_core.cache.memory import MemoryCache
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import context_key, embedding_key, normalize_query, query_key
-from rag_core.store.base import SearchParams
 
 
 class Clock:
@@ -126,10 +125,10 @@ def test_search_knobs_reach_the_key_through_the_params_the_store_gets() -> None:
     s = Settings()
     params = s.retrieval
     key = query_key(s, params, "u", 1, "q", 5, prompt=prompt_id())
-    assert key != query_key(s, SearchParams(**{**params.__dict__, "hnsw_ef_search": 80}),
+    assert key != query_key(s, Retrieval(**{**params.__dict__, "hnsw_ef_search": 80}),
                             "u", 1, "q", 5, prompt=prompt_id())
     assert context_key(params, "u", 1, "q", 5) != context_key(
-        SearchParams(**{**params.__dict__, "rrf_k": 5}), "u", 1, "q", 5)
+        Retrieval(**{**params.__dict__, "rrf_k": 5}), "u", 1, "q", 5)
 
 
 def test_keys_differ_by_user_version_top_k_and_layer() -> None:

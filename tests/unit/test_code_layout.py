@@ -269,7 +269,7 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.embedding": "the Embedder protocol, embedders of other backends, vector numerics",
     "rag_core.embedding.runtimes": "bench_embed measures each runtime on its own",
     "rag_core.tokens": "bench_embed counts tokens as the pipeline does",
-    "rag_core.store.base": "SearchParams, Store and the bulk write rows of corpora",
+    "rag_core.store.base": "Store and the bulk write rows of corpora",
     "rag_core.store.filters": "bench_filters times searches with filters",
     "rag_core.store.pgvector": "the retrieval benchmark's type of the store it loads",
     "rag_core.store.searching": "the per-user scan limit the retrieval benchmark reports",

@@ -1,8 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from rag_core.config import FIELDS, Settings
-from rag_core.store.base import SearchParams
+from rag_core.config import FIELDS, Retrieval, Settings
 
 # the project's budget of settings: 90, issue 62's seven (RAG_LLM_FALLBACK, the second
 # provider's URL, model, token and two prices, RAG_BREAKER_SUCCESS_THRESHOLD back from fixed)
@@ -73,7 +72,7 @@ def test_the_feedback_mode_and_its_knobs_come_from_the_environment(
         with pytest.raises(ValidationError):
             Settings(**bad)
     with pytest.raises(ValueError, match="retrieval_mode"):
-        SearchParams(retrieval_mode="rm3")  # type: ignore[arg-type]
+        Retrieval(retrieval_mode="rm3")  # type: ignore[arg-type]
 
 
 def test_bad_values_are_refused() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag_core.config import Retrieval
 from rag_core.redis_kv.keys import context_key
-from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, Filters, InvalidFilter
 from rag_core.types import Decisions
 
@@ -65,7 +65,7 @@ def test_speaker_series_and_tags_match_whatever_the_case() -> None:
 def test_blank_filters_filter_nothing_and_leave_keys_as_they_were() -> None:
     blank = Filters.parse(speaker=" ", tags=["", " "])
     assert not blank and blank == NO_FILTERS and blank.key() == {}
-    params = SearchParams()
+    params = Retrieval()
     assert context_key(params, "u", 1, "q", 5, blank) == context_key(params, "u", 1, "q", 5)
 
 
@@ -73,7 +73,7 @@ def test_the_key_names_the_notes_that_pass_not_the_spelling() -> None:
     a = Filters.parse(speaker="Pastor Okafor", tags=["Faith", "trust"])
     b = Filters.parse(speaker="pastor okafor", tags=["TRUST", "faith", "faith"])
     assert a.key() == b.key()
-    params = SearchParams()
+    params = Retrieval()
     keys = {context_key(params, "u", 1, "q", 5, f) for f in (
         NO_FILTERS, a, Filters.parse(speaker="Pastor Okafor"), Filters.parse(date_from="2024"),
         Filters.parse(date_to="2024"), Filters.parse(series="Pastor Okafor"))}

@@ -1,12 +1,11 @@
-"""Fusion of candidate lists and SearchParams (pure code, hand-computed values)."""
+"""Fusion of candidate lists and Retrieval (pure code, hand-computed values)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag_core.config import Settings
+from rag_core.config import Retrieval, Settings
 from rag_core.redis_kv.keys import context_key
-from rag_core.store.base import SearchParams
 from rag_core.store.fusion import fuse, rrf_scores, score_fusion
 from rag_core.types import Chunk
 
@@ -35,14 +34,14 @@ def test_score_fusion_normalises_each_list_over_the_candidates() -> None:
 
 def test_fuse_orders_cuts_and_breaks_ties_deterministically() -> None:
     hits = [hit("c", None, 1), hit("a", 1, None), hit("b", 2, 2)]
-    got = fuse(hits, SearchParams(retrieval_mode="hybrid", rrf_k=60, fusion_lexical_weight=1.0),
+    got = fuse(hits, Retrieval(retrieval_mode="hybrid", rrf_k=60, fusion_lexical_weight=1.0),
                top_k=2)
     assert [c.chunk_id for c in got] == ["b", "a"]  # b in both lists; a ties c, dense first
     assert got[0].fused_score == pytest.approx(1 / 62 + 1 / 62)
-    lexical_first = fuse(hits, SearchParams(rrf_k=60, fusion_lexical_weight=1.5), top_k=3)
+    lexical_first = fuse(hits, Retrieval(rrf_k=60, fusion_lexical_weight=1.5), top_k=3)
     assert [c.chunk_id for c in lexical_first] == ["b", "c", "a"]
     with pytest.raises(ValueError):
-        fuse(hits, SearchParams(fusion="other"), top_k=1)  # type: ignore[arg-type]
+        fuse(hits, Retrieval(fusion="other"), top_k=1)  # type: ignore[arg-type]
 
 
 def test_the_store_receives_the_retrieval_section_and_every_knob_changes_the_key() -> None:
@@ -50,7 +49,7 @@ def test_the_store_receives_the_retrieval_section_and_every_knob_changes_the_key
                  dense_candidates=7, lexical_candidates=9, bm25_k1=0.9, bm25_b=0.4,
                  lexical_ranker="ts_rank_cd", retrieval_mode="lexical")
     p = s.retrieval
-    assert p is s.retrieval and isinstance(p, SearchParams)
+    assert p is s.retrieval and isinstance(p, Retrieval)
     assert (p.rrf_k, p.hnsw_ef_search, p.fusion, p.fusion_lexical_weight, p.dense_candidates,
             p.lexical_candidates, p.bm25_k1, p.bm25_b, p.lexical_ranker, p.retrieval_mode) == (
         30, 80, "score", 0.5, 7, 9, 0.9, 0.4, "ts_rank_cd", "lexical")

@@ -12,8 +12,9 @@ import pytest
 
 from rag_core.decisions import note_facts
 from rag_core.errors import InvalidNote
-from rag_core.ingest.notes import note_from_record, note_id_problem, parse_markdown
+from rag_core.ingest.notes import note_from_record, note_id_problem
 from rag_core.ingest.readers import load_notes
+from rag_core.ingest.readers.markdown import parse_markdown
 from rag_core.text import named
 
 BODY = "Grace meets us where we are and walks with us."

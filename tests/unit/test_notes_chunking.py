@@ -15,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag_core.errors import InvalidNote
-from rag_core.ingest.chunking import chunk_note, embedding_text, sentence_spans, split_paragraphs
-from rag_core.ingest.notes import note_hash, parse_markdown
+from rag_core.ingest.chunking import chunk_note, embedding_text, split_paragraphs
+from rag_core.ingest.notes import note_hash
 from rag_core.ingest.readers import load_notes
+from rag_core.ingest.readers.markdown import parse_markdown
+from rag_core.text.sentences import sentence_spans, split_sentences
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
@@ -177,7 +179,7 @@ def test_long_paragraph_splits_at_sentences_with_overlap() -> None:
     sentences = {long[s:e] for s, e in sentence_spans(long)}
     for prev, c in zip(chunks, chunks[1:], strict=False):
         assert COUNTER.count(c.text) <= 60
-        spans = sentence_spans(c.text)
+        spans = list(sentence_spans(c.text))
         assert all(c.text[s:e] in sentences for s, e in spans)  # whole sentences only
         first = c.text[spans[0][0]:spans[0][1]]
         assert prev.text.endswith(first) or first in prev.text  # overlap from the previous
@@ -242,6 +244,16 @@ def test_split_paragraphs_and_sentences() -> None:
     text = "One. Two? Three!\nFour\u2026 St. Paul wrote v. 3 too."
     assert [text[s:e] for s, e in sentence_spans(text)] == [
         "One.", "Two?", "Three!", "Four\u2026", "St. Paul wrote v. 3 too."]
+
+
+def test_a_sentence_goes_on_after_a_stop_that_a_lowercase_word_follows() -> None:
+    """Chunking and the extractive generator share one splitter: "6 p.m. until" and a quoted
+    question that the sentence goes on after end no sentence for either."""
+    text = 'We met at 6 p.m. until late. She asked "why?" and waited. Rom. 8 came next.'
+    expected = ["We met at 6 p.m. until late.", 'She asked "why?" and waited.',
+                "Rom. 8 came next."]
+    assert [text[s:e] for s, e in sentence_spans(text)] == expected
+    assert split_sentences(text) == expected
 
 
 def test_embedding_text_has_a_metadata_header() -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 from rag_core.answers import narrowing
+from rag_core.config import Retrieval
 from rag_core.decisions.note_facts import of_notes
 from rag_core.redis_kv.keys import context_key
-from rag_core.store.base import SearchParams
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing, held_pattern
 
 NOTES = of_notes([
@@ -111,7 +111,7 @@ def test_the_question_s_filters_are_no_part_of_the_caller_s_or_of_a_key() -> Non
     assert not NO_FILTERS.narrowed(asked)  # the caller set nothing: no filter_no_match
     assert narrowed.key() == given.key() and narrowed.to_dict() == given.to_dict()
     assert narrowed.describe() == given.describe()
-    params = SearchParams()
+    params = Retrieval()
     assert context_key(params, "u", 3, "q", 5, narrowed) == context_key(params, "u", 3, "q", 5,
                                                                          given)
     binds = narrowed.binds()

@@ -31,9 +31,10 @@ from pathlib import PurePosixPath
 
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, normal_date
-from rag_core.ingest.notes import build_note, note_from_record, split_markdown
+from rag_core.ingest.notes import build_note, note_from_record
 from rag_core.ingest.readers import documents, markdown
 from rag_core.ingest.readers.errors import DOCUMENT_TOO_COMPLEX, UNKNOWN_TYPE, FileRefused
+from rag_core.ingest.readers.markdown import split_markdown
 from rag_core.types import Note
 
 KINDS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",

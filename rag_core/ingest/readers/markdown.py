@@ -17,7 +17,69 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import yaml
+
+from rag_core.decision_records import JsonObject
+from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, normal_date
+from rag_core.ingest.notes import build_parsed, check_characters, stem_id
+from rag_core.types import Note
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
+_HEADING = re.compile(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\r?\n|\Z)")
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader with timestamps kept as text: a date is checked by the one date
+    rule (``rag_core.ingest.fields.normal_date``), not by YAML's constructor."""
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                   _FrontMatterLoader.construct_scalar)
+
+
+def parse_markdown(text: str, name: str = "<text>", *, default_id: str | None = None) -> Note:
+    """One note from Markdown with optional YAML front matter (``name`` is for messages)."""
+    meta, body, body_line = split_markdown(text, name)
+    return build_parsed(meta, body, name, line=1, body_line=body_line,
+                  default_id=default_id or stem_id(name))
+
+
+def split_markdown(text: str, name: str = "<text>") -> tuple[JsonObject, str, int]:
+    """The front matter (a title taken from a first ``# heading`` when it gives none), the body
+    and the body's first line number, checked for bad characters and bad YAML."""
+    meta: JsonObject = {}
+    body_line = 1
+    match = _FRONT.match(text)
+    if match:
+        check_characters(text[: match.end()], name, 1, "the front matter")
+        check_characters(text[match.end():], name, text[: match.end()].count("\n") + 1,
+                          "the body")
+        try:
+            loaded = yaml.load(match.group(1), Loader=_FrontMatterLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 2 if mark is not None else 1  # +1 for "---", +1 for 1-based
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InvalidNote(f"{name}:{line}: bad YAML front matter: {problem}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InvalidNote(f"{name}:2: front matter must be a mapping of fields")
+        meta = dict(loaded or {})
+        body_line = text[: match.end()].count("\n") + 1
+        text = text[match.end():]
+    else:
+        check_characters(text, name, 1, "the note")
+    if not match and text.lstrip("\ufeff").startswith("---"):
+        raise InvalidNote(f"{name}:1: front matter is not closed by a '---' line")
+    if not meta.get("title"):
+        heading = _HEADING.match(text)
+        if heading:
+            meta["title"] = heading.group(1)
+            text = text[heading.end():]
+            body_line += 1
+    return meta, text, body_line
+
 
 NOTION_ID = re.compile(r"\s+[0-9a-f]{32}$")
 _WIKILINK = re.compile(r"(!?)\[\[([^\]\|#\n]*)(?:#[^\]\|\n]*)?(?:\|([^\]\n]*))?\]\]")

@@ -8,17 +8,12 @@ no more than the limit is ever read into memory, whoever sends it.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 import anyio
 from starlette.exceptions import HTTPException
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from rag_core.api.asgi import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyTooLarge(HTTPException):
