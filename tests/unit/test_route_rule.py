@@ -43,9 +43,10 @@ def test_an_open_kind_goes_to_the_main_model_naming_the_rule() -> None:
 
 def test_no_kinds_means_any_kind_and_the_context_alone_decides() -> None:
     rule = RouteRule(100, (), kind_of=lambda q: "description")
-    assert choose(CHAIN, routing().routing, "Tell me", 100, rule)[1].route == "cheap"  # type: ignore[union-attr]
-    assert choose(CHAIN, routing().routing, "Tell me", 101, rule)[1].reason == \
-        "context_tokens"  # type: ignore[union-attr]
+    small = choose(CHAIN, routing().routing, "Tell me", 100, rule)[1]
+    large = choose(CHAIN, routing().routing, "Tell me", 101, rule)[1]
+    assert small is not None and small.route == "cheap"
+    assert large is not None and large.reason == "context_tokens"
 
 
 def test_routing_off_leaves_the_cheap_model_out_and_records_nothing() -> None:
