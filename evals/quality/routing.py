@@ -69,9 +69,9 @@ def intervals(frame: pd.DataFrame, figures: Sequence[str], split: str, *, n_boot
                 drawn[f].append(float(value))
     tail = (1 - level) / 2
     out = {}
-    for f, values in drawn.items():
-        if values:
-            low, high = np.quantile(values, [tail, 1 - tail])
+    for f, resampled in drawn.items():
+        if resampled:
+            low, high = np.quantile(resampled, [tail, 1 - tail])
             out[f] = (float(low), float(high))
     return out
 
@@ -182,3 +182,23 @@ def compare(pipeline: Pipeline, qa: pd.DataFrame, *, split: str = "test", sample
     return RouteComparison(runs["off"], runs["on"], figures_table(off_figures, on_figures, bounds),
                            cost_figures(runs["off"], runs["on"]),
                            routing.model_dump(mode="json"))
+
+
+def sweep(pipeline: Pipeline, qa: pd.DataFrame, values: Sequence[int], *,
+          route: Mapping[str, object] | None = None, split: str = "test", sample: int = 0,
+          seed: int = 7, models: Models = Models(), owners: Mapping[str, str] | None = None,
+          n_boot: int = 200) -> pd.DataFrame:
+    """The comparison at each value of ``RAG_LLM_ROUTE_MAX_CONTEXT_TOKENS`` (the rest of the
+    rule as ``route``): one row per value with the cost figures, the figures outside their
+    interval and the farthest any figure fell below its interval's low end."""
+    rows = []
+    for value in values:
+        compared = compare(pipeline, qa, split=split, sample=sample, seed=seed, models=models,
+                           owners=owners, n_boot=n_boot,
+                           route={**(route or {}), "llm_route_max_context_tokens": value})
+        table = compared.figures
+        below = float((table["ci_low"] - table["on"]).clip(lower=0).max()) if len(table) else 0.0
+        rows.append({"max_context_tokens": value, **compared.costs,
+                     "figures_outside": compared.metrics()[f"{PREFIX}figures_outside"],
+                     "worst_below_interval": below})
+    return pd.DataFrame(rows)

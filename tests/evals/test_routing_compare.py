@@ -49,7 +49,8 @@ def test_the_table_says_what_moved_and_whether_it_stayed_inside():
 
 def test_cost_figures_compare_the_runs_per_answer():
     off = pd.DataFrame({"cost_usd": [0.002, 0.002, 0.0], "model": ["m", "m", "none"]})
-    on = pd.DataFrame({"cost_usd": [0.0002, 0.002, 0.0], "model": [routing.CHEAP_MODEL, "m", "none"],
+    on = pd.DataFrame({"cost_usd": [0.0002, 0.002, 0.0],
+                       "model": [routing.CHEAP_MODEL, "m", "none"],
                        "route_fell_back": [False, False, False]})
     costs = routing.cost_figures(off, on)
     assert costs["cost_saved_per_answer"] == pytest.approx(0.0018 / 3)
