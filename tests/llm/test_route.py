@@ -10,6 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 from llm_helpers import configure, stats
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from rag_core.config import Settings
 from rag_core.devservers.mock_server import MockLLM, start_outage
@@ -18,6 +21,7 @@ from rag_core.llm.failover import Failover
 from rag_core.parts import Parts, build_generator, variant
 from rag_core.pipeline import Pipeline
 from rag_core.redis_kv.keys import answer_shape
+from rag_core.telemetry import tracing
 from rag_core.types import Answer, Note
 
 pytestmark = pytest.mark.integration
@@ -68,8 +72,20 @@ def billed(answer: Answer, prices: tuple[float, float]) -> float:
     return answer.usage.input_tokens * prices[0] + answer.usage.output_tokens * prices[1]
 
 
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """The service's spans, kept in memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("rag_core"))
+    yield exporter
+    provider.shutdown()
+
+
 def test_a_small_context_goes_to_the_cheap_model_a_long_one_to_the_main(
-        memory_parts: Parts, mock_llm: str, cheap_llm: str) -> None:
+        memory_parts: Parts, mock_llm: str, cheap_llm: str,
+        spans: InMemorySpanExporter) -> None:
     settings = routed(memory_parts.settings, mock_llm, cheap_llm)
     pipe = pipeline(memory_parts, settings)
     assert isinstance(pipe.parts.generator, Failover)
@@ -94,6 +110,14 @@ def test_a_small_context_goes_to_the_cheap_model_a_long_one_to_the_main(
     assert len(short.citations) == 1 and len(long.citations) > 1
     assert memory_parts.ledger.spend("amara") == pytest.approx(short.cost_usd)
     assert short.to_dict()["decisions"]["route"]["route"] == "cheap"
+    # the trace: each generate span names its provider and model, its chat span the model
+    generated = [dict(s.attributes or {}) for s in spans.get_finished_spans()
+                 if s.name == "assistant.generate"]
+    assert [(a["llm.provider"], a["llm.model"]) for a in generated] == \
+        [("llm_cheap", "cheap-model"), ("llm", "main-model")]
+    chats = [dict(s.attributes or {}) for s in spans.get_finished_spans()
+             if s.name.startswith("chat ")]
+    assert [a["gen_ai.request.model"] for a in chats] == ["cheap-model", "main-model"]
 
 
 def test_the_cheap_model_failing_falls_back_to_the_main_one(
