@@ -39,7 +39,7 @@ TUNE_SKIPS: Mapping[str, Mapping[str, object]] = {
 # one's own data (``--dataset``) leaves them out unless ``--only`` names them.
 OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
-    "quality": {"sample": 60, "blind_sets": False},
+    "quality": {"sample": 60, "blind_sets": False, "route_sample": 30, "route_sweep": [1000]},
     "cache": {"blind_sets": False},
     "load": {"duration_s": 10, "warm_up_requests": 5, "replay_speed": 120.0},
     "retrieval": {"chunking_values": ["window"]},
@@ -101,6 +101,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "compare_max_tokens": 48,
                 "seed": 7,
                 "blind_sets": True,
+                # model routing off and on, and its context rule swept (evals/quality/routing.py)
+                "route_sample": 0,
+                "route_sweep": [600, 800, 1000, 1100, 1200],
             },
             "full": {
                 "sample": 0,

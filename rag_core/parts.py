@@ -141,24 +141,32 @@ def build_judges(settings: Settings, store: Store, notes: NotesMemo | None = Non
 def build_generator(settings: Settings, client: RedisClient | None) -> GuardedGenerator:
     """The generator of ``settings.llm``; for ``hf``, with the HTTP client of the hosted model
     built here, once, and passed in. With ``RAG_LLM_FALLBACK_BASE_URL``, the second provider
-    behind the first (``rag_core.llm.failover``), with a client and a breaker of its own."""
+    behind the first, and with ``RAG_LLM_ROUTE=on`` the cheap model in front of it
+    (``rag_core.llm.failover``, ``rag_core.llm.route``), each with a client and a breaker of
+    its own."""
     if settings.generation.llm != "hf":
         return generator_of(settings, client)
     from rag_core.llm.hf import make_client  # lazy: the hosted model's client, hf only
 
     calls = settings.model_calls
     first = generator_of(settings, client, llm_client=make_client(calls))
-    if not calls.llm_fallback_base_url:
+    routed = settings.routing.llm_route == "on"
+    if not calls.llm_fallback_base_url and not routed:
         return first
-    from rag_core.llm.failover import (  # lazy: with a fallback provider only
-        Failover,
-        fallback_generator,
-        fallback_sections,
-    )
+    # lazy: with a fallback provider or the cheap model only
+    from rag_core.llm.failover import Failover, fallback_generator, fallback_sections
+    from rag_core.llm.route import cheap_generator, cheap_sections
 
-    second_calls = fallback_sections(settings.generation, calls)[1]
-    return Failover(first, fallback_generator(settings.generation, calls, client,
-                                              llm_client=make_client(second_calls)))
+    second = cheap = None
+    if calls.llm_fallback_base_url:
+        second_calls = fallback_sections(settings.generation, calls)[1]
+        second = fallback_generator(settings.generation, calls, client,
+                                    llm_client=make_client(second_calls))
+    if routed:
+        sections = (settings.generation, settings.routing, settings.cheap_model, calls)
+        cheap = cheap_generator(*sections, client,
+                                llm_client=make_client(cheap_sections(*sections)[1]))
+    return Failover(first, second, cheap=cheap)
 
 
 def build_ledger(settings: Settings, client: RedisClient | None,

@@ -13,6 +13,7 @@ from rag_core.decision_records import (
     JsonObject,
     NarrowedRecord,
     RelevanceRecord,
+    RouteRecord,
     SemanticRecord,
 )
 
@@ -165,6 +166,7 @@ class Decisions:
     filters: FiltersRecord | None = None  # whether a note passes the request's filters
     declined: DeclineRecord | None = None  # the model replied with the decline marker
     narrowed: NarrowedRecord | None = None  # filters read from the question (``answers.scope``)
+    route: RouteRecord | None = None  # which model routing sent the question to (``llm.route``)
 
     def recorded(self) -> bool:
         """Whether any decision was recorded."""
@@ -185,13 +187,14 @@ class Decisions:
             return value if isinstance(value, Mapping) else None
 
         semantic, relevance, filters = part("semantic"), part("relevance"), part("filters")
-        declined, narrowed = part("declined"), part("narrowed")
+        declined, narrowed, route = part("declined"), part("narrowed"), part("route")
         return cls(
             semantic=SemanticRecord.from_dict(semantic) if semantic is not None else None,
             relevance=RelevanceRecord.from_dict(relevance) if relevance is not None else None,
             filters=FiltersRecord.from_dict(filters) if filters is not None else None,
             declined=DeclineRecord.from_dict(declined) if declined is not None else None,
-            narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None)
+            narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None,
+            route=RouteRecord.from_dict(route) if route is not None else None)
 
     def kept(self, no_context: bool) -> Decisions:
         """What an exact hit still explains: why this question got another question's answer

@@ -15,6 +15,7 @@ from rag_core.config import fixed
 from rag_core.costs.billing import Bill
 from rag_core.decision_records import DeclineRecord
 from rag_core.errors import LLMUnavailable
+from rag_core.llm import route
 from rag_core.llm.base import Prompt
 from rag_core.llm.failover import Provider, providers_of
 from rag_core.llm.prompt import is_decline
@@ -48,7 +49,8 @@ class GenerationStep:
     def answer(self, run: Run, streaming: bool) -> Generator[str, None, Answer]:
         """Yields the checked text as it arrives (when ``streaming``), returns the answer.
 
-        The order: the first provider, the second (``RAG_LLM_FALLBACK_BASE_URL``), the stale
+        The order: the cheap model when routing gives it the question (``llm.route``), the
+        first provider, the second (``RAG_LLM_FALLBACK_BASE_URL``), the stale
         answer, the degraded answer (``RAG_LLM_FALLBACK``), else the last failure. Whatever
         ends a provider's call (an answer, an LLM failure, a client that went away), its bill
         is settled once: the work the model did is paid for at that provider's prices, a
@@ -58,8 +60,11 @@ class GenerationStep:
         assert run.prompt is not None and run.context is not None
         asked = run.prompt
         failures: list[LLMUnavailable] = []
-        for provider in providers_of(p.generator, p.settings.generation.llm_model,
-                                     p.settings.model_calls.llm_base_url):
+        chain, run.decisions.route = route.choose(
+            providers_of(p.generator, p.settings.generation.llm_model,
+                         p.settings.model_calls.llm_base_url),
+            p.settings.routing, asked.question, run.context.tokens)
+        for provider in chain:
             guard = self._guard(run)
             try:
                 made = yield from self._call(run, provider, asked, guard, streaming)
@@ -67,6 +72,8 @@ class GenerationStep:
                 if guard.sent:
                     raise
                 failures.append(exc)
+                if provider.cheap:  # routing's cheap model failed: the main one is next
+                    run.decisions.route = route.fell_back(run.decisions.route)
                 continue
             return (yield from self._finish(run, made, guard, streaming))
         stale = self._stale(run)
@@ -91,7 +98,9 @@ class GenerationStep:
         """One provider's call, billed at its prices; its text goes through ``guard`` (and on,
         when ``streaming``). Raises ``LLMUnavailable`` when it failed."""
         p = self.parts
-        money = p.settings.money.fallback_prices() if provider.fallback else p.settings.money
+        money = (p.settings.cheap_model.prices(p.settings.money) if provider.cheap
+                 else p.settings.money.fallback_prices() if provider.fallback
+                 else p.settings.money)
         name = provider.generator.name
         run.prompt = asked
         with run.within():
@@ -107,7 +116,8 @@ class GenerationStep:
         request = ChatRequest(name, provider.model, provider.base_url, run.prompt.max_tokens,
                               question=run.prompt.question if capture else None)
         generation: object = None  # the model's reply (not streamed)
-        with run.child("generate", **{"llm.name": name}) as current:
+        with run.child("generate", **{"llm.name": name, "llm.provider": provider.label,
+                                      "llm.model": provider.model}) as current:
             chat = Chat(current, request, run.request_id)  # ``chat {model}``, under it
             try:
                 if streaming:

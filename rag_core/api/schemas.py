@@ -141,6 +141,19 @@ class NarrowedOut(BaseModel):
     described: str = Field("", description="These filters in words")
 
 
+class RouteDecisionOut(BaseModel):
+    """Model routing's choice (`RAG_LLM_ROUTE=on`): the cheap model or the main one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    route: str = Field("", description="`cheap` or `main`")
+    model: str = Field("", description="The model the rule sent the question to")
+    reason: str = Field("", description="`easy`, or the first rule that kept it off the "
+                                        "cheap model")
+    checks: dict[str, CheckOut] = Field(default_factory=dict)
+    fell_back: bool = Field(False, description="The cheap model failed; the main one was asked")
+
+
 class DecisionsOut(BaseModel):
     """Why the answer is what it is (a decision the request did not reach is absent)."""
 
@@ -151,6 +164,7 @@ class DecisionsOut(BaseModel):
                                                            "absent when it names none")
     semantic: SemanticDecisionOut | None = None
     relevance: RelevanceDecisionOut | None = None
+    route: RouteDecisionOut | None = None
 
 
 class AnswerOut(BaseModel):

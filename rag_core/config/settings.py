@@ -32,6 +32,7 @@ from rag_core.config.answer_sections import (
     Section,
     TokenSettings,
 )
+from rag_core.config.route_section import CheapModel, Routing
 from rag_core.config.service_sections import (
     Auth,
     Caches,
@@ -72,12 +73,13 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
 # the sections in the order docs/configuration.md lists them
 SECTIONS: dict[str, type[Section]] = {
     "services": Services, "generation": GenerationSettings, "model_calls": ModelCalls,
+    "routing": Routing, "cheap_model": CheapModel,
     "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": TokenSettings,
     "decisions": DecisionSettings, "caches": Caches, "money": Money, "auth": Auth,
     "limits": Limits, "observability": Observability,
 }
 # the sections that shape an answer: the answer cache key hashes them whole
-ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens")
+ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens", "routing")
 PROFILE_HELP = "`dev` (short TTLs, auth may be off, `/docs` on), `prod`, `ci`"
 
 # flat field name -> its section
@@ -224,6 +226,8 @@ class Settings(BaseSettings):
     services: Services = Field(default_factory=Services)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     model_calls: ModelCalls = Field(default_factory=ModelCalls)
+    routing: Routing = Field(default_factory=Routing)
+    cheap_model: CheapModel = Field(default_factory=CheapModel)
     retrieval: Retrieval = Field(default_factory=Retrieval)
     index: Index = Field(default_factory=Index)
     embedding: Embedding = Field(default_factory=Embedding)

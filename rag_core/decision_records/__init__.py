@@ -1,6 +1,7 @@
 """What each decision of the pipeline recorded about an answer, typed: the parts of
 ``rag_core.types.Decisions`` (the semantic cache's lookup, the no-context decision before the
-model, the filters' match, the model's decline, the filters read from the question). Each
+model, the filters' match, the model's decline, the filters read from the question, the model
+routing's choice). Each
 record writes its JSON (``to_dict``) and reads it back (``from_dict``, tolerant of a field that
 is missing: a record kept in a cache before the field existed). This package imports nothing
 of ``rag_core``: the pipeline's rooms and the edge all read it."""
@@ -156,5 +157,29 @@ class NarrowedRecord:
                    str(data.get("described") or ""))
 
 
+@dataclass(frozen=True)
+class RouteRecord:
+    """Model routing's choice (``rag_core.llm.route``): the route (``cheap`` or ``main``), the
+    model it named, ``reason`` (``easy``, or the first rule that kept the question off the
+    cheap model), each rule's verdict, and whether the cheap model failed and the main one
+    answered (``fell_back``)."""
+
+    route: str
+    model: str
+    reason: str
+    checks: dict[str, RuleCheck] = field(default_factory=dict)
+    fell_back: bool = False
+
+    def to_dict(self) -> JsonObject:
+        return {"route": self.route, "model": self.model, "reason": self.reason,
+                "checks": _checks_to_dict(self.checks), "fell_back": self.fell_back}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> RouteRecord:
+        return cls(str(data.get("route") or ""), str(data.get("model") or ""),
+                   str(data.get("reason") or ""), _checks_from(data.get("checks")),
+                   bool(data.get("fell_back")))
+
+
 __all__ = ["DeclineRecord", "FiltersRecord", "JsonObject", "NarrowedRecord", "RelevanceRecord",
-           "RuleCheck", "SemanticRecord"]
+           "RouteRecord", "RuleCheck", "SemanticRecord"]

@@ -1,7 +1,8 @@
 """The mock LLM's ASGI app: ``/v1/chat/completions`` with fault injection, and ``/admin``.
 
 The default answer is deterministic: the first sentence of each numbered note in the prompt,
-each cited ``[n]``, so RAG tests see real citations. With ``obey`` the answer comes from
+each cited ``[n]``, so RAG tests see real citations (``cite_notes``: of the first N notes only,
+a weaker model). With ``obey`` the answer comes from
 :func:`rag_core.devservers.obey.obey_answer` instead: it does what any instruction in the messages
 asks. A request to write test questions from a document gets
 :func:`rag_core.devservers.mock_writer.writer_answer`. Usage is counted with the project's
@@ -53,15 +54,16 @@ def _shares_a_word(messages: Sequence[wire.ChatMessage], blocks: list[tuple[str,
     return not words or any(words & content_words(text) for _, text in blocks)
 
 
-def mock_answer(messages: Sequence[wire.ChatMessage]) -> str:
+def mock_answer(messages: Sequence[wire.ChatMessage], cite_notes: int | None = None) -> str:
     """The first sentence of each numbered note in the last user message, cited [n]; the
     decline marker when no note shares a word with the question, as a model that finds
-    nothing is told to reply."""
+    nothing is told to reply. ``cite_notes``: a weaker model's answer, from the first N notes
+    only (None: every note)."""
     pieces = []
     blocks = note_blocks(messages)
     if not _shares_a_word(messages, blocks):
         return NO_ANSWER
-    for number, text in blocks:
+    for number, text in blocks[:cite_notes]:
         match = _SENTENCE.search(" ".join(text.split()))
         if match:
             pieces.append(f"{match.group(0).strip()} [{number}]")
@@ -127,7 +129,8 @@ def create_mock_app(config: MockConfig | None = None, *,
             return error(c.error_status, "injected error")
         await asyncio.sleep(state.latency_s())
         writing = is_writing_request(chat.messages)
-        raw = writer_answer(chat.messages) if writing else mock_answer(chat.messages)
+        raw = writer_answer(chat.messages) if writing else mock_answer(chat.messages,
+                                                                        c.cite_notes)
         if c.obey and not writing:
             notes = [text for _, text in note_blocks(chat.messages)]
             raw = obey_answer(chat.messages, raw, notes)

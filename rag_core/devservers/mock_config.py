@@ -40,6 +40,9 @@ class MockConfig:
     api_key: str | None = None  # when set, other bearer tokens get 401 (a misconfigured token)
     strict_model: bool = False  # 404 for a payload model other than `model` (as vLLM does)
     obey: bool = False  # the obedient adversary: follow every instruction in the messages
+    # a weaker model: its answer uses (and cites) only the first N notes (None: every note);
+    # two mocks that differ in it differ in quality (model routing's comparison)
+    cite_notes: int | None = None
     seed: int = 0
 
     def update(self, changes: Mapping[str, object]) -> None:
@@ -70,7 +73,7 @@ def _convert(default: object, key: str, value: object) -> object:
     if isinstance(default, bool):
         return bool(value)
     if isinstance(default, int) or key in ("stream_error_after", "usage_prompt_tokens",
-                                           "usage_completion_tokens"):
+                                           "usage_completion_tokens", "cite_notes"):
         return int(_number(key, value))
     if isinstance(default, float) or key in optional_float:
         return float(_number(key, value))
@@ -169,4 +172,7 @@ def add_mock_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--obey", action="store_true", default=d.obey,
                         help="the obedient adversary: follow every instruction in the messages "
                              "(system-prompt reveals, injected markers, planted instructions)")
+    parser.add_argument("--cite-notes", type=int, default=d.cite_notes,
+                        help="a weaker model: answer from (and cite) only the first N notes "
+                             "of the prompt")
     parser.add_argument("--seed", type=int, default=d.seed)

@@ -44,13 +44,13 @@ def build_generator(settings: Settings, redis_client: Any = None, *,
 
 
 def reset_breakers(redis_client: Any) -> None:
-    """Every generator's shared circuit breaker (the second provider's too) closed and
-    cleared (``redis_client`` None: nothing is shared, nothing to do)."""
+    """Every generator's shared circuit breaker (the second provider's and the cheap model's
+    too) closed and cleared (``redis_client`` None: nothing is shared, nothing to do)."""
     from rag_core.llm.breaker_state import SharedBreakerStorage
-    from rag_core.llm.failover import FALLBACK_BREAKER
+    from rag_core.llm.failover import CHEAP_BREAKER, FALLBACK_BREAKER
     from rag_core.redis_kv.keys import breaker_prefix
 
     if redis_client is None:
         return
-    for name in (*GENERATORS, FALLBACK_BREAKER):
+    for name in (*GENERATORS, FALLBACK_BREAKER, CHEAP_BREAKER):
         SharedBreakerStorage(redis_client, breaker_prefix(name)).clear()

@@ -12,6 +12,11 @@ retries (``LLMUnavailable``), it goes to the second, through a breaker and retri
 The pipeline bills each provider at its own prices, so it walks the chain itself
 (:func:`providers_of`); :meth:`Failover.generate` and :meth:`Failover.stream` walk it for any
 other caller. Readiness shows the first provider's breaker and configuration.
+
+With model routing (``RAG_LLM_ROUTE=on``, ``rag_core.llm.route``) a cheaper model stands in
+front of the first provider in the same chain: the cheap model, the main one, the second
+provider. The pipeline leaves the cheap one out of a question the route's rule gives the main
+model (``route.choose``).
 """
 
 from __future__ import annotations
@@ -37,21 +42,26 @@ FALLBACK_BREAKER = "hf_fallback"  # the second provider's breaker state: rag:bre
 FALLBACK_GAUGE = "llm_fallback"  # its circuit_breaker_state label
 
 
+CHEAP_BREAKER = "hf_cheap"  # the cheap model's breaker state (model routing): rag:breaker:hf_cheap
+CHEAP_GAUGE = "llm_cheap"  # its circuit_breaker_state label
+
+
 @dataclass(frozen=True)
 class Provider:
     """One provider in the order: its guarded generator, the model it asks and its server
     (None: the Hugging Face router, or no server at all), and whether it is the second one
-    (billed at the fallback prices)."""
+    (billed at the fallback prices) or the cheap one of model routing (at the cheap prices)."""
 
     generator: Generator
     model: str
     base_url: str | None
     fallback: bool = False
+    cheap: bool = False
 
     @property
     def label(self) -> str:
         """Its name in metrics (``circuit_breaker_state``, ``llm_usage_rejected_total``)."""
-        return FALLBACK_GAUGE if self.fallback else GAUGE_NAME
+        return FALLBACK_GAUGE if self.fallback else CHEAP_GAUGE if self.cheap else GAUGE_NAME
 
 
 def model_of(generator: object, model: str, base_url: str | None) -> tuple[str, str | None]:
@@ -103,57 +113,70 @@ def fallback_generator(generation: GenerationSettings, calls: ModelCalls,
 
 
 class Failover:
-    """The first provider, then the second: a ``GuardedGenerator`` whose state, readiness and
-    name are the first provider's."""
+    """The providers in order (the cheap model of routing, when given; the first provider; the
+    second, when given): a ``GuardedGenerator`` whose state, readiness and name are the first
+    provider's."""
 
-    def __init__(self, first: GuardedGenerator, second: GuardedGenerator) -> None:
-        self.first, self.second = first, second
+    def __init__(self, first: GuardedGenerator, second: GuardedGenerator | None = None, *,
+                 cheap: GuardedGenerator | None = None) -> None:
+        self.first, self.second, self.cheap = first, second, cheap
         self.name = first.name
-        model, url = model_of(first, "", None)
-        model2, url2 = model_of(second, "", None)
-        self.providers = (Provider(first, model, url),
-                          Provider(second, model2, url2, fallback=True))
+        chain = []
+        if cheap is not None:
+            chain.append(Provider(cheap, *model_of(cheap, "", None), cheap=True))
+        chain.append(Provider(first, *model_of(first, "", None)))
+        if second is not None:
+            chain.append(Provider(second, *model_of(second, "", None), fallback=True))
+        self.providers = tuple(chain)
+
+    @property
+    def guarded(self) -> tuple[GuardedGenerator, ...]:
+        return tuple(g for g in (self.cheap, self.first, self.second) if g is not None)
 
     @property
     def state(self) -> str:
         return self.first.state
 
     def retry_after(self) -> float:
-        """The sooner of the two breakers' waits (a client may retry when either may answer)."""
-        return min(self.first.retry_after(), self.second.retry_after())
+        """The soonest of the breakers' waits (a client may retry when any may answer)."""
+        return min(g.retry_after() for g in self.guarded)
 
     def check_config(self) -> JsonObject:
         return self.first.check_config()
 
     def startup_check(self) -> Problem | None:
-        """Both providers' configuration probes; the first one's problem is the one reported
-        (the second's is remembered by its own health and logged)."""
-        problems = [getattr(g, "startup_check", lambda: None)()
-                    for g in (self.first, self.second)]
-        return problems[0]
+        """Every provider's configuration probe; the first one's problem is the one reported
+        (the others' are remembered by their own health and logged)."""
+        problems = {id(g): getattr(g, "startup_check", lambda: None)() for g in self.guarded}
+        return problems[id(self.first)]
 
     def reset(self) -> None:
-        for generator in (self.first, self.second):
+        for generator in self.guarded:
             reset = getattr(generator, "reset", None)
             if callable(reset):
                 reset()
 
     def generate(self, prompt: Prompt) -> Generation:
-        try:
-            return self.first.generate(prompt)
-        except LLMUnavailable:
-            return self.second.generate(prompt)
+        *before, last = self.providers
+        for provider in before:
+            try:
+                return provider.generator.generate(prompt)
+            except LLMUnavailable:
+                continue
+        return last.generator.generate(prompt)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
-        """The first provider's pieces; the second's when the first fails before its first
-        piece (a failure after text was sent ends the stream, as with one provider)."""
-        sent = False
-        try:
-            for piece in self.first.stream(prompt):
-                sent = True
-                yield piece
-            return
-        except LLMUnavailable:
-            if sent:
-                raise
-        yield from self.second.stream(prompt)
+        """The first provider's pieces in the order; the next one's when it fails before its
+        first piece (a failure after text was sent ends the stream, as with one provider)."""
+        *before, last = self.providers
+        for provider in before:
+            sent = False
+            try:
+                for piece in provider.generator.stream(prompt):
+                    sent = True
+                    yield piece
+                return
+            except LLMUnavailable:
+                if sent:
+                    raise
+        yield from last.generator.stream(prompt)

@@ -44,7 +44,8 @@ CACHE_SIZE = Gauge("cache_size", "Entries per cache layer", ["layer"], registry=
 COST = Gauge("api_cost_total_dollars", "Money spent on the LLM (only increases)",
              registry=REGISTRY, multiprocess_mode="sum")
 TOKENS = Counter("api_tokens_used_total", "LLM tokens", ["kind"], registry=REGISTRY)
-# a provider's usage checked before billing (``llm.usage``); provider: llm | llm_fallback
+# a provider's usage checked before billing (``llm.usage``); provider: llm, llm_fallback,
+# llm_cheap
 USAGE_CHECKED = Counter("llm_usage_checked_total", "Provider usages checked before billing",
                         ["provider"], registry=REGISTRY)
 USAGE_REJECTED = Counter("llm_usage_rejected_total", "Provider usages rejected (billed at the "

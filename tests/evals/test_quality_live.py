@@ -109,3 +109,25 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     page = (out / "summary.md").read_text()
     assert "## quality: generators side by side" in page
     assert "## quality: which defence stopped each attack" in page
+
+
+def test_routing_off_and_on_compared_on_a_sample(pipeline):
+    """Routing's comparison (notebook 01) on a sample: two mock models, the cheap one cheaper
+    and citing one note; every answer of the on run is the cheap model's or the main one's,
+    the off run's are the main one's, and the cost per answer falls."""
+    from evals.quality import routing
+
+    qa = golden.load_qa()
+    compared = routing.compare(pipeline, qa, sample=12, seed=3, n_boot=20,
+                               route={"llm_route_max_context_tokens": 1200})
+    off, on = compared.off, compared.on
+    assert set(off.loc[off["model"] != "none", "model"]) == {routing.MAIN_MODEL}
+    assert set(on.loc[on["route"] == "cheap", "model"]) == {routing.CHEAP_MODEL}
+    assert set(on.loc[on["route"] == "main", "model"]) == {routing.MAIN_MODEL}
+    metrics = compared.metrics()
+    assert metrics["route.cost_ratio"] < 1 and metrics["route.cost_saved_per_answer"] > 0
+    assert metrics["route.figures_checked"] == len(compared.figures) > 5
+    assert "recall_at_5" in set(compared.figures["figure"])
+    retrieval = compared.figures.set_index("figure").loc["recall_at_5"]
+    assert retrieval["moved"] == 0 and retrieval["inside"]  # routing never moves retrieval
+    assert compared.settings["llm_route"] == "on"
