@@ -41,7 +41,8 @@ OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
     "quality": {"sample": 60, "blind_sets": False},
     "cache": {"blind_sets": False},
-    "load": {"duration_s": 10, "warm_up_requests": 5, "replay_speed": 120.0},
+    "load": {"duration_s": 10, "warm_up_requests": 5, "replay_speed": 120.0,
+             "cold_start": False},
     "retrieval": {"chunking_values": ["window"]},
 }
 
@@ -200,7 +201,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                    # the bundled synthetic log (evals/replay/synthetic.py), 10 minutes at 30x
                    # on the same app after the sweep: about 20 s (load.replay_goodput)
                    "replay_log": "evals/replay/data/synthetic_log.jsonl",
-                   "replay_speed": 30.0, "replay_speeds": [], "replay_cache": "warm"},
+                   "replay_speed": 30.0, "replay_speeds": [], "replay_cache": "warm",
+                   # then a fresh stack, every cache empty, the log once more (cold_start_*)
+                   "cold_start": True},
             # 1,000 users: a Locust master and two worker processes (one process is one core)
             "full": {"users": 1000, "spawn_rate": 50.0, "duration_s": 600, "mix": "mixed",
                      "shape": "sustained", "wait_s": [5.0, 10.0], "workers": 2,
@@ -211,7 +214,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                      # the log at its own timing, then a sweep of speeds (replay_best_speed)
                      "replay_log": "evals/replay/data/synthetic_log.jsonl",
                      "replay_speed": 1.0, "replay_speeds": [10.0, 30.0, 60.0, 100.0],
-                     "replay_cache": "warm"},
+                     "replay_cache": "warm", "cold_start": True,
+                     # an hour at the sweep's users whose p99 held 4 s (evals/load/hour.py)
+                     "hour_s": 3600, "hour_p99_ms": 4000.0},
             # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute. The
             # novel users ask again from 200 new questions per user (800 in all, about 90 asks
             # a minute) and the cache layers hold 500 entries: the layers fill in the first
