@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals import gates
+from evals.jsonish import number
 from evals.load.replay_load import run_replay_load
 from evals.load.stack import LoadConfig
 from evals.paths import GATES_FILE
@@ -21,15 +22,15 @@ from evals.replay.report import Slo
 @pytest.mark.slow
 def test_a_replay_against_a_slowed_server_fails_the_goodput_gate(tmp_path: Path) -> None:
     ci = find("load").profile_params("ci")
-    slo = Slo(float(ci.get("slo_miss_s", 5.0)), float(ci.get("slo_cached_s", 1.0)))
-    config = LoadConfig(users=int(ci["users"]), workers=int(ci["workers"]),
+    slo = Slo(number(ci.get("slo_miss_s", 5.0)), number(ci.get("slo_cached_s", 1.0)))
+    config = LoadConfig(users=int(number(ci["users"])), workers=int(number(ci["workers"])),
                         mock_latency_ms=slo.miss_s * 1000 + 1500,  # slowed past the SLO
                         state_dir=str(tmp_path / "state"), output_dir=str(tmp_path / "out"),
                         warm_up_requests=0, stop_services=True, label="slowed")
-    done = run_replay_load(config, str(ci["replay_log"]), [float(ci["replay_speed"])], slo=slo)
+    done = run_replay_load(config, str(ci["replay_log"]), [number(ci["replay_speed"])], slo=slo)
     figures = done.figures()
     assert figures["replay_answered_share"] == 1.0  # answered, but late
     [gate] = [g for g in gates.load_gates(GATES_FILE, "ci") if g.name == "load.replay_goodput"]
     [result] = gates.evaluate([gate], {gate.name: figures["replay_goodput"]}, ran=["load"])
     assert result.status == "failed", f"goodput {figures['replay_goodput']} passed {gate}"
-    assert float(figures["replay_goodput"]) <= float(figures["replay_hit_rate"])  # hits only
+    assert number(figures["replay_goodput"]) <= number(figures["replay_hit_rate"])  # hits only
