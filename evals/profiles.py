@@ -41,7 +41,8 @@ OWN_DATA_ON_REQUEST = ("retrieval",)
 SMOKE_SIZES: Mapping[str, Mapping[str, object]] = {
     "quality": {"sample": 60, "blind_sets": False, "route_sample": 30, "route_sweep": [1000]},
     "cache": {"blind_sets": False},
-    "load": {"duration_s": 10, "warm_up_requests": 5, "replay_speed": 120.0},
+    "load": {"duration_s": 10, "warm_up_requests": 5, "replay_speed": 120.0,
+             "cold_start": False},
     "retrieval": {"chunking_values": ["window"]},
 }
 
@@ -200,10 +201,13 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                    # streaming users on the same app after the main run: 5 x 10 s
                    "sweep_users": [2, 4, 8, 16, 32], "sweep_step_s": 10.0,
                    "sweep_wait_s": [0.2, 0.5], "stream_tokens_per_s": 100.0,
-                   # the bundled synthetic log (evals/replay/synthetic.py), 10 minutes at 30x
-                   # on the same app after the sweep: about 20 s (load.replay_goodput)
+                   # the bundled synthetic log (evals/replay/synthetic.py), 10 minutes at 15x
+                   # on the same app after the sweep: about 40 s (load.replay_goodput, gated:
+                   # the speed and threshold from five runs' spread, evals/gates.toml)
                    "replay_log": "evals/replay/data/synthetic_log.jsonl",
-                   "replay_speed": 30.0, "replay_speeds": [], "replay_cache": "warm"},
+                   "replay_speed": 15.0, "replay_speeds": [], "replay_cache": "warm",
+                   # then a fresh stack, every cache empty, the log once more (cold_start_*)
+                   "cold_start": True},
             # 1,000 users: a Locust master and two worker processes (one process is one core)
             "full": {"users": 1000, "spawn_rate": 50.0, "duration_s": 600, "mix": "mixed",
                      "shape": "sustained", "wait_s": [5.0, 10.0], "workers": 2,
@@ -214,7 +218,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                      # the log at its own timing, then a sweep of speeds (replay_best_speed)
                      "replay_log": "evals/replay/data/synthetic_log.jsonl",
                      "replay_speed": 1.0, "replay_speeds": [10.0, 30.0, 60.0, 100.0],
-                     "replay_cache": "warm"},
+                     "replay_cache": "warm", "cold_start": True,
+                     # an hour at the sweep's users whose p99 held 4 s (evals/load/hour.py)
+                     "hour_s": 3600, "hour_p99_ms": 4000.0},
             # 40 minutes at the ci load (20 users, 300 ms mock), sampled every minute. The
             # novel users ask again from 200 new questions per user (800 in all, about 90 asks
             # a minute) and the cache layers hold 500 entries: the layers fill in the first

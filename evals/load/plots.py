@@ -131,3 +131,34 @@ def plot_sweep(steps: pd.DataFrame, path: str | Path, knee_users: int | None = N
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
     return path
+
+
+def plot_cold_start(intervals: pd.DataFrame, path: str | Path, steady_s: float | None,
+                    interval_s: float, title: str = "Cold start") -> Path:
+    """A cold start per interval (``evals.load.cold_start.per_interval``): each cache layer's
+    hit rate and the answers', p50/p99, the app's cores; ``steady_s`` marked."""
+    path = Path(path)
+    fig = Figure(figsize=(10, 7.5), layout="constrained")
+    ax_hit, ax_lat, ax_cpu = fig.subplots(3, 1, sharex=True)
+    t = intervals["start_s"].astype(float) + interval_s / 2
+    for column in [c for c in intervals.columns if c.endswith("hit_rate")]:
+        ax_hit.plot(t, intervals[column], marker="o", ms=3,
+                    label="answers" if column == "hit_rate"
+                    else column.removesuffix("_hit_rate"),
+                    lw=2.5 if column == "hit_rate" else 1.2)
+    ax_hit.set_ylabel("hit rate")
+    ax_hit.set_ylim(-0.05, 1.05)
+    ax_lat.plot(t, intervals["p50_ms"], marker="o", ms=3, label="p50")
+    ax_lat.plot(t, intervals["p99_ms"], marker="o", ms=3, label="p99")
+    ax_lat.set_ylabel("latency (ms)")
+    ax_cpu.plot(t, intervals["app_cores"], marker="o", ms=3, color="tab:green", label="app")
+    ax_cpu.set_ylabel("app cores")
+    ax_cpu.set_xlabel(f"seconds since the first send ({interval_s:g} s a point)")
+    for ax in (ax_hit, ax_lat, ax_cpu):
+        if steady_s is not None:
+            ax.axvline(steady_s, color="tab:gray", ls="--", label=f"steady at {steady_s:g} s")
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(alpha=0.3)
+    ax_hit.set_title(title)
+    fig.savefig(path, dpi=110)
+    return path

@@ -77,6 +77,9 @@ class LoadConfig:
     # a provider that lies about usage for the whole run (evals.load.lying.LIES: negative,
     # missing, absurd; every mock, the second too); "" an honest one
     lying_usage: str = ""
+    # a cold start (evals.load.cold_start): the embedded services restarted, every cache
+    # layer of every user emptied (question embeddings too), no warm-up
+    cold_start: bool = False
 
 
 def second_provider(config: LoadConfig) -> SecondProvider | None:
@@ -95,14 +98,17 @@ def _state_dir(config: LoadConfig) -> Path:
 
 
 def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
-                  clear_caches: bool = True, dataset: str = "") -> dict[str, object]:
+                  clear_caches: bool = True, dataset: str = "",
+                  cold: bool = False) -> dict[str, object]:
     """Embedded PostgreSQL and Redis of ``state_dir`` up, and the golden notes ingested there
     (idempotent: unchanged notes are skipped); ``users``: only those libraries; ``dataset``:
     a dataset folder's notes instead of the golden ones.
 
     ``clear_caches``: every run starts from the same point: the golden users' query, semantic,
     context and stale entries are deleted (embeddings stay), and so is the shared breaker
-    state, which a run stopped in the middle of an outage would leave open."""
+    state, which a run stopped in the middle of an outage would leave open. ``cold``: the
+    services are stopped first (fresh processes, PostgreSQL's buffers empty) and every cache
+    entry goes, the question embeddings too."""
     from evals.datasets import golden
     from evals.paths import GOLDEN_DIR
     from rag_core.ingest.ingestion import ingest_path
@@ -111,6 +117,10 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
 
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "services_up.log"
+    if cold:
+        from rag_core import services
+
+        services.stop_all(Settings(state_dir=state_dir))
     env = {**os.environ, "RAG_STATE_DIR": str(state_dir), "HF_HUB_OFFLINE": "1"}
     # started from a child whose output goes to a file: the servers inherit that file, not
     # the caller's stdout (a pipe held open by a server would block whoever reads it)
@@ -126,9 +136,11 @@ def prepare_state(state_dir: Path, users: Sequence[str] = (), *,
                 ingest_path(parts, user, notes_dir / user, progress=False, prune=True)
         else:
             users = list(golden.ensure_ingested(Pipeline(parts))["user_id"])
-        if clear_caches:
+        if clear_caches or cold:
             for user in users:
                 parts.caches.clear(user)
+            if cold:
+                parts.caches.clear(None)
             reset_breakers(parts.settings)
     finally:
         parts.close()
@@ -282,7 +294,7 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
 
     state = _state_dir(config)
     prepare_state(state, config.golden_users, clear_caches=config.clear_caches,
-                  dataset=config.dataset)
+                  dataset=config.dataset, cold=config.cold_start)
     secret = secrets.token_hex(32)
     metrics_token = secrets.token_hex(16)  # the harness reads /readyz's details as an operator
     mock_port, app_port = free_port(), free_port()
@@ -324,7 +336,7 @@ def running_stack(config: LoadConfig, out: Path) -> Iterator[Stack]:
         wait_http(f"{app_url}/readyz", config.ready_timeout_s, proc=app,
                   log=out / f"{config.label}_app.log")
         warmed: dict[str, float] = {}
-        if config.warm_up_requests > 0:
+        if config.warm_up_requests > 0 and not config.cold_start:
             bank = traffic.QuestionBank.from_items(traffic.load_items(qa_file=qa_file),
                                                    only=list(config.golden_users))
             user = bank.users[0]

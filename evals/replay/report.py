@@ -22,7 +22,7 @@ from evals.replay.logs import Problems
 from evals.replay.send import CACHED, OUTCOMES, Sent
 
 REQUEST_COLUMNS = ("line", "user", "due_s", "send_s", "first_byte_s", "last_byte_s", "status",
-                   "outcome", "cache_layer", "cost_usd", "code")
+                   "outcome", "cache_layer", "cost_usd", "code", "layers")
 ANSWERED = ("hit", "miss", "no-context", "degraded")
 
 
@@ -140,7 +140,7 @@ def write(report: ReplayReport, sent: Sequence[Sent], out: Path) -> dict[str, Pa
         for s in sorted(sent, key=lambda s: s.send_s):
             rows.writerow([s.line, s.user, round(s.due_s, 4), round(s.send_s, 4),
                            round(s.first_byte_s, 4), round(s.last_byte_s, 4), s.status,
-                           s.outcome, s.cache_layer, s.cost_usd, s.code])
+                           s.outcome, s.cache_layer, s.cost_usd, s.code, s.layers])
     with paths["per_second"].open("w", newline="", encoding="utf-8") as handle:
         rows = csv.writer(handle)
         rows.writerow(("second", "offered", "answered"))

@@ -23,6 +23,7 @@ QUERY_PATH = "/v1/query"
 # what a request came to: an answer (hit, miss, no-context, degraded), or a refusal
 OUTCOMES = ("hit", "miss", "no-context", "limited", "degraded", "refused", "error")
 CACHED = ("hit", "degraded")  # served from a cache (exact, semantic, stale): the cached SLO
+LAYERS = ("query", "semantic", "embedding", "context")  # the answer's cache block's layers
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Sent:
     cache_layer: str  # query, semantic or stale when a cache served it, else ""
     cost_usd: float
     code: str = ""  # the error code of a refusal
+    # each cache layer's outcome on the answer's ``cache`` block, "layer:outcome" separated by
+    # spaces (query, semantic, embedding, context: hit, semantic_hit, miss, off); "" none
+    layers: str = ""
 
     @property
     def latency_s(self) -> float:
@@ -73,6 +77,20 @@ def outcome_of(status: int, body: bytes) -> tuple[str, str, float, str]:
     if status in (401, 403):
         return "refused", "", 0.0, code
     return "error", "", 0.0, code or f"HTTP_{status}"
+
+
+def layers_of(body: bytes) -> str:
+    """The answer's cache block as "layer:outcome" words (the cold start's hit rate per
+    layer, evals.load.cold_start); "" when the body has none."""
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return ""
+    cache = data.get("cache") if isinstance(data, dict) else None
+    if not isinstance(cache, dict):
+        return ""
+    return " ".join(f"{layer}:{cache[layer]}" for layer in LAYERS
+                    if isinstance(cache.get(layer), str) and cache[layer])
 
 
 @dataclass(frozen=True)
@@ -139,4 +157,4 @@ async def _one(client: httpx.AsyncClient, url: str, ask: Ask, due: float, start:
     end = time.perf_counter() - start
     outcome, layer, cost, code = outcome_of(status, data)
     on_sent(Sent(ask.line, ask.user, due, send, first if first == first else end, end, status,
-                 outcome, layer, cost, code))
+                 outcome, layer, cost, code, layers_of(data) if status == 200 else ""))
