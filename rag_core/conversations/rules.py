@@ -115,13 +115,12 @@ def _referents(turn: Turn) -> _Referents:
     cited = turn.citations
     named = _names_in(doc)
     speakers = [s for c in cited if (s := _name(c.meta.get("speaker")))]
-    if named:
+    if speakers and nlp.facts(question).answer_type == "person":
+        person = speakers[0]  # who was asked: the answer is the person, the names its topic
+    elif named:
         person = doc[named[0][0]:named[0][1]].text
-    elif speakers and (nlp.facts(question).answer_type == "person"
-                       or len(set(speakers)) == 1):
-        person = speakers[0]
     else:
-        person = ""
+        person = speakers[0] if speakers and len(set(speakers)) == 1 else ""
     years = sorted(y for y in asked(question).years if y.isdigit())
     year = years[0] if len(years) == 1 else _year_of(cited[0]) if cited else ""
     refs = nlp.references(question)
@@ -144,6 +143,12 @@ def _noun_after(doc: Doc, i: int) -> Token | None:
         if t.pos_ not in ("ADJ", "NUM") and t.dep_ != "compound":
             return None
     return None
+
+
+def _expletive(t: Token) -> bool:
+    """"it" holding the place of a clause ("is it true that...", "is it wise to..."), no note."""
+    return t.head.lemma_ == "be" and any(c.dep_ in ("ccomp", "xcomp", "csubj")
+                                         for c in t.head.children)
 
 
 def _subordinator(t: Token) -> bool:
@@ -180,7 +185,7 @@ def _pronoun(t: Token, person: str) -> str:
 
 def _resolved(doc: Doc, refs: _Referents) -> tuple[str, list[str]]:
     """The question with its references replaced, and what each was replaced by."""
-    names_own = bool(_names_in(doc))
+    named_at = [a for a, _ in _names_in(doc)]
     out: list[str] = []
     said: list[str] = []
     skip_to = -1
@@ -192,8 +197,9 @@ def _resolved(doc: Doc, refs: _Referents) -> tuple[str, list[str]]:
         end = t.i + 1
         if low in _SUBJECT | _OBJECT | _POSSESSIVE and t.pos_ == "PRON" \
                 or t.tag_ in ("PRP", "PRP$") and low in _SUBJECT | _OBJECT | _POSSESSIVE:
-            # a question that names a person refers to that person, not to the last turn's
-            text = "" if names_own or not refs.person else _pronoun(t, refs.person)
+            # a pronoun after a person the question names refers to that person
+            own = any(a < t.i for a in named_at)
+            text = "" if own or not refs.person else _pronoun(t, refs.person)
         elif low in _DEMONSTRATIVE | set(_ORDINAL) and not _subordinator(t) \
                 and (noun := _noun_after(doc, t.i)):
             place = _ORDINAL.get(low, 0)
@@ -205,7 +211,7 @@ def _resolved(doc: Doc, refs: _Referents) -> tuple[str, list[str]]:
                 if low in _ORDINAL and text:
                     out.pop()  # "the" before the ordinal
         elif low == "it" and t.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj") \
-                and t.head.lemma_ != "be" and refs.titles:
+                and not _expletive(t) and refs.titles:
             text = f'"{refs.titles[0]}"'
         if text:
             said.append(f"{doc[t.i:end].text!r} → {text}")
@@ -230,9 +236,28 @@ def _constraint(doc: Doc) -> tuple[str, str, set[int]] | None:
     kind, a, b = spans[0]
     taken = set(range(a, b))
     rest = [t for t in doc if t.i not in taken and not t.is_punct and t.tag_ != "POS"]
-    if all(t.is_stop or t.lemma_.lower() in nlp.nlp().Defaults.stop_words for t in rest):
+    # an ellipsis has no verb of its own (an auxiliary is not one) and refers to no one
+    if all((t.is_stop or t.lemma_.lower() in nlp.nlp().Defaults.stop_words)
+           and t.pos_ not in ("VERB", "PRON") or t.tag_ in nlp.WH_TAGS for t in rest):
         return kind, doc[a:b].text, taken
     return None
+
+
+def _trailing_topic(doc: Doc) -> tuple[int, int] | None:
+    """The object of the preposition that ends a question ("... say about Martha and Mary?"):
+    the topic a passage takes the place of."""
+    words = [t for t in doc if not t.is_punct]
+    if not words:
+        return None
+    last = words[-1]
+    obj = next((t for t in last.ancestors if t.dep_ == "pobj"), last if last.dep_ == "pobj"
+               else None)
+    while obj is not None and obj.head.dep_ in ("pobj", "conj") and obj.head.pos_ != "ADP":
+        obj = obj.head
+    if obj is None:
+        return None
+    sub = list(obj.subtree)
+    return sub[0].i, sub[-1].i + 1
 
 
 def _narrowed(last: str, kind: str, value: str) -> str:
@@ -248,6 +273,8 @@ def _narrowed(last: str, kind: str, value: str) -> str:
     else:
         refs = sorted(nlp.reference_tokens(doc))
         span = (refs[0], refs[-1] + 1) if refs else None
+    if span is None and kind == "passage":
+        span = _trailing_topic(doc)
     if span is not None:
         a, b = span
         return doc[:a].text_with_ws + value + doc[b - 1].whitespace_ + doc[b:].text

@@ -84,8 +84,8 @@ def test_a_demonstrative_refers_to_the_last_turns_note(
     (NAMED, "And in 2023?", "What did Pastor Miriam Okafor say about faith, in 2023?"),
     (NAMED, "only the 2025 ones", "What did Pastor Miriam Okafor say about faith, in 2025?"),
     (NAMED, "only Rev. Grace Abernathy's", "What did Rev. Grace Abernathy say about faith?"),
-    (NAMED, "What about Hebrews 12?",
-     "What did Pastor Miriam Okafor say about faith, on Hebrews 12?"),
+    # a passage takes the place of the topic the last question ended on
+    (NAMED, "What about Hebrews 12?", "What did Pastor Miriam Okafor say about Hebrews 12?"),
     (MICAH, "What about Hebrews 12?", "Who preached on Hebrews 12?"),
     (MINUTES, "and Priya Nair?", "What did Priya Nair decide about the budget?"),
     (RECIPE, "just the 2020 ones?", "Which recipe uses smoked paprika, in 2020?"),
@@ -134,3 +134,32 @@ def test_text_a_notes_field_carries_after_the_name_is_never_copied() -> None:
         "What else did Dr. Kenji Nakamura preach?"
     assert rewrite_by_rules("When was that sermon?", [hostile]).question == \
         'When was the sermon "He Will Sing Over You"?'
+
+
+WHO_ON_A_NAME = Turn(
+    "Who preached on Ruth gleaning in the fields?", "Who preached on Ruth gleaning in the fields?",
+    "...", (_note("c1", "Gleaning at the Edges", speaker="Pastor Hannah Featherstone"),
+            _note("c4", "Abigail Rides Out First", speaker="Pastor Hannah Featherstone")))
+
+
+@pytest.mark.parametrize(("history", "question", "expected"), [
+    # "who" asked for a person: the answer is the speaker, Ruth is the topic
+    (WHO_ON_A_NAME, "What else did she preach on?",
+     "What else did Pastor Hannah Featherstone preach on?"),
+    # a name after the pronoun is not its antecedent
+    (MICAH, "Did she preach on the church praying for Peter?",
+     "Did Rev. Grace Abernathy preach on the church praying for Peter?"),
+    # a verb of its own: no ellipsis, even when a capitalised word looks like a name
+    (MICAH, "What did she say about the Sabbath?",
+     "What did Rev. Grace Abernathy say about the Sabbath?"),
+    (MICAH, "Was it good?", 'Was "Do Justice, Love Mercy, Walk Humbly" good?'),
+])
+def test_what_a_reference_points_at_is_read_from_the_sentence(
+        history: Turn, question: str, expected: str) -> None:
+    assert rewrite_by_rules(question, [history]).question == expected
+
+
+@pytest.mark.parametrize("question", ["Is it wise to fast twice a week?",
+                                      "Is it true that grace matters?"])
+def test_an_it_that_holds_a_clauses_place_is_no_reference(question: str) -> None:
+    assert rewrite_by_rules(question, [MICAH]).made_by == "unchanged"
