@@ -24,16 +24,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from evals.conversations.dataset import FOLLOW_UPS, Conversation
+from evals.conversations.dataset import FILE, FOLLOW_UPS, Conversation, load
+from evals.datasets.split import SPLITS
 from evals.metrics import retrieval
+from evals.paths import GOLDEN_DIR
 from rag_core.conversations.rules import rewrite_by_rules
 from rag_core.conversations.turns import CitedNote, Rewriter, Turn
 from rag_core.text.named import asked
 from rag_core.text.nlp import passages
+
+if TYPE_CHECKING:
+    from rag_core.pipeline import Pipeline
 
 _QUOTED = re.compile(r'"([^"]+)"')
 META_FIELDS = ("speaker", "date", "series", "scripture", "tags")
@@ -160,3 +167,22 @@ def by_kind(scored: pd.DataFrame) -> pd.DataFrame:
 def notes_of(notes: pd.DataFrame) -> Mapping[str, set[str]]:
     """Each user's note ids (what ``dataset.load`` checks references against)."""
     return {str(u): set(map(str, g["id"])) for u, g in notes.groupby("user_id")}
+
+
+def measure(pipeline: Pipeline, notes: pd.DataFrame, root: str | Path | None,
+            split: str | None) -> tuple[pd.DataFrame, dict[str, float | int | None]]:
+    """Notebook 01's follow-up figures: the set's conversations of ``split`` rewritten by the
+    rules, searched (top 5) and answered through ``pipeline``; none without the set."""
+    if not (Path(root or GOLDEN_DIR) / FILE).is_file():
+        return pd.DataFrame(), {}
+    convs = load(notes_of(notes), root, split if split in SPLITS else None)
+
+    def search(user: str, question: str) -> list[str]:
+        return [c.note_id for c in pipeline.search(user, question, top_k=5)]
+
+    def ask(user: str, question: str) -> Said:
+        answer = pipeline.ask(user, question)
+        return Said(bool(answer.no_context), tuple(c.note_id for c in answer.citations))
+
+    scored = score(rewrites(convs, notes), search, ask)
+    return scored, summarise(scored)
