@@ -47,7 +47,7 @@ import gevent  # noqa: E402
 from locust import FastHttpUser, HttpUser, events, task  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
-from loadtests import shapes, streaming, traffic  # noqa: E402
+from loadtests import conversing, shapes, streaming, traffic  # noqa: E402
 from loadtests.config import LoadConfig, add_arguments  # noqa: E402
 
 
@@ -261,6 +261,45 @@ class AdversarialUser(GoldenUser):
     kind = "adversarial"
 
 
+class ConversationUser(_Golden, FastHttpUser):
+    """Conversations of the golden multi-turn set: a first question, then its follow-ups with
+    the ``conversation_id`` the first answer returned (``loadtests.conversing``)."""
+
+    kind = conversing.OPEN_KIND
+
+    def on_start(self) -> None:
+        super().on_start()
+        held = conversing.load_conversations(users=[self.user_id]).get(self.user_id, [])
+        self.conversing = conversing.Conversing(held, self.rng) if held else None
+
+    @task
+    def ask(self) -> None:
+        if self.conversing is None:  # a user with no conversation in the set: novel questions
+            question = traffic.question_for("novel", run_state().bank, self.user_id, self.rng)
+            more, kind = {}, self.kind
+        else:
+            question, conversation_id, kind = self.conversing.next()
+            more = {"conversation_id": conversation_id}
+        started = time.time()
+        with self.client.post(
+                traffic.QUERY_PATH, json=run_state().config.body(question, **more),
+                headers=self.headers, name=traffic.request_name(kind),
+                catch_response=True) as resp:
+            try:
+                body = resp.json()
+            except Exception:  # not JSON: a proxy page, a cut connection
+                body = None
+            status = int(resp.status_code or 0)
+            outcome = traffic.classify(status, dict(resp.headers or {}), body,
+                                       getattr(resp, "error", None))
+            _settle(resp, outcome)
+        if self.conversing is not None:
+            self.conversing.answered(status, body)
+        self.honour(outcome)
+        _log_event(started, (time.time() - started) * 1000, kind, outcome, status,
+                   {"user": self.user_id})
+
+
 class StreamingUser(_Golden, HttpUser):
     """Novel questions with ``"stream": true``: the LLM streams every answer. Each request is
     timed to its last byte (Locust's figure) and logs, with ``RAG_LOAD_EVENTS``, its time to
@@ -306,4 +345,4 @@ class StreamingUser(_Golden, HttpUser):
 
 # the classes that run are those of the mix, weighted by it (_read_settings)
 USER_CLASSES: tuple[type[_Golden], ...] = (RepeatHeavyUser, NovelUser, AdversarialUser,
-                                           StreamingUser)
+                                           StreamingUser, ConversationUser)

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 QA_GLOB = "golden/qa/*.jsonl"
 QUERY_PATH = "/v1/query"
-MIXES = ("repeat", "novel", "adversarial", "stream", "mixed")
+MIXES = ("repeat", "novel", "adversarial", "stream", "conversation", "mixed")
 # outcome labels; the first four are answers with a body, the rest refusals and failures
 ANSWERED = ("hit", "semantic_hit", "miss", "no_context", "stale", "degraded")
 DOCUMENTED = ("503 documented",)

@@ -1,6 +1,7 @@
 """The dataset folder ``generate`` writes: the notes copied to ``notes/<user>/``, the questions
-to ``qa.jsonl`` and the pairs to ``semantic_pairs.jsonl``, in the shape
-``evals.datasets.loader`` reads.
+to ``qa.jsonl``, the pairs to ``semantic_pairs.jsonl`` and follow-up conversations to
+``conversations.jsonl`` (``follow_ups``), in the shape ``evals.datasets.loader`` and
+``evals.conversations.dataset`` read.
 
 The questions come from the rules (``items`` and ``absent``, the default writer) or from a
 model (``llm_writer``); the pairs always from the rules (``pairs``). Every item and pair then
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals.datasets import split
-from evals.generate import GenerateError, absent, items, report_file
+from evals.generate import GenerateError, absent, follow_ups, items, report_file
 from evals.generate.checks import Report, keep, keep_pairs
 from evals.generate.facts import Library
 from evals.generate.pairs import pairs as make_pairs
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["WRITERS", "GenerateError", "Generated", "generate"]
 WRITERS = ("rules", "llm")
 
+CONVERSATIONS = "conversations.jsonl"
 PER_NOTE = 2  # sentence questions per note
 PER_KIND = 2  # person near-miss pairs per user
 
@@ -115,6 +117,7 @@ def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 
     made = Generated(out, 0, 0, 0, writer)
     qa: list[items.Item] = []
     pairs: list[dict[str, object]] = []
+    conversations: list[dict[str, object]] = []
     if writer == "llm":
         from evals.generate import llm_writer
 
@@ -133,6 +136,7 @@ def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 
             qa += made_here + items.synonym_items(made_here, Swapper(lib, vectors))
             qa += absent.unanswerable_items(lib, seed)
         pairs += make_pairs(lib, seed, PER_KIND)
+        conversations += follow_ups.conversations(lib, seed)
     report = made.report
     report.dropped.update(made.dropped)
     qa = keep(qa, {lib.user: lib for lib in libraries}, report)
@@ -142,11 +146,14 @@ def generate(notes_dir: Path, out: Path, users: Sequence[str] = (), seed: int = 
         raise GenerateError(f"no question passed the checks (dropped: {dict(made.dropped)})")
     made.splits = _with_splits(qa, seed)
     _with_splits(pairs, seed)
+    _with_splits(conversations, seed)
     for lib in libraries:
         shutil.copytree(notes_dir / lib.user, out / "notes" / lib.user,
                         ignore=shutil.ignore_patterns(".*"))
     _write_lines(out / "qa.jsonl", qa)
     _write_lines(out / "semantic_pairs.jsonl", pairs)
+    if conversations:
+        _write_lines(out / CONVERSATIONS, conversations)
     report_file.write(out, report)
     made.questions, made.pairs = len(qa), len(pairs)
     made.unanswerable = sum(bool(i["expect_no_context"]) for i in qa)

@@ -168,3 +168,16 @@ def test_the_command_and_its_errors(tmp_path, capsys):
     assert "nobody" in capsys.readouterr().err
     with pytest.raises(GenerateError, match="not an empty folder"):
         generate(NOTES, tmp_path / "rosa")
+
+
+def test_follow_up_conversations_are_made_and_the_rules_resolve_them(made):
+    from evals.conversations import dataset as conversation_set
+    from evals.conversations import score as followups
+    from evals.datasets.golden import load_notes as load_note_frame
+
+    out, _, _, _ = made
+    notes = load_note_frame(out)
+    convs = conversation_set.load(followups.notes_of(notes), out)  # checked as the golden set
+    assert {t.kind for c in convs for t in c.turns[1:]} == {"pronoun", "demonstrative"}
+    rows = followups.rewrites(convs, notes)
+    assert rows["accurate"].mean() == 1.0 and (rows["made_by"] == "rules").all()

@@ -292,6 +292,9 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.decisions.semantic_rules": "the semantic rules the decisions eval ablates",
     "rag_core.decisions.semantic_canonical": "the strict canonical form, one design compared",
     "rag_core.text.nlp": "word analysis shared with the coverage study",
+    "rag_core.conversations.rules": "notebook 01 scores the rules' rewrite of golden follow-ups",
+    "rag_core.conversations.turns": "a golden conversation's history in the shape a turn keeps",
+    "rag_core.text.named": "follow-up accuracy compares the names, years and passages asked",
     "rag_core.text.quantities": "the wording probe writes numbers as the decision reads them",
     # generation and its safety
     "rag_core.llm": "a generator that settings name (compare_generators' candidates)",
