@@ -314,3 +314,13 @@ class ErasureIncomplete(DependencyError):
 
     code = "ERASURE_INCOMPLETE"
     default_message = "Redis did not answer; run the erasure again once it does."
+
+
+class ConversationNotFound(NotFound):
+    """A ``conversation_id`` the user holds no conversation of: unknown, another user's, past
+    its TTL, or lost with Redis: the same answer for all, so that an id is never a hint that it
+    exists. The client starts a new one (``"conversation_id": "new"``)."""
+
+    code = "CONVERSATION_NOT_FOUND"
+    default_message = ("You have no conversation with that id (it may have expired or been "
+                       "lost); start a new one with \"conversation_id\": \"new\".")

@@ -32,6 +32,7 @@ from rag_core.config.answer_sections import (
     Section,
     TokenSettings,
 )
+from rag_core.config.conversation_section import Conversations
 from rag_core.config.service_sections import (
     Auth,
     Caches,
@@ -74,7 +75,7 @@ SECTIONS: dict[str, type[Section]] = {
     "services": Services, "generation": GenerationSettings, "model_calls": ModelCalls,
     "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": TokenSettings,
     "decisions": DecisionSettings, "caches": Caches, "money": Money, "auth": Auth,
-    "limits": Limits, "observability": Observability,
+    "limits": Limits, "observability": Observability, "conversations": Conversations,
 }
 # the sections that shape an answer: the answer cache key hashes them whole
 ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens")
@@ -234,6 +235,7 @@ class Settings(BaseSettings):
     auth: Auth = Field(default_factory=Auth)
     limits: Limits = Field(default_factory=Limits)
     observability: Observability = Field(default_factory=Observability)
+    conversations: Conversations = Field(default_factory=Conversations)
 
     def __init__(self, **values: Any) -> None:
         """Flat names (``Settings(top_k=3)``) or whole sections; the environment fills the
