@@ -14,6 +14,7 @@ from rag_core.decision_records import (
     NarrowedRecord,
     RelevanceRecord,
     SemanticRecord,
+    StandaloneRecord,
 )
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
@@ -163,6 +164,7 @@ class Decisions:
     filters: FiltersRecord | None = None  # whether a note passes the request's filters
     declined: DeclineRecord | None = None  # the model replied with the decline marker
     narrowed: NarrowedRecord | None = None  # filters read from the question (``answers.scope``)
+    standalone: StandaloneRecord | None = None  # a conversation's question made to stand alone
 
     def recorded(self) -> bool:
         """Whether any decision was recorded."""
@@ -184,12 +186,14 @@ class Decisions:
 
         semantic, relevance, filters = part("semantic"), part("relevance"), part("filters")
         declined, narrowed = part("declined"), part("narrowed")
+        standalone = part("standalone")
         return cls(
             semantic=SemanticRecord.from_dict(semantic) if semantic is not None else None,
             relevance=RelevanceRecord.from_dict(relevance) if relevance is not None else None,
             filters=FiltersRecord.from_dict(filters) if filters is not None else None,
             declined=DeclineRecord.from_dict(declined) if declined is not None else None,
-            narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None)
+            narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None,
+            standalone=StandaloneRecord.from_dict(standalone) if standalone is not None else None)
 
     def kept(self, no_context: bool) -> Decisions:
         """What an exact hit still explains: why this question got another question's answer
@@ -290,6 +294,12 @@ class Answer:
     # when the answer was made (epoch seconds; 0 for an answer kept before answers carried it):
     # a request's ``max_age_s`` serves a cached answer only while it is younger
     made_at: float = 0.0
+    # a question asked in a conversation (issue 80): its id, the question every step worked
+    # on, and whether the turn was kept; set per request after the steps, never from a cache
+    # (``from_dict`` does not read them back). None: a stateless question.
+    conversation_id: str | None = None
+    standalone_question: str | None = None
+    conversation_saved: bool | None = None
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from rag_core.config import Settings
 from rag_core.conversations.turns import CitedNote, Turn
@@ -122,7 +123,10 @@ class ConversationStore:
         """The conversation's turns, oldest first; 404 ``CONVERSATION_NOT_FOUND`` when the user
         has none of that id (unknown, another user's, expired, lost)."""
         check_id(conversation_id)
-        raw = self._raw(user_id, conversation_id) if conversation_id != NEW else None
+        try:
+            raw = self._raw(user_id, conversation_id) if conversation_id != NEW else None
+        except REDIS_ERRORS:  # unreadable is lost: the client starts a new one
+            raw = None
         if not raw:
             raise ConversationNotFound()
         turns = [decode_turn(r) for r in raw]
@@ -139,8 +143,8 @@ class ConversationStore:
                 mine = self._memory.get(_hash(user_id), {})
                 rows = [(cid, decode_turn(t[-1]).at, len(t)) for cid, t in mine.items() if t]
         else:
-            scored: list[tuple[bytes | str, float]] = list(
-                self.client.zrange(index_key(user_id), 0, -1, withscores=True))
+            scored = cast(list[tuple[bytes | str, float]],
+                          self.client.zrange(index_key(user_id), 0, -1, withscores=True))
             rows = []
             for member, score in scored:
                 cid = member.decode() if isinstance(member, bytes) else str(member)
@@ -169,7 +173,7 @@ class ConversationStore:
                 held = int(self.client.zcard(index))
                 excess = held + 1 - bounds.conversations_per_user
                 if excess > 0:
-                    oldest: list[bytes | str] = list(self.client.zrange(index, 0, excess - 1))
+                    oldest = cast(list[bytes | str], self.client.zrange(index, 0, excess - 1))
                     self._drop(user_id, [o.decode() if isinstance(o, bytes) else o
                                          for o in oldest])
             pipe = self.client.pipeline(transaction=True)

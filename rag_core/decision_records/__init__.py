@@ -156,5 +156,23 @@ class NarrowedRecord:
                    str(data.get("described") or ""))
 
 
+@dataclass(frozen=True)
+class StandaloneRecord:
+    """How a conversation's question was made to stand alone (``conversations``): ``made_by``
+    ``model``, ``rules`` or ``unchanged``, and why; per request, never from a cache."""
+
+    question: str
+    made_by: str
+    reason: str = ""
+
+    def to_dict(self) -> JsonObject:
+        return {"question": self.question, "made_by": self.made_by, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> StandaloneRecord:
+        return cls(str(data.get("question") or ""), str(data.get("made_by") or "unchanged"),
+                   str(data.get("reason") or ""))
+
+
 __all__ = ["DeclineRecord", "FiltersRecord", "JsonObject", "NarrowedRecord", "RelevanceRecord",
-           "RuleCheck", "SemanticRecord"]
+           "RuleCheck", "SemanticRecord", "StandaloneRecord"]

@@ -1,0 +1,108 @@
+"""A question asked in a conversation: before the steps, the follow-up made to stand alone from
+the user's earlier turns; after them, the turn kept and the answer told which conversation it
+belongs to. Every step between (cache key, search, no-context decision, prompt, citations)
+works on the standalone question alone: the history serves only the rewrite, so a cached answer
+is right for every conversation that reaches the same standalone question.
+
+``begin`` and ``finish`` run in a worker thread around ``Pipeline.ask`` or ``stream`` (the
+route's place in flight is taken before ``begin``: a follow-up is never an exact hit before its
+rewrite). The rewriter is the parts' (``Parts.rewriter``); without one, the question is taken as
+asked (``made_by: unchanged``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rag_core.conversations.store import NEW, check_id, new_id
+from rag_core.conversations.turns import CitedNote, Rewriter, Standalone, Turn
+from rag_core.decision_records import StandaloneRecord
+from rag_core.errors import ConversationNotFound
+from rag_core.parts import Parts
+from rag_core.safety.guard import validate_query
+from rag_core.types import Answer, Note
+
+
+def unchanged(question: str, history: Sequence[Turn]) -> Standalone:
+    """The rewriter of last resort: the question as asked."""
+    why = "a first question" if not history else "no rewriter configured: taken as asked"
+    return Standalone(question, "unchanged", why)
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A conversation's question before the steps: its id, the live history, the standalone
+    question."""
+
+    conversation_id: str
+    history: tuple[Turn, ...]
+    standalone: Standalone
+
+
+def _notes(parts: Parts, user_id: str, ids: set[str]) -> dict[str, Note]:
+    found = {}
+    for note_id in sorted(ids):
+        note = parts.store.get_note(user_id, note_id)
+        if note is not None:
+            found[note_id] = note
+    return found
+
+
+def live_history(parts: Parts, user_id: str, turns: Sequence[Turn]) -> tuple[Turn, ...]:
+    """The turns with only the cited notes the user still has: a follow-up never refers to a
+    note that was deleted since."""
+    kept = _notes(parts, user_id, {c.note_id for t in turns for c in t.citations})
+    return tuple(replace(t, citations=tuple(c for c in t.citations if c.note_id in kept))
+                 for t in turns)
+
+
+def begin(parts: Parts, user_id: str, question: object, conversation_id: str, *,
+          rewriter: Rewriter | None = None) -> Follow:
+    """The conversation (a new id for ``new``; 404 ``CONVERSATION_NOT_FOUND`` for one the user
+    holds none of, 422 for a malformed one), the question checked as any question is, then made
+    to stand alone from the history (a first question stands alone as asked)."""
+    check_id(conversation_id)
+    store = parts.conversations
+    history: tuple[Turn, ...] = ()
+    if conversation_id == NEW:
+        cid = new_id()
+    elif store is None:
+        raise ConversationNotFound()
+    else:
+        cid = conversation_id
+        history = live_history(parts, user_id, store.turns(user_id, cid))
+    query = validate_query(user_id, question, parts.counter, parts.settings,
+                           sanitiser=parts.sanitiser)
+    rewrite = rewriter or parts.rewriter or unchanged
+    standalone = rewrite(query.text, history) if history else unchanged(query.text, ())
+    return Follow(cid, history, standalone)
+
+
+def cited(parts: Parts, user_id: str, answer: Answer) -> tuple[CitedNote, ...]:
+    """The notes the answer cited, once each, with the front matter a follow-up may name."""
+    order = list(dict.fromkeys(c.note_id for c in answer.citations))
+    notes = _notes(parts, user_id, set(order))
+    return tuple(CitedNote(n, notes[n].title, {k: v for k, v in notes[n].metadata().items()
+                                               if v not in (None, "", [], ())})
+                 for n in order if n in notes)
+
+
+def refused(answer: Answer) -> bool:
+    return answer.no_context_reason.startswith("refused")
+
+
+def finish(parts: Parts, user_id: str, question: str, follow: Follow, answer: Answer) -> Answer:
+    """The turn kept (not for a refused question; ``conversation_saved: false`` when Redis
+    refused the write), and the answer with its conversation's fields and ``standalone``
+    decision."""
+    store, standalone = parts.conversations, follow.standalone
+    saved = False
+    if store is not None and not refused(answer):
+        turn = Turn(question, standalone.question, answer.answer, cited(parts, user_id, answer),
+                    store.clock())
+        saved = store.append(user_id, follow.conversation_id, turn)
+    record = StandaloneRecord(standalone.question, standalone.made_by, standalone.reason)
+    return replace(answer, conversation_id=follow.conversation_id,
+                   standalone_question=standalone.question, conversation_saved=saved,
+                   decisions=replace(answer.decisions, standalone=record))
