@@ -47,6 +47,14 @@ class InvalidNote(UserError):
     default_message = "The note could not be read."
 
 
+class InvalidConversation(UserError):
+    """A ``conversation_id`` that is neither ``new`` nor of the form the service gives out."""
+
+    code = "INVALID_CONVERSATION_ID"
+    status = 422
+    default_message = "The conversation id is not one this service gives out."
+
+
 class InvalidFilter(UserError):
     code = "INVALID_FILTER"
     status = 422

@@ -30,7 +30,7 @@ from typing import cast
 
 from rag_core.config import Settings
 from rag_core.conversations.turns import CitedNote, Turn
-from rag_core.errors import ConversationNotFound, InvalidArgument
+from rag_core.errors import ConversationNotFound, InvalidConversation
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
 from rag_core.redis_kv.keys import ROOT
 
@@ -55,9 +55,9 @@ def conversation_key(user_id: str, conversation_id: str) -> str:
 
 
 def check_id(conversation_id: str) -> str:
-    """``conversation_id`` when well formed; 422 ``INVALID_ARGUMENT`` otherwise."""
+    """``conversation_id`` when well formed; 422 ``INVALID_CONVERSATION_ID`` otherwise."""
     if conversation_id != NEW and not ID_PATTERN.match(conversation_id):
-        raise InvalidArgument(f"conversation_id must be {ID_HELP}.")
+        raise InvalidConversation(f"conversation_id must be {ID_HELP}.")
     return conversation_id
 
 

@@ -18,7 +18,7 @@ from rag_core.conversations.store import (
     new_id,
 )
 from rag_core.conversations.turns import CitedNote, Turn
-from rag_core.errors import ConversationNotFound, InvalidArgument
+from rag_core.errors import ConversationNotFound, InvalidConversation
 from rag_core.ops.redis_erase import erase_keys, keys_naming
 from rag_core.parts import build_semantic_judge
 from rag_core.redis_kv.client import connect
@@ -74,7 +74,7 @@ def test_another_users_id_is_the_same_404_as_an_unknown_one(
     with pytest.raises(ConversationNotFound):
         conv.delete("bo", cid)
     assert len(conv.turns("amara", cid)) == 1  # bo's DELETE touched nothing
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidConversation):
         conv.turns("amara", "not an id")
 
 
