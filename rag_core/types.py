@@ -314,6 +314,8 @@ class Answer:
         }
         if not self.degraded:
             del data["degraded"], data["degraded_reason"]
+        if self.conversation_id is None:  # a stateless question's JSON is as it was
+            del data["conversation_id"], data["standalone_question"], data["conversation_saved"]
         return data
 
     @classmethod

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_core.api.cache_controls import control_for
 from rag_core.api.schemas import QueryIn
-from rag_core.conversations.follow import Follow, begin, finish
+from rag_core.conversations.follow import Follow, ask_in_conversation, begin, finish
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
@@ -48,16 +48,14 @@ async def converse(pipeline: Pipeline, user: str, body: QueryIn, rid: str) -> An
     assert body.conversation_id is not None
     parts = pipeline.parts
     filters = Filters.from_dict(body.filters.model_dump() if body.filters else None)
-    follow = await run_in_threadpool(begin, parts, user, body.query, body.conversation_id)
-    asked = follow.standalone.question
+    cid = body.conversation_id
     if not body.stream:
-        def answer() -> Answer:
-            made = pipeline.ask(user, asked, top_k=body.top_k, request_id=rid,
-                                filters=filters, control=control_for(body))
-            return finish(parts, user, body.query, follow, made)
-
-        return await run_in_threadpool(answer)
-    events = finished(pipeline.stream(user, asked, top_k=body.top_k, request_id=rid,
+        return await run_in_threadpool(lambda: ask_in_conversation(
+            pipeline, user, body.query, cid, top_k=body.top_k, request_id=rid,
+            filters=filters, control=control_for(body)))
+    follow = await run_in_threadpool(begin, parts, user, body.query, cid)
+    events = finished(pipeline.stream(user, follow.standalone.question, top_k=body.top_k,
+                                      request_id=rid,
                                       filters=filters, control=control_for(body)),
                       parts, user, body.query, follow)
     return await run_in_threadpool(next, events), events

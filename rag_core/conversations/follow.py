@@ -14,14 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.conversations.store import NEW, check_id, new_id
 from rag_core.conversations.turns import CitedNote, Rewriter, Standalone, Turn
 from rag_core.decision_records import StandaloneRecord
 from rag_core.errors import ConversationNotFound
 from rag_core.parts import Parts
 from rag_core.safety.guard import validate_query
+from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, Note
+
+if TYPE_CHECKING:
+    from rag_core.pipeline import Pipeline
 
 
 def unchanged(question: str, history: Sequence[Turn]) -> Standalone:
@@ -106,3 +112,16 @@ def finish(parts: Parts, user_id: str, question: str, follow: Follow, answer: An
     return replace(answer, conversation_id=follow.conversation_id,
                    standalone_question=standalone.question, conversation_saved=saved,
                    decisions=replace(answer.decisions, standalone=record))
+
+
+def ask_in_conversation(pipeline: Pipeline, user_id: str, question: str, conversation_id: str,
+                        *, top_k: int | None = None, request_id: str | None = None,
+                        filters: Filters = NO_FILTERS,
+                        control: CacheControl = NO_CONTROL) -> Answer:
+    """``Pipeline.ask`` within a conversation: ``begin``, the standalone question asked,
+    ``finish`` (the route's JSON path and ``rag-core ask --conversation`` / ``chat``)."""
+    parts = pipeline.parts
+    follow = begin(parts, user_id, question, conversation_id)
+    made = pipeline.ask(user_id, follow.standalone.question, top_k=top_k,
+                        request_id=request_id, filters=filters, control=control)
+    return finish(parts, user_id, question, follow, made)

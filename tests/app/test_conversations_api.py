@@ -137,8 +137,8 @@ async def test_a_follow_up_answers_from_its_own_conversations_speaker(
     assert r.status_code == 200, r.text
     turns = r.json()["turns"]
     assert [t["question"] for t in turns] == ["Who preached on Micah 6:8?",
-                                              "What else did she preach on?"] * 1 + [
-        "What else did she preach on?"]
+                                              "What else did she preach on?",
+                                              "What else did she preach on?"]
     assert turns[1]["standalone_question"] == "What else did Ann Lee preach on?"
 
     r = await client.get("/v1/conversations", headers=auth(), params={"limit": 1})
