@@ -6,17 +6,19 @@ is right for every conversation that reaches the same standalone question.
 
 ``begin`` and ``finish`` run in a worker thread around ``Pipeline.ask`` or ``stream`` (the
 route's place in flight is taken before ``begin``: a follow-up is never an exact hit before its
-rewrite). The rewriter is the parts' (``Parts.rewriter``); without one, the question is taken as
-asked (``made_by: unchanged``).
+rewrite). With a model configured the model rewrites a follow-up (``model_rewrite``); without
+one, or as its fallback, the parts' rewriter (``Parts.rewriter``: the rules), and without that
+the question as asked (``made_by: unchanged``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rag_core.cache.control import NO_CONTROL, CacheControl
+from rag_core.conversations.model_rewrite import ModelRewriter
 from rag_core.conversations.store import NEW, check_id, new_id
 from rag_core.conversations.turns import CitedNote, Rewriter, Standalone, Turn
 from rag_core.decision_records import StandaloneRecord
@@ -24,7 +26,7 @@ from rag_core.errors import ConversationNotFound
 from rag_core.parts import Parts
 from rag_core.safety.guard import validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, Note
+from rag_core.types import Answer, Note, TokenUsage
 
 if TYPE_CHECKING:
     from rag_core.pipeline import Pipeline
@@ -44,6 +46,9 @@ class Follow:
     conversation_id: str
     history: tuple[Turn, ...]
     standalone: Standalone
+    # the model rewrite's call, counted in the answer's usage and cost (zero: no call)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
 
 
 def _notes(parts: Parts, user_id: str, ids: set[str]) -> dict[str, Note]:
@@ -80,9 +85,11 @@ def begin(parts: Parts, user_id: str, question: object, conversation_id: str, *,
         history = live_history(parts, user_id, store.turns(user_id, cid))
     query = validate_query(user_id, question, parts.counter, parts.settings,
                            sanitiser=parts.sanitiser)
-    rewrite = rewriter or parts.rewriter or unchanged
-    standalone = rewrite(query.text, history) if history else unchanged(query.text, ())
-    return Follow(cid, history, standalone)
+    if not history:
+        return Follow(cid, history, unchanged(query.text, ()))
+    model = ModelRewriter(parts, user_id, rewriter or parts.rewriter or unchanged)
+    standalone = model(query.text, history)
+    return Follow(cid, history, standalone, model.usage, model.cost)
 
 
 def cited(parts: Parts, user_id: str, answer: Answer) -> tuple[CitedNote, ...]:
@@ -109,7 +116,10 @@ def finish(parts: Parts, user_id: str, question: str, follow: Follow, answer: An
                     store.clock())
         saved = store.append(user_id, follow.conversation_id, turn)
     record = StandaloneRecord(standalone.question, standalone.made_by, standalone.reason)
-    return replace(answer, conversation_id=follow.conversation_id,
+    usage = TokenUsage(answer.usage.input_tokens + follow.usage.input_tokens,
+                       answer.usage.output_tokens + follow.usage.output_tokens)
+    return replace(answer, conversation_id=follow.conversation_id, usage=usage,
+                   cost_usd=answer.cost_usd + follow.cost_usd,
                    standalone_question=standalone.question, conversation_saved=saved,
                    decisions=replace(answer.decisions, standalone=record))
 
