@@ -60,7 +60,7 @@ class Parts:
     records: Records = field(default_factory=MemoryRecords)
     # conversations (issue 80): in Redis beside the caches, else in process; None: none kept
     conversations: ConversationStore | None = None
-    # makes a follow-up stand alone from its history; None: taken as asked (``follow``)
+    # makes a follow-up stand alone from its history (the rules); None: taken as asked
     rewriter: Rewriter | None = None
 
     def ready(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """``POST /v1/query`` with a ``conversation_id``: the route takes the question's place in flight
 first (its rewrite may call the model, and a follow-up is never an exact hit before it), then, in a
-worker thread, ``conversations.follow.begin`` makes it stand alone, the pipeline answers the
+worker thread, ``answers.conversation.begin`` makes it stand alone, the pipeline answers the
 standalone question (JSON or an event stream, as any question), and ``finish`` keeps the turn
 and sets the answer's ``conversation_id``, ``standalone_question`` and ``conversation_saved``
 (per request: never read from a cache)."""
@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from rag_core.answers.conversation import Follow, ask_in_conversation, begin, finish
 from rag_core.api.cache_controls import control_for
 from rag_core.api.schemas import QueryIn
-from rag_core.conversations.follow import Follow, ask_in_conversation, begin, finish
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters

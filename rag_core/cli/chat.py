@@ -51,7 +51,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if url:
         return converse(lambda q, c: ask_server(url, args.user, q, args.top_k,
                                                 conversation_id=c), sys.stdin, sys.stdout)
-    from rag_core.conversations.follow import ask_in_conversation
+    from rag_core.answers.conversation import ask_in_conversation
     from rag_core.pipeline import Pipeline
 
     with parts_of(settings_now()) as parts:

@@ -21,7 +21,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print_answer(ask_server(url, args.user, args.question, args.top_k, filters=filters,
                                 conversation_id=args.conversation), args.json)
         return 0
-    from rag_core.conversations.follow import ask_in_conversation
+    from rag_core.answers.conversation import ask_in_conversation
     from rag_core.pipeline import Pipeline
 
     with parts_of(settings_now()) as parts:

@@ -1,7 +1,7 @@
 """Conversations in Redis: the last turns of each, under the user's key space.
 
-Keys (``rag_core.redis_kv.keys`` spells the ``rag:`` format; this module owns the ``conv``
-part): ``rag:conv:{<user hash>}:<id>`` is one conversation, a list of JSON turns oldest first;
+Keys (``rag_core.redis_kv.keys`` spells them): ``rag:conv:{<user hash>}:<id>`` is one
+conversation, a list of JSON turns oldest first;
 ``rag:conv:{<user hash>}`` is the user's index of conversations scored by their last turn's time.
 The hash tag puts one user's keys in one Redis Cluster slot (a MULTI writes them together), and
 the user hash as a part of every name lets ``users erase`` find them (``ops.redis_erase``). No
@@ -32,7 +32,7 @@ from rag_core.config import Settings
 from rag_core.conversations.turns import CitedNote, Turn
 from rag_core.errors import ConversationNotFound, InvalidConversation
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
-from rag_core.redis_kv.keys import ROOT
+from rag_core.redis_kv.keys import conversation_index, conversation_key
 
 NEW = "new"
 TURN_MAX_BYTES = 16_384
@@ -40,18 +40,8 @@ ID_PATTERN = re.compile(r"^c_[A-Za-z0-9_-]{16,40}$")
 ID_HELP = '"new", or an id a conversation was given (c_ and 16-40 letters, digits, _ or -)'
 
 
-def _hash(user_id: str) -> str:
-    from rag_core.ops.redis_erase import user_hash16
-
-    return user_hash16(user_id)
-
-
 def index_key(user_id: str) -> str:
-    return f"{ROOT}:conv:{{{_hash(user_id)}}}"
-
-
-def conversation_key(user_id: str, conversation_id: str) -> str:
-    return f"{index_key(user_id)}:{conversation_id}"
+    return conversation_index(user_id)
 
 
 def check_id(conversation_id: str) -> str:
@@ -106,14 +96,14 @@ class ConversationStore:
         self.client = client
         self.bounds = settings.conversations
         self.clock = clock
-        self._memory: dict[str, dict[str, list[str]]] = {}  # user hash -> id -> turns
+        self._memory: dict[str, dict[str, list[str]]] = {}  # user -> id -> turns
         self._lock = threading.Lock()
 
     # -- reads --------------------------------------------------------------------------
     def _raw(self, user_id: str, conversation_id: str) -> list[str] | None:
         if self.client is None:
             with self._lock:
-                found = self._memory.get(_hash(user_id), {}).get(conversation_id)
+                found = self._memory.get(user_id, {}).get(conversation_id)
                 return list(found) if found is not None else None
         key = conversation_key(user_id, conversation_id)
         raw = self.client.lrange(key, 0, -1)
@@ -140,7 +130,7 @@ class ConversationStore:
         cutoff = self.clock() - self.bounds.conversation_ttl_s
         if self.client is None:
             with self._lock:
-                mine = self._memory.get(_hash(user_id), {})
+                mine = self._memory.get(user_id, {})
                 rows = [(cid, decode_turn(t[-1]).at, len(t)) for cid, t in mine.items() if t]
         else:
             scored = cast(list[tuple[bytes | str, float]],
@@ -189,7 +179,7 @@ class ConversationStore:
 
     def _append_memory(self, user_id: str, conversation_id: str, text: str) -> None:
         with self._lock:
-            mine = self._memory.setdefault(_hash(user_id), {})
+            mine = self._memory.setdefault(user_id, {})
             if conversation_id not in mine:
                 while len(mine) >= self.bounds.conversations_per_user:
                     oldest = min(mine, key=lambda c: decode_turn(mine[c][-1]).at)
@@ -202,7 +192,7 @@ class ConversationStore:
             return 0
         if self.client is None:
             with self._lock:
-                mine = self._memory.get(_hash(user_id), {})
+                mine = self._memory.get(user_id, {})
                 return sum(mine.pop(c, None) is not None for c in ids)
         removed = int(self.client.delete(*(conversation_key(user_id, c) for c in ids)))
         self.client.zrem(index_key(user_id), *ids)
@@ -218,7 +208,7 @@ class ConversationStore:
         too, by the user hash they carry)."""
         if self.client is None:
             with self._lock:
-                return len(self._memory.pop(_hash(user_id), {}))
+                return len(self._memory.pop(user_id, {}))
         ids = [m.decode() if isinstance(m, bytes) else str(m)
                for m in self.client.zrange(index_key(user_id), 0, -1)]
         removed = self._drop(user_id, ids)

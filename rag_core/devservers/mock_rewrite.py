@@ -1,4 +1,4 @@
-"""The mock LLM's answer to a follow-up rewrite request (``conversations.model_rewrite``): a
+"""The mock LLM's answer to a follow-up rewrite request (``answers.model_rewrite``): a
 user message with ``<history>`` turns and a ``<follow_up>``. Deterministically, as a model that
 reads the last turn: a third-person pronoun becomes the last turn's first cited speaker, "that
 sermon/note/one" its first cited title; anything else comes back as asked. Only the tags and

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rag_core.conversations.follow import ask_in_conversation, begin
-from rag_core.conversations.model_rewrite import within_budget
+from rag_core.answers.conversation import ask_in_conversation, begin
+from rag_core.answers.model_rewrite import within_budget
 from rag_core.conversations.turns import CitedNote, Turn
 from rag_core.costs.ledger import today
 from rag_core.devservers.mock_server import MockLLM

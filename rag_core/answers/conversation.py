@@ -6,19 +6,19 @@ is right for every conversation that reaches the same standalone question.
 
 ``begin`` and ``finish`` run in a worker thread around ``Pipeline.ask`` or ``stream`` (the
 route's place in flight is taken before ``begin``: a follow-up is never an exact hit before its
-rewrite). With a model configured the model rewrites a follow-up (``model_rewrite``); without
-one, or as its fallback, the parts' rewriter (``Parts.rewriter``: the rules), and without that
-the question as asked (``made_by: unchanged``).
+rewrite). With a model configured the model rewrites a follow-up (``answers.model_rewrite``);
+without one, or as its fallback, the parts' rewriter (``Parts.rewriter``: the rules), and
+without that the question as asked (``made_by: unchanged``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from rag_core.answers.model_rewrite import ModelRewriter
 from rag_core.cache.control import NO_CONTROL, CacheControl
-from rag_core.conversations.model_rewrite import ModelRewriter
 from rag_core.conversations.store import NEW, check_id, new_id
 from rag_core.conversations.turns import CitedNote, Rewriter, Standalone, Turn
 from rag_core.decision_records import StandaloneRecord
@@ -28,8 +28,15 @@ from rag_core.safety.guard import validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Answer, Note, TokenUsage
 
-if TYPE_CHECKING:
-    from rag_core.pipeline import Pipeline
+
+class Asks(Protocol):
+    """What ``ask_in_conversation`` needs of ``rag_core.pipeline.Pipeline``."""
+
+    parts: Parts
+
+    def ask(self, user_id: str, question: object, *, top_k: int | None = None,
+            request_id: str | None = None, filters: Filters = NO_FILTERS,
+            control: CacheControl = NO_CONTROL) -> Answer: ...
 
 
 def unchanged(question: str, history: Sequence[Turn]) -> Standalone:
@@ -124,7 +131,7 @@ def finish(parts: Parts, user_id: str, question: str, follow: Follow, answer: An
                    decisions=replace(answer.decisions, standalone=record))
 
 
-def ask_in_conversation(pipeline: Pipeline, user_id: str, question: str, conversation_id: str,
+def ask_in_conversation(pipeline: Asks, user_id: str, question: str, conversation_id: str,
                         *, top_k: int | None = None, request_id: str | None = None,
                         filters: Filters = NO_FILTERS,
                         control: CacheControl = NO_CONTROL) -> Answer:
