@@ -252,11 +252,15 @@ def answer_response(answer: Answer, *, decisions: bool = False,
     return Response(body, media_type="application/json")
 
 
-def _only_when_degraded(out: AnswerOut) -> set[str]:
-    """The fields a non-degraded answer leaves out of its JSON, and a stateless one's."""
-    left = set() if out.degraded else {"degraded", "degraded_reason"}
+def _only_when_degraded(out: AnswerOut) -> dict[str, Any]:
+    """The fields a non-degraded answer leaves out of its JSON, and a stateless one's (its
+    JSON is as it was before conversations)."""
+    left: dict[str, Any] = {} if out.degraded else {"degraded": True, "degraded_reason": True}
     if out.conversation_id is None:
-        left |= {"conversation_id", "standalone_question", "conversation_saved"}
+        left |= {"conversation_id": True, "standalone_question": True,
+                 "conversation_saved": True}
+    if out.decisions is not None and out.decisions.standalone is None:
+        left["decisions"] = {"standalone": True}
     return left
 
 
