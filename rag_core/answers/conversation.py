@@ -93,7 +93,9 @@ def begin(parts: Parts, user_id: str, question: object, conversation_id: str, *,
     query = validate_query(user_id, question, parts.counter, parts.settings,
                            sanitiser=parts.sanitiser)
     if not history:
-        return Follow(cid, history, unchanged(query.text, ()))
+        return Follow(cid, history, unchanged(query.original, ()))
+    if not query.text.strip():  # nothing left once unsafe text is removed: the steps refuse it
+        return Follow(cid, history, Standalone(query.original, "unchanged", "refused as asked"))
     model = ModelRewriter(parts, user_id, rewriter or parts.rewriter or unchanged)
     standalone = model(query.text, history)
     return Follow(cid, history, standalone, model.usage, model.cost)
