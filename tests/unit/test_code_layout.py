@@ -284,6 +284,8 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.redis_kv.codec": "bench_redis_capacity writes entries as the layers encode them",
     "rag_core.redis_kv.keys": "keys of the layers a benchmark fills or a replay empties",
     "rag_core.redis_kv.writes": "bench_redis_capacity writes through the layers' write script",
+    "rag_core.conversations.store": "the conversation store the Redis sizing fills and measures",
+    "rag_core.conversations.turns": "the turns the conversation sizing writes",
     "rag_core.costs.billing": "the generators the service bills nothing for (notebook 03)",
     "rag_core.costs.ledger": "prices of tokens, the ledger's day, its type in the benchmarks",
     "rag_core.costs.totals": "the TTL of the ledger's totals, which the capacity bench checks",
