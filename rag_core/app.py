@@ -17,7 +17,17 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from rag_core import heap
-from rag_core.api import cors, errors, note_history, notes, query_route, rate_status, routes, users
+from rag_core.api import (
+    conversations,
+    cors,
+    errors,
+    note_history,
+    notes,
+    query_route,
+    rate_status,
+    routes,
+    users,
+)
 from rag_core.api import docs as api_docs
 from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
@@ -98,7 +108,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.include_router(routes.router)
     app.include_router(query_route.router)
     app.include_router(rate_status.router)
-    for prefix, router in (*notes.routers(), *note_history.routers()):
+    for prefix, router in (*notes.routers(), *note_history.routers(),
+                           *conversations.routers()):
         app.include_router(router, prefix=prefix)
     app.include_router(users.router)
     app.add_middleware(AuthFirst, settings=settings.auth)  # the token before any body is read

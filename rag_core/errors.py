@@ -47,6 +47,14 @@ class InvalidNote(UserError):
     default_message = "The note could not be read."
 
 
+class InvalidConversation(UserError):
+    """A ``conversation_id`` that is neither ``new`` nor of the form the service gives out."""
+
+    code = "INVALID_CONVERSATION_ID"
+    status = 422
+    default_message = "The conversation id is not one this service gives out."
+
+
 class InvalidFilter(UserError):
     code = "INVALID_FILTER"
     status = 422
@@ -314,3 +322,13 @@ class ErasureIncomplete(DependencyError):
 
     code = "ERASURE_INCOMPLETE"
     default_message = "Redis did not answer; run the erasure again once it does."
+
+
+class ConversationNotFound(NotFound):
+    """A ``conversation_id`` the user holds no conversation of: unknown, another user's, past
+    its TTL, or lost with Redis: the same answer for all, so that an id is never a hint that it
+    exists. The client starts a new one (``"conversation_id": "new"``)."""
+
+    code = "CONVERSATION_NOT_FOUND"
+    default_message = ("You have no conversation with that id (it may have expired or been "
+                       "lost); start a new one with \"conversation_id\": \"new\".")

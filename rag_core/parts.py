@@ -23,6 +23,9 @@ from typing import Any
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
+from rag_core.conversations.rules import rewrite_by_rules
+from rag_core.conversations.store import ConversationStore
+from rag_core.conversations.turns import Rewriter
 from rag_core.costs.ledger import CostLedger, ledger_for
 from rag_core.decisions.judges import FactsJudge, Judges, SemanticJudge
 from rag_core.decisions.note_facts import NotesMemo
@@ -62,6 +65,11 @@ class Parts:
     sanitiser: bool = True  # the harness turns it off to measure what it stops
     # answer records, verdicts, the query log: the store's PostgreSQL, else in process
     records: Records = field(default_factory=MemoryRecords)
+    # conversations (issue 80): in Redis beside the caches, else in process; None: none kept
+    conversations: ConversationStore | None = None
+    # makes a follow-up stand alone from its history (the rules; the model's rewrite falls
+    # back to it); None: taken as asked
+    rewriter: Rewriter | None = rewrite_by_rules
 
     def ready(self) -> dict[str, Any]:
         """The readiness checks, cheap enough for every probe (the ``llm`` check reports a
@@ -189,6 +197,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
         counter=counter or default_counter(),
         records=getattr(store, "records", None) or MemoryRecords(),
         judges=judges,
+        conversations=ConversationStore(client, settings),
     )
 
 

@@ -15,6 +15,7 @@ from rag_core.decision_records import (
     RelevanceRecord,
     RouteRecord,
     SemanticRecord,
+    StandaloneRecord,
 )
 
 CacheOutcome = Literal["hit", "miss", "semantic_hit", "off", "error"]
@@ -167,6 +168,7 @@ class Decisions:
     declined: DeclineRecord | None = None  # the model replied with the decline marker
     narrowed: NarrowedRecord | None = None  # filters read from the question (``answers.scope``)
     route: RouteRecord | None = None  # which model routing sent the question to (``llm.route``)
+    standalone: StandaloneRecord | None = None  # a conversation's question made to stand alone
 
     def recorded(self) -> bool:
         """Whether any decision was recorded."""
@@ -188,13 +190,15 @@ class Decisions:
 
         semantic, relevance, filters = part("semantic"), part("relevance"), part("filters")
         declined, narrowed, route = part("declined"), part("narrowed"), part("route")
+        standalone = part("standalone")
         return cls(
             semantic=SemanticRecord.from_dict(semantic) if semantic is not None else None,
             relevance=RelevanceRecord.from_dict(relevance) if relevance is not None else None,
             filters=FiltersRecord.from_dict(filters) if filters is not None else None,
             declined=DeclineRecord.from_dict(declined) if declined is not None else None,
             narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None,
-            route=RouteRecord.from_dict(route) if route is not None else None)
+            route=RouteRecord.from_dict(route) if route is not None else None,
+            standalone=StandaloneRecord.from_dict(standalone) if standalone is not None else None)
 
     def kept(self, no_context: bool) -> Decisions:
         """What an exact hit still explains: why this question got another question's answer
@@ -295,6 +299,12 @@ class Answer:
     # when the answer was made (epoch seconds; 0 for an answer kept before answers carried it):
     # a request's ``max_age_s`` serves a cached answer only while it is younger
     made_at: float = 0.0
+    # a question asked in a conversation (issue 80): its id, the question every step worked
+    # on, and whether the turn was kept; set per request after the steps, never from a cache
+    # (``from_dict`` does not read them back). None: a stateless question.
+    conversation_id: str | None = None
+    standalone_question: str | None = None
+    conversation_saved: bool | None = None
     # what this request retrieved and sent (AnswerDebug); None for an answer taken from a cache
     # (an exact, semantic or stale hit), which packed nothing in this request. Not in to_dict.
     debug: AnswerDebug | None = field(default=None, repr=False, compare=False)
@@ -309,6 +319,8 @@ class Answer:
         }
         if not self.degraded:
             del data["degraded"], data["degraded_reason"]
+        if self.conversation_id is None:  # a stateless question's JSON is as it was
+            del data["conversation_id"], data["standalone_question"], data["conversation_saved"]
         return data
 
     @classmethod

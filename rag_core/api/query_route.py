@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from rag_core.api.cache_controls import check_controls, control_for, echo_for
+from rag_core.api.conversation_query import converse
 from rag_core.api.deps import CallerDep, PipelineDep, SettingsDep, current_caller, get_pipeline
 from rag_core.api.errors import error_event
 from rag_core.api.question_gate import admit, count, place
@@ -54,6 +55,9 @@ async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: Pi
     the caches (`no_cache`, `no_store`, `max_age_s`)."""
     rid, user = request.state.request_id, caller.subject
     check_controls(body, settings.caches, caller.scopes)
+    if body.conversation_id is not None:
+        return await in_conversation(request, pipeline, user, body, rid,
+                                     body.debug or settings.profile == "dev")
     if not body.stream:
         return await limited_answer(request, pipeline, settings.profile, user, body, rid)
     admission = await admit(request, user)
@@ -70,6 +74,29 @@ async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: Pi
     except BaseException:
         _release(admission)
         raise
+    return LimitedStream(_sse_body(first, events, show, admission, echo_for(body)), admission,
+                         media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", **_headers(admission)})
+
+
+async def in_conversation(request: Request, pipeline: Pipeline, user: str, body: QueryIn,
+                          rid: str, show: bool) -> Response:
+    """A question of a conversation (``api.conversation_query``), holding a place in flight
+    from before its rewrite to its answer's end."""
+    admission = await admit(request, user)
+    try:
+        made = await converse(pipeline, user, body, rid)
+    except RagError as exc:
+        raise _released(exc, admission) from None
+    except BaseException:
+        _release(admission)
+        raise
+    if isinstance(made, Answer):
+        _release(admission)
+        response = answer_response(made, decisions=show, echo=echo_for(body))
+        response.headers.update(_headers(admission))
+        return response
+    first, events = made
     return LimitedStream(_sse_body(first, events, show, admission, echo_for(body)), admission,
                          media_type="text/event-stream",
                          headers={"Cache-Control": "no-cache", **_headers(admission)})
@@ -225,9 +252,16 @@ def answer_response(answer: Answer, *, decisions: bool = False,
     return Response(body, media_type="application/json")
 
 
-def _only_when_degraded(out: AnswerOut) -> set[str]:
-    """The fields a non-degraded answer leaves out of its JSON."""
-    return set() if out.degraded else {"degraded", "degraded_reason"}
+def _only_when_degraded(out: AnswerOut) -> dict[str, Any]:
+    """The fields a non-degraded answer leaves out of its JSON, and a stateless one's (its
+    JSON is as it was before conversations)."""
+    left: dict[str, Any] = {} if out.degraded else {"degraded": True, "degraded_reason": True}
+    if out.conversation_id is None:
+        left |= {"conversation_id": True, "standalone_question": True,
+                 "conversation_saved": True}
+    if out.decisions is not None and out.decisions.standalone is None:
+        left["decisions"] = {"standalone": True}
+    return left
 
 
 def _explain(out: AnswerOut, cache: Mapping[str, str], decisions: Decisions,

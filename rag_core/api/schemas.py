@@ -55,6 +55,10 @@ class QueryIn(BaseModel):
                                                    "there in the `dev` profile)")
     cache: CacheControlIn | None = Field(default=None, description="Cache controls of this "
                                                                    "question")
+    conversation_id: str | None = Field(default=None, max_length=64, description=(
+        "`new` starts a conversation, an id the answer gave continues it (a follow-up is made "
+        "to stand alone from the earlier turns); absent: a stateless question, nothing kept. "
+        "404 `CONVERSATION_NOT_FOUND` for an id you hold no conversation of"))
 
 
 class CitationOut(BaseModel):
@@ -154,6 +158,12 @@ class RouteDecisionOut(BaseModel):
     fell_back: bool = Field(False, description="The cheap model failed; the main one was asked")
 
 
+class StandaloneOut(BaseModel):
+    question: str
+    made_by: Literal["model", "rules", "unchanged"]
+    reason: str = ""
+
+
 class DecisionsOut(BaseModel):
     """Why the answer is what it is (a decision the request did not reach is absent)."""
 
@@ -165,6 +175,8 @@ class DecisionsOut(BaseModel):
     semantic: SemanticDecisionOut | None = None
     relevance: RelevanceDecisionOut | None = None
     route: RouteDecisionOut | None = None
+    standalone: StandaloneOut | None = Field(None, description=(
+        "A question asked in a conversation: the standalone question and how it was made"))
 
 
 class AnswerOut(BaseModel):
@@ -221,6 +233,15 @@ class AnswerOut(BaseModel):
     budget_state: Literal["ok", "alert", "tightened"] = "ok"
     answer_id: str = Field("", description="Give it back to POST /v1/answers/{answer_id}/"
                                            "feedback to say the answer was wrong (or right)")
+    conversation_id: str | None = Field(None, description=(
+        "Only when the question sent `conversation_id`: the conversation's id (a new one for "
+        "`new`); give it back with the next question to follow up"))
+    standalone_question: str | None = Field(None, description=(
+        "Only in a conversation: the question every step worked on (cache key, search, "
+        "prompt), the follow-up made to stand alone"))
+    conversation_saved: bool | None = Field(None, description=(
+        "Only in a conversation: false when the turn could not be kept (Redis refused the "
+        "write, or the question was refused); the answer stands all the same"))
     decisions: DecisionsOut | None = Field(
         None, description="With `debug: true` or in the `dev` profile: the decisions of the "
                           "pipeline (filters, those read from the question, semantic cache, no "

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from rag_core.cli import (
     backup,
+    chat,
     costs,
     folders,
     history,
@@ -42,6 +43,7 @@ COMMANDS = (
     folders,
     history,
     questions,
+    chat,
     servers,
     operate,
     costs,

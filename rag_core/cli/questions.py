@@ -18,14 +18,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
     url = server_url(args)
     filters = filters_from(args)
     if url:  # a running `rag-core serve` has the models loaded: no start-up cost here
-        print_answer(ask_server(url, args.user, args.question, args.top_k, filters=filters),
-                     args.json)
+        print_answer(ask_server(url, args.user, args.question, args.top_k, filters=filters,
+                                conversation_id=args.conversation), args.json)
         return 0
+    from rag_core.answers.conversation import ask_in_conversation
     from rag_core.pipeline import Pipeline
 
     with parts_of(settings_now()) as parts:
-        answer = Pipeline(parts).ask(args.user, args.question, top_k=args.top_k,
-                                     filters=filters)
+        pipeline = Pipeline(parts)
+        answer = pipeline.ask(args.user, args.question, top_k=args.top_k, filters=filters) \
+            if args.conversation is None else ask_in_conversation(
+                pipeline, args.user, args.question, args.conversation, top_k=args.top_k,
+                filters=filters)
     print_answer(answer.to_dict(), args.json)
     return 0
 
@@ -70,6 +74,9 @@ def register(add: Add) -> None:
     p.add_argument("--top-k", type=TOP_K, default=None,
                    help="chunks to retrieve, 1-50 (default RAG_TOP_K, 5)")
     p.add_argument("--json", action="store_true", help="print the full answer object as JSON")
+    p.add_argument("--conversation", metavar="new|ID", default=None,
+                   help="ask within a conversation: `new` starts one (its id is printed), an "
+                        "id continues it (a follow-up is made to stand alone first)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--server", metavar="URL", default=None,
                        help="ask a running `rag-core serve` at URL (default RAG_SERVER_URL): "

@@ -83,10 +83,14 @@ def bearer_token(user: str) -> str:
 
 
 def ask_server(url: str, user: str, question: str, top_k: int | None,
-               timeout_s: float = 120.0, *, filters: Filters | None = None) -> dict[str, Any]:
+               timeout_s: float = 120.0, *, filters: Filters | None = None,
+               conversation_id: str | None = None) -> dict[str, Any]:
     """The answer of ``POST url/v1/query`` as a dict, or the server's error raised;
-    ``filters``: a ``Filters`` value, sent as the request's ``filters``."""
+    ``filters``: a ``Filters`` value, sent as the request's ``filters``; ``conversation_id``:
+    ``new`` or an id, sent as the request's."""
     body: dict[str, Any] = {"query": question}
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
     if top_k is not None:
         body["top_k"] = top_k
     if filters:
@@ -143,3 +147,7 @@ def print_answer(data: dict[str, Any], as_json: bool) -> None:
     total = (data.get("timings_ms") or {}).get("total", 0)
     print(f"\ncache: {layers} | cost ${data['cost_usd']:.6f} | {total:.0f} ms | "
           f"request {data['request_id']}")
+    if data.get("conversation_id"):
+        saved = "" if data.get("conversation_saved") else " (this turn was not kept)"
+        print(f"conversation {data['conversation_id']}: asked as "
+              f"{data.get('standalone_question')!r}{saved}")

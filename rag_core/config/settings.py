@@ -32,6 +32,7 @@ from rag_core.config.answer_sections import (
     Section,
     TokenSettings,
 )
+from rag_core.config.conversation_section import Conversations
 from rag_core.config.route_section import CheapModel, Routing
 from rag_core.config.service_sections import (
     Auth,
@@ -76,7 +77,7 @@ SECTIONS: dict[str, type[Section]] = {
     "routing": Routing, "cheap_model": CheapModel,
     "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": TokenSettings,
     "decisions": DecisionSettings, "caches": Caches, "money": Money, "auth": Auth,
-    "limits": Limits, "observability": Observability,
+    "limits": Limits, "observability": Observability, "conversations": Conversations,
 }
 # the sections that shape an answer: the answer cache key hashes them whole
 ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens", "routing")
@@ -238,6 +239,7 @@ class Settings(BaseSettings):
     auth: Auth = Field(default_factory=Auth)
     limits: Limits = Field(default_factory=Limits)
     observability: Observability = Field(default_factory=Observability)
+    conversations: Conversations = Field(default_factory=Conversations)
 
     def __init__(self, **values: Any) -> None:
         """Flat names (``Settings(top_k=3)``) or whole sections; the environment fills the

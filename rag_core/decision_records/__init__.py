@@ -181,5 +181,23 @@ class RouteRecord:
                    bool(data.get("fell_back")))
 
 
+@dataclass(frozen=True)
+class StandaloneRecord:
+    """How a conversation's question was made to stand alone (``conversations``): ``made_by``
+    ``model``, ``rules`` or ``unchanged``, and why; per request, never from a cache."""
+
+    question: str
+    made_by: str
+    reason: str = ""
+
+    def to_dict(self) -> JsonObject:
+        return {"question": self.question, "made_by": self.made_by, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> StandaloneRecord:
+        return cls(str(data.get("question") or ""), str(data.get("made_by") or "unchanged"),
+                   str(data.get("reason") or ""))
+
+
 __all__ = ["DeclineRecord", "FiltersRecord", "JsonObject", "NarrowedRecord", "RelevanceRecord",
-           "RouteRecord", "RuleCheck", "SemanticRecord"]
+           "RouteRecord", "RuleCheck", "SemanticRecord", "StandaloneRecord"]

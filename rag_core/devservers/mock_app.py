@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from rag_core.decision_records import JsonObject
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.mock_config import MockConfig, MockState
+from rag_core.devservers.mock_rewrite import is_rewrite_request, rewrite_answer
 from rag_core.devservers.mock_writer import is_writing_request, writer_answer
 from rag_core.devservers.obey import obey_answer
 from rag_core.llm.extractive import content_words
@@ -128,9 +129,10 @@ def create_mock_app(config: MockConfig | None = None, *,
             state.bump("errors")
             return error(c.error_status, "injected error")
         await asyncio.sleep(state.latency_s())
-        writing = is_writing_request(chat.messages)
-        raw = writer_answer(chat.messages) if writing else mock_answer(chat.messages,
-                                                                        c.cite_notes)
+        writing = is_writing_request(chat.messages) or is_rewrite_request(chat.messages)
+        raw = (rewrite_answer(chat.messages) if is_rewrite_request(chat.messages)
+               else writer_answer(chat.messages) if writing
+               else mock_answer(chat.messages, c.cite_notes))
         if c.obey and not writing:
             notes = [text for _, text in note_blocks(chat.messages)]
             raw = obey_answer(chat.messages, raw, notes)

@@ -73,6 +73,19 @@ def cache_counters_key() -> str:
     return f"{ROOT}:stats:cache"
 
 
+def conversation_index(user_id: str) -> str:
+    """The sorted set of one user's conversations, scored by their last turn's time
+    (``conversations.store``). Not a cache layer's prefix: ``cache clear`` keeps it; the user's
+    hash as a hash tag puts every key of theirs in one Cluster slot, and as a part of the name
+    lets the erasure's sweep find it."""
+    return f"{ROOT}:conv:{{{_h(user_id)}}}"
+
+
+def conversation_key(user_id: str, conversation_id: str) -> str:
+    """One conversation's list of turns, oldest first (``conversations.store``)."""
+    return f"{conversation_index(user_id)}:{conversation_id}"
+
+
 def user_prefix(layer: str, user_id: str | None) -> str:
     return layer_prefix(layer) + (f"u:{_h(user_id)}:" if user_id is not None else "")
 

@@ -274,8 +274,11 @@ async def test_an_answer_carries_the_documented_fields_as_json_and_as_an_event(
     assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
     body = plain.json()
     # no internal field leaks; `degraded` and its reason only on a degraded answer
-    # (tests/app/test_api_degraded.py)
-    assert set(body) == set(AnswerOut.model_fields) - {"degraded", "degraded_reason"}
+    # (tests/app/test_api_degraded.py); the conversation's fields only in a conversation
+    # (tests/app/test_conversations_api.py)
+    assert set(body) == set(AnswerOut.model_fields) - {
+        "degraded", "degraded_reason", "conversation_id", "standalone_question",
+        "conversation_saved"}
     assert body["model"] == "extractive" and body["generator"] == "extractive"
     assert body["decisions"] is None  # only when asked for (debug, or the dev profile)
     assert AnswerOut.model_validate(body).model_dump(mode="json", exclude_unset=True) == body

@@ -283,6 +283,9 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.redis_kv.codec": "bench_redis_capacity writes entries as the layers encode them",
     "rag_core.redis_kv.keys": "keys of the layers a benchmark fills or a replay empties",
     "rag_core.redis_kv.writes": "bench_redis_capacity writes through the layers' write script",
+    "rag_core.conversations.store": "the conversation store the Redis sizing fills and measures",
+    "rag_core.conversations.turns": "the turns the conversation sizing writes, and a golden "
+    "conversation's history in the shape a turn keeps",
     "rag_core.costs.billing": "the generators the service bills nothing for (notebook 03)",
     "rag_core.costs.ledger": "prices of tokens, the ledger's day, its type in the benchmarks",
     "rag_core.costs.totals": "the TTL of the ledger's totals, which the capacity bench checks",
@@ -293,7 +296,6 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "rag_core.decisions.semantic_canonical": "the strict canonical form, one design compared",
     "rag_core.text.nlp": "word analysis shared with the coverage study",
     "rag_core.conversations.rules": "notebook 01 scores the rules' rewrite of golden follow-ups",
-    "rag_core.conversations.turns": "a golden conversation's history in the shape a turn keeps",
     "rag_core.text.named": "follow-up accuracy compares the names, years and passages asked",
     "rag_core.text.quantities": "the wording probe writes numbers as the decision reads them",
     # generation and its safety
