@@ -40,7 +40,7 @@ def measure(url: str, sample_users: int, conversations: int, turns: int,
             answer_chars: int) -> dict[str, Any]:
     client = connect(url, timeout_s=5.0)
     settings = Settings(profile="ci")
-    store = ConversationStore(client, settings, clock=lambda: 100.0)
+    store = ConversationStore(client, settings.conversations, clock=lambda: 100.0)
     try:
         for u in range(sample_users):
             user = f"sizing-user-{u:05d}"

@@ -197,7 +197,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
         counter=counter or default_counter(),
         records=getattr(store, "records", None) or MemoryRecords(),
         judges=judges,
-        conversations=ConversationStore(client, settings),
+        conversations=ConversationStore(client, settings.conversations),
     )
 
 

@@ -259,8 +259,11 @@ def _only_when_degraded(out: AnswerOut) -> dict[str, Any]:
     if out.conversation_id is None:
         left |= {"conversation_id": True, "standalone_question": True,
                  "conversation_saved": True}
-    if out.decisions is not None and out.decisions.standalone is None:
-        left["decisions"] = {"standalone": True}
+    if out.decisions is not None:  # records a request did not make (a conversation, routing)
+        absent = {name: True for name in ("standalone", "route")
+                  if getattr(out.decisions, name) is None}
+        if absent:
+            left["decisions"] = absent
     return left
 
 

@@ -10,7 +10,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from rag_core.cli.args import TOP_K
 from rag_core.cli.command import Add, parts_of, settings_now
+from rag_core.cli.remote import ask_server, print_answer, server_url
 from rag_core.errors import UserError
 
 Asker = Callable[[str, str], dict[str, Any]]  # (question, conversation id) -> answer dict
@@ -19,7 +21,6 @@ Asker = Callable[[str, str], dict[str, Any]]  # (question, conversation id) -> a
 def converse(ask: Asker, lines: Any, out: Any) -> int:
     """Read questions from ``lines`` until their end, answering each in one conversation; a
     question refused (bad input) is said and the conversation goes on."""
-    from rag_core.cli.remote import print_answer
 
     conversation = "new"
     prompt = out.isatty() if hasattr(out, "isatty") else False
@@ -45,7 +46,6 @@ def converse(ask: Asker, lines: Any, out: Any) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from rag_core.cli.remote import ask_server, server_url
 
     url = server_url(args)
     if url:
@@ -61,7 +61,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def register(add: Add) -> None:
-    from rag_core.cli.args import TOP_K
 
     p = add("chat", cmd_chat, "Hold a conversation with a user's notes in the terminal.")
     p.add_argument("--user", required=True)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import cast
 
-from rag_core.config import Settings
+from rag_core.config.conversation_section import Conversations
 from rag_core.conversations.turns import CitedNote, Turn
 from rag_core.errors import ConversationNotFound, InvalidConversation
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
@@ -91,10 +91,10 @@ class ConversationStore:
     """One user's conversations, each read and written by (user, id): another user's id is
     the same 404 as an unknown one."""
 
-    def __init__(self, client: RedisClient | None, settings: Settings, *,
+    def __init__(self, client: RedisClient | None, bounds: Conversations, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.client = client
-        self.bounds = settings.conversations
+        self.bounds = bounds
         self.clock = clock
         self._memory: dict[str, dict[str, list[str]]] = {}  # user -> id -> turns
         self._lock = threading.Lock()

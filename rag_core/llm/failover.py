@@ -31,12 +31,13 @@ from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Generation, Generator, GuardedGenerator, Prompt
 from rag_core.llm.breaker_state import GAUGE_NAME
 from rag_core.llm.health import Problem
+from rag_core.llm.hf import HFGenerator, make_client
+from rag_core.llm.resilience import ResilientGenerator
 from rag_core.redis_kv.client import RedisClient
 
 if TYPE_CHECKING:
     from huggingface_hub import InferenceClient
 
-    from rag_core.llm.resilience import ResilientGenerator
 
 FALLBACK_BREAKER = "hf_fallback"  # the second provider's breaker state: rag:breaker:hf_fallback
 FALLBACK_GAUGE = "llm_fallback"  # its circuit_breaker_state label
@@ -102,8 +103,6 @@ def fallback_generator(generation: GenerationSettings, calls: ModelCalls,
                        llm_client: InferenceClient | None = None) -> ResilientGenerator:
     """The second provider's ``hf`` generator behind a breaker of its own (``llm_client``: its
     ``InferenceClient``, built by the edge; without one, one is made here)."""
-    from rag_core.llm.hf import HFGenerator, make_client
-    from rag_core.llm.resilience import ResilientGenerator
 
     own_generation, own_calls = fallback_sections(generation, calls)
     inner = HFGenerator(own_generation, own_calls, llm_client or make_client(own_calls),

@@ -27,12 +27,13 @@ from rag_core.config import GenerationSettings, ModelCalls
 from rag_core.config.route_section import CheapModel, Routing
 from rag_core.decision_records import RouteRecord, RuleCheck
 from rag_core.llm.failover import CHEAP_BREAKER, CHEAP_GAUGE, Provider
+from rag_core.llm.hf import HFGenerator, make_client
+from rag_core.llm.resilience import ResilientGenerator
 from rag_core.redis_kv.client import RedisClient
 
 if TYPE_CHECKING:
     from huggingface_hub import InferenceClient
 
-    from rag_core.llm.resilience import ResilientGenerator
 
 
 def cheap_sections(generation: GenerationSettings, routing: Routing, cheap: CheapModel,
@@ -48,8 +49,6 @@ def cheap_generator(generation: GenerationSettings, routing: Routing, cheap: Che
                     llm_client: InferenceClient | None = None) -> ResilientGenerator:
     """The cheap model's ``hf`` generator behind a breaker of its own (``llm_client``: its
     ``InferenceClient``, built by the edge; without one, one is made here)."""
-    from rag_core.llm.hf import HFGenerator, make_client
-    from rag_core.llm.resilience import ResilientGenerator
 
     own_generation, own_calls = cheap_sections(generation, routing, cheap, calls)
     inner = HFGenerator(own_generation, own_calls, llm_client or make_client(own_calls),

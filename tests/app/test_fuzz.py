@@ -63,6 +63,13 @@ BUDGET = {
     ("POST", "/v1/notes/{note_id}:restore", "negative"): 20,
     ("GET", "/v1/users/{user_id}/notes/{note_id}/revisions", "positive"): 20,
     ("POST", "/v1/users/{user_id}/notes/{note_id}:restore", "positive"): 20,
+    # conversations (issue 80): reads and an end, the caller's own or a service token's
+    ("GET", "/v1/conversations", "positive"): 20,
+    ("GET", "/v1/conversations/{conversation_id}", "positive"): 20,
+    ("DELETE", "/v1/conversations/{conversation_id}", "positive"): 20,
+    ("GET", "/v1/users/{user_id}/conversations", "positive"): 20,
+    ("GET", "/v1/users/{user_id}/conversations/{conversation_id}", "positive"): 20,
+    ("DELETE", "/v1/users/{user_id}/conversations/{conversation_id}", "positive"): 20,
     # last: another user's id is refused (403); the caller's own would erase it
     ("DELETE", "/v1/users/{user_id}", "positive"): 20,
 }

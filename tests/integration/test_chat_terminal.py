@@ -47,7 +47,7 @@ def test_ask_continues_a_conversation_by_its_id(env, capsys):
     assert cli.main(["ask", "Who rebuilt the wall of Jerusalem?", "--user", "amara",
                      "--json"]) == 0
     assert "conversation_id" not in json.loads(capsys.readouterr().out)  # stateless as before
-    turns = ConversationStore(build_redis(env), env).turns("amara", first["conversation_id"])
+    turns = ConversationStore(build_redis(env), env.conversations).turns("amara", first["conversation_id"])
     assert [t.question for t in turns] == ["Who rebuilt the wall of Jerusalem?",
                                            "How long did it take?"]
 
@@ -89,5 +89,5 @@ def test_chat_holds_a_conversation_in_a_terminal(env):
     ids = {line.split()[1].rstrip(":") for line in text.splitlines()
            if line.startswith("conversation c_")}
     assert len(ids) == 1  # both answers in one conversation
-    summaries = ConversationStore(build_redis(env), env).summaries("amara")
+    summaries = ConversationStore(build_redis(env), env.conversations).summaries("amara")
     assert [(s.conversation_id, s.turns) for s in summaries] == [(ids.pop(), 2)]

@@ -97,6 +97,6 @@ def test_a_failed_rewrite_falls_back_never_fails(model_parts: Any, mock_url: str
     httpx.post(f"{mock_url}/admin/config", json={"fail_next": 1, "error_status": 500})
     follow = begin(model_parts, "amara", "What else did she preach on?",
                    first.conversation_id)
-    assert follow.standalone.made_by == "unchanged"
-    assert follow.standalone.question == "What else did she preach on?"
+    assert follow.standalone.made_by == "rules"  # the parts' rewriter answers instead
+    assert " she " not in f" {follow.standalone.question} "
     assert "model failed" in follow.standalone.reason

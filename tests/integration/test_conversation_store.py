@@ -47,7 +47,7 @@ def clock() -> Clock:
 
 
 def store_of(client: Any, settings: Settings, clock: Clock, **bounds: int) -> ConversationStore:
-    return ConversationStore(client, settings.with_overrides(**bounds), clock=clock)
+    return ConversationStore(client, settings.with_overrides(**bounds).conversations, clock=clock)
 
 
 def test_turns_come_back_oldest_first_and_the_limit_drops_the_oldest(

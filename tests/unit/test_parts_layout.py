@@ -40,6 +40,15 @@ MAY_TAKE_PARTS = {
     "rag_core/answers/first_steps.py:first_steps": "steps 1-2, the pipeline's own: step 1's "
     "counter, settings and sanitiser (validated), the answers made",
     "rag_core/answers/first_steps.py:validated": "counter, settings and sanitiser: to narrow",
+    # conversations (issue 80): the store, the records and the notes a turn cites
+    "rag_core/answers/conversation.py:begin": "the store, the rewriter, the model's rewrite: "
+    "a follow-up's steps before the pipeline's",
+    "rag_core/answers/conversation.py:finish": "the store and the notes a turn cites: to narrow",
+    "rag_core/answers/conversation.py:live_history": "the store and the store of notes: to narrow",
+    "rag_core/answers/conversation.py:cited": "the store of notes: to narrow",
+    "rag_core/answers/conversation.py:_notes": "the store of notes: to narrow",
+    "rag_core/api/conversation_query.py:finished": "the conversation's end of a request: to narrow",
+    "rag_core/api/conversations.py:_store": "the conversation store alone: to narrow",
     # reads one part: the next to narrow
     "rag_core/answers/log.py:saved_price": "settings alone: to narrow",
     "rag_core/pipeline.py:search_store": "the store alone: to narrow",
