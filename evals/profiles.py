@@ -130,7 +130,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 # IVFFlat beside HNSW on the same table: lists about rows/1000 is pgvector's
                 # advice up to 1M rows, too few at 4,000; 16 and 64 (= sqrt(rows)) instead
                 "ivf_lists": [16, 64],
-                "ivf_probes": [1, 2, 4, 8, 16],
+                "ivf_probes": [1, 2, 4, 8, 16, 32],
                 "users": 20,
                 "seed": 7,
                 "hybrid_chunks": 2000,

@@ -49,6 +49,7 @@ def test_compare_at_recall_takes_each_types_fastest_setting_at_the_target():
     assert best.loc["hnsw", "setting"] == "ef_search=40" and best.loc["hnsw", "reached"]
     assert best.loc["ivfflat", "setting"] == "lists=64 probes=8"
     assert best.loc["ivfflat", "build_s"] == 0.5 and best.loc["hnsw", "index_mb"] == 8.0
+    assert not best.loc["ivfflat", "every_list"]
     sentence = ivfflat.when_ivfflat(best.reset_index())
     assert "8.0x faster" in sentence and "4.0x smaller" in sentence and "1.5x" in sentence
     figures = ivfflat.metrics(frame, builds)
@@ -63,6 +64,11 @@ def test_ivfflat_that_never_reaches_the_target_is_said_not_to_do():
     assert not best.set_index("index").loc["ivfflat", "reached"]
     assert ivfflat.when_ivfflat(best).startswith("IVFFlat would not do")
     assert ivfflat.metrics(frame, builds)["ivfflat_reached_target"] == 0
+    every, _ = _frame((0.9, 0.99), (0.3, 1.5))
+    every.loc[every["probes"] == 8, "probes"] = 64  # the only setting reaching it probes all
+    best = ivfflat.compare_at_recall(every, builds)
+    assert best.set_index("index").loc["ivfflat", "every_list"]
+    assert "every list probed" in ivfflat.when_ivfflat(best)
 
 
 def test_the_plot_draws_both_index_types(tmp_path):
