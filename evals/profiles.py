@@ -131,6 +131,10 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 "n_queries": 400,
                 "ef_search_values": [10, 20, 40, 80, 160],
                 "hnsw_params": [[16, 64], [8, 32], [32, 128]],
+                # IVFFlat beside HNSW on the same table: lists about rows/1000 is pgvector's
+                # advice up to 1M rows, too few at 4,000; 16 and 64 (= sqrt(rows)) instead
+                "ivf_lists": [16, 64],
+                "ivf_probes": [1, 2, 4, 8, 16, 32],
                 "users": 20,
                 "seed": 7,
                 "hybrid_chunks": 2000,
@@ -150,6 +154,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                 # 80-120 (p99 2-3 ms), 200 at 160-200 and 64 tops out at 0.95
                 # (benchmarks/README.md); the three side by side
                 "hnsw_params": [[16, 400], [16, 200], [16, 64]],
+                # rows/1000 (pgvector's advice up to 1M rows) and sqrt(rows)
+                "ivf_lists": [100, 316],
+                "ivf_probes": [1, 2, 4, 8, 16, 32],
                 "users": 200,
                 "seed": 7,
                 "hybrid_chunks": 10000,

@@ -29,6 +29,7 @@ import pandas as pd
 from evals.datasets.arrays import Ids, Vectors
 from evals.datasets.corpus import Corpus, Queries
 from evals.jsonish import number
+from evals.retrieval import ivfflat
 from evals.retrieval.pg import (  # noqa: F401 (re-exported)
     BENCH_DB,
     Conn,
@@ -122,6 +123,9 @@ class BenchResult:
     vector_types: pd.DataFrame = field(default_factory=pd.DataFrame)
     vector_type_builds: pd.DataFrame = field(default_factory=pd.DataFrame)
     vector_type: str = "vector"  # of the headline index: Settings.hnsw_vector_type
+    # IVFFlat beside HNSW (evals.retrieval.ivfflat): both types' rows and builds
+    index_types: pd.DataFrame = field(default_factory=pd.DataFrame)
+    index_builds: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def measure_size(conn: Conn, table: str, base: Vectors, queries: Vectors,
@@ -147,11 +151,13 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                   state_dir: str | Path | None = None, hybrid_chunks: int = 0,
                   scale_sizes: Sequence[int] = (), url: str | None = None,
                   keep_tables: bool = False, target: float = RECALL_TARGET,
-                  settings: Settings | None = None) -> BenchResult:
+                  settings: Settings | None = None, ivf_lists: Sequence[int] = (),
+                  ivf_probes: Sequence[int] = ()) -> BenchResult:
     """Everything the notebook shows, on ``corpus`` (embedded) and ``queries`` (embedded).
     ``settings``: the notebook's effective Settings (``evals.knobs.resolve``; default: the
     bench's ci Settings): the real store of the dense/hybrid comparison runs with them, and
-    their ``hnsw_ef_search`` is the "default" the recall is also reported at."""
+    their ``hnsw_ef_search`` is the "default" the recall is also reported at. ``ivf_lists`` x
+    ``ivf_probes``: IVFFlat on the same table after the HNSW passes (empty: not measured)."""
     assert corpus.vectors is not None and queries.vectors is not None
     settings = settings or bench_settings(state_dir)
     url = url or services.ensure_database(server_url(state_dir), BENCH_DB)
@@ -177,6 +183,9 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                       for i in ids)
         filt.append({**pg_exact(conn, table, qv, user_truth, users=qu), "iterative_scan": "-"})
         limit = user_rows_limit(settings.retrieval, n)
+        large = ivfflat.large_user_queries(np.bincount(corpus.user_ids), qu, limit)
+        hnsw_large = ivfflat.hnsw_large_users(conn, table, qv, qu, user_truth, large, ef_values,
+                                              m0, efc0, dim) if len(ivf_lists) else []
         filt.append(store_filtered(conn, table, qv, qu, user_truth, ef,
                                    np.bincount(corpus.user_ids), limit, dim))
         # the other index type at the first pair, in place of the headline index
@@ -184,6 +193,9 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
         other_rows, other_build = vector_type_sweep(conn, table, qv, truth, ef_values, m0,
                                                     efc0, other)
         types = [*main.to_dict("records"), *other_rows]
+        ivf_rows, ivf_builds = (ivfflat.ivfflat_sweep(
+            conn, table, qv, truth, qu, user_truth, large, ivf_lists, ivf_probes, kind, dim)
+            if len(ivf_lists) and len(ivf_probes) else ([], []))
         type_builds = [builds.iloc[0].to_dict(), other_build]
         scale_rows = [_scale_row(main, exact[0], ef, n)]
         for size in sorted(set(scale_sizes) - {n}):
@@ -203,7 +215,10 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
     builds = pd.concat([builds, pd.DataFrame([ref_build])], ignore_index=True)
     sweep = pd.concat([sweep, pd.DataFrame(ref_rows)], ignore_index=True)
     hybrid = pd.DataFrame()
-    notes = {"filtered_foreign_rows": str(foreign), "index_used": str(int(uses_index))}
+    notes = {"filtered_foreign_rows": str(foreign), "index_used": str(int(uses_index)),
+             "ivfflat_large_user_queries": f"{len(large)} queries of users over {limit} chunks"}
+    index_builds = pd.concat([builds[builds["engine"] == "pgvector"].assign(index="hnsw"),
+                              pd.DataFrame(ivf_builds)], ignore_index=True)
     if hybrid_chunks:
         chunks = min(hybrid_chunks, n)
         name = f"rag_bench_store_{corpus.digest[:10]}_{chunks}"
@@ -226,6 +241,8 @@ def run_benchmark(corpus: Corpus, queries: Queries, ef_values: Sequence[int],
                        vector_types=pd.DataFrame(types), vector_type_builds=pd.DataFrame(
                            type_builds), vector_type=kind,
                        scale=pd.DataFrame(scale_rows), recommended_ef_search=ef,
+                       index_types=ivfflat.index_types(sweep, hnsw_large, ivf_rows)
+                       if ivf_rows else pd.DataFrame(), index_builds=index_builds,
                        main_pair=(m0, efc0), corpus_size=n, paired=paired, notes=notes,
                        default_ef_search=int(settings.retrieval.hnsw_ef_search))
 
@@ -286,6 +303,7 @@ def to_metrics(result: BenchResult) -> dict[str, object]:
         "index_mb": result.builds.iloc[0]["index_mb"],
     }
     out.update(vector_type_metrics(result))
+    out.update(ivfflat.metrics(result.index_types, result.index_builds))
     if hybrid is not None:
         out.update(dense_p99_ms=hybrid.loc["dense", "p99_ms"],
                    hybrid_p99_ms=hybrid.loc["hybrid", "p99_ms"],
