@@ -47,7 +47,8 @@ def test_ask_continues_a_conversation_by_its_id(env, capsys):
     assert cli.main(["ask", "Who rebuilt the wall of Jerusalem?", "--user", "amara",
                      "--json"]) == 0
     assert "conversation_id" not in json.loads(capsys.readouterr().out)  # stateless as before
-    turns = ConversationStore(build_redis(env), env.conversations).turns("amara", first["conversation_id"])
+    store = ConversationStore(build_redis(env), env.conversations)
+    turns = store.turns("amara", first["conversation_id"])
     assert [t.question for t in turns] == ["Who rebuilt the wall of Jerusalem?",
                                            "How long did it take?"]
 
