@@ -3,9 +3,10 @@ answers from the right speaker's notes in each of two conversations (never the o
 answer), the answer says which conversation and question it used, the turns are listed, read
 and ended by their user only, a stateless question writes nothing, and bad ids are coded.
 
-The rewriter here is a TEST DOUBLE (``pronoun_double``): it puts the last turn's cited speaker
-in place of "she"/"he". The service's own rules (issue 80, part B) replace it at merge; the
-route, the store and the pipeline's use of the standalone question are what this tests."""
+Most tests here use a TEST DOUBLE rewriter (``pronoun_double``): it puts the last turn's cited
+speaker in place of "she"/"he", so that they test the route, the store and the pipeline's use of
+the standalone question apart from the rules; the last test runs the service's own rules
+(``conversations.rules``, the parts' default rewriter)."""
 
 from __future__ import annotations
 
@@ -195,3 +196,32 @@ async def test_a_refused_question_is_answered_but_not_kept(client: httpx.AsyncCl
     assert refused["conversation_saved"] is False
     r = await client.get(f"/v1/conversations/{ann['conversation_id']}", headers=auth())
     assert [t["question"] for t in r.json()["turns"]] == ["Who preached on Micah 6:8?"]
+
+
+async def test_the_services_own_rules_resolve_the_speaker_the_year_and_a_new_subject(
+        live_parts: Any) -> None:
+    """The parts' own rewriter (the rules, no double): a pronoun takes the last turn's
+    speaker, "and in 2023?" narrows to that year, and a question that names its own subject
+    is answered as asked."""
+    settings = live_parts.settings.with_overrides(jwt_secret=SECRET)
+    parts = replace(live_parts, settings=settings)
+    ingest_notes(parts, "amara", NOTES)
+    app = create_app(settings, parts=parts)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        ann = await ask(client, "Who preached on Micah 6:8?", "new")
+        ben = await ask(client, "Who preached on John 3:16?", "new")
+        ann2 = await ask(client, "What else did she preach on?", ann["conversation_id"])
+        ben2 = await ask(client, "What else did he preach on?", ben["conversation_id"])
+        assert ann2["decisions"]["standalone"]["made_by"] == "rules"
+        assert "Ann Lee" in ann2["standalone_question"]
+        assert "Ben Okafor" in ben2["standalone_question"]
+        assert cited(ann2) and cited(ann2) <= {"ann-micah", "ann-amos"}
+        assert cited(ben2) and cited(ben2) <= {"ben-john", "ben-psalm"}
+        year = await ask(client, "And in 2023?", ann["conversation_id"])
+        assert "2023" in year["standalone_question"] and "Ann Lee" in year["standalone_question"]
+        assert cited(year) == {"ann-amos"}
+        own = await ask(client, "What did Ben Okafor say about Psalm 23?", ann["conversation_id"])
+        assert own["decisions"]["standalone"]["made_by"] == "unchanged"
+        assert own["standalone_question"] == "What did Ben Okafor say about Psalm 23?"
+        assert "ben-psalm" in cited(own)
