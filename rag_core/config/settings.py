@@ -53,7 +53,7 @@ RATES_OFF: dict[str, int] = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 
                              "rate_limit_per_day": 0, "max_queries_per_hour": 0}
 
 # Defaults that differ per profile. Anything not listed keeps its field default.
-PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+PROFILE_DEFAULTS: dict[str, dict[str, object]] = {
     "prod": {},
     "dev": {
         "query_cache_ttl_s": 3_600,
@@ -146,10 +146,10 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
     """Settings' environment: each field under its flat name, never a section's own name
     (``RAG_RETRIEVAL`` is the retrieval mode, not the retrieval section)."""
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[object, str, bool]:
         return None, field_name, False
 
-    def __call__(self) -> dict[str, Any]:
+    def __call__(self) -> dict[str, object]:
         return dict(read_environment(os.environ))
 
 
@@ -181,7 +181,7 @@ def user_model_cache() -> Path | None:
 SEMANTIC_SWITCH = "semantic_cache_enabled"  # false: semantic_mode off
 
 
-def _fold(data: Mapping[str, Any]) -> dict[str, Any]:
+def _fold(data: Mapping[str, object]) -> dict[str, object]:
     """``semantic_cache_enabled=false`` (``RAG_SEMANTIC_CACHE_ENABLED``) as
     ``semantic_mode=off``, unless a mode is given; true changes nothing."""
     data = dict(data)
@@ -192,18 +192,20 @@ def _fold(data: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def compose(data: Mapping[str, Any]) -> dict[str, Any]:
+def compose(data: Mapping[str, object]) -> dict[str, object]:
     """Flat names (and whole sections) grouped into sections, the profile's defaults filled in
     where nothing was set. Raises ValueError for a name that is no setting."""
     data = _fold(data)
-    nested: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
-    flat: dict[str, Any] = {}
+    nested: dict[str, dict[str, object]] = {section: {} for section in SECTIONS}
+    flat: dict[str, object] = {}
     unknown: list[str] = []
     for key, value in data.items():
         if key == "profile":
             continue
         if key in SECTIONS:
-            given = value.model_dump() if isinstance(value, BaseModel) else dict(value)
+            given = value.model_dump() if isinstance(value, BaseModel) else value
+            if not isinstance(given, Mapping):
+                raise ValueError(f"{key}: a section is given as a mapping of its settings")
             nested[key].update(given)
         elif key in FIELDS:
             flat[key] = value
@@ -256,7 +258,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _compose(cls, data: Any) -> Any:
+    def _compose(cls, data: object) -> object:
         return compose(data) if isinstance(data, dict) else data
 
     def flat_value(self, name: str) -> object:
@@ -272,7 +274,7 @@ class Settings(BaseSettings):
         """Every setting by its flat name (what ``RAG_<FIELD>`` and overrides name)."""
         return {name: field_info(name) for name in flat_names()}
 
-    def flat_dump(self) -> dict[str, Any]:
+    def flat_dump(self) -> dict[str, object]:
         """Every setting's value by its flat name (secrets stay SecretStr)."""
         return {name: self.flat_value(name) for name in flat_names()}
 
@@ -283,7 +285,7 @@ class Settings(BaseSettings):
         return (self.embedding.model_cache_dir or user_model_cache()
                 or self.services.state_dir / "models")
 
-    def with_overrides(self, **changes: Any) -> Settings:
+    def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields (flat names, or whole sections) changed, validated again
         (notebooks and tests use it). A name that is no setting is an error."""
         data = {name: value for name, value in self.flat_dump().items()
@@ -291,7 +293,7 @@ class Settings(BaseSettings):
         data.update(changes)
         return Settings(**data)
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+    def model_copy(self, *, update: Mapping[str, object] | None = None,
                    deep: bool = False) -> Settings:
         """``with_overrides`` when ``update`` names fields (validated, flat names allowed)."""
         if update:
@@ -302,5 +304,4 @@ class Settings(BaseSettings):
     def from_fields(cls, fields: Mapping[str, object]) -> Settings:
         """``Settings(**fields)`` for values known only as ``object`` (a notebook's ``settings``
         mapping, a harness's choices): validation checks each against its field's type."""
-        values: dict[str, Any] = dict(fields)
-        return cls(**values)
+        return cls(**fields)

@@ -26,7 +26,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rag_core.config import fixed
 from rag_core.telemetry import logs, metrics
@@ -67,7 +66,7 @@ def ceiling(prompt_tokens: int, max_tokens: int) -> TokenUsage:
     return TokenUsage(b.input_high, b.output_high)
 
 
-def _integer(value: Any) -> int | None:
+def _integer(value: object) -> int | None:
     """``value`` as an int when it is one (a float without a fraction counts); else None."""
     if isinstance(value, bool):
         return None
@@ -78,7 +77,7 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def judge(reported_in: Any, reported_out: Any, prompt_tokens: int,
+def judge(reported_in: object, reported_out: object, prompt_tokens: int,
           max_tokens: int) -> str | None:
     """Why a reported usage cannot be billed (a reason of :data:`REASONS`), or None."""
     if reported_in is None or reported_out is None:
@@ -96,7 +95,7 @@ def judge(reported_in: Any, reported_out: Any, prompt_tokens: int,
     return None
 
 
-def rejected(provider: str, reason: str, **fields: Any) -> None:
+def rejected(provider: str, reason: str, **fields: object) -> None:
     """Count a rejected usage; log it the first time this provider fails for this reason."""
     metrics.USAGE_REJECTED.labels(provider=provider, reason=reason).inc()
     with _lock:
@@ -107,14 +106,14 @@ def rejected(provider: str, reason: str, **fields: Any) -> None:
                        "own count", provider=provider, reason=reason, **fields)
 
 
-def checked_usage(provider: str, reported: Any, *, prompt_tokens: int, max_tokens: int,
+def checked_usage(provider: str, reported: object, *, prompt_tokens: int, max_tokens: int,
                   output_tokens: Callable[[], int]) -> tuple[TokenUsage, str]:
     """The usage to bill and its source (:data:`PROVIDER` or :data:`COUNTED`).
 
     ``reported``: the provider's usage object or mapping (``prompt_tokens``,
     ``completion_tokens``), None when it sent none; ``prompt_tokens``: our count of the prompt;
     ``output_tokens``: our count of the text received (called only when needed)."""
-    def field(name: str) -> Any:
+    def field(name: str) -> object:
         if isinstance(reported, dict):
             return reported.get(name)
         return getattr(reported, name, None)
@@ -130,7 +129,7 @@ def checked_usage(provider: str, reported: Any, *, prompt_tokens: int, max_token
     return TokenUsage(max(0, prompt_tokens), max(0, output_tokens())), COUNTED
 
 
-def _shown(value: Any) -> Any:
+def _shown(value: object) -> int | float | str | None:
     """A reported figure for a log line (a number as is, anything else as a short repr)."""
     return value if isinstance(value, int | float) or value is None else repr(value)[:40]
 

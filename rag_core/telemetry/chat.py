@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rag_core.telemetry import genai_metrics, tracing
 from rag_core.telemetry import semconv as sc
+
+if TYPE_CHECKING:
+    from opentelemetry.util.types import AttributeValue
 
 IN_PROCESS = "rag_core"  # the provider name of a generator that is no model server
 
@@ -39,14 +42,13 @@ def provider_of(generator: str, base_url: str | None) -> str:
     return "huggingface" if base_url is None else "openai_compatible"
 
 
-def request_attributes(request: ChatRequest) -> dict[str, Any]:
+def request_attributes(request: ChatRequest) -> dict[str, AttributeValue]:
     """The attributes known before the call."""
     provider = provider_of(request.generator, request.base_url)
     model = request.model if provider != IN_PROCESS else request.generator
-    attributes: dict[str, Any] = {sc.OPERATION: "chat", **sc.provider_attributes(provider),
-                                  sc.REQUEST_MODEL: model,
-                                  sc.REQUEST_MAX_TOKENS: request.max_tokens,
-                                  "openinference.span.kind": "LLM"}
+    attributes: dict[str, AttributeValue] = {
+        sc.OPERATION: "chat", **sc.provider_attributes(provider), sc.REQUEST_MODEL: model,
+        sc.REQUEST_MAX_TOKENS: request.max_tokens, "openinference.span.kind": "LLM"}
     if request.temperature is not None and provider != IN_PROCESS:
         attributes[sc.REQUEST_TEMPERATURE] = float(request.temperature)
     if request.base_url:
@@ -62,13 +64,13 @@ class Chat:
     metrics. ``finish`` or ``fail`` ends it; ``close`` ends one left open (the client went
     away)."""
 
-    def __init__(self, parent: Any, request: ChatRequest, request_id: str | None) -> None:
+    def __init__(self, parent: tracing.Span, request: ChatRequest, request_id: str | None) -> None:
         attributes = request_attributes(request)
-        self.op = genai_metrics.Operation("chat", attributes[sc.PROVIDER],
-                                          attributes[sc.REQUEST_MODEL])
+        self.op = genai_metrics.Operation("chat", str(attributes[sc.PROVIDER]),
+                                          str(attributes[sc.REQUEST_MODEL]))
         kind = "internal" if self.op.provider == IN_PROCESS else "client"
         self.span = tracing.child_span(f"chat {self.op.model}", parent, request_id=request_id,
-                                       kind=kind, **attributes)
+                                       start_time=None, kind=kind, **attributes)
         self.request = request
         self.started = time.perf_counter()
         self.first: float | None = None

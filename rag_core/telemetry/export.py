@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rag_core.errors import InvalidSettings
 from rag_core.telemetry import tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                       "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
@@ -90,7 +93,7 @@ def setup(exporter: str, service: str = "rag_core") -> None:
         tracing.use_tracer(light.tracer_for(provider, bounded.put))
 
 
-def _setup_metrics(resource: Any) -> None:
+def _setup_metrics(resource: Resource) -> None:
     """The GenAI metrics over OTLP too (``telemetry.genai_metrics``), exported every
     ``OTEL_METRIC_EXPORT_INTERVAL`` ms (the SDK's default: 60 s) by the SDK's own thread."""
     from opentelemetry import metrics

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag_core.telemetry import metrics
 from rag_core.telemetry import semconv as sc
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Histogram, MeterProvider
 
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
                  16777216, 67108864)
@@ -50,12 +53,12 @@ class _Instruments:
     """The OpenTelemetry instruments, made on first use from the global meter provider (a
     proxy until ``telemetry.export`` installs one, which it then forwards to)."""
 
-    def __init__(self, provider: Any = None) -> None:
+    def __init__(self, provider: MeterProvider | None = None) -> None:
         self._lock = threading.Lock()
-        self._made: tuple[Any, Any, Any] | None = None
+        self._made: tuple[Histogram, Histogram, Histogram] | None = None
         self.provider = provider  # None: the global one (tests give their own)
 
-    def get(self) -> tuple[Any, Any, Any]:
+    def get(self) -> tuple[Histogram, Histogram, Histogram]:
         with self._lock:
             if self._made is None:
                 from opentelemetry import metrics

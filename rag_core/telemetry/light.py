@@ -27,15 +27,16 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import Attributes, AttributeValue
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import ReadableSpan, SpanLimits
+    from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -56,16 +57,16 @@ class LightSpan(trace_api.Span):
     """A recording span (see the module docstring)."""
 
     def __init__(self, name: str, context: SpanContext, parent: SpanContext | None,
-                 kind: SpanKind, attributes: Mapping[str, Any] | None,
+                 kind: SpanKind, attributes: Attributes,
                  links: Sequence[trace_api.Link], start_time: int | None,
                  sink: Callable[[LightSpan], None], shared: Shared) -> None:
         self.name = name
         self.context = context
         self.parent = parent
         self.kind = kind
-        self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
+        self.attributes: dict[str, AttributeValue] = dict(attributes) if attributes else {}
         self.links = tuple(links)
-        self.events: list[tuple[str, Mapping[str, Any] | None, int]] = []
+        self.events: list[tuple[str, Attributes, int]] = []
         self.status = _UNSET
         self.start_time = start_time or time.time_ns()
         self.end_time: int | None = None
@@ -80,21 +81,21 @@ class LightSpan(trace_api.Span):
     def is_recording(self) -> bool:
         return self.end_time is None
 
-    def set_attribute(self, key: str, value: Any) -> None:
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
         if self.end_time is None:
             self.attributes[key] = value
 
-    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         if self.end_time is None:
             self.attributes.update(attributes)
 
-    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None,
+    def add_event(self, name: str, attributes: Attributes = None,
                   timestamp: int | None = None) -> None:
         if self.end_time is None:
             self.events.append((name, dict(attributes) if attributes else None,
                                 timestamp or time.time_ns()))
 
-    def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None
+    def add_link(self, context: SpanContext, attributes: Attributes = None
                  ) -> None:
         if self.end_time is None and context.is_valid:
             self.links += (trace_api.Link(context, attributes),)
@@ -113,12 +114,12 @@ class LightSpan(trace_api.Span):
             self.status = status
 
     def record_exception(self, exception: BaseException,
-                         attributes: Mapping[str, Any] | None = None,
+                         attributes: Attributes = None,
                          timestamp: int | None = None, escaped: bool = False) -> None:
         """The conventions' ``exception`` event, as the SDK writes it."""
         kind = type(exception)
         module = kind.__module__
-        recorded: dict[str, Any] = {
+        recorded: dict[str, AttributeValue] = {
             "exception.type": (f"{module}.{kind.__qualname__}"
                                if module and module != "builtins" else kind.__qualname__),
             "exception.message": str(exception),
@@ -142,7 +143,7 @@ class LightSpan(trace_api.Span):
 
 
 def finished(name: str, context: SpanContext, parent: SpanContext | None, kind: SpanKind,
-             attributes: Mapping[str, Any], events: Sequence[tuple[str, Mapping[str, Any] | None,
+             attributes: Mapping[str, AttributeValue], events: Sequence[tuple[str, Attributes,
                                                                    int]],
              links: Sequence[trace_api.Link], status: Status, start_time: int,
              end_time: int | None, shared: Shared) -> ReadableSpan:
@@ -153,7 +154,7 @@ def finished(name: str, context: SpanContext, parent: SpanContext | None, kind: 
 
     limits = shared.limits
 
-    def bounded(values: Mapping[str, Any] | None, most: int | None) -> BoundedAttributes:
+    def bounded(values: Attributes, most: int | None) -> BoundedAttributes:
         return BoundedAttributes(most, values, immutable=True,
                                  max_value_len=limits.max_span_attribute_length)
 
@@ -177,7 +178,7 @@ class LightTracer(trace_api.Tracer):
 
     def start_span(self, name: str, context: Context | None = None,
                    kind: SpanKind = SpanKind.INTERNAL,
-                   attributes: Mapping[str, Any] | None = None,
+                   attributes: Attributes = None,
                    links: Sequence[trace_api.Link] | None = None,
                    start_time: int | None = None, record_exception: bool = True,
                    set_status_on_exception: bool = True) -> trace_api.Span:
@@ -204,7 +205,7 @@ class LightTracer(trace_api.Tracer):
     @contextmanager  # the API types it with its own private decorator; the same protocol
     def start_as_current_span(  # type: ignore[override]
             self, name: str, context: Context | None = None,
-            kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None,
+            kind: SpanKind = SpanKind.INTERNAL, attributes: Attributes = None,
             links: Sequence[trace_api.Link] | None = None, start_time: int | None = None,
             record_exception: bool = True, set_status_on_exception: bool = True,
             end_on_exit: bool = True) -> Iterator[trace_api.Span]:
@@ -215,12 +216,12 @@ class LightTracer(trace_api.Tracer):
             yield current
 
 
-def readable(span: Any) -> Any:
+def readable(span: LightSpan | ReadableSpan) -> ReadableSpan:
     """A queued span as the exporter takes it (the SDK's own spans are already)."""
     return span.readable() if isinstance(span, LightSpan) else span
 
 
-def tracer_for(provider: Any, sink: Callable[[LightSpan], None],
+def tracer_for(provider: TracerProvider, sink: Callable[[LightSpan], None],
                name: str = "rag_core") -> LightTracer:
     """The tracer of ``provider``'s resource and span limits (``OTEL_SPAN_*``), its ended
     spans into ``sink``; the provider's sampler only when ``OTEL_TRACES_SAMPLER`` names one."""

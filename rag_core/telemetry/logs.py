@@ -9,7 +9,6 @@ import logging
 import re
 import sys
 from contextvars import ContextVar
-from typing import Any
 
 from rag_core.config import Settings
 
@@ -54,7 +53,7 @@ def mask_secrets(text: str) -> str:
 _SECRET_KEY = re.compile(r"(?i)authorization|token|secret|password|passwd|api[_-]?key|cookie")
 
 
-def _mask_field(key: str, value: Any) -> Any:
+def _mask_field(key: str, value: object) -> object:
     """A log field with secrets masked: by its name, in strings, and inside dicts and lists."""
     if _SECRET_KEY.search(key) and isinstance(value, str | bytes) and value:
         return "***"
@@ -69,7 +68,7 @@ def _mask_field(key: str, value: Any) -> Any:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
@@ -100,5 +99,5 @@ def setup_logging(settings: Settings) -> None:
     root.propagate = False
 
 
-def log_event(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:
+def log_event(logger: logging.Logger, level: int, message: str, **fields: object) -> None:
     logger.log(level, message, extra={"fields": fields})

@@ -31,7 +31,7 @@ def failures() -> dict[str, int]:
         return dict(_failures)
 
 
-def _failed(metric: Any, exc: Exception) -> None:
+def _failed(metric: object, exc: Exception) -> None:
     """Log (once per metric and exception type) and count a failed update; never raises."""
     try:
         name = str(getattr(metric, "_name", "?"))
@@ -49,14 +49,14 @@ def _failed(metric: Any, exc: Exception) -> None:
 class _Dropped:
     """What ``labels()`` returns when the labels themselves were wrong: takes every update."""
 
-    def inc(self, *_: Any, **__: Any) -> None: ...
-    def dec(self, *_: Any, **__: Any) -> None: ...
-    def set(self, *_: Any, **__: Any) -> None: ...
-    def observe(self, *_: Any, **__: Any) -> None: ...
+    def inc(self, *_: object, **__: object) -> None: ...
+    def dec(self, *_: object, **__: object) -> None: ...
+    def set(self, *_: object, **__: object) -> None: ...
+    def observe(self, *_: object, **__: object) -> None: ...
 
 
 class _Safe:
-    def labels(self, *values: Any, **kwargs: Any) -> Any:
+    def labels(self, *values: Any, **kwargs: Any) -> Any:  # the base's: a child, or _Dropped
         try:
             return super().labels(*values, **kwargs)  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001
@@ -65,7 +65,7 @@ class _Safe:
 
 
 class Counter(_Safe, _Counter):
-    def inc(self, amount: float = 1, exemplar: Any = None) -> None:
+    def inc(self, amount: float = 1, exemplar: dict[str, str] | None = None) -> None:
         try:
             super().inc(amount, exemplar)
         except Exception as exc:  # noqa: BLE001
@@ -93,7 +93,7 @@ class Gauge(_Safe, _Gauge):
 
 
 class Histogram(_Safe, _Histogram):
-    def observe(self, amount: float, exemplar: Any = None) -> None:
+    def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
         try:
             super().observe(amount, exemplar)
         except Exception as exc:  # noqa: BLE001

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 from prometheus_client.metrics_core import Metric
@@ -264,7 +263,7 @@ def serve_metrics(host: str, port: int) -> bool:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: Any) -> None:
+        def log_message(self, *args: object) -> None:
             return None
 
     try:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag_core.telemetry.tracing import Span
 
 OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 LATEST = "gen_ai_latest_experimental"
@@ -68,7 +71,7 @@ def messages(role: str, text: str, finish_reason: str | None = None) -> str:
     return json.dumps([message], ensure_ascii=False)
 
 
-def mark_error(span: Any, error_type: str) -> None:
+def mark_error(span: Span, error_type: str) -> None:
     """A failed operation's span, as the conventions record errors: status ERROR with a short
     description (an error code, never text) and ``error.type``."""
     from opentelemetry.trace import Status, StatusCode

@@ -9,9 +9,9 @@ spans) and the API's no-op tracer (tracing off)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry import trace
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
     from opentelemetry.util.types import Attributes, AttributeValue
+
+    from rag_core.types import Answer
 
 
 class Span(Protocol):
@@ -78,7 +80,7 @@ def tracer() -> Tracer:
 
 @contextmanager
 def span(name: str, *, end_on_exit: bool = True, kind: str = "internal",
-         **attributes: Any) -> Iterator[Span]:
+         **attributes: AttributeValue | None) -> Iterator[Span]:
     """A span with the request id and the given attributes, current in the block (an
     exception escaping it is recorded on it, with an error status).
 
@@ -100,7 +102,7 @@ def tracing_on() -> bool:
     return not isinstance(current, trace.NoOpTracer)
 
 
-def inject_trace(headers: Any) -> None:
+def inject_trace(headers: MutableMapping[str, str]) -> None:
     """Write the current span as ``traceparent`` into outgoing request headers."""
     from opentelemetry import propagate
 
@@ -110,7 +112,7 @@ def inject_trace(headers: Any) -> None:
 
 
 def start_span(name: str, start_time: int | None = None, /, *, kind: str = "internal",
-               **attributes: Any) -> Span:
+               **attributes: AttributeValue | None) -> Span:
     """A started span that is not made current (a request's root span, which lives across
     the yields of a stream); the caller ends it. It continues the trace that is current when
     it starts (an incoming ``traceparent``). ``start_time``: when it began (ns since the
@@ -119,14 +121,14 @@ def start_span(name: str, start_time: int | None = None, /, *, kind: str = "inte
                                attributes=_given(attributes))
 
 
-def use_span(current: Span) -> Any:
+def use_span(current: Span) -> AbstractContextManager[trace.Span]:
     """Make ``current`` the active span for a block that does not yield (never ends it)."""
     return trace.use_span(current, end_on_exit=False)  # type: ignore[arg-type]
 
 
 def child_span(name: str, parent: Span, *, request_id: str | None = None,
                start_time: int | None = None, kind: str = "internal",
-               **attributes: Any) -> Span:
+               **attributes: AttributeValue | None) -> Span:
     """A started span under ``parent`` that is never made current: for work that happens
     between the yields of a generator, where attaching a context would leak across requests.
     The caller ends it. ``start_time`` as in ``start_span``."""
@@ -135,7 +137,7 @@ def child_span(name: str, parent: Span, *, request_id: str | None = None,
                                attributes=_given(attributes, request_id))
 
 
-def annotate(root: Span, answer: Any) -> None:
+def annotate(root: Span, answer: Answer) -> None:
     """The answer's figures on the request's root span."""
     root.set_attribute("tokens.input", answer.usage.input_tokens)
     root.set_attribute("tokens.output", answer.usage.output_tokens)
@@ -145,7 +147,7 @@ def annotate(root: Span, answer: Any) -> None:
         root.set_attribute(f"cache.{layer}", outcome)
 
 
-def _kind(name: str) -> Any:
+def _kind(name: str) -> SpanKind:
     if not _KINDS:  # the API's enum, imported once (every span asks)
         from opentelemetry.trace import SpanKind
 
@@ -154,10 +156,10 @@ def _kind(name: str) -> Any:
     return _KINDS.get(name, _KINDS["internal"])
 
 
-_KINDS: dict[str, Any] = {}
+_KINDS: dict[str, SpanKind] = {}
 
 
-def on_current_span(**attributes: Any) -> None:
+def on_current_span(**attributes: AttributeValue | None) -> None:
     """Attributes on whatever span is current (a layer that knows a figure its caller's span
     should show, such as the semantic cache's nearest similarity)."""
     current = trace.get_current_span()
@@ -165,10 +167,12 @@ def on_current_span(**attributes: Any) -> None:
         current.set_attributes(_given(attributes, request_id="-"))
 
 
-def _given(attributes: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
+def _given(attributes: Mapping[str, AttributeValue | None],
+           request_id: str | None = None) -> dict[str, AttributeValue]:
     """A span's attributes: the request id and those of ``attributes`` that have a value;
     given when the span starts (one call, not one per attribute)."""
-    given = {key: value for key, value in attributes.items() if value is not None}
+    given: dict[str, AttributeValue] = {key: value for key, value in attributes.items()
+                                        if value is not None}
     rid = request_id or request_id_var.get()
     if rid and rid != "-":
         given["request.id"] = rid

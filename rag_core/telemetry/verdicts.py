@@ -13,15 +13,19 @@ share of ``right`` among the verdicts of a window, from ``answer_feedback_total`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag_core.telemetry import semconv as sc
 from rag_core.telemetry import tracing
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import NonRecordingSpan
+    from opentelemetry.util.types import AttributeValue
+
 EVALUATION = "user_verdict"
 
 
-def event_attributes(answer_id: str, verdict: str, source: str) -> dict[str, Any]:
+def event_attributes(answer_id: str, verdict: str, source: str) -> dict[str, AttributeValue]:
     return {sc.EVALUATION_NAME: EVALUATION, sc.EVALUATION_LABEL: verdict,
             sc.EVALUATION_SCORE: 1.0 if verdict == "right" else 0.0,
             sc.RESPONSE_ID: answer_id, "rag.answer.source": source}
@@ -44,7 +48,7 @@ def emit(answer_id: str, verdict: str, source: str, trace_id: str | None,
         span.end()
 
 
-def _answer_span(trace_id: str | None, span_id: str | None) -> Any:
+def _answer_span(trace_id: str | None, span_id: str | None) -> NonRecordingSpan | None:
     from opentelemetry import trace
 
     if not trace_id or not span_id:

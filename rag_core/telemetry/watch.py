@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from rag_core.config import Services, Settings
 from rag_core.telemetry import host, logs
@@ -46,7 +45,7 @@ class HostWatch:
         self._thread = threading.Thread(target=self._run, name="host-watch", daemon=True)
 
     @classmethod
-    def of(cls, settings: Settings, store: Any, interval: float = INTERVAL_S) -> HostWatch:
+    def of(cls, settings: Settings, store: object, interval: float = INTERVAL_S) -> HostWatch:
         """The watch of an app: its settings' folders and its store's pool (a store without a
         pool, the in-memory one, has none to watch)."""
         stats = getattr(getattr(store, "pool", None), "stats", None)
