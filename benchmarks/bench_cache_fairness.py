@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rag_core.answer import Answer
 from rag_core.cache.layers import CacheLayers
 from rag_core.cache.shares import user_shares
 from rag_core.config import Retrieval, Settings
@@ -31,7 +32,7 @@ from rag_core.parts import build_caches, build_semantic_judge
 from rag_core.procs import free_port
 from rag_core.redis_kv.client import connect
 from rag_core.services import new_password, password_url, spawn_redis
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import TokenUsage
 
 LAYERS = ("query", "stale", "semantic", "embedding")
 

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from rag_core.answer import Answer
 from rag_core.answers import drive
 from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
@@ -32,7 +33,7 @@ from rag_core.parts import Parts
 from rag_core.run import NO_PAUSE, Run
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import logs, metrics, steps, tracing
-from rag_core.types import Answer, Chunk
+from rag_core.types import Chunk
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep

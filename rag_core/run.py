@@ -9,19 +9,13 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rag_core.answer import Answer
 from rag_core.cache.control import NO_CONTROL, CacheControl
+from rag_core.decision_records import Decisions
 from rag_core.llm.base import Prompt
 from rag_core.store.filters import NO_FILTERS, NO_NARROWING, Filters, Narrowing
 from rag_core.telemetry import logs, metrics, tracing
-from rag_core.types import (
-    Answer,
-    AnswerDebug,
-    CacheOutcome,
-    Chunk,
-    Decisions,
-    Query,
-    RetrievedRow,
-)
+from rag_core.types import AnswerDebug, CacheOutcome, Chunk, Query, RetrievedRow
 
 if TYPE_CHECKING:  # the packing of the context (and the prompt's guards) only when it is built
     import numpy as np

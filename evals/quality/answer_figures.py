@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from evals.metrics import text
+from rag_core.answer import Answer
 from rag_core.embedding import Embedder
-from rag_core.types import Answer, AnswerDebug
+from rag_core.types import AnswerDebug
 
 
 def debug_record(answer: Answer) -> AnswerDebug:

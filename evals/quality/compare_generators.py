@@ -26,10 +26,10 @@ from evals.datasets import golden
 from evals.metrics import behaviour, canaries, grounding
 from evals.quality import evaluate as quality
 from evals.quality.generators import CANARY_TOKEN, Recorder
+from rag_core.answer import Answer
 from rag_core.config import Settings
 from rag_core.llm.base import GuardedGenerator
 from rag_core.pipeline import Pipeline
-from rag_core.types import Answer
 
 VARIANTS = ("defended", "no_sanitiser", "flat")
 REAL_MODELS = ("local", "hf")

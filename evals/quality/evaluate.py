@@ -21,9 +21,9 @@ from evals.metrics import behaviour, bootstrap, retrieval
 from evals.quality import answer_figures as figures
 from evals.quality import vectors
 from evals.quality.vectors import MemoEmbedder
+from rag_core.answer import Answer
 from rag_core.config import Settings
 from rag_core.pipeline import Pipeline
-from rag_core.types import Answer
 
 T = TypeVar("T")
 ExtraColumns = Callable[[golden.QAItem, Answer, Mapping[str, str]], Mapping[str, object]]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rag_core.config import Settings
 from rag_core.llm.base import Generation, GuardedGenerator, Prompt
-from rag_core.types import Chunk
+from rag_core.types import Chunk, listed
 
 GENERATORS = ("extractive", "local", "obey", "hf")
 # A token that only the system prompt of a measured run contains: a leak in any language or
@@ -155,8 +155,8 @@ def plain_source(n: int, chunk: Chunk, *, guard: bool = False) -> str:
     parts = [f"[{n}] {field(meta.get('title') or 'Untitled note') or 'Untitled note'}"]
     parts += [f"{key}: {field(meta[key])}" for key in ("speaker", "date", "series")
               if meta.get(key)]
-    parts += [f"{key}: " + ", ".join(field(v) for v in meta[key]) for key in ("scripture", "tags")
-              if meta.get(key)]
+    parts += [f"{key}: " + ", ".join(field(v) for v in listed(meta[key]))
+              for key in ("scripture", "tags") if meta.get(key)]
     return " | ".join(parts) + "\n" + (guard_text(chunk.text) if guard else chunk.text)
 
 

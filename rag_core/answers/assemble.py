@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from rag_core.answer import Answer
 from rag_core.answers import log as answer_log
 from rag_core.parts import Parts
 from rag_core.run import Run
 from rag_core.telemetry import metrics
-from rag_core.types import Answer, Citation, TokenUsage
+from rag_core.types import Citation, TokenUsage
 
 CALLED = ("generated", "declined")  # outcomes of a model call (billed as such)
 # outcomes of an answer made from the notes: by a model, or without one while every model

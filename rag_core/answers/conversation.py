@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from rag_core.answer import Answer
 from rag_core.answers.model_rewrite import ModelRewriter
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.conversations.store import NEW, check_id, new_id
@@ -26,7 +27,7 @@ from rag_core.errors import ConversationNotFound
 from rag_core.parts import Parts
 from rag_core.safety.guard import validate_query
 from rag_core.store.filters import NO_FILTERS, Filters
-from rag_core.types import Answer, Note, TokenUsage
+from rag_core.types import Note, TokenUsage
 
 
 class Asks(Protocol):

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Final
 
 from starlette.concurrency import run_in_threadpool
 
-from rag_core.types import Answer, CacheOutcome
+from rag_core.answer import Answer
+from rag_core.types import CacheOutcome
 
 if TYPE_CHECKING:
     from rag_core.cache.answer_layer import AnswerLayer

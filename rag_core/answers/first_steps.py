@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
+from rag_core.answer import Answer
 from rag_core.answers.drive import ExactRead
 from rag_core.safety.guard import has_substance, validate_query
 from rag_core.telemetry import metrics, steps
-from rag_core.types import Answer, Query
+from rag_core.types import Query
 
 if TYPE_CHECKING:
     from rag_core.answers.assemble import AnswerMaker

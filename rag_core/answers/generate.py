@@ -9,6 +9,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 
+from rag_core.answer import Answer
 from rag_core.answers import degraded
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.config import fixed
@@ -24,7 +25,7 @@ from rag_core.postprocess import OutputGuard
 from rag_core.run import Run
 from rag_core.telemetry import metrics
 from rag_core.telemetry.chat import Chat, ChatRequest, finish_reason
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import TokenUsage
 
 
 @dataclass(frozen=True)

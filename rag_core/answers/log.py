@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag_core.answer import Answer
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import fixed
 from rag_core.costs.billing import FREE_GENERATORS
@@ -34,7 +35,6 @@ from rag_core.costs.ledger import price
 from rag_core.store.note_history import sweep_trash
 from rag_core.store.records import AnswerRecord, LoggedQuery, Records
 from rag_core.telemetry import logs, metrics
-from rag_core.types import Answer
 
 if TYPE_CHECKING:
     from rag_core.config import Settings

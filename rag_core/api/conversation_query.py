@@ -12,13 +12,13 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from rag_core.answer import Answer
 from rag_core.answers.conversation import Follow, ask_in_conversation, begin, finish
 from rag_core.api.cache_controls import control_for
 from rag_core.api.schemas import QueryIn
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
-from rag_core.types import Answer
 
 
 def finished(events: Generator[dict[str, Any], None, None], parts: Parts, user: str,

@@ -19,9 +19,9 @@ from rag_core.api.deps import PartsDep
 from rag_core.api.notes import own_notes, users_notes
 from rag_core.api.schemas import error_responses
 from rag_core.conversations.store import ID_HELP, ConversationStore
-from rag_core.decision_records import JsonObject
 from rag_core.errors import ConversationNotFound, InvalidArgument
 from rag_core.parts import Parts
+from rag_core.types import JsonObject
 
 CONVERSATION_ID = Path(min_length=1, max_length=64, description=ID_HELP)
 

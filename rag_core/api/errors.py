@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from rag_core.decision_records import JsonObject
 from rag_core.errors import RagError
 from rag_core.telemetry import metrics
+from rag_core.types import JsonObject
 
 log = logging.getLogger("rag_core.app")
 

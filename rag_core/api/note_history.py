@@ -17,11 +17,10 @@ from rag_core.api.deps import PartsDep
 from rag_core.api.notes import NOTE_ID, QuotaDep, own_notes, users_notes
 from rag_core.api.schemas import error_responses
 from rag_core.api.write_quota import charged_ingest
-from rag_core.decision_records import JsonObject
 from rag_core.ingest import restore as history
 from rag_core.ingest.ingestion import IngestReport
 from rag_core.ingest.notes import check_note_id, note_id_from_raw_path
-from rag_core.types import Note
+from rag_core.types import JsonObject, Note
 
 RESTORE = b":restore"
 

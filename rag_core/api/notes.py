@@ -24,12 +24,11 @@ from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.note_files import FILE_TYPES, RESPONSE_415, is_json, json_body, note_from_file
 from rag_core.api.schemas import ErrorOut, error_responses
 from rag_core.api.write_quota import WriteQuota, charged_ingest
-from rag_core.decision_records import JsonObject
 from rag_core.errors import Forbidden, InvalidNote, NotFound
 from rag_core.ingest.ingestion import delete_note
 from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_raw_path
 from rag_core.safety.guard import validate_user
-from rag_core.types import Note
+from rag_core.types import JsonObject, Note
 
 CONFIRM_RESPONSE: dict[int | str, dict[str, object]] = {400: {
     "model": ErrorOut, "description": "a prune beyond `max_delete` without `yes` "

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+from rag_core.answer import Answer
 from rag_core.api.cache_controls import check_controls, control_for, echo_for
 from rag_core.api.conversation_query import converse
 from rag_core.api.deps import CallerDep, PipelineDep, SettingsDep, current_caller, get_pipeline
@@ -30,11 +31,11 @@ from rag_core.api.schemas import (
     question_responses,
 )
 from rag_core.cache.control import CacheControl
+from rag_core.decision_records import Decisions
 from rag_core.errors import RagError
 from rag_core.limits import Admission
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
-from rag_core.types import Answer, Decisions
 
 router = APIRouter()
 

@@ -21,10 +21,10 @@ from rag_core.api.schemas import (
 )
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
-from rag_core.decision_records import JsonObject
 from rag_core.errors import Forbidden, NotFound, Unauthorized
 from rag_core.parts import Parts
 from rag_core.telemetry.metrics import metrics_text
+from rag_core.types import JsonObject
 
 router = APIRouter()
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from rag_core.answer import Answer
 from rag_core.cache import answer_codec
 from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
@@ -24,12 +25,12 @@ from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versioned_read import Read, VersionedRead
 from rag_core.config import Caches, DecisionSettings, Embedding, Retrieval, fixed
-from rag_core.decision_records import SemanticRecord
+from rag_core.decision_records import Decisions, SemanticRecord
 from rag_core.redis_kv.keys import VersionSlot, notes_version_key
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import metrics
-from rag_core.types import Answer, CacheOutcome, Chunk, Decisions, TokenUsage
+from rag_core.types import CacheOutcome, Chunk, TokenUsage
 
 if TYPE_CHECKING:
     import numpy as np

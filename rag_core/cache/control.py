@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from rag_core.answer import Answer
 from rag_core.errors import Forbidden
 from rag_core.telemetry import metrics
-from rag_core.types import Answer
 
 NAMES = ("no_cache", "no_store", "max_age_s")  # the request's names, echoed and counted
 ANYONE, NO_ONE = "", "none"  # RAG_CACHE_CONTROLS_SCOPE: every caller, no caller

@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rag_core.costs.requests import ANYONE, REJECTED
-from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidArgument
 from rag_core.store.sql.erasure import ANONYMOUS_USER
 from rag_core.store.sql.history import REQUESTS_BETWEEN, SPEND_BETWEEN
+from rag_core.types import JsonObject
 
 PERIODS = ("day", "week", "month")
 SAVED_OUTCOMES = ("cached", "stale")

@@ -1,17 +1,17 @@
 """What each decision of the pipeline recorded about an answer, typed: the parts of
-``rag_core.types.Decisions`` (the semantic cache's lookup, the no-context decision before the
-model, the filters' match, the model's decline, the filters read from the question, the model
-routing's choice). Each
+``Decisions`` (the semantic cache's lookup, the no-context decision before the model, the
+filters' match, the model's decline, the filters read from the question, the model routing's
+choice), and ``Decisions`` itself, what ``rag_core.answer.Answer`` carries. Each
 record writes its JSON (``to_dict``) and reads it back (``from_dict``, tolerant of a field that
-is missing: a record kept in a cache before the field existed). This package imports nothing
-of ``rag_core``: the pipeline's rooms and the edge all read it."""
+is missing: a record kept in a cache before the field existed). This package imports only the
+ground floor (``rag_core.types``): the pipeline's rooms and the edge all read it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-JsonObject = dict[str, object]  # a record as JSON: what ``json.dumps`` writes
+from rag_core.types import JsonObject
 
 
 @dataclass(frozen=True)
@@ -201,3 +201,121 @@ class StandaloneRecord:
 
 __all__ = ["DeclineRecord", "FiltersRecord", "JsonObject", "NarrowedRecord", "RelevanceRecord",
            "RouteRecord", "RuleCheck", "SemanticRecord", "StandaloneRecord"]
+
+
+# --- the decisions an answer carries, typed (``Answer.decisions``), and the reasons they give.
+# Each part is a record of what its decision saw: the semantic cache's lookup
+# (``SemanticRecord``), the no-context decision before the model (``RelevanceRecord``), the
+# filters' match (``FiltersRecord``), the model's decline (``DeclineRecord``) and the filters
+# read from the question (``NarrowedRecord``); a decision the request did not reach is None.
+# They become JSON in one place, ``Decisions.to_dict`` (``ask --json``, the API's
+# ``decisions``, a cached answer), and are read back by ``Decisions.from_dict``;
+# ``cache_reason`` and ``no_context_reason`` phrase them (a short code and a phrase), so that
+# an answer read back from the cache explains itself the same way.
+
+# what each rule of the no-context decision found missing, in a phrase (the rule's own detail
+# follows it); a rule not named here is shown by its name
+_NOT_FOUND = {
+    "retrieved": "nothing was retrieved from your notes",
+    "similarity": "nothing in your notes is close enough",
+    "names": "a name the question uses is in none of your notes",
+    "numbers": "a number the question names is in none of your notes",
+    "dates": "a date the question names is in none of your notes",
+    "scripture": "a scripture reference the question names is in none of your notes",
+}
+
+
+@dataclass
+class Decisions:
+    semantic: SemanticRecord | None = None  # reuse or not, every rule's verdict (or no_candidate)
+    relevance: RelevanceRecord | None = None  # the no-context decision before the model
+    filters: FiltersRecord | None = None  # whether a note passes the request's filters
+    declined: DeclineRecord | None = None  # the model replied with the decline marker
+    narrowed: NarrowedRecord | None = None  # filters read from the question (``answers.scope``)
+    route: RouteRecord | None = None  # which model routing sent the question to (``llm.route``)
+    standalone: StandaloneRecord | None = None  # a conversation's question made to stand alone
+
+    def recorded(self) -> bool:
+        """Whether any decision was recorded."""
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+    def to_dict(self) -> JsonObject:
+        """The JSON of the decisions recorded, in the order of the fields."""
+        return {f.name: part.to_dict() for f in fields(self)
+                if (part := getattr(self, f.name)) is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object] | None) -> Decisions:
+        """``to_dict`` read back (a part that is missing or not an object stays None)."""
+        data = data or {}
+
+        def part(name: str) -> Mapping[str, object] | None:
+            value = data.get(name)
+            return value if isinstance(value, Mapping) else None
+
+        semantic, relevance, filters = part("semantic"), part("relevance"), part("filters")
+        declined, narrowed, route = part("declined"), part("narrowed"), part("route")
+        standalone = part("standalone")
+        return cls(
+            semantic=SemanticRecord.from_dict(semantic) if semantic is not None else None,
+            relevance=RelevanceRecord.from_dict(relevance) if relevance is not None else None,
+            filters=FiltersRecord.from_dict(filters) if filters is not None else None,
+            declined=DeclineRecord.from_dict(declined) if declined is not None else None,
+            narrowed=NarrowedRecord.from_dict(narrowed) if narrowed is not None else None,
+            route=RouteRecord.from_dict(route) if route is not None else None,
+            standalone=StandaloneRecord.from_dict(standalone) if standalone is not None else None)
+
+    def kept(self, no_context: bool) -> Decisions:
+        """What an exact hit still explains: why this question got another question's answer
+        (the semantic decision that reused it) or why the notes have nothing (relevance,
+        filters). A generated answer's own decisions stay behind."""
+        semantic = self.semantic if self.semantic and self.semantic.hit else None
+        # the same question and notes: the same narrowing
+        return Decisions(semantic, self.relevance if no_context else None,
+                         self.filters if no_context else None, narrowed=self.narrowed)
+
+    def cache_reason(self, cache: Mapping[str, str]) -> str:
+        """``code: phrase``; the codes: exact_hit, semantic_reuse, semantic_refused,
+        no_candidate, semantic_off, miss."""
+        query, decision = cache.get("query"), self.semantic
+        if query == "hit":
+            if decision and decision.hit:
+                return ("exact_hit: asked before, the answer first reused from "
+                        f"{decision.matched_query!r}")
+            return "exact_hit: the same question was answered from these notes before"
+        if query == "semantic_hit" and decision:
+            return (f"semantic_reuse: every rule passed against "
+                    f"{decision.matched_query!r} (cosine {decision.similarity})")
+        if cache.get("semantic") == "off":
+            return "semantic_off: the semantic cache is off (RAG_SEMANTIC_MODE)"
+        if decision is not None and not decision.hit:
+            rule = decision.reason
+            if rule == "no_candidate":
+                return "no_candidate: no cached question close enough"
+            check = decision.checks.get(rule)
+            detail = check.detail if check is not None else ""
+            return f"semantic_refused: {rule} ({detail})" if detail else \
+                f"semantic_refused: {rule}"
+        return "miss: not answered before"
+
+    def no_context_reason(self, *, refused: bool = False) -> str:
+        """``no_context_reason`` of an answer that is no_context: ``code: phrase``; the codes:
+        refused (the question itself was refused), filter_no_match (no note passes the
+        request's filters), not_found (the no-context decision before the model: its rule and
+        what that rule saw), declined (the model read the notes and replied that they hold no
+        answer), and no_context (anything else)."""
+        if refused:
+            return "refused: the question holds nothing to answer once unsafe text is removed"
+        if self.filters and self.filters.matched is False:
+            return f"filter_no_match: no note of yours matches {self.filters.described}"
+        relevance = self.relevance
+        if relevance and not relevance.answer:
+            rule = relevance.reason
+            check = relevance.checks.get(rule)
+            detail = check.detail if check is not None else ""
+            phrase = _NOT_FOUND.get(rule, rule.replace("_", " "))
+            return f"not_found: {phrase} ({rule}: {detail})" if detail else \
+                f"not_found: {phrase}"
+        if self.declined:
+            return "declined: the model read your notes and found no answer in them"
+        return "no_context: no answer was made from your notes"

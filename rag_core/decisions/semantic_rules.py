@@ -12,11 +12,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rag_core.decision_records import JsonObject, RuleCheck, SemanticRecord
+from rag_core.decision_records import RuleCheck, SemanticRecord
 from rag_core.decisions.semantic_canonical import Check, Form, canonical_check
 from rag_core.text import nlp
 from rag_core.text.sentences import split_sentences
-from rag_core.types import Chunk
+from rag_core.types import Chunk, JsonObject
 
 # The kinds of answer a question word (or "what" + noun) asks for; any other kind is open
 TYPE_KINDS = frozenset({"count", "amount", "duration", "age", "person", "place", "time",

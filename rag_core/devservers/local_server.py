@@ -27,11 +27,11 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from rag_core.decision_records import JsonObject
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.local_model import MODEL_ID, Completion, LocalModel, gguf_path
 from rag_core.devservers.serving import run_foreground
 from rag_core.procs import free_port, stop_group, wait_http
+from rag_core.types import JsonObject
 
 
 class _End:

@@ -20,7 +20,6 @@ from dataclasses import asdict
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from rag_core.decision_records import JsonObject
 from rag_core.devservers import openai_protocol as wire
 from rag_core.devservers.mock_config import MockConfig, MockState
 from rag_core.devservers.mock_rewrite import is_rewrite_request, rewrite_answer
@@ -29,6 +28,7 @@ from rag_core.devservers.obey import obey_answer
 from rag_core.llm.extractive import content_words
 from rag_core.llm.prompt import DECLINE
 from rag_core.tokens import default_counter
+from rag_core.types import JsonObject
 
 _NOTE = re.compile(r'<note n="(\d+)">\s*\n[^\n]*\n(.*?)\n?</note>', re.S)
 _BARE = re.compile(r"^\[(\d+)\][^\n]*\n(.+?)(?=\n\s*\n|\n\[\d+\]|\n</notes>|\Z)", re.S | re.M)

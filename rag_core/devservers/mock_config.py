@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
-from rag_core.decision_records import JsonObject
+from rag_core.types import JsonObject
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from rag_core.decision_records import JsonObject
+from rag_core.types import JsonObject
 
 ChatMessage = Mapping[str, object]  # one message of a request, as the client sent it
 SSE_HEADERS = {"Cache-Control": "no-cache"}

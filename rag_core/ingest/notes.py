@@ -45,11 +45,10 @@ import unicodedata
 import urllib.parse
 from pathlib import Path
 
-from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, field_problem, normal_date
 from rag_core.safety.normalise import bad_code_point, unreadable_character
-from rag_core.types import Note
+from rag_core.types import JsonObject, Note
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 FIELDS = ("id", "title", "date", "speaker", "series", "tags", "scripture")

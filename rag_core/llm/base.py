@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag_core.decision_records import JsonObject
-from rag_core.types import Chunk, TokenUsage
+from rag_core.types import Chunk, JsonObject, TokenUsage
 
 # The one sentence a model that finds no answer in the notes replies with (the decline marker,
 # asked for by the prompt's rule 4: ``llm.prompt``); an answer that is this sentence counts as

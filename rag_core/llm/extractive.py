@@ -24,7 +24,7 @@ from functools import lru_cache
 from rag_core.llm.base import DECLINE, Generation, Prompt
 from rag_core.text.sentences import split_sentences
 from rag_core.tokens import TokenCounter, default_counter
-from rag_core.types import Chunk, TokenUsage
+from rag_core.types import Chunk, TokenUsage, listed
 
 PREFIX = "From your notes (extractive summary, no language model):"
 NOTHING = DECLINE  # no sentence to pick: the prompt's decline marker
@@ -86,7 +86,7 @@ def metadata_sentence(chunk: Chunk) -> str | None:
         text += f", {_human_date(meta['date'])}"
     if meta.get("series"):
         text += f", in the series {meta['series']}"
-    scripture = [str(s) for s in meta.get("scripture") or []]
+    scripture = [str(s) for s in listed(meta.get("scripture"))]
     if scripture:
         text += ", on " + ", ".join(scripture)
     return text + "."

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag_core.config import GenerationSettings, ModelCalls
-from rag_core.decision_records import JsonObject
 from rag_core.errors import LLMUnavailable
 from rag_core.llm.base import Generation, Generator, GuardedGenerator, Prompt
 from rag_core.llm.breaker_state import GAUGE_NAME
@@ -34,6 +33,7 @@ from rag_core.llm.health import Problem
 from rag_core.llm.hf import HFGenerator, make_client
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.redis_kv.client import RedisClient
+from rag_core.types import JsonObject
 
 if TYPE_CHECKING:
     from huggingface_hub import InferenceClient

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag_core.decision_records import JsonObject
 from rag_core.telemetry import logs, metrics
+from rag_core.types import JsonObject
 
 log = logging.getLogger("rag_core.llm")
 CODE = "LLM_MISCONFIGURED"

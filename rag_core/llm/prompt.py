@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rag_core.llm.base import DECLINE, REFUSAL, Prompt, is_decline  # noqa: F401  (the prompt's rule 4)
 from rag_core.safety.markup import defuse_tags as defuse_tags  # re-exported
 from rag_core.safety.markup import note_field, note_text
-from rag_core.types import Chunk
+from rag_core.types import Chunk, listed
 
 if TYPE_CHECKING:
     from rag_core.safety.leak import EchoDetector
@@ -63,10 +63,10 @@ def source_header(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     for label, key in (("speaker", "speaker"), ("date", "date"), ("series", "series")):
         if meta.get(key) and field(meta[key]):
             parts.append(f"{label}: {field(meta[key])}")
-    scripture = [text for text in (field(s) for s in meta.get("scripture") or []) if text]
+    scripture = [text for text in (field(s) for s in listed(meta.get("scripture"))) if text]
     if scripture:
         parts.append("scripture: " + ", ".join(scripture))
-    tags = [text for text in (field(t) for t in meta.get("tags") or []) if text]
+    tags = [text for text in (field(t) for t in listed(meta.get("tags"))) if text]
     if tags:
         parts.append("tags: " + ", ".join(tags))
     return " | ".join(parts)

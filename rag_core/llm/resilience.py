@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from rag_core.config import ModelCalls, fixed
-from rag_core.decision_records import JsonObject
 from rag_core.errors import LLMMisconfigured, LLMUnavailable, RagError
 from rag_core.llm.base import Generation, Generator, Prompt
 from rag_core.llm.breaker_state import (
@@ -50,6 +49,7 @@ from rag_core.llm.retry import Retrier
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import breaker_prefix
 from rag_core.telemetry import metrics
+from rag_core.types import JsonObject
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "MisconfiguredLLMError", "PermanentLLMError",
            "ResilientGenerator", "SharedBreakerStorage", "TransientLLMError"]

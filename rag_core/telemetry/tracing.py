@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
     from opentelemetry.util.types import Attributes, AttributeValue
 
-    from rag_core.types import Answer
+    from rag_core.answer import Answer
 
 
 class Span(Protocol):

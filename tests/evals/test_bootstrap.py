@@ -33,11 +33,11 @@ def test_metrics_read_the_chosen_split_only():
 def test_cost_columns_are_the_services_bill(tmp_path):
     """The row's dollars are what ``Bill`` charged (the Settings price table for a paid
     generator, $0 for the extractive one), read from the answer, not priced again."""
+    from rag_core.answer import Answer
     from rag_core.costs.billing import Bill
     from rag_core.costs.ledger import ledger_for, price
     from rag_core.llm.base import Prompt
     from rag_core.tokens import default_counter
-    from rag_core.types import Answer
 
     settings = Settings(price_input_per_token_usd=1e-6, price_output_per_token_usd=2e-6,
                         llm="hf", state_dir=tmp_path)

@@ -126,7 +126,8 @@ def test_the_harness_selects_a_split_of_a_generated_dataset(made):
     """The quality notebook keeps each item's split in its rows (``score_answer``) and reads
     the rows of its ``split`` parameter; the gated figures are the test part's."""
     from evals.quality import evaluate as quality
-    from rag_core.types import Answer, RetrievedRow, TokenUsage
+    from rag_core.answer import Answer
+    from rag_core.types import RetrievedRow, TokenUsage
 
     out, qa, _, _ = made
     items = load_dataset(out).qa.to_dict("records")

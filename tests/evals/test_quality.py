@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from evals.quality import evaluate as quality
-from rag_core.types import Answer, Citation, RetrievedRow, TokenUsage
+from rag_core.answer import Answer
+from rag_core.types import Citation, RetrievedRow, TokenUsage
 
 OWNERS = {"amara-001": "amara", "amara-002": "amara", "ben-001": "ben"}
 

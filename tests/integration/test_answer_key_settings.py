@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from rag_core.answer import Answer
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.parts import build_redis
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import TokenUsage
 
 pytestmark = pytest.mark.integration
 

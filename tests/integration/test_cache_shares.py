@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag_core.answer import Answer
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.memory import MemoryCache
 from rag_core.cache.semantic import judge_for
@@ -17,7 +18,7 @@ from rag_core.config import Retrieval, Settings
 from rag_core.parts import build_redis
 from rag_core.redis_kv.keys import user_prefix
 from rag_core.redis_kv.writes import user_share
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
 BOUND = 10

@@ -19,6 +19,7 @@ import pytest
 import redis
 from servers import RedisProcess
 
+from rag_core.answer import Answer
 from rag_core.cache.layers import layers_for
 from rag_core.config import Settings, fixed
 from rag_core.ingest.ingestion import delete_note, ingest_notes
@@ -28,7 +29,7 @@ from rag_core.pipeline import Pipeline
 from rag_core.procs import free_port, wait_until
 from rag_core.redis_kv.client import connect
 from rag_core.redis_kv.keys import notes_version_key
-from rag_core.types import Answer, Note
+from rag_core.types import Note
 
 USER = "amara"
 SECRET = "Deacon Ezekiel Marlowe baked rye bread for the night shelter every Thursday."

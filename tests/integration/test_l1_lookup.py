@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from rag_core.answer import Answer
 from rag_core.cache.layers import CacheLayers, layers_for
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Retrieval, Settings
@@ -21,7 +22,7 @@ from rag_core.llm.prompt import prompt_id
 from rag_core.parts import build_redis
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import normalize_query, notes_version_key, query_key
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import TokenUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
 

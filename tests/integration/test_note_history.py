@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from rag_core.answer import Answer
 from rag_core.cli import main as cli
 from rag_core.errors import ConfirmationRequired, NotFound
 from rag_core.ingest import restore
@@ -22,7 +23,7 @@ from rag_core.ingest.sync import sync_folder
 from rag_core.ops.erase import erase_user
 from rag_core.pipeline import Pipeline
 from rag_core.store.note_history import wall_clock
-from rag_core.types import Answer, Note
+from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 

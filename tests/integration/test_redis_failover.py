@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from servers import RedisClusterProcesses
 
+from rag_core.answer import Answer
 from rag_core.config import Settings, fixed
 from rag_core.costs.ledger import today
 from rag_core.devservers.mock_server import MockLLM
@@ -30,7 +31,6 @@ from rag_core.pipeline import Pipeline
 from rag_core.procs import wait_until
 from rag_core.redis_kv.client import REDIS_ERRORS, connect
 from rag_core.redis_kv.keys import cost_keys, notes_version_key
-from rag_core.types import Answer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from rag_core.answer import Answer
 from rag_core.config import Settings
 from rag_core.devservers.mock_server import MockLLM, start_outage
 from rag_core.ingest.ingestion import ingest_notes
@@ -22,7 +23,7 @@ from rag_core.parts import Parts, build_generator, variant
 from rag_core.pipeline import Pipeline
 from rag_core.redis_kv.keys import answer_shape
 from rag_core.telemetry import tracing
-from rag_core.types import Answer, Note
+from rag_core.types import Note
 
 pytestmark = pytest.mark.integration
 SHORT = Note(id="wall", title="Walls and Gates", speaker="Pastor Okafor", date="2024-05-05",

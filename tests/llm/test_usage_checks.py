@@ -24,6 +24,7 @@ from test_failover import (
     two_providers,
 )
 
+from rag_core.answer import Answer
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
@@ -33,7 +34,7 @@ from rag_core.llm import usage as usage_check
 from rag_core.parts import Parts, build_generator
 from rag_core.redis_kv.client import connect
 from rag_core.telemetry import metrics
-from rag_core.types import Answer, TokenUsage
+from rag_core.types import TokenUsage
 
 pytestmark = pytest.mark.integration
 NEGATIVE = {"usage_prompt_tokens": -10_000_000, "usage_completion_tokens": -5_000_000}

@@ -3,13 +3,14 @@ older plain entries still read, and an answer over the byte limit not kept."""
 
 from __future__ import annotations
 
+from rag_core.answer import Answer
 from rag_core.cache import answer_codec
 from rag_core.cache.layers import layers_for
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
 from rag_core.redis_kv import codec
 from rag_core.redis_kv.keys import notes_version_key
-from rag_core.types import Answer, Citation, RetrievedRow, TokenUsage
+from rag_core.types import Citation, RetrievedRow, TokenUsage
 
 
 def answer(rows: int, title: str = "A long title " * 20) -> Answer:

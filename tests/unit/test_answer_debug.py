@@ -10,10 +10,11 @@ from dataclasses import replace
 import pytest
 
 from evals.quality import answer_figures
+from rag_core.answer import Answer
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
-from rag_core.types import Answer, Note
+from rag_core.types import Note
 from tests.unit.test_pipeline_logic import NOTES, QUESTION, Scripted
 
 LONG = Note(id="n3", title="A Long Walk", body=" ".join(["Haran was far from Canaan."] * 60))

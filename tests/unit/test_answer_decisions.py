@@ -9,7 +9,9 @@ from dataclasses import fields
 
 import pytest
 
+from rag_core.answer import Answer
 from rag_core.decision_records import (
+    Decisions,
     DeclineRecord,
     FiltersRecord,
     NarrowedRecord,
@@ -17,7 +19,7 @@ from rag_core.decision_records import (
     RuleCheck,
     SemanticRecord,
 )
-from rag_core.types import Answer, Decisions, TokenUsage
+from rag_core.types import TokenUsage
 
 SEMANTIC = {"hit": False, "reason": "canonical", "similarity": 0.91, "matched_query": "q",
             "checks": {"canonical": {"passed": False, "detail": "'a' is not 'b'"}},

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from rag_core.config import Retrieval
+from rag_core.decision_records import Decisions
 from rag_core.redis_kv.keys import context_key
 from rag_core.store.filters import NO_FILTERS, Filters, InvalidFilter
-from rag_core.types import Decisions
 
 META = {"speaker": "Pastor Miriam Okafor", "series": "Hebrews", "tags": ["faith", "Trust"],
         "date": "2024-03-10"}

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from rag_core.answer import Answer
 from rag_core.devservers.mock_app import mock_answer
 from rag_core.devservers.obey import obey_answer
 from rag_core.ingest.ingestion import ingest_notes
@@ -18,7 +19,7 @@ from rag_core.llm.prompt import DECLINE, SYSTEM_PROMPT, build_prompt, is_decline
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.parts import Parts
 from rag_core.pipeline import Pipeline
-from rag_core.types import Answer, Chunk, Note, TokenUsage
+from rag_core.types import Chunk, Note, TokenUsage
 
 NOTE = Note(id="n1", title="Faith That Walks", speaker="Pastor Okafor", date="2024-03-10",
             body="Abraham was seventy-five years old when he left Haran. God told him to go "

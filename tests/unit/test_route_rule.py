@@ -7,12 +7,11 @@ import pytest
 from pydantic import ValidationError
 
 from rag_core.config import Settings
-from rag_core.decision_records import RouteRecord
+from rag_core.decision_records import Decisions, RouteRecord
 from rag_core.devservers.mock_app import mock_answer
 from rag_core.llm.extractive import ExtractiveGenerator
 from rag_core.llm.failover import Provider
 from rag_core.llm.route import RouteRule, choose, fell_back
-from rag_core.types import Decisions
 
 CHEAP = Provider(ExtractiveGenerator(), "cheap-model", None, cheap=True)
 MAIN = Provider(ExtractiveGenerator(), "main-model", None)

@@ -18,10 +18,10 @@ from evals.decisions.rule_sets import RuleSet, Similar, decide
 from rag_core.cache.layers import layers_for
 from rag_core.cache.semantic import judge_for, policy_for
 from rag_core.config import Settings
+from rag_core.decision_records import Decisions
 from rag_core.decisions import semantic_rules as sr
 from rag_core.decisions.semantic_canonical import Check
 from rag_core.decisions.semantic_rules import misspelt
-from rag_core.types import Decisions
 
 NOTE = sr.Evidence(chunk_ids=("n1:0",), note_ids=("n1",),
                    texts=("Every Friday the baker Odile gives away sixty loaves at the quay. "

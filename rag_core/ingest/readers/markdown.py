@@ -19,11 +19,10 @@ import re
 
 import yaml
 
-from rag_core.decision_records import JsonObject
 from rag_core.errors import InvalidNote
 from rag_core.ingest.fields import LIMITS, normal_date
 from rag_core.ingest.notes import build_parsed, check_characters, stem_id
-from rag_core.types import Note
+from rag_core.types import JsonObject, Note
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
