@@ -34,7 +34,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_core.embedding.session import (
     ExportedModel,
@@ -43,9 +43,12 @@ from rag_core.embedding.session import (
     onnxruntime_session,
 )
 from rag_core.errors import EmbeddingFailed
+from rag_core.types import JsonObject
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
 
 EXPORT_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -196,7 +199,7 @@ def ensure_export(model_id: str, model_path: str, cache_dir: Path,
     return found
 
 
-def _write_manifest(folder: Path, meta: dict[str, Any]) -> None:
+def _write_manifest(folder: Path, meta: JsonObject) -> None:
     files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
              for p in sorted(folder.iterdir()) if p.name != MANIFEST}
     tmp = folder / (MANIFEST + ".tmp")
@@ -204,8 +207,8 @@ def _write_manifest(folder: Path, meta: dict[str, Any]) -> None:
     tmp.rename(folder / MANIFEST)
 
 
-def _read_meta(folder: Path) -> dict[str, Any]:
-    meta = json.loads((folder / MANIFEST).read_text())
+def _read_meta(folder: Path) -> JsonObject:
+    meta: JsonObject = json.loads((folder / MANIFEST).read_text())
     meta.pop("files", None)
     meta.pop("format", None)
     return meta
@@ -236,15 +239,18 @@ def _build_raw(model_path: str, out: Path) -> None:
 
     st = SentenceTransformer(model_path, device="cpu")
     transformer, pooling = st[0], st[1]
-    mode: Any = getattr(pooling, "pooling_mode", None)
+    mode: object = getattr(pooling, "pooling_mode", None)
     if mode is None:  # sentence-transformers before 6
         mode = pooling.get_pooling_mode_str()  # type: ignore[operator]
-    if mode not in ("mean", "cls"):
+    if not isinstance(mode, str) or mode not in ("mean", "cls"):
         raise EmbeddingFailed(f"pooling {mode!r} is not supported by the exporter; use torch")
+    model = transformer.auto_model
+    if not isinstance(model, torch.nn.Module):
+        raise EmbeddingFailed(f"{model_path!r} holds no transformer the exporter can trace")
     tokenizer = st.tokenizer
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
              if n in tokenizer.model_input_names]
-    graph = _pooled_graph(transformer.auto_model, mode, names).eval()
+    graph = _pooled_graph(model, mode, names).eval()
     tokenizer.backend_tokenizer.save(str(out / TOKENIZER))
     sample = tokenizer(["a short text", "another text of a few more words"], padding=True,
                        return_tensors="pt")
@@ -293,7 +299,7 @@ def _build_ort(raw: ExportedModel, out: Path) -> None:
     _exports_made += 1
 
 
-def _dimension(st: Any) -> int:
+def _dimension(st: SentenceTransformer) -> int:
     get = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
     return int(get() or 0)
 
@@ -301,7 +307,8 @@ def _dimension(st: Any) -> int:
 def _bert_shape(raw: ExportedModel) -> tuple[int, int]:
     """Attention heads and hidden size from the source config (0, 0: let ORT detect them)."""
     try:
-        config = json.loads((Path(_read_meta(raw.folder)["source"]) / "config.json").read_text())
+        source = str(_read_meta(raw.folder)["source"])
+        config = json.loads((Path(source) / "config.json").read_text())
         return int(config["num_attention_heads"]), int(config["hidden_size"])
     except (OSError, ValueError, KeyError):
         return 0, 0
@@ -313,11 +320,11 @@ def _pooled_graph_class() -> type:
     class PooledGraph(torch.nn.Module):
         """Transformer, mean (or CLS) pooling and L2 normalisation, as sentence-transformers."""
 
-        def __init__(self, model: Any, mode: str, names: list[str]) -> None:
+        def __init__(self, model: torch.nn.Module, mode: str, names: list[str]) -> None:
             super().__init__()
             self.model, self.mode, self.names = model, mode, names
 
-        def forward(self, *inputs: Any) -> Any:
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
             feed = dict(zip(self.names, inputs, strict=True))
             hidden = self.model(**feed).last_hidden_state
             if self.mode == "cls":
@@ -330,5 +337,5 @@ def _pooled_graph_class() -> type:
     return PooledGraph
 
 
-def _pooled_graph(model: Any, mode: str, names: list[str]) -> Any:
+def _pooled_graph(model: torch.nn.Module, mode: str, names: list[str]) -> torch.nn.Module:
     return _pooled_graph_class()(model, mode, names)

@@ -25,10 +25,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from rag_core.errors import InvalidFilter
 from rag_core.safety.normalise import character_problem
+from rag_core.types import JsonObject
 
 # the longest values a filter takes: the longest a note's front matter holds
 MAX_FIELD_CHARS = 120
@@ -121,7 +121,7 @@ class Narrowing:
     def __bool__(self) -> bool:
         return bool(self.speaker or self.series or self.year)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         full = {"speaker": list(self.speaker), "series": list(self.series), "year": self.year,
                 "speaker_words": list(self.speaker_words)}
         return {k: v for k, v in full.items() if v}
@@ -147,7 +147,7 @@ class Narrowing:
                 "a_series": list(self.series) or None, "a_series_text": held["series"],
                 "a_year": self.year, "a_year_text": held["year"]}
 
-    def matches(self, metadata: Mapping[str, Any], text: str) -> bool:
+    def matches(self, metadata: Mapping[str, object], text: str) -> bool:
         """Whether a note passes: ``metadata`` its front matter, ``text`` all of its text."""
         held = self.texts()
 
@@ -196,7 +196,7 @@ class Filters:
                    tags=_tags(tags), date_from=start, date_to=end)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Filters:
+    def from_dict(cls, data: Mapping[str, object] | None) -> Filters:
         data = data or {}
         unknown = sorted(set(data) - set(FIELDS))
         if unknown:
@@ -218,13 +218,13 @@ class Filters:
         """These filters searched with ``asked`` as well."""
         return replace(self, asked=asked)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | list[str]]:
         """The fields that are set (what a request sends back, and what the answer shows)."""
         full = {"speaker": self.speaker, "series": self.series, "tags": list(self.tags),
                 "date_from": self.date_from, "date_to": self.date_to}
-        return {k: v for k, v in full.items() if v}
+        return {k: v for k, v in full.items() if v is not None and v}
 
-    def key(self) -> dict[str, Any]:
+    def key(self) -> dict[str, dict[str, str | list[str]]]:
         """What names these filters in a cache key: the same for any spelling that matches
         the same notes (case, order of tags); empty without filters, so that the keys of
         unfiltered questions stay as they were."""
@@ -253,7 +253,7 @@ class Filters:
                 "f_tags": list(self.tags) or None, "f_from": self.date_from,
                 "f_to": self.date_to, **self.asked.binds()}
 
-    def matches(self, metadata: Mapping[str, Any], text: str = "") -> bool:
+    def matches(self, metadata: Mapping[str, object], text: str = "") -> bool:
         """Whether a note passes: the rule of the SQL predicate, in Python (``text``: all of
         the note's text, read by ``asked`` only)."""
         if self.asked and not self.asked.matches(metadata, text):
