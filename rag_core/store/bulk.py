@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from rag_core.store import sql as q
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rag_core.store.pg_history import PgNoteHistory
+    from rag_core.store.pool import Conn
 
 
 def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -> str:
@@ -38,7 +38,7 @@ def make_chunk_id(user_id: str, note_id: str, ordinal: int, content_hash: str) -
     return f"{note_id}:{ordinal}:{digest}"
 
 
-def bump_version(conn: psycopg.Connection[Any], user_id: str, changed: int) -> int:
+def bump_version(conn: Conn, user_id: str, changed: int) -> int:
     """The user's notes version after ``changed`` notes changed, owed to Redis from this
     transaction on (``sql.ledger``: settled once a process has written it there), and
     announced to every listening process when the transaction commits."""
@@ -49,11 +49,11 @@ def bump_version(conn: psycopg.Connection[Any], user_id: str, changed: int) -> i
     return int(row[0])
 
 
-def lock_user(conn: psycopg.Connection[Any], user_id: str) -> None:
+def lock_user(conn: Conn, user_id: str) -> None:
     conn.execute(q.LOCK_USER, (q.USER_LOCK_NAMESPACE, user_id))
 
 
-def write_notes(conn: psycopg.Connection[Any], user_id: str, items: Sequence[NoteWrite],
+def write_notes(conn: Conn, user_id: str, items: Sequence[NoteWrite],
                 vectors: Sequence[np.ndarray],
                 history: PgNoteHistory | None = None) -> list[UpsertResult]:
     """Upsert ``items`` (``vectors[i]`` validated for ``items[i]``) inside ``conn``'s
@@ -63,7 +63,7 @@ def write_notes(conn: psycopg.Connection[Any], user_id: str, items: Sequence[Not
     if len(set(ids)) != len(ids):
         raise ValueError("a bulk write names the same note twice")
     lock_user(conn, user_id)
-    stored = dict(conn.execute(q.NOTE_HASHES, (user_id, ids)).fetchall())
+    stored: dict[str, str] = dict(conn.execute(q.NOTE_HASHES, (user_id, ids)).fetchall())
     changed = [i for i, it in enumerate(items) if stored.get(it.note.id) != it.note_hash]
     results = [UpsertResult(it.note.id, "unchanged", 0) for it in items]
     if not changed:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from rag_core.store.sql import ledger as q
 
-Connect = Callable[[str], AbstractContextManager[Any]]
+if TYPE_CHECKING:
+    from rag_core.store.records import Connect
+
 
 
 @dataclass(frozen=True)

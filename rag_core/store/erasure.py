@@ -10,16 +10,17 @@ the user's write lock: a note written at the same time comes before or after, ne
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from psycopg.types.json import Jsonb
 
 from rag_core.store import sql as q
 
-Connect = Callable[[str], AbstractContextManager[Any]]
+if TYPE_CHECKING:
+    from rag_core.store.pool import Conn
+    from rag_core.store.records import Connect
+
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class RowsErased:
         return sum(self.tables.values())
 
 
-def user_tables(conn: Any) -> list[str]:
+def user_tables(conn: Conn) -> list[str]:
     return [str(r[0]) for r in conn.execute(q.USER_TABLES).fetchall()]
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from rag_core.store.base import NoteWrite, stored_note
 from rag_core.store.note_history import Revision, Trashed, wall_clock
 from rag_core.store.records import Connect
 from rag_core.store.sql import note_history as q
 from rag_core.types import Note
+
+if TYPE_CHECKING:
+    from rag_core.store.pool import Conn
 
 
 class PgNoteHistory:
@@ -27,7 +28,7 @@ class PgNoteHistory:
 
     # --- inside the store's writes ---------------------------------------------------------
 
-    def keep_revisions(self, conn: psycopg.Connection[Any], user_id: str,
+    def keep_revisions(self, conn: Conn, user_id: str,
                        items: Sequence[NoteWrite], replaced: set[str]) -> None:
         """Before ``items`` are written: the texts of the live notes they replace (those in
         ``replaced``) and of the trashed notes they bring back become revisions."""
@@ -41,7 +42,7 @@ class PgNoteHistory:
         conn.execute(q.TRIM_REVISIONS, {"user_id": user_id, "ids": ids,
                                         "keep": self.revisions_kept})
 
-    def trash(self, conn: psycopg.Connection[Any], user_id: str, note_id: str) -> None:
+    def trash(self, conn: Conn, user_id: str, note_id: str) -> None:
         """Before the note is deleted: its last text into the trash (or, with no trash, its
         revisions out)."""
         if self.trash_days > 0:

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg.types.json import Jsonb
 
 from rag_core.store import sql as q
+
+if TYPE_CHECKING:
+    from rag_core.store.pool import Conn
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ class Records(Protocol):
         """The service's random key ``name`` (32 bytes), made on first use and kept."""
 
 
-Connect = Callable[[str], AbstractContextManager[Any]]
+# a borrowed connection of the primary, by purpose (``PgPool.db``)
+Connect = Callable[[str], AbstractContextManager["Conn"]]
 
 
 class PgRecords:

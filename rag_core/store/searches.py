@@ -5,11 +5,8 @@ them (the replica when it is fresh enough); the lexical statistics read the prim
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-import psycopg
 
 from rag_core.config import Retrieval
 from rag_core.store import sql as q
@@ -21,8 +18,11 @@ from rag_core.types import Chunk
 
 if TYPE_CHECKING:
     import numpy as np
+    from psycopg.rows import TupleRow
 
-Connect = Callable[[str], AbstractContextManager[Any]]
+    from rag_core.store.pool import Conn
+    from rag_core.store.records import Connect
+
 
 
 class PgSearches:
@@ -62,7 +62,7 @@ class PgSearches:
         vector = None if embedding is None else self._vector(embedding)
         search = params
 
-        def read(conn: psycopg.Connection[Any]) -> list[Chunk]:
+        def read(conn: Conn) -> list[Chunk]:
             return run_search(conn, user_id, vector, top_k, query_text, search, filters)
 
         return self.reads.run("vector search", read, user_id=user_id, min_version=min_version)
@@ -71,7 +71,7 @@ class PgSearches:
                        min_version: int | None = None) -> int:
         """How many of the user's notes pass ``filters`` (all of them without filters), where
         the search reads (``min_version`` as in ``search``)."""
-        def read(conn: psycopg.Connection[Any]) -> int:
+        def read(conn: Conn) -> int:
             row = conn.execute(q.COUNT_MATCHING, {"user_id": user_id, **filters.binds()}
                                ).fetchone()
             return int(row[0]) if row else 0
@@ -79,7 +79,7 @@ class PgSearches:
         return self.reads.run("note count", read, user_id=user_id, min_version=min_version)
 
     def count_chunks(self, user_id: str | None = None) -> int:
-        def read(conn: psycopg.Connection[Any]) -> Any:
+        def read(conn: Conn) -> TupleRow | None:
             if user_id is None:
                 return conn.execute(q.COUNT_CHUNKS).fetchone()
             return conn.execute(q.COUNT_USER_CHUNKS, (user_id,)).fetchone()
@@ -96,7 +96,8 @@ class PgSearches:
         """The user's BM25 statistics: ``chunks``, ``avg_length`` and ``df`` of ``terms``."""
         with self._db("statistics lookup") as conn:
             row = conn.execute(q.USER_LEXICAL_STATS, (user_id,)).fetchone()
-            dfs = dict(conn.execute(q.LEXEME_DFS, (user_id, list(terms))).fetchall())
+            found = conn.execute(q.LEXEME_DFS, (user_id, list(terms))).fetchall()
+            dfs: dict[str, int] = dict(found)
         chunks, total = (int(row[0]), int(row[1])) if row else (0, 0)
         return {"chunks": chunks, "total_length": total,
                 "avg_length": total / chunks if chunks else 0.0,

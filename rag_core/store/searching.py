@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from opentelemetry import trace
 
 from rag_core.config import Retrieval, fixed
@@ -35,6 +34,8 @@ from rag_core.types import Chunk
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from rag_core.store.pool import Conn
 
 
 def index_rows(params: Retrieval, top_k: int) -> int:
@@ -85,7 +86,7 @@ def searched_mode(params: Retrieval, user_chunks: int) -> str:
     return "hybrid_prf" if user_chunks >= params.prf_min_chunks else "hybrid"
 
 
-def run_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray | None,
+def run_search(conn: Conn, user_id: str, vector: np.ndarray | None,
                top_k: int, query_text: str | None, params: Retrieval,
                filters: Filters = NO_FILTERS) -> list[Chunk]:
     ef = max(params.hnsw_ef_search, index_rows(params, top_k))
@@ -140,7 +141,7 @@ def feedback_weights(question: Sequence[str], terms: Sequence[str], mass: Sequen
     return order, tuple(weights[t] for t in order)
 
 
-def prf_search(conn: psycopg.Connection[Any], user_id: str, vector: np.ndarray, top_k: int,
+def prf_search(conn: Conn, user_id: str, vector: np.ndarray, top_k: int,
                query_text: str | None, params: Retrieval, *, user_rows: bool,
                halfvec: bool, filters: Filters = NO_FILTERS) -> list[Chunk]:
     """``hybrid_prf``: a hybrid pass (fused by ``prf_first_fusion`` with the ``prf_first_*``

@@ -10,15 +10,15 @@ other processes hear of it at its commit rather than at their next poll.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rag_core.store.sql import ledger as q
 from rag_core.store.version_notices import PgVersionNotices
 
-Connect = Callable[[str], AbstractContextManager[Any]]
+if TYPE_CHECKING:
+    from rag_core.store.records import Connect
+
 
 MAX_DEBTS_READ = 1_000  # a poll reads at most this many (the oldest first)
 
