@@ -243,14 +243,24 @@ def notes_version_key(user_id: str) -> str:
 # --- keys that are not cache layers ---------------------------------------------------------
 
 
+def cost_user_key(day: str, user_id: str) -> str:
+    """The ledger of one user on a day."""
+    return f"{ROOT}:cost:{{{day}}}:u:{user_id}"
+
+
+def cost_global_key(day: str) -> str:
+    """The global ledger of a day, in the slot of every user's ledger of that day."""
+    return f"{ROOT}:cost:{{{day}}}:global"
+
+
 def cost_keys(day: str, user_id: str) -> tuple[str, str]:
     """The ledger of one user and the global ledger of a day, in one hash slot."""
-    return f"{ROOT}:cost:{{{day}}}:u:{user_id}", f"{ROOT}:cost:{{{day}}}:global"
+    return cost_user_key(day, user_id), cost_global_key(day)
 
 
 def cost_user_pattern(day: str) -> str:
     """A SCAN pattern that matches every user's ledger of a day."""
-    return f"{ROOT}:cost:{{{day}}}:u:*"
+    return cost_user_key(day, "*")
 
 
 def cost_user_of(key: str) -> str:
