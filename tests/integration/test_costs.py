@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from rag_core.cache.redis_cache import make_redis_client
 from rag_core.config import Settings
 from rag_core.costs import reporting
 from rag_core.costs.ledger import ledger_for, price, today
 from rag_core.errors import BudgetExceeded
+from rag_core.redis_kv.client import shared_client
 from rag_core.store.pgvector import store_for
 from rag_core.types import TokenUsage
 
@@ -27,7 +27,7 @@ def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Setti
     settings = live_settings.with_overrides(user_daily_budget_usd=0.05)
     store = store_for(settings)
     store.ensure_schema()
-    ledger = ledger_for(make_redis_client(settings.services.redis_url, settings), settings,
+    ledger = ledger_for(shared_client(settings.services.redis_url, settings), settings,
                         costs=store.costs)
     estimate, actual = 0.003, 0.0025  # worst case reserved, real cost a little less
 
@@ -56,7 +56,7 @@ def test_concurrent_requests_of_one_user_never_pass_the_cap(live_settings: Setti
 
 def test_global_cap_and_release(live_settings: Settings) -> None:
     settings = live_settings.with_overrides(global_daily_budget_usd=0.01)
-    ledger = ledger_for(make_redis_client(settings.services.redis_url, settings), settings)
+    ledger = ledger_for(shared_client(settings.services.redis_url, settings), settings)
     first = ledger.reserve("amara", 0.006)
     with pytest.raises(BudgetExceeded):
         ledger.reserve("ben", 0.006)  # amara's reservation counts against the global cap
@@ -66,7 +66,7 @@ def test_global_cap_and_release(live_settings: Settings) -> None:
 
 def test_alert_then_tightened_states(live_settings: Settings) -> None:
     settings = live_settings.with_overrides(user_daily_budget_usd=1.0)
-    ledger = ledger_for(make_redis_client(settings.services.redis_url, settings), settings)
+    ledger = ledger_for(shared_client(settings.services.redis_url, settings), settings)
     states = []
     for _ in range(9):
         r = ledger.reserve("chloe", 0.1)
@@ -82,7 +82,7 @@ def test_what_a_hit_saved_is_written_in_the_background_and_read_whole(
     from rag_core.redis_kv.keys import cost_keys
 
     settings = live_settings
-    client = make_redis_client(settings.services.redis_url, settings)
+    client = shared_client(settings.services.redis_url, settings)
     ledger = ledger_for(client, settings)
     key = cost_keys(today(), "saver")[0]
     ledger.add_saved("saver", 0.25)
