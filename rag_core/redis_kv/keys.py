@@ -267,6 +267,11 @@ def cost_user_of(key: str) -> str:
     return key.split(":u:", 1)[1]
 
 
+def cost_day_of(key: str) -> str:
+    """The day of a ledger key (``cost_user_key``, ``cost_global_key``)."""
+    return key[len(f"{ROOT}:cost:{{"):].split("}", 1)[0]
+
+
 def breaker_prefix(name: str) -> str:
     """The prefix of a circuit breaker's shared state (``rag:breaker:hf``)."""
     return f"{ROOT}:breaker:{name}"
