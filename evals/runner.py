@@ -12,8 +12,8 @@ they run.
 The parts: ``evals.runs.plan`` (options, folders, gates, baseline), ``evals.runs.execute``
 (papermill), ``evals.judge`` (each question, flips against a dataset's baseline, JUnit),
 ``evals.runs.report`` (the report step, writing ``evals.report``'s summary files and page) and
-``evals.runs.steps`` (what each step hands the next). A run on a dataset of one's own is gated by the safety counts
-that hold for any data, its own ``gates.toml`` and its own baseline
+``evals.runs.steps`` (what each step hands the next). A run on a dataset of one's own is gated
+by the safety counts that hold for any data, its own ``gates.toml`` and its own baseline
 (``<reports-dir>/<name>/baseline.json``, written by its first run).
 """
 
