@@ -99,7 +99,8 @@ class CostLedger:
         self.day = day  # the UTC day whose budget applies (a simulation passes its own)
         self.money = money  # prices and budgets
         self.records = CostRecords(costs, queue)
-        self.requests = RequestCounts(costs, day)  # every request, paid or not (``report``)
+        # every request, paid or not (``reporting.report``)
+        self.requests = RequestCounts(costs, day)
         self.pending_saved = SavedDollars(self._write_saved)  # what hits saved (``add_saved``)
         self.totals = RedisTotals(client) if client is not None else None
         # without a Redis configured, one process counts everything in process
