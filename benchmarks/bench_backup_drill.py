@@ -46,6 +46,7 @@ import numpy as np
 import redis
 
 from rag_core.config import Settings, fixed
+from rag_core.costs import reporting
 from rag_core.ingest.ingestion import delete_note, ingest_path
 from rag_core.parts import Parts, build_parts
 from rag_core.pipeline import Pipeline
@@ -129,7 +130,7 @@ def rows_of(parts: Parts, user: str) -> int:
 def spends(parts: Parts) -> dict[str, float]:
     """The day's spend per user as PostgreSQL records it (``rag-core costs report``)."""
     return {r["user_id"]: round(r["cost_usd"], 9)
-            for r in parts.ledger.report(top=10_000)["top"]}
+            for r in reporting.report(parts.ledger, top=10_000)["top"]}
 
 
 def same_spend(before: dict[str, float], after: dict[str, float], erased: str) -> bool:

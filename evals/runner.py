@@ -10,9 +10,10 @@ gets its own folder ``<name>/`` there as ``output_dir`` (plots, ``<name>.results
 they run.
 
 The parts: ``evals.runs.plan`` (options, folders, gates, baseline), ``evals.runs.execute``
-(papermill), ``evals.judge`` (each question, flips against a dataset's baseline, JUnit) and
-``evals.report`` (summary files). A run on a dataset of one's own is gated by the safety counts
-that hold for any data, its own ``gates.toml`` and its own baseline
+(papermill), ``evals.judge`` (each question, flips against a dataset's baseline, JUnit),
+``evals.runs.report`` (the report step, writing ``evals.report``'s summary files and page) and
+``evals.runs.steps`` (what each step hands the next). A run on a dataset of one's own is gated
+by the safety counts that hold for any data, its own ``gates.toml`` and its own baseline
 (``<reports-dir>/<name>/baseline.json``, written by its first run).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -29,23 +30,10 @@ from typing import TextIO
 from evals import gates as gates_mod
 from evals import knobs, profiles, servers, team_settings
 from evals.judge.outcome import Judged, judge_run
-from evals.judge.questions import Comparison, read_rows
-from evals.report import figures as report_plots
-from evals.report import merge, record, run_compare
-from evals.report import summary as report
+from evals.judge.questions import read_rows
+from evals.report import record, run_compare
 from evals.report.rates import question_counts
-from evals.report.record import NotebookOutcome
-from evals.report.run_report import (
-    Compared,
-    DatasetInfo,
-    Environment,
-    RunInfo,
-    RunReport,
-    RunSummary,
-    Setting,
-    SummaryError,
-    settings_from_json,
-)
+from evals.report.run_report import SummaryError, settings_from_json
 from evals.runs import warm_kernel
 from evals.runs.execute import (
     KERNEL,
@@ -68,67 +56,14 @@ from evals.runs.plan import (
     split_overrides,
     team_for,
 )
+from evals.runs.report import write_run_report
+from evals.runs.steps import Executed, RunResult, Started, Verdicts
 
 __all__ = ["KERNEL", "RecordedSettings", "RunOptions", "RunResult", "UsageError",
            "check_environment", "check_settings_override", "ensure_kernel",
            "notebook_parameters", "report_folder", "run", "split_overrides"]
 _settings_of = settings_of
 _rel = rel
-
-
-@dataclass
-class RunResult:
-    exit_code: int
-    report: RunReport
-    paths: dict[str, Path]
-    judged: Judged = field(default_factory=lambda: Judged([]))
-
-    @property
-    def summary(self) -> RunSummary:
-        return self.report.summary
-
-    @property
-    def gates(self) -> list[gates_mod.GateResult]:
-        return self.report.results
-
-    @property
-    def notebooks(self) -> list[NotebookOutcome]:
-        return self.report.notebooks
-
-
-@dataclass
-class Started:
-    """What the plan step decided for this run: its id, its folders, the run it is compared
-    with, and the warnings so far (the notebooks add theirs)."""
-
-    run_id: str
-    started_at: str
-    out_root: Path
-    profile_root: Path
-    previous: tuple[str, RunSummary] | None
-    warnings: list[str]
-
-
-@dataclass
-class Executed:
-    """What the notebooks left: their outcomes, the metrics, parameters and settings they
-    recorded, and the questions their rows are judged by (read in a thread meanwhile)."""
-
-    outcomes: list[NotebookOutcome]
-    metrics: dict[str, object]
-    parameters: dict[str, dict[str, object]]
-    settings: dict[str, dict[str, Setting]]
-    questions: Future[list[dict[str, object]]]
-
-
-@dataclass
-class Verdicts:
-    """The judge step's output: every gate's result, the questions asked per gate, and each
-    question judged against the baseline."""
-
-    results: list[gates_mod.GateResult]
-    counts: dict[str, tuple[int, int]]
-    judged: Judged
 
 
 def run(options: RunOptions) -> RunResult:
@@ -250,104 +185,6 @@ def judge_notebooks(plan: Plan, options: RunOptions, started: Started,
                                          "this part")
     judged = _judge(plan, started.out_root, executed.questions)
     return Verdicts(results + judged.gates(), counts, judged)
-
-
-def write_run_report(plan: Plan, options: RunOptions, started: Started, executed: Executed,
-                     verdicts: Verdicts, stream: TextIO) -> RunResult:
-    """The report in the run's folder and, merged with the last one under ``--only``, in the
-    profile's; then the dataset's baseline and the JUnit file when asked for."""
-    this = _run_report(plan, options, started, executed, verdicts)
-    judged, out_root, profile_root = verdicts.judged, started.out_root, started.profile_root
-    title = f"{plan.folder}: run {started.run_id}"
-    report_plots.copy_beside(executed.outcomes, out_root)
-    paths = report.write_report(out_root, this)
-    _page(judged, out_root, title, executed.outcomes, this)
-    folder_report = this
-    if plan.writes_report:
-        latest = merge.load_latest(profile_root) if options.only else None
-        if latest is not None:  # --only: the folder's picture keeps the other notebooks' rows
-            merged, kept, notebooks = merge.merge(latest[0], latest[1], this.summary,
-                                                  this.results, this.notebooks)
-            folder_report = replace(this, summary=merged, results=kept, notebooks=notebooks)
-        report_plots.copy_beside(folder_report.notebooks, profile_root)
-        paths = report.write_report(profile_root, folder_report)
-        _page(judged, profile_root, title, folder_report.notebooks, this)
-    ok = all(o.ok for o in this.notebooks)  # this run's own: nothing inherited
-    if plan.write_baseline is not None and judged.questions and ok:
-        paths["baseline"] = _write_baseline(plan, options, started, folder_report.summary,
-                                            judged, stream)
-    if options.junit_xml is not None:
-        paths["junit"] = judged.write_junit(options.junit_xml, folder_report.results)
-    failed = gates_mod.any_failed(this.results) or not ok
-    return RunResult(1 if failed else 0, folder_report, paths, judged)
-
-
-def _run_report(plan: Plan, options: RunOptions, started: Started, executed: Executed,
-                verdicts: Verdicts) -> RunReport:
-    """This run's report: its summary (what ran, on what, with which settings), compared with
-    the baseline and the previous run."""
-    dataset, prev = plan.dataset, started.previous
-    baseline_path = plan.baseline.path if plan.baseline else plan.summary_baseline
-    run_info = RunInfo(
-        id=started.run_id, folder=rel(started.out_root), report=plan.folder,
-        dataset=(DatasetInfo.from_json(dataset.describe(), "dataset") if dataset else None),
-        command=options.command,
-        overrides={k: v for k, v in options.overrides.items() if k != "dataset"},
-        previous=prev[0] if prev else None,
-        baseline=rel(baseline_path) if baseline_path else None,
-        gate_sources={k: rel(Path(v)) for k, v in plan.gate_sources.items()},
-        generator=plan.generator.why if plan.generator else None,
-        overridden=list(plan.overridden),
-        env_file=str(options.env_file) if options.env_file else None)
-    environment = Environment(rel(knobs.harness_state_dir()), started.warnings)
-    summary = report.build_summary(options.profile, started.started_at, report.git_commit(),
-                                   verdicts.results, executed.metrics, run=run_info,
-                                   parameters=executed.parameters, settings=executed.settings,
-                                   environment=environment)
-    baseline = (Compared(rel(plan.baseline.path), plan.baseline.metrics) if plan.baseline
-                else report.load_baseline(plan.summary_baseline))
-    if baseline is not None and baseline_path is not None:
-        baseline = Compared(rel(baseline_path), baseline.metrics)
-    return RunReport(summary, verdicts.results, executed.outcomes, baseline,
-                     prev[1] if prev else None, plan.gates, verdicts.judged, options.junit_xml,
-                     verdicts.counts)
-
-
-def _write_baseline(plan: Plan, options: RunOptions, started: Started, summary: RunSummary,
-                    judged: Judged, stream: TextIO) -> Path:
-    """A dataset's first baseline, from this run's judged questions."""
-    from evals.judge import baseline as own
-
-    assert plan.write_baseline is not None
-    origin = own.Origin(started.run_id, summary.git_commit, started.started_at,
-                        options.profile)
-    path = own.write(plan.write_baseline, judged.questions, origin, metrics=summary.metrics,
-                     parameters=summary.parameters, settings=summary.settings_json())
-    print(f"evals: wrote the baseline {plan.write_baseline} ({len(judged.questions)} "
-          "questions): commit it; later runs are judged against it", file=stream)
-    return path
-
-
-def _page(judged: Judged, folder: Path, title: str, outcomes: list[NotebookOutcome],
-          this: RunReport) -> None:
-    """``index.html`` beside the report, when the run judged questions; it opens with this
-    run's own verdict (never one of rows an ``--only`` run kept from an earlier run)."""
-    if not judged.questions:
-        return
-    from evals.report.page import write_page
-    from evals.report.page_head import Head, setting_changes
-
-    verdict = judged.verdict
-    head = Head(passed=not this.failed,
-                failed_gates=[r for r in this.results if r.status == "failed"],
-                failed_notebooks=[n.name for n in this.notebooks if not n.ok],
-                settings=(setting_changes(verdict.baseline.settings, this.summary.settings)
-                          if verdict else ()),
-                baseline=verdict.baseline.origin.id if verdict else None,
-                compared=verdict.compared if verdict else Comparison())
-    write_page(folder, title, judged.questions, verdict.newly_failing if verdict else (),
-               verdict.newly_passing if verdict else (), report_plots.plot_files(outcomes),
-               head)
 
 
 def _questions(plan: Plan) -> Future[list[dict[str, object]]]:

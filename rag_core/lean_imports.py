@@ -8,13 +8,18 @@ Two ways, for two shapes of what is left out:
   missing in ``sys.modules`` while the library imports, which refuses a dotted name before its
   parents are imported (a finder would be asked only after them).
 - ``import_spacy``: spaCy without torch and without its command line. thinc, spaCy's layer
-  library, imports torch whenever it is installed, which cost a cold ``rag-core ask`` about
-  2.5 s (re-measured 2026-11-28: ``import spacy`` 1.9-2.3 s of CPU against 0.34-0.49 s for
-  ``import_spacy()``, 5 fresh processes each), and the pipeline never uses it; torch is
+  library, imports torch whenever it is installed, and the pipeline never uses it; torch is
   hidden from this thread only (a finder), so another thread that imports torch meanwhile
   gets it. ``import spacy`` also imports
   ``spacy.cli`` for one name (``spacy.info``), and with it the HTTP clients, rich, pygments,
   typer and jinja2 of its download and project commands (about half of spaCy's import).
+
+What each buys, in CPU per fresh process (``python benchmarks/bench_import_shims.py``,
+2026-11-28, a machine shared at load 11-13; median and range): ``import spacy`` 1,812 ms
+(1,767-1,885) against 308 ms (303-326) for ``import_spacy()``, 3 processes each; the model's
+load with the entry points grouped (``_group_entry_points``) 332 ms (331-353) against 408 ms
+(387-425) with catalogue's own lookups, 3 each. ``import_without``'s figures are in the modules
+that use it (``redis_kv.redis_py``, ``llm.pybreaker_py``).
 """
 
 
@@ -85,7 +90,8 @@ def import_spacy() -> Any:
 def _group_entry_points() -> None:
     """The installed entry points grouped once for spaCy's registries (``catalogue``): it
     looks up one group over a hundred times while a model loads, and each lookup scanned every
-    entry point of every distribution (about 0.2 s of a cold question's CPU). catalogue reads
+    entry point of every distribution (about 75 ms of a cold question's CPU: the module's
+    docstring). catalogue reads
     a plain dict of group to entry points as it is."""
     import warnings
 

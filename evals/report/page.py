@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from evals.judge.questions import Flip, Question
-from evals.report.figures import PLOTS_DIR, caption
-from evals.report.page_head import Head, head_html
+from evals.judge.outcome import Judged
+from evals.judge.questions import Comparison, Flip, Question
+from evals.report.figures import PLOTS_DIR, caption, plot_files
+from evals.report.page_head import Head, head_html, setting_changes
+from evals.report.record import NotebookOutcome
+from evals.report.run_report import RunReport
 
 PAGE = "index.html"
 STYLE = """body{font:14px/1.4 sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;
@@ -92,3 +95,21 @@ def write_page(folder: Path, title: str, questions: Sequence[Question],
     path = folder / PAGE
     path.write_text("\n".join([*parts, "</body></html>"]) + "\n", encoding="utf-8")
     return path
+
+
+def write_run_page(judged: Judged, folder: Path, title: str,
+                   outcomes: Sequence[NotebookOutcome], this: RunReport) -> None:
+    """``index.html`` beside a run's report, when the run judged questions; it opens with this
+    run's own verdict (never one of rows an ``--only`` run kept from an earlier run)."""
+    if not judged.questions:
+        return
+    verdict = judged.verdict
+    head = Head(passed=not this.failed,
+                failed_gates=[r for r in this.results if r.status == "failed"],
+                failed_notebooks=[n.name for n in this.notebooks if not n.ok],
+                settings=(setting_changes(verdict.baseline.settings, this.summary.settings)
+                          if verdict else ()),
+                baseline=verdict.baseline.origin.id if verdict else None,
+                compared=verdict.compared if verdict else Comparison())
+    write_page(folder, title, judged.questions, verdict.newly_failing if verdict else (),
+               verdict.newly_passing if verdict else (), plot_files(outcomes), head)

@@ -2,12 +2,14 @@
 
 papermill imports nbformat, nbformat imports jsonschema, and jsonschema's format checkers import
 ``rfc3987_syntax`` when it is installed (jupyterlab's dependencies bring it), which compiles
-about 40 lark grammars at import time: 1.5 s of a quiet start and 5.5 s at load ~6 here
-(``python -X importtime -c "import papermill"``), paid by every ``python -m evals run`` before
-its first notebook. Only the ``iri`` formats of JSON Schema use that module, and the notebook
-schema that nbformat validates against has none; so, before the first import of jsonschema in
-the runner's process, the module is marked missing and jsonschema leaves those two formats out.
-A process that imported jsonschema already keeps what it has.
+about 40 lark grammars at import time, paid by every ``python -m evals run`` before its first
+notebook: ``import papermill`` 1,561 ms of CPU (1,537-1,607) against 453 ms (425-482) through
+``papermill()``, the median and range of 3 fresh processes each (``python
+benchmarks/bench_import_shims.py papermill``, 2026-11-28, a machine shared at load 12). Only the
+``iri`` formats of JSON Schema use that module, and the notebook schema that nbformat validates
+against has none; so, before the first import of jsonschema in the runner's process, the module
+is marked missing and jsonschema leaves those two formats out. A process that imported
+jsonschema already keeps what it has.
 """
 
 from __future__ import annotations

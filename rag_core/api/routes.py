@@ -21,6 +21,7 @@ from rag_core.api.schemas import (
 )
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.errors import Forbidden, NotFound, Unauthorized
 from rag_core.parts import Parts
 from rag_core.telemetry.metrics import metrics_text
@@ -98,8 +99,9 @@ async def stats(request: Request, user: UserDep, parts: PartsDep,
     limits = None if gate is None else await gate.remaining(user, tier_of(request))
 
     def gather() -> JsonObject:
-        spent, reserved = parts.ledger.spend(user), parts.ledger.reserved(user)
-        saved = parts.ledger.saved(user)
+        spent = reporting.spend(parts.ledger, user)
+        reserved = reporting.reserved(parts.ledger, user)
+        saved = reporting.saved(parts.ledger, user)
         budget = settings.money.user_daily_budget_usd
         return {
             "user_id": user,

@@ -9,7 +9,7 @@ plain form of older entries too.
 
 The answer body is written once, under the stale key (the longest-lived of an answer's keys).
 The L1 key holds :data:`IN_STALE` instead (a hit reads the body through it: in the same
-script on a single server, ``redis_cache.VersionedRead``), and a semantic entry names the
+script on a single server, ``versioned_read.VersionedRead``), and a semantic entry names the
 stale key rather than holding the answer. :data:`MAX_ANSWER_BYTES` bounds what one answer's
 writes may hold; :func:`written_bytes` measures a write as Redis will keep it, near enough.
 """

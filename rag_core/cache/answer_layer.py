@@ -19,8 +19,9 @@ from rag_core.cache.answer_codec import IN_STALE, fitting
 from rag_core.cache.answer_codec import stale_twin as _twin
 from rag_core.cache.answer_keys import AnswerKeys
 from rag_core.cache.base import Cache
+from rag_core.cache.owned_cache import OwnedRedisCache
 from rag_core.cache.read_through import outcome
-from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache
+from rag_core.cache.redis_cache import RedisCache
 from rag_core.cache.semantic import SemanticCache
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versioned_read import Read, VersionedRead

@@ -23,8 +23,9 @@ from rag_core.cache.answer_layer import AnswerLayer
 from rag_core.cache.base import Cache, CacheStats
 from rag_core.cache.counters import COUNTS, SharedCounters
 from rag_core.cache.memory import MemoryCache, NullCache
+from rag_core.cache.owned_cache import OwnedRedisCache
 from rag_core.cache.read_through import ContextLayer, EmbeddingLayer
-from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache
+from rag_core.cache.redis_cache import RedisCache
 from rag_core.cache.semantic import SemanticCache, semantic_for
 from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versioned_read import VersionedRead

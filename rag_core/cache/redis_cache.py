@@ -1,4 +1,6 @@
-"""Redis cache layers that fail open: a slow or dead Redis makes a miss, never an error.
+"""The Redis cache layer, failing open: a slow or dead Redis makes a miss, never an error
+(counted and logged by ``cache.fail_open``). The layer whose values name their master is
+``cache.owned_cache``; the client is built by ``redis_kv.client``.
 
 The client uses short socket timeouts (``Settings.redis_timeout_s``) so that a dead Redis costs
 a request a fraction of a second, and redis-py reconnects by itself when Redis returns.
@@ -10,50 +12,23 @@ one ZCARD away: ``cache_size{layer}`` is refreshed as entries are written (at mo
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rag_core.cache.base import CacheStats
 from rag_core.cache.counters import SharedCounters
-from rag_core.config import Settings
-from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient, shared_client, slot_owner
+from rag_core.cache.fail_open import warn
+from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.redis_kv.codec import reply_bytes
 from rag_core.redis_kv.keys import layer_index, layer_prefix, user_index
 from rag_core.redis_kv.memory import held_bytes
 from rag_core.redis_kv.redis_py import ResponseError
 from rag_core.redis_kv.writes import Condition, Outcome, Put, Writer
-from rag_core.telemetry import logs, metrics
+from rag_core.telemetry import metrics
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
-
-log = logging.getLogger("rag_core.cache")
-
-
-def make_redis_client(url: str, settings: Settings) -> RedisClient:
-    """The shared client of ``url`` in ``settings.redis_mode`` (:mod:`rag_core.redis_kv.client`)."""
-    return shared_client(url, settings)
-
-
-class _WarnOnce:
-    """Log a backend failure at most once per ``interval`` seconds per layer."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-
-    def __call__(self, layer: str, exc: Exception) -> None:
-        metrics.CACHE_ERRORS.labels(layer=layer).inc()
-        now = time.monotonic()
-        if now - self._last.get(layer, -1e9) >= self.interval:
-            self._last[layer] = now
-            logs.log_event(log, logging.WARNING, "cache backend unavailable; serving uncached",
-                           layer=layer, error=type(exc).__name__)
-
-
-warn = _WarnOnce()
-
 
 SIZE_EVERY_S = 10.0
 # A key's value, or its twin's when it holds ARGV[1] (``RedisCache.get_through``).
@@ -96,9 +71,7 @@ class RedisCache:
             self._count("errors")
             warn(self.layer, exc)
             return None
-        if value is None:
-            return None
-        return value.encode() if isinstance(value, str) else bytes(value)
+        return reply_bytes(value)
 
     def _counted(self, value: bytes | None) -> bytes | None:
         if value is None:
@@ -115,12 +88,13 @@ class RedisCache:
         try:
             if self._through is not None:
                 try:
-                    return self._counted(_bytes(self._through(keys=[key, twin], args=[marker])))
+                    reply = self._through(keys=[key, twin], args=[marker])
+                    return self._counted(reply_bytes(reply))
                 except ResponseError:
                     self._through = None  # scripts forbidden here: the long way from now on
             value = self._fetch(key)
             if value == marker:
-                value = _bytes(self.client.get(twin))
+                value = reply_bytes(self.client.get(twin))
         except REDIS_ERRORS as exc:
             self._count("errors")
             warn(self.layer, exc)
@@ -245,64 +219,3 @@ class RedisCache:
             return bool(self.client.ping())
         except REDIS_ERRORS:
             return False
-
-
-# Deletes a key only while it still holds the value that was read (a newer write stays).
-_DELETE_IF = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-class OwnedRedisCache(RedisCache):
-    """A layer whose values name the master that took them (``value@host:port`` in a cluster;
-    the bare value on a single server, where :func:`slot_owner` is ``""``).
-
-    A replica promoted by a failover may lack the master's last writes: a value it holds could
-    be older than the truth without looking missing. A value written through another master
-    than the one serving its slot now is therefore a miss (and deleted, unless rewritten in the
-    meantime), so the caller reads it again from the source of truth. The notes version uses it
-    (``CacheLayers.versions``).
-    """
-
-    def __init__(self, layer: str, client: RedisClient,
-                 clock: Callable[[], float] = time.time,
-                 counters: SharedCounters | None = None) -> None:
-        super().__init__(layer, client, clock, counters=counters)
-        self._delete_if = client.register_script(_DELETE_IF)
-
-    def get(self, key: str) -> bytes | None:
-        raw = self._fetch(key)
-        if raw is None:
-            return self._counted(None)
-        value, sep, owner = raw.rpartition(b"@")
-        if not sep:
-            value, owner = raw, b""
-        if owner.decode() == slot_owner(self.client, key):
-            return self._counted(value)
-        try:
-            self._delete_if(keys=[key], args=[raw])
-        except REDIS_ERRORS as exc:
-            warn(self.layer, exc)
-        return self._counted(None)
-
-    def _owned(self, key: str, value: bytes) -> bytes:
-        owner = slot_owner(self.client, key)
-        return value + b"@" + owner.encode() if owner else value
-
-    def put(self, key: str, value: bytes, ttl_s: int) -> bool:
-        return super().put(key, self._owned(key, value), ttl_s)
-
-    def stored(self, key: str, value: bytes) -> bytes:
-        """``value`` as this layer stores it under ``key`` (what a write condition expects)."""
-        return self._owned(key, value)
-
-    def add(self, key: str, value: bytes, ttl_s: int) -> bool:
-        return super().add(key, self._owned(key, value), ttl_s)
-
-
-def _bytes(value: bytes | str | None) -> bytes | None:
-    if value is None:
-        return None
-    return value.encode() if isinstance(value, str) else bytes(value)
-

@@ -18,9 +18,11 @@ import hashlib
 import threading
 from collections.abc import Callable
 
-from rag_core.cache.redis_cache import RedisCache, warn
+from rag_core.cache.fail_open import warn
+from rag_core.cache.redis_cache import RedisCache
 from rag_core.cache.semantic_record import IndexLine, SemanticEntry
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.redis_kv.codec import reply_bytes
 from rag_core.redis_kv.keys import layer_prefix, normalize_query, semantic_line_key, user_prefix
 from rag_core.redis_kv.writes import Put
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -75,8 +77,8 @@ class SemanticEntries:
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return []
-        return [(_as_bytes(f).decode(), line) for f, v in raw.items()
-                if (line := IndexLine.read(_as_bytes(v))) is not None]
+        return [(reply_bytes(f).decode(), line) for f, v in raw.items()
+                if (line := IndexLine.read(reply_bytes(v))) is not None]
 
     def fetch(self, scope: str, fields: list[str]) -> dict[str, SemanticEntry]:
         """The full entries of ``fields`` (an entry gone since its index line was read, or one
@@ -93,7 +95,7 @@ class SemanticEntries:
             warn(LAYER, exc)
             return {}
         return {f: entry for f, v in zip(fields, raw, strict=True)
-                if v is not None and (entry := SemanticEntry.decode(_as_bytes(v))) is not None}
+                if v is not None and (entry := SemanticEntry.decode(reply_bytes(v))) is not None}
 
     def answer_at(self, key: str) -> bytes | None:
         """The answer an entry names (``put(answer_at=...)``); None when it is gone (evicted
@@ -105,7 +107,7 @@ class SemanticEntries:
         except REDIS_ERRORS as exc:
             warn(LAYER, exc)
             return None
-        return _as_bytes(raw) if raw is not None else None
+        return reply_bytes(raw) if raw is not None else None
 
     def put(self, scope: str, field: str, entry: SemanticEntry, ttl_s: int,
             answer_at: str = "") -> Put | None:
@@ -205,7 +207,7 @@ class SemanticEntries:
             pipe.hdel(index, *doomed)
             pipe.hdel(scope, *doomed)
             pipe.execute()
-            self._unindex(scope, [_as_bytes(f).decode() for f in doomed])
+            self._unindex(scope, [reply_bytes(f).decode() for f in doomed])
 
     def _unindex(self, scope: str, fields: list[str]) -> None:
         """Entries dropped from ``scope`` out of the layer's index (and their user's count)."""
@@ -220,10 +222,5 @@ def _filters_tag(filters: Filters) -> str:
 
 def _stored_at(raw: bytes | str) -> float:
     """When an index line's entry was stored (a line that does not decode: first to go)."""
-    line = IndexLine.decode(_as_bytes(raw))
+    line = IndexLine.decode(reply_bytes(raw))
     return line.stored_at if line is not None else 0.0
-
-
-def _as_bytes(value: bytes | str) -> bytes:
-    """Redis answers bytes, or str from a client made with ``decode_responses``."""
-    return value.encode() if isinstance(value, str) else value

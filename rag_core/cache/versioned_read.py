@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import logging
 
-from rag_core.cache.redis_cache import OwnedRedisCache, RedisCache, _bytes, warn
+from rag_core.cache.fail_open import warn
+from rag_core.cache.owned_cache import OwnedRedisCache
+from rag_core.cache.redis_cache import RedisCache
 from rag_core.redis_kv.client import REDIS_ERRORS
+from rag_core.redis_kv.codec import reply_bytes
 from rag_core.redis_kv.loop_script import LoopScript
 from rag_core.redis_kv.redis_py import RedisCluster, ResponseError
 from rag_core.telemetry import logs
@@ -97,10 +100,10 @@ class VersionedRead:
         """One reply of the script, counted: None when its version names nothing here."""
         if raw_version is not None and not _integer(raw_version):
             return None  # a value with its owner: OwnedRedisCache decides
-        version = self.versions._counted(_bytes(raw_version))
+        version = self.versions._counted(reply_bytes(raw_version))
         if version is None:
             return None, None
-        return version, self.values._counted(_bytes(raw_value))
+        return version, self.values._counted(reply_bytes(raw_value))
 
 
 def _integer(raw: object) -> bool:

@@ -8,13 +8,12 @@ import argparse
 import json
 from collections.abc import Mapping
 
-from rag_core.cli.args import int_between, iso_day
+from rag_core.cli.args import env_settings, int_between, iso_day
 from rag_core.cli.command import Add
 
 
 def cmd_costs(args: argparse.Namespace) -> int:
     from rag_core import services
-    from rag_core.cli.args import env_settings
     from rag_core.parts import build_ledger, build_redis, build_store
 
     settings = services.resolve(env_settings(), redis=args.period is None)
@@ -29,8 +28,10 @@ def cmd_costs(args: argparse.Namespace) -> int:
             report = period_report(store.pool.db, args.period, args.day,
                                    top=args.top).to_dict()
         else:
-            report = build_ledger(settings, build_redis(settings), store).report(
-                day=args.day, top=args.top)
+            from rag_core.costs.reporting import report as day_report
+
+            report = day_report(build_ledger(settings, build_redis(settings), store),
+                                day=args.day, top=args.top)
     finally:
         store.close()
     print(json.dumps(report, indent=2, ensure_ascii=False, default=str))

@@ -20,11 +20,13 @@ Money state is never forgotten, and holds across processes. Three parts, one per
   PostgreSQL's figure and allowed only ``fixed.BUDGET_OUTAGE_SHARE`` of what is left; what it
   spent is merged back when Redis returns. Without PostgreSQL too, paid generation pauses
   (``BudgetUnavailable``).
+
+This module records; reading the figures back and the day's report are
+``rag_core.costs.reporting``'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import math
@@ -37,14 +39,13 @@ from rag_core.config import Money, Settings, fixed
 from rag_core.costs.outage import OutageBook
 from rag_core.costs.queue import CostQueue
 from rag_core.costs.records import CostRecords, new_reservation_id
-from rag_core.costs.requests import ANYONE, REJECTED, RequestCounts
-from rag_core.costs.rows import CostReport, RejectedTotals, SpendRow, UserDay
+from rag_core.costs.requests import RequestCounts
 from rag_core.costs.saved import SavedDollars
 from rag_core.costs.states import BudgetStates
 from rag_core.costs.totals import RedisTotals
 from rag_core.errors import BudgetExceeded, BudgetUnavailable
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
-from rag_core.redis_kv.keys import cost_keys
+from rag_core.redis_kv.keys import cost_keys, cost_user_key
 from rag_core.store.costs import CostStore
 from rag_core.telemetry import logs, metrics
 from rag_core.types import TokenUsage
@@ -98,7 +99,8 @@ class CostLedger:
         self.day = day  # the UTC day whose budget applies (a simulation passes its own)
         self.money = money  # prices and budgets
         self.records = CostRecords(costs, queue)
-        self.requests = RequestCounts(costs, day)  # every request, paid or not (``report``)
+        # every request, paid or not (``reporting.report``)
+        self.requests = RequestCounts(costs, day)
         self.pending_saved = SavedDollars(self._write_saved)  # what hits saved (``add_saved``)
         self.totals = RedisTotals(client) if client is not None else None
         # without a Redis configured, one process counts everything in process
@@ -170,21 +172,12 @@ class CostLedger:
         self.requests.flush()
         self.pending_saved.flush()
 
-    # --- reading ---------------------------------------------------------------------------
-
-    def spend(self, user_id: str, day: str | None = None) -> float:
-        return self._read(cost_keys(day or today(), user_id)[0], "spent")
-
-    def reserved(self, user_id: str, day: str | None = None) -> float:
-        """Dollars held by generations of this user that have not settled yet."""
-        return self._read(cost_keys(day or today(), user_id)[0], "reserved")
-
     def add_saved(self, user_id: str, usd: float) -> None:
         """What a cache hit saved this user today (``saved`` beside ``spent`` in the user's day
         key: one field per user and day, never per question), written in the background
-        (``costs.saved``): the hit does no I/O for it."""
+        (``costs.saved``): the hit does no I/O for it. Read back by ``reporting.saved``."""
         if usd > 0:
-            self.pending_saved.add(cost_keys(today(), user_id)[0], usd)
+            self.pending_saved.add(cost_user_key(today(), user_id), usd)
 
     def _write_saved(self, key: str, usd: float) -> None:
         """Fails open: a lost figure is informative only, never money."""
@@ -195,64 +188,6 @@ class CostLedger:
             except REDIS_ERRORS:
                 pass
         self.outage.add(key, "saved", usd)
-
-    def saved(self, user_id: str, day: str | None = None) -> float:
-        """Dollars the caches saved this user on the day (``add_saved``)."""
-        self.pending_saved.flush()  # this process's own hits are in the figure
-        return self._read(cost_keys(day or today(), user_id)[0], "saved")
-
-    def global_spend(self, day: str | None = None) -> float:
-        return self._read(cost_keys(day or today(), "-")[1], "spent")
-
-    def report(self, day: str | None = None, top: int = 10) -> CostReport:
-        """Spend per user for a day, the top users, and the month projected from it. Every
-        request counts (``requests``, and by outcome in ``outcomes``), also those that cost
-        nothing; ``billed_requests`` are the model calls billed. Requests turned away before
-        the pipeline are beside them (``rejected``: per user by code, and in all,
-        ``rejected_requests``, with those whose caller is not known)."""
-        day = day or today()
-        dt.date.fromisoformat(day)  # a clear error for a bad --day
-        self.requests.flush()  # this process's own requests are in the figures
-        counted = self.records.requests(day) or {}
-        rows = with_requests(self._rows(day), counted)
-        total = sum(r["cost_usd"] for r in rows)
-        elapsed = 1.0
-        if day == today():
-            now = dt.datetime.now(dt.UTC)
-            elapsed = max((now.hour * 3600 + now.minute * 60 + now.second) / 86_400, 1 / 24)
-        turned_away = rejected_totals(counted)
-        return {
-            "day": day,
-            "total_usd": round(total, 6),
-            "users": len(rows),
-            "requests": sum(r["requests"] for r in rows),
-            "rejected_requests": turned_away["rejected_requests"],
-            "rejected": turned_away["rejected"],
-            "rejected_unknown_caller": turned_away["rejected_unknown_caller"],
-            "top": rows[:top],
-            "projected_month_usd": round(total / elapsed * 30, 4),
-            "user_daily_budget_usd": self.money.user_daily_budget_usd,
-            "global_daily_budget_usd": self.money.global_daily_budget_usd,
-            "queued_rows": self.queue.pending(),
-        }
-
-    def _rows(self, day: str) -> list[SpendRow]:
-        rows = self.records.rows(day)
-        if rows is not None:
-            return rows
-        live: list[SpendRow] = []
-        if self.totals is not None:  # the database is down: the live ledger
-            with contextlib.suppress(*REDIS_ERRORS):
-                live = self.totals.rows(day)
-        return sorted(live, key=lambda r: -r["cost_usd"])
-
-    def _read(self, key: str, field: str) -> float:
-        if self.totals is not None:
-            try:
-                return self.totals.read(key, field)
-            except REDIS_ERRORS:
-                pass
-        return self.outage.read(key, field)
 
     # --- Redis away ------------------------------------------------------------------------
 
@@ -282,43 +217,3 @@ class CostLedger:
                 raise BudgetUnavailable()
             self.outage.start(keys, recorded)
         return self.outage.reserve(keys, estimate, caps)
-
-
-def _split(outcomes: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
-    """A user's counts as (the pipeline's outcomes, the rejections before it by code)."""
-    answered = {o: n for o, n in sorted(outcomes.items()) if not o.startswith(REJECTED)}
-    rejected = {o[len(REJECTED):]: n for o, n in sorted(outcomes.items())
-                if o.startswith(REJECTED)}
-    return answered, rejected
-
-
-def with_requests(rows: list[SpendRow],
-                  counted: dict[str, dict[str, int]] | None) -> list[UserDay]:
-    """The spend rows (``requests``: the calls billed) with every request of each user by
-    outcome: a user whose requests all cost nothing gets a row of $0. ``requests`` becomes
-    every request the pipeline saw (at least the calls billed, should a count be missing),
-    ``billed_requests`` the calls billed, ``outcomes`` those requests by outcome, ``rejected``
-    the requests turned away before the pipeline by code; most spend first, then most
-    requests. Requests whose caller is not known have no row (``rejected_totals``)."""
-    counted = counted or {}
-    spends = {r["user_id"]: r for r in rows}
-    out: list[UserDay] = []
-    for user_id in (set(spends) | set(counted)) - {ANYONE}:
-        spent = spends.get(user_id, SpendRow(user_id=user_id, cost_usd=0.0, requests=0))
-        outcomes, rejected = _split(counted.get(user_id, {}))
-        billed = int(spent["requests"])
-        out.append(UserDay(user_id=spent["user_id"], cost_usd=spent["cost_usd"],
-                           requests=max(billed, sum(outcomes.values())),
-                           billed_requests=billed, outcomes=outcomes, rejected=rejected))
-    return sorted(out, key=lambda r: (-r["cost_usd"], -r["requests"], r["user_id"]))
-
-
-def rejected_totals(counted: dict[str, dict[str, int]]) -> RejectedTotals:
-    """The day's requests turned away before the pipeline: in all (``rejected_requests``), by
-    code (``rejected``) and those whose caller is not known (``rejected_unknown_caller``)."""
-    by_code: dict[str, int] = {}
-    for outcomes in counted.values():
-        for code, n in _split(outcomes)[1].items():
-            by_code[code] = by_code.get(code, 0) + n
-    return {"rejected_requests": sum(by_code.values()), "rejected": dict(sorted(by_code.items())),
-            "rejected_unknown_caller": sum(_split(counted.get(ANYONE, {}))[1].values())}

@@ -18,8 +18,8 @@ from rag_core.cache.layers import CacheLayers
 from rag_core.costs.totals import KEY_TTL_S
 from rag_core.redis_kv.client import RedisClient
 from rag_core.redis_kv.keys import (
-    ROOT,
-    cost_keys,
+    cost_day_of,
+    cost_user_key,
     layer_index,
     layer_users,
     notes_version_key,
@@ -85,13 +85,10 @@ def erase_keys(client: RedisClient | None, caches: CacheLayers, user_id: str) ->
             client.zrem(index, *lines)
     removed += int(client.delete(notes_version_key(user_id)))
     move = client.register_script(_MOVE_DAY)
-    for key in list(_scan(client, f"{ROOT}:cost:*:u:{user_id}")):
-        if not key.endswith(f":u:{user_id}"):
-            continue
-        day = key[len(f"{ROOT}:cost:{{"):].split("}", 1)[0]
-        user_key, _ = cost_keys(day, user_id)
-        if user_key == key:
-            removed += int(move(keys=[key, cost_keys(day, ANONYMOUS_USER)[0]],
+    for key in list(_scan(client, cost_user_key("*", user_id))):  # the user's, any day
+        day = cost_day_of(key)
+        if cost_user_key(day, user_id) == key:
+            removed += int(move(keys=[key, cost_user_key(day, ANONYMOUS_USER)],
                                 args=[KEY_TTL_S]))
     for pattern in (f"*{user_id}*", f"*{hashed}*"):
         for key in list(_scan(client, pattern)):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import msgpack
 
@@ -31,3 +31,19 @@ def unpack_vector(raw: bytes, dim: int) -> np.ndarray:
     if vector.shape[0] != dim:
         raise ValueError(f"cached vector has {vector.shape[0]} dimensions, expected {dim}")
     return vector.copy()
+
+
+@overload
+def reply_bytes(value: bytes | str) -> bytes: ...
+
+
+@overload
+def reply_bytes(value: bytes | str | None) -> bytes | None: ...
+
+
+def reply_bytes(value: bytes | str | None) -> bytes | None:
+    """A Redis reply as bytes: redis-py answers bytes, or str from a client made with
+    ``decode_responses``; None (no such key) stays None."""
+    if value is None:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)

@@ -243,18 +243,33 @@ def notes_version_key(user_id: str) -> str:
 # --- keys that are not cache layers ---------------------------------------------------------
 
 
+def cost_user_key(day: str, user_id: str) -> str:
+    """The ledger of one user on a day."""
+    return f"{ROOT}:cost:{{{day}}}:u:{user_id}"
+
+
+def cost_global_key(day: str) -> str:
+    """The global ledger of a day, in the slot of every user's ledger of that day."""
+    return f"{ROOT}:cost:{{{day}}}:global"
+
+
 def cost_keys(day: str, user_id: str) -> tuple[str, str]:
     """The ledger of one user and the global ledger of a day, in one hash slot."""
-    return f"{ROOT}:cost:{{{day}}}:u:{user_id}", f"{ROOT}:cost:{{{day}}}:global"
+    return cost_user_key(day, user_id), cost_global_key(day)
 
 
 def cost_user_pattern(day: str) -> str:
     """A SCAN pattern that matches every user's ledger of a day."""
-    return f"{ROOT}:cost:{{{day}}}:u:*"
+    return cost_user_key(day, "*")
 
 
 def cost_user_of(key: str) -> str:
     return key.split(":u:", 1)[1]
+
+
+def cost_day_of(key: str) -> str:
+    """The day of a ledger key (``cost_user_key``, ``cost_global_key``)."""
+    return key[len(f"{ROOT}:cost:{{"):].split("}", 1)[0]
 
 
 def breaker_prefix(name: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings, fixed
+from rag_core.costs import reporting
 from rag_core.parts import Parts
 from rag_core.telemetry import metrics
 
@@ -238,7 +239,7 @@ async def test_requests_turned_away_before_the_pipeline_count_in_the_day(
     assert (await client.post("/v1/query", json={"query": "faith"},
                               headers=auth("cleo"))).status_code == 200
     assert (await client.get("/v1/stats")).status_code == 401  # asks for no work: not counted
-    report = memory_parts.ledger.report()
+    report = reporting.report(memory_parts.ledger)
     assert report["rejected"] == {"INVALID_REQUEST": 1, "TOO_LARGE": 1, "UNAUTHORIZED": 3}
     assert report["rejected_requests"] == 5 and report["rejected_unknown_caller"] == 4
     assert report["users"] == 1 and report["requests"] == 2

@@ -20,6 +20,7 @@ from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
+from rag_core.costs import reporting
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 NOTES = Path(__file__).resolve().parents[2] / "golden" / "notes" / "amara"
@@ -149,7 +150,7 @@ async def test_a_speaker_the_question_names_narrows_the_search_to_her_notes(
 async def test_a_filter_no_note_passes_is_no_context_without_the_model(
         client: httpx.AsyncClient, app_settings: Settings, user: str, counted: Any,
         filters: dict[str, Any], named: str) -> None:
-    calls, spent = counted.generator.calls, counted.ledger.spend(user)
+    calls, spent = counted.generator.calls, reporting.spend(counted.ledger, user)
     r = await ask(client, app_settings, user, NAMING, filters=filters)
     assert r.status_code == 200
     body = r.json()
@@ -157,7 +158,7 @@ async def test_a_filter_no_note_passes_is_no_context_without_the_model(
     assert body["no_context_reason"].startswith("filter_no_match: ")
     assert named in body["no_context_reason"]
     assert body["generator"] == "none" and body["cost_usd"] == 0.0
-    assert counted.generator.calls == calls and counted.ledger.spend(user) == spent
+    assert counted.generator.calls == calls and reporting.spend(counted.ledger, user) == spent
     again = (await ask(client, app_settings, user, NAMING, filters=filters)).json()
     assert again["cache"]["query"] == "hit"
     assert again["no_context_reason"] == body["no_context_reason"]

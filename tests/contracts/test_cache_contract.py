@@ -59,9 +59,10 @@ class TestMemoryCache(CacheContract):
 class TestRedisCache(CacheContract):
     @pytest.fixture
     def cache(self, redis_url: str, settings: Settings) -> Cache:
-        from rag_core.cache.redis_cache import RedisCache, make_redis_client
+        from rag_core.cache.redis_cache import RedisCache
+        from rag_core.redis_kv.client import shared_client
 
-        return RedisCache("query", make_redis_client(redis_url, settings))
+        return RedisCache("query", shared_client(redis_url, settings))
 
 
 class TestNullCache(CacheContract):

@@ -6,6 +6,7 @@ import pandas as pd
 from evals.metrics import bootstrap
 from evals.quality.answer_figures import usage_columns
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.types import TokenUsage
 
 
@@ -53,4 +54,4 @@ def test_cost_columns_are_the_services_bill(tmp_path):
                         timings_ms={}, request_id="r")
         row = usage_columns(answer)
         assert row == {"tokens_in": 60.0, "tokens_out": 100.0, "cost_usd": dollars}
-    assert ledger.spend("amara") == price(usage, settings.money)  # the paid one only
+    assert reporting.spend(ledger, "amara") == price(usage, settings.money)  # the paid one only

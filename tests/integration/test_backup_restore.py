@@ -20,6 +20,7 @@ from rag_core import services
 from rag_core.answers.log import flush_query_log
 from rag_core.cli.main import main
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.errors import BackupInvalid, RestoreNotEmpty
 from rag_core.ingest.ingestion import delete_note, ingest_notes
 from rag_core.ops.backup import backup, forget_redis, read_manifest, restore, table_rows
@@ -88,7 +89,7 @@ def test_a_backup_comes_back_whole_into_an_empty_database(
         parts: Parts, settings: Settings, database_url: str, second_url: str, redis_url: str,
         redis_client: Any, tmp_path: Path) -> None:
     fill(parts)
-    before, spent = retrieved(parts), parts.ledger.spend(USER)
+    before, spent = retrieved(parts), reporting.spend(parts.ledger, USER)
     rows = table_rows(database_url)
     report = backup(database_url, tmp_path / "b.rcb")
     assert report.manifest.tables == rows and report.bytes > report.manifest.dump_bytes > 0
@@ -107,7 +108,7 @@ def test_a_backup_comes_back_whole_into_an_empty_database(
     try:
         assert retrieved(again) == before
         assert again.ledger.reserve(USER, 0.001) is not None  # seeds the day from PostgreSQL
-        assert again.ledger.spend(USER) == pytest.approx(spent)
+        assert reporting.spend(again.ledger, USER) == pytest.approx(spent)
         assert again.store.get_note(USER, "gone") is None
         history = again.store.history
         assert history is not None

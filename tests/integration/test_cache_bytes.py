@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from rag_core.cache.layers import layers_for
-from rag_core.cache.redis_cache import make_redis_client
 from rag_core.cache.semantic import judge_for
 from rag_core.config import Settings
+from rag_core.redis_kv.client import shared_client
 from rag_core.redis_kv.keys import user_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_redis]
@@ -20,7 +20,7 @@ VALUE = bytes(range(256)) * 40  # 10,240 bytes that no encoding shrinks
 def test_each_layer_reports_the_bytes_redis_holds_for_it(redis_url: str,
                                                          settings: Settings) -> None:
     live = settings.with_overrides(redis_url=redis_url)
-    layers = layers_for(live, make_redis_client(redis_url, live), judge=judge_for(live))
+    layers = layers_for(live, shared_client(redis_url, live), judge=judge_for(live))
     empty = layers.stats()
     assert {name: s.bytes for name, s in empty.items()} == {
         "query": 0, "embedding": 0, "context": 0, "semantic": 0, "stale": 0}

@@ -8,11 +8,12 @@ import pytest
 import redis
 
 from rag_core.cache.layers import layers_for
-from rag_core.cache.redis_cache import RedisCache, make_redis_client
+from rag_core.cache.redis_cache import RedisCache
 from rag_core.cache.semantic import judge_for, semantic_for
 from rag_core.config import Settings
 from rag_core.llm.prompt import prompt_id
 from rag_core.procs import wait_until
+from rag_core.redis_kv.client import shared_client
 from rag_core.redis_kv.keys import query_key, user_prefix
 from rag_core.telemetry import metrics
 from rag_core.types import Chunk
@@ -26,7 +27,7 @@ def unit(seed: int) -> np.ndarray:
 
 
 def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
-    client = make_redis_client(redis_url, settings)
+    client = shared_client(redis_url, settings)
     cache = RedisCache("query", client)
     assert cache.get("rag:query:k") is None
     cache.set("rag:query:k", b"value", ttl_s=1)
@@ -43,7 +44,7 @@ def test_hit_miss_and_ttl(redis_url: str, settings: Settings) -> None:
 
 
 def test_layers_clear_one_user_only(redis_url: str, settings: Settings) -> None:
-    layers = layers_for(settings, make_redis_client(redis_url, settings), judge=judge_for(settings))
+    layers = layers_for(settings, shared_client(redis_url, settings), judge=judge_for(settings))
     params = settings.retrieval
     ka = query_key(settings, params, "amara", 1, "faith", 5, prompt=prompt_id())
     kb = query_key(settings, params, "ben", 1, "faith", 5, prompt=prompt_id())
@@ -63,7 +64,7 @@ def _chunk(note_id: str, ordinal: int = 0) -> Chunk:
 def test_semantic_cache_never_crosses_users_or_versions(redis_url: str,
                                                         settings: Settings) -> None:
     settings = settings.with_overrides(semantic_mode="loose")  # its dates rule, below
-    client = make_redis_client(redis_url, settings)
+    client = shared_client(redis_url, settings)
     semantic = semantic_for(client, settings, judge=judge_for(settings))
     vec = unit(1)
     evidence = [_chunk("amara-005")]
@@ -93,7 +94,7 @@ def test_semantic_entries_expire_at_their_own_ttl(backend: str, redis_url: str,
                                                   settings: Settings) -> None:
     """A later entry of the same user renews the Redis hash, not the older entries in it."""
     now = [1000.0]
-    client = make_redis_client(redis_url, settings) if backend == "redis" else None
+    client = shared_client(redis_url, settings) if backend == "redis" else None
     semantic = semantic_for(client, settings, clock=lambda: now[0], judge=judge_for(settings))
     vec = unit(1)
     ev_a, ev_b = [_chunk("amara-005")], [_chunk("amara-011")]
@@ -117,7 +118,7 @@ def test_a_lookup_parses_only_the_new_question(redis_url: str, settings: Setting
     from rag_core.decisions.semantic_canonical import canonical
     from rag_core.text import nlp
 
-    client = make_redis_client(redis_url, settings)
+    client = shared_client(redis_url, settings)
     cache = semantic_for(client, settings, judge=judge_for(settings))
     client.delete(cache.scope("amara", 8), cache.index_key(cache.scope("amara", 8)))
     cached_q, new_q = "What did Okafor say about prayer?", "What did Okafor say about prayer??"
@@ -150,7 +151,7 @@ def test_a_lookup_reads_the_index_and_only_the_closest_entries_in_full(
     from rag_core.cache import semantic_entries
     from rag_core.redis_kv import codec
 
-    client = make_redis_client(redis_url, settings)
+    client = shared_client(redis_url, settings)
     loose = settings.with_overrides(semantic_mode="loose")
     cache = semantic_for(client, loose, judge=judge_for(loose))
     client.delete(cache.scope("amara", 7), cache.index_key(cache.scope("amara", 7)))

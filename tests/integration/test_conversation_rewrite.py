@@ -14,6 +14,7 @@ import pytest
 from rag_core.answers.conversation import ask_in_conversation, begin
 from rag_core.answers.model_rewrite import within_budget
 from rag_core.conversations.turns import CitedNote, Turn
+from rag_core.costs import reporting
 from rag_core.costs.ledger import today
 from rag_core.devservers.mock_server import MockLLM
 from rag_core.ingest.ingestion import ingest_notes
@@ -66,7 +67,7 @@ def model_parts(live_settings: Any, mock_url: str) -> Iterator[Any]:
 
 
 def spent(parts: Any) -> float:
-    return float(parts.ledger.spend("amara", today()))
+    return float(reporting.spend(parts.ledger, "amara", today()))
 
 
 def test_the_model_rewrites_a_follow_up_billed_and_in_the_usage(model_parts: Any) -> None:

@@ -14,6 +14,7 @@ from fakes import HashEmbedder
 
 from rag_core.cli import main as cli
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.costs.ledger import today
 from rag_core.errors import RagError
 from rag_core.ingest.ingestion import ingest_notes
@@ -106,7 +107,7 @@ def test_counts_the_database_refused_are_kept_and_written_later(parts: Parts,
         finally:
             conn.execute("ALTER TABLE request_counts_away RENAME TO request_counts")
     assert counts.flush() and counts.pending() == 0
-    report = parts.ledger.report()
+    report = reporting.report(parts.ledger)
     assert report["top"][0]["outcomes"]["cached"] == 2
 
 
@@ -120,7 +121,7 @@ def test_requests_turned_away_are_written_and_reported_apart(parts: Parts) -> No
     counts.rejected(None, "UNAUTHORIZED")
     counts.rejected(None, "UNAUTHORIZED")
     assert counts.flush()
-    report = parts.ledger.report()
+    report = reporting.report(parts.ledger)
     assert report["users"] == 1 and report["requests"] == 1
     assert report["rejected"] == {"UNAUTHORIZED": 2, "WRITE_QUOTA_EXCEEDED": 1}
     assert report["rejected_requests"] == 3 and report["rejected_unknown_caller"] == 2

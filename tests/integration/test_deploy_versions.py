@@ -20,12 +20,14 @@ import yaml
 from served_app import free_port
 from servers import wait_aof_written
 
-from rag_core.cache.redis_cache import RedisCache, make_redis_client
+from rag_core.cache.redis_cache import RedisCache
 from rag_core.cache.semantic import judge_for, semantic_for
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.costs.ledger import ledger_for
 from rag_core.errors import BudgetExceeded
 from rag_core.llm.resilience import SharedBreakerStorage
+from rag_core.redis_kv.client import shared_client
 from rag_core.services import new_password, password_url, redis_server_binary, spawn_redis
 from rag_core.types import Chunk, TokenUsage
 
@@ -116,11 +118,11 @@ def unit(seed: int) -> np.ndarray:
 def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Settings) -> None:
     url = any_redis.url
     s = settings.with_overrides(redis_url=url, user_daily_budget_usd=1.0)
-    client = make_redis_client(url, s)
+    client = shared_client(url, s)
     # the ledger's Lua scripts: reserve, commit, the cap
     ledger = ledger_for(client, s)
     ledger.commit(ledger.reserve("amara", 0.5), 0.4, TokenUsage(10, 5))
-    assert ledger.spend("amara") == pytest.approx(0.4)
+    assert reporting.spend(ledger, "amara") == pytest.approx(0.4)
     with pytest.raises(BudgetExceeded):
         ledger.reserve("amara", 0.7)
     # cache values with TTLs, and semantic hashes
@@ -145,6 +147,6 @@ def test_the_apps_redis_paths_on_each_redis(any_redis: AnyRedis, settings: Setti
     any_redis.crash()
     client.close()
     any_redis.start()
-    again = ledger_for(make_redis_client(url, s), s)
-    assert again.spend("amara") == pytest.approx(0.4)
+    again = ledger_for(shared_client(url, s), s)
+    assert reporting.spend(again, "amara") == pytest.approx(0.4)
     assert redis.Redis.from_url(url).get("rag:breaker:t:state") == b"open"

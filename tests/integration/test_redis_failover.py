@@ -24,6 +24,7 @@ from servers import RedisClusterProcesses
 
 from rag_core.answer import Answer
 from rag_core.config import Settings, fixed
+from rag_core.costs import reporting
 from rag_core.costs.ledger import today
 from rag_core.devservers.mock_server import MockLLM
 from rag_core.errors import BudgetExceeded
@@ -190,7 +191,7 @@ def test_a_master_failover_mid_run(ha_cluster: RedisClusterProcesses, database_u
         assert rows[user]["cost_usd"] <= CAP_USD + 1e-9
         assert rows[user]["requests"] == len(bills)  # one row per paid answer, no more
         assert rows[user]["cost_usd"] == pytest.approx(sum(a.cost_usd for a in bills))
-        assert parts.ledger.spend(user) == pytest.approx(rows[user]["cost_usd"])
-        assert parts.ledger.reserved(user) == pytest.approx(0.0, abs=1e-12)
+        assert reporting.spend(parts.ledger, user) == pytest.approx(rows[user]["cost_usd"])
+        assert reporting.reserved(parts.ledger, user) == pytest.approx(0.0, abs=1e-12)
         raw.close()
         parts.close()

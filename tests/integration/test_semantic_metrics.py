@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rag_core.cache.redis_cache import make_redis_client
 from rag_core.cache.semantic import SemanticLookup, judge_for, reason_code, semantic_for
 from rag_core.config import Settings
+from rag_core.redis_kv.client import shared_client
 from rag_core.telemetry import metrics
 from rag_core.types import Chunk
 
@@ -39,7 +39,7 @@ def test_every_lookup_is_counted_by_reason_with_its_nearest(redis_url: str,
     # loose: the reworded question below is reused there (strict asks every word to be found
     # in the other question); the telemetry is the same in every mode
     loose = settings.with_overrides(semantic_mode="loose")
-    semantic = semantic_for(make_redis_client(redis_url, loose), loose, judge=judge_for(loose))
+    semantic = semantic_for(shared_client(redis_url, loose), loose, judge=judge_for(loose))
     evidence = [Chunk(chunk_id="c1", note_id="amara-005", user_id="amara", ordinal=0,
                       text="Okafor said prayer is a conversation.", score=0.6)]
     vec = unit(1)

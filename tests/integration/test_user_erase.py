@@ -20,6 +20,7 @@ import pytest
 from rag_core.answers.feedback import give_verdict
 from rag_core.answers.log import flush_query_log
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.costs.ledger import today
 from rag_core.errors import UserNotFound
 from rag_core.ingest.ingestion import ingest_notes
@@ -137,7 +138,10 @@ def test_nothing_of_an_erased_user_is_left_in_postgres_or_redis(
         "notes", "chunks", "answers", "answer_feedback", "user_api_costs", "cost_reservations",
         "query_log"}  # the scan sees the user where the user is
     assert before_redis
-    spent_before = parts.ledger.global_spend()
+    spent_before = reporting.global_spend(parts.ledger)
+    user_spent = reporting.spend(parts.ledger, USER)
+    anonymous_before = reporting.spend(parts.ledger, ANONYMOUS_USER)
+    assert user_spent > 0
 
     erasure = erase_user(parts.store, parts.caches, redis_client, USER, log_key=None,
                          actor="privacy-desk", erasure_log=None)
@@ -157,7 +161,10 @@ def test_nothing_of_an_erased_user_is_left_in_postgres_or_redis(
     assert erasure.rows["notes"] == 2 and erasure.rows["query_log"] >= 2
     # the other user is whole; the money stays in the totals
     assert parts.store.count_chunks(OTHER) >= 1
-    assert parts.ledger.global_spend() == pytest.approx(spent_before)
+    assert reporting.global_spend(parts.ledger) == pytest.approx(spent_before)
+    # the user's day key in Redis moved under the anonymous key (``redis_erase._MOVE_DAY``)
+    assert reporting.spend(parts.ledger, ANONYMOUS_USER) == pytest.approx(
+        anonymous_before + user_spent)
     with psycopg.connect(database_url) as conn:
         anon = conn.execute("SELECT cost_usd::float8 FROM user_api_costs WHERE user_id = %s "
                             "AND day = %s", (ANONYMOUS_USER, today())).fetchone()

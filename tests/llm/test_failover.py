@@ -17,6 +17,7 @@ import redis
 from llm_helpers import configure, stats
 
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.devservers.mock_server import MockLLM
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.llm.failover import Failover
@@ -94,7 +95,7 @@ def test_the_outage_of_the_first_is_served_by_the_second_at_its_prices(
     assert raw.get("rag:breaker:hf:state") == b"open"
     assert raw.get("rag:breaker:hf_fallback:state") in (None, b"closed")
     assert pipe.parts.generator.second.state == "closed"
-    spent = memory_parts.ledger.spend("amara")
+    spent = reporting.spend(memory_parts.ledger, "amara")
     assert spent == pytest.approx(fresh.cost_usd + sum(a.cost_usd for a in answers))
     streamed = list(pipe.stream("amara", f"{QUESTION} (streamed)"))
     assert streamed[-1]["type"] == "answer" and streamed[-1]["model"] == "second-model"

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from rag_core.answer import Answer
 from rag_core.config import Settings
+from rag_core.costs import reporting
 from rag_core.devservers.mock_server import MockLLM, start_outage
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.llm.failover import Failover
@@ -109,7 +110,7 @@ def test_a_small_context_goes_to_the_cheap_model_a_long_one_to_the_main(
     assert stats(cheap_llm)["requests"] == 1 and stats(mock_llm)["completed"] == 1
     # the cheap model cites one note; the main one every note it was given
     assert len(short.citations) == 1 and len(long.citations) > 1
-    assert memory_parts.ledger.spend("amara") == pytest.approx(short.cost_usd)
+    assert reporting.spend(memory_parts.ledger, "amara") == pytest.approx(short.cost_usd)
     assert short.to_dict()["decisions"]["route"]["route"] == "cheap"
     # the trace: each generate span names its provider and model, its chat span the model
     generated = [dict(s.attributes or {}) for s in spans.get_finished_spans()
@@ -133,7 +134,7 @@ def test_the_cheap_model_failing_falls_back_to_the_main_one(
     assert route is not None and route.route == "cheap" and route.fell_back
     assert stats(cheap_llm)["outage_errors"] == 1 and stats(mock_llm)["completed"] == 1
     # the cheap model's reservation was released: only the main model's answer is spent
-    assert memory_parts.ledger.spend("amara") == pytest.approx(answer.cost_usd)
+    assert reporting.spend(memory_parts.ledger, "amara") == pytest.approx(answer.cost_usd)
     # streamed: the same chain
     streamed = list(pipe.stream("amara", f"{QUESTION} (streamed)"))
     assert streamed[-1]["type"] == "answer" and streamed[-1]["model"] == "main-model"

@@ -289,6 +289,7 @@ OUTSIDE_MAY_IMPORT: dict[str, str] = {
     "conversation's history in the shape a turn keeps",
     "rag_core.costs.billing": "the generators the service bills nothing for (notebook 03)",
     "rag_core.costs.ledger": "prices of tokens, the ledger's day, its type in the benchmarks",
+    "rag_core.costs.reporting": "the backup drill reads each user's spend as the report does",
     "rag_core.costs.totals": "the TTL of the ledger's totals, which the capacity bench checks",
     # the decisions the harness measures, ablates and calibrates
     "rag_core.decisions.relevance": "the no-context decision the calibration varies",

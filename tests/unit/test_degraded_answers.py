@@ -14,6 +14,7 @@ import pytest
 from fakes import ManualClock
 
 from rag_core.answers import degraded
+from rag_core.costs import reporting
 from rag_core.errors import LLMMisconfigured, LLMUnavailable
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.llm.base import Generation, Prompt
@@ -93,8 +94,8 @@ def test_a_failed_model_without_a_stale_answer_is_answered_from_the_notes(parts:
     assert answer.generator == "extractive" and answer.model == "extractive"
     assert not answer.no_context and "seventy-five" in answer.answer
     assert [c.note_id for c in answer.citations] == ["n1"]
-    assert answer.cost_usd == 0 and parts.ledger.spend("amara") == 0
-    assert parts.ledger.reserved("amara") == 0
+    assert answer.cost_usd == 0 and reporting.spend(parts.ledger, "amara") == 0
+    assert reporting.reserved(parts.ledger, "amara") == 0
     assert degraded_count("server_error") == before + 1
     data = answer.to_dict()
     assert data["degraded"] is True and data["degraded_reason"] == answer.degraded_reason
@@ -201,12 +202,12 @@ def test_the_second_provider_answers_at_its_own_prices_before_any_fallback(
     answer = Pipeline(replace(parts, generator=both)).ask("amara", QUESTION)
     assert not answer.degraded and answer.model == "second-model" and answer.generator == "hf"
     assert answer.cost_usd == pytest.approx(1000 * 0.00001 + 10 * 0.0001)
-    assert parts.ledger.spend("amara") == pytest.approx(answer.cost_usd)
+    assert reporting.spend(parts.ledger, "amara") == pytest.approx(answer.cost_usd)
     assert first.calls == 1 and second.calls == 1
     second.failure = TransientLLMError("HTTP 503", status=503)
     forget_fresh_answers(parts)
     assert Pipeline(replace(parts, generator=both)).ask("amara", QUESTION).stale
-    assert parts.ledger.reserved("amara") == 0
+    assert reporting.reserved(parts.ledger, "amara") == 0
 
 
 def test_a_fallback_url_that_is_not_a_url_names_its_variable(parts: Parts) -> None:

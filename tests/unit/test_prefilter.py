@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.safety import leak, sanitiser, stored_literals
+from rag_core.safety import leak, prefilter, sanitiser, stored_literals
 from rag_core.safety.normalise import clean, views
 from rag_core.safety.prefilter import (
     Prefilter,
@@ -131,6 +131,17 @@ def test_a_pattern_that_needs_a_letter_outside_ascii_is_never_searched_on_ascii(
     pf = Prefilter({"ru": [re.compile(r"забудь", re.I)]})
     assert not pf.may_match("ru", squeeze("forget it"))
     assert pf.may_match("ru", squeeze("забудь"))
+
+
+def test_without_the_regex_parser_every_family_is_searched(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``re._parser`` is private: a Python without it reads no requirement, so nothing is
+    skipped (slower, never a missed flag)."""
+    monkeypatch.setattr(prefilter, "parser", None)
+    pattern = re.compile(r"ignore\s+(?:previous|prior)", re.I)
+    assert required_literals(pattern) is None
+    pf = Prefilter({"f": [pattern]})
+    assert pf.literals == {"f": None} and pf.may_match("f", squeeze("What did Ruth glean?"))
 
 
 def _leak_patterns() -> dict[str, tuple[Prefilter, re.Pattern[str]]]:
