@@ -27,7 +27,6 @@ from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
-from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
 from rag_core.run import NO_PAUSE, Run
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -54,7 +53,7 @@ class Pipeline:
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
         self._generation: GenerationStep | None = None  # steps 6-7, built when first needed
         # steps 1-5 take turns for this process's CPUs, fairly among users (limits/slots.py)
-        self.slots = WorkSlots(slots_for(parts.settings.limits.work_slots))
+        self.slots = parts.limiters.slots
 
     @property
     def generation(self) -> GenerationStep:
