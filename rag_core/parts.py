@@ -246,11 +246,11 @@ def _under(parts: Parts, settings: Settings, judges: Judges | None = None) -> Pa
     judges = judges or build_judges(settings, parts.store, parts.judges.notes)
     caches = parts.caches.under(settings, judges.semantic)
     caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
-    limiters = _limiters_under(parts.limiters, parts.settings, settings)
+    limiters = _limiters_for(parts.limiters, parts.settings, settings)
     return replace(parts, settings=settings, caches=caches, judges=judges, limiters=limiters)
 
 
-def _limiters_under(limiters: Limiters, was: Settings, settings: Settings) -> Limiters:
+def _limiters_for(limiters: Limiters, was: Settings, settings: Settings) -> Limiters:
     """``limiters`` (made of ``was``), or new ones of ``settings`` when the sections they are
     made of changed (the user-limits table shared)."""
     if (settings.limits, settings.auth) == (was.limits, was.auth):
@@ -297,7 +297,7 @@ def variant(parts: Parts, *, settings: Settings | None = None,
         judges = judges or build_judges(settings, parts.store, parts.judges.notes)
         changes["caches"] = build_caches(settings, client, judges.semantic, clock=clock)
         changes["ledger"] = build_ledger(settings, client, None)
-        changes["limiters"] = _limiters_under(parts.limiters, parts.settings, settings)
+        changes["limiters"] = _limiters_for(parts.limiters, parts.settings, settings)
         made = replace(parts, settings=settings, judges=judges, **changes)
     else:
         made = replace(_under(parts, settings, judges), **changes)
