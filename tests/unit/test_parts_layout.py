@@ -94,6 +94,34 @@ def test_the_list_only_shrinks() -> None:
     assert all(reason.strip() for reason in MAY_TAKE_PARTS.values())
 
 
+# the long-lived parts of the limits: made in parts.py alone (``build_limiters``); a command that
+# needs only the user-limits table calls its builder (as parts.py's docstring says)
+MADE_IN_PARTS = {"QuestionGate": set(), "WorkSlots": set(), "WriteQuota": set(),
+                 "user_limits_for": {"rag_core/cli/limits.py"}}
+
+
+def makers_of(names: set[str]) -> set[str]:
+    """``path:name`` of every call of one of ``names`` in ``rag_core``."""
+    out: set[str] = set()
+    for path in sorted((ROOT / "rag_core").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                called = node.func.id if isinstance(node.func, ast.Name) else getattr(
+                    node.func, "attr", "")
+                if called in names:
+                    out.add(f"{rel}:{called}")
+    return out
+
+
+def test_the_gate_slots_quota_and_user_limits_are_built_in_parts_only() -> None:
+    allowed = {f"{path}:{name}" for name, paths in MADE_IN_PARTS.items()
+               for path in {"rag_core/parts.py", *paths}}
+    assert makers_of(set(MADE_IN_PARTS)) - allowed == set()
+    assert {f"rag_core/parts.py:{name}" for name in MADE_IN_PARTS} <= makers_of(
+        set(MADE_IN_PARTS))  # the finder sees parts.py's own
+
+
 def test_the_finder_sees_a_method_and_a_string_annotation() -> None:
     tree = ast.parse("class A:\n    def __init__(self, p: 'Parts') -> None: ...\n"
                      "def f(x: int, *, parts: Parts | None = None) -> None: ...\n"
