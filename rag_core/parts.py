@@ -12,10 +12,15 @@ judges; ``reset_breakers``): code outside the package never assembles parts of i
 Embedded servers are started by the edge, visibly, with ``services.resolve(settings)`` before
 ``build_parts``: nothing here starts a process. A CLI command that needs only one part calls
 that part's builder (``build_store``, ``build_caches``, ...) and nothing else.
+
+The limits are parts too (``Parts.limiters``, ``build_limiters``): the question gate, the work
+slots, the write quota and the user-limits table, one of each per ``Parts``, never made by the
+app or a route on first use.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +38,10 @@ from rag_core.decisions.relevance import RelevancePolicy
 from rag_core.embedding import Embedder
 from rag_core.embedding.fallback import FallbackEmbedder
 from rag_core.errors import RagError
+from rag_core.limits.gate import QuestionGate
+from rag_core.limits.limiters import Limiters, limits_on
+from rag_core.limits.slots import WorkSlots, slots_for
+from rag_core.limits.write_quota import WriteQuota
 from rag_core.llm import build_generator as generator_of
 from rag_core.llm import reset_breakers as reset_breakers_of
 from rag_core.llm.base import GuardedGenerator
@@ -40,6 +49,7 @@ from rag_core.redis_kv.client import RedisClient, client_for
 from rag_core.store.base import Store
 from rag_core.store.pgvector import store_for
 from rag_core.store.records import MemoryRecords, Records
+from rag_core.store.user_limits import UserLimitsTable, user_limits_for
 from rag_core.tokens import TokenCounter, default_counter
 
 
@@ -62,6 +72,8 @@ class Parts:
     counter: TokenCounter
     # the no-context and semantic judges, built once (``build_judges``)
     judges: Judges
+    # the gate, the work slots, the write quota, the user-limits table (``build_limiters``)
+    limiters: Limiters
     sanitiser: bool = True  # the harness turns it off to measure what it stops
     # answer records, verdicts, the query log: the store's PostgreSQL, else in process
     records: Records = field(default_factory=MemoryRecords)
@@ -182,6 +194,22 @@ def build_ledger(settings: Settings, client: RedisClient | None,
     return ledger_for(client, settings, costs=store.costs if store is not None else None)
 
 
+def build_limiters(settings: Settings, client: RedisClient | None,
+                   user_limits: UserLimitsTable, *,
+                   clock: Callable[[], float] | None = None) -> Limiters:
+    """The limits of ``settings``: the question gate (None with every question limit off)
+    counting in ``client`` (None: in process), reading a user's own limits from
+    ``user_limits`` (``user_limits_for(store)``, or the table of the parts these replace); the
+    work slots; the write quota in ``client``. ``clock`` (seconds since the epoch): the gate's
+    and the quota's windows run on it (a test's own)."""
+    clock = clock or time.time
+    gate = (QuestionGate(settings.limits, client, user_limits, clock=clock)
+            if limits_on(settings.limits) else None)
+    return Limiters(user_limits=user_limits, gate=gate,
+                    slots=WorkSlots(slots_for(settings.limits.work_slots)),
+                    quota=WriteQuota(settings.auth, client, clock=clock))
+
+
 def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> Parts:
     """Every part, from Settings whose ``database_url`` is set (``services.resolve``)."""
     store = build_store(settings)
@@ -197,6 +225,7 @@ def build_parts(settings: Settings, *, counter: TokenCounter | None = None) -> P
         counter=counter or default_counter(),
         records=getattr(store, "records", None) or MemoryRecords(),
         judges=judges,
+        limiters=build_limiters(settings, client, user_limits_for(store)),
         conversations=ConversationStore(client, settings.conversations),
     )
 
@@ -210,13 +239,23 @@ def parts_for(settings: Settings) -> Parts:
 
 
 def _under(parts: Parts, settings: Settings, judges: Judges | None = None) -> Parts:
-    """``parts`` with ``settings``: the caches take the sections they hold from them, and the
+    """``parts`` with ``settings``: the caches take the sections they hold from them, the
     judges are those of the settings (sharing the facts of the notes read so far) unless
-    ``judges`` are given."""
+    ``judges`` are given, and the limits are those of the settings when their sections
+    changed (the user-limits table shared)."""
     judges = judges or build_judges(settings, parts.store, parts.judges.notes)
     caches = parts.caches.under(settings, judges.semantic)
     caches.truth = parts.caches.truth  # one view of the notes versions (restarts, debts)
-    return replace(parts, settings=settings, caches=caches, judges=judges)
+    limiters = _limiters_for(parts.limiters, parts.settings, settings)
+    return replace(parts, settings=settings, caches=caches, judges=judges, limiters=limiters)
+
+
+def _limiters_for(limiters: Limiters, was: Settings, settings: Settings) -> Limiters:
+    """``limiters`` (made of ``was``), or new ones of ``settings`` when the sections they are
+    made of changed (the user-limits table shared)."""
+    if (settings.limits, settings.auth) == (was.limits, was.auth):
+        return limiters
+    return build_limiters(settings, build_redis(settings), limiters.user_limits)
 
 
 def with_settings(parts: Parts, **overrides: Any) -> Parts:
@@ -258,6 +297,7 @@ def variant(parts: Parts, *, settings: Settings | None = None,
         judges = judges or build_judges(settings, parts.store, parts.judges.notes)
         changes["caches"] = build_caches(settings, client, judges.semantic, clock=clock)
         changes["ledger"] = build_ledger(settings, client, None)
+        changes["limiters"] = _limiters_for(parts.limiters, parts.settings, settings)
         made = replace(parts, settings=settings, judges=judges, **changes)
     else:
         made = replace(_under(parts, settings, judges), **changes)

@@ -28,7 +28,6 @@ from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
-from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
 from rag_core.run import NO_PAUSE, Run
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -37,7 +36,9 @@ from rag_core.types import Chunk
 
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
+    from rag_core.cache.layers import CacheLayers
     from rag_core.config import Retrieval
+    from rag_core.store.base import Store
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."
@@ -55,7 +56,7 @@ class Pipeline:
         self.answers = AnswerMaker(parts)  # an answer made or served from a cache
         self._generation: GenerationStep | None = None  # steps 6-7, built when first needed
         # steps 1-5 take turns for this process's CPUs, fairly among users (limits/slots.py)
-        self.slots = WorkSlots(slots_for(parts.settings.limits.work_slots))
+        self.slots = parts.limiters.slots
 
     @property
     def generation(self) -> GenerationStep:
@@ -122,7 +123,7 @@ class Pipeline:
         run.version = self.parts.store.notes_version(user_id)
         self.scope.narrow(run)
         run.vector = self.parts.embedder.embed([run.query.text])[0]
-        return search_store(self.parts, self.params, run)
+        return search_store(self.parts.store, self.params, run)
 
     # --- the request -----------------------------------------------------------------------
 
@@ -195,7 +196,7 @@ class Pipeline:
             self.scope.narrow(run)  # a function of the question and the notes version
             run.chunks, run.cache["context"] = p.caches.chunks.chunks(
                 self.params, run.user_id, run.version, run.query.text, run.top_k,
-                lookup.filling(lambda: search_store(p, self.params, run)), run.filters,
+                lookup.filling(lambda: search_store(p.store, self.params, run)), run.filters,
                 read=run.control.reads, write=run.control.writes)
             lookup.end(run.cache["context"])
             current.set_attribute("cache.context", run.cache["context"])
@@ -203,7 +204,7 @@ class Pipeline:
         if run.filters and not self.scope.matched(run):  # no LLM, no charge
             return self.answers.no_context(run, NO_MATCH_ANSWER)
 
-        reused = similar_answer(p, run)  # a paraphrase whose evidence is the same
+        reused = similar_answer(p.caches, run)  # a paraphrase whose evidence is the same
         if reused is not None:
             return self.answers.from_cache(run, reused, "cached")
 
@@ -233,12 +234,12 @@ class Pipeline:
 
 
 
-def search_store(parts: Parts, params: Retrieval, run: Run) -> list[Chunk]:
+def search_store(store: Store, params: Retrieval, run: Run) -> list[Chunk]:
     """Step 4's search of the store (on a context-cache miss), timed, its best score seen."""
     assert run.query is not None
     start = time.perf_counter()
     try:
-        chunks = parts.store.search(run.user_id, run.vector, run.top_k,
+        chunks = store.search(run.user_id, run.vector, run.top_k,
                                     query_text=run.query.text, params=params,
                                     min_version=run.version,
                                     filters=run.filters.narrowed(run.narrowing))
@@ -249,17 +250,17 @@ def search_store(parts: Parts, params: Retrieval, run: Run) -> list[Chunk]:
     return chunks
 
 
-def similar_answer(p: Parts, run: Run) -> Answer | None:
+def similar_answer(caches: CacheLayers, run: Run) -> Answer | None:
     """The semantic cache's step: a cached paraphrase's answer reused under this question
     (kept under its own L1 key, unless ``no_store``), else None; not looked up under the
     request's ``no_cache``, and passed over when older than its ``max_age_s``."""
     assert run.query is not None and run.vector is not None  # steps 1-4 ran
-    enabled = p.caches.answers.semantic_enabled
+    enabled = caches.answers.semantic_enabled
     run.cache["semantic"] = "miss" if enabled else "off"  # a miss when not looked up
     if not enabled or not run.control.reads:
         return None
     with run.step("semantic_cache") as current, steps.lookup("semantic", True) as lookup:
-        similar, run.decisions.semantic = p.caches.answers.similar(
+        similar, run.decisions.semantic = caches.answers.similar(
             run.user_id, run.version, run.query.text, run.vector, run.chunks,
             filters=run.filters)
         if similar is not None and not run.control.fresh(similar, time.time()):
@@ -274,6 +275,6 @@ def similar_answer(p: Parts, run: Run) -> Answer | None:
     run.origin = similar  # a new answer id: a verdict on the reuse is its own
     reused = replace(similar, answer_id=run.answer_id, question=run.query.text)
     if run.control.writes:
-        p.caches.answers.put_reused(run.key, reused, run.decisions.semantic,
-                                    user_id=run.user_id, notes_version=run.version)
+        caches.answers.put_reused(run.key, reused, run.decisions.semantic,
+                                  user_id=run.user_id, notes_version=run.version)
     return reused

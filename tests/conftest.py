@@ -289,8 +289,16 @@ def memory_parts(settings: Settings) -> Any:
     behaviour (those run on the real servers)."""
     from fakes import HashEmbedder
 
-    from rag_core.parts import Parts, build_caches, build_generator, build_judges, build_ledger
+    from rag_core.parts import (
+        Parts,
+        build_caches,
+        build_generator,
+        build_judges,
+        build_ledger,
+        build_limiters,
+    )
     from rag_core.store.memory import MemoryStore
+    from rag_core.store.user_limits import user_limits_for
     from rag_core.tokens import default_counter
 
     store = MemoryStore(settings.embedding.embedding_dim)
@@ -300,7 +308,7 @@ def memory_parts(settings: Settings) -> Any:
                  caches=build_caches(settings, None, judges.semantic),
                  generator=build_generator(settings, None),
                  ledger=build_ledger(settings, None, store), counter=default_counter(),
-                 judges=judges)
+                 judges=judges, limiters=build_limiters(settings, None, user_limits_for(store)))
 
 
 @pytest.fixture

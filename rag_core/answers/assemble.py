@@ -40,10 +40,12 @@ class AnswerMaker:
         if outcome == "stale":
             answer_id = answer_log.served_id(cached.answer_id, "stale")
         elif run.cache.get("query") == "semantic_hit":
-            answer_log.saved_by(self.parts, run.user_id, cached, "semantic")
+            answer_log.saved_by(self.parts.ledger, self.parts.settings.money, run.user_id,
+                                cached, "semantic")
             answer_id = cached.answer_id
         else:
-            answer_log.saved_by(self.parts, run.user_id, cached, "query")
+            answer_log.saved_by(self.parts.ledger, self.parts.settings.money, run.user_id,
+                                cached, "query")
             answer_id = answer_log.served_id(cached.answer_id, "query")
         return replace(cached, answer_id=answer_id or run.answer_id,
                        request_id=run.request_id, timings_ms=run.finish_timings(),

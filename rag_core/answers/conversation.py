@@ -26,6 +26,7 @@ from rag_core.decision_records import StandaloneRecord
 from rag_core.errors import ConversationNotFound
 from rag_core.parts import Parts
 from rag_core.safety.guard import validate_query
+from rag_core.store.base import Store
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.types import Note, TokenUsage
 
@@ -59,19 +60,20 @@ class Follow:
     cost_usd: float = 0.0
 
 
-def _notes(parts: Parts, user_id: str, ids: set[str]) -> dict[str, Note]:
+def _notes(notes: Store, user_id: str, ids: set[str]) -> dict[str, Note]:
+    """The notes of ``ids`` the user still has in ``notes``."""
     found = {}
     for note_id in sorted(ids):
-        note = parts.store.get_note(user_id, note_id)
+        note = notes.get_note(user_id, note_id)
         if note is not None:
             found[note_id] = note
     return found
 
 
-def live_history(parts: Parts, user_id: str, turns: Sequence[Turn]) -> tuple[Turn, ...]:
-    """The turns with only the cited notes the user still has: a follow-up never refers to a
-    note that was deleted since."""
-    kept = _notes(parts, user_id, {c.note_id for t in turns for c in t.citations})
+def live_history(notes: Store, user_id: str, turns: Sequence[Turn]) -> tuple[Turn, ...]:
+    """The turns with only the cited notes the user still has in ``notes``: a follow-up never
+    refers to a note that was deleted since."""
+    kept = _notes(notes, user_id, {c.note_id for t in turns for c in t.citations})
     return tuple(replace(t, citations=tuple(c for c in t.citations if c.note_id in kept))
                  for t in turns)
 
@@ -90,7 +92,7 @@ def begin(parts: Parts, user_id: str, question: object, conversation_id: str, *,
         raise ConversationNotFound()
     else:
         cid = conversation_id
-        history = live_history(parts, user_id, store.turns(user_id, cid))
+        history = live_history(parts.store, user_id, store.turns(user_id, cid))
     query = validate_query(user_id, question, parts.counter, parts.settings,
                            sanitiser=parts.sanitiser)
     if not history:
@@ -102,10 +104,11 @@ def begin(parts: Parts, user_id: str, question: object, conversation_id: str, *,
     return Follow(cid, history, standalone, model.usage, model.cost)
 
 
-def cited(parts: Parts, user_id: str, answer: Answer) -> tuple[CitedNote, ...]:
-    """The notes the answer cited, once each, with the front matter a follow-up may name."""
+def cited(store: Store, user_id: str, answer: Answer) -> tuple[CitedNote, ...]:
+    """The notes the answer cited that ``store`` still holds, once each, with the front
+    matter a follow-up may name."""
     order = list(dict.fromkeys(c.note_id for c in answer.citations))
-    notes = _notes(parts, user_id, set(order))
+    notes = _notes(store, user_id, set(order))
     return tuple(CitedNote(n, notes[n].title, {k: v for k, v in notes[n].metadata().items()
                                                if v not in (None, "", [], ())})
                  for n in order if n in notes)
@@ -122,8 +125,8 @@ def finish(parts: Parts, user_id: str, question: str, follow: Follow, answer: An
     store, standalone = parts.conversations, follow.standalone
     saved = False
     if store is not None and not refused(answer):
-        turn = Turn(question, standalone.question, answer.answer, cited(parts, user_id, answer),
-                    store.clock())
+        turn = Turn(question, standalone.question, answer.answer,
+                    cited(parts.store, user_id, answer), store.clock())
         saved = store.append(user_id, follow.conversation_id, turn)
     record = StandaloneRecord(standalone.question, standalone.made_by, standalone.reason)
     usage = TokenUsage(answer.usage.input_tokens + follow.usage.input_tokens,

@@ -34,7 +34,7 @@ from rag_core.store.records import AnswerRecord, Records, Verdict
 from rag_core.telemetry import metrics, verdicts
 
 if TYPE_CHECKING:
-    from rag_core.parts import Parts
+    from rag_core.cache.answer_layer import AnswerLayer
 
 VerdictName = Literal["wrong", "right"]
 # A user gives (or changes) at most this many verdicts per window: enough for someone reading
@@ -43,23 +43,25 @@ VERDICTS_PER_WINDOW = 60
 VERDICT_WINDOW = timedelta(hours=1)
 
 
-def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictName,
-                 comment: str | None = None, *, now: datetime | None = None) -> Verdict:
-    """Keep the user's verdict on one of their answers (replacing their earlier one on it)."""
+def give_verdict(records: Records, answers: AnswerLayer, user_id: str, answer_id: str,
+                 verdict: VerdictName, comment: str | None = None, *,
+                 now: datetime | None = None) -> Verdict:
+    """Keep the user's verdict on one of their answers (replacing their earlier one on it) in
+    ``records``; ``answers``: the L1 layer whose entry it judges (and forgets, when wrong)."""
     parsed = parse_id(answer_id)
-    record = parts.records.answer(parsed[0]) if parsed else None
+    record = records.answer(parsed[0]) if parsed else None
     if parsed is None or record is None or record.user_id != user_id:
         raise AnswerNotFound()
     now = now or datetime.now(UTC)
     window_start = now - VERDICT_WINDOW
-    if parts.records.recent_verdicts(user_id, window_start) >= VERDICTS_PER_WINDOW:
+    if records.recent_verdicts(user_id, window_start) >= VERDICTS_PER_WINDOW:
         raise FeedbackRateLimited(
             f"At most {VERDICTS_PER_WINDOW} verdicts an hour; retry after Retry-After seconds.",
             retry_after=VERDICT_WINDOW.total_seconds() / VERDICTS_PER_WINDOW)
     source = parsed[1] or record.source
-    entry = parts.caches.answers.peek(record.cache_key)
+    entry = answers.peek(record.cache_key)
     semantic = entry.decisions.semantic if entry is not None else None
-    kept = parts.records.add_verdict(Verdict(
+    kept = records.add_verdict(Verdict(
         answer_id=answer_id, user_id=user_id, verdict=verdict, source=source,
         comment=comment or None,
         question=entry.question if entry is not None else "",
@@ -70,17 +72,17 @@ def give_verdict(parts: Parts, user_id: str, answer_id: str, verdict: VerdictNam
         note_ids=sorted({c.note_id for c in entry.citations}) if entry is not None else []),
         window_start)
     if verdict == "wrong":
-        forget(parts, record)
+        forget(records, answers, record)
     metrics.FEEDBACK.labels(verdict=verdict, source=source).inc()
     verdicts.emit(answer_id, verdict, source, record.trace_id, record.span_id)
     return kept
 
 
-def forget(parts: Parts, record: AnswerRecord) -> None:
-    """The answer of ``record`` out of every cache layer of its user, with its reuses."""
-    for rec in (record, *parts.records.reuses_of(record.answer_id, record.user_id)):
-        parts.caches.answers.forget(rec.user_id, rec.cache_key, rec.notes_version,
-                                   rec.semantic_field)
+def forget(records: Records, answers: AnswerLayer, record: AnswerRecord) -> None:
+    """The answer of ``record`` out of every cache layer of its user, with its reuses (which
+    ``records`` names)."""
+    for rec in (record, *records.reuses_of(record.answer_id, record.user_id)):
+        answers.forget(rec.user_id, rec.cache_key, rec.notes_version, rec.semantic_field)
 
 
 # --- export -----------------------------------------------------------------------------

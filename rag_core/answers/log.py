@@ -31,13 +31,13 @@ from rag_core.answer import Answer
 from rag_core.cache.semantic import SemanticCache
 from rag_core.config import fixed
 from rag_core.costs.billing import FREE_GENERATORS
-from rag_core.costs.ledger import price
+from rag_core.costs.ledger import CostLedger, price
 from rag_core.store.note_history import sweep_trash
 from rag_core.store.records import AnswerRecord, LoggedQuery, Records
 from rag_core.telemetry import logs, metrics
 
 if TYPE_CHECKING:
-    from rag_core.config import Settings
+    from rag_core.config import Money, Settings
     from rag_core.parts import Parts
     from rag_core.run import Run
 
@@ -77,22 +77,24 @@ def source_of(run: Run, answer: Answer) -> str:
     return "llm" if answer.generator != "none" else "none"
 
 
-def saved_by(parts: Parts, user_id: str, cached: Answer, layer: str) -> float:
-    """A hit on ``cached``: the model call it replaced, priced with the table of spend (an
-    answer of a free generator, or one without a model, saved nothing). Counted in
-    ``cache_saved_dollars_total{layer}`` and in the user's day (``/v1/stats``)."""
-    saved = saved_price(parts, cached)
+def saved_by(ledger: CostLedger, money: Money, user_id: str, cached: Answer,
+             layer: str) -> float:
+    """A hit on ``cached``: the model call it replaced, priced with the table of spend of
+    ``money`` (an answer of a free generator, or one without a model, saved nothing). Counted
+    in ``cache_saved_dollars_total{layer}`` and in the user's day of ``ledger``
+    (``/v1/stats``)."""
+    saved = saved_price(money, cached)
     if saved > 0:
         metrics.SAVED.labels(layer=layer).inc(saved)
-        parts.ledger.add_saved(user_id, saved)
+        ledger.add_saved(user_id, saved)
     return saved
 
 
-def saved_price(parts: Parts, cached: Answer) -> float:
+def saved_price(money: Money, cached: Answer) -> float:
     """What serving ``cached`` again saves: its model call, priced (``saved_by``)."""
     if cached.no_context or cached.generator in FREE_GENERATORS or cached.generator == "none":
         return 0.0
-    return price(cached.usage, parts.settings.money)
+    return price(cached.usage, money)
 
 
 class _Pruner:

@@ -20,7 +20,6 @@ from rag_core.api.notes import own_notes, users_notes
 from rag_core.api.schemas import error_responses
 from rag_core.conversations.store import ID_HELP, ConversationStore
 from rag_core.errors import ConversationNotFound, InvalidArgument
-from rag_core.parts import Parts
 from rag_core.types import JsonObject
 
 CONVERSATION_ID = Path(min_length=1, max_length=64, description=ID_HELP)
@@ -55,10 +54,11 @@ class ConversationList(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
 
 
-def _store(parts: Parts) -> ConversationStore:
-    if parts.conversations is None:
+def _store(conversations: ConversationStore | None) -> ConversationStore:
+    """The parts' conversation store, or ``ConversationNotFound`` when none is kept."""
+    if conversations is None:
         raise ConversationNotFound()
-    return parts.conversations
+    return conversations
 
 
 def _after(cursor: str | None) -> int:
@@ -101,7 +101,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
                                 parts: PartsDep, user: str = whose) -> JsonObject:
         """Its turns, oldest first: each question, its standalone question, the answer, its
         cited notes and time."""
-        turns = await run_in_threadpool(_store(parts).turns, user, conversation_id)
+        turns = await run_in_threadpool(_store(parts.conversations).turns, user, conversation_id)
         return {"conversation_id": conversation_id, "turns": [
             {"question": t.question, "standalone_question": t.standalone_question,
              "answer": t.answer, "at": t.at,
@@ -113,7 +113,7 @@ def make_router(owner: Callable[..., Awaitable[str]]) -> APIRouter:
     async def end_conversation(conversation_id: Annotated[str, CONVERSATION_ID],
                                parts: PartsDep, user: str = whose) -> None:
         """End the conversation: its turns are deleted at once."""
-        await run_in_threadpool(_store(parts).delete, user, conversation_id)
+        await run_in_threadpool(_store(parts.conversations).delete, user, conversation_id)
 
     return router
 

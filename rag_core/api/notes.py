@@ -23,10 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from rag_core.api.deps import NOTES_WRITE, CallerDep, PartsDep
 from rag_core.api.note_files import FILE_TYPES, RESPONSE_415, is_json, json_body, note_from_file
 from rag_core.api.schemas import ErrorOut, error_responses
-from rag_core.api.write_quota import WriteQuota, charged_ingest
+from rag_core.api.write_quota import charged_ingest
 from rag_core.errors import Forbidden, InvalidNote, NotFound
 from rag_core.ingest.ingestion import delete_note
 from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_raw_path
+from rag_core.limits.write_quota import WriteQuota
 from rag_core.safety.guard import validate_user
 from rag_core.types import JsonObject, Note
 
@@ -136,15 +137,9 @@ async def path_note_id(request: Request, note_id: Annotated[str, NOTE_ID]) -> st
 NoteIdDep = Annotated[str, Depends(path_note_id)]
 
 
-async def write_quota(request: Request, parts: PartsDep) -> WriteQuota:
-    """The app's one write quota (``api.write_quota``), made on first use."""
-    quota: WriteQuota | None = getattr(request.app.state, "write_quota", None)
-    if quota is None:
-        from rag_core.parts import build_redis
-
-        settings = request.app.state.settings
-        quota = request.app.state.write_quota = WriteQuota(settings.auth, build_redis(settings))
-    return quota
+async def write_quota(parts: PartsDep) -> WriteQuota:
+    """The parts' one write quota (``Parts.limiters``)."""
+    return parts.limiters.quota
 
 
 QuotaDep = Annotated[WriteQuota, Depends(write_quota)]

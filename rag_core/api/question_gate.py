@@ -1,6 +1,7 @@
 """The request limits at the API's question routes (``POST /v1/query``, JSON or stream): the
-app's one ``QuestionGate``, made on first use from the parts, and the token's ``tier`` claim.
-With every limit off (the ``ci`` profile) no gate is made and nothing is counted.
+parts' one ``QuestionGate`` (``Parts.limiters``, built with the other parts), and the token's
+``tier`` claim. With every limit off (the ``ci`` profile) there is no gate and nothing is
+counted.
 """
 
 from __future__ import annotations
@@ -8,34 +9,14 @@ from __future__ import annotations
 from fastapi import Request
 
 from rag_core.api.auth_first import CLAIMS
-from rag_core.config import Limits, Settings
 from rag_core.limits import Admission, QuestionGate
-from rag_core.parts import Parts, build_redis
-from rag_core.store.user_limits import user_limits_for
-
-
-def limits_on(section: Limits) -> bool:
-    return any((section.rate_limit_per_minute, section.rate_limit_per_hour,
-                section.rate_limit_per_day, section.rate_tiers, section.max_concurrent_queries,
-                section.max_queries_per_hour, section.user_max_in_flight))
+from rag_core.parts import Parts
 
 
 def gate_of(request: Request) -> QuestionGate | None:
     """The app's gate (None: every limit off, or the service not ready)."""
-    gate: QuestionGate | None = getattr(request.app.state, "question_gate", None)
-    if gate is not None:
-        return gate
     parts: Parts | None = request.app.state.parts
-    if parts is None:
-        return None
-    # the parts' Settings: those of the app name no Redis when the embedded one is used
-    # (``services.resolve`` fills the URLs in when the parts are built)
-    settings: Settings = parts.settings
-    if not limits_on(settings.limits):
-        return None
-    gate = QuestionGate(settings.limits, build_redis(settings), user_limits_for(parts.store))
-    request.app.state.question_gate = gate
-    return gate
+    return None if parts is None else parts.limiters.gate
 
 
 def tier_of(request: Request) -> object:

@@ -23,7 +23,7 @@ from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.costs import reporting
 from rag_core.errors import Forbidden, NotFound, Unauthorized
-from rag_core.parts import Parts
+from rag_core.store.base import Store
 from rag_core.telemetry.metrics import metrics_text
 from rag_core.types import JsonObject
 
@@ -118,22 +118,23 @@ async def stats(request: Request, user: UserDep, parts: PartsDep,
                 **{f"remaining_{w}": n for w, n in limits.remaining.items()},
                 in_flight=limits.in_flight,
                 max_in_flight=settings.limits.user_max_in_flight or None),
-            "history": caller_history(parts, user),
+            "history": caller_history(parts.store, user),
         }
 
     return await run_in_threadpool(gather)
 
 
-def caller_history(parts: Parts, user: str) -> Mapping[str, Mapping[str, object]]:
-    """The caller's day, week and month from PostgreSQL (nothing without it, or while down)."""
+def caller_history(store: Store, user: str) -> Mapping[str, Mapping[str, object]]:
+    """The caller's day, week and month from ``store``'s PostgreSQL (nothing without it, or
+    while down)."""
     from rag_core.costs.history import user_periods
     from rag_core.errors import DependencyError
     from rag_core.store.pgvector import PgVectorStore
 
-    if not isinstance(parts.store, PgVectorStore):
+    if not isinstance(store, PgVectorStore):
         return {}
     try:
-        return user_periods(parts.store.pool.db, user)
+        return user_periods(store.pool.db, user)
     except DependencyError:
         return {}
 
@@ -148,7 +149,7 @@ async def feedback(answer_id: str, body: FeedbackIn, user: UserDep,
     per answer (a new one replaces yours), at most 60 an hour: 429 `FEEDBACK_RATE_LIMITED`."""
     from rag_core.answers.feedback import give_verdict
 
-    kept = await run_in_threadpool(give_verdict, parts, user, answer_id, body.verdict,
-                                   body.comment)
+    kept = await run_in_threadpool(give_verdict, parts.records, parts.caches.answers, user,
+                                   answer_id, body.verdict, body.comment)
     return {"answer_id": answer_id, "verdict": kept.verdict, "source": kept.source,
             "removed_from_cache": kept.verdict == "wrong"}

@@ -8,7 +8,9 @@ server (``gate.QuestionGate``; docs/runbook.md "Request limits").
 - ``queue``: the fair queue of questions waiting for a place in flight;
 - ``own``: a user's own limits through a short cache;
 - ``gate``: admission, refusals, release (their metrics: ``telemetry.metrics``);
-- ``slots``: the work slots that share a process's CPUs among the questions admitted.
+- ``slots``: the work slots that share a process's CPUs among the questions admitted;
+- ``write_quota``: a user's writes of notes per window (the notes API);
+- ``limiters``: the four long-lived parts of the limits (``rag_core.parts.build_limiters``).
 """
 
 from rag_core.limits.gate import Admission, QuestionGate, Remaining

@@ -76,13 +76,8 @@ class MemoryUserLimits:
 
 
 def user_limits_for(store: object) -> UserLimitsTable:
-    """The own-limits table of ``store``: in its PostgreSQL when it has one (its pool), else
-    one in process kept on the store, so that every reader of the store sees the same."""
+    """The own-limits table of ``store``: in its PostgreSQL when it has one (its pool), else a
+    new one in process (the process's one is ``Parts.limiters.user_limits``, shared by every
+    reader of the parts)."""
     pool = getattr(store, "pool", None)
-    if pool is not None:
-        return PgUserLimits(pool.db)
-    table: UserLimitsTable | None = getattr(store, "_user_limits", None)
-    if table is None:
-        table = MemoryUserLimits()
-        store._user_limits = table  # type: ignore[attr-defined]
-    return table
+    return PgUserLimits(pool.db) if pool is not None else MemoryUserLimits()

@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from rag_core.api.auth import issue_token
-from rag_core.api.write_quota import MIN_NOTE_COST, WriteQuota
 from rag_core.app import create_app
 from rag_core.config import Settings
 from rag_core.ingest.ingestion import ingest_notes
-from rag_core.parts import build_redis
+from rag_core.limits.write_quota import MIN_NOTE_COST
+from rag_core.parts import build_limiters, build_redis
 from rag_core.types import Note
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -37,9 +37,9 @@ async def client(live_parts: Any) -> AsyncIterator[httpx.AsyncClient]:
     # three notes' worth of bytes per window: the third write of a window is the last
     settings = live_parts.settings.with_overrides(jwt_secret=SECRET,
                                                   write_quota_bytes=3 * MIN_NOTE_COST)
-    app = create_app(settings, parts=replace(live_parts, settings=settings))
-    app.state.write_quota = WriteQuota(settings.auth, build_redis(settings),
-                                       clock=lambda: 1_000_000.0)
+    limiters = build_limiters(settings, build_redis(settings), live_parts.limiters.user_limits,
+                              clock=lambda: 1_000_000.0)
+    app = create_app(settings, parts=replace(live_parts, settings=settings, limiters=limiters))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://t") as c:
         yield c

@@ -23,9 +23,8 @@ from rag_core.app import create_app
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.limits import QuestionGate
-from rag_core.parts import Parts
+from rag_core.parts import Parts, build_limiters
 from rag_core.pipeline import Pipeline
-from rag_core.store.user_limits import user_limits_for
 from rag_core.telemetry.metrics import RATE_LIMIT_REJECTIONS as REJECTIONS
 
 pytestmark = pytest.mark.anyio
@@ -58,10 +57,15 @@ def limited_app(parts: Parts, clock: Clock, **limits: Any) -> FastAPI:
     off = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0, "rate_limit_per_day": 0,
            "max_queries_per_hour": 0, "max_concurrent_queries": 0, "user_max_in_flight": 0}
     settings = parts.settings.with_overrides(jwt_secret=SECRET, **{**off, **limits})
-    app = create_app(settings, parts=replace(parts, settings=settings))
-    app.state.question_gate = QuestionGate(settings.limits, None,
-                                           user_limits_for(parts.store), clock=clock)
-    return app
+    limiters = build_limiters(settings, None, parts.limiters.user_limits, clock=clock)
+    return create_app(settings, parts=replace(parts, settings=settings, limiters=limiters))
+
+
+def gate_of(app: FastAPI) -> QuestionGate:
+    """The gate of the app's parts (``limited_app`` turns a limit on: there is one)."""
+    gate = app.state.parts.limiters.gate
+    assert isinstance(gate, QuestionGate)
+    return gate
 
 
 def client_of(app: FastAPI) -> httpx.AsyncClient:
@@ -171,7 +175,7 @@ async def test_a_stream_counts_and_carries_the_headers(memory_parts: Parts) -> N
         r = await client.post("/v1/query", json={**QUESTION, "stream": True},
                               headers=token("ann"))
         assert r.status_code == 429
-    gate: QuestionGate = app.state.question_gate
+    gate = gate_of(app)
     assert not gate.here  # every place in flight given back, the stream's too
 
 
@@ -197,8 +201,8 @@ async def test_a_users_own_limits_win_over_the_tier_and_take_effect_without_rest
         memory_parts: Parts) -> None:
     app = limited_app(memory_parts, Clock(), rate_limit_per_minute=1,
                       rate_tiers={"premium": [3, 0, 0]})
-    table = user_limits_for(memory_parts.store)
-    gate: QuestionGate = app.state.question_gate
+    table = memory_parts.limiters.user_limits
+    gate = gate_of(app)
     async with client_of(app) as client:
         r = await client.post("/v1/query", json=QUESTION, headers=token("vip", tier="premium"))
         assert r.headers["ratelimit-limit"] == "3"
@@ -246,7 +250,7 @@ async def test_a_user_over_their_questions_in_flight_gets_429_in_flight(
     release = held_past_the_cache(monkeypatch)
     before = rejections("in_flight")
     app = limited_app(memory_parts, Clock(), user_max_in_flight=2)
-    gate: QuestionGate = app.state.question_gate
+    gate = gate_of(app)
     async with client_of(app) as client:
         held = [asyncio.create_task(client.post("/v1/query", json=QUESTION,
                                                 headers=token("ann"))) for _ in range(2)]
@@ -263,7 +267,7 @@ async def test_the_global_cap_waits_in_the_fair_queue_then_answers_503(
         memory_parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
     release = held_past_the_cache(monkeypatch)
     app = limited_app(memory_parts, Clock(), max_concurrent_queries=1, rate_limit_per_minute=5)
-    gate: QuestionGate = app.state.question_gate
+    gate = gate_of(app)
     async with client_of(app) as client:
         held = asyncio.create_task(client.post("/v1/query", json=QUESTION, headers=token("ann")))
         await until(lambda: bool(gate.here))
@@ -284,7 +288,7 @@ async def test_a_cached_answer_takes_no_place_in_flight_but_counts_in_the_window
     question = {"query": "What did Okafor say about Abraham leaving Haran?"}
     app = limited_app(app_parts, Clock(), max_concurrent_queries=1, user_max_in_flight=1,
                       rate_limit_per_minute=4)
-    gate: QuestionGate = app.state.question_gate
+    gate = gate_of(app)
     async with client_of(app) as client:
         first = await client.post("/v1/query", json=question, headers=token("amara"))
         assert first.status_code == 200 and first.json()["cache"]["query"] == "miss"
@@ -320,7 +324,7 @@ async def test_the_next_place_goes_to_the_user_with_the_fewest_in_flight(
         memory_parts: Parts) -> None:
     settings = memory_parts.settings.with_overrides(max_concurrent_queries=2,
                                                     user_max_in_flight=0)
-    gate = QuestionGate(settings.limits, None, user_limits_for(memory_parts.store),
+    gate = QuestionGate(settings.limits, None, memory_parts.limiters.user_limits,
                         clock=Clock())
     flood = [await gate.admit("flooder") for _ in range(2)]  # every place taken
     waiting = [asyncio.create_task(gate.admit("flooder"))]

@@ -129,7 +129,7 @@ async def test_verdicts_older_than_the_retention_are_pruned(
     for answer_id in (old, fresh):
         app_parts.records.add_answer(AnswerRecord(answer_id=answer_id, user_id=user,
                                                   source="llm"))
-        give_verdict(app_parts, user, answer_id, "right")
+        give_verdict(app_parts.records, app_parts.caches.answers, user, answer_id, "right")
     with psycopg.connect(str(app_settings.services.database_url), autocommit=True) as conn:
         conn.execute("UPDATE answer_feedback SET created_at = now() - make_interval(days => %s)"
                      " WHERE answer_id = %s", (app_settings.observability.feedback_days + 1, old))

@@ -15,13 +15,13 @@ from fakes import HashEmbedder
 
 from rag_core.api import notes as notes_api
 from rag_core.api.auth import issue_token
-from rag_core.api.write_quota import MIN_NOTE_COST, WriteQuota
 from rag_core.app import create_app
 from rag_core.config import Settings
 from rag_core.ingest import embed_slots
 from rag_core.ingest.chunking import chunk_note
 from rag_core.ingest.ingestion import ingest_notes
-from rag_core.parts import Parts, build_redis
+from rag_core.limits.write_quota import MIN_NOTE_COST
+from rag_core.parts import Parts, build_limiters, build_redis
 from rag_core.procs import wait_until
 from rag_core.types import Note
 
@@ -42,10 +42,15 @@ class Clock:
         return self.now
 
 
+def with_clock(settings: Settings, parts: Parts, clock: Clock) -> Parts:
+    """``parts`` under ``settings``, their write quota's windows on ``clock``."""
+    limiters = build_limiters(settings, build_redis(settings), parts.limiters.user_limits,
+                              clock=clock)
+    return replace(parts, settings=settings, limiters=limiters)
+
+
 def app_with_clock(settings: Settings, parts: Parts, clock: Clock) -> Any:
-    app = create_app(settings, parts=replace(parts, settings=settings))
-    app.state.write_quota = WriteQuota(settings.auth, build_redis(settings), clock=clock)
-    return app
+    return create_app(settings, parts=with_clock(settings, parts, clock))
 
 
 def headers(settings: Settings, user: str) -> dict[str, str]:
@@ -148,7 +153,7 @@ async def test_the_quota_counts_the_chunks_to_embed_and_refuses_beyond_them(
         assert r.status_code == 200, r.text
         # one note over the whole limit: only as the first write of a window, which it uses up
         small = app_settings.with_overrides(write_quota_chunks=chunks - 1)
-        app.state.write_quota = WriteQuota(small.auth, build_redis(small), clock=clock)
+        app.state.parts = with_clock(small, app.state.parts, clock)
         clock.now += 60
         r = await client.put("/v1/notes/c4", json=LONG, headers=auth)
         assert r.status_code == 200, r.text

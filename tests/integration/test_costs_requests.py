@@ -24,10 +24,12 @@ from rag_core.parts import (
     build_generator,
     build_judges,
     build_ledger,
+    build_limiters,
     build_redis,
     build_store,
 )
 from rag_core.pipeline import Pipeline
+from rag_core.store.user_limits import user_limits_for
 from rag_core.tokens import default_counter
 from rag_core.types import Note
 
@@ -47,7 +49,7 @@ def parts(live_settings: Settings) -> Iterator[Parts]:
                   caches=build_caches(settings, client, judges.semantic, store),
                   generator=build_generator(settings, client),
                   ledger=build_ledger(settings, client, store), counter=default_counter(),
-                  judges=judges)
+                  judges=judges, limiters=build_limiters(settings, client, user_limits_for(store)))
     ingest_notes(built, "amara", [Note(id="bread", title="Bread for the shelter", body=(
         "Deacon Ezekiel Marlowe baked rye bread for the night shelter every Thursday."))],
         progress=False)

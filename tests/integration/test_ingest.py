@@ -136,13 +136,21 @@ def library(tmp_path: Path) -> Path:
 def parts_of(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,
              cfg: Settings) -> Parts:
     """The ingestion's parts: the real store, the counting model, in-process caches."""
-    from rag_core.parts import build_caches, build_generator, build_judges, build_ledger
+    from rag_core.parts import (
+        build_caches,
+        build_generator,
+        build_judges,
+        build_ledger,
+        build_limiters,
+    )
+    from rag_core.store.user_limits import user_limits_for
 
     judges = build_judges(cfg, store)
     return Parts(settings=cfg, store=store, embedder=embedder,  # type: ignore[arg-type]
                  caches=build_caches(cfg, None, judges.semantic),
                  generator=build_generator(cfg, None),
-                 ledger=build_ledger(cfg, None, store), counter=counter, judges=judges)
+                 ledger=build_ledger(cfg, None, store), counter=counter, judges=judges,
+                 limiters=build_limiters(cfg, None, user_limits_for(store)))
 
 
 def ingest(store: PgVectorStore, embedder: CountingEmbedder, counter: TokenCounter,

@@ -13,8 +13,16 @@ from rag_core.config import Settings
 from rag_core.embedding import SentenceTransformerEmbedder
 from rag_core.errors import InvalidNote, InvalidUser
 from rag_core.ingest.ingestion import ingest_notes, ingest_path
-from rag_core.parts import Parts, build_caches, build_generator, build_judges, build_ledger
+from rag_core.parts import (
+    Parts,
+    build_caches,
+    build_generator,
+    build_judges,
+    build_ledger,
+    build_limiters,
+)
 from rag_core.store.pgvector import PgVectorStore
+from rag_core.store.user_limits import user_limits_for
 from rag_core.tokens import TokenCounter
 from rag_core.types import Note
 
@@ -47,7 +55,8 @@ def parts(store: PgVectorStore, embedder: SentenceTransformerEmbedder, cfg: Sett
     return Parts(settings=cfg, store=store, embedder=embedder,
                  caches=build_caches(cfg, None, judges.semantic),
                  generator=build_generator(cfg, None),
-                 ledger=build_ledger(cfg, None, store), counter=TokenCounter(), judges=judges)
+                 ledger=build_ledger(cfg, None, store), counter=TokenCounter(), judges=judges,
+                 limiters=build_limiters(cfg, None, user_limits_for(store)))
 
 
 def _folder(root: Path, bad_name: str, bad_text: str) -> Path:

@@ -84,8 +84,9 @@ def test_a_reset_breaker_is_closed_here_and_in_redis(settings: Settings,
 def _parts_with(settings: Settings, generator: Any) -> Any:
     from fakes import HashEmbedder
 
-    from rag_core.parts import Parts, build_caches, build_judges, build_ledger
+    from rag_core.parts import Parts, build_caches, build_judges, build_ledger, build_limiters
     from rag_core.store.memory import MemoryStore
+    from rag_core.store.user_limits import user_limits_for
     from rag_core.tokens import default_counter
 
     store = MemoryStore(settings.embedding.embedding_dim)
@@ -94,4 +95,4 @@ def _parts_with(settings: Settings, generator: Any) -> Any:
                  embedder=HashEmbedder(settings.embedding.embedding_dim),
                  caches=build_caches(settings, None, judges.semantic), generator=generator,
                  ledger=build_ledger(settings, None, store), counter=default_counter(),
-                 judges=judges)
+                 judges=judges, limiters=build_limiters(settings, None, user_limits_for(store)))

@@ -39,8 +39,16 @@ ASK = {"top_k": 20}  # more than the chunks: whatever may be searched comes back
 def pipe(settings: Settings, database_url: str) -> Iterator[Pipeline]:
     from fakes import HashEmbedder
 
-    from rag_core.parts import Parts, build_caches, build_generator, build_judges, build_ledger
+    from rag_core.parts import (
+        Parts,
+        build_caches,
+        build_generator,
+        build_judges,
+        build_ledger,
+        build_limiters,
+    )
     from rag_core.store.pgvector import store_for
+    from rag_core.store.user_limits import user_limits_for
     from rag_core.tokens import default_counter
 
     settings = settings.with_overrides(database_url=database_url)
@@ -52,7 +60,7 @@ def pipe(settings: Settings, database_url: str) -> Iterator[Pipeline]:
                   caches=build_caches(settings, None, judges.semantic),
                   generator=build_generator(settings, None),
                   ledger=build_ledger(settings, None, store), counter=default_counter(),
-                  judges=judges)
+                  judges=judges, limiters=build_limiters(settings, None, user_limits_for(store)))
     ingest_notes(parts, "ann", NOTES, progress=False)
     ingest_notes(parts, "bob", [Note("bob-1", "Bob", f"{OKAFOR} on mercy in 2024.",
                                      date="2024-01-01", speaker=OKAFOR)], progress=False)

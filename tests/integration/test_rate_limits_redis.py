@@ -9,7 +9,6 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from rag_core.cli.main import main
 from rag_core.config import Settings
 from rag_core.errors import Overloaded, RateLimited
 from rag_core.limits import Admission, QuestionGate
-from rag_core.parts import build_store
+from rag_core.parts import build_store, variant
 from rag_core.redis_kv.client import connect
 from rag_core.store.user_limits import MemoryUserLimits, PgUserLimits
 
@@ -234,7 +233,7 @@ async def test_the_app_counts_in_the_redis_its_parts_were_built_on(
     secret = "served-limits-secret-0123456789abcdef0123456789abcdef"
     app_settings = memory_parts.settings.with_overrides(jwt_secret=secret,
                                                         rate_limit_per_minute=5)
-    parts = replace(memory_parts, settings=app_settings.with_overrides(redis_url=redis_url))
+    parts = variant(memory_parts, settings=app_settings.with_overrides(redis_url=redis_url))
     app = create_app(app_settings, parts=parts)
     token = issue_token(app_settings, "ann")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
@@ -257,7 +256,7 @@ async def test_the_app_answers_and_limits_with_its_redis_killed_never_500(
     secret = "killed-redis-secret-0123456789abcdef0123456789abcdef"
     settings = memory_parts.settings.with_overrides(jwt_secret=secret, rate_limit_per_minute=3,
                                                     redis_url=own.url)
-    app = create_app(settings, parts=replace(memory_parts, settings=settings))
+    app = create_app(settings, parts=variant(memory_parts, settings=settings))
     headers = {"Authorization": f"Bearer {issue_token(settings, 'ann')}"}
     statuses = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -28,8 +28,10 @@ from rag_core.parts import (
     build_generator,
     build_judges,
     build_ledger,
+    build_limiters,
     build_store,
 )
+from rag_core.store.user_limits import user_limits_for
 from rag_core.telemetry.metrics import REGISTRY
 from rag_core.tokens import default_counter
 from rag_core.types import Note
@@ -66,7 +68,8 @@ def routed(pair: StreamingReplica, settings: Settings) -> Iterator[tuple[Parts, 
     judges = build_judges(s, store)
     parts = Parts(settings=s, store=store, embedder=HashEmbedder(s.embedding.embedding_dim),
                   caches=build_caches(s, None, judges.semantic), generator=build_generator(s, None),
-                  ledger=build_ledger(s, None, store), counter=default_counter(), judges=judges)
+                  ledger=build_ledger(s, None, store), counter=default_counter(), judges=judges,
+                  limiters=build_limiters(s, None, user_limits_for(store)))
     ingest_notes(parts, USER, NOTES, progress=False)
     pair.wait_caught_up()
     yield parts, clock, name

@@ -120,7 +120,8 @@ def use_everything(parts: Parts) -> None:
     pipe = Pipeline(parts)
     answers = [pipe.ask(USER, q) for q in QUESTIONS]
     pipe.ask(USER, QUESTIONS[0])  # a cache hit
-    give_verdict(parts, USER, answers[0].answer_id, "right", "thank you")
+    give_verdict(parts.records, parts.caches.answers, USER, answers[0].answer_id, "right",
+                 "thank you")
     done = parts.ledger.reserve(USER, 0.01)
     parts.ledger.commit(done, 0.004, TokenUsage(input_tokens=100, output_tokens=20))
     parts.ledger.reserve(USER, 0.02)  # in flight: its row is open

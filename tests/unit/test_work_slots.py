@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 import pytest
 from fakes import ManualClock
@@ -15,7 +14,7 @@ from fakes import ManualClock
 from rag_core import procs
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.limits.slots import WorkSlots, slots_for
-from rag_core.parts import Parts
+from rag_core.parts import Parts, with_settings
 from rag_core.pipeline import Pipeline
 from rag_core.types import Note
 
@@ -175,7 +174,7 @@ def test_zero_slots_is_refused() -> None:
 
 
 def test_a_question_does_its_steps_only_once_it_holds_a_work_slot(memory_parts: Parts) -> None:
-    parts = replace(memory_parts, settings=memory_parts.settings.with_overrides(work_slots=1))
+    parts = with_settings(memory_parts, work_slots=1)
     ingest_notes(parts, "amara", [Note(
         id="n1", title="Faith That Walks", speaker="Pastor Okafor", date="2024-03-10",
         body="Abraham was seventy-five years old when he left Haran.")], progress=False)
