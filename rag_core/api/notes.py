@@ -28,6 +28,7 @@ from rag_core.decision_records import JsonObject
 from rag_core.errors import Forbidden, InvalidNote, NotFound
 from rag_core.ingest.ingestion import delete_note
 from rag_core.ingest.notes import check_note_id, note_from_record, note_id_from_raw_path
+from rag_core.parts import build_redis
 from rag_core.safety.guard import validate_user
 from rag_core.types import Note
 
@@ -141,8 +142,6 @@ async def write_quota(request: Request, parts: PartsDep) -> WriteQuota:
     """The app's one write quota (``api.write_quota``), made on first use."""
     quota: WriteQuota | None = getattr(request.app.state, "write_quota", None)
     if quota is None:
-        from rag_core.parts import build_redis
-
         settings = request.app.state.settings
         quota = request.app.state.write_quota = WriteQuota(settings.auth, build_redis(settings))
     return quota
