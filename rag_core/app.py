@@ -35,11 +35,13 @@ from rag_core.api.body_limits import BodyLimit, route_limits
 from rag_core.api.context import RequestContext
 from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
-from rag_core.parts import Parts
+from rag_core.parts import Parts, parts_for
+from rag_core.pipeline import Pipeline
 from rag_core.redis_kv.memory import MemoryWatch
 from rag_core.telemetry import export, logs, metrics
 from rag_core.telemetry import http as http_telemetry
 from rag_core.telemetry.watch import HostWatch
+from rag_core.text.nlp import nlp
 
 log = logging.getLogger("rag_core.app")
 
@@ -50,9 +52,6 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from rag_core.parts import parts_for
-        from rag_core.pipeline import Pipeline
-
         logs.setup_logging(settings)
         export.setup(settings.observability.otel_exporter)
         limiter = anyio.to_thread.current_default_thread_limiter()
@@ -62,8 +61,6 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
                            "comes from the X-User-ID header")
         owned = app.state.parts is None
         if owned:
-            from rag_core.text.nlp import nlp
-
             app.state.parts = await run_in_threadpool(parts_for, settings)
             app.state.pipeline = Pipeline(app.state.parts)
             # spaCy (the no-context and semantic decisions), before ready: the first question
@@ -101,8 +98,6 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.state.parts = parts
     app.state.pipeline = None
     if parts is not None:
-        from rag_core.pipeline import Pipeline
-
         app.state.pipeline = Pipeline(parts)
     errors.install(app)
     app.include_router(routes.router)

@@ -28,6 +28,7 @@ from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
+from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
 from rag_core.run import NO_PAUSE, Run
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -64,7 +65,7 @@ class Pipeline:
         process that answers from the cache (``rag-core ask`` on an exact hit) loads neither
         the context packing, the prompt's guards nor the output checks."""
         if self._generation is None:
-            from rag_core.answers.generate import GenerationStep
+            from rag_core.answers.generate import GenerationStep  # lazy: not on an exact hit
 
             self._generation = GenerationStep(self.parts, self.answers)
         return self._generation
@@ -217,8 +218,7 @@ class Pipeline:
         if not relevant.answer:  # "nothing in your notes", without the model
             return self.answers.no_context(run, NO_CONTEXT_ANSWER)
 
-        from rag_core.context import select_context
-        from rag_core.llm.prompt import build_prompt
+        from rag_core.context import select_context  # lazy: not on an exact hit
 
         with run.step("build_context") as current:
             run.context = select_context(run.chunks, p.counter,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from rag_core.config import ModelCalls
 from rag_core.errors import LLMMisconfigured, LLMUnavailable
 from rag_core.llm.base import Generation, Prompt
+from rag_core.llm.extractive import ExtractiveGenerator
 
 # ``degraded_reason``'s code (the failure's ``LLMUnavailable.reason``) and its phrase
 PHRASES = {
@@ -47,6 +48,4 @@ def reason_of(failure: LLMUnavailable) -> tuple[str, str]:
 
 def extractive_answer(prompt: Prompt) -> Generation:
     """The extractive generator's answer to the prompt the model would have had."""
-    from rag_core.llm.extractive import ExtractiveGenerator
-
     return ExtractiveGenerator().generate(prompt)

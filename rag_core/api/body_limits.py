@@ -14,6 +14,8 @@ import anyio
 from starlette.exceptions import HTTPException
 
 from rag_core.api.asgi import ASGIApp, Message, Receive, Scope, Send
+from rag_core.api.errors import note_refused
+from rag_core.telemetry import logs, metrics
 
 
 class BodyTooLarge(HTTPException):
@@ -95,9 +97,6 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Send, limit: int, scope: Scope) -> None:
-    from rag_core.api.errors import note_refused
-    from rag_core.telemetry import logs, metrics
-
     metrics.ERRORS.labels(type="TOO_LARGE").inc()
     note_refused(scope, "TOO_LARGE")
     rid = logs.request_id_var.get()  # set by the app's request middleware, outside this one

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
+from rag_core.answers.feedback import give_verdict
 from rag_core.api.deps import PartsDep, SettingsDep, UserDep
 from rag_core.api.question_gate import gate_of, tier_of
 from rag_core.api.schemas import (
@@ -22,8 +23,10 @@ from rag_core.api.schemas import (
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
 from rag_core.costs import reporting
-from rag_core.errors import Forbidden, NotFound, Unauthorized
+from rag_core.costs.history import user_periods
+from rag_core.errors import DependencyError, Forbidden, NotFound, Unauthorized
 from rag_core.store.base import Store
+from rag_core.store.pgvector import PgVectorStore
 from rag_core.telemetry.metrics import metrics_text
 from rag_core.types import JsonObject
 
@@ -127,10 +130,6 @@ async def stats(request: Request, user: UserDep, parts: PartsDep,
 def caller_history(store: Store, user: str) -> Mapping[str, Mapping[str, object]]:
     """The caller's day, week and month from ``store``'s PostgreSQL (nothing without it, or
     while down)."""
-    from rag_core.costs.history import user_periods
-    from rag_core.errors import DependencyError
-    from rag_core.store.pgvector import PgVectorStore
-
     if not isinstance(store, PgVectorStore):
         return {}
     try:
@@ -147,8 +146,6 @@ async def feedback(answer_id: str, body: FeedbackIn, user: UserDep,
     layer of yours: asked again, the question is answered afresh, and no paraphrase reuses
     the answer. An id that is not one of your answers: 404 `ANSWER_NOT_FOUND`. One verdict
     per answer (a new one replaces yours), at most 60 an hour: 429 `FEEDBACK_RATE_LIMITED`."""
-    from rag_core.answers.feedback import give_verdict
-
     kept = await run_in_threadpool(give_verdict, parts.records, parts.caches.answers, user,
                                    answer_id, body.verdict, body.comment)
     return {"answer_id": answer_id, "verdict": kept.verdict, "source": kept.source,

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from rag_core.answers.log import query_log_key
 from rag_core.api.deps import CallerDep, PartsDep
 from rag_core.api.schemas import error_responses
 from rag_core.errors import Forbidden
+from rag_core.ops.erase import erase_user
 from rag_core.safety.guard import validate_user
 
 USERS_ERASE = "users:erase"  # the scope of a service that may erase any user
@@ -37,9 +39,6 @@ async def erase(user_id: Annotated[str, Path(min_length=1, max_length=128)], req
     """Erase the user: notes, chunks, every cache layer, verdicts, query log lines, limits and
     reservations. Their spend stays in the ledger's totals under one anonymous key. 404
     `USER_NOT_FOUND` when the service holds nothing of that user (nothing is touched)."""
-    from rag_core.answers.log import query_log_key
-    from rag_core.ops.erase import erase_user
-
     request.state.audit_service = caller.subject if caller.subject != user_id else "self"
     request.state.audit_subject = "-"  # the path's id is never written to the audit line
     if caller.subject != user_id and USERS_ERASE not in caller.scopes:

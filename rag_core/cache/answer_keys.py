@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from rag_core.config import Embedding, Retrieval
 from rag_core.embedding.base import numerics_generation
+from rag_core.llm.prompt import prompt_id
 from rag_core.redis_kv.keys import (
     VersionSlot,
     answer_parts,
@@ -63,10 +64,6 @@ class AnswerKeys:
               filters: Filters = NO_FILTERS) -> VersionSlot:
         parts = self._answer_parts.get(params)
         if parts is None:  # the same for every question of these settings and params
-            # imported here: the prompt pulls in the sanitiser (its patterns compile on import),
-            # which commands that only read the caches (``rag-core cache stats``) do not need
-            from rag_core.llm.prompt import prompt_id
-
             if len(self._answer_parts) >= 64:  # a sweep of many params: keep a few
                 self._answer_parts.clear()
             parts = self._answer_parts[params] = answer_parts(self.shape, params, prompt_id())

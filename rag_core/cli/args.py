@@ -7,12 +7,10 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from rag_core.config import Settings
-
-if TYPE_CHECKING:
-    from rag_core.store.filters import Filters
+from rag_core.store.filters import Filters
 
 
 class Parser(argparse.ArgumentParser):
@@ -77,7 +75,5 @@ def add_filter_args(p: argparse.ArgumentParser) -> None:
 
 def filters_from(args: argparse.Namespace) -> Filters:
     """The filters of ``add_filter_args``, checked (a bad one: ``INVALID_FILTER``, exit 2)."""
-    from rag_core.store.filters import Filters
-
     return Filters.parse(speaker=args.speaker, series=args.series, tags=args.tags,
                          date_from=args.date_from, date_to=args.date_to)

@@ -6,7 +6,12 @@ import argparse
 import json
 from dataclasses import asdict
 
-from rag_core.cli.command import Add
+from rag_core import services
+from rag_core.cli.args import env_settings
+from rag_core.ops import erasure_log
+from rag_core.ops.backup import backup, read_manifest, restore
+from rag_core.parts import build_redis
+from rag_core.store.pgvector import store_for
 
 
 def _print(data: object, as_json: bool, line: str) -> None:
@@ -14,11 +19,6 @@ def _print(data: object, as_json: bool, line: str) -> None:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from rag_core import services
-    from rag_core.cli.args import env_settings
-    from rag_core.ops import erasure_log
-    from rag_core.ops.backup import backup
-
     settings = services.resolve(env_settings(), redis=False)  # PostgreSQL only
     # the log a restore of this backup reads: there from now on, empty while nobody is erased
     erasure_log.ensure(settings.services.erasure_log_file)
@@ -35,13 +35,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from rag_core import services
-    from rag_core.cli.args import env_settings
-    from rag_core.ops import erasure_log
-    from rag_core.ops.backup import read_manifest, restore
-    from rag_core.parts import build_redis
-    from rag_core.store.pgvector import store_for
-
     read_manifest(args.file)  # a bad file is refused before any server starts
     settings = env_settings()
     log = None if args.no_erasure_log else settings.services.erasure_log_file
@@ -63,26 +56,3 @@ def cmd_restore(args: argparse.Namespace) -> int:
            f"{report.path} in {report.seconds:.1f} s; {replayed}; {report.redis_keys_removed} "
            "Redis keys removed (caches cold, the ledger seeded again from PostgreSQL)")
     return 0
-
-
-def register(add: Add) -> None:
-    p = add("backup", cmd_backup, "Write a consistent copy of everything that is not a cache "
-            "(notes, chunks and vectors, ledger, verdicts, query and audit logs) to FILE, with "
-            "pg_dump, while the service runs.")
-    p.add_argument("file", help="the backup file to write (created 0600)")
-    p.add_argument("--encrypt-key-file", metavar="FILE",
-                   help="encrypt the dump with age to the keys in FILE (AGE-SECRET-KEY-1... "
-                   "or age1... lines, as age-keygen writes them)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p = add("restore", cmd_restore, "Restore a backup into an empty database (--force: "
-            "replace the data there), replaying the erasures made since the backup (the "
-            "erasure log), then empty Redis of the service's keys as after a Redis loss.")
-    p.add_argument("file", help="a file written by `rag-core backup`")
-    p.add_argument("--force", action="store_true",
-                   help="replace a database that holds data (in one transaction)")
-    p.add_argument("--encrypt-key-file", metavar="FILE",
-                   help="the age key (AGE-SECRET-KEY-1...) of an encrypted backup")
-    p.add_argument("--no-erasure-log", action="store_true",
-                   help="restore without replaying the erasure log (RAG_ERASURE_LOG): the "
-                   "users erased since the backup come back")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")

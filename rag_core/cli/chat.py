@@ -10,8 +10,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from rag_core.cli.args import TOP_K
-from rag_core.cli.command import Add, parts_of, settings_now
 from rag_core.cli.remote import ask_server, print_answer, server_url
 from rag_core.errors import UserError
 
@@ -51,24 +49,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if url:
         return converse(lambda q, c: ask_server(url, args.user, q, args.top_k,
                                                 conversation_id=c), sys.stdin, sys.stdout)
-    from rag_core.answers.conversation import ask_in_conversation
-    from rag_core.pipeline import Pipeline
+    from rag_core.cli.in_process import asking_here  # lazy: the pipeline, not with --server
 
-    with parts_of(settings_now()) as parts:
-        pipeline = Pipeline(parts)
-        return converse(lambda q, c: ask_in_conversation(
-            pipeline, args.user, q, c, top_k=args.top_k).to_dict(), sys.stdin, sys.stdout)
-
-
-def register(add: Add) -> None:
-
-    p = add("chat", cmd_chat, "Hold a conversation with a user's notes in the terminal.")
-    p.add_argument("--user", required=True)
-    p.add_argument("--top-k", type=TOP_K, default=None,
-                   help="chunks to retrieve, 1-50 (default RAG_TOP_K, 5)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--server", metavar="URL", default=None,
-                       help="ask a running `rag-core serve` at URL (default RAG_SERVER_URL)")
-    where.add_argument("--local", action="store_true",
-                       help="answer in this process even when RAG_SERVER_URL is set")
-
+    with asking_here(args.user, args.top_k) as ask:
+        return converse(ask, sys.stdin, sys.stdout)

@@ -21,13 +21,12 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from rag_core.cli.command import Add, parts_of, settings_now
+from rag_core.cli.command import parts_of, settings_now
 from rag_core.errors import InvalidNote
-
-if TYPE_CHECKING:
-    from rag_core.ingest.readers import ReadFailure
+from rag_core.ingest.ingestion import check_user, ingest_notes
+from rag_core.ingest.readers import ReadFailure, read_folder
+from rag_core.ingest.sync import record_sources, sync_folder
 
 
 def _report_failures(failures: list[ReadFailure]) -> None:
@@ -36,11 +35,7 @@ def _report_failures(failures: list[ReadFailure]) -> None:
 
 
 def ingest_folder(args: argparse.Namespace) -> int:
-    """``rag-core ingest`` (registered by ``rag_core.cli.notes``)."""
-    from rag_core.ingest.ingestion import check_user, ingest_notes
-    from rag_core.ingest.readers import read_folder
-    from rag_core.ingest.sync import record_sources
-
+    """``rag-core ingest`` (registered by ``rag_core.cli.parsers.notes``)."""
     check_user(args.user)
     found = read_folder(args.path)  # every file read before a service starts
     if not Path(args.path).is_dir() and found.failures:
@@ -71,9 +66,6 @@ def ingest_folder(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from rag_core.ingest.ingestion import check_user
-    from rag_core.ingest.sync import sync_folder
-
     check_user(args.user)
     with parts_of(settings_now()) as parts:
         report = sync_folder(parts, args.user, args.path, dry_run=args.dry_run,
@@ -88,25 +80,3 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 print(f"{what if not args.dry_run else 'would be ' + what}: {note_id}")
         print(report.summary())
     return 1 if report.failed else 0
-
-
-def register(add: Add) -> None:
-    """``sync`` (``ingest`` is registered by ``rag_core.cli.notes`` and runs
-    ``ingest_folder``)."""
-    p = add("sync", cmd_sync, "Bring a user's notes in step with a folder: add new files, "
-                              "re-embed changed ones, delete notes whose file is gone.")
-    p.add_argument("path", metavar="DIR", help="the folder of notes (any format of `ingest`)")
-    p.add_argument("--user", required=True, help="the user who owns these notes")
-    p.add_argument("--dry-run", action="store_true",
-                   help="say what would be added, changed and removed; write nothing")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_delete_bound(p)
-
-
-def add_delete_bound(p: argparse.ArgumentParser) -> None:
-    """``--max-delete`` and ``--yes`` of the commands that delete notes in bulk."""
-    p.add_argument("--max-delete", type=int, default=None, metavar="N", help=(
-        "delete at most N notes without --yes (default: the larger of 10 and a fifth of the "
-        "user's notes); beyond it nothing is changed, exit 2 CONFIRMATION_REQUIRED"))
-    p.add_argument("--yes", action="store_true", help="delete beyond --max-delete")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag_core.cli.command import Add, parts_of, print_json, settings_now
+from rag_core.cli.command import parts_of, print_json, settings_now
 from rag_core.errors import ConfirmationRequired, InvalidArgument
+from rag_core.ingest import restore
+from rag_core.ingest.ingestion import check_user
+from rag_core.store.note_history import sweep_trash
 
 
 def cmd_revisions(args: argparse.Namespace) -> int:
-    from rag_core.ingest import restore
-
     with parts_of(settings_now()) as parts:
         if args.restore is not None:
             done = restore.restore(parts, args.user, args.note_id, args.restore)
@@ -36,10 +37,6 @@ def cmd_revisions(args: argparse.Namespace) -> int:
 
 
 def cmd_trash(args: argparse.Namespace) -> int:
-    from rag_core.ingest import restore
-    from rag_core.ingest.ingestion import check_user
-    from rag_core.store.note_history import sweep_trash
-
     check_user(args.user)
     if args.action == "restore" and not args.note_id:
         raise InvalidArgument("trash restore takes the NOTE to restore.")
@@ -81,22 +78,3 @@ def cmd_trash(args: argparse.Namespace) -> int:
     else:
         print(f"purged {notes} note(s) and {revisions} revision(s) of {args.user}")
     return 0
-
-
-def register(add: Add) -> None:
-    p = add("revisions", cmd_revisions, "List a note's earlier texts (newest first), or write "
-            "one back with --restore N (embedded again).")
-    p.add_argument("user", help="the user who owns the note")
-    p.add_argument("note_id", help="the note")
-    p.add_argument("--restore", type=int, default=None, metavar="N",
-                   help="write revision N back as the note")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-
-    p = add("trash", cmd_trash, "A user's deleted notes, kept RAG_NOTE_TRASH_DAYS days: list "
-            "them, restore one (embedded again), or purge them for good.")
-    p.add_argument("action", choices=["list", "restore", "purge"])
-    p.add_argument("note_id", nargs="?", default="",
-                   help="restore: the note; list, purge: only this note")
-    p.add_argument("--user", required=True, help="whose trash")
-    p.add_argument("--yes", action="store_true", help="purge without asking on a terminal")
-    p.add_argument("--json", action="store_true", help="print as JSON")

@@ -9,23 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 
-from rag_core.cli.args import int_between
+from rag_core import services
+from rag_core.config import Settings
 from rag_core.errors import InvalidArgument, InvalidUser
+from rag_core.limits import RateLimits, limits_for
+from rag_core.parts import build_store
+from rag_core.safety.guard import USER_ID
+from rag_core.store.user_limits import user_limits_for
 
-Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 WINDOW_FLAGS = ("per_minute", "per_hour", "per_day")
 
 
 def cmd_limits(args: argparse.Namespace) -> int:
-    from rag_core import services
-    from rag_core.config import Settings
-    from rag_core.limits import RateLimits, limits_for
-    from rag_core.parts import build_store
-    from rag_core.safety.guard import USER_ID
-    from rag_core.store.user_limits import user_limits_for
-
     if not USER_ID.fullmatch(args.user):
         raise InvalidUser()
     given = tuple(getattr(args, flag) for flag in WINDOW_FLAGS)
@@ -60,16 +56,3 @@ def cmd_limits(args: argparse.Namespace) -> int:
         print(f"note: RAG_RATE_TIERS names no tier {args.tier!r}: its users get the defaults",
               file=sys.stderr)
     return 0
-
-
-def register(add: Add) -> None:
-    p = add("limits", cmd_limits, "A user's own request limits (per minute, hour, day; 0: "
-            "off), which win over the tier and the defaults: set, show (the limits that "
-            "apply), clear. Servers take a change within 10 s.")
-    p.add_argument("action", choices=["set", "show", "clear"])
-    p.add_argument("user", help="the user id (a token's sub)")
-    count = int_between(0, 2**31 - 1)
-    p.add_argument("--per-minute", type=count, help="with set: questions a minute")
-    p.add_argument("--per-hour", type=count, help="with set: questions an hour")
-    p.add_argument("--per-day", type=count, help="with set: questions a day")
-    p.add_argument("--tier", help="show the limits as for a token with this tier claim")

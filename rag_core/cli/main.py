@@ -1,27 +1,29 @@
 """The ``rag-core`` command. Thin: it parses arguments, builds Settings, and calls the package.
 
-Each subcommand lives in a module of its own under ``rag_core/cli/`` with a
-``register(add: Add) -> None`` that adds its parsers (``rag_core.cli.command.Add``); this module
-only lists those modules in ``COMMANDS``, in the order ``--help`` shows them, and runs the one
-asked for (errors: ``error CODE: ...``, exit 2 for a caller's mistake, 3 for a failing
-dependency)."""
+Each subcommand's arguments are added by a module of ``rag_core/cli/parsers/`` with a
+``register(add: Add) -> None`` (``rag_core.cli.parsers.Add``), and the subcommand runs a
+function of a module of ``rag_core/cli/``, named ``"module:function"``; this module only lists
+the parser modules in ``COMMANDS``, in the order ``--help`` shows them, imports the module of
+the one asked for, and runs it (errors: ``error CODE: ...``, exit 2 for a caller's mistake, 3
+for a failing dependency)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from pydantic import ValidationError
 
-from rag_core.cli import (
+from rag_core.cli import lifetime
+from rag_core.cli.args import Parser
+from rag_core.cli.parsers import (
     backup,
     chat,
     costs,
     folders,
     history,
-    lifetime,
     limits,
     notes,
     operate,
@@ -31,12 +33,11 @@ from rag_core.cli import (
     stack,
     users,
 )
-from rag_core.cli.args import Parser
 from rag_core.config import SECTIONS
 from rag_core.errors import RagError, UserError
 
-# the modules whose subcommands ``rag-core`` has, in the order of ``--help``: a new module of
-# subcommands (its own ``register(add)``) is imported above and named here; nothing else changes
+# the modules that add ``rag-core``'s subcommands, in the order of ``--help``: a new one (its own
+# ``register(add)``) is imported above and named here; nothing else changes
 COMMANDS = (
     stack,
     notes,
@@ -86,14 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> Any:
-        p = sub.add_parser(name, help=help, description=help)
+    def add(name: str, func: str, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         return p
 
     for module in COMMANDS:
         module.register(add)
     return parser
+
+
+def command(func: str) -> Callable[[argparse.Namespace], int]:
+    """The function a subcommand runs, named ``"module:function"`` of ``rag_core.cli``. Its module
+    is imported here, when the command runs, and at its top imports what the command needs: so
+    ``--help`` and a light command (``token``, ``cache stats``, ``ask --server``) load none of
+    the other commands' imports (the pipeline, the model runtimes, the web framework)."""
+    module, _, name = func.partition(":")
+    found: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(f"rag_core.cli.{module}"), name)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,7 +124,7 @@ def _run(argv: Sequence[str] | None) -> int:
     if argv is None:
         lifetime.begin(args.command)
     try:
-        return int(args.func(args))
+        return int(command(args.func)(args))
     except RagError as exc:
         print(f"error {exc.code}: {exc.message}", file=sys.stderr)
         if exc.retry_after:

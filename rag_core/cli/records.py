@@ -10,20 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rag_core.cli.args import int_between
-from rag_core.cli.command import Add
-from rag_core.config import fixed
+from rag_core import services
+from rag_core.answers.feedback import export_verdicts
+from rag_core.answers.log import export_query_log
+from rag_core.cli.parsers.records import DAYS_MAX
+from rag_core.config import Settings, fixed
 from rag_core.errors import ConfirmationRequired, InvalidArgument
-
-DAYS_MAX = 36_500  # a hundred years: more is a typing mistake, not a wish
+from rag_core.parts import build_store
 
 
 def _records() -> tuple[Any, Any]:
     """The settings and the store (whose ``records`` hold verdicts and the query log)."""
-    from rag_core import services
-    from rag_core.config import Settings
-    from rag_core.parts import build_store
-
     settings = services.resolve(Settings(), redis=False)  # PostgreSQL only
     return settings, build_store(settings)
 
@@ -68,8 +65,6 @@ def _refuse_extra(args: argparse.Namespace, command: str) -> None:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from rag_core.answers.feedback import export_verdicts
-
     _refuse_extra(args, "feedback")
     if args.action == "export" and args.days is not None:
         raise InvalidArgument("feedback export takes no --days: it writes every verdict kept "
@@ -94,8 +89,6 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_querylog(args: argparse.Namespace) -> int:
-    from rag_core.answers.log import export_query_log
-
     _refuse_extra(args, "querylog")
     if args.action == "purge" and args.days is not None:
         raise InvalidArgument("querylog purge takes no --days: it deletes the whole log "
@@ -115,27 +108,3 @@ def cmd_querylog(args: argparse.Namespace) -> int:
         store.close()
     print(json.dumps({"out": str(args.out), "lines": written, "days": days}))
     return 0
-
-
-def register(add: Add) -> None:
-    p = add("feedback", cmd_feedback, "Write users' verdicts on answers as labelled items in "
-            "the golden set's shape (OUT/qa, OUT/semantic_pairs, OUT/verdicts.jsonl), or purge "
-            "them.")
-    p.add_argument("action", choices=["export", "purge"])
-    p.add_argument("out", nargs="?", help="with export: the output folder")
-    p.add_argument("--days", type=int_between(1, DAYS_MAX), default=None,
-                   help="with purge: keep the verdicts of the last DAYS days, 1-36500 "
-                   "(default: none kept; RAG_FEEDBACK_DAYS applies on its own as the service "
-                   "runs)")
-    p.add_argument("--yes", action="store_true",
-                   help="with purge: go ahead without asking (needed on a terminal)")
-
-    p = add("querylog", cmd_querylog, "Export the opt-in query log (RAG_QUERY_LOG=on) as the "
-            "JSON lines notebook 03 replays (--param query_log=OUT), or purge it.")
-    p.add_argument("action", choices=["export", "purge"])
-    p.add_argument("out", nargs="?", help="with export: the JSON-lines file to write")
-    p.add_argument("--days", type=int_between(1, DAYS_MAX), default=None,
-                   help="with export: the last DAYS days, 1-36500 (default 30, as long as the "
-                   "log is kept)")
-    p.add_argument("--yes", action="store_true",
-                   help="with purge: go ahead without asking (needed on a terminal)")

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
+from rag_core.api.auth import issue_token
+from rag_core.cli.args import env_settings
 from rag_core.errors import DependencyError, InvalidArgument, RagError, UserError
 
 if TYPE_CHECKING:
@@ -64,12 +66,15 @@ def server_url(args: argparse.Namespace) -> str | None:
     return url or None
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """``rag-core token``: a signed JWT for ``--user`` (as ``bearer_token`` mints one)."""
+    print(issue_token(env_settings(), args.user, ttl_s=args.ttl))
+    return 0
+
+
 def bearer_token(user: str) -> str:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
-        from rag_core.api.auth import issue_token
-        from rag_core.cli.args import env_settings
-
         return issue_token(env_settings(), user, ttl_s=TOKEN_TTL_S)
     import jwt
 

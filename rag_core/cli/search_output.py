@@ -1,4 +1,4 @@
-"""What ``rag-core search`` prints: one row per hit, the ``--explain`` lines, and the
+"""``rag-core search`` and what it prints: one row per hit, the ``--explain`` lines, and the
 ``--queries`` batch (one JSON line per question)."""
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
-from rag_core.errors import InvalidArgument, UserError
+from rag_core.cli.args import filters_from
+from rag_core.cli.command import parts_of, print_json, settings_now
+from rag_core.errors import InvalidArgument, InvalidQuery, UserError
+from rag_core.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from rag_core.pipeline import Pipeline
     from rag_core.types import Chunk
 
 
@@ -61,8 +63,6 @@ def explain(i: int, row: ResultRow, ranker: str) -> str:
 def search_many(pipe: Pipeline, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rag_core.errors import InvalidQuery
-
     path = Path(args.queries)
     if not path.exists():
         raise InvalidArgument(f"--queries {path}: no such file")
@@ -88,4 +88,34 @@ def search_many(pipe: Pipeline, args: argparse.Namespace) -> int:
                                       "error": {"code": exc.code, "message": exc.message}}) + "\n")
                 continue
             out.write(json.dumps({"id": qid, "results": rows}) + "\n")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if not args.queries and not args.query:
+        raise InvalidArgument("Give a QUERY or --queries FILE.")
+    if not args.queries and not args.user:
+        raise InvalidArgument("Give --user: whose notes to search.")
+    if args.queries and not Path(args.queries).is_file():
+        raise InvalidArgument(f"--queries {args.queries}: no such file")
+    args.filters = filters_from(args)
+    settings = settings_now(**({"retrieval_mode": args.mode} if args.mode else {}))
+    with parts_of(settings) as parts:
+        pipe = Pipeline(parts)
+        if args.queries:
+            return search_many(pipe, args)
+        rows = [result_row(c) for c in pipe.search(args.user, args.query, args.top_k,
+                                                   filters=args.filters)]
+    if args.json:
+        print_json({"query": args.query, "results": rows})
+        return 0
+    for i, row in enumerate(rows, start=1):
+        if args.explain:
+            print(explain(i, row, settings.retrieval.lexical_ranker))
+            continue
+        ranks = f"dense #{row['dense_rank']} lexical #{row['lexical_rank']}" \
+            if row["fused_score"] is not None else ""
+        print(f"{i:>2}. {row['score']:.3f}  {row['title']}  ({row['chunk_id']}) {ranks}")
+    if not rows:
+        print("no results")
     return 0

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rag_core.cli.command import Add, print_json, settings_now
+from rag_core import services
+from rag_core.cli.command import print_json, settings_now
+from rag_core.store.pgvector import store_for
 
 
 def cmd_services(args: argparse.Namespace) -> int:
-    from rag_core import services
-
     settings = settings_now()
     if args.action == "up":
         ends = services.ensure_services(settings)
@@ -29,9 +29,6 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply the schema (a deploy step, before the app starts): idempotent, safe to race."""
-    from rag_core import services
-    from rag_core.store.pgvector import store_for
-
     store = store_for(services.resolve(settings_now(), redis=False))
     try:
         applied = store.ensure_schema()
@@ -46,13 +43,3 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
-
-
-def register(add: Add) -> None:
-    p = add("services", cmd_services, "Start, inspect or stop the embedded PostgreSQL and Redis.")
-    p.add_argument("action", choices=["up", "status", "down"])
-
-    p = add("migrate", cmd_migrate, "Apply the database schema (a deploy step; idempotent).")
-    p.add_argument("--reindex", action="store_true",
-                   help="then rebuild the HNSW index with RAG_HNSW_VECTOR_TYPE, RAG_HNSW_M and "
-                        "RAG_HNSW_EF_CONSTRUCTION, concurrently (searches and writes go on)")

@@ -7,18 +7,16 @@ import argparse
 import json
 import sys
 
-from rag_core.cli.command import Add
+from rag_core import services
+from rag_core.answers.log import query_log_key
+from rag_core.cli.args import env_settings
 from rag_core.errors import UserNotFound
+from rag_core.ingest.ingestion import check_user
+from rag_core.ops.erase import erase_user
+from rag_core.parts import build_caches, build_redis, build_semantic_judge, build_store
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from rag_core import services
-    from rag_core.answers.log import query_log_key
-    from rag_core.cli.args import env_settings
-    from rag_core.ingest.ingestion import check_user
-    from rag_core.ops.erase import erase_user
-    from rag_core.parts import build_caches, build_redis, build_semantic_judge, build_store
-
     check_user(args.user)  # before any server starts
     settings = services.resolve(env_settings())
     store = build_store(settings)
@@ -43,12 +41,3 @@ def cmd_users(args: argparse.Namespace) -> int:
         print(f"erased user (audit key {erasure.user_key[:16]}...): {rows}; "
               f"{erasure.redis_keys} Redis keys or entries")
     return 0
-
-
-def register(add: Add) -> None:
-    p = add("users", cmd_users, "Erase one user everywhere: notes, chunks, every cache layer, "
-            "verdicts, query log lines, limits and reservations; the day's spend stays in the "
-            "ledger under one anonymous key.")
-    p.add_argument("action", choices=["erase"])
-    p.add_argument("user", help="the user id to erase")
-    p.add_argument("--json", action="store_true", help="print what was removed as JSON")

@@ -42,6 +42,7 @@ def __getattr__(name: str) -> object:
 def build_embedder(settings: Settings, backend: str | None = None) -> Embedder:
     """The embedder of ``backend`` (default: ``settings.embedding_backend``), exactly that one
     (the one place that knows them all); ``FallbackEmbedder.of`` falls back when it fails."""
+    # lazy: the embedders' modules load with the first embedder (``_LAZY`` above)
     from rag_core.embedding.runtimes import OnnxRuntimeEmbedder, OpenVinoEmbedder
     from rag_core.embedding.sentence_transformer import SentenceTransformerEmbedder
 

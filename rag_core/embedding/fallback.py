@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag_core.config import Settings
+from rag_core.embedding import build_embedder
 from rag_core.embedding.base import RUNTIMES, Embedder, replace_runtime
 from rag_core.errors import EmbeddingFailed
 from rag_core.telemetry import logs, metrics
@@ -53,8 +54,6 @@ class FallbackEmbedder:
     def of(cls, settings: Settings) -> FallbackEmbedder:
         """The configured runtime of ``settings``, falling back along ``RUNTIMES``: what the
         service and ``ingest`` embed with."""
-        from rag_core.embedding import build_embedder
-
         section = settings.embedding
         return cls(section.embedding_backend, lambda name: build_embedder(settings, name),
                    section.embedding_model, section.embedding_dim)

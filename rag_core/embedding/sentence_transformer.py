@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag_core.embedding.base import DEFAULT_MODEL, resolve_model_path
+from rag_core.embedding.export import source_key
 from rag_core.errors import EmbeddingFailed
 from rag_core.procs import pool_threads
 
@@ -49,8 +50,6 @@ class SentenceTransformerEmbedder:
 
     def identity(self) -> str:
         """What this embedder's vectors follow from (as ``RuntimeEmbedder.identity``)."""
-        from rag_core.embedding.export import source_key
-
         return repr((self.backend, self.model_id, source_key(resolve_model_path(self.model_id)),
                      self.threads))
 

@@ -29,15 +29,17 @@ def build_generator(settings: Settings, redis_client: Any = None, *,
     ``InferenceClient`` of the hosted model (``rag_core.llm.hf.make_client``), built at the edge;
     without one, the ``hf`` generator builds its own.
     """
+    # lazy: every import of rag_core.llm.* reads this package (an exact hit's prompt_id); the
+    # generators and their breaker (pybreaker, redis-py: ~280 modules) load when one is built
     from rag_core.llm.resilience import ResilientGenerator
 
     inner: Generator
     if settings.generation.llm == "hf":
-        from rag_core.llm.hf import hf_generator
+        from rag_core.llm.hf import hf_generator  # lazy: as above, hf only
 
         inner = hf_generator(settings, llm_client)
     else:
-        from rag_core.llm.extractive import ExtractiveGenerator
+        from rag_core.llm.extractive import ExtractiveGenerator  # lazy: as above
 
         inner = ExtractiveGenerator()
     return ResilientGenerator(inner, settings.model_calls, redis_client)
@@ -46,6 +48,7 @@ def build_generator(settings: Settings, redis_client: Any = None, *,
 def reset_breakers(redis_client: Any) -> None:
     """Every generator's shared circuit breaker (the second provider's and the cheap model's
     too) closed and cleared (``redis_client`` None: nothing is shared, nothing to do)."""
+    # lazy: as in build_generator (the breakers' modules, ~290 modules)
     from rag_core.llm.breaker_state import SharedBreakerStorage
     from rag_core.llm.failover import CHEAP_BREAKER, FALLBACK_BREAKER
     from rag_core.redis_kv.keys import breaker_prefix

@@ -53,7 +53,7 @@ def source_header(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     with ``guard``, instructions planted in them are left out (``safety.note_guard``)."""
     meta = chunk.metadata
     if guard:
-        from rag_core.safety.note_guard import guard_field
+        from rag_core.safety.note_guard import guard_field  # lazy: not on an exact hit
 
     def field(value: object) -> str:
         text = note_field(value)
@@ -80,7 +80,7 @@ def format_note_block(n: int, chunk: Chunk, *, guard: bool = True) -> str:
     sentences that instruct the model are left out (``safety.note_guard``)."""
     text = note_text(chunk.text).strip()
     if guard:
-        from rag_core.safety.note_guard import guard_text
+        from rag_core.safety.note_guard import guard_text  # lazy: not on an exact hit
 
         text = guard_text(text)
     return f'<note n="{n}">\n{source_header(n, chunk, guard=guard)}\n{text}\n</note>'
@@ -139,7 +139,7 @@ def _detector() -> EchoDetector:
     """Built on the first answer checked: a process that only reads the cache (a cached
     answer at the command line, which needs ``prompt_id`` for its key) skips the leak
     detector's patterns."""
-    from rag_core.safety.leak import EchoDetector
+    from rag_core.safety.leak import EchoDetector  # lazy: not on an exact hit
 
     return EchoDetector(SYSTEM_PROMPT, HONEST_PHRASES)
 

@@ -30,6 +30,7 @@ from rag_core.llm.failover import CHEAP_BREAKER, CHEAP_GAUGE, Provider
 from rag_core.llm.hf import HFGenerator, make_client
 from rag_core.llm.resilience import ResilientGenerator
 from rag_core.redis_kv.client import RedisClient
+from rag_core.text import nlp
 
 if TYPE_CHECKING:
     from huggingface_hub import InferenceClient
@@ -59,8 +60,6 @@ def cheap_generator(generation: GenerationSettings, routing: Routing, cheap: Che
 
 def question_kind(question: str) -> str:
     """The kind of answer the question asks for, as the decisions read it."""
-    from rag_core.text import nlp
-
     return nlp.facts(question).answer_type
 
 

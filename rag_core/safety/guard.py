@@ -43,7 +43,7 @@ def normalise(text: str) -> str:
 def sanitise(text: str) -> Sanitised:
     """Normalise ``text`` and flag it by family; flagged sentences are left out of ``text``
     (empty when nothing answerable is left). See the module docstring."""
-    from rag_core.safety.sanitiser import scan_question
+    from rag_core.safety.sanitiser import scan_question  # lazy: its patterns compile on import
 
     scan = scan_question(text)
     return Sanitised(scan.text, scan.flags)
@@ -53,7 +53,7 @@ def __getattr__(name: str) -> object:
     # The sanitiser and its pattern families are imported by what sanitises only, not by
     # ``rag-core token`` or the user-id check (the families hold their patterns as written).
     if name == "PATTERN_FAMILIES":  # the families of English patterns, by name
-        from rag_core.safety.sanitiser import FAMILIES
+        from rag_core.safety.sanitiser import FAMILIES  # lazy: as in sanitise
 
         return FAMILIES
     raise AttributeError(name)

@@ -77,7 +77,7 @@ def setup(exporter: str, service: str = "rag_core") -> None:
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        from rag_core.telemetry.sdk_export import CountedBatches
+        from rag_core.telemetry.sdk_export import CountedBatches  # lazy: with OTLP only
 
         timeout = float(os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT") or EXPORT_TIMEOUT_S)
         bounded = CountedBatches(OTLPSpanExporter(timeout=timeout))
@@ -88,7 +88,7 @@ def setup(exporter: str, service: str = "rag_core") -> None:
         tracing.use_tracer(trace.get_tracer("rag_core"))
     else:  # the service's spans, light on the request's path (``telemetry.light``): the SDK's
         # own spans cost a cached answer +26 % CPU served, the light ones +17 % (docs/benchmarks.md)
-        from rag_core.telemetry import light
+        from rag_core.telemetry import light  # lazy: with OTLP only
 
         tracing.use_tracer(light.tracer_for(provider, bounded.put))
 

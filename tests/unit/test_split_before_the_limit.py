@@ -74,18 +74,20 @@ def test_the_services_and_the_command_are_split_by_concern() -> None:
 
 
 def test_the_command_only_registers_the_modules_of_its_subcommands() -> None:
-    from rag_core.cli.main import COMMANDS
+    from rag_core.cli.main import COMMANDS, command
 
     tree = ast.parse((ROOT / "rag_core" / "cli" / "main.py").read_text())
     defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     arguments = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
                  and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"]
     assert [name for name in defined if name.startswith("cmd_")] == [] and arguments == []
-    for module in COMMANDS:  # each a module of rag_core/cli/ that adds at least one command
-        assert module.__name__.startswith("rag_core.cli.")
+    for module in COMMANDS:  # each a module of rag_core/cli/parsers/ that adds a command
+        assert module.__name__.startswith("rag_core.cli.parsers.")
         added = _Recorder()
         module.register(added)
         assert added.names, f"{module.__name__} registers no subcommand"
+        for name, func in zip(added.names, added.funcs, strict=True):  # each runs a function
+            assert callable(command(func)), f"{name}: {func} names no function"
 
 
 class _Recorder:
@@ -93,7 +95,9 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.funcs: list[str] = []
 
-    def __call__(self, name: str, func: object, help: str) -> argparse.ArgumentParser:
+    def __call__(self, name: str, func: str, help: str) -> argparse.ArgumentParser:
         self.names.append(name)
+        self.funcs.append(func)
         return argparse.ArgumentParser(prog=name)

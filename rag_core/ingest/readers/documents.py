@@ -26,7 +26,7 @@ import zipfile
 from rag_core.ingest.readers import derived, html, pdf, word, written
 from rag_core.ingest.readers.budget import Budget
 from rag_core.ingest.readers.draft import Draft
-from rag_core.ingest.readers.errors import NOT_UTF8, ZIP_BOMB, FileRefused
+from rag_core.ingest.readers.errors import DOCX_CORRUPT, NOT_UTF8, ZIP_BOMB, FileRefused
 
 MAX_EXPANDED_BYTES = 64 * 1024 * 1024  # what the parts of one DOCX may expand to, in all
 MAX_RATIO = 200  # expanded / packed size of a DOCX's parts (text compresses about 10x)
@@ -76,8 +76,6 @@ def read_docx(data: bytes, name: str, budget: Budget | None = None) -> Draft:
     """Paragraphs and tables in document order, headings as Markdown headings; the core
     properties' title (else the ``Title`` paragraph, else the first heading), author and
     creation date (``word``)."""
-    from rag_core.ingest.readers.errors import DOCX_CORRUPT
-
     check_zip(data, name, DOCX_CORRUPT)
     body, title, author, created = word.read_word(data, name, budget)
     return derived.fit(Draft(body=written.letters(body), title=title, author=author,

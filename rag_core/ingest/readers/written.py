@@ -24,6 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from rag_core.config import Embedding
+from rag_core.embedding.base import model_words
+
 _FORMS = {c: None for c in (0x00AD,)}
 _BROKEN = re.compile(r"([^\W\d_][\w]*)-$")
 _CONTINUED = re.compile(r"^([^\W\d_][\w]*)")
@@ -54,9 +57,6 @@ def letters(text: str) -> str:
 
 def vocabulary() -> frozenset[str]:
     """The default embedding model's whole words (empty when it is not installed)."""
-    from rag_core.config import Embedding
-    from rag_core.embedding.base import model_words
-
     return model_words(Embedding().embedding_model)
 
 
