@@ -8,6 +8,7 @@ server (``gate.QuestionGate``; docs/runbook.md "Request limits").
 - ``queue``: the fair queue of questions waiting for a place in flight;
 - ``own``: a user's own limits through a short cache;
 - ``gate``: admission, refusals, release (their metrics: ``telemetry.metrics``);
+- ``counting``: a question's windows counted in its exact lookup's round trip;
 - ``slots``: the work slots that share a process's CPUs among the questions admitted.
 """
 

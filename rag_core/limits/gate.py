@@ -6,7 +6,9 @@ or stream); a refused one raises ``RateLimited`` (429: ``minute``, ``hour``, ``d
 ``in_flight``) or ``Overloaded`` (503: everyone's hour, or no place freed in the fair queue
 within 1 s), with ``Retry-After`` and the RateLimit headers, and costs nothing more: no
 embedding, no model, no cache, no database round trip beyond the cached read of the user's own
-limits (``own.OwnLimits``).
+limits (``own.OwnLimits``). A JSON question (``QuestionGate.counting``) is counted in its
+windows at its exact lookup, in that read's one round trip (``limits.counting``): validated
+first (CPU only), refused before any cache is read, and placed in flight only past the cache.
 
 Counted in Redis (``counters.RedisCounter``), shared by every process and server. When Redis
 fails the gate counts in this process (``counters.LocalCounter``, the same rates per process)
@@ -36,6 +38,7 @@ from rag_core.limits.counters import (
     RedisCounter,
     Window,
 )
+from rag_core.limits.counting import Counting
 from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue
@@ -122,8 +125,10 @@ class QuestionGate:
                    self.section.user_max_in_flight, self.section.max_concurrent_queries,
                    LEASE_S)
 
-    def _check(self, ask: Ask) -> tuple[Outcome, LimitCounter]:
-        if self.remote is not None and time.monotonic() >= self._rest_until:
+    def check(self, ask: Ask) -> tuple[Outcome, LimitCounter]:
+        """``ask`` checked (and counted when admitted) in Redis, or in this process while
+        Redis rests after a failure."""
+        if self.remote is not None and not self.resting():
             try:
                 return self.remote.check(ask), self.remote
             except _FAILED as exc:
@@ -131,6 +136,10 @@ class QuestionGate:
                 logs.log_event(log, logging.WARNING, "request limits counted in this process: "
                                "Redis failed", error=type(exc).__name__)
         return self.local.check(ask), self.local
+
+    def resting(self) -> bool:
+        """Whether the limits are counted in this process now (Redis failed lately)."""
+        return time.monotonic() < self._rest_until
 
     async def admit(self, user: str, tier: object = None) -> Admission:
         """A place for one question of ``user`` (whose token's ``tier`` claim is ``tier``),
@@ -144,13 +153,26 @@ class QuestionGate:
         flight: what every question pays, an exact cache hit included, which costs the model
         and the CPU nothing worth a place. ``RateLimited`` / ``Overloaded`` for a full window.
         ``place`` takes the place once the question goes past the cache."""
+        admission = (await self.counting(user, tier)).count()
+        assert admission is not None  # refusing: counted, or raised
+        return admission
+
+    async def counting(self, user: str, tier: object = None) -> Counting:
+        """``count``'s windows, not counted yet: the question route counts them in the exact
+        lookup's round trip (``limits.counting``)."""
         limits, _ = await self.applied(user, tier)
-        ask = replace(self._ask(user, limits), token="", user_max_in_flight=0,
-                      max_concurrent=0)
-        outcome, counter = self._check(ask)
+        return Counting(self, replace(self._ask(user, limits), token="", user_max_in_flight=0,
+                                      max_concurrent=0))
+
+    def counted(self, ask: Ask, outcome: Outcome, counter: LimitCounter, *,
+                refusing: bool = True) -> Admission | None:
+        """What counting ``ask`` (no place) came to: the question let through, or its refusal
+        raised (None when not ``refusing``: nothing was counted)."""
         if outcome.status != "admitted":
-            raise self._refusal(outcome)
-        return Admission(self, user, "", counter, _headers_of(outcome), counted=ask,
+            if refusing:
+                raise self._refusal(outcome)
+            return None
+        return Admission(self, ask.user, "", counter, _headers_of(outcome), counted=ask,
                          uncounted_headers=rate_headers(tightest(
                              [c for c in outcome.counts if c.name != GLOBAL])))
 
@@ -175,7 +197,7 @@ class QuestionGate:
         return placed
 
     async def _placed(self, user: str, ask: Callable[[], Ask]) -> Admission:
-        first = None if len(self.queue) else self._check(ask())
+        first = None if len(self.queue) else self.check(ask())
         checked = first
         if checked is None or checked[0].status == "busy":
             checked = await self.queue.wait(user, lambda: self._settled(ask))
@@ -203,7 +225,7 @@ class QuestionGate:
                            error=type(exc).__name__)
 
     def _settled(self, ask: Callable[[], Ask]) -> tuple[Outcome, LimitCounter] | None:
-        checked = self._check(ask())
+        checked = self.check(ask())
         return None if checked[0].status == "busy" else checked
 
     def _refuse(self, limit: str) -> None:
@@ -256,7 +278,7 @@ class QuestionGate:
                         user_max_in_flight=0, max_concurrent=0)
         if not probe.windows:
             probe = replace(probe, windows=(Window("probe", 60, 0),))
-        outcome, _ = self._check(probe)
+        outcome, _ = self.check(probe)
         real = {w.name: w.limit for w in ask.windows}
         left: dict[str, int | None] = {name: None for name, _ in WINDOWS}
         counts: dict[str, WindowCount | None] = {name: None for name, _ in WINDOWS}
