@@ -37,7 +37,7 @@ from rag_core.types import Answer, Chunk
 if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
     from rag_core.config import Retrieval
-    from rag_core.limits.counting import Counting
+    from rag_core.limits.gate import Counting
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
 NO_MATCH_ANSWER = "None of your notes matches the filters of this question."

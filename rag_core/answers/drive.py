@@ -6,8 +6,8 @@ The steps do no I/O of their own at step 2: they yield its one read (``ExactRead
 sent the answer found there, or None. ``in_thread`` makes it with ``AnswerLayer.lookup``;
 ``on_loop`` with ``AnswerLayer.alookup`` in the request's own task (one Redis round trip, no
 worker thread), or with ``lookup`` in a thread when one trip cannot decide it; the question's
-request limits (its windows: ``limits.counting``) ride in that same trip, so that a hit costs
-admission and the lookup one round trip. Past the exact cache (``PAST_CACHE``) the loop's
+request limits (its windows: ``limits.gate.Counting``) ride in that same trip, so that a hit
+costs admission and the lookup one round trip. Past the exact cache (``PAST_CACHE``) the loop's
 driver lets its caller take the question's place in flight, then goes on in a worker thread.
 Both keep step 2's result on the run the same way (``_kept``).
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rag_core.cache.answer_layer import AnswerLayer
     from rag_core.cache.version_layer import VersionLayer
     from rag_core.config import Retrieval
-    from rag_core.limits.counting import Counting
+    from rag_core.limits.gate import Counting
     from rag_core.run import Run
 
 Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
@@ -79,7 +79,7 @@ class ExactLookup:
     async def aread(self, run: Run, counting: Counting | None = None) -> Answer | None:
         """``read`` from the event loop: in its one round trip when that decides it, else
         ``read`` in a thread. ``counting``: the question's windows, counted in that same trip
-        (``limits.counting``), or alone before the read in a thread; a full one is raised
+        (``limits.gate.Counting``), or alone before the read in a thread; a full one is raised
         before anything is read."""
         assert run.query is not None
         if run.control.reads:

@@ -32,7 +32,7 @@ from rag_core.api.schemas import (
 from rag_core.cache.control import CacheControl
 from rag_core.errors import RagError
 from rag_core.limits import Admission
-from rag_core.limits.counting import Counting
+from rag_core.limits.gate import Counting
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
 from rag_core.types import Answer, Decisions

@@ -10,7 +10,7 @@ from fastapi import Request
 from rag_core.api.auth_first import CLAIMS
 from rag_core.config import Limits, Settings
 from rag_core.limits import Admission, QuestionGate
-from rag_core.limits.counting import Counting
+from rag_core.limits.gate import Counting
 from rag_core.parts import Parts, build_redis
 from rag_core.store.user_limits import user_limits_for
 
@@ -54,8 +54,8 @@ async def admit(request: Request, user: str) -> Admission | None:
 
 async def counting(request: Request, user: str) -> Counting | None:
     """The caller's question's windows, to count at its exact lookup (in that read's round
-    trip: ``limits.counting``), taking no place in flight (a cached answer takes none); None
-    when no limit is on."""
+    trip: ``limits.gate.Counting``), taking no place in flight (a cached answer takes none);
+    None when no limit is on."""
     gate = gate_of(request)
     return None if gate is None else await gate.counting(user, tier_of(request))
 

@@ -7,7 +7,7 @@ or stream); a refused one raises ``RateLimited`` (429: ``minute``, ``hour``, ``d
 within 1 s), with ``Retry-After`` and the RateLimit headers, and costs nothing more: no
 embedding, no model, no cache, no database round trip beyond the cached read of the user's own
 limits (``own.OwnLimits``). A JSON question (``QuestionGate.counting``) is counted in its
-windows at its exact lookup, in that read's one round trip (``limits.counting``): validated
+windows at its exact lookup, in that read's one round trip (``Counting``): validated
 first (CPU only), refused before any cache is read, and placed in flight only past the cache.
 
 Counted in Redis (``counters.RedisCounter``), shared by every process and server. When Redis
@@ -24,12 +24,14 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from rag_core.config import Limits
 from rag_core.errors import Overloaded, RateLimited
 from rag_core.limits.counters import (
+    CHECK,
     GLOBAL,
     Ask,
     LimitCounter,
@@ -37,12 +39,15 @@ from rag_core.limits.counters import (
     Outcome,
     RedisCounter,
     Window,
+    outcome_of,
+    trip,
 )
-from rag_core.limits.counting import Counting
 from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.redis_kv.joined import Arg
+from rag_core.redis_kv.restarts import url_of
 from rag_core.store.user_limits import UserLimitsTable
 from rag_core.telemetry import logs, metrics
 
@@ -87,6 +92,58 @@ class Admission:
             return
         self.released = True
         self.gate.end(self)
+
+
+@dataclass
+class Counting:
+    """One question's windows to count (``ask``: no token, no caps). ``admission``: the
+    question let through, once counted; ``refusal``: what its windows refused it with."""
+
+    gate: QuestionGate
+    ask: Ask
+    admission: Admission | None = None
+    refusal: RateLimited | Overloaded | None = None
+    done: bool = False
+    script: ClassVar[str] = CHECK
+
+    def trip(self, client: object) -> tuple[list[str], list[Arg]] | None:
+        """The windows' keys and arguments, to count in a read's round trip on ``client``'s
+        server; None when they are counted elsewhere: in this process (the gate has no Redis,
+        or rests after it failed), on another server, or counted already."""
+        remote = self.gate.remote
+        if self.done or remote is None or self.gate.resting() or not _same(remote.client,
+                                                                            client):
+            return None
+        keys, args = trip(self.ask)
+        return keys, list(args)
+
+    def settle(self, reply: Sequence[object]) -> None:
+        """The windows' part of a joined reply: the question counted, or its refusal raised."""
+        assert self.gate.remote is not None  # ``trip`` let it run there
+        self.done = True
+        self._counted(outcome_of(self.ask, reply), self.gate.remote, True)
+
+    def alone(self) -> None:
+        """Counted alone before a read that cannot carry the windows (``redis_kv.joined``)."""
+        self.count()
+
+    def count(self, *, refusing: bool = True) -> Admission | None:
+        """The windows counted alone, unless a round trip counted them already: the question
+        let through, or refused (raised). ``refusing=False``: a question the steps answered
+        before their lookup (invalid, or refused by the service's own checks) counts where its
+        windows have room and keeps its own answer."""
+        if not self.done:
+            self.done = True
+            outcome, counter = self.gate.check(self.ask)
+            self._counted(outcome, counter, refusing)
+        return self.admission
+
+    def _counted(self, outcome: Outcome, counter: LimitCounter, refusing: bool) -> None:
+        try:
+            self.admission = self.gate.counted(self.ask, outcome, counter, refusing=refusing)
+        except (RateLimited, Overloaded) as exc:
+            self.refusal = exc
+            raise
 
 
 @dataclass(frozen=True)
@@ -159,7 +216,7 @@ class QuestionGate:
 
     async def counting(self, user: str, tier: object = None) -> Counting:
         """``count``'s windows, not counted yet: the question route counts them in the exact
-        lookup's round trip (``limits.counting``)."""
+        lookup's round trip (``Counting``)."""
         limits, _ = await self.applied(user, tier)
         return Counting(self, replace(self._ask(user, limits), token="", user_max_in_flight=0,
                                       max_concurrent=0))
@@ -289,4 +346,12 @@ class QuestionGate:
         return Remaining(limits, source, left, outcome.user_in_flight, counts)
 
 
-__all__ = ["Admission", "QuestionGate", "Remaining", "rate_headers"]
+def _same(one: object, other: object) -> bool:
+    """Whether two clients talk to one Redis server (the same client, or the same URL)."""
+    if one is other:
+        return True
+    url = url_of(one)
+    return url is not None and url == url_of(other)
+
+
+__all__ = ["Admission", "Counting", "QuestionGate", "Remaining", "rate_headers"]

@@ -1,12 +1,13 @@
 """Admission in the exact lookup's round trip (issue 78): with the request limits counted in
 the Redis that holds the caches, a cached answer costs its windows and its lookup one script
-(``limits.counting``, ``redis_kv.joined``), takes no place in flight and gives nothing back; a
-flood of exact repeats meets its window's 429 in that same trip, unread; an invalid question
-counts in its windows and keeps its own answer. Real PostgreSQL and Redis, in process
+(``limits.gate.Counting``, ``redis_kv.joined``), takes no place in flight and gives nothing
+back; a flood of exact repeats meets its window's 429 in that same trip, unread; an invalid
+question counts in its windows and keeps its own answer. Real PostgreSQL and Redis, in process
 (httpx.ASGITransport), on a clock the test sets."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -37,7 +38,9 @@ def anyio_backend() -> str:
 def redis(app_parts: Parts) -> Iterator[Any]:
     import redis as redis_py
 
-    client = redis_py.Redis.from_url(app_parts.settings.services.redis_url)
+    url = app_parts.settings.services.redis_url
+    assert url is not None
+    client = redis_py.Redis.from_url(url)
     yield client
     client.close()
 
@@ -142,3 +145,23 @@ async def test_an_invalid_question_counts_in_its_windows_and_keeps_its_own_answe
             assert counted("ivy", redis) == min(n + 1, 2)
         r = await client.post("/v1/query", json=QUESTION, headers=token("ivy"))
     assert r.status_code == 429 and r.json()["error"]["limit"] == "minute"
+
+
+async def test_while_redis_rests_the_windows_are_counted_here_and_the_lookup_goes_alone(
+        app_parts: Parts, redis: Any) -> None:
+    """After Redis failed the gate counts in this process for a while: the windows cannot ride
+    in the lookup's trip then; they are counted here first and still limit."""
+    app = redis_app(app_parts, Clock(), rate_limit_per_minute=2)
+    gate: QuestionGate = app.state.question_gate
+    async with client_of(app) as client:
+        await client.post("/v1/query", json=QUESTION, headers=token("rey"))
+        gate._rest_until = time.monotonic() + 3_600  # as after a failed call
+        await client.post("/v1/query", json=QUESTION, headers=token("rey"))  # connected
+        with Sent(redis) as sent:
+            hit = await client.post("/v1/query", json=QUESTION, headers=token("rey"))
+            during = sent.commands()
+        over = await client.post("/v1/query", json=QUESTION, headers=token("rey"))
+    assert hit.status_code == 200 and hit.json()["cache"]["query"] == "hit"
+    assert during == ["evalsha"]  # the lookup's own script
+    assert counted("rey", redis) == 1  # the first question; the hit counted in this process
+    assert over.status_code == 429  # this process's minute holds the two hits
