@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from rag_core.answers.generate import GenerationStep
     from rag_core.cache.layers import CacheLayers
     from rag_core.config import Retrieval
+    from rag_core.limits.gate import Counting
     from rag_core.store.base import Store
 
 NO_CONTEXT_ANSWER = "I couldn't find anything about that in your notes."
@@ -83,16 +84,18 @@ class Pipeline:
     async def answer(self, user_id: str, question: object, *, top_k: int | None = None,
                      request_id: str | None = None, filters: Filters = NO_FILTERS,
                      control: CacheControl = NO_CONTROL,
-                     past_cache: Callable[[], Awaitable[object]] | None = None) -> Answer:
+                     past_cache: Callable[[], Awaitable[object]] | None = None,
+                     counting: Counting | None = None) -> Answer:
         """``ask`` from the event loop, the same steps driven otherwise: steps 1-2 in the
         caller's task (step 2's read in its one round trip, or in a thread when one trip cannot
         decide it), so that an exact hit never waits for a worker thread; the rest in a thread.
         ``past_cache`` is awaited when the question goes past the exact cache, before anything
         else runs (the route takes the question's place in flight there); what it raises ends
-        the request as the steps end any refusal."""
+        the request as the steps end any refusal. ``counting``: the question's windows,
+        counted in step 2's round trip (``drive.on_loop``)."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
-        return await drive.on_loop(self.lookup,
-                                   self._steps(run, question, streaming=False), past_cache)
+        return await drive.on_loop(self.lookup, self._steps(run, question, streaming=False),
+                                   past_cache, counting)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS,

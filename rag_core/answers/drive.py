@@ -5,9 +5,11 @@ question route), as httpx drives one auth flow sync and async.
 The steps do no I/O of their own at step 2: they yield its one read (``ExactRead``) and are
 sent the answer found there, or None. ``in_thread`` makes it with ``AnswerLayer.lookup``;
 ``on_loop`` with ``AnswerLayer.alookup`` in the request's own task (one Redis round trip, no
-worker thread), or with ``lookup`` in a thread when one trip cannot decide it. Past the exact
-cache (``PAST_CACHE``) the loop's driver lets its caller take the question's place in flight,
-then goes on in a worker thread. Both keep step 2's result on the run the same way (``_kept``).
+worker thread), or with ``lookup`` in a thread when one trip cannot decide it; the question's
+request limits (its windows: ``limits.gate.Counting``) ride in that same trip, so that a hit
+costs admission and the lookup one round trip. Past the exact cache (``PAST_CACHE``) the loop's
+driver lets its caller take the question's place in flight, then goes on in a worker thread.
+Both keep step 2's result on the run the same way (``_kept``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from rag_core.cache.answer_layer import AnswerLayer
     from rag_core.cache.version_layer import VersionLayer
     from rag_core.config import Retrieval
+    from rag_core.limits.gate import Counting
     from rag_core.run import Run
 
 Event = str | Answer  # a piece of text to send on, or the finished answer (always last)
@@ -74,15 +77,19 @@ class ExactLookup:
         return _kept(run, self.answers.lookup(self.params, run.user_id, query.text, run.top_k,
                                               self.notes_version, run.filters))
 
-    async def aread(self, run: Run) -> Answer | None:
+    async def aread(self, run: Run, counting: Counting | None = None) -> Answer | None:
         """``read`` from the event loop: in its one round trip when that decides it, else
-        ``read`` in a thread."""
+        ``read`` in a thread. ``counting``: the question's windows, counted in that same trip
+        (``limits.gate.Counting``), or alone before the read in a thread; a full one is raised
+        before anything is read."""
         assert run.query is not None
         if run.control.reads:
             found = await self.answers.alookup(self.params, run.user_id, run.query.text,
-                                               run.top_k, run.filters)
+                                               run.top_k, run.filters, counting)
             if found is not None:
                 return _kept(run, found)
+        if counting is not None:
+            counting.count()
         return await run_in_threadpool(self.read, run)
 
 
@@ -105,22 +112,36 @@ def in_thread(lookup: ExactLookup, steps: Steps) -> Generator[Event, None, None]
 
 
 async def on_loop(lookup: ExactLookup, steps: Steps,
-                  past_cache: Callable[[], Awaitable[object]] | None = None) -> Answer:
+                  past_cache: Callable[[], Awaitable[object]] | None = None,
+                  counting: Counting | None = None) -> Answer:
     """The answer of ``steps``: steps 1-2 in the caller's task, the rest in a worker thread.
     ``past_cache`` is awaited when the question goes past the exact cache, before anything
-    else runs; what it raises ends the request as the steps end any refusal."""
+    else runs; what it raises ends the request as the steps end any refusal. ``counting``:
+    the question's windows, counted at step 2's read (in its round trip); a question they
+    refuse ends there, its steps closed (it did no work: the API counts it as any question
+    refused before the pipeline); a question the steps end before that read (invalid, or
+    refused by its checks) is counted where its windows have room, keeping its own answer."""
     try:
         reply: Answer | None = None
         while not isinstance(step := steps.send(reply), PastCache):
             if isinstance(step, Answer):
                 steps.close()  # the request ends with its answer (its span, its timing)
+                if counting is not None:
+                    counting.count(refusing=False)
                 return step
-            reply = await lookup.aread(step.run) if isinstance(step, ExactRead) else None
+            reply = (await lookup.aread(step.run, counting) if isinstance(step, ExactRead)
+                     else None)
+        if counting is not None:
+            counting.count()  # counted at the read already: a question takes a place after
         if past_cache is not None:
             await past_cache()
     except BaseException as exc:
-        if getattr(steps, "gi_suspended", False):
+        if counting is not None and exc is counting.refusal:
+            steps.close()
+        elif getattr(steps, "gi_suspended", False):
             steps.throw(exc)  # counted and ended by the steps, then raised again
+        elif counting is not None and isinstance(exc, Exception):
+            counting.count(refusing=False)  # the steps refused it before their read
         raise
     return await run_in_threadpool(lambda: last(in_thread(lookup, steps)))
 

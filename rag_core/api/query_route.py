@@ -22,7 +22,7 @@ from rag_core.api.cache_controls import check_controls, control_for, echo_for
 from rag_core.api.conversation_query import converse
 from rag_core.api.deps import CallerDep, PipelineDep, SettingsDep, current_caller, get_pipeline
 from rag_core.api.errors import error_event
-from rag_core.api.question_gate import admit, count, place
+from rag_core.api.question_gate import admit, counting, place
 from rag_core.api.schemas import (
     AnswerOut,
     DecisionsOut,
@@ -34,6 +34,7 @@ from rag_core.cache.control import CacheControl
 from rag_core.decision_records import Decisions
 from rag_core.errors import RagError
 from rag_core.limits import Admission
+from rag_core.limits.gate import Counting
 from rag_core.pipeline import Pipeline
 from rag_core.store.filters import Filters
 
@@ -140,31 +141,31 @@ def _released(exc: RagError, admission: Admission | None) -> RagError:
 async def limited_answer(request: Request, pipeline: Pipeline, profile: str, user: str,
                          body: QueryIn, rid: str) -> Response:
     """``answer_json`` within the caller's request limits (``api.question_gate``): the
-    question counted in its windows first; a place in flight only when it goes past the
-    exact cache."""
-    counted = await count(request, user)
-    response = await answer_json(pipeline, user, body, rid, counted,
+    question counted in its windows at its exact lookup, in that read's round trip; a place
+    in flight only when it goes past the exact cache."""
+    windows = await counting(request, user)
+    response = await answer_json(pipeline, user, body, rid, windows,
                                  show_decisions=body.debug or profile == "dev")
-    response.headers.update(_headers(counted))
+    response.headers.update(_headers(windows.admission if windows is not None else None))
     return response
 
 
 async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str,
-                      counted: Admission | None, *, show_decisions: bool) -> Response:
+                      windows: Counting | None, *, show_decisions: bool) -> Response:
     """A non-streamed answer: an exact cache hit in this task, with no place in flight;
     anything else in a thread, holding a place taken once it goes past the exact cache
-    (``counted`` was let through by the windows); ``decisions`` in it when
+    (``windows``: counted at the lookup, and let through); ``decisions`` in it when
     ``show_decisions`` (asked for, or the dev profile)."""
     held: list[Admission | None] = []
 
     async def take_place() -> None:
-        held.append(await place(counted))
+        held.append(await place(windows.admission if windows is not None else None))
 
     try:
         answer = await pipeline.answer(
             user, body.query, top_k=body.top_k, request_id=rid, control=control_for(body),
             filters=Filters.from_dict(body.filters.model_dump() if body.filters else None),
-            past_cache=take_place)
+            past_cache=take_place, counting=windows)
     except RagError as exc:
         raise _released(exc, held[0] if held else None) from None
     finally:

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from rag_core.api.auth_first import CLAIMS
 from rag_core.limits import Admission, QuestionGate
+from rag_core.limits.gate import Counting
 from rag_core.parts import Parts
 
 
@@ -32,13 +33,15 @@ async def admit(request: Request, user: str) -> Admission | None:
     return None if gate is None else await gate.admit(user, tier_of(request))
 
 
-async def count(request: Request, user: str) -> Admission | None:
-    """The caller's question counted in its windows, taking no place in flight (a cached answer
-    takes none), or ``RateLimited`` / ``Overloaded`` raised; None when no limit is on."""
+async def counting(request: Request, user: str) -> Counting | None:
+    """The caller's question's windows, to count at its exact lookup (in that read's round
+    trip: ``limits.gate.Counting``), taking no place in flight (a cached answer takes none);
+    None when no limit is on."""
     gate = gate_of(request)
-    return None if gate is None else await gate.count(user, tier_of(request))
+    return None if gate is None else await gate.counting(user, tier_of(request))
 
 
 async def place(counted: Admission | None) -> Admission | None:
-    """A place in flight for a question ``count`` let through, once it goes past the cache."""
+    """A place in flight for a question its windows let through, once it goes past the
+    cache."""
     return None if counted is None else await counted.gate.place(counted)

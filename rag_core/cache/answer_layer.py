@@ -27,6 +27,7 @@ from rag_core.cache.version_layer import VersionLayer
 from rag_core.cache.versioned_read import Read, VersionedRead
 from rag_core.config import Caches, DecisionSettings, Embedding, Retrieval, fixed
 from rag_core.decision_records import Decisions, SemanticRecord
+from rag_core.redis_kv.joined import First
 from rag_core.redis_kv.keys import VersionSlot, notes_version_key
 from rag_core.redis_kv.writes import Condition, Put
 from rag_core.store.filters import NO_FILTERS, Filters
@@ -91,18 +92,19 @@ class AnswerLayer:
         return (version, key, *self.get(key))
 
     async def alookup(self, params: Retrieval, user_id: str, question: str, top_k: int,
-                      filters: Filters = NO_FILTERS
+                      filters: Filters = NO_FILTERS, first: First | None = None
                       ) -> tuple[int, str, Answer | None, CacheOutcome] | None:
         """``lookup`` from the event loop, in its one round trip, when one reply decides it:
         Redis's copy of the user's version trusted without a repair
-        (``NotesVersions.trusted_now``) and found there. None otherwise: ask ``lookup``."""
+        (``NotesVersions.trusted_now``) and found there. None otherwise: ask ``lookup``.
+        ``first``: a script run in that trip before the read (``VersionedRead.aget``)."""
         truth = self.notes.truth
         if self.versioned is None or not truth.trusted_now(user_id):
             return None
         epoch = truth.epoch()
         slot = self.slots(params, user_id, question, top_k, filters)
         found = await self.versioned.aget(notes_version_key(user_id), slot.head, slot.tail,
-                                          (_twin(slot.head), IN_STALE))
+                                          (_twin(slot.head), IN_STALE), first)
         return self._served(slot, found, epoch)
 
     def _served(self, slot: VersionSlot, found: Read | None, epoch: int

@@ -10,18 +10,22 @@ reached counts as a failed read of the version, exactly as the first GET would h
 
 ``aget`` answers only what it can decide from one reply: anything else (no version in Redis yet,
 a version with its owner, a failed or refused trip) is None, uncounted, and the caller reads the
-long way (``get``, in a thread), which counts, repairs and fails open.
+long way (``get``, in a thread), which counts, repairs and fails open. ``aget`` may carry a
+script run before the read in the same trip (``redis_kv.joined``: the request limits' windows
+of ``POST /v1/query``).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from rag_core.cache.fail_open import warn
 from rag_core.cache.owned_cache import OwnedRedisCache
 from rag_core.cache.redis_cache import RedisCache
 from rag_core.redis_kv.client import REDIS_ERRORS
 from rag_core.redis_kv.codec import reply_bytes
+from rag_core.redis_kv.joined import Arg, First, joined, joined_args
 from rag_core.redis_kv.loop_script import LoopScript
 from rag_core.redis_kv.redis_py import RedisCluster, ResponseError
 from rag_core.telemetry import logs
@@ -60,6 +64,7 @@ class VersionedRead:
         self._script = versions.client.register_script(_GET_VERSIONED)
         # the same script from the event loop (None for a client whose URL is not known)
         self.on_loop = LoopScript.of(versions.client, _GET_VERSIONED) if self.usable else None
+        self._with: dict[str, LoopScript] = {}  # a script run first, joined (``aget``)
 
     def get(self, version_key: str, head: str, tail: str, twin: tuple[str, bytes] = ("", b"")
             ) -> Read | None:
@@ -85,15 +90,40 @@ class VersionedRead:
         return self._decided(raw_version, raw_value)
 
     async def aget(self, version_key: str, head: str, tail: str,
-                   twin: tuple[str, bytes] = ("", b"")) -> Read | None:
+                   twin: tuple[str, bytes] = ("", b""), first: First | None = None
+                   ) -> Read | None:
         """``get`` from the event loop, for a reply that decides: a version and its value (or
-        its absence); None, uncounted, for anything else (see the module's text)."""
+        its absence); None, uncounted, for anything else (see the module's text). ``first``:
+        a script run before the read in its round trip (``redis_kv.joined``: the request
+        limits' windows), whose reply it settles first (a refusal raised there ends the read
+        unread); one that cannot run on this server runs alone first (``First.alone``); after
+        a failed trip it is the caller's to run."""
         if not self.usable or self.on_loop is None:
             return None
-        reply = await self.on_loop.run(1, version_key, head, tail, *twin)
+        read: tuple[list[str], list[Arg]] = ([version_key], [head, tail, *twin])
+        carried = first.trip(self.versions.client) if first is not None else None
+        if first is not None and carried is None:
+            first.alone()
+        if first is None or carried is None:
+            reply = await self.on_loop.run(1, *read[0], *read[1])
+        else:
+            both = await self._joined(first.script).run(*joined_args(carried, read))
+            if both is None:
+                return None
+            first.settle(cast("list[object]", both[0]))
+            reply = cast("list[bytes | str | None]", both[1]) if len(both) > 1 else None
         if reply is None or reply[0] is None:
             return None
         return self._decided(*reply)
+
+    def _joined(self, script: str) -> LoopScript:
+        """The loop's runner of ``script`` then this read, in one round trip."""
+        found = self._with.get(script)
+        if found is None:
+            found = LoopScript(self.versions.client, joined(script, _GET_VERSIONED),
+                               self.on_loop.url if self.on_loop is not None else "")
+            self._with[script] = found
+        return found
 
     def _decided(self, raw_version: bytes | str | None, raw_value: bytes | str | None
                  ) -> Read | None:

@@ -7,7 +7,8 @@ server (``gate.QuestionGate``; docs/runbook.md "Request limits").
 - ``counters``: the one Lua script that checks and counts a question, and its in-process twin;
 - ``queue``: the fair queue of questions waiting for a place in flight;
 - ``own``: a user's own limits through a short cache;
-- ``gate``: admission, refusals, release (their metrics: ``telemetry.metrics``);
+- ``gate``: admission (a JSON question's windows counted in its exact lookup's round trip:
+  ``Counting``), refusals, release (their metrics: ``telemetry.metrics``);
 - ``slots``: the work slots that share a process's CPUs among the questions admitted;
 - ``write_quota``: a user's writes of notes per window (the notes API);
 - ``limiters``: the four long-lived parts of the limits (``rag_core.parts.build_limiters``).

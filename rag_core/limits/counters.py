@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -132,26 +133,41 @@ return reply
 """
 
 
+def trip(ask: Ask) -> tuple[list[str], list[str | int]]:
+    """The keys and arguments of ``CHECK`` for ``ask``: what ``RedisCounter.check`` sends,
+    alone or in another read's round trip (``QuestionGate.counting``)."""
+    window_keys: list[str] = []
+    args: list[str | int] = [repr(ask.now), repr(ask.now + ask.lease_s), ask.token,
+                             ask.max_concurrent, ask.user_max_in_flight, len(ask.windows)]
+    for window in ask.windows:
+        number, elapsed = _numbered(window, ask.now)
+        who = ask.user if window.user else None
+        window_keys += [keys.limit_window(who, window.name, number),
+                        keys.limit_window(who, window.name, number - 1)]
+        args += [window.size, window.limit, repr(elapsed)]
+    return [keys.limit_in_flight(None), keys.limit_in_flight(ask.user), *window_keys], args
+
+
+def outcome_of(ask: Ask, reply: Sequence[object]) -> Outcome:
+    """``CHECK``'s reply to ``ask`` as an ``Outcome`` (its elements are integers)."""
+    numbers = [_integer(x) for x in reply]
+    return _outcome(ask, numbers[0], numbers[1], numbers[2], numbers[3], numbers[4:])
+
+
+def _integer(raw: object) -> int:
+    if isinstance(raw, int | str | bytes):
+        return int(raw)
+    raise TypeError(f"not an integer in CHECK's reply: {type(raw).__name__}")
+
+
 class RedisCounter:
     def __init__(self, client: RedisClient) -> None:
         self.client = client
         self._check = client.register_script(CHECK)
 
     def check(self, ask: Ask) -> Outcome:
-        window_keys: list[str] = []
-        args: list[str | float | int] = [repr(ask.now), repr(ask.now + ask.lease_s), ask.token,
-                                         ask.max_concurrent, ask.user_max_in_flight,
-                                         len(ask.windows)]
-        for window in ask.windows:
-            number, elapsed = _numbered(window, ask.now)
-            who = ask.user if window.user else None
-            window_keys += [keys.limit_window(who, window.name, number),
-                            keys.limit_window(who, window.name, number - 1)]
-            args += [window.size, window.limit, repr(elapsed)]
-        reply = self._check(keys=[keys.limit_in_flight(None), keys.limit_in_flight(ask.user),
-                                  *window_keys], args=args)
-        numbers = [int(x) for x in reply]
-        return _outcome(ask, numbers[0], numbers[1], numbers[2], numbers[3], numbers[4:])
+        keys_of, args = trip(ask)
+        return outcome_of(ask, self._check(keys=keys_of, args=args))
 
     def uncount(self, ask: Ask) -> None:
         """Take back what ``check`` counted for ``ask`` (a question refused its place)."""

@@ -6,7 +6,9 @@ or stream); a refused one raises ``RateLimited`` (429: ``minute``, ``hour``, ``d
 ``in_flight``) or ``Overloaded`` (503: everyone's hour, or no place freed in the fair queue
 within 1 s), with ``Retry-After`` and the RateLimit headers, and costs nothing more: no
 embedding, no model, no cache, no database round trip beyond the cached read of the user's own
-limits (``own.OwnLimits``).
+limits (``own.OwnLimits``). A JSON question (``QuestionGate.counting``) is counted in its
+windows at its exact lookup, in that read's one round trip (``Counting``): validated
+first (CPU only), refused before any cache is read, and placed in flight only past the cache.
 
 Counted in Redis (``counters.RedisCounter``), shared by every process and server. When Redis
 fails the gate counts in this process (``counters.LocalCounter``, the same rates per process)
@@ -22,12 +24,14 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from rag_core.config import Limits
 from rag_core.errors import Overloaded, RateLimited
 from rag_core.limits.counters import (
+    CHECK,
     GLOBAL,
     Ask,
     LimitCounter,
@@ -35,11 +39,15 @@ from rag_core.limits.counters import (
     Outcome,
     RedisCounter,
     Window,
+    outcome_of,
+    trip,
 )
 from rag_core.limits.own import OwnLimits
 from rag_core.limits.policy import WINDOWS, RateLimits, WindowCount, limits_for, tightest
 from rag_core.limits.queue import FairQueue
 from rag_core.redis_kv.client import REDIS_ERRORS, RedisClient
+from rag_core.redis_kv.joined import Arg
+from rag_core.redis_kv.restarts import url_of
 from rag_core.store.user_limits import UserLimitsTable
 from rag_core.telemetry import logs, metrics
 
@@ -86,6 +94,58 @@ class Admission:
         self.gate.end(self)
 
 
+@dataclass
+class Counting:
+    """One question's windows to count (``ask``: no token, no caps). ``admission``: the
+    question let through, once counted; ``refusal``: what its windows refused it with."""
+
+    gate: QuestionGate
+    ask: Ask
+    admission: Admission | None = None
+    refusal: RateLimited | Overloaded | None = None
+    done: bool = False
+    script: ClassVar[str] = CHECK
+
+    def trip(self, client: object) -> tuple[list[str], list[Arg]] | None:
+        """The windows' keys and arguments, to count in a read's round trip on ``client``'s
+        server; None when they are counted elsewhere: in this process (the gate has no Redis,
+        or rests after it failed), on another server, or counted already."""
+        remote = self.gate.remote
+        if self.done or remote is None or self.gate.resting() or not _same(remote.client,
+                                                                            client):
+            return None
+        keys, args = trip(self.ask)
+        return keys, list(args)
+
+    def settle(self, reply: Sequence[object]) -> None:
+        """The windows' part of a joined reply: the question counted, or its refusal raised."""
+        assert self.gate.remote is not None  # ``trip`` let it run there
+        self.done = True
+        self._counted(outcome_of(self.ask, reply), self.gate.remote, True)
+
+    def alone(self) -> None:
+        """Counted alone before a read that cannot carry the windows (``redis_kv.joined``)."""
+        self.count()
+
+    def count(self, *, refusing: bool = True) -> Admission | None:
+        """The windows counted alone, unless a round trip counted them already: the question
+        let through, or refused (raised). ``refusing=False``: a question the steps answered
+        before their lookup (invalid, or refused by the service's own checks) counts where its
+        windows have room and keeps its own answer."""
+        if not self.done:
+            self.done = True
+            outcome, counter = self.gate.check(self.ask)
+            self._counted(outcome, counter, refusing)
+        return self.admission
+
+    def _counted(self, outcome: Outcome, counter: LimitCounter, refusing: bool) -> None:
+        try:
+            self.admission = self.gate.counted(self.ask, outcome, counter, refusing=refusing)
+        except (RateLimited, Overloaded) as exc:
+            self.refusal = exc
+            raise
+
+
 @dataclass(frozen=True)
 class Remaining:
     """What ``/v1/stats`` and ``/v1/rate-limit/status`` show of the caller's limits: each
@@ -122,8 +182,10 @@ class QuestionGate:
                    self.section.user_max_in_flight, self.section.max_concurrent_queries,
                    LEASE_S)
 
-    def _check(self, ask: Ask) -> tuple[Outcome, LimitCounter]:
-        if self.remote is not None and time.monotonic() >= self._rest_until:
+    def check(self, ask: Ask) -> tuple[Outcome, LimitCounter]:
+        """``ask`` checked (and counted when admitted) in Redis, or in this process while
+        Redis rests after a failure."""
+        if self.remote is not None and not self.resting():
             try:
                 return self.remote.check(ask), self.remote
             except _FAILED as exc:
@@ -131,6 +193,10 @@ class QuestionGate:
                 logs.log_event(log, logging.WARNING, "request limits counted in this process: "
                                "Redis failed", error=type(exc).__name__)
         return self.local.check(ask), self.local
+
+    def resting(self) -> bool:
+        """Whether the limits are counted in this process now (Redis failed lately)."""
+        return time.monotonic() < self._rest_until
 
     async def admit(self, user: str, tier: object = None) -> Admission:
         """A place for one question of ``user`` (whose token's ``tier`` claim is ``tier``),
@@ -144,13 +210,26 @@ class QuestionGate:
         flight: what every question pays, an exact cache hit included, which costs the model
         and the CPU nothing worth a place. ``RateLimited`` / ``Overloaded`` for a full window.
         ``place`` takes the place once the question goes past the cache."""
+        admission = (await self.counting(user, tier)).count()
+        assert admission is not None  # refusing: counted, or raised
+        return admission
+
+    async def counting(self, user: str, tier: object = None) -> Counting:
+        """``count``'s windows, not counted yet: the question route counts them in the exact
+        lookup's round trip (``Counting``)."""
         limits, _ = await self.applied(user, tier)
-        ask = replace(self._ask(user, limits), token="", user_max_in_flight=0,
-                      max_concurrent=0)
-        outcome, counter = self._check(ask)
+        return Counting(self, replace(self._ask(user, limits), token="", user_max_in_flight=0,
+                                      max_concurrent=0))
+
+    def counted(self, ask: Ask, outcome: Outcome, counter: LimitCounter, *,
+                refusing: bool = True) -> Admission | None:
+        """What counting ``ask`` (no place) came to: the question let through, or its refusal
+        raised (None when not ``refusing``: nothing was counted)."""
         if outcome.status != "admitted":
-            raise self._refusal(outcome)
-        return Admission(self, user, "", counter, _headers_of(outcome), counted=ask,
+            if refusing:
+                raise self._refusal(outcome)
+            return None
+        return Admission(self, ask.user, "", counter, _headers_of(outcome), counted=ask,
                          uncounted_headers=rate_headers(tightest(
                              [c for c in outcome.counts if c.name != GLOBAL])))
 
@@ -175,7 +254,7 @@ class QuestionGate:
         return placed
 
     async def _placed(self, user: str, ask: Callable[[], Ask]) -> Admission:
-        first = None if len(self.queue) else self._check(ask())
+        first = None if len(self.queue) else self.check(ask())
         checked = first
         if checked is None or checked[0].status == "busy":
             checked = await self.queue.wait(user, lambda: self._settled(ask))
@@ -203,7 +282,7 @@ class QuestionGate:
                            error=type(exc).__name__)
 
     def _settled(self, ask: Callable[[], Ask]) -> tuple[Outcome, LimitCounter] | None:
-        checked = self._check(ask())
+        checked = self.check(ask())
         return None if checked[0].status == "busy" else checked
 
     def _refuse(self, limit: str) -> None:
@@ -256,7 +335,7 @@ class QuestionGate:
                         user_max_in_flight=0, max_concurrent=0)
         if not probe.windows:
             probe = replace(probe, windows=(Window("probe", 60, 0),))
-        outcome, _ = self._check(probe)
+        outcome, _ = self.check(probe)
         real = {w.name: w.limit for w in ask.windows}
         left: dict[str, int | None] = {name: None for name, _ in WINDOWS}
         counts: dict[str, WindowCount | None] = {name: None for name, _ in WINDOWS}
@@ -267,4 +346,12 @@ class QuestionGate:
         return Remaining(limits, source, left, outcome.user_in_flight, counts)
 
 
-__all__ = ["Admission", "QuestionGate", "Remaining", "rate_headers"]
+def _same(one: object, other: object) -> bool:
+    """Whether two clients talk to one Redis server (the same client, or the same URL)."""
+    if one is other:
+        return True
+    url = url_of(one)
+    return url is not None and url == url_of(other)
+
+
+__all__ = ["Admission", "Counting", "QuestionGate", "Remaining", "rate_headers"]

@@ -19,6 +19,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from rag_core.answers.drive import ExactLookup
 from rag_core.app import create_app
 from rag_core.cache.shares import user_shares
 from rag_core.config import Settings
@@ -26,6 +27,7 @@ from rag_core.limits import QuestionGate
 from rag_core.parts import Parts, build_limiters
 from rag_core.pipeline import Pipeline
 from rag_core.telemetry.metrics import RATE_LIMIT_REJECTIONS as REJECTIONS
+from rag_core.telemetry.metrics import REQUESTS
 
 pytestmark = pytest.mark.anyio
 SECRET = "rate-limit-test-secret-5d0c1c7f3f2b4f0f8a8e3c6b9d1e2f3a4b5c6d7e8f9a0b1c"
@@ -140,28 +142,34 @@ async def test_headers_name_the_tightest_limit(memory_parts: Parts) -> None:
 
 async def test_a_limited_question_costs_no_pipeline_work(memory_parts: Parts,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question its windows refuse is validated (CPU, no I/O) and refused at step 2's read,
+    in that read's one round trip with Redis (tests/app/test_admission_trip.py): it reads no
+    cache, embeds, searches and asks no model, writes nothing, and is not counted as the
+    pipeline's error; a refused stream never reaches the pipeline."""
     calls: list[str] = []
-    for name in ("answer", "ask", "stream"):
-        real = getattr(Pipeline, name)
+    for owner, name in ((ExactLookup, "read"), (Pipeline, "_prepare"), (Pipeline, "stream")):
+        real = getattr(owner, name)
 
-        def spy(self: Pipeline, *args: Any, _real: Any = real, _name: str = name,
+        def spy(self: object, *args: Any, _real: Any = real, _name: str = name,
                 **kwargs: Any) -> Any:
             calls.append(_name)
             return _real(self, *args, **kwargs)
 
-        monkeypatch.setattr(Pipeline, name, spy)
+        monkeypatch.setattr(owner, name, spy)
     app = limited_app(memory_parts, Clock(), rate_limit_per_minute=1)
     async with client_of(app) as client:
         assert (await client.post("/v1/query", json=QUESTION,
                                   headers=token("ann"))).status_code == 200
         seen, held = len(calls), user_shares(memory_parts.caches, "ann")
+        errors = REQUESTS.labels(outcome="error")._value.get()
         other = {"query": "A question never asked before about gates?"}
         r = await client.post("/v1/query", json=other, headers=token("ann"))
         assert r.status_code == 429
         r = await client.post("/v1/query", json={**other, "stream": True}, headers=token("ann"))
         assert r.status_code == 429 and r.json()["error"]["limit"] == "minute"
-    assert len(calls) == seen  # neither the cache nor the pipeline was reached
+    assert len(calls) == seen  # no cache read, no steps 3-7, no stream
     assert user_shares(memory_parts.caches, "ann") == held  # nothing written to a cache
+    assert REQUESTS.labels(outcome="error")._value.get() == errors
 
 
 async def test_a_stream_counts_and_carries_the_headers(memory_parts: Parts) -> None:
