@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MAX_ANY_LINES = 202  # target: under 250
+MAX_ANY_LINES = 200  # target: under 250
 MAX_IMPORTS_IN_FUNCTIONS = 24  # target: under 60
 _ANY = re.compile(r"\bAny\b")
 _REASON = re.compile(r"#\s*(lazy|optional extra|cycle):")
