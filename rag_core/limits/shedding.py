@@ -1,0 +1,122 @@
+"""Load shedding: past its capacity the service refuses a question at once, cheaply, instead of
+queueing it until every answer is late (Google SRE, "Handling Overload": answer what can be
+answered within the SLO, refuse the rest early).
+
+A question that goes past the exact cache needs a work slot of its process for steps 3-5
+(``slots``), then the model. ``Shedder`` predicts when it would finish: the time it has been in
+the pipeline so far, plus the wait for a slot (the questions let past the cache and not yet at
+work, ahead of it, times the recent slot time of one question, over the slots), plus the recent
+time from taking a slot to the answer's end. Both recent times are moving estimates
+(``Moving``: an exponentially weighted mean of the questions that went that way). When that
+finish is past the SLO's budget of a miss (``BUDGET_S``, 5 s) and the question would wait for
+others' work (someone is ahead of it), it is refused with 503 ``OVERLOADED`` (limit
+``work_slots``) and ``Retry-After`` (the predicted wait, rounded up), before it takes a thread,
+a slot or a place in flight; counted in ``requests_shed_total{reason="queue"}``. A question let
+in waits for its slot at most until its ``deadline`` (the latest start that leaves the recent
+time to answer within the budget); still waiting then, it is refused likewise
+(``reason="deadline"``), having spent no CPU on its steps.
+
+Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
+the event loop), with no slot and no place in flight. Until a question has gone through there is
+no estimate, and nobody is refused early. Only the question route sheds (``Pipeline.answer``);
+the CLI and the library's ``ask`` wait as before.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag_core.errors import Overloaded
+from rag_core.telemetry import metrics
+
+BUDGET_S = 5.0  # the SLO of a miss at p99 (issue 82)
+WEIGHT = 0.2  # the weight of the latest question in a moving estimate
+
+
+class Moving:
+    """A moving estimate of a duration (seconds): an exponentially weighted mean; 0 until the
+    first sample."""
+
+    def __init__(self, weight: float = WEIGHT) -> None:
+        self.weight = weight
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds = seconds if self.seconds == 0.0 else (
+                self.weight * seconds + (1 - self.weight) * self.seconds)
+
+
+class Shed(Overloaded):
+    """503 ``OVERLOADED`` (limit ``work_slots``): a question refused before its CPU work, as the
+    request limits refuse (the user's day counts it as ``rejected:OVERLOADED``)."""
+
+
+def shed(reason: str, wait_s: float) -> Shed:
+    """The refusal of a question shed for ``reason``, counted; Retry-After: ``wait_s`` rounded
+    up, at least 1 s."""
+    metrics.REQUESTS_SHED.labels(reason=reason).inc()
+    return Shed("work_slots", (
+        "The service is at its capacity: this question could not be answered within "
+        f"{BUDGET_S:g} s; retry after Retry-After seconds."),
+        retry_after=float(max(1, math.ceil(wait_s))))
+
+
+@dataclass
+class Pass:
+    """A question let past the cache: the latest it may start its work (``deadline``, on the
+    shedder's clock), and whether it still counts as ahead of those that come after it."""
+
+    deadline: float
+    waiting: bool = True
+
+
+class Shedder:
+    """The predictions and the count of questions ahead, for one process's ``size`` slots."""
+
+    def __init__(self, size: int, *, budget_s: float = BUDGET_S,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.size = size
+        self.budget_s = budget_s
+        self.clock = clock
+        self.slot = Moving()  # a question's time holding a slot (steps 3-5)
+        self.rest = Moving()  # from taking a slot to the answer's end (steps 3-7)
+        self._ahead = 0  # let past the cache, not yet at work (waiting for a thread or a slot)
+        self._lock = threading.Lock()
+
+    def wait_s(self, ahead: int | None = None) -> float:
+        """The predicted wait for a slot behind ``ahead`` questions (now: those ahead)."""
+        return (self._ahead if ahead is None else ahead) * self.slot.seconds / self.size
+
+    def let_in(self, started: float) -> Pass:
+        """A question that began at ``started`` (the shedder's clock) goes past the cache: its
+        ``Pass``, or ``Shed`` (reason ``queue``) when it would wait for others' work and its
+        predicted finish is past the budget."""
+        with self._lock:
+            wait = self.wait_s()
+            finish = self.clock() - started + wait + self.rest.seconds
+            if self._ahead > 0 and finish > self.budget_s:
+                raise shed("queue", wait)
+            self._ahead += 1
+        return Pass(started + self.budget_s - self.rest.seconds)
+
+    def at_work(self, place: Pass | None) -> None:
+        """``place``'s question took its slot, was refused or ended: no longer ahead (once)."""
+        if place is None:
+            return
+        with self._lock:
+            if place.waiting:
+                place.waiting = False
+                self._ahead -= 1
+
+    def ahead(self) -> int:
+        with self._lock:
+            return self._ahead
+
+
+__all__ = ["BUDGET_S", "Moving", "Pass", "Shed", "Shedder", "shed"]
