@@ -36,9 +36,13 @@ def ordinary(out: Path) -> tuple[dict[str, object], float | None]:
     if replayed is not None:
         figures.update({k: v for k, v in replayed.figures().items() if k in (
             "replay_answered_share", "replay_goodput", "replay_limited", "replay_p99_ms")})
-    sustained = load_shed.sustained_rate([(summary.get("rps_after_warmup"),
-                                           summary.get("p99_ms"))])
+    sustained = load_shed.sustained_rate([(_number(summary.get("rps_after_warmup")),
+                                           _number(summary.get("p99_ms")))])
     return figures, sustained
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def spiked(out: Path, users: int, seconds: int, sustained: float | None) -> dict[str, object]:
