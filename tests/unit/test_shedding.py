@@ -51,14 +51,14 @@ def test_a_question_the_queue_would_make_finish_past_the_budget_is_refused_at_on
     shedder.rest.add(2.0)  # and is answered 2 s after taking it (its own time)
     before = shed_count("queue")
     places = [shedder.let_in(clock()) for _ in range(4)]  # 0-1.5 s of wait: let in
-    # the first may wait what the budget leaves once its own time is counted: 3 s
-    assert shedder.ahead() == 4 and places[0].deadline == 103.0
+    # the first may wait for its slot what the budget leaves: 5 s
+    assert shedder.ahead() == 4 and places[0].deadline == 105.0
     # 4 ahead on 2 slots: 2 s, no longer than its own time: let in however late
-    places.append(shedder.let_in(clock() - 2.5))
-    assert places[-1].deadline == 102.0  # nothing left of the budget: its own time
-    places.append(shedder.let_in(clock()))  # 2.5 s ahead, but the budget leaves 3 s
+    places.append(shedder.let_in(clock() - 4.5))
+    assert places[-1].deadline == 102.0  # 0.5 s left of the budget: its own time
+    places.append(shedder.let_in(clock()))  # 2.5 s ahead, within the 5 s the budget leaves
     with pytest.raises(Shed) as refused:  # 3 s ahead, longer than its own 2 s, and than
-        shedder.let_in(clock() - 0.5)  # the 2.5 s the budget leaves: finish at 5.5 s
+        shedder.let_in(clock() - 2.5)  # the 2.5 s the budget leaves
     assert refused.value.status == 503 and refused.value.code == "OVERLOADED"
     assert refused.value.limit == "work_slots"
     assert refused.value.retry_after == 3.0  # the predicted wait, rounded up
