@@ -25,12 +25,13 @@ from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
+from rag_core.answers.work_slot import prepared, shedding_first
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
 from rag_core.limits.shedding import Shed, Shedder
 from rag_core.limits.slots import WorkSlots, slots_for
 from rag_core.parts import Parts
-from rag_core.run import NO_PAUSE, Run
+from rag_core.run import Run
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import logs, metrics, steps, tracing
 from rag_core.types import Answer, Chunk
@@ -92,18 +93,9 @@ class Pipeline:
         anything else runs (the route takes the question's place in flight there); what it
         raises ends the request as the steps end any refusal."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
-
-        async def let_in() -> None:  # shed at once what cannot finish within the SLO
-            run.place = self.shedder.let_in(run.started)
-            try:
-                if past_cache is not None:
-                    await past_cache()
-            except BaseException:
-                self.shedder.at_work(run.place)
-                raise
-
         return await drive.on_loop(self.lookup,
-                                   self._steps(run, question, streaming=False), let_in)
+                                   self._steps(run, question, streaming=False),
+                                   shedding_first(self.shedder, run, past_cache))
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS,
@@ -164,7 +156,7 @@ class Pipeline:
                 answer = yield from first_steps(self.parts, self.answers, run, question)
             if answer is None:
                 yield drive.PAST_CACHE
-                answer, at_work = self._work(run)
+                answer, at_work = prepared(self.slots, self.shedder, run, self._prepare)
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)
             elif streaming:
@@ -189,25 +181,6 @@ class Pipeline:
             if not shed:
                 metrics.REQUEST_DURATION.observe(time.perf_counter() - run.started)
             run.root.end()
-
-    def _work(self, run: Run) -> tuple[Answer | None, float]:
-        """Steps 3-5 under a work slot, waiting for it at most until the route's deadline
-        (``limits.shedding``): their answer (a semantic hit, no context) or None, and when the
-        slot was taken. The slot time feeds the shedder's estimate."""
-        place = run.place
-        deadline = None if place is None else place.deadline
-        with run.within(), self.slots.hold(run.user_id, deadline,
-                                           self.shedder.wait_s()) as turn:
-            self.shedder.at_work(place)
-            at_work, waited = time.perf_counter(), turn.waited
-            run.between_steps = turn.pass_on  # give way between steps 3-5 (limits/slots)
-            try:
-                answer = self._prepare(run)
-            finally:
-                run.between_steps = NO_PAUSE
-                run.root.set_attribute("rag.work_slot.wait_ms", round(turn.waited * 1000, 3))
-        self.shedder.slot.add(time.perf_counter() - at_work - (turn.waited - waited))
-        return answer, at_work
 
     # --- steps 3-5 -------------------------------------------------------------------------
 
