@@ -202,7 +202,10 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         params={
             "ci": {"users": 20, "spawn_rate": 10.0, "duration_s": 30, "mix": "mixed",
                    "shape": "sustained", "workers": 2, "locust_workers": 0,
-                   "mock_latency_ms": 300.0, "spike_users": 0, "seed": 7, "warmup_s": 3.0,
+                   "mock_latency_ms": 300.0, "seed": 7, "warmup_s": 3.0,
+                   # a stack of its own after the runs below: 40 users, then 200 for the
+                   # middle 8 s, then 40 (load.spike_*: shed cleanly past capacity, issue 82)
+                   "spike_users": 200, "spike_duration_s": 40,
                    # as many questions at once as users, twice, before the timed run
                    "warm_up_requests": 20,
                    # streaming users on the same app after the main run: 5 x 10 s

@@ -26,11 +26,13 @@ from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
+from rag_core.answers.work_slot import prepared, shedding_first
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
+from rag_core.limits.shedding import Shed, Shedder
 from rag_core.llm.prompt import build_prompt
 from rag_core.parts import Parts
-from rag_core.run import NO_PAUSE, Run
+from rag_core.run import Run
 from rag_core.store.filters import NO_FILTERS, Filters
 from rag_core.telemetry import logs, metrics, steps, tracing
 from rag_core.types import Chunk
@@ -59,6 +61,8 @@ class Pipeline:
         self._generation: GenerationStep | None = None  # steps 6-7, built when first needed
         # steps 1-5 take turns for this process's CPUs, fairly among users (limits/slots.py)
         self.slots = parts.limiters.slots
+        # the question route's questions that cannot finish within the SLO are refused at once
+        self.shedder = Shedder(self.slots.size)
 
     @property
     def generation(self) -> GenerationStep:
@@ -89,13 +93,14 @@ class Pipeline:
         """``ask`` from the event loop, the same steps driven otherwise: steps 1-2 in the
         caller's task (step 2's read in its one round trip, or in a thread when one trip cannot
         decide it), so that an exact hit never waits for a worker thread; the rest in a thread.
-        ``past_cache`` is awaited when the question goes past the exact cache, before anything
-        else runs (the route takes the question's place in flight there); what it raises ends
-        the request as the steps end any refusal. ``counting``: the question's windows,
-        counted in step 2's round trip (``drive.on_loop``)."""
+        Past the exact cache a question that cannot finish within the SLO is refused at once
+        (``limits.shedding``: 503 ``OVERLOADED``); then ``past_cache`` is awaited, before
+        anything else runs (the route takes the question's place in flight there); what it
+        raises ends the request as the steps end any refusal. ``counting``: the question's
+        windows, counted in step 2's round trip (``drive.on_loop``)."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
         return await drive.on_loop(self.lookup, self._steps(run, question, streaming=False),
-                                   past_cache, counting)
+                                   shedding_first(self.shedder, run, past_cache), counting)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS,
@@ -149,19 +154,14 @@ class Pipeline:
             "query.hash": logs.hash_id(str(question)),
         })
         metrics.CONCURRENT.inc()
+        at_work: float | None = None  # when it took a work slot
+        shed = False
         try:
             with run.within():
                 answer = yield from first_steps(self.parts, self.answers, run, question)
             if answer is None:
                 yield drive.PAST_CACHE
-                with run.within(), self.slots.hold(run.user_id) as turn:
-                    run.between_steps = turn.pass_on  # give way between steps 3-5 (limits/slots)
-                    try:
-                        answer = self._prepare(run)
-                    finally:
-                        run.between_steps = NO_PAUSE
-                        run.root.set_attribute("rag.work_slot.wait_ms",
-                                               round(turn.waited * 1000, 3))
+                answer, at_work = prepared(self.slots, self.shedder, run, self._prepare)
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)
             elif streaming:
@@ -169,15 +169,22 @@ class Pipeline:
             with run.within():
                 answer_log.keep(self.parts, run, answer, origin=run.origin)
             tracing.annotate(run.root, answer)
+            if at_work is not None:  # steps 3-7's time, for the next questions' predictions
+                self.shedder.rest.add(time.perf_counter() - at_work)
             yield answer
+        except Shed:  # refused before its work, counted as the request limits' refusals
+            shed = True
+            raise
         except RagError as exc:
             self.answers.ended(run, "error")
             exc.counted = True
             run.root.set_attribute("error.code", exc.code)
             raise
         finally:
+            self.shedder.at_work(run.place)  # ended before its slot: no longer ahead
             metrics.CONCURRENT.dec()
-            metrics.REQUEST_DURATION.observe(time.perf_counter() - run.started)
+            if not shed:
+                metrics.REQUEST_DURATION.observe(time.perf_counter() - run.started)
             run.root.end()
 
     # --- steps 3-5 -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the packing of the context (and the prompt's guards) only w
     import numpy as np
 
     from rag_core.context import Context
+    from rag_core.limits.shedding import Pass
 
 LAYERS = ("query", "embedding", "context")
 
@@ -59,6 +60,8 @@ class Run:
     control: CacheControl = NO_CONTROL  # the request's own cache controls
     # called before each step: while steps 3-5 hold a work slot, its ``SlotTurn.pass_on``
     between_steps: Callable[[], None] = NO_PAUSE
+    # the question route's pass past the cache (``limits.shedding``): None, no deadline
+    place: Pass | None = None
     user_hash: str = field(init=False, repr=False)  # as spans and log lines name the user
     _within: int = field(default=0, init=False, repr=False)  # ``within`` blocks entered
 

@@ -53,7 +53,8 @@ async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: Pi
     `dev` profile) adds the pipeline's `decisions`. Each reply carries `RateLimit-Limit`,
     `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of the tightest of your limits; over
     one: 429 `RATE_LIMITED` naming it (`minute`, `hour`, `day`, `in_flight`), over a global
-    one: 503 `OVERLOADED`, each with `Retry-After`. `cache` controls how this question uses
+    one or past the service's capacity (a question it could not answer within 5 s, shed at
+    once): 503 `OVERLOADED`, each with `Retry-After`. `cache` controls how this question uses
     the caches (`no_cache`, `no_store`, `max_age_s`)."""
     rid, user = request.state.request_id, caller.subject
     check_controls(body, settings.caches, caller.scopes)

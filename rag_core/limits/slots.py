@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from rag_core.limits.shedding import shed
 from rag_core.procs import worker_cpus
 from rag_core.telemetry import metrics
 
@@ -92,13 +93,20 @@ class WorkSlots:
         self._tickets = itertools.count()
 
     @contextmanager
-    def hold(self, user: str) -> Iterator[SlotTurn]:
+    def hold(self, user: str, deadline: float | None = None,
+             retry_after_s: float = 1.0) -> Iterator[SlotTurn]:
         """A slot for one question of ``user`` while the block runs. The block calls
-        ``SlotTurn.pass_on`` between its steps; ``SlotTurn.waited`` is the time it waited in all."""
+        ``SlotTurn.pass_on`` between its steps; ``SlotTurn.waited`` is the time it waited in all.
+        ``deadline`` (``time.perf_counter``): the latest it may take the slot; still waiting
+        then, it leaves the queue refused (``shedding.Shed``, reason ``deadline``, Retry-After
+        ``retry_after_s``)."""
         started = time.perf_counter()
         turn, waiter = self._enter(user)
         if waiter is not None:
-            waiter.granted.wait()
+            if deadline is None:
+                waiter.granted.wait()
+            elif not waiter.granted.wait(max(0.0, deadline - time.perf_counter())):
+                self._give_up(turn, waiter, retry_after_s)
             turn.since = self.clock()
         turn.waited = time.perf_counter() - started
         metrics.WORK_SLOT_WAIT.observe(turn.waited)
@@ -178,15 +186,28 @@ class WorkSlots:
             self._waiting.append(waiter)
             return turn, waiter
 
+    def _give_up(self, turn: SlotTurn, waiter: _Waiter, retry_after_s: float) -> None:
+        """``waiter``'s deadline passed: out of the queue and refused, unless the slot was
+        granted to it meanwhile."""
+        with self._lock:
+            if waiter.granted.is_set():
+                return
+            self._waiting.remove(waiter)
+            self._forget(turn.user)
+        raise shed("deadline", retry_after_s)
+
+    def _forget(self, user: str) -> None:
+        left = self._at_work[user] - 1
+        if left > 0:
+            self._at_work[user] = left
+        else:
+            del self._at_work[user]
+
     def _leave(self, turn: SlotTurn) -> None:
         with self._lock:
             now = self.clock()
             self._charge(turn, now)
-            left = self._at_work[turn.user] - 1
-            if left > 0:
-                self._at_work[turn.user] = left
-            else:
-                del self._at_work[turn.user]
+            self._forget(turn.user)
             if len(self._use) > FORGET_AFTER:  # the others start afresh, as a new user does
                 self._use = {u: use for u, use in self._use.items() if u in self._at_work}
             if not self._waiting:

@@ -106,6 +106,12 @@ WORK_SLOT_WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question 
                            "work slot of its process (steps 1-5)", registry=REGISTRY,
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                                     5.0))
+# load shedding (``limits.shedding``): questions refused for want of capacity, by reason: queue
+# (refused at once, its predicted finish past the SLO's budget), deadline (waited for a slot
+# until what was left of the budget ran out)
+REQUESTS_SHED = Counter("requests_shed_total", "Questions refused for want of capacity "
+                        "(503 OVERLOADED, limit work_slots), by reason", ["reason"],
+                        registry=REGISTRY)
 
 # the GenAI conventions' histograms (``telemetry.genai_metrics`` records them, beside the OTel
 # SDK's instruments of the same names)

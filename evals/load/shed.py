@@ -1,0 +1,106 @@
+"""What the service did past its capacity during the spike's burst (issue 82), from the spike
+run's per-request log (pure): did it answer what it could within the SLO and refuse the rest at
+once (load shedding), or queue until every answer was late?
+
+- ``sustained_rate``: the rate the machine sustains, measured in the same notebook run: the
+  highest answered rate among the runs before the spike (the main run's steady part, the
+  sweep's steps) whose p99 held within ``SUSTAINED_P99_MS`` (4 s, the issue's figure).
+- ``shed_figures``: over the requests started in the burst (``loadtests.traffic.SPIKE_WINDOW``
+  of the run), the rate offered over the sustained one (the spike's height, >= 5 wanted), the
+  answered rate over the sustained one (what shedding keeps: near 1 when the service goes on
+  answering at its capacity, near 0 when a queue makes every answer late), the shed share
+  (refused with 503 ``OVERLOADED`` or 429, ``Retry-After``), the p99 of the admitted questions
+  over their SLO (a miss within 5 s, a cached answer within 1 s: the higher of the two
+  ratios), the admitted questions' goodput (the share within their SLO), the refusals' p99,
+  client timeouts and 500s (status 0 and 5xx that are not documented refusals) and stale
+  answers. Ratios and shares, since the load generator shares the machine's cores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from loadtests.traffic import ANSWERED, CACHE_HITS, DOCUMENTED, LIMITED, SPIKE_WINDOW
+
+SUSTAINED_P99_MS = 4_000.0
+SLO_MISS_MS = 5_000.0
+SLO_CACHED_MS = 1_000.0
+
+
+def sustained_rate(runs: Iterable[tuple[float | None, float | None]],
+                   p99_ms: float = SUSTAINED_P99_MS) -> float | None:
+    """The highest rate among ``runs`` ((answered rate, p99 ms) each) whose p99 held within
+    ``p99_ms``; None when none did (or none was measured)."""
+    held = [float(rps) for rps, p99 in runs
+            if rps is not None and p99 is not None and not math.isnan(float(p99))
+            and float(p99) <= p99_ms and float(rps) > 0]
+    return round(max(held), 3) if held else None
+
+
+def _p99(values: npt.NDArray[np.float64]) -> float | None:
+    return round(float(np.percentile(values, 99)), 1) if len(values) else None
+
+
+def _ratio(value: float | None, of: float | None) -> float | None:
+    return None if value is None or not of else round(value / of, 4)
+
+
+def shed_figures(events: pd.DataFrame, duration_s: float, origin: float,
+                 sustained_rps: float | None, *, slo_miss_ms: float = SLO_MISS_MS,
+                 slo_cached_ms: float = SLO_CACHED_MS) -> dict[str, float | int | None]:
+    """``events``: the spike run's rows (``t`` start in epoch seconds, ``ms``, ``outcome``,
+    ``status``, ``stale``); ``origin``: the run's start; ``duration_s``: its length. Keys
+    ``spike_*`` (the notebook records them beside the spike's other figures)."""
+    start, end = (origin + duration_s * share for share in SPIKE_WINDOW)
+    burst = events[(events["t"] >= start) & (events["t"] < end)]
+    seconds = end - start
+    outcome = burst["outcome"].astype(str)
+    ms = burst["ms"].to_numpy(float)
+    admitted = outcome.isin(ANSWERED).to_numpy()
+    cached = outcome.isin(CACHE_HITS).to_numpy()
+    shed = outcome.isin(LIMITED).to_numpy()
+    status = burst["status"].to_numpy(int)
+    documented = outcome.isin(DOCUMENTED).to_numpy()
+    miss_p99, cached_p99 = _p99(ms[admitted & ~cached]), _p99(ms[admitted & cached])
+    over = [r for r in (_ratio(miss_p99, slo_miss_ms), _ratio(cached_p99, slo_cached_ms))
+            if r is not None]
+    within = np.where(cached, ms <= slo_cached_ms, ms <= slo_miss_ms)[admitted]
+    n = len(burst)
+    return {
+        "spike_burst_requests": n,
+        "spike_offered_rps": round(n / seconds, 3) if seconds > 0 else None,
+        "spike_sustained_rps": sustained_rps,
+        "spike_over_sustained": _ratio(n / seconds if seconds > 0 else None, sustained_rps),
+        "spike_answered_over_sustained": _ratio(
+            int(admitted.sum()) / seconds if seconds > 0 else None, sustained_rps),
+        "spike_shed_share": round(float(shed.mean()), 4) if n else None,
+        "spike_admitted_miss_p99_ms": miss_p99,
+        "spike_admitted_cached_p99_ms": cached_p99,
+        "spike_admitted_p99_over_slo": max(over) if over else None,
+        "spike_admitted_goodput": round(float(within.mean()), 4) if len(within) else None,
+        "spike_shed_p99_ms": _p99(ms[shed]),
+        "spike_timeouts": int((status == 0).sum()),
+        "spike_http_5xx": int(((status >= 500) & ~shed & ~documented).sum()),
+        "spike_stale": int(burst["stale"].fillna(False).astype(bool).sum())
+        if "stale" in burst.columns else 0,
+    }
+
+
+FIGURES = ("burst_requests", "offered_rps", "sustained_rps", "over_sustained",
+           "answered_over_sustained", "shed_share", "admitted_miss_p99_ms",
+           "admitted_cached_p99_ms", "admitted_p99_over_slo", "admitted_goodput", "shed_p99_ms",
+           "timeouts", "http_5xx", "stale")
+
+
+def skipped() -> dict[str, float | int | None]:
+    """Every figure, null: no spike run (skipped, not failed)."""
+    return {f"spike_{k}": None for k in FIGURES}
+
+
+__all__ = ["FIGURES", "SLO_CACHED_MS", "SLO_MISS_MS", "SUSTAINED_P99_MS", "shed_figures",
+           "skipped", "sustained_rate"]

@@ -1,0 +1,60 @@
+"""Steps 3-5 of a question under a work slot of its process (``limits.slots``), and the
+question route's load shedding around it (``limits.shedding``): the pass past the exact cache,
+refused at once when the queue would make the question late, and the wait for the slot bounded
+by what is left of the SLO's budget. The slot time and the time to the answer feed the
+shedder's moving estimates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from rag_core.run import NO_PAUSE
+
+if TYPE_CHECKING:
+    from rag_core.answer import Answer
+    from rag_core.limits.shedding import Shedder
+    from rag_core.limits.slots import WorkSlots
+    from rag_core.run import Run
+
+
+def shedding_first(shedder: Shedder, run: Run,
+                   past_cache: Callable[[], Awaitable[object]] | None
+                   ) -> Callable[[], Awaitable[None]]:
+    """What the route's driver awaits past the exact cache: the shedder's pass first (``Shed``
+    raised at once, before anything else is taken), then the route's ``past_cache``."""
+
+    async def let_in() -> None:
+        run.place = shedder.let_in(run.started)
+        try:
+            if past_cache is not None:
+                await past_cache()
+        except BaseException:
+            shedder.at_work(run.place)
+            raise
+
+    return let_in
+
+
+def prepared(slots: WorkSlots, shedder: Shedder, run: Run,
+             prepare: Callable[[Run], Answer | None]) -> tuple[Answer | None, float]:
+    """``prepare`` (steps 3-5) under a work slot, waiting for it at most until the route's
+    deadline (``run.place``; none outside the route): its answer (a semantic hit, no context)
+    or None, and when the slot was taken (``time.perf_counter``)."""
+    place = run.place
+    deadline = None if place is None else place.deadline
+    with run.within(), slots.hold(run.user_id, deadline, shedder.wait_s()) as turn:
+        shedder.at_work(place)
+        at_work, waited = time.perf_counter(), turn.waited
+        run.between_steps = turn.pass_on  # give way between steps 3-5 (limits/slots)
+        try:
+            answer = prepare(run)
+        finally:
+            run.between_steps = NO_PAUSE
+            run.root.set_attribute("rag.work_slot.wait_ms", round(turn.waited * 1000, 3))
+    shedder.slot.add(time.perf_counter() - at_work - (turn.waited - waited))
+    return answer, at_work
+
+
+__all__ = ["prepared", "shedding_first"]

@@ -1,0 +1,54 @@
+"""The spike's shedding figures (evals/load/shed.py) from a per-request log made here: the
+burst's height over the sustained rate, the admitted questions' p99 against their SLO, the shed
+share, timeouts and 500s."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from evals.load.shed import shed_figures, sustained_rate
+
+ORIGIN = 1_000.0  # a 100 s run: the burst is 40-60 s (loadtests.traffic.SPIKE_WINDOW)
+
+
+def rows(n: int, at: float, outcome: str, ms: float, status: int = 200,
+         stale: bool = False) -> list[dict[str, object]]:
+    return [{"t": ORIGIN + at + i * 0.001, "ms": ms, "outcome": outcome, "status": status,
+             "stale": stale} for i in range(n)]
+
+
+def test_the_sustained_rate_is_the_highest_that_held_its_p99_within_4_s() -> None:
+    assert sustained_rate([(17.0, 1_500.0), (25.0, 3_900.0), (40.0, 9_000.0)]) == 25.0
+    assert sustained_rate([(40.0, 9_000.0), (None, 100.0), (5.0, float("nan"))]) is None
+
+
+def test_a_burst_shed_cleanly_keeps_the_admitted_within_their_slo() -> None:
+    events = pd.DataFrame(
+        rows(50, 10, "miss", 900)  # before the burst: not counted
+        + rows(100, 45, "miss", 2_000) + rows(100, 46, "hit", 40)
+        + rows(800, 47, "limited", 12, status=503) + rows(5, 70, "miss", 800))
+    figures = shed_figures(events, 100.0, ORIGIN, sustained_rps=10.0)
+    assert figures["spike_burst_requests"] == 1_000
+    assert figures["spike_offered_rps"] == 50.0  # 1,000 in the 20 s burst
+    assert figures["spike_over_sustained"] == 5.0
+    assert figures["spike_answered_over_sustained"] == 1.0
+    assert figures["spike_shed_share"] == 0.8
+    assert figures["spike_admitted_miss_p99_ms"] == 2_000.0
+    assert figures["spike_admitted_p99_over_slo"] == 0.4  # the miss: 2 s of 5 s
+    assert figures["spike_admitted_goodput"] == 1.0
+    assert figures["spike_shed_p99_ms"] == 12.0
+    assert (figures["spike_timeouts"], figures["spike_http_5xx"], figures["spike_stale"]) == (
+        0, 0, 0)
+
+
+def test_a_burst_that_queued_shows_late_answers_timeouts_and_500s() -> None:
+    events = pd.DataFrame(rows(90, 45, "miss", 12_000) + rows(10, 46, "hit", 1_500)
+                          + rows(3, 47, "error", 30_000, status=0)
+                          + rows(2, 48, "error", 50, status=500))
+    figures = shed_figures(events, 100.0, ORIGIN, sustained_rps=None)
+    assert figures["spike_over_sustained"] is None  # no sustained rate: no height
+    assert figures["spike_admitted_p99_over_slo"] == pytest.approx(2.4)
+    assert figures["spike_admitted_goodput"] == 0.0
+    assert figures["spike_shed_share"] == 0.0 and figures["spike_shed_p99_ms"] is None
+    assert (figures["spike_timeouts"], figures["spike_http_5xx"]) == (3, 2)
