@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 from evals.paths import REPO_ROOT
@@ -232,13 +233,24 @@ def _start(state_dir: Path, wanted: str) -> dict[str, object]:
     return info
 
 
+class _PidClient(BlockingKernelClient):
+    """A client that calls the kernel dead only when its process is gone. jupyter_client's
+    own judges a kernel it did not start by one heartbeat: a ping unanswered within a second
+    reads as death, so a kernel still starting (a busy machine, or coverage measuring it)
+    would be "dead before replying to kernel_info" and replaced for nothing."""
+
+    pid = 0
+
+    async def _async_is_alive(self) -> bool:
+        return _alive(self.pid)
+
+
 def _call(home: Path, code: str, timeout: float) -> None:
     """Run ``code`` in the kernel outside its history; an error raises ``RuntimeError``."""
-    from jupyter_client.blocking import BlockingKernelClient
-
-    client = BlockingKernelClient(connection_file=str(home / "connection.json"))
+    client = _PidClient(connection_file=str(home / "connection.json"))
+    client.pid = int(str(_read(home / "kernel.json").get("pid", 0)))
     client.load_connection_file()
-    client.start_channels()
+    client.start_channels(hb=False)
     try:
         client.wait_for_ready(timeout=timeout)
         reply = client.execute_interactive(code, store_history=False, timeout=timeout,

@@ -79,7 +79,10 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
                    # the comparison with the obedient mock only (the local model has its
                    # own slow tests)
                    "compare_generators": ["obey"], "compare_sample": 1,
-                   "compare_attacks": ["indirect"]},
+                   "compare_attacks": ["indirect"],
+                   # routing's comparison on a sample and one rule (its own test checks what it
+                   # finds); the blind sets run in test_blind_sets.py
+                   "route_sample": 10, "route_sweep": [1000], "blind_sets": False},
     )
     result = runner.run(options)
     out = tmp_path / "ci"
@@ -109,6 +112,9 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     page = (out / "summary.md").read_text()
     assert "## quality: generators side by side" in page
     assert "## quality: which defence stopped each attack" in page
+    assert "## quality: model routing off and on" in page
+    assert "## quality: model routing: the context rule swept" in page
+    assert metrics["quality.route.cost_ratio"] < 1
 
 
 def test_routing_off_and_on_compared_on_a_sample(pipeline):

@@ -101,6 +101,20 @@ def test_the_next_run_reuses_the_kernel_with_a_fresh_namespace(notebook, state, 
     assert not held & {os.readlink(f"/proc/self/fd/{n}") for n in (1, 2)}
 
 
+def test_a_kernel_slow_to_start_is_waited_for(notebook, state, tmp_path, monkeypatch):
+    # a kernel that answers its first heartbeat seconds after it started (a busy machine, or
+    # coverage measuring it) is still starting, not dead: it is kept and lent to the run
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(3)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(slow), os.environ.get("PYTHONPATH", "")) if p))
+    first, log, _ = _run(notebook, state, tmp_path, 1)
+    assert "started a warm kernel" in log and "no warm kernel" not in log, log
+    assert int(first["warm.pid"]) == int(json.loads(
+        (warm_kernel.folder(state) / "kernel.json").read_text())["pid"])
+
+
 def test_a_changed_environment_starts_a_new_kernel(notebook, state, tmp_path, monkeypatch):
     first, _, _ = _run(notebook, state, tmp_path, 1)
     monkeypatch.setenv("WARM_TEST_KNOB", "changed")
