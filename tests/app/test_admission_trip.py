@@ -20,9 +20,8 @@ from test_rate_limits import SECRET, START, Clock, token
 
 from rag_core.app import create_app
 from rag_core.limits import QuestionGate
-from rag_core.parts import Parts, build_redis
+from rag_core.parts import Parts, build_limiters, build_redis
 from rag_core.redis_kv import keys
-from rag_core.store.user_limits import user_limits_for
 from rag_core.telemetry import metrics
 
 pytestmark = pytest.mark.anyio
@@ -50,10 +49,9 @@ def redis_app(parts: Parts, clock: Clock, **limits: Any) -> FastAPI:
     off = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0, "rate_limit_per_day": 0,
            "max_queries_per_hour": 0, "max_concurrent_queries": 0, "user_max_in_flight": 0}
     settings = parts.settings.with_overrides(jwt_secret=SECRET, **{**off, **limits})
-    app = create_app(settings, parts=replace(parts, settings=settings))
-    app.state.question_gate = QuestionGate(settings.limits, build_redis(parts.settings),
-                                           user_limits_for(parts.store), clock=clock)
-    return app
+    limiters = build_limiters(settings, build_redis(parts.settings), parts.limiters.user_limits,
+                              clock=clock)
+    return create_app(settings, parts=replace(parts, settings=settings, limiters=limiters))
 
 
 def client_of(app: FastAPI) -> httpx.AsyncClient:
@@ -98,7 +96,8 @@ async def test_a_hit_costs_its_windows_and_its_lookup_one_round_trip(
         app_parts: Parts, redis: Any) -> None:
     app = redis_app(app_parts, Clock(), rate_limit_per_minute=5, user_max_in_flight=2,
                     max_concurrent_queries=10)
-    gate: QuestionGate = app.state.question_gate
+    gate: QuestionGate | None = app.state.parts.limiters.gate
+    assert gate is not None
     async with client_of(app) as client:
         first = await client.post("/v1/query", json=QUESTION, headers=token("amara"))
         assert first.status_code == 200 and first.json()["cache"]["query"] == "miss"
@@ -152,7 +151,8 @@ async def test_while_redis_rests_the_windows_are_counted_here_and_the_lookup_goe
     """After Redis failed the gate counts in this process for a while: the windows cannot ride
     in the lookup's trip then; they are counted here first and still limit."""
     app = redis_app(app_parts, Clock(), rate_limit_per_minute=2)
-    gate: QuestionGate = app.state.question_gate
+    gate: QuestionGate | None = app.state.parts.limiters.gate
+    assert gate is not None
     async with client_of(app) as client:
         await client.post("/v1/query", json=QUESTION, headers=token("rey"))
         gate._rest_until = time.monotonic() + 3_600  # as after a failed call
