@@ -347,7 +347,7 @@ def _page(judged: Judged, folder: Path, title: str, outcomes: list[NotebookOutco
                 compared=verdict.compared if verdict else Comparison())
     write_page(folder, title, judged.questions, verdict.newly_failing if verdict else (),
                verdict.newly_passing if verdict else (), report_plots.plot_files(outcomes),
-               head)
+               head, this.summary.metrics, this.results)
 
 
 def _questions(plan: Plan) -> Future[list[dict[str, object]]]:
