@@ -25,24 +25,10 @@ from rag_core.config import Settings
 from rag_core.conversations.turns import Standalone, Turn
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.parts import build_redis
-from rag_core.types import Note
+from tests.two_speakers import NOTES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 SECRET = "conversations-test-secret-7a1c0e9a8b7f6e5d4c3b2a1908f7e6d5c4b3a291"
-NOTES = [
-    Note("ann-micah", "Walk humbly", "Ann Lee preached on Micah 6:8: do justice, love "
-         "kindness and walk humbly with your God.", "2022-05-01", "Ann Lee",
-         scripture=("Micah 6:8",)),
-    Note("ann-amos", "Let justice roll", "Ann Lee preached on Amos 5:24: let justice roll "
-         "down like waters, a river of righteousness.", "2023-02-12", "Ann Lee",
-         scripture=("Amos 5:24",)),
-    Note("ben-john", "God so loved", "Ben Okafor preached on John 3:16: God so loved the "
-         "world that he gave his only Son.", "2022-09-04", "Ben Okafor",
-         scripture=("John 3:16",)),
-    Note("ben-psalm", "The shepherd", "Ben Okafor preached on Psalm 23: the Lord is my "
-         "shepherd, I shall not want.", "2023-06-18", "Ben Okafor",
-         scripture=("Psalm 23",)),
-]
 _PRONOUN = re.compile(r"\b(she|he)\b", re.IGNORECASE)
 
 
