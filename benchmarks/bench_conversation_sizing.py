@@ -7,7 +7,8 @@ Two figures per user: a typical one (``--conversations`` of ``--turns`` turns wi
 ``--answer-chars``) and the bound (``RAG_CONVERSATIONS_PER_USER`` conversations of
 ``RAG_CONVERSATION_TURNS`` turns, each at ``TURN_MAX_BYTES``), which no deployment of 10,000
 users can hold in 512 MB: the TTL (30 days after the last turn) is what keeps real use near the
-typical figure.
+typical figure. The figures and the defaults decided on them: ``docs/scaling.md``
+(Conversations).
 
     python benchmarks/bench_conversation_sizing.py --redis-url redis://127.0.0.1:6379/15
 """

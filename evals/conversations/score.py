@@ -49,10 +49,11 @@ Search = Callable[[str, str], Sequence[str]]  # (user, question) -> note ids in 
 
 @dataclass(frozen=True)
 class Said:
-    """What a later turn's answer did: said no context, and the notes it cited."""
+    """What a later turn's answer did: said no context, the notes it cited, its text."""
 
     no_context: bool
     cited: tuple[str, ...]
+    answer: str = ""
 
 
 Ask = Callable[[str, str], Said]
@@ -103,32 +104,43 @@ def rewrites(conversations: Sequence[Conversation], notes: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def _recall(search: Search, user: str, question: str, refs: Sequence[str]) -> float:
-    value = retrieval.recall_at_k(retrieval.notes_in_rank_order(search(user, question)), refs, 5)
-    return np.nan if value is None else value
-
-
 def score(rows: pd.DataFrame, search: Search, ask: Ask | None = None) -> pd.DataFrame:
-    """``rows`` (``rewrites``) with the recall@5 of the rewritten, expected and raw questions,
-    and, with ``ask``, what the answer to the rewritten question did."""
+    """``rows`` (``rewrites``) with the recall@5 of the rewritten, expected and raw questions
+    and the notes the rewritten one retrieved (``retrieved_note_ids``, top 5), and, with
+    ``ask``, what the answer to the rewritten question did (``no_context``,
+    ``cited_note_ids``, ``answer``: what the per-question baseline judges a turn by)."""
     out = rows.copy()
     recalls: dict[str, list[float]] = {"followup_recall": [], "standalone_recall": [],
                                        "raw_recall": []}
     answered: dict[str, list[float]] = {"no_context_correct": [], "cited_reference": []}
+    retrieved: list[list[str]] = []
+    said_rows: dict[str, list[object]] = {"no_context": [], "cited_note_ids": [], "answer": []}
     for row in rows.to_dict("records"):
         refs = list(row["reference_note_ids"])
         for name, text in (("followup_recall", row["rewritten"]),
                            ("standalone_recall", row["expected"]),
                            ("raw_recall", row["question"])):
-            recalls[name].append(_recall(search, row["user_id"], text, refs) if refs else np.nan)
+            if not refs and name != "followup_recall":
+                recalls[name].append(np.nan)  # nothing to recall; the rewrite's notes are kept
+                continue
+            found = retrieval.notes_in_rank_order(search(row["user_id"], text))[:5]
+            if name == "followup_recall":
+                retrieved.append(found)
+            value = retrieval.recall_at_k(found, refs, 5) if refs else None
+            recalls[name].append(np.nan if value is None else value)
         if ask is not None:
             said = ask(row["user_id"], row["rewritten"])
+            said_rows["no_context"].append(said.no_context)
+            said_rows["cited_note_ids"].append(list(said.cited))
+            said_rows["answer"].append(said.answer)
             answered["no_context_correct"].append(float(said.no_context
                                                         == row["expect_no_context"]))
             answered["cited_reference"].append(
                 float(bool(set(said.cited) & set(refs))) if refs and not said.no_context
                 else np.nan)
-    for name, values in {**recalls, **(answered if ask is not None else {})}.items():
+    out["retrieved_note_ids"] = retrieved
+    for name, values in {**recalls, **(answered if ask is not None else {}),
+                         **(said_rows if ask is not None else {})}.items():
         out[name] = values
     return out
 
@@ -182,7 +194,8 @@ def measure(pipeline: Pipeline, notes: pd.DataFrame, root: str | Path | None,
 
     def ask(user: str, question: str) -> Said:
         answer = pipeline.ask(user, question)
-        return Said(bool(answer.no_context), tuple(c.note_id for c in answer.citations))
+        return Said(bool(answer.no_context), tuple(c.note_id for c in answer.citations),
+                    str(answer.answer))
 
     scored = score(rewrites(convs, notes), search, ask)
     return scored, summarise(scored)

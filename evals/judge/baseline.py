@@ -164,6 +164,11 @@ class Verdict:
 
 
 def judge(questions: Sequence[Question], baseline: Baseline) -> Verdict:
+    """``questions`` against ``baseline``. A baseline written before turns were judged (it
+    holds no turn of a conversation) is compared on the questions alone: its run's turns
+    were never judged, so they are neither new nor gone."""
+    if not any(q.conversation for q in baseline.questions):
+        questions = [q for q in questions if not q.conversation]
     found = compare(baseline.questions, questions)
     return Verdict(baseline, found.newly_failing, found.newly_passing,
                    paired.changes(baseline.questions, questions), found)

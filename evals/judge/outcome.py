@@ -9,7 +9,7 @@ from pathlib import Path
 
 from evals.gates import GateResult
 from evals.judge import baseline as own
-from evals.judge import junit
+from evals.judge import junit, turns
 from evals.judge import questions as qs
 
 
@@ -36,8 +36,12 @@ class Judged:
         if not self.questions:
             return []
         passed = sum(q.passed for q in self.questions)
+        later = [q for q in self.questions if q.conversation]
         lines = ["## Questions", "",
                  f"- passed every check: {qs.rate_text(passed, len(self.questions))}"]
+        if later:
+            lines.append(f"  - of which later turns of conversations: "
+                         f"{qs.rate_text(sum(q.passed for q in later), len(later))}")
         lines += [f"- `{name}`: {qs.rate_text(k, n)}"
                   for name, (k, n) in sorted(qs.check_counts(self.questions).items())]
         lines += ["", "One row per question (question, expected, retrieved, answer, metrics, "
@@ -61,11 +65,13 @@ class Judged:
 def judge_run(run_dir: Path, items: Iterable[Mapping[str, object]],
               baseline: own.Baseline | None) -> Judged:
     """The questions of ``run_dir``'s quality rows (``items``: the QA items, for the expected
-    answers and assertions), written to ``questions.jsonl``, against ``baseline``."""
+    answers and assertions) and the later turns of its conversations (``evals.judge.turns``),
+    written to ``questions.jsonl``, against ``baseline``."""
     by_id = {str(i.get("id")): {**i, "assert": i.get("assert")
                                 if isinstance(i.get("assert"), list) else None}
              for i in items}
-    questions = qs.judge(qs.read_rows(run_dir), by_id)
+    questions = [*qs.judge(qs.read_rows(run_dir), by_id),
+                 *turns.judge(turns.read_rows(run_dir))]
     if not questions:
         return Judged([])
     qs.write(run_dir / qs.QUESTIONS_FILE, questions)

@@ -53,6 +53,8 @@ class Question:
     fingerprint: str = ""  # of its text and reference notes ("": a baseline older than them)
     expect: str = ""  # "fail": a known failure (the item's ``expect: fail``)
     reason: str = ""  # why it is allowed to fail
+    conversation: str = ""  # a follow-up turn's conversation ("": a question; ``judge.turns``)
+    standalone_question: str = ""  # a turn's question as rewritten to stand alone
 
     @property
     def known_failure(self) -> bool:

@@ -1,21 +1,25 @@
 """``index.html`` beside ``summary.md``: the run's questions on one static page that opens
 offline (no script or style from the network). It opens with the verdict, the gates that
 failed, the settings that differ from the baseline's and the questions new, changed or gone
-since it (``evals.report.page_head``). The questions that flipped against the
-baseline come next, then every question with its answer, citations and checks, filtered by
-pass or fail with the buttons at the top (or the address's fragment: ``index.html#fail``,
-``#pass``, ``#all``, so a filtered view can be linked to); the plots follow with their captions.
+since it (``evals.report.page_head``), then the follow-up questions' figures
+(``evals.report.page_conversations``). The questions that flipped against the baseline come
+next, then every question (a later turn of a conversation with its standalone question) with
+its answer, citations and checks, filtered by pass or fail with the buttons at the top (or
+the address's fragment: ``index.html#fail``, ``#pass``, ``#all``, so a filtered view can be
+linked to); the plots follow with their captions.
 Every text from the notes or the answers is escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
+from evals.gates import GateResult
 from evals.judge.outcome import Judged
 from evals.judge.questions import Comparison, Flip, Question
 from evals.report.figures import PLOTS_DIR, caption, plot_files
+from evals.report.page_conversations import section_html
 from evals.report.page_head import Head, head_html, setting_changes
 from evals.report.record import NotebookOutcome
 from evals.report.run_report import RunReport
@@ -50,7 +54,9 @@ def _row(q: Question, flipped: set[str], before: Question | None = None) -> str:
         answer += f"<br><small>before: {escape(before.answer)}</small>"
         result += f"<br><small>{'passed' if before.passed else 'failed'} before</small>"
     return (f'<tr class="{cls}" data-state="{state}" id="q-{escape(q.id)}">'
-            f"<td>{escape(q.id)}<br>{escape(q.user_id)}</td><td>{escape(q.question)}</td>"
+            f"<td>{escape(q.id)}<br>{escape(q.user_id)}</td><td>{escape(q.question)}"
+            + (f"<br><small>standalone: {escape(q.standalone_question)}</small>"
+               if q.standalone_question else "") + "</td>"
             f"<td>{escape(q.expected)}"
             + (f"<br><small>reference: {escape(refs)}</small>" if refs else "")
             + f"</td><td>{answer}</td>"
@@ -61,10 +67,14 @@ def _row(q: Question, flipped: set[str], before: Question | None = None) -> str:
 
 def write_page(folder: Path, title: str, questions: Sequence[Question],
                newly_failing: Sequence[Flip] = (), newly_passing: Sequence[Flip] = (),
-               plots: Sequence[tuple[str, Path]] = (), head: Head | None = None) -> Path:
+               plots: Sequence[tuple[str, Path]] = (), head: Head | None = None,
+               metrics: Mapping[str, object] | None = None,
+               gates: Sequence[GateResult] = ()) -> Path:
     """``folder/index.html``; ``newly_failing`` / ``newly_passing``: flips against the
     baseline; ``plots``: (notebook, png), shown when copied beside; ``head``: the verdict,
-    failed gates, changed settings and new, changed or gone questions the page opens with."""
+    failed gates, changed settings and new, changed or gone questions the page opens with;
+    ``metrics`` (the run's, with ``gates``): the follow-up figures' section
+    (``evals.report.page_conversations``)."""
     flips = [*newly_failing, *newly_passing]
     ids = {f.id for f in flips}
     columns = "<tr><th>id</th><th>question</th><th>expected</th><th>answer</th>" \
@@ -75,6 +85,9 @@ def write_page(folder: Path, title: str, questions: Sequence[Question],
              *([head_html(head)] if head is not None else []),
              f"<p>{sum(q.passed for q in questions)} of "
              f"{len(questions)} questions pass every check.</p>"]
+    follow_ups = section_html(metrics or {}, gates, [q for q in questions if q.conversation])
+    if follow_ups:
+        parts.append(follow_ups)
     if flips:
         parts += [f"<h2>Questions that flipped against the baseline: {len(newly_failing)} "
                   f"newly failing, {len(newly_passing)} newly passing</h2>",
@@ -112,4 +125,5 @@ def write_run_page(judged: Judged, folder: Path, title: str,
                 baseline=verdict.baseline.origin.id if verdict else None,
                 compared=verdict.compared if verdict else Comparison())
     write_page(folder, title, judged.questions, verdict.newly_failing if verdict else (),
-               verdict.newly_passing if verdict else (), plot_files(outcomes), head)
+               verdict.newly_passing if verdict else (), plot_files(outcomes), head,
+               this.summary.metrics, this.results)

@@ -48,6 +48,6 @@ async def erase(user_id: Annotated[str, Path(min_length=1, max_length=128)], req
     erasure = await run_in_threadpool(
         erase_user, parts.store, parts.caches, client, user_id,
         log_key=query_log_key(parts.settings), actor=caller.subject,
-        erasure_log=parts.settings.services.erasure_log_file)
+        erasure_log=parts.settings.services.erasure_log_file, conversations=parts.conversations)
     request.state.audit_subject = erasure.user_key
     return erasure.to_dict()

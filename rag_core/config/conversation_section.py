@@ -18,7 +18,8 @@ class Conversations(Section):
         "the last turns a conversation keeps; an older turn is dropped"))
     conversation_ttl_s: int = Field(2_592_000, ge=60, description=(
         "how long a conversation is kept after its last turn, then deleted (30 days)"))
-    conversations_per_user: int = Field(50, ge=1, le=10_000, description=(
-        "the conversations a user holds; a new one beyond it drops the oldest"))
+    conversations_per_user: int = Field(10, ge=1, le=10_000, description=(
+        "the conversations a user holds; a new one beyond it drops the oldest (sizing: "
+        "docs/scaling.md, Conversations)"))
     conversation_token_budget: int = Field(300, ge=0, description=(
         "tokens of history a model rewrite of a follow-up reads, cut from the oldest turn"))

@@ -17,6 +17,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag_core.answers.log import QUERY_LOG_KEY_NAME, user_hash
 from rag_core.cache.layers import CacheLayers
@@ -30,6 +31,9 @@ from rag_core.store.erasure import UserMarks, erase_rows, user_known
 from rag_core.store.pgvector import PgVectorStore
 from rag_core.store.sql.erasure import ERASURE_KEY_NAME
 from rag_core.telemetry import logs
+
+if TYPE_CHECKING:
+    from rag_core.conversations.store import ConversationStore
 
 log = logging.getLogger("rag_core.audit")
 
@@ -68,12 +72,15 @@ def marks_of(store: PgVectorStore, user_id: str, log_key: bytes | None) -> UserM
 
 def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, user_id: str,
                *, log_key: bytes | None, actor: str | None,
-               erasure_log: Path | None) -> Erasure:
+               erasure_log: Path | None,
+               conversations: ConversationStore | None = None) -> Erasure:
     """Every row and key of ``user_id`` out; ``UserNotFound`` (nothing touched) when no table
     holds a row of theirs. ``actor``: who asked (a service's name; the user's own id is
     recorded as ``self``). ``erasure_log``: the file the erasure is appended to first, so that
     a restore replays it (``ErasureLogUnwritable``, nothing touched, when it cannot be
-    written); None only where no backup is ever restored (tests)."""
+    written); None only where no backup is ever restored (tests). ``conversations``: the
+    serving process's store, whose conversations kept in process (no Redis) go too; in
+    Redis they are the user's keys, erased with the rest."""
     check_user(user_id)
     pg = pg_store(store)
     marks = marks_of(pg, user_id, log_key)
@@ -93,6 +100,8 @@ def erase_user(store: Store, caches: CacheLayers, client: RedisClient | None, us
     rows = erase_rows(db, marks, who)
     try:
         keys = erase_keys(client, caches, user_id)
+        if conversations is not None:
+            keys += conversations.erase_user(user_id)
     except REDIS_ERRORS as exc:
         raise ErasureIncomplete("The user's rows are erased but Redis stopped answering: run "
                                 "the erasure again once it does (it finds the keys left).") \

@@ -1,7 +1,8 @@
 """Conversations over HTTP on the real PostgreSQL and Redis: a follow-up made to stand alone
 answers from the right speaker's notes in each of two conversations (never the other's cached
 answer), the answer says which conversation and question it used, the turns are listed, read
-and ended by their user only, a stateless question writes nothing, and bad ids are coded.
+and ended by their user only, erased with the user, a stateless question writes nothing, and
+bad ids are coded.
 
 Most tests here use a TEST DOUBLE rewriter (``pronoun_double``): it puts the last turn's cited
 speaker in place of "she"/"he", so that they test the route, the store and the pipeline's use of
@@ -22,27 +23,15 @@ import pytest
 from rag_core.api.auth import issue_token
 from rag_core.app import create_app
 from rag_core.config import Settings
+from rag_core.conversations.store import ConversationStore
 from rag_core.conversations.turns import Standalone, Turn
 from rag_core.ingest.ingestion import ingest_notes
+from rag_core.ops.redis_erase import keys_naming
 from rag_core.parts import build_redis
-from rag_core.types import Note
+from tests.two_speakers import NOTES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 SECRET = "conversations-test-secret-7a1c0e9a8b7f6e5d4c3b2a1908f7e6d5c4b3a291"
-NOTES = [
-    Note("ann-micah", "Walk humbly", "Ann Lee preached on Micah 6:8: do justice, love "
-         "kindness and walk humbly with your God.", "2022-05-01", "Ann Lee",
-         scripture=("Micah 6:8",)),
-    Note("ann-amos", "Let justice roll", "Ann Lee preached on Amos 5:24: let justice roll "
-         "down like waters, a river of righteousness.", "2023-02-12", "Ann Lee",
-         scripture=("Amos 5:24",)),
-    Note("ben-john", "God so loved", "Ben Okafor preached on John 3:16: God so loved the "
-         "world that he gave his only Son.", "2022-09-04", "Ben Okafor",
-         scripture=("John 3:16",)),
-    Note("ben-psalm", "The shepherd", "Ben Okafor preached on Psalm 23: the Lord is my "
-         "shepherd, I shall not want.", "2023-06-18", "Ben Okafor",
-         scripture=("Psalm 23",)),
-]
 _PRONOUN = re.compile(r"\b(she|he)\b", re.IGNORECASE)
 
 
@@ -225,3 +214,32 @@ async def test_the_services_own_rules_resolve_the_speaker_the_year_and_a_new_sub
         assert own["decisions"]["standalone"]["made_by"] == "unchanged"
         assert own["standalone_question"] == "What did Ben Okafor say about Psalm 23?"
         assert "ben-psalm" in cited(own)
+
+
+@pytest.mark.parametrize("kept", ["redis", "in process"])
+async def test_the_users_erasure_takes_their_conversations(live_parts: Any, kept: str) -> None:
+    """``DELETE /v1/users/{id}`` (as ``rag-core users erase``, ``ops.erase``): the user's
+    conversations go, in Redis (the user's keys) and in the serving process when there is no
+    Redis; another user's stay."""
+    settings = live_parts.settings.with_overrides(jwt_secret=SECRET)
+    store = (live_parts.conversations if kept == "redis"
+             else ConversationStore(None, settings.conversations))
+    parts = replace(live_parts, settings=settings, conversations=store)
+    ingest_notes(parts, "amara", NOTES)
+    ingest_notes(parts, "bo", NOTES[:1])
+    app = create_app(settings, parts=parts)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        mine = await ask(client, "Who preached on Micah 6:8?", "new")
+        theirs = await ask(client, "Who preached on Micah 6:8?", "new", user="bo")
+        assert len(store.summaries("amara")) == 1
+        r = await client.delete("/v1/users/amara", headers=auth())
+        assert r.status_code == 200, r.text
+        r = await client.get(f"/v1/conversations/{mine['conversation_id']}", headers=auth())
+        assert r.status_code == 404 and r.json()["error"]["code"] == "CONVERSATION_NOT_FOUND"
+        assert store.summaries("amara") == []
+        if kept == "redis":
+            assert keys_naming(build_redis(settings), "amara") == []
+        r = await client.get(f"/v1/conversations/{theirs['conversation_id']}",
+                             headers=auth("bo"))
+        assert r.status_code == 200 and len(r.json()["turns"]) == 1

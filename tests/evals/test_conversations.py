@@ -96,9 +96,14 @@ def test_rewrites_run_on_the_golden_history_and_score_retrieval(
         return ["ben-007"] if "Abernathy" in question else ["ben-001"]
 
     def ask(user: str, question: str) -> score.Said:
-        return score.Said(False, tuple(search(user, question)))
+        return score.Said(False, tuple(search(user, question)), "She preached on Amos [1].")
 
     scored = score.score(rows, search, ask)
+    # what the per-question baseline judges the turn by (``evals.judge.turns``)
+    (kept,) = scored[["retrieved_note_ids", "cited_note_ids", "no_context", "answer"]].to_dict(
+        "records")
+    assert kept == {"retrieved_note_ids": ["ben-007"], "cited_note_ids": ["ben-007"],
+                    "no_context": False, "answer": "She preached on Amos [1]."}
     figures = score.summarise(scored)
     assert figures["followup_recall_at_5"] == figures["standalone_recall_at_5"] == 1.0
     assert figures["raw_recall_at_5"] == 0.0  # the follow-up as typed finds nothing

@@ -20,19 +20,7 @@ from rag_core.devservers.mock_server import MockLLM
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.parts import build_parts
 from rag_core.pipeline import Pipeline
-from rag_core.types import Note
-
-NOTES = [
-    Note("ann-micah", "Walk humbly", "Ann Lee preached on Micah 6:8: do justice, love "
-         "kindness and walk humbly with your God.", "2022-05-01", "Ann Lee",
-         scripture=("Micah 6:8",)),
-    Note("ann-amos", "Let justice roll", "Ann Lee preached on Amos 5:24: let justice roll "
-         "down like waters, a river of righteousness.", "2023-02-12", "Ann Lee",
-         scripture=("Amos 5:24",)),
-    Note("ben-john", "God so loved", "Ben Okafor preached on John 3:16: God so loved the "
-         "world that he gave his only Son.", "2022-09-04", "Ben Okafor",
-         scripture=("John 3:16",)),
-]
+from tests.two_speakers import NOTES
 
 
 def test_the_history_is_cut_from_the_oldest_turn_to_the_budget() -> None:
