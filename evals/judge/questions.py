@@ -149,9 +149,10 @@ def judge(rows: Iterable[Mapping[str, object]], items: Mapping[str, Mapping[str,
     return out
 
 
-def read_rows(run_dir: Path) -> list[dict[str, object]]:
-    """The quality notebook's rows of a run (empty when it did not run)."""
-    path = run_dir / ROWS_FILE
+def read_rows(run_dir: Path, rows_file: Path = ROWS_FILE) -> list[dict[str, object]]:
+    """The quality notebook's rows of a run in ``rows_file`` (its questions' by default; empty
+    when it did not run)."""
+    path = run_dir / rows_file
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -19,11 +19,11 @@ A turn passes when:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from evals.judge import questions
 from evals.judge.questions import Question, fingerprint
 
 ROWS_FILE = Path("quality") / "quality_conversations.rows.jsonl"
@@ -100,7 +100,4 @@ def judge(rows: Iterable[Mapping[str, object]]) -> list[Question]:
 
 def read_rows(run_dir: Path) -> list[dict[str, object]]:
     """The scored follow-up rows of a run (empty when the quality notebook scored none)."""
-    path = run_dir / ROWS_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return questions.read_rows(run_dir, ROWS_FILE)
