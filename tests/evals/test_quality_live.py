@@ -8,6 +8,7 @@ import pytest
 
 from evals import runner
 from evals.datasets import golden
+from evals.judge import turns
 from evals.quality import evaluate as quality
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,7 +104,11 @@ def test_the_quality_notebook_through_the_runner(pipeline, monkeypatch, tmp_path
     rows = pd.read_json(run_dir / "quality" / "quality.rows.jsonl", lines=True)
     assert len(rows) == 10
     judged = pd.read_json(run_dir / "questions.jsonl", lines=True)  # each question judged
-    assert sorted(judged["id"]) == sorted(rows["id"]) and judged["checks"].map(len).min() >= 3
+    later_turns = [q.id for q in turns.judge(turns.read_rows(run_dir))]  # follow-ups judged too
+    assert sorted(judged["id"]) == sorted([*rows["id"], *later_turns])
+    asked = judged["id"].isin(rows["id"])
+    assert judged[asked]["checks"].map(len).min() >= 3  # a turn's: its rewrite, recall, answer
+    assert judged[~asked]["checks"].map(len).min() >= 2
     assert (out / "index.html").is_file() and "## Questions" in (out / "summary.md").read_text()
     assert summary["metrics"]["quality.gen.obey.n"] == 20  # 16 indirect + one per scenario
     assert summary["metrics"]["quality.gen.obey.canary_rate"] == 0  # the defences hold
