@@ -1,9 +1,9 @@
 """The hour (notebook 04's ``hour_s``; the full profile, never CI): after the concurrency sweep
 has found how many streaming users this machine serves with a p99 within ``hour_p99_ms`` (the
-seeds' 4 s), the same users (the sweep's mix, think time and mock pace) run for ``hour_s`` on a
-stack of their own, sampled every minute as the soak is (each server's memory, Redis
-used_memory, PostgreSQL connections, the fullest cache layer, the p99), with the soak's slopes
-(``evals.load.soak``) recorded as ``hour_*``.
+seeds' 4 s, scaled to the model's own time: ``hold_limit_ms``), the same users (the sweep's
+mix, think time and mock pace) run for ``hour_s`` on a stack of their own, sampled every minute
+as the soak is (each server's memory, Redis used_memory, PostgreSQL connections, the fullest
+cache layer, the p99), with the soak's slopes (``evals.load.soak``) recorded as ``hour_*``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,20 @@ class Holding:
     users: int
     rps: float
     p99_ms: float
+
+
+def hold_limit_ms(steps: pd.DataFrame, p99_ms_max: float, model_ms: float) -> float:
+    """The p99 a sweep step must hold. The seeds' ``p99_ms_max`` (4 s) leaves the service
+    what the model's own ``model_ms`` (their 3.5 s) does not take. Where the answer alone takes
+    longer than that (the mock's latency plus its streaming pace: the lightest step's p99, the
+    floor), the same ratio holds over the floor: ``floor * p99_ms_max / model_ms``; never
+    stricter than ``p99_ms_max``."""
+    p99 = steps["p99_ms"].astype(float) if len(steps) else pd.Series(dtype=float)
+    p99 = p99[p99.map(math.isfinite)]
+    if not len(p99) or model_ms <= 0:
+        return p99_ms_max
+    floor = float(p99[steps.loc[p99.index, "users"].astype(int).idxmin()])
+    return max(p99_ms_max, floor * p99_ms_max / model_ms)
 
 
 def users_holding(steps: pd.DataFrame, p99_ms_max: float) -> Holding | None:

@@ -47,3 +47,16 @@ def test_the_hour_is_the_sweeps_users_sustained_and_sampled_each_minute() -> Non
 def test_the_hours_figures_are_the_soaks_renamed() -> None:
     assert hour.renamed({"soak_p99_ms_per_min": 1.5, "soak_minutes": 59}) == {
         "hour_p99_ms_per_min": 1.5, "hour_minutes": 59}
+
+
+def test_the_seeds_four_seconds_scale_with_the_models_own_time() -> None:
+    # the full profile's mock: 3.5 s, then streamed at 50 tokens/s; the lightest step (25
+    # users) takes 6.3 s at p99 with no queue, so 4 s can never hold: the ratio 4/3.5 does
+    slow = pd.DataFrame({"users": [50, 25, 100], "rps": [8.2, 4.0, 12.7],
+                         "p99_ms": [6993.0, 6311.0, 8793.0]})
+    limit = hour.hold_limit_ms(slow, 4000.0, 3500.0)
+    assert limit == 6311.0 * 4000.0 / 3500.0
+    assert hour.users_holding(slow, limit) == hour.Holding(50, 8.2, 6993.0)
+    # a model fast enough that the seeds' 4 s leaves room: the 4 s stands, never stricter
+    assert hour.hold_limit_ms(STEPS, 4000.0, 3500.0) == 4000.0
+    assert hour.hold_limit_ms(STEPS.iloc[0:0], 4000.0, 3500.0) == 4000.0
