@@ -16,7 +16,7 @@ every configuration) and scores the ranked documents with ``evals.datasets.beir.
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +30,7 @@ from evals.datasets.arrays import Vectors
 from evals.datasets.beir import BeirSet, score_query, to_notes
 from evals.retrieval.stats import latency_stats
 from rag_core.config import Retrieval, Settings
+from rag_core.config.settings import user_model_cache
 from rag_core.embedding import Embedder, vector_numerics
 from rag_core.parts import Parts
 from rag_core.store.base import Store
@@ -53,14 +54,15 @@ class CachedEmbedder:
         self.dim = inner.dim
         name = self.model_id if numerics == "f32" else f"{self.model_id}:{numerics}"
         tag = hashlib.sha256(name.encode()).hexdigest()[:12]
-        self._vectors_path = Path(folder) / f"vectors-{tag}.npy"
-        self._keys_path = Path(folder) / f"keys-{tag}.json"
+        # one file holds the keys and their vectors, replaced whole: runs of several
+        # checkouts share the folder, and a reader never pairs one run's keys with another's
+        self._path = Path(folder) / f"vectors-{tag}.npz"
         self._index: dict[str, int] = {}
         self._rows: list[Vectors] = []
         self._unsaved = 0
-        if self._vectors_path.is_file() and self._keys_path.is_file():
-            keys = json.loads(self._keys_path.read_text())
-            matrix = np.load(self._vectors_path)
+        if self._path.is_file():
+            with np.load(self._path) as saved:
+                keys, matrix = [str(k) for k in saved["keys"]], saved["vectors"]
             if len(keys) == len(matrix):
                 self._index = {k: i for i, k in enumerate(keys)}
                 self._rows = list(matrix)
@@ -99,13 +101,14 @@ class CachedEmbedder:
         return np.stack([self._rows[self._index[k]] for k in keys])
 
     def save(self) -> None:
-        if not self._unsaved and self._vectors_path.is_file():
+        if not self._unsaved and self._path.is_file():
             return
-        self._vectors_path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self._index, key=self._index.__getitem__)
-        np.save(self._vectors_path, np.stack(self._rows) if self._rows
-                else np.zeros((0, self.dim), np.float32))
-        self._keys_path.write_text(json.dumps(keys))
+        vectors = np.stack(self._rows) if self._rows else np.zeros((0, self.dim), np.float32)
+        part = self._path.with_name(f"{self._path.stem}.{os.getpid()}.part.npz")
+        np.savez(part, keys=np.asarray(keys, dtype=str), vectors=vectors)
+        os.replace(part, self._path)
         self._unsaved = 0
 
 
@@ -246,9 +249,14 @@ def beir_parts(state_dir: str | Path | None = None, database: str = "rag_beir", 
 
 
 def cache_dir_for(parts: Parts, folder: str | Path) -> Path:
-    """Where a set's vectors are cached: ``<state_dir>/beir/<set>`` (the shared sets are
-    read-only, and a fresh clone's run embeds each text once, the next runs none)."""
-    return Path(parts.settings.services.state_dir) / "beir" / Path(folder).name
+    """Where a set's vectors are cached: the machine user's ``rag_core/beir/<set>`` beside the
+    exported models (``user_model_cache``), so that every checkout and state folder of the
+    machine embeds each text once (a fresh clone's CI run included); ``<state_dir>/beir/<set>``
+    where that folder cannot be written. The files are keyed by the text's hash and the
+    model, so a shared folder never serves another model's or text's vector."""
+    models = user_model_cache()
+    base = models.parent if models is not None else Path(parts.settings.services.state_dir)
+    return base / "beir" / Path(folder).name
 
 
 class BeirResult(TypedDict):

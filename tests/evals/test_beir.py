@@ -124,6 +124,28 @@ def test_cached_embedder_embeds_each_text_once_across_runs(tmp_path: Path) -> No
     assert bf16.embed(["a"])[:, 0].tolist() == [1] and bf16.computed == 1
 
 
+
+def test_set_vectors_are_cached_per_machine_user_else_in_the_state_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    parts: Any = SimpleNamespace(settings=SimpleNamespace(services=SimpleNamespace(
+        state_dir=str(tmp_path / "state"))))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shared = beir_run.cache_dir_for(parts, "/anywhere/shared/beir/cisi")
+    assert shared == tmp_path / "cache" / "rag_core" / "beir" / "cisi"
+    (tmp_path / "blocker").write_text("")  # a file: no cache folder can be made under it
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "blocker"))
+    assert beir_run.cache_dir_for(parts, "cisi") == tmp_path / "state" / "beir" / "cisi"
+    inner: Any = FakeEmbedder()  # two checkouts' runs on the shared folder: one file, whole
+    beir_run.CachedEmbedder(inner, shared).embed(["a"])
+    first = beir_run.CachedEmbedder(inner, shared)
+    first.embed(["a", "bb"])
+    first.save()
+    assert [f.name for f in shared.iterdir()] == [first._path.name]
+    assert beir_run.CachedEmbedder(inner, shared).embed(["bb"])[:, 0].tolist() == [2]
+
 def test_grid_names_every_combination() -> None:
     configs = beir_run.grid(Retrieval(retrieval_mode="hybrid"), rrf_k=[10, 60],
                             fusion_lexical_weight=[1.0])
