@@ -33,8 +33,10 @@ def tool(name: str, hint: str = INSTALL_HINT) -> str:
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    # The timeout only stops a promtool that hangs: every call ends on its own, and under
+    # `make test`'s coverage on a busy machine one took over 120 s, so the guard is generous.
     return subprocess.run([tool("promtool"), *args], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
+                          stdin=subprocess.DEVNULL, timeout=900)
 
 
 # --- metric names in PromQL -------------------------------------------------------------------
