@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,13 +125,8 @@ def test_cached_embedder_embeds_each_text_once_across_runs(tmp_path: Path) -> No
     bf16 = beir_run.CachedEmbedder(inner, tmp_path, "openvino-bf16")  # other numerics: own files
     assert bf16.embed(["a"])[:, 0].tolist() == [1] and bf16.computed == 1
 
-
-
 def test_set_vectors_are_cached_per_machine_user_else_in_the_state_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-    from typing import Any
-
     parts: Any = SimpleNamespace(settings=SimpleNamespace(services=SimpleNamespace(
         state_dir=str(tmp_path / "state"))))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -145,6 +142,7 @@ def test_set_vectors_are_cached_per_machine_user_else_in_the_state_folder(
     first.save()
     assert [f.name for f in shared.iterdir()] == [first._path.name]
     assert beir_run.CachedEmbedder(inner, shared).embed(["bb"])[:, 0].tolist() == [2]
+
 
 def test_grid_names_every_combination() -> None:
     configs = beir_run.grid(Retrieval(retrieval_mode="hybrid"), rrf_k=[10, 60],

@@ -89,6 +89,7 @@ def check_one_sample(database_url: str, redis_url: str) -> None:
         time.sleep(0.05)
     sampler.done.set()
     sampler.join(timeout=30)
+    assert sampler.rows, "the sampler took no sample within 60 s"
     row = sampler.frame().iloc[0]
     assert row["app_rss_mb"] > 10 and row["redis_used_memory_mb"] > 0
     assert row["redis_rss_mb"] > 0  # the server found by its port or socket
