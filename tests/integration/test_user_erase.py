@@ -128,6 +128,7 @@ def use_everything(parts: Parts) -> None:
     Pipeline(parts).ask(OTHER, "Who rang the bells at dawn?")
     flush_query_log(parts.records)
     parts.ledger.requests.flush()  # the counts now, not from the background thread mid-test
+    assert parts.caches.counters is not None and parts.caches.counters.flush()  # likewise
 
 
 def test_nothing_of_an_erased_user_is_left_in_postgres_or_redis(
