@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from rag_core.cache.counters import SharedCounters
@@ -75,4 +76,45 @@ def test_counts_wait_for_a_redis_that_is_down(redis_factory: Any) -> None:
     other = SharedCounters(redis.Redis.from_url(server.url), cache_counters_key())
     assert other.read() == {"query": {"hits": 2, "misses": 1}}
     counters.close()
+    client.close()
+
+
+def test_cache_clear_removes_one_users_entries_or_every_entry(
+        live_parts: Any, live_settings: Settings, redis_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rag-core cache clear --user U`` removes that user's entries only (the next question of
+    U is a miss, another user's is still a hit); without ``--user`` every entry goes; a user id
+    that is a pattern is refused before Redis is touched."""
+    from rag_core.cli import main as cli
+    from rag_core.ingest.ingestion import ingest_path
+    from rag_core.pipeline import Pipeline
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    shutil.copy(ROOT / "golden" / "notes" / "ben" / "ben-002.md", notes)
+    for user in ("ben", "kim"):
+        ingest_path(live_parts, user, notes, progress=False)
+    pipe = Pipeline(live_parts)
+    question = "What does Micah ask of us?"
+    for user in ("ben", "kim"):
+        pipe.ask(user, question)
+    for name, value in {"REDIS_URL": redis_url, "RAG_PROFILE": "ci",
+                        "RAG_STATE_DIR": str(live_settings.services.state_dir)}.items():
+        monkeypatch.setenv(name, value)
+    client = redis.Redis.from_url(redis_url)
+    keys = len(list(client.scan_iter("*")))
+    assert cli.main(["cache", "clear", "--user", "*"]) == 2
+    assert "INVALID_USER" in capsys.readouterr().err
+    assert len(list(client.scan_iter("*"))) == keys  # nothing touched
+
+    capsys.readouterr()
+    assert cli.main(["cache", "clear", "--user", "ben"]) == 0
+    removed = int(capsys.readouterr().out.split()[1])
+    assert removed >= 2  # at least the answer and the question's vector
+    assert pipe.ask("ben", question).cache["query"] == "miss"
+    assert pipe.ask("kim", question).cache["query"] == "hit"
+
+    assert cli.main(["cache", "clear"]) == 0
+    assert int(capsys.readouterr().out.split()[1]) >= 2
+    assert pipe.ask("kim", question).cache["query"] == "miss"
     client.close()

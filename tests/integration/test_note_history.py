@@ -191,3 +191,51 @@ def test_an_erasure_leaves_no_revision_or_trash_row(live_parts: Any, database_ur
     assert counts == (0, 0)
     for needle in (SECRET[:30], FACTS[0][:30]):
         assert _texts_naming(database_url, needle) == []
+
+
+def test_the_history_commands_as_an_operator_reads_them(
+        live_parts: Any, live_settings: Any, database_url: str, redis_url: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rag-core revisions`` and ``rag-core trash`` in their text form (a line per revision or
+    trashed note, a count on stderr), restoring a revision by number, and the arguments that
+    cannot work refused with their code before anything changes."""
+    for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                        "RAG_STATE_DIR": str(live_settings.services.state_dir),
+                        "RAG_PROFILE": "ci"}.items():
+        monkeypatch.setenv(name, value)
+    for fact in FACTS:
+        ingest_notes(live_parts, USER, [Note(id="key", title="Vestry key", body=fact)],
+                     progress=False)
+    ingest_notes(live_parts, USER, [Note(id="gone", title="Gone", body=SECRET),
+                                    Note(id="also", title="Also gone", body=FACTS[0])],
+                 progress=False)
+    capsys.readouterr()
+    assert cli.main(["revisions", USER, "key"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(line.endswith("\tVestry key") for line in lines)
+    assert "2 revision(s) of key" in err
+    oldest = int(lines[-1].split("\t")[0])
+    assert cli.main(["revisions", USER, "key", "--restore", str(oldest)]) == 0
+    assert f"restored key of {USER} from revision {oldest}: updated" in capsys.readouterr().out
+    assert live_parts.store.get_note(USER, "key").body == FACTS[0]
+
+    assert delete_note(live_parts, USER, "gone") and delete_note(live_parts, USER, "also")
+    assert cli.main(["trash", "list", "--user", USER]) == 0
+    out, err = capsys.readouterr()
+    assert sorted(line.split("\t")[0] for line in out.splitlines()) == ["also", "gone"]
+    assert "2 note(s) in the trash" in err
+    assert cli.main(["trash", "list", "gone", "--user", USER, "--json"]) == 0
+    assert [r["note_id"] for r in json.loads(capsys.readouterr().out)["trash"]] == ["gone"]
+    for argv, code in ((["trash", "restore", "--user", USER], "INVALID_ARGUMENT"),
+                       (["trash", "list", "--user", USER, "--yes"], "INVALID_ARGUMENT"),
+                       (["trash", "list", "--user", "*"], "INVALID_USER")):
+        assert cli.main(argv) == 2, argv
+        assert code in capsys.readouterr().err
+    assert cli.main(["trash", "restore", "gone", "--user", USER]) == 0
+    assert "restored gone of" in capsys.readouterr().out
+    assert cli.main(["trash", "purge", "also", "--user", USER]) == 0  # stdin is no terminal
+    out, err = capsys.readouterr()
+    assert f"purged 1 note(s) and 0 revision(s) of {USER}" in out and "also" in err
+    assert live_parts.store.history.trash_list(USER) == []
+    assert live_parts.store.get_note(USER, "gone").body == SECRET

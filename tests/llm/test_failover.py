@@ -144,3 +144,34 @@ def test_a_fallback_url_that_is_not_a_url_stops_serve_naming_the_variable(
     assert "error INVALID_SETTINGS: llm_fallback_base_url" in out.stderr
     assert "RAG_LLM_FALLBACK_BASE_URL must be an http:// or https:// URL" in out.stderr
     assert not (tmp_path / "state").exists()
+
+
+def test_a_caller_outside_the_pipeline_is_served_by_the_chain_in_order(
+        memory_parts: Parts, mock_llm: str, second_llm: str, redis_url: str) -> None:
+    """``Failover.generate`` and ``.stream`` (the model rewrite of a follow-up question calls
+    the generator directly): the first provider while it answers, the second in its outage,
+    ``LLMUnavailable`` when both are down; readiness is the first one's."""
+    from rag_core.errors import LLMUnavailable
+    from rag_core.llm.base import Prompt
+
+    settings = two_providers(memory_parts.settings, mock_llm, second_llm)
+    chain = build_generator(settings, connect(redis_url, settings.services.redis_mode,
+                                              timeout_s=5.0))
+    assert isinstance(chain, Failover) and chain.second is not None
+    assert chain.startup_check() is None and chain.check_config() is not None
+    prompt = Prompt(messages=[{"role": "user", "content": QUESTION}], question=QUESTION,
+                    max_tokens=40)
+    assert chain.generate(prompt).text and stats(mock_llm)["completed"] == 1
+    outage(mock_llm, 600)
+    assert chain.generate(prompt).text and stats(second_llm)["completed"] == 1
+    assert "".join(chain.stream(prompt)) and stats(second_llm)["completed"] == 2
+    assert chain.state == "open"  # two failures opened the first one's breaker
+    # a client may retry when the soonest may answer: the second's wait, not the open first's
+    assert chain.retry_after() == chain.second.retry_after() < chain.first.retry_after()
+    outage(second_llm, 600)
+    with pytest.raises(LLMUnavailable):
+        chain.generate(prompt)
+    with pytest.raises(LLMUnavailable):
+        list(chain.stream(prompt))
+    chain.reset()  # every breaker closed again (an operator's reset)
+    assert chain.state == "closed" and chain.second.state == "closed"
