@@ -42,8 +42,11 @@ def test_the_multiprocess_scrape_sums_the_workers_files_and_labels_process_serie
 def test_without_the_folder_the_scrape_is_this_process_registry(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
-    text = metrics.metrics_text().decode()
-    assert "requests_shed_total" in text and 'pid="' not in text
+    families = {f.name: f for f in text_string_to_metric_families(
+        metrics.metrics_text().decode())}
+    assert "requests_shed" in families
+    cpu = families["process_cpu_seconds"].samples
+    assert len(cpu) == 1 and "pid" not in cpu[0].labels  # this process's own, unlabelled
 
 
 def test_the_metrics_port_serves_the_scrape_and_a_second_bind_skips() -> None:
