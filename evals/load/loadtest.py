@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from evals.load import limits, lying
-from evals.load.cpu import CpuSampler
+from evals.load.cpu import CpuSampler, Timeline
 from evals.load.metrics import (
     AGGREGATED,
     PERCENTILES,
@@ -95,6 +95,7 @@ class LoadRun:
     resources: pd.DataFrame = field(default_factory=pd.DataFrame)
     # with config.lying_usage: what the lying provider left in the ledger (evals.load.lying)
     lying: dict[str, float | int] = field(default_factory=dict)
+    cpu_timeline: Timeline = field(default_factory=list)  # CpuSampler.timeline
 
     def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
@@ -328,7 +329,7 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
                    breaker, outage, code, mocked,
                    round(time.perf_counter() - started, 1), cpu.summary(), by_process,
                    resources=resources.frame() if resources is not None else pd.DataFrame(),
-                   lying=lied)
+                   lying=lied, cpu_timeline=cpu.timeline)
 
 
 def _lines(path: Path) -> int:
