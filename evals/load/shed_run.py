@@ -58,12 +58,13 @@ def _number(value: object) -> float | None:
 
 
 def spiked(out: Path, users: int, seconds: int, sustained: float | None,
-           env: Mapping[str, str] | None = None) -> dict[str, object]:
+           env: Mapping[str, str] | None = None, locust_workers: int = 0) -> dict[str, object]:
     """The spike run on its own stack, its shedding figures and the burst's cores."""
     run = loadtest.run_load(loadtest.LoadConfig(
         users=users, spawn_rate=float(users), duration_s=seconds, mix="mixed", shape="spike",
         workers=2, mock_latency_ms=300.0, seed=7, warmup_s=3.0, warm_up_requests=20,
-        output_dir=str(out), label="spike", extra_env=dict(env or {})))
+        output_dir=str(out), label="spike", extra_env=dict(env or {}),
+        locust_workers=locust_workers))
     start, end = (run.origin + seconds * share for share in SPIKE_WINDOW)
     cores = cores_between(run.cpu_timeline, start, end)
     return {**load_shed.shed_figures(run.events, seconds, run.origin, sustained),
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the spike alone (no sustained rate: no height)")
     parser.add_argument("--edge-lag-ms", type=int, default=None,
                         help="RAG_EDGE_SHED_LAG_MS of the stacks (default: the setting's)")
+    parser.add_argument("--locust-workers", type=int, default=0,
+                        help="the spike's Locust worker processes (0: Locust in one process)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_ordinary:
         ran, sustained = ordinary(out, env)
         figures.update(ran)
-    figures.update(spiked(out, args.spike_users, args.spike_s, sustained, env))
+    figures["spike_locust_workers"] = args.locust_workers
+    figures.update(spiked(out, args.spike_users, args.spike_s, sustained, env,
+                          args.locust_workers))
     figures["load_average_after"] = _load_average()
     text = json.dumps(figures, indent=1, default=str)
     (out / "shed_run.json").write_text(text + "\n")

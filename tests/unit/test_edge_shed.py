@@ -111,3 +111,14 @@ async def test_the_edge_answers_the_refusal_itself_and_never_calls_the_app_insid
     assert called == [] and sent[0]["status"] == 503
     await edge({**scope, "path": "/v1/notes"}, receive, send)
     assert called == ["/v1/notes"]
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_the_openapi_document_names_the_edges_503(anyio_backend: str) -> None:
+    app = create_app(Settings(profile="ci"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        spec = (await client.get("/openapi.json")).json()
+    replies = spec["paths"]["/v1/query"]["post"]["responses"]["503"]
+    assert "event_loop" in replies["description"] and "Retry-After" in replies["headers"]
