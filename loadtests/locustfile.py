@@ -241,7 +241,7 @@ class GoldenUser(_Golden, FastHttpUser):
             outcome = traffic.classify(status, dict(resp.headers or {}), body,
                                        getattr(resp, "error", None))
             _settle(resp, outcome)
-            timing = lateness.server_timing(dict(resp.headers or {}))
+            timing = lateness.server_timing(resp.headers or {})
         self.honour(outcome)
         _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status,
                    {"user": self.user_id, **timing, **_late.fields()})
@@ -297,7 +297,7 @@ class ConversationUser(_Golden, FastHttpUser):
             outcome = traffic.classify(status, dict(resp.headers or {}), body,
                                        getattr(resp, "error", None))
             _settle(resp, outcome)
-            timing = lateness.server_timing(dict(resp.headers or {}))
+            timing = lateness.server_timing(resp.headers or {})
         if self.conversing is not None:
             self.conversing.answered(status, body)
         self.honour(outcome)

@@ -19,7 +19,8 @@ once (load shedding), or queue until every answer was late?
   over their SLO counted from the service's edge (its own time, without the wait before it saw
   the request), the share of the client-seen time spent outside the service's app, and the p99
   of the service's and of the load generator's loop lag. The refusals' p99 is also given over
-  the issue's 1 s (``spike_shed_p99_over_limit``).
+  the issue's 1 s (``spike_shed_p99_over_limit``), and as the service saw it
+  (``spike_shed_server_p99_ms``: from its edge to the refusal).
 """
 
 from __future__ import annotations
@@ -96,7 +97,12 @@ def shed_figures(events: pd.DataFrame, duration_s: float, origin: float,
         "spike_stale": int(burst["stale"].fillna(False).astype(bool).sum())
         if "stale" in burst.columns else 0,
         **whose_time(burst, admitted, cached, slo_miss_ms, slo_cached_ms),
+        "spike_shed_server_p99_ms": _p99(_known(_column(burst, "server_ms")[shed])),
     }
+
+
+def _known(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return values[~np.isnan(values)]
 
 
 def _over(miss_p99: float | None, cached_p99: float | None, slo_miss_ms: float,
@@ -139,7 +145,7 @@ FIGURES = ("burst_requests", "offered_rps", "sustained_rps", "over_sustained",
            "admitted_cached_p99_ms", "admitted_p99_over_slo", "admitted_goodput", "shed_p99_ms",
            "shed_p99_over_limit", "timeouts", "http_5xx", "stale", "admitted_server_miss_p99_ms",
            "admitted_server_cached_p99_ms", "admitted_server_p99_over_slo",
-           "outside_app_share", "server_lag_p99_ms", "loadgen_lag_p99_ms")
+           "outside_app_share", "server_lag_p99_ms", "loadgen_lag_p99_ms", "shed_server_p99_ms")
 
 
 def skipped() -> dict[str, float | int | None]:

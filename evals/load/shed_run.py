@@ -68,7 +68,8 @@ def spiked(out: Path, users: int, seconds: int, sustained: float | None,
     start, end = (run.origin + seconds * share for share in SPIKE_WINDOW)
     cores = cores_between(run.cpu_timeline, start, end)
     return {**load_shed.shed_figures(run.events, seconds, run.origin, sustained),
-            **{f"spike_{k}": v for k, v in cores.items()}}
+            **{f"spike_{k}": v for k, v in cores.items()},
+            "spike_shed_by_reason": run.shed_by_reason}
 
 
 def main(argv: list[str] | None = None) -> int:
