@@ -3,7 +3,8 @@ ordinary load run (20 users, 30 s) and its replay of the synthetic log at 15x on
 rate the machine sustains at p99 <= 4 s, and ``replay_answered_share``: ordinary load must not
 be shed), then the spike on a stack of its own (``spike_users`` for the middle fifth of
 ``spike_duration_s``) and its shedding figures (``evals.load.shed``), with the cores the load
-generator and the app took during the burst (``spike_loadgen_cores``, ``spike_app_cores``) and
+generator and the app took during the burst (``spike_loadgen_cores``, ``spike_app_cores``), the
+spike stack's ``requests_shed_total`` by reason over its whole run (``spike_shed_by_reason``) and
 the machine's load average before and after. The figures as one JSON object on stdout and in
 ``OUT/shed_run.json``:
 

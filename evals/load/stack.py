@@ -252,6 +252,11 @@ def shed_counts(app_url: str, metrics_token: str = "") -> dict[str, float]:
         text = httpx.get(f"{app_url}/metrics", headers=headers, timeout=5).text
     except httpx.HTTPError:
         return {}
+    return shed_reasons(text)
+
+
+def shed_reasons(text: str) -> dict[str, float]:
+    """``requests_shed_total`` by reason from a Prometheus exposition."""
     found = re.findall(r'^requests_shed_total\{reason="([^"]+)"\} ([0-9.e+]+)$', text, re.M)
     return {reason: float(value) for reason, value in found}
 

@@ -10,7 +10,9 @@ from geventhttpclient.header import Headers
 
 from evals.load.cpu import cores_between
 from evals.load.shed import shed_figures, sustained_rate
+from evals.load.stack import shed_reasons
 from loadtests.lateness import server_timing
+from rag_core.telemetry import metrics
 
 ORIGIN = 1_000.0  # a 100 s run: the burst is 40-60 s (loadtests.traffic.SPIKE_WINDOW)
 
@@ -87,3 +89,11 @@ def test_server_timing_and_the_bursts_cores_are_read_as_written() -> None:
                 (13.0, {"loadgen": 2.9, "app": 2.0}), (20.0, {"loadgen": 3.0, "app": 9.0})]
     assert cores_between(timeline, 10.5, 14.0) == {"loadgen_cores": 1.0, "app_cores": 0.5}
     assert cores_between(timeline, 14.0, 15.0) == {"loadgen_cores": None, "app_cores": None}
+
+
+def test_the_runs_refusals_by_reason_are_read_from_the_apps_metrics() -> None:
+    before = shed_reasons(metrics.metrics_text().decode()).get("deadline", 0.0)
+    metrics.REQUESTS_SHED.labels(reason="deadline").inc(2)
+    after = shed_reasons(metrics.metrics_text().decode())
+    assert after["deadline"] == before + 2
+    assert shed_reasons("# HELP other\nother_total 3.0\n") == {}
