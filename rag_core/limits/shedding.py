@@ -23,7 +23,8 @@ slot) at most until its ``deadline``: the fair queue's wait (``limits.queue.FAIR
 likewise (``reason="deadline"``), having spent no CPU on its steps. (Held to what the budget
 left, never less than its own time, such refusals came 5-6 s after the question in the 600-user
 spike of 2026-11-29; with the 1 s counted from the pass, 1-2.5 s: the time before the pass on a
-late event loop added.)
+late event loop added. On the quiet machine this shed nothing of the ci load run or its replay
+in four runs, docs/benchmarks.md; the busy machine's fifth, above, is a risk it keeps.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
