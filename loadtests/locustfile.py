@@ -47,7 +47,7 @@ import gevent  # noqa: E402
 from locust import FastHttpUser, HttpUser, events, task  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
-from loadtests import conversing, shapes, streaming, traffic  # noqa: E402
+from loadtests import conversing, lateness, shapes, streaming, traffic  # noqa: E402
 from loadtests.config import LoadConfig, add_arguments  # noqa: E402
 
 
@@ -63,6 +63,7 @@ class _Run:
 
 _run: _Run | None = None
 _spawned: dict[str, int] = {}  # users of each kind started so far by this process
+_late = lateness.Lateness()  # this process's own loop lag, in each event line
 
 
 def run_state() -> _Run:
@@ -98,6 +99,8 @@ def _read_settings(environment: Any, **_: object) -> None:
     if shape is not None:
         environment.shape_class = shape
         shape.runner = environment.runner
+    if events_file and not isinstance(environment.runner, MasterRunner):
+        gevent.spawn(_late.run)
 
 
 @events.quitting.add_listener
@@ -238,9 +241,10 @@ class GoldenUser(_Golden, FastHttpUser):
             outcome = traffic.classify(status, dict(resp.headers or {}), body,
                                        getattr(resp, "error", None))
             _settle(resp, outcome)
+            timing = lateness.server_timing(resp.headers or {})
         self.honour(outcome)
         _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status,
-                   {"user": self.user_id})
+                   {"user": self.user_id, **timing, **_late.fields()})
 
 
 class RepeatHeavyUser(GoldenUser):
@@ -293,11 +297,12 @@ class ConversationUser(_Golden, FastHttpUser):
             outcome = traffic.classify(status, dict(resp.headers or {}), body,
                                        getattr(resp, "error", None))
             _settle(resp, outcome)
+            timing = lateness.server_timing(resp.headers or {})
         if self.conversing is not None:
             self.conversing.answered(status, body)
         self.honour(outcome)
         _log_event(started, (time.time() - started) * 1000, kind, outcome, status,
-                   {"user": self.user_id})
+                   {"user": self.user_id, **timing, **_late.fields()})
 
 
 class StreamingUser(_Golden, HttpUser):

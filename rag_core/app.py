@@ -7,6 +7,8 @@ before it reports ready. ``create_app(settings, parts=...)`` lets tests hand in 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,8 +35,10 @@ from rag_core.api.auth import check_auth_settings
 from rag_core.api.auth_first import AuthFirst
 from rag_core.api.body_limits import BodyLimit, route_limits
 from rag_core.api.context import RequestContext
+from rag_core.api.edge_shed import EdgeShed
 from rag_core.config import Settings, fixed
 from rag_core.errors import RagError
+from rag_core.limits.loop_lag import LoopLag
 from rag_core.parts import Parts, parts_for
 from rag_core.pipeline import Pipeline
 from rag_core.redis_kv.memory import MemoryWatch
@@ -49,6 +53,7 @@ log = logging.getLogger("rag_core.app")
 def create_app(settings: Settings | None = None, parts: Parts | None = None) -> FastAPI:
     settings = settings or Settings()
     check_auth_settings(settings)  # InvalidSettings: no start with a forgeable identity
+    loop_lag = LoopLag()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +84,11 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
             await run_in_threadpool(startup_check)
         if owned:  # a worker that built what it serves: frozen out of the collector
             heap.settle()
+        probe = asyncio.create_task(loop_lag.probe())  # the edge's measure (api.edge_shed)
         yield
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
         host_watch.stop()
         if watch is not None:
             watch.stop()
@@ -95,6 +104,7 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     if docs:
         api_docs.install(app)  # Swagger UI and ReDoc from packaged files, no CDN
     app.state.settings = settings
+    app.state.loop_lag = loop_lag  # the edge's measure of this worker's event loop
     app.state.parts = parts
     app.state.pipeline = None
     if parts is not None:
@@ -111,7 +121,8 @@ def create_app(settings: Settings | None = None, parts: Parts | None = None) -> 
     app.add_middleware(BodyLimit, limit_for=route_limits(  # inside the request context
         fixed.MAX_BODY_BYTES, fixed.MAX_NOTE_BODY_BYTES, fixed.MAX_BULK_BODY_BYTES),
         read_timeout_s=settings.services.body_read_timeout_s)
-
+    app.add_middleware(EdgeShed, lag=loop_lag,  # a late loop's questions refused at once
+                       limit_ms=settings.shedding.edge_shed_lag_ms)
     app.add_middleware(RequestContext,  # ids, trace, metric, log line
                        worker_pid=settings.profile == "dev")
     # outermost when on: 401, 413 and 429 reach a browser as themselves

@@ -5,7 +5,9 @@ processes every ``every_s``: the load generator (the Locust master and its worke
 (the ``rag-core serve`` process and every process under it: uvicorn's workers). Each process
 counts from the first time it is seen, so both groups are measured over the same window; a
 process that exits loses at most its last interval. ``summary()`` gives CPU seconds and cores
-(CPU seconds over the wall time of the window) per group.
+(CPU seconds over the wall time of the window) per group; ``window(start, end)`` the cores of
+each group between two epoch seconds (a spike's burst: issue 82), from the samples' timeline:
+``cores_between``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import time
 from collections.abc import Sequence
 
 import psutil
+
+Timeline = list[tuple[float, dict[str, float]]]  # CpuSampler.timeline
 
 
 def _cpu_s(proc: psutil.Process) -> float:
@@ -34,6 +38,8 @@ class CpuSampler(threading.Thread):
         self.member: dict[int, str] = {}
         self.done = threading.Event()
         self.started_at = self.ended_at = 0.0
+        # (epoch second, CPU seconds of each group so far) at each sample
+        self.timeline: Timeline = []
 
     def _sample(self) -> None:
         for name, roots in self.groups.items():
@@ -51,6 +57,10 @@ class CpuSampler(threading.Thread):
                     self.first.setdefault(p.pid, cpu)
                     self.last[p.pid] = cpu
                     self.member.setdefault(p.pid, name)
+        used = dict.fromkeys(self.groups, 0.0)
+        for pid, group in self.member.items():
+            used[group] += self.last[pid] - self.first[pid]
+        self.timeline.append((time.time(), used))
 
     def run(self) -> None:
         self.started_at = time.monotonic()
@@ -74,3 +84,14 @@ class CpuSampler(threading.Thread):
             out[f"{name}_cores"] = round(used / wall, 3)
             out[f"{name}_processes"] = len(pids)
         return out
+
+
+def cores_between(timeline: Timeline, start: float, end: float) -> dict[str, float | None]:
+    """``<group>_cores`` between the first and last samples inside ``start``..``end`` (epoch
+    seconds); None without two samples there."""
+    inside = [(t, used) for t, used in timeline if start <= t <= end]
+    groups = timeline[0][1] if timeline else {}
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return {f"{name}_cores": None for name in groups}
+    (t0, first), (t1, last) = inside[0], inside[-1]
+    return {f"{name}_cores": round((last[name] - first[name]) / (t1 - t0), 3) for name in groups}

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from evals.load import limits, lying
-from evals.load.cpu import CpuSampler
+from evals.load.cpu import CpuSampler, Timeline
 from evals.load.metrics import (
     AGGREGATED,
     PERCENTILES,
@@ -55,6 +55,7 @@ from evals.load.stack import (
     prepare_state,
     running_stack,
     second_provider,
+    shed_counts,
     spawn,
     stop,
 )
@@ -95,6 +96,8 @@ class LoadRun:
     resources: pd.DataFrame = field(default_factory=pd.DataFrame)
     # with config.lying_usage: what the lying provider left in the ledger (evals.load.lying)
     lying: dict[str, float | int] = field(default_factory=dict)
+    cpu_timeline: Timeline = field(default_factory=list)  # CpuSampler.timeline
+    shed_by_reason: dict[str, float] = field(default_factory=dict)  # requests_shed_total
 
     def summary(self) -> dict[str, object]:
         return {**summarise_load(self.stats, self.events, self.config.mock_latency_ms,
@@ -314,6 +317,7 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
         sampler.done.set()
         sampler.join(timeout=5)
     mocked = mock_stats(stack["mock_url"])
+    shed = shed_counts(stack["app_url"], stack["metrics_token"])
     event_files = sorted(out.glob(f"{events_base.name}.*.jsonl"))
     events = read_events(event_files)
     lied = (lying.end_lying(before, mocks, stack["env"], events) if before is not None
@@ -328,7 +332,7 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
                    breaker, outage, code, mocked,
                    round(time.perf_counter() - started, 1), cpu.summary(), by_process,
                    resources=resources.frame() if resources is not None else pd.DataFrame(),
-                   lying=lied)
+                   lying=lied, cpu_timeline=cpu.timeline, shed_by_reason=shed)
 
 
 def _lines(path: Path) -> int:

@@ -8,6 +8,7 @@ against it.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -239,6 +240,25 @@ def breaker_state(app_url: str, metrics_token: str = "") -> str:
         return str(body.get("checks", {}).get("breaker", "unknown"))
     except (httpx.HTTPError, ValueError):
         return "unknown"
+
+
+def shed_counts(app_url: str, metrics_token: str = "") -> dict[str, float]:
+    """``requests_shed_total`` by reason from the app's ``/metrics`` (summed over its
+    workers); empty when it cannot be read."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {metrics_token}"} if metrics_token else {}
+    try:
+        text = httpx.get(f"{app_url}/metrics", headers=headers, timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    return shed_reasons(text)
+
+
+def shed_reasons(text: str) -> dict[str, float]:
+    """``requests_shed_total`` by reason from a Prometheus exposition."""
+    found = re.findall(r'^requests_shed_total\{reason="([^"]+)"\} ([0-9.e+]+)$', text, re.M)
+    return {reason: float(value) for reason, value in found}
 
 
 def llm_requests(mock_url: str) -> int | None:

@@ -376,7 +376,10 @@ def question_responses() -> dict[int | str, dict[str, object]]:
         "`in_flight`), or " + str(documented[429]["description"]))}
     documented[503] = {**documented[503], "headers": retry, "description": (
         "a global request limit (OVERLOADED: every place in flight taken for 1 s, or "
-        "everyone's questions of the hour used up), or " + str(documented[503]["description"]))}
+        "everyone's questions of the hour used up), past the service's capacity (OVERLOADED, "
+        "limit work_slots: a question it could not answer within 5 s; limit event_loop: the "
+        "worker's event loop already late, refused at once before the token or body is read), "
+        "or " + str(documented[503]["description"]))}
     return documented
 
 

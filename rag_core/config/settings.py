@@ -45,6 +45,7 @@ from rag_core.config.service_sections import (
     Observability,
     Services,
 )
+from rag_core.config.shedding_section import Shedding
 
 Profile = Literal["dev", "prod", "ci"]
 
@@ -77,7 +78,8 @@ SECTIONS: dict[str, type[Section]] = {
     "routing": Routing, "cheap_model": CheapModel,
     "retrieval": Retrieval, "index": Index, "embedding": Embedding, "tokens": TokenSettings,
     "decisions": DecisionSettings, "caches": Caches, "money": Money, "auth": Auth,
-    "limits": Limits, "observability": Observability, "conversations": Conversations,
+    "limits": Limits, "shedding": Shedding, "observability": Observability,
+    "conversations": Conversations,
 }
 # the sections that shape an answer: the answer cache key hashes them whole
 ANSWER_SECTIONS = ("retrieval", "decisions", "generation", "tokens", "routing")
@@ -240,6 +242,7 @@ class Settings(BaseSettings):
     money: Money = Field(default_factory=Money)
     auth: Auth = Field(default_factory=Auth)
     limits: Limits = Field(default_factory=Limits)
+    shedding: Shedding = Field(default_factory=Shedding)
     observability: Observability = Field(default_factory=Observability)
     conversations: Conversations = Field(default_factory=Conversations)
 

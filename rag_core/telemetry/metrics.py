@@ -109,9 +109,13 @@ WORK_SLOT_WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question 
 # load shedding (``limits.shedding``): questions refused for want of capacity, by reason: queue
 # (refused at once, its predicted finish past the SLO's budget), deadline (waited for a slot
 # until what was left of the budget ran out)
+# and loop_lag (refused at the ASGI edge, the worker's event loop late: ``api.edge_shed``)
 REQUESTS_SHED = Counter("requests_shed_total", "Questions refused for want of capacity "
-                        "(503 OVERLOADED, limit work_slots), by reason", ["reason"],
-                        registry=REGISTRY)
+                        "(503 OVERLOADED, limit work_slots or event_loop), by reason",
+                        ["reason"], registry=REGISTRY)
+EVENT_LOOP_LAG = Gauge("event_loop_lag_seconds", "How late the event loop ran its latest due "
+                       "callback (limits.loop_lag's probe; the most of the live workers)",
+                       registry=REGISTRY, multiprocess_mode="livemax")
 
 # the GenAI conventions' histograms (``telemetry.genai_metrics`` records them, beside the OTel
 # SDK's instruments of the same names)

@@ -11,7 +11,7 @@ from rag_core.config import FIELDS, Retrieval, Settings
 # issue 82's note revisions and trash days (RAG_NOTE_REVISIONS, RAG_NOTE_TRASH_DAYS) and CORS
 # (RAG_CORS_ORIGINS, RAG_CORS_ALLOW_CREDENTIALS); issue 79's RAG_ERASURE_LOG (the erasure log a
 # restore replays)
-MAX_SETTINGS = 124
+MAX_SETTINGS = 125
 
 
 def test_spec_defaults() -> None:

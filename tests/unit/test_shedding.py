@@ -16,6 +16,7 @@ from test_work_slots import DEADLINE_S, Worker, wait_until, workers
 
 from rag_core.app import create_app
 from rag_core.ingest.ingestion import ingest_notes
+from rag_core.limits.queue import FAIR_WAIT_S
 from rag_core.limits.shedding import Moving, Shed, Shedder
 from rag_core.limits.slots import WorkSlots
 from rag_core.parts import Parts, with_settings
@@ -50,11 +51,11 @@ def test_a_question_the_queue_would_make_finish_past_the_budget_is_refused_at_on
     shedder.rest.add(2.0)  # and is answered 2 s after taking it (its own time)
     before = shed_count("queue")
     places = [shedder.let_in(clock()) for _ in range(4)]  # 0-1.5 s of wait: let in
-    # the first may wait for its slot what the budget leaves: 5 s
-    assert shedder.ahead() == 4 and places[0].deadline == 105.0
+    # each may wait for its slot until 1 s after it began (the fair queue's wait)
+    assert shedder.ahead() == 4 and places[0].deadline == 101.0
     # 4 ahead on 2 slots: 2 s, no longer than its own time: let in however late
     places.append(shedder.let_in(clock() - 4.5))
-    assert places[-1].deadline == 102.0  # 0.5 s left of the budget: its own time
+    assert places[-1].deadline == 96.5  # past its wait already: a free slot or refused
     places.append(shedder.let_in(clock()))  # 2.5 s ahead, within the 5 s the budget leaves
     with pytest.raises(Shed) as refused:  # 3 s ahead, longer than its own 2 s, and than
         shedder.let_in(clock() - 2.5)  # the 2.5 s the budget leaves
@@ -76,7 +77,20 @@ def test_a_question_late_for_the_machines_own_pace_is_let_in() -> None:
     shedder.rest.add(9.0)  # past the budget on its own: refusing it would make none sooner
     first = shedder.let_in(clock() - 1.0)
     second = shedder.let_in(clock() - 1.0)  # 3 s ahead, shorter than its own 9 s
-    assert shedder.ahead() == 2 and first.deadline == second.deadline == 109.0
+    assert shedder.ahead() == 2 and first.deadline == second.deadline == 100.0
+
+
+def test_a_question_let_in_waits_for_its_slot_at_most_the_fair_queues_wait() -> None:
+    clock = ManualClock(100.0)
+    shedder = Shedder(1, clock=clock)  # the bound: limits.queue.FAIR_WAIT_S, 1 s
+    assert shedder.slot_wait_s == FAIR_WAIT_S == 1.0
+    shedder.slot.add(0.1)
+    shedder.rest.add(9.0)
+    assert shedder.let_in(clock()).deadline == 101.0  # not the budget's 5 s, nor its own 9 s
+    shedder.rest.add(0.2)  # rest: 7.24 s
+    assert shedder.let_in(clock() - 0.75).deadline == 100.25  # 1 s from its start
+    late = shedder.let_in(clock() - 1.5)  # past the cache only 1.5 s after its start:
+    assert late.deadline == 99.5  # a slot now, or refused at once
 
 
 def test_a_question_still_waiting_at_its_deadline_leaves_the_queue_refused() -> None:
