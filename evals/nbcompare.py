@@ -13,11 +13,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import nbformat
 
 from evals.nbrefs import CHECK_TAG
+
+if TYPE_CHECKING:
+    from evals.gates import GateResult
+
+Node = nbformat.NotebookNode
+
+
+class Spec(Protocol):
+    """What of a :class:`evals.profiles.NotebookSpec` the check reads."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def file(self) -> Path: ...
+    @property
+    def stem(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +50,7 @@ class _NoHook:
     to printing both outputs."""
 
     @staticmethod
-    def pytest_assertrepr_compare(**_: Any) -> list[list[str]]:
+    def pytest_assertrepr_compare(**_: object) -> list[list[str]]:
         return []
 
 
@@ -67,14 +83,14 @@ class _Cell:
     def format_output_compare(self, key: str, left: object, right: object) -> None:
         self._plugin.IPyNbCell.format_output_compare(self, key, left, right)  # type: ignore[arg-type]
 
-    def compare(self, test: list[Any], ref: list[Any]) -> str:
+    def compare(self, test: list[Node], ref: list[Node]) -> str:
         """"" when nbval finds them equal, else its account of the difference."""
         self.comparison_traceback = []
         same = self._plugin.IPyNbCell.compare_outputs(self, test, ref)  # type: ignore[arg-type]
         return "" if same else "\n".join(str(t) for t in self.comparison_traceback)
 
 
-def _tagged(cells: Iterable[Any]) -> list[tuple[int, Any]]:
+def _tagged(cells: Iterable[Node]) -> list[tuple[int, Node]]:
     return [(i, c) for i, c in enumerate(cells)
             if c.get("cell_type") == "code" and CHECK_TAG in c.get("metadata", {}).get("tags", [])]
 
@@ -107,8 +123,8 @@ def compare(reference: str | Path, executed: str | Path) -> list[Mismatch]:
 CHECKED_PROFILES = ("ci", "smoke")
 
 
-def gate_results(profile: str, specs: Iterable[Any], out_root: Path, ran_ok: Iterable[str],
-                 checked: bool = True) -> list[Any]:
+def gate_results(profile: str, specs: Iterable[Spec], out_root: Path, ran_ok: Iterable[str],
+                 checked: bool = True) -> list[GateResult]:
     """One gate ``nbval.<notebook>`` per notebook of the run with tagged cells: failed when
     nbval's comparison finds a tagged cell's output changed (the note names the cells). A
     notebook that failed has its own failure; its references are not compared."""

@@ -44,7 +44,7 @@ def refresh(path: str | Path, kernel: str = "python3") -> Path:
     """Execute ``path`` in place with its defaults and keep only the reference outputs."""
     import papermill
 
-    from evals.runner import ensure_kernel
+    from evals.runs.execute import ensure_kernel
 
     path = Path(path)
     ensure_kernel(kernel)
