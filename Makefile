@@ -42,8 +42,8 @@ $(VENV)/.installed: pyproject.toml
 # server with a test of another worker. TEST_WORKERS=0 runs them in this process.
 # The notebooks are not executed here: `make harness` executes each once (ci values) and checks
 # their nbval-tagged cells against the committed references with nbval's comparison (gates
-# nbval.<notebook>, evals/nbcompare.py). `python -m evals nbval --profile smoke` still runs nbval
-# itself on demand.
+# <notebook>.nbval_mismatched_cells, evals/nbcompare.py). `python -m evals nbval --profile smoke`
+# still runs nbval itself on demand.
 TEST_WORKERS ?= 2
 # Under coverage (pytest-cov, then `coverage run`; pyproject's [tool.coverage]): line and branch
 # coverage of rag_core and evals, every Python process they start included (patch = subprocess:

@@ -125,9 +125,9 @@ CHECKED_PROFILES = ("ci", "smoke")
 
 def gate_results(profile: str, specs: Iterable[Spec], out_root: Path, ran_ok: Iterable[str],
                  checked: bool = True) -> list[GateResult]:
-    """One gate ``nbval.<notebook>`` per notebook of the run with tagged cells: failed when
-    nbval's comparison finds a tagged cell's output changed (the note names the cells). A
-    notebook that failed has its own failure; its references are not compared."""
+    """One gate ``<notebook>.nbval_mismatched_cells`` per notebook of the run with tagged
+    cells: failed when nbval's comparison finds a tagged cell's output changed (the note names
+    the cells). A notebook that failed has its own failure; its references are not compared."""
     from evals.gates import GateResult
 
     if profile not in CHECKED_PROFILES or not checked:
@@ -139,6 +139,6 @@ def gate_results(profile: str, specs: Iterable[Spec], out_root: Path, ran_ok: It
             continue
         found = compare(spec.file, out_root / f"{spec.stem}.ipynb")
         note = "; ".join(str(m) for m in found)
-        results.append(GateResult(f"nbval.{spec.name}", float(len(found)), 0.0, "<=",
-                                  "failed" if found else "passed", note))
+        results.append(GateResult(f"{spec.name}.nbval_mismatched_cells", float(len(found)),
+                                  0.0, "le", "failed" if found else "passed", note))
     return results

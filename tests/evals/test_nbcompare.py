@@ -42,7 +42,7 @@ def test_the_same_outputs_pass(tmp_path: Path) -> None:
     _executed(tmp_path)
     assert nbcompare.compare(NOTEBOOK, tmp_path / NOTEBOOK.name) == []
     [gate] = nbcompare.gate_results("ci", [Spec("quality", NOTEBOOK)], tmp_path, ["quality"])
-    assert (gate.name, gate.status, gate.value) == ("nbval.quality", "passed", 0.0)
+    assert (gate.name, gate.status, gate.value) == ("quality.nbval_mismatched_cells", "passed", 0.0)
 
 
 def test_a_changed_output_fails_and_names_the_cell(tmp_path: Path) -> None:
