@@ -1,7 +1,8 @@
 """Lists rag_core's modules whose line coverage is under the floor, and the totals.
 
-`make test` runs it after combining the coverage data (reports/coverage/.coverage); the gate
-itself is `coverage report --include='rag_core/*' --fail-under=FLOOR`, run next.
+`make test` (and `make harness COVERAGE=1`) run it after combining the coverage data
+(reports/coverage/.coverage); the gate itself is
+`coverage report --include='rag_core/*' --fail-under=FLOOR`, run next.
 """
 
 from __future__ import annotations

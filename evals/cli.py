@@ -26,7 +26,7 @@
     python -m evals compare RUN_A RUN_B                  # run ids, run folders or summary.json
     python -m evals list                                  # profiles, notebooks, gates
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb   # nbval references
-    python -m evals prepare --profile smoke --out build/nbval  # the copies make test gives nbval
+    python -m evals prepare --profile smoke --out build/nbval  # the copies nbval is given
     python -m evals nbval --profile smoke                 # prepare them, run nbval, stop servers
     python -m evals spread --profile ci --only retrieval --repeats 3  # spread of the figures
     python -m evals spread --from reports/a/ci/summary.json reports/b/ci/summary.json
@@ -141,9 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "store only the nbval reference outputs")
     refs.add_argument("notebooks", nargs="+", type=Path)
     copies = {"prepare": "copy the notebooks of a profile with its parameters injected, "
-                         "unexecuted, into DIR (what make test gives nbval)",
+                         "unexecuted, into DIR (what evals nbval gives nbval)",
               "nbval": "prepare the notebooks of a profile into DIR, run nbval on them (pytest "
-                       "--nbval-lax) and stop the servers they started (what make test runs)"}
+                       "--nbval-lax) and stop the servers they started (make harness checks "
+                       "the same cells)"}
     for name, text in copies.items():
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--profile", choices=profiles.PROFILES, default="smoke")

@@ -3,7 +3,7 @@
 Keep a notebook's references current: execute it with its default parameters and store only the
 outputs of the cells tagged ``nbval-check-output`` (the rest stays empty, so the committed
 notebook is small and its diffs show only reference changes). And prepare the copies that
-``make test`` gives nbval: each notebook with a profile's parameters injected after its
+``python -m evals nbval`` gives nbval: each notebook with a profile's parameters injected after its
 ``parameters`` cell (papermill's ``prepare_only``), references kept, nothing executed.
 
     python -m evals refresh-refs notebooks/01_quality_eval.ipynb
@@ -44,7 +44,7 @@ def refresh(path: str | Path, kernel: str = "python3") -> Path:
     """Execute ``path`` in place with its defaults and keep only the reference outputs."""
     import papermill
 
-    from evals.runner import ensure_kernel
+    from evals.runs.execute import ensure_kernel
 
     path = Path(path)
     ensure_kernel(kernel)
@@ -78,7 +78,8 @@ def prepare(profile: str, out_dir: str | Path, only: Sequence[str] = ()) -> list
 
 def check(profile: str, out_dir: str | Path, only: Sequence[str] = (),
           pytest_args: Sequence[str] = ()) -> int:
-    """What ``make test`` runs after the tests: prepare the copies into ``out_dir`` (emptied
+    """nbval itself, on demand (``make harness`` compares the same cells without a second
+    execution: evals/nbcompare.py): prepare the copies into ``out_dir`` (emptied
     first), run nbval on them (``pytest --nbval-lax``) and stop the embedded servers that the
     notebooks started, as a harness run does (those running before are left alone). Returns
     pytest's exit code."""

@@ -22,7 +22,7 @@ PROFILES = ("ci", "full", "dev", "tune", "smoke", "soak")
 # experiment never overwrites ``reports/ci/``); ``tune`` is dev without the parts that no
 # Settings knob changes (the generators side by side, the public BEIR sets, the extra HNSW
 # pairs, the load test's concurrency sweep), into ``reports/tune/``; ``smoke`` is tune at the
-# shortest runs that still execute every cell (what ``make test``'s nbval step runs: the nbval
+# shortest runs that still execute every cell (what ``python -m evals nbval`` runs: the nbval
 # reference outputs do not depend on these sizes; the measurements belong to ``make harness``).
 # ``soak`` runs the load notebook alone: 40 minutes of steady load that the machine holds, with
 # each server's memory, Redis's used_memory, PostgreSQL's connections and the p99 recorded per

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from evals import gates as gates_mod
-from evals import knobs, profiles, servers, team_settings
+from evals import knobs, nbcompare, profiles, servers, team_settings
 from evals.judge.outcome import Judged, judge_run
 from evals.judge.questions import read_rows
 from evals.report import record, run_compare
@@ -183,6 +183,9 @@ def judge_notebooks(plan: Plan, options: RunOptions, started: Started,
     elif options.profile in ("tune", "smoke"):
         results = _not_measured(results, f"not measured: the {options.profile} profile skips "
                                          "this part")
+    results += nbcompare.gate_results(
+        options.profile, plan.specs, started.out_root, [o.name for o in outcomes if o.ok],
+        checked=not plan.own_data and not any(plan.per_overrides.values()))
     judged = _judge(plan, started.out_root, executed.questions)
     return Verdicts(results + judged.gates(), counts, judged)
 

@@ -1,8 +1,8 @@
-"""`python -m evals nbval` (what make test runs after the tests): the copies are prepared fresh,
+"""`python -m evals nbval` (nbval on demand): the copies are prepared fresh,
 nbval runs on them, and the embedded servers the notebooks started are stopped after, while a
 server that ran before is left alone. nbval itself is replaced by a stand-in that starts a real
 Redis in the harness's state folder, as a notebook does (the notebooks' own runs are the job
-of `make test`)."""
+of `make harness`)."""
 
 from __future__ import annotations
 

@@ -106,8 +106,8 @@ def test_smoke_is_tune_at_shorter_runs_and_skips_the_same_gates():
 
 
 def test_prepare_injects_the_profile_and_keeps_the_references(tmp_path: Path) -> None:
-    """What make test gives nbval: the smoke values after each parameters cell, the committed
-    reference outputs untouched, nothing executed."""
+    """What `python -m evals nbval` gives nbval: the smoke values after each parameters cell,
+    the committed reference outputs untouched, nothing executed."""
     from evals import cli
 
     assert cli.main(["prepare", "--profile", "smoke", "--only", "quality",
