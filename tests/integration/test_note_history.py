@@ -239,3 +239,44 @@ def test_the_history_commands_as_an_operator_reads_them(
     assert f"purged 1 note(s) and 0 revision(s) of {USER}" in out and "also" in err
     assert live_parts.store.history.trash_list(USER) == []
     assert live_parts.store.get_note(USER, "gone").body == SECRET
+
+
+def test_a_purge_on_a_terminal_needs_yes_and_the_json_forms_say_what_was_done(
+        live_parts: Any, live_settings: Any, database_url: str, redis_url: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rag-core trash purge`` on a terminal without ``--yes`` deletes nothing and says how
+    many notes it would delete (``CONFIRMATION_REQUIRED``); with ``--yes`` it goes ahead. The
+    ``--json`` forms of restoring a revision, restoring from the trash and purging name the
+    note and what happened to it."""
+    for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                        "RAG_STATE_DIR": str(live_settings.services.state_dir),
+                        "RAG_PROFILE": "ci"}.items():
+        monkeypatch.setenv(name, value)
+    for fact in FACTS:
+        ingest_notes(live_parts, USER, [Note(id="key", title="Vestry key", body=fact)],
+                     progress=False)
+    ingest_notes(live_parts, USER, [Note(id="gone", title="Gone", body=SECRET),
+                                    Note(id="also", title="Also gone", body=FACTS[0])],
+                 progress=False)
+    oldest = min(r["revision"] for r in restore.revisions(live_parts.store, USER,
+                                                          "key")["revisions"])
+    capsys.readouterr()
+    assert cli.main(["revisions", USER, "key", "--restore", str(oldest), "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["note_id"], done["status"], done["restored_from"], done["revision"]) == (
+        "key", "updated", "revision", oldest)
+    assert delete_note(live_parts, USER, "gone") and delete_note(live_parts, USER, "also")
+    assert cli.main(["trash", "restore", "gone", "--user", USER, "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["note_id"], done["status"], done["restored_from"], done["revision"]) == (
+        "gone", "inserted", "trash", None)
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    assert cli.main(["trash", "purge", "--user", USER]) == 2
+    err = capsys.readouterr().err
+    assert "CONFIRMATION_REQUIRED" in err and "deletes 1 note(s) for good" in err
+    assert [t.note_id for t in live_parts.store.history.trash_list(USER)] == ["also"]
+    assert cli.main(["trash", "purge", "--user", USER, "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"user": USER, "purged": 1,
+                                                   "revisions_purged": 0}
+    assert live_parts.store.history.trash_list(USER) == []

@@ -175,3 +175,28 @@ def test_a_caller_outside_the_pipeline_is_served_by_the_chain_in_order(
         list(chain.stream(prompt))
     chain.reset()  # every breaker closed again (an operator's reset)
     assert chain.state == "closed" and chain.second.state == "closed"
+
+
+def test_a_stream_the_first_provider_breaks_after_text_is_not_restarted_on_the_second(
+        memory_parts: Parts, mock_llm: str, second_llm: str, redis_url: str) -> None:
+    """The chain streams the first provider's pieces while it answers; when it fails after some
+    text was sent the stream ends with ``LLMUnavailable`` and the second provider is not asked
+    (the reader would get a second answer spliced onto the first one's start)."""
+    from rag_core.errors import LLMUnavailable
+    from rag_core.llm.base import Prompt
+
+    settings = two_providers(memory_parts.settings, mock_llm, second_llm)
+    chain = build_generator(settings, connect(redis_url, settings.services.redis_mode,
+                                              timeout_s=5.0))
+    assert isinstance(chain, Failover)
+    prompt = Prompt(messages=[{"role": "user", "content": QUESTION}], question=QUESTION,
+                    max_tokens=40)
+    whole = list(chain.stream(prompt))
+    assert len(whole) > 2 and stats(mock_llm)["completed"] == 1
+    configure(mock_llm, stream_error_after=2, tokens_per_s=0)
+    pieces: list[str] = []
+    with pytest.raises(LLMUnavailable):
+        for piece in chain.stream(prompt):
+            pieces.append(piece)
+    assert pieces == whole[:2]
+    assert stats(second_llm)["requests"] == 0
