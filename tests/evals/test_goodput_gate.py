@@ -1,7 +1,8 @@
 """The ci profile's goodput gate catches a slow server: the bundled log replayed at the ci
 profile's speed on the load test's stack whose mock model answers after more than the SLO of
-an answer the pipeline makes. Only the cached answers still count, and ``load.replay_goodput``
-fails its gate (evals/gates.toml). The pass side of the gate is its measured spread."""
+an answer the pipeline makes. Only the cached answers still count (the rest are answered late
+or, waiting past the fair queue's 1 s for a thread, shed), and ``load.replay_goodput`` fails
+its gate (evals/gates.toml). The pass side of the gate is its measured spread."""
 
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ def test_a_replay_against_a_slowed_server_fails_the_goodput_gate(tmp_path: Path)
                         warm_up_requests=0, stop_services=True, label="slowed")
     done = run_replay_load(config, str(ci["replay_log"]), [number(ci["replay_speed"])], slo=slo)
     figures = done.figures()
-    assert figures["replay_answered_share"] == 1.0  # answered, but late
+    # every question answered late or refused with Retry-After (a question that cannot get a
+    # thread and a work slot within the fair queue's 1 s is shed): none lost, none timed out
+    sent = int(number(figures["replay_requests"]))
+    answered = round(number(figures["replay_answered_share"]) * sent)
+    assert answered + int(number(figures["replay_limited"])) == sent
     [gate] = [g for g in gates.load_gates(GATES_FILE, "ci") if g.name == "load.replay_goodput"]
     [result] = gates.evaluate([gate], {gate.name: figures["replay_goodput"]}, ran=["load"])
     assert result.status == "failed", f"goodput {figures['replay_goodput']} passed {gate}"
