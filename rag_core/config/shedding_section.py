@@ -13,7 +13,8 @@ from rag_core.config.answer_sections import Section
 class Shedding(Section):
     """Questions refused at once, cheaply, when a worker is already late (issue 82)."""
 
-    edge_shed_lag_ms: int = Field(250, ge=0, le=60_000, description=(
+    edge_shed_lag_ms: int = Field(0, ge=0, le=60_000, description=(
         "a question arriving while the worker's event loop runs this late (ms) is refused at "
         "once with 503 OVERLOADED (limit event_loop) and Retry-After, before its token, body or "
-        "Redis are touched; 0: off. A quarter of a cached answer's 1 s SLO"))
+        "Redis are touched; 0 (the default): off. 250 helped a 600-user spike modestly, but on "
+        "a busy machine it refused single ordinary questions (docs/benchmarks.md)"))
