@@ -193,12 +193,10 @@ def test_an_erasure_leaves_no_revision_or_trash_row(live_parts: Any, database_ur
         assert _texts_naming(database_url, needle) == []
 
 
-def test_the_history_commands_as_an_operator_reads_them(
-        live_parts: Any, live_settings: Any, database_url: str, redis_url: str,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """``rag-core revisions`` and ``rag-core trash`` in their text form (a line per revision or
-    trashed note, a count on stderr), restoring a revision by number, and the arguments that
-    cannot work refused with their code before anything changes."""
+def cli_with_history(live_parts: Any, live_settings: Any, database_url: str, redis_url: str,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI pointed at the test's stores, and USER's note "key" updated twice (two
+    revisions) beside two more notes, "gone" and "also"."""
     for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
                         "RAG_STATE_DIR": str(live_settings.services.state_dir),
                         "RAG_PROFILE": "ci"}.items():
@@ -209,6 +207,15 @@ def test_the_history_commands_as_an_operator_reads_them(
     ingest_notes(live_parts, USER, [Note(id="gone", title="Gone", body=SECRET),
                                     Note(id="also", title="Also gone", body=FACTS[0])],
                  progress=False)
+
+
+def test_the_history_commands_as_an_operator_reads_them(
+        live_parts: Any, live_settings: Any, database_url: str, redis_url: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rag-core revisions`` and ``rag-core trash`` in their text form (a line per revision or
+    trashed note, a count on stderr), restoring a revision by number, and the arguments that
+    cannot work refused with their code before anything changes."""
+    cli_with_history(live_parts, live_settings, database_url, redis_url, monkeypatch)
     capsys.readouterr()
     assert cli.main(["revisions", USER, "key"]) == 0
     out, err = capsys.readouterr()
@@ -248,16 +255,7 @@ def test_a_purge_on_a_terminal_needs_yes_and_the_json_forms_say_what_was_done(
     many notes it would delete (``CONFIRMATION_REQUIRED``); with ``--yes`` it goes ahead. The
     ``--json`` forms of restoring a revision, restoring from the trash and purging name the
     note and what happened to it."""
-    for name, value in {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                        "RAG_STATE_DIR": str(live_settings.services.state_dir),
-                        "RAG_PROFILE": "ci"}.items():
-        monkeypatch.setenv(name, value)
-    for fact in FACTS:
-        ingest_notes(live_parts, USER, [Note(id="key", title="Vestry key", body=fact)],
-                     progress=False)
-    ingest_notes(live_parts, USER, [Note(id="gone", title="Gone", body=SECRET),
-                                    Note(id="also", title="Also gone", body=FACTS[0])],
-                 progress=False)
+    cli_with_history(live_parts, live_settings, database_url, redis_url, monkeypatch)
     oldest = min(r["revision"] for r in restore.revisions(live_parts.store, USER,
                                                           "key")["revisions"])
     capsys.readouterr()
