@@ -62,7 +62,7 @@ class Pipeline:
         # steps 1-5 take turns for this process's CPUs, fairly among users (limits/slots.py)
         self.slots = parts.limiters.slots
         # the question route's questions that cannot finish within the SLO are refused at once
-        self.shedder = Shedder(self.slots.size)
+        self.shedder = Shedder(self.slots.size, free=self.slots.free)
 
     @property
     def generation(self) -> GenerationStep:

@@ -9,18 +9,19 @@ question's start; still waiting then, it is refused with 503 ``OVERLOADED`` (lim
 ``work_slots``) and ``Retry-After``, having spent no CPU on its steps
 (``requests_shed_total{reason="deadline"}``).
 
-``Shedder`` predicts that wait when the question goes past the cache: the questions let past
-the cache and not yet at work, ahead of it, times the recent slot time of one question (a moving
-estimate, ``Moving``: an exponentially weighted mean), over the slots. When the prediction
-outlasts what is left until its deadline, the deadline would refuse it after the wait; it is
-refused at once instead (``reason="queue"``, Retry-After the predicted wait), before it takes a
-thread, a slot or a place in flight. Only the wait for others' work ahead counts: a question
-with nobody ahead is never refused at once, however slow the machine, and one let in on a wrong
-prediction is still held to its deadline. (History: a first rule shed whatever could not start
-within 1 s, before the deadline existed, and refused a fifth of the ci load run on the busy
-shared machine; a second refused only what the queue would take past the 5 s budget of a miss,
-and in the 2026-11-29 spikes almost every refusal waited out its deadline: 1.05-1.27 s in the
-service, 1.3-2.1 s at the client. docs/benchmarks.md has the runs.)
+``Shedder`` predicts that wait when the question goes past the cache: the questions let past the
+cache and not yet at work, ahead of it, less the slots free now (those will take them), times
+the recent slot time of one question (a moving estimate, ``Moving``: an exponentially weighted
+mean), over the slots. When the prediction outlasts what is left until its deadline, the
+deadline would refuse it after the wait; it is refused at once instead (``reason="queue"``,
+Retry-After the predicted wait), before it takes a thread, a slot or a place in flight. Only the
+wait for others' work ahead counts, never the question's own time: a question with nobody ahead
+beyond the free slots is never refused at once, however slow the machine, and one let in on a
+wrong prediction is still held to its deadline. (History: a first rule shed whatever could not
+start within 1 s, before the deadline existed, and refused a fifth of the ci load run on the
+busy shared machine; a second refused only what the queue would take past the 5 s budget of a
+miss, and in the 2026-11-29 spikes almost every refusal waited out its deadline: 1.05-1.27 s in
+the service, 1.3-2.1 s at the client. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
@@ -86,8 +87,10 @@ class Shedder:
     """The predictions and the count of questions ahead, for one process's ``size`` slots."""
 
     def __init__(self, size: int, *, slot_wait_s: float = FAIR_WAIT_S,
+                 free: Callable[[], int] = lambda: 0,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.size = size
+        self.free = free  # the slots no question holds now (``WorkSlots.free``)
         self.slot_wait_s = slot_wait_s  # the longest wait for a slot, once let in
         self.clock = clock
         self.slot = Moving()  # a question's time holding a slot (steps 3-5)
@@ -101,11 +104,13 @@ class Shedder:
     def let_in(self, started: float) -> Pass:
         """A question that began at ``started`` (the shedder's clock) goes past the cache: its
         ``Pass``, whose deadline is ``slot_wait_s`` after the question began, or ``Shed``
-        (reason ``queue``) when the predicted wait for the others' work ahead of it outlasts
-        that deadline: its deadline would refuse it after the wait, so it is refused now."""
+        (reason ``queue``) when the predicted wait for the others' work ahead of it (those
+        ahead beyond the free slots) outlasts that deadline: its deadline would refuse it after
+        the wait, so it is refused now."""
         with self._lock:
-            now, wait = self.clock(), self.wait_s()
-            deadline = started + self.slot_wait_s
+            now, deadline = self.clock(), started + self.slot_wait_s
+            # those ahead that the free slots will take have no wait for it
+            wait = self.wait_s(max(0, self._ahead - self.free()))
             if wait > 0.0 and wait > deadline - now:  # nobody ahead: never refused at once
                 raise shed("queue", wait)
             self._ahead += 1

@@ -85,6 +85,23 @@ def test_nobody_is_refused_at_once_with_nobody_ahead_or_before_an_estimate() -> 
         shedder.let_in(clock())
 
 
+def test_those_ahead_that_free_slots_will_take_make_no_wait() -> None:
+    clock = ManualClock(100.0)
+    free = [3]  # the slots no question holds (WorkSlots.free)
+    shedder = Shedder(4, free=lambda: free[0], clock=clock)
+    shedder.slot.add(8.0)  # a slow, busy machine: each one ahead is 2 s on 4 slots
+    places = [shedder.let_in(clock() - 0.9) for _ in range(4)]  # 0.1 s left of each one's wait
+    # three went to the free slots' threads; the fourth is behind nobody else's work
+    assert shedder.ahead() == 4
+    with pytest.raises(Shed) as refused:  # one beyond the free slots: 2 s, past its 1 s
+        shedder.let_in(clock())
+    assert refused.value.retry_after == 2.0
+    free[0] = 0  # all four took their slots (at work: no longer ahead)
+    for place in places:
+        shedder.at_work(place)
+    assert shedder.let_in(clock() - 0.9).deadline == 100.1  # nobody ahead: let in
+
+
 def test_a_question_let_in_waits_for_its_slot_at_most_the_fair_queues_wait() -> None:
     clock = ManualClock(100.0)
     shedder = Shedder(1, clock=clock)  # the bound: limits.queue.FAIR_WAIT_S, 1 s
