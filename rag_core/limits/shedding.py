@@ -21,7 +21,12 @@ wrong prediction is still held to its deadline. (History: a first rule shed what
 start within 1 s, before the deadline existed, and refused a fifth of the ci load run on the
 busy shared machine; a second refused only what the queue would take past the 5 s budget of a
 miss, and in the 2026-11-29 spikes almost every refusal waited out its deadline: 1.05-1.27 s in
-the service, 1.3-2.1 s at the client. docs/benchmarks.md has the runs.)
+the service, 1.3-2.1 s at the client. Refused at once, the ten quiet runs of the ci spike after
+it refused 1-48 questions a run in 4-360 ms, but the deadline still refused 23-67, likely
+because the prediction, made once at the pass, reads the slots' queue as first come first served
+while the slots serve the least-used user first. So the refusals' p99 stayed a deadline
+refusal's, 1.21-1.36 s at the client; the admitted p99 was 0.33-0.44 of the SLO and the ci load
+run and replay shed nothing. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
