@@ -233,13 +233,8 @@ class GoldenUser(_Golden, FastHttpUser):
         with self.client.post(traffic.QUERY_PATH, json=run_state().config.body(question),
                               headers=self.headers, name=traffic.request_name(self.kind),
                               catch_response=True) as resp:
-            try:
-                body = resp.json()
-            except Exception:  # not JSON: a proxy page, a cut connection
-                body = None
             status = int(resp.status_code or 0)
-            outcome = traffic.classify(status, dict(resp.headers or {}), body,
-                                       getattr(resp, "error", None))
+            outcome, _ = traffic.read_reply(resp)
             _settle(resp, outcome)
             timing = lateness.server_timing(resp.headers or {})
         self.honour(outcome)
@@ -289,13 +284,8 @@ class ConversationUser(_Golden, FastHttpUser):
                 traffic.QUERY_PATH, json=run_state().config.body(question, **more),
                 headers=self.headers, name=traffic.request_name(kind),
                 catch_response=True) as resp:
-            try:
-                body = resp.json()
-            except Exception:  # not JSON: a proxy page, a cut connection
-                body = None
             status = int(resp.status_code or 0)
-            outcome = traffic.classify(status, dict(resp.headers or {}), body,
-                                       getattr(resp, "error", None))
+            outcome, body = traffic.read_reply(resp)
             _settle(resp, outcome)
             timing = lateness.server_timing(resp.headers or {})
         if self.conversing is not None:
@@ -335,11 +325,7 @@ class StreamingUser(_Golden, HttpUser):
                 if error is not None and outcome.failure is None:
                     outcome = traffic.Outcome("error", failure=f"stream cut: {error!r}"[:200])
             else:  # refused before the stream began: a JSON error, classified as usual
-                try:
-                    body = resp.json()
-                except Exception:
-                    body = None
-                outcome = traffic.classify(status, headers, body, error)
+                outcome, _ = traffic.read_reply(resp)
             elapsed_ms = (time.perf_counter() - t0) * 1000
             resp.request_meta["response_time"] = elapsed_ms
             _settle(resp, outcome)

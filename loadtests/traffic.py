@@ -289,6 +289,20 @@ def classify(status: int, headers: Mapping[str, str], body: Any,
     return Outcome("error", failure=f"HTTP {status} {code}".strip())
 
 
+def read_reply(resp: Any) -> tuple[Outcome, Any]:
+    """A Locust reply to ``POST /v1/query`` (FastHttpUser's or HttpUser's): its outcome,
+    ``classify`` of its status, its headers as they are (never ``dict()`` of them: a
+    FastHttpUser reply's headers map each lower-cased name to a (name, value) pair, and its
+    Retry-After would read as 0), its body and its error; and the parsed JSON body (None when
+    it is not JSON)."""
+    try:
+        body = resp.json()
+    except Exception:  # not JSON: a proxy page, a cut connection
+        body = None
+    return classify(int(resp.status_code or 0), resp.headers or {}, body,
+                    getattr(resp, "error", None)), body
+
+
 def _answered(label: str, body: Mapping[str, Any]) -> Outcome:
     """An answer's outcome, with what it cost, the model that wrote it and its tokens."""
     usage = body.get("usage") or {}

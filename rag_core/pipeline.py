@@ -62,7 +62,7 @@ class Pipeline:
         # steps 1-5 take turns for this process's CPUs, fairly among users (limits/slots.py)
         self.slots = parts.limiters.slots
         # the question route's questions that cannot finish within the SLO are refused at once
-        self.shedder = Shedder(self.slots.size)
+        self.shedder = Shedder(self.slots.size, free=self.slots.free)
 
     @property
     def generation(self) -> GenerationStep:
@@ -154,14 +154,13 @@ class Pipeline:
             "query.hash": logs.hash_id(str(question)),
         })
         metrics.CONCURRENT.inc()
-        at_work: float | None = None  # when it took a work slot
         shed = False
         try:
             with run.within():
                 answer = yield from first_steps(self.parts, self.answers, run, question)
             if answer is None:
                 yield drive.PAST_CACHE
-                answer, at_work = prepared(self.slots, self.shedder, run, self._prepare)
+                answer = prepared(self.slots, self.shedder, run, self._prepare)
             if answer is None:
                 answer = yield from self.generation.answer(run, streaming)
             elif streaming:
@@ -169,8 +168,6 @@ class Pipeline:
             with run.within():
                 answer_log.keep(self.parts, run, answer, origin=run.origin)
             tracing.annotate(run.root, answer)
-            if at_work is not None:  # steps 3-7's time, for the next questions' predictions
-                self.shedder.rest.add(time.perf_counter() - at_work)
             yield answer
         except Shed:  # refused before its work, counted as the request limits' refusals
             shed = True

@@ -1,8 +1,8 @@
 """Steps 3-5 of a question under a work slot of its process (``limits.slots``), and the
 question route's load shedding around it (``limits.shedding``): the pass past the exact cache,
-refused at once when the queue would make the question late, and the wait for the slot bounded
-by what is left of the SLO's budget. The slot time and the time to the answer feed the
-shedder's moving estimates."""
+refused at once when the predicted wait for the others' work ahead outlasts its deadline, and
+the wait for the slot bounded by that deadline. The slot's time feeds the shedder's moving
+estimate."""
 
 from __future__ import annotations
 
@@ -38,10 +38,10 @@ def shedding_first(shedder: Shedder, run: Run,
 
 
 def prepared(slots: WorkSlots, shedder: Shedder, run: Run,
-             prepare: Callable[[Run], Answer | None]) -> tuple[Answer | None, float]:
+             prepare: Callable[[Run], Answer | None]) -> Answer | None:
     """``prepare`` (steps 3-5) under a work slot, waiting for it at most until the route's
     deadline (``run.place``; none outside the route): its answer (a semantic hit, no context)
-    or None, and when the slot was taken (``time.perf_counter``)."""
+    or None. The slot's time feeds the shedder's estimate."""
     place = run.place
     deadline = None if place is None else place.deadline
     with run.within(), slots.hold(run.user_id, deadline, shedder.wait_s()) as turn:
@@ -54,7 +54,7 @@ def prepared(slots: WorkSlots, shedder: Shedder, run: Run,
             run.between_steps = NO_PAUSE
             run.root.set_attribute("rag.work_slot.wait_ms", round(turn.waited * 1000, 3))
     shedder.slot.add(time.perf_counter() - at_work - (turn.waited - waited))
-    return answer, at_work
+    return answer
 
 
 __all__ = ["prepared", "shedding_first"]

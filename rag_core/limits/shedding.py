@@ -2,29 +2,31 @@
 queueing it until every answer is late (Google SRE, "Handling Overload": answer what can be
 answered within the SLO, refuse the rest early).
 
-A question that goes past the exact cache needs a work slot of its process for steps 3-5
-(``slots``), then the model. ``Shedder`` predicts when it would finish: the time it has been in
-the pipeline so far, plus the wait for a slot (the questions let past the cache and not yet at
-work, ahead of it, times the recent slot time of one question, over the slots), plus the recent
-time from taking a slot to the answer's end (its own time). Both recent times are moving
-estimates (``Moving``: an exponentially weighted mean of the questions that went that way).
-When the queue alone would take it past the SLO's budget of a miss (``BUDGET_S``, 5 s: its
-time so far and the wait past it) and that wait for others' work is longer than its own time,
-it is refused with 503 ``OVERLOADED`` (limit ``work_slots``) and ``Retry-After`` (the predicted
-wait, rounded up), before it takes a thread, a slot or a place in flight; counted in
-``requests_shed_total{reason="queue"}``. A question late for the machine's own pace, with a
-short queue, is not refused at once: refusing it would make no other sooner, and on a slow
-machine the ordinary load would be shed (a first attempt,
-which shed whatever could not start within 1 s, refused a fifth of the ci load run on the busy
-shared machine; a second, which counted its own time in the finish, refused 3-11 of the 171
-questions of the ci replay's burst). A question let in waits for its slot (a thread, then the
-slot) at most until its ``deadline``: the fair queue's wait (``limits.queue.FAIR_WAIT_S``,
-1 s) from the question's start, the issue's latest refusal; still waiting then, it is refused
-likewise (``reason="deadline"``), having spent no CPU on its steps. (Held to what the budget
-left, never less than its own time, such refusals came 5-6 s after the question in the 600-user
-spike of 2026-11-29; with the 1 s counted from the pass, 1-2.5 s: the time before the pass on a
-late event loop added. On the quiet machine this shed nothing of the ci load run or its replay
-in four runs, docs/benchmarks.md; the busy machine's fifth, above, is a risk it keeps.)
+A question that goes past the exact cache needs a thread and a work slot of its process for
+steps 3-5 (``slots``), then the model. It waits for them at most until its ``deadline``: the
+fair queue's wait (``limits.queue.FAIR_WAIT_S``, 1 s, the issue's latest refusal) from the
+question's start; still waiting then, it is refused with 503 ``OVERLOADED`` (limit
+``work_slots``) and ``Retry-After``, having spent no CPU on its steps
+(``requests_shed_total{reason="deadline"}``).
+
+``Shedder`` predicts that wait when the question goes past the cache: the questions let past the
+cache and not yet at work, ahead of it, less the slots free now (those will take them), times
+the recent slot time of one question (a moving estimate, ``Moving``: an exponentially weighted
+mean), over the slots. When the prediction outlasts what is left until its deadline, the
+deadline would refuse it after the wait; it is refused at once instead (``reason="queue"``,
+Retry-After the predicted wait), before it takes a thread, a slot or a place in flight. Only the
+wait for others' work ahead counts, never the question's own time: a question with nobody ahead
+beyond the free slots is never refused at once, however slow the machine, and one let in on a
+wrong prediction is still held to its deadline. (History: a first rule shed whatever could not
+start within 1 s, before the deadline existed, and refused a fifth of the ci load run on the
+busy shared machine; a second refused only what the queue would take past the 5 s budget of a
+miss, and in the 2026-11-29 spikes almost every refusal waited out its deadline: 1.05-1.27 s in
+the service, 1.3-2.1 s at the client. Refused at once, the ten quiet runs of the ci spike after
+it refused 1-48 questions a run in 4-360 ms, but the deadline still refused 23-67, likely
+because the prediction, made once at the pass, reads the slots' queue as first come first served
+while the slots serve the least-used user first. So the refusals' p99 stayed a deadline
+refusal's, 1.21-1.36 s at the client; the admitted p99 was 0.33-0.44 of the SLO and the ci load
+run and replay shed nothing. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
@@ -44,7 +46,6 @@ from rag_core.errors import Overloaded
 from rag_core.limits.queue import FAIR_WAIT_S
 from rag_core.telemetry import metrics
 
-BUDGET_S = 5.0  # the SLO of a miss at p99 (issue 82)
 WEIGHT = 0.2  # the weight of the latest question in a moving estimate
 
 
@@ -73,8 +74,8 @@ def shed(reason: str, wait_s: float) -> Shed:
     up, at least 1 s."""
     metrics.REQUESTS_SHED.labels(reason=reason).inc()
     return Shed("work_slots", (
-        "The service is at its capacity: this question could not be answered within "
-        f"{BUDGET_S:g} s; retry after Retry-After seconds."),
+        "The service is at its capacity: this question could not start its work within "
+        f"{FAIR_WAIT_S:g} s; retry after Retry-After seconds."),
         retry_after=float(max(1, math.ceil(wait_s))))
 
 
@@ -90,15 +91,14 @@ class Pass:
 class Shedder:
     """The predictions and the count of questions ahead, for one process's ``size`` slots."""
 
-    def __init__(self, size: int, *, budget_s: float = BUDGET_S,
-                 slot_wait_s: float = FAIR_WAIT_S,
+    def __init__(self, size: int, *, slot_wait_s: float = FAIR_WAIT_S,
+                 free: Callable[[], int] = lambda: 0,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.size = size
-        self.budget_s = budget_s
+        self.free = free  # the slots no question holds now (``WorkSlots.free``)
         self.slot_wait_s = slot_wait_s  # the longest wait for a slot, once let in
         self.clock = clock
         self.slot = Moving()  # a question's time holding a slot (steps 3-5)
-        self.rest = Moving()  # from taking a slot to the answer's end (steps 3-7)
         self._ahead = 0  # let past the cache, not yet at work (waiting for a thread or a slot)
         self._lock = threading.Lock()
 
@@ -108,17 +108,18 @@ class Shedder:
 
     def let_in(self, started: float) -> Pass:
         """A question that began at ``started`` (the shedder's clock) goes past the cache: its
-        ``Pass``, or ``Shed`` (reason ``queue``) when the queue alone would take it past the
-        budget: the wait for others' work is longer than its own time and than what is left
-        of the budget (a question late for the machine's own pace would be no sooner for
-        refusing another). The pass's deadline: ``slot_wait_s`` after the question began."""
+        ``Pass``, whose deadline is ``slot_wait_s`` after the question began, or ``Shed``
+        (reason ``queue``) when the predicted wait for the others' work ahead of it (those
+        ahead beyond the free slots) outlasts that deadline: its deadline would refuse it after
+        the wait, so it is refused now."""
         with self._lock:
-            now, wait, own = self.clock(), self.wait_s(), self.rest.seconds
-            left = self.budget_s - (now - started)  # what the budget leaves
-            if wait > own and wait > left:
+            now, deadline = self.clock(), started + self.slot_wait_s
+            # those ahead that the free slots will take have no wait for it
+            wait = self.wait_s(max(0, self._ahead - self.free()))
+            if wait > 0.0 and wait > deadline - now:  # nobody ahead: never refused at once
                 raise shed("queue", wait)
             self._ahead += 1
-        return Pass(started + self.slot_wait_s)
+        return Pass(deadline)
 
     def at_work(self, place: Pass | None) -> None:
         """``place``'s question took its slot, was refused or ended: no longer ahead (once)."""
@@ -134,4 +135,4 @@ class Shedder:
             return self._ahead
 
 
-__all__ = ["BUDGET_S", "Moving", "Pass", "Shed", "Shedder", "shed"]
+__all__ = ["Moving", "Pass", "Shed", "Shedder", "shed"]

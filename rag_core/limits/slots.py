@@ -141,6 +141,11 @@ class WorkSlots:
             now = self.clock()
             return [w.user for w in sorted(self._waiting, key=self._order(now))]
 
+    def free(self) -> int:
+        """The slots no question holds now."""
+        with self._lock:
+            return self._free
+
     def used(self, user: str) -> float:
         """``user``'s time holding slots, decayed to now (seconds)."""
         with self._lock:

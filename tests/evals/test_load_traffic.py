@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
+from geventhttpclient import HTTPClient
+from geventhttpclient.useragent import CompatResponse
 
 from loadtests import traffic
 
@@ -44,6 +50,58 @@ def test_a_request_limits_refusal_is_limited_not_an_error():
     assert traffic.classify(429, {}, {"error": {"code": "BUDGET_EXCEEDED"}}).failure
     assert traffic.classify(500, {}, {"error": {"code": "RATE_LIMITED"}}).failure
     assert "limited" in traffic.OUTCOMES
+
+
+class Refusing(BaseHTTPRequestHandler):
+    """A server that refuses every question as the request limits do: 429 RATE_LIMITED with
+    Retry-After 7 (path /minute), 503 OVERLOADED with Retry-After 3 (any other path)."""
+
+    def do_POST(self) -> None:
+        status, code, after = ((429, "RATE_LIMITED", "7") if self.path == "/minute"
+                               else (503, "OVERLOADED", "3"))
+        body = json.dumps({"error": {"code": code, "message": "refused"}}).encode()
+        self.send_response(status)
+        self.send_header("Retry-After", after)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_refused_user_reads_the_servers_retry_after_from_either_client(refusing):
+    # FastHttpUser's replies are geventhttpclient responses (Locust's FastResponse is a
+    # CompatResponse); their headers map each lower-cased name to a (name, value) pair
+    fast = HTTPClient("127.0.0.1", port=refusing)
+    try:
+        reply = CompatResponse(fast.post("/minute", body=b"{}"))
+        assert dict(reply.headers)["retry-after"] == ("Retry-After", "7")
+        outcome, body = traffic.read_reply(reply)
+        assert (outcome.label, outcome.retry_after) == ("limited", 7.0)
+        assert body == {"error": {"code": "RATE_LIMITED", "message": "refused"}}
+        # what the locustfile did before: dict() of those headers read Retry-After as 0
+        assert traffic.classify(429, dict(reply.headers),
+                                {"error": {"code": "RATE_LIMITED"}}).retry_after == 0.0
+        shed, _ = traffic.read_reply(CompatResponse(fast.post("/v1/query", body=b"{}")))
+        assert (shed.label, shed.retry_after) == ("limited", 3.0)
+    finally:
+        fast.close()
+    # HttpUser's replies are requests' (the streaming user)
+    slow, _ = traffic.read_reply(requests.post(f"http://127.0.0.1:{refusing}/minute",
+                                               json={}, timeout=30))
+    assert (slow.label, slow.retry_after) == ("limited", 7.0)
 
 
 def test_request_names_round_trip():

@@ -1,6 +1,7 @@
-"""Load shedding (rag_core/limits/shedding.py): a question whose predicted finish is past the SLO's
-budget is refused at once with 503 OVERLOADED and Retry-After, counted in
-requests_shed_total{reason}; one let in waits for its slot at most until its deadline. The
+"""Load shedding (rag_core/limits/shedding.py): a question whose predicted wait for a slot
+outlasts its deadline (1 s after it began) is refused at once with 503 OVERLOADED and
+Retry-After, counted in requests_shed_total{reason}; one let in waits for its slot at most until
+its deadline. The
 shedder's clock is the test's; threads wait on events with generous deadlines, never on a
 wall-clock window."""
 
@@ -44,40 +45,61 @@ def test_a_moving_estimate_weighs_the_latest_question_by_a_fifth() -> None:
     assert moving.seconds == pytest.approx(1.2)
 
 
-def test_a_question_the_queue_would_make_finish_past_the_budget_is_refused_at_once() -> None:
+def test_a_question_whose_predicted_wait_outlasts_its_deadline_is_refused_at_once() -> None:
     clock = ManualClock(100.0)
     shedder = Shedder(2, clock=clock)
-    shedder.slot.add(1.0)  # a question holds a slot 1 s
-    shedder.rest.add(2.0)  # and is answered 2 s after taking it (its own time)
+    shedder.slot.add(1.0)  # a question holds a slot 1 s: each one ahead is 0.5 s on 2 slots
     before = shed_count("queue")
-    places = [shedder.let_in(clock()) for _ in range(4)]  # 0-1.5 s of wait: let in
+    places = [shedder.let_in(clock()) for _ in range(3)]  # 0, 0.5, 1 s ahead: within 1 s
     # each may wait for its slot until 1 s after it began (the fair queue's wait)
-    assert shedder.ahead() == 4 and places[0].deadline == 101.0
-    # 4 ahead on 2 slots: 2 s, no longer than its own time: let in however late
-    places.append(shedder.let_in(clock() - 4.5))
-    assert places[-1].deadline == 96.5  # past its wait already: a free slot or refused
-    places.append(shedder.let_in(clock()))  # 2.5 s ahead, within the 5 s the budget leaves
-    with pytest.raises(Shed) as refused:  # 3 s ahead, longer than its own 2 s, and than
-        shedder.let_in(clock() - 2.5)  # the 2.5 s the budget leaves
+    assert shedder.ahead() == 3 and [p.deadline for p in places] == [101.0] * 3
+    with pytest.raises(Shed) as refused:  # 1.5 s ahead: its deadline would refuse it
+        shedder.let_in(clock())
     assert refused.value.status == 503 and refused.value.code == "OVERLOADED"
     assert refused.value.limit == "work_slots"
-    assert refused.value.retry_after == 3.0  # the predicted wait, rounded up
-    assert shedder.ahead() == 6  # the refused question is not ahead of anyone
-    assert shed_count("queue") == before + 1
+    assert refused.value.retry_after == 2.0  # the predicted wait, rounded up
+    assert shedder.ahead() == 3  # the refused question is not ahead of anyone
+    shedder.at_work(places[0])  # one took its slot: 1 s ahead now
+    with pytest.raises(Shed):  # begun 0.25 s before: 0.75 s left of its wait
+        shedder.let_in(clock() - 0.25)
+    places.append(shedder.let_in(clock()))  # begun now: the 1 s ahead fits
+    assert shed_count("queue") == before + 2
     for place in places:
         shedder.at_work(place)
         shedder.at_work(place)  # once only
     assert shedder.ahead() == 0
 
 
-def test_a_question_late_for_the_machines_own_pace_is_let_in() -> None:
+def test_nobody_is_refused_at_once_with_nobody_ahead_or_before_an_estimate() -> None:
     clock = ManualClock(100.0)
     shedder = Shedder(1, clock=clock)
-    shedder.slot.add(3.0)
-    shedder.rest.add(9.0)  # past the budget on its own: refusing it would make none sooner
-    first = shedder.let_in(clock() - 1.0)
-    second = shedder.let_in(clock() - 1.0)  # 3 s ahead, shorter than its own 9 s
-    assert shedder.ahead() == 2 and first.deadline == second.deadline == 100.0
+    # no question has held a slot yet: no estimate, nobody refused early
+    places = [shedder.let_in(clock()) for _ in range(50)]
+    assert shedder.ahead() == 50
+    for place in places:
+        shedder.at_work(place)
+    shedder.slot.add(30.0)  # a very slow machine
+    late = shedder.let_in(clock() - 5.0)  # past its wait already, but nobody is ahead
+    assert late.deadline == 96.0  # a free slot at once, or refused by its deadline
+    with pytest.raises(Shed):  # behind it: 30 s of others' work
+        shedder.let_in(clock())
+
+
+def test_those_ahead_that_free_slots_will_take_make_no_wait() -> None:
+    clock = ManualClock(100.0)
+    free = [3]  # the slots no question holds (WorkSlots.free)
+    shedder = Shedder(4, free=lambda: free[0], clock=clock)
+    shedder.slot.add(8.0)  # a slow, busy machine: each one ahead is 2 s on 4 slots
+    places = [shedder.let_in(clock() - 0.9) for _ in range(4)]  # 0.1 s left of each one's wait
+    # three went to the free slots' threads; the fourth is behind nobody else's work
+    assert shedder.ahead() == 4
+    with pytest.raises(Shed) as refused:  # one beyond the free slots: 2 s, past its 1 s
+        shedder.let_in(clock())
+    assert refused.value.retry_after == 2.0
+    free[0] = 0  # all four took their slots (at work: no longer ahead)
+    for place in places:
+        shedder.at_work(place)
+    assert shedder.let_in(clock() - 0.9).deadline == 100.1  # nobody ahead: let in
 
 
 def test_a_question_let_in_waits_for_its_slot_at_most_the_fair_queues_wait() -> None:
@@ -85,12 +107,11 @@ def test_a_question_let_in_waits_for_its_slot_at_most_the_fair_queues_wait() -> 
     shedder = Shedder(1, clock=clock)  # the bound: limits.queue.FAIR_WAIT_S, 1 s
     assert shedder.slot_wait_s == FAIR_WAIT_S == 1.0
     shedder.slot.add(0.1)
-    shedder.rest.add(9.0)
-    assert shedder.let_in(clock()).deadline == 101.0  # not the budget's 5 s, nor its own 9 s
-    shedder.rest.add(0.2)  # rest: 7.24 s
+    assert shedder.let_in(clock()).deadline == 101.0  # not the budget's 5 s
     assert shedder.let_in(clock() - 0.75).deadline == 100.25  # 1 s from its start
-    late = shedder.let_in(clock() - 1.5)  # past the cache only 1.5 s after its start:
-    assert late.deadline == 99.5  # a slot now, or refused at once
+    shedder.slot.add(0.0)  # the estimate: 0.08 s a question
+    late = shedder.let_in(clock() - 0.8)  # 0.16 s ahead, 0.2 s left
+    assert late.deadline == 100.2
 
 
 def test_a_question_still_waiting_at_its_deadline_leaves_the_queue_refused() -> None:
