@@ -4,7 +4,9 @@ and one short real Locust run against the app and the mock LLM."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -239,21 +241,35 @@ def test_a_distributed_run_has_a_master_that_waits_for_its_workers(tmp_path):
         loadtest.locust_command(config, "http://127.0.0.1:1", tmp_path / "p")
 
 
-# --- one real run ----------------------------------------------------------------------------
+# --- real runs -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def load_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One state folder for the module's real runs: the first run's stack starts its embedded
+    PostgreSQL and Redis and ingests the notes; each later stack prepares it again as every
+    harness run does (evals.load.stack.prepare_state: the notes checked, the answer caches
+    emptied, the breaker closed), so it starts where a fresh folder would, its app and mock
+    fresh processes. The servers are stopped after the module."""
+    from rag_core import services
+    from rag_core.config import Settings
+
+    state = tmp_path_factory.mktemp("load-state")
+    yield state
+    services.stop_all(Settings(state_dir=state))
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path):
+def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path, load_state):
     # This run found a deadlock: a cold app whose first four questions came together froze in
     # OpenVINO (infer requests per thread; fixed in rag_core/embedding/runtimes.py), 0 requests.
     # It ends on a condition (20 requests finished), with a generous deadline, not on a window.
     config = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=300, stop_after_requests=20,
                                  mix="mixed", shape="sustained", workers=1, mock_latency_ms=50,
-                                 state_dir=str(tmp_path / "state"),
+                                 state_dir=str(load_state),
                                  output_dir=str(tmp_path / "out"), label="it",
-                                 golden_users=("amara",),
-                                 stop_services=True)
+                                 golden_users=("amara",))
     run = loadtest.run_load(config)
     summary = run.summary()
     assert run.locust_returncode == 0
@@ -268,18 +284,34 @@ def test_a_short_locust_run_against_the_app_and_the_mock(tmp_path):
     assert not run.timeline().empty
 
 
+@pytest.fixture(scope="module")
+def plain_dist_sweep(tmp_path_factory: pytest.TempPathFactory,
+                     load_state: Path) -> list[loadtest.LoadRun]:
+    """Three runs on one stack (``run_loads``), each with its own mock counters and files: a
+    warm-up and a plain run of novel questions, a distributed one (a master and two worker
+    processes), and a steps sweep of StreamingUsers. The two tests below read them."""
+    out = tmp_path_factory.mktemp("load-out")
+    common: dict[str, Any] = {"shape": "sustained", "workers": 1, "mock_latency_ms": 50,
+                              "state_dir": str(load_state), "golden_users": ("amara",)}
+    base = loadtest.LoadConfig(users=2, spawn_rate=2, duration_s=6, mix="novel",
+                               warmup_s=1.0, warm_up_requests=2,
+                               output_dir=str(out / "plain"), label="plain", **common)
+    dist = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=300, stop_after_requests=30,
+                               mix="mixed", locust_workers=2, output_dir=str(out / "dist"),
+                               label="dist", **common)
+    sweep = loadtest.sweep_config(base, [1, 2], 5.0, tokens_per_s=200.0, wait_s=(0.1, 0.2))
+    return loadtest.run_loads([base, dist, sweep])
+
+
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_distributed_run_one_master_two_workers(tmp_path):
+def test_a_distributed_run_one_master_two_workers(plain_dist_sweep):
     """1 master + 2 workers, headless: the master's aggregated report counts the requests that
     both workers made (each worker writes its own events file), and the CPU of the load
     generator (3 processes) and of the app is measured."""
-    config = loadtest.LoadConfig(users=4, spawn_rate=4, duration_s=300, stop_after_requests=30,
-                                 mix="mixed", shape="sustained", workers=1, mock_latency_ms=50,
-                                 locust_workers=2, state_dir=str(tmp_path / "state"),
-                                 output_dir=str(tmp_path / "out"), label="dist",
-                                 golden_users=("amara",), stop_services=True)
-    run = loadtest.run_load(config)
+    run = plain_dist_sweep[1]
+    config = run.config
+    assert config.locust_workers == 2
     summary = run.summary()
     assert run.locust_returncode == 0
     busy = {pid: n for pid, n in run.events_by_process.items() if n > 0}
@@ -298,21 +330,14 @@ def test_a_distributed_run_one_master_two_workers(tmp_path):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_sweep_of_streaming_users_after_a_run_on_the_same_stack(tmp_path):
-    """run_loads: a warm-up, a plain run, then a steps sweep of StreamingUsers against the same
-    app; the streamed answers log their first text and the gaps between chunks, the mock counts
-    their streams (its counters are reset between the runs); the warm-up before the first run
-    is timed per round."""
+def test_a_sweep_of_streaming_users_after_a_run_on_the_same_stack(plain_dist_sweep):
+    """run_loads: a warm-up, a plain run, then (after the distributed run) a steps sweep of
+    StreamingUsers against the same app; the streamed answers log their first text and the
+    gaps between chunks, the mock counts their streams (its counters are reset between the
+    runs); the warm-up before the first run is timed per round."""
     from evals.load.sweep import streamed
 
-    base = loadtest.LoadConfig(users=2, spawn_rate=2, duration_s=6, mix="novel",
-                               shape="sustained", workers=1, mock_latency_ms=50,
-                               warmup_s=1.0, warm_up_requests=2,
-                               state_dir=str(tmp_path / "state"),
-                               output_dir=str(tmp_path / "out"), label="plain",
-                               golden_users=("amara",), stop_services=True)
-    sweep = loadtest.sweep_config(base, [1, 2], 5.0, tokens_per_s=200.0, wait_s=(0.1, 0.2))
-    plain, swept = loadtest.run_loads([base, sweep])
+    plain, _, swept = plain_dist_sweep
     assert plain.mock_stats["streams"] == 0 and plain.mock_stats["requests"] > 0
     assert set(plain.warm_up) == {"warm_up_round1_s", "warm_up_round2_s"} and not swept.warm_up
     assert plain.summary()["warm_up_round1_s"] > 0
