@@ -97,11 +97,12 @@ def notes_run(method: str, parts: Parts, library: Mapping[str, Sequence[Note]],
 
 def public_run(method: str, parts: Parts, folder: Path, split: str, max_docs: int,
                max_queries: int, seed: int) -> Row:
-    """One public set ingested by ``method`` and searched in the default mode."""
+    """One public set ingested by ``method`` and searched in the default mode (nDCG@10 only:
+    the row has no recall@100, so no 200-deep search is made for it)."""
     start = time.perf_counter()
     result = beir_run.evaluate(folder, split, max_queries=max_queries, max_docs=max_docs,
                                seed=seed, configs={"default": parts.settings.retrieval},
-                               parts=parts, progress=False)
+                               parts=parts, progress=False, depth=beir_run.TOP_CHUNKS)
     described = result["set"]
     documents = int(str(described.get("documents", 0)))
     table = result["table"]
