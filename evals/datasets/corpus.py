@@ -9,8 +9,9 @@ Notes are given to ``users`` synthetic users with a mild skew (a few heavy users
 Generation is a single seeded stream, so the first ``n`` chunks of a larger corpus are the
 corpus of size ``n``: one embedding of 100k chunks serves 10k too. Texts are cheap to make
 again; the vectors are embedded by the service's runtime (``Settings.embedding_backend``, as
-the store embeds notes) and cached under ``<state_dir>/bench/<runtime>/corpus_<n>_<seed>.npz``,
-reused when the cached texts match.
+the store embeds notes) and cached under ``<state_dir>/bench/<runtime>/corpus_<n>_<seed>.npz``
+(without a state folder: the machine user's cache, ``evals.datasets.vector_cache``), reused when
+the cached texts match.
 """
 
 from __future__ import annotations

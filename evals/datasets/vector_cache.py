@@ -1,6 +1,7 @@
 """Vectors of the benchmark's texts, embedded once and cached on disk.
 
-``<state_dir>/bench/<runtime>/<family>_<n>_<seed>.npz`` holds texts and their vectors; a file
+``<state_dir>/bench/<runtime>/<family>_<n>_<seed>.npz`` (no state folder given: the machine
+user's cache, ``_cache_dir``) holds texts and their vectors; a file
 serves any list of texts that starts as its texts do, so a longer run of one seeded generator
 serves a shorter one. One folder per embedding runtime (``runtime_key``): vectors of another
 runtime are never mixed with this one's.
@@ -8,6 +9,7 @@ runtime are never mixed with this one's.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,9 +53,19 @@ def embed_texts(texts: Sequence[str], embed: Embed | None = None,
 
 
 def _cache_dir(state_dir: str | Path | None, key: str = "") -> Path:
+    """``<state_dir>/bench/<key>``; without a ``state_dir``, the machine user's
+    ``rag_core/bench/<key>`` beside the exported models (``user_model_cache``), as the public
+    sets' vectors are (``evals.retrieval.beir_run.cache_dir_for``): every checkout and state
+    folder of the machine, a fresh clone's CI run included, embeds the benchmark's corpus once
+    (4,000 chunks: 35 s of a ci run on two cores). A file serves only the texts it holds
+    (compared whole) of the runtime it is named by; the harness's state folder where the
+    user's cache cannot be written."""
     from evals.knobs import harness_state_dir
+    from rag_core.config.settings import user_model_cache
 
-    path = Path(state_dir or harness_state_dir()) / "bench" / key
+    models = user_model_cache() if state_dir is None else None
+    base = models.parent if models is not None else Path(state_dir or harness_state_dir())
+    path = base / "bench" / key
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -68,7 +80,8 @@ def _unpack(blob: Bytes) -> list[str]:
 
 
 def save_vectors(path: Path, texts: Sequence[str], vectors: Vectors) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
+    # a name of this process's own: runs of several checkouts may share the folder
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, texts=_pack(texts), vectors=vectors.astype(np.float32),
              version=np.array(FORMAT_VERSION))
     tmp.replace(path)

@@ -313,9 +313,7 @@ def _locust_run(config: LoadConfig, stack: Stack, out: Path,
                 worker.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 stop(worker)
-        time.sleep(1.0)  # one more breaker sample after the last request
-        sampler.done.set()
-        sampler.join(timeout=5)
+        sampler.finish()  # one more breaker sample, after the last request
     mocked = mock_stats(stack["mock_url"])
     shed = shed_counts(stack["app_url"], stack["metrics_token"])
     event_files = sorted(out.glob(f"{events_base.name}.*.jsonl"))

@@ -272,7 +272,7 @@ def llm_requests(mock_url: str) -> int | None:
 
 class Sampler(threading.Thread):
     """Samples the breaker state from ``/readyz`` and the mock LLM's request counter every
-    ``every_s`` until stopped."""
+    ``every_s`` until stopped; ``finish`` takes one last sample at once and stops it."""
 
     def __init__(self, app_url: str, mock_url: str, every_s: float = 0.5,
                  metrics_token: str = "") -> None:
@@ -281,13 +281,24 @@ class Sampler(threading.Thread):
         self.metrics_token = metrics_token
         self.samples: list[tuple[float, str, int | None]] = []
         self.done = threading.Event()
+        self._last = threading.Event()  # set by finish: the next sample is the last one
 
     def run(self) -> None:
-        while not self.done.is_set():
+        while True:
+            last = self._last.is_set()
             now = time.time()
             self.samples.append((now, breaker_state(self.app_url, self.metrics_token),
                                  llm_requests(self.mock_url)))
-            self.done.wait(self.every_s)
+            if last or self.done.is_set():
+                return
+            self._last.wait(self.every_s)
+
+    def finish(self, timeout_s: float = 10.0) -> None:
+        """One more sample, taken now (after the last request of a run that has ended), then
+        the thread ends; waits for it (the sample's two reads time out in 2 s each)."""
+        self._last.set()
+        self.join(timeout=timeout_s)
+        self.done.set()
 
 
 class Stack(TypedDict):

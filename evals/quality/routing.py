@@ -17,9 +17,9 @@ of their interval; the gate holds it at 0 while the cost per answer falls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -121,6 +121,11 @@ class RouteComparison:
     figures: pd.DataFrame  # figures_table
     costs: dict[str, float | int | None]
     settings: dict[str, object]  # the route's settings of the on run
+    # the off run's figures and their bootstrap intervals, and what they were measured on
+    # (the questions, the models, the resampling): ``sweep`` reuses them when it matches
+    off_figures: dict[str, object] = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    asked_on: tuple[object, ...] = ()
 
     def metrics(self) -> dict[str, object]:
         """``route.*`` for ``record`` (under quality.)."""
@@ -147,13 +152,31 @@ def _pipeline(pipeline: Pipeline, settings: Settings) -> Pipeline:
                             generator=build_generator(settings, None)))
 
 
-def compare(pipeline: Pipeline, qa: pd.DataFrame, *, split: str = "test", sample: int = 0,
-            seed: int = 7, models: Models = Models(), route: Mapping[str, object] | None = None,
-            owners: Mapping[str, str] | None = None, n_boot: int = 200,
-            gate_names: Sequence[str] | None = None) -> RouteComparison:
-    """Routing off and on over the ``split`` questions of ``qa`` (``sample``: stratified, 0:
-    all), the two mock models started here and stopped at the end; ``route``: the rule's
-    settings (``llm_route_max_context_tokens``, ``llm_route_kinds``) beside their defaults."""
+@dataclass
+class _Runs:
+    """The two mock models up and what every run of one comparison or sweep shares: ``base``
+    (the Settings naming both models, the rule's settings not yet applied) and the questions.
+    The mocks answer the same messages the same way whatever came before (their only draws
+    are the timeout and error rolls, both at rate 0 here), so one pair serves every run."""
+
+    pipeline: Pipeline
+    base: Settings
+    asked: pd.DataFrame
+    sample: int
+    seed: int
+    owners: Mapping[str, str] | None
+
+    def ask(self, state: str, route: Mapping[str, object]) -> tuple[pd.DataFrame, Settings]:
+        settings = self.base.with_overrides(llm_route=state, **route)
+        return quality.run_quality_eval(
+            settings, self.asked, self.sample, seed=self.seed,
+            pipeline=_pipeline(self.pipeline, settings), owners=self.owners,
+            label=f"routing {state}", extra=_route_columns), settings
+
+
+@contextmanager
+def _models_up(pipeline: Pipeline, qa: pd.DataFrame, split: str, sample: int, seed: int,
+               models: Models, owners: Mapping[str, str] | None) -> Iterator[_Runs]:
     from rag_core.devservers.mock_server import start_mock
 
     asked = qa[qa["split"].fillna("test") == split] if "split" in qa else qa
@@ -167,38 +190,88 @@ def compare(pipeline: Pipeline, qa: pd.DataFrame, *, split: str = "test", sample
             llm="hf", llm_base_url=f"{main_url}/v1", llm_model=MAIN_MODEL, llm_max_retries=0,
             llm_cheap_base_url=f"{cheap_url}/v1", llm_cheap_model=CHEAP_MODEL,
             price_cheap_input_per_token_usd=models.cheap_input_usd,
-            price_cheap_output_per_token_usd=models.cheap_output_usd, **(route or {}))
-        runs = {}
-        for state in ("off", "on"):
-            settings = base.with_overrides(llm_route=state)
-            runs[state] = quality.run_quality_eval(
-                settings, asked, sample, seed=seed, pipeline=_pipeline(pipeline, settings),
-                owners=owners, label=f"routing {state}", extra=_route_columns)
-    off_figures = quality.split_metrics(runs["off"], split)
-    on_figures = quality.split_metrics(runs["on"], split)
-    figures = gated_figures(off_figures, gate_names)
-    bounds = intervals(runs["off"], figures, split, n_boot=n_boot, seed=seed)
-    routing = base.with_overrides(llm_route="on").routing
-    return RouteComparison(runs["off"], runs["on"], figures_table(off_figures, on_figures, bounds),
-                           cost_figures(runs["off"], runs["on"]),
-                           routing.model_dump(mode="json"))
+            price_cheap_output_per_token_usd=models.cheap_output_usd)
+        yield _Runs(pipeline, base, asked, sample, seed, owners)
+
+
+def _asked_on(split: str, sample: int, seed: int, models: Models, n_boot: int,
+              gate_names: Sequence[str] | None, owners: Mapping[str, str] | None
+              ) -> tuple[object, ...]:
+    """What an off run and its intervals depend on besides the pipeline and the questions
+    (the rule's settings do not reach an off run: no cheap model is in its chain)."""
+    return (split, sample, seed, models, n_boot,
+            None if gate_names is None else tuple(gate_names),
+            None if owners is None else tuple(sorted(owners.items())))
+
+
+def _compared(off: pd.DataFrame, off_figures: dict[str, object],
+              bounds: dict[str, tuple[float, float]], on: pd.DataFrame, on_settings: Settings,
+              split: str, asked_on: tuple[object, ...]) -> RouteComparison:
+    return RouteComparison(off, on,
+                           figures_table(off_figures, quality.split_metrics(on, split), bounds),
+                           cost_figures(off, on),
+                           on_settings.routing.model_dump(mode="json"),
+                           off_figures, bounds, asked_on)
+
+
+def _off(runs: _Runs, split: str, n_boot: int, seed: int, gate_names: Sequence[str] | None
+         ) -> tuple[pd.DataFrame, dict[str, object], dict[str, tuple[float, float]]]:
+    """The off run, its figures and the bootstrap intervals of the gated ones."""
+    frame, _ = runs.ask("off", {})
+    figures = quality.split_metrics(frame, split)
+    bounds = intervals(frame, gated_figures(figures, gate_names), split, n_boot=n_boot,
+                       seed=seed)
+    return frame, figures, bounds
+
+
+def compare(pipeline: Pipeline, qa: pd.DataFrame, *, split: str = "test", sample: int = 0,
+            seed: int = 7, models: Models = Models(), route: Mapping[str, object] | None = None,
+            owners: Mapping[str, str] | None = None, n_boot: int = 200,
+            gate_names: Sequence[str] | None = None) -> RouteComparison:
+    """Routing off and on over the ``split`` questions of ``qa`` (``sample``: stratified, 0:
+    all), the two mock models started here and stopped at the end; ``route``: the rule's
+    settings (``llm_route_max_context_tokens``, ``llm_route_kinds``) beside their defaults."""
+    asked_on = _asked_on(split, sample, seed, models, n_boot, gate_names, owners)
+    with _models_up(pipeline, qa, split, sample, seed, models, owners) as runs:
+        off, off_figures, bounds = _off(runs, split, n_boot, seed, gate_names)
+        on, on_settings = runs.ask("on", dict(route or {}))
+    return _compared(off, off_figures, bounds, on, on_settings, split, asked_on)
 
 
 def sweep(pipeline: Pipeline, qa: pd.DataFrame, values: Sequence[int], *,
           route: Mapping[str, object] | None = None, split: str = "test", sample: int = 0,
           seed: int = 7, models: Models = Models(), owners: Mapping[str, str] | None = None,
-          n_boot: int = 200) -> pd.DataFrame:
+          n_boot: int = 200, gate_names: Sequence[str] | None = None,
+          compared: RouteComparison | None = None) -> pd.DataFrame:
     """The comparison at each value of ``RAG_LLM_ROUTE_MAX_CONTEXT_TOKENS`` (the rest of the
     rule as ``route``): one row per value with the cost figures, the figures outside their
-    interval and the farthest any figure fell below its interval's low end."""
+    interval and the farthest any figure fell below its interval's low end.
+
+    The off run and its intervals do not depend on the rule, so they are measured once for the
+    whole sweep; ``compared`` (``compare``'s result on the same questions, models and
+    resampling) lends its off run and intervals, and its on run to the value whose rule it
+    ran, so that nothing is asked twice. Each row is what ``compare`` at that value gives."""
+    asked_on = _asked_on(split, sample, seed, models, n_boot, gate_names, owners)
+    lent = compared if compared is not None and compared.asked_on == asked_on \
+        and compared.bounds else None
     rows = []
-    for value in values:
-        compared = compare(pipeline, qa, split=split, sample=sample, seed=seed, models=models,
-                           owners=owners, n_boot=n_boot,
-                           route={**(route or {}), "llm_route_max_context_tokens": value})
-        table = compared.figures
-        below = float((table["ci_low"] - table["on"]).clip(lower=0).max()) if len(table) else 0.0
-        rows.append({"max_context_tokens": value, **compared.costs,
-                     "figures_outside": compared.metrics()[f"{PREFIX}figures_outside"],
-                     "worst_below_interval": below})
+    with _models_up(pipeline, qa, split, sample, seed, models, owners) as runs:
+        if lent is not None:
+            off, off_figures, bounds = lent.off, lent.off_figures, lent.bounds
+        elif values:
+            off, off_figures, bounds = _off(runs, split, n_boot, seed, gate_names)
+        for value in values:
+            rule = {**(route or {}), "llm_route_max_context_tokens": value}
+            wanted = runs.base.with_overrides(llm_route="on", **rule).routing
+            if lent is not None and lent.settings == wanted.model_dump(mode="json"):
+                one = lent
+            else:
+                on, on_settings = runs.ask("on", rule)
+                one = _compared(off, off_figures, bounds, on, on_settings, split, asked_on)
+            table = one.figures
+            below = float((table["ci_low"] - table["on"]).clip(lower=0).max()) \
+                if len(table) else 0.0
+            rows.append({"max_context_tokens": value, **one.costs,
+                         "figures_outside": one.metrics()[f"{PREFIX}figures_outside"],
+                         "worst_below_interval": below})
     return pd.DataFrame(rows)

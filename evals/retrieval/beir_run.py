@@ -166,8 +166,8 @@ def run_configs(store: Store, ds: BeirSet, inputs: tuple[list[str], list[str], V
     Each query is searched twice per configuration: ``TOP_CHUNKS`` deep, close to how the
     service searches (the hybrid candidate lists keep their configured depth), for nDCG@10 and
     MRR@10 of the documents in chunk order, timed; then ``depth`` chunks deep, untimed, for
-    recall@100.  Configurations are interleaved query by query, so that they meet the same
-    machine load.
+    recall@100 (``depth`` at most ``TOP_CHUNKS``: no deep search, recall@100 not measured, NaN).
+    Configurations are interleaved query by query, so that they meet the same machine load.
     """
     ids, texts, vectors = inputs
     user = user_of(ds)
@@ -188,6 +188,8 @@ def run_configs(store: Store, ds: BeirSet, inputs: tuple[list[str], list[str], V
                 deep = store.search(user, vec, depth, query_text=text, params=params)
                 scores["recall_at_100"] = score_query(
                     [c.note_id for c in deep], ds.qrels[qid], qid)["recall_at_100"]
+            else:  # 20 chunks cannot say what 100 documents hold
+                scores["recall_at_100"] = float("nan")
             rows.append({"config": label, "query_id": qid, "latency_ms": ms, **scores})
     return pd.DataFrame(rows)
 
@@ -268,8 +270,10 @@ class BeirResult(TypedDict):
 
 def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
              max_docs: int = 0, seed: int = 0, configs: Mapping[str, Retrieval] | None = None,
-             parts: Parts | None = None, progress: bool = True) -> BeirResult:
-    """Load (and cut) a set, ingest it, run every configuration; tables for the notebook."""
+             parts: Parts | None = None, progress: bool = True, depth: int = DEPTH
+             ) -> BeirResult:
+    """Load (and cut) a set, ingest it, run every configuration; tables for the notebook
+    (``depth``: of the untimed search for recall@100, ``run_configs``)."""
     from evals.datasets.beir import load_beir, subset
 
     ds = subset(load_beir(folder, split), max_queries, max_docs, seed)
@@ -284,7 +288,7 @@ def evaluate(folder: str | Path, split: str = "test", *, max_queries: int = 0,
         base = used.settings.retrieval
         start = time.perf_counter()
         frame = run_configs(used.store, ds, inputs, configs or standard_configs(base),
-                            progress=progress)
+                            depth=depth, progress=progress)
         report["search_s"] = time.perf_counter() - start
     finally:
         if own:

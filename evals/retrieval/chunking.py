@@ -8,14 +8,17 @@ the service's default search mode: recall@5 and nDCG@10 by note for the golden q
 (``evals.metrics.retrieval``), nDCG@10 graded as BEIR computes it for the public sets
 (``evals.retrieval.beir_run``). Vectors of the public sets come from the same cache as the
 main run's (a text embedded once is never embedded again), so the default method costs
-nothing there.
+nothing there. A method that cuts every note into the chunks of a method already measured
+(``heading`` on notes without a heading line cuts as ``sentences`` does) is not ingested and
+searched again: its rows are that method's (``sweep``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,11 +100,12 @@ def notes_run(method: str, parts: Parts, library: Mapping[str, Sequence[Note]],
 
 def public_run(method: str, parts: Parts, folder: Path, split: str, max_docs: int,
                max_queries: int, seed: int) -> Row:
-    """One public set ingested by ``method`` and searched in the default mode."""
+    """One public set ingested by ``method`` and searched in the default mode (nDCG@10 only:
+    the row has no recall@100, so no 200-deep search is made for it)."""
     start = time.perf_counter()
     result = beir_run.evaluate(folder, split, max_queries=max_queries, max_docs=max_docs,
                                seed=seed, configs={"default": parts.settings.retrieval},
-                               parts=parts, progress=False)
+                               parts=parts, progress=False, depth=beir_run.TOP_CHUNKS)
     described = result["set"]
     documents = int(str(described.get("documents", 0)))
     table = result["table"]
@@ -111,24 +115,76 @@ def public_run(method: str, parts: Parts, folder: Path, split: str, max_docs: in
                int(str(described.get("queries", 0))), None, ndcg, time.perf_counter() - start)
 
 
+class _Texts:
+    """What each method cuts the sweep's notes into (the golden or dataset library, then each
+    public set present, as the runs ingest them): a digest of every chunk's text, note by note.
+    Two methods with one digest store the same chunks: the second measures nothing new."""
+
+    def __init__(self, settings: Settings, library: Sequence[Sequence[Note]],
+                 folders: Sequence[Path], split: str, max_docs: int, max_queries: int,
+                 seed: int) -> None:
+        self.settings, self.library = settings, [list(notes) for notes in library]
+        self.folders, self.split = list(folders), split
+        self.cut = (max_queries, max_docs, seed)
+        self._sets: list[list[Note]] | None = None
+
+    def _notes(self) -> list[list[Note]]:
+        if self._sets is None:
+            from evals.datasets.beir import load_beir, subset, to_notes
+
+            self._sets = [*self.library, *(to_notes(subset(load_beir(f, self.split), *self.cut))
+                                            for f in self.folders)]
+        return self._sets
+
+    def digest(self, method: str) -> str:
+        from rag_core.ingest.chunking import chunk_note
+        from rag_core.tokens import default_counter
+
+        embedding, counter = self.settings.embedding, default_counter()
+        h = hashlib.sha256()
+        for notes in self._notes():
+            for note in notes:
+                h.update(f"{note.id}\x1f".encode())
+                for draft in chunk_note(note, counter, embedding.chunk_tokens,
+                                        embedding.chunk_overlap_tokens, method):
+                    h.update(draft.content_hash.encode())
+                h.update(b"\x1e")
+            h.update(b"\x1d")
+        return h.hexdigest()
+
+
 def sweep(methods: Sequence[str], settings: Settings, library: Mapping[str, Sequence[Note]],
           questions: Sequence[Question], *, public_sets: Sequence[str] = (),
           data_dir: str | Path | None = None, split: str = "test", max_docs: int = 0,
           max_queries: int = 0, seed: int = 0, state_dir: str | Path | None = None
           ) -> pd.DataFrame:
-    """One row per method and set (the sets absent are skipped, as in the public run)."""
+    """One row per method and set (the sets absent are skipped, as in the public run). A
+    method that cuts every note of every set into the chunks of a method measured before it
+    (``heading`` on notes without a heading line is ``sentences``) gets that method's rows:
+    its stores would hold the same rows, searched the same way."""
     from evals.datasets.beir import data_status, find_data_dir
 
     root = Path(data_dir) if data_dir else find_data_dir(list(public_sets)) \
         if public_sets else None
+    present = [name for name in public_sets
+               if root is not None and data_status(root / name, split)[0]]
+    texts = _Texts(settings, [list(notes) for notes in library.values()],
+                   [root / name for name in present] if root is not None else [],
+                   split, max_docs, max_queries, seed)
     rows: list[Row] = []
+    measured: dict[str, str] = {}  # the chunks' digest -> the method measured with them
     for method in methods:
+        same = measured.setdefault(texts.digest(method), method)
+        if same != method:  # the same chunks of every note: the same stores, searched alike
+            rows += [replace(r, method=method) for r in rows if r.method == same]
+            print(f"chunking {method}: every note of every set cut as by {same}: its rows "
+                  f"({len(rows)} rows so far)", flush=True)
+            continue
         parts = _parts(method, settings, state_dir)
         try:
             rows.append(notes_run(method, parts, library, questions))
-            for name in public_sets:
-                if root is None or not data_status(root / name, split)[0]:
-                    continue
+            for name in present:
+                assert root is not None
                 rows.append(public_run(method, parts, root / name, split, max_docs,
                                        max_queries, seed))
         finally:

@@ -160,7 +160,8 @@ def test_a_tiny_set_through_ingest_and_every_mode(tmp_path: Path, live_settings)
     parts = build_parts(live_settings)
     try:
         got = beir_public.run_public(["tiny"], tmp_path, parts=parts, progress=False)
-        again = beir_run.evaluate(tmp_path / "tiny", parts=parts, progress=False)
+        again = beir_run.evaluate(tmp_path / "tiny", parts=parts, progress=False,
+                                  depth=beir_run.TOP_CHUNKS)  # the chunking sweep's rows
     finally:
         parts.close()
     table = got["table"].set_index("config")
@@ -174,6 +175,9 @@ def test_a_tiny_set_through_ingest_and_every_mode(tmp_path: Path, live_settings)
     assert table.loc["hybrid", "recall_at_100"] == 1.0
     assert (table["p50_ms"] > 0).all()
     assert again["ingest"]["chunks_written"] == 0 and again["ingest"]["embedded_now"] == 0
+    shallow = again["table"].set_index("config")  # no deep search: nDCG@10 alone, the same
+    assert shallow.loc["hybrid", "ndcg_at_10"] == table.loc["hybrid", "ndcg_at_10"]
+    assert shallow["recall_at_100"].isna().all()
     assert set(got["metrics"]["tiny"]) >= {"dense", "hybrid", "default_minus_best_single"}
     assert got["metrics"]["tiny"]["bm25_minus_reference"] is None  # no reference for it
 

@@ -92,3 +92,23 @@ def test_a_run_states_its_request_limits_and_its_second_provider() -> None:
     assert stated and set(stated.values()) == {0}
     assert second_provider(config) == SecondProvider(SECOND_MODEL, 0.1, 0.2)
     assert second_provider(LoadConfig()) is None and params["llm_fallback"] == "extractive"
+
+
+def test_the_breaker_sampler_takes_its_last_sample_when_told_and_ends() -> None:
+    """After a run the sampler's last breaker sample is taken at once (no fixed pause):
+    ``finish`` wakes it from its wait, it samples once more and the thread ends."""
+    import time
+
+    from evals.load.stack import Sampler
+    from rag_core.procs import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: "unknown", no count
+    sampler = Sampler(closed, closed, every_s=3600.0)
+    sampler.start()
+    while not sampler.samples:  # the first sample, taken as it starts
+        time.sleep(0.01)
+    told = time.time()
+    sampler.finish()
+    assert not sampler.is_alive() and sampler.done.is_set()
+    assert len(sampler.samples) == 2 and sampler.samples[-1][0] >= told
+    assert sampler.samples[-1][1:] == ("unknown", None)

@@ -56,3 +56,18 @@ def test_the_table_gives_metrics_and_a_plot(tmp_path: Path) -> None:
     png = chunking.plot(table, tmp_path / "chunking.png")
     assert png is not None and png.stat().st_size > 1000
     assert chunking.plot(table.iloc[0:0], tmp_path / "none.png") is None
+
+
+def test_methods_that_cut_every_note_alike_share_one_digest() -> None:
+    """The sweep measures a method once per distinct cut of the notes: ``heading`` on notes
+    without a heading line is ``sentences``; a heading line, or windows, is another cut."""
+    from rag_core.config import Settings
+
+    settings = Settings(chunk_tokens=48, chunk_overlap_tokens=8)
+    plain = [[Note(id="minutes", title="Minutes", body=f"{SECTION * 4}\n\nThe roof fund."),
+              LIBRARY["ann"][1]]]
+    texts = chunking._Texts(settings, plain, [], "test", 0, 0, 0)
+    assert texts.digest("heading") == texts.digest("sentences") != texts.digest("window")
+    headed = chunking._Texts(settings, [LIBRARY["ann"]], [], "test", 0, 0, 0)
+    assert headed.digest("heading") != headed.digest("sentences")
+    assert texts.digest("sentences") != headed.digest("sentences")  # other notes

@@ -142,3 +142,23 @@ def test_routing_off_and_on_compared_on_a_sample(pipeline):
     retrieval = compared.figures.set_index("figure").loc["recall_at_5"]
     assert retrieval["moved"] == 0 and retrieval["inside"]  # routing never moves retrieval
     assert compared.settings["llm_route"] == "on"
+
+
+def test_the_routing_sweep_reuses_the_comparison_and_matches_it_alone(pipeline):
+    """The sweep measures the off run and its intervals once (the rule does not reach it) and
+    takes the comparison's on run for the value it ran: each row is what ``compare`` at that
+    value gives on its own."""
+    from evals.quality import routing
+
+    qa = golden.load_qa()
+    ask = {"sample": 12, "seed": 3, "n_boot": 20}
+    compared = routing.compare(pipeline, qa, route={"llm_route_max_context_tokens": 1200}, **ask)
+    alone = routing.compare(pipeline, qa, route={"llm_route_max_context_tokens": 300}, **ask)
+    rows = routing.sweep(pipeline, qa, [1200, 300], compared=compared,
+                         **ask).set_index("max_context_tokens")
+    for value, one in ((1200, compared), (300, alone)):
+        metrics = one.metrics()
+        assert rows.loc[value, "cost_per_answer_on"] == one.costs["cost_per_answer_on"]
+        assert rows.loc[value, "cost_ratio"] == metrics["route.cost_ratio"]
+        assert rows.loc[value, "figures_outside"] == metrics["route.figures_outside"]
+    assert rows.loc[300, "cheap_share"] < rows.loc[1200, "cheap_share"]  # a tighter rule

@@ -188,6 +188,21 @@ def test_cached_vectors_of_one_runtime_never_serve_another(tmp_path):
         "all-MiniLM-L6-v2-openvino-bf16", "all-MiniLM-L6-v2-torch"]
 
 
+def test_without_a_state_folder_the_vectors_are_the_machine_users(tmp_path, monkeypatch):
+    """Every checkout of the machine (a fresh clone's CI run too) shares one file per corpus,
+    beside the exported models, as the public sets' vectors are shared."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path / "state"))
+
+    def fake(texts):
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    _, src = vector_cache.cached_embed(["grace"], "corpus_1_1", None, fake, False, key="k")
+    assert src == "embedded 1"
+    assert (tmp_path / "cache" / "rag_core" / "bench" / "k" / "corpus_1_1.npz").is_file()
+    assert not (tmp_path / "state").exists()
+
+
 # --- against a real PostgreSQL + pgvector ---------------------------------------------------------
 
 
