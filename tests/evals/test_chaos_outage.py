@@ -105,8 +105,10 @@ def test_the_breaker_sampler_takes_its_last_sample_when_told_and_ends() -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: "unknown", no count
     sampler = Sampler(closed, closed, every_s=3600.0)
     sampler.start()
-    while not sampler.samples:  # the first sample, taken as it starts
+    bound = time.monotonic() + 60  # a generous bound on one refused connection, not a timing
+    while not sampler.samples and time.monotonic() < bound:  # the first, taken as it starts
         time.sleep(0.01)
+    assert sampler.samples, "the sampler took no first sample within 60 s"
     told = time.time()
     sampler.finish()
     assert not sampler.is_alive() and sampler.done.is_set()
