@@ -89,18 +89,21 @@ class Pipeline:
                      request_id: str | None = None, filters: Filters = NO_FILTERS,
                      control: CacheControl = NO_CONTROL,
                      past_cache: Callable[[], Awaitable[object]] | None = None,
-                     counting: Counting | None = None) -> Answer:
+                     counting: Counting | None = None, arrived: float | None = None) -> Answer:
         """``ask`` from the event loop, the same steps driven otherwise: steps 1-2 in the
         caller's task (step 2's read in its one round trip, or in a thread when one trip cannot
         decide it), so that an exact hit never waits for a worker thread; the rest in a thread.
-        Past the exact cache a question that cannot finish within the SLO is refused at once
-        (``limits.shedding``: 503 ``OVERLOADED``); then ``past_cache`` is awaited, before
-        anything else runs (the route takes the question's place in flight there); what it
-        raises ends the request as the steps end any refusal. ``counting``: the question's
-        windows, counted in step 2's round trip (``drive.on_loop``)."""
+        Past the exact cache a question that cannot start its work within 1 s of its arrival
+        is refused as soon as that is predicted (``limits.shedding``: 503 ``OVERLOADED``);
+        then ``past_cache`` is awaited, before anything else runs (the route takes the
+        question's place in flight there); what it raises ends the request as the steps end any
+        refusal. ``counting``: the question's windows, counted in step 2's round trip
+        (``drive.on_loop``). ``arrived``: when the request reached the service
+        (``time.perf_counter``), whence its deadline counts."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
         return await drive.on_loop(self.lookup, self._steps(run, question, streaming=False),
-                                   shedding_first(self.shedder, run, past_cache), counting)
+                                   shedding_first(self.shedder, run, past_cache, arrived),
+                                   counting)
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS,

@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 
 
 def shedding_first(shedder: Shedder, run: Run,
-                   past_cache: Callable[[], Awaitable[object]] | None
-                   ) -> Callable[[], Awaitable[None]]:
+                   past_cache: Callable[[], Awaitable[object]] | None,
+                   arrived: float | None = None) -> Callable[[], Awaitable[None]]:
     """What the route's driver awaits past the exact cache: the shedder's pass first (``Shed``
-    raised at once, before anything else is taken), then the route's ``past_cache``."""
+    raised at once, before anything else is taken), then the route's ``past_cache``. The
+    question's deadline counts from ``arrived``, when the request reached the service's edge
+    (``time.perf_counter``; None: when the pipeline began it)."""
 
     async def let_in() -> None:
-        run.place = shedder.let_in(run.started)
+        run.place = shedder.let_in(run.started if arrived is None else arrived)
         try:
             if past_cache is not None:
                 await past_cache()
@@ -40,11 +42,12 @@ def shedding_first(shedder: Shedder, run: Run,
 def prepared(slots: WorkSlots, shedder: Shedder, run: Run,
              prepare: Callable[[Run], Answer | None]) -> Answer | None:
     """``prepare`` (steps 3-5) under a work slot, waiting for it at most until the route's
-    deadline (``run.place``; none outside the route): its answer (a semantic hit, no context)
-    or None. The slot's time feeds the shedder's estimate."""
+    deadline (``run.place``; none outside the route), and refused while it waits once its wait,
+    predicted from its place among those waiting, outlasts that deadline: its answer (a
+    semantic hit, no context) or None. The slot's time feeds the shedder's estimate."""
     place = run.place
     deadline = None if place is None else place.deadline
-    with run.within(), slots.hold(run.user_id, deadline, shedder.wait_s()) as turn:
+    with run.within(), slots.hold(run.user_id, deadline, shedder.need) as turn:
         shedder.at_work(place)
         at_work, waited = time.perf_counter(), turn.waited
         run.between_steps = turn.pass_on  # give way between steps 3-5 (limits/slots)

@@ -57,6 +57,8 @@ class RequestContext:
         token = logs.request_id_var.set(rid)
         http_span.label_request(rid)  # FastAPI's server span, the trace's root (``http``)
         start = self.clock()
+        # a question's deadline for a work slot counts from here (limits.shedding's clock)
+        scope["state"]["arrived"] = time.perf_counter()
         status = 0
 
         async def send_with_headers(message: Message) -> None:

@@ -53,8 +53,9 @@ async def query(body: QueryIn, request: Request, caller: CallerDep, pipeline: Pi
     `dev` profile) adds the pipeline's `decisions`. Each reply carries `RateLimit-Limit`,
     `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of the tightest of your limits; over
     one: 429 `RATE_LIMITED` naming it (`minute`, `hour`, `day`, `in_flight`), over a global
-    one or past the service's capacity (a question it could not answer within 5 s, shed at
-    once): 503 `OVERLOADED`, each with `Retry-After`. `cache` controls how this question uses
+    one or past the service's capacity (a question that could not start its work within 1 s
+    of its arrival, refused as soon as that is predicted and at the latest at that second):
+    503 `OVERLOADED`, each with `Retry-After`. `cache` controls how this question uses
     the caches (`no_cache`, `no_store`, `max_age_s`)."""
     rid, user = request.state.request_id, caller.subject
     check_controls(body, settings.caches, caller.scopes)
@@ -146,17 +147,20 @@ async def limited_answer(request: Request, pipeline: Pipeline, profile: str, use
     in flight only when it goes past the exact cache."""
     windows = await counting(request, user)
     response = await answer_json(pipeline, user, body, rid, windows,
-                                 show_decisions=body.debug or profile == "dev")
+                                 show_decisions=body.debug or profile == "dev",
+                                 arrived=getattr(request.state, "arrived", None))
     response.headers.update(_headers(windows.admission if windows is not None else None))
     return response
 
 
 async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str,
-                      windows: Counting | None, *, show_decisions: bool) -> Response:
+                      windows: Counting | None, *, show_decisions: bool,
+                      arrived: float | None = None) -> Response:
     """A non-streamed answer: an exact cache hit in this task, with no place in flight;
     anything else in a thread, holding a place taken once it goes past the exact cache
     (``windows``: counted at the lookup, and let through); ``decisions`` in it when
-    ``show_decisions`` (asked for, or the dev profile)."""
+    ``show_decisions`` (asked for, or the dev profile); ``arrived``: when the request reached
+    the service (``api.context``), whence its deadline for a work slot counts."""
     held: list[Admission | None] = []
 
     async def take_place() -> None:
@@ -166,7 +170,7 @@ async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str,
         answer = await pipeline.answer(
             user, body.query, top_k=body.top_k, request_id=rid, control=control_for(body),
             filters=Filters.from_dict(body.filters.model_dump() if body.filters else None),
-            past_cache=take_place, counting=windows)
+            past_cache=take_place, counting=windows, arrived=arrived)
     except RagError as exc:
         raise _released(exc, held[0] if held else None) from None
     finally:

@@ -377,7 +377,8 @@ def question_responses() -> dict[int | str, dict[str, object]]:
     documented[503] = {**documented[503], "headers": retry, "description": (
         "a global request limit (OVERLOADED: every place in flight taken for 1 s, or "
         "everyone's questions of the hour used up), past the service's capacity (OVERLOADED, "
-        "limit work_slots: a question it could not answer within 5 s; limit event_loop: the "
+        "limit work_slots: a question that could not start its work within 1 s of its "
+        "arrival, refused as soon as that is predicted; limit event_loop: the "
         "worker's event loop already late, refused at once before the token or body is read), "
         "or " + str(documented[503]["description"]))}
     return documented

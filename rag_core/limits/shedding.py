@@ -4,10 +4,10 @@ answered within the SLO, refuse the rest early).
 
 A question that goes past the exact cache needs a thread and a work slot of its process for
 steps 3-5 (``slots``), then the model. It waits for them at most until its ``deadline``: the
-fair queue's wait (``limits.queue.FAIR_WAIT_S``, 1 s, the issue's latest refusal) from the
-question's start; still waiting then, it is refused with 503 ``OVERLOADED`` (limit
-``work_slots``) and ``Retry-After``, having spent no CPU on its steps
-(``requests_shed_total{reason="deadline"}``).
+fair queue's wait (``limits.queue.FAIR_WAIT_S``, 1 s, the issue's latest refusal) from when its
+request reached the service (``api.context``; the pipeline's start outside the route); still
+waiting then, it is refused with 503 ``OVERLOADED`` (limit ``work_slots``) and ``Retry-After``,
+having spent no CPU on its steps (``requests_shed_total{reason="deadline"}``).
 
 ``Shedder`` predicts that wait when the question goes past the cache: the questions let past the
 cache and not yet at work, ahead of it, less the slots free now (those will take them), times
@@ -17,7 +17,10 @@ deadline would refuse it after the wait; it is refused at once instead (``reason
 Retry-After the predicted wait), before it takes a thread, a slot or a place in flight. Only the
 wait for others' work ahead counts, never the question's own time: a question with nobody ahead
 beyond the free slots is never refused at once, however slow the machine, and one let in on a
-wrong prediction is still held to its deadline. (History: a first rule shed whatever could not
+wrong prediction is still held to its deadline. While it waits for its slot, the slots make
+the same prediction again each time the order of the waiting changes (one joins, one is
+served), from its place in the order they serve, and refuse it as soon as it outlasts what is
+left (``reason="waiting"``, ``WorkSlots.hold``). (History: a first rule shed whatever could not
 start within 1 s, before the deadline existed, and refused a fifth of the ci load run on the
 busy shared machine; a second refused only what the queue would take past the 5 s budget of a
 miss, and in the 2026-11-29 spikes almost every refusal waited out its deadline: 1.05-1.27 s in
@@ -26,7 +29,10 @@ it refused 1-48 questions a run in 4-360 ms, but the deadline still refused 23-6
 because the prediction, made once at the pass, reads the slots' queue as first come first served
 while the slots serve the least-used user first. So the refusals' p99 stayed a deadline
 refusal's, 1.21-1.36 s at the client; the admitted p99 was 0.33-0.44 of the SLO and the ci load
-run and replay shed nothing. docs/benchmarks.md has the runs.)
+run and replay shed nothing. With the prediction made again while a question waits, seven runs
+had 0-1 deadline refusals each, the refusals' p99 0.81-0.98 s in the service and 0.83-1.13 s at
+the client (the slowest at the spike's onset, outside the app), the admitted p99 0.37-0.52 of
+the SLO, the shed share 0.05-0.09. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
@@ -103,8 +109,14 @@ class Shedder:
         self._lock = threading.Lock()
 
     def wait_s(self, ahead: int | None = None) -> float:
-        """The predicted wait for a slot behind ``ahead`` questions (now: those ahead)."""
-        return (self._ahead if ahead is None else ahead) * self.slot.seconds / self.size
+        """The predicted wait for a slot behind ``ahead`` questions that have not begun (now:
+        those ahead)."""
+        return (self._ahead if ahead is None else ahead) * self.need(0.0)
+
+    def need(self, held: float) -> float:
+        """What a question that has held a slot ``held`` seconds adds to the wait of those
+        behind it: the rest of the recent slot time (at least 0), over the slots."""
+        return max(0.0, self.slot.seconds - held) / self.size
 
     def let_in(self, started: float) -> Pass:
         """A question that began at ``started`` (the shedder's clock) goes past the cache: its

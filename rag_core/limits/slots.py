@@ -36,6 +36,9 @@ from rag_core.limits.shedding import shed
 from rag_core.procs import worker_cpus
 from rag_core.telemetry import metrics
 
+# the slot time a question that has held a slot for the given seconds still needs, over the
+# slots (``Shedder.need``): what it adds to the wait of those behind it
+Need = Callable[[float], float]
 HALF_LIFE_S = 2.0  # a user's use of the slots halves in this time: "lately" is a few seconds
 FORGET_AFTER = 4_096  # users whose use is remembered; beyond, only those at work are kept
 
@@ -51,6 +54,10 @@ class _Waiter:
     user: str
     ticket: int  # the question's place among its user's: kept when it gives way
     granted: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None  # the latest it may take a slot (``time.perf_counter``)
+    need: Need | None = None  # with a deadline: how its wait is predicted
+    held: float = 0.0  # the slot time its question has held so far (one that gave way)
+    refused: float | None = None  # the predicted wait it was refused for, while waiting
 
 
 @dataclass
@@ -62,6 +69,7 @@ class SlotTurn:
     ticket: int
     waited: float = 0.0
     since: float = 0.0  # when it last took the slot (the slots' clock)
+    held: float = 0.0  # its time holding the slot so far, counted at each step's end
 
     def pass_on(self) -> None:
         started = time.perf_counter()
@@ -94,19 +102,25 @@ class WorkSlots:
 
     @contextmanager
     def hold(self, user: str, deadline: float | None = None,
-             retry_after_s: float = 1.0) -> Iterator[SlotTurn]:
+             need: Need | None = None) -> Iterator[SlotTurn]:
         """A slot for one question of ``user`` while the block runs. The block calls
         ``SlotTurn.pass_on`` between its steps; ``SlotTurn.waited`` is the time it waited in all.
-        ``deadline`` (``time.perf_counter``): the latest it may take the slot; still waiting
-        then, it leaves the queue refused (``shedding.Shed``, reason ``deadline``, Retry-After
-        ``retry_after_s``)."""
+        ``deadline`` (``time.perf_counter``): the latest it may take the slot. While it waits,
+        each time the order of the waiting changes (one comes, one is served), its wait is
+        predicted from those ahead of it in that order (``need``: what a question that has held
+        a slot so long still needs of one, over the slots; a question that gave way between its
+        steps needs only the rest); when that outlasts what is left until its deadline it leaves
+        the queue refused at once (``shedding.Shed``, reason ``waiting``, Retry-After the
+        predicted wait), and still waiting at its deadline it leaves refused (reason
+        ``deadline``)."""
         started = time.perf_counter()
-        turn, waiter = self._enter(user)
+        turn, waiter = self._enter(user, deadline, need)
         if waiter is not None:
-            if deadline is None:
-                waiter.granted.wait()
-            elif not waiter.granted.wait(max(0.0, deadline - time.perf_counter())):
-                self._give_up(turn, waiter, retry_after_s)
+            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            if not waiter.granted.wait(timeout):
+                self._give_up(turn, waiter)
+            if waiter.refused is not None:
+                raise shed("waiting", waiter.refused)
             turn.since = self.clock()
         turn.waited = time.perf_counter() - started
         metrics.WORK_SLOT_WAIT.observe(turn.waited)
@@ -129,8 +143,9 @@ class WorkSlots:
             if self._used(chosen.user, now) >= held:
                 return False
             self._grant(chosen)
-            waiter = _Waiter(turn.user, turn.ticket)
+            waiter = _Waiter(turn.user, turn.ticket, held=turn.held)
             self._waiting.append(waiter)
+            self._cull(now)
         waiter.granted.wait()
         turn.since = self.clock()
         return True
@@ -159,9 +174,10 @@ class WorkSlots:
 
     def _charge(self, turn: SlotTurn, now: float) -> float:
         """Count the slot's time since ``turn.since`` to its user; their use now."""
-        seconds = self._used(turn.user, now) + max(0.0, now - turn.since)
+        piece = max(0.0, now - turn.since)
+        seconds = self._used(turn.user, now) + piece
         self._use[turn.user] = _Use(seconds, now)
-        turn.since = now
+        turn.since, turn.held = now, turn.held + piece
         return seconds
 
     def _order(self, now: float) -> Callable[[_Waiter], tuple[float, int]]:
@@ -180,26 +196,51 @@ class WorkSlots:
         self._waiting.remove(chosen)
         chosen.granted.set()
 
-    def _enter(self, user: str) -> tuple[SlotTurn, _Waiter | None]:
+    def _enter(self, user: str, deadline: float | None,
+               need: Need | None) -> tuple[SlotTurn, _Waiter | None]:
         with self._lock:
+            now = self.clock()
             self._at_work[user] = self._at_work.get(user, 0) + 1
-            turn = SlotTurn(self, user, next(self._tickets), since=self.clock())
+            turn = SlotTurn(self, user, next(self._tickets), since=now)
             if self._free > 0 and not self._waiting:
                 self._free -= 1
                 return turn, None
-            waiter = _Waiter(user, turn.ticket)
+            waiter = _Waiter(user, turn.ticket, deadline=deadline, need=need)
             self._waiting.append(waiter)
+            self._cull(now)
             return turn, waiter
 
-    def _give_up(self, turn: SlotTurn, waiter: _Waiter, retry_after_s: float) -> None:
-        """``waiter``'s deadline passed: out of the queue and refused, unless the slot was
-        granted to it meanwhile."""
+    def _cull(self, now: float) -> None:
+        """The order of the waiting changed: each waiting question with a deadline whose wait,
+        predicted from those ahead of it in the order (what each still needs of a slot), outlasts
+        what is left until its deadline leaves the queue refused (its thread raises). A question
+        with nobody ahead of it never does."""
+        need = next((w.need for w in self._waiting if w.need is not None), None)
+        if need is None:
+            return
+        at, wait = time.perf_counter(), 0.0  # wait: what those kept ahead of the next need
+        for waiter in sorted(self._waiting, key=self._order(now)):
+            if waiter.deadline is not None and wait > 0.0 and wait > waiter.deadline - at:
+                waiter.refused = wait
+                self._waiting.remove(waiter)
+                self._forget(waiter.user)
+                waiter.granted.set()
+            else:
+                wait += need(waiter.held)
+
+    def _give_up(self, turn: SlotTurn, waiter: _Waiter) -> None:
+        """``waiter``'s deadline passed: out of the queue and refused (Retry-After its wait
+        predicted from those ahead of it now, at least 1 s), unless it was granted the slot or
+        refused meanwhile."""
         with self._lock:
             if waiter.granted.is_set():
                 return
+            ahead = sorted(self._waiting, key=self._order(self.clock()))
+            ahead = ahead[:ahead.index(waiter)]
             self._waiting.remove(waiter)
             self._forget(turn.user)
-        raise shed("deadline", retry_after_s)
+        need = waiter.need
+        raise shed("deadline", 0.0 if need is None else sum(need(w.held) for w in ahead))
 
     def _forget(self, user: str) -> None:
         left = self._at_work[user] - 1
@@ -219,6 +260,7 @@ class WorkSlots:
                 self._free += 1
                 return
             self._grant(self._first(now))  # the slot passes straight on
+            self._cull(now)
 
 
 __all__ = ["HALF_LIFE_S", "SlotTurn", "WorkSlots", "slots_for"]

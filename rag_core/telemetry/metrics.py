@@ -107,8 +107,9 @@ WORK_SLOT_WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question 
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                                     5.0))
 # load shedding (``limits.shedding``): questions refused for want of capacity, by reason: queue
-# (refused at once, its predicted finish past the SLO's budget), deadline (waited for a slot
-# until what was left of the budget ran out)
+# (refused at once past the cache, its predicted wait for a slot past its 1 s deadline),
+# waiting (refused while waiting for a slot, the same prediction made again from its place in
+# the slots' order), deadline (still waiting for a slot at its deadline: the backstop)
 # and loop_lag (refused at the ASGI edge, the worker's event loop late: ``api.edge_shed``)
 REQUESTS_SHED = Counter("requests_shed_total", "Questions refused for want of capacity "
                         "(503 OVERLOADED, limit work_slots or event_loop), by reason",

@@ -7,7 +7,9 @@ wall-clock window."""
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import httpx
 import jwt
@@ -18,9 +20,10 @@ from test_work_slots import DEADLINE_S, Worker, wait_until, workers
 from rag_core.app import create_app
 from rag_core.ingest.ingestion import ingest_notes
 from rag_core.limits.queue import FAIR_WAIT_S
-from rag_core.limits.shedding import Moving, Shed, Shedder
+from rag_core.limits.shedding import Moving, Pass, Shed, Shedder
 from rag_core.limits.slots import WorkSlots
 from rag_core.parts import Parts, with_settings
+from rag_core.run import Run
 from rag_core.telemetry.metrics import REGISTRY
 from rag_core.types import Note
 
@@ -121,18 +124,124 @@ def test_a_question_still_waiting_at_its_deadline_leaves_the_queue_refused() -> 
         holder = Worker(slots, "a", [])
         started.append(holder)
         assert holder.inside.wait(DEADLINE_S)
-        with pytest.raises(Shed) as refused, slots.hold("b", time.perf_counter(), 4.2):
+        with pytest.raises(Shed) as refused, \
+                slots.hold("b", time.perf_counter(), lambda held: 4.2 - held):
             raise AssertionError("a shed question never runs")  # its deadline is now: no wait
-        assert refused.value.retry_after == 5.0
+        assert refused.value.retry_after == 1.0  # nobody waits ahead of it: at least 1 s
         assert slots.waiting() == [] and shed_count("deadline") == before + 1
     with slots.hold("b"):  # the slot was not lost
         pass
 
 
+class Asker:
+    """A thread whose question waits for a slot until ``deadline_s`` from now, predicted to
+    wait ``per_place_s`` for each question ahead of it that has not begun (less what one that
+    gave way has held); ``refused``: its Shed, if any."""
+
+    def __init__(self, slots: WorkSlots, user: str, per_place_s: float,
+                 deadline_s: float = DEADLINE_S) -> None:
+        self.inside = threading.Event()
+        self.refused: Shed | None = None
+        deadline = time.perf_counter() + deadline_s
+
+        def run() -> None:
+            try:
+                with slots.hold(user, deadline, lambda held: max(0.0, per_place_s - held)):
+                    self.inside.set()
+            except Shed as exc:
+                self.refused = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+
+def test_a_waiting_question_pushed_back_past_its_deadline_is_refused_then_not_at_it() -> None:
+    """The slots serve the least-used user first: a newcomer goes ahead of a waiting question
+    of a user who has used them, whose predicted wait then outlasts its deadline. It is refused
+    then (reason waiting, Retry-After the wait), not when its deadline comes."""
+    clock = ManualClock(0.0)
+    slots = WorkSlots(1, clock=clock)
+    with slots.hold("busy"):
+        clock.now = 2.0  # "busy" has held the slot for 2 s
+    waiting, shed_before = shed_count("waiting"), shed_count("deadline")
+    with workers() as started:
+        holder = Worker(slots, "a", [])
+        started.append(holder)
+        assert holder.inside.wait(DEADLINE_S)
+        pushed = Asker(slots, "busy", per_place_s=45.0)  # 30 s left; first in line: let wait
+        wait_until(lambda: slots.waiting() == ["busy"])
+        assert pushed.refused is None
+        newcomer = Asker(slots, "new", per_place_s=45.0)  # never used: goes first
+        pushed.thread.join(DEADLINE_S)  # refused as the newcomer came, long before 30 s
+        assert pushed.refused is not None and pushed.refused.code == "OVERLOADED"
+        assert pushed.refused.retry_after == 45.0  # one question ahead of it
+        assert slots.waiting() == ["new"]
+        assert shed_count("waiting") == waiting + 1 and shed_count("deadline") == shed_before
+        holder.finish()
+        assert newcomer.inside.wait(DEADLINE_S)  # the one still within its deadline is served
+        newcomer.thread.join(DEADLINE_S)
+        assert newcomer.refused is None
+
+
+def test_a_waiting_question_whose_place_still_fits_its_deadline_waits() -> None:
+    slots = WorkSlots(1, clock=ManualClock(0.0))
+    with workers() as started:
+        holder = Worker(slots, "a", [])
+        started.append(holder)
+        assert holder.inside.wait(DEADLINE_S)
+        askers = [Asker(slots, user, per_place_s=1.0) for user in ("b", "c", "d")]
+        wait_until(lambda: len(slots.waiting()) == 3)  # 0, 1 and 2 s ahead: within 30 s
+        holder.finish()
+        for asker in askers:
+            asker.thread.join(DEADLINE_S)
+            assert asker.inside.is_set() and asker.refused is None
+
+
+def test_a_question_that_gave_way_counts_ahead_only_for_the_rest_of_its_slot_time() -> None:
+    """Between its steps a question gives its slot to a user who has used less and waits again:
+    ahead of others it needs only the rest of a question's slot time, not the whole."""
+    clock = ManualClock(0.0)
+    slots = WorkSlots(1, clock=clock, half_life_s=1e9)  # use does not decay in this test
+    for user, seconds in (("busy", 100.0), ("heavy", 200.0)):
+        with slots.hold(user):
+            clock.now += seconds
+    inside, step, done = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:  # "a" holds the slot 40 s, then gives way between two steps
+        with slots.hold("a") as turn:
+            inside.set()
+            assert step.wait(DEADLINE_S)
+            turn.pass_on()
+            assert done.wait(DEADLINE_S)
+
+    with workers() as started:
+        a = threading.Thread(target=first, daemon=True)
+        a.start()
+        assert inside.wait(DEADLINE_S)
+        b = Worker(slots, "b", [])  # never used: takes the slot when "a" gives way
+        started.append(b)
+        wait_until(lambda: slots.waiting() == ["b"])
+        clock.now += 40.0
+        step.set()
+        assert b.inside.wait(DEADLINE_S)
+        wait_until(lambda: slots.waiting() == ["a"])  # 40 s held: 5 s of 45 left to need
+        behind = Asker(slots, "busy", per_place_s=45.0)  # 30 s left: 5 s ahead fits
+        wait_until(lambda: slots.waiting() == ["a", "busy"])
+        last = Asker(slots, "heavy", per_place_s=45.0)  # 5 + 45 s ahead: refused
+        last.thread.join(DEADLINE_S)
+        assert last.refused is not None and last.refused.retry_after == 50.0
+        assert behind.refused is None and slots.waiting() == ["a", "busy"]
+        b.finish()
+        done.set()
+        a.join(DEADLINE_S)
+        behind.thread.join(DEADLINE_S)
+        assert behind.inside.is_set() and behind.refused is None
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_the_route_sheds_a_miss_503_with_retry_after_without_waiting_and_never_a_hit(
-        memory_parts: Parts, anyio_backend: str) -> None:
+        memory_parts: Parts, anyio_backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = with_settings(memory_parts, work_slots=1, jwt_secret=SECRET)
     settings = parts.settings
     ingest_notes(parts, "u1", [Note(id="n1", title="The wall", date="2024-05-02",
@@ -150,12 +259,30 @@ async def test_the_route_sheds_a_miss_503_with_retry_after_without_waiting_and_n
         shedder.slot = Moving()
         shedder.slot.add(60.0)  # each question ahead would hold the slot a minute
         before = shed_count("queue")
+        counted_from: list[float] = []
+        runs_began: list[Run] = []
+        let_in, new_run = shedder.let_in, pipeline._new_run
+
+        def counting_from(began: float) -> Pass:
+            counted_from.append(began)
+            return let_in(began)
+
+        def run_begun(*args: Any, **kwargs: Any) -> Run:
+            runs_began.append(new_run(*args, **kwargs))
+            return runs_began[-1]
+
+        monkeypatch.setattr(shedder, "let_in", counting_from)
+        monkeypatch.setattr(pipeline, "_new_run", run_begun)
         with workers() as started:
             started.append(Worker(slots, "someone-else", []))
             assert started[0].inside.wait(DEADLINE_S)
-            ahead = shedder.let_in(shedder.clock())  # a question on its way to the slot
+            ahead = let_in(shedder.clock())  # a question on its way to the slot
+            sent = time.perf_counter()
             r = await client.post("/v1/query", headers=token("u1"),
                                   json={"query": "What stone was the wall built of?"})
+            # its deadline counts from when the request reached the service, before the
+            # pipeline began its run (the token, the body and the gate came first)
+            assert len(counted_from) == 1 and sent <= counted_from[0] < runs_began[0].started
             # answered while the slot is still held and nothing queued: it never waited
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "OVERLOADED"
