@@ -29,10 +29,10 @@ it refused 1-48 questions a run in 4-360 ms, but the deadline still refused 23-6
 because the prediction, made once at the pass, reads the slots' queue as first come first served
 while the slots serve the least-used user first. So the refusals' p99 stayed a deadline
 refusal's, 1.21-1.36 s at the client; the admitted p99 was 0.33-0.44 of the SLO and the ci load
-run and replay shed nothing. With the prediction made again while a question waits, seven runs
-had 0-1 deadline refusals each, the refusals' p99 0.81-0.98 s in the service and 0.83-1.13 s at
-the client (the slowest at the spike's onset, outside the app), the admitted p99 0.37-0.52 of
-the SLO, the shed share 0.05-0.09. docs/benchmarks.md has the runs.)
+run and replay shed nothing. With the prediction made again while a question waits, eight runs
+had 0-1 deadline refusals each, the refusals' p99 0.81-1.00 s in the service and 0.83-1.32 s at
+the client (the slowest mostly at the spike's onset, outside the app), the admitted p99
+0.37-0.61 of the SLO, the shed share 0.05-0.09. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
