@@ -25,8 +25,9 @@ def arenas_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str
     monkeypatch.setattr(services, "ensure_services", lambda settings: settings)
     monkeypatch.setenv("RAG_PROFILE", "dev")
     monkeypatch.setenv("RAG_STATE_DIR", str(tmp_path))
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
-    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    for name in (MULTIPROC_ENV, "MALLOC_ARENA_MAX"):  # serve sets both in os.environ:
+        monkeypatch.setenv(name, "")  # recorded first, so that the test's end takes them out
+        monkeypatch.delenv(name)  # (a delenv of an unset name records nothing to undo)
     monkeypatch.setenv("WEB_CONCURRENCY", "1")  # serve sets it: restored after the test
     return seen
 
