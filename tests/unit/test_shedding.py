@@ -1,9 +1,9 @@
-"""Load shedding (rag_core/limits/shedding.py): a question whose predicted wait for a slot
-outlasts its deadline (1 s after it began) is refused at once with 503 OVERLOADED and
-Retry-After, counted in requests_shed_total{reason}; one let in waits for its slot at most until
-its deadline. The
-shedder's clock is the test's; threads wait on events with generous deadlines, never on a
-wall-clock window."""
+"""Load shedding (rag_core/limits/shedding.py, rag_core/limits/slots.py): a question whose
+predicted wait for a slot outlasts its deadline (1 s after its request reached the service) is
+refused at once with 503 OVERLOADED and Retry-After, counted in requests_shed_total{reason};
+one let in is refused while it waits as soon as the wait predicted from those ahead of it in the
+slots' order outlasts its deadline, and waits at most until its deadline. The shedder's clock is
+the test's; threads wait on events with generous deadlines, never on a wall-clock window."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_a_question_still_waiting_at_its_deadline_leaves_the_queue_refused() -> 
         started.append(holder)
         assert holder.inside.wait(DEADLINE_S)
         with pytest.raises(Shed) as refused, \
-                slots.hold("b", time.perf_counter(), lambda held: 4.2 - held):
+                slots.hold("b", time.perf_counter(), lambda held: 4.2):
             raise AssertionError("a shed question never runs")  # its deadline is now: no wait
         assert refused.value.retry_after == 1.0  # nobody waits ahead of it: at least 1 s
         assert slots.waiting() == [] and shed_count("deadline") == before + 1
