@@ -4,12 +4,15 @@ A harness run executes each notebook once (papermill); this compares the cells t
 ``nbval-check-output`` (:data:`evals.nbrefs.CHECK_TAG`) of the executed copy with the committed
 notebook's stored outputs. The comparison is nbval's own (``IPyNbCell.compare_outputs`` of the
 installed nbval, with the keys its ``IPyNbFile`` skips by default and no sanitize patterns, as
-``pytest --nbval-lax`` compares a tagged cell): this module only pairs the cells and names the
-ones that differ. The references are refreshed with ``python -m evals refresh-refs``.
+``pytest --nbval-lax`` compares a tagged cell, and each side's stream outputs merged by name first
+as nbval merges them): this module only pairs the cells and names the ones that differ. A kernel
+may send one cell's prints as one stream output or as several, depending on when its buffer was
+flushed; merged, the two read the same. The references are refreshed with ``python -m evals refresh-refs``.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +87,11 @@ class _Cell:
         self._plugin.IPyNbCell.format_output_compare(self, key, left, right)  # type: ignore[arg-type]
 
     def compare(self, test: list[Node], ref: list[Node]) -> str:
-        """"" when nbval finds them equal, else its account of the difference."""
+        """"" when nbval finds them equal, else its account of the difference (each side's
+        streams merged by name, on copies: nbval's ``coalesce_streams`` edits what it merges)."""
         self.comparison_traceback = []
+        merge = self._plugin.coalesce_streams
+        test, ref = merge(copy.deepcopy(test)), merge(copy.deepcopy(ref))
         same = self._plugin.IPyNbCell.compare_outputs(self, test, ref)  # type: ignore[arg-type]
         return "" if same else "\n".join(str(t) for t in self.comparison_traceback)
 

@@ -53,6 +53,25 @@ def test_a_changed_output_fails_and_names_the_cell(tmp_path: Path) -> None:
     assert gate.note.startswith(f"cell {tagged}:") and "extra line" in gate.note
 
 
+def test_prints_split_over_several_stream_outputs_pass(tmp_path: Path) -> None:
+    """A kernel that flushed stdout between two prints sends them as two outputs (a landing CI
+    run, 2026-11-29); nbval merges streams by name, and so does the check. A split that changes
+    the text still fails."""
+    target = _executed(tmp_path)
+    nb = nbformat.read(str(target), as_version=4)
+    index, cell = nbcompare._tagged(nb.cells)[0]
+    text = cell.outputs[0]["text"]
+    cut = text.index("\n") + 1
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text[:cut]),
+                    nbformat.v4.new_output("stream", name="stdout", text=text[cut:])]
+    nbformat.write(nb, str(target))
+    assert nbcompare.compare(NOTEBOOK, target) == []
+    cell.outputs[1]["text"] = text[cut:] + "extra line\n"
+    nbformat.write(nb, str(target))
+    [found] = nbcompare.compare(NOTEBOOK, target)
+    assert "extra line" in found.detail
+
+
 def test_images_and_execution_counts_are_not_compared(tmp_path: Path) -> None:
     """nbval's default skips (without --nbdime): an image or a count that differs passes."""
     target = _executed(tmp_path)
