@@ -7,7 +7,8 @@ installed nbval, with the keys its ``IPyNbFile`` skips by default and no sanitiz
 ``pytest --nbval-lax`` compares a tagged cell, and each side's stream outputs merged by name first
 as nbval merges them): this module only pairs the cells and names the ones that differ. A kernel
 may send one cell's prints as one stream output or as several, depending on when its buffer was
-flushed; merged, the two read the same. The references are refreshed with ``python -m evals refresh-refs``.
+flushed; merged, the two read the same. The references are refreshed with
+``python -m evals refresh-refs``.
 """
 
 from __future__ import annotations
