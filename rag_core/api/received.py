@@ -1,23 +1,31 @@
-"""When a request's bytes reached the worker (issue 82): uvicorn's HTTP protocol, stamped.
+"""When a request reached the service (issue 82): uvicorn's HTTP protocol, stamped.
 
-A burst's requests are read in one turn of the worker's event loop: each read parses a request
-and queues a task to run the app for it. The tasks then run one after another, each until its
-first wait, so the last of a burst of a hundred reaches the app (and ``api.context``'s stamp)
-only after the first steps of the 99 before it. That wait is the service's, not the
-client's, yet the loop's lag probe (``limits.loop_lag``) does not see it: the probe measures
-one turn of the loop, and the wait is spread over many.
+Two waits come before the app sees a request, and neither shows in the worker's loop lag
+(``limits.loop_lag``), which measures one turn of the loop while these spread over many:
+
+- a new connection waits in the kernel's accept queue. Under uvloop a burst of new
+  connections was accepted one at a time, each after the first step of the request accepted
+  before it: 160 connections made at once to two workers whose first step took 1.5 ms, the
+  last accepted 150 ms after it had connected (docs/benchmarks.md, "Where the onset's time
+  went");
+- a request read with others waits for their first steps: each read queues a task to run the
+  app, and the tasks run one after another until their first wait.
 
 :data:`Protocol` is the protocol uvicorn would pick itself (``http="auto"``: httptools when
 installed, else h11) with one change: when a read begins a request, the request's scope
-carries the time of that read as ``state["arrived"]`` (:data:`ARRIVED`). ``rag-core serve``
-runs uvicorn with it; under another server ``api.context`` stamps the arrival at the app's
-edge instead. A question's deadline for a work slot counts from it (``limits.shedding``), and
-``Server-Timing``'s ``queue`` reports the wait to the caller (``api.edge_shed``).
+carries the time the request reached the machine as ``state["arrived"]`` (:data:`ARRIVED`):
+the read's time less how long the kernel has held the connection's last data (Linux's
+``TCP_INFO``, ``tcpi_last_data_recv``, in whole milliseconds; elsewhere, the read's time).
+``rag-core serve`` runs uvicorn with it; under another server ``api.context`` stamps the
+arrival at the app's edge instead. A question's deadline for a work slot counts from it
+(``limits.shedding``), and ``Server-Timing``'s ``queue`` reports the wait (``api.edge_shed``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -26,9 +34,29 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 ARRIVED = "arrived"  # the request's ``scope["state"]`` key (``request.state.arrived``)
 PROTOCOL = "rag_core.api.received:Protocol"  # uvicorn's ``http`` setting
+_TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux
+_LAST_DATA_RECV = 52  # the offset of ``tcpi_last_data_recv`` (u32, ms) in ``struct tcp_info``
+
+
+def held_by_kernel(sock: Any) -> float:
+    """Seconds since the kernel last received data on ``sock`` (a TCP connection on Linux);
+    0.0 where it cannot tell (another system, a Unix socket, no socket)."""
+    if _TCP_INFO is None or sock is None:
+        return 0.0
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _LAST_DATA_RECV + 4)
+    except (OSError, TypeError, ValueError):
+        return 0.0
+    if len(raw) < _LAST_DATA_RECV + 4:
+        return 0.0
+    return float(struct.unpack_from("=I", raw, _LAST_DATA_RECV)[0]) / 1000.0
 
 
 def _stamped(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    def connection_made(self: Any, transport: asyncio.BaseTransport) -> None:
+        self.tcp_socket = transport.get_extra_info("socket")
+        base.connection_made(self, transport)  # type: ignore[arg-type]
+
     def data_received(self: Any, data: bytes) -> None:
         now = time.perf_counter()
         before = getattr(self, "scope", None)
@@ -37,20 +65,22 @@ def _stamped(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
         # read, only the last is stamped; the others keep the edge's stamp)
         scope = getattr(self, "scope", None)
         if scope is not None and scope is not before:
-            scope.setdefault("state", {}).setdefault(ARRIVED, now)
+            held = held_by_kernel(getattr(self, "tcp_socket", None))
+            scope.setdefault("state", {}).setdefault(ARRIVED, now - held)
 
-    return type(f"Stamped{base.__name__}", (base,), {"data_received": data_received,
-                                                    "__module__": __name__})
+    return type(f"Stamped{base.__name__}", (base,), {
+        "connection_made": connection_made, "data_received": data_received,
+        "__module__": __name__})
 
 
 Protocol = _stamped(AutoHTTPProtocol)
 
 
 def arrived(scope: MutableMapping[str, Any], now: float) -> float:
-    """When the request reached the worker: the protocol's stamp, else ``now`` (stored, so
+    """When the request reached the service: the protocol's stamp, else ``now`` (stored, so
     that every later reader sees the same time)."""
-    state: dict[str, Any] = scope.setdefault("state", {})
+    state: MutableMapping[str, Any] = scope.setdefault("state", {})
     return float(state.setdefault(ARRIVED, now))
 
 
-__all__ = ["ARRIVED", "PROTOCOL", "Protocol", "arrived"]
+__all__ = ["ARRIVED", "PROTOCOL", "Protocol", "arrived", "held_by_kernel"]

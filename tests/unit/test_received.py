@@ -17,6 +17,9 @@ from rag_core.api import received
 from rag_core.procs import free_port
 
 SLOW_FIRST_STEP_S = 0.05
+HELD_S = 0.2
+JIFFY_S = 0.011  # the kernel's TCP_INFO counts in ticks (a tick is at most 10 ms)
+LINUX = pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="TCP_INFO is Linux's")
 
 
 def _app(seen: list[tuple[str, float, float]], loops: list[asyncio.AbstractEventLoop]) -> Any:
@@ -61,9 +64,11 @@ def server() -> Any:
     thread.join(timeout=30)
 
 
-def test_requests_read_together_carry_their_read_time_not_their_turn(server: Any) -> None:
-    """Two requests whose bytes the worker reads in one turn of its loop: the second reaches
-    the app only after the first's slow first step, yet its arrival is the read's time."""
+@LINUX
+def test_requests_carry_the_time_they_reached_the_machine_not_their_turn(server: Any) -> None:
+    """Two requests whose bytes wait in the kernel while the worker's loop is held, then are
+    read in one turn: the second reaches the app only after the first's slow first step, yet
+    its arrival is the time its bytes reached the machine."""
     srv, seen, loop = server
     port = srv.config.port
     conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
@@ -78,6 +83,8 @@ def test_requests_read_together_carry_their_read_time_not_their_turn(server: Any
     assert blocked.wait(30)
     for conn, path in zip(conns, ("/slow", "/next"), strict=True):
         conn.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    sent = time.perf_counter()  # the machine's monotonic clock, as the server's
+    time.sleep(HELD_S)  # the bytes wait in the kernel at least this long
     release.set()
     for conn in conns:
         assert conn.recv(1024).startswith(b"HTTP/1.1 200")
@@ -85,7 +92,17 @@ def test_requests_read_together_carry_their_read_time_not_their_turn(server: Any
     (first, arrived_1, start_1), (second, arrived_2, start_2) = seen
     assert (first, second) == ("/slow", "/next")
     assert 0 < arrived_1 <= start_1 and 0 < arrived_2 <= start_1  # both read before either ran
-    assert start_2 - arrived_2 >= SLOW_FIRST_STEP_S  # the wait behind the first's step counts
+    # the arrival is when the kernel had the bytes, not when the held loop read them ...
+    assert arrived_2 <= sent + JIFFY_S
+    # ... so the wait in the kernel and the wait behind the first's step both count
+    assert start_2 - arrived_2 >= HELD_S + SLOW_FIRST_STEP_S - JIFFY_S
+
+
+def test_the_kernels_hold_is_read_only_where_it_can_be() -> None:
+    assert received.held_by_kernel(None) == 0.0
+    left, right = socket.socketpair()  # a Unix socket: no TCP_INFO
+    with left, right:
+        assert received.held_by_kernel(left) == 0.0
 
 
 def test_the_edge_stamps_a_request_no_protocol_stamped() -> None:
