@@ -60,7 +60,8 @@ def test_a_burst_that_queued_shows_late_answers_timeouts_and_500s() -> None:
 
 
 def test_the_burst_time_is_told_apart_the_services_from_the_wait_before_it() -> None:
-    timed = [{**row, "server_ms": 300.0, "server_lag_ms": 40.0, "loadgen_lag_ms": 900.0}
+    timed = [{**row, "server_ms": 300.0, "server_lag_ms": 40.0, "loadgen_lag_ms": 900.0,
+              "server_queue_ms": 25.0}
              for row in rows(100, 45, "hit", 1_200)]  # 0.9 s of each 1.2 s outside the app
     refused = [{**row, "server_ms": 1_000.0} for row in rows(100, 46, "limited", 2_000, 503)]
     events = pd.DataFrame(timed + refused)
@@ -72,6 +73,7 @@ def test_the_burst_time_is_told_apart_the_services_from_the_wait_before_it() -> 
     assert figures["spike_outside_app_share"] == 0.5938
     assert figures["spike_server_lag_p99_ms"] == 40.0
     assert figures["spike_loadgen_lag_p99_ms"] == 900.0
+    assert figures["spike_server_queue_p99_ms"] == 25.0
     assert figures["spike_shed_p99_over_limit"] == 2.0  # refused in 2 s, the 1 s
     assert figures["spike_shed_server_p99_ms"] == 1_000.0  # of which 1 s in the service
     old = shed_figures(pd.DataFrame(rows(10, 45, "hit", 100)), 100.0, ORIGIN, None)
