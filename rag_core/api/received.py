@@ -27,10 +27,10 @@ import asyncio
 import socket
 import struct
 import time
-from collections.abc import MutableMapping
-from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from rag_core.api.asgi import Scope
 
 ARRIVED = "arrived"  # the request's ``scope["state"]`` key (``request.state.arrived``)
 PROTOCOL = "rag_core.api.received:Protocol"  # uvicorn's ``http`` setting
@@ -38,49 +38,55 @@ _TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux
 _LAST_DATA_RECV = 52  # the offset of ``tcpi_last_data_recv`` (u32, ms) in ``struct tcp_info``
 
 
-def held_by_kernel(sock: Any) -> float:
+def held_by_kernel(sock: object) -> float:
     """Seconds since the kernel last received data on ``sock`` (a TCP connection on Linux);
     0.0 where it cannot tell (another system, a Unix socket, no socket)."""
-    if _TCP_INFO is None or sock is None:
+    getsockopt = getattr(sock, "getsockopt", None)
+    if _TCP_INFO is None or getsockopt is None:
         return 0.0
     try:
-        raw = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _LAST_DATA_RECV + 4)
+        raw = getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _LAST_DATA_RECV + 4)
     except (OSError, TypeError, ValueError):
         return 0.0
-    if len(raw) < _LAST_DATA_RECV + 4:
+    if not isinstance(raw, bytes) or len(raw) < _LAST_DATA_RECV + 4:
         return 0.0
     return float(struct.unpack_from("=I", raw, _LAST_DATA_RECV)[0]) / 1000.0
 
 
-def _stamped(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
-    def connection_made(self: Any, transport: asyncio.BaseTransport) -> None:
-        self.tcp_socket = transport.get_extra_info("socket")
-        base.connection_made(self, transport)  # type: ignore[arg-type]
+class _Stamp(asyncio.Protocol):
+    """The step added before uvicorn's own protocol (``Protocol``'s first base)."""
 
-    def data_received(self: Any, data: bytes) -> None:
+    tcp_socket: object = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.tcp_socket = transport.get_extra_info("socket")
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
         before = getattr(self, "scope", None)
-        base.data_received(self, data)  # type: ignore[attr-defined]
+        super().data_received(data)
         # a request began in this read: its scope is new (with pipelined requests in one
         # read, only the last is stamped; the others keep the edge's stamp)
         scope = getattr(self, "scope", None)
         if scope is not None and scope is not before:
-            held = held_by_kernel(getattr(self, "tcp_socket", None))
+            held = held_by_kernel(self.tcp_socket)
             scope.setdefault("state", {}).setdefault(ARRIVED, now - held)
 
-    return type(f"Stamped{base.__name__}", (base,), {
-        "connection_made": connection_made, "data_received": data_received,
-        "__module__": __name__})
+
+def stamped(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol ``base`` (httptools' or h11's) with the arrival stamped."""
+    return type(f"Stamped{base.__name__}", (_Stamp, base), {"__module__": __name__})
 
 
-Protocol = _stamped(AutoHTTPProtocol)
+Protocol = stamped(AutoHTTPProtocol)
 
 
-def arrived(scope: MutableMapping[str, Any], now: float) -> float:
+def arrived(scope: Scope, now: float) -> float:
     """When the request reached the service: the protocol's stamp, else ``now`` (stored, so
     that every later reader sees the same time)."""
-    state: MutableMapping[str, Any] = scope.setdefault("state", {})
+    state = scope.setdefault("state", {})
     return float(state.setdefault(ARRIVED, now))
 
 
-__all__ = ["ARRIVED", "PROTOCOL", "Protocol", "arrived", "held_by_kernel"]
+__all__ = ["ARRIVED", "PROTOCOL", "Protocol", "arrived", "held_by_kernel", "stamped"]

@@ -44,12 +44,19 @@ def _wait(check: Any, what: str) -> None:
     raise AssertionError(f"never {what}")
 
 
-@pytest.fixture
-def server() -> Any:
+@pytest.fixture(params=["auto", "h11"])
+def server(request: pytest.FixtureRequest) -> Any:
+    """uvicorn with the stamped protocol: the one ``serve`` names (httptools here), and h11's
+    (what uvicorn picks where httptools is not installed)."""
     seen: list[tuple[str, float, float]] = []
     loops: list[asyncio.AbstractEventLoop] = []
+    http: str | type[asyncio.Protocol] = received.PROTOCOL
+    if request.param == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        http = received.stamped(H11Protocol)
     config = uvicorn.Config(_app(seen, loops), host="127.0.0.1", port=free_port(), lifespan="off",
-                            http=received.PROTOCOL, log_level="warning")
+                            http=http, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
