@@ -7,7 +7,7 @@ latency grows by that wait. Two figures per request tell the parts apart:
 - ``server_timing``: the service's ``Server-Timing`` reply header (``api.edge_shed``): ``app``,
   the time from the service's edge to its response (``server_ms``), ``lag``, how late the
   service's event loop ran when the request arrived (``server_lag_ms``), and ``queue``, the time
-  from the worker's read of the request to the edge (``server_queue_ms``);
+  from the request's arrival at the service's machine to the edge (``server_queue_ms``);
 - ``Lateness``: the same lag of the generator's own gevent loop (``loadgen_lag_ms``), measured
   by a greenlet that sleeps ``every_s`` and notes how late it woke; between wake-ups, how
   overdue the next one is already. A request's line carries the worst of it over the request's

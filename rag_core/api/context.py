@@ -57,8 +57,8 @@ class RequestContext:
         token = logs.request_id_var.set(rid)
         http_span.label_request(rid)  # FastAPI's server span, the trace's root (``http``)
         start = self.clock()
-        # a question's deadline for a work slot counts from its arrival: when the worker read
-        # it (under ``rag-core serve``), else here (limits.shedding's clock)
+        # a question's deadline for a work slot counts from its arrival: when the machine's
+        # kernel received it (under ``rag-core serve``: api.received), else here
         received.arrived(scope, time.perf_counter())
         status = 0
 

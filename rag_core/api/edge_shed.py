@@ -13,9 +13,9 @@ refused; and its 503 is plain text with ``Connection: close``, without our error
 ``Retry-After``.
 
 Each question's reply carries ``Server-Timing`` (W3C): ``app`` the time from this edge to the
-response's start, ``lag`` the loop's lag when it arrived, ``queue`` the time from the worker's
-read of it to this edge (``api.received``; ms), so that a client can tell the service's time
-from its own and from the wait before the service saw the request.
+response's start, ``lag`` the loop's lag when it arrived, ``queue`` the time from its arrival
+at the machine to this edge (``api.received``; ms), so that a client can tell the service's
+time from its own and from the wait before the service's app saw the request.
 """
 
 from __future__ import annotations

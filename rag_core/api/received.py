@@ -6,7 +6,7 @@ Two waits come before the app sees a request, and neither shows in the worker's 
 - a new connection waits in the kernel's accept queue. Under uvloop a burst of new
   connections was accepted one at a time, each after the first step of the request accepted
   before it: 160 connections made at once to two workers whose first step took 1.5 ms, the
-  last accepted 150 ms after it had connected (docs/benchmarks.md, "Where the onset's time
+  last accepted about 150 ms after its client began (docs/benchmarks.md, "Where the onset's time
   went");
 - a request read with others waits for their first steps: each read queues a task to run the
   app, and the tasks run one after another until their first wait.
