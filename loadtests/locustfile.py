@@ -238,8 +238,9 @@ class GoldenUser(_Golden, FastHttpUser):
             _settle(resp, outcome)
             timing = lateness.server_timing(resp.headers or {})
         self.honour(outcome)
-        _log_event(started, (time.time() - started) * 1000, self.kind, outcome, status,
-                   {"user": self.user_id, **timing, **_late.fields()})
+        flight = time.time() - started
+        _log_event(started, flight * 1000, self.kind, outcome, status,
+                   {"user": self.user_id, **timing, **_late.fields(flight)})
 
 
 class RepeatHeavyUser(GoldenUser):
@@ -291,8 +292,9 @@ class ConversationUser(_Golden, FastHttpUser):
         if self.conversing is not None:
             self.conversing.answered(status, body)
         self.honour(outcome)
-        _log_event(started, (time.time() - started) * 1000, kind, outcome, status,
-                   {"user": self.user_id, **timing, **_late.fields()})
+        flight = time.time() - started
+        _log_event(started, flight * 1000, kind, outcome, status,
+                   {"user": self.user_id, **timing, **_late.fields(flight)})
 
 
 class StreamingUser(_Golden, HttpUser):

@@ -25,7 +25,8 @@ PERCENTILES = {"p50_ms": "50%", "p95_ms": "95%", "p99_ms": "99%"}
 EVENT_COLUMNS = ["t", "ms", "kind", "outcome", "status", "failure", "cost_usd", "stale",
                  "stream", "ttft_ms", "itl_ms", "chunks", "out_tokens", "tokens_per_s",
                  "model", "degraded", "in_tokens", "billed_out_tokens", "usage_source", "user",
-                 "server_ms", "server_lag_ms", "loadgen_lag_ms"]  # loadtests.lateness
+                 "server_ms", "server_lag_ms", "server_queue_ms",
+                 "loadgen_lag_ms"]  # loadtests.lateness
 SETTLE_S = 3.0  # after opening: in-flight calls end their retries (see chaos_summary)
 SLOW_MS = 1000.0  # a request after the breaker opened that took longer waited on the LLM
 

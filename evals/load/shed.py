@@ -15,11 +15,13 @@ once (load shedding), or queue until every answer was late?
   client timeouts and 500s (status 0 and 5xx that are not documented refusals) and stale
   answers. Ratios and shares, since the load generator shares the machine's cores.
 - ``whose_time``: where the burst's client-seen time went (the event lines' ``server_ms``,
-  ``server_lag_ms``, ``loadgen_lag_ms``: ``loadtests.lateness``): the admitted questions' p99
-  over their SLO counted from the service's edge (its own time, without the wait before it saw
-  the request), the share of the client-seen time spent outside the service's app, and the p99
-  of the service's and of the load generator's loop lag. The refusals' p99 is also given over
-  the issue's 1 s (``spike_shed_p99_over_limit``), and as the service saw it
+  ``server_lag_ms``, ``server_queue_ms``, ``loadgen_lag_ms``: ``loadtests.lateness``): the
+  admitted questions' p99 over their SLO counted from the service's edge (its own time, without
+  the wait before it saw the request), the share of the client-seen time spent outside the
+  service's app, the p99 of the service's and of the load generator's loop lag, and the p99 of
+  the wait from the request's arrival at the service's machine to its app's edge (the kernel's
+  accept queue and the worker's turn: ``rag_core.api.received``). The refusals' p99 is also
+  given over the issue's 1 s (``spike_shed_p99_over_limit``), and as the service saw it
   (``spike_shed_server_p99_ms``: from its edge to the refusal).
 """
 
@@ -130,6 +132,7 @@ def whose_time(burst: pd.DataFrame, admitted: npt.NDArray[np.bool_],
     total = float(ms[known].sum())
     outside = float((ms[known] - server[known]).clip(min=0).sum())
     lag, gen = _column(burst, "server_lag_ms"), _column(burst, "loadgen_lag_ms")
+    queue = _column(burst, "server_queue_ms")
     return {
         "spike_admitted_server_miss_p99_ms": miss,
         "spike_admitted_server_cached_p99_ms": hit,
@@ -137,6 +140,7 @@ def whose_time(burst: pd.DataFrame, admitted: npt.NDArray[np.bool_],
         "spike_outside_app_share": round(outside / total, 4) if total > 0 else None,
         "spike_server_lag_p99_ms": _p99(lag[~np.isnan(lag)]),
         "spike_loadgen_lag_p99_ms": _p99(gen[~np.isnan(gen)]),
+        "spike_server_queue_p99_ms": _p99(queue[~np.isnan(queue)]),
     }
 
 
@@ -145,7 +149,8 @@ FIGURES = ("burst_requests", "offered_rps", "sustained_rps", "over_sustained",
            "admitted_cached_p99_ms", "admitted_p99_over_slo", "admitted_goodput", "shed_p99_ms",
            "shed_p99_over_limit", "timeouts", "http_5xx", "stale", "admitted_server_miss_p99_ms",
            "admitted_server_cached_p99_ms", "admitted_server_p99_over_slo",
-           "outside_app_share", "server_lag_p99_ms", "loadgen_lag_p99_ms", "shed_server_p99_ms")
+           "outside_app_share", "server_lag_p99_ms", "loadgen_lag_p99_ms", "shed_server_p99_ms",
+           "server_queue_p99_ms")
 
 
 def skipped() -> dict[str, float | int | None]:

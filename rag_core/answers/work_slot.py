@@ -24,8 +24,8 @@ def shedding_first(shedder: Shedder, run: Run,
                    arrived: float | None = None) -> Callable[[], Awaitable[None]]:
     """What the route's driver awaits past the exact cache: the shedder's pass first (``Shed``
     raised at once, before anything else is taken), then the route's ``past_cache``. The
-    question's deadline counts from ``arrived``, when the request reached the service's edge
-    (``time.perf_counter``; None: when the pipeline began it)."""
+    question's deadline counts from ``arrived``, when the request reached the service
+    (``api.received``; ``time.perf_counter``; None: when the pipeline began it)."""
 
     async def let_in() -> None:
         run.place = shedder.let_in(run.started if arrived is None else arrived)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from starlette.datastructures import Headers
 
-from rag_core.api import audit, errors, refusals
+from rag_core.api import audit, errors, received, refusals
 from rag_core.api.asgi import ASGIApp, Message, Receive, Scope, Send
 from rag_core.telemetry import http as http_span
 from rag_core.telemetry import logs, metrics
@@ -57,8 +57,9 @@ class RequestContext:
         token = logs.request_id_var.set(rid)
         http_span.label_request(rid)  # FastAPI's server span, the trace's root (``http``)
         start = self.clock()
-        # a question's deadline for a work slot counts from here (limits.shedding's clock)
-        scope["state"]["arrived"] = time.perf_counter()
+        # a question's deadline for a work slot counts from its arrival: when the machine's
+        # kernel received it (under ``rag-core serve``: api.received), else here
+        received.arrived(scope, time.perf_counter())
         status = 0
 
         async def send_with_headers(message: Message) -> None:

@@ -13,14 +13,17 @@ refused; and its 503 is plain text with ``Connection: close``, without our error
 ``Retry-After``.
 
 Each question's reply carries ``Server-Timing`` (W3C): ``app`` the time from this edge to the
-response's start, ``lag`` the loop's lag when it arrived (ms), so that a client can tell the
-service's time from its own and from the wait before the service saw the request.
+response's start, ``lag`` the loop's lag when it arrived, ``queue`` the time from its arrival
+at the machine to this edge (``api.received``; ms), so that a client can tell the service's
+time from its own and from the wait before the service's app saw the request.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
+from rag_core.api import received
 from rag_core.api.asgi import ASGIApp, Message, Receive, Scope, Send
 from rag_core.api.errors import error_response
 from rag_core.limits.loop_lag import LoopLag
@@ -34,8 +37,9 @@ def is_question(scope: Scope) -> bool:
     return scope["type"] == "http" and (scope.get("method"), scope.get("path")) == QUESTION
 
 
-def server_timing(app_s: float, lag_s: float) -> bytes:
-    return f"app;dur={app_s * 1000:.1f}, lag;dur={lag_s * 1000:.1f}".encode()
+def server_timing(app_s: float, lag_s: float, queue_s: float) -> bytes:
+    return (f"app;dur={app_s * 1000:.1f}, lag;dur={lag_s * 1000:.1f}, "
+            f"queue;dur={queue_s * 1000:.1f}").encode()
 
 
 class EdgeShed:
@@ -53,12 +57,14 @@ class EdgeShed:
             return
         clock = self.lag.clock
         start, lag = clock(), self.lag.lag()
+        now = time.perf_counter()  # the arrival's clock (api.received)
+        queue = max(0.0, now - received.arrived(scope, now))
 
         async def timed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [
                     *message.get("headers", []),
-                    (b"server-timing", server_timing(clock() - start, lag))]}
+                    (b"server-timing", server_timing(clock() - start, lag, queue))]}
             await send(message)
 
         if self.limit_s and lag > self.limit_s:

@@ -160,7 +160,7 @@ async def answer_json(pipeline: Pipeline, user: str, body: QueryIn, rid: str,
     anything else in a thread, holding a place taken once it goes past the exact cache
     (``windows``: counted at the lookup, and let through); ``decisions`` in it when
     ``show_decisions`` (asked for, or the dev profile); ``arrived``: when the request reached
-    the service (``api.context``), whence its deadline for a work slot counts."""
+    the service (``api.received``), whence its deadline for a work slot counts."""
     held: list[Admission | None] = []
 
     async def take_place() -> None:

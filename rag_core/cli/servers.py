@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from rag_core import services
+from rag_core.api import received
 from rag_core.api.auth import check_auth_settings
 from rag_core.cli import announce
 from rag_core.cli.args import env_settings as _settings
@@ -35,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["WEB_CONCURRENCY"] = str(args.workers)
     announce.watch_ready(url)
     uvicorn.run("rag_core.app:app", host=args.host, port=args.port, workers=args.workers,
+                http=received.PROTOCOL,  # uvicorn's own, stamped with each request's arrival
                 log_level="warning", access_log=False,
                 timeout_keep_alive=args.keep_alive or fixed.KEEP_ALIVE_S,
                 timeout_worker_healthcheck=settings.services.worker_healthcheck_s)

@@ -32,7 +32,11 @@ refusal's, 1.21-1.36 s at the client; the admitted p99 was 0.33-0.44 of the SLO 
 run and replay shed nothing. With the prediction made again while a question waits, eight runs
 had 0-1 deadline refusals each, the refusals' p99 0.81-1.00 s in the service and 0.83-1.32 s at
 the client (the slowest mostly at the spike's onset, outside the app), the admitted p99
-0.37-0.61 of the SLO, the shed share 0.05-0.09. docs/benchmarks.md has the runs.)
+0.37-0.61 of the SLO, the shed share 0.05-0.09. That onset time was the kernel's: new
+connections waited to be accepted, one at a time behind the others' first steps. Counted from
+when the kernel received the request (``api.received``), eight quiet runs refused at
+0.78-0.95 s at p99 at the client, shed 0.07-0.13 and kept the admitted p99 at 0.45-0.77 of the
+SLO. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is

@@ -11,7 +11,7 @@ from geventhttpclient.header import Headers
 from evals.load.cpu import cores_between
 from evals.load.shed import shed_figures, sustained_rate
 from evals.load.stack import shed_reasons
-from loadtests.lateness import server_timing
+from loadtests.lateness import Lateness, server_timing
 from rag_core.telemetry import metrics
 
 ORIGIN = 1_000.0  # a 100 s run: the burst is 40-60 s (loadtests.traffic.SPIKE_WINDOW)
@@ -60,7 +60,8 @@ def test_a_burst_that_queued_shows_late_answers_timeouts_and_500s() -> None:
 
 
 def test_the_burst_time_is_told_apart_the_services_from_the_wait_before_it() -> None:
-    timed = [{**row, "server_ms": 300.0, "server_lag_ms": 40.0, "loadgen_lag_ms": 900.0}
+    timed = [{**row, "server_ms": 300.0, "server_lag_ms": 40.0, "loadgen_lag_ms": 900.0,
+              "server_queue_ms": 25.0}
              for row in rows(100, 45, "hit", 1_200)]  # 0.9 s of each 1.2 s outside the app
     refused = [{**row, "server_ms": 1_000.0} for row in rows(100, 46, "limited", 2_000, 503)]
     events = pd.DataFrame(timed + refused)
@@ -72,6 +73,7 @@ def test_the_burst_time_is_told_apart_the_services_from_the_wait_before_it() -> 
     assert figures["spike_outside_app_share"] == 0.5938
     assert figures["spike_server_lag_p99_ms"] == 40.0
     assert figures["spike_loadgen_lag_p99_ms"] == 900.0
+    assert figures["spike_server_queue_p99_ms"] == 25.0
     assert figures["spike_shed_p99_over_limit"] == 2.0  # refused in 2 s, the issue's 1 s
     assert figures["spike_shed_server_p99_ms"] == 1_000.0  # of which 1 s in the service
     old = shed_figures(pd.DataFrame(rows(10, 45, "hit", 100)), 100.0, ORIGIN, None)
@@ -79,8 +81,8 @@ def test_the_burst_time_is_told_apart_the_services_from_the_wait_before_it() -> 
 
 
 def test_server_timing_and_the_bursts_cores_are_read_as_written() -> None:
-    assert server_timing({"Server-Timing": "app;dur=12.5, lag;dur=3.0"}) == {
-        "server_ms": 12.5, "server_lag_ms": 3.0}
+    assert server_timing({"Server-Timing": "app;dur=12.5, lag;dur=3.0, queue;dur=40.5"}) == {
+        "server_ms": 12.5, "server_lag_ms": 3.0, "server_queue_ms": 40.5}
     assert server_timing({"x": "y", "server-timing": "db;dur=1, app;dur=oops"}) == {}
     headers = Headers()  # what Locust's FastHttpUser replies carry (dict() of it: pairs)
     headers.add("server-timing", "app;dur=7.0, lag;dur=1.5")
@@ -97,3 +99,21 @@ def test_the_runs_refusals_by_reason_are_read_from_the_apps_metrics() -> None:
     after = shed_reasons(metrics.metrics_text().decode())
     assert after["deadline"] == before + 2
     assert shed_reasons("# HELP other\nother_total 3.0\n") == {}
+
+
+def test_the_generators_lag_is_the_worst_over_the_requests_flight() -> None:
+    """A reply that waited on the generator's own loop at any time during its flight: the
+    line carries that wait, the part inside the flight, not the lag at the flight's end."""
+    now = [100.0]
+    late = Lateness(every_s=0.05, clock=lambda: now[0])
+    late.due = 100.05
+    for woke_at in (100.05, 100.40, 100.45):  # the second wake-up came 0.3 s late
+        now[0] = woke_at
+        late.woke(woke_at)
+    now[0] = 100.46
+    assert late.lag() == 0.0  # at the flight's end the loop keeps up
+    assert late.fields(0.5) == {"loadgen_lag_ms": 300.0}  # the flight saw the 0.3 s
+    assert late.fields(0.11) == {"loadgen_lag_ms": 50.0}  # only its last 50 ms inside
+    assert late.fields(0.05) == {"loadgen_lag_ms": 0.0}
+    now[0] = 100.75  # the next wake-up, due at 100.50, is 0.25 s overdue
+    assert late.fields(0.01) == {"loadgen_lag_ms": 250.0}

@@ -6,6 +6,8 @@ passes. The loop's lag is read on a clock the test moves (no probe runs: no life
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from fakes import ManualClock
@@ -111,6 +113,31 @@ async def test_the_edge_answers_the_refusal_itself_and_never_calls_the_app_insid
     assert called == [] and sent[0]["status"] == 503
     await edge({**scope, "path": "/v1/notes"}, receive, send)
     assert called == ["/v1/notes"]
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_server_timing_reports_the_wait_from_the_workers_read_to_the_edge(
+        anyio_backend: str) -> None:
+    """``queue``: the time since the protocol stamped the request's read (api.received)."""
+    async def inside(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        raise AssertionError("not read")
+
+    read_at = time.perf_counter() - 0.25  # read 250 ms before the edge saw it
+    scope: Scope = {"type": "http", "method": "POST", "path": "/v1/query", "headers": [],
+                    "query_string": b"", "state": {"request_id": "r1", "arrived": read_at}}
+    await EdgeShed(inside, lag=LoopLag(), limit_ms=250)(scope, receive, send)
+    timing = dict(sent[0]["headers"])[b"server-timing"].decode()
+    queue = float(timing.split("queue;dur=")[1])
+    assert 250.0 <= queue < 250.0 + 60_000  # at least the wait; a generous bound above it
 
 
 @pytest.mark.anyio
