@@ -15,7 +15,9 @@ Two waits come before the app sees a request, and neither shows in the worker's 
 installed, else h11) with one change: when a read begins a request, the request's scope
 carries the time the request reached the machine as ``state["arrived"]`` (:data:`ARRIVED`):
 the read's time less how long the kernel has held the connection's last data (Linux's
-``TCP_INFO``, ``tcpi_last_data_recv``, in whole milliseconds; elsewhere, the read's time).
+``TCP_INFO``, ``tcpi_last_data_recv``, in milliseconds counted from the kernel's ticks, so it
+may read up to about a tick long: the arrival then errs early, by up to 15 ms in the spike
+runs; elsewhere, the read's time).
 ``rag-core serve`` runs uvicorn with it; under another server ``api.context`` stamps the
 arrival at the app's edge instead. A question's deadline for a work slot counts from it
 (``limits.shedding``), and ``Server-Timing``'s ``queue`` reports the wait (``api.edge_shed``).

@@ -233,3 +233,18 @@ def test_steps_shape_and_sweep_config():
     assert sweep.warmup_s == 2.0 and sweep.label == "sweep" and sweep.wait_s == (0.1, 0.2)
     env = loadtest.locust_env(sweep, {"env": {}, "tokens": "t.json"}, Path("x"))
     assert env["RAG_LOAD_SHAPE"] == "steps" and env["RAG_LOAD_STEPS"] == "2,8,4"
+
+
+def test_the_load_generator_resolves_an_address_at_once_and_a_name_as_gevent_does() -> None:
+    """gevent's blocking resolver for an IP address's app; a name, or the operator's own
+    choice, keeps what gevent would do."""
+    config = loadtest.LoadConfig(users=2, label="load")
+
+    def env_for(url: str, **own: str) -> dict[str, str]:
+        stack = {"env": own, "tokens": "t.json", "app_url": url}
+        return loadtest.locust_env(config, stack, Path("x"))
+
+    assert env_for("http://127.0.0.1:8123")["GEVENT_RESOLVER"] == "block"
+    assert env_for("http://[::1]:8123")["GEVENT_RESOLVER"] == "block"
+    assert "GEVENT_RESOLVER" not in env_for("http://app.example:8123")
+    assert env_for("http://127.0.0.1:8123", GEVENT_RESOLVER="ares")["GEVENT_RESOLVER"] == "ares"
