@@ -1,6 +1,6 @@
-"""``api.received``: uvicorn's protocol stamps each request with the time the worker read it,
-before the requests read with it run their first steps (issue 82), and ``rag-core serve`` runs
-uvicorn with it."""
+"""``api.received``: uvicorn's protocol stamps each request with the time it reached the
+machine (the worker's read, less how long the kernel held it), before the requests read with it
+run their first steps (issue 82), and ``rag-core serve`` runs uvicorn with it."""
 
 from __future__ import annotations
 
