@@ -36,12 +36,13 @@ def _app(seen: list[tuple[str, float, float]], loops: list[asyncio.AbstractEvent
     return app
 
 
-def _wait(check: Any, what: str) -> None:
-    for _ in range(2000):
-        if check():
-            return
+def _wait(check: Any, what: str, bound_s: float = 60.0) -> None:
+    """Poll ``check`` until it holds; the bound only stops a broken server hanging the test."""
+    end = time.monotonic() + bound_s
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"never {what}")
         time.sleep(0.005)
-    raise AssertionError(f"never {what}")
 
 
 @pytest.fixture(params=["auto", "h11"])
