@@ -61,9 +61,8 @@ test: setup
 
 # The coverage data in reports/coverage/ combined, the report, the floor (see test).
 coverage-gate:  # pytest-cov has combined its own data; a child's or coverage run's files are added
-	if ls reports/coverage/.coverage.* >/dev/null 2>&1; then $(PY) -m coverage combine --append --quiet; fi
+	$(PY) .ci/coverage_floor.py --combine --floor $(COV_FLOOR)
 	$(PY) -m coverage html
-	$(PY) .ci/coverage_floor.py --floor $(COV_FLOOR)
 	$(PY) -m coverage report --include='rag_core/*' --fail-under=$(COV_FLOOR) --format=total
 
 coverage: test
