@@ -26,7 +26,7 @@ from rag_core.answers import log as answer_log
 from rag_core.answers.assemble import AnswerMaker
 from rag_core.answers.first_steps import first_steps, validated
 from rag_core.answers.scope import Scope
-from rag_core.answers.work_slot import prepared, shedding_first
+from rag_core.answers.work_slot import prepared, refusals_timed, shedding_first
 from rag_core.cache.control import NO_CONTROL, CacheControl
 from rag_core.errors import RagError
 from rag_core.limits.shedding import Shed, Shedder
@@ -99,11 +99,12 @@ class Pipeline:
         question's place in flight there); what it raises ends the request as the steps end any
         refusal. ``counting``: the question's windows, counted in step 2's round trip
         (``drive.on_loop``). ``arrived``: when the request reached the service
-        (``time.perf_counter``), whence its deadline counts."""
+        (``time.perf_counter``), whence its deadline counts. A refusal made in the worker
+        thread is timed on its way back to the loop (``work_slot.refusals_timed``)."""
         run = self._new_run(user_id, top_k, request_id, filters, control)
-        return await drive.on_loop(self.lookup, self._steps(run, question, streaming=False),
-                                   shedding_first(self.shedder, run, past_cache, arrived),
-                                   counting)
+        return await refusals_timed(self.shedder, drive.on_loop(
+            self.lookup, self._steps(run, question, streaming=False),
+            shedding_first(self.shedder, run, past_cache, arrived), counting))
 
     def stream(self, user_id: str, question: object, *, top_k: int | None = None,
                request_id: str | None = None, filters: Filters = NO_FILTERS,

@@ -2,7 +2,7 @@
 question route's load shedding around it (``limits.shedding``): the pass past the exact cache,
 refused at once when the predicted wait for the others' work ahead outlasts its deadline, and
 the wait for the slot bounded by that deadline. The slot's time feeds the shedder's moving
-estimate."""
+estimate; a refusal made in the thread, the time it took to reach the loop."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from rag_core.limits.shedding import Shed
 from rag_core.run import NO_PAUSE
 
 if TYPE_CHECKING:
@@ -39,6 +40,18 @@ def shedding_first(shedder: Shedder, run: Run,
     return let_in
 
 
+async def refusals_timed(shedder: Shedder, answering: Awaitable[Answer]) -> Answer:
+    """``answering`` (the route's question, driven from the event loop); a refusal made in the
+    worker thread is timed from when it was due to here, where the loop has it to send: the
+    shedder's ``reply``, the margin by which later questions' deadlines come sooner."""
+    try:
+        return await answering
+    except Shed as refused:
+        if refused.due is not None:
+            shedder.reply.add(time.perf_counter() - refused.due)
+        raise
+
+
 def prepared(slots: WorkSlots, shedder: Shedder, run: Run,
              prepare: Callable[[Run], Answer | None]) -> Answer | None:
     """``prepare`` (steps 3-5) under a work slot, waiting for it at most until the route's
@@ -60,4 +73,4 @@ def prepared(slots: WorkSlots, shedder: Shedder, run: Run,
     return answer
 
 
-__all__ = ["prepared", "shedding_first"]
+__all__ = ["prepared", "refusals_timed", "shedding_first"]

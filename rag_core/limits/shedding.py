@@ -7,7 +7,12 @@ steps 3-5 (``slots``), then the model. It waits for them at most until its ``dea
 fair queue's wait (``limits.queue.FAIR_WAIT_S``, 1 s, the issue's latest refusal) from when its
 request reached the service (``api.context``; the pipeline's start outside the route); still
 waiting then, it is refused with 503 ``OVERLOADED`` (limit ``work_slots``) and ``Retry-After``,
-having spent no CPU on its steps (``requests_shed_total{reason="deadline"}``).
+having spent no CPU on its steps (``requests_shed_total{reason="deadline"}``). A refusal made in
+a worker thread (while waiting, or at the deadline) still has to reach the event loop that sends
+it, which takes a few ms, more when the loop is busy with others' first steps; so the deadline
+comes sooner by a margin the service measures from its own recent refusals, each timed from when
+it was due to when the loop had it (``ReplyDelay``, as TCP times its round trips:
+``shed_reply_margin_seconds``).
 
 ``Shedder`` predicts that wait when the question goes past the cache: the questions let past the
 cache and not yet at work, ahead of it, less the slots free now (those will take them), times
@@ -36,7 +41,10 @@ the client (the slowest mostly at the spike's onset, outside the app), the admit
 connections waited to be accepted, one at a time behind the others' first steps. Counted from
 when the kernel received the request (``api.received``), eight quiet runs refused at
 0.78-0.95 s at p99 at the client, shed 0.07-0.13 and kept the admitted p99 at 0.45-0.77 of the
-SLO. docs/benchmarks.md has the runs.)
+SLO; but CI's own runs of the notebook measured 1.03 and 1.007, refusals made in a thread sent
+6-29 ms after their second. With the deadline sooner by ``ReplyDelay``'s margin, five such runs
+refused at 0.86-0.92 s at p99 at the client, shed 0.08-0.16 and kept the admitted p99 at
+0.48-0.80 of the SLO. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is
@@ -74,19 +82,55 @@ class Moving:
                 self.weight * seconds + (1 - self.weight) * self.seconds)
 
 
+class ReplyDelay:
+    """How long a refusal made in a worker thread takes to reach the event loop that sends it,
+    from when it was due (a waiting question's thread woken, the answer handed back to the
+    loop, which may be busy with others' first steps): a smoothed delay and its variation, as
+    TCP estimates a round trip for its retransmission timeout (RFC 6298: weights 1/8 and 1/4;
+    the margin is the delay plus four times its variation). 0 until the first refusal."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.variation = 0.0
+        self.count = 0  # refusals measured
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        with self._lock:
+            if self.count == 0:
+                self.seconds, self.variation = seconds, seconds / 2
+            else:
+                self.variation = 0.75 * self.variation + 0.25 * abs(self.seconds - seconds)
+                self.seconds = 0.875 * self.seconds + 0.125 * seconds
+            self.count += 1
+            metrics.SHED_REPLY_MARGIN.set(self.seconds + 4 * self.variation)
+
+    def margin(self) -> float:
+        """How much sooner than its deadline a refusal must be made to be sent by it."""
+        with self._lock:
+            return self.seconds + 4 * self.variation
+
+
 class Shed(Overloaded):
     """503 ``OVERLOADED`` (limit ``work_slots``): a question refused before its CPU work, as the
-    request limits refuse (the user's day counts it as ``rejected:OVERLOADED``)."""
+    request limits refuse (the user's day counts it as ``rejected:OVERLOADED``). ``due``: when
+    a refusal made in a worker thread was due (``time.perf_counter``; None for one made on the
+    event loop), whence ``ReplyDelay`` counts."""
+
+    due: float | None = None
 
 
-def shed(reason: str, wait_s: float) -> Shed:
+def shed(reason: str, wait_s: float, due: float | None = None) -> Shed:
     """The refusal of a question shed for ``reason``, counted; Retry-After: ``wait_s`` rounded
-    up, at least 1 s."""
+    up, at least 1 s; ``due``: see ``Shed``."""
     metrics.REQUESTS_SHED.labels(reason=reason).inc()
-    return Shed("work_slots", (
+    refusal = Shed("work_slots", (
         "The service is at its capacity: this question could not start its work within "
         f"{FAIR_WAIT_S:g} s; retry after Retry-After seconds."),
         retry_after=float(max(1, math.ceil(wait_s))))
+    refusal.due = due
+    return refusal
 
 
 @dataclass
@@ -109,6 +153,7 @@ class Shedder:
         self.slot_wait_s = slot_wait_s  # the longest wait for a slot, once let in
         self.clock = clock
         self.slot = Moving()  # a question's time holding a slot (steps 3-5)
+        self.reply = ReplyDelay()  # a thread's refusal's way to the loop (``Pipeline.answer``)
         self._ahead = 0  # let past the cache, not yet at work (waiting for a thread or a slot)
         self._lock = threading.Lock()
 
@@ -124,12 +169,14 @@ class Shedder:
 
     def let_in(self, started: float) -> Pass:
         """A question that began at ``started`` (the shedder's clock) goes past the cache: its
-        ``Pass``, whose deadline is ``slot_wait_s`` after the question began, or ``Shed``
-        (reason ``queue``) when the predicted wait for the others' work ahead of it (those
-        ahead beyond the free slots) outlasts that deadline: its deadline would refuse it after
-        the wait, so it is refused now."""
+        ``Pass``, whose deadline is ``slot_wait_s`` after the question began less the margin a
+        refusal in a thread needs to be sent by then (``reply``), or ``Shed`` (reason
+        ``queue``) when the predicted wait for the others' work ahead of it (those ahead beyond
+        the free slots) outlasts that deadline: its deadline would refuse it after the wait, so
+        it is refused now."""
+        margin = self.reply.margin()
         with self._lock:
-            now, deadline = self.clock(), started + self.slot_wait_s
+            now, deadline = self.clock(), started + self.slot_wait_s - margin
             # those ahead that the free slots will take have no wait for it
             wait = self.wait_s(max(0, self._ahead - self.free()))
             if wait > 0.0 and wait > deadline - now:  # nobody ahead: never refused at once
@@ -151,4 +198,4 @@ class Shedder:
             return self._ahead
 
 
-__all__ = ["Moving", "Pass", "Shed", "Shedder", "shed"]
+__all__ = ["Moving", "Pass", "ReplyDelay", "Shed", "Shedder", "shed"]

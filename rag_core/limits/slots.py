@@ -58,6 +58,7 @@ class _Waiter:
     need: Need | None = None  # with a deadline: how its wait is predicted
     held: float = 0.0  # the slot time its question has held so far (one that gave way)
     refused: float | None = None  # the predicted wait it was refused for, while waiting
+    refused_at: float = 0.0  # when (``time.perf_counter``)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class WorkSlots:
             if not waiter.granted.wait(timeout):
                 self._give_up(turn, waiter)
             if waiter.refused is not None:
-                raise shed("waiting", waiter.refused)
+                raise shed("waiting", waiter.refused, due=waiter.refused_at)
             turn.since = self.clock()
         turn.waited = time.perf_counter() - started
         metrics.WORK_SLOT_WAIT.observe(turn.waited)
@@ -221,7 +222,7 @@ class WorkSlots:
         at, wait = time.perf_counter(), 0.0  # wait: what those kept ahead of the next need
         for waiter in sorted(self._waiting, key=self._order(now)):
             if waiter.deadline is not None and wait > 0.0 and wait > waiter.deadline - at:
-                waiter.refused = wait
+                waiter.refused, waiter.refused_at = wait, at
                 self._waiting.remove(waiter)
                 self._forget(waiter.user)
                 waiter.granted.set()
@@ -240,7 +241,8 @@ class WorkSlots:
             self._waiting.remove(waiter)
             self._forget(turn.user)
         need = waiter.need
-        raise shed("deadline", 0.0 if need is None else sum(need(w.held) for w in ahead))
+        raise shed("deadline", 0.0 if need is None else sum(need(w.held) for w in ahead),
+                   due=waiter.deadline)
 
     def _forget(self, user: str) -> None:
         left = self._at_work[user] - 1

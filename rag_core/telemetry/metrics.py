@@ -114,6 +114,11 @@ WORK_SLOT_WAIT = Histogram("work_slot_wait_seconds", "Time an admitted question 
 REQUESTS_SHED = Counter("requests_shed_total", "Questions refused for want of capacity "
                         "(503 OVERLOADED, limit work_slots or event_loop), by reason",
                         ["reason"], registry=REGISTRY)
+SHED_REPLY_MARGIN = Gauge("shed_reply_margin_seconds", "How much sooner than its 1 s a "
+                          "question's wait for a slot ends, so that a refusal made in a worker "
+                          "thread reaches the client by then (limits.shedding.ReplyDelay; the "
+                          "most of the live workers)", registry=REGISTRY,
+                          multiprocess_mode="livemax")
 EVENT_LOOP_LAG = Gauge("event_loop_lag_seconds", "How late the event loop ran its latest due "
                        "callback (limits.loop_lag's probe; the most of the live workers)",
                        registry=REGISTRY, multiprocess_mode="livemax")
