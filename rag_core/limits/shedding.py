@@ -153,7 +153,8 @@ class Shedder:
         self.slot_wait_s = slot_wait_s  # the longest wait for a slot, once let in
         self.clock = clock
         self.slot = Moving()  # a question's time holding a slot (steps 3-5)
-        self.reply = ReplyDelay()  # a thread's refusal's way to the loop (``Pipeline.answer``)
+        # a thread's refusal's way to the loop (``answers.work_slot.refusals_timed``)
+        self.reply = ReplyDelay()
         self._ahead = 0  # let past the cache, not yet at work (waiting for a thread or a slot)
         self._lock = threading.Lock()
 
