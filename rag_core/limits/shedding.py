@@ -42,9 +42,9 @@ connections waited to be accepted, one at a time behind the others' first steps.
 when the kernel received the request (``api.received``), eight quiet runs refused at
 0.78-0.95 s at p99 at the client, shed 0.07-0.13 and kept the admitted p99 at 0.45-0.77 of the
 SLO; but CI's own runs of the notebook measured 1.03 and 1.007, refusals made in a thread sent
-6-29 ms after their second. With the deadline sooner by ``ReplyDelay``'s margin, five such runs
-refused at 0.86-0.92 s at p99 at the client, shed 0.08-0.16 and kept the admitted p99 at
-0.48-0.80 of the SLO. docs/benchmarks.md has the runs.)
+6-29 ms after their second. With the deadline sooner by ``ReplyDelay``'s margin, eight such
+runs refused at 0.83-0.94 s at p99 at the client, shed 0.08-0.16 and kept the admitted p99 at
+0.44-0.80 of the SLO. docs/benchmarks.md has the runs.)
 
 Cached answers never reach this: an exact hit is answered before the cache's end (steps 1-2 on
 the event loop), with no slot and no place in flight. Until a question has gone through there is

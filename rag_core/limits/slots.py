@@ -117,9 +117,10 @@ class WorkSlots:
         started = time.perf_counter()
         turn, waiter = self._enter(user, deadline, need)
         if waiter is not None:
-            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            if not waiter.granted.wait(timeout):
-                self._give_up(turn, waiter)
+            begun = time.perf_counter()
+            timeout = None if deadline is None else max(0.0, deadline - begun)
+            if not waiter.granted.wait(timeout):  # due then: at its deadline, or at once
+                self._give_up(turn, waiter, due=begun + (timeout or 0.0))
             if waiter.refused is not None:
                 raise shed("waiting", waiter.refused, due=waiter.refused_at)
             turn.since = self.clock()
@@ -229,10 +230,12 @@ class WorkSlots:
             else:
                 wait += need(waiter.held)
 
-    def _give_up(self, turn: SlotTurn, waiter: _Waiter) -> None:
+    def _give_up(self, turn: SlotTurn, waiter: _Waiter, due: float) -> None:
         """``waiter``'s deadline passed: out of the queue and refused (Retry-After its wait
         predicted from those ahead of it now, at least 1 s), unless it was granted the slot or
-        refused meanwhile."""
+        refused meanwhile. ``due``: when its wait was to end (its deadline, or when it began
+        if that was already past: a question that reached its slot late, behind the others
+        waiting for a thread, was not late on its way out)."""
         with self._lock:
             if waiter.granted.is_set():
                 return
@@ -242,7 +245,7 @@ class WorkSlots:
             self._forget(turn.user)
         need = waiter.need
         raise shed("deadline", 0.0 if need is None else sum(need(w.held) for w in ahead),
-                   due=waiter.deadline)
+                   due=due)
 
     def _forget(self, user: str) -> None:
         left = self._at_work[user] - 1
