@@ -116,7 +116,7 @@ REQUESTS_SHED = Counter("requests_shed_total", "Questions refused for want of ca
                         ["reason"], registry=REGISTRY)
 SHED_REPLY_MARGIN = Gauge("shed_reply_margin_seconds", "How much sooner than its 1 s a "
                           "question's wait for a slot ends, so that a refusal made in a worker "
-                          "thread reaches the client by then (limits.shedding.ReplyDelay; the "
+                          "thread is sent by then (limits.shedding.ReplyDelay; the "
                           "most of the live workers)", registry=REGISTRY,
                           multiprocess_mode="livemax")
 EVENT_LOOP_LAG = Gauge("event_loop_lag_seconds", "How late the event loop ran its latest due "
